@@ -1,0 +1,74 @@
+import type { Matrix } from './contract.js';
+import { argError } from './errors.js';
+
+/** Anything with a row count and a row length. */
+export interface Shaped {
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/**
+ * The argument checker every public entry point runs before a kernel: each failure names the
+ * argument and the operation.
+ */
+
+/** Throws `NON_FINITE` when `x` holds NaN or ±Infinity, naming the first offending position. */
+export function checkFinite(op: string, arg: string, x: Matrix): void {
+  const d = x.data;
+  // x * 0 is 0 for finite x and NaN for NaN/±Infinity: one branch-free sum over the data.
+  let acc = 0;
+  const n = d.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) acc += d[i] * 0 + d[i + 1] * 0 + d[i + 2] * 0 + d[i + 3] * 0;
+  for (; i < n; i++) acc += d[i] * 0;
+  if (acc === 0) return;
+  for (let j = 0; j < n; j++) {
+    if (!Number.isFinite(d[j])) {
+      const r = Math.floor(j / x.cols);
+      argError('NON_FINITE', op, arg, `holds ${d[j]} at row ${r}, column ${j - r * x.cols}.`);
+    }
+  }
+}
+
+/** Throws `DIMENSION_MISMATCH` unless `a` and `b` have the same number of columns. */
+export function checkSameCols(op: string, aName: string, a: Shaped, bName: string, b: Shaped): void {
+  if (a.cols !== b.cols) {
+    argError(
+      'DIMENSION_MISMATCH',
+      op,
+      bName,
+      `has dimension ${b.cols} but '${aName}' has dimension ${a.cols}; the rows must have the same length.`,
+    );
+  }
+}
+
+/** Throws `DIMENSION_MISMATCH` unless `a` and `b` have the same shape. */
+export function checkSameShape(op: string, aName: string, a: Shaped, bName: string, b: Shaped): void {
+  checkSameCols(op, aName, a, bName, b);
+  if (a.rows !== b.rows) {
+    argError(
+      'DIMENSION_MISMATCH',
+      op,
+      bName,
+      `has ${b.rows} rows but '${aName}' has ${a.rows}; rows are paired.`,
+    );
+  }
+}
+
+/** Throws `INVALID_K` unless `k` is an integer in [1, n]. */
+export function checkK(op: string, k: unknown, n: number): asserts k is number {
+  if (typeof k !== 'number' || !Number.isInteger(k)) {
+    argError('INVALID_K', op, 'k', `must be an integer in [1, ${n}], got ${String(k)}.`);
+  }
+  if (k < 1 || k > n) {
+    argError('INVALID_K', op, 'k', `must be in [1, ${n}] (the corpus has ${n} rows), got ${k}.`);
+  }
+}
+
+/** Throws `INVALID_ARGUMENT` unless `out` is a Float32Array of exactly `length` elements. */
+export function checkOut(op: string, out: Float32Array | undefined, length: number): void {
+  if (out === undefined) return;
+  if (!(out instanceof Float32Array)) argError('INVALID_TYPE', op, 'out', 'must be a Float32Array.');
+  if (out.length !== length)
+    argError('SHAPE_MISMATCH', op, 'out', `has length ${out.length} but the result needs ${length}.`);
+}

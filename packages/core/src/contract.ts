@@ -1,0 +1,144 @@
+/**
+ * The backend contract: what a compute engine implements to plug into CosineKit.
+ *
+ * Kernels receive inputs the public API has already validated (finite values, matching shapes,
+ * k in range), so a backend only computes. Every kernel may answer synchronously or with a promise.
+ */
+
+/** A value or a promise of it. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** A dense float32 row-major matrix: `data.length === rows * cols`. A vector is one row. */
+export interface Matrix {
+  readonly data: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
+/** Element-wise activations of the dense layers. `gelu` is the tanh approximation. */
+export type Activation = 'linear' | 'relu' | 'tanh' | 'gelu' | 'sigmoid';
+
+/** All activations, in a stable order. */
+export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'gelu', 'sigmoid'];
+
+/**
+ * Data kept resident on a backend between calls (in wasm memory, on the GPU, as a tfjs tensor).
+ * Rows are stored normalised; searching it never re-uploads it. Release it with `dispose()`.
+ */
+export interface ResidentCorpus {
+  /** Name of the backend that owns the data; only that backend's corpus kernels accept it. */
+  readonly backend: string;
+  /** Number of stored rows (N). */
+  readonly rows: number;
+  /** Dimension of each row (d). */
+  readonly cols: number;
+  /** True once `dispose()` has run. */
+  readonly disposed: boolean;
+  /** Releases the resident memory. Idempotent. */
+  dispose(): void;
+}
+
+/**
+ * Top-k answer for Q queries: row q holds its k best corpus rows, best first, ties broken by the
+ * lower index. `indices[q * k + j]`, `scores[q * k + j]`.
+ */
+export interface TopKResult {
+  readonly queries: number;
+  readonly k: number;
+  readonly indices: Int32Array;
+  readonly scores: Float32Array;
+}
+
+/**
+ * The named kernels. Results are written to `out` when it is given (it has the result's length)
+ * and returned; otherwise a new array is returned.
+ *
+ * Semantics shared by all cosine kernels: the cosine of a zero vector with anything is 0, and
+ * results are clamped to [-1, 1].
+ */
+export interface Kernels {
+  /** L2 norm of each row: length `x.rows`. */
+  rowNorms(x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /** Each row divided by its L2 norm; a zero row stays zero. Length `rows * cols`. */
+  normalizeRows(x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /** `out[i] = cos(a_i, b_i)`; `a` and `b` have the same shape. */
+  cosineRows(a: Matrix, b: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /** `out[i * b.rows + j] = cos(a_i, b_j)`: an `a.rows x b.rows` matrix. */
+  cosineMatrix(a: Matrix, b: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /**
+   * Exact top-k by cosine of each query row against the corpus rows, computed in tiles with a
+   * running per-query selection (never the full Q x N matrix in memory). `1 <= k <= corpus.rows`.
+   */
+  topK(queries: Matrix, corpus: Matrix, k: number): Awaitable<TopKResult>;
+  /** Uploads and normalises a corpus once, keeping it resident. */
+  createCorpus(x: Matrix): Awaitable<ResidentCorpus>;
+  /** {@link Kernels.topK} against a resident corpus of this backend. */
+  corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): Awaitable<TopKResult>;
+  /** {@link Kernels.cosineMatrix} of the queries against a resident corpus: `queries.rows x corpus.rows`. */
+  corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /**
+   * `C = op(A) op(B)` where `op` transposes when its flag is set. With `A` stored `m x k` (or
+   * `k x m` when transposed) and `B` stored `k x n` (or `n x k`), `C` is `m x n`.
+   */
+  matmul(a: Matrix, b: Matrix, transA: boolean, transB: boolean, out?: Float32Array): Awaitable<Float32Array>;
+  /** `x + bias` broadcast over rows; `bias.length === x.cols`. */
+  addBias(x: Matrix, bias: Float32Array, out?: Float32Array): Awaitable<Float32Array>;
+  /** `f(x)` element-wise. */
+  activation(kind: Activation, x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /** `dy * f'(x)` element-wise, where `x` is the activation's input. */
+  activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+}
+
+/** Names of all kernels, in a stable order. */
+export type KernelName = keyof Kernels;
+
+/** All kernel names. */
+export const KERNEL_NAMES: readonly KernelName[] = [
+  'rowNorms',
+  'normalizeRows',
+  'cosineRows',
+  'cosineMatrix',
+  'topK',
+  'createCorpus',
+  'corpusSearch',
+  'corpusMatrix',
+  'matmul',
+  'addBias',
+  'activation',
+  'activationGrad',
+];
+
+/** The kernels that work on resident corpora: a backend implements all three or none. */
+export const CORPUS_KERNELS: readonly KernelName[] = ['createCorpus', 'corpusSearch', 'corpusMatrix'];
+
+/** What a backend reports about the memory it holds, for leak checks. */
+export interface BackendMemory {
+  /** Resident corpora not yet disposed. */
+  residentHandles: number;
+  /** Bytes held for data (wasm heap in use, GPU textures, tfjs bytes), when the backend knows. */
+  bytes?: number;
+  /** Engine-level objects alive (tfjs tensors, GPU textures), when the backend has them. */
+  objects?: number;
+}
+
+/**
+ * A compute engine. It implements the kernels it accelerates; the registry falls back to the
+ * reference backend for the others, kernel by kernel.
+ */
+export interface Backend {
+  /** Unique name, e.g. `'wasm'`, `'tfjs-wasm'`. */
+  readonly name: string;
+  /** The kernels this backend implements. */
+  readonly kernels: Partial<Kernels>;
+  /** Compiles, connects or allocates. Throwing (or rejecting) means "not available here". */
+  init?(): Awaitable<void>;
+  /** Releases everything the backend holds. */
+  dispose?(): Awaitable<void>;
+  /** Memory currently held, for leak checks. */
+  memory?(): BackendMemory;
+  /** What actually runs: engine, mode, SIMD variant, threads, device. Shown by the benchmark. */
+  describe?(): Record<string, string | number | boolean>;
+}
+
+/** Creates a backend; called by the registry the first time the backend is needed. */
+export type BackendFactory = () => Awaitable<Backend>;

@@ -1,0 +1,111 @@
+import type { TopKResult } from '../contract.js';
+
+/**
+ * A running top-k selection for many queries at once: one bounded min-heap per query in flat
+ * typed arrays, so memory is O(Q x k) whatever the corpus size. The root of each heap is the
+ * current worst kept entry; a candidate enters only if it beats it (higher score, or equal score
+ * and lower index). Reusable by any backend that streams scores tile by tile.
+ */
+export class TopKSelector {
+  readonly queries: number;
+  readonly k: number;
+  readonly #scores: Float64Array;
+  readonly #index: Int32Array;
+  readonly #size: Int32Array;
+
+  constructor(queries: number, k: number) {
+    this.queries = queries;
+    this.k = k;
+    this.#scores = new Float64Array(queries * k);
+    this.#index = new Int32Array(queries * k);
+    this.#size = new Int32Array(queries);
+  }
+
+  /**
+   * The score a candidate for query `q` must beat to enter (ties go to the lower index):
+   * `-Infinity` while the heap is not full. Lets a caller skip most pushes with one comparison.
+   */
+  threshold(q: number): number {
+    return this.#size[q] < this.k ? Number.NEGATIVE_INFINITY : this.#scores[q * this.k];
+  }
+
+  /** Offers corpus row `index` with `score` to query `q`. */
+  push(q: number, score: number, index: number): void {
+    const k = this.k;
+    const base = q * k;
+    const s = this.#scores;
+    const ix = this.#index;
+    const n = this.#size[q];
+    if (n < k) {
+      // Sift up from the new leaf.
+      let c = n;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (!worse(score, index, s[base + p], ix[base + p])) break;
+        s[base + c] = s[base + p];
+        ix[base + c] = ix[base + p];
+        c = p;
+      }
+      s[base + c] = score;
+      ix[base + c] = index;
+      this.#size[q] = n + 1;
+      return;
+    }
+    if (!worse(s[base], ix[base], score, index)) return;
+    // Replace the root and sift down.
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1;
+      if (l >= k) break;
+      const r = l + 1;
+      let m = l;
+      if (r < k && worse(s[base + r], ix[base + r], s[base + l], ix[base + l])) m = r;
+      if (!worse(s[base + m], ix[base + m], score, index)) break;
+      s[base + c] = s[base + m];
+      ix[base + c] = ix[base + m];
+      c = m;
+    }
+    s[base + c] = score;
+    ix[base + c] = index;
+  }
+
+  /** Offers a row of scores `scores[off + t]` for corpus rows `start + t`, t in [0, count). */
+  pushRow(q: number, scores: ArrayLike<number>, off: number, start: number, count: number): void {
+    let th = this.threshold(q);
+    for (let t = 0; t < count; t++) {
+      const v = scores[off + t];
+      if (v > th) {
+        this.push(q, v, start + t);
+        th = this.threshold(q);
+      }
+    }
+  }
+
+  /** The selection, best first per query, as float32 scores clamped to [-1, 1]. */
+  result(): TopKResult {
+    const { queries, k } = this;
+    const indices = new Int32Array(queries * k);
+    const scores = new Float32Array(queries * k);
+    const order: number[] = [];
+    for (let q = 0; q < queries; q++) {
+      const base = q * k;
+      const n = this.#size[q];
+      order.length = 0;
+      for (let t = 0; t < n; t++) order.push(base + t);
+      const s = this.#scores;
+      const ix = this.#index;
+      order.sort((x, y) => s[y] - s[x] || ix[x] - ix[y]);
+      for (let t = 0; t < n; t++) {
+        const c = s[order[t]];
+        indices[base + t] = ix[order[t]];
+        scores[base + t] = c > 1 ? 1 : c < -1 ? -1 : c;
+      }
+    }
+    return { queries, k, indices, scores };
+  }
+}
+
+/** True when entry (sa, ia) ranks below (sb, ib). */
+function worse(sa: number, ia: number, sb: number, ib: number): boolean {
+  return sa < sb || (sa === sb && ia > ib);
+}

@@ -1,0 +1,239 @@
+import { checkFinite, checkK, checkSameCols, checkSameShape } from './check.js';
+import type { Backend, KernelName, Kernels, Matrix, ResidentCorpus } from './contract.js';
+import { argError, CosineKitError } from './errors.js';
+import { getBackend } from './registry.js';
+import { type ResolvedKernels, resolveKernels } from './resolve.js';
+import { SearchResult } from './search-result.js';
+import { Tensor, type TensorInput, toTensor } from './tensor.js';
+
+/** Options of {@link createCosineKit}. */
+export interface CosineKitOptions {
+  /**
+   * A registered backend's name, a backend object, or omitted for the best available one
+   * (highest priority whose `init()` succeeds).
+   */
+  backend?: string | Backend;
+  /**
+   * Called when the best-available search skips a backend whose init failed. Defaults to one
+   * `console.warn` per skipped backend, because a silent fallback hides why things are slow.
+   */
+  onFallback?: (backend: string, reason: string) => void;
+}
+
+/** What a kit runs on, as reported by {@link CosineKit.ready}. */
+export interface KitInfo {
+  /** The backend's name. */
+  readonly backend: string;
+  /** For each kernel, the backend that runs it (the backend itself or `'reference'`). */
+  readonly providers: Readonly<Record<KernelName, string>>;
+  /** The backend's own description: engine, mode, SIMD variant, threads. */
+  readonly details: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** The public API bound to one backend. Every method validates its inputs and is async. */
+export interface CosineKit {
+  /** Initialises the backend (once) and says what runs. */
+  ready(): Promise<KitInfo>;
+  /** The backend that runs `kernel`; `undefined` before {@link CosineKit.ready} resolves. */
+  ranBy(kernel: KernelName): string | undefined;
+  /** The complete kernel table, without validation, for libraries built on the kit (such as `@cosinekit/nn`). */
+  kernels(): Promise<Kernels>;
+  /** The L2 norm of each row. */
+  rowNorms(x: TensorInput): Promise<Float32Array>;
+  /** Each row scaled to unit length; zero rows stay zero. */
+  normalize(x: TensorInput): Promise<Tensor>;
+  /** Cosine of paired rows: `out[i] = cos(a_i, b_i)`. */
+  cosineRows(a: TensorInput, b: TensorInput): Promise<Float32Array>;
+  /** The `a.rows x b.rows` matrix of cosines. */
+  cosineMatrix(a: TensorInput, b: TensorInput): Promise<Tensor>;
+  /** Top-k rows of `corpus` for each query, best first; the corpus is not kept. */
+  topK(queries: TensorInput, corpus: TensorInput, k: number): Promise<SearchResult>;
+  /** Uploads `rows` once (normalised) and returns a resident corpus to search many times. */
+  corpus(rows: TensorInput): Promise<Corpus>;
+  /** Disposes every corpus this kit created that is still alive. */
+  dispose(): void;
+}
+
+/**
+ * A corpus resident on a backend. Search it as often as needed; release it with `dispose()`.
+ * A `dispose()` during a search takes effect when the search finishes.
+ */
+export class Corpus {
+  readonly rows: number;
+  readonly cols: number;
+  /** The backend that holds the data. */
+  readonly backend: string;
+  readonly #handle: ResidentCorpus;
+  readonly #kernels: Kernels;
+  readonly #onDispose: (c: Corpus) => void;
+  #pending = 0;
+  #disposed = false;
+
+  /** @internal Made by {@link CosineKit.corpus}. */
+  constructor(handle: ResidentCorpus, kernels: Kernels, onDispose: (c: Corpus) => void) {
+    this.#handle = handle;
+    this.#kernels = kernels;
+    this.#onDispose = onDispose;
+    this.rows = handle.rows;
+    this.cols = handle.cols;
+    this.backend = handle.backend;
+  }
+
+  /** True once `dispose()` was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** Top-k corpus rows for each query row, best first, ties to the lower index. */
+  search(queries: TensorInput, k: number): Promise<SearchResult> {
+    return this.#run('search', queries, (q) => {
+      checkK('search', k, this.rows);
+      return Promise.resolve(this.#kernels.corpusSearch(this.#handle, q, k)).then((r) => new SearchResult(r));
+    });
+  }
+
+  /** The `queries.rows x corpus.rows` matrix of cosines. */
+  similarity(queries: TensorInput): Promise<Tensor> {
+    return this.#run('similarity', queries, (q) =>
+      Promise.resolve(this.#kernels.corpusMatrix(this.#handle, q)).then(
+        (d) => new Tensor(d, q.rows, this.rows),
+      ),
+    );
+  }
+
+  /** Releases the resident data. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#onDispose(this);
+    if (this.#pending === 0) this.#handle.dispose();
+  }
+
+  async #run<T>(op: string, queries: TensorInput, body: (q: Matrix) => Promise<T>): Promise<T> {
+    if (this.#disposed)
+      argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus to search again.');
+    const q = toTensor(queries, op, 'queries');
+    checkSameCols(op, 'corpus', this, 'queries', q);
+    checkFinite(op, 'queries', q);
+    this.#pending++;
+    try {
+      return await body(q);
+    } finally {
+      this.#pending--;
+      if (this.#disposed && this.#pending === 0) this.#handle.dispose();
+    }
+  }
+}
+
+/** Creates the public API bound to a backend (by name, by object, or the best available). */
+export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
+  const warned = new Set<string>();
+  const onFallback =
+    options.onFallback ??
+    ((name: string, reason: string) => {
+      if (warned.has(name)) return;
+      warned.add(name);
+      console.warn(`[cosinekit] backend '${name}' is unavailable, falling back: ${reason}`);
+    });
+  let resolved: ResolvedKernels | undefined;
+  let backendObj: Backend | undefined;
+  let starting: Promise<ResolvedKernels> | undefined;
+  const live = new Set<Corpus>();
+
+  const start = (): Promise<ResolvedKernels> => {
+    starting ??= (async () => {
+      const b = options.backend;
+      if (b !== undefined && typeof b !== 'string') {
+        try {
+          await b.init?.();
+        } catch (err) {
+          throw new CosineKitError(
+            'BACKEND_INIT_FAILED',
+            `Backend '${b.name}' failed to initialise: ${String(err)}`,
+            {
+              op: 'createCosineKit',
+              arg: 'backend',
+              cause: err,
+            },
+          );
+        }
+        backendObj = b;
+      } else {
+        backendObj = await getBackend(b, onFallback);
+      }
+      resolved = resolveKernels(backendObj);
+      return resolved;
+    })();
+    return starting;
+  };
+
+  const two = (op: string, a: TensorInput, b: TensorInput): [Tensor, Tensor] => {
+    const ta = toTensor(a, op, 'a');
+    const tb = toTensor(b, op, 'b');
+    checkSameCols(op, 'a', ta, 'b', tb);
+    checkFinite(op, 'a', ta);
+    checkFinite(op, 'b', tb);
+    return [ta, tb];
+  };
+  const one = (op: string, x: TensorInput): Tensor => {
+    const t = toTensor(x, op, 'x');
+    checkFinite(op, 'x', t);
+    return t;
+  };
+
+  return {
+    async ready() {
+      const r = await start();
+      return { backend: backendObj!.name, providers: r.providers, details: backendObj!.describe?.() ?? {} };
+    },
+    ranBy(kernel) {
+      return resolved?.providers[kernel];
+    },
+    async kernels() {
+      return (await start()).kernels;
+    },
+    async rowNorms(x) {
+      const t = one('rowNorms', x);
+      return (await start()).kernels.rowNorms(t);
+    },
+    async normalize(x) {
+      const t = one('normalize', x);
+      const d = await (await start()).kernels.normalizeRows(t);
+      return new Tensor(d, t.rows, t.cols);
+    },
+    async cosineRows(a, b) {
+      const ta = toTensor(a, 'cosineRows', 'a');
+      const tb = toTensor(b, 'cosineRows', 'b');
+      checkSameShape('cosineRows', 'a', ta, 'b', tb);
+      checkFinite('cosineRows', 'a', ta);
+      checkFinite('cosineRows', 'b', tb);
+      return (await start()).kernels.cosineRows(ta, tb);
+    },
+    async cosineMatrix(a, b) {
+      const [ta, tb] = two('cosineMatrix', a, b);
+      const d = await (await start()).kernels.cosineMatrix(ta, tb);
+      return new Tensor(d, ta.rows, tb.rows);
+    },
+    async topK(queries, corpus, k) {
+      const tq = toTensor(queries, 'topK', 'queries');
+      const tc = toTensor(corpus, 'topK', 'corpus');
+      checkSameCols('topK', 'corpus', tc, 'queries', tq);
+      checkK('topK', k, tc.rows);
+      checkFinite('topK', 'queries', tq);
+      checkFinite('topK', 'corpus', tc);
+      return new SearchResult(await (await start()).kernels.topK(tq, tc, k));
+    },
+    async corpus(rows) {
+      const t = toTensor(rows, 'corpus', 'rows');
+      checkFinite('corpus', 'rows', t);
+      const r = await start();
+      const handle = await r.kernels.createCorpus(t);
+      const c = new Corpus(handle, r.kernels, (x) => live.delete(x));
+      live.add(c);
+      return c;
+    },
+    dispose() {
+      for (const c of [...live]) c.dispose();
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { argError } from './errors.js';
+import { cosineOf } from './kernels/pair.js';
+import { describeType, Tensor } from './tensor.js';
+
+/** A vector for the synchronous pair functions. */
+export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
+
+/**
+ * Cosine similarity of two vectors: `a·b / (‖a‖ ‖b‖)`, in [-1, 1]. Synchronous, allocation-free,
+ * float64 accumulation. The cosine of a zero vector with anything is 0 (not NaN).
+ *
+ * @throws {CosineKitError} `DIMENSION_MISMATCH`, `EMPTY_INPUT`, `NON_FINITE` or `INVALID_TYPE`.
+ */
+export function cosine(a: Vector, b: Vector): number {
+  const x = vec('cosine', 'a', a);
+  const y = vec('cosine', 'b', b);
+  if (x.length !== y.length) {
+    argError('DIMENSION_MISMATCH', 'cosine', 'b', `has length ${y.length} but 'a' has length ${x.length}.`);
+  }
+  const c = cosineOf(x, 0, y, 0, x.length);
+  if (Number.isNaN(c)) nonFinite('cosine', ['a', x], ['b', y]);
+  return c;
+}
+
+/** `1 - cosine(a, b)`, in [0, 2]. A zero vector gives 1. */
+export function cosineDistance(a: Vector, b: Vector): number {
+  const x = vec('cosineDistance', 'a', a);
+  const y = vec('cosineDistance', 'b', b);
+  if (x.length !== y.length) {
+    argError(
+      'DIMENSION_MISMATCH',
+      'cosineDistance',
+      'b',
+      `has length ${y.length} but 'a' has length ${x.length}.`,
+    );
+  }
+  const c = cosineOf(x, 0, y, 0, x.length);
+  if (Number.isNaN(c)) nonFinite('cosineDistance', ['a', x], ['b', y]);
+  return 1 - c;
+}
+
+/**
+ * `v / ‖v‖` as a new Float32Array (or into `out`); a zero vector gives zeros.
+ */
+export function normalize(v: Vector, out?: Float32Array): Float32Array {
+  const x = vec('normalize', 'v', v);
+  const r = out ?? new Float32Array(x.length);
+  if (r.length !== x.length)
+    argError('SHAPE_MISMATCH', 'normalize', 'out', `has length ${r.length}, expected ${x.length}.`);
+  let ss = 0;
+  for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
+  if (!Number.isFinite(ss)) nonFinite('normalize', ['v', x]);
+  const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+  for (let i = 0; i < x.length; i++) r[i] = x[i] * inv;
+  return r;
+}
+
+function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
+  let x: ArrayLike<number>;
+  if (v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v)) {
+    x = v as ArrayLike<number>;
+  } else if (v instanceof Tensor) {
+    if (v.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
+    if (v.rows !== 1)
+      argError('SHAPE_MISMATCH', op, arg, `must be a single vector, got a tensor of ${v.rows} rows.`);
+    x = v.data;
+  } else {
+    return argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be a Float32Array, Float64Array or number[], got ${describeType(v)}.`,
+    );
+  }
+  if (x.length === 0) argError('EMPTY_INPUT', op, arg, 'is empty.');
+  if (Array.isArray(x) && typeof x[0] !== 'number') {
+    argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(x[0])} at [0].`);
+  }
+  return x;
+}
+
+function nonFinite(op: string, ...args: [string, ArrayLike<number>][]): never {
+  for (const [name, x] of args) {
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i])) argError('NON_FINITE', op, name, `holds ${x[i]} at index ${i}.`);
+    }
+  }
+  return argError('INVALID_TYPE', op, args[0][0], 'holds a value that is not a number.');
+}

@@ -1,0 +1,171 @@
+import type { Backend, BackendFactory } from './contract.js';
+import { CosineKitError } from './errors.js';
+import { createReferenceBackend } from './reference.js';
+
+/** Where a registered backend stands. */
+export type BackendState = 'registered' | 'initialising' | 'ready' | 'failed';
+
+/** One row of {@link listBackends}. */
+export interface BackendStatus {
+  readonly name: string;
+  readonly priority: number;
+  readonly state: BackendState;
+  /** Why `init()` failed, when `state === 'failed'`. */
+  readonly error?: string;
+}
+
+interface Entry {
+  name: string;
+  factory: BackendFactory;
+  priority: number;
+  state: BackendState;
+  error?: string;
+  promise?: Promise<Backend>;
+  backend?: Backend;
+}
+
+const entries = new Map<string, Entry>();
+
+/** Priority of the built-in reference backend; anything registered with a higher one is preferred. */
+export const REFERENCE_PRIORITY = 0;
+
+/**
+ * Registers a backend under `name`. The factory runs, and `init()` is awaited, the first time the
+ * backend is asked for. Higher `priority` wins when the best available backend is chosen.
+ * Registering a name again replaces the earlier registration (and disposes its instance).
+ */
+export function registerBackend(name: string, factory: BackendFactory, priority = 1): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      "Argument 'name' passed to 'registerBackend' must be a non-empty string.",
+      {
+        op: 'registerBackend',
+        arg: 'name',
+      },
+    );
+  }
+  if (typeof factory !== 'function') {
+    throw new CosineKitError(
+      'INVALID_TYPE',
+      "Argument 'factory' passed to 'registerBackend' must be a function.",
+      {
+        op: 'registerBackend',
+        arg: 'factory',
+      },
+    );
+  }
+  const old = entries.get(name);
+  if (old?.backend) void old.backend.dispose?.();
+  entries.set(name, { name, factory, priority, state: 'registered' });
+}
+
+/** Removes a registration and disposes its instance, if any. */
+export function unregisterBackend(name: string): boolean {
+  const e = entries.get(name);
+  if (!e) return false;
+  entries.delete(name);
+  if (e.backend) void e.backend.dispose?.();
+  return true;
+}
+
+/** Every registered backend, best priority first, with its state and any init failure. */
+export function listBackends(): BackendStatus[] {
+  return [...entries.values()]
+    .sort((a, b) => b.priority - a.priority)
+    .map((e) => ({
+      name: e.name,
+      priority: e.priority,
+      state: e.state,
+      ...(e.error ? { error: e.error } : {}),
+    }));
+}
+
+/**
+ * The initialised backend called `name`, or the best available one when `name` is omitted.
+ * Initialisation runs once; concurrent callers share it. A named backend that fails to
+ * initialise throws `BACKEND_INIT_FAILED` with its reason; the best-available search skips it
+ * (its reason stays in {@link listBackends}) and reports it to `onSkip`.
+ */
+export async function getBackend(
+  name?: string,
+  onSkip?: (name: string, reason: string) => void,
+): Promise<Backend> {
+  if (name !== undefined) {
+    const e = entries.get(name);
+    if (!e) {
+      const known = [...entries.keys()].join(', ');
+      throw new CosineKitError(
+        'UNKNOWN_BACKEND',
+        `No backend named '${name}' is registered (registered: ${known}).`,
+        {
+          op: 'getBackend',
+          arg: 'name',
+        },
+      );
+    }
+    return initEntry(e);
+  }
+  for (const s of listBackends()) {
+    const e = entries.get(s.name);
+    if (!e) continue;
+    try {
+      return await initEntry(e);
+    } catch (err) {
+      onSkip?.(e.name, e.error ?? String(err));
+    }
+  }
+  // Unreachable while the reference is registered, but keep the failure explicit.
+  throw new CosineKitError('BACKEND_INIT_FAILED', 'No registered backend could be initialised.', {
+    op: 'getBackend',
+  });
+}
+
+function initEntry(e: Entry): Promise<Backend> {
+  if (e.state === 'failed') {
+    return Promise.reject(
+      new CosineKitError('BACKEND_INIT_FAILED', `Backend '${e.name}' failed to initialise: ${e.error}`, {
+        op: 'getBackend',
+        arg: 'name',
+      }),
+    );
+  }
+  if (!e.promise) {
+    e.state = 'initialising';
+    e.promise = (async () => {
+      try {
+        const b = await e.factory();
+        await b.init?.();
+        e.backend = b;
+        e.state = 'ready';
+        return b;
+      } catch (err) {
+        e.state = 'failed';
+        e.error = err instanceof Error ? err.message : String(err);
+        throw new CosineKitError(
+          'BACKEND_INIT_FAILED',
+          `Backend '${e.name}' failed to initialise: ${e.error}`,
+          {
+            op: 'getBackend',
+            arg: 'name',
+            cause: err,
+          },
+        );
+      }
+    })();
+  }
+  return e.promise;
+}
+
+/** Disposes every initialised backend and resets them to `registered`. */
+export async function disposeBackends(): Promise<void> {
+  for (const e of entries.values()) {
+    if (e.backend) await e.backend.dispose?.();
+    e.backend = undefined;
+    e.promise = undefined;
+    e.error = undefined;
+    e.state = 'registered';
+  }
+}
+
+registerBackend('reference', createReferenceBackend, REFERENCE_PRIORITY);

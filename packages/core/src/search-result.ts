@@ -1,0 +1,45 @@
+import type { TopKResult } from './contract.js';
+import { argError } from './errors.js';
+
+/** One query's hits: corpus row indices (or ids) and their cosines, best first. */
+export interface Hits {
+  readonly indices: Int32Array;
+  readonly scores: Float32Array;
+}
+
+/**
+ * The answer of a top-k search for Q queries: k hits per query, best first, ties broken by the
+ * lower corpus index. The flat arrays hold query q at `[q * k, (q + 1) * k)`.
+ */
+export class SearchResult implements TopKResult {
+  readonly queries: number;
+  readonly k: number;
+  readonly indices: Int32Array;
+  readonly scores: Float32Array;
+
+  constructor(r: TopKResult) {
+    this.queries = r.queries;
+    this.k = r.k;
+    this.indices = r.indices;
+    this.scores = r.scores;
+  }
+
+  /** Hits of query `q` as views (no copy). */
+  hits(q: number): Hits {
+    if (!Number.isInteger(q) || q < 0 || q >= this.queries) {
+      argError('INVALID_ARGUMENT', 'hits', 'q', `must be an integer in [0, ${this.queries - 1}], got ${q}.`);
+    }
+    const a = q * this.k;
+    return { indices: this.indices.subarray(a, a + this.k), scores: this.scores.subarray(a, a + this.k) };
+  }
+
+  /** Plain arrays, one entry per query. */
+  toArray(): { indices: number[]; scores: number[] }[] {
+    const out: { indices: number[]; scores: number[] }[] = [];
+    for (let q = 0; q < this.queries; q++) {
+      const h = this.hits(q);
+      out.push({ indices: Array.from(h.indices), scores: Array.from(h.scores) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,205 @@
+import type { Matrix } from './contract.js';
+import { argError, CosineKitError } from './errors.js';
+
+/** What the public API accepts wherever it needs rows of numbers. */
+export type TensorInput =
+  | Tensor
+  | Float32Array
+  | readonly number[]
+  | readonly (readonly number[])[]
+  | readonly Float32Array[];
+
+/**
+ * A dense float32 matrix, row-major, with a checked shape. A vector is a tensor of one row.
+ * Row views share memory with the tensor; nothing is copied.
+ */
+export class Tensor implements Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  #data: Float32Array | null;
+
+  /** Wraps `data` (not copied) as a `rows x cols` tensor; the length must match. */
+  constructor(data: Float32Array, rows: number, cols: number) {
+    if (!(data instanceof Float32Array)) {
+      argError('INVALID_TYPE', 'tensor', 'data', `must be a Float32Array, got ${describeType(data)}.`);
+    }
+    checkDim('tensor', 'rows', rows);
+    checkDim('tensor', 'cols', cols);
+    if (data.length !== rows * cols) {
+      argError(
+        'SHAPE_MISMATCH',
+        'tensor',
+        'data',
+        `has length ${data.length} but the shape [${rows}, ${cols}] needs ${rows * cols}.`,
+      );
+    }
+    this.rows = rows;
+    this.cols = cols;
+    this.#data = data;
+  }
+
+  /** The underlying float32 values. Throws once the tensor is disposed. */
+  get data(): Float32Array {
+    if (this.#data === null) {
+      throw new CosineKitError('DISPOSED', 'This tensor was disposed and can no longer be used.', {
+        op: 'tensor',
+        arg: 'this',
+      });
+    }
+    return this.#data;
+  }
+
+  /** `[rows, cols]`. */
+  get shape(): [number, number] {
+    return [this.rows, this.cols];
+  }
+
+  /** True once {@link Tensor.dispose} has run. */
+  get disposed(): boolean {
+    return this.#data === null;
+  }
+
+  /** Row `i` as a view (no copy). */
+  row(i: number): Float32Array {
+    if (!Number.isInteger(i) || i < 0 || i >= this.rows) {
+      argError('INVALID_ARGUMENT', 'row', 'i', `must be an integer in [0, ${this.rows - 1}], got ${i}.`);
+    }
+    return this.data.subarray(i * this.cols, (i + 1) * this.cols);
+  }
+
+  /** Rows `[start, end)` as a tensor sharing this tensor's memory. */
+  slice(start: number, end: number = this.rows): Tensor {
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.rows || start >= end) {
+      argError('INVALID_ARGUMENT', 'slice', 'start', `must satisfy 0 <= start < end <= ${this.rows}.`);
+    }
+    return new Tensor(this.data.subarray(start * this.cols, end * this.cols), end - start, this.cols);
+  }
+
+  /** The values as nested arrays, one per row. */
+  toArray(): number[][] {
+    const out: number[][] = [];
+    for (let i = 0; i < this.rows; i++) out.push(Array.from(this.row(i)));
+    return out;
+  }
+
+  /** Drops the reference to the data; later use throws a `DISPOSED` error. */
+  dispose(): void {
+    this.#data = null;
+  }
+}
+
+/**
+ * Builds a tensor from a `Float32Array` plus shape (no copy), a `number[]` (one row), a
+ * `number[][]` or an array of `Float32Array` rows (copied into one buffer).
+ */
+export function tensor(input: TensorInput, shape?: readonly [number, number] | readonly [number]): Tensor {
+  return toTensor(input, 'tensor', 'input', shape);
+}
+
+/** Converts any {@link TensorInput} to a tensor, naming `arg` and `op` in errors. */
+export function toTensor(
+  input: TensorInput,
+  op: string,
+  arg: string,
+  shape?: readonly [number, number] | readonly [number],
+): Tensor {
+  if (input instanceof Tensor) {
+    if (input.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
+    return input;
+  }
+  if (input instanceof Float32Array) {
+    if (shape === undefined) return make(input, 1, input.length, op, arg);
+    const rows = shape.length === 2 ? shape[0] : 1;
+    const cols = shape.length === 2 ? shape[1] : shape[0];
+    checkDim(op, `${arg}.shape`, rows);
+    checkDim(op, `${arg}.shape`, cols);
+    if (input.length !== rows * cols) {
+      argError(
+        'SHAPE_MISMATCH',
+        op,
+        arg,
+        `has length ${input.length} but shape [${rows}, ${cols}] needs ${rows * cols}.`,
+      );
+    }
+    return make(input, rows, cols, op, arg);
+  }
+  if (ArrayBuffer.isView(input)) {
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must hold float32 values, got ${describeType(input)}; convert it with Float32Array.from().`,
+    );
+  }
+  if (!Array.isArray(input)) {
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be a Tensor, Float32Array or array of numbers, got ${describeType(input)}.`,
+    );
+  }
+  if (input.length === 0) argError('EMPTY_INPUT', op, arg, 'is empty.');
+  const first = input[0];
+  if (typeof first === 'number') {
+    const data = new Float32Array(input.length);
+    for (let i = 0; i < input.length; i++) {
+      const v = input[i];
+      if (typeof v !== 'number')
+        argError('INVALID_TYPE', op, arg, `mixes numbers and ${describeType(v)} at [${i}].`);
+      data[i] = v;
+    }
+    return make(data, 1, data.length, op, arg);
+  }
+  const rows = input.length;
+  const cols = rowLength(first, op, `${arg}[0]`);
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const r = input[i] as unknown;
+    const len = rowLength(r, op, `${arg}[${i}]`);
+    if (len !== cols)
+      argError('SHAPE_MISMATCH', op, `${arg}[${i}]`, `has length ${len} but row 0 has ${cols}.`);
+    if (r instanceof Float32Array) {
+      data.set(r, i * cols);
+    } else {
+      const arr = r as readonly unknown[];
+      for (let j = 0; j < cols; j++) {
+        const v = arr[j];
+        if (typeof v !== 'number')
+          argError('INVALID_TYPE', op, `${arg}[${i}][${j}]`, `must be a number, got ${describeType(v)}.`);
+        data[i * cols + j] = v;
+      }
+    }
+  }
+  return make(data, rows, cols, op, arg);
+}
+
+function make(data: Float32Array, rows: number, cols: number, op: string, arg: string): Tensor {
+  if (rows === 0 || cols === 0) argError('EMPTY_INPUT', op, arg, `is empty (shape [${rows}, ${cols}]).`);
+  return new Tensor(data, rows, cols);
+}
+
+function rowLength(r: unknown, op: string, arg: string): number {
+  if (r instanceof Float32Array || Array.isArray(r)) return r.length;
+  if (ArrayBuffer.isView(r))
+    argError('INVALID_TYPE', op, arg, `must hold float32 values, got ${describeType(r)}.`);
+  return argError(
+    'INVALID_TYPE',
+    op,
+    arg,
+    `must be an array of numbers or a Float32Array, got ${describeType(r)}.`,
+  );
+}
+
+function checkDim(op: string, arg: string, n: number): void {
+  if (!Number.isInteger(n) || n < 0)
+    argError('INVALID_ARGUMENT', op, arg, `must be a non-negative integer, got ${n}.`);
+}
+
+/** A short name for a value's type, for error messages. */
+export function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'Array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
+}
