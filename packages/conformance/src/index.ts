@@ -1,1 +1,17 @@
-export {};
+/**
+ * @cosinekit/conformance: the contract's test suite. Any backend, ours or a third party's, proves
+ * it agrees with the float64 oracle by calling {@link runConformance} from a vitest file:
+ *
+ * ```ts
+ * import { runConformance } from '@cosinekit/conformance';
+ * import { createMyBackend } from '../src/index.js';
+ * runConformance({ name: 'my-backend', create: () => createMyBackend() });
+ * ```
+ */
+export { ConformanceFailure } from './assert.js';
+export type { ConformanceCase, ConformanceContext, Tolerance } from './cases.js';
+export { conformanceCases, createContext, DIMS, MAX_TOLERANCE } from './cases.js';
+export { randomTensor, rng } from './data.js';
+export { act64, cos64, cosineMatrix64, matmul64, norms64, topK64 } from './oracle.js';
+export type { CaseOutcome, ConformanceOptions } from './run.js';
+export { runCases, runConformance } from './run.js';

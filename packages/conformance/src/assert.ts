@@ -1,0 +1,72 @@
+/** Assertions that throw plain Errors, so the checks run under any test runner. */
+
+export class ConformanceFailure extends Error {
+  override readonly name = 'ConformanceFailure';
+}
+
+export function fail(message: string): never {
+  throw new ConformanceFailure(message);
+}
+
+export function check(cond: boolean, message: string): asserts cond {
+  if (!cond) fail(message);
+}
+
+/**
+ * Every `got[i]` within `tol(i)` of `want[i]`; reports the worst element. `NaN` never passes.
+ */
+export function assertClose(
+  what: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: (i: number) => number,
+): void {
+  check(got.length >= want.length, `${what}: result has length ${got.length}, expected ${want.length}`);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]);
+    if (!(err <= tol(i))) {
+      const excess = Number.isNaN(err) ? Number.POSITIVE_INFINITY : err / tol(i);
+      if (worst < 0 || excess > worstExcess) {
+        worst = i;
+        worstExcess = excess;
+      }
+    }
+  }
+  if (worst >= 0) {
+    fail(
+      `${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} ` +
+        `(error ${Math.abs(got[worst] - want[worst]).toExponential(2)} > tolerance ${tol(worst).toExponential(2)})`,
+    );
+  }
+}
+
+/** Awaits `fn` and checks it throws a CosineKitError with `code` whose message names `op` and `arg`. */
+export async function assertRejects(
+  what: string,
+  fn: () => unknown,
+  code: string,
+  names: { op?: string; arg?: string } = {},
+): Promise<void> {
+  let err: unknown;
+  try {
+    await fn();
+  } catch (e) {
+    err = e;
+  }
+  check(err !== undefined, `${what}: expected a CosineKitError '${code}', but the call succeeded`);
+  const e = err as { name?: string; code?: string; message?: string };
+  check(e.name === 'CosineKitError', `${what}: expected a CosineKitError, got ${String(err)}`);
+  check(e.code === code, `${what}: expected code '${code}', got '${e.code}' (${e.message})`);
+  if (names.op)
+    check(
+      e.message!.includes(`'${names.op}'`),
+      `${what}: message does not name the operation '${names.op}': ${e.message}`,
+    );
+  if (names.arg)
+    check(
+      e.message!.includes(`'${names.arg}'`),
+      `${what}: message does not name the argument '${names.arg}': ${e.message}`,
+    );
+}
