@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { CosineKitError, cosine, cosineDistance, normalize, tensor } from '../src/index.js';
+
+function cos64(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i] * b[i];
+    x += a[i] * a[i];
+    y += b[i] * b[i];
+  }
+  return d / Math.sqrt(x * y);
+}
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 1073741824 - 1;
+  });
+}
+
+describe('cosine (one pair, synchronous)', () => {
+  it.each([1, 2, 3, 4, 5, 7, 17, 384, 1536])('matches float64 within 1e-12 at d=%i', (d) => {
+    const a = rand(d, d);
+    const b = rand(d, d + 1);
+    expect(Math.abs(cosine(a, b) - cos64(a, b))).toBeLessThan(1e-12);
+    expect(Math.abs(cosineDistance(a, b) - (1 - cos64(a, b)))).toBeLessThan(1e-12);
+  });
+
+  it('accepts number[], Float64Array and one-row tensors', () => {
+    expect(cosine([1, 0], [0, 1])).toBe(0);
+    expect(cosine(new Float64Array([1, 1]), [2, 2])).toBeCloseTo(1, 15);
+    expect(cosine(tensor([3, 4]), [3, 4])).toBe(1);
+  });
+
+  it('gives 0 for a zero vector, and clamps to [-1, 1]', () => {
+    expect(cosine([0, 0, 0], [1, 2, 3])).toBe(0);
+    expect(cosine([0, 0], [0, 0])).toBe(0);
+    expect(cosineDistance([0, 0], [1, 1])).toBe(1);
+    const v = rand(1001, 3);
+    expect(cosine(v, v)).toBeLessThanOrEqual(1);
+    expect(
+      cosine(
+        v,
+        v.map((x) => -x),
+      ),
+    ).toBeGreaterThanOrEqual(-1);
+  });
+
+  it('handles tiny and huge magnitudes without overflow', () => {
+    expect(cosine([1e-30, 2e-30], [2e-30, 4e-30])).toBeCloseTo(1, 12);
+    expect(cosine([1e30, -1e30], [1e30, 1e30])).toBeCloseTo(0, 12);
+  });
+
+  it.each([
+    ['mismatched lengths', () => cosine([1, 2], [1, 2, 3]), 'DIMENSION_MISMATCH', 'b'],
+    ['empty', () => cosine([], []), 'EMPTY_INPUT', 'a'],
+    ['NaN', () => cosine([1, Number.NaN], [1, 2]), 'NON_FINITE', 'a'],
+    ['Infinity', () => cosine([1, 2], [Number.POSITIVE_INFINITY, 2]), 'NON_FINITE', 'b'],
+    ['Int32Array', () => cosine(new Int32Array(2) as never, [1, 2]), 'INVALID_TYPE', 'a'],
+    ['a string', () => cosine('ab' as never, [1, 2]), 'INVALID_TYPE', 'a'],
+    ['two-row tensor', () => cosine(tensor([[1], [2]]), [1]), 'SHAPE_MISMATCH', 'a'],
+  ])('rejects %s', (_n, fn, code, arg) => {
+    try {
+      fn();
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(CosineKitError);
+      expect(e).toMatchObject({ code, arg, op: 'cosine' });
+    }
+  });
+});
+
+describe('normalize', () => {
+  it('scales to unit length, zero stays zero, writes into out', () => {
+    const out = new Float32Array(2);
+    expect(normalize([3, 4], out)).toBe(out);
+    expect(Array.from(out)).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+    expect(Array.from(normalize([0, 0]))).toEqual([0, 0]);
+    expect(() => normalize([Number.NaN])).toThrow(expect.objectContaining({ code: 'NON_FINITE', arg: 'v' }));
+  });
+});

@@ -1,0 +1,181 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type Backend,
+  CosineKitError,
+  createCosineKit,
+  createReferenceBackend,
+  getBackend,
+  listBackends,
+  referenceKernels,
+  registerBackend,
+  unregisterBackend,
+} from '../src/index.js';
+
+const registered: string[] = [];
+function reg(name: string, factory: () => Backend | Promise<Backend>, priority: number) {
+  registered.push(name);
+  registerBackend(name, factory, priority);
+}
+afterEach(() => {
+  for (const n of registered.splice(0)) unregisterBackend(n);
+});
+
+/** A backend that implements only cosineMatrix (by delegating) and counts its calls. */
+function partial(name: string) {
+  const calls = { cosineMatrix: 0 };
+  const b: Backend = {
+    name,
+    kernels: {
+      cosineMatrix: (a, c, out) => {
+        calls.cosineMatrix++;
+        return referenceKernels.cosineMatrix(a, c, out);
+      },
+    },
+  };
+  return { b, calls };
+}
+
+describe('registry', () => {
+  it('has the reference backend at priority 0', () => {
+    expect(listBackends().find((s) => s.name === 'reference')).toMatchObject({ priority: 0 });
+  });
+
+  it('picks the highest priority that initialises, and reports the one that failed', async () => {
+    reg(
+      'broken',
+      () => ({ name: 'broken', kernels: {}, init: () => Promise.reject(new Error('no GPU here')) }),
+      100,
+    );
+    reg('good', () => partial('good').b, 50);
+    const skipped: string[] = [];
+    const b = await getBackend(undefined, (n, reason) => skipped.push(`${n}: ${reason}`));
+    expect(b.name).toBe('good');
+    expect(skipped).toEqual(['broken: no GPU here']);
+    expect(listBackends().find((s) => s.name === 'broken')).toMatchObject({
+      state: 'failed',
+      error: 'no GPU here',
+    });
+  });
+
+  it('throws BACKEND_INIT_FAILED with the reason when a named backend fails', async () => {
+    reg(
+      'broken2',
+      () => ({
+        name: 'broken2',
+        kernels: {},
+        init: () => {
+          throw new Error('wasm compile failed');
+        },
+      }),
+      1,
+    );
+    await expect(getBackend('broken2')).rejects.toMatchObject({
+      code: 'BACKEND_INIT_FAILED',
+      message: expect.stringMatching(/wasm compile failed/),
+    });
+    await expect(getBackend('nope')).rejects.toMatchObject({ code: 'UNKNOWN_BACKEND' });
+  });
+
+  it('initialises once when many callers ask at the same time', async () => {
+    let inits = 0;
+    reg(
+      'slow',
+      () => ({
+        name: 'slow',
+        kernels: {},
+        init: async () => {
+          inits++;
+          await new Promise((r) => setTimeout(r, 20));
+        },
+      }),
+      1,
+    );
+    const all = await Promise.all(Array.from({ length: 10 }, () => getBackend('slow')));
+    expect(inits).toBe(1);
+    expect(new Set(all).size).toBe(1);
+  });
+});
+
+describe('kit', () => {
+  it('falls back to the reference kernel by kernel and says who ran what', async () => {
+    const { b, calls } = partial('partial');
+    const kit = createCosineKit({ backend: b });
+    const info = await kit.ready();
+    expect(info.backend).toBe('partial');
+    expect(info.providers.cosineMatrix).toBe('partial');
+    expect(info.providers.topK).toBe('reference');
+    expect(kit.ranBy('cosineMatrix')).toBe('partial');
+    const m = await kit.cosineMatrix(
+      [[1, 0]],
+      [
+        [1, 0],
+        [0, 1],
+      ],
+    );
+    expect(Array.from(m.data)).toEqual([1, 0]);
+    expect(calls.cosineMatrix).toBe(1);
+    const r = await kit.topK(
+      [[1, 0]],
+      [
+        [0, 1],
+        [1, 0],
+      ],
+      1,
+    );
+    expect(Array.from(r.indices)).toEqual([1]);
+  });
+
+  it('uses the reference corpus kernels unless a backend brings all three', async () => {
+    const b: Backend = { name: 'half', kernels: { createCorpus: referenceKernels.createCorpus } };
+    const kit = createCosineKit({ backend: b });
+    const info = await kit.ready();
+    expect([info.providers.createCorpus, info.providers.corpusSearch]).toEqual(['reference', 'reference']);
+  });
+
+  it('warns once, by default, when the best-available choice skips a failed backend', async () => {
+    reg(
+      'flaky',
+      () => ({
+        name: 'flaky',
+        kernels: {},
+        init: () => {
+          throw new Error('no wasm SIMD');
+        },
+      }),
+      99,
+    );
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const kit = createCosineKit();
+    expect((await kit.ready()).backend).not.toBe('flaky');
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/'flaky' is unavailable.*no wasm SIMD/));
+    warn.mockRestore();
+  });
+
+  it('rejects a backend object whose init fails', async () => {
+    const kit = createCosineKit({
+      backend: {
+        name: 'x',
+        kernels: {},
+        init: () => {
+          throw new Error('boom');
+        },
+      },
+    });
+    await expect(kit.ready()).rejects.toBeInstanceOf(CosineKitError);
+  });
+
+  it('kit.dispose() releases every corpus it made', async () => {
+    const ref = createReferenceBackend();
+    const kit = createCosineKit({ backend: ref });
+    const before = ref.memory!().residentHandles;
+    const a = await kit.corpus([
+      [1, 2],
+      [3, 4],
+    ]);
+    await kit.corpus([[1, 2]]);
+    expect(ref.memory!().residentHandles).toBe(before + 2);
+    a.dispose();
+    kit.dispose();
+    expect(ref.memory!().residentHandles).toBe(before);
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { TopKSelector } from '../src/index.js';
+
+describe('TopKSelector', () => {
+  it('keeps the k best, best first, ties to the lower index, in any arrival order', () => {
+    const scores = [0.5, 0.9, 0.5, 0.1, 0.9, 0.7, 0.5];
+    for (const order of [
+      [0, 1, 2, 3, 4, 5, 6],
+      [6, 5, 4, 3, 2, 1, 0],
+      [3, 0, 6, 2, 5, 1, 4],
+    ]) {
+      const s = new TopKSelector(1, 5);
+      for (const i of order) s.push(0, scores[i], i);
+      const r = s.result();
+      expect(Array.from(r.indices)).toEqual([1, 4, 5, 0, 2]);
+      expect(Array.from(r.scores)).toEqual([0.9, 0.9, 0.7, 0.5, 0.5].map(Math.fround));
+    }
+  });
+
+  it('matches a full sort on random data for many queries', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const q = 4;
+    const n = 1000;
+    const k = 13;
+    const all = Array.from({ length: q }, () => Array.from({ length: n }, () => Math.round(rnd() * 50) / 50));
+    const s = new TopKSelector(q, k);
+    for (let i = 0; i < q; i++) s.pushRow(i, all[i], 0, 0, n);
+    const r = s.result();
+    for (let i = 0; i < q; i++) {
+      const want = all[i]
+        .map((v, j) => [v, j])
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+        .slice(0, k);
+      expect(Array.from(r.indices.subarray(i * k, (i + 1) * k))).toEqual(want.map((w) => w[1]));
+    }
+  });
+});

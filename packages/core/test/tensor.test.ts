@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { CosineKitError, Tensor, tensor } from '../src/index.js';
+
+describe('tensor', () => {
+  it('wraps a Float32Array with a shape without copying', () => {
+    const d = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const t = tensor(d, [2, 3]);
+    expect(t.shape).toEqual([2, 3]);
+    expect(t.data).toBe(d);
+    const r = t.row(1);
+    r[0] = 40;
+    expect(d[3]).toBe(40);
+    expect(t.slice(1).data.buffer).toBe(d.buffer);
+  });
+
+  it('builds from number[][], Float32Array rows and number[]', () => {
+    expect(
+      tensor([
+        [1, 2],
+        [3, 4],
+      ]).toArray(),
+    ).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(tensor([new Float32Array([1, 2]), new Float32Array([3, 4])]).shape).toEqual([2, 2]);
+    expect(tensor([1, 2, 3]).shape).toEqual([1, 3]);
+    expect(tensor(new Float32Array(4), [4]).shape).toEqual([1, 4]);
+  });
+
+  it.each([
+    ['shape/data length mismatch', () => tensor(new Float32Array(5), [2, 3]), 'SHAPE_MISMATCH'],
+    ['ragged rows', () => tensor([[1, 2], [3]]), 'SHAPE_MISMATCH'],
+    ['empty', () => tensor([]), 'EMPTY_INPUT'],
+    ['empty rows', () => tensor([[]]), 'EMPTY_INPUT'],
+    ['float64 data', () => tensor(new Float64Array(3) as unknown as Float32Array), 'INVALID_TYPE'],
+    ['int rows', () => tensor([new Int8Array(3)] as unknown as Float32Array[]), 'INVALID_TYPE'],
+    ['strings', () => tensor([['a']] as unknown as number[][]), 'INVALID_TYPE'],
+    ['row out of range', () => tensor([[1]]).row(1), 'INVALID_ARGUMENT'],
+  ])('rejects %s with a typed error', (_name, fn, code) => {
+    try {
+      fn();
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(CosineKitError);
+      expect((e as CosineKitError).code).toBe(code);
+      expect((e as CosineKitError).message).toMatch(/Argument '.+' passed to '.+'/);
+    }
+  });
+
+  it('throws DISPOSED after dispose()', () => {
+    const t = new Tensor(new Float32Array(2), 1, 2);
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    expect(() => t.data).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+  });
+});
