@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Brings a fresh machine of this kind (Debian 12, Node 20, root) to the point where
+# `pnpm test` runs every suite: pnpm, the workspace's dependencies, and the system packages the
+# tests drive for real (Debian chromium for the browser projects, xvfb for headless GL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PNPM_VERSION=12.4.2
+if [[ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]]; then
+  npm i -g "pnpm@$PNPM_VERSION"
+fi
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+if ((${#need[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "setup: installing ${need[*]} from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "setup: not root, cannot install ${need[*]}; browser or headless-GL suites will say they are skipped" >&2
+  fi
+fi
+
+pnpm install --frozen-lockfile
