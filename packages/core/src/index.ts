@@ -41,6 +41,8 @@ export {
 } from './registry.js';
 export type { ResolvedKernels } from './resolve.js';
 export { resolveKernels } from './resolve.js';
+export type { Prepared } from './scale.js';
+export { prepareRows } from './scale.js';
 export type { Hits } from './search-result.js';
 export { SearchResult } from './search-result.js';
 export type { TensorInput } from './tensor.js';

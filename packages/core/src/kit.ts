@@ -1,8 +1,9 @@
-import { checkFinite, checkK, checkSameCols, checkSameShape } from './check.js';
+import { checkK, checkSameCols, checkSameShape } from './check.js';
 import type { Backend, KernelName, Kernels, Matrix, ResidentCorpus } from './contract.js';
 import { argError, CosineKitError } from './errors.js';
 import { getBackend } from './registry.js';
 import { type ResolvedKernels, resolveKernels } from './resolve.js';
+import { prepareRows } from './scale.js';
 import { SearchResult } from './search-result.js';
 import { Tensor, type TensorInput, toTensor } from './tensor.js';
 
@@ -112,9 +113,9 @@ export class Corpus {
   async #run<T>(op: string, queries: TensorInput, body: (q: Matrix) => Promise<T>): Promise<T> {
     if (this.#disposed)
       argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus to search again.');
-    const q = toTensor(queries, op, 'queries');
-    checkSameCols(op, 'corpus', this, 'queries', q);
-    checkFinite(op, 'queries', q);
+    const raw = toTensor(queries, op, 'queries');
+    checkSameCols(op, 'corpus', this, 'queries', raw);
+    const q = prepareRows(op, 'queries', raw).tensor;
     this.#pending++;
     try {
       return await body(q);
@@ -171,14 +172,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     const ta = toTensor(a, op, 'a');
     const tb = toTensor(b, op, 'b');
     checkSameCols(op, 'a', ta, 'b', tb);
-    checkFinite(op, 'a', ta);
-    checkFinite(op, 'b', tb);
-    return [ta, tb];
-  };
-  const one = (op: string, x: TensorInput): Tensor => {
-    const t = toTensor(x, op, 'x');
-    checkFinite(op, 'x', t);
-    return t;
+    return [prepareRows(op, 'a', ta).tensor, prepareRows(op, 'b', tb).tensor];
   };
 
   return {
@@ -193,11 +187,13 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       return (await start()).kernels;
     },
     async rowNorms(x) {
-      const t = one('rowNorms', x);
-      return (await start()).kernels.rowNorms(t);
+      const { tensor, factor } = prepareRows('rowNorms', 'x', toTensor(x, 'rowNorms', 'x'));
+      const n = await (await start()).kernels.rowNorms(tensor);
+      if (factor) for (let i = 0; i < n.length; i++) n[i] /= factor[i];
+      return n;
     },
     async normalize(x) {
-      const t = one('normalize', x);
+      const t = prepareRows('normalize', 'x', toTensor(x, 'normalize', 'x')).tensor;
       const d = await (await start()).kernels.normalizeRows(t);
       return new Tensor(d, t.rows, t.cols);
     },
@@ -205,9 +201,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const ta = toTensor(a, 'cosineRows', 'a');
       const tb = toTensor(b, 'cosineRows', 'b');
       checkSameShape('cosineRows', 'a', ta, 'b', tb);
-      checkFinite('cosineRows', 'a', ta);
-      checkFinite('cosineRows', 'b', tb);
-      return (await start()).kernels.cosineRows(ta, tb);
+      return (await start()).kernels.cosineRows(
+        prepareRows('cosineRows', 'a', ta).tensor,
+        prepareRows('cosineRows', 'b', tb).tensor,
+      );
     },
     async cosineMatrix(a, b) {
       const [ta, tb] = two('cosineMatrix', a, b);
@@ -219,13 +216,12 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const tc = toTensor(corpus, 'topK', 'corpus');
       checkSameCols('topK', 'corpus', tc, 'queries', tq);
       checkK('topK', k, tc.rows);
-      checkFinite('topK', 'queries', tq);
-      checkFinite('topK', 'corpus', tc);
-      return new SearchResult(await (await start()).kernels.topK(tq, tc, k));
+      const q = prepareRows('topK', 'queries', tq).tensor;
+      const c = prepareRows('topK', 'corpus', tc).tensor;
+      return new SearchResult(await (await start()).kernels.topK(q, c, k));
     },
     async corpus(rows) {
-      const t = toTensor(rows, 'corpus', 'rows');
-      checkFinite('corpus', 'rows', t);
+      const t = prepareRows('corpus', 'rows', toTensor(rows, 'corpus', 'rows')).tensor;
       const r = await start();
       const handle = await r.kernels.createCorpus(t);
       const c = new Corpus(handle, r.kernels, (x) => live.delete(x));

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { type Backend, cosine, createCosineKit, type Matrix, prepareRows, tensor } from '../src/index.js';
+
+/** A backend whose cosine kernels do every operation in float32, like a GPU shader or wasm f32x4. */
+const float32Engine: Backend = {
+  name: 'f32-engine',
+  kernels: {
+    cosineMatrix(a: Matrix, b: Matrix) {
+      const f = Math.fround;
+      const out = new Float32Array(a.rows * b.rows);
+      for (let i = 0; i < a.rows; i++) {
+        for (let j = 0; j < b.rows; j++) {
+          let d = 0;
+          let x = 0;
+          let y = 0;
+          for (let p = 0; p < a.cols; p++) {
+            const u = a.data[i * a.cols + p];
+            const v = b.data[j * b.cols + p];
+            d = f(d + f(u * v));
+            x = f(x + f(u * u));
+            y = f(y + f(v * v));
+          }
+          out[i * b.rows + j] = x === 0 || y === 0 ? 0 : f(d / f(Math.sqrt(f(x * y))));
+        }
+      }
+      return out;
+    },
+  },
+};
+
+describe('magnitude guard', () => {
+  const cases: [string, number][] = [
+    ['huge (1e30)', 1e30],
+    ['tiny (1e-30)', 1e-30],
+    ['subnormal (1e-42)', 1e-42],
+    ['ordinary', 1],
+  ];
+  it.each(cases)('a float32 engine gets the right cosine for %s rows', async (_name, s) => {
+    const kit = createCosineKit({ backend: float32Engine });
+    const a = [[3 * s, 4 * s]];
+    const b = [
+      [4 * s, 3 * s],
+      [-3 * s, -4 * s],
+    ];
+    const m = await kit.cosineMatrix(a, b);
+    // Without the guard the squares overflow to Infinity (1e30) or flush to 0 (1e-30): NaN or 0.
+    // Expected: the float64 cosine of the values as stored in float32 (subnormals lose bits).
+    const [ta, tb] = [tensor(a), tensor(b)];
+    expect(m.data[0]).toBeCloseTo(cosine(ta.row(0), tb.row(0)), 6);
+    expect(m.data[1]).toBeCloseTo(cosine(ta.row(0), tb.row(1)), 6);
+    expect(m.data[1]).toBeCloseTo(-1, 6);
+  });
+
+  it('leaves ordinary data alone (no copy) and scales by exact powers of two', () => {
+    const t = tensor([
+      [1, 2],
+      [1e-30, 0],
+    ]);
+    const plain = prepareRows('op', 'x', tensor([[1, 2]]));
+    expect(plain.factor).toBeNull();
+    const p = prepareRows('op', 'x', t);
+    expect(p.factor![0]).toBe(1);
+    expect(Math.log2(p.factor![1]) % 1).toBe(0);
+    expect(p.tensor.data[2]).toBeGreaterThanOrEqual(0.5);
+    expect(p.tensor.data[2]).toBeLessThan(1);
+  });
+
+  it('rowNorms scales back: the norm of a huge row is exact', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const n = await kit.rowNorms([
+      [3e30, 4e30],
+      [3e-30, 4e-30],
+    ]);
+    expect(n[0] / 5e30).toBeCloseTo(1, 6);
+    expect(n[1] / 5e-30).toBeCloseTo(1, 6);
+  });
+
+  it('still reports NaN and Infinity with their position', () => {
+    expect(() =>
+      prepareRows(
+        'cosineMatrix',
+        'b',
+        tensor([
+          [1, 2],
+          [3, Number.NEGATIVE_INFINITY],
+        ]),
+      ),
+    ).toThrow(/Argument 'b' passed to 'cosineMatrix' holds -Infinity at row 1, column 1/);
+    expect(() => prepareRows('topK', 'queries', tensor([[Number.NaN, 1]]))).toThrow(
+      /holds NaN at row 0, column 0/,
+    );
+  });
+});
