@@ -188,7 +188,7 @@ function cosineCases(): ConformanceCase[] {
 }
 
 /** Checks a top-k answer against the float64 oracle, allowing swaps only between near-equal scores. */
-function checkTopK(
+export function checkTopK(
   what: string,
   got: { queries: number; k: number; indices: Int32Array; scores: Float32Array },
   q: Matrix,
