@@ -1,1 +1,51 @@
-export {};
+/**
+ * @cosinekit/nn: Deep Learning with Cosine Similarity on any CosineKit backend. Train an encoder
+ * with a cosine loss, then score inputs by the cosine of their embeddings.
+ */
+
+export type { EncoderCache, EncoderGrads, EncoderOptions, KernelSource } from './encoder.js';
+export { createEncoder, Encoder, resolveKernels } from './encoder.js';
+export type { PairAccuracy, RetrievalReport, RetrievalSet } from './evaluate.js';
+export { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from './evaluate.js';
+export { CosineHead, createCosineHead } from './head.js';
+export type { EncoderHeader, SavedLayer } from './io.js';
+export { ENCODER_FORMAT_VERSION, ENCODER_MAGIC, loadEncoder, readEncoderHeader, saveEncoder } from './io.js';
+export type { DenseCache, DenseGrads, DenseSpec, Init } from './layers.js';
+export { DenseLayer } from './layers.js';
+export type { ContrastiveLossOptions } from './losses/contrastive.js';
+export { contrastiveLoss } from './losses/contrastive.js';
+export type { CosineEmbeddingLossOptions } from './losses/cosine-embedding.js';
+export { cosineEmbeddingLoss } from './losses/cosine-embedding.js';
+export type { Loss, LossInput, LossResult } from './losses/loss.js';
+export { mseSimilarityLoss } from './losses/mse.js';
+export type { MultipleNegativesRankingLossOptions } from './losses/multiple-negatives.js';
+export { multipleNegativesRankingLoss } from './losses/multiple-negatives.js';
+export { pairCosineLoss } from './losses/pair-cosine.js';
+export type { NormalizedRows } from './normalize.js';
+export { normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
+export type { DenseOps, Precision, Vec } from './ops.js';
+export { float64Ops, kernelOps } from './ops.js';
+export type { AdamOptions, LearningRate, Optimizer, SgdOptions } from './optimisers.js';
+export { adam, cosineSchedule, sgd } from './optimisers.js';
+export type { ProgressOptions, ProgressStream } from './progress.js';
+export { progressCallbacks } from './progress.js';
+export type { Rng } from './rng.js';
+export { createRng } from './rng.js';
+export type {
+  Batch,
+  LabelledData,
+  PairData,
+  PairSamplerOptions,
+  Sampler,
+  SamplerOptions,
+} from './sampling.js';
+export { fixedPairSampler, inBatchSampler, pairSampler } from './sampling.js';
+export type {
+  BatchInfo,
+  EarlyStopping,
+  EpochInfo,
+  TrainCallbacks,
+  TrainOptions,
+  TrainResult,
+} from './train.js';
+export { train } from './train.js';

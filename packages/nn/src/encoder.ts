@@ -1,0 +1,198 @@
+import type { CosineKit, Kernels, Matrix, TensorInput } from '@cosinekit/core';
+import { argError, Tensor, toTensor } from '@cosinekit/core';
+import { type DenseCache, DenseLayer, type DenseSpec } from './layers.js';
+import { type NormalizedRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
+import { type DenseOps, kernelOps, type Precision, type Vec } from './ops.js';
+import { createRng } from './rng.js';
+
+/** Options of {@link createEncoder}. */
+export interface EncoderOptions {
+  /** Input width (e.g. 784 for 28x28 pixels). */
+  inputs: number;
+  /** The dense layers, first to last; the last one's `units` is the embedding width. */
+  layers: readonly DenseSpec[];
+  /** L2-normalise the output rows, so embeddings lie on the unit sphere. Defaults to false. */
+  normalize?: boolean;
+  /** Seed of the initialisation; defaults to 1. Equal seeds give equal weights. */
+  seed?: number;
+  /** `'float32'` (default, for backends) or `'float64'` (for gradient checks). */
+  precision?: Precision;
+}
+
+/** Where kernels come from: a kit (`createCosineKit(...)`) or a kernel table. */
+export type KernelSource = CosineKit | Kernels;
+
+/** Resolves a {@link KernelSource} to its kernel table. */
+export async function resolveKernels(source: KernelSource): Promise<Kernels> {
+  const kit = source as CosineKit;
+  return typeof kit.kernels === 'function' && typeof kit.ready === 'function'
+    ? kit.kernels()
+    : (source as Kernels);
+}
+
+/** What {@link Encoder.forward} keeps for {@link Encoder.backward}. */
+export interface EncoderCache {
+  readonly rows: number;
+  readonly layers: readonly DenseCache[];
+  readonly normalized: NormalizedRows | undefined;
+  /** The embeddings: `rows x outputs`. */
+  readonly out: Vec;
+}
+
+/** Gradients of an encoder, in the order of {@link Encoder.parameters}. */
+export interface EncoderGrads {
+  readonly params: Vec[];
+  /** dL/dinput, when asked for. */
+  readonly input: Vec | undefined;
+}
+
+/**
+ * The DLCS encoder f: a stack of dense layers with an optional L2-normalised output. Train it with
+ * a cosine loss, then score inputs by the cosine of their embeddings ({@link CosineHead}).
+ */
+export class Encoder {
+  readonly layers: readonly DenseLayer[];
+  readonly normalize: boolean;
+
+  /** Wraps existing layers; each layer's input width must be the previous layer's units. */
+  constructor(layers: readonly DenseLayer[], normalize: boolean) {
+    if (layers.length === 0) argError('EMPTY_INPUT', 'Encoder', 'layers', 'must hold at least one layer.');
+    for (let i = 1; i < layers.length; i++) {
+      if (layers[i].inputs !== layers[i - 1].units) {
+        argError(
+          'DIMENSION_MISMATCH',
+          'Encoder',
+          'layers',
+          `layer ${i} takes ${layers[i].inputs} inputs but layer ${i - 1} gives ${layers[i - 1].units}.`,
+        );
+      }
+    }
+    this.layers = layers;
+    this.normalize = normalize;
+  }
+
+  /** Input width. */
+  get inputs(): number {
+    return this.layers[0].inputs;
+  }
+
+  /** Embedding width. */
+  get outputs(): number {
+    return this.layers[this.layers.length - 1].units;
+  }
+
+  /** The precision the weights are stored in. */
+  get precision(): Precision {
+    return this.layers[0].weights instanceof Float64Array ? 'float64' : 'float32';
+  }
+
+  /** The trainable arrays, `[W0, b0, W1, b1, ...]` (layers without bias contribute only W). */
+  parameters(): Vec[] {
+    const out: Vec[] = [];
+    for (const l of this.layers) {
+      out.push(l.weights);
+      if (l.hasBias) out.push(l.bias);
+    }
+    return out;
+  }
+
+  /** Number of trainable values. */
+  get parameterCount(): number {
+    return this.parameters().reduce((s, p) => s + p.length, 0);
+  }
+
+  /** A deep copy in the given precision (float64 copies are what the gradient checks use). */
+  clone(precision: Precision = this.precision): Encoder {
+    const conv = (v: Vec): Vec => (precision === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
+    return new Encoder(
+      this.layers.map((l) => new DenseLayer(l.inputs, l.units, l.activation, conv(l.weights), conv(l.bias))),
+      this.normalize,
+    );
+  }
+
+  /** Copies the weights of `other` (same shape) into this encoder. */
+  copyFrom(other: Encoder): void {
+    const a = this.parameters();
+    const b = other.parameters();
+    if (a.length !== b.length || a.some((p, i) => p.length !== b[i].length)) {
+      argError('SHAPE_MISMATCH', 'copyFrom', 'other', 'has a different shape.');
+    }
+    for (let i = 0; i < a.length; i++) a[i].set(b[i]);
+  }
+
+  /** The forward pass of `rows` input rows through `ops` (the training path). */
+  async forward(ops: DenseOps, x: Vec, rows: number): Promise<EncoderCache> {
+    if (x.length !== rows * this.inputs) {
+      argError('SHAPE_MISMATCH', 'Encoder.forward', 'x', `must hold ${rows} x ${this.inputs} values.`);
+    }
+    const caches: DenseCache[] = [];
+    let h = x;
+    for (const layer of this.layers) {
+      const c = await layer.forward(ops, h, rows);
+      caches.push(c);
+      h = c.out;
+    }
+    if (!this.normalize) return { rows, layers: caches, normalized: undefined, out: h };
+    const normalized = normalizeRowsForward(h, rows, this.outputs);
+    return { rows, layers: caches, normalized, out: normalized.y };
+  }
+
+  /** Gradients of all parameters from dL/d(embeddings); `wantInput` adds dL/dx. */
+  async backward(ops: DenseOps, cache: EncoderCache, dOut: Vec, wantInput = false): Promise<EncoderGrads> {
+    let g = cache.normalized ? normalizeRowsBackward(cache.normalized, dOut, cache.rows, this.outputs) : dOut;
+    const perLayer: Vec[][] = [];
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const layer = this.layers[i];
+      const r = await layer.backward(ops, cache.layers[i], g, i > 0 || wantInput);
+      perLayer[i] = layer.hasBias ? [r.dW, r.db] : [r.dW];
+      if (r.dx) g = r.dx;
+    }
+    return { params: perLayer.flat(), input: wantInput ? g : undefined };
+  }
+
+  /**
+   * Embeds rows of inputs on a backend, in batches of `batchSize` rows (default 1024), and returns
+   * a float32 tensor `rows x outputs`.
+   */
+  async embed(source: KernelSource, x: TensorInput, batchSize = 1024): Promise<Tensor> {
+    if (this.precision !== 'float32') {
+      argError('INVALID_TYPE', 'embed', 'encoder', "is float64; embed a float32 clone (clone('float32')).");
+    }
+    const t: Matrix = toTensor(x, 'embed', 'x');
+    if (t.cols !== this.inputs) {
+      argError(
+        'DIMENSION_MISMATCH',
+        'embed',
+        'x',
+        `has ${t.cols} columns but the encoder takes ${this.inputs}.`,
+      );
+    }
+    const ops = kernelOps(await resolveKernels(source));
+    const out = new Float32Array(t.rows * this.outputs);
+    for (let s = 0; s < t.rows; s += batchSize) {
+      const e = Math.min(t.rows, s + batchSize);
+      const c = await this.forward(ops, t.data.subarray(s * this.inputs, e * this.inputs), e - s);
+      out.set(c.out, s * this.outputs);
+    }
+    return new Tensor(out, t.rows, this.outputs);
+  }
+}
+
+/** Creates a seeded encoder. He initialisation for relu/gelu layers, Xavier for the others. */
+export function createEncoder(options: EncoderOptions): Encoder {
+  const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
+  if (!Number.isInteger(inputs) || inputs < 1) {
+    argError('INVALID_ARGUMENT', 'createEncoder', 'inputs', `must be a positive integer, got ${inputs}.`);
+  }
+  if (!layers || layers.length === 0)
+    argError('EMPTY_INPUT', 'createEncoder', 'layers', 'must not be empty.');
+  const rng = createRng(seed);
+  const built: DenseLayer[] = [];
+  let width = inputs;
+  for (const spec of layers) {
+    const l = DenseLayer.create(width, spec, rng, precision);
+    built.push(l);
+    width = l.units;
+  }
+  return new Encoder(built, normalize);
+}

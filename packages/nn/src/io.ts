@@ -1,0 +1,157 @@
+import type { Activation } from '@cosinekit/core';
+import { ACTIVATIONS, CosineKitError } from '@cosinekit/core';
+import { Encoder } from './encoder.js';
+import { DenseLayer } from './layers.js';
+
+/** The four bytes every saved encoder starts with. */
+export const ENCODER_MAGIC = 'CKNN';
+/** The format version this library writes and reads. */
+export const ENCODER_FORMAT_VERSION = 1;
+
+/** One layer as recorded in the header of a saved encoder. */
+export interface SavedLayer {
+  readonly inputs: number;
+  readonly units: number;
+  readonly activation: Activation;
+  readonly bias: boolean;
+}
+
+/** The JSON header of a saved encoder (see the package README for the byte layout). */
+export interface EncoderHeader {
+  readonly format: 'cosinekit-nn';
+  readonly normalize: boolean;
+  readonly layers: readonly SavedLayer[];
+  /** Number of float32 values that follow the header. */
+  readonly parameters: number;
+  /** Free-form metadata given to {@link saveEncoder}. */
+  readonly meta?: Record<string, unknown>;
+}
+
+const PREFIX = 12;
+
+/**
+ * Serialises an encoder into one byte buffer: `'CKNN'`, version (u32 LE), header length (u32 LE),
+ * the JSON header (space-padded so the weights start 4-byte aligned), then every weight as a
+ * little-endian float32, layer by layer (W row-major `inputs x units`, then the bias).
+ */
+export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): Uint8Array {
+  const params = encoder.parameters();
+  const count = params.reduce((s, p) => s + p.length, 0);
+  const header: EncoderHeader = {
+    format: 'cosinekit-nn',
+    normalize: encoder.normalize,
+    layers: encoder.layers.map((l) => ({
+      inputs: l.inputs,
+      units: l.units,
+      activation: l.activation,
+      bias: l.hasBias,
+    })),
+    parameters: count,
+    ...(meta ? { meta } : {}),
+  };
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const pad = (4 - ((PREFIX + json.length) % 4)) % 4;
+  if (pad > 0) {
+    const padded = new Uint8Array(json.length + pad).fill(0x20);
+    padded.set(json);
+    json = padded;
+  }
+  const bytes = new Uint8Array(PREFIX + json.length + 4 * count);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < 4; i++) bytes[i] = ENCODER_MAGIC.charCodeAt(i);
+  view.setUint32(4, ENCODER_FORMAT_VERSION, true);
+  view.setUint32(8, json.length, true);
+  bytes.set(json, PREFIX);
+  let at = PREFIX + json.length;
+  for (const p of params) {
+    for (let i = 0; i < p.length; i++, at += 4) view.setFloat32(at, p[i], true);
+  }
+  return bytes;
+}
+
+function corrupt(problem: string): never {
+  throw new CosineKitError('CORRUPT_DATA', `Argument 'bytes' passed to 'loadEncoder' ${problem}`, {
+    op: 'loadEncoder',
+    arg: 'bytes',
+  });
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0;
+}
+
+/** Reads the header of a saved encoder without building it. Throws `CORRUPT_DATA` on bad input. */
+export function readEncoderHeader(bytes: Uint8Array): EncoderHeader {
+  if (!(bytes instanceof Uint8Array)) corrupt('must be a Uint8Array (or Buffer).');
+  if (bytes.length < PREFIX) corrupt(`is ${bytes.length} bytes long, too short for an encoder file.`);
+  const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
+  if (magic !== ENCODER_MAGIC)
+    corrupt(`does not start with '${ENCODER_MAGIC}' (found ${JSON.stringify(magic)}).`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(4, true);
+  if (version !== ENCODER_FORMAT_VERSION) {
+    corrupt(`has format version ${version}; this library reads version ${ENCODER_FORMAT_VERSION}.`);
+  }
+  const length = view.getUint32(8, true);
+  if (PREFIX + length > bytes.length) corrupt(`is truncated: its header needs ${length} bytes.`);
+  let header: EncoderHeader;
+  try {
+    header = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(PREFIX, PREFIX + length)),
+    );
+  } catch (err) {
+    corrupt(`has an unreadable header: ${String(err)}`);
+  }
+  if (header === null || typeof header !== 'object' || header.format !== 'cosinekit-nn') {
+    corrupt("has a header that is not a 'cosinekit-nn' header.");
+  }
+  if (!Array.isArray(header.layers) || header.layers.length === 0) corrupt('has no layers.');
+  let count = 0;
+  header.layers.forEach((l, i) => {
+    if (!l || !isPositiveInt(l.inputs) || !isPositiveInt(l.units) || typeof l.bias !== 'boolean') {
+      corrupt(`has an invalid shape for layer ${i}.`);
+    }
+    if (!ACTIVATIONS.includes(l.activation)) corrupt(`has an unknown activation for layer ${i}.`);
+    if (i > 0 && l.inputs !== header.layers[i - 1].units) {
+      corrupt(
+        `has layer ${i} taking ${l.inputs} inputs after a layer of ${header.layers[i - 1].units} units.`,
+      );
+    }
+    count += l.inputs * l.units + (l.bias ? l.units : 0);
+  });
+  if (typeof header.normalize !== 'boolean') corrupt("has no boolean 'normalize' flag.");
+  if (header.parameters !== count)
+    corrupt(`declares ${header.parameters} parameters but its layers hold ${count}.`);
+  const expected = PREFIX + length + 4 * count;
+  if (bytes.length !== expected) {
+    corrupt(
+      bytes.length < expected
+        ? `is truncated: ${bytes.length} bytes, the header's shapes need ${expected}.`
+        : `has ${bytes.length - expected} unexpected trailing bytes.`,
+    );
+  }
+  return header;
+}
+
+/**
+ * Rebuilds a float32 encoder from {@link saveEncoder}'s bytes. A file of another version, with a
+ * wrong or truncated shape, or with non-finite weights throws a `CosineKitError` with code
+ * `'CORRUPT_DATA'`.
+ */
+export function loadEncoder(bytes: Uint8Array): Encoder {
+  const header = readEncoderHeader(bytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = PREFIX + view.getUint32(8, true);
+  const read = (n: number): Float32Array => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++, at += 4) out[i] = view.getFloat32(at, true);
+    if (!out.every(Number.isFinite)) corrupt('holds NaN or infinite weights.');
+    return out;
+  };
+  const layers = header.layers.map((l) => {
+    const w = read(l.inputs * l.units);
+    const b = read(l.bias ? l.units : 0);
+    return new DenseLayer(l.inputs, l.units, l.activation, w, b);
+  });
+  return new Encoder(layers, header.normalize);
+}

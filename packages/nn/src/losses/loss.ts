@@ -1,0 +1,35 @@
+import type { Awaitable } from '@cosinekit/core';
+import type { DenseOps, Vec } from '../ops.js';
+
+/**
+ * What a loss sees: two `rows x cols` blocks of embeddings, row i of `a` paired with row i of `b`,
+ * plus per-pair targets (labels or target similarities) and, for in-batch losses, group ids.
+ */
+export interface LossInput {
+  readonly a: Vec;
+  readonly b: Vec;
+  readonly rows: number;
+  readonly cols: number;
+  /** Per pair: a label (> 0 similar, <= 0 dissimilar) or a target similarity, depending on the loss. */
+  readonly targets?: ArrayLike<number>;
+  /** Per row: a group (class) id; in-batch losses drop other rows of the same group as negatives. */
+  readonly groups?: ArrayLike<number>;
+}
+
+/** The loss value (mean over the batch) and its gradients with respect to `a` and `b`. */
+export interface LossResult {
+  readonly loss: number;
+  readonly gradA: Vec;
+  readonly gradB: Vec;
+}
+
+/**
+ * A training objective. `sampling` says what batches it needs: `'pairs'` (labelled or scored
+ * pairs) or `'in-batch'` (anchor-positive pairs; the other positives are the negatives).
+ */
+export interface Loss {
+  readonly name: string;
+  readonly sampling: 'pairs' | 'in-batch';
+  /** Value and gradients; `ops` runs any matrix product on the backend. */
+  compute(ops: DenseOps, input: LossInput): Awaitable<LossResult>;
+}

@@ -1,0 +1,42 @@
+import type { Vec } from './ops.js';
+
+/**
+ * Row-wise L2 normalisation `y_i = x_i / ‖x_i‖` and its gradient. A zero row maps to zero with a
+ * zero gradient, the same rule as core's cosine kernels (the cosine of a zero vector is 0).
+ */
+
+/** Normalised rows and the norms the backward pass needs. */
+export interface NormalizedRows {
+  readonly y: Vec;
+  readonly norms: Float64Array;
+}
+
+/** `y_i = x_i / ‖x_i‖` in the precision of `x`. */
+export function normalizeRowsForward(x: Vec, rows: number, cols: number): NormalizedRows {
+  const y = x instanceof Float64Array ? new Float64Array(x.length) : new Float32Array(x.length);
+  const norms = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += x[o + j] * x[o + j];
+    const n = Math.sqrt(s);
+    norms[i] = n;
+    if (n > 0) for (let j = 0; j < cols; j++) y[o + j] = x[o + j] / n;
+  }
+  return { y, norms };
+}
+
+/** dL/dx from dL/dy: `(dy_i - y_i (y_i · dy_i)) / ‖x_i‖`. */
+export function normalizeRowsBackward(fwd: NormalizedRows, dy: Vec, rows: number, cols: number): Vec {
+  const { y, norms } = fwd;
+  const dx = dy instanceof Float64Array ? new Float64Array(dy.length) : new Float32Array(dy.length);
+  for (let i = 0; i < rows; i++) {
+    const n = norms[i];
+    if (n === 0) continue;
+    const o = i * cols;
+    let p = 0;
+    for (let j = 0; j < cols; j++) p += y[o + j] * dy[o + j];
+    for (let j = 0; j < cols; j++) dx[o + j] = (dy[o + j] - y[o + j] * p) / n;
+  }
+  return dx;
+}

@@ -1,0 +1,103 @@
+import type { Activation, Awaitable, Kernels } from '@cosinekit/core';
+import { activate, activateDerivative } from '@cosinekit/core';
+
+/**
+ * The numbers the model works on: float32 on a backend, float64 in the gradient-check path.
+ * One model never mixes the two.
+ */
+export type Vec = Float32Array | Float64Array;
+
+/** Precision of a {@link DenseOps}: `'float32'` for backends, `'float64'` for checks. */
+export type Precision = 'float32' | 'float64';
+
+/**
+ * The dense algebra the model needs, over row-major matrices given as (data, rows, cols).
+ * {@link kernelOps} runs it on a backend's kernels (float32); {@link float64Ops} runs the same
+ * formulas in float64, which is what the gradient checks differentiate.
+ */
+export interface DenseOps {
+  readonly precision: Precision;
+  /** A zeroed array of this precision. */
+  alloc(n: number): Vec;
+  /** `op(A) op(B)`; A is `aRows x aCols` as stored, B is `bRows x bCols` as stored. */
+  matmul(
+    a: Vec,
+    aRows: number,
+    aCols: number,
+    b: Vec,
+    bRows: number,
+    bCols: number,
+    transA: boolean,
+    transB: boolean,
+  ): Awaitable<Vec>;
+  /** `x + bias` broadcast over the rows of an `rows x cols` matrix. */
+  addBias(x: Vec, rows: number, cols: number, bias: Vec): Awaitable<Vec>;
+  /** `f(x)` element-wise. */
+  activation(kind: Activation, x: Vec, rows: number, cols: number): Awaitable<Vec>;
+  /** `dy * f'(x)` element-wise, where `x` is the activation's input. */
+  activationGrad(kind: Activation, x: Vec, dy: Vec, rows: number, cols: number): Awaitable<Vec>;
+}
+
+/** Dense algebra on a backend's kernels (get them with `await kit.kernels()`): float32. */
+export function kernelOps(kernels: Kernels): DenseOps {
+  const f32 = (v: Vec): Float32Array => (v instanceof Float32Array ? v : Float32Array.from(v));
+  return {
+    precision: 'float32',
+    alloc: (n) => new Float32Array(n),
+    matmul: (a, aRows, aCols, b, bRows, bCols, transA, transB) =>
+      kernels.matmul(
+        { data: f32(a), rows: aRows, cols: aCols },
+        { data: f32(b), rows: bRows, cols: bCols },
+        transA,
+        transB,
+      ),
+    addBias: (x, rows, cols, bias) => kernels.addBias({ data: f32(x), rows, cols }, f32(bias)),
+    activation: (kind, x, rows, cols) => kernels.activation(kind, { data: f32(x), rows, cols }),
+    activationGrad: (kind, x, dy, rows, cols) =>
+      kernels.activationGrad(kind, { data: f32(x), rows, cols }, { data: f32(dy), rows, cols }),
+  };
+}
+
+/**
+ * The same algebra in plain float64, sharing core's activation formulas (`activate`,
+ * `activateDerivative`). Used by the finite-difference gradient checks, where float32 rounding
+ * would swamp the differences being measured.
+ */
+export const float64Ops: DenseOps = {
+  precision: 'float64',
+  alloc: (n) => new Float64Array(n),
+  matmul(a, aRows, aCols, b, bRows, bCols, transA, transB) {
+    const m = transA ? aCols : aRows;
+    const k = transA ? aRows : aCols;
+    const n = transB ? bRows : bCols;
+    const c = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) {
+          const av = transA ? a[p * aCols + i] : a[i * aCols + p];
+          const bv = transB ? b[j * bCols + p] : b[p * bCols + j];
+          s += av * bv;
+        }
+        c[i * n + j] = s;
+      }
+    }
+    return c;
+  },
+  addBias(x, rows, cols, bias) {
+    const out = new Float64Array(rows * cols);
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) out[i * cols + j] = x[i * cols + j] + bias[j];
+    return out;
+  },
+  activation(kind, x) {
+    const out = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = activate(kind, x[i]);
+    return out;
+  },
+  activationGrad(kind, x, dy) {
+    const out = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) out[i] = dy[i] * activateDerivative(kind, x[i]);
+    return out;
+  },
+};

@@ -1,0 +1,42 @@
+import type { TrainCallbacks } from './train.js';
+
+/** Where progress goes: anything with `write` (a Node stream) and optionally `isTTY`. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+/** Options of {@link progressCallbacks}. */
+export interface ProgressOptions {
+  /** Defaults to `process.stderr` where there is one. */
+  stream?: ProgressStream;
+  /** A prefix for every line, e.g. the backend's name. */
+  label?: string;
+}
+
+/**
+ * A terminal progress display as training callbacks. On a TTY one line is rewritten in place
+ * while an epoch runs (batch count and running loss); elsewhere (CI logs, pipes) only one line
+ * per epoch is printed, so logs stay readable. No dependencies.
+ */
+export function progressCallbacks(options: ProgressOptions = {}): TrainCallbacks {
+  const proc = (globalThis as { process?: { stderr?: ProgressStream } }).process;
+  const stream = options.stream ?? proc?.stderr;
+  if (!stream) return {};
+  const tty = stream.isTTY === true;
+  const prefix = options.label ? `[${options.label}] ` : '';
+  return {
+    onBatchEnd(info) {
+      if (!tty) return;
+      const width = String(info.batches).length;
+      stream.write(
+        `\r${prefix}epoch ${info.epoch + 1}/${info.epochs}  batch ${String(info.batch + 1).padStart(width)}/${info.batches}  loss ${info.meanLoss.toFixed(4)}`,
+      );
+    },
+    onEpochEnd(info) {
+      const metric = info.metric === undefined ? '' : `  val ${info.metric.toFixed(4)}`;
+      const line = `${prefix}epoch ${info.epoch + 1}/${info.epochs}  loss ${info.loss.toFixed(4)}${metric}  ${info.seconds.toFixed(2)} s`;
+      stream.write(tty ? `\r${line}\x1b[K\n` : `${line}\n`);
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import type { Awaitable } from '@cosinekit/core';
+import { argError } from '@cosinekit/core';
+import { type Encoder, type KernelSource, resolveKernels } from './encoder.js';
+import type { Loss } from './losses/loss.js';
+import { type DenseOps, kernelOps, type Vec } from './ops.js';
+import type { Optimizer } from './optimisers.js';
+import { progressCallbacks } from './progress.js';
+import { createRng } from './rng.js';
+import type { Sampler } from './sampling.js';
+
+/** Progress of one batch, for {@link TrainCallbacks.onBatchEnd}. */
+export interface BatchInfo {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly batch: number;
+  readonly batches: number;
+  readonly loss: number;
+  /** Mean loss of the epoch so far. */
+  readonly meanLoss: number;
+}
+
+/** Summary of one epoch. */
+export interface EpochInfo {
+  /** 0-based. */
+  readonly epoch: number;
+  readonly epochs: number;
+  /** Mean training loss over the epoch's batches. */
+  readonly loss: number;
+  readonly batches: number;
+  /** Wall-clock seconds of the epoch's training (validation excluded). */
+  readonly seconds: number;
+  /** Learning rate at the end of the epoch. */
+  readonly learningRate: number;
+  /** The validation metric, when `validate` is set. */
+  readonly metric?: number;
+}
+
+/**
+ * Hooks into training. `onEpochEnd` may return `false` (or a promise of it) to stop training; any
+ * other value is ignored.
+ */
+export interface TrainCallbacks {
+  onEpochStart?(epoch: number): Awaitable<void>;
+  onBatchEnd?(info: BatchInfo): Awaitable<void>;
+  onEpochEnd?(info: EpochInfo): Awaitable<unknown>;
+  onTrainEnd?(result: TrainResult): Awaitable<void>;
+}
+
+/** Early stopping on the validation metric. */
+export interface EarlyStopping {
+  /** Epochs without improvement before stopping; defaults to 3. */
+  patience?: number;
+  /** `'max'` (default: accuracy, AUC) or `'min'` (a loss). */
+  mode?: 'max' | 'min';
+  /** Smallest change that counts as an improvement; defaults to 0. */
+  minDelta?: number;
+  /** Put back the weights of the best epoch at the end; defaults to true. */
+  restoreBest?: boolean;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Where the matrix products run: a kit (`createCosineKit({ backend })`) or its kernels. */
+  kernels: KernelSource;
+  encoder: Encoder;
+  loss: Loss;
+  sampler: Sampler;
+  optimizer: Optimizer;
+  /** Defaults to 10. */
+  epochs?: number;
+  /** Seed of the batch order and pair sampling; defaults to 1. */
+  seed?: number;
+  /** A validation metric computed after every epoch (e.g. k-NN accuracy on held-out rows). */
+  validate?: (encoder: Encoder, epoch: number) => Awaitable<number>;
+  /** Stops when `validate`'s metric stops improving. Needs `validate`. */
+  earlyStopping?: EarlyStopping;
+  callbacks?: TrainCallbacks | readonly TrainCallbacks[];
+  /** Show a terminal progress line (see {@link progressCallbacks}); defaults to false. */
+  progress?: boolean | string;
+  /** Overrides the dense algebra, e.g. `float64Ops` with a float64 encoder. */
+  ops?: DenseOps;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  readonly history: readonly EpochInfo[];
+  /** Epoch of the best validation metric (or the last epoch without validation). */
+  readonly bestEpoch: number;
+  readonly bestMetric: number | undefined;
+  readonly stoppedEarly: boolean;
+}
+
+/**
+ * Trains `encoder` in place. Each step encodes both sides of a batch in one forward pass (the two
+ * blocks stacked, so each layer is one matrix product), evaluates the loss, back-propagates and
+ * updates. Deterministic for a seed: the same seed, data and backend give the same losses.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
+  const epochs = options.epochs ?? 10;
+  if (!Number.isInteger(epochs) || epochs < 1) {
+    argError('INVALID_ARGUMENT', 'train', 'epochs', `must be a positive integer, got ${epochs}.`);
+  }
+  if (sampler.sampling !== loss.sampling) {
+    argError(
+      'INVALID_ARGUMENT',
+      'train',
+      'sampler',
+      `gives '${sampler.sampling}' batches but the loss '${loss.name}' needs '${loss.sampling}' batches.`,
+    );
+  }
+  if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
+  const ops = options.ops ?? kernelOps(await resolveKernels(options.kernels));
+  if (ops.precision !== encoder.precision) {
+    argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);
+  }
+  const hooks: TrainCallbacks[] = [];
+  if (options.callbacks)
+    hooks.push(
+      ...(Array.isArray(options.callbacks) ? options.callbacks : [options.callbacks as TrainCallbacks]),
+    );
+  if (options.progress)
+    hooks.push(progressCallbacks(typeof options.progress === 'string' ? { label: options.progress } : {}));
+
+  const rng = createRng(options.seed ?? 1);
+  const params = encoder.parameters();
+  const mode = earlyStopping?.mode ?? 'max';
+  const patience = earlyStopping?.patience ?? 3;
+  const minDelta = earlyStopping?.minDelta ?? 0;
+  const history: EpochInfo[] = [];
+  let best: number | undefined;
+  let bestEpoch = 0;
+  let bestWeights: Encoder | undefined;
+  let stoppedEarly = false;
+
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    for (const h of hooks) await h.onEpochStart?.(epoch);
+    const t0 = performance.now();
+    let sum = 0;
+    let batches = 0;
+    for (const batch of sampler.epoch(rng)) {
+      const { rows, cols } = batch;
+      const x = ops.alloc(2 * rows * cols);
+      x.set(batch.a);
+      x.set(batch.b, rows * cols);
+      const cache = await encoder.forward(ops, x, 2 * rows);
+      const d = encoder.outputs;
+      const r = await loss.compute(ops, {
+        a: cache.out.subarray(0, rows * d),
+        b: cache.out.subarray(rows * d),
+        rows,
+        cols: d,
+        targets: batch.targets,
+        groups: batch.groups,
+      });
+      const dOut: Vec = ops.alloc(2 * rows * d);
+      dOut.set(r.gradA);
+      dOut.set(r.gradB, rows * d);
+      const grads = await encoder.backward(ops, cache, dOut);
+      optimizer.step(params, grads.params);
+      sum += r.loss;
+      batches++;
+      for (const h of hooks) {
+        await h.onBatchEnd?.({
+          epoch,
+          epochs,
+          batch: batches - 1,
+          batches: sampler.batchesPerEpoch,
+          loss: r.loss,
+          meanLoss: sum / batches,
+        });
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const metric = validate ? await validate(encoder, epoch) : undefined;
+    const info: EpochInfo = {
+      epoch,
+      epochs,
+      loss: batches > 0 ? sum / batches : Number.NaN,
+      batches,
+      seconds,
+      learningRate: optimizer.learningRate(),
+      ...(metric === undefined ? {} : { metric }),
+    };
+    history.push(info);
+    let stop = false;
+    for (const h of hooks) if ((await h.onEpochEnd?.(info)) === false) stop = true;
+    if (metric !== undefined) {
+      const better =
+        best === undefined || (mode === 'max' ? metric > best + minDelta : metric < best - minDelta);
+      if (better) {
+        best = metric;
+        bestEpoch = epoch;
+        if (earlyStopping && earlyStopping.restoreBest !== false) bestWeights = encoder.clone();
+      } else if (earlyStopping && epoch - bestEpoch >= patience) {
+        stoppedEarly = true;
+        stop = true;
+      }
+    } else {
+      bestEpoch = epoch;
+    }
+    if (stop) break;
+  }
+  if (bestWeights) encoder.copyFrom(bestWeights);
+  const result: TrainResult = { history, bestEpoch, bestMetric: best, stoppedEarly };
+  for (const h of hooks) await h.onTrainEnd?.(result);
+  return result;
+}

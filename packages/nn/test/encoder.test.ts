@@ -1,0 +1,206 @@
+import type { Activation } from '@cosinekit/core';
+import { createCosineKit, referenceKernels, Tensor } from '@cosinekit/core';
+import { describe, expect, it } from 'vitest';
+import {
+  contrastiveLoss,
+  createCosineHead,
+  createEncoder,
+  type DenseOps,
+  type Encoder,
+  float64Ops,
+  kernelOps,
+  type Loss,
+  multipleNegativesRankingLoss,
+  type Vec,
+} from '../src/index.js';
+import { maxRelativeError, randomVec } from './helpers.js';
+
+const inputs = 7;
+const rows = 5;
+
+/** Loss of the encoder on stacked inputs (first half a, second half b), and its gradients. */
+async function lossAndGrads(ops: DenseOps, enc: Encoder, loss: Loss, x: Vec, targets: number[]) {
+  const cache = await enc.forward(ops, x, 2 * rows);
+  const d = enc.outputs;
+  const r = await loss.compute(ops, {
+    a: cache.out.subarray(0, rows * d),
+    b: cache.out.subarray(rows * d),
+    rows,
+    cols: d,
+    targets,
+  });
+  const dOut = ops.alloc(2 * rows * d);
+  dOut.set(r.gradA);
+  dOut.set(r.gradB, rows * d);
+  const grads = await enc.backward(ops, cache, dOut, true);
+  return { loss: r.loss, grads };
+}
+
+const targets = [1, -1, 1, -1, 1];
+
+/**
+ * Biases start at zero; give them random values so the checks cover them, and so no embedding row
+ * is exactly zero (the cosine is discontinuous there: it is defined as 0).
+ */
+function randomizeBiases(enc: Encoder, seed: number): Encoder {
+  enc.layers.forEach((l, i) => {
+    l.bias.set(randomVec(l.bias.length, seed + i).map((v) => 0.3 * v));
+  });
+  return enc;
+}
+
+describe('encoder gradients (float64 finite differences, relative error < 1e-3)', () => {
+  const cases: [Activation, boolean][] = [
+    ['relu', false],
+    ['tanh', true],
+    ['gelu', false],
+    ['gelu', true],
+    ['sigmoid', false],
+    ['linear', true],
+  ];
+  for (const [activation, normalize] of cases) {
+    it(`${activation} hidden layers, normalize=${normalize}`, async () => {
+      const enc = createEncoder({
+        inputs,
+        layers: [{ units: 6, activation }, { units: 5, activation: 'tanh', bias: false }, { units: 4 }],
+        normalize,
+        seed: 3,
+        precision: 'float64',
+      });
+      randomizeBiases(enc, 31);
+      const x = randomVec(2 * rows * inputs, 17) as Float64Array;
+      const loss = contrastiveLoss({ margin: 1.5 });
+      const { grads } = await lossAndGrads(float64Ops, enc, loss, x, targets);
+      const value = async () => (await lossAndGrads(float64Ops, enc, loss, x, targets)).loss;
+      const params = enc.parameters();
+      expect(params).toHaveLength(5);
+      for (let k = 0; k < params.length; k++) {
+        expect(await maxRelativeError(value, params[k] as Float64Array, grads.params[k])).toBeLessThan(1e-3);
+      }
+      expect(await maxRelativeError(value, x, grads.input!)).toBeLessThan(1e-3);
+    });
+  }
+
+  it('through the in-batch loss', async () => {
+    const enc = createEncoder({
+      inputs,
+      layers: [{ units: 8, activation: 'relu' }, { units: 3 }],
+      seed: 5,
+      precision: 'float64',
+    });
+    randomizeBiases(enc, 37);
+    const x = randomVec(2 * rows * inputs, 19) as Float64Array;
+    const loss = multipleNegativesRankingLoss();
+    const { grads } = await lossAndGrads(float64Ops, enc, loss, x, targets);
+    const value = async () => (await lossAndGrads(float64Ops, enc, loss, x, targets)).loss;
+    const params = enc.parameters();
+    for (let k = 0; k < params.length; k++) {
+      expect(await maxRelativeError(value, params[k] as Float64Array, grads.params[k])).toBeLessThan(1e-3);
+    }
+  });
+});
+
+describe('the backend path matches the float64 path', () => {
+  it('reference kernels in float32 agree with float64 to float32 tolerance', async () => {
+    const enc64 = createEncoder({
+      inputs,
+      layers: [{ units: 16, activation: 'gelu' }, { units: 6 }],
+      normalize: true,
+      seed: 9,
+      precision: 'float64',
+    });
+    randomizeBiases(enc64, 41);
+    const enc32 = enc64.clone('float32');
+    const x = randomVec(2 * rows * inputs, 23);
+    const loss = multipleNegativesRankingLoss();
+    const r64 = await lossAndGrads(float64Ops, enc64, loss, x, targets);
+    const r32 = await lossAndGrads(kernelOps(referenceKernels), enc32, loss, Float32Array.from(x), targets);
+    expect(r32.loss).toBeCloseTo(r64.loss, 4);
+    for (let k = 0; k < r64.grads.params.length; k++) {
+      const g64 = r64.grads.params[k];
+      const g32 = r32.grads.params[k];
+      expect(g32).toBeInstanceOf(Float32Array);
+      const scale = Math.max(...Array.from(g64, Math.abs));
+      for (let i = 0; i < g64.length; i++)
+        expect(Math.abs(g32[i] - g64[i])).toBeLessThan(1e-4 * scale + 1e-6);
+    }
+  });
+});
+
+describe('encoder', () => {
+  it('is seeded: equal seeds give equal weights, other seeds other weights', () => {
+    const make = (seed: number) =>
+      createEncoder({ inputs: 4, layers: [{ units: 3, activation: 'relu' }], seed });
+    expect(make(1).parameters()[0]).toEqual(make(1).parameters()[0]);
+    expect(make(1).parameters()[0]).not.toEqual(make(2).parameters()[0]);
+  });
+
+  it('uses He init for relu and Xavier bounds for tanh', () => {
+    const he = createEncoder({ inputs: 400, layers: [{ units: 100, activation: 'relu' }], seed: 2 });
+    const w = he.parameters()[0];
+    const std = Math.sqrt(Array.from(w).reduce((s, v) => s + v * v, 0) / w.length);
+    expect(std).toBeGreaterThan(0.95 * Math.sqrt(2 / 400));
+    expect(std).toBeLessThan(1.05 * Math.sqrt(2 / 400));
+    const xa = createEncoder({ inputs: 40, layers: [{ units: 10, activation: 'tanh' }], seed: 2 });
+    const lim = Math.sqrt(6 / 50);
+    expect(Math.max(...Array.from(xa.parameters()[0], Math.abs))).toBeLessThanOrEqual(lim);
+  });
+
+  it('supports an identity-initialised linear layer without bias (the adapter)', async () => {
+    const enc = createEncoder({ inputs: 3, layers: [{ units: 3, bias: false, init: 'identity' }] });
+    expect(enc.parameters()).toHaveLength(1);
+    const e = await enc.embed(referenceKernels, [[1, 2, 3]]);
+    expect(Array.from(e.data)).toEqual([1, 2, 3]);
+  });
+
+  it('embeds in batches on a kit, normalising when asked', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const enc = createEncoder({
+      inputs: 4,
+      layers: [{ units: 5, activation: 'tanh' }, { units: 3 }],
+      normalize: true,
+    });
+    const x = Float32Array.from(randomVec(10 * 4, 4));
+    const whole = await enc.embed(kit, new Tensor(x, 10, 4));
+    const parts = await enc.embed(kit, new Tensor(x, 10, 4), 3);
+    expect(parts.data).toEqual(whole.data);
+    for (let i = 0; i < 10; i++) {
+      const r = whole.row(i);
+      expect(Math.hypot(...r)).toBeCloseTo(1, 5);
+    }
+  });
+
+  it('rejects inputs of the wrong width with a named error', async () => {
+    const enc = createEncoder({ inputs: 4, layers: [{ units: 2 }] });
+    await expect(enc.embed(referenceKernels, [[1, 2, 3]])).rejects.toThrow(/columns but the encoder takes 4/);
+    expect(() => createEncoder({ inputs: 3, layers: [{ units: 2, init: 'identity' }] })).toThrow(/square/);
+  });
+});
+
+describe('cosine head', () => {
+  it('scores pairs and batches by the cosine of the embeddings', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const enc = createEncoder({
+      inputs: 4,
+      layers: [{ units: 6, activation: 'relu' }, { units: 3 }],
+      seed: 4,
+    });
+    const head = createCosineHead(enc, kit);
+    const x1 = [
+      [1, 0, 2, 1],
+      [0, 1, -1, 3],
+    ];
+    const x2 = [
+      [2, 1, 0, 0],
+      [1, 1, 1, 1],
+    ];
+    const pairs = await head.pairs(x1, x2);
+    const m = await head.matrix(x1, x2);
+    expect(m.shape).toEqual([2, 2]);
+    expect(pairs[0]).toBeCloseTo(m.data[0], 6);
+    expect(pairs[1]).toBeCloseTo(m.data[3], 6);
+    const e1 = await enc.embed(kit, x1);
+    const e2 = await enc.embed(kit, x2);
+    expect(pairs[1]).toBeCloseTo(await kit.cosineRows(e1.row(1), e2.row(1)).then((r) => r[0]), 6);
+  });
+});

@@ -1,0 +1,72 @@
+import { createCosineKit } from '@cosinekit/core';
+import { describe, expect, it } from 'vitest';
+import { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from '../src/index.js';
+
+describe('pair metrics', () => {
+  it('pair accuracy finds the best threshold', () => {
+    const r = pairAccuracy([0.9, 0.8, 0.4, 0.3, 0.6], [1, 1, -1, 0, 1]);
+    expect(r.accuracy).toBe(1);
+    expect(r.threshold).toBeGreaterThan(0.4);
+    expect(r.threshold).toBeLessThan(0.6);
+    const s = pairAccuracy([0.1, 0.2, 0.3, 0.4], [1, -1, 1, -1]);
+    expect(s.accuracy).toBe(0.5);
+  });
+
+  it('ROC-AUC: perfect, reversed, tied and a hand-counted case', () => {
+    expect(rocAuc([0.9, 0.8, 0.1], [1, 1, 0])).toBe(1);
+    expect(rocAuc([0.1, 0.2, 0.9], [1, 1, 0])).toBe(0);
+    expect(rocAuc([0.5, 0.5], [1, 0])).toBe(0.5);
+    // positives 0.8, 0.4; negatives 0.6, 0.2: pairs won 1 + 1 + 0 + 1 = 3 of 4.
+    expect(rocAuc([0.8, 0.4, 0.6, 0.2], [1, 1, -1, -1])).toBe(0.75);
+    expect(() => rocAuc([1, 2], [1, 1])).toThrow(/positives and negatives/);
+  });
+
+  it('Spearman: monotone is 1, reversed is -1, ties use average ranks', () => {
+    expect(spearman([1, 2, 3, 4], [10, 20, 30, 400])).toBeCloseTo(1, 12);
+    expect(spearman([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1, 12);
+    // ranks x: 1, 2.5, 2.5, 4; y: 1, 2, 3, 4 -> Pearson = 4.5 / sqrt(4.5 * 5).
+    expect(spearman([1, 2, 2, 3], [1, 2, 3, 4])).toBeCloseTo(4.5 / Math.sqrt(4.5 * 5), 12);
+    expect(() => spearman([1], [1, 2])).toThrow(/labels/);
+  });
+});
+
+describe('retrieval metrics', () => {
+  const kit = createCosineKit({ backend: 'reference' });
+  const corpus = [
+    [1, 0],
+    [0.9, 0.1],
+    [0, 1],
+    [0.1, 0.9],
+  ];
+  const corpusLabels = [0, 0, 1, 1];
+  const queries = [
+    [1, 0.05],
+    [0.05, 1],
+    [0.6, 0.4],
+  ];
+  const queryLabels = [0, 1, 1];
+
+  it('recall@k and k-NN accuracy from the kit top-k', async () => {
+    const set = { queries, queryLabels, corpus, corpusLabels };
+    expect(await recallAtK(kit, set, 1)).toBeCloseTo(2 / 3);
+    expect(await recallAtK(kit, set, 3)).toBe(1);
+    expect(await knnAccuracy(kit, set, 1)).toBeCloseTo(2 / 3);
+    const r = await evaluateRetrieval(kit, set, 2);
+    expect(r).toEqual({ k: 2, recall: 2 / 3, knnAccuracy: 2 / 3 });
+  });
+
+  it('breaks a tied vote by the summed cosine', async () => {
+    // One neighbour of each class: class 1's is nearer, so it wins the tie.
+    const set = {
+      queries: [[0.45, 0.55]],
+      queryLabels: [1],
+      corpus: [
+        [1, 0],
+        [0, 1],
+      ],
+      corpusLabels: [0, 1],
+    };
+    expect(await knnAccuracy(kit, set, 2)).toBe(1);
+    expect(await knnAccuracy(kit, { ...set, queryLabels: [0] }, 2)).toBe(0);
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../src/index.js';
+
+describe('createRng', () => {
+  it('repeats for a seed and differs between seeds', () => {
+    const a = createRng(42);
+    const b = createRng(42);
+    const c = createRng(43);
+    const sa = Array.from({ length: 8 }, () => a.next());
+    expect(Array.from({ length: 8 }, () => b.next())).toEqual(sa);
+    expect(Array.from({ length: 8 }, () => c.next())).not.toEqual(sa);
+  });
+
+  it('gives uniforms in [0, 1), integers in [0, n) and standard normals', () => {
+    const r = createRng(0);
+    let sum = 0;
+    let sq = 0;
+    for (let i = 0; i < 20000; i++) {
+      const u = r.next();
+      expect(u >= 0 && u < 1).toBe(true);
+      const k = r.int(7);
+      expect(Number.isInteger(k) && k >= 0 && k < 7).toBe(true);
+      const z = r.normal();
+      sum += z;
+      sq += z * z;
+    }
+    expect(Math.abs(sum / 20000)).toBeLessThan(0.03);
+    expect(Math.abs(sq / 20000 - 1)).toBeLessThan(0.05);
+  });
+
+  it('shuffles in place to a permutation', () => {
+    const x = Int32Array.from({ length: 50 }, (_, i) => i);
+    createRng(5).shuffle(x);
+    expect(Array.from(x).sort((p, q) => p - q)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(Array.from(x)).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+});

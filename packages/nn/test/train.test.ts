@@ -1,0 +1,191 @@
+import { createCosineKit, referenceKernels, Tensor } from '@cosinekit/core';
+import { describe, expect, it } from 'vitest';
+import {
+  adam,
+  contrastiveLoss,
+  createEncoder,
+  createRng,
+  type EpochInfo,
+  evaluateRetrieval,
+  fixedPairSampler,
+  float64Ops,
+  inBatchSampler,
+  type LabelledData,
+  mseSimilarityLoss,
+  multipleNegativesRankingLoss,
+  pairSampler,
+  sgd,
+  train,
+} from '../src/index.js';
+
+/**
+ * Four classes in 12 dimensions: a class centre plus noise, all shifted by a large common offset,
+ * so raw cosines are all close to 1 and a learned embedding has something to fix. Training and
+ * held-out rows share the centres but not the noise.
+ */
+function clusters(rows: number, noiseSeed: number): LabelledData {
+  const cols = 12;
+  const centreRng = createRng(1);
+  const centres = Array.from({ length: 4 }, () => Array.from({ length: cols }, () => centreRng.normal()));
+  const rng = createRng(noiseSeed);
+  const x = new Float32Array(rows * cols);
+  const labels = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const c = i % 4;
+    labels[i] = c;
+    for (let j = 0; j < cols; j++) x[i * cols + j] = 4 + centres[c][j] + 0.8 * rng.normal();
+  }
+  return { x, rows, cols, labels };
+}
+
+const data = clusters(160, 1);
+const held = clusters(80, 2);
+const kit = createCosineKit({ backend: 'reference' });
+
+function makeEncoder(seed = 2) {
+  return createEncoder({
+    inputs: 12,
+    layers: [{ units: 16, activation: 'relu' }, { units: 8 }],
+    normalize: true,
+    seed,
+  });
+}
+
+async function knn(enc: ReturnType<typeof makeEncoder>): Promise<number> {
+  const q = await enc.embed(kit, new Tensor(held.x, held.rows, held.cols));
+  const c = await enc.embed(kit, new Tensor(data.x, data.rows, data.cols));
+  const set = { queries: q, queryLabels: held.labels, corpus: c, corpusLabels: data.labels };
+  return (await evaluateRetrieval(kit, set, 5)).knnAccuracy;
+}
+
+describe('train', () => {
+  it('lowers the in-batch loss and is deterministic for a seed', async () => {
+    const run = async () => {
+      const enc = makeEncoder();
+      const r = await train({
+        kernels: kit,
+        encoder: enc,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler(data, { batchSize: 16 }),
+        optimizer: adam({ learningRate: 0.01 }),
+        epochs: 4,
+        seed: 7,
+      });
+      return { enc, losses: r.history.map((h) => h.loss) };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.losses).toEqual(b.losses);
+    expect(a.losses[3]).toBeLessThan(a.losses[0]);
+    expect(await knn(a.enc)).toBeGreaterThan(0.9);
+  });
+
+  it('trains with pair sampling and the contrastive loss, calling the callbacks', async () => {
+    const enc = makeEncoder(3);
+    const seen: string[] = [];
+    let batches = 0;
+    const r = await train({
+      kernels: referenceKernels,
+      encoder: enc,
+      loss: contrastiveLoss(),
+      sampler: pairSampler(data, { batchSize: 32 }),
+      optimizer: sgd({ learningRate: 0.05 }),
+      epochs: 3,
+      callbacks: {
+        onEpochStart: (e) => void seen.push(`start ${e}`),
+        onBatchEnd: () => void batches++,
+        onEpochEnd: (info) => void seen.push(`end ${info.epoch}`),
+        onTrainEnd: (res) => void seen.push(`done ${res.history.length}`),
+      },
+    });
+    expect(batches).toBe(3 * 5);
+    expect(seen).toEqual(['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2', 'done 3']);
+    expect(r.history[2].loss).toBeLessThan(r.history[0].loss);
+  });
+
+  it('stops early when the validation metric stops improving, restoring the best weights', async () => {
+    const enc = makeEncoder(4);
+    let calls = 0;
+    const metrics = [0.5, 0.7, 0.6, 0.65, 0.69, 0.9];
+    let bestWeights: Float32Array | undefined;
+    const r = await train({
+      kernels: kit,
+      encoder: enc,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(data, { batchSize: 32 }),
+      optimizer: adam({ learningRate: 0.01 }),
+      epochs: 6,
+      validate: (e) => {
+        if (calls === 1) bestWeights = Float32Array.from(e.parameters()[0]);
+        return metrics[calls++];
+      },
+      earlyStopping: { patience: 2 },
+    });
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.history).toHaveLength(4);
+    expect(r.bestEpoch).toBe(1);
+    expect(r.bestMetric).toBe(0.7);
+    expect(enc.parameters()[0]).toEqual(bestWeights);
+  });
+
+  it('stops when onEpochEnd returns false', async () => {
+    const r = await train({
+      kernels: kit,
+      encoder: makeEncoder(),
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(data, { batchSize: 32 }),
+      optimizer: adam(),
+      epochs: 5,
+      callbacks: { onEpochEnd: (info: EpochInfo) => info.epoch < 1 },
+    });
+    expect(r.history).toHaveLength(2);
+  });
+
+  it('trains a float64 encoder on float64Ops, and fixed pairs with MSE (the adapter)', async () => {
+    const enc = createEncoder({
+      inputs: 12,
+      layers: [{ units: 12, bias: false, init: 'identity' }],
+      precision: 'float64',
+    });
+    const n = 40;
+    const a = data.x.slice(0, n * 12);
+    const b = data.x.slice(n * 12, 2 * n * 12);
+    const targets = Array.from({ length: n }, (_, i) => (data.labels[i] === data.labels[n + i] ? 1 : -1));
+    const r = await train({
+      kernels: kit,
+      ops: float64Ops,
+      encoder: enc,
+      loss: mseSimilarityLoss(),
+      sampler: fixedPairSampler({ a, b, rows: n, cols: 12, targets }, { batchSize: 10 }),
+      optimizer: adam({ learningRate: 0.01 }),
+      epochs: 5,
+    });
+    expect(r.history[4].loss).toBeLessThan(r.history[0].loss);
+  });
+
+  it('prints a progress line per epoch to a non-TTY stream', async () => {
+    const lines: string[] = [];
+    const { progressCallbacks } = await import('../src/index.js');
+    await train({
+      kernels: kit,
+      encoder: makeEncoder(),
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(data, { batchSize: 32 }),
+      optimizer: adam(),
+      epochs: 2,
+      callbacks: progressCallbacks({ stream: { write: (t: string) => lines.push(t) }, label: 'ref' }),
+    });
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^\[ref\] epoch 2\/2 {2}loss \d+\.\d{4} {2}\d+\.\d\d s\n$/);
+  });
+
+  it('rejects a sampler that does not fit the loss, and mixed precisions', async () => {
+    const base = { kernels: kit, encoder: makeEncoder(), optimizer: adam(), epochs: 1 };
+    await expect(
+      train({ ...base, loss: multipleNegativesRankingLoss(), sampler: pairSampler(data) }),
+    ).rejects.toThrow(/needs 'in-batch' batches/);
+    await expect(
+      train({ ...base, ops: float64Ops, loss: contrastiveLoss(), sampler: pairSampler(data) }),
+    ).rejects.toThrow(/float32 but the ops are float64/);
+  });
+});
