@@ -1,1 +1,12 @@
-export {};
+/**
+ * @cosinekit/backend-tfjs: CosineKit's kernels on TensorFlow.js (tfjs-wasm, tfjs-cpu, tfjs-webgl).
+ *
+ * Side-effect free: importing it registers nothing. `@cosinekit/backend-tfjs/register` registers
+ * `tfjs-wasm`, `tfjs-cpu` and, in browsers with WebGL2, `tfjs-webgl`.
+ */
+
+export type { TfjsBackend, TfjsBackendOptions } from './backend.js';
+export { createTfjsBackend } from './backend.js';
+export type { TfjsCorpus } from './corpus.js';
+export type { Tfjs, TfjsEngine, TfjsEngineOptions } from './engine.js';
+export { initTfjsEngine } from './engine.js';

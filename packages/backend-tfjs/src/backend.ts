@@ -1,0 +1,172 @@
+import type { Backend, BackendMemory, Kernels } from '@cosinekit/core';
+import type { KernelContext } from './context.js';
+import type { TfjsCorpus } from './corpus.js';
+import {
+  activate,
+  exclusive,
+  initTfjsEngine,
+  loadedTfjs,
+  type Tfjs,
+  type TfjsEngine,
+  type TfjsEngineOptions,
+} from './engine.js';
+import { activation, activationGrad } from './kernels/activation.js';
+import { addBias } from './kernels/add-bias.js';
+import { corpusMatrix, corpusSearch, createCorpus } from './kernels/corpus.js';
+import { cosineMatrix } from './kernels/cosine-matrix.js';
+import { cosineRows } from './kernels/cosine-rows.js';
+import { matmul } from './kernels/matmul.js';
+import { normalizeRows } from './kernels/normalize-rows.js';
+import { rowNorms } from './kernels/row-norms.js';
+import { topK } from './kernels/top-k.js';
+
+/** Options for {@link createTfjsBackend}. */
+export interface TfjsBackendOptions extends TfjsEngineOptions {
+  /** The tfjs engine: `wasm` or `cpu` in Node, `webgl` (or `wasm`, given `wasmPaths`) in browsers. */
+  engine: TfjsEngine;
+  /** The backend's name; defaults to `tfjs-<engine>`. */
+  name?: string;
+  /**
+   * Corpus rows per resident tile (default 4096). A search holds one score tile of
+   * `min(Q, 256) x tileColumns` floats at a time.
+   */
+  tileColumns?: number;
+}
+
+/** A CosineKit backend running on tfjs. */
+export interface TfjsBackend extends Backend {
+  /** The tfjs engine it runs on. */
+  readonly engine: TfjsEngine;
+  readonly kernels: Kernels;
+  init(): Promise<void>;
+  dispose(): void;
+  memory(): BackendMemory;
+  describe(): Record<string, string | number | boolean>;
+}
+
+const DEFAULT_TILE_COLUMNS = 4096;
+const QUERY_TILE = 256;
+
+/**
+ * Creates a CosineKit backend on a tfjs engine. Nothing is loaded until `init()` (or the first
+ * kernel call, which awaits the same one-time init): then tfjs-core and the engine's package are
+ * imported and the engine is made ready, or `init()` rejects with tfjs's reason.
+ *
+ * tfjs has one active engine per process; every kernel makes its own engine active first (a
+ * string comparison when it already is) and runs under a lock shared by all tfjs backends of this
+ * package, so `tfjs-wasm` and `tfjs-cpu` can serve calls side by side.
+ */
+export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
+  const { engine } = options;
+  if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl') {
+    throw new TypeError(
+      `createTfjsBackend: engine must be 'wasm', 'cpu' or 'webgl', got '${String(engine)}'.`,
+    );
+  }
+  const name = options.name ?? `tfjs-${engine}`;
+  const tileColumns = options.tileColumns ?? DEFAULT_TILE_COLUMNS;
+  if (!Number.isInteger(tileColumns) || tileColumns < 1) {
+    throw new TypeError(`createTfjsBackend: tileColumns must be a positive integer, got ${tileColumns}.`);
+  }
+  const live = new Set<TfjsCorpus>();
+  let ready: Promise<Tfjs> | undefined;
+  let info: Record<string, string | number | boolean> = { engine, state: 'not initialised' };
+
+  const init = (): Promise<Tfjs> => {
+    ready ??= initTfjsEngine(engine, { wasmPaths: options.wasmPaths }).then(
+      async (tf) => {
+        info = await describeEngine(tf, engine);
+        return tf;
+      },
+      (err) => {
+        ready = undefined;
+        throw err;
+      },
+    );
+    return ready;
+  };
+
+  const ctx: KernelContext = {
+    name,
+    engine,
+    tileColumns,
+    queryTile: QUERY_TILE,
+    async run(fn) {
+      const tf = await init();
+      return exclusive(async () => {
+        await activate(tf, engine);
+        return fn(tf);
+      });
+    },
+    reactivate: (tf) => activate(tf, engine),
+  };
+
+  const kernels: Kernels = {
+    rowNorms: rowNorms(ctx),
+    normalizeRows: normalizeRows(ctx),
+    cosineRows: cosineRows(ctx),
+    cosineMatrix: cosineMatrix(ctx),
+    topK: topK(ctx),
+    createCorpus: createCorpus(ctx, live),
+    corpusSearch: corpusSearch(ctx),
+    corpusMatrix: corpusMatrix(ctx),
+    matmul: matmul(ctx),
+    addBias: addBias(ctx),
+    activation: activation(ctx),
+    activationGrad: activationGrad(ctx),
+  };
+
+  return {
+    name,
+    engine,
+    kernels,
+    async init() {
+      await init();
+    },
+    dispose() {
+      for (const c of [...live]) c.dispose();
+    },
+    memory() {
+      const tf = loadedTfjs();
+      if (tf === undefined || ready === undefined) return { residentHandles: live.size };
+      const m = tf.memory();
+      return { residentHandles: live.size, objects: m.numTensors, bytes: m.numBytes };
+    },
+    describe: () => ({ ...info }),
+  };
+}
+
+/** What tfjs actually runs, read back from tfjs after init (not what was asked for). */
+async function describeEngine(
+  tf: Tfjs,
+  engine: TfjsEngine,
+): Promise<Record<string, string | number | boolean>> {
+  const out: Record<string, string | number | boolean> = {
+    engine: tf.getBackend(),
+    tfjs: tf.version_core,
+  };
+  const flag = async (name: string): Promise<boolean | number | undefined> => {
+    try {
+      return (await tf.env().getAsync(name)) as boolean | number;
+    } catch {
+      return undefined;
+    }
+  };
+  if (engine === 'wasm') {
+    const simd = await flag('WASM_HAS_SIMD_SUPPORT');
+    const threaded = await flag('WASM_HAS_MULTITHREAD_SUPPORT');
+    if (simd !== undefined) out.simd = Boolean(simd);
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    out.threads = threaded ? wasm.getThreadsCount() : 1;
+  } else if (engine === 'webgl') {
+    const version = await flag('WEBGL_VERSION');
+    if (version !== undefined) out.webglVersion = Number(version);
+    const float32 = await flag('WEBGL_RENDER_FLOAT32_ENABLED');
+    if (float32 !== undefined) out.float32 = Boolean(float32);
+    const packed = await flag('WEBGL_PACK');
+    if (packed !== undefined) out.packed = Boolean(packed);
+  } else {
+    out.threads = 1;
+  }
+  return out;
+}

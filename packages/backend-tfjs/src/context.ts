@@ -1,0 +1,19 @@
+import type { Tfjs, TfjsEngine } from './engine.js';
+
+/** What every kernel of one tfjs backend instance shares. */
+export interface KernelContext {
+  /** The backend's name; corpora it creates carry it. */
+  readonly name: string;
+  readonly engine: TfjsEngine;
+  /** Corpus rows per resident tile (columns of each `d x tile` tensor). */
+  readonly tileColumns: number;
+  /** Query rows scored at once by a tiled search. */
+  readonly queryTile: number;
+  /**
+   * Runs `fn` with the backend initialised, its engine active, and every other tfjs kernel of
+   * this package waiting. tfjs tensors must not outlive `fn` unless kept on purpose.
+   */
+  run<T>(fn: (tf: Tfjs) => Promise<T> | T): Promise<T>;
+  /** Makes the engine active again; call it after an `await` inside `run`, before more tfjs ops. */
+  reactivate(tf: Tfjs): Promise<void>;
+}

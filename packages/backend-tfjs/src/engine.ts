@@ -1,0 +1,190 @@
+/**
+ * The tfjs engine as a shared, global resource. tfjs keeps one active backend per tfjs instance,
+ * so every CosineKit backend built on it (tfjs-wasm and tfjs-cpu side by side, say) goes through
+ * this module: engines are initialised once and one at a time, and each kernel runs under a lock
+ * with its engine made active first.
+ */
+import type * as TF from '@tensorflow/tfjs-core';
+
+/** The tfjs engines this package drives. */
+export type TfjsEngine = 'wasm' | 'cpu' | 'webgl';
+
+/** The tfjs-core namespace. */
+export type Tfjs = typeof TF;
+
+/** Options for {@link initTfjsEngine}. */
+export interface TfjsEngineOptions {
+  /**
+   * Where tfjs-backend-wasm finds its `.wasm` binaries: a URL or directory prefix ending in `/`, or
+   * a map from file name (`tfjs-backend-wasm.wasm`, `tfjs-backend-wasm-simd.wasm`,
+   * `tfjs-backend-wasm-threaded-simd.wasm`) to URL, as `setWasmPaths` takes them. In Node it
+   * defaults to the package's own `dist/` directory; in browsers a bundler must provide it (with
+   * Vite: `?url` imports of the `dist/*.wasm` files). tfjs reads it once, at the first wasm init.
+   */
+  wasmPaths?: string | Record<string, string>;
+}
+
+/** True in Node (the package's source is typed for browsers too, so no Node typings here). */
+const isNode =
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string';
+
+let tfPromise: Promise<Tfjs> | undefined;
+let loaded: Tfjs | undefined;
+const engineReady = new Map<TfjsEngine, Promise<Tfjs>>();
+
+/** Loads tfjs-core once (dynamically, so a missing peer dependency fails init, not import). */
+export function loadTfjs(): Promise<Tfjs> {
+  tfPromise ??= import('@tensorflow/tfjs-core').then(
+    (m) => m,
+    (err) => {
+      tfPromise = undefined;
+      throw new Error(`@tensorflow/tfjs-core could not be loaded; install it (${reason(err)}).`);
+    },
+  );
+  return tfPromise;
+}
+
+/** The loaded tfjs-core, or undefined before any engine was initialised. */
+export function loadedTfjs(): Tfjs | undefined {
+  return loaded;
+}
+
+let tail: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `fn` when every earlier exclusive section has finished. Kernels and engine inits of all
+ * tfjs-based backends share this one lock, so an `await` inside a kernel never lets another
+ * backend switch the engine under it (tfjs would then move resident tensors between engines).
+ */
+export function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  const run = tail.then(fn, fn);
+  tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  return run;
+}
+
+/**
+ * Makes `engine` tfjs's active backend if something else changed it. Cheap when it is already
+ * active (one string comparison). Call inside {@link exclusive}, after initialisation.
+ */
+export async function activate(tf: Tfjs, engine: TfjsEngine): Promise<void> {
+  if (tf.getBackend() === engine) return;
+  const ok = await tf.setBackend(engine);
+  if (!ok || tf.getBackend() !== engine) {
+    throw new Error(`tfjs could not switch back to its '${engine}' engine (now '${tf.getBackend()}').`);
+  }
+}
+
+/**
+ * Initialises a tfjs engine once and makes it the active backend; returns the tfjs-core namespace.
+ *
+ * The first call imports tfjs-core and the engine's package (`@tensorflow/tfjs-backend-<engine>`),
+ * points tfjs-wasm at its binaries, then `setBackend(engine)` and `ready()`. A `false` from
+ * `setBackend` (tfjs's way of saying init failed, after which it would silently run on another
+ * engine) is turned into an error carrying tfjs's own reason. Concurrent calls share one init, and
+ * inits of different engines never overlap (tfjs drops a pending init when another starts).
+ *
+ * Later calls are cheap and only switch the engine back if another one was made active since, so
+ * a benchmark can call `await initTfjsEngine('wasm')` before timing tfjs used directly and be sure
+ * it measures the engine it names, on the same tfjs instance the CosineKit backend uses.
+ */
+export async function initTfjsEngine(engine: TfjsEngine, options: TfjsEngineOptions = {}): Promise<Tfjs> {
+  let ready = engineReady.get(engine);
+  if (!ready) {
+    ready = exclusive(() => initOnce(engine, options));
+    engineReady.set(engine, ready);
+    // A failed init may be retried later (for example with other wasm paths).
+    ready.catch(() => engineReady.delete(engine));
+  }
+  const tf = await ready;
+  await exclusive(() => activate(tf, engine));
+  return tf;
+}
+
+async function initOnce(engine: TfjsEngine, options: TfjsEngineOptions): Promise<Tfjs> {
+  const tf = await loadTfjs();
+  loaded = tf;
+  await importEngine(engine, options);
+  if (!tf.findBackendFactory(engine)) {
+    throw new Error(`tfjs has no '${engine}' engine registered after importing its package.`);
+  }
+  const warnings: string[] = [];
+  const ok = await captureWarnings(warnings, () => tf.setBackend(engine));
+  if (!ok) {
+    const why = warnings.length > 0 ? warnings.join(' ') : 'no reason given';
+    throw new Error(`tfjs could not initialise its '${engine}' engine: ${why}`);
+  }
+  await tf.ready();
+  if (tf.getBackend() !== engine) {
+    throw new Error(`tfjs runs '${tf.getBackend()}' although '${engine}' was asked for.`);
+  }
+  return tf;
+}
+
+async function importEngine(engine: TfjsEngine, options: TfjsEngineOptions): Promise<void> {
+  try {
+    if (engine === 'cpu') {
+      await import('@tensorflow/tfjs-backend-cpu');
+    } else if (engine === 'webgl') {
+      await import('@tensorflow/tfjs-backend-webgl');
+    } else {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const paths = options.wasmPaths ?? (isNode ? await nodeWasmDir() : undefined);
+      if (paths !== undefined) setPathsUnlessInitialised(wasm.setWasmPaths, paths);
+    }
+  } catch (err) {
+    throw new Error(`@tensorflow/tfjs-backend-${engine} could not be loaded; install it (${reason(err)}).`);
+  }
+}
+
+/** tfjs-wasm throws from setWasmPaths once it is initialised (by its own user, say); keep that engine. */
+function setPathsUnlessInitialised(
+  set: (paths: string | Record<string, string>) => void,
+  paths: string | Record<string, string>,
+): void {
+  try {
+    set(paths);
+  } catch (err) {
+    if (!/already initialized/i.test(reason(err))) throw err;
+  }
+}
+
+/**
+ * The `dist/` directory of tfjs-backend-wasm. Its Node build would find the binaries next to
+ * itself anyway (emscripten reads them with `fs` from `__dirname`), but naming the directory
+ * keeps that working when the JavaScript is bundled away from node_modules.
+ */
+async function nodeWasmDir(): Promise<string> {
+  // Kept out of sight of bundlers: this branch only runs in Node.
+  const moduleId = 'node:module';
+  const pathId = 'node:path';
+  const { createRequire } = (await import(/* @vite-ignore */ moduleId)) as {
+    createRequire(from: string): { resolve(id: string): string };
+  };
+  const { dirname, sep } = (await import(/* @vite-ignore */ pathId)) as {
+    dirname(p: string): string;
+    sep: string;
+  };
+  const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+  return dirname(main) + sep;
+}
+
+/** Runs `fn` while collecting what tfjs logs with console.warn (where it reports init failures). */
+async function captureWarnings<T>(into: string[], fn: () => Promise<T>): Promise<T> {
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => {
+    into.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
+    original.apply(console, args);
+  };
+  try {
+    return await fn();
+  } finally {
+    console.warn = original;
+  }
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,55 @@
+/**
+ * tfjs building blocks shared by the kernels. They create tensors, so call them inside `tf.tidy`.
+ */
+import type { Matrix } from '@cosinekit/core';
+import type * as TF from '@tensorflow/tfjs-core';
+import type { Tfjs } from './engine.js';
+
+/** The matrix as a 2-D float32 tensor (tfjs copies or wraps the data; it never writes to it). */
+export function upload(tf: Tfjs, x: Matrix): TF.Tensor2D {
+  return tf.tensor2d(x.data, [x.rows, x.cols], 'float32');
+}
+
+/**
+ * Rows scaled by their largest magnitude, and that magnitude (`rows x 1`). Squaring the scaled
+ * rows can neither overflow (|x| near 1e20) nor underflow (near 1e-20) in float32, so norms and
+ * normalised rows stay exact where the plain sum of squares would give Infinity or 0.
+ * A zero row stays zero: `divNoNan` gives 0 where the divisor is 0.
+ */
+function scaled(tf: Tfjs, x: TF.Tensor2D): { rows: TF.Tensor2D; scale: TF.Tensor2D } {
+  const scale = tf.max(tf.abs(x), 1, true) as TF.Tensor2D;
+  return { rows: tf.divNoNan(x, scale) as TF.Tensor2D, scale };
+}
+
+/** L2 norm of each row (`rows x 1`). */
+export function rowNormsOf(tf: Tfjs, x: TF.Tensor2D): TF.Tensor2D {
+  const { rows, scale } = scaled(tf, x);
+  return tf.mul(scale, tf.sqrt(tf.sum(tf.square(rows), 1, true)));
+}
+
+/** Each row over its L2 norm; a zero row stays zero (never NaN). */
+export function normalizedOf(tf: Tfjs, x: TF.Tensor2D): TF.Tensor2D {
+  const { rows } = scaled(tf, x);
+  const norms = tf.sqrt(tf.sum(tf.square(rows), 1, true));
+  return tf.divNoNan(rows, norms) as TF.Tensor2D;
+}
+
+/** Cosines clamped to [-1, 1]: rounding can push a unit-vector dot product just past either end. */
+export function clampCosines<T extends TF.Tensor>(tf: Tfjs, c: T): T {
+  return tf.clipByValue(c, -1, 1);
+}
+
+/**
+ * Reads a tensor into `out` (or a fresh array) and disposes it. Uses the async `data()` so the
+ * webgl engine does not block on the GPU.
+ */
+export async function readAndDispose(t: TF.Tensor, out?: Float32Array): Promise<Float32Array> {
+  try {
+    const values = (await t.data()) as Float32Array;
+    if (out === undefined) return values;
+    out.set(values);
+    return out;
+  } finally {
+    t.dispose();
+  }
+}

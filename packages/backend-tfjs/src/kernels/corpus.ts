@@ -1,0 +1,67 @@
+import { CosineKitError, type Kernels, type ResidentCorpus } from '@cosinekit/core';
+import type { KernelContext } from '../context.js';
+import { type CorpusTile, TfjsCorpus } from '../corpus.js';
+import { buildTiles, cosineTiles, searchTiles } from '../tiles.js';
+
+/** Where a backend keeps its live corpora (for `memory()` and `dispose()`). */
+export type CorpusRegistry = Set<TfjsCorpus>;
+
+/** `createCorpus`: normalise once, store transposed in tiles, keep resident. */
+export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels['createCorpus'] {
+  return (x) =>
+    ctx.run((tf) => {
+      const tiles = buildTiles(ctx, tf, x);
+      const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => live.delete(c));
+      live.add(corpus);
+      return corpus;
+    });
+}
+
+/** `corpusSearch`: tiled top-k against a resident corpus; nothing is uploaded but the queries. */
+export function corpusSearch(ctx: KernelContext): Kernels['corpusSearch'] {
+  return (corpus, queries, k) =>
+    withTiles(ctx, corpus, 'corpusSearch', (tiles) =>
+      ctx.run((tf) => searchTiles(ctx, tf, tiles, queries, k)),
+    );
+}
+
+/** `corpusMatrix`: the cosine matrix of the queries against a resident corpus. */
+export function corpusMatrix(ctx: KernelContext): Kernels['corpusMatrix'] {
+  return (corpus, queries, out) =>
+    withTiles(ctx, corpus, 'corpusMatrix', (tiles) =>
+      ctx.run((tf) => cosineTiles(ctx, tf, tiles, corpus.rows, queries, out)),
+    );
+}
+
+/** Claims the corpus's tiles at call time (so a `dispose()` right after waits) for `fn`. */
+async function withTiles<T>(
+  ctx: KernelContext,
+  corpus: ResidentCorpus,
+  op: string,
+  fn: (tiles: readonly CorpusTile[]) => Promise<T>,
+): Promise<T> {
+  const own = owned(ctx, corpus, op);
+  const tiles = own.acquire(op);
+  try {
+    return await fn(tiles);
+  } finally {
+    own.release();
+  }
+}
+
+function owned(ctx: KernelContext, corpus: ResidentCorpus, op: string): TfjsCorpus {
+  if (!(corpus instanceof TfjsCorpus) || corpus.backend !== ctx.name || corpus.engine !== ctx.engine) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'corpus' passed to '${op}' belongs to backend '${corpus.backend}', not '${ctx.name}'.`,
+      { op, arg: 'corpus' },
+    );
+  }
+  if (corpus.disposed) {
+    throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
+      op,
+      arg: 'corpus',
+    });
+  }
+  return corpus;
+}

@@ -1,0 +1,14 @@
+import type { Kernels } from '@cosinekit/core';
+import type { KernelContext } from '../context.js';
+import { readAndDispose, rowNormsOf, upload } from '../graph.js';
+
+/** `rowNorms`: the L2 norm of each row, overflow-safe. */
+export function rowNorms(ctx: KernelContext): Kernels['rowNorms'] {
+  return (x, out) =>
+    ctx.run((tf) =>
+      readAndDispose(
+        tf.tidy(() => rowNormsOf(tf, upload(tf, x))),
+        out,
+      ),
+    );
+}

@@ -1,0 +1,249 @@
+import { ACTIVATIONS, type Matrix, type TopKResult } from '@cosinekit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTfjsBackend, type TfjsBackend } from '../src/index.js';
+import {
+  algebraTolerance,
+  cosineTolerance,
+  ENGINES,
+  matrix,
+  maxAbsError,
+  maxRelError,
+  of,
+  ref,
+} from './helpers.js';
+
+const DIMS = [1, 3, 5, 17, 1536];
+
+/** Checks a top-k answer against the float64 reference, allowing order swaps only between near-ties. */
+function expectTopK(got: TopKResult, queries: Matrix, corpus: Matrix, k: number, tol: number): void {
+  const want = ref.topK(queries, corpus, k);
+  const exact = ref.cosineMatrix(queries, corpus);
+  expect(got.queries).toBe(queries.rows);
+  expect(got.k).toBe(k);
+  expect(maxAbsError(got.scores, want.scores)).toBeLessThanOrEqual(tol);
+  for (let q = 0; q < queries.rows; q++) {
+    const seen = new Set<number>();
+    for (let j = 0; j < k; j++) {
+      const i = got.indices[q * k + j];
+      expect(i).toBeGreaterThanOrEqual(0);
+      expect(i).toBeLessThan(corpus.rows);
+      expect(seen.has(i)).toBe(false);
+      seen.add(i);
+      // Whatever row it picked, its true cosine matches the score at that rank.
+      expect(Math.abs(exact[q * corpus.rows + i] - want.scores[q * k + j])).toBeLessThanOrEqual(2 * tol);
+    }
+  }
+}
+
+describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine) => {
+  const tol = cosineTolerance(engine);
+  const algTol = algebraTolerance(engine);
+  let backend: TfjsBackend;
+  let tiled: TfjsBackend;
+
+  beforeAll(async () => {
+    backend = createTfjsBackend({ engine });
+    // Tiny tiles: every corpus below spans several, with a ragged last one.
+    tiled = createTfjsBackend({ engine, name: `tfjs-${engine}-tiled`, tileColumns: 7 });
+    await Promise.all([backend.init(), tiled.init()]);
+  });
+  afterAll(() => {
+    backend.dispose();
+    tiled.dispose();
+  });
+
+  it('reports the engine tfjs actually runs', () => {
+    const info = backend.describe();
+    expect(info.engine).toBe(engine);
+    expect(backend.name).toBe(`tfjs-${engine}`);
+    if (engine === 'wasm') expect(typeof info.simd).toBe('boolean');
+  });
+
+  it.each(DIMS)('rowNorms, normalizeRows and cosineRows at d=%i', async (d) => {
+    const a = matrix(9, d, d);
+    const b = matrix(9, d, d + 100);
+    expect(maxRelError(await backend.kernels.rowNorms(a), ref.rowNorms(a))).toBeLessThan(algTol);
+    expect(maxAbsError(await backend.kernels.normalizeRows(a), ref.normalizeRows(a))).toBeLessThan(tol);
+    expect(maxAbsError(await backend.kernels.cosineRows(a, b), ref.cosineRows(a, b))).toBeLessThan(tol);
+  });
+
+  it('norms survive magnitudes whose squares overflow or underflow float32', async () => {
+    const big = of([
+      [3e30, 4e30],
+      [3e-30, 4e-30],
+      [1e-40, 0],
+    ]);
+    const norms = await backend.kernels.rowNorms(big);
+    expect(norms[0] / 5e30).toBeCloseTo(1, 5);
+    expect(norms[1] / 5e-30).toBeCloseTo(1, 5);
+    const unit = await backend.kernels.normalizeRows(big);
+    expect(Array.from(unit.subarray(0, 4)).map((v) => Number(v.toFixed(5)))).toEqual([0.6, 0.8, 0.6, 0.8]);
+  });
+
+  it.each(DIMS)('cosineMatrix at d=%i, one row against many and many against one', async (d) => {
+    for (const [m, n] of [
+      [1, 20],
+      [13, 1],
+      [5, 23],
+    ]) {
+      const a = matrix(m, d, m * d + 1);
+      const b = matrix(n, d, m * d + 2);
+      const want = ref.cosineMatrix(a, b);
+      expect(maxAbsError(await backend.kernels.cosineMatrix(a, b), want)).toBeLessThan(tol);
+      expect(maxAbsError(await tiled.kernels.cosineMatrix(a, b), want)).toBeLessThan(tol);
+    }
+  });
+
+  it('zero vectors have cosine 0 with everything, never NaN', async () => {
+    const a = of([
+      [0, 0, 0],
+      [1, 2, 3],
+    ]);
+    const b = of([
+      [1, 2, 3],
+      [0, 0, 0],
+      [-1, -2, -3],
+    ]);
+    expect(Array.from(await backend.kernels.cosineMatrix(a, b))).toEqual([0, 0, 0, 1, 0, -1]);
+    expect(Array.from(await backend.kernels.normalizeRows(b)).slice(3, 6)).toEqual([0, 0, 0]);
+    expect(
+      Array.from(
+        await backend.kernels.cosineRows(
+          a,
+          of([
+            [1, 1, 1],
+            [0, 0, 0],
+          ]),
+        ),
+      ),
+    ).toEqual([0, 0]);
+    const hits = await tiled.kernels.topK(of([[0, 0, 0]]), b, 3);
+    expect(Array.from(hits.indices)).toEqual([0, 1, 2]);
+    expect(Array.from(hits.scores)).toEqual([0, 0, 0]);
+  });
+
+  it('cosines of parallel rows are clamped to exactly 1 and -1', async () => {
+    const a = matrix(4, 1536, 7);
+    const neg = { ...a, data: a.data.map((v) => -3 * v) };
+    const c = await backend.kernels.cosineMatrix(a, a);
+    const r = await backend.kernels.cosineRows(a, neg);
+    for (const v of c) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+    for (const v of r) expect(v).toBeGreaterThanOrEqual(-1);
+  });
+
+  it.each([
+    [1, 3, 1, 1],
+    [3, 5, 20, 4],
+    [4, 17, 23, 23],
+    [2, 1536, 30, 5],
+    [300, 5, 9, 3],
+  ])('topK: Q=%i d=%i N=%i k=%i, one tile and many', async (q, d, n, k) => {
+    const queries = matrix(q, d, q + d);
+    const corpus = matrix(n, d, n + d);
+    expectTopK(await backend.kernels.topK(queries, corpus, k), queries, corpus, k, tol);
+    expectTopK(await tiled.kernels.topK(queries, corpus, k), queries, corpus, k, tol);
+  });
+
+  it('topK breaks ties by the lower index, within a tile and across tiles', async () => {
+    // Exact values: every cosine is 1, 0 or 1/sqrt(2) computed the same way for equal rows.
+    const rows: number[][] = [];
+    for (let i = 0; i < 40; i++) rows.push(i % 3 === 0 ? [1, 0, 0] : i % 3 === 1 ? [0, 2, 0] : [0, 0, 5]);
+    const corpus = of(rows);
+    const queries = of([
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 0],
+      [0, 0, 1],
+    ]);
+    for (const b of [backend, tiled]) {
+      for (const k of [1, 5, 14, 40]) {
+        const got = await b.kernels.topK(queries, corpus, k);
+        const want = ref.topK(queries, corpus, k);
+        expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+        expect(Array.from(got.scores)).toEqual(Array.from(want.scores));
+      }
+    }
+  });
+
+  it('a resident corpus is searched and scored without re-upload, and can be reused', async () => {
+    const corpus = matrix(50, 17, 3);
+    const queries = matrix(6, 17, 4);
+    for (const b of [backend, tiled]) {
+      const resident = await b.kernels.createCorpus(corpus);
+      expect(resident.backend).toBe(b.name);
+      expect([resident.rows, resident.cols, resident.disposed]).toEqual([50, 17, false]);
+      expectTopK(await b.kernels.corpusSearch(resident, queries, 7), queries, corpus, 7, tol);
+      expectTopK(await b.kernels.corpusSearch(resident, queries, 50), queries, corpus, 50, tol);
+      const out = new Float32Array(6 * 50);
+      const m = await b.kernels.corpusMatrix(resident, queries, out);
+      expect(m).toBe(out);
+      expect(maxAbsError(m, ref.cosineMatrix(queries, corpus))).toBeLessThan(tol);
+      resident.dispose();
+      resident.dispose();
+      expect(resident.disposed).toBe(true);
+      await expect(async () => b.kernels.corpusSearch(resident, queries, 1)).rejects.toThrow(/disposed/);
+    }
+  });
+
+  it("refuses another backend's corpus", async () => {
+    const resident = ref.createCorpus(matrix(3, 2, 1));
+    await expect(async () => backend.kernels.corpusSearch(resident, matrix(1, 2, 2), 1)).rejects.toThrow(
+      /belongs to backend 'reference'/,
+    );
+    resident.dispose();
+  });
+
+  it('reads inputs that are views into a larger buffer', async () => {
+    const whole = matrix(10, 5, 11);
+    const view = { data: whole.data.subarray(15, 40), rows: 5, cols: 5 };
+    const copy = { data: view.data.slice(), rows: 5, cols: 5 };
+    expect(Array.from(await backend.kernels.cosineMatrix(view, view))).toEqual(
+      Array.from(await backend.kernels.cosineMatrix(copy, copy)),
+    );
+  });
+
+  it.each([
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])('matmul transA=%s transB=%s', async (transA, transB) => {
+    for (const [m, k, n] of [
+      [1, 1, 1],
+      [3, 5, 2],
+      [17, 33, 9],
+      [64, 128, 40],
+    ]) {
+      const a = transA ? matrix(k, m, m + k) : matrix(m, k, m + k);
+      const b = transB ? matrix(n, k, n + k) : matrix(k, n, n + k);
+      const want = ref.matmul(a, b, transA, transB);
+      const out = new Float32Array(m * n);
+      const got = await backend.kernels.matmul(a, b, transA, transB, out);
+      expect(got).toBe(out);
+      expect(maxRelError(got, want)).toBeLessThan(algTol * Math.sqrt(k));
+    }
+  });
+
+  it('addBias broadcasts over rows', async () => {
+    const x = matrix(7, 5, 1);
+    const bias = matrix(1, 5, 2).data;
+    expect(maxRelError(await backend.kernels.addBias(x, bias), ref.addBias(x, bias))).toBeLessThan(algTol);
+  });
+
+  it.each(ACTIVATIONS)('activation and activationGrad: %s', async (kind) => {
+    const x = matrix(8, 33, 5, 6);
+    // Exact zeros and large magnitudes (where GELU saturates and x^3 would overflow float32).
+    x.data[0] = 0;
+    x.data[1] = 1e20;
+    x.data[2] = -1e20;
+    x.data[3] = 30;
+    x.data[4] = -30;
+    const dy = matrix(8, 33, 6);
+    expect(maxRelError(await backend.kernels.activation(kind, x), ref.activation(kind, x))).toBeLessThan(
+      algTol,
+    );
+    expect(
+      maxRelError(await backend.kernels.activationGrad(kind, x, dy), ref.activationGrad(kind, x, dy)),
+    ).toBeLessThan(algTol);
+  });
+});
