@@ -1,1 +1,19 @@
-export {};
+/**
+ * @cosinekit/backend-wasm: CosineKit's kernels as WebAssembly SIMD (AssemblyScript), in Node and
+ * browsers. Side-effect free; import `@cosinekit/backend-wasm/register` to register it as `'wasm'`.
+ *
+ * ```ts
+ * import { createWasmBackend } from '@cosinekit/backend-wasm';
+ * const backend = createWasmBackend();
+ * await backend.init();
+ * ```
+ */
+
+export type { WasmBackend, WasmBackendInfo, WasmBackendOptions } from './backend.js';
+export { createWasmBackend } from './backend.js';
+export { WasmCorpus } from './kernels/corpus.js';
+export type { WasmSource, WasmVariant } from './loader.js';
+export { relaxedSupported, simdSupported } from './loader.js';
+export type { EngineTuning, Tile } from './runtime.js';
+export { DEFAULT_TUNING, TILES } from './runtime.js';
+export { WasmVector } from './vector.js';

@@ -1,0 +1,289 @@
+/**
+ * CosineKit's WebAssembly kernels. Every function works on byte addresses in linear memory that
+ * the JS side allocates (`--runtime stub`: this module never allocates). Rows handed to the
+ * dot-product engine are padded with zeros to a multiple of 4 floats so each step is one v128.
+ */
+import { hsum, madd } from './simd';
+
+export { dotsWith } from './generated/tiles';
+
+/** First byte free for the JS allocator. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** 1 when this binary uses relaxed SIMD, else 0. */
+export function relaxed(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/** Sum of squares of `n` floats at `p`, accumulated in float64. */
+function sumSquares(p: usize, n: i32): f64 {
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + ((<usize>i) << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+    acc0 = f64x2.add(acc0, f64x2.mul(lo, lo));
+    acc1 = f64x2.add(acc1, f64x2.mul(hi, hi));
+  }
+  const acc = f64x2.add(acc0, acc1);
+  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; i < n; i++) {
+    const x = <f64>load<f32>(p + ((<usize>i) << 2));
+    s += x * x;
+  }
+  return s;
+}
+
+/** `out[i] = ||x_i||` for `rows` rows of `d` floats. */
+export function rowNorms(x: usize, rows: i32, d: i32, out: usize): void {
+  const rowBytes = (<usize>d) << 2;
+  for (let i = 0; i < rows; i++) {
+    store<f32>(out + ((<usize>i) << 2), <f32>Math.sqrt(sumSquares(x + <usize>i * rowBytes, d)));
+  }
+}
+
+/**
+ * Each row of `src` (`rows` x `d`, packed) divided by its norm into `dst` rows of `stride` floats,
+ * the padding zeroed. A zero row stays zero. `src` may equal `dst` when `stride === d`.
+ */
+export function normalizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: i32): void {
+  const srcBytes = (<usize>d) << 2;
+  const dstBytes = (<usize>stride) << 2;
+  for (let i = 0; i < rows; i++) {
+    const s = src + <usize>i * srcBytes;
+    const t = dst + <usize>i * dstBytes;
+    const ss = sumSquares(s, d);
+    const inv = ss > 0 ? <f32>(1 / Math.sqrt(ss)) : <f32>0;
+    const vinv = f32x4.splat(inv);
+    let p = 0;
+    for (; p + 4 <= d; p += 4) {
+      const o = (<usize>p) << 2;
+      v128.store(t + o, f32x4.mul(v128.load(s + o), vinv));
+    }
+    for (; p < d; p++) store<f32>(t + ((<usize>p) << 2), load<f32>(s + ((<usize>p) << 2)) * inv);
+    for (; p < stride; p++) store<f32>(t + ((<usize>p) << 2), 0);
+  }
+}
+
+/** Cosine from a dot product and the product of squared norms: 0 for a zero vector, clamped. */
+function cosineOf(dot: f64, nn: f64): f32 {
+  if (nn === 0) return 0;
+  const c = dot / Math.sqrt(nn);
+  return <f32>(c > 1 ? 1 : c < -1 ? -1 : c);
+}
+
+/** `out[i] = cos(a_i, b_i)` for `rows` packed rows of `d` floats each. */
+export function cosineRows(a: usize, b: usize, rows: i32, d: i32, out: usize): void {
+  const rowBytes = (<usize>d) << 2;
+  for (let i = 0; i < rows; i++) {
+    const pa = a + <usize>i * rowBytes;
+    const pb = b + <usize>i * rowBytes;
+    let sd = f32x4.splat(0);
+    let sa = f32x4.splat(0);
+    let sb = f32x4.splat(0);
+    let p = 0;
+    for (; p + 4 <= d; p += 4) {
+      const o = (<usize>p) << 2;
+      const x = v128.load(pa + o);
+      const y = v128.load(pb + o);
+      sd = madd(x, y, sd);
+      sa = madd(x, x, sa);
+      sb = madd(y, y, sb);
+    }
+    let dot = <f64>hsum(sd);
+    let aa = <f64>hsum(sa);
+    let bb = <f64>hsum(sb);
+    for (; p < d; p++) {
+      const o = (<usize>p) << 2;
+      const x = <f64>load<f32>(pa + o);
+      const y = <f64>load<f32>(pb + o);
+      dot += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    store<f32>(out + ((<usize>i) << 2), cosineOf(dot, aa * bb));
+  }
+}
+
+/** Stores the norm of the resident vector at `v` (`d` floats, zero-padded to a multiple of 4) in its header. */
+export function vectorPrepare(v: usize, d: i32): void {
+  store<f64>(v - 8, Math.sqrt(sumSquares(v, d)));
+}
+
+/**
+ * Cosine of two resident vectors prepared by {@link vectorPrepare}: one pass of dot products, the
+ * norms read from the headers. Both hold `d` floats zero-padded to a multiple of 4, 16-aligned.
+ */
+export function vectorCosine(a: usize, b: usize, d: i32): f32 {
+  const nn = load<f64>(a - 8) * load<f64>(b - 8);
+  const bytes = (<usize>((d + 3) & ~3)) << 2;
+  let s0 = f32x4.splat(0);
+  let s1 = f32x4.splat(0);
+  let s2 = f32x4.splat(0);
+  let s3 = f32x4.splat(0);
+  let p: usize = 0;
+  for (; p + 64 <= bytes; p += 64) {
+    s0 = madd(v128.load(a + p), v128.load(b + p), s0);
+    s1 = madd(v128.load(a + p, 16), v128.load(b + p, 16), s1);
+    s2 = madd(v128.load(a + p, 32), v128.load(b + p, 32), s2);
+    s3 = madd(v128.load(a + p, 48), v128.load(b + p, 48), s3);
+  }
+  for (; p < bytes; p += 16) s0 = madd(v128.load(a + p), v128.load(b + p), s0);
+  const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+  return cosineOf(<f64>hsum(s), nn * nn);
+}
+
+/** Copies `rows` packed rows of `cols` floats into rows of `stride` floats, zeroing the padding. */
+export function copyPadded(src: usize, rows: i32, cols: i32, dst: usize, stride: i32): void {
+  const srcBytes = (<usize>cols) << 2;
+  const dstBytes = (<usize>stride) << 2;
+  for (let i = 0; i < rows; i++) {
+    const t = dst + <usize>i * dstBytes;
+    memory.copy(t, src + <usize>i * srcBytes, srcBytes);
+    memory.fill(t + srcBytes, 0, dstBytes - srcBytes);
+  }
+}
+
+/**
+ * The transpose of `src` (`rows` x `cols`, packed) into `cols` rows of `stride` floats, zeroing the
+ * padding. Walks 16 x 16 blocks so both sides stay in cache.
+ */
+export function transposePadded(src: usize, rows: i32, cols: i32, dst: usize, stride: i32): void {
+  const B = 16;
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    const i1 = min(rows, i0 + B);
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const j1 = min(cols, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const s = src + ((<usize>i * <usize>cols) << 2);
+        for (let j = j0; j < j1; j++) {
+          store<f32>(dst + ((<usize>j * <usize>stride + <usize>i) << 2), load<f32>(s + ((<usize>j) << 2)));
+        }
+      }
+    }
+  }
+  const pad = (<usize>(stride - rows)) << 2;
+  if (pad > 0) {
+    for (let j = 0; j < cols; j++) memory.fill(dst + ((<usize>j * <usize>stride + <usize>rows) << 2), 0, pad);
+  }
+}
+
+/** `out = x + bias` with `bias` (`cols` floats) broadcast over `rows` rows. */
+export function addBias(x: usize, rows: i32, cols: i32, bias: usize, out: usize): void {
+  const rowBytes = (<usize>cols) << 2;
+  for (let i = 0; i < rows; i++) {
+    const px = x + <usize>i * rowBytes;
+    const po = out + <usize>i * rowBytes;
+    let p = 0;
+    for (; p + 4 <= cols; p += 4) {
+      const o = (<usize>p) << 2;
+      v128.store(po + o, f32x4.add(v128.load(px + o), v128.load(bias + o)));
+    }
+    for (; p < cols; p++) {
+      const o = (<usize>p) << 2;
+      store<f32>(po + o, load<f32>(px + o) + load<f32>(bias + o));
+    }
+  }
+}
+
+/** Activation codes, in the order of core's ACTIVATIONS. */
+const LINEAR = 0;
+const RELU = 1;
+const TANH = 2;
+const GELU = 3;
+const SIGMOID = 4;
+
+/** sqrt(2 / pi) and the cubic coefficient of the tanh approximation of GELU. */
+const GELU_C: f64 = 0.7978845608028654;
+const GELU_A: f64 = 0.044715;
+
+function activate(kind: i32, x: f64): f64 {
+  switch (kind) {
+    case TANH:
+      return Math.tanh(x);
+    case SIGMOID:
+      return 1 / (1 + Math.exp(-x));
+    case GELU:
+      return 0.5 * x * (1 + Math.tanh(GELU_C * (x + GELU_A * x * x * x)));
+    default:
+      return x;
+  }
+}
+
+function derivative(kind: i32, x: f64): f64 {
+  switch (kind) {
+    case TANH: {
+      const t = Math.tanh(x);
+      return 1 - t * t;
+    }
+    case SIGMOID: {
+      const s = 1 / (1 + Math.exp(-x));
+      return s * (1 - s);
+    }
+    case GELU: {
+      const t = Math.tanh(GELU_C * (x + GELU_A * x * x * x));
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x);
+    }
+    default:
+      return 1;
+  }
+}
+
+/** `out = f(x)` for `n` floats; the smooth activations are evaluated in float64. */
+export function activation(kind: i32, x: usize, n: i32, out: usize): void {
+  let i = 0;
+  if (kind === LINEAR) {
+    memory.copy(out, x, (<usize>n) << 2);
+    return;
+  }
+  if (kind === RELU) {
+    const zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = (<usize>i) << 2;
+      const v = v128.load(x + o);
+      // x > 0 ? x : 0, which also maps -0 to +0 like the reference.
+      v128.store(out + o, v128.and(v, f32x4.gt(v, zero)));
+    }
+    for (; i < n; i++) {
+      const o = (<usize>i) << 2;
+      const v = load<f32>(x + o);
+      store<f32>(out + o, v > 0 ? v : 0);
+    }
+    return;
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(out + o, <f32>activate(kind, <f64>load<f32>(x + o)));
+  }
+}
+
+/** `out = dy * f'(x)` for `n` floats. */
+export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usize): void {
+  let i = 0;
+  if (kind === LINEAR) {
+    memory.copy(out, dy, (<usize>n) << 2);
+    return;
+  }
+  if (kind === RELU) {
+    const zero = f32x4.splat(0);
+    const one = f32x4.splat(1);
+    for (; i + 4 <= n; i += 4) {
+      const o = (<usize>i) << 2;
+      const mask = f32x4.gt(v128.load(x + o), zero);
+      v128.store(out + o, f32x4.mul(v128.load(dy + o), v128.and(one, mask)));
+    }
+    for (; i < n; i++) {
+      const o = (<usize>i) << 2;
+      store<f32>(out + o, load<f32>(dy + o) * (load<f32>(x + o) > 0 ? <f32>1 : <f32>0));
+    }
+    return;
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(out + o, <f32>(<f64>load<f32>(dy + o) * derivative(kind, <f64>load<f32>(x + o))));
+  }
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * Quick figures for the wasm backend, one thread, from the built package (run `pnpm build` first):
+ *   C: 256 queries x 10,000 corpus x 768, cosine matrix on a resident corpus (GFLOP/s, end to end:
+ *      queries normalised and S written to a JS array);
+ *   B: 1 query x 100,000 x 384, top-10 on a resident corpus (ms per query);
+ *   A: one pair of resident vectors, d = 1536 (us per pair).
+ * The benchmark app measures these properly, side by side with the alternatives; this is for a
+ * developer's loop, so it runs short and reports the best of a few runs.
+ *
+ * Usage: node scripts/quick-bench.mjs [simd|relaxed|both] [--tile=4x2] [--block=98304] [--only=C,B,A]
+ */
+import { createWasmBackend } from '../dist/index.js';
+
+const args = process.argv.slice(2);
+const which = args.find((a) => !a.startsWith('--')) ?? 'both';
+const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const only = (opt('only') ?? 'C,B,A').split(',');
+const tuning = {};
+if (opt('tile')) tuning.tile = opt('tile');
+if (opt('block')) tuning.blockBytes = Number(opt('block'));
+
+function random(rows, cols, seed) {
+  const data = new Float32Array(rows * cols);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < data.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    data[i] = (s >>> 0) / 2 ** 31 - 1;
+  }
+  return { data, rows, cols };
+}
+
+/** Best of `reps` runs: on a machine shared with other work the minimum is the steadiest figure. */
+function time(fn, reps) {
+  const t = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    fn();
+    t.push(performance.now() - t0);
+  }
+  return Math.min(...t);
+}
+
+async function run(variant) {
+  const backend = createWasmBackend({ variant, tuning });
+  await backend.init();
+  const k = backend.kernels;
+  const info = backend.describe();
+  const line = [`${variant} (tile ${info.tile})`];
+
+  if (only.includes('C')) {
+    const corpus = k.createCorpus(random(10_000, 768, 1));
+    const queries = random(256, 768, 2);
+    const out = new Float32Array(256 * 10_000);
+    k.corpusMatrix(corpus, queries, out);
+    const ms = time(() => k.corpusMatrix(corpus, queries, out), 5);
+    const gflops = (2 * 256 * 10_000 * 768) / (ms * 1e6);
+    line.push(`C ${ms.toFixed(1)} ms = ${gflops.toFixed(1)} GFLOP/s`);
+    corpus.dispose();
+  }
+
+  if (only.includes('B')) {
+    const corpus = k.createCorpus(random(100_000, 384, 3));
+    const query = random(1, 384, 4);
+    k.corpusSearch(corpus, query, 10);
+    const ms = time(() => k.corpusSearch(corpus, query, 10), 9);
+    line.push(`B ${ms.toFixed(2)} ms/query`);
+    corpus.dispose();
+  }
+
+  if (only.includes('A')) {
+    const a = backend.createVector(random(1, 1536, 5).data);
+    const b = backend.createVector(random(1, 1536, 6).data);
+    let sink = 0;
+    const n = 200_000;
+    const us = time(() => {
+      for (let i = 0; i < n; i++) sink += backend.vectorCosine(a, b);
+    }, 5);
+    line.push(`A ${((us * 1000) / n).toFixed(3)} us/pair${sink === 42 ? '!' : ''}`);
+    a.dispose();
+    b.dispose();
+  }
+
+  console.log(line.join(' | '));
+  backend.dispose();
+}
+
+for (const v of which === 'both' ? ['simd', 'relaxed'] : [which]) await run(v);

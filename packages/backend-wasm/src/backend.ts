@@ -1,0 +1,266 @@
+import {
+  type Activation,
+  type Backend,
+  type BackendMemory,
+  CosineKitError,
+  checkFinite,
+  type Kernels,
+  type Matrix,
+  type ResidentCorpus,
+  type TopKResult,
+} from '@cosinekit/core';
+import { activation, activationGrad } from './kernels/activation.js';
+import { addBias } from './kernels/add-bias.js';
+import { corpusMatrix, corpusSearch, createCorpus } from './kernels/corpus.js';
+import { cosineMatrix } from './kernels/cosine-matrix.js';
+import { cosineRows } from './kernels/cosine-rows.js';
+import { matmul } from './kernels/matmul.js';
+import { normalizeRows } from './kernels/normalize-rows.js';
+import { rowNorms } from './kernels/row-norms.js';
+import { topK } from './kernels/top-k.js';
+import {
+  compileVariant,
+  enableRelaxedInNode,
+  relaxedSupported,
+  simdSupported,
+  type WasmSource,
+  type WasmVariant,
+} from './loader.js';
+import { DEFAULT_TUNING, type EngineTuning, WasmRuntime } from './runtime.js';
+import { disposedError, toFloat32, WasmVector } from './vector.js';
+import { warmUp } from './warm-up.js';
+
+/** Options of {@link createWasmBackend}. */
+export interface WasmBackendOptions {
+  /**
+   * Which binary to run. `'auto'` (default) picks relaxed SIMD where `WebAssembly.validate`
+   * accepts it, plain SIMD otherwise. `'simd'` forces plain SIMD. `'relaxed'` insists on relaxed
+   * SIMD: on Node 20 it turns on V8's `--experimental-wasm-relaxed-simd` first, and `init()`
+   * fails with `UNSUPPORTED` where the engine still refuses it.
+   */
+  variant?: 'auto' | WasmVariant;
+  /**
+   * Where to load the binaries from, for bundlers and custom hosting: bytes, a compiled
+   * `WebAssembly.Module`, a `Response`, or a URL. By default each is resolved next to this package's
+   * `dist/` with `new URL(..., import.meta.url)` (read with `fs` in Node, fetched in browsers).
+   */
+  wasm?: { simd?: WasmSource; relaxed?: WasmSource };
+  /** Register tile and cache block of the dot-product engine; the defaults suit each variant. */
+  tuning?: Partial<EngineTuning>;
+}
+
+/** What {@link WasmBackend.describe} reports. */
+export interface WasmBackendInfo extends Record<string, string | number | boolean> {
+  engine: string;
+  variant: WasmVariant;
+  tile: string;
+  threads: number;
+  wasmMemoryBytes: number;
+}
+
+/**
+ * The wasm backend: every kernel of the contract in AssemblyScript SIMD, plus resident vectors for
+ * the single-pair fast path.
+ */
+export interface WasmBackend extends Backend {
+  readonly name: 'wasm';
+  readonly kernels: Kernels;
+  /** Compiles and instantiates the chosen binary and warms every kernel once. Idempotent. */
+  init(): Promise<void>;
+  /** Releases the instance and every resident corpus and vector. */
+  dispose(): void;
+  /** Resident corpora and vectors alive, and bytes held by the allocator in wasm memory. */
+  memory(): BackendMemory;
+  describe(): WasmBackendInfo;
+  /** The binary running (after `init()`). */
+  readonly variant: WasmVariant | undefined;
+  /**
+   * Copies `data` (finite, non-empty) into wasm memory and computes its norm once. The vector stays
+   * resident until `dispose()`; {@link WasmBackend.vectorCosine} compares two of them in one call.
+   *
+   * ```ts
+   * const a = backend.createVector(embeddingA);
+   * const b = backend.createVector(embeddingB);
+   * backend.vectorCosine(a, b); // one wasm call, no copying
+   * ```
+   */
+  createVector(data: ArrayLike<number>): WasmVector;
+  /**
+   * Cosine of two resident vectors of the same length: a single wasm call (one SIMD pass of dot
+   * products; the norms were stored when the vectors were written). 0 when either is a zero vector;
+   * clamped to [-1, 1].
+   */
+  vectorCosine(a: WasmVector, b: WasmVector): number;
+}
+
+/**
+ * Creates the wasm backend. Nothing is loaded until `init()` (the registry awaits it); kernels
+ * called before it throw `UNSUPPORTED`.
+ *
+ * ```ts
+ * const backend = createWasmBackend({ variant: 'simd' });
+ * await backend.init();
+ * const kit = createCosineKit({ backend });
+ * ```
+ */
+export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
+  const wanted = options.variant ?? 'auto';
+  if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'relaxed') {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'variant' passed to 'createWasmBackend' must be 'auto', 'simd' or 'relaxed'; got '${String(wanted)}'.`,
+      { op: 'createWasmBackend', arg: 'variant' },
+    );
+  }
+  let rt: WasmRuntime | undefined;
+  let starting: Promise<void> | undefined;
+  let disposed = false;
+
+  const need = (op: string): WasmRuntime => {
+    if (rt) {
+      rt.check(op);
+      return rt;
+    }
+    if (disposed) {
+      throw new CosineKitError('DISPOSED', `The wasm backend was disposed; '${op}' cannot run.`, { op });
+    }
+    throw new CosineKitError(
+      'UNSUPPORTED',
+      `The wasm backend is not initialised: await backend.init() before '${op}'.`,
+      {
+        op,
+      },
+    );
+  };
+
+  const start = async (): Promise<void> => {
+    if (!simdSupported()) {
+      throw new CosineKitError('UNSUPPORTED', 'This JavaScript engine does not support WebAssembly SIMD.', {
+        op: 'init',
+      });
+    }
+    let variant: WasmVariant = wanted === 'auto' ? (relaxedSupported() ? 'relaxed' : 'simd') : wanted;
+    if (variant === 'relaxed' && !relaxedSupported()) {
+      await enableRelaxedInNode();
+      if (!relaxedSupported()) {
+        throw new CosineKitError(
+          'UNSUPPORTED',
+          'This JavaScript engine does not support relaxed WebAssembly SIMD.',
+          {
+            op: 'init',
+          },
+        );
+      }
+    }
+    if (wanted === 'auto' && variant === 'relaxed' && options.wasm?.simd && !options.wasm.relaxed)
+      variant = 'simd';
+    const module = await compileVariant(variant, options.wasm?.[variant]);
+    const instance = await WebAssembly.instantiate(module, {});
+    const tuning = { ...DEFAULT_TUNING[variant], ...options.tuning };
+    const r = new WasmRuntime(instance, variant, tuning);
+    warmUp(
+      r,
+      kernelsOf(() => r),
+    );
+    if (disposed) r.dispose();
+    else rt = r;
+  };
+
+  const kernels = kernelsOf(need);
+
+  return {
+    name: 'wasm',
+    kernels,
+    get variant() {
+      return rt?.variant;
+    },
+    init() {
+      if (disposed) return Promise.reject(need('init'));
+      starting ??= start();
+      return starting;
+    },
+    dispose() {
+      disposed = true;
+      rt?.dispose();
+      rt = undefined;
+    },
+    memory() {
+      return rt
+        ? { residentHandles: rt.residentHandles, bytes: rt.heap.used }
+        : { residentHandles: 0, bytes: 0 };
+    },
+    describe() {
+      return {
+        engine: 'WebAssembly 128-bit SIMD (AssemblyScript)',
+        variant: rt?.variant ?? (wanted === 'auto' ? 'simd' : wanted),
+        tile: rt?.tuning.tile ?? '',
+        threads: 1,
+        wasmMemoryBytes: rt?.heap.capacity ?? 0,
+      };
+    },
+    createVector(data) {
+      const r = need('createVector');
+      const f = toFloat32(data);
+      checkFinite('createVector', 'data', { data: f, rows: 1, cols: f.length });
+      return new WasmVector(r, f);
+    },
+    vectorCosine(a, b) {
+      const r = rt;
+      // One combined test keeps the hot path to a few property loads before the wasm call.
+      if (
+        r === undefined ||
+        a.owner !== r ||
+        b.owner !== r ||
+        a.address < 0 ||
+        b.address < 0 ||
+        a.length !== b.length
+      ) {
+        pairError(need('vectorCosine'), a, b);
+      }
+      return r.exports.vectorCosine(a.address, b.address, a.length);
+    },
+  };
+}
+
+/** Throws the reason two vectors cannot be compared by `vectorCosine`. */
+function pairError(rt: WasmRuntime, a: WasmVector, b: WasmVector): never {
+  const op = 'vectorCosine';
+  if (a.owner !== rt || b.owner !== rt) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `The vectors passed to '${op}' belong to another wasm backend.`,
+      { op },
+    );
+  }
+  if (a.address < 0 || b.address < 0) throw disposedError(op);
+  throw new CosineKitError(
+    'DIMENSION_MISMATCH',
+    `The vectors passed to '${op}' have lengths ${a.length} and ${b.length}.`,
+    {
+      op,
+      arg: 'b',
+    },
+  );
+}
+
+/** The contract's kernels over whatever runtime `get` returns (it throws when there is none). */
+function kernelsOf(get: (op: string) => WasmRuntime): Kernels {
+  return {
+    rowNorms: (x: Matrix, out?: Float32Array) => rowNorms(get('rowNorms'), x, out),
+    normalizeRows: (x: Matrix, out?: Float32Array) => normalizeRows(get('normalizeRows'), x, out),
+    cosineRows: (a: Matrix, b: Matrix, out?: Float32Array) => cosineRows(get('cosineRows'), a, b, out),
+    cosineMatrix: (a: Matrix, b: Matrix, out?: Float32Array) => cosineMatrix(get('cosineMatrix'), a, b, out),
+    topK: (q: Matrix, c: Matrix, k: number): TopKResult => topK(get('topK'), q, c, k),
+    createCorpus: (x: Matrix): ResidentCorpus => createCorpus(get('createCorpus'), x),
+    corpusSearch: (c: ResidentCorpus, q: Matrix, k: number) => corpusSearch(get('corpusSearch'), c, q, k),
+    corpusMatrix: (c: ResidentCorpus, q: Matrix, out?: Float32Array) =>
+      corpusMatrix(get('corpusMatrix'), c, q, out),
+    matmul: (a: Matrix, b: Matrix, ta: boolean, tb: boolean, out?: Float32Array) =>
+      matmul(get('matmul'), a, b, ta, tb, out),
+    addBias: (x: Matrix, bias: Float32Array, out?: Float32Array) => addBias(get('addBias'), x, bias, out),
+    activation: (kind: Activation, x: Matrix, out?: Float32Array) =>
+      activation(get('activation'), kind, x, out),
+    activationGrad: (kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array) =>
+      activationGrad(get('activationGrad'), kind, x, dy, out),
+  };
+}

@@ -1,0 +1,159 @@
+import { CosineKitError } from '@cosinekit/core';
+
+/** Bytes in one wasm page. */
+const PAGE = 65536;
+/** wasm32 addresses 4 GiB at most. */
+const MAX_PAGES = 65536;
+/** Every block starts on a cache line, so rows handed to SIMD loops are 16-byte aligned too. */
+const ALIGN = 64;
+
+interface FreeBlock {
+  ptr: number;
+  size: number;
+}
+
+/**
+ * A first-fit free-list allocator over a wasm memory, run from JS (the module is built with
+ * `--runtime stub` and never allocates). Freed blocks coalesce with their neighbours, and a block
+ * freed at the top lowers the top, so memory in use returns to where it was after every call.
+ * Memory grows on demand; a request beyond 4 GiB, or one the engine refuses, throws
+ * `OUT_OF_MEMORY` instead of crashing.
+ */
+export class Heap {
+  readonly #memory: WebAssembly.Memory;
+  readonly #base: number;
+  #top: number;
+  /** Free blocks below the top, sorted by address. */
+  readonly #free: FreeBlock[] = [];
+  /** Live blocks: address to size. */
+  readonly #live = new Map<number, number>();
+  #used = 0;
+
+  constructor(memory: WebAssembly.Memory, base: number) {
+    this.#memory = memory;
+    this.#base = align(base);
+    this.#top = this.#base;
+  }
+
+  /** Bytes in live blocks. */
+  get used(): number {
+    return this.#used;
+  }
+
+  /** Live blocks. */
+  get blocks(): number {
+    return this.#live.size;
+  }
+
+  /** Bytes of wasm memory (it only grows). */
+  get capacity(): number {
+    return this.#memory.buffer.byteLength;
+  }
+
+  /**
+   * Address of a new block of at least `bytes` bytes, 64-byte aligned. May grow the memory, which
+   * detaches every view of it: callers re-read views after allocating. `op` names the operation in
+   * an `OUT_OF_MEMORY` error.
+   */
+  alloc(bytes: number, op: string): number {
+    const size = align(Math.max(bytes, 1));
+    const free = this.#free;
+    for (let i = 0; i < free.length; i++) {
+      const b = free[i];
+      if (b.size < size) continue;
+      const ptr = b.ptr;
+      if (b.size === size) free.splice(i, 1);
+      else {
+        b.ptr += size;
+        b.size -= size;
+      }
+      return this.#take(ptr, size);
+    }
+    const ptr = this.#top;
+    const end = ptr + size;
+    this.#ensure(end, bytes, op);
+    this.#top = end;
+    return this.#take(ptr, size);
+  }
+
+  /** Returns a block from {@link alloc} for reuse. Freeing an unknown address is a bug and throws. */
+  free(ptr: number): void {
+    const size = this.#live.get(ptr);
+    if (size === undefined) throw new Error(`wasm heap: free of unknown block ${ptr}`);
+    this.#live.delete(ptr);
+    this.#used -= size;
+    const free = this.#free;
+    // Insert in address order, then merge with the neighbours.
+    let lo = 0;
+    let hi = free.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (free[mid].ptr < ptr) lo = mid + 1;
+      else hi = mid;
+    }
+    let block: FreeBlock = { ptr, size };
+    const prev = free[lo - 1];
+    if (prev && prev.ptr + prev.size === ptr) {
+      prev.size += size;
+      block = prev;
+      lo--;
+    } else {
+      free.splice(lo, 0, block);
+    }
+    const next = free[lo + 1];
+    if (next && block.ptr + block.size === next.ptr) {
+      block.size += next.size;
+      free.splice(lo + 1, 1);
+    }
+    if (block.ptr + block.size === this.#top) {
+      this.#top = block.ptr;
+      free.splice(lo, 1);
+    }
+  }
+
+  /** Forgets every block (the memory itself stays, as wasm memory cannot shrink). */
+  reset(): void {
+    this.#free.length = 0;
+    this.#live.clear();
+    this.#used = 0;
+    this.#top = this.#base;
+  }
+
+  #take(ptr: number, size: number): number {
+    this.#live.set(ptr, size);
+    this.#used += size;
+    return ptr;
+  }
+
+  #ensure(end: number, asked: number, op: string): void {
+    const have = this.#memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    const total = have / PAGE + pages;
+    if (total > MAX_PAGES) this.#oom(asked, op, 'beyond the 4 GiB a wasm32 memory can address');
+    try {
+      // Grow by at least a quarter of what is there, so a run of small requests grows rarely.
+      const extra = Math.min(MAX_PAGES - have / PAGE, Math.max(pages, Math.ceil(have / PAGE / 4)));
+      this.#memory.grow(extra);
+    } catch {
+      try {
+        this.#memory.grow(pages);
+      } catch (err) {
+        this.#oom(asked, op, `the engine refused to grow wasm memory (${String(err)})`);
+      }
+    }
+  }
+
+  #oom(asked: number, op: string, why: string): never {
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    throw new CosineKitError(
+      'OUT_OF_MEMORY',
+      `'${op}' needs ${mib(asked)} more of wasm memory (${mib(this.#used)} in use): ${why}.`,
+      { op },
+    );
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}

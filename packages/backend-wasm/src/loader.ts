@@ -1,0 +1,127 @@
+import { CosineKitError } from '@cosinekit/core';
+
+/** Which binary runs: plain 128-bit SIMD, or relaxed SIMD (fused multiply-add). */
+export type WasmVariant = 'simd' | 'relaxed';
+
+/**
+ * Where a binary comes from: its bytes, a compiled module, a response, or a URL (string or
+ * `URL`). `file:` URLs are read with `fs` in Node; anything else is fetched.
+ */
+export type WasmSource = ArrayBuffer | ArrayBufferView | WebAssembly.Module | Response | URL | string;
+
+/**
+ * The default location of each binary. The build writes them to `dist/`; `../dist/` resolves to
+ * that folder both from the compiled `dist/*.js` and from `src/*.ts` (which tests and Vite load),
+ * and bundlers that understand `new URL(literal, import.meta.url)` copy the file as an asset.
+ */
+function defaultUrl(variant: WasmVariant): URL {
+  return variant === 'relaxed'
+    ? new URL('../dist/cosinekit-relaxed.wasm', import.meta.url)
+    : new URL('../dist/cosinekit-simd.wasm', import.meta.url);
+}
+
+/**
+ * The smallest module that uses a relaxed SIMD instruction (`f32x4.relaxed_madd` on three zero
+ * vectors): validating it answers "can this engine run the relaxed build" without fetching it.
+ */
+// biome-ignore format: one wasm section per line
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function of type 0
+  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body of 59 bytes, no locals
+  ...vconst0(), ...vconst0(), ...vconst0(),
+  0xfd, 0x85, 0x02, // f32x4.relaxed_madd (0xfd 0x105)
+  0x0b, // end
+]);
+
+/** The same shape with a plain SIMD instruction (`f32x4.add` of two zero vectors). */
+// biome-ignore format: one wasm section per line
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b,
+  0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x2b, 0x01, 0x29, 0x00,
+  ...vconst0(), ...vconst0(),
+  0xfd, 0xe4, 0x01, // f32x4.add (0xfd 0xe4)
+  0x0b,
+]);
+
+function vconst0(): number[] {
+  return [0xfd, 0x0c, ...new Array<number>(16).fill(0)];
+}
+
+/** True when this engine accepts wasm SIMD. */
+export function simdSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
+/** True when this engine accepts relaxed SIMD (on Node 20 only behind a V8 flag). */
+export function relaxedSupported(): boolean {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(RELAXED_PROBE);
+}
+
+interface NodeGlobals {
+  process?: { versions?: { node?: string } };
+}
+
+function isNode(): boolean {
+  return typeof (globalThis as NodeGlobals).process?.versions?.node === 'string';
+}
+
+/**
+ * Turns on relaxed SIMD in Node 20's V8 (`--experimental-wasm-relaxed-simd`); it takes effect for
+ * modules compiled afterwards. Only called when the caller asked for the relaxed build by name.
+ */
+export async function enableRelaxedInNode(): Promise<void> {
+  if (!isNode()) return;
+  // A computed specifier keeps browser bundlers from trying to resolve a Node built-in.
+  const name = 'node:v8';
+  const v8 = (await import(/* @vite-ignore */ name)) as { setFlagsFromString(flags: string): void };
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
+
+/** Compiles the binary of `variant` from `source`, or from its default URL. */
+export async function compileVariant(variant: WasmVariant, source?: WasmSource): Promise<WebAssembly.Module> {
+  const src = source ?? defaultUrl(variant);
+  if (src instanceof WebAssembly.Module) return src;
+  const bytes = await readSource(src);
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (err) {
+    throw new CosineKitError(
+      'UNSUPPORTED',
+      `The ${variant} wasm binary does not compile here: ${err instanceof Error ? err.message : String(err)}`,
+      { op: 'init', cause: err },
+    );
+  }
+}
+
+async function readSource(src: WasmSource): Promise<BufferSource> {
+  if (src instanceof ArrayBuffer) return src;
+  if (ArrayBuffer.isView(src)) return src as ArrayBufferView<ArrayBuffer>;
+  if (typeof Response !== 'undefined' && src instanceof Response) return src.arrayBuffer();
+  const url = typeof src === 'string' ? new URL(src, baseUrl()) : (src as URL);
+  if (url.protocol === 'file:') {
+    // Node's fetch cannot read file: URLs.
+    const name = 'node:fs/promises';
+    const fs = (await import(/* @vite-ignore */ name)) as { readFile(u: URL): Promise<BufferSource> };
+    return fs.readFile(url);
+  }
+  const res = await fetch(url);
+  if (!res.ok) {
+    throw new CosineKitError(
+      'UNSUPPORTED',
+      `Could not fetch the wasm binary ${url.href}: HTTP ${res.status}.`,
+      {
+        op: 'init',
+      },
+    );
+  }
+  return res.arrayBuffer();
+}
+
+function baseUrl(): string {
+  const loc = (globalThis as { location?: { href?: string } }).location?.href;
+  return loc ?? import.meta.url;
+}
