@@ -75,7 +75,10 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
   const init = (): Promise<Tfjs> => {
     ready ??= initTfjsEngine(engine, { wasmPaths: options.wasmPaths }).then(
       async (tf) => {
-        info = await describeEngine(tf, engine);
+        info = await exclusive(async () => {
+          await activate(tf, engine);
+          return describeEngine(tf, engine);
+        });
         return tf;
       },
       (err) => {

@@ -113,7 +113,7 @@ async function initOnce(engine: TfjsEngine, options: TfjsEngineOptions): Promise
   const warnings: string[] = [];
   const ok = await captureWarnings(warnings, () => tf.setBackend(engine));
   if (!ok) {
-    const why = warnings.length > 0 ? warnings.join(' ') : 'no reason given';
+    const why = summarise(warnings, engine);
     throw new Error(`tfjs could not initialise its '${engine}' engine: ${why}`);
   }
   await tf.ready();
@@ -183,6 +183,18 @@ async function captureWarnings<T>(into: string[], fn: () => Promise<T>): Promise
   } finally {
     console.warn = original;
   }
+}
+
+/** tfjs's warnings as one line: first line of each (no stacks), duplicates and its preamble dropped. */
+function summarise(warnings: readonly string[], engine: TfjsEngine): string {
+  const lines = new Set<string>();
+  for (const w of warnings) {
+    const first = w.split('\n')[0].trim();
+    if (first !== '' && first !== `Initialization of backend ${engine} failed`) lines.add(first);
+  }
+  const text = [...lines].join('; ');
+  if (text === '') return 'tfjs gave no reason';
+  return text.length > 400 ? `${text.slice(0, 400)}...` : text;
 }
 
 function reason(err: unknown): string {
