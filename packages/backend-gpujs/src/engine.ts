@@ -1,0 +1,270 @@
+import { CosineKitError } from '@cosinekit/core';
+import { GPU, Input } from 'gpu.js';
+
+/** The gpu.js modes this backend can run in; `'auto'` picks the best that works here. */
+export type GpujsMode = 'auto' | 'headlessgl' | 'webgl2' | 'webgl' | 'webasm' | 'cpu';
+
+/** A mode that actually runs (never `'auto'`). */
+export type RunMode = Exclude<GpujsMode, 'auto'>;
+
+/** The modes that keep data in GL textures; webasm and cpu hand back typed arrays instead. */
+const GL_MODES: readonly RunMode[] = ['headlessgl', 'webgl2', 'webgl'];
+
+/** A compiled gpu.js kernel, as the run shortcut `gpu.createKernel` returns. */
+export interface KernelRun {
+  (...args: unknown[]): unknown;
+  setOutput(output: number[]): unknown;
+  readonly kernel: { readonly constructor: { readonly name: string } };
+}
+
+/** A gpu.js texture (pipeline output): the only device-resident value in GL modes. */
+export interface GpuTexture {
+  toArray(): unknown;
+  delete(): void;
+}
+
+/** What a kernel produced: a texture (GL pipeline kernels) or rows of floats (everything else). */
+export type DeviceValue = GpuTexture | Float32Array | Float32Array[];
+
+/** How one kernel is compiled. `constants` are baked in, so they are part of the cache key. */
+export interface KernelSpec {
+  readonly source: string;
+  readonly constants?: Record<string, number>;
+  /** Keep the output on the device (a texture in GL modes). */
+  readonly pipeline?: boolean;
+  /** Four floats per texel for large device-resident outputs (GL only). */
+  readonly packed?: boolean;
+}
+
+/** Options that shape the engine; see {@link GpujsBackendOptions}. */
+export interface EngineOptions {
+  mode?: GpujsMode;
+  maxTextureSize?: number;
+  tileSize?: number;
+}
+
+/** Default side of a score tile for search: 2048 x 2048 floats is 16 MiB read back at a time. */
+export const DEFAULT_TILE = 2048;
+
+/**
+ * One gpu.js instance in one mode, with its compiled kernels (one per shape family, keyed by the
+ * baked constants), the texture limits tiles obey, and a count of the textures it hands out.
+ */
+export class Engine {
+  readonly gpu: GPU;
+  readonly mode: RunMode;
+  readonly requested: GpujsMode;
+  /** Side limit every output obeys: the device's maximum texture size, or a smaller forced one. */
+  readonly maxTextureSize: number;
+  /** The device's own limit (`Infinity` in webasm/cpu). */
+  readonly deviceMaxTextureSize: number;
+  /** Side of the score tiles topK and corpus search stream through their selection. */
+  readonly tileSize: number;
+  /** True when intermediate and resident data live in GL textures. */
+  readonly textures: boolean;
+  /** Modes tried before this one, with why each was passed over. */
+  readonly skipped: readonly string[];
+  /** Textures handed out and not yet deleted (resident corpora plus anything in flight). */
+  liveTextures = 0;
+  /** Resident data not yet disposed, each with its `dispose()`. */
+  readonly resident = new Set<{ dispose(): void }>();
+  /** Kernels gpu.js moved to another kernel class (its own per-kernel fallback), by cache key. */
+  readonly fallbacks = new Map<string, string>();
+  readonly #kernels = new Map<string, KernelRun>();
+  readonly #expectedClass: string;
+
+  constructor(gpu: GPU, mode: RunMode, requested: GpujsMode, options: EngineOptions, skipped: string[]) {
+    this.gpu = gpu;
+    this.mode = mode;
+    this.requested = requested;
+    this.skipped = skipped;
+    this.textures = GL_MODES.includes(mode);
+    const features = (gpu.Kernel as unknown as { features?: { maxTextureSize?: number } }).features;
+    this.deviceMaxTextureSize = features?.maxTextureSize ?? Number.POSITIVE_INFINITY;
+    this.maxTextureSize = Math.min(
+      this.deviceMaxTextureSize,
+      options.maxTextureSize ?? Number.POSITIVE_INFINITY,
+    );
+    this.tileSize = Math.min(this.maxTextureSize, options.tileSize ?? DEFAULT_TILE);
+    this.#expectedClass = (gpu.Kernel as unknown as { name: string }).name;
+  }
+
+  /** The gpu.js kernel class this engine runs (e.g. `WebGL2Kernel`). */
+  get kernelClass(): string {
+    return this.#expectedClass;
+  }
+
+  /** The kernel for `key`, compiled on first use from `spec()`. */
+  kernel(key: string, spec: () => KernelSpec): KernelRun {
+    let k = this.#kernels.get(key);
+    if (k === undefined) {
+      const s = spec();
+      const gl = this.textures;
+      k = this.gpu.createKernel(s.source, {
+        output: [1],
+        constants: s.constants ?? {},
+        precision: 'single',
+        // gpu.js otherwise picks lowp/mediump for small outputs on GL: 10-bit floats.
+        tactic: 'precision',
+        dynamicOutput: true,
+        dynamicArguments: true,
+        pipeline: gl && s.pipeline === true,
+        // A pipeline kernel hands out its own texture, reused by the next run, unless immutable.
+        immutable: gl && s.pipeline === true,
+        optimizeFloatMemory: gl && s.packed === true,
+      } as never) as unknown as KernelRun;
+      this.#kernels.set(key, k);
+    }
+    return k;
+  }
+
+  /** Runs kernel `key` over `output` (gpu.js order: [x, y]) and notes any gpu.js fallback. */
+  run(key: string, k: KernelRun, output: number[], ...args: unknown[]): DeviceValue {
+    k.setOutput(output);
+    const value = k(...args) as DeviceValue;
+    const cls = k.kernel.constructor.name;
+    if (cls !== this.#expectedClass) this.fallbacks.set(key.split(':')[0], cls);
+    if (isTexture(value)) this.liveTextures++;
+    return value;
+  }
+
+  /** Deletes a texture this engine handed out; arrays need nothing. */
+  release(value: DeviceValue | undefined): void {
+    if (value !== undefined && isTexture(value)) {
+      value.delete();
+      this.liveTextures--;
+    }
+  }
+
+  /** Disposes resident data, then destroys every kernel and the GL context. */
+  async destroy(): Promise<void> {
+    for (const r of [...this.resident]) r.dispose();
+    this.#kernels.clear();
+    await this.gpu.destroy();
+  }
+}
+
+/** True for a gpu.js texture. */
+export function isTexture(v: unknown): v is GpuTexture {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !ArrayBuffer.isView(v) &&
+    !Array.isArray(v) &&
+    typeof (v as GpuTexture).delete === 'function'
+  );
+}
+
+/**
+ * A `rows x cols` row-major view gpu.js reads as `x[row][col]`, without copying: an `Input`, or
+ * in cpu mode an array of row views, because gpu.js 2.24.1's cpu kernels index an `Input` by
+ * the kernel's output width instead of the input's.
+ */
+export function matrixArg(engine: Engine, data: Float32Array, rows: number, cols: number): unknown {
+  if (engine.mode !== 'cpu') return new Input(data as unknown as number[], [cols, rows]);
+  const views = new Array<Float32Array>(rows);
+  for (let i = 0; i < rows; i++) views[i] = data.subarray(i * cols, (i + 1) * cols);
+  return views;
+}
+
+/** The rows of a 2D kernel result (reading a texture back when it is one). */
+export function rowsOf(value: DeviceValue): Float32Array[] {
+  const v = isTexture(value) ? value.toArray() : value;
+  return v as Float32Array[];
+}
+
+/** A 1D kernel result (reading a texture back when it is one). */
+export function vectorOf(value: DeviceValue): Float32Array {
+  const v = isTexture(value) ? value.toArray() : value;
+  return v as Float32Array;
+}
+
+const hasDom = (): boolean => typeof document !== 'undefined' && typeof window !== 'undefined';
+
+/** The order `'auto'` tries modes in: GL first, then gpu.js's webasm, then its cpu mode. */
+export function autoOrder(): RunMode[] {
+  return hasDom() ? ['webgl2', 'webgl', 'webasm', 'cpu'] : ['headlessgl', 'webasm', 'cpu'];
+}
+
+/** Why gpu.js cannot give `mode` here, in words a user can act on. */
+function unavailableReason(mode: RunMode): string {
+  if (mode === 'headlessgl') {
+    if (hasDom()) return 'headlessgl runs only in Node';
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+    return env?.DISPLAY
+      ? "no headless GL context: the optional native 'gl' module is not built (run scripts/build-gl.sh)"
+      : "no headless GL context: no X server (DISPLAY is unset; run under 'xvfb-run -a'), or the optional native 'gl' module is not built (run scripts/build-gl.sh)";
+  }
+  if (mode === 'webgl2' || mode === 'webgl') {
+    return hasDom() ? `${mode} is not available in this browser` : `${mode} runs only in browsers`;
+  }
+  return `${mode} is not supported here`;
+}
+
+/** A GPU in `mode`, checked by compiling and running a tiny kernel; throws with the reason. */
+function openMode(mode: RunMode): GPU {
+  let gpu: GPU;
+  try {
+    gpu = new GPU({ mode });
+  } catch {
+    throw new Error(unavailableReason(mode));
+  }
+  const kernel = gpu.Kernel as unknown as {
+    name: string;
+    isSupported?: boolean;
+    features?: { isTextureFloat?: boolean; isFloatRead?: boolean };
+  };
+  if (GL_MODES.includes(mode)) {
+    if (kernel.isSupported === false) throw new Error(unavailableReason(mode));
+    if (kernel.features?.isTextureFloat === false || kernel.features?.isFloatRead === false) {
+      void gpu.destroy();
+      throw new Error(`${mode} has no float textures, so single precision cannot run`);
+    }
+  }
+  try {
+    const probe = gpu.createKernel(
+      `function (a) { return a[this.thread.y][0] * a[this.thread.x][1] + 0.25; }`,
+      { output: [2, 2], precision: 'single', tactic: 'precision' } as never,
+    ) as unknown as KernelRun;
+    const out = probe([
+      [1.5, -2],
+      [3, 0.5],
+    ]) as Float32Array[];
+    // a[y][0] * a[x][1] + 0.25 for x, y in {0, 1}: [[-2.75, 1], [-5.75, 1.75]].
+    const want = [-2.75, 1, -5.75, 1.75];
+    const got = [out[0][0], out[0][1], out[1][0], out[1][1]];
+    if (got.some((v, i) => Math.abs(v - want[i]) > 1e-6)) {
+      throw new Error(`a test kernel returned [${got.join(', ')}] instead of [${want.join(', ')}]`);
+    }
+    const cls = probe.kernel.constructor.name;
+    if (cls !== kernel.name) throw new Error(`gpu.js ran the test kernel as ${cls}, not ${kernel.name}`);
+  } catch (e) {
+    void gpu.destroy();
+    throw new Error(`${mode}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return gpu;
+}
+
+/**
+ * Opens gpu.js in the requested mode, or in the first mode of {@link autoOrder} that works.
+ * An explicit mode that cannot run throws `UNSUPPORTED` with the reason; `'auto'` records why it
+ * passed over each better mode, so the fallback is never silent.
+ */
+export function createEngine(options: EngineOptions = {}): Engine {
+  const requested = options.mode ?? 'auto';
+  const order = requested === 'auto' ? autoOrder() : [requested];
+  const skipped: string[] = [];
+  for (const mode of order) {
+    try {
+      return new Engine(openMode(mode), mode, requested, options, skipped);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      skipped.push(why.startsWith(`${mode}`) ? why : `${mode}: ${why}`);
+    }
+  }
+  throw new CosineKitError(
+    'UNSUPPORTED',
+    `gpu.js cannot run in mode '${requested}' here: ${skipped.join('; ')}`,
+    { op: 'init', arg: 'mode' },
+  );
+}

@@ -1,0 +1,44 @@
+import type { Matrix } from '@cosinekit/core';
+import { type Engine, matrixArg } from '../engine.js';
+import { runTiled } from '../tiles.js';
+
+/** The kernel for one combination of transpose flags: `C[i][j] = sum_p op(A)[i][p] op(B)[p][j]`. */
+function source(transA: boolean, transB: boolean): string {
+  const av = transA ? 'a[p][i]' : 'a[i][p]';
+  const bv = transB ? 'b[j][p]' : 'b[p][j]';
+  return `function (a, b, i0, j0) {
+  const i = i0 + this.thread.y;
+  const j = j0 + this.thread.x;
+  let s = 0.0;
+  for (let p = 0; p < this.constants.k; p++) {
+    s += ${av} * ${bv};
+  }
+  return s;
+}`;
+}
+
+/** `matmul`: `C = op(A) op(B)`, one thread per output, tiled over C; float32 accumulation. */
+export function matmul(
+  engine: Engine,
+  a: Matrix,
+  b: Matrix,
+  transA: boolean,
+  transB: boolean,
+  out?: Float32Array,
+): Float32Array {
+  const m = transA ? a.cols : a.rows;
+  const k = transA ? a.rows : a.cols;
+  const n = transB ? b.rows : b.cols;
+  const key = `matmul:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${k}`;
+  const kernel = engine.kernel(key, () => ({ source: source(transA, transB), constants: { k } }));
+  return runTiled(
+    engine,
+    key,
+    kernel,
+    m,
+    n,
+    out ?? new Float32Array(m * n),
+    matrixArg(engine, a.data, a.rows, a.cols),
+    matrixArg(engine, b.data, b.rows, b.cols),
+  );
+}

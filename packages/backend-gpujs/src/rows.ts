@@ -1,0 +1,123 @@
+import type { Matrix } from '@cosinekit/core';
+import { type DeviceValue, type Engine, type GpuTexture, isTexture, matrixArg, rowsOf } from './engine.js';
+
+/**
+ * Per-row scale of `x` as a `[2, rows]` output: column 0 is max |x|, column 1 is the sum of
+ * squares of x / max. Scaling first keeps float32 from overflowing above ~1e19 or flushing to
+ * zero below ~1e-19, where a plain sum of squares would; the norm is `max * sqrt(sum)`.
+ */
+const ROW_SCALE = `function (x) {
+  const r = this.thread.y;
+  let m = 0.0;
+  for (let p = 0; p < this.constants.d; p++) {
+    m = Math.max(m, Math.abs(x[r][p]));
+  }
+  if (this.thread.x == 0) {
+    return m;
+  }
+  let s = 0.0;
+  if (m > 0.0) {
+    for (let p = 0; p < this.constants.d; p++) {
+      const v = x[r][p] / m;
+      s += v * v;
+    }
+  }
+  return s;
+}`;
+
+/** `x / ||x||` from the row scale; a zero row stays zero. */
+const NORMALIZE = `function (x, scale) {
+  const r = this.thread.y;
+  const m = scale[r][0];
+  if (m == 0.0) {
+    return 0.0;
+  }
+  return (x[r][this.thread.x] / m) / Math.sqrt(scale[r][1]);
+}`;
+
+/** Rows `[start, start + rows)` of a normalised matrix: a texture in GL modes, else floats. */
+export interface RowChunk {
+  readonly start: number;
+  readonly rows: number;
+  readonly value: GpuTexture | Float32Array;
+}
+
+/** A row-normalised matrix kept on the device, in chunks that each fit one texture. */
+export interface DeviceRows {
+  readonly rows: number;
+  readonly cols: number;
+  readonly chunks: readonly RowChunk[];
+}
+
+/**
+ * Rows per chunk for width `d`: a `[2, rows]` scale output and a packed `d x rows` texture
+ * (four floats a texel, laid out near-square) must both fit the texture size limit.
+ */
+export function chunkRows(engine: Engine, d: number, rows: number): number {
+  const max = engine.maxTextureSize;
+  const packed = Math.floor((4 * (max - 2) * (max - 2)) / d);
+  return Math.max(1, Math.min(rows, max, packed));
+}
+
+/** Runs the row-scale kernel over rows `[r0, r0 + n)` of `x`: a `[2, n]` device value. */
+export function rowScale(engine: Engine, x: Matrix, r0: number, n: number): DeviceValue {
+  const d = x.cols;
+  const key = `rowScale:${d}`;
+  const k = engine.kernel(key, () => ({ source: ROW_SCALE, constants: { d }, pipeline: true }));
+  return engine.run(key, k, [2, n], matrixArg(engine, x.data.subarray(r0 * d, (r0 + n) * d), n, d));
+}
+
+/** Normalises rows `[r0, r0 + n)` of `x` on the device: a `[d, n]` device value. */
+export function normalizeChunk(engine: Engine, x: Matrix, r0: number, n: number): DeviceValue {
+  const d = x.cols;
+  const scale = rowScale(engine, x, r0, n);
+  try {
+    const key = `normalize:${d}`;
+    const k = engine.kernel(key, () => ({
+      source: NORMALIZE,
+      constants: { d },
+      pipeline: true,
+      packed: true,
+    }));
+    return engine.run(key, k, [d, n], matrixArg(engine, x.data.subarray(r0 * d, (r0 + n) * d), n, d), scale);
+  } finally {
+    engine.release(scale);
+  }
+}
+
+/**
+ * Uploads and normalises `x` once. In GL modes each chunk stays a texture that later kernels read
+ * without another upload; in webasm/cpu modes (no device memory) each chunk is a Float32Array.
+ * Release it with {@link releaseRows}.
+ */
+export function toDeviceRows(engine: Engine, x: Matrix): DeviceRows {
+  const { rows, cols: d } = x;
+  const step = chunkRows(engine, d, rows);
+  const chunks: RowChunk[] = [];
+  try {
+    for (let r0 = 0; r0 < rows; r0 += step) {
+      const n = Math.min(step, rows - r0);
+      const v = normalizeChunk(engine, x, r0, n);
+      chunks.push({ start: r0, rows: n, value: isTexture(v) ? v : flatten(rowsOf(v), d) });
+    }
+  } catch (e) {
+    releaseRows(engine, { rows, cols: d, chunks });
+    throw e;
+  }
+  return { rows, cols: d, chunks };
+}
+
+/** Deletes the textures of `rows` (nothing to do for arrays). */
+export function releaseRows(engine: Engine, rows: DeviceRows): void {
+  for (const c of rows.chunks) if (isTexture(c.value)) engine.release(c.value);
+}
+
+/** Rows of floats as one row-major Float32Array. */
+export function flatten(
+  rows: Float32Array[],
+  cols: number,
+  out: Float32Array = new Float32Array(rows.length * cols),
+): Float32Array {
+  for (let i = 0; i < rows.length; i++) out.set(rows[i].subarray(0, cols), i * cols);
+  return out;
+}

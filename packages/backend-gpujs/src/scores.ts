@@ -1,0 +1,62 @@
+import { type Engine, isTexture, matrixArg, rowsOf } from './engine.js';
+import type { DeviceRows, RowChunk } from './rows.js';
+
+/**
+ * One tile of cosines between normalised query rows `q0 + y` and corpus rows `c0 + x`, clamped
+ * to [-1, 1] (rounding can push a unit-vector dot product just past either end).
+ */
+const SCORE_TILE = `function (q, c, q0, c0) {
+  const i = q0 + this.thread.y;
+  const j = c0 + this.thread.x;
+  let s = 0.0;
+  for (let p = 0; p < this.constants.d; p++) {
+    s += q[i][p] * c[j][p];
+  }
+  return Math.min(1.0, Math.max(-1.0, s));
+}`;
+
+/**
+ * Called once per score tile: `tile[y][x]` is the cosine of query row `q0 + y` and corpus row
+ * `c0 + x`. The tile is only valid during the call.
+ */
+export type TileVisitor = (tile: Float32Array[], q0: number, c0: number, rows: number, cols: number) => void;
+
+/**
+ * Streams the cosines of every row of `q` against every row of `c` in tiles of at most
+ * `side x side` (and never beyond the texture limit), one tile in memory at a time.
+ */
+export function forEachScoreTile(
+  engine: Engine,
+  q: DeviceRows,
+  c: DeviceRows,
+  side: number,
+  visit: TileVisitor,
+): void {
+  const d = q.cols;
+  const key = `scores:${d}`;
+  const k = engine.kernel(key, () => ({ source: SCORE_TILE, constants: { d } }));
+  for (const qc of q.chunks) {
+    for (let qa = 0; qa < qc.rows; qa += side) {
+      const th = Math.min(side, qc.rows - qa);
+      const [qArg, qOff] = tileArg(engine, qc, qa, th, d);
+      for (const cc of c.chunks) {
+        for (let ca = 0; ca < cc.rows; ca += side) {
+          const tw = Math.min(side, cc.rows - ca);
+          const [cArg, cOff] = tileArg(engine, cc, ca, tw, d);
+          const tile = engine.run(key, k, [tw, th], qArg, cArg, qOff, cOff);
+          visit(rowsOf(tile), qc.start + qa, cc.start + ca, th, tw);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The kernel argument for `n` rows of a chunk from row `a`, and the offset to read them at: a
+ * texture is passed whole (it is already on the device), an array only the rows needed, so
+ * webasm/cpu modes copy just one tile's rows into the kernel.
+ */
+function tileArg(engine: Engine, chunk: RowChunk, a: number, n: number, d: number): [unknown, number] {
+  if (isTexture(chunk.value)) return [chunk.value, a];
+  return [matrixArg(engine, chunk.value.subarray(a * d, (a + n) * d), n, d), 0];
+}
