@@ -307,6 +307,62 @@ function searchCases(): ConformanceCase[] {
     });
   }
   cases.push({
+    group: 'corpus',
+    kernel: 'createCorpus',
+    name: 'readCorpus (when implemented) returns the normalised rows',
+    async run({ kernels, tol }) {
+      if (!kernels.readCorpus) return;
+      const c = withZeroRow(data(13, 17), 5);
+      const h = await kernels.createCorpus(c);
+      try {
+        const n = norms64(c);
+        const want = Array.from(c.data, (v, i) =>
+          n[Math.floor(i / 17)] > 0 ? v / n[Math.floor(i / 17)] : 0,
+        );
+        assertClose('readCorpus', await kernels.readCorpus(h), want, () => tol.cosine);
+      } finally {
+        h.dispose();
+      }
+    },
+  });
+  for (const storage of ['int8', 'float16'] as const) {
+    cases.push({
+      group: 'corpus',
+      kernel: 'createCorpus',
+      name: `${storage} storage, when accepted: reported honestly, recall@10 >= 0.99 with re-ranking`,
+      async run({ kernels }) {
+        const c = data(1500, 48);
+        const q = data(8, 48);
+        let h: Awaited<ReturnType<Kernels['createCorpus']>>;
+        try {
+          h = await kernels.createCorpus(c, { storage, rerank: 4 });
+        } catch (e) {
+          check(
+            (e as { code?: string }).code === 'UNSUPPORTED',
+            `createCorpus(${storage}): must accept it or throw UNSUPPORTED, threw ${String(e)}`,
+          );
+          return;
+        }
+        try {
+          check(
+            (h.storage ?? 'float32') === storage,
+            `createCorpus(${storage}): handle says '${h.storage ?? 'float32'}'`,
+          );
+          const got = await kernels.corpusSearch(h, q, 10);
+          const want = topK64(q, c, 10);
+          let hit = 0;
+          for (let i = 0; i < 8; i++) {
+            const w = new Set(want.indices[i]);
+            for (let r = 0; r < 10; r++) if (w.has(got.indices[i * 10 + r])) hit++;
+          }
+          check(hit / 80 >= 0.99, `${storage} corpus: recall@10 ${hit / 80} < 0.99 with rerank 4`);
+        } finally {
+          h.dispose();
+        }
+      },
+    });
+  }
+  cases.push({
     group: 'topK',
     kernel: 'topK',
     name: 'ties are broken by the lower index (duplicate rows, a zero query)',

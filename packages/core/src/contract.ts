@@ -22,6 +22,23 @@ export type Activation = 'linear' | 'relu' | 'tanh' | 'gelu' | 'sigmoid';
 export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'gelu', 'sigmoid'];
 
 /**
+ * How a resident corpus stores its rows: `float32` is exact; `float16` halves memory; `int8`
+ * (symmetric, one scale per row) quarters it, with scores good to about 1e-2 unless re-ranked.
+ */
+export type CorpusStorage = 'float32' | 'float16' | 'int8';
+
+/** Options of {@link Kernels.createCorpus}. */
+export interface CorpusOptions {
+  /** Storage of the rows (default `float32`). A backend that cannot store it throws `UNSUPPORTED`. */
+  storage?: CorpusStorage;
+  /**
+   * For quantised storage: keep float32 rows too and re-rank the best `rerank x k` candidates
+   * exactly. 0 (default) returns the quantised scores.
+   */
+  rerank?: number;
+}
+
+/**
  * Data kept resident on a backend between calls (in wasm memory, on the GPU, as a tfjs tensor).
  * Rows are stored normalised; searching it never re-uploads it. Release it with `dispose()`.
  */
@@ -34,6 +51,8 @@ export interface ResidentCorpus {
   readonly cols: number;
   /** True once `dispose()` has run. */
   readonly disposed: boolean;
+  /** How the rows are stored; absent means `float32`. */
+  readonly storage?: CorpusStorage;
   /** Releases the resident memory. Idempotent. */
   dispose(): void;
 }
@@ -71,7 +90,7 @@ export interface Kernels {
    */
   topK(queries: Matrix, corpus: Matrix, k: number): Awaitable<TopKResult>;
   /** Uploads and normalises a corpus once, keeping it resident. */
-  createCorpus(x: Matrix): Awaitable<ResidentCorpus>;
+  createCorpus(x: Matrix, options?: CorpusOptions): Awaitable<ResidentCorpus>;
   /** {@link Kernels.topK} against a resident corpus of this backend. */
   corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): Awaitable<TopKResult>;
   /** {@link Kernels.cosineMatrix} of the queries against a resident corpus: `queries.rows x corpus.rows`. */
@@ -87,10 +106,15 @@ export interface Kernels {
   activation(kind: Activation, x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
   /** `dy * f'(x)` element-wise, where `x` is the activation's input. */
   activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /**
+   * Optional: the resident corpus's rows as stored (normalised; dequantised for int8/float16),
+   * `rows * cols` values. Lets the public API save and compact a corpus without keeping a host copy.
+   */
+  readCorpus?(corpus: ResidentCorpus): Awaitable<Float32Array>;
 }
 
-/** Names of all kernels, in a stable order. */
-export type KernelName = keyof Kernels;
+/** Names of the kernels every backend is resolved for (the optional `readCorpus` travels with the corpus group). */
+export type KernelName = Exclude<keyof Kernels, 'readCorpus'>;
 
 /** All kernel names. */
 export const KERNEL_NAMES: readonly KernelName[] = [

@@ -12,6 +12,8 @@ export type {
   Backend,
   BackendFactory,
   BackendMemory,
+  CorpusOptions,
+  CorpusStorage,
   KernelName,
   Kernels,
   Matrix,
@@ -19,14 +21,20 @@ export type {
   TopKResult,
 } from './contract.js';
 export { ACTIVATIONS, CORPUS_KERNELS, KERNEL_NAMES } from './contract.js';
+export type { CorpusCreateOptions, Id } from './corpus.js';
+export { Corpus } from './corpus.js';
+export type { CorpusFile } from './corpus-file.js';
+export { CORPUS_FORMAT_VERSION, CORPUS_MAGIC, decodeCorpusFile, encodeCorpusFile } from './corpus-file.js';
+export { crc32 } from './crc32.js';
 export type { ErrorCode } from './errors.js';
 export { argError, CosineKitError, isCosineKitError } from './errors.js';
 export { activate, activateDerivative } from './kernels/activation.js';
 export { clampCos, dot64, dotBlock, normalizedF64 } from './kernels/blocked-dot.js';
+export { fromHalf, toHalf } from './kernels/half.js';
 export { cosineOf } from './kernels/pair.js';
 export { TopKSelector } from './kernels/top-k-selector.js';
 export type { CosineKit, CosineKitOptions, KitInfo } from './kit.js';
-export { Corpus, createCosineKit } from './kit.js';
+export { createCosineKit } from './kit.js';
 export type { Vector } from './pair.js';
 export { cosine, cosineDistance, normalize } from './pair.js';
 export { createReferenceBackend, referenceKernels } from './reference.js';

@@ -1,6 +1,9 @@
 import { checkK, checkSameCols, checkSameShape } from './check.js';
-import type { Backend, KernelName, Kernels, Matrix, ResidentCorpus } from './contract.js';
+import type { Backend, CorpusStorage, KernelName, Kernels, ResidentCorpus } from './contract.js';
+import { Corpus, type CorpusCreateOptions, checkIdList } from './corpus.js';
+import { decodeCorpusFile } from './corpus-file.js';
 import { argError, CosineKitError } from './errors.js';
+import { referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
 import { type ResolvedKernels, resolveKernels } from './resolve.js';
 import { prepareRows } from './scale.js';
@@ -49,81 +52,16 @@ export interface CosineKit {
   cosineMatrix(a: TensorInput, b: TensorInput): Promise<Tensor>;
   /** Top-k rows of `corpus` for each query, best first; the corpus is not kept. */
   topK(queries: TensorInput, corpus: TensorInput, k: number): Promise<SearchResult>;
-  /** Uploads `rows` once (normalised) and returns a resident corpus to search many times. */
-  corpus(rows: TensorInput): Promise<Corpus>;
+  /**
+   * Uploads `rows` once (normalised) and returns a resident corpus to search many times. With
+   * `storage: 'int8' | 'float16'` the rows are quantised (on this backend if it supports it, else on
+   * the reference backend, reported through `onFallback`); `ids` are returned with search results.
+   */
+  corpus(rows: TensorInput, options?: CorpusCreateOptions): Promise<Corpus>;
+  /** Loads a corpus saved by {@link Corpus.save} onto this kit's backend. */
+  loadCorpus(bytes: Uint8Array): Promise<Corpus>;
   /** Disposes every corpus this kit created that is still alive. */
   dispose(): void;
-}
-
-/**
- * A corpus resident on a backend. Search it as often as needed; release it with `dispose()`.
- * A `dispose()` during a search takes effect when the search finishes.
- */
-export class Corpus {
-  readonly rows: number;
-  readonly cols: number;
-  /** The backend that holds the data. */
-  readonly backend: string;
-  readonly #handle: ResidentCorpus;
-  readonly #kernels: Kernels;
-  readonly #onDispose: (c: Corpus) => void;
-  #pending = 0;
-  #disposed = false;
-
-  /** @internal Made by {@link CosineKit.corpus}. */
-  constructor(handle: ResidentCorpus, kernels: Kernels, onDispose: (c: Corpus) => void) {
-    this.#handle = handle;
-    this.#kernels = kernels;
-    this.#onDispose = onDispose;
-    this.rows = handle.rows;
-    this.cols = handle.cols;
-    this.backend = handle.backend;
-  }
-
-  /** True once `dispose()` was called. */
-  get disposed(): boolean {
-    return this.#disposed;
-  }
-
-  /** Top-k corpus rows for each query row, best first, ties to the lower index. */
-  search(queries: TensorInput, k: number): Promise<SearchResult> {
-    return this.#run('search', queries, (q) => {
-      checkK('search', k, this.rows);
-      return Promise.resolve(this.#kernels.corpusSearch(this.#handle, q, k)).then((r) => new SearchResult(r));
-    });
-  }
-
-  /** The `queries.rows x corpus.rows` matrix of cosines. */
-  similarity(queries: TensorInput): Promise<Tensor> {
-    return this.#run('similarity', queries, (q) =>
-      Promise.resolve(this.#kernels.corpusMatrix(this.#handle, q)).then(
-        (d) => new Tensor(d, q.rows, this.rows),
-      ),
-    );
-  }
-
-  /** Releases the resident data. Idempotent. */
-  dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    this.#onDispose(this);
-    if (this.#pending === 0) this.#handle.dispose();
-  }
-
-  async #run<T>(op: string, queries: TensorInput, body: (q: Matrix) => Promise<T>): Promise<T> {
-    if (this.#disposed)
-      argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus to search again.');
-    const raw = toTensor(queries, op, 'queries');
-    checkSameCols(op, 'corpus', this, 'queries', raw);
-    const q = prepareRows(op, 'queries', raw).tensor;
-    this.#pending++;
-    try {
-      return await body(q);
-    } finally {
-      this.#pending--;
-      if (this.#disposed && this.#pending === 0) this.#handle.dispose();
-    }
-  }
 }
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
@@ -175,6 +113,33 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     return [prepareRows(op, 'a', ta).tensor, prepareRows(op, 'b', tb).tensor];
   };
 
+  /** Creates the backend handle (or the reference's, when the backend cannot store it that way). */
+  const place = async (t: Tensor, options: CorpusCreateOptions): Promise<Corpus> => {
+    const r = await start();
+    const want: CorpusStorage = options.storage ?? 'float32';
+    const opts = { storage: options.storage, rerank: options.rerank };
+    let kernels: Kernels = r.kernels;
+    let handle: ResidentCorpus | undefined;
+    try {
+      handle = await kernels.createCorpus(t, opts);
+    } catch (e) {
+      if (want === 'float32' || (e as { code?: string }).code !== 'UNSUPPORTED') throw e;
+    }
+    if (handle && (handle.storage ?? 'float32') !== want) {
+      handle.dispose();
+      handle = undefined;
+    }
+    if (!handle) {
+      onFallback(backendObj!.name, `cannot store a corpus as ${want}; the reference backend holds it`);
+      kernels = referenceKernels;
+      handle = await kernels.createCorpus(t, opts);
+    }
+    const host = kernels.readCorpus ? null : Float32Array.from(t.data);
+    const c = new Corpus(handle, kernels, options, host, (x) => live.delete(x));
+    live.add(c);
+    return c;
+  };
+
   return {
     async ready() {
       const r = await start();
@@ -220,16 +185,45 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const c = prepareRows('topK', 'corpus', tc).tensor;
       return new SearchResult(await (await start()).kernels.topK(q, c, k));
     },
-    async corpus(rows) {
+    async corpus(rows, options = {}) {
       const t = prepareRows('corpus', 'rows', toTensor(rows, 'corpus', 'rows')).tensor;
-      const r = await start();
-      const handle = await r.kernels.createCorpus(t);
-      const c = new Corpus(handle, r.kernels, (x) => live.delete(x));
-      live.add(c);
+      checkCorpusOptions(options);
+      if (options.ids !== undefined) checkIdList('corpus', options.ids, t.rows);
+      return place(t, options);
+    },
+    async loadCorpus(bytes) {
+      const file = decodeCorpusFile(bytes);
+      const c = await place(new Tensor(file.data, file.rows, file.cols), {
+        storage: file.storage,
+        rerank: file.rerank,
+        ...(file.ids ? { ids: file.ids } : {}),
+      });
+      c.restore(file);
       return c;
     },
     dispose() {
       for (const c of [...live]) c.dispose();
     },
   };
+}
+
+function checkCorpusOptions(o: CorpusCreateOptions): void {
+  if (typeof o !== 'object' || o === null)
+    argError('INVALID_TYPE', 'corpus', 'options', 'must be an object.');
+  if (o.storage !== undefined && o.storage !== 'float32' && o.storage !== 'float16' && o.storage !== 'int8') {
+    argError(
+      'INVALID_ARGUMENT',
+      'corpus',
+      'options.storage',
+      `must be 'float32', 'float16' or 'int8', got ${String(o.storage)}.`,
+    );
+  }
+  if (o.rerank !== undefined && !(Number.isInteger(o.rerank) && o.rerank >= 0)) {
+    argError(
+      'INVALID_ARGUMENT',
+      'corpus',
+      'options.rerank',
+      `must be a non-negative integer, got ${String(o.rerank)}.`,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import type { Backend, Kernels } from './contract.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus, ReferenceCorpus } from './kernels/corpus.js';
+import { corpusMatrix, corpusSearch, createCorpus, ReferenceCorpus, readCorpus } from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -23,6 +23,7 @@ export const referenceKernels: Kernels = {
   addBias,
   activation,
   activationGrad,
+  readCorpus,
 };
 
 /**

@@ -15,7 +15,7 @@ export interface ResolvedKernels {
 export function resolveKernels(backend: Backend): ResolvedKernels {
   const own = backend.kernels;
   const corpusComplete = CORPUS_KERNELS.every((k) => typeof own[k] === 'function');
-  const kernels = {} as Record<KernelName, unknown>;
+  const kernels = {} as Record<keyof Kernels, unknown>;
   const providers = {} as Record<KernelName, string>;
   for (const name of KERNEL_NAMES) {
     const mine = own[name];
@@ -23,5 +23,8 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     kernels[name] = usable ? mine.bind(own) : referenceKernels[name];
     providers[name] = usable ? backend.name : 'reference';
   }
+  // readCorpus is optional and belongs to whoever owns the corpus group.
+  const read = corpusComplete ? own.readCorpus?.bind(own) : referenceKernels.readCorpus;
+  if (read) kernels.readCorpus = read;
   return { kernels: kernels as unknown as Kernels, providers };
 }

@@ -16,12 +16,15 @@ export class SearchResult implements TopKResult {
   readonly k: number;
   readonly indices: Int32Array;
   readonly scores: Float32Array;
+  /** The caller's ids of the hits (flat, like `indices`), when the corpus was given ids. */
+  readonly ids: readonly (number | string)[] | undefined;
 
-  constructor(r: TopKResult) {
+  constructor(r: TopKResult, ids?: readonly (number | string)[]) {
     this.queries = r.queries;
     this.k = r.k;
     this.indices = r.indices;
     this.scores = r.scores;
+    this.ids = ids;
   }
 
   /** Hits of query `q` as views (no copy). */
@@ -33,12 +36,17 @@ export class SearchResult implements TopKResult {
     return { indices: this.indices.subarray(a, a + this.k), scores: this.scores.subarray(a, a + this.k) };
   }
 
-  /** Plain arrays, one entry per query. */
-  toArray(): { indices: number[]; scores: number[] }[] {
-    const out: { indices: number[]; scores: number[] }[] = [];
+  /** Plain arrays, one entry per query (with `ids` when the corpus has ids). */
+  toArray(): { indices: number[]; scores: number[]; ids?: (number | string)[] }[] {
+    const out: { indices: number[]; scores: number[]; ids?: (number | string)[] }[] = [];
     for (let q = 0; q < this.queries; q++) {
       const h = this.hits(q);
-      out.push({ indices: Array.from(h.indices), scores: Array.from(h.scores) });
+      const row: { indices: number[]; scores: number[]; ids?: (number | string)[] } = {
+        indices: Array.from(h.indices),
+        scores: Array.from(h.scores),
+      };
+      if (this.ids) row.ids = this.ids.slice(q * this.k, (q + 1) * this.k);
+      out.push(row);
     }
     return out;
   }
