@@ -2,6 +2,7 @@ import {
   type Activation,
   type Backend,
   type BackendMemory,
+  type CorpusOptions,
   CosineKitError,
   checkFinite,
   type Kernels,
@@ -11,7 +12,7 @@ import {
 } from '@cosinekit/core';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus } from './kernels/corpus.js';
+import { corpusMatrix, corpusSearch, createCorpus, readCorpus, type WasmCorpus } from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -58,13 +59,30 @@ export interface WasmBackendInfo extends Record<string, string | number | boolea
   wasmMemoryBytes: number;
 }
 
+/** The contract's kernels, all synchronous once the backend is initialised. */
+export interface WasmKernels extends Kernels {
+  rowNorms(x: Matrix, out?: Float32Array): Float32Array;
+  normalizeRows(x: Matrix, out?: Float32Array): Float32Array;
+  cosineRows(a: Matrix, b: Matrix, out?: Float32Array): Float32Array;
+  cosineMatrix(a: Matrix, b: Matrix, out?: Float32Array): Float32Array;
+  topK(queries: Matrix, corpus: Matrix, k: number): TopKResult;
+  createCorpus(x: Matrix, options?: CorpusOptions): WasmCorpus;
+  corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): TopKResult;
+  corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Float32Array;
+  matmul(a: Matrix, b: Matrix, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
+  addBias(x: Matrix, bias: Float32Array, out?: Float32Array): Float32Array;
+  activation(kind: Activation, x: Matrix, out?: Float32Array): Float32Array;
+  activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Float32Array;
+  readCorpus(corpus: ResidentCorpus): Float32Array;
+}
+
 /**
  * The wasm backend: every kernel of the contract in AssemblyScript SIMD, plus resident vectors for
  * the single-pair fast path.
  */
 export interface WasmBackend extends Backend {
   readonly name: 'wasm';
-  readonly kernels: Kernels;
+  readonly kernels: WasmKernels;
   /** Compiles and instantiates the chosen binary and warms every kernel once. Idempotent. */
   init(): Promise<void>;
   /** Releases the instance and every resident corpus and vector. */
@@ -175,7 +193,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       return rt?.variant;
     },
     init() {
-      if (disposed) return Promise.reject(need('init'));
+      if (disposed) {
+        return Promise.reject(
+          new CosineKitError('DISPOSED', "The wasm backend was disposed; 'init' cannot run.", { op: 'init' }),
+        );
+      }
       starting ??= start();
       return starting;
     },
@@ -244,14 +266,14 @@ function pairError(rt: WasmRuntime, a: WasmVector, b: WasmVector): never {
 }
 
 /** The contract's kernels over whatever runtime `get` returns (it throws when there is none). */
-function kernelsOf(get: (op: string) => WasmRuntime): Kernels {
+function kernelsOf(get: (op: string) => WasmRuntime): WasmKernels {
   return {
     rowNorms: (x: Matrix, out?: Float32Array) => rowNorms(get('rowNorms'), x, out),
     normalizeRows: (x: Matrix, out?: Float32Array) => normalizeRows(get('normalizeRows'), x, out),
     cosineRows: (a: Matrix, b: Matrix, out?: Float32Array) => cosineRows(get('cosineRows'), a, b, out),
     cosineMatrix: (a: Matrix, b: Matrix, out?: Float32Array) => cosineMatrix(get('cosineMatrix'), a, b, out),
     topK: (q: Matrix, c: Matrix, k: number): TopKResult => topK(get('topK'), q, c, k),
-    createCorpus: (x: Matrix): ResidentCorpus => createCorpus(get('createCorpus'), x),
+    createCorpus: (x: Matrix, options?: CorpusOptions) => createCorpus(get('createCorpus'), x, options),
     corpusSearch: (c: ResidentCorpus, q: Matrix, k: number) => corpusSearch(get('corpusSearch'), c, q, k),
     corpusMatrix: (c: ResidentCorpus, q: Matrix, out?: Float32Array) =>
       corpusMatrix(get('corpusMatrix'), c, q, out),
@@ -262,5 +284,6 @@ function kernelsOf(get: (op: string) => WasmRuntime): Kernels {
       activation(get('activation'), kind, x, out),
     activationGrad: (kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array) =>
       activationGrad(get('activationGrad'), kind, x, dy, out),
+    readCorpus: (c: ResidentCorpus) => readCorpus(get('readCorpus'), c),
   };
 }

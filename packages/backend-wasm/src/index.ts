@@ -9,7 +9,7 @@
  * ```
  */
 
-export type { WasmBackend, WasmBackendInfo, WasmBackendOptions } from './backend.js';
+export type { WasmBackend, WasmBackendInfo, WasmBackendOptions, WasmKernels } from './backend.js';
 export { createWasmBackend } from './backend.js';
 export { WasmCorpus } from './kernels/corpus.js';
 export type { WasmSource, WasmVariant } from './loader.js';

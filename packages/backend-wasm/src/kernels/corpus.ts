@@ -1,4 +1,10 @@
-import { CosineKitError, type Matrix, type ResidentCorpus, type TopKResult } from '@cosinekit/core';
+import {
+  type CorpusOptions,
+  CosineKitError,
+  type Matrix,
+  type ResidentCorpus,
+  type TopKResult,
+} from '@cosinekit/core';
 import { padded, type Resident, type WasmRuntime } from '../runtime.js';
 
 /**
@@ -7,6 +13,7 @@ import { padded, type Resident, type WasmRuntime } from '../runtime.js';
  */
 export class WasmCorpus implements ResidentCorpus, Resident {
   readonly backend = 'wasm';
+  readonly storage = 'float32';
   readonly rows: number;
   readonly cols: number;
   /** Floats per stored row (`cols` rounded up to a multiple of 4). */
@@ -61,9 +68,31 @@ export class WasmCorpus implements ResidentCorpus, Resident {
   }
 }
 
-/** `createCorpus`: uploads and normalises the rows once. */
-export function createCorpus(rt: WasmRuntime, x: Matrix): WasmCorpus {
+/** `createCorpus`: uploads and normalises the rows once. Stores float32 only. */
+export function createCorpus(rt: WasmRuntime, x: Matrix, options?: CorpusOptions): WasmCorpus {
+  const storage = options?.storage ?? 'float32';
+  if (storage !== 'float32') {
+    throw new CosineKitError(
+      'UNSUPPORTED',
+      `The wasm backend stores corpora as float32 only; storage '${storage}' was asked of 'createCorpus'.`,
+      { op: 'createCorpus', arg: 'options' },
+    );
+  }
   return new WasmCorpus(rt, x);
+}
+
+/** `readCorpus`: the resident rows as stored (normalised), without the padding. */
+export function readCorpus(rt: WasmRuntime, corpus: ResidentCorpus): Float32Array {
+  const c = own(rt, corpus, 'readCorpus');
+  const ptr = c.address(rt, 'readCorpus');
+  const out = new Float32Array(c.rows * c.cols);
+  if (c.stride === c.cols) return rt.download(ptr, out.length, out);
+  const f = rt.f32;
+  for (let i = 0; i < c.rows; i++) {
+    const at = (ptr >>> 2) + i * c.stride;
+    out.set(f.subarray(at, at + c.cols), i * c.cols);
+  }
+  return out;
 }
 
 function own(rt: WasmRuntime, corpus: ResidentCorpus, op: string): WasmCorpus {

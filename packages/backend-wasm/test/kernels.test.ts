@@ -1,0 +1,143 @@
+import { ACTIVATIONS, type Matrix } from '@cosinekit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TILES, type WasmBackend } from '../src/index.js';
+import { backend, expectClose, random, ref, VARIANTS } from './helpers.js';
+
+/** Awkward shapes: dimensions off the 4-float step, single rows, rows that do not divide the tiles. */
+const DIMS = [1, 3, 5, 17, 1536];
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [1, 7],
+  [2, 13],
+  [5, 3],
+  [7, 29],
+  [13, 40],
+];
+
+/** Relative error of a float32 dot product of length d against float64, with room to spare. */
+const tolFor = (d: number) => 4e-7 * Math.sqrt(d) + 1e-7;
+
+for (const variant of VARIANTS) {
+  describe(`wasm kernels (${variant})`, () => {
+    let b: WasmBackend;
+    beforeAll(async () => {
+      b = await backend({ variant });
+    });
+    afterAll(() => b.dispose());
+
+    it('reports the variant it runs', () => {
+      expect(b.variant).toBe(variant);
+      expect(b.describe().variant).toBe(variant);
+      expect(b.name).toBe('wasm');
+    });
+
+    for (const d of DIMS) {
+      it(`rowNorms, normalizeRows, cosineRows at d=${d}`, () => {
+        const x = random(7, d, d);
+        const y = random(7, d, d + 1);
+        expectClose(b.kernels.rowNorms(x), ref.rowNorms(x), 1e-6 * 8);
+        expectClose(b.kernels.normalizeRows(x), ref.normalizeRows(x), 1e-6);
+        expectClose(b.kernels.cosineRows(x, y), ref.cosineRows(x, y), tolFor(d));
+      });
+
+      it(`cosineMatrix, topK and resident corpora at d=${d}`, () => {
+        for (const [m, n] of SHAPES) {
+          const q = random(m, d, m * 31 + d);
+          const c = random(n, d, n * 17 + d);
+          const want = ref.cosineMatrix(q, c);
+          expectClose(b.kernels.cosineMatrix(q, c), want, tolFor(d));
+          const k = Math.min(3, n);
+          const top = b.kernels.topK(q, c, k);
+          const best = ref.topK(q, c, k);
+          expectClose(top.scores, best.scores, tolFor(d));
+          const corpus = b.kernels.createCorpus(c);
+          expect(corpus.backend).toBe('wasm');
+          expectClose(b.kernels.corpusMatrix(corpus, q), want, tolFor(d));
+          const s = b.kernels.corpusSearch(corpus, q, k);
+          expectClose(s.scores, best.scores, tolFor(d));
+          corpus.dispose();
+        }
+        expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+      });
+
+      it(`matmul in all four transpose cases at k=${d}`, () => {
+        for (const [m, n] of SHAPES) {
+          for (const ta of [false, true]) {
+            for (const tb of [false, true]) {
+              const a = ta ? random(d, m, m + d) : random(m, d, m + d);
+              const bm = tb ? random(n, d, n * 3 + d) : random(d, n, n * 3 + d);
+              const got = b.kernels.matmul(a, bm, ta, tb);
+              const want = ref.matmul(a, bm, ta, tb);
+              // Products of values in [-1, 1): error relative to d.
+              expectClose(got, want, 1e-6 * d + 1e-6);
+            }
+          }
+        }
+      });
+    }
+
+    it('top-k ties go to the lower index', () => {
+      const row = random(1, 9, 5).data;
+      const c: Matrix = { data: new Float32Array(9 * 6), rows: 6, cols: 9 };
+      for (const r of [1, 3, 4]) c.data.set(row, r * 9);
+      const top = b.kernels.topK({ data: row, rows: 1, cols: 9 }, c, 3);
+      expect([...top.indices]).toEqual([1, 3, 4]);
+    });
+
+    it('zero vectors give cosine 0', () => {
+      const z: Matrix = { data: new Float32Array(10), rows: 2, cols: 5 };
+      const x = random(2, 5, 9);
+      expect([...b.kernels.cosineMatrix(z, x)]).toEqual([0, 0, 0, 0]);
+      expect([...b.kernels.cosineRows(z, x)]).toEqual([0, 0]);
+      expect([...b.kernels.normalizeRows(z)]).toEqual(new Array(10).fill(0));
+    });
+
+    it('addBias, activation and activationGrad match the reference', () => {
+      for (const [r, c] of [
+        [1, 1],
+        [3, 5],
+        [4, 17],
+      ]) {
+        const x = random(r, c, r + c);
+        const dy = random(r, c, r * c);
+        const bias = random(1, c, 7).data;
+        expectClose(b.kernels.addBias(x, bias), ref.addBias(x, bias), 1e-7);
+        for (const kind of ACTIVATIONS) {
+          expectClose(b.kernels.activation(kind, x), ref.activation(kind, x), 1e-7);
+          expectClose(b.kernels.activationGrad(kind, x, dy), ref.activationGrad(kind, x, dy), 1e-7);
+        }
+      }
+    });
+
+    it('writes into the given out array', () => {
+      const q = random(3, 6, 1);
+      const c = random(5, 6, 2);
+      const out = new Float32Array(15);
+      expect(b.kernels.cosineMatrix(q, c, out)).toBe(out);
+      expectClose(out, ref.cosineMatrix(q, c), 1e-6);
+    });
+  });
+}
+
+describe('every register tile of the dot-product engine', () => {
+  for (const tile of TILES) {
+    it(`tile ${tile} on ragged shapes`, async () => {
+      const b = await backend({ variant: 'simd', tuning: { tile, blockBytes: 256 } });
+      try {
+        for (const [m, n, d] of [
+          [1, 1, 3],
+          [5, 27, 9],
+          [13, 50, 64],
+          [8, 12, 16],
+        ]) {
+          const q = random(m, d, m + n);
+          const c = random(n, d, n + d);
+          expectClose(b.kernels.cosineMatrix(q, c), ref.cosineMatrix(q, c), tolFor(d));
+          expectClose(b.kernels.matmul(q, c, false, true), ref.matmul(q, c, false, true), 1e-6 * d);
+        }
+      } finally {
+        b.dispose();
+      }
+    });
+  }
+});

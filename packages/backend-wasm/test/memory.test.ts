@@ -1,0 +1,102 @@
+import { isCosineKitError, referenceKernels } from '@cosinekit/core';
+import { describe, expect, it } from 'vitest';
+import { Heap } from '../src/heap.js';
+import type { WasmCorpus } from '../src/index.js';
+import { backend, expectClose, random, ref } from './helpers.js';
+
+describe('wasm memory', () => {
+  it('10,000 create/search/dispose cycles leave memory flat', async () => {
+    const b = await backend({ variant: 'simd' });
+    const corpus = random(40, 24, 1);
+    const q = random(2, 24, 2);
+    b.kernels.corpusSearch(b.kernels.createCorpus(corpus) as WasmCorpus, q, 3);
+    const start = b.memory();
+    const capacity = b.describe().wasmMemoryBytes;
+    for (let i = 0; i < 10_000; i++) {
+      const c = b.kernels.createCorpus(corpus) as WasmCorpus;
+      b.kernels.corpusSearch(c, q, 3);
+      c.dispose();
+    }
+    expect(b.memory()).toEqual({ residentHandles: 1, bytes: start.bytes });
+    expect(b.describe().wasmMemoryBytes).toBe(capacity);
+    b.dispose();
+    expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+  });
+
+  it('reuses freed blocks and coalesces neighbours', () => {
+    const heap = new Heap(new WebAssembly.Memory({ initial: 1 }), 0);
+    const a = heap.alloc(100, 't');
+    const b = heap.alloc(100, 't');
+    const c = heap.alloc(100, 't');
+    heap.free(a);
+    heap.free(b);
+    // a and b merged: a block of 256 bytes fits where they were.
+    expect(heap.alloc(200, 't')).toBe(a);
+    heap.free(c);
+    expect(heap.used).toBe(256);
+    expect(heap.blocks).toBe(1);
+  });
+
+  it('grows memory and keeps resident data valid across growth', async () => {
+    const b = await backend({ variant: 'simd' });
+    const c = random(30, 20, 3);
+    const q = random(4, 20, 4);
+    const small = b.kernels.createCorpus(c) as WasmCorpus;
+    const before = b.describe().wasmMemoryBytes;
+    // 12 MiB forces the memory to grow, which detaches the old views.
+    const big = b.kernels.createCorpus(random(3000, 1000, 5)) as WasmCorpus;
+    expect(b.describe().wasmMemoryBytes).toBeGreaterThan(before);
+    expectClose(b.kernels.corpusMatrix(small, q), ref.cosineMatrix(q, c), 1e-6);
+    big.dispose();
+    small.dispose();
+    expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    b.dispose();
+  });
+
+  it('a request beyond 4 GiB is OUT_OF_MEMORY, and the backend stays usable', async () => {
+    const b = await backend({ variant: 'simd' });
+    // The shape alone asks for 8 GiB; the allocator refuses before any data is read.
+    const huge = { data: new Float32Array(4), rows: 1 << 20, cols: 1 << 11 };
+    let err: unknown;
+    try {
+      b.kernels.createCorpus(huge);
+    } catch (e) {
+      err = e;
+    }
+    expect(isCosineKitError(err, 'OUT_OF_MEMORY')).toBe(true);
+    expect((err as Error).message).toMatch(/createCorpus/);
+    expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    const x = random(3, 4, 1);
+    expectClose(b.kernels.rowNorms(x), ref.rowNorms(x), 1e-6);
+    const heap = new Heap(new WebAssembly.Memory({ initial: 1 }), 0);
+    expect(() => heap.alloc(5 * 2 ** 30, 'op')).toThrow(/4 GiB/);
+    b.dispose();
+  });
+
+  it('disposing the backend releases every corpus, and kernels then throw DISPOSED', async () => {
+    const b = await backend({ variant: 'simd' });
+    const c = b.kernels.createCorpus(random(5, 8, 1)) as WasmCorpus;
+    const v = b.createVector([1, 2, 3]);
+    expect(b.memory().residentHandles).toBe(2);
+    b.dispose();
+    expect(c.disposed).toBe(true);
+    expect(v.disposed).toBe(true);
+    c.dispose();
+    expect(() => b.kernels.rowNorms(random(1, 2, 1))).toThrow(/disposed/);
+    await expect(b.init()).rejects.toThrow(/disposed/);
+  });
+
+  it('rejects a disposed corpus and a corpus of another backend', async () => {
+    const b1 = await backend({ variant: 'simd' });
+    const b2 = await backend({ variant: 'simd' });
+    const c = b1.kernels.createCorpus(random(5, 8, 1)) as WasmCorpus;
+    const q = random(1, 8, 2);
+    expect(() => b2.kernels.corpusSearch(c, q, 1)).toThrow(/another wasm backend/);
+    const ref = referenceKernels.createCorpus(random(5, 8, 1)) as never;
+    expect(() => b1.kernels.corpusMatrix(ref, q)).toThrow(/'reference'/);
+    c.dispose();
+    expect(() => b1.kernels.corpusSearch(c, q, 1)).toThrow(/disposed/);
+    b1.dispose();
+    b2.dispose();
+  });
+});

@@ -1,0 +1,64 @@
+import { cosine, isCosineKitError } from '@cosinekit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WasmBackend } from '../src/index.js';
+import { backend, random, VARIANTS } from './helpers.js';
+
+for (const variant of VARIANTS) {
+  describe(`resident vectors (${variant})`, () => {
+    let b: WasmBackend;
+    beforeAll(async () => {
+      b = await backend({ variant });
+    });
+    afterAll(() => b.dispose());
+
+    it('computes the cosine of two resident vectors in one call', () => {
+      for (const d of [1, 3, 5, 17, 64, 1536]) {
+        const x = random(1, d, d).data;
+        const y = random(1, d, d + 1).data;
+        const a = b.createVector(x);
+        const c = b.createVector(y);
+        expect(b.vectorCosine(a, c)).toBeCloseTo(cosine(x, y), 5);
+        expect(b.vectorCosine(a, a)).toBeCloseTo(1, 6);
+        a.dispose();
+        c.dispose();
+      }
+      expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+
+    it('set() overwrites the values and their norm', () => {
+      const a = b.createVector([1, 0, 0]);
+      const c = b.createVector([0, 1, 0]);
+      expect(b.vectorCosine(a, c)).toBe(0);
+      c.set([2, 2, 0]);
+      expect(b.vectorCosine(a, c)).toBeCloseTo(Math.SQRT1_2, 6);
+      expect([...c.toArray()]).toEqual([2, 2, 0]);
+      a.set(new Float32Array(3));
+      expect(b.vectorCosine(a, c)).toBe(0);
+      a.dispose();
+      c.dispose();
+    });
+
+    it('clamps to [-1, 1] and checks its arguments', () => {
+      const a = b.createVector([1e-3, 2e-3, 3e-3]);
+      const n = b.createVector([-1e-3, -2e-3, -3e-3]);
+      expect(b.vectorCosine(a, n)).toBeGreaterThanOrEqual(-1);
+      expect(b.vectorCosine(a, a)).toBeLessThanOrEqual(1);
+      const short = b.createVector([1, 2]);
+      expect(() => b.vectorCosine(a, short)).toThrow(/lengths 3 and 2/);
+      expect(() => b.createVector([])).toThrow(/empty/);
+      let err: unknown;
+      try {
+        b.createVector([1, Number.NaN]);
+      } catch (e) {
+        err = e;
+      }
+      expect(isCosineKitError(err, 'NON_FINITE')).toBe(true);
+      short.dispose();
+      expect(() => b.vectorCosine(a, short)).toThrow(/disposed/);
+      expect(() => short.set([1, 2])).toThrow(/disposed/);
+      a.dispose();
+      n.dispose();
+      expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+  });
+}
