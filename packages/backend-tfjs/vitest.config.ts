@@ -20,9 +20,10 @@ export default defineConfig({
         },
       },
       {
-        // tfjs packages pre-bundled together so they share one tfjs-core, and discovered up front
-        // (a dependency found mid-run makes Vite reload the page).
-        optimizeDeps: { include: TFJS },
+        // Dependencies pre-bundled up front: tfjs together, so its packages share one tfjs-core, and
+        // everything a test imports lazily, since a dependency found mid-run makes Vite re-optimise
+        // and the page's pending dynamic imports fail.
+        optimizeDeps: { include: [...TFJS, '@cosinekit/conformance > fast-check'] },
         test: {
           name: 'browser',
           include: ['test/**/*.test.ts'],

@@ -12,7 +12,7 @@ import {
 } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus } from './kernels/corpus.js';
+import { corpusMatrix, corpusSearch, createCorpus, readCorpus } from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -37,7 +37,7 @@ export interface TfjsBackendOptions extends TfjsEngineOptions {
 export interface TfjsBackend extends Backend {
   /** The tfjs engine it runs on. */
   readonly engine: TfjsEngine;
-  readonly kernels: Kernels;
+  readonly kernels: Kernels & Required<Pick<Kernels, 'readCorpus'>>;
   init(): Promise<void>;
   dispose(): void;
   memory(): BackendMemory;
@@ -104,7 +104,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     reactivate: (tf) => activate(tf, engine),
   };
 
-  const kernels: Kernels = {
+  const kernels: TfjsBackend['kernels'] = {
     rowNorms: rowNorms(ctx),
     normalizeRows: normalizeRows(ctx),
     cosineRows: cosineRows(ctx),
@@ -113,6 +113,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     createCorpus: createCorpus(ctx, live),
     corpusSearch: corpusSearch(ctx),
     corpusMatrix: corpusMatrix(ctx),
+    readCorpus: readCorpus(ctx),
     matmul: matmul(ctx),
     addBias: addBias(ctx),
     activation: activation(ctx),

@@ -20,6 +20,7 @@ export class TfjsCorpus implements ResidentCorpus {
   readonly engine: TfjsEngine;
   readonly rows: number;
   readonly cols: number;
+  readonly storage = 'float32' as const;
   #tiles: CorpusTile[] | null;
   #users = 0;
   #disposed = false;

@@ -18,6 +18,17 @@ export function algebraTolerance(engine: TfjsEngine): number {
   return engine === 'webgl' ? 1e-4 : 1e-5;
 }
 
+/**
+ * Tolerances for the conformance suite (absolute on cosines, relative on algebra). wasm and cpu
+ * compute in float32 and pass the suite's defaults (2e-5, 1e-5); webgl runs float32 textures on
+ * SwiftShader with its own exp/tanh and needs 1e-4 on both.
+ */
+export const TOLERANCE: Record<TfjsEngine, { cosine?: number; algebra?: number }> = {
+  wasm: {},
+  cpu: {},
+  webgl: { cosine: 1e-4, algebra: 1e-4 },
+};
+
 /** Deterministic values in [-1, 1). */
 export function random(n: number, seed: number): Float32Array {
   let s = seed >>> 0;

@@ -1,6 +1,7 @@
 import { CosineKitError, type Kernels, type ResidentCorpus } from '@cosinekit/core';
 import type { KernelContext } from '../context.js';
 import { type CorpusTile, TfjsCorpus } from '../corpus.js';
+import { readAndDispose } from '../graph.js';
 import { buildTiles, cosineTiles, searchTiles } from '../tiles.js';
 
 /** Where a backend keeps its live corpora (for `memory()` and `dispose()`). */
@@ -8,13 +9,41 @@ export type CorpusRegistry = Set<TfjsCorpus>;
 
 /** `createCorpus`: normalise once, store transposed in tiles, keep resident. */
 export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels['createCorpus'] {
-  return (x) =>
-    ctx.run((tf) => {
+  return (x, options) => {
+    const storage = options?.storage ?? 'float32';
+    if (storage !== 'float32') {
+      // tfjs has no int8 or float16 tensors: storing them widened would claim savings it lacks.
+      return Promise.reject(
+        new CosineKitError(
+          'UNSUPPORTED',
+          `Argument 'options.storage' passed to 'createCorpus' is '${storage}', but backend '${ctx.name}' stores corpora as float32 only.`,
+          { op: 'createCorpus', arg: 'options.storage' },
+        ),
+      );
+    }
+    return ctx.run((tf) => {
       const tiles = buildTiles(ctx, tf, x);
       const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => live.delete(c));
       live.add(corpus);
       return corpus;
     });
+  };
+}
+
+/** `readCorpus`: the stored (normalised) rows, row-major, transposed back tile by tile. */
+export function readCorpus(ctx: KernelContext): NonNullable<Kernels['readCorpus']> {
+  return (corpus) =>
+    withTiles(ctx, corpus, 'readCorpus', (tiles) =>
+      ctx.run(async (tf) => {
+        const out = new Float32Array(corpus.rows * corpus.cols);
+        for (const tile of tiles) {
+          await ctx.reactivate(tf);
+          const rows = tf.tidy(() => tf.transpose(tile.columns));
+          out.set(await readAndDispose(rows), tile.start * corpus.cols);
+        }
+        return out;
+      }),
+    );
 }
 
 /** `corpusSearch`: tiled top-k against a resident corpus; nothing is uploaded but the queries. */
