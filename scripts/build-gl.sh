@@ -32,6 +32,11 @@ fi
 export JOBS="${JOBS:-max}"
 start=$SECONDS
 for gl in "${dirs[@]}"; do
+  # pnpm keeps one copy of gl per peer-dependency variant; a later install can add an unbuilt one.
+  if [ -f "$gl/build/Release/webgl.node" ] && [ "${FORCE:-0}" != 1 ]; then
+    echo "build-gl: already built: $gl (FORCE=1 rebuilds)"
+    continue
+  fi
   echo "build-gl: building $gl (JOBS=$JOBS)"
   gyp="$(dirname "$gl")/node-gyp/bin/node-gyp.js"
   if [ ! -f "$gyp" ]; then
@@ -45,13 +50,15 @@ for gl in "${dirs[@]}"; do
 done
 echo "build-gl: built in $((SECONDS - start)) s"
 
-# Verify: a 1x1 context needs an X server; use one if present, else a virtual one.
-check="require('$gl')(1, 1) ? console.log('build-gl: headless gl works') : process.exit(1)"
-if [ -n "${DISPLAY:-}" ]; then
-  node -e "$check"
-elif command -v xvfb-run >/dev/null; then
-  xvfb-run -a node -e "$check"
-else
-  echo "build-gl: built, but no X server (DISPLAY unset, no xvfb-run) to verify it; install xvfb" >&2
-  exit 2
-fi
+# Verify each copy: a 1x1 context needs an X server; use one if present, else a virtual one.
+for gl in "${dirs[@]}"; do
+  check="require('$gl')(1, 1) ? console.log('build-gl: headless gl works: $gl') : process.exit(1)"
+  if [ -n "${DISPLAY:-}" ]; then
+    node -e "$check"
+  elif command -v xvfb-run >/dev/null; then
+    xvfb-run -a node -e "$check"
+  else
+    echo "build-gl: built, but no X server (DISPLAY unset, no xvfb-run) to verify it; install xvfb" >&2
+    exit 2
+  fi
+done

@@ -2,7 +2,7 @@ import type { Backend, BackendMemory, Kernels } from '@cosinekit/core';
 import { createEngine, type Engine, type GpujsMode } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus } from './kernels/corpus.js';
+import { corpusMatrix, corpusSearch, createCorpus, readCorpus } from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -48,13 +48,14 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
     cosineRows: (a, b, out) => cosineRows(open(), a, b, out),
     cosineMatrix: (a, b, out) => cosineMatrix(open(), a, b, out),
     topK: (q, c, k) => topK(open(), q, c, k),
-    createCorpus: (x) => createCorpus(open(), x),
+    createCorpus: (x, o) => createCorpus(open(), x, o),
     corpusSearch: (c, q, k) => corpusSearch(open(), c, q, k),
     corpusMatrix: (c, q, out) => corpusMatrix(open(), c, q, out),
     matmul: (a, b, ta, tb, out) => matmul(open(), a, b, ta, tb, out),
     addBias: (x, bias, out) => addBias(open(), x, bias, out),
     activation: (kind, x, out) => activation(open(), kind, x, out),
     activationGrad: (kind, x, dy, out) => activationGrad(open(), kind, x, dy, out),
+    readCorpus: (c) => readCorpus(open(), c),
   };
   return {
     name: GPUJS_BACKEND_NAME,
@@ -80,7 +81,7 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
         requested: e.requested,
         precision: 'single',
         resident: e.textures ? 'GL textures' : 'Float32Array (no device memory in this mode)',
-        maxTextureSize: e.maxTextureSize,
+        maxTextureSize: Number.isFinite(e.maxTextureSize) ? e.maxTextureSize : 'none (no textures)',
         tileSize: e.tileSize,
       };
       if (e.deviceMaxTextureSize !== e.maxTextureSize) d.deviceMaxTextureSize = e.deviceMaxTextureSize;

@@ -1,5 +1,5 @@
 import { CosineKitError } from '@cosinekit/core';
-import { GPU, Input } from 'gpu.js';
+import { GPU, Input, utils } from 'gpu.js';
 
 /** The gpu.js modes this backend can run in; `'auto'` picks the best that works here. */
 export type GpujsMode = 'auto' | 'headlessgl' | 'webgl2' | 'webgl' | 'webasm' | 'cpu';
@@ -70,7 +70,10 @@ export class Engine {
   readonly resident = new Set<{ dispose(): void }>();
   /** Kernels gpu.js moved to another kernel class (its own per-kernel fallback), by cache key. */
   readonly fallbacks = new Map<string, string>();
+  /** Largest texture side any output has needed so far (what tiling keeps under the limit). */
+  largestTextureSide = 0;
   readonly #kernels = new Map<string, KernelRun>();
+  readonly #packed = new Set<string>();
   readonly #expectedClass: string;
 
   constructor(gpu: GPU, mode: RunMode, requested: GpujsMode, options: EngineOptions, skipped: string[]) {
@@ -114,12 +117,27 @@ export class Engine {
         optimizeFloatMemory: gl && s.packed === true,
       } as never) as unknown as KernelRun;
       this.#kernels.set(key, k);
+      // Measured as packed in every mode, so tiling is checked the same way without textures.
+      if (s.packed === true) this.#packed.add(key);
     }
     return k;
   }
 
+  /** Number of compiled kernels: one per kernel and shape family (the baked constants). */
+  get kernelCount(): number {
+    return this.#kernels.size;
+  }
+
   /** Runs kernel `key` over `output` (gpu.js order: [x, y]) and notes any gpu.js fallback. */
   run(key: string, k: KernelRun, output: number[], ...args: unknown[]): DeviceValue {
+    const [w, h] = (
+      utils as unknown as { getKernelTextureSize(s: object, d: number[]): Int32Array }
+    ).getKernelTextureSize({ optimizeFloatMemory: this.#packed.has(key), precision: 'single' }, [
+      output[0],
+      output[1] ?? 1,
+      1,
+    ]);
+    this.largestTextureSide = Math.max(this.largestTextureSide, w, h);
     k.setOutput(output);
     const value = k(...args) as DeviceValue;
     const cls = k.kernel.constructor.name;

@@ -1,6 +1,12 @@
-import { CosineKitError, type Matrix, type ResidentCorpus, type TopKResult } from '@cosinekit/core';
-import type { Engine } from '../engine.js';
-import { type DeviceRows, releaseRows, toDeviceRows } from '../rows.js';
+import {
+  type CorpusOptions,
+  CosineKitError,
+  type Matrix,
+  type ResidentCorpus,
+  type TopKResult,
+} from '@cosinekit/core';
+import { type Engine, isTexture, rowsOf } from '../engine.js';
+import { type DeviceRows, flatten, releaseRows, toDeviceRows } from '../rows.js';
 import { writeMatrix } from './cosine-matrix.js';
 import { searchRows } from './top-k.js';
 
@@ -10,6 +16,7 @@ import { searchRows } from './top-k.js';
  */
 export class GpujsCorpus implements ResidentCorpus {
   readonly backend = 'gpujs';
+  readonly storage = 'float32';
   readonly rows: number;
   readonly cols: number;
   readonly engine: Engine;
@@ -47,9 +54,29 @@ export class GpujsCorpus implements ResidentCorpus {
   }
 }
 
-/** `createCorpus`: upload and normalise once. */
-export function createCorpus(engine: Engine, x: Matrix): GpujsCorpus {
+/** `createCorpus`: upload and normalise once. Float32 storage only (quantised storage is the kit's). */
+export function createCorpus(engine: Engine, x: Matrix, options?: CorpusOptions): GpujsCorpus {
+  const storage = options?.storage ?? 'float32';
+  if (storage !== 'float32') {
+    throw new CosineKitError(
+      'UNSUPPORTED',
+      `The gpujs backend stores corpora as float32 only; storage '${storage}' was asked of 'createCorpus'.`,
+      { op: 'createCorpus', arg: 'options.storage' },
+    );
+  }
   return new GpujsCorpus(engine, toDeviceRows(engine, x));
+}
+
+/** `readCorpus`: the resident rows as stored (normalised), read back chunk by chunk. */
+export function readCorpus(engine: Engine, corpus: ResidentCorpus): Float32Array {
+  const c = own(engine, corpus, 'readCorpus').data;
+  const out = new Float32Array(c.rows * c.cols);
+  for (const chunk of c.chunks) {
+    const at = out.subarray(chunk.start * c.cols, (chunk.start + chunk.rows) * c.cols);
+    if (isTexture(chunk.value)) flatten(rowsOf(chunk.value), c.cols, at);
+    else at.set(chunk.value);
+  }
+  return out;
 }
 
 /** `corpusSearch`: only the queries are uploaded. */

@@ -1,0 +1,52 @@
+import { getBackend, isCosineKitError, listBackends } from '@cosinekit/core';
+import { describe, expect, it } from 'vitest';
+import { createGpujsBackend } from '../src/index.js';
+import { inBrowser, unavailable } from './modes.js';
+
+describe('mode selection', () => {
+  it("'auto' runs the best mode that works here and says which, and why it passed over better ones", async () => {
+    const b = createGpujsBackend();
+    await b.init?.();
+    const d = b.describe!();
+    console.log(`[backend-gpujs] auto mode here: ${JSON.stringify(d)}`);
+    expect(d.requested).toBe('auto');
+    const order = inBrowser ? ['webgl2', 'webgl', 'webasm', 'cpu'] : ['headlessgl', 'webasm', 'cpu'];
+    const ran = order.indexOf(String(d.mode));
+    expect(ran).toBeGreaterThanOrEqual(0);
+    // Every better mode is named in `skipped` with its reason; a worse one never ran instead.
+    for (const better of order.slice(0, ran)) expect(String(d.skipped)).toContain(better);
+    if (ran === 0) expect(d.skipped).toBeUndefined();
+    await b.dispose?.();
+  });
+
+  it('an explicit mode that cannot run here fails init with the reason, not a silent fallback', () => {
+    const mode = inBrowser ? 'headlessgl' : 'webgl2';
+    const b = createGpujsBackend({ mode });
+    let error: unknown;
+    try {
+      b.init?.();
+    } catch (e) {
+      error = e;
+    }
+    expect(isCosineKitError(error, 'UNSUPPORTED')).toBe(true);
+    expect(String((error as Error).message)).toContain(mode);
+    expect(unavailable(mode)).toContain(mode);
+  });
+
+  it.skipIf(inBrowser)('without an X server, headlessgl names xvfb-run and scripts/build-gl.sh', () => {
+    const why = unavailable('headlessgl');
+    if (why === null) {
+      console.log('[backend-gpujs] headlessgl runs here, so its failure message is not checked');
+      return;
+    }
+    expect(why).toMatch(/build-gl\.sh/);
+  });
+
+  it(`register.ts registers 'gpujs' at priority ${inBrowser ? 7 : 3}`, async () => {
+    await import('../src/register.js');
+    const entry = listBackends().find((s) => s.name === 'gpujs');
+    expect(entry?.priority).toBe(inBrowser ? 7 : 3);
+    const b = await getBackend('gpujs');
+    expect(b.name).toBe('gpujs');
+  });
+});
