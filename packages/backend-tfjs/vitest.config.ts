@@ -15,6 +15,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.browser.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
         },
