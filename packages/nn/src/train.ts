@@ -87,6 +87,7 @@ export interface TrainResult {
   /** Epoch of the best validation metric (or the last epoch without validation). */
   readonly bestEpoch: number;
   readonly bestMetric: number | undefined;
+  /** True when early stopping ended training before the last epoch. */
   readonly stoppedEarly: boolean;
 }
 
@@ -192,7 +193,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         best = metric;
         bestEpoch = epoch;
         if (earlyStopping && earlyStopping.restoreBest !== false) bestWeights = encoder.clone();
-      } else if (earlyStopping && epoch - bestEpoch >= patience) {
+      } else if (earlyStopping && epoch - bestEpoch >= patience && epoch < epochs - 1) {
         stoppedEarly = true;
         stop = true;
       }
