@@ -3,7 +3,7 @@
  * the JS side allocates (`--runtime stub`: this module never allocates). Rows handed to the
  * dot-product engine are padded with zeros to a multiple of 4 floats so each step is one v128.
  */
-import { hsum, madd } from './simd';
+import { hsum, madd } from './generated/simd';
 
 export { dotsWith } from './generated/tiles';
 
@@ -137,14 +137,70 @@ export function vectorCosine(a: usize, b: usize, d: i32): f32 {
   return cosineOf(<f64>hsum(s), nn * nn);
 }
 
-/** Copies `rows` packed rows of `cols` floats into rows of `stride` floats, zeroing the padding. */
-export function copyPadded(src: usize, rows: i32, cols: i32, dst: usize, stride: i32): void {
-  const srcBytes = (<usize>cols) << 2;
-  const dstBytes = (<usize>stride) << 2;
+/**
+ * Rows of `src` (`rows` rows of `d` floats, `srcStride` floats apart) into panels of `P` rows
+ * interleaved chunk by chunk, the layout of the dot-product engine (see scripts/gen.mjs): chunk q
+ * of row r of panel g at `dst + (g * steps + q) * P * 16 + r * 16`, with `steps = ceil(d / 4)`.
+ * Rows are scaled to unit norm when `normalize` (a zero row stays zero). Padding lanes and the
+ * missing rows of the last panel are zero.
+ */
+export function pack(
+  src: usize,
+  rows: i32,
+  d: i32,
+  srcStride: i32,
+  dst: usize,
+  P: i32,
+  normalize: bool,
+): void {
+  const steps = (d + 3) >> 2;
+  const full = d >> 2;
+  const rem = d & 3;
+  const chunk = (<usize>P) << 4;
+  const panelBytes = <usize>steps * chunk;
+  const total = ((rows + P - 1) / P) * P;
+  const zero = f32x4.splat(0);
+  for (let i = 0; i < total; i++) {
+    let t = dst + <usize>(i / P) * panelBytes + ((<usize>(i % P)) << 4);
+    if (i >= rows) {
+      for (let q = 0; q < steps; q++) {
+        v128.store(t, zero);
+        t += chunk;
+      }
+      continue;
+    }
+    const s = src + ((<usize>i * <usize>srcStride) << 2);
+    let scale: f32 = 1;
+    if (normalize) {
+      const ss = sumSquares(s, d);
+      scale = ss > 0 ? <f32>(1 / Math.sqrt(ss)) : 0;
+    }
+    const vs = f32x4.splat(scale);
+    for (let q = 0; q < full; q++) {
+      v128.store(t, f32x4.mul(v128.load(s + ((<usize>q) << 4)), vs));
+      t += chunk;
+    }
+    if (rem > 0) {
+      const tail = s + ((<usize>full) << 4);
+      store<f32>(t, load<f32>(tail) * scale);
+      store<f32>(t + 4, rem > 1 ? load<f32>(tail + 4) * scale : 0);
+      store<f32>(t + 8, rem > 2 ? load<f32>(tail + 8) * scale : 0);
+      store<f32>(t + 12, 0);
+    }
+  }
+}
+
+/** The inverse of {@link pack}: `rows` rows of `d` floats from panels of `P` into packed rows at `dst`. */
+export function unpack(src: usize, rows: i32, d: i32, P: i32, dst: usize): void {
+  const steps = (d + 3) >> 2;
+  const chunk = (<usize>P) << 4;
+  const panelBytes = <usize>steps * chunk;
   for (let i = 0; i < rows; i++) {
-    const t = dst + <usize>i * dstBytes;
-    memory.copy(t, src + <usize>i * srcBytes, srcBytes);
-    memory.fill(t + srcBytes, 0, dstBytes - srcBytes);
+    const s = src + <usize>(i / P) * panelBytes + ((<usize>(i % P)) << 4);
+    const t = dst + ((<usize>i * <usize>d) << 2);
+    for (let p = 0; p < d; p++) {
+      store<f32>(t + ((<usize>p) << 2), load<f32>(s + <usize>(p >> 2) * chunk + ((<usize>(p & 3)) << 2)));
+    }
   }
 }
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
- * Writes assembly/generated/tiles.ts: the register-blocked micro-kernels of the dot-product engine.
+ * Writes assembly/generated/tiles.ts: the register-blocked micro-kernels of the dot-product engine
+ * and the drivers that walk them over whole matrices.
  *
- * Each tile `tileRxC` computes an R x C block of dot products between R rows of A and C rows of B
- * (row-major, row length padded to a multiple of 4, so every step is one v128 per row). Every output
- * keeps a v128 of four partial sums and is reduced horizontally once at the end. AssemblyScript
- * wants lane indices and load offsets as compile-time constants and has no macros, so the unrolled
- * bodies are generated here instead of written by hand.
+ * Layout: rows are cut into chunks of 4 floats (one v128), and the rows of a panel of P rows are
+ * interleaved chunk by chunk: chunk q of row r of a panel sits at `((q * P) + r) * 16` bytes from
+ * the panel's start. A tile of R query rows x C corpus rows then reads R + C vectors per step at
+ * constant offsets from two pointers, and each output keeps a v128 of four partial sums (the
+ * dot-product form: lower error than broadcasting GEMM panels), reduced once at the end.
  *
  * V8 gives wasm SIMD 15 vector registers and hoists every load of a loop body, so a tile fits when
  * R*C accumulators + R + C loaded vectors (+1 temporary without fused multiply-add) <= 15.
+ * AssemblyScript wants load offsets and lane indices as compile-time constants and has no macros,
+ * so the unrolled bodies are generated here.
  *
  * Usage: node scripts/gen.mjs
  */
@@ -20,117 +23,157 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', 'assembly', 'generated');
 
-/** Every tile shape the drivers use: main tiles plus the edges left by rows or columns that do not divide. */
-const SHAPES = [];
-for (let r = 1; r <= 4; r++) for (let c = 1; c <= 4; c++) SHAPES.push([r, c]);
-SHAPES.push([1, 5], [1, 6], [1, 8], [2, 5], [2, 6], [3, 4], [5, 1], [5, 2], [6, 1], [6, 2]);
-const uniq = [...new Map(SHAPES.map((s) => [s.join('x'), s])).values()];
-
 /**
- * Driver configurations: main tile R x C, and the tile width used for the rows left over at the
- * bottom (fewer than R). Selected at run time by index, so the JS side can pick per variant.
+ * Driver configurations, selected at run time by index (src/runtime.ts lists the same names in the
+ * same order): query panels of R rows, corpus panels of C rows. Query rows left over below a
+ * multiple of R are stored as single rows and run against `pair` corpus panels at a time.
  */
-export const CONFIGS = [
-  { name: '4x2', r: 4, c: 2, edge: { 1: 6, 2: 4, 3: 3 } },
-  { name: '3x3', r: 3, c: 3, edge: { 1: 6, 2: 4 } },
-  { name: '2x4', r: 2, c: 4, edge: { 1: 6 } },
-  { name: '4x3', r: 4, c: 3, edge: { 1: 6, 2: 4, 3: 3 } },
-  { name: '2x6', r: 2, c: 6, edge: { 1: 6 } },
-  { name: '1x6', r: 1, c: 6, edge: {} },
-  { name: '1x8', r: 1, c: 8, edge: {} },
-  { name: '1x4', r: 1, c: 4, edge: {} },
+const CONFIGS = [
+  { r: 4, c: 2, pair: 2 },
+  { r: 3, c: 3, pair: 2 },
+  { r: 2, c: 4, pair: 1 },
+  { r: 2, c: 3, pair: 2 },
+  { r: 2, c: 2, pair: 2 },
 ];
-for (const cfg of CONFIGS) {
-  for (let rr = 1; rr < cfg.r; rr++)
-    if (!cfg.edge[rr]) throw new Error(`config ${cfg.name} lacks edge ${rr}`);
+
+const name = (cfg) => `${cfg.r}x${cfg.c}`;
+
+/** Stores the (i, j) sums of a tile, all of them when `cols >= C`, else the first `cols` columns. */
+function stores(r, c, acc, outExpr) {
+  const L = [];
+  const put = (i, j) => `put(${outExpr(i, j)}, ${acc(i, j)}, clamp);`;
+  L.push(`  if (cols >= ${c}) {`);
+  for (let i = 0; i < r; i++) {
+    L.push(`    ${Array.from({ length: c }, (_, j) => put(i, j)).join(' ')}`);
+  }
+  L.push(`  } else {`);
+  for (let j = 0; j < c; j++) {
+    L.push(`    if (cols > ${j}) { ${Array.from({ length: r }, (_, i) => put(i, j)).join(' ')} }`);
+  }
+  L.push(`  }`);
+  return L;
 }
 
+/** R query rows (one panel) x C corpus rows (one panel). */
 function tile(r, c) {
   const L = [];
-  L.push(`/** ${r} x ${c} dot products: out[i * ldo + j] = A_i . B_j, i < ${r}, j < ${c} (byte strides). */`);
+  L.push(`/** ${r} query rows x ${c} corpus rows, both panel-interleaved; \`cols\` valid corpus rows. */`);
   L.push(`// @ts-ignore: decorator`);
   L.push(`@inline`);
   L.push(
-    `export function tile${r}x${c}(a: usize, b: usize, rowBytes: usize, out: usize, ldo: usize, clamp: bool): void {`,
+    `function tile${r}x${c}(pa: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
   );
-  for (let i = 1; i < r; i++) L.push(`  const a${i} = a${i - 1 === 0 ? '' : i - 1} + rowBytes;`);
-  for (let j = 1; j < c; j++) L.push(`  const b${j} = b${j - 1 === 0 ? '' : j - 1} + rowBytes;`);
   for (let i = 0; i < r; i++) {
     L.push(`  ${Array.from({ length: c }, (_, j) => `let s${i}${j} = f32x4.splat(0);`).join(' ')}`);
   }
-  L.push(`  for (let p: usize = 0; p < rowBytes; p += 16) {`);
-  for (let i = 0; i < r; i++) L.push(`    const x${i} = v128.load(a${i === 0 ? '' : i} + p);`);
-  for (let j = 0; j < c; j++) L.push(`    const y${j} = v128.load(b${j === 0 ? '' : j} + p);`);
+  L.push(`  const end = pa + <usize>steps * ${16 * r};`);
+  L.push(`  while (pa < end) {`);
+  for (let i = 0; i < r; i++) L.push(`    const x${i} = v128.load(pa, ${16 * i});`);
+  for (let j = 0; j < c; j++) L.push(`    const y${j} = v128.load(pb, ${16 * j});`);
   for (let i = 0; i < r; i++) {
     L.push(
       `    ${Array.from({ length: c }, (_, j) => `s${i}${j} = madd(x${i}, y${j}, s${i}${j});`).join(' ')}`,
     );
   }
+  L.push(`    pa += ${16 * r};`);
+  L.push(`    pb += ${16 * c};`);
   L.push(`  }`);
-  for (let i = 0; i < r; i++) {
-    const row = i === 0 ? 'out' : `out + ${i} * ldo`;
-    L.push(`  ${Array.from({ length: c }, (_, j) => `put(${row} + ${j * 4}, s${i}${j}, clamp);`).join(' ')}`);
-  }
+  L.push(
+    ...stores(
+      r,
+      c,
+      (i, j) => `s${i}${j}`,
+      (i, j) => `out + ${i === 0 ? '' : `${i} * ldo + `}${4 * j}`,
+    ),
+  );
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/** One plain query row x `panels` corpus panels of C rows (the second one `panelBytes` further on). */
+function rowTile(c, panels) {
+  const w = c * panels;
+  const L = [];
+  L.push(`/** One query row x ${panels} corpus panel(s) of ${c} rows; \`cols\` valid corpus rows. */`);
+  L.push(`// @ts-ignore: decorator`);
+  L.push(`@inline`);
+  L.push(
+    `function row${c}p${panels}(pa: usize, pb: usize, panelBytes: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {`,
+  );
+  L.push(`  ${Array.from({ length: w }, (_, j) => `let s0${j} = f32x4.splat(0);`).join(' ')}`);
+  if (panels > 1) L.push(`  let pc = pb + panelBytes;`);
+  L.push(`  const end = pa + (<usize>steps << 4);`);
+  L.push(`  while (pa < end) {`);
+  L.push(`    const x0 = v128.load(pa);`);
+  for (let j = 0; j < c; j++) L.push(`    const y${j} = v128.load(pb, ${16 * j});`);
+  if (panels > 1) for (let j = 0; j < c; j++) L.push(`    const y${c + j} = v128.load(pc, ${16 * j});`);
+  L.push(`    ${Array.from({ length: w }, (_, j) => `s0${j} = madd(x0, y${j}, s0${j});`).join(' ')}`);
+  L.push(`    pa += 16;`);
+  L.push(`    pb += ${16 * c};`);
+  if (panels > 1) L.push(`    pc += ${16 * c};`);
+  L.push(`  }`);
+  L.push(
+    ...stores(
+      1,
+      w,
+      (_, j) => `s0${j}`,
+      (_, j) => `out + ${4 * j}`,
+    ),
+  );
   L.push(`}`);
   return L.join('\n');
 }
 
 /**
- * A driver: out[i * ldo + j] = A_i . B_j for i < m, j < n. Blocks over B's rows (`nb` rows at a
- * time, kept in cache while every row tile of A passes over them).
+ * A driver: `out[i * ldo + j] = A_i . B_j` for i < m, j < n. A holds `m - m % R` rows in panels of
+ * R, then the rest as plain rows; B holds ceil(n / C) panels of C. Blocks over B's panels (`nbp`
+ * at a time, kept in cache while every query panel passes over them).
  */
 function driver(cfg) {
-  const { r, c, edge } = cfg;
+  const { r, c, pair } = cfg;
   const L = [];
   L.push(
-    `function dots${cfg.name}(a: usize, m: i32, b: usize, n: i32, rowBytes: usize, out: usize, ldo: usize, clamp: bool, nb: i32): void {`,
+    `function dots${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {`,
   );
-  L.push(`  const aStep = rowBytes * ${r};`);
-  L.push(`  for (let j0 = 0; j0 < n; j0 += nb) {`);
-  L.push(`    const j1 = min(n, j0 + nb);`);
+  L.push(`  const rowBytes = <usize>steps << 4;`);
+  L.push(`  const panelBytes = rowBytes * ${c};`);
+  L.push(`  const np = (n + ${c - 1}) / ${c};`);
+  L.push(`  const mFull = m - m % ${r};`);
+  L.push(`  for (let g0 = 0; g0 < np; g0 += nbp) {`);
+  L.push(`    const g1 = min(np, g0 + nbp);`);
   L.push(`    let pa = a;`);
-  L.push(`    let po = out + (<usize>j0 << 2);`);
+  L.push(`    let po = out + <usize>g0 * ${4 * c};`);
   L.push(`    let i = 0;`);
-  L.push(`    for (; i + ${r} <= m; i += ${r}) {`);
-  L.push(`      let j = j0;`);
-  L.push(`      let pb = b + <usize>j0 * rowBytes;`);
+  L.push(`    for (; i < mFull; i += ${r}) {`);
+  L.push(`      let pb = b + <usize>g0 * panelBytes;`);
   L.push(`      let pj = po;`);
-  L.push(`      for (; j + ${c} <= j1; j += ${c}) {`);
-  L.push(`        tile${r}x${c}(pa, pb, rowBytes, pj, ldo, clamp);`);
-  L.push(`        pb += rowBytes * ${c};`);
-  L.push(`        pj += ${c * 4};`);
+  L.push(`      for (let g = g0; g < g1; g++) {`);
+  L.push(`        tile${r}x${c}(pa, pb, steps, pj, ldo, clamp, n - g * ${c});`);
+  L.push(`        pb += panelBytes;`);
+  L.push(`        pj += ${4 * c};`);
   L.push(`      }`);
-  if (c > 1) {
-    L.push(`      for (; j < j1; j++) {`);
-    L.push(`        tile${r}x1(pa, pb, rowBytes, pj, ldo, clamp);`);
-    L.push(`        pb += rowBytes;`);
-    L.push(`        pj += 4;`);
-    L.push(`      }`);
-  }
-  L.push(`      pa += aStep;`);
+  L.push(`      pa += rowBytes * ${r};`);
   L.push(`      po += ldo * ${r};`);
   L.push(`    }`);
-  if (r > 1) {
-    L.push(`    const left = m - i;`);
-    for (let rr = 1; rr < r; rr++) {
-      const w = edge[rr];
-      L.push(`    if (left == ${rr}) {`);
-      L.push(`      let j = j0;`);
-      L.push(`      let pb = b + <usize>j0 * rowBytes;`);
-      L.push(`      let pj = po;`);
-      L.push(`      for (; j + ${w} <= j1; j += ${w}) {`);
-      L.push(`        tile${rr}x${w}(pa, pb, rowBytes, pj, ldo, clamp);`);
-      L.push(`        pb += rowBytes * ${w};`);
-      L.push(`        pj += ${w * 4};`);
-      L.push(`      }`);
-      L.push(`      for (; j < j1; j++) {`);
-      L.push(`        tile${rr}x1(pa, pb, rowBytes, pj, ldo, clamp);`);
-      L.push(`        pb += rowBytes;`);
-      L.push(`        pj += 4;`);
-      L.push(`      }`);
-      L.push(`    }`);
-    }
+  L.push(`    for (; i < m; i++) {`);
+  L.push(`      let pb = b + <usize>g0 * panelBytes;`);
+  L.push(`      let pj = po;`);
+  L.push(`      let g = g0;`);
+  if (pair > 1) {
+    L.push(`      for (; g + ${pair} <= g1; g += ${pair}) {`);
+    L.push(`        row${c}p${pair}(pa, pb, panelBytes, steps, pj, clamp, n - g * ${c});`);
+    L.push(`        pb += panelBytes * ${pair};`);
+    L.push(`        pj += ${4 * c * pair};`);
+    L.push(`      }`);
   }
+  L.push(`      for (; g < g1; g++) {`);
+  L.push(`        row${c}p1(pa, pb, panelBytes, steps, pj, clamp, n - g * ${c});`);
+  L.push(`        pb += panelBytes;`);
+  L.push(`        pj += ${4 * c};`);
+  L.push(`      }`);
+  L.push(`      pa += rowBytes;`);
+  L.push(`      po += ldo;`);
+  L.push(`    }`);
   L.push(`  }`);
   L.push(`}`);
   return L.join('\n');
@@ -138,15 +181,13 @@ function driver(cfg) {
 
 function dispatcher() {
   const L = [];
+  L.push(`/** Runs driver \`config\`: ${CONFIGS.map((c, i) => `${i} = ${name(c)}`).join(', ')}. */`);
   L.push(
-    `/** Runs driver number \`config\` (see CONFIGS in scripts/gen.mjs; ${CONFIGS.map((c, i) => `${i} = ${c.name}`).join(', ')}). */`,
-  );
-  L.push(
-    `export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, rowBytes: usize, out: usize, ldo: usize, clamp: bool, nb: i32): void {`,
+    `export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {`,
   );
   L.push(`  switch (config) {`);
   CONFIGS.forEach((cfg, i) => {
-    L.push(`    case ${i}: dots${cfg.name}(a, m, b, n, rowBytes, out, ldo, clamp, nb); break;`);
+    L.push(`    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp); break;`);
   });
   L.push(`    default: unreachable();`);
   L.push(`  }`);
@@ -154,21 +195,60 @@ function dispatcher() {
   return L.join('\n');
 }
 
+const tiles = new Map();
+const rows = new Map();
+for (const cfg of CONFIGS) {
+  tiles.set(name(cfg), tile(cfg.r, cfg.c));
+  rows.set(`${cfg.c}p1`, rowTile(cfg.c, 1));
+  if (cfg.pair > 1) rows.set(`${cfg.c}p${cfg.pair}`, rowTile(cfg.c, cfg.pair));
+}
+
 const src = [
   '// Generated by scripts/gen.mjs: do not edit.',
-  "import { madd, put } from '../simd';",
-  '',
-  ...uniq.map(([r, c]) => tile(r, c)),
-  '',
+  "import { put, madd } from './simd';",
+  ...tiles.values(),
+  ...rows.values(),
   ...CONFIGS.map(driver),
-  '',
   dispatcher(),
-  '',
-  `/** Names of the driver configurations, by index. */`,
-  `export const CONFIG_COUNT: i32 = ${CONFIGS.length};`,
   '',
 ].join('\n\n');
 
+/**
+ * The helpers every kernel inlines. Generated too, because AssemblyScript's `@inline` decorator on
+ * a function is not TypeScript and the linter cannot parse it.
+ */
+const simd = `// Generated by scripts/gen.mjs: do not edit.
+// The same sources build two binaries: plain SIMD, and relaxed SIMD where \`madd\` becomes one fused
+// \`f32x4.relaxed_madd\` (asc folds the constant branch away).
+
+/** \`c + a * b\` on four lanes: fused with relaxed SIMD, a multiply then an add without. */
+// @ts-ignore: decorator
+@inline
+export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/** Sum of the four lanes, pairwise. */
+// @ts-ignore: decorator
+@inline
+export function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** Stores the lane sum of \`v\` at \`ptr\`, clamped to [-1, 1] when the sums are cosines. */
+// @ts-ignore: decorator
+@inline
+export function put(ptr: usize, v: v128, clamp: bool): void {
+  let s = hsum(v);
+  if (clamp) s = min<f32>(max<f32>(s, -1), 1);
+  store<f32>(ptr, s);
+}
+`;
+
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'tiles.ts'), src);
-console.log(`gen: ${uniq.length} tiles, ${CONFIGS.length} drivers -> assembly/generated/tiles.ts`);
+writeFileSync(join(outDir, 'simd.ts'), simd);
+console.log(
+  `gen: ${tiles.size} tiles, ${rows.size} row tiles, ${CONFIGS.length} drivers -> assembly/generated/tiles.ts`,
+);

@@ -12,7 +12,16 @@ export interface WasmExports {
   cosineRows(a: number, b: number, rows: number, d: number, out: number): void;
   vectorPrepare(v: number, d: number): void;
   vectorCosine(a: number, b: number, d: number): number;
-  copyPadded(src: number, rows: number, cols: number, dst: number, stride: number): void;
+  pack(
+    src: number,
+    rows: number,
+    d: number,
+    srcStride: number,
+    dst: number,
+    P: number,
+    normalize: number,
+  ): void;
+  unpack(src: number, rows: number, d: number, P: number, dst: number): void;
   transposePadded(src: number, rows: number, cols: number, dst: number, stride: number): void;
   addBias(x: number, rows: number, cols: number, bias: number, out: number): void;
   activation(kind: number, x: number, n: number, out: number): void;
@@ -23,29 +32,36 @@ export interface WasmExports {
     m: number,
     b: number,
     n: number,
-    rowBytes: number,
+    steps: number,
     out: number,
     ldo: number,
     clamp: number,
-    nb: number,
+    panelsPerBlock: number,
   ): void;
 }
 
-/** The register tiles of the dot-product engine, by driver index (order of CONFIGS in scripts/gen.mjs). */
-export const TILES = ['4x2', '3x3', '2x4', '4x3', '2x6', '1x6', '1x8', '1x4'] as const;
+/**
+ * The register tiles of the dot-product engine, by driver index (the order of CONFIGS in
+ * scripts/gen.mjs): query rows x corpus rows per micro-kernel call.
+ */
+export const TILES = ['4x2', '3x3', '2x4', '2x3', '2x2'] as const;
 
-/** A register tile of the dot-product engine: rows of A x rows of B per micro-kernel call. */
+/** A register tile of the dot-product engine: query rows x corpus rows per micro-kernel call. */
 export type Tile = (typeof TILES)[number];
 
 /** Tuning of the dot-product engine. */
 export interface EngineTuning {
   /** Main register tile. */
   tile: Tile;
-  /** Bytes of B rows kept in cache while the row tiles of A pass over them. */
+  /** Bytes of corpus rows kept in cache while every query panel passes over them. */
   blockBytes: number;
 }
 
-/** Default tiles: 4x2 fits 15 registers with a spare temporary for mul+add; 3x3 with fused madd. */
+/**
+ * Default tiles. Plain SIMD: 4x2 is 8 accumulators + 6 loads + 1 temporary for the separate
+ * multiply = 15 registers. Relaxed: 3x3 is 9 accumulators + 6 loads, enough independent chains to
+ * cover the fused multiply-add's latency on two ports.
+ */
 export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
   simd: { tile: '4x2', blockBytes: 96 * 1024 },
   relaxed: { tile: '3x3', blockBytes: 96 * 1024 },
@@ -55,6 +71,8 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
 const OUT_CHUNK = 4 * 1024 * 1024;
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
+/** Raw rows copied into wasm at once while staging (bytes), so staging needs little extra memory. */
+const STAGE_CHUNK = 4 * 1024 * 1024;
 
 /** Something that holds wasm memory until released (a corpus, a resident vector). */
 export interface Resident {
@@ -68,6 +86,21 @@ export function padded(d: number): number {
 }
 
 /**
+ * Where staged rows live. The engine's layout (scripts/gen.mjs): rows cut into 4-float chunks and
+ * interleaved chunk by chunk within panels of P rows. Corpus rows form panels of the tile's C rows
+ * (the last one padded with zero rows); query rows form panels of R rows, and the rows left over
+ * below a multiple of R stay single. Either way row i of a block starts at `i * rowBytes`.
+ */
+export interface Staged {
+  /** Address of the block. */
+  readonly ptr: number;
+  /** Rows stored (without the padding rows). */
+  readonly rows: number;
+  /** Bytes per row: `ceil(d / 4) * 16`. */
+  readonly rowBytes: number;
+}
+
+/**
  * One instantiated module: its exports, the JS-side allocator over its memory, views that follow
  * memory growth, and the staging steps shared by the kernels.
  */
@@ -77,6 +110,10 @@ export class WasmRuntime {
   readonly variant: WasmVariant;
   readonly tuning: EngineTuning;
   readonly #config: number;
+  /** Query rows per panel. */
+  readonly tileRows: number;
+  /** Corpus rows per panel. */
+  readonly tileCols: number;
   readonly #live = new Set<Resident>();
   #buffer: ArrayBuffer;
   #f32: Float32Array;
@@ -87,7 +124,17 @@ export class WasmRuntime {
     this.variant = variant;
     this.tuning = tuning;
     this.#config = TILES.indexOf(tuning.tile);
-    if (this.#config < 0) throw new CosineKitError('INVALID_ARGUMENT', `Unknown tile '${tuning.tile}'.`);
+    if (this.#config < 0) {
+      throw new CosineKitError(
+        'INVALID_ARGUMENT',
+        `Unknown tile '${tuning.tile}'; expected one of ${TILES.join(', ')}.`,
+        {
+          op: 'createWasmBackend',
+          arg: 'tuning',
+        },
+      );
+    }
+    [this.tileRows, this.tileCols] = tuning.tile.split('x').map(Number);
     this.heap = new Heap(this.exports.memory, this.exports.heapBase());
     this.#buffer = this.exports.memory.buffer;
     this.#f32 = new Float32Array(this.#buffer);
@@ -150,96 +197,126 @@ export class WasmRuntime {
     return o;
   }
 
-  /**
-   * `x`'s rows normalised into a new block of rows padded to a multiple of 4 floats (zeros in the
-   * padding): the layout of the dot-product engine. Returns the block's address.
-   */
-  stageNormalized(x: Matrix, op: string): number {
-    const d = x.cols;
-    const stride = padded(d);
-    const ptr = this.alloc(x.rows * stride * 4, op);
-    if (stride === d) {
-      this.f32.set(x.data, ptr >>> 2);
-      this.exports.normalizeRows(ptr, x.rows, d, ptr, stride);
-      return ptr;
-    }
-    let raw = -1;
-    try {
-      raw = this.upload(x.data, op);
-      this.exports.normalizeRows(raw, x.rows, d, ptr, stride);
-    } catch (err) {
-      this.free(ptr);
-      throw err;
-    } finally {
-      if (raw >= 0) this.free(raw);
-    }
-    return ptr;
+  /** Bytes a corpus of `rows` rows of `d` floats takes in the engine's layout. */
+  corpusBytes(rows: number, d: number): number {
+    const c = this.tileCols;
+    return Math.ceil(rows / c) * c * padded(d) * 4;
+  }
+
+  /** Corpus rows (`x`, normalised when asked) in panels of C rows, in a new block. */
+  stageCorpus(x: Matrix, normalize: boolean, op: string): Staged {
+    return this.#stage(x, this.tileCols, x.rows, this.corpusBytes(x.rows, x.cols), normalize, op);
+  }
+
+  /** Query rows (`x`, normalised when asked) in panels of R rows, the rest single, in a new block. */
+  stageQueries(x: Matrix, normalize: boolean, op: string): Staged {
+    const split = x.rows - (x.rows % this.tileRows);
+    return this.#stage(x, this.tileRows, split, x.rows * padded(x.cols) * 4, normalize, op);
   }
 
   /**
-   * The rows of `x` (or of its transpose) copied into a new block of padded rows, the form the
-   * dot-product engine multiplies: `C_ij = row_i(A) . row_j(B)`.
+   * Rows [0, split) of `x` in panels of `P`, rows [split, rows) single, copied into wasm a chunk
+   * at a time (a multiple of P rows) and packed from there.
    */
-  stageRows(x: Matrix, transpose: boolean, op: string): number {
-    const rows = transpose ? x.cols : x.rows;
-    const cols = transpose ? x.rows : x.cols;
-    const stride = padded(cols);
-    const ptr = this.alloc(rows * stride * 4, op);
-    if (!transpose && stride === cols) {
-      this.f32.set(x.data, ptr >>> 2);
-      return ptr;
+  #stage(x: Matrix, P: number, split: number, bytes: number, normalize: boolean, op: string): Staged {
+    const { rows, cols: d } = x;
+    const rowBytes = padded(d) * 4;
+    const splitBytes = Math.ceil(split / P) * P * rowBytes;
+    const dst = this.alloc(bytes, op);
+    const chunkRows = Math.max(P, Math.floor(STAGE_CHUNK / (d * 4) / P) * P);
+    let tmp = -1;
+    try {
+      tmp = this.alloc(Math.min(rows, chunkRows) * d * 4, op);
+      const norm = normalize ? 1 : 0;
+      for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+        const r = Math.min(chunkRows, rows - i0);
+        this.f32.set(x.data.subarray(i0 * d, (i0 + r) * d), tmp >>> 2);
+        const inPanels = Math.max(0, Math.min(r, split - i0));
+        if (inPanels > 0) this.exports.pack(tmp, inPanels, d, d, dst + i0 * rowBytes, P, norm);
+        if (inPanels < r) {
+          const first = i0 + inPanels;
+          this.exports.pack(
+            tmp + inPanels * d * 4,
+            r - inPanels,
+            d,
+            d,
+            dst + splitBytes + (first - split) * rowBytes,
+            1,
+            norm,
+          );
+        }
+      }
+    } catch (err) {
+      this.free(dst);
+      throw err;
+    } finally {
+      if (tmp >= 0) this.free(tmp);
     }
+    return { ptr: dst, rows, rowBytes };
+  }
+
+  /**
+   * The rows of `x`, or of its transpose, as corpus (panels of C) or query rows: the operands of a
+   * matrix product `C_ij = row_i(A) . row_j(B)`.
+   */
+  stageOperand(x: Matrix, transpose: boolean, asCorpus: boolean, op: string): Staged {
+    if (!transpose) return asCorpus ? this.stageCorpus(x, false, op) : this.stageQueries(x, false, op);
+    const t = { data: new Float32Array(0), rows: x.cols, cols: x.rows };
+    const rowBytes = padded(t.cols) * 4;
+    const P = asCorpus ? this.tileCols : this.tileRows;
+    const split = asCorpus ? t.rows : t.rows - (t.rows % P);
+    const bytes = asCorpus ? this.corpusBytes(t.rows, t.cols) : t.rows * rowBytes;
+    const dst = this.alloc(bytes, op);
     let raw = -1;
+    let tr = -1;
     try {
       raw = this.upload(x.data, op);
-      if (transpose) this.exports.transposePadded(raw, x.rows, x.cols, ptr, stride);
-      else this.exports.copyPadded(raw, x.rows, x.cols, ptr, stride);
+      tr = this.alloc(x.data.length * 4, op);
+      this.exports.transposePadded(raw, x.rows, x.cols, tr, x.rows);
+      const splitBytes = Math.ceil(split / P) * P * rowBytes;
+      if (split > 0) this.exports.pack(tr, split, t.cols, t.cols, dst, P, 0);
+      if (split < t.rows)
+        this.exports.pack(tr + split * t.cols * 4, t.rows - split, t.cols, t.cols, dst + splitBytes, 1, 0);
     } catch (err) {
-      this.free(ptr);
+      this.free(dst);
       throw err;
     } finally {
       if (raw >= 0) this.free(raw);
+      if (tr >= 0) this.free(tr);
     }
-    return ptr;
+    return { ptr: dst, rows: t.rows, rowBytes };
   }
 
-  /** `out[i * ldo + j] = A_i . B_j` (byte addresses, padded rows of `stride` floats), clamped when asked. */
+  /** `out[i * ldo + j] = A_i . B_j` for staged queries `a` and corpus `b`, clamped when asked. */
   dots(
     a: number,
     m: number,
     b: number,
     n: number,
-    stride: number,
+    rowBytes: number,
     out: number,
     ldo: number,
     clamp: boolean,
   ): void {
-    const rowBytes = stride * 4;
-    // Rows of B per cache block: a multiple of 12 so every tile width of the drivers divides it.
-    const nb = Math.max(12, Math.floor(this.tuning.blockBytes / rowBytes / 12) * 12);
-    this.exports.dotsWith(this.#config, a, m, b, n, rowBytes, out, ldo * 4, clamp ? 1 : 0, nb);
+    const panelBytes = rowBytes * this.tileCols;
+    const panels = Math.max(1, Math.floor(this.tuning.blockBytes / panelBytes));
+    this.exports.dotsWith(this.#config, a, m, b, n, rowBytes >>> 4, out, ldo * 4, clamp ? 1 : 0, panels);
   }
 
   /**
-   * `out = A B^T` for padded row blocks `a` (m rows) and `b` (n rows), written to a JS array in
-   * chunks of query rows so the staged output stays bounded.
+   * `out = A B^T` for staged queries `a` and corpus `b`, written to a JS array in chunks of query
+   * rows so the output staged in wasm stays bounded.
    */
-  product(
-    a: number,
-    m: number,
-    b: number,
-    n: number,
-    stride: number,
-    out: Float32Array,
-    clamp: boolean,
-    op: string,
-  ): Float32Array {
-    const rows = Math.max(1, Math.min(m, Math.floor(OUT_CHUNK / n)));
+  product(a: Staged, b: Staged, out: Float32Array, clamp: boolean, op: string): Float32Array {
+    const m = a.rows;
+    const n = b.rows;
+    const R = this.tileRows;
+    const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
     const o = this.alloc(rows * n * 4, op);
     try {
       for (let i0 = 0; i0 < m; i0 += rows) {
         const r = Math.min(rows, m - i0);
-        this.dots(a + i0 * stride * 4, r, b, n, stride, o, n, clamp);
+        this.dots(a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o, n, clamp);
         this.download(o, r * n, out, i0 * n);
       }
     } finally {
@@ -249,21 +326,23 @@ export class WasmRuntime {
   }
 
   /**
-   * Exact top-k of `q` normalised query rows against `n` normalised corpus rows: tiles of scores
+   * Exact top-k of staged normalised queries against a staged normalised corpus: tiles of scores
    * computed in wasm and streamed into a running per-query selection, O(q k + tile) memory.
    */
-  search(qp: number, q: number, cp: number, n: number, stride: number, k: number, op: string): TopKResult {
-    const sel = new TopKSelector(q, k);
-    const qt = Math.min(q, 256);
-    const nt = Math.min(n, Math.max(64, Math.floor(SEARCH_TILE / qt)));
+  search(q: Staged, c: Staged, k: number, op: string): TopKResult {
+    const sel = new TopKSelector(q.rows, k);
+    const R = this.tileRows;
+    const C = this.tileCols;
+    // Query chunks of whole panels, corpus tiles of whole panels.
+    const qt = Math.min(q.rows, Math.floor(256 / R) * R);
+    const nt = Math.min(c.rows, Math.max(C, Math.floor(Math.max(64, SEARCH_TILE / qt) / C) * C));
     const tile = this.alloc(qt * nt * 4, op);
-    const rowBytes = stride * 4;
     try {
-      for (let i0 = 0; i0 < q; i0 += qt) {
-        const rq = Math.min(qt, q - i0);
-        for (let j0 = 0; j0 < n; j0 += nt) {
-          const w = Math.min(nt, n - j0);
-          this.dots(qp + i0 * rowBytes, rq, cp + j0 * rowBytes, w, stride, tile, w, true);
+      for (let i0 = 0; i0 < q.rows; i0 += qt) {
+        const rq = Math.min(qt, q.rows - i0);
+        for (let j0 = 0; j0 < c.rows; j0 += nt) {
+          const w = Math.min(nt, c.rows - j0);
+          this.dots(q.ptr + i0 * q.rowBytes, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tile, w, true);
           const f = this.f32;
           const base = tile >>> 2;
           for (let i = 0; i < rq; i++) sel.pushRow(i0 + i, f, base + i * w, j0, w);

@@ -5,29 +5,35 @@ import {
   type ResidentCorpus,
   type TopKResult,
 } from '@cosinekit/core';
-import { padded, type Resident, type WasmRuntime } from '../runtime.js';
+import type { Resident, Staged, WasmRuntime } from '../runtime.js';
 
 /**
- * A corpus resident in wasm memory: rows normalised once at upload and padded to a multiple of 4
- * floats, the layout the dot-product engine reads directly, so searching never copies it again.
+ * A corpus resident in wasm memory: rows normalised once at upload and stored in the dot-product
+ * engine's panel layout (see `Staged`), so searching reads it in place and never copies it again.
  */
 export class WasmCorpus implements ResidentCorpus, Resident {
   readonly backend = 'wasm';
   readonly storage = 'float32';
   readonly rows: number;
   readonly cols: number;
-  /** Floats per stored row (`cols` rounded up to a multiple of 4). */
-  readonly stride: number;
+  /** Bytes per stored row (`cols` rounded up to a multiple of 4 floats). */
+  readonly rowBytes: number;
   readonly #rt: WasmRuntime;
   #ptr: number;
 
   constructor(rt: WasmRuntime, x: Matrix) {
     this.rows = x.rows;
     this.cols = x.cols;
-    this.stride = padded(x.cols);
     this.#rt = rt;
-    this.#ptr = rt.stageNormalized(x, 'createCorpus');
+    const s = rt.stageCorpus(x, true, 'createCorpus');
+    this.#ptr = s.ptr;
+    this.rowBytes = s.rowBytes;
     rt.track(this);
+  }
+
+  /** The rows as the engine reads them; throws `DISPOSED` once released. */
+  staged(rt: WasmRuntime, op: string): Staged {
+    return { ptr: this.address(rt, op), rows: this.rows, rowBytes: this.rowBytes };
   }
 
   get disposed(): boolean {
@@ -85,14 +91,13 @@ export function createCorpus(rt: WasmRuntime, x: Matrix, options?: CorpusOptions
 export function readCorpus(rt: WasmRuntime, corpus: ResidentCorpus): Float32Array {
   const c = own(rt, corpus, 'readCorpus');
   const ptr = c.address(rt, 'readCorpus');
-  const out = new Float32Array(c.rows * c.cols);
-  if (c.stride === c.cols) return rt.download(ptr, out.length, out);
-  const f = rt.f32;
-  for (let i = 0; i < c.rows; i++) {
-    const at = (ptr >>> 2) + i * c.stride;
-    out.set(f.subarray(at, at + c.cols), i * c.cols);
+  const rows = rt.alloc(c.rows * c.cols * 4, 'readCorpus');
+  try {
+    rt.exports.unpack(ptr, c.rows, c.cols, rt.tileCols, rows);
+    return rt.download(rows, c.rows * c.cols);
+  } finally {
+    rt.free(rows);
   }
-  return out;
 }
 
 function own(rt: WasmRuntime, corpus: ResidentCorpus, op: string): WasmCorpus {
@@ -115,11 +120,11 @@ export function corpusSearch(
   k: number,
 ): TopKResult {
   const c = own(rt, corpus, 'corpusSearch');
-  const pq = rt.stageNormalized(queries, 'corpusSearch');
+  const sq = rt.stageQueries(queries, true, 'corpusSearch');
   try {
-    return rt.search(pq, queries.rows, c.address(rt, 'corpusSearch'), c.rows, c.stride, k, 'corpusSearch');
+    return rt.search(sq, c.staged(rt, 'corpusSearch'), k, 'corpusSearch');
   } finally {
-    rt.free(pq);
+    rt.free(sq.ptr);
   }
 }
 
@@ -132,19 +137,10 @@ export function corpusMatrix(
 ): Float32Array {
   const c = own(rt, corpus, 'corpusMatrix');
   const o = out ?? new Float32Array(queries.rows * c.rows);
-  const pq = rt.stageNormalized(queries, 'corpusMatrix');
+  const sq = rt.stageQueries(queries, true, 'corpusMatrix');
   try {
-    return rt.product(
-      pq,
-      queries.rows,
-      c.address(rt, 'corpusMatrix'),
-      c.rows,
-      c.stride,
-      o,
-      true,
-      'corpusMatrix',
-    );
+    return rt.product(sq, c.staged(rt, 'corpusMatrix'), o, true, 'corpusMatrix');
   } finally {
-    rt.free(pq);
+    rt.free(sq.ptr);
   }
 }

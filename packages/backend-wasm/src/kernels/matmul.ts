@@ -1,9 +1,9 @@
 import type { Matrix } from '@cosinekit/core';
-import { padded, type WasmRuntime } from '../runtime.js';
+import type { WasmRuntime } from '../runtime.js';
 
 /**
- * `matmul`: `C = op(A) op(B)`. Both operands are staged as padded rows of the shared dimension
- * (A's rows and B's columns, transposing on the way in where needed), so every case runs the same
+ * `matmul`: `C = op(A) op(B)`. Both operands are staged as rows of the shared dimension (A's rows
+ * and B's columns, transposing on the way in where needed), so every case runs the same
  * dot-product engine as the cosine kernels; staging is O(mk + kn) against O(mnk) work.
  */
 export function matmul(
@@ -15,16 +15,17 @@ export function matmul(
   out?: Float32Array,
 ): Float32Array {
   const m = transA ? a.cols : a.rows;
-  const k = transA ? a.rows : a.cols;
   const n = transB ? b.rows : b.cols;
   const o = out ?? new Float32Array(m * n);
-  const pa = rt.stageRows(a, transA, 'matmul');
-  let pb = -1;
+  const sb = rt.stageOperand(b, !transB, true, 'matmul');
   try {
-    pb = rt.stageRows(b, !transB, 'matmul');
-    return rt.product(pa, m, pb, n, padded(k), o, false, 'matmul');
+    const sa = rt.stageOperand(a, transA, false, 'matmul');
+    try {
+      return rt.product(sa, sb, o, false, 'matmul');
+    } finally {
+      rt.free(sa.ptr);
+    }
   } finally {
-    rt.free(pa);
-    if (pb >= 0) rt.free(pb);
+    rt.free(sb.ptr);
   }
 }
