@@ -24,7 +24,10 @@ export interface GpujsBackendOptions {
    * tile bigger outputs; this backend does); set it lower to force tiling, e.g. in tests.
    */
   maxTextureSize?: number;
-  /** Side of the score tiles topK and corpus search read back at a time (default 2048). */
+  /**
+   * Score tiles (topK, cosineMatrix, corpus search) hold at most `tileSize^2` cosines, read back
+   * one at a time (default 2048: 16 MiB); few queries get wide tiles. Capped by `maxTextureSize`.
+   */
   tileSize?: number;
 }
 

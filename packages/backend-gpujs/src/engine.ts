@@ -43,7 +43,7 @@ export interface EngineOptions {
   tileSize?: number;
 }
 
-/** Default side of a score tile for search: 2048 x 2048 floats is 16 MiB read back at a time. */
+/** Default score tile: at most 2048 x 2048 floats (16 MiB) read back at a time. */
 export const DEFAULT_TILE = 2048;
 
 /**
@@ -58,7 +58,7 @@ export class Engine {
   readonly maxTextureSize: number;
   /** The device's own limit (`Infinity` in webasm/cpu). */
   readonly deviceMaxTextureSize: number;
-  /** Side of the score tiles topK and corpus search stream through their selection. */
+  /** Score tiles hold at most `tileSize^2` cosines (and no side beyond the texture limit). */
   readonly tileSize: number;
   /** True when intermediate and resident data live in GL textures. */
   readonly textures: boolean;

@@ -2,17 +2,18 @@ import type { Matrix } from '@cosinekit/core';
 import { type DeviceValue, type Engine, type GpuTexture, isTexture, matrixArg, rowsOf } from './engine.js';
 
 /**
- * Per-row scale of `x` as a `[2, rows]` output: column 0 is max |x|, column 1 is the sum of
- * squares of x / max. Scaling first keeps float32 from overflowing above ~1e19 or flushing to
- * zero below ~1e-19, where a plain sum of squares would; the norm is `max * sqrt(sum)`.
+ * Per-row scale of `x` as a `[rows, 2]` output: row 0 holds max |x| of each row of `x`, row 1 the
+ * sum of squares of x / max. Scaling first keeps float32 from overflowing above ~1e19 or flushing
+ * to zero below ~1e-19, where a plain sum of squares would; the norm is `max * sqrt(sum)`. Rows of
+ * `x` run along the output's x axis, so webasm vectorises across them.
  */
 const ROW_SCALE = `function (x) {
-  const r = this.thread.y;
+  const r = this.thread.x;
   let m = 0.0;
   for (let p = 0; p < this.constants.d; p++) {
     m = Math.max(m, Math.abs(x[r][p]));
   }
-  if (this.thread.x == 0) {
+  if (this.thread.y == 0) {
     return m;
   }
   let s = 0.0;
@@ -28,11 +29,11 @@ const ROW_SCALE = `function (x) {
 /** `x / ||x||` from the row scale; a zero row stays zero. */
 const NORMALIZE = `function (x, scale) {
   const r = this.thread.y;
-  const m = scale[r][0];
+  const m = scale[0][r];
   if (m == 0.0) {
     return 0.0;
   }
-  return (x[r][this.thread.x] / m) / Math.sqrt(scale[r][1]);
+  return (x[r][this.thread.x] / m) / Math.sqrt(scale[1][r]);
 }`;
 
 /** Rows `[start, start + rows)` of a normalised matrix: a texture in GL modes, else floats. */
@@ -50,7 +51,7 @@ export interface DeviceRows {
 }
 
 /**
- * Rows per chunk for width `d`: a `[2, rows]` scale output and a packed `d x rows` texture
+ * Rows per chunk for width `d`: a `[rows, 2]` scale output and a packed `d x rows` texture
  * (four floats a texel, laid out near-square) must both fit the texture size limit.
  */
 export function chunkRows(engine: Engine, d: number, rows: number): number {
@@ -59,12 +60,12 @@ export function chunkRows(engine: Engine, d: number, rows: number): number {
   return Math.max(1, Math.min(rows, max, packed));
 }
 
-/** Runs the row-scale kernel over rows `[r0, r0 + n)` of `x`: a `[2, n]` device value. */
+/** Runs the row-scale kernel over rows `[r0, r0 + n)` of `x`: a `[n, 2]` device value. */
 export function rowScale(engine: Engine, x: Matrix, r0: number, n: number): DeviceValue {
   const d = x.cols;
   const key = `rowScale:${d}`;
   const k = engine.kernel(key, () => ({ source: ROW_SCALE, constants: { d }, pipeline: true }));
-  return engine.run(key, k, [2, n], matrixArg(engine, x.data.subarray(r0 * d, (r0 + n) * d), n, d));
+  return engine.run(key, k, [n, 2], matrixArg(engine, x.data.subarray(r0 * d, (r0 + n) * d), n, d));
 }
 
 /** Normalises rows `[r0, r0 + n)` of `x` on the device: a `[d, n]` device value. */

@@ -23,25 +23,24 @@ export type TileVisitor = (tile: Float32Array[], q0: number, c0: number, rows: n
 
 /**
  * Streams the cosines of every row of `q` against every row of `c` in tiles of at most
- * `side x side` (and never beyond the texture limit), one tile in memory at a time.
+ * `tileSize^2` scores and never beyond the texture limit on a side, one tile in memory at a time.
+ * Few queries get wide tiles, so a single query meets a whole corpus chunk in one kernel call.
  */
-export function forEachScoreTile(
-  engine: Engine,
-  q: DeviceRows,
-  c: DeviceRows,
-  side: number,
-  visit: TileVisitor,
-): void {
+export function forEachScoreTile(engine: Engine, q: DeviceRows, c: DeviceRows, visit: TileVisitor): void {
   const d = q.cols;
   const key = `scores:${d}`;
   const k = engine.kernel(key, () => ({ source: SCORE_TILE, constants: { d } }));
+  const area = engine.tileSize * engine.tileSize;
+  const maxSide = engine.maxTextureSize;
   for (const qc of q.chunks) {
+    const side = Math.min(engine.tileSize, qc.rows);
     for (let qa = 0; qa < qc.rows; qa += side) {
       const th = Math.min(side, qc.rows - qa);
       const [qArg, qOff] = tileArg(engine, qc, qa, th, d);
+      const wide = Math.max(1, Math.min(maxSide, Math.floor(area / side)));
       for (const cc of c.chunks) {
-        for (let ca = 0; ca < cc.rows; ca += side) {
-          const tw = Math.min(side, cc.rows - ca);
+        for (let ca = 0; ca < cc.rows; ca += wide) {
+          const tw = Math.min(wide, cc.rows - ca);
           const [cArg, cOff] = tileArg(engine, cc, ca, tw, d);
           const tile = engine.run(key, k, [tw, th], qArg, cArg, qOff, cOff);
           visit(rowsOf(tile), qc.start + qa, cc.start + ca, th, tw);

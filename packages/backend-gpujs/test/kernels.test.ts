@@ -220,6 +220,50 @@ for (const { mode, skip } of testedModes()) {
       }
     });
 
+    it('ran every kernel on the mode’s own kernel class (gpu.js fell back for none)', async () => {
+      const x = matrix(6, 4, 1);
+      await b.kernels.matmul!(x, x, false, true);
+      await b.kernels.matmul!(x, x, true, false);
+      await b.kernels.addBias!(x, matrix(1, 4, 2).data);
+      expect(b.describe!().kernelFallbacks).toBeUndefined();
+    });
+
+    it.skipIf(mode === 'webasm' || mode === 'cpu')(
+      'GL textures do not pile up across 20 create/search/dispose rounds',
+      () => {
+        const e = createEngine({ mode });
+        // Count the GL textures gpu.js itself creates and deletes on this engine's context.
+        const gl = (e.gpu as unknown as { context: WebGLRenderingContext }).context;
+        let live = 0;
+        const create = gl.createTexture.bind(gl);
+        const remove = gl.deleteTexture.bind(gl);
+        gl.createTexture = () => {
+          live++;
+          return create();
+        };
+        gl.deleteTexture = (t) => {
+          live--;
+          remove(t);
+        };
+        try {
+          const round = (seed: number) => {
+            const corpus = createCorpus(e, matrix(30, 8, seed));
+            corpusSearch(e, corpus, matrix(3, 8, seed + 1), 2);
+            cosineMatrix(e, matrix(2, 8, seed + 2), matrix(5, 8, seed + 3));
+            corpus.dispose();
+          };
+          round(0); // compiles the kernels, which keep one output texture each
+          const after = live;
+          expect(after, 'textures seen on the context').toBeGreaterThan(0);
+          for (let i = 1; i <= 20; i++) round(10 * i);
+          expect(live).toBe(after);
+          expect(e.liveTextures).toBe(0);
+        } finally {
+          void e.destroy();
+        }
+      },
+    );
+
     it('compiles each kernel once per shape family (the width), whatever the row counts', () => {
       const e = createEngine({ mode });
       try {

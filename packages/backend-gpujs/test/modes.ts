@@ -19,7 +19,7 @@ export function unavailable(mode: RunMode): string | null {
 
 /** The modes this environment tests, each with the reason it is skipped (null: it runs). */
 export function testedModes(): { mode: RunMode; skip: string | null }[] {
-  const modes: RunMode[] = inBrowser ? ['webgl2'] : ['webasm', 'cpu', 'headlessgl'];
+  const modes: RunMode[] = inBrowser ? ['webgl2', 'webgl'] : ['webasm', 'cpu', 'headlessgl'];
   return modes.map((mode) => {
     const skip = unavailable(mode);
     if (skip) console.log(`[backend-gpujs] skipping mode ${mode}: ${skip}`);

@@ -26,8 +26,7 @@ export function cosineMatrix(
 /** `out[i * c.rows + j] = cos(q_i, c_j)` over normalised device rows, tile by tile. */
 export function writeMatrix(engine: Engine, q: DeviceRows, c: DeviceRows, out: Float32Array): Float32Array {
   const n = c.rows;
-  // The whole matrix is the answer, so tiles as large as the texture limit allows.
-  forEachScoreTile(engine, q, c, engine.maxTextureSize, (tile, q0, c0, rows, cols) => {
+  forEachScoreTile(engine, q, c, (tile, q0, c0, rows, cols) => {
     for (let y = 0; y < rows; y++) out.set(tile[y].subarray(0, cols), (q0 + y) * n + c0);
   });
   return out;

@@ -14,7 +14,7 @@ export function rowNorms(
     const v = rowScale(engine, x, r0, n);
     try {
       const s = rowsOf(v);
-      for (let i = 0; i < n; i++) out[r0 + i] = s[i][0] * Math.sqrt(s[i][1]);
+      for (let i = 0; i < n; i++) out[r0 + i] = s[0][i] * Math.sqrt(s[1][i]);
     } finally {
       engine.release(v);
     }

@@ -21,7 +21,7 @@ export function searchRows(engine: Engine, queries: Matrix, corpus: DeviceRows, 
   const qn = toDeviceRows(engine, queries);
   try {
     const sel = new TopKSelector(queries.rows, k);
-    forEachScoreTile(engine, qn, corpus, engine.tileSize, (tile, q0, c0, rows, cols) => {
+    forEachScoreTile(engine, qn, corpus, (tile, q0, c0, rows, cols) => {
       for (let y = 0; y < rows; y++) sel.pushRow(q0 + y, tile[y], 0, c0, cols);
     });
     return sel.result();
