@@ -23,7 +23,7 @@ export interface EncoderOptions {
 export type KernelSource = CosineKit | Kernels;
 
 /** Resolves a {@link KernelSource} to its kernel table. */
-export async function resolveKernels(source: KernelSource): Promise<Kernels> {
+export async function kernelsOf(source: KernelSource): Promise<Kernels> {
   const kit = source as CosineKit;
   return typeof kit.kernels === 'function' && typeof kit.ready === 'function'
     ? kit.kernels()
@@ -167,7 +167,7 @@ export class Encoder {
         `has ${t.cols} columns but the encoder takes ${this.inputs}.`,
       );
     }
-    const ops = kernelOps(await resolveKernels(source));
+    const ops = kernelOps(await kernelsOf(source));
     const out = new Float32Array(t.rows * this.outputs);
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);

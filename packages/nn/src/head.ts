@@ -1,6 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, Tensor } from '@cosinekit/core';
-import { type Encoder, type KernelSource, resolveKernels } from './encoder.js';
+import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 
 /**
  * The DLCS cosine head: it replaces a classifier's output layer and scores inputs by the cosine of
@@ -18,7 +18,7 @@ export class CosineHead {
 
   /** `out[i] = cos(f(x1_i), f(x2_i))` for paired rows. */
   async pairs(x1: TensorInput, x2: TensorInput): Promise<Float32Array> {
-    const kernels = await resolveKernels(this.#source);
+    const kernels = await kernelsOf(this.#source);
     const [a, b] = [await this.encoder.embed(kernels, x1), await this.encoder.embed(kernels, x2)];
     if (a.rows !== b.rows) {
       argError('DIMENSION_MISMATCH', 'CosineHead.pairs', 'x2', `has ${b.rows} rows but x1 has ${a.rows}.`);
@@ -28,7 +28,7 @@ export class CosineHead {
 
   /** The `x1.rows x x2.rows` matrix of cos(f(x1_i), f(x2_j)). */
   async matrix(x1: TensorInput, x2: TensorInput): Promise<Tensor> {
-    const kernels = await resolveKernels(this.#source);
+    const kernels = await kernelsOf(this.#source);
     const a = await this.encoder.embed(kernels, x1);
     const b = await this.encoder.embed(kernels, x2);
     return new Tensor(await kernels.cosineMatrix(a, b), a.rows, b.rows);

@@ -4,7 +4,7 @@
  */
 
 export type { EncoderCache, EncoderGrads, EncoderOptions, KernelSource } from './encoder.js';
-export { createEncoder, Encoder, resolveKernels } from './encoder.js';
+export { createEncoder, Encoder, kernelsOf } from './encoder.js';
 export type { PairAccuracy, RetrievalReport, RetrievalSet } from './evaluate.js';
 export { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from './evaluate.js';
 export { CosineHead, createCosineHead } from './head.js';
@@ -39,7 +39,7 @@ export type {
   Sampler,
   SamplerOptions,
 } from './sampling.js';
-export { fixedPairSampler, inBatchSampler, pairSampler } from './sampling.js';
+export { fixedPairSampler, inBatchSampler, pairSampler, tripletSampler } from './sampling.js';
 export type {
   BatchInfo,
   EarlyStopping,

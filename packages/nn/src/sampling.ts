@@ -28,6 +28,9 @@ export interface Batch {
   readonly targets?: Float64Array;
   /** Per anchor: its class, for in-batch losses. */
   readonly groups?: Int32Array;
+  /** Triplets: a hard negative per anchor (`rows x cols`), and its class. */
+  readonly negatives?: Float32Array;
+  readonly negativeGroups?: Int32Array;
 }
 
 /** Yields one epoch of batches, shuffled with the given generator. */
@@ -99,6 +102,38 @@ export function inBatchSampler(data: LabelledData, options: SamplerOptions = {})
           groups[r] = data.labels[i];
         }
         yield { a, b, rows, cols, groups };
+      }
+    },
+  };
+}
+
+/**
+ * Triplet sampling for {@link multipleNegativesRankingLoss}: every row is an anchor once per epoch
+ * (shuffled), with a random other row of its class as positive and a random row of another class
+ * as its hard negative; the other anchors' positives and negatives are negatives too.
+ */
+export function tripletSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
+  const inner = inBatchSampler(data, options);
+  if (classIndex(data, 'tripletSampler').size < 2) {
+    argError('INVALID_ARGUMENT', 'tripletSampler', 'data', 'needs at least two classes.');
+  }
+  const { cols } = data;
+  return {
+    sampling: 'in-batch',
+    batchesPerEpoch: inner.batchesPerEpoch,
+    *epoch(rng) {
+      for (const batch of inner.epoch(rng)) {
+        const { rows, groups } = batch;
+        const negatives = new Float32Array(rows * cols);
+        const negativeGroups = new Int32Array(rows);
+        for (let r = 0; r < rows; r++) {
+          let j: number;
+          do j = rng.int(data.rows);
+          while (data.labels[j] === groups![r]);
+          copyRow(data.x, j, cols, negatives, r);
+          negativeGroups[r] = data.labels[j];
+        }
+        yield { ...batch, negatives, negativeGroups };
       }
     },
   };

@@ -1,6 +1,6 @@
 import type { Awaitable } from '@cosinekit/core';
 import { argError } from '@cosinekit/core';
-import { type Encoder, type KernelSource, resolveKernels } from './encoder.js';
+import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss } from './losses/loss.js';
 import { type DenseOps, kernelOps, type Vec } from './ops.js';
 import type { Optimizer } from './optimisers.js';
@@ -111,7 +111,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
-  const ops = options.ops ?? kernelOps(await resolveKernels(options.kernels));
+  const ops = options.ops ?? kernelOps(await kernelsOf(options.kernels));
   if (ops.precision !== encoder.precision) {
     argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);
   }
@@ -140,23 +140,30 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let sum = 0;
     let batches = 0;
     for (const batch of sampler.epoch(rng)) {
-      const { rows, cols } = batch;
-      const x = ops.alloc(2 * rows * cols);
+      const { rows, cols, negatives } = batch;
+      // Anchors, positives and (for triplets) negatives go through the encoder as one block.
+      const blocks = negatives ? 3 : 2;
+      const x = ops.alloc(blocks * rows * cols);
       x.set(batch.a);
       x.set(batch.b, rows * cols);
-      const cache = await encoder.forward(ops, x, 2 * rows);
+      if (negatives) x.set(negatives, 2 * rows * cols);
+      const cache = await encoder.forward(ops, x, blocks * rows);
       const d = encoder.outputs;
       const r = await loss.compute(ops, {
         a: cache.out.subarray(0, rows * d),
-        b: cache.out.subarray(rows * d),
+        b: cache.out.subarray(rows * d, 2 * rows * d),
         rows,
         cols: d,
         targets: batch.targets,
         groups: batch.groups,
+        ...(negatives
+          ? { negatives: cache.out.subarray(2 * rows * d), negativeGroups: batch.negativeGroups }
+          : {}),
       });
-      const dOut: Vec = ops.alloc(2 * rows * d);
+      const dOut: Vec = ops.alloc(blocks * rows * d);
       dOut.set(r.gradA);
       dOut.set(r.gradB, rows * d);
+      if (negatives && r.gradNegatives) dOut.set(r.gradNegatives, 2 * rows * d);
       const grads = await encoder.backward(ops, cache, dOut);
       optimizer.step(params, grads.params);
       sum += r.loss;

@@ -43,6 +43,21 @@ describe('loss gradients (float64 finite differences)', () => {
     await check(multipleNegativesRankingLoss({ scale: 5 }), {}, 13);
     await check(multipleNegativesRankingLoss(), { groups }, 15);
   });
+  it('multiple-negatives ranking with hard negatives (triplets), with and without groups', async () => {
+    for (const withGroups of [false, true]) {
+      const a = randomVec(rows * cols, 21);
+      const b = randomVec(rows * cols, 22);
+      const negatives = randomVec(rows * cols, 23);
+      const extra = withGroups ? { groups, negativeGroups: [1, 0, 0, 2, 0, 3] } : {};
+      const loss = multipleNegativesRankingLoss({ scale: 7 });
+      const run = () => loss.compute(float64Ops, { a, b, negatives, rows, cols, ...extra });
+      const r = await run();
+      const value = async () => (await run()).loss;
+      expect(await maxRelativeError(value, a, r.gradA)).toBeLessThan(1e-3);
+      expect(await maxRelativeError(value, b, r.gradB)).toBeLessThan(1e-3);
+      expect(await maxRelativeError(value, negatives, r.gradNegatives!)).toBeLessThan(1e-3);
+    }
+  });
 });
 
 describe('loss values match their definitions', () => {
@@ -97,6 +112,15 @@ describe('loss values match their definitions', () => {
       cols: 2,
     });
     expect(h.loss).toBeCloseTo(20 + Math.log(1 + Math.exp(-20)), 10);
+    // A hard negative equal to the anchor competes with the positive: two equal logits, log 2.
+    const t = await multipleNegativesRankingLoss().compute(float64Ops, {
+      a: new Float64Array([1, 0]),
+      b: new Float64Array([2, 0]),
+      negatives: new Float64Array([3, 0]),
+      rows: 1,
+      cols: 2,
+    });
+    expect(t.loss).toBeCloseTo(Math.log(2), 12);
   });
   it('rejects missing targets with a named error', () => {
     expect(() => mseSimilarityLoss().compute(float64Ops, { a, b, rows: 3, cols: 2 })).toThrow(/targets/);

@@ -16,6 +16,7 @@ import {
   pairSampler,
   sgd,
   train,
+  tripletSampler,
 } from '../src/index.js';
 
 /**
@@ -78,6 +79,21 @@ describe('train', () => {
     expect(a.losses).toEqual(b.losses);
     expect(a.losses[3]).toBeLessThan(a.losses[0]);
     expect(await knn(a.enc)).toBeGreaterThan(0.9);
+  });
+
+  it('trains on triplets (anchor, positive, hard negative) with the ranking loss', async () => {
+    const enc = makeEncoder(6);
+    const r = await train({
+      kernels: kit,
+      encoder: enc,
+      loss: multipleNegativesRankingLoss(),
+      sampler: tripletSampler(data, { batchSize: 16 }),
+      optimizer: adam({ learningRate: 0.01 }),
+      epochs: 3,
+      seed: 3,
+    });
+    expect(r.history[2].loss).toBeLessThan(r.history[0].loss);
+    expect(await knn(enc)).toBeGreaterThan(0.9);
   });
 
   it('trains with pair sampling and the contrastive loss, calling the callbacks', async () => {

@@ -3,7 +3,8 @@ import type { DenseOps, Vec } from '../ops.js';
 
 /**
  * What a loss sees: two `rows x cols` blocks of embeddings, row i of `a` paired with row i of `b`,
- * plus per-pair targets (labels or target similarities) and, for in-batch losses, group ids.
+ * plus per-pair targets (labels or target similarities) and, for in-batch losses, group ids and
+ * optionally a third block of hard negatives (triplets).
  */
 export interface LossInput {
   readonly a: Vec;
@@ -14,6 +15,10 @@ export interface LossInput {
   readonly targets?: ArrayLike<number>;
   /** Per row: a group (class) id; in-batch losses drop other rows of the same group as negatives. */
   readonly groups?: ArrayLike<number>;
+  /** Triplets: a hard negative for each anchor, `rows x cols` (in-batch losses only). */
+  readonly negatives?: Vec;
+  /** The group of each hard negative; needed with `negatives` when `groups` are given. */
+  readonly negativeGroups?: ArrayLike<number>;
 }
 
 /** The loss value (mean over the batch) and its gradients with respect to `a` and `b`. */
@@ -21,6 +26,8 @@ export interface LossResult {
   readonly loss: number;
   readonly gradA: Vec;
   readonly gradB: Vec;
+  /** Gradient with respect to `negatives`, when they were given. */
+  readonly gradNegatives?: Vec;
 }
 
 /**

@@ -8,56 +8,78 @@ export interface MultipleNegativesRankingLossOptions {
   scale?: number;
 }
 
+const OP = 'multipleNegativesRankingLoss';
+
 /**
  * Multiple-negatives ranking loss (InfoNCE with in-batch negatives, as in sentence-transformers):
- * the cross-entropy of the logits `scale x cos(a_i, b_j)` against the target j = i, averaged over
- * i. Every other positive in the batch is a negative for anchor i, except, when `groups` are given,
- * rows of the anchor's own group (they are not negatives, so they leave the softmax).
+ * the cross-entropy of the logits `scale x cos(a_i, c_j)` against the target j = i, averaged over
+ * i, where the candidates c are the positives `b` and, for triplets, the hard `negatives` after
+ * them. Every other candidate in the batch is a negative for anchor i, except, when `groups` are
+ * given, candidates of the anchor's own group (they are not negatives, so they leave the softmax).
  *
- * The `rows x rows` cosine matrix and both gradient products run on the backend (`ops.matmul`):
- *   S = Â B̂ᵀ, dÂ = dS B̂, dB̂ = dSᵀ Â, with dS = scale (softmax(scale S) - I) / rows.
+ * The cosine matrix and both gradient products run on the backend (`ops.matmul`):
+ *   S = Â Ĉᵀ, dÂ = dS Ĉ, dĈ = dSᵀ Â, with dS = scale (softmax(scale S) - I) / rows.
  */
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
   const scale = options.scale ?? 20;
-  if (!(scale > 0)) argError('INVALID_ARGUMENT', 'multipleNegativesRankingLoss', 'scale', 'must be > 0.');
+  if (!(scale > 0)) argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
   return {
     name: 'multiple-negatives-ranking',
     sampling: 'in-batch',
     async compute(ops, input) {
-      const { a, b, rows, cols, groups } = input;
-      if (groups && groups.length !== rows) {
-        argError('SHAPE_MISMATCH', 'multipleNegativesRankingLoss', 'groups', `must hold ${rows} values.`);
+      const { a, b, rows, cols, groups, negatives, negativeGroups } = input;
+      if (groups && groups.length !== rows)
+        argError('SHAPE_MISMATCH', OP, 'groups', `must hold ${rows} values.`);
+      if (negatives && negatives.length !== rows * cols) {
+        argError('SHAPE_MISMATCH', OP, 'negatives', `must hold ${rows} x ${cols} values.`);
       }
+      if (negatives && groups && (!negativeGroups || negativeGroups.length !== rows)) {
+        argError('SHAPE_MISMATCH', OP, 'negativeGroups', `must hold ${rows} values when groups are given.`);
+      }
+      // Candidates: the positives, then the hard negatives (when given), as one block of rows.
+      const n = negatives ? 2 * rows : rows;
+      let c = b;
+      if (negatives) {
+        c = ops.alloc(n * cols);
+        c.set(b);
+        c.set(negatives, rows * cols);
+      }
+      const groupOf = (j: number): number | undefined =>
+        groups === undefined ? undefined : j < rows ? groups[j] : negativeGroups![j - rows];
+      // A candidate is left out of anchor i's softmax when it shares i's group (and is not i's positive).
+      const skip = (i: number, j: number): boolean =>
+        groups !== undefined && j !== i && groupOf(j) === groups[i];
+
       const na = normalizeRowsForward(a, rows, cols);
-      const nb = normalizeRowsForward(b, rows, cols);
-      const s = await ops.matmul(na.y, rows, cols, nb.y, rows, cols, false, true);
-      const dS = ops.alloc(rows * rows);
+      const nc = normalizeRowsForward(c, n, cols);
+      const s = await ops.matmul(na.y, rows, cols, nc.y, n, cols, false, true);
+      const dS = ops.alloc(rows * n);
       let total = 0;
       for (let i = 0; i < rows; i++) {
-        const o = i * rows;
+        const o = i * n;
         let max = -Infinity;
-        for (let j = 0; j < rows; j++) {
-          if (j !== i && groups && groups[j] === groups[i]) continue;
-          max = Math.max(max, scale * s[o + j]);
-        }
+        for (let j = 0; j < n; j++) if (!skip(i, j)) max = Math.max(max, scale * s[o + j]);
         let z = 0;
-        for (let j = 0; j < rows; j++) {
-          if (j !== i && groups && groups[j] === groups[i]) continue;
-          z += Math.exp(scale * s[o + j] - max);
-        }
+        for (let j = 0; j < n; j++) if (!skip(i, j)) z += Math.exp(scale * s[o + j] - max);
         total += max + Math.log(z) - scale * s[o + i];
-        for (let j = 0; j < rows; j++) {
-          if (j !== i && groups && groups[j] === groups[i]) continue;
+        for (let j = 0; j < n; j++) {
+          if (skip(i, j)) continue;
           const p = Math.exp(scale * s[o + j] - max) / z;
           dS[o + j] = (scale * (p - (j === i ? 1 : 0))) / rows;
         }
       }
-      const dA = await ops.matmul(dS, rows, rows, nb.y, rows, cols, false, false);
-      const dB = await ops.matmul(dS, rows, rows, na.y, rows, cols, true, false);
+      const dA = await ops.matmul(dS, rows, n, nc.y, n, cols, false, false);
+      const dC = normalizeRowsBackward(
+        nc,
+        await ops.matmul(dS, rows, n, na.y, rows, cols, true, false),
+        n,
+        cols,
+      );
       return {
         loss: total / rows,
         gradA: normalizeRowsBackward(na, dA, rows, cols),
-        gradB: normalizeRowsBackward(nb, dB, rows, cols),
+        gradB: negatives ? dC.subarray(0, rows * cols) : dC,
+        ...(negatives ? { gradNegatives: dC.subarray(rows * cols) } : {}),
       };
     },
   };
