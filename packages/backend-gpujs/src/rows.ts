@@ -113,12 +113,24 @@ export function releaseRows(engine: Engine, rows: DeviceRows): void {
   for (const c of rows.chunks) if (isTexture(c.value)) engine.release(c.value);
 }
 
-/** Rows of floats as one row-major Float32Array. */
-export function flatten(
-  rows: Float32Array[],
-  cols: number,
-  out: Float32Array = new Float32Array(rows.length * cols),
-): Float32Array {
-  for (let i = 0; i < rows.length; i++) out.set(rows[i].subarray(0, cols), i * cols);
+/**
+ * Rows of floats as one row-major Float32Array, written to `out` when given. Without `out`, rows
+ * that are already consecutive views of one buffer (webasm results) are returned as one view.
+ */
+export function flatten(rows: Float32Array[], cols: number, out?: Float32Array): Float32Array {
+  const n = rows.length;
+  if (out === undefined) {
+    const first = rows[0];
+    const last = rows[n - 1];
+    if (
+      first.length === cols &&
+      last.buffer === first.buffer &&
+      last.byteOffset === first.byteOffset + (n - 1) * cols * 4
+    ) {
+      return new Float32Array(first.buffer, first.byteOffset, n * cols);
+    }
+    out = new Float32Array(n * cols);
+  }
+  for (let i = 0; i < n; i++) out.set(rows[i].subarray(0, cols), i * cols);
   return out;
 }
