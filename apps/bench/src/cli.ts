@@ -1,1 +1,284 @@
-export {};
+#!/usr/bin/env node
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Backend } from '@cosinekit/core';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pc from 'picocolors';
+import { KNOWN_BACKENDS } from './backends.js';
+import { benchmark, DEFAULTS, type ExtraBackend } from './bench.js';
+import { PEERS } from './contenders.js';
+import { nodeEnvironment } from './env.js';
+import { renderCompare } from './report/compare.js';
+import { parseReport, toJson } from './report/json.js';
+import { renderMarkdown } from './report/markdown.js';
+import { renderSvg } from './report/svg.js';
+import { renderTable } from './report/table.js';
+import type { BenchReport, Size } from './types.js';
+import { PRESETS } from './workloads.js';
+
+/** Where the CLI writes; tests pass sinks. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Show a progress bar (on stderr). */
+  progress: boolean;
+}
+
+const processIo: Io = {
+  out: (t) => process.stdout.write(`${t}\n`),
+  err: (t) => process.stderr.write(`${t}\n`),
+  progress: Boolean(process.stderr.isTTY),
+};
+
+const int = (name: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min)
+    throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
+  return n;
+};
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number.`);
+  return n;
+};
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+interface RunFlags {
+  workloads: string[];
+  backends: string[];
+  peers: string[];
+  q?: number;
+  n?: number;
+  d?: number;
+  k?: number;
+  reps: number;
+  warmup: number;
+  budget: number;
+  baseline: string;
+  tolerance: number;
+  seed: number;
+  threads?: number;
+  backendModule?: string[];
+  json: string | false;
+  markdown?: string;
+  svg: string | false;
+  progress: boolean;
+}
+
+/** Builds the command line; `run` receives the parsed flags of a benchmark run. */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('cosinekit-bench')
+    .description(
+      'Benchmarks CosineKit backends against the naive JS loop and tfjs, checks every result against float64, ' +
+        'and reports what actually ran.\nExits 1 when any result is wrong (error above --tolerance, recall@k < 1) or a call throws.',
+    )
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride()
+    .option(
+      '-w, --workloads <list>',
+      `workloads, comma-separated: ${Object.values(PRESETS)
+        .map((p) => `${p.id} (${p.title})`)
+        .join('; ')}; custom (the --q/--n/--d/--k shape)`,
+      list,
+      [...DEFAULTS.workloads],
+    )
+    .option(
+      '-b, --backends <list>',
+      `backends to run, comma-separated (known: ${KNOWN_BACKENDS.join(', ')})`,
+      list,
+      [...DEFAULTS.backends],
+    )
+    .option(
+      '-p, --peers <list>',
+      `peers to run beside them (known: ${PEERS.join(', ')}; tfjs peers run on the engine of each tfjs-* backend)`,
+      list,
+      [...DEFAULTS.peers],
+    )
+    .option('--q <rows>', 'custom workload: query rows Q (adds workload custom)', int('--q', 1))
+    .option('--n <rows>', 'custom workload: corpus rows N', int('--n', 1))
+    .option('--d <dim>', 'custom workload: dimension d', int('--d', 1))
+    .option('--k <k>', 'custom workload: top-k (a search; without it, a cosine matrix)', int('--k', 1))
+    .option(
+      '-r, --reps <n>',
+      'timed repetitions per figure (median reported)',
+      int('--reps', 1),
+      DEFAULTS.reps,
+    )
+    .option('--warmup <n>', 'untimed calls before timing', int('--warmup', 0), DEFAULTS.warmup)
+    .option(
+      '--budget <seconds>',
+      'time allowed per figure; slower contenders run fewer reps or on a slice (reported)',
+      positive('--budget'),
+      DEFAULTS.budgetSeconds,
+    )
+    .option(
+      '--baseline <id>',
+      'contender (or contender/method) the speed-ups are relative to',
+      DEFAULTS.baseline,
+    )
+    .option(
+      '--tolerance <x>',
+      'largest accepted |cosine - float64 cosine|',
+      positive('--tolerance'),
+      DEFAULTS.tolerance,
+    )
+    .option('--seed <n>', 'seed of the random data', int('--seed', 0), DEFAULTS.seed)
+    .option(
+      '--threads <n>',
+      'threads for the wasm backend (passed to createWasmBackend; for later)',
+      int('--threads', 1),
+    )
+    .option(
+      '--backend-module <paths...>',
+      "extra backends: ES modules whose default export (or 'createBackend') returns a core Backend",
+    )
+    .option('--json <file>', 'write the JSON report here', 'bench-results/latest.json')
+    .option('--no-json', 'do not write the JSON report')
+    .option('--markdown <file>', 'also write a Markdown report')
+    .option('--svg <file>', 'write the SVG chart here', 'bench-results/latest.svg')
+    .option('--no-svg', 'do not write the SVG chart')
+    .option('--no-progress', 'no progress bar')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  cosinekit-bench\n  cosinekit-bench -w B -b wasm,tfjs-wasm --reps 9\n' +
+        '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
+        '  cosinekit-bench compare before.json after.json',
+    )
+    .action(async (flags: RunFlags) => {
+      setExit(await runFromFlags(flags, io));
+    });
+  program
+    .command('compare')
+    .description('compare two JSON reports: what got faster or slower (per pair)')
+    .argument('<before>', 'earlier report (JSON)')
+    .argument('<after>', 'later report (JSON)')
+    .addOption(
+      new Option('--threshold <fraction>', 'changes smaller than this count as the same').default(0.05),
+    )
+    .action((before: string, after: string, opts: { threshold: number | string }) => {
+      const a = parseReport(readFileSync(before, 'utf8'), before);
+      const b = parseReport(readFileSync(after, 'utf8'), after);
+      io.out(renderCompare(a, b, Number(opts.threshold)));
+      setExit(b.ok ? 0 : 1);
+    });
+  return program;
+}
+
+async function runFromFlags(f: RunFlags, io: Io): Promise<number> {
+  let workloads = f.workloads;
+  let custom: Size | undefined;
+  if (f.q !== undefined || f.n !== undefined || f.d !== undefined || workloads.includes('custom')) {
+    if (f.q === undefined || f.n === undefined || f.d === undefined) {
+      io.err(pc.red('A custom workload needs --q, --n and --d (and --k for a search).'));
+      return 2;
+    }
+    if (f.k !== undefined && f.k > f.n) {
+      io.err(pc.red('--k must not exceed --n.'));
+      return 2;
+    }
+    custom = { q: f.q, n: f.n, d: f.d, ...(f.k !== undefined ? { k: f.k } : {}) };
+    if (!workloads.includes('custom')) {
+      workloads = f.workloads === (DEFAULTS.workloads as unknown) ? ['custom'] : [...workloads, 'custom'];
+    }
+  }
+  const extra = (f.backendModule ?? []).map(moduleBackend);
+  const bar =
+    f.progress && io.progress
+      ? new SingleBar({
+          format: ' {bar} {value}/{total} {label}',
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: true,
+        })
+      : undefined;
+  bar?.start(1, 0, { label: 'starting' });
+  const t0 = performance.now();
+  let report: BenchReport;
+  try {
+    report = await benchmark({
+      workloads,
+      custom,
+      backends: f.backends,
+      peers: f.peers,
+      extraBackends: extra,
+      reps: f.reps,
+      warmup: f.warmup,
+      budgetSeconds: f.budget,
+      baseline: f.baseline,
+      tolerance: f.tolerance,
+      seed: f.seed,
+      threads: f.threads,
+      load: (spec) => import(spec) as Promise<Record<string, unknown>>,
+      environment: nodeEnvironment(),
+      onProgress: (done, total, label) => {
+        if (bar) {
+          bar.setTotal(total);
+          bar.update(done, { label });
+        } else if (f.progress)
+          io.err(pc.dim(`[${done}/${total}] ${label} (${((performance.now() - t0) / 1000).toFixed(1)} s)`));
+      },
+    });
+  } catch (err) {
+    bar?.stop();
+    io.err(pc.red(`cosinekit-bench: ${err instanceof Error ? err.message : String(err)}`));
+    return 2;
+  }
+  bar?.stop();
+  io.out(renderTable(report));
+  const write = (file: string, text: string, what: string) => {
+    mkdirSync(dirname(resolve(file)), { recursive: true });
+    writeFileSync(file, text);
+    io.out(pc.dim(`${what} written to ${file}`));
+  };
+  if (f.json) write(f.json, toJson(report), 'JSON');
+  if (f.markdown) write(f.markdown, renderMarkdown(report), 'Markdown');
+  if (f.svg) write(f.svg, renderSvg(report), 'SVG chart');
+  return report.ok ? 0 : 1;
+}
+
+function moduleBackend(path: string): ExtraBackend {
+  return {
+    id: basename(path, extname(path)),
+    async create() {
+      const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+      const make = mod.default ?? mod.createBackend;
+      const b = typeof make === 'function' ? await make() : make;
+      if (!b || typeof b !== 'object' || typeof (b as Backend).name !== 'string') {
+        throw new Error(`${path}: the default export (or createBackend) must return a Backend`);
+      }
+      return b as Backend;
+    },
+  };
+}
+
+/** Runs the CLI on `argv` (without `node` and the script) and returns the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    if (typeof e.exitCode === 'number') return e.exitCode;
+    io.err(pc.red(`cosinekit-bench: ${err instanceof Error ? err.message : String(err)}`));
+    return 2;
+  }
+  return code;
+}
+
+// Run when executed (node dist/cli.js, or the cosinekit-bench bin link), not when imported by a test.
+const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
+if (entry === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,171 @@
+import type { Accuracy } from './types.js';
+import type { Dataset } from './workloads.js';
+
+/** Query rows checked against float64 at most; evenly spread so both ends of a batch are covered. */
+export const SAMPLE_ROWS = 16;
+
+/**
+ * Exact cosines in float64, written here rather than taken from core so that the bench checks the
+ * library against an independent implementation. Rows are computed on demand and cached; a shrunk
+ * dataset shares its prefix with the full one, so the cache serves both.
+ */
+export class ExactReference {
+  readonly #ds: Dataset;
+  #corpusNorms: Float64Array | undefined;
+  readonly #rows = new Map<number, Float64Array>();
+
+  constructor(ds: Dataset) {
+    this.#ds = ds;
+  }
+
+  /** Exact cosines of query row `i` against the first `n` corpus rows. */
+  row(i: number, n: number): Float64Array {
+    let r = this.#rows.get(i);
+    if (!r) {
+      const { corpus, queries } = this.#ds;
+      const d = this.#ds.size.d;
+      const full = this.#ds.size.n;
+      const norms = this.#norms();
+      let qq = 0;
+      for (let p = 0; p < d; p++) qq += queries[i * d + p] * queries[i * d + p];
+      const qn = Math.sqrt(qq);
+      r = new Float64Array(full);
+      for (let j = 0; j < full; j++) {
+        let dot = 0;
+        const o = j * d;
+        for (let p = 0; p < d; p++) dot += queries[i * d + p] * corpus[o + p];
+        const nn = qn * norms[j];
+        r[j] = nn === 0 ? 0 : dot / nn;
+      }
+      this.#rows.set(i, r);
+    }
+    return r.subarray(0, n);
+  }
+
+  #norms(): Float64Array {
+    if (!this.#corpusNorms) {
+      const { corpus } = this.#ds;
+      const { n, d } = this.#ds.size;
+      const out = new Float64Array(n);
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < d; p++) s += corpus[j * d + p] * corpus[j * d + p];
+        out[j] = Math.sqrt(s);
+      }
+      this.#corpusNorms = out;
+    }
+    return this.#corpusNorms;
+  }
+}
+
+/** Up to {@link SAMPLE_ROWS} query indices spread over `[0, q)`. */
+export function sampleRows(q: number): number[] {
+  if (q <= SAMPLE_ROWS) return Array.from({ length: q }, (_, i) => i);
+  return Array.from({ length: SAMPLE_ROWS }, (_, i) => Math.round((i * (q - 1)) / (SAMPLE_ROWS - 1)));
+}
+
+/** Checks a `q x n` cosine matrix (row-major) on sampled rows. */
+export function checkMatrix(
+  exact: ExactReference,
+  q: number,
+  n: number,
+  out: ArrayLike<number>,
+  tolerance: number,
+): Accuracy {
+  if (out.length !== q * n) return failed(tolerance, `returned ${out.length} values, expected ${q * n}`);
+  const rows = sampleRows(q);
+  let err = 0;
+  for (const i of rows) {
+    const e = exact.row(i, n);
+    for (let j = 0; j < n; j++) err = maxErr(err, out[i * n + j], e[j]);
+  }
+  return { maxAbsError: err, tolerance, checkedRows: rows.length, ok: err <= tolerance };
+}
+
+/**
+ * Checks a top-k answer on sampled queries: each returned index must be among the exact top-k, or
+ * score within `tolerance` of the exact k-th best (a tie in float32); each score must match the exact
+ * cosine of its index. Recall is the share of returned hits that pass the first test.
+ */
+export function checkSearch(
+  exact: ExactReference,
+  q: number,
+  n: number,
+  k: number,
+  indices: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  tolerance: number,
+): Accuracy {
+  if (indices.length !== q * k || scores.length !== q * k) {
+    return failed(tolerance, `returned ${indices.length} hits, expected ${q * k}`);
+  }
+  const rows = sampleRows(q);
+  let err = 0;
+  let found = 0;
+  for (const i of rows) {
+    const e = exact.row(i, n);
+    const kth = kthLargest(e, k);
+    const seen = new Set<number>();
+    for (let j = 0; j < k; j++) {
+      const idx = indices[i * k + j];
+      if (!Number.isInteger(idx) || idx < 0 || idx >= n || seen.has(idx)) {
+        err = Number.POSITIVE_INFINITY;
+        continue;
+      }
+      seen.add(idx);
+      if (e[idx] >= kth - tolerance) found++;
+      err = maxErr(err, scores[i * k + j], e[idx]);
+    }
+  }
+  const recall = found / (rows.length * k);
+  return {
+    maxAbsError: err,
+    recall,
+    tolerance,
+    checkedRows: rows.length,
+    ok: err <= tolerance && recall === 1,
+  };
+}
+
+function maxErr(err: number, got: number, want: number): number {
+  const e = Math.abs(got - want);
+  // NaN never compares greater, so catch it explicitly: a NaN cosine is a wrong answer.
+  return Number.isNaN(e) ? Number.POSITIVE_INFINITY : e > err ? e : err;
+}
+
+function kthLargest(v: Float64Array, k: number): number {
+  // A size-k min-heap would be faster; a sorted copy keeps the checker obviously right.
+  const s = Float64Array.from(v).sort();
+  return s[s.length - k];
+}
+
+function failed(tolerance: number, problem: string): Accuracy {
+  return { maxAbsError: Number.POSITIVE_INFINITY, tolerance, checkedRows: 0, ok: false, problem };
+}
+
+/** Share of queries whose k nearest corpus rows vote for the query's own label (ties: the nearest wins). */
+export function knnAccuracy(
+  indices: ArrayLike<number>,
+  q: number,
+  k: number,
+  queryLabels: Int32Array,
+  corpusLabels: Int32Array,
+): number {
+  let right = 0;
+  for (let i = 0; i < q; i++) {
+    const votes = new Map<number, number>();
+    let best = -1;
+    let bestVotes = 0;
+    for (let j = 0; j < k; j++) {
+      const label = corpusLabels[indices[i * k + j]];
+      const v = (votes.get(label) ?? 0) + 1;
+      votes.set(label, v);
+      if (v > bestVotes) {
+        bestVotes = v;
+        best = label;
+      }
+    }
+    if (best === queryLabels[i]) right++;
+  }
+  return right / q;
+}

@@ -1,0 +1,120 @@
+import { type Backend, createReferenceBackend } from '@cosinekit/core';
+
+/** Loads a package by name. Node passes `(s) => import(s)`; the browser passes a table of literal imports. */
+export type ModuleLoader = (specifier: string) => Promise<Record<string, unknown>>;
+
+/** A backend the bench can try to construct. */
+export interface BackendSource {
+  readonly id: string;
+  /** Where it comes from, for messages: a package and its factory. */
+  readonly origin: string;
+  /** Constructs the backend (not yet initialised); throws when its package or factory is missing. */
+  create(): Promise<Backend>;
+}
+
+/** Options that shape how backends are constructed. */
+export interface BackendOptions {
+  /** Threads for the wasm backend (passed through; the backend decides what it supports). */
+  readonly threads?: number;
+  /** Where tfjs-backend-wasm finds its binaries (browsers; Node finds them itself). */
+  readonly tfjsWasmPaths?: string | Record<string, string>;
+}
+
+/** Backend ids the bench knows, with the engine or mode each selects. */
+export const KNOWN_BACKENDS = [
+  'reference',
+  'wasm',
+  'wasm-simd',
+  'wasm-relaxed',
+  'tfjs-wasm',
+  'tfjs-cpu',
+  'tfjs-webgl',
+  'gpujs',
+  'gpujs-webgl2',
+  'gpujs-webgl',
+  'gpujs-headlessgl',
+  'gpujs-webasm',
+  'gpujs-cpu',
+] as const;
+
+/** The tfjs engine a backend id selects, if it is a tfjs one. */
+export function tfjsEngineOf(id: string): 'wasm' | 'cpu' | 'webgl' | undefined {
+  const m = /^tfjs-(wasm|cpu|webgl)$/.exec(id);
+  return m ? (m[1] as 'wasm' | 'cpu' | 'webgl') : undefined;
+}
+
+/**
+ * How to construct backend `id`: the package to load, the factory it exports and its options.
+ * Packages are loaded lazily, so a package that is missing, unbuilt or broken only makes its own
+ * backend "not available".
+ */
+export function backendSource(id: string, load: ModuleLoader, options: BackendOptions = {}): BackendSource {
+  if (id === 'reference') {
+    return {
+      id,
+      origin: '@cosinekit/core createReferenceBackend()',
+      create: async () => createReferenceBackend(),
+    };
+  }
+  let pkg: string;
+  let factory: string;
+  let args: Record<string, unknown>;
+  const engine = tfjsEngineOf(id);
+  const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
+  const wasm = /^wasm(?:-(simd|relaxed))?$/.exec(id);
+  if (wasm) {
+    pkg = '@cosinekit/backend-wasm';
+    factory = 'createWasmBackend';
+    args = {
+      ...(wasm[1] ? { variant: wasm[1] } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    };
+  } else if (engine) {
+    pkg = '@cosinekit/backend-tfjs';
+    factory = 'createTfjsBackend';
+    args = options.tfjsWasmPaths !== undefined ? { engine, wasmPaths: options.tfjsWasmPaths } : { engine };
+  } else if (gpu) {
+    pkg = '@cosinekit/backend-gpujs';
+    factory = 'createGpujsBackend';
+    args = gpu[1] ? { mode: gpu[1] } : {};
+  } else {
+    return {
+      id,
+      origin: 'unknown',
+      create: () => Promise.reject(new Error(`unknown backend id (known: ${KNOWN_BACKENDS.join(', ')})`)),
+    };
+  }
+  const shown = { ...args, ...(args.wasmPaths ? { wasmPaths: '...' } : {}) };
+  const origin = `${pkg} ${factory}(${JSON.stringify(shown)})`;
+  return {
+    id,
+    origin,
+    async create() {
+      let mod: Record<string, unknown>;
+      try {
+        mod = await load(pkg);
+      } catch (err) {
+        throw new Error(`package ${pkg} did not load: ${firstLine(err)}`);
+      }
+      const make = mod[factory];
+      if (typeof make !== 'function') throw new Error(`${pkg} does not export ${factory}() yet`);
+      const backend = (await make(args)) as Backend;
+      if (!backend || typeof backend.name !== 'string' || typeof backend.kernels !== 'object') {
+        throw new Error(`${pkg} ${factory}() did not return a Backend`);
+      }
+      return backend;
+    },
+  };
+}
+
+/** The first line of an error's message, with the common "not built yet" case said plainly. */
+export function firstLine(err: unknown): string {
+  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  const missing = /Cannot find module '([^']+)'/.exec(msg);
+  if (missing && /[\\/]dist[\\/]/.test(missing[1])) {
+    return msg
+      .replace(missing[0], `not built (${missing[1].replace(/^.*[\\/](dist[\\/].*)$/, '$1')} missing)`)
+      .replace(/ imported from .*$/, '');
+  }
+  return msg;
+}

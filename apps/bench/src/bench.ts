@@ -1,0 +1,88 @@
+import type { Backend } from '@cosinekit/core';
+import type { ModuleLoader } from './backends.js';
+import { backendContender, planContenders } from './contenders.js';
+import { runSuite } from './run.js';
+import type { BenchReport, Environment, RunSettings, Size, WorkloadSpec } from './types.js';
+import { customWorkload, PRESETS } from './workloads.js';
+
+/** A backend not known by id: a third party's, or a test's. */
+export interface ExtraBackend {
+  readonly id: string;
+  create(): Promise<Backend>;
+}
+
+/** A run described by names, as the CLI flags and the browser form give it. */
+export interface BenchOptions extends Omit<RunSettings, 'workloads'> {
+  /** Preset ids (`A`, `B`, `C`, `mnist`) and/or `custom`. */
+  readonly workloads: readonly string[];
+  /** The shape of the `custom` workload. */
+  readonly custom?: Size;
+  readonly extraBackends?: readonly ExtraBackend[];
+  readonly threads?: number;
+  readonly load: ModuleLoader;
+  readonly environment: Environment;
+  /** Where tfjs-backend-wasm finds its binaries (browsers). */
+  readonly tfjsWasmPaths?: string | Record<string, string>;
+  readonly onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** Resolves workload ids to specs; throws on an unknown id or a custom workload without a shape. */
+export function resolveWorkloads(ids: readonly string[], custom?: Size): WorkloadSpec[] {
+  return ids.map((id) => {
+    if (id === 'custom') {
+      if (!custom) throw new Error("workload 'custom' needs --q, --n and --d");
+      return customWorkload(custom);
+    }
+    const preset = PRESETS[id] ?? PRESETS[id.toUpperCase()];
+    if (!preset)
+      throw new Error(`unknown workload '${id}' (known: ${Object.keys(PRESETS).join(', ')}, custom)`);
+    return preset;
+  });
+}
+
+/** Runs the benchmark suite described by names. */
+export function benchmark(o: BenchOptions): Promise<BenchReport> {
+  const workloads = resolveWorkloads(o.workloads, o.custom);
+  const contenders = planContenders({
+    backends: o.backends,
+    peers: o.peers,
+    load: o.load,
+    backendOptions: { threads: o.threads, tfjsWasmPaths: o.tfjsWasmPaths },
+  });
+  for (const x of o.extraBackends ?? []) contenders.push(backendContender(x.id, () => x.create()));
+  const settings: RunSettings = {
+    workloads: workloads.map((w) => w.id),
+    backends: [...o.backends, ...(o.extraBackends ?? []).map((x) => x.id)],
+    peers: o.peers,
+    reps: o.reps,
+    warmup: o.warmup,
+    budgetSeconds: o.budgetSeconds,
+    baseline: o.baseline,
+    tolerance: o.tolerance,
+    seed: o.seed,
+  };
+  return runSuite({
+    workloads,
+    contenders,
+    settings,
+    environment: o.environment,
+    onProgress: o.onProgress,
+  });
+}
+
+/**
+ * Defaults chosen so the Node run of A, B and C takes about a minute on 2 idle cores. tfjs-cpu is
+ * left out: in Node it is 10-50x slower than tfjs-wasm and alone adds two minutes (add it with
+ * `-b reference,wasm,tfjs-wasm,tfjs-cpu,gpujs`).
+ */
+export const DEFAULTS = {
+  workloads: ['A', 'B', 'C'],
+  backends: ['reference', 'wasm', 'tfjs-wasm', 'gpujs'],
+  peers: ['naive', 'core', 'tfjs-obvious', 'tfjs-fast'],
+  reps: 5,
+  warmup: 1,
+  budgetSeconds: 1,
+  baseline: 'naive',
+  tolerance: 1e-4,
+  seed: 42,
+} as const;

@@ -1,0 +1,250 @@
+import { type Backend, type CosineKit, cosine, createCosineKit, type KitInfo, Tensor } from '@cosinekit/core';
+import { type BackendOptions, backendSource, type ModuleLoader, tfjsEngineOf } from './backends.js';
+import type { Contender, Method, OpenContender } from './method.js';
+import { naiveCosine, naiveMatrix, naiveSearch } from './peers/naive.js';
+import { loadTfjsEngine, type TfjsEngine, tfjsPeerMethod } from './peers/tfjs.js';
+import type { WorkloadKind } from './types.js';
+import type { Dataset } from './workloads.js';
+
+/** Peers a run can include: what a user would write instead of CosineKit. */
+export const PEERS = ['naive', 'core', 'tfjs-obvious', 'tfjs-fast'] as const;
+
+/** The naive JS loop on Float32Array: the default baseline. */
+export function naiveContender(): Contender {
+  const methods = (kind: WorkloadKind): Method[] => {
+    if (kind === 'pair') {
+      return [
+        {
+          name: 'loop: dot, norms, divide',
+          prepare: ({ queries, corpus, size }) => ({
+            call: () => ({ value: naiveCosine(queries, 0, corpus, 0, size.d) }),
+          }),
+        },
+      ];
+    }
+    if (kind === 'matrix') {
+      return [
+        {
+          name: 'loop per pair',
+          prepare: ({ queries, corpus, size: { q, n, d } }) => ({
+            call: () => ({ matrix: naiveMatrix(queries, corpus, q, n, d) }),
+          }),
+        },
+      ];
+    }
+    return [
+      {
+        name: 'loop per pair + sort',
+        prepare: ({ queries, corpus, size: { q, n, d, k } }) => ({
+          call: () => naiveSearch(queries, corpus, q, n, d, k ?? 1),
+        }),
+      },
+    ];
+  };
+  return peer('naive', { engine: 'JavaScript loop', array: 'Float32Array' }, methods);
+}
+
+/** The synchronous pure-TS `cosine()` of core, for one pair. */
+export function coreContender(): Contender {
+  return peer('core', { engine: 'TypeScript', call: 'cosine(a, b)' }, (kind) =>
+    kind === 'pair'
+      ? [
+          {
+            name: 'cosine(a, b)',
+            prepare: ({ queries, corpus }) => ({ call: () => ({ value: cosine(queries, corpus) }) }),
+          },
+        ]
+      : [],
+  );
+}
+
+/** tfjs-core called directly on `engine`, the obvious way or on its fast path. */
+export function tfjsPeerContender(
+  engine: TfjsEngine,
+  style: 'obvious' | 'fast',
+  load: ModuleLoader,
+  wasmPaths?: string | Record<string, string>,
+): Contender {
+  const id = `tfjs-${engine}:${style}`;
+  return {
+    id,
+    role: 'peer',
+    async open() {
+      const { tf, via } = await loadTfjsEngine(engine, load, wasmPaths);
+      return {
+        info: {
+          id,
+          role: 'peer',
+          available: true,
+          details: { engine: `tfjs ${tf.version_core} ${tf.getBackend()}`, style, init: via },
+        },
+        methods: (kind) => [tfjsPeerMethod(tf, engine, style, kind)],
+        close: async () => {},
+      };
+    },
+  };
+}
+
+function peer(
+  id: string,
+  details: Record<string, string>,
+  methods: (kind: WorkloadKind) => Method[],
+): Contender {
+  return {
+    id,
+    role: 'peer',
+    open: async () => ({
+      info: { id, role: 'peer', available: true, details },
+      methods,
+      close: async () => {},
+    }),
+  };
+}
+
+/** A CosineKit backend, driven through a kit exactly as a user would. */
+export function backendContender(id: string, create: () => Promise<Backend>): Contender {
+  return {
+    id,
+    role: 'backend',
+    async open(): Promise<OpenContender> {
+      const backend = await create();
+      const kit = createCosineKit({ backend, onFallback: () => {} });
+      let info: KitInfo;
+      try {
+        info = await kit.ready();
+      } catch (err) {
+        await Promise.resolve(backend.dispose?.()).catch(() => {});
+        throw err;
+      }
+      return {
+        info: {
+          id,
+          role: 'backend',
+          available: true,
+          backend: info.backend,
+          details: info.details,
+          providers: info.providers,
+        },
+        methods: (kind) => [...kitMethods(kit, info, kind), ...residentPairMethods(backend, kind)],
+        async close() {
+          kit.dispose();
+          await backend.dispose?.();
+        },
+      };
+    },
+  };
+}
+
+/** A backend's own resident-vector API, when it has one (`createVector` + `vectorCosine`, as wasm does). */
+interface ResidentPairApi {
+  createVector(data: Float32Array): { dispose(): void };
+  vectorCosine(a: unknown, b: unknown): number;
+}
+
+function residentPairMethods(backend: Backend, kind: WorkloadKind): Method[] {
+  const api = backend as Backend & Partial<ResidentPairApi>;
+  if (kind !== 'pair' || typeof api.createVector !== 'function' || typeof api.vectorCosine !== 'function') {
+    return [];
+  }
+  const { createVector, vectorCosine } = api as ResidentPairApi;
+  return [
+    {
+      name: 'vectorCosine, resident pair',
+      ranBy: backend.name,
+      prepare: ({ queries, corpus, size: { d } }) => {
+        const a = createVector.call(backend, queries.subarray(0, d));
+        const b = createVector.call(backend, corpus.subarray(0, d));
+        return {
+          call: () => ({ value: vectorCosine.call(backend, a, b) }),
+          dispose: () => {
+            a.dispose();
+            b.dispose();
+          },
+        };
+      },
+    },
+  ];
+}
+
+function kitMethods(kit: CosineKit, info: KitInfo, kind: WorkloadKind): Method[] {
+  const t = (data: Float32Array, rows: number, cols: number) => new Tensor(data, rows, cols);
+  if (kind === 'pair') {
+    return [
+      {
+        name: 'cosineRows, 1 row',
+        ranBy: info.providers.cosineRows,
+        prepare: ({ queries, corpus, size: { d } }) => {
+          const a = t(queries, 1, d);
+          const b = t(corpus, 1, d);
+          return { call: () => kit.cosineRows(a, b).then((r) => ({ value: r[0] })) };
+        },
+      },
+    ];
+  }
+  const resident = async (ds: Dataset) => kit.corpus(t(ds.corpus, ds.size.n, ds.size.d));
+  if (kind === 'search') {
+    return [
+      {
+        name: 'corpus.search',
+        ranBy: info.providers.corpusSearch,
+        async prepare(ds) {
+          const c = await resident(ds);
+          const q = t(ds.queries, ds.size.q, ds.size.d);
+          const k = ds.size.k ?? 1;
+          return { call: () => c.search(q, k), dispose: () => c.dispose() };
+        },
+      },
+    ];
+  }
+  return [
+    {
+      name: 'corpus.similarity',
+      ranBy: info.providers.corpusMatrix,
+      async prepare(ds) {
+        const c = await resident(ds);
+        const q = t(ds.queries, ds.size.q, ds.size.d);
+        return { call: () => c.similarity(q).then((m) => ({ matrix: m.data })), dispose: () => c.dispose() };
+      },
+    },
+    {
+      name: 'cosineMatrix (not resident)',
+      ranBy: info.providers.cosineMatrix,
+      prepare(ds) {
+        const q = t(ds.queries, ds.size.q, ds.size.d);
+        const c = t(ds.corpus, ds.size.n, ds.size.d);
+        return { call: () => kit.cosineMatrix(q, c).then((m) => ({ matrix: m.data })) };
+      },
+    },
+  ];
+}
+
+/** What to include in a run, by name. */
+export interface ContenderPlan {
+  readonly backends: readonly string[];
+  readonly peers: readonly string[];
+  readonly load: ModuleLoader;
+  readonly backendOptions?: BackendOptions;
+}
+
+/**
+ * The contenders of a run, in the order they run: the naive loop and core's `cosine()`, then each
+ * backend, each tfjs backend preceded by tfjs called directly on the same engine (peers first, so
+ * they see a fresh engine).
+ */
+export function planContenders(plan: ContenderPlan): Contender[] {
+  const out: Contender[] = [];
+  const peers = new Set(plan.peers);
+  if (peers.has('naive')) out.push(naiveContender());
+  if (peers.has('core')) out.push(coreContender());
+  for (const id of plan.backends) {
+    const engine = tfjsEngineOf(id);
+    if (engine) {
+      const paths = plan.backendOptions?.tfjsWasmPaths;
+      if (peers.has('tfjs-obvious')) out.push(tfjsPeerContender(engine, 'obvious', plan.load, paths));
+      if (peers.has('tfjs-fast')) out.push(tfjsPeerContender(engine, 'fast', plan.load, paths));
+    }
+    const src = backendSource(id, plan.load, plan.backendOptions);
+    out.push(backendContender(id, () => src.create()));
+  }
+  return out;
+}

@@ -1,0 +1,20 @@
+import os from 'node:os';
+import { wasmSimdLevel } from './simd.js';
+import type { Environment } from './types.js';
+
+/** The Node machine the run is on. The backends' own descriptions are reported per contender. */
+export function nodeEnvironment(): Environment {
+  const cpus = os.cpus();
+  return {
+    runtime: `Node ${process.version} (V8 ${process.versions.v8})`,
+    platform: `${process.platform} ${process.arch}`,
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    wasmSimd: wasmSimdLevel(),
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadAverage: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
+  };
+}

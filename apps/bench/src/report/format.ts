@@ -1,0 +1,127 @@
+import { fmtMs } from '../run.js';
+import type { BenchReport, BenchResult, Size } from '../types.js';
+
+export { fmtMs };
+
+/** `Q x N x d` (and `top-k`). */
+export function fmtSize(s: Size): string {
+  const k = s.k !== undefined ? `, k=${s.k}` : '';
+  return `${s.q.toLocaleString('en-US')} x ${s.n.toLocaleString('en-US')} x ${s.d}${k}`;
+}
+
+/** The columns every report shows, in order. */
+export const COLUMNS = [
+  'Workload',
+  'Size',
+  'Contender',
+  'Method',
+  'Ran by',
+  'Median',
+  'Spread (min-max)',
+  'Setup',
+  'Reps',
+  'Rate',
+  'Speed-up',
+  'Accuracy',
+  'Status',
+] as const;
+
+export type Column = (typeof COLUMNS)[number];
+
+/** A result as plain strings, one per column; `tone` tells colouring reports what deserves attention. */
+export interface DisplayRow {
+  readonly cells: Record<Column, string>;
+  readonly tone: 'ok' | 'bad' | 'warn' | 'muted';
+  /** The "Ran by" cell shows a fallback to another backend. */
+  readonly fellBack: boolean;
+}
+
+/** Formats one result. `report` supplies the backends' names, to tell a fallback from the backend itself. */
+export function displayRow(r: BenchResult, report: Pick<BenchReport, 'contenders' | 'settings'>): DisplayRow {
+  const info = report.contenders.find((c) => c.id === r.contender);
+  const own = info?.backend ?? r.contender;
+  const fellBack = r.role === 'backend' && r.ranBy !== undefined && r.ranBy !== own;
+  const t = r.timing;
+  const pair = r.size.q * r.size.n === 1;
+  const cells: Record<Column, string> = {
+    Workload: r.workload,
+    Size: r.shrunk ? `slice ${fmtSize(r.size)}` : 'full',
+    Contender: r.contender,
+    Method: r.method,
+    'Ran by': r.role === 'peer' ? '' : r.ranBy ? (fellBack ? `${r.ranBy} (fallback)` : r.ranBy) : '',
+    Median: t ? fmtMs(t.median) : '',
+    'Spread (min-max)': t ? `${fmtMs(t.min)} - ${fmtMs(t.max)}` : '',
+    Setup: r.setupMs !== undefined && r.setupMs >= 1 ? fmtMs(r.setupMs) : '',
+    Reps: t ? (t.callsPerRep > 1 ? `${t.reps} (x${t.callsPerRep})` : String(t.reps)) : '',
+    Rate:
+      r.gflops === undefined ? '' : pair ? `${fmtNs(r.nsPerPair!)}/pair` : `${r.gflops.toFixed(2)} GFLOP/s`,
+    'Speed-up': r.speedup !== undefined ? `${fmtRatio(r.speedup)}${r.shrunk ? '*' : ''}` : '',
+    Accuracy: fmtAccuracy(r),
+    Status: r.status === 'ok' ? (r.note ? `ok; ${r.note}` : 'ok') : (r.note ?? r.status),
+  };
+  const tone =
+    r.status === 'wrong' || r.status === 'error'
+      ? 'bad'
+      : r.status === 'unavailable' || r.status === 'skipped'
+        ? 'muted'
+        : fellBack || r.shrunk
+          ? 'warn'
+          : 'ok';
+  return { cells, tone, fellBack };
+}
+
+/** `2.31x`, with more digits for small ratios. */
+export function fmtRatio(x: number): string {
+  return x >= 10 ? `${x.toFixed(1)}x` : x >= 0.1 ? `${x.toFixed(2)}x` : `${x.toPrecision(2)}x`;
+}
+
+/** Nanoseconds in the unit that reads best. */
+export function fmtNs(ns: number): string {
+  return fmtMs(ns / 1e6);
+}
+
+function fmtAccuracy(r: BenchResult): string {
+  const a = r.accuracy;
+  if (!a) return '';
+  const err = Number.isFinite(a.maxAbsError) ? a.maxAbsError.toExponential(1) : 'invalid';
+  const recall = a.recall !== undefined ? `, recall ${a.recall === 1 ? '1' : a.recall.toFixed(3)}` : '';
+  return `err ${err}${recall}`;
+}
+
+/** The run's settings and environment as `label: value` lines. */
+export function headerLines(report: BenchReport): string[] {
+  const e = report.environment;
+  const s = report.settings;
+  return [
+    `Runtime: ${e.runtime}, ${e.platform}`,
+    `CPU: ${e.cpu}, ${e.cores} cores; wasm SIMD: ${e.wasmSimd}`,
+    ...Object.entries(e)
+      .filter(([k]) => !['runtime', 'platform', 'cpu', 'cores', 'wasmSimd'].includes(k))
+      .map(([k, v]) => `${k}: ${v}`),
+    `Settings: reps ${s.reps}, warm-up ${s.warmup}, budget ${s.budgetSeconds} s per figure, baseline '${s.baseline}', tolerance ${s.tolerance}, seed ${s.seed}`,
+  ];
+}
+
+/** One line per contender: what actually ran, or why it could not. */
+export function contenderLines(report: BenchReport): { text: string; available: boolean }[] {
+  return report.contenders.map((c) => {
+    if (!c.available) return { text: `${c.id}: not available: ${c.reason}`, available: false };
+    const details = Object.entries(c.details ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    const fallbacks = Object.entries(c.providers ?? {})
+      .filter(([, p]) => p !== c.backend)
+      .map(([k]) => k);
+    const fb = fallbacks.length ? `; reference runs: ${fallbacks.join(', ')}` : '';
+    const name = c.backend && c.backend !== c.id ? ` (backend '${c.backend}')` : '';
+    return { text: `${c.id}${name}: ${details || 'no description'}${fb}`, available: true };
+  });
+}
+
+/** Explains the marks the tables use. */
+export const FOOTNOTES = [
+  'Times are per call (median of the repetitions; "5 (x24)": 5 repetitions of 24 calls each). Size "full" is the workload\'s size; a "slice" ran on the size shown because the full size would not fit the time budget.',
+  'Setup: one-off upload of the resident corpus (kit.corpus, or the tfjs tensor), not in the median.',
+  'Speed-up is the baseline time per pair divided by this time per pair (* measured on a slice, compared per pair). Rate is 2*Q*N*d / median time, or time per pair for one pair.',
+  'Accuracy: largest |cosine - float64 cosine| over sampled query rows; recall of the exact float64 top-k (ties within the tolerance count).',
+];

@@ -1,0 +1,130 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { type Io, main } from '../src/cli.js';
+import { parseReport } from '../src/report/json.js';
+import type { BenchReport } from '../src/types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cosinekit-bench-'));
+const wrongBackend = fileURLToPath(new URL('./fixtures/wrong-backend.ts', import.meta.url));
+
+/** Runs the CLI quietly on a tiny shape; returns the exit code, the JSON report and the printed text. */
+async function run(
+  name: string,
+  args: string[],
+): Promise<{ code: number; report: BenchReport; text: string }> {
+  const lines: string[] = [];
+  const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
+  const json = join(dir, `${name}.json`);
+  const svg = join(dir, `${name}.svg`);
+  const code = await main(
+    [
+      '--backends',
+      'reference',
+      '--peers',
+      'naive,core',
+      '--reps',
+      '3',
+      '--budget',
+      '0.5',
+      '--json',
+      json,
+      '--svg',
+      svg,
+      ...args,
+    ],
+    io,
+  );
+  return { code, report: parseReport(readFileSync(json, 'utf8')), text: lines.join('\n') };
+}
+
+describe('cosinekit-bench CLI', () => {
+  it('times and checks a search, a matrix and a pair on the reference backend', async () => {
+    for (const [shape, kind] of [
+      [['--q', '3', '--n', '200', '--d', '16', '--k', '5'], 'search'],
+      [['--q', '4', '--n', '50', '--d', '8'], 'matrix'],
+      [['--q', '1', '--n', '1', '--d', '32'], 'pair'],
+    ] as const) {
+      const { code, report, text } = await run(kind, ['--workloads', 'custom', ...shape]);
+      expect(code).toBe(0);
+      expect(report.ok).toBe(true);
+      expect(report.workloads[0].kind).toBe(kind);
+      const timed = report.results.filter((r) => r.status === 'ok');
+      // naive, reference (and core's cosine() for a pair; two methods for a matrix).
+      expect(timed.length).toBeGreaterThanOrEqual(2);
+      for (const r of timed) {
+        expect(r.timing!.median).toBeGreaterThan(0);
+        expect(r.timing!.reps).toBeGreaterThanOrEqual(1);
+        expect(r.gflops).toBeGreaterThan(0);
+        expect(r.accuracy!.ok).toBe(true);
+        expect(r.accuracy!.maxAbsError).toBeLessThan(1e-6);
+        if (kind === 'search') expect(r.accuracy!.recall).toBe(1);
+        expect(r.speedup).toBeGreaterThan(0);
+      }
+      const naive = timed.find((r) => r.contender === 'naive')!;
+      expect(naive.speedup).toBe(1);
+      expect(timed.find((r) => r.contender === 'reference')!.ranBy).toBe('reference');
+      expect(report.contenders.find((c) => c.id === 'reference')!.details).toMatchObject({
+        engine: 'TypeScript',
+      });
+      expect(text).toContain('All results within tolerance');
+    }
+  });
+
+  it('flags a backend whose cosines are slightly wrong and exits non-zero', async () => {
+    const { code, report, text } = await run('wrong', [
+      '--workloads',
+      'custom',
+      '--q',
+      '4',
+      '--n',
+      '30',
+      '--d',
+      '8',
+      '--backend-module',
+      wrongBackend,
+    ]);
+    expect(code).toBe(1);
+    expect(report.ok).toBe(false);
+    const wrong = report.results.filter((r) => r.contender === 'wrong-backend');
+    const matrix = wrong.find((r) => r.method.startsWith('cosineMatrix'))!;
+    expect(matrix.status).toBe('wrong');
+    expect(matrix.accuracy!.maxAbsError).toBeCloseTo(1e-3, 5);
+    expect(matrix.ranBy).toBe('wrong');
+    // Its corpus kernels fall back to the reference, which is right, and the report says so.
+    const resident = wrong.find((r) => r.method === 'corpus.similarity')!;
+    expect(resident.status).toBe('ok');
+    expect(resident.ranBy).toBe('reference');
+    expect(text).toContain('FAILED');
+  });
+
+  it('reports a backend whose package is missing as not available, without failing', async () => {
+    const { code, report } = await run('missing', [
+      '--workloads',
+      'custom',
+      '--q',
+      '2',
+      '--n',
+      '10',
+      '--d',
+      '4',
+      '--backends',
+      'reference,no-such-backend',
+    ]);
+    expect(code).toBe(0);
+    const missing = report.contenders.find((c) => c.id === 'no-such-backend')!;
+    expect(missing.available).toBe(false);
+    expect(report.results.find((r) => r.contender === 'no-such-backend')!.status).toBe('unavailable');
+  });
+
+  it('compares two reports', async () => {
+    const lines: string[] = [];
+    const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
+    const a = join(dir, 'matrix.json');
+    const code = await main(['compare', a, a], io);
+    expect(code).toBe(0);
+    expect(lines.join('\n')).toContain('0 faster, 0 slower');
+  });
+});
