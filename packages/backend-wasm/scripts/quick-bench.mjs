@@ -4,20 +4,21 @@
  *   C: 256 queries x 10,000 corpus x 768, cosine matrix on a resident corpus (GFLOP/s, end to end:
  *      queries normalised and S written to a JS array);
  *   B: 1 query x 100,000 x 384, top-10 on a resident corpus (ms per query);
- *   A: one pair of resident vectors, d = 1536 (us per pair).
+ *   A: one pair of resident vectors, d = 1536 (us per pair);
+ *   S: batched search, the queries of C top-10 against its corpus (GFLOP/s; runs with C).
  * The benchmark app measures these properly, side by side with the alternatives; this is for a
  * developer's loop, so it runs short and reports the best of a few runs.
  *
  * Figures: best of a few runs, by wall clock and by this process's CPU time.
  *
- * Usage: node scripts/quick-bench.mjs [simd|relaxed|both] [--tile=4x2] [--block=98304] [--only=C,B,A]
+ * Usage: node scripts/quick-bench.mjs [simd|relaxed|both] [--tile=4x2] [--block=98304] [--only=C,S,B,A]
  */
 import { createWasmBackend } from '../dist/index.js';
 
 const args = process.argv.slice(2);
 const which = args.find((a) => !a.startsWith('--')) ?? 'both';
 const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const only = (opt('only') ?? 'C,B,A').split(',');
+const only = (opt('only') ?? 'C,S,B,A').split(',');
 const tuning = {};
 if (opt('tile')) tuning.tile = opt('tile');
 if (opt('block')) tuning.blockBytes = Number(opt('block'));
@@ -68,6 +69,10 @@ async function run(variant) {
     const t = time(() => k.corpusMatrix(corpus, queries, out), 5);
     const gflops = (ms) => ((2 * 256 * 10_000 * 768) / (ms * 1e6)).toFixed(1);
     line.push(`C ${gflops(t.wall)} GFLOP/s wall, ${gflops(t.cpu)} cpu`);
+    if (only.includes('S')) {
+      const s = time(() => k.corpusSearch(corpus, queries, 10), 5);
+      line.push(`S ${gflops(s.wall)} GFLOP/s wall, ${gflops(s.cpu)} cpu`);
+    }
     corpus.dispose();
   }
 
