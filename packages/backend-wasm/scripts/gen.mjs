@@ -62,7 +62,9 @@ function stores(r, w, acc, outExpr) {
     for (let i = 0; i < r; i += 2) {
       const j = i + 1 < r ? i + 1 : i;
       fast.push(`{ const v = ${v([acc(i, 0), acc(i, 1), acc(j, 0), acc(j, 1)])};`);
-      fast.push(`  v128.store64_lane(${row(i)}, v, 0);${j !== i ? ` v128.store64_lane(${row(j)}, v, 1);` : ''} }`);
+      fast.push(
+        `  v128.store64_lane(${row(i)}, v, 0);${j !== i ? ` v128.store64_lane(${row(j)}, v, 1);` : ''} }`,
+      );
     }
   } else {
     cond = `cols > ${w}`;
