@@ -7,8 +7,8 @@ export interface KernelContext {
   readonly engine: TfjsEngine;
   /** Corpus rows per resident tile (columns of each `d x tile` tensor). */
   readonly tileColumns: number;
-  /** Query rows scored at once by a tiled search. */
-  readonly queryTile: number;
+  /** Most floats of scores a tiled search holds at once (query rows x tile columns). */
+  readonly scoreTile: number;
   /**
    * Runs `fn` with the backend initialised, its engine active, and every other tfjs kernel of
    * this package waiting. tfjs tensors must not outlive `fn` unless kept on purpose.

@@ -1,7 +1,7 @@
 /**
  * The tiled products behind every cosine-matrix and search kernel. All run inside
  * `KernelContext.run`; each tile's tensors live inside one `tf.tidy`, so at most one score tile
- * (`queryTile x tileColumns` floats) exists at a time.
+ * (about `scoreTile` floats) exists at a time.
  */
 import type { Matrix, TopKResult } from '@cosinekit/core';
 import type * as TF from '@tensorflow/tfjs-core';
@@ -80,8 +80,9 @@ export async function searchTiles(
   const selection = new RunningTopK(q, k);
   const qn = tf.tidy(() => normalizedOf(tf, upload(tf, queries)));
   try {
-    for (let q0 = 0; q0 < q; q0 += ctx.queryTile) {
-      const rows = Math.min(ctx.queryTile, q - q0);
+    const step = queryStep(ctx.scoreTile, tiles, q);
+    for (let q0 = 0; q0 < q; q0 += step) {
+      const rows = Math.min(step, q - q0);
       for (const tile of tiles) {
         await ctx.reactivate(tf);
         const kt = Math.min(k, tile.width);
@@ -104,4 +105,13 @@ export async function searchTiles(
     qn.dispose();
   }
   return selection.result();
+}
+
+/** Query rows per step so that one score tile stays within `budget` floats (a multiple of 8 when it can). */
+function queryStep(budget: number, tiles: readonly CorpusTile[], q: number): number {
+  let widest = 1;
+  for (const t of tiles) widest = Math.max(widest, t.width);
+  const fit = Math.floor(budget / widest);
+  const rows = fit >= 8 ? fit - (fit % 8) : Math.max(1, fit);
+  return Math.min(q, rows);
 }

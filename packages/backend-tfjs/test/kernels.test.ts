@@ -44,7 +44,8 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
   beforeAll(async () => {
     backend = createTfjsBackend({ engine });
     // Tiny tiles: every corpus below spans several, with a ragged last one.
-    tiled = createTfjsBackend({ engine, name: `tfjs-${engine}-tiled`, tileColumns: 7 });
+    // Score tiles of 30 floats: 4 queries per step against 7-column tiles.
+    tiled = createTfjsBackend({ engine, name: `tfjs-${engine}-tiled`, tileColumns: 7, scoreTile: 30 });
     await Promise.all([backend.init(), tiled.init()]);
   });
   afterAll(() => {
