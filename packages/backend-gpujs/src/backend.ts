@@ -81,6 +81,7 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
         engine: 'gpu.js',
         mode: e.mode,
         kernel: e.kernelClass,
+        device: e.device,
         requested: e.requested,
         precision: 'single',
         resident: e.textures ? 'GL textures' : 'Float32Array (no device memory in this mode)',

@@ -97,6 +97,30 @@ export class Engine {
     return this.#expectedClass;
   }
 
+  /**
+   * What computes, in words: the GL renderer (unmasked where the browser allows, e.g.
+   * SwiftShader or Mesa llvmpipe, which are software) or the CPU path of webasm/cpu modes.
+   */
+  get device(): string {
+    if (this.mode === 'cpu') return 'CPU (JavaScript)';
+    if (this.mode === 'webasm') {
+      const simd = (this.gpu.Kernel as unknown as { isSIMDSupported?: boolean }).isSIMDSupported;
+      return `CPU (WebAssembly${simd ? ' SIMD' : ''})`;
+    }
+    try {
+      const gl = (this.gpu as unknown as { context: WebGLRenderingContext | null }).context;
+      if (!gl) return 'unknown';
+      const info = gl.getExtension('WEBGL_debug_renderer_info');
+      const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+      // headless-gl names only its ANGLE layer; the GL underneath is the X server's (Mesa under Xvfb).
+      return this.mode === 'headlessgl'
+        ? `${renderer} (headless-gl on the X server's OpenGL)`
+        : String(renderer);
+    } catch {
+      return 'unknown';
+    }
+  }
+
   /** The kernel for `key`, compiled on first use from `spec()`. */
   kernel(key: string, spec: () => KernelSpec): KernelRun {
     let k = this.#kernels.get(key);
