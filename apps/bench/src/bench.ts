@@ -3,7 +3,7 @@ import type { ModuleLoader } from './backends.js';
 import { backendContender, planContenders } from './contenders.js';
 import { runSuite } from './run.js';
 import type { BenchReport, Environment, RunSettings, Size, WorkloadSpec } from './types.js';
-import { customWorkload, PRESETS } from './workloads.js';
+import { customWorkload, PRESETS, scaleWorkload } from './workloads.js';
 
 /** A backend not known by id: a third party's, or a test's. */
 export interface ExtraBackend {
@@ -17,6 +17,8 @@ export interface BenchOptions extends Omit<RunSettings, 'workloads'> {
   readonly workloads: readonly string[];
   /** The shape of the `custom` workload. */
   readonly custom?: Size;
+  /** Scales the random presets (B, C) for quick runs; 1 for the real sizes. */
+  readonly scale?: number;
   readonly extraBackends?: readonly ExtraBackend[];
   readonly threads?: number;
   readonly load: ModuleLoader;
@@ -27,7 +29,7 @@ export interface BenchOptions extends Omit<RunSettings, 'workloads'> {
 }
 
 /** Resolves workload ids to specs; throws on an unknown id or a custom workload without a shape. */
-export function resolveWorkloads(ids: readonly string[], custom?: Size): WorkloadSpec[] {
+export function resolveWorkloads(ids: readonly string[], custom?: Size, scale = 1): WorkloadSpec[] {
   return ids.map((id) => {
     if (id === 'custom') {
       if (!custom) throw new Error("workload 'custom' needs --q, --n and --d");
@@ -36,13 +38,13 @@ export function resolveWorkloads(ids: readonly string[], custom?: Size): Workloa
     const preset = PRESETS[id] ?? PRESETS[id.toUpperCase()];
     if (!preset)
       throw new Error(`unknown workload '${id}' (known: ${Object.keys(PRESETS).join(', ')}, custom)`);
-    return preset;
+    return scaleWorkload(preset, scale);
   });
 }
 
 /** Runs the benchmark suite described by names. */
 export function benchmark(o: BenchOptions): Promise<BenchReport> {
-  const workloads = resolveWorkloads(o.workloads, o.custom);
+  const workloads = resolveWorkloads(o.workloads, o.custom, o.scale);
   const contenders = planContenders({
     backends: o.backends,
     peers: o.peers,

@@ -57,6 +57,7 @@ interface RunFlags {
   n?: number;
   d?: number;
   k?: number;
+  scale: number;
   reps: number;
   warmup: number;
   budget: number;
@@ -104,6 +105,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--n <rows>', 'custom workload: corpus rows N', int('--n', 1))
     .option('--d <dim>', 'custom workload: dimension d', int('--d', 1))
     .option('--k <k>', 'custom workload: top-k (a search; without it, a cosine matrix)', int('--k', 1))
+    .option(
+      '--scale <factor>',
+      'scale Q and N of the random presets (B, C), e.g. 0.05 for a quick run',
+      positive('--scale'),
+      1,
+    )
     .option(
       '-r, --reps <n>',
       'timed repetitions per figure (median reported)',
@@ -204,6 +211,7 @@ async function runFromFlags(f: RunFlags, io: Io): Promise<number> {
     report = await benchmark({
       workloads,
       custom,
+      scale: f.scale,
       backends: f.backends,
       peers: f.peers,
       extraBackends: extra,

@@ -39,6 +39,22 @@ export function customWorkload(size: Size): WorkloadSpec {
   };
 }
 
+/**
+ * A preset made smaller (or larger) by `factor`: Q (when above 1) and N scale, d and k stay. For
+ * quick checks (`--scale 0.01`); the title says it is scaled. MNIST keeps its real size.
+ */
+export function scaleWorkload(spec: WorkloadSpec, factor: number): WorkloadSpec {
+  if (factor === 1 || spec.data !== 'random' || spec.kind === 'pair') return spec;
+  const { q, n, d, k } = spec.size;
+  const size = {
+    q: q > 1 ? Math.max(1, Math.round(q * factor)) : q,
+    n: Math.max(k ?? 1, Math.round(n * factor)),
+    d,
+    ...(k !== undefined ? { k } : {}),
+  };
+  return { ...spec, size, title: `${spec.title}, scaled x${factor}` };
+}
+
 /** Inputs of a workload: Q query rows and N corpus rows, row-major float32. */
 export interface Dataset {
   readonly spec: WorkloadSpec;

@@ -1,0 +1,49 @@
+import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from '../report/format.js';
+import type { BenchReport } from '../types.js';
+
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string) => {
+  const e = document.createElement(tag);
+  if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls;
+  return e;
+};
+
+/** The environment and the contenders, as list items. */
+export function renderEnvironment(report: BenchReport, into: HTMLElement): void {
+  into.replaceChildren(
+    ...headerLines(report).map((l) => el('li', l)),
+    ...contenderLines(report).map((c) => el('li', c.text, c.available ? undefined : 'unavailable')),
+  );
+}
+
+/** The results as an HTML table with the same columns and marks as the terminal table. */
+export function renderResults(report: BenchReport, into: HTMLElement): void {
+  const cols = COLUMNS.filter((c) => c !== 'Workload');
+  const table = el('table');
+  const head = el('tr');
+  for (const c of cols) head.append(el('th', c === 'Speed-up' ? `vs ${report.settings.baseline}` : c));
+  table.append(head);
+  for (const w of report.workloads) {
+    const g = el('tr', undefined, 'group');
+    const td = el('td', `${w.id}: ${w.title} (${fmtSize(w.size)})`);
+    td.colSpan = cols.length;
+    g.append(td);
+    table.append(g);
+    for (const r of report.results.filter((x) => x.workload === w.id)) {
+      const d = displayRow(r, report);
+      const tr = el('tr', undefined, d.tone);
+      tr.dataset.contender = r.contender;
+      tr.dataset.status = r.status;
+      for (const c of cols) {
+        const cell = el('td', d.cells[c]);
+        if (c === 'Size') cell.className = 'size';
+        if (c === 'Ran by' && d.fellBack) cell.className = 'fallback';
+        tr.append(cell);
+      }
+      table.append(tr);
+    }
+  }
+  const notes = el('div');
+  for (const f of FOOTNOTES) notes.append(el('p', f));
+  into.replaceChildren(table, notes);
+}

@@ -1,0 +1,82 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright';
+import { build, preview } from 'vite';
+import { describe, expect, it } from 'vitest';
+import type { BenchReport } from '../src/types.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const shots = fileURLToPath(new URL('../bench-results/', import.meta.url));
+
+const ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+];
+
+const BACKENDS = ['reference', 'wasm', 'tfjs-wasm', 'tfjs-webgl', 'gpujs-webgl2'];
+
+describe.skipIf(!existsSync(CHROMIUM))('benchmark page in Chromium', () => {
+  it('runs a small preset with every backend and every result correct', { timeout: 300_000 }, async () => {
+    await build({ root, logLevel: 'warn' });
+    const server = await preview({ root, logLevel: 'warn', preview: { port: 0, host: '127.0.0.1' } });
+    const port = (server.httpServer.address() as AddressInfo).port;
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+      const logs: string[] = [];
+      page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+      const query = new URLSearchParams({
+        workloads: 'A,B,C',
+        scale: '0.02',
+        backends: BACKENDS.join(','),
+        reps: '3',
+        budget: '0.3',
+        autorun: '1',
+      });
+      await page.goto(`http://127.0.0.1:${port}/?${query}`);
+      await page.waitForFunction(
+        () => window.benchReport !== undefined || window.benchError !== undefined,
+        null,
+        {
+          timeout: 240_000,
+        },
+      );
+      const error = await page.evaluate(() => window.benchError);
+      expect(error, logs.join('\n')).toBeUndefined();
+      const report = (await page.evaluate(() => window.benchReport)) as BenchReport;
+      mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: `${shots}browser.png`, fullPage: true });
+
+      const unavailable = report.contenders.filter((c) => !c.available).map((c) => `${c.id}: ${c.reason}`);
+      expect(unavailable, 'every backend and peer starts in Chromium').toEqual([]);
+      const bad = report.results
+        .filter((r) => r.status !== 'ok')
+        .map((r) => `${r.workload} ${r.contender} ${r.method}: ${r.note}`);
+      expect(bad).toEqual([]);
+      for (const id of BACKENDS) {
+        const figures = report.results.filter((r) => r.contender === id);
+        expect(figures.length, id).toBeGreaterThanOrEqual(3);
+      }
+      // The GPU backends say what ran: tfjs on webgl, gpu.js with a WebGL2 kernel.
+      const details = (id: string) => JSON.stringify(report.contenders.find((c) => c.id === id)?.details);
+      expect(details('tfjs-webgl')).toMatch(/webgl/i);
+      expect(details('gpujs-webgl2')).toMatch(/webgl2/i);
+      expect(await page.locator('#chart svg').count()).toBe(1);
+      expect(await page.locator('tr.bad').count()).toBe(0);
+    } finally {
+      await browser.close();
+      await new Promise<void>((r) => server.httpServer.close(() => r()));
+    }
+  });
+});
