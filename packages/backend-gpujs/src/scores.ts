@@ -24,16 +24,18 @@ export type TileVisitor = (tile: Float32Array[], q0: number, c0: number, rows: n
 /**
  * Streams the cosines of every row of `q` against every row of `c` in tiles of at most
  * `tileSize^2` scores and never beyond the texture limit on a side, one tile in memory at a time.
- * Few queries get wide tiles, so a single query meets a whole corpus chunk in one kernel call.
+ * Few queries get wide tiles, so in GL modes a single query meets a whole corpus chunk in one
+ * kernel call. In webasm/cpu modes each call copies its rows into the kernel (webasm keeps a
+ * memory per tile shape), so a tile's rows are also held to `tileSize^2` floats.
  */
 export function forEachScoreTile(engine: Engine, q: DeviceRows, c: DeviceRows, visit: TileVisitor): void {
   const d = q.cols;
   const key = `scores:${d}`;
   const k = engine.kernel(key, () => ({ source: SCORE_TILE, constants: { d } }));
   const area = engine.tileSize * engine.tileSize;
-  const maxSide = engine.maxTextureSize;
+  const maxSide = engine.textures ? engine.maxTextureSize : Math.max(1, Math.floor(area / d));
   for (const qc of q.chunks) {
-    const side = Math.min(engine.tileSize, qc.rows);
+    const side = Math.min(engine.tileSize, qc.rows, maxSide);
     for (let qa = 0; qa < qc.rows; qa += side) {
       const th = Math.min(side, qc.rows - qa);
       const [qArg, qOff] = tileArg(engine, qc, qa, th, d);
