@@ -1,4 +1,4 @@
-import { getBackend, isCosineKitError, listBackends } from '@cosinekit/core';
+import { getBackend, isCosineKitError, listBackends, unregisterBackend } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import { createGpujsBackend } from '../src/index.js';
 import { inBrowser, unavailable } from './modes.js';
@@ -48,5 +48,6 @@ describe('mode selection', () => {
     expect(entry?.priority).toBe(inBrowser ? 7 : 3);
     const b = await getBackend('gpujs');
     expect(b.name).toBe('gpujs');
+    unregisterBackend('gpujs');
   });
 });
