@@ -343,3 +343,5 @@ export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usiz
     store<f32>(out + o, <f32>(<f64>load<f32>(dy + o) * derivative(kind, <f64>load<f32>(x + o))));
   }
 }
+
+export { dequantizeRows, dotsI8, quantizeRows, rowDots } from './quantized';

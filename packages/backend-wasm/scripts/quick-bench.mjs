@@ -5,20 +5,21 @@
  *      queries normalised and S written to a JS array);
  *   B: 1 query x 100,000 x 384, top-10 on a resident corpus (ms per query);
  *   A: one pair of resident vectors, d = 1536 (us per pair);
+ *   B8: B on an int8 corpus re-ranking 4 x k candidates exactly;
  *   S: batched search, the queries of C top-10 against its corpus (GFLOP/s; runs with C).
  * The benchmark app measures these properly, side by side with the alternatives; this is for a
  * developer's loop, so it runs short and reports the best of a few runs.
  *
  * Figures: best of a few runs, by wall clock and by this process's CPU time.
  *
- * Usage: node scripts/quick-bench.mjs [simd|relaxed|both] [--tile=4x2] [--block=98304] [--only=C,S,B,A]
+ * Usage: node scripts/quick-bench.mjs [simd|relaxed|both] [--tile=4x2] [--block=98304] [--only=C,S,B,B8,A]
  */
 import { createWasmBackend } from '../dist/index.js';
 
 const args = process.argv.slice(2);
 const which = args.find((a) => !a.startsWith('--')) ?? 'both';
 const opt = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const only = (opt('only') ?? 'C,S,B,A').split(',');
+const only = (opt('only') ?? 'C,S,B,B8,A').split(',');
 const tuning = {};
 if (opt('tile')) tuning.tile = opt('tile');
 if (opt('block')) tuning.blockBytes = Number(opt('block'));
@@ -83,6 +84,13 @@ async function run(variant) {
     const t = time(() => k.corpusSearch(corpus, query, 10), 9);
     line.push(`B ${t.wall.toFixed(2)} ms/query wall, ${t.cpu.toFixed(2)} cpu`);
     corpus.dispose();
+    if (only.includes('B8')) {
+      const c8 = k.createCorpus(random(100_000, 384, 3), { storage: 'int8', rerank: 4 });
+      k.corpusSearch(c8, query, 10);
+      const t8 = time(() => k.corpusSearch(c8, query, 10), 9);
+      line.push(`B int8+rerank ${t8.wall.toFixed(2)} ms/query wall, ${t8.cpu.toFixed(2)} cpu`);
+      c8.dispose();
+    }
   }
 
   if (only.includes('A')) {

@@ -11,6 +11,7 @@
 
 export type { WasmBackend, WasmBackendInfo, WasmBackendOptions, WasmKernels } from './backend.js';
 export { createWasmBackend } from './backend.js';
+export type { WasmCorpusStorage } from './kernels/corpus.js';
 export { WasmCorpus } from './kernels/corpus.js';
 export type { WasmSource, WasmVariant } from './loader.js';
 export { relaxedSupported, simdSupported } from './loader.js';

@@ -22,6 +22,10 @@ export interface WasmExports {
     normalize: number,
   ): void;
   unpack(src: number, rows: number, d: number, P: number, dst: number): void;
+  quantizeRows(src: number, rows: number, d: number, dst: number, stride: number, scales: number): void;
+  dotsI8(q: number, qscale: number, c: number, n: number, stride: number, scales: number, out: number): void;
+  dequantizeRows(src: number, rows: number, d: number, stride: number, scales: number, out: number): void;
+  rowDots(q: number, c: number, P: number, steps: number, idx: number, count: number, out: number): void;
   transposePadded(src: number, rows: number, cols: number, dst: number, stride: number): void;
   addBias(x: number, rows: number, cols: number, bias: number, out: number): void;
   activation(kind: number, x: number, n: number, out: number): void;

@@ -6,42 +6,65 @@ import {
   type TopKResult,
 } from '@cosinekit/core';
 import type { Resident, Staged, WasmRuntime } from '../runtime.js';
+import { type Quantized, quantizedMatrix, quantizedSearch, quantizeRows } from './quantized.js';
+
+/** How a wasm corpus stores its rows. */
+export type WasmCorpusStorage = 'float32' | 'int8';
 
 /**
- * A corpus resident in wasm memory: rows normalised once at upload and stored in the dot-product
- * engine's panel layout (see `Staged`), so searching reads it in place and never copies it again.
+ * A corpus resident in wasm memory. Rows are normalised once at upload and stored in the
+ * dot-product engine's panel layout (see `Staged`), so searching reads them in place and never
+ * copies them again. With `storage: 'int8'` the rows are also quantised (one scale per row) and
+ * searched at a quarter of the bytes; `rerank > 0` keeps the float32 rows too, to re-rank the best
+ * `rerank x k` candidates exactly.
  */
 export class WasmCorpus implements ResidentCorpus, Resident {
   readonly backend = 'wasm';
-  readonly storage = 'float32';
+  readonly storage: WasmCorpusStorage;
   readonly rows: number;
   readonly cols: number;
-  /** Bytes per stored row (`cols` rounded up to a multiple of 4 floats). */
+  /** For int8 storage: candidates per result re-ranked exactly (0: quantised scores are returned). */
+  readonly rerank: number;
+  /** Bytes per float32 row in the engine's layout (`cols` rounded up to a multiple of 4 floats). */
   readonly rowBytes: number;
   readonly #rt: WasmRuntime;
-  #ptr: number;
+  /** float32 rows in the engine's layout, or -1 when int8 storage keeps none. */
+  readonly #float: number;
+  readonly #int8: Quantized | undefined;
+  #alive = true;
 
-  constructor(rt: WasmRuntime, x: Matrix) {
+  constructor(rt: WasmRuntime, x: Matrix, storage: WasmCorpusStorage, rerank: number) {
     this.rows = x.rows;
     this.cols = x.cols;
+    this.storage = storage;
+    this.rerank = storage === 'int8' ? rerank : 0;
     this.#rt = rt;
-    const s = rt.stageCorpus(x, true, 'createCorpus');
-    this.#ptr = s.ptr;
-    this.rowBytes = s.rowBytes;
+    let float = -1;
+    if (storage === 'int8') {
+      this.#int8 = quantizeRows(rt, x, 'createCorpus');
+      if (this.rerank > 0) {
+        try {
+          float = rt.stageCorpus(x, true, 'createCorpus').ptr;
+        } catch (err) {
+          rt.free(this.#int8.ptr);
+          rt.free(this.#int8.scales);
+          throw err;
+        }
+      }
+    } else {
+      float = rt.stageCorpus(x, true, 'createCorpus').ptr;
+    }
+    this.#float = float;
+    this.rowBytes = Math.ceil(x.cols / 4) * 16;
     rt.track(this);
   }
 
-  /** The rows as the engine reads them; throws `DISPOSED` once released. */
-  staged(rt: WasmRuntime, op: string): Staged {
-    return { ptr: this.address(rt, op), rows: this.rows, rowBytes: this.rowBytes };
-  }
-
   get disposed(): boolean {
-    return this.#ptr < 0;
+    return !this.#alive;
   }
 
-  /** Address of the first row; throws `DISPOSED` once released. */
-  address(rt: WasmRuntime, op: string): number {
+  /** Throws unless this corpus belongs to `rt` and is alive. @internal */
+  check(rt: WasmRuntime, op: string): void {
     if (rt !== this.#rt) {
       throw new CosineKitError(
         'INVALID_ARGUMENT',
@@ -52,48 +75,77 @@ export class WasmCorpus implements ResidentCorpus, Resident {
         },
       );
     }
-    if (this.#ptr < 0) {
+    if (!this.#alive) {
       throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
         op,
         arg: 'corpus',
       });
     }
-    return this.#ptr;
+  }
+
+  /** The float32 rows as the engine reads them, or undefined when int8 storage keeps none. @internal */
+  float(rt: WasmRuntime, op: string): Staged | undefined {
+    this.check(rt, op);
+    return this.#float < 0 ? undefined : { ptr: this.#float, rows: this.rows, rowBytes: this.rowBytes };
+  }
+
+  /** The int8 rows, for int8 storage. @internal */
+  int8(rt: WasmRuntime, op: string): Quantized | undefined {
+    this.check(rt, op);
+    return this.#int8;
   }
 
   dispose(): void {
-    if (this.#ptr < 0) return;
-    if (!this.#rt.disposed) this.#rt.free(this.#ptr);
+    if (!this.#alive) return;
+    this.#alive = false;
     this.#rt.untrack(this);
-    this.#ptr = -1;
+    if (this.#rt.disposed) return;
+    if (this.#float >= 0) this.#rt.free(this.#float);
+    if (this.#int8) {
+      this.#rt.free(this.#int8.ptr);
+      this.#rt.free(this.#int8.scales);
+    }
   }
 
   /** Called when the backend is disposed: its memory is gone with it. */
   release(): void {
-    this.#ptr = -1;
+    this.#alive = false;
   }
 }
 
-/** `createCorpus`: uploads and normalises the rows once. Stores float32 only. */
+/**
+ * `createCorpus`: uploads and normalises the rows once. Storage `float32` (default, exact) or
+ * `int8` (approximate scores unless `rerank > 0`); `float16` throws `UNSUPPORTED`.
+ */
 export function createCorpus(rt: WasmRuntime, x: Matrix, options?: CorpusOptions): WasmCorpus {
   const storage = options?.storage ?? 'float32';
-  if (storage !== 'float32') {
+  if (storage !== 'float32' && storage !== 'int8') {
     throw new CosineKitError(
       'UNSUPPORTED',
-      `The wasm backend stores corpora as float32 only; storage '${storage}' was asked of 'createCorpus'.`,
+      `The wasm backend stores corpora as float32 or int8; storage '${storage}' was asked of 'createCorpus'.`,
       { op: 'createCorpus', arg: 'options' },
     );
   }
-  return new WasmCorpus(rt, x);
+  const rerank = options?.rerank ?? 0;
+  if (!(Number.isInteger(rerank) && rerank >= 0)) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'options.rerank' passed to 'createCorpus' must be a non-negative integer; got ${rerank}.`,
+      { op: 'createCorpus', arg: 'options' },
+    );
+  }
+  return new WasmCorpus(rt, x, storage, rerank);
 }
 
-/** `readCorpus`: the resident rows as stored (normalised), without the padding. */
+/** `readCorpus`: the resident rows as stored (normalised; dequantised for int8 without float rows). */
 export function readCorpus(rt: WasmRuntime, corpus: ResidentCorpus): Float32Array {
   const c = own(rt, corpus, 'readCorpus');
-  const ptr = c.address(rt, 'readCorpus');
+  const float = c.float(rt, 'readCorpus');
+  const q = c.int8(rt, 'readCorpus');
   const rows = rt.alloc(c.rows * c.cols * 4, 'readCorpus');
   try {
-    rt.exports.unpack(ptr, c.rows, c.cols, rt.tileCols, rows);
+    if (float) rt.exports.unpack(float.ptr, c.rows, c.cols, rt.tileCols, rows);
+    else if (q) rt.exports.dequantizeRows(q.ptr, c.rows, c.cols, q.stride, q.scales, rows);
     return rt.download(rows, c.rows * c.cols);
   } finally {
     rt.free(rows);
@@ -108,7 +160,7 @@ function own(rt: WasmRuntime, corpus: ResidentCorpus, op: string): WasmCorpus {
       { op, arg: 'corpus' },
     );
   }
-  corpus.address(rt, op);
+  corpus.check(rt, op);
   return corpus;
 }
 
@@ -120,15 +172,20 @@ export function corpusSearch(
   k: number,
 ): TopKResult {
   const c = own(rt, corpus, 'corpusSearch');
+  const q8 = c.int8(rt, 'corpusSearch');
+  if (q8) return quantizedSearch(rt, q8, c.float(rt, 'corpusSearch'), c.rerank, queries, k);
   const sq = rt.stageQueries(queries, true, 'corpusSearch');
   try {
-    return rt.search(sq, c.staged(rt, 'corpusSearch'), k, 'corpusSearch');
+    return rt.search(sq, c.float(rt, 'corpusSearch')!, k, 'corpusSearch');
   } finally {
     rt.free(sq.ptr);
   }
 }
 
-/** `corpusMatrix`: cosines of the queries against the resident rows, `queries.rows x corpus.rows`. */
+/**
+ * `corpusMatrix`: cosines of the queries against the resident rows, `queries.rows x corpus.rows`;
+ * exact from float32 rows, approximate for an int8 corpus that keeps none.
+ */
 export function corpusMatrix(
   rt: WasmRuntime,
   corpus: ResidentCorpus,
@@ -137,9 +194,11 @@ export function corpusMatrix(
 ): Float32Array {
   const c = own(rt, corpus, 'corpusMatrix');
   const o = out ?? new Float32Array(queries.rows * c.rows);
+  const float = c.float(rt, 'corpusMatrix');
+  if (!float) return quantizedMatrix(rt, c.int8(rt, 'corpusMatrix')!, queries, o);
   const sq = rt.stageQueries(queries, true, 'corpusMatrix');
   try {
-    return rt.product(sq, c.staged(rt, 'corpusMatrix'), o, true, 'corpusMatrix');
+    return rt.product(sq, float, o, true, 'corpusMatrix');
   } finally {
     rt.free(sq.ptr);
   }

@@ -1,0 +1,165 @@
+/**
+ * int8 corpus storage: rows normalised, then quantised symmetrically with one scale per row, so a
+ * search reads a quarter of the bytes of float32 rows. Scores are approximate (about 1e-2) unless
+ * the best candidates are re-ranked against float32 rows.
+ */
+
+/** Sum of squares of `n` floats at `p` (float64). */
+function squares(p: usize, n: i32): f64 {
+  let s: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const x = <f64>load<f32>(p + ((<usize>i) << 2));
+    s += x * x;
+  }
+  return s;
+}
+
+/**
+ * Normalises and quantises `rows` packed rows of `d` floats into int8 rows of `stride` bytes (a
+ * multiple of 16, zero padded), writing each row's scale (`max |x| / 127` of the normalised row)
+ * to `scales`. A zero row becomes zeros with scale 0.
+ */
+export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: i32, scales: usize): void {
+  for (let i = 0; i < rows; i++) {
+    const s = src + ((<usize>i * <usize>d) << 2);
+    const t = dst + <usize>i * <usize>stride;
+    const ss = squares(s, d);
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    let amax: f64 = 0;
+    for (let p = 0; p < d; p++) amax = max(amax, Math.abs(<f64>load<f32>(s + ((<usize>p) << 2))));
+    amax *= inv;
+    const q = amax > 0 ? (127 / amax) * inv : 0;
+    for (let p = 0; p < d; p++) {
+      const v = nearest<f64>(<f64>load<f32>(s + ((<usize>p) << 2)) * q);
+      store<i8>(t + <usize>p, <i8>max(-127, min(127, <i32>v)));
+    }
+    memory.fill(t + <usize>d, 0, <usize>(stride - d));
+    store<f32>(scales + ((<usize>i) << 2), <f32>(amax / 127));
+  }
+}
+
+/** Integer dot product of two int8 runs of `bytes` bytes (a multiple of 16), as four i32 partial sums. */
+function dot16(x: usize, y: usize, bytes: usize, acc: v128): v128 {
+  for (let p: usize = 0; p < bytes; p += 16) {
+    const a = v128.load(x + p);
+    const b = v128.load(y + p);
+    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b)));
+    acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b)));
+  }
+  return acc;
+}
+
+/** Sum of the four i32 lanes. */
+function isum(v: v128): i32 {
+  return (
+    i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1) + i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3)
+  );
+}
+
+/**
+ * Approximate cosines of one quantised query against `n` quantised rows (`stride` bytes apart):
+ * `out[j] = qscale * scales[j] * (q . c_j)`. Four rows per pass share each loaded query chunk.
+ */
+export function dotsI8(
+  q: usize,
+  qscale: f32,
+  c: usize,
+  n: i32,
+  stride: i32,
+  scales: usize,
+  out: usize,
+): void {
+  const bytes = <usize>stride;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const r0 = c + <usize>j * bytes;
+    const r1 = r0 + bytes;
+    const r2 = r1 + bytes;
+    const r3 = r2 + bytes;
+    let a0 = i32x4.splat(0);
+    let a1 = i32x4.splat(0);
+    let a2 = i32x4.splat(0);
+    let a3 = i32x4.splat(0);
+    for (let p: usize = 0; p < bytes; p += 16) {
+      const x = v128.load(q + p);
+      const xl = i16x8.extend_low_i8x16_s(x);
+      const xh = i16x8.extend_high_i8x16_s(x);
+      let y = v128.load(r0 + p);
+      a0 = i32x4.add(
+        a0,
+        i32x4.add(
+          i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)),
+          i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y)),
+        ),
+      );
+      y = v128.load(r1 + p);
+      a1 = i32x4.add(
+        a1,
+        i32x4.add(
+          i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)),
+          i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y)),
+        ),
+      );
+      y = v128.load(r2 + p);
+      a2 = i32x4.add(
+        a2,
+        i32x4.add(
+          i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)),
+          i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y)),
+        ),
+      );
+      y = v128.load(r3 + p);
+      a3 = i32x4.add(
+        a3,
+        i32x4.add(
+          i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)),
+          i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y)),
+        ),
+      );
+    }
+    const o = out + ((<usize>j) << 2);
+    const sc = scales + ((<usize>j) << 2);
+    store<f32>(o, <f32>isum(a0) * qscale * load<f32>(sc));
+    store<f32>(o + 4, <f32>isum(a1) * qscale * load<f32>(sc + 4));
+    store<f32>(o + 8, <f32>isum(a2) * qscale * load<f32>(sc + 8));
+    store<f32>(o + 12, <f32>isum(a3) * qscale * load<f32>(sc + 12));
+  }
+  for (; j < n; j++) {
+    const acc = dot16(q, c + <usize>j * bytes, bytes, i32x4.splat(0));
+    store<f32>(out + ((<usize>j) << 2), <f32>isum(acc) * qscale * load<f32>(scales + ((<usize>j) << 2)));
+  }
+}
+
+/** `out[i * d + p] = q_ip * scale_i`: the quantised rows back as floats (normalised, approximately). */
+export function dequantizeRows(src: usize, rows: i32, d: i32, stride: i32, scales: usize, out: usize): void {
+  for (let i = 0; i < rows; i++) {
+    const s = src + <usize>i * <usize>stride;
+    const t = out + ((<usize>i * <usize>d) << 2);
+    const sc = load<f32>(scales + ((<usize>i) << 2));
+    for (let p = 0; p < d; p++) store<f32>(t + ((<usize>p) << 2), <f32>load<i8>(s + <usize>p) * sc);
+  }
+}
+
+/**
+ * Exact dot products of one plain row `q` (`steps` chunks of 4 floats) with chosen rows of a corpus
+ * in the engine's panel layout (panels of `P` rows): `out[t] = q . row(idx[t])`, for re-ranking.
+ */
+export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, count: i32, out: usize): void {
+  const chunk = (<usize>P) << 4;
+  const panelBytes = <usize>steps * chunk;
+  for (let t = 0; t < count; t++) {
+    const j = load<i32>(idx + ((<usize>t) << 2));
+    let r = c + <usize>(j / P) * panelBytes + ((<usize>(j % P)) << 4);
+    let acc = f32x4.splat(0);
+    for (let s: usize = 0; s < <usize>steps; s++) {
+      acc = f32x4.add(acc, f32x4.mul(v128.load(q + (s << 4)), v128.load(r)));
+      r += chunk;
+    }
+    store<f32>(
+      out + ((<usize>t) << 2),
+      f32x4.extract_lane(acc, 0) +
+        f32x4.extract_lane(acc, 1) +
+        (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)),
+    );
+  }
+}

@@ -1,0 +1,161 @@
+import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core';
+import type { Staged, WasmRuntime } from '../runtime.js';
+
+/** int8 rows in wasm memory: `rows` rows of `stride` bytes, and one float32 scale per row. */
+export interface Quantized {
+  readonly ptr: number;
+  readonly scales: number;
+  readonly rows: number;
+  readonly cols: number;
+  /** Bytes per row: `cols` rounded up to a multiple of 16. */
+  readonly stride: number;
+}
+
+/** Raw rows copied into wasm at once while quantising (bytes). */
+const CHUNK = 4 * 1024 * 1024;
+/** Scores per tile of an int8 search (floats). */
+const TILE = 64 * 1024;
+
+/** The rows of `x` normalised and quantised to int8 (one scale per row) in new blocks. */
+export function quantizeRows(rt: WasmRuntime, x: Matrix, op: string): Quantized {
+  const { rows, cols: d } = x;
+  const stride = Math.ceil(d / 16) * 16;
+  const ptr = rt.alloc(rows * stride, op);
+  let scales = -1;
+  let tmp = -1;
+  try {
+    scales = rt.alloc(rows * 4, op);
+    const chunkRows = Math.max(1, Math.floor(CHUNK / (d * 4)));
+    tmp = rt.alloc(Math.min(rows, chunkRows) * d * 4, op);
+    for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+      const r = Math.min(chunkRows, rows - i0);
+      rt.f32.set(x.data.subarray(i0 * d, (i0 + r) * d), tmp >>> 2);
+      rt.exports.quantizeRows(tmp, r, d, ptr + i0 * stride, stride, scales + i0 * 4);
+    }
+  } catch (err) {
+    rt.free(ptr);
+    if (scales >= 0) rt.free(scales);
+    throw err;
+  } finally {
+    if (tmp >= 0) rt.free(tmp);
+  }
+  return { ptr, scales, rows, cols: d, stride };
+}
+
+function freeQuantized(rt: WasmRuntime, q: Quantized): void {
+  rt.free(q.ptr);
+  rt.free(q.scales);
+}
+
+/**
+ * Top-k against an int8 corpus: approximate scores tile by tile into a running selection of
+ * `rerank x k` candidates per query (k without re-ranking), then, with float32 rows at hand, exact
+ * scores of those candidates and the final k.
+ */
+export function quantizedSearch(
+  rt: WasmRuntime,
+  c: Quantized,
+  float: Staged | undefined,
+  rerank: number,
+  queries: Matrix,
+  k: number,
+): TopKResult {
+  const op = 'corpusSearch';
+  const n = c.rows;
+  const exact = float !== undefined && rerank > 0;
+  const cand = exact ? Math.min(n, rerank * k) : k;
+  const sel = new TopKSelector(queries.rows, cand);
+  const q = quantizeRows(rt, queries, op);
+  const nt = Math.min(n, TILE);
+  let tile = -1;
+  try {
+    tile = rt.alloc(nt * 4, op);
+    const f = () => rt.f32;
+    for (let i = 0; i < queries.rows; i++) {
+      const qscale = f()[(q.scales >>> 2) + i];
+      for (let j0 = 0; j0 < n; j0 += nt) {
+        const w = Math.min(nt, n - j0);
+        rt.exports.dotsI8(
+          q.ptr + i * q.stride,
+          qscale,
+          c.ptr + j0 * c.stride,
+          w,
+          c.stride,
+          c.scales + j0 * 4,
+          tile,
+        );
+        sel.pushRow(i, f(), tile >>> 2, j0, w);
+      }
+    }
+  } finally {
+    if (tile >= 0) rt.free(tile);
+    freeQuantized(rt, q);
+  }
+  const approx = sel.result();
+  if (!exact) return approx;
+  return rerankExact(rt, float, queries, approx, k);
+}
+
+/** Exact scores of each query's candidates (from float32 rows in the engine's layout), best k kept. */
+function rerankExact(
+  rt: WasmRuntime,
+  float: Staged,
+  queries: Matrix,
+  approx: TopKResult,
+  k: number,
+): TopKResult {
+  const op = 'corpusSearch';
+  const cand = approx.k;
+  const final = new TopKSelector(queries.rows, k);
+  const steps = float.rowBytes >>> 4;
+  // The queries as plain normalised rows: panels of one row.
+  const qs = rt.alloc(queries.rows * float.rowBytes, op);
+  let raw = -1;
+  let idx = -1;
+  let out = -1;
+  try {
+    raw = rt.upload(queries.data, op);
+    rt.exports.pack(raw, queries.rows, queries.cols, queries.cols, qs, 1, 1);
+    idx = rt.alloc(cand * 4, op);
+    out = rt.alloc(cand * 4, op);
+    for (let i = 0; i < queries.rows; i++) {
+      const at = i * cand;
+      new Int32Array(rt.f32.buffer, idx, cand).set(approx.indices.subarray(at, at + cand));
+      rt.exports.rowDots(qs + i * float.rowBytes, float.ptr, rt.tileCols, steps, idx, cand, out);
+      const f = rt.f32;
+      for (let t = 0; t < cand; t++) final.push(i, f[(out >>> 2) + t], approx.indices[at + t]);
+    }
+  } finally {
+    rt.free(qs);
+    if (raw >= 0) rt.free(raw);
+    if (idx >= 0) rt.free(idx);
+    if (out >= 0) rt.free(out);
+  }
+  return final.result();
+}
+
+/** Approximate cosine matrix against an int8 corpus: one quantised query row at a time, clamped. */
+export function quantizedMatrix(
+  rt: WasmRuntime,
+  c: Quantized,
+  queries: Matrix,
+  out: Float32Array,
+): Float32Array {
+  const op = 'corpusMatrix';
+  const n = c.rows;
+  const q = quantizeRows(rt, queries, op);
+  let row = -1;
+  try {
+    row = rt.alloc(n * 4, op);
+    for (let i = 0; i < queries.rows; i++) {
+      const qscale = rt.f32[(q.scales >>> 2) + i];
+      rt.exports.dotsI8(q.ptr + i * q.stride, qscale, c.ptr, n, c.stride, c.scales, row);
+      rt.download(row, n, out, i * n);
+    }
+  } finally {
+    if (row >= 0) rt.free(row);
+    freeQuantized(rt, q);
+  }
+  for (let i = 0; i < out.length; i++) out[i] = out[i] > 1 ? 1 : out[i] < -1 ? -1 : out[i];
+  return out;
+}

@@ -1,0 +1,67 @@
+import { isCosineKitError } from '@cosinekit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WasmBackend } from '../src/index.js';
+import { backend, expectClose, random, ref } from './helpers.js';
+
+describe('int8 corpora', () => {
+  let b: WasmBackend;
+  beforeAll(async () => {
+    b = await backend({ variant: 'simd' });
+  });
+  afterAll(() => b.dispose());
+
+  it('report their storage; float16 is UNSUPPORTED', () => {
+    const x = random(20, 33, 1);
+    const c = b.kernels.createCorpus(x, { storage: 'int8' });
+    expect(c.storage).toBe('int8');
+    c.dispose();
+    const f = b.kernels.createCorpus(x);
+    expect(f.storage).toBe('float32');
+    f.dispose();
+    let err: unknown;
+    try {
+      b.kernels.createCorpus(x, { storage: 'float16' });
+    } catch (e) {
+      err = e;
+    }
+    expect(isCosineKitError(err, 'UNSUPPORTED')).toBe(true);
+  });
+
+  it('approximate scores within 2e-2, exact ones after re-ranking every row', () => {
+    for (const d of [1, 5, 17, 48, 384]) {
+      const x = random(90, d, d);
+      const q = random(3, d, d + 1);
+      const want = ref.cosineMatrix(q, x);
+      const approx = b.kernels.createCorpus(x, { storage: 'int8' });
+      expectClose(b.kernels.corpusMatrix(approx, q), want, 2e-2);
+      expectClose(b.kernels.readCorpus(approx), ref.normalizeRows(x), 1e-2);
+      const s = b.kernels.corpusSearch(approx, q, 5);
+      expect(s.k).toBe(5);
+      approx.dispose();
+      // rerank x k covering every row: the answer is the exact one.
+      const full = b.kernels.createCorpus(x, { storage: 'int8', rerank: 90 });
+      const got = b.kernels.corpusSearch(full, q, 1);
+      const best = ref.topK(q, x, 1);
+      expect([...got.indices]).toEqual([...best.indices]);
+      expectClose(got.scores, best.scores, 1e-6);
+      expectClose(b.kernels.corpusMatrix(full, q), want, 1e-6);
+      full.dispose();
+    }
+    expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+  });
+
+  it('recall@10 with re-ranking on random data', () => {
+    const x = random(3000, 64, 7);
+    const q = random(10, 64, 8);
+    const c = b.kernels.createCorpus(x, { storage: 'int8', rerank: 4 });
+    const got = b.kernels.corpusSearch(c, q, 10);
+    const want = ref.topK(q, x, 10);
+    let hit = 0;
+    for (let i = 0; i < 10; i++) {
+      const w = new Set(want.indices.subarray(i * 10, i * 10 + 10));
+      for (let r = 0; r < 10; r++) if (w.has(got.indices[i * 10 + r])) hit++;
+    }
+    expect(hit / 100).toBeGreaterThanOrEqual(0.99);
+    c.dispose();
+  });
+});
