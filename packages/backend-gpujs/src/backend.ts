@@ -1,4 +1,4 @@
-import type { Backend, BackendMemory, Kernels } from '@cosinekit/core';
+import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core';
 import { createEngine, type Engine, type GpujsMode } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
@@ -31,6 +31,8 @@ export interface GpujsBackendOptions {
   tileSize?: number;
 }
 
+const MODES: readonly GpujsMode[] = ['auto', 'headlessgl', 'webgl2', 'webgl', 'webasm', 'cpu'];
+
 /** The backend's name in the registry and on its resident corpora. */
 export const GPUJS_BACKEND_NAME = 'gpujs';
 
@@ -40,6 +42,21 @@ export const GPUJS_BACKEND_NAME = 'gpujs';
  * Nothing runs until `init()` (or the first kernel call) opens gpu.js.
  */
 export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
+  const op = 'createGpujsBackend';
+  if (options.mode !== undefined && !MODES.includes(options.mode)) {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.mode',
+      `must be one of ${MODES.join(', ')}; got ${String(options.mode)}.`,
+    );
+  }
+  for (const name of ['maxTextureSize', 'tileSize'] as const) {
+    const v = options[name];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      argError('INVALID_ARGUMENT', op, `options.${name}`, `must be a positive integer; got ${String(v)}.`);
+    }
+  }
   let engine: Engine | null = null;
   const open = (): Engine => {
     engine ??= createEngine(options);

@@ -33,6 +33,19 @@ describe('mode selection', () => {
     expect(unavailable(mode)).toContain(mode);
   });
 
+  it('rejects an unknown mode and a non-positive tile or texture limit by name', () => {
+    for (const bad of [{ mode: 'gpu' }, { maxTextureSize: 0 }, { tileSize: 1.5 }]) {
+      let error: unknown;
+      try {
+        createGpujsBackend(bad as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(isCosineKitError(error, 'INVALID_ARGUMENT')).toBe(true);
+      expect(String((error as Error).message)).toContain(`options.${Object.keys(bad)[0]}`);
+    }
+  });
+
   it.skipIf(inBrowser)('without an X server, headlessgl names xvfb-run and scripts/build-gl.sh', () => {
     const why = unavailable('headlessgl');
     if (why === null) {
