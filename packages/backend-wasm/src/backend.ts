@@ -48,6 +48,11 @@ export interface WasmBackendOptions {
   wasm?: { simd?: WasmSource; relaxed?: WasmSource };
   /** Register tile and cache block of the dot-product engine; the defaults suit each variant. */
   tuning?: Partial<EngineTuning>;
+  /**
+   * Threads wanted. This backend runs on the calling thread only; a larger number is accepted and
+   * shown by `describe()` as `threadsRequested` beside `threads: 1`, so a caller sees what ran.
+   */
+  threads?: number;
 }
 
 /** What {@link WasmBackend.describe} reports. */
@@ -217,6 +222,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         variant: rt?.variant ?? (wanted === 'auto' ? 'simd' : wanted),
         tile: rt?.tuning.tile ?? '',
         threads: 1,
+        ...(options.threads !== undefined && options.threads !== 1
+          ? { threadsRequested: options.threads }
+          : {}),
         wasmMemoryBytes: rt?.heap.capacity ?? 0,
       };
     },
