@@ -82,19 +82,18 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
   let info: Record<string, string | number | boolean> = { engine, state: 'not initialised' };
 
   const init = (): Promise<Tfjs> => {
-    ready ??= initTfjsEngine(engine, { wasmPaths: options.wasmPaths }).then(
-      async (tf) => {
-        info = await exclusive(async () => {
-          await activate(tf, engine);
-          return describeEngine(tf, engine);
-        });
-        return tf;
-      },
-      (err) => {
-        ready = undefined;
-        throw err;
-      },
-    );
+    ready ??= (async () => {
+      const tf = await initTfjsEngine(engine, { wasmPaths: options.wasmPaths });
+      info = await exclusive(async () => {
+        await activate(tf, engine);
+        return describeEngine(tf, engine);
+      });
+      return tf;
+    })().catch((err: unknown) => {
+      // Not cached: a later call tries again (and reports tfjs's reason again if it fails again).
+      ready = undefined;
+      throw err;
+    });
     return ready;
   };
 
