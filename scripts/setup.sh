@@ -13,6 +13,8 @@ fi
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
+# Headers to build gpu.js's optional native `gl` (headless GL) below.
+[[ -f /usr/include/X11/extensions/XInput2.h ]] || need+=(libxi-dev)
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     echo "setup: installing ${need[*]} from Debian"
@@ -24,3 +26,9 @@ if ((${#need[@]})); then
 fi
 
 pnpm install --frozen-lockfile
+
+# headless GL for @cosinekit/backend-gpujs (about 90 s on idle cores; skipped when already built),
+# so the test run covers its headlessgl mode too. COSINEKIT_SKIP_GL=1 skips it.
+if [[ "${COSINEKIT_SKIP_GL:-0}" != 1 ]]; then
+  bash scripts/build-gl.sh || echo "setup: gl did not build; gpujs headlessgl tests will say they are skipped" >&2
+fi
