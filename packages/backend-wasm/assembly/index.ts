@@ -193,14 +193,18 @@ export function pack(
 /** The inverse of {@link pack}: `rows` rows of `d` floats from panels of `P` into packed rows at `dst`. */
 export function unpack(src: usize, rows: i32, d: i32, P: i32, dst: usize): void {
   const steps = (d + 3) >> 2;
+  const full = d >> 2;
   const chunk = (<usize>P) << 4;
   const panelBytes = <usize>steps * chunk;
   for (let i = 0; i < rows; i++) {
-    const s = src + <usize>(i / P) * panelBytes + ((<usize>(i % P)) << 4);
+    let s = src + <usize>(i / P) * panelBytes + ((<usize>(i % P)) << 4);
     const t = dst + ((<usize>i * <usize>d) << 2);
-    for (let p = 0; p < d; p++) {
-      store<f32>(t + ((<usize>p) << 2), load<f32>(s + <usize>(p >> 2) * chunk + ((<usize>(p & 3)) << 2)));
+    for (let q = 0; q < full; q++) {
+      v128.store(t + ((<usize>q) << 4), v128.load(s));
+      s += chunk;
     }
+    for (let p = full << 2; p < d; p++)
+      store<f32>(t + ((<usize>p) << 2), load<f32>(s + ((<usize>(p & 3)) << 2)));
   }
 }
 

@@ -4,20 +4,47 @@
  * the best candidates are re-ranked against float32 rows.
  */
 
-/** Sum of squares of `n` floats at `p` (float64). */
+/** Sum of squares of `n` floats at `p`, accumulated in float64. */
 function squares(p: usize, n: i32): f64 {
-  let s: f64 = 0;
-  for (let i = 0; i < n; i++) {
+  let acc = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + ((<usize>i) << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+    acc = f64x2.add(acc, f64x2.add(f64x2.mul(lo, lo), f64x2.mul(hi, hi)));
+  }
+  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  for (; i < n; i++) {
     const x = <f64>load<f32>(p + ((<usize>i) << 2));
     s += x * x;
   }
   return s;
 }
 
+/** Largest |x| of `n` floats at `p`. */
+function absMax(p: usize, n: i32): f32 {
+  let m = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) m = f32x4.max(m, f32x4.abs(v128.load(p + ((<usize>i) << 2))));
+  let r = max(
+    max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)),
+    max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)),
+  );
+  for (; i < n; i++) r = max(r, abs(load<f32>(p + ((<usize>i) << 2))));
+  return r;
+}
+
+/** Four floats at `p` times `q`, rounded to nearest and saturated to int32 lanes. */
+function quant4(p: usize, q: v128): v128 {
+  return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p), q)));
+}
+
 /**
  * Normalises and quantises `rows` packed rows of `d` floats into int8 rows of `stride` bytes (a
  * multiple of 16, zero padded), writing each row's scale (`max |x| / 127` of the normalised row)
- * to `scales`. A zero row becomes zeros with scale 0.
+ * to `scales`. A zero row becomes zeros with scale 0. Sixteen values per step: scaled, rounded,
+ * then narrowed with saturation (values stay within [-127, 127] by construction).
  */
 export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: i32, scales: usize): void {
   for (let i = 0; i < rows; i++) {
@@ -25,13 +52,19 @@ export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: 
     const t = dst + <usize>i * <usize>stride;
     const ss = squares(s, d);
     const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    let amax: f64 = 0;
-    for (let p = 0; p < d; p++) amax = max(amax, Math.abs(<f64>load<f32>(s + ((<usize>p) << 2))));
-    amax *= inv;
-    const q = amax > 0 ? (127 / amax) * inv : 0;
-    for (let p = 0; p < d; p++) {
-      const v = nearest<f64>(<f64>load<f32>(s + ((<usize>p) << 2)) * q);
-      store<i8>(t + <usize>p, <i8>max(-127, min(127, <i32>v)));
+    const amax = <f64>absMax(s, d) * inv;
+    const qs = amax > 0 ? <f32>((127 / amax) * inv) : <f32>0;
+    const q = f32x4.splat(qs);
+    let p = 0;
+    for (; p + 16 <= d; p += 16) {
+      const a = s + ((<usize>p) << 2);
+      const lo = i16x8.narrow_i32x4_s(quant4(a, q), quant4(a + 16, q));
+      const hi = i16x8.narrow_i32x4_s(quant4(a + 32, q), quant4(a + 48, q));
+      v128.store(t + <usize>p, i8x16.narrow_i16x8_s(lo, hi));
+    }
+    for (; p < d; p++) {
+      const v = <i32>nearest<f32>(load<f32>(s + ((<usize>p) << 2)) * qs);
+      store<i8>(t + <usize>p, <i8>max(-127, min(127, v)));
     }
     memory.fill(t + <usize>d, 0, <usize>(stride - d));
     store<f32>(scales + ((<usize>i) << 2), <f32>(amax / 127));

@@ -1,4 +1,5 @@
-import { ACTIVATIONS, type Kernels, type Matrix } from '@cosinekit/core';
+import { ACTIVATIONS, type Matrix } from '@cosinekit/core';
+import type { WasmKernels } from './backend.js';
 import { TILES, type WasmRuntime } from './runtime.js';
 
 /**
@@ -6,7 +7,7 @@ import { TILES, type WasmRuntime } from './runtime.js';
  * baseline tier and a call that is already running never switches to optimised code, so without
  * this the first large call (a whole cosine matrix) would run several times slower.
  */
-export function warmUp(rt: WasmRuntime, k: Kernels): void {
+export function warmUp(rt: WasmRuntime, k: WasmKernels): void {
   const before = rt.heap.used;
   // 9 rows and 7 (padded to 8) columns reach the edge tiles and the scalar tails.
   const a = matrix(9, 7, 1);
@@ -18,10 +19,19 @@ export function warmUp(rt: WasmRuntime, k: Kernels): void {
     k.cosineRows(a, a);
     k.cosineMatrix(a, b);
     k.topK(a, b, 3);
-    const c = k.createCorpus(b) as { dispose(): void };
-    k.corpusSearch(c as never, a, 2);
-    k.corpusMatrix(c as never, a);
+    const c = k.createCorpus(b);
+    k.corpusSearch(c, a, 2);
+    k.corpusMatrix(c, a);
+    k.readCorpus(c);
     c.dispose();
+    const c8 = k.createCorpus(b, { storage: 'int8', rerank: 2 });
+    k.corpusSearch(c8, a, 2);
+    k.readCorpus(c8);
+    c8.dispose();
+    const q8 = k.createCorpus(b, { storage: 'int8' });
+    k.corpusMatrix(q8, a);
+    k.readCorpus(q8);
+    q8.dispose();
     k.matmul(a, sq, false, false);
     k.matmul(sq, a, false, true);
     k.matmul(sq, sq, true, false);
