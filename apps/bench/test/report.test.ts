@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { compareReports } from '../src/report/compare.js';
+import { renderMarkdown } from '../src/report/markdown.js';
+import { renderSvg } from '../src/report/svg.js';
+import { applySpeedups } from '../src/run.js';
+import type { BenchReport, BenchResult } from '../src/types.js';
+
+const size = { q: 2, n: 100, d: 8 };
+const result = (contender: string, nsPerPair: number, extra: Partial<BenchResult> = {}): BenchResult => ({
+  workload: 'custom',
+  contender,
+  role: contender === 'naive' ? 'peer' : 'backend',
+  method: 'm',
+  size,
+  shrunk: false,
+  status: 'ok',
+  nsPerPair,
+  gflops: 1,
+  timing: { median: (nsPerPair * 200) / 1e6, min: 0, max: 0, q1: 0, q3: 0, reps: 3, callsPerRep: 1 },
+  ...extra,
+});
+
+const report = (results: BenchResult[]): BenchReport => ({
+  schema: 'cosinekit-bench/1',
+  startedAt: '2026-11-28T00:00:00.000Z',
+  durationSeconds: 1,
+  environment: { runtime: 'test', platform: 'test', cpu: 'test <cpu>', cores: 1, wasmSimd: 'simd' },
+  settings: {
+    workloads: ['custom'],
+    backends: [],
+    peers: [],
+    reps: 3,
+    warmup: 1,
+    budgetSeconds: 1,
+    baseline: 'naive',
+    tolerance: 1e-4,
+    seed: 1,
+  },
+  workloads: [{ id: 'custom', title: '2 x 100 x 8', kind: 'matrix', size, data: 'random' }],
+  contenders: [],
+  results: applySpeedups(results, 'naive'),
+  ok: results.every((r) => r.status === 'ok'),
+});
+
+describe('reports', () => {
+  it('computes speed-ups per pair against the baseline', () => {
+    const r = report([result('naive', 100), result('fast', 10)]);
+    expect(r.results.map((x) => x.speedup)).toEqual([1, 10]);
+  });
+
+  it('draws an SVG with one bar per figure, wrong ones in red, text escaped', () => {
+    const svg = renderSvg(report([result('naive', 100), result('wrong<b>', 10, { status: 'wrong' })]));
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<rect x=/g)).toHaveLength(2);
+    expect(svg).toContain('#d62728');
+    expect(svg).toContain('wrong&lt;b&gt;');
+    expect(svg).not.toContain('<cpu>');
+  });
+
+  it('writes Markdown that marks a failed run', () => {
+    const md = renderMarkdown(
+      report([result('naive', 100), result('bad', 10, { status: 'wrong', note: 'WRONG' })]),
+    );
+    expect(md).toContain('| full | bad |');
+    expect(md).toContain('**FAILED');
+  });
+
+  it('compares two runs figure by figure', () => {
+    const before = report([result('naive', 100), result('wasm', 10)]);
+    const after = report([result('naive', 100), result('wasm', 5), result('gpujs', 50)]);
+    const changes = compareReports(before, after);
+    expect(changes.find((c) => c.key.includes('wasm'))!.speedup).toBe(2);
+    expect(changes.find((c) => c.key.includes('gpujs'))!.before).toBeUndefined();
+  });
+});
