@@ -209,26 +209,86 @@ export function unpack(src: usize, rows: i32, d: i32, P: i32, dst: usize): void 
 }
 
 /**
- * The transpose of `src` (`rows` x `cols`, packed) into `cols` rows of `stride` floats, zeroing the
- * padding. Walks 16 x 16 blocks so both sides stay in cache.
+ * Byte address of chunk 0 of row `j` in a block whose rows [0, split) form panels of `P` rows and
+ * whose rows from `split` on are single (the layout `pack` writes in two calls); chunk q is
+ * `q * chunkStride(j)` further on.
  */
-export function transposePadded(src: usize, rows: i32, cols: i32, dst: usize, stride: i32): void {
-  const B = 16;
-  for (let i0 = 0; i0 < rows; i0 += B) {
-    const i1 = min(rows, i0 + B);
-    for (let j0 = 0; j0 < cols; j0 += B) {
-      const j1 = min(cols, j0 + B);
-      for (let i = i0; i < i1; i++) {
-        const s = src + ((<usize>i * <usize>cols) << 2);
-        for (let j = j0; j < j1; j++) {
-          store<f32>(dst + ((<usize>j * <usize>stride + <usize>i) << 2), load<f32>(s + ((<usize>j) << 2)));
-        }
-      }
+function rowStart(dst: usize, j: i32, P: i32, split: i32, steps: i32): usize {
+  const rowBytes = (<usize>steps) << 4;
+  if (j < split) return dst + <usize>(j / P) * rowBytes * <usize>P + ((<usize>(j % P)) << 4);
+  const splitBytes = <usize>((split + P - 1) / P) * rowBytes * <usize>P;
+  return dst + splitBytes + <usize>(j - split) * rowBytes;
+}
+
+function chunkStride(j: i32, P: i32, split: i32): usize {
+  return j < split ? (<usize>P) << 4 : 16;
+}
+
+/**
+ * The transpose of `src` (`rows` x `cols`, packed) written straight into the engine's layout: its
+ * `cols` rows of `rows` floats, rows [0, split) in panels of `P` (the missing rows of a partial
+ * last panel zeroed), the rest single. Four source rows x four columns per step, transposed in
+ * registers.
+ */
+export function packTransposed(src: usize, rows: i32, cols: i32, dst: usize, P: i32, split: i32): void {
+  const steps = (rows + 3) >> 2;
+  const rowBytes = (<usize>cols) << 2;
+  const zero = f32x4.splat(0);
+  const chunk = (<usize>P) << 4;
+  // Rows of the last panel that no column fills: zero them (panel layout, rows past `split`).
+  for (let j = split; j < ((split + P - 1) / P) * P; j++) {
+    let t = dst + <usize>(j / P) * ((<usize>steps) << 4) * <usize>P + ((<usize>(j % P)) << 4);
+    for (let q = 0; q < steps; q++) {
+      v128.store(t, zero);
+      t += chunk;
     }
   }
-  const pad = (<usize>(stride - rows)) << 2;
-  if (pad > 0) {
-    for (let j = 0; j < cols; j++) memory.fill(dst + ((<usize>j * <usize>stride + <usize>rows) << 2), 0, pad);
+  let j0 = 0;
+  for (; j0 + 4 <= cols; j0 += 4) {
+    let t0 = rowStart(dst, j0, P, split, steps);
+    let t1 = rowStart(dst, j0 + 1, P, split, steps);
+    let t2 = rowStart(dst, j0 + 2, P, split, steps);
+    let t3 = rowStart(dst, j0 + 3, P, split, steps);
+    const c0 = chunkStride(j0, P, split);
+    const c1 = chunkStride(j0 + 1, P, split);
+    const c2 = chunkStride(j0 + 2, P, split);
+    const c3 = chunkStride(j0 + 3, P, split);
+    let s = src + ((<usize>j0) << 2);
+    for (let q = 0; q < steps; q++) {
+      const r = q << 2;
+      const v0 = v128.load(s);
+      const v1 = r + 1 < rows ? v128.load(s + rowBytes) : zero;
+      const v2 = r + 2 < rows ? v128.load(s + 2 * rowBytes) : zero;
+      const v3 = r + 3 < rows ? v128.load(s + 3 * rowBytes) : zero;
+      // 4 x 4 transpose: column t of (v0..v3) is the chunk of transposed row j0 + t.
+      const a = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+      const b = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+      const c = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+      const d = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+      v128.store(t0, v128.shuffle<f32>(a, b, 0, 1, 4, 5));
+      v128.store(t1, v128.shuffle<f32>(a, b, 2, 3, 6, 7));
+      v128.store(t2, v128.shuffle<f32>(c, d, 0, 1, 4, 5));
+      v128.store(t3, v128.shuffle<f32>(c, d, 2, 3, 6, 7));
+      t0 += c0;
+      t1 += c1;
+      t2 += c2;
+      t3 += c3;
+      s += rowBytes << 2;
+    }
+  }
+  for (let j = j0; j < cols; j++) {
+    let t = rowStart(dst, j, P, split, steps);
+    const cs = chunkStride(j, P, split);
+    for (let q = 0; q < steps; q++) {
+      for (let l = 0; l < 4; l++) {
+        const p = (q << 2) + l;
+        store<f32>(
+          t + ((<usize>l) << 2),
+          p < rows ? load<f32>(src + ((<usize>p * <usize>cols + <usize>j) << 2)) : 0,
+        );
+      }
+      t += cs;
+    }
   }
 }
 

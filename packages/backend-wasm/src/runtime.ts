@@ -26,7 +26,7 @@ export interface WasmExports {
   dotsI8(q: number, qscale: number, c: number, n: number, stride: number, scales: number, out: number): void;
   dequantizeRows(src: number, rows: number, d: number, stride: number, scales: number, out: number): void;
   rowDots(q: number, c: number, P: number, steps: number, idx: number, count: number, out: number): void;
-  transposePadded(src: number, rows: number, cols: number, dst: number, stride: number): void;
+  packTransposed(src: number, rows: number, cols: number, dst: number, P: number, split: number): void;
   addBias(x: number, rows: number, cols: number, bias: number, out: number): void;
   activation(kind: number, x: number, n: number, out: number): void;
   activationGrad(kind: number, x: number, dy: number, n: number, out: number): void;
@@ -272,21 +272,14 @@ export class WasmRuntime {
     const bytes = asCorpus ? this.corpusBytes(t.rows, t.cols) : t.rows * rowBytes;
     const dst = this.alloc(bytes, op);
     let raw = -1;
-    let tr = -1;
     try {
       raw = this.upload(x.data, op);
-      tr = this.alloc(x.data.length * 4, op);
-      this.exports.transposePadded(raw, x.rows, x.cols, tr, x.rows);
-      const splitBytes = Math.ceil(split / P) * P * rowBytes;
-      if (split > 0) this.exports.pack(tr, split, t.cols, t.cols, dst, P, 0);
-      if (split < t.rows)
-        this.exports.pack(tr + split * t.cols * 4, t.rows - split, t.cols, t.cols, dst + splitBytes, 1, 0);
+      this.exports.packTransposed(raw, x.rows, x.cols, dst, P, split);
     } catch (err) {
       this.free(dst);
       throw err;
     } finally {
       if (raw >= 0) this.free(raw);
-      if (tr >= 0) this.free(tr);
     }
     return { ptr: dst, rows: t.rows, rowBytes };
   }

@@ -119,6 +119,12 @@ for (const variant of VARIANTS) {
   });
 }
 
+function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = x[i * cols + j];
+  return t;
+}
+
 describe('every register tile of the dot-product engine', () => {
   for (const tile of TILES) {
     it(`tile ${tile} on ragged shapes`, async () => {
@@ -134,6 +140,10 @@ describe('every register tile of the dot-product engine', () => {
           const c = random(n, d, n + d);
           expectClose(b.kernels.cosineMatrix(q, c), ref.cosineMatrix(q, c), tolFor(d));
           expectClose(b.kernels.matmul(q, c, false, true), ref.matmul(q, c, false, true), 1e-6 * d);
+          // Both operands transposed on the way in: the transposing packer at this tile's panel sizes.
+          const at = { data: transpose(q.data, m, d), rows: d, cols: m };
+          const bt = { data: transpose(c.data, n, d), rows: d, cols: n };
+          expectClose(b.kernels.matmul(at, bt, true, false), ref.matmul(at, bt, true, false), 1e-6 * d);
         }
       } finally {
         b.dispose();
