@@ -12,7 +12,8 @@ export interface ExtraBackend {
 }
 
 /** A run described by names, as the CLI flags and the browser form give it. */
-export interface BenchOptions extends Omit<RunSettings, 'workloads'> {
+export interface BenchOptions extends Omit<RunSettings, 'workloads' | 'backends'> {
+  readonly backends: readonly string[];
   /** Preset ids (`A`, `B`, `C`, `mnist`) and/or `custom`. */
   readonly workloads: readonly string[];
   /** The shape of the `custom` workload. */
@@ -53,6 +54,7 @@ export function benchmark(o: BenchOptions): Promise<BenchReport> {
   });
   for (const x of o.extraBackends ?? []) contenders.push(backendContender(x.id, () => x.create()));
   const settings: RunSettings = {
+    command: o.command,
     workloads: workloads.map((w) => w.id),
     backends: [...o.backends, ...(o.extraBackends ?? []).map((x) => x.id)],
     peers: o.peers,

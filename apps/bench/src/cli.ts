@@ -73,7 +73,7 @@ interface RunFlags {
 }
 
 /** Builds the command line; `run` receives the parsed flags of a benchmark run. */
-export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+export function buildProgram(io: Io, setExit: (code: number) => void, argv: readonly string[] = []): Command {
   const program = new Command('cosinekit-bench')
     .description(
       'Benchmarks CosineKit backends against the naive JS loop and tfjs, checks every result against float64, ' +
@@ -158,7 +158,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         '  cosinekit-bench compare before.json after.json',
     )
     .action(async (flags: RunFlags) => {
-      setExit(await runFromFlags(flags, io));
+      setExit(await runFromFlags(flags, io, argv));
     });
   program
     .command('compare')
@@ -177,7 +177,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   return program;
 }
 
-async function runFromFlags(f: RunFlags, io: Io): Promise<number> {
+async function runFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Promise<number> {
   let workloads = f.workloads;
   let custom: Size | undefined;
   if (f.q !== undefined || f.n !== undefined || f.d !== undefined || workloads.includes('custom')) {
@@ -210,6 +210,7 @@ async function runFromFlags(f: RunFlags, io: Io): Promise<number> {
   try {
     report = await benchmark({
       workloads,
+      command: ['cosinekit-bench', ...argv].join(' '),
       custom,
       scale: f.scale,
       backends: f.backends,
@@ -268,9 +269,13 @@ function moduleBackend(path: string): ExtraBackend {
 /** Runs the CLI on `argv` (without `node` and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  const program = buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    argv,
+  );
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

@@ -71,7 +71,12 @@ export function tfjsPeerContender(
     role: 'peer',
     async open() {
       const { tf, via } = await loadTfjsEngine(engine, load, wasmPaths);
+      const tensors = tf.memory().numTensors;
       return {
+        leaks: () => {
+          const grew = tf.memory().numTensors - tensors;
+          return grew > 0 ? `${grew} tfjs tensor(s) more than at start` : undefined;
+        },
         info: {
           id,
           role: 'peer',
@@ -116,7 +121,18 @@ export function backendContender(id: string, create: () => Promise<Backend>): Co
         await Promise.resolve(backend.dispose?.()).catch(() => {});
         throw err;
       }
+      const before = backend.memory?.();
       return {
+        leaks() {
+          const after = backend.memory?.();
+          if (!after) return undefined;
+          const found: string[] = [];
+          if (after.residentHandles > 0) found.push(`${after.residentHandles} resident handle(s)`);
+          const grew = (after.objects ?? 0) - (before?.objects ?? 0);
+          if (before?.objects !== undefined && grew > 0)
+            found.push(`${grew} more engine object(s) than at start`);
+          return found.length ? `${found.join(', ')} still alive after every corpus was disposed` : undefined;
+        },
         info: {
           id,
           role: 'backend',

@@ -29,6 +29,8 @@ export interface Method {
 export interface OpenContender {
   readonly info: ContenderInfo;
   methods(kind: WorkloadKind, spec: WorkloadSpec): Method[];
+  /** After every method disposed what it made: what is still held that should not be, if anything. */
+  leaks?(): string | undefined;
   close(): Promise<void>;
 }
 

@@ -59,7 +59,7 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
     await breathe();
     let open: Awaited<ReturnType<Contender['open']>>;
     try {
-      open = await c.open();
+      open = await withTimeout(c.open(), hangMs(o.settings), `${c.id}: open`);
     } catch (err) {
       const reason = firstLine(err);
       infos.push({ id: c.id, role: c.role, available: false, reason });
@@ -78,7 +78,7 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
       done += o.workloads.length;
       continue;
     }
-    infos.push(open.info);
+    let info = open.info;
     try {
       for (const w of o.workloads) {
         o.onProgress?.(done, total, `${w.id} · ${c.id}`);
@@ -101,7 +101,10 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
         }
         done++;
       }
+      const leak = open.leaks?.();
+      if (leak) info = { ...info, leak };
     } finally {
+      infos.push(info);
       await open.close().catch(() => {});
     }
   }
@@ -118,6 +121,18 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
     results: withRatios,
     ok: withRatios.every((r) => r.status !== 'wrong' && r.status !== 'error'),
   };
+}
+
+/** How long an awaited step may take before the bench calls it hung and moves on. */
+const hangMs = (s: RunSettings) => Math.max(120_000, 60_000 * s.budgetSeconds);
+
+/** Rejects when `p` has not settled within `ms`: a backend whose promise never resolves must not stall the run. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function errorResult(workload: string, c: Contender, method: string, size: Size, err: unknown): BenchResult {
@@ -166,7 +181,7 @@ async function measure(
     out = plan.cold.out;
   } else {
     const t1 = now();
-    const p = await prepare(ds);
+    const p = await withTimeout(Promise.resolve(prepare(ds)), hangMs(s), 'prepare');
     setupMs = now() - t1;
     try {
       let lastWarm = 0;
@@ -244,10 +259,10 @@ async function planSize(
   const points: [number, number][] = [];
   for (let round = 0; ; round++) {
     const t0 = now();
-    const p = await prepare(probe);
+    const p = await withTimeout(Promise.resolve(prepare(probe)), hangMs(s), 'prepare');
     const setup = now() - t0;
     try {
-      const [cold, out] = await timeCalls(p, 1);
+      const [cold, out] = await withTimeout(timeCalls(p, 1), hangMs(s), 'first call');
       if (round === 0 && cold > 2 * budget) {
         // One more call would cost more than the whole figure may: report this one, marked cold.
         return {

@@ -97,6 +97,8 @@ export interface ContenderInfo {
   readonly backend?: string;
   readonly details?: Readonly<Record<string, string | number | boolean>>;
   readonly providers?: Readonly<Record<string, string>>;
+  /** Memory still held after every corpus was disposed (resident handles, engine objects), if any. */
+  readonly leak?: string;
 }
 
 /** Where the run happened. */
@@ -112,6 +114,8 @@ export interface Environment {
 
 /** The settings a run used. */
 export interface RunSettings {
+  /** The command line (or page URL) that made the run, to repeat it. */
+  readonly command?: string;
   readonly workloads: readonly string[];
   readonly backends: readonly string[];
   readonly peers: readonly string[];

@@ -9,6 +9,7 @@ import type { BenchReport } from '../src/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosinekit-bench-'));
 const wrongBackend = fileURLToPath(new URL('./fixtures/wrong-backend.ts', import.meta.url));
+const leakyBackend = fileURLToPath(new URL('./fixtures/leaky-backend.ts', import.meta.url));
 
 /** Runs the CLI quietly on a tiny shape; returns the exit code, the JSON report and the printed text. */
 async function run(
@@ -117,6 +118,27 @@ describe('cosinekit-bench CLI', () => {
     const missing = report.contenders.find((c) => c.id === 'no-such-backend')!;
     expect(missing.available).toBe(false);
     expect(report.results.find((r) => r.contender === 'no-such-backend')!.status).toBe('unavailable');
+  });
+
+  it('reports resident memory a backend still holds after every corpus was disposed', async () => {
+    const { code, report, text } = await run('leaky', [
+      '--workloads',
+      'custom',
+      '--q',
+      '2',
+      '--n',
+      '40',
+      '--d',
+      '8',
+      '--k',
+      '3',
+      '--backend-module',
+      leakyBackend,
+    ]);
+    expect(code).toBe(0);
+    expect(report.contenders.find((c) => c.id === 'leaky-backend')!.leak).toMatch(/resident handle/);
+    expect(report.contenders.find((c) => c.id === 'reference')!.leak).toBeUndefined();
+    expect(text).toContain('LEAK');
   });
 
   it('compares two reports', async () => {

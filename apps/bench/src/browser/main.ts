@@ -84,6 +84,7 @@ async function run(): Promise<void> {
       (b) => b.value,
     );
     const report = await benchmark({
+      command: location.href,
       workloads,
       scale: Number(field('scale').value) || 1,
       backends: list(field('backends').value),

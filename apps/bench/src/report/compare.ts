@@ -27,7 +27,20 @@ export function compareReports(a: BenchReport, b: BenchReport): Change[] {
   });
 }
 
-/** The comparison as a terminal table; changes under `threshold` (0.05 = 5%) count as unchanged. */
+/** True when the min-max ranges per pair of two figures overlap: the difference is within the noise. */
+export function spreadsOverlap(a: BenchResult, b: BenchResult): boolean {
+  if (!a.timing || !b.timing) return false;
+  const perPair = (r: BenchResult, ms: number) => (ms * 1e6) / (r.size.q * r.size.n);
+  return (
+    perPair(a, a.timing.min) <= perPair(b, b.timing.max) &&
+    perPair(b, b.timing.min) <= perPair(a, a.timing.max)
+  );
+}
+
+/**
+ * The comparison as a terminal table. A change counts only when it exceeds `threshold` (0.05 = 5%)
+ * and the two figures' min-max ranges do not overlap.
+ */
 export function renderCompare(a: BenchReport, b: BenchReport, threshold = 0.05): string {
   const table = new Table({
     head: ['Figure', 'Before (per pair)', 'After (per pair)', 'Change', 'Note'].map((h) => pc.bold(h)),
@@ -45,7 +58,9 @@ export function renderCompare(a: BenchReport, b: BenchReport, threshold = 0.05):
     if (!c.before) note.push('new');
     if (!c.after) note.push('gone');
     let change = '';
-    if (c.speedup !== undefined) {
+    if (c.speedup !== undefined && spreadsOverlap(c.before!, c.after!)) {
+      change = pc.dim('same (spreads overlap)');
+    } else if (c.speedup !== undefined) {
       if (c.speedup > 1 + threshold) {
         faster++;
         change = pc.green(`${fmtRatio(c.speedup)} faster`);

@@ -98,12 +98,13 @@ export function headerLines(report: BenchReport): string[] {
     ...Object.entries(e)
       .filter(([k]) => !['runtime', 'platform', 'cpu', 'cores', 'wasmSimd'].includes(k))
       .map(([k, v]) => `${k}: ${v}`),
+    ...(s.command ? [`Command: ${s.command}`] : []),
     `Settings: reps ${s.reps}, warm-up ${s.warmup}, budget ${s.budgetSeconds} s per figure, baseline '${s.baseline}', tolerance ${s.tolerance}, seed ${s.seed}`,
   ];
 }
 
 /** One line per contender: what actually ran, or why it could not. */
-export function contenderLines(report: BenchReport): { text: string; available: boolean }[] {
+export function contenderLines(report: BenchReport): { text: string; available: boolean; leak?: boolean }[] {
   return report.contenders.map((c) => {
     if (!c.available) return { text: `${c.id}: not available: ${c.reason}`, available: false };
     const details = Object.entries(c.details ?? {})
@@ -114,7 +115,12 @@ export function contenderLines(report: BenchReport): { text: string; available: 
       .map(([k]) => k);
     const fb = fallbacks.length ? `; reference runs: ${fallbacks.join(', ')}` : '';
     const name = c.backend && c.backend !== c.id ? ` (backend '${c.backend}')` : '';
-    return { text: `${c.id}${name}: ${details || 'no description'}${fb}`, available: true };
+    const leak = c.leak ? `; LEAK: ${c.leak}` : '';
+    return {
+      text: `${c.id}${name}: ${details || 'no description'}${fb}${leak}`,
+      available: true,
+      leak: !!c.leak,
+    };
   });
 }
 

@@ -8,7 +8,9 @@ export function renderTable(report: BenchReport): string {
   const lines: string[] = [];
   for (const l of headerLines(report)) lines.push(pc.dim(l));
   lines.push('');
-  for (const c of contenderLines(report)) lines.push(c.available ? c.text : pc.yellow(c.text));
+  for (const c of contenderLines(report)) {
+    lines.push(c.leak ? pc.red(c.text) : c.available ? c.text : pc.yellow(c.text));
+  }
   const cols = COLUMNS.filter((c) => c !== 'Workload');
   const table = new Table({
     head: cols.map((c) => pc.bold(c === 'Speed-up' ? `vs ${report.settings.baseline}` : c)),
