@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compareReports } from '../src/report/compare.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { renderSvg } from '../src/report/svg.js';
+import { checkTargets } from '../src/report/targets.js';
 import { applySpeedups } from '../src/run.js';
 import type { BenchReport, BenchResult } from '../src/types.js';
 
@@ -63,6 +64,16 @@ describe('reports', () => {
     );
     expect(md).toContain('| full | bad |');
     expect(md).toContain('**FAILED');
+  });
+
+  it('judges the DESIGN targets it has figures for, per pair', () => {
+    const r = report([result('naive', 100), result('core', 50)]);
+    const pair = checkTargets({
+      ...r,
+      results: r.results.map((x) => ({ ...x, workload: 'A' })),
+    }).find((t) => t.target.startsWith('A: core'))!;
+    expect(pair).toMatchObject({ measured: '2.00x', met: true });
+    expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))!.met).toBeUndefined();
   });
 
   it('compares two runs figure by figure', () => {

@@ -1,4 +1,5 @@
 import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from '../report/format.js';
+import { checkTargets, verdict } from '../report/targets.js';
 import type { BenchReport } from '../types.js';
 
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string) => {
@@ -45,5 +46,15 @@ export function renderResults(report: BenchReport, into: HTMLElement): void {
   }
   const notes = el('div');
   for (const f of FOOTNOTES) notes.append(el('p', f));
-  into.replaceChildren(table, notes);
+  const targets = el('table');
+  targets.id = 'targets';
+  const th = el('tr');
+  for (const h of ['DESIGN target (informational)', 'Measured', '']) th.append(el('th', h));
+  targets.append(th);
+  for (const t of checkTargets(report)) {
+    const tr = el('tr');
+    tr.append(el('td', t.target), el('td', t.measured), el('td', verdict(t)));
+    targets.append(tr);
+  }
+  into.replaceChildren(table, notes, targets);
 }

@@ -1,5 +1,6 @@
 import type { BenchReport } from '../types.js';
 import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from './format.js';
+import { checkTargets, verdict } from './targets.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -28,6 +29,11 @@ export function renderMarkdown(report: BenchReport): string {
       });
       out.push(`| ${cells.join(' | ')} |`);
     }
+  }
+  const targets = checkTargets(report);
+  if (targets.length) {
+    out.push('', '## DESIGN targets (informational)', '', '| target | measured | |', '| --- | --- | --- |');
+    for (const t of targets) out.push(`| ${esc(t.target)} | ${esc(t.measured)} | ${verdict(t)} |`);
   }
   out.push('');
   for (const f of FOOTNOTES) out.push(`> ${f}`);

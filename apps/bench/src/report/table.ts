@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { BenchReport } from '../types.js';
 import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from './format.js';
+import { checkTargets, verdict } from './targets.js';
 
 /** The terminal report: environment, what each contender ran on, and one table of all results. */
 export function renderTable(report: BenchReport): string {
@@ -48,6 +49,21 @@ export function renderTable(report: BenchReport): string {
   }
   lines.push(table.toString());
   for (const f of FOOTNOTES) lines.push(pc.dim(f));
+  const targets = checkTargets(report);
+  if (targets.length) {
+    const t = new Table({
+      head: ['DESIGN target', 'Measured', ''].map((h) => pc.bold(h)),
+      style: { head: [], border: [] },
+    });
+    for (const x of targets) {
+      const v = verdict(x);
+      t.push([x.target, x.measured, x.met === undefined ? pc.dim(v) : x.met ? pc.green(v) : pc.yellow(v)]);
+    }
+    lines.push(
+      t.toString(),
+      pc.dim('Targets are informational (timings here are noisy); only wrong results fail the run.'),
+    );
+  }
   const bad = report.results.filter((r) => r.status === 'wrong' || r.status === 'error');
   lines.push(
     bad.length

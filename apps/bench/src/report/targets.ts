@@ -1,0 +1,104 @@
+import type { BenchReport, BenchResult } from '../types.js';
+import { fmtNs, fmtRatio } from './format.js';
+
+/** One performance target of DESIGN section 4, judged on a report. */
+export interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  /** `undefined` when the run lacks the figures (workload or contender not run, or not available). */
+  readonly met?: boolean;
+}
+
+const find = (
+  r: BenchReport,
+  workload: string,
+  contender: string,
+  method?: string,
+): BenchResult | undefined =>
+  r.results.find(
+    (x) =>
+      x.workload === workload &&
+      x.contender === contender &&
+      (method === undefined || x.method.startsWith(method)) &&
+      x.status === 'ok' &&
+      x.nsPerPair !== undefined,
+  );
+
+/** `a` is `ratio`x faster than `b`, per pair (so slices compare), or undefined. */
+const speedup = (a?: BenchResult, b?: BenchResult) =>
+  a?.nsPerPair && b?.nsPerPair ? b.nsPerPair / a.nsPerPair : undefined;
+
+function ratioCheck(target: string, x: number | undefined, min: number, what: string): TargetCheck {
+  if (x === undefined) return { target, measured: `not measured (${what})` };
+  return { target, measured: `${fmtRatio(x)}`, met: x >= min };
+}
+
+/**
+ * The targets of DESIGN section 4 that one run can judge, on the figures it has. Informational: the
+ * exit code depends on correctness only, since timings on a shared machine are noisy.
+ */
+export function checkTargets(r: BenchReport): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const wasmIds = r.contenders.filter((c) => c.available && /^wasm(-|$)/.test(c.id)).map((c) => c.id);
+  for (const id of wasmIds) {
+    const variant = String(r.contenders.find((c) => c.id === id)?.details?.variant ?? id);
+    const min = variant === 'relaxed' ? 1.6 : 1.3;
+    out.push(
+      ratioCheck(
+        `C: ${id} (${variant}) corpus.similarity >= ${min}x tfjs-wasm fast path`,
+        speedup(find(r, 'C', id, 'corpus.similarity'), find(r, 'C', 'tfjs-wasm:fast')),
+        min,
+        'needs C with wasm and tfjs-wasm',
+      ),
+    );
+    const b = find(r, 'B', id, 'corpus.search');
+    const full = b && !b.shrunk;
+    out.push({
+      target: `B: ${id} corpus.search <= 15 ms per query`,
+      measured: b ? `${fmtNs(b.timing!.median * 1e6)}${full ? '' : ' (on a slice)'}` : 'not measured',
+      met: full ? b.timing!.median <= 15 : undefined,
+    });
+    const pair = find(r, 'A', id, 'vectorCosine');
+    out.push({
+      target: `A: ${id} resident pair < 0.3 us`,
+      measured: pair ? fmtNs(pair.nsPerPair!) : 'not measured',
+      met: pair ? pair.nsPerPair! < 300 : undefined,
+    });
+  }
+  out.push(
+    ratioCheck(
+      'A: core cosine() >= 1.5x the naive loop',
+      speedup(find(r, 'A', 'core'), find(r, 'A', 'naive')),
+      1.5,
+      'needs A with core and naive',
+    ),
+  );
+  for (const c of r.contenders.filter((x) => x.available && /^tfjs-(wasm|cpu|webgl)$/.test(x.id))) {
+    for (const [w, method] of [
+      ['B', 'corpus.search'],
+      ['C', 'corpus.similarity'],
+    ] as const) {
+      out.push(
+        ratioCheck(
+          `${w}: ${c.id} ${method} >= 5x tfjs called the obvious way`,
+          speedup(find(r, w, c.id, method), find(r, w, `${c.id}:obvious`)),
+          5,
+          `needs ${w} with ${c.id} and its obvious peer`,
+        ),
+      );
+    }
+  }
+  for (const c of r.contenders.filter((x) => /^gpujs/.test(x.id))) {
+    const mine = r.results.filter((x) => x.contender === c.id);
+    const bad = mine.filter((x) => x.status === 'wrong' || x.status === 'error').length;
+    out.push({
+      target: `${c.id}: correct on every workload`,
+      measured: c.available ? `${mine.length - bad} of ${mine.length} correct` : 'not available',
+      met: c.available ? bad === 0 : undefined,
+    });
+  }
+  return out;
+}
+
+/** `met`, `MISSED` or `n/a`. */
+export const verdict = (t: TargetCheck) => (t.met === undefined ? 'n/a' : t.met ? 'met' : 'MISSED');
