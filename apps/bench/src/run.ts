@@ -263,8 +263,9 @@ async function planSize(
     const setup = now() - t0;
     try {
       const [cold, out] = await withTimeout(timeCalls(p, 1), hangMs(s), 'first call');
-      if (round === 0 && cold > 2 * budget) {
-        // One more call would cost more than the whole figure may: report this one, marked cold.
+      if (round === 0 && cold > Math.max(4 * budget, 2000)) {
+        // A first call includes compiling (shaders, JIT), so a slow one is normally repeated; but
+        // one this slow makes another cost more than the figure may: report it, marked cold.
         return {
           ds: probe,
           cold: { ms: cold, out },
