@@ -138,6 +138,13 @@ export class WasmRuntime {
         },
       );
     }
+    if (!(Number.isFinite(tuning.blockBytes) && tuning.blockBytes > 0)) {
+      throw new CosineKitError(
+        'INVALID_ARGUMENT',
+        `Argument 'tuning.blockBytes' passed to 'createWasmBackend' must be a positive number; got ${tuning.blockBytes}.`,
+        { op: 'createWasmBackend', arg: 'tuning' },
+      );
+    }
     [this.tileRows, this.tileCols] = tuning.tile.split('x').map(Number);
     this.heap = new Heap(this.exports.memory, this.exports.heapBase());
     this.#buffer = this.exports.memory.buffer;

@@ -38,6 +38,8 @@ describe('loading the binaries', () => {
     const b = createWasmBackend({ variant: 'simd' });
     expect(() => b.kernels.rowNorms(random(1, 1, 1))).toThrow(/init\(\)/);
     expect(() => createWasmBackend({ variant: 'avx' as never })).toThrow(/variant/);
+    await expect(backend({ variant: 'simd', tuning: { blockBytes: 0 } })).rejects.toThrow(/blockBytes/);
+    await expect(backend({ variant: 'simd', tuning: { tile: '9x9' as never } })).rejects.toThrow(/tile/);
     const bad = createWasmBackend({
       variant: 'simd',
       wasm: { simd: new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 9]) },
