@@ -141,7 +141,11 @@ export function backendContender(id: string, create: () => Promise<Backend>): Co
           details: info.details,
           providers: info.providers,
         },
-        methods: (kind) => [...kitMethods(kit, info, kind), ...residentPairMethods(backend, kind)],
+        methods: (kind) => [
+          ...kitMethods(kit, info, kind),
+          ...residentPairMethods(backend, kind),
+          ...int8Methods(kit, backend, kind),
+        ],
         async close() {
           kit.dispose();
           await backend.dispose?.();
@@ -180,6 +184,36 @@ function residentPairMethods(backend: Backend, kind: WorkloadKind): Method[] {
       },
     },
   ];
+}
+
+/**
+ * The wasm backend's int8 corpora (`createCorpus(x, { storage: 'int8', rerank })`, reached through
+ * the kit's kernel table): approximate search, held to DESIGN's recall@10 >= 0.99. Without
+ * re-ranking the scores are the quantised ones (about 1e-2 off); with it they are exact float32.
+ */
+function int8Methods(kit: CosineKit, backend: Backend, kind: WorkloadKind): Method[] {
+  if (kind !== 'search' || backend.name !== 'wasm') return [];
+  const variant = (rerank: number): Method => ({
+    name: rerank ? `int8 corpus, re-rank ${rerank}k` : 'int8 corpus',
+    ranBy: backend.name,
+    approximate: { tolerance: rerank ? 1e-4 : 2e-2, minRecall: 0.99 },
+    async prepare(ds) {
+      const kernels = await kit.kernels();
+      const create = kernels.createCorpus as (
+        x: Tensor,
+        options: { storage: string; rerank: number },
+      ) => ReturnType<typeof kernels.createCorpus>;
+      const handle = await create(new Tensor(ds.corpus, ds.size.n, ds.size.d), { storage: 'int8', rerank });
+      if ((handle as { storage?: string }).storage !== 'int8') {
+        handle.dispose();
+        throw new Error('this wasm backend does not store int8 corpora');
+      }
+      const q = new Tensor(ds.queries, ds.size.q, ds.size.d);
+      const k = ds.size.k ?? 1;
+      return { call: () => kernels.corpusSearch(handle, q, k), dispose: () => handle.dispose() };
+    },
+  });
+  return [variant(0), variant(4)];
 }
 
 function kitMethods(kit: CosineKit, info: KitInfo, kind: WorkloadKind): Method[] {

@@ -21,6 +21,11 @@ export interface Method {
   readonly name: string;
   /** Which backend ran the timed kernel, when it is a kit call. */
   readonly ranBy?: string;
+  /**
+   * For approximate methods (a quantised corpus): the score tolerance and the recall they are held
+   * to instead of the run's tolerance and recall 1. Stated in the report.
+   */
+  readonly approximate?: { readonly tolerance: number; readonly minRecall: number };
   /** Uploads what stays resident; the time it takes is reported as setup, not in the timing. */
   prepare(ds: Dataset): Prepared | Promise<Prepared>;
 }

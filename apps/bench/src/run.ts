@@ -1,6 +1,6 @@
 import { checkMatrix, checkSearch, ExactReference, knnAccuracy } from './accuracy.js';
 import { firstLine } from './backends.js';
-import type { Contender, Output, Prepared } from './method.js';
+import type { Contender, Method, Output, Prepared } from './method.js';
 import { summarize } from './stats.js';
 import type {
   Accuracy,
@@ -94,7 +94,7 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
         for (const m of methods) {
           const base = { workload: w.id, contender: c.id, role: c.role, method: m.name, ranBy: m.ranBy };
           try {
-            results.push({ ...base, ...(await measure(m.prepare.bind(m), ds, exact, o.settings)) });
+            results.push({ ...base, ...(await measure(m, ds, exact, o.settings)) });
           } catch (err) {
             results.push({ ...errorResult(w.id, c, m.name, ds.size, err), ranBy: m.ranBy });
           }
@@ -162,12 +162,8 @@ const work = (s: Size) => s.q * s.n * s.d;
  * call; a contender too slow for `warmup + MIN_REPS` full calls in the budget runs on the largest
  * slice that fits, and the result says so.
  */
-async function measure(
-  prepare: (ds: Dataset) => Prepared | Promise<Prepared>,
-  full: Dataset,
-  exact: ExactReference,
-  s: RunSettings,
-): Promise<Measured> {
+async function measure(m: Method, full: Dataset, exact: ExactReference, s: RunSettings): Promise<Measured> {
+  const prepare = (d: Dataset) => m.prepare(d);
   const budget = s.budgetSeconds * 1000;
   const plan: Plan = full.spec.kind === 'pair' ? { ds: full } : await planSize(prepare, full, s);
   const { ds } = plan;
@@ -207,7 +203,11 @@ async function measure(
     }
   }
   const timing = summarize(perCall, callsPerRep);
-  const accuracy = check(out!, ds, exact, s.tolerance);
+  const tolerance = m.approximate?.tolerance ?? s.tolerance;
+  const accuracy = check(out!, ds, exact, tolerance, m.approximate?.minRecall ?? 1);
+  if (m.approximate) {
+    notes.push(`approximate: held to error <= ${tolerance}, recall >= ${m.approximate.minRecall}`);
+  }
   const { q, n, d } = ds.size;
   const labels = ds.labels;
   if (labels && 'indices' in out! && ds.size.k) {
@@ -345,7 +345,13 @@ async function timeCalls(p: Prepared, count: number): Promise<[number, Output]> 
   return [now() - start, out!];
 }
 
-function check(out: Output, ds: Dataset, exact: ExactReference, tolerance: number): Accuracy {
+function check(
+  out: Output,
+  ds: Dataset,
+  exact: ExactReference,
+  tolerance: number,
+  minRecall: number,
+): Accuracy {
   const { q, n, k } = ds.size;
   if (ds.spec.kind === 'pair') {
     if (!('value' in out)) return badShape(tolerance, 'expected one cosine');
@@ -358,7 +364,7 @@ function check(out: Output, ds: Dataset, exact: ExactReference, tolerance: numbe
     return checkMatrix(exact, q, n, out.matrix, tolerance);
   }
   if (!('indices' in out)) return badShape(tolerance, 'expected top-k hits');
-  return checkSearch(exact, q, n, k ?? 1, out.indices, out.scores, tolerance);
+  return checkSearch(exact, q, n, k ?? 1, out.indices, out.scores, tolerance, minRecall);
 }
 
 function badShape(tolerance: number, problem: string): Accuracy {

@@ -32,6 +32,9 @@ describe('float64 checks', () => {
     const bad = checkSearch(exact, 3, 500, 5, r.indices, r.scores, 1e-4);
     expect(bad.ok).toBe(false);
     expect(bad.recall).toBeCloseTo(14 / 15, 10);
+    // An approximate search is held to its own recall.
+    expect(checkSearch(exact, 3, 500, 5, r.indices, r.scores, 1e-4, 0.9).ok).toBe(true);
+    expect(checkSearch(exact, 3, 500, 5, r.indices, r.scores, 1e-4, 0.99).ok).toBe(false);
   });
 
   it('samples both ends of a batch', () => {

@@ -58,6 +58,15 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
       measured: b ? `${fmtNs(b.timing!.median * 1e6)}${full ? '' : ' (on a slice)'}` : 'not measured',
       met: full ? b.timing!.median <= 15 : undefined,
     });
+    const q8 = find(r, 'B', id, 'int8 corpus');
+    const q8full = q8 && !q8.shrunk;
+    out.push({
+      target: `B: ${id} int8 corpus <= 5 ms with recall@10 >= 0.99`,
+      measured: q8
+        ? `${fmtNs(q8.timing!.median * 1e6)}, recall ${q8.accuracy?.recall ?? '?'}${q8full ? '' : ' (on a slice)'}`
+        : 'not measured',
+      met: q8full ? q8.timing!.median <= 5 && (q8.accuracy?.recall ?? 0) >= 0.99 : undefined,
+    });
     const pair = find(r, 'A', id, 'vectorCosine');
     out.push({
       target: `A: ${id} resident pair < 0.3 us`,
