@@ -83,7 +83,15 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
       for (const w of o.workloads) {
         o.onProgress?.(done, total, `${w.id} · ${c.id}`);
         await breathe();
-        const { ds, exact } = await dataset(w);
+        let data: { ds: Dataset; exact: ExactReference };
+        try {
+          data = await dataset(w);
+        } catch (err) {
+          results.push({ ...errorResult(w.id, c, '-', w.size, err), note: `data: ${firstLine(err)}` });
+          done++;
+          continue;
+        }
+        const { ds, exact } = data;
         specs.set(w.id, ds.spec);
         let methods: ReturnType<typeof open.methods> = [];
         try {
