@@ -28,6 +28,7 @@ import {
   type WasmVariant,
 } from './loader.js';
 import { DEFAULT_TUNING, type EngineTuning, WasmRuntime } from './runtime.js';
+import { HelperPool, threadsUnavailable } from './threads.js';
 import { disposedError, toFloat32, WasmVector } from './vector.js';
 import { warmUp } from './warm-up.js';
 
@@ -45,12 +46,15 @@ export interface WasmBackendOptions {
    * `WebAssembly.Module`, a `Response`, or a URL. By default each is resolved next to this package's
    * `dist/` with `new URL(..., import.meta.url)` (read with `fs` in Node, fetched in browsers).
    */
-  wasm?: { simd?: WasmSource; relaxed?: WasmSource };
+  wasm?: { simd?: WasmSource; relaxed?: WasmSource; simdThreads?: WasmSource; relaxedThreads?: WasmSource };
   /** Register tile and cache block of the dot-product engine; the defaults suit each variant. */
   tuning?: Partial<EngineTuning>;
   /**
-   * Threads wanted. This backend runs on the calling thread only; a larger number is accepted and
-   * shown by `describe()` as `threadsRequested` beside `threads: 1`, so a caller sees what ran.
+   * Threads to compute with (default 1). Above 1, the threads build runs on a shared memory and
+   * `threads - 1` helper workers take shares of every large product and search; kernels stay
+   * synchronous. Needs SharedArrayBuffer (in browsers: a cross-origin-isolated page); where it is
+   * missing the backend runs on one thread, and `describe()` shows `threads: 1`,
+   * `threadsRequested` and the reason in `threadsNote`.
    */
   threads?: number;
 }
@@ -177,17 +181,40 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     }
     if (wanted === 'auto' && variant === 'relaxed' && options.wasm?.simd && !options.wasm.relaxed)
       variant = 'simd';
-    const module = await compileVariant(variant, options.wasm?.[variant]);
-    const instance = await WebAssembly.instantiate(module, {});
     const tuning = { ...DEFAULT_TUNING[variant], ...options.tuning };
-    const r = new WasmRuntime(instance, variant, tuning);
+    let r: WasmRuntime | undefined;
+    if (threads > 1) {
+      threadsNote = threadsUnavailable();
+      if (threadsNote === undefined) {
+        try {
+          r = await startThreaded(variant, tuning, threads, options.wasm?.[`${variant}Threads`]);
+        } catch (err) {
+          threadsNote = `helper threads did not start: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
+    }
+    if (r === undefined) {
+      const module = await compileVariant(variant, options.wasm?.[variant]);
+      const instance = await WebAssembly.instantiate(module, {});
+      r = new WasmRuntime(instance, variant, tuning);
+    }
+    const ready = r;
     warmUp(
-      r,
-      kernelsOf(() => r),
+      ready,
+      kernelsOf(() => ready),
     );
     if (disposed) r.dispose();
     else rt = r;
   };
+  const threads = options.threads ?? 1;
+  if (!(Number.isInteger(threads) && threads >= 1)) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'threads' passed to 'createWasmBackend' must be a positive integer; got ${threads}.`,
+      { op: 'createWasmBackend', arg: 'threads' },
+    );
+  }
+  let threadsNote: string | undefined;
 
   const kernels = kernelsOf(need);
 
@@ -217,14 +244,14 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         : { residentHandles: 0, bytes: 0 };
     },
     describe() {
+      const running = rt ? (rt.pool?.size ?? 0) + 1 : 1;
       return {
         engine: 'WebAssembly 128-bit SIMD (AssemblyScript)',
         variant: rt?.variant ?? (wanted === 'auto' ? 'simd' : wanted),
         tile: rt?.tuning.tile ?? '',
-        threads: 1,
-        ...(options.threads !== undefined && options.threads !== 1
-          ? { threadsRequested: options.threads }
-          : {}),
+        threads: running,
+        ...(running !== threads ? { threadsRequested: threads } : {}),
+        ...(threadsNote !== undefined ? { threadsNote } : {}),
         wasmMemoryBytes: rt?.heap.capacity ?? 0,
       };
     },
@@ -250,6 +277,22 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       return r.exports.vectorCosine(a.address, b.address, a.length);
     },
   };
+}
+
+/** The threads build on a new shared memory, with `threads - 1` helper workers started. */
+async function startThreaded(
+  variant: WasmVariant,
+  tuning: EngineTuning,
+  threads: number,
+  source: WasmSource | undefined,
+): Promise<WasmRuntime> {
+  const module = await compileVariant(variant, source, true);
+  // The maximum matches the binary's import (4 GiB, all wasm32 can address).
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const rt = new WasmRuntime(instance, variant, tuning, memory);
+  rt.pool = await HelperPool.start(threads - 1, module, memory);
+  return rt;
 }
 
 /** Throws the reason two vectors cannot be compared by `vectorCosine`. */

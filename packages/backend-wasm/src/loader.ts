@@ -14,7 +14,13 @@ export type WasmSource = ArrayBuffer | ArrayBufferView | WebAssembly.Module | Re
  * that folder both from the compiled `dist/*.js` and from `src/*.ts` (which tests and Vite load),
  * and bundlers that understand `new URL(literal, import.meta.url)` copy the file as an asset.
  */
-function defaultUrl(variant: WasmVariant): URL {
+function defaultUrl(variant: WasmVariant, threads: boolean): URL {
+  // Literal URLs, one per binary, so bundlers see and copy each of them.
+  if (threads) {
+    return variant === 'relaxed'
+      ? new URL('../dist/cosinekit-relaxed-threads.wasm', import.meta.url)
+      : new URL('../dist/cosinekit-simd-threads.wasm', import.meta.url);
+  }
   return variant === 'relaxed'
     ? new URL('../dist/cosinekit-relaxed.wasm', import.meta.url)
     : new URL('../dist/cosinekit-simd.wasm', import.meta.url);
@@ -81,9 +87,16 @@ export async function enableRelaxedInNode(): Promise<void> {
   v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
-/** Compiles the binary of `variant` from `source`, or from its default URL. */
-export async function compileVariant(variant: WasmVariant, source?: WasmSource): Promise<WebAssembly.Module> {
-  const src = source ?? defaultUrl(variant);
+/**
+ * Compiles the binary of `variant` from `source`, or from its default URL. The threads builds
+ * import a shared memory (`env.memory`) instead of defining their own.
+ */
+export async function compileVariant(
+  variant: WasmVariant,
+  source?: WasmSource,
+  threads = false,
+): Promise<WebAssembly.Module> {
+  const src = source ?? defaultUrl(variant, threads);
   if (src instanceof WebAssembly.Module) return src;
   const bytes = await readSource(src);
   try {
@@ -91,7 +104,7 @@ export async function compileVariant(variant: WasmVariant, source?: WasmSource):
   } catch (err) {
     throw new CosineKitError(
       'UNSUPPORTED',
-      `The ${variant} wasm binary does not compile here: ${err instanceof Error ? err.message : String(err)}`,
+      `The ${variant}${threads ? ' threads' : ''} wasm binary does not compile here: ${err instanceof Error ? err.message : String(err)}`,
       { op: 'init', cause: err },
     );
   }

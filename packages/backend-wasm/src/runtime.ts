@@ -1,10 +1,12 @@
 import { CosineKitError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core';
 import { Heap } from './heap.js';
 import type { WasmVariant } from './loader.js';
+import type { HelperPool } from './threads.js';
 
 /** The functions the AssemblyScript module exports (see assembly/index.ts); addresses are bytes. */
 export interface WasmExports {
-  readonly memory: WebAssembly.Memory;
+  /** Exported by the single-thread builds; the threads builds import a shared memory instead. */
+  readonly memory?: WebAssembly.Memory;
   heapBase(): number;
   relaxed(): number;
   rowNorms(x: number, rows: number, d: number, out: number): void;
@@ -75,6 +77,8 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
 const OUT_CHUNK = 4 * 1024 * 1024;
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
+/** Below this many SIMD steps (output x 4-float chunks) a call is not worth sharing with helpers. */
+const MIN_SHARED_STEPS = 1 << 18;
 /** Raw rows copied into wasm at once while staging (bytes), so staging needs little extra memory. */
 const STAGE_CHUNK = 4 * 1024 * 1024;
 
@@ -119,12 +123,21 @@ export class WasmRuntime {
   /** Corpus rows per panel. */
   readonly tileCols: number;
   readonly #live = new Set<Resident>();
-  #buffer: ArrayBuffer;
+  readonly memory: WebAssembly.Memory;
+  /** Helper threads sharing the work of the dot-product engine, when `threads > 1` could start. */
+  pool: HelperPool | undefined;
+  #buffer: ArrayBuffer | SharedArrayBuffer;
   #f32: Float32Array;
   #disposed = false;
 
-  constructor(instance: WebAssembly.Instance, variant: WasmVariant, tuning: EngineTuning) {
+  constructor(
+    instance: WebAssembly.Instance,
+    variant: WasmVariant,
+    tuning: EngineTuning,
+    memory?: WebAssembly.Memory,
+  ) {
     this.exports = instance.exports as unknown as WasmExports;
+    this.memory = memory ?? this.exports.memory!;
     this.variant = variant;
     this.tuning = tuning;
     this.#config = TILES.indexOf(tuning.tile);
@@ -146,14 +159,14 @@ export class WasmRuntime {
       );
     }
     [this.tileRows, this.tileCols] = tuning.tile.split('x').map(Number);
-    this.heap = new Heap(this.exports.memory, this.exports.heapBase());
-    this.#buffer = this.exports.memory.buffer;
+    this.heap = new Heap(this.memory, this.exports.heapBase());
+    this.#buffer = this.memory.buffer;
     this.#f32 = new Float32Array(this.#buffer);
   }
 
   /** A float view of the whole memory, re-created after the memory grew. Re-read it after `alloc`. */
   get f32(): Float32Array {
-    const buf = this.exports.memory.buffer;
+    const buf = this.memory.buffer;
     if (buf !== this.#buffer) {
       this.#buffer = buf;
       this.#f32 = new Float32Array(buf);
@@ -291,7 +304,10 @@ export class WasmRuntime {
     return { ptr: dst, rows: t.rows, rowBytes };
   }
 
-  /** `out[i * ldo + j] = A_i . B_j` for staged queries `a` and corpus `b`, clamped when asked. */
+  /**
+   * `out[i * ldo + j] = A_i . B_j` for staged queries `a` and corpus `b`, clamped when asked. With
+   * helper threads, a large call is cut into shares of whole corpus panels, one per thread.
+   */
   dots(
     a: number,
     m: number,
@@ -302,9 +318,55 @@ export class WasmRuntime {
     ldo: number,
     clamp: boolean,
   ): void {
-    const panelBytes = rowBytes * this.tileCols;
-    const panels = Math.max(1, Math.floor(this.tuning.blockBytes / panelBytes));
-    this.exports.dotsWith(this.#config, a, m, b, n, rowBytes >>> 4, out, ldo * 4, clamp ? 1 : 0, panels);
+    const C = this.tileCols;
+    const panelBytes = rowBytes * C;
+    const nbp = Math.max(1, Math.floor(this.tuning.blockBytes / panelBytes));
+    const steps = rowBytes >>> 4;
+    const cl = clamp ? 1 : 0;
+    const pool = this.pool;
+    const np = Math.ceil(n / C);
+    if (pool === undefined || m * n * steps < MIN_SHARED_STEPS || np < pool.size + 1) {
+      this.exports.dotsWith(this.#config, a, m, b, n, steps, out, ldo * 4, cl, nbp);
+      return;
+    }
+    const per = Math.ceil(np / (pool.size + 1)) * C;
+    let posted = 0;
+    for (let t = 1; t <= pool.size && t * per < n; t++) {
+      const j0 = t * per;
+      const w = Math.min(n, j0 + per) - j0;
+      pool.dots(t - 1, [this.#config, a, m, b + j0 * rowBytes, w, steps, out + j0 * 4, ldo * 4, cl, nbp]);
+      posted = t;
+    }
+    try {
+      this.exports.dotsWith(this.#config, a, m, b, Math.min(n, per), steps, out, ldo * 4, cl, nbp);
+    } finally {
+      for (let t = 0; t < posted; t++) pool.wait(t);
+    }
+  }
+
+  /**
+   * Approximate cosines of one int8 query against `n` int8 rows (see assembly/quantized.ts), shared
+   * with the helper threads like {@link dots} when the call is large.
+   */
+  dotsI8(q: number, qscale: number, c: number, n: number, stride: number, scales: number, out: number): void {
+    const pool = this.pool;
+    if (pool === undefined || n * stride < MIN_SHARED_STEPS * 16 || n < 8 * (pool.size + 1)) {
+      this.exports.dotsI8(q, qscale, c, n, stride, scales, out);
+      return;
+    }
+    const per = Math.ceil(n / (pool.size + 1) / 4) * 4;
+    let posted = 0;
+    for (let t = 1; t <= pool.size && t * per < n; t++) {
+      const j0 = t * per;
+      const w = Math.min(n, j0 + per) - j0;
+      pool.dotsI8(t - 1, q, qscale, c + j0 * stride, w, stride, scales + j0 * 4, out + j0 * 4);
+      posted = t;
+    }
+    try {
+      this.exports.dotsI8(q, qscale, c, Math.min(n, per), stride, scales, out);
+    } finally {
+      for (let t = 0; t < posted; t++) pool.wait(t);
+    }
   }
 
   /**
@@ -358,9 +420,11 @@ export class WasmRuntime {
     return sel.result();
   }
 
-  /** Releases every resident handle and forgets all memory. */
+  /** Releases every resident handle, stops the helper threads and forgets all memory. */
   dispose(): void {
     if (this.#disposed) return;
+    this.pool?.dispose();
+    this.pool = undefined;
     for (const r of [...this.#live]) r.release();
     this.#live.clear();
     this.heap.reset();

@@ -5,3 +5,9 @@ import { createWasmBackend } from '../src/index.js';
 // V8's flag for it). Default tolerances: f32 products with v128 partial sums stay well inside them.
 runConformance({ name: 'wasm (simd)', create: () => createWasmBackend({ variant: 'simd' }) });
 runConformance({ name: 'wasm (relaxed simd)', create: () => createWasmBackend({ variant: 'relaxed' }) });
+// Two threads: shared memory and a helper worker in Node; one thread, said so, where a browser page
+// is not cross-origin isolated.
+runConformance({
+  name: 'wasm (simd, 2 threads)',
+  create: () => createWasmBackend({ variant: 'simd', threads: 2 }),
+});

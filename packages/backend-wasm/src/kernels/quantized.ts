@@ -75,15 +75,7 @@ export function quantizedSearch(
       const qscale = f()[(q.scales >>> 2) + i];
       for (let j0 = 0; j0 < n; j0 += nt) {
         const w = Math.min(nt, n - j0);
-        rt.exports.dotsI8(
-          q.ptr + i * q.stride,
-          qscale,
-          c.ptr + j0 * c.stride,
-          w,
-          c.stride,
-          c.scales + j0 * 4,
-          tile,
-        );
+        rt.dotsI8(q.ptr + i * q.stride, qscale, c.ptr + j0 * c.stride, w, c.stride, c.scales + j0 * 4, tile);
         sel.pushRow(i, f(), tile >>> 2, j0, w);
       }
     }
@@ -149,7 +141,7 @@ export function quantizedMatrix(
     row = rt.alloc(n * 4, op);
     for (let i = 0; i < queries.rows; i++) {
       const qscale = rt.f32[(q.scales >>> 2) + i];
-      rt.exports.dotsI8(q.ptr + i * q.stride, qscale, c.ptr, n, c.stride, c.scales, row);
+      rt.dotsI8(q.ptr + i * q.stride, qscale, c.ptr, n, c.stride, c.scales, row);
       rt.download(row, n, out, i * n);
     }
   } finally {

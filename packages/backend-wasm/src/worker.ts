@@ -1,0 +1,86 @@
+/**
+ * A helper thread of the wasm backend (`threads > 1`). It instantiates the threads build of the
+ * module on the backend's shared memory, then waits on a small shared control block for jobs: the
+ * calling thread writes a job's arguments, bumps the sequence number and computes its own share;
+ * this thread computes the rest and publishes the same number as done. It imports only the layout
+ * of the control block, so the compiled file runs as is in Node's worker_threads and in browser
+ * module workers.
+ */
+import {
+  type ControlInit,
+  DONE,
+  FAILED,
+  JOB_ARGS,
+  JOB_KIND,
+  KIND_DOTS,
+  KIND_DOTS_I8,
+  KIND_STOP,
+  SEQ,
+} from './control.js';
+
+type Exports = Record<string, (...args: number[]) => number>;
+
+async function run(init: ControlInit, ready: () => void): Promise<void> {
+  const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
+  const ex = instance.exports as unknown as Exports;
+  const ctl = new Int32Array(init.control);
+  const f32 = new Float32Array(init.control);
+  let seen = 0;
+  ready();
+  for (;;) {
+    Atomics.wait(ctl, SEQ, seen);
+    const seq = Atomics.load(ctl, SEQ);
+    if (seq === seen) continue;
+    seen = seq;
+    const kind = ctl[JOB_KIND];
+    if (kind === KIND_STOP) return;
+    const a = JOB_ARGS;
+    try {
+      if (kind === KIND_DOTS) {
+        ex.dotsWith(
+          ctl[a],
+          ctl[a + 1],
+          ctl[a + 2],
+          ctl[a + 3],
+          ctl[a + 4],
+          ctl[a + 5],
+          ctl[a + 6],
+          ctl[a + 7],
+          ctl[a + 8],
+          ctl[a + 9],
+        );
+      } else if (kind === KIND_DOTS_I8) {
+        ex.dotsI8(ctl[a], f32[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6]);
+      }
+      Atomics.store(ctl, FAILED, 0);
+    } catch {
+      Atomics.store(ctl, FAILED, 1);
+    }
+    Atomics.store(ctl, DONE, seq);
+    Atomics.notify(ctl, DONE);
+  }
+}
+
+interface NodeGlobals {
+  process?: { versions?: { node?: string } };
+}
+
+interface Port {
+  once(event: 'message', fn: (data: ControlInit) => void): void;
+  postMessage(data: unknown): void;
+}
+
+if (typeof (globalThis as NodeGlobals).process?.versions?.node === 'string') {
+  const name = 'node:worker_threads';
+  const { parentPort } = (await import(/* @vite-ignore */ name)) as { parentPort: Port };
+  parentPort.once('message', (init) => void run(init, () => parentPort.postMessage('ready')));
+} else {
+  const self = globalThis as unknown as {
+    onmessage: ((e: { data: ControlInit }) => void) | null;
+    postMessage(data: unknown): void;
+  };
+  self.onmessage = (e) => {
+    self.onmessage = null;
+    void run(e.data, () => self.postMessage('ready'));
+  };
+}
