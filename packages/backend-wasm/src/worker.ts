@@ -2,21 +2,21 @@
  * A helper thread of the wasm backend (`threads > 1`). It instantiates the threads build of the
  * module on the backend's shared memory, then waits on a small shared control block for jobs: the
  * calling thread writes a job's arguments, bumps the sequence number and computes its own share;
- * this thread computes the rest and publishes the same number as done. It imports only the layout
- * of the control block, so the compiled file runs as is in Node's worker_threads and in browser
- * module workers.
+ * this thread computes the rest and publishes the same number as done. It has no runtime imports,
+ * so the compiled file runs as is in Node's worker_threads and in browser module workers.
  */
-import {
-  type ControlInit,
-  DONE,
-  FAILED,
-  JOB_ARGS,
-  JOB_KIND,
-  KIND_DOTS,
-  KIND_DOTS_I8,
-  KIND_STOP,
-  SEQ,
-} from './control.js';
+import type { ControlInit } from './control.js';
+
+// The control block's layout (control.ts), repeated here so this file has no runtime imports and
+// a bundler can ship it as one asset; test/threads.node.test.ts checks that the two agree.
+const SEQ = 0;
+const DONE = 1;
+const FAILED = 2;
+const JOB_KIND = 3;
+const JOB_ARGS = 4;
+const KIND_DOTS = 1;
+const KIND_DOTS_I8 = 2;
+const KIND_STOP = 3;
 
 type Exports = Record<string, (...args: number[]) => number>;
 
