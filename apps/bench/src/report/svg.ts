@@ -17,6 +17,18 @@ const RED = '#d62728';
 const xml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** A power of ten of nanoseconds as `10 ns`, `1 us`, `100 ms`. */
+function decade(ns: number): string {
+  const units: [number, string][] = [
+    [1e9, 's'],
+    [1e6, 'ms'],
+    [1e3, 'us'],
+    [1, 'ns'],
+  ];
+  const [scale, unit] = units.find(([u]) => ns >= u) ?? [1, 'ns'];
+  return `${Math.round(ns / scale)} ${unit}`;
+}
+
 /**
  * A bar chart of the results, written by hand (no charting library is installed): one group of bars
  * per workload, each bar the median time per cosine (time per call / (Q x N)), so figures measured on
@@ -58,7 +70,7 @@ export function renderSvg(report: BenchReport): string {
   for (let v = lo; v <= hi * 1.0001; v *= 10) {
     const px = x(v).toFixed(1);
     out.push(`<line x1="${px}" y1="${top}" x2="${px}" y2="${bottom}" stroke="#ddd"/>`);
-    out.push(`<text x="${px}" y="${bottom + 14}" text-anchor="middle" fill="#555">${xml(fmtNs(v))}</text>`);
+    out.push(`<text x="${px}" y="${bottom + 14}" text-anchor="middle" fill="#555">${decade(v)}</text>`);
   }
   const colour = new Map<string, string>();
   const colourOf = (r: BenchResult) => {
