@@ -24,12 +24,15 @@ export interface Io {
   err(text: string): void;
   /** Show a progress bar (on stderr). */
   progress: boolean;
+  /** Terminal width to fit the table to; unlimited when undefined (file or pipe). */
+  columns?: number;
 }
 
 const processIo: Io = {
   out: (t) => process.stdout.write(`${t}\n`),
   err: (t) => process.stderr.write(`${t}\n`),
   progress: Boolean(process.stderr.isTTY),
+  columns: process.stdout.isTTY ? process.stdout.columns : undefined,
 };
 
 const int = (name: string, min: number) => (v: string) => {
@@ -239,7 +242,7 @@ async function runFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Promi
     return 2;
   }
   bar?.stop();
-  io.out(renderTable(report));
+  io.out(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
   const write = (file: string, text: string, what: string) => {
     mkdirSync(dirname(resolve(file)), { recursive: true });
     writeFileSync(file, text);

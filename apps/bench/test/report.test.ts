@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compareReports } from '../src/report/compare.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { renderSvg } from '../src/report/svg.js';
+import { renderTable } from '../src/report/table.js';
 import { checkTargets } from '../src/report/targets.js';
 import { applySpeedups } from '../src/run.js';
 import type { BenchReport, BenchResult } from '../src/types.js';
@@ -56,6 +57,14 @@ describe('reports', () => {
     expect(svg).toContain('#d62728');
     expect(svg).toContain('wrong&lt;b&gt;');
     expect(svg).not.toContain('<cpu>');
+  });
+
+  it('fits the terminal table to a narrow terminal and says which columns it left out', () => {
+    const r = report([result('naive', 100), result('wasm', 10)]);
+    expect(renderTable(r)).not.toContain('Not shown');
+    const narrow = renderTable(r, 100);
+    expect(narrow).toContain('Not shown at this terminal width: Ran by, Spread (min-max)');
+    expect(narrow).toContain('wasm');
   });
 
   it('writes Markdown that marks a failed run', () => {

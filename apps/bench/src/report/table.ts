@@ -1,23 +1,56 @@
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { BenchReport } from '../types.js';
-import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from './format.js';
+import {
+  COLUMNS,
+  type Column,
+  contenderLines,
+  displayRow,
+  FOOTNOTES,
+  fmtSize,
+  headerLines,
+} from './format.js';
 import { checkTargets, verdict } from './targets.js';
 
-/** The terminal report: environment, what each contender ran on, and one table of all results. */
-export function renderTable(report: BenchReport): string {
+/** Columns given up, in this order, when the terminal is too narrow for all (JSON and Markdown keep them). */
+const DROPPABLE: readonly Column[] = ['Spread (min-max)', 'Setup', 'Reps', 'Ran by', 'Rate'];
+const METHOD_WIDTH = 24;
+const STATUS_WIDTH = { min: 30, max: 60, wide: 44 };
+
+/** The columns that fit `width` characters, and the width left for Status. */
+function fitColumns(report: BenchReport, width: number): { cols: Column[]; status: number } {
+  let cols = COLUMNS.filter((c) => c !== 'Workload');
+  if (!Number.isFinite(width)) return { cols, status: STATUS_WIDTH.wide };
+  const rows = report.results.map((r) => displayRow(r, report).cells);
+  // Content plus one space of padding each side and one border.
+  const natural = (c: Column) =>
+    c === 'Method' ? METHOD_WIDTH + 1 : Math.max(c.length, ...rows.map((r) => r[c].length)) + 3;
+  const used = () => cols.filter((c) => c !== 'Status').reduce((n, c) => n + natural(c), 1);
+  for (const c of DROPPABLE) {
+    if (used() + STATUS_WIDTH.min + 1 <= width) break;
+    cols = cols.filter((x) => x !== c);
+  }
+  return { cols, status: Math.max(STATUS_WIDTH.min, Math.min(STATUS_WIDTH.max, width - used() - 1)) };
+}
+
+/**
+ * The terminal report: environment, what each contender ran on, and one table of all results,
+ * fitted to `width` columns (a terminal's width; unlimited when writing to a file or pipe).
+ */
+export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINITY): string {
   const lines: string[] = [];
   for (const l of headerLines(report)) lines.push(pc.dim(l));
   lines.push('');
   for (const c of contenderLines(report)) {
     lines.push(c.leak ? pc.red(c.text) : c.available ? c.text : pc.yellow(c.text));
   }
-  const cols = COLUMNS.filter((c) => c !== 'Workload');
+  const { cols, status } = fitColumns(report, width);
+  const dropped = COLUMNS.filter((c) => c !== 'Workload' && !cols.includes(c));
   const table = new Table({
     head: cols.map((c) => pc.bold(c === 'Speed-up' ? `vs ${report.settings.baseline}` : c)),
     style: { head: [], border: [] },
     wordWrap: true,
-    colWidths: cols.map((c) => (c === 'Status' ? 44 : c === 'Method' ? 24 : null)) as number[],
+    colWidths: cols.map((c) => (c === 'Status' ? status : c === 'Method' ? METHOD_WIDTH : null)) as number[],
   });
   for (const w of report.workloads) {
     table.push([
@@ -48,6 +81,10 @@ export function renderTable(report: BenchReport): string {
     }
   }
   lines.push(table.toString());
+  if (dropped.length)
+    lines.push(
+      pc.dim(`Not shown at this terminal width: ${dropped.join(', ')} (see the JSON or --markdown).`),
+    );
   for (const f of FOOTNOTES) lines.push(pc.dim(f));
   const targets = checkTargets(report);
   if (targets.length) {
