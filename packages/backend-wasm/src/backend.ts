@@ -139,6 +139,15 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       { op: 'createWasmBackend', arg: 'variant' },
     );
   }
+  const threads = options.threads ?? 1;
+  if (!(Number.isInteger(threads) && threads >= 1)) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'threads' passed to 'createWasmBackend' must be a positive integer; got ${threads}.`,
+      { op: 'createWasmBackend', arg: 'threads' },
+    );
+  }
+  let threadsNote: string | undefined;
   let rt: WasmRuntime | undefined;
   let starting: Promise<void> | undefined;
   let disposed = false;
@@ -151,13 +160,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     if (disposed) {
       throw new CosineKitError('DISPOSED', `The wasm backend was disposed; '${op}' cannot run.`, { op });
     }
-    throw new CosineKitError(
-      'UNSUPPORTED',
-      `The wasm backend is not initialised: await backend.init() before '${op}'.`,
-      {
-        op,
-      },
-    );
+    const why = `The wasm backend is not initialised: await backend.init() before '${op}'.`;
+    throw new CosineKitError('UNSUPPORTED', why, { op });
   };
 
   const start = async (): Promise<void> => {
@@ -170,17 +174,14 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     if (variant === 'relaxed' && !relaxedSupported()) {
       await enableRelaxedInNode();
       if (!relaxedSupported()) {
-        throw new CosineKitError(
-          'UNSUPPORTED',
-          'This JavaScript engine does not support relaxed WebAssembly SIMD.',
-          {
-            op: 'init',
-          },
-        );
+        const why = 'This JavaScript engine does not support relaxed WebAssembly SIMD.';
+        throw new CosineKitError('UNSUPPORTED', why, { op: 'init' });
       }
     }
-    if (wanted === 'auto' && variant === 'relaxed' && options.wasm?.simd && !options.wasm.relaxed)
+    // 'auto' with only a plain binary supplied: use it rather than fetch the relaxed one.
+    if (wanted === 'auto' && variant === 'relaxed' && options.wasm?.simd && !options.wasm.relaxed) {
       variant = 'simd';
+    }
     const tuning = { ...DEFAULT_TUNING[variant], ...options.tuning };
     let r: WasmRuntime | undefined;
     if (threads > 1) {
@@ -206,15 +207,6 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     if (disposed) r.dispose();
     else rt = r;
   };
-  const threads = options.threads ?? 1;
-  if (!(Number.isInteger(threads) && threads >= 1)) {
-    throw new CosineKitError(
-      'INVALID_ARGUMENT',
-      `Argument 'threads' passed to 'createWasmBackend' must be a positive integer; got ${threads}.`,
-      { op: 'createWasmBackend', arg: 'threads' },
-    );
-  }
-  let threadsNote: string | undefined;
 
   const kernels = kernelsOf(need);
 
