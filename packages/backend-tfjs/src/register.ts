@@ -1,13 +1,14 @@
 /**
  * Registers the tfjs backends with CosineKit's registry: `tfjs-wasm` (priority 5), `tfjs-cpu`
- * (priority 2) and, in a browser with WebGL2, `tfjs-webgl` (priority 6). Nothing is loaded until
+ * (priority -1: only by name, the reference is faster) and, in a browser with WebGL2, `tfjs-webgl` (priority 6). Nothing is loaded until
  * the registry first asks for one; an engine that fails to start is reported and skipped.
  */
 import { registerBackend } from '@cosinekit/core';
 import { createTfjsBackend } from './backend.js';
 
 registerBackend('tfjs-wasm', () => createTfjsBackend({ engine: 'wasm' }), 5);
-registerBackend('tfjs-cpu', () => createTfjsBackend({ engine: 'cpu' }), 2);
+// Below the reference (0): tfjs-cpu is slower than core's TypeScript kernels, so it runs only by name.
+registerBackend('tfjs-cpu', () => createTfjsBackend({ engine: 'cpu' }), -1);
 
 const isBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
 if (isBrowser && typeof WebGL2RenderingContext !== 'undefined') {

@@ -54,12 +54,12 @@ describe('tfjs engines in Node', () => {
     expect((await initTfjsEngine('wasm')).getBackend()).toBe('wasm');
   });
 
-  it('register adds tfjs-wasm (5) and tfjs-cpu (2) but no webgl in Node, and the registry initialises them', async () => {
+  it('register adds tfjs-wasm (5) and tfjs-cpu (-1) but no webgl in Node, and the registry initialises them', async () => {
     await import('../src/register.js');
     const rows = listBackends().filter((b) => b.name.startsWith('tfjs-'));
     expect(rows.map((b) => [b.name, b.priority])).toEqual([
       ['tfjs-wasm', 5],
-      ['tfjs-cpu', 2],
+      ['tfjs-cpu', -1],
     ]);
     const b = await getBackend('tfjs-wasm');
     expect(b.describe?.().engine).toBe('wasm');

@@ -1,13 +1,13 @@
 import { getBackend, listBackends } from '@cosinekit/core';
 import { expect, it } from 'vitest';
 
-it('register adds tfjs-webgl (6) in a browser with WebGL2, above tfjs-wasm (5) and tfjs-cpu (2)', async () => {
+it('register adds tfjs-webgl (6) in a browser with WebGL2, above tfjs-wasm (5) and tfjs-cpu (-1)', async () => {
   await import('../src/register.js');
   const rows = listBackends().filter((b) => b.name.startsWith('tfjs-'));
   expect(rows.map((b) => [b.name, b.priority])).toEqual([
     ['tfjs-webgl', 6],
     ['tfjs-wasm', 5],
-    ['tfjs-cpu', 2],
+    ['tfjs-cpu', -1],
   ]);
   const best = await getBackend();
   expect(best.name).toBe('tfjs-webgl');
