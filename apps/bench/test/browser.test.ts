@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright';
 import { build, preview } from 'vite';
 import { describe, expect, it } from 'vitest';
+import { toJson } from '../src/report/json.js';
 import type { BenchReport } from '../src/types.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -57,6 +58,7 @@ describe.skipIf(!existsSync(CHROMIUM))('benchmark page in Chromium', () => {
       const report = (await page.evaluate(() => window.benchReport)) as BenchReport;
       mkdirSync(shots, { recursive: true });
       await page.screenshot({ path: `${shots}browser.png`, fullPage: true });
+      writeFileSync(`${shots}browser.json`, toJson(report));
 
       const unavailable = report.contenders.filter((c) => !c.available).map((c) => `${c.id}: ${c.reason}`);
       expect(unavailable, 'every backend and peer starts in Chromium').toEqual([]);

@@ -1,7 +1,13 @@
-import { fmtMs } from '../run.js';
 import type { BenchReport, BenchResult, Size } from '../types.js';
 
-export { fmtMs };
+/** Milliseconds in the unit that reads best. */
+export function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (ms < 1e-3) return `${(ms * 1e6).toFixed(0)} ns`;
+  if (ms < 1) return `${(ms * 1e3).toPrecision(3)} us`;
+  if (ms < 1000) return `${ms.toPrecision(3)} ms`;
+  return `${(ms / 1000).toPrecision(3)} s`;
+}
 
 /** `Q x N x d` (and `top-k`). */
 export function fmtSize(s: Size): string {
