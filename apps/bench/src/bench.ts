@@ -1,6 +1,7 @@
 import type { Backend } from '@cosinekit/core';
+import { backendContender } from './backend-contender.js';
 import type { ModuleLoader } from './backends.js';
-import { backendContender, planContenders } from './contenders.js';
+import { planContenders } from './contenders.js';
 import { runSuite } from './run.js';
 import type { BenchReport, Environment, RunSettings, Size, WorkloadSpec } from './types.js';
 import { customWorkload, PRESETS, scaleWorkload } from './workloads.js';

@@ -1,0 +1,166 @@
+import { type Backend, type CosineKit, createCosineKit, type KitInfo, Tensor } from '@cosinekit/core';
+import type { Contender, Method, OpenContender } from './method.js';
+import type { WorkloadKind } from './types.js';
+import type { Dataset } from './workloads.js';
+
+/** A CosineKit backend, driven through a kit exactly as a user would. */
+export function backendContender(id: string, create: () => Promise<Backend>): Contender {
+  return {
+    id,
+    role: 'backend',
+    async open(): Promise<OpenContender> {
+      const backend = await create();
+      const kit = createCosineKit({ backend, onFallback: () => {} });
+      let info: KitInfo;
+      try {
+        info = await kit.ready();
+      } catch (err) {
+        await Promise.resolve(backend.dispose?.()).catch(() => {});
+        throw err;
+      }
+      const before = backend.memory?.();
+      return {
+        leaks() {
+          const after = backend.memory?.();
+          if (!after) return undefined;
+          const found: string[] = [];
+          if (after.residentHandles > 0) found.push(`${after.residentHandles} resident handle(s)`);
+          const grew = (after.objects ?? 0) - (before?.objects ?? 0);
+          if (before?.objects !== undefined && grew > 0)
+            found.push(`${grew} more engine object(s) than at start`);
+          return found.length ? `${found.join(', ')} still alive after every corpus was disposed` : undefined;
+        },
+        info: {
+          id,
+          role: 'backend',
+          available: true,
+          backend: info.backend,
+          details: info.details,
+          providers: info.providers,
+        },
+        methods: (kind) => [
+          ...kitMethods(kit, info, kind),
+          ...residentPairMethods(backend, kind),
+          ...int8Methods(kit, backend, kind),
+        ],
+        async close() {
+          kit.dispose();
+          await backend.dispose?.();
+        },
+      };
+    },
+  };
+}
+
+/** A backend's own resident-vector API, when it has one (`createVector` + `vectorCosine`, as wasm does). */
+interface ResidentPairApi {
+  createVector(data: Float32Array): { dispose(): void };
+  vectorCosine(a: unknown, b: unknown): number;
+}
+
+function residentPairMethods(backend: Backend, kind: WorkloadKind): Method[] {
+  const api = backend as Backend & Partial<ResidentPairApi>;
+  if (kind !== 'pair' || typeof api.createVector !== 'function' || typeof api.vectorCosine !== 'function') {
+    return [];
+  }
+  const { createVector, vectorCosine } = api as ResidentPairApi;
+  return [
+    {
+      name: 'vectorCosine, resident pair',
+      ranBy: backend.name,
+      prepare: ({ queries, corpus, size: { d } }) => {
+        const a = createVector.call(backend, queries.subarray(0, d));
+        const b = createVector.call(backend, corpus.subarray(0, d));
+        return {
+          call: () => ({ value: vectorCosine.call(backend, a, b) }),
+          dispose: () => {
+            a.dispose();
+            b.dispose();
+          },
+        };
+      },
+    },
+  ];
+}
+
+/**
+ * The wasm backend's int8 corpora (`createCorpus(x, { storage: 'int8', rerank })`, reached through
+ * the kit's kernel table): approximate search, held to DESIGN's recall@10 >= 0.99. Without
+ * re-ranking the scores are the quantised ones (about 1e-2 off); with it they are exact float32.
+ */
+function int8Methods(kit: CosineKit, backend: Backend, kind: WorkloadKind): Method[] {
+  if (kind !== 'search' || backend.name !== 'wasm') return [];
+  const variant = (rerank: number): Method => ({
+    name: rerank ? `int8 corpus, re-rank ${rerank}k` : 'int8 corpus',
+    ranBy: backend.name,
+    approximate: { tolerance: rerank ? 1e-4 : 2e-2, minRecall: 0.99 },
+    async prepare(ds) {
+      const kernels = await kit.kernels();
+      const create = kernels.createCorpus as (
+        x: Tensor,
+        options: { storage: string; rerank: number },
+      ) => ReturnType<typeof kernels.createCorpus>;
+      const handle = await create(new Tensor(ds.corpus, ds.size.n, ds.size.d), { storage: 'int8', rerank });
+      if ((handle as { storage?: string }).storage !== 'int8') {
+        handle.dispose();
+        throw new Error('this wasm backend does not store int8 corpora');
+      }
+      const q = new Tensor(ds.queries, ds.size.q, ds.size.d);
+      const k = ds.size.k ?? 1;
+      return { call: () => kernels.corpusSearch(handle, q, k), dispose: () => handle.dispose() };
+    },
+  });
+  return [variant(0), variant(4)];
+}
+
+function kitMethods(kit: CosineKit, info: KitInfo, kind: WorkloadKind): Method[] {
+  const t = (data: Float32Array, rows: number, cols: number) => new Tensor(data, rows, cols);
+  if (kind === 'pair') {
+    return [
+      {
+        name: 'cosineRows, 1 row',
+        ranBy: info.providers.cosineRows,
+        prepare: ({ queries, corpus, size: { d } }) => {
+          const a = t(queries, 1, d);
+          const b = t(corpus, 1, d);
+          return { call: () => kit.cosineRows(a, b).then((r) => ({ value: r[0] })) };
+        },
+      },
+    ];
+  }
+  const resident = async (ds: Dataset) => kit.corpus(t(ds.corpus, ds.size.n, ds.size.d));
+  if (kind === 'search') {
+    return [
+      {
+        name: 'corpus.search',
+        ranBy: info.providers.corpusSearch,
+        async prepare(ds) {
+          const c = await resident(ds);
+          const q = t(ds.queries, ds.size.q, ds.size.d);
+          const k = ds.size.k ?? 1;
+          return { call: () => c.search(q, k), dispose: () => c.dispose() };
+        },
+      },
+    ];
+  }
+  return [
+    {
+      name: 'corpus.similarity',
+      ranBy: info.providers.corpusMatrix,
+      async prepare(ds) {
+        const c = await resident(ds);
+        const q = t(ds.queries, ds.size.q, ds.size.d);
+        return { call: () => c.similarity(q).then((m) => ({ matrix: m.data })), dispose: () => c.dispose() };
+      },
+    },
+    {
+      name: 'cosineMatrix (not resident)',
+      ranBy: info.providers.cosineMatrix,
+      prepare(ds) {
+        const q = t(ds.queries, ds.size.q, ds.size.d);
+        const c = t(ds.corpus, ds.size.n, ds.size.d);
+        return { call: () => kit.cosineMatrix(q, c).then((m) => ({ matrix: m.data })) };
+      },
+    },
+  ];
+}
