@@ -20,5 +20,6 @@ export function summarize(perCall: readonly number[], callsPerRep: number): Timi
     q3: quantile(s, 0.75),
     reps: s.length,
     callsPerRep,
+    samples: [...perCall],
   };
 }

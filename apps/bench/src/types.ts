@@ -36,6 +36,8 @@ export interface Timing {
   readonly reps: number;
   /** Calls averaged inside each repetition (more than 1 for calls of a few microseconds). */
   readonly callsPerRep: number;
+  /** Time per call of each repetition, in the order measured. */
+  readonly samples: readonly number[];
 }
 
 /** How close a result is to the float64 reference. */

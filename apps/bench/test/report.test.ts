@@ -18,7 +18,16 @@ const result = (contender: string, nsPerPair: number, extra: Partial<BenchResult
   status: 'ok',
   nsPerPair,
   gflops: 1,
-  timing: { median: (nsPerPair * 200) / 1e6, min: 0, max: 0, q1: 0, q3: 0, reps: 3, callsPerRep: 1 },
+  timing: {
+    median: (nsPerPair * 200) / 1e6,
+    min: 0,
+    max: 0,
+    q1: 0,
+    q3: 0,
+    reps: 3,
+    callsPerRep: 1,
+    samples: [],
+  },
   ...extra,
 });
 
