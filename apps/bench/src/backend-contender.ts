@@ -63,16 +63,16 @@ function residentPairMethods(backend: Backend, kind: WorkloadKind): Method[] {
   if (kind !== 'pair' || typeof api.createVector !== 'function' || typeof api.vectorCosine !== 'function') {
     return [];
   }
-  const { createVector, vectorCosine } = api as ResidentPairApi;
+  const pairs = api as Backend & ResidentPairApi;
   return [
     {
       name: 'vectorCosine, resident pair',
       ranBy: backend.name,
       prepare: ({ queries, corpus, size: { d } }) => {
-        const a = createVector.call(backend, queries.subarray(0, d));
-        const b = createVector.call(backend, corpus.subarray(0, d));
+        const a = pairs.createVector(queries.subarray(0, d));
+        const b = pairs.createVector(corpus.subarray(0, d));
         return {
-          call: () => ({ value: vectorCosine.call(backend, a, b) }),
+          call: () => ({ value: pairs.vectorCosine(a, b) }),
           dispose: () => {
             a.dispose();
             b.dispose();
