@@ -109,6 +109,14 @@ export function headerLines(report: BenchReport): string[] {
   ];
 }
 
+/** A warning when the machine was busy at the start (1-minute load above the core count), else undefined. */
+export function busyWarning(report: BenchReport): string | undefined {
+  const load = Number.parseFloat(String(report.environment.loadAverage ?? ''));
+  const cores = report.environment.cores;
+  if (!(load > 0) || !(cores > 0) || load <= cores) return undefined;
+  return `The machine was busy (load ${load.toFixed(1)} on ${cores} cores): timings are noisy; compare the spreads, not just medians.`;
+}
+
 /** One line per contender: what actually ran, or why it could not. */
 export function contenderLines(report: BenchReport): { text: string; available: boolean; leak?: boolean }[] {
   return report.contenders.map((c) => {

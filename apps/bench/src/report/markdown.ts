@@ -1,5 +1,13 @@
 import type { BenchReport } from '../types.js';
-import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from './format.js';
+import {
+  busyWarning,
+  COLUMNS,
+  contenderLines,
+  displayRow,
+  FOOTNOTES,
+  fmtSize,
+  headerLines,
+} from './format.js';
 import { checkTargets, verdict } from './targets.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
@@ -13,6 +21,8 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   ];
   for (const l of headerLines(report)) out.push(`- ${l}`);
+  const busy = busyWarning(report);
+  if (busy) out.push('', `**${busy}**`);
   out.push('', '## What ran', '');
   for (const c of contenderLines(report))
     out.push(`- ${c.available ? '' : '**'}${c.text}${c.available ? '' : '**'}`);

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { BenchReport } from '../types.js';
 import {
+  busyWarning,
   COLUMNS,
   type Column,
   contenderLines,
@@ -40,6 +41,8 @@ function fitColumns(report: BenchReport, width: number): { cols: Column[]; statu
 export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINITY): string {
   const lines: string[] = [];
   for (const l of headerLines(report)) lines.push(pc.dim(l));
+  const busy = busyWarning(report);
+  if (busy) lines.push(pc.yellow(busy));
   lines.push('');
   for (const c of contenderLines(report)) {
     lines.push(c.leak ? pc.red(c.text) : c.available ? c.text : pc.yellow(c.text));
