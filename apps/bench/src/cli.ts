@@ -6,7 +6,8 @@ import type { Backend } from '@cosinekit/core';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { KNOWN_BACKENDS } from './backends.js';
+import { backendContender } from './backend-contender.js';
+import { backendSource, firstLine, KNOWN_BACKENDS } from './backends.js';
 import { benchmark, DEFAULTS, type ExtraBackend } from './bench.js';
 import { PEERS } from './contenders.js';
 import { nodeEnvironment } from './env.js';
@@ -158,7 +159,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       'after',
       '\nExamples:\n  cosinekit-bench\n  cosinekit-bench -w B -b wasm,tfjs-wasm --reps 9\n' +
         '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
-        '  cosinekit-bench compare before.json after.json',
+        '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends',
     )
     .action(async (flags: RunFlags) => {
       setExit(await runFromFlags(flags, io, argv));
@@ -177,8 +178,33 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       io.out(renderCompare(a, b, Number(opts.threshold)));
       setExit(b.ok ? 0 : 1);
     });
+  program
+    .command('backends')
+    .description('try to start every known backend and say what it runs on, or why it cannot run here')
+    .argument('[ids...]', `backend ids (default: all known: ${KNOWN_BACKENDS.join(', ')})`)
+    .action(async (ids: string[]) => {
+      for (const id of ids.length ? ids : KNOWN_BACKENDS) {
+        const source = backendSource(id, nodeLoader);
+        try {
+          const open = await backendContender(id, () => source.create()).open();
+          const providers = Object.values(open.info.providers ?? {});
+          const own = providers.filter((p) => p === open.info.backend).length;
+          const details = Object.entries(open.info.details ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ');
+          io.out(`${pc.green(id.padEnd(18))} ${details} (runs ${own} of ${providers.length} kernels itself)`);
+          await open.close();
+        } catch (err) {
+          io.out(`${pc.yellow(id.padEnd(18))} not available: ${firstLine(err)}`);
+        }
+        io.out(pc.dim(`${''.padEnd(18)} ${source.origin}`));
+      }
+    });
   return program;
 }
+
+/** Node loads backend packages by name, from this package's dependencies. */
+const nodeLoader = (spec: string) => import(spec) as Promise<Record<string, unknown>>;
 
 async function runFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Promise<number> {
   let workloads = f.workloads;
@@ -226,7 +252,7 @@ async function runFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Promi
       tolerance: f.tolerance,
       seed: f.seed,
       threads: f.threads,
-      load: (spec) => import(spec) as Promise<Record<string, unknown>>,
+      load: nodeLoader,
       environment: nodeEnvironment(),
       onProgress: (done, total, label) => {
         if (bar) {

@@ -141,6 +141,15 @@ describe('cosinekit-bench CLI', () => {
     expect(text).toContain('LEAK');
   });
 
+  it('lists backends with what they run on, or why they cannot run', async () => {
+    const lines: string[] = [];
+    const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
+    expect(await main(['backends', 'reference', 'no-such-backend'], io)).toBe(0);
+    const text = lines.join('\n');
+    expect(text).toMatch(/reference\s+engine=TypeScript.*runs 12 of 12 kernels itself/);
+    expect(text).toMatch(/no-such-backend\s+not available: unknown backend id/);
+  });
+
   it('compares two reports', async () => {
     const lines: string[] = [];
     const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
