@@ -1,9 +1,9 @@
-import { type Backend, Tensor } from '@cosinekit/core';
+import { ACTIVATIONS, type Backend, type Matrix, Tensor } from '@cosinekit/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { assertClose, check } from './assert.js';
 import { type ConformanceContext, checkTopK, createContext, type Tolerance } from './cases.js';
-import { cosineMatrix64, matmul64, norms64 } from './oracle.js';
+import { act64, actGrad64, cosineMatrix64, matmul64, norms64 } from './oracle.js';
 
 /**
  * How a generated matrix's values are drawn. Each regime is a way real data (or a hostile caller)
@@ -133,16 +133,35 @@ function envNumber(name: string): number | undefined {
   return v ? Number(v) : undefined;
 }
 
+/** A `cols x rows` copy of `x` (the transposed operand the dense kernels read when a flag is set). */
+function transposed(x: Matrix): Tensor {
+  const t = new Float32Array(x.data.length);
+  for (let i = 0; i < x.rows; i++)
+    for (let j = 0; j < x.cols; j++) t[j * x.rows + i] = x.data[i * x.cols + j];
+  return new Tensor(t, x.cols, x.rows);
+}
+
+/**
+ * Regimes the dense algebra is held to. The model's kernels see activations and weights of ordinary
+ * size and get no magnitude guard: 1e30 x 1e30 overflows float32 by design, so `huge` and
+ * `mixed-rows` are left to the cosine kernels (which the kit rescales). `tiny` and `subnormal`
+ * stay in: their products underflow to 0, within the absolute floor.
+ */
+const ALGEBRA_REGIMES: ReadonlySet<Regime> = new Set(
+  REGIMES.filter((r) => r !== 'huge' && r !== 'mixed-rows'),
+);
+
 /**
  * Property-based tests of one backend against the float64 oracle, through the public API (so the
- * kit's validation and magnitude guard are part of what is tested). Every failure reports the
- * seed and path that replay it: `COSINEKIT_SEED=<seed>`.
+ * kit's validation and magnitude guard are part of what is tested) and, for the dense algebra the
+ * model uses, through the resolved kernels. Every failure names the seed that replays it:
+ * `COSINEKIT_SEED=<seed>` (in the describe name and in the error).
  */
 export function runProperties(options: PropertyOptions): void {
   const numRuns = options.numRuns ?? envNumber('COSINEKIT_PROPERTY_RUNS') ?? 25;
   const seed = options.seed ?? envNumber('COSINEKIT_SEED') ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
   const params = { numRuns, seed, endOnFailure: true };
-  describe(`properties: ${options.name} (seed ${seed}, ${numRuns} runs each)`, () => {
+  describe(`properties: ${options.name} (COSINEKIT_SEED=${seed}, ${numRuns} runs each)`, () => {
     let ctx: ConformanceContext | undefined;
     beforeAll(async () => {
       ctx = await createContext(await options.create(), options.tolerance);
@@ -155,11 +174,17 @@ export function runProperties(options: PropertyOptions): void {
     const prop = (name: string, body: (g: Generated, c: ConformanceContext) => Promise<void>) =>
       it(
         name,
-        () =>
-          fc.assert(
-            fc.asyncProperty(generatedCase, (g) => body(g, ctx!)),
-            params,
-          ),
+        async () => {
+          try {
+            await fc.assert(
+              fc.asyncProperty(generatedCase, (g) => body(g, ctx!)),
+              params,
+            );
+          } catch (e) {
+            const message = e instanceof Error ? e.message : String(e);
+            throw new Error(`${options.name}: replay with COSINEKIT_SEED=${seed}\n${message}`, { cause: e });
+          }
+        },
         t,
       );
 
@@ -206,11 +231,73 @@ export function runProperties(options: PropertyOptions): void {
       const norms = await c.kit.rowNorms(g.b);
       assertClose(`[${g.regime}] rowNorms`, norms, orig, (i) => c.tol.algebra * orig[i] + Number.MIN_VALUE);
     });
-    prop('matmul equals the float64 product (ordinary magnitudes)', async (g, c) => {
-      if (g.regime !== 'uniform' && g.regime !== 'repeated-rows') return;
-      const got = await c.kernels.matmul(g.a, g.b, false, true);
-      const { c: want, scale } = matmul64(g.a, g.b, false, true);
-      assertClose('matmul', got, want, (i) => c.tol.algebra * scale[i] + 1e-30);
+    prop('matmul equals the float64 product, each operand plain or transposed', async (g, c) => {
+      if (!ALGEBRA_REGIMES.has(g.regime)) return;
+      // The same product a·bᵀ four ways: each operand stored as given or transposed.
+      const at = transposed(g.a);
+      const bt = transposed(g.b);
+      for (const [A, B, ta, tb] of [
+        [g.a, g.b, false, true],
+        [g.a, bt, false, false],
+        [at, bt, true, false],
+        [at, g.b, true, true],
+      ] as const) {
+        const got = await c.kernels.matmul(A, B, ta, tb);
+        const { c: want, scale } = matmul64(A, B, ta, tb);
+        assertClose(
+          `[${g.regime}] matmul(transA=${ta}, transB=${tb}) [${g.a.rows}x${g.a.cols}]·[${g.b.cols}x${g.b.rows}]`,
+          got,
+          want,
+          (i) => c.tol.algebra * scale[i] + 1e-30,
+        );
+      }
+    });
+    prop('addBias, activation and activationGrad equal the float64 formulas', async (g, c) => {
+      if (!ALGEBRA_REGIMES.has(g.regime)) return;
+      // Model-sized values: the regime's pattern (zero rows, repeats, tiny, subnormal) scaled to [-6, 6].
+      const x = new Tensor(
+        g.b.data.map((v) => v * 6),
+        g.b.rows,
+        g.b.cols,
+      );
+      const bias = g.a.data.subarray(0, g.a.cols);
+      const biased = await c.kernels.addBias(x, bias);
+      const d = x.cols;
+      assertClose(
+        `[${g.regime}] addBias [${x.rows}x${d}]`,
+        biased,
+        Array.from(x.data, (v, i) => v + bias[i % d]),
+        (i) => c.tol.algebra * (Math.abs(x.data[i]) + Math.abs(bias[i % d])) + 1e-30,
+      );
+      // Upstream gradients in [-1, 1] (the regime's values, rescaled when larger): the error of a float32
+      // derivative is relative to |dy|, and the conformance suite's tolerance assumes |dy| <= 1.
+      let big = 1;
+      for (const v of g.b.data) big = Math.max(big, Math.abs(v));
+      const dy = new Tensor(
+        x.data.map((_, i) => g.b.data[(i * 7919) % x.data.length] / big),
+        x.rows,
+        x.cols,
+      );
+      for (const kind of ACTIVATIONS) {
+        const f = await c.kernels.activation(kind, x);
+        assertClose(
+          `[${g.regime}] activation(${kind}) [${x.rows}x${d}]`,
+          f,
+          Array.from(x.data, (v) => act64(kind, v)),
+          (i) => c.tol.algebra * Math.max(1, Math.abs(act64(kind, x.data[i]))),
+        );
+        const grad = await c.kernels.activationGrad(kind, x, dy);
+        // relu's derivative steps at 0: an engine that flushes subnormals to zero sees x = 0 there.
+        assertClose(
+          `[${g.regime}] activationGrad(${kind}) [${x.rows}x${d}]`,
+          grad,
+          Array.from(x.data, (v, i) => dy.data[i] * actGrad64(kind, v)),
+          (i) =>
+            kind === 'relu' && Math.abs(x.data[i]) < 1.2e-38
+              ? Math.abs(dy.data[i]) + 1e-30
+              : c.tol.algebra * Math.max(1, Math.abs(dy.data[i] * actGrad64(kind, x.data[i]))) + 1e-7,
+        );
+      }
     });
   });
 }

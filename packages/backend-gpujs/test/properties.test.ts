@@ -1,0 +1,31 @@
+import { runProperties } from '@cosinekit/conformance';
+import { describe, it } from 'vitest';
+import { createGpujsBackend, type RunMode } from '../src/index.js';
+import { testedModes } from './modes.js';
+
+/**
+ * Default tolerances (cosine 2e-5 absolute, algebra 1e-5 relative) on every mode: GPU.js computes in
+ * float32 everywhere (webasm and cpu in JavaScript rounded to float32, the GL modes in float32
+ * textures), so a cosine carries about sqrt(d) * 6e-8 of rounding, 4e-6 at d = 4096.
+ *
+ * Runs per property: 25 (or COSINEKIT_PROPERTY_RUNS) on webasm; the software-GL modes (headlessgl in
+ * Node, webgl2 on SwiftShader in Chromium) and cpu mode spend milliseconds per kernel call in
+ * shader compiles, read-backs or interpreted loops, so they run a third of that.
+ */
+const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+const RUNS = Number(env?.COSINEKIT_PROPERTY_RUNS) || 25;
+const runsFor = (mode: RunMode) => (mode === 'webasm' ? RUNS : Math.max(3, Math.ceil(RUNS / 3)));
+
+// WebGL1 in Chromium runs the package's own tests only (as in the conformance suite).
+for (const { mode, skip } of testedModes().filter((m) => m.mode !== 'webgl')) {
+  if (skip) {
+    describe(`properties: gpujs ${mode}`, () => it.skip(`skipped: ${skip}`, () => {}));
+    continue;
+  }
+  runProperties({
+    name: `gpujs ${mode}`,
+    create: () => createGpujsBackend({ mode }),
+    numRuns: runsFor(mode),
+    timeout: 300_000,
+  });
+}
