@@ -88,6 +88,9 @@ describe('reports', () => {
     const r = report([result('naive', 100), result('core', 50)]);
     const pair = checkTargets({
       ...r,
+      workloads: [
+        { id: 'A', title: 'one pair', kind: 'pair', size: { q: 1, n: 1, d: 1536 }, data: 'random' },
+      ],
       results: r.results.map((x) => ({ ...x, workload: 'A' })),
     }).find((t) => t.target.startsWith('A: core'))!;
     expect(pair).toMatchObject({ measured: '2.00x', met: true });

@@ -1,4 +1,5 @@
 import type { BenchReport, BenchResult } from '../types.js';
+import { PRESETS } from '../workloads.js';
 import { fmtNs, fmtRatio } from './format.js';
 
 /** One performance target of DESIGN section 4, judged on a report. */
@@ -9,6 +10,13 @@ export interface TargetCheck {
   readonly met?: boolean;
 }
 
+/** True when the run's workload `id` has the size DESIGN's targets are stated for (not scaled). */
+function realSize(r: BenchReport, id: string): boolean {
+  const w = r.workloads.find((x) => x.id === id)?.size;
+  const p = PRESETS[id]?.size;
+  return !!w && !!p && w.q === p.q && w.n === p.n && w.d === p.d;
+}
+
 const find = (
   r: BenchReport,
   workload: string,
@@ -17,6 +25,7 @@ const find = (
 ): BenchResult | undefined =>
   r.results.find(
     (x) =>
+      realSize(r, workload) &&
       x.workload === workload &&
       x.contender === contender &&
       (method === undefined || x.method.startsWith(method)) &&
@@ -34,8 +43,9 @@ function ratioCheck(target: string, x: number | undefined, min: number, what: st
 }
 
 /**
- * The targets of DESIGN section 4 that one run can judge, on the figures it has. Informational: the
- * exit code depends on correctness only, since timings on a shared machine are noisy.
+ * The targets of DESIGN section 4 that one run can judge, on the figures it has for workloads at
+ * their real size (a scaled run judges nothing). Informational: the exit code depends on correctness
+ * only, since timings on a shared machine are noisy.
  */
 export function checkTargets(r: BenchReport): TargetCheck[] {
   const out: TargetCheck[] = [];
