@@ -28,7 +28,7 @@ import {
   type WasmVariant,
 } from './loader.js';
 import { DEFAULT_TUNING, type EngineTuning, WasmRuntime } from './runtime.js';
-import { HelperPool, threadsUnavailable } from './threads.js';
+import { defaultThreads, HelperPool, threadsUnavailable } from './threads.js';
 import { disposedError, toFloat32, WasmVector } from './vector.js';
 import { warmUp } from './warm-up.js';
 
@@ -50,11 +50,14 @@ export interface WasmBackendOptions {
   /** Register tile and cache block of the dot-product engine; the defaults suit each variant. */
   tuning?: Partial<EngineTuning>;
   /**
-   * Threads to compute with (default 1). Above 1, the threads build runs on a shared memory and
-   * `threads - 1` helper workers take shares of every large product and search; kernels stay
-   * synchronous. Needs SharedArrayBuffer (in browsers: a cross-origin-isolated page); where it is
-   * missing the backend runs on one thread, and `describe()` shows `threads: 1`,
-   * `threadsRequested` and the reason in `threadsNote`.
+   * Threads to compute with. Default: every core (Node: `os.availableParallelism()`; browsers:
+   * `navigator.hardwareConcurrency` on a cross-origin-isolated page, else 1). Above 1, the threads
+   * build runs on a shared memory and `threads - 1` helper workers, started by `init()`, take shares
+   * of every large product, search and int8 scan (calls below `tuning.threadMinFlops` stay on the
+   * calling thread); kernels stay synchronous and results are bit for bit those of one thread.
+   * Needs SharedArrayBuffer (in browsers: a cross-origin-isolated page); where it is missing the
+   * backend runs on one thread and `describe()` gives the reason in `threadsNote` (and
+   * `threadsRequested` when a number was asked for).
    */
   threads?: number;
 }
@@ -139,15 +142,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       { op: 'createWasmBackend', arg: 'variant' },
     );
   }
-  const threads = options.threads ?? 1;
-  if (!(Number.isInteger(threads) && threads >= 1)) {
+  const asked = options.threads;
+  if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) {
     throw new CosineKitError(
       'INVALID_ARGUMENT',
-      `Argument 'threads' passed to 'createWasmBackend' must be a positive integer; got ${threads}.`,
+      `Argument 'threads' passed to 'createWasmBackend' must be a positive integer; got ${asked}.`,
       { op: 'createWasmBackend', arg: 'threads' },
     );
   }
   let threadsNote: string | undefined;
+  /** Threads wanted: as asked, or (after `init()` starts) the default. */
+  let threads = asked ?? 1;
   let rt: WasmRuntime | undefined;
   let starting: Promise<void> | undefined;
   let disposed = false;
@@ -184,6 +189,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     }
     const tuning = { ...DEFAULT_TUNING[variant], ...options.tuning };
     let r: WasmRuntime | undefined;
+    if (asked === undefined) {
+      const d = await defaultThreads();
+      threads = d.threads;
+      threadsNote = d.note;
+    }
     if (threads > 1) {
       threadsNote = threadsUnavailable();
       if (threadsNote === undefined) {
@@ -242,7 +252,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         variant: rt?.variant ?? (wanted === 'auto' ? 'simd' : wanted),
         tile: rt?.tuning.tile ?? '',
         threads: running,
-        ...(running !== threads ? { threadsRequested: threads } : {}),
+        ...(asked !== undefined && running !== asked ? { threadsRequested: asked } : {}),
         ...(threadsNote !== undefined ? { threadsNote } : {}),
         wasmMemoryBytes: rt?.heap.capacity ?? 0,
       };
@@ -271,8 +281,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   };
 }
 
-/** The threads build on a new shared memory, with `threads - 1` helper workers started. */
-async function startThreaded(
+/** The threads build on a new shared memory, with `threads - 1` helper workers started. @internal */
+export async function startThreaded(
   variant: WasmVariant,
   tuning: EngineTuning,
   threads: number,

@@ -7,7 +7,7 @@
 export const SEQ = 0;
 /** Sequence number of the latest job the helper finished. */
 export const DONE = 1;
-/** 1 when the latest job threw in the helper. */
+/** {@link JOB_THREW} when the latest job threw in the helper, {@link HELPER_GONE} once it is gone. */
 export const FAILED = 2;
 /** What to run: one of the KIND_* values. */
 export const JOB_KIND = 3;
@@ -22,6 +22,11 @@ export const KIND_DOTS = 1;
 export const KIND_DOTS_I8 = 2;
 /** Return from the helper's loop. */
 export const KIND_STOP = 3;
+
+/** `FAILED`: the latest job threw (a trap in the helper's share). */
+export const JOB_THREW = 1;
+/** `FAILED`: the helper is gone (it crashed, exited or was stopped); nothing more will come. */
+export const HELPER_GONE = 2;
 
 /** The message that starts a helper. */
 export interface ControlInit {

@@ -61,7 +61,19 @@ export interface EngineTuning {
   tile: Tile;
   /** Bytes of corpus rows kept in cache while every query panel passes over them. */
   blockBytes: number;
+  /**
+   * Smallest float product (flops: 2 x rows x cols x d) shared with helper threads; smaller calls
+   * run on the calling thread alone, where waking a helper would cost more than it saves.
+   */
+  threadMinFlops: number;
+  /** The same for int8 scans (2 x rows x d). */
+  threadMinFlopsI8: number;
 }
+
+/** Default {@link EngineTuning.threadMinFlops}: measured crossover, see the README. */
+const THREAD_MIN_FLOPS = 2 * 1024 * 1024;
+/** Default {@link EngineTuning.threadMinFlopsI8}. */
+const THREAD_MIN_FLOPS_I8 = 8 * 1024 * 1024;
 
 /**
  * Default tiles. Plain SIMD: 4x2 is 8 accumulators + 6 loads + 1 temporary for the separate
@@ -69,16 +81,24 @@ export interface EngineTuning {
  * cover the fused multiply-add's latency on two ports.
  */
 export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
-  simd: { tile: '4x2', blockBytes: 96 * 1024 },
-  relaxed: { tile: '3x3', blockBytes: 96 * 1024 },
+  simd: {
+    tile: '4x2',
+    blockBytes: 96 * 1024,
+    threadMinFlops: THREAD_MIN_FLOPS,
+    threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+  },
+  relaxed: {
+    tile: '3x3',
+    blockBytes: 96 * 1024,
+    threadMinFlops: THREAD_MIN_FLOPS,
+    threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+  },
 };
 
 /** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
 const OUT_CHUNK = 4 * 1024 * 1024;
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
-/** Below this many SIMD steps (output x 4-float chunks) a call is not worth sharing with helpers. */
-const MIN_SHARED_STEPS = 1 << 18;
 /** Raw rows copied into wasm at once while staging (bytes), so staging needs little extra memory. */
 const STAGE_CHUNK = 4 * 1024 * 1024;
 
@@ -157,6 +177,15 @@ export class WasmRuntime {
         `Argument 'tuning.blockBytes' passed to 'createWasmBackend' must be a positive number; got ${tuning.blockBytes}.`,
         { op: 'createWasmBackend', arg: 'tuning' },
       );
+    }
+    for (const key of ['threadMinFlops', 'threadMinFlopsI8'] as const) {
+      if (!(tuning[key] >= 0)) {
+        throw new CosineKitError(
+          'INVALID_ARGUMENT',
+          `Argument 'tuning.${key}' passed to 'createWasmBackend' must be a non-negative number; got ${tuning[key]}.`,
+          { op: 'createWasmBackend', arg: 'tuning' },
+        );
+      }
     }
     [this.tileRows, this.tileCols] = tuning.tile.split('x').map(Number);
     this.heap = new Heap(this.memory, this.exports.heapBase());
@@ -325,23 +354,45 @@ export class WasmRuntime {
     const cl = clamp ? 1 : 0;
     const pool = this.pool;
     const np = Math.ceil(n / C);
-    if (pool === undefined || m * n * steps < MIN_SHARED_STEPS || np < pool.size + 1) {
+    // 8 flops per step: 4 lanes of multiply and add.
+    if (pool === undefined || pool.size === 0 || m * n * steps * 8 < this.tuning.threadMinFlops || np < 2) {
       this.exports.dotsWith(this.#config, a, m, b, n, steps, out, ldo * 4, cl, nbp);
       return;
     }
-    const per = Math.ceil(np / (pool.size + 1)) * C;
-    let posted = 0;
-    for (let t = 1; t <= pool.size && t * per < n; t++) {
+    // Shares of whole corpus panels: each output is computed by the same micro-kernel call, in the
+    // same order, whichever thread runs it, so the results are bit for bit those of one thread.
+    const helpers = pool.live.slice(0, np - 1);
+    const per = Math.ceil(np / (helpers.length + 1)) * C;
+    const posted: number[] = [];
+    for (let t = 1; t <= helpers.length && t * per < n; t++) {
       const j0 = t * per;
       const w = Math.min(n, j0 + per) - j0;
-      pool.dots(t - 1, [this.#config, a, m, b + j0 * rowBytes, w, steps, out + j0 * 4, ldo * 4, cl, nbp]);
-      posted = t;
+      const h = helpers[t - 1];
+      pool.dots(h, [this.#config, a, m, b + j0 * rowBytes, w, steps, out + j0 * 4, ldo * 4, cl, nbp]);
+      posted.push(h);
     }
+    this.#share(posted, () =>
+      this.exports.dotsWith(this.#config, a, m, b, Math.min(n, per), steps, out, ldo * 4, cl, nbp),
+    );
+  }
+
+  /** Runs the caller's share, then waits for every posted helper (all of them, even after a failure). */
+  #share(posted: number[], own: () => void): void {
+    const pool = this.pool!;
+    let failure: unknown;
     try {
-      this.exports.dotsWith(this.#config, a, m, b, Math.min(n, per), steps, out, ldo * 4, cl, nbp);
-    } finally {
-      for (let t = 0; t < posted; t++) pool.wait(t);
+      own();
+    } catch (err) {
+      failure = err;
     }
+    for (const h of posted) {
+      try {
+        pool.wait(h);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /**
@@ -350,23 +401,22 @@ export class WasmRuntime {
    */
   dotsI8(q: number, qscale: number, c: number, n: number, stride: number, scales: number, out: number): void {
     const pool = this.pool;
-    if (pool === undefined || n * stride < MIN_SHARED_STEPS * 16 || n < 8 * (pool.size + 1)) {
+    // 2 "flops" (an integer multiply and add) per byte of corpus.
+    if (pool === undefined || pool.size === 0 || n * stride * 2 < this.tuning.threadMinFlopsI8 || n < 8) {
       this.exports.dotsI8(q, qscale, c, n, stride, scales, out);
       return;
     }
-    const per = Math.ceil(n / (pool.size + 1) / 4) * 4;
-    let posted = 0;
-    for (let t = 1; t <= pool.size && t * per < n; t++) {
+    const helpers = pool.live.slice(0, Math.floor(n / 4) - 1);
+    const per = Math.ceil(n / (helpers.length + 1) / 4) * 4;
+    const posted: number[] = [];
+    for (let t = 1; t <= helpers.length && t * per < n; t++) {
       const j0 = t * per;
       const w = Math.min(n, j0 + per) - j0;
-      pool.dotsI8(t - 1, q, qscale, c + j0 * stride, w, stride, scales + j0 * 4, out + j0 * 4);
-      posted = t;
+      const h = helpers[t - 1];
+      pool.dotsI8(h, q, qscale, c + j0 * stride, w, stride, scales + j0 * 4, out + j0 * 4);
+      posted.push(h);
     }
-    try {
-      this.exports.dotsI8(q, qscale, c, Math.min(n, per), stride, scales, out);
-    } finally {
-      for (let t = 0; t < posted; t++) pool.wait(t);
-    }
+    this.#share(posted, () => this.exports.dotsI8(q, qscale, c, Math.min(n, per), stride, scales, out));
   }
 
   /**

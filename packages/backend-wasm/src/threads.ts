@@ -4,15 +4,17 @@ import {
   type ControlInit,
   DONE,
   FAILED,
+  HELPER_GONE,
   JOB_ARGS,
   JOB_KIND,
+  JOB_THREW,
   KIND_DOTS,
   KIND_DOTS_I8,
   KIND_STOP,
   SEQ,
 } from './control.js';
 
-/** Longest a caller waits for a helper's share of one call before giving up (ms). */
+/** Longest a caller waits for a helper's share of one call before giving up on it (ms). */
 const HELPER_TIMEOUT = 120_000;
 
 interface NodeGlobals {
@@ -29,13 +31,35 @@ function isNode(): boolean {
  * which browsers give only to cross-origin-isolated pages.
  */
 export function threadsUnavailable(): string | undefined {
+  if (!isNode() && (globalThis as NodeGlobals).crossOriginIsolated !== true) {
+    return 'the page is not cross-origin isolated (COOP/COEP headers), so wasm memory cannot be shared with workers';
+  }
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') {
     return 'SharedArrayBuffer is not available (browsers need a cross-origin-isolated page)';
   }
-  if (!isNode() && (globalThis as NodeGlobals).crossOriginIsolated !== true) {
-    return 'the page is not cross-origin isolated, so wasm memory cannot be shared with workers';
-  }
   return undefined;
+}
+
+/**
+ * The threads to use when the caller does not say: every core (Node: `os.availableParallelism()`;
+ * browsers: `navigator.hardwareConcurrency`), or 1 with the reason where helpers cannot run.
+ */
+export async function defaultThreads(): Promise<{ threads: number; note?: string }> {
+  const why = threadsUnavailable();
+  if (why !== undefined) return { threads: 1, note: why };
+  let cores = 1;
+  if (isNode()) {
+    const name = 'node:os';
+    const os = (await import(/* @vite-ignore */ name)) as {
+      availableParallelism?: () => number;
+      cpus(): unknown[];
+    };
+    cores = os.availableParallelism?.() ?? os.cpus().length;
+  } else {
+    cores =
+      (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  }
+  return { threads: Math.max(1, Math.floor(cores) || 1) };
 }
 
 interface HelperWorker {
@@ -55,7 +79,6 @@ function workerUrl(): URL {
  * block). So kernels stay synchronous.
  */
 export class HelperPool {
-  readonly size: number;
   readonly #workers: HelperWorker[];
   readonly #ctl: Int32Array[];
   readonly #seq: number[];
@@ -63,11 +86,64 @@ export class HelperPool {
   #stopped = false;
 
   private constructor(workers: HelperWorker[], controls: SharedArrayBuffer[]) {
-    this.size = workers.length;
     this.#workers = workers;
     this.#ctl = controls.map((c) => new Int32Array(c));
     this.#seq = controls.map(() => 0);
     this.#canBlock = canBlock();
+    this.#live = workers.map((_, i) => i);
+    // A helper that exits between calls (crash, terminate) is seen here, on the event loop; one
+    // that fails during a call marks its control block itself (worker.ts).
+    this.exited = Promise.all(
+      workers.map(
+        (w, i) =>
+          new Promise<void>((resolve) =>
+            onGone(w, () => {
+              this.#gone(i);
+              resolve();
+            }),
+          ),
+      ),
+    ).then(() => undefined);
+  }
+
+  /** Helpers alive: indices into the control blocks, in order. */
+  #live: number[];
+
+  /** Live helpers (threads computing besides the caller). */
+  get size(): number {
+    return this.#live.length;
+  }
+
+  /** The live helpers' indices, to post shares to. */
+  get live(): readonly number[] {
+    return this.#live;
+  }
+
+  /** Marks helper `i` gone: later calls leave it out. */
+  #gone(i: number): void {
+    const ctl = this.#ctl[i];
+    Atomics.store(ctl, FAILED, HELPER_GONE);
+    Atomics.notify(ctl, DONE);
+    this.#live = this.#live.filter((t) => t !== i);
+  }
+
+  /** Resolves once every helper has exited (after `dispose()`, or as they die). @internal */
+  readonly exited: Promise<void>;
+
+  /** Tells helper `i` to leave its loop without terminating it, as a helper failing mid-call would. @internal */
+  stopOne(i: number): void {
+    this.#write(i, KIND_STOP, []);
+    this.#publish(i);
+  }
+
+  /** Stops helper `i` as if it had crashed, and resolves once it is gone. For tests. @internal */
+  async crash(i: number): Promise<void> {
+    const w = this.#workers[i];
+    await new Promise<void>((resolve) => {
+      onGone(w, resolve);
+      void w.terminate();
+    });
+    this.#gone(i);
   }
 
   /** Starts `count` helpers on `module` (the threads build) and `memory` (shared). */
@@ -129,32 +205,53 @@ export class HelperPool {
     Atomics.notify(ctl, SEQ);
   }
 
-  /** Waits until helper `i` finished its latest job. */
-  wait(i: number): void {
+  /**
+   * Waits until helper `i` finished its latest job. Throws `UNSUPPORTED` when its share failed, or
+   * when the helper died or stopped answering (it is then left out of later calls, which run on
+   * the threads that remain).
+   */
+  wait(i: number, op?: string): void {
     const ctl = this.#ctl[i];
     const seq = this.#seq[i];
     const start = Date.now();
     let done = Atomics.load(ctl, DONE);
-    while (done !== seq) {
-      if (this.#canBlock) Atomics.wait(ctl, DONE, done, 1000);
+    while (done !== seq && Atomics.load(ctl, FAILED) !== HELPER_GONE) {
+      if (this.#canBlock) Atomics.wait(ctl, DONE, done, 100);
       if (Date.now() - start > HELPER_TIMEOUT) {
-        throw new CosineKitError('UNSUPPORTED', 'A helper thread of the wasm backend stopped answering.');
+        void this.#workers[i].terminate();
+        this.#gone(i);
+        break;
       }
       done = Atomics.load(ctl, DONE);
     }
-    if (ctl[FAILED] === 1)
-      throw new CosineKitError('UNSUPPORTED', 'A helper thread of the wasm backend failed.');
+    const failed = Atomics.load(ctl, FAILED);
+    if (failed === HELPER_GONE) {
+      this.#live = this.#live.filter((t) => t !== i);
+      throw new CosineKitError(
+        'UNSUPPORTED',
+        `A helper thread of the wasm backend died${op ? ` during '${op}'` : ''}; later calls run on the threads left.`,
+        op ? { op } : undefined,
+      );
+    }
+    if (failed === JOB_THREW) {
+      throw new CosineKitError(
+        'UNSUPPORTED',
+        `A helper thread of the wasm backend failed${op ? ` during '${op}'` : ''}.`,
+        op ? { op } : undefined,
+      );
+    }
   }
 
   /** Stops the helpers. */
   dispose(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (let i = 0; i < this.size; i++) {
+    for (let i = 0; i < this.#workers.length; i++) {
       this.#write(i, KIND_STOP, []);
       this.#publish(i);
       void this.#workers[i].terminate();
     }
+    this.#live = [];
   }
 }
 
@@ -176,6 +273,20 @@ interface NodeWorker extends HelperWorker {
 interface BrowserWorker extends HelperWorker {
   onmessage: ((e: { data: unknown }) => void) | null;
   onerror: ((e: unknown) => void) | null;
+}
+
+/** Calls `fn` once when the helper exits or fails outside a job (a Node 'exit' or a browser 'error'). */
+function onGone(w: HelperWorker, fn: () => void): void {
+  if ('once' in w) {
+    (w as NodeWorker).once('exit', () => fn());
+  } else {
+    const b = w as BrowserWorker;
+    const before = b.onerror;
+    b.onerror = (e) => {
+      before?.(e);
+      fn();
+    };
+  }
 }
 
 /** Starts one helper and resolves once it has instantiated the module. */

@@ -17,6 +17,8 @@ const JOB_ARGS = 4;
 const KIND_DOTS = 1;
 const KIND_DOTS_I8 = 2;
 const KIND_STOP = 3;
+const JOB_THREW = 1;
+const HELPER_GONE = 2;
 
 type Exports = Record<string, (...args: number[]) => number>;
 
@@ -25,8 +27,25 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
   const ex = instance.exports as unknown as Exports;
   const ctl = new Int32Array(init.control);
   const f32 = new Float32Array(init.control);
-  let seen = 0;
+  // Node: a helper that exits abruptly (process.exit, an uncaught error) still releases a caller
+  // blocked on it; `finally` below covers the rest.
+  (globalThis as NodeGlobals).process?.on?.('exit', () => {
+    Atomics.store(ctl, FAILED, HELPER_GONE);
+    Atomics.notify(ctl, DONE);
+  });
   ready();
+  try {
+    serve(ex, ctl, f32);
+  } finally {
+    // Stopped, or failed outside a job: a caller waiting on this helper must not hang.
+    Atomics.store(ctl, FAILED, HELPER_GONE);
+    Atomics.notify(ctl, DONE);
+  }
+}
+
+/** Runs jobs until told to stop. */
+function serve(ex: Exports, ctl: Int32Array, f32: Float32Array): void {
+  let seen = 0;
   for (;;) {
     Atomics.wait(ctl, SEQ, seen);
     const seq = Atomics.load(ctl, SEQ);
@@ -54,7 +73,7 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
       }
       Atomics.store(ctl, FAILED, 0);
     } catch {
-      Atomics.store(ctl, FAILED, 1);
+      Atomics.store(ctl, FAILED, JOB_THREW);
     }
     Atomics.store(ctl, DONE, seq);
     Atomics.notify(ctl, DONE);
@@ -62,7 +81,7 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
 }
 
 interface NodeGlobals {
-  process?: { versions?: { node?: string } };
+  process?: { versions?: { node?: string }; on?(event: 'exit', fn: () => void): void };
 }
 
 interface Port {

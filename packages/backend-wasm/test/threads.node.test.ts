@@ -1,8 +1,35 @@
 import { readFileSync } from 'node:fs';
+import { CosineKitError } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
-import { DONE, FAILED, JOB_ARGS, JOB_KIND, KIND_DOTS, KIND_DOTS_I8, KIND_STOP, SEQ } from '../src/control.js';
+import { startThreaded } from '../src/backend.js';
+import {
+  DONE,
+  FAILED,
+  HELPER_GONE,
+  JOB_ARGS,
+  JOB_KIND,
+  JOB_THREW,
+  KIND_DOTS,
+  KIND_DOTS_I8,
+  KIND_STOP,
+  SEQ,
+} from '../src/control.js';
+import { cosineMatrix } from '../src/kernels/cosine-matrix.js';
+import { DEFAULT_TUNING } from '../src/runtime.js';
+import { backend, expectClose, random, ref } from './helpers.js';
 
-const LAYOUT = { SEQ, DONE, FAILED, JOB_KIND, JOB_ARGS, KIND_DOTS, KIND_DOTS_I8, KIND_STOP };
+const LAYOUT = {
+  SEQ,
+  DONE,
+  FAILED,
+  JOB_KIND,
+  JOB_ARGS,
+  KIND_DOTS,
+  KIND_DOTS_I8,
+  KIND_STOP,
+  JOB_THREW,
+  HELPER_GONE,
+};
 
 describe('helper thread script', () => {
   it('repeats the control block layout of control.ts exactly', () => {
@@ -17,5 +44,52 @@ describe('helper thread script', () => {
   it('compiles to a file without runtime imports', () => {
     const js = readFileSync(new URL('../dist/worker.js', import.meta.url), 'utf8');
     expect(js).not.toMatch(/^import /m);
+  });
+});
+
+describe('helper threads in Node', () => {
+  it('start in init(), stop in dispose(), and do not keep the process alive', async () => {
+    const rt = await startThreaded('simd', DEFAULT_TUNING.simd, 2, undefined);
+    const pool = rt.pool!;
+    expect(pool.size).toBe(1);
+    rt.dispose();
+    await pool.exited;
+    expect(pool.size).toBe(0);
+  });
+
+  it('turn a failing share, a helper that stops mid-call or one that died into CosineKitError', async () => {
+    const rt = await startThreaded('simd', DEFAULT_TUNING.simd, 3, undefined);
+    const pool = rt.pool!;
+    try {
+      // A share that traps (out-of-bounds addresses) fails that call only.
+      pool.dots(0, [0, 0x7fff0000, 4, 0x7fff0000, 4, 2, 0x7fff0000, 16, 0, 1]);
+      expect(() => pool.wait(0, 'test')).toThrow(
+        expect.objectContaining({ code: 'UNSUPPORTED', op: 'test' }),
+      );
+      // A helper that leaves its loop while the caller waits releases the caller at once.
+      pool.stopOne(1);
+      const t0 = Date.now();
+      expect(() => pool.wait(1)).toThrow(CosineKitError);
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      expect(pool.size).toBe(1);
+      // One that is gone (terminated between calls) is left out; results stay correct.
+      await pool.crash(0);
+      expect(pool.size).toBe(0);
+      const q = random(8, 64, 1);
+      const x = random(6001, 64, 2);
+      expectClose(cosineMatrix(rt, q, x), ref.cosineMatrix(q, x), 1e-6);
+    } finally {
+      rt.dispose();
+    }
+  });
+
+  it('a disposed backend refuses calls rather than wait on stopped helpers', async () => {
+    const b = await backend({ variant: 'simd', threads: 2 });
+    expect(b.describe().threads).toBe(2);
+    b.dispose();
+    // After dispose, kernels refuse with DISPOSED rather than wait on a stopped helper.
+    expect(() => b.kernels.cosineMatrix(random(2, 4, 1), random(2, 4, 2))).toThrow(
+      expect.objectContaining({ code: 'DISPOSED' }),
+    );
   });
 });

@@ -1,3 +1,4 @@
+import type { Matrix } from '@cosinekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { threadsUnavailable } from '../src/threads.js';
@@ -55,6 +56,122 @@ for (const variant of ['simd', 'relaxed'] as const) {
       const mm = [random(300, 500, 1), random(500, 400, 2)] as const;
       expectClose(b.kernels.matmul(mm[0], mm[1], false, false), ref.matmul(mm[0], mm[1], false, false), 1e-4);
       expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+  });
+}
+
+/** The raw bits of a float array, so NaN, -0 and the last ulp all count. */
+function bits(x: Float32Array): Uint32Array {
+  return new Uint32Array(x.buffer, x.byteOffset, x.length);
+}
+
+function expectSame(got: Float32Array, want: Float32Array): void {
+  expect(got.length).toBe(want.length);
+  const g = bits(got);
+  const w = bits(want);
+  let diff = -1;
+  for (let i = 0; i < g.length && diff < 0; i++) if (g[i] !== w[i]) diff = i;
+  expect(diff, diff < 0 ? '' : `first difference at ${diff}: ${got[diff]} vs ${want[diff]}`).toBe(-1);
+}
+
+describe('default threads', () => {
+  it('uses every core where helpers can run, else one thread with the reason', async () => {
+    const b = await backend({ variant: 'simd' });
+    const info = b.describe();
+    if (why === undefined) {
+      const cores = await coreCount();
+      expect(info.threads).toBe(cores);
+      expect(info.threadsNote).toBeUndefined();
+    } else {
+      expect(info.threads).toBe(1);
+      expect(info.threadsNote).toBe(why);
+    }
+    expect(info.threadsRequested).toBeUndefined();
+    b.dispose();
+  });
+});
+
+async function coreCount(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (typeof (globalThis as { process?: unknown }).process === 'object') {
+    const name = 'node:os';
+    const os = (await import(/* @vite-ignore */ name)) as { availableParallelism(): number };
+    return os.availableParallelism();
+  }
+  return nav?.hardwareConcurrency ?? 1;
+}
+
+// Shares are whole corpus panels (and, for int8, groups of whole rows): every output is the same
+// micro-kernel call over the same chunks in the same order whichever thread runs it.
+for (const variant of ['simd', 'relaxed'] as const) {
+  describe(`threads: 2 gives bit for bit the results of threads: 1 (${variant})`, () => {
+    let one: WasmBackend;
+    let two: WasmBackend;
+    beforeAll(async () => {
+      one = await backend({ variant, threads: 1 });
+      two = await backend({ variant, threads: 2 });
+    });
+    afterAll(() => {
+      one.dispose();
+      two.dispose();
+    });
+
+    // All above the threshold (tuning.threadMinFlops): 2 x m x n x d >= 2 MFLOP.
+    const shapes: [number, number, number][] = [
+      [37, 5003, 200],
+      [1, 30011, 384],
+      [5, 20011, 67],
+    ];
+
+    it('cosineMatrix, topK, corpusMatrix and corpusSearch (float32)', () => {
+      for (const [m, n, d] of shapes) {
+        const q = random(m, d, m + 7 * d);
+        const x = random(n, d, n + d);
+        expectSame(two.kernels.cosineMatrix(q, x), one.kernels.cosineMatrix(q, x));
+        const t1 = one.kernels.topK(q, x, 9);
+        const t2 = two.kernels.topK(q, x, 9);
+        expect([...t2.indices]).toEqual([...t1.indices]);
+        expectSame(t2.scores, t1.scores);
+        const c1 = one.kernels.createCorpus(x);
+        const c2 = two.kernels.createCorpus(x);
+        expectSame(two.kernels.corpusMatrix(c2, q), one.kernels.corpusMatrix(c1, q));
+        const s1 = one.kernels.corpusSearch(c1, q, 9);
+        const s2 = two.kernels.corpusSearch(c2, q, 9);
+        expect([...s2.indices]).toEqual([...s1.indices]);
+        expectSame(s2.scores, s1.scores);
+        c1.dispose();
+        c2.dispose();
+      }
+    });
+
+    it('corpusSearch and corpusMatrix on int8 corpora, with and without re-ranking', () => {
+      for (const [m, n, d] of shapes) {
+        const q = random(Math.min(m, 4), d, m + 3 * d);
+        const x = random(n, d, n + 2 * d);
+        for (const rerank of [0, 4]) {
+          const c1 = one.kernels.createCorpus(x, { storage: 'int8', rerank });
+          const c2 = two.kernels.createCorpus(x, { storage: 'int8', rerank });
+          const s1 = one.kernels.corpusSearch(c1, q, 10);
+          const s2 = two.kernels.corpusSearch(c2, q, 10);
+          expect([...s2.indices]).toEqual([...s1.indices]);
+          expectSame(s2.scores, s1.scores);
+          expectSame(two.kernels.corpusMatrix(c2, q), one.kernels.corpusMatrix(c1, q));
+          c1.dispose();
+          c2.dispose();
+        }
+      }
+    });
+
+    it('matmul, either operand transposed', () => {
+      const a: Matrix = random(300, 500, 1);
+      const b: Matrix = random(500, 400, 2);
+      const at: Matrix = random(500, 300, 3);
+      const bt: Matrix = random(400, 500, 4);
+      expectSame(two.kernels.matmul(a, b, false, false), one.kernels.matmul(a, b, false, false));
+      expectSame(two.kernels.matmul(a, bt, false, true), one.kernels.matmul(a, bt, false, true));
+      expectSame(two.kernels.matmul(at, b, true, false), one.kernels.matmul(at, b, true, false));
+      expectSame(two.kernels.matmul(at, bt, true, true), one.kernels.matmul(at, bt, true, true));
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
     });
   });
 }
