@@ -1,0 +1,61 @@
+// The consumer test in Chromium: serves the Vite build (build/) with `vite preview` on 127.0.0.1,
+// opens it in Debian's headless Chromium through playwright-core (which downloads no browser) and
+// prints the page's PASS/FAIL lines. Exits 1 on any failure or after TIMEOUT_MS.
+import { chromium } from 'playwright-core';
+import { preview } from 'vite';
+
+const TIMEOUT_MS = 180_000;
+const ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+];
+
+const server = await preview({ logLevel: 'warn' });
+const url = server.resolvedUrls?.local[0];
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ARGS,
+});
+let failed = 0;
+try {
+  if (!url) throw new Error('vite preview did not report a URL');
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.on('requestfailed', (req) =>
+    errors.push(`request failed: ${req.url()} (${req.failure()?.errorText})`),
+  );
+  page.on('response', (res) => {
+    if (res.status() >= 400) errors.push(`HTTP ${res.status()}: ${res.url()}`);
+  });
+  await page.goto(url);
+  const result = await page
+    .waitForFunction(() => window.consumerResult, undefined, { timeout: TIMEOUT_MS, polling: 250 })
+    .then((h) => h.jsonValue())
+    .catch((err) => ({
+      ok: false,
+      lines: [{ ok: false, label: 'page', detail: `no result: ${err.message}` }],
+    }));
+  for (const { ok, label, detail } of result.lines) {
+    if (!ok) failed++;
+    console.log(`${ok ? 'PASS' : 'FAIL'} browser: ${label}: ${detail}`);
+  }
+  for (const e of errors) {
+    failed++;
+    console.log(`FAIL browser: ${e}`);
+  }
+  if (!result.ok && failed === 0) failed++;
+} finally {
+  await browser.close();
+  await server.close();
+}
+console.log(failed ? `browser: ${failed} check(s) FAILED` : 'browser: every check passed');
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,57 @@
+// The consumer test in Node: the packed packages, installed from their tarballs, through their
+// public entry points only. Prints PASS/FAIL per check; exits 1 on any failure.
+import '@cosinekit/backend-wasm/register';
+import '@cosinekit/backend-tfjs/register';
+import '@cosinekit/backend-gpujs/register';
+import { createGpujsBackend } from '@cosinekit/backend-gpujs';
+import { createTfjsBackend } from '@cosinekit/backend-tfjs';
+import { createWasmBackend } from '@cosinekit/backend-wasm';
+import { cosine, cosinekit, listBackends } from '@cosinekit/core';
+import { runChecks } from './checks.js';
+
+const engineIs =
+  (key, ...wanted) =>
+  (d) =>
+    wanted.includes(d[key]) ? undefined : `expected ${key} ${wanted.join(' or ')}, got ${d[key]}`;
+
+const backends = [
+  { label: 'wasm', create: () => createWasmBackend() },
+  {
+    label: 'tfjs-wasm',
+    create: () => createTfjsBackend({ engine: 'wasm' }),
+    expect: engineIs('engine', 'wasm'),
+  },
+  {
+    label: 'tfjs-cpu',
+    create: () => createTfjsBackend({ engine: 'cpu' }),
+    expect: engineIs('engine', 'cpu'),
+  },
+  {
+    label: 'gpujs-webasm',
+    create: () => createGpujsBackend({ mode: 'webasm' }),
+    expect: engineIs('mode', 'webasm'),
+  },
+  { label: 'gpujs-cpu', create: () => createGpujsBackend({ mode: 'cpu' }), expect: engineIs('mode', 'cpu') },
+];
+
+let failed = 0;
+const log = ({ ok, label, detail }) => {
+  if (!ok) failed++;
+  console.log(`${ok ? 'PASS' : 'FAIL'} node: ${label}: ${detail}`);
+};
+
+const one = cosine([1, 2, 3], [2, 4, 5]);
+log({ ok: Math.abs(one - 25 / Math.sqrt(14 * 45)) < 1e-12, label: 'cosine()', detail: String(one) });
+
+// The /register entries: the default kit picks the best backend that starts (wasm, priority 10).
+const info = await cosinekit.ready();
+const names = listBackends().map((b) => b.name);
+log({
+  ok: info.backend === 'wasm' && ['wasm', 'tfjs-wasm', 'tfjs-cpu', 'gpujs'].every((n) => names.includes(n)),
+  label: 'register entries + default kit',
+  detail: `default kit on ${info.backend}; registered: ${names.join(', ')}`,
+});
+
+await runChecks(backends, log);
+console.log(failed ? `node: ${failed} check(s) FAILED` : 'node: every check passed');
+process.exit(failed ? 1 : 0);
