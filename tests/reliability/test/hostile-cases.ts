@@ -1,0 +1,903 @@
+import { createGpujsBackend } from '@cosinekit/backend-gpujs';
+import { createWasmBackend } from '@cosinekit/backend-wasm';
+import {
+  type Backend,
+  type Corpus,
+  type CosineKit,
+  cosine,
+  createCosineKit,
+  type ErrorCode,
+  normalize,
+  registerBackend,
+  Tensor,
+  tensor,
+} from '@cosinekit/core';
+
+/** What a hostile call may use: a kit on the backend under test and a few prepared objects. */
+export interface Harness {
+  readonly kit: CosineKit;
+  readonly backend: Backend;
+  /** One query row of dimension 4. */
+  readonly q: number[][];
+  /** Eight corpus rows of dimension 4. */
+  readonly c: number[][];
+  /** A resident corpus of `c`, ids 'a'..'h' (abused by the cases; kept alive). */
+  readonly corpus: Corpus;
+  /** A corpus already disposed. */
+  readonly disposedCorpus: Corpus;
+  /** A tensor already disposed. */
+  readonly disposedTensor: Tensor;
+}
+
+/** One hostile input: the call as a caller writes it, and the typed error it must get. */
+export interface HostileCase {
+  readonly group: string;
+  /** The call, as source (shown in HOSTILE.md). */
+  readonly input: string;
+  readonly code: ErrorCode;
+  /** The operation the message must name. */
+  readonly op: string;
+  /** The argument the message must name (absent where the failure is not one argument's). */
+  readonly arg?: string;
+  /**
+   * `'fields'`: the message does not name them (yet), only the error's `op` and `arg` fields do.
+   * Reported as a gap in core's messages; the test checks the fields instead.
+   */
+  readonly named?: 'fields';
+  readonly call: (h: Harness) => unknown;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: hostile callers ignore the types on purpose.
+type Any = any;
+const x = (v: unknown): Any => v;
+
+const K = 'k: the number of neighbours';
+const TYPES = 'Wrong types';
+const SHAPES = 'Wrong shapes and sizes';
+const VALUES = 'NaN and Infinity';
+const DISPOSED = 'Disposed objects';
+const OPTIONS = 'Corpus options, ids and files';
+const SETUP = 'Backends and the registry';
+const PAIR = 'Synchronous pair functions';
+
+/**
+ * The catalogue. Every case runs against every backend (validation happens in core, before a
+ * backend sees the data, so every backend must give the same code); HOSTILE.md is generated from it.
+ */
+export const HOSTILE_CASES: readonly HostileCase[] = [
+  {
+    group: K,
+    input: 'kit.topK(q, c, -1)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, -1),
+  },
+  {
+    group: K,
+    input: 'kit.topK(q, c, 0)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, 0),
+  },
+  {
+    group: K,
+    input: 'kit.topK(q, c, 2.5)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, 2.5),
+  },
+  {
+    group: K,
+    input: 'kit.topK(q, c, NaN)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, Number.NaN),
+  },
+  {
+    group: K,
+    input: 'kit.topK(q, c, Infinity)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, Number.POSITIVE_INFINITY),
+  },
+  {
+    group: K,
+    input: "kit.topK(q, c, '3')",
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, x('3')),
+  },
+  {
+    group: K,
+    input: 'kit.topK(q, c, 3n)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, x(3n)),
+  },
+  {
+    group: K,
+    input: 'kit.topK(q, c, undefined)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, x(undefined)),
+  },
+  {
+    group: K,
+    input: 'kit.topK(q, c, 9) // c has 8 rows',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => h.kit.topK(h.q, h.c, 9),
+  },
+  {
+    group: K,
+    input: 'corpus.search(q, -1)',
+    code: 'INVALID_K',
+    op: 'search',
+    arg: 'k',
+    call: (h) => h.corpus.search(h.q, -1),
+  },
+  {
+    group: K,
+    input: 'corpus.search(q, 1.5)',
+    code: 'INVALID_K',
+    op: 'search',
+    arg: 'k',
+    call: (h) => h.corpus.search(h.q, 1.5),
+  },
+  {
+    group: K,
+    input: 'corpus.search(q, 100) // 8 rows',
+    code: 'INVALID_K',
+    op: 'search',
+    arg: 'k',
+    call: (h) => h.corpus.search(h.q, 100),
+  },
+
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix(new Float64Array(4), c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x(new Float64Array(4)), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix(new Int32Array(4), c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x(new Int32Array(4)), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix({}, c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x({}), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix(null, c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x(null), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix(undefined, c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x(undefined), h.c),
+  },
+  {
+    group: TYPES,
+    input: "kit.cosineMatrix(q, '1,2,3,4')",
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'b',
+    call: (h) => h.kit.cosineMatrix(h.q, x('1,2,3,4')),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix(42, c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x(42), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix({ data: new Float32Array(4), rows: 1, cols: 4 }, c) // a Matrix, not a Tensor',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x({ data: new Float32Array(4), rows: 1, cols: 4 }), h.c),
+  },
+  {
+    group: TYPES,
+    input: "kit.cosineMatrix([[1, 2, 'x', 4]], c)",
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a[0][2]',
+    call: (h) => h.kit.cosineMatrix(x([[1, 2, 'x', 4]]), h.c),
+  },
+  {
+    group: TYPES,
+    input: "kit.cosineMatrix([1, 2, '3', 4], c)",
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(x([1, 2, '3', 4]), h.c),
+  },
+  {
+    group: TYPES,
+    input: "kit.cosineMatrix([[1, 2, 3, 4], 'abcd'], c)",
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a[1]',
+    call: (h) => h.kit.cosineMatrix(x([[1, 2, 3, 4], 'abcd']), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix([[1, 2, 3, 4], new Float64Array(4)], c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a[1]',
+    call: (h) => h.kit.cosineMatrix(x([[1, 2, 3, 4], new Float64Array(4)]), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix([[[1, 2, 3, 4]]], c) // nested one level too deep',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a[0][0]',
+    call: (h) => h.kit.cosineMatrix(x([[[1, 2, 3, 4]]]), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix([[1, null, 3, 4]], c)',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'a[0][1]',
+    call: (h) => h.kit.cosineMatrix(x([[1, null, 3, 4]]), h.c),
+  },
+  {
+    group: TYPES,
+    input: 'kit.rowNorms([[1, 2], undefined, [3, 4]])',
+    code: 'INVALID_TYPE',
+    op: 'rowNorms',
+    arg: 'x[1]',
+    call: (h) => h.kit.rowNorms(x([[1, 2], undefined, [3, 4]])),
+  },
+  {
+    group: TYPES,
+    input: "kit.loadCorpus('bytes')",
+    code: 'INVALID_TYPE',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(x('bytes')),
+  },
+  {
+    group: TYPES,
+    input: 'kit.loadCorpus([67, 75, 67, 79]) // a plain array',
+    code: 'INVALID_TYPE',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(x([67, 75, 67, 79])),
+  },
+
+  {
+    group: SHAPES,
+    input: 'kit.cosineMatrix(q, [[1, 2, 3, 4], [1, 2]]) // ragged',
+    code: 'SHAPE_MISMATCH',
+    op: 'cosineMatrix',
+    arg: 'b[1]',
+    call: (h) =>
+      h.kit.cosineMatrix(h.q, [
+        [1, 2, 3, 4],
+        [1, 2],
+      ]),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.rowNorms([[1, 2], [3, 4, 5]])',
+    code: 'SHAPE_MISMATCH',
+    op: 'rowNorms',
+    arg: 'x[1]',
+    call: (h) =>
+      h.kit.rowNorms([
+        [1, 2],
+        [3, 4, 5],
+      ]),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.cosineMatrix([], c)',
+    code: 'EMPTY_INPUT',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix([], h.c),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.cosineMatrix([[]], c)',
+    code: 'EMPTY_INPUT',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix([[]], h.c),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.normalize(new Float32Array(0))',
+    code: 'EMPTY_INPUT',
+    op: 'normalize',
+    arg: 'x',
+    call: (h) => h.kit.normalize(new Float32Array(0)),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.cosineMatrix([[1, 2, 3]], c) // dimension 3 against 4',
+    code: 'DIMENSION_MISMATCH',
+    op: 'cosineMatrix',
+    arg: 'b',
+    call: (h) => h.kit.cosineMatrix([[1, 2, 3]], h.c),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.cosineRows(c, q) // 8 rows paired with 1',
+    code: 'DIMENSION_MISMATCH',
+    op: 'cosineRows',
+    arg: 'b',
+    call: (h) => h.kit.cosineRows(h.c, h.q),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.topK([[1, 2, 3]], c, 1)',
+    code: 'DIMENSION_MISMATCH',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) => h.kit.topK([[1, 2, 3]], h.c, 1),
+  },
+  {
+    group: SHAPES,
+    input: 'corpus.search([[1, 2, 3]], 1)',
+    code: 'DIMENSION_MISMATCH',
+    op: 'search',
+    arg: 'queries',
+    call: (h) => h.corpus.search([[1, 2, 3]], 1),
+  },
+  {
+    group: SHAPES,
+    input: 'corpus.similarity([1, 2, 3, 4, 5])',
+    code: 'DIMENSION_MISMATCH',
+    op: 'similarity',
+    arg: 'queries',
+    call: (h) => h.corpus.similarity([1, 2, 3, 4, 5]),
+  },
+  {
+    group: SHAPES,
+    input: "corpus.add([[1, 2, 3]], ['z'])",
+    code: 'DIMENSION_MISMATCH',
+    op: 'add',
+    arg: 'rows',
+    call: (h) => h.corpus.add([[1, 2, 3]], ['z']),
+  },
+  {
+    group: SHAPES,
+    input: 'tensor(new Float32Array(0), [1e6, 1e6]) // 4 TB claimed',
+    code: 'SHAPE_MISMATCH',
+    op: 'tensor',
+    arg: 'input',
+    call: () => tensor(new Float32Array(0), [1e6, 1e6]),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.corpus(tensor(new Float32Array(16), [2e9, 768])) // 2e9 x 768 rows',
+    code: 'SHAPE_MISMATCH',
+    op: 'tensor',
+    arg: 'input',
+    call: (h) => h.kit.corpus(tensor(new Float32Array(16), [2e9, 768])),
+  },
+  {
+    group: SHAPES,
+    input: 'kit.corpus({ data: new Float32Array(16), rows: 2e9, cols: 768 })',
+    code: 'INVALID_TYPE',
+    op: 'corpus',
+    arg: 'rows',
+    call: (h) => h.kit.corpus(x({ data: new Float32Array(16), rows: 2e9, cols: 768 })),
+  },
+  {
+    group: SHAPES,
+    input: 'tensor(new Float32Array(4), [-2, -2])',
+    code: 'INVALID_ARGUMENT',
+    op: 'tensor',
+    arg: 'input.shape',
+    call: () => tensor(new Float32Array(4), [-2, -2]),
+  },
+  {
+    group: SHAPES,
+    input: 'tensor(new Float32Array(4), [NaN, 4])',
+    code: 'INVALID_ARGUMENT',
+    op: 'tensor',
+    arg: 'input.shape',
+    call: () => tensor(new Float32Array(4), [Number.NaN, 4]),
+  },
+  {
+    group: SHAPES,
+    input: 'tensor(new Float32Array(4), [0.5, 8])',
+    code: 'INVALID_ARGUMENT',
+    op: 'tensor',
+    arg: 'input.shape',
+    call: () => tensor(new Float32Array(4), [0.5, 8]),
+  },
+  {
+    group: SHAPES,
+    input: 'new Tensor(new Float32Array(5), 2, 3)',
+    code: 'SHAPE_MISMATCH',
+    op: 'tensor',
+    arg: 'data',
+    call: () => new Tensor(new Float32Array(5), 2, 3),
+  },
+  {
+    group: SHAPES,
+    input: 'new Tensor(new Float64Array(6), 2, 3)',
+    code: 'INVALID_TYPE',
+    op: 'tensor',
+    arg: 'data',
+    call: () => new Tensor(x(new Float64Array(6)), 2, 3),
+  },
+  {
+    group: SHAPES,
+    input: 'new Tensor(new Float32Array(0), 2 ** 53, 2 ** 53)',
+    code: 'SHAPE_MISMATCH',
+    op: 'tensor',
+    arg: 'data',
+    call: () => new Tensor(new Float32Array(0), 2 ** 53, 2 ** 53),
+  },
+  {
+    group: SHAPES,
+    input: 'tensor(new Float32Array(16), [4, 4]).row(4)',
+    code: 'INVALID_ARGUMENT',
+    op: 'row',
+    arg: 'i',
+    call: () => tensor(new Float32Array(16), [4, 4]).row(4),
+  },
+  {
+    group: SHAPES,
+    input: 'tensor(new Float32Array(16), [4, 4]).slice(3, 2)',
+    code: 'INVALID_ARGUMENT',
+    op: 'slice',
+    arg: 'start',
+    call: () => tensor(new Float32Array(16), [4, 4]).slice(3, 2),
+  },
+
+  {
+    group: VALUES,
+    input: 'kit.cosineMatrix([[1, NaN, 3, 4]], c)',
+    code: 'NON_FINITE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix([[1, Number.NaN, 3, 4]], h.c),
+  },
+  {
+    group: VALUES,
+    input: 'kit.cosineMatrix(q, [[1, 2, 3, Infinity]])',
+    code: 'NON_FINITE',
+    op: 'cosineMatrix',
+    arg: 'b',
+    call: (h) => h.kit.cosineMatrix(h.q, [[1, 2, 3, Number.POSITIVE_INFINITY]]),
+  },
+  {
+    group: VALUES,
+    input: 'kit.cosineMatrix([[1e39, 0, 0, 0]], c) // Infinity once stored as float32',
+    code: 'NON_FINITE',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix([[1e39, 0, 0, 0]], h.c),
+  },
+  {
+    group: VALUES,
+    input: 'kit.cosineRows([[-Infinity, 0, 0, 0]], q)',
+    code: 'NON_FINITE',
+    op: 'cosineRows',
+    arg: 'a',
+    call: (h) => h.kit.cosineRows([[Number.NEGATIVE_INFINITY, 0, 0, 0]], h.q),
+  },
+  {
+    group: VALUES,
+    input: 'kit.topK(q, [[0, 0, NaN, 0]], 1)',
+    code: 'NON_FINITE',
+    op: 'topK',
+    arg: 'corpus',
+    call: (h) => h.kit.topK(h.q, [[0, 0, Number.NaN, 0]], 1),
+  },
+  {
+    group: VALUES,
+    input: 'kit.rowNorms(new Float32Array([1, NaN]))',
+    code: 'NON_FINITE',
+    op: 'rowNorms',
+    arg: 'x',
+    call: (h) => h.kit.rowNorms(new Float32Array([1, Number.NaN])),
+  },
+  {
+    group: VALUES,
+    input: 'kit.normalize([Infinity, 1])',
+    code: 'NON_FINITE',
+    op: 'normalize',
+    arg: 'x',
+    call: (h) => h.kit.normalize([Number.POSITIVE_INFINITY, 1]),
+  },
+  {
+    group: VALUES,
+    input: 'kit.corpus([[1, 2, NaN, 4]])',
+    code: 'NON_FINITE',
+    op: 'corpus',
+    arg: 'rows',
+    call: (h) => h.kit.corpus([[1, 2, Number.NaN, 4]]),
+  },
+  {
+    group: VALUES,
+    input: 'corpus.search([[NaN, 0, 0, 0]], 1)',
+    code: 'NON_FINITE',
+    op: 'search',
+    arg: 'queries',
+    call: (h) => h.corpus.search([[Number.NaN, 0, 0, 0]], 1),
+  },
+  {
+    group: VALUES,
+    input: "corpus.add([[0, 0, 0, Infinity]], ['z'])",
+    code: 'NON_FINITE',
+    op: 'add',
+    arg: 'rows',
+    call: (h) => h.corpus.add([[0, 0, 0, Number.POSITIVE_INFINITY]], ['z']),
+  },
+  {
+    group: VALUES,
+    input: 'cosine([1, NaN], [1, 2])',
+    code: 'NON_FINITE',
+    op: 'cosine',
+    arg: 'a',
+    call: () => cosine([1, Number.NaN], [1, 2]),
+  },
+
+  {
+    group: DISPOSED,
+    input: 'kit.cosineMatrix(t, c) // t.dispose() ran',
+    code: 'DISPOSED',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) => h.kit.cosineMatrix(h.disposedTensor, h.c),
+  },
+  {
+    group: DISPOSED,
+    input: 't.data // t.dispose() ran',
+    code: 'DISPOSED',
+    op: 'tensor',
+    arg: 'this',
+    named: 'fields',
+    call: (h) => h.disposedTensor.data,
+  },
+  {
+    group: DISPOSED,
+    input: 'corpus.search(q, 1) // corpus.dispose() ran',
+    code: 'DISPOSED',
+    op: 'search',
+    arg: 'corpus',
+    call: (h) => h.disposedCorpus.search(h.q, 1),
+  },
+  {
+    group: DISPOSED,
+    input: 'corpus.similarity(q) // corpus.dispose() ran',
+    code: 'DISPOSED',
+    op: 'similarity',
+    arg: 'corpus',
+    call: (h) => h.disposedCorpus.similarity(h.q),
+  },
+  {
+    group: DISPOSED,
+    input: 'corpus.add(q) // corpus.dispose() ran',
+    code: 'DISPOSED',
+    op: 'add',
+    arg: 'corpus',
+    call: (h) => h.disposedCorpus.add(h.q),
+  },
+  {
+    group: DISPOSED,
+    input: 'corpus.remove([0]) // corpus.dispose() ran',
+    code: 'DISPOSED',
+    op: 'remove',
+    arg: 'corpus',
+    call: (h) => h.disposedCorpus.remove([0]),
+  },
+  {
+    group: DISPOSED,
+    input: 'corpus.save() // corpus.dispose() ran',
+    code: 'DISPOSED',
+    op: 'save',
+    arg: 'corpus',
+    call: (h) => h.disposedCorpus.save(),
+  },
+  {
+    group: DISPOSED,
+    input: 'cosine(t, [1, 2, 3, 4]) // t.dispose() ran',
+    code: 'DISPOSED',
+    op: 'cosine',
+    arg: 'a',
+    call: (h) => cosine(h.disposedTensor, [1, 2, 3, 4]),
+  },
+
+  {
+    group: OPTIONS,
+    input: "kit.corpus(c, { storage: 'int4' })",
+    code: 'INVALID_ARGUMENT',
+    op: 'corpus',
+    arg: 'options.storage',
+    call: (h) => h.kit.corpus(h.c, { storage: x('int4') }),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.corpus(c, { rerank: -1 })',
+    code: 'INVALID_ARGUMENT',
+    op: 'corpus',
+    arg: 'options.rerank',
+    call: (h) => h.kit.corpus(h.c, { rerank: -1 }),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.corpus(c, { rerank: 1.5 })',
+    code: 'INVALID_ARGUMENT',
+    op: 'corpus',
+    arg: 'options.rerank',
+    call: (h) => h.kit.corpus(h.c, { rerank: 1.5 }),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.corpus(c, null)',
+    code: 'INVALID_TYPE',
+    op: 'corpus',
+    arg: 'options',
+    call: (h) => h.kit.corpus(h.c, x(null)),
+  },
+  {
+    group: OPTIONS,
+    input: "kit.corpus(c, { ids: ['a'] }) // 8 rows",
+    code: 'SHAPE_MISMATCH',
+    op: 'corpus',
+    arg: 'ids',
+    call: (h) => h.kit.corpus(h.c, { ids: ['a'] }),
+  },
+  {
+    group: OPTIONS,
+    input: "kit.corpus(c, { ids: 'abcdefgh' })",
+    code: 'INVALID_TYPE',
+    op: 'corpus',
+    arg: 'ids',
+    call: (h) => h.kit.corpus(h.c, { ids: x('abcdefgh') }),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.corpus(c, { ids: [0, 0, 1, 2, 3, 4, 5, 6] })',
+    code: 'INVALID_ARGUMENT',
+    op: 'corpus',
+    arg: 'ids[1]',
+    call: (h) => h.kit.corpus(h.c, { ids: [0, 0, 1, 2, 3, 4, 5, 6] }),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.corpus(c, { ids: [NaN, 1, 2, 3, 4, 5, 6, 7] })',
+    code: 'INVALID_TYPE',
+    op: 'corpus',
+    arg: 'ids[0]',
+    call: (h) => h.kit.corpus(h.c, { ids: [Number.NaN, 1, 2, 3, 4, 5, 6, 7] }),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.corpus(c, { ids: [{}, 1, 2, 3, 4, 5, 6, 7] })',
+    code: 'INVALID_TYPE',
+    op: 'corpus',
+    arg: 'ids[0]',
+    call: (h) => h.kit.corpus(h.c, { ids: x([{}, 1, 2, 3, 4, 5, 6, 7]) }),
+  },
+  {
+    group: OPTIONS,
+    input: 'corpus.add(q) // the corpus has ids',
+    code: 'INVALID_ARGUMENT',
+    op: 'add',
+    arg: 'ids',
+    call: (h) => h.corpus.add(h.q),
+  },
+  {
+    group: OPTIONS,
+    input: "corpus.add(q, ['a']) // 'a' is taken",
+    code: 'INVALID_ARGUMENT',
+    op: 'add',
+    arg: 'ids[0]',
+    call: (h) => h.corpus.add(h.q, ['a']),
+  },
+  {
+    group: OPTIONS,
+    input: "corpus.remove('a')",
+    code: 'INVALID_TYPE',
+    op: 'remove',
+    arg: 'ids',
+    call: (h) => h.corpus.remove(x('a')),
+  },
+  {
+    group: OPTIONS,
+    input: "corpus.remove(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) // every row",
+    code: 'INVALID_ARGUMENT',
+    op: 'remove',
+    arg: 'ids',
+    call: (h) => h.corpus.remove(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.loadCorpus(new Uint8Array(10))',
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(new Uint8Array(10)),
+  },
+  {
+    group: OPTIONS,
+    input: 'kit.loadCorpus(new Uint8Array(64)) // zeros: bad magic',
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(new Uint8Array(64)),
+  },
+
+  {
+    group: SETUP,
+    input: "createCosineKit({ backend: 'no-such-backend' }).topK(q, c, 1)",
+    code: 'UNKNOWN_BACKEND',
+    op: 'getBackend',
+    arg: 'name',
+    named: 'fields',
+    call: (h) => createCosineKit({ backend: 'no-such-backend' }).topK(h.q, h.c, 1),
+  },
+  {
+    group: SETUP,
+    input:
+      "createCosineKit({ backend: { name: 'broken', kernels: {}, init() { throw new Error('no device') } } }).cosineMatrix(q, c)",
+    code: 'BACKEND_INIT_FAILED',
+    op: 'createCosineKit',
+    arg: 'backend',
+    named: 'fields',
+    call: (h) =>
+      createCosineKit({
+        backend: {
+          name: 'broken',
+          kernels: {},
+          init() {
+            throw new Error('no device');
+          },
+        },
+      }).cosineMatrix(h.q, h.c),
+  },
+  {
+    group: SETUP,
+    input: "registerBackend('', () => backend)",
+    code: 'INVALID_ARGUMENT',
+    op: 'registerBackend',
+    arg: 'name',
+    call: (h) => registerBackend('', () => h.backend),
+  },
+  {
+    group: SETUP,
+    input: "registerBackend('x', 42)",
+    code: 'INVALID_TYPE',
+    op: 'registerBackend',
+    arg: 'factory',
+    call: () => registerBackend('x', x(42)),
+  },
+  {
+    group: SETUP,
+    input: "createWasmBackend({ variant: 'avx512' })",
+    code: 'INVALID_ARGUMENT',
+    op: 'createWasmBackend',
+    arg: 'variant',
+    call: () => createWasmBackend({ variant: x('avx512') }),
+  },
+  {
+    group: SETUP,
+    input: 'createWasmBackend({ threads: 0 })',
+    code: 'INVALID_ARGUMENT',
+    op: 'createWasmBackend',
+    arg: 'threads',
+    call: () => createWasmBackend({ threads: 0 }),
+  },
+  {
+    group: SETUP,
+    input: "createGpujsBackend({ mode: 'cuda' })",
+    code: 'INVALID_ARGUMENT',
+    op: 'createGpujsBackend',
+    arg: 'options.mode',
+    call: () => createGpujsBackend({ mode: x('cuda') }),
+  },
+  {
+    group: SETUP,
+    input: 'createGpujsBackend({ tileSize: 0 })',
+    code: 'INVALID_ARGUMENT',
+    op: 'createGpujsBackend',
+    arg: 'options.tileSize',
+    call: () => createGpujsBackend({ tileSize: 0 }),
+  },
+
+  {
+    group: PAIR,
+    input: 'cosine([1, 2], [1, 2, 3])',
+    code: 'DIMENSION_MISMATCH',
+    op: 'cosine',
+    arg: 'b',
+    call: () => cosine([1, 2], [1, 2, 3]),
+  },
+  {
+    group: PAIR,
+    input: 'cosine([], [])',
+    code: 'EMPTY_INPUT',
+    op: 'cosine',
+    arg: 'a',
+    call: () => cosine([], []),
+  },
+  {
+    group: PAIR,
+    input: "cosine('ab', 'cd')",
+    code: 'INVALID_TYPE',
+    op: 'cosine',
+    arg: 'a',
+    call: () => cosine(x('ab'), x('cd')),
+  },
+  {
+    group: PAIR,
+    input: 'normalize([1, 2], new Float32Array(3))',
+    code: 'SHAPE_MISMATCH',
+    op: 'normalize',
+    arg: 'out',
+    call: () => normalize([1, 2], new Float32Array(3)),
+  },
+];
+
+/** A hostile call below the public API: a kernel given what validation would have refused. */
+export interface KernelCase {
+  /** Labels (see backends.ts) of the backends it applies to. */
+  readonly backends: RegExp;
+  readonly input: string;
+  readonly code: ErrorCode;
+  readonly op: string;
+  readonly call: (b: Backend) => unknown;
+}
+
+/** A Matrix claiming 2^20 x 2^12 floats (16 GiB): more than a wasm32 memory can address. */
+const HUGE = { data: new Float32Array(16), rows: 2 ** 20, cols: 2 ** 12 };
+
+export const KERNEL_CASES: readonly KernelCase[] = [
+  {
+    backends: /^wasm/,
+    input: 'backend.kernels.createCorpus({ data: new Float32Array(16), rows: 2 ** 20, cols: 2 ** 12 })',
+    code: 'OUT_OF_MEMORY',
+    op: 'createCorpus',
+    call: (b) => b.kernels.createCorpus!(HUGE),
+  },
+  {
+    backends: /^wasm/,
+    input:
+      'backend.kernels.cosineMatrix(that matrix, { data: new Float32Array(16), rows: 4, cols: 2 ** 12 })',
+    code: 'OUT_OF_MEMORY',
+    op: 'cosineMatrix',
+    call: (b) => b.kernels.cosineMatrix!(HUGE, { data: new Float32Array(2 ** 14), rows: 4, cols: 2 ** 12 }),
+  },
+];

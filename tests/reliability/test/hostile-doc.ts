@@ -1,0 +1,60 @@
+import { HOSTILE_CASES, KERNEL_CASES } from './hostile-cases.js';
+
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+/** HOSTILE.md, generated from the tables in hostile-cases.ts. */
+export function renderHostile(): string {
+  const out: string[] = [
+    '# Hostile inputs',
+    '',
+    '<!-- Generated from test/hostile-cases.ts by `pnpm --filter @cosinekit/reliability-tests docs`; test/hostile.test.ts fails when it is stale. -->',
+    '',
+    'Every call below goes through a public entry point and gets a `CosineKitError` with the code shown,',
+    'whose message names the operation and the argument. `test/hostile.test.ts` runs each one against',
+    'every backend available (validation happens in core, so every backend gives the same answer), then',
+    'checks that the process is alive, that another resident corpus answers bit for bit as before, and',
+    'that no resident handle leaked.',
+    '',
+    '`q` is one query row of dimension 4, `c` eight corpus rows of dimension 4, `corpus` a resident',
+    "corpus of `c` with ids `'a'` to `'h'`.",
+  ];
+  const groups = [...new Set(HOSTILE_CASES.map((c) => c.group))];
+  for (const g of groups) {
+    out.push('', `## ${g}`, '', '| input | code | names |', '|---|---|---|');
+    for (const c of HOSTILE_CASES.filter((x) => x.group === g)) {
+      let names = [`'${c.op}'`, ...(c.arg === undefined ? [] : [`'${c.arg}'`])].join(', ');
+      if (c.named === 'fields') names += ' (in `err.op`/`err.arg` only, not the message)';
+      out.push(`| \`${cell(c.input)}\` | \`${c.code}\` | ${cell(names)} |`);
+    }
+  }
+  out.push(
+    '',
+    '## Below the public API',
+    '',
+    'Kernels never validate (the API does it once); these calls hand a kernel directly what validation',
+    'would have refused. The backend answers with a typed error and keeps working, its memory in use',
+    'unchanged.',
+    '',
+    '| backends | input | code | names |',
+    '|---|---|---|---|',
+  );
+  for (const c of KERNEL_CASES) {
+    out.push(`| \`${cell(c.backends.source)}\` | \`${cell(c.input)}\` | \`${c.code}\` | '${c.op}' |`);
+  }
+  out.push(
+    '',
+    '## Lifecycle',
+    '',
+    'Covered by `test/lifecycle.test.ts` on every backend:',
+    '',
+    '| situation | what happens |',
+    '|---|---|',
+    '| `corpus.dispose()` while a search runs | the search finishes with the right answer; later calls get `DISPOSED` |',
+    '| `corpus.dispose()` / `kit.dispose()` with 50 searches queued | all 50 finish, equal to the sequential answers; later calls get `DISPOSED`; the handle is released |',
+    '| a call before `kit.ready()` | works: the kit initialises on first use, once for concurrent callers |',
+    "| a backend whose `init()` throws | every call gets `BACKEND_INIT_FAILED` with the backend's reason |",
+    '| a call after `backend.dispose()` | wasm: `DISPOSED`; tfjs and gpujs: the kernels re-open their engine and answer correctly; corpora made before the dispose: `DISPOSED` (tfjs) or `INVALID_ARGUMENT` (gpujs) |',
+    '',
+  );
+  return out.join('\n');
+}
