@@ -21,10 +21,10 @@ export interface Plan {
 
 /**
  * Chooses the size that fits `MIN_REPS` timed calls in the budget. Probes a slice (1/32 of the
- * queries, or of the corpus for one query) and models a call as fixed cost plus cost per pair; a
- * second probe at the size the first suggests pins down both terms (a tiny probe alone
- * overestimates: its fixed cost is scaled up with it). At most three probes. A slice of more than
- * half the workload is not worth it: the full size runs with fewer repetitions instead.
+ * queries, or of the corpus for one query) and models a call as fixed cost plus cost per pair. When
+ * the full size does not fit, a second probe at least twice as large pins down both terms (one tiny
+ * probe alone scales its fixed cost up with it and overestimates). A slice of more than half the
+ * workload is not worth it: the full size runs with fewer repetitions instead (time-boxed).
  */
 export async function planSize(
   prepare: (ds: Dataset) => Prepared | Promise<Prepared>,
@@ -33,16 +33,17 @@ export async function planSize(
   s: RunSettings,
 ): Promise<Plan> {
   const budget = s.budgetSeconds * 1000;
-  let probe = sliceBy(full, 1 / 32);
+  let fraction = 1 / 32;
+  let probe = sliceBy(full, fraction);
   if (work(probe.size) >= work(full.size)) return { ds: full };
   const points: [number, number][] = [];
-  for (let round = 0; ; round++) {
+  for (;;) {
     const t0 = now();
     const p = await withTimeout(Promise.resolve(prepare(probe)), hangMs(s), 'prepare');
     const setup = now() - t0;
     try {
       const [cold, out] = await withTimeout(timeCalls(p, 1), hangMs(s), 'first call');
-      if (round === 0 && cold > Math.max(4 * budget, 2000)) {
+      if (points.length === 0 && cold > Math.max(4 * budget, 2000)) {
         // A first call includes compiling (shaders, JIT), so a slow one is normally repeated; but
         // one this slow makes another cost more than the figure may: report it, marked cold.
         return {
@@ -67,17 +68,20 @@ export async function planSize(
       MIN_REPS * est <= budget ? 1 : Math.max(0, (budget / MIN_REPS - fixed) / perWork) / work(full.size);
     const want = Math.min(setupWant, computeWant);
     if (want >= 0.5) return { ds: full };
-    const next = sliceBy(full, want);
-    if (round < 2 && work(next.size) > 1.5 * work(probe.size)) {
-      probe = next;
-      continue;
+    if (computeWant < setupWant && points.length < 2) {
+      // Compute decides: refine the model with a second, larger probe before trusting it.
+      const again = sliceBy(full, Math.min(0.5, Math.max(want, 2 * fraction)));
+      if (work(again.size) > work(probe.size)) {
+        fraction = Math.min(0.5, Math.max(want, 2 * fraction));
+        probe = again;
+        continue;
+      }
     }
-    const ds = work(next.size) > work(probe.size) ? next : probe;
     const why =
-      setupWant < computeWant
+      setupWant <= computeWant
         ? `resident corpus upload est. ${fmtMs(setupFull)} at full size`
         : `full size est. ${fmtMs(est)} per call`;
-    return { ds, note: `${why}: over budget, ran on a slice` };
+    return { ds: sliceBy(full, want), note: `${why}: over budget, ran on a slice` };
   }
 }
 
