@@ -161,8 +161,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
         '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends',
     )
-    .action(async (flags: RunFlags) => {
-      setExit(await runFromFlags(flags, io, argv));
+    .action(async (flags: RunFlags, cmd: Command) => {
+      // A shape given without --workloads means "just that shape".
+      const onlyCustom = cmd.getOptionValueSource('workloads') === 'default';
+      setExit(await runFromFlags(flags, io, argv, onlyCustom));
     });
   program
     .command('compare')
@@ -206,7 +208,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
 /** Node loads backend packages by name, from this package's dependencies. */
 const nodeLoader = (spec: string) => import(spec) as Promise<Record<string, unknown>>;
 
-async function runFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Promise<number> {
+async function runFromFlags(
+  f: RunFlags,
+  io: Io,
+  argv: readonly string[],
+  onlyCustom: boolean,
+): Promise<number> {
   let workloads = f.workloads;
   let custom: Size | undefined;
   if (f.q !== undefined || f.n !== undefined || f.d !== undefined || workloads.includes('custom')) {
@@ -219,9 +226,7 @@ async function runFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Promi
       return 2;
     }
     custom = { q: f.q, n: f.n, d: f.d, ...(f.k !== undefined ? { k: f.k } : {}) };
-    if (!workloads.includes('custom')) {
-      workloads = f.workloads === (DEFAULTS.workloads as unknown) ? ['custom'] : [...workloads, 'custom'];
-    }
+    if (!workloads.includes('custom')) workloads = onlyCustom ? ['custom'] : [...workloads, 'custom'];
   }
   const extra = (f.backendModule ?? []).map(moduleBackend);
   const bar =

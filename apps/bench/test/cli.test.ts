@@ -121,9 +121,8 @@ describe('cosinekit-bench CLI', () => {
   });
 
   it('reports resident memory a backend still holds after every corpus was disposed', async () => {
+    // A shape without --workloads runs just that shape.
     const { code, report, text } = await run('leaky', [
-      '--workloads',
-      'custom',
       '--q',
       '2',
       '--n',
@@ -136,6 +135,7 @@ describe('cosinekit-bench CLI', () => {
       leakyBackend,
     ]);
     expect(code).toBe(0);
+    expect(report.workloads.map((w) => w.id)).toEqual(['custom']);
     expect(report.contenders.find((c) => c.id === 'leaky-backend')!.leak).toMatch(/resident handle/);
     expect(report.contenders.find((c) => c.id === 'reference')!.leak).toBeUndefined();
     expect(text).toContain('LEAK');
