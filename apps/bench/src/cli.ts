@@ -315,7 +315,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-    if (typeof e.exitCode === 'number') return e.exitCode;
+    // Usage errors exit 2, apart from 1 (a wrong result).
+    if (e.code?.startsWith('commander.')) return 2;
     io.err(pc.red(`cosinekit-bench: ${err instanceof Error ? err.message : String(err)}`));
     return 2;
   }

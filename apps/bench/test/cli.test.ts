@@ -150,6 +150,13 @@ describe('cosinekit-bench CLI', () => {
     expect(text).toMatch(/no-such-backend\s+not available: unknown backend id/);
   });
 
+  it('exits 2 on a usage error, 0 on --help', async () => {
+    const io: Io = { out: () => {}, err: () => {}, progress: false };
+    expect(await main(['--reps', 'x'], io)).toBe(2);
+    expect(await main(['--workloads', 'Z', '--no-json', '--no-svg'], io)).toBe(2);
+    expect(await main(['--help'], io)).toBe(0);
+  });
+
   it('compares two reports', async () => {
     const lines: string[] = [];
     const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
