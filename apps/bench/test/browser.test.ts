@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright';
 import { build, preview } from 'vite';
 import { describe, expect, it } from 'vitest';
-import { toJson } from '../src/report/json.js';
+import { parseReport, toJson } from '../src/report/json.js';
 import type { BenchReport } from '../src/types.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -75,6 +75,11 @@ describe.skipIf(!existsSync(CHROMIUM))('benchmark page in Chromium', () => {
       expect(details('tfjs-webgl')).toMatch(/webgl/i);
       expect(details('gpujs-webgl2')).toMatch(/webgl2/i);
       expect(await page.locator('#chart svg').count()).toBe(1);
+      // The download button hands over the same report as JSON.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+      const saved = `${shots}browser-download.json`;
+      await download.saveAs(saved);
+      expect(parseReport(readFileSync(saved, 'utf8')).results).toHaveLength(report.results.length);
       expect(await page.locator('tr.bad').count()).toBe(0);
     } finally {
       await browser.close();
