@@ -43,7 +43,8 @@ const name = (cfg) => `${cfg.r}x${cfg.c}`;
  * one vector (`hsum4`, the same addition order as the scalar `hsum`, so every path gives identical
  * results) and stores whole vectors; a row whose width is not a multiple of 4 stores a full vector
  * whose extra lanes land on the next tile's first outputs, which that tile overwrites later, so it
- * needs one more valid column to the right. Otherwise, at a row's end, outputs go one by one,
+ * needs valid columns up to the next multiple of 4 (never past a row's end, nor past a thread's
+ * share of the columns). Otherwise, at a row's end, outputs go one by one,
  * only the first `cols` columns.
  */
 function stores(r, w, acc, outExpr) {
@@ -67,7 +68,8 @@ function stores(r, w, acc, outExpr) {
       );
     }
   } else {
-    cond = `cols > ${w}`;
+    // The vectors cover ceil(w / 4) * 4 columns: all of them must be valid (w = 3: 4; w = 6: 8).
+    cond = `cols >= ${Math.ceil(w / 4) * 4}`;
     for (let i = 0; i < r; i++) {
       for (let g = 0; g < w; g += 4) {
         const lanes = [0, 1, 2, 3].map((t) => acc(i, Math.min(g + t, w - 1)));

@@ -5,14 +5,15 @@
  *      queries normalised and S written to a JS array);
  *   B: 1 query x 100,000 x 384, top-10 on a resident corpus (ms per query);
  *   A: one pair of resident vectors, d = 1536 (us per pair);
- *   B8: B on an int8 corpus re-ranking 4 x k candidates exactly;
+ *   B8: B on an int8 corpus re-ranking 4 x k candidates exactly (--rerank), and its recall@10
+ *       against exact float32 search over 50 random queries;
  *   S: batched search, the queries of C top-10 against its corpus (GFLOP/s; runs with C).
  * The benchmark app measures these properly, side by side with the alternatives; this is for a
  * developer's loop, so it runs short and reports the best of a few runs.
  *
  * Figures: best of a few runs, by wall clock and by this process's CPU time.
  *
- * Usage: node scripts/quick-bench.mjs [simd|relaxed|both] [--tile=4x2] [--block=98304] [--only=C,S,B,B8,A] [--threads=2]
+ * Usage: node scripts/quick-bench.mjs [simd|relaxed|both] [--tile=4x2] [--block=98304] [--only=C,S,B,B8,A] [--threads=2] [--rerank=4]
  */
 import { createWasmBackend } from '../dist/index.js';
 
@@ -24,6 +25,7 @@ const tuning = {};
 if (opt('tile')) tuning.tile = opt('tile');
 if (opt('block')) tuning.blockBytes = Number(opt('block'));
 const threads = Number(opt('threads') ?? 1);
+const rerank = Number(opt('rerank') ?? 4);
 
 function random(rows, cols, seed) {
   const data = new Float32Array(rows * cols);
@@ -84,17 +86,29 @@ async function run(variant) {
   }
 
   if (only.includes('B')) {
-    const corpus = k.createCorpus(random(100_000, 384, 3));
+    const data = random(100_000, 384, 3);
+    const corpus = k.createCorpus(data);
     const query = random(1, 384, 4);
     k.corpusSearch(corpus, query, 10);
     const t = time(() => k.corpusSearch(corpus, query, 10), 9);
     line.push(`B ${t.wall.toFixed(2)} ms/query wall${cpuNote(t.cpu.toFixed(2))}`);
+    // Exact top-10 of 50 random queries, for the int8 corpus's recall.
+    const recallQueries = random(50, 384, 11);
+    const exact = k.corpusSearch(corpus, recallQueries, 10);
     corpus.dispose();
     if (only.includes('B8')) {
-      const c8 = k.createCorpus(random(100_000, 384, 3), { storage: 'int8', rerank: 4 });
+      const c8 = k.createCorpus(data, { storage: 'int8', rerank });
       k.corpusSearch(c8, query, 10);
       const t8 = time(() => k.corpusSearch(c8, query, 10), 9);
-      line.push(`B int8+rerank ${t8.wall.toFixed(2)} ms/query wall${cpuNote(t8.cpu.toFixed(2))}`);
+      const got = k.corpusSearch(c8, recallQueries, 10);
+      let hit = 0;
+      for (let i = 0; i < 50; i++) {
+        const want = new Set(exact.indices.subarray(i * 10, i * 10 + 10));
+        for (let t = 0; t < 10; t++) if (want.has(got.indices[i * 10 + t])) hit++;
+      }
+      line.push(
+        `B int8+rerank ${rerank}xk ${t8.wall.toFixed(2)} ms/query wall${cpuNote(t8.cpu.toFixed(2))}, recall@10 ${(hit / 500).toFixed(3)}`,
+      );
       c8.dispose();
     }
   }

@@ -27,7 +27,7 @@ import {
   type WasmSource,
   type WasmVariant,
 } from './loader.js';
-import { DEFAULT_TUNING, type EngineTuning, WasmRuntime } from './runtime.js';
+import { DEFAULT_TUNING, type EngineTuning, type RowSource, WasmRuntime } from './runtime.js';
 import { defaultThreads, HelperPool, threadsUnavailable } from './threads.js';
 import { disposedError, toFloat32, WasmVector } from './vector.js';
 import { warmUp } from './warm-up.js';
@@ -102,8 +102,27 @@ export interface WasmBackend extends Backend {
   /** Resident corpora and vectors alive, and bytes held by the allocator in wasm memory. */
   memory(): BackendMemory;
   describe(): WasmBackendInfo;
+  /**
+   * Most bytes the allocator held in wasm memory at once since the previous call (or `init()`),
+   * then starts a new measurement: what a call needed beyond the resident data, for example.
+   */
+  memoryPeak(): number;
   /** The binary running (after `init()`). */
   readonly variant: WasmVariant | undefined;
+  /**
+   * A resident corpus built from rows produced a chunk at a time (`source.read(start, count)`), so
+   * the whole corpus never has to exist as one host array: a million 384-d rows as int8 take 0.4 GB
+   * of wasm memory and a few MB of host memory while being built. Same options and result as
+   * `kernels.createCorpus`; each chunk is checked (length, finite values) as it arrives.
+   *
+   * ```ts
+   * const corpus = backend.createCorpusFrom(
+   *   { rows: 1_000_000, cols: 384, read: (start, count) => embeddings(start, count) },
+   *   { storage: 'int8', rerank: 4 },
+   * );
+   * ```
+   */
+  createCorpusFrom(source: RowSource, options?: CorpusOptions): WasmCorpus;
   /**
    * Copies `data` (finite, non-empty) into wasm memory and computes its norm once. The vector stays
    * resident until `dispose()`; {@link WasmBackend.vectorCosine} compares two of them in one call.
@@ -193,6 +212,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const d = await defaultThreads();
       threads = d.threads;
       threadsNote = d.note;
+      // Only a single-thread binary supplied: use it rather than fetch the threads build.
+      if (threads > 1 && options.wasm?.[variant] && !options.wasm[`${variant}Threads`]) {
+        threads = 1;
+        threadsNote = `only a single-thread binary was supplied (options.wasm.${variant}Threads is missing)`;
+      }
     }
     if (threads > 1) {
       threadsNote = threadsUnavailable();
@@ -214,6 +238,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       ready,
       kernelsOf(() => ready),
     );
+    r.heap.resetPeak();
     if (disposed) r.dispose();
     else rt = r;
   };
@@ -245,6 +270,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         ? { residentHandles: rt.residentHandles, bytes: rt.heap.used }
         : { residentHandles: 0, bytes: 0 };
     },
+    memoryPeak() {
+      if (!rt) return 0;
+      const peak = rt.heap.peak;
+      rt.heap.resetPeak();
+      return peak;
+    },
     describe() {
       const running = rt ? (rt.pool?.size ?? 0) + 1 : 1;
       return {
@@ -256,6 +287,39 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         ...(threadsNote !== undefined ? { threadsNote } : {}),
         wasmMemoryBytes: rt?.heap.capacity ?? 0,
       };
+    },
+    createCorpusFrom(source, options) {
+      const op = 'createCorpusFrom';
+      const r = need(op);
+      const { rows, cols } = source;
+      for (const [arg, v] of [
+        ['rows', rows],
+        ['cols', cols],
+      ] as const) {
+        if (!(Number.isInteger(v) && v >= 1)) {
+          throw new CosineKitError(
+            'EMPTY_INPUT',
+            `Argument 'source.${arg}' passed to '${op}' must be a positive integer; got ${v}.`,
+            {
+              op,
+              arg: 'source',
+            },
+          );
+        }
+      }
+      const read = (start: number, count: number): Float32Array => {
+        const data = source.read(start, count);
+        if (!(data instanceof Float32Array) || data.length !== count * cols) {
+          throw new CosineKitError(
+            'SHAPE_MISMATCH',
+            `'source.read(${start}, ${count})' passed to '${op}' must return a Float32Array of ${count * cols} floats; got ${data instanceof Float32Array ? data.length : typeof data}.`,
+            { op, arg: 'source' },
+          );
+        }
+        checkFinite(op, 'source', { data, rows: count, cols });
+        return data;
+      };
+      return createCorpus(r, { rows, cols, read }, options);
     },
     createVector(data) {
       const r = need('createVector');

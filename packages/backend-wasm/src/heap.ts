@@ -28,6 +28,7 @@ export class Heap {
   /** Live blocks: address to size. */
   readonly #live = new Map<number, number>();
   #used = 0;
+  #peak = 0;
 
   constructor(memory: WebAssembly.Memory, base: number) {
     this.#memory = memory;
@@ -38,6 +39,16 @@ export class Heap {
   /** Bytes in live blocks. */
   get used(): number {
     return this.#used;
+  }
+
+  /** Most bytes live at once since the last {@link resetPeak}. */
+  get peak(): number {
+    return this.#peak;
+  }
+
+  /** Starts a new peak measurement from what is live now. */
+  resetPeak(): void {
+    this.#peak = this.#used;
   }
 
   /** Live blocks. */
@@ -122,6 +133,7 @@ export class Heap {
   #take(ptr: number, size: number): number {
     this.#live.set(ptr, size);
     this.#used += size;
+    if (this.#used > this.#peak) this.#peak = this.#used;
     return ptr;
   }
 

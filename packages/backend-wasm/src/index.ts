@@ -15,6 +15,6 @@ export type { WasmCorpusStorage } from './kernels/corpus.js';
 export { WasmCorpus } from './kernels/corpus.js';
 export type { WasmSource, WasmVariant } from './loader.js';
 export { relaxedSupported, simdSupported } from './loader.js';
-export type { EngineTuning, Tile } from './runtime.js';
+export type { EngineTuning, RowSource, Tile } from './runtime.js';
 export { DEFAULT_TUNING, TILES } from './runtime.js';
 export { WasmVector } from './vector.js';

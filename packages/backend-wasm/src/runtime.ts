@@ -102,6 +102,22 @@ const SEARCH_TILE = 64 * 1024;
 /** Raw rows copied into wasm at once while staging (bytes), so staging needs little extra memory. */
 const STAGE_CHUNK = 4 * 1024 * 1024;
 
+/**
+ * Rows produced a chunk at a time, so a corpus larger than any one host array can be built: `read`
+ * returns rows [start, start + count) as `count x cols` floats. It may be called more than once
+ * for the same rows (an int8 corpus with re-ranking reads them twice) and must return the same.
+ */
+export interface RowSource {
+  readonly rows: number;
+  readonly cols: number;
+  read(start: number, count: number): Float32Array;
+}
+
+/** Rows of a matrix or of a {@link RowSource}, `count` from `start`. */
+export function readRows(x: Matrix | RowSource, start: number, count: number): Float32Array {
+  return 'data' in x ? x.data.subarray(start * x.cols, (start + count) * x.cols) : x.read(start, count);
+}
+
 /** Something that holds wasm memory until released (a corpus, a resident vector). */
 export interface Resident {
   /** Releases the memory; the backend calls it for every live handle when it is disposed. */
@@ -257,7 +273,7 @@ export class WasmRuntime {
   }
 
   /** Corpus rows (`x`, normalised when asked) in panels of C rows, in a new block. */
-  stageCorpus(x: Matrix, normalize: boolean, op: string): Staged {
+  stageCorpus(x: Matrix | RowSource, normalize: boolean, op: string): Staged {
     return this.#stage(x, this.tileCols, x.rows, this.corpusBytes(x.rows, x.cols), normalize, op);
   }
 
@@ -271,7 +287,14 @@ export class WasmRuntime {
    * Rows [0, split) of `x` in panels of `P`, rows [split, rows) single, copied into wasm a chunk
    * at a time (a multiple of P rows) and packed from there.
    */
-  #stage(x: Matrix, P: number, split: number, bytes: number, normalize: boolean, op: string): Staged {
+  #stage(
+    x: Matrix | RowSource,
+    P: number,
+    split: number,
+    bytes: number,
+    normalize: boolean,
+    op: string,
+  ): Staged {
     const { rows, cols: d } = x;
     const rowBytes = padded(d) * 4;
     const splitBytes = Math.ceil(split / P) * P * rowBytes;
@@ -283,7 +306,7 @@ export class WasmRuntime {
       const norm = normalize ? 1 : 0;
       for (let i0 = 0; i0 < rows; i0 += chunkRows) {
         const r = Math.min(chunkRows, rows - i0);
-        this.f32.set(x.data.subarray(i0 * d, (i0 + r) * d), tmp >>> 2);
+        this.f32.set(readRows(x, i0, r), tmp >>> 2);
         const inPanels = Math.max(0, Math.min(r, split - i0));
         if (inPanels > 0) this.exports.pack(tmp, inPanels, d, d, dst + i0 * rowBytes, P, norm);
         if (inPanels < r) {

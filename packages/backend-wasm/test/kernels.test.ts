@@ -76,6 +76,22 @@ for (const variant of VARIANTS) {
       });
     }
 
+    it('single query rows never write past the end of a row', () => {
+      // Rows left over below the query tile run a row kernel over pairs of corpus panels; for 3-row
+      // panels a pair is 6 columns stored as two vectors (8 floats): with exactly 7 columns left,
+      // the spare lane fell on the next row's first output (5 x 20011: row 4, column 0).
+      for (const [m, n] of [
+        [5, 20011],
+        [2, 13],
+        [1, 7],
+        [3, 23],
+      ]) {
+        const q = random(m, 67, m + 7 * 67);
+        const x = random(n, 67, n + 67);
+        expectClose(b.kernels.cosineMatrix(q, x), ref.cosineMatrix(q, x), tolFor(67));
+      }
+    });
+
     it('top-k ties go to the lower index', () => {
       const row = random(1, 9, 5).data;
       const c: Matrix = { data: new Float32Array(9 * 6), rows: 6, cols: 9 };

@@ -65,13 +65,15 @@ function bits(x: Float32Array): Uint32Array {
   return new Uint32Array(x.buffer, x.byteOffset, x.length);
 }
 
-function expectSame(got: Float32Array, want: Float32Array): void {
-  expect(got.length).toBe(want.length);
+function expectSame(got: Float32Array, want: Float32Array, what = ''): void {
+  expect(got.length, what).toBe(want.length);
   const g = bits(got);
   const w = bits(want);
   let diff = -1;
   for (let i = 0; i < g.length && diff < 0; i++) if (g[i] !== w[i]) diff = i;
-  expect(diff, diff < 0 ? '' : `first difference at ${diff}: ${got[diff]} vs ${want[diff]}`).toBe(-1);
+  expect(diff, diff < 0 ? '' : `${what}: first difference at ${diff}: ${got[diff]} vs ${want[diff]}`).toBe(
+    -1,
+  );
 }
 
 describe('default threads', () => {
@@ -127,18 +129,19 @@ for (const variant of ['simd', 'relaxed'] as const) {
       for (const [m, n, d] of shapes) {
         const q = random(m, d, m + 7 * d);
         const x = random(n, d, n + d);
-        expectSame(two.kernels.cosineMatrix(q, x), one.kernels.cosineMatrix(q, x));
+        const what = `${m} x ${n} x ${d}`;
+        expectSame(two.kernels.cosineMatrix(q, x), one.kernels.cosineMatrix(q, x), `cosineMatrix ${what}`);
         const t1 = one.kernels.topK(q, x, 9);
         const t2 = two.kernels.topK(q, x, 9);
         expect([...t2.indices]).toEqual([...t1.indices]);
-        expectSame(t2.scores, t1.scores);
+        expectSame(t2.scores, t1.scores, `topK ${what}`);
         const c1 = one.kernels.createCorpus(x);
         const c2 = two.kernels.createCorpus(x);
-        expectSame(two.kernels.corpusMatrix(c2, q), one.kernels.corpusMatrix(c1, q));
+        expectSame(two.kernels.corpusMatrix(c2, q), one.kernels.corpusMatrix(c1, q), `corpusMatrix ${what}`);
         const s1 = one.kernels.corpusSearch(c1, q, 9);
         const s2 = two.kernels.corpusSearch(c2, q, 9);
         expect([...s2.indices]).toEqual([...s1.indices]);
-        expectSame(s2.scores, s1.scores);
+        expectSame(s2.scores, s1.scores, `corpusSearch ${what}`);
         c1.dispose();
         c2.dispose();
       }

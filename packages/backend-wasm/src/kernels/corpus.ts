@@ -5,7 +5,7 @@ import {
   type ResidentCorpus,
   type TopKResult,
 } from '@cosinekit/core';
-import type { Resident, Staged, WasmRuntime } from '../runtime.js';
+import type { Resident, RowSource, Staged, WasmRuntime } from '../runtime.js';
 import { type Quantized, quantizedMatrix, quantizedSearch, quantizeRows } from './quantized.js';
 
 /** How a wasm corpus stores its rows. */
@@ -33,7 +33,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
   readonly #int8: Quantized | undefined;
   #alive = true;
 
-  constructor(rt: WasmRuntime, x: Matrix, storage: WasmCorpusStorage, rerank: number) {
+  constructor(rt: WasmRuntime, x: Matrix | RowSource, storage: WasmCorpusStorage, rerank: number) {
     this.rows = x.rows;
     this.cols = x.cols;
     this.storage = storage;
@@ -117,7 +117,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
  * `createCorpus`: uploads and normalises the rows once. Storage `float32` (default, exact) or
  * `int8` (approximate scores unless `rerank > 0`); `float16` throws `UNSUPPORTED`.
  */
-export function createCorpus(rt: WasmRuntime, x: Matrix, options?: CorpusOptions): WasmCorpus {
+export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: CorpusOptions): WasmCorpus {
   const storage = options?.storage ?? 'float32';
   if (storage !== 'float32' && storage !== 'int8') {
     throw new CosineKitError(

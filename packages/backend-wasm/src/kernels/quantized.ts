@@ -1,5 +1,5 @@
 import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core';
-import type { Staged, WasmRuntime } from '../runtime.js';
+import { type RowSource, readRows, type Staged, type WasmRuntime } from '../runtime.js';
 
 /** int8 rows in wasm memory: `rows` rows of `stride` bytes, and one float32 scale per row. */
 export interface Quantized {
@@ -17,7 +17,7 @@ const CHUNK = 4 * 1024 * 1024;
 const TILE = 64 * 1024;
 
 /** The rows of `x` normalised and quantised to int8 (one scale per row) in new blocks. */
-export function quantizeRows(rt: WasmRuntime, x: Matrix, op: string): Quantized {
+export function quantizeRows(rt: WasmRuntime, x: Matrix | RowSource, op: string): Quantized {
   const { rows, cols: d } = x;
   const stride = Math.ceil(d / 16) * 16;
   const ptr = rt.alloc(rows * stride, op);
@@ -29,7 +29,7 @@ export function quantizeRows(rt: WasmRuntime, x: Matrix, op: string): Quantized 
     tmp = rt.alloc(Math.min(rows, chunkRows) * d * 4, op);
     for (let i0 = 0; i0 < rows; i0 += chunkRows) {
       const r = Math.min(chunkRows, rows - i0);
-      rt.f32.set(x.data.subarray(i0 * d, (i0 + r) * d), tmp >>> 2);
+      rt.f32.set(readRows(x, i0, r), tmp >>> 2);
       rt.exports.quantizeRows(tmp, r, d, ptr + i0 * stride, stride, scales + i0 * 4);
     }
   } catch (err) {
