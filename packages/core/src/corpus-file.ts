@@ -102,6 +102,8 @@ export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
   } catch {
     return corrupt('has a header that is not valid JSON.');
   }
+  if (typeof head !== 'object' || head === null || Array.isArray(head))
+    corrupt('has a header that is not a JSON object.');
   const { rows, cols, storage, rerank, next, ids } = head;
   const int = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
   if (!int(rows, 1) || !int(cols, 1) || !int(rerank, 0) || !int(next, 0))
@@ -118,6 +120,7 @@ export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
   ) {
     corrupt('has ids that do not match its rows.');
   }
+  if (ids !== null && new Set(ids as unknown[]).size !== r) corrupt('has ids that repeat.');
   const expected = 16 + h + 4 * r + 4 * r * c + 4;
   if (bytes.length !== expected) corrupt(`has ${bytes.length} bytes; its header describes ${expected}.`);
   const ordinals = new Int32Array(r);

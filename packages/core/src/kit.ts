@@ -88,7 +88,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         } catch (err) {
           throw new CosineKitError(
             'BACKEND_INIT_FAILED',
-            `Backend '${b.name}' failed to initialise: ${String(err)}`,
+            `Argument 'backend' passed to 'createCosineKit': backend '${b.name}' failed to initialise: ${String(err)}`,
             {
               op: 'createCosineKit',
               arg: 'backend',

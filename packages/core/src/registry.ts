@@ -97,7 +97,7 @@ export async function getBackend(
       const known = [...entries.keys()].join(', ');
       throw new CosineKitError(
         'UNKNOWN_BACKEND',
-        `No backend named '${name}' is registered (registered: ${known}).`,
+        `Argument 'name' passed to 'getBackend' is '${name}', but no backend by that name is registered (registered: ${known}).`,
         {
           op: 'getBackend',
           arg: 'name',
@@ -124,10 +124,14 @@ export async function getBackend(
 function initEntry(e: Entry): Promise<Backend> {
   if (e.state === 'failed') {
     return Promise.reject(
-      new CosineKitError('BACKEND_INIT_FAILED', `Backend '${e.name}' failed to initialise: ${e.error}`, {
-        op: 'getBackend',
-        arg: 'name',
-      }),
+      new CosineKitError(
+        'BACKEND_INIT_FAILED',
+        `Argument 'name' passed to 'getBackend': backend '${e.name}' failed to initialise: ${e.error}`,
+        {
+          op: 'getBackend',
+          arg: 'name',
+        },
+      ),
     );
   }
   if (!e.promise) {
@@ -144,7 +148,7 @@ function initEntry(e: Entry): Promise<Backend> {
         e.error = err instanceof Error ? err.message : String(err);
         throw new CosineKitError(
           'BACKEND_INIT_FAILED',
-          `Backend '${e.name}' failed to initialise: ${e.error}`,
+          `Argument 'name' passed to 'getBackend': backend '${e.name}' failed to initialise: ${e.error}`,
           {
             op: 'getBackend',
             arg: 'name',

@@ -41,10 +41,14 @@ export class Tensor implements Matrix {
   /** The underlying float32 values. Throws once the tensor is disposed. */
   get data(): Float32Array {
     if (this.#data === null) {
-      throw new CosineKitError('DISPOSED', 'This tensor was disposed and can no longer be used.', {
-        op: 'tensor',
-        arg: 'this',
-      });
+      throw new CosineKitError(
+        'DISPOSED',
+        "Argument 'this' passed to 'tensor' was disposed and can no longer be used.",
+        {
+          op: 'tensor',
+          arg: 'this',
+        },
+      );
     }
     return this.#data;
   }

@@ -232,3 +232,38 @@ describe('quantised corpora', () => {
     c.dispose();
   });
 });
+
+describe('corpus file header checks', () => {
+  /** Re-encodes `bytes` with a new header text, keeping the payload and fixing the CRC. */
+  function withHeader(bytes: Uint8Array, json: string): Uint8Array {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const h = v.getUint32(12, true);
+    let head = new TextEncoder().encode(json);
+    const padded = Math.ceil(head.length / 4) * 4;
+    const hp = new Uint8Array(padded).fill(0x20);
+    hp.set(head);
+    head = hp;
+    const rest = bytes.subarray(16 + h, bytes.length - 4);
+    const out = new Uint8Array(16 + padded + rest.length + 4);
+    out.set(bytes.subarray(0, 16));
+    new DataView(out.buffer).setUint32(12, padded, true);
+    out.set(head, 16);
+    out.set(rest, 16 + padded);
+    new DataView(out.buffer).setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+    return out;
+  }
+
+  it('rejects a checksum-valid header that is not an object, or whose ids repeat', async () => {
+    const c = await kit.corpus(rows(2, 3, 20), { ids: ['p', 'q'] });
+    const bytes = await c.save();
+    c.dispose();
+    const v = new DataView(bytes.buffer);
+    const head = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + v.getUint32(12, true))));
+    for (const text of ['null', '[]', '7', JSON.stringify({ ...head, ids: ['p', 'p'] })]) {
+      await expect(kit.loadCorpus(withHeader(bytes, text))).rejects.toMatchObject({ code: 'CORRUPT_DATA' });
+    }
+    const ok = await kit.loadCorpus(withHeader(bytes, JSON.stringify(head)));
+    expect(ok.rows).toBe(2);
+    ok.dispose();
+  });
+});
