@@ -4,7 +4,7 @@
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
 
-const TIMEOUT_MS = 180_000;
+const TIMEOUT_MS = 120_000;
 const ARGS = [
   '--headless=new',
   '--no-sandbox',
@@ -40,10 +40,17 @@ try {
   const result = await page
     .waitForFunction(() => window.consumerResult, undefined, { timeout: TIMEOUT_MS, polling: 250 })
     .then((h) => h.jsonValue())
-    .catch((err) => ({
-      ok: false,
-      lines: [{ ok: false, label: 'page', detail: `no result: ${err.message}` }],
-    }));
+    .catch(async (err) => {
+      // What the page got through before it stalled.
+      const shown = await page
+        .locator('#log')
+        .textContent()
+        .catch(() => '');
+      return {
+        ok: false,
+        lines: [{ ok: false, label: 'page', detail: `no result: ${err.message}\n${shown}` }],
+      };
+    });
   for (const { ok, label, detail } of result.lines) {
     if (!ok) failed++;
     console.log(`${ok ? 'PASS' : 'FAIL'} browser: ${label}: ${detail}`);
