@@ -408,4 +408,4 @@ export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usiz
   }
 }
 
-export { dequantizeRows, dotsI8, quantizeRows, rowDots } from './quantized';
+export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';

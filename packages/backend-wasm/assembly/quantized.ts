@@ -196,3 +196,32 @@ export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, coun
     );
   }
 }
+
+/**
+ * `dotsI8` for `nq` quantised queries (`qstride` bytes apart, scales at `qscales`) against the same
+ * `n` rows, query after query: `out[i * ldo + j]`. Called on a tile of rows small enough to stay in
+ * cache, it reads the rows from memory once for all the queries.
+ */
+export function dotsI8Batch(
+  q: usize,
+  nq: i32,
+  qscales: usize,
+  c: usize,
+  n: i32,
+  stride: i32,
+  scales: usize,
+  out: usize,
+  ldo: i32,
+): void {
+  for (let i = 0; i < nq; i++) {
+    dotsI8(
+      q + <usize>i * <usize>stride,
+      load<f32>(qscales + ((<usize>i) << 2)),
+      c,
+      n,
+      stride,
+      scales,
+      out + ((<usize>i * <usize>ldo) << 2),
+    );
+  }
+}

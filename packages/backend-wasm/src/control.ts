@@ -22,6 +22,8 @@ export const KIND_DOTS = 1;
 export const KIND_DOTS_I8 = 2;
 /** Return from the helper's loop. */
 export const KIND_STOP = 3;
+/** `dotsI8Batch(q, nq, qscales, c, n, stride, scales, out, ldo)`. */
+export const KIND_DOTS_I8_BATCH = 4;
 
 /** `FAILED`: the latest job threw (a trap in the helper's share). */
 export const JOB_THREW = 1;

@@ -26,6 +26,17 @@ export interface WasmExports {
   unpack(src: number, rows: number, d: number, P: number, dst: number): void;
   quantizeRows(src: number, rows: number, d: number, dst: number, stride: number, scales: number): void;
   dotsI8(q: number, qscale: number, c: number, n: number, stride: number, scales: number, out: number): void;
+  dotsI8Batch(
+    q: number,
+    nq: number,
+    qscales: number,
+    c: number,
+    n: number,
+    stride: number,
+    scales: number,
+    out: number,
+    ldo: number,
+  ): void;
   dequantizeRows(src: number, rows: number, d: number, stride: number, scales: number, out: number): void;
   rowDots(q: number, c: number, P: number, steps: number, idx: number, count: number, out: number): void;
   packTransposed(src: number, rows: number, cols: number, dst: number, P: number, split: number): void;
@@ -440,6 +451,46 @@ export class WasmRuntime {
       posted.push(h);
     }
     this.#share(posted, () => this.exports.dotsI8(q, qscale, c, Math.min(n, per), stride, scales, out));
+  }
+
+  /**
+   * {@link dotsI8} for `nq` queries against the same rows (`out[i * ldo + j]`), shared with the
+   * helpers by groups of 4 rows.
+   */
+  dotsI8Batch(
+    q: number,
+    nq: number,
+    qscales: number,
+    c: number,
+    n: number,
+    stride: number,
+    scales: number,
+    out: number,
+    ldo: number,
+  ): void {
+    const pool = this.pool;
+    if (
+      pool === undefined ||
+      pool.size === 0 ||
+      nq * n * stride * 2 < this.tuning.threadMinFlopsI8 ||
+      n < 8
+    ) {
+      this.exports.dotsI8Batch(q, nq, qscales, c, n, stride, scales, out, ldo);
+      return;
+    }
+    const helpers = pool.live.slice(0, Math.floor(n / 4) - 1);
+    const per = Math.ceil(n / (helpers.length + 1) / 4) * 4;
+    const posted: number[] = [];
+    for (let t = 1; t <= helpers.length && t * per < n; t++) {
+      const j0 = t * per;
+      const w = Math.min(n, j0 + per) - j0;
+      const h = helpers[t - 1];
+      pool.dotsI8Batch(h, [q, nq, qscales, c + j0 * stride, w, stride, scales + j0 * 4, out + j0 * 4, ldo]);
+      posted.push(h);
+    }
+    this.#share(posted, () =>
+      this.exports.dotsI8Batch(q, nq, qscales, c, Math.min(n, per), stride, scales, out, ldo),
+    );
   }
 
   /**

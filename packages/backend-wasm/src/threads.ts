@@ -10,6 +10,7 @@ import {
   JOB_THREW,
   KIND_DOTS,
   KIND_DOTS_I8,
+  KIND_DOTS_I8_BATCH,
   KIND_STOP,
   SEQ,
 } from './control.js';
@@ -187,6 +188,12 @@ export class HelperPool {
   ): void {
     this.#write(i, KIND_DOTS_I8, [q, 0, c, n, stride, scales, out]);
     new Float32Array(this.#ctl[i].buffer)[JOB_ARGS + 1] = qscale;
+    this.#publish(i);
+  }
+
+  /** Posts `dotsI8Batch(...args)` to helper `i`. */
+  dotsI8Batch(i: number, args: number[]): void {
+    this.#write(i, KIND_DOTS_I8_BATCH, args);
     this.#publish(i);
   }
 

@@ -17,6 +17,7 @@ const JOB_ARGS = 4;
 const KIND_DOTS = 1;
 const KIND_DOTS_I8 = 2;
 const KIND_STOP = 3;
+const KIND_DOTS_I8_BATCH = 4;
 const JOB_THREW = 1;
 const HELPER_GONE = 2;
 
@@ -70,6 +71,18 @@ function serve(ex: Exports, ctl: Int32Array, f32: Float32Array): void {
         );
       } else if (kind === KIND_DOTS_I8) {
         ex.dotsI8(ctl[a], f32[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6]);
+      } else if (kind === KIND_DOTS_I8_BATCH) {
+        ex.dotsI8Batch(
+          ctl[a],
+          ctl[a + 1],
+          ctl[a + 2],
+          ctl[a + 3],
+          ctl[a + 4],
+          ctl[a + 5],
+          ctl[a + 6],
+          ctl[a + 7],
+          ctl[a + 8],
+        );
       }
       Atomics.store(ctl, FAILED, 0);
     } catch {

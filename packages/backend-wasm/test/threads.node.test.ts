@@ -11,6 +11,7 @@ import {
   JOB_THREW,
   KIND_DOTS,
   KIND_DOTS_I8,
+  KIND_DOTS_I8_BATCH,
   KIND_STOP,
   SEQ,
 } from '../src/control.js';
@@ -27,6 +28,7 @@ const LAYOUT = {
   KIND_DOTS,
   KIND_DOTS_I8,
   KIND_STOP,
+  KIND_DOTS_I8_BATCH,
   JOB_THREW,
   HELPER_GONE,
 };
