@@ -21,7 +21,11 @@ const WASM_BUDGET = 40_000;
 
 const rows = [];
 let over = false;
-for (const dir of readdirSync(join(root, 'packages'))) {
+// The README's order: core first, then the backends, the model, the test suite; any other after.
+const ORDER = ['core', 'backend-wasm', 'backend-tfjs', 'backend-gpujs', 'nn', 'conformance'];
+const rank = (dir) => (ORDER.includes(dir) ? ORDER.indexOf(dir) : ORDER.length);
+const dirs = readdirSync(join(root, 'packages')).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+for (const dir of dirs) {
   const pkgDir = join(root, 'packages', dir);
   const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
   if (pkg.private) continue;
@@ -60,7 +64,7 @@ for (const dir of readdirSync(join(root, 'packages'))) {
 
 const kb = (n) => `${(n / 1000).toFixed(1)} KB`;
 const table = [
-  '| package | file | minified | gzipped | budget (gz) |',
+  '| package | file | minified (.js) or raw (.wasm) | gzipped | budget (gzipped) |',
   '|---|---|---:|---:|---:|',
   ...rows.map(
     (r) =>
