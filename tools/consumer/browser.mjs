@@ -1,10 +1,12 @@
 // The consumer test in Chromium: serves the Vite build (build/) with `vite preview` on 127.0.0.1,
-// opens it in Debian's headless Chromium through playwright-core (which downloads no browser) and
-// prints the page's PASS/FAIL lines. Exits 1 on any failure or after TIMEOUT_MS.
+// opens each page in Debian's headless Chromium through playwright-core (which downloads no
+// browser) and prints the pages' PASS/FAIL lines. Exits 1 on any failure, or when a page gives no
+// result within TIMEOUT_MS.
 import { chromium } from 'playwright-core';
 import { preview } from 'vite';
 
 const TIMEOUT_MS = 120_000;
+const PAGES = ['index.html', 'isolated.html'];
 const ARGS = [
   '--headless=new',
   '--no-sandbox',
@@ -18,15 +20,8 @@ const ARGS = [
   '--enable-unsafe-swiftshader',
 ];
 
-const server = await preview({ logLevel: 'warn' });
-const url = server.resolvedUrls?.local[0];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ARGS,
-});
-let failed = 0;
-try {
-  if (!url) throw new Error('vite preview did not report a URL');
+/** Runs one page; resolves to its number of failures. */
+async function runPage(browser, url, name) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
@@ -36,7 +31,7 @@ try {
   page.on('response', (res) => {
     if (res.status() >= 400) errors.push(`HTTP ${res.status()}: ${res.url()}`);
   });
-  await page.goto(url);
+  await page.goto(new URL(name, url).href);
   const result = await page
     .waitForFunction(() => window.consumerResult, undefined, { timeout: TIMEOUT_MS, polling: 250 })
     .then((h) => h.jsonValue())
@@ -51,15 +46,29 @@ try {
         lines: [{ ok: false, label: 'page', detail: `no result: ${err.message}\n${shown}` }],
       };
     });
+  await page.close();
+  let failed = 0;
   for (const { ok, label, detail } of result.lines) {
     if (!ok) failed++;
-    console.log(`${ok ? 'PASS' : 'FAIL'} browser: ${label}: ${detail}`);
+    console.log(`${ok ? 'PASS' : 'FAIL'} browser ${name}: ${label}: ${detail}`);
   }
   for (const e of errors) {
     failed++;
-    console.log(`FAIL browser: ${e}`);
+    console.log(`FAIL browser ${name}: ${e}`);
   }
-  if (!result.ok && failed === 0) failed++;
+  return failed || (result.ok ? 0 : 1);
+}
+
+const server = await preview({ logLevel: 'warn' });
+const url = server.resolvedUrls?.local[0];
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ARGS,
+});
+let failed = 0;
+try {
+  if (!url) throw new Error('vite preview did not report a URL');
+  for (const name of PAGES) failed += await runPage(browser, url, name);
 } finally {
   await browser.close();
   await server.close();

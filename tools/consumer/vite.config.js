@@ -1,7 +1,29 @@
 import { defineConfig } from 'vite';
 
-// tfjs is large; the warning says nothing about our packages.
+// Two pages: index.html, and isolated.html served cross-origin isolated (COOP + COEP), which
+// SharedArrayBuffer and so the wasm backend's helper threads need. tfjs is large; the chunk-size
+// warning says nothing about our packages.
+const isolation = {
+  name: 'cross-origin-isolation',
+  configurePreviewServer(server) {
+    server.middlewares.use((req, res, next) => {
+      if (req.url?.startsWith('/isolated')) {
+        res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+        res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+      }
+      next();
+    });
+  },
+};
+
 export default defineConfig({
-  build: { outDir: 'build', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 10_000 },
+  plugins: [isolation],
+  build: {
+    outDir: 'build',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 10_000,
+    rolldownOptions: { input: { index: 'index.html', isolated: 'isolated.html' } },
+  },
   preview: { host: '127.0.0.1', port: 4317 },
 });
