@@ -5,6 +5,8 @@
 import { createGpujsBackend } from '@cosinekit/backend-gpujs';
 import { createTfjsBackend } from '@cosinekit/backend-tfjs';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
+// The documented alternative to backend-wasm's default URLs: the application says where the binary is.
+import simdUrl from '@cosinekit/backend-wasm/dist/cosinekit-simd.wasm?url';
 // tfjs-wasm fetches its binaries from the site root unless told where Vite put them.
 import tfjsWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import tfjsWasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -38,6 +40,11 @@ const isolatedBackends = [
 
 const allBackends = [
   { label: 'wasm', create: () => createWasmBackend() },
+  {
+    label: 'wasm, binary URL passed in',
+    create: () => createWasmBackend({ variant: 'simd', wasm: { simd: simdUrl } }),
+    expect: engineIs('variant', 'simd'),
+  },
   {
     label: 'tfjs-wasm',
     create: () => createTfjsBackend({ engine: 'wasm', wasmPaths }),

@@ -3,11 +3,17 @@
 import '@cosinekit/backend-wasm/register';
 import '@cosinekit/backend-tfjs/register';
 import '@cosinekit/backend-gpujs/register';
+import { readFile } from 'node:fs/promises';
 import { createGpujsBackend } from '@cosinekit/backend-gpujs';
 import { createTfjsBackend } from '@cosinekit/backend-tfjs';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { cosine, cosinekit, listBackends } from '@cosinekit/core';
 import { runChecks } from './checks.js';
+
+// The documented alternative to the default URLs: the caller hands over the binary itself.
+const simdBytes = await readFile(
+  new URL(import.meta.resolve('@cosinekit/backend-wasm/dist/cosinekit-simd.wasm')),
+);
 
 const engineIs =
   (key, ...wanted) =>
@@ -16,6 +22,11 @@ const engineIs =
 
 const backends = [
   { label: 'wasm', create: () => createWasmBackend() },
+  {
+    label: 'wasm, binary passed in',
+    create: () => createWasmBackend({ variant: 'simd', wasm: { simd: simdBytes } }),
+    expect: engineIs('variant', 'simd'),
+  },
   {
     label: 'tfjs-wasm',
     create: () => createTfjsBackend({ engine: 'wasm' }),
