@@ -81,10 +81,18 @@ export interface EngineTuning {
   threadMinFlopsI8: number;
 }
 
-/** Default {@link EngineTuning.threadMinFlops}: measured crossover, see the README. */
+/**
+ * Default {@link EngineTuning.threadMinFlops}. scripts/crossover.mjs put the break-even of two
+ * threads near 0.8 MFLOP (1 x 1024 x 384: 37 us alone, 35 us shared; 1 x 2048: 111 against 75);
+ * the threshold sits at about 2.5 times that, so slower wake-ups on a busy machine do not turn
+ * sharing into a loss.
+ */
 const THREAD_MIN_FLOPS = 2 * 1024 * 1024;
-/** Default {@link EngineTuning.threadMinFlopsI8}. */
-const THREAD_MIN_FLOPS_I8 = 8 * 1024 * 1024;
+/**
+ * Default {@link EngineTuning.threadMinFlopsI8}: break-even near 1.6 M operations (1 x 2048 x 384:
+ * 61 us alone, 45 us shared; 1 x 1024: 31 against 33), threshold 2.5 times that.
+ */
+const THREAD_MIN_FLOPS_I8 = 4 * 1024 * 1024;
 
 /**
  * Default tiles. Plain SIMD: 4x2 is 8 accumulators + 6 loads + 1 temporary for the separate
