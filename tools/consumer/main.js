@@ -2,11 +2,16 @@
 // installed tarballs. index.html runs every backend; isolated.html is served cross-origin isolated
 // (vite.config.js) and runs the wasm backend's helper threads, whose worker script the bundle must
 // carry. The result goes to window.consumerResult for browser.mjs.
+// The /register entries must survive tree-shaking: their packages declare them in sideEffects.
+import '@cosinekit/backend-wasm/register';
+import '@cosinekit/backend-tfjs/register';
+import '@cosinekit/backend-gpujs/register';
 import { createGpujsBackend } from '@cosinekit/backend-gpujs';
 import { createTfjsBackend } from '@cosinekit/backend-tfjs';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 // The documented alternative to backend-wasm's default URLs: the application says where the binary is.
 import simdUrl from '@cosinekit/backend-wasm/dist/cosinekit-simd.wasm?url';
+import { cosinekit, listBackends } from '@cosinekit/core';
 // tfjs-wasm fetches its binaries from the site root unless told where Vite put them.
 import tfjsWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import tfjsWasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -71,9 +76,23 @@ const log = (entry) => {
   lines.push(entry);
   pre.textContent += `${entry.ok ? 'PASS' : 'FAIL'} ${entry.label}: ${entry.detail}\n`;
 };
-runChecks(isolatedPage ? isolatedBackends : allBackends, log).then(
+async function registered() {
+  const names = listBackends().map((b) => b.name);
+  const { backend } = await cosinekit.ready();
+  const wanted = ['wasm', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-webgl', 'gpujs'];
+  log({
+    ok: backend === 'wasm' && wanted.every((n) => names.includes(n)),
+    label: 'register entries + default kit',
+    detail: `default kit on ${backend}; registered: ${names.join(', ')}`,
+  });
+}
+
+// Every check logs a line; the page passes when every line does.
+const run = () =>
+  isolatedPage ? runChecks(isolatedBackends, log) : registered().then(() => runChecks(allBackends, log));
+run().then(
   (ok) => {
-    window.consumerResult = { ok, lines };
+    window.consumerResult = { ok: Boolean(ok) && lines.every((l) => l.ok), lines };
   },
   (err) => {
     log({ ok: false, label: 'page', detail: String(err?.stack ?? err) });
