@@ -8,13 +8,15 @@ import { testedModes } from './modes.js';
  * float32 everywhere (webasm and cpu in JavaScript rounded to float32, the GL modes in float32
  * textures), so a cosine carries about sqrt(d) * 6e-8 of rounding, 4e-6 at d = 4096.
  *
- * Runs per property: 25 (or COSINEKIT_PROPERTY_RUNS) on webasm; the software-GL modes (headlessgl in
- * Node, webgl2 on SwiftShader in Chromium) and cpu mode spend milliseconds per kernel call in
- * shader compiles, read-backs or interpreted loops, so they run a third of that.
+ * Runs per property: 25 (or COSINEKIT_PROPERTY_RUNS) on webasm and cpu; the software-GL modes
+ * (headlessgl in Node, webgl2 on SwiftShader in Chromium) spend milliseconds per kernel call in
+ * shader compiles and read-backs (headlessgl: about 2 minutes for 300 runs of each property), so
+ * they run a third of that.
  */
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
 const RUNS = Number(env?.COSINEKIT_PROPERTY_RUNS) || 25;
-const runsFor = (mode: RunMode) => (mode === 'webasm' ? RUNS : Math.max(3, Math.ceil(RUNS / 3)));
+const runsFor = (mode: RunMode) =>
+  mode === 'webasm' || mode === 'cpu' ? RUNS : Math.max(3, Math.ceil(RUNS / 3));
 
 // WebGL1 in Chromium runs the package's own tests only (as in the conformance suite).
 for (const { mode, skip } of testedModes().filter((m) => m.mode !== 'webgl')) {

@@ -22,8 +22,7 @@ export function renderHostile(): string {
   for (const g of groups) {
     out.push('', `## ${g}`, '', '| input | code | names |', '|---|---|---|');
     for (const c of HOSTILE_CASES.filter((x) => x.group === g)) {
-      let names = [`'${c.op}'`, ...(c.arg === undefined ? [] : [`'${c.arg}'`])].join(', ');
-      if (c.named === 'fields') names += ' (in `err.op`/`err.arg` only, not the message)';
+      const names = [`'${c.op}'`, ...(c.arg === undefined ? [] : [`'${c.arg}'`])].join(', ');
       out.push(`| \`${cell(c.input)}\` | \`${c.code}\` | ${cell(names)} |`);
     }
   }
