@@ -110,6 +110,16 @@ async function initOnce(engine: TfjsEngine, options: TfjsEngineOptions): Promise
   if (!tf.findBackendFactory(engine)) {
     throw new Error(`tfjs has no '${engine}' engine registered after importing its package.`);
   }
+  if (engine === 'wasm') {
+    // tfjs-wasm's threaded build (picked on cross-origin-isolated pages) hangs at init once a
+    // bundler minifies it (its worker references a renamed global); Node never uses it. One
+    // thread everywhere keeps init reliable and figures comparable.
+    try {
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    } catch {
+      // A tfjs without the flag has no threaded build to avoid.
+    }
+  }
   const warnings: string[] = [];
   const ok = await captureWarnings(warnings, () => tf.setBackend(engine));
   if (!ok) {
