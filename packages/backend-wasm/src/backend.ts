@@ -285,6 +285,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         threads: running,
         ...(asked !== undefined && running !== asked ? { threadsRequested: asked } : {}),
         ...(threadsNote !== undefined ? { threadsNote } : {}),
+        ...(running > 1 && rt ? { threadMinFlops: rt.tuning.threadMinFlops } : {}),
         wasmMemoryBytes: rt?.heap.capacity ?? 0,
       };
     },
