@@ -892,4 +892,17 @@ export const KERNEL_CASES: readonly KernelCase[] = [
     op: 'cosineMatrix',
     call: (b) => b.kernels.cosineMatrix!(HUGE, { data: new Float32Array(2 ** 14), rows: 4, cols: 2 ** 12 }),
   },
+  {
+    backends: /^wasm/,
+    input:
+      'createWasmBackend().kernels.rowNorms(m) // before init(): the kit awaits init, a direct caller must',
+    code: 'UNSUPPORTED',
+    op: 'rowNorms',
+    call: () =>
+      createWasmBackend({ variant: 'simd' }).kernels.rowNorms({
+        data: new Float32Array(4),
+        rows: 1,
+        cols: 4,
+      }),
+  },
 ];
