@@ -20,10 +20,14 @@ export interface BackendOptions {
   readonly tfjsWasmPaths?: string | Record<string, string>;
 }
 
-/** Backend ids the bench knows, with the engine or mode each selects. */
+/**
+ * Backend ids the bench knows, with the engine or mode each selects. Any wasm id takes a thread
+ * count after `@` (`wasm@1`, `wasm-relaxed@2`); without one the backend picks (one per core).
+ */
 export const KNOWN_BACKENDS = [
   'reference',
   'wasm',
+  'wasm@1',
   'wasm-simd',
   'wasm-relaxed',
   'tfjs-wasm',
@@ -61,13 +65,15 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
   let args: Record<string, unknown>;
   const engine = tfjsEngineOf(id);
   const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
-  const wasm = /^wasm(?:-(simd|relaxed))?$/.exec(id);
+  const wasm = /^wasm(?:-(simd|relaxed))?(?:@(\d+))?$/.exec(id);
   if (wasm) {
     pkg = '@cosinekit/backend-wasm';
     factory = 'createWasmBackend';
+    // `wasm@1`, `wasm-relaxed@2`: threads in the id win over --threads.
+    const threads = wasm[2] !== undefined ? Number(wasm[2]) : options.threads;
     args = {
       ...(wasm[1] ? { variant: wasm[1] } : {}),
-      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(threads !== undefined ? { threads } : {}),
     };
   } else if (engine) {
     pkg = '@cosinekit/backend-tfjs';

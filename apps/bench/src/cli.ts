@@ -142,7 +142,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .option('--seed <n>', 'seed of the random data', int('--seed', 0), DEFAULTS.seed)
     .option(
       '--threads <n>',
-      'threads for the wasm backend (passed to createWasmBackend; for later)',
+      "threads for the wasm backends (createWasmBackend's `threads`; default: the backend's own, one per core). Per backend: -b wasm@1,wasm@2",
       int('--threads', 1),
     )
     .option(

@@ -46,13 +46,15 @@ describe.skipIf(!existsSync(CHROMIUM))('benchmark page in Chromium', () => {
         autorun: '1',
       });
       await page.goto(`http://127.0.0.1:${port}/?${query}`);
-      await page.waitForFunction(
-        () => window.benchReport !== undefined || window.benchError !== undefined,
-        null,
-        {
+      await page
+        .waitForFunction(() => window.benchReport !== undefined || window.benchError !== undefined, null, {
           timeout: 240_000,
-        },
-      );
+        })
+        .catch(async (err: unknown) => {
+          // Say how far it got: the progress label names the contender and workload that stalled.
+          const at = await page.textContent('#label').catch(() => '?');
+          throw new Error(`the page stalled at '${at}': ${String(err)}\n${logs.join('\n')}`);
+        });
       const error = await page.evaluate(() => window.benchError);
       expect(error, logs.join('\n')).toBeUndefined();
       const report = (await page.evaluate(() => window.benchReport)) as BenchReport;
@@ -74,6 +76,8 @@ describe.skipIf(!existsSync(CHROMIUM))('benchmark page in Chromium', () => {
       const details = (id: string) => JSON.stringify(report.contenders.find((c) => c.id === id)?.details);
       expect(details('tfjs-webgl')).toMatch(/webgl/i);
       expect(details('gpujs-webgl2')).toMatch(/webgl2/i);
+      // The page is cross-origin isolated, so the wasm backend gets its helper threads.
+      expect(report.environment.crossOriginIsolated).toBe(true);
       expect(await page.locator('#chart svg').count()).toBe(1);
       // The download button hands over the same report as JSON.
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
