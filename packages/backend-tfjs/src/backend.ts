@@ -1,4 +1,4 @@
-import type { Backend, BackendMemory, Kernels } from '@cosinekit/core';
+import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core';
 import type { KernelContext } from './context.js';
 import type { TfjsCorpus } from './corpus.js';
 import {
@@ -64,18 +64,31 @@ const SCORE_TILE = 2 ** 21;
 export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
   const { engine } = options;
   if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl') {
-    throw new TypeError(
-      `createTfjsBackend: engine must be 'wasm', 'cpu' or 'webgl', got '${String(engine)}'.`,
+    argError(
+      'INVALID_ARGUMENT',
+      'createTfjsBackend',
+      'engine',
+      `must be 'wasm', 'cpu' or 'webgl', got '${String(engine)}'.`,
     );
   }
   const name = options.name ?? `tfjs-${engine}`;
   const tileColumns = options.tileColumns ?? DEFAULT_TILE_COLUMNS;
   if (!Number.isInteger(tileColumns) || tileColumns < 1) {
-    throw new TypeError(`createTfjsBackend: tileColumns must be a positive integer, got ${tileColumns}.`);
+    argError(
+      'INVALID_ARGUMENT',
+      'createTfjsBackend',
+      'tileColumns',
+      `must be a positive integer, got ${tileColumns}.`,
+    );
   }
   const scoreTile = options.scoreTile ?? SCORE_TILE;
   if (!Number.isInteger(scoreTile) || scoreTile < 1) {
-    throw new TypeError(`createTfjsBackend: scoreTile must be a positive integer, got ${scoreTile}.`);
+    argError(
+      'INVALID_ARGUMENT',
+      'createTfjsBackend',
+      'scoreTile',
+      `must be a positive integer, got ${scoreTile}.`,
+    );
   }
   const live = new Set<TfjsCorpus>();
   let ready: Promise<Tfjs> | undefined;

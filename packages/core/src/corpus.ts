@@ -51,7 +51,8 @@ export class Corpus {
   readonly #options: CorpusOptions;
   readonly #onDispose: (c: Corpus) => void;
   #segments: Segment[] = [];
-  #ids: Id[] | null;
+  /** Ordinal -> the caller's id, for live rows only. */
+  #ids: Map<number, Id> | null;
   #byId: Map<Id, number> | null;
   #next = 0;
   #live = 0;
@@ -73,7 +74,7 @@ export class Corpus {
     this.#kernels = kernels;
     this.#options = { storage: options.storage, rerank: options.rerank };
     this.#onDispose = onDispose;
-    this.#ids = options.ids ? [] : null;
+    this.#ids = options.ids ? new Map() : null;
     this.#byId = options.ids ? new Map() : null;
     this.#append(first, options.ids, host, null);
   }
@@ -183,7 +184,11 @@ export class Corpus {
         s.deleted[j] = 1;
         s.deletedCount++;
         removed++;
-        if (this.#ids) this.#byId!.delete(this.#ids[s.ordinals[j]]);
+        if (this.#ids) {
+          const ord = s.ordinals[j];
+          this.#byId!.delete(this.#ids.get(ord)!);
+          this.#ids.delete(ord);
+        }
       }
       this.#live -= removed;
       const heavy = this.#segments.filter((s) => s.deletedCount > 0 && s.deletedCount * 2 >= s.handle.rows);
@@ -212,7 +217,7 @@ export class Corpus {
         storage: this.storage,
         rerank: this.#options.rerank ?? 0,
         next: this.#next,
-        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids![o]) : null,
+        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids!.get(o)!) : null,
         ordinals,
         data,
       };
@@ -239,10 +244,10 @@ export class Corpus {
     s.ordinals = Int32Array.from(file.ordinals);
     this.#next = file.next;
     if (this.#ids) {
-      this.#ids = [];
+      this.#ids.clear();
       this.#byId!.clear();
       for (let j = 0; j < file.rows; j++) {
-        this.#ids[file.ordinals[j]] = file.ids![j];
+        this.#ids.set(file.ordinals[j], file.ids![j]);
         this.#byId!.set(file.ids![j], file.ordinals[j]);
       }
     }
@@ -258,7 +263,7 @@ export class Corpus {
     const ord = ordinals ?? Int32Array.from({ length: n }, (_, j) => this.#next + j);
     if (this.#ids && ids) {
       for (let j = 0; j < n; j++) {
-        this.#ids[ord[j]] = ids[j];
+        this.#ids.set(ord[j], ids[j]);
         this.#byId!.set(ids[j], ord[j]);
       }
     }
@@ -281,8 +286,14 @@ export class Corpus {
         ord[r++] = s.ordinals[j];
       }
     }
-    const handle = await this.#kernels.createCorpus(new Tensor(data, live, this.cols), this.#options);
     const at = this.#segments.indexOf(segs[0]);
+    if (live === 0) {
+      // Nothing left to keep: drop the segments rather than hold an empty handle.
+      this.#segments.splice(at, segs.length);
+      for (const s of segs) s.handle.dispose();
+      return;
+    }
+    const handle = await this.#kernels.createCorpus(new Tensor(data, live, this.cols), this.#options);
     const merged: Segment = {
       handle,
       ordinals: ord,
@@ -327,7 +338,7 @@ export class Corpus {
 
   #idsOf(indices: Int32Array): Id[] | undefined {
     if (!this.#ids) return undefined;
-    return Array.from(indices, (o) => this.#ids![o]);
+    return Array.from(indices, (o) => this.#ids!.get(o)!);
   }
 
   #exclusive<T>(op: string, body: () => Promise<T>): Promise<T> {

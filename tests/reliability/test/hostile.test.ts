@@ -102,13 +102,20 @@ for (const b of BACKENDS) {
   });
 }
 
-describe('hostile inputs: known gaps', () => {
-  // createTfjsBackend validates its options with a plain TypeError, not a CosineKitError (reported;
-  // the fix belongs to backend-tfjs). `it.fails` turns red once it is fixed: then move the case into
-  // HOSTILE_CASES.
-  it.fails("createTfjsBackend({ engine: 'cuda' }) should be INVALID_ARGUMENT naming 'engine'", async () => {
-    const e = await thrown(() => createTfjsBackend({ engine: 'cuda' as 'cpu' }));
-    expect(e.name).toBe('CosineKitError');
+describe('backend options', () => {
+  it.each([
+    [{ engine: 'cuda' as 'cpu' }, 'engine'],
+    [{ engine: 'cpu' as const, tileColumns: 0 }, 'tileColumns'],
+    [{ engine: 'cpu' as const, scoreTile: 2.5 }, 'scoreTile'],
+  ])('createTfjsBackend(%j) is INVALID_ARGUMENT naming the option', async (options, arg) => {
+    const e = await thrown(() => createTfjsBackend(options));
+    expect(e).toMatchObject({
+      name: 'CosineKitError',
+      code: 'INVALID_ARGUMENT',
+      op: 'createTfjsBackend',
+      arg,
+    });
+    expect(e.message).toContain(`'${arg}'`);
   });
 });
 
