@@ -52,7 +52,7 @@ export function renderHostile(): string {
     '| `corpus.dispose()` / `kit.dispose()` with 50 searches queued | all 50 finish, equal to the sequential answers; later calls get `DISPOSED`; the handle is released |',
     '| a call before `kit.ready()` | works: the kit initialises on first use, once for concurrent callers |',
     "| a backend whose `init()` throws | every call gets `BACKEND_INIT_FAILED` with the backend's reason |",
-    '| a call after `backend.dispose()` | reference: answers (it holds nothing to release); wasm: `DISPOSED`; tfjs and gpujs: the kernels re-open their engine and answer correctly; corpora made before the dispose: `DISPOSED` (tfjs) or `INVALID_ARGUMENT` (gpujs) |',
+    '| a call after `backend.dispose()` | reference: answers (it holds nothing to release); wasm: `DISPOSED`; tfjs and gpujs: the kernels re-open their engine and answer correctly; corpora made before the dispose: `DISPOSED` |',
     '',
   );
   return out.join('\n');

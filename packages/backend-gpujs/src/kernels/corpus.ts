@@ -101,6 +101,13 @@ export function corpusMatrix(
 }
 
 function own(engine: Engine, corpus: ResidentCorpus, op: string): GpujsCorpus {
+  // A corpus released with its engine (backend.dispose()) is disposed, not foreign.
+  if (corpus instanceof GpujsCorpus && corpus.disposed) {
+    throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
+      op,
+      arg: 'corpus',
+    });
+  }
   if (!(corpus instanceof GpujsCorpus) || corpus.engine !== engine) {
     const whose =
       corpus instanceof GpujsCorpus ? 'another gpujs backend instance' : `backend '${corpus.backend}'`;

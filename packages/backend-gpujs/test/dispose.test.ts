@@ -1,0 +1,14 @@
+import { Tensor } from '@cosinekit/core';
+import { expect, it } from 'vitest';
+import { createGpujsBackend } from '../src/index.js';
+
+it('a corpus released with its engine by backend.dispose() is DISPOSED, not foreign', async () => {
+  const b = createGpujsBackend({ mode: 'cpu' });
+  await b.init?.();
+  const c = await b.kernels.createCorpus!(new Tensor(new Float32Array([1, 0, 0, 1]), 2, 2));
+  await b.dispose?.();
+  expect(c.disposed).toBe(true);
+  expect(() => b.kernels.corpusSearch!(c, new Tensor(new Float32Array([1, 0]), 1, 2), 1)).toThrow(
+    expect.objectContaining({ code: 'DISPOSED', op: 'corpusSearch', arg: 'corpus' }),
+  );
+});
