@@ -128,8 +128,14 @@ export interface PropertyOptions {
   timeout?: number;
 }
 
+/** Set by the browser projects' vite `define` (vitest.shared.ts): pages have no `process.env`. */
+declare const __COSINEKIT_ENV__: Record<string, string | undefined> | undefined;
+
 function envNumber(name: string): number | undefined {
-  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+  const fromPage = typeof __COSINEKIT_ENV__ === 'undefined' ? undefined : __COSINEKIT_ENV__?.[name];
+  const v =
+    fromPage ??
+    (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
   return v ? Number(v) : undefined;
 }
 
@@ -158,12 +164,22 @@ const ALGEBRA_REGIMES: ReadonlySet<Regime> = new Set(
  * `COSINEKIT_SEED=<seed>` (in the describe name and in the error).
  */
 export function runProperties(options: PropertyOptions): void {
-  const numRuns = options.numRuns ?? envNumber('COSINEKIT_PROPERTY_RUNS') ?? 25;
-  const seed = options.seed ?? envNumber('COSINEKIT_SEED') ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
-  const params = { numRuns, seed, endOnFailure: true };
-  describe(`properties: ${options.name} (COSINEKIT_SEED=${seed}, ${numRuns} runs each)`, () => {
+  const params = {
+    numRuns: options.numRuns ?? 25,
+    seed: options.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0,
+    endOnFailure: true,
+  };
+  // Read when the tests run, so a setup file has had its chance to publish them.
+  const settle = () => {
+    if (options.numRuns === undefined)
+      params.numRuns = envNumber('COSINEKIT_PROPERTY_RUNS') ?? params.numRuns;
+    if (options.seed === undefined) params.seed = envNumber('COSINEKIT_SEED') ?? params.seed;
+  };
+  describe(`properties: ${options.name}`, () => {
     let ctx: ConformanceContext | undefined;
     beforeAll(async () => {
+      settle();
+      console.log(`[properties] ${options.name}: COSINEKIT_SEED=${params.seed}, ${params.numRuns} runs each`);
       ctx = await createContext(await options.create(), options.tolerance);
     }, options.timeout ?? 60_000);
     afterAll(async () => {
@@ -182,7 +198,9 @@ export function runProperties(options: PropertyOptions): void {
             );
           } catch (e) {
             const message = e instanceof Error ? e.message : String(e);
-            throw new Error(`${options.name}: replay with COSINEKIT_SEED=${seed}\n${message}`, { cause: e });
+            throw new Error(`${options.name}: replay with COSINEKIT_SEED=${params.seed}\n${message}`, {
+              cause: e,
+            });
           }
         },
         t,
