@@ -1,5 +1,5 @@
 import { argError } from './errors.js';
-import { cosineOf } from './kernels/pair.js';
+import { cosineOf, cosineOfAny } from './kernels/pair.js';
 import { describeType, Tensor } from './tensor.js';
 
 /** A vector for the synchronous pair functions. */
@@ -12,12 +12,17 @@ export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
  * @throws {CosineKitError} `DIMENSION_MISMATCH`, `EMPTY_INPUT`, `NON_FINITE` or `INVALID_TYPE`.
  */
 export function cosine(a: Vector, b: Vector): number {
+  // The everyday call, kept lean: two equal, non-empty Float32Arrays go straight to the kernel.
+  if (a instanceof Float32Array && b instanceof Float32Array && a.length === b.length && a.length > 0) {
+    const c = cosineOf(a, 0, b, 0, a.length);
+    if (!Number.isNaN(c)) return c;
+  }
   const x = vec('cosine', 'a', a);
   const y = vec('cosine', 'b', b);
   if (x.length !== y.length) {
     argError('DIMENSION_MISMATCH', 'cosine', 'b', `has length ${y.length} but 'a' has length ${x.length}.`);
   }
-  const c = cosineOf(x, 0, y, 0, x.length);
+  const c = pairCosine(x, y);
   if (Number.isNaN(c)) nonFinite('cosine', ['a', x], ['b', y]);
   return c;
 }
@@ -34,7 +39,7 @@ export function cosineDistance(a: Vector, b: Vector): number {
       `has length ${y.length} but 'a' has length ${x.length}.`,
     );
   }
-  const c = cosineOf(x, 0, y, 0, x.length);
+  const c = pairCosine(x, y);
   if (Number.isNaN(c)) nonFinite('cosineDistance', ['a', x], ['b', y]);
   return 1 - c;
 }
@@ -53,6 +58,12 @@ export function normalize(v: Vector, out?: Float32Array): Float32Array {
   const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
   for (let i = 0; i < x.length; i++) r[i] = x[i] * inv;
   return r;
+}
+
+function pairCosine(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  return x instanceof Float32Array && y instanceof Float32Array
+    ? cosineOf(x, 0, y, 0, x.length)
+    : cosineOfAny(x, y);
 }
 
 function vec(op: string, arg: string, v: Vector): ArrayLike<number> {

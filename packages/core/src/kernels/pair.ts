@@ -1,10 +1,10 @@
 // biome-ignore-all format: hand-laid register tiles read best one tile row per line
 /**
- * Cosine of two runs of length `d` in one pass: dot and both squared norms, four accumulators
+ * Cosine of two float32 runs of length `d` in one pass: dot and both squared norms, four accumulators
  * each, in float64. Zero vector gives 0; the result is clamped to [-1, 1]. Returns NaN when an
  * input holds NaN or ±Infinity, which the public API turns into an error.
  */
-export function cosineOf(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, d: number): number {
+export function cosineOf(a: Float32Array, ao: number, b: Float32Array, bo: number, d: number): number {
   // Two accumulators per sum measured fastest on Float32Array (1.6x the naive loop); four spill.
   let d0 = 0, d1 = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
   let p = 0;
@@ -21,6 +21,27 @@ export function cosineOf(a: ArrayLike<number>, ao: number, b: ArrayLike<number>,
   }
   const dot = d0 + d1;
   const nn = (x0 + x1) * (y0 + y1);
+  if (nn === 0) return Number.isNaN(dot) ? Number.NaN : 0;
+  const c = dot / Math.sqrt(nn);
+  return c > 1 ? 1 : c < -1 ? -1 : c;
+}
+
+/**
+ * The same cosine for any array of numbers (Float64Array, number[]): a separate function, so the
+ * float32 kernel above keeps monomorphic element loads and stays on V8's fast path.
+ */
+export function cosineOfAny(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i < a.length; i++) {
+    const u = a[i];
+    const v = b[i];
+    dot += u * v;
+    x += u * u;
+    y += v * v;
+  }
+  const nn = x * y;
   if (nn === 0) return Number.isNaN(dot) ? Number.NaN : 0;
   const c = dot / Math.sqrt(nn);
   return c > 1 ? 1 : c < -1 ? -1 : c;
