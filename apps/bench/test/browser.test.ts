@@ -1,32 +1,19 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright';
 import { build, preview } from 'vite';
 import { describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS as ARGS, CHROMIUM_PATH as CHROMIUM, hasChromium } from '../../../vitest.shared.js';
 import { parseReport, toJson } from '../src/report/json.js';
 import type { BenchReport } from '../src/types.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shots = fileURLToPath(new URL('../bench-results/', import.meta.url));
 
-const ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-];
-
 const BACKENDS = ['reference', 'wasm', 'tfjs-wasm', 'tfjs-webgl', 'gpujs-webgl2'];
 
-describe.skipIf(!existsSync(CHROMIUM))('benchmark page in Chromium', () => {
+describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
   it('runs a small preset with every backend and every result correct', { timeout: 300_000 }, async () => {
     await build({ root, logLevel: 'warn' });
     const server = await preview({ root, logLevel: 'warn', preview: { port: 0, host: '127.0.0.1' } });
