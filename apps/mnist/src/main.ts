@@ -2,7 +2,7 @@
  * DLCS end to end on MNIST digits: train a cosine encoder (784 -> 256 relu -> 64, normalised) on
  * each backend, then compare cosine k-NN accuracy and recall@1 of held-out digits on raw pixels
  * with those on the learned embedding, report training time per epoch per backend, and save the
- * model. Run: `pnpm --filter @cosinekit/example-mnist start` (flags: `-- --help`).
+ * model. Run: `pnpm mnist` from the repository root (flags: `pnpm mnist --help`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
