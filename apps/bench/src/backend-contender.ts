@@ -1,5 +1,6 @@
 import { type Backend, type CosineKit, createCosineKit, type KitInfo, Tensor } from '@cosinekit/core';
 import type { Contender, Method, OpenContender } from './method.js';
+import { hasChunkedCorpus, runMillion } from './million.js';
 import type { WorkloadKind } from './types.js';
 import type { Dataset } from './workloads.js';
 
@@ -38,6 +39,9 @@ export function backendContender(id: string, create: () => Promise<Backend>): Co
           details: info.details,
           providers: info.providers,
         },
+        ...(backend.name === 'wasm' && hasChunkedCorpus(backend)
+          ? { million: (spec, settings) => runMillion(backend, id, spec, settings) }
+          : {}),
         methods: (kind) => [
           ...kitMethods(kit, info, kind),
           ...residentPairMethods(backend, kind),

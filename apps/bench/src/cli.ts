@@ -89,7 +89,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       '-w, --workloads <list>',
       `workloads, comma-separated: ${Object.values(PRESETS)
         .map((p) => `${p.id} (${p.title})`)
-        .join('; ')}; custom (the --q/--n/--d/--k shape)`,
+        .join(
+          '; ',
+        )}; custom (the --q/--n/--d/--k shape). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N)`,
       list,
       [...DEFAULTS.workloads],
     )
@@ -111,7 +113,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .option('--k <k>', 'custom workload: top-k (a search; without it, a cosine matrix)', int('--k', 1))
     .option(
       '--scale <factor>',
-      'scale Q and N of the random presets (B, C), e.g. 0.05 for a quick run',
+      'scale Q and N of the random presets (B, C; N only for million), e.g. 0.05 for a quick run',
       positive('--scale'),
       1,
     )
@@ -159,6 +161,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       'after',
       '\nExamples:\n  cosinekit-bench\n  cosinekit-bench -w B -b wasm,tfjs-wasm --reps 9\n' +
         '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
+        '  cosinekit-bench -w million -b wasm\n' +
         '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends',
     )
     .action(async (flags: RunFlags, cmd: Command) => {

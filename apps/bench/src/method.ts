@@ -1,4 +1,4 @@
-import type { ContenderInfo, WorkloadKind, WorkloadSpec } from './types.js';
+import type { BenchResult, ContenderInfo, RunSettings, WorkloadKind, WorkloadSpec } from './types.js';
 import type { Dataset } from './workloads.js';
 
 /** What one timed call returns, kept only to check it against the float64 reference. */
@@ -34,6 +34,8 @@ export interface Method {
 export interface OpenContender {
   readonly info: ContenderInfo;
   methods(kind: WorkloadKind, spec: WorkloadSpec): Method[];
+  /** The `million` preset (wasm only): builds, searches and disposes its corpus; absent when it cannot run it. */
+  million?(spec: WorkloadSpec, settings: RunSettings): BenchResult[];
   /** After every method disposed what it made: what is still held that should not be, if anything. */
   leaks?(): string | undefined;
   close(): Promise<void>;

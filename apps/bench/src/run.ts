@@ -2,6 +2,7 @@ import { ExactReference } from './accuracy.js';
 import { firstLine } from './backends.js';
 import { measure } from './measure.js';
 import type { Contender } from './method.js';
+import { MILLION_NOT_RUN } from './million.js';
 import { hangMs, now, withTimeout } from './timing.js';
 import type {
   BenchReport,
@@ -75,6 +76,27 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
       for (const w of o.workloads) {
         o.onProgress?.(done, total, `${w.id} · ${c.id}`);
         await breathe();
+        if (w.data === 'million') {
+          specs.set(w.id, w);
+          try {
+            if (open.million) results.push(...open.million(w, o.settings));
+            else
+              results.push({
+                workload: w.id,
+                contender: c.id,
+                role: c.role,
+                method: '-',
+                size: w.size,
+                shrunk: false,
+                status: 'skipped',
+                note: MILLION_NOT_RUN,
+              });
+          } catch (err) {
+            results.push(errorResult(w.id, c, 'int8 corpus from chunks', w.size, err));
+          }
+          done++;
+          continue;
+        }
         let data: { ds: Dataset; exact: ExactReference };
         try {
           data = await dataset(w);

@@ -21,8 +21,8 @@ export interface WorkloadSpec {
   readonly title: string;
   readonly kind: WorkloadKind;
   readonly size: Size;
-  /** Where the data comes from. */
-  readonly data: 'random' | 'mnist';
+  /** Where the data comes from: `million` rows are generated a chunk at a time, never held by the host. */
+  readonly data: 'random' | 'mnist' | 'million';
 }
 
 /** Timing summary of the repetitions of one measurement, in milliseconds per call. */
@@ -86,6 +86,28 @@ export interface BenchResult {
   readonly accuracy?: Accuracy;
   /** For backends: which backend ran the timed kernel (`reference` when it fell back). */
   readonly ranBy?: string;
+  /** Median time divided by the query rows (the `million` preset). */
+  readonly msPerQuery?: number;
+  /** Memory figures of the `million` preset. */
+  readonly memory?: MillionMemory;
+}
+
+/** What the `million` preset measures about memory, in bytes (RSS only where there is a process). */
+export interface MillionMemory {
+  /** Wasm memory (`describe().wasmMemoryBytes`) before and after building the corpus. */
+  readonly wasmBefore: number;
+  readonly wasmAfter: number;
+  /** Bytes the allocator holds for the corpus (`memory().bytes` after minus before). */
+  readonly corpusBytes: number;
+  /** Allocator peak over the timed searches minus what is resident: DESIGN's O(Q x k + tile). */
+  readonly searchPeakExtra: number;
+  /** Growth of wasm memory during the searches (0 when the search fits the headroom). */
+  readonly wasmGrowthDuringSearch: number;
+  /** Time to build the corpus from chunks, ms. */
+  readonly buildMs: number;
+  /** Process resident set size before the build and after the searches. */
+  readonly rssBefore?: number;
+  readonly rssAfter?: number;
 }
 
 /** What a contender said about itself: the backend's `describe()` and kernel providers. */

@@ -24,6 +24,14 @@ export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
     size: { q: 200, n: 0, d: 784, k: 10 },
     data: 'mnist',
   },
+  /** Opt-in (`-w million`), wasm only: rows generated in chunks, memory during search reported. */
+  million: {
+    id: 'million',
+    title: '16 (and 1) queries x 1,000,000 x 384 int8, built in chunks, top-10: memory',
+    kind: 'search',
+    size: { q: 16, n: 1_000_000, d: 384, k: 10 },
+    data: 'million',
+  },
 };
 
 /** A custom shape: a search when `k` is given, a cosine matrix otherwise, a pair when Q = N = 1. */
@@ -41,9 +49,14 @@ export function customWorkload(size: Size): WorkloadSpec {
 
 /**
  * A preset made smaller (or larger) by `factor`: Q (when above 1) and N scale, d and k stay. For
- * quick checks (`--scale 0.01`); the title says it is scaled. MNIST keeps its real size.
+ * quick checks (`--scale 0.01`); the title says it is scaled. MNIST keeps its real size; `million`
+ * scales N only (its 16 queries stay).
  */
 export function scaleWorkload(spec: WorkloadSpec, factor: number): WorkloadSpec {
+  if (factor !== 1 && spec.data === 'million') {
+    const n = Math.max(spec.size.k ?? 1, Math.round(spec.size.n * factor));
+    return { ...spec, size: { ...spec.size, n }, title: `${spec.title}, scaled x${factor}` };
+  }
   if (factor === 1 || spec.data !== 'random' || spec.kind === 'pair') return spec;
   const { q, n, d, k } = spec.size;
   const size = {
@@ -102,6 +115,8 @@ interface MnistDigit {
 /** Builds a workload's data. MNIST is loaded on demand (it is about 30 MB of JSON). */
 export async function makeDataset(spec: WorkloadSpec, seed: number): Promise<Dataset> {
   if (spec.data === 'mnist') return mnistDataset(spec);
+  if (spec.data === 'million')
+    throw new Error('the million preset generates its rows itself (src/million.ts)');
   const { q, n, d } = spec.size;
   return {
     spec,

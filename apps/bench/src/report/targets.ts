@@ -1,3 +1,4 @@
+import { fmtBytes, MILLION_EXTRA_LIMIT } from '../million.js';
 import type { BenchReport, BenchResult } from '../types.js';
 import { PRESETS } from '../workloads.js';
 import { fmtNs, fmtRatio } from './format.js';
@@ -80,6 +81,19 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
         : 'not measured',
       met: q8full ? q8.timing!.median <= 5 && (q8.accuracy?.recall ?? 0) >= 0.99 : undefined,
     });
+    if (r.workloads.some((w) => w.id === 'million')) {
+      const m = r.results.find((x) => x.workload === 'million' && x.contender === id && x.memory);
+      const real = realSize(r, 'million');
+      const extra = m?.memory?.searchPeakExtra;
+      out.push({
+        target: `million: ${id} extra memory during search O(Q x k + tile) (< ${fmtBytes(MILLION_EXTRA_LIMIT)})`,
+        measured:
+          extra === undefined
+            ? 'not measured'
+            : `${fmtBytes(extra)} over ${m!.size.n.toLocaleString('en-US')} rows${real ? '' : ' (scaled: not judged)'}`,
+        met: extra !== undefined && real ? extra < MILLION_EXTRA_LIMIT : undefined,
+      });
+    }
     const pair = find(r, 'A', id, 'vectorCosine');
     out.push({
       target: `A: ${id} resident pair < 0.3 us`,

@@ -1,0 +1,298 @@
+/**
+ * The `million` preset: a corpus of one million 384-d rows stored as int8 in the wasm backend, built a
+ * chunk at a time from a generator with `createCorpusFrom` (no 1.5 GB host array), then searched with
+ * 1 and 16 queries. What it shows is memory: a search needs O(Q x k + tile) bytes beyond the corpus
+ * whatever N is (DESIGN; issue #8). Shared by Node and the browser page: it imports nothing from Node.
+ */
+import { type Backend, Tensor, type TopKResult } from '@cosinekit/core';
+import { summarize } from './stats.js';
+import { now } from './timing.js';
+import type { Accuracy, BenchResult, MillionMemory, RunSettings, WorkloadSpec } from './types.js';
+
+/** The row of a non-wasm contender (peers and other backends). */
+export const MILLION_NOT_RUN = 'not run: million-row preset is wasm-only (int8 + chunked build)';
+
+/** Re-ranking of the corpus (`rerank` x k candidates re-scored in float32): scores exact, recall 1. */
+export const MILLION_RERANK = 4;
+/** Query rows checked against an exact float64 top-k computed by streaming every row once. */
+export const MILLION_EXACT_QUERIES = 2;
+/** The DESIGN bound this preset is judged on: extra memory during search under 16 MiB. */
+export const MILLION_EXTRA_LIMIT = 16 * 2 ** 20;
+/** Rows generated per `read` call while streaming (building, and the exact pass). */
+const CHUNK = 4096;
+const TOLERANCE = 1e-4;
+const MIN_RECALL = 0.99;
+
+/** What the preset needs of the wasm backend beyond core's contract (duck-typed: no import of the package). */
+interface ChunkedCorpusApi {
+  createCorpusFrom(
+    source: { rows: number; cols: number; read(start: number, count: number): Float32Array },
+    options: { storage: 'int8'; rerank: number },
+  ): { dispose(): void; storage?: string };
+  memoryPeak(): number;
+  memory(): { bytes: number };
+  describe(): { wasmMemoryBytes?: unknown };
+}
+
+/** True when `backend` can build a corpus from chunks and report its allocator peak (the wasm backend). */
+export function hasChunkedCorpus(backend: Backend): boolean {
+  const b = backend as Backend & Partial<ChunkedCorpusApi>;
+  return (
+    typeof b.createCorpusFrom === 'function' &&
+    typeof b.memoryPeak === 'function' &&
+    typeof b.memory === 'function' &&
+    typeof b.describe === 'function'
+  );
+}
+
+/**
+ * Writes `count` generated rows from row `start` into `out` (row-major, `d` wide): uniform in [-1, 1),
+ * each row a function of (seed, row index) only, so any chunk can be made again in any order.
+ */
+export function generateRows(seed: number, d: number, start: number, count: number, out: Float32Array) {
+  for (let r = 0; r < count; r++) {
+    let s = (Math.imul(start + r + 1, 0x9e3779b1) ^ Math.imul(seed + 1, 0x85ebca6b)) >>> 0 || 1;
+    const o = r * d;
+    for (let c = 0; c < d; c++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      out[o + c] = (s >>> 0) / 2147483648 - 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * Q queries: even ones a corpus row plus a little noise (a clear nearest neighbour), odd ones
+ * essentially random (many near ties), spread over the corpus.
+ */
+export function millionQueries(seed: number, q: number, n: number, d: number): Float32Array {
+  const out = new Float32Array(q * d);
+  const row = new Float32Array(d);
+  const noise = new Float32Array(d);
+  for (let i = 0; i < q; i++) {
+    generateRows(seed, d, Math.floor(((i + 0.5) * n) / q), 1, row);
+    generateRows(seed, d, n + 1000 + i, 1, noise);
+    const w = i % 2 === 0 ? 0.3 : 20;
+    for (let c = 0; c < d; c++) out[i * d + c] = row[c] + w * noise[c];
+  }
+  return out;
+}
+
+/** Exact float64 top-k of `nq` queries, and exact cosines of the rows the backend returned, by streaming every row. */
+function exactPass(
+  seed: number,
+  n: number,
+  d: number,
+  k: number,
+  queries: Float32Array,
+  nq: number,
+  wanted: readonly Set<number>[],
+) {
+  const qn: number[] = [];
+  for (let i = 0; i < nq; i++) {
+    let s = 0;
+    for (let c = 0; c < d; c++) s += queries[i * d + c] ** 2;
+    qn.push(Math.sqrt(s));
+  }
+  const top: [number, number][][] = Array.from({ length: nq }, () => []);
+  const scoreOf: Map<number, number>[] = Array.from({ length: nq }, () => new Map());
+  const buf = new Float32Array(CHUNK * d);
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const rows = Math.min(CHUNK, n - i0);
+    generateRows(seed, d, i0, rows, buf);
+    for (let j = 0; j < rows; j++) {
+      const o = j * d;
+      let nn = 0;
+      for (let c = 0; c < d; c++) nn += buf[o + c] * buf[o + c];
+      nn = Math.sqrt(nn);
+      for (let i = 0; i < nq; i++) {
+        const qo = i * d;
+        let dot = 0;
+        for (let c = 0; c < d; c++) dot += queries[qo + c] * buf[o + c];
+        const cos = dot / (qn[i] * nn);
+        if (wanted[i].has(i0 + j)) scoreOf[i].set(i0 + j, cos);
+        const t = top[i];
+        if (t.length < k || cos > t[t.length - 1][0]) {
+          t.push([cos, i0 + j]);
+          t.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+          if (t.length > k) t.pop();
+        }
+      }
+    }
+  }
+  return { top, scoreOf };
+}
+
+/** Recall (float32 ties within the tolerance of the k-th exact score count) and score error of one search's first rows. */
+function judge(
+  out: TopKResult,
+  rows: number,
+  k: number,
+  exact: ReturnType<typeof exactPass>,
+): Omit<Accuracy, 'ok' | 'tolerance'> {
+  let hit = 0;
+  let err = 0;
+  for (let i = 0; i < rows; i++) {
+    const top = exact.top[i];
+    const ids = new Set(top.map((e) => e[1]));
+    const kth = top[top.length - 1][0];
+    for (let t = 0; t < k; t++) {
+      const idx = out.indices[i * k + t];
+      const cos = exact.scoreOf[i].get(idx);
+      if (cos === undefined) {
+        err = Number.POSITIVE_INFINITY;
+        continue;
+      }
+      err = Math.max(err, Math.abs(out.scores[i * k + t] - cos));
+      if (ids.has(idx) || cos >= kth - TOLERANCE) hit++;
+    }
+  }
+  return { maxAbsError: err, recall: hit / (rows * k), checkedRows: rows };
+}
+
+/** Process RSS where there is a process (Node), else undefined (browsers). */
+function rss(): number | undefined {
+  const p = (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process;
+  return p?.memoryUsage?.().rss;
+}
+
+/** `1.83 GB`, `370 MB`, `0.3 MB`, `12 KB`. */
+export function fmtBytes(b: number | undefined): string {
+  if (b === undefined || !Number.isFinite(b)) return '?';
+  const a = Math.abs(b);
+  if (a >= 2 ** 30) return `${(b / 2 ** 30).toFixed(2)} GB`;
+  if (a >= 2 ** 20) return `${(b / 2 ** 20).toFixed(1)} MB`;
+  if (a >= 2 ** 10) return `${(b / 2 ** 10).toFixed(1)} KB`;
+  return `${b} B`;
+}
+
+/**
+ * Runs the preset on a wasm backend: build from chunks, then time 1 query and `spec.size.q` queries
+ * (at most `settings.reps` repetitions each after `settings.warmup`, fewer once the budget is spent,
+ * never under three), with the allocator's peak measured over every timed search. Returns one result
+ * per query count, both carrying the memory figures.
+ */
+export function runMillion(
+  backend: Backend,
+  contender: string,
+  spec: WorkloadSpec,
+  settings: RunSettings,
+): BenchResult[] {
+  const { q, n, d } = spec.size;
+  const k = spec.size.k ?? 10;
+  const seed = settings.seed;
+  const api = backend as unknown as ChunkedCorpusApi;
+  const wasmBytes = () => Number(api.describe().wasmMemoryBytes ?? 0);
+  const rssBefore = rss();
+  const wasmBefore = wasmBytes();
+  const residentBefore = api.memory().bytes;
+  const t0 = now();
+  const corpus = api.createCorpusFrom(
+    {
+      rows: n,
+      cols: d,
+      read: (start, count) => generateRows(seed, d, start, count, new Float32Array(count * d)),
+    },
+    { storage: 'int8', rerank: MILLION_RERANK },
+  );
+  try {
+    const buildMs = now() - t0;
+    if (corpus.storage !== undefined && corpus.storage !== 'int8')
+      throw new Error('this wasm backend does not store int8 corpora');
+    const resident = api.memory().bytes;
+    const wasmAfter = wasmBytes();
+    const queries = millionQueries(seed, q, n, d);
+    const corpusSearch = backend.kernels.corpusSearch;
+    if (!corpusSearch) throw new Error(`${backend.name} has no corpusSearch kernel`);
+    const search = (rows: number) =>
+      corpusSearch.call(
+        backend.kernels,
+        corpus as never,
+        new Tensor(queries.subarray(0, rows * d), rows, d),
+        k,
+      ) as TopKResult;
+    const time = (rows: number) => {
+      for (let i = 0; i < settings.warmup; i++) search(rows);
+      const samples: number[] = [];
+      const start = now();
+      let last: TopKResult | undefined;
+      while (
+        samples.length < settings.reps &&
+        (samples.length < 3 || now() - start < settings.budgetSeconds * 1000)
+      ) {
+        const s = now();
+        last = search(rows);
+        samples.push(now() - s);
+      }
+      return { timing: summarize(samples, 1), out: last ?? search(rows) };
+    };
+    api.memoryPeak(); // starts a new measurement: the peak below is the searches' alone
+    const wasmBeforeSearch = wasmBytes();
+    const one = time(1);
+    const many = time(q);
+    const peak = api.memoryPeak();
+    const memory: MillionMemory = {
+      wasmBefore,
+      wasmAfter,
+      corpusBytes: resident - residentBefore,
+      searchPeakExtra: Math.max(0, peak - resident),
+      wasmGrowthDuringSearch: wasmBytes() - wasmBeforeSearch,
+      buildMs,
+      ...(rssBefore !== undefined ? { rssBefore } : {}),
+      ...(rss() !== undefined ? { rssAfter: rss() } : {}),
+    };
+    const nq = Math.min(MILLION_EXACT_QUERIES, q);
+    const wanted = Array.from({ length: nq }, (_, i) => {
+      const s = new Set<number>();
+      for (let t = 0; t < k; t++) {
+        s.add(many.out.indices[i * k + t]);
+        if (i === 0) s.add(one.out.indices[t]);
+      }
+      return s;
+    });
+    const exact = exactPass(seed, n, d, k, queries, nq, wanted);
+    const rssNote =
+      memory.rssBefore !== undefined && memory.rssAfter !== undefined
+        ? `; RSS ${fmtBytes(memory.rssBefore)} -> ${fmtBytes(memory.rssAfter)}`
+        : '';
+    const row = (rows: number, m: ReturnType<typeof time>, note: string): BenchResult => {
+      const judged = judge(m.out, Math.min(rows, nq), k, exact);
+      const ok = judged.maxAbsError <= TOLERANCE && (judged.recall ?? 0) >= MIN_RECALL;
+      const msPerQuery = m.timing.median / rows;
+      return {
+        workload: spec.id,
+        contender,
+        role: 'backend',
+        method: `int8 corpus from chunks, re-rank ${MILLION_RERANK}k, ${rows} quer${rows === 1 ? 'y' : 'ies'}`,
+        ranBy: backend.name,
+        size: { ...spec.size, q: rows },
+        shrunk: false,
+        status: ok ? 'ok' : 'wrong',
+        note: `${msPerQuery.toPrecision(3)} ms/query; ${note}${ok ? '' : `; held to recall >= ${MIN_RECALL} and error <= ${TOLERANCE}`}`,
+        timing: m.timing,
+        setupMs: buildMs,
+        gflops: (2 * rows * n * d) / (m.timing.median * 1e6),
+        nsPerPair: (m.timing.median * 1e6) / (rows * n),
+        accuracy: { ...judged, tolerance: TOLERANCE, ok },
+        memory,
+        msPerQuery,
+      };
+    };
+    return [
+      row(
+        1,
+        one,
+        `corpus ${fmtBytes(memory.corpusBytes)} resident; wasm memory ${fmtBytes(wasmBefore)} before the build, ${fmtBytes(wasmAfter)} after${rssNote}`,
+      ),
+      row(
+        q,
+        many,
+        `extra memory during search ${fmtBytes(memory.searchPeakExtra)} (allocator peak minus the corpus, reset before the searches); wasm memory grew ${fmtBytes(memory.wasmGrowthDuringSearch)} during them`,
+      ),
+    ];
+  } finally {
+    corpus.dispose();
+  }
+}
