@@ -31,6 +31,7 @@ export { argError, CosineKitError, isCosineKitError } from './errors.js';
 export { activate, activateDerivative } from './kernels/activation.js';
 export { clampCos, dot64, dotBlock, normalizedF64 } from './kernels/blocked-dot.js';
 export { fromHalf, toHalf } from './kernels/half.js';
+export { matmulDims } from './kernels/matmul.js';
 export { cosineOf } from './kernels/pair.js';
 export { TopKSelector } from './kernels/top-k-selector.js';
 export type { CosineKit, CosineKitOptions, KitInfo } from './kit.js';

@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import { type Matrix, matmulDims } from '@cosinekit/core';
 import { type Engine, matrixArg } from '../engine.js';
 import { runTiled } from '../tiles.js';
 
@@ -26,9 +26,7 @@ export function matmul(
   transB: boolean,
   out?: Float32Array,
 ): Float32Array {
-  const m = transA ? a.cols : a.rows;
-  const k = transA ? a.rows : a.cols;
-  const n = transB ? b.rows : b.cols;
+  const { m, k, n } = matmulDims(a, b, transA, transB);
   const key = `matmul:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${k}`;
   const kernel = engine.kernel(key, () => ({ source: source(transA, transB), constants: { k } }));
   return runTiled(

@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import { type Matrix, matmulDims } from '@cosinekit/core';
 import type { WasmRuntime } from '../runtime.js';
 
 /**
@@ -14,8 +14,7 @@ export function matmul(
   transB: boolean,
   out?: Float32Array,
 ): Float32Array {
-  const m = transA ? a.cols : a.rows;
-  const n = transB ? b.rows : b.cols;
+  const { m, n } = matmulDims(a, b, transA, transB);
   const o = out ?? new Float32Array(m * n);
   const sb = rt.stageOperand(b, !transB, true, 'matmul');
   try {

@@ -15,9 +15,7 @@ export function matmul(
   transB: boolean,
   out?: Float32Array,
 ): Float32Array {
-  const m = transA ? a.cols : a.rows;
-  const k = transA ? a.rows : a.cols;
-  const n = transB ? b.rows : b.cols;
+  const { m, k, n } = matmulDims(a, b, transA, transB);
   const at = stage(a, transA);
   const bt = stage(b, !transB);
   const c = out ?? new Float32Array(m * n);
@@ -25,6 +23,16 @@ export function matmul(
     dotBlock(at, 0, m, bt, j0, Math.min(n, j0 + COL_BLOCK), k, c.subarray(j0), n);
   }
   return c;
+}
+
+/** The shape of `C = op(A) op(B)`: `C` is `m x n` and `k` is the shared dimension. */
+export function matmulDims(
+  a: Matrix,
+  b: Matrix,
+  transA: boolean,
+  transB: boolean,
+): { m: number; k: number; n: number } {
+  return { m: transA ? a.cols : a.rows, k: transA ? a.rows : a.cols, n: transB ? b.rows : b.cols };
 }
 
 /** `x` (or its transpose) as float64 rows. */
