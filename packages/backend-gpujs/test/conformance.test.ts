@@ -8,6 +8,8 @@ import { testedModes } from './modes.js';
 // headlessgl (WebGL1 through ANGLE) runs the whole suite in Node.
 for (const { mode, skip } of testedModes().filter((m) => m.mode !== 'webgl')) {
   if (skip) {
+    // Printed, so a run says why; CI runs these under xvfb-run with gl built (scripts/setup.sh).
+    console.log(`[gpujs] conformance for ${mode} skipped: ${skip}`);
     describe(`conformance: gpujs ${mode}`, () => it.skip(`skipped: ${skip}`, () => {}));
     continue;
   }

@@ -13,7 +13,10 @@ import { testedModes } from './modes.js';
  * shader compiles and read-backs (headlessgl: about 2 minutes for 300 runs of each property), so
  * they run a third of that.
  */
-const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
+// process.env in Node; in browser pages, the copy vitest.browser-setup.ts publishes.
+const env =
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ??
+  (globalThis as { __COSINEKIT_ENV__?: Record<string, string | undefined> }).__COSINEKIT_ENV__;
 const RUNS = Number(env?.COSINEKIT_PROPERTY_RUNS) || 25;
 const runsFor = (mode: RunMode) =>
   mode === 'webasm' || mode === 'cpu' ? RUNS : Math.max(3, Math.ceil(RUNS / 3));
@@ -21,6 +24,8 @@ const runsFor = (mode: RunMode) =>
 // WebGL1 in Chromium runs the package's own tests only (as in the conformance suite).
 for (const { mode, skip } of testedModes().filter((m) => m.mode !== 'webgl')) {
   if (skip) {
+    // Printed, so a run says why; CI runs these under xvfb-run with gl built (scripts/setup.sh).
+    console.log(`[gpujs] properties for ${mode} skipped: ${skip}`);
     describe(`properties: gpujs ${mode}`, () => it.skip(`skipped: ${skip}`, () => {}));
     continue;
   }
