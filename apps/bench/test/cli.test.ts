@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type Io, main } from '../src/cli.js';
 import { parseReport } from '../src/report/json.js';
@@ -38,7 +39,11 @@ async function run(
     ],
     io,
   );
-  return { code, report: parseReport(readFileSync(json, 'utf8')), text: lines.join('\n') };
+  return {
+    code,
+    report: parseReport(readFileSync(json, 'utf8')),
+    text: stripVTControlCharacters(lines.join('\n')),
+  };
 }
 
 describe('cosinekit-bench CLI', () => {
@@ -145,7 +150,8 @@ describe('cosinekit-bench CLI', () => {
     const lines: string[] = [];
     const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
     expect(await main(['backends', 'reference', 'no-such-backend'], io)).toBe(0);
-    const text = lines.join('\n');
+    // Colour depends on the environment (picocolors colours under CI=true): compare plain text.
+    const text = stripVTControlCharacters(lines.join('\n'));
     expect(text).toMatch(/reference\s+engine=TypeScript.*runs 12 of 12 kernels itself/);
     expect(text).toMatch(/no-such-backend\s+not available: unknown backend id/);
   });
@@ -163,6 +169,6 @@ describe('cosinekit-bench CLI', () => {
     const a = join(dir, 'matrix.json');
     const code = await main(['compare', a, a], io);
     expect(code).toBe(0);
-    expect(lines.join('\n')).toContain('0 faster, 0 slower');
+    expect(stripVTControlCharacters(lines.join('\n'))).toContain('0 faster, 0 slower');
   });
 });

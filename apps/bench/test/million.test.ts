@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type Io, main } from '../src/cli.js';
 import { generateRows, MILLION_EXTRA_LIMIT, MILLION_NOT_RUN } from '../src/million.js';
@@ -43,7 +44,7 @@ describe('million preset', () => {
       ],
       io,
     );
-    const text = lines.join('\n');
+    const text = stripVTControlCharacters(lines.join('\n'));
     expect(code, text).toBe(0);
     const report = parseReport(readFileSync(json, 'utf8'));
     expect(report.ok).toBe(true);
