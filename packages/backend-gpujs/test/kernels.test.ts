@@ -228,6 +228,11 @@ for (const { mode, skip } of testedModes()) {
       expect(b.describe!().kernelFallbacks).toBeUndefined();
     });
 
+    if (mode === 'webasm' || mode === 'cpu') {
+      console.log(
+        `[backend-gpujs] ${mode}: the GL texture leak test is skipped (no textures in this mode; it runs in headlessgl and webgl2)`,
+      );
+    }
     it.skipIf(mode === 'webasm' || mode === 'cpu')(
       'GL textures do not pile up across 20 create/search/dispose rounds',
       () => {

@@ -46,6 +46,10 @@ describe('mode selection', () => {
     }
   });
 
+  if (inBrowser)
+    console.log(
+      '[backend-gpujs] the headlessgl failure-message test is Node-only (it runs in the node project)',
+    );
   it.skipIf(inBrowser)('without an X server, headlessgl names xvfb-run and scripts/build-gl.sh', () => {
     const why = unavailable('headlessgl');
     if (why === null) {
