@@ -29,7 +29,7 @@ export { crc32 } from './crc32.js';
 export type { ErrorCode } from './errors.js';
 export { argError, CosineKitError, isCosineKitError } from './errors.js';
 export { activate, activateDerivative } from './kernels/activation.js';
-export { clampCos, dot64, dotBlock, normalizedF64 } from './kernels/blocked-dot.js';
+export { clampCos, dot64, dotTiles, normalizedF64, stageRows } from './kernels/blocked-dot.js';
 export { fromHalf, toHalf } from './kernels/half.js';
 export { matmulDims } from './kernels/matmul.js';
 export { cosineOf } from './kernels/pair.js';

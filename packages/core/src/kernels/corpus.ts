@@ -1,16 +1,14 @@
 import type { CorpusOptions, CorpusStorage, Matrix, ResidentCorpus, TopKResult } from '../contract.js';
 import { argError, CosineKitError } from '../errors.js';
-import { clampCos, dot64, dotBlock, normalizedF64 } from './blocked-dot.js';
+import { clampCos, dot64, normalizedF64, stageRows } from './blocked-dot.js';
 import { fromHalf, toHalf } from './half.js';
+import { CORPUS_TILE, forEachScoreTile } from './top-k.js';
 import { TopKSelector } from './top-k-selector.js';
-
-const QUERY_TILE = 64;
-const CORPUS_TILE = 256;
 
 /**
  * The reference backend's resident corpus: rows normalised once and stored as float64
- * (`float32` storage: exact), as binary16 bits, or as int8 with one scale per row. Quantised rows
- * are decoded a tile at a time into a float64 scratch buffer for the blocked product.
+ * (`float32` storage: exact), as binary16 bits, or as int8 with one scale per row. A search stages
+ * the rows a tile at a time, decoded to float64, behind the queries in one staging array.
  */
 export class ReferenceCorpus implements ResidentCorpus {
   readonly backend = 'reference';
@@ -24,7 +22,6 @@ export class ReferenceCorpus implements ResidentCorpus {
   #int8: Int8Array | null = null;
   #scale: Float64Array | null = null;
   #disposed = false;
-  readonly #scratch: Float64Array;
 
   constructor(x: Matrix, options: CorpusOptions = {}) {
     this.rows = x.rows;
@@ -55,7 +52,6 @@ export class ReferenceCorpus implements ResidentCorpus {
         `must be 'float32', 'float16' or 'int8', got '${this.storage}'.`,
       );
     }
-    this.#scratch = new Float64Array(this.storage === 'float32' ? 0 : CORPUS_TILE * x.cols);
     ReferenceCorpus.live++;
   }
 
@@ -63,23 +59,22 @@ export class ReferenceCorpus implements ResidentCorpus {
     return this.#disposed;
   }
 
-  /** Rows [j0, j1) as stored, decoded to float64 (a view for float32 storage). */
-  tile(j0: number, j1: number): Float64Array {
+  /** Writes rows [j0, j1) as stored, decoded to float64, into `s` from offset `at`. */
+  stage(j0: number, j1: number, s: Float64Array, at: number): void {
     this.#alive();
     const d = this.cols;
-    if (this.storage === 'float32') return this.#exact!.subarray(j0 * d, j1 * d);
-    const out = this.#scratch;
-    if (this.#half) {
+    if (this.#exact && this.storage === 'float32') {
+      s.set(this.#exact.subarray(j0 * d, j1 * d), at);
+    } else if (this.#half) {
       const h = this.#half;
-      for (let i = j0 * d, o = 0; i < j1 * d; i++, o++) out[o] = fromHalf(h[i]);
+      for (let i = j0 * d, o = at; i < j1 * d; i++, o++) s[o] = fromHalf(h[i]);
     } else {
       const q = this.#int8!;
       for (let r = j0; r < j1; r++) {
-        const s = this.#scale![r];
-        for (let j = 0, i = r * d, o = (r - j0) * d; j < d; j++) out[o + j] = q[i + j] * s;
+        const sc = this.#scale![r];
+        for (let j = 0, i = r * d, o = at + (r - j0) * d; j < d; j++) s[o + j] = q[i + j] * sc;
       }
     }
-    return out;
   }
 
   /** The exact normalised rows, when kept (float32 storage, or re-ranking). */
@@ -110,35 +105,29 @@ export function createCorpus(x: Matrix, options?: CorpusOptions): ReferenceCorpu
   return new ReferenceCorpus(x, options);
 }
 
-/** Streams the corpus in tiles through the blocked product into `each(query, tile, offset, start, width)`. */
+/**
+ * Streams the scores of `queries` against the corpus into `each(query, tile, offset, start, width)`;
+ * returns the staging array, whose head holds the normalised queries.
+ */
 function forEachTile(
   c: ReferenceCorpus,
-  qn: Float64Array,
-  q: number,
+  queries: Matrix,
   each: (i: number, tile: Float64Array, off: number, start: number, width: number) => void,
-): void {
-  const d = c.cols;
-  const scores = new Float64Array(QUERY_TILE * CORPUS_TILE);
-  for (let j0 = 0; j0 < c.rows; j0 += CORPUS_TILE) {
-    const j1 = Math.min(c.rows, j0 + CORPUS_TILE);
-    const w = j1 - j0;
-    const rows = c.tile(j0, j1);
-    for (let i0 = 0; i0 < q; i0 += QUERY_TILE) {
-      const i1 = Math.min(q, i0 + QUERY_TILE);
-      dotBlock(qn, i0, i1, rows, 0, w, d, scores, w);
-      for (let i = i0; i < i1; i++) each(i, scores, (i - i0) * w, j0, w);
-    }
-  }
+): Float64Array {
+  const { rows: q, cols: d } = queries;
+  const s = new Float64Array((q + Math.min(c.rows, CORPUS_TILE)) * d);
+  stageRows(queries.data, 0, q, d, s, 0, true);
+  forEachScoreTile(s, q, c.rows, d, (j0, j1, at) => c.stage(j0, j1, s, at), each);
+  return s;
 }
 
 /** Reference `corpusSearch`: tiled exact search (or quantised search plus exact re-ranking). */
 export function corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): TopKResult {
   const c = own(corpus, 'corpusSearch');
   const q = queries.rows;
-  const qn = normalizedF64(queries.data, q, queries.cols);
   const wide = c.rerank > 0 && c.exact ? Math.min(c.rows, c.rerank * k) : k;
   const sel = new TopKSelector(q, wide);
-  forEachTile(c, qn, q, (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w));
+  const qn = forEachTile(c, queries, (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w));
   const first = sel.result();
   if (wide === k) return first;
   const exact = c.exact!;
@@ -160,8 +149,7 @@ export function corpusMatrix(
 ): Float32Array {
   const c = own(corpus, 'corpusMatrix');
   const n = c.rows;
-  const qn = normalizedF64(queries.data, queries.rows, queries.cols);
-  forEachTile(c, qn, queries.rows, (i, tile, off, start, w) => {
+  forEachTile(c, queries, (i, tile, off, start, w) => {
     for (let t = 0; t < w; t++) out[i * n + start + t] = clampCos(tile[off + t]);
   });
   return out;
@@ -171,9 +159,10 @@ export function corpusMatrix(
 export function readCorpus(corpus: ResidentCorpus): Float32Array {
   const c = own(corpus, 'readCorpus');
   const out = new Float32Array(c.rows * c.cols);
+  const t = new Float64Array(Math.min(c.rows, CORPUS_TILE) * c.cols);
   for (let j0 = 0; j0 < c.rows; j0 += CORPUS_TILE) {
     const j1 = Math.min(c.rows, j0 + CORPUS_TILE);
-    const t = c.tile(j0, j1);
+    c.stage(j0, j1, t, 0);
     for (let i = 0; i < (j1 - j0) * c.cols; i++) out[j0 * c.cols + i] = t[i];
   }
   return out;

@@ -1,33 +1,29 @@
 import type { Matrix } from '../contract.js';
-import { clampCos, dotBlock, normalizedF64 } from './blocked-dot.js';
+import { clampCos, dotTiles, stageRows } from './blocked-dot.js';
 
-/** Corpus rows per block: 64 rows x d float64 stay in L2 while every query row passes over them. */
-export const ROW_BLOCK = 64;
+/** Rows of `b` per block: 128 rows x d float64 stay in L2 while every row of `a` passes over them. */
+export const ROW_BLOCK = 128;
 
-/** Reference `cosineMatrix`: normalise both sides once, then a blocked product. */
+/**
+ * Reference `cosineMatrix`: `a`'s rows normalised once into the head of one float64 staging array,
+ * then `b` a block at a time, normalised into its tail, and the blocked product of the two. Memory:
+ * (rows of a + ROW_BLOCK) x d float64 beside the output, never a float64 copy of all of `b`.
+ */
 export function cosineMatrix(
   a: Matrix,
   b: Matrix,
   out: Float32Array = new Float32Array(a.rows * b.rows),
 ): Float32Array {
-  const an = normalizedF64(a.data, a.rows, a.cols);
-  const bn = normalizedF64(b.data, b.rows, b.cols);
-  return normalizedProduct(an, a.rows, bn, b.rows, a.cols, out);
-}
-
-/** `out = an bn^T` for row-normalised float64 operands, clamped, blocked over `bn`'s rows. */
-export function normalizedProduct(
-  an: Float64Array,
-  m: number,
-  bn: Float64Array,
-  n: number,
-  d: number,
-  out: Float32Array,
-): Float32Array {
+  const m = a.rows;
+  const n = b.rows;
+  const d = a.cols;
+  const tail = m * d;
+  const s = new Float64Array(tail + Math.min(n, ROW_BLOCK) * d);
+  stageRows(a.data, 0, m, d, s, 0, true);
   for (let j0 = 0; j0 < n; j0 += ROW_BLOCK) {
     const j1 = Math.min(n, j0 + ROW_BLOCK);
-    // dotBlock writes columns [j0, j1) of each output row; the offset -j0 is folded in there.
-    dotBlock(an, 0, m, bn, j0, j1, d, out.subarray(j0), n);
+    stageRows(b.data, j0, j1, d, s, tail, true);
+    dotTiles(s, 0, m, tail, j1 - j0, d, out, j0, n);
   }
   for (let i = 0; i < out.length; i++) out[i] = clampCos(out[i]);
   return out;

@@ -1,12 +1,12 @@
 import type { Matrix } from '../contract.js';
-import { dotBlock } from './blocked-dot.js';
+import { dotTiles } from './blocked-dot.js';
 
 const COL_BLOCK = 64;
 
 /**
- * Reference `matmul`: `C = op(A) op(B)`. Both operands are staged once as float64 rows of the
- * shared dimension (A's rows, B's columns), which turns every case into the blocked dot-product
- * form; the staging is O(mk + nk) against O(mnk) work.
+ * Reference `matmul`: `C = op(A) op(B)`. Both operands are staged once, into one float64 array, as
+ * rows of the shared dimension (A's rows, then B's columns), which turns every case into the
+ * blocked dot-product form; the staging is O(mk + nk) against O(mnk) work.
  */
 export function matmul(
   a: Matrix,
@@ -16,11 +16,12 @@ export function matmul(
   out?: Float32Array,
 ): Float32Array {
   const { m, k, n } = matmulDims(a, b, transA, transB);
-  const at = stage(a, transA);
-  const bt = stage(b, !transB);
+  const s = new Float64Array((m + n) * k);
+  stage(a, transA, s, 0);
+  stage(b, !transB, s, m * k);
   const c = out ?? new Float32Array(m * n);
   for (let j0 = 0; j0 < n; j0 += COL_BLOCK) {
-    dotBlock(at, 0, m, bt, j0, Math.min(n, j0 + COL_BLOCK), k, c.subarray(j0), n);
+    dotTiles(s, 0, m, (m + j0) * k, Math.min(n - j0, COL_BLOCK), k, c, j0, n);
   }
   return c;
 }
@@ -35,17 +36,15 @@ export function matmulDims(
   return { m: transA ? a.cols : a.rows, k: transA ? a.rows : a.cols, n: transB ? b.rows : b.cols };
 }
 
-/** `x` (or its transpose) as float64 rows. */
-function stage(x: Matrix, transpose: boolean): Float64Array {
+/** Writes `x` (or its transpose) as float64 rows into `s` from offset `at`. */
+function stage(x: Matrix, transpose: boolean, s: Float64Array, at: number): void {
   const { data, rows, cols } = x;
-  const s = new Float64Array(rows * cols);
   if (!transpose) {
-    for (let i = 0; i < s.length; i++) s[i] = data[i];
-    return s;
+    for (let i = 0; i < rows * cols; i++) s[at + i] = data[i];
+    return;
   }
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
-    for (let j = 0; j < cols; j++) s[j * rows + i] = data[o + j];
+    for (let j = 0; j < cols; j++) s[at + j * rows + i] = data[o + j];
   }
-  return s;
 }

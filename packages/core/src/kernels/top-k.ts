@@ -1,37 +1,66 @@
 import type { Matrix, TopKResult } from '../contract.js';
-import { dotBlock, normalizedF64 } from './blocked-dot.js';
+import { dotTiles, stageRows } from './blocked-dot.js';
 import { TopKSelector } from './top-k-selector.js';
 
 /** Queries and corpus rows per tile: the score tile is at most 64 x 256 float64 (128 KiB). */
-const QUERY_TILE = 64;
-const CORPUS_TILE = 256;
+export const QUERY_TILE = 64;
+export const CORPUS_TILE = 256;
 
-/** Reference `topK`: normalise, then tiles of scores streamed into a per-query selection. */
+/**
+ * Reference `topK`: the queries normalised once into the head of one float64 staging array, the
+ * corpus a tile at a time into its tail, and each tile of scores streamed into a per-query
+ * selection: O(Q x (k + d) + tile) extra memory, never the Q x N scores.
+ */
 export function topK(queries: Matrix, corpus: Matrix, k: number): TopKResult {
-  const qn = normalizedF64(queries.data, queries.rows, queries.cols);
-  const cn = normalizedF64(corpus.data, corpus.rows, corpus.cols);
-  return searchNormalized(qn, queries.rows, cn, corpus.rows, corpus.cols, k);
+  const q = queries.rows;
+  const n = corpus.rows;
+  const d = queries.cols;
+  const s = new Float64Array((q + Math.min(n, CORPUS_TILE)) * d);
+  stageRows(queries.data, 0, q, d, s, 0, true);
+  return searchStaged(s, q, n, d, k, (j0, j1, at) => stageRows(corpus.data, j0, j1, d, s, at, true));
 }
 
-/** Tiled exact search over row-normalised float64 data: O(Q x k + tile) extra memory. */
-export function searchNormalized(
-  qn: Float64Array,
+/**
+ * Tiled exact search over staged data: `s` holds the `q` normalised queries from offset 0 and room
+ * for CORPUS_TILE rows after them, which `fill(j0, j1, at)` writes (corpus rows [j0, j1),
+ * normalised, from offset `at`).
+ */
+export function searchStaged(
+  s: Float64Array,
   q: number,
-  cn: Float64Array,
   n: number,
   d: number,
   k: number,
+  fill: (j0: number, j1: number, at: number) => void,
 ): TopKResult {
   const sel = new TopKSelector(q, k);
-  const tile = new Float64Array(QUERY_TILE * CORPUS_TILE);
-  for (let i0 = 0; i0 < q; i0 += QUERY_TILE) {
-    const i1 = Math.min(q, i0 + QUERY_TILE);
-    for (let j0 = 0; j0 < n; j0 += CORPUS_TILE) {
-      const j1 = Math.min(n, j0 + CORPUS_TILE);
-      const w = j1 - j0;
-      dotBlock(qn, i0, i1, cn, j0, j1, d, tile, w);
-      for (let i = i0; i < i1; i++) sel.pushRow(i, tile, (i - i0) * w, j0, w);
+  forEachScoreTile(s, q, n, d, fill, (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w));
+  return sel.result();
+}
+
+/**
+ * Streams the scores of `q` staged queries against `n` corpus rows, a tile at a time, into
+ * `each(query, tile, offset, start, width)`: the corpus tile is staged once (`fill`) and every query
+ * tile passes over it.
+ */
+export function forEachScoreTile(
+  s: Float64Array,
+  q: number,
+  n: number,
+  d: number,
+  fill: (j0: number, j1: number, at: number) => void,
+  each: (i: number, tile: Float64Array, off: number, start: number, width: number) => void,
+): void {
+  const at = q * d;
+  const scores = new Float64Array(Math.min(q, QUERY_TILE) * Math.min(n, CORPUS_TILE));
+  for (let j0 = 0; j0 < n; j0 += CORPUS_TILE) {
+    const j1 = Math.min(n, j0 + CORPUS_TILE);
+    const w = j1 - j0;
+    fill(j0, j1, at);
+    for (let i0 = 0; i0 < q; i0 += QUERY_TILE) {
+      const i1 = Math.min(q, i0 + QUERY_TILE);
+      dotTiles(s, i0 * d, i1 - i0, at, w, d, scores, 0, w);
+      for (let i = i0; i < i1; i++) each(i, scores, (i - i0) * w, j0, w);
     }
   }
-  return sel.result();
 }
