@@ -73,13 +73,17 @@ export function naiveContender(): Contender {
   return peer('naive', { engine: 'JavaScript loop', array: 'Float32Array' }, methods);
 }
 
-/** The synchronous pure-TS `cosine()` of core, for one pair. */
+/**
+ * The synchronous pure-TS `cosine()` of core, for one pair: the reference backend's pair kernel
+ * (`cosineOf`, also behind its `cosineRows`) without the async kit around it.
+ */
 export function coreContender(): Contender {
-  return peer('core', { engine: 'TypeScript', call: 'cosine(a, b)' }, (kind) =>
+  return peer('core', { engine: 'TypeScript', call: 'cosine(a, b)', kernel: 'reference cosineOf' }, (kind) =>
     kind === 'pair'
       ? [
           {
             name: 'cosine(a, b)',
+            ranBy: 'reference',
             prepare: ({ queries, corpus }) => ({ call: () => ({ value: cosine(queries, corpus) }) }),
           },
         ]

@@ -54,7 +54,7 @@ export function displayRow(r: BenchResult, report: Pick<BenchReport, 'contenders
     Size: r.shrunk ? `slice ${fmtSize(r.size)}` : 'full',
     Contender: r.contender,
     Method: r.method,
-    'Ran by': r.role === 'peer' ? '' : r.ranBy ? (fellBack ? `${r.ranBy} (fallback)` : r.ranBy) : '',
+    'Ran by': r.ranBy ? (fellBack ? `${r.ranBy} (fallback)` : r.ranBy) : '',
     Median: t ? fmtMs(t.median) : '',
     'Spread (min-max)': t ? `${fmtMs(t.min)} - ${fmtMs(t.max)}` : '',
     Setup: r.setupMs !== undefined && r.setupMs >= 1 ? fmtMs(r.setupMs) : '',
