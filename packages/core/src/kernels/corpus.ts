@@ -1,6 +1,6 @@
 import type { CorpusOptions, CorpusStorage, Matrix, ResidentCorpus, TopKResult } from '../contract.js';
 import { argError, CosineKitError } from '../errors.js';
-import { clampCos, dot64, normalizedF64, stageRows } from './blocked-dot.js';
+import { clampCos, dot64, normalizedF64 } from './blocked-dot.js';
 import { fromHalf, toHalf } from './half.js';
 import { CORPUS_TILE, forEachScoreTile } from './top-k.js';
 import { TopKSelector } from './top-k-selector.js';
@@ -63,8 +63,8 @@ export class ReferenceCorpus implements ResidentCorpus {
   stage(j0: number, j1: number, s: Float64Array, at: number): void {
     this.#alive();
     const d = this.cols;
-    if (this.#exact && this.storage === 'float32') {
-      s.set(this.#exact.subarray(j0 * d, j1 * d), at);
+    if (this.storage === 'float32') {
+      s.set(this.#exact!.subarray(j0 * d, j1 * d), at);
     } else if (this.#half) {
       const h = this.#half;
       for (let i = j0 * d, o = at; i < j1 * d; i++, o++) s[o] = fromHalf(h[i]);
@@ -105,29 +105,18 @@ export function createCorpus(x: Matrix, options?: CorpusOptions): ReferenceCorpu
   return new ReferenceCorpus(x, options);
 }
 
-/**
- * Streams the scores of `queries` against the corpus into `each(query, tile, offset, start, width)`;
- * returns the staging array, whose head holds the normalised queries.
- */
-function forEachTile(
-  c: ReferenceCorpus,
-  queries: Matrix,
-  each: (i: number, tile: Float64Array, off: number, start: number, width: number) => void,
-): Float64Array {
-  const { rows: q, cols: d } = queries;
-  const s = new Float64Array((q + Math.min(c.rows, CORPUS_TILE)) * d);
-  stageRows(queries.data, 0, q, d, s, 0, true);
-  forEachScoreTile(s, q, c.rows, d, (j0, j1, at) => c.stage(j0, j1, s, at), each);
-  return s;
-}
-
 /** Reference `corpusSearch`: tiled exact search (or quantised search plus exact re-ranking). */
 export function corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): TopKResult {
   const c = own(corpus, 'corpusSearch');
   const q = queries.rows;
   const wide = c.rerank > 0 && c.exact ? Math.min(c.rows, c.rerank * k) : k;
   const sel = new TopKSelector(q, wide);
-  const qn = forEachTile(c, queries, (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w));
+  const qn = forEachScoreTile(
+    queries,
+    c.rows,
+    (j0, j1, s, at) => c.stage(j0, j1, s, at),
+    (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w),
+  );
   const first = sel.result();
   if (wide === k) return first;
   const exact = c.exact!;
@@ -149,9 +138,14 @@ export function corpusMatrix(
 ): Float32Array {
   const c = own(corpus, 'corpusMatrix');
   const n = c.rows;
-  forEachTile(c, queries, (i, tile, off, start, w) => {
-    for (let t = 0; t < w; t++) out[i * n + start + t] = clampCos(tile[off + t]);
-  });
+  forEachScoreTile(
+    queries,
+    n,
+    (j0, j1, s, at) => c.stage(j0, j1, s, at),
+    (i, tile, off, start, w) => {
+      for (let t = 0; t < w; t++) out[i * n + start + t] = clampCos(tile[off + t]);
+    },
+  );
   return out;
 }
 

@@ -7,60 +7,48 @@ export const QUERY_TILE = 64;
 export const CORPUS_TILE = 256;
 
 /**
- * Reference `topK`: the queries normalised once into the head of one float64 staging array, the
- * corpus a tile at a time into its tail, and each tile of scores streamed into a per-query
- * selection: O(Q x (k + d) + tile) extra memory, never the Q x N scores.
+ * Reference `topK`: the queries normalised once, the corpus a tile at a time, and each tile of
+ * scores streamed into a per-query selection: O(Q x (k + d) + tile) extra memory, never the Q x N
+ * scores.
  */
 export function topK(queries: Matrix, corpus: Matrix, k: number): TopKResult {
-  const q = queries.rows;
-  const n = corpus.rows;
-  const d = queries.cols;
-  const s = new Float64Array((q + Math.min(n, CORPUS_TILE)) * d);
-  stageRows(queries.data, 0, q, d, s, 0, true);
-  return searchStaged(s, q, n, d, k, (j0, j1, at) => stageRows(corpus.data, j0, j1, d, s, at, true));
-}
-
-/**
- * Tiled exact search over staged data: `s` holds the `q` normalised queries from offset 0 and room
- * for CORPUS_TILE rows after them, which `fill(j0, j1, at)` writes (corpus rows [j0, j1),
- * normalised, from offset `at`).
- */
-export function searchStaged(
-  s: Float64Array,
-  q: number,
-  n: number,
-  d: number,
-  k: number,
-  fill: (j0: number, j1: number, at: number) => void,
-): TopKResult {
-  const sel = new TopKSelector(q, k);
-  forEachScoreTile(s, q, n, d, fill, (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w));
+  const sel = new TopKSelector(queries.rows, k);
+  forEachScoreTile(
+    queries,
+    corpus.rows,
+    (j0, j1, s, at) => stageRows(corpus.data, j0, j1, corpus.cols, s, at, true),
+    (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w),
+  );
   return sel.result();
 }
 
 /**
- * Streams the scores of `q` staged queries against `n` corpus rows, a tile at a time, into
- * `each(query, tile, offset, start, width)`: the corpus tile is staged once (`fill`) and every query
- * tile passes over it.
+ * Streams the scores of `queries` against `n` corpus rows, a tile at a time, into
+ * `each(query, tile, offset, start, width)`. One float64 staging array holds the normalised
+ * queries from offset 0 and, behind them, CORPUS_TILE rows of the corpus, which
+ * `fill(j0, j1, s, at)` writes (rows [j0, j1), normalised, from offset `at`): each corpus tile is
+ * staged once and every query tile passes over it. Returns the staging array.
  */
 export function forEachScoreTile(
-  s: Float64Array,
-  q: number,
+  queries: Matrix,
   n: number,
-  d: number,
-  fill: (j0: number, j1: number, at: number) => void,
+  fill: (j0: number, j1: number, s: Float64Array, at: number) => void,
   each: (i: number, tile: Float64Array, off: number, start: number, width: number) => void,
-): void {
+): Float64Array {
+  const { rows: q, cols: d } = queries;
   const at = q * d;
+  const s = new Float64Array(at + Math.min(n, CORPUS_TILE) * d);
+  stageRows(queries.data, 0, q, d, s, 0, true);
   const scores = new Float64Array(Math.min(q, QUERY_TILE) * Math.min(n, CORPUS_TILE));
   for (let j0 = 0; j0 < n; j0 += CORPUS_TILE) {
     const j1 = Math.min(n, j0 + CORPUS_TILE);
     const w = j1 - j0;
-    fill(j0, j1, at);
+    fill(j0, j1, s, at);
     for (let i0 = 0; i0 < q; i0 += QUERY_TILE) {
       const i1 = Math.min(q, i0 + QUERY_TILE);
       dotTiles(s, i0 * d, i1 - i0, at, w, d, scores, 0, w);
       for (let i = i0; i < i1; i++) each(i, scores, (i - i0) * w, j0, w);
     }
   }
+  return s;
 }
