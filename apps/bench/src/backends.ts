@@ -1,4 +1,5 @@
-import { type Backend, createReferenceBackend } from '@cosinekit/core';
+import type { Backend } from '@cosinekit/core';
+import { createReferenceBackend } from '@cosinekit/core/backend';
 
 /** Loads a package by name. Node passes `(s) => import(s)`; the browser passes a table of literal imports. */
 export type ModuleLoader = (specifier: string) => Promise<Record<string, unknown>>;

@@ -5,7 +5,7 @@
  * float64: a backend for callers who want the last digit right on very long vectors. Everything
  * else falls back to the reference backend, kernel by kernel; `kit.ranBy(kernel)` says which ran.
  */
-import { type Backend, type Matrix, registerBackend } from '@cosinekit/core';
+import { type Backend, type Matrix, registerBackend } from '@cosinekit/core/backend';
 
 /** Sum of `f(i)` for i in [0, n) with Kahan compensation. */
 function kahan(n: number, f: (i: number) => number): number {

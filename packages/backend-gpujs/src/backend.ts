@@ -1,4 +1,4 @@
-import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core';
+import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core/backend';
 import { createEngine, type Engine, type GpujsMode } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';

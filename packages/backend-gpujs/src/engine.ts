@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core';
+import { CosineKitError } from '@cosinekit/core/backend';
 import { GPU, Input, utils } from 'gpu.js';
 
 /** The gpu.js modes this backend can run in; `'auto'` picks the best that works here. */

@@ -2,7 +2,7 @@
  * Registers the gpu.js backend as `'gpujs'`: priority 7 in a browser where WebGL2 runs (ahead of
  * the CPU backends), 3 elsewhere, where gpu.js runs headless GL or falls back to webasm/cpu.
  */
-import { registerBackend } from '@cosinekit/core';
+import { registerBackend } from '@cosinekit/core/backend';
 import { GPU } from 'gpu.js';
 import { createGpujsBackend, GPUJS_BACKEND_NAME } from './backend.js';
 

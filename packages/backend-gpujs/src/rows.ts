@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import { type DeviceValue, type Engine, type GpuTexture, isTexture, matrixArg, rowsOf } from './engine.js';
 
 /**

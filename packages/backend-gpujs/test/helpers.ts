@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import { expect } from 'vitest';
 
 /** Seeded uniform numbers in [-1, 1) (mulberry32). */

@@ -5,7 +5,7 @@ import {
   type Kernels,
   type Matrix,
   referenceKernels,
-} from '@cosinekit/core';
+} from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, type RunMode } from '../src/engine.js';
 import { activation } from '../src/kernels/activation.js';

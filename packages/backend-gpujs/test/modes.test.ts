@@ -1,4 +1,5 @@
-import { getBackend, isCosineKitError, listBackends, unregisterBackend } from '@cosinekit/core';
+import { listBackends } from '@cosinekit/core';
+import { getBackend, isCosineKitError, unregisterBackend } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { createGpujsBackend } from '../src/index.js';
 import { inBrowser, unavailable } from './modes.js';

@@ -1,4 +1,4 @@
-import type { Backend } from '@cosinekit/core';
+import type { Backend } from '@cosinekit/core/backend';
 import { createGpujsBackend, type GpujsBackendOptions, type RunMode } from '../src/index.js';
 
 /** True in the Chromium project. */

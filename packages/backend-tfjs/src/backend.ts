@@ -1,4 +1,4 @@
-import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core';
+import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core/backend';
 import type { KernelContext } from './context.js';
 import type { TfjsCorpus } from './corpus.js';
 import {

@@ -1,4 +1,4 @@
-import { CosineKitError, type ResidentCorpus } from '@cosinekit/core';
+import { CosineKitError, type ResidentCorpus } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { TfjsEngine } from './engine.js';
 

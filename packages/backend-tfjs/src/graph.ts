@@ -1,7 +1,7 @@
 /**
  * tfjs building blocks shared by the kernels. They create tensors, so call them inside `tf.tidy`.
  */
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Tfjs } from './engine.js';
 

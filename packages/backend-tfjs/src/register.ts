@@ -3,7 +3,7 @@
  * (priority -1: only by name, the reference is faster) and, in a browser with WebGL2, `tfjs-webgl` (priority 6). Nothing is loaded until
  * the registry first asks for one; an engine that fails to start is reported and skipped.
  */
-import { registerBackend } from '@cosinekit/core';
+import { registerBackend } from '@cosinekit/core/backend';
 import { createTfjsBackend } from './backend.js';
 
 registerBackend('tfjs-wasm', () => createTfjsBackend({ engine: 'wasm' }), 5);

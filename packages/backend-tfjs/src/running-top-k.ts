@@ -1,4 +1,4 @@
-import type { TopKResult } from '@cosinekit/core';
+import type { TopKResult } from '@cosinekit/core/backend';
 
 /**
  * The running per-query selection of a tiled search. Each tile of the corpus contributes its own

@@ -3,7 +3,7 @@
  * `KernelContext.run`; each tile's tensors live inside one `tf.tidy`, so at most one score tile
  * (about `scoreTile` floats) exists at a time.
  */
-import type { Matrix, TopKResult } from '@cosinekit/core';
+import type { Matrix, TopKResult } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { KernelContext } from './context.js';
 import type { CorpusTile } from './corpus.js';

@@ -1,4 +1,5 @@
-import { getBackend, listBackends, referenceKernels, unregisterBackend } from '@cosinekit/core';
+import { listBackends } from '@cosinekit/core';
+import { getBackend, referenceKernels, unregisterBackend } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { createTfjsBackend, initTfjsEngine } from '../src/index.js';
 import { matrix, maxAbsError } from './helpers.js';

@@ -1,4 +1,4 @@
-import { type Kernels, type Matrix, referenceKernels } from '@cosinekit/core';
+import { type Kernels, type Matrix, referenceKernels } from '@cosinekit/core/backend';
 import type { TfjsEngine } from '../src/index.js';
 
 /** Engines under test here: tfjs-wasm and tfjs-cpu in Node, tfjs-webgl in the browser project. */

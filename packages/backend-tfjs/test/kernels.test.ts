@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type Matrix, type TopKResult } from '@cosinekit/core';
+import { ACTIVATIONS, type Matrix, type TopKResult } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend, type TfjsBackend } from '../src/index.js';
 import {

@@ -1,4 +1,4 @@
-import { ACTIVATIONS } from '@cosinekit/core';
+import { ACTIVATIONS } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { createTfjsBackend, initTfjsEngine } from '../src/index.js';
 import { ENGINES, matrix } from './helpers.js';

@@ -1,4 +1,5 @@
-import { getBackend, listBackends } from '@cosinekit/core';
+import { listBackends } from '@cosinekit/core';
+import { getBackend } from '@cosinekit/core/backend';
 import { expect, it } from 'vitest';
 
 it('register adds tfjs-webgl (6) in a browser with WebGL2, above tfjs-wasm (5) and tfjs-cpu (-1)', async () => {

@@ -9,7 +9,7 @@ import {
   type Matrix,
   type ResidentCorpus,
   type TopKResult,
-} from '@cosinekit/core';
+} from '@cosinekit/core/backend';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
 import { corpusMatrix, corpusSearch, createCorpus, readCorpus, type WasmCorpus } from './kernels/corpus.js';

@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core';
+import { CosineKitError } from '@cosinekit/core/backend';
 
 /** Bytes in one wasm page. */
 const PAGE = 65536;

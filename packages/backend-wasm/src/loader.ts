@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core';
+import { CosineKitError } from '@cosinekit/core/backend';
 
 /** Which binary runs: plain 128-bit SIMD, or relaxed SIMD (fused multiply-add). */
 export type WasmVariant = 'simd' | 'relaxed';

@@ -5,7 +5,7 @@
  * import '@cosinekit/backend-wasm/register';
  * ```
  */
-import { registerBackend } from '@cosinekit/core';
+import { registerBackend } from '@cosinekit/core/backend';
 import { createWasmBackend } from './index.js';
 
 registerBackend('wasm', () => createWasmBackend(), 10);

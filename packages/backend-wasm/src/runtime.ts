@@ -1,4 +1,4 @@
-import { CosineKitError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core';
+import { CosineKitError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import { Heap } from './heap.js';
 import type { WasmVariant } from './loader.js';
 import type { HelperPool } from './threads.js';

@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core';
+import { CosineKitError } from '@cosinekit/core/backend';
 import {
   CONTROL_SLOTS,
   type ControlInit,

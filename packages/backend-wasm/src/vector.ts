@@ -1,4 +1,4 @@
-import { CosineKitError, checkFinite } from '@cosinekit/core';
+import { CosineKitError, checkFinite } from '@cosinekit/core/backend';
 import { padded, type Resident, type WasmRuntime } from './runtime.js';
 
 /** Bytes before a vector's data: its float64 norm sits in the last 8 (see `vectorPrepare`). */

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type Matrix } from '@cosinekit/core';
+import { ACTIVATIONS, type Matrix } from '@cosinekit/core/backend';
 import type { WasmKernels } from './backend.js';
 import { TILES, type WasmRuntime } from './runtime.js';
 

@@ -1,4 +1,4 @@
-import { type Matrix, referenceKernels } from '@cosinekit/core';
+import { type Matrix, referenceKernels } from '@cosinekit/core/backend';
 import { expect } from 'vitest';
 import {
   createWasmBackend,

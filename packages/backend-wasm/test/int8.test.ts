@@ -1,4 +1,4 @@
-import { isCosineKitError } from '@cosinekit/core';
+import { isCosineKitError } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { backend, expectClose, random, ref } from './helpers.js';

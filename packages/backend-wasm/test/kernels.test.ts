@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type Matrix } from '@cosinekit/core';
+import { ACTIVATIONS, type Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TILES, type WasmBackend } from '../src/index.js';
 import { backend, expectClose, random, ref, VARIANTS } from './helpers.js';

@@ -1,4 +1,4 @@
-import { isCosineKitError } from '@cosinekit/core';
+import { isCosineKitError } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend, relaxedSupported, simdSupported } from '../src/index.js';
 import { backend, random } from './helpers.js';

@@ -1,4 +1,4 @@
-import { isCosineKitError, referenceKernels } from '@cosinekit/core';
+import { isCosineKitError, referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { Heap } from '../src/heap.js';
 import type { WasmCorpus } from '../src/index.js';

@@ -1,4 +1,5 @@
-import { getBackend, listBackends, unregisterBackend } from '@cosinekit/core';
+import { listBackends } from '@cosinekit/core';
+import { getBackend, unregisterBackend } from '@cosinekit/core/backend';
 import { afterAll, describe, expect, it } from 'vitest';
 
 describe('register', () => {

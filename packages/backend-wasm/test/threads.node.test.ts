@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CosineKitError } from '@cosinekit/core';
+import { CosineKitError } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { startThreaded } from '../src/backend.js';
 import {

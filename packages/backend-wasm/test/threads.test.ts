@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { threadsUnavailable } from '../src/threads.js';

@@ -1,4 +1,5 @@
-import { cosine, isCosineKitError } from '@cosinekit/core';
+import { cosine } from '@cosinekit/core';
+import { isCosineKitError } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { backend, random, VARIANTS } from './helpers.js';

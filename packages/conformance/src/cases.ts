@@ -1,14 +1,12 @@
+import { type CosineKit, createCosineKit, Tensor } from '@cosinekit/core';
 import {
   ACTIVATIONS,
   type Backend,
-  type CosineKit,
-  createCosineKit,
   type KernelName,
   type Kernels,
   type Matrix,
   resolveKernels,
-  Tensor,
-} from '@cosinekit/core';
+} from '@cosinekit/core/backend';
 import { assertClose, assertRejects, check, fail } from './assert.js';
 import { randomTensor, withZeroRow } from './data.js';
 import { act64, actGrad64, cosineMatrix64, matmul64, norms64, topK64 } from './oracle.js';

@@ -1,4 +1,5 @@
-import { type Matrix, Tensor } from '@cosinekit/core';
+import { Tensor } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 
 /** A small seeded PRNG (mulberry32), so every failure reproduces. */
 export function rng(seed: number): () => number {

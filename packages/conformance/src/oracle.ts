@@ -2,7 +2,7 @@
  * The float64 oracle: plain, obviously-correct formulas, independent of every backend
  * (the reference backend included), computed from the same float32 inputs.
  */
-import type { Activation, Matrix } from '@cosinekit/core';
+import type { Activation, Matrix } from '@cosinekit/core/backend';
 
 export function norms64(x: Matrix): Float64Array {
   const out = new Float64Array(x.rows);

@@ -1,4 +1,5 @@
-import { ACTIVATIONS, type Backend, type Matrix, Tensor } from '@cosinekit/core';
+import { Tensor } from '@cosinekit/core';
+import { ACTIVATIONS, type Backend, type Matrix } from '@cosinekit/core/backend';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { assertClose, check } from './assert.js';

@@ -1,4 +1,4 @@
-import type { Backend } from '@cosinekit/core';
+import type { Backend } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
   type ConformanceCase,

@@ -1,3 +1,4 @@
+import { Tensor } from '@cosinekit/core';
 import {
   type Backend,
   createReferenceBackend,
@@ -7,9 +8,8 @@ import {
   type Matrix,
   type ResidentCorpus,
   referenceKernels,
-  Tensor,
   type TopKResult,
-} from '@cosinekit/core';
+} from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { conformanceCases, createContext, runCases } from '../src/index.js';
 

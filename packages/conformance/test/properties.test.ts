@@ -1,4 +1,4 @@
-import { createReferenceBackend } from '@cosinekit/core';
+import { createReferenceBackend } from '@cosinekit/core/backend';
 import { runProperties } from '../src/index.js';
 
 runProperties({ name: 'reference', create: () => createReferenceBackend() });

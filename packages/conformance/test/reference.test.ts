@@ -1,4 +1,4 @@
-import { createReferenceBackend } from '@cosinekit/core';
+import { createReferenceBackend } from '@cosinekit/core/backend';
 import { runConformance } from '../src/index.js';
 
 // The reference backend is the one every other backend falls back to: it must pass the whole

@@ -64,11 +64,3 @@ export function checkK(op: string, k: unknown, n: number): asserts k is number {
     argError('INVALID_K', op, 'k', `must be in [1, ${n}] (the corpus has ${n} rows), got ${k}.`);
   }
 }
-
-/** Throws `INVALID_ARGUMENT` unless `out` is a Float32Array of exactly `length` elements. */
-export function checkOut(op: string, out: Float32Array | undefined, length: number): void {
-  if (out === undefined) return;
-  if (!(out instanceof Float32Array)) argError('INVALID_TYPE', op, 'out', 'must be a Float32Array.');
-  if (out.length !== length)
-    argError('SHAPE_MISMATCH', op, 'out', `has length ${out.length} but the result needs ${length}.`);
-}

@@ -3,15 +3,12 @@ import {
   type Backend,
   CORPUS_FORMAT_VERSION,
   CosineKitError,
-  crc32,
-  createCosineKit,
   createReferenceBackend,
-  fromHalf,
   referenceKernels,
-  type SearchResult,
-  Tensor,
-  toHalf,
-} from '../src/index.js';
+} from '../src/backend.js';
+import { crc32 } from '../src/crc32.js';
+import { createCosineKit, type SearchResult, Tensor } from '../src/index.js';
+import { fromHalf, toHalf } from '../src/kernels/half.js';
 
 function rows(n: number, d: number, seed: number): Tensor {
   let s = seed;

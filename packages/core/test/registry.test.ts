@@ -2,14 +2,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type Backend,
   CosineKitError,
-  createCosineKit,
   createReferenceBackend,
   getBackend,
-  listBackends,
   referenceKernels,
   registerBackend,
   unregisterBackend,
-} from '../src/index.js';
+} from '../src/backend.js';
+import { createCosineKit, listBackends } from '../src/index.js';
 
 const registered: string[] = [];
 function reg(name: string, factory: () => Backend | Promise<Backend>, priority: number) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Backend, cosine, createCosineKit, type Matrix, prepareRows, tensor } from '../src/index.js';
+import { type Backend, cosine, createCosineKit, type Matrix, tensor } from '../src/index.js';
+import { prepareRows } from '../src/scale.js';
 
 /** A backend whose cosine kernels do every operation in float32, like a GPU shader or wasm f32x4. */
 const float32Engine: Backend = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TopKSelector } from '../src/index.js';
+import { TopKSelector } from '../src/kernels/top-k-selector.js';
 
 describe('TopKSelector', () => {
   it('keeps the k best, best first, ties to the lower index, in any arrival order', () => {

@@ -1,5 +1,7 @@
-import type { CosineKit, Kernels, Matrix, TensorInput } from '@cosinekit/core';
-import { argError, Tensor, toTensor } from '@cosinekit/core';
+import type { CosineKit, TensorInput } from '@cosinekit/core';
+import { Tensor } from '@cosinekit/core';
+import type { Kernels, Matrix } from '@cosinekit/core/backend';
+import { argError, toTensor } from '@cosinekit/core/backend';
 import { type DenseCache, DenseLayer, type DenseSpec } from './layers.js';
 import { type NormalizedRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
 import { type DenseOps, kernelOps, type Precision, type Vec } from './ops.js';

@@ -1,5 +1,5 @@
 import type { CosineKit, TensorInput } from '@cosinekit/core';
-import { argError } from '@cosinekit/core';
+import { argError } from '@cosinekit/core/backend';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {

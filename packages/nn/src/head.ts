@@ -1,5 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
-import { argError, Tensor } from '@cosinekit/core';
+import { Tensor } from '@cosinekit/core';
+import { argError } from '@cosinekit/core/backend';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { Activation } from '@cosinekit/core';
-import { ACTIVATIONS, CosineKitError } from '@cosinekit/core';
+import type { Activation } from '@cosinekit/core/backend';
+import { ACTIVATIONS, CosineKitError } from '@cosinekit/core/backend';
 import { Encoder } from './encoder.js';
 import { DenseLayer } from './layers.js';
 

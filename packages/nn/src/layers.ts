@@ -1,5 +1,5 @@
-import type { Activation } from '@cosinekit/core';
-import { ACTIVATIONS, argError } from '@cosinekit/core';
+import type { Activation } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
 

@@ -1,5 +1,5 @@
-import type { Activation, Awaitable, Kernels } from '@cosinekit/core';
-import { activate, activateDerivative } from '@cosinekit/core';
+import type { Activation, Awaitable, Kernels } from '@cosinekit/core/backend';
+import { activate, activateDerivative } from '@cosinekit/core/backend';
 
 /**
  * The numbers the model works on: float32 on a backend, float64 in the gradient-check path.

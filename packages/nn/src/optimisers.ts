@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core';
+import { argError } from '@cosinekit/core/backend';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */

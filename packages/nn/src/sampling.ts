@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core';
+import { argError } from '@cosinekit/core/backend';
 import type { Rng } from './rng.js';
 
 /** Rows of inputs with a class label each: `x` is `rows x cols`, row-major. */

@@ -1,5 +1,5 @@
-import type { Awaitable } from '@cosinekit/core';
-import { argError } from '@cosinekit/core';
+import type { Awaitable } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss } from './losses/loss.js';
 import { type DenseOps, kernelOps, type Vec } from './ops.js';

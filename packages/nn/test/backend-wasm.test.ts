@@ -1,5 +1,6 @@
 import type { Backend } from '@cosinekit/core';
-import { createCosineKit, referenceKernels } from '@cosinekit/core';
+import { createCosineKit } from '@cosinekit/core';
+import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   createEncoder,

@@ -1,5 +1,6 @@
-import type { Activation } from '@cosinekit/core';
-import { createCosineKit, referenceKernels, Tensor } from '@cosinekit/core';
+import { createCosineKit, Tensor } from '@cosinekit/core';
+import type { Activation } from '@cosinekit/core/backend';
+import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   contrastiveLoss,

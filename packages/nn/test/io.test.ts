@@ -1,4 +1,5 @@
-import { isCosineKitError, referenceKernels } from '@cosinekit/core';
+import { isCosineKitError } from '@cosinekit/core';
+import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   createEncoder,

@@ -1,4 +1,5 @@
-import { createCosineKit, referenceKernels, Tensor } from '@cosinekit/core';
+import { createCosineKit, Tensor } from '@cosinekit/core';
+import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   adam,

@@ -1,7 +1,8 @@
 import { createGpujsBackend } from '@cosinekit/backend-gpujs';
 import { createTfjsBackend } from '@cosinekit/backend-tfjs';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
-import { type Backend, createReferenceBackend } from '@cosinekit/core';
+import type { Backend } from '@cosinekit/core';
+import { createReferenceBackend } from '@cosinekit/core/backend';
 
 /** A backend this package exercises, made fresh for each test file. */
 export interface BackendUnderTest {

@@ -1,14 +1,8 @@
-import {
-  type Backend,
-  type CorpusFile,
-  type CosineKit,
-  crc32,
-  createCosineKit,
-  decodeCorpusFile,
-  isCosineKitError,
-} from '@cosinekit/core';
+import { type Backend, type CosineKit, createCosineKit, isCosineKitError } from '@cosinekit/core';
+import { type CorpusFile, decodeCorpusFile } from '@cosinekit/core/backend';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc32 } from '../../../packages/core/src/crc32.js';
 import { BACKENDS, rows } from './backends.js';
 
 /**

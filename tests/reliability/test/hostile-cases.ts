@@ -8,10 +8,10 @@ import {
   createCosineKit,
   type ErrorCode,
   normalize,
-  registerBackend,
   Tensor,
   tensor,
 } from '@cosinekit/core';
+import { registerBackend } from '@cosinekit/core/backend';
 
 /** What a hostile call may use: a kit on the backend under test and a few prepared objects. */
 export interface Harness {

@@ -2,13 +2,15 @@ import {
   type Backend,
   type CosineKit,
   createCosineKit,
+  isCosineKitError,
+  type SearchResult,
+} from '@cosinekit/core';
+import {
   createReferenceBackend,
   getBackend,
-  isCosineKitError,
   registerBackend,
-  type SearchResult,
   unregisterBackend,
-} from '@cosinekit/core';
+} from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, rows } from './backends.js';
 

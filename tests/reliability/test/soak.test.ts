@@ -1,13 +1,12 @@
 import {
   type Backend,
-  type BackendMemory,
   type Corpus,
   type CosineKit,
   createCosineKit,
-  createReferenceBackend,
   type Kernels,
   Tensor,
 } from '@cosinekit/core';
+import { type BackendMemory, createReferenceBackend } from '@cosinekit/core/backend';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BACKENDS, rows } from './backends.js';
 

@@ -1,4 +1,4 @@
-import type { Activation, Matrix } from '@cosinekit/core';
+import type { Activation, Matrix } from '@cosinekit/core/backend';
 import { type Engine, matrixArg } from '../engine.js';
 import { runTiled } from '../tiles.js';
 

@@ -4,7 +4,7 @@ import {
   type Matrix,
   type ResidentCorpus,
   type TopKResult,
-} from '@cosinekit/core';
+} from '@cosinekit/core/backend';
 import { type Engine, isTexture, rowsOf } from '../engine.js';
 import { type DeviceRows, flatten, releaseRows, toDeviceRows } from '../rows.js';
 import { writeMatrix } from './cosine-matrix.js';

@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import type { Engine } from '../engine.js';
 import { type DeviceRows, releaseRows, toDeviceRows } from '../rows.js';
 import { forEachScoreTile } from '../scores.js';

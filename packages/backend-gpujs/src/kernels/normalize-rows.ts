@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import { type Engine, rowsOf } from '../engine.js';
 import { chunkRows, flatten, normalizeChunk } from '../rows.js';
 

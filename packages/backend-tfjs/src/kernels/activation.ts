@@ -1,4 +1,4 @@
-import type { Activation, Kernels } from '@cosinekit/core';
+import type { Activation, Kernels } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { KernelContext } from '../context.js';
 import type { Tfjs } from '../engine.js';

@@ -1,4 +1,4 @@
-import { CosineKitError, type Kernels, type ResidentCorpus } from '@cosinekit/core';
+import { CosineKitError, type Kernels, type ResidentCorpus } from '@cosinekit/core/backend';
 import type { KernelContext } from '../context.js';
 import { type CorpusTile, TfjsCorpus } from '../corpus.js';
 import { readAndDispose } from '../graph.js';

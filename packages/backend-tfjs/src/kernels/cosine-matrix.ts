@@ -1,4 +1,4 @@
-import type { Kernels } from '@cosinekit/core';
+import type { Kernels } from '@cosinekit/core/backend';
 import type { KernelContext } from '../context.js';
 import { buildTiles, cosineTiles, disposeTiles } from '../tiles.js';
 

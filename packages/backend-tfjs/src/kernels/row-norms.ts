@@ -1,4 +1,4 @@
-import type { Kernels } from '@cosinekit/core';
+import type { Kernels } from '@cosinekit/core/backend';
 import type { KernelContext } from '../context.js';
 import { readAndDispose, rowNormsOf, upload } from '../graph.js';
 

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type Activation, type Matrix } from '@cosinekit/core';
+import { ACTIVATIONS, type Activation, type Matrix } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 
 /** The code of each activation in assembly/index.ts: its position in core's ACTIVATIONS. */

@@ -4,7 +4,7 @@ import {
   type Matrix,
   type ResidentCorpus,
   type TopKResult,
-} from '@cosinekit/core';
+} from '@cosinekit/core/backend';
 import type { Resident, RowSource, Staged, WasmRuntime } from '../runtime.js';
 import { type Quantized, quantizedMatrix, quantizedSearch, quantizeRows } from './quantized.js';
 

@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 
 /**

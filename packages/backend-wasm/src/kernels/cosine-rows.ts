@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 
 /** `cosineRows`: `out[i] = cos(a_i, b_i)`, one SIMD pass per row pair for the dot and both norms. */

@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 
 /** `normalizeRows`: each row divided by its norm (float64 norm), zero rows kept zero; normalised in place in wasm. */

@@ -1,4 +1,4 @@
-import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core';
+import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import { type RowSource, readRows, type Staged, type WasmRuntime } from '../runtime.js';
 
 /** int8 rows in wasm memory: `rows` rows of `stride` bytes, and one float32 scale per row. */

@@ -1,4 +1,4 @@
-import type { Matrix } from '@cosinekit/core';
+import type { Matrix } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 
 /** `rowNorms`: the L2 norm of each row, accumulated in float64 inside wasm. */

@@ -1,4 +1,4 @@
-import type { Matrix, TopKResult } from '@cosinekit/core';
+import type { Matrix, TopKResult } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 
 /**

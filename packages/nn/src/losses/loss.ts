@@ -1,4 +1,4 @@
-import type { Awaitable } from '@cosinekit/core';
+import type { Awaitable } from '@cosinekit/core/backend';
 import type { DenseOps, Vec } from '../ops.js';
 
 /**

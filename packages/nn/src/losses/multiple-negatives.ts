@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core';
+import { argError } from '@cosinekit/core/backend';
 import { normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import type { Loss } from './loss.js';
 

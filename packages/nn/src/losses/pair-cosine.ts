@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core';
+import { argError } from '@cosinekit/core/backend';
 import type { LossInput, LossResult } from './loss.js';
 
 /**

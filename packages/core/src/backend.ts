@@ -1,0 +1,38 @@
+/**
+ * @cosinekit/core/backend: what a backend author needs, and nothing a user calls.
+ *
+ * The contract (types and kernel names), the registry's plumbing, the reference kernels to fall
+ * back on or compare with, the argument checks that name the argument and the operation, the
+ * running top-k selection, the clamp every cosine kernel applies, shape helpers for `matmul`, the
+ * activations, and the corpus file codec.
+ */
+
+export { checkFinite, checkK, checkSameCols, checkSameShape } from './check.js';
+export type {
+  Activation,
+  Awaitable,
+  Backend,
+  BackendFactory,
+  BackendMemory,
+  CorpusOptions,
+  CorpusStorage,
+  KernelName,
+  Kernels,
+  Matrix,
+  ResidentCorpus,
+  TopKResult,
+} from './contract.js';
+export { ACTIVATIONS, CORPUS_KERNELS, KERNEL_NAMES } from './contract.js';
+export type { CorpusFile } from './corpus-file.js';
+export { CORPUS_FORMAT_VERSION, CORPUS_MAGIC, decodeCorpusFile, encodeCorpusFile } from './corpus-file.js';
+export type { ErrorCode } from './errors.js';
+export { argError, CosineKitError, isCosineKitError } from './errors.js';
+export { activate, activateDerivative } from './kernels/activation.js';
+export { clampCos } from './kernels/blocked-dot.js';
+export { matmulDims } from './kernels/matmul.js';
+export { TopKSelector } from './kernels/top-k-selector.js';
+export { createReferenceBackend, referenceKernels } from './reference.js';
+export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } from './registry.js';
+export type { ResolvedKernels } from './resolve.js';
+export { resolveKernels } from './resolve.js';
+export { toTensor } from './tensor.js';
