@@ -7,7 +7,7 @@
  * activations, and the corpus file codec.
  */
 
-export { checkFinite, checkK, checkSameCols, checkSameShape } from './check.js';
+export { checkK, checkSameCols, checkSameShape } from './check.js';
 export type {
   Activation,
   Awaitable,
@@ -26,7 +26,9 @@ export { ACTIVATIONS, CORPUS_KERNELS, KERNEL_NAMES } from './contract.js';
 export type { CorpusFile } from './corpus-file.js';
 export { CORPUS_FORMAT_VERSION, CORPUS_MAGIC, decodeCorpusFile, encodeCorpusFile } from './corpus-file.js';
 export type { ErrorCode } from './errors.js';
-export { argError, CosineKitError, isCosineKitError } from './errors.js';
+export { argError, CosineKitError, foreignCorpus, isCosineKitError } from './errors.js';
+export type { Admitted } from './gate.js';
+export { admit, admitPair, checkFinite } from './gate.js';
 export { activate, activateDerivative } from './kernels/activation.js';
 export { clampCos } from './kernels/blocked-dot.js';
 export { matmulDims } from './kernels/matmul.js';

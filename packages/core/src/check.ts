@@ -1,4 +1,3 @@
-import type { Matrix } from './contract.js';
 import { argError } from './errors.js';
 
 /** Anything with a row count and a row length. */
@@ -11,24 +10,6 @@ export interface Shaped {
  * The argument checker every public entry point runs before a kernel: each failure names the
  * argument and the operation.
  */
-
-/** Throws `NON_FINITE` when `x` holds NaN or ±Infinity, naming the first offending position. */
-export function checkFinite(op: string, arg: string, x: Matrix): void {
-  const d = x.data;
-  // x * 0 is 0 for finite x and NaN for NaN/±Infinity: one branch-free sum over the data.
-  let acc = 0;
-  const n = d.length;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) acc += d[i] * 0 + d[i + 1] * 0 + d[i + 2] * 0 + d[i + 3] * 0;
-  for (; i < n; i++) acc += d[i] * 0;
-  if (acc === 0) return;
-  for (let j = 0; j < n; j++) {
-    if (!Number.isFinite(d[j])) {
-      const r = Math.floor(j / x.cols);
-      argError('NON_FINITE', op, arg, `holds ${d[j]} at row ${r}, column ${j - r * x.cols}.`);
-    }
-  }
-}
 
 /** Throws `DIMENSION_MISMATCH` unless `a` and `b` have the same number of columns. */
 export function checkSameCols(op: string, aName: string, a: Shaped, bName: string, b: Shaped): void {

@@ -1,11 +1,12 @@
 import { checkK, checkSameCols } from './check.js';
-import type { CorpusOptions, CorpusStorage, Kernels, ResidentCorpus } from './contract.js';
+import type { CorpusOptions, CorpusStorage, ResidentCorpus } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
-import { argError, CosineKitError } from './errors.js';
+import { argError, argErrorOf } from './errors.js';
+import { admit } from './gate.js';
+import type { CheckedKernels } from './guard.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
-import { prepareRows } from './scale.js';
 import { SearchResult } from './search-result.js';
-import { Tensor, type TensorInput, toTensor } from './tensor.js';
+import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
 
 /** A caller's id for a corpus row. */
 export type Id = number | string;
@@ -39,7 +40,9 @@ const MAX_SEGMENTS = 8;
  * report ordinals as `indices`, and the caller's ids as `ids` when ids were given. Removed rows are
  * skipped at once and their memory is reclaimed by compaction (a segment half removed is rebuilt).
  * Operations on one corpus run one at a time, in call order; a `dispose()` during a search takes
- * effect when the queued work finishes.
+ * effect when the queued work finishes. Each operation takes its inputs (rows, queries, ids) as they
+ * are when it is called, even when it runs after earlier queued work: the caller may reuse its
+ * arrays as soon as the call returns.
  */
 export class Corpus {
   readonly cols: number;
@@ -47,7 +50,7 @@ export class Corpus {
   readonly backend: string;
   /** How rows are stored on the backend. */
   readonly storage: CorpusStorage;
-  readonly #kernels: Kernels;
+  readonly #kernels: CheckedKernels;
   readonly #options: CorpusOptions;
   readonly #onDispose: (c: Corpus) => void;
   #segments: Segment[] = [];
@@ -63,7 +66,7 @@ export class Corpus {
   /** @internal Made by {@link CosineKit.corpus} and {@link CosineKit.loadCorpus}. */
   constructor(
     first: ResidentCorpus,
-    kernels: Kernels,
+    kernels: CheckedKernels,
     options: CorpusCreateOptions,
     host: Float32Array | null,
     onDispose: (c: Corpus) => void,
@@ -95,7 +98,7 @@ export class Corpus {
       checkK('search', k, this.#live);
       const segs = this.#segments;
       if (segs.length === 1 && segs[0].deletedCount === 0 && isIdentity(segs[0].ordinals)) {
-        const r = await this.#kernels.corpusSearch(segs[0].handle, q, k);
+        const r = await this.#kernels.corpusSearch('search', 'queries', segs[0].handle, q, k);
         return new SearchResult(r, this.#idsOf(r.indices));
       }
       const sel = new TopKSelector(q.rows, k);
@@ -103,7 +106,7 @@ export class Corpus {
         const live = s.handle.rows - s.deletedCount;
         if (live === 0) continue;
         const kk = Math.min(s.handle.rows, k + s.deletedCount);
-        const r = await this.#kernels.corpusSearch(s.handle, q, kk);
+        const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk);
         for (let i = 0; i < q.rows; i++) {
           for (let t = 0; t < kk; t++) {
             const local = r.indices[i * kk + t];
@@ -121,14 +124,14 @@ export class Corpus {
     return this.#run('similarity', queries, async (q) => {
       const segs = this.#segments;
       if (segs.length === 1 && segs[0].deletedCount === 0) {
-        const d = await this.#kernels.corpusMatrix(segs[0].handle, q);
+        const d = await this.#kernels.corpusMatrix('similarity', 'queries', segs[0].handle, q);
         return new Tensor(d, q.rows, this.#live);
       }
       const out = new Float32Array(q.rows * this.#live);
       let col = 0;
       for (const s of segs) {
         const n = s.handle.rows;
-        const m = await this.#kernels.corpusMatrix(s.handle, q);
+        const m = await this.#kernels.corpusMatrix('similarity', 'queries', s.handle, q);
         let c = col;
         for (let j = 0; j < n; j++) {
           if (s.deleted[j]) continue;
@@ -143,14 +146,25 @@ export class Corpus {
 
   /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
   add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
-    return this.#exclusive('add', async () => {
+    if (this.#disposed) return this.#exclusive('add', async () => undefined);
+    let t: Tensor;
+    let own: Id[] | undefined;
+    try {
       const raw = toTensor(rows, 'add', 'rows');
       checkSameCols('add', 'corpus', this, 'rows', raw);
-      const t = prepareRows('add', 'rows', raw).tensor;
-      this.#checkIds('add', ids, t.rows);
-      const handle = await this.#kernels.createCorpus(t, this.#options);
-      this.#append(handle, ids, this.#kernels.readCorpus ? null : Float32Array.from(t.data), null);
-      if (this.#segments.length > MAX_SEGMENTS) await this.#compact([...this.#segments]);
+      t = admit(raw === rows ? rows : raw, 'add', 'rows').tensor;
+      own = copyIds('add', ids);
+      // Format and repeats within the call now; against the corpus when the add runs (earlier
+      // queued adds and removes change which ids exist).
+      if (this.#ids && own !== undefined) checkIdList('add', own, t.rows);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#exclusive('add', async () => {
+      this.#checkIds('add', own, t.rows);
+      const handle = await this.#kernels.createCorpus('add', 'rows', t, this.#options);
+      this.#append(handle, own, this.#kernels.canRead ? null : t.data, null);
+      if (this.#segments.length > MAX_SEGMENTS) await this.#compact('add', [...this.#segments]);
     });
   }
 
@@ -159,10 +173,14 @@ export class Corpus {
    * with the number removed. Removing every row is refused: dispose the corpus instead.
    */
   remove(ids: readonly Id[]): Promise<number> {
+    if (!Array.isArray(ids))
+      return Promise.reject(
+        argErrorOf('INVALID_TYPE', 'remove', 'ids', `must be an array of ids, got ${describeType(ids)}.`),
+      );
+    const own = Array.from(ids);
     return this.#exclusive('remove', async () => {
-      if (!Array.isArray(ids)) argError('INVALID_TYPE', 'remove', 'ids', 'must be an array of ids.');
       const targets = new Set<number>();
-      for (const id of ids) {
+      for (const id of own) {
         const ord = this.#byId ? this.#byId.get(id) : typeof id === 'number' ? id : undefined;
         if (ord !== undefined) targets.add(ord);
       }
@@ -192,7 +210,7 @@ export class Corpus {
       }
       this.#live -= removed;
       const heavy = this.#segments.filter((s) => s.deletedCount > 0 && s.deletedCount * 2 >= s.handle.rows);
-      for (const s of heavy) await this.#compact([s]);
+      for (const s of heavy) await this.#compact('remove', [s]);
       return removed;
     });
   }
@@ -204,7 +222,7 @@ export class Corpus {
       const ordinals = new Int32Array(this.#live);
       let r = 0;
       for (const s of this.#segments) {
-        const rows = await this.#rowsOf(s);
+        const rows = await this.#rowsOf('save', s);
         for (let j = 0; j < s.handle.rows; j++) {
           if (s.deleted[j]) continue;
           data.set(rows.subarray(j * this.cols, (j + 1) * this.cols), r * this.cols);
@@ -273,13 +291,13 @@ export class Corpus {
   }
 
   /** Rebuilds `segs` (adjacent, in order) as one segment of their live rows, releasing the old memory. */
-  async #compact(segs: Segment[]): Promise<void> {
+  async #compact(op: string, segs: Segment[]): Promise<void> {
     const live = segs.reduce((a, s) => a + s.handle.rows - s.deletedCount, 0);
     const data = new Float32Array(live * this.cols);
     const ord = new Int32Array(live);
     let r = 0;
     for (const s of segs) {
-      const rows = await this.#rowsOf(s);
+      const rows = await this.#rowsOf(op, s);
       for (let j = 0; j < s.handle.rows; j++) {
         if (s.deleted[j]) continue;
         data.set(rows.subarray(j * this.cols, (j + 1) * this.cols), r * this.cols);
@@ -293,20 +311,25 @@ export class Corpus {
       for (const s of segs) s.handle.dispose();
       return;
     }
-    const handle = await this.#kernels.createCorpus(new Tensor(data, live, this.cols), this.#options);
+    const handle = await this.#kernels.createCorpus(
+      op,
+      'rows',
+      new Tensor(data, live, this.cols),
+      this.#options,
+    );
     const merged: Segment = {
       handle,
       ordinals: ord,
       deleted: new Uint8Array(live),
       deletedCount: 0,
-      host: this.#kernels.readCorpus ? null : data,
+      host: this.#kernels.canRead ? null : data,
     };
     this.#segments.splice(at, segs.length, merged);
     for (const s of segs) s.handle.dispose();
   }
 
-  async #rowsOf(s: Segment): Promise<Float32Array> {
-    return s.host ?? (await this.#kernels.readCorpus!(s.handle));
+  async #rowsOf(op: string, s: Segment): Promise<Float32Array> {
+    return s.host ?? (await this.#kernels.readCorpus(op, 'corpus', s.handle));
   }
 
   #locate(ord: number): [Segment, number] | undefined {
@@ -343,16 +366,7 @@ export class Corpus {
 
   #exclusive<T>(op: string, body: () => Promise<T>): Promise<T> {
     if (this.#disposed) {
-      return Promise.reject(
-        new CosineKitError(
-          'DISPOSED',
-          `Argument 'corpus' passed to '${op}' was disposed; create a new corpus.`,
-          {
-            op,
-            arg: 'corpus',
-          },
-        ),
-      );
+      return Promise.reject(argErrorOf('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.'));
     }
     this.#pending++;
     const run = this.#queue.then(body).finally(() => {
@@ -362,13 +376,27 @@ export class Corpus {
     return run;
   }
 
+  /** Admits `queries` now (the snapshot rule), then queues `body` behind earlier work. */
   #run<T>(op: string, queries: TensorInput, body: (q: Tensor) => Promise<T>): Promise<T> {
-    return this.#exclusive(op, () => {
+    if (this.#disposed) return this.#exclusive(op, () => body(undefined as never));
+    let q: Tensor;
+    try {
       const raw = toTensor(queries, op, 'queries');
       checkSameCols(op, 'corpus', this, 'queries', raw);
-      return body(prepareRows(op, 'queries', raw).tensor);
-    });
+      q = admit(raw === queries ? queries : raw, op, 'queries').tensor;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#exclusive(op, () => body(q));
   }
+}
+
+/** A private copy of a caller's id list (the snapshot rule), after checking it is an array. */
+export function copyIds(op: string, ids: readonly Id[] | undefined): Id[] | undefined {
+  if (ids === undefined) return undefined;
+  if (!Array.isArray(ids))
+    argError('INVALID_TYPE', op, 'ids', `must be an array of numbers or strings, got ${describeType(ids)}.`);
+  return Array.from(ids);
 }
 
 /** Validates a list of ids: right length, numbers or strings, unique, not already present. */

@@ -30,7 +30,13 @@ export type ErrorCode =
   /** A request needs more memory than the backend can provide. */
   | 'OUT_OF_MEMORY'
   /** Serialized data is truncated, corrupted or of an unknown version. */
-  | 'CORRUPT_DATA';
+  | 'CORRUPT_DATA'
+  /**
+   * A backend broke the contract: a kernel threw an error of its own, returned the wrong number of
+   * values, an index out of range, a non-finite score, or never settled. The message names the
+   * backend, the kernel and the public operation; `cause` keeps the backend's own error.
+   */
+  | 'BACKEND_ERROR';
 
 /** The one error class of CosineKit. */
 export class CosineKitError extends Error {
@@ -41,22 +47,75 @@ export class CosineKitError extends Error {
   readonly op: string | undefined;
   /** The argument at fault, e.g. `'queries'`. */
   readonly arg: string | undefined;
+  /** For errors raised by or about a backend: its name. */
+  readonly backend: string | undefined;
+  /** For errors raised by or about a backend's kernel: the kernel's name, e.g. `'corpusSearch'`. */
+  readonly kernel: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { op?: string; arg?: string; cause?: unknown } = {},
+    options: { op?: string; arg?: string; backend?: string; kernel?: string; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.op = options.op;
     this.arg = options.arg;
+    this.backend = options.backend;
+    this.kernel = options.kernel;
   }
 }
 
-/** Throws a {@link CosineKitError} whose message reads "Argument 'arg' passed to 'op' ...". */
-export function argError(code: ErrorCode, op: string, arg: string, problem: string): never {
-  throw new CosineKitError(code, `Argument '${arg}' passed to '${op}' ${problem}`, { op, arg });
+/**
+ * The one builder of argument errors: a {@link CosineKitError} whose message reads
+ * "Argument 'arg' passed to 'op' <problem>". {@link argError} throws it.
+ */
+export function argErrorOf(
+  code: ErrorCode,
+  op: string,
+  arg: string,
+  problem: string,
+  cause?: unknown,
+): CosineKitError {
+  return new CosineKitError(code, `Argument '${arg}' passed to '${op}' ${problem}`, { op, arg, cause });
+}
+
+/** Throws {@link argErrorOf}'s error. */
+export function argError(code: ErrorCode, op: string, arg: string, problem: string, cause?: unknown): never {
+  throw argErrorOf(code, op, arg, problem, cause);
+}
+
+/**
+ * The error for a backend that broke the contract while serving public operation `op` (whose
+ * argument `arg` it was working on): `BACKEND_ERROR`, naming the backend and the kernel, keeping
+ * the backend's own error as `cause`.
+ */
+export function backendError(
+  op: string,
+  arg: string,
+  backend: string,
+  kernel: string,
+  problem: string,
+  cause?: unknown,
+): CosineKitError {
+  return new CosineKitError(
+    'BACKEND_ERROR',
+    `Argument '${arg}' passed to '${op}' failed in backend '${backend}' (kernel '${kernel}'): ${problem}`,
+    { op, arg, backend, kernel, cause },
+  );
+}
+
+/**
+ * Throws the error a kernel raises when handed a resident corpus made by another backend (or by
+ * another instance of the same backend).
+ */
+export function foreignCorpus(op: string, owner: string, expected: string): never {
+  return argError(
+    'INVALID_ARGUMENT',
+    op,
+    'corpus',
+    `belongs to backend '${owner}', not '${expected}'; search a corpus with the kit that created it.`,
+  );
 }
 
 /** True when `e` is a {@link CosineKitError}, optionally with the given code. */

@@ -1,14 +1,22 @@
-import { checkK, checkSameCols, checkSameShape } from './check.js';
-import type { Backend, CorpusStorage, KernelName, Kernels, ResidentCorpus } from './contract.js';
-import { Corpus, type CorpusCreateOptions, checkIdList } from './corpus.js';
+import { checkK } from './check.js';
+import {
+  type Backend,
+  type CorpusStorage,
+  KERNEL_NAMES,
+  type KernelName,
+  type Kernels,
+  type ResidentCorpus,
+} from './contract.js';
+import { Corpus, type CorpusCreateOptions, checkIdList, copyIds } from './corpus.js';
 import { decodeCorpusFile } from './corpus-file.js';
-import { argError, CosineKitError } from './errors.js';
+import { argError, argErrorOf } from './errors.js';
+import { admit, admitPair, guardRows } from './gate.js';
+import { CheckedKernels, Guard } from './guard.js';
 import { referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
-import { type ResolvedKernels, resolveKernels } from './resolve.js';
-import { prepareRows } from './scale.js';
+import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
-import { Tensor, type TensorInput, toTensor } from './tensor.js';
+import { describeType, Tensor, type TensorInput } from './tensor.js';
 
 /** Options of {@link createCosineKit}. */
 export interface CosineKitOptions {
@@ -22,7 +30,16 @@ export interface CosineKitOptions {
    * `console.warn` per skipped backend, because a silent fallback hides why things are slow.
    */
   onFallback?: (backend: string, reason: string) => void;
+  /**
+   * How long one kernel call may stay unsettled before the kit gives up on it with
+   * `BACKEND_ERROR`, in milliseconds (default 60,000; `0` or `Infinity`: no limit). A guard against
+   * a backend that hangs, not a deadline for your own work: raise it for very large calls.
+   */
+  timeoutMs?: number;
 }
+
+/** The default of {@link CosineKitOptions.timeoutMs}. */
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** What a kit runs on, as reported by {@link CosineKit.ready}. */
 export interface KitInfo {
@@ -34,13 +51,21 @@ export interface KitInfo {
   readonly details: Readonly<Record<string, string | number | boolean>>;
 }
 
-/** The public API bound to one backend. Every method validates its inputs and is async. */
+/**
+ * The public API bound to one backend. Every method is async and validates its inputs when it is
+ * called. **What a call uses is its inputs as they were when it was called**: rows, queries and ids
+ * are copied (arrays of numbers are converted, which copies them anyway) before the method returns
+ * its promise, so the caller may reuse, overwrite or transfer its arrays at once.
+ */
 export interface CosineKit {
   /** Initialises the backend (once) and says what runs. */
   ready(): Promise<KitInfo>;
   /** The backend that runs `kernel`; `undefined` before {@link CosineKit.ready} resolves. */
   ranBy(kernel: KernelName): string | undefined;
-  /** The complete kernel table, without validation, for libraries built on the kit (such as `@cosinekit/nn`). */
+  /**
+   * The complete kernel table for libraries built on the kit (such as `@cosinekit/nn`): inputs are
+   * not validated (the caller's job), outputs are checked as for every other call.
+   */
   kernels(): Promise<Kernels>;
   /** The L2 norm of each row. */
   rowNorms(x: TensorInput): Promise<Float32Array>;
@@ -66,6 +91,7 @@ export interface CosineKit {
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
 export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
+  checkKitOptions(options);
   const warned = new Set<string>();
   const onFallback =
     options.onFallback ??
@@ -74,26 +100,38 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       warned.add(name);
       console.warn(`[cosinekit] backend '${name}' is unavailable, falling back: ${reason}`);
     });
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let resolved: ResolvedKernels | undefined;
   let backendObj: Backend | undefined;
-  let starting: Promise<ResolvedKernels> | undefined;
+  let starting: Promise<CheckedKernels> | undefined;
   const live = new Set<Corpus>();
+  /** The reference's kernels, checked, for corpora this backend cannot store. */
+  const referenceOnly = new CheckedKernels(
+    referenceKernels,
+    new Guard(
+      {
+        providers: Object.fromEntries(KERNEL_NAMES.map((k) => [k, 'reference'])) as Record<
+          KernelName,
+          string
+        >,
+      },
+      timeoutMs,
+    ),
+  );
 
-  const start = (): Promise<ResolvedKernels> => {
+  const start = (): Promise<CheckedKernels> => {
     starting ??= (async () => {
       const b = options.backend;
       if (b !== undefined && typeof b !== 'string') {
         try {
           await b.init?.();
         } catch (err) {
-          throw new CosineKitError(
+          throw argErrorOf(
             'BACKEND_INIT_FAILED',
-            `Argument 'backend' passed to 'createCosineKit': backend '${b.name}' failed to initialise: ${String(err)}`,
-            {
-              op: 'createCosineKit',
-              arg: 'backend',
-              cause: err,
-            },
+            'createCosineKit',
+            'backend',
+            `is backend '${b.name}', which failed to initialise: ${err instanceof Error ? err.message : String(err)}`,
+            err,
           );
         }
         backendObj = b;
@@ -101,27 +139,20 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         backendObj = await getBackend(b, onFallback);
       }
       resolved = resolveKernels(backendObj);
-      return resolved;
+      return new CheckedKernels(resolved.kernels, new Guard(resolved, timeoutMs));
     })();
     return starting;
   };
 
-  const two = (op: string, a: TensorInput, b: TensorInput): [Tensor, Tensor] => {
-    const ta = toTensor(a, op, 'a');
-    const tb = toTensor(b, op, 'b');
-    checkSameCols(op, 'a', ta, 'b', tb);
-    return [prepareRows(op, 'a', ta).tensor, prepareRows(op, 'b', tb).tensor];
-  };
-
   /** Creates the backend handle (or the reference's, when the backend cannot store it that way). */
-  const place = async (t: Tensor, options: CorpusCreateOptions): Promise<Corpus> => {
-    const r = await start();
+  const place = async (op: string, t: Tensor, options: CorpusCreateOptions): Promise<Corpus> => {
+    const own = await start();
     const want: CorpusStorage = options.storage ?? 'float32';
     const opts = { storage: options.storage, rerank: options.rerank };
-    let kernels: Kernels = r.kernels;
+    let kernels = own;
     let handle: ResidentCorpus | undefined;
     try {
-      handle = await kernels.createCorpus(t, opts);
+      handle = await kernels.createCorpus(op, 'rows', t, opts);
     } catch (e) {
       if (want === 'float32' || (e as { code?: string }).code !== 'UNSUPPORTED') throw e;
     }
@@ -131,10 +162,11 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     }
     if (!handle) {
       onFallback(backendObj!.name, `cannot store a corpus as ${want}; the reference backend holds it`);
-      kernels = referenceKernels;
-      handle = await kernels.createCorpus(t, opts);
+      kernels = referenceOnly;
+      handle = await kernels.createCorpus(op, 'rows', t, opts);
     }
-    const host = kernels.readCorpus ? null : Float32Array.from(t.data);
+    // Without readCorpus the kit keeps the admitted rows to save and compact; they are its own copy.
+    const host = kernels.canRead ? null : t.data;
     const c = new Corpus(handle, kernels, options, host, (x) => live.delete(x));
     live.add(c);
     return c;
@@ -142,58 +174,62 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
 
   return {
     async ready() {
-      const r = await start();
-      return { backend: backendObj!.name, providers: r.providers, details: backendObj!.describe?.() ?? {} };
+      await start();
+      return {
+        backend: backendObj!.name,
+        providers: resolved!.providers,
+        details: backendObj!.describe?.() ?? {},
+      };
     },
     ranBy(kernel) {
       return resolved?.providers[kernel];
     },
     async kernels() {
-      return (await start()).kernels;
+      return (await start()).table();
     },
     async rowNorms(x) {
-      const { tensor, factor } = prepareRows('rowNorms', 'x', toTensor(x, 'rowNorms', 'x'));
-      const n = await (await start()).kernels.rowNorms(tensor);
+      const { tensor, factor } = admit(x, 'rowNorms', 'x');
+      const n = await (await start()).rowNorms('rowNorms', 'x', tensor);
       if (factor) for (let i = 0; i < n.length; i++) n[i] /= factor[i];
       return n;
     },
     async normalize(x) {
-      const t = prepareRows('normalize', 'x', toTensor(x, 'normalize', 'x')).tensor;
-      const d = await (await start()).kernels.normalizeRows(t);
+      const t = admit(x, 'normalize', 'x').tensor;
+      const d = await (await start()).normalizeRows('normalize', 'x', t);
       return new Tensor(d, t.rows, t.cols);
     },
     async cosineRows(a, b) {
-      const ta = toTensor(a, 'cosineRows', 'a');
-      const tb = toTensor(b, 'cosineRows', 'b');
-      checkSameShape('cosineRows', 'a', ta, 'b', tb);
-      return (await start()).kernels.cosineRows(
-        prepareRows('cosineRows', 'a', ta).tensor,
-        prepareRows('cosineRows', 'b', tb).tensor,
-      );
+      const [ta, tb] = admitPair(a, b, 'cosineRows', 'shape');
+      return (await start()).cosineRows('cosineRows', 'a', ta.tensor, tb.tensor);
     },
     async cosineMatrix(a, b) {
-      const [ta, tb] = two('cosineMatrix', a, b);
-      const d = await (await start()).kernels.cosineMatrix(ta, tb);
-      return new Tensor(d, ta.rows, tb.rows);
+      const [ta, tb] = admitPair(a, b, 'cosineMatrix', 'cols');
+      const d = await (await start()).cosineMatrix('cosineMatrix', 'a', ta.tensor, tb.tensor);
+      return new Tensor(d, ta.tensor.rows, tb.tensor.rows);
     },
     async topK(queries, corpus, k) {
-      const tq = toTensor(queries, 'topK', 'queries');
-      const tc = toTensor(corpus, 'topK', 'corpus');
-      checkSameCols('topK', 'corpus', tc, 'queries', tq);
-      checkK('topK', k, tc.rows);
-      const q = prepareRows('topK', 'queries', tq).tensor;
-      const c = prepareRows('topK', 'corpus', tc).tensor;
-      return new SearchResult(await (await start()).kernels.topK(q, c, k));
+      const [c, q] = admitPair(corpus, queries, 'topK', 'cols', ['corpus', 'queries']);
+      checkK('topK', k, c.tensor.rows);
+      const r = await (await start()).topK('topK', 'queries', q.tensor, c.tensor, k);
+      return new SearchResult(r);
     },
     async corpus(rows, options = {}) {
-      const t = prepareRows('corpus', 'rows', toTensor(rows, 'corpus', 'rows')).tensor;
       checkCorpusOptions(options);
-      if (options.ids !== undefined) checkIdList('corpus', options.ids, t.rows);
-      return place(t, options);
+      const t = admit(rows, 'corpus', 'rows').tensor;
+      const ids = copyIds('corpus', options.ids);
+      if (ids !== undefined) checkIdList('corpus', ids, t.rows);
+      return place('corpus', t, {
+        storage: options.storage,
+        rerank: options.rerank,
+        ...(ids ? { ids } : {}),
+      });
     },
     async loadCorpus(bytes) {
-      const file = decodeCorpusFile(bytes);
-      const c = await place(new Tensor(file.data, file.rows, file.cols), {
+      if (!(bytes instanceof Uint8Array))
+        argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
+      const file = decodeCorpusFile(bytes.slice());
+      const t = guardRows(file.data, file.rows, file.cols, 'loadCorpus', 'bytes').tensor;
+      const c = await place('loadCorpus', t, {
         storage: file.storage,
         rerank: file.rerank,
         ...(file.ids ? { ids: file.ids } : {}),
@@ -205,6 +241,33 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       for (const c of [...live]) c.dispose();
     },
   };
+}
+
+/** Refuses options that are not what {@link CosineKitOptions} says, before anything starts. */
+function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    argError('INVALID_TYPE', 'createCosineKit', 'options', `must be an object, got ${describeType(o)}.`);
+  const { backend, onFallback, timeoutMs } = o as Record<string, unknown>;
+  if (typeof backend === 'string') {
+    if (backend === '')
+      argError('INVALID_ARGUMENT', 'createCosineKit', 'backend', 'must be a non-empty name.');
+  } else if (backend !== undefined) {
+    checkBackend(backend, 'createCosineKit', 'backend');
+  }
+  if (onFallback !== undefined && typeof onFallback !== 'function')
+    argError(
+      'INVALID_TYPE',
+      'createCosineKit',
+      'onFallback',
+      `must be a function, got ${describeType(onFallback)}.`,
+    );
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
+    argError(
+      'INVALID_ARGUMENT',
+      'createCosineKit',
+      'timeoutMs',
+      `must be a number >= 0, got ${String(timeoutMs)}.`,
+    );
 }
 
 function checkCorpusOptions(o: CorpusCreateOptions): void {

@@ -1,6 +1,7 @@
 import type { Backend, BackendFactory } from './contract.js';
-import { CosineKitError } from './errors.js';
+import { argError, argErrorOf, type CosineKitError } from './errors.js';
 import { createReferenceBackend } from './reference.js';
+import { checkBackend } from './resolve.js';
 
 /** Where a registered backend stands. */
 export type BackendState = 'registered' | 'initialising' | 'ready' | 'failed';
@@ -35,26 +36,17 @@ export const REFERENCE_PRIORITY = 0;
  * Registering a name again replaces the earlier registration (and disposes its instance).
  */
 export function registerBackend(name: string, factory: BackendFactory, priority = 1): void {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new CosineKitError(
+  if (typeof name !== 'string' || name.length === 0)
+    argError('INVALID_ARGUMENT', 'registerBackend', 'name', 'must be a non-empty string.');
+  if (typeof factory !== 'function')
+    argError('INVALID_TYPE', 'registerBackend', 'factory', 'must be a function.');
+  if (typeof priority !== 'number' || !Number.isFinite(priority))
+    argError(
       'INVALID_ARGUMENT',
-      "Argument 'name' passed to 'registerBackend' must be a non-empty string.",
-      {
-        op: 'registerBackend',
-        arg: 'name',
-      },
+      'registerBackend',
+      'priority',
+      `must be a finite number, got ${String(priority)}.`,
     );
-  }
-  if (typeof factory !== 'function') {
-    throw new CosineKitError(
-      'INVALID_TYPE',
-      "Argument 'factory' passed to 'registerBackend' must be a function.",
-      {
-        op: 'registerBackend',
-        arg: 'factory',
-      },
-    );
-  }
   const old = entries.get(name);
   if (old?.backend) void old.backend.dispose?.();
   entries.set(name, { name, factory, priority, state: 'registered' });
@@ -95,13 +87,11 @@ export async function getBackend(
     const e = entries.get(name);
     if (!e) {
       const known = [...entries.keys()].join(', ');
-      throw new CosineKitError(
+      argError(
         'UNKNOWN_BACKEND',
-        `Argument 'name' passed to 'getBackend' is '${name}', but no backend by that name is registered (registered: ${known}).`,
-        {
-          op: 'getBackend',
-          arg: 'name',
-        },
+        'getBackend',
+        'name',
+        `is '${name}', but no backend by that name is registered (registered: ${known}).`,
       );
     }
     return initEntry(e);
@@ -116,29 +106,24 @@ export async function getBackend(
     }
   }
   // Unreachable while the reference is registered, but keep the failure explicit.
-  throw new CosineKitError('BACKEND_INIT_FAILED', 'No registered backend could be initialised.', {
-    op: 'getBackend',
-  });
+  return argError(
+    'BACKEND_INIT_FAILED',
+    'getBackend',
+    'name',
+    'was omitted, and no registered backend could be initialised.',
+  );
 }
 
 function initEntry(e: Entry): Promise<Backend> {
   if (e.state === 'failed') {
-    return Promise.reject(
-      new CosineKitError(
-        'BACKEND_INIT_FAILED',
-        `Argument 'name' passed to 'getBackend': backend '${e.name}' failed to initialise: ${e.error}`,
-        {
-          op: 'getBackend',
-          arg: 'name',
-        },
-      ),
-    );
+    return Promise.reject(initFailed(e.name, e.error));
   }
   if (!e.promise) {
     e.state = 'initialising';
     e.promise = (async () => {
       try {
-        const b = await e.factory();
+        const b: unknown = await e.factory();
+        checkBackend(b, 'getBackend', `factory of '${e.name}'`);
         await b.init?.();
         e.backend = b;
         e.state = 'ready';
@@ -146,19 +131,21 @@ function initEntry(e: Entry): Promise<Backend> {
       } catch (err) {
         e.state = 'failed';
         e.error = err instanceof Error ? err.message : String(err);
-        throw new CosineKitError(
-          'BACKEND_INIT_FAILED',
-          `Argument 'name' passed to 'getBackend': backend '${e.name}' failed to initialise: ${e.error}`,
-          {
-            op: 'getBackend',
-            arg: 'name',
-            cause: err,
-          },
-        );
+        throw initFailed(e.name, e.error, err);
       }
     })();
   }
   return e.promise;
+}
+
+function initFailed(name: string, why: string | undefined, cause?: unknown): CosineKitError {
+  return argErrorOf(
+    'BACKEND_INIT_FAILED',
+    'getBackend',
+    'name',
+    `is '${name}', whose backend failed to initialise: ${why}`,
+    cause,
+  );
 }
 
 /** Disposes every initialised backend and resets them to `registered`. */

@@ -1,5 +1,7 @@
 import { type Backend, CORPUS_KERNELS, KERNEL_NAMES, type KernelName, type Kernels } from './contract.js';
+import { argError } from './errors.js';
 import { referenceKernels } from './reference.js';
+import { describeType } from './tensor.js';
 
 /** A complete kernel table plus, for each kernel, the name of the backend that runs it. */
 export interface ResolvedKernels {
@@ -27,4 +29,44 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
   const read = corpusComplete ? own.readCorpus?.bind(own) : referenceKernels.readCorpus;
   if (read) kernels.readCorpus = read;
   return { kernels: kernels as unknown as Kernels, providers };
+}
+
+/**
+ * Checks that `b` has the shape of a {@link Backend} (a name, a kernels object whose members are
+ * functions, functions for the lifecycle hooks it has), naming `arg` and `op` when it does not.
+ * Backends are plug-ins: a malformed one is refused up front rather than failing deep inside a call.
+ */
+export function checkBackend(b: unknown, op: string, arg: string): asserts b is Backend {
+  if (typeof b !== 'object' || b === null)
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be a backend object or a registered name, got ${describeType(b)}.`,
+    );
+  const o = b as Record<string, unknown>;
+  if (typeof o.name !== 'string' || o.name === '')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `${arg}.name`,
+      `must be a non-empty string, got ${describeType(o.name)}.`,
+    );
+  if (typeof o.kernels !== 'object' || o.kernels === null)
+    argError(
+      'INVALID_TYPE',
+      op,
+      `${arg}.kernels`,
+      `must be an object of kernel functions, got ${describeType(o.kernels)}.`,
+    );
+  const kernels = o.kernels as Record<string, unknown>;
+  for (const name of [...KERNEL_NAMES, 'readCorpus']) {
+    const k = kernels[name];
+    if (k !== undefined && typeof k !== 'function')
+      argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);
+  }
+  for (const hook of ['init', 'dispose', 'memory', 'describe']) {
+    if (o[hook] !== undefined && typeof o[hook] !== 'function')
+      argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(o[hook])}.`);
+  }
 }

@@ -1,5 +1,5 @@
 import type { Matrix } from './contract.js';
-import { argError, CosineKitError } from './errors.js';
+import { argError } from './errors.js';
 
 /** What the public API accepts wherever it needs rows of numbers. */
 export type TensorInput =
@@ -40,16 +40,8 @@ export class Tensor implements Matrix {
 
   /** The underlying float32 values. Throws once the tensor is disposed. */
   get data(): Float32Array {
-    if (this.#data === null) {
-      throw new CosineKitError(
-        'DISPOSED',
-        "Argument 'this' passed to 'tensor' was disposed and can no longer be used.",
-        {
-          op: 'tensor',
-          arg: 'this',
-        },
-      );
-    }
+    if (this.#data === null)
+      argError('DISPOSED', 'Tensor.data', 'tensor', 'was disposed; its data can no longer be read.');
     return this.#data;
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { admit } from '../src/gate.js';
 import { type Backend, cosine, createCosineKit, type Matrix, tensor } from '../src/index.js';
-import { prepareRows } from '../src/scale.js';
 
 /** A backend whose cosine kernels do every operation in float32, like a GPU shader or wasm f32x4. */
 const float32Engine: Backend = {
@@ -52,18 +52,23 @@ describe('magnitude guard', () => {
     expect(m.data[1]).toBeCloseTo(-1, 6);
   });
 
-  it('leaves ordinary data alone (no copy) and scales by exact powers of two', () => {
+  it('snapshots the rows, scales only extreme ones by exact powers of two, and leaves the caller data alone', () => {
     const t = tensor([
       [1, 2],
       [1e-30, 0],
     ]);
-    const plain = prepareRows('op', 'x', tensor([[1, 2]]));
+    const before = Float32Array.from(t.data);
+    const plain = admit(tensor([[1, 2]]), 'op', 'x');
     expect(plain.factor).toBeNull();
-    const p = prepareRows('op', 'x', t);
+    const p = admit(t, 'op', 'x');
+    expect(p.tensor.data).not.toBe(t.data);
+    expect(t.data).toEqual(before);
     expect(p.factor![0]).toBe(1);
     expect(Math.log2(p.factor![1]) % 1).toBe(0);
+    expect(p.tensor.data[0]).toBe(1);
     expect(p.tensor.data[2]).toBeGreaterThanOrEqual(0.5);
     expect(p.tensor.data[2]).toBeLessThan(1);
+    expect(p.tensor.data[2]).toBe(Math.fround(1e-30) * p.factor![1]);
   });
 
   it('rowNorms scales back: the norm of a huge row is exact', async () => {
@@ -78,17 +83,15 @@ describe('magnitude guard', () => {
 
   it('still reports NaN and Infinity with their position', () => {
     expect(() =>
-      prepareRows(
-        'cosineMatrix',
-        'b',
+      admit(
         tensor([
           [1, 2],
           [3, Number.NEGATIVE_INFINITY],
         ]),
+        'cosineMatrix',
+        'b',
       ),
     ).toThrow(/Argument 'b' passed to 'cosineMatrix' holds -Infinity at row 1, column 1/);
-    expect(() => prepareRows('topK', 'queries', tensor([[Number.NaN, 1]]))).toThrow(
-      /holds NaN at row 0, column 0/,
-    );
+    expect(() => admit(tensor([[Number.NaN, 1]]), 'topK', 'queries')).toThrow(/holds NaN at row 0, column 0/);
   });
 });

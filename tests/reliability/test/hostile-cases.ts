@@ -4,6 +4,7 @@ import {
   type Backend,
   type Corpus,
   type CosineKit,
+  CosineKitError,
   cosine,
   createCosineKit,
   type ErrorCode,
@@ -54,6 +55,26 @@ const DISPOSED = 'Disposed objects';
 const OPTIONS = 'Corpus options, ids and files';
 const SETUP = 'Backends and the registry';
 const PAIR = 'Synchronous pair functions';
+const KIT = 'Kit options';
+const BROKEN = 'Backends that break the contract';
+
+/**
+ * The backend under test with one kernel replaced: what a buggy third-party backend hands back.
+ * Everything else is the real backend, so the kit's checks are exercised on every engine.
+ */
+function breaking(h: Harness, kernels: Record<string, unknown>, name = 'broken'): Backend {
+  return { name, kernels: { ...h.backend.kernels, ...kernels } as Backend['kernels'] };
+}
+
+/** A top-k answer for one query with the given indices and scores. */
+function answer(indices: number[], scores: number[]) {
+  return {
+    queries: 1,
+    k: indices.length,
+    indices: Int32Array.from(indices),
+    scores: Float32Array.from(scores),
+  };
+}
 
 /**
  * The catalogue. Every case runs against every backend (validation happens in core, before a
@@ -580,8 +601,8 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     group: DISPOSED,
     input: 't.data // t.dispose() ran',
     code: 'DISPOSED',
-    op: 'tensor',
-    arg: 'this',
+    op: 'Tensor.data',
+    arg: 'tensor',
     call: (h) => h.disposedTensor.data,
   },
   {
@@ -860,6 +881,266 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     op: 'normalize',
     arg: 'out',
     call: () => normalize([1, 2], new Float32Array(3)),
+  },
+
+  {
+    group: KIT,
+    input: 'createCosineKit({ backend: null })',
+    code: 'INVALID_TYPE',
+    op: 'createCosineKit',
+    arg: 'backend',
+    call: () => createCosineKit({ backend: x(null) }),
+  },
+  {
+    group: KIT,
+    input: 'createCosineKit({ backend: 42 })',
+    code: 'INVALID_TYPE',
+    op: 'createCosineKit',
+    arg: 'backend',
+    call: () => createCosineKit({ backend: x(42) }),
+  },
+  {
+    group: KIT,
+    input: 'createCosineKit({ backend: {} })',
+    code: 'INVALID_ARGUMENT',
+    op: 'createCosineKit',
+    arg: 'backend.name',
+    call: () => createCosineKit({ backend: x({}) }),
+  },
+  {
+    group: KIT,
+    input: "createCosineKit({ backend: { name: 'x' } }) // no kernels",
+    code: 'INVALID_TYPE',
+    op: 'createCosineKit',
+    arg: 'backend.kernels',
+    call: () => createCosineKit({ backend: x({ name: 'x' }) }),
+  },
+  {
+    group: KIT,
+    input: "createCosineKit({ backend: { name: 'x', kernels: null } })",
+    code: 'INVALID_TYPE',
+    op: 'createCosineKit',
+    arg: 'backend.kernels',
+    call: () => createCosineKit({ backend: x({ name: 'x', kernels: null }) }),
+  },
+  {
+    group: KIT,
+    input: "createCosineKit({ backend: { name: 'x', kernels: { topK: 5 } } })",
+    code: 'INVALID_TYPE',
+    op: 'createCosineKit',
+    arg: 'backend.kernels.topK',
+    call: () => createCosineKit({ backend: x({ name: 'x', kernels: { topK: 5 } }) }),
+  },
+  {
+    group: KIT,
+    input: "createCosineKit('wasm') // a name, not options",
+    code: 'INVALID_TYPE',
+    op: 'createCosineKit',
+    arg: 'options',
+    call: () => createCosineKit(x('wasm')),
+  },
+  {
+    group: KIT,
+    input: "createCosineKit({ onFallback: 'log' })",
+    code: 'INVALID_TYPE',
+    op: 'createCosineKit',
+    arg: 'onFallback',
+    call: () => createCosineKit({ onFallback: x('log') }),
+  },
+  {
+    group: KIT,
+    input: 'createCosineKit({ timeoutMs: -1 })',
+    code: 'INVALID_ARGUMENT',
+    op: 'createCosineKit',
+    arg: 'timeoutMs',
+    call: () => createCosineKit({ timeoutMs: -1 }),
+  },
+  {
+    group: KIT,
+    input:
+      "registerBackend('hostile-factory', () => 42); createCosineKit({ backend: 'hostile-factory' }).rowNorms(q)",
+    code: 'BACKEND_INIT_FAILED',
+    op: 'getBackend',
+    arg: 'name',
+    call: (h) => {
+      registerBackend('hostile-factory', () => x(42));
+      return createCosineKit({ backend: 'hostile-factory' }).rowNorms(h.q);
+    },
+  },
+
+  {
+    group: BROKEN,
+    input: "cosineMatrix throws new Error('boom')",
+    code: 'BACKEND_ERROR',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({
+        backend: breaking(h, {
+          cosineMatrix() {
+            throw new Error('boom');
+          },
+        }),
+      }).cosineMatrix(h.q, h.c),
+  },
+  {
+    group: BROKEN,
+    input: "cosineRows rejects with 'boom' (not an Error)",
+    code: 'BACKEND_ERROR',
+    op: 'cosineRows',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { cosineRows: () => Promise.reject('boom') }) }).cosineRows(
+        h.q,
+        h.q,
+      ),
+  },
+  {
+    group: BROKEN,
+    input: 'cosineRows returns 3 values for 1 row',
+    code: 'BACKEND_ERROR',
+    op: 'cosineRows',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { cosineRows: () => new Float32Array(3) }) }).cosineRows(
+        h.q,
+        h.q,
+      ),
+  },
+  {
+    group: BROKEN,
+    input: 'rowNorms returns a plain array',
+    code: 'BACKEND_ERROR',
+    op: 'rowNorms',
+    arg: 'x',
+    call: (h) => createCosineKit({ backend: breaking(h, { rowNorms: () => [1] }) }).rowNorms(h.q),
+  },
+  {
+    group: BROKEN,
+    input: 'rowNorms returns -1',
+    code: 'BACKEND_ERROR',
+    op: 'rowNorms',
+    arg: 'x',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { rowNorms: () => Float32Array.of(-1) }) }).rowNorms(h.q),
+  },
+  {
+    group: BROKEN,
+    input: 'cosineRows returns NaN',
+    code: 'BACKEND_ERROR',
+    op: 'cosineRows',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { cosineRows: () => Float32Array.of(Number.NaN) }) }).cosineRows(
+        h.q,
+        h.q,
+      ),
+  },
+  {
+    group: BROKEN,
+    input: 'cosineMatrix returns 7 for a cosine',
+    code: 'BACKEND_ERROR',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({
+        backend: breaking(h, { cosineMatrix: () => new Float32Array(8).fill(7) }),
+      }).cosineMatrix(h.q, h.c),
+  },
+  {
+    group: BROKEN,
+    input: 'topK returns index 99 of 8 rows',
+    code: 'BACKEND_ERROR',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { topK: () => answer([99, 0], [0.9, 0.5]) }) }).topK(
+        h.q,
+        h.c,
+        2,
+      ),
+  },
+  {
+    group: BROKEN,
+    input: 'topK returns index -5',
+    code: 'BACKEND_ERROR',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { topK: () => answer([-5, 0], [0.9, 0.5]) }) }).topK(
+        h.q,
+        h.c,
+        2,
+      ),
+  },
+  {
+    group: BROKEN,
+    input: 'topK returns the same index twice',
+    code: 'BACKEND_ERROR',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { topK: () => answer([3, 3], [0.9, 0.9]) }) }).topK(h.q, h.c, 2),
+  },
+  {
+    group: BROKEN,
+    input: 'topK returns 1 index for k = 2',
+    code: 'BACKEND_ERROR',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) =>
+      createCosineKit({ backend: breaking(h, { topK: () => answer([3], [0.9]) }) }).topK(h.q, h.c, 2),
+  },
+  {
+    group: BROKEN,
+    input: 'createCorpus returns a handle claiming 8 rows for 3',
+    code: 'BACKEND_ERROR',
+    op: 'corpus',
+    arg: 'rows',
+    call: (h) =>
+      createCosineKit({
+        backend: breaking(h, {
+          createCorpus: () => ({ backend: 'broken', rows: 8, cols: 4, disposed: false, dispose() {} }),
+          corpusSearch: () => answer([0], [1]),
+          corpusMatrix: () => new Float32Array(8),
+        }),
+      }).corpus(h.c.slice(0, 3)),
+  },
+  {
+    group: BROKEN,
+    input: "createCorpus throws OUT_OF_MEMORY naming its own 'createCorpus' and 'x'",
+    code: 'OUT_OF_MEMORY',
+    op: 'corpus',
+    arg: 'rows',
+    call: (h) =>
+      createCosineKit({
+        backend: breaking(h, {
+          createCorpus() {
+            throw new CosineKitError(
+              'OUT_OF_MEMORY',
+              "Argument 'x' passed to 'createCorpus' needs 4.5 GiB.",
+              {
+                op: 'createCorpus',
+                arg: 'x',
+              },
+            );
+          },
+          corpusSearch: () => answer([0], [1]),
+          corpusMatrix: () => new Float32Array(8),
+        }),
+      }).corpus(h.c),
+  },
+  {
+    group: BROKEN,
+    input: 'cosineMatrix never settles (kit timeoutMs: 20)',
+    code: 'BACKEND_ERROR',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({
+        backend: breaking(h, { cosineMatrix: () => new Promise(() => undefined) }),
+        timeoutMs: 20,
+      }).cosineMatrix(h.q, h.c),
   },
 ];
 

@@ -1,4 +1,5 @@
 import { HOSTILE_CASES, KERNEL_CASES } from './hostile-cases.js';
+import { SNAPSHOT_CASES } from './snapshot-cases.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -40,6 +41,20 @@ export function renderHostile(): string {
   for (const c of KERNEL_CASES) {
     out.push(`| \`${cell(c.backends.source)}\` | \`${cell(c.input)}\` | \`${c.code}\` | '${c.op}' |`);
   }
+  out.push(
+    '',
+    '## Inputs changed after the call',
+    '',
+    'What a call uses is its inputs as they were when it was called. `test/snapshot.test.ts` runs each',
+    'call below on every backend, then, right after the call returns its promise and before awaiting',
+    'it, overwrites the caller\'s arrays with 0.5, overwrites them with NaN, or transfers their buffers',
+    '(`structuredClone(buf, { transfer })`); id lists are overwritten with a repeated id or emptied.',
+    'Answer in every case: **the same result, bit for bit, as the same call on untouched inputs**.',
+    '',
+    '| call |',
+    '|---|',
+  );
+  for (const c of SNAPSHOT_CASES) out.push(`| \`${cell(c.input)}\` |`);
   out.push(
     '',
     '## Lifecycle',

@@ -5,6 +5,10 @@ import type { TopKResult } from '../contract.js';
  * typed arrays, so memory is O(Q x k) whatever the corpus size. The root of each heap is the
  * current worst kept entry; a candidate enters only if it beats it (higher score, or equal score
  * and lower index). Reusable by any backend that streams scores tile by tile.
+ *
+ * Scores are ranked as they will be reported: clamped to [-1, 1] and rounded to float32 on entry.
+ * Two candidates whose reported scores are equal therefore tie, and the lower index wins, whatever
+ * their unrounded values (at d = 1 every positive row scores exactly 1 once clamped).
  */
 export class TopKSelector {
   readonly queries: number;
@@ -29,8 +33,19 @@ export class TopKSelector {
     return this.#size[q] < this.k ? Number.NEGATIVE_INFINITY : this.#scores[q * this.k];
   }
 
-  /** Offers corpus row `index` with `score` to query `q`. */
-  push(q: number, score: number, index: number): void {
+  /**
+   * A value below every raw score that reports as {@link threshold} or better: a raw score under
+   * it can never enter, so callers may skip it with one comparison.
+   */
+  floor(q: number): number {
+    const t = this.threshold(q);
+    // Anything within half a float32 ulp of t (or beyond 1, for t = 1) rounds to t or above.
+    return t === Number.NEGATIVE_INFINITY ? t : t - (Math.abs(t) * 2 ** -23 + 2 ** -149);
+  }
+
+  /** Offers corpus row `index` with `raw` score to query `q`. */
+  push(q: number, raw: number, index: number): void {
+    const score = Math.fround(raw > 1 ? 1 : raw < -1 ? -1 : raw);
     const k = this.k;
     const base = q * k;
     const s = this.#scores;
@@ -71,17 +86,17 @@ export class TopKSelector {
 
   /** Offers a row of scores `scores[off + t]` for corpus rows `start + t`, t in [0, count). */
   pushRow(q: number, scores: ArrayLike<number>, off: number, start: number, count: number): void {
-    let th = this.threshold(q);
+    let th = this.floor(q);
     for (let t = 0; t < count; t++) {
       const v = scores[off + t];
-      if (v > th) {
+      if (v >= th) {
         this.push(q, v, start + t);
-        th = this.threshold(q);
+        th = this.floor(q);
       }
     }
   }
 
-  /** The selection, best first per query, as float32 scores clamped to [-1, 1]. */
+  /** The selection, best first per query, as float32 scores clamped to [-1, 1] (as ranked). */
   result(): TopKResult {
     const { queries, k } = this;
     const indices = new Int32Array(queries * k);
@@ -96,9 +111,8 @@ export class TopKSelector {
       const ix = this.#index;
       order.sort((x, y) => s[y] - s[x] || ix[x] - ix[y]);
       for (let t = 0; t < n; t++) {
-        const c = s[order[t]];
         indices[base + t] = ix[order[t]];
-        scores[base + t] = c > 1 ? 1 : c < -1 ? -1 : c;
+        scores[base + t] = s[order[t]];
       }
     }
     return { queries, k, indices, scores };

@@ -1,0 +1,367 @@
+import type {
+  Awaitable,
+  CorpusOptions,
+  KernelName,
+  Kernels,
+  Matrix,
+  ResidentCorpus,
+  TopKResult,
+} from './contract.js';
+import { backendError, CosineKitError } from './errors.js';
+import { describeType } from './tensor.js';
+
+/**
+ * The kit's side of the contract with a backend it does not control. Backends are a plug-in point,
+ * so the kit trusts a backend to compute but checks, cheaply, what it hands back:
+ * - its exceptions become `BACKEND_ERROR` (naming the backend, the kernel and the public
+ *   operation, with the backend's error as `cause`); a `CosineKitError` it raises keeps its code but
+ *   is renamed after the public operation and argument;
+ * - a kernel that does not settle within the kit's timeout is abandoned with `BACKEND_ERROR`;
+ * - outputs must have the contract's type and length, scores must be finite, cosines within
+ *   [-1, 1] up to rounding (then clamped, so the promise of the API holds), top-k indices in range
+ *   and distinct, in the documented order (reordered when a backend returns equal scores out of
+ *   index order), and a resident corpus must report the shape it was given.
+ *
+ * Each check is one read-only pass over an output, small next to the work that produced it.
+ */
+
+/** Cosines beyond [-1, 1] by at most this are rounding, and clamped; further out is a broken kernel. */
+const COS_SLACK = 1e-3;
+
+/** What the guard needs to know about the kernels it watches. */
+export interface GuardTarget {
+  /** For each kernel, the backend that runs it (the backend itself or `'reference'`). */
+  readonly providers: Readonly<Record<KernelName, string>>;
+}
+
+/** Watches one kit's calls into its kernels. */
+export class Guard {
+  readonly #providers: Readonly<Record<string, string>>;
+  readonly #timeoutMs: number;
+
+  constructor(target: GuardTarget, timeoutMs: number) {
+    this.#providers = target.providers;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** The backend that runs `kernel`. */
+  provider(kernel: KernelName | 'readCorpus'): string {
+    return this.#providers[kernel === 'readCorpus' ? 'createCorpus' : kernel] ?? 'unknown';
+  }
+
+  /**
+   * Runs `run` (a call of `kernel` serving public operation `op` on argument `arg`), turning its
+   * failures into errors that name `op` and `arg`, and bounding how long it may take.
+   */
+  async call<T>(
+    op: string,
+    arg: string,
+    kernel: KernelName | 'readCorpus',
+    run: () => Awaitable<T>,
+  ): Promise<T> {
+    const backend = this.provider(kernel);
+    let pending: Awaitable<T>;
+    try {
+      pending = run();
+    } catch (e) {
+      throw rename(e, op, arg, backend, kernel);
+    }
+    if (!isThenable(pending)) return pending;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      if (!(this.#timeoutMs > 0 && Number.isFinite(this.#timeoutMs))) return await pending;
+      const ms = this.#timeoutMs;
+      return await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                backendError(
+                  op,
+                  arg,
+                  backend,
+                  kernel,
+                  `did not settle within ${ms} ms (raise createCosineKit({ timeoutMs }) for longer work).`,
+                ),
+              ),
+            ms,
+          );
+        }),
+      ]);
+    } catch (e) {
+      throw rename(e, op, arg, backend, kernel);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Checks a float output of `length` values. `kind` says what the values are: cosines (finite,
+   * within [-1, 1] up to rounding; clamped in place), norms (finite, >= 0), unit rows (finite,
+   * |v| <= 1 up to rounding) or any finite values.
+   */
+  floats(
+    op: string,
+    arg: string,
+    kernel: KernelName | 'readCorpus',
+    out: unknown,
+    length: number,
+    kind: 'cosine' | 'norm' | 'unit' | 'finite',
+  ): Float32Array {
+    const fail = (problem: string): never => {
+      throw backendError(op, arg, this.provider(kernel), kernel, problem);
+    };
+    if (!(out instanceof Float32Array))
+      return fail(`returned ${describeType(out)} instead of a Float32Array.`);
+    if (out.length !== length) return fail(`returned ${out.length} values where ${length} were due.`);
+    const n = out.length;
+    if (kind === 'finite') {
+      let acc = 0;
+      for (let i = 0; i < n; i++) acc += out[i] * 0;
+      if (acc !== 0) fail(`returned ${out[firstBad(out)]} among its values.`);
+      return out;
+    }
+    const lo = kind === 'norm' ? 0 : -1 - COS_SLACK;
+    const hi = kind === 'norm' ? Number.MAX_VALUE : 1 + COS_SLACK;
+    let clamp = false;
+    for (let i = 0; i < n; i++) {
+      const v = out[i];
+      if (!(v >= lo && v <= hi)) fail(`returned ${v} at position ${i}, outside ${describe(kind)}.`);
+      if (v > 1 || v < -1) clamp = true;
+    }
+    if (clamp && kind === 'cosine')
+      for (let i = 0; i < n; i++) out[i] = out[i] > 1 ? 1 : out[i] < -1 ? -1 : out[i];
+    return out;
+  }
+
+  /**
+   * Checks a top-k answer for `queries` queries over `rows` corpus rows: shape, indices in range
+   * and distinct per query, cosine scores, and best-first order with ties to the lower index
+   * (restored when the backend returned equal scores out of index order).
+   */
+  topK(
+    op: string,
+    arg: string,
+    kernel: KernelName,
+    r: unknown,
+    queries: number,
+    k: number,
+    rows: number,
+  ): TopKResult {
+    const fail = (problem: string): never => {
+      throw backendError(op, arg, this.provider(kernel), kernel, problem);
+    };
+    if (typeof r !== 'object' || r === null)
+      return fail(`returned ${describeType(r)} instead of a top-k result.`);
+    const { indices, scores } = r as Partial<TopKResult>;
+    if (!(indices instanceof Int32Array) || !(scores instanceof Float32Array))
+      return fail('returned a result without Int32Array indices and Float32Array scores.');
+    if (indices.length !== queries * k || scores.length !== queries * k)
+      return fail(
+        `returned ${indices.length} indices and ${scores.length} scores where ${queries} x ${k} were due.`,
+      );
+    this.floats(op, arg, kernel, scores, queries * k, 'cosine');
+    const seen = k > 32 ? new Uint8Array(rows) : null;
+    for (let q = 0; q < queries; q++) {
+      const base = q * k;
+      let ordered = true;
+      for (let t = 0; t < k; t++) {
+        const ix = indices[base + t];
+        if (!(ix >= 0 && ix < rows)) fail(`returned index ${ix} for query ${q}, outside [0, ${rows}).`);
+        if (t > 0) {
+          const a = scores[base + t - 1];
+          const b = scores[base + t];
+          if (a < b || (a === b && indices[base + t - 1] > ix)) ordered = false;
+        }
+      }
+      if (!ordered) reorder(indices, scores, base, k);
+      if (hasRepeat(indices, base, k, seen)) fail(`returned the same index twice for query ${q}.`);
+    }
+    return { queries, k, indices, scores };
+  }
+
+  /** Checks that a new resident corpus reports the shape it was given; disposes it if not. */
+  corpus(op: string, arg: string, h: unknown, rows: number, cols: number): ResidentCorpus {
+    const kernel = 'createCorpus';
+    const fail = (problem: string): never => {
+      try {
+        (h as ResidentCorpus | null)?.dispose?.();
+      } catch {
+        // The handle is already broken; its own failure to release adds nothing.
+      }
+      throw backendError(op, arg, this.provider(kernel), kernel, problem);
+    };
+    if (typeof h !== 'object' || h === null)
+      return fail(`returned ${describeType(h)} instead of a corpus handle.`);
+    const c = h as ResidentCorpus;
+    if (typeof c.dispose !== 'function') return fail('returned a corpus handle without dispose().');
+    if (typeof c.backend !== 'string') return fail('returned a corpus handle without a backend name.');
+    if (c.rows !== rows || c.cols !== cols)
+      return fail(`returned a corpus of ${c.rows} x ${c.cols} for ${rows} x ${cols} rows.`);
+    return c;
+  }
+}
+
+/** Gives a backend's failure the public operation's name. */
+function rename(e: unknown, op: string, arg: string, backend: string, kernel: string): CosineKitError {
+  if (e instanceof CosineKitError) {
+    if (e.op === op) return e;
+    // A kernel names itself and its own parameter; the caller knows the public names.
+    const at = e.arg === 'corpus' ? 'corpus' : arg;
+    const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
+    const problem = e.message.startsWith(prefix)
+      ? e.message.slice(prefix.length)
+      : `failed in backend '${backend}' (kernel '${kernel}'): ${e.message}`;
+    return new CosineKitError(e.code, `Argument '${at}' passed to '${op}' ${problem}`, {
+      op,
+      arg: at,
+      backend,
+      kernel,
+      cause: e,
+    });
+  }
+  const why = e instanceof Error ? `${e.name}: ${e.message}` : `threw ${describeType(e)} ${String(e)}`;
+  return backendError(op, arg, backend, kernel, why, e);
+}
+
+function isThenable<T>(v: Awaitable<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/** Sorts one query's k entries best first, ties to the lower index (k is small). */
+function reorder(indices: Int32Array, scores: Float32Array, base: number, k: number): void {
+  const order = Array.from({ length: k }, (_, t) => base + t);
+  order.sort((x, y) => scores[y] - scores[x] || indices[x] - indices[y]);
+  const ix = order.map((o) => indices[o]);
+  const sc = order.map((o) => scores[o]);
+  for (let t = 0; t < k; t++) {
+    indices[base + t] = ix[t];
+    scores[base + t] = sc[t];
+  }
+}
+
+/** True when one query's k indices repeat; `seen` (all zero, one byte per row) serves large k. */
+function hasRepeat(indices: Int32Array, base: number, k: number, seen: Uint8Array | null): boolean {
+  if (seen === null) {
+    for (let a = base; a < base + k; a++)
+      for (let b = a + 1; b < base + k; b++) if (indices[a] === indices[b]) return true;
+    return false;
+  }
+  let repeat = false;
+  for (let t = base; t < base + k; t++) {
+    if (seen[indices[t]]) repeat = true;
+    seen[indices[t]] = 1;
+  }
+  for (let t = base; t < base + k; t++) seen[indices[t]] = 0;
+  return repeat;
+}
+
+function firstBad(d: Float32Array): number {
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+  return 0;
+}
+
+function describe(kind: 'cosine' | 'norm' | 'unit'): string {
+  return kind === 'norm' ? '[0, max float)' : '[-1, 1]';
+}
+
+/**
+ * A backend's kernels seen through a {@link Guard}: each call names the public operation and the
+ * argument it serves, and its output is checked before the kit uses it.
+ */
+export class CheckedKernels {
+  readonly kernels: Kernels;
+  readonly guard: Guard;
+
+  constructor(kernels: Kernels, guard: Guard) {
+    this.kernels = kernels;
+    this.guard = guard;
+  }
+
+  /** True when the corpus group can read rows back (else the kit keeps a host copy). */
+  get canRead(): boolean {
+    return typeof this.kernels.readCorpus === 'function';
+  }
+
+  async rowNorms(op: string, arg: string, x: Matrix): Promise<Float32Array> {
+    const out = await this.guard.call(op, arg, 'rowNorms', () => this.kernels.rowNorms(x));
+    return this.guard.floats(op, arg, 'rowNorms', out, x.rows, 'norm');
+  }
+
+  async normalizeRows(op: string, arg: string, x: Matrix): Promise<Float32Array> {
+    const out = await this.guard.call(op, arg, 'normalizeRows', () => this.kernels.normalizeRows(x));
+    return this.guard.floats(op, arg, 'normalizeRows', out, x.rows * x.cols, 'unit');
+  }
+
+  async cosineRows(op: string, arg: string, a: Matrix, b: Matrix): Promise<Float32Array> {
+    const out = await this.guard.call(op, arg, 'cosineRows', () => this.kernels.cosineRows(a, b));
+    return this.guard.floats(op, arg, 'cosineRows', out, a.rows, 'cosine');
+  }
+
+  async cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix): Promise<Float32Array> {
+    const out = await this.guard.call(op, arg, 'cosineMatrix', () => this.kernels.cosineMatrix(a, b));
+    return this.guard.floats(op, arg, 'cosineMatrix', out, a.rows * b.rows, 'cosine');
+  }
+
+  async topK(op: string, arg: string, q: Matrix, c: Matrix, k: number): Promise<TopKResult> {
+    const r = await this.guard.call(op, arg, 'topK', () => this.kernels.topK(q, c, k));
+    return this.guard.topK(op, arg, 'topK', r, q.rows, k, c.rows);
+  }
+
+  async createCorpus(op: string, arg: string, x: Matrix, options: CorpusOptions): Promise<ResidentCorpus> {
+    const h = await this.guard.call(op, arg, 'createCorpus', () => this.kernels.createCorpus(x, options));
+    return this.guard.corpus(op, arg, h, x.rows, x.cols);
+  }
+
+  async corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Promise<TopKResult> {
+    const r = await this.guard.call(op, arg, 'corpusSearch', () => this.kernels.corpusSearch(h, q, k));
+    return this.guard.topK(op, arg, 'corpusSearch', r, q.rows, k, h.rows);
+  }
+
+  async corpusMatrix(op: string, arg: string, h: ResidentCorpus, q: Matrix): Promise<Float32Array> {
+    const out = await this.guard.call(op, arg, 'corpusMatrix', () => this.kernels.corpusMatrix(h, q));
+    return this.guard.floats(op, arg, 'corpusMatrix', out, q.rows * h.rows, 'cosine');
+  }
+
+  async readCorpus(op: string, arg: string, h: ResidentCorpus): Promise<Float32Array> {
+    const read = this.kernels.readCorpus;
+    if (!read)
+      throw backendError(op, arg, this.guard.provider('readCorpus'), 'readCorpus', 'is not implemented.');
+    const out = await this.guard.call(op, arg, 'readCorpus', () => read.call(this.kernels, h));
+    return this.guard.floats(op, arg, 'readCorpus', out, h.rows * h.cols, 'unit');
+  }
+
+  /**
+   * The complete kernel table with the same checks, for libraries that drive kernels directly
+   * (such as `@cosinekit/nn`): errors name the kernel as the operation.
+   */
+  table(): Kernels {
+    const k = this.kernels;
+    const g = this.guard;
+    const dense = async (name: KernelName, length: number, run: () => Awaitable<Float32Array>) =>
+      g.floats(name, 'x', name, await g.call(name, 'x', name, run), length, 'finite');
+    return {
+      rowNorms: (x) => this.rowNorms('rowNorms', 'x', x),
+      normalizeRows: (x) => this.normalizeRows('normalizeRows', 'x', x),
+      cosineRows: (a, b) => this.cosineRows('cosineRows', 'a', a, b),
+      cosineMatrix: (a, b) => this.cosineMatrix('cosineMatrix', 'a', a, b),
+      topK: (q, c, n) => this.topK('topK', 'queries', q, c, n),
+      createCorpus: (x, o) => this.createCorpus('createCorpus', 'x', x, o ?? {}),
+      corpusSearch: (h, q, n) => this.corpusSearch('corpusSearch', 'queries', h, q, n),
+      corpusMatrix: (h, q) => this.corpusMatrix('corpusMatrix', 'queries', h, q),
+      ...(k.readCorpus
+        ? { readCorpus: (h: ResidentCorpus) => this.readCorpus('readCorpus', 'corpus', h) }
+        : {}),
+      matmul: (a, b, ta, tb, out) => {
+        const m = ta ? a.cols : a.rows;
+        const n = tb ? b.rows : b.cols;
+        return dense('matmul', m * n, () => k.matmul(a, b, ta, tb, out));
+      },
+      addBias: (x, bias, out) => dense('addBias', x.rows * x.cols, () => k.addBias(x, bias, out)),
+      activation: (kind, x, out) => dense('activation', x.rows * x.cols, () => k.activation(kind, x, out)),
+      activationGrad: (kind, x, dy, out) =>
+        dense('activationGrad', x.rows * x.cols, () => k.activationGrad(kind, x, dy, out)),
+    };
+  }
+}

@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+import { type Backend, CosineKitError, referenceKernels } from '../src/backend.js';
+import { createCosineKit, Tensor } from '../src/index.js';
+
+/** The reference backend with some kernels replaced. */
+function withKernels(kernels: Partial<Backend['kernels']>, name = 'third-party'): Backend {
+  return { name, kernels: { ...referenceKernels, ...kernels } };
+}
+
+async function failure(p: Promise<unknown>): Promise<CosineKitError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(CosineKitError);
+    return e as CosineKitError;
+  }
+  return expect.fail('the call succeeded');
+}
+
+describe('ties: scores reported equal go to the lower index', () => {
+  it('d = 1: every positive row scores exactly 1, so the first k rows win (topK and corpus search)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = [[3], [0.001], [7e5], [2], [1e-20], [-4], [5]];
+    const r = await kit.topK([[2]], c, 3);
+    expect(Array.from(r.indices)).toEqual([0, 1, 2]);
+    expect(Array.from(r.scores)).toEqual([1, 1, 1]);
+    const neg = await kit.topK([[-1]], c, 1);
+    expect(Array.from(neg.indices)).toEqual([5]);
+    const corpus = await kit.corpus(c);
+    expect(Array.from((await corpus.search([[9]], 4)).indices)).toEqual([0, 1, 2, 3]);
+    expect(Array.from((await corpus.search([[-9]], 2)).indices)).toEqual([5, 0]);
+    corpus.dispose();
+  });
+
+  it('a backend that returns equal scores out of index order is put back in order', async () => {
+    const kit = createCosineKit({
+      backend: withKernels({
+        topK: () => ({
+          queries: 1,
+          k: 3,
+          indices: Int32Array.of(4, 2, 0),
+          scores: Float32Array.of(0.5, 0.5, 0.25),
+        }),
+      }),
+    });
+    const r = await kit.topK(
+      [[1, 0]],
+      [
+        [1, 0],
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [1, 2],
+      ],
+      3,
+    );
+    expect(Array.from(r.indices)).toEqual([2, 4, 0]);
+    expect(Array.from(r.scores)).toEqual([0.5, 0.5, 0.25]);
+  });
+});
+
+describe('what a backend hands back is checked', () => {
+  it('cosines a rounding step past 1 are clamped; a cosine of 7 is a broken backend', async () => {
+    const ok = createCosineKit({
+      backend: withKernels({ cosineRows: () => Float32Array.of(1.0000001, -1.0000001) }),
+    });
+    expect(Array.from(await ok.cosineRows([[1], [1]], [[1], [-1]]))).toEqual([1, -1]);
+    const bad = createCosineKit({ backend: withKernels({ cosineRows: () => Float32Array.of(7) }) });
+    const e = await failure(bad.cosineRows([[1]], [[1]]));
+    expect(e).toMatchObject({
+      code: 'BACKEND_ERROR',
+      op: 'cosineRows',
+      backend: 'third-party',
+      kernel: 'cosineRows',
+    });
+    expect(e.message).toContain('returned 7');
+  });
+
+  it("a backend's own exception is wrapped, naming backend, kernel and operation, keeping the cause", async () => {
+    const boom = new TypeError('cannot read properties of undefined');
+    const kit = createCosineKit({
+      backend: withKernels({
+        normalizeRows() {
+          throw boom;
+        },
+      }),
+    });
+    const e = await failure(kit.normalize([[1, 2]]));
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'normalize', arg: 'x', kernel: 'normalizeRows' });
+    expect(e.cause).toBe(boom);
+    expect(e.message).toMatch(
+      /Argument 'x' passed to 'normalize' failed in backend 'third-party' \(kernel 'normalizeRows'\): TypeError/,
+    );
+  });
+
+  it('a CosineKitError from a kernel keeps its code and is renamed after the public operation', async () => {
+    const kit = createCosineKit({
+      backend: withKernels({
+        corpusSearch() {
+          throw new CosineKitError('DISPOSED', "Argument 'corpus' passed to 'corpusSearch' was disposed.", {
+            op: 'corpusSearch',
+            arg: 'corpus',
+          });
+        },
+      }),
+    });
+    const corpus = await kit.corpus([
+      [1, 2],
+      [3, 4],
+    ]);
+    const e = await failure(corpus.search([[1, 0]], 1));
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'search', arg: 'corpus' });
+    expect(e.message).toBe("Argument 'corpus' passed to 'search' was disposed.");
+    expect((e.cause as CosineKitError).op).toBe('corpusSearch');
+  });
+
+  it('a corpus handle of the wrong shape is refused and released', async () => {
+    let disposed = 0;
+    const kit = createCosineKit({
+      backend: withKernels({
+        createCorpus: (x) => ({
+          backend: 'third-party',
+          rows: x.rows + 5,
+          cols: x.cols,
+          disposed: false,
+          dispose: () => void disposed++,
+        }),
+      }),
+    });
+    const e = await failure(
+      kit.corpus([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]),
+    );
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'corpus', arg: 'rows', kernel: 'createCorpus' });
+    expect(e.message).toContain('8 x 2 for 3 x 2');
+    expect(disposed).toBe(1);
+  });
+
+  it('a kernel that never settles is abandoned after timeoutMs; 0 turns the watch off', async () => {
+    const hang = withKernels({ rowNorms: () => new Promise<Float32Array>(() => undefined) });
+    const e = await failure(createCosineKit({ backend: hang, timeoutMs: 15 }).rowNorms([[1]]));
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'rowNorms', kernel: 'rowNorms' });
+    expect(e.message).toContain('did not settle within 15 ms');
+    const late = withKernels({
+      rowNorms: () => new Promise<Float32Array>((r) => setTimeout(() => r(Float32Array.of(2)), 30)),
+    });
+    expect(Array.from(await createCosineKit({ backend: late, timeoutMs: 0 }).rowNorms([[2]]))).toEqual([2]);
+  });
+
+  it('kit.kernels() (what @cosinekit/nn drives) checks lengths and finiteness too', async () => {
+    const kit = createCosineKit({ backend: withKernels({ matmul: () => new Float32Array(3) }) });
+    const k = await kit.kernels();
+    const m = { data: new Float32Array(4), rows: 2, cols: 2 };
+    const e = await failure(Promise.resolve(k.matmul(m, m, false, false)));
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'matmul', kernel: 'matmul' });
+    const nan = createCosineKit({
+      backend: withKernels({ addBias: () => Float32Array.of(1, Number.NaN, 3, 4) }),
+    });
+    const kn = await nan.kernels();
+    await expect(Promise.resolve(kn.addBias(m, new Float32Array(2)))).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+    });
+  });
+});
+
+describe('snapshot rule on a backend that reads its inputs late', () => {
+  /** A backend whose kernels read their inputs only after a timer: the worst case for a caller's buffer. */
+  const late = withKernels({
+    cosineMatrix: (a, b) => new Promise((r) => setTimeout(() => r(referenceKernels.cosineMatrix(a, b)), 5)),
+    createCorpus: (x, o) => new Promise((r) => setTimeout(() => r(referenceKernels.createCorpus(x, o)), 5)),
+  });
+
+  it('cosineMatrix answers for the data at call time, even when the caller overwrites it at once', async () => {
+    const kit = createCosineKit({ backend: late });
+    const a = Float32Array.of(1, 2, 3, 4);
+    const want = await kit.cosineMatrix(new Tensor(a.slice(), 2, 2), new Tensor(a.slice(), 2, 2));
+    const t = new Tensor(a, 2, 2);
+    const p = kit.cosineMatrix(t, t);
+    a.fill(Number.NaN);
+    expect(Array.from((await p).data)).toEqual(Array.from(want.data));
+  });
+
+  it('ids are copied at call time, and checked against the corpus when the add runs', async () => {
+    const kit = createCosineKit({ backend: late });
+    const corpus = await kit.corpus([[1, 0]], { ids: ['a'] });
+    const ids = ['b'];
+    const first = corpus.add([[0, 1]], ids);
+    ids[0] = 'a';
+    await first;
+    // Queued behind the first add: its id repeats one that add brings in.
+    const second = corpus.add([[1, 1]], ['c']);
+    const third = corpus.add([[2, 1]], ['c']);
+    await second;
+    await expect(third).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'add', arg: 'ids[0]' });
+    expect((await corpus.search([[0, 1]], 1)).ids).toEqual(['b']);
+    expect(corpus.rows).toBe(3);
+  });
+
+  it('a tensor transferred before the call is refused by name', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const t = new Tensor(Float32Array.of(1, 2), 1, 2);
+    structuredClone(t.data.buffer, { transfer: [t.data.buffer] });
+    await expect(kit.rowNorms(t)).rejects.toMatchObject({ code: 'DISPOSED', op: 'rowNorms', arg: 'x' });
+  });
+});
