@@ -47,7 +47,7 @@ export function renderHostile(): string {
     '',
     'What a call uses is its inputs as they were when it was called. `test/snapshot.test.ts` runs each',
     'call below on every backend, then, right after the call returns its promise and before awaiting',
-    'it, overwrites the caller\'s arrays with 0.5, overwrites them with NaN, or transfers their buffers',
+    "it, overwrites the caller's arrays with 0.5, overwrites them with NaN, or transfers their buffers",
     '(`structuredClone(buf, { transfer })`); id lists are overwritten with a repeated id or emptied.',
     'Answer in every case: **the same result, bit for bit, as the same call on untouched inputs**.',
     '',

@@ -115,7 +115,9 @@ export const SNAPSHOT_CASES: readonly SnapshotCase[] = [
     call: (_, corpus) => {
       const r = q32();
       const ids = ['n0', 'n1'];
-      const pending = corpus.add(new Tensor(r, 2, D), ids).then(() => corpus.search(new Tensor(q32(), 2, D), 8));
+      const pending = corpus
+        .add(new Tensor(r, 2, D), ids)
+        .then(() => corpus.search(new Tensor(q32(), 2, D), 8));
       return { pending, floats: [r], lists: [ids] };
     },
   },
