@@ -30,7 +30,7 @@ export { argError, CosineKitError, foreignCorpus, isCosineKitError } from './err
 export type { Admitted } from './gate.js';
 export { admit, admitPair, checkFinite } from './gate.js';
 export { activate, activateDerivative } from './kernels/activation.js';
-export { clampCos } from './kernels/blocked-dot.js';
+export { clampCos, cosineFrom } from './kernels/cosine-rule.js';
 export { matmulDims } from './kernels/matmul.js';
 export { TopKSelector } from './kernels/top-k-selector.js';
 export { createReferenceBackend, referenceKernels } from './reference.js';

@@ -8,6 +8,7 @@ import type {
   TopKResult,
 } from './contract.js';
 import { backendError, CosineKitError } from './errors.js';
+import { clampCos } from './kernels/cosine-rule.js';
 import { describeType } from './tensor.js';
 
 /**
@@ -130,8 +131,7 @@ export class Guard {
       if (!(v >= lo && v <= hi)) fail(`returned ${v} at position ${i}, outside ${describe(kind)}.`);
       if (v > 1 || v < -1) clamp = true;
     }
-    if (clamp && kind === 'cosine')
-      for (let i = 0; i < n; i++) out[i] = out[i] > 1 ? 1 : out[i] < -1 ? -1 : out[i];
+    if (clamp && kind === 'cosine') for (let i = 0; i < n; i++) out[i] = clampCos(out[i]);
     return out;
   }
 

@@ -140,8 +140,3 @@ export function normalizedF64(data: Float32Array, rows: number, cols: number): F
   stageRows(data, 0, rows, cols, out, 0, true);
   return out;
 }
-
-/** Clamps a cosine to [-1, 1]; rounding can push a unit-vector dot product just past either end. */
-export function clampCos(c: number): number {
-  return c > 1 ? 1 : c < -1 ? -1 : c;
-}

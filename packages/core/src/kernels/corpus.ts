@@ -1,6 +1,7 @@
 import type { CorpusOptions, CorpusStorage, Matrix, ResidentCorpus, TopKResult } from '../contract.js';
 import { argError, CosineKitError } from '../errors.js';
-import { clampCos, dot64, normalizedF64 } from './blocked-dot.js';
+import { dot64, normalizedF64 } from './blocked-dot.js';
+import { clampCos } from './cosine-rule.js';
 import { fromHalf, toHalf } from './half.js';
 import { CORPUS_TILE, forEachScoreTile } from './top-k.js';
 import { TopKSelector } from './top-k-selector.js';

@@ -1,5 +1,6 @@
 import type { Matrix } from '../contract.js';
-import { clampCos, dotTiles, stageRows } from './blocked-dot.js';
+import { dotTiles, stageRows } from './blocked-dot.js';
+import { clampCos } from './cosine-rule.js';
 
 /** Rows of `b` per block: 128 rows x d float64 stay in L2 while every row of `a` passes over them. */
 export const ROW_BLOCK = 128;

@@ -1,4 +1,6 @@
 // biome-ignore-all format: hand-laid register tiles read best one tile row per line
+import { cosineFrom } from './cosine-rule.js';
+
 /**
  * Cosine of two float32 runs of length `d` in one pass: dot and both squared norms, four accumulators
  * each, in float64. Zero vector gives 0; the result is clamped to [-1, 1]. Returns NaN when an
@@ -19,11 +21,7 @@ export function cosineOf(a: Float32Array, ao: number, b: Float32Array, bo: numbe
     const u = a[ao + p], v = b[bo + p];
     d0 += u * v; x0 += u * u; y0 += v * v;
   }
-  const dot = d0 + d1;
-  const nn = (x0 + x1) * (y0 + y1);
-  if (nn === 0) return Number.isNaN(dot) ? Number.NaN : 0;
-  const c = dot / Math.sqrt(nn);
-  return c > 1 ? 1 : c < -1 ? -1 : c;
+  return cosineFrom(d0 + d1, (x0 + x1) * (y0 + y1));
 }
 
 /**
@@ -41,8 +39,5 @@ export function cosineOfAny(a: ArrayLike<number>, b: ArrayLike<number>): number 
     x += u * u;
     y += v * v;
   }
-  const nn = x * y;
-  if (nn === 0) return Number.isNaN(dot) ? Number.NaN : 0;
-  const c = dot / Math.sqrt(nn);
-  return c > 1 ? 1 : c < -1 ? -1 : c;
+  return cosineFrom(dot, x * y);
 }

@@ -1,4 +1,5 @@
 import type { TopKResult } from '../contract.js';
+import { clampCos } from './cosine-rule.js';
 
 /**
  * A running top-k selection for many queries at once: one bounded min-heap per query in flat
@@ -45,7 +46,7 @@ export class TopKSelector {
 
   /** Offers corpus row `index` with `raw` score to query `q`. */
   push(q: number, raw: number, index: number): void {
-    const score = Math.fround(raw > 1 ? 1 : raw < -1 ? -1 : raw);
+    const score = Math.fround(clampCos(raw));
     const k = this.k;
     const base = q * k;
     const s = this.#scores;
