@@ -1,8 +1,8 @@
 import { checkK, checkSameCols } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf } from './errors.js';
-import { admit } from './gate.js';
+import { argError, argErrorOf, isCosineKitError } from './errors.js';
+import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
 import { SearchResult } from './search-result.js';
@@ -380,14 +380,24 @@ export class Corpus {
   #run<T>(op: string, queries: TensorInput, body: (q: Tensor) => Promise<T>): Promise<T> {
     if (this.#disposed) return this.#exclusive(op, () => body(undefined as never));
     let q: Tensor;
+    const lease = new Lease();
     try {
       const raw = toTensor(queries, op, 'queries');
       checkSameCols(op, 'corpus', this, 'queries', raw);
-      q = admit(raw === queries ? queries : raw, op, 'queries').tensor;
+      q = admit(raw === queries ? queries : raw, op, 'queries', lease).tensor;
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#exclusive(op, () => body(q));
+    return this.#exclusive(op, async () => {
+      try {
+        const r = await body(q);
+        lease.release(r instanceof SearchResult ? r.scores : r instanceof Tensor ? r.data : null);
+        return r;
+      } catch (e) {
+        if (!isCosineKitError(e, 'BACKEND_ERROR')) lease.release();
+        throw e;
+      }
+    });
   }
 }
 

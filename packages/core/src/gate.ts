@@ -24,6 +24,52 @@ import { Tensor, type TensorInput, toTensor } from './tensor.js';
 const HI = 2 ** 40;
 const LO = 2 ** -40;
 
+/**
+ * Snapshots of short calls go into reused buffers: allocating a fresh typed array costs a few
+ * microseconds, as much as the work of a one-row call. Larger inputs get their own buffer (the
+ * allocation is small next to their work), and so does anything a backend may keep (a corpus).
+ */
+const POOLED_MAX = 1 << 16;
+const POOL_SIZE = 8;
+const pool: Float32Array[] = [];
+
+/**
+ * The pooled buffers one call holds. The call returns them with {@link Lease.release} once its
+ * kernel has settled; a call whose kernel was abandoned never returns them (the kernel may still
+ * read them), and an output that shares a buffer with them keeps that buffer out of the pool.
+ */
+export class Lease {
+  #held: Float32Array[] | null = null;
+
+  /** A buffer of at least `n` values: pooled when small, fresh otherwise. */
+  take(n: number): Float32Array {
+    if (n > POOLED_MAX) return new Float32Array(n);
+    let at = -1;
+    for (let i = 0; i < pool.length; i++)
+      if (pool[i].length >= n && (at < 0 || pool[i].length < pool[at].length)) at = i;
+    const buf = at < 0 ? new Float32Array(Math.max(n, 1024)) : pool.splice(at, 1)[0];
+    (this.#held ??= []).push(buf);
+    return buf.length === n ? buf : buf.subarray(0, n);
+  }
+
+  /** Releases the buffers (an admission failed, nothing ran) and hands back `e` to throw. */
+  fail(e: unknown): unknown {
+    this.release();
+    return e;
+  }
+
+  /** Returns the buffers to the pool, except any that `outputs` share memory with. */
+  release(...outputs: unknown[]): void {
+    const held = this.#held;
+    if (held === null) return;
+    this.#held = null;
+    for (const b of held) {
+      if (pool.length >= POOL_SIZE) return;
+      if (!outputs.some((o) => ArrayBuffer.isView(o) && o.buffer === b.buffer)) pool.push(b);
+    }
+  }
+}
+
 /** Rows that passed the gate: a private, finite, float32-safe copy. */
 export interface Admitted {
   /** The snapshot, owned by CosineKit. */
@@ -35,21 +81,26 @@ export interface Admitted {
 /**
  * Admits one input of operation `op` as argument `arg`: converts it to a tensor, snapshots it,
  * checks it is finite and rescales rows of extreme magnitude. Throws a `CosineKitError` naming
- * `arg` and `op` on any failure.
+ * `arg` and `op` on any failure. With a `lease`, a small snapshot goes into a pooled buffer that
+ * the caller releases when its kernel has settled; without one, into a buffer of its own.
  */
 export function admit(
   input: TensorInput,
   op: string,
   arg: string,
+  lease?: Lease,
   shape?: readonly [number, number] | readonly [number],
 ): Admitted {
-  return snapshot(toTensor(input, op, arg, shape), input, op, arg);
+  return snapshot(toTensor(input, op, arg, shape), input, op, arg, lease);
 }
 
-function snapshot(t: Tensor, input: TensorInput, op: string, arg: string): Admitted {
-  // A Tensor or Float32Array is the caller's memory: copy it. Arrays of numbers were just
-  // converted into a fresh buffer nobody else holds.
-  const owned = !(input instanceof Tensor || input instanceof Float32Array);
+function snapshot(
+  t: Tensor,
+  input: TensorInput,
+  op: string,
+  arg: string,
+  lease: Lease | undefined,
+): Admitted {
   const src = t.data;
   if (src.length !== t.rows * t.cols) {
     argError(
@@ -59,8 +110,11 @@ function snapshot(t: Tensor, input: TensorInput, op: string, arg: string): Admit
       `holds ${src.length} values for shape [${t.rows}, ${t.cols}]: its buffer was transferred (detached) or shrunk.`,
     );
   }
-  const data = owned ? src : src.slice();
-  return guardRows(data, t.rows, t.cols, op, arg);
+  // A Tensor or Float32Array is the caller's memory: copy it, in the same pass as the checks.
+  // Arrays of numbers were just converted into a fresh buffer nobody else holds.
+  const theirs = input instanceof Tensor || input instanceof Float32Array;
+  const dst = !theirs ? src : lease ? lease.take(src.length) : new Float32Array(src.length);
+  return admitRows(src, dst, t.rows, t.cols, op, arg);
 }
 
 /**
@@ -73,40 +127,57 @@ export function admitPair(
   op: string,
   agree: 'cols' | 'shape',
   names: readonly [string, string] = ['a', 'b'],
+  lease?: Lease,
 ): [Admitted, Admitted] {
   const ta = toTensor(a, op, names[0]);
   const tb = toTensor(b, op, names[1]);
   if (agree === 'shape') checkSameShape(op, names[0], ta, names[1], tb);
   else checkSameCols(op, names[0], ta, names[1], tb);
-  return [snapshot(ta, a, op, names[0]), snapshot(tb, b, op, names[1])];
+  return [snapshot(ta, a, op, names[0], lease), snapshot(tb, b, op, names[1], lease)];
 }
 
 /**
- * Checks and rescales `data` (which the caller owns) in place, as the gate does; for rows read from
- * somewhere CosineKit already owns, such as a decoded file.
+ * Checks and rescales rows CosineKit already owns (such as a decoded file) in place, as the gate
+ * does for a caller's rows.
  */
 export function guardRows(data: Float32Array, rows: number, cols: number, op: string, arg: string): Admitted {
+  return admitRows(data, data, rows, cols, op, arg);
+}
+
+/**
+ * The gate's one pass: copies `src` into `dst` (which may be `src`), finding each row's largest
+ * magnitude and any NaN or Infinity on the way; then rescales the rare extreme row in `dst`.
+ */
+function admitRows(
+  src: Float32Array,
+  dst: Float32Array,
+  rows: number,
+  cols: number,
+  op: string,
+  arg: string,
+): Admitted {
   let factor: Float64Array | null = null;
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
+    const e = o + cols;
+    // Branch-free: Math.max propagates NaN, so one test after the row catches NaN and ±Infinity.
     let m = 0;
-    for (let j = o; j < o + cols; j++) {
-      const v = data[j];
-      const a = v < 0 ? -v : v;
-      if (a > m) m = a;
-      else if (!(a <= m)) nonFinite(op, arg, data, cols, j);
+    for (let j = o; j < e; j++) {
+      const v = src[j];
+      dst[j] = v;
+      m = Math.max(m, Math.abs(v));
     }
-    if (m === Number.POSITIVE_INFINITY) nonFinite(op, arg, data, cols, o + firstNonFinite(data, o, cols));
+    if (!(m <= Number.MAX_VALUE)) nonFinite(op, arg, src, cols, o + firstNonFinite(src, o, cols));
     if (m > HI || (m > 0 && m < LO)) {
       factor ??= new Float64Array(rows).fill(1);
       // 2^-e with m * 2^-e in [0.5, 1): exact, and never overflows for float32 input.
       let f = 2 ** -Math.ceil(Math.log2(m) + 1e-12);
       if (m * f >= 1) f /= 2;
       factor[i] = f;
-      for (let j = o; j < o + cols; j++) data[j] *= f;
+      for (let j = o; j < e; j++) dst[j] *= f;
     }
   }
-  return { tensor: new Tensor(data, rows, cols), factor };
+  return { tensor: new Tensor(dst, rows, cols), factor };
 }
 
 /** Throws `NON_FINITE` when `x` holds NaN or ±Infinity, naming the first offending position. */

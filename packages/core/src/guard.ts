@@ -54,12 +54,7 @@ export class Guard {
    * Runs `run` (a call of `kernel` serving public operation `op` on argument `arg`), turning its
    * failures into errors that name `op` and `arg`, and bounding how long it may take.
    */
-  async call<T>(
-    op: string,
-    arg: string,
-    kernel: KernelName | 'readCorpus',
-    run: () => Awaitable<T>,
-  ): Promise<T> {
+  call<T>(op: string, arg: string, kernel: KernelName | 'readCorpus', run: () => Awaitable<T>): Awaitable<T> {
     const backend = this.provider(kernel);
     let pending: Awaitable<T>;
     try {
@@ -67,7 +62,12 @@ export class Guard {
     } catch (e) {
       throw rename(e, op, arg, backend, kernel);
     }
+    // A synchronous kernel stays synchronous: no promise, no timer.
     if (!isThenable(pending)) return pending;
+    return this.#watch(pending, op, arg, backend, kernel);
+  }
+
+  async #watch<T>(pending: Promise<T>, op: string, arg: string, backend: string, kernel: string): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       if (!(this.#timeoutMs > 0 && Number.isFinite(this.#timeoutMs))) return await pending;
@@ -225,8 +225,14 @@ function rename(e: unknown, op: string, arg: string, backend: string, kernel: st
   return backendError(op, arg, backend, kernel, why, e);
 }
 
-function isThenable<T>(v: Awaitable<T>): v is Promise<T> {
+/** True when `v` is a promise (or any thenable). */
+export function isThenable<T>(v: Awaitable<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+/** `f(v)`, at once when `v` is a plain value, after it settles when it is a promise. */
+export function andThen<T, U>(v: Awaitable<T>, f: (x: T) => U): Awaitable<U> {
+  return isThenable(v) ? v.then(f) : f(v);
 }
 
 /** Sorts one query's k entries best first, ties to the lower index (k is small). */
@@ -284,52 +290,52 @@ export class CheckedKernels {
     return typeof this.kernels.readCorpus === 'function';
   }
 
-  async rowNorms(op: string, arg: string, x: Matrix): Promise<Float32Array> {
-    const out = await this.guard.call(op, arg, 'rowNorms', () => this.kernels.rowNorms(x));
-    return this.guard.floats(op, arg, 'rowNorms', out, x.rows, 'norm');
+  rowNorms(op: string, arg: string, x: Matrix): Awaitable<Float32Array> {
+    const out = this.guard.call(op, arg, 'rowNorms', () => this.kernels.rowNorms(x));
+    return andThen(out, (o) => this.guard.floats(op, arg, 'rowNorms', o, x.rows, 'norm'));
   }
 
-  async normalizeRows(op: string, arg: string, x: Matrix): Promise<Float32Array> {
-    const out = await this.guard.call(op, arg, 'normalizeRows', () => this.kernels.normalizeRows(x));
-    return this.guard.floats(op, arg, 'normalizeRows', out, x.rows * x.cols, 'unit');
+  normalizeRows(op: string, arg: string, x: Matrix): Awaitable<Float32Array> {
+    const out = this.guard.call(op, arg, 'normalizeRows', () => this.kernels.normalizeRows(x));
+    return andThen(out, (o) => this.guard.floats(op, arg, 'normalizeRows', o, x.rows * x.cols, 'unit'));
   }
 
-  async cosineRows(op: string, arg: string, a: Matrix, b: Matrix): Promise<Float32Array> {
-    const out = await this.guard.call(op, arg, 'cosineRows', () => this.kernels.cosineRows(a, b));
-    return this.guard.floats(op, arg, 'cosineRows', out, a.rows, 'cosine');
+  cosineRows(op: string, arg: string, a: Matrix, b: Matrix): Awaitable<Float32Array> {
+    const out = this.guard.call(op, arg, 'cosineRows', () => this.kernels.cosineRows(a, b));
+    return andThen(out, (o) => this.guard.floats(op, arg, 'cosineRows', o, a.rows, 'cosine'));
   }
 
-  async cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix): Promise<Float32Array> {
-    const out = await this.guard.call(op, arg, 'cosineMatrix', () => this.kernels.cosineMatrix(a, b));
-    return this.guard.floats(op, arg, 'cosineMatrix', out, a.rows * b.rows, 'cosine');
+  cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix): Awaitable<Float32Array> {
+    const out = this.guard.call(op, arg, 'cosineMatrix', () => this.kernels.cosineMatrix(a, b));
+    return andThen(out, (o) => this.guard.floats(op, arg, 'cosineMatrix', o, a.rows * b.rows, 'cosine'));
   }
 
-  async topK(op: string, arg: string, q: Matrix, c: Matrix, k: number): Promise<TopKResult> {
-    const r = await this.guard.call(op, arg, 'topK', () => this.kernels.topK(q, c, k));
-    return this.guard.topK(op, arg, 'topK', r, q.rows, k, c.rows);
+  topK(op: string, arg: string, q: Matrix, c: Matrix, k: number): Awaitable<TopKResult> {
+    const r = this.guard.call(op, arg, 'topK', () => this.kernels.topK(q, c, k));
+    return andThen(r, (o) => this.guard.topK(op, arg, 'topK', o, q.rows, k, c.rows));
   }
 
-  async createCorpus(op: string, arg: string, x: Matrix, options: CorpusOptions): Promise<ResidentCorpus> {
-    const h = await this.guard.call(op, arg, 'createCorpus', () => this.kernels.createCorpus(x, options));
-    return this.guard.corpus(op, arg, h, x.rows, x.cols);
+  createCorpus(op: string, arg: string, x: Matrix, options: CorpusOptions): Awaitable<ResidentCorpus> {
+    const h = this.guard.call(op, arg, 'createCorpus', () => this.kernels.createCorpus(x, options));
+    return andThen(h, (o) => this.guard.corpus(op, arg, o, x.rows, x.cols));
   }
 
-  async corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Promise<TopKResult> {
-    const r = await this.guard.call(op, arg, 'corpusSearch', () => this.kernels.corpusSearch(h, q, k));
-    return this.guard.topK(op, arg, 'corpusSearch', r, q.rows, k, h.rows);
+  corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Awaitable<TopKResult> {
+    const r = this.guard.call(op, arg, 'corpusSearch', () => this.kernels.corpusSearch(h, q, k));
+    return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearch', o, q.rows, k, h.rows));
   }
 
-  async corpusMatrix(op: string, arg: string, h: ResidentCorpus, q: Matrix): Promise<Float32Array> {
-    const out = await this.guard.call(op, arg, 'corpusMatrix', () => this.kernels.corpusMatrix(h, q));
-    return this.guard.floats(op, arg, 'corpusMatrix', out, q.rows * h.rows, 'cosine');
+  corpusMatrix(op: string, arg: string, h: ResidentCorpus, q: Matrix): Awaitable<Float32Array> {
+    const out = this.guard.call(op, arg, 'corpusMatrix', () => this.kernels.corpusMatrix(h, q));
+    return andThen(out, (o) => this.guard.floats(op, arg, 'corpusMatrix', o, q.rows * h.rows, 'cosine'));
   }
 
-  async readCorpus(op: string, arg: string, h: ResidentCorpus): Promise<Float32Array> {
+  readCorpus(op: string, arg: string, h: ResidentCorpus): Awaitable<Float32Array> {
     const read = this.kernels.readCorpus;
     if (!read)
       throw backendError(op, arg, this.guard.provider('readCorpus'), 'readCorpus', 'is not implemented.');
-    const out = await this.guard.call(op, arg, 'readCorpus', () => read.call(this.kernels, h));
-    return this.guard.floats(op, arg, 'readCorpus', out, h.rows * h.cols, 'unit');
+    const out = this.guard.call(op, arg, 'readCorpus', () => read.call(this.kernels, h));
+    return andThen(out, (o) => this.guard.floats(op, arg, 'readCorpus', o, h.rows * h.cols, 'unit'));
   }
 
   /**
@@ -339,8 +345,8 @@ export class CheckedKernels {
   table(): Kernels {
     const k = this.kernels;
     const g = this.guard;
-    const dense = async (name: KernelName, length: number, run: () => Awaitable<Float32Array>) =>
-      g.floats(name, 'x', name, await g.call(name, 'x', name, run), length, 'finite');
+    const dense = (name: KernelName, length: number, run: () => Awaitable<Float32Array>) =>
+      andThen(g.call(name, 'x', name, run), (o) => g.floats(name, 'x', name, o, length, 'finite'));
     return {
       rowNorms: (x) => this.rowNorms('rowNorms', 'x', x),
       normalizeRows: (x) => this.normalizeRows('normalizeRows', 'x', x),

@@ -1,5 +1,6 @@
 import { checkK } from './check.js';
 import {
+  type Awaitable,
   type Backend,
   type CorpusStorage,
   KERNEL_NAMES,
@@ -9,9 +10,9 @@ import {
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, copyIds } from './corpus.js';
 import { decodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf } from './errors.js';
-import { admit, admitPair, guardRows } from './gate.js';
-import { CheckedKernels, Guard } from './guard.js';
+import { argError, argErrorOf, isCosineKitError } from './errors.js';
+import { admit, admitPair, guardRows, Lease } from './gate.js';
+import { CheckedKernels, Guard, isThenable } from './guard.js';
 import { referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
@@ -104,6 +105,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let resolved: ResolvedKernels | undefined;
   let backendObj: Backend | undefined;
   let starting: Promise<CheckedKernels> | undefined;
+  let checked: CheckedKernels | undefined;
   const live = new Set<Corpus>();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
@@ -139,7 +141,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         backendObj = await getBackend(b, onFallback);
       }
       resolved = resolveKernels(backendObj);
-      return new CheckedKernels(resolved.kernels, new Guard(resolved, timeoutMs));
+      checked = new CheckedKernels(resolved.kernels, new Guard(resolved, timeoutMs));
+      return checked;
     })();
     return starting;
   };
@@ -172,6 +175,40 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     return c;
   };
 
+  /**
+   * Runs a short call: admits its inputs (`admitting`, synchronously, into pooled buffers), runs
+   * its kernel work, then returns the buffers to the pool (see `Lease`); after a `BACKEND_ERROR` (a
+   * kernel abandoned, perhaps still running) they are left to the garbage collector instead. A
+   * synchronous kernel on a started kit runs within the call, with no promise in between.
+   */
+  const shortCall = <A, T, R>(
+    admitting: (lease: Lease) => A,
+    work: (k: CheckedKernels, a: A) => Awaitable<T>,
+    views: (r: T) => unknown[],
+    done: (r: T, a: A) => R,
+  ): Promise<R> => {
+    const lease = new Lease();
+    const fail = (e: unknown): never => {
+      if (!isCosineKitError(e, 'BACKEND_ERROR')) lease.release();
+      throw e;
+    };
+    const finish = (r: T, a: A): R => {
+      lease.release(...views(r));
+      return done(r, a);
+    };
+    try {
+      const a = admitting(lease);
+      if (checked === undefined)
+        return start()
+          .then((k) => work(k, a))
+          .then((r) => finish(r, a), fail);
+      const r = work(checked, a);
+      return isThenable(r) ? r.then((x) => finish(x, a), fail) : Promise.resolve(finish(r, a));
+    } catch (e) {
+      return Promise.reject(lease.fail(e));
+    }
+  };
+
   return {
     async ready() {
       await start();
@@ -187,31 +224,52 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async kernels() {
       return (await start()).table();
     },
-    async rowNorms(x) {
-      const { tensor, factor } = admit(x, 'rowNorms', 'x');
-      const n = await (await start()).rowNorms('rowNorms', 'x', tensor);
-      if (factor) for (let i = 0; i < n.length; i++) n[i] /= factor[i];
-      return n;
+    rowNorms(x) {
+      return shortCall(
+        (lease) => admit(x, 'rowNorms', 'x', lease),
+        (k, a) => k.rowNorms('rowNorms', 'x', a.tensor),
+        (r) => [r],
+        (n, a) => {
+          if (a.factor) for (let i = 0; i < n.length; i++) n[i] /= a.factor[i];
+          return n;
+        },
+      );
     },
-    async normalize(x) {
-      const t = admit(x, 'normalize', 'x').tensor;
-      const d = await (await start()).normalizeRows('normalize', 'x', t);
-      return new Tensor(d, t.rows, t.cols);
+    normalize(x) {
+      return shortCall(
+        (lease) => admit(x, 'normalize', 'x', lease).tensor,
+        (k, t) => k.normalizeRows('normalize', 'x', t),
+        (r) => [r],
+        (d, t) => new Tensor(d, t.rows, t.cols),
+      );
     },
-    async cosineRows(a, b) {
-      const [ta, tb] = admitPair(a, b, 'cosineRows', 'shape');
-      return (await start()).cosineRows('cosineRows', 'a', ta.tensor, tb.tensor);
+    cosineRows(a, b) {
+      return shortCall(
+        (lease) => admitPair(a, b, 'cosineRows', 'shape', ['a', 'b'], lease),
+        (k, [ta, tb]) => k.cosineRows('cosineRows', 'a', ta.tensor, tb.tensor),
+        (r) => [r],
+        (r) => r,
+      );
     },
-    async cosineMatrix(a, b) {
-      const [ta, tb] = admitPair(a, b, 'cosineMatrix', 'cols');
-      const d = await (await start()).cosineMatrix('cosineMatrix', 'a', ta.tensor, tb.tensor);
-      return new Tensor(d, ta.tensor.rows, tb.tensor.rows);
+    cosineMatrix(a, b) {
+      return shortCall(
+        (lease) => admitPair(a, b, 'cosineMatrix', 'cols', ['a', 'b'], lease),
+        (k, [ta, tb]) => k.cosineMatrix('cosineMatrix', 'a', ta.tensor, tb.tensor),
+        (r) => [r],
+        (d, [ta, tb]) => new Tensor(d, ta.tensor.rows, tb.tensor.rows),
+      );
     },
-    async topK(queries, corpus, k) {
-      const [c, q] = admitPair(corpus, queries, 'topK', 'cols', ['corpus', 'queries']);
-      checkK('topK', k, c.tensor.rows);
-      const r = await (await start()).topK('topK', 'queries', q.tensor, c.tensor, k);
-      return new SearchResult(r);
+    topK(queries, corpus, k) {
+      return shortCall(
+        (lease) => {
+          const pair = admitPair(corpus, queries, 'topK', 'cols', ['corpus', 'queries'], lease);
+          checkK('topK', k, pair[0].tensor.rows);
+          return pair;
+        },
+        (kk, [c, q]) => kk.topK('topK', 'queries', q.tensor, c.tensor, k),
+        (r) => [r.indices, r.scores],
+        (r) => new SearchResult(r),
+      );
     },
     async corpus(rows, options = {}) {
       checkCorpusOptions(options);
