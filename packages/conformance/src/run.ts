@@ -51,6 +51,7 @@ export function runConformance(options: ConformanceOptions): void {
     const backend = await options.create();
     const { providers } = resolveKernels(backend);
     let ctx: ConformanceContext | undefined;
+    const skipped = new Map<string, string[]>();
     beforeAll(async () => {
       ctx = await createContext(backend, options.tolerance);
       const changed = Object.entries(ctx.providers).filter(([k, p]) => providers[k as KernelName] !== p);
@@ -66,6 +67,12 @@ export function runConformance(options: ConformanceOptions): void {
       console.log(`[conformance] ${options.name}: implements ${own.length ? own.join(', ') : 'no kernels'}`);
     }, options.timeout ?? 60_000);
     afterAll(async () => {
+      // Printed once per reason, so a run says what it did not check and why.
+      for (const [reason, names] of skipped) {
+        console.log(
+          `[conformance] ${options.name}: skipped ${names.length} case(s) (${names.join('; ')}): ${reason}`,
+        );
+      }
       ctx?.kit.dispose();
       if (ctx) await backend.dispose?.();
     });
@@ -77,7 +84,9 @@ export function runConformance(options: ConformanceOptions): void {
             await c.run(ctx!);
           } catch (e) {
             if (!(e instanceof ConformanceSkip)) throw e;
-            console.log(`[conformance] ${options.name}: skipped '${c.group}: ${c.name}': ${e.message}`);
+            const names = skipped.get(e.message) ?? [];
+            names.push(c.kernel ? `${c.group}/${c.kernel}` : c.group);
+            skipped.set(e.message, names);
             t.skip(e.message);
           }
         },
