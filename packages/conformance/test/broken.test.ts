@@ -181,6 +181,44 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     expect(outcomes.filter((o) => o.error).map((o) => `${o.case.name}: ${o.error!.message}`)).toEqual([]);
   });
 
+  it('in how it breaks ties: by the higher index', async () => {
+    // Top-k straight from the float32 cosine matrix: what it selects on is what it reports.
+    const byMatrix =
+      (order: 1 | -1) =>
+      (q: Matrix, c: Matrix, k: number): TopKResult => {
+        const m = referenceKernels.cosineMatrix(q, c) as Float32Array;
+        const indices = new Int32Array(q.rows * k);
+        const scores = new Float32Array(q.rows * k);
+        for (let i = 0; i < q.rows; i++) {
+          const rows = Array.from({ length: c.rows }, (_, j) => j);
+          rows.sort((a, b) => m[i * c.rows + b] - m[i * c.rows + a] || order * (a - b));
+          for (let r = 0; r < k; r++) {
+            indices[i * k + r] = rows[r];
+            scores[i * k + r] = m[i * c.rows + rows[r]];
+          }
+        }
+        return { queries: q.rows, k, indices, scores };
+      };
+    const ties = conformanceCases().filter((c) => c.group === 'ties' && c.kernel === 'topK');
+    expect(ties.length).toBeGreaterThan(1);
+
+    const good = await createContext({
+      ...createReferenceBackend(),
+      kernels: { ...referenceKernels, topK: byMatrix(1) },
+    });
+    expect((await runCases(good, ties)).filter((o) => o.error).map((o) => o.error!.message)).toEqual([]);
+
+    const bad = await createContext({
+      ...createReferenceBackend(),
+      kernels: { ...referenceKernels, topK: byMatrix(-1) },
+    });
+    for (const o of await runCases(bad, ties)) {
+      expect(o.error?.message, `${o.case.name} did not notice`).toMatch(
+        /higher index comes first|expected row \d+ scoring exactly/,
+      );
+    }
+  });
+
   it('reports the resources cases skipped, not passed, when the backend has no memory()', async () => {
     const { memory: _, ...noMemory } = createReferenceBackend();
     const ctx = await createContext({ ...noMemory, name: 'no-memory' });

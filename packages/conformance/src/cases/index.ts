@@ -4,6 +4,7 @@ import type { ConformanceCase } from './context.js';
 import { cosineCases } from './cosine.js';
 import { resourceCases } from './resources.js';
 import { searchCases } from './search.js';
+import { tieCases } from './ties.js';
 
 export type { ConformanceCase, ConformanceContext, Tolerance } from './context.js';
 export { createContext, DIMS, MAX_TOLERANCE } from './context.js';
@@ -11,5 +12,12 @@ export { checkTopK } from './search.js';
 
 /** Every conformance check, in a stable order. Each case's data depends only on its group and name. */
 export function conformanceCases(): ConformanceCase[] {
-  return [...cosineCases(), ...searchCases(), ...algebraCases(), ...apiCases(), ...resourceCases()];
+  return [
+    ...cosineCases(),
+    ...searchCases(),
+    ...tieCases(),
+    ...algebraCases(),
+    ...apiCases(),
+    ...resourceCases(),
+  ];
 }
