@@ -4,6 +4,7 @@ import type { ConformanceCase } from './context.js';
 import { cosineCases } from './cosine.js';
 import { resourceCases } from './resources.js';
 import { searchCases } from './search.js';
+import { snapshotCases } from './snapshot.js';
 import { tieCases } from './ties.js';
 
 export type { ConformanceCase, ConformanceContext, Tolerance } from './context.js';
@@ -18,6 +19,7 @@ export function conformanceCases(): ConformanceCase[] {
     ...tieCases(),
     ...algebraCases(),
     ...apiCases(),
+    ...snapshotCases(),
     ...resourceCases(),
   ];
 }
