@@ -71,7 +71,10 @@ export class RunningTopK {
     this.#size[q] = n;
   }
 
-  /** The selection, best first per query, scores clamped to [-1, 1]. */
+  /**
+   * The selection, best first per query. The candidates were clamped to [-1, 1] before they were
+   * selected; clamping again here only guards a caller that merges raw scores.
+   */
   result(): TopKResult {
     const scores = this.#scores.slice();
     for (let i = 0; i < scores.length; i++) {

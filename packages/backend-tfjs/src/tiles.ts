@@ -111,8 +111,9 @@ export async function cosineTiles(
 }
 
 /**
- * Exact top-k of each query over the tiles: per (query tile, corpus tile) one product and one
- * `tf.topk`, merged into a running selection. Never holds the Q x N scores.
+ * Exact top-k of each query over the tiles: per (query tile, corpus tile) one product, clamped to
+ * [-1, 1], and one `tf.topk`, merged into a running selection. The scores selected on are the scores
+ * reported, so equal reported scores go to the lower index. Never holds the Q x N scores.
  */
 export async function searchTiles(
   ctx: KernelContext,
@@ -134,7 +135,10 @@ export async function searchTiles(
         const kt = Math.min(k, tile.width);
         const [values, indices] = tf.tidy(() => {
           const part = rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]);
-          const best = tf.topk(tf.matMul(part, tile.columns), kt, true);
+          // Clamped before selecting: rounding can put a copy of the query at 1.0000001 and a
+          // multiple of it at 1, which both report as 1; the selection must see them as equal
+          // for the tie to go to the lower index.
+          const best = tf.topk(clampCosines(tf, tf.matMul(part, tile.columns)), kt, true);
           return [best.values, best.indices];
         });
         const v = await readAndDispose(values);

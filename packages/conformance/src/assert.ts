@@ -1,5 +1,6 @@
 /** Assertions that throw plain Errors, so the checks run under any test runner. */
 
+/** A check found the backend wrong; the message says what, where, and by how much. */
 export class ConformanceFailure extends Error {
   override readonly name = 'ConformanceFailure';
 }
@@ -69,4 +70,16 @@ export async function assertRejects(
       e.message!.includes(`'${names.arg}'`),
       `${what}: message does not name the argument '${names.arg}': ${e.message}`,
     );
+}
+
+/**
+ * Thrown by a case that cannot run on this backend (e.g. it has no `memory()` to count leaks
+ * with). The runner reports the case as skipped, with the reason, rather than as passed.
+ */
+export class ConformanceSkip extends Error {
+  override readonly name = 'ConformanceSkip';
+}
+
+export function skip(reason: string): never {
+  throw new ConformanceSkip(reason);
 }

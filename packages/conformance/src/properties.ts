@@ -3,7 +3,7 @@ import { ACTIVATIONS, type Backend, type Matrix } from '@cosinekit/core/backend'
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { assertClose, check } from './assert.js';
-import { type ConformanceContext, checkTopK, createContext, type Tolerance } from './cases.js';
+import { type ConformanceContext, checkTopK, createContext, type Tolerance } from './cases/index.js';
 import { act64, actGrad64, cosineMatrix64, matmul64, norms64 } from './oracle.js';
 
 /**

@@ -72,6 +72,93 @@ function brokenIn(kernel: KernelName): Backend {
   return { ...createReferenceBackend(), name: 'reference', kernels: k };
 }
 
+/**
+ * The reference with engine objects it counts: `leaky` keeps one per call (never released), and
+ * `createCorpus` can forget to count its handles.
+ */
+function leakyIn(leaky: KernelName | 'handles'): Backend {
+  const base = createReferenceBackend();
+  let objects = 0;
+  let bytes = 0;
+  const k: Record<string, unknown> = { ...referenceKernels };
+  if (leaky !== 'handles') {
+    const fn = referenceKernels[leaky] as (...a: unknown[]) => unknown;
+    k[leaky] = (...args: unknown[]) => {
+      objects++;
+      bytes += 64;
+      return fn(...args);
+    };
+  }
+  let disposedUncounted = 0;
+  if (leaky === 'handles') {
+    k.createCorpus = (x: Matrix) => {
+      const h = referenceKernels.createCorpus(x) as ResidentCorpus;
+      // dispose() releases the rows but a stale entry stays in the count.
+      return {
+        get backend() {
+          return h.backend;
+        },
+        rows: h.rows,
+        cols: h.cols,
+        get disposed() {
+          return h.disposed;
+        },
+        dispose() {
+          if (!h.disposed) disposedUncounted++;
+          h.dispose();
+        },
+      } satisfies ResidentCorpus;
+    };
+  }
+  return {
+    ...base,
+    name: 'reference',
+    kernels: k as unknown as Kernels,
+    memory: () => ({ residentHandles: base.memory!().residentHandles + disposedUncounted, objects, bytes }),
+  };
+}
+
+describe('the suite catches a backend that leaks', () => {
+  for (const kernel of KERNEL_NAMES) {
+    it(`one engine object per call of ${kernel}`, async () => {
+      const ctx = await createContext(leakyIn(kernel));
+      const outcomes = await runCases(
+        ctx,
+        conformanceCases().filter((c) => c.group === 'resources'),
+      );
+      const failed = outcomes.filter((o) => o.error);
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed.map((o) => o.case.kernel)).toContain(kernel);
+      expect(failed.find((o) => o.case.kernel === kernel)!.error!.message).toMatch(
+        /engine objects \d+ -> \d+/,
+      );
+      // Only the leaking kernel's own case (and the corpus lifecycles that call it) fail.
+      for (const o of outcomes) expect(o.skipped).toBeUndefined();
+    });
+  }
+
+  it('resident corpora that are still counted after dispose()', async () => {
+    const ctx = await createContext(leakyIn('handles'));
+    const outcomes = await runCases(
+      ctx,
+      conformanceCases().filter((c) => c.group === 'resources'),
+    );
+    const failed = outcomes.filter((o) => o.error).map((o) => o.error!.message);
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    expect(failed.join('\n')).toMatch(/resident handles \d+ -> \d+/);
+  });
+
+  it('and passes it when nothing leaks', async () => {
+    const clean = leakyIn('handles');
+    const ctx = await createContext({ ...clean, kernels: referenceKernels });
+    const outcomes = await runCases(
+      ctx,
+      conformanceCases().filter((c) => c.group === 'resources'),
+    );
+    expect(outcomes.filter((o) => o.error || o.skipped)).toEqual([]);
+  });
+});
+
 describe('the suite catches a backend that is off by 1e-3', () => {
   for (const kernel of KERNEL_NAMES) {
     it(`in ${kernel}`, async () => {
@@ -92,6 +179,58 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     const ctx = await createContext(createReferenceBackend());
     const outcomes = await runCases(ctx);
     expect(outcomes.filter((o) => o.error).map((o) => `${o.case.name}: ${o.error!.message}`)).toEqual([]);
+  });
+
+  it('in how it breaks ties: by the higher index', async () => {
+    // Top-k straight from the float32 cosine matrix: what it selects on is what it reports.
+    const byMatrix =
+      (order: 1 | -1) =>
+      (q: Matrix, c: Matrix, k: number): TopKResult => {
+        const m = referenceKernels.cosineMatrix(q, c) as Float32Array;
+        const indices = new Int32Array(q.rows * k);
+        const scores = new Float32Array(q.rows * k);
+        for (let i = 0; i < q.rows; i++) {
+          const rows = Array.from({ length: c.rows }, (_, j) => j);
+          rows.sort((a, b) => m[i * c.rows + b] - m[i * c.rows + a] || order * (a - b));
+          for (let r = 0; r < k; r++) {
+            indices[i * k + r] = rows[r];
+            scores[i * k + r] = m[i * c.rows + rows[r]];
+          }
+        }
+        return { queries: q.rows, k, indices, scores };
+      };
+    const ties = conformanceCases().filter((c) => c.group === 'ties' && c.kernel === 'topK');
+    expect(ties.length).toBeGreaterThan(1);
+
+    const good = await createContext({
+      ...createReferenceBackend(),
+      kernels: { ...referenceKernels, topK: byMatrix(1) },
+    });
+    expect((await runCases(good, ties)).filter((o) => o.error).map((o) => o.error!.message)).toEqual([]);
+
+    const bad = await createContext({
+      ...createReferenceBackend(),
+      kernels: { ...referenceKernels, topK: byMatrix(-1) },
+    });
+    for (const o of await runCases(bad, ties)) {
+      expect(o.error?.message, `${o.case.name} did not notice`).toMatch(
+        /higher index comes first|expected row \d+ scoring exactly/,
+      );
+    }
+  });
+
+  it('reports the resources cases skipped, not passed, when the backend has no memory()', async () => {
+    const { memory: _, ...noMemory } = createReferenceBackend();
+    const ctx = await createContext({ ...noMemory, name: 'no-memory' });
+    const outcomes = await runCases(
+      ctx,
+      conformanceCases().filter((c) => c.group === 'resources'),
+    );
+    expect(outcomes.length).toBeGreaterThan(10);
+    for (const o of outcomes) {
+      expect(o.error).toBeUndefined();
+      expect(o.skipped).toMatch(/no memory\(\)/);
+    }
   });
 
   it('refuses tolerances loose enough to hide a 1e-3 error', async () => {

@@ -16,7 +16,11 @@ export function topK(engine: Engine, queries: Matrix, corpus: Matrix, k: number)
   }
 }
 
-/** Top-k of `queries` (normalised here) against rows already normalised on the device. */
+/**
+ * Top-k of `queries` (normalised here) against rows already normalised on the device. The tiles
+ * hold float32 scores already clamped to [-1, 1] on the device, the very values reported, and
+ * they reach the selector in ascending corpus order: scores reported equal go to the lower index.
+ */
 export function searchRows(engine: Engine, queries: Matrix, corpus: DeviceRows, k: number): TopKResult {
   const qn = toDeviceRows(engine, queries);
   try {

@@ -1,0 +1,110 @@
+import { ACTIVATIONS } from '@cosinekit/core/backend';
+import { assertClose } from '../assert.js';
+import { act64, actGrad64, matmul64 } from '../oracle.js';
+import { type ConformanceCase, defineCase, withOut } from './context.js';
+
+/** The dense algebra the model's layers run: matmul, addBias, activations and their gradients. */
+export function algebraCases(): ConformanceCase[] {
+  const cases: ConformanceCase[] = [];
+  const shapes = [
+    [1, 1, 1],
+    [3, 5, 7],
+    [17, 33, 9],
+    [64, 129, 31],
+    [2, 1536, 3],
+  ] as const;
+  for (const [m, k, n] of shapes) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        cases.push(
+          defineCase(
+            'matmul',
+            `${m}x${k} · ${k}x${n}, transA=${ta}, transB=${tb}`,
+            'matmul',
+            async ({ kernels, tol }, data) => {
+              const a = ta ? data.matrix(k, m) : data.matrix(m, k);
+              const b = tb ? data.matrix(n, k) : data.matrix(k, n);
+              const { c, scale } = matmul64(a, b, ta, tb);
+              const got = await withOut('matmul', m * n, (o) => kernels.matmul(a, b, ta, tb, o));
+              assertClose(
+                `matmul ${m}x${k}x${n} (${ta},${tb})`,
+                got,
+                c,
+                (i) => tol.algebra * scale[i] + 1e-30,
+              );
+            },
+          ),
+        );
+      }
+    }
+  }
+  cases.push(
+    defineCase(
+      'addBias',
+      'bias broadcast over 1, 7 and 33 rows of odd widths',
+      'addBias',
+      async ({ kernels, tol }, data) => {
+        for (const [r, c] of [
+          [1, 1],
+          [7, 5],
+          [33, 129],
+        ] as const) {
+          const x = data.matrix(r, c);
+          const bias = data.matrix(1, c).data;
+          const want = new Float64Array(r * c);
+          for (let i = 0; i < r * c; i++) want[i] = x.data[i] + bias[i % c];
+          const got = await withOut('addBias', r * c, (o) => kernels.addBias(x, bias, o));
+          assertClose(
+            `addBias [${r}x${c}]`,
+            got,
+            want,
+            (i) => tol.algebra * (Math.abs(x.data[i]) + Math.abs(bias[i % c])) + 1e-30,
+          );
+        }
+      },
+    ),
+  );
+  for (const kind of ACTIVATIONS) {
+    cases.push(
+      defineCase(
+        'activation',
+        `${kind}: f(x) on [-6, 6] and on 0`,
+        'activation',
+        async ({ kernels, tol }, data) => {
+          const x = data.centred(7, 33);
+          for (let i = 0; i < x.data.length; i++) x.data[i] *= 6;
+          x.data[0] = 0;
+          const want = Array.from(x.data, (v) => act64(kind, v));
+          const got = await withOut(`activation(${kind})`, x.data.length, (o) =>
+            kernels.activation(kind, x, o),
+          );
+          assertClose(`activation(${kind})`, got, want, (i) => tol.algebra * Math.max(1, Math.abs(want[i])));
+        },
+      ),
+    );
+    cases.push(
+      defineCase(
+        'activation',
+        `${kind}: dy · f'(x) against a float64 central difference`,
+        'activationGrad',
+        async ({ kernels, tol }, data) => {
+          const x = data.centred(5, 17);
+          for (let i = 0; i < x.data.length; i++) x.data[i] *= 4;
+          const dy = data.centred(5, 17);
+          const want = Array.from(x.data, (v, i) => dy.data[i] * actGrad64(kind, v));
+          const got = await withOut(`activationGrad(${kind})`, x.data.length, (o) =>
+            kernels.activationGrad(kind, x, dy, o),
+          );
+          // The central difference itself is good to about 1e-9; the float32 result dominates.
+          assertClose(
+            `activationGrad(${kind})`,
+            got,
+            want,
+            (i) => tol.algebra * Math.max(1, Math.abs(want[i])) + 1e-7,
+          );
+        },
+      ),
+    );
+  }
+  return cases;
+}

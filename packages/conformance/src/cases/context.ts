@@ -1,0 +1,128 @@
+import { type CosineKit, createCosineKit, type Tensor } from '@cosinekit/core';
+import { type Backend, type KernelName, type Kernels, resolveKernels } from '@cosinekit/core/backend';
+import { check, fail } from '../assert.js';
+import { randomTensor } from '../data.js';
+
+/** Tolerances a backend is held to. Both are capped so that a result off by 1e-3 always fails. */
+export interface Tolerance {
+  /** Absolute error allowed on cosines and normalised components. Default 2e-5. */
+  cosine?: number;
+  /** Relative error allowed on norms, products (relative to Σ|a·b|) and activations. Default 1e-5. */
+  algebra?: number;
+}
+
+/** Largest tolerance accepted: anything looser could hide a 1e-3 error. */
+export const MAX_TOLERANCE = 5e-4;
+
+/** Everything a check needs: the backend under test, its resolved kernels, and a kit bound to it. */
+export interface ConformanceContext {
+  readonly backend: Backend;
+  /** The backend's kernels completed with the reference (see `providers`). */
+  readonly kernels: Kernels;
+  /** Which backend runs each kernel: the backend's own name, or `'reference'` for a fallback. */
+  readonly providers: Readonly<Record<KernelName, string>>;
+  readonly kit: CosineKit;
+  readonly tol: Required<Tolerance>;
+}
+
+/** One conformance check. `kernel` names the kernel it proves, when it proves one. */
+export interface ConformanceCase {
+  readonly group: string;
+  readonly name: string;
+  readonly kernel?: KernelName;
+  /**
+   * Runs the check. It throws a `ConformanceFailure` when the backend is wrong, and a
+   * `ConformanceSkip` when the check cannot run on this backend (the reason says why).
+   */
+  run(ctx: ConformanceContext): Promise<void>;
+}
+
+/** Initialises `backend` and builds the context the checks run in. */
+export async function createContext(
+  backend: Backend,
+  tolerance: Tolerance = {},
+): Promise<ConformanceContext> {
+  const tol = { cosine: tolerance.cosine ?? 2e-5, algebra: tolerance.algebra ?? 1e-5 };
+  for (const [k, v] of Object.entries(tol)) {
+    if (!(v > 0 && v <= MAX_TOLERANCE)) {
+      throw new RangeError(`tolerance.${k} must be in (0, ${MAX_TOLERANCE}]; got ${v}`);
+    }
+  }
+  const kit = createCosineKit({ backend });
+  await kit.ready();
+  const { kernels, providers } = resolveKernels(backend);
+  return { backend, kernels, providers, kit, tol };
+}
+
+/** The awkward widths every cosine kernel is checked on. */
+export const DIMS = [1, 3, 5, 17, 64, 1536] as const;
+/** Row counts: one row, small odd counts, and counts that are not a multiple of any tile. */
+export const ROWS = [1, 5, 37] as const;
+
+/** FNV-1a of a case's full name: its data seed, the same whichever cases run and in what order. */
+export function seedOf(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0 || 1;
+}
+
+/**
+ * Seeded inputs for one case. Each call draws the next matrix of the case's own stream; every other
+ * matrix is shifted by `shift` so that cosines spread over [-1, 1] rather than clustering near 0.
+ */
+export class CaseData {
+  private n = 0;
+  constructor(readonly seed: number) {}
+
+  /** A `rows x cols` matrix of the case's stream. */
+  matrix(rows: number, cols: number, shift = 0.3): Tensor {
+    const i = ++this.n;
+    return randomTensor(rows, cols, (this.seed + Math.imul(i, 0x9e3779b9)) >>> 0, i % 2 === 0 ? shift : 0);
+  }
+
+  /** A matrix of the stream with no shift (values uniform in [-1, 1)). */
+  centred(rows: number, cols: number): Tensor {
+    return this.matrix(rows, cols, 0);
+  }
+}
+
+/**
+ * Builds a case whose data comes from a stream seeded by its group and name, so running one case
+ * alone (a filtered run, a replay) sees exactly the inputs it sees in the full suite.
+ */
+export function defineCase(
+  group: string,
+  name: string,
+  kernel: KernelName | undefined,
+  body: (ctx: ConformanceContext, data: CaseData) => Promise<void>,
+): ConformanceCase {
+  const seed = seedOf(`${group}: ${name}`);
+  return {
+    group,
+    name,
+    ...(kernel ? { kernel } : {}),
+    run: (ctx) => body(ctx, new CaseData(seed)),
+  };
+}
+
+export const f32 = (n: number): Float32Array => new Float32Array(n);
+
+/** Awaits a kernel and checks it honoured `out` when one was given. */
+export async function withOut(
+  what: string,
+  length: number,
+  call: (out: Float32Array | undefined) => Float32Array | Promise<Float32Array>,
+): Promise<Float32Array> {
+  const plain = await call(undefined);
+  check(plain instanceof Float32Array, `${what}: must return a Float32Array`);
+  check(plain.length === length, `${what}: returned length ${plain.length}, expected ${length}`);
+  const out = f32(length).fill(Number.NaN);
+  const got = await call(out);
+  for (let i = 0; i < length; i++) {
+    if (!(out[i] === got[i])) fail(`${what}: the result was not written to 'out' (index ${i})`);
+  }
+  return plain;
+}

@@ -1,0 +1,112 @@
+import { Tensor } from '@cosinekit/core';
+import { assertClose, check } from '../assert.js';
+import { withZeroRow } from '../data.js';
+import { cosineMatrix64, norms64 } from '../oracle.js';
+import { type ConformanceCase, DIMS, defineCase, ROWS, withOut } from './context.js';
+
+/** rowNorms, normalizeRows, cosineRows and cosineMatrix on every awkward width. */
+export function cosineCases(): ConformanceCase[] {
+  const cases: ConformanceCase[] = [];
+  for (const d of DIMS) {
+    cases.push(
+      defineCase(
+        'rowNorms',
+        `rows of dimension ${d} (one row, odd counts, a zero row)`,
+        'rowNorms',
+        async ({ kernels, tol }, data) => {
+          for (const r of ROWS) {
+            const x = r > 1 ? withZeroRow(data.matrix(r, d), r - 1) : data.matrix(r, d);
+            const want = norms64(x);
+            const got = await withOut('rowNorms', r, (o) => kernels.rowNorms(x, o));
+            assertClose(`rowNorms [${r}x${d}]`, got, want, (i) => tol.algebra * want[i] + 1e-30);
+          }
+        },
+      ),
+    );
+    cases.push(
+      defineCase(
+        'normalizeRows',
+        `rows of dimension ${d}, zero rows stay zero`,
+        'normalizeRows',
+        async ({ kernels, tol }, data) => {
+          for (const r of ROWS) {
+            const x = r > 1 ? withZeroRow(data.matrix(r, d), 0) : data.matrix(r, d);
+            const n = norms64(x);
+            const want = new Float64Array(r * d);
+            for (let i = 0; i < r * d; i++) {
+              const nr = n[Math.floor(i / d)];
+              want[i] = nr > 0 ? x.data[i] / nr : 0;
+            }
+            const got = await withOut('normalizeRows', r * d, (o) => kernels.normalizeRows(x, o));
+            assertClose(`normalizeRows [${r}x${d}]`, got, want, () => tol.cosine);
+          }
+        },
+      ),
+    );
+    cases.push(
+      defineCase(
+        'cosineRows',
+        `paired rows of dimension ${d}, with a zero row and a parallel pair`,
+        'cosineRows',
+        async ({ kernels, tol }, data) => {
+          for (const r of ROWS) {
+            const a = data.matrix(r, d);
+            let b = data.matrix(r, d);
+            if (r > 1) {
+              b = withZeroRow(b, 1);
+              // Row 0 of b is a positive multiple of row 0 of a: cosine exactly 1 before rounding.
+              for (let j = 0; j < d; j++) b.data[j] = a.data[j] * 3;
+            }
+            const want = new Float64Array(r);
+            const wantM = cosineMatrix64(a, b);
+            for (let i = 0; i < r; i++) want[i] = wantM[i * r + i];
+            const got = await withOut('cosineRows', r, (o) => kernels.cosineRows(a, b, o));
+            assertClose(`cosineRows [${r}x${d}]`, got, want, () => tol.cosine);
+            for (const v of got) check(v >= -1 && v <= 1, `cosineRows: ${v} is outside [-1, 1]`);
+          }
+        },
+      ),
+    );
+    cases.push(
+      defineCase(
+        'cosineMatrix',
+        `${ROWS.join('/')} x 1/19/67 rows of dimension ${d}`,
+        'cosineMatrix',
+        async ({ kernels, tol }, data) => {
+          for (const [m, n] of [
+            [1, 1],
+            [5, 19],
+            [37, 67],
+          ] as const) {
+            const a = m > 1 ? withZeroRow(data.matrix(m, d), 2) : data.matrix(m, d);
+            const b = n > 1 ? withZeroRow(data.matrix(n, d), n - 1) : data.matrix(n, d);
+            const want = cosineMatrix64(a, b);
+            const got = await withOut('cosineMatrix', m * n, (o) => kernels.cosineMatrix(a, b, o));
+            assertClose(`cosineMatrix [${m}x${d}]·[${n}x${d}]ᵀ`, got, want, () => tol.cosine);
+            for (const v of got) check(v >= -1 && v <= 1, `cosineMatrix: ${v} is outside [-1, 1]`);
+          }
+        },
+      ),
+    );
+  }
+  cases.push(
+    defineCase(
+      'cosineMatrix',
+      'identical rows give 1 and opposite rows give -1, within the tolerance and never beyond',
+      'cosineMatrix',
+      async ({ kernels, tol }, data) => {
+        const a = data.matrix(3, 129);
+        const b = new Tensor(new Float32Array(3 * 129), 3, 129);
+        for (let j = 0; j < 129; j++) {
+          b.data[j] = a.data[j];
+          b.data[129 + j] = -a.data[129 + j];
+          b.data[258 + j] = a.data[258 + j] * 1e3;
+        }
+        const got = await kernels.cosineMatrix(a, b);
+        assertClose('cosineMatrix diagonal', [got[0], got[4], got[8]], [1, -1, 1], () => tol.cosine);
+        for (const v of got) check(v >= -1 && v <= 1, `cosineMatrix: ${v} is outside [-1, 1]`);
+      },
+    ),
+  );
+  return cases;
+}

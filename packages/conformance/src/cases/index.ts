@@ -1,0 +1,25 @@
+import { algebraCases } from './algebra.js';
+import { apiCases } from './api.js';
+import type { ConformanceCase } from './context.js';
+import { cosineCases } from './cosine.js';
+import { resourceCases } from './resources.js';
+import { searchCases } from './search.js';
+import { snapshotCases } from './snapshot.js';
+import { tieCases } from './ties.js';
+
+export type { ConformanceCase, ConformanceContext, Tolerance } from './context.js';
+export { createContext, DIMS, MAX_TOLERANCE } from './context.js';
+export { checkTopK } from './search.js';
+
+/** Every conformance check, in a stable order. Each case's data depends only on its group and name. */
+export function conformanceCases(): ConformanceCase[] {
+  return [
+    ...cosineCases(),
+    ...searchCases(),
+    ...tieCases(),
+    ...algebraCases(),
+    ...apiCases(),
+    ...snapshotCases(),
+    ...resourceCases(),
+  ];
+}

@@ -1,0 +1,227 @@
+import { Tensor } from '@cosinekit/core';
+import { type Kernels, type Matrix, resolveKernels } from '@cosinekit/core/backend';
+import { assertClose, check } from '../assert.js';
+import { withZeroRow } from '../data.js';
+import { cosineMatrix64, norms64, topK64 } from '../oracle.js';
+import { type ConformanceCase, defineCase, withOut } from './context.js';
+
+/** Checks a top-k answer against the float64 oracle, allowing swaps only between near-equal scores. */
+export function checkTopK(
+  what: string,
+  got: { queries: number; k: number; indices: Int32Array; scores: Float32Array },
+  q: Matrix,
+  c: Matrix,
+  k: number,
+  tol: number,
+): void {
+  check(
+    got.queries === q.rows && got.k === k,
+    `${what}: result is ${got.queries}x${got.k}, expected ${q.rows}x${k}`,
+  );
+  check(got.indices.length === q.rows * k, `${what}: indices has length ${got.indices.length}`);
+  check(got.scores.length === q.rows * k, `${what}: scores has length ${got.scores.length}`);
+  const want = topK64(q, c, k);
+  const all = cosineMatrix64(q, c);
+  for (let i = 0; i < q.rows; i++) {
+    const seen = new Set<number>();
+    for (let r = 0; r < k; r++) {
+      const idx = got.indices[i * k + r];
+      const s = got.scores[i * k + r];
+      check(
+        Number.isInteger(idx) && idx >= 0 && idx < c.rows,
+        `${what}: query ${i} rank ${r}: index ${idx} out of range`,
+      );
+      check(!seen.has(idx), `${what}: query ${i}: index ${idx} returned twice`);
+      seen.add(idx);
+      const truth = all[i * c.rows + idx];
+      check(
+        Math.abs(s - truth) <= tol,
+        `${what}: query ${i} rank ${r}: score ${s} for row ${idx}, true cosine ${truth}`,
+      );
+      check(
+        Math.abs(truth - want.scores[i][r]) <= 2 * tol,
+        `${what}: query ${i} rank ${r}: row ${idx} (cosine ${truth}) but rank ${r} should hold row ${want.indices[i][r]} (cosine ${want.scores[i][r]})`,
+      );
+      if (r > 0) {
+        const prev = got.scores[i * k + r - 1];
+        check(prev >= s, `${what}: query ${i}: scores not best first at rank ${r} (${prev} < ${s})`);
+      }
+    }
+  }
+}
+
+/** Top-k on plain matrices, and the resident-corpus kernels. */
+export function searchCases(): ConformanceCase[] {
+  const cases: ConformanceCase[] = [];
+  const shapes = [
+    { q: 1, n: 1, d: 1, k: 1 },
+    { q: 3, n: 17, d: 3, k: 17 },
+    { q: 5, n: 300, d: 5, k: 1 },
+    { q: 7, n: 517, d: 17, k: 10 },
+    { q: 2, n: 1000, d: 1536, k: 25 },
+    { q: 33, n: 257, d: 64, k: 257 },
+  ];
+  for (const s of shapes) {
+    const label = `${s.q} queries x ${s.n} rows x d=${s.d}, k=${s.k}`;
+    cases.push(
+      defineCase('topK', label, 'topK', async ({ kernels, tol }, data) => {
+        const q = data.matrix(s.q, s.d);
+        const c = data.matrix(s.n, s.d);
+        checkTopK(`topK ${label}`, await kernels.topK(q, c, s.k), q, c, s.k, tol.cosine);
+      }),
+    );
+    cases.push(
+      defineCase(
+        'corpus',
+        `resident search: ${label}`,
+        'corpusSearch',
+        async ({ kernels, backend, tol }, data) => {
+          const q = data.matrix(s.q, s.d);
+          const c = data.matrix(s.n, s.d);
+          const h = await kernels.createCorpus(c);
+          try {
+            check(
+              h.rows === s.n && h.cols === s.d,
+              `createCorpus: handle is ${h.rows}x${h.cols}, expected ${s.n}x${s.d}`,
+            );
+            check(!h.disposed, 'createCorpus: a new handle says it is disposed');
+            const owner = resolveKernels(backend).providers.createCorpus;
+            check(h.backend === owner, `createCorpus: handle.backend is '${h.backend}', expected '${owner}'`);
+            checkTopK(`corpusSearch ${label}`, await kernels.corpusSearch(h, q, s.k), q, c, s.k, tol.cosine);
+            // The same corpus answers again, without being re-uploaded.
+            checkTopK(
+              `corpusSearch (second call) ${label}`,
+              await kernels.corpusSearch(h, q, s.k),
+              q,
+              c,
+              s.k,
+              tol.cosine,
+            );
+          } finally {
+            h.dispose();
+          }
+          check(h.disposed, 'corpus.dispose(): handle does not say it is disposed');
+        },
+      ),
+    );
+  }
+  for (const d of [1, 5, 17, 1536]) {
+    cases.push(
+      defineCase(
+        'corpus',
+        `resident cosine matrix, d=${d}, with zero rows on both sides`,
+        'corpusMatrix',
+        async ({ kernels, tol }, data) => {
+          const q = withZeroRow(data.matrix(9, d), 4);
+          const c = withZeroRow(data.matrix(70, d), 69);
+          const h = await kernels.createCorpus(c);
+          try {
+            const want = cosineMatrix64(q, c);
+            const got = await withOut('corpusMatrix', 9 * 70, (o) => kernels.corpusMatrix(h, q, o));
+            assertClose(`corpusMatrix [9x${d}]·[70x${d}]ᵀ`, got, want, () => tol.cosine);
+          } finally {
+            h.dispose();
+          }
+        },
+      ),
+    );
+  }
+  cases.push(
+    defineCase(
+      'corpus',
+      'readCorpus (when implemented) returns the normalised rows',
+      'createCorpus',
+      async ({ kernels, tol }, data) => {
+        if (!kernels.readCorpus) return;
+        const c = withZeroRow(data.matrix(13, 17), 5);
+        const h = await kernels.createCorpus(c);
+        try {
+          const n = norms64(c);
+          const want = Array.from(c.data, (v, i) =>
+            n[Math.floor(i / 17)] > 0 ? v / n[Math.floor(i / 17)] : 0,
+          );
+          assertClose('readCorpus', await kernels.readCorpus(h), want, () => tol.cosine);
+        } finally {
+          h.dispose();
+        }
+      },
+    ),
+  );
+  for (const storage of ['int8', 'float16'] as const) {
+    cases.push(
+      defineCase(
+        'corpus',
+        `${storage} storage, when accepted: reported honestly, recall@10 >= 0.99 with re-ranking`,
+        'createCorpus',
+        async ({ kernels }, data) => {
+          const c = data.matrix(1500, 48);
+          const q = data.matrix(8, 48);
+          let h: Awaited<ReturnType<Kernels['createCorpus']>>;
+          try {
+            h = await kernels.createCorpus(c, { storage, rerank: 4 });
+          } catch (e) {
+            check(
+              (e as { code?: string }).code === 'UNSUPPORTED',
+              `createCorpus(${storage}): must accept it or throw UNSUPPORTED, threw ${String(e)}`,
+            );
+            return;
+          }
+          try {
+            check(
+              (h.storage ?? 'float32') === storage,
+              `createCorpus(${storage}): handle says '${h.storage ?? 'float32'}'`,
+            );
+            const got = await kernels.corpusSearch(h, q, 10);
+            const want = topK64(q, c, 10);
+            let hit = 0;
+            for (let i = 0; i < 8; i++) {
+              const w = new Set(want.indices[i]);
+              for (let r = 0; r < 10; r++) if (w.has(got.indices[i * 10 + r])) hit++;
+            }
+            check(hit / 80 >= 0.99, `${storage} corpus: recall@10 ${hit / 80} < 0.99 with rerank 4`);
+          } finally {
+            h.dispose();
+          }
+        },
+      ),
+    );
+  }
+  cases.push(
+    defineCase(
+      'topK',
+      'ties are broken by the lower index (duplicate rows, a zero query)',
+      'topK',
+      async ({ kernels }, data) => {
+        const base = data.matrix(1, 24);
+        const c = new Tensor(new Float32Array(40 * 24), 40, 24);
+        // Rows 3, 11, 20 and 37 are the same vector; everything else is random.
+        const other = data.matrix(40, 24);
+        c.data.set(other.data);
+        for (const r of [3, 11, 20, 37]) c.data.set(base.data, r * 24);
+        const got = await kernels.topK(base, c, 4);
+        check(
+          [...got.indices].join() === '3,11,20,37',
+          `topK ties: expected rows 3,11,20,37 in that order, got ${[...got.indices].join()}`,
+        );
+        const zero = new Tensor(new Float32Array(24), 1, 24);
+        const z = await kernels.topK(zero, c, 5);
+        check(
+          [...z.indices].join() === '0,1,2,3,4',
+          `topK zero query: expected rows 0..4 (all cosines 0), got ${[...z.indices].join()}`,
+        );
+        check(
+          [...z.scores].every((v) => v === 0),
+          `topK zero query: scores must be 0, got ${[...z.scores].join()}`,
+        );
+        const h = await kernels.createCorpus(c);
+        try {
+          const r = await kernels.corpusSearch(h, base, 4);
+          check([...r.indices].join() === '3,11,20,37', `corpusSearch ties: got ${[...r.indices].join()}`);
+        } finally {
+          h.dispose();
+        }
+      },
+    ),
+  );
+  return cases;
+}
