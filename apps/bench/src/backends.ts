@@ -42,6 +42,23 @@ export const KNOWN_BACKENDS = [
   'gpujs-cpu',
 ] as const;
 
+/** The gpu.js modes an id may name (`gpujs-<mode>`); plain `gpujs` lets the backend pick. */
+const GPUJS_MODES = ['webgl2', 'webgl', 'headlessgl', 'webasm', 'cpu'];
+
+/** True when the bench knows how to construct backend `id` (a known id, a wasm one with `@<threads>`). */
+export function isKnownBackend(id: string): boolean {
+  const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
+  return (
+    id === 'reference' ||
+    /^wasm(?:-(simd|relaxed))?(?:@[1-9]\d*)?$/.test(id) ||
+    tfjsEngineOf(id) !== undefined ||
+    (gpu !== null && (gpu[1] === undefined || GPUJS_MODES.includes(gpu[1])))
+  );
+}
+
+/** The known backend ids, as a usage message lists them. */
+export const KNOWN_BACKENDS_TEXT = `${KNOWN_BACKENDS.join(', ')} (any wasm id takes @<threads>)`;
+
 /** The tfjs engine a backend id selects, if it is a tfjs one. */
 export function tfjsEngineOf(id: string): 'wasm' | 'cpu' | 'webgl' | undefined {
   const m = /^tfjs-(wasm|cpu|webgl)$/.exec(id);
@@ -67,6 +84,13 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
   const engine = tfjsEngineOf(id);
   const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
   const wasm = /^wasm(?:-(simd|relaxed))?(?:@(\d+))?$/.exec(id);
+  if (!isKnownBackend(id)) {
+    return {
+      id,
+      origin: 'unknown',
+      create: () => Promise.reject(new Error(`unknown backend id (known: ${KNOWN_BACKENDS_TEXT})`)),
+    };
+  }
   if (wasm) {
     pkg = '@cosinekit/backend-wasm';
     factory = 'createWasmBackend';
@@ -88,7 +112,7 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
     return {
       id,
       origin: 'unknown',
-      create: () => Promise.reject(new Error(`unknown backend id (known: ${KNOWN_BACKENDS.join(', ')})`)),
+      create: () => Promise.reject(new Error(`unknown backend id (known: ${KNOWN_BACKENDS_TEXT})`)),
     };
   }
   const shown = { ...args, ...(args.wasmPaths ? { wasmPaths: '...' } : {}) };

@@ -1,7 +1,7 @@
 import type { Backend } from '@cosinekit/core';
 import { backendContender } from './backend-contender.js';
-import type { ModuleLoader } from './backends.js';
-import { planContenders } from './contenders.js';
+import { isKnownBackend, KNOWN_BACKENDS_TEXT, type ModuleLoader } from './backends.js';
+import { PEERS, planContenders } from './contenders.js';
 import { runSuite } from './run.js';
 import type { BenchReport, Environment, RunSettings, Size, WorkloadSpec } from './types.js';
 import { customWorkload, PRESETS, scaleWorkload } from './workloads.js';
@@ -44,8 +44,32 @@ export function resolveWorkloads(ids: readonly string[], custom?: Size, scale = 
   });
 }
 
+/** A run asked for something the bench does not know: the caller's mistake, not a backend's failure. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Throws a {@link UsageError} naming every unknown backend and peer id and listing the known ones.
+ * A known backend whose package is missing or fails to start is not a usage error: it runs as
+ * "not available" and the run goes on.
+ */
+export function checkNames(backends: readonly string[], peers: readonly string[]): void {
+  const problems: string[] = [];
+  const badBackends = backends.filter((id) => !isKnownBackend(id));
+  const badPeers = peers.filter((id) => !(PEERS as readonly string[]).includes(id));
+  if (badBackends.length)
+    problems.push(
+      `unknown backend ${badBackends.map((b) => `'${b}'`).join(', ')} (known: ${KNOWN_BACKENDS_TEXT})`,
+    );
+  if (badPeers.length)
+    problems.push(`unknown peer ${badPeers.map((b) => `'${b}'`).join(', ')} (known: ${PEERS.join(', ')})`);
+  if (problems.length) throw new UsageError(problems.join('; '));
+}
+
 /** Runs the benchmark suite described by names. */
 export function benchmark(o: BenchOptions): Promise<BenchReport> {
+  checkNames(o.backends, o.peers);
   const workloads = resolveWorkloads(o.workloads, o.custom, o.scale);
   const contenders = planContenders({
     backends: o.backends,

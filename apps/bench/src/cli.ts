@@ -5,12 +5,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Backend } from '@cosinekit/core';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pc from 'picocolors';
 import { backendContender } from './backend-contender.js';
-import { backendSource, firstLine, KNOWN_BACKENDS } from './backends.js';
-import { benchmark, DEFAULTS, type ExtraBackend } from './bench.js';
+import { backendSource, firstLine, isKnownBackend, KNOWN_BACKENDS, KNOWN_BACKENDS_TEXT } from './backends.js';
+import { benchmark, checkNames, DEFAULTS, type ExtraBackend } from './bench.js';
 import { PEERS } from './contenders.js';
 import { nodeEnvironment } from './env.js';
+import { pc, useColour } from './report/colour.js';
 import { renderCompare } from './report/compare.js';
 import { parseReport, toJson } from './report/json.js';
 import { renderMarkdown } from './report/markdown.js';
@@ -28,6 +28,14 @@ export interface Io {
   /** Terminal width to fit the table to; unlimited when undefined (file or pipe). */
   columns?: number;
 }
+
+/** This package's version (package.json sits one level above both src/ and dist/). */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** `--json -`: the JSON report goes to standard output, and the table to standard error. */
+export const STDOUT = '-';
 
 const processIo: Io = {
   out: (t) => process.stdout.write(`${t}\n`),
@@ -85,6 +93,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride()
+    .version(`cosinekit-bench ${VERSION}`, '-V, --version', 'print the version and exit')
+    .option('--color', 'colours even when not writing to a terminal (anywhere on the line)')
+    .option('--no-color', 'no colours (also: the NO_COLOR environment variable; anywhere on the line)')
     .option(
       '-w, --workloads <list>',
       `workloads, comma-separated: ${Object.values(PRESETS)
@@ -151,7 +162,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       '--backend-module <paths...>',
       "extra backends: ES modules whose default export (or 'createBackend') returns a core Backend",
     )
-    .option('--json <file>', 'write the JSON report here', 'bench-results/latest.json')
+    .option(
+      '--json <file>',
+      "write the JSON report here ('-': to standard output, the table then goes to standard error)",
+      'bench-results/latest.json',
+    )
     .option('--no-json', 'do not write the JSON report')
     .option('--markdown <file>', 'also write a Markdown report')
     .option('--svg <file>', 'write the SVG chart here', 'bench-results/latest.svg')
@@ -162,6 +177,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       '\nExamples:\n  cosinekit-bench\n  cosinekit-bench -w B -b wasm,tfjs-wasm --reps 9\n' +
         '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
         '  cosinekit-bench -w million -b wasm\n' +
+        '  cosinekit-bench --scale 0.05 --json - | jq .results\n' +
         '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends',
     )
     .action(async (flags: RunFlags, cmd: Command) => {
@@ -188,6 +204,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .description('try to start every known backend and say what it runs on, or why it cannot run here')
     .argument('[ids...]', `backend ids (default: all known: ${KNOWN_BACKENDS.join(', ')})`)
     .action(async (ids: string[]) => {
+      const unknown = ids.filter((id) => !isKnownBackend(id));
+      if (unknown.length) {
+        io.err(
+          pc.red(
+            `cosinekit-bench: unknown backend ${unknown.map((u) => `'${u}'`).join(', ')} (known: ${KNOWN_BACKENDS_TEXT})`,
+          ),
+        );
+        setExit(2);
+        return;
+      }
       for (const id of ids.length ? ids : KNOWN_BACKENDS) {
         const source = backendSource(id, nodeLoader);
         try {
@@ -230,6 +256,12 @@ async function runFromFlags(
     }
     custom = { q: f.q, n: f.n, d: f.d, ...(f.k !== undefined ? { k: f.k } : {}) };
     if (!workloads.includes('custom')) workloads = onlyCustom ? ['custom'] : [...workloads, 'custom'];
+  }
+  try {
+    checkNames(f.backends, f.peers);
+  } catch (err) {
+    io.err(pc.red(`cosinekit-bench: ${(err as Error).message}`));
+    return 2;
   }
   const extra = (f.backendModule ?? []).map(moduleBackend);
   const bar =
@@ -276,13 +308,17 @@ async function runFromFlags(
     return 2;
   }
   bar?.stop();
-  io.out(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
+  // With the JSON on standard output, everything for people goes to standard error.
+  const jsonToStdout = f.json === STDOUT;
+  const say = jsonToStdout ? io.err : io.out;
+  say(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
   const write = (file: string, text: string, what: string) => {
     mkdirSync(dirname(resolve(file)), { recursive: true });
     writeFileSync(file, text);
-    io.out(pc.dim(`${what} written to ${file}`));
+    say(pc.dim(`${what} written to ${file}`));
   };
-  if (f.json) write(f.json, toJson(report), 'JSON');
+  if (jsonToStdout) io.out(toJson(report).trimEnd());
+  else if (f.json) write(f.json, toJson(report), 'JSON');
   if (f.markdown) write(f.markdown, renderMarkdown(report), 'Markdown');
   if (f.svg) write(f.svg, renderSvg(report), 'SVG chart');
   return report.ok ? 0 : 1;
@@ -305,6 +341,10 @@ function moduleBackend(path: string): ExtraBackend {
 
 /** Runs the CLI on `argv` (without `node` and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  // Colour is decided before parsing, so `--no-color` works anywhere (after a subcommand too) and
+  // usage errors come out plain as well.
+  useColour(argv.includes('--no-color') ? false : argv.includes('--color') ? true : undefined);
+  argv = argv.filter((a) => a !== '--no-color' && a !== '--color');
   let code = 0;
   const program = buildProgram(
     io,

@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
-import pc from 'picocolors';
 import type { BenchReport } from '../types.js';
+import { pc } from './colour.js';
 import {
   busyWarning,
   COLUMNS,
