@@ -1,6 +1,6 @@
 import type { Size, WorkloadSpec } from './types.js';
 
-/** The presets of DESIGN section 4, plus MNIST digits as real data. */
+/** The presets the product's targets are stated for (bench README, Targets), plus MNIST digits as real data. */
 export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
   A: { id: 'A', title: 'one pair, d=1536', kind: 'pair', size: { q: 1, n: 1, d: 1536 }, data: 'random' },
   B: {

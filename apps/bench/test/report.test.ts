@@ -84,7 +84,7 @@ describe('reports', () => {
     expect(md).toContain('**FAILED');
   });
 
-  it('judges the DESIGN targets it has figures for, per pair, against the textbook loop', () => {
+  it('judges the targets it has figures for, per pair, against the textbook loop', () => {
     const r = report([
       result('naive', 100, { method: 'textbook loop: a[i] * b[i], norms, divide' }),
       result('naive', 60, { method: 'tuned loop: each element read once' }),
@@ -127,6 +127,51 @@ describe('reports', () => {
       measured: '2.50x',
       met: false,
     });
+  });
+
+  it('says why a target is not judged: a scaled run, a contender not run, a wrong result', () => {
+    const scaledC = { q: 13, n: 500, d: 768 };
+    const r = report([
+      result('naive', 100, { method: 'textbook loop per pair', size: scaledC }),
+      result('reference', 25, { method: 'corpus.similarity', size: scaledC }),
+    ]);
+    const contenders = ['naive', 'reference'].map((id) => ({
+      id,
+      role: id === 'naive' ? ('peer' as const) : ('backend' as const),
+      available: true,
+    }));
+    const scaled = checkTargets({
+      ...r,
+      contenders,
+      workloads: [{ id: 'C', title: 'matrix, scaled x0.05', kind: 'matrix', size: scaledC, data: 'random' }],
+      results: r.results.map((x) => ({ ...x, workload: 'C' })),
+    }).find((t) => t.target.startsWith('C: reference corpus.similarity'))!;
+    // Both ran: the reason is the scale, not a missing contender.
+    expect(scaled.met).toBeUndefined();
+    expect(scaled.measured).toBe(
+      'not judged: C ran scaled to 13 x 500 x 768: targets are judged at full size only',
+    );
+    const full = { q: 256, n: 10_000, d: 768 };
+    const base = {
+      ...r,
+      workloads: [{ id: 'C', title: 'matrix', kind: 'matrix' as const, size: full, data: 'random' as const }],
+    };
+    const withoutNaive = checkTargets({
+      ...base,
+      contenders: [contenders[1]],
+      results: [result('reference', 25, { workload: 'C', method: 'corpus.similarity', size: full })],
+    }).find((t) => t.target.startsWith('C: reference corpus.similarity'))!;
+    expect(withoutNaive.measured).toBe('not judged: naive not in this run');
+    const wrong = checkTargets({
+      ...base,
+      contenders,
+      results: [
+        result('naive', 100, { workload: 'C', method: 'textbook loop per pair', size: full }),
+        result('reference', 25, { workload: 'C', method: 'corpus.similarity', size: full, status: 'wrong' }),
+      ],
+    }).find((t) => t.target.startsWith('C: reference corpus.similarity'))!;
+    expect(wrong.measured).toBe('not judged: reference corpus.similarity on C: wrong');
+    for (const text of [renderTable(base), renderMarkdown(base)]) expect(text).not.toMatch(/DESIGN/);
   });
 
   it('compares two runs figure by figure', () => {

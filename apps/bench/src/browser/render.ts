@@ -49,7 +49,7 @@ export function renderResults(report: BenchReport, into: HTMLElement): void {
   const targets = el('table');
   targets.id = 'targets';
   const th = el('tr');
-  for (const h of ['DESIGN target (informational)', 'Measured', '']) th.append(el('th', h));
+  for (const h of ['Target (informational)', 'Measured', '']) th.append(el('th', h));
   targets.append(th);
   for (const t of checkTargets(report)) {
     const tr = el('tr');

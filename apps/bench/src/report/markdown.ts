@@ -42,7 +42,7 @@ export function renderMarkdown(report: BenchReport): string {
   }
   const targets = checkTargets(report);
   if (targets.length) {
-    out.push('', '## DESIGN targets (informational)', '', '| target | measured | |', '| --- | --- | --- |');
+    out.push('', '## Targets (informational)', '', '| target | measured | |', '| --- | --- | --- |');
     for (const t of targets) out.push(`| ${esc(t.target)} | ${esc(t.measured)} | ${verdict(t)} |`);
   }
   out.push('');

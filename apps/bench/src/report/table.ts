@@ -92,7 +92,7 @@ export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINIT
   const targets = checkTargets(report);
   if (targets.length) {
     const t = new Table({
-      head: ['DESIGN target', 'Measured', ''].map((h) => pc.bold(h)),
+      head: ['Target', 'Measured', ''].map((h) => pc.bold(h)),
       style: { head: [], border: [] },
     });
     for (const x of targets) {
