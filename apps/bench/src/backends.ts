@@ -19,6 +19,8 @@ export interface BackendOptions {
   readonly threads?: number;
   /** Where tfjs-backend-wasm finds its binaries (browsers; Node finds them itself). */
   readonly tfjsWasmPaths?: string | Record<string, string>;
+  /** The wasm backend's engine tuning (tile, blockBytes, threadMinFlops, threadMinFlopsI8), for tuning runs. */
+  readonly wasmTuning?: Readonly<Record<string, string | number>>;
 }
 
 /**
@@ -99,6 +101,7 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
     args = {
       ...(wasm[1] ? { variant: wasm[1] } : {}),
       ...(threads !== undefined ? { threads } : {}),
+      ...(options.wasmTuning ? { tuning: { ...options.wasmTuning } } : {}),
     };
   } else if (engine) {
     pkg = '@cosinekit/backend-tfjs';

@@ -15,7 +15,7 @@ export interface ExtraBackend {
 /** A run described by names, as the CLI flags and the browser form give it. */
 export interface BenchOptions extends Omit<RunSettings, 'workloads' | 'backends'> {
   readonly backends: readonly string[];
-  /** Preset ids (`A`, `B`, `C`, `mnist`) and/or `custom`. */
+  /** Preset ids (`A`, `B`, `C`, `S`, `mnist`, `million`) and/or `custom`. */
   readonly workloads: readonly string[];
   /** The shape of the `custom` workload. */
   readonly custom?: Size;
@@ -23,6 +23,8 @@ export interface BenchOptions extends Omit<RunSettings, 'workloads' | 'backends'
   readonly scale?: number;
   readonly extraBackends?: readonly ExtraBackend[];
   readonly threads?: number;
+  /** Engine tuning for the wasm backends (`--wasm-tuning`). */
+  readonly wasmTuning?: Readonly<Record<string, string | number>>;
   readonly load: ModuleLoader;
   readonly environment: Environment;
   /** Where tfjs-backend-wasm finds its binaries (browsers). */
@@ -75,7 +77,7 @@ export function benchmark(o: BenchOptions): Promise<BenchReport> {
     backends: o.backends,
     peers: o.peers,
     load: o.load,
-    backendOptions: { threads: o.threads, tfjsWasmPaths: o.tfjsWasmPaths },
+    backendOptions: { threads: o.threads, tfjsWasmPaths: o.tfjsWasmPaths, wasmTuning: o.wasmTuning },
   });
   for (const x of o.extraBackends ?? []) contenders.push(backendContender(x.id, () => x.create()));
   const settings: RunSettings = {

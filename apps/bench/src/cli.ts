@@ -9,9 +9,11 @@ import { backendContender } from './backend-contender.js';
 import { backendSource, firstLine, isKnownBackend, KNOWN_BACKENDS, KNOWN_BACKENDS_TEXT } from './backends.js';
 import { benchmark, checkNames, DEFAULTS, type ExtraBackend } from './bench.js';
 import { PEERS } from './contenders.js';
+import { runCrossover } from './crossover.js';
 import { nodeEnvironment } from './env.js';
 import { pc, useColour } from './report/colour.js';
 import { renderCompare } from './report/compare.js';
+import { renderCrossover } from './report/crossover.js';
 import { parseReport, toJson } from './report/json.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
@@ -55,6 +57,28 @@ const positive = (name: string) => (v: string) => {
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number.`);
   return n;
 };
+/** The wasm engine's tuning keys and whether each is a number. */
+const WASM_TUNING: Record<string, boolean> = {
+  tile: false,
+  blockBytes: true,
+  threadMinFlops: true,
+  threadMinFlopsI8: true,
+};
+const tuning = (v: string) => {
+  const out: Record<string, string | number> = {};
+  for (const pair of v.split(',').filter(Boolean)) {
+    const [key, value] = pair.split('=').map((s) => s.trim());
+    if (!(key in WASM_TUNING) || !value)
+      throw new InvalidArgumentError(
+        `expected key=value pairs with keys ${Object.keys(WASM_TUNING).join(', ')}.`,
+      );
+    const n = Number(value);
+    if (WASM_TUNING[key] && !(Number.isInteger(n) && n >= 0))
+      throw new InvalidArgumentError(`${key} must be a non-negative integer.`);
+    out[key] = WASM_TUNING[key] ? n : value;
+  }
+  return out;
+};
 const list = (v: string) =>
   v
     .split(',')
@@ -77,6 +101,7 @@ interface RunFlags {
   tolerance: number;
   seed: number;
   threads?: number;
+  wasmTuning?: Record<string, string | number>;
   backendModule?: string[];
   json: string | false;
   markdown?: string;
@@ -114,7 +139,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .option(
       '-p, --peers <list>',
-      `peers to run beside them (known: ${PEERS.join(', ')}; tfjs peers run on the engine of each tfjs-* backend)`,
+      `peers to run beside them (known: ${PEERS.join(', ')}; none for no peers; tfjs peers run on the engine of each tfjs-* backend)`,
       list,
       [...DEFAULTS.peers],
     )
@@ -159,6 +184,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       int('--threads', 1),
     )
     .option(
+      '--wasm-tuning <pairs>',
+      'engine tuning of the wasm backends, for tuning runs: tile=4x2,blockBytes=98304,threadMinFlops=0,threadMinFlopsI8=0',
+      tuning,
+    )
+    .option(
       '--backend-module <paths...>',
       "extra backends: ES modules whose default export (or 'createBackend') returns a core Backend",
     )
@@ -178,7 +208,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
         '  cosinekit-bench -w million -b wasm\n' +
         '  cosinekit-bench --scale 0.05 --json - | jq .results\n' +
-        '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends',
+        '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends\n' +
+        '  cosinekit-bench -w A,B,S -b wasm-simd@1 --wasm-tuning tile=4x2,blockBytes=98304\n' +
+        '  cosinekit-bench crossover --variant relaxed --threads 2',
     )
     .action(async (flags: RunFlags, cmd: Command) => {
       // A shape given without --workloads means "just that shape".
@@ -199,6 +231,49 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       io.out(renderCompare(a, b, Number(opts.threshold)));
       setExit(b.ok ? 0 : 1);
     });
+  program
+    .command('crossover')
+    .description(
+      "where the wasm backend's helper threads start to pay: float products and int8 scans over a range of sizes, " +
+        'on one thread and on --threads with sharing forced (the default thresholds come from this)',
+    )
+    .addOption(new Option('--variant <v>', 'wasm build').choices(['simd', 'relaxed']).default('simd'))
+    .option('--threads <n>', 'threads of the shared run', int('--threads', 2), 2)
+    .option('-r, --reps <n>', 'timed samples per size (median reported)', int('--reps', 1), 7)
+    .option('--seed <n>', 'seed of the random data', int('--seed', 0), DEFAULTS.seed)
+    .option('--json <file>', "also write the figures as JSON ('-': to standard output)")
+    .action(
+      async (opts: {
+        variant: 'simd' | 'relaxed';
+        threads: number;
+        reps: number;
+        seed: number;
+        json?: string;
+      }) => {
+        const report = await runCrossover({
+          variant: opts.variant,
+          threads: opts.threads,
+          reps: opts.reps,
+          seed: opts.seed,
+          load: nodeLoader,
+          onProgress: (done, total, label) => {
+            if (io.progress) io.err(pc.dim(`[${done}/${total}] ${label}`));
+          },
+        });
+        const text = renderCrossover(report);
+        if (opts.json === STDOUT) {
+          io.err(text);
+          io.out(JSON.stringify(report, null, 2));
+        } else {
+          io.out(text);
+          if (opts.json) {
+            mkdirSync(dirname(resolve(opts.json)), { recursive: true });
+            writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+            io.out(pc.dim(`JSON written to ${opts.json}`));
+          }
+        }
+      },
+    );
   program
     .command('backends')
     .description('try to start every known backend and say what it runs on, or why it cannot run here')
@@ -257,6 +332,8 @@ async function runFromFlags(
     custom = { q: f.q, n: f.n, d: f.d, ...(f.k !== undefined ? { k: f.k } : {}) };
     if (!workloads.includes('custom')) workloads = onlyCustom ? ['custom'] : [...workloads, 'custom'];
   }
+  // `-p none`: the backends alone.
+  f = { ...f, peers: f.peers.filter((p) => p !== 'none') };
   try {
     checkNames(f.backends, f.peers);
   } catch (err) {
@@ -292,6 +369,7 @@ async function runFromFlags(
       tolerance: f.tolerance,
       seed: f.seed,
       threads: f.threads,
+      wasmTuning: f.wasmTuning,
       load: nodeLoader,
       environment: nodeEnvironment(),
       onProgress: (done, total, label) => {

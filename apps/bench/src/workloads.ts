@@ -17,6 +17,14 @@ export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
     size: { q: 256, n: 10_000, d: 768 },
     data: 'random',
   },
+  /** A batched search: C's queries and corpus, top-10 instead of the whole matrix. */
+  S: {
+    id: 'S',
+    title: '256 queries x 10,000 x 768, top-10 (batched search)',
+    kind: 'search',
+    size: { q: 256, n: 10_000, d: 768, k: 10 },
+    data: 'random',
+  },
   mnist: {
     id: 'mnist',
     title: 'MNIST: 200 test digits searched in the other digits, top-10',

@@ -153,6 +153,26 @@ describe('cosinekit-bench CLI', () => {
     expect(listed.err).toMatch(/unknown backend 'nosuch' \(known: /);
   });
 
+  it('runs the backends alone with -p none, with the wasm tuning asked for', async () => {
+    const { code, report } = await run('tuned', [
+      '-b',
+      'wasm@1',
+      '-p',
+      'none',
+      '--wasm-tuning',
+      'tile=2x2,blockBytes=65536',
+      '--q',
+      '3',
+      '--n',
+      '40',
+      '--d',
+      '8',
+    ]);
+    expect(code).toBe(0);
+    expect(report.contenders.map((c) => c.id)).toEqual(['wasm@1']);
+    expect(report.contenders[0].details).toMatchObject({ tile: '2x2' });
+  });
+
   it('prints its version', async () => {
     for (const flag of ['--version', '-V']) {
       const { code, out } = await capture([flag]);
@@ -265,6 +285,8 @@ describe('cosinekit-bench CLI', () => {
     const io: Io = { out: () => {}, err: () => {}, progress: false };
     expect(await main(['--reps', 'x'], io)).toBe(2);
     expect(await main(['--workloads', 'Z', '--no-json', '--no-svg'], io)).toBe(2);
+    expect(await main(['--wasm-tuning', 'tile=4x2,nosuch=1', '--no-json', '--no-svg'], io)).toBe(2);
+    expect(await main(['--wasm-tuning', 'blockBytes=-1', '--no-json', '--no-svg'], io)).toBe(2);
     expect(await main(['--help'], io)).toBe(0);
   });
 

@@ -104,7 +104,8 @@ describe('reports', () => {
     // The tuned loop is shown beside it, not judged.
     expect(targets.find((t) => t.target.includes('tuned loop'))).toMatchObject({ measured: '1.20x' });
     expect(targets.find((t) => t.target.includes('tuned loop'))!.met).toBeUndefined();
-    expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))!.met).toBeUndefined();
+    // A run without workload A has nothing to say about A's targets.
+    expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))).toBeUndefined();
   });
 
   it('judges the reference cosine matrix against the naive loop, per pair so slices compare', () => {

@@ -3,9 +3,10 @@ import type { BenchReport, BenchResult, Size } from '../types.js';
 /** Milliseconds in the unit that reads best. */
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms);
-  if (ms < 1e-3) return `${(ms * 1e6).toFixed(0)} ns`;
-  if (ms < 1) return `${(ms * 1e3).toPrecision(3)} us`;
-  if (ms < 1000) return `${ms.toPrecision(3)} ms`;
+  // The bounds are where three significant digits round up into the next unit (999.7 us is 1.00 ms).
+  if (ms < 0.9995e-3) return `${(ms * 1e6).toFixed(0)} ns`;
+  if (ms < 0.9995) return `${(ms * 1e3).toPrecision(3)} us`;
+  if (ms < 999.5) return `${ms.toPrecision(3)} ms`;
   return `${(ms / 1000).toPrecision(3)} s`;
 }
 

@@ -175,7 +175,12 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
       met: c.available ? bad === 0 : undefined,
     });
   }
-  return out;
+  // A target on a workload the run did not include is not news: leave it out.
+  const ran = new Set(r.workloads.map((w) => w.id));
+  return out.filter((t) => {
+    const w = /^(\w+): /.exec(t.target)?.[1];
+    return !(w && w in PRESETS && !ran.has(w));
+  });
 }
 
 /** `met`, `missed` or `n/a`. */
