@@ -79,7 +79,13 @@ export function displayRow(r: BenchResult, report: Pick<BenchReport, 'contenders
 
 /** `2.31x`, with more digits for small ratios. */
 export function fmtRatio(x: number): string {
-  return x >= 10 ? `${x.toFixed(1)}x` : x >= 0.1 ? `${x.toFixed(2)}x` : `${x.toPrecision(2)}x`;
+  return x >= 100
+    ? `${x.toFixed(0)}x`
+    : x >= 10
+      ? `${x.toFixed(1)}x`
+      : x >= 0.1
+        ? `${x.toFixed(2)}x`
+        : `${x.toPrecision(2)}x`;
 }
 
 /** Nanoseconds in the unit that reads best. */

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { BenchReport } from '../types.js';
+import { answers } from './answer.js';
 import { pc } from './colour.js';
 import {
   busyWarning,
@@ -104,6 +105,7 @@ export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINIT
       pc.dim('Targets are informational (timings here are noisy); only wrong results fail the run.'),
     );
   }
+  for (const a of answers(report)) lines.push(pc.bold(a.text));
   const bad = report.results.filter((r) => r.status === 'wrong' || r.status === 'error');
   lines.push(
     bad.length
