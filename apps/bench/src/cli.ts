@@ -118,6 +118,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride()
+    // Options after a subcommand are the subcommand's: `crossover --reps 3` is crossover's --reps.
+    .enablePositionalOptions()
     .version(`cosinekit-bench ${VERSION}`, '-V, --version', 'print the version and exit')
     .option('--color', 'colours even when not writing to a terminal (anywhere on the line)')
     .option('--no-color', 'no colours (also: the NO_COLOR environment variable; anywhere on the line)')
