@@ -288,6 +288,11 @@ describe('cosinekit-bench CLI', () => {
     expect(await main(['--wasm-tuning', 'tile=4x2,nosuch=1', '--no-json', '--no-svg'], io)).toBe(2);
     expect(await main(['--wasm-tuning', 'blockBytes=-1', '--no-json', '--no-svg'], io)).toBe(2);
     expect(await main(['--help'], io)).toBe(0);
+    // The crossover's own flags, after the subcommand.
+    const help = await capture(['crossover', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--variant <v>.*simd.*relaxed/s);
+    expect((await capture(['crossover', '--variant', 'sse'])).code).toBe(2);
   });
 
   it('compares two reports', async () => {

@@ -95,7 +95,8 @@ export function renderSvg(report: BenchReport): string {
   const labelW = left - 16;
   const rows = groups.map((g) => g.bars.map((b) => wrap(b.label, labelW)));
   const titleH = 24;
-  const top = 52;
+  // Room for the decade labels above the plot too: a tall chart's bottom axis is off the first screen.
+  const top = 64;
   const plotW = width - left - right;
   const rowH = (lines: number) => Math.max(barH, lines * 14) + gap;
   const height =
@@ -121,6 +122,7 @@ export function renderSvg(report: BenchReport): string {
   for (let v = lo; v <= hi * 1.0001; v *= 10) {
     const px = x(v).toFixed(1);
     out.push(`<line x1="${px}" y1="${top}" x2="${px}" y2="${bottom}" stroke="#ddd"/>`);
+    out.push(`<text x="${px}" y="${top - 5}" text-anchor="middle" fill="#555">${decade(v)}</text>`);
     out.push(`<text x="${px}" y="${bottom + 14}" text-anchor="middle" fill="#555">${decade(v)}</text>`);
   }
   const colour = new Map<string, string>();
