@@ -134,6 +134,41 @@ describe('cosinekit-bench CLI', () => {
     const broken = report.contenders.find((c) => c.id === 'broken-backend')!;
     expect(broken.available).toBe(false);
     expect(broken.reason).toMatch(/no engine here/);
+    // Alone, it leaves nothing measured, and the run does not claim its results are fine.
+    const alone = await capture([
+      '-p',
+      'none',
+      '-b',
+      'reference',
+      '--q',
+      '2',
+      '--n',
+      '10',
+      '--d',
+      '4',
+      '--no-json',
+      '--no-svg',
+    ]);
+    expect(alone.out).toContain('All results within tolerance');
+    const nothing = await capture([
+      '-p',
+      'none',
+      '-b',
+      '',
+      '--backend-module',
+      brokenBackend,
+      '--q',
+      '2',
+      '--n',
+      '10',
+      '--d',
+      '4',
+      '--no-json',
+      '--no-svg',
+    ]);
+    expect(nothing.code).toBe(0);
+    expect(nothing.out).toContain('Nothing was measured');
+    expect(nothing.out).not.toContain('All results within tolerance');
     expect(report.results.find((r) => r.contender === 'broken-backend')!.status).toBe('unavailable');
   });
 

@@ -112,9 +112,12 @@ async function run(): Promise<void> {
     renderEnvironment(report, $('env'));
     renderResults(report, $('table'));
     $<HTMLButtonElement>('download').disabled = false;
-    status.textContent = report.ok
-      ? `All results within tolerance (${report.durationSeconds.toFixed(1)} s).`
-      : 'FAILED: some results are wrong or errored (red rows).';
+    const measured = report.results.some((r) => r.status === 'ok');
+    status.textContent = !report.ok
+      ? 'FAILED: some results are wrong or errored (red rows).'
+      : measured
+        ? `All results within tolerance (${report.durationSeconds.toFixed(1)} s).`
+        : 'Nothing was measured: no contender could run these workloads here (see the environment).';
     status.className = report.ok ? 'good' : 'bad';
     window.benchReport = report;
   } catch (err) {

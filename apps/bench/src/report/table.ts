@@ -114,7 +114,9 @@ export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINIT
             `FAILED: ${bad.length} result(s) wrong or errored: ${bad.map((r) => `${r.workload} ${r.contender} ${r.method}`).join('; ')}`,
           ),
         )
-      : pc.green(`All results within tolerance (${report.durationSeconds.toFixed(1)} s).`),
+      : report.results.some((r) => r.status === 'ok')
+        ? pc.green(`All results within tolerance (${report.durationSeconds.toFixed(1)} s).`)
+        : pc.yellow('Nothing was measured: no contender could run these workloads here (see above).'),
   );
   return lines.join('\n');
 }
