@@ -89,7 +89,7 @@ function residentPairMethods(backend: Backend, kind: WorkloadKind): Method[] {
 
 /**
  * The wasm backend's int8 corpora (`createCorpus(x, { storage: 'int8', rerank })`, reached through
- * the kit's kernel table): approximate search, held to DESIGN's recall@10 >= 0.99. Without
+ * the kit's kernel table): approximate search, held to the target's recall@10 >= 0.99. Without
  * re-ranking the scores are the quantised ones (about 1e-2 off); with it they are exact float32.
  */
 function int8Methods(kit: CosineKit, backend: Backend, kind: WorkloadKind): Method[] {

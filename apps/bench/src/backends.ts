@@ -19,6 +19,8 @@ export interface BackendOptions {
   readonly threads?: number;
   /** Where tfjs-backend-wasm finds its binaries (browsers; Node finds them itself). */
   readonly tfjsWasmPaths?: string | Record<string, string>;
+  /** The wasm backend's engine tuning (tile, blockBytes, threadMinFlops, threadMinFlopsI8), for tuning runs. */
+  readonly wasmTuning?: Readonly<Record<string, string | number>>;
 }
 
 /**
@@ -41,6 +43,23 @@ export const KNOWN_BACKENDS = [
   'gpujs-webasm',
   'gpujs-cpu',
 ] as const;
+
+/** The gpu.js modes an id may name (`gpujs-<mode>`); plain `gpujs` lets the backend pick. */
+const GPUJS_MODES = ['webgl2', 'webgl', 'headlessgl', 'webasm', 'cpu'];
+
+/** True when the bench knows how to construct backend `id` (a known id, a wasm one with `@<threads>`). */
+export function isKnownBackend(id: string): boolean {
+  const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
+  return (
+    id === 'reference' ||
+    /^wasm(?:-(simd|relaxed))?(?:@[1-9]\d*)?$/.test(id) ||
+    tfjsEngineOf(id) !== undefined ||
+    (gpu !== null && (gpu[1] === undefined || GPUJS_MODES.includes(gpu[1])))
+  );
+}
+
+/** The known backend ids, as a usage message lists them. */
+export const KNOWN_BACKENDS_TEXT = `${KNOWN_BACKENDS.join(', ')} (any wasm id takes @<threads>)`;
 
 /** The tfjs engine a backend id selects, if it is a tfjs one. */
 export function tfjsEngineOf(id: string): 'wasm' | 'cpu' | 'webgl' | undefined {
@@ -67,6 +86,13 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
   const engine = tfjsEngineOf(id);
   const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
   const wasm = /^wasm(?:-(simd|relaxed))?(?:@(\d+))?$/.exec(id);
+  if (!isKnownBackend(id)) {
+    return {
+      id,
+      origin: 'unknown',
+      create: () => Promise.reject(new Error(`unknown backend id (known: ${KNOWN_BACKENDS_TEXT})`)),
+    };
+  }
   if (wasm) {
     pkg = '@cosinekit/backend-wasm';
     factory = 'createWasmBackend';
@@ -75,6 +101,7 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
     args = {
       ...(wasm[1] ? { variant: wasm[1] } : {}),
       ...(threads !== undefined ? { threads } : {}),
+      ...(options.wasmTuning ? { tuning: { ...options.wasmTuning } } : {}),
     };
   } else if (engine) {
     pkg = '@cosinekit/backend-tfjs';
@@ -88,7 +115,7 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
     return {
       id,
       origin: 'unknown',
-      create: () => Promise.reject(new Error(`unknown backend id (known: ${KNOWN_BACKENDS.join(', ')})`)),
+      create: () => Promise.reject(new Error(`unknown backend id (known: ${KNOWN_BACKENDS_TEXT})`)),
     };
   }
   const shown = { ...args, ...(args.wasmPaths ? { wasmPaths: '...' } : {}) };

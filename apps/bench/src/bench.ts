@@ -1,7 +1,7 @@
 import type { Backend } from '@cosinekit/core';
 import { backendContender } from './backend-contender.js';
-import type { ModuleLoader } from './backends.js';
-import { planContenders } from './contenders.js';
+import { isKnownBackend, KNOWN_BACKENDS_TEXT, type ModuleLoader } from './backends.js';
+import { PEERS, planContenders } from './contenders.js';
 import { runSuite } from './run.js';
 import type { BenchReport, Environment, RunSettings, Size, WorkloadSpec } from './types.js';
 import { customWorkload, PRESETS, scaleWorkload } from './workloads.js';
@@ -15,7 +15,7 @@ export interface ExtraBackend {
 /** A run described by names, as the CLI flags and the browser form give it. */
 export interface BenchOptions extends Omit<RunSettings, 'workloads' | 'backends'> {
   readonly backends: readonly string[];
-  /** Preset ids (`A`, `B`, `C`, `mnist`) and/or `custom`. */
+  /** Preset ids (`A`, `B`, `C`, `S`, `mnist`, `million`) and/or `custom`. */
   readonly workloads: readonly string[];
   /** The shape of the `custom` workload. */
   readonly custom?: Size;
@@ -23,6 +23,8 @@ export interface BenchOptions extends Omit<RunSettings, 'workloads' | 'backends'
   readonly scale?: number;
   readonly extraBackends?: readonly ExtraBackend[];
   readonly threads?: number;
+  /** Engine tuning for the wasm backends (`--wasm-tuning`). */
+  readonly wasmTuning?: Readonly<Record<string, string | number>>;
   readonly load: ModuleLoader;
   readonly environment: Environment;
   /** Where tfjs-backend-wasm finds its binaries (browsers). */
@@ -44,14 +46,38 @@ export function resolveWorkloads(ids: readonly string[], custom?: Size, scale = 
   });
 }
 
+/** A run asked for something the bench does not know: the caller's mistake, not a backend's failure. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Throws a {@link UsageError} naming every unknown backend and peer id and listing the known ones.
+ * A known backend whose package is missing or fails to start is not a usage error: it runs as
+ * "not available" and the run goes on.
+ */
+export function checkNames(backends: readonly string[], peers: readonly string[]): void {
+  const problems: string[] = [];
+  const badBackends = backends.filter((id) => !isKnownBackend(id));
+  const badPeers = peers.filter((id) => !(PEERS as readonly string[]).includes(id));
+  if (badBackends.length)
+    problems.push(
+      `unknown backend ${badBackends.map((b) => `'${b}'`).join(', ')} (known: ${KNOWN_BACKENDS_TEXT})`,
+    );
+  if (badPeers.length)
+    problems.push(`unknown peer ${badPeers.map((b) => `'${b}'`).join(', ')} (known: ${PEERS.join(', ')})`);
+  if (problems.length) throw new UsageError(problems.join('; '));
+}
+
 /** Runs the benchmark suite described by names. */
 export function benchmark(o: BenchOptions): Promise<BenchReport> {
+  checkNames(o.backends, o.peers);
   const workloads = resolveWorkloads(o.workloads, o.custom, o.scale);
   const contenders = planContenders({
     backends: o.backends,
     peers: o.peers,
     load: o.load,
-    backendOptions: { threads: o.threads, tfjsWasmPaths: o.tfjsWasmPaths },
+    backendOptions: { threads: o.threads, tfjsWasmPaths: o.tfjsWasmPaths, wasmTuning: o.wasmTuning },
   });
   for (const x of o.extraBackends ?? []) contenders.push(backendContender(x.id, () => x.create()));
   const settings: RunSettings = {

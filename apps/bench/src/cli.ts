@@ -5,13 +5,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Backend } from '@cosinekit/core';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pc from 'picocolors';
 import { backendContender } from './backend-contender.js';
-import { backendSource, firstLine, KNOWN_BACKENDS } from './backends.js';
-import { benchmark, DEFAULTS, type ExtraBackend } from './bench.js';
+import { backendSource, firstLine, isKnownBackend, KNOWN_BACKENDS, KNOWN_BACKENDS_TEXT } from './backends.js';
+import { benchmark, checkNames, DEFAULTS, type ExtraBackend } from './bench.js';
 import { PEERS } from './contenders.js';
+import { runCrossover } from './crossover.js';
 import { nodeEnvironment } from './env.js';
+import { pc, useColour } from './report/colour.js';
 import { renderCompare } from './report/compare.js';
+import { renderCrossover } from './report/crossover.js';
 import { parseReport, toJson } from './report/json.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
@@ -28,6 +30,14 @@ export interface Io {
   /** Terminal width to fit the table to; unlimited when undefined (file or pipe). */
   columns?: number;
 }
+
+/** This package's version (package.json sits one level above both src/ and dist/). */
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** `--json -`: the JSON report goes to standard output, and the table to standard error. */
+export const STDOUT = '-';
 
 const processIo: Io = {
   out: (t) => process.stdout.write(`${t}\n`),
@@ -46,6 +56,28 @@ const positive = (name: string) => (v: string) => {
   const n = Number(v);
   if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number.`);
   return n;
+};
+/** The wasm engine's tuning keys and whether each is a number. */
+const WASM_TUNING: Record<string, boolean> = {
+  tile: false,
+  blockBytes: true,
+  threadMinFlops: true,
+  threadMinFlopsI8: true,
+};
+const tuning = (v: string) => {
+  const out: Record<string, string | number> = {};
+  for (const pair of v.split(',').filter(Boolean)) {
+    const [key, value] = pair.split('=').map((s) => s.trim());
+    if (!(key in WASM_TUNING) || !value)
+      throw new InvalidArgumentError(
+        `expected key=value pairs with keys ${Object.keys(WASM_TUNING).join(', ')}.`,
+      );
+    const n = Number(value);
+    if (WASM_TUNING[key] && !(Number.isInteger(n) && n >= 0))
+      throw new InvalidArgumentError(`${key} must be a non-negative integer.`);
+    out[key] = WASM_TUNING[key] ? n : value;
+  }
+  return out;
 };
 const list = (v: string) =>
   v
@@ -69,6 +101,7 @@ interface RunFlags {
   tolerance: number;
   seed: number;
   threads?: number;
+  wasmTuning?: Record<string, string | number>;
   backendModule?: string[];
   json: string | false;
   markdown?: string;
@@ -85,6 +118,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride()
+    // Options after a subcommand are the subcommand's: `crossover --reps 3` is crossover's --reps.
+    .enablePositionalOptions()
+    .version(`cosinekit-bench ${VERSION}`, '-V, --version', 'print the version and exit')
+    .option('--color', 'colours even when not writing to a terminal (anywhere on the line)')
+    .option('--no-color', 'no colours (also: the NO_COLOR environment variable; anywhere on the line)')
     .option(
       '-w, --workloads <list>',
       `workloads, comma-separated: ${Object.values(PRESETS)
@@ -103,7 +141,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .option(
       '-p, --peers <list>',
-      `peers to run beside them (known: ${PEERS.join(', ')}; tfjs peers run on the engine of each tfjs-* backend)`,
+      `peers to run beside them (known: ${PEERS.join(', ')}; none for no peers; tfjs peers run on the engine of each tfjs-* backend)`,
       list,
       [...DEFAULTS.peers],
     )
@@ -148,10 +186,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       int('--threads', 1),
     )
     .option(
+      '--wasm-tuning <pairs>',
+      'engine tuning of the wasm backends, for tuning runs: tile=4x2,blockBytes=98304,threadMinFlops=0,threadMinFlopsI8=0',
+      tuning,
+    )
+    .option(
       '--backend-module <paths...>',
       "extra backends: ES modules whose default export (or 'createBackend') returns a core Backend",
     )
-    .option('--json <file>', 'write the JSON report here', 'bench-results/latest.json')
+    .option(
+      '--json <file>',
+      "write the JSON report here ('-': to standard output, the table then goes to standard error)",
+      'bench-results/latest.json',
+    )
     .option('--no-json', 'do not write the JSON report')
     .option('--markdown <file>', 'also write a Markdown report')
     .option('--svg <file>', 'write the SVG chart here', 'bench-results/latest.svg')
@@ -162,7 +209,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       '\nExamples:\n  cosinekit-bench\n  cosinekit-bench -w B -b wasm,tfjs-wasm --reps 9\n' +
         '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
         '  cosinekit-bench -w million -b wasm\n' +
-        '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends',
+        '  cosinekit-bench --scale 0.05 --json - | jq .results\n' +
+        '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends\n' +
+        '  cosinekit-bench -w A,B,S -b wasm-simd@1 --wasm-tuning tile=4x2,blockBytes=98304\n' +
+        '  cosinekit-bench crossover --variant relaxed --threads 2',
     )
     .action(async (flags: RunFlags, cmd: Command) => {
       // A shape given without --workloads means "just that shape".
@@ -184,10 +234,63 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       setExit(b.ok ? 0 : 1);
     });
   program
+    .command('crossover')
+    .description(
+      "where the wasm backend's helper threads start to pay: float products and int8 scans over a range of sizes, " +
+        'on one thread and on --threads with sharing forced (the default thresholds come from this)',
+    )
+    .addOption(new Option('--variant <v>', 'wasm build').choices(['simd', 'relaxed']).default('simd'))
+    .option('--threads <n>', 'threads of the shared run', int('--threads', 2), 2)
+    .option('-r, --reps <n>', 'timed samples per size (median reported)', int('--reps', 1), 7)
+    .option('--seed <n>', 'seed of the random data', int('--seed', 0), DEFAULTS.seed)
+    .option('--json <file>', "also write the figures as JSON ('-': to standard output)")
+    .action(
+      async (opts: {
+        variant: 'simd' | 'relaxed';
+        threads: number;
+        reps: number;
+        seed: number;
+        json?: string;
+      }) => {
+        const report = await runCrossover({
+          variant: opts.variant,
+          threads: opts.threads,
+          reps: opts.reps,
+          seed: opts.seed,
+          load: nodeLoader,
+          onProgress: (done, total, label) => {
+            if (io.progress) io.err(pc.dim(`[${done}/${total}] ${label}`));
+          },
+        });
+        const text = renderCrossover(report);
+        if (opts.json === STDOUT) {
+          io.err(text);
+          io.out(JSON.stringify(report, null, 2));
+        } else {
+          io.out(text);
+          if (opts.json) {
+            mkdirSync(dirname(resolve(opts.json)), { recursive: true });
+            writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+            io.out(pc.dim(`JSON written to ${opts.json}`));
+          }
+        }
+      },
+    );
+  program
     .command('backends')
     .description('try to start every known backend and say what it runs on, or why it cannot run here')
     .argument('[ids...]', `backend ids (default: all known: ${KNOWN_BACKENDS.join(', ')})`)
     .action(async (ids: string[]) => {
+      const unknown = ids.filter((id) => !isKnownBackend(id));
+      if (unknown.length) {
+        io.err(
+          pc.red(
+            `cosinekit-bench: unknown backend ${unknown.map((u) => `'${u}'`).join(', ')} (known: ${KNOWN_BACKENDS_TEXT})`,
+          ),
+        );
+        setExit(2);
+        return;
+      }
       for (const id of ids.length ? ids : KNOWN_BACKENDS) {
         const source = backendSource(id, nodeLoader);
         try {
@@ -231,6 +334,14 @@ async function runFromFlags(
     custom = { q: f.q, n: f.n, d: f.d, ...(f.k !== undefined ? { k: f.k } : {}) };
     if (!workloads.includes('custom')) workloads = onlyCustom ? ['custom'] : [...workloads, 'custom'];
   }
+  // `-p none`: the backends alone.
+  f = { ...f, peers: f.peers.filter((p) => p !== 'none') };
+  try {
+    checkNames(f.backends, f.peers);
+  } catch (err) {
+    io.err(pc.red(`cosinekit-bench: ${(err as Error).message}`));
+    return 2;
+  }
   const extra = (f.backendModule ?? []).map(moduleBackend);
   const bar =
     f.progress && io.progress
@@ -260,6 +371,7 @@ async function runFromFlags(
       tolerance: f.tolerance,
       seed: f.seed,
       threads: f.threads,
+      wasmTuning: f.wasmTuning,
       load: nodeLoader,
       environment: nodeEnvironment(),
       onProgress: (done, total, label) => {
@@ -276,13 +388,17 @@ async function runFromFlags(
     return 2;
   }
   bar?.stop();
-  io.out(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
+  // With the JSON on standard output, everything for people goes to standard error.
+  const jsonToStdout = f.json === STDOUT;
+  const say = jsonToStdout ? io.err : io.out;
+  say(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
   const write = (file: string, text: string, what: string) => {
     mkdirSync(dirname(resolve(file)), { recursive: true });
     writeFileSync(file, text);
-    io.out(pc.dim(`${what} written to ${file}`));
+    say(pc.dim(`${what} written to ${file}`));
   };
-  if (f.json) write(f.json, toJson(report), 'JSON');
+  if (jsonToStdout) io.out(toJson(report).trimEnd());
+  else if (f.json) write(f.json, toJson(report), 'JSON');
   if (f.markdown) write(f.markdown, renderMarkdown(report), 'Markdown');
   if (f.svg) write(f.svg, renderSvg(report), 'SVG chart');
   return report.ok ? 0 : 1;
@@ -305,6 +421,10 @@ function moduleBackend(path: string): ExtraBackend {
 
 /** Runs the CLI on `argv` (without `node` and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  // Colour is decided before parsing, so `--no-color` works anywhere (after a subcommand too) and
+  // usage errors come out plain as well.
+  useColour(argv.includes('--no-color') ? false : argv.includes('--color') ? true : undefined);
+  argv = argv.filter((a) => a !== '--no-color' && a !== '--color');
   let code = 0;
   const program = buildProgram(
     io,

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { wasmSimdLevel } from './simd.js';
+import { timerDescription } from './timing.js';
 import type { Environment } from './types.js';
 
 /** The Node machine the run is on. The backends' own descriptions are reported per contender. */
@@ -11,6 +12,7 @@ export function nodeEnvironment(): Environment {
     cpu: cpus[0]?.model.trim() ?? 'unknown',
     cores: cpus.length,
     wasmSimd: wasmSimdLevel(),
+    timer: timerDescription(),
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     loadAverage: os
       .loadavg()

@@ -2,7 +2,7 @@ import { checkMatrix, checkSearch, type ExactReference, knnAccuracy } from './ac
 import type { Method, Output } from './method.js';
 import { MIN_REPS, type Plan, planSize } from './plan.js';
 import { summarize } from './stats.js';
-import { calibrate, hangMs, MIN_REP_MS, makeTimer, now, withTimeout } from './timing.js';
+import { calibrate, hangMs, makeTimer, now, platformSampling, withTimeout } from './timing.js';
 import type { Accuracy, BenchResult, RunSettings } from './types.js';
 import type { Dataset } from './workloads.js';
 
@@ -42,10 +42,10 @@ export async function measure(
     try {
       let lastWarm = 0;
       for (let i = 0; i < s.warmup; i++) [lastWarm] = await timeCalls(p, 1);
-      // A warm-up call that already lasts ten repetitions saves calibrating a slow call with one more.
-      // Calibrated twice: the first pass also warms the JIT, which makes short calls much faster.
-      callsPerRep =
-        lastWarm >= 10 * MIN_REP_MS ? 1 : await calibrate(timeCalls, p, await calibrate(timeCalls, p, 1));
+      const sampling = platformSampling();
+      // A warm-up call that already lasts five samples saves probing a slow call again; below that,
+      // calibrate (whose growing probes also warm the JIT) and let the median of its probes decide.
+      callsPerRep = lastWarm >= 5 * sampling.minSampleMs ? 1 : await calibrate(timeCalls, p, sampling);
       perCall = [];
       // Time-boxed: stop early once the budget is spent and MIN_REPS are in (or at twice the budget).
       const start = now();

@@ -2,7 +2,7 @@
  * The `million` preset: a corpus of one million 384-d rows stored as int8 in the wasm backend, built a
  * chunk at a time from a generator with `createCorpusFrom` (no 1.5 GB host array), then searched with
  * 1 and 16 queries. What it shows is memory: a search needs O(Q x k + tile) bytes beyond the corpus
- * whatever N is (DESIGN; issue #8). Shared by Node and the browser page: it imports nothing from Node.
+ * whatever N is. Shared by Node and the browser page: it imports nothing from Node.
  */
 import { type Backend, Tensor, type TopKResult } from '@cosinekit/core';
 import { summarize } from './stats.js';
@@ -16,7 +16,7 @@ export const MILLION_NOT_RUN = 'not run: million-row preset is wasm-only (int8 +
 export const MILLION_RERANK = 4;
 /** Query rows checked against an exact float64 top-k computed by streaming every row once. */
 export const MILLION_EXACT_QUERIES = 2;
-/** The DESIGN bound this preset is judged on: extra memory during search under 16 MiB. */
+/** The target this preset is judged on: extra memory during search under 16 MiB (bench README, Targets). */
 export const MILLION_EXTRA_LIMIT = 16 * 2 ** 20;
 /** Rows generated per `read` call while streaming (building, and the exact pass). */
 const CHUNK = 4096;

@@ -99,7 +99,7 @@ export interface MillionMemory {
   readonly wasmAfter: number;
   /** Bytes the allocator holds for the corpus (`memory().bytes` after minus before). */
   readonly corpusBytes: number;
-  /** Allocator peak over the timed searches minus what is resident: DESIGN's O(Q x k + tile). */
+  /** Allocator peak over the timed searches minus what is resident: O(Q x k + tile), whatever N is. */
   readonly searchPeakExtra: number;
   /** Growth of wasm memory during the searches (0 when the search fits the headroom). */
   readonly wasmGrowthDuringSearch: number;

@@ -1,6 +1,6 @@
 import type { Size, WorkloadSpec } from './types.js';
 
-/** The presets of DESIGN section 4, plus MNIST digits as real data. */
+/** The presets the product's targets are stated for (bench README, Targets), plus MNIST digits as real data. */
 export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
   A: { id: 'A', title: 'one pair, d=1536', kind: 'pair', size: { q: 1, n: 1, d: 1536 }, data: 'random' },
   B: {
@@ -15,6 +15,14 @@ export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
     title: '256 x 10,000 x 768 similarity matrix',
     kind: 'matrix',
     size: { q: 256, n: 10_000, d: 768 },
+    data: 'random',
+  },
+  /** A batched search: C's queries and corpus, top-10 instead of the whole matrix. */
+  S: {
+    id: 'S',
+    title: '256 queries x 10,000 x 768, top-10 (batched search)',
+    kind: 'search',
+    size: { q: 256, n: 10_000, d: 768, k: 10 },
     data: 'random',
   },
   mnist: {

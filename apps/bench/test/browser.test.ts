@@ -20,7 +20,7 @@ describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
     const port = (server.httpServer.address() as AddressInfo).port;
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
     try {
-      const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       const logs: string[] = [];
       page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
       page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
@@ -46,7 +46,7 @@ describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
       expect(error, logs.join('\n')).toBeUndefined();
       const report = (await page.evaluate(() => window.benchReport)) as BenchReport;
       mkdirSync(shots, { recursive: true });
-      await page.screenshot({ path: `${shots}browser.png`, fullPage: true });
+      await page.screenshot({ path: `${shots}browser.png` });
       writeFileSync(`${shots}browser.json`, toJson(report));
 
       const unavailable = report.contenders.filter((c) => !c.available).map((c) => `${c.id}: ${c.reason}`);
@@ -66,6 +66,36 @@ describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
       // The page is cross-origin isolated, so the wasm backend gets its helper threads.
       expect(report.environment.crossOriginIsolated).toBe(true);
       expect(await page.locator('#chart svg').count()).toBe(1);
+
+      // The picture first, at 1280 x 800: one answer line per workload, computed from this run, then
+      // the chart, both on the first screen; the environment folded; no sideways scrolling.
+      const answerLines = await page.locator('#answer li').allTextContents();
+      expect(answerLines).toHaveLength(3);
+      for (const line of answerLines) {
+        expect(line).toMatch(/^On this device, for [ABC] \(.*\): use \S+ .*(faster than|level within)/);
+      }
+      const best = report.results
+        .filter((r) => r.workload === 'C' && r.status === 'ok' && !r.note?.includes('approximate'))
+        .sort((a, b) => a.nsPerPair! - b.nsPerPair!)[0];
+      expect(answerLines[2]).toContain(`use ${best.contender} ${best.method}`);
+      const chartTop = (await page.locator('#chart svg').boundingBox())!.y;
+      expect(chartTop).toBeLessThan(400);
+      expect((await page.locator('#answer').boundingBox())!.y).toBeLessThan(chartTop);
+      expect(await page.locator('#environment').getAttribute('open')).toBeNull();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+      // The chart: a bar and a spread whisker per timed figure, every label inside the drawing.
+      const timed = report.results.filter((r) => r.nsPerPair !== undefined && r.nsPerPair > 0).length;
+      expect(await page.locator('#chart svg rect.bar').count()).toBe(timed);
+      expect(await page.locator('#chart svg g.spread').count()).toBe(timed);
+      const outside = await page.evaluate(() => {
+        const svg = document.querySelector('#chart svg') as SVGSVGElement;
+        const width = svg.viewBox.baseVal.width;
+        return [...svg.querySelectorAll('text')]
+          .map((t) => ({ text: t.textContent, box: t.getBBox() }))
+          .filter(({ box }) => box.x < 0 || box.x + box.width > width)
+          .map(({ text }) => text);
+      });
+      expect(outside, 'labels cut off at the edge of the chart').toEqual([]);
       // The download button hands over the same report as JSON.
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
       const saved = `${shots}browser-download.json`;

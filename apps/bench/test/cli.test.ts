@@ -4,13 +4,24 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type Io, main } from '../src/cli.js';
+import { type Io, main, VERSION } from '../src/cli.js';
 import { parseReport } from '../src/report/json.js';
 import type { BenchReport } from '../src/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cosinekit-bench-'));
 const wrongBackend = fileURLToPath(new URL('./fixtures/wrong-backend.ts', import.meta.url));
 const leakyBackend = fileURLToPath(new URL('./fixtures/leaky-backend.ts', import.meta.url));
+const brokenBackend = fileURLToPath(new URL('./fixtures/broken-backend.ts', import.meta.url));
+
+/** Runs the CLI and keeps standard output and standard error apart. */
+async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), progress: false };
+  const code = await main(args, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+const ESC = '\u001b[';
 
 /** Runs the CLI quietly on a tiny shape; returns the exit code, the JSON report and the printed text. */
 async function run(
@@ -106,8 +117,8 @@ describe('cosinekit-bench CLI', () => {
     expect(text).toContain('FAILED');
   });
 
-  it('reports a backend whose package is missing as not available, without failing', async () => {
-    const { code, report } = await run('missing', [
+  it('reports a backend that fails to start as not available, without failing', async () => {
+    const { code, report } = await run('broken', [
       '--workloads',
       'custom',
       '--q',
@@ -116,13 +127,162 @@ describe('cosinekit-bench CLI', () => {
       '10',
       '--d',
       '4',
-      '--backends',
-      'reference,no-such-backend',
+      '--backend-module',
+      brokenBackend,
     ]);
     expect(code).toBe(0);
-    const missing = report.contenders.find((c) => c.id === 'no-such-backend')!;
-    expect(missing.available).toBe(false);
-    expect(report.results.find((r) => r.contender === 'no-such-backend')!.status).toBe('unavailable');
+    const broken = report.contenders.find((c) => c.id === 'broken-backend')!;
+    expect(broken.available).toBe(false);
+    expect(broken.reason).toMatch(/no engine here/);
+    // Alone, it leaves nothing measured, and the run does not claim its results are fine.
+    const alone = await capture([
+      '-p',
+      'none',
+      '-b',
+      'reference',
+      '--q',
+      '2',
+      '--n',
+      '10',
+      '--d',
+      '4',
+      '--no-json',
+      '--no-svg',
+    ]);
+    expect(alone.out).toContain('All results within tolerance');
+    const nothing = await capture([
+      '-p',
+      'none',
+      '-b',
+      '',
+      '--backend-module',
+      brokenBackend,
+      '--q',
+      '2',
+      '--n',
+      '10',
+      '--d',
+      '4',
+      '--no-json',
+      '--no-svg',
+    ]);
+    expect(nothing.code).toBe(0);
+    expect(nothing.out).toContain('Nothing was measured');
+    expect(nothing.out).not.toContain('All results within tolerance');
+    expect(report.results.find((r) => r.contender === 'broken-backend')!.status).toBe('unavailable');
+  });
+
+  it('exits 2 on an unknown backend or peer, listing the known ids, before running anything', async () => {
+    const backend = await capture(['-b', 'nosuch', '--no-json', '--no-svg']);
+    expect(backend.code).toBe(2);
+    expect(backend.err).toMatch(/unknown backend 'nosuch' \(known: reference, wasm, .*tfjs-wasm.*gpujs/);
+    expect(backend.out).not.toContain('All results within tolerance');
+    const peer = await capture(['-b', 'reference', '-p', 'naive,nosuch', '--no-json', '--no-svg']);
+    expect(peer.code).toBe(2);
+    expect(peer.err).toMatch(/unknown peer 'nosuch' \(known: naive, core, tfjs-obvious, tfjs-fast\)/);
+    // Known ids with a thread count or a gpu.js mode are not usage errors; a typo in them is.
+    expect((await capture(['-b', 'wasm-simd@x', '--no-json', '--no-svg'])).code).toBe(2);
+    expect((await capture(['-b', 'gpujs-webgl3', '--no-json', '--no-svg'])).code).toBe(2);
+    const listed = await capture(['backends', 'nosuch']);
+    expect(listed.code).toBe(2);
+    expect(listed.err).toMatch(/unknown backend 'nosuch' \(known: /);
+  });
+
+  it('runs the backends alone with -p none, with the wasm tuning asked for', async () => {
+    const { code, report } = await run('tuned', [
+      '-b',
+      'wasm@1',
+      '-p',
+      'none',
+      '--wasm-tuning',
+      'tile=2x2,blockBytes=65536',
+      '--q',
+      '3',
+      '--n',
+      '40',
+      '--d',
+      '8',
+    ]);
+    expect(code).toBe(0);
+    expect(report.contenders.map((c) => c.id)).toEqual(['wasm@1']);
+    expect(report.contenders[0].details).toMatchObject({ tile: '2x2' });
+  });
+
+  it('prints its version', async () => {
+    for (const flag of ['--version', '-V']) {
+      const { code, out } = await capture([flag]);
+      expect(code).toBe(0);
+      expect(out).toBe(`cosinekit-bench ${VERSION}`);
+    }
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(VERSION).toBe(pkg.version);
+  });
+
+  it('writes the JSON report to standard output with --json -, the table to standard error', async () => {
+    const { code, out, err } = await capture([
+      '-b',
+      'reference',
+      '-p',
+      'naive',
+      '--q',
+      '2',
+      '--n',
+      '20',
+      '--d',
+      '8',
+      '--reps',
+      '3',
+      '--budget',
+      '0.2',
+      '--no-svg',
+      '--json',
+      '-',
+    ]);
+    expect(code).toBe(0);
+    const report = parseReport(out);
+    expect(report.results.filter((r) => r.status === 'ok').length).toBeGreaterThanOrEqual(2);
+    expect(stripVTControlCharacters(err)).toContain('All results within tolerance');
+  });
+
+  it('accepts --no-color anywhere and then prints no colour codes (--color forces them)', async () => {
+    const shape = ['--q', '2', '--n', '20', '--d', '8', '--reps', '3', '--budget', '0.2'];
+    const forced = await capture([
+      '--color',
+      '-b',
+      'reference',
+      '-p',
+      'naive',
+      ...shape,
+      '--no-json',
+      '--no-svg',
+    ]);
+    expect(forced.out).toContain(ESC);
+    const plain = await capture([
+      '--no-color',
+      '-b',
+      'reference',
+      '-p',
+      'naive',
+      '--q',
+      '2',
+      '--n',
+      '20',
+      '--d',
+      '8',
+      '--reps',
+      '3',
+      '--budget',
+      '0.2',
+      '--no-json',
+      '--no-svg',
+    ]);
+    expect(plain.code).toBe(0);
+    expect(plain.out).toContain('All results within tolerance');
+    expect(plain.out).not.toContain(ESC);
+    const listed = await capture(['backends', 'reference', '--no-color']);
+    expect(listed.code).toBe(0);
+    expect(listed.out).not.toContain(ESC);
+    expect(listed.out).toMatch(/reference\s+engine=TypeScript/);
   });
 
   it('reports resident memory a backend still holds after every corpus was disposed', async () => {
@@ -149,18 +309,25 @@ describe('cosinekit-bench CLI', () => {
   it('lists backends with what they run on, or why they cannot run', async () => {
     const lines: string[] = [];
     const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
-    expect(await main(['backends', 'reference', 'no-such-backend'], io)).toBe(0);
+    expect(await main(['backends', 'reference', 'gpujs-cpu'], io)).toBe(0);
     // Colour depends on the environment (picocolors colours under CI=true): compare plain text.
     const text = stripVTControlCharacters(lines.join('\n'));
     expect(text).toMatch(/reference\s+engine=TypeScript.*runs 12 of 12 kernels itself/);
-    expect(text).toMatch(/no-such-backend\s+not available: unknown backend id/);
+    expect(text).toMatch(/gpujs-cpu\s+/);
   });
 
   it('exits 2 on a usage error, 0 on --help', async () => {
     const io: Io = { out: () => {}, err: () => {}, progress: false };
     expect(await main(['--reps', 'x'], io)).toBe(2);
     expect(await main(['--workloads', 'Z', '--no-json', '--no-svg'], io)).toBe(2);
+    expect(await main(['--wasm-tuning', 'tile=4x2,nosuch=1', '--no-json', '--no-svg'], io)).toBe(2);
+    expect(await main(['--wasm-tuning', 'blockBytes=-1', '--no-json', '--no-svg'], io)).toBe(2);
     expect(await main(['--help'], io)).toBe(0);
+    // The crossover's own flags, after the subcommand.
+    const help = await capture(['crossover', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--variant <v>.*simd.*relaxed/s);
+    expect((await capture(['crossover', '--variant', 'sse'])).code).toBe(2);
   });
 
   it('compares two reports', async () => {

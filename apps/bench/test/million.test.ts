@@ -85,7 +85,9 @@ describe('million preset', () => {
 
     expect(text).toContain('extra memory during search');
     expect(text).toContain('not run: million-row preset is wasm-only');
-    expect(text).toMatch(/million: wasm extra memory during search O\(Q x k \+ tile\).*scaled: not judged/);
+    expect(text).toMatch(
+      /million: wasm extra memory during search O\(Q x k \+ tile\).*not judged: million ran scaled/,
+    );
     const md = renderMarkdown(report);
     expect(md).toContain('## million:');
     expect(md).toContain('extra memory during search');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { answers, level } from '../src/report/answer.js';
 import { compareReports } from '../src/report/compare.js';
 import { renderMarkdown } from '../src/report/markdown.js';
-import { renderSvg } from '../src/report/svg.js';
+import { CHART, renderSvg } from '../src/report/svg.js';
 import { renderTable } from '../src/report/table.js';
 import { checkTargets } from '../src/report/targets.js';
 import { applySpeedups } from '../src/run.js';
@@ -62,10 +63,93 @@ describe('reports', () => {
   it('draws an SVG with one bar per figure, wrong ones in red, text escaped', () => {
     const svg = renderSvg(report([result('naive', 100), result('wrong<b>', 10, { status: 'wrong' })]));
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<rect x=/g)).toHaveLength(2);
+    expect(svg.match(/<rect class="bar"/g)).toHaveLength(2);
     expect(svg).toContain('#d62728');
     expect(svg).toContain('wrong&lt;b&gt;');
     expect(svg).not.toContain('<cpu>');
+  });
+
+  it('draws spread whiskers, bars as long as their place on the log axis, and labels that fit', () => {
+    const spread = (ns: number, lo: number, hi: number) => ({
+      timing: {
+        ...result('x', ns).timing!,
+        median: (ns * 200) / 1e6,
+        min: (lo * 200) / 1e6,
+        max: (hi * 200) / 1e6,
+      },
+    });
+    const longMethod =
+      'a method name long enough that it cannot fit the label column on one line of the chart at all';
+    const svg = renderSvg(
+      report([
+        result('naive', 1000, spread(1000, 900, 1500)),
+        result('wasm', 10, spread(10, 9, 12)),
+        result('tfjs', 100, { ...spread(100, 80, 130), method: longMethod }),
+      ]),
+    );
+    // One whisker per bar, from the fastest to the slowest repetition.
+    expect(svg.match(/<g class="spread"/g)).toHaveLength(3);
+    const widths = [...svg.matchAll(/<rect class="bar" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) =>
+      Number(m[2]),
+    );
+    // 1000, 10 and 100 ns: one decade apart each, so equal steps in length on the log axis.
+    expect(widths[0] - widths[2]).toBeCloseTo(widths[2] - widths[1], 0);
+    expect(widths[1]).toBeGreaterThan(10);
+    // Nothing is cut: the long label wraps, whole, and every text fits inside the chart.
+    expect(svg).not.toContain('…');
+    const tspans = [...svg.matchAll(/<tspan[^>]*>([^<]*)<\/tspan>/g)].map((m) => m[1]);
+    expect(tspans.join(' ')).toContain(`tfjs · ${longMethod}`);
+    let checked = 0;
+    for (const [, attrs, body] of svg.matchAll(/<text ([^>]*)>(.*?)<\/text>/g)) {
+      const x = Number(/\bx="([\d.]+)"/.exec(attrs)![1]);
+      const anchor = /text-anchor="(\w+)"/.exec(attrs)?.[1] ?? 'start';
+      // Wrapped labels: the widest line counts.
+      const lines = body.split('</tspan>').map((t) => t.replace(/<[^>]+>/g, '').replace(/&\w+;/g, '&'));
+      const w = Math.max(...lines.map((l) => l.length)) * CHART.charW;
+      const [from, to] =
+        anchor === 'end' ? [x - w, x] : anchor === 'middle' ? [x - w / 2, x + w / 2] : [x, x + w];
+      expect(from, body).toBeGreaterThanOrEqual(0);
+      expect(to, body).toBeLessThanOrEqual(CHART.width);
+      checked++;
+    }
+    // Title, subtitle, decade ticks, group title, and a label and a value per bar.
+    expect(checked).toBeGreaterThanOrEqual(3 + 2 * 3 + 3);
+  });
+
+  it('answers "use X (N x faster than Y)" per workload from the run', () => {
+    const tight = (ns: number) => ({
+      timing: {
+        ...result('x', ns).timing!,
+        median: (ns * 200) / 1e6,
+        min: (ns * 190) / 1e6,
+        max: (ns * 210) / 1e6,
+      },
+    });
+    const r = report([
+      result('naive', 100, tight(100)),
+      result('wasm', 10, tight(10)),
+      result('wasm', 4, { ...tight(4), method: 'int8 corpus', note: 'approximate: held to error <= 0.02' }),
+      result('tfjs', 25, tight(25)),
+      result('bad', 1, { ...tight(1), status: 'wrong' }),
+    ]);
+    const [a] = answers(r);
+    // The wrong figure and the approximate one are not the answer; the runner-up is another contender.
+    expect(a.best!.contender).toBe('wasm');
+    expect(a.next!.contender).toBe('tfjs');
+    expect(a.text).toBe(
+      'On this device, for custom (2 x 100 x 8): use wasm m (2.50x faster than tfjs m; 10 ns per cosine).',
+    );
+    const close = report([result('wasm', 10, tight(10)), result('tfjs', 10.5, tight(10.5))]);
+    expect(answers(close)[0].tie).toBe(true);
+    expect(answers(close)[0].text).toContain('use wasm m or tfjs m: level');
+    // Ranges that touch through one slow repetition do not make a 4x gap a tie.
+    const slowRep = result('tfjs', 40, { timing: { ...tight(40).timing, min: (9 * 200) / 1e6 } });
+    expect(level(result('wasm', 10, tight(10)), slowRep)).toBe(false);
+    expect(answers(report([result('bad', 1, { status: 'wrong' })]))[0].text).toContain(
+      'nothing ran correctly',
+    );
+    expect(renderTable(r)).toContain('use wasm m (2.50x faster than tfjs m');
+    expect(renderMarkdown(r)).toContain('use wasm m (2.50x faster than tfjs m');
   });
 
   it('fits the terminal table to a narrow terminal and says which columns it left out', () => {
@@ -84,7 +168,7 @@ describe('reports', () => {
     expect(md).toContain('**FAILED');
   });
 
-  it('judges the DESIGN targets it has figures for, per pair, against the textbook loop', () => {
+  it('judges the targets it has figures for, per pair, against the textbook loop', () => {
     const r = report([
       result('naive', 100, { method: 'textbook loop: a[i] * b[i], norms, divide' }),
       result('naive', 60, { method: 'tuned loop: each element read once' }),
@@ -104,7 +188,8 @@ describe('reports', () => {
     // The tuned loop is shown beside it, not judged.
     expect(targets.find((t) => t.target.includes('tuned loop'))).toMatchObject({ measured: '1.20x' });
     expect(targets.find((t) => t.target.includes('tuned loop'))!.met).toBeUndefined();
-    expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))!.met).toBeUndefined();
+    // A run without workload A has nothing to say about A's targets.
+    expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))).toBeUndefined();
   });
 
   it('judges the reference cosine matrix against the naive loop, per pair so slices compare', () => {
@@ -127,6 +212,51 @@ describe('reports', () => {
       measured: '2.50x',
       met: false,
     });
+  });
+
+  it('says why a target is not judged: a scaled run, a contender not run, a wrong result', () => {
+    const scaledC = { q: 13, n: 500, d: 768 };
+    const r = report([
+      result('naive', 100, { method: 'textbook loop per pair', size: scaledC }),
+      result('reference', 25, { method: 'corpus.similarity', size: scaledC }),
+    ]);
+    const contenders = ['naive', 'reference'].map((id) => ({
+      id,
+      role: id === 'naive' ? ('peer' as const) : ('backend' as const),
+      available: true,
+    }));
+    const scaled = checkTargets({
+      ...r,
+      contenders,
+      workloads: [{ id: 'C', title: 'matrix, scaled x0.05', kind: 'matrix', size: scaledC, data: 'random' }],
+      results: r.results.map((x) => ({ ...x, workload: 'C' })),
+    }).find((t) => t.target.startsWith('C: reference corpus.similarity'))!;
+    // Both ran: the reason is the scale, not a missing contender.
+    expect(scaled.met).toBeUndefined();
+    expect(scaled.measured).toBe(
+      'not judged: C ran scaled to 13 x 500 x 768: targets are judged at full size only',
+    );
+    const full = { q: 256, n: 10_000, d: 768 };
+    const base = {
+      ...r,
+      workloads: [{ id: 'C', title: 'matrix', kind: 'matrix' as const, size: full, data: 'random' as const }],
+    };
+    const withoutNaive = checkTargets({
+      ...base,
+      contenders: [contenders[1]],
+      results: [result('reference', 25, { workload: 'C', method: 'corpus.similarity', size: full })],
+    }).find((t) => t.target.startsWith('C: reference corpus.similarity'))!;
+    expect(withoutNaive.measured).toBe('not judged: naive not in this run');
+    const wrong = checkTargets({
+      ...base,
+      contenders,
+      results: [
+        result('naive', 100, { workload: 'C', method: 'textbook loop per pair', size: full }),
+        result('reference', 25, { workload: 'C', method: 'corpus.similarity', size: full, status: 'wrong' }),
+      ],
+    }).find((t) => t.target.startsWith('C: reference corpus.similarity'))!;
+    expect(wrong.measured).toBe('not judged: reference corpus.similarity on C: wrong');
+    for (const text of [renderTable(base), renderMarkdown(base)]) expect(text).not.toMatch(/DESIGN/);
   });
 
   it('compares two runs figure by figure', () => {

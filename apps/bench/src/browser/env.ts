@@ -1,4 +1,5 @@
 import { wasmSimdLevel } from '../simd.js';
+import { timerDescription } from '../timing.js';
 import type { Environment } from '../types.js';
 
 /** What a browser tells about itself. It does not expose the CPU model; the GPU comes from WebGL. */
@@ -11,6 +12,7 @@ export function browserEnvironment(): Environment {
     cpu: 'not exposed by browsers',
     cores: navigator.hardwareConcurrency ?? 0,
     wasmSimd: wasmSimdLevel(),
+    timer: timerDescription(),
     webgl: webglRenderer(),
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
     userAgent: ua,

@@ -14,7 +14,7 @@ import { toJson } from '../report/json.js';
 import { renderSvg } from '../report/svg.js';
 import type { BenchReport } from '../types.js';
 import { browserEnvironment } from './env.js';
-import { renderEnvironment, renderResults } from './render.js';
+import { renderAnswers, renderEnvironment, renderResults } from './render.js';
 
 declare global {
   interface Window {
@@ -78,6 +78,7 @@ async function run(): Promise<void> {
   const status = $('status');
   button.disabled = true;
   status.textContent = 'Running…';
+  $('answer').replaceChildren();
   status.className = '';
   try {
     const workloads = [...form.querySelectorAll<HTMLInputElement>('input[name=workload]:checked')].map(
@@ -105,13 +106,18 @@ async function run(): Promise<void> {
       },
     });
     last = report;
+    // The picture first: the answer and the chart, then (folded) the environment, then the tables.
+    renderAnswers(report, $('answer'));
+    $('chart').innerHTML = renderSvg(report);
     renderEnvironment(report, $('env'));
     renderResults(report, $('table'));
-    $('chart').innerHTML = renderSvg(report);
     $<HTMLButtonElement>('download').disabled = false;
-    status.textContent = report.ok
-      ? `All results within tolerance (${report.durationSeconds.toFixed(1)} s).`
-      : 'FAILED: some results are wrong or errored (red rows).';
+    const measured = report.results.some((r) => r.status === 'ok');
+    status.textContent = !report.ok
+      ? 'FAILED: some results are wrong or errored (red rows).'
+      : measured
+        ? `All results within tolerance (${report.durationSeconds.toFixed(1)} s).`
+        : 'Nothing was measured: no contender could run these workloads here (see the environment).';
     status.className = report.ok ? 'good' : 'bad';
     window.benchReport = report;
   } catch (err) {

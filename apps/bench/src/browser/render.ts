@@ -1,3 +1,4 @@
+import { answers } from '../report/answer.js';
 import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from '../report/format.js';
 import { checkTargets, verdict } from '../report/targets.js';
 import type { BenchReport } from '../types.js';
@@ -14,6 +15,13 @@ export function renderEnvironment(report: BenchReport, into: HTMLElement): void 
   into.replaceChildren(
     ...headerLines(report).map((l) => el('li', l)),
     ...contenderLines(report).map((c) => el('li', c.text, c.available ? undefined : 'unavailable')),
+  );
+}
+
+/** The run's answer, one line per workload: what to use on this device for that shape. */
+export function renderAnswers(report: BenchReport, into: HTMLElement): void {
+  into.replaceChildren(
+    ...answers(report).map((a) => el('li', a.text, a.tie ? 'tie' : a.best ? 'best' : 'none')),
   );
 }
 
@@ -49,7 +57,7 @@ export function renderResults(report: BenchReport, into: HTMLElement): void {
   const targets = el('table');
   targets.id = 'targets';
   const th = el('tr');
-  for (const h of ['DESIGN target (informational)', 'Measured', '']) th.append(el('th', h));
+  for (const h of ['Target (informational)', 'Measured', '']) th.append(el('th', h));
   targets.append(th);
   for (const t of checkTargets(report)) {
     const tr = el('tr');

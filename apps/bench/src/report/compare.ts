@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
-import pc from 'picocolors';
 import type { BenchReport, BenchResult } from '../types.js';
+import { pc } from './colour.js';
 import { fmtNs, fmtRatio, fmtSize } from './format.js';
 
 /** One matched figure of two runs. */

@@ -3,9 +3,10 @@ import type { BenchReport, BenchResult, Size } from '../types.js';
 /** Milliseconds in the unit that reads best. */
 export function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms);
-  if (ms < 1e-3) return `${(ms * 1e6).toFixed(0)} ns`;
-  if (ms < 1) return `${(ms * 1e3).toPrecision(3)} us`;
-  if (ms < 1000) return `${ms.toPrecision(3)} ms`;
+  // The bounds are where three significant digits round up into the next unit (999.7 us is 1.00 ms).
+  if (ms < 0.9995e-3) return `${(ms * 1e6).toFixed(0)} ns`;
+  if (ms < 0.9995) return `${(ms * 1e3).toPrecision(3)} us`;
+  if (ms < 999.5) return `${ms.toPrecision(3)} ms`;
   return `${(ms / 1000).toPrecision(3)} s`;
 }
 
@@ -78,7 +79,13 @@ export function displayRow(r: BenchResult, report: Pick<BenchReport, 'contenders
 
 /** `2.31x`, with more digits for small ratios. */
 export function fmtRatio(x: number): string {
-  return x >= 10 ? `${x.toFixed(1)}x` : x >= 0.1 ? `${x.toFixed(2)}x` : `${x.toPrecision(2)}x`;
+  return x >= 100
+    ? `${x.toFixed(0)}x`
+    : x >= 10
+      ? `${x.toFixed(1)}x`
+      : x >= 0.1
+        ? `${x.toFixed(2)}x`
+        : `${x.toPrecision(2)}x`;
 }
 
 /** Nanoseconds in the unit that reads best. */

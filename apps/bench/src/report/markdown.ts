@@ -1,4 +1,5 @@
 import type { BenchReport } from '../types.js';
+import { answers } from './answer.js';
 import {
   busyWarning,
   COLUMNS,
@@ -18,6 +19,8 @@ export function renderMarkdown(report: BenchReport): string {
     '# CosineKit benchmark',
     '',
     `Run ${report.startedAt}, ${report.durationSeconds.toFixed(1)} s.`,
+    '',
+    ...answers(report).map((a) => `- **${esc(a.text)}**`),
     '',
   ];
   for (const l of headerLines(report)) out.push(`- ${l}`);
@@ -42,7 +45,7 @@ export function renderMarkdown(report: BenchReport): string {
   }
   const targets = checkTargets(report);
   if (targets.length) {
-    out.push('', '## DESIGN targets (informational)', '', '| target | measured | |', '| --- | --- | --- |');
+    out.push('', '## Targets (informational)', '', '| target | measured | |', '| --- | --- | --- |');
     for (const t of targets) out.push(`| ${esc(t.target)} | ${esc(t.measured)} | ${verdict(t)} |`);
   }
   out.push('');

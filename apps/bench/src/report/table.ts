@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
-import pc from 'picocolors';
 import type { BenchReport } from '../types.js';
+import { answers } from './answer.js';
+import { pc } from './colour.js';
 import {
   busyWarning,
   COLUMNS,
@@ -92,7 +93,7 @@ export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINIT
   const targets = checkTargets(report);
   if (targets.length) {
     const t = new Table({
-      head: ['DESIGN target', 'Measured', ''].map((h) => pc.bold(h)),
+      head: ['Target', 'Measured', ''].map((h) => pc.bold(h)),
       style: { head: [], border: [] },
     });
     for (const x of targets) {
@@ -104,6 +105,7 @@ export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINIT
       pc.dim('Targets are informational (timings here are noisy); only wrong results fail the run.'),
     );
   }
+  for (const a of answers(report)) lines.push(pc.bold(a.text));
   const bad = report.results.filter((r) => r.status === 'wrong' || r.status === 'error');
   lines.push(
     bad.length
@@ -112,7 +114,9 @@ export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINIT
             `FAILED: ${bad.length} result(s) wrong or errored: ${bad.map((r) => `${r.workload} ${r.contender} ${r.method}`).join('; ')}`,
           ),
         )
-      : pc.green(`All results within tolerance (${report.durationSeconds.toFixed(1)} s).`),
+      : report.results.some((r) => r.status === 'ok')
+        ? pc.green(`All results within tolerance (${report.durationSeconds.toFixed(1)} s).`)
+        : pc.yellow('Nothing was measured: no contender could run these workloads here (see above).'),
   );
   return lines.join('\n');
 }
