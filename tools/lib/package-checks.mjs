@@ -110,3 +110,19 @@ export function attwCoverageProblems(pkg, attw) {
   }
   return problems;
 }
+
+/**
+ * The JavaScript entries of a package's exports map, as `[import specifier, file]`:
+ * `['@cosinekit/core/backend', 'dist/backend.js']`. File patterns and `./package.json` are skipped.
+ * @param {Record<string, any>} pkg the parsed package.json
+ * @returns {[string, string][]}
+ */
+export function jsEntries(pkg) {
+  const entries = [];
+  for (const [subpath, value] of Object.entries(pkg.exports ?? { '.': pkg.main })) {
+    const file = typeof value === 'string' ? value : (value?.default ?? value?.import);
+    if (!file?.endsWith('.js') || file.includes('*')) continue;
+    entries.push([subpath === '.' ? pkg.name : `${pkg.name}${subpath.slice(1)}`, file.replace(/^\.\//, '')]);
+  }
+  return entries;
+}

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { attwCoverageProblems, exportsProblems, manifestProblems } from '../lib/package-checks.mjs';
+import {
+  attwCoverageProblems,
+  exportsProblems,
+  jsEntries,
+  manifestProblems,
+} from '../lib/package-checks.mjs';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const publicPackages = readdirSync(join(root, 'packages'))
@@ -133,5 +138,22 @@ describe('attwCoverageProblems', () => {
     const js = { resolutions: { 'node16-esm': typed, bundler: { resolution: { isTypeScript: false } } } };
     const attw = { analysis: { entrypoints: { '.': entry, './backend': js } } };
     assert.deepEqual(attwCoverageProblems(core, attw), ['./backend: no types in bundler resolution']);
+  });
+});
+
+describe('jsEntries (what size.mjs budgets)', () => {
+  it("lists both of core's entries", () => {
+    assert.deepEqual(jsEntries(core), [
+      ['@cosinekit/core', 'dist/index.js'],
+      ['@cosinekit/core/backend', 'dist/backend.js'],
+    ]);
+  });
+
+  it('lists /register entries and skips file patterns and package.json', () => {
+    const wasm = publicPackages.find(({ dir }) => dir === 'backend-wasm').pkg;
+    assert.deepEqual(jsEntries(wasm), [
+      ['@cosinekit/backend-wasm', 'dist/index.js'],
+      ['@cosinekit/backend-wasm/register', 'dist/register.js'],
+    ]);
   });
 });
