@@ -89,7 +89,7 @@ const AUTHORS_NEED = [
   'decodeCorpusFile',
 ];
 const USERS_NEED = ['cosine', 'createCosineKit', 'cosinekit', 'tensor', 'Tensor', 'Corpus', 'listBackends'];
-const INTERNALS = ['dotTiles', 'crc32', 'toHalf', 'prepareRows'];
+const INTERNALS = ['dotTiles', 'crc32', 'toHalf', 'guardRows', 'CheckedKernels'];
 
 /**
  * `@cosinekit/core` and `@cosinekit/core/backend` from the tarball: each resolves and exports its
