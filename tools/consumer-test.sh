@@ -2,10 +2,12 @@
 # The consumer test: packs every public package as it would be published (`pnpm pack` rewrites
 # workspace: and catalog: ranges), installs the tarballs with npm into fresh projects outside the
 # workspace, and uses them as a third party would:
-#   1. node.mjs: core, every backend and nn through their public entry points, against core's reference;
+#   1. node.mjs: core (both entries: @cosinekit/core and @cosinekit/core/backend), every backend and nn
+#      through their public entry points, against core's reference;
 #   2. a Vite build of index.html + main.js, served by `vite preview` and run in headless Chromium;
 #   3. examples/custom-backend with its conformance tests, its deps pointed at the tarballs.
-# Needs `pnpm build` first, npm registry access for third-party deps, and /usr/bin/chromium.
+# Each package's prepack builds it (from turbo's cache when unchanged). Needs npm registry access for
+# third-party deps, and /usr/bin/chromium.
 # KEEP=1 keeps the temporary directory. Prints PASS/FAIL lines; exits 1 on any failure.
 set -euo pipefail
 
@@ -34,13 +36,18 @@ npm_install() {
 step "pack ${#packages[@]} packages into $work/tarballs"
 mkdir -p "$work/tarballs"
 for p in "${packages[@]}"; do
-  [[ -f "$root/packages/$p/dist/index.js" ]] || { echo "FAIL packages/$p is not built: run pnpm build first"; exit 1; }
-  pnpm -C "$root/packages/$p" pack --out "$work/tarballs/cosinekit-$p.tgz" >/dev/null
+  pnpm -C "$root/packages/$p" pack --out "$work/tarballs/cosinekit-$p.tgz" >"$work/pack-$p.log" 2>&1 ||
+    { cat "$work/pack-$p.log"; echo "FAIL pack @cosinekit/$p"; exit 1; }
   files=$(tar -tzf "$work/tarballs/cosinekit-$p.tgz")
   manifest=$(tar -xzOf "$work/tarballs/cosinekit-$p.tgz" package/package.json)
   problems=()
   grep -qx 'package/LICENSE' <<<"$files" || problems+=('no LICENSE')
+  grep -qx 'package/dist/index.js' <<<"$files" || problems+=('no dist/index.js')
   grep -qx 'package/dist/index.d.ts' <<<"$files" || problems+=('no dist/index.d.ts')
+  if [[ $p == core ]]; then
+    grep -qx 'package/dist/backend.js' <<<"$files" || problems+=('no dist/backend.js')
+    grep -qx 'package/dist/backend.d.ts' <<<"$files" || problems+=('no dist/backend.d.ts')
+  fi
   grep -q '\.tsbuildinfo$\|\.test\.ts$' <<<"$files" && problems+=('ships build info or tests')
   grep -q '"workspace:\|"catalog:' <<<"$manifest" && problems+=('workspace:/catalog: range left in package.json')
   if [[ $p == backend-wasm ]]; then

@@ -1,5 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { include: ['test/**/*.test.ts'] },
+  test: {
+    include: ['test/**/*.test.ts'],
+    // `vitest run` also type-checks test/types/*.test-d.ts (compile-time assertions on the public
+    // types; they never run). tsconfig.test.json maps `@cosinekit/core` and its `/backend` entry to
+    // src, so they check what the package's two entries export without a build.
+    typecheck: {
+      enabled: true,
+      include: ['test/types/**/*.test-d.ts'],
+      tsconfig: './tsconfig.test.json',
+    },
+  },
 });

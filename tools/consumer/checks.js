@@ -1,6 +1,8 @@
 // The checks the consumer test runs in Node (node.mjs) and in Chromium (main.js): every backend
 // through the packages' public entry points, compared with core's reference backend.
+import * as users from '@cosinekit/core';
 import { createCosineKit, Tensor } from '@cosinekit/core';
+import * as authors from '@cosinekit/core/backend';
 import { adam, createEncoder, inBatchSampler, multipleNegativesRankingLoss, train } from '@cosinekit/nn';
 
 const TOLERANCE = 1e-4;
@@ -68,6 +70,66 @@ async function tryCheck(log, label, fn) {
   }
 }
 
+/** What each of core's entries must offer, and what neither may (internals of the kernels). */
+const AUTHORS_NEED = [
+  'registerBackend',
+  'unregisterBackend',
+  'getBackend',
+  'referenceKernels',
+  'createReferenceBackend',
+  'resolveKernels',
+  'KERNEL_NAMES',
+  'TopKSelector',
+  'argError',
+  'checkFinite',
+  'toTensor',
+  'clampCos',
+  'matmulDims',
+  'encodeCorpusFile',
+  'decodeCorpusFile',
+];
+const USERS_NEED = ['cosine', 'createCosineKit', 'cosinekit', 'tensor', 'Tensor', 'Corpus', 'listBackends'];
+const INTERNALS = ['dotTiles', 'crc32', 'toHalf', 'guardRows', 'CheckedKernels'];
+
+/**
+ * `@cosinekit/core` and `@cosinekit/core/backend` from the tarball: each resolves and exports its
+ * part, internals are in neither, and both are one module graph (one registry, one error class),
+ * so a backend registered through the authors' entry serves a kit made with the users' entry.
+ */
+function checkCoreEntries(log) {
+  return tryCheck(log, "core's two entries", async () => {
+    const absent = [
+      ...USERS_NEED.filter((n) => !(n in users)).map((n) => `@cosinekit/core lacks ${n}`),
+      ...AUTHORS_NEED.filter((n) => !(n in authors)).map((n) => `@cosinekit/core/backend lacks ${n}`),
+      ...['registerBackend', 'referenceKernels', ...INTERNALS]
+        .filter((n) => n in users)
+        .map((n) => `@cosinekit/core exports ${n}`),
+      ...INTERNALS.filter((n) => n in authors).map((n) => `@cosinekit/core/backend exports ${n}`),
+    ];
+    if (absent.length) throw new Error(absent.join('; '));
+    if (users.CosineKitError !== authors.CosineKitError) throw new Error('two copies of CosineKitError');
+    const name = 'consumer-entries';
+    // Below the reference's priority, so the default kit never picks it.
+    authors.registerBackend(
+      name,
+      () => ({ name, kernels: { rowNorms: authors.referenceKernels.rowNorms } }),
+      -100,
+    );
+    try {
+      if (!users.listBackends().some((b) => b.name === name)) throw new Error('registry not shared');
+      const kit = createCosineKit({ backend: name });
+      const info = await kit.ready();
+      const norms = await kit.rowNorms([[3, 4]]);
+      kit.dispose();
+      if (info.providers.rowNorms !== name || norms[0] !== 5)
+        throw new Error(`rowNorms ran by ${info.providers.rowNorms}: ${norms[0]}`);
+      return `${Object.keys(users).length} + ${Object.keys(authors).length} exports, one registry`;
+    } finally {
+      authors.unregisterBackend(name);
+    }
+  });
+}
+
 /**
  * Runs every check; `backends` is a list of `{ label, create, expect? }` where `create()` returns a
  * Backend and `expect(describe)` returns an error message when the backend runs the wrong engine.
@@ -77,7 +139,7 @@ export async function runChecks(backends, log) {
   const reference = createCosineKit({ backend: 'reference' });
   const refMatrix = (await reference.cosineMatrix(queries, docs)).data;
   const refTopK = await reference.topK(queries, docs, K);
-  let ok = true;
+  let ok = await checkCoreEntries(log);
 
   for (const { label, create, expect } of backends) {
     ok =

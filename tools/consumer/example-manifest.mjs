@@ -1,8 +1,10 @@
-// Points a copy of examples/custom-backend at the packed tarballs: @cosinekit/* ranges become
-// file: tarballs (with an override, so conformance's own dependency on core takes the same one),
+// Points a copy of examples/custom-backend at the packed tarballs: @cosinekit/* dependency ranges
+// become file: tarballs (with an override, so conformance's own dependency on core takes the same
+// one), a peer range on a workspace package becomes `^` its version (what `pnpm pack` writes),
 // catalog: ranges become the workspace catalog's versions.
 // Usage: node example-manifest.mjs <pnpm-workspace.yaml> <package.json to rewrite>
 import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 const [workspace, manifest] = process.argv.slice(2);
 const catalog = {};
@@ -13,6 +15,16 @@ for (const line of readFileSync(workspace, 'utf8').split('\n')) {
   if (m) catalog[m[1]] = m[2];
 }
 const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
+const versionOf = (name) =>
+  JSON.parse(
+    readFileSync(
+      join(dirname(workspace), 'packages', name.slice('@cosinekit/'.length), 'package.json'),
+      'utf8',
+    ),
+  ).version;
+for (const [name, range] of Object.entries(pkg.peerDependencies ?? {})) {
+  if (range.startsWith('workspace:')) pkg.peerDependencies[name] = `^${versionOf(name)}`;
+}
 for (const field of ['dependencies', 'devDependencies']) {
   for (const [name, range] of Object.entries(pkg[field] ?? {})) {
     if (name.startsWith('@cosinekit/')) {

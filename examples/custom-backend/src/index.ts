@@ -1,5 +1,6 @@
 /**
- * A complete third-party CosineKit backend, written against `@cosinekit/core`'s contract alone.
+ * A complete third-party CosineKit backend, written against `@cosinekit/core/backend` (the contract
+ * and its helpers, the entry for backend authors) alone.
  *
  * It implements two kernels, `rowNorms` and `cosineRows`, with compensated (Kahan) summation in
  * float64: a backend for callers who want the last digit right on very long vectors. Everything

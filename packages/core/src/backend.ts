@@ -5,6 +5,8 @@
  * back on or compare with, the argument checks that name the argument and the operation, the
  * running top-k selection, the clamp every cosine kernel applies, shape helpers for `matmul`, the
  * activations, and the corpus file codec.
+ *
+ * @module @cosinekit/core/backend
  */
 
 export { checkK, checkSameCols, checkSameShape } from './check.js';

@@ -80,7 +80,7 @@ export function argErrorOf(
   return new CosineKitError(code, `Argument '${arg}' passed to '${op}' ${problem}`, { op, arg, cause });
 }
 
-/** Throws {@link argErrorOf}'s error. */
+/** Throws the error `argErrorOf` builds. */
 export function argError(code: ErrorCode, op: string, arg: string, problem: string, cause?: unknown): never {
   throw argErrorOf(code, op, arg, problem, cause);
 }

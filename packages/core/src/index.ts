@@ -4,6 +4,8 @@
  * The everyday call is {@link cosine}; batched work goes through a kit bound to a backend
  * ({@link createCosineKit}, or the default {@link cosinekit}). This entry holds what users call;
  * backend authors import the contract and its helpers from `@cosinekit/core/backend`.
+ *
+ * @module @cosinekit/core
  */
 
 export type {
