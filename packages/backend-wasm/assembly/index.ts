@@ -38,6 +38,19 @@ function sumSquares(p: usize, n: i32): f64 {
   return s;
 }
 
+/**
+ * Four floats times a float64 scale, rounded once to float32. Scaling in float32 would round the
+ * scale and then the product: a row of one positive value would come out as 1 - 2^-24 or 1 + 2^-23
+ * depending on its magnitude, so rows pointing the same way would score differently and ties at
+ * the top of a search would be broken by rounding, not by index. In float64 the product is within
+ * 2^-52 of the exact quotient, so it rounds to the float32 nearest the exact one (1 for those rows).
+ */
+function scale4(v: v128, s: v128): v128 {
+  const lo = f64x2.mul(f64x2.promote_low_f32x4(v), s);
+  const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)), s);
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
 /** `out[i] = ||x_i||` for `rows` rows of `d` floats. */
 export function rowNorms(x: usize, rows: i32, d: i32, out: usize): void {
   const rowBytes = (<usize>d) << 2;
@@ -57,14 +70,14 @@ export function normalizeRows(src: usize, rows: i32, d: i32, dst: usize, stride:
     const s = src + <usize>i * srcBytes;
     const t = dst + <usize>i * dstBytes;
     const ss = sumSquares(s, d);
-    const inv = ss > 0 ? <f32>(1 / Math.sqrt(ss)) : <f32>0;
-    const vinv = f32x4.splat(inv);
+    const inv: f64 = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    const vinv = f64x2.splat(inv);
     let p = 0;
     for (; p + 4 <= d; p += 4) {
       const o = (<usize>p) << 2;
-      v128.store(t + o, f32x4.mul(v128.load(s + o), vinv));
+      v128.store(t + o, scale4(v128.load(s + o), vinv));
     }
-    for (; p < d; p++) store<f32>(t + ((<usize>p) << 2), load<f32>(s + ((<usize>p) << 2)) * inv);
+    for (; p < d; p++) store<f32>(t + ((<usize>p) << 2), <f32>(<f64>load<f32>(s + ((<usize>p) << 2)) * inv));
     for (; p < stride; p++) store<f32>(t + ((<usize>p) << 2), 0);
   }
 }
@@ -141,7 +154,7 @@ export function vectorCosine(a: usize, b: usize, d: i32): f32 {
  * Rows of `src` (`rows` rows of `d` floats, `srcStride` floats apart) into panels of `P` rows
  * interleaved chunk by chunk, the layout of the dot-product engine (see scripts/gen.mjs): chunk q
  * of row r of panel g at `dst + (g * steps + q) * P * 16 + r * 16`, with `steps = ceil(d / 4)`.
- * Rows are scaled to unit norm when `normalize` (a zero row stays zero). Padding lanes and the
+ * Rows are scaled to unit norm when `normalize` (a zero row stays zero; see {@link scale4}). Padding lanes and the
  * missing rows of the last panel are zero.
  */
 export function pack(
@@ -170,21 +183,22 @@ export function pack(
       continue;
     }
     const s = src + ((<usize>i * <usize>srcStride) << 2);
-    let scale: f32 = 1;
+    let scale: f64 = 1;
     if (normalize) {
       const ss = sumSquares(s, d);
-      scale = ss > 0 ? <f32>(1 / Math.sqrt(ss)) : 0;
+      scale = ss > 0 ? 1 / Math.sqrt(ss) : 0;
     }
-    const vs = f32x4.splat(scale);
+    const vs = f64x2.splat(scale);
     for (let q = 0; q < full; q++) {
-      v128.store(t, f32x4.mul(v128.load(s + ((<usize>q) << 4)), vs));
+      const v = v128.load(s + ((<usize>q) << 4));
+      v128.store(t, normalize ? scale4(v, vs) : v);
       t += chunk;
     }
     if (rem > 0) {
       const tail = s + ((<usize>full) << 4);
-      store<f32>(t, load<f32>(tail) * scale);
-      store<f32>(t + 4, rem > 1 ? load<f32>(tail + 4) * scale : 0);
-      store<f32>(t + 8, rem > 2 ? load<f32>(tail + 8) * scale : 0);
+      store<f32>(t, <f32>(<f64>load<f32>(tail) * scale));
+      store<f32>(t + 4, rem > 1 ? <f32>(<f64>load<f32>(tail + 4) * scale) : 0);
+      store<f32>(t + 8, rem > 2 ? <f32>(<f64>load<f32>(tail + 8) * scale) : 0);
       store<f32>(t + 12, 0);
     }
   }

@@ -171,7 +171,7 @@ function rerankExact(
   return final.result();
 }
 
-/** Approximate cosine matrix against an int8 corpus: one quantised query row at a time, clamped. */
+/** Approximate cosine matrix against an int8 corpus: one quantised query row at a time (clamped in wasm). */
 export function quantizedMatrix(
   rt: WasmRuntime,
   c: Quantized,
@@ -193,6 +193,5 @@ export function quantizedMatrix(
     if (row >= 0) rt.free(row);
     freeQuantized(rt, q);
   }
-  for (let i = 0; i < out.length; i++) out[i] = out[i] > 1 ? 1 : out[i] < -1 ? -1 : out[i];
   return out;
 }
