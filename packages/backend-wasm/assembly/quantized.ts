@@ -3,24 +3,7 @@
  * search reads a quarter of the bytes of float32 rows. Scores are approximate (about 1e-2) unless
  * the best candidates are re-ranked against float32 rows.
  */
-
-/** Sum of squares of `n` floats at `p`, accumulated in float64. */
-function squares(p: usize, n: i32): f64 {
-  let acc = f64x2.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v = v128.load(p + ((<usize>i) << 2));
-    const lo = f64x2.promote_low_f32x4(v);
-    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
-    acc = f64x2.add(acc, f64x2.add(f64x2.mul(lo, lo), f64x2.mul(hi, hi)));
-  }
-  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; i < n; i++) {
-    const x = <f64>load<f32>(p + ((<usize>i) << 2));
-    s += x * x;
-  }
-  return s;
-}
+import { sumSquares } from './rows';
 
 /** Largest |x| of `n` floats at `p`. */
 function absMax(p: usize, n: i32): f32 {
@@ -50,7 +33,7 @@ export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: 
   for (let i = 0; i < rows; i++) {
     const s = src + ((<usize>i * <usize>d) << 2);
     const t = dst + <usize>i * <usize>stride;
-    const ss = squares(s, d);
+    const ss = sumSquares(s, d);
     const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
     const amax = <f64>absMax(s, d) * inv;
     const qs = amax > 0 ? <f32>((127 / amax) * inv) : <f32>0;
