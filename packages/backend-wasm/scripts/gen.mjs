@@ -24,7 +24,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', 'assembly', 'generated');
 
 /**
- * Driver configurations, selected at run time by index (src/runtime.ts lists the same names in the
+ * Driver configurations, selected at run time by index (src/tuning.ts lists the same names in the
  * same order): query panels of R rows, corpus panels of C rows. Query rows left over below a
  * multiple of R are stored as single rows and run against `pair` corpus panels at a time.
  */
