@@ -6,7 +6,7 @@
  * module by scripts/exports.mjs.
  */
 
-export { cosineRows, vectorCosine, vectorPrepare } from './cosine';
+export { cosineRows, pairCosine, vectorCosine, vectorPrepare } from './cosine';
 export { dotsWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
 export { activation, activationGrad, addBias } from './nn';

@@ -20,7 +20,7 @@ describe('the generated types of the exports (scripts/exports.mjs)', () => {
       const bytes = readFileSync(new URL(`../dist/cosinekit-${file}.wasm`, import.meta.url));
       const module = await WebAssembly.compile(bytes);
       const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
-      const imports = file.endsWith('threads') ? { env: { memory } } : {};
+      const imports: WebAssembly.Imports = file.endsWith('threads') ? { env: { memory } } : {};
       const { exports } = await WebAssembly.instantiate(module, imports);
       const functions = Object.entries(exports).filter(([, v]) => typeof v === 'function');
       const types = declared();
