@@ -26,7 +26,7 @@ export interface EngineTuning {
 }
 
 /**
- * Default {@link EngineTuning.threadMinFlops}. scripts/crossover.mjs put the break-even of two
+ * Default {@link EngineTuning.threadMinFlops}. `pnpm bench crossover` put the break-even of two
  * threads near 0.8 MFLOP (1 x 1024 x 384: 37 us alone, 35 us shared; 1 x 2048: 111 against 75);
  * the threshold sits at about 2.5 times that, so slower wake-ups on a busy machine do not turn
  * sharing into a loss.
