@@ -3,24 +3,7 @@
  * search reads a quarter of the bytes of float32 rows. Scores are approximate (about 1e-2) unless
  * the best candidates are re-ranked against float32 rows.
  */
-
-/** Sum of squares of `n` floats at `p`, accumulated in float64. */
-function squares(p: usize, n: i32): f64 {
-  let acc = f64x2.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v = v128.load(p + ((<usize>i) << 2));
-    const lo = f64x2.promote_low_f32x4(v);
-    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
-    acc = f64x2.add(acc, f64x2.add(f64x2.mul(lo, lo), f64x2.mul(hi, hi)));
-  }
-  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; i < n; i++) {
-    const x = <f64>load<f32>(p + ((<usize>i) << 2));
-    s += x * x;
-  }
-  return s;
-}
+import { sumSquares } from './rows';
 
 /** Largest |x| of `n` floats at `p`. */
 function absMax(p: usize, n: i32): f32 {
@@ -50,7 +33,7 @@ export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: 
   for (let i = 0; i < rows; i++) {
     const s = src + ((<usize>i * <usize>d) << 2);
     const t = dst + <usize>i * <usize>stride;
-    const ss = squares(s, d);
+    const ss = sumSquares(s, d);
     const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
     const amax = <f64>absMax(s, d) * inv;
     const qs = amax > 0 ? <f32>((127 / amax) * inv) : <f32>0;
@@ -82,6 +65,15 @@ function dot16(x: usize, y: usize, bytes: usize, acc: v128): v128 {
   return acc;
 }
 
+/**
+ * A score clamped to [-1, 1] where it is computed, so a search selects by the very values it
+ * reports: two rows that both come out above 1 are reported as 1 and must tie (lower index first),
+ * not be ranked by an excess nobody sees.
+ */
+function clamp1(s: f32): f32 {
+  return min<f32>(max<f32>(s, -1), 1);
+}
+
 /** Sum of the four i32 lanes. */
 function isum(v: v128): i32 {
   return (
@@ -91,7 +83,8 @@ function isum(v: v128): i32 {
 
 /**
  * Approximate cosines of one quantised query against `n` quantised rows (`stride` bytes apart):
- * `out[j] = qscale * scales[j] * (q . c_j)`. Four rows per pass share each loaded query chunk.
+ * `out[j] = qscale * scales[j] * (q . c_j)`, clamped to [-1, 1]. Four rows per pass share each
+ * loaded query chunk.
  */
 export function dotsI8(
   q: usize,
@@ -152,14 +145,17 @@ export function dotsI8(
     }
     const o = out + ((<usize>j) << 2);
     const sc = scales + ((<usize>j) << 2);
-    store<f32>(o, <f32>isum(a0) * qscale * load<f32>(sc));
-    store<f32>(o + 4, <f32>isum(a1) * qscale * load<f32>(sc + 4));
-    store<f32>(o + 8, <f32>isum(a2) * qscale * load<f32>(sc + 8));
-    store<f32>(o + 12, <f32>isum(a3) * qscale * load<f32>(sc + 12));
+    store<f32>(o, clamp1(<f32>isum(a0) * qscale * load<f32>(sc)));
+    store<f32>(o + 4, clamp1(<f32>isum(a1) * qscale * load<f32>(sc + 4)));
+    store<f32>(o + 8, clamp1(<f32>isum(a2) * qscale * load<f32>(sc + 8)));
+    store<f32>(o + 12, clamp1(<f32>isum(a3) * qscale * load<f32>(sc + 12)));
   }
   for (; j < n; j++) {
     const acc = dot16(q, c + <usize>j * bytes, bytes, i32x4.splat(0));
-    store<f32>(out + ((<usize>j) << 2), <f32>isum(acc) * qscale * load<f32>(scales + ((<usize>j) << 2)));
+    store<f32>(
+      out + ((<usize>j) << 2),
+      clamp1(<f32>isum(acc) * qscale * load<f32>(scales + ((<usize>j) << 2))),
+    );
   }
 }
 
@@ -175,7 +171,8 @@ export function dequantizeRows(src: usize, rows: i32, d: i32, stride: i32, scale
 
 /**
  * Exact dot products of one plain row `q` (`steps` chunks of 4 floats) with chosen rows of a corpus
- * in the engine's panel layout (panels of `P` rows): `out[t] = q . row(idx[t])`, for re-ranking.
+ * in the engine's panel layout (panels of `P` rows): `out[t] = q . row(idx[t])`, clamped to
+ * [-1, 1], for re-ranking.
  */
 export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, count: i32, out: usize): void {
   const chunk = (<usize>P) << 4;
@@ -190,9 +187,11 @@ export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, coun
     }
     store<f32>(
       out + ((<usize>t) << 2),
-      f32x4.extract_lane(acc, 0) +
-        f32x4.extract_lane(acc, 1) +
-        (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)),
+      clamp1(
+        f32x4.extract_lane(acc, 0) +
+          f32x4.extract_lane(acc, 1) +
+          (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)),
+      ),
     );
   }
 }

@@ -24,7 +24,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, '..', 'assembly', 'generated');
 
 /**
- * Driver configurations, selected at run time by index (src/runtime.ts lists the same names in the
+ * Driver configurations, selected at run time by index (src/tuning.ts lists the same names in the
  * same order): query panels of R rows, corpus panels of C rows. Query rows left over below a
  * multiple of R are stored as single rows and run against `pair` corpus panels at a time.
  */
@@ -286,6 +286,21 @@ export function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
 export function clamp4(v: v128, clamp: bool): v128 {
   if (!clamp) return v;
   return f32x4.pmin(f32x4.pmax(v, f32x4.splat(-1)), f32x4.splat(1));
+}
+
+/**
+ * Four floats times a float64 scale, rounded once to float32. Scaling in float32 would round the
+ * scale and then the product: a row of one positive value would come out as 1 - 2^-24 or 1 + 2^-23
+ * depending on its magnitude, so rows pointing the same way would score differently and ties at
+ * the top of a search would be broken by rounding, not by index. In float64 the product is within
+ * 2^-52 of the exact quotient, so it rounds to the float32 nearest the exact one (1 for those rows).
+ */
+// @ts-ignore: decorator
+@inline
+export function scale4(v: v128, s: v128): v128 {
+  const lo = f64x2.mul(f64x2.promote_low_f32x4(v), s);
+  const hi = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)), s);
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
 }
 
 /** Stores the lane sum of \`v\` at \`ptr\`, clamped to [-1, 1] when the sums are cosines. */

@@ -1,24 +1,12 @@
 import {
-  type Activation,
   type Backend,
   type BackendMemory,
   type CorpusOptions,
   CosineKitError,
   checkFinite,
-  type Kernels,
-  type Matrix,
-  type ResidentCorpus,
-  type TopKResult,
 } from '@cosinekit/core/backend';
-import { activation, activationGrad } from './kernels/activation.js';
-import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus, readCorpus, type WasmCorpus } from './kernels/corpus.js';
-import { cosineMatrix } from './kernels/cosine-matrix.js';
-import { cosineRows } from './kernels/cosine-rows.js';
-import { matmul } from './kernels/matmul.js';
-import { normalizeRows } from './kernels/normalize-rows.js';
-import { rowNorms } from './kernels/row-norms.js';
-import { topK } from './kernels/top-k.js';
+import { createCorpus, type WasmCorpus } from './kernels/corpus.js';
+import { kernelsOf, type WasmKernels } from './kernels/index.js';
 import {
   compileVariant,
   enableRelaxedInNode,
@@ -27,8 +15,10 @@ import {
   type WasmSource,
   type WasmVariant,
 } from './loader.js';
-import { DEFAULT_TUNING, type EngineTuning, type RowSource, WasmRuntime } from './runtime.js';
+import { WasmRuntime } from './runtime.js';
+import type { RowSource } from './staging.js';
 import { defaultThreads, HelperPool, threadsUnavailable } from './threads.js';
+import { DEFAULT_TUNING, type EngineTuning } from './tuning.js';
 import { disposedError, toFloat32, WasmVector } from './vector.js';
 import { warmUp } from './warm-up.js';
 
@@ -69,23 +59,6 @@ export interface WasmBackendInfo extends Record<string, string | number | boolea
   tile: string;
   threads: number;
   wasmMemoryBytes: number;
-}
-
-/** The contract's kernels, all synchronous once the backend is initialised. */
-export interface WasmKernels extends Kernels {
-  rowNorms(x: Matrix, out?: Float32Array): Float32Array;
-  normalizeRows(x: Matrix, out?: Float32Array): Float32Array;
-  cosineRows(a: Matrix, b: Matrix, out?: Float32Array): Float32Array;
-  cosineMatrix(a: Matrix, b: Matrix, out?: Float32Array): Float32Array;
-  topK(queries: Matrix, corpus: Matrix, k: number): TopKResult;
-  createCorpus(x: Matrix, options?: CorpusOptions): WasmCorpus;
-  corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): TopKResult;
-  corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Float32Array;
-  matmul(a: Matrix, b: Matrix, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
-  addBias(x: Matrix, bias: Float32Array, out?: Float32Array): Float32Array;
-  activation(kind: Activation, x: Matrix, out?: Float32Array): Float32Array;
-  activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Float32Array;
-  readCorpus(corpus: ResidentCorpus): Float32Array;
 }
 
 /**
@@ -381,27 +354,4 @@ function pairError(rt: WasmRuntime, a: WasmVector, b: WasmVector): never {
       arg: 'b',
     },
   );
-}
-
-/** The contract's kernels over whatever runtime `get` returns (it throws when there is none). */
-function kernelsOf(get: (op: string) => WasmRuntime): WasmKernels {
-  return {
-    rowNorms: (x: Matrix, out?: Float32Array) => rowNorms(get('rowNorms'), x, out),
-    normalizeRows: (x: Matrix, out?: Float32Array) => normalizeRows(get('normalizeRows'), x, out),
-    cosineRows: (a: Matrix, b: Matrix, out?: Float32Array) => cosineRows(get('cosineRows'), a, b, out),
-    cosineMatrix: (a: Matrix, b: Matrix, out?: Float32Array) => cosineMatrix(get('cosineMatrix'), a, b, out),
-    topK: (q: Matrix, c: Matrix, k: number): TopKResult => topK(get('topK'), q, c, k),
-    createCorpus: (x: Matrix, options?: CorpusOptions) => createCorpus(get('createCorpus'), x, options),
-    corpusSearch: (c: ResidentCorpus, q: Matrix, k: number) => corpusSearch(get('corpusSearch'), c, q, k),
-    corpusMatrix: (c: ResidentCorpus, q: Matrix, out?: Float32Array) =>
-      corpusMatrix(get('corpusMatrix'), c, q, out),
-    matmul: (a: Matrix, b: Matrix, ta: boolean, tb: boolean, out?: Float32Array) =>
-      matmul(get('matmul'), a, b, ta, tb, out),
-    addBias: (x: Matrix, bias: Float32Array, out?: Float32Array) => addBias(get('addBias'), x, bias, out),
-    activation: (kind: Activation, x: Matrix, out?: Float32Array) =>
-      activation(get('activation'), kind, x, out),
-    activationGrad: (kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array) =>
-      activationGrad(get('activationGrad'), kind, x, dy, out),
-    readCorpus: (c: ResidentCorpus) => readCorpus(get('readCorpus'), c),
-  };
 }

@@ -1,7 +1,10 @@
 /**
- * The control block shared by the calling thread and the helper threads of the wasm backend: an
- * Int32Array over a small SharedArrayBuffer per helper. Slots, by index:
+ * The control block shared by the calling thread and one helper thread of the wasm backend: a
+ * small SharedArrayBuffer per helper, read as an Int32Array for the header slots and as a
+ * Float64Array for the job's arguments (a float64 holds every wasm32 address and every float32
+ * exactly, so one slot type serves every export). Header slots, by Int32Array index:
  */
+import type { WasmExports } from './generated/exports.js';
 
 /** Sequence number of the latest job; a helper waits for it to change. */
 export const SEQ = 0;
@@ -9,21 +12,28 @@ export const SEQ = 0;
 export const DONE = 1;
 /** {@link JOB_THREW} when the latest job threw in the helper, {@link HELPER_GONE} once it is gone. */
 export const FAILED = 2;
-/** What to run: one of the KIND_* values. */
+/** What to run: {@link KIND_STOP}, or 1 + the job's index in {@link JOBS}. */
 export const JOB_KIND = 3;
-/** First of the job's arguments (int32 slots; a float argument is stored as float32 bits). */
-export const JOB_ARGS = 4;
-/** Slots in a control block. */
-export const CONTROL_SLOTS = 16;
+/** How many arguments the job has. */
+export const JOB_ARGC = 4;
+/** Float64Array index of the job's first argument (byte 24, after the header). */
+export const JOB_ARGS = 3;
+/** Most arguments a job may have. */
+export const MAX_ARGS = 12;
+/** Bytes in a control block. */
+export const CONTROL_BYTES = (JOB_ARGS + MAX_ARGS) * 8;
 
-/** `dotsWith(config, a, m, b, n, steps, out, ldo, clamp, panelsPerBlock)`. */
-export const KIND_DOTS = 1;
-/** `dotsI8(q, qscale, c, n, stride, scales, out)`. */
-export const KIND_DOTS_I8 = 2;
-/** Return from the helper's loop. */
-export const KIND_STOP = 3;
-/** `dotsI8Batch(q, nq, qscales, c, n, stride, scales, out, ldo)`. */
-export const KIND_DOTS_I8_BATCH = 4;
+/** `JOB_KIND`: return from the helper's loop. */
+export const KIND_STOP = 0;
+
+/**
+ * The exports a helper may run: the threaded kernels. A job names one by its index here (+ 1);
+ * the helper receives this list when it starts, so it has no per-kernel code of its own.
+ */
+export const JOBS = ['dotsWith', 'dotsI8', 'dotsI8Batch'] as const satisfies readonly (keyof WasmExports)[];
+
+/** A threaded kernel: an export of the module that a helper can run on a share of the rows. */
+export type Job = (typeof JOBS)[number];
 
 /** `FAILED`: the latest job threw (a trap in the helper's share). */
 export const JOB_THREW = 1;
@@ -38,4 +48,6 @@ export interface ControlInit {
   memory: WebAssembly.Memory;
   /** This helper's control block. */
   control: SharedArrayBuffer;
+  /** {@link JOBS}: the exports job kinds 1, 2, ... run. */
+  jobs: readonly string[];
 }

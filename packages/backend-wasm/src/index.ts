@@ -9,12 +9,16 @@
  * ```
  */
 
-export type { WasmBackend, WasmBackendInfo, WasmBackendOptions, WasmKernels } from './backend.js';
+export type { WasmBackend, WasmBackendInfo, WasmBackendOptions } from './backend.js';
 export { createWasmBackend } from './backend.js';
 export type { WasmCorpusStorage } from './kernels/corpus.js';
 export { WasmCorpus } from './kernels/corpus.js';
+export type { WasmKernels } from './kernels/index.js';
 export type { WasmSource, WasmVariant } from './loader.js';
 export { relaxedSupported, simdSupported } from './loader.js';
-export type { EngineTuning, RowSource, Tile } from './runtime.js';
-export { DEFAULT_TUNING, TILES } from './runtime.js';
+export type { WasmPair, WasmPairOptions } from './pair.js';
+export { createWasmPair } from './pair.js';
+export type { RowSource } from './staging.js';
+export type { EngineTuning, Tile } from './tuning.js';
+export { DEFAULT_TUNING, TILES } from './tuning.js';
 export { WasmVector } from './vector.js';

@@ -1,17 +1,18 @@
 import { CosineKitError } from '@cosinekit/core/backend';
 import {
-  CONTROL_SLOTS,
+  CONTROL_BYTES,
   type ControlInit,
   DONE,
   FAILED,
   HELPER_GONE,
+  JOB_ARGC,
   JOB_ARGS,
   JOB_KIND,
   JOB_THREW,
-  KIND_DOTS,
-  KIND_DOTS_I8,
-  KIND_DOTS_I8_BATCH,
+  JOBS,
+  type Job,
   KIND_STOP,
+  MAX_ARGS,
   SEQ,
 } from './control.js';
 
@@ -74,14 +75,16 @@ function workerUrl(): URL {
 }
 
 /**
- * Helper threads that compute shares of the dot-product engine's calls on the shared memory. The
- * calling thread posts a share to each helper through its control block, computes its own share,
- * then waits for theirs (Atomics.wait in Node; a spin in a browser's main thread, which may not
- * block). So kernels stay synchronous.
+ * Helper threads that compute shares of the threaded kernels' calls on the shared memory (see
+ * share.ts). The calling thread posts a share to each helper through its control block, computes
+ * its own share, then waits for theirs (Atomics.wait in Node; a spin in a browser's main thread,
+ * which may not block). So kernels stay synchronous.
  */
 export class HelperPool {
   readonly #workers: HelperWorker[];
   readonly #ctl: Int32Array[];
+  /** The same control blocks as float64 slots, for the jobs' arguments. */
+  readonly #args: Float64Array[];
   readonly #seq: number[];
   readonly #canBlock: boolean;
   #stopped = false;
@@ -89,6 +92,7 @@ export class HelperPool {
   private constructor(workers: HelperWorker[], controls: SharedArrayBuffer[]) {
     this.#workers = workers;
     this.#ctl = controls.map((c) => new Int32Array(c));
+    this.#args = controls.map((c) => new Float64Array(c));
     this.#seq = controls.map(() => 0);
     this.#canBlock = canBlock();
     this.#live = workers.map((_, i) => i);
@@ -133,7 +137,7 @@ export class HelperPool {
 
   /** Tells helper `i` to leave its loop without terminating it, as a helper failing mid-call would. @internal */
   stopOne(i: number): void {
-    this.#write(i, KIND_STOP, []);
+    this.#ctl[i][JOB_KIND] = KIND_STOP;
     this.#publish(i);
   }
 
@@ -157,8 +161,8 @@ export class HelperPool {
     const controls: SharedArrayBuffer[] = [];
     try {
       for (let i = 0; i < count; i++) {
-        const control = new SharedArrayBuffer(CONTROL_SLOTS * 4);
-        const init: ControlInit = { module, memory, control };
+        const control = new SharedArrayBuffer(CONTROL_BYTES);
+        const init: ControlInit = { module, memory, control, jobs: JOBS };
         workers.push(await spawn(init));
         controls.push(control);
       }
@@ -169,38 +173,15 @@ export class HelperPool {
     return new HelperPool(workers, controls);
   }
 
-  /** Posts `dotsWith(...args)` to helper `i`. */
-  dots(i: number, args: number[]): void {
-    this.#write(i, KIND_DOTS, args);
-    this.#publish(i);
-  }
-
-  /** Posts `dotsI8(q, qscale, c, n, stride, scales, out)` to helper `i` (`qscale` is a float). */
-  dotsI8(
-    i: number,
-    q: number,
-    qscale: number,
-    c: number,
-    n: number,
-    stride: number,
-    scales: number,
-    out: number,
-  ): void {
-    this.#write(i, KIND_DOTS_I8, [q, 0, c, n, stride, scales, out]);
-    new Float32Array(this.#ctl[i].buffer)[JOB_ARGS + 1] = qscale;
-    this.#publish(i);
-  }
-
-  /** Posts `dotsI8Batch(...args)` to helper `i`. */
-  dotsI8Batch(i: number, args: number[]): void {
-    this.#write(i, KIND_DOTS_I8_BATCH, args);
-    this.#publish(i);
-  }
-
-  #write(i: number, kind: number, args: number[]): void {
+  /** Posts the export `job` with `args` (booleans as 0 / 1) to helper `i`. */
+  post(i: number, job: Job, args: readonly (number | boolean)[]): void {
+    if (args.length > MAX_ARGS) throw new Error(`wasm backend: '${job}' has more than ${MAX_ARGS} arguments`);
     const ctl = this.#ctl[i];
-    ctl[JOB_KIND] = kind;
-    for (let t = 0; t < args.length; t++) ctl[JOB_ARGS + t] = args[t];
+    const slots = this.#args[i];
+    ctl[JOB_KIND] = JOBS.indexOf(job) + 1;
+    ctl[JOB_ARGC] = args.length;
+    for (let t = 0; t < args.length; t++) slots[JOB_ARGS + t] = +args[t];
+    this.#publish(i);
   }
 
   /** Makes the written job visible and wakes the helper. */
@@ -254,7 +235,7 @@ export class HelperPool {
     if (this.#stopped) return;
     this.#stopped = true;
     for (let i = 0; i < this.#workers.length; i++) {
-      this.#write(i, KIND_STOP, []);
+      this.#ctl[i][JOB_KIND] = KIND_STOP;
       this.#publish(i);
       void this.#workers[i].terminate();
     }

@@ -1,5 +1,6 @@
 import { CosineKitError, checkFinite } from '@cosinekit/core/backend';
-import { padded, type Resident, type WasmRuntime } from './runtime.js';
+import type { Resident, WasmRuntime } from './runtime.js';
+import { padded } from './staging.js';
 
 /** Bytes before a vector's data: its float64 norm sits in the last 8 (see `vectorPrepare`). */
 const HEADER = 16;

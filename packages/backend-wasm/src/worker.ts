@@ -8,26 +8,26 @@
 import type { ControlInit } from './control.js';
 
 // The control block's layout (control.ts), repeated here so this file has no runtime imports and
-// a bundler can ship it as one asset; test/threads.node.test.ts checks that the two agree.
+// a bundler can ship it as one asset; test/threads.node.test.ts checks that the two agree. Which
+// export a job runs comes with the start-up message (`init.jobs`), so nothing here is per kernel.
 const SEQ = 0;
 const DONE = 1;
 const FAILED = 2;
 const JOB_KIND = 3;
-const JOB_ARGS = 4;
-const KIND_DOTS = 1;
-const KIND_DOTS_I8 = 2;
-const KIND_STOP = 3;
-const KIND_DOTS_I8_BATCH = 4;
+const JOB_ARGC = 4;
+const JOB_ARGS = 3;
+const KIND_STOP = 0;
 const JOB_THREW = 1;
 const HELPER_GONE = 2;
 
-type Exports = Record<string, (...args: number[]) => number>;
+type Export = (...args: number[]) => unknown;
 
 async function run(init: ControlInit, ready: () => void): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
-  const ex = instance.exports as unknown as Exports;
+  const exports = instance.exports as unknown as Record<string, Export>;
+  const jobs = init.jobs.map((name) => exports[name]);
   const ctl = new Int32Array(init.control);
-  const f32 = new Float32Array(init.control);
+  const args = new Float64Array(init.control);
   // Node: a helper that exits abruptly (process.exit, an uncaught error) still releases a caller
   // blocked on it; `finally` below covers the rest.
   (globalThis as NodeGlobals).process?.on?.('exit', () => {
@@ -36,7 +36,7 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
   });
   ready();
   try {
-    serve(ex, ctl, f32);
+    serve(jobs, ctl, args);
   } finally {
     // Stopped, or failed outside a job: a caller waiting on this helper must not hang.
     Atomics.store(ctl, FAILED, HELPER_GONE);
@@ -44,8 +44,8 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
   }
 }
 
-/** Runs jobs until told to stop. */
-function serve(ex: Exports, ctl: Int32Array, f32: Float32Array): void {
+/** Runs jobs until told to stop: job kind `k` is `jobs[k - 1]`, on the arguments posted with it. */
+function serve(jobs: Export[], ctl: Int32Array, args: Float64Array): void {
   let seen = 0;
   for (;;) {
     Atomics.wait(ctl, SEQ, seen);
@@ -54,36 +54,11 @@ function serve(ex: Exports, ctl: Int32Array, f32: Float32Array): void {
     seen = seq;
     const kind = ctl[JOB_KIND];
     if (kind === KIND_STOP) return;
-    const a = JOB_ARGS;
     try {
-      if (kind === KIND_DOTS) {
-        ex.dotsWith(
-          ctl[a],
-          ctl[a + 1],
-          ctl[a + 2],
-          ctl[a + 3],
-          ctl[a + 4],
-          ctl[a + 5],
-          ctl[a + 6],
-          ctl[a + 7],
-          ctl[a + 8],
-          ctl[a + 9],
-        );
-      } else if (kind === KIND_DOTS_I8) {
-        ex.dotsI8(ctl[a], f32[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6]);
-      } else if (kind === KIND_DOTS_I8_BATCH) {
-        ex.dotsI8Batch(
-          ctl[a],
-          ctl[a + 1],
-          ctl[a + 2],
-          ctl[a + 3],
-          ctl[a + 4],
-          ctl[a + 5],
-          ctl[a + 6],
-          ctl[a + 7],
-          ctl[a + 8],
-        );
-      }
+      const argc = ctl[JOB_ARGC];
+      const list: number[] = [];
+      for (let t = 0; t < argc; t++) list.push(args[JOB_ARGS + t]);
+      jobs[kind - 1](...list);
       Atomics.store(ctl, FAILED, 0);
     } catch {
       Atomics.store(ctl, FAILED, JOB_THREW);

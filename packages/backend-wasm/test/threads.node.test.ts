@@ -6,17 +6,15 @@ import {
   DONE,
   FAILED,
   HELPER_GONE,
+  JOB_ARGC,
   JOB_ARGS,
   JOB_KIND,
   JOB_THREW,
-  KIND_DOTS,
-  KIND_DOTS_I8,
-  KIND_DOTS_I8_BATCH,
   KIND_STOP,
   SEQ,
 } from '../src/control.js';
 import { cosineMatrix } from '../src/kernels/cosine-matrix.js';
-import { DEFAULT_TUNING } from '../src/runtime.js';
+import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, expectClose, random, ref } from './helpers.js';
 
 const LAYOUT = {
@@ -24,11 +22,9 @@ const LAYOUT = {
   DONE,
   FAILED,
   JOB_KIND,
+  JOB_ARGC,
   JOB_ARGS,
-  KIND_DOTS,
-  KIND_DOTS_I8,
   KIND_STOP,
-  KIND_DOTS_I8_BATCH,
   JOB_THREW,
   HELPER_GONE,
 };
@@ -64,7 +60,7 @@ describe('helper threads in Node', () => {
     const pool = rt.pool!;
     try {
       // A share that traps (out-of-bounds addresses) fails that call only.
-      pool.dots(0, [0, 0x7fff0000, 4, 0x7fff0000, 4, 2, 0x7fff0000, 16, 0, 1]);
+      pool.post(0, 'dotsWith', [0, 0x7fff0000, 4, 0x7fff0000, 4, 2, 0x7fff0000, 16, false, 1]);
       expect(() => pool.wait(0, 'test')).toThrow(
         expect.objectContaining({ code: 'UNSUPPORTED', op: 'test' }),
       );

@@ -1,7 +1,7 @@
 import { ACTIVATIONS, type Activation, type Matrix } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 
-/** The code of each activation in assembly/index.ts: its position in core's ACTIVATIONS. */
+/** The code of each activation in assembly/nn.ts: its position in core's ACTIVATIONS. */
 function code(kind: Activation): number {
   return ACTIVATIONS.indexOf(kind);
 }

@@ -5,7 +5,10 @@ import {
   type ResidentCorpus,
   type TopKResult,
 } from '@cosinekit/core/backend';
-import type { Resident, RowSource, Staged, WasmRuntime } from '../runtime.js';
+import { product, search } from '../engine.js';
+import type { Resident, WasmRuntime } from '../runtime.js';
+import type { RowSource, Staged } from '../staging.js';
+import { stageCorpus, stageQueries } from '../staging.js';
 import { type Quantized, quantizedMatrix, quantizedSearch, quantizeRows } from './quantized.js';
 
 /** How a wasm corpus stores its rows. */
@@ -44,7 +47,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
       this.#int8 = quantizeRows(rt, x, 'createCorpus');
       if (this.rerank > 0) {
         try {
-          float = rt.stageCorpus(x, true, 'createCorpus').ptr;
+          float = stageCorpus(rt, x, true, 'createCorpus').ptr;
         } catch (err) {
           rt.free(this.#int8.ptr);
           rt.free(this.#int8.scales);
@@ -52,7 +55,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
         }
       }
     } else {
-      float = rt.stageCorpus(x, true, 'createCorpus').ptr;
+      float = stageCorpus(rt, x, true, 'createCorpus').ptr;
     }
     this.#float = float;
     this.rowBytes = Math.ceil(x.cols / 4) * 16;
@@ -174,9 +177,9 @@ export function corpusSearch(
   const c = own(rt, corpus, 'corpusSearch');
   const q8 = c.int8(rt, 'corpusSearch');
   if (q8) return quantizedSearch(rt, q8, c.float(rt, 'corpusSearch'), c.rerank, queries, k);
-  const sq = rt.stageQueries(queries, true, 'corpusSearch');
+  const sq = stageQueries(rt, queries, true, 'corpusSearch');
   try {
-    return rt.search(sq, c.float(rt, 'corpusSearch')!, k, 'corpusSearch');
+    return search(rt, sq, c.float(rt, 'corpusSearch')!, k, 'corpusSearch');
   } finally {
     rt.free(sq.ptr);
   }
@@ -196,9 +199,9 @@ export function corpusMatrix(
   const o = out ?? new Float32Array(queries.rows * c.rows);
   const float = c.float(rt, 'corpusMatrix');
   if (!float) return quantizedMatrix(rt, c.int8(rt, 'corpusMatrix')!, queries, o);
-  const sq = rt.stageQueries(queries, true, 'corpusMatrix');
+  const sq = stageQueries(rt, queries, true, 'corpusMatrix');
   try {
-    return rt.product(sq, float, o, true, 'corpusMatrix');
+    return product(rt, sq, float, o, true, 'corpusMatrix');
   } finally {
     rt.free(sq.ptr);
   }

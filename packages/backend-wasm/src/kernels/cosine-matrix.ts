@@ -1,5 +1,7 @@
 import type { Matrix } from '@cosinekit/core/backend';
+import { product } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
+import { stageCorpus, stageQueries } from '../staging.js';
 
 /**
  * `cosineMatrix`: both sides normalised into the engine's panel layout in wasm, then the
@@ -7,11 +9,11 @@ import type { WasmRuntime } from '../runtime.js';
  */
 export function cosineMatrix(rt: WasmRuntime, a: Matrix, b: Matrix, out?: Float32Array): Float32Array {
   const o = out ?? new Float32Array(a.rows * b.rows);
-  const sb = rt.stageCorpus(b, true, 'cosineMatrix');
+  const sb = stageCorpus(rt, b, true, 'cosineMatrix');
   try {
-    const sa = rt.stageQueries(a, true, 'cosineMatrix');
+    const sa = stageQueries(rt, a, true, 'cosineMatrix');
     try {
-      return rt.product(sa, sb, o, true, 'cosineMatrix');
+      return product(rt, sa, sb, o, true, 'cosineMatrix');
     } finally {
       rt.free(sa.ptr);
     }

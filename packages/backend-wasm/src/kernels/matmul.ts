@@ -1,5 +1,7 @@
 import { type Matrix, matmulDims } from '@cosinekit/core/backend';
+import { product } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
+import { stageOperand } from '../staging.js';
 
 /**
  * `matmul`: `C = op(A) op(B)`. Both operands are staged as rows of the shared dimension (A's rows
@@ -16,11 +18,11 @@ export function matmul(
 ): Float32Array {
   const { m, n } = matmulDims(a, b, transA, transB);
   const o = out ?? new Float32Array(m * n);
-  const sb = rt.stageOperand(b, !transB, true, 'matmul');
+  const sb = stageOperand(rt, b, !transB, true, 'matmul');
   try {
-    const sa = rt.stageOperand(a, transA, false, 'matmul');
+    const sa = stageOperand(rt, a, transA, false, 'matmul');
     try {
-      return rt.product(sa, sb, o, false, 'matmul');
+      return product(rt, sa, sb, o, false, 'matmul');
     } finally {
       rt.free(sa.ptr);
     }

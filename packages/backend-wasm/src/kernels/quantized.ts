@@ -1,5 +1,7 @@
 import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
-import { type RowSource, readRows, type Staged, type WasmRuntime } from '../runtime.js';
+import { dotsI8, dotsI8Batch } from '../engine.js';
+import type { WasmRuntime } from '../runtime.js';
+import { type RowSource, readRows, type Staged } from '../staging.js';
 
 /** int8 rows in wasm memory: `rows` rows of `stride` bytes, and one float32 scale per row. */
 export interface Quantized {
@@ -83,7 +85,8 @@ export function quantizedSearch(
         const qscale = f()[(q.scales >>> 2) + i];
         for (let j0 = 0; j0 < n; j0 += nt) {
           const w = Math.min(nt, n - j0);
-          rt.dotsI8(
+          dotsI8(
+            rt,
             q.ptr + i * q.stride,
             qscale,
             c.ptr + j0 * c.stride,
@@ -107,7 +110,8 @@ export function quantizedSearch(
         const gq = Math.min(qg, queries.rows - g0);
         for (let j0 = 0; j0 < n; j0 += nt) {
           const w = Math.min(nt, n - j0);
-          rt.dotsI8Batch(
+          dotsI8Batch(
+            rt,
             q.ptr + g0 * q.stride,
             gq,
             q.scales + g0 * 4,
@@ -152,7 +156,7 @@ function rerankExact(
   let out = -1;
   try {
     raw = rt.upload(queries.data, op);
-    rt.exports.pack(raw, queries.rows, queries.cols, queries.cols, qs, 1, 1);
+    rt.exports.pack(raw, queries.rows, queries.cols, queries.cols, qs, 1, true);
     idx = rt.alloc(cand * 4, op);
     out = rt.alloc(cand * 4, op);
     for (let i = 0; i < queries.rows; i++) {
@@ -171,7 +175,7 @@ function rerankExact(
   return final.result();
 }
 
-/** Approximate cosine matrix against an int8 corpus: one quantised query row at a time, clamped. */
+/** Approximate cosine matrix against an int8 corpus: one quantised query row at a time (clamped in wasm). */
 export function quantizedMatrix(
   rt: WasmRuntime,
   c: Quantized,
@@ -186,13 +190,12 @@ export function quantizedMatrix(
     row = rt.alloc(n * 4, op);
     for (let i = 0; i < queries.rows; i++) {
       const qscale = rt.f32[(q.scales >>> 2) + i];
-      rt.dotsI8(q.ptr + i * q.stride, qscale, c.ptr, n, c.stride, c.scales, row);
+      dotsI8(rt, q.ptr + i * q.stride, qscale, c.ptr, n, c.stride, c.scales, row);
       rt.download(row, n, out, i * n);
     }
   } finally {
     if (row >= 0) rt.free(row);
     freeQuantized(rt, q);
   }
-  for (let i = 0; i < out.length; i++) out[i] = out[i] > 1 ? 1 : out[i] < -1 ? -1 : out[i];
   return out;
 }

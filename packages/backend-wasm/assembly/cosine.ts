@@ -1,0 +1,187 @@
+/**
+ * Cosines computed row by row rather than by the dot-product engine: of row pairs (`cosineRows`)
+ * and of resident vectors (`vectorCosine`).
+ */
+import { hsum, madd } from './generated/simd';
+import { sumSquares } from './rows';
+
+/** Cosine from a dot product and the product of squared norms: 0 for a zero vector, clamped. */
+function cosineOf(dot: f64, nn: f64): f32 {
+  if (nn === 0) return 0;
+  const c = dot / Math.sqrt(nn);
+  return <f32>(c > 1 ? 1 : c < -1 ? -1 : c);
+}
+
+/** `out[i] = cos(a_i, b_i)` for `rows` packed rows of `d` floats each. */
+export function cosineRows(a: usize, b: usize, rows: i32, d: i32, out: usize): void {
+  const rowBytes = (<usize>d) << 2;
+  for (let i = 0; i < rows; i++) {
+    const pa = a + <usize>i * rowBytes;
+    const pb = b + <usize>i * rowBytes;
+    let sd = f32x4.splat(0);
+    let sa = f32x4.splat(0);
+    let sb = f32x4.splat(0);
+    let p = 0;
+    for (; p + 4 <= d; p += 4) {
+      const o = (<usize>p) << 2;
+      const x = v128.load(pa + o);
+      const y = v128.load(pb + o);
+      sd = madd(x, y, sd);
+      sa = madd(x, x, sa);
+      sb = madd(y, y, sb);
+    }
+    let dot = <f64>hsum(sd);
+    let aa = <f64>hsum(sa);
+    let bb = <f64>hsum(sb);
+    for (; p < d; p++) {
+      const o = (<usize>p) << 2;
+      const x = <f64>load<f32>(pa + o);
+      const y = <f64>load<f32>(pb + o);
+      dot += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    store<f32>(out + ((<usize>i) << 2), cosineOf(dot, aa * bb));
+  }
+}
+
+/** Stores the norm of the resident vector at `v` (`d` floats, zero-padded to a multiple of 4) in its header. */
+export function vectorPrepare(v: usize, d: i32): void {
+  store<f64>(v - 8, Math.sqrt(sumSquares(v, d)));
+}
+
+/**
+ * Cosine of two resident vectors prepared by {@link vectorPrepare}: one pass of dot products, the
+ * norms read from the headers. Both hold `d` floats zero-padded to a multiple of 4, 16-aligned.
+ */
+export function vectorCosine(a: usize, b: usize, d: i32): f32 {
+  const nn = load<f64>(a - 8) * load<f64>(b - 8);
+  const bytes = (<usize>((d + 3) & ~3)) << 2;
+  let s0 = f32x4.splat(0);
+  let s1 = f32x4.splat(0);
+  let s2 = f32x4.splat(0);
+  let s3 = f32x4.splat(0);
+  let p: usize = 0;
+  for (; p + 64 <= bytes; p += 64) {
+    s0 = madd(v128.load(a + p), v128.load(b + p), s0);
+    s1 = madd(v128.load(a + p, 16), v128.load(b + p, 16), s1);
+    s2 = madd(v128.load(a + p, 32), v128.load(b + p, 32), s2);
+    s3 = madd(v128.load(a + p, 48), v128.load(b + p, 48), s3);
+  }
+  for (; p < bytes; p += 16) s0 = madd(v128.load(a + p), v128.load(b + p), s0);
+  const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+  return cosineOf(<f64>hsum(s), nn * nn);
+}
+
+/** Floats per block of {@link pairCosine}'s float32 sums before they are added into float64. */
+const PAIR_BLOCK = 64;
+/** Below this sum of squares (2^-100), float32 products of the smallest values lose digits. */
+const PAIR_TINY: f64 = 7.888609052210118e-31;
+
+/**
+ * Cosine of two runs of `d` floats at `a` and `b` (16-byte aligned), for one pair handed over from
+ * JS. Products and sums in float32 over blocks of 64 floats (two accumulators per sum), each
+ * block's sums added into float64: the error is at most 1.5e-6 (each float32 partial sum adds 8
+ * products, so it is within 10 * 2^-24 of exact, relative to the magnitudes summed) and in
+ * practice about 1e-8, at the speed of float32. Where float32 could overflow or lose digits
+ * (a sum of squares not finite or below 2^-100: values beyond about 1e19 or below 1e-19, zero
+ * vectors, NaN, ±Infinity) the pair is computed again by {@link pairCosineExact}.
+ */
+export function pairCosine(a: usize, b: usize, d: i32): f64 {
+  let dot: f64 = 0;
+  let aa: f64 = 0;
+  let bb: f64 = 0;
+  const full = (<usize>(d >> 3)) << 5;
+  let p: usize = 0;
+  while (p < full) {
+    const end = min(full, p + (PAIR_BLOCK << 2));
+    let d0 = f32x4.splat(0);
+    let d1 = f32x4.splat(0);
+    let x0 = f32x4.splat(0);
+    let x1 = f32x4.splat(0);
+    let y0 = f32x4.splat(0);
+    let y1 = f32x4.splat(0);
+    for (; p < end; p += 32) {
+      const u0 = v128.load(a + p);
+      const u1 = v128.load(a + p, 16);
+      const v0 = v128.load(b + p);
+      const v1 = v128.load(b + p, 16);
+      d0 = f32x4.add(d0, f32x4.mul(u0, v0));
+      d1 = f32x4.add(d1, f32x4.mul(u1, v1));
+      x0 = f32x4.add(x0, f32x4.mul(u0, u0));
+      x1 = f32x4.add(x1, f32x4.mul(u1, u1));
+      y0 = f32x4.add(y0, f32x4.mul(v0, v0));
+      y1 = f32x4.add(y1, f32x4.mul(v1, v1));
+    }
+    dot += wide(f32x4.add(d0, d1));
+    aa += wide(f32x4.add(x0, x1));
+    bb += wide(f32x4.add(y0, y1));
+  }
+  for (let i = d & ~7; i < d; i++) {
+    const x = <f64>load<f32>(a + ((<usize>i) << 2));
+    const y = <f64>load<f32>(b + ((<usize>i) << 2));
+    dot += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  // Also false for NaN: comparisons with NaN fail.
+  if (!(aa >= PAIR_TINY && bb >= PAIR_TINY && aa < Infinity && bb < Infinity))
+    return pairCosineExact(a, b, d);
+  const c = dot / Math.sqrt(aa * bb);
+  return c > 1 ? 1 : c < -1 ? -1 : c;
+}
+
+/** The four lanes of `v` summed in float64. */
+function wide(v: v128): f64 {
+  const lo = f64x2.promote_low_f32x4(v);
+  const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+  const s = f64x2.add(lo, hi);
+  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+}
+
+/**
+ * {@link pairCosine} with every product and sum in float64, where the product of two float32
+ * values is exact, so no float32 input can overflow or underflow it. 0 when either is a zero
+ * vector; clamped to [-1, 1]; NaN when either holds NaN or ±Infinity (the caller reports it).
+ */
+function pairCosineExact(a: usize, b: usize, d: i32): f64 {
+  let d0 = f64x2.splat(0);
+  let d1 = f64x2.splat(0);
+  let x0 = f64x2.splat(0);
+  let x1 = f64x2.splat(0);
+  let y0 = f64x2.splat(0);
+  let y1 = f64x2.splat(0);
+  const full = (<usize>(d >> 2)) << 4;
+  for (let p: usize = 0; p < full; p += 16) {
+    const va = v128.load(a + p);
+    const vb = v128.load(b + p);
+    const al = f64x2.promote_low_f32x4(va);
+    const ah = f64x2.promote_low_f32x4(v128.shuffle<f32>(va, va, 2, 3, 2, 3));
+    const bl = f64x2.promote_low_f32x4(vb);
+    const bh = f64x2.promote_low_f32x4(v128.shuffle<f32>(vb, vb, 2, 3, 2, 3));
+    d0 = f64x2.add(d0, f64x2.mul(al, bl));
+    d1 = f64x2.add(d1, f64x2.mul(ah, bh));
+    x0 = f64x2.add(x0, f64x2.mul(al, al));
+    x1 = f64x2.add(x1, f64x2.mul(ah, ah));
+    y0 = f64x2.add(y0, f64x2.mul(bl, bl));
+    y1 = f64x2.add(y1, f64x2.mul(bh, bh));
+  }
+  const sd = f64x2.add(d0, d1);
+  const sx = f64x2.add(x0, x1);
+  const sy = f64x2.add(y0, y1);
+  let dot = f64x2.extract_lane(sd, 0) + f64x2.extract_lane(sd, 1);
+  let aa = f64x2.extract_lane(sx, 0) + f64x2.extract_lane(sx, 1);
+  let bb = f64x2.extract_lane(sy, 0) + f64x2.extract_lane(sy, 1);
+  for (let i = d & ~3; i < d; i++) {
+    const x = <f64>load<f32>(a + ((<usize>i) << 2));
+    const y = <f64>load<f32>(b + ((<usize>i) << 2));
+    dot += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  const nn = aa * bb;
+  // biome-ignore lint/suspicious/noGlobalIsNan: AssemblyScript's isNaN<f64> is typed, there is no Number.isNaN
+  if (nn === 0) return isNaN<f64>(dot) ? NaN : 0;
+  const c = dot / Math.sqrt(nn);
+  return c > 1 ? 1 : c < -1 ? -1 : c;
+}

@@ -1,0 +1,117 @@
+/** The neural-network kernels: bias, activations and their gradients. */
+
+/** `out = x + bias` with `bias` (`cols` floats) broadcast over `rows` rows. */
+export function addBias(x: usize, rows: i32, cols: i32, bias: usize, out: usize): void {
+  const rowBytes = (<usize>cols) << 2;
+  for (let i = 0; i < rows; i++) {
+    const px = x + <usize>i * rowBytes;
+    const po = out + <usize>i * rowBytes;
+    let p = 0;
+    for (; p + 4 <= cols; p += 4) {
+      const o = (<usize>p) << 2;
+      v128.store(po + o, f32x4.add(v128.load(px + o), v128.load(bias + o)));
+    }
+    for (; p < cols; p++) {
+      const o = (<usize>p) << 2;
+      store<f32>(po + o, load<f32>(px + o) + load<f32>(bias + o));
+    }
+  }
+}
+
+/** Activation codes, in the order of core's ACTIVATIONS. */
+const LINEAR = 0;
+const RELU = 1;
+const TANH = 2;
+const GELU = 3;
+const SIGMOID = 4;
+
+/** sqrt(2 / pi) and the cubic coefficient of the tanh approximation of GELU. */
+const GELU_C: f64 = 0.7978845608028654;
+const GELU_A: f64 = 0.044715;
+
+function activate(kind: i32, x: f64): f64 {
+  switch (kind) {
+    case TANH:
+      return Math.tanh(x);
+    case SIGMOID:
+      return 1 / (1 + Math.exp(-x));
+    case GELU:
+      return 0.5 * x * (1 + Math.tanh(GELU_C * (x + GELU_A * x * x * x)));
+    default:
+      return x;
+  }
+}
+
+function derivative(kind: i32, x: f64): f64 {
+  switch (kind) {
+    case TANH: {
+      const t = Math.tanh(x);
+      return 1 - t * t;
+    }
+    case SIGMOID: {
+      const s = 1 / (1 + Math.exp(-x));
+      return s * (1 - s);
+    }
+    case GELU: {
+      const t = Math.tanh(GELU_C * (x + GELU_A * x * x * x));
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x);
+    }
+    default:
+      return 1;
+  }
+}
+
+/** `out = f(x)` for `n` floats; the smooth activations are evaluated in float64. */
+export function activation(kind: i32, x: usize, n: i32, out: usize): void {
+  let i = 0;
+  if (kind === LINEAR) {
+    memory.copy(out, x, (<usize>n) << 2);
+    return;
+  }
+  if (kind === RELU) {
+    const zero = f32x4.splat(0);
+    for (; i + 4 <= n; i += 4) {
+      const o = (<usize>i) << 2;
+      const v = v128.load(x + o);
+      // x > 0 ? x : 0, which also maps -0 to +0 like the reference.
+      v128.store(out + o, v128.and(v, f32x4.gt(v, zero)));
+    }
+    for (; i < n; i++) {
+      const o = (<usize>i) << 2;
+      const v = load<f32>(x + o);
+      store<f32>(out + o, v > 0 ? v : 0);
+    }
+    return;
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(out + o, <f32>activate(kind, <f64>load<f32>(x + o)));
+  }
+}
+
+/** `out = dy * f'(x)` for `n` floats. */
+export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usize): void {
+  let i = 0;
+  if (kind === LINEAR) {
+    memory.copy(out, dy, (<usize>n) << 2);
+    return;
+  }
+  if (kind === RELU) {
+    const zero = f32x4.splat(0);
+    const one = f32x4.splat(1);
+    for (; i + 4 <= n; i += 4) {
+      const o = (<usize>i) << 2;
+      const mask = f32x4.gt(v128.load(x + o), zero);
+      v128.store(out + o, f32x4.mul(v128.load(dy + o), v128.and(one, mask)));
+    }
+    for (; i < n; i++) {
+      const o = (<usize>i) << 2;
+      store<f32>(out + o, load<f32>(dy + o) * (load<f32>(x + o) > 0 ? <f32>1 : <f32>0));
+    }
+    return;
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    store<f32>(out + o, <f32>(<f64>load<f32>(dy + o) * derivative(kind, <f64>load<f32>(x + o))));
+  }
+}

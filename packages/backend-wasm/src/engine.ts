@@ -1,0 +1,157 @@
+/**
+ * The drivers of the dot-product engine and of the int8 scans: the calls the kernels make once
+ * their rows are staged (staging.ts). Each threaded export goes through {@link share}.
+ */
+import { type TopKResult, TopKSelector } from '@cosinekit/core/backend';
+import type { WasmRuntime } from './runtime.js';
+import { share } from './share.js';
+import type { Staged } from './staging.js';
+
+/** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
+const OUT_CHUNK = 4 * 1024 * 1024;
+/** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
+const SEARCH_TILE = 64 * 1024;
+
+/**
+ * `out[i * ldo + j] = A_i . B_j` for staged queries `a` (`m` rows) and corpus `b` (`n` rows),
+ * clamped to [-1, 1] when asked. Shared with the helpers by whole corpus panels.
+ */
+export function dots(
+  rt: WasmRuntime,
+  a: number,
+  m: number,
+  b: number,
+  n: number,
+  rowBytes: number,
+  out: number,
+  ldo: number,
+  clamp: boolean,
+): void {
+  const C = rt.tileCols;
+  const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
+  const steps = rowBytes >>> 4;
+  // 8 flops per step: 4 lanes of multiply and add.
+  share(rt, 'dotsWith', n, C, m * n * steps * 8, rt.tuning.threadMinFlops, (j0, w) => [
+    rt.config,
+    a,
+    m,
+    b + j0 * rowBytes,
+    w,
+    steps,
+    out + j0 * 4,
+    ldo * 4,
+    clamp,
+    nbp,
+  ]);
+}
+
+/**
+ * Approximate cosines of one int8 query against `n` int8 rows (see assembly/quantized.ts), shared
+ * with the helpers by groups of 4 rows.
+ */
+export function dotsI8(
+  rt: WasmRuntime,
+  q: number,
+  qscale: number,
+  c: number,
+  n: number,
+  stride: number,
+  scales: number,
+  out: number,
+): void {
+  // 2 "flops" (an integer multiply and add) per byte of corpus.
+  share(rt, 'dotsI8', n, 4, n * stride * 2, rt.tuning.threadMinFlopsI8, (j0, w) => [
+    q,
+    qscale,
+    c + j0 * stride,
+    w,
+    stride,
+    scales + j0 * 4,
+    out + j0 * 4,
+  ]);
+}
+
+/** {@link dotsI8} for `nq` queries against the same rows (`out[i * ldo + j]`). */
+export function dotsI8Batch(
+  rt: WasmRuntime,
+  q: number,
+  nq: number,
+  qscales: number,
+  c: number,
+  n: number,
+  stride: number,
+  scales: number,
+  out: number,
+  ldo: number,
+): void {
+  share(rt, 'dotsI8Batch', n, 4, nq * n * stride * 2, rt.tuning.threadMinFlopsI8, (j0, w) => [
+    q,
+    nq,
+    qscales,
+    c + j0 * stride,
+    w,
+    stride,
+    scales + j0 * 4,
+    out + j0 * 4,
+    ldo,
+  ]);
+}
+
+/**
+ * `out = A B^T` for staged queries `a` and corpus `b`, written to a JS array in chunks of query
+ * rows so the output staged in wasm stays bounded.
+ */
+export function product(
+  rt: WasmRuntime,
+  a: Staged,
+  b: Staged,
+  out: Float32Array,
+  clamp: boolean,
+  op: string,
+): Float32Array {
+  const m = a.rows;
+  const n = b.rows;
+  const R = rt.tileRows;
+  const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
+  const o = rt.alloc(rows * n * 4, op);
+  try {
+    for (let i0 = 0; i0 < m; i0 += rows) {
+      const r = Math.min(rows, m - i0);
+      dots(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o, n, clamp);
+      rt.download(o, r * n, out, i0 * n);
+    }
+  } finally {
+    rt.free(o);
+  }
+  return out;
+}
+
+/**
+ * Exact top-k of staged normalised queries against a staged normalised corpus: tiles of scores
+ * computed in wasm (clamped there, so selection compares the scores reported) and streamed into a
+ * running per-query selection, O(q k + tile) memory.
+ */
+export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: string): TopKResult {
+  const sel = new TopKSelector(q.rows, k);
+  const R = rt.tileRows;
+  const C = rt.tileCols;
+  // Query chunks of whole panels, corpus tiles of whole panels.
+  const qt = Math.min(q.rows, Math.floor(256 / R) * R);
+  const nt = Math.min(c.rows, Math.max(C, Math.floor(Math.max(64, SEARCH_TILE / qt) / C) * C));
+  const tile = rt.alloc(qt * nt * 4, op);
+  try {
+    for (let i0 = 0; i0 < q.rows; i0 += qt) {
+      const rq = Math.min(qt, q.rows - i0);
+      for (let j0 = 0; j0 < c.rows; j0 += nt) {
+        const w = Math.min(nt, c.rows - j0);
+        dots(rt, q.ptr + i0 * q.rowBytes, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tile, w, true);
+        const f = rt.f32;
+        const base = tile >>> 2;
+        for (let i = 0; i < rq; i++) sel.pushRow(i0 + i, f, base + i * w, j0, w);
+      }
+    }
+  } finally {
+    rt.free(tile);
+  }
+  return sel.result();
+}

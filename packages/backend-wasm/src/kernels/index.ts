@@ -1,0 +1,58 @@
+import type {
+  Activation,
+  CorpusOptions,
+  Kernels,
+  Matrix,
+  ResidentCorpus,
+  TopKResult,
+} from '@cosinekit/core/backend';
+import type { WasmRuntime } from '../runtime.js';
+import { activation, activationGrad } from './activation.js';
+import { addBias } from './add-bias.js';
+import { corpusMatrix, corpusSearch, createCorpus, readCorpus, type WasmCorpus } from './corpus.js';
+import { cosineMatrix } from './cosine-matrix.js';
+import { cosineRows } from './cosine-rows.js';
+import { matmul } from './matmul.js';
+import { normalizeRows } from './normalize-rows.js';
+import { rowNorms } from './row-norms.js';
+import { topK } from './top-k.js';
+
+/** The contract's kernels, all synchronous once the backend is initialised. */
+export interface WasmKernels extends Kernels {
+  rowNorms(x: Matrix, out?: Float32Array): Float32Array;
+  normalizeRows(x: Matrix, out?: Float32Array): Float32Array;
+  cosineRows(a: Matrix, b: Matrix, out?: Float32Array): Float32Array;
+  cosineMatrix(a: Matrix, b: Matrix, out?: Float32Array): Float32Array;
+  topK(queries: Matrix, corpus: Matrix, k: number): TopKResult;
+  createCorpus(x: Matrix, options?: CorpusOptions): WasmCorpus;
+  corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): TopKResult;
+  corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Float32Array;
+  matmul(a: Matrix, b: Matrix, transA: boolean, transB: boolean, out?: Float32Array): Float32Array;
+  addBias(x: Matrix, bias: Float32Array, out?: Float32Array): Float32Array;
+  activation(kind: Activation, x: Matrix, out?: Float32Array): Float32Array;
+  activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Float32Array;
+  readCorpus(corpus: ResidentCorpus): Float32Array;
+}
+
+/** The contract's kernels over whatever runtime `get` returns (it throws when there is none). */
+export function kernelsOf(get: (op: string) => WasmRuntime): WasmKernels {
+  return {
+    rowNorms: (x: Matrix, out?: Float32Array) => rowNorms(get('rowNorms'), x, out),
+    normalizeRows: (x: Matrix, out?: Float32Array) => normalizeRows(get('normalizeRows'), x, out),
+    cosineRows: (a: Matrix, b: Matrix, out?: Float32Array) => cosineRows(get('cosineRows'), a, b, out),
+    cosineMatrix: (a: Matrix, b: Matrix, out?: Float32Array) => cosineMatrix(get('cosineMatrix'), a, b, out),
+    topK: (q: Matrix, c: Matrix, k: number): TopKResult => topK(get('topK'), q, c, k),
+    createCorpus: (x: Matrix, options?: CorpusOptions) => createCorpus(get('createCorpus'), x, options),
+    corpusSearch: (c: ResidentCorpus, q: Matrix, k: number) => corpusSearch(get('corpusSearch'), c, q, k),
+    corpusMatrix: (c: ResidentCorpus, q: Matrix, out?: Float32Array) =>
+      corpusMatrix(get('corpusMatrix'), c, q, out),
+    matmul: (a: Matrix, b: Matrix, ta: boolean, tb: boolean, out?: Float32Array) =>
+      matmul(get('matmul'), a, b, ta, tb, out),
+    addBias: (x: Matrix, bias: Float32Array, out?: Float32Array) => addBias(get('addBias'), x, bias, out),
+    activation: (kind: Activation, x: Matrix, out?: Float32Array) =>
+      activation(get('activation'), kind, x, out),
+    activationGrad: (kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array) =>
+      activationGrad(get('activationGrad'), kind, x, dy, out),
+    readCorpus: (c: ResidentCorpus) => readCorpus(get('readCorpus'), c),
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * Staging: rows copied from JS arrays into wasm memory in the dot-product engine's layout. The
+ * layout (scripts/gen.mjs): rows cut into 4-float chunks and interleaved chunk by chunk within
+ * panels of P rows. Corpus rows form panels of the tile's C rows (the last one padded with zero
+ * rows); query rows form panels of R rows, and the rows left over below a multiple of R stay
+ * single. Either way row i of a block starts at `i * rowBytes`.
+ */
+import type { Matrix } from '@cosinekit/core/backend';
+import type { WasmRuntime } from './runtime.js';
+
+/** Raw rows copied into wasm at once while staging (bytes), so staging needs little extra memory. */
+const STAGE_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Rows produced a chunk at a time, so a corpus larger than any one host array can be built: `read`
+ * returns rows [start, start + count) as `count x cols` floats. It may be called more than once
+ * for the same rows (an int8 corpus with re-ranking reads them twice) and must return the same.
+ */
+export interface RowSource {
+  readonly rows: number;
+  readonly cols: number;
+  read(start: number, count: number): Float32Array;
+}
+
+/** Rows of a matrix or of a {@link RowSource}, `count` from `start`. */
+export function readRows(x: Matrix | RowSource, start: number, count: number): Float32Array {
+  return 'data' in x ? x.data.subarray(start * x.cols, (start + count) * x.cols) : x.read(start, count);
+}
+
+/** Rows of `d` floats padded to a multiple of 4 for the SIMD loops. */
+export function padded(d: number): number {
+  return (d + 3) & ~3;
+}
+
+/** Where staged rows live (see the layout above). */
+export interface Staged {
+  /** Address of the block. */
+  readonly ptr: number;
+  /** Rows stored (without the padding rows). */
+  readonly rows: number;
+  /** Bytes per row: `ceil(d / 4) * 16`. */
+  readonly rowBytes: number;
+}
+
+/** Bytes a corpus of `rows` rows of `d` floats takes in the engine's layout. */
+export function corpusBytes(rt: WasmRuntime, rows: number, d: number): number {
+  const c = rt.tileCols;
+  return Math.ceil(rows / c) * c * padded(d) * 4;
+}
+
+/** Corpus rows (`x`, normalised when asked) in panels of C rows, in a new block. */
+export function stageCorpus(rt: WasmRuntime, x: Matrix | RowSource, normalize: boolean, op: string): Staged {
+  return stage(rt, x, rt.tileCols, x.rows, corpusBytes(rt, x.rows, x.cols), normalize, op);
+}
+
+/** Query rows (`x`, normalised when asked) in panels of R rows, the rest single, in a new block. */
+export function stageQueries(rt: WasmRuntime, x: Matrix, normalize: boolean, op: string): Staged {
+  const split = x.rows - (x.rows % rt.tileRows);
+  return stage(rt, x, rt.tileRows, split, x.rows * padded(x.cols) * 4, normalize, op);
+}
+
+/**
+ * Rows [0, split) of `x` in panels of `P`, rows [split, rows) single, copied into wasm a chunk
+ * at a time (a multiple of P rows) and packed from there.
+ */
+function stage(
+  rt: WasmRuntime,
+  x: Matrix | RowSource,
+  P: number,
+  split: number,
+  bytes: number,
+  normalize: boolean,
+  op: string,
+): Staged {
+  const { rows, cols: d } = x;
+  const rowBytes = padded(d) * 4;
+  const splitBytes = Math.ceil(split / P) * P * rowBytes;
+  const dst = rt.alloc(bytes, op);
+  const chunkRows = Math.max(P, Math.floor(STAGE_CHUNK / (d * 4) / P) * P);
+  let tmp = -1;
+  try {
+    tmp = rt.alloc(Math.min(rows, chunkRows) * d * 4, op);
+    for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+      const r = Math.min(chunkRows, rows - i0);
+      rt.f32.set(readRows(x, i0, r), tmp >>> 2);
+      const inPanels = Math.max(0, Math.min(r, split - i0));
+      if (inPanels > 0) rt.exports.pack(tmp, inPanels, d, d, dst + i0 * rowBytes, P, normalize);
+      if (inPanels < r) {
+        const first = i0 + inPanels;
+        const at = dst + splitBytes + (first - split) * rowBytes;
+        rt.exports.pack(tmp + inPanels * d * 4, r - inPanels, d, d, at, 1, normalize);
+      }
+    }
+  } catch (err) {
+    rt.free(dst);
+    throw err;
+  } finally {
+    if (tmp >= 0) rt.free(tmp);
+  }
+  return { ptr: dst, rows, rowBytes };
+}
+
+/**
+ * The rows of `x`, or of its transpose, as corpus (panels of C) or query rows: the operands of a
+ * matrix product `C_ij = row_i(A) . row_j(B)`.
+ */
+export function stageOperand(
+  rt: WasmRuntime,
+  x: Matrix,
+  transpose: boolean,
+  asCorpus: boolean,
+  op: string,
+): Staged {
+  if (!transpose) return asCorpus ? stageCorpus(rt, x, false, op) : stageQueries(rt, x, false, op);
+  const rows = x.cols;
+  const cols = x.rows;
+  const rowBytes = padded(cols) * 4;
+  const P = asCorpus ? rt.tileCols : rt.tileRows;
+  const split = asCorpus ? rows : rows - (rows % P);
+  const bytes = asCorpus ? corpusBytes(rt, rows, cols) : rows * rowBytes;
+  const dst = rt.alloc(bytes, op);
+  let raw = -1;
+  try {
+    raw = rt.upload(x.data, op);
+    rt.exports.packTransposed(raw, x.rows, x.cols, dst, P, split);
+  } catch (err) {
+    rt.free(dst);
+    throw err;
+  } finally {
+    if (raw >= 0) rt.free(raw);
+  }
+  return { ptr: dst, rows, rowBytes };
+}

@@ -1,0 +1,89 @@
+import { CosineKitError } from '@cosinekit/core/backend';
+import type { WasmVariant } from './loader.js';
+
+/**
+ * The register tiles of the dot-product engine, by driver index (the order of CONFIGS in
+ * scripts/gen.mjs): query rows x corpus rows per micro-kernel call.
+ */
+export const TILES = ['4x2', '3x3', '2x4', '2x3', '2x2'] as const;
+
+/** A register tile of the dot-product engine: query rows x corpus rows per micro-kernel call. */
+export type Tile = (typeof TILES)[number];
+
+/** Tuning of the dot-product engine. */
+export interface EngineTuning {
+  /** Main register tile. */
+  tile: Tile;
+  /** Bytes of corpus rows kept in cache while every query panel passes over them. */
+  blockBytes: number;
+  /**
+   * Smallest float product (flops: 2 x rows x cols x d) shared with helper threads; smaller calls
+   * run on the calling thread alone, where waking a helper would cost more than it saves.
+   */
+  threadMinFlops: number;
+  /** The same for int8 scans (2 x rows x d). */
+  threadMinFlopsI8: number;
+}
+
+/**
+ * Default {@link EngineTuning.threadMinFlops}. `pnpm bench crossover` put the break-even of two
+ * threads near 0.8 MFLOP (1 x 1024 x 384: 37 us alone, 35 us shared; 1 x 2048: 111 against 75);
+ * the threshold sits at about 2.5 times that, so slower wake-ups on a busy machine do not turn
+ * sharing into a loss.
+ */
+const THREAD_MIN_FLOPS = 2 * 1024 * 1024;
+/**
+ * Default {@link EngineTuning.threadMinFlopsI8}: break-even near 1.6 M operations (1 x 2048 x 384:
+ * 61 us alone, 45 us shared; 1 x 1024: 31 against 33), threshold 2.5 times that.
+ */
+const THREAD_MIN_FLOPS_I8 = 4 * 1024 * 1024;
+
+/**
+ * Default tiles. Plain SIMD: 4x2 is 8 accumulators + 6 loads + 1 temporary for the separate
+ * multiply = 15 registers. Relaxed: 3x3 is 9 accumulators + 6 loads, enough independent chains to
+ * cover the fused multiply-add's latency on two ports.
+ */
+export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
+  simd: {
+    tile: '4x2',
+    blockBytes: 96 * 1024,
+    threadMinFlops: THREAD_MIN_FLOPS,
+    threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+  },
+  relaxed: {
+    tile: '3x3',
+    blockBytes: 96 * 1024,
+    threadMinFlops: THREAD_MIN_FLOPS,
+    threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+  },
+};
+
+/** The driver index of `tuning.tile`, after checking every field (`INVALID_ARGUMENT` otherwise). */
+export function checkTuning(tuning: EngineTuning): number {
+  const op = 'createWasmBackend';
+  const config = TILES.indexOf(tuning.tile);
+  if (config < 0) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Unknown tile '${tuning.tile}'; expected one of ${TILES.join(', ')}.`,
+      { op, arg: 'tuning' },
+    );
+  }
+  if (!(Number.isFinite(tuning.blockBytes) && tuning.blockBytes > 0)) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'tuning.blockBytes' passed to '${op}' must be a positive number; got ${tuning.blockBytes}.`,
+      { op, arg: 'tuning' },
+    );
+  }
+  for (const key of ['threadMinFlops', 'threadMinFlopsI8'] as const) {
+    if (!(tuning[key] >= 0)) {
+      throw new CosineKitError(
+        'INVALID_ARGUMENT',
+        `Argument 'tuning.${key}' passed to '${op}' must be a non-negative number; got ${tuning[key]}.`,
+        { op, arg: 'tuning' },
+      );
+    }
+  }
+  return config;
+}
