@@ -83,7 +83,10 @@ interface Func {
   readonly body: number[];
 }
 
-function encodeModule(funcs: readonly Func[], memory?: { pages: number; shared: boolean }): Uint8Array {
+function encodeModule(
+  funcs: readonly Func[],
+  memory?: { pages: number; shared: boolean },
+): Uint8Array<ArrayBuffer> {
   const types = funcs.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec([[f.result]])]);
   const imports = memory
     ? section(
@@ -134,7 +137,7 @@ const STREAM_STEP = 128;
  * parameters (1 and 0 at run time), so no compiler can fold them, and values neither grow nor go
  * denormal. Returns lane 0 of the sum, so the loop's work is used.
  */
-export function peakModuleBytes(relaxed: boolean): Uint8Array {
+export function peakModuleBytes(relaxed: boolean): Uint8Array<ArrayBuffer> {
   const params = [I32, F32, F32];
   const M = 3;
   const C = 4;
@@ -190,7 +193,7 @@ export function peakModuleBytes(relaxed: boolean): Uint8Array {
  * 8 vector loads per step each added into its own accumulator, on an imported memory of `pages`
  * 64 KiB pages (shared when `shared`, so helper threads read the same buffer).
  */
-export function streamModuleBytes(pages: number, shared: boolean): Uint8Array {
+export function streamModuleBytes(pages: number, shared: boolean): Uint8Array<ArrayBuffer> {
   const P = 3;
   const END = 4;
   const acc = (k: number) => 5 + k;
@@ -314,14 +317,14 @@ const nodeImport = <T>(spec: string) => import(/* @vite-ignore */ spec) as Promi
  */
 async function compilePeak(notes: string[]): Promise<{ module: WebAssembly.Module; relaxed: boolean }> {
   if (WebAssembly.validate(RELAXED_PROBE)) {
-    return { module: await WebAssembly.compile(peakModuleBytes(true) as BufferSource), relaxed: true };
+    return { module: await WebAssembly.compile(peakModuleBytes(true)), relaxed: true };
   }
   if (isNode()) {
     const v8 = await nodeImport<{ setFlagsFromString(f: string): void }>('node:v8');
     v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
     try {
       if (WebAssembly.validate(RELAXED_PROBE)) {
-        const module = await WebAssembly.compile(peakModuleBytes(true) as BufferSource);
+        const module = await WebAssembly.compile(peakModuleBytes(true));
         notes.push('relaxed SIMD turned on (--experimental-wasm-relaxed-simd) for the FMA kernel only');
         return { module, relaxed: true };
       }
@@ -330,7 +333,7 @@ async function compilePeak(notes: string[]): Promise<{ module: WebAssembly.Modul
     }
   }
   notes.push('relaxed-FMA peak not measured: this engine does not run relaxed SIMD');
-  return { module: await WebAssembly.compile(peakModuleBytes(false) as BufferSource), relaxed: false };
+  return { module: await WebAssembly.compile(peakModuleBytes(false)), relaxed: false };
 }
 
 async function defaultThreads(): Promise<number> {
@@ -518,7 +521,7 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
   // Touch every page first: untouched pages all map the kernel's one zero page, which stays in cache.
   new Uint32Array(memory.buffer).fill(0x3f800000);
   const { module: peakModule, relaxed } = await compilePeak(notes);
-  const streamModule = await WebAssembly.compile(streamModuleBytes(pages, shared) as BufferSource);
+  const streamModule = await WebAssembly.compile(streamModuleBytes(pages, shared));
   const peak = (await WebAssembly.instantiate(peakModule, {})).exports as unknown as Record<
     'muladd' | 'fma',
     (iters: number, m: number, c: number) => number
@@ -729,10 +732,18 @@ export function resultShare(
   if (r.status !== 'ok' || !r.timing || r.size.q * r.size.n <= 1) return undefined;
   const threads = contenderThreads(r.contender, contenders);
   const int8 = /int8/.test(r.method);
+  const limits = limitsFor(roofline, threads, usesFma(r.contender, contenders));
   return limitShare(
     { q: r.size.q, n: r.size.n, d: r.size.d, bytesPerValue: int8 ? 1 : 4, rowExtraBytes: int8 ? 4 : 0 },
     r.timing.median / 1000,
-    limitsFor(roofline, threads, usesFma(r.contender, contenders)),
+    // An int8 scan is integer work with no float peak to hold it to: judged on the bytes it reads.
+    int8
+      ? {
+          gflops: Number.POSITIVE_INFINITY,
+          gbs: limits.gbs,
+          label: `read bandwidth (int8), ${threads} thread${threads > 1 ? 's' : ''}`,
+        }
+      : limits,
     threads,
   );
 }
