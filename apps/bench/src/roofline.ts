@@ -786,8 +786,9 @@ export function describeRoofline(r: Roofline): string[] {
 /** Pads each column to its widest cell. */
 export function columns(rows: readonly (readonly string[])[]): string[] {
   const widths: number[] = [];
+  // A row's last cell is never padded, so it does not widen its column (a note may run on).
   for (const row of rows) {
-    for (const [i, c] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+    for (const [i, c] of row.slice(0, -1).entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
   }
   return rows.map((row) =>
     row

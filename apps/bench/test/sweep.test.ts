@@ -166,9 +166,10 @@ describe('runSweep', () => {
         expect(f.accuracy!.checkedRows).toBeGreaterThan(0);
         expect(f.accuracy!.maxAbsError).toBeLessThanOrEqual(1e-4);
         if (c.q === 1) expect(f.accuracy!.recall).toBe(1);
-        // The share comes from the figure's own size and median: 2QNd flops, N d 4 bytes.
-        const { q, n, d } = f.size;
-        const seconds = f.timing!.median / 1000;
+        // The share comes from the fastest repetition per pair at the cell's size: 2QNd flops, N d 4 bytes.
+        const { q, n, d } = c;
+        expect(f.nsPerPair).toBeCloseTo((f.timing!.min * 1e6) / (f.size.q * f.size.n), 9);
+        const seconds = (f.nsPerPair! * q * n) / 1e9;
         const limits = limitsFor(roofline, f.threads);
         expect(f.limit!.flops).toBe(2 * q * n * d);
         expect(f.limit!.bytes).toBe(n * d * 4);
