@@ -30,7 +30,7 @@ import {
 } from './roofline.js';
 import { now } from './timing.js';
 import type { Accuracy, ContenderInfo, Environment, RunSettings, Size, Timing } from './types.js';
-import { customWorkload, makeDataset } from './workloads.js';
+import { customWorkload, makeDataset, randomMatrix } from './workloads.js';
 
 /** The grid of shapes. */
 export interface SweepGrid {
@@ -179,15 +179,16 @@ export function cellBytes(q: number, n: number, d: number): { wasm: number; tfjs
   };
 }
 
-/** The speed of a JS loop over elements here, to estimate a cell's setup (data, exact check, uploads). */
+/** Nanoseconds per generated value here (the fastest of 3 tries), to estimate a cell's setup (data, exact check, uploads). */
 function elementNs(): number {
-  const n = 1 << 20;
-  const a = new Float32Array(n);
-  const s = now();
-  let acc = 0;
-  for (let r = 0; r < 4; r++) for (let i = 0; i < n; i++) acc += (a[i] = (i * 7 + r) % 13) * 0.5;
-  const ns = ((now() - s) * 1e6) / (4 * n);
-  return Math.max(0.3, ns + (acc < 0 ? 1 : 0));
+  const n = 1 << 18;
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < 3; r++) {
+    const s = now();
+    randomMatrix(1, n, r);
+    best = Math.min(best, ((now() - s) * 1e6) / n);
+  }
+  return Math.max(0.5, best);
 }
 
 function hostLimit(o: SweepOptions): number {
