@@ -723,19 +723,25 @@ function usesFma(id: string, contenders: readonly ContenderInfo[]): boolean {
   return contenders.find((c) => c.id === id)?.details?.variant === 'relaxed';
 }
 
-/** The share of the binding limit of one result, or undefined for pairs and results without a timing. */
+/**
+ * The share of the binding limit of one result (its median), or undefined for pairs and results
+ * without a timing. A figure measured on a slice is judged per pair at `full`, the workload's size:
+ * a slice of a product's queries would otherwise look bound by bandwidth.
+ */
 export function resultShare(
   r: BenchResult,
   roofline: Roofline,
   contenders: readonly ContenderInfo[],
+  full: { q: number; n: number; d: number } = r.size,
 ): LimitShare | undefined {
   if (r.status !== 'ok' || !r.timing || r.size.q * r.size.n <= 1) return undefined;
   const threads = contenderThreads(r.contender, contenders);
   const int8 = /int8/.test(r.method);
   const limits = limitsFor(roofline, threads, usesFma(r.contender, contenders));
+  const seconds = ((r.timing.median / 1000) * (full.q * full.n)) / (r.size.q * r.size.n);
   return limitShare(
-    { q: r.size.q, n: r.size.n, d: r.size.d, bytesPerValue: int8 ? 1 : 4, rowExtraBytes: int8 ? 4 : 0 },
-    r.timing.median / 1000,
+    { q: full.q, n: full.n, d: full.d, bytesPerValue: int8 ? 1 : 4, rowExtraBytes: int8 ? 4 : 0 },
+    seconds,
     // An int8 scan is integer work with no float peak to hold it to: judged on the bytes it reads.
     int8
       ? {
@@ -754,7 +760,8 @@ export function withRoofline(report: BenchReport, roofline: Roofline): BenchRepo
     ...report,
     roofline,
     results: report.results.map((r) => {
-      const limit = resultShare(r, roofline, report.contenders);
+      const full = report.workloads.find((w) => w.id === r.workload)?.size;
+      const limit = resultShare(r, roofline, report.contenders, full ?? r.size);
       return limit ? { ...r, limit } : r;
     }),
   };
@@ -810,7 +817,7 @@ export function renderRoofline(report: BenchReport): string {
   if (rows.length) {
     lines.push(
       '',
-      'Share of the limit that binds each figure (compute: 2QNd flops at peak; bandwidth: the corpus read once):',
+      "Share of the limit that binds each figure's median (compute: 2QNd flops at peak; bandwidth: the corpus read once; a slice judged per pair at the workload's size):",
     );
     lines.push(
       ...columns([

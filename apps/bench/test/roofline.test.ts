@@ -186,12 +186,25 @@ describe('share of the limit that binds', () => {
       ...p,
     });
     const report = {
+      workloads: [
+        { id: 'B', size: { q: 1, n: 1000, d: 100, k: 10 } },
+        { id: 'C', size: { q: 256, n: 1000, d: 100 } },
+      ],
       contenders: [{ id: 'wasm', role: 'backend', available: true, details: { threads: 1 } }],
       results: [
         result({}),
         result({ method: 'int8 corpus' }),
         result({ workload: 'A', size: { q: 1, n: 1, d: 100 } }),
         result({ status: 'wrong' }),
+        // C on a slice of 8 of its 256 queries: 1.6 Mflop in 0.32 ms, so the whole C would take
+        // 10.24 ms for 51.2 Mflop; at 10 GFLOP/s that is 5.12 ms: 50%, bound by compute.
+        result({
+          workload: 'C',
+          method: 'corpus.similarity',
+          size: { q: 8, n: 1000, d: 100 },
+          shrunk: true,
+          timing: timing(0.32),
+        }),
       ],
     } as unknown as BenchReport;
     const out = withRoofline(report, ROOF);
@@ -203,6 +216,8 @@ describe('share of the limit that binds', () => {
     expect(out.results[1].limit!.share).toBeCloseTo(104_000 / 10e9 / 80e-6, 12);
     expect(out.results[2].limit).toBeUndefined();
     expect(out.results[3].limit).toBeUndefined();
+    expect(out.results[4].limit).toMatchObject({ bound: 'compute', flops: 2 * 256 * 1000 * 100 });
+    expect(out.results[4].limit!.share).toBeCloseTo(0.5, 12);
     const text = renderRoofline(out);
     expect(text).toContain('wasm SIMD mul+add peak: 10.0 GFLOP/s per thread');
     expect(text).toMatch(/B\s+wasm\s+corpus\.search\s+1\s+bandwidth\s+5\.0 GB\/s\s+10\.0 GB\/s\s+50%/);
@@ -231,7 +246,8 @@ describe('cosinekit-bench -w roofline', () => {
     expect(timed.length).toBeGreaterThan(1);
     for (const r of timed) {
       expect(r.limit, `${r.contender} ${r.method}`).toBeDefined();
-      expect(r.limit!.flops).toBe(2 * r.size.q * r.size.n * r.size.d);
+      const w = report.workloads.find((x) => x.id === r.workload)!.size;
+      expect(r.limit!.flops).toBe(2 * w.q * w.n * w.d);
       expect(r.limit!.share).toBeGreaterThan(0);
     }
     const text = lines.join('\n');
