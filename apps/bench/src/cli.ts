@@ -14,6 +14,7 @@ import { nodeEnvironment } from './env.js';
 import { pc, useColour } from './report/colour.js';
 import { renderCompare } from './report/compare.js';
 import { renderCrossover } from './report/crossover.js';
+import { headerLines } from './report/format.js';
 import { parseReport, toJson } from './report/json.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
@@ -410,8 +411,16 @@ async function runFromFlags(
   // With the JSON on standard output, everything for people goes to standard error.
   const jsonToStdout = f.json === STDOUT;
   const say = jsonToStdout ? io.err : io.out;
-  say(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
-  if (report.roofline) say(`\n${renderRoofline(report)}`);
+  // `-w roofline` alone has no results table: just the environment and the limits.
+  const limitsOnly = report.roofline && report.results.length === 0;
+  if (limitsOnly)
+    say(
+      `${headerLines(report)
+        .filter((l) => !l.startsWith('Settings'))
+        .join('\n')}\n`,
+    );
+  else say(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
+  if (report.roofline) say(`${limitsOnly ? '' : '\n'}${renderRoofline(report)}`);
   const write = (file: string, text: string, what: string) => {
     mkdirSync(dirname(resolve(file)), { recursive: true });
     writeFileSync(file, text);

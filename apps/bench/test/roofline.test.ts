@@ -228,6 +228,17 @@ describe('share of the limit that binds', () => {
 });
 
 describe('cosinekit-bench -w roofline', () => {
+  it('alone prints the environment and the limits, no empty results table', async () => {
+    const lines: string[] = [];
+    const io: Io = { out: (t) => lines.push(t), err: () => {}, progress: false };
+    expect(await main(['-w', 'roofline', '--no-json', '--no-svg'], io)).toBe(0);
+    const text = lines.join('\n');
+    expect(text).toMatch(/^Runtime: /);
+    expect(text).toMatch(/wasm SIMD mul\+add peak: [\d.]+ GFLOP\/s per thread/);
+    expect(text).toMatch(/streaming read: +[\d.]+ GB\/s on 1 thread/);
+    expect(text).not.toContain('DESIGN target');
+  });
+
   it('measures the roofline before B and gives each B figure its share of the limit', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cosinekit-roofline-'));
     const json = join(dir, 'r.json');
