@@ -2,6 +2,7 @@ import type { Backend } from '@cosinekit/core';
 import { backendContender } from './backend-contender.js';
 import { isKnownBackend, KNOWN_BACKENDS_TEXT, type ModuleLoader } from './backends.js';
 import { PEERS, planContenders } from './contenders.js';
+import { measureRoofline, type RooflineOptions, withRoofline } from './roofline.js';
 import { runSuite } from './run.js';
 import type { BenchReport, Environment, RunSettings, Size, WorkloadSpec } from './types.js';
 import { customWorkload, PRESETS, scaleWorkload } from './workloads.js';
@@ -15,8 +16,10 @@ export interface ExtraBackend {
 /** A run described by names, as the CLI flags and the browser form give it. */
 export interface BenchOptions extends Omit<RunSettings, 'workloads' | 'backends'> {
   readonly backends: readonly string[];
-  /** Preset ids (`A`, `B`, `C`, `S`, `mnist`, `million`) and/or `custom`. */
+  /** Preset ids (`A`, `B`, `C`, `S`, `mnist`, `million`), `custom`, and `roofline` (this machine's limits, measured first). */
   readonly workloads: readonly string[];
+  /** How `roofline` measures (tests make it small). */
+  readonly roofline?: RooflineOptions;
   /** The shape of the `custom` workload. */
   readonly custom?: Size;
   /** Scales the random presets (B, C) for quick runs; 1 for the real sizes. */
@@ -41,7 +44,9 @@ export function resolveWorkloads(ids: readonly string[], custom?: Size, scale = 
     }
     const preset = PRESETS[id] ?? PRESETS[id.toUpperCase()];
     if (!preset)
-      throw new Error(`unknown workload '${id}' (known: ${Object.keys(PRESETS).join(', ')}, custom)`);
+      throw new Error(
+        `unknown workload '${id}' (known: ${Object.keys(PRESETS).join(', ')}, custom, roofline, sweep)`,
+      );
     return scaleWorkload(preset, scale);
   });
 }
@@ -70,8 +75,29 @@ export function checkNames(backends: readonly string[], peers: readonly string[]
 }
 
 /** Runs the benchmark suite described by names. */
-export function benchmark(o: BenchOptions): Promise<BenchReport> {
+export async function benchmark(o: BenchOptions): Promise<BenchReport> {
   checkNames(o.backends, o.peers);
+  // The roofline is measured before anything else runs, on a quiet process; every figure of the
+  // suite is then given its share of the limit that binds it.
+  if (o.workloads.includes('roofline')) {
+    o.onProgress?.(0, 1, 'roofline: measuring peak and bandwidth');
+    const roofline = await measureRoofline({ threads: o.threads, ...o.roofline });
+    const rest = o.workloads.filter((w) => w !== 'roofline');
+    const report: BenchReport = rest.length
+      ? await benchmark({ ...o, workloads: rest })
+      : {
+          schema: 'cosinekit-bench/1',
+          startedAt: new Date().toISOString(),
+          durationSeconds: roofline.durationSeconds,
+          environment: o.environment,
+          settings: { ...settingsOf(o), workloads: [] },
+          workloads: [],
+          contenders: [],
+          results: [],
+          ok: true,
+        };
+    return withRoofline({ ...report, settings: { ...report.settings, workloads: o.workloads } }, roofline);
+  }
   const workloads = resolveWorkloads(o.workloads, o.custom, o.scale);
   const contenders = planContenders({
     backends: o.backends,
@@ -80,9 +106,20 @@ export function benchmark(o: BenchOptions): Promise<BenchReport> {
     backendOptions: { threads: o.threads, tfjsWasmPaths: o.tfjsWasmPaths, wasmTuning: o.wasmTuning },
   });
   for (const x of o.extraBackends ?? []) contenders.push(backendContender(x.id, () => x.create()));
-  const settings: RunSettings = {
+  const settings: RunSettings = { ...settingsOf(o), workloads: workloads.map((w) => w.id) };
+  return runSuite({
+    workloads,
+    contenders,
+    settings,
+    environment: o.environment,
+    onProgress: o.onProgress,
+  });
+}
+
+function settingsOf(o: BenchOptions): RunSettings {
+  return {
     command: o.command,
-    workloads: workloads.map((w) => w.id),
+    workloads: o.workloads,
     backends: [...o.backends, ...(o.extraBackends ?? []).map((x) => x.id)],
     peers: o.peers,
     reps: o.reps,
@@ -92,13 +129,6 @@ export function benchmark(o: BenchOptions): Promise<BenchReport> {
     tolerance: o.tolerance,
     seed: o.seed,
   };
-  return runSuite({
-    workloads,
-    contenders,
-    settings,
-    environment: o.environment,
-    onProgress: o.onProgress,
-  });
 }
 
 /**

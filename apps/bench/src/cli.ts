@@ -14,10 +14,13 @@ import { nodeEnvironment } from './env.js';
 import { pc, useColour } from './report/colour.js';
 import { renderCompare } from './report/compare.js';
 import { renderCrossover } from './report/crossover.js';
+import { headerLines } from './report/format.js';
 import { parseReport, toJson } from './report/json.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderSvg } from './report/svg.js';
 import { renderTable } from './report/table.js';
+import { renderRoofline } from './roofline.js';
+import { parseGrid, renderSweep, runSweep, type SweepGrid } from './sweep.js';
 import type { BenchReport, Size } from './types.js';
 import { PRESETS } from './workloads.js';
 
@@ -104,6 +107,7 @@ interface RunFlags {
   wasmTuning?: Record<string, string | number>;
   backendModule?: string[];
   json: string | false;
+  grid?: Partial<SweepGrid>;
   markdown?: string;
   svg: string | false;
   progress: boolean;
@@ -129,7 +133,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         .map((p) => `${p.id} (${p.title})`)
         .join(
           '; ',
-        )}; custom (the --q/--n/--d/--k shape). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N)`,
+        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N)`,
       list,
       [...DEFAULTS.workloads],
     )
@@ -195,8 +199,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       "extra backends: ES modules whose default export (or 'createBackend') returns a core Backend",
     )
     .option(
+      '--grid <axes>',
+      "sweep: the grid's axes to use instead of the full one, e.g. 'q=1,64;n=10000;d=96,768'",
+      (v: string) => {
+        try {
+          return parseGrid(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+    )
+    .option(
       '--json <file>',
-      "write the JSON report here ('-': to standard output, the table then goes to standard error)",
+      "write the JSON report here ('-': to standard output, the table then goes to standard error; sweep: bench-results/sweep.json)",
       'bench-results/latest.json',
     )
     .option('--no-json', 'do not write the JSON report')
@@ -217,6 +232,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .action(async (flags: RunFlags, cmd: Command) => {
       // A shape given without --workloads means "just that shape".
       const onlyCustom = cmd.getOptionValueSource('workloads') === 'default';
+      if (flags.workloads.includes('sweep')) {
+        const json = cmd.getOptionValueSource('json') === 'default' ? 'bench-results/sweep.json' : flags.json;
+        setExit(await sweepFromFlags({ ...flags, json }, io, argv));
+        return;
+      }
       setExit(await runFromFlags(flags, io, argv, onlyCustom));
     });
   program
@@ -391,7 +411,16 @@ async function runFromFlags(
   // With the JSON on standard output, everything for people goes to standard error.
   const jsonToStdout = f.json === STDOUT;
   const say = jsonToStdout ? io.err : io.out;
-  say(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
+  // `-w roofline` alone has no results table: just the environment and the limits.
+  const limitsOnly = report.roofline && report.results.length === 0;
+  if (limitsOnly)
+    say(
+      `${headerLines(report)
+        .filter((l) => !l.startsWith('Settings'))
+        .join('\n')}\n`,
+    );
+  else say(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
+  if (report.roofline) say(`${limitsOnly ? '' : '\n'}${renderRoofline(report)}`);
   const write = (file: string, text: string, what: string) => {
     mkdirSync(dirname(resolve(file)), { recursive: true });
     writeFileSync(file, text);
@@ -401,6 +430,41 @@ async function runFromFlags(
   else if (f.json) write(f.json, toJson(report), 'JSON');
   if (f.markdown) write(f.markdown, renderMarkdown(report), 'Markdown');
   if (f.svg) write(f.svg, renderSvg(report), 'SVG chart');
+  return report.ok ? 0 : 1;
+}
+
+/** `-w sweep`: the shape grid against the roofline; a table and JSON. Exits 1 when a figure is wrong. */
+async function sweepFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Promise<number> {
+  const t0 = performance.now();
+  const report = await runSweep({
+    grid: f.grid,
+    scale: f.scale,
+    threads: f.threads,
+    reps: f.reps,
+    warmup: f.warmup,
+    budgetSeconds: f.budget,
+    tolerance: f.tolerance,
+    seed: f.seed,
+    load: nodeLoader,
+    environment: nodeEnvironment(),
+    command: ['cosinekit-bench', ...argv].join(' '),
+    onProgress: (done, total, label) => {
+      if (f.progress)
+        io.err(pc.dim(`[${done}/${total}] ${label} (${((performance.now() - t0) / 1000).toFixed(1)} s)`));
+    },
+  });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  if (f.json === STDOUT) {
+    io.err(renderSweep(report));
+    io.out(json.trimEnd());
+  } else {
+    io.out(renderSweep(report));
+    if (f.json) {
+      mkdirSync(dirname(resolve(f.json)), { recursive: true });
+      writeFileSync(f.json, json);
+      io.out(pc.dim(`JSON written to ${f.json}`));
+    }
+  }
   return report.ok ? 0 : 1;
 }
 

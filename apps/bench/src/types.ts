@@ -2,6 +2,7 @@
  * Shapes of the benchmark's inputs and results. Everything here is plain data, so a run can be
  * written to JSON in Node or in a browser and compared later.
  */
+import type { LimitShare, Roofline } from './roofline.js';
 
 /** What a workload computes. */
 export type WorkloadKind = 'pair' | 'search' | 'matrix';
@@ -90,6 +91,8 @@ export interface BenchResult {
   readonly msPerQuery?: number;
   /** Memory figures of the `million` preset. */
   readonly memory?: MillionMemory;
+  /** Share of the machine's limit that binds this figure (runs with `-w roofline`). */
+  readonly limit?: LimitShare;
 }
 
 /** What the `million` preset measures about memory, in bytes (RSS only where there is a process). */
@@ -164,4 +167,6 @@ export interface BenchReport {
   readonly results: readonly BenchResult[];
   /** False when any result is wrong: the run exits non-zero. */
   readonly ok: boolean;
+  /** This machine's measured limits (runs with `-w roofline`). */
+  readonly roofline?: Roofline;
 }

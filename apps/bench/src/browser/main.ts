@@ -12,6 +12,7 @@ import type { ModuleLoader } from '../backends.js';
 import { benchmark } from '../bench.js';
 import { toJson } from '../report/json.js';
 import { renderSvg } from '../report/svg.js';
+import { renderRoofline } from '../roofline.js';
 import type { BenchReport } from '../types.js';
 import { browserEnvironment } from './env.js';
 import { renderAnswers, renderEnvironment, renderResults } from './render.js';
@@ -111,8 +112,9 @@ async function run(): Promise<void> {
     $('chart').innerHTML = renderSvg(report);
     renderEnvironment(report, $('env'));
     renderResults(report, $('table'));
+    $('roofline').textContent = renderRoofline(report);
     $<HTMLButtonElement>('download').disabled = false;
-    const measured = report.results.some((r) => r.status === 'ok');
+    const measured = report.results.some((r) => r.status === 'ok') || report.roofline !== undefined;
     status.textContent = !report.ok
       ? 'FAILED: some results are wrong or errored (red rows).'
       : measured

@@ -1,0 +1,587 @@
+/**
+ * The shape sweep: the wasm backend on one thread and on all threads, with tfjs-wasm's fast path
+ * beside it, over a grid of Q queries x N corpus rows x d dimensions, each figure checked against
+ * float64 and judged against this machine's roofline. It is there to find slow shapes before users
+ * do. Shared by Node and the browser: it imports nothing from Node.
+ *
+ * One or a few queries (Q <= 8) search a resident corpus (top-k): they are bound by reading the
+ * corpus, so they are judged on bandwidth. More queries compute the similarity matrix against it
+ * (`corpus.similarity`): a product bound by compute, judged on peak FLOP/s and on what the second
+ * thread adds.
+ */
+import { ExactReference } from './accuracy.js';
+import { backendContender } from './backend-contender.js';
+import { backendSource, firstLine, type ModuleLoader } from './backends.js';
+import { tfjsPeerContender } from './contenders.js';
+import { measure } from './measure.js';
+import type { Method, OpenContender } from './method.js';
+import { fmtBytes } from './million.js';
+import { fmtMs, fmtRatio } from './report/format.js';
+import {
+  columns,
+  describeRoofline,
+  type LimitShare,
+  limitShare,
+  limitsFor,
+  measureRoofline,
+  pct,
+  type Roofline,
+  type RooflineOptions,
+} from './roofline.js';
+import { now } from './timing.js';
+import type { Accuracy, ContenderInfo, Environment, RunSettings, Size, Timing } from './types.js';
+import { customWorkload, makeDataset, randomMatrix } from './workloads.js';
+
+/** The grid of shapes. */
+export interface SweepGrid {
+  readonly q: readonly number[];
+  readonly n: readonly number[];
+  readonly d: readonly number[];
+}
+
+/** The full grid: Q in {1, 8, 64, 1000}, N in {10k, 200k, 1M}, d in {96 ... 3072}. */
+export const SWEEP_GRID: SweepGrid = {
+  q: [1, 8, 64, 1000],
+  n: [10_000, 200_000, 1_000_000],
+  d: [96, 384, 768, 1536, 3072],
+};
+
+/** Up to this many queries a cell is a top-k search (judged on bandwidth); above, a similarity matrix. */
+export const FEW_QUERIES = 8;
+/** Top-k of the search cells. */
+export const SWEEP_K = 10;
+/** Largest wasm memory (32-bit addresses: 4 GiB), less what the kernels stage beside the corpus. */
+export const WASM_MEMORY_LIMIT = 4 * 2 ** 30 - 256 * 2 ** 20;
+/** A cell whose data, exact reference and uploads are estimated to take longer than this many budgets is skipped. */
+const SETUP_BUDGETS = 30;
+
+/** The targets of the issue "Fast on every shape". */
+export const SWEEP_TARGETS = {
+  /** One or a few queries against a resident corpus: share of single-thread bandwidth. */
+  fewBandwidth: 0.8,
+  /** Many-query products (Q >= 64, d >= 128): share of the single-thread peak. */
+  manyPeak: 0.65,
+  /** Speed-up of the second thread on those products (above the threading threshold). */
+  secondThread: 1.8,
+  /** Smallest d of a product judged on peak and threads. */
+  minD: 128,
+  minQ: 64,
+} as const;
+
+export interface SweepOptions {
+  /** Overrides of the grid's axes. */
+  readonly grid?: Partial<SweepGrid>;
+  /** Scales N (Q and d stay, so every cell is still judged by the same targets). */
+  readonly scale?: number;
+  /** Threads of the all-threads wasm contender (default: every core, as the backend picks). */
+  readonly threads?: number;
+  readonly reps: number;
+  readonly warmup: number;
+  /** Seconds per figure, as in the bench; cells estimated to need more than 30 budgets of setup are skipped. */
+  readonly budgetSeconds: number;
+  readonly tolerance: number;
+  readonly seed: number;
+  /** Bytes of host memory a cell may use (default 8 GiB, or less where the machine says so). */
+  readonly hostMemoryLimit?: number;
+  /** A roofline already measured, or how to measure one (tests make it small). */
+  readonly roofline?: Roofline | RooflineOptions;
+  readonly load: ModuleLoader;
+  readonly environment: Environment;
+  readonly command?: string;
+  /** Where tfjs-backend-wasm finds its binaries (browsers). */
+  readonly tfjsWasmPaths?: string | Record<string, string>;
+  readonly onProgress?: (done: number, total: number, label: string) => void;
+}
+
+/** One contender's figure on one cell. */
+export interface SweepFigure {
+  readonly contender: string;
+  readonly threads: number;
+  readonly method: string;
+  readonly status: 'ok' | 'wrong' | 'error' | 'unavailable' | 'skipped';
+  readonly note?: string;
+  /** The size measured (smaller than the cell's when it ran on a slice). */
+  readonly size: Size;
+  readonly shrunk: boolean;
+  readonly timing?: Timing;
+  /** The fastest repetition per query-row pair, ns (what the sweep judges on). */
+  readonly nsPerPair?: number;
+  readonly accuracy?: Accuracy;
+  readonly limit?: LimitShare;
+}
+
+/** One target judged on one cell. */
+export interface SweepVerdict {
+  readonly target: 'fewBandwidth' | 'beatsTfjs' | 'manyPeak' | 'secondThread';
+  readonly text: string;
+  readonly value: number;
+  readonly want: number;
+  readonly met: boolean;
+  /** How far from the target, in words (`missed by 12 pts`, `met by 0.3x`). */
+  readonly margin: string;
+}
+
+export interface SweepCell {
+  readonly q: number;
+  readonly n: number;
+  readonly d: number;
+  readonly op: 'search' | 'matrix';
+  readonly k?: number;
+  /** Why the cell did not run (memory or time), when it did not. */
+  readonly skipped?: string;
+  readonly figures: readonly SweepFigure[];
+  readonly verdicts: readonly SweepVerdict[];
+  readonly seconds: number;
+}
+
+export interface SweepReport {
+  readonly schema: 'cosinekit-sweep/1';
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly environment: Environment;
+  readonly command?: string;
+  readonly settings: {
+    readonly grid: SweepGrid;
+    readonly scale: number;
+    readonly reps: number;
+    readonly warmup: number;
+    readonly budgetSeconds: number;
+    readonly tolerance: number;
+    readonly seed: number;
+  };
+  readonly roofline: Roofline;
+  readonly contenders: readonly ContenderInfo[];
+  readonly cells: readonly SweepCell[];
+  /** False when any figure is wrong or threw. */
+  readonly ok: boolean;
+}
+
+/** The grid to run: the full one with overrides, N scaled (at least k rows). */
+export function sweepGrid(grid: Partial<SweepGrid> = {}, scale = 1): SweepGrid {
+  const n = (grid.n ?? SWEEP_GRID.n).map((x) => Math.max(SWEEP_K, Math.round(x * scale)));
+  return { q: grid.q ?? SWEEP_GRID.q, n: [...new Set(n)], d: grid.d ?? SWEEP_GRID.d };
+}
+
+/**
+ * Bytes a cell needs: in our wasm memory (the corpus in rows padded to 4 floats, the queries, a
+ * score tile or output chunk), in tfjs's (the corpus, its normalised and transposed copies while
+ * they are made, the scores) and on the host (the corpus and queries, the answers of one call, the
+ * exact float64 rows of the check).
+ */
+export function cellBytes(q: number, n: number, d: number): { wasm: number; tfjs: number; host: number } {
+  const corpus = n * d * 4;
+  const padded = n * Math.ceil(d / 4) * 16;
+  const out = q <= FEW_QUERIES ? q * SWEEP_K * 8 : q * n * 4;
+  return {
+    wasm: padded + q * Math.ceil(d / 4) * 16 + Math.min(out, 16 * 2 ** 20) + 4 * 2 ** 20,
+    tfjs: 3 * corpus + 2 * q * n * 4 + q * d * 8,
+    host: corpus + q * d * 4 + 2 * out + Math.min(q, 16) * n * 8 + n * 8,
+  };
+}
+
+/** Nanoseconds per generated value here (the fastest of 3 tries), to estimate a cell's setup (data, exact check, uploads). */
+function elementNs(): number {
+  const n = 1 << 18;
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < 3; r++) {
+    const s = now();
+    randomMatrix(1, n, r);
+    best = Math.min(best, ((now() - s) * 1e6) / n);
+  }
+  return Math.max(0.5, best);
+}
+
+function hostLimit(o: SweepOptions): number {
+  if (o.hostMemoryLimit !== undefined) return o.hostMemoryLimit;
+  const mem = (globalThis as { process?: { constrainedMemory?: () => number } }).process;
+  const c = mem?.constrainedMemory?.();
+  return c && c > 0 && c < 2 ** 50 ? Math.min(8 * 2 ** 30, c / 2) : 8 * 2 ** 30;
+}
+
+interface Runner {
+  readonly id: string;
+  readonly threads: number;
+  readonly open: OpenContender | undefined;
+  readonly reason?: string;
+  readonly tfjs: boolean;
+}
+
+/** The figure of a cell, by contender id. */
+const figureOf = (c: Pick<SweepCell, 'figures'>, id: string) =>
+  c.figures.find((f) => f.contender === id && f.status === 'ok');
+
+/** `missed by 12 pts` / `met by 3 pts` for shares; `missed by 0.2x` for ratios. */
+function margin(value: number, want: number, share: boolean): string {
+  const diff = value - want;
+  const amount = share ? `${Math.abs(diff * 100).toFixed(0)} pts` : `${Math.abs(diff).toFixed(2)}x`;
+  return `${diff >= 0 ? 'met by' : 'missed by'} ${amount}`;
+}
+
+/**
+ * Judges one cell on the targets that apply to it: few queries on wasm@1's share of single-thread
+ * bandwidth and on beating tfjs-wasm's fast path (one thread); many-query products with d >= 128
+ * on wasm@1's share of the single-thread peak and on wasm@2's speed-up over wasm@1, when the product
+ * is above the backend's threading threshold.
+ */
+export function judgeCell(c: Omit<SweepCell, 'verdicts'>, threadMinFlops = 0): SweepVerdict[] {
+  const out: SweepVerdict[] = [];
+  const one = figureOf(c, 'wasm@1');
+  const two = figureOf(c, 'wasm@2');
+  const tfjs = figureOf(c, 'tfjs-wasm:fast');
+  const t = SWEEP_TARGETS;
+  if (c.q <= FEW_QUERIES) {
+    if (one?.limit) {
+      const v = one.limit.bandwidthShare;
+      out.push({
+        target: 'fewBandwidth',
+        text: `bw ${pct(v)}`,
+        value: v,
+        want: t.fewBandwidth,
+        met: v >= t.fewBandwidth,
+        margin: margin(v, t.fewBandwidth, true),
+      });
+    }
+    if (one?.nsPerPair && tfjs?.nsPerPair) {
+      const v = tfjs.nsPerPair / one.nsPerPair;
+      out.push({
+        target: 'beatsTfjs',
+        text: `vs tfjs ${fmtRatio(v)}`,
+        value: v,
+        want: 1,
+        met: v > 1,
+        margin: margin(v, 1, false),
+      });
+    }
+  } else if (c.q >= t.minQ && c.d >= t.minD) {
+    if (one?.limit) {
+      const v = one.limit.peakShare;
+      out.push({
+        target: 'manyPeak',
+        text: `peak ${pct(v)}`,
+        value: v,
+        want: t.manyPeak,
+        met: v >= t.manyPeak,
+        margin: margin(v, t.manyPeak, true),
+      });
+    }
+    if (one?.nsPerPair && two?.nsPerPair && 2 * c.q * c.n * c.d >= threadMinFlops) {
+      const v = one.nsPerPair / two.nsPerPair;
+      out.push({
+        target: 'secondThread',
+        text: `2nd thread ${fmtRatio(v)}`,
+        value: v,
+        want: t.secondThread,
+        met: v >= t.secondThread,
+        margin: margin(v, t.secondThread, false),
+      });
+    }
+  }
+  return out;
+}
+
+/** The contenders of the sweep: wasm on 1, 2 and (when more) all threads, and tfjs-wasm's fast path. */
+export function sweepContenderIds(threads: number): string[] {
+  const ids = ['wasm@1'];
+  if (threads >= 2) ids.push('wasm@2');
+  if (threads > 2) ids.push(`wasm@${threads}`);
+  ids.push('tfjs-wasm:fast');
+  return ids;
+}
+
+/** The one method of each contender that a cell times: the resident corpus call, or tfjs's `matMul(q, cT)`. */
+function pick(
+  open: OpenContender,
+  op: 'search' | 'matrix',
+  spec: ReturnType<typeof customWorkload>,
+): Method | undefined {
+  const methods = open.methods(op, spec);
+  if (open.info.role === 'peer') return methods[0];
+  return methods.find((m) => m.name === (op === 'search' ? 'corpus.search' : 'corpus.similarity'));
+}
+
+/** Runs the sweep: the roofline first, then every cell that fits, each contender on it in turn. */
+export async function runSweep(o: SweepOptions): Promise<SweepReport> {
+  const started = new Date();
+  const t0 = now();
+  const grid = sweepGrid(o.grid, o.scale ?? 1);
+  const cellsToRun = grid.q.flatMap((q) => grid.n.flatMap((n) => grid.d.map((d) => ({ q, n, d }))));
+  const total = cellsToRun.length;
+  o.onProgress?.(0, total + 1, 'roofline: measuring peak and bandwidth');
+  const roofline =
+    o.roofline && 'peakMulAdd' in o.roofline
+      ? o.roofline
+      : await measureRoofline({ threads: o.threads, ...(o.roofline as RooflineOptions | undefined) });
+  const threads = o.threads ?? roofline.threads;
+  const settings: RunSettings = {
+    workloads: ['sweep'],
+    backends: [],
+    peers: [],
+    reps: o.reps,
+    warmup: o.warmup,
+    budgetSeconds: o.budgetSeconds,
+    baseline: 'wasm@1',
+    tolerance: o.tolerance,
+    seed: o.seed,
+  };
+  const runners: Runner[] = [];
+  for (const id of sweepContenderIds(threads)) {
+    const tfjs = id.startsWith('tfjs-');
+    const c = tfjs
+      ? tfjsPeerContender('wasm', 'fast', o.load, o.tfjsWasmPaths)
+      : backendContender(id, () => backendSource(id, o.load).create());
+    try {
+      const open = await c.open();
+      const t = Number(open.info.details?.threads ?? (tfjs ? 1 : Number.NaN));
+      runners.push({ id, threads: Number.isFinite(t) ? t : 1, open, tfjs });
+    } catch (err) {
+      runners.push({ id, threads: 1, open: undefined, reason: firstLine(err), tfjs });
+    }
+  }
+  // tfjs-wasm runs on one thread in Node (its threaded build needs a cross-origin-isolated page).
+  const threadMinFlops = Number(
+    runners.find((r) => r.id === 'wasm@2')?.open?.info.details?.threadMinFlops ?? 0,
+  );
+  const nsPerElement = elementNs();
+  const host = hostLimit(o);
+  const cells: SweepCell[] = [];
+  try {
+    for (const [i, shape] of cellsToRun.entries()) {
+      const { q, n, d } = shape;
+      const op = q <= FEW_QUERIES ? 'search' : 'matrix';
+      const k = op === 'search' ? Math.min(SWEEP_K, n) : undefined;
+      o.onProgress?.(i + 1, total + 1, `sweep ${q} x ${n} x ${d}`);
+      const c0 = now();
+      const bytes = cellBytes(q, n, d);
+      const setupSeconds = (n * d * (4 + Math.min(q, 16)) * nsPerElement) / 1e9;
+      let skipped: string | undefined;
+      if (bytes.wasm > WASM_MEMORY_LIMIT)
+        skipped = `needs ${fmtBytes(bytes.wasm)} of wasm memory (4 GiB at most)`;
+      else if (bytes.host > host)
+        skipped = `needs ${fmtBytes(bytes.host)} of host memory (limit ${fmtBytes(host)})`;
+      else if (setupSeconds > SETUP_BUDGETS * o.budgetSeconds)
+        skipped = `setup est. ${setupSeconds.toFixed(0)} s, over ${SETUP_BUDGETS} budgets of ${o.budgetSeconds} s`;
+      const base = { q, n, d, op, ...(k !== undefined ? { k } : {}) } as const;
+      if (skipped) {
+        cells.push({ ...base, skipped, figures: [], verdicts: [], seconds: 0 });
+        continue;
+      }
+      const spec = customWorkload({ q, n, d, ...(k !== undefined ? { k } : {}) });
+      const ds = await makeDataset(spec, o.seed);
+      const exact = new ExactReference(ds);
+      const figures: SweepFigure[] = [];
+      for (const r of runners) {
+        const fig = { contender: r.id, threads: r.threads, size: ds.size, shrunk: false };
+        if (!r.open) {
+          figures.push({ ...fig, method: '-', status: 'unavailable', note: `not available: ${r.reason}` });
+          continue;
+        }
+        if (r.tfjs && bytes.tfjs > WASM_MEMORY_LIMIT) {
+          figures.push({
+            ...fig,
+            method: '-',
+            status: 'skipped',
+            note: `needs ${fmtBytes(bytes.tfjs)} of tfjs-wasm memory (4 GiB at most)`,
+          });
+          continue;
+        }
+        const m = pick(r.open, op, spec);
+        if (!m) {
+          figures.push({ ...fig, method: '-', status: 'unavailable', note: `no ${op} method` });
+          continue;
+        }
+        try {
+          const got = await measure(m, ds, exact, settings);
+          // Judged on the fastest repetition, like the roofline's best-of figures: on a shared
+          // machine interference only ever adds time. A slice is scaled to the cell per pair.
+          const perPair = got.timing ? got.timing.min / (got.size.q * got.size.n) : undefined;
+          const limit =
+            got.status === 'ok' && perPair !== undefined
+              ? limitShare(
+                  { q, n, d },
+                  (perPair * q * n) / 1000,
+                  limitsFor(roofline, r.threads, r.open.info.details?.variant === 'relaxed'),
+                  r.threads,
+                )
+              : undefined;
+          figures.push({
+            ...fig,
+            method: m.name,
+            status: got.status === 'ok' ? 'ok' : 'wrong',
+            size: got.size,
+            shrunk: got.shrunk,
+            ...(got.note ? { note: got.note } : {}),
+            ...(got.timing ? { timing: got.timing } : {}),
+            ...(perPair !== undefined ? { nsPerPair: perPair * 1e6 } : {}),
+            ...(got.accuracy ? { accuracy: got.accuracy } : {}),
+            ...(limit ? { limit } : {}),
+          });
+        } catch (err) {
+          figures.push({ ...fig, method: m.name, status: 'error', note: `threw: ${firstLine(err)}` });
+        }
+      }
+      const cell = { ...base, figures, seconds: (now() - c0) / 1000 };
+      cells.push({ ...cell, verdicts: judgeCell(cell, threadMinFlops) });
+    }
+  } finally {
+    for (const r of runners) await r.open?.close().catch(() => {});
+  }
+  o.onProgress?.(total + 1, total + 1, 'done');
+  const contenders: ContenderInfo[] = runners.map((r) =>
+    r.open
+      ? r.open.info
+      : { id: r.id, role: r.tfjs ? 'peer' : 'backend', available: false, reason: r.reason },
+  );
+  return {
+    schema: 'cosinekit-sweep/1',
+    startedAt: started.toISOString(),
+    durationSeconds: (now() - t0) / 1000,
+    environment: o.environment,
+    ...(o.command ? { command: o.command } : {}),
+    settings: {
+      grid,
+      scale: o.scale ?? 1,
+      reps: o.reps,
+      warmup: o.warmup,
+      budgetSeconds: o.budgetSeconds,
+      tolerance: o.tolerance,
+      seed: o.seed,
+    },
+    roofline,
+    contenders,
+    cells,
+    ok: cells.every((c) => c.figures.every((f) => f.status !== 'wrong' && f.status !== 'error')),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text.
+
+const share = (f: SweepFigure | undefined) =>
+  f?.limit
+    ? `${pct(f.limit.share)} ${f.limit.bound === 'compute' ? 'peak' : 'bw'}${f.shrunk ? '*' : ''}`
+    : '';
+
+/** A figure's median, or why it has none. */
+function timeOf(f: SweepFigure | undefined): string {
+  if (!f) return '-';
+  if (f.status === 'ok' && f.timing) return `${fmtMs(f.timing.min)}${f.shrunk ? '*' : ''}`;
+  return f.status.toUpperCase();
+}
+
+/** Per target: cells met out of cells judged, and the worst miss. */
+export function summarizeTargets(r: SweepReport): string[] {
+  const names: Record<SweepVerdict['target'], string> = {
+    fewBandwidth: `Q <= ${FEW_QUERIES}: wasm@1 >= ${pct(SWEEP_TARGETS.fewBandwidth)} of 1-thread read bandwidth`,
+    beatsTfjs: `Q <= ${FEW_QUERIES}: wasm@1 faster than tfjs-wasm's fast path (1 thread), at every N`,
+    manyPeak: `Q >= ${SWEEP_TARGETS.minQ}, d >= ${SWEEP_TARGETS.minD}: wasm@1 >= ${pct(SWEEP_TARGETS.manyPeak)} of 1-thread peak`,
+    secondThread: `Q >= ${SWEEP_TARGETS.minQ}, d >= ${SWEEP_TARGETS.minD}: wasm@2 >= ${SWEEP_TARGETS.secondThread}x wasm@1`,
+  };
+  const out: string[] = [];
+  for (const target of Object.keys(names) as SweepVerdict['target'][]) {
+    const judged = r.cells.flatMap((c) =>
+      c.verdicts.filter((v) => v.target === target).map((v) => ({ c, v })),
+    );
+    if (!judged.length) {
+      out.push(`n/a     ${names[target]}: no cell measured it`);
+      continue;
+    }
+    const missed = judged.filter((x) => !x.v.met);
+    const worst = [...judged].sort((a, b) => a.v.value / a.v.want - b.v.value / b.v.want)[0];
+    const verdict = missed.length ? 'MISSED' : 'met';
+    const where = `${worst.c.q} x ${worst.c.n.toLocaleString('en-US')} x ${worst.c.d}`;
+    out.push(
+      `${verdict.padEnd(7)} ${names[target]}: met in ${judged.length - missed.length} of ${judged.length} cells; worst ${worst.v.text} at ${where} (${worst.v.margin})`,
+    );
+  }
+  return out;
+}
+
+/**
+ * The sweep as a compact text table: per cell the wasm@1 time and its share of the binding limit,
+ * the all-threads share, what the second thread adds, tfjs's fast path and wasm@1's ratio to it,
+ * whether every figure matched float64, and the targets met or missed (by how much).
+ */
+export function renderSweep(r: SweepReport): string {
+  const threads = r.contenders.filter((c) => c.id.startsWith('wasm@')).map((c) => c.id);
+  const all = threads[threads.length - 1];
+  const header = [
+    'Q',
+    'N',
+    'd',
+    'op',
+    'wasm@1 best',
+    'of limit',
+    ...(all && all !== 'wasm@1' ? [`${all} of limit`] : []),
+    ...(threads.includes('wasm@2') ? ['wasm@2 vs @1'] : []),
+    'tfjs fast best',
+    'wasm@1 vs tfjs',
+    'float64 check',
+    'targets',
+  ];
+  const rows = r.cells.map((c) => {
+    const lead = [String(c.q), c.n.toLocaleString('en-US'), String(c.d), c.op];
+    if (c.skipped) return [...lead, `skipped: ${c.skipped}`];
+    const one = c.figures.find((f) => f.contender === 'wasm@1');
+    const two = c.figures.find((f) => f.contender === 'wasm@2');
+    const top = c.figures.find((f) => f.contender === all);
+    const tfjs = c.figures.find((f) => f.contender === 'tfjs-wasm:fast');
+    const ratio = (a?: SweepFigure, b?: SweepFigure) =>
+      a?.nsPerPair && b?.nsPerPair && a.status === 'ok' && b.status === 'ok'
+        ? fmtRatio(b.nsPerPair / a.nsPerPair)
+        : '';
+    const wrong = c.figures.filter((f) => f.status === 'wrong' || f.status === 'error');
+    const checked = c.figures.filter((f) => f.accuracy).length;
+    const check = wrong.length ? `WRONG: ${wrong.map((f) => f.contender).join(', ')}` : `${checked} ok`;
+    const verdicts = c.verdicts.map(
+      (v) => `${v.text} ${v.met ? 'met' : `MISSED (${v.margin.replace('missed ', '')})`}`,
+    );
+    const skippedTfjs = tfjs?.status === 'skipped' ? 'skipped' : timeOf(tfjs);
+    return [
+      ...lead,
+      timeOf(one),
+      share(one),
+      ...(all && all !== 'wasm@1' ? [share(top)] : []),
+      ...(threads.includes('wasm@2') ? [ratio(two, one)] : []),
+      skippedTfjs,
+      ratio(one, tfjs),
+      check,
+      verdicts.join('; '),
+    ];
+  });
+  const lines = [
+    'Roofline of this machine',
+    ...describeRoofline(r.roofline).map((l) => `  ${l}`),
+    '',
+    `Shape sweep (${r.cells.length} cells, ${r.durationSeconds.toFixed(0)} s; Q <= ${FEW_QUERIES}: corpus.search top-${SWEEP_K}; more: corpus.similarity):`,
+    ...columns([header, ...rows]),
+    '',
+    "Times are the fastest repetition per call (the roofline is best-of too; medians are in the JSON); * ran on a slice (the full size did not fit the time budget), judged per pair at the cell's size. 'of limit': share of the limit that binds (peak: 2QNd at the threads' peak; bw: the corpus bytes at their read bandwidth).",
+    '',
+    'Targets:',
+    ...summarizeTargets(r).map((l) => `  ${l}`),
+  ];
+  const notes = r.cells.flatMap((c) =>
+    c.figures
+      .filter((f) => f.status !== 'ok' && f.note)
+      .map((f) => `  ${c.q} x ${c.n} x ${c.d} ${f.contender}: ${f.note}`),
+  );
+  if (notes.length) lines.push('', 'Notes:', ...notes);
+  return lines.join('\n');
+}
+
+/** Reads `q=1,8;n=10000;d=96,384` (any subset of the axes). */
+export function parseGrid(text: string): Partial<SweepGrid> {
+  const out: Record<string, number[]> = {};
+  for (const part of text.split(/[;\s]+/).filter(Boolean)) {
+    const m = /^([qnd])=([\d,_]+)$/i.exec(part.trim());
+    if (!m) throw new Error(`grid part '${part}' is not like q=1,8 or n=10000 or d=96,384`);
+    const values = m[2]
+      .split(',')
+      .filter(Boolean)
+      .map((v) => Number(v.replace(/_/g, '')));
+    if (!values.length || values.some((v) => !Number.isInteger(v) || v < 1))
+      throw new Error(`grid part '${part}' needs positive integers`);
+    out[m[1].toLowerCase()] = values;
+  }
+  return out as Partial<SweepGrid>;
+}

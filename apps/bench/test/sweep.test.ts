@@ -1,0 +1,262 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type Io, main } from '../src/cli.js';
+import { nodeEnvironment } from '../src/env.js';
+import { limitShare, limitsFor, measureRoofline, type Roofline } from '../src/roofline.js';
+import {
+  cellBytes,
+  judgeCell,
+  parseGrid,
+  renderSweep,
+  runSweep,
+  type SweepCell,
+  type SweepFigure,
+  type SweepReport,
+  sweepContenderIds,
+  sweepGrid,
+} from '../src/sweep.js';
+
+const load = (spec: string) => import(spec) as Promise<Record<string, unknown>>;
+const settings = { reps: 3, warmup: 1, budgetSeconds: 0.2, tolerance: 1e-4, seed: 7 };
+
+describe('the sweep grid', () => {
+  it('is the issue grid, N scaled, axes overridable', () => {
+    expect(sweepGrid()).toEqual({
+      q: [1, 8, 64, 1000],
+      n: [10_000, 200_000, 1_000_000],
+      d: [96, 384, 768, 1536, 3072],
+    });
+    expect(sweepGrid({}, 0.01).n).toEqual([100, 2_000, 10_000]);
+    expect(sweepGrid({ q: [1], d: [7] }, 1e-6)).toEqual({ q: [1], n: [10], d: [7] });
+    expect(parseGrid('q=1,64;n=10_000 d=96')).toEqual({ q: [1, 64], n: [10_000], d: [96] });
+    expect(() => parseGrid('x=1')).toThrow(/not like/);
+    expect(() => parseGrid('q=0')).toThrow(/positive integers/);
+  });
+
+  it('runs wasm on 1, 2 and all threads beside tfjs-wasm fast path', () => {
+    expect(sweepContenderIds(1)).toEqual(['wasm@1', 'tfjs-wasm:fast']);
+    expect(sweepContenderIds(2)).toEqual(['wasm@1', 'wasm@2', 'tfjs-wasm:fast']);
+    expect(sweepContenderIds(8)).toEqual(['wasm@1', 'wasm@2', 'wasm@8', 'tfjs-wasm:fast']);
+  });
+
+  it('sizes each cell: 1M x 3072 needs far more than 4 GiB of wasm memory', () => {
+    const big = cellBytes(1, 1_000_000, 3072);
+    expect(big.wasm).toBeGreaterThan(12e9);
+    // d = 97 is stored padded to 100 floats; a matrix cell holds its Q x N scores on the host.
+    const small = cellBytes(64, 1000, 97);
+    expect(small.wasm).toBeGreaterThanOrEqual(1000 * 100 * 4);
+    expect(small.host).toBeGreaterThanOrEqual(1000 * 97 * 4 + 2 * 64 * 1000 * 4);
+  });
+});
+
+/** A figure as runSweep makes it, from a median in ms, against `roof`. */
+function figure(
+  contender: string,
+  threads: number,
+  q: number,
+  n: number,
+  d: number,
+  ms: number,
+  roof: Roofline,
+) {
+  return {
+    contender,
+    threads,
+    method: 'm',
+    status: 'ok',
+    size: { q, n, d },
+    shrunk: false,
+    nsPerPair: (ms * 1e6) / (q * n),
+    limit: limitShare({ q, n, d }, ms / 1000, limitsFor(roof, threads), threads),
+  } satisfies SweepFigure;
+}
+
+describe('judging a cell', () => {
+  const fig = (best: number) => ({ best, median: best, samples: [best] });
+  const roof: Roofline = {
+    threads: 2,
+    peakMulAdd: { one: fig(10), all: fig(20) },
+    bandwidth: { one: fig(10), all: fig(16) },
+    bufferBytes: 1,
+    durationSeconds: 0,
+    notes: [],
+  };
+
+  it('few queries: share of 1-thread bandwidth and tfjs fast path, with how much they missed or met by', () => {
+    // 1 x 10,000 x 100: 4 MB of corpus, 0.4 ms at 10 GB/s; measured 0.5 ms = 80%.
+    const cell = {
+      q: 1,
+      n: 10_000,
+      d: 100,
+      op: 'search',
+      seconds: 0,
+      figures: [
+        figure('wasm@1', 1, 1, 10_000, 100, 0.5, roof),
+        figure('tfjs-wasm:fast', 1, 1, 10_000, 100, 0.4, roof),
+      ],
+    } as const;
+    const v = judgeCell(cell);
+    expect(v.map((x) => x.target)).toEqual(['fewBandwidth', 'beatsTfjs']);
+    expect(v[0].value).toBeCloseTo(0.8, 12);
+    expect(v[0].met).toBe(true);
+    expect(v[1].value).toBeCloseTo(0.8, 12);
+    expect(v[1].met).toBe(false);
+    expect(v[1].margin).toBe('missed by 0.20x');
+    const slower = judgeCell({ ...cell, figures: [figure('wasm@1', 1, 1, 10_000, 100, 0.8, roof)] });
+    expect(slower).toHaveLength(1);
+    expect(slower[0]).toMatchObject({ met: false, margin: 'missed by 30 pts', text: 'bw 50%' });
+  });
+
+  it('many queries, d >= 128: share of 1-thread peak and the second thread, above the threading threshold', () => {
+    // 64 x 1000 x 128: 16.4 Mflop, 1.64 ms at 10 GFLOP/s; measured 2 ms = 82%; 2 threads in 1.25 ms = 1.6x.
+    const cell = {
+      q: 64,
+      n: 1000,
+      d: 128,
+      op: 'matrix',
+      seconds: 0,
+      figures: [figure('wasm@1', 1, 64, 1000, 128, 2, roof), figure('wasm@2', 2, 64, 1000, 128, 1.25, roof)],
+    } as const;
+    const v = judgeCell(cell, 2 ** 21);
+    expect(v.map((x) => x.target)).toEqual(['manyPeak', 'secondThread']);
+    expect(v[0].value).toBeCloseTo(0.8192, 12);
+    expect(v[0]).toMatchObject({ met: true, margin: 'met by 17 pts' });
+    expect(v[1].value).toBeCloseTo(1.6, 12);
+    expect(v[1]).toMatchObject({ met: false, margin: 'missed by 0.20x' });
+    // Below the threading threshold the second thread is not judged; d < 128 is judged on nothing.
+    expect(judgeCell(cell, 1e9).map((x) => x.target)).toEqual(['manyPeak']);
+    expect(judgeCell({ ...cell, d: 96 })).toEqual([]);
+  });
+});
+
+describe('runSweep', () => {
+  it('runs a tiny grid: every cell checked against float64 and given its share of the binding limit', async () => {
+    const roofline = await measureRoofline({ bytes: 2 ** 20, threads: 2, reps: 1, minMs: 1 });
+    const r: SweepReport = await runSweep({
+      grid: { q: [1, 64], n: [300], d: [96, 130] },
+      threads: 2,
+      roofline,
+      load,
+      environment: nodeEnvironment(),
+      ...settings,
+    });
+    expect(r.schema).toBe('cosinekit-sweep/1');
+    expect(r.ok).toBe(true);
+    expect(r.contenders.map((c) => c.id)).toEqual(['wasm@1', 'wasm@2', 'tfjs-wasm:fast']);
+    expect(r.cells).toHaveLength(4);
+    for (const c of r.cells) {
+      expect(c.skipped).toBeUndefined();
+      expect(c.op).toBe(c.q === 1 ? 'search' : 'matrix');
+      expect(c.figures.map((f) => f.contender)).toEqual(['wasm@1', 'wasm@2', 'tfjs-wasm:fast']);
+      for (const f of c.figures) {
+        const what = `${c.q}x${c.n}x${c.d} ${f.contender}`;
+        expect(f.status, `${what}: ${f.note}`).toBe('ok');
+        expect(f.method).toBe(
+          f.contender.startsWith('tfjs')
+            ? c.q === 1
+              ? 'matMul(q, cT) + topk'
+              : 'matMul(q, cT)'
+            : c.q === 1
+              ? 'corpus.search'
+              : 'corpus.similarity',
+        );
+        expect(f.accuracy?.ok, what).toBe(true);
+        expect(f.accuracy!.checkedRows).toBeGreaterThan(0);
+        expect(f.accuracy!.maxAbsError).toBeLessThanOrEqual(1e-4);
+        if (c.q === 1) expect(f.accuracy!.recall).toBe(1);
+        // The share comes from the fastest repetition per pair at the cell's size: 2QNd flops, N d 4 bytes.
+        const { q, n, d } = c;
+        expect(f.nsPerPair).toBeCloseTo((f.timing!.min * 1e6) / (f.size.q * f.size.n), 9);
+        const seconds = (f.nsPerPair! * q * n) / 1e9;
+        const limits = limitsFor(roofline, f.threads);
+        expect(f.limit!.flops).toBe(2 * q * n * d);
+        expect(f.limit!.bytes).toBe(n * d * 4);
+        const want =
+          Math.max(f.limit!.flops / (limits.gflops * 1e9), f.limit!.bytes / (limits.gbs * 1e9)) / seconds;
+        expect(f.limit!.share).toBeCloseTo(want, 9);
+      }
+      const targets = c.verdicts.map((v) => v.target);
+      if (c.q === 1) expect(targets).toEqual(['fewBandwidth', 'beatsTfjs']);
+      else if (c.d >= 128) expect(targets).toEqual(['manyPeak', 'secondThread']);
+      else expect(targets).toEqual([]);
+    }
+    const text = renderSweep(r);
+    expect(text).toContain('Roofline of this machine');
+    expect(text).toMatch(
+      /Targets:\n {2}(met|MISSED) +Q <= 8: wasm@1 >= 80% of 1-thread read bandwidth: met in \d of 2 cells/,
+    );
+  });
+
+  it('skips the cells that do not fit wasm memory or the time budget, saying so', async () => {
+    const roofline = await measureRoofline({ bytes: 2 ** 20, threads: 1, reps: 1, minMs: 1 });
+    const r = await runSweep({
+      grid: { q: [1], n: [1_000_000], d: [3072] },
+      threads: 1,
+      roofline,
+      load,
+      environment: nodeEnvironment(),
+      ...settings,
+    });
+    expect(r.cells).toHaveLength(1);
+    expect(r.cells[0].skipped).toMatch(/of wasm memory \(4 GiB at most\)/);
+    expect(r.cells[0].figures).toEqual([]);
+    const slow = await runSweep({
+      grid: { q: [1], n: [20_000], d: [3000] },
+      threads: 1,
+      roofline,
+      load,
+      environment: nodeEnvironment(),
+      ...settings,
+      budgetSeconds: 0.001,
+    });
+    expect(slow.cells[0].skipped).toMatch(/setup est\. .* over 30 budgets/);
+    expect(renderSweep(slow)).toContain('skipped: setup est.');
+    const host = await runSweep({
+      grid: { q: [64], n: [1000], d: [96] },
+      threads: 1,
+      roofline,
+      load,
+      environment: nodeEnvironment(),
+      ...settings,
+      hostMemoryLimit: 1000,
+    });
+    expect(host.cells[0].skipped).toMatch(/of host memory/);
+  });
+});
+
+describe('cosinekit-bench -w sweep', () => {
+  it('prints the table and the targets and writes the JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cosinekit-sweep-'));
+    const json = join(dir, 's.json');
+    const lines: string[] = [];
+    const io: Io = { out: (t) => lines.push(t), err: () => {}, progress: false };
+    const code = await main(
+      [
+        '-w',
+        'sweep',
+        '--grid',
+        'q=8;n=500;d=40',
+        '--threads',
+        '1',
+        '--reps',
+        '3',
+        '--budget',
+        '0.2',
+        '--json',
+        json,
+      ],
+      io,
+    );
+    expect(code).toBe(0);
+    const r = JSON.parse(readFileSync(json, 'utf8')) as SweepReport;
+    expect(r.schema).toBe('cosinekit-sweep/1');
+    const cell: SweepCell = r.cells[0];
+    expect(cell).toMatchObject({ q: 8, n: 500, d: 40, op: 'search', k: 10 });
+    expect(cell.figures.every((f) => f.status === 'ok' && f.accuracy?.ok)).toBe(true);
+    const text = lines.join('\n');
+    expect(text).toMatch(/Shape sweep \(1 cells/);
+    expect(text).toMatch(/^8 +500 +40 +search/m);
+  });
+});
