@@ -21,7 +21,9 @@ export type {
   KernelName,
   Kernels,
   Matrix,
+  OptionalKernelName,
   ResidentCorpus,
+  StoredCorpus,
   TopKResult,
 } from './contract.js';
 export { ACTIVATIONS, CORPUS_KERNELS, KERNEL_NAMES } from './contract.js';
