@@ -29,9 +29,10 @@ export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'ge
  *   `2^-11 + sqrt(d) * 2^-25` of the exact cosine (5e-4 at d = 384).
  * - `int8`: one scale per row, `s = max_j |x_j| / 127`, and codes `round(x_j / s)`; a quarter of the
  *   memory. Each stored component is within `s / 2` of the normalised one, so a score against a
- *   float query is within `e(x) = sqrt(d) * max_j |x_j| / 254 <= sqrt(d) / 254` of the exact cosine
- *   (0.077 at d = 384; random rows do far better, about 1e-3). An engine that quantises the query
- *   too (wasm) is within `e(x) + e(q) + e(x) * e(q)`. Rows built to hit the bound do hit it.
+ *   float query is within `e(x) = sqrt(d) * max_j |x_j| / 254 <= sqrt(d) / 254` of the exact cosine,
+ *   up to float32 rounding (0.077 at d = 384; random rows do far better, about 1e-3). An engine
+ *   that quantises the query too (wasm) is within `e(x) + e(q) + e(x) * e(q)`. Rows whose small
+ *   components sit just under half a step reach `sqrt((d - 1) / d) * e(x)`.
  * With `rerank > 0` the float32 rows are kept as well and the returned scores are exact.
  */
 export type CorpusStorage = 'float32' | 'float16' | 'int8';

@@ -183,6 +183,27 @@ describe('int8 error bound', () => {
   });
 });
 
+describe('float16 error bound', () => {
+  it('scores stay within 2^-11 + sqrt(d) * 2^-25 of the exact cosine, small components included', async () => {
+    const d = 64;
+    const x = rows(200, d, 6);
+    // Components below 2^-14 once normalised: stored as binary16 subnormals.
+    for (let r = 0; r < 200; r += 3) for (let j = 1; j < d; j += 2) x.data[r * d + j] *= 1e-5;
+    const q = rows(4, d, 7);
+    const c = await kit.corpus(x, { storage: 'float16' });
+    const m = await c.similarity(q);
+    const bound = 2 ** -11 + Math.sqrt(d) * 2 ** -25 + 1e-7;
+    let worst = 0;
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 200; j++)
+        worst = Math.max(worst, Math.abs(m.data[i * 200 + j] - cos64(q.row(i), x.row(j))));
+    }
+    expect(worst).toBeLessThanOrEqual(bound);
+    expect(worst).toBeGreaterThan(0);
+    c.dispose();
+  });
+});
+
 const STORAGES: [CorpusStorage, number][] = [
   ['float32', 0],
   ['float16', 0],
