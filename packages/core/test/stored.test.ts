@@ -5,6 +5,8 @@ import {
   createReferenceBackend,
   decodeCorpusFile,
   encodeCorpusFile,
+  referenceKernels,
+  type StoredCorpus,
 } from '../src/backend.js';
 import { crc32 } from '../src/crc32.js';
 import { createCosineKit, Tensor } from '../src/index.js';
@@ -553,6 +555,30 @@ describe('version 1 files', () => {
     expect(c.storage).toBe(storage);
     const again = decodeCorpusFile(await c.save());
     expect([again.version, again.storage, again.rerank]).toEqual([2, storage, rerank]);
+    c.dispose();
+  });
+});
+
+describe('a backend that exports a broken stored form', () => {
+  it('is refused with BACKEND_ERROR naming exportCorpus, and the corpus stays usable', async () => {
+    const broken = {
+      name: 'broken-export',
+      kernels: {
+        ...referenceKernels,
+        exportCorpus: (h: never) => {
+          const s = referenceKernels.exportCorpus!(h) as StoredCorpus;
+          return { ...s, codes: s.codes!.subarray(1) };
+        },
+      },
+    };
+    const k2 = createCosineKit({ backend: broken });
+    const c = await k2.corpus(rows(4, 6, 95), { storage: 'int8' });
+    await expect(c.save()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      op: 'save',
+      kernel: 'exportCorpus',
+    });
+    expect((await c.search(rows(1, 6, 96), 2)).indices.length).toBe(2);
     c.dispose();
   });
 });
