@@ -1,4 +1,9 @@
-import { isCosineKitError } from '@cosinekit/core/backend';
+import {
+  isCosineKitError,
+  type ResidentCorpus,
+  referenceKernels,
+  type StoredCorpus,
+} from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { backend, expectClose, random, ref } from './helpers.js';
@@ -21,6 +26,50 @@ describe('int8 corpora', () => {
     let err: unknown;
     try {
       b.kernels.createCorpus(x, { storage: 'float16' });
+    } catch (e) {
+      err = e;
+    }
+    expect(isCosineKitError(err, 'UNSUPPORTED')).toBe(true);
+  });
+
+  it('export their stored form and import it back bit for bit, with the reference quantiser', () => {
+    for (const d of [1, 5, 17, 48]) {
+      const x = random(70, d, 100 + d);
+      const q = random(4, d, 200 + d);
+      for (const options of [{ storage: 'int8' as const }, { storage: 'int8' as const, rerank: 2 }, {}]) {
+        const c = b.kernels.createCorpus(x, options);
+        const stored = b.kernels.exportCorpus(c);
+        const back = b.kernels.importCorpus(stored);
+        expect(back.storage).toBe(c.storage);
+        expect(b.kernels.exportCorpus(back)).toEqual(stored);
+        const [s1, s2] = [b.kernels.corpusSearch(c, q, 6), b.kernels.corpusSearch(back, q, 6)];
+        expect(Array.from(s2.indices)).toEqual(Array.from(s1.indices));
+        expect(Array.from(s2.scores)).toEqual(Array.from(s1.scores));
+        expect(Array.from(b.kernels.corpusMatrix(back, q))).toEqual(Array.from(b.kernels.corpusMatrix(c, q)));
+        // The same codes and scales as the reference's quantiser.
+        if (options.storage === 'int8') {
+          const r = referenceKernels.createCorpus(x, options) as ResidentCorpus;
+          const rs = referenceKernels.exportCorpus!(r) as StoredCorpus;
+          expect(Array.from(stored.codes!)).toEqual(Array.from(rs.codes!));
+          expect(Array.from(stored.scales!)).toEqual(Array.from(rs.scales!));
+          r.dispose();
+        }
+        c.dispose();
+        back.dispose();
+      }
+    }
+    let err: unknown;
+    try {
+      b.kernels.importCorpus({
+        rows: 1,
+        cols: 2,
+        storage: 'float16',
+        rerank: 0,
+        exact: null,
+        half: new Uint16Array(2),
+        codes: null,
+        scales: null,
+      });
     } catch (e) {
       err = e;
     }

@@ -21,12 +21,20 @@ export type {
   KernelName,
   Kernels,
   Matrix,
+  OptionalKernelName,
   ResidentCorpus,
+  StoredCorpus,
   TopKResult,
 } from './contract.js';
 export { ACTIVATIONS, CORPUS_KERNELS, KERNEL_NAMES } from './contract.js';
 export type { CorpusFile } from './corpus-file.js';
-export { CORPUS_FORMAT_VERSION, CORPUS_MAGIC, decodeCorpusFile, encodeCorpusFile } from './corpus-file.js';
+export {
+  CORPUS_FORMAT_VERSION,
+  CORPUS_MAGIC,
+  CORPUS_OLDEST_VERSION,
+  decodeCorpusFile,
+  encodeCorpusFile,
+} from './corpus-file.js';
 export type { ErrorCode } from './errors.js';
 export { argError, CosineKitError, foreignCorpus, isCosineKitError } from './errors.js';
 export type { Admitted } from './gate.js';
@@ -39,4 +47,5 @@ export { createReferenceBackend, referenceKernels } from './reference.js';
 export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } from './registry.js';
 export type { ResolvedKernels } from './resolve.js';
 export { resolveKernels } from './resolve.js';
+export { MAX_ORDINAL } from './stored.js';
 export { toTensor } from './tensor.js';

@@ -22,8 +22,18 @@ export type Activation = 'linear' | 'relu' | 'tanh' | 'gelu' | 'sigmoid';
 export const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'tanh', 'gelu', 'sigmoid'];
 
 /**
- * How a resident corpus stores its rows: `float32` is exact; `float16` halves memory; `int8`
- * (symmetric, one scale per row) quarters it, with scores good to about 1e-2 unless re-ranked.
+ * How a resident corpus stores its rows (each L2-normalised first):
+ * - `float32`: exact.
+ * - `float16`: binary16, round to nearest even; half the memory. Each component is within 2^-11
+ *   of itself relatively (2^-25 absolutely below 2^-14), so a score is within
+ *   `2^-11 + sqrt(d) * 2^-25` of the exact cosine (5e-4 at d = 384).
+ * - `int8`: one scale per row, `s = max_j |x_j| / 127`, and codes `round(x_j / s)`; a quarter of the
+ *   memory. Each stored component is within `s / 2` of the normalised one, so a score against a
+ *   float query is within `e(x) = sqrt(d) * max_j |x_j| / 254 <= sqrt(d) / 254` of the exact cosine,
+ *   up to float32 rounding (0.077 at d = 384; random rows do far better, about 1e-3). An engine
+ *   that quantises the query too (wasm) is within `e(x) + e(q) + e(x) * e(q)`. Rows whose small
+ *   components sit just under half a step reach `sqrt((d - 1) / d) * e(x)`.
+ * With `rerank > 0` the float32 rows are kept as well and the returned scores are exact.
  */
 export type CorpusStorage = 'float32' | 'float16' | 'int8';
 
@@ -33,9 +43,34 @@ export interface CorpusOptions {
   storage?: CorpusStorage;
   /**
    * For quantised storage: keep float32 rows too and re-rank the best `rerank x k` candidates
-   * exactly. 0 (default) returns the quantised scores.
+   * exactly. 0 (default) returns the quantised scores. A row is then missed only when its quantised
+   * score falls below the `rerank x k`-th candidate's.
    */
   rerank?: number;
+}
+
+/**
+ * A resident corpus's stored representation, exactly as held: what a rebuild or a saved file
+ * carries, so that nothing is quantised twice. Arrays are row-major; a section is present exactly
+ * when the storage keeps it.
+ */
+export interface StoredCorpus {
+  readonly rows: number;
+  readonly cols: number;
+  readonly storage: CorpusStorage;
+  /** As in {@link CorpusOptions.rerank}; 0 for float32 storage. */
+  readonly rerank: number;
+  /**
+   * The L2-normalised rows as float32 (`rows * cols`): for float32 storage, and for quantised
+   * storage with `rerank > 0`. A backend searches these very values (re-ranks with them).
+   */
+  readonly exact: Float32Array | null;
+  /** float16 storage: the binary16 bits of the normalised rows (`rows * cols`). */
+  readonly half: Uint16Array | null;
+  /** int8 storage: the codes (`rows * cols`, each in [-127, 127]); a component is `code * scale`. */
+  readonly codes: Int8Array | null;
+  /** int8 storage: one scale per row (0 for a zero row). */
+  readonly scales: Float32Array | null;
 }
 
 /**
@@ -111,10 +146,26 @@ export interface Kernels {
    * `rows * cols` values. Lets the public API save and compact a corpus without keeping a host copy.
    */
   readCorpus?(corpus: ResidentCorpus): Awaitable<Float32Array>;
+  /**
+   * Optional: the resident corpus's stored representation, bit for bit (codes and scales, binary16
+   * bits, the float32 rows it searches). With {@link Kernels.importCorpus}, lets the public API
+   * rebuild, save and load a quantised corpus without quantising anything twice. A backend that
+   * stores int8 or float16 without both leaves such corpora to the reference backend.
+   */
+  exportCorpus?(corpus: ResidentCorpus): Awaitable<StoredCorpus>;
+  /**
+   * Optional: a resident corpus holding exactly `stored` (nothing normalised or quantised again),
+   * which searches exactly as the corpus it was exported from. Inputs are validated by the caller:
+   * every section present that the storage needs, finite values, normalised rows.
+   */
+  importCorpus?(stored: StoredCorpus): Awaitable<ResidentCorpus>;
 }
 
-/** Names of the kernels every backend is resolved for (the optional `readCorpus` travels with the corpus group). */
-export type KernelName = Exclude<keyof Kernels, 'readCorpus'>;
+/** Kernels a backend may leave out; the optional corpus ones travel with the corpus group. */
+export type OptionalKernelName = 'readCorpus' | 'exportCorpus' | 'importCorpus';
+
+/** Names of the kernels every backend is resolved for. */
+export type KernelName = Exclude<keyof Kernels, OptionalKernelName>;
 
 /** All kernel names. */
 export const KERNEL_NAMES: readonly KernelName[] = [

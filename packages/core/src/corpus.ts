@@ -1,11 +1,12 @@
 import { checkK, checkSameCols } from './check.js';
-import type { CorpusOptions, CorpusStorage, ResidentCorpus } from './contract.js';
+import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
 import { argError, argErrorOf, isCosineKitError } from './errors.js';
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
 import { SearchResult } from './search-result.js';
+import { gatherStored, MAX_ORDINAL, normalisedF32 } from './stored.js';
 import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
 
 /** A caller's id for a corpus row. */
@@ -25,7 +26,11 @@ interface Segment {
   /** 1 where the row was removed. */
   deleted: Uint8Array;
   deletedCount: number;
-  /** The rows as given, for backends without `readCorpus` (needed to save and compact). */
+  /**
+   * The rows as given, for float32 corpora on backends without `readCorpus` or `exportCorpus`
+   * (needed to save and compact). Quantised corpora live only on backends that export their stored
+   * representation, so nothing quantised is ever kept or rebuilt from here.
+   */
   host: Float32Array | null;
 }
 
@@ -162,8 +167,9 @@ export class Corpus {
     }
     return this.#exclusive('add', async () => {
       this.#checkIds('add', own, t.rows);
+      this.#checkRoom(t.rows);
       const handle = await this.#kernels.createCorpus('add', 'rows', t, this.#options);
-      this.#append(handle, own, this.#kernels.canRead ? null : t.data, null);
+      this.#append(handle, own, this.#keepsHost ? t.data : null, null);
       if (this.#segments.length > MAX_SEGMENTS) await this.#compact('add', [...this.#segments]);
     });
   }
@@ -215,31 +221,20 @@ export class Corpus {
     });
   }
 
-  /** The corpus as bytes in the documented, versioned, checksummed format (see `corpus-file.ts`). */
+  /**
+   * The corpus as bytes in the documented, versioned, checksummed format (see `corpus-file.ts`): the
+   * live rows as stored (codes and scales, binary16 bits, and the float32 rows kept for re-ranking),
+   * so a loaded copy searches bit for bit as this one.
+   */
   save(): Promise<Uint8Array> {
     return this.#exclusive('save', async () => {
-      const data = new Float32Array(this.#live * this.cols);
-      const ordinals = new Int32Array(this.#live);
-      let r = 0;
-      for (const s of this.#segments) {
-        const rows = await this.#rowsOf('save', s);
-        for (let j = 0; j < s.handle.rows; j++) {
-          if (s.deleted[j]) continue;
-          data.set(rows.subarray(j * this.cols, (j + 1) * this.cols), r * this.cols);
-          ordinals[r++] = s.ordinals[j];
-        }
-      }
-      const file: CorpusFile = {
-        rows: this.#live,
-        cols: this.cols,
-        storage: this.storage,
-        rerank: this.#options.rerank ?? 0,
+      const live = await this.#gather('save', this.#segments);
+      return encodeCorpusFile({
+        ...live.stored,
         next: this.#next,
-        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids!.get(o)!) : null,
-        ordinals,
-        data,
-      };
-      return encodeCorpusFile(file);
+        ids: this.#ids ? Array.from(live.ordinals, (o) => this.#ids!.get(o)!) : null,
+        ordinals: live.ordinals,
+      });
     });
   }
 
@@ -290,46 +285,84 @@ export class Corpus {
     this.#live += n;
   }
 
-  /** Rebuilds `segs` (adjacent, in order) as one segment of their live rows, releasing the old memory. */
+  /**
+   * Rebuilds `segs` (adjacent, in order) as one segment of their live rows, releasing the old
+   * memory. The new segment is made from the old ones' stored representation (codes, scales, bits
+   * and float rows as held), never from dequantised rows.
+   */
   async #compact(op: string, segs: Segment[]): Promise<void> {
-    const live = segs.reduce((a, s) => a + s.handle.rows - s.deletedCount, 0);
-    const data = new Float32Array(live * this.cols);
-    const ord = new Int32Array(live);
-    let r = 0;
-    for (const s of segs) {
-      const rows = await this.#rowsOf(op, s);
-      for (let j = 0; j < s.handle.rows; j++) {
-        if (s.deleted[j]) continue;
-        data.set(rows.subarray(j * this.cols, (j + 1) * this.cols), r * this.cols);
-        ord[r++] = s.ordinals[j];
-      }
-    }
+    const { stored, ordinals } = await this.#gather(op, segs);
     const at = this.#segments.indexOf(segs[0]);
-    if (live === 0) {
+    if (stored.rows === 0) {
       // Nothing left to keep: drop the segments rather than hold an empty handle.
       this.#segments.splice(at, segs.length);
       for (const s of segs) s.handle.dispose();
       return;
     }
-    const handle = await this.#kernels.createCorpus(
-      op,
-      'rows',
-      new Tensor(data, live, this.cols),
-      this.#options,
-    );
+    const handle = await this.#rebuild(op, stored);
     const merged: Segment = {
       handle,
-      ordinals: ord,
-      deleted: new Uint8Array(live),
+      ordinals,
+      deleted: new Uint8Array(stored.rows),
       deletedCount: 0,
-      host: this.#kernels.canRead ? null : data,
+      host: this.#keepsHost ? stored.exact : null,
     };
     this.#segments.splice(at, segs.length, merged);
     for (const s of segs) s.handle.dispose();
   }
 
-  async #rowsOf(op: string, s: Segment): Promise<Float32Array> {
-    return s.host ?? (await this.#kernels.readCorpus(op, 'corpus', s.handle));
+  /** The live rows of `segs`, in order, as one stored representation, with their ordinals. */
+  async #gather(
+    op: string,
+    segs: readonly Segment[],
+  ): Promise<{ stored: StoredCorpus; ordinals: Int32Array }> {
+    const parts: StoredCorpus[] = [];
+    for (const s of segs) parts.push(await this.#storedOf(op, s));
+    const ords: number[] = [];
+    for (const s of segs) for (let j = 0; j < s.handle.rows; j++) if (!s.deleted[j]) ords.push(s.ordinals[j]);
+    const stored =
+      parts.length > 0
+        ? gatherStored(parts, (p, j) => segs[p].deleted[j] === 0)
+        : floatStored(new Float32Array(0), 0, this.cols);
+    return { stored, ordinals: Int32Array.from(ords) };
+  }
+
+  /** Whether segments keep their rows on the host (float32 on a backend that cannot give them back). */
+  get #keepsHost(): boolean {
+    return !this.#kernels.canExport && !this.#kernels.canRead;
+  }
+
+  /** A segment's stored representation: exported by the backend, else its float32 rows. */
+  async #storedOf(op: string, s: Segment): Promise<StoredCorpus> {
+    if (this.#kernels.canExport) return this.#kernels.exportCorpus(op, 'corpus', s.handle);
+    const n = s.handle.rows;
+    const rows = s.host
+      ? normalisedF32(s.host, n, this.cols)
+      : await this.#kernels.readCorpus(op, 'corpus', s.handle);
+    return floatStored(rows, n, this.cols);
+  }
+
+  /** A handle holding exactly `stored` (float32 rows are uploaded again where it cannot import). */
+  async #rebuild(op: string, stored: StoredCorpus): Promise<ResidentCorpus> {
+    if (this.#kernels.canImport) return this.#kernels.importCorpus(op, 'rows', stored);
+    return this.#kernels.createCorpus(
+      op,
+      'rows',
+      new Tensor(stored.exact!, stored.rows, stored.cols),
+      this.#options,
+    );
+  }
+
+  /** Refuses rows that would number past {@link MAX_ORDINAL} (ordinals are int32 and never reused). */
+  #checkRoom(n: number): void {
+    if (this.#next + n - 1 > MAX_ORDINAL) {
+      argError(
+        'INVALID_ARGUMENT',
+        'add',
+        'rows',
+        `would number rows up to ${this.#next + n - 1}, past the largest ordinal ${MAX_ORDINAL} (ordinals are never reused); build a new corpus from this one's rows.`,
+      );
+    }
   }
 
   #locate(ord: number): [Segment, number] | undefined {
@@ -427,4 +460,9 @@ export function checkIdList(op: string, ids: readonly Id[], n: number, existing?
 
 function isIdentity(o: Int32Array): boolean {
   return o.length === 0 || (o[0] === 0 && o[o.length - 1] === o.length - 1);
+}
+
+/** float32 rows as a stored representation. */
+function floatStored(exact: Float32Array, rows: number, cols: number): StoredCorpus {
+  return { rows, cols, storage: 'float32', rerank: 0, exact, half: null, codes: null, scales: null };
 }

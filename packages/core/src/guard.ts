@@ -4,7 +4,9 @@ import type {
   KernelName,
   Kernels,
   Matrix,
+  OptionalKernelName,
   ResidentCorpus,
+  StoredCorpus,
   TopKResult,
 } from './contract.js';
 import { backendError, CosineKitError } from './errors.js';
@@ -46,15 +48,21 @@ export class Guard {
   }
 
   /** The backend that runs `kernel`. */
-  provider(kernel: KernelName | 'readCorpus'): string {
-    return this.#providers[kernel === 'readCorpus' ? 'createCorpus' : kernel] ?? 'unknown';
+  provider(kernel: KernelName | OptionalKernelName): string {
+    const group = kernel === 'readCorpus' || kernel === 'exportCorpus' || kernel === 'importCorpus';
+    return this.#providers[group ? 'createCorpus' : kernel] ?? 'unknown';
   }
 
   /**
    * Runs `run` (a call of `kernel` serving public operation `op` on argument `arg`), turning its
    * failures into errors that name `op` and `arg`, and bounding how long it may take.
    */
-  call<T>(op: string, arg: string, kernel: KernelName | 'readCorpus', run: () => Awaitable<T>): Awaitable<T> {
+  call<T>(
+    op: string,
+    arg: string,
+    kernel: KernelName | OptionalKernelName,
+    run: () => Awaitable<T>,
+  ): Awaitable<T> {
     const backend = this.provider(kernel);
     let pending: Awaitable<T>;
     try {
@@ -105,7 +113,7 @@ export class Guard {
   floats(
     op: string,
     arg: string,
-    kernel: KernelName | 'readCorpus',
+    kernel: KernelName | OptionalKernelName,
     out: unknown,
     length: number,
     kind: 'cosine' | 'norm' | 'unit' | 'finite',
@@ -179,6 +187,40 @@ export class Guard {
       if (hasRepeat(indices, base, k, seen)) fail(`returned the same index twice for query ${q}.`);
     }
     return { queries, k, indices, scores };
+  }
+
+  /**
+   * Checks an exported stored representation against the handle it came from: its shape and
+   * storage, every section its storage needs with the right type and length, finite values.
+   */
+  stored(op: string, arg: string, s: unknown, h: ResidentCorpus): StoredCorpus {
+    const fail = (problem: string): never => {
+      throw backendError(op, arg, this.provider('exportCorpus'), 'exportCorpus', problem);
+    };
+    if (typeof s !== 'object' || s === null)
+      return fail(`returned ${describeType(s)} instead of a stored corpus.`);
+    const x = s as StoredCorpus;
+    const storage = h.storage ?? 'float32';
+    if (x.rows !== h.rows || x.cols !== h.cols || x.storage !== storage)
+      return fail(
+        `returned ${x.rows} x ${x.cols} ${x.storage} rows for a ${h.rows} x ${h.cols} ${storage} corpus.`,
+      );
+    if (!(Number.isInteger(x.rerank) && x.rerank >= 0)) return fail(`returned rerank ${x.rerank}.`);
+    const n = x.rows * x.cols;
+    const want = (ok: boolean, what: string) => {
+      if (!ok) fail(`returned no ${what}.`);
+    };
+    if (storage === 'float32' || x.rerank > 0) {
+      want(x.exact instanceof Float32Array && x.exact.length === n, 'float32 rows of the right length');
+      this.floats(op, arg, 'exportCorpus', x.exact, n, 'unit');
+    }
+    if (storage === 'float16') want(x.half instanceof Uint16Array && x.half.length === n, 'binary16 rows');
+    if (storage === 'int8') {
+      want(x.codes instanceof Int8Array && x.codes.length === n, 'int8 codes');
+      want(x.scales instanceof Float32Array && x.scales.length === x.rows, 'int8 scales');
+      this.floats(op, arg, 'exportCorpus', x.scales, x.rows, 'norm');
+    }
+    return x;
   }
 
   /** Checks that a new resident corpus reports the shape it was given; disposes it if not. */
@@ -320,6 +362,32 @@ export class CheckedKernels {
     return andThen(h, (o) => this.guard.corpus(op, arg, o, x.rows, x.cols));
   }
 
+  /** True when the corpus group can hand out its stored representation. */
+  get canExport(): boolean {
+    return typeof this.kernels.exportCorpus === 'function';
+  }
+
+  /** True when the corpus group can restore a stored representation. */
+  get canImport(): boolean {
+    return typeof this.kernels.importCorpus === 'function';
+  }
+
+  async exportCorpus(op: string, arg: string, h: ResidentCorpus): Promise<StoredCorpus> {
+    const ex = this.kernels.exportCorpus;
+    if (!ex)
+      throw backendError(op, arg, this.guard.provider('exportCorpus'), 'exportCorpus', 'is not implemented.');
+    const s = await this.guard.call(op, arg, 'exportCorpus', () => ex.call(this.kernels, h));
+    return this.guard.stored(op, arg, s, h);
+  }
+
+  async importCorpus(op: string, arg: string, s: StoredCorpus): Promise<ResidentCorpus> {
+    const im = this.kernels.importCorpus;
+    if (!im)
+      throw backendError(op, arg, this.guard.provider('importCorpus'), 'importCorpus', 'is not implemented.');
+    const h = await this.guard.call(op, arg, 'importCorpus', () => im.call(this.kernels, s));
+    return this.guard.corpus(op, arg, h, s.rows, s.cols);
+  }
+
   corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Awaitable<TopKResult> {
     const r = this.guard.call(op, arg, 'corpusSearch', () => this.kernels.corpusSearch(h, q, k));
     return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearch', o, q.rows, k, h.rows));
@@ -358,6 +426,12 @@ export class CheckedKernels {
       corpusMatrix: (h, q) => this.corpusMatrix('corpusMatrix', 'queries', h, q),
       ...(k.readCorpus
         ? { readCorpus: (h: ResidentCorpus) => this.readCorpus('readCorpus', 'corpus', h) }
+        : {}),
+      ...(k.exportCorpus
+        ? { exportCorpus: (h: ResidentCorpus) => this.exportCorpus('exportCorpus', 'corpus', h) }
+        : {}),
+      ...(k.importCorpus
+        ? { importCorpus: (s: StoredCorpus) => this.importCorpus('importCorpus', 'stored', s) }
         : {}),
       matmul: (a, b, ta, tb, out) => {
         const m = ta ? a.cols : a.rows;

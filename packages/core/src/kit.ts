@@ -7,9 +7,10 @@ import {
   type KernelName,
   type Kernels,
   type ResidentCorpus,
+  type StoredCorpus,
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, copyIds } from './corpus.js';
-import { decodeCorpusFile } from './corpus-file.js';
+import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
 import { argError, argErrorOf, isCosineKitError } from './errors.js';
 import { admit, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
@@ -17,6 +18,7 @@ import { referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
+import { quantised } from './stored.js';
 import { describeType, Tensor, type TensorInput } from './tensor.js';
 
 /** Options of {@link createCosineKit}. */
@@ -147,17 +149,33 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     return starting;
   };
 
-  /** Creates the backend handle (or the reference's, when the backend cannot store it that way). */
-  const place = async (op: string, t: Tensor, options: CorpusCreateOptions): Promise<Corpus> => {
+  /**
+   * Creates the backend handle from admitted rows, or from a stored representation (a loaded file),
+   * on the backend, or on the reference when the backend cannot hold that storage. A quantised
+   * corpus lives only where its stored representation can be read back and restored
+   * (`exportCorpus` and `importCorpus`), so rebuilding or saving it never quantises twice.
+   */
+  const place = async (
+    op: string,
+    from: Tensor | StoredCorpus,
+    options: CorpusCreateOptions,
+  ): Promise<Corpus> => {
     const own = await start();
     const want: CorpusStorage = options.storage ?? 'float32';
     const opts = { storage: options.storage, rerank: options.rerank };
+    const make = async (k: CheckedKernels): Promise<ResidentCorpus> => {
+      if (from instanceof Tensor) return k.createCorpus(op, 'rows', from, opts);
+      if (k.canImport) return k.importCorpus(op, 'bytes', from);
+      return k.createCorpus(op, 'bytes', new Tensor(from.exact!, from.rows, from.cols), opts);
+    };
     let kernels = own;
     let handle: ResidentCorpus | undefined;
-    try {
-      handle = await kernels.createCorpus(op, 'rows', t, opts);
-    } catch (e) {
-      if (want === 'float32' || (e as { code?: string }).code !== 'UNSUPPORTED') throw e;
+    if (!quantised(want) || (own.canExport && own.canImport)) {
+      try {
+        handle = await make(kernels);
+      } catch (e) {
+        if (want === 'float32' || (e as { code?: string }).code !== 'UNSUPPORTED') throw e;
+      }
     }
     if (handle && (handle.storage ?? 'float32') !== want) {
       handle.dispose();
@@ -166,12 +184,30 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     if (!handle) {
       onFallback(backendObj!.name, `cannot store a corpus as ${want}; the reference backend holds it`);
       kernels = referenceOnly;
-      handle = await kernels.createCorpus(op, 'rows', t, opts);
+      handle = await make(kernels);
     }
-    // Without readCorpus the kit keeps the admitted rows to save and compact; they are its own copy.
-    const host = kernels.canRead ? null : t.data;
+    // Without readCorpus or exportCorpus the kit keeps the rows to save and compact; its own copy.
+    const keepsHost = !kernels.canExport && !kernels.canRead;
+    const host = !keepsHost ? null : from instanceof Tensor ? from.data : from.exact!.slice();
     const c = new Corpus(handle, kernels, options, host, (x) => live.delete(x));
     live.add(c);
+    return c;
+  };
+
+  /**
+   * A loaded file's corpus: version 2 restores the stored representation as it was; version 1 rows
+   * are admitted as `corpus()` admits rows, then stored again.
+   */
+  const load = async (file: CorpusFile): Promise<Corpus> => {
+    const options: CorpusCreateOptions = {
+      storage: file.storage,
+      rerank: file.rerank,
+      ...(file.ids ? { ids: file.ids } : {}),
+    };
+    const from =
+      file.version >= 2 ? file : guardRows(file.exact!, file.rows, file.cols, 'loadCorpus', 'bytes').tensor;
+    const c = await place('loadCorpus', from, options);
+    c.restore(file);
     return c;
   };
 
@@ -285,15 +321,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async loadCorpus(bytes) {
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
-      const file = decodeCorpusFile(bytes.slice());
-      const t = guardRows(file.data, file.rows, file.cols, 'loadCorpus', 'bytes').tensor;
-      const c = await place('loadCorpus', t, {
-        storage: file.storage,
-        rerank: file.rerank,
-        ...(file.ids ? { ids: file.ids } : {}),
-      });
-      c.restore(file);
-      return c;
+      return load(decodeCorpusFile(bytes.slice()));
     },
     dispose() {
       for (const c of [...live]) c.dispose();

@@ -1,7 +1,15 @@
 import type { Backend, Kernels } from './contract.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus, ReferenceCorpus, readCorpus } from './kernels/corpus.js';
+import {
+  corpusMatrix,
+  corpusSearch,
+  createCorpus,
+  exportCorpus,
+  importCorpus,
+  ReferenceCorpus,
+  readCorpus,
+} from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -24,6 +32,8 @@ export const referenceKernels: Kernels = {
   activation,
   activationGrad,
   readCorpus,
+  exportCorpus,
+  importCorpus,
 };
 
 /**

@@ -25,9 +25,11 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     kernels[name] = usable ? mine.bind(own) : referenceKernels[name];
     providers[name] = usable ? backend.name : 'reference';
   }
-  // readCorpus is optional and belongs to whoever owns the corpus group.
-  const read = corpusComplete ? own.readCorpus?.bind(own) : referenceKernels.readCorpus;
-  if (read) kernels.readCorpus = read;
+  // The optional corpus kernels belong to whoever owns the corpus group.
+  for (const name of ['readCorpus', 'exportCorpus', 'importCorpus'] as const) {
+    const k = corpusComplete ? own[name]?.bind(own) : referenceKernels[name];
+    if (k) kernels[name] = k;
+  }
   return { kernels: kernels as unknown as Kernels, providers };
 }
 
@@ -60,7 +62,7 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
       `must be an object of kernel functions, got ${describeType(o.kernels)}.`,
     );
   const kernels = o.kernels as Record<string, unknown>;
-  for (const name of [...KERNEL_NAMES, 'readCorpus']) {
+  for (const name of [...KERNEL_NAMES, 'readCorpus', 'exportCorpus', 'importCorpus']) {
     const k = kernels[name];
     if (k !== undefined && typeof k !== 'function')
       argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);

@@ -9,7 +9,15 @@ export type { PairAccuracy, RetrievalReport, RetrievalSet } from './evaluate.js'
 export { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from './evaluate.js';
 export { CosineHead, createCosineHead } from './head.js';
 export type { EncoderHeader, SavedLayer } from './io.js';
-export { ENCODER_FORMAT_VERSION, ENCODER_MAGIC, loadEncoder, readEncoderHeader, saveEncoder } from './io.js';
+export {
+  ENCODER_FORMAT_VERSION,
+  ENCODER_MAGIC,
+  loadEncoder,
+  MAX_SAVED_LAYERS,
+  MAX_SAVED_WEIGHT,
+  readEncoderHeader,
+  saveEncoder,
+} from './io.js';
 export type { DenseCache, DenseGrads, DenseSpec, Init } from './layers.js';
 export { DenseLayer } from './layers.js';
 export type { ContrastiveLossOptions } from './losses/contrastive.js';

@@ -29,6 +29,17 @@ export interface EncoderHeader {
 
 const PREFIX = 12;
 
+/** Most layers a saved encoder may declare. */
+export const MAX_SAVED_LAYERS = 1024;
+/** Most weights one layer may hold (`inputs * units`): the largest array the kernels index. */
+const MAX_LAYER_WEIGHTS = 2 ** 31 - 1;
+/**
+ * Largest |weight| a saved encoder may hold. Training never reaches it, and beyond it a float32
+ * engine overflows within a layer or two (2^40 times an input of 2^40, summed, times the next
+ * layer's weight), so a file holding one is crafted or damaged rather than a model.
+ */
+export const MAX_SAVED_WEIGHT = 2 ** 40;
+
 /**
  * Serialises an encoder into one byte buffer: `'CKNN'`, version (u32 LE), header length (u32 LE),
  * the JSON header (space-padded so the weights start 4-byte aligned), then every weight as a
@@ -106,11 +117,26 @@ export function readEncoderHeader(bytes: Uint8Array): EncoderHeader {
     corrupt("has a header that is not a 'cosinekit-nn' header.");
   }
   if (!Array.isArray(header.layers) || header.layers.length === 0) corrupt('has no layers.');
+  if (header.layers.length > MAX_SAVED_LAYERS)
+    corrupt(`declares ${header.layers.length} layers; at most ${MAX_SAVED_LAYERS} are read.`);
+  if (
+    header.meta !== undefined &&
+    (header.meta === null || typeof header.meta !== 'object' || Array.isArray(header.meta))
+  )
+    corrupt("has a 'meta' that is not an object.");
   let count = 0;
   header.layers.forEach((l, i) => {
-    if (!l || !isPositiveInt(l.inputs) || !isPositiveInt(l.units) || typeof l.bias !== 'boolean') {
+    if (
+      !l ||
+      typeof l !== 'object' ||
+      !isPositiveInt(l.inputs) ||
+      !isPositiveInt(l.units) ||
+      typeof l.bias !== 'boolean'
+    ) {
       corrupt(`has an invalid shape for layer ${i}.`);
     }
+    if (l.inputs * l.units > MAX_LAYER_WEIGHTS)
+      corrupt(`has layer ${i} of ${l.inputs} x ${l.units} weights, more than one array can hold.`);
     if (!ACTIVATIONS.includes(l.activation)) corrupt(`has an unknown activation for layer ${i}.`);
     if (i > 0 && l.inputs !== header.layers[i - 1].units) {
       corrupt(
@@ -134,9 +160,10 @@ export function readEncoderHeader(bytes: Uint8Array): EncoderHeader {
 }
 
 /**
- * Rebuilds a float32 encoder from {@link saveEncoder}'s bytes. A file of another version, with a
- * wrong or truncated shape, or with non-finite weights throws a `CosineKitError` with code
- * `'CORRUPT_DATA'`.
+ * Rebuilds a float32 encoder from {@link saveEncoder}'s bytes. The bytes are untrusted: a file of
+ * another version, with a wrong or truncated shape, more than {@link MAX_SAVED_LAYERS} layers, a
+ * layer too large for one array, or a weight that is NaN, infinite or beyond
+ * {@link MAX_SAVED_WEIGHT} throws a `CosineKitError` with code `'CORRUPT_DATA'`.
  */
 export function loadEncoder(bytes: Uint8Array): Encoder {
   const header = readEncoderHeader(bytes);
@@ -145,7 +172,11 @@ export function loadEncoder(bytes: Uint8Array): Encoder {
   const read = (n: number): Float32Array => {
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++, at += 4) out[i] = view.getFloat32(at, true);
-    if (!out.every(Number.isFinite)) corrupt('holds NaN or infinite weights.');
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(out[i])) corrupt('holds NaN or infinite weights.');
+      if (Math.abs(out[i]) > MAX_SAVED_WEIGHT)
+        corrupt(`holds a weight of ${out[i]}, beyond ±2^40: not a trained model.`);
+    }
     return out;
   };
   const layers = header.layers.map((l) => {

@@ -5,6 +5,8 @@ import {
   createEncoder,
   ENCODER_FORMAT_VERSION,
   loadEncoder,
+  MAX_SAVED_LAYERS,
+  MAX_SAVED_WEIGHT,
   readEncoderHeader,
   saveEncoder,
 } from '../src/index.js';
@@ -97,5 +99,88 @@ describe('save and load', () => {
     const nan = good.slice();
     new DataView(nan.buffer).setFloat32(nan.length - 4, Number.NaN, true);
     expectCorrupt(nan, /NaN/);
+  });
+});
+
+describe('saved encoders are untrusted input', () => {
+  /** A file with header `head` (any JSON) and `weights` float32 values after it. */
+  function craft(head: unknown, weights: number): Uint8Array {
+    let json = new TextEncoder().encode(JSON.stringify(head));
+    const pad = (4 - ((12 + json.length) % 4)) % 4;
+    const padded = new Uint8Array(json.length + pad).fill(0x20);
+    padded.set(json);
+    json = padded;
+    const b = new Uint8Array(12 + json.length + 4 * weights);
+    b.set(new TextEncoder().encode('CKNN'));
+    new DataView(b.buffer).setUint32(4, ENCODER_FORMAT_VERSION, true);
+    new DataView(b.buffer).setUint32(8, json.length, true);
+    b.set(json, 12);
+    const v = new DataView(b.buffer);
+    for (let i = 0; i < weights; i++) v.setFloat32(12 + json.length + 4 * i, 0.01 * ((i % 7) - 3), true);
+    return b;
+  }
+  const layer = (inputs: number, units: number, extra: Record<string, unknown> = {}) => ({
+    inputs,
+    units,
+    activation: 'relu',
+    bias: false,
+    ...extra,
+  });
+  const head = (layers: unknown[], extra: Record<string, unknown> = {}) => ({
+    format: 'cosinekit-nn',
+    normalize: false,
+    layers,
+    parameters: (layers as ({ inputs: number; units: number } | null)[]).reduce(
+      (s, l) => s + (l?.inputs ?? 0) * (l?.units ?? 0),
+      0,
+    ),
+    ...extra,
+  });
+
+  it('accepts a crafted file that is well formed', () => {
+    const e = loadEncoder(craft(head([layer(3, 2), layer(2, 4)]), 14));
+    expect(e.layers.map((l) => [l.inputs, l.units])).toEqual([
+      [3, 2],
+      [2, 4],
+    ]);
+  });
+
+  it('checks the layer count, each shape, the chain, the activations, the meta and the count', () => {
+    const many = Array.from({ length: MAX_SAVED_LAYERS + 1 }, () => layer(1, 1));
+    expectCorrupt(craft(head(many), MAX_SAVED_LAYERS + 1), /1025 layers/);
+    expectCorrupt(craft(head([layer(65536, 65536)]), 0), /more than one array can hold/);
+    expectCorrupt(craft(head([layer(0, 2)]), 0), /invalid shape for layer 0/);
+    expectCorrupt(craft(head([layer(2.5, 2)]), 5), /invalid shape for layer 0/);
+    expectCorrupt(craft(head([layer(2, -1)]), 0), /invalid shape for layer 0/);
+    expectCorrupt(craft(head([layer(2, 2, { bias: 1 })]), 4), /invalid shape for layer 0/);
+    expectCorrupt(craft(head([layer(2, 2), [2, 2]]), 8), /invalid shape for layer 1/);
+    expectCorrupt(craft(head([layer(2, 2), null]), 4), /invalid shape for layer 1/);
+    expectCorrupt(
+      craft(head([layer(2, 3), layer(2, 2)]), 10),
+      /layer 1 taking 2 inputs after a layer of 3 units/,
+    );
+    expectCorrupt(craft(head([layer(2, 2, { activation: 'constructor' })]), 4), /unknown activation/);
+    expectCorrupt(craft(head([layer(2, 2)], { normalize: 'yes' }), 4), /normalize/);
+    expectCorrupt(craft(head([layer(2, 2)], { meta: 'note' }), 4), /meta/);
+    expectCorrupt(craft(head([layer(2, 2)], { meta: [1] }), 4), /meta/);
+    expectCorrupt(craft(head([layer(2, 2)], { parameters: 5 }), 5), /declares 5 parameters/);
+    expectCorrupt(craft(head([]), 0), /no layers/);
+    expectCorrupt(craft({ ...head([layer(2, 2)]), layers: { 0: layer(2, 2) } }, 4), /no layers/);
+  });
+
+  it('refuses weights that are not finite or beyond ±2^40', () => {
+    const good = craft(head([layer(2, 2)]), 4);
+    for (const [w, why] of [
+      [Number.POSITIVE_INFINITY, /NaN or infinite/],
+      [-3e38, /beyond ±2\^40/],
+      [2 ** 41, /beyond ±2\^40/],
+    ] as const) {
+      const b = good.slice();
+      new DataView(b.buffer).setFloat32(b.length - 8, w, true);
+      expectCorrupt(b, why);
+    }
+    const edge = good.slice();
+    new DataView(edge.buffer).setFloat32(edge.length - 4, -MAX_SAVED_WEIGHT, true);
+    expect(loadEncoder(edge).layers[0].weights[3]).toBe(-MAX_SAVED_WEIGHT);
   });
 });

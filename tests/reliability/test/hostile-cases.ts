@@ -12,7 +12,7 @@ import {
   Tensor,
   tensor,
 } from '@cosinekit/core';
-import { registerBackend } from '@cosinekit/core/backend';
+import { type CorpusFile, encodeCorpusFile, registerBackend } from '@cosinekit/core/backend';
 
 /** What a hostile call may use: a kit on the backend under test and a few prepared objects. */
 export interface Harness {
@@ -55,6 +55,29 @@ const DISPOSED = 'Disposed objects';
 const OPTIONS = 'Corpus options, ids and files';
 const SETUP = 'Backends and the registry';
 const PAIR = 'Synchronous pair functions';
+const FILES = 'Crafted corpus files (valid checksum, hostile content)';
+
+/**
+ * A checksum-valid corpus file of two unit rows of dimension 4 (ordinals 0 and 1, next 2), with
+ * `over` replacing fields: the encoder checks section lengths only, so any content can be crafted.
+ */
+function crafted(over: Partial<Omit<CorpusFile, 'version'>>): Uint8Array {
+  return encodeCorpusFile({
+    rows: 2,
+    cols: 4,
+    storage: 'float32',
+    rerank: 0,
+    next: 2,
+    ids: null,
+    ordinals: Int32Array.from([0, 1]),
+    exact: Float32Array.from([1, 0, 0, 0, 0, 1, 0, 0]),
+    half: null,
+    codes: null,
+    scales: null,
+    ...over,
+  });
+}
+const CODES = Int8Array.from([127, 0, 0, 0, 0, 127, 0, 0]);
 const KIT = 'Kit options';
 const BROKEN = 'Backends that break the contract';
 
@@ -1141,6 +1164,115 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
         backend: breaking(h, { cosineMatrix: () => new Promise(() => undefined) }),
         timeoutMs: 20,
       }).cosineMatrix(h.q, h.c),
+  },
+
+  {
+    group: FILES,
+    input: 'kit.loadCorpus(crafted({ next: 2 ** 31 })) // new ordinals would overflow int32',
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(crafted({ next: 2 ** 31 })),
+  },
+  {
+    group: FILES,
+    input: 'kit.loadCorpus(crafted({ next: 1 })) // fewer than the rows',
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(crafted({ next: 1 })),
+  },
+  {
+    group: FILES,
+    input: 'kit.loadCorpus(crafted({ ordinals: [1, 0] }))',
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(crafted({ ordinals: Int32Array.from([1, 0]) })),
+  },
+  {
+    group: FILES,
+    input:
+      "kit.loadCorpus(crafted({ storage: 'int8', codes: [-128, ...], scales })) // a code the quantiser never makes",
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) =>
+      h.kit.loadCorpus(
+        crafted({
+          storage: 'int8',
+          exact: null,
+          codes: Int8Array.from([-128, 0, 0, 0, 0, 127, 0, 0]),
+          scales: Float32Array.from([1 / 127, 1 / 127]),
+        }),
+      ),
+  },
+  {
+    group: FILES,
+    input: "kit.loadCorpus(crafted({ storage: 'int8', codes, scales: [NaN, 1 / 127] }))",
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) =>
+      h.kit.loadCorpus(
+        crafted({
+          storage: 'int8',
+          exact: null,
+          codes: CODES,
+          scales: Float32Array.from([Number.NaN, 1 / 127]),
+        }),
+      ),
+  },
+  {
+    group: FILES,
+    input:
+      "kit.loadCorpus(crafted({ storage: 'int8', codes, scales: [1e-40, 1 / 127] })) // rows not unit length",
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) =>
+      h.kit.loadCorpus(
+        crafted({ storage: 'int8', exact: null, codes: CODES, scales: Float32Array.from([1e-40, 1 / 127]) }),
+      ),
+  },
+  {
+    group: FILES,
+    input: "kit.loadCorpus(crafted({ storage: 'float16', half: [0x7c00, ...] })) // infinity",
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) =>
+      h.kit.loadCorpus(
+        crafted({
+          storage: 'float16',
+          exact: null,
+          half: Uint16Array.from([0x7c00, 0, 0, 0, 0, 0x3c00, 0, 0]),
+        }),
+      ),
+  },
+  {
+    group: FILES,
+    input: 'kit.loadCorpus(crafted({ exact: [NaN, 0, 0, 0, ...] }))',
+    code: 'CORRUPT_DATA',
+    op: 'loadCorpus',
+    arg: 'bytes',
+    call: (h) => h.kit.loadCorpus(crafted({ exact: Float32Array.from([Number.NaN, 0, 0, 0, 0, 1, 0, 0]) })),
+  },
+  {
+    group: FILES,
+    input:
+      '(await kit.loadCorpus(crafted({ next: 2 ** 31 - 1 }))).add(c) // past the largest ordinal, 2^31 - 2',
+    code: 'INVALID_ARGUMENT',
+    op: 'add',
+    arg: 'rows',
+    call: async (h) => {
+      const loaded = await h.kit.loadCorpus(crafted({ next: 2 ** 31 - 1 }));
+      try {
+        return await loaded.add(h.c);
+      } finally {
+        loaded.dispose();
+      }
+    },
   },
 ];
 

@@ -17,7 +17,8 @@ export function renderHostile(): string {
     'that no resident handle leaked.',
     '',
     '`q` is one query row of dimension 4, `c` eight corpus rows of dimension 4, `corpus` a resident',
-    "corpus of `c` with ids `'a'` to `'h'`.",
+    "corpus of `c` with ids `'a'` to `'h'`. `crafted(fields)` is a corpus file with a valid checksum",
+    '(two unit rows of dimension 4, ordinals 0 and 1, next 2) with `fields` replaced.',
   ];
   const groups = [...new Set(HOSTILE_CASES.map((c) => c.group))];
   for (const g of groups) {

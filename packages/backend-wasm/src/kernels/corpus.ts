@@ -3,13 +3,21 @@ import {
   CosineKitError,
   type Matrix,
   type ResidentCorpus,
+  type StoredCorpus,
   type TopKResult,
 } from '@cosinekit/core/backend';
 import { product, search } from '../engine.js';
 import type { Resident, WasmRuntime } from '../runtime.js';
 import type { RowSource, Staged } from '../staging.js';
 import { stageCorpus, stageQueries } from '../staging.js';
-import { type Quantized, quantizedMatrix, quantizedSearch, quantizeRows } from './quantized.js';
+import {
+  downloadQuantized,
+  type Quantized,
+  quantizedMatrix,
+  quantizedSearch,
+  quantizeRows,
+  uploadQuantized,
+} from './quantized.js';
 
 /** How a wasm corpus stores its rows. */
 export type WasmCorpusStorage = 'float32' | 'int8';
@@ -36,18 +44,31 @@ export class WasmCorpus implements ResidentCorpus, Resident {
   readonly #int8: Quantized | undefined;
   #alive = true;
 
-  constructor(rt: WasmRuntime, x: Matrix | RowSource, storage: WasmCorpusStorage, rerank: number) {
+  /**
+   * From rows (normalised and quantised here), or from a stored representation (`importCorpus`:
+   * float rows already normalised, codes and scales as they were made).
+   */
+  constructor(
+    rt: WasmRuntime,
+    x: Matrix | RowSource,
+    storage: WasmCorpusStorage,
+    rerank: number,
+    stored?: StoredCorpus,
+  ) {
     this.rows = x.rows;
     this.cols = x.cols;
     this.storage = storage;
     this.rerank = storage === 'int8' ? rerank : 0;
     this.#rt = rt;
     let float = -1;
+    const op = stored ? 'importCorpus' : 'createCorpus';
     if (storage === 'int8') {
-      this.#int8 = quantizeRows(rt, x, 'createCorpus');
+      this.#int8 = stored
+        ? uploadQuantized(rt, stored.codes!, stored.scales!, x.rows, x.cols, op)
+        : quantizeRows(rt, x, op);
       if (this.rerank > 0) {
         try {
-          float = stageCorpus(rt, x, true, 'createCorpus').ptr;
+          float = stageCorpus(rt, x, !stored, op).ptr;
         } catch (err) {
           rt.free(this.#int8.ptr);
           rt.free(this.#int8.scales);
@@ -55,7 +76,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
         }
       }
     } else {
-      float = stageCorpus(rt, x, true, 'createCorpus').ptr;
+      float = stageCorpus(rt, x, !stored, op).ptr;
     }
     this.#float = float;
     this.rowBytes = Math.ceil(x.cols / 4) * 16;
@@ -138,6 +159,53 @@ export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: C
     );
   }
   return new WasmCorpus(rt, x, storage, rerank);
+}
+
+/**
+ * `importCorpus`: a corpus holding exactly `stored` (float32, or int8 with or without float rows);
+ * float16 throws `UNSUPPORTED`.
+ */
+export function importCorpus(rt: WasmRuntime, stored: StoredCorpus): WasmCorpus {
+  const { storage, rows, cols } = stored;
+  if (storage !== 'float32' && storage !== 'int8') {
+    throw new CosineKitError(
+      'UNSUPPORTED',
+      `The wasm backend stores corpora as float32 or int8; storage '${storage}' was asked of 'importCorpus'.`,
+      { op: 'importCorpus', arg: 'stored' },
+    );
+  }
+  const rerank = storage === 'int8' ? stored.rerank : 0;
+  const float = storage === 'float32' || rerank > 0;
+  const n = rows * cols;
+  if (
+    (float && stored.exact?.length !== n) ||
+    (storage === 'int8' && (stored.codes?.length !== n || stored.scales?.length !== rows))
+  ) {
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'stored' passed to 'importCorpus' lacks the sections its storage '${storage}' needs.`,
+      { op: 'importCorpus', arg: 'stored' },
+    );
+  }
+  const x: Matrix = { data: float ? stored.exact! : new Float32Array(0), rows, cols };
+  return new WasmCorpus(rt, x, storage, rerank, stored);
+}
+
+/** `exportCorpus`: the stored representation, copied out: float rows as searched, codes and scales as made. */
+export function exportCorpus(rt: WasmRuntime, corpus: ResidentCorpus): StoredCorpus {
+  const c = own(rt, corpus, 'exportCorpus');
+  const q = c.int8(rt, 'exportCorpus');
+  const i8 = q ? downloadQuantized(rt, q) : null;
+  return {
+    rows: c.rows,
+    cols: c.cols,
+    storage: c.storage,
+    rerank: c.rerank,
+    exact: c.float(rt, 'exportCorpus') ? readCorpus(rt, c) : null,
+    half: null,
+    codes: i8?.codes ?? null,
+    scales: i8?.scales ?? null,
+  };
 }
 
 /** `readCorpus`: the resident rows as stored (normalised; dequantised for int8 without float rows). */

@@ -4,12 +4,21 @@ import type {
   Kernels,
   Matrix,
   ResidentCorpus,
+  StoredCorpus,
   TopKResult,
 } from '@cosinekit/core/backend';
 import type { WasmRuntime } from '../runtime.js';
 import { activation, activationGrad } from './activation.js';
 import { addBias } from './add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus, readCorpus, type WasmCorpus } from './corpus.js';
+import {
+  corpusMatrix,
+  corpusSearch,
+  createCorpus,
+  exportCorpus,
+  importCorpus,
+  readCorpus,
+  type WasmCorpus,
+} from './corpus.js';
 import { cosineMatrix } from './cosine-matrix.js';
 import { cosineRows } from './cosine-rows.js';
 import { matmul } from './matmul.js';
@@ -32,6 +41,8 @@ export interface WasmKernels extends Kernels {
   activation(kind: Activation, x: Matrix, out?: Float32Array): Float32Array;
   activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Float32Array;
   readCorpus(corpus: ResidentCorpus): Float32Array;
+  exportCorpus(corpus: ResidentCorpus): StoredCorpus;
+  importCorpus(stored: StoredCorpus): WasmCorpus;
 }
 
 /** The contract's kernels over whatever runtime `get` returns (it throws when there is none). */
@@ -54,5 +65,7 @@ export function kernelsOf(get: (op: string) => WasmRuntime): WasmKernels {
     activationGrad: (kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array) =>
       activationGrad(get('activationGrad'), kind, x, dy, out),
     readCorpus: (c: ResidentCorpus) => readCorpus(get('readCorpus'), c),
+    exportCorpus: (c: ResidentCorpus) => exportCorpus(get('exportCorpus'), c),
+    importCorpus: (s: StoredCorpus) => importCorpus(get('importCorpus'), s),
   };
 }

@@ -50,6 +50,41 @@ export function quantizeRows(rt: WasmRuntime, x: Matrix | RowSource, op: string)
   return { ptr, scales, rows, cols: d, stride };
 }
 
+/**
+ * int8 rows given as they were stored (codes and scales, from `exportCorpus` or a saved file), in
+ * new blocks: nothing is normalised or quantised again, so they search exactly as before.
+ */
+export function uploadQuantized(
+  rt: WasmRuntime,
+  codes: Int8Array,
+  scales: Float32Array,
+  rows: number,
+  d: number,
+  op: string,
+): Quantized {
+  const stride = Math.ceil(d / 16) * 16;
+  const ptr = rt.alloc(rows * stride, op);
+  let sp = -1;
+  try {
+    sp = rt.upload(scales, op);
+    const bytes = new Int8Array(rt.f32.buffer, ptr, rows * stride);
+    bytes.fill(0);
+    for (let i = 0; i < rows; i++) bytes.set(codes.subarray(i * d, (i + 1) * d), i * stride);
+  } catch (err) {
+    rt.free(ptr);
+    throw err;
+  }
+  return { ptr, scales: sp, rows, cols: d, stride };
+}
+
+/** The codes (`rows * cols`, padding dropped) and scales of int8 rows, copied out of wasm memory. */
+export function downloadQuantized(rt: WasmRuntime, q: Quantized): { codes: Int8Array; scales: Float32Array } {
+  const codes = new Int8Array(q.rows * q.cols);
+  const bytes = new Int8Array(rt.f32.buffer, q.ptr, q.rows * q.stride);
+  for (let i = 0; i < q.rows; i++) codes.set(bytes.subarray(i * q.stride, i * q.stride + q.cols), i * q.cols);
+  return { codes, scales: rt.download(q.scales, q.rows) };
+}
+
 function freeQuantized(rt: WasmRuntime, q: Quantized): void {
   rt.free(q.ptr);
   rt.free(q.scales);

@@ -1,4 +1,11 @@
-import type { CorpusOptions, CorpusStorage, Matrix, ResidentCorpus, TopKResult } from '../contract.js';
+import type {
+  CorpusOptions,
+  CorpusStorage,
+  Matrix,
+  ResidentCorpus,
+  StoredCorpus,
+  TopKResult,
+} from '../contract.js';
 import { argError, CosineKitError } from '../errors.js';
 import { dot64, normalizedF64 } from './blocked-dot.js';
 import { clampCos } from './cosine-rule.js';
@@ -6,10 +13,64 @@ import { fromHalf, toHalf } from './half.js';
 import { CORPUS_TILE, forEachScoreTile } from './top-k.js';
 import { TopKSelector } from './top-k-selector.js';
 
+/** Ties to even, as IEEE rounding (and wasm's `nearest`) does. */
+function roundEven(x: number): number {
+  const r = Math.floor(x);
+  const f = x - r;
+  if (f > 0.5) return r + 1;
+  if (f < 0.5) return r;
+  return r % 2 === 0 ? r : r + 1;
+}
+
 /**
- * The reference backend's resident corpus: rows normalised once and stored as float64
- * (`float32` storage: exact), as binary16 bits, or as int8 with one scale per row. A search stages
- * the rows a tile at a time, decoded to float64, behind the queries in one staging array.
+ * int8 codes and scales of raw float32 rows, normalised on the way: `scale = max|x| / 127` of the
+ * normalised row, `code = round(x * q)` with `q` the float32 factor that maps the largest component
+ * to 127. The arithmetic is the wasm engine's, step for step (its float64 sum of squares in two
+ * lanes, float32 products rounded to nearest even), so both backends store the same codes.
+ */
+export function quantizeInt8(
+  data: Float32Array,
+  rows: number,
+  d: number,
+): { codes: Int8Array; scales: Float32Array } {
+  const codes = new Int8Array(rows * d);
+  const scales = new Float32Array(rows);
+  const f = Math.fround;
+  for (let i = 0; i < rows; i++) {
+    const o = i * d;
+    let l0 = 0;
+    let l1 = 0;
+    let m = 0;
+    let p = 0;
+    for (; p + 4 <= d; p += 4) {
+      const a = data[o + p];
+      const b = data[o + p + 1];
+      const c = data[o + p + 2];
+      const e = data[o + p + 3];
+      l0 += a * a + c * c;
+      l1 += b * b + e * e;
+    }
+    let ss = l0 + l1;
+    for (; p < d; p++) ss += data[o + p] * data[o + p];
+    for (let j = 0; j < d; j++) m = Math.max(m, Math.abs(data[o + j]));
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    const amax = m * inv;
+    const q = amax > 0 ? f((127 / amax) * inv) : 0;
+    for (let j = 0; j < d; j++) {
+      const v = f(data[o + j] * q);
+      const r = v < 0 ? -roundEven(-v) : roundEven(v);
+      codes[o + j] = r > 127 ? 127 : r < -127 ? -127 : r;
+    }
+    scales[i] = f(amax / 127);
+  }
+  return { codes, scales };
+}
+
+/**
+ * The reference backend's resident corpus: rows normalised once and stored as float32 values
+ * (`float32` storage, and the re-ranking rows of quantised storage), as binary16 bits, or as int8
+ * with one scale per row. A search stages the rows a tile at a time, decoded to float64, behind the
+ * queries in one staging array.
  */
 export class ReferenceCorpus implements ResidentCorpus {
   readonly backend = 'reference';
@@ -18,40 +79,56 @@ export class ReferenceCorpus implements ResidentCorpus {
   readonly storage: CorpusStorage;
   readonly rerank: number;
   static live = 0;
+  /** float32 values (held as float64 for the staging copy). */
   #exact: Float64Array | null = null;
   #half: Uint16Array | null = null;
   #int8: Int8Array | null = null;
-  #scale: Float64Array | null = null;
+  #scale: Float32Array | null = null;
   #disposed = false;
 
-  constructor(x: Matrix, options: CorpusOptions = {}) {
+  constructor(x: Matrix | StoredCorpus, options: CorpusOptions = {}) {
     this.rows = x.rows;
     this.cols = x.cols;
-    this.storage = options.storage ?? 'float32';
-    this.rerank = options.rerank ?? 0;
-    const n = normalizedF64(x.data, x.rows, x.cols);
-    if (this.storage === 'float32' || this.rerank > 0) this.#exact = n;
-    if (this.storage === 'float16') {
-      this.#half = new Uint16Array(n.length);
-      for (let i = 0; i < n.length; i++) this.#half[i] = toHalf(n[i]);
-    } else if (this.storage === 'int8') {
-      this.#int8 = new Int8Array(n.length);
-      this.#scale = new Float64Array(x.rows);
-      for (let r = 0; r < x.rows; r++) {
-        const o = r * x.cols;
-        let m = 0;
-        for (let j = 0; j < x.cols; j++) m = Math.max(m, Math.abs(n[o + j]));
-        const s = m > 0 ? m / 127 : 0;
-        this.#scale[r] = s;
-        if (s > 0) for (let j = 0; j < x.cols; j++) this.#int8[o + j] = Math.round(n[o + j] / s);
+    if ('data' in x) {
+      this.storage = options.storage ?? 'float32';
+      this.rerank = this.storage === 'float32' ? 0 : (options.rerank ?? 0);
+      if (this.storage !== 'float32' && this.storage !== 'float16' && this.storage !== 'int8') {
+        argError(
+          'INVALID_ARGUMENT',
+          'corpus',
+          'options.storage',
+          `must be 'float32', 'float16' or 'int8', got '${this.storage}'.`,
+        );
       }
-    } else if (this.storage !== 'float32') {
-      argError(
-        'INVALID_ARGUMENT',
-        'corpus',
-        'options.storage',
-        `must be 'float32', 'float16' or 'int8', got '${this.storage}'.`,
-      );
+      const n = normalizedF64(x.data, x.rows, x.cols);
+      if (this.storage === 'float32' || this.rerank > 0) this.#exact = n.map(Math.fround);
+      if (this.storage === 'float16') {
+        this.#half = new Uint16Array(n.length);
+        for (let i = 0; i < n.length; i++) this.#half[i] = toHalf(n[i]);
+      } else if (this.storage === 'int8') {
+        const q = quantizeInt8(x.data, x.rows, x.cols);
+        this.#int8 = q.codes;
+        this.#scale = q.scales;
+      }
+    } else {
+      this.storage = x.storage;
+      this.rerank = x.storage === 'float32' ? 0 : x.rerank;
+      const need = (ok: boolean, what: string) => {
+        if (!ok) argError('INVALID_ARGUMENT', 'importCorpus', 'stored', `lacks ${what}.`);
+      };
+      const n = x.rows * x.cols;
+      if (this.storage === 'float32' || this.rerank > 0) {
+        need(x.exact?.length === n, 'its float32 rows');
+        this.#exact = Float64Array.from(x.exact!);
+      }
+      if (this.storage === 'float16') {
+        need(x.half?.length === n, 'its binary16 rows');
+        this.#half = Uint16Array.from(x.half!);
+      } else if (this.storage === 'int8') {
+        need(x.codes?.length === n && x.scales?.length === x.rows, 'its int8 codes and scales');
+        this.#int8 = Int8Array.from(x.codes!);
+        this.#scale = Float32Array.from(x.scales!);
+      }
     }
     ReferenceCorpus.live++;
   }
@@ -84,6 +161,21 @@ export class ReferenceCorpus implements ResidentCorpus {
     return this.#exact;
   }
 
+  /** The stored representation, copied. */
+  export(): StoredCorpus {
+    this.#alive();
+    return {
+      rows: this.rows,
+      cols: this.cols,
+      storage: this.storage,
+      rerank: this.rerank,
+      exact: this.#exact ? Float32Array.from(this.#exact) : null,
+      half: this.#half ? this.#half.slice() : null,
+      codes: this.#int8 ? this.#int8.slice() : null,
+      scales: this.#scale ? this.#scale.slice() : null,
+    };
+  }
+
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -106,11 +198,22 @@ export function createCorpus(x: Matrix, options?: CorpusOptions): ReferenceCorpu
   return new ReferenceCorpus(x, options);
 }
 
+/** Reference `exportCorpus`: the stored representation, bit for bit. */
+export function exportCorpus(corpus: ResidentCorpus): StoredCorpus {
+  return own(corpus, 'exportCorpus').export();
+}
+
+/** Reference `importCorpus`: a corpus holding exactly `stored`. */
+export function importCorpus(stored: StoredCorpus): ReferenceCorpus {
+  return new ReferenceCorpus(stored);
+}
+
 /** Reference `corpusSearch`: tiled exact search (or quantised search plus exact re-ranking). */
 export function corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): TopKResult {
   const c = own(corpus, 'corpusSearch');
   const q = queries.rows;
-  const wide = c.rerank > 0 && c.exact ? Math.min(c.rows, c.rerank * k) : k;
+  const rerank = c.rerank > 0 && c.exact !== null;
+  const wide = rerank ? Math.min(c.rows, c.rerank * k) : k;
   const sel = new TopKSelector(q, wide);
   const qn = forEachScoreTile(
     queries,
@@ -119,7 +222,8 @@ export function corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number)
     (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w),
   );
   const first = sel.result();
-  if (wide === k) return first;
+  // Re-ranked scores are exact even when every candidate is kept (rerank 1, or k near the rows).
+  if (!rerank) return first;
   const exact = c.exact!;
   const final = new TopKSelector(q, k);
   for (let i = 0; i < q; i++) {
@@ -150,9 +254,10 @@ export function corpusMatrix(
   return out;
 }
 
-/** Reference `readCorpus`: the stored rows, decoded to float32. */
+/** Reference `readCorpus`: the float32 rows it keeps, else the stored rows decoded to float32. */
 export function readCorpus(corpus: ResidentCorpus): Float32Array {
   const c = own(corpus, 'readCorpus');
+  if (c.exact) return Float32Array.from(c.exact);
   const out = new Float32Array(c.rows * c.cols);
   const t = new Float64Array(Math.min(c.rows, CORPUS_TILE) * c.cols);
   for (let j0 = 0; j0 < c.rows; j0 += CORPUS_TILE) {

@@ -9,14 +9,18 @@ export const CORPUS_TILE = 256;
 /**
  * Reference `topK`: the queries normalised once, the corpus a tile at a time, and each tile of
  * scores streamed into a per-query selection: O(Q x (k + d) + tile) extra memory, never the Q x N
- * scores.
+ * scores. Corpus rows are normalised and rounded to float32, as a resident corpus stores them, so a
+ * one-off search and a resident corpus of the same rows agree bit for bit.
  */
 export function topK(queries: Matrix, corpus: Matrix, k: number): TopKResult {
   const sel = new TopKSelector(queries.rows, k);
   forEachScoreTile(
     queries,
     corpus.rows,
-    (j0, j1, s, at) => stageRows(corpus.data, j0, j1, corpus.cols, s, at, true),
+    (j0, j1, s, at) => {
+      stageRows(corpus.data, j0, j1, corpus.cols, s, at, true);
+      for (let i = at, e = at + (j1 - j0) * corpus.cols; i < e; i++) s[i] = Math.fround(s[i]);
+    },
     (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w),
   );
   return sel.result();

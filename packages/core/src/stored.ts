@@ -1,0 +1,85 @@
+import type { CorpusStorage, StoredCorpus } from './contract.js';
+import { fromHalf } from './kernels/half.js';
+
+/**
+ * The largest ordinal a corpus row can get: ordinals are int32, and the next one to assign must
+ * stay representable, so `add` refuses rows past it rather than wrap around.
+ */
+export const MAX_ORDINAL = 2 ** 31 - 2;
+
+/** Whether a storage quantises (keeps something other than the exact float32 rows). */
+export function quantised(storage: CorpusStorage): boolean {
+  return storage !== 'float32';
+}
+
+/** The rows `stored` represents, decoded to float32: the exact rows when kept, else dequantised. */
+export function decodeStoredRows(stored: StoredCorpus): Float32Array {
+  if (stored.exact) return stored.exact;
+  const n = stored.rows * stored.cols;
+  const out = new Float32Array(n);
+  if (stored.half) {
+    for (let i = 0; i < n; i++) out[i] = fromHalf(stored.half[i]);
+  } else if (stored.codes && stored.scales) {
+    const d = stored.cols;
+    for (let r = 0; r < stored.rows; r++) {
+      const s = stored.scales[r];
+      for (let j = r * d; j < (r + 1) * d; j++) out[j] = stored.codes[j] * s;
+    }
+  }
+  return out;
+}
+
+/** Rows normalised in float64 and rounded to float32, as the reference stores them; zero rows stay zero. */
+export function normalisedF32(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let ss = 0;
+    for (let j = 0; j < cols; j++) ss += data[o + j] * data[o + j];
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    for (let j = 0; j < cols; j++) out[o + j] = data[o + j] * inv;
+  }
+  return out;
+}
+
+/** A stored representation, empty, for `rows` rows, with the same sections as `like`. */
+function emptyLike(like: StoredCorpus, rows: number): StoredCorpus {
+  const n = rows * like.cols;
+  return {
+    rows,
+    cols: like.cols,
+    storage: like.storage,
+    rerank: like.rerank,
+    exact: like.exact ? new Float32Array(n) : null,
+    half: like.half ? new Uint16Array(n) : null,
+    codes: like.codes ? new Int8Array(n) : null,
+    scales: like.scales ? new Float32Array(rows) : null,
+  };
+}
+
+/**
+ * The rows of several stored representations (same storage and width) that `keep` selects, in
+ * order, as one: codes, scales, bits and float rows copied as they are.
+ */
+export function gatherStored(
+  parts: readonly StoredCorpus[],
+  keep: (part: number, row: number) => boolean,
+): StoredCorpus {
+  let rows = 0;
+  for (let p = 0; p < parts.length; p++) for (let j = 0; j < parts[p].rows; j++) if (keep(p, j)) rows++;
+  const out = emptyLike(parts[0], rows);
+  const d = out.cols;
+  let r = 0;
+  for (let p = 0; p < parts.length; p++) {
+    const s = parts[p];
+    for (let j = 0; j < s.rows; j++) {
+      if (!keep(p, j)) continue;
+      if (out.exact) out.exact.set(s.exact!.subarray(j * d, (j + 1) * d), r * d);
+      if (out.half) out.half.set(s.half!.subarray(j * d, (j + 1) * d), r * d);
+      if (out.codes) out.codes.set(s.codes!.subarray(j * d, (j + 1) * d), r * d);
+      if (out.scales) out.scales[r] = s.scales![j];
+      r++;
+    }
+  }
+  return out;
+}
