@@ -5,6 +5,7 @@ import { cosineCases } from './cosine.js';
 import { resourceCases } from './resources.js';
 import { searchCases } from './search.js';
 import { snapshotCases } from './snapshot.js';
+import { storedCases } from './stored.js';
 import { tieCases } from './ties.js';
 
 export type { ConformanceCase, ConformanceContext, Tolerance } from './context.js';
@@ -20,6 +21,7 @@ export function conformanceCases(): ConformanceCase[] {
     ...algebraCases(),
     ...apiCases(),
     ...snapshotCases(),
+    ...storedCases(),
     ...resourceCases(),
   ];
 }
