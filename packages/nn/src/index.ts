@@ -3,6 +3,15 @@
  * with a cosine loss, then score inputs by the cosine of their embeddings.
  */
 
+export type { CosineClassifierOptions, MarginLossOptions, NormFaceLossOptions } from './classifier.js';
+export {
+  arcFaceLoss,
+  CosineClassifier,
+  classificationAccuracy,
+  cosFaceLoss,
+  createCosineClassifier,
+  normFaceLoss,
+} from './classifier.js';
 export type { EncoderCache, EncoderGrads, EncoderOptions, KernelSource } from './encoder.js';
 export { createEncoder, Encoder, kernelsOf } from './encoder.js';
 export type { PairAccuracy, RetrievalReport, RetrievalSet } from './evaluate.js';
@@ -16,7 +25,7 @@ export type { ContrastiveLossOptions } from './losses/contrastive.js';
 export { contrastiveLoss } from './losses/contrastive.js';
 export type { CosineEmbeddingLossOptions } from './losses/cosine-embedding.js';
 export { cosineEmbeddingLoss } from './losses/cosine-embedding.js';
-export type { Loss, LossInput, LossResult } from './losses/loss.js';
+export type { Loss, LossInput, LossResult, Sampling } from './losses/loss.js';
 export { mseSimilarityLoss } from './losses/mse.js';
 export type { MultipleNegativesRankingLossOptions } from './losses/multiple-negatives.js';
 export { multipleNegativesRankingLoss } from './losses/multiple-negatives.js';
@@ -32,14 +41,23 @@ export { progressCallbacks } from './progress.js';
 export type { Rng } from './rng.js';
 export { createRng } from './rng.js';
 export type {
+  Augment,
   Batch,
   LabelledData,
   PairData,
   PairSamplerOptions,
+  RandomShiftOptions,
   Sampler,
   SamplerOptions,
 } from './sampling.js';
-export { fixedPairSampler, inBatchSampler, pairSampler, tripletSampler } from './sampling.js';
+export {
+  fixedPairSampler,
+  inBatchSampler,
+  labelledSampler,
+  pairSampler,
+  randomShift,
+  tripletSampler,
+} from './sampling.js';
 export type {
   BatchInfo,
   EarlyStopping,
