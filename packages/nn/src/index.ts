@@ -12,14 +12,26 @@ export {
   createCosineClassifier,
   normFaceLoss,
 } from './classifier.js';
-export type { EncoderCache, EncoderGrads, EncoderOptions, KernelSource } from './encoder.js';
+export type { Conv2dSpec, ConvGeometry, FlattenSpec, Pool2dSpec, Shape3 } from './conv.js';
+export { Conv2dLayer, FlattenLayer, Pool2dLayer } from './conv.js';
+export type { EncoderCache, EncoderGrads, EncoderOptions, KernelSource, LayerSpec } from './encoder.js';
 export { createEncoder, Encoder, kernelsOf } from './encoder.js';
 export type { PairAccuracy, RetrievalReport, RetrievalSet } from './evaluate.js';
 export { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from './evaluate.js';
 export { CosineHead, createCosineHead } from './head.js';
 export type { EncoderHeader, SavedLayer } from './io.js';
 export { ENCODER_FORMAT_VERSION, ENCODER_MAGIC, loadEncoder, readEncoderHeader, saveEncoder } from './io.js';
-export type { DenseCache, DenseGrads, DenseSpec, Init } from './layers.js';
+export type { SavedLayerGeometry } from './layer-io.js';
+export type {
+  DenseCache,
+  DenseGrads,
+  DenseSpec,
+  Init,
+  Layer,
+  LayerCache,
+  LayerGrads,
+  LayerKind,
+} from './layers.js';
 export { DenseLayer } from './layers.js';
 export type { ContrastiveLossOptions } from './losses/contrastive.js';
 export { contrastiveLoss } from './losses/contrastive.js';
