@@ -6,20 +6,22 @@ export type LoadedBackend =
   | { readonly name: string; readonly reason: string };
 
 /**
- * Creates a kit for `name` (`'reference'` or `'wasm'`). The wasm backend is imported dynamically
+ * Creates a kit for `name` (`'reference'` or `'wasm'`; `threads` caps the wasm backend's threads). The wasm backend is imported dynamically
  * (a computed specifier, so this app also builds while that package is not built yet): when it is
  * missing or fails to start, the reason comes back instead of a kit, and the caller prints it.
  */
-export async function loadBackend(name: string): Promise<LoadedBackend> {
+export async function loadBackend(name: string, threads?: number): Promise<LoadedBackend> {
   try {
     let kit: CosineKit;
     if (name === 'wasm') {
       const specifier = '@cosinekit/backend-wasm';
-      const mod = (await import(specifier)) as { createWasmBackend?: () => Backend };
+      const mod = (await import(specifier)) as {
+        createWasmBackend?: (options?: { threads?: number }) => Backend;
+      };
       if (typeof mod.createWasmBackend !== 'function') {
         return { name, reason: '@cosinekit/backend-wasm does not export createWasmBackend (yet).' };
       }
-      kit = createCosineKit({ backend: mod.createWasmBackend() });
+      kit = createCosineKit({ backend: mod.createWasmBackend(threads === undefined ? {} : { threads }) });
     } else {
       kit = createCosineKit({ backend: name });
     }

@@ -47,3 +47,37 @@ export function loadDigits(
     test: pick(trainPerClass + validationPerClass, testPerClass),
   };
 }
+
+/**
+ * All 10,000 digits of the `mnist` package split per digit: a seeded shuffle of each class, then
+ * the first `trainFraction` of it (rounded down) trains and the rest is held out. Rows are
+ * shuffled with the seed too.
+ */
+export function splitDigits(
+  trainFraction: number,
+  seed: number,
+): { train: LabelledData; test: LabelledData } {
+  if (!(trainFraction > 0 && trainFraction < 1))
+    throw new Error(`trainFraction must be in (0, 1), got ${trainFraction}.`);
+  const mnist = createRequire(import.meta.url)('mnist') as MnistDigit[];
+  const rng = createRng(seed);
+  const train: [number, number][] = [];
+  const test: [number, number][] = [];
+  for (let d = 0; d < 10; d++) {
+    const idx = rng.shuffle(Array.from({ length: mnist[d].length }, (_, i) => i));
+    const cut = Math.floor(trainFraction * idx.length);
+    for (let i = 0; i < idx.length; i++) (i < cut ? train : test).push([d, idx[i]]);
+  }
+  const build = (items: [number, number][]): LabelledData => {
+    rng.shuffle(items);
+    const x = new Float32Array(items.length * PIXELS);
+    const labels = new Int32Array(items.length);
+    items.forEach(([d, i], r) => {
+      const raw = mnist[d].raw;
+      for (let p = 0; p < PIXELS; p++) x[r * PIXELS + p] = raw[i * PIXELS + p];
+      labels[r] = d;
+    });
+    return { x, rows: items.length, cols: PIXELS, labels };
+  };
+  return { train: build(train), test: build(test) };
+}

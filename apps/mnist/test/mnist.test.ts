@@ -1,8 +1,9 @@
 import { createCosineKit } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import { parseFlags } from '../src/args.js';
-import { loadDigits } from '../src/data.js';
+import { loadDigits, splitDigits } from '../src/data.js';
 import { embeddingQuality, rawQuality, trainDigitEncoder } from '../src/experiment.js';
+import { trainModel } from '../src/models.js';
 
 const kit = createCosineKit({ backend: 'reference' });
 const options = {
@@ -28,7 +29,7 @@ describe('MNIST example', () => {
     expect(Array.from(a.train.labels)).toEqual(Array.from(b.train.labels));
     expect(a.train.x).toEqual(b.train.x);
     expect(new Set(Array.from(a.test.labels)).size).toBe(10);
-  });
+  }, 30_000);
 
   it('the learned embedding beats raw pixels on held-out digits (cosine k-NN)', async () => {
     const { train, test } = loadDigits(200, 0, 100, 1);
@@ -58,4 +59,52 @@ describe('MNIST example', () => {
     expect(() => parseFlags(['--epoch', '3'], { epochs: 6 })).toThrow(/Unknown flag '--epoch'/);
     expect(() => parseFlags(['--epochs', 'x'], { epochs: 6 })).toThrow(/needs a number/);
   });
+
+  it('splits all digits 80/20 per digit, seeded and disjoint', () => {
+    const a = splitDigits(0.8, 3);
+    const b = splitDigits(0.8, 3);
+    expect(a.train.rows + a.test.rows).toBe(10_000);
+    // Element-wise compare by hand: a deep equality of 6 million values is slow.
+    let same = a.train.x.length === b.train.x.length;
+    for (let i = 0; same && i < a.train.x.length; i++) same = a.train.x[i] === b.train.x[i];
+    expect(same).toBe(true);
+    const count = (labels: ArrayLike<number>, d: number) => {
+      let n = 0;
+      for (let i = 0; i < labels.length; i++) if (labels[i] === d) n++;
+      return n;
+    };
+    for (let d = 0; d < 10; d++) {
+      const tr = count(a.train.labels, d);
+      expect(tr).toBe(Math.floor(0.8 * (tr + count(a.test.labels, d))));
+    }
+    // No held-out image is also a training image (compared through a position-weighted checksum).
+    const sum = (x: Float32Array, r: number) => {
+      let s = 0;
+      for (let p = 0; p < 784; p++) s += x[r * 784 + p] * (p + 1);
+      return s;
+    };
+    const seen = new Set(Array.from({ length: a.train.rows }, (_, r) => sum(a.train.x, r)));
+    let shared = 0;
+    for (let r = 0; r < a.test.rows; r++) if (seen.has(sum(a.test.x, r))) shared++;
+    expect(shared).toBe(0);
+  }, 60_000);
+
+  it('the CNN + cosine classifier recipe learns from a small subset, deterministically', async () => {
+    const { train, test } = loadDigits(30, 0, 10, 2);
+    const options = {
+      epochs: 2,
+      batchSize: 32,
+      learningRate: 0.002,
+      seed: 3,
+      shift: 1,
+      progress: false as const,
+    };
+    const a = await trainModel(kit, 'classifier', train, test, options);
+    const b = await trainModel(kit, 'classifier', train, test, options);
+    expect(a.result.history.map((h) => h.loss)).toEqual(b.result.history.map((h) => h.loss));
+    expect(a.classifierAccuracy).toBe(b.classifierAccuracy);
+    // 10 classes: chance is 10%.
+    expect(a.classifierAccuracy!).toBeGreaterThan(0.3);
+    expect(a.nearestNeighbour).toBeGreaterThan(0.3);
+  }, 60_000);
 });

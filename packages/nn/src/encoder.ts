@@ -2,17 +2,35 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, toTensor } from '@cosinekit/core/backend';
-import { type DenseCache, DenseLayer, type DenseSpec } from './layers.js';
+import {
+  Conv2dLayer,
+  type Conv2dSpec,
+  FlattenLayer,
+  type FlattenSpec,
+  Pool2dLayer,
+  type Pool2dSpec,
+  type Shape3,
+} from './conv.js';
+import { DenseLayer, type DenseSpec, type Layer, type LayerCache } from './layers.js';
 import { type NormalizedRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
 import { type DenseOps, kernelOps, type Precision, type Vec } from './ops.js';
 import { createRng } from './rng.js';
+
+/** One layer of {@link createEncoder}: dense (the default `type`), convolution, pooling or flatten. */
+export type LayerSpec = DenseSpec | Conv2dSpec | Pool2dSpec | FlattenSpec;
 
 /** Options of {@link createEncoder}. */
 export interface EncoderOptions {
   /** Input width (e.g. 784 for 28x28 pixels). */
   inputs: number;
-  /** The dense layers, first to last; the last one's `units` is the embedding width. */
-  layers: readonly DenseSpec[];
+  /**
+   * The input as an image, `[height, width, channels]` (channels last, so a row is stored
+   * pixel by pixel); its product must be `inputs`. Needed by a first convolution or pooling
+   * layer; without it the input is `[1, 1, inputs]`.
+   */
+  inputShape?: readonly [number, number, number];
+  /** The layers, first to last; the last one's output is the embedding. */
+  layers: readonly LayerSpec[];
   /** L2-normalise the output rows, so embeddings lie on the unit sphere. Defaults to false. */
   normalize?: boolean;
   /** Seed of the initialisation; defaults to 1. Equal seeds give equal weights. */
@@ -35,7 +53,7 @@ export async function kernelsOf(source: KernelSource): Promise<Kernels> {
 /** What {@link Encoder.forward} keeps for {@link Encoder.backward}. */
 export interface EncoderCache {
   readonly rows: number;
-  readonly layers: readonly DenseCache[];
+  readonly layers: readonly LayerCache[];
   readonly normalized: NormalizedRows | undefined;
   /** The embeddings: `rows x outputs`. */
   readonly out: Vec;
@@ -49,15 +67,16 @@ export interface EncoderGrads {
 }
 
 /**
- * The DLCS encoder f: a stack of dense layers with an optional L2-normalised output. Train it with
- * a cosine loss, then score inputs by the cosine of their embeddings ({@link CosineHead}).
+ * The DLCS encoder f: a stack of layers (dense, convolution, pooling, flatten) with an optional
+ * L2-normalised output. Train it with a cosine loss, then score inputs by the cosine of their
+ * embeddings ({@link CosineHead}).
  */
 export class Encoder {
-  readonly layers: readonly DenseLayer[];
+  readonly layers: readonly Layer[];
   readonly normalize: boolean;
 
   /** Wraps existing layers; each layer's input width must be the previous layer's units. */
-  constructor(layers: readonly DenseLayer[], normalize: boolean) {
+  constructor(layers: readonly Layer[], normalize: boolean) {
     if (layers.length === 0) argError('EMPTY_INPUT', 'Encoder', 'layers', 'must hold at least one layer.');
     for (let i = 1; i < layers.length; i++) {
       if (layers[i].inputs !== layers[i - 1].units) {
@@ -88,14 +107,12 @@ export class Encoder {
     return this.layers[0].weights instanceof Float64Array ? 'float64' : 'float32';
   }
 
-  /** The trainable arrays, `[W0, b0, W1, b1, ...]` (layers without bias contribute only W). */
+  /**
+   * The trainable arrays, `[W0, b0, W1, b1, ...]` (layers without bias contribute only W,
+   * pooling and flatten nothing).
+   */
   parameters(): Vec[] {
-    const out: Vec[] = [];
-    for (const l of this.layers) {
-      out.push(l.weights);
-      if (l.hasBias) out.push(l.bias);
-    }
-    return out;
+    return this.layers.flatMap((l) => l.parameters());
   }
 
   /** Number of trainable values. */
@@ -105,9 +122,8 @@ export class Encoder {
 
   /** A deep copy in the given precision (float64 copies are what the gradient checks use). */
   clone(precision: Precision = this.precision): Encoder {
-    const conv = (v: Vec): Vec => (precision === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
     return new Encoder(
-      this.layers.map((l) => new DenseLayer(l.inputs, l.units, l.activation, conv(l.weights), conv(l.bias))),
+      this.layers.map((l) => l.clone(precision)),
       this.normalize,
     );
   }
@@ -127,7 +143,7 @@ export class Encoder {
     if (x.length !== rows * this.inputs) {
       argError('SHAPE_MISMATCH', 'Encoder.forward', 'x', `must hold ${rows} x ${this.inputs} values.`);
     }
-    const caches: DenseCache[] = [];
+    const caches: LayerCache[] = [];
     let h = x;
     for (const layer of this.layers) {
       const c = await layer.forward(ops, h, rows);
@@ -146,7 +162,7 @@ export class Encoder {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const layer = this.layers[i];
       const r = await layer.backward(ops, cache.layers[i], g, i > 0 || wantInput);
-      perLayer[i] = layer.hasBias ? [r.dW, r.db] : [r.dW];
+      perLayer[i] = [r.dW, r.db].slice(0, layer.parameters().length);
       if (r.dx) g = r.dx;
     }
     return { params: perLayer.flat(), input: wantInput ? g : undefined };
@@ -180,7 +196,10 @@ export class Encoder {
   }
 }
 
-/** Creates a seeded encoder. He initialisation for relu/gelu layers, Xavier for the others. */
+/**
+ * Creates a seeded encoder. He initialisation for relu/gelu layers, Xavier for the others, unless
+ * a layer's `init` says otherwise.
+ */
 export function createEncoder(options: EncoderOptions): Encoder {
   const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
   if (!Number.isInteger(inputs) || inputs < 1) {
@@ -188,13 +207,40 @@ export function createEncoder(options: EncoderOptions): Encoder {
   }
   if (!layers || layers.length === 0)
     argError('EMPTY_INPUT', 'createEncoder', 'layers', 'must not be empty.');
+  let shape: Shape3 = [1, 1, inputs];
+  if (options.inputShape !== undefined) {
+    const s = options.inputShape;
+    if (!Array.isArray(s) || s.length !== 3 || s[0] * s[1] * s[2] !== inputs) {
+      argError(
+        'SHAPE_MISMATCH',
+        'createEncoder',
+        'inputShape',
+        `must be [height, width, channels] with product ${inputs}.`,
+      );
+    }
+    shape = [s[0], s[1], s[2]];
+  }
   const rng = createRng(seed);
-  const built: DenseLayer[] = [];
-  let width = inputs;
+  const built: Layer[] = [];
   for (const spec of layers) {
-    const l = DenseLayer.create(width, spec, rng, precision);
+    const type = spec.type ?? 'dense';
+    let l: Layer;
+    if (type === 'dense')
+      l = DenseLayer.create(shape[0] * shape[1] * shape[2], spec as DenseSpec, rng, precision);
+    else if (type === 'conv2d') l = Conv2dLayer.create(shape, spec as Conv2dSpec, rng, precision);
+    else if (type === 'maxPool2d' || type === 'avgPool2d')
+      l = Pool2dLayer.create(shape, spec as Pool2dSpec, precision);
+    else if (type === 'flatten') l = new FlattenLayer(shape[0] * shape[1] * shape[2], precision);
+    else {
+      argError(
+        'INVALID_ARGUMENT',
+        'createEncoder',
+        'layers',
+        `has a layer of unknown type '${String(type)}' (dense, conv2d, maxPool2d, avgPool2d, flatten).`,
+      );
+    }
     built.push(l);
-    width = l.units;
+    shape = l.outputShape;
   }
   return new Encoder(built, normalize);
 }

@@ -1,4 +1,4 @@
-import type { CosineKit, TensorInput } from '@cosinekit/core';
+import { Corpus, type CosineKit, type TensorInput } from '@cosinekit/core';
 import { argError } from '@cosinekit/core/backend';
 
 /** Best-threshold accuracy of labelled pair scores. */
@@ -99,67 +99,126 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
   return sxx === 0 || syy === 0 ? 0 : sxy / Math.sqrt(sxx * syy);
 }
 
-/** Labelled retrieval: queries and corpus rows with a class each. */
+/**
+ * Labelled retrieval: queries and corpus rows with a class each. The corpus may be a resident
+ * {@link Corpus} (`kit.corpus(rows)`), searched where it lives; its row ordinals index
+ * `corpusLabels`.
+ */
 export interface RetrievalSet {
   readonly queries: TensorInput;
   readonly queryLabels: ArrayLike<number>;
-  readonly corpus: TensorInput;
+  readonly corpus: TensorInput | Corpus;
   readonly corpusLabels: ArrayLike<number>;
 }
 
-/** Both retrieval metrics from one top-k search. */
+/** Both retrieval metrics at one k. */
 export interface RetrievalReport {
   readonly k: number;
   /** Share of queries with at least one same-class row among their k nearest (recall@k). */
   readonly recall: number;
-  /** Share of queries whose k nearest vote their class (ties to the larger summed cosine). */
+  /** Share of queries whose k nearest vote their class (see {@link RetrievalOptions.tieBreak}). */
   readonly knnAccuracy: number;
 }
 
+/** Options of {@link evaluateRetrieval}. */
+export interface RetrievalOptions {
+  /**
+   * How a k-NN vote with two classes on the same count is settled. `'score'` (default): the class
+   * whose neighbours have the larger summed cosine (distance weighting, used only for ties).
+   * `'smallest-label'`: the smaller class label, which is what numpy's
+   * `np.bincount(labels).argmax()` and scikit-learn's uniform `KNeighborsClassifier` do.
+   */
+  tieBreak?: 'score' | 'smallest-label';
+}
+
+const OP = 'evaluateRetrieval';
+
 /**
- * Recall@k and k-NN accuracy of a labelled retrieval set by cosine, with the kit's exact top-k
- * (tiled, so memory stays O(queries x k)).
+ * Recall@k and k-NN accuracy of a labelled retrieval set by cosine, for one k or several from one
+ * exact top-k search at the largest (the kit's tiled top-k, or the resident corpus's search), so
+ * memory stays O(queries x k). Neighbours tied on cosine come in the order of the search: the
+ * lower corpus row first.
  */
 export async function evaluateRetrieval(
   kit: CosineKit,
   set: RetrievalSet,
   k: number,
-): Promise<RetrievalReport> {
-  const result = await kit.topK(set.queries, set.corpus, k);
+  options?: RetrievalOptions,
+): Promise<RetrievalReport>;
+export async function evaluateRetrieval(
+  kit: CosineKit,
+  set: RetrievalSet,
+  k: readonly number[],
+  options?: RetrievalOptions,
+): Promise<RetrievalReport[]>;
+export async function evaluateRetrieval(
+  kit: CosineKit,
+  set: RetrievalSet,
+  k: number | readonly number[],
+  options: RetrievalOptions = {},
+): Promise<RetrievalReport | RetrievalReport[]> {
+  const ks = typeof k === 'number' ? [k] : Array.from(k);
+  if (ks.length === 0) argError('EMPTY_INPUT', OP, 'k', 'must hold at least one k.');
+  for (const v of ks) {
+    if (!Number.isInteger(v) || v < 1)
+      argError('INVALID_ARGUMENT', OP, 'k', `must be positive integers, got ${v}.`);
+  }
+  const tieBreak = options.tieBreak ?? 'score';
+  if (tieBreak !== 'score' && tieBreak !== 'smallest-label') {
+    argError(
+      'INVALID_ARGUMENT',
+      OP,
+      'options.tieBreak',
+      `must be 'score' or 'smallest-label', got ${String(tieBreak)}.`,
+    );
+  }
+  const kMax = Math.max(...ks);
+  const result =
+    set.corpus instanceof Corpus
+      ? await set.corpus.search(set.queries, kMax)
+      : await kit.topK(set.queries, set.corpus, kMax);
   if (set.queryLabels.length !== result.queries) {
-    argError('SHAPE_MISMATCH', 'evaluateRetrieval', 'queryLabels', `must hold ${result.queries} labels.`);
+    argError('SHAPE_MISMATCH', OP, 'queryLabels', `must hold ${result.queries} labels.`);
   }
-  let hit = 0;
-  let correct = 0;
+  const stride = result.k;
+  for (let i = 0; i < result.indices.length; i++) {
+    if (result.indices[i] >= set.corpusLabels.length) {
+      argError('SHAPE_MISMATCH', OP, 'corpusLabels', 'has fewer labels than corpus rows.');
+    }
+  }
   const votes = new Map<number, [count: number, score: number]>();
-  for (let q = 0; q < result.queries; q++) {
-    const own = set.queryLabels[q];
-    votes.clear();
-    let found = false;
-    for (let j = 0; j < k; j++) {
-      const idx = result.indices[q * k + j];
-      if (idx >= set.corpusLabels.length) {
-        argError('SHAPE_MISMATCH', 'evaluateRetrieval', 'corpusLabels', 'has fewer labels than corpus rows.');
+  const reports = ks.map((kk) => {
+    let hit = 0;
+    let correct = 0;
+    for (let q = 0; q < result.queries; q++) {
+      const own = set.queryLabels[q];
+      votes.clear();
+      let found = false;
+      for (let j = 0; j < kk; j++) {
+        const c = set.corpusLabels[result.indices[q * stride + j]];
+        if (c === own) found = true;
+        const v = votes.get(c) ?? [0, 0];
+        v[0]++;
+        v[1] += result.scores[q * stride + j];
+        votes.set(c, v);
       }
-      const c = set.corpusLabels[idx];
-      if (c === own) found = true;
-      const v = votes.get(c) ?? [0, 0];
-      v[0]++;
-      v[1] += result.scores[q * k + j];
-      votes.set(c, v);
-    }
-    let bestClass = Number.NaN;
-    let bestVote: [number, number] = [-1, -Infinity];
-    for (const [c, v] of votes) {
-      if (v[0] > bestVote[0] || (v[0] === bestVote[0] && v[1] > bestVote[1])) {
-        bestVote = v;
-        bestClass = c;
+      let bestClass = Number.NaN;
+      let bestVote: [number, number] = [-1, -Infinity];
+      for (const [c, v] of votes) {
+        const tie = v[0] === bestVote[0];
+        const wins =
+          v[0] > bestVote[0] || (tie && (tieBreak === 'score' ? v[1] > bestVote[1] : c < bestClass));
+        if (wins) {
+          bestVote = v;
+          bestClass = c;
+        }
       }
+      if (found) hit++;
+      if (bestClass === own) correct++;
     }
-    if (found) hit++;
-    if (bestClass === own) correct++;
-  }
-  return { k, recall: hit / result.queries, knnAccuracy: correct / result.queries };
+    return { k: kk, recall: hit / result.queries, knnAccuracy: correct / result.queries };
+  });
+  return typeof k === 'number' ? reports[0] : reports;
 }
 
 /** Recall@k: share of queries with a same-class corpus row among their k nearest by cosine. */
@@ -168,6 +227,11 @@ export async function recallAtK(kit: CosineKit, set: RetrievalSet, k: number): P
 }
 
 /** k-nearest-neighbour classification accuracy by cosine (majority vote of the k nearest). */
-export async function knnAccuracy(kit: CosineKit, set: RetrievalSet, k: number): Promise<number> {
-  return (await evaluateRetrieval(kit, set, k)).knnAccuracy;
+export async function knnAccuracy(
+  kit: CosineKit,
+  set: RetrievalSet,
+  k: number,
+  options?: RetrievalOptions,
+): Promise<number> {
+  return (await evaluateRetrieval(kit, set, k, options)).knnAccuracy;
 }

@@ -1,15 +1,18 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, CosineKitError } from '@cosinekit/core/backend';
 import { Encoder } from './encoder.js';
-import { DenseLayer } from './layers.js';
+import { layerFromSaved, type SavedLayerGeometry, savedGeometry } from './layer-io.js';
 
 /** The four bytes every saved encoder starts with. */
 export const ENCODER_MAGIC = 'CKNN';
 /** The format version this library writes and reads. */
 export const ENCODER_FORMAT_VERSION = 1;
 
-/** One layer as recorded in the header of a saved encoder. */
-export interface SavedLayer {
+/**
+ * One layer as recorded in the header of a saved encoder: `inputs` and `units` are values per row
+ * for every kind; convolution and pooling layers add their geometry.
+ */
+export interface SavedLayer extends SavedLayerGeometry {
   readonly inputs: number;
   readonly units: number;
   readonly activation: Activation;
@@ -56,6 +59,7 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
       units: l.units,
       activation: l.activation,
       bias: l.hasBias,
+      ...savedGeometry(l),
     })),
     parameters: count,
     ...(meta ? { meta } : {}),
@@ -143,7 +147,13 @@ export function readEncoderHeader(bytes: Uint8Array): EncoderHeader {
         `has layer ${i} taking ${l.inputs} inputs after a layer of ${header.layers[i - 1].units} units.`,
       );
     }
-    count += l.inputs * l.units + (l.bias ? l.units : 0);
+    try {
+      count += layerFromSaved(l).parameters;
+    } catch (err) {
+      corrupt(
+        `has layer ${i} of ${err instanceof Error ? err.message.replace(/^Argument /, 'argument ') : String(err)}.`,
+      );
+    }
   });
   if (typeof header.normalize !== 'boolean') corrupt("has no boolean 'normalize' flag.");
   if (header.parameters !== count)
@@ -179,10 +189,6 @@ export function loadEncoder(bytes: Uint8Array): Encoder {
     }
     return out;
   };
-  const layers = header.layers.map((l) => {
-    const w = read(l.inputs * l.units);
-    const b = read(l.bias ? l.units : 0);
-    return new DenseLayer(l.inputs, l.units, l.activation, w, b);
-  });
+  const layers = header.layers.map((l) => layerFromSaved(l, read).layer);
   return new Encoder(layers, header.normalize);
 }

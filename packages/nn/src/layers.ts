@@ -4,14 +4,97 @@ import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
 
 /**
- * How a layer's weights start. `he`: normal with std sqrt(2 / inputs) (for relu and gelu);
- * `xavier`: uniform in ±sqrt(6 / (inputs + units)) (for tanh, sigmoid, linear); `identity`: the
- * identity matrix (square layers only, e.g. the embedding adapter); `zeros`.
+ * How a layer's weights start. `he`: normal with std sqrt(2 / fanIn) (for relu and gelu);
+ * `lecun`: LeCun normal, std sqrt(1 / fanIn) (for selu-style and linear layers; PyTorch metric
+ * learning recipes often ask for it); `xavier`: uniform in ±sqrt(6 / (fanIn + fanOut)) (for
+ * tanh, sigmoid, linear); `identity`: the identity matrix (square dense layers only, e.g. the
+ * embedding adapter); `zeros`. fanIn is `inputs` for a dense layer and `kernel² x channels` for a
+ * convolution.
  */
-export type Init = 'he' | 'xavier' | 'identity' | 'zeros';
+export type Init = 'he' | 'lecun' | 'xavier' | 'identity' | 'zeros';
+
+/** What every layer's forward pass keeps: its input, its output and the row count. */
+export interface LayerCache {
+  readonly x: Vec;
+  readonly out: Vec;
+  readonly rows: number;
+}
+
+/** Gradients of one layer: dL/dinput (when asked for), then its weights and bias (empty when it has none). */
+export interface LayerGrads {
+  readonly dx: Vec | undefined;
+  readonly dW: Vec;
+  readonly db: Vec;
+}
+
+/** The kinds of layer an encoder stacks. */
+export type LayerKind = 'dense' | 'conv2d' | 'maxPool2d' | 'avgPool2d' | 'flatten';
+
+/**
+ * One layer of an encoder. Rows are flat: an image is stored height x width x channels
+ * (channels last), so a convolution's output rows feed the next layer as they are and `flatten`
+ * costs nothing. `inputs` and `units` are the values per row in and out.
+ */
+export interface Layer {
+  readonly kind: LayerKind;
+  readonly inputs: number;
+  readonly units: number;
+  /** Output as height x width x channels (`[1, 1, units]` for a dense layer). */
+  readonly outputShape: readonly [number, number, number];
+  readonly activation: Activation;
+  readonly hasBias: boolean;
+  /** The weights (empty for pooling and flatten). Updated in place by the optimisers. */
+  readonly weights: Vec;
+  /** The bias, or an empty array. */
+  readonly bias: Vec;
+  /** The trainable arrays: `[weights, bias]`, without the empty ones. */
+  parameters(): Vec[];
+  forward(ops: DenseOps, x: Vec, rows: number): Promise<LayerCache>;
+  backward(ops: DenseOps, cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads>;
+  /** A deep copy in the given precision. */
+  clone(precision: Precision): Layer;
+}
+
+/** Fills `w` from `init` for a layer of the given fan-in and fan-out. */
+export function initWeights(w: Vec, init: Init, fanIn: number, fanOut: number, rng: Rng, op: string): void {
+  if (init === 'he' || init === 'lecun') {
+    const std = Math.sqrt((init === 'he' ? 2 : 1) / fanIn);
+    for (let i = 0; i < w.length; i++) w[i] = rng.normal() * std;
+  } else if (init === 'xavier') {
+    const lim = Math.sqrt(6 / (fanIn + fanOut));
+    for (let i = 0; i < w.length; i++) w[i] = (2 * rng.next() - 1) * lim;
+  } else if (init === 'identity') {
+    if (fanIn !== fanOut || w.length !== fanIn * fanOut) {
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'init',
+        `'identity' needs a square dense layer (${fanIn} -> ${fanOut}).`,
+      );
+    }
+    for (let i = 0; i < fanOut; i++) w[i * fanOut + i] = 1;
+  } else if (init !== 'zeros') {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'init',
+      `must be 'he', 'lecun', 'xavier', 'identity' or 'zeros', got ${String(init)}.`,
+    );
+  }
+}
+
+/** Column sums of a `rows x cols` matrix into `out` (the bias gradient). */
+export function columnSums(m: Vec, rows: number, cols: number, out: Vec): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    for (let j = 0; j < cols; j++) out[j] += m[o + j];
+  }
+}
 
 /** One dense layer of an encoder: `y = f(x W + b)`. */
 export interface DenseSpec {
+  /** `'dense'`, the default when omitted. */
+  type?: 'dense';
   /** Output width. */
   units: number;
   /** Activation `f`; defaults to `'linear'`. */
@@ -47,7 +130,8 @@ export interface DenseGrads {
  * A dense layer. Weights are `inputs x units`, row-major, so a batch `X` (`rows x inputs`) maps to
  * `X W`, one matrix product on the backend; the backward pass is two more (`X^T dZ`, `dZ W^T`).
  */
-export class DenseLayer {
+export class DenseLayer implements Layer {
+  readonly kind = 'dense' as const;
   readonly inputs: number;
   readonly units: number;
   readonly activation: Activation;
@@ -76,6 +160,19 @@ export class DenseLayer {
     this.bias = bias;
   }
 
+  get outputShape(): readonly [number, number, number] {
+    return [1, 1, this.units];
+  }
+
+  parameters(): Vec[] {
+    return this.hasBias ? [this.weights, this.bias] : [this.weights];
+  }
+
+  clone(precision: Precision): DenseLayer {
+    const conv = (v: Vec): Vec => (precision === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
+    return new DenseLayer(this.inputs, this.units, this.activation, conv(this.weights), conv(this.bias));
+  }
+
   /** A freshly initialised layer. */
   static create(inputs: number, spec: DenseSpec, rng: Rng, precision: Precision = 'float32'): DenseLayer {
     const { units } = spec;
@@ -86,23 +183,7 @@ export class DenseLayer {
     const init = spec.init ?? (activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
     const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
     const w = make(inputs * units);
-    if (init === 'he') {
-      const std = Math.sqrt(2 / inputs);
-      for (let i = 0; i < w.length; i++) w[i] = rng.normal() * std;
-    } else if (init === 'xavier') {
-      const lim = Math.sqrt(6 / (inputs + units));
-      for (let i = 0; i < w.length; i++) w[i] = (2 * rng.next() - 1) * lim;
-    } else if (init === 'identity') {
-      if (inputs !== units) {
-        argError(
-          'INVALID_ARGUMENT',
-          'createEncoder',
-          'init',
-          `'identity' needs a square layer (${inputs} -> ${units}).`,
-        );
-      }
-      for (let i = 0; i < units; i++) w[i * units + i] = 1;
-    }
+    initWeights(w, init, inputs, units, rng, 'createEncoder');
     return new DenseLayer(inputs, units, activation, w, make(spec.bias === false ? 0 : units));
   }
 
@@ -124,13 +205,8 @@ export class DenseLayer {
         : await ops.activationGrad(this.activation, cache.pre, dOut, rows, this.units);
     const dW = await ops.matmul(cache.x, rows, this.inputs, dz, rows, this.units, true, false);
     const db = ops.alloc(this.hasBias ? this.units : 0);
-    if (this.hasBias) {
-      // Column sums: O(rows x units), not a matrix product.
-      for (let i = 0; i < rows; i++) {
-        const o = i * this.units;
-        for (let j = 0; j < this.units; j++) db[j] += dz[o + j];
-      }
-    }
+    // Column sums: O(rows x units), not a matrix product.
+    if (this.hasBias) columnSums(dz, rows, this.units, db);
     const dx = wantInput
       ? await ops.matmul(dz, rows, this.units, this.weights, this.inputs, this.units, false, true)
       : undefined;

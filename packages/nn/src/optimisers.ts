@@ -95,15 +95,26 @@ export function adam(options: AdamOptions = {}): Optimizer {
       const t = steps + 1;
       const c1 = 1 - beta1 ** t;
       const c2 = 1 - beta2 ** t;
+      // The same update with the bias corrections hoisted out of the loop:
+      // lr m/c1 / (sqrt(v/c2) + eps) = (lr/c1) m / (sqrt(v) / sqrt(c2) + eps).
+      const step = lr / c1;
+      const root = 1 / Math.sqrt(c2);
+      const b1 = 1 - beta1;
+      const b2 = 1 - beta2;
+      const decay = lr * weightDecay;
       for (let k = 0; k < params.length; k++) {
         const p = params[k];
         const g = grads[k];
         const mk = m[k];
         const vk = v[k];
-        for (let i = 0; i < p.length; i++) {
-          mk[i] = beta1 * mk[i] + (1 - beta1) * g[i];
-          vk[i] = beta2 * vk[i] + (1 - beta2) * g[i] * g[i];
-          p[i] -= lr * (mk[i] / c1 / (Math.sqrt(vk[i] / c2) + epsilon) + weightDecay * p[i]);
+        const n = p.length;
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          const mi = beta1 * mk[i] + b1 * gi;
+          const vi = beta2 * vk[i] + b2 * gi * gi;
+          mk[i] = mi;
+          vk[i] = vi;
+          p[i] -= (step * mi) / (Math.sqrt(vi) * root + epsilon) + decay * p[i];
         }
       }
       steps = t;

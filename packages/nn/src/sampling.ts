@@ -1,4 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
+import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
 /** Rows of inputs with a class label each: `x` is `rows x cols`, row-major. */
@@ -31,20 +32,119 @@ export interface Batch {
   /** Triplets: a hard negative per anchor (`rows x cols`), and its class. */
   readonly negatives?: Float32Array;
   readonly negativeGroups?: Int32Array;
+  /** Per row of `a`: its class (`'labels'` batches, where `b` is empty). */
+  readonly labels?: Int32Array;
 }
 
-/** Yields one epoch of batches, shuffled with the given generator. */
+/**
+ * Yields one epoch of batches, shuffled with the given generator. Write your own by returning an
+ * object of this shape (see the package README): `sampling` must match the loss's, and `epoch`
+ * must draw all its randomness from `rng` so that a seed reproduces a run.
+ */
 export interface Sampler {
-  readonly sampling: 'pairs' | 'in-batch';
+  readonly sampling: Sampling;
   /** Batches per epoch. */
   readonly batchesPerEpoch: number;
   epoch(rng: Rng): Iterable<Batch>;
 }
 
+/**
+ * Changes one input row in place (`row` is a copy, never the caller's data), drawing any
+ * randomness from `rng`. Samplers call it on every row they put in a batch.
+ */
+export type Augment = (row: Float32Array, rng: Rng) => void;
+
 /** Options shared by the samplers. */
 export interface SamplerOptions {
-  /** Pairs per batch; defaults to 64. */
+  /** Pairs (or rows) per batch; defaults to 64. */
   batchSize?: number;
+  /**
+   * Drop the last batch of an epoch when it is smaller than `batchSize` (PyTorch's `drop_last`);
+   * defaults to false. In-batch sampling always drops a last batch of one pair.
+   */
+  dropLast?: boolean;
+  /** Applied to every row copied into a batch, e.g. {@link randomShift}. */
+  augment?: Augment;
+}
+
+function batchSizeOf(options: SamplerOptions, op: string): number {
+  const b = options.batchSize ?? 64;
+  if (!Number.isInteger(b) || b < 1)
+    argError('INVALID_ARGUMENT', op, 'batchSize', `must be a positive integer, got ${b}.`);
+  return b;
+}
+
+/** Start and length of each batch of an epoch of `n` rows. */
+function batchBounds(n: number, batchSize: number, dropLast: boolean, minRows: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += batchSize) {
+    const rows = Math.min(batchSize, n - s);
+    if (rows < minRows || (dropLast && rows < batchSize)) break;
+    out.push([s, rows]);
+  }
+  return out;
+}
+
+/** Options of {@link randomShift}. */
+export interface RandomShiftOptions {
+  /** Image width in pixels. */
+  width: number;
+  /** Image height in pixels. */
+  height: number;
+  /** Values per pixel, stored last (height x width x channels); defaults to 1. */
+  channels?: number;
+  /** Largest shift in pixels along each axis; defaults to 2. */
+  max?: number;
+  /** Share of rows shifted; defaults to 1. */
+  probability?: number;
+}
+
+/**
+ * Image augmentation: moves each image by a random whole number of pixels in
+ * `[-max, max]` along each axis, filling the uncovered border with zeros.
+ */
+export function randomShift(options: RandomShiftOptions): Augment {
+  const { width, height, channels = 1, max = 2, probability = 1 } = options;
+  for (const [name, v] of [
+    ['width', width],
+    ['height', height],
+    ['channels', channels],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      argError('INVALID_ARGUMENT', 'randomShift', name, `must be a positive integer, got ${v}.`);
+  }
+  if (!Number.isInteger(max) || max < 0)
+    argError('INVALID_ARGUMENT', 'randomShift', 'max', `must be an integer >= 0, got ${max}.`);
+  const size = width * height * channels;
+  const tmp = new Float32Array(size);
+  return (row, rng) => {
+    if (row.length !== size) {
+      argError(
+        'SHAPE_MISMATCH',
+        'randomShift',
+        'row',
+        `has ${row.length} values, not ${height} x ${width} x ${channels}.`,
+      );
+    }
+    if (probability < 1 && rng.next() >= probability) return;
+    const dy = rng.int(2 * max + 1) - max;
+    const dx = rng.int(2 * max + 1) - max;
+    if (dx === 0 && dy === 0) return;
+    tmp.fill(0);
+    const line = width * channels;
+    for (let y = 0; y < height; y++) {
+      const sy = y - dy;
+      if (sy < 0 || sy >= height) continue;
+      const x0 = Math.max(0, dx);
+      const x1 = Math.min(width, width + dx);
+      if (x1 <= x0) continue;
+      tmp.set(
+        row.subarray(sy * line + (x0 - dx) * channels, sy * line + (x1 - dx) * channels),
+        y * line + x0 * channels,
+      );
+    }
+    row.set(tmp);
+  };
 }
 
 function classIndex(data: LabelledData, op: string): Map<number, number[]> {
@@ -61,8 +161,17 @@ function classIndex(data: LabelledData, op: string): Map<number, number[]> {
   return byClass;
 }
 
-function copyRow(src: Float32Array, row: number, cols: number, dst: Float32Array, at: number): void {
+function copyRow(
+  src: Float32Array,
+  row: number,
+  cols: number,
+  dst: Float32Array,
+  at: number,
+  augment?: Augment,
+  rng?: Rng,
+): void {
   dst.set(src.subarray(row * cols, (row + 1) * cols), at * cols);
+  if (augment) augment(dst.subarray(at * cols, (at + 1) * cols), rng!);
 }
 
 function order(n: number, rng: Rng): Int32Array {
@@ -77,17 +186,17 @@ function order(n: number, rng: Rng): Int32Array {
  * `groups` so same-class rows are not used as negatives. A trailing batch of one pair is dropped.
  */
 export function inBatchSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
-  const batchSize = options.batchSize ?? 64;
+  const batchSize = batchSizeOf(options, 'inBatchSampler');
   const byClass = classIndex(data, 'inBatchSampler');
   const { cols } = data;
+  const { augment } = options;
+  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 2);
   return {
     sampling: 'in-batch',
-    batchesPerEpoch: Math.floor(data.rows / batchSize) + (data.rows % batchSize > 1 ? 1 : 0),
+    batchesPerEpoch: bounds.length,
     *epoch(rng) {
       const idx = order(data.rows, rng);
-      for (let s = 0; s + 1 < idx.length; s += batchSize) {
-        const rows = Math.min(batchSize, idx.length - s);
-        if (rows < 2) break;
+      for (const [s, rows] of bounds) {
         const a = new Float32Array(rows * cols);
         const b = new Float32Array(rows * cols);
         const groups = new Int32Array(rows);
@@ -97,8 +206,8 @@ export function inBatchSampler(data: LabelledData, options: SamplerOptions = {})
           // Uniform over the other rows of the class (the anchor itself only when it is alone).
           let j = mates.length > 1 ? mates[rng.int(mates.length - 1)] : i;
           if (j === i && mates.length > 1) j = mates[mates.length - 1];
-          copyRow(data.x, i, cols, a, r);
-          copyRow(data.x, j, cols, b, r);
+          copyRow(data.x, i, cols, a, r, augment, rng);
+          copyRow(data.x, j, cols, b, r, augment, rng);
           groups[r] = data.labels[i];
         }
         yield { a, b, rows, cols, groups };
@@ -130,7 +239,7 @@ export function tripletSampler(data: LabelledData, options: SamplerOptions = {})
           let j: number;
           do j = rng.int(data.rows);
           while (data.labels[j] === groups![r]);
-          copyRow(data.x, j, cols, negatives, r);
+          copyRow(data.x, j, cols, negatives, r, options.augment, rng);
           negativeGroups[r] = data.labels[j];
         }
         yield { ...batch, negatives, negativeGroups };
@@ -150,18 +259,19 @@ export interface PairSamplerOptions extends SamplerOptions {
  * paired with a random row of its class (target +1) or of another class (target -1).
  */
 export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}): Sampler {
-  const batchSize = options.batchSize ?? 64;
+  const batchSize = batchSizeOf(options, 'pairSampler');
   const positiveFraction = options.positiveFraction ?? 0.5;
   const byClass = classIndex(data, 'pairSampler');
   if (byClass.size < 2) argError('INVALID_ARGUMENT', 'pairSampler', 'data', 'needs at least two classes.');
   const { cols } = data;
+  const { augment } = options;
+  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1);
   return {
     sampling: 'pairs',
-    batchesPerEpoch: Math.ceil(data.rows / batchSize),
+    batchesPerEpoch: bounds.length,
     *epoch(rng) {
       const idx = order(data.rows, rng);
-      for (let s = 0; s < idx.length; s += batchSize) {
-        const rows = Math.min(batchSize, idx.length - s);
+      for (const [s, rows] of bounds) {
         const a = new Float32Array(rows * cols);
         const b = new Float32Array(rows * cols);
         const targets = new Float64Array(rows);
@@ -176,8 +286,8 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
             do j = rng.int(data.rows);
             while (data.labels[j] === data.labels[i]);
           }
-          copyRow(data.x, i, cols, a, r);
-          copyRow(data.x, j, cols, b, r);
+          copyRow(data.x, i, cols, a, r, augment, rng);
+          copyRow(data.x, j, cols, b, r, augment, rng);
           targets[r] = positive ? 1 : -1;
         }
         yield { a, b, rows, cols, targets };
@@ -188,28 +298,59 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
 
 /** Batches of explicit pairs (shuffled each epoch), e.g. for the embedding adapter. */
 export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): Sampler {
-  const batchSize = options.batchSize ?? 64;
+  const batchSize = batchSizeOf(options, 'fixedPairSampler');
   const { rows: n, cols } = data;
   if (data.a.length !== n * cols || data.b.length !== n * cols || data.targets.length !== n) {
     argError('SHAPE_MISMATCH', 'fixedPairSampler', 'data', `needs a, b of ${n} x ${cols} and ${n} targets.`);
   }
+  const { augment } = options;
+  const bounds = batchBounds(n, batchSize, options.dropLast === true, 1);
   return {
     sampling: 'pairs',
-    batchesPerEpoch: Math.ceil(n / batchSize),
+    batchesPerEpoch: bounds.length,
     *epoch(rng) {
       const idx = order(n, rng);
-      for (let s = 0; s < n; s += batchSize) {
-        const rows = Math.min(batchSize, n - s);
+      for (const [s, rows] of bounds) {
         const a = new Float32Array(rows * cols);
         const b = new Float32Array(rows * cols);
         const targets = new Float64Array(rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
-          copyRow(data.a, i, cols, a, r);
-          copyRow(data.b, i, cols, b, r);
+          copyRow(data.a, i, cols, a, r, augment, rng);
+          copyRow(data.b, i, cols, b, r, augment, rng);
           targets[r] = data.targets[i];
         }
         yield { a, b, rows, cols, targets };
+      }
+    },
+  };
+}
+
+/**
+ * Batches of labelled rows for the cosine classifier losses ({@link normFaceLoss} and its
+ * margins): every row once per epoch, shuffled, with its class in `labels`.
+ */
+export function labelledSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
+  const batchSize = batchSizeOf(options, 'labelledSampler');
+  classIndex(data, 'labelledSampler');
+  const { cols } = data;
+  const { augment } = options;
+  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1);
+  const empty = new Float32Array(0);
+  return {
+    sampling: 'labels',
+    batchesPerEpoch: bounds.length,
+    *epoch(rng) {
+      const idx = order(data.rows, rng);
+      for (const [s, rows] of bounds) {
+        const a = new Float32Array(rows * cols);
+        const labels = new Int32Array(rows);
+        for (let r = 0; r < rows; r++) {
+          const i = idx[s + r];
+          copyRow(data.x, i, cols, a, r, augment, rng);
+          labels[r] = data.labels[i];
+        }
+        yield { a, b: empty, rows, cols, labels };
       }
     },
   };

@@ -124,7 +124,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     hooks.push(progressCallbacks(typeof options.progress === 'string' ? { label: options.progress } : {}));
 
   const rng = createRng(options.seed ?? 1);
-  const params = encoder.parameters();
+  // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
+  const lossParams = loss.parameters?.() ?? [];
+  const params = [...encoder.parameters(), ...lossParams];
   const mode = earlyStopping?.mode ?? 'max';
   const patience = earlyStopping?.patience ?? 3;
   const minDelta = earlyStopping?.minDelta ?? 0;
@@ -141,31 +143,44 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let batches = 0;
     for (const batch of sampler.epoch(rng)) {
       const { rows, cols, negatives } = batch;
-      // Anchors, positives and (for triplets) negatives go through the encoder as one block.
-      const blocks = negatives ? 3 : 2;
+      // Anchors, positives and (for triplets) negatives go through the encoder as one block;
+      // labelled batches have only the anchors.
+      const blocks = loss.sampling === 'labels' ? 1 : negatives ? 3 : 2;
       const x = ops.alloc(blocks * rows * cols);
       x.set(batch.a);
-      x.set(batch.b, rows * cols);
-      if (negatives) x.set(negatives, 2 * rows * cols);
+      if (blocks > 1) x.set(batch.b, rows * cols);
+      if (blocks > 2) x.set(negatives!, 2 * rows * cols);
       const cache = await encoder.forward(ops, x, blocks * rows);
       const d = encoder.outputs;
       const r = await loss.compute(ops, {
         a: cache.out.subarray(0, rows * d),
-        b: cache.out.subarray(rows * d, 2 * rows * d),
+        b: cache.out.subarray(rows * d, Math.min(blocks, 2) * rows * d),
         rows,
         cols: d,
         targets: batch.targets,
         groups: batch.groups,
-        ...(negatives
+        labels: batch.labels,
+        ...(blocks > 2
           ? { negatives: cache.out.subarray(2 * rows * d), negativeGroups: batch.negativeGroups }
           : {}),
       });
-      const dOut: Vec = ops.alloc(blocks * rows * d);
-      dOut.set(r.gradA);
-      dOut.set(r.gradB, rows * d);
-      if (negatives && r.gradNegatives) dOut.set(r.gradNegatives, 2 * rows * d);
+      let dOut: Vec = r.gradA;
+      if (blocks > 1) {
+        dOut = ops.alloc(blocks * rows * d);
+        dOut.set(r.gradA);
+        dOut.set(r.gradB, rows * d);
+        if (blocks > 2 && r.gradNegatives) dOut.set(r.gradNegatives, 2 * rows * d);
+      }
       const grads = await encoder.backward(ops, cache, dOut);
-      optimizer.step(params, grads.params);
+      if (lossParams.length > 0 && r.gradParams?.length !== lossParams.length) {
+        argError(
+          'SHAPE_MISMATCH',
+          'train',
+          'loss',
+          `returned no gradient for its ${lossParams.length} parameter arrays.`,
+        );
+      }
+      optimizer.step(params, lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params);
       sum += r.loss;
       batches++;
       for (const h of hooks) {

@@ -69,4 +69,32 @@ describe('retrieval metrics', () => {
     expect(await knnAccuracy(kit, set, 2)).toBe(1);
     expect(await knnAccuracy(kit, { ...set, queryLabels: [0] }, 2)).toBe(0);
   });
+
+  it('settles a tied vote by the smaller label when asked (numpy bincount().argmax())', async () => {
+    const set = {
+      queries: [[0.45, 0.55]],
+      queryLabels: [0],
+      corpus: [
+        [1, 0],
+        [0, 1],
+      ],
+      corpusLabels: [0, 1],
+    };
+    expect(await knnAccuracy(kit, set, 2, { tieBreak: 'smallest-label' })).toBe(1);
+    expect(await knnAccuracy(kit, { ...set, queryLabels: [1] }, 2, { tieBreak: 'smallest-label' })).toBe(0);
+    await expect(knnAccuracy(kit, set, 2, { tieBreak: 'largest' as 'score' })).rejects.toThrow(
+      /'options.tieBreak'/,
+    );
+  });
+
+  it('several k from one search, over a plain corpus or a resident one, agree with one k at a time', async () => {
+    const set = { queries, queryLabels, corpus, corpusLabels };
+    const many = await evaluateRetrieval(kit, set, [1, 2, 3]);
+    for (const r of many) expect(r).toEqual(await evaluateRetrieval(kit, set, r.k));
+    const resident = await kit.corpus(corpus);
+    expect(await evaluateRetrieval(kit, { ...set, corpus: resident }, [1, 2, 3])).toEqual(many);
+    resident.dispose();
+    await expect(evaluateRetrieval(kit, set, [])).rejects.toThrow(/'k'/);
+    await expect(evaluateRetrieval(kit, set, [0])).rejects.toThrow(/'k'/);
+  });
 });

@@ -42,6 +42,7 @@ describe('loss gradients (float64 finite differences)', () => {
     await check(multipleNegativesRankingLoss(), {}, 11);
     await check(multipleNegativesRankingLoss({ scale: 5 }), {}, 13);
     await check(multipleNegativesRankingLoss(), { groups }, 15);
+    await check(multipleNegativesRankingLoss({ sameClass: 'negative' }), { groups }, 17);
   });
   it('multiple-negatives ranking with hard negatives (triplets), with and without groups', async () => {
     for (const withGroups of [false, true]) {
@@ -105,6 +106,15 @@ describe('loss values match their definitions', () => {
       groups: [4, 4],
     });
     expect(g.loss).toBeCloseTo(0, 12);
+    // The textbook form keeps same-class rows as negatives: the same as passing no groups.
+    const kept = await multipleNegativesRankingLoss({ sameClass: 'negative' }).compute(float64Ops, {
+      a: x,
+      b: new Float64Array([0, 1, 1, 0]),
+      rows: 2,
+      cols: 2,
+      groups: [4, 4],
+    });
+    expect(kept.loss).toBeCloseTo(20 + Math.log(1 + Math.exp(-20)), 10);
     const h = await multipleNegativesRankingLoss().compute(float64Ops, {
       a: x,
       b: new Float64Array([0, 1, 1, 0]),
@@ -121,6 +131,9 @@ describe('loss values match their definitions', () => {
       cols: 2,
     });
     expect(t.loss).toBeCloseTo(Math.log(2), 12);
+  });
+  it('rejects an unknown sameClass rule', () => {
+    expect(() => multipleNegativesRankingLoss({ sameClass: 'drop' as 'mask' })).toThrow(/'sameClass'/);
   });
   it('rejects missing targets with a named error', () => {
     expect(() => mseSimilarityLoss().compute(float64Ops, { a, b, rows: 3, cols: 2 })).toThrow(/targets/);

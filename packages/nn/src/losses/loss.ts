@@ -19,6 +19,8 @@ export interface LossInput {
   readonly negatives?: Vec;
   /** The group of each hard negative; needed with `negatives` when `groups` are given. */
   readonly negativeGroups?: ArrayLike<number>;
+  /** Per row of `a`: its class, `0 <= label < classes` (classifier losses; `b` is then empty). */
+  readonly labels?: ArrayLike<number>;
 }
 
 /** The loss value (mean over the batch) and its gradients with respect to `a` and `b`. */
@@ -28,15 +30,27 @@ export interface LossResult {
   readonly gradB: Vec;
   /** Gradient with respect to `negatives`, when they were given. */
   readonly gradNegatives?: Vec;
+  /** Gradients of the loss's own parameters ({@link Loss.parameters}), in their order. */
+  readonly gradParams?: readonly Vec[];
 }
 
 /**
- * A training objective. `sampling` says what batches it needs: `'pairs'` (labelled or scored
- * pairs) or `'in-batch'` (anchor-positive pairs; the other positives are the negatives).
+ * What batches a loss needs: `'pairs'` (labelled or scored pairs), `'in-batch'` (anchor-positive
+ * pairs; the other positives are the negatives) or `'labels'` (rows with their class, for the
+ * cosine classifier losses).
+ */
+export type Sampling = 'pairs' | 'in-batch' | 'labels';
+
+/**
+ * A training objective. `sampling` says what batches it needs. A loss with trainable parameters of
+ * its own (the class vectors of a cosine classifier) lists them in `parameters`; `train` updates
+ * them with the encoder's, from `gradParams`.
  */
 export interface Loss {
   readonly name: string;
-  readonly sampling: 'pairs' | 'in-batch';
+  readonly sampling: Sampling;
+  /** The loss's own trainable arrays, updated in place by the optimiser. */
+  parameters?(): Vec[];
   /** Value and gradients; `ops` runs any matrix product on the backend. */
   compute(ops: DenseOps, input: LossInput): Awaitable<LossResult>;
 }

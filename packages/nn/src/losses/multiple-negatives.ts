@@ -6,6 +6,12 @@ import type { Loss } from './loss.js';
 export interface MultipleNegativesRankingLossOptions {
   /** Multiplies the cosines before the softmax (inverse temperature); defaults to 20. */
   scale?: number;
+  /**
+   * What other rows of the anchor's class (`groups`) are: `'mask'` (default) leaves them out of
+   * the softmax, since they are not negatives; `'negative'` keeps them as negatives, the textbook
+   * InfoNCE / NT-Xent form (and what a loss without `groups` does). Without `groups` the two agree.
+   */
+  sameClass?: 'mask' | 'negative';
 }
 
 const OP = 'multipleNegativesRankingLoss';
@@ -23,6 +29,11 @@ const OP = 'multipleNegativesRankingLoss';
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
   const scale = options.scale ?? 20;
   if (!(scale > 0)) argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
+  const sameClass = options.sameClass ?? 'mask';
+  if (sameClass !== 'mask' && sameClass !== 'negative') {
+    argError('INVALID_ARGUMENT', OP, 'sameClass', `must be 'mask' or 'negative', got ${String(sameClass)}.`);
+  }
+  const masking = sameClass === 'mask';
   return {
     name: 'multiple-negatives-ranking',
     sampling: 'in-batch',
@@ -48,7 +59,7 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
         groups === undefined ? undefined : j < rows ? groups[j] : negativeGroups![j - rows];
       // A candidate is left out of anchor i's softmax when it shares i's group (and is not i's positive).
       const skip = (i: number, j: number): boolean =>
-        groups !== undefined && j !== i && groupOf(j) === groups[i];
+        masking && groups !== undefined && j !== i && groupOf(j) === groups[i];
 
       const na = normalizeRowsForward(a, rows, cols);
       const nc = normalizeRowsForward(c, n, cols);

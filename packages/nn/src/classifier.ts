@@ -1,0 +1,286 @@
+import type { TensorInput } from '@cosinekit/core';
+import { argError, toTensor } from '@cosinekit/core/backend';
+import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import type { Loss, LossResult } from './losses/loss.js';
+import { normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
+import type { DenseOps, Precision, Vec } from './ops.js';
+import { createRng } from './rng.js';
+
+/** Options of {@link createCosineClassifier}. */
+export interface CosineClassifierOptions {
+  /** Number of classes; labels are `0 .. classes - 1`. */
+  classes: number;
+  /** Embedding width (the encoder's `outputs`). */
+  dim: number;
+  /** Seed of the class vectors (standard normal); defaults to 1. */
+  seed?: number;
+  /** `'float32'` (default) or `'float64'` (gradient checks). */
+  precision?: Precision;
+}
+
+/**
+ * The cosine classifier head: one learned vector `w_c` per class, and logits
+ * `s * cos(f(x), w_c)`. It is the other reading of "replace the output layer with a cosine layer":
+ * the last dense layer's dot products become cosines, so neither the embedding's nor the class
+ * vector's length counts. Train it with {@link normFaceLoss}, {@link cosFaceLoss} or
+ * {@link arcFaceLoss}; predict with {@link CosineClassifier.predict}.
+ */
+export class CosineClassifier {
+  readonly classes: number;
+  readonly dim: number;
+  /** `classes x dim`, row-major: row c is `w_c`. Updated in place by the optimisers. */
+  readonly weights: Vec;
+
+  /** Wraps existing class vectors (not copied). */
+  constructor(classes: number, dim: number, weights: Vec) {
+    if (!Number.isInteger(classes) || classes < 2) {
+      argError('INVALID_ARGUMENT', 'CosineClassifier', 'classes', `must be an integer >= 2, got ${classes}.`);
+    }
+    if (!Number.isInteger(dim) || dim < 1) {
+      argError('INVALID_ARGUMENT', 'CosineClassifier', 'dim', `must be a positive integer, got ${dim}.`);
+    }
+    if (weights.length !== classes * dim) {
+      argError('SHAPE_MISMATCH', 'CosineClassifier', 'weights', `must hold ${classes} x ${dim} values.`);
+    }
+    this.classes = classes;
+    this.dim = dim;
+    this.weights = weights;
+  }
+
+  /** The trainable arrays: `[weights]`. */
+  parameters(): Vec[] {
+    return [this.weights];
+  }
+
+  /** A deep copy in the given precision. */
+  clone(
+    precision: Precision = this.weights instanceof Float64Array ? 'float64' : 'float32',
+  ): CosineClassifier {
+    const w = precision === 'float64' ? Float64Array.from(this.weights) : Float32Array.from(this.weights);
+    return new CosineClassifier(this.classes, this.dim, w);
+  }
+
+  /**
+   * The `rows x classes` cosines `cos(f(x_i), w_c)` of inputs `x` through `encoder`, on the
+   * backend's cosine kernel.
+   */
+  async cosines(source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Float32Array> {
+    if (encoder.outputs !== this.dim) {
+      argError(
+        'DIMENSION_MISMATCH',
+        'CosineClassifier.cosines',
+        'encoder',
+        `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
+      );
+    }
+    const kernels = await kernelsOf(source);
+    const e = await encoder.embed(kernels, x);
+    const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
+    return kernels.cosineMatrix(e, w);
+  }
+
+  /**
+   * The predicted class of each input row: the class vector of largest cosine (the scale and the
+   * margins do not change the order). A tie goes to the smaller class.
+   */
+  async predict(source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Int32Array> {
+    const cos = await this.cosines(source, encoder, x);
+    const rows = cos.length / this.classes;
+    const out = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      let best = 0;
+      for (let c = 1; c < this.classes; c++) {
+        if (cos[i * this.classes + c] > cos[i * this.classes + best]) best = c;
+      }
+      out[i] = best;
+    }
+    return out;
+  }
+
+  /** Share of rows of `x` whose predicted class is their label. */
+  async accuracy(
+    source: KernelSource,
+    encoder: Encoder,
+    x: TensorInput,
+    labels: ArrayLike<number>,
+  ): Promise<number> {
+    const rows = toTensor(x, 'CosineClassifier.accuracy', 'x').rows;
+    if (labels.length !== rows) {
+      argError('SHAPE_MISMATCH', 'CosineClassifier.accuracy', 'labels', `must hold ${rows} labels.`);
+    }
+    const predicted = await this.predict(source, encoder, x);
+    return classificationAccuracy(predicted, labels);
+  }
+}
+
+/** Creates a {@link CosineClassifier} with seeded standard-normal class vectors. */
+export function createCosineClassifier(options: CosineClassifierOptions): CosineClassifier {
+  const { classes, dim, seed = 1, precision = 'float32' } = options;
+  const n = Number.isInteger(classes) && Number.isInteger(dim) && classes > 0 && dim > 0 ? classes * dim : 0;
+  const w = precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  const rng = createRng(seed);
+  for (let i = 0; i < n; i++) w[i] = rng.normal();
+  return new CosineClassifier(classes, dim, w);
+}
+
+/** Share of positions where `predicted` equals `labels`. */
+export function classificationAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
+  if (predicted.length === 0)
+    argError('EMPTY_INPUT', 'classificationAccuracy', 'predicted', 'must not be empty.');
+  if (predicted.length !== labels.length) {
+    argError(
+      'SHAPE_MISMATCH',
+      'classificationAccuracy',
+      'labels',
+      `has ${labels.length} values but predicted has ${predicted.length}.`,
+    );
+  }
+  let right = 0;
+  for (let i = 0; i < labels.length; i++) if (predicted[i] === labels[i]) right++;
+  return right / labels.length;
+}
+
+/** Options of {@link normFaceLoss}. */
+export interface NormFaceLossOptions {
+  /** Multiplies the cosines (inverse temperature); defaults to 20 (temperature 0.05). */
+  scale?: number;
+}
+
+/** Options of {@link cosFaceLoss} and {@link arcFaceLoss}. */
+export interface MarginLossOptions {
+  /** Multiplies the cosines; defaults to 30. */
+  scale?: number;
+  /**
+   * CosFace: subtracted from the true class's cosine, `0 <= margin < 2`, default 0.35.
+   * ArcFace: added to the true class's angle in radians, `0 <= margin < π/2`, default 0.5.
+   */
+  margin?: number;
+}
+
+type Target = (cos: number) => [logitCos: number, dLogitCos: number];
+
+function marginLoss(
+  op: string,
+  name: string,
+  classifier: CosineClassifier,
+  scale: number,
+  target: Target,
+): Loss {
+  if (!(classifier instanceof CosineClassifier)) {
+    argError('INVALID_TYPE', op, 'classifier', 'must be a CosineClassifier (createCosineClassifier).');
+  }
+  if (!(scale > 0) || !Number.isFinite(scale))
+    argError('INVALID_ARGUMENT', op, 'scale', `must be > 0, got ${scale}.`);
+  const { classes } = classifier;
+  return {
+    name,
+    sampling: 'labels',
+    parameters: () => classifier.parameters(),
+    async compute(ops: DenseOps, input): Promise<LossResult> {
+      const { a, rows, cols, labels } = input;
+      if (cols !== classifier.dim) {
+        argError(
+          'DIMENSION_MISMATCH',
+          op,
+          'a',
+          `has ${cols}-wide rows but the classifier has ${classifier.dim}.`,
+        );
+      }
+      if (!labels || labels.length !== rows)
+        argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
+      for (let i = 0; i < rows; i++) {
+        const y = labels[i];
+        if (!Number.isInteger(y) || y < 0 || y >= classes) {
+          argError(
+            'INVALID_ARGUMENT',
+            op,
+            'labels',
+            `must be integers in [0, ${classes}), got ${y} at row ${i}.`,
+          );
+        }
+      }
+      const na = normalizeRowsForward(a, rows, cols);
+      const nw = normalizeRowsForward(classifier.weights, classes, cols);
+      const cos = await ops.matmul(na.y, rows, cols, nw.y, classes, cols, false, true);
+      const dCos = ops.alloc(rows * classes);
+      const z = new Float64Array(classes);
+      let total = 0;
+      for (let i = 0; i < rows; i++) {
+        const o = i * classes;
+        const y = labels[i];
+        let max = -Infinity;
+        let slope = 1;
+        for (let c = 0; c < classes; c++) {
+          let v = cos[o + c];
+          if (c === y) [v, slope] = target(v);
+          z[c] = scale * v;
+          if (z[c] > max) max = z[c];
+        }
+        const trueLogit = z[y];
+        let sum = 0;
+        for (let c = 0; c < classes; c++) {
+          z[c] = Math.exp(z[c] - max);
+          sum += z[c];
+        }
+        total += max + Math.log(sum) - trueLogit;
+        for (let c = 0; c < classes; c++) {
+          const g = (scale * (z[c] / sum - (c === y ? 1 : 0))) / rows;
+          dCos[o + c] = c === y ? g * slope : g;
+        }
+      }
+      const dA = await ops.matmul(dCos, rows, classes, nw.y, classes, cols, false, false);
+      const dW = await ops.matmul(dCos, rows, classes, na.y, rows, cols, true, false);
+      return {
+        loss: total / rows,
+        gradA: normalizeRowsBackward(na, dA, rows, cols),
+        gradB: ops.alloc(0),
+        gradParams: [normalizeRowsBackward(nw, dW, classes, cols)],
+      };
+    },
+  };
+}
+
+/**
+ * NormFace (normalised softmax, Wang et al. 2017): cross-entropy of the logits
+ * `scale * cos(f(x), w_c)` against the label, averaged over the batch.
+ */
+export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLossOptions = {}): Loss {
+  return marginLoss('normFaceLoss', 'normface', classifier, options.scale ?? 20, (c) => [c, 1]);
+}
+
+/**
+ * CosFace (additive cosine margin, Wang et al. 2018): NormFace with the true class's logit
+ * `scale * (cos - margin)`, so a row must beat the other classes by `margin` in cosine.
+ */
+export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
+  const m = options.margin ?? 0.35;
+  // At m >= 2 the true class's cos - m <= -1 never beats another class: the loss cannot fall.
+  if (!(m >= 0 && m < 2))
+    argError('INVALID_ARGUMENT', 'cosFaceLoss', 'margin', `must be in [0, 2), got ${m}.`);
+  return marginLoss('cosFaceLoss', 'cosface', classifier, options.scale ?? 30, (c) => [c - m, 1]);
+}
+
+/**
+ * ArcFace (additive angular margin, Deng et al. 2019): NormFace with the true class's logit
+ * `scale * cos(θ + margin)`, θ the angle between the embedding and its class vector. Where
+ * `θ + margin` would pass π the logit continues as a straight line of slope 1 in cos θ, so it
+ * stays monotonic (the textbook formula turns back up there).
+ */
+export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
+  const m = options.margin ?? 0.5;
+  // At m >= π/2 a row lying exactly on its class vector scores cos(m) <= 0: no better than a
+  // class orthogonal to it, so the margin defeats the loss.
+  if (!(m >= 0 && m < Math.PI / 2)) {
+    argError('INVALID_ARGUMENT', 'arcFaceLoss', 'margin', `must be in [0, π/2), got ${m}.`);
+  }
+  const cm = Math.cos(m);
+  const sm = Math.sin(m);
+  const threshold = -cm; // cos(π - m)
+  return marginLoss('arcFaceLoss', 'arcface', classifier, options.scale ?? 30, (c) => {
+    const x = Math.min(1, Math.max(-1, c));
+    if (x <= threshold) return [-1 + (x - threshold), 1];
+    const sin = Math.sqrt(Math.max(1 - x * x, 0));
+    // At cos θ = ±1 the slope is infinite; 1e-6 caps it where float32 rows land exactly on w_c.
+    return [x * cm - sin * sm, cm + (x * sm) / Math.max(sin, 1e-6)];
+  });
+}

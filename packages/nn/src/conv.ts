@@ -1,0 +1,494 @@
+import type { Activation } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
+import {
+  columnSums,
+  type Init,
+  initWeights,
+  type Layer,
+  type LayerCache,
+  type LayerGrads,
+} from './layers.js';
+import type { DenseOps, Precision, Vec } from './ops.js';
+import type { Rng } from './rng.js';
+
+/** An image shape: height x width x channels (channels last). */
+export type Shape3 = readonly [height: number, width: number, channels: number];
+
+/** A 2-D convolution layer. */
+export interface Conv2dSpec {
+  type: 'conv2d';
+  /** Output channels. */
+  filters: number;
+  /** Kernel size: one number for a square kernel, or `[height, width]`. */
+  kernel: number | readonly [number, number];
+  /** Step between windows; defaults to 1. */
+  stride?: number;
+  /** Zero padding on every side: a number, or `'same'` (stride 1 and odd kernels: output size = input size). Defaults to 0. */
+  padding?: number | 'same';
+  /** Defaults to `'linear'`. */
+  activation?: Activation;
+  /** Defaults to true. */
+  bias?: boolean;
+  /** Defaults to `he` for relu and gelu, `xavier` otherwise. */
+  init?: Init;
+}
+
+/** Max or average pooling over windows of each channel. */
+export interface Pool2dSpec {
+  type: 'maxPool2d' | 'avgPool2d';
+  /** Window size (square). */
+  size: number;
+  /** Step between windows; defaults to `size`. */
+  stride?: number;
+}
+
+/** Reshapes an image row to a flat row; rows are stored flat already, so this only names the step. */
+export interface FlattenSpec {
+  type: 'flatten';
+}
+
+function positiveInt(op: string, arg: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    argError('INVALID_ARGUMENT', op, arg, `must be a positive integer, got ${String(v)}.`);
+  }
+  return v;
+}
+
+function outputSize(
+  op: string,
+  arg: string,
+  input: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+): number {
+  if (kernel > input + 2 * padding) {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      arg,
+      `is ${kernel}, larger than the input (${input}${padding ? ` plus padding ${2 * padding}` : ''}).`,
+    );
+  }
+  return Math.floor((input + 2 * padding - kernel) / stride) + 1;
+}
+
+/** Everything that fixes a convolution's geometry. */
+export interface ConvGeometry {
+  readonly inputShape: Shape3;
+  readonly filters: number;
+  readonly kernel: readonly [number, number];
+  readonly stride: number;
+  readonly padding: number;
+}
+
+interface ConvCache extends LayerCache {
+  readonly cols: Vec;
+  readonly pre: Vec;
+}
+
+/**
+ * A 2-D convolution over channels-last images, computed as one matrix product: im2col lays every
+ * receptive field out as a row (`kh x kw x channels` values), so the layer is
+ * `cols W` with `W` stored `(kh kw channels) x filters`, on the backend's `matmul`. The backward
+ * pass is two more products (`colsᵀ dZ` and `dZ Wᵀ`) and a scatter of the second back to pixels.
+ */
+export class Conv2dLayer implements Layer {
+  readonly kind = 'conv2d' as const;
+  readonly inputShape: Shape3;
+  readonly outputShape: Shape3;
+  readonly filters: number;
+  readonly kernel: readonly [number, number];
+  readonly stride: number;
+  readonly padding: number;
+  readonly activation: Activation;
+  readonly hasBias: boolean;
+  /** `(kh kw channels) x filters`, row-major, rows ordered (ky, kx, channel). */
+  readonly weights: Vec;
+  readonly bias: Vec;
+
+  /** Wraps existing parameters (not copied). */
+  constructor(geometry: ConvGeometry, activation: Activation, weights: Vec, bias: Vec, op = 'Conv2dLayer') {
+    const { inputShape, filters, kernel, stride, padding } = geometry;
+    if (!Array.isArray(inputShape) || inputShape.length !== 3) {
+      argError('INVALID_ARGUMENT', op, 'inputShape', 'must be [height, width, channels].');
+    }
+    const [h, w, c] = inputShape.map((v, i) => positiveInt(op, `inputShape[${i}]`, v));
+    positiveInt(op, 'filters', filters);
+    const [kh, kw] = [positiveInt(op, 'kernel', kernel[0]), positiveInt(op, 'kernel', kernel[1])];
+    positiveInt(op, 'stride', stride);
+    if (!Number.isInteger(padding) || padding < 0) {
+      argError('INVALID_ARGUMENT', op, 'padding', `must be an integer >= 0 or 'same', got ${padding}.`);
+    }
+    if (!ACTIVATIONS.includes(activation)) {
+      argError('INVALID_ARGUMENT', op, 'activation', `must be one of ${ACTIVATIONS.join(', ')}.`);
+    }
+    const oh = outputSize(op, 'kernel', h, kh, stride, padding);
+    const ow = outputSize(op, 'kernel', w, kw, stride, padding);
+    if (weights.length !== kh * kw * c * filters) {
+      argError('SHAPE_MISMATCH', op, 'weights', `must hold ${kh * kw * c * filters} values.`);
+    }
+    if (bias.length !== 0 && bias.length !== filters) {
+      argError('SHAPE_MISMATCH', op, 'bias', `must hold ${filters} values or none.`);
+    }
+    this.inputShape = [h, w, c];
+    this.outputShape = [oh, ow, filters];
+    this.filters = filters;
+    this.kernel = [kh, kw];
+    this.stride = stride;
+    this.padding = padding;
+    this.activation = activation;
+    this.hasBias = bias.length > 0;
+    this.weights = weights;
+    this.bias = bias;
+  }
+
+  /** A freshly initialised layer taking images of `inputShape`. */
+  static create(
+    inputShape: Shape3,
+    spec: Conv2dSpec,
+    rng: Rng,
+    precision: Precision = 'float32',
+  ): Conv2dLayer {
+    const op = 'createEncoder';
+    const kernel: [number, number] =
+      typeof spec.kernel === 'number' ? [spec.kernel, spec.kernel] : [spec.kernel?.[0], spec.kernel?.[1]];
+    if (spec.stride === 0) argError('INVALID_ARGUMENT', op, 'stride', 'must be a positive integer, got 0.');
+    const stride = spec.stride ?? 1;
+    let padding: number;
+    if (spec.padding === 'same') {
+      if (stride !== 1 || kernel[0] % 2 === 0 || kernel[1] % 2 === 0) {
+        argError('INVALID_ARGUMENT', op, 'padding', "'same' needs stride 1 and an odd kernel.");
+      }
+      padding = (kernel[0] - 1) / 2;
+      if (kernel[0] !== kernel[1])
+        argError('INVALID_ARGUMENT', op, 'padding', "'same' needs a square kernel.");
+    } else {
+      padding = spec.padding ?? 0;
+    }
+    const activation = spec.activation ?? 'linear';
+    const geometry = { inputShape, filters: spec.filters, kernel, stride, padding };
+    const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
+    positiveInt(op, 'kernel', kernel[0]);
+    positiveInt(op, 'kernel', kernel[1]);
+    positiveInt(op, 'filters', spec.filters);
+    positiveInt(op, 'inputShape[2]', inputShape[2]);
+    const fanIn = kernel[0] * kernel[1] * inputShape[2];
+    const layer = new Conv2dLayer(
+      geometry,
+      activation,
+      make(fanIn * spec.filters),
+      make(spec.bias === false ? 0 : spec.filters),
+      op,
+    );
+    const init = spec.init ?? (activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
+    if (init === 'identity')
+      argError('INVALID_ARGUMENT', op, 'init', "'identity' is for square dense layers.");
+    initWeights(layer.weights, init, fanIn, kernel[0] * kernel[1] * spec.filters, rng, op);
+    return layer;
+  }
+
+  get inputs(): number {
+    return this.inputShape[0] * this.inputShape[1] * this.inputShape[2];
+  }
+
+  get units(): number {
+    return this.outputShape[0] * this.outputShape[1] * this.outputShape[2];
+  }
+
+  parameters(): Vec[] {
+    return this.hasBias ? [this.weights, this.bias] : [this.weights];
+  }
+
+  clone(precision: Precision): Conv2dLayer {
+    const conv = (v: Vec): Vec => (precision === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
+    return new Conv2dLayer(this, this.activation, conv(this.weights), conv(this.bias));
+  }
+
+  /** Rows of the im2col matrix per input row, and its width. */
+  get #patches(): [perRow: number, width: number] {
+    return [this.outputShape[0] * this.outputShape[1], this.kernel[0] * this.kernel[1] * this.inputShape[2]];
+  }
+
+  #im2col(ops: DenseOps, x: Vec, rows: number): Vec {
+    const [h, w, c] = this.inputShape;
+    const [oh, ow] = this.outputShape;
+    const [kh, kw] = this.kernel;
+    const { stride, padding } = this;
+    const width = kh * kw * c;
+    const cols = ops.alloc(rows * oh * ow * width);
+    let r = 0;
+    for (let n = 0; n < rows; n++) {
+      const base = n * h * w * c;
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++, r++) {
+          const o = r * width;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * stride - padding + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * stride - padding + kx;
+              if (ix < 0 || ix >= w) continue;
+              const src = base + (iy * w + ix) * c;
+              const dst = o + (ky * kw + kx) * c;
+              for (let ch = 0; ch < c; ch++) cols[dst + ch] = x[src + ch];
+            }
+          }
+        }
+      }
+    }
+    return cols;
+  }
+
+  #col2im(ops: DenseOps, dCols: Vec, rows: number): Vec {
+    const [h, w, c] = this.inputShape;
+    const [oh, ow] = this.outputShape;
+    const [kh, kw] = this.kernel;
+    const { stride, padding } = this;
+    const width = kh * kw * c;
+    const dx = ops.alloc(rows * h * w * c);
+    let r = 0;
+    for (let n = 0; n < rows; n++) {
+      const base = n * h * w * c;
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++, r++) {
+          const o = r * width;
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * stride - padding + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * stride - padding + kx;
+              if (ix < 0 || ix >= w) continue;
+              const dst = base + (iy * w + ix) * c;
+              const src = o + (ky * kw + kx) * c;
+              for (let ch = 0; ch < c; ch++) dx[dst + ch] += dCols[src + ch];
+            }
+          }
+        }
+      }
+    }
+    return dx;
+  }
+
+  async forward(ops: DenseOps, x: Vec, rows: number): Promise<LayerCache> {
+    const [perRow, width] = this.#patches;
+    const cols = this.#im2col(ops, x, rows);
+    const m = rows * perRow;
+    let pre = await ops.matmul(cols, m, width, this.weights, width, this.filters, false, false);
+    if (this.hasBias) pre = await ops.addBias(pre, m, this.filters, this.bias);
+    const out =
+      this.activation === 'linear' ? pre : await ops.activation(this.activation, pre, m, this.filters);
+    const cache: ConvCache = { x, out, rows, cols, pre };
+    return cache;
+  }
+
+  async backward(ops: DenseOps, cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads> {
+    const { cols, pre, rows } = cache as ConvCache;
+    const [perRow, width] = this.#patches;
+    const m = rows * perRow;
+    const f = this.filters;
+    const dz =
+      this.activation === 'linear' ? dOut : await ops.activationGrad(this.activation, pre, dOut, m, f);
+    const dW = await ops.matmul(cols, m, width, dz, m, f, true, false);
+    const db = ops.alloc(this.hasBias ? f : 0);
+    if (this.hasBias) columnSums(dz, m, f, db);
+    const dx = wantInput
+      ? this.#col2im(ops, await ops.matmul(dz, m, f, this.weights, width, f, false, true), rows)
+      : undefined;
+    return { dx, dW, db };
+  }
+}
+
+interface PoolCache extends LayerCache {
+  /** Max pooling: the input index each output came from. */
+  readonly from: Int32Array | undefined;
+}
+
+/**
+ * Max or average pooling over `size x size` windows of each channel (no padding). Not a matrix
+ * product, and small next to the convolutions around it, so it runs in TypeScript.
+ */
+export class Pool2dLayer implements Layer {
+  readonly kind: 'maxPool2d' | 'avgPool2d';
+  readonly inputShape: Shape3;
+  readonly outputShape: Shape3;
+  readonly size: number;
+  readonly stride: number;
+  readonly activation: Activation = 'linear';
+  readonly hasBias = false;
+  readonly weights: Vec;
+  readonly bias: Vec;
+
+  constructor(
+    kind: 'maxPool2d' | 'avgPool2d',
+    inputShape: Shape3,
+    size: number,
+    stride: number,
+    precision: Precision = 'float32',
+    op = 'Pool2dLayer',
+  ) {
+    if (kind !== 'maxPool2d' && kind !== 'avgPool2d') {
+      argError('INVALID_ARGUMENT', op, 'type', `must be 'maxPool2d' or 'avgPool2d', got ${String(kind)}.`);
+    }
+    const [h, w, c] = inputShape.map((v, i) => positiveInt(op, `inputShape[${i}]`, v));
+    positiveInt(op, 'size', size);
+    positiveInt(op, 'stride', stride);
+    this.kind = kind;
+    this.inputShape = [h, w, c];
+    this.outputShape = [
+      outputSize(op, 'size', h, size, stride, 0),
+      outputSize(op, 'size', w, size, stride, 0),
+      c,
+    ];
+    this.size = size;
+    this.stride = stride;
+    this.weights = precision === 'float64' ? new Float64Array(0) : new Float32Array(0);
+    this.bias = this.weights;
+  }
+
+  static create(inputShape: Shape3, spec: Pool2dSpec, precision: Precision = 'float32'): Pool2dLayer {
+    if (spec.stride === 0)
+      argError('INVALID_ARGUMENT', 'createEncoder', 'stride', 'must be a positive integer, got 0.');
+    return new Pool2dLayer(
+      spec.type,
+      inputShape,
+      spec.size,
+      spec.stride ?? spec.size,
+      precision,
+      'createEncoder',
+    );
+  }
+
+  get inputs(): number {
+    return this.inputShape[0] * this.inputShape[1] * this.inputShape[2];
+  }
+
+  get units(): number {
+    return this.outputShape[0] * this.outputShape[1] * this.outputShape[2];
+  }
+
+  parameters(): Vec[] {
+    return [];
+  }
+
+  clone(precision: Precision): Pool2dLayer {
+    return new Pool2dLayer(this.kind, this.inputShape, this.size, this.stride, precision);
+  }
+
+  async forward(ops: DenseOps, x: Vec, rows: number): Promise<LayerCache> {
+    const [h, w, c] = this.inputShape;
+    const [oh, ow] = this.outputShape;
+    const { size, stride } = this;
+    const isMax = this.kind === 'maxPool2d';
+    const out = ops.alloc(rows * this.units);
+    const from = isMax ? new Int32Array(out.length) : undefined;
+    const inv = 1 / (size * size);
+    let o = 0;
+    for (let n = 0; n < rows; n++) {
+      const base = n * h * w * c;
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          for (let ch = 0; ch < c; ch++, o++) {
+            let best = -Infinity;
+            let at = -1;
+            let sum = 0;
+            for (let ky = 0; ky < size; ky++) {
+              const row = base + ((oy * stride + ky) * w + ox * stride) * c + ch;
+              for (let kx = 0; kx < size; kx++) {
+                const i = row + kx * c;
+                const v = x[i];
+                // The first maximum wins a tie, so the gradient has one home.
+                if (v > best || at < 0) {
+                  best = v;
+                  at = i;
+                }
+                sum += v;
+              }
+            }
+            if (from) {
+              out[o] = best;
+              from[o] = at;
+            } else {
+              out[o] = sum * inv;
+            }
+          }
+        }
+      }
+    }
+    const cache: PoolCache = { x, out, rows, from };
+    return cache;
+  }
+
+  async backward(ops: DenseOps, cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads> {
+    const empty = ops.alloc(0);
+    if (!wantInput) return { dx: undefined, dW: empty, db: empty };
+    const { rows, from } = cache as PoolCache;
+    const [h, w, c] = this.inputShape;
+    const dx = ops.alloc(rows * h * w * c);
+    if (from) {
+      for (let o = 0; o < from.length; o++) dx[from[o]] += dOut[o];
+      return { dx, dW: empty, db: empty };
+    }
+    const [oh, ow] = this.outputShape;
+    const { size, stride } = this;
+    const inv = 1 / (size * size);
+    let o = 0;
+    for (let n = 0; n < rows; n++) {
+      const base = n * h * w * c;
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          for (let ch = 0; ch < c; ch++, o++) {
+            const g = dOut[o] * inv;
+            for (let ky = 0; ky < size; ky++) {
+              const row = base + ((oy * stride + ky) * w + ox * stride) * c + ch;
+              for (let kx = 0; kx < size; kx++) dx[row + kx * c] += g;
+            }
+          }
+        }
+      }
+    }
+    return { dx, dW: empty, db: empty };
+  }
+}
+
+/**
+ * Flattens images to plain rows. Rows are already stored flat (height x width x channels), so
+ * this changes only the shape the next layer sees; it is there so encoders read like the usual
+ * `conv -> pool -> flatten -> dense` stacks.
+ */
+export class FlattenLayer implements Layer {
+  readonly kind = 'flatten' as const;
+  readonly inputs: number;
+  readonly units: number;
+  readonly outputShape: Shape3;
+  readonly activation: Activation = 'linear';
+  readonly hasBias = false;
+  readonly weights: Vec;
+  readonly bias: Vec;
+
+  constructor(inputs: number, precision: Precision = 'float32') {
+    positiveInt('FlattenLayer', 'inputs', inputs);
+    this.inputs = inputs;
+    this.units = inputs;
+    this.outputShape = [1, 1, inputs];
+    this.weights = precision === 'float64' ? new Float64Array(0) : new Float32Array(0);
+    this.bias = this.weights;
+  }
+
+  parameters(): Vec[] {
+    return [];
+  }
+
+  clone(precision: Precision): FlattenLayer {
+    return new FlattenLayer(this.inputs, precision);
+  }
+
+  async forward(_ops: DenseOps, x: Vec, rows: number): Promise<LayerCache> {
+    return { x, out: x, rows };
+  }
+
+  async backward(ops: DenseOps, _cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads> {
+    const empty = ops.alloc(0);
+    return { dx: wantInput ? dOut : undefined, dW: empty, db: empty };
+  }
+}

@@ -1,0 +1,123 @@
+import type { Activation } from '@cosinekit/core/backend';
+import { Conv2dLayer, FlattenLayer, Pool2dLayer, type Shape3 } from './conv.js';
+import { DenseLayer, type Layer, type LayerKind } from './layers.js';
+
+/**
+ * The fields a saved file records for layers other than dense ones (a dense layer needs only
+ * `inputs`, `units`, `activation` and `bias`, and files written before convolutions existed have
+ * no `kind`).
+ */
+export interface SavedLayerGeometry {
+  /** Absent for dense layers. */
+  readonly kind?: Exclude<LayerKind, 'dense'>;
+  /** Convolution and pooling: the input image, `[height, width, channels]`. */
+  readonly inputShape?: readonly [number, number, number];
+  /** Convolution: output channels. */
+  readonly filters?: number;
+  /** Convolution: `[height, width]`. */
+  readonly kernel?: readonly [number, number];
+  /** Convolution and pooling. */
+  readonly stride?: number;
+  /** Convolution: zero padding on every side. */
+  readonly padding?: number;
+  /** Pooling: the window size. */
+  readonly size?: number;
+}
+
+/** The geometry fields of `layer` for the file header (none for a dense layer). */
+export function savedGeometry(layer: Layer): SavedLayerGeometry {
+  if (layer instanceof Conv2dLayer) {
+    const { inputShape, filters, kernel, stride, padding } = layer;
+    return { kind: 'conv2d', inputShape, filters, kernel, stride, padding };
+  }
+  if (layer instanceof Pool2dLayer) {
+    return { kind: layer.kind, inputShape: layer.inputShape, size: layer.size, stride: layer.stride };
+  }
+  if (layer instanceof FlattenLayer) return { kind: 'flatten' };
+  return {};
+}
+
+interface SavedShape extends SavedLayerGeometry {
+  readonly inputs: number;
+  readonly units: number;
+  readonly activation: Activation;
+  readonly bias: boolean;
+}
+
+/** The weight and bias lengths a saved layer's header implies, computed without allocating. */
+function lengths(l: SavedShape): [number, number] {
+  if (!l.kind) return [l.inputs * l.units, l.bias ? l.units : 0];
+  if (l.kind !== 'conv2d') return [0, 0];
+  const k = Array.isArray(l.kernel) ? l.kernel : [];
+  const s = Array.isArray(l.inputShape) ? l.inputShape : [];
+  const n = Number(k[0]) * Number(k[1]) * Number(s[2]) * Number(l.filters);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 28)
+    throw new Error('a convolution with an invalid shape');
+  return [n, l.bias ? Number(l.filters) : 0];
+}
+
+/**
+ * Builds a layer from its header entry, checking that the recorded `inputs` and `units` agree with
+ * its geometry; `read` supplies the float32 weights (without it, only the check runs and the
+ * parameter count comes back). Throws on any inconsistency; the caller reports `CORRUPT_DATA`.
+ */
+export function layerFromSaved(
+  l: SavedShape,
+  read?: (n: number) => Float32Array,
+): { layer: Layer; parameters: number } {
+  const [nw, nb] = lengths(l);
+  const build = (w: Float32Array, b: Float32Array): Layer => {
+    switch (l.kind) {
+      case undefined:
+        return new DenseLayer(l.inputs, l.units, l.activation, w, b);
+      case 'conv2d':
+        return new Conv2dLayer(
+          {
+            inputShape: l.inputShape as Shape3,
+            filters: l.filters as number,
+            kernel: l.kernel as [number, number],
+            stride: l.stride as number,
+            padding: l.padding as number,
+          },
+          l.activation,
+          w,
+          b,
+          'loadEncoder',
+        );
+      case 'maxPool2d':
+      case 'avgPool2d':
+        if (!Array.isArray(l.inputShape) || l.inputShape.length !== 3)
+          throw new Error('a pooling layer without its input shape');
+        return new Pool2dLayer(
+          l.kind,
+          l.inputShape as Shape3,
+          l.size as number,
+          l.stride as number,
+          'float32',
+          'loadEncoder',
+        );
+      case 'flatten':
+        return new FlattenLayer(l.inputs);
+      default:
+        throw new Error(`an unknown layer kind '${String(l.kind)}'`);
+    }
+  };
+  if (!read) {
+    if (l.kind) {
+      const probe = build(new Float32Array(nw), new Float32Array(nb));
+      if (probe.inputs !== l.inputs || probe.units !== l.units) {
+        throw new Error(
+          `a ${l.kind} layer whose shapes give ${probe.inputs} -> ${probe.units}, not ${l.inputs} -> ${l.units}`,
+        );
+      }
+      if (probe.activation !== l.activation || probe.hasBias !== l.bias) {
+        throw new Error(`a ${l.kind} layer with an activation or bias it cannot have`);
+      }
+      return { layer: probe, parameters: nw + nb };
+    }
+    return { layer: undefined as unknown as Layer, parameters: nw + nb };
+  }
+  const w = read(nw);
+  const b = read(nb);
+  return { layer: build(w, b), parameters: nw + nb };
+}

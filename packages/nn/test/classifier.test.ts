@@ -1,0 +1,186 @@
+import { createCosineKit, isCosineKitError, Tensor } from '@cosinekit/core';
+import { referenceKernels } from '@cosinekit/core/backend';
+import { describe, expect, it } from 'vitest';
+import {
+  adam,
+  arcFaceLoss,
+  classificationAccuracy,
+  cosFaceLoss,
+  createCosineClassifier,
+  createEncoder,
+  createRng,
+  float64Ops,
+  kernelOps,
+  type LabelledData,
+  type Loss,
+  labelledSampler,
+  normFaceLoss,
+  train,
+} from '../src/index.js';
+import { maxRelativeError, randomVec } from './helpers.js';
+
+const rows = 7;
+const cols = 5;
+const classes = 4;
+const labels = [0, 3, 1, 1, 2, 0, 3];
+
+function expectArgError(f: () => unknown, op: string, arg: string): void {
+  try {
+    f();
+  } catch (e) {
+    expect(isCosineKitError(e)).toBe(true);
+    expect((e as Error).message).toContain(`'${arg}'`);
+    expect((e as Error).message).toContain(`'${op}'`);
+    return;
+  }
+  throw new Error(`${op} accepted bad '${arg}'`);
+}
+
+describe('cosine classifier losses: gradients against float64 finite differences', () => {
+  const makers: [string, (c: ReturnType<typeof createCosineClassifier>) => Loss][] = [
+    ['normface scale 20', (c) => normFaceLoss(c)],
+    ['normface scale 3', (c) => normFaceLoss(c, { scale: 3 })],
+    ['cosface 0.35, scale 10', (c) => cosFaceLoss(c, { scale: 10 })],
+    ['arcface 0.5, scale 8', (c) => arcFaceLoss(c, { scale: 8 })],
+    ['arcface 1.2 (the linear tail), scale 4', (c) => arcFaceLoss(c, { scale: 4, margin: 1.2 })],
+  ];
+  for (const [name, make] of makers) {
+    it(name, async () => {
+      const clf = createCosineClassifier({ classes, dim: cols, seed: 3, precision: 'float64' });
+      const loss = make(clf);
+      const a = randomVec(rows * cols, 31);
+      const run = () => loss.compute(float64Ops, { a, b: new Float64Array(0), rows, cols, labels });
+      const r = await run();
+      expect(r.gradParams).toHaveLength(1);
+      const value = async () => (await run()).loss;
+      expect(await maxRelativeError(value, a, r.gradA)).toBeLessThan(1e-3);
+      expect(await maxRelativeError(value, clf.weights as Float64Array, r.gradParams![0])).toBeLessThan(1e-3);
+    });
+  }
+
+  it('the float32 backend path matches the float64 path', async () => {
+    const clf = createCosineClassifier({ classes, dim: cols, seed: 4, precision: 'float64' });
+    const a = randomVec(rows * cols, 5);
+    const r64 = await arcFaceLoss(clf, { scale: 8 }).compute(float64Ops, { a, b: a, rows, cols, labels });
+    const clf32 = clf.clone('float32');
+    const r32 = await arcFaceLoss(clf32, { scale: 8 }).compute(kernelOps(referenceKernels), {
+      a: Float32Array.from(a),
+      b: new Float32Array(0),
+      rows,
+      cols,
+      labels,
+    });
+    expect(r32.gradA).toBeInstanceOf(Float32Array);
+    expect(r32.loss).toBeCloseTo(r64.loss, 4);
+    for (const [g32, g64] of [
+      [r32.gradA, r64.gradA],
+      [r32.gradParams![0], r64.gradParams![0]],
+    ]) {
+      for (let i = 0; i < g64.length; i++) expect(Math.abs(g32[i] - g64[i])).toBeLessThan(2e-5);
+    }
+  });
+});
+
+describe('cosine classifier losses: values', () => {
+  // Class vectors e0, e1; the row lies on e0, so cos = [1, 0].
+  const clf = () => createCosineClassifier({ classes: 2, dim: 2, precision: 'float64' });
+  const at = (c: ReturnType<typeof clf>) => {
+    c.weights.set([2, 0, 0, 3]);
+    return { a: new Float64Array([5, 0]), b: new Float64Array(0), rows: 1, cols: 2, labels: [0] };
+  };
+  it('normface: softmax cross-entropy of s cos', async () => {
+    const c = clf();
+    const r = await normFaceLoss(c, { scale: 4 }).compute(float64Ops, at(c));
+    expect(r.loss).toBeCloseTo(Math.log(1 + Math.exp(-4)), 12);
+  });
+  it('cosface: s (cos - m) for the true class', async () => {
+    const c = clf();
+    const r = await cosFaceLoss(c, { scale: 4, margin: 0.3 }).compute(float64Ops, at(c));
+    expect(r.loss).toBeCloseTo(Math.log(1 + Math.exp(-4 * 0.7)), 12);
+  });
+  it('arcface: s cos(θ + m) for the true class', async () => {
+    const c = clf();
+    const r = await arcFaceLoss(c, { scale: 4, margin: 0.3 }).compute(float64Ops, at(c));
+    expect(r.loss).toBeCloseTo(Math.log(1 + Math.exp(-4 * Math.cos(0.3))), 10);
+  });
+});
+
+describe('bad input', () => {
+  const c = createCosineClassifier({ classes: 3, dim: 2 });
+  it('margins that make the loss degenerate, and bad scales', () => {
+    expectArgError(() => cosFaceLoss(c, { margin: 2 }), 'cosFaceLoss', 'margin');
+    expectArgError(() => cosFaceLoss(c, { margin: -0.1 }), 'cosFaceLoss', 'margin');
+    expectArgError(() => arcFaceLoss(c, { margin: Math.PI / 2 }), 'arcFaceLoss', 'margin');
+    expectArgError(() => arcFaceLoss(c, { margin: Number.NaN }), 'arcFaceLoss', 'margin');
+    expectArgError(() => normFaceLoss(c, { scale: 0 }), 'normFaceLoss', 'scale');
+  });
+  it('class labels out of range or not integers', async () => {
+    const loss = normFaceLoss(c);
+    const input = { a: new Float32Array(4), b: new Float32Array(0), rows: 2, cols: 2 };
+    const ops = kernelOps(referenceKernels);
+    for (const bad of [
+      [0, 3],
+      [-1, 0],
+      [0.5, 1],
+    ]) {
+      await expect(async () => loss.compute(ops, { ...input, labels: bad })).rejects.toThrow(
+        /'labels'.*'normFaceLoss'/,
+      );
+    }
+    await expect(async () => loss.compute(ops, input)).rejects.toThrow(/labels/);
+  });
+  it('shapes', () => {
+    expectArgError(() => createCosineClassifier({ classes: 1, dim: 2 }), 'CosineClassifier', 'classes');
+    expectArgError(() => classificationAccuracy([1], [1, 2]), 'classificationAccuracy', 'labels');
+  });
+});
+
+function clusters(n: number, seed: number): LabelledData {
+  const dim = 10;
+  const centres = createRng(1);
+  const c = Array.from({ length: 3 }, () => Array.from({ length: dim }, () => centres.normal()));
+  const rng = createRng(seed);
+  const x = new Float32Array(n * dim);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % 3;
+    for (let j = 0; j < dim; j++) x[i * dim + j] = 3 + c[i % 3][j] + 0.5 * rng.normal();
+  }
+  return { x, rows: n, cols: dim, labels };
+}
+
+describe('training the encoder and the class vectors together', () => {
+  it('learns held-out classes, deterministically for a seed', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const data = clusters(120, 2);
+    const held = clusters(60, 3);
+    const run = async () => {
+      const encoder = createEncoder({
+        inputs: 10,
+        layers: [{ units: 16, activation: 'relu' }, { units: 6 }],
+        seed: 5,
+      });
+      const clf = createCosineClassifier({ classes: 3, dim: 6, seed: 6 });
+      const before = await clf.accuracy(kit, encoder, new Tensor(held.x, held.rows, held.cols), held.labels);
+      const r = await train({
+        kernels: kit,
+        encoder,
+        loss: cosFaceLoss(clf, { scale: 10, margin: 0.2 }),
+        sampler: labelledSampler(data, { batchSize: 32, dropLast: true }),
+        optimizer: adam({ learningRate: 0.01 }),
+        epochs: 12,
+        seed: 9,
+      });
+      const after = await clf.accuracy(kit, encoder, new Tensor(held.x, held.rows, held.cols), held.labels);
+      return { before, after, losses: r.history.map((h) => h.loss), w: Array.from(clf.weights) };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a.losses).toEqual(b.losses);
+    expect(a.w).toEqual(b.w);
+    expect(a.losses[a.losses.length - 1]).toBeLessThan(a.losses[0]);
+    expect(a.after).toBeGreaterThan(0.9);
+    expect(a.after).toBeGreaterThan(a.before);
+    kit.dispose();
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Batch,
+  createRng,
+  fixedPairSampler,
+  inBatchSampler,
+  type LabelledData,
+  labelledSampler,
+  pairSampler,
+  randomShift,
+  type Sampler,
+  tripletSampler,
+} from '../src/index.js';
+
+const data: LabelledData = {
+  x: Float32Array.from({ length: 10 * 3 }, (_, i) => i),
+  rows: 10,
+  cols: 3,
+  labels: [0, 1, 0, 1, 0, 1, 0, 1, 2, 2],
+};
+const pairs = { a: data.x, b: data.x, rows: 10, cols: 3, targets: new Float64Array(10) };
+
+const sizes = (s: Sampler) => Array.from(s.epoch(createRng(1)), (b: Batch) => b.rows);
+
+describe('dropLast in every sampler', () => {
+  const makers: [string, (o: { batchSize: number; dropLast?: boolean }) => Sampler][] = [
+    ['inBatchSampler', (o) => inBatchSampler(data, o)],
+    ['tripletSampler', (o) => tripletSampler(data, o)],
+    ['pairSampler', (o) => pairSampler(data, o)],
+    ['fixedPairSampler', (o) => fixedPairSampler(pairs, o)],
+    ['labelledSampler', (o) => labelledSampler(data, o)],
+  ];
+  for (const [name, make] of makers) {
+    it(name, () => {
+      const keep = make({ batchSize: 4 });
+      expect(sizes(keep)).toEqual([4, 4, 2]);
+      expect(keep.batchesPerEpoch).toBe(3);
+      const drop = make({ batchSize: 4, dropLast: true });
+      expect(sizes(drop)).toEqual([4, 4]);
+      expect(drop.batchesPerEpoch).toBe(2);
+    });
+  }
+  it('in-batch sampling drops a last batch of one pair even without dropLast', () => {
+    expect(sizes(inBatchSampler(data, { batchSize: 3 }))).toEqual([3, 3, 3]);
+  });
+  it('rejects a batch size of 0', () => {
+    expect(() => labelledSampler(data, { batchSize: 0 })).toThrow(/'batchSize'.*'labelledSampler'/);
+  });
+});
+
+describe('labelledSampler', () => {
+  it('yields every row once per epoch with its label', () => {
+    const seen: number[] = [];
+    for (const b of labelledSampler(data, { batchSize: 3 }).epoch(createRng(2))) {
+      expect(b.b).toHaveLength(0);
+      for (let r = 0; r < b.rows; r++) {
+        const row = b.a[r * 3] / 3;
+        seen.push(row);
+        expect(b.labels![r]).toBe(data.labels[row]);
+      }
+    }
+    expect(seen.sort((p, q) => p - q)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+describe('randomShift', () => {
+  it('moves an image by whole pixels and fills the border with zeros', () => {
+    // 3 x 4 image, 1 channel, pixel value = 1 + index.
+    const img = Float32Array.from({ length: 12 }, (_, i) => 1 + i);
+    const shift = randomShift({ width: 4, height: 3, max: 1 });
+    const rng = createRng(5);
+    let moved = 0;
+    for (let t = 0; t < 20; t++) {
+      const row = img.slice();
+      shift(row, rng);
+      // Every non-zero pixel keeps its neighbours' offsets: find the shift and check it all.
+      const first = row.findIndex((v) => v !== 0);
+      const src = row[first] - 1;
+      const dy = Math.floor(first / 4) - Math.floor(src / 4);
+      const dx = (first % 4) - (src % 4);
+      expect(Math.abs(dy)).toBeLessThanOrEqual(1);
+      expect(Math.abs(dx)).toBeLessThanOrEqual(1);
+      for (let y = 0; y < 3; y++) {
+        for (let x = 0; x < 4; x++) {
+          const sy = y - dy;
+          const sx = x - dx;
+          const want = sy >= 0 && sy < 3 && sx >= 0 && sx < 4 ? img[sy * 4 + sx] : 0;
+          expect(row[y * 4 + x]).toBe(want);
+        }
+      }
+      if (dx !== 0 || dy !== 0) moved++;
+    }
+    expect(moved).toBeGreaterThan(0);
+  });
+  it('is applied to the copies in a batch, never to the data', () => {
+    const img: LabelledData = {
+      x: Float32Array.from({ length: 2 * 9 }, (_, i) => 1 + i),
+      rows: 2,
+      cols: 9,
+      labels: [0, 1],
+    };
+    const keep = img.x.slice();
+    const s = labelledSampler(img, { batchSize: 2, augment: randomShift({ width: 3, height: 3, max: 1 }) });
+    const a = Array.from(s.epoch(createRng(3)))[0].a;
+    expect(img.x).toEqual(keep);
+    expect(Array.from(s.epoch(createRng(3)))[0].a).toEqual(a);
+  });
+  it('rejects bad sizes', () => {
+    expect(() => randomShift({ width: 0, height: 3 })).toThrow(/'width'.*'randomShift'/);
+    expect(() => randomShift({ width: 2, height: 2 })(new Float32Array(5), createRng(1))).toThrow(/'row'/);
+  });
+});
