@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import { GPU, Input, utils } from 'gpu.js';
 
 /** The gpu.js modes this backend can run in; `'auto'` picks the best that works here. */
@@ -304,9 +304,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
       skipped.push(why.startsWith(`${mode}`) ? why : `${mode}: ${why}`);
     }
   }
-  throw new CosineKitError(
+  return argError(
     'UNSUPPORTED',
-    `gpu.js cannot run in mode '${requested}' here: ${skipped.join('; ')}`,
-    { op: 'init', arg: 'mode' },
+    'init',
+    'mode',
+    `is '${requested}', which gpu.js cannot run here: ${skipped.join('; ')}`,
   );
 }

@@ -1,4 +1,4 @@
-import { CosineKitError, type ResidentCorpus } from '@cosinekit/core/backend';
+import { argError, type ResidentCorpus } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { TfjsEngine } from './engine.js';
 
@@ -68,10 +68,7 @@ export class TfjsCorpus implements ResidentCorpus {
    */
   acquire(op: string): readonly CorpusTile[] {
     if (this.#disposed || this.#tiles === null) {
-      throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
-        op,
-        arg: 'corpus',
-      });
+      argError('DISPOSED', op, 'corpus', 'was disposed.');
     }
     this.#users++;
     return this.#tiles;

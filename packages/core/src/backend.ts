@@ -36,7 +36,14 @@ export {
   encodeCorpusFile,
 } from './corpus-file.js';
 export type { ErrorCode } from './errors.js';
-export { argError, CosineKitError, foreignCorpus, isCosineKitError } from './errors.js';
+export {
+  argError,
+  argErrorOf,
+  backendError,
+  CosineKitError,
+  foreignCorpus,
+  isCosineKitError,
+} from './errors.js';
 export type { Admitted } from './gate.js';
 export { admit, admitPair, checkFinite } from './gate.js';
 export { activate, activateDerivative } from './kernels/activation.js';

@@ -1,6 +1,6 @@
 import type { CorpusStorage, StoredCorpus } from './contract.js';
 import { crc32 } from './crc32.js';
-import { CosineKitError } from './errors.js';
+import { argError } from './errors.js';
 import { MAX_ORDINAL, normalisedF32 } from './stored.js';
 
 /**
@@ -112,10 +112,7 @@ export function encodeCorpusFile(f: Omit<CorpusFile, 'version'>): Uint8Array {
 }
 
 function corrupt(problem: string): never {
-  throw new CosineKitError('CORRUPT_DATA', `Argument 'bytes' passed to 'loadCorpus' ${problem}`, {
-    op: 'loadCorpus',
-    arg: 'bytes',
-  });
+  argError('CORRUPT_DATA', 'loadCorpus', 'bytes', problem);
 }
 
 const isInt = (v: unknown, min: number, max: number): v is number =>
@@ -124,14 +121,7 @@ const isInt = (v: unknown, min: number, max: number): v is number =>
 /** Parses and fully validates a corpus file (versions 1 and 2). */
 export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
   if (!(bytes instanceof Uint8Array)) {
-    throw new CosineKitError(
-      'INVALID_TYPE',
-      "Argument 'bytes' passed to 'loadCorpus' must be a Uint8Array.",
-      {
-        op: 'loadCorpus',
-        arg: 'bytes',
-      },
-    );
+    argError('INVALID_TYPE', 'loadCorpus', 'bytes', 'must be a Uint8Array.');
   }
   if (bytes.length < 20) corrupt(`is truncated: ${bytes.length} bytes is shorter than any corpus file.`);
   if (new TextDecoder().decode(bytes.subarray(0, 8)) !== CORPUS_MAGIC)

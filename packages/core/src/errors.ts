@@ -76,8 +76,14 @@ export function argErrorOf(
   arg: string,
   problem: string,
   cause?: unknown,
+  about?: { backend?: string; kernel?: string },
 ): CosineKitError {
-  return new CosineKitError(code, `Argument '${arg}' passed to '${op}' ${problem}`, { op, arg, cause });
+  return new CosineKitError(code, `Argument '${arg}' passed to '${op}' ${problem}`, {
+    op,
+    arg,
+    cause,
+    ...about,
+  });
 }
 
 /** Throws the error `argErrorOf` builds. */
@@ -98,10 +104,16 @@ export function backendError(
   problem: string,
   cause?: unknown,
 ): CosineKitError {
-  return new CosineKitError(
+  return argErrorOf(
     'BACKEND_ERROR',
-    `Argument '${arg}' passed to '${op}' failed in backend '${backend}' (kernel '${kernel}'): ${problem}`,
-    { op, arg, backend, kernel, cause },
+    op,
+    arg,
+    `failed in backend '${backend}' (kernel '${kernel}'): ${problem}`,
+    cause,
+    {
+      backend,
+      kernel,
+    },
   );
 }
 

@@ -9,7 +9,7 @@ import type {
   StoredCorpus,
   TopKResult,
 } from './contract.js';
-import { backendError, CosineKitError } from './errors.js';
+import { argErrorOf, backendError, CosineKitError } from './errors.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { describeType } from './tensor.js';
 
@@ -255,13 +255,7 @@ function rename(e: unknown, op: string, arg: string, backend: string, kernel: st
     const problem = e.message.startsWith(prefix)
       ? e.message.slice(prefix.length)
       : `failed in backend '${backend}' (kernel '${kernel}'): ${e.message}`;
-    return new CosineKitError(e.code, `Argument '${at}' passed to '${op}' ${problem}`, {
-      op,
-      arg: at,
-      backend,
-      kernel,
-      cause: e,
-    });
+    return argErrorOf(e.code, op, at, problem, e, { backend, kernel });
   }
   const why = e instanceof Error ? `${e.name}: ${e.message}` : `threw ${describeType(e)} ${String(e)}`;
   return backendError(op, arg, backend, kernel, why, e);

@@ -1,5 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, CosineKitError } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
 import { Encoder } from './encoder.js';
 import { layerFromSaved, type SavedLayerGeometry, savedGeometry } from './layer-io.js';
 
@@ -85,10 +85,7 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
 }
 
 function corrupt(problem: string): never {
-  throw new CosineKitError('CORRUPT_DATA', `Argument 'bytes' passed to 'loadEncoder' ${problem}`, {
-    op: 'loadEncoder',
-    arg: 'bytes',
-  });
+  argError('CORRUPT_DATA', 'loadEncoder', 'bytes', problem);
 }
 
 function isPositiveInt(v: unknown): v is number {

@@ -1,6 +1,7 @@
 import {
+  argError,
   type CorpusOptions,
-  CosineKitError,
+  foreignCorpus,
   type Matrix,
   type ResidentCorpus,
   type TopKResult,
@@ -37,10 +38,7 @@ export class GpujsCorpus implements ResidentCorpus {
   /** The normalised rows; throws `DISPOSED` once disposed. */
   get data(): DeviceRows {
     if (this.#data === null) {
-      throw new CosineKitError('DISPOSED', 'This corpus was disposed and can no longer be searched.', {
-        op: 'corpus',
-        arg: 'corpus',
-      });
+      argError('DISPOSED', 'corpusSearch', 'corpus', 'was disposed and can no longer be searched.');
     }
     return this.#data;
   }
@@ -58,10 +56,11 @@ export class GpujsCorpus implements ResidentCorpus {
 export function createCorpus(engine: Engine, x: Matrix, options?: CorpusOptions): GpujsCorpus {
   const storage = options?.storage ?? 'float32';
   if (storage !== 'float32') {
-    throw new CosineKitError(
+    argError(
       'UNSUPPORTED',
-      `The gpujs backend stores corpora as float32 only; storage '${storage}' was asked of 'createCorpus'.`,
-      { op: 'createCorpus', arg: 'options.storage' },
+      'createCorpus',
+      'options.storage',
+      `is '${storage}', but the gpujs backend stores corpora as float32 only.`,
     );
   }
   return new GpujsCorpus(engine, toDeviceRows(engine, x));
@@ -103,18 +102,10 @@ export function corpusMatrix(
 function own(engine: Engine, corpus: ResidentCorpus, op: string): GpujsCorpus {
   // A corpus released with its engine (backend.dispose()) is disposed, not foreign.
   if (corpus instanceof GpujsCorpus && corpus.disposed) {
-    throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
-      op,
-      arg: 'corpus',
-    });
+    argError('DISPOSED', op, 'corpus', 'was disposed.');
   }
   if (!(corpus instanceof GpujsCorpus) || corpus.engine !== engine) {
-    const whose =
-      corpus instanceof GpujsCorpus ? 'another gpujs backend instance' : `backend '${corpus.backend}'`;
-    throw new CosineKitError('INVALID_ARGUMENT', `Argument 'corpus' passed to '${op}' belongs to ${whose}.`, {
-      op,
-      arg: 'corpus',
-    });
+    foreignCorpus(op, corpus instanceof GpujsCorpus ? 'gpujs (another instance)' : corpus.backend, 'gpujs');
   }
   return corpus;
 }

@@ -1,4 +1,10 @@
-import { CosineKitError, type Kernels, type ResidentCorpus } from '@cosinekit/core/backend';
+import {
+  argError,
+  argErrorOf,
+  foreignCorpus,
+  type Kernels,
+  type ResidentCorpus,
+} from '@cosinekit/core/backend';
 import type { KernelContext } from '../context.js';
 import { type CorpusTile, TfjsCorpus } from '../corpus.js';
 import { readAndDispose } from '../graph.js';
@@ -14,10 +20,11 @@ export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels[
     if (storage !== 'float32') {
       // tfjs has no int8 or float16 tensors: storing them widened would claim savings it lacks.
       return Promise.reject(
-        new CosineKitError(
+        argErrorOf(
           'UNSUPPORTED',
-          `Argument 'options.storage' passed to 'createCorpus' is '${storage}', but backend '${ctx.name}' stores corpora as float32 only.`,
-          { op: 'createCorpus', arg: 'options.storage' },
+          'createCorpus',
+          'options.storage',
+          `is '${storage}', but backend '${ctx.name}' stores corpora as float32 only.`,
         ),
       );
     }
@@ -80,17 +87,10 @@ async function withTiles<T>(
 
 function owned(ctx: KernelContext, corpus: ResidentCorpus, op: string): TfjsCorpus {
   if (!(corpus instanceof TfjsCorpus) || corpus.backend !== ctx.name || corpus.engine !== ctx.engine) {
-    throw new CosineKitError(
-      'INVALID_ARGUMENT',
-      `Argument 'corpus' passed to '${op}' belongs to backend '${corpus.backend}', not '${ctx.name}'.`,
-      { op, arg: 'corpus' },
-    );
+    foreignCorpus(op, corpus.backend, ctx.name);
   }
   if (corpus.disposed) {
-    throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
-      op,
-      arg: 'corpus',
-    });
+    argError('DISPOSED', op, 'corpus', 'was disposed.');
   }
   return corpus;
 }

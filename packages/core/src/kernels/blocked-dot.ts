@@ -13,7 +13,7 @@
  * 3.4-3.6 in the same process on this machine).
  */
 
-import { CosineKitError } from '../errors.js';
+import { argError } from '../errors.js';
 
 /** The largest staging array the int32 index arithmetic of {@link dotTiles} can address. */
 export const MAX_STAGE = 0x7fffffff;
@@ -35,7 +35,7 @@ export function dotTiles(
   ldo: number,
 ): void {
   if (s.length > MAX_STAGE) {
-    throw new CosineKitError('OUT_OF_MEMORY', `A staging array of ${s.length} values is over 2^31 - 1.`, { op: 'dotTiles' });
+    argError('OUT_OF_MEMORY', 'dotTiles', 's', `is a staging array of ${s.length} values, over 2^31 - 1.`);
   }
   let i = 0;
   for (; i + 2 <= m; i += 2) {

@@ -6,7 +6,7 @@ import type {
   StoredCorpus,
   TopKResult,
 } from '../contract.js';
-import { argError, CosineKitError } from '../errors.js';
+import { argError, foreignCorpus } from '../errors.js';
 import { dot64, normalizedF64 } from './blocked-dot.js';
 import { clampCos } from './cosine-rule.js';
 import { fromHalf, toHalf } from './half.js';
@@ -185,10 +185,7 @@ export class ReferenceCorpus implements ResidentCorpus {
 
   #alive(): void {
     if (this.#disposed) {
-      throw new CosineKitError('DISPOSED', 'This corpus was disposed and can no longer be searched.', {
-        op: 'corpus',
-        arg: 'corpus',
-      });
+      argError('DISPOSED', 'corpusSearch', 'corpus', 'was disposed and can no longer be searched.');
     }
   }
 }
@@ -270,14 +267,7 @@ export function readCorpus(corpus: ResidentCorpus): Float32Array {
 
 function own(corpus: ResidentCorpus, op: string): ReferenceCorpus {
   if (!(corpus instanceof ReferenceCorpus)) {
-    throw new CosineKitError(
-      'INVALID_ARGUMENT',
-      `Argument 'corpus' passed to '${op}' belongs to backend '${corpus.backend}', not 'reference'.`,
-      {
-        op,
-        arg: 'corpus',
-      },
-    );
+    foreignCorpus(op, corpus.backend, 'reference');
   }
   return corpus;
 }

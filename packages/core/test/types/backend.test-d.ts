@@ -36,6 +36,8 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'admit'
       | 'admitPair'
       | 'argError'
+      | 'argErrorOf'
+      | 'backendError'
       | 'checkFinite'
       | 'checkK'
       | 'checkSameCols'
