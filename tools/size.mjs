@@ -13,12 +13,14 @@ import { jsEntries } from './lib/package-checks.mjs';
 const root = resolve(import.meta.dirname, '..');
 /**
  * Gzipped budgets in bytes, by import specifier. Core's users' entry has the budget the README
- * promises (15 KB); the backend authors' entry (reference kernels, registry, checks; 7.6 KB when
- * it was split off) gets 10 KB. An entry not listed here gets DEFAULT_BUDGET.
+ * promises (20 KB: it was 15 KB until the admission gate, the checks on what backends return and
+ * the versioned stored-corpus codec added about 5 KB); the backend authors' entry (reference
+ * kernels, registry, checks; 7.6 KB when it was split off, 9.9 KB with the stored-corpus kernels)
+ * gets 12 KB. An entry not listed here gets DEFAULT_BUDGET.
  */
 const BUDGET = {
-  '@cosinekit/core': 15_000,
-  '@cosinekit/core/backend': 10_000,
+  '@cosinekit/core': 20_000,
+  '@cosinekit/core/backend': 12_000,
 };
 const DEFAULT_BUDGET = 20_000;
 const WASM_BUDGET = 40_000;
