@@ -3,7 +3,8 @@ import type { DeviceRows, RowChunk } from './rows.js';
 
 /**
  * One tile of cosines between normalised query rows `q0 + y` and corpus rows `c0 + x`, clamped
- * to [-1, 1] (rounding can push a unit-vector dot product just past either end).
+ * to [-1, 1] (rounding can push a unit-vector dot product just past either end). The clamp restates
+ * core's `clampCos`: this source compiles to a shader, which cannot import it.
  */
 const SCORE_TILE = `function (q, c, q0, c0) {
   const i = q0 + this.thread.y;

@@ -43,7 +43,10 @@ export function normalizedOf(tf: Tfjs, x: TF.Tensor2D): TF.Tensor2D {
   return tf.div(rows, nonZero(tf, norms));
 }
 
-/** Cosines clamped to [-1, 1]: rounding can push a unit-vector dot product just past either end. */
+/**
+ * Cosines clamped to [-1, 1] on the tfjs device: `clampCos` from core, restated as a tensor op so
+ * the clamp runs where the scores are (the conformance suite holds both to the same rule).
+ */
 export function clampCosines<T extends TF.Tensor>(tf: Tfjs, c: T): T {
   return tf.clipByValue(c, -1, 1);
 }

@@ -1,4 +1,4 @@
-import type { TopKResult } from '@cosinekit/core/backend';
+import { clampCos, type TopKResult } from '@cosinekit/core/backend';
 
 /**
  * The running per-query selection of a tiled search. Each tile of the corpus contributes its own
@@ -77,10 +77,7 @@ export class RunningTopK {
    */
   result(): TopKResult {
     const scores = this.#scores.slice();
-    for (let i = 0; i < scores.length; i++) {
-      const c = scores[i];
-      scores[i] = c > 1 ? 1 : c < -1 ? -1 : c;
-    }
+    for (let i = 0; i < scores.length; i++) scores[i] = clampCos(scores[i]);
     return { queries: this.queries, k: this.k, indices: this.#indices.slice(), scores };
   }
 

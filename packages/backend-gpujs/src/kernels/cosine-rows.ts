@@ -3,7 +3,8 @@ import { type Engine, matrixArg, vectorOf } from '../engine.js';
 
 /**
  * `cos(a_r, b_r)` in one kernel: each row scaled by its max |value| first (so float32 neither
- * overflows nor underflows), then dot and both squared norms. Zero row gives 0; clamped.
+ * overflows nor underflows), then dot and both squared norms. Zero row gives 0; clamped. Both rules
+ * restate core's `cosineFrom`: this source compiles to a shader, which cannot import it.
  */
 const COSINE_ROWS = `function (a, b) {
   const r = this.thread.x;
