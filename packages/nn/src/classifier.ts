@@ -1,5 +1,5 @@
 import type { TensorInput } from '@cosinekit/core';
-import { argError, toTensor } from '@cosinekit/core/backend';
+import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
@@ -277,7 +277,7 @@ export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
   const sm = Math.sin(m);
   const threshold = -cm; // cos(π - m)
   return marginLoss('arcFaceLoss', 'arcface', classifier, options.scale ?? 30, (c) => {
-    const x = Math.min(1, Math.max(-1, c));
+    const x = clampCos(c);
     if (x <= threshold) return [-1 + (x - threshold), 1];
     const sin = Math.sqrt(Math.max(1 - x * x, 0));
     // At cos θ = ±1 the slope is infinite; 1e-6 caps it where float32 rows land exactly on w_c.
