@@ -74,8 +74,8 @@ export interface PgvectorBackend extends Backend {
    */
   writeTable(name: string, rows: Matrix): Promise<void>;
   /**
-   * The rows of a durable table written by {@link PgvectorBackend.writeTable}, in their order, to
-   * hand to `kit.corpus()`. Throws `DIMENSION_MISMATCH` when its vectors are not `cols` wide.
+   * The rows of a durable table written by {@link PgvectorBackend.writeTable}, in their order and
+   * normalised as stored, to hand to `kit.corpus()`. Throws `DIMENSION_MISMATCH` when its vectors are not `cols` wide.
    */
   readTable(name: string, cols: number): Promise<Matrix>;
   /** Drops a durable table; resolves with whether it existed. */
@@ -242,6 +242,13 @@ function norm64(data: Float32Array, at: number, cols: number): number {
   return Math.sqrt(s);
 }
 
+/** Row `i` divided by its norm (`n`, float64), rounded once to float32; a zero row stays zero. */
+function unitRow(x: Matrix, i: number, n: number, out: Float32Array): Float32Array {
+  const at = i * x.cols;
+  for (let j = 0; j < x.cols; j++) out[j] = n > 0 ? x.data[at + j] / n : 0;
+  return out;
+}
+
 /** Postgres's binary COPY stream of rows `from..to-1`: (ord int4, n float8, v vector), big-endian. */
 function copyStream(x: Matrix, from: number, to: number): Uint8Array<ArrayBuffer> {
   const d = x.cols;
@@ -249,17 +256,20 @@ function copyStream(x: Matrix, from: number, to: number): Uint8Array<ArrayBuffer
   const bytes = new Uint8Array(19 + (to - from) * row + 2);
   const v = new DataView(bytes.buffer);
   bytes.set([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]); // PGCOPY\n\377\r\n\0
+  const unit = new Float32Array(d);
   let p = 19; // then a zero flags word and a zero header-extension length
   for (let i = from; i < to; i++) {
+    const n = norm64(x.data, i * d, d);
+    unitRow(x, i, n, unit);
     v.setInt16(p, 3);
     v.setInt32(p + 2, 4);
     v.setInt32(p + 6, i);
     v.setInt32(p + 10, 8);
-    v.setFloat64(p + 14, norm64(x.data, i * d, d));
+    v.setFloat64(p + 14, n);
     v.setInt32(p + 22, 4 + 4 * d);
     v.setInt16(p + 26, d); // pgvector's binary form: dimension, a reserved zero, the float32 values
     p += 30;
-    for (let j = 0; j < d; j++, p += 4) v.setFloat32(p, x.data[i * d + j]);
+    for (let j = 0; j < d; j++, p += 4) v.setFloat32(p, unit[j]);
   }
   v.setInt16(p, -1);
   return bytes;
@@ -285,10 +295,12 @@ async function insertRows(
     const ords: number[] = [];
     const norms: string[] = [];
     const vecs: string[] = [];
+    const unit = new Float32Array(x.cols);
     for (let i = from; i < to; i++) {
+      const n = norm64(x.data, i * x.cols, x.cols);
       ords.push(i);
-      norms.push(String(norm64(x.data, i * x.cols, x.cols)));
-      vecs.push(`"${vectorText(x.data, i * x.cols, x.cols)}"`);
+      norms.push(String(n));
+      vecs.push(`"${vectorText(unitRow(x, i, n, unit), 0, x.cols)}"`);
     }
     await query(
       `INSERT INTO ${quote(table)} (ord, n, v) SELECT * FROM unnest($1::int4[], $2::float8[], $3::vector[])`,
@@ -304,19 +316,13 @@ async function createTable(query: SqlQuery, table: string, cols: number): Promis
   );
 }
 
-/** All rows of a table in ordinal order, as stored (raw) or divided by their norms. */
-async function readRows(query: SqlQuery, table: string, rows: number, cols: number, normalise: boolean) {
-  const got = await query(`SELECT n, v::text AS v FROM ${quote(table)} ORDER BY ord`);
+/** All rows of a table in ordinal order, as stored: normalised, zero rows zero. */
+async function readRows(query: SqlQuery, table: string, rows: number, cols: number): Promise<Float32Array> {
+  const got = await query(`SELECT v::text AS v FROM ${quote(table)} ORDER BY ord`);
   if (got.length !== rows) throw new Error(`table ${table} holds ${got.length} rows, expected ${rows}`);
   const out = new Float32Array(rows * cols);
   const row = new Float64Array(cols);
-  for (let i = 0; i < rows; i++) {
-    parseVector(got[i].v, cols, row);
-    const n = Number(got[i].n);
-    // A zero row stays zero; the others are divided in float64, as the reference does.
-    const by = normalise ? n : 1;
-    if (by > 0) for (let j = 0; j < cols; j++) out[i * cols + j] = row[j] / by;
-  }
+  for (let i = 0; i < rows; i++) out.set(parseVector(got[i].v, cols, row), i * cols);
   return out;
 }
 
@@ -325,22 +331,37 @@ interface Candidate {
   score: number;
 }
 
-/** Exact cosines of candidate rows against `q` (norm `nq`), best first, ties to the lower ordinal. */
-function rescore(rows: SqlRow[], q: Float32Array, at: number, cols: number, nq: number): Candidate[] {
+/**
+ * Cosines of candidate rows against the unit query `q` (float64), best first, ties to the lower
+ * ordinal: float64 dot products of the stored unit rows, clamped, rounded once to float32.
+ */
+function rescore(rows: SqlRow[], q: Float64Array): Candidate[] {
+  const cols = q.length;
   const v = new Float64Array(cols);
   const out: Candidate[] = [];
   for (const r of rows) {
-    const n = Number(r.n);
     let score = 0;
-    if (n > 0 && nq > 0) {
+    if (Number(r.n) > 0) {
       parseVector(r.v, cols, v);
       let dot = 0;
-      for (let j = 0; j < cols; j++) dot += q[at + j] * v[j];
-      score = Math.fround(Math.min(1, Math.max(-1, dot / (n * nq))));
+      for (let j = 0; j < cols; j++) dot += q[j] * v[j];
+      score = Math.fround(Math.min(1, Math.max(-1, dot)));
     }
     out.push({ ord: Number(r.ord), score });
   }
   return out.sort((a, b) => b.score - a.score || a.ord - b.ord);
+}
+
+/** The query divided by its norm: float64 for rescoring, and pgvector's text of it in float32. */
+interface UnitQuery {
+  exact: Float64Array;
+  text: string;
+}
+
+function unitQuery(data: Float32Array, at: number, cols: number, n: number): UnitQuery {
+  const exact = new Float64Array(cols);
+  for (let j = 0; j < cols; j++) exact[j] = data[at + j] / n;
+  return { exact, text: vectorText(Float32Array.from(exact), 0, cols) };
 }
 
 const DISTANCE = 'CASE WHEN n = 0 THEN 1::float8 ELSE v <=> $1::vector END';
@@ -348,15 +369,13 @@ const DISTANCE = 'CASE WHEN n = 0 THEN 1::float8 ELSE v <=> $1::vector END';
 async function exactSearch(
   query: SqlQuery,
   c: PgvectorCorpus,
-  q: Float32Array,
-  at: number,
-  nq: number,
+  q: UnitQuery,
   k: number,
 ): Promise<Candidate[]> {
   const t = quote(c.table);
   // A few more than k, so that near-ties at the k-th place are usually already in hand.
   const pool = Math.min(c.rows, k + Math.max(8, k >> 1));
-  const qv = vectorText(q, at, c.cols);
+  const qv = q.text;
   let rows = await query(
     `SELECT ord, n, d, v::text AS v FROM (SELECT ord, n, v, ${DISTANCE} AS d FROM ${t} ORDER BY d, ord LIMIT $2) s`,
     [qv, pool],
@@ -372,19 +391,17 @@ async function exactSearch(
   } else {
     rows = rows.filter((r) => Number(r.d) <= limit);
   }
-  return rescore(rows, q, at, c.cols, nq).slice(0, k);
+  return rescore(rows, q.exact).slice(0, k);
 }
 
 async function approximateSearch(
   client: SqlClient,
   c: PgvectorCorpus,
   hnsw: Required<HnswOptions>,
-  q: Float32Array,
-  at: number,
-  nq: number,
+  q: UnitQuery,
   k: number,
 ): Promise<Candidate[]> {
-  const qv = vectorText(q, at, c.cols);
+  const qv = q.text;
   const rows = await client.transaction(async (query) => {
     await query("SELECT set_config('hnsw.ef_search', $1, true)", [String(Math.max(hnsw.efSearch, k))]);
     // Small tables would otherwise be scanned, and the figures would not be the index's.
@@ -395,8 +412,8 @@ async function approximateSearch(
     ]);
   });
   // Zero rows are not in a cosine index, and a small ef_search may return fewer than k.
-  if (rows.length < k) return exactSearch(client.query, c, q, at, nq, k);
-  return rescore(rows, q, at, c.cols, nq).slice(0, k);
+  if (rows.length < k) return exactSearch(client.query, c, q, k);
+  return rescore(rows, q.exact).slice(0, k);
 }
 
 function resolveHnsw(op: string, h: PgvectorBackendOptions['hnsw']): Required<HnswOptions> | null {
@@ -493,9 +510,9 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
           // Every cosine with a zero query is 0: the k lowest ordinals.
           best = Array.from({ length: k }, (_, ord) => ({ ord, score: 0 }));
         } else if (hnsw) {
-          best = await approximateSearch(client, c, hnsw, queries.data, at, nq, k);
+          best = await approximateSearch(client, c, hnsw, unitQuery(queries.data, at, queries.cols, nq), k);
         } else {
-          best = await exactSearch(client.query, c, queries.data, at, nq, k);
+          best = await exactSearch(client.query, c, unitQuery(queries.data, at, queries.cols, nq), k);
         }
         for (let r = 0; r < k; r++) {
           indices[i * k + r] = best[r].ord;
@@ -509,13 +526,13 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       const client = await state.open();
       // Every cosine is wanted: read the rows once and compute them exactly here, rather than trust
       // pgvector's float32 sums with a Q x N result.
-      const data = await readRows(client.query, c.table, c.rows, c.cols, false);
+      const data = await readRows(client.query, c.table, c.rows, c.cols);
       return referenceKernels.cosineMatrix(queries, { data, rows: c.rows, cols: c.cols }, out);
     },
     async readCorpus(corpus: ResidentCorpus): Promise<Float32Array> {
       const c = own('readCorpus', corpus);
       const client = await state.open();
-      return readRows(client.query, c.table, c.rows, c.cols, true);
+      return readRows(client.query, c.table, c.rows, c.cols);
     },
   };
 
@@ -529,7 +546,8 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       await state.close();
     },
     memory(): BackendMemory {
-      return { residentHandles: state.live.size, objects: state.live.size + state.drops.size };
+      // One table per live corpus; drops still in flight are awaited by dispose(), not counted.
+      return { residentHandles: state.live.size, objects: state.live.size };
     },
     describe() {
       const client = state.client;
@@ -596,7 +614,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         );
       const [{ count }] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
       const n = Number(count);
-      return { data: await readRows(client.query, table, n, cols, false), rows: n, cols };
+      return { data: await readRows(client.query, table, n, cols), rows: n, cols };
     },
     async dropTable(name: string): Promise<boolean> {
       const table = checkName('dropTable', 'name', name);
