@@ -68,6 +68,14 @@ export interface PgvectorBackendOptions {
 
 /** The pgvector backend: the corpus kernels on Postgres, the rest on the reference. */
 export interface PgvectorBackend extends Backend {
+  /** Opens the database and creates the `vector` extension if missing; `BACKEND_INIT_FAILED` with the driver's reason. */
+  init(): Promise<void>;
+  /** Drops the tables of corpora still alive, then closes what this backend opened. */
+  dispose(): Promise<void>;
+  /** One table per live corpus. */
+  memory(): BackendMemory;
+  /** Where the corpora live, the server and pgvector versions, exact or approximate search. */
+  describe(): Record<string, string | number | boolean>;
   /**
    * Copies `rows` into a durable table `name` that this backend never drops: it outlives the
    * process on a server or a persisted PGlite. Fails if the table exists.
@@ -582,6 +590,9 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
           'must be a non-empty float32 matrix { data, rows, cols }.',
         );
       const client = await state.open();
+      const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
+      if (r?.found)
+        argError('INVALID_ARGUMENT', 'writeTable', 'name', `is '${table}', a table that already exists.`);
       await createTable(client.query, table, rows.cols);
       try {
         await insertRows(client, client.query, table, rows);
