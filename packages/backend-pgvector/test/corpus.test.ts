@@ -6,7 +6,7 @@ import { type Corpus, type CosineKit, createCosineKit, type Id, Tensor } from '@
 import { createReferenceBackend, isCosineKitError } from '@cosinekit/core/backend';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgvectorBackend, type PgvectorBackend } from '../src/index.js';
+import { createPgvectorBackend, type PGliteLike, type PgvectorBackend } from '../src/index.js';
 import { openDatabase } from './servers.js';
 
 // One embedded database shared by the tests (PGlite takes seconds to start); each test's backend
@@ -140,7 +140,17 @@ describe('the Corpus API on pgvector matches the reference', () => {
 
 describe('exact search', () => {
   it('near-ties around the k-th place: every candidate pgvector might misorder is rescored', async () => {
-    const backend = createPgvectorBackend({ pglite: db, tablePrefix: 'ties' });
+    // Counts the second, wider candidate query, so the test proves that path ran.
+    let wider = 0;
+    const counted: PGliteLike = {
+      query: (text, params, options) => {
+        if (text.includes('WHERE d <=')) wider++;
+        return db.query(text, params, options);
+      },
+      transaction: (body) => db.transaction(body),
+      close: async () => undefined,
+    };
+    const backend = createPgvectorBackend({ pglite: counted, tablePrefix: 'ties' });
     const kit = createCosineKit({ backend });
     try {
       const d = 24;
@@ -160,6 +170,7 @@ describe('exact search', () => {
       for (const k of [1, 10, 50, 399, 401]) {
         checkTopK(`corpus.search k=${k}`, await c.search(q, k), q, rows, k, 2e-6);
       }
+      expect(wider).toBeGreaterThan(0);
       c.dispose();
     } finally {
       kit.dispose();
