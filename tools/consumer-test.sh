@@ -13,7 +13,7 @@ set -euo pipefail
 
 tools=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$tools")
-packages=(core conformance backend-wasm backend-tfjs backend-gpujs nn)
+packages=(core conformance backend-wasm backend-tfjs backend-gpujs nn backend-pgvector)
 work=$(mktemp -d /tmp/cosinekit-consumer.XXXXXX)
 started=$SECONDS
 failures=0
@@ -69,6 +69,11 @@ pass "npm install: $(cd "$work/app" && npm ls --depth=0 --parseable 2>/dev/null 
 
 step "node: every backend and nn against the reference"
 (cd "$work/app" && node node.mjs) || fail "node checks"
+
+step "node: a PGlite corpus searched from the backend-pgvector tarball"
+(cd "$work/app" && npm install --no-save --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error \
+  "$work/tarballs/cosinekit-backend-pgvector.tgz" >"$work/npm-pgvector.log" 2>&1 && node pgvector.mjs) ||
+  { cat "$work/npm-pgvector.log"; fail "pgvector in node"; }
 
 step "browser: vite build, vite preview, headless Chromium"
 if (cd "$work/app" && npx vite build --logLevel warn); then

@@ -43,7 +43,7 @@ export function backendContender(id: string, create: () => Promise<Backend>): Co
           ? { million: (spec, settings) => runMillion(backend, id, spec, settings) }
           : {}),
         methods: (kind) => [
-          ...kitMethods(kit, info, kind),
+          ...approximateSearch(info, kitMethods(kit, info, kind)),
           ...residentPairMethods(backend, kind),
           ...int8Methods(kit, backend, kind),
         ],
@@ -54,6 +54,18 @@ export function backendContender(id: string, create: () => Promise<Backend>): Co
       };
     },
   };
+}
+
+/**
+ * A backend whose resident search is approximate by configuration (pgvector's HNSW index says so in
+ * `describe().search`): its recall is measured and reported, not required (the user chose the
+ * trade-off); its scores are still held to the run's tolerance.
+ */
+function approximateSearch(info: KitInfo, methods: Method[]): Method[] {
+  if (!String(info.details?.search ?? '').startsWith('approximate')) return methods;
+  return methods.map((m) =>
+    m.name === 'corpus.search' ? { ...m, approximate: { tolerance: 1e-4, minRecall: 0 } } : m,
+  );
 }
 
 /** A backend's own resident-vector API, when it has one (`createVector` + `vectorCosine`, as wasm does). */

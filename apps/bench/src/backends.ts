@@ -26,6 +26,8 @@ export interface BackendOptions {
 /**
  * Backend ids the bench knows, with the engine or mode each selects. Any wasm id takes a thread
  * count after `@` (`wasm@1`, `wasm-relaxed@2`); without one the backend picks (one per core).
+ * `pgvector` is PGlite in memory, exact; `pgvector-hnsw` searches an HNSW index (m=16,
+ * ef_construction=64), with ef_search after `@` (`pgvector-hnsw@100`; default 40).
  */
 export const KNOWN_BACKENDS = [
   'reference',
@@ -42,6 +44,8 @@ export const KNOWN_BACKENDS = [
   'gpujs-headlessgl',
   'gpujs-webasm',
   'gpujs-cpu',
+  'pgvector',
+  'pgvector-hnsw',
 ] as const;
 
 /** The gpu.js modes an id may name (`gpujs-<mode>`); plain `gpujs` lets the backend pick. */
@@ -54,12 +58,13 @@ export function isKnownBackend(id: string): boolean {
     id === 'reference' ||
     /^wasm(?:-(simd|relaxed))?(?:@[1-9]\d*)?$/.test(id) ||
     tfjsEngineOf(id) !== undefined ||
-    (gpu !== null && (gpu[1] === undefined || GPUJS_MODES.includes(gpu[1])))
+    (gpu !== null && (gpu[1] === undefined || GPUJS_MODES.includes(gpu[1]))) ||
+    /^pgvector(?:-hnsw(?:@[1-9]\d*)?)?$/.test(id)
   );
 }
 
 /** The known backend ids, as a usage message lists them. */
-export const KNOWN_BACKENDS_TEXT = `${KNOWN_BACKENDS.join(', ')} (any wasm id takes @<threads>)`;
+export const KNOWN_BACKENDS_TEXT = `${KNOWN_BACKENDS.join(', ')} (any wasm id takes @<threads>, pgvector-hnsw @<ef_search>)`;
 
 /** The tfjs engine a backend id selects, if it is a tfjs one. */
 export function tfjsEngineOf(id: string): 'wasm' | 'cpu' | 'webgl' | undefined {
@@ -86,6 +91,7 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
   const engine = tfjsEngineOf(id);
   const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
   const wasm = /^wasm(?:-(simd|relaxed))?(?:@(\d+))?$/.exec(id);
+  const pgv = /^pgvector(-hnsw(?:@(\d+))?)?$/.exec(id);
   if (!isKnownBackend(id)) {
     return {
       id,
@@ -111,6 +117,10 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
     pkg = '@cosinekit/backend-gpujs';
     factory = 'createGpujsBackend';
     args = gpu[1] ? { mode: gpu[1] } : {};
+  } else if (pgv) {
+    pkg = '@cosinekit/backend-pgvector';
+    factory = 'createPgvectorBackend';
+    args = pgv[1] ? { hnsw: { m: 16, efConstruction: 64, efSearch: Number(pgv[2] ?? 40) } } : {};
   } else {
     return {
       id,

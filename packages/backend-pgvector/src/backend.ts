@@ -1,0 +1,638 @@
+import {
+  argError,
+  type Backend,
+  type BackendMemory,
+  type CorpusOptions,
+  CosineKitError,
+  foreignCorpus,
+  type Kernels,
+  type Matrix,
+  type ResidentCorpus,
+  referenceKernels,
+  type TopKResult,
+} from '@cosinekit/core/backend';
+import {
+  openPGlite,
+  openPool,
+  type PGliteLike,
+  type PoolLike,
+  pgliteClient,
+  poolClient,
+  type SqlClient,
+  type SqlQuery,
+  type SqlRow,
+} from './client.js';
+
+/** The backend's name in the registry and on its resident corpora. */
+export const PGVECTOR_BACKEND_NAME = 'pgvector';
+
+/** pgvector's HNSW index, for approximate search (see {@link PgvectorBackendOptions.hnsw}). */
+export interface HnswOptions {
+  /** Links per node (pgvector's default 16; 2..100). */
+  m?: number;
+  /** Candidate list while building (default 64; 4..1000, at least `2 * m`). */
+  efConstruction?: number;
+  /** Candidate list while searching (default 40; 1..1000); raised to `k` when `k` is larger. */
+  efSearch?: number;
+}
+
+/** Options of {@link createPgvectorBackend}. Without `connectionString` or `pglite`, PGlite runs in memory. */
+export interface PgvectorBackendOptions {
+  /**
+   * Any Postgres with pgvector, e.g. `postgres://user:pass@host:5432/db`, reached through `pg`
+   * (install it next to this package). Corpora then live on that server.
+   */
+  connectionString?: string;
+  /** Connections in the `pg` pool (default 4); searches of different corpora run on different ones. */
+  poolSize?: number;
+  /** An open `pg.Pool` to use instead of `connectionString`; the backend does not end it. */
+  pool?: PoolLike;
+  /**
+   * Where embedded PGlite keeps its data: `memory://` (the default), a directory in Node, or
+   * `idb://name` (IndexedDB) in browsers.
+   */
+  dataDir?: string;
+  /** An open PGlite instance with the `vector` extension loaded; the backend does not close it. */
+  pglite?: PGliteLike;
+  /**
+   * Prefix of the tables this backend creates, one per resident corpus (default `cosinekit`):
+   * lowercase letters, digits and underscores, starting with a letter or underscore, at most 40.
+   */
+  tablePrefix?: string;
+  /**
+   * Build pgvector's HNSW index on every corpus and search through it: approximate (recall below 1,
+   * measured by `pnpm bench -b pgvector`). Omitted: exact search, the default.
+   */
+  hnsw?: HnswOptions | true;
+}
+
+/** The pgvector backend: the corpus kernels on Postgres, the rest on the reference. */
+export interface PgvectorBackend extends Backend {
+  /** Opens the database and creates the `vector` extension if missing; `BACKEND_INIT_FAILED` with the driver's reason. */
+  init(): Promise<void>;
+  /** Drops the tables of corpora still alive, then closes what this backend opened. */
+  dispose(): Promise<void>;
+  /** One table per live corpus. */
+  memory(): BackendMemory;
+  /** Where the corpora live, the server and pgvector versions, exact or approximate search. */
+  describe(): Record<string, string | number | boolean>;
+  /**
+   * Copies `rows` into a durable table `name` that this backend never drops: it outlives the
+   * process on a server or a persisted PGlite. Fails if the table exists.
+   */
+  writeTable(name: string, rows: Matrix): Promise<void>;
+  /**
+   * The rows of a durable table written by {@link PgvectorBackend.writeTable}, in their order and
+   * normalised as stored, to hand to `kit.corpus()`. Throws `DIMENSION_MISMATCH` when its vectors are not `cols` wide.
+   */
+  readTable(name: string, cols: number): Promise<Matrix>;
+  /** Drops a durable table; resolves with whether it existed. */
+  dropTable(name: string): Promise<boolean>;
+}
+
+const NAME = /^[a-z_][a-z0-9_]{0,39}$/;
+const MAX_ROWS_PER_INSERT_VALUES = 1 << 20;
+
+/**
+ * How far pgvector's cosine distance may be from the exact one. It sums the dot product and both
+ * squared norms in float32 over `d` terms: each is off by at most `d * 2^-24` relative to
+ * `|a| |b|`, so the cosine is off by at most about `2 (d + 2) 2^-24`. Doubled for safety.
+ */
+export function distanceError(d: number): number {
+  return 4 * (d + 2) * 2 ** -24;
+}
+
+/** A resident corpus: one table, dropped by `dispose()`. */
+class PgvectorCorpus implements ResidentCorpus {
+  readonly backend = PGVECTOR_BACKEND_NAME;
+  readonly storage = 'float32' as const;
+  #disposed = false;
+  constructor(
+    readonly owner: State,
+    readonly table: string,
+    readonly rows: number,
+    readonly cols: number,
+  ) {}
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.owner.release(this);
+  }
+}
+
+/** Everything one backend instance holds. */
+class State {
+  client: SqlClient | null = null;
+  opening: Promise<SqlClient> | null = null;
+  readonly live = new Set<PgvectorCorpus>();
+  readonly drops = new Set<Promise<unknown>>();
+  readonly session = Math.random().toString(36).slice(2, 8);
+  extension = '';
+  serverVersion = '';
+  seq = 0;
+  constructor(
+    readonly options: PgvectorBackendOptions,
+    readonly prefix: string,
+    readonly hnsw: Required<HnswOptions> | null,
+  ) {}
+
+  async open(): Promise<SqlClient> {
+    if (this.client) return this.client;
+    this.opening ??= (async () => {
+      let client: SqlClient | null = null;
+      try {
+        const o = this.options;
+        if (o.pglite) client = pgliteClient(o.pglite, false);
+        else if (o.pool) client = poolClient(o.pool, false);
+        else if (o.connectionString !== undefined)
+          client = poolClient(await openPool(o.connectionString, o.poolSize ?? 4), true);
+        else client = pgliteClient(await openPGlite(o.dataDir), true);
+        await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+        const [ext] = await client.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
+        const [ver] = await client.query('SHOW server_version');
+        this.extension = String(ext?.extversion ?? 'unknown');
+        this.serverVersion = String(ver?.server_version ?? 'unknown');
+        this.client = client;
+        return client;
+      } catch (e) {
+        this.opening = null;
+        await client?.close().catch(() => undefined);
+        const where = this.options.connectionString !== undefined ? 'the Postgres server' : 'PGlite';
+        throw new CosineKitError(
+          'BACKEND_INIT_FAILED',
+          `The pgvector backend could not open ${where} with pgvector: ${e instanceof Error ? e.message : String(e)}`,
+          { op: 'init', backend: PGVECTOR_BACKEND_NAME, cause: e },
+        );
+      }
+    })();
+    return this.opening;
+  }
+
+  newTable(): string {
+    return `${this.prefix}_${this.session}_${++this.seq}`;
+  }
+
+  release(c: PgvectorCorpus): void {
+    this.live.delete(c);
+    const client = this.client;
+    if (!client) return;
+    // dispose() is synchronous; the drop runs behind it and the backend's dispose() waits for it.
+    const p = client
+      .query(`DROP TABLE IF EXISTS ${quote(c.table)}`)
+      .catch(() => undefined)
+      .finally(() => this.drops.delete(p));
+    this.drops.add(p);
+  }
+
+  async close(): Promise<void> {
+    for (const c of [...this.live]) c.dispose();
+    await Promise.all([...this.drops]);
+    const client = this.client;
+    this.client = null;
+    this.opening = null;
+    await client?.close();
+  }
+}
+
+/** A validated identifier, double-quoted (validation already rules out quotes). */
+function quote(name: string): string {
+  return `"${name}"`;
+}
+
+function checkName(op: string, arg: string, name: unknown, max = 63): string {
+  if (typeof name !== 'string' || !NAME.test(name) || name.length > max) {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      arg,
+      `must be lowercase letters, digits and underscores, starting with a letter or underscore, at most ${Math.min(max, 40)} characters; got ${JSON.stringify(String(name)).slice(0, 80)}.`,
+    );
+  }
+  return name as string;
+}
+
+function checkInt(op: string, arg: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
+    argError('INVALID_ARGUMENT', op, arg, `must be an integer in [${lo}, ${hi}]; got ${String(v)}.`);
+  return v as number;
+}
+
+/** pgvector's text form of `cols` float32 values: shortest decimals, which read back exactly. */
+function vectorText(data: Float32Array, at: number, cols: number): string {
+  let s = '[';
+  for (let j = 0; j < cols; j++) s += (j ? ',' : '') + String(data[at + j]);
+  return `${s}]`;
+}
+
+function parseVector(text: unknown, cols: number, out: Float64Array): Float64Array {
+  const s = String(text);
+  let j = 0;
+  let start = 1;
+  for (let i = 1; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch === 44 /* , */ || ch === 93 /* ] */) {
+      out[j++] = Number(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (j !== cols) throw new Error(`pgvector returned a vector of ${j} values, expected ${cols}`);
+  return out;
+}
+
+function norm64(data: Float32Array, at: number, cols: number): number {
+  let s = 0;
+  for (let j = 0; j < cols; j++) s += data[at + j] * data[at + j];
+  return Math.sqrt(s);
+}
+
+/** Row `i` divided by its norm (`n`, float64), rounded once to float32; a zero row stays zero. */
+function unitRow(x: Matrix, i: number, n: number, out: Float32Array): Float32Array {
+  const at = i * x.cols;
+  for (let j = 0; j < x.cols; j++) out[j] = n > 0 ? x.data[at + j] / n : 0;
+  return out;
+}
+
+/** Postgres's binary COPY stream of rows `from..to-1`: (ord int4, n float8, v vector), big-endian. */
+function copyStream(x: Matrix, from: number, to: number): Uint8Array<ArrayBuffer> {
+  const d = x.cols;
+  const row = 2 + 8 + 12 + 8 + 4 * d;
+  const bytes = new Uint8Array(19 + (to - from) * row + 2);
+  const v = new DataView(bytes.buffer);
+  bytes.set([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00]); // PGCOPY\n\377\r\n\0
+  const unit = new Float32Array(d);
+  let p = 19; // then a zero flags word and a zero header-extension length
+  for (let i = from; i < to; i++) {
+    const n = norm64(x.data, i * d, d);
+    unitRow(x, i, n, unit);
+    v.setInt16(p, 3);
+    v.setInt32(p + 2, 4);
+    v.setInt32(p + 6, i);
+    v.setInt32(p + 10, 8);
+    v.setFloat64(p + 14, n);
+    v.setInt32(p + 22, 4 + 4 * d);
+    v.setInt16(p + 26, d); // pgvector's binary form: dimension, a reserved zero, the float32 values
+    p += 30;
+    for (let j = 0; j < d; j++, p += 4) v.setFloat32(p, unit[j]);
+  }
+  v.setInt16(p, -1);
+  return bytes;
+}
+
+/** Inserts rows `0..x.rows-1` with ordinals, norms and vectors: binary COPY where the client has it. */
+async function insertRows(
+  client: Pick<SqlClient, 'copyBinary'>,
+  query: SqlQuery,
+  table: string,
+  x: Matrix,
+): Promise<void> {
+  if (client.copyBinary) {
+    const per = Math.max(1, Math.floor((64 << 20) / (30 + 4 * x.cols)));
+    for (let from = 0; from < x.rows; from += per) {
+      await client.copyBinary(quote(table), 'ord, n, v', copyStream(x, from, Math.min(x.rows, from + per)));
+    }
+    return;
+  }
+  const per = Math.max(1, Math.floor(MAX_ROWS_PER_INSERT_VALUES / x.cols));
+  for (let from = 0; from < x.rows; from += per) {
+    const to = Math.min(x.rows, from + per);
+    const ords: number[] = [];
+    const norms: string[] = [];
+    const vecs: string[] = [];
+    const unit = new Float32Array(x.cols);
+    for (let i = from; i < to; i++) {
+      const n = norm64(x.data, i * x.cols, x.cols);
+      ords.push(i);
+      norms.push(String(n));
+      vecs.push(`"${vectorText(unitRow(x, i, n, unit), 0, x.cols)}"`);
+    }
+    await query(
+      `INSERT INTO ${quote(table)} (ord, n, v) SELECT * FROM unnest($1::int4[], $2::float8[], $3::vector[])`,
+      [`{${ords.join(',')}}`, `{${norms.join(',')}}`, `{${vecs.join(',')}}`],
+    );
+  }
+}
+
+async function createTable(query: SqlQuery, table: string, cols: number): Promise<void> {
+  // The dimension is a type modifier, which SQL does not take as a parameter: it is a checked integer.
+  await query(
+    `CREATE TABLE ${quote(table)} (ord int4 NOT NULL, n float8 NOT NULL, v vector(${cols}) NOT NULL)`,
+  );
+}
+
+/** All rows of a table in ordinal order, as stored: normalised, zero rows zero. */
+async function readRows(query: SqlQuery, table: string, rows: number, cols: number): Promise<Float32Array> {
+  const got = await query(`SELECT v::text AS v FROM ${quote(table)} ORDER BY ord`);
+  if (got.length !== rows) throw new Error(`table ${table} holds ${got.length} rows, expected ${rows}`);
+  const out = new Float32Array(rows * cols);
+  const row = new Float64Array(cols);
+  for (let i = 0; i < rows; i++) out.set(parseVector(got[i].v, cols, row), i * cols);
+  return out;
+}
+
+interface Candidate {
+  ord: number;
+  score: number;
+}
+
+/**
+ * Cosines of candidate rows against the unit query `q` (float64), best first, ties to the lower
+ * ordinal: float64 dot products of the stored unit rows, clamped, rounded once to float32.
+ */
+function rescore(rows: SqlRow[], q: Float64Array): Candidate[] {
+  const cols = q.length;
+  const v = new Float64Array(cols);
+  const out: Candidate[] = [];
+  for (const r of rows) {
+    let score = 0;
+    if (Number(r.n) > 0) {
+      parseVector(r.v, cols, v);
+      let dot = 0;
+      for (let j = 0; j < cols; j++) dot += q[j] * v[j];
+      score = Math.fround(Math.min(1, Math.max(-1, dot)));
+    }
+    out.push({ ord: Number(r.ord), score });
+  }
+  return out.sort((a, b) => b.score - a.score || a.ord - b.ord);
+}
+
+/** The query divided by its norm: float64 for rescoring, and pgvector's text of it in float32. */
+interface UnitQuery {
+  exact: Float64Array;
+  text: string;
+}
+
+function unitQuery(data: Float32Array, at: number, cols: number, n: number): UnitQuery {
+  const exact = new Float64Array(cols);
+  for (let j = 0; j < cols; j++) exact[j] = data[at + j] / n;
+  return { exact, text: vectorText(Float32Array.from(exact), 0, cols) };
+}
+
+const DISTANCE = 'CASE WHEN n = 0 THEN 1::float8 ELSE v <=> $1::vector END';
+
+async function exactSearch(
+  query: SqlQuery,
+  c: PgvectorCorpus,
+  q: UnitQuery,
+  k: number,
+): Promise<Candidate[]> {
+  const t = quote(c.table);
+  // A few more than k, so that near-ties at the k-th place are usually already in hand.
+  const pool = Math.min(c.rows, k + Math.max(8, k >> 1));
+  const qv = q.text;
+  let rows = await query(
+    `SELECT ord, n, d, v::text AS v FROM (SELECT ord, n, v, ${DISTANCE} AS d FROM ${t} ORDER BY d, ord LIMIT $2) s`,
+    [qv, pool],
+  );
+  // Every row within 2 error bounds of the k-th distance may truly belong in the top k: rescore
+  // them all exactly. The small extra covers the float32 rounding of the returned scores.
+  const limit = Number(rows[k - 1].d) + 2 * distanceError(c.cols) + 2 ** -20;
+  if (rows.length === pool && pool < c.rows && Number(rows[pool - 1].d) <= limit) {
+    rows = await query(
+      `SELECT ord, n, v::text AS v FROM (SELECT ord, n, v, ${DISTANCE} AS d FROM ${t}) s WHERE d <= $2`,
+      [qv, limit],
+    );
+  } else {
+    rows = rows.filter((r) => Number(r.d) <= limit);
+  }
+  return rescore(rows, q.exact).slice(0, k);
+}
+
+async function approximateSearch(
+  client: SqlClient,
+  c: PgvectorCorpus,
+  hnsw: Required<HnswOptions>,
+  q: UnitQuery,
+  k: number,
+): Promise<Candidate[]> {
+  const qv = q.text;
+  const rows = await client.transaction(async (query) => {
+    await query("SELECT set_config('hnsw.ef_search', $1, true)", [String(Math.max(hnsw.efSearch, k))]);
+    // Small tables would otherwise be scanned, and the figures would not be the index's.
+    await query("SELECT set_config('enable_seqscan', 'off', true)");
+    return query(`SELECT ord, n, v::text AS v FROM ${quote(c.table)} ORDER BY v <=> $1::vector LIMIT $2`, [
+      qv,
+      k,
+    ]);
+  });
+  // Zero rows are not in a cosine index, and a small ef_search may return fewer than k.
+  if (rows.length < k) return exactSearch(client.query, c, q, k);
+  return rescore(rows, q.exact).slice(0, k);
+}
+
+function resolveHnsw(op: string, h: PgvectorBackendOptions['hnsw']): Required<HnswOptions> | null {
+  if (h === undefined) return null;
+  const o = h === true ? {} : h;
+  if (typeof o !== 'object' || o === null)
+    argError(
+      'INVALID_TYPE',
+      op,
+      'options.hnsw',
+      'must be true or an object { m, efConstruction, efSearch }.',
+    );
+  const m = checkInt(op, 'options.hnsw.m', o.m ?? 16, 2, 100);
+  const efConstruction = checkInt(op, 'options.hnsw.efConstruction', o.efConstruction ?? 64, 4, 1000);
+  if (efConstruction < 2 * m)
+    argError('INVALID_ARGUMENT', op, 'options.hnsw.efConstruction', `must be at least 2 * m (${2 * m}).`);
+  const efSearch = checkInt(op, 'options.hnsw.efSearch', o.efSearch ?? 40, 1, 1000);
+  return { m, efConstruction, efSearch };
+}
+
+/**
+ * A CosineKit backend that keeps each resident corpus in a Postgres table with a pgvector column:
+ * embedded PGlite (in memory, a directory or IndexedDB) by default, or any server with pgvector
+ * through `pg`. It implements `createCorpus`, `corpusSearch`, `corpusMatrix` and `readCorpus`; every
+ * other kernel runs on the reference.
+ *
+ * Search is exact by default: pgvector's cosine operator picks the candidates, and the k best are
+ * rescored in float64 from the stored float32 rows, with every row whose pgvector distance is within
+ * two error bounds of the k-th taken in (see {@link distanceError}). With `hnsw`, search goes through
+ * pgvector's HNSW index and is approximate; scores of the rows it returns are still exact.
+ */
+export function createPgvectorBackend(options: PgvectorBackendOptions = {}): PgvectorBackend {
+  const op = 'createPgvectorBackend';
+  if (typeof options !== 'object' || options === null)
+    argError('INVALID_TYPE', op, 'options', 'must be an object.');
+  if (options.connectionString !== undefined && typeof options.connectionString !== 'string')
+    argError('INVALID_TYPE', op, 'options.connectionString', 'must be a string.');
+  if (options.poolSize !== undefined) checkInt(op, 'options.poolSize', options.poolSize, 1, 1000);
+  const prefix = checkName(op, 'options.tablePrefix', options.tablePrefix ?? 'cosinekit', 40);
+  const hnsw = resolveHnsw(op, options.hnsw);
+  const state = new State(options, prefix, hnsw);
+
+  const own = (kernel: string, corpus: ResidentCorpus): PgvectorCorpus => {
+    if (!(corpus instanceof PgvectorCorpus) || corpus.owner !== state)
+      foreignCorpus(kernel, corpus.backend, PGVECTOR_BACKEND_NAME);
+    const c = corpus as PgvectorCorpus;
+    if (c.disposed)
+      throw new CosineKitError('DISPOSED', 'This corpus was disposed and can no longer be searched.', {
+        op: kernel,
+        arg: 'corpus',
+      });
+    return c;
+  };
+
+  const kernels: Partial<Kernels> = {
+    async createCorpus(x: Matrix, o?: CorpusOptions): Promise<ResidentCorpus> {
+      const storage = o?.storage ?? 'float32';
+      if (storage !== 'float32') {
+        throw new CosineKitError(
+          'UNSUPPORTED',
+          `The pgvector backend stores corpora as float32 vectors; storage '${storage}' was asked of 'createCorpus'.`,
+          { op: 'createCorpus', arg: 'options.storage' },
+        );
+      }
+      const client = await state.open();
+      const table = state.newTable();
+      try {
+        await createTable(client.query, table, x.cols);
+        await insertRows(client, client.query, table, x);
+        if (hnsw) {
+          // Index options are not parameters in SQL either: they are checked integers.
+          await client.query(
+            `CREATE INDEX ON ${quote(table)} USING hnsw (v vector_cosine_ops) WITH (m = ${hnsw.m}, ef_construction = ${hnsw.efConstruction})`,
+          );
+        }
+      } catch (e) {
+        await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
+        throw e;
+      }
+      const c = new PgvectorCorpus(state, table, x.rows, x.cols);
+      state.live.add(c);
+      return c;
+    },
+    async corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): Promise<TopKResult> {
+      const c = own('corpusSearch', corpus);
+      const client = await state.open();
+      const indices = new Int32Array(queries.rows * k);
+      const scores = new Float32Array(queries.rows * k);
+      for (let i = 0; i < queries.rows; i++) {
+        const at = i * queries.cols;
+        const nq = norm64(queries.data, at, queries.cols);
+        let best: Candidate[];
+        if (nq === 0) {
+          // Every cosine with a zero query is 0: the k lowest ordinals.
+          best = Array.from({ length: k }, (_, ord) => ({ ord, score: 0 }));
+        } else if (hnsw) {
+          best = await approximateSearch(client, c, hnsw, unitQuery(queries.data, at, queries.cols, nq), k);
+        } else {
+          best = await exactSearch(client.query, c, unitQuery(queries.data, at, queries.cols, nq), k);
+        }
+        for (let r = 0; r < k; r++) {
+          indices[i * k + r] = best[r].ord;
+          scores[i * k + r] = best[r].score;
+        }
+      }
+      return { queries: queries.rows, k, indices, scores };
+    },
+    async corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Promise<Float32Array> {
+      const c = own('corpusMatrix', corpus);
+      const client = await state.open();
+      // Every cosine is wanted: read the rows once and compute them exactly here, rather than trust
+      // pgvector's float32 sums with a Q x N result.
+      const data = await readRows(client.query, c.table, c.rows, c.cols);
+      return referenceKernels.cosineMatrix(queries, { data, rows: c.rows, cols: c.cols }, out);
+    },
+    async readCorpus(corpus: ResidentCorpus): Promise<Float32Array> {
+      const c = own('readCorpus', corpus);
+      const client = await state.open();
+      return readRows(client.query, c.table, c.rows, c.cols);
+    },
+  };
+
+  return {
+    name: PGVECTOR_BACKEND_NAME,
+    kernels,
+    async init() {
+      await state.open();
+    },
+    async dispose() {
+      await state.close();
+    },
+    memory(): BackendMemory {
+      // One table per live corpus; drops still in flight are awaited by dispose(), not counted.
+      return { residentHandles: state.live.size, objects: state.live.size };
+    },
+    describe() {
+      const client = state.client;
+      return {
+        engine: client?.kind === 'pg' ? 'Postgres server via pg' : 'PGlite (embedded Postgres in wasm)',
+        server: state.serverVersion,
+        pgvector: state.extension,
+        search: hnsw
+          ? `approximate: HNSW m=${hnsw.m} ef_construction=${hnsw.efConstruction} ef_search=${hnsw.efSearch}`
+          : 'exact: pgvector cosine distance, top k rescored in float64',
+        where:
+          options.connectionString !== undefined || options.pool
+            ? 'server'
+            : options.pglite
+              ? 'PGlite instance given'
+              : (options.dataDir ?? 'memory://'),
+        tablePrefix: prefix,
+      };
+    },
+    async writeTable(name: string, rows: Matrix): Promise<void> {
+      const table = checkName('writeTable', 'name', name);
+      if (
+        !rows ||
+        !(rows.data instanceof Float32Array) ||
+        rows.data.length !== rows.rows * rows.cols ||
+        rows.rows < 1
+      )
+        argError(
+          'INVALID_ARGUMENT',
+          'writeTable',
+          'rows',
+          'must be a non-empty float32 matrix { data, rows, cols }.',
+        );
+      const client = await state.open();
+      const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
+      if (r?.found)
+        argError('INVALID_ARGUMENT', 'writeTable', 'name', `is '${table}', a table that already exists.`);
+      await createTable(client.query, table, rows.cols);
+      try {
+        await insertRows(client, client.query, table, rows);
+      } catch (e) {
+        await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
+        throw e;
+      }
+    },
+    async readTable(name: string, cols: number): Promise<Matrix> {
+      const table = checkName('readTable', 'name', name);
+      checkInt('readTable', 'cols', cols, 1, 16000);
+      const client = await state.open();
+      const [col] = await client.query(
+        "SELECT a.atttypmod AS dim, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = 'v' AND NOT a.attisdropped",
+        [quote(table)],
+      );
+      if (!col)
+        argError(
+          'INVALID_ARGUMENT',
+          'readTable',
+          'name',
+          `names no table with a vector column 'v': '${table}'.`,
+        );
+      if (Number(col.dim) !== cols)
+        argError(
+          'DIMENSION_MISMATCH',
+          'readTable',
+          'cols',
+          `is ${cols}, but table '${table}' holds ${String(col.type)} vectors.`,
+        );
+      const [{ count }] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
+      const n = Number(count);
+      return { data: await readRows(client.query, table, n, cols), rows: n, cols };
+    },
+    async dropTable(name: string): Promise<boolean> {
+      const table = checkName('dropTable', 'name', name);
+      const client = await state.open();
+      const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
+      if (r?.found) await client.query(`DROP TABLE ${quote(table)}`);
+      return Boolean(r?.found);
+    },
+  };
+}

@@ -1,0 +1,316 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkTopK, cosineMatrix64, randomTensor, topK64 } from '@cosinekit/conformance';
+import { type Corpus, type CosineKit, createCosineKit, type Id, Tensor } from '@cosinekit/core';
+import { createReferenceBackend, isCosineKitError } from '@cosinekit/core/backend';
+import { PGlite } from '@electric-sql/pglite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPgvectorBackend, type PGliteLike, type PgvectorBackend } from '../src/index.js';
+import { openDatabase } from './servers.js';
+
+// One embedded database shared by the tests (PGlite takes seconds to start); each test's backend
+// has its own table prefix, so its tables can be counted.
+let db: PGlite;
+let bare: PGlite;
+const dir = mkdtempSync(join(tmpdir(), 'cosinekit-pgvector-'));
+
+beforeAll(async () => {
+  // A database without the extension, for the "missing extension" case, started alongside.
+  [db, bare] = await Promise.all([openDatabase(), PGlite.create('memory://')]);
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all([db?.close(), bare?.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function tablesLike(prefix: string): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    "SELECT count(*)::int4 AS n FROM pg_tables WHERE tablename LIKE $1 || '\\_%'",
+    [prefix],
+  );
+  return r.rows[0].n;
+}
+
+function expectError(e: unknown, code: string, text?: RegExp): void {
+  expect(isCosineKitError(e), String(e)).toBe(true);
+  expect((e as { code: string }).code).toBe(code);
+  if (text) expect((e as Error).message).toMatch(text);
+}
+
+async function failure(p: Promise<unknown> | (() => unknown)): Promise<unknown> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a failure');
+}
+
+const HOSTILE_IDS: Id[] = [
+  "'; DROP TABLE pg_class; --",
+  'nul\u0000inside',
+  '"double" and \'single\' quotes',
+  '$1',
+  'x'.repeat(1 << 20),
+  '😀 \\ backslash',
+  -7.25,
+  1e300,
+];
+
+describe('the Corpus API on pgvector matches the reference', () => {
+  let pg: CosineKit;
+  let ref: CosineKit;
+  let backend: PgvectorBackend;
+
+  beforeAll(async () => {
+    backend = createPgvectorBackend({ pglite: db, tablePrefix: 'api' });
+    pg = createCosineKit({ backend });
+    ref = createCosineKit({ backend: createReferenceBackend() });
+    await pg.ready();
+  });
+
+  afterAll(async () => {
+    pg.dispose();
+    await backend.dispose();
+  });
+
+  const same = async (a: Corpus, b: Corpus, q: Tensor, k: number) => {
+    const [x, y] = await Promise.all([a.search(q, k), b.search(q, k)]);
+    expect(Array.from(x.indices)).toEqual(Array.from(y.indices));
+    expect(x.ids).toEqual(y.ids);
+    for (let i = 0; i < x.scores.length; i++) expect(Math.abs(x.scores[i] - y.scores[i])).toBeLessThan(1e-6);
+  };
+
+  it('ids (hostile strings included) come back exactly through add, remove, search, save and load', async () => {
+    const d = 33;
+    const rows = randomTensor(600, d, 11, 0.2);
+    const ids: Id[] = Array.from({ length: 600 }, (_, i) =>
+      i < HOSTILE_IDS.length ? HOSTILE_IDS[i] : `row ${i}`,
+    );
+    const queries = new Tensor(rows.data.slice(0, 5 * d), 5, d);
+    const a = await pg.corpus(rows, { ids });
+    const b = await ref.corpus(rows, { ids });
+    expect(a.backend).toBe('pgvector');
+    expect(await tablesLike('api')).toBe(1);
+    await same(a, b, queries, 10);
+    // The hostile ids are the best hits of their own rows, returned exactly as given.
+    const own = await a.search(queries, 1);
+    expect(own.ids).toEqual(HOSTILE_IDS.slice(0, 5));
+
+    const more = randomTensor(40, d, 12);
+    const moreIds = Array.from({ length: 40 }, (_, i) => `more ${i}`);
+    await Promise.all([a.add(more, moreIds), b.add(more, moreIds)]);
+    const gone = [HOSTILE_IDS[1], HOSTILE_IDS[4], 'row 77', 'more 3', 'not there'];
+    expect(await a.remove(gone)).toBe(4);
+    expect(await b.remove(gone)).toBe(4);
+    expect(a.rows).toBe(636);
+    await same(a, b, queries, 25);
+
+    const loaded = await pg.loadCorpus(await a.save());
+    expect(loaded.backend).toBe('pgvector');
+    await same(loaded, b, queries, 25);
+    const sims = await loaded.similarity(queries);
+    const want = await b.similarity(queries);
+    for (let i = 0; i < want.data.length; i++)
+      expect(Math.abs(sims.data[i] - want.data[i])).toBeLessThan(2e-6);
+
+    for (const c of [a, b, loaded]) c.dispose();
+    await backend.dispose(); // waits for the drops behind dispose()
+    expect(backend.memory().residentHandles).toBe(0);
+    expect(await tablesLike('api')).toBe(0);
+  });
+
+  it('ids that are neither strings nor finite numbers are refused before anything is stored', async () => {
+    const rows = randomTensor(3, 4, 13);
+    for (const bad of [
+      [{}, 'b', 'c'],
+      ['a', Number.NaN, 'c'],
+      ['a', 'a', 'c'],
+    ]) {
+      expectError(
+        await failure(pg.corpus(rows, { ids: bad as Id[] })),
+        bad[1] === 'a' ? 'INVALID_ARGUMENT' : 'INVALID_TYPE',
+      );
+    }
+    expect(await tablesLike('api')).toBe(0);
+  });
+});
+
+describe('exact search', () => {
+  it('near-ties around the k-th place: every candidate pgvector might misorder is rescored', async () => {
+    // Counts the second, wider candidate query, so the test proves that path ran.
+    let wider = 0;
+    const counted: PGliteLike = {
+      query: (text, params, options) => {
+        if (text.includes('WHERE d <=')) wider++;
+        return db.query(text, params, options);
+      },
+      transaction: (body) => db.transaction(body),
+      close: async () => undefined,
+    };
+    const backend = createPgvectorBackend({ pglite: counted, tablePrefix: 'ties' });
+    const kit = createCosineKit({ backend });
+    try {
+      const d = 24;
+      const base = randomTensor(1, d, 21).data;
+      // Positive multiples of the query and the query nudged by ~1e-7: hundreds of cosines within
+      // pgvector's float32 error of each other, more than the first candidate pool holds.
+      const n = 3000;
+      const data = randomTensor(n, d, 22).data;
+      for (let i = 0; i < 400; i++) {
+        const r = i * 7;
+        for (let j = 0; j < d; j++)
+          data[r * d + j] = base[j] * (i % 2 ? 1 + i : 1 / (1 + i)) * (1 + (j === i % d ? 1e-7 : 0));
+      }
+      const rows = new Tensor(data, n, d);
+      const q = new Tensor(Float32Array.from(base), 1, d);
+      const c = await kit.corpus(rows);
+      for (const k of [1, 10, 50, 399, 401]) {
+        checkTopK(`corpus.search k=${k}`, await c.search(q, k), q, rows, k, 2e-6);
+      }
+      expect(wider).toBeGreaterThan(0);
+      c.dispose();
+    } finally {
+      kit.dispose();
+      await backend.dispose();
+    }
+    expect(await tablesLike('ties')).toBe(0);
+  });
+});
+
+describe('approximate search (HNSW)', () => {
+  it('reports itself approximate; recall@10 is high and the scores it returns are exact', async () => {
+    const backend = createPgvectorBackend({
+      pglite: db,
+      tablePrefix: 'hnsw',
+      hnsw: { m: 8, efConstruction: 32, efSearch: 40 },
+    });
+    const kit = createCosineKit({ backend });
+    try {
+      await kit.ready();
+      expect(String(backend.describe().search)).toMatch(
+        /^approximate: HNSW m=8 ef_construction=32 ef_search=40/,
+      );
+      const n = 2000;
+      const d = 16;
+      const rows = randomTensor(n, d, 31);
+      const q = randomTensor(20, d, 32);
+      const c = await kit.corpus(rows);
+      const got = await c.search(q, 10);
+      const want = topK64(q, rows, 10);
+      const all = cosineMatrix64(q, rows);
+      let hits = 0;
+      for (let i = 0; i < q.rows; i++) {
+        const truth = new Set(want.indices[i]);
+        for (let r = 0; r < 10; r++) {
+          const idx = got.indices[i * 10 + r];
+          if (truth.has(idx)) hits++;
+          expect(Math.abs(got.scores[i * 10 + r] - all[i * n + idx])).toBeLessThan(1e-6);
+        }
+      }
+      expect(hits / (q.rows * 10)).toBeGreaterThanOrEqual(0.9);
+      c.dispose();
+    } finally {
+      kit.dispose();
+      await backend.dispose();
+    }
+    expect(await tablesLike('hnsw')).toBe(0);
+  });
+});
+
+describe('bad input', () => {
+  it('an unreachable server: BACKEND_INIT_FAILED with the driver reason', async () => {
+    const kit = createCosineKit({
+      backend: createPgvectorBackend({ connectionString: 'postgres://nobody:secret@127.0.0.1:1/none' }),
+    });
+    expectError(await failure(kit.ready()), 'BACKEND_INIT_FAILED', /ECONNREFUSED/);
+  });
+
+  it('a database without pgvector: BACKEND_INIT_FAILED naming the extension', async () => {
+    const backend = createPgvectorBackend({ pglite: bare as never });
+    expectError(await failure(backend.init()), 'BACKEND_INIT_FAILED', /vector/);
+    const kit = createCosineKit({ backend });
+    expectError(await failure(kit.ready()), 'BACKEND_INIT_FAILED', /vector/);
+  });
+
+  it('options are validated: table prefix, HNSW parameters, pool size', () => {
+    for (const tablePrefix of ['x"; DROP TABLE t; --', 'Upper', '1abc', '', 'a'.repeat(41), 'a b']) {
+      expectError(
+        failureSync(() => createPgvectorBackend({ tablePrefix })),
+        'INVALID_ARGUMENT',
+        /options\.tablePrefix/,
+      );
+    }
+    expectError(
+      failureSync(() => createPgvectorBackend({ hnsw: { m: 1 } })),
+      'INVALID_ARGUMENT',
+      /hnsw\.m/,
+    );
+    expectError(
+      failureSync(() => createPgvectorBackend({ hnsw: { m: 16, efConstruction: 20 } })),
+      'INVALID_ARGUMENT',
+      /efConstruction/,
+    );
+    expectError(
+      failureSync(() => createPgvectorBackend({ poolSize: 0 })),
+      'INVALID_ARGUMENT',
+      /poolSize/,
+    );
+  });
+
+  it('durable tables: names validated, a different dimension is DIMENSION_MISMATCH', async () => {
+    const backend = createPgvectorBackend({ pglite: db });
+    try {
+      const rows = randomTensor(5, 8, 41);
+      await backend.writeTable('docs', rows);
+      expectError(await failure(backend.writeTable('docs', rows)), 'INVALID_ARGUMENT', /already exists/);
+      expectError(await failure(backend.readTable('docs', 9)), 'DIMENSION_MISMATCH', /vector\(8\)/);
+      expectError(
+        await failure(backend.readTable('docs"; DROP TABLE docs; --', 8)),
+        'INVALID_ARGUMENT',
+        /'name'/,
+      );
+      expectError(await failure(backend.readTable('missing', 8)), 'INVALID_ARGUMENT', /no table/);
+      const back = await backend.readTable('docs', 8);
+      const norms = cosineMatrix64(rows, rows);
+      const kit = createCosineKit({ backend });
+      const c = await kit.corpus(new Tensor(back.data, back.rows, back.cols));
+      const s = await c.similarity(rows);
+      for (let i = 0; i < s.data.length; i++) expect(Math.abs(s.data[i] - norms[i])).toBeLessThan(1e-6);
+      kit.dispose();
+      expect(await backend.dropTable('docs')).toBe(true);
+      expect(await backend.dropTable('docs')).toBe(false);
+    } finally {
+      await backend.dispose();
+    }
+  });
+});
+
+describe('PGlite persisted to a directory', () => {
+  it('a durable table outlives the process that wrote it', async () => {
+    const rows = randomTensor(7, 5, 51);
+    const first = createPgvectorBackend({ dataDir: dir });
+    await first.writeTable('kept', rows);
+    await first.dispose();
+    const second = createPgvectorBackend({ dataDir: dir });
+    try {
+      const back = await second.readTable('kept', 5);
+      expect(back.rows).toBe(7);
+      const cos = cosineMatrix64(rows, new Tensor(back.data, back.rows, back.cols));
+      for (let i = 0; i < 7; i++) expect(Math.abs(cos[i * 7 + i] - 1)).toBeLessThan(1e-6);
+    } finally {
+      await second.dispose();
+    }
+  }, 240_000);
+});
+
+function failureSync(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a failure');
+}
