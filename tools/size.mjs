@@ -28,7 +28,15 @@ const WASM_BUDGET = 40_000;
 const rows = [];
 let over = false;
 // The README's order: core first, then the backends, the model, the test suite; any other after.
-const ORDER = ['core', 'backend-wasm', 'backend-tfjs', 'backend-gpujs', 'backend-pgvector', 'nn', 'conformance'];
+const ORDER = [
+  'core',
+  'backend-wasm',
+  'backend-tfjs',
+  'backend-gpujs',
+  'backend-pgvector',
+  'nn',
+  'conformance',
+];
 const rank = (dir) => (ORDER.includes(dir) ? ORDER.indexOf(dir) : ORDER.length);
 const dirs = readdirSync(join(root, 'packages')).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 for (const dir of dirs) {
