@@ -92,7 +92,11 @@ function own(engine: Engine, corpus: ResidentCorpus, op: string): WebGpuCorpus {
 function blockRows(engine: Engine, cols: number): number {
   return Math.max(
     1,
-    Math.min(rowsPerBinding(engine, cols), Math.floor(engine.limits.maxBufferSize / (4 * cols))),
+    Math.min(
+      rowsPerBinding(engine, cols),
+      Math.floor(engine.limits.maxBufferSize / (4 * cols)),
+      engine.maxGroups,
+    ),
   );
 }
 
@@ -148,6 +152,8 @@ function plan(engine: Engine, queries: number, cols: number, k: number, maxTileC
     queries,
     rowsPerBinding(engine, cols),
     Math.floor(bindFloats / Math.max(1, k)),
+    engine.maxGroups,
+    Math.floor((engine.maxGroups * 64) / Math.max(1, k)),
     maxSpan,
   );
   if (qc < 1) throw new RangeError(`k = ${k} does not fit the storage binding limit`);
@@ -203,7 +209,12 @@ export async function corpusSearch(
     // Segments per query: enough invocations to fill the device, few enough to fit one binding.
     let segs = Math.max(
       1,
-      Math.min(Math.ceil(nc / 32), Math.ceil(SELECT_PARALLELISM / rows), Math.floor(bindFloats / (rows * k))),
+      Math.min(
+        Math.ceil(nc / 32),
+        Math.ceil(SELECT_PARALLELISM / rows),
+        Math.floor(bindFloats / (rows * k)),
+        Math.floor((engine.maxGroups * 64) / rows),
+      ),
     );
     const segLen = Math.ceil(nc / segs);
     segs = Math.ceil(nc / segLen);

@@ -248,11 +248,19 @@ export class Engine {
     pass.end();
   }
 
+  /** Most workgroups one dispatch may have (x times y). */
+  get maxGroups(): number {
+    const m = this.limits.maxComputeWorkgroupsPerDimension;
+    return m * m;
+  }
+
   /** Splits `groups` workgroups into an (x, y) grid within the dispatch limit. */
   grid(groups: number): [number, number] {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (groups <= max) return [Math.max(1, groups), 1];
     const y = Math.ceil(groups / max);
+    if (y > max)
+      throw new RangeError(`${groups} workgroups exceed the dispatch limit (${max} per dimension)`);
     return [Math.ceil(groups / y), y];
   }
 

@@ -59,7 +59,7 @@ async function byRowChunks(
   out: Float32Array,
   encode: (enc: GPUCommandEncoder, src: Lease, dst: Lease, rows: number, keep: Lease[]) => void,
 ): Promise<Float32Array> {
-  const per = rowsPerBinding(engine, Math.max(x.cols, outCols));
+  const per = Math.min(rowsPerBinding(engine, Math.max(x.cols, outCols)), engine.maxGroups);
   for (let r0 = 0; r0 < x.rows; r0 += per) {
     const rows = Math.min(per, x.rows - r0);
     const keep: Lease[] = [];
@@ -98,7 +98,7 @@ export async function cosineRows(
   out?: Float32Array,
 ): Promise<Float32Array> {
   const res = result(a.rows, out);
-  const per = rowsPerBinding(engine, a.cols);
+  const per = Math.min(rowsPerBinding(engine, a.cols), engine.maxGroups);
   const pipe = engine.pipeline('cosineRows', cosineRowsShader);
   for (let r0 = 0; r0 < a.rows; r0 += per) {
     const rows = Math.min(per, a.rows - r0);
@@ -134,7 +134,10 @@ async function elementwise(
   out?: Float32Array,
 ): Promise<Float32Array> {
   const res = result(x.data.length, out);
-  const per = rowsPerBinding(engine, x.cols);
+  const per = Math.max(
+    1,
+    Math.min(rowsPerBinding(engine, x.cols), Math.floor((engine.maxGroups * 64) / x.cols)),
+  );
   const pipe = engine.pipeline(key, source);
   const shared = y && !yPerRow ? engine.upload(y) : null;
   try {
