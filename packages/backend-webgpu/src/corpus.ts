@@ -11,7 +11,7 @@ import {
   type TopKResult,
 } from '@cosinekit/core/backend';
 import type { Engine, Lease } from './engine.js';
-import { encodeGemm, rowsPerBinding, tileOf } from './kernels.js';
+import { encodeScores, rowsPerBinding, tileOf } from './kernels.js';
 import { clearSelectShader, mergeSelectShader, rowShader, segmentSelectShader } from './wgsl.js';
 
 /** The backend's name, on its corpora. */
@@ -241,26 +241,7 @@ export async function corpusSearch(
       for (const b of blocks) {
         for (let n0 = 0; n0 < b.rows; n0 += nc) {
           const cols = Math.min(nc, b.rows - n0);
-          encodeGemm(
-            engine,
-            enc,
-            {
-              a: qn,
-              b: b.lease,
-              c: tile,
-              M: rows,
-              N: cols,
-              K: d,
-              lda: d,
-              ldb: d,
-              ldc: cols,
-              bOff: n0 * d,
-              transA: false,
-              transB: true,
-              cos: true,
-            },
-            keep,
-          );
+          encodeScores(engine, enc, qn, b.lease, tile, rows, cols, d, n0, keep);
           const tileSegs = Math.ceil(cols / segLen);
           const [sx, sy] = engine.grid(Math.ceil((rows * tileSegs) / 64));
           const sp = engine.params([rows, cols, k, tileSegs, segLen, b.row0 + n0, sx, 0]);
@@ -313,26 +294,7 @@ export async function corpusMatrix(
           const enc = engine.device.createCommandEncoder();
           const pk: Lease[] = [];
           try {
-            encodeGemm(
-              engine,
-              enc,
-              {
-                a: qn,
-                b: b.lease,
-                c: tile,
-                M: rows,
-                N: cols,
-                K: d,
-                lda: d,
-                ldb: d,
-                ldc: cols,
-                bOff: n0 * d,
-                transA: false,
-                transB: true,
-                cos: true,
-              },
-              pk,
-            );
+            encodeScores(engine, enc, qn, b.lease, tile, rows, cols, d, n0, pk);
             const [buf] = await engine.submitAndRead(enc, [{ buffer: tile.buffer, bytes: rows * cols * 4 }]);
             const t = new Float32Array(buf);
             const col0 = b.row0 + n0;

@@ -61,6 +61,18 @@ export class Engine {
   inUseBuffers = 0;
   inUseBytes = 0;
   #destroyed = false;
+  #gpuError: { oom: boolean; message: string } | null = null;
+
+  /** Throws the device error raised since the last check, if any. */
+  #raise(): void {
+    const e = this.#gpuError;
+    if (!e) return;
+    this.#gpuError = null;
+    if (e.oom) {
+      throw new CosineKitError('OUT_OF_MEMORY', `The WebGPU device ran out of memory: ${e.message}`);
+    }
+    throw new Error(`WebGPU reported an error: ${e.message}`);
+  }
 
   private constructor(
     device: GPUDevice,
@@ -94,6 +106,14 @@ export class Engine {
       maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,
       maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
     };
+    // Validation and memory errors reach no promise of ours: keep the first, and fail the call.
+    device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      this.#gpuError ??= {
+        oom: err.constructor?.name === 'GPUOutOfMemoryError',
+        message: err.message.split('\n')[0],
+      };
+    });
     void device.lost.then((info) => {
       if (!this.#destroyed) this.lostReason = `${info.reason ?? 'unknown'}: ${info.message || 'no message'}`;
     });
@@ -290,6 +310,7 @@ export class Engine {
     this.device.queue.submit([encoder.finish()]);
     if (!staging) {
       await this.device.queue.onSubmittedWorkDone();
+      this.#raise();
       return [];
     }
     try {
@@ -297,6 +318,7 @@ export class Engine {
       const mapped = staging.getMappedRange();
       const out = reads.map((r, i) => mapped.slice(at[i], at[i] + r.bytes));
       staging.unmap();
+      this.#raise();
       return out;
     } catch (e) {
       if (this.lostReason !== null) this.check('readback');

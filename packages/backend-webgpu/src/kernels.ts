@@ -13,7 +13,9 @@ import {
   gemmTile,
   mergeSelectShader,
   rowShader,
+  SKINNY_QUERIES,
   segmentSelectShader,
+  skinnyShader,
 } from './wgsl.js';
 
 /** Rows of `cols` floats per chunk so that a chunk fits one binding. */
@@ -238,6 +240,61 @@ export function encodeGemm(
   const p = engine.params([g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.aOff ?? 0, g.bOff ?? 0]);
   keep.push(p);
   engine.dispatch(enc, pipe, [g.a, g.b, g.c, p], Math.ceil(g.N / side), Math.ceil(g.M / side));
+}
+
+/** Query rows up to which cosine scores use the skinny kernel (a few dispatches of 4 queries). */
+export const SKINNY_MAX_ROWS = 16;
+
+/**
+ * Records cosine scores `C[rows x cols]` of normalised queries (`qn`, rows x d) against `cols`
+ * normalised corpus rows starting at row `n0` of `block`: the skinny kernel for a few queries, the
+ * tiled product otherwise.
+ */
+export function encodeScores(
+  engine: Engine,
+  enc: GPUCommandEncoder,
+  qn: Lease,
+  block: Lease,
+  tile: Lease,
+  rows: number,
+  cols: number,
+  d: number,
+  n0: number,
+  keep: Lease[],
+): void {
+  if (rows > SKINNY_MAX_ROWS) {
+    encodeGemm(
+      engine,
+      enc,
+      {
+        a: qn,
+        b: block,
+        c: tile,
+        M: rows,
+        N: cols,
+        K: d,
+        lda: d,
+        ldb: d,
+        ldc: cols,
+        bOff: n0 * d,
+        transA: false,
+        transB: true,
+        cos: true,
+      },
+      keep,
+    );
+    return;
+  }
+  const vec = d % 4 === 0;
+  const w = vec ? 4 : 1;
+  const pipe = engine.pipeline(`skinny:${vec ? 'vec4' : 'f32'}`, () => skinnyShader(vec));
+  const [nx, ny] = engine.grid(Math.ceil(cols / 64));
+  for (let q0 = 0; q0 < rows; q0 += SKINNY_QUERIES) {
+    const m = Math.min(SKINNY_QUERIES, rows - q0);
+    const p = engine.params([m, cols, d / w, cols, (q0 * d) / w, (n0 * d) / w, nx, q0 * cols]);
+    keep.push(p);
+    engine.dispatch(enc, pipe, [qn, block, tile, p], nx, ny);
+  }
 }
 
 function transpose(x: Float32Array, rows: number, cols: number): Float32Array {

@@ -314,3 +314,35 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   RS[i] = ${EMPTY_SCORE}.0; RI[i] = -1;
 }`;
 }
+
+/** Queries per invocation of the skinny scoring kernel. */
+export const SKINNY_QUERIES = 4;
+
+/**
+ * Scores of a few queries (at most {@link SKINNY_QUERIES}) against corpus rows: one invocation per
+ * corpus row, reading it once (as vec4 when `vec`, i.e. d % 4 == 0) and keeping one accumulator
+ * per query. The product kernel's 64-row tiles would waste all but one row on a single query;
+ * this one is bound by reading the corpus, which is what a one-query search should cost.
+ * Params: M (queries, <= 4), N, K (in vectors), ldc, aOff, bOff (vectors), nx, cOff.
+ */
+export function skinnyShader(vec: boolean): string {
+  const T = vec ? 'vec4<f32>' : 'f32';
+  const dot = vec ? 'dot(A[p.aOff + q * p.K + c], v)' : 'A[p.aOff + q * p.K + c] * v';
+  return `struct P { M: u32, N: u32, K: u32, ldc: u32, aOff: u32, bOff: u32, nx: u32, cOff: u32 }
+@group(0) @binding(0) var<storage, read> A: array<${T}>;
+@group(0) @binding(1) var<storage, read> B: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${ELEM_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let n = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
+  if (n >= p.N) { return; }
+  var acc: array<f32, ${SKINNY_QUERIES}>;
+  let row = p.bOff + n * p.K;
+  for (var c = 0u; c < p.K; c = c + 1u) {
+    let v = B[row + c];
+    for (var q = 0u; q < p.M; q = q + 1u) { acc[q] = acc[q] + ${dot}; }
+  }
+  for (var q = 0u; q < p.M; q = q + 1u) { C[p.cOff + q * p.ldc + n] = clamp(acc[q], -1.0, 1.0); }
+}`;
+}
