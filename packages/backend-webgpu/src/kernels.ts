@@ -11,6 +11,7 @@ import {
   elementShader,
   gemmShader,
   gemmTile,
+  gemmVectorizable,
   mergeSelectShader,
   rowShader,
   SKINNY_QUERIES,
@@ -235,8 +236,13 @@ export function encodeGemm(
 ): void {
   const t = tileOf(engine);
   const side = t.wg * t.block;
-  const key = `gemm:${t.wg}x${t.block}x${t.depth}:${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}:${g.cos ? 'cos' : 'raw'}`;
-  const pipe = engine.pipeline(key, () => gemmShader(t, g.transA, g.transB, g.cos));
+  const vec =
+    !g.transA &&
+    g.transB &&
+    gemmVectorizable(t) &&
+    [g.K, g.lda, g.ldb, g.aOff ?? 0, g.bOff ?? 0].every((v) => v % 4 === 0);
+  const key = `gemm:${t.wg}x${t.block}x${t.depth}:${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}:${g.cos ? 'cos' : 'raw'}${vec ? ':vec4' : ''}`;
+  const pipe = engine.pipeline(key, () => gemmShader(t, g.transA, g.transB, g.cos, vec));
   const p = engine.params([g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.aOff ?? 0, g.bOff ?? 0]);
   keep.push(p);
   engine.dispatch(enc, pipe, [g.a, g.b, g.c, p], Math.ceil(g.N / side), Math.ceil(g.M / side));

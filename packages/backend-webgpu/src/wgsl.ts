@@ -168,15 +168,17 @@ export function gemmTile(storageBytes: number, invocations: number): GemmTile {
  * `cos` clamps the results to [-1, 1] (the operands are normalised rows, B transposed).
  * Params: M, N, K, lda, ldb, ldc, aOff, bOff (elements).
  */
-export function gemmShader(t: GemmTile, transA: boolean, transB: boolean, cos: boolean): string {
+export function gemmShader(t: GemmTile, transA: boolean, transB: boolean, cos: boolean, vec = false): string {
   const side = t.wg * t.block;
   const loads = (side * t.depth) / (t.wg * t.wg);
+  if (vec && (transA || !transB || !gemmVectorizable(t)))
+    throw new RangeError('vec4 loads need A plain and B transposed');
   const aAt = transA ? 'p.aOff + kk * p.lda + mm' : 'p.aOff + mm * p.lda + kk';
   const bAt = transB ? 'p.bOff + nn * p.ldb + kb' : 'p.bOff + kb * p.ldb + nn';
   const store = cos ? 'clamp(acc[i][j], -1.0, 1.0)' : 'acc[i][j]';
   return `struct P { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, aOff: u32, bOff: u32 }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
+@group(0) @binding(0) var<storage, read> A: array<${vec ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> B: array<${vec ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 const WG: u32 = ${t.wg}u;
@@ -192,7 +194,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let flat = lid.y * WG + lid.x;
   var acc: array<array<f32, ${t.block}>, ${t.block}>;
   for (var k0 = 0u; k0 < p.K; k0 = k0 + DEPTH) {
-    for (var l = 0u; l < ${loads}u; l = l + 1u) {
+${
+  vec
+    ? vecLoads(loads / 4, t.depth / 4)
+    : `    for (var l = 0u; l < ${loads}u; l = l + 1u) {
       let e = flat + l * WG * WG;
       // Consecutive invocations read consecutive addresses of the stored layout.
       ${transA ? 'let r = e % SIDE; let c = e / SIDE;' : 'let r = e / DEPTH; let c = e % DEPTH;'}
@@ -206,7 +211,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (nn < p.N && kb < p.K) { vb = B[${bAt}]; }
       Bs[cb * SIDE + rb] = vb;
     }
-    workgroupBarrier();
+`
+}    workgroupBarrier();
     for (var c = 0u; c < DEPTH; c = c + 1u) {
       var ra: array<f32, ${t.block}>;
       var rb: array<f32, ${t.block}>;
@@ -226,6 +232,35 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     }
   }
 }`;
+}
+
+/** Whether a tile shape can stage its operands with vec4 loads (whole vectors per invocation). */
+export function gemmVectorizable(t: GemmTile): boolean {
+  const loads = (t.wg * t.block * t.depth) / (t.wg * t.wg);
+  return loads % 4 === 0 && t.depth % 4 === 0;
+}
+
+/**
+ * Staging with vec4 loads, for A rows and B rows both contiguous in k (the cosine layout): each
+ * invocation reads whole vectors of 4 consecutive k. Needs K, lda, ldb, aOff and bOff multiples of 4.
+ */
+function vecLoads(loads4: number, d4: number): string {
+  const spread = (name: string, v: string, r: string) =>
+    [0, 1, 2, 3].map((i) => `${name}[(c4 * 4u + ${i}u) * SIDE + ${r}] = ${v}.${'xyzw'[i]};`).join(' ');
+  return `for (var l = 0u; l < ${loads4}u; l = l + 1u) {
+      let e = flat + l * WG * WG;
+      let r = e / ${d4}u; let c4 = e % ${d4}u;
+      let kk = k0 + c4 * 4u;
+      let mm = m0 + r;
+      var va = vec4<f32>();
+      if (mm < p.M && kk < p.K) { va = A[(p.aOff + mm * p.lda + kk) / 4u]; }
+      ${spread('As', 'va', 'r')}
+      let nn = n0 + r;
+      var vb = vec4<f32>();
+      if (nn < p.N && kk < p.K) { vb = B[(p.bOff + nn * p.ldb + kk) / 4u]; }
+      ${spread('Bs', 'vb', 'r')}
+    }
+`;
 }
 
 /** Score below any cosine: marks an empty slot of a selection. */
