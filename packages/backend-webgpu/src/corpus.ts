@@ -1,7 +1,8 @@
 /**
  * Resident corpora and the fused search: normalised rows live in GPU buffers (split into blocks that
  * each fit one binding); a search scores tiles of the corpus and keeps a running top-k per query on
- * the device, so only Q x k indices and scores come back.
+ * the device, so only Q x k indices and scores come back (for k up to DEVICE_K; larger k selects on
+ * the host from score tiles).
  */
 import {
   type CorpusOptions,
@@ -9,6 +10,7 @@ import {
   type Matrix,
   type ResidentCorpus,
   type TopKResult,
+  TopKSelector,
 } from '@cosinekit/core/backend';
 import type { Engine, Lease } from './engine.js';
 import { encodeScores, rowsPerBinding, tileOf } from './kernels.js';
@@ -27,6 +29,22 @@ interface Block {
 const TILE_FLOATS = 16 * 1024 * 1024;
 /** Invocations the first selection pass aims for, splitting few queries' tiles into segments. */
 const SELECT_PARALLELISM = 16384;
+/**
+ * Largest k selected on the device. Each insertion into a sorted list of k shifts up to k entries,
+ * so the device's work grows as k^2; beyond this k, score tiles are read back and selected on the
+ * host with core's TopKSelector (memory O(Q x k) plus one tile).
+ */
+export const DEVICE_K = 64;
+/**
+ * Loop iterations one selection invocation may spend, all loops together: llvmpipe counts every loop
+ * iteration of an invocation against one limit (65,535) and silently leaves loops once it is spent,
+ * which would drop candidates. On software adapters segments and tile widths are sized so that even
+ * adversarial (ascending) scores stay under it; hardware gets a budget that only bounds one
+ * invocation's run time.
+ */
+function loopBudget(engine: Engine): number {
+  return engine.software ? 60_000 : 4_000_000;
+}
 
 export class WebGpuCorpus implements ResidentCorpus {
   readonly backend = WEBGPU_BACKEND_NAME;
@@ -199,6 +217,7 @@ export async function corpusSearch(
   const indices = new Int32Array(Q * k);
   const scores = new Float32Array(Q * k);
   const maxBlock = Math.max(...blocks.map((b) => b.rows));
+  if (k > DEVICE_K) return hostSelect(engine, blocks, queries, k, maxBlock);
   const { qc, nc } = plan(engine, Q, d, k, maxBlock);
   const bindFloats = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
   const segPipe = engine.pipeline('select:segment', segmentSelectShader);
@@ -206,7 +225,11 @@ export async function corpusSearch(
   const clearPipe = engine.pipeline('select:clear', clearSelectShader);
   for (let q0 = 0; q0 < Q; q0 += qc) {
     const rows = Math.min(qc, Q - q0);
-    // Segments per query: enough invocations to fill the device, few enough to fit one binding.
+    // Segments per query: enough invocations to fill the device, few enough to fit one binding
+    // and to keep a merge's worst case (segs x k insertions: a binary search, up to k shifts)
+    // within the loop budget.
+    const budget = loopBudget(engine) - k;
+    const perInsert = k + Math.ceil(Math.log2(k + 1)) + 2;
     let segs = Math.max(
       1,
       Math.min(
@@ -214,10 +237,13 @@ export async function corpusSearch(
         Math.ceil(SELECT_PARALLELISM / rows),
         Math.floor(bindFloats / (rows * k)),
         Math.floor((engine.maxGroups * 64) / rows),
+        Math.floor(budget / (k * perInsert)),
       ),
     );
-    const segLen = Math.ceil(nc / segs);
-    segs = Math.ceil(nc / segLen);
+    // A segment's scan inserts up to segLen scores the same way.
+    const width = Math.min(nc, segs * Math.max(32, Math.floor(budget / perInsert)));
+    const segLen = Math.ceil(width / segs);
+    segs = Math.ceil(width / segLen);
     const keep: Lease[] = [];
     try {
       const enc = engine.device.createCommandEncoder();
@@ -230,7 +256,7 @@ export async function corpusSearch(
       keep.push(cs);
       const ci = engine.lease(rows * segs * k * 4);
       keep.push(ci);
-      const tile = engine.lease(rows * nc * 4);
+      const tile = engine.lease(rows * width * 4);
       keep.push(tile);
       {
         const [nx, ny] = engine.grid(Math.ceil((rows * k) / 64));
@@ -239,8 +265,8 @@ export async function corpusSearch(
         engine.dispatch(enc, clearPipe, [rs, ri, p], nx, ny);
       }
       for (const b of blocks) {
-        for (let n0 = 0; n0 < b.rows; n0 += nc) {
-          const cols = Math.min(nc, b.rows - n0);
+        for (let n0 = 0; n0 < b.rows; n0 += width) {
+          const cols = Math.min(width, b.rows - n0);
           encodeScores(engine, enc, qn, b.lease, tile, rows, cols, d, n0, keep);
           const tileSegs = Math.ceil(cols / segLen);
           const [sx, sy] = engine.grid(Math.ceil((rows * tileSegs) / 64));
@@ -259,6 +285,54 @@ export async function corpusSearch(
       ]);
       scores.set(new Float32Array(sb), q0 * k);
       indices.set(new Int32Array(ib), q0 * k);
+    } finally {
+      for (const l of keep) engine.release(l);
+    }
+  }
+  return { queries: Q, k, indices, scores };
+}
+
+/** Top-k for k above {@link DEVICE_K}: score tiles on the device, selection on the host. */
+async function hostSelect(
+  engine: Engine,
+  blocks: Block[],
+  queries: Matrix,
+  k: number,
+  maxBlock: number,
+): Promise<TopKResult> {
+  const Q = queries.rows;
+  const d = queries.cols;
+  const indices = new Int32Array(Q * k);
+  const scores = new Float32Array(Q * k);
+  const { qc, nc } = plan(engine, Q, d, 1, maxBlock);
+  for (let q0 = 0; q0 < Q; q0 += qc) {
+    const rows = Math.min(qc, Q - q0);
+    const selector = new TopKSelector(rows, k);
+    const keep: Lease[] = [];
+    try {
+      const enc0 = engine.device.createCommandEncoder();
+      const qn = await normalizedQueries(engine, queries, q0, rows, keep, enc0);
+      engine.device.queue.submit([enc0.finish()]);
+      const tile = engine.lease(rows * nc * 4);
+      keep.push(tile);
+      for (const b of blocks) {
+        for (let n0 = 0; n0 < b.rows; n0 += nc) {
+          const cols = Math.min(nc, b.rows - n0);
+          const enc = engine.device.createCommandEncoder();
+          const pk: Lease[] = [];
+          try {
+            encodeScores(engine, enc, qn, b.lease, tile, rows, cols, d, n0, pk);
+            const [buf] = await engine.submitAndRead(enc, [{ buffer: tile.buffer, bytes: rows * cols * 4 }]);
+            const t = new Float32Array(buf);
+            for (let q = 0; q < rows; q++) selector.pushRow(q, t, q * cols, b.row0 + n0, cols);
+          } finally {
+            for (const l of pk) engine.release(l);
+          }
+        }
+      }
+      const r = selector.result();
+      scores.set(r.scores, q0 * k);
+      indices.set(r.indices, q0 * k);
     } finally {
       for (const l of keep) engine.release(l);
     }

@@ -268,12 +268,19 @@ export const EMPTY_SCORE = -4;
 
 const INSERT = `fn insert_(base: u32, cnt: ptr<function, u32>, v: f32, idx: i32) {
   if (*cnt == p.k && !(v > RS[base + p.k - 1u])) { return; }
-  var i = select(*cnt, p.k - 1u, *cnt == p.k);
-  // Equal scores stay ahead: candidates arrive in index order, so ties keep the lower index.
-  while (i > 0u && RS[base + i - 1u] < v) {
-    RS[base + i] = RS[base + i - 1u]; RI[base + i] = RI[base + i - 1u];
-    i = i - 1u;
+  let last = select(*cnt, p.k - 1u, *cnt == p.k);
+  // The slot: after every kept score >= v (binary search on the descending list), so equal scores
+  // stay ahead; candidates arrive in index order, so ties keep the lower index.
+  var lo = 0u;
+  var hi = last;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (RS[base + mid] >= v) { lo = mid + 1u; } else { hi = mid; }
   }
+  for (var j = last; j > lo; j = j - 1u) {
+    RS[base + j] = RS[base + j - 1u]; RI[base + j] = RI[base + j - 1u];
+  }
+  let i = lo;
   RS[base + i] = v; RI[base + i] = idx;
   if (*cnt < p.k) { *cnt = *cnt + 1u; }
 }`;
