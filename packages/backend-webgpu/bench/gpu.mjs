@@ -8,7 +8,7 @@
 //   ... --peak-gflops 19500 --peak-gbps 936                          # the GPU's float32 peak and bandwidth
 //   ... --only webgpu,tfjs-webgpu --reps 5
 //
-// Full size: matrix 4,096 x 100,000 x 768 (scored on the device, top-10 read back, and the full matrix
+// Full size: matrix 4,096 x 100,000 x 768 (as topK, k=10: webgpu selects on the device; and the full matrix
 // read back), and one query against a resident 1,000,000 x 768 corpus, top-10. Figures are medians.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -130,7 +130,7 @@ for (const [name, make] of Object.entries(contenders)) {
     answers[`${name}:matrix`] = top;
     table.push({
       name,
-      what: `top-${K} of ${mq} x ${mn} x ${d} (scores on device)`,
+      what: `topK ${mq} x ${mn} x ${d}, k=${K}`,
       ms: tSearch,
       gflops: flop / tSearch / 1e6,
     });
