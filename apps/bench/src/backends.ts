@@ -58,6 +58,7 @@ export function isKnownBackend(id: string): boolean {
   const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
   return (
     id === 'reference' ||
+    id === 'webgpu' ||
     /^wasm(?:-(simd|relaxed))?(?:@[1-9]\d*)?$/.test(id) ||
     tfjsEngineOf(id) !== undefined ||
     (gpu !== null && (gpu[1] === undefined || GPUJS_MODES.includes(gpu[1]))) ||
