@@ -10,7 +10,8 @@ export const CHROMIUM_PATH = process.env.COSINEKIT_CHROMIUM ?? '/usr/bin/chromiu
 
 /**
  * Headless, sandbox off (CI runs as root), no background networking (the machine has no network
- * beyond the registries), and SwiftShader so WebGL2 works without a GPU.
+ * beyond the registries), SwiftShader so WebGL2 works without a GPU, and WebGPU (which Chromium
+ * hides on Linux and on software adapters unless asked) so its compute shaders run on SwiftShader.
  */
 export const CHROMIUM_ARGS = [
   '--headless=new',
@@ -23,6 +24,7 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--use-angle=swiftshader',
   '--enable-unsafe-swiftshader',
+  '--enable-unsafe-webgpu',
 ];
 
 let warned = false;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings a fresh machine of this kind (Debian 12, Node 20, root) to the point where
 # `pnpm test` runs every suite: pnpm, the workspace's dependencies, and the system packages the
-# tests drive for real (Debian chromium for the browser projects, xvfb for headless GL).
+# tests drive for real (Debian chromium for the browser projects, xvfb for headless GL, Mesa's
+# EGL for Dawn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v xvfb-run >/dev/null 2>&1 || need+=(xvfb xauth)
 # Headers to build gpu.js's optional native `gl` (headless GL) below.
 [[ -f /usr/include/X11/extensions/XInput2.h ]] || need+=(libxi-dev)
+# Mesa's EGL, GLES and llvmpipe: what Dawn (the `webgpu` package) runs on headless without a GPU,
+# for @cosinekit/backend-webgpu's Node tests. Chromium usually brings them already.
+ldconfig -p 2>/dev/null | grep -q 'libEGL_mesa.so.0' || need+=(libegl-mesa0 libgles2 libgl1-mesa-dri)
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     echo "setup: installing ${need[*]} from Debian"

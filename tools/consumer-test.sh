@@ -13,7 +13,7 @@ set -euo pipefail
 
 tools=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$tools")
-packages=(core conformance backend-wasm backend-tfjs backend-gpujs nn backend-pgvector)
+packages=(core conformance backend-wasm backend-tfjs backend-gpujs backend-webgpu nn backend-pgvector)
 work=$(mktemp -d /tmp/cosinekit-consumer.XXXXXX)
 started=$SECONDS
 failures=0

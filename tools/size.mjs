@@ -33,6 +33,7 @@ const ORDER = [
   'backend-wasm',
   'backend-tfjs',
   'backend-gpujs',
+  'backend-webgpu',
   'backend-pgvector',
   'nn',
   'conformance',

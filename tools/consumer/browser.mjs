@@ -18,6 +18,7 @@ const ARGS = [
   '--disable-sync',
   '--use-angle=swiftshader',
   '--enable-unsafe-swiftshader',
+  '--enable-unsafe-webgpu',
 ];
 
 /** Runs one page; resolves to its number of failures. */

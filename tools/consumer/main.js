@@ -6,11 +6,13 @@
 import '@cosinekit/backend-wasm/register';
 import '@cosinekit/backend-tfjs/register';
 import '@cosinekit/backend-gpujs/register';
+import '@cosinekit/backend-webgpu/register';
 import { createGpujsBackend } from '@cosinekit/backend-gpujs';
 import { createTfjsBackend } from '@cosinekit/backend-tfjs';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 // The documented alternative to backend-wasm's default URLs: the application says where the binary is.
 import simdUrl from '@cosinekit/backend-wasm/dist/cosinekit-simd.wasm?url';
+import { createWebGpuBackend } from '@cosinekit/backend-webgpu';
 import { cosinekit, listBackends } from '@cosinekit/core';
 // tfjs-wasm fetches its binaries from the site root unless told where Vite put them.
 import tfjsWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
@@ -67,6 +69,13 @@ const allBackends = [
   },
   // gpu.js reports mode 'gpu' in browsers; the kernel class says WebGL2 really runs.
   { label: 'gpujs-webgl2', create: () => createGpujsBackend(), expect: engineIs('kernel', 'WebGL2Kernel') },
+  // WebGPU on SwiftShader (--enable-unsafe-webgpu): ours, and tfjs's own engine.
+  { label: 'webgpu', create: () => createWebGpuBackend(), expect: engineIs('source', 'navigator.gpu') },
+  {
+    label: 'tfjs-webgpu',
+    create: () => createTfjsBackend({ engine: 'webgpu' }),
+    expect: engineIs('engine', 'webgpu'),
+  },
 ];
 
 const lines = [];
@@ -79,7 +88,7 @@ const log = (entry) => {
 async function registered() {
   const names = listBackends().map((b) => b.name);
   const { backend } = await cosinekit.ready();
-  const wanted = ['wasm', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-webgl', 'gpujs'];
+  const wanted = ['wasm', 'tfjs-wasm', 'tfjs-cpu', 'tfjs-webgl', 'gpujs', 'webgpu', 'tfjs-webgpu'];
   log({
     ok: backend === 'wasm' && wanted.every((n) => names.includes(n)),
     label: 'register entries + default kit',

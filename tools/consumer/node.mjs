@@ -3,10 +3,12 @@
 import '@cosinekit/backend-wasm/register';
 import '@cosinekit/backend-tfjs/register';
 import '@cosinekit/backend-gpujs/register';
+import '@cosinekit/backend-webgpu/register';
 import { readFile } from 'node:fs/promises';
 import { createGpujsBackend } from '@cosinekit/backend-gpujs';
 import { createTfjsBackend } from '@cosinekit/backend-tfjs';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
+import { createWebGpuBackend } from '@cosinekit/backend-webgpu';
 import { cosine, cosinekit, listBackends } from '@cosinekit/core';
 import { runChecks } from './checks.js';
 
@@ -43,6 +45,12 @@ const backends = [
     expect: engineIs('mode', 'webasm'),
   },
   { label: 'gpujs-cpu', create: () => createGpujsBackend({ mode: 'cpu' }), expect: engineIs('mode', 'cpu') },
+  // Dawn from the optional 'webgpu' package (Mesa llvmpipe here, headless).
+  {
+    label: 'webgpu (Dawn)',
+    create: () => createWebGpuBackend(),
+    expect: engineIs('source', "Dawn (npm 'webgpu')"),
+  },
 ];
 
 let failed = 0;
@@ -58,7 +66,9 @@ log({ ok: Math.abs(one - 25 / Math.sqrt(14 * 45)) < 1e-12, label: 'cosine()', de
 const info = await cosinekit.ready();
 const names = listBackends().map((b) => b.name);
 log({
-  ok: info.backend === 'wasm' && ['wasm', 'tfjs-wasm', 'tfjs-cpu', 'gpujs'].every((n) => names.includes(n)),
+  ok:
+    info.backend === 'wasm' &&
+    ['wasm', 'tfjs-wasm', 'tfjs-cpu', 'gpujs', 'webgpu'].every((n) => names.includes(n)),
   label: 'register entries + default kit',
   detail: `default kit on ${info.backend}; registered: ${names.join(', ')}`,
 });

@@ -38,6 +38,8 @@ export const KNOWN_BACKENDS = [
   'tfjs-wasm',
   'tfjs-cpu',
   'tfjs-webgl',
+  'tfjs-webgpu',
+  'webgpu',
   'gpujs',
   'gpujs-webgl2',
   'gpujs-webgl',
@@ -56,6 +58,7 @@ export function isKnownBackend(id: string): boolean {
   const gpu = /^gpujs(?:-(\w+))?$/.exec(id);
   return (
     id === 'reference' ||
+    id === 'webgpu' ||
     /^wasm(?:-(simd|relaxed))?(?:@[1-9]\d*)?$/.test(id) ||
     tfjsEngineOf(id) !== undefined ||
     (gpu !== null && (gpu[1] === undefined || GPUJS_MODES.includes(gpu[1]))) ||
@@ -67,9 +70,9 @@ export function isKnownBackend(id: string): boolean {
 export const KNOWN_BACKENDS_TEXT = `${KNOWN_BACKENDS.join(', ')} (any wasm id takes @<threads>, pgvector-hnsw @<ef_search>)`;
 
 /** The tfjs engine a backend id selects, if it is a tfjs one. */
-export function tfjsEngineOf(id: string): 'wasm' | 'cpu' | 'webgl' | undefined {
-  const m = /^tfjs-(wasm|cpu|webgl)$/.exec(id);
-  return m ? (m[1] as 'wasm' | 'cpu' | 'webgl') : undefined;
+export function tfjsEngineOf(id: string): 'wasm' | 'cpu' | 'webgl' | 'webgpu' | undefined {
+  const m = /^tfjs-(wasm|cpu|webgl|webgpu)$/.exec(id);
+  return m ? (m[1] as 'wasm' | 'cpu' | 'webgl' | 'webgpu') : undefined;
 }
 
 /**
@@ -113,6 +116,10 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
     pkg = '@cosinekit/backend-tfjs';
     factory = 'createTfjsBackend';
     args = options.tfjsWasmPaths !== undefined ? { engine, wasmPaths: options.tfjsWasmPaths } : { engine };
+  } else if (id === 'webgpu') {
+    pkg = '@cosinekit/backend-webgpu';
+    factory = 'createWebGpuBackend';
+    args = {};
   } else if (gpu) {
     pkg = '@cosinekit/backend-gpujs';
     factory = 'createGpujsBackend';

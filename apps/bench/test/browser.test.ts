@@ -11,7 +11,7 @@ import type { BenchReport } from '../src/types.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const shots = fileURLToPath(new URL('../bench-results/', import.meta.url));
 
-const BACKENDS = ['reference', 'wasm', 'tfjs-wasm', 'tfjs-webgl', 'gpujs-webgl2'];
+const BACKENDS = ['reference', 'wasm', 'tfjs-wasm', 'tfjs-webgl', 'gpujs-webgl2', 'webgpu', 'tfjs-webgpu'];
 
 describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
   it('runs a small preset with every backend and every result correct', { timeout: 300_000 }, async () => {
@@ -63,6 +63,11 @@ describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
       const details = (id: string) => JSON.stringify(report.contenders.find((c) => c.id === id)?.details);
       expect(details('tfjs-webgl')).toMatch(/webgl/i);
       expect(details('gpujs-webgl2')).toMatch(/webgl2/i);
+      // Both WebGPU paths run, on SwiftShader here, and webgpu says its figures are emulated.
+      expect(details('tfjs-webgpu')).toMatch(/webgpu/i);
+      expect(details('webgpu')).toMatch(/WebGPU/);
+      if (/swiftshader/i.test(details('webgpu')))
+        expect(details('webgpu')).toMatch(/CPU emulation, correctness only/);
       // The page is cross-origin isolated, so the wasm backend gets its helper threads.
       expect(report.environment.crossOriginIsolated).toBe(true);
       expect(await page.locator('#chart svg').count()).toBe(1);

@@ -22,7 +22,11 @@ import { topK } from './kernels/top-k.js';
 
 /** Options for {@link createTfjsBackend}. */
 export interface TfjsBackendOptions extends TfjsEngineOptions {
-  /** The tfjs engine: `wasm` or `cpu` in Node, `webgl` (or `wasm`, given `wasmPaths`) in browsers. */
+  /**
+   * The tfjs engine: `wasm` or `cpu` in Node, `webgl` (or `wasm`, given `wasmPaths`) in browsers,
+   * `webgpu` where `navigator.gpu` exists (a browser with WebGPU; Node with Dawn's GPU set as
+   * `globalThis.navigator.gpu`).
+   */
   engine: TfjsEngine;
   /** The backend's name; defaults to `tfjs-<engine>`. */
   name?: string;
@@ -63,12 +67,12 @@ const SCORE_TILE = 2 ** 21;
  */
 export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
   const { engine } = options;
-  if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl') {
+  if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl' && engine !== 'webgpu') {
     argError(
       'INVALID_ARGUMENT',
       'createTfjsBackend',
       'engine',
-      `must be 'wasm', 'cpu' or 'webgl', got '${String(engine)}'.`,
+      `must be 'wasm', 'cpu', 'webgl' or 'webgpu', got '${String(engine)}'.`,
     );
   }
   const name = options.name ?? `tfjs-${engine}`;
@@ -190,6 +194,11 @@ async function describeEngine(
     if (float32 !== undefined) out.float32 = Boolean(float32);
     const packed = await flag('WEBGL_PACK');
     if (packed !== undefined) out.packed = Boolean(packed);
+  } else if (engine === 'webgpu') {
+    // tfjs keeps what the adapter said of itself on its WebGPU backend object.
+    const info = (tf.backend() as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
+    if (info?.vendor) out.vendor = info.vendor;
+    if (info?.architecture) out.architecture = info.architecture;
   } else {
     out.threads = 1;
   }

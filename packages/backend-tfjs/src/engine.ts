@@ -7,7 +7,7 @@
 import type * as TF from '@tensorflow/tfjs-core';
 
 /** The tfjs engines this package drives. */
-export type TfjsEngine = 'wasm' | 'cpu' | 'webgl';
+export type TfjsEngine = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 
 /** The tfjs-core namespace. */
 export type Tfjs = typeof TF;
@@ -139,6 +139,9 @@ async function importEngine(engine: TfjsEngine, options: TfjsEngineOptions): Pro
       await import('@tensorflow/tfjs-backend-cpu');
     } else if (engine === 'webgl') {
       await import('@tensorflow/tfjs-backend-webgl');
+    } else if (engine === 'webgpu') {
+      // Needs navigator.gpu: a browser with WebGPU, or in Node a global navigator whose gpu is Dawn's.
+      await import('@tensorflow/tfjs-backend-webgpu');
     } else {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       const paths = options.wasmPaths ?? (isNode ? await nodeWasmDir() : undefined);

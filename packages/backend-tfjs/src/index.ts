@@ -1,8 +1,10 @@
 /**
- * @cosinekit/backend-tfjs: CosineKit's kernels on TensorFlow.js (tfjs-wasm, tfjs-cpu, tfjs-webgl).
+ * @cosinekit/backend-tfjs: CosineKit's kernels on TensorFlow.js (tfjs-wasm, tfjs-cpu, tfjs-webgl,
+ * tfjs-webgpu).
  *
  * Side-effect free: importing it registers nothing. `@cosinekit/backend-tfjs/register` registers
- * `tfjs-wasm`, `tfjs-cpu` and, in browsers with WebGL2, `tfjs-webgl`.
+ * `tfjs-wasm`, `tfjs-cpu`, in browsers with WebGL2 `tfjs-webgl`, and in browsers with WebGPU
+ * `tfjs-webgpu`.
  */
 
 export type { TfjsBackend, TfjsBackendOptions } from './backend.js';

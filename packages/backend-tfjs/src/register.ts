@@ -1,6 +1,7 @@
 /**
  * Registers the tfjs backends with CosineKit's registry: `tfjs-wasm` (priority 5), `tfjs-cpu`
- * (priority -1: only by name, the reference is faster) and, in a browser with WebGL2, `tfjs-webgl` (priority 6). Nothing is loaded until
+ * (priority -1: only by name, the reference is faster), in a browser with WebGL2 `tfjs-webgl`
+ * (priority 6), and in a browser with WebGPU `tfjs-webgpu` (priority 4). Nothing is loaded until
  * the registry first asks for one; an engine that fails to start is reported and skipped.
  */
 import { registerBackend } from '@cosinekit/core/backend';
@@ -13,4 +14,8 @@ registerBackend('tfjs-cpu', () => createTfjsBackend({ engine: 'cpu' }), -1);
 const isBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
 if (isBrowser && typeof WebGL2RenderingContext !== 'undefined') {
   registerBackend('tfjs-webgl', () => createTfjsBackend({ engine: 'webgl' }), 6);
+}
+// tfjs's WebGPU engine, below tfjs-wasm: a peer for comparing GPU paths, chosen by name.
+if (isBrowser && (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== undefined) {
+  registerBackend('tfjs-webgpu', () => createTfjsBackend({ engine: 'webgpu' }), 4);
 }

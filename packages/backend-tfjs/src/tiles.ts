@@ -16,10 +16,10 @@ import { RunningTopK } from './running-top-k.js';
  * the wasm and cpu engines this is done on the host in one pass (float64 norms, a blocked
  * transpose straight into each tile's upload buffer): tfjs's own normalise, slice and transpose
  * took 1.1-1.5 s for 100,000 x 384 rows there, the host pass 0.43-0.47 s including the upload. On
- * webgl the engine does it, on the GPU.
+ * webgl and webgpu the engine does it, on the GPU.
  */
 export function buildTiles(ctx: KernelContext, tf: Tfjs, x: Matrix): CorpusTile[] {
-  if (ctx.engine !== 'webgl') return hostTiles(tf, x, ctx.tileColumns);
+  if (ctx.engine !== 'webgl' && ctx.engine !== 'webgpu') return hostTiles(tf, x, ctx.tileColumns);
   const width = ctx.tileColumns;
   const columns = tf.tidy(() => {
     const rows = normalizedOf(tf, upload(tf, x));

@@ -9,6 +9,6 @@ for (const engine of ENGINES) {
     tolerance: TOLERANCE[engine],
   };
   runConformance(options);
-  // webgl on SwiftShader spends ~20 ms per kernel call in shader compiles and read-backs: fewer runs.
-  runProperties(engine === 'webgl' ? { ...options, numRuns: 8 } : options);
+  // webgl and webgpu on SwiftShader spend ~20 ms per kernel call in shader compiles and read-backs: fewer runs.
+  runProperties(engine === 'webgl' || engine === 'webgpu' ? { ...options, numRuns: 8 } : options);
 }

@@ -13,8 +13,13 @@ describe('tfjs engines in Node', () => {
     expect(webgl.memory().residentHandles).toBe(0);
   });
 
+  it('tfjs-webgpu without navigator.gpu rejects init with the reason', async () => {
+    const webgpu = createTfjsBackend({ engine: 'webgpu' });
+    await expect(webgpu.init()).rejects.toThrow(/'webgpu' engine/);
+  });
+
   it('rejects an unknown engine at creation', () => {
-    expect(() => createTfjsBackend({ engine: 'webgpu' as 'wasm' })).toThrow(
+    expect(() => createTfjsBackend({ engine: 'webgl2' as 'wasm' })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'engine' }),
     );
   });

@@ -1,8 +1,12 @@
 import { type Kernels, type Matrix, referenceKernels } from '@cosinekit/core/backend';
 import type { TfjsEngine } from '../src/index.js';
 
-/** Engines under test here: tfjs-wasm and tfjs-cpu in Node, tfjs-webgl in the browser project. */
-export const ENGINES: readonly TfjsEngine[] = typeof window === 'undefined' ? ['wasm', 'cpu'] : ['webgl'];
+/**
+ * Engines under test here: tfjs-wasm and tfjs-cpu in Node, tfjs-webgl and tfjs-webgpu (SwiftShader
+ * through --enable-unsafe-webgpu) in the browser project.
+ */
+export const ENGINES: readonly TfjsEngine[] =
+  typeof window === 'undefined' ? ['wasm', 'cpu'] : ['webgl', 'webgpu'];
 
 /**
  * Largest absolute difference from the float64 reference allowed for cosines: float32 products of
@@ -31,6 +35,7 @@ export const TOLERANCE: Record<TfjsEngine, { cosine?: number; algebra?: number }
   wasm: {},
   cpu: {},
   webgl: {},
+  webgpu: {},
 };
 
 /** Deterministic values in [-1, 1). */

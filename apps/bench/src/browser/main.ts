@@ -38,11 +38,20 @@ const modules: Record<string, () => Promise<Module>> = {
   '@cosinekit/backend-wasm': () => import('@cosinekit/backend-wasm').then((m) => m as unknown as Module),
   '@cosinekit/backend-tfjs': () => import('@cosinekit/backend-tfjs').then((m) => m as unknown as Module),
   '@cosinekit/backend-gpujs': () => import('@cosinekit/backend-gpujs').then((m) => m as unknown as Module),
+  '@cosinekit/backend-webgpu': () => import('@cosinekit/backend-webgpu').then((m) => m as unknown as Module),
 };
 const load: ModuleLoader = (spec) =>
   modules[spec]?.() ?? Promise.reject(new Error(`${spec} is not bundled into this page`));
 
-export const BROWSER_BACKENDS = ['reference', 'wasm', 'tfjs-wasm', 'tfjs-webgl', 'gpujs-webgl2'];
+export const BROWSER_BACKENDS = [
+  'reference',
+  'wasm',
+  'tfjs-wasm',
+  'tfjs-webgl',
+  'gpujs-webgl2',
+  'webgpu',
+  'tfjs-webgpu',
+];
 export const BROWSER_PEERS = ['naive', 'core', 'tfjs-obvious', 'tfjs-fast'];
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

@@ -8,7 +8,7 @@ import type { Dataset } from '../workloads.js';
 export type Tf = typeof TfCore;
 
 /** tfjs engines the bench knows how to load. */
-export type TfjsEngine = 'wasm' | 'cpu' | 'webgl';
+export type TfjsEngine = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 
 /** How the engine was initialised, for the report. */
 export interface LoadedTfjs {
@@ -39,6 +39,7 @@ export async function loadTfjsEngine(
   const tf = await import('@tensorflow/tfjs-core');
   if (engine === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
   else if (engine === 'webgl') await import('@tensorflow/tfjs-backend-webgl');
+  else if (engine === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
   else if (engine === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     if (wasmPaths !== undefined) wasm.setWasmPaths(wasmPaths);

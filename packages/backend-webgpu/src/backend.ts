@@ -1,0 +1,207 @@
+import {
+  argError,
+  type Backend,
+  type BackendMemory,
+  CosineKitError,
+  type Kernels,
+} from '@cosinekit/core/backend';
+import {
+  corpusMatrix,
+  corpusSearch,
+  cosineMatrix,
+  createCorpus,
+  readCorpus,
+  topK,
+  WEBGPU_BACKEND_NAME,
+} from './corpus.js';
+import { Engine } from './engine.js';
+import { USED_LIMITS, type WebGpuEntry, type WebGpuLimits } from './gpu.js';
+import {
+  activation,
+  activationGrad,
+  addBias,
+  cosineRows,
+  matmul,
+  normalizeRows,
+  rowNorms,
+  tileOf,
+} from './kernels.js';
+
+export { WEBGPU_BACKEND_NAME };
+
+/** Options of {@link createWebGpuBackend}. */
+export interface WebGpuBackendOptions {
+  /**
+   * The WebGPU entry point to use: `navigator.gpu`, or Dawn's `create([...])` in Node. Defaults to
+   * `navigator.gpu`, else (in Node) Dawn from the optional `webgpu` package, started headless on
+   * OpenGL ES at compatibility level (flags from `COSINEKIT_DAWN_FLAGS`, comma-separated).
+   */
+  gpu?: WebGpuEntry;
+  /**
+   * Limits to tile work to, when lower than the device's: lets tests prove that large inputs work
+   * on small devices. A row must still fit one storage binding.
+   */
+  limits?: WebGpuLimits;
+  /** Adapter preference, passed to `requestAdapter`. */
+  powerPreference?: 'low-power' | 'high-performance';
+}
+
+/** Counts of what the backend holds on the device, beyond {@link Backend.memory}. */
+export interface WebGpuStats {
+  /** GPU buffers created and not yet destroyed, idle pooled ones included. */
+  liveBuffers: number;
+  /** Their bytes. */
+  liveBytes: number;
+  /** Buffers in use (resident corpora, or lent to a running kernel). */
+  inUseBuffers: number;
+  /** Compiled pipelines in the cache. */
+  pipelines: number;
+}
+
+/** A webgpu backend: the contract's {@link Backend} plus device statistics. */
+export interface WebGpuBackend extends Backend {
+  /** What the device holds now; zeros before the device opens and after dispose. */
+  stats(): WebGpuStats;
+}
+
+const LIMIT_NAMES = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+/**
+ * A CosineKit backend on WebGPU compute shaders: every kernel of the contract in WGSL, float32,
+ * with corpora resident in GPU buffers and top-k selected on the device. Nothing runs until
+ * `init()` (or the first kernel call) opens a device; `init()` rejects with the reason when no
+ * WebGPU device can be had, so the registry passes over this backend.
+ */
+export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuBackend {
+  const op = 'createWebGpuBackend';
+  if (
+    options.gpu !== undefined &&
+    typeof (options.gpu as { requestAdapter?: unknown })?.requestAdapter !== 'function'
+  ) {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.gpu',
+      'must be a WebGPU entry point (navigator.gpu or Dawn’s create()).',
+    );
+  }
+  for (const name of LIMIT_NAMES) {
+    const v = options.limits?.[name];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `options.limits.${name}`,
+        `must be a positive integer; got ${String(v)}.`,
+      );
+    }
+  }
+  let opening: Promise<Engine> | null = null;
+  let engine: Engine | null = null;
+  const ready = async (name: string): Promise<Engine> => {
+    opening ??= Engine.open(options).then((e) => {
+      engine = e;
+      return e;
+    });
+    let e: Engine;
+    try {
+      e = await opening;
+    } catch (err) {
+      opening = null;
+      throw new CosineKitError('UNSUPPORTED', `No WebGPU device for '${name}': ${(err as Error).message}`, {
+        op: name,
+        cause: err,
+      });
+    }
+    if (e.lostReason !== null) {
+      // Report the loss once; the next call opens a fresh device.
+      opening = null;
+      engine = null;
+      try {
+        e.check(name);
+      } finally {
+        e.destroy();
+      }
+    }
+    return e;
+  };
+  const kernels: Kernels = {
+    rowNorms: async (x, out) => rowNorms(await ready('rowNorms'), x, out),
+    normalizeRows: async (x, out) => normalizeRows(await ready('normalizeRows'), x, out),
+    cosineRows: async (a, b, out) => cosineRows(await ready('cosineRows'), a, b, out),
+    cosineMatrix: async (a, b, out) => cosineMatrix(await ready('cosineMatrix'), a, b, out),
+    topK: async (q, c, k) => topK(await ready('topK'), q, c, k),
+    createCorpus: async (x, o) => createCorpus(await ready('createCorpus'), x, o),
+    corpusSearch: async (c, q, k) => corpusSearch(await ready('corpusSearch'), c, q, k),
+    corpusMatrix: async (c, q, out) => corpusMatrix(await ready('corpusMatrix'), c, q, out),
+    matmul: async (a, b, ta, tb, out) => matmul(await ready('matmul'), a, b, ta, tb, out),
+    addBias: async (x, bias, out) => addBias(await ready('addBias'), x, bias, out),
+    activation: async (kind, x, out) => activation(await ready('activation'), kind, x, out),
+    activationGrad: async (kind, x, dy, out) =>
+      activationGrad(await ready('activationGrad'), kind, x, dy, out),
+    readCorpus: async (c) => readCorpus(await ready('readCorpus'), c),
+  };
+  return {
+    name: WEBGPU_BACKEND_NAME,
+    kernels,
+    async init() {
+      try {
+        await ready('init');
+      } catch (e) {
+        // The registry records this message as the reason the backend was passed over.
+        throw new Error(`webgpu unavailable: ${(e as Error).message}`);
+      }
+    },
+    async dispose() {
+      const e = opening ? await opening.catch(() => null) : null;
+      opening = null;
+      engine = null;
+      e?.destroy();
+    },
+    memory(): BackendMemory {
+      return {
+        residentHandles: engine?.resident.size ?? 0,
+        objects: engine?.inUseBuffers ?? 0,
+        bytes: engine?.inUseBytes ?? 0,
+      };
+    },
+    stats(): WebGpuStats {
+      return {
+        liveBuffers: engine?.liveBuffers ?? 0,
+        liveBytes: engine?.liveBytes ?? 0,
+        inUseBuffers: engine?.inUseBuffers ?? 0,
+        pipelines: engine?.pipelineCount ?? 0,
+      };
+    },
+    describe() {
+      const e = engine;
+      if (!e) return { engine: 'WebGPU', device: 'not opened yet (call init())' };
+      const t = tileOf(e);
+      const d: Record<string, string | number | boolean> = {
+        engine: 'WebGPU (WGSL compute)',
+        source: e.source,
+        vendor: e.adapterInfo.vendor || 'unknown',
+        architecture: e.adapterInfo.architecture || 'unknown',
+        description: e.adapterInfo.description || e.adapterInfo.device || 'unknown',
+        featureLevel: e.compatibility ? 'compatibility' : 'core',
+        features: e.features.join(', ') || 'none',
+        precision: 'float32 (f32 accumulation; row sums reduced in a tree)',
+        resident: 'GPU storage buffers (float32)',
+        tile: `${t.wg * t.block}x${t.wg * t.block} outputs per workgroup, ${t.block}x${t.block} per invocation, depth ${t.depth}`,
+        packedInt8Dot: e.packedDot,
+      };
+      for (const name of USED_LIMITS) {
+        const v =
+          name in e.limits ? e.limits[name as keyof typeof e.limits] : (e.device.limits[name] as number);
+        d[name] = v;
+      }
+      if (e.software) d.emulated = 'CPU emulation, correctness only';
+      return d;
+    },
+  };
+}

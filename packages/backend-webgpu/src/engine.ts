@@ -1,0 +1,347 @@
+/**
+ * One WebGPU device and what hangs off it: compiled pipelines (cached per shape family), a pool of
+ * storage buffers, the limits work is tiled to, and the rules for a lost device.
+ */
+import { CosineKitError } from '@cosinekit/core/backend';
+import { findEntry, isSoftwareAdapter, openDevice, type WebGpuEntry, type WebGpuLimits } from './gpu.js';
+
+const STORAGE = 0x80; // GPUBufferUsage.STORAGE
+const COPY_SRC = 0x04;
+const COPY_DST = 0x08;
+const MAP_READ = 0x01;
+const UNIFORM = 0x40;
+const MAP_MODE_READ = 0x01;
+
+/** A storage buffer lent by the pool; `size` is what was asked, the buffer may be larger. */
+export interface Lease {
+  readonly buffer: GPUBuffer;
+  readonly size: number;
+}
+
+/** Idle pooled buffers are kept up to this many bytes; older ones are destroyed beyond it. */
+const POOL_IDLE_BYTES = 256 * 1024 * 1024;
+
+/** Rounds a size up to its pool bucket: powers of two up to 1 MiB, then 1 MiB steps... by 1/8ths. */
+function bucket(bytes: number): number {
+  const b = Math.max(256, bytes);
+  if (b <= 1 << 20) return 2 ** Math.ceil(Math.log2(b));
+  const step = 2 ** (Math.floor(Math.log2(b)) - 3);
+  return Math.ceil(b / step) * step;
+}
+
+export class Engine {
+  readonly device: GPUDevice;
+  readonly adapterInfo: { vendor: string; architecture: string; description: string; device: string };
+  readonly software: boolean;
+  readonly source: string;
+  readonly compatibility: boolean;
+  readonly features: string[];
+  readonly packedDot: boolean;
+  /** Effective limits: the device's, lowered by the options. */
+  readonly limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeWorkgroupsPerDimension: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxStorageBuffersPerShaderStage: number;
+  };
+  /** Set once the device is lost; every later call throws it. */
+  lostReason: string | null = null;
+  readonly resident = new Set<{ release(): void }>();
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #idle = new Map<string, GPUBuffer[]>();
+  #idleBytes = 0;
+  #idleOrder: { key: string; buffer: GPUBuffer }[] = [];
+  /** Buffers created and not destroyed (pooled idle ones included). */
+  liveBuffers = 0;
+  /** Bytes of live buffers. */
+  liveBytes = 0;
+  /** Buffers lent out or resident (not idle in the pool). */
+  inUseBuffers = 0;
+  inUseBytes = 0;
+  #destroyed = false;
+  #gpuError: { oom: boolean; message: string } | null = null;
+
+  /** Throws the device error raised since the last check, if any. */
+  #raise(): void {
+    const e = this.#gpuError;
+    if (!e) return;
+    this.#gpuError = null;
+    if (e.oom) {
+      throw new CosineKitError('OUT_OF_MEMORY', `The WebGPU device ran out of memory: ${e.message}`);
+    }
+    throw new Error(`WebGPU reported an error: ${e.message}`);
+  }
+
+  private constructor(
+    device: GPUDevice,
+    adapter: GPUAdapter,
+    source: string,
+    compatibility: boolean,
+    packedDot: boolean,
+    limits: WebGpuLimits,
+  ) {
+    this.device = device;
+    this.source = source;
+    this.compatibility = compatibility;
+    this.packedDot = packedDot;
+    const info = (adapter as unknown as { info?: GPUAdapterInfo }).info;
+    this.adapterInfo = {
+      vendor: info?.vendor ?? '',
+      architecture: info?.architecture ?? '',
+      description: info?.description ?? '',
+      device: info?.device ?? '',
+    };
+    this.software = isSoftwareAdapter(this.adapterInfo);
+    this.features = [...device.features].sort();
+    const d = device.limits;
+    const low = (name: keyof WebGpuLimits) =>
+      Math.min(d[name] as number, limits[name] ?? Number.POSITIVE_INFINITY);
+    this.limits = {
+      maxStorageBufferBindingSize: low('maxStorageBufferBindingSize'),
+      maxBufferSize: low('maxBufferSize'),
+      maxComputeWorkgroupStorageSize: low('maxComputeWorkgroupStorageSize'),
+      maxComputeWorkgroupsPerDimension: low('maxComputeWorkgroupsPerDimension'),
+      maxComputeInvocationsPerWorkgroup: d.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: d.maxStorageBuffersPerShaderStage,
+    };
+    // Validation and memory errors reach no promise of ours: keep the first, and fail the call.
+    device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      this.#gpuError ??= {
+        oom: err.constructor?.name === 'GPUOutOfMemoryError',
+        message: err.message.split('\n')[0],
+      };
+    });
+    void device.lost.then((info) => {
+      if (!this.#destroyed) this.lostReason = `${info.reason ?? 'unknown'}: ${info.message || 'no message'}`;
+    });
+  }
+
+  static async open(options: {
+    gpu?: WebGpuEntry;
+    limits?: WebGpuLimits;
+    powerPreference?: 'low-power' | 'high-performance';
+  }): Promise<Engine> {
+    const { entry, source } = await findEntry(options.gpu);
+    const { adapter, device, compatibility } = await openDevice(entry, source, options.powerPreference);
+    const packedDot = entry.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false;
+    return new Engine(device, adapter, source, compatibility, packedDot, options.limits ?? {});
+  }
+
+  /** Throws a typed error when the device is gone. */
+  check(op: string): void {
+    if (this.lostReason !== null) {
+      throw new CosineKitError(
+        'UNSUPPORTED',
+        `The WebGPU device was lost (${this.lostReason}); '${op}' cannot run on it.`,
+        {
+          op,
+        },
+      );
+    }
+    if (this.#destroyed) {
+      throw new CosineKitError('DISPOSED', `The webgpu backend was disposed; '${op}' cannot run on it.`, {
+        op,
+      });
+    }
+  }
+
+  /** A compiled pipeline for `key`, compiled from `source()` the first time. */
+  pipeline(key: string, source: () => string): GPUComputePipeline {
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: source(), label: key });
+      p = this.device.createComputePipeline({
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+        label: key,
+      });
+      this.#pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  get pipelineCount(): number {
+    return this.#pipelines.size;
+  }
+
+  /** A storage buffer of at least `bytes` from the pool (contents undefined). */
+  lease(bytes: number, extraUsage = 0): Lease {
+    const size = bucket(bytes);
+    const usage = STORAGE | COPY_SRC | COPY_DST | extraUsage;
+    const key = `${usage}:${size}`;
+    const idle = this.#idle.get(key);
+    let buffer = idle?.pop();
+    if (buffer) {
+      this.#idleBytes -= size;
+      this.#idleOrder = this.#idleOrder.filter((e) => e.buffer !== buffer);
+    } else {
+      buffer = this.device.createBuffer({ size, usage });
+      this.liveBuffers++;
+      this.liveBytes += size;
+    }
+    this.inUseBuffers++;
+    this.inUseBytes += size;
+    return { buffer, size: bytes };
+  }
+
+  /** Returns a leased buffer to the pool. */
+  release(l: Lease | null | undefined): void {
+    if (!l) return;
+    const size = l.buffer.size;
+    this.inUseBuffers--;
+    this.inUseBytes -= size;
+    if (this.#destroyed) {
+      this.#destroy(l.buffer);
+      return;
+    }
+    const key = `${l.buffer.usage}:${size}`;
+    let idle = this.#idle.get(key);
+    if (!idle) this.#idle.set(key, (idle = []));
+    idle.push(l.buffer);
+    this.#idleOrder.push({ key, buffer: l.buffer });
+    this.#idleBytes += size;
+    while (this.#idleBytes > POOL_IDLE_BYTES && this.#idleOrder.length > 0) {
+      const old = this.#idleOrder.shift()!;
+      const list = this.#idle.get(old.key)!;
+      list.splice(list.indexOf(old.buffer), 1);
+      this.#idleBytes -= old.buffer.size;
+      this.#destroy(old.buffer);
+    }
+  }
+
+  /** Destroys a leased buffer instead of pooling it (resident corpora: large, long-lived). */
+  discard(l: Lease | null | undefined): void {
+    if (!l) return;
+    this.inUseBuffers--;
+    this.inUseBytes -= l.buffer.size;
+    this.#destroy(l.buffer);
+  }
+
+  #destroy(b: GPUBuffer): void {
+    this.liveBuffers--;
+    this.liveBytes -= b.size;
+    b.destroy();
+  }
+
+  /** A leased buffer holding `data` (padded to 4 bytes). */
+  upload(data: Float32Array | Int32Array | Uint32Array): Lease {
+    const l = this.lease(Math.max(4, data.byteLength));
+    this.device.queue.writeBuffer(l.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return l;
+  }
+
+  /** A uniform buffer of u32 parameters, lent from the pool like the others. */
+  params(values: number[]): Lease {
+    const data = new Uint32Array(Math.ceil(values.length / 4) * 4);
+    data.set(values);
+    const l = this.lease(data.byteLength, UNIFORM);
+    this.device.queue.writeBuffer(l.buffer, 0, data);
+    return l;
+  }
+
+  /** Records one dispatch of `pipeline` with storage/uniform buffers bound in order at group 0. */
+  dispatch(
+    encoder: GPUCommandEncoder,
+    pipeline: GPUComputePipeline,
+    buffers: (Lease | { buffer: GPUBuffer; offset?: number; size: number })[],
+    x: number,
+    y = 1,
+  ): void {
+    const bind = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: buffers.map((b, i) => ({
+        binding: i,
+        resource: {
+          buffer: b.buffer,
+          offset: 'offset' in b ? (b.offset ?? 0) : 0,
+          size: Math.max(4, Math.ceil(b.size / 4) * 4),
+        },
+      })),
+    });
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroups(x, y);
+    pass.end();
+  }
+
+  /** Most workgroups one dispatch may have (x times y). */
+  get maxGroups(): number {
+    const m = this.limits.maxComputeWorkgroupsPerDimension;
+    return m * m;
+  }
+
+  /** Splits `groups` workgroups into an (x, y) grid within the dispatch limit. */
+  grid(groups: number): [number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= max) return [Math.max(1, groups), 1];
+    const y = Math.ceil(groups / max);
+    if (y > max)
+      throw new RangeError(`${groups} workgroups exceed the dispatch limit (${max} per dimension)`);
+    return [Math.ceil(groups / y), y];
+  }
+
+  /**
+   * Submits the encoder after copying the given ranges into one mapped staging buffer, and reads
+   * them back asynchronously: the promise settles when the GPU has finished.
+   */
+  async submitAndRead(
+    encoder: GPUCommandEncoder,
+    reads: { buffer: GPUBuffer; offset?: number; bytes: number }[],
+  ): Promise<ArrayBuffer[]> {
+    let total = 0;
+    const at: number[] = [];
+    for (const r of reads) {
+      at.push(total);
+      total += Math.ceil(r.bytes / 4) * 4;
+    }
+    const staging =
+      total > 0 ? this.device.createBuffer({ size: Math.max(4, total), usage: MAP_READ | COPY_DST }) : null;
+    if (staging) {
+      this.liveBuffers++;
+      this.liveBytes += staging.size;
+      reads.forEach((r, i) => {
+        encoder.copyBufferToBuffer(r.buffer, r.offset ?? 0, staging, at[i], Math.ceil(r.bytes / 4) * 4);
+      });
+    }
+    this.device.queue.submit([encoder.finish()]);
+    if (!staging) {
+      await this.device.queue.onSubmittedWorkDone();
+      this.#raise();
+      return [];
+    }
+    try {
+      await staging.mapAsync(MAP_MODE_READ);
+      const mapped = staging.getMappedRange();
+      const out = reads.map((r, i) => mapped.slice(at[i], at[i] + r.bytes));
+      staging.unmap();
+      this.#raise();
+      return out;
+    } catch (e) {
+      if (this.lostReason !== null) this.check('readback');
+      throw e;
+    } finally {
+      this.#destroy(staging);
+    }
+  }
+
+  /** Destroys every buffer, pooled or resident, and the device. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    for (const r of [...this.resident]) r.release();
+    for (const list of this.#idle.values()) for (const b of list) this.#destroy(b);
+    this.#idle.clear();
+    this.#idleOrder = [];
+    this.#idleBytes = 0;
+    this.#pipelines.clear();
+    this.#destroyed = true;
+    this.device.destroy();
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Finding a WebGPU device: an injected `GPU` object, the browser's `navigator.gpu`, or Dawn through
+ * the optional `webgpu` package in Node. Every way it can fail ends in one sentence saying why, so
+ * the registry can skip this backend and report the reason.
+ */
+
+/**
+ * The entry point of a WebGPU implementation: `navigator.gpu` in a browser, or the object Dawn's
+ * `create([...])` returns in Node. Typed structurally so this package's types need no WebGPU
+ * typings.
+ */
+export interface WebGpuEntry {
+  requestAdapter(options?: Record<string, unknown>): Promise<unknown>;
+  readonly wgslLanguageFeatures?: ReadonlySet<string>;
+}
+
+/** Limits this backend tiles its work to; lower values than the adapter's force smaller tiles. */
+export interface WebGpuLimits {
+  /** Largest storage binding, bytes (spec minimum 128 MiB). */
+  maxStorageBufferBindingSize?: number;
+  /** Largest buffer, bytes. */
+  maxBufferSize?: number;
+  /** Workgroup shared memory, bytes. */
+  maxComputeWorkgroupStorageSize?: number;
+  /** Workgroups per dispatch dimension. */
+  maxComputeWorkgroupsPerDimension?: number;
+}
+
+/** The limits this backend reads, and what it requests of the device. */
+export const USED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+/** Why a device could not be had; thrown from `init()`. */
+export class WebGpuUnavailable extends Error {
+  override readonly name = 'WebGpuUnavailable';
+}
+
+type DawnModule = { create(flags: string[]): WebGpuEntry; globals: Record<string, unknown> };
+
+let dawn: Promise<WebGpuEntry> | null = null;
+
+/** Dawn in Node: headless OpenGL ES on Mesa (llvmpipe when there is no GPU), compatibility level. */
+async function dawnEntry(): Promise<WebGpuEntry> {
+  const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process;
+  // Without a display, Mesa's EGL needs the surfaceless platform; set before Dawn loads EGL.
+  if (proc && proc.env.EGL_PLATFORM === undefined) proc.env.EGL_PLATFORM = 'surfaceless';
+  let mod: DawnModule;
+  try {
+    // A variable specifier keeps bundlers from pulling Dawn (a native addon) into browser builds.
+    const name = 'webgpu';
+    mod = (await import(/* @vite-ignore */ name)) as DawnModule;
+  } catch (e) {
+    throw new WebGpuUnavailable(
+      `no navigator.gpu here, and the optional 'webgpu' package (Dawn for Node) could not be loaded: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  // Dawn's GPUBufferUsage, GPUMapMode, ... constants; harmless where they already exist.
+  for (const [k, v] of Object.entries(mod.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  const flags = (proc?.env.COSINEKIT_DAWN_FLAGS ?? 'backend=opengles,featureLevel=compatibility')
+    .split(',')
+    .filter(Boolean);
+  return mod.create(flags);
+}
+
+/** The GPU entry to use: the injected one, `navigator.gpu`, or Dawn. */
+export async function findEntry(injected?: WebGpuEntry): Promise<{ entry: WebGpuEntry; source: string }> {
+  if (injected) return { entry: injected, source: 'injected' };
+  const nav = (globalThis as { navigator?: { gpu?: WebGpuEntry } }).navigator;
+  if (nav?.gpu) return { entry: nav.gpu, source: 'navigator.gpu' };
+  const isNode =
+    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
+    'string';
+  if (!isNode) {
+    throw new WebGpuUnavailable(
+      'navigator.gpu is absent: this browser has no WebGPU (Chromium needs a GPU or --enable-unsafe-webgpu)',
+    );
+  }
+  dawn ??= dawnEntry();
+  try {
+    return { entry: await dawn, source: "Dawn (npm 'webgpu')" };
+  } catch (e) {
+    dawn = null;
+    throw e;
+  }
+}
+
+/** Opens an adapter and a device with the limits and features this backend uses. */
+export async function openDevice(
+  entry: WebGpuEntry,
+  source: string,
+  powerPreference?: 'low-power' | 'high-performance',
+): Promise<{ adapter: GPUAdapter; device: GPUDevice; compatibility: boolean }> {
+  const gpu = entry as unknown as GPU;
+  let adapter = (await gpu.requestAdapter({ powerPreference })) as GPUAdapter | null;
+  let compatibility = false;
+  if (!adapter) {
+    // Dawn on OpenGL ES only offers compatibility-level adapters.
+    adapter = (await gpu.requestAdapter({
+      featureLevel: 'compatibility',
+      powerPreference,
+    } as GPURequestAdapterOptions)) as GPUAdapter | null;
+    compatibility = adapter !== null;
+  } else {
+    compatibility = (adapter as unknown as { featureLevel?: string }).featureLevel === 'compatibility';
+  }
+  if (!adapter) throw new WebGpuUnavailable(`${source} offers no WebGPU adapter on this machine`);
+  const requiredLimits: Record<string, number> = {};
+  for (const name of USED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
+  const requiredFeatures: GPUFeatureName[] = [];
+  for (const f of ['shader-f16', 'timestamp-query'] as GPUFeatureName[]) {
+    if (adapter.features.has(f)) requiredFeatures.push(f);
+  }
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  } catch (e) {
+    throw new WebGpuUnavailable(`${source}: the adapter refused a device: ${(e as Error).message}`);
+  }
+  return { adapter, device, compatibility };
+}
+
+/** True for adapters that run shaders on the CPU: figures from them measure emulation. */
+export function isSoftwareAdapter(info: {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+  device?: string;
+}): boolean {
+  const s =
+    `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''} ${info.device ?? ''}`.toLowerCase();
+  return /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render/.test(s);
+}

@@ -1,0 +1,421 @@
+/**
+ * The contract's kernels on one engine. Every kernel splits its work so that no binding exceeds
+ * `maxStorageBufferBindingSize` and no dispatch exceeds `maxComputeWorkgroupsPerDimension`, records
+ * its passes into one command encoder per chunk, and reads back asynchronously.
+ */
+import type { Activation, Matrix } from '@cosinekit/core/backend';
+import type { Engine, Lease } from './engine.js';
+import {
+  clearSelectShader,
+  cosineRowsShader,
+  elementShader,
+  gemmShader,
+  gemmTile,
+  gemmVectorizable,
+  mergeSelectShader,
+  rowShader,
+  SKINNY_QUERIES,
+  segmentSelectShader,
+  skinnyShader,
+} from './wgsl.js';
+
+/** Rows of `cols` floats per chunk so that a chunk fits one binding. */
+export function rowsPerBinding(engine: Engine, cols: number, factor = 1): number {
+  const max = Math.floor(engine.limits.maxStorageBufferBindingSize / (4 * cols * factor));
+  if (max < 1) {
+    throw new RangeError(
+      `a row of ${cols} floats does not fit the storage binding limit (${engine.limits.maxStorageBufferBindingSize} bytes)`,
+    );
+  }
+  return max;
+}
+
+function result(len: number, out?: Float32Array): Float32Array {
+  return out ?? new Float32Array(len);
+}
+
+function rowPipeline(engine: Engine, mode: 'norms' | 'normalize') {
+  return engine.pipeline(`row:${mode}`, () => rowShader(mode));
+}
+
+/** Records rowNorms/normalize of `rows` rows held in `src` into `dst`. */
+function encodeRows(
+  engine: Engine,
+  enc: GPUCommandEncoder,
+  mode: 'norms' | 'normalize',
+  src: Lease,
+  dst: Lease,
+  rows: number,
+  cols: number,
+  keep: Lease[],
+): void {
+  const [nx, ny] = engine.grid(rows);
+  const p = engine.params([rows, cols, nx, 0]);
+  keep.push(p);
+  engine.dispatch(enc, rowPipeline(engine, mode), [src, dst, p], nx, ny);
+}
+
+async function byRowChunks(
+  engine: Engine,
+  x: Matrix,
+  outCols: number,
+  out: Float32Array,
+  encode: (enc: GPUCommandEncoder, src: Lease, dst: Lease, rows: number, keep: Lease[]) => void,
+): Promise<Float32Array> {
+  const per = Math.min(rowsPerBinding(engine, Math.max(x.cols, outCols)), engine.maxGroups);
+  for (let r0 = 0; r0 < x.rows; r0 += per) {
+    const rows = Math.min(per, x.rows - r0);
+    const keep: Lease[] = [];
+    try {
+      const src = engine.upload(x.data.subarray(r0 * x.cols, (r0 + rows) * x.cols));
+      keep.push(src);
+      const dst = engine.lease(rows * outCols * 4);
+      keep.push(dst);
+      const enc = engine.device.createCommandEncoder();
+      encode(enc, src, dst, rows, keep);
+      const [buf] = await engine.submitAndRead(enc, [{ buffer: dst.buffer, bytes: rows * outCols * 4 }]);
+      out.set(new Float32Array(buf), r0 * outCols);
+    } finally {
+      for (const l of keep) engine.release(l);
+    }
+  }
+  return out;
+}
+
+export function rowNorms(engine: Engine, x: Matrix, out?: Float32Array): Promise<Float32Array> {
+  return byRowChunks(engine, x, 1, result(x.rows, out), (enc, src, dst, rows, keep) =>
+    encodeRows(engine, enc, 'norms', src, dst, rows, x.cols, keep),
+  );
+}
+
+export function normalizeRows(engine: Engine, x: Matrix, out?: Float32Array): Promise<Float32Array> {
+  return byRowChunks(engine, x, x.cols, result(x.data.length, out), (enc, src, dst, rows, keep) =>
+    encodeRows(engine, enc, 'normalize', src, dst, rows, x.cols, keep),
+  );
+}
+
+export async function cosineRows(
+  engine: Engine,
+  a: Matrix,
+  b: Matrix,
+  out?: Float32Array,
+): Promise<Float32Array> {
+  const res = result(a.rows, out);
+  const per = Math.min(rowsPerBinding(engine, a.cols), engine.maxGroups);
+  const pipe = engine.pipeline('cosineRows', cosineRowsShader);
+  for (let r0 = 0; r0 < a.rows; r0 += per) {
+    const rows = Math.min(per, a.rows - r0);
+    const keep: Lease[] = [];
+    try {
+      const la = engine.upload(a.data.subarray(r0 * a.cols, (r0 + rows) * a.cols));
+      keep.push(la);
+      const lb = engine.upload(b.data.subarray(r0 * a.cols, (r0 + rows) * a.cols));
+      keep.push(lb);
+      const dst = engine.lease(rows * 4);
+      keep.push(dst);
+      const [nx, ny] = engine.grid(rows);
+      const p = engine.params([rows, a.cols, nx, 0]);
+      keep.push(p);
+      const enc = engine.device.createCommandEncoder();
+      engine.dispatch(enc, pipe, [la, lb, dst, p], nx, ny);
+      const [buf] = await engine.submitAndRead(enc, [{ buffer: dst.buffer, bytes: rows * 4 }]);
+      res.set(new Float32Array(buf), r0);
+    } finally {
+      for (const l of keep) engine.release(l);
+    }
+  }
+  return res;
+}
+
+async function elementwise(
+  engine: Engine,
+  key: string,
+  source: () => string,
+  x: Matrix,
+  y: Float32Array | null,
+  yPerRow: boolean,
+  out?: Float32Array,
+): Promise<Float32Array> {
+  const res = result(x.data.length, out);
+  const per = Math.max(
+    1,
+    Math.min(rowsPerBinding(engine, x.cols), Math.floor((engine.maxGroups * 64) / x.cols)),
+  );
+  const pipe = engine.pipeline(key, source);
+  const shared = y && !yPerRow ? engine.upload(y) : null;
+  try {
+    for (let r0 = 0; r0 < x.rows; r0 += per) {
+      const rows = Math.min(per, x.rows - r0);
+      const len = rows * x.cols;
+      const keep: Lease[] = [];
+      try {
+        const lx = engine.upload(x.data.subarray(r0 * x.cols, r0 * x.cols + len));
+        keep.push(lx);
+        const bound: Lease[] = [lx];
+        if (y) {
+          const ly = shared ?? engine.upload(y.subarray(r0 * x.cols, r0 * x.cols + len));
+          if (!shared) keep.push(ly);
+          bound.push(ly);
+        }
+        const dst = engine.lease(len * 4);
+        keep.push(dst);
+        const [nx, ny] = engine.grid(Math.ceil(len / 64));
+        const p = engine.params([len, x.cols, nx, 0]);
+        keep.push(p);
+        const enc = engine.device.createCommandEncoder();
+        engine.dispatch(enc, pipe, [...bound, dst, p], nx, ny);
+        const [buf] = await engine.submitAndRead(enc, [{ buffer: dst.buffer, bytes: len * 4 }]);
+        res.set(new Float32Array(buf), r0 * x.cols);
+      } finally {
+        for (const l of keep) engine.release(l);
+      }
+    }
+  } finally {
+    engine.release(shared);
+  }
+  return res;
+}
+
+export function activation(
+  engine: Engine,
+  kind: Activation,
+  x: Matrix,
+  out?: Float32Array,
+): Promise<Float32Array> {
+  return elementwise(engine, `act:${kind}`, () => elementShader('act', kind), x, null, false, out);
+}
+
+export function activationGrad(
+  engine: Engine,
+  kind: Activation,
+  x: Matrix,
+  dy: Matrix,
+  out?: Float32Array,
+): Promise<Float32Array> {
+  return elementwise(engine, `grad:${kind}`, () => elementShader('grad', kind), x, dy.data, true, out);
+}
+
+export function addBias(
+  engine: Engine,
+  x: Matrix,
+  bias: Float32Array,
+  out?: Float32Array,
+): Promise<Float32Array> {
+  return elementwise(engine, 'bias', () => elementShader('bias'), x, bias, false, out);
+}
+
+/** The tile shape this engine's limits allow. */
+export function tileOf(engine: Engine) {
+  return gemmTile(
+    engine.limits.maxComputeWorkgroupStorageSize,
+    engine.limits.maxComputeInvocationsPerWorkgroup,
+  );
+}
+
+/** Records one tiled product `C[M x N] = op(A) op(B)` over bound buffers. */
+export function encodeGemm(
+  engine: Engine,
+  enc: GPUCommandEncoder,
+  g: {
+    a: { buffer: GPUBuffer; size: number; offset?: number };
+    b: { buffer: GPUBuffer; size: number; offset?: number };
+    c: { buffer: GPUBuffer; size: number };
+    M: number;
+    N: number;
+    K: number;
+    lda: number;
+    ldb: number;
+    ldc: number;
+    aOff?: number;
+    bOff?: number;
+    transA: boolean;
+    transB: boolean;
+    cos: boolean;
+  },
+  keep: Lease[],
+): void {
+  const t = tileOf(engine);
+  const side = t.wg * t.block;
+  const vec =
+    !g.transA &&
+    g.transB &&
+    gemmVectorizable(t) &&
+    [g.K, g.lda, g.ldb, g.aOff ?? 0, g.bOff ?? 0].every((v) => v % 4 === 0);
+  const key = `gemm:${t.wg}x${t.block}x${t.depth}:${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}:${g.cos ? 'cos' : 'raw'}${vec ? ':vec4' : ''}`;
+  const pipe = engine.pipeline(key, () => gemmShader(t, g.transA, g.transB, g.cos, vec));
+  const p = engine.params([g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.aOff ?? 0, g.bOff ?? 0]);
+  keep.push(p);
+  engine.dispatch(enc, pipe, [g.a, g.b, g.c, p], Math.ceil(g.N / side), Math.ceil(g.M / side));
+}
+
+/** Query rows up to which cosine scores use the skinny kernel (a few dispatches of 4 queries). */
+export const SKINNY_MAX_ROWS = 16;
+
+/**
+ * Records cosine scores `C[rows x cols]` of normalised queries (`qn`, rows x d) against `cols`
+ * normalised corpus rows starting at row `n0` of `block`: the skinny kernel for a few queries, the
+ * tiled product otherwise.
+ */
+export function encodeScores(
+  engine: Engine,
+  enc: GPUCommandEncoder,
+  qn: Lease,
+  block: Lease,
+  tile: Lease,
+  rows: number,
+  cols: number,
+  d: number,
+  n0: number,
+  keep: Lease[],
+): void {
+  if (rows > SKINNY_MAX_ROWS) {
+    encodeGemm(
+      engine,
+      enc,
+      {
+        a: qn,
+        b: block,
+        c: tile,
+        M: rows,
+        N: cols,
+        K: d,
+        lda: d,
+        ldb: d,
+        ldc: cols,
+        bOff: n0 * d,
+        transA: false,
+        transB: true,
+        cos: true,
+      },
+      keep,
+    );
+    return;
+  }
+  const vec = d % 4 === 0;
+  const w = vec ? 4 : 1;
+  const pipe = engine.pipeline(`skinny:${vec ? 'vec4' : 'f32'}`, () => skinnyShader(vec));
+  const [nx, ny] = engine.grid(Math.ceil(cols / 64));
+  for (let q0 = 0; q0 < rows; q0 += SKINNY_QUERIES) {
+    const m = Math.min(SKINNY_QUERIES, rows - q0);
+    const p = engine.params([m, cols, d / w, cols, (q0 * d) / w, (n0 * d) / w, nx, q0 * cols]);
+    keep.push(p);
+    engine.dispatch(enc, pipe, [qn, block, tile, p], nx, ny);
+  }
+}
+
+function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = x[r * cols + c];
+  return t;
+}
+
+export async function matmul(
+  engine: Engine,
+  a: Matrix,
+  b: Matrix,
+  transA: boolean,
+  transB: boolean,
+  out?: Float32Array,
+): Promise<Float32Array> {
+  const m = transA ? a.cols : a.rows;
+  const k = transA ? a.rows : a.cols;
+  const n = transB ? b.rows : b.cols;
+  const res = result(m * n, out);
+  const L = engine.limits;
+  const side = tileOf(engine).wg * tileOf(engine).block;
+  const maxSpan = L.maxComputeWorkgroupsPerDimension * side;
+  const fits = (floats: number) => floats * 4 <= L.maxStorageBufferBindingSize;
+  if (fits(m * k) && fits(k * n) && fits(m * n) && m <= maxSpan && n <= maxSpan) {
+    const keep: Lease[] = [];
+    try {
+      const la = engine.upload(a.data);
+      keep.push(la);
+      const lb = engine.upload(b.data);
+      keep.push(lb);
+      const lc = engine.lease(m * n * 4);
+      keep.push(lc);
+      const enc = engine.device.createCommandEncoder();
+      encodeGemm(
+        engine,
+        enc,
+        {
+          a: la,
+          b: lb,
+          c: lc,
+          M: m,
+          N: n,
+          K: k,
+          lda: a.cols,
+          ldb: b.cols,
+          ldc: n,
+          transA,
+          transB,
+          cos: false,
+        },
+        keep,
+      );
+      const [buf] = await engine.submitAndRead(enc, [{ buffer: lc.buffer, bytes: m * n * 4 }]);
+      res.set(new Float32Array(buf));
+    } finally {
+      for (const l of keep) engine.release(l);
+    }
+    return res;
+  }
+  // Too large for one binding: bring both operands to rows of length k (A: m x k, B: n x k), so
+  // that row blocks are contiguous, and compute C block by block.
+  const A = transA ? transpose(a.data, a.rows, a.cols) : a.data;
+  const B = transB ? b.data : transpose(b.data, b.rows, b.cols);
+  const limitRows = Math.min(rowsPerBinding(engine, k), maxSpan);
+  let mc = Math.min(m, limitRows);
+  let nc = Math.min(n, limitRows);
+  while (mc * nc * 4 > L.maxStorageBufferBindingSize) {
+    if (mc >= nc) mc = Math.ceil(mc / 2);
+    else nc = Math.ceil(nc / 2);
+  }
+  for (let m0 = 0; m0 < m; m0 += mc) {
+    const rows = Math.min(mc, m - m0);
+    const la = engine.upload(A.subarray(m0 * k, (m0 + rows) * k));
+    try {
+      for (let n0 = 0; n0 < n; n0 += nc) {
+        const cols = Math.min(nc, n - n0);
+        const keep: Lease[] = [];
+        try {
+          const lb = engine.upload(B.subarray(n0 * k, (n0 + cols) * k));
+          keep.push(lb);
+          const lc = engine.lease(rows * cols * 4);
+          keep.push(lc);
+          const enc = engine.device.createCommandEncoder();
+          encodeGemm(
+            engine,
+            enc,
+            {
+              a: la,
+              b: lb,
+              c: lc,
+              M: rows,
+              N: cols,
+              K: k,
+              lda: k,
+              ldb: k,
+              ldc: cols,
+              transA: false,
+              transB: true,
+              cos: false,
+            },
+            keep,
+          );
+          const [buf] = await engine.submitAndRead(enc, [{ buffer: lc.buffer, bytes: rows * cols * 4 }]);
+          const block = new Float32Array(buf);
+          for (let r = 0; r < rows; r++) res.set(block.subarray(r * cols, (r + 1) * cols), (m0 + r) * n + n0);
+        } finally {
+          for (const l of keep) engine.release(l);
+        }
+      }
+    } finally {
+      engine.release(la);
+    }
+  }
+  return res;
+}
+
+export { clearSelectShader, mergeSelectShader, segmentSelectShader };

@@ -1,0 +1,390 @@
+/**
+ * WGSL sources, generated per shape family (tile sizes, transposes, epilogue) and compiled once per
+ * family by the engine's pipeline cache. Sizes that vary per call travel in a uniform block.
+ *
+ * Precision: every dot product and sum of squares accumulates in float32. Row reductions split a row
+ * across 64 invocations and add the partial sums in a tree, so each value carries about
+ * (d / 64 + 6) roundings rather than d; the tiled product accumulates in k order per output, about
+ * sqrt(d) * 6e-8 of rounding for the random data the suite uses (4e-6 at d = 4096), inside the
+ * default tolerances (2e-5 on cosines, 1e-5 relative on the algebra).
+ */
+import type { Activation } from '@cosinekit/core/backend';
+
+/** Workgroup width of the row reductions. */
+export const ROW_WG = 64;
+/** Invocations per workgroup of element-wise kernels. */
+export const ELEM_WG = 64;
+
+/** `rows, cols, nx` (workgroups along x), then per-kernel extras. */
+const ROW_PARAMS = 'struct P { rows: u32, cols: u32, nx: u32, extra: u32 }';
+
+function rowIndex(): string {
+  return 'let row = wg.y * p.nx + wg.x;\n  if (row >= p.rows) { return; }\n  let base = row * p.cols;';
+}
+
+function tree(names: string[]): string {
+  const body = names.map((n) => `${n}[li] = ${n}[li] + ${n}[li + s];`).join(' ');
+  return `for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {\n    if (li < s) { ${body} }\n    workgroupBarrier();\n  }`;
+}
+
+/** `mode`: 'norms' writes ||x_r||; 'normalize' writes x_r / ||x_r|| (zero rows stay zero). */
+export function rowShader(mode: 'norms' | 'normalize'): string {
+  return `${ROW_PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+var<workgroup> ss: array<f32, ${ROW_WG}>;
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  ${rowIndex()}
+  var acc = 0.0;
+  for (var c = li; c < p.cols; c = c + ${ROW_WG}u) { let v = x[base + c]; acc = acc + v * v; }
+  ss[li] = acc;
+  workgroupBarrier();
+  ${tree(['ss'])}
+  let n = sqrt(ss[0]);
+  ${
+    mode === 'norms'
+      ? 'if (li == 0u) { out[row] = n; }'
+      : `for (var c = li; c < p.cols; c = c + ${ROW_WG}u) { out[base + c] = select(0.0, x[base + c] / n, n > 0.0); }`
+  }
+}`;
+}
+
+/** cos(a_r, b_r) per row, clamped; 0 when either row is zero. */
+export function cosineRowsShader(): string {
+  return `${ROW_PARAMS}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+var<workgroup> sd: array<f32, ${ROW_WG}>;
+var<workgroup> sa: array<f32, ${ROW_WG}>;
+var<workgroup> sb: array<f32, ${ROW_WG}>;
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  ${rowIndex()}
+  var d = 0.0; var na = 0.0; var nb = 0.0;
+  for (var c = li; c < p.cols; c = c + ${ROW_WG}u) {
+    let u = a[base + c]; let v = b[base + c];
+    d = d + u * v; na = na + u * u; nb = nb + v * v;
+  }
+  sd[li] = d; sa[li] = na; sb[li] = nb;
+  workgroupBarrier();
+  ${tree(['sd', 'sa', 'sb'])}
+  if (li == 0u) {
+    let den = sqrt(sa[0]) * sqrt(sb[0]);
+    out[row] = select(0.0, clamp(sd[0] / den, -1.0, 1.0), den > 0.0);
+  }
+}`;
+}
+
+const ELEM_PARAMS = 'struct P { len: u32, cols: u32, nx: u32, extra: u32 }';
+const ELEM_INDEX = `let i = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;\n  if (i >= p.len) { return; }`;
+
+// tanh through exp of a non-positive argument: no overflow, absolute error near float32 rounding.
+const TANH = `fn tanh_(x: f32) -> f32 { let t = exp(-2.0 * abs(x)); return sign(x) * (1.0 - t) / (1.0 + t); }
+fn sigm(x: f32) -> f32 { return 1.0 / (1.0 + exp(-clamp(x, -88.0, 88.0))); }
+const GC: f32 = 0.7978845608028654;
+const GA: f32 = 0.044715;`;
+
+function actExpr(kind: Activation): string {
+  switch (kind) {
+    case 'linear':
+      return 'v';
+    case 'relu':
+      return 'select(0.0, v, v > 0.0)';
+    case 'tanh':
+      return 'tanh_(v)';
+    case 'sigmoid':
+      return 'sigm(v)';
+    case 'gelu':
+      return '0.5 * v * (1.0 + tanh_(GC * (v + GA * v * v * v)))';
+  }
+}
+
+function gradExpr(kind: Activation): string {
+  switch (kind) {
+    case 'linear':
+      return '1.0';
+    case 'relu':
+      return 'select(0.0, 1.0, v > 0.0)';
+    case 'tanh':
+      return '(1.0 - tanh_(v) * tanh_(v))';
+    case 'sigmoid':
+      return '(sigm(v) * (1.0 - sigm(v)))';
+    case 'gelu':
+      return '(0.5 * (1.0 + tanh_(GC * (v + GA * v * v * v))) + 0.5 * v * (1.0 - tanh_(GC * (v + GA * v * v * v)) * tanh_(GC * (v + GA * v * v * v))) * GC * (1.0 + 3.0 * GA * v * v))';
+  }
+}
+
+/** Element-wise kernels: activation, its gradient, and the bias broadcast. */
+export function elementShader(op: 'act' | 'grad' | 'bias', kind: Activation = 'linear'): string {
+  const second = op === 'act' ? '' : `@group(0) @binding(1) var<storage, read> y: array<f32>;\n`;
+  const outB = op === 'act' ? 1 : 2;
+  const expr =
+    op === 'act' ? actExpr(kind) : op === 'grad' ? `y[i] * ${gradExpr(kind)}` : 'v + y[i % p.cols]';
+  return `${ELEM_PARAMS}
+${TANH}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+${second}@group(0) @binding(${outB}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${outB + 1}) var<uniform> p: P;
+@compute @workgroup_size(${ELEM_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  ${ELEM_INDEX}
+  let v = x[i];
+  out[i] = ${expr};
+}`;
+}
+
+/** Tile shape of the matrix product, chosen from the device's workgroup limits. */
+export interface GemmTile {
+  /** Invocations per side of the (square) workgroup. */
+  wg: number;
+  /** Outputs per invocation per side (the register block). */
+  block: number;
+  /** Depth of the shared tiles. */
+  depth: number;
+}
+
+/** The largest tile the limits allow: 64 x 64 outputs (16 x 16 invocations, 4 x 4 each) when they can. */
+export function gemmTile(storageBytes: number, invocations: number): GemmTile {
+  const candidates: GemmTile[] = [
+    { wg: 16, block: 4, depth: 16 },
+    { wg: 8, block: 4, depth: 16 },
+    { wg: 8, block: 2, depth: 8 },
+    { wg: 4, block: 2, depth: 4 },
+  ];
+  for (const t of candidates) {
+    const side = t.wg * t.block;
+    if (2 * side * t.depth * 4 <= storageBytes && t.wg * t.wg <= invocations) return t;
+  }
+  return candidates[candidates.length - 1];
+}
+
+/**
+ * `C = op(A) op(B)` on a tile grid: each workgroup stages a `side x depth` slice of A and of B in
+ * workgroup memory, and each invocation accumulates a `block x block` register block from them.
+ * `cos` clamps the results to [-1, 1] (the operands are normalised rows, B transposed).
+ * Params: M, N, K, lda, ldb, ldc, aOff, bOff (elements).
+ */
+export function gemmShader(t: GemmTile, transA: boolean, transB: boolean, cos: boolean, vec = false): string {
+  const side = t.wg * t.block;
+  const loads = (side * t.depth) / (t.wg * t.wg);
+  if (vec && (transA || !transB || !gemmVectorizable(t)))
+    throw new RangeError('vec4 loads need A plain and B transposed');
+  const aAt = transA ? 'p.aOff + kk * p.lda + mm' : 'p.aOff + mm * p.lda + kk';
+  const bAt = transB ? 'p.bOff + nn * p.ldb + kb' : 'p.bOff + kb * p.ldb + nn';
+  const store = cos ? 'clamp(acc[i][j], -1.0, 1.0)' : 'acc[i][j]';
+  return `struct P { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, aOff: u32, bOff: u32 }
+@group(0) @binding(0) var<storage, read> A: array<${vec ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> B: array<${vec ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+const WG: u32 = ${t.wg}u;
+const BL: u32 = ${t.block}u;
+const SIDE: u32 = ${side}u;
+const DEPTH: u32 = ${t.depth}u;
+var<workgroup> As: array<f32, ${side * t.depth}>;
+var<workgroup> Bs: array<f32, ${side * t.depth}>;
+@compute @workgroup_size(${t.wg}, ${t.wg})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let m0 = wg.y * SIDE;
+  let n0 = wg.x * SIDE;
+  let flat = lid.y * WG + lid.x;
+  var acc: array<array<f32, ${t.block}>, ${t.block}>;
+  for (var k0 = 0u; k0 < p.K; k0 = k0 + DEPTH) {
+${
+  vec
+    ? vecLoads(loads / 4, t.depth / 4)
+    : `    for (var l = 0u; l < ${loads}u; l = l + 1u) {
+      let e = flat + l * WG * WG;
+      // Consecutive invocations read consecutive addresses of the stored layout.
+      ${transA ? 'let r = e % SIDE; let c = e / SIDE;' : 'let r = e / DEPTH; let c = e % DEPTH;'}
+      let mm = m0 + r; let kk = k0 + c;
+      var va = 0.0;
+      if (mm < p.M && kk < p.K) { va = A[${aAt}]; }
+      As[c * SIDE + r] = va;
+      ${transB ? 'let rb = e / DEPTH; let cb = e % DEPTH;' : 'let rb = e % SIDE; let cb = e / SIDE;'}
+      let nn = n0 + rb; let kb = k0 + cb;
+      var vb = 0.0;
+      if (nn < p.N && kb < p.K) { vb = B[${bAt}]; }
+      Bs[cb * SIDE + rb] = vb;
+    }
+`
+}    workgroupBarrier();
+    for (var c = 0u; c < DEPTH; c = c + 1u) {
+      var ra: array<f32, ${t.block}>;
+      var rb: array<f32, ${t.block}>;
+      for (var i = 0u; i < BL; i = i + 1u) { ra[i] = As[c * SIDE + lid.y + i * WG]; rb[i] = Bs[c * SIDE + lid.x + i * WG]; }
+      for (var i = 0u; i < BL; i = i + 1u) {
+        for (var j = 0u; j < BL; j = j + 1u) { acc[i][j] = fma(ra[i], rb[j], acc[i][j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < BL; i = i + 1u) {
+    let m = m0 + lid.y + i * WG;
+    if (m >= p.M) { continue; }
+    for (var j = 0u; j < BL; j = j + 1u) {
+      let n = n0 + lid.x + j * WG;
+      if (n < p.N) { C[m * p.ldc + n] = ${store}; }
+    }
+  }
+}`;
+}
+
+/** Whether a tile shape can stage its operands with vec4 loads (whole vectors per invocation). */
+export function gemmVectorizable(t: GemmTile): boolean {
+  const loads = (t.wg * t.block * t.depth) / (t.wg * t.wg);
+  return loads % 4 === 0 && t.depth % 4 === 0;
+}
+
+/**
+ * Staging with vec4 loads, for A rows and B rows both contiguous in k (the cosine layout): each
+ * invocation reads whole vectors of 4 consecutive k. Needs K, lda, ldb, aOff and bOff multiples of 4.
+ */
+function vecLoads(loads4: number, d4: number): string {
+  const spread = (name: string, v: string, r: string) =>
+    [0, 1, 2, 3].map((i) => `${name}[(c4 * 4u + ${i}u) * SIDE + ${r}] = ${v}.${'xyzw'[i]};`).join(' ');
+  return `for (var l = 0u; l < ${loads4}u; l = l + 1u) {
+      let e = flat + l * WG * WG;
+      let r = e / ${d4}u; let c4 = e % ${d4}u;
+      let kk = k0 + c4 * 4u;
+      let mm = m0 + r;
+      var va = vec4<f32>();
+      if (mm < p.M && kk < p.K) { va = A[(p.aOff + mm * p.lda + kk) / 4u]; }
+      ${spread('As', 'va', 'r')}
+      let nn = n0 + r;
+      var vb = vec4<f32>();
+      if (nn < p.N && kk < p.K) { vb = B[(p.bOff + nn * p.ldb + kk) / 4u]; }
+      ${spread('Bs', 'vb', 'r')}
+    }
+`;
+}
+
+/** Score below any cosine: marks an empty slot of a selection. */
+export const EMPTY_SCORE = -4;
+
+const INSERT = `fn insert_(base: u32, cnt: ptr<function, u32>, v: f32, idx: i32) {
+  if (*cnt == p.k && !(v > RS[base + p.k - 1u])) { return; }
+  let last = select(*cnt, p.k - 1u, *cnt == p.k);
+  // The slot: after every kept score >= v (binary search on the descending list), so equal scores
+  // stay ahead; candidates arrive in index order, so ties keep the lower index.
+  var lo = 0u;
+  var hi = last;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (RS[base + mid] >= v) { lo = mid + 1u; } else { hi = mid; }
+  }
+  for (var j = last; j > lo; j = j - 1u) {
+    RS[base + j] = RS[base + j - 1u]; RI[base + j] = RI[base + j - 1u];
+  }
+  let i = lo;
+  RS[base + i] = v; RI[base + i] = idx;
+  if (*cnt < p.k) { *cnt = *cnt + 1u; }
+}`;
+
+/**
+ * Pass 1 of the fused top-k: invocation (q, s) selects the best k of segment s of query q's score
+ * tile into its own sorted slot list. Params: queries, tileCols (ld of the tile), k, segments,
+ * segLen, colOffset (corpus index of the tile's first column), nx.
+ */
+export function segmentSelectShader(): string {
+  return `struct P { queries: u32, cols: u32, k: u32, segs: u32, segLen: u32, colOff: u32, nx: u32, pad: u32 }
+@group(0) @binding(0) var<storage, read> S: array<f32>;
+@group(0) @binding(1) var<storage, read_write> RS: array<f32>;
+@group(0) @binding(2) var<storage, read_write> RI: array<i32>;
+@group(0) @binding(3) var<uniform> p: P;
+${INSERT}
+@compute @workgroup_size(${ELEM_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let id = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
+  if (id >= p.queries * p.segs) { return; }
+  let q = id / p.segs; let s = id % p.segs;
+  let base = id * p.k;
+  var cnt = 0u;
+  let start = s * p.segLen;
+  let end = min(p.cols, start + p.segLen);
+  for (var j = start; j < end; j = j + 1u) { insert_(base, &cnt, S[q * p.cols + j], i32(p.colOff + j)); }
+  for (var j = cnt; j < p.k; j = j + 1u) { RS[base + j] = ${EMPTY_SCORE}.0; RI[base + j] = -1; }
+}`;
+}
+
+/**
+ * Pass 2: query q's running list (bindings RS/RI, earlier tiles, lower indices) takes in the
+ * segment lists of the current tile in segment order. Params: queries, k, segs, nx.
+ */
+export function mergeSelectShader(): string {
+  return `struct P { queries: u32, k: u32, segs: u32, nx: u32 }
+@group(0) @binding(0) var<storage, read> CS: array<f32>;
+@group(0) @binding(1) var<storage, read> CI: array<i32>;
+@group(0) @binding(2) var<storage, read_write> RS: array<f32>;
+@group(0) @binding(3) var<storage, read_write> RI: array<i32>;
+@group(0) @binding(4) var<uniform> p: P;
+${INSERT}
+@compute @workgroup_size(${ELEM_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let q = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
+  if (q >= p.queries) { return; }
+  let base = q * p.k;
+  var cnt = 0u;
+  while (cnt < p.k && RI[base + cnt] >= 0) { cnt = cnt + 1u; }
+  for (var s = 0u; s < p.segs; s = s + 1u) {
+    let cb = (q * p.segs + s) * p.k;
+    for (var j = 0u; j < p.k; j = j + 1u) {
+      let idx = CI[cb + j];
+      if (idx < 0) { break; }
+      let v = CS[cb + j];
+      if (cnt == p.k && !(v > RS[base + p.k - 1u])) { break; }
+      insert_(base, &cnt, v, idx);
+    }
+  }
+}`;
+}
+
+/** Fills a running list with empty slots. Params: len, nx. */
+export function clearSelectShader(): string {
+  return `struct P { len: u32, nx: u32, a: u32, b: u32 }
+@group(0) @binding(0) var<storage, read_write> RS: array<f32>;
+@group(0) @binding(1) var<storage, read_write> RI: array<i32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${ELEM_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let i = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
+  if (i >= p.len) { return; }
+  RS[i] = ${EMPTY_SCORE}.0; RI[i] = -1;
+}`;
+}
+
+/** Queries per invocation of the skinny scoring kernel. */
+export const SKINNY_QUERIES = 4;
+
+/**
+ * Scores of a few queries (at most {@link SKINNY_QUERIES}) against corpus rows: one invocation per
+ * corpus row, reading it once (as vec4 when `vec`, i.e. d % 4 == 0) and keeping one accumulator
+ * per query. The product kernel's 64-row tiles would waste all but one row on a single query;
+ * this one is bound by reading the corpus, which is what a one-query search should cost.
+ * Params: M (queries, <= 4), N, K (in vectors), ldc, aOff, bOff (vectors), nx, cOff.
+ */
+export function skinnyShader(vec: boolean): string {
+  const T = vec ? 'vec4<f32>' : 'f32';
+  const dot = vec ? 'dot(A[p.aOff + q * p.K + c], v)' : 'A[p.aOff + q * p.K + c] * v';
+  return `struct P { M: u32, N: u32, K: u32, ldc: u32, aOff: u32, bOff: u32, nx: u32, cOff: u32 }
+@group(0) @binding(0) var<storage, read> A: array<${T}>;
+@group(0) @binding(1) var<storage, read> B: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${ELEM_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let n = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
+  if (n >= p.N) { return; }
+  var acc: array<f32, ${SKINNY_QUERIES}>;
+  let row = p.bOff + n * p.K;
+  for (var c = 0u; c < p.K; c = c + 1u) {
+    let v = B[row + c];
+    for (var q = 0u; q < p.M; q = q + 1u) { acc[q] = acc[q] + ${dot}; }
+  }
+  for (var q = 0u; q < p.M; q = q + 1u) { C[p.cOff + q * p.ldc + n] = clamp(acc[q], -1.0, 1.0); }
+}`;
+}

@@ -1,0 +1,84 @@
+import { randomTensor } from '@cosinekit/conformance';
+import { getBackend, registerBackend, unregisterBackend } from '@cosinekit/core/backend';
+import { describe, expect, it } from 'vitest';
+import { createWebGpuBackend, type WebGpuEntry } from '../src/index.js';
+import { webgpuSkipReason } from './available.js';
+
+const skip = await webgpuSkipReason();
+if (skip) console.log(`[webgpu] device tests skipped: ${skip}`);
+
+/** Dawn's entry, wrapped so the test can reach the device the backend opens (to lose it). */
+async function dawnWithHandle(): Promise<{ gpu: WebGpuEntry; devices: GPUDevice[] }> {
+  const { create } = (await import('webgpu')) as unknown as { create(flags: string[]): GPU };
+  const real = create(['backend=opengles', 'featureLevel=compatibility']);
+  const devices: GPUDevice[] = [];
+  const gpu: WebGpuEntry = {
+    async requestAdapter(options) {
+      const a = (await real.requestAdapter(options as GPURequestAdapterOptions)) as GPUAdapter | null;
+      if (!a) return null;
+      return new Proxy(a, {
+        get(target, prop) {
+          if (prop === 'requestDevice') {
+            return async (d: GPUDeviceDescriptor) => {
+              const dev = await target.requestDevice(d);
+              devices.push(dev);
+              return dev;
+            };
+          }
+          const v = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    },
+  };
+  return { gpu, devices };
+}
+
+describe.skipIf(skip !== null)('webgpu device in Node (Dawn)', () => {
+  it('runs on an injected GPU entry (Dawn create())', async () => {
+    const { gpu, devices } = await dawnWithHandle();
+    const b = createWebGpuBackend({ gpu });
+    try {
+      const n = await b.kernels.rowNorms!(randomTensor(3, 5, 1));
+      expect(n.length).toBe(3);
+      expect(devices.length).toBe(1);
+      expect(b.describe!().source).toBe('injected');
+    } finally {
+      await b.dispose?.();
+    }
+  });
+
+  it('a lost device becomes a typed error once, and the next call opens a new device', async () => {
+    const { gpu, devices } = await dawnWithHandle();
+    const b = createWebGpuBackend({ gpu });
+    try {
+      const x = randomTensor(4, 6, 2);
+      await b.kernels.rowNorms!(x);
+      devices[0].destroy();
+      await devices[0].lost;
+      await expect(b.kernels.rowNorms!(x)).rejects.toMatchObject({
+        name: 'CosineKitError',
+        code: 'UNSUPPORTED',
+        message: expect.stringMatching(/WebGPU device was lost/),
+      });
+      const again = await b.kernels.rowNorms!(x);
+      expect(again.length).toBe(4);
+      expect(devices.length).toBe(2);
+    } finally {
+      await b.dispose?.();
+    }
+  });
+
+  it('with no adapter, init() fails with the reason and the registry falls back', async () => {
+    const none: WebGpuEntry = { requestAdapter: async () => null };
+    registerBackend('webgpu-none', () => createWebGpuBackend({ gpu: none }), 1000);
+    try {
+      const skipped: string[] = [];
+      const chosen = await getBackend(undefined, (name, reason) => skipped.push(`${name}: ${reason}`));
+      expect(chosen.name).not.toBe('webgpu-none');
+      expect(skipped.join('\n')).toMatch(/webgpu-none: webgpu unavailable: .*offers no WebGPU adapter/);
+    } finally {
+      unregisterBackend('webgpu-none');
+    }
+  });
+});

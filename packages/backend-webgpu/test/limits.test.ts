@@ -1,0 +1,90 @@
+import { checkTopK, cosineMatrix64, matmul64, norms64, randomTensor } from '@cosinekit/conformance';
+import { activate } from '@cosinekit/core/backend';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
+import { webgpuSkipReason } from './available.js';
+
+/**
+ * A device far smaller than any real one: 4 KiB bindings, 2 KiB of workgroup memory, 4 workgroups
+ * per dispatch dimension. Inputs of tens of KiB must then be split into many bindings, corpora into
+ * many blocks, score tiles into many tiles and dispatches into many chunks, and still give the
+ * float64 answers.
+ */
+const SMALL = {
+  maxStorageBufferBindingSize: 4096,
+  maxBufferSize: 8192,
+  maxComputeWorkgroupStorageSize: 2048,
+  maxComputeWorkgroupsPerDimension: 4,
+};
+
+const skip = await webgpuSkipReason();
+
+describe.skipIf(skip !== null)('webgpu on artificially small limits', () => {
+  let b: WebGpuBackend;
+  beforeAll(async () => {
+    b = createWebGpuBackend({ limits: SMALL });
+    await b.init?.();
+  });
+  afterAll(() => b?.dispose?.());
+
+  it('reports the lowered limits and a tile that fits them', () => {
+    const d = b.describe!();
+    expect(d.maxStorageBufferBindingSize).toBe(4096);
+    expect(d.maxComputeWorkgroupsPerDimension).toBe(4);
+    expect(String(d.tile)).toMatch(/^16x16 outputs/);
+  });
+
+  it('topK and a resident corpus of 300 x 37 (44 KiB: 19 resident blocks, 4 KiB tiles) give the exact top-k', async () => {
+    const q = randomTensor(23, 37, 1);
+    const c = randomTensor(300, 37, 2);
+    checkTopK('topK small limits', await b.kernels.topK!(q, c, 7), q, c, 7, 2e-5);
+    const h = await b.kernels.createCorpus!(c);
+    try {
+      checkTopK('corpusSearch small limits', await b.kernels.corpusSearch!(h, q, 7), q, c, 7, 2e-5);
+      const m = await b.kernels.corpusMatrix!(h, q);
+      const want = cosineMatrix64(q, c);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(m[i] - want[i])).toBeLessThanOrEqual(2e-5);
+      const rows = await b.kernels.readCorpus!(h);
+      expect(rows.length).toBe(300 * 37);
+    } finally {
+      h.dispose();
+    }
+  });
+
+  it('matmul of 70 x 45 by 45 x 90, every transpose, is split into blocks and equals float64', async () => {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const a = ta ? randomTensor(45, 70, 3) : randomTensor(70, 45, 3);
+        const bm = tb ? randomTensor(90, 45, 4) : randomTensor(45, 90, 4);
+        const got = await b.kernels.matmul!(a, bm, ta, tb);
+        const { c, scale } = matmul64(a, bm, ta, tb);
+        for (let i = 0; i < c.length; i++)
+          expect(Math.abs(got[i] - c[i])).toBeLessThanOrEqual(1e-5 * scale[i] + 1e-30);
+      }
+    }
+  });
+
+  it('row and element-wise kernels on 400 x 30 (47 KiB) equal float64', async () => {
+    const x = randomTensor(400, 30, 5);
+    const norms = await b.kernels.rowNorms!(x);
+    const want = norms64(x);
+    for (let i = 0; i < want.length; i++)
+      expect(Math.abs(norms[i] - want[i])).toBeLessThanOrEqual(1e-5 * want[i]);
+    const g = await b.kernels.activation!('gelu', x);
+    for (let i = 0; i < x.data.length; i++) {
+      const w = activate('gelu', x.data[i]);
+      expect(Math.abs(g[i] - w)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(w)));
+    }
+    const cos = await b.kernels.cosineRows!(x, randomTensor(400, 30, 6));
+    expect(cos.length).toBe(400);
+  });
+
+  it('a row larger than one binding is refused with the reason', async () => {
+    const wide = randomTensor(2, 2000, 7);
+    await expect(Promise.resolve().then(() => b.kernels.rowNorms!(wide))).rejects.toThrow(
+      /does not fit the storage binding limit/,
+    );
+  });
+});
+
+if (skip) console.log(`[webgpu] small-limits tests skipped: ${skip}`);

@@ -1,0 +1,97 @@
+import { checkTopK, randomTensor } from '@cosinekit/conformance';
+import { describe, expect, it } from 'vitest';
+import { createWebGpuBackend } from '../src/index.js';
+import { webgpuSkipReason } from './available.js';
+
+const skip = await webgpuSkipReason();
+if (skip) console.log(`[webgpu] resource tests skipped: ${skip}`);
+
+describe.skipIf(skip !== null)('webgpu device resources', () => {
+  it('1,000 create/search/dispose cycles leave live GPU buffers and pipelines where the first left them', async () => {
+    const b = createWebGpuBackend();
+    try {
+      await b.init?.();
+      const c = randomTensor(200, 24, 11);
+      const q = randomTensor(3, 24, 12);
+      const cycle = async () => {
+        const h = await b.kernels.createCorpus!(c);
+        const r = await b.kernels.corpusSearch!(h, q, 5);
+        h.dispose();
+        return r;
+      };
+      checkTopK('first cycle', await cycle(), q, c, 5, 2e-5);
+      const first = b.stats();
+      expect(first.inUseBuffers).toBe(0);
+      for (let i = 1; i < 1000; i++) await cycle();
+      const last = b.stats();
+      expect(last).toEqual(first);
+      expect(b.memory!()).toEqual({ residentHandles: 0, objects: 0, bytes: 0 });
+    } finally {
+      await b.dispose?.();
+    }
+    expect(b.stats()).toEqual({ liveBuffers: 0, liveBytes: 0, inUseBuffers: 0, pipelines: 0 });
+  }, 300_000);
+
+  it('dispose() destroys every buffer, resident corpora included, and a later call opens a fresh device', async () => {
+    const b = createWebGpuBackend();
+    const c = randomTensor(50, 8, 13);
+    for (let i = 0; i < 5; i++) {
+      const h = await b.kernels.createCorpus!(c);
+      await b.kernels.topK!(c, c, 3);
+      expect(b.stats().liveBuffers).toBeGreaterThan(0);
+      await b.dispose?.();
+      expect(h.disposed).toBe(true);
+      expect(b.stats().liveBuffers).toBe(0);
+      await expect(Promise.resolve().then(() => b.kernels.corpusSearch!(h, c, 1))).rejects.toMatchObject({
+        code: 'DISPOSED',
+      });
+    }
+  }, 120_000);
+
+  it('pipelines compile once per shape family: new sizes reuse them', async () => {
+    const b = createWebGpuBackend();
+    try {
+      await b.kernels.topK!(randomTensor(3, 10, 1), randomTensor(40, 10, 2), 2);
+      const n = b.stats().pipelines;
+      await b.kernels.topK!(randomTensor(9, 77, 3), randomTensor(300, 77, 4), 9);
+      expect(b.stats().pipelines).toBe(n);
+    } finally {
+      await b.dispose?.();
+    }
+  }, 120_000);
+
+  it('describe() names the adapter and its limits, and says when it is emulated', async () => {
+    const b = createWebGpuBackend();
+    try {
+      await b.init?.();
+      const d = b.describe!();
+      for (const key of [
+        'vendor',
+        'architecture',
+        'description',
+        'features',
+        'maxStorageBufferBindingSize',
+        'maxComputeWorkgroupStorageSize',
+      ]) {
+        expect(d, key).toHaveProperty(key);
+      }
+      const text = `${d.vendor} ${d.architecture} ${d.description}`.toLowerCase();
+      if (/swiftshader|llvmpipe|lavapipe/.test(text))
+        expect(d.emulated).toBe('CPU emulation, correctness only');
+    } finally {
+      await b.dispose?.();
+    }
+  });
+
+  it('rejects malformed options by name', () => {
+    expect(() => createWebGpuBackend({ limits: { maxStorageBufferBindingSize: 0 } })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        arg: 'options.limits.maxStorageBufferBindingSize',
+      }),
+    );
+    expect(() => createWebGpuBackend({ gpu: {} as never })).toThrow(
+      expect.objectContaining({ arg: 'options.gpu' }),
+    );
+  });
+});
