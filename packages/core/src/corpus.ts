@@ -127,6 +127,7 @@ export class Corpus {
       const step = signal ? this.#blockRows(q) : q.rows;
       const parts: TopKResult[] = [];
       for (let i0 = 0; i0 < q.rows; i0 += step) {
+        if (i0 > 0) await pause();
         checkSignal('search', signal);
         const block = step >= q.rows ? q : sliceRows(q, i0, Math.min(q.rows, i0 + step));
         parts.push(await this.#searchBlock(block, kk, masks, signal));
@@ -304,6 +305,7 @@ export class Corpus {
       if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, signal), q.rows, this.#live);
       const out = new Float32Array(q.rows * this.#live);
       for (let i0 = 0; i0 < q.rows; i0 += step) {
+        if (i0 > 0) await pause();
         checkSignal('similarity', signal);
         const i1 = Math.min(q.rows, i0 + step);
         out.set(await this.#similarityBlock(sliceRows(q, i0, i1), signal), i0 * this.#live);
@@ -666,6 +668,14 @@ interface Masks {
 function checkOptions(op: string, o: unknown): void {
   if (typeof o !== 'object' || o === null || Array.isArray(o))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
+}
+
+/**
+ * Lets timers and events run between the steps of an abortable call: a synchronous kernel resolves
+ * in a microtask, so without this an `abort()` from a timer or a click could never be seen.
+ */
+function pause(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Rows [i0, i1) of `q` as a view (kernels do not keep their inputs). */
