@@ -3,9 +3,10 @@
 // rows that pass) and on wasm (which has no filtered kernel: the kit widens its top-k instead).
 // Every filtered answer is checked against a brute-force top-k over the passing rows first.
 // Usage (after a build): node apps/bench/scripts/filtered-search.mjs [N=1000000] [d=384] [Q=8] [k=10] [backends=reference,wasm]
+
+import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { createCosineKit, Tensor } from '@cosinekit/core';
 import { createReferenceBackend } from '@cosinekit/core/backend';
-import { createWasmBackend } from '@cosinekit/backend-wasm';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const d = Number(process.argv[3] ?? 384);
