@@ -268,6 +268,14 @@ export class Corpus {
           } catch (e) {
             argError('INVALID_ARGUMENT', op, 'options.filter', `threw on row ${ord}: ${String(e)}`, e);
           }
+          // A promise (an async predicate) would read as true and let every row through.
+          if (typeof keep !== 'boolean')
+            argError(
+              'INVALID_TYPE',
+              op,
+              'options.filter',
+              `must return true or false, got ${describeType(keep)} for row ${ord}.`,
+            );
           masks[i][j] = keep ? 1 : 0;
         }
       });

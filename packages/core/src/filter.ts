@@ -11,7 +11,8 @@ type Id = number | string;
  * - `{ deny: ids }`: every row but these; unknown ids are ignored likewise.
  * - `{ mask: Uint8Array }`: one byte per live row, in ordinal order (the column order of
  *   `similarity`): 1 keeps the row, 0 drops it; its length must be `corpus.rows` when the search runs.
- * - a predicate `(id) => boolean`, called once per live row when the search runs.
+ * - a predicate `(id) => boolean`, called once per live row when the search runs; it must return a
+ *   boolean (an async predicate is refused rather than read as true).
  *
  * Lists and masks are copied when `search` is called; a predicate is called when the search runs.
  */

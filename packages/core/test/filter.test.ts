@@ -127,6 +127,13 @@ describe('bad filters', () => {
     });
   }
 
+  it('refuses a predicate that does not answer true or false (an async one)', async () => {
+    const c = await kit.corpus(rows(10, 3, 13));
+    const e = await c.search(rows(1, 3, 12), 2, { filter: (async () => false) as never }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_TYPE', op: 'search', arg: 'options.filter' });
+    c.dispose();
+  });
+
   it('names a throwing predicate', async () => {
     const c = await kit.corpus(rows(10, 3, 13));
     const e = await c
