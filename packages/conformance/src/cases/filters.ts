@@ -1,5 +1,5 @@
 import { Tensor } from '@cosinekit/core';
-import { check } from '../assert.js';
+import { check, skip } from '../assert.js';
 import { type ConformanceCase, defineCase } from './context.js';
 import { checkTopK } from './search.js';
 
@@ -98,6 +98,38 @@ export function filterCases(): ConformanceCase[] {
           );
         } finally {
           corpus.dispose();
+        }
+      },
+    ),
+  );
+  cases.push(
+    defineCase(
+      'filters',
+      'corpusSearchAllowed, where a backend has it: only allowed rows, exact',
+      undefined,
+      async ({ kernels, tol }, data) => {
+        const run = kernels.corpusSearchAllowed;
+        if (!run) skip('this backend has no corpusSearchAllowed kernel; the kit filters around corpusSearch');
+        const n = 700;
+        const d = 19;
+        const q = data.matrix(4, d);
+        const c = data.matrix(n, d);
+        // Allowed rows in runs and singletons, across tile boundaries.
+        const pass = Array.from({ length: n }, (_, i) => i).filter((i) => i % 97 < 5 || i % 13 === 0);
+        const allow = new Uint8Array(n);
+        for (const i of pass) allow[i] = 1;
+        const h = await kernels.createCorpus(c);
+        try {
+          const k = 9;
+          const r = await run.call(kernels, h, q, k, allow);
+          const at = new Map(pass.map((o, i) => [o, i]));
+          const local = Int32Array.from(r.indices, (o) => {
+            check(at.has(o), `corpusSearchAllowed: returned row ${o}, which is not allowed`);
+            return at.get(o)!;
+          });
+          checkTopK('corpusSearchAllowed', { ...r, indices: local }, q, pick(c, pass), k, tol.cosine);
+        } finally {
+          h.dispose();
         }
       },
     ),
