@@ -107,7 +107,9 @@ export interface CosineKit {
    * {@link CorpusChunk}), without ever holding all rows in one host array: chunks are gathered into
    * segments of about `options.segmentBytes` and each segment is uploaded as it fills. Ids come
    * with the chunks (all chunks or none). An error in the stream, a bad chunk or an abort disposes
-   * what was built and rejects.
+   * what was built and rejects. Segments are not merged while building; a later `add` that takes
+   * the corpus past eight segments merges them all, which needs one host copy of every row, so size
+   * `segmentBytes` to keep a corpus you will add to within eight segments.
    */
   corpusFrom(
     source: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>,
