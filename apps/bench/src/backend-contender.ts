@@ -40,7 +40,7 @@ export function backendContender(id: string, create: () => Promise<Backend>): Co
           providers: info.providers,
         },
         ...(backend.name === 'wasm' && hasChunkedCorpus(backend)
-          ? { million: (spec, settings) => runMillion(backend, id, spec, settings) }
+          ? { million: (spec, settings) => runMillion(kit, backend, id, spec, settings) }
           : {}),
         methods: (kind) => [
           ...approximateSearch(info, kitMethods(kit, info, kind)),

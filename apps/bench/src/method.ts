@@ -35,7 +35,7 @@ export interface OpenContender {
   readonly info: ContenderInfo;
   methods(kind: WorkloadKind, spec: WorkloadSpec): Method[];
   /** The `million` preset (wasm only): builds, searches and disposes its corpus; absent when it cannot run it. */
-  million?(spec: WorkloadSpec, settings: RunSettings): BenchResult[];
+  million?(spec: WorkloadSpec, settings: RunSettings): Promise<BenchResult[]>;
   /** After every method disposed what it made: what is still held that should not be, if anything. */
   leaks?(): string | undefined;
   close(): Promise<void>;

@@ -1,10 +1,10 @@
 /**
- * The `million` preset: a corpus of one million 384-d rows stored as int8 in the wasm backend, built a
- * chunk at a time from a generator with `createCorpusFrom` (no 1.5 GB host array), then searched with
- * 1 and 16 queries. What it shows is memory: a search needs O(Q x k + tile) bytes beyond the corpus
+ * The `million` preset: a corpus of one million 384-d rows stored as int8 in the wasm backend, built
+ * through the public `kit.corpusFrom` from a generator of chunks (no 1.5 GB host array: segments of
+ * {@link MILLION_SEGMENT_BYTES} are uploaded as they fill), then searched with 1 and 16 queries. What it shows is memory: a search needs O(Q x k + tile) bytes beyond the corpus
  * whatever N is. Shared by Node and the browser page: it imports nothing from Node.
  */
-import { type Backend, Tensor, type TopKResult } from '@cosinekit/core';
+import { type Backend, type CosineKit, Tensor, type TopKResult } from '@cosinekit/core';
 import { summarize } from './stats.js';
 import { now } from './timing.js';
 import type { Accuracy, BenchResult, MillionMemory, RunSettings, WorkloadSpec } from './types.js';
@@ -23,26 +23,30 @@ const CHUNK = 4096;
 const TOLERANCE = 1e-4;
 const MIN_RECALL = 0.99;
 
-/** What the preset needs of the wasm backend beyond core's contract (duck-typed: no import of the package). */
-interface ChunkedCorpusApi {
-  createCorpusFrom(
-    source: { rows: number; cols: number; read(start: number, count: number): Float32Array },
-    options: { storage: 'int8'; rerank: number },
-  ): { dispose(): void; storage?: string };
+/** Host rows gathered per uploaded segment: 1M x 384 float32 rows make 6 segments. */
+export const MILLION_SEGMENT_BYTES = 256 * 2 ** 20;
+
+/** What the preset reads of the wasm backend beyond core's contract (duck-typed: no import of the package). */
+interface WasmMemoryApi {
   memoryPeak(): number;
   memory(): { bytes: number };
   describe(): { wasmMemoryBytes?: unknown };
 }
 
-/** True when `backend` can build a corpus from chunks and report its allocator peak (the wasm backend). */
+/** True when `backend` reports its allocator peak and memory (the wasm backend). */
 export function hasChunkedCorpus(backend: Backend): boolean {
-  const b = backend as Backend & Partial<ChunkedCorpusApi>;
+  const b = backend as Backend & Partial<WasmMemoryApi>;
   return (
-    typeof b.createCorpusFrom === 'function' &&
-    typeof b.memoryPeak === 'function' &&
-    typeof b.memory === 'function' &&
-    typeof b.describe === 'function'
+    typeof b.memoryPeak === 'function' && typeof b.memory === 'function' && typeof b.describe === 'function'
   );
+}
+
+/** The preset's rows, `CHUNK` at a time, as a stream for `corpusFrom`. */
+function* chunksOf(seed: number, n: number, d: number): Generator<Tensor> {
+  for (let start = 0; start < n; start += CHUNK) {
+    const count = Math.min(CHUNK, n - start);
+    yield new Tensor(generateRows(seed, d, start, count, new Float32Array(count * d)), count, d);
+  }
 }
 
 /**
@@ -174,47 +178,38 @@ export function fmtBytes(b: number | undefined): string {
  * never under three), with the allocator's peak measured over every timed search. Returns one result
  * per query count, both carrying the memory figures.
  */
-export function runMillion(
+export async function runMillion(
+  kit: CosineKit,
   backend: Backend,
   contender: string,
   spec: WorkloadSpec,
   settings: RunSettings,
-): BenchResult[] {
+): Promise<BenchResult[]> {
   const { q, n, d } = spec.size;
   const k = spec.size.k ?? 10;
   const seed = settings.seed;
-  const api = backend as unknown as ChunkedCorpusApi;
+  const api = backend as unknown as WasmMemoryApi;
   const wasmBytes = () => Number(api.describe().wasmMemoryBytes ?? 0);
   const rssBefore = rss();
   const wasmBefore = wasmBytes();
   const residentBefore = api.memory().bytes;
   const t0 = now();
-  const corpus = api.createCorpusFrom(
-    {
-      rows: n,
-      cols: d,
-      read: (start, count) => generateRows(seed, d, start, count, new Float32Array(count * d)),
-    },
-    { storage: 'int8', rerank: MILLION_RERANK },
-  );
+  const corpus = await kit.corpusFrom(chunksOf(seed, n, d), {
+    storage: 'int8',
+    rerank: MILLION_RERANK,
+    segmentBytes: MILLION_SEGMENT_BYTES,
+  });
   try {
     const buildMs = now() - t0;
-    if (corpus.storage !== undefined && corpus.storage !== 'int8')
-      throw new Error('this wasm backend does not store int8 corpora');
+    if (corpus.backend !== backend.name || corpus.storage !== 'int8')
+      throw new Error(`${backend.name} did not keep the corpus as int8 (held by '${corpus.backend}')`);
     const resident = api.memory().bytes;
     const wasmAfter = wasmBytes();
     const queries = millionQueries(seed, q, n, d);
-    const corpusSearch = backend.kernels.corpusSearch;
-    if (!corpusSearch) throw new Error(`${backend.name} has no corpusSearch kernel`);
-    const search = (rows: number) =>
-      corpusSearch.call(
-        backend.kernels,
-        corpus as never,
-        new Tensor(queries.subarray(0, rows * d), rows, d),
-        k,
-      ) as TopKResult;
-    const time = (rows: number) => {
-      for (let i = 0; i < settings.warmup; i++) search(rows);
+    const search = async (rows: number): Promise<TopKResult> =>
+      corpus.search(new Tensor(queries.subarray(0, rows * d), rows, d), k);
+    const time = async (rows: number) => {
+      for (let i = 0; i < settings.warmup; i++) await search(rows);
       const samples: number[] = [];
       const start = now();
       let last: TopKResult | undefined;
@@ -223,15 +218,15 @@ export function runMillion(
         (samples.length < 3 || now() - start < settings.budgetSeconds * 1000)
       ) {
         const s = now();
-        last = search(rows);
+        last = await search(rows);
         samples.push(now() - s);
       }
-      return { timing: summarize(samples, 1), out: last ?? search(rows) };
+      return { timing: summarize(samples, 1), out: last ?? (await search(rows)) };
     };
     api.memoryPeak(); // starts a new measurement: the peak below is the searches' alone
     const wasmBeforeSearch = wasmBytes();
-    const one = time(1);
-    const many = time(q);
+    const one = await time(1);
+    const many = await time(q);
     const peak = api.memoryPeak();
     const memory: MillionMemory = {
       wasmBefore,
@@ -257,7 +252,7 @@ export function runMillion(
       memory.rssBefore !== undefined && memory.rssAfter !== undefined
         ? `; RSS ${fmtBytes(memory.rssBefore)} -> ${fmtBytes(memory.rssAfter)}`
         : '';
-    const row = (rows: number, m: ReturnType<typeof time>, note: string): BenchResult => {
+    const row = (rows: number, m: Awaited<ReturnType<typeof time>>, note: string): BenchResult => {
       const judged = judge(m.out, Math.min(rows, nq), k, exact);
       const ok = judged.maxAbsError <= TOLERANCE && (judged.recall ?? 0) >= MIN_RECALL;
       const msPerQuery = m.timing.median / rows;
@@ -265,7 +260,7 @@ export function runMillion(
         workload: spec.id,
         contender,
         role: 'backend',
-        method: `int8 corpus from chunks, re-rank ${MILLION_RERANK}k, ${rows} quer${rows === 1 ? 'y' : 'ies'}`,
+        method: `int8 corpus from chunks (kit.corpusFrom), re-rank ${MILLION_RERANK}k, ${rows} quer${rows === 1 ? 'y' : 'ies'}`,
         ranBy: backend.name,
         size: { ...spec.size, q: rows },
         shrunk: false,

@@ -79,7 +79,7 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
         if (w.data === 'million') {
           specs.set(w.id, w);
           try {
-            if (open.million) results.push(...open.million(w, o.settings));
+            if (open.million) results.push(...(await open.million(w, o.settings)));
             else
               results.push({
                 workload: w.id,

@@ -159,10 +159,22 @@ export interface Kernels {
    * every section present that the storage needs, finite values, normalised rows.
    */
   importCorpus?(stored: StoredCorpus): Awaitable<ResidentCorpus>;
+  /**
+   * Optional: {@link Kernels.corpusSearch} among the rows whose `allow` byte is 1 only
+   * (`allow.length === corpus.rows`); a row whose byte is 0 is never a candidate. At least `k` rows
+   * are allowed. Rows that fail should not be scored at all, so that time falls with the share
+   * allowed. Without it the public API filters exactly around {@link Kernels.corpusSearch}.
+   */
+  corpusSearchAllowed?(
+    corpus: ResidentCorpus,
+    queries: Matrix,
+    k: number,
+    allow: Uint8Array,
+  ): Awaitable<TopKResult>;
 }
 
 /** Kernels a backend may leave out; the optional corpus ones travel with the corpus group. */
-export type OptionalKernelName = 'readCorpus' | 'exportCorpus' | 'importCorpus';
+export type OptionalKernelName = 'readCorpus' | 'exportCorpus' | 'importCorpus' | 'corpusSearchAllowed';
 
 /** Names of the kernels every backend is resolved for. */
 export type KernelName = Exclude<keyof Kernels, OptionalKernelName>;

@@ -1,7 +1,8 @@
 import { checkK, checkSameCols } from './check.js';
-import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus } from './contract.js';
+import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, isCosineKitError } from './errors.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
+import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } from './filter.js';
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
@@ -97,55 +98,262 @@ export class Corpus {
     return this.#disposed;
   }
 
-  /** Top-k rows for each query row, best first, ties to the lower ordinal. */
-  search(queries: TensorInput, k: number): Promise<SearchResult> {
+  /**
+   * Top-k rows for each query row, best first, ties to the lower ordinal. With `options.filter`,
+   * the k best among the rows that pass (all of them, and `result.k` their number, when fewer than
+   * k pass); with `options.signal`, an abort stops the search with `ABORTED` between steps.
+   */
+  search(queries: TensorInput, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    let filter: AdmittedFilter | null;
+    let signal: AbortSignal | undefined;
+    try {
+      checkOptions('search', options);
+      signal = options.signal;
+      checkSignalArg('search', signal);
+      checkSignal('search', signal);
+      filter = options.filter === undefined ? null : admitFilter('search', options.filter);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return this.#run('search', queries, async (q) => {
       checkK('search', k, this.#live);
-      const segs = this.#segments;
-      if (segs.length === 1 && segs[0].deletedCount === 0 && isIdentity(segs[0].ordinals)) {
-        const r = await this.#kernels.corpusSearch('search', 'queries', segs[0].handle, q, k);
-        return new SearchResult(r, this.#idsOf(r.indices));
+      checkSignal('search', signal);
+      const masks = filter ? this.#masks('search', filter) : null;
+      const kk = masks ? Math.min(k, masks.passing) : k;
+      if (kk === 0) {
+        const none = { queries: q.rows, k: 0, indices: new Int32Array(0), scores: new Float32Array(0) };
+        return new SearchResult(none, this.#ids ? [] : undefined);
       }
-      const sel = new TopKSelector(q.rows, k);
-      for (const s of segs) {
-        const live = s.handle.rows - s.deletedCount;
-        if (live === 0) continue;
-        const kk = Math.min(s.handle.rows, k + s.deletedCount);
-        const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk);
-        for (let i = 0; i < q.rows; i++) {
-          for (let t = 0; t < kk; t++) {
-            const local = r.indices[i * kk + t];
-            if (s.deleted[local] === 0) sel.push(i, r.scores[i * kk + t], s.ordinals[local]);
-          }
-        }
+      const step = signal ? this.#blockRows(q) : q.rows;
+      const parts: TopKResult[] = [];
+      for (let i0 = 0; i0 < q.rows; i0 += step) {
+        if (i0 > 0) await pause();
+        checkSignal('search', signal);
+        const block = step >= q.rows ? q : sliceRows(q, i0, Math.min(q.rows, i0 + step));
+        parts.push(await this.#searchBlock(block, kk, masks, signal));
       }
-      const res = sel.result();
+      const res = parts.length === 1 ? parts[0] : concatResults(parts, kk);
       return new SearchResult(res, this.#idsOf(res.indices));
     });
   }
 
-  /** The `queries.rows x corpus.rows` matrix of cosines; columns are live rows in ordinal order. */
-  similarity(queries: TensorInput): Promise<Tensor> {
-    return this.#run('similarity', queries, async (q) => {
-      const segs = this.#segments;
-      if (segs.length === 1 && segs[0].deletedCount === 0) {
-        const d = await this.#kernels.corpusMatrix('similarity', 'queries', segs[0].handle, q);
-        return new Tensor(d, q.rows, this.#live);
-      }
-      const out = new Float32Array(q.rows * this.#live);
-      let col = 0;
-      for (const s of segs) {
-        const n = s.handle.rows;
-        const m = await this.#kernels.corpusMatrix('similarity', 'queries', s.handle, q);
-        let c = col;
-        for (let j = 0; j < n; j++) {
-          if (s.deleted[j]) continue;
-          for (let i = 0; i < q.rows; i++) out[i * this.#live + c] = m[i * n + j];
-          c++;
+  /** One block of queries: top-`k` over the live rows (those `masks` allow), as ordinals. */
+  async #searchBlock(q: Tensor, k: number, masks: Masks | null, signal?: AbortSignal): Promise<TopKResult> {
+    const segs = this.#segments;
+    if (!masks && segs.length === 1 && segs[0].deletedCount === 0 && isIdentity(segs[0].ordinals)) {
+      return this.#kernels.corpusSearch('search', 'queries', segs[0].handle, q, k);
+    }
+    const sel = new TopKSelector(q.rows, k);
+    for (let si = 0; si < segs.length; si++) {
+      checkSignal('search', signal);
+      const s = segs[si];
+      if (masks) {
+        const p = masks.counts[si];
+        if (p === 0) continue;
+        const ks = Math.min(k, p);
+        if (this.#kernels.canFilter) {
+          const r = await this.#kernels.corpusSearchAllowed(
+            'search',
+            'queries',
+            s.handle,
+            q,
+            ks,
+            masks.masks[si],
+          );
+          for (let t = 0; t < r.indices.length; t++)
+            sel.push(Math.floor(t / ks), r.scores[t], s.ordinals[r.indices[t]]);
+        } else {
+          await this.#searchAround(q, s, masks.masks[si], p, ks, sel, signal);
         }
-        col = c;
+        continue;
+      }
+      const live = s.handle.rows - s.deletedCount;
+      if (live === 0) continue;
+      const kk = Math.min(s.handle.rows, k + s.deletedCount);
+      const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk);
+      for (let i = 0; i < q.rows; i++) {
+        for (let t = 0; t < kk; t++) {
+          const local = r.indices[i * kk + t];
+          if (s.deleted[local] === 0) sel.push(i, r.scores[i * kk + t], s.ordinals[local]);
+        }
+      }
+    }
+    return sel.result();
+  }
+
+  /**
+   * Exact filtered search on a backend that cannot filter: search for a wider `kw`, keep the rows
+   * that pass, and widen (4x, up to every row) for the queries whose prefix held fewer than `k`
+   * passing rows. The best `kw` rows are the exact sorted prefix, so the passing rows in it are the
+   * best passing rows in order. The first width expects the passing share to be spread evenly.
+   */
+  async #searchAround(
+    q: Tensor,
+    s: Segment,
+    allow: Uint8Array,
+    passing: number,
+    k: number,
+    sel: TopKSelector,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const n = s.handle.rows;
+    const failing = n - passing;
+    let kw = Math.min(n, k + failing <= 4 * k ? k + failing : Math.ceil((2 * k * n) / passing));
+    let pending = Array.from({ length: q.rows }, (_, i) => i);
+    while (pending.length > 0) {
+      checkSignal('search', signal);
+      const sub = pending.length === q.rows ? q : pickRows(q, pending);
+      const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, sub, kw);
+      const next: number[] = [];
+      for (let b = 0; b < pending.length; b++) {
+        let found = 0;
+        for (let t = 0; t < kw && found < k; t++) if (allow[r.indices[b * kw + t]] === 1) found++;
+        if (found < k && kw < n) {
+          next.push(pending[b]);
+          continue;
+        }
+        for (let t = 0, got = 0; t < kw && got < k; t++) {
+          const local = r.indices[b * kw + t];
+          if (allow[local] !== 1) continue;
+          sel.push(pending[b], r.scores[b * kw + t], s.ordinals[local]);
+          got++;
+        }
+      }
+      pending = next;
+      kw = Math.min(n, kw * 4);
+    }
+  }
+
+  /** Per segment, 1 for each live row the filter passes, and the counts. */
+  #masks(op: string, f: AdmittedFilter): Masks {
+    const segs = this.#segments;
+    const masks = segs.map((s) => new Uint8Array(s.handle.rows));
+    if (f.kind === 'allow') {
+      for (const id of f.ids) {
+        const ord = this.#byId ? this.#byId.get(id) : typeof id === 'number' ? id : undefined;
+        if (ord === undefined) continue;
+        const at = this.#locate(ord);
+        if (at && at[0].deleted[at[1]] === 0) masks[segs.indexOf(at[0])][at[1]] = 1;
+      }
+    } else if (f.kind === 'deny') {
+      segs.forEach((s, i) => {
+        for (let j = 0; j < s.handle.rows; j++) masks[i][j] = 1 - s.deleted[j];
+      });
+      for (const id of f.ids) {
+        const ord = this.#byId ? this.#byId.get(id) : typeof id === 'number' ? id : undefined;
+        if (ord === undefined) continue;
+        const at = this.#locate(ord);
+        if (at) masks[segs.indexOf(at[0])][at[1]] = 0;
+      }
+    } else if (f.kind === 'mask') {
+      if (f.mask.length !== this.#live)
+        argError(
+          'SHAPE_MISMATCH',
+          op,
+          'options.filter.mask',
+          `has ${f.mask.length} bytes, but the corpus has ${this.#live} live rows (one byte per row).`,
+        );
+      let r = 0;
+      segs.forEach((s, i) => {
+        for (let j = 0; j < s.handle.rows; j++) if (s.deleted[j] === 0) masks[i][j] = f.mask[r++];
+      });
+    } else {
+      segs.forEach((s, i) => {
+        for (let j = 0; j < s.handle.rows; j++) {
+          if (s.deleted[j]) continue;
+          const ord = s.ordinals[j];
+          let keep: unknown;
+          try {
+            keep = f.test(this.#ids ? this.#ids.get(ord)! : ord);
+          } catch (e) {
+            argError('INVALID_ARGUMENT', op, 'options.filter', `threw on row ${ord}: ${String(e)}`, e);
+          }
+          // A promise (an async predicate) would read as true and let every row through.
+          if (typeof keep !== 'boolean')
+            argError(
+              'INVALID_TYPE',
+              op,
+              'options.filter',
+              `must return true or false, got ${describeType(keep)} for row ${ord}.`,
+            );
+          masks[i][j] = keep ? 1 : 0;
+        }
+      });
+    }
+    const counts = masks.map((m) => {
+      let c = 0;
+      for (let j = 0; j < m.length; j++) c += m[j];
+      return c;
+    });
+    return { masks, counts, passing: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  /** Query rows per step of an abortable call: about 2^26 multiply-adds per kernel call. */
+  #blockRows(q: Tensor): number {
+    return Math.max(1, Math.min(q.rows, Math.floor(2 ** 26 / Math.max(1, this.#live * this.cols))));
+  }
+
+  /**
+   * The `queries.rows x corpus.rows` matrix of cosines; columns are live rows in ordinal order.
+   * With `options.signal`, an abort stops it with `ABORTED` between steps.
+   */
+  similarity(queries: TensorInput, options: { signal?: AbortSignal } = {}): Promise<Tensor> {
+    let signal: AbortSignal | undefined;
+    try {
+      checkOptions('similarity', options);
+      signal = options.signal;
+      checkSignalArg('similarity', signal);
+      checkSignal('similarity', signal);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#run('similarity', queries, async (q) => {
+      checkSignal('similarity', signal);
+      const step = signal ? this.#blockRows(q) : q.rows;
+      if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, signal), q.rows, this.#live);
+      const out = new Float32Array(q.rows * this.#live);
+      for (let i0 = 0; i0 < q.rows; i0 += step) {
+        if (i0 > 0) await pause();
+        checkSignal('similarity', signal);
+        const i1 = Math.min(q.rows, i0 + step);
+        out.set(await this.#similarityBlock(sliceRows(q, i0, i1), signal), i0 * this.#live);
       }
       return new Tensor(out, q.rows, this.#live);
+    });
+  }
+
+  async #similarityBlock(q: Tensor, signal?: AbortSignal): Promise<Float32Array> {
+    const segs = this.#segments;
+    if (segs.length === 1 && segs[0].deletedCount === 0) {
+      return this.#kernels.corpusMatrix('similarity', 'queries', segs[0].handle, q);
+    }
+    const out = new Float32Array(q.rows * this.#live);
+    let col = 0;
+    for (const s of segs) {
+      checkSignal('similarity', signal);
+      const n = s.handle.rows;
+      const m = await this.#kernels.corpusMatrix('similarity', 'queries', s.handle, q);
+      let c = col;
+      for (let j = 0; j < n; j++) {
+        if (s.deleted[j]) continue;
+        for (let i = 0; i < q.rows; i++) out[i * this.#live + c] = m[i * n + j];
+        c++;
+      }
+      col = c;
+    }
+    return out;
+  }
+
+  /**
+   * @internal Appends admitted rows as a new segment without merging (used by `corpusFrom`, which
+   * sizes its segments itself so that no copy of the whole corpus is ever made).
+   */
+  appendRows(op: string, t: Tensor, ids: Id[] | undefined): Promise<void> {
+    return this.#exclusive(op, async () => {
+      this.#checkIds(op, ids, t.rows);
+      this.#checkRoom(t.rows);
+      const handle = await this.#kernels.createCorpus(op, 'source', t, this.#options);
+      this.#append(handle, ids, this.#keepsHost ? t.data : null, null);
     });
   }
 
@@ -456,6 +664,55 @@ export function checkIdList(op: string, ids: readonly Id[], n: number, existing?
       argError('INVALID_ARGUMENT', op, `ids[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
     seen.add(id);
   }
+}
+
+/** Per segment: the allowed rows (1) and how many; `passing` is their total. */
+interface Masks {
+  masks: Uint8Array[];
+  counts: number[];
+  passing: number;
+}
+
+function checkOptions(op: string, o: unknown): void {
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
+}
+
+/**
+ * Lets timers and events run between the steps of an abortable call: a synchronous kernel resolves
+ * in a microtask, so without this an `abort()` from a timer or a click could never be seen.
+ */
+function pause(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Rows [i0, i1) of `q` as a view (kernels do not keep their inputs). */
+function sliceRows(q: Tensor, i0: number, i1: number): Tensor {
+  return new Tensor(q.data.subarray(i0 * q.cols, i1 * q.cols), i1 - i0, q.cols);
+}
+
+/** The listed rows of `q`, copied into one matrix. */
+function pickRows(q: Tensor, rows: number[]): Tensor {
+  const d = q.cols;
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, b) => {
+    out.set(q.data.subarray(r * d, (r + 1) * d), b * d);
+  });
+  return new Tensor(out, rows.length, d);
+}
+
+/** Query blocks' results, one after the other. */
+function concatResults(parts: TopKResult[], k: number): TopKResult {
+  const queries = parts.reduce((a, p) => a + p.queries, 0);
+  const indices = new Int32Array(queries * k);
+  const scores = new Float32Array(queries * k);
+  let at = 0;
+  for (const p of parts) {
+    indices.set(p.indices, at);
+    scores.set(p.scores, at);
+    at += p.indices.length;
+  }
+  return { queries, k, indices, scores };
 }
 
 function isIdentity(o: Int32Array): boolean {

@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'OUT_OF_MEMORY'
   /** Serialized data is truncated, corrupted or of an unknown version. */
   | 'CORRUPT_DATA'
+  /** The caller's `AbortSignal` fired: the call stopped and left everything as it was before it. */
+  | 'ABORTED'
   /**
    * A backend broke the contract: a kernel threw an error of its own, returned the wrong number of
    * values, an index out of range, a non-finite score, or never settled. The message names the
@@ -128,6 +130,24 @@ export function foreignCorpus(op: string, owner: string, expected: string): neve
     'corpus',
     `belongs to backend '${owner}', not '${expected}'; search a corpus with the kit that created it.`,
   );
+}
+
+/**
+ * Throws `ABORTED` when `signal` has fired. Long calls check it before they start and between their
+ * steps (segments, query blocks, stream chunks); a kernel already running finishes first.
+ */
+export function checkSignal(op: string, signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new CosineKitError(
+      'ABORTED',
+      `Argument 'signal' passed to '${op}' was aborted; the call stopped.`,
+      {
+        op,
+        arg: 'signal',
+        cause: signal.reason,
+      },
+    );
+  }
 }
 
 /** True when `e` is a {@link CosineKitError}, optionally with the given code. */

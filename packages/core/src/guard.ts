@@ -38,6 +38,9 @@ export interface GuardTarget {
 }
 
 /** Watches one kit's calls into its kernels. */
+/** A kernel the guard checks: the resolved ones and the optional corpus kernels. */
+type GuardedKernel = KernelName | OptionalKernelName;
+
 export class Guard {
   readonly #providers: Readonly<Record<string, string>>;
   readonly #timeoutMs: number;
@@ -49,7 +52,11 @@ export class Guard {
 
   /** The backend that runs `kernel`. */
   provider(kernel: KernelName | OptionalKernelName): string {
-    const group = kernel === 'readCorpus' || kernel === 'exportCorpus' || kernel === 'importCorpus';
+    const group =
+      kernel === 'readCorpus' ||
+      kernel === 'exportCorpus' ||
+      kernel === 'importCorpus' ||
+      kernel === 'corpusSearchAllowed';
     return this.#providers[group ? 'createCorpus' : kernel] ?? 'unknown';
   }
 
@@ -151,11 +158,12 @@ export class Guard {
   topK(
     op: string,
     arg: string,
-    kernel: KernelName,
+    kernel: GuardedKernel,
     r: unknown,
     queries: number,
     k: number,
     rows: number,
+    allow?: Uint8Array,
   ): TopKResult {
     const fail = (problem: string): never => {
       throw backendError(op, arg, this.provider(kernel), kernel, problem);
@@ -177,6 +185,7 @@ export class Guard {
       for (let t = 0; t < k; t++) {
         const ix = indices[base + t];
         if (!(ix >= 0 && ix < rows)) fail(`returned index ${ix} for query ${q}, outside [0, ${rows}).`);
+        if (allow && allow[ix] !== 1) fail(`returned index ${ix} for query ${q}, a row the filter excludes.`);
         if (t > 0) {
           const a = scores[base + t - 1];
           const b = scores[base + t];
@@ -392,6 +401,32 @@ export class CheckedKernels {
     return andThen(out, (o) => this.guard.floats(op, arg, 'corpusMatrix', o, q.rows * h.rows, 'cosine'));
   }
 
+  /** True when the corpus group searches among allowed rows itself (else the kit filters around it). */
+  get canFilter(): boolean {
+    return typeof this.kernels.corpusSearchAllowed === 'function';
+  }
+
+  corpusSearchAllowed(
+    op: string,
+    arg: string,
+    h: ResidentCorpus,
+    q: Matrix,
+    k: number,
+    allow: Uint8Array,
+  ): Awaitable<TopKResult> {
+    const run = this.kernels.corpusSearchAllowed;
+    if (!run)
+      throw backendError(
+        op,
+        arg,
+        this.guard.provider('corpusSearchAllowed'),
+        'corpusSearchAllowed',
+        'is not implemented.',
+      );
+    const r = this.guard.call(op, arg, 'corpusSearchAllowed', () => run.call(this.kernels, h, q, k, allow));
+    return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearchAllowed', o, q.rows, k, h.rows, allow));
+  }
+
   readCorpus(op: string, arg: string, h: ResidentCorpus): Awaitable<Float32Array> {
     const read = this.kernels.readCorpus;
     if (!read)
@@ -426,6 +461,12 @@ export class CheckedKernels {
         : {}),
       ...(k.importCorpus
         ? { importCorpus: (s: StoredCorpus) => this.importCorpus('importCorpus', 'stored', s) }
+        : {}),
+      ...(k.corpusSearchAllowed
+        ? {
+            corpusSearchAllowed: (h: ResidentCorpus, q: Matrix, n: number, allow: Uint8Array) =>
+              this.corpusSearchAllowed('corpusSearchAllowed', 'queries', h, q, n, allow),
+          }
         : {}),
       matmul: (a, b, ta, tb, out) => {
         const m = ta ? a.cols : a.rows;

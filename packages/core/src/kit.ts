@@ -9,9 +9,10 @@ import {
   type ResidentCorpus,
   type StoredCorpus,
 } from './contract.js';
-import { Corpus, type CorpusCreateOptions, checkIdList, copyIds } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, isCosineKitError } from './errors.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
+import { checkSignalArg } from './filter.js';
 import { admit, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
 import { referenceKernels } from './reference.js';
@@ -40,6 +41,21 @@ export interface CosineKitOptions {
    */
   timeoutMs?: number;
 }
+
+/** One chunk of a {@link CosineKit.corpusFrom} stream: rows, or rows with one id each. */
+export type CorpusChunk = TensorInput | { readonly rows: TensorInput; readonly ids?: readonly Id[] };
+
+/** Options of {@link CosineKit.corpusFrom}. */
+export interface CorpusFromOptions extends Omit<CorpusCreateOptions, 'ids'> {
+  /** Called with the number of rows resident so far, after each segment is uploaded. */
+  onProgress?: (rowsDone: number) => void;
+  /** Stops the build with `ABORTED` between chunks; what was built is disposed. */
+  signal?: AbortSignal;
+  /** Host bytes gathered before a segment is uploaded (default 64 MiB; one chunk at least). */
+  segmentBytes?: number;
+}
+
+const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
 
 /** The default of {@link CosineKitOptions.timeoutMs}. */
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -86,6 +102,19 @@ export interface CosineKit {
    * the reference backend, reported through `onFallback`); `ids` are returned with search results.
    */
   corpus(rows: TensorInput, options?: CorpusCreateOptions): Promise<Corpus>;
+  /**
+   * Builds a corpus from a stream of row chunks (an iterable or async iterable of
+   * {@link CorpusChunk}), without ever holding all rows in one host array: chunks are gathered into
+   * segments of about `options.segmentBytes` and each segment is uploaded as it fills. Ids come
+   * with the chunks (all chunks or none). An error in the stream, a bad chunk or an abort disposes
+   * what was built and rejects. Segments are not merged while building; a later `add` that takes
+   * the corpus past eight segments merges them all, which needs one host copy of every row, so size
+   * `segmentBytes` to keep a corpus you will add to within eight segments.
+   */
+  corpusFrom(
+    source: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>,
+    options?: CorpusFromOptions,
+  ): Promise<Corpus>;
   /** Loads a corpus saved by {@link Corpus.save} onto this kit's backend. */
   loadCorpus(bytes: Uint8Array): Promise<Corpus>;
   /** Disposes every corpus this kit created that is still alive. */
@@ -318,6 +347,102 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         ...(ids ? { ids } : {}),
       });
     },
+    async corpusFrom(source, options = {}) {
+      const op = 'corpusFrom';
+      checkCorpusOptions(options, op);
+      const { onProgress, signal, segmentBytes = DEFAULT_SEGMENT_BYTES } = options;
+      if ((options as CorpusCreateOptions).ids !== undefined)
+        argError('INVALID_ARGUMENT', op, 'options.ids', 'is not taken here: give ids with each chunk.');
+      if (onProgress !== undefined && typeof onProgress !== 'function')
+        argError(
+          'INVALID_TYPE',
+          op,
+          'options.onProgress',
+          `must be a function, got ${describeType(onProgress)}.`,
+        );
+      if (!(typeof segmentBytes === 'number' && segmentBytes > 0))
+        argError(
+          'INVALID_ARGUMENT',
+          op,
+          'options.segmentBytes',
+          `must be a number > 0, got ${String(segmentBytes)}.`,
+        );
+      checkSignalArg(op, signal);
+      checkSignal(op, signal);
+      const it = iterate(source, op);
+      let c: Corpus | undefined;
+      let cols = 0;
+      let withIds: boolean | undefined;
+      let pending: Tensor[] = [];
+      let pendingIds: Id[] = [];
+      let pendingRows = 0;
+      let done = 0;
+      const flush = async () => {
+        if (pendingRows === 0) return;
+        const t = pending.length === 1 ? pending[0] : concatRows(pending, pendingRows, cols);
+        const ids = withIds ? pendingIds : undefined;
+        pending = [];
+        pendingIds = [];
+        pendingRows = 0;
+        if (c === undefined) {
+          if (ids) checkIdList(op, ids, t.rows);
+          c = await place(op, t, {
+            storage: options.storage,
+            rerank: options.rerank,
+            ...(ids ? { ids } : {}),
+          });
+        } else {
+          await c.appendRows(op, t, ids);
+        }
+        done += t.rows;
+        onProgress?.(done);
+      };
+      try {
+        let i = 0;
+        for (;;) {
+          checkSignal(op, signal);
+          const step = await it.next();
+          if (step.done) break;
+          const arg = `source[${i}]`;
+          const chunk = step.value;
+          const plain = chunk instanceof Tensor || Array.isArray(chunk) || ArrayBuffer.isView(chunk);
+          if (!plain && (typeof chunk !== 'object' || chunk === null || !('rows' in chunk)))
+            argError('INVALID_TYPE', op, arg, `must be rows or { rows, ids }, got ${describeType(chunk)}.`);
+          const rows = plain ? (chunk as TensorInput) : (chunk as { rows: TensorInput }).rows;
+          const ids = plain ? undefined : (chunk as { ids?: readonly Id[] }).ids;
+          const t = admit(rows, op, plain ? arg : `${arg}.rows`).tensor;
+          if (i === 0) cols = t.cols;
+          else if (t.cols !== cols)
+            argError('DIMENSION_MISMATCH', op, arg, `has ${t.cols} columns, the first chunk had ${cols}.`);
+          const own = copyIds(op, ids as Id[] | undefined);
+          const has = own !== undefined;
+          if (withIds === undefined) withIds = has;
+          else if (withIds !== has)
+            argError(
+              'INVALID_ARGUMENT',
+              op,
+              `${arg}.ids`,
+              withIds ? 'is missing: earlier chunks had ids.' : 'given, but earlier chunks had none.',
+            );
+          if (own) {
+            checkIdList(op, own, t.rows);
+            for (const id of own) pendingIds.push(id);
+          }
+          pending.push(t);
+          pendingRows += t.rows;
+          i++;
+          if (pendingRows * cols * 4 >= segmentBytes) await flush();
+        }
+        checkSignal(op, signal);
+        await flush();
+        if (c === undefined) argError('EMPTY_INPUT', op, 'source', 'yielded no rows.');
+        return c;
+      } catch (e) {
+        c?.dispose();
+        await it.return?.();
+        throw e;
+      }
+    },
     async loadCorpus(bytes) {
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
@@ -356,13 +481,12 @@ function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
     );
 }
 
-function checkCorpusOptions(o: CorpusCreateOptions): void {
-  if (typeof o !== 'object' || o === null)
-    argError('INVALID_TYPE', 'corpus', 'options', 'must be an object.');
+function checkCorpusOptions(o: CorpusCreateOptions, op = 'corpus'): void {
+  if (typeof o !== 'object' || o === null) argError('INVALID_TYPE', op, 'options', 'must be an object.');
   if (o.storage !== undefined && o.storage !== 'float32' && o.storage !== 'float16' && o.storage !== 'int8') {
     argError(
       'INVALID_ARGUMENT',
-      'corpus',
+      op,
       'options.storage',
       `must be 'float32', 'float16' or 'int8', got ${String(o.storage)}.`,
     );
@@ -370,9 +494,39 @@ function checkCorpusOptions(o: CorpusCreateOptions): void {
   if (o.rerank !== undefined && !(Number.isInteger(o.rerank) && o.rerank >= 0)) {
     argError(
       'INVALID_ARGUMENT',
-      'corpus',
+      op,
       'options.rerank',
       `must be a non-negative integer, got ${String(o.rerank)}.`,
     );
   }
+}
+
+/** An async iterator over `source`, refusing what is not iterable. */
+function iterate<T>(source: Iterable<T> | AsyncIterable<T>, op: string): AsyncIterator<T> | Iterator<T> {
+  const s = source as Partial<Iterable<T> & AsyncIterable<T>> | null;
+  if (s !== null && typeof s === 'object' && typeof s[Symbol.asyncIterator] === 'function')
+    return s[Symbol.asyncIterator]!();
+  if (
+    s !== null &&
+    (typeof s === 'object' || typeof s === 'function') &&
+    typeof s[Symbol.iterator] === 'function'
+  )
+    return s[Symbol.iterator]!();
+  return argError(
+    'INVALID_TYPE',
+    op,
+    'source',
+    `must be an iterable or async iterable of row chunks, got ${describeType(source)}.`,
+  );
+}
+
+/** Admitted chunks, one after the other, as one segment's rows. */
+function concatRows(parts: Tensor[], rows: number, cols: number): Tensor {
+  const out = new Float32Array(rows * cols);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p.data, at);
+    at += p.data.length;
+  }
+  return new Tensor(out, rows, cols);
 }

@@ -4,6 +4,7 @@ import { addBias } from './kernels/add-bias.js';
 import {
   corpusMatrix,
   corpusSearch,
+  corpusSearchAllowed,
   createCorpus,
   exportCorpus,
   importCorpus,
@@ -34,6 +35,7 @@ export const referenceKernels: Kernels = {
   readCorpus,
   exportCorpus,
   importCorpus,
+  corpusSearchAllowed,
 };
 
 /**

@@ -26,7 +26,7 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     providers[name] = usable ? backend.name : 'reference';
   }
   // The optional corpus kernels belong to whoever owns the corpus group.
-  for (const name of ['readCorpus', 'exportCorpus', 'importCorpus'] as const) {
+  for (const name of ['readCorpus', 'exportCorpus', 'importCorpus', 'corpusSearchAllowed'] as const) {
     const k = corpusComplete ? own[name]?.bind(own) : referenceKernels[name];
     if (k) kernels[name] = k;
   }
@@ -62,7 +62,7 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
       `must be an object of kernel functions, got ${describeType(o.kernels)}.`,
     );
   const kernels = o.kernels as Record<string, unknown>;
-  for (const name of [...KERNEL_NAMES, 'readCorpus', 'exportCorpus', 'importCorpus']) {
+  for (const name of [...KERNEL_NAMES, 'readCorpus', 'exportCorpus', 'importCorpus', 'corpusSearchAllowed']) {
     const k = kernels[name];
     if (k !== undefined && typeof k !== 'function')
       argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);

@@ -56,6 +56,7 @@ const OPTIONS = 'Corpus options, ids and files';
 const SETUP = 'Backends and the registry';
 const PAIR = 'Synchronous pair functions';
 const FILES = 'Crafted corpus files (valid checksum, hostile content)';
+const FILTERS = 'Search filters, abort signals and streamed corpora';
 
 /**
  * A checksum-valid corpus file of two unit rows of dimension 4 (ordinals 0 and 1, next 2), with
@@ -1273,6 +1274,149 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
         loaded.dispose();
       }
     },
+  },
+  {
+    group: FILTERS,
+    input: "corpus.search(q, 2, { filter: 'a' })",
+    code: 'INVALID_TYPE',
+    op: 'search',
+    arg: 'options.filter',
+    call: (h) => h.corpus.search(h.q, 2, { filter: x('a') }),
+  },
+  {
+    group: FILTERS,
+    input: "corpus.search(q, 2, { filter: { allow: ['a'], deny: ['b'] } })",
+    code: 'INVALID_ARGUMENT',
+    op: 'search',
+    arg: 'options.filter',
+    call: (h) => h.corpus.search(h.q, 2, { filter: x({ allow: ['a'], deny: ['b'] }) }),
+  },
+  {
+    group: FILTERS,
+    input: "corpus.search(q, 2, { filter: { allow: ['a', { id: 'b' }] } })",
+    code: 'INVALID_TYPE',
+    op: 'search',
+    arg: 'options.filter.allow[1]',
+    call: (h) => h.corpus.search(h.q, 2, { filter: { allow: x(['a', { id: 'b' }]) } }),
+  },
+  {
+    group: FILTERS,
+    input: 'corpus.search(q, 2, { filter: { mask: [1, 1, 0, 0, 1, 1, 0, 0] } }) // not a Uint8Array',
+    code: 'INVALID_TYPE',
+    op: 'search',
+    arg: 'options.filter.mask',
+    call: (h) => h.corpus.search(h.q, 2, { filter: { mask: x([1, 1, 0, 0, 1, 1, 0, 0]) } }),
+  },
+  {
+    group: FILTERS,
+    input: 'corpus.search(q, 2, { filter: { mask: new Uint8Array(7) } }) // the corpus has 8 rows',
+    code: 'SHAPE_MISMATCH',
+    op: 'search',
+    arg: 'options.filter.mask',
+    call: (h) => h.corpus.search(h.q, 2, { filter: { mask: new Uint8Array(7) } }),
+  },
+  {
+    group: FILTERS,
+    input: 'corpus.search(q, 2, { filter: { mask: Uint8Array.of(1, 1, 1, 255, 1, 1, 1, 1) } })',
+    code: 'INVALID_ARGUMENT',
+    op: 'search',
+    arg: 'options.filter.mask[3]',
+    call: (h) => h.corpus.search(h.q, 2, { filter: { mask: Uint8Array.of(1, 1, 1, 255, 1, 1, 1, 1) } }),
+  },
+  {
+    group: FILTERS,
+    input: "corpus.search(q, 2, { filter: () => { throw new Error('no') } })",
+    code: 'INVALID_ARGUMENT',
+    op: 'search',
+    arg: 'options.filter',
+    call: (h) =>
+      h.corpus.search(h.q, 2, {
+        filter: () => {
+          throw new Error('no');
+        },
+      }),
+  },
+  {
+    group: FILTERS,
+    input: 'corpus.search(q, 2, { signal: AbortSignal.abort() })',
+    code: 'ABORTED',
+    op: 'search',
+    arg: 'signal',
+    call: (h) => h.corpus.search(h.q, 2, { signal: AbortSignal.abort() }),
+  },
+  {
+    group: FILTERS,
+    input: 'corpus.similarity(q, { signal: AbortSignal.abort() })',
+    code: 'ABORTED',
+    op: 'similarity',
+    arg: 'signal',
+    call: (h) => h.corpus.similarity(h.q, { signal: AbortSignal.abort() }),
+  },
+  {
+    group: FILTERS,
+    input: 'corpus.search(q, 2, { signal: { aborted: false } })',
+    code: 'INVALID_TYPE',
+    op: 'search',
+    arg: 'options.signal',
+    call: (h) => h.corpus.search(h.q, 2, { signal: x({ aborted: false }) }),
+  },
+  {
+    group: FILTERS,
+    input: 'kit.corpusFrom([c], { signal: AbortSignal.abort() })',
+    code: 'ABORTED',
+    op: 'corpusFrom',
+    arg: 'signal',
+    call: (h) => h.kit.corpusFrom([h.c], { signal: AbortSignal.abort() }),
+  },
+  {
+    group: FILTERS,
+    input: 'kit.corpusFrom(c[0])',
+    code: 'INVALID_TYPE',
+    op: 'corpusFrom',
+    arg: 'source',
+    call: (h) => h.kit.corpusFrom(x(h.c[0][0])),
+  },
+  {
+    group: FILTERS,
+    input: 'kit.corpusFrom([c, [[1, 2, 3, 4], [1, 2, 3]]], { segmentBytes: 1 }) // ragged second chunk',
+    code: 'SHAPE_MISMATCH',
+    op: 'corpusFrom',
+    arg: 'source[1][1]',
+    call: (h) =>
+      h.kit.corpusFrom(
+        [
+          h.c,
+          [
+            [1, 2, 3, 4],
+            [1, 2, 3],
+          ],
+        ],
+        { segmentBytes: 1 },
+      ),
+  },
+  {
+    group: FILTERS,
+    input:
+      'kit.corpusFrom((async function* () { yield c; yield [[1, Infinity, 0, 0]]; })(), { segmentBytes: 1 })',
+    code: 'NON_FINITE',
+    op: 'corpusFrom',
+    arg: 'source[1]',
+    call: (h) =>
+      h.kit.corpusFrom(
+        (async function* () {
+          yield h.c;
+          yield [[1, Number.POSITIVE_INFINITY, 0, 0]];
+        })(),
+        { segmentBytes: 1 },
+      ),
+  },
+  {
+    group: FILTERS,
+    input: "kit.corpusFrom([{ rows: c, ids: ['a'] }]) // 8 rows, 1 id",
+    code: 'SHAPE_MISMATCH',
+    op: 'corpusFrom',
+    arg: 'ids',
+    call: (h) => h.kit.corpusFrom([{ rows: h.c, ids: ['a'] }]),
   },
 ];
 

@@ -2,6 +2,7 @@ import { algebraCases } from './algebra.js';
 import { apiCases } from './api.js';
 import type { ConformanceCase } from './context.js';
 import { cosineCases } from './cosine.js';
+import { filterCases } from './filters.js';
 import { resourceCases } from './resources.js';
 import { searchCases } from './search.js';
 import { snapshotCases } from './snapshot.js';
@@ -17,6 +18,7 @@ export function conformanceCases(): ConformanceCase[] {
   return [
     ...cosineCases(),
     ...searchCases(),
+    ...filterCases(),
     ...tieCases(),
     ...algebraCases(),
     ...apiCases(),

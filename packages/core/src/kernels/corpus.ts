@@ -207,18 +207,46 @@ export function importCorpus(stored: StoredCorpus): ReferenceCorpus {
 
 /** Reference `corpusSearch`: tiled exact search (or quantised search plus exact re-ranking). */
 export function corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): TopKResult {
-  const c = own(corpus, 'corpusSearch');
+  return searchAmong(own(corpus, 'corpusSearch'), queries, k, null);
+}
+
+/**
+ * Reference `corpusSearchAllowed`: the allowed rows are gathered into the tiles and only they are
+ * scored, so the work is proportional to the number allowed. Selection runs on positions in the
+ * (ascending) list of allowed rows, which keeps ties to the lower row, then maps back to rows.
+ */
+export function corpusSearchAllowed(
+  corpus: ResidentCorpus,
+  queries: Matrix,
+  k: number,
+  allow: Uint8Array,
+): TopKResult {
+  const c = own(corpus, 'corpusSearchAllowed');
+  let n = 0;
+  for (let j = 0; j < c.rows; j++) n += allow[j] === 1 ? 1 : 0;
+  const rows = new Int32Array(n);
+  for (let j = 0, t = 0; j < c.rows; j++) if (allow[j] === 1) rows[t++] = j;
+  return searchAmong(c, queries, k, rows);
+}
+
+/** Exact top-k among `rows` (ascending row numbers), or among all rows when `rows` is null. */
+function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32Array | null): TopKResult {
   const q = queries.rows;
+  const n = rows ? rows.length : c.rows;
   const rerank = c.rerank > 0 && c.exact !== null;
-  const wide = rerank ? Math.min(c.rows, c.rerank * k) : k;
+  const wide = rerank ? Math.min(n, c.rerank * k) : k;
   const sel = new TopKSelector(q, wide);
-  const qn = forEachScoreTile(
-    queries,
-    c.rows,
-    (j0, j1, s, at) => c.stage(j0, j1, s, at),
-    (i, tile, off, start, w) => sel.pushRow(i, tile, off, start, w),
+  const d = c.cols;
+  const fill = rows
+    ? (j0: number, j1: number, s: Float64Array, at: number) => {
+        for (let t = j0; t < j1; t++) c.stage(rows[t], rows[t] + 1, s, at + (t - j0) * d);
+      }
+    : (j0: number, j1: number, s: Float64Array, at: number) => c.stage(j0, j1, s, at);
+  const qn = forEachScoreTile(queries, n, fill, (i, tile, off, start, w) =>
+    sel.pushRow(i, tile, off, start, w),
   );
   const first = sel.result();
+  if (rows) for (let t = 0; t < first.indices.length; t++) first.indices[t] = rows[first.indices[t]];
   // Re-ranked scores are exact even when every candidate is kept (rerank 1, or k near the rows).
   if (!rerank) return first;
   const exact = c.exact!;
@@ -226,7 +254,7 @@ export function corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number)
   for (let i = 0; i < q; i++) {
     for (let t = 0; t < wide; t++) {
       const j = first.indices[i * wide + t];
-      final.push(i, dot64(qn, i * c.cols, exact, j * c.cols, c.cols), j);
+      final.push(i, dot64(qn, i * d, exact, j * d, d), j);
     }
   }
   return final.result();

@@ -13,6 +13,8 @@ import {
   isCosineKitError,
   type KernelName,
   type KitInfo,
+  type SearchFilter,
+  type SearchOptions,
   type SearchResult,
   type Tensor,
   type TensorInput,
@@ -96,7 +98,15 @@ describe('CosineKit methods', () => {
 
 describe('Corpus and SearchResult', () => {
   test('Corpus.search returns a SearchResult; similarity a Tensor', () => {
-    expectTypeOf<Corpus['search']>().parameters.toEqualTypeOf<[queries: TensorInput, k: number]>();
+    expectTypeOf<Corpus['search']>().parameters.toEqualTypeOf<
+      [queries: TensorInput, k: number, options?: SearchOptions]
+    >();
+    expectTypeOf<SearchFilter>().toExtend<SearchOptions['filter']>();
+    expectTypeOf<{ allow: string[] }>().toExtend<SearchFilter>();
+    expectTypeOf<{ mask: number[] }>().not.toExtend<SearchFilter>();
+    expectTypeOf<CosineKit['corpusFrom']>().returns.toEqualTypeOf<Promise<Corpus>>();
+    expectTypeOf<ErrorCode>().toExtend<string>();
+    expectTypeOf<'ABORTED'>().toExtend<ErrorCode>();
     expectTypeOf<Corpus['search']>().returns.toEqualTypeOf<Promise<SearchResult>>();
     expectTypeOf<Corpus['similarity']>().returns.toEqualTypeOf<Promise<Tensor>>();
     expectTypeOf<Corpus['save']>().returns.toEqualTypeOf<Promise<Uint8Array>>();

@@ -1,0 +1,102 @@
+import { argError } from './errors.js';
+import { describeType } from './tensor.js';
+
+/** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
+type Id = number | string;
+
+/**
+ * Which rows a search may return. Exactly one of:
+ * - `{ allow: ids }`: only these rows. Ids the corpus does not hold (never added, or removed) are
+ *   ignored, as `remove` ignores them.
+ * - `{ deny: ids }`: every row but these; unknown ids are ignored likewise.
+ * - `{ mask: Uint8Array }`: one byte per live row, in ordinal order (the column order of
+ *   `similarity`): 1 keeps the row, 0 drops it; its length must be `corpus.rows` when the search runs.
+ * - a predicate `(id) => boolean`, called once per live row when the search runs; it must return a
+ *   boolean (an async predicate is refused rather than read as true).
+ *
+ * Lists and masks are copied when `search` is called; a predicate is called when the search runs.
+ */
+export type SearchFilter =
+  | { readonly allow: readonly Id[] }
+  | { readonly deny: readonly Id[] }
+  | { readonly mask: Uint8Array }
+  | ((id: Id) => boolean);
+
+/** Options of `Corpus.search`. */
+export interface SearchOptions {
+  /**
+   * Restricts the candidates. The result holds the `k` best rows among those that pass, or all of
+   * them (`result.k` is then their number, possibly 0) when fewer than `k` pass.
+   */
+  filter?: SearchFilter;
+  /** Stops the search with an `ABORTED` error; it is checked before the call and between steps. */
+  signal?: AbortSignal;
+}
+
+/** A filter after admission: a private copy, checked for type. */
+export type AdmittedFilter =
+  | { kind: 'allow'; ids: Set<Id> }
+  | { kind: 'deny'; ids: Set<Id> }
+  | { kind: 'mask'; mask: Uint8Array }
+  | { kind: 'predicate'; test: (id: Id) => boolean };
+
+/** Checks and copies `filter` (the snapshot rule); `op` names the public operation. */
+export function admitFilter(op: string, filter: unknown): AdmittedFilter {
+  const arg = 'options.filter';
+  if (typeof filter === 'function') return { kind: 'predicate', test: filter as (id: Id) => boolean };
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter))
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be { allow: ids }, { deny: ids }, { mask: Uint8Array } or a function, got ${describeType(filter)}.`,
+    );
+  const f = filter as Record<string, unknown>;
+  const keys = ['allow', 'deny', 'mask'].filter((k) => f[k] !== undefined);
+  if (keys.length !== 1)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      arg,
+      `must have exactly one of 'allow', 'deny' or 'mask', got ${keys.length === 0 ? 'none' : keys.join(' and ')}.`,
+    );
+  const key = keys[0];
+  if (key === 'mask') {
+    const m = f.mask;
+    if (!(m instanceof Uint8Array))
+      argError('INVALID_TYPE', op, `${arg}.mask`, `must be a Uint8Array, got ${describeType(m)}.`);
+    const mask = m.slice();
+    for (let i = 0; i < mask.length; i++)
+      if (mask[i] > 1)
+        argError('INVALID_ARGUMENT', op, `${arg}.mask[${i}]`, `must be 0 or 1, got ${mask[i]}.`);
+    return { kind: 'mask', mask };
+  }
+  const list = f[key];
+  if (!Array.isArray(list))
+    argError('INVALID_TYPE', op, `${arg}.${key}`, `must be an array of ids, got ${describeType(list)}.`);
+  const ids = new Set<Id>();
+  for (let i = 0; i < list.length; i++) {
+    const id = list[i];
+    if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
+      argError(
+        'INVALID_TYPE',
+        op,
+        `${arg}.${key}[${i}]`,
+        `must be a finite number or a string, got ${describeType(id)}.`,
+      );
+    ids.add(id);
+  }
+  return key === 'allow' ? { kind: 'allow', ids } : { kind: 'deny', ids };
+}
+
+/** Checks `signal` is an AbortSignal (or absent). */
+export function checkSignalArg(op: string, signal: unknown): asserts signal is AbortSignal | undefined {
+  if (signal === undefined) return;
+  if (
+    typeof signal !== 'object' ||
+    signal === null ||
+    typeof (signal as AbortSignal).aborted !== 'boolean' ||
+    typeof (signal as AbortSignal).addEventListener !== 'function'
+  )
+    argError('INVALID_TYPE', op, 'options.signal', `must be an AbortSignal, got ${describeType(signal)}.`);
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { type Backend, CosineKitError, createReferenceBackend, referenceKernels } from '../src/backend.js';
+import { type Corpus, createCosineKit, type SearchResult, Tensor } from '../src/index.js';
+import { ReferenceCorpus } from '../src/kernels/corpus.js';
+
+function rows(n: number, d: number, seed: number): Tensor {
+  let s = seed;
+  const data = Float32Array.from({ length: n * d }, () => {
+    s = (s * 48271) % 2147483647;
+    return s / 1073741823.5 - 1;
+  });
+  return new Tensor(data, n, d);
+}
+
+/** The reference kernels without the optional filtered search: the kit must filter around them. */
+function withoutPushdown(): Backend {
+  const { corpusSearchAllowed: _drop, ...kernels } = referenceKernels;
+  return { name: 'no-pushdown', kernels, memory: () => ({ residentHandles: ReferenceCorpus.live }) };
+}
+
+const kits = {
+  pushdown: createCosineKit({ backend: createReferenceBackend() }),
+  around: createCosineKit({ backend: withoutPushdown() }),
+};
+
+/** Exact top-k over the rows `pass` accepts, by brute force over the full similarity matrix. */
+async function oracle(c: Corpus, q: Tensor, k: number, ords: number[], pass: (o: number) => boolean) {
+  const m = await c.similarity(q);
+  const out: number[][] = [];
+  for (let i = 0; i < q.rows; i++) {
+    const s = ords.map((o, j) => [m.data[i * ords.length + j], o]).filter((e) => pass(e[1]));
+    s.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    out.push(s.slice(0, k).map((e) => e[1]));
+  }
+  return out;
+}
+
+const flat = (r: SearchResult) => Array.from({ length: r.queries }, (_, q) => Array.from(r.hits(q).indices));
+
+for (const [name, kit] of Object.entries(kits)) {
+  describe(`filtered search (${name})`, () => {
+    it('returns the exact k best among passing rows for every filter form, across segments and removals', async () => {
+      const d = 13;
+      const c = await kit.corpus(rows(300, d, 3));
+      await c.add(rows(211, d, 4));
+      await c.add(rows(37, d, 5));
+      await c.remove([2, 5, 300, 301, 547]);
+      const ords = Array.from({ length: 548 }, (_, i) => i).filter((o) => ![2, 5, 300, 301, 547].includes(o));
+      const q = rows(9, d, 6);
+      const k = 7;
+      // 1%, 10% and 60% of rows, and a set that straddles segments.
+      for (const share of [0.01, 0.1, 0.6]) {
+        const keep = new Set(ords.filter((o) => (o * 2654435761) % 1000 < share * 1000));
+        const want = await oracle(c, q, k, ords, (o) => keep.has(o));
+        const kk = Math.min(k, keep.size);
+        const allow = await c.search(q, k, { filter: { allow: [...keep, 9999, -1] } });
+        expect(allow.k).toBe(kk);
+        expect(flat(allow)).toEqual(want);
+        const deny = await c.search(q, k, { filter: { deny: ords.filter((o) => !keep.has(o)) } });
+        expect(flat(deny)).toEqual(want);
+        const mask = Uint8Array.from(ords, (o) => (keep.has(o) ? 1 : 0));
+        expect(flat(await c.search(q, k, { filter: { mask } }))).toEqual(want);
+        expect(flat(await c.search(q, k, { filter: (id) => keep.has(id as number) }))).toEqual(want);
+        // Scores are the true cosines of the rows returned.
+        const m = await c.similarity(q);
+        for (let i = 0; i < q.rows; i++)
+          allow.hits(i).indices.forEach((o, t) => {
+            expect(allow.hits(i).scores[t]).toBeCloseTo(m.data[i * ords.length + ords.indexOf(o)], 6);
+          });
+      }
+      c.dispose();
+    });
+
+    it('returns every passing row when fewer than k pass, and an empty result when none do', async () => {
+      const c = await kit.corpus(rows(40, 5, 7), { ids: Array.from({ length: 40 }, (_, i) => `r${i}`) });
+      const q = rows(3, 5, 8);
+      const r = await c.search(q, 10, { filter: { allow: ['r3', 'r17', 'nope'] } });
+      expect(r.k).toBe(2);
+      for (let i = 0; i < 3; i++) expect([...r.hits(i).indices].sort((a, b) => a - b)).toEqual([3, 17]);
+      expect(new Set(r.ids)).toEqual(new Set(['r3', 'r17']));
+      const none = await c.search(q, 10, { filter: () => false });
+      expect(none.k).toBe(0);
+      expect(none.indices.length).toBe(0);
+      expect(none.ids).toEqual([]);
+      c.dispose();
+    });
+
+    it('uses the filter as it was when search was called', async () => {
+      const c = await kit.corpus(rows(50, 4, 9));
+      const q = rows(2, 4, 10);
+      const allow = [1, 2, 3];
+      const mask = new Uint8Array(50).fill(1);
+      const a = c.search(q, 3, { filter: { allow } });
+      const b = c.search(q, 50, { filter: { mask } });
+      allow.length = 0;
+      allow.push(40);
+      mask.fill(0);
+      expect([...(await a).hits(0).indices].sort((x, y) => x - y)).toEqual([1, 2, 3]);
+      expect((await b).k).toBe(50);
+      c.dispose();
+    });
+  });
+}
+
+describe('bad filters', () => {
+  const kit = kits.pushdown;
+  const bad: [unknown, string, string][] = [
+    [42, 'INVALID_TYPE', 'options.filter'],
+    [[1, 2], 'INVALID_TYPE', 'options.filter'],
+    [{}, 'INVALID_ARGUMENT', 'options.filter'],
+    [{ allow: [1], deny: [2] }, 'INVALID_ARGUMENT', 'options.filter'],
+    [{ allow: 'abc' }, 'INVALID_TYPE', 'options.filter.allow'],
+    [{ deny: [1, Number.NaN] }, 'INVALID_TYPE', 'options.filter.deny[1]'],
+    [{ mask: [1, 0] }, 'INVALID_TYPE', 'options.filter.mask'],
+    [{ mask: Uint8Array.of(1, 2, 0) }, 'INVALID_ARGUMENT', 'options.filter.mask[1]'],
+    [{ mask: new Uint8Array(3) }, 'SHAPE_MISMATCH', 'options.filter.mask'],
+  ];
+  for (const [filter, code, arg] of bad) {
+    it(`refuses ${JSON.stringify(filter) ?? String(filter)} with ${code} on ${arg}`, async () => {
+      const c = await kit.corpus(rows(10, 3, 11));
+      const e = await c.search(rows(1, 3, 12), 2, { filter: filter as never }).catch((x) => x);
+      expect(e).toBeInstanceOf(CosineKitError);
+      expect(e).toMatchObject({ code, op: 'search', arg });
+      // The corpus still answers.
+      expect((await c.search(rows(1, 3, 12), 2)).k).toBe(2);
+      c.dispose();
+    });
+  }
+
+  it('refuses a predicate that does not answer true or false (an async one)', async () => {
+    const c = await kit.corpus(rows(10, 3, 13));
+    const e = await c.search(rows(1, 3, 12), 2, { filter: (async () => false) as never }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_TYPE', op: 'search', arg: 'options.filter' });
+    c.dispose();
+  });
+
+  it('names a throwing predicate', async () => {
+    const c = await kit.corpus(rows(10, 3, 13));
+    const e = await c
+      .search(rows(1, 3, 12), 2, {
+        filter: () => {
+          throw new Error('boom');
+        },
+      })
+      .catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'search', arg: 'options.filter' });
+    expect(e.message).toContain('boom');
+    c.dispose();
+  });
+});

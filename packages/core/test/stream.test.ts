@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { CosineKitError, createReferenceBackend } from '../src/backend.js';
+import { createCosineKit, Tensor } from '../src/index.js';
+import { ReferenceCorpus } from '../src/kernels/corpus.js';
+
+function rows(n: number, d: number, seed: number): Tensor {
+  let s = seed;
+  const data = Float32Array.from({ length: n * d }, () => {
+    s = (s * 48271) % 2147483647;
+    return s / 1073741823.5 - 1;
+  });
+  return new Tensor(data, n, d);
+}
+
+const kit = createCosineKit({ backend: createReferenceBackend() });
+
+/** `total` rows in chunks of `size`, with ids `id-<ordinal>`, from an async generator. */
+async function* chunks(all: Tensor, size: number, ids = true) {
+  for (let i = 0; i < all.rows; i += size) {
+    const part = all.slice(i, Math.min(all.rows, i + size));
+    await Promise.resolve();
+    yield ids ? { rows: part, ids: Array.from({ length: part.rows }, (_, j) => `id-${i + j}`) } : part;
+  }
+}
+
+describe('corpusFrom', () => {
+  it('builds the same corpus as corpus() from chunks, in segments, with progress', async () => {
+    const d = 9;
+    const all = rows(1000, d, 1);
+    const progress: number[] = [];
+    // Segments of ~100 rows: 10 uploads, none holding all rows.
+    const c = await kit.corpusFrom(chunks(all, 33), {
+      segmentBytes: 100 * d * 4,
+      onProgress: (n) => progress.push(n),
+    });
+    const whole = await kit.corpus(all, { ids: Array.from({ length: 1000 }, (_, i) => `id-${i}`) });
+    expect(c.rows).toBe(1000);
+    expect(progress.at(-1)).toBe(1000);
+    expect(progress.length).toBeGreaterThan(5);
+    expect(progress.every((n, i) => i === 0 || n > progress[i - 1])).toBe(true);
+    const q = rows(4, d, 2);
+    const a = await c.search(q, 12);
+    const b = await whole.search(q, 12);
+    expect(Array.from(a.indices)).toEqual(Array.from(b.indices));
+    expect(a.ids).toEqual(b.ids);
+    // A normal corpus: remove, add, save and load.
+    expect(await c.remove(['id-0', 'id-999'])).toBe(2);
+    await c.add(rows(3, d, 3), ['x', 'y', 'z']);
+    const back = await kit.loadCorpus(await c.save());
+    expect(back.rows).toBe(1001);
+    expect((await back.search(q, 5)).ids).toEqual((await c.search(q, 5)).ids);
+    for (const x of [c, whole, back]) x.dispose();
+  });
+
+  it('takes a plain iterable of row arrays without ids', async () => {
+    const c = await kit.corpusFrom([[[1, 0]], [[0, 1]], [[1, 1]]]);
+    expect(c.rows).toBe(3);
+    expect(Array.from((await c.search([[1, 0.1]], 1)).indices)).toEqual([0]);
+    c.dispose();
+  });
+
+  const live = () => ReferenceCorpus.live;
+  const bad: [string, () => unknown, string, string][] = [
+    ['a non-iterable source', () => 42, 'INVALID_TYPE', 'source'],
+    ['an empty stream', () => [], 'EMPTY_INPUT', 'source'],
+    [
+      'a ragged chunk',
+      () => [
+        rows(5, 3, 1),
+        [
+          [1, 2, 3],
+          [1, 2],
+        ],
+      ],
+      'SHAPE_MISMATCH',
+      'source[1][1]',
+    ],
+    ['a chunk of another width', () => [rows(5, 3, 1), rows(2, 4, 1)], 'DIMENSION_MISMATCH', 'source[1]'],
+    ['a non-finite chunk', () => [rows(5, 3, 1), [[1, Number.NaN, 0]]], 'NON_FINITE', 'source[1]'],
+    ['a chunk that is not rows', () => [rows(5, 3, 1), 'rows'], 'INVALID_TYPE', 'source[1]'],
+    [
+      'ids on some chunks only',
+      () => [{ rows: [[1, 2]], ids: ['a'] }, { rows: [[3, 4]] }],
+      'INVALID_ARGUMENT',
+      'source[1].ids',
+    ],
+    [
+      'an id repeated across chunks',
+      () => [
+        { rows: [[1, 2]], ids: ['a'] },
+        { rows: [[3, 4]], ids: ['a'] },
+      ],
+      'INVALID_ARGUMENT',
+      'ids[0]',
+    ],
+  ];
+  for (const [what, make, code, arg] of bad) {
+    it(`refuses ${what} and leaves nothing resident`, async () => {
+      const before = live();
+      // segmentBytes of one byte: every chunk is uploaded, so a failure has something to undo.
+      const e = await kit.corpusFrom(make() as never, { segmentBytes: 1 }).catch((x) => x);
+      expect(e).toBeInstanceOf(CosineKitError);
+      expect(e).toMatchObject({ code, op: 'corpusFrom', arg });
+      expect(live()).toBe(before);
+    });
+  }
+
+  it('disposes what it built when the stream throws', async () => {
+    const before = live();
+    async function* failing() {
+      yield rows(4, 3, 1);
+      throw new Error('disk gone');
+    }
+    await expect(kit.corpusFrom(failing(), { segmentBytes: 1 })).rejects.toThrow('disk gone');
+    expect(live()).toBe(before);
+  });
+});
+
+describe('AbortSignal', () => {
+  it('an aborted signal refuses search, similarity and corpusFrom at once', async () => {
+    const c = await kit.corpus(rows(20, 3, 1));
+    const signal = AbortSignal.abort(new Error('user left'));
+    for (const p of [
+      c.search(rows(1, 3, 2), 2, { signal }),
+      c.similarity(rows(1, 3, 2), { signal }),
+      kit.corpusFrom([rows(2, 3, 3)], { signal }),
+    ]) {
+      const e = await p.catch((x) => x);
+      expect(e).toBeInstanceOf(CosineKitError);
+      expect(e).toMatchObject({ code: 'ABORTED', arg: 'signal' });
+    }
+    c.dispose();
+  });
+
+  it('a signal that fires mid-search stops it between steps and leaves the corpus intact', async () => {
+    const d = 64;
+    const c = await kit.corpus(rows(4000, d, 1));
+    await c.add(rows(3000, d, 2));
+    const q = rows(200, d, 3);
+    const want = await c.search(q, 5);
+    const ctl = new AbortController();
+    const p = c.search(q, 5, { signal: ctl.signal });
+    const s = c.similarity(q, { signal: ctl.signal });
+    // Fires after the first step has run: the search is in its loop of query blocks.
+    setTimeout(() => ctl.abort(), 0);
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED', op: 'search' });
+    await expect(s).rejects.toMatchObject({ code: 'ABORTED', op: 'similarity' });
+    expect(c.rows).toBe(7000);
+    const again = await c.search(q, 5);
+    expect(Array.from(again.indices)).toEqual(Array.from(want.indices));
+    c.dispose();
+  });
+
+  it('a signal that fires mid-build disposes the partial corpus', async () => {
+    const before = ReferenceCorpus.live;
+    const ctl = new AbortController();
+    async function* slow() {
+      for (let i = 0; i < 100; i++) {
+        if (i === 3) ctl.abort();
+        await new Promise((r) => setTimeout(r, 0));
+        yield rows(10, 4, i + 1);
+      }
+    }
+    const e = await kit.corpusFrom(slow(), { signal: ctl.signal, segmentBytes: 1 }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'ABORTED', op: 'corpusFrom' });
+    expect(ReferenceCorpus.live).toBe(before);
+  });
+
+  it('refuses a signal that is not an AbortSignal', async () => {
+    const c = await kit.corpus(rows(5, 3, 1));
+    await expect(c.search(rows(1, 3, 2), 1, { signal: {} as never })).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'options.signal',
+    });
+    c.dispose();
+  });
+});
