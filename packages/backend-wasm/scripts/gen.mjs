@@ -125,10 +125,11 @@ function tile(r, c) {
 }
 
 /**
- * Steps per iteration of the row kernel over a panel of C rows: 64-128 contiguous bytes per
- * iteration, and C x U accumulators + U query vectors within the 15 registers.
+ * Steps per iteration of the row kernels: 2 (32-64 contiguous bytes of a panel, 2C accumulators).
+ * 4 steps measured 5-9% slower than 2 with panels of 2 rows at d = 96, 384 and 1536
+ * (scripts/one-query-ab.mjs, best of 9).
  */
-const ROW_UNROLL = { 2: 4, 3: 2, 4: 2 };
+const ROW_UNROLL = 2;
 
 /**
  * One plain query row x one corpus panel of C rows, U steps per iteration. One query row is a
@@ -140,7 +141,7 @@ const ROW_UNROLL = { 2: 4, 3: 2, 4: 2 };
  * equally wherever they sit.
  */
 function rowTile(c) {
-  const U = ROW_UNROLL[c];
+  const U = ROW_UNROLL;
   const L = [];
   L.push(
     `/** One query row x one corpus panel of ${c} rows, ${U} steps per iteration; \`cols\` valid corpus rows. */`,
@@ -171,7 +172,6 @@ function rowTile(c) {
   L.push(`    pa += 16;`);
   L.push(`    pb += ${16 * c};`);
   L.push(`  }`);
-  // Pairwise: (s0 + s1) + (s2 + s3).
   const sum = (j, lo, n) =>
     n === 1 ? `s${lo}${j}` : `f32x4.add(${sum(j, lo, n / 2)}, ${sum(j, lo + n / 2, n / 2)})`;
   for (let j = 0; j < c; j++) L.push(`  const t${j} = ${sum(j, 0, U)};`);

@@ -152,27 +152,21 @@ function tile2x2(pa: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp
   }
 }
 
-/** One query row x one corpus panel of 2 rows, 4 steps per iteration; `cols` valid corpus rows. */
+/** One query row x one corpus panel of 2 rows, 2 steps per iteration; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
 function row2(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
   let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
-  let s20 = f32x4.splat(0); let s21 = f32x4.splat(0);
-  let s30 = f32x4.splat(0); let s31 = f32x4.splat(0);
   const end = pa + (<usize>steps << 4);
-  const endU = pa + (<usize>(steps - steps % 4) << 4);
+  const endU = pa + (<usize>(steps - steps % 2) << 4);
   while (pa < endU) {
     const x0 = v128.load(pa, 0);
     const x1 = v128.load(pa, 16);
-    const x2 = v128.load(pa, 32);
-    const x3 = v128.load(pa, 48);
     s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01);
     s10 = madd(x1, v128.load(pb, 32), s10); s11 = madd(x1, v128.load(pb, 48), s11);
-    s20 = madd(x2, v128.load(pb, 64), s20); s21 = madd(x2, v128.load(pb, 80), s21);
-    s30 = madd(x3, v128.load(pb, 96), s30); s31 = madd(x3, v128.load(pb, 112), s31);
-    pa += 64;
-    pb += 128;
+    pa += 32;
+    pb += 64;
   }
   while (pa < end) {
     const x0 = v128.load(pa);
@@ -180,8 +174,8 @@ function row2(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i
     pa += 16;
     pb += 32;
   }
-  const t0 = f32x4.add(f32x4.add(s00, s10), f32x4.add(s20, s30));
-  const t1 = f32x4.add(f32x4.add(s01, s11), f32x4.add(s21, s31));
+  const t0 = f32x4.add(s00, s10);
+  const t1 = f32x4.add(s01, s11);
   if (cols >= 2) {
     { const v = clamp4(hsum4(t0, t1, t0, t1), clamp);
       v128.store64_lane(out + 0, v, 0); }
