@@ -26,14 +26,14 @@ const outDir = join(here, '..', 'assembly', 'generated');
 /**
  * Driver configurations, selected at run time by index (src/tuning.ts lists the same names in the
  * same order): query panels of R rows, corpus panels of C rows. Query rows left over below a
- * multiple of R are stored as single rows and run against `pair` corpus panels at a time.
+ * multiple of R are stored as single rows and run against one corpus panel at a time.
  */
 const CONFIGS = [
-  { r: 4, c: 2, pair: 2 },
-  { r: 3, c: 3, pair: 2 },
-  { r: 2, c: 4, pair: 1 },
-  { r: 2, c: 3, pair: 2 },
-  { r: 2, c: 2, pair: 2 },
+  { r: 4, c: 2 },
+  { r: 3, c: 3 },
+  { r: 2, c: 4 },
+  { r: 2, c: 3 },
+  { r: 2, c: 2 },
 ];
 
 const name = (cfg) => `${cfg.r}x${cfg.c}`;
@@ -124,33 +124,62 @@ function tile(r, c) {
   return L.join('\n');
 }
 
-/** One plain query row x `panels` corpus panels of C rows (the second one `panelBytes` further on). */
-function rowTile(c, panels) {
-  const w = c * panels;
+/**
+ * Steps per iteration of the row kernels: 2 (32-64 contiguous bytes of a panel, 2C accumulators).
+ * 4 steps measured 5-9% slower than 2 with panels of 2 rows at d = 96, 384 and 1536
+ * (scripts/one-query-ab.mjs, best of 9).
+ */
+const ROW_UNROLL = 2;
+
+/**
+ * One plain query row x one corpus panel of C rows, U steps per iteration. One query row is a
+ * stream over the corpus: reading one panel front to back keeps it one sequential stream (reading
+ * two panels in lockstep, two streams a panel apart, got 18-53% of a streaming read where one panel
+ * with 2-4 steps per iteration got 73-114%: apps/bench/scripts/one-query-layout.mjs). Each of the
+ * U steps has its own accumulators (independent chains to cover the multiply-add's latency), summed
+ * pairwise at the end; every row of the panel is summed in the same order, so equal rows score
+ * equally wherever they sit.
+ */
+function rowTile(c) {
+  const U = ROW_UNROLL;
   const L = [];
-  L.push(`/** One query row x ${panels} corpus panel(s) of ${c} rows; \`cols\` valid corpus rows. */`);
+  L.push(
+    `/** One query row x one corpus panel of ${c} rows, ${U} steps per iteration; \`cols\` valid corpus rows. */`,
+  );
   L.push(`// @ts-ignore: decorator`);
   L.push(`@inline`);
-  L.push(
-    `function row${c}p${panels}(pa: usize, pb: usize, panelBytes: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {`,
-  );
-  L.push(`  ${Array.from({ length: w }, (_, j) => `let s0${j} = f32x4.splat(0);`).join(' ')}`);
-  if (panels > 1) L.push(`  let pc = pb + panelBytes;`);
+  L.push(`function row${c}(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {`);
+  for (let u = 0; u < U; u++) {
+    L.push(`  ${Array.from({ length: c }, (_, j) => `let s${u}${j} = f32x4.splat(0);`).join(' ')}`);
+  }
   L.push(`  const end = pa + (<usize>steps << 4);`);
+  L.push(`  const endU = pa + (<usize>(steps - steps % ${U}) << 4);`);
+  L.push(`  while (pa < endU) {`);
+  for (let u = 0; u < U; u++) L.push(`    const x${u} = v128.load(pa, ${16 * u});`);
+  for (let u = 0; u < U; u++) {
+    L.push(
+      `    ${Array.from({ length: c }, (_, j) => `s${u}${j} = madd(x${u}, v128.load(pb, ${16 * (u * c + j)}), s${u}${j});`).join(' ')}`,
+    );
+  }
+  L.push(`    pa += ${16 * U};`);
+  L.push(`    pb += ${16 * c * U};`);
+  L.push(`  }`);
   L.push(`  while (pa < end) {`);
   L.push(`    const x0 = v128.load(pa);`);
-  for (let j = 0; j < c; j++) L.push(`    const y${j} = v128.load(pb, ${16 * j});`);
-  if (panels > 1) for (let j = 0; j < c; j++) L.push(`    const y${c + j} = v128.load(pc, ${16 * j});`);
-  L.push(`    ${Array.from({ length: w }, (_, j) => `s0${j} = madd(x0, y${j}, s0${j});`).join(' ')}`);
+  L.push(
+    `    ${Array.from({ length: c }, (_, j) => `s0${j} = madd(x0, v128.load(pb, ${16 * j}), s0${j});`).join(' ')}`,
+  );
   L.push(`    pa += 16;`);
   L.push(`    pb += ${16 * c};`);
-  if (panels > 1) L.push(`    pc += ${16 * c};`);
   L.push(`  }`);
+  const sum = (j, lo, n) =>
+    n === 1 ? `s${lo}${j}` : `f32x4.add(${sum(j, lo, n / 2)}, ${sum(j, lo + n / 2, n / 2)})`;
+  for (let j = 0; j < c; j++) L.push(`  const t${j} = ${sum(j, 0, U)};`);
   L.push(
     ...stores(
       1,
-      w,
-      (_, j) => `s0${j}`,
+      c,
+      (_, j) => `t${j}`,
       (_, j) => `out + ${4 * j}`,
     ),
   );
@@ -164,7 +193,7 @@ function rowTile(c, panels) {
  * at a time, kept in cache while every query panel passes over them).
  */
 function driver(cfg) {
-  const { r, c, pair } = cfg;
+  const { r, c } = cfg;
   const L = [];
   L.push(
     `function dots${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {`,
@@ -192,16 +221,8 @@ function driver(cfg) {
   L.push(`    for (; i < m; i++) {`);
   L.push(`      let pb = b + <usize>g0 * panelBytes;`);
   L.push(`      let pj = po;`);
-  L.push(`      let g = g0;`);
-  if (pair > 1) {
-    L.push(`      for (; g + ${pair} <= g1; g += ${pair}) {`);
-    L.push(`        row${c}p${pair}(pa, pb, panelBytes, steps, pj, clamp, n - g * ${c});`);
-    L.push(`        pb += panelBytes * ${pair};`);
-    L.push(`        pj += ${4 * c * pair};`);
-    L.push(`      }`);
-  }
-  L.push(`      for (; g < g1; g++) {`);
-  L.push(`        row${c}p1(pa, pb, panelBytes, steps, pj, clamp, n - g * ${c});`);
+  L.push(`      for (let g = g0; g < g1; g++) {`);
+  L.push(`        row${c}(pa, pb, steps, pj, clamp, n - g * ${c});`);
   L.push(`        pb += panelBytes;`);
   L.push(`        pj += ${4 * c};`);
   L.push(`      }`);
@@ -233,8 +254,7 @@ const tiles = new Map();
 const rows = new Map();
 for (const cfg of CONFIGS) {
   tiles.set(name(cfg), tile(cfg.r, cfg.c));
-  rows.set(`${cfg.c}p1`, rowTile(cfg.c, 1));
-  if (cfg.pair > 1) rows.set(`${cfg.c}p${cfg.pair}`, rowTile(cfg.c, cfg.pair));
+  rows.set(`${cfg.c}`, rowTile(cfg.c));
 }
 
 const src = [

@@ -152,137 +152,106 @@ function tile2x2(pa: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp
   }
 }
 
-/** One query row x 1 corpus panel(s) of 2 rows; `cols` valid corpus rows. */
+/** One query row x one corpus panel of 2 rows, 2 steps per iteration; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
-function row2p1(pa: usize, pb: usize, panelBytes: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
+function row2(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
   const end = pa + (<usize>steps << 4);
+  const endU = pa + (<usize>(steps - steps % 2) << 4);
+  while (pa < endU) {
+    const x0 = v128.load(pa, 0);
+    const x1 = v128.load(pa, 16);
+    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01);
+    s10 = madd(x1, v128.load(pb, 32), s10); s11 = madd(x1, v128.load(pb, 48), s11);
+    pa += 32;
+    pb += 64;
+  }
   while (pa < end) {
     const x0 = v128.load(pa);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01);
     pa += 16;
     pb += 32;
   }
+  const t0 = f32x4.add(s00, s10);
+  const t1 = f32x4.add(s01, s11);
   if (cols >= 2) {
-    { const v = clamp4(hsum4(s00, s01, s00, s01), clamp);
+    { const v = clamp4(hsum4(t0, t1, t0, t1), clamp);
       v128.store64_lane(out + 0, v, 0); }
   } else {
-    if (cols > 0) { put(out + 0, s00, clamp); }
-    if (cols > 1) { put(out + 4, s01, clamp); }
+    if (cols > 0) { put(out + 0, t0, clamp); }
+    if (cols > 1) { put(out + 4, t1, clamp); }
   }
 }
 
-/** One query row x 2 corpus panel(s) of 2 rows; `cols` valid corpus rows. */
+/** One query row x one corpus panel of 3 rows, 2 steps per iteration; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
-function row2p2(pa: usize, pb: usize, panelBytes: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
-  let pc = pb + panelBytes;
-  const end = pa + (<usize>steps << 4);
-  while (pa < end) {
-    const x0 = v128.load(pa);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pc, 0);
-    const y3 = v128.load(pc, 16);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02); s03 = madd(x0, y3, s03);
-    pa += 16;
-    pb += 32;
-    pc += 32;
-  }
-  if (cols >= 4) {
-    v128.store(out + 0, clamp4(hsum4(s00, s01, s02, s03), clamp), 0);
-  } else {
-    if (cols > 0) { put(out + 0, s00, clamp); }
-    if (cols > 1) { put(out + 4, s01, clamp); }
-    if (cols > 2) { put(out + 8, s02, clamp); }
-    if (cols > 3) { put(out + 12, s03, clamp); }
-  }
-}
-
-/** One query row x 1 corpus panel(s) of 3 rows; `cols` valid corpus rows. */
-// @ts-ignore: decorator
-@inline
-function row3p1(pa: usize, pb: usize, panelBytes: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
+function row3(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
   const end = pa + (<usize>steps << 4);
+  const endU = pa + (<usize>(steps - steps % 2) << 4);
+  while (pa < endU) {
+    const x0 = v128.load(pa, 0);
+    const x1 = v128.load(pa, 16);
+    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02);
+    s10 = madd(x1, v128.load(pb, 48), s10); s11 = madd(x1, v128.load(pb, 64), s11); s12 = madd(x1, v128.load(pb, 80), s12);
+    pa += 32;
+    pb += 96;
+  }
   while (pa < end) {
     const x0 = v128.load(pa);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02);
+    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02);
     pa += 16;
     pb += 48;
   }
+  const t0 = f32x4.add(s00, s10);
+  const t1 = f32x4.add(s01, s11);
+  const t2 = f32x4.add(s02, s12);
   if (cols >= 4) {
-    v128.store(out + 0, clamp4(hsum4(s00, s01, s02, s02), clamp), 0);
+    v128.store(out + 0, clamp4(hsum4(t0, t1, t2, t2), clamp), 0);
   } else {
-    if (cols > 0) { put(out + 0, s00, clamp); }
-    if (cols > 1) { put(out + 4, s01, clamp); }
-    if (cols > 2) { put(out + 8, s02, clamp); }
+    if (cols > 0) { put(out + 0, t0, clamp); }
+    if (cols > 1) { put(out + 4, t1, clamp); }
+    if (cols > 2) { put(out + 8, t2, clamp); }
   }
 }
 
-/** One query row x 2 corpus panel(s) of 3 rows; `cols` valid corpus rows. */
+/** One query row x one corpus panel of 4 rows, 2 steps per iteration; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
-function row3p2(pa: usize, pb: usize, panelBytes: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0); let s04 = f32x4.splat(0); let s05 = f32x4.splat(0);
-  let pc = pb + panelBytes;
-  const end = pa + (<usize>steps << 4);
-  while (pa < end) {
-    const x0 = v128.load(pa);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    const y3 = v128.load(pc, 0);
-    const y4 = v128.load(pc, 16);
-    const y5 = v128.load(pc, 32);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02); s03 = madd(x0, y3, s03); s04 = madd(x0, y4, s04); s05 = madd(x0, y5, s05);
-    pa += 16;
-    pb += 48;
-    pc += 48;
-  }
-  if (cols >= 8) {
-    v128.store(out + 0, clamp4(hsum4(s00, s01, s02, s03), clamp), 0);
-    v128.store(out + 0, clamp4(hsum4(s04, s05, s05, s05), clamp), 16);
-  } else {
-    if (cols > 0) { put(out + 0, s00, clamp); }
-    if (cols > 1) { put(out + 4, s01, clamp); }
-    if (cols > 2) { put(out + 8, s02, clamp); }
-    if (cols > 3) { put(out + 12, s03, clamp); }
-    if (cols > 4) { put(out + 16, s04, clamp); }
-    if (cols > 5) { put(out + 20, s05, clamp); }
-  }
-}
-
-/** One query row x 1 corpus panel(s) of 4 rows; `cols` valid corpus rows. */
-// @ts-ignore: decorator
-@inline
-function row4p1(pa: usize, pb: usize, panelBytes: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
+function row4(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0); let s13 = f32x4.splat(0);
   const end = pa + (<usize>steps << 4);
+  const endU = pa + (<usize>(steps - steps % 2) << 4);
+  while (pa < endU) {
+    const x0 = v128.load(pa, 0);
+    const x1 = v128.load(pa, 16);
+    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02); s03 = madd(x0, v128.load(pb, 48), s03);
+    s10 = madd(x1, v128.load(pb, 64), s10); s11 = madd(x1, v128.load(pb, 80), s11); s12 = madd(x1, v128.load(pb, 96), s12); s13 = madd(x1, v128.load(pb, 112), s13);
+    pa += 32;
+    pb += 128;
+  }
   while (pa < end) {
     const x0 = v128.load(pa);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    const y3 = v128.load(pb, 48);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02); s03 = madd(x0, y3, s03);
+    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02); s03 = madd(x0, v128.load(pb, 48), s03);
     pa += 16;
     pb += 64;
   }
+  const t0 = f32x4.add(s00, s10);
+  const t1 = f32x4.add(s01, s11);
+  const t2 = f32x4.add(s02, s12);
+  const t3 = f32x4.add(s03, s13);
   if (cols >= 4) {
-    v128.store(out + 0, clamp4(hsum4(s00, s01, s02, s03), clamp), 0);
+    v128.store(out + 0, clamp4(hsum4(t0, t1, t2, t3), clamp), 0);
   } else {
-    if (cols > 0) { put(out + 0, s00, clamp); }
-    if (cols > 1) { put(out + 4, s01, clamp); }
-    if (cols > 2) { put(out + 8, s02, clamp); }
-    if (cols > 3) { put(out + 12, s03, clamp); }
+    if (cols > 0) { put(out + 0, t0, clamp); }
+    if (cols > 1) { put(out + 4, t1, clamp); }
+    if (cols > 2) { put(out + 8, t2, clamp); }
+    if (cols > 3) { put(out + 12, t3, clamp); }
   }
 }
 
@@ -310,14 +279,8 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     for (; i < m; i++) {
       let pb = b + <usize>g0 * panelBytes;
       let pj = po;
-      let g = g0;
-      for (; g + 2 <= g1; g += 2) {
-        row2p2(pa, pb, panelBytes, steps, pj, clamp, n - g * 2);
-        pb += panelBytes * 2;
-        pj += 16;
-      }
-      for (; g < g1; g++) {
-        row2p1(pa, pb, panelBytes, steps, pj, clamp, n - g * 2);
+      for (let g = g0; g < g1; g++) {
+        row2(pa, pb, steps, pj, clamp, n - g * 2);
         pb += panelBytes;
         pj += 8;
       }
@@ -351,14 +314,8 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     for (; i < m; i++) {
       let pb = b + <usize>g0 * panelBytes;
       let pj = po;
-      let g = g0;
-      for (; g + 2 <= g1; g += 2) {
-        row3p2(pa, pb, panelBytes, steps, pj, clamp, n - g * 3);
-        pb += panelBytes * 2;
-        pj += 24;
-      }
-      for (; g < g1; g++) {
-        row3p1(pa, pb, panelBytes, steps, pj, clamp, n - g * 3);
+      for (let g = g0; g < g1; g++) {
+        row3(pa, pb, steps, pj, clamp, n - g * 3);
         pb += panelBytes;
         pj += 12;
       }
@@ -392,9 +349,8 @@ function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     for (; i < m; i++) {
       let pb = b + <usize>g0 * panelBytes;
       let pj = po;
-      let g = g0;
-      for (; g < g1; g++) {
-        row4p1(pa, pb, panelBytes, steps, pj, clamp, n - g * 4);
+      for (let g = g0; g < g1; g++) {
+        row4(pa, pb, steps, pj, clamp, n - g * 4);
         pb += panelBytes;
         pj += 16;
       }
@@ -428,14 +384,8 @@ function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     for (; i < m; i++) {
       let pb = b + <usize>g0 * panelBytes;
       let pj = po;
-      let g = g0;
-      for (; g + 2 <= g1; g += 2) {
-        row3p2(pa, pb, panelBytes, steps, pj, clamp, n - g * 3);
-        pb += panelBytes * 2;
-        pj += 24;
-      }
-      for (; g < g1; g++) {
-        row3p1(pa, pb, panelBytes, steps, pj, clamp, n - g * 3);
+      for (let g = g0; g < g1; g++) {
+        row3(pa, pb, steps, pj, clamp, n - g * 3);
         pb += panelBytes;
         pj += 12;
       }
@@ -469,14 +419,8 @@ function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     for (; i < m; i++) {
       let pb = b + <usize>g0 * panelBytes;
       let pj = po;
-      let g = g0;
-      for (; g + 2 <= g1; g += 2) {
-        row2p2(pa, pb, panelBytes, steps, pj, clamp, n - g * 2);
-        pb += panelBytes * 2;
-        pj += 16;
-      }
-      for (; g < g1; g++) {
-        row2p1(pa, pb, panelBytes, steps, pj, clamp, n - g * 2);
+      for (let g = g0; g < g1; g++) {
+        row2(pa, pb, steps, pj, clamp, n - g * 2);
         pb += panelBytes;
         pj += 8;
       }
