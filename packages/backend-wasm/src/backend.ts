@@ -1,8 +1,9 @@
 import {
+  argError,
+  argErrorOf,
   type Backend,
   type BackendMemory,
   type CorpusOptions,
-  CosineKitError,
   checkFinite,
 } from '@cosinekit/core/backend';
 import { createCorpus, type WasmCorpus } from './kernels/corpus.js';
@@ -128,19 +129,16 @@ export interface WasmBackend extends Backend {
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
   const wanted = options.variant ?? 'auto';
   if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'relaxed') {
-    throw new CosineKitError(
+    argError(
       'INVALID_ARGUMENT',
-      `Argument 'variant' passed to 'createWasmBackend' must be 'auto', 'simd' or 'relaxed'; got '${String(wanted)}'.`,
-      { op: 'createWasmBackend', arg: 'variant' },
+      'createWasmBackend',
+      'variant',
+      `must be 'auto', 'simd' or 'relaxed'; got '${String(wanted)}'.`,
     );
   }
   const asked = options.threads;
   if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) {
-    throw new CosineKitError(
-      'INVALID_ARGUMENT',
-      `Argument 'threads' passed to 'createWasmBackend' must be a positive integer; got ${asked}.`,
-      { op: 'createWasmBackend', arg: 'threads' },
-    );
+    argError('INVALID_ARGUMENT', 'createWasmBackend', 'threads', `must be a positive integer; got ${asked}.`);
   }
   let threadsNote: string | undefined;
   /** Threads wanted: as asked, or (after `init()` starts) the default. */
@@ -155,24 +153,30 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       return rt;
     }
     if (disposed) {
-      throw new CosineKitError('DISPOSED', `The wasm backend was disposed; '${op}' cannot run.`, { op });
+      argError('DISPOSED', op, 'backend', 'was disposed (backend.dispose()); create a new one.');
     }
-    const why = `The wasm backend is not initialised: await backend.init() before '${op}'.`;
-    throw new CosineKitError('UNSUPPORTED', why, { op });
+    argError('UNSUPPORTED', op, 'backend', 'is not initialised: await backend.init() first.');
   };
 
   const start = async (): Promise<void> => {
     if (!simdSupported()) {
-      throw new CosineKitError('UNSUPPORTED', 'This JavaScript engine does not support WebAssembly SIMD.', {
-        op: 'init',
-      });
+      argError(
+        'UNSUPPORTED',
+        'init',
+        'backend',
+        'needs WebAssembly SIMD, which this JavaScript engine lacks.',
+      );
     }
     let variant: WasmVariant = wanted === 'auto' ? (relaxedSupported() ? 'relaxed' : 'simd') : wanted;
     if (variant === 'relaxed' && !relaxedSupported()) {
       await enableRelaxedInNode();
       if (!relaxedSupported()) {
-        const why = 'This JavaScript engine does not support relaxed WebAssembly SIMD.';
-        throw new CosineKitError('UNSUPPORTED', why, { op: 'init' });
+        argError(
+          'UNSUPPORTED',
+          'init',
+          'variant',
+          "is 'relaxed', but this JavaScript engine lacks relaxed WebAssembly SIMD.",
+        );
       }
     }
     // 'auto' with only a plain binary supplied: use it rather than fetch the relaxed one.
@@ -227,7 +231,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     init() {
       if (disposed) {
         return Promise.reject(
-          new CosineKitError('DISPOSED', "The wasm backend was disposed; 'init' cannot run.", { op: 'init' }),
+          argErrorOf('DISPOSED', 'init', 'backend', 'was disposed (backend.dispose()); create a new one.'),
         );
       }
       starting ??= start();
@@ -271,23 +275,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         ['cols', cols],
       ] as const) {
         if (!(Number.isInteger(v) && v >= 1)) {
-          throw new CosineKitError(
-            'EMPTY_INPUT',
-            `Argument 'source.${arg}' passed to '${op}' must be a positive integer; got ${v}.`,
-            {
-              op,
-              arg: 'source',
-            },
-          );
+          argError('EMPTY_INPUT', op, `source.${arg}`, `must be a positive integer; got ${v}.`);
         }
       }
       const read = (start: number, count: number): Float32Array => {
         const data = source.read(start, count);
         if (!(data instanceof Float32Array) || data.length !== count * cols) {
-          throw new CosineKitError(
+          argError(
             'SHAPE_MISMATCH',
-            `'source.read(${start}, ${count})' passed to '${op}' must return a Float32Array of ${count * cols} floats; got ${data instanceof Float32Array ? data.length : typeof data}.`,
-            { op, arg: 'source' },
+            op,
+            'source',
+            `must return a Float32Array of ${count * cols} floats from read(${start}, ${count}); got ${data instanceof Float32Array ? data.length : typeof data}.`,
           );
         }
         checkFinite(op, 'source', { data, rows: count, cols });
@@ -339,19 +337,8 @@ export async function startThreaded(
 function pairError(rt: WasmRuntime, a: WasmVector, b: WasmVector): never {
   const op = 'vectorCosine';
   if (a.owner !== rt || b.owner !== rt) {
-    throw new CosineKitError(
-      'INVALID_ARGUMENT',
-      `The vectors passed to '${op}' belong to another wasm backend.`,
-      { op },
-    );
+    argError('INVALID_ARGUMENT', op, a.owner !== rt ? 'a' : 'b', 'belongs to another wasm backend.');
   }
   if (a.address < 0 || b.address < 0) throw disposedError(op);
-  throw new CosineKitError(
-    'DIMENSION_MISMATCH',
-    `The vectors passed to '${op}' have lengths ${a.length} and ${b.length}.`,
-    {
-      op,
-      arg: 'b',
-    },
-  );
+  return argError('DIMENSION_MISMATCH', op, 'b', `has length ${b.length} but 'a' has length ${a.length}.`);
 }

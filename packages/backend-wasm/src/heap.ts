@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 
 /** Bytes in one wasm page. */
 const PAGE = 65536;
@@ -158,10 +158,11 @@ export class Heap {
 
   #oom(asked: number, op: string, why: string): never {
     const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-    throw new CosineKitError(
+    argError(
       'OUT_OF_MEMORY',
-      `'${op}' needs ${mib(asked)} more of wasm memory (${mib(this.#used)} in use): ${why}.`,
-      { op },
+      op,
+      'x',
+      `needs ${mib(asked)} more of wasm memory (${mib(this.#used)} in use): ${why}.`,
     );
   }
 }

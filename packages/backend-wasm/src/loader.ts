@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 
 /** Which binary runs: plain 128-bit SIMD, or relaxed SIMD (fused multiply-add). */
 export type WasmVariant = 'simd' | 'relaxed';
@@ -102,10 +102,12 @@ export async function compileVariant(
   try {
     return await WebAssembly.compile(bytes);
   } catch (err) {
-    throw new CosineKitError(
+    argError(
       'UNSUPPORTED',
-      `The ${variant}${threads ? ' threads' : ''} wasm binary does not compile here: ${err instanceof Error ? err.message : String(err)}`,
-      { op: 'init', cause: err },
+      'init',
+      'variant',
+      `is '${variant}', whose${threads ? ' threads' : ''} wasm binary does not compile here: ${err instanceof Error ? err.message : String(err)}`,
+      err,
     );
   }
 }
@@ -123,12 +125,11 @@ async function readSource(src: WasmSource): Promise<BufferSource> {
   }
   const res = await fetch(url);
   if (!res.ok) {
-    throw new CosineKitError(
+    argError(
       'UNSUPPORTED',
-      `Could not fetch the wasm binary ${url.href}: HTTP ${res.status}.`,
-      {
-        op: 'init',
-      },
+      'init',
+      'wasm',
+      `names ${url.href}, which could not be fetched: HTTP ${res.status}.`,
     );
   }
   return res.arrayBuffer();

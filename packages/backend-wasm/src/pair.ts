@@ -1,4 +1,4 @@
-import { argError, CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import type { WasmExports } from './generated/exports.js';
 import { compileVariant, simdSupported, type WasmSource } from './loader.js';
 
@@ -49,9 +49,12 @@ const PAGE = 65536;
  */
 export async function createWasmPair(options: WasmPairOptions = {}): Promise<WasmPair> {
   if (!simdSupported()) {
-    throw new CosineKitError('UNSUPPORTED', 'This JavaScript engine does not support WebAssembly SIMD.', {
-      op: 'createWasmPair',
-    });
+    argError(
+      'UNSUPPORTED',
+      'createWasmPair',
+      'options',
+      'cannot be met: this JavaScript engine lacks WebAssembly SIMD.',
+    );
   }
   const module = await compileVariant('simd', options.wasm);
   const instance = await WebAssembly.instantiate(module, {});
@@ -72,10 +75,12 @@ export async function createWasmPair(options: WasmPairOptions = {}): Promise<Was
       try {
         memory.grow(Math.ceil((need - have) / PAGE));
       } catch (err) {
-        throw new CosineKitError(
+        argError(
           'OUT_OF_MEMORY',
-          `Two vectors of ${d} floats do not fit in wasm memory for '${OP}'.`,
-          { op: OP, cause: err },
+          OP,
+          'a',
+          `has ${d} floats: two such vectors do not fit in wasm memory.`,
+          err,
         );
       }
     }
@@ -118,8 +123,7 @@ export async function createWasmPair(options: WasmPairOptions = {}): Promise<Was
 
 /** Throws the reason `a` and `b` cannot be compared, if there is one (a length past the slots is not one). */
 function refuse(a: unknown, b: unknown, disposed: boolean): void {
-  if (disposed)
-    throw new CosineKitError('DISPOSED', `The wasm pair was disposed; '${OP}' cannot run.`, { op: OP });
+  if (disposed) argError('DISPOSED', OP, 'pair', 'was disposed; create a new one with createWasmPair().');
   for (const [arg, v] of [
     ['a', a],
     ['b', b],
@@ -144,7 +148,7 @@ function nonFinite(a: Float32Array, b: Float32Array): never {
       if (!Number.isFinite(v[i])) argError('NON_FINITE', OP, arg, `holds ${v[i]} at index ${i}.`);
     }
   }
-  throw new CosineKitError('UNSUPPORTED', `'${OP}' produced NaN from finite inputs.`, { op: OP });
+  return argError('UNSUPPORTED', OP, 'a', 'and b are finite, yet the kernel produced NaN.');
 }
 
 function typeName(v: unknown): string {

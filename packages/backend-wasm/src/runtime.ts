@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import type { WasmExports } from './generated/exports.js';
 import { Heap } from './heap.js';
 import type { WasmVariant } from './loader.js';
@@ -75,7 +75,7 @@ export class WasmRuntime {
   /** Throws `DISPOSED` once the backend was disposed. */
   check(op: string): void {
     if (this.#disposed) {
-      throw new CosineKitError('DISPOSED', `The wasm backend was disposed; '${op}' cannot run.`, { op });
+      argError('DISPOSED', op, 'backend', 'was disposed (backend.dispose()); create a new one.');
     }
   }
 

@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import {
   CONTROL_BYTES,
   type ControlInit,
@@ -215,18 +215,15 @@ export class HelperPool {
     const failed = Atomics.load(ctl, FAILED);
     if (failed === HELPER_GONE) {
       this.#live = this.#live.filter((t) => t !== i);
-      throw new CosineKitError(
+      argError(
         'UNSUPPORTED',
-        `A helper thread of the wasm backend died${op ? ` during '${op}'` : ''}; later calls run on the threads left.`,
-        op ? { op } : undefined,
+        op || 'wasm',
+        'backend',
+        'lost a helper thread, which died; later calls run on the threads left.',
       );
     }
     if (failed === JOB_THREW) {
-      throw new CosineKitError(
-        'UNSUPPORTED',
-        `A helper thread of the wasm backend failed${op ? ` during '${op}'` : ''}.`,
-        op ? { op } : undefined,
-      );
+      argError('UNSUPPORTED', op || 'wasm', 'backend', 'had a helper thread fail.');
     }
   }
 

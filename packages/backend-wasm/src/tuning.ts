@@ -1,4 +1,4 @@
-import { CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import type { WasmVariant } from './loader.js';
 
 /**
@@ -63,26 +63,24 @@ export function checkTuning(tuning: EngineTuning): number {
   const op = 'createWasmBackend';
   const config = TILES.indexOf(tuning.tile);
   if (config < 0) {
-    throw new CosineKitError(
+    argError(
       'INVALID_ARGUMENT',
-      `Unknown tile '${tuning.tile}'; expected one of ${TILES.join(', ')}.`,
-      { op, arg: 'tuning' },
+      op,
+      'tuning.tile',
+      `is '${tuning.tile}'; expected one of ${TILES.join(', ')}.`,
     );
   }
   if (!(Number.isFinite(tuning.blockBytes) && tuning.blockBytes > 0)) {
-    throw new CosineKitError(
+    argError(
       'INVALID_ARGUMENT',
-      `Argument 'tuning.blockBytes' passed to '${op}' must be a positive number; got ${tuning.blockBytes}.`,
-      { op, arg: 'tuning' },
+      op,
+      'tuning.blockBytes',
+      `must be a positive number; got ${tuning.blockBytes}.`,
     );
   }
   for (const key of ['threadMinFlops', 'threadMinFlopsI8'] as const) {
     if (!(tuning[key] >= 0)) {
-      throw new CosineKitError(
-        'INVALID_ARGUMENT',
-        `Argument 'tuning.${key}' passed to '${op}' must be a non-negative number; got ${tuning[key]}.`,
-        { op, arg: 'tuning' },
-      );
+      argError('INVALID_ARGUMENT', op, `tuning.${key}`, `must be a non-negative number; got ${tuning[key]}.`);
     }
   }
   return config;

@@ -1,4 +1,4 @@
-import { CosineKitError, checkFinite } from '@cosinekit/core/backend';
+import { argError, argErrorOf, type CosineKitError, checkFinite } from '@cosinekit/core/backend';
 import type { Resident, WasmRuntime } from './runtime.js';
 import { padded } from './staging.js';
 
@@ -42,10 +42,11 @@ export class WasmVector implements Resident {
     if (this.address < 0) throw disposedError('WasmVector.set');
     const f = toFloat32(data);
     if (f.length !== this.length) {
-      throw new CosineKitError(
+      argError(
         'DIMENSION_MISMATCH',
-        `Argument 'data' passed to 'WasmVector.set' has length ${f.length}; this vector has length ${this.length}.`,
-        { op: 'WasmVector.set', arg: 'data' },
+        'WasmVector.set',
+        'data',
+        `has length ${f.length}; this vector has length ${this.length}.`,
       );
     }
     checkFinite('WasmVector.set', 'data', { data: f, rows: 1, cols: f.length });
@@ -82,14 +83,11 @@ export class WasmVector implements Resident {
 export function toFloat32(data: ArrayLike<number>): Float32Array {
   const f = data instanceof Float32Array ? data : Float32Array.from(data);
   if (f.length === 0) {
-    throw new CosineKitError('EMPTY_INPUT', "Argument 'data' passed to 'createVector' is empty.", {
-      op: 'createVector',
-      arg: 'data',
-    });
+    argError('EMPTY_INPUT', 'createVector', 'data', 'is empty.');
   }
   return f;
 }
 
 export function disposedError(op: string): CosineKitError {
-  return new CosineKitError('DISPOSED', `The vector passed to '${op}' was disposed.`, { op });
+  return argErrorOf('DISPOSED', op, 'vector', 'was disposed.');
 }

@@ -1,6 +1,7 @@
 import {
+  argError,
   type CorpusOptions,
-  CosineKitError,
+  foreignCorpus,
   type Matrix,
   type ResidentCorpus,
   type StoredCorpus,
@@ -90,20 +91,10 @@ export class WasmCorpus implements ResidentCorpus, Resident {
   /** Throws unless this corpus belongs to `rt` and is alive. @internal */
   check(rt: WasmRuntime, op: string): void {
     if (rt !== this.#rt) {
-      throw new CosineKitError(
-        'INVALID_ARGUMENT',
-        `Argument 'corpus' passed to '${op}' belongs to another wasm backend.`,
-        {
-          op,
-          arg: 'corpus',
-        },
-      );
+      foreignCorpus(op, 'wasm (another instance)', 'wasm');
     }
     if (!this.#alive) {
-      throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
-        op,
-        arg: 'corpus',
-      });
+      argError('DISPOSED', op, 'corpus', 'was disposed.');
     }
   }
 
@@ -144,18 +135,20 @@ export class WasmCorpus implements ResidentCorpus, Resident {
 export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: CorpusOptions): WasmCorpus {
   const storage = options?.storage ?? 'float32';
   if (storage !== 'float32' && storage !== 'int8') {
-    throw new CosineKitError(
+    argError(
       'UNSUPPORTED',
-      `The wasm backend stores corpora as float32 or int8; storage '${storage}' was asked of 'createCorpus'.`,
-      { op: 'createCorpus', arg: 'options' },
+      'createCorpus',
+      'options.storage',
+      `is '${storage}', but the wasm backend stores corpora as float32 or int8.`,
     );
   }
   const rerank = options?.rerank ?? 0;
   if (!(Number.isInteger(rerank) && rerank >= 0)) {
-    throw new CosineKitError(
+    argError(
       'INVALID_ARGUMENT',
-      `Argument 'options.rerank' passed to 'createCorpus' must be a non-negative integer; got ${rerank}.`,
-      { op: 'createCorpus', arg: 'options' },
+      'createCorpus',
+      'options.rerank',
+      `must be a non-negative integer; got ${rerank}.`,
     );
   }
   return new WasmCorpus(rt, x, storage, rerank);
@@ -168,10 +161,11 @@ export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: C
 export function importCorpus(rt: WasmRuntime, stored: StoredCorpus): WasmCorpus {
   const { storage, rows, cols } = stored;
   if (storage !== 'float32' && storage !== 'int8') {
-    throw new CosineKitError(
+    argError(
       'UNSUPPORTED',
-      `The wasm backend stores corpora as float32 or int8; storage '${storage}' was asked of 'importCorpus'.`,
-      { op: 'importCorpus', arg: 'stored' },
+      'importCorpus',
+      'stored',
+      `has storage '${storage}', but the wasm backend stores corpora as float32 or int8.`,
     );
   }
   const rerank = storage === 'int8' ? stored.rerank : 0;
@@ -181,10 +175,11 @@ export function importCorpus(rt: WasmRuntime, stored: StoredCorpus): WasmCorpus 
     (float && stored.exact?.length !== n) ||
     (storage === 'int8' && (stored.codes?.length !== n || stored.scales?.length !== rows))
   ) {
-    throw new CosineKitError(
+    argError(
       'INVALID_ARGUMENT',
-      `Argument 'stored' passed to 'importCorpus' lacks the sections its storage '${storage}' needs.`,
-      { op: 'importCorpus', arg: 'stored' },
+      'importCorpus',
+      'stored',
+      `lacks the sections its storage '${storage}' needs.`,
     );
   }
   const x: Matrix = { data: float ? stored.exact! : new Float32Array(0), rows, cols };
@@ -225,11 +220,7 @@ export function readCorpus(rt: WasmRuntime, corpus: ResidentCorpus): Float32Arra
 
 function own(rt: WasmRuntime, corpus: ResidentCorpus, op: string): WasmCorpus {
   if (!(corpus instanceof WasmCorpus)) {
-    throw new CosineKitError(
-      'INVALID_ARGUMENT',
-      `Argument 'corpus' passed to '${op}' belongs to backend '${corpus.backend}', not 'wasm'.`,
-      { op, arg: 'corpus' },
-    );
+    foreignCorpus(op, corpus.backend, 'wasm');
   }
   corpus.check(rt, op);
   return corpus;
