@@ -1,9 +1,9 @@
 import {
   argError,
+  argErrorOf,
   type Backend,
   type BackendMemory,
   type CorpusOptions,
-  CosineKitError,
   foreignCorpus,
   type Kernels,
   type Matrix,
@@ -163,10 +163,13 @@ class State {
         this.opening = null;
         await client?.close().catch(() => undefined);
         const where = this.options.connectionString !== undefined ? 'the Postgres server' : 'PGlite';
-        throw new CosineKitError(
+        throw argErrorOf(
           'BACKEND_INIT_FAILED',
-          `The pgvector backend could not open ${where} with pgvector: ${e instanceof Error ? e.message : String(e)}`,
-          { op: 'init', backend: PGVECTOR_BACKEND_NAME, cause: e },
+          'init',
+          'options',
+          `name ${where}, which the pgvector backend could not open with pgvector: ${e instanceof Error ? e.message : String(e)}`,
+          e,
+          { backend: PGVECTOR_BACKEND_NAME },
         );
       }
     })();
@@ -468,11 +471,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     if (!(corpus instanceof PgvectorCorpus) || corpus.owner !== state)
       foreignCorpus(kernel, corpus.backend, PGVECTOR_BACKEND_NAME);
     const c = corpus as PgvectorCorpus;
-    if (c.disposed)
-      throw new CosineKitError('DISPOSED', 'This corpus was disposed and can no longer be searched.', {
-        op: kernel,
-        arg: 'corpus',
-      });
+    if (c.disposed) argError('DISPOSED', kernel, 'corpus', 'was disposed and can no longer be searched.');
     return c;
   };
 
@@ -480,10 +479,11 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     async createCorpus(x: Matrix, o?: CorpusOptions): Promise<ResidentCorpus> {
       const storage = o?.storage ?? 'float32';
       if (storage !== 'float32') {
-        throw new CosineKitError(
+        argError(
           'UNSUPPORTED',
-          `The pgvector backend stores corpora as float32 vectors; storage '${storage}' was asked of 'createCorpus'.`,
-          { op: 'createCorpus', arg: 'options.storage' },
+          'createCorpus',
+          'options.storage',
+          `is '${storage}', but the pgvector backend stores corpora as float32 vectors.`,
         );
       }
       const client = await state.open();

@@ -1,10 +1,4 @@
-import {
-  argError,
-  type Backend,
-  type BackendMemory,
-  CosineKitError,
-  type Kernels,
-} from '@cosinekit/core/backend';
+import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core/backend';
 import {
   corpusMatrix,
   corpusSearch,
@@ -113,10 +107,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       e = await opening;
     } catch (err) {
       opening = null;
-      throw new CosineKitError('UNSUPPORTED', `No WebGPU device for '${name}': ${(err as Error).message}`, {
-        op: name,
-        cause: err,
-      });
+      argError('UNSUPPORTED', name, 'backend', `has no WebGPU device: ${(err as Error).message}`, err);
     }
     if (e.lostReason !== null) {
       // Report the loss once; the next call opens a fresh device.

@@ -5,8 +5,9 @@
  * the host from score tiles).
  */
 import {
+  argError,
   type CorpusOptions,
-  CosineKitError,
+  foreignCorpus,
   type Matrix,
   type ResidentCorpus,
   type TopKResult,
@@ -68,9 +69,7 @@ export class WebGpuCorpus implements ResidentCorpus {
 
   get blocks(): Block[] {
     if (!this.#blocks) {
-      throw new CosineKitError('DISPOSED', 'This corpus was disposed and can no longer be searched.', {
-        arg: 'corpus',
-      });
+      argError('DISPOSED', 'corpusSearch', 'corpus', 'was disposed and can no longer be searched.');
     }
     return this.#blocks;
   }
@@ -90,18 +89,14 @@ export class WebGpuCorpus implements ResidentCorpus {
 
 function own(engine: Engine, corpus: ResidentCorpus, op: string): WebGpuCorpus {
   if (corpus instanceof WebGpuCorpus && corpus.disposed) {
-    throw new CosineKitError('DISPOSED', `Argument 'corpus' passed to '${op}' was disposed.`, {
-      op,
-      arg: 'corpus',
-    });
+    argError('DISPOSED', op, 'corpus', 'was disposed.');
   }
   if (!(corpus instanceof WebGpuCorpus) || corpus.engine !== engine) {
-    const whose =
-      corpus instanceof WebGpuCorpus ? 'another webgpu backend instance' : `backend '${corpus.backend}'`;
-    throw new CosineKitError('INVALID_ARGUMENT', `Argument 'corpus' passed to '${op}' belongs to ${whose}.`, {
+    foreignCorpus(
       op,
-      arg: 'corpus',
-    });
+      corpus instanceof WebGpuCorpus ? 'webgpu (another instance)' : corpus.backend,
+      'webgpu',
+    );
   }
   return corpus;
 }
@@ -125,10 +120,11 @@ export async function createCorpus(
 ): Promise<WebGpuCorpus> {
   const storage = options?.storage ?? 'float32';
   if (storage !== 'float32') {
-    throw new CosineKitError(
+    argError(
       'UNSUPPORTED',
-      `The webgpu backend stores corpora as float32 only; storage '${storage}' was asked of 'createCorpus' (the kit keeps quantised corpora on the reference).`,
-      { op: 'createCorpus', arg: 'options.storage' },
+      'createCorpus',
+      'options.storage',
+      `is '${storage}', but the webgpu backend stores corpora as float32 only (the kit keeps quantised corpora on the reference).`,
     );
   }
   const per = blockRows(engine, x.cols);

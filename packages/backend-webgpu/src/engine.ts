@@ -2,7 +2,7 @@
  * One WebGPU device and what hangs off it: compiled pipelines (cached per shape family), a pool of
  * storage buffers, the limits work is tiled to, and the rules for a lost device.
  */
-import { CosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import { findEntry, isSoftwareAdapter, openDevice, type WebGpuEntry, type WebGpuLimits } from './gpu.js';
 
 const STORAGE = 0x80; // GPUBufferUsage.STORAGE
@@ -69,7 +69,7 @@ export class Engine {
     if (!e) return;
     this.#gpuError = null;
     if (e.oom) {
-      throw new CosineKitError('OUT_OF_MEMORY', `The WebGPU device ran out of memory: ${e.message}`);
+      argError('OUT_OF_MEMORY', 'webgpu', 'backend', `ran out of WebGPU device memory: ${e.message}`);
     }
     throw new Error(`WebGPU reported an error: ${e.message}`);
   }
@@ -133,18 +133,15 @@ export class Engine {
   /** Throws a typed error when the device is gone. */
   check(op: string): void {
     if (this.lostReason !== null) {
-      throw new CosineKitError(
+      argError(
         'UNSUPPORTED',
-        `The WebGPU device was lost (${this.lostReason}); '${op}' cannot run on it.`,
-        {
-          op,
-        },
+        op,
+        'backend',
+        `has lost its device: the WebGPU device was lost (${this.lostReason}).`,
       );
     }
     if (this.#destroyed) {
-      throw new CosineKitError('DISPOSED', `The webgpu backend was disposed; '${op}' cannot run on it.`, {
-        op,
-      });
+      argError('DISPOSED', op, 'backend', 'was disposed (backend.dispose()); create a new one.');
     }
   }
 
