@@ -101,10 +101,17 @@ export class ReferenceCorpus implements ResidentCorpus {
         );
       }
       const n = normalizedF64(x.data, x.rows, x.cols);
-      if (this.storage === 'float32' || this.rerank > 0) this.#exact = n.map(Math.fround);
+      if (this.storage === 'float32' || this.rerank > 0) {
+        // Rounded to float32 values in place (a plain loop: TypedArray.map with a callback is
+        // several times slower on millions of values).
+        for (let i = 0; i < n.length; i++) n[i] = Math.fround(n[i]);
+        this.#exact = n;
+      }
       if (this.storage === 'float16') {
-        this.#half = new Uint16Array(n.length);
-        for (let i = 0; i < n.length; i++) this.#half[i] = toHalf(n[i]);
+        // From the float64 rows: rounding to float32 first (above, with rerank) would round twice.
+        const m = this.#exact ? normalizedF64(x.data, x.rows, x.cols) : n;
+        this.#half = new Uint16Array(m.length);
+        for (let i = 0; i < m.length; i++) this.#half[i] = toHalf(m[i]);
       } else if (this.storage === 'int8') {
         const q = quantizeInt8(x.data, x.rows, x.cols);
         this.#int8 = q.codes;
