@@ -210,13 +210,17 @@ export class Conv2dLayer implements Layer {
     return [this.outputShape[0] * this.outputShape[1], this.kernel[0] * this.kernel[1] * this.inputShape[2]];
   }
 
-  #im2col(ops: DenseOps, x: Vec, rows: number): Vec {
+  /**
+   * Visits every (image pixel, patch column) pair the convolution reads: `img` is the offset of a
+   * pixel's first channel in the input rows, `col` that of its place in the im2col matrix. Padding
+   * positions are skipped. im2col copies along these pairs; col2im accumulates back along them.
+   */
+  #eachPatchPixel(rows: number, visit: (img: number, col: number) => void): void {
     const [h, w, c] = this.inputShape;
     const [oh, ow] = this.outputShape;
     const [kh, kw] = this.kernel;
     const { stride, padding } = this;
     const width = kh * kw * c;
-    const cols = ops.alloc(rows * oh * ow * width);
     let r = 0;
     for (let n = 0; n < rows; n++) {
       const base = n * h * w * c;
@@ -229,44 +233,30 @@ export class Conv2dLayer implements Layer {
             for (let kx = 0; kx < kw; kx++) {
               const ix = ox * stride - padding + kx;
               if (ix < 0 || ix >= w) continue;
-              const src = base + (iy * w + ix) * c;
-              const dst = o + (ky * kw + kx) * c;
-              for (let ch = 0; ch < c; ch++) cols[dst + ch] = x[src + ch];
+              visit(base + (iy * w + ix) * c, o + (ky * kw + kx) * c);
             }
           }
         }
       }
     }
+  }
+
+  #im2col(ops: DenseOps, x: Vec, rows: number): Vec {
+    const [perRow, width] = this.#patches;
+    const c = this.inputShape[2];
+    const cols = ops.alloc(rows * perRow * width);
+    this.#eachPatchPixel(rows, (img, col) => {
+      for (let ch = 0; ch < c; ch++) cols[col + ch] = x[img + ch];
+    });
     return cols;
   }
 
   #col2im(ops: DenseOps, dCols: Vec, rows: number): Vec {
     const [h, w, c] = this.inputShape;
-    const [oh, ow] = this.outputShape;
-    const [kh, kw] = this.kernel;
-    const { stride, padding } = this;
-    const width = kh * kw * c;
     const dx = ops.alloc(rows * h * w * c);
-    let r = 0;
-    for (let n = 0; n < rows; n++) {
-      const base = n * h * w * c;
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++, r++) {
-          const o = r * width;
-          for (let ky = 0; ky < kh; ky++) {
-            const iy = oy * stride - padding + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = ox * stride - padding + kx;
-              if (ix < 0 || ix >= w) continue;
-              const dst = base + (iy * w + ix) * c;
-              const src = o + (ky * kw + kx) * c;
-              for (let ch = 0; ch < c; ch++) dx[dst + ch] += dCols[src + ch];
-            }
-          }
-        }
-      }
-    }
+    this.#eachPatchPixel(rows, (img, col) => {
+      for (let ch = 0; ch < c; ch++) dx[img + ch] += dCols[col + ch];
+    });
     return dx;
   }
 
