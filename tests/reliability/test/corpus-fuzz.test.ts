@@ -31,11 +31,15 @@ const D = 5;
 const queries = (d: number) => [rows(1, d, 90), rows(1, d, 91)];
 
 /**
- * Five seeds: plain; ids (strings and numbers) after add and remove; int8 storage with rerank (float
+ * Five seeds: plain (6 rows); ids (strings and numbers) after add and remove; int8 storage with rerank (float
  * rows, codes and scales); int8 without (codes and scales only); float16 with rerank 1.
  */
 async function seedFiles(kit: CosineKit): Promise<{ files: Uint8Array[]; answers: SearchResult[] }> {
-  const plain = await kit.corpus(new Float32Array(rows(6, D, 1)).subarray(0, 6 * D).slice(), {});
+  const base = rows(6, D, 1);
+  const plain = await kit.corpus(
+    Array.from({ length: 6 }, (_, i) => base.subarray(i * D, (i + 1) * D)),
+    {},
+  );
   const data = rows(9, D, 2);
   const withIds = await kit.corpus(
     Array.from({ length: 6 }, (_, i) => data.subarray(i * D, (i + 1) * D)),
@@ -52,7 +56,7 @@ async function seedFiles(kit: CosineKit): Promise<{ files: Uint8Array[]; answers
   );
   const codesOnly = await kit.corpus(
     Array.from({ length: 5 }, (_, i) => rows(1, D, 20 + i)),
-    { storage: 'int8' },
+    { storage: 'int8', rerank: 0 },
   );
   const half = await kit.corpus(
     Array.from({ length: 4 }, (_, i) => rows(1, D, 30 + i)),
