@@ -3,7 +3,7 @@
  * `KernelContext.run`; each tile's tensors live inside one `tf.tidy`, so at most one score tile
  * (about `scoreTile` floats) exists at a time.
  */
-import type { Matrix, TopKResult } from '@cosinekit/core/backend';
+import { clampCos, type Matrix, type TopKResult } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { KernelContext } from './context.js';
 import type { CorpusTile } from './corpus.js';
@@ -133,21 +133,15 @@ export async function searchTiles(
       for (const tile of tiles) {
         await ctx.reactivate(tf);
         const kt = Math.min(k, tile.width);
-        const [values, indices] = tf.tidy(() => {
-          const part = rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]);
-          // Clamped before selecting: rounding can put a copy of the query at 1.0000001 and a
-          // multiple of it at 1, which both report as 1; the selection must see them as equal
-          // for the tie to go to the lower index.
-          const best = tf.topk(clampCosines(tf, tf.matMul(part, tile.columns)), kt, true);
-          return [best.values, best.indices];
-        });
-        const v = await readAndDispose(values);
-        let ix: Int32Array;
-        try {
-          ix = (await indices.data()) as Int32Array;
-        } finally {
-          indices.dispose();
-        }
+        const part = () => (rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]));
+        // Selected on the raw scores first, saving a pass over the tile. That is the selection on
+        // the reported (clamped) scores unless some query's k-th raw score is at or past +-1: then
+        // rows rounded to 1.0000001 and rows at exactly 1 report as equals, and the tie must go
+        // to the lower index, so the tile is selected again on clamped scores.
+        let [v, ix] = await topOf(tf, () => tf.matMul(part(), tile.columns), kt);
+        if (edgeTie(v, kt))
+          [v, ix] = await topOf(tf, () => clampCosines(tf, tf.matMul(part(), tile.columns)), kt);
+        for (let i = 0; i < v.length; i++) v[i] = clampCos(v[i]);
         for (let r = 0; r < rows; r++) selection.merge(q0 + r, v, ix, r * kt, kt, tile.start);
       }
     }
@@ -155,6 +149,31 @@ export async function searchTiles(
     qn.dispose();
   }
   return selection.result();
+}
+
+/** `tf.topk` of the scores `make` builds (inside one tidy), read back as values and indices. */
+async function topOf(tf: Tfjs, make: () => TF.Tensor2D, k: number): Promise<[Float32Array, Int32Array]> {
+  const [values, indices] = tf.tidy(() => {
+    const best = tf.topk(make(), k, true);
+    return [best.values, best.indices];
+  });
+  let v: Float32Array;
+  try {
+    v = await readAndDispose(values);
+  } finally {
+    if (!values.isDisposed) values.dispose();
+  }
+  try {
+    return [v, (await indices.data()) as Int32Array];
+  } finally {
+    indices.dispose();
+  }
+}
+
+/** Whether some query's k-th selected raw score is at or past +-1 (see {@link searchTiles}). */
+function edgeTie(v: Float32Array, k: number): boolean {
+  for (let i = k - 1; i < v.length; i += k) if (!(v[i] < 1 && v[i] > -1)) return true;
+  return false;
 }
 
 /** Query rows per step so that one score tile stays within `budget` floats (a multiple of 8 when it can). */

@@ -186,6 +186,42 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     }
   });
 
+  it('search selects on the reported (clamped) scores: near-1 ties go to the lower index', async () => {
+    // Copies and positive multiples of each query round to scores a little over or under 1; the
+    // search selects on raw scores unless a k-th score reaches 1, then again on clamped ones.
+    // Whichever ran, the result must be the selection on the scores corpusMatrix reports.
+    const d = 7;
+    const q = matrix(3, d, 21);
+    const noise = matrix(30, d, 22);
+    const rows = new Float32Array(30 * d);
+    const scales = [1, 3, 0.7, 1e3, 2.5, 1e-3, 9, 0.31, 1.7, 5];
+    for (let r = 0; r < 30; r++) {
+      const own = r % 3;
+      const src =
+        own === 0 ? noise.data.subarray(r * d, (r + 1) * d) : q.data.subarray(own * d, (own + 1) * d);
+      const s = own === 0 ? 1 : scales[r % scales.length];
+      for (let j = 0; j < d; j++) rows[r * d + j] = Math.fround(src[j] * s);
+    }
+    const corpus = { data: rows, rows: 30, cols: d };
+    for (const b of [backend, tiled]) {
+      const resident = await b.kernels.createCorpus(corpus);
+      const reported = await b.kernels.corpusMatrix(resident, q, new Float32Array(3 * 30));
+      for (const k of [1, 2, 4, 9, 30]) {
+        const got = await b.kernels.corpusSearch(resident, q, k);
+        for (let i = 0; i < 3; i++) {
+          const order = Array.from({ length: 30 }, (_, j) => j).sort(
+            (x, y) => reported[i * 30 + y] - reported[i * 30 + x] || x - y,
+          );
+          expect(Array.from(got.indices.subarray(i * k, (i + 1) * k))).toEqual(order.slice(0, k));
+          expect(Array.from(got.scores.subarray(i * k, (i + 1) * k))).toEqual(
+            order.slice(0, k).map((j) => reported[i * 30 + j]),
+          );
+        }
+      }
+      resident.dispose();
+    }
+  });
+
   it("refuses another backend's corpus", async () => {
     const resident = ref.createCorpus(matrix(3, 2, 1));
     await expect(async () => backend.kernels.corpusSearch(resident, matrix(1, 2, 2), 1)).rejects.toThrow(
