@@ -78,10 +78,7 @@ export function tfjsPeerMethod(
       const k = ds.size.k ?? 1;
       // The engine is a global: make sure another contender did not leave another one active.
       if (tf.getBackend() !== engine) throw new Error(`tfjs is on '${tf.getBackend()}', not '${engine}'`);
-      const c = tf.tidy(() => {
-        const cn = normalize(tf.tensor2d(ds.corpus, [n, d]));
-        return style === 'fast' ? (tf.transpose(cn) as TfCore.Tensor2D) : cn;
-      });
+      const c = corpusTensor(tf, ds.corpus, n, d, style === 'fast', normalize);
       const scores = (): TfCore.Tensor2D =>
         tf.tidy(() => tf.matMul(normalize(tf.tensor2d(ds.queries, [q, d])), c, false, style === 'obvious'));
       const call = async (): Promise<Output> => {
@@ -106,4 +103,36 @@ export function tfjsPeerMethod(
       return { call, dispose: () => c.dispose() };
     },
   };
+}
+
+/** Rows per step when the peers build their corpus tensor: bounds tfjs's temporaries. */
+const BUILD_ROWS = 16_384;
+
+/**
+ * The peer's resident corpus, normalised (and transposed for the fast path) by tfjs a block of rows
+ * at a time and gathered into one tensor. Done in one `tidy` over the whole corpus, tfjs holds
+ * three or four corpus-sized temporaries at once, which at 200,000 x 1536 (1.2 GB each) runs out of
+ * tfjs-wasm's memory; this way it holds the result and one block. Setup only: never timed.
+ */
+function corpusTensor(
+  tf: Tf,
+  corpus: Float32Array,
+  n: number,
+  d: number,
+  transposed: boolean,
+  normalize: (x: TfCore.Tensor2D) => TfCore.Tensor2D,
+): TfCore.Tensor2D {
+  const out = new Float32Array(n * d);
+  for (let r0 = 0; r0 < n; r0 += BUILD_ROWS) {
+    const rows = Math.min(BUILD_ROWS, n - r0);
+    const block = tf.tidy(() => {
+      const x = normalize(tf.tensor2d(corpus.subarray(r0 * d, (r0 + rows) * d), [rows, d]));
+      return transposed ? tf.transpose(x) : x;
+    });
+    const v = block.dataSync() as Float32Array;
+    block.dispose();
+    if (!transposed) out.set(v, r0 * d);
+    else for (let j = 0; j < d; j++) out.set(v.subarray(j * rows, (j + 1) * rows), j * n + r0);
+  }
+  return tf.tensor2d(out, transposed ? [d, n] : [n, d]);
 }
