@@ -95,6 +95,11 @@ export interface WasmBackend extends Backend {
    *   { storage: 'int8', rerank: 4 },
    * );
    * ```
+   *
+   * @deprecated Use the kit's `corpusFrom(chunks, options)`, which builds a full `Corpus` (ids,
+   * `add`, `remove`, `save`, filters, abort, progress) from an (async) iterable of chunks on any
+   * backend, without holding the whole host array. This returns a bare kernel handle and stays
+   * for existing callers.
    */
   createCorpusFrom(source: RowSource, options?: CorpusOptions): WasmCorpus;
   /**
