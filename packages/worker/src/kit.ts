@@ -50,7 +50,7 @@ export interface WorkerKitOptions extends Omit<CosineKitOptions, 'backend'>, Tra
 
 /** A Web Worker or a Node `worker_threads` Worker, as the kit uses it. */
 export interface WorkerLike {
-  postMessage(message: unknown, transfer?: readonly ArrayBuffer[]): void;
+  postMessage(message: unknown, transfer: ArrayBuffer[]): void;
   terminate(): unknown;
 }
 
@@ -90,8 +90,10 @@ export interface WorkerKit {
   /** Uploads `rows` into the worker's backend and returns a handle to search many times. */
   corpus(rows: TensorInput, options?: WorkerCorpusOptions): Promise<WorkerCorpus>;
   /**
-   * Builds a corpus in the worker from a stream of chunks, pulled one at a time (the worker asks for
-   * the next chunk when it has taken the last one), so neither thread holds the whole stream.
+   * Builds a corpus in the worker from a stream of chunks, as core's `corpusFrom` does. The worker
+   * pulls the chunks one ahead of what it has taken in, so the calling thread makes the next chunk
+   * while the worker stores the last, and neither thread ever holds the whole stream. With
+   * `transfer`, each chunk's arrays move to the worker.
    */
   corpusFrom(
     source: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>,
@@ -646,7 +648,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   const thread: Thread = {
     started,
     ready,
-    post: (m, transfer) => w.postMessage(m, transfer),
+    post: (m, transfer) => w.postMessage(m, transfer ?? []),
     onMessage: () => undefined,
     onCrash: () => undefined,
     busy: () => (w as Partial<NodeWorker>).ref?.(),

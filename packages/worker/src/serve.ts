@@ -121,22 +121,40 @@ export async function serveKit(): Promise<void> {
     return v;
   };
 
-  /** The caller's stream, pulled one chunk at a time (so the calling thread never runs ahead). */
-  const stream = (id: number): AsyncIterable<unknown> => ({
-    [Symbol.asyncIterator]: () => ({
-      next: () =>
-        new Promise<IteratorResult<unknown>>((resolve, reject) => {
-          const l = live.get(id);
-          if (!l) return resolve({ done: true, value: undefined });
-          l.waiter = { resolve, reject };
-          port.post({ t: 'pull', id });
-        }),
-      return: async () => {
-        port.post({ t: 'stop', id });
-        return { done: true, value: undefined };
-      },
-    }),
-  });
+  /**
+   * The caller's stream, pulled one chunk ahead: while core takes in one chunk, the calling thread
+   * makes and sends the next, so the two threads overlap, and at most one chunk waits in between.
+   */
+  const stream = (id: number): AsyncIterable<unknown> => {
+    const pull = () =>
+      new Promise<IteratorResult<unknown>>((resolve, reject) => {
+        const l = live.get(id);
+        if (!l) return resolve({ done: true, value: undefined });
+        l.waiter = { resolve, reject };
+        port.post({ t: 'pull', id });
+      });
+    let ahead: Promise<IteratorResult<unknown>> | undefined;
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          const step = ahead ?? pull();
+          ahead = undefined;
+          return step.then((r) => {
+            if (!r.done) {
+              ahead = pull();
+              // Nobody may ever read it (an abort, or an error in this chunk): not an unhandled rejection.
+              ahead.catch(() => undefined);
+            }
+            return r;
+          });
+        },
+        return: async () => {
+          port.post({ t: 'stop', id });
+          return { done: true, value: undefined };
+        },
+      }),
+    };
+  };
 
   const run = async (m: Extract<ToWorker, { t: 'call' }>): Promise<void> => {
     const { id, target, op } = m;

@@ -133,7 +133,7 @@ describe('every public operation gives what the in-process kit gives', () => {
     }
   });
 
-  it('corpusFrom: sync and async streams, with ids and progress, pulled chunk by chunk', async () => {
+  it('corpusFrom: sync and async streams, with ids and progress, pulled one chunk ahead', async () => {
     const d = 19;
     const chunks = [0, 1, 2, 3].map((s) => mat(10 + s, d, 20 + s));
     const withIds = chunks.map((c, s) => ({
