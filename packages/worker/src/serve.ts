@@ -13,7 +13,16 @@ import {
   SearchResult,
   Tensor,
 } from '@cosinekit/core';
-import { type FromWorker, fromWire, ownBuffer, TAG, type ToWorker, tagOf, toWire } from './protocol.js';
+import {
+  type FromWorker,
+  fromWire,
+  ownBuffer,
+  TAG,
+  type ToWorker,
+  tagOf,
+  toWire,
+  workerSignal,
+} from './protocol.js';
 
 /** Where this thread's messages come from and go to (a browser worker's scope, or Node's `parentPort`). */
 interface Port {
@@ -279,40 +288,6 @@ function aborted(op: string): CosineKitError {
     op,
     arg: 'signal',
   });
-}
-
-/**
- * The signal core sees in this thread. Core reads `signal.aborted` before each block of work; a
- * worker busy in such a loop reads no messages, so where the calling thread shares a flag
- * (SharedArrayBuffer), reading `aborted` also looks at the flag, and an abort is seen at the next
- * check without waiting for this thread's event loop.
- */
-function workerSignal(flag: SharedArrayBuffer | undefined): { signal: AbortSignal; abort(): void } {
-  const c = new AbortController();
-  const cell = flag ? new Int32Array(flag) : null;
-  const abort = () => {
-    if (!c.signal.aborted) c.abort(new DOMException('The caller aborted the call.', 'AbortError'));
-  };
-  const s = c.signal;
-  const signal = {
-    get aborted() {
-      if (cell && Atomics.load(cell, 0) !== 0) abort();
-      return s.aborted;
-    },
-    get reason() {
-      return s.reason;
-    },
-    get onabort() {
-      return s.onabort;
-    },
-    addEventListener: s.addEventListener.bind(s),
-    removeEventListener: s.removeEventListener.bind(s),
-    dispatchEvent: s.dispatchEvent.bind(s),
-    throwIfAborted() {
-      if (signal.aborted) throw s.reason;
-    },
-  } as unknown as AbortSignal;
-  return { signal, abort };
 }
 
 interface NodeParentPort {
