@@ -14,7 +14,15 @@ import {
   type TensorInput,
 } from '@cosinekit/core';
 import { admit } from '@cosinekit/core/backend';
-import { type FromWorker, fromWire, TAG, type ToWorker, tagOf, type WireError } from './protocol.js';
+import {
+  type FromWorker,
+  fromWire,
+  HANDLES_OP,
+  TAG,
+  type ToWorker,
+  tagOf,
+  type WireError,
+} from './protocol.js';
 
 /** Lets one call move its inputs to the worker instead of copying them. */
 export interface TransferOption {
@@ -316,6 +324,16 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
   return new Kit(thread, transfer === true, onFallback).api;
 }
 
+const KITS = new WeakMap<WorkerKit, Kit>();
+
+/**
+ * @internal How many corpora `kit`'s worker still holds (a leak check for tests: a disposed corpus,
+ * or one made by a call the caller gave up on, must not stay resident).
+ */
+export function handlesOf(kit: WorkerKit): Promise<number> {
+  return KITS.get(kit)!.call(0, HANDLES_OP, []) as Promise<number>;
+}
+
 /** The calling thread's side of one worker. */
 class Kit implements Link {
   readonly transfer: boolean;
@@ -375,6 +393,7 @@ class Kit implements Link {
       loadCorpus: (bytes) => call('loadCorpus', [bytes]) as Promise<WorkerCorpus>,
       dispose: () => this.#die('DISPOSED', 'was disposed'),
     };
+    KITS.set(this.api, this);
   }
 
   call(target: number, op: string, args: unknown[], how: CallHow = {}): Promise<unknown> {

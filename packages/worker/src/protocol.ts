@@ -75,6 +75,9 @@ export function tagOf(v: unknown): Tagged[typeof TAG] | undefined {
     : undefined;
 }
 
+/** The internal call that counts the corpus handles a worker holds (see `handlesOf`). */
+export const HANDLES_OP = '$handles';
+
 /** An error as plain data; causes are kept one level deep (the backend's own error). */
 export function toWire(e: unknown, depth = 0): WireError {
   if (e instanceof Error) {

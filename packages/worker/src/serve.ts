@@ -16,6 +16,7 @@ import {
 import {
   type FromWorker,
   fromWire,
+  HANDLES_OP,
   ownBuffer,
   TAG,
   type ToWorker,
@@ -181,7 +182,10 @@ export async function serveKit(): Promise<void> {
       if (kit === undefined) throw new CosineKitError('UNSUPPORTED', 'The worker kit is not initialised.');
       const args = m.args.map((a) => decode(a, id, signal));
       let value: unknown;
-      if (target === 0) {
+      if (target === 0 && op === HANDLES_OP) {
+        // For leak checks: the corpora this worker still holds for the calling thread.
+        value = corpora.size;
+      } else if (target === 0) {
         if (!KIT_OPS.has(op)) throw new CosineKitError('UNSUPPORTED', `'${op}' is not a kit operation.`);
         value = await (kit as unknown as Record<string, (...a: unknown[]) => unknown>)[op](...args);
       } else {

@@ -10,6 +10,7 @@ import {
 } from '@cosinekit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerKit, WorkerCorpus, type WorkerKit } from '../src/index.js';
+import { handlesOf } from '../src/kit.js';
 import { copy, mat } from './fixtures/data.js';
 
 /** The same calls on both kits give the same numbers: the worker runs core's code on its own copy. */
@@ -458,6 +459,42 @@ describe('abort', () => {
     ).rejects.toBe(oops);
     // The kit still works afterwards.
     expect((await remote.rowNorms([[3, 4]]))[0]).toBe(5);
+  });
+});
+
+describe('resources', () => {
+  it('the worker holds only the corpora still alive', async () => {
+    const k = await createWorkerKit({ backend: 'reference' });
+    try {
+      const cs = await Promise.all([1, 2, 3, 4, 5].map((s) => k.corpus(mat(10, 4, s))));
+      expect(await handlesOf(k)).toBe(5);
+      cs[0].dispose();
+      cs[1].dispose();
+      cs[1].dispose();
+      expect(await handlesOf(k)).toBe(3);
+      // Builds that fail or are given up on leave nothing behind.
+      const ctl = new AbortController();
+      const build = k.corpusFrom([mat(10, 4, 9), mat(10, 4, 10)], {
+        signal: ctl.signal,
+        segmentBytes: 1,
+        onProgress: () => ctl.abort(),
+      });
+      await expect(build).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(k.corpus(mat(3, 4, 1), { ids: [1, 1, 2] })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+      await expect(k.corpusFrom([mat(2, 4, 1), mat(2, 5, 1)], { segmentBytes: 1 })).rejects.toMatchObject({
+        code: 'DIMENSION_MISMATCH',
+      });
+      expect(await handlesOf(k)).toBe(3);
+      const loaded = await k.loadCorpus(await cs[2].save());
+      expect(await handlesOf(k)).toBe(4);
+      loaded.dispose();
+      for (const c of cs) c.dispose();
+      expect(await handlesOf(k)).toBe(0);
+    } finally {
+      k.dispose();
+    }
   });
 });
 
