@@ -255,7 +255,7 @@ export async function serveKit(): Promise<void> {
   async function init(m: Extract<ToWorker, { t: 'init' }>): Promise<CosineKit> {
     for (const spec of m.modules) {
       try {
-        await import(/* @vite-ignore */ KNOWN[spec] ?? spec);
+        await import(/* @vite-ignore */ Object.hasOwn(KNOWN, spec) ? KNOWN[spec] : spec);
       } catch (e) {
         throw new CosineKitError(
           'BACKEND_INIT_FAILED',

@@ -115,7 +115,7 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
     // that lasts far longer than these gaps.
     expect(r.ms).toBeGreaterThan(200);
     expect(r.timers).toBeGreaterThan(r.ms / 100);
-    expect(r.maxTimerGap).toBeLessThan(Math.min(150, r.ms / 2));
+    expect(r.maxTimerGap).toBeLessThan(Math.min(250, r.ms / 2));
     // rAF runs in headless Chromium (not throttled: the page is visible); if a browser throttles
     // it, the timer loop above is the measure.
     if (r.frames > 2) expect(r.maxFrameGap).toBeLessThan(Math.min(250, r.ms / 2));
