@@ -619,7 +619,7 @@ interface NodeWorker extends WorkerLike {
 interface BrowserWorker extends WorkerLike {
   addEventListener(
     event: string,
-    fn: (e: { data?: unknown; message?: string; error?: unknown }) => void,
+    fn: (e: { data?: unknown; message?: string; error?: unknown; preventDefault?(): void }) => void,
   ): void;
 }
 
@@ -707,7 +707,11 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   } else {
     const b = w as BrowserWorker;
     b.addEventListener('message', (e) => receive(e.data as FromWorker));
-    b.addEventListener('error', (e) => crash(`failed: ${e.message ?? 'an error outside any call'}`, e.error));
+    b.addEventListener('error', (e) => {
+      // Handled: it reaches the caller as the cause of every pending call's BACKEND_ERROR.
+      e.preventDefault?.();
+      crash(`failed: ${e.message ?? 'an error outside any call'}`, e.error);
+    });
     b.addEventListener('messageerror', () => crash('sent a message that could not be read'));
   }
   return thread;
