@@ -2,8 +2,8 @@
 # The consumer test: packs every public package as it would be published (`pnpm pack` rewrites
 # workspace: and catalog: ranges), installs the tarballs with npm into fresh projects outside the
 # workspace, and uses them as a third party would:
-#   1. node.mjs: core (both entries: @cosinekit/core and @cosinekit/core/backend), every backend and nn
-#      through their public entry points, against core's reference;
+#   1. node.mjs: core (both entries: @cosinekit/core and @cosinekit/core/backend), every backend, nn
+#      and the worker kit through their public entry points, against core's reference;
 #   2. a Vite build of index.html + main.js, served by `vite preview` and run in headless Chromium;
 #   3. examples/custom-backend with its conformance tests, its deps pointed at the tarballs.
 # Each package's prepack builds it (from turbo's cache when unchanged). Needs npm registry access for
@@ -13,7 +13,7 @@ set -euo pipefail
 
 tools=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$tools")
-packages=(core conformance backend-wasm backend-tfjs backend-gpujs backend-webgpu nn backend-pgvector)
+packages=(core conformance backend-wasm backend-tfjs backend-gpujs backend-webgpu nn backend-pgvector worker)
 work=$(mktemp -d /tmp/cosinekit-consumer.XXXXXX)
 started=$SECONDS
 failures=0

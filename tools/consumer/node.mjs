@@ -10,6 +10,7 @@ import { createTfjsBackend } from '@cosinekit/backend-tfjs';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { createWebGpuBackend } from '@cosinekit/backend-webgpu';
 import { cosine, cosinekit, listBackends } from '@cosinekit/core';
+import { createWorkerKit } from '@cosinekit/worker';
 import { runChecks } from './checks.js';
 
 // The documented alternative to the default URLs: the caller hands over the binary itself.
@@ -74,5 +75,33 @@ log({
 });
 
 await runChecks(backends, log);
+
+// @cosinekit/worker: the same search from a worker thread whose default script registers wasm
+// (resolved from the installed package, as a user's app resolves it).
+{
+  const rows = [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0.6, 0.8, 0],
+    [0.1, 0.2, 0.97],
+  ];
+  const q = [[0.5, 0.9, 0.1]];
+  const wk = await createWorkerKit({ backends: ['wasm'] });
+  try {
+    const backend = (await wk.ready()).backend;
+    const here = (await (await cosinekit.corpus(rows)).search(q, 3)).toArray()[0];
+    const far = (await (await wk.corpus(rows)).search(q, 3)).toArray()[0];
+    const same =
+      far.indices.join() === here.indices.join() &&
+      far.scores.every((s, i) => Math.abs(s - here.scores[i]) < 1e-6);
+    log({
+      ok: backend === 'wasm' && same,
+      label: 'worker kit (worker thread)',
+      detail: `on ${backend}; hits ${far.indices.join(', ')} as in this thread: ${same}`,
+    });
+  } finally {
+    wk.dispose();
+  }
+}
 console.log(failed ? `node: ${failed} check(s) FAILED` : 'node: every check passed');
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,865 @@
+import {
+  type CorpusChunk,
+  type CorpusCreateOptions,
+  type CorpusFromOptions,
+  type CorpusStorage,
+  CosineKitError,
+  type CosineKitOptions,
+  type Id,
+  type KernelName,
+  type KitInfo,
+  type SearchOptions,
+  SearchResult,
+  Tensor,
+  type TensorInput,
+} from '@cosinekit/core';
+import { admit } from '@cosinekit/core/backend';
+import {
+  type FromWorker,
+  fromWire,
+  HANDLES_OP,
+  TAG,
+  type ToWorker,
+  tagOf,
+  type WireError,
+} from './protocol.js';
+
+/** Lets one call move its inputs to the worker instead of copying them. */
+export interface TransferOption {
+  /**
+   * Move this call's typed arrays to the worker (`postMessage` transfer) instead of copying them:
+   * faster for large inputs, but the caller's arrays are detached at once (length 0), and with them
+   * every other view on the same `ArrayBuffer`. Overrides {@link WorkerKitOptions.transfer}.
+   */
+  transfer?: boolean;
+}
+
+/** Options of {@link createWorkerKit}. */
+export interface WorkerKitOptions extends Omit<CosineKitOptions, 'backend'>, TransferOption {
+  /**
+   * A registered backend's name, or omitted for the best one the worker has. A backend object
+   * cannot cross threads: register it in a module named in {@link WorkerKitOptions.backends}.
+   */
+  backend?: string;
+  /**
+   * Modules the worker imports before it makes the kit, to register backends there: `'wasm'`,
+   * `'tfjs'`, `'gpujs'` and `'webgpu'` stand for `@cosinekit/backend-<name>/register`; anything
+   * else is a module specifier or URL the worker can import (resolved from the worker script).
+   * Ignored with your own `worker`, which imports what it needs itself.
+   */
+  backends?: readonly (string | URL)[];
+  /**
+   * The worker to serve the kit from: omitted for this package's worker script (a Node worker
+   * thread, or a module Web Worker in browsers), a script URL, or a started worker whose script calls
+   * `serveKit()` from `@cosinekit/worker/serve` (what bundlers need to see the worker's imports).
+   */
+  worker?: string | URL | WorkerLike;
+}
+
+/** A Web Worker or a Node `worker_threads` Worker, as the kit uses it. */
+export interface WorkerLike {
+  postMessage(message: unknown, transfer: ArrayBuffer[]): void;
+  terminate(): unknown;
+}
+
+/** Options of {@link WorkerCorpus.search}: core's, plus the transfer choice. */
+export interface WorkerSearchOptions extends SearchOptions, TransferOption {}
+
+/** Options of {@link WorkerKit.corpus}: core's, plus the transfer choice. */
+export interface WorkerCorpusOptions extends CorpusCreateOptions, TransferOption {}
+
+/** Options of {@link WorkerKit.corpusFrom}: core's, plus the transfer choice (for each chunk). */
+export interface WorkerCorpusFromOptions extends CorpusFromOptions, TransferOption {}
+
+/**
+ * `CosineKit` from `@cosinekit/core`, served from a worker: the same methods, inputs, results and
+ * errors (`CosineKitError`s with the same code, operation, argument and message), with corpora that
+ * stay in the worker ({@link WorkerCorpus}). Inputs are copied when a call is made (core's snapshot
+ * rule), or moved with `transfer`. Differences, all for things that cannot cross a thread: a
+ * predicate filter and `kernels()` are refused; `dispose()` also ends the worker.
+ */
+export interface WorkerKit {
+  /** Initialises the backend in the worker (once) and says what runs. */
+  ready(): Promise<KitInfo>;
+  /** The backend that runs `kernel`; `undefined` before {@link WorkerKit.ready} resolves. */
+  ranBy(kernel: KernelName): string | undefined;
+  /** Refused with `UNSUPPORTED`: kernel functions cannot cross threads. */
+  kernels(): Promise<never>;
+  /** The L2 norm of each row. */
+  rowNorms(x: TensorInput): Promise<Float32Array>;
+  /** Each row scaled to unit length; zero rows stay zero. */
+  normalize(x: TensorInput): Promise<Tensor>;
+  /** Cosine of paired rows: `out[i] = cos(a_i, b_i)`. */
+  cosineRows(a: TensorInput, b: TensorInput): Promise<Float32Array>;
+  /** The `a.rows x b.rows` matrix of cosines. */
+  cosineMatrix(a: TensorInput, b: TensorInput): Promise<Tensor>;
+  /** Top-k rows of `corpus` for each query, best first; the corpus is not kept. */
+  topK(queries: TensorInput, corpus: TensorInput, k: number): Promise<SearchResult>;
+  /** Uploads `rows` into the worker's backend and returns a handle to search many times. */
+  corpus(rows: TensorInput, options?: WorkerCorpusOptions): Promise<WorkerCorpus>;
+  /**
+   * Builds a corpus in the worker from a stream of chunks, as core's `corpusFrom` does. The worker
+   * pulls the chunks one ahead of what it has taken in, so the calling thread makes the next chunk
+   * while the worker stores the last, and neither thread ever holds the whole stream. With
+   * `transfer`, each chunk's arrays move to the worker.
+   */
+  corpusFrom(
+    source: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>,
+    options?: WorkerCorpusFromOptions,
+  ): Promise<WorkerCorpus>;
+  /** Loads a corpus saved by `save()` (here or by any kit) into the worker. */
+  loadCorpus(bytes: Uint8Array): Promise<WorkerCorpus>;
+  /**
+   * Ends the worker at once: every corpus is released, calls still running reject with `DISPOSED`,
+   * and later calls reject with `DISPOSED`. Idempotent.
+   */
+  dispose(): void;
+}
+
+interface Pending {
+  op: string;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  corpus?: WorkerCorpus;
+  progress?: (rows: number) => void;
+  source?: AsyncIterator<CorpusChunk> | Iterator<CorpusChunk>;
+  /** The chunk number of the stream's next chunk (for error messages). */
+  chunk?: number;
+  /** An error of the caller's own stream or callback, rejected as it was thrown. */
+  own?: unknown;
+  moves?: boolean;
+  /** Undoes what the call set up (the abort listener). */
+  cleanup?: () => void;
+}
+
+/** Per call: names of its arguments, for errors about them; which are rows (Tensor inputs). */
+const ARGS: Record<string, readonly string[]> = {
+  rowNorms: ['x'],
+  normalize: ['x'],
+  cosineRows: ['a', 'b'],
+  cosineMatrix: ['a', 'b'],
+  topK: ['queries', 'corpus', 'k'],
+  corpus: ['rows', 'options'],
+  corpusFrom: ['source', 'options'],
+  loadCorpus: ['bytes'],
+  search: ['queries', 'k', 'options'],
+  similarity: ['queries', 'options'],
+  add: ['rows', 'ids'],
+  remove: ['ids'],
+  save: [],
+};
+const ROWS = new Set(['x', 'a', 'b', 'queries', 'corpus', 'rows']);
+
+/** The side of a worker kit in the calling thread: what {@link WorkerCorpus} calls through. */
+interface Link {
+  call(target: number, op: string, args: unknown[], how?: CallHow): Promise<unknown>;
+  release(target: number): void;
+  readonly transfer: boolean;
+}
+
+interface CallHow {
+  corpus?: WorkerCorpus;
+  transfer?: boolean;
+  signal?: AbortSignal;
+  progress?: (rows: number) => void;
+  source?: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>;
+}
+
+/**
+ * A corpus resident in a worker kit's worker: the methods of core's `Corpus`, each a message to the
+ * worker, where they run one at a time in call order as core runs them.
+ */
+export class WorkerCorpus {
+  /** Row width. */
+  readonly cols: number;
+  /** The backend that holds the data (in the worker). */
+  readonly backend: string;
+  /** How rows are stored on the backend. */
+  readonly storage: CorpusStorage;
+  readonly #handle: number;
+  readonly #link: Link;
+  #rows: number;
+  #disposed = false;
+
+  /** @internal Made by the worker kit from the worker's answer. */
+  constructor(
+    link: Link,
+    d: { handle: number; cols: number; backend: string; storage: string; rows: number },
+  ) {
+    this.#link = link;
+    this.#handle = d.handle;
+    this.cols = d.cols;
+    this.backend = d.backend;
+    this.storage = d.storage as CorpusStorage;
+    this.#rows = d.rows;
+  }
+
+  /** Number of live rows, as of the last call on this corpus that settled. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** True once `dispose()` was called (or the kit was disposed). */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Top-k rows for each query, as core's `Corpus.search`. A predicate filter cannot run in the
+   * worker: pass `{ allow }`, `{ deny }` or `{ mask }` instead. With `options.signal`, an abort
+   * rejects at once with `ABORTED`; the worker stops at its next check and the corpus is unchanged.
+   */
+  search(queries: TensorInput, k: number, options: WorkerSearchOptions = {}): Promise<SearchResult> {
+    return this.#call('search', [queries, k, options], options) as Promise<SearchResult>;
+  }
+
+  /** The `queries.rows x corpus.rows` matrix of cosines, as core's `Corpus.similarity`. */
+  similarity(queries: TensorInput, options: { signal?: AbortSignal } & TransferOption = {}): Promise<Tensor> {
+    return this.#call('similarity', [queries, options], options) as Promise<Tensor>;
+  }
+
+  /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
+  add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
+    return this.#call('add', ids === undefined ? [rows] : [rows, ids], undefined) as Promise<void>;
+  }
+
+  /** Removes rows by id (by ordinal without ids); resolves with the number removed. */
+  remove(ids: readonly Id[]): Promise<number> {
+    return this.#call('remove', [ids], undefined) as Promise<number>;
+  }
+
+  /** The corpus in the saved-corpus format of `@cosinekit/core`. */
+  save(): Promise<Uint8Array> {
+    return this.#call('save', [], undefined) as Promise<Uint8Array>;
+  }
+
+  /** Releases the corpus in the worker (after the calls already queued on it). Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#link.release(this.#handle);
+  }
+
+  /** @internal The kit was disposed. */
+  gone(): void {
+    this.#disposed = true;
+  }
+
+  /** @internal The row count the worker reported with an answer. */
+  seen(rows: number): void {
+    this.#rows = rows;
+  }
+
+  #call(op: string, args: unknown[], options: unknown): Promise<unknown> {
+    const o = plainOptions(options);
+    if (this.#disposed) {
+      // Core refuses bad options and an aborted signal first, then the disposed corpus.
+      if (o?.signal !== undefined && isSignal(o.signal) && o.signal.aborted)
+        return Promise.reject(abortedError(op, o.signal));
+      return Promise.reject(
+        new CosineKitError(
+          'DISPOSED',
+          `Argument 'corpus' passed to '${op}' was disposed; create a new corpus.`,
+          {
+            op,
+            arg: 'corpus',
+          },
+        ),
+      );
+    }
+    return this.#link.call(this.#handle, op, args, {
+      corpus: this,
+      transfer: o?.transfer,
+      signal: o && isSignal(o.signal) ? o.signal : undefined,
+    });
+  }
+}
+
+/**
+ * Starts a worker (a Node worker thread, or a module Web Worker in browsers), makes a kit there
+ * with `options`, and resolves with its proxy once the worker is up and its backends registered.
+ * Rejects with the worker's error (`BACKEND_INIT_FAILED` for a backend module it could not import,
+ * or core's own for bad options).
+ */
+export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<WorkerKit> {
+  const op = 'createWorkerKit';
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new CosineKitError('INVALID_TYPE', `Argument 'options' passed to '${op}' must be an object.`, {
+      op,
+      arg: 'options',
+    });
+  const { backend, backends = [], onFallback, timeoutMs, transfer = false, worker } = options;
+  if (backend !== undefined && typeof backend !== 'string')
+    throw new CosineKitError(
+      'INVALID_TYPE',
+      `Argument 'backend' passed to '${op}' must be a backend's name: a backend object cannot cross to a worker; register it in a module named in 'backends'.`,
+      { op, arg: 'backend' },
+    );
+  if (!Array.isArray(backends) || !backends.every((b) => typeof b === 'string' || b instanceof URL))
+    throw new CosineKitError(
+      'INVALID_TYPE',
+      `Argument 'backends' passed to '${op}' must be an array of backend names or module URLs.`,
+      { op, arg: 'backends' },
+    );
+  if (onFallback !== undefined && typeof onFallback !== 'function')
+    throw new CosineKitError('INVALID_TYPE', `Argument 'onFallback' passed to '${op}' must be a function.`, {
+      op,
+      arg: 'onFallback',
+    });
+  const thread = await spawn(worker);
+  try {
+    await thread.started;
+    thread.post({
+      t: 'init',
+      modules: backends.map(String),
+      ...(backend === undefined ? {} : { backend }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      fallback: onFallback !== undefined,
+    });
+    await thread.ready;
+  } catch (e) {
+    thread.end();
+    throw e;
+  }
+  return new Kit(thread, transfer === true, onFallback).api;
+}
+
+const KITS = new WeakMap<WorkerKit, Kit>();
+
+/**
+ * @internal How many corpora `kit`'s worker still holds (a leak check for tests: a disposed corpus,
+ * or one made by a call the caller gave up on, must not stay resident).
+ */
+export function handlesOf(kit: WorkerKit): Promise<number> {
+  return KITS.get(kit)!.call(0, HANDLES_OP, []) as Promise<number>;
+}
+
+/** The calling thread's side of one worker. */
+class Kit implements Link {
+  readonly transfer: boolean;
+  readonly api: WorkerKit;
+  readonly #thread: Thread;
+  readonly #pending = new Map<number, Pending>();
+  readonly #corpora = new Map<number, WorkerCorpus>();
+  #next = 1;
+  #providers: Readonly<Record<KernelName, string>> | undefined;
+  /** Why calls are refused: the kit was disposed, or its worker died. */
+  #dead: { code: 'DISPOSED' | 'BACKEND_ERROR'; why: string; cause?: unknown } | undefined;
+
+  constructor(thread: Thread, transfer: boolean, onFallback: WorkerKitOptions['onFallback']) {
+    this.#thread = thread;
+    this.transfer = transfer;
+    thread.onMessage = (m) => {
+      if (m.t === 'fallback') onFallback?.(m.backend, m.reason);
+      else this.#answer(m);
+    };
+    thread.onCrash = (why, cause) => this.#die('BACKEND_ERROR', why, cause);
+    thread.idle();
+    if (thread.crashed) this.#die('BACKEND_ERROR', thread.crashed.why, thread.crashed.cause);
+    const call = (op: string, args: unknown[], how: CallHow = {}) => this.call(0, op, args, how);
+    const o = (x: unknown) => plainOptions(x);
+    this.api = {
+      ready: async () => {
+        const info = (await call('ready', [])) as KitInfo;
+        this.#providers = info.providers;
+        return info;
+      },
+      ranBy: (kernel) => this.#providers?.[kernel],
+      kernels: () =>
+        Promise.reject(
+          new CosineKitError(
+            'UNSUPPORTED',
+            "'kernels' cannot be served from a worker: kernel functions cannot cross threads. Use createCosineKit in the worker for that.",
+            { op: 'kernels' },
+          ),
+        ),
+      rowNorms: (x) => call('rowNorms', [x]) as Promise<Float32Array>,
+      normalize: (x) => call('normalize', [x]) as Promise<Tensor>,
+      cosineRows: (a, b) => call('cosineRows', [a, b]) as Promise<Float32Array>,
+      cosineMatrix: (a, b) => call('cosineMatrix', [a, b]) as Promise<Tensor>,
+      topK: (q, c, k) => call('topK', [q, c, k]) as Promise<SearchResult>,
+      corpus: (rows, options = {}) =>
+        call('corpus', [rows, options], { transfer: o(options)?.transfer }) as Promise<WorkerCorpus>,
+      corpusFrom: (source, options = {}) => {
+        const opts = o(options);
+        const progress = opts?.onProgress;
+        return call('corpusFrom', [source, options], {
+          transfer: opts?.transfer,
+          signal: opts && isSignal(opts.signal) ? opts.signal : undefined,
+          progress: typeof progress === 'function' ? (progress as (rows: number) => void) : undefined,
+          source: isIterable(source) ? source : undefined,
+        }) as Promise<WorkerCorpus>;
+      },
+      loadCorpus: (bytes) => call('loadCorpus', [bytes]) as Promise<WorkerCorpus>,
+      dispose: () => this.#die('DISPOSED', 'was disposed'),
+    };
+    KITS.set(this.api, this);
+  }
+
+  call(target: number, op: string, args: unknown[], how: CallHow = {}): Promise<unknown> {
+    if (this.#dead) return Promise.reject(this.#deadError(op));
+    const { signal } = how;
+    if (signal?.aborted) return Promise.reject(abortedError(op, signal));
+    const moves = how.transfer ?? this.transfer;
+    const names = ARGS[op] ?? [];
+    const transfer = new Set<ArrayBuffer>();
+    let packed: unknown[];
+    try {
+      packed = args.map((a, i) => pack(a, op, names[i] ?? 'options', moves ? transfer : null, how));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      const p: Pending = { op, resolve, reject, corpus: how.corpus, progress: how.progress, moves };
+      if (how.source !== undefined) {
+        p.source = iterate(how.source);
+        p.chunk = 0;
+      }
+      let flag: SharedArrayBuffer | undefined;
+      if (signal) {
+        flag =
+          typeof SharedArrayBuffer === 'function' && crossOriginIsolatedOrNode()
+            ? new SharedArrayBuffer(4)
+            : undefined;
+        const onAbort = () => {
+          // Seen by the worker at its next check even while it computes; the message covers the
+          // rest (a worker waiting for a stream chunk, or no SharedArrayBuffer).
+          if (flag) Atomics.store(new Int32Array(flag), 0, 1);
+          this.#thread.post({ t: 'abort', id });
+          this.#settle(id, undefined, abortedError(op, signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        p.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#pending.set(id, p);
+      this.#thread.busy();
+      try {
+        this.#thread.post({ t: 'call', id, target, op, args: packed, ...(flag ? { flag } : {}) }, [
+          ...transfer,
+        ]);
+      } catch (e) {
+        this.#settle(id, undefined, cloneError(op, names, args, packed, e));
+      }
+    });
+  }
+
+  release(target: number): void {
+    this.#corpora.delete(target);
+    if (this.#dead) return;
+    this.#thread.post({ t: 'release', target });
+  }
+
+  /** Settles call `id` once (a later answer for it is dropped). */
+  #settle(id: number, value: unknown, error?: unknown): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.#thread.idle();
+    p.cleanup?.();
+    if (p.source) void closeQuietly(p.source);
+    if (error !== undefined) p.reject(error);
+    else p.resolve(value);
+  }
+
+  #answer(m: FromWorker): void {
+    if (m.t === 'hello' || m.t === 'ready' || m.t === 'fallback') return;
+    const p = this.#pending.get(m.id);
+    if (m.t === 'done' || m.t === 'fail') {
+      if (m.rows !== undefined) p?.corpus?.seen(m.rows);
+      const value = m.t === 'done' ? this.#unpack(m.value) : undefined;
+      if (!p) {
+        // An answer after the caller stopped waiting (an abort): what it made is not wanted.
+        if (value instanceof WorkerCorpus) value.dispose();
+        return;
+      }
+      if (m.t === 'done') this.#settle(m.id, value);
+      else this.#settle(m.id, undefined, p.own ?? fromWire(m.error));
+      return;
+    }
+    if (!p) return;
+    if (m.t === 'progress') {
+      try {
+        p.progress?.(m.rows);
+      } catch (e) {
+        // As in core, a throwing callback ends the build; the worker disposes what it built.
+        p.own = e;
+        this.#thread.post({ t: 'abort', id: m.id });
+        this.#settle(m.id, undefined, e);
+      }
+    } else if (m.t === 'pull') {
+      void this.#feed(m.id, p);
+    } else if (m.t === 'stop') {
+      const src = p.source;
+      p.source = undefined;
+      if (src) void closeQuietly(src);
+    }
+  }
+
+  /** Answers the worker's request for the next chunk of call `id`'s stream. */
+  async #feed(id: number, p: Pending): Promise<void> {
+    const src = p.source;
+    if (!src) return this.#thread.post({ t: 'chunk', id, done: true });
+    const i = p.chunk!;
+    let step: IteratorResult<CorpusChunk>;
+    try {
+      step = await src.next();
+    } catch (e) {
+      // The caller's own stream failed: the worker unwinds (disposing what it built) and the call
+      // rejects with the stream's error itself.
+      p.own = e;
+      return this.#thread.post({ t: 'chunk', id, done: false, error: { message: String(e) } });
+    }
+    if (!this.#pending.has(id)) return;
+    if (step.done) return this.#thread.post({ t: 'chunk', id, done: true });
+    p.chunk = i + 1;
+    const arg = `source[${i}]`;
+    const transfer = new Set<ArrayBuffer>();
+    try {
+      const c = step.value as unknown;
+      const rows = typeof c === 'object' && c !== null && !isRows(c) && 'rows' in c;
+      const value = rows
+        ? {
+            ...(c as object),
+            rows: pack(
+              (c as { rows: unknown }).rows,
+              'corpusFrom',
+              `${arg}.rows`,
+              p.moves ? transfer : null,
+              {},
+            ),
+          }
+        : pack(c, 'corpusFrom', arg, p.moves ? transfer : null, {});
+      this.#thread.post({ t: 'chunk', id, done: false, value }, [...transfer]);
+    } catch (e) {
+      const error: WireError = isKitError(e)
+        ? { code: e.code, message: e.message, op: e.op, arg: e.arg }
+        : {
+            code: 'INVALID_TYPE',
+            message: `Argument '${arg}' passed to 'corpusFrom' cannot be sent to the worker: ${String(e)}`,
+            op: 'corpusFrom',
+            arg,
+          };
+      this.#thread.post({ t: 'chunk', id, done: false, error });
+    }
+  }
+
+  #unpack(v: unknown): unknown {
+    const tag = tagOf(v);
+    if (tag === 'tensor') {
+      const t = v as { data: Float32Array; rows: number; cols: number };
+      return new Tensor(t.data, t.rows, t.cols);
+    }
+    if (tag === 'result') {
+      const r = v as { queries: number; k: number; indices: Int32Array; scores: Float32Array; ids?: Id[] };
+      return new SearchResult({ queries: r.queries, k: r.k, indices: r.indices, scores: r.scores }, r.ids);
+    }
+    if (tag === 'corpus') {
+      const d = v as { handle: number; cols: number; backend: string; storage: string; rows: number };
+      const c = new WorkerCorpus(this, d);
+      if (this.#dead) c.gone();
+      else this.#corpora.set(d.handle, c);
+      return c;
+    }
+    return v;
+  }
+
+  #deadError(op: string): CosineKitError {
+    const d = this.#dead!;
+    if (d.code === 'DISPOSED')
+      return new CosineKitError(
+        'DISPOSED',
+        `Argument 'kit' passed to '${op}' was disposed; create a new worker kit.`,
+        {
+          op,
+          arg: 'kit',
+        },
+      );
+    return new CosineKitError(
+      'BACKEND_ERROR',
+      `Argument 'kit' passed to '${op}' failed: its worker ${d.why}; create a new worker kit.`,
+      { op, arg: 'kit', backend: 'worker', cause: d.cause },
+    );
+  }
+
+  /** Ends the kit: every call still waiting rejects (DISPOSED or BACKEND_ERROR), the worker stops. */
+  #die(code: 'DISPOSED' | 'BACKEND_ERROR', why: string, cause?: unknown): void {
+    if (this.#dead) return;
+    this.#dead = { code, why, cause };
+    for (const c of this.#corpora.values()) c.gone();
+    this.#corpora.clear();
+    for (const [id, p] of [...this.#pending]) this.#settle(id, undefined, this.#deadError(p.op));
+    this.#thread.end();
+  }
+}
+
+/** A started worker, wrapped for the kit. */
+interface Thread {
+  /** Resolves when the worker listens. */
+  started: Promise<void>;
+  /** Resolves when the worker's kit is made (after `init`). */
+  ready: Promise<void>;
+  post(m: ToWorker, transfer?: ArrayBuffer[]): void;
+  onMessage: (m: FromWorker) => void;
+  onCrash: (why: string, cause?: unknown) => void;
+  /** Set when the worker died (before the kit listened, too). */
+  crashed?: { why: string; cause?: unknown };
+  /** Node: a busy worker keeps the process alive, an idle one does not. */
+  busy(): void;
+  idle(): void;
+  end(): void;
+}
+
+interface NodeWorker extends WorkerLike {
+  on(event: string, fn: (v: unknown) => void): void;
+  ref(): void;
+  unref(): void;
+}
+
+interface BrowserWorker extends WorkerLike {
+  addEventListener(
+    event: string,
+    fn: (e: { data?: unknown; message?: string; error?: unknown; preventDefault?(): void }) => void,
+  ): void;
+}
+
+/** The default worker script, next to this module once built (`dist/worker.js`). */
+function defaultScript(): URL {
+  return new URL('../dist/worker.js', import.meta.url);
+}
+
+function isNode(): boolean {
+  return !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+}
+
+function crossOriginIsolatedOrNode(): boolean {
+  return isNode() || (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+}
+
+async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
+  let w: WorkerLike;
+  if (given !== undefined && typeof given === 'object' && !(given instanceof URL)) {
+    w = given;
+  } else {
+    const url = given === undefined ? defaultScript() : given;
+    if (isNode() && typeof (globalThis as { Worker?: unknown }).Worker !== 'function') {
+      const name = 'node:worker_threads';
+      const wt = (await import(/* @vite-ignore */ name)) as { Worker: new (u: string | URL) => NodeWorker };
+      w = new wt.Worker(url);
+    } else {
+      const W = (
+        globalThis as unknown as { Worker: new (u: string | URL, o: { type: 'module' }) => WorkerLike }
+      ).Worker;
+      w = new W(url, { type: 'module' });
+    }
+  }
+  let ended = false;
+  let hello: () => void;
+  let readyOk: () => void;
+  let readyFail: (e: unknown) => void;
+  const started = new Promise<void>((r) => {
+    hello = r;
+  });
+  const ready = new Promise<void>((ok, fail) => {
+    readyOk = ok;
+    readyFail = fail;
+  });
+  const thread: Thread = {
+    started,
+    ready,
+    post: (m, transfer) => w.postMessage(m, transfer ?? []),
+    onMessage: () => undefined,
+    onCrash: () => undefined,
+    busy: () => (w as Partial<NodeWorker>).ref?.(),
+    idle: () => (w as Partial<NodeWorker>).unref?.(),
+    end: () => {
+      if (ended) return;
+      ended = true;
+      void w.terminate();
+    },
+  };
+  const crash = (why: string, cause?: unknown) => {
+    if (ended) return;
+    thread.crashed = { why, cause };
+    const e = new CosineKitError('BACKEND_ERROR', `The worker of 'createWorkerKit' ${why}.`, {
+      op: 'createWorkerKit',
+      arg: 'worker',
+      backend: 'worker',
+      cause,
+    });
+    readyFail(e);
+    hello();
+    thread.onCrash(why, cause);
+    thread.end();
+  };
+  const receive = (m: FromWorker) => {
+    if (m.t === 'hello') hello();
+    else if (m.t === 'ready') readyOk();
+    else if (m.t === 'fail' && m.id === 0) readyFail(fromWire(m.error));
+    else thread.onMessage(m);
+  };
+  if (typeof (w as NodeWorker).on === 'function') {
+    const n = w as NodeWorker;
+    n.on('message', (m) => receive(m as FromWorker));
+    n.on('error', (e) => crash(`failed: ${e instanceof Error ? e.message : String(e)}`, e));
+    n.on('messageerror', (e) => crash('sent a message that could not be read', e));
+    n.on('exit', (code) => crash(`exited (code ${String(code)})`));
+  } else {
+    const b = w as BrowserWorker;
+    b.addEventListener('message', (e) => receive(e.data as FromWorker));
+    b.addEventListener('error', (e) => {
+      // Handled: it reaches the caller as the cause of every pending call's BACKEND_ERROR.
+      e.preventDefault?.();
+      crash(`failed: ${e.message ?? 'an error outside any call'}`, e.error);
+    });
+    b.addEventListener('messageerror', () => crash('sent a message that could not be read'));
+  }
+  return thread;
+}
+
+/** Core's error for an aborted call, word for word. */
+function abortedError(op: string, signal: AbortSignal): CosineKitError {
+  return new CosineKitError('ABORTED', `Argument 'signal' passed to '${op}' was aborted; the call stopped.`, {
+    op,
+    arg: 'signal',
+    cause: signal.reason,
+  });
+}
+
+function isSignal(s: unknown): s is AbortSignal {
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof (s as AbortSignal).aborted === 'boolean' &&
+    typeof (s as AbortSignal).addEventListener === 'function'
+  );
+}
+
+function isKitError(e: unknown): e is CosineKitError {
+  return e instanceof CosineKitError;
+}
+
+function isRows(v: unknown): boolean {
+  return v instanceof Tensor || Array.isArray(v) || ArrayBuffer.isView(v);
+}
+
+function isIterable(s: unknown): s is Iterable<CorpusChunk> | AsyncIterable<CorpusChunk> {
+  return (
+    s !== null &&
+    (typeof s === 'object' || typeof s === 'function') &&
+    (typeof (s as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+      typeof (s as Iterable<unknown>)[Symbol.iterator] === 'function')
+  );
+}
+
+function iterate(
+  s: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>,
+): AsyncIterator<CorpusChunk> | Iterator<CorpusChunk> {
+  const a = s as AsyncIterable<CorpusChunk>;
+  return typeof a[Symbol.asyncIterator] === 'function'
+    ? a[Symbol.asyncIterator]()
+    : (s as Iterable<CorpusChunk>)[Symbol.iterator]();
+}
+
+async function closeQuietly(it: AsyncIterator<unknown> | Iterator<unknown>): Promise<void> {
+  try {
+    await it.return?.();
+  } catch {
+    // The build already failed or finished; a stream that fails to close has nothing to add.
+  }
+}
+
+/** `options` when it is an object core would take as options, else `undefined` (core refuses it). */
+function plainOptions(options: unknown): (Record<string, unknown> & TransferOption) | undefined {
+  return typeof options === 'object' && options !== null && !Array.isArray(options)
+    ? (options as Record<string, unknown>)
+    : undefined;
+}
+
+/**
+ * One argument as it crosses: a `Tensor` as a tagged record, views on a SharedArrayBuffer copied
+ * (the worker must see them as they are now), buffers listed in `moves` when the caller transfers,
+ * and in options, the caller's signal and progress callback replaced by stand-ins. Anything else
+ * crosses as it is, so core in the worker judges it exactly as in this thread.
+ */
+function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | null, how: CallHow): unknown {
+  if (arg === 'source' && how.source !== undefined) return { [TAG]: 'stream' };
+  if (v instanceof Tensor) {
+    if (v.disposed)
+      throw new CosineKitError('DISPOSED', `Argument '${arg}' passed to '${op}' is a disposed tensor.`, {
+        op,
+        arg,
+      });
+    return { [TAG]: 'tensor', data: view(v.data, moves), rows: v.rows, cols: v.cols };
+  }
+  if (ArrayBuffer.isView(v)) return view(v, moves);
+  if (Array.isArray(v)) {
+    return v.length > 0 && ArrayBuffer.isView(v[0])
+      ? v.map((x) => (ArrayBuffer.isView(x) ? view(x, moves) : x))
+      : v;
+  }
+  if (arg === 'options') {
+    const o = plainOptions(v);
+    if (!o) return v;
+    const out: Record<string, unknown> = { ...o };
+    delete out.transfer;
+    if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
+    if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
+    const f = o.filter;
+    if (typeof f === 'function')
+      throw new CosineKitError(
+        'INVALID_TYPE',
+        `Argument 'options.filter' passed to '${op}' is a function, which cannot run in a worker kit's worker: pass { allow: ids }, { deny: ids } or { mask: Uint8Array }.`,
+        { op, arg: 'options.filter' },
+      );
+    if (typeof f === 'object' && f !== null && ArrayBuffer.isView((f as { mask?: unknown }).mask))
+      out.filter = { ...f, mask: view((f as { mask: ArrayBufferView }).mask, moves) };
+    return out;
+  }
+  return v;
+}
+
+/** A typed array as it crosses: moved (its buffer listed), copied by the clone, or copied here. */
+function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null): T {
+  if (!(v.buffer instanceof ArrayBuffer)) {
+    // Shared memory is not copied by postMessage: copy it now, as core's snapshot would.
+    return (v as unknown as { slice(): T }).slice();
+  }
+  moves?.add(v.buffer);
+  return v;
+}
+
+/**
+ * The error for an argument that cannot be sent (a function, a symbol, a class instance): core's
+ * own where core refuses such rows, else `INVALID_TYPE` naming the argument.
+ */
+function cloneError(
+  op: string,
+  names: readonly string[],
+  args: unknown[],
+  packed: unknown[],
+  e: unknown,
+): unknown {
+  for (let i = 0; i < args.length; i++) {
+    const arg = names[i] ?? 'options';
+    try {
+      structuredClone(packed[i]);
+      continue;
+    } catch {
+      // This one cannot cross.
+    }
+    if (ROWS.has(arg)) {
+      try {
+        admit(args[i] as TensorInput, op, arg);
+      } catch (coreError) {
+        return coreError;
+      }
+    }
+    return new CosineKitError(
+      'INVALID_TYPE',
+      `Argument '${arg}' passed to '${op}' cannot be sent to the worker: ${e instanceof Error ? e.message : String(e)}`,
+      { op, arg, cause: e },
+    );
+  }
+  return e;
+}

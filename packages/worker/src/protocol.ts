@@ -1,0 +1,156 @@
+/**
+ * What the calling thread and the worker say to each other. Both sides import this file, so it has
+ * no imports of its own beyond core's error class: values that cannot cross a thread as they are
+ * (a `Tensor`, a `SearchResult`, a corpus, an error) travel as small tagged records.
+ */
+import { CosineKitError, type ErrorCode } from '@cosinekit/core';
+
+/** Messages from the calling thread to the worker. */
+export type ToWorker =
+  | { t: 'init'; modules: string[]; backend?: string; timeoutMs?: number; fallback: boolean }
+  | {
+      t: 'call';
+      id: number;
+      /** The corpus handle the call is on; 0 for the kit. */
+      target: number;
+      op: string;
+      args: unknown[];
+      /** One Int32 set to 1 on abort, readable while the worker runs (absent without SharedArrayBuffer). */
+      flag?: SharedArrayBuffer;
+    }
+  | { t: 'abort'; id: number }
+  | { t: 'chunk'; id: number; done: boolean; value?: unknown; error?: WireError }
+  | { t: 'release'; target: number };
+
+/** Messages from the worker to the calling thread. */
+export type FromWorker =
+  | { t: 'hello' }
+  | { t: 'ready' }
+  | { t: 'done'; id: number; value: unknown; rows?: number }
+  | { t: 'fail'; id: number; error: WireError; rows?: number }
+  | { t: 'progress'; id: number; rows: number }
+  | { t: 'pull'; id: number }
+  | { t: 'stop'; id: number }
+  | { t: 'fallback'; backend: string; reason: string };
+
+/** A `CosineKitError` (or any other error) as plain data. */
+export interface WireError {
+  code?: ErrorCode;
+  message: string;
+  name?: string;
+  op?: string;
+  arg?: string;
+  backend?: string;
+  kernel?: string;
+  cause?: WireError;
+}
+
+/**
+ * The key of a tagged record: `{ [TAG]: 'tensor', data, rows, cols }`, `{ [TAG]: 'result', ... }`,
+ * `{ [TAG]: 'corpus', handle, ... }`, and the stand-ins for what stays on the calling thread (the
+ * caller's AbortSignal, a progress callback, a stream), for which the worker puts its own.
+ */
+export const TAG = '$cosinekit';
+
+/** The kinds of tagged records. */
+export type Tagged =
+  | { [TAG]: 'tensor'; data: Float32Array; rows: number; cols: number }
+  | {
+      [TAG]: 'result';
+      queries: number;
+      k: number;
+      indices: Int32Array;
+      scores: Float32Array;
+      ids?: readonly (number | string)[];
+    }
+  | { [TAG]: 'corpus'; handle: number; cols: number; backend: string; storage: string; rows: number }
+  | { [TAG]: 'signal' }
+  | { [TAG]: 'progress' }
+  | { [TAG]: 'stream' };
+
+/** The tag of `v`, if it is a tagged record. */
+export function tagOf(v: unknown): Tagged[typeof TAG] | undefined {
+  return typeof v === 'object' && v !== null && !ArrayBuffer.isView(v)
+    ? ((v as Record<string, unknown>)[TAG] as Tagged[typeof TAG] | undefined)
+    : undefined;
+}
+
+/** The internal call that counts the corpus handles a worker holds (see `handlesOf`). */
+export const HANDLES_OP = '$handles';
+
+/** An error as plain data; causes are kept one level deep (the backend's own error). */
+export function toWire(e: unknown, depth = 0): WireError {
+  if (e instanceof Error) {
+    const k = e as Partial<CosineKitError>;
+    const out: WireError = { message: e.message, name: e.name };
+    if (k.code !== undefined) out.code = k.code;
+    if (k.op !== undefined) out.op = k.op;
+    if (k.arg !== undefined) out.arg = k.arg;
+    if (k.backend !== undefined) out.backend = k.backend;
+    if (k.kernel !== undefined) out.kernel = k.kernel;
+    if (e.cause !== undefined && depth < 2) out.cause = toWire(e.cause, depth + 1);
+    return out;
+  }
+  return { message: String(e) };
+}
+
+/** The error again: a `CosineKitError` with the same code, op, argument and message, or an `Error`. */
+export function fromWire(w: WireError): Error {
+  const cause = w.cause === undefined ? undefined : fromWire(w.cause);
+  if (w.code !== undefined) {
+    return new CosineKitError(w.code, w.message, {
+      op: w.op,
+      arg: w.arg,
+      backend: w.backend,
+      kernel: w.kernel,
+      cause,
+    });
+  }
+  const e = new Error(w.message, cause === undefined ? undefined : { cause });
+  if (w.name) e.name = w.name;
+  return e;
+}
+
+/**
+ * The buffer under `v` when handing it over cannot hurt anyone: a fresh result that covers the
+ * whole of its buffer (a view into a bigger buffer is copied instead, since the rest may be in use).
+ */
+export function ownBuffer(v: ArrayBufferView): ArrayBuffer | null {
+  const b = v.buffer;
+  if (!(b instanceof ArrayBuffer) || v.byteOffset !== 0 || v.byteLength !== b.byteLength) return null;
+  return b;
+}
+
+/**
+ * The signal core sees in this thread. Core reads `signal.aborted` before each block of work; a
+ * worker busy in such a loop reads no messages, so where the calling thread shares a flag
+ * (SharedArrayBuffer), reading `aborted` also looks at the flag, and an abort is seen at the next
+ * check without waiting for this thread's event loop.
+ */
+export function workerSignal(flag: SharedArrayBuffer | undefined): { signal: AbortSignal; abort(): void } {
+  const c = new AbortController();
+  const cell = flag ? new Int32Array(flag) : null;
+  const abort = () => {
+    if (!c.signal.aborted) c.abort(new DOMException('The caller aborted the call.', 'AbortError'));
+  };
+  const s = c.signal;
+  const signal = {
+    get aborted() {
+      if (cell && Atomics.load(cell, 0) !== 0) abort();
+      return s.aborted;
+    },
+    get reason() {
+      return s.reason;
+    },
+    get onabort() {
+      return s.onabort;
+    },
+    addEventListener: s.addEventListener.bind(s),
+    removeEventListener: s.removeEventListener.bind(s),
+    dispatchEvent: s.dispatchEvent.bind(s),
+    throwIfAborted() {
+      if (signal.aborted) throw s.reason;
+    },
+  } as unknown as AbortSignal;
+  return { signal, abort };
+}

@@ -1,0 +1,549 @@
+import { Worker } from 'node:worker_threads';
+import {
+  type CosineKit,
+  CosineKitError,
+  createCosineKit,
+  isCosineKitError,
+  SearchResult,
+  Tensor,
+  tensor,
+} from '@cosinekit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerKit, WorkerCorpus, type WorkerKit } from '../src/index.js';
+import { handlesOf } from '../src/kit.js';
+import { copy, mat } from './fixtures/data.js';
+
+/** The same calls on both kits give the same numbers: the worker runs core's code on its own copy. */
+let local: CosineKit;
+let remote: WorkerKit;
+
+beforeAll(async () => {
+  local = createCosineKit({ backend: 'reference' });
+  remote = await createWorkerKit({ backend: 'reference' });
+});
+afterAll(() => {
+  local.dispose();
+  remote.dispose();
+});
+
+/** What a caller sees of an error, for comparing the two kits'. */
+async function failure(p: Promise<unknown>): Promise<Record<string, unknown>> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(CosineKitError);
+    const k = e as CosineKitError;
+    return { name: k.name, code: k.code, op: k.op, arg: k.arg, message: k.message };
+  }
+  throw new Error('expected the call to reject');
+}
+
+/** Float64 cosine of two rows. */
+function cos64(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb);
+}
+
+describe('every public operation gives what the in-process kit gives', () => {
+  // Awkward widths: 1, odd, not a multiple of 4; one row, and a few.
+  for (const d of [1, 17, 67]) {
+    it(`the dense operations, d = ${d}`, async () => {
+      const a = mat(7, d, 3);
+      const b = mat(7, d, 4);
+      const one = mat(1, d, 5);
+      expect(await remote.rowNorms(a)).toEqual(await local.rowNorms(a));
+      expect((await remote.normalize(a)).data).toEqual((await local.normalize(a)).data);
+      expect(await remote.cosineRows(a, b)).toEqual(await local.cosineRows(a, b));
+      const m = await remote.cosineMatrix(a, b);
+      expect(m).toBeInstanceOf(Tensor);
+      expect(m.shape).toEqual([7, 7]);
+      expect(m.data).toEqual((await local.cosineMatrix(a, b)).data);
+      for (let i = 0; i < 7; i++)
+        for (let j = 0; j < 7; j++)
+          expect(Math.abs(m.data[i * 7 + j] - cos64(a.row(i), b.row(j)))).toBeLessThan(1e-6);
+      const t = await remote.topK(one, b, 3);
+      expect(t).toBeInstanceOf(SearchResult);
+      expect(t.toArray()).toEqual((await local.topK(one, b, 3)).toArray());
+      // Arrays of numbers and of Float32Array rows cross as they are.
+      expect(await remote.rowNorms([Array.from(one.data)])).toEqual(await local.rowNorms(one));
+      expect(await remote.rowNorms([one.data])).toEqual(await local.rowNorms(one));
+    });
+  }
+
+  it('corpora: search (plain, filtered), similarity, add, remove, save and load', async () => {
+    const d = 33;
+    const n = 101;
+    const data = mat(n, d, 7);
+    const ids = Array.from({ length: n }, (_, i) => `r${i}`);
+    const q = mat(5, d, 8);
+    const L = await local.corpus(data, { ids });
+    const R = await remote.corpus(data, { ids });
+    expect(R).toBeInstanceOf(WorkerCorpus);
+    expect([R.rows, R.cols, R.backend, R.storage]).toEqual([L.rows, L.cols, L.backend, L.storage]);
+    const same = async (k: number, o: object = {}) =>
+      expect((await R.search(q, k, o)).toArray()).toEqual((await L.search(q, k, o)).toArray());
+    await same(10);
+    await same(4, { filter: { allow: ['r3', 'r50', 'r99', 'nope'] } });
+    await same(6, { filter: { deny: ids.slice(0, 60) } });
+    const mask = new Uint8Array(n).map((_, i) => (i % 3 === 0 ? 1 : 0));
+    await same(5, { filter: { mask } });
+    expect((await R.similarity(q)).data).toEqual((await L.similarity(q)).data);
+
+    const more = mat(9, d, 9);
+    const moreIds = Array.from({ length: 9 }, (_, i) => `m${i}`);
+    await Promise.all([L.add(more, moreIds), R.add(more, moreIds)]);
+    expect(R.rows).toBe(110);
+    const gone = ids.filter((_, i) => i % 2 === 1);
+    expect(await R.remove(gone)).toBe(await L.remove(gone));
+    expect(R.rows).toBe(L.rows);
+    await same(7);
+    expect((await R.similarity(q)).data).toEqual((await L.similarity(q)).data);
+
+    // Saved bytes are the same file, and each kit loads the other's.
+    const bytes = await R.save();
+    expect(bytes).toEqual(await L.save());
+    const back = await remote.loadCorpus(bytes);
+    expect(back.rows).toBe(L.rows);
+    expect((await back.search(q, 7)).toArray()).toEqual((await L.search(q, 7)).toArray());
+    const there = await local.loadCorpus(await back.save());
+    expect((await there.search(q, 7)).toArray()).toEqual((await L.search(q, 7)).toArray());
+
+    for (const c of [L, R, back, there]) c.dispose();
+    expect(R.disposed).toBe(true);
+    expect((await failure(R.search(q, 1))).code).toBe('DISPOSED');
+  });
+
+  it('quantised storage gives the same stored rows and scores', async () => {
+    const data = mat(64, 24, 11);
+    const q = mat(3, 24, 12);
+    for (const storage of ['int8', 'float16'] as const) {
+      const L = await local.corpus(data, { storage, rerank: 8 });
+      const R = await remote.corpus(data, { storage, rerank: 8 });
+      expect(R.storage).toBe(storage);
+      expect((await R.search(q, 5)).toArray()).toEqual((await L.search(q, 5)).toArray());
+      expect(await R.save()).toEqual(await L.save());
+      L.dispose();
+      R.dispose();
+    }
+  });
+
+  it('corpusFrom: sync and async streams, with ids and progress, pulled one chunk ahead', async () => {
+    const d = 19;
+    const chunks = [0, 1, 2, 3].map((s) => mat(10 + s, d, 20 + s));
+    const withIds = chunks.map((c, s) => ({
+      rows: c,
+      ids: Array.from({ length: c.rows }, (_, i) => s * 100 + i),
+    }));
+    const seen: number[] = [];
+    const pulled: number[] = [];
+    async function* slow() {
+      for (let s = 0; s < withIds.length; s++) {
+        pulled.push(s);
+        yield withIds[s];
+      }
+    }
+    const R = await remote.corpusFrom(slow(), { segmentBytes: 1, onProgress: (r) => seen.push(r) });
+    const L = await local.corpusFrom(withIds, { segmentBytes: 1 });
+    expect(R.rows).toBe(L.rows);
+    expect(seen).toEqual([10, 21, 33, 46]);
+    expect(pulled).toEqual([0, 1, 2, 3]);
+    const q = mat(4, d, 30);
+    expect((await R.search(q, 6)).toArray()).toEqual((await L.search(q, 6)).toArray());
+    expect(await R.save()).toEqual(await L.save());
+    // A plain array of chunks, Tensors among them.
+    const T = await remote.corpusFrom([chunks[0], Array.from({ length: 11 }, (_, i) => chunks[1].row(i))]);
+    expect(T.rows).toBe(21);
+    for (const c of [R, L, T]) c.dispose();
+  });
+
+  it('ready, ranBy and kernels', async () => {
+    const info = await remote.ready();
+    expect(info.backend).toBe('reference');
+    expect(remote.ranBy('corpusSearch')).toBe('reference');
+    const e = await failure(remote.kernels());
+    expect(e.code).toBe('UNSUPPORTED');
+  });
+
+  it('the wasm backend in the worker scores as it does in this thread', async () => {
+    await import('@cosinekit/backend-wasm/register');
+    const lw = createCosineKit({ backend: 'wasm' });
+    const rw = await createWorkerKit({ backends: ['wasm'], backend: 'wasm' });
+    try {
+      expect((await rw.ready()).backend).toBe('wasm');
+      const data = mat(257, 45, 40);
+      const q = mat(6, 45, 41);
+      const L = await lw.corpus(data);
+      const R = await rw.corpus(data);
+      const a = await L.search(q, 9);
+      const b = await R.search(q, 9);
+      expect(b.indices).toEqual(a.indices);
+      for (let i = 0; i < a.scores.length; i++)
+        expect(Math.abs(a.scores[i] - b.scores[i])).toBeLessThan(1e-6);
+      expect(await rw.cosineRows(q, q)).toEqual(await lw.cosineRows(q, q));
+    } finally {
+      lw.dispose();
+      rw.dispose();
+    }
+  });
+});
+
+describe('errors come back as the in-process kit raises them', () => {
+  const d = 5;
+  const good = mat(4, d, 50);
+  const cases: [string, (k: CosineKit | WorkerKit) => Promise<unknown>][] = [
+    ['empty rows', (k) => k.rowNorms([])],
+    ['NaN', (k) => k.normalize([[1, Number.NaN]])],
+    ['float64 rows', (k) => k.rowNorms(new Float64Array(4) as unknown as Float32Array)],
+    ['ragged rows', (k) => k.normalize([[1, 2], [3]])],
+    ['paired rows of different shapes', (k) => k.cosineRows([[1, 2]], [[1, 2, 3]])],
+    ['k = 0', (k) => k.topK([[1, 2]], [[1, 2]], 0)],
+    ['bad storage', (k) => k.corpus(good, { storage: 'int4' as 'int8' })],
+    ['repeated ids', (k) => k.corpus(good, { ids: [1, 2, 2, 3] })],
+    ['garbage bytes', (k) => k.loadCorpus(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))],
+    ['bytes not a Uint8Array', (k) => k.loadCorpus([1, 2] as unknown as Uint8Array)],
+    ['a source that is not iterable', (k) => k.corpusFrom(5 as unknown as Iterable<Float32Array>)],
+    ['a ragged stream', (k) => k.corpusFrom([[[1, 2]], [[1, 2, 3]]])],
+    ['a stream of nothing', (k) => k.corpusFrom([])],
+    ['a function as rows', (k) => k.rowNorms((() => 1) as unknown as Float32Array)],
+    ['a disposed tensor', (k) => k.rowNorms(disposedTensor())],
+  ];
+  for (const [what, call] of cases) {
+    it(what, async () => {
+      const want = await failure(call(local));
+      expect(await failure(call(remote))).toEqual(want);
+    });
+  }
+
+  const corpusCases: [string, (c: LooseCorpus) => Promise<unknown>][] = [
+    ['queries of another width', (c) => c.search([[1, 2]], 1)],
+    ['k past the rows', (c) => c.search(good.slice(0, 1), 9)],
+    ['a filter of the wrong type', (c) => c.search(good.slice(0, 1), 1, { filter: 7 })],
+    [
+      'a mask of the wrong length',
+      (c) => c.search(good.slice(0, 1), 1, { filter: { mask: new Uint8Array(2) } }),
+    ],
+    ['two filter kinds', (c) => c.search(good.slice(0, 1), 1, { filter: { allow: [1], deny: [2] } })],
+    ['a signal that is not one', (c) => c.search(good.slice(0, 1), 1, { signal: 5 })],
+    ['options that are not an object', (c) => c.similarity(good.slice(0, 1), 3)],
+    ['ids that are not an array', (c) => c.remove(3)],
+    ['removing every row', (c) => c.remove([0, 1, 2, 3])],
+    ['adding rows of another width', (c) => c.add([[1, 2]])],
+  ];
+  for (const [what, call] of corpusCases) {
+    it(`corpus: ${what}`, async () => {
+      const L = await local.corpus(good);
+      const R = await remote.corpus(good);
+      const want = await failure(call(L as never));
+      expect(await failure(call(R as never))).toEqual(want);
+      expect(R.rows).toBe(L.rows);
+      L.dispose();
+      R.dispose();
+    });
+  }
+
+  it('a predicate filter is refused with INVALID_TYPE: it cannot run in the worker', async () => {
+    const R = await remote.corpus(good);
+    const e = await failure(R.search(good.slice(0, 1), 1, { filter: () => true }));
+    expect([e.code, e.op, e.arg]).toEqual(['INVALID_TYPE', 'search', 'options.filter']);
+    R.dispose();
+  });
+
+  it('options of the kit: a backend object, a module that cannot load, an unknown backend', async () => {
+    await expect(createWorkerKit({ backend: {} as unknown as string })).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'backend',
+    });
+    await expect(createWorkerKit({ backends: ['./no-such-module.js'] })).rejects.toMatchObject({
+      code: 'BACKEND_INIT_FAILED',
+      op: 'createWorkerKit',
+      arg: 'backends',
+    });
+    const k = await createWorkerKit({ backend: 'no-such-backend' });
+    await expect(k.rowNorms([[1]])).rejects.toMatchObject({ code: 'UNKNOWN_BACKEND' });
+    k.dispose();
+  });
+});
+
+/** A corpus as these cases call it: with arguments of the wrong type on purpose. */
+type Loose = (...args: unknown[]) => Promise<unknown>;
+interface LooseCorpus {
+  search: Loose;
+  add: Loose;
+  remove: Loose;
+  similarity: Loose;
+}
+
+function disposedTensor(): Tensor {
+  const t = tensor([[1, 2]]);
+  t.dispose();
+  return t;
+}
+
+describe('inputs are copied, or moved when the caller says so', () => {
+  it('by default the caller keeps its arrays, and what the call uses is the input as it was', async () => {
+    const data = mat(20, 8, 60);
+    const before = copy(data);
+    const pending = remote.corpus(data);
+    data.data.fill(0); // after the call returned: must not reach the worker
+    const R = await pending;
+    expect(data.data.byteLength).toBe(20 * 8 * 4);
+    const L = await local.corpus(before);
+    const q = before.slice(0, 1);
+    expect((await R.search(q, 3)).toArray()).toEqual((await L.search(q, 3)).toArray());
+    R.dispose();
+    L.dispose();
+  });
+
+  it('views on shared memory are copied when the call is made', async () => {
+    const shared = new Float32Array(new SharedArrayBuffer(16 * 4));
+    shared.set(mat(4, 4, 61).data);
+    const want = await local.rowNorms(new Tensor(shared.slice(), 4, 4));
+    const pending = remote.rowNorms(new Tensor(shared, 4, 4));
+    shared.fill(0);
+    expect(await pending).toEqual(want);
+  });
+
+  it('with { transfer: true } the buffers move: the caller is detached, the results are right', async () => {
+    const data = mat(30, 6, 62);
+    const kept = copy(data);
+    const R = await remote.corpus(data, { transfer: true });
+    expect(data.data.byteLength).toBe(0);
+    const L = await local.corpus(kept);
+    const q = mat(2, 6, 63);
+    const qCopy = copy(q);
+    const r = await R.search(q, 4, { transfer: true });
+    expect(q.data.byteLength).toBe(0);
+    expect(r.toArray()).toEqual((await L.search(qCopy, 4)).toArray());
+    // Without the option, the same call copies.
+    const q2 = copy(qCopy);
+    await R.search(q2, 4);
+    expect(q2.data.byteLength).toBe(qCopy.data.byteLength);
+    R.dispose();
+    L.dispose();
+  });
+
+  it('a kit made with transfer: true moves every call’s inputs, unless the call says otherwise', async () => {
+    const k = await createWorkerKit({ transfer: true, backend: 'reference' });
+    try {
+      const x = mat(3, 5, 64);
+      const want = await local.rowNorms(copy(x));
+      expect(await k.rowNorms(x)).toEqual(want);
+      expect(x.data.byteLength).toBe(0);
+      const y = mat(3, 5, 64);
+      const c = await k.corpus(y, { transfer: false });
+      expect(y.data.byteLength).toBe(60);
+      // Rows given as an array of Float32Array rows move too.
+      const r1 = mat(1, 5, 65).data;
+      const r2 = mat(1, 5, 66).data;
+      await k.rowNorms([r1, r2]);
+      expect([r1.byteLength, r2.byteLength]).toEqual([0, 0]);
+      c.dispose();
+    } finally {
+      k.dispose();
+    }
+  });
+});
+
+describe('abort', () => {
+  /** A search long enough to abort: about 1.3 G multiply-adds on the reference backend. */
+  const N = 40_000;
+  const D = 256;
+  const Q = 128;
+
+  it('an already aborted signal rejects at once, without the worker', async () => {
+    const R = await remote.corpus(mat(8, 4, 70));
+    const c = new AbortController();
+    c.abort(new Error('stop'));
+    const e = await R.search(mat(1, 4, 71), 2, { signal: c.signal }).catch((x) => x);
+    expect(isCosineKitError(e, 'ABORTED')).toBe(true);
+    expect(e.message).toBe(
+      (
+        await (
+          await local.corpus(mat(8, 4, 70))
+        )
+          .search(mat(1, 4, 71), 2, { signal: c.signal })
+          .catch((x) => x)
+      ).message,
+    );
+    expect((e as Error).cause).toBe(c.signal.reason);
+    await expect(R.similarity(mat(1, 4, 71), { signal: c.signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+    await expect(remote.corpusFrom([mat(1, 4, 72)], { signal: c.signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+      op: 'corpusFrom',
+    });
+    R.dispose();
+  });
+
+  it('mid-search: rejects promptly with ABORTED, and the corpus is intact', async () => {
+    const data = mat(N, D, 80);
+    const R = await remote.corpus(data, { transfer: true });
+    const q = mat(Q, D, 81);
+    const small = q.slice(0, 2);
+    const want = (await R.search(small, 5)).toArray();
+    const c = new AbortController();
+    const started = performance.now();
+    const search = R.search(q, 10, { signal: c.signal });
+    await new Promise((r) => setTimeout(r, 100));
+    const abortedAt = performance.now();
+    c.abort();
+    const e = await search.catch((x) => x);
+    const latency = performance.now() - abortedAt;
+    expect(isCosineKitError(e, 'ABORTED')).toBe(true);
+    expect(e.op).toBe('search');
+    // The worker stops at its next check; the next call runs after that.
+    const after = (await R.search(small, 5)).toArray();
+    const freed = performance.now() - abortedAt;
+    console.log(
+      `[worker abort, node] search ${N} x ${D}, ${Q} queries: rejected ${latency.toFixed(2)} ms after abort(); the worker took the next call ${freed.toFixed(1)} ms after abort() (the search had run ${(abortedAt - started).toFixed(0)} ms)`,
+    );
+    expect(latency).toBeLessThan(500);
+    expect(after).toEqual(want);
+    expect(R.rows).toBe(N);
+    R.dispose();
+  });
+
+  it('mid-similarity and mid-stream', async () => {
+    const R = await remote.corpus(mat(N, D, 82), { transfer: true });
+    const c = new AbortController();
+    const sim = R.similarity(mat(64, D, 83), { signal: c.signal });
+    setTimeout(() => c.abort(), 50);
+    await expect(sim).rejects.toMatchObject({ code: 'ABORTED', op: 'similarity' });
+    R.dispose();
+
+    let closed = false;
+    let yielded = 0;
+    async function* endless() {
+      try {
+        for (;;) {
+          yielded++;
+          if (yielded === 4) setTimeout(() => s.abort(), 0);
+          await new Promise((r) => setTimeout(r, 2));
+          yield mat(10, 8, yielded);
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const s = new AbortController();
+    const build = remote.corpusFrom(endless(), { signal: s.signal, segmentBytes: 1 });
+    await expect(build).rejects.toMatchObject({ code: 'ABORTED', op: 'corpusFrom' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(yielded).toBeGreaterThanOrEqual(4);
+    expect(closed).toBe(true);
+  });
+
+  it('a stream that throws rejects with its own error, and a throwing progress callback ends the build', async () => {
+    const boom = new Error('the source broke');
+    async function* broken() {
+      yield mat(2, 3, 90);
+      throw boom;
+    }
+    await expect(remote.corpusFrom(broken())).rejects.toBe(boom);
+    const oops = new Error('progress broke');
+    await expect(
+      remote.corpusFrom([mat(2, 3, 91), mat(2, 3, 92)], {
+        segmentBytes: 1,
+        onProgress: () => {
+          throw oops;
+        },
+      }),
+    ).rejects.toBe(oops);
+    // The kit still works afterwards.
+    expect((await remote.rowNorms([[3, 4]]))[0]).toBe(5);
+  });
+});
+
+describe('resources', () => {
+  it('the worker holds only the corpora still alive', async () => {
+    const k = await createWorkerKit({ backend: 'reference' });
+    try {
+      const cs = await Promise.all([1, 2, 3, 4, 5].map((s) => k.corpus(mat(10, 4, s))));
+      expect(await handlesOf(k)).toBe(5);
+      cs[0].dispose();
+      cs[1].dispose();
+      cs[1].dispose();
+      expect(await handlesOf(k)).toBe(3);
+      // Builds that fail or are given up on leave nothing behind.
+      const ctl = new AbortController();
+      const build = k.corpusFrom([mat(10, 4, 9), mat(10, 4, 10)], {
+        signal: ctl.signal,
+        segmentBytes: 1,
+        onProgress: () => ctl.abort(),
+      });
+      await expect(build).rejects.toMatchObject({ code: 'ABORTED' });
+      await expect(k.corpus(mat(3, 4, 1), { ids: [1, 1, 2] })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+      await expect(k.corpusFrom([mat(2, 4, 1), mat(2, 5, 1)], { segmentBytes: 1 })).rejects.toMatchObject({
+        code: 'DIMENSION_MISMATCH',
+      });
+      expect(await handlesOf(k)).toBe(3);
+      const loaded = await k.loadCorpus(await cs[2].save());
+      expect(await handlesOf(k)).toBe(4);
+      loaded.dispose();
+      for (const c of cs) c.dispose();
+      expect(await handlesOf(k)).toBe(0);
+    } finally {
+      k.dispose();
+    }
+  });
+});
+
+describe('dispose and crashes', () => {
+  it('dispose ends the worker; a call still running and later calls reject with DISPOSED', async () => {
+    const w = new Worker(new URL('../dist/worker.js', import.meta.url));
+    const exited = new Promise<number>((r) => w.once('exit', r));
+    const k = await createWorkerKit({ worker: w });
+    const c = await k.corpus(mat(N2, 64, 100));
+    const running = c.search(mat(64, 64, 101), 5);
+    k.dispose();
+    await expect(running).rejects.toMatchObject({ code: 'DISPOSED', op: 'search' });
+    expect(c.disposed).toBe(true);
+    await expect(k.rowNorms([[1]])).rejects.toMatchObject({ code: 'DISPOSED', op: 'rowNorms' });
+    await expect(c.search(mat(1, 64, 102), 1)).rejects.toMatchObject({ code: 'DISPOSED' });
+    await exited;
+    k.dispose();
+  });
+
+  const crashy = new URL('./fixtures/crash-backend.mjs', import.meta.url);
+  it('an uncaught error in the worker rejects every pending call with BACKEND_ERROR', async () => {
+    const k = await createWorkerKit({ backends: [crashy], backend: 'crashy' });
+    const other = k.corpus(mat(4, 4, 103));
+    const started = performance.now();
+    const crash = k.cosineRows([[1, 2]], [[2, 1]]);
+    const [a, b] = await Promise.allSettled([crash, other]);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(a.status === 'rejected' && isCosineKitError(a.reason, 'BACKEND_ERROR')).toBe(true);
+    expect(a.status === 'rejected' && a.reason.cause?.message).toBe('the crashy backend fell over');
+    // The corpus call may have finished before the crash; if not, it failed the same way.
+    if (b.status === 'rejected') expect(isCosineKitError(b.reason, 'BACKEND_ERROR')).toBe(true);
+    await expect(k.rowNorms([[1]])).rejects.toMatchObject({ code: 'BACKEND_ERROR', op: 'rowNorms' });
+    k.dispose();
+  });
+
+  it('a worker that exits rejects the call with BACKEND_ERROR', async () => {
+    const k = await createWorkerKit({ backends: [crashy], backend: 'crashy' });
+    const e = await k.rowNorms([[1, 2]]).catch((x) => x);
+    expect(isCosineKitError(e, 'BACKEND_ERROR')).toBe(true);
+    expect(e.message).toContain('exited (code 7)');
+  });
+
+  it('a worker of ones own that imports its backends and calls serveKit', async () => {
+    const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
+    const k = await createWorkerKit({ worker: w, backend: 'wasm' });
+    expect((await k.ready()).backend).toBe('wasm');
+    expect(Array.from(await k.rowNorms([[3, 4]]))).toEqual([5]);
+    k.dispose();
+  });
+});
+
+const N2 = 20_000;
