@@ -1,13 +1,14 @@
-import type {
-  Awaitable,
-  CorpusOptions,
-  KernelName,
-  Kernels,
-  Matrix,
-  OptionalKernelName,
-  ResidentCorpus,
-  StoredCorpus,
-  TopKResult,
+import {
+  type Awaitable,
+  type CorpusOptions,
+  type KernelName,
+  type Kernels,
+  type Matrix,
+  type OptionalKernelName,
+  type ResidentCorpus,
+  resolveCorpusOptions,
+  type StoredCorpus,
+  type TopKResult,
 } from './contract.js';
 import { argErrorOf, backendError, CosineKitError } from './errors.js';
 import { clampCos } from './kernels/cosine-rule.js';
@@ -408,7 +409,9 @@ export class CheckedKernels {
   }
 
   createCorpus(op: string, arg: string, x: Matrix, options: CorpusOptions): Awaitable<ResidentCorpus> {
-    const h = this.guard.call(op, arg, 'createCorpus', () => this.kernels.createCorpus(x, options));
+    // Backends get every default decided (an explicit storage and rerank), whoever calls.
+    const o = resolveCorpusOptions(options);
+    const h = this.guard.call(op, arg, 'createCorpus', () => this.kernels.createCorpus(x, o));
     return andThen(h, (o) => this.guard.corpus(op, arg, o, x.rows, x.cols));
   }
 

@@ -7,6 +7,7 @@ import {
   type KernelName,
   type Kernels,
   type ResidentCorpus,
+  resolveCorpusOptions,
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
@@ -101,6 +102,9 @@ export interface CosineKit {
    * Uploads `rows` once (normalised) and returns a resident corpus to search many times. With
    * `storage: 'int8' | 'float16'` the rows are quantised (on this backend if it supports it, else on
    * the reference backend, reported through `onFallback`); `ids` are returned with search results.
+   * An `int8` corpus re-ranks by default (`rerank` 3: the float32 rows are kept too, 5 bytes per
+   * value in all, and search scores are exact); `rerank: 0` keeps only the codes, a quarter of the
+   * memory, with approximate scores and some neighbours missed (see `CorpusOptions.rerank`).
    */
   corpus(rows: TensorInput, options?: CorpusCreateOptions): Promise<Corpus>;
   /**
@@ -320,11 +324,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const t = admit(rows, 'corpus', 'rows').tensor;
       const ids = copyIds('corpus', options.ids);
       if (ids !== undefined) checkIdList('corpus', ids, t.rows);
-      return place('corpus', t, {
-        storage: options.storage,
-        rerank: options.rerank,
-        ...(ids ? { ids } : {}),
-      });
+      return place('corpus', t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
     },
     async corpusFrom(source, options = {}) {
       const op = 'corpusFrom';
@@ -365,11 +365,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         pendingRows = 0;
         if (c === undefined) {
           if (ids) checkIdList(op, ids, t.rows);
-          c = await place(op, t, {
-            storage: options.storage,
-            rerank: options.rerank,
-            ...(ids ? { ids } : {}),
-          });
+          c = await place(op, t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
         } else {
           await c.appendRows(op, t, ids);
         }
