@@ -3,6 +3,7 @@ import {
   type CorpusStorage,
   createReferenceBackend,
   DEFAULT_INT8_RERANK,
+  referenceKernels,
   resolveCorpusOptions,
 } from '../src/backend.js';
 import { createCosineKit, type SearchResult, Tensor } from '../src/index.js';
@@ -53,15 +54,14 @@ describe('one place decides corpus defaults', () => {
 
   it('a backend receives the decided values, whoever calls it', async () => {
     const seen: unknown[] = [];
-    const ref = createReferenceBackend();
     const spy = createCosineKit({
       backend: {
         name: 'spy',
         kernels: {
-          ...ref.kernels,
+          ...referenceKernels,
           createCorpus: (x, o) => {
             seen.push(o);
-            return ref.kernels.createCorpus(x, o);
+            return referenceKernels.createCorpus(x, o);
           },
         },
       },
