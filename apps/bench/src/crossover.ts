@@ -119,7 +119,7 @@ export async function runCrossover(o: CrossoverOptions): Promise<CrossoverReport
       const queries = new Tensor(randomMatrix(m, D, o.seed + m), m, D);
       const out = new Float32Array(m * n);
       const time = async (b: Backend) => {
-        const options = storage === 'int8' ? { storage: 'int8' as const } : undefined;
+        const options = storage === 'int8' ? { storage: 'int8' as const, rerank: 0 } : undefined;
         const { createCorpus, corpusMatrix } = b.kernels;
         if (!createCorpus || !corpusMatrix) throw new Error('this wasm backend has no resident corpora');
         const corpus = await createCorpus.call(b.kernels, corpusRows, options);

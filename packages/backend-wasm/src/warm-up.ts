@@ -29,7 +29,7 @@ export function warmUp(rt: WasmRuntime, k: WasmKernels): void {
     k.corpusSearch(c8, a, 2);
     k.readCorpus(c8);
     c8.dispose();
-    const q8 = k.createCorpus(b, { storage: 'int8' });
+    const q8 = k.createCorpus(b, { storage: 'int8', rerank: 0 });
     k.corpusMatrix(q8, a);
     k.readCorpus(q8);
     q8.dispose();

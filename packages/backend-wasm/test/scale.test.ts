@@ -31,7 +31,7 @@ describe('large corpora', () => {
     };
     for (const options of [
       undefined,
-      { storage: 'int8' as const },
+      { storage: 'int8' as const, rerank: 0 },
       { storage: 'int8' as const, rerank: 4 },
     ]) {
       const whole = b.kernels.createCorpus(x, options);

@@ -26,7 +26,13 @@ export type {
   StoredCorpus,
   TopKResult,
 } from './contract.js';
-export { ACTIVATIONS, CORPUS_KERNELS, KERNEL_NAMES } from './contract.js';
+export {
+  ACTIVATIONS,
+  CORPUS_KERNELS,
+  DEFAULT_INT8_RERANK,
+  KERNEL_NAMES,
+  resolveCorpusOptions,
+} from './contract.js';
 export type { CorpusFile } from './corpus-file.js';
 export {
   CORPUS_FORMAT_VERSION,

@@ -19,8 +19,9 @@ import { MAX_ORDINAL, normalisedF32 } from './stored.js';
  * | ...           | 4 * rows         | int8 storage: f32 scale of each row (component = code * scale) |
  * | end - 4       | 4                | u32 CRC-32 of every byte before it                       |
  *
- * Rows are in ordinal order. `ids` is the caller's ids in row order, or null. `rerank` is 0 for
- * float32 storage. A quantised corpus is stored as it is held (codes and scales, binary16 bits), so
+ * Rows are in ordinal order. `ids` is the caller's ids in row order, or null. `rerank` is the
+ * corpus's own, always explicit (an int8 corpus built with default options re-ranks, see
+ * `resolveCorpusOptions`), and 0 for float32 storage. A quantised corpus is stored as it is held (codes and scales, binary16 bits), so
  * loading it quantises nothing again and searches exactly as before it was saved.
  *
  * Version 1 (still read) had, after the ordinals, only f32 rows: normalised, and dequantised for

@@ -1,13 +1,14 @@
-import type {
-  Awaitable,
-  CorpusOptions,
-  KernelName,
-  Kernels,
-  Matrix,
-  OptionalKernelName,
-  ResidentCorpus,
-  StoredCorpus,
-  TopKResult,
+import {
+  type Awaitable,
+  type CorpusOptions,
+  type KernelName,
+  type Kernels,
+  type Matrix,
+  type OptionalKernelName,
+  type ResidentCorpus,
+  resolveCorpusOptions,
+  type StoredCorpus,
+  type TopKResult,
 } from './contract.js';
 import { argErrorOf, backendError, CosineKitError } from './errors.js';
 import { clampCos } from './kernels/cosine-rule.js';
@@ -70,16 +71,25 @@ export class Guard {
     kernel: KernelName | OptionalKernelName,
     run: () => Awaitable<T>,
   ): Awaitable<T> {
-    const backend = this.provider(kernel);
     let pending: Awaitable<T>;
     try {
       pending = run();
     } catch (e) {
-      throw rename(e, op, arg, backend, kernel);
+      throw this.failed(e, op, arg, kernel);
     }
     // A synchronous kernel stays synchronous: no promise, no timer.
     if (!isThenable(pending)) return pending;
-    return this.#watch(pending, op, arg, backend, kernel);
+    return this.watch(pending, op, arg, kernel);
+  }
+
+  /** A kernel's own failure, renamed after the public operation (see `rename`). */
+  failed(e: unknown, op: string, arg: string, kernel: GuardedKernel): CosineKitError {
+    return rename(e, op, arg, this.provider(kernel), kernel);
+  }
+
+  /** A kernel's pending answer, abandoned after the timeout, its failure renamed. */
+  watch<T>(pending: Promise<T>, op: string, arg: string, kernel: GuardedKernel): Promise<T> {
+    return this.#watch(pending, op, arg, this.provider(kernel), kernel);
   }
 
   async #watch<T>(pending: Promise<T>, op: string, arg: string, backend: string, kernel: string): Promise<T> {
@@ -125,17 +135,15 @@ export class Guard {
     length: number,
     kind: 'cosine' | 'norm' | 'unit' | 'finite',
   ): Float32Array {
-    const fail = (problem: string): never => {
-      throw backendError(op, arg, this.provider(kernel), kernel, problem);
-    };
     if (!(out instanceof Float32Array))
-      return fail(`returned ${describeType(out)} instead of a Float32Array.`);
-    if (out.length !== length) return fail(`returned ${out.length} values where ${length} were due.`);
+      return this.#fail(op, arg, kernel, `returned ${describeType(out)} instead of a Float32Array.`);
+    if (out.length !== length)
+      return this.#fail(op, arg, kernel, `returned ${out.length} values where ${length} were due.`);
     const n = out.length;
     if (kind === 'finite') {
       let acc = 0;
       for (let i = 0; i < n; i++) acc += out[i] * 0;
-      if (acc !== 0) fail(`returned ${out[firstBad(out)]} among its values.`);
+      if (acc !== 0) this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
       return out;
     }
     const lo = kind === 'norm' ? 0 : -1 - COS_SLACK;
@@ -143,11 +151,16 @@ export class Guard {
     let clamp = false;
     for (let i = 0; i < n; i++) {
       const v = out[i];
-      if (!(v >= lo && v <= hi)) fail(`returned ${v} at position ${i}, outside ${describe(kind)}.`);
+      if (!(v >= lo && v <= hi))
+        this.#fail(op, arg, kernel, `returned ${v} at position ${i}, outside ${describe(kind)}.`);
       if (v > 1 || v < -1) clamp = true;
     }
     if (clamp && kind === 'cosine') for (let i = 0; i < n; i++) out[i] = clampCos(out[i]);
     return out;
+  }
+
+  #fail(op: string, arg: string, kernel: GuardedKernel, problem: string): never {
+    throw backendError(op, arg, this.provider(kernel), kernel, problem);
   }
 
   /**
@@ -165,9 +178,7 @@ export class Guard {
     rows: number,
     allow?: Uint8Array,
   ): TopKResult {
-    const fail = (problem: string): never => {
-      throw backendError(op, arg, this.provider(kernel), kernel, problem);
-    };
+    const fail = (problem: string): never => this.#fail(op, arg, kernel, problem);
     if (typeof r !== 'object' || r === null)
       return fail(`returned ${describeType(r)} instead of a top-k result.`);
     const { indices, scores } = r as Partial<TopKResult>;
@@ -335,33 +346,72 @@ export class CheckedKernels {
     return typeof this.kernels.readCorpus === 'function';
   }
 
+  /**
+   * Calls `kernel` with up to three arguments, as `call` does but without a closure per call: the
+   * kit's short calls are a few microseconds, and every allocation shows.
+   */
+  #run(
+    op: string,
+    arg: string,
+    kernel: KernelName,
+    x: unknown,
+    y?: unknown,
+    z?: unknown,
+  ): Awaitable<unknown> {
+    let out: Awaitable<unknown>;
+    try {
+      out = (this.kernels[kernel] as (x: unknown, y: unknown, z: unknown) => Awaitable<unknown>).call(
+        this.kernels,
+        x,
+        y,
+        z,
+      );
+    } catch (e) {
+      throw this.guard.failed(e, op, arg, kernel);
+    }
+    return isThenable(out) ? this.guard.watch(out, op, arg, kernel) : out;
+  }
+
+  /** Runs a kernel whose output is `length` floats of `kind`, and checks that output. */
+  #floats(
+    op: string,
+    arg: string,
+    kernel: KernelName,
+    length: number,
+    kind: 'cosine' | 'norm' | 'unit',
+    x: Matrix,
+    y?: unknown,
+  ): Awaitable<Float32Array> {
+    const out = this.#run(op, arg, kernel, x, y);
+    if (isThenable(out)) return out.then((o) => this.guard.floats(op, arg, kernel, o, length, kind));
+    return this.guard.floats(op, arg, kernel, out, length, kind);
+  }
+
   rowNorms(op: string, arg: string, x: Matrix): Awaitable<Float32Array> {
-    const out = this.guard.call(op, arg, 'rowNorms', () => this.kernels.rowNorms(x));
-    return andThen(out, (o) => this.guard.floats(op, arg, 'rowNorms', o, x.rows, 'norm'));
+    return this.#floats(op, arg, 'rowNorms', x.rows, 'norm', x);
   }
 
   normalizeRows(op: string, arg: string, x: Matrix): Awaitable<Float32Array> {
-    const out = this.guard.call(op, arg, 'normalizeRows', () => this.kernels.normalizeRows(x));
-    return andThen(out, (o) => this.guard.floats(op, arg, 'normalizeRows', o, x.rows * x.cols, 'unit'));
+    return this.#floats(op, arg, 'normalizeRows', x.rows * x.cols, 'unit', x);
   }
 
   cosineRows(op: string, arg: string, a: Matrix, b: Matrix): Awaitable<Float32Array> {
-    const out = this.guard.call(op, arg, 'cosineRows', () => this.kernels.cosineRows(a, b));
-    return andThen(out, (o) => this.guard.floats(op, arg, 'cosineRows', o, a.rows, 'cosine'));
+    return this.#floats(op, arg, 'cosineRows', a.rows, 'cosine', a, b);
   }
 
   cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix): Awaitable<Float32Array> {
-    const out = this.guard.call(op, arg, 'cosineMatrix', () => this.kernels.cosineMatrix(a, b));
-    return andThen(out, (o) => this.guard.floats(op, arg, 'cosineMatrix', o, a.rows * b.rows, 'cosine'));
+    return this.#floats(op, arg, 'cosineMatrix', a.rows * b.rows, 'cosine', a, b);
   }
 
   topK(op: string, arg: string, q: Matrix, c: Matrix, k: number): Awaitable<TopKResult> {
-    const r = this.guard.call(op, arg, 'topK', () => this.kernels.topK(q, c, k));
+    const r = this.#run(op, arg, 'topK', q, c, k);
     return andThen(r, (o) => this.guard.topK(op, arg, 'topK', o, q.rows, k, c.rows));
   }
 
   createCorpus(op: string, arg: string, x: Matrix, options: CorpusOptions): Awaitable<ResidentCorpus> {
-    const h = this.guard.call(op, arg, 'createCorpus', () => this.kernels.createCorpus(x, options));
+    // Backends get every default decided (an explicit storage and rerank), whoever calls.
+    const o = resolveCorpusOptions(options);
+    const h = this.guard.call(op, arg, 'createCorpus', () => this.kernels.createCorpus(x, o));
     return andThen(h, (o) => this.guard.corpus(op, arg, o, x.rows, x.cols));
   }
 

@@ -7,13 +7,15 @@ import {
   type KernelName,
   type Kernels,
   type ResidentCorpus,
+  resolveCorpusOptions,
   type StoredCorpus,
+  type TopKResult,
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
 import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
 import { checkSignalArg } from './filter.js';
-import { admit, admitPair, guardRows, Lease } from './gate.js';
+import { type Admitted, admit, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
 import { referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
@@ -100,6 +102,9 @@ export interface CosineKit {
    * Uploads `rows` once (normalised) and returns a resident corpus to search many times. With
    * `storage: 'int8' | 'float16'` the rows are quantised (on this backend if it supports it, else on
    * the reference backend, reported through `onFallback`); `ids` are returned with search results.
+   * An `int8` corpus re-ranks by default (`rerank` 3: the float32 rows are kept too, 5 bytes per
+   * value in all, and search scores are exact); `rerank: 0` keeps only the codes, a quarter of the
+   * memory, with approximate scores and some neighbours missed (see `CorpusOptions.rerank`).
    */
   corpus(rows: TensorInput, options?: CorpusCreateOptions): Promise<Corpus>;
   /**
@@ -241,37 +246,20 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   };
 
   /**
-   * Runs a short call: admits its inputs (`admitting`, synchronously, into pooled buffers), runs
-   * its kernel work, then returns the buffers to the pool (see `Lease`); after a `BACKEND_ERROR` (a
-   * kernel abandoned, perhaps still running) they are left to the garbage collector instead. A
-   * synchronous kernel on a started kit runs within the call, with no promise in between.
+   * Runs a short call's kernel `work` on its admitted inputs `x` (pooled buffers held by `lease`),
+   * then makes the answer with `done` and returns the buffers to the pool (see `Lease`); after a
+   * `BACKEND_ERROR` (a kernel abandoned, perhaps still running) they are left to the garbage
+   * collector instead. A synchronous kernel on a started kit runs within the call, with no promise
+   * in between. `work` and `done` are module functions: a call allocates no closures.
    */
-  const shortCall = <A, T, R>(
-    admitting: (lease: Lease) => A,
-    work: (k: CheckedKernels, a: A) => Awaitable<T>,
-    views: (r: T) => unknown[],
-    done: (r: T, a: A) => R,
+  const run = <X, T, R>(
+    lease: Lease,
+    x: X,
+    work: (k: CheckedKernels, x: X) => Awaitable<T>,
+    done: (r: T, x: X, lease: Lease) => R,
   ): Promise<R> => {
-    const lease = new Lease();
-    const fail = (e: unknown): never => {
-      if (!isCosineKitError(e, 'BACKEND_ERROR')) lease.release();
-      throw e;
-    };
-    const finish = (r: T, a: A): R => {
-      lease.release(...views(r));
-      return done(r, a);
-    };
-    try {
-      const a = admitting(lease);
-      if (checked === undefined)
-        return start()
-          .then((k) => work(k, a))
-          .then((r) => finish(r, a), fail);
-      const r = work(checked, a);
-      return isThenable(r) ? r.then((x) => finish(x, a), fail) : Promise.resolve(finish(r, a));
-    } catch (e) {
-      return Promise.reject(lease.fail(e));
-    }
+    if (checked === undefined) return start().then((k) => settle(lease, work(k, x), x, done));
+    return settle(lease, work(checked, x), x, done);
   };
 
   return {
@@ -290,62 +278,53 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       return (await start()).table();
     },
     rowNorms(x) {
-      return shortCall(
-        (lease) => admit(x, 'rowNorms', 'x', lease),
-        (k, a) => k.rowNorms('rowNorms', 'x', a.tensor),
-        (r) => [r],
-        (n, a) => {
-          if (a.factor) for (let i = 0; i < n.length; i++) n[i] /= a.factor[i];
-          return n;
-        },
-      );
+      const lease = new Lease();
+      try {
+        return run(lease, admit(x, 'rowNorms', 'x', lease), rowNormsWork, rowNormsDone);
+      } catch (e) {
+        return Promise.reject(lease.fail(e));
+      }
     },
     normalize(x) {
-      return shortCall(
-        (lease) => admit(x, 'normalize', 'x', lease).tensor,
-        (k, t) => k.normalizeRows('normalize', 'x', t),
-        (r) => [r],
-        (d, t) => new Tensor(d, t.rows, t.cols),
-      );
+      const lease = new Lease();
+      try {
+        return run(lease, admit(x, 'normalize', 'x', lease), normalizeWork, normalizeDone);
+      } catch (e) {
+        return Promise.reject(lease.fail(e));
+      }
     },
     cosineRows(a, b) {
-      return shortCall(
-        (lease) => admitPair(a, b, 'cosineRows', 'shape', ['a', 'b'], lease),
-        (k, [ta, tb]) => k.cosineRows('cosineRows', 'a', ta.tensor, tb.tensor),
-        (r) => [r],
-        (r) => r,
-      );
+      const lease = new Lease();
+      try {
+        return run(lease, admitPair(a, b, 'cosineRows', 'shape', AB, lease), cosineRowsWork, keepOutput);
+      } catch (e) {
+        return Promise.reject(lease.fail(e));
+      }
     },
     cosineMatrix(a, b) {
-      return shortCall(
-        (lease) => admitPair(a, b, 'cosineMatrix', 'cols', ['a', 'b'], lease),
-        (k, [ta, tb]) => k.cosineMatrix('cosineMatrix', 'a', ta.tensor, tb.tensor),
-        (r) => [r],
-        (d, [ta, tb]) => new Tensor(d, ta.tensor.rows, tb.tensor.rows),
-      );
+      const lease = new Lease();
+      try {
+        return run(lease, admitPair(a, b, 'cosineMatrix', 'cols', AB, lease), cosineMatrixWork, matrixDone);
+      } catch (e) {
+        return Promise.reject(lease.fail(e));
+      }
     },
     topK(queries, corpus, k) {
-      return shortCall(
-        (lease) => {
-          const pair = admitPair(corpus, queries, 'topK', 'cols', ['corpus', 'queries'], lease);
-          checkK('topK', k, pair[0].tensor.rows);
-          return pair;
-        },
-        (kk, [c, q]) => kk.topK('topK', 'queries', q.tensor, c.tensor, k),
-        (r) => [r.indices, r.scores],
-        (r) => new SearchResult(r),
-      );
+      const lease = new Lease();
+      try {
+        const pair = admitPair(corpus, queries, 'topK', 'cols', CORPUS_QUERIES, lease);
+        checkK('topK', k, pair[0].tensor.rows);
+        return run(lease, { pair, k }, topKWork, topKDone);
+      } catch (e) {
+        return Promise.reject(lease.fail(e));
+      }
     },
     async corpus(rows, options = {}) {
       checkCorpusOptions(options);
       const t = admit(rows, 'corpus', 'rows').tensor;
       const ids = copyIds('corpus', options.ids);
       if (ids !== undefined) checkIdList('corpus', ids, t.rows);
-      return place('corpus', t, {
-        storage: options.storage,
-        rerank: options.rerank,
-        ...(ids ? { ids } : {}),
-      });
+      return place('corpus', t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
     },
     async corpusFrom(source, options = {}) {
       const op = 'corpusFrom';
@@ -386,11 +365,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         pendingRows = 0;
         if (c === undefined) {
           if (ids) checkIdList(op, ids, t.rows);
-          c = await place(op, t, {
-            storage: options.storage,
-            rerank: options.rerank,
-            ...(ids ? { ids } : {}),
-          });
+          c = await place(op, t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
         } else {
           await c.appendRows(op, t, ids);
         }
@@ -453,6 +428,57 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     },
   };
 }
+
+const AB = ['a', 'b'] as const;
+const CORPUS_QUERIES = ['corpus', 'queries'] as const;
+type Pair = [Admitted, Admitted];
+
+/** Ends a short call: its answer from the kernel's checked output, then its buffers back. */
+function settle<X, T, R>(
+  lease: Lease,
+  r: Awaitable<T>,
+  x: X,
+  done: (r: T, x: X, lease: Lease) => R,
+): Promise<R> {
+  if (!isThenable(r)) {
+    const out = done(r, x, lease);
+    lease.release();
+    return Promise.resolve(out);
+  }
+  return r.then(
+    (v) => {
+      const out = done(v, x, lease);
+      lease.release();
+      return out;
+    },
+    (e) => {
+      if (!isCosineKitError(e, 'BACKEND_ERROR')) lease.release();
+      throw e;
+    },
+  );
+}
+
+// Each short call's kernel work and answer, as plain functions (see `run` in createCosineKit).
+const rowNormsWork = (k: CheckedKernels, a: Admitted) => k.rowNorms('rowNorms', 'x', a.tensor);
+const rowNormsDone = (n: Float32Array, a: Admitted, lease: Lease): Float32Array => {
+  const out = lease.keep(n);
+  if (a.factor) for (let i = 0; i < out.length; i++) out[i] /= a.factor[i];
+  return out;
+};
+const normalizeWork = (k: CheckedKernels, a: Admitted) => k.normalizeRows('normalize', 'x', a.tensor);
+const normalizeDone = (d: Float32Array, a: Admitted, lease: Lease) =>
+  new Tensor(lease.keep(d), a.tensor.rows, a.tensor.cols);
+const cosineRowsWork = (k: CheckedKernels, [a, b]: Pair) =>
+  k.cosineRows('cosineRows', 'a', a.tensor, b.tensor);
+const keepOutput = (r: Float32Array, _: unknown, lease: Lease) => lease.keep(r);
+const cosineMatrixWork = (k: CheckedKernels, [a, b]: Pair) =>
+  k.cosineMatrix('cosineMatrix', 'a', a.tensor, b.tensor);
+const matrixDone = (d: Float32Array, [a, b]: Pair, lease: Lease) =>
+  new Tensor(lease.keep(d), a.tensor.rows, b.tensor.rows);
+const topKWork = (k: CheckedKernels, { pair: [c, q], k: n }: { pair: Pair; k: number }) =>
+  k.topK('topK', 'queries', q.tensor, c.tensor, n);
+const topKDone = (r: TopKResult, _: unknown, lease: Lease) =>
+  new SearchResult({ ...r, indices: lease.keep(r.indices), scores: lease.keep(r.scores) });
 
 /** Refuses options that are not what {@link CosineKitOptions} says, before anything starts. */
 function checkKitOptions(o: unknown): asserts o is CosineKitOptions {

@@ -152,7 +152,7 @@ function cos64(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe('int8 error bound', () => {
   it.each([5, 17, 384])('rows built to hit the bound hit it and stay within it (d = %i)', async (d) => {
     const { row, query } = adversarial(d);
-    const c = await kit.corpus([row, rows(1, d, 3).data], { storage: 'int8' });
+    const c = await kit.corpus([row, rows(1, d, 3).data], { storage: 'int8', rerank: 0 });
     const got = (await c.similarity(query)).data[0];
     const exact = cos64(query, row);
     const bound = int8Bound(row);
@@ -173,7 +173,7 @@ describe('int8 error bound', () => {
     const d = 96;
     const x = rows(300, d, 4);
     const q = rows(5, d, 5);
-    const c = await kit.corpus(x, { storage: 'int8' });
+    const c = await kit.corpus(x, { storage: 'int8', rerank: 0 });
     const m = await c.similarity(q);
     for (let i = 0; i < 5; i++) {
       for (let j = 0; j < 300; j++) {
@@ -432,7 +432,7 @@ describe('corpus files are untrusted input', () => {
   });
 
   it('refuses quantised rows the quantiser cannot make', async () => {
-    const i8 = await kit.corpus(rows(2, 6, 86), { storage: 'int8' });
+    const i8 = await kit.corpus(rows(2, 6, 86), { storage: 'int8', rerank: 0 });
     const good = await i8.save();
     i8.dispose();
     const codes = payload(good, 2);

@@ -199,6 +199,29 @@ describe('snapshot rule on a backend that reads its inputs late', () => {
     expect(corpus.rows).toBe(3);
   });
 
+  it("an answer that shares memory with a pooled snapshot stays the caller's", async () => {
+    // Kernels that answer with views of their (pooled) inputs: the kit must not lend those buffers
+    // to later calls, or these answers would change under the caller.
+    const kit = createCosineKit({
+      backend: withKernels({
+        normalizeRows: (x) => x.data,
+        cosineRows: (a) => a.data.subarray(0, a.rows),
+      }),
+    });
+    for (const d of [3, 16, 17, 300]) {
+      const unit = new Float32Array(d);
+      unit[0] = 1;
+      const n = await kit.normalize(unit);
+      const c = await kit.cosineRows(Float32Array.of(0.25, 0.5), Float32Array.of(1, 1));
+      for (let i = 0; i < 20; i++) {
+        await kit.normalize(new Float32Array(d).fill(-0.5));
+        await kit.cosineRows(Float32Array.of(-0.75, 0), Float32Array.of(1, 1));
+      }
+      expect(Array.from(n.data)).toEqual(Array.from(unit));
+      expect(Array.from(c)).toEqual([0.25]);
+    }
+  });
+
   it('a tensor transferred before the call is refused by name', async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const t = new Tensor(Float32Array.of(1, 2), 1, 2);

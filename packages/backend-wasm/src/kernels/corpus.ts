@@ -4,6 +4,7 @@ import {
   foreignCorpus,
   type Matrix,
   type ResidentCorpus,
+  resolveCorpusOptions,
   type StoredCorpus,
   type TopKResult,
 } from '@cosinekit/core/backend';
@@ -130,10 +131,11 @@ export class WasmCorpus implements ResidentCorpus, Resident {
 
 /**
  * `createCorpus`: uploads and normalises the rows once. Storage `float32` (default, exact) or
- * `int8` (approximate scores unless `rerank > 0`); `float16` throws `UNSUPPORTED`.
+ * `int8` (re-ranked by default: `resolveCorpusOptions`; approximate scores with `rerank: 0`);
+ * `float16` throws `UNSUPPORTED`.
  */
 export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: CorpusOptions): WasmCorpus {
-  const storage = options?.storage ?? 'float32';
+  const { storage, rerank } = resolveCorpusOptions(options);
   if (storage !== 'float32' && storage !== 'int8') {
     argError(
       'UNSUPPORTED',
@@ -142,7 +144,6 @@ export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: C
       `is '${storage}', but the wasm backend stores corpora as float32 or int8.`,
     );
   }
-  const rerank = options?.rerank ?? 0;
   if (!(Number.isInteger(rerank) && rerank >= 0)) {
     argError(
       'INVALID_ARGUMENT',

@@ -1,10 +1,11 @@
-import type {
-  CorpusOptions,
-  CorpusStorage,
-  Matrix,
-  ResidentCorpus,
-  StoredCorpus,
-  TopKResult,
+import {
+  type CorpusOptions,
+  type CorpusStorage,
+  type Matrix,
+  type ResidentCorpus,
+  resolveCorpusOptions,
+  type StoredCorpus,
+  type TopKResult,
 } from '../contract.js';
 import { argError, foreignCorpus } from '../errors.js';
 import { dot64, normalizedF64 } from './blocked-dot.js';
@@ -90,8 +91,9 @@ export class ReferenceCorpus implements ResidentCorpus {
     this.rows = x.rows;
     this.cols = x.cols;
     if ('data' in x) {
-      this.storage = options.storage ?? 'float32';
-      this.rerank = this.storage === 'float32' ? 0 : (options.rerank ?? 0);
+      const o = resolveCorpusOptions(options);
+      this.storage = o.storage;
+      this.rerank = o.rerank;
       if (this.storage !== 'float32' && this.storage !== 'float16' && this.storage !== 'int8') {
         argError(
           'INVALID_ARGUMENT',

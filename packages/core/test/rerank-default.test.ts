@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type CorpusStorage,
+  createReferenceBackend,
+  DEFAULT_INT8_RERANK,
+  referenceKernels,
+  resolveCorpusOptions,
+} from '../src/backend.js';
+import { createCosineKit, type SearchResult, Tensor } from '../src/index.js';
+
+/** Seeded rows uniform in [-1, 1): random data, where quantisation loses neighbours most easily. */
+function rows(n: number, d: number, seed: number): Tensor {
+  let s = seed;
+  const data = new Float32Array(n * d);
+  for (let i = 0; i < data.length; i++) {
+    s = (s * 48271) % 2147483647;
+    data[i] = s / 1073741823.5 - 1;
+  }
+  return new Tensor(data, n, d);
+}
+
+const kit = createCosineKit({ backend: createReferenceBackend() });
+
+/** Share of the exact top-k that `got` found. */
+function recall(got: SearchResult, want: SearchResult): number {
+  let hit = 0;
+  for (let q = 0; q < want.queries; q++) {
+    const truth = new Set(want.hits(q).indices);
+    for (const i of got.hits(q).indices) if (truth.has(i)) hit++;
+  }
+  return hit / (want.queries * want.k);
+}
+
+describe('one place decides corpus defaults', () => {
+  it('int8 re-ranks unless told not to; float16 and float32 do not', () => {
+    expect(resolveCorpusOptions()).toEqual({ storage: 'float32', rerank: 0 });
+    expect(resolveCorpusOptions({ storage: 'int8' })).toEqual({
+      storage: 'int8',
+      rerank: DEFAULT_INT8_RERANK,
+    });
+    expect(resolveCorpusOptions({ storage: 'int8', rerank: 0 })).toEqual({ storage: 'int8', rerank: 0 });
+    expect(resolveCorpusOptions({ storage: 'int8', rerank: 7 })).toEqual({ storage: 'int8', rerank: 7 });
+    expect(resolveCorpusOptions({ storage: 'float16' })).toEqual({ storage: 'float16', rerank: 0 });
+    expect(resolveCorpusOptions({ storage: 'float16', rerank: 2 })).toEqual({
+      storage: 'float16',
+      rerank: 2,
+    });
+    expect(resolveCorpusOptions({ storage: 'float32', rerank: 2 })).toEqual({
+      storage: 'float32',
+      rerank: 0,
+    });
+    expect(DEFAULT_INT8_RERANK).toBeGreaterThan(1);
+  });
+
+  it('a backend receives the decided values, whoever calls it', async () => {
+    const seen: unknown[] = [];
+    const spy = createCosineKit({
+      backend: {
+        name: 'spy',
+        kernels: {
+          ...referenceKernels,
+          createCorpus: (x, o) => {
+            seen.push(o);
+            return referenceKernels.createCorpus(x, o);
+          },
+        },
+      },
+    });
+    const x = rows(20, 8, 3);
+    (await spy.corpus(x, { storage: 'int8' })).dispose();
+    (await spy.corpus(x)).dispose();
+    (await (await spy.kernels()).createCorpus(x, { storage: 'int8' })).dispose();
+    expect(seen).toEqual([
+      { storage: 'int8', rerank: DEFAULT_INT8_RERANK },
+      { storage: 'float32', rerank: 0 },
+      { storage: 'int8', rerank: DEFAULT_INT8_RERANK },
+    ]);
+  });
+});
+
+describe('int8 with default settings finds the neighbours of random data', () => {
+  // N is modest to keep the test quick; apps/bench/scripts/int8-recall.mjs measures larger corpora.
+  it.each([
+    // d, rows, queries
+    [384, 20_000, 40],
+    [1536, 10_000, 20],
+  ])(
+    'recall@10 >= 0.99 at d = %i (N = %i, %i queries), with exact scores; rerank: 0 is honoured',
+    async (d, n, nq) => {
+      const x = rows(n, d, 11 + d);
+      const q = rows(nq, d, 5 + d);
+      const exact = await kit.corpus(x);
+      const want = await exact.search(q, 10);
+      exact.dispose();
+
+      const c = await kit.corpus(x, { storage: 'int8' });
+      const got = await c.search(q, 10);
+      expect(recall(got, want)).toBeGreaterThanOrEqual(0.99);
+      // Re-ranked: the hits it found carry the exact float32 corpus's scores, bit for bit.
+      for (let i = 0; i < nq * 10; i++) {
+        const at = Array.from(want.indices).indexOf(got.indices[i], Math.floor(i / 10) * 10);
+        if (at >= 0 && at < (Math.floor(i / 10) + 1) * 10) expect(got.scores[i]).toBe(want.scores[at]);
+      }
+      c.dispose();
+
+      // Without re-ranking: quantised scores (approximate), and neighbours lost at this size.
+      const plain = await kit.corpus(x, { storage: 'int8', rerank: 0 });
+      const approx = await plain.search(q, 10);
+      plain.dispose();
+      expect(recall(approx, want)).toBeLessThan(1);
+      let off = 0;
+      for (let i = 0; i < approx.scores.length; i++)
+        off = Math.max(off, Math.abs(approx.scores[i] - want.scores[i]));
+      expect(off).toBeGreaterThan(1e-5);
+    },
+    60_000,
+  );
+
+  it('the default keeps float32 rows; rerank: 0 stores a quarter of them', async () => {
+    const x = rows(500, 384, 9);
+    const bytes = async (storage: CorpusStorage, rerank?: number) => {
+      const c = await kit.corpus(x, rerank === undefined ? { storage } : { storage, rerank });
+      const n = (await c.save()).length;
+      c.dispose();
+      return n;
+    };
+    const f32 = await bytes('float32');
+    const int8 = await bytes('int8');
+    const int8Plain = await bytes('int8', 0);
+    const f16 = await bytes('float16');
+    // 4 bytes per value for float32; int8 adds 1 byte per value (and a scale per row) to them.
+    expect(int8).toBeGreaterThan(f32 + 500 * 384);
+    expect(int8Plain).toBeLessThan(0.3 * f32);
+    expect(f16).toBeLessThan(0.55 * f32);
+  });
+});
