@@ -158,7 +158,11 @@ export interface Kernels {
   createCorpus(x: Matrix, options?: CorpusOptions): Awaitable<ResidentCorpus>;
   /** {@link Kernels.topK} against a resident corpus of this backend. */
   corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): Awaitable<TopKResult>;
-  /** {@link Kernels.cosineMatrix} of the queries against a resident corpus: `queries.rows x corpus.rows`. */
+  /**
+   * {@link Kernels.cosineMatrix} of the queries against a resident corpus: `queries.rows x
+   * corpus.rows`. Where the corpus keeps float32 rows (float32 storage, or quantised storage with
+   * `rerank > 0`) the scores come from them, so they are the exact scores a search reports.
+   */
   corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Awaitable<Float32Array>;
   /**
    * `C = op(A) op(B)` where `op` transposes when its flag is set. With `A` stored `m x k` (or

@@ -151,9 +151,9 @@ export function searchCases(): ConformanceCase[] {
     cases.push(
       defineCase(
         'corpus',
-        `${storage} storage, when accepted: reported honestly, recall@10 >= 0.99 with re-ranking`,
+        `${storage} storage, when accepted: reported honestly, recall@10 >= 0.99 with re-ranking, similarity from the kept float32 rows`,
         'createCorpus',
-        async ({ kernels }, data) => {
+        async ({ kernels, tol }, data) => {
           const c = data.matrix(1500, 48);
           const q = data.matrix(8, 48);
           let h: Awaited<ReturnType<Kernels['createCorpus']>>;
@@ -179,6 +179,13 @@ export function searchCases(): ConformanceCase[] {
               for (let r = 0; r < 10; r++) if (w.has(got.indices[i * 10 + r])) hit++;
             }
             check(hit / 80 >= 0.99, `${storage} corpus: recall@10 ${hit / 80} < 0.99 with rerank 4`);
+            // Re-ranking keeps the float32 rows, so the corpus's full scores are exact like a search's.
+            assertClose(
+              `corpusMatrix (${storage}, rerank 4)`,
+              await kernels.corpusMatrix(h, q),
+              cosineMatrix64(q, c),
+              () => tol.cosine,
+            );
           } finally {
             h.dispose();
           }

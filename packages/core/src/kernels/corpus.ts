@@ -277,10 +277,15 @@ export function corpusMatrix(
 ): Float32Array {
   const c = own(corpus, 'corpusMatrix');
   const n = c.rows;
+  const d = c.cols;
+  // Scores from the float32 rows when they are kept (re-ranking storage), as search reports them.
+  const exact = c.exact;
   forEachScoreTile(
     queries,
     n,
-    (j0, j1, s, at) => c.stage(j0, j1, s, at),
+    exact
+      ? (j0, j1, s, at) => s.set(exact.subarray(j0 * d, j1 * d), at)
+      : (j0, j1, s, at) => c.stage(j0, j1, s, at),
     (i, tile, off, start, w) => {
       for (let t = 0; t < w; t++) out[i * n + start + t] = clampCos(tile[off + t]);
     },
