@@ -111,7 +111,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
-  const ops = options.ops ?? kernelOps(await kernelsOf(options.kernels));
+  // A step's arrays are dead once the optimiser has used its gradients: the ops recycle them.
+  const ops = options.ops ?? kernelOps(await kernelsOf(options.kernels), { reuse: true });
   if (ops.precision !== encoder.precision) {
     argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);
   }
@@ -181,6 +182,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         );
       }
       optimizer.step(params, lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params);
+      ops.release?.();
       sum += r.loss;
       batches++;
       for (const h of hooks) {

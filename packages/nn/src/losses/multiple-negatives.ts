@@ -61,8 +61,8 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       const skip = (i: number, j: number): boolean =>
         masking && groups !== undefined && j !== i && groupOf(j) === groups[i];
 
-      const na = normalizeRowsForward(a, rows, cols);
-      const nc = normalizeRowsForward(c, n, cols);
+      const na = normalizeRowsForward(a, rows, cols, ops.alloc);
+      const nc = normalizeRowsForward(c, n, cols, ops.alloc);
       const s = await ops.matmul(na.y, rows, cols, nc.y, n, cols, false, true);
       const dS = ops.alloc(rows * n);
       let total = 0;
@@ -85,10 +85,11 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
         await ops.matmul(dS, rows, n, na.y, rows, cols, true, false),
         n,
         cols,
+        ops.alloc,
       );
       return {
         loss: total / rows,
-        gradA: normalizeRowsBackward(na, dA, rows, cols),
+        gradA: normalizeRowsBackward(na, dA, rows, cols, ops.alloc),
         gradB: negatives ? dC.subarray(0, rows * cols) : dC,
         ...(negatives ? { gradNegatives: dC.subarray(rows * cols) } : {}),
       };
