@@ -54,7 +54,10 @@ export interface EarlyStopping {
   mode?: 'max' | 'min';
   /** Smallest change that counts as an improvement; defaults to 0. */
   minDelta?: number;
-  /** Put back the weights of the best epoch at the end; defaults to true. */
+  /**
+   * Put back the weights of the best epoch at the end: the encoder's and those of a loss that
+   * trains its own (a cosine classifier's class vectors). Defaults to true.
+   */
   restoreBest?: boolean;
 }
 
@@ -134,7 +137,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const history: EpochInfo[] = [];
   let best: number | undefined;
   let bestEpoch = 0;
-  let bestWeights: Encoder | undefined;
+  // Copies of every trained array at the best epoch: the encoder's and the loss's own (a cosine
+  // classifier's class vectors), which must come back together.
+  let bestWeights: Vec[] | undefined;
   let stoppedEarly = false;
 
   for (let epoch = 0; epoch < epochs; epoch++) {
@@ -216,7 +221,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (better) {
         best = metric;
         bestEpoch = epoch;
-        if (earlyStopping && earlyStopping.restoreBest !== false) bestWeights = encoder.clone();
+        if (earlyStopping && earlyStopping.restoreBest !== false) bestWeights = params.map((p) => p.slice());
       } else if (earlyStopping && epoch - bestEpoch >= patience && epoch < epochs - 1) {
         stoppedEarly = true;
         stop = true;
@@ -226,7 +231,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     if (stop) break;
   }
-  if (bestWeights) encoder.copyFrom(bestWeights);
+  if (bestWeights) for (let i = 0; i < params.length; i++) params[i].set(bestWeights[i]);
   const result: TrainResult = { history, bestEpoch, bestMetric: best, stoppedEarly };
   for (const h of hooks) await h.onTrainEnd?.(result);
   return result;
