@@ -147,7 +147,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const t0 = performance.now();
     let sum = 0;
     let batches = 0;
-    for (const batch of sampler.epoch(rng)) {
+    // Each batch is copied into the step's input before the next is drawn: its arrays may be reused.
+    for (const batch of sampler.epoch(rng, true)) {
       const { rows, cols, negatives } = batch;
       // Anchors, positives and (for triplets) negatives go through the encoder as one block;
       // labelled batches have only the anchors.
