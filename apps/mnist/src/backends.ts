@@ -10,18 +10,24 @@ export type LoadedBackend =
  * (a computed specifier, so this app also builds while that package is not built yet): when it is
  * missing or fails to start, the reason comes back instead of a kit, and the caller prints it.
  */
-export async function loadBackend(name: string, threads?: number): Promise<LoadedBackend> {
+export async function loadBackend(
+  name: string,
+  threads?: number,
+  variant: 'auto' | 'simd' | 'relaxed' = 'auto',
+): Promise<LoadedBackend> {
   try {
     let kit: CosineKit;
     if (name === 'wasm') {
       const specifier = '@cosinekit/backend-wasm';
       const mod = (await import(specifier)) as {
-        createWasmBackend?: (options?: { threads?: number }) => Backend;
+        createWasmBackend?: (options?: { threads?: number; variant?: string }) => Backend;
       };
       if (typeof mod.createWasmBackend !== 'function') {
         return { name, reason: '@cosinekit/backend-wasm does not export createWasmBackend (yet).' };
       }
-      kit = createCosineKit({ backend: mod.createWasmBackend(threads === undefined ? {} : { threads }) });
+      kit = createCosineKit({
+        backend: mod.createWasmBackend({ ...(threads === undefined ? {} : { threads }), variant }),
+      });
     } else {
       kit = createCosineKit({ backend: name });
     }

@@ -199,8 +199,8 @@ function marginLoss(
           );
         }
       }
-      const na = normalizeRowsForward(a, rows, cols);
-      const nw = normalizeRowsForward(classifier.weights, classes, cols);
+      const na = normalizeRowsForward(a, rows, cols, ops.alloc);
+      const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc);
       const cos = await ops.matmul(na.y, rows, cols, nw.y, classes, cols, false, true);
       const dCos = ops.alloc(rows * classes);
       const z = new Float64Array(classes);
@@ -232,9 +232,9 @@ function marginLoss(
       const dW = await ops.matmul(dCos, rows, classes, na.y, rows, cols, true, false);
       return {
         loss: total / rows,
-        gradA: normalizeRowsBackward(na, dA, rows, cols),
+        gradA: normalizeRowsBackward(na, dA, rows, cols, ops.alloc),
         gradB: ops.alloc(0),
-        gradParams: [normalizeRowsBackward(nw, dW, classes, cols)],
+        gradParams: [normalizeRowsBackward(nw, dW, classes, cols, ops.alloc)],
       };
     },
   };

@@ -151,13 +151,15 @@ export class Encoder {
       h = c.out;
     }
     if (!this.normalize) return { rows, layers: caches, normalized: undefined, out: h };
-    const normalized = normalizeRowsForward(h, rows, this.outputs);
+    const normalized = normalizeRowsForward(h, rows, this.outputs, ops.alloc);
     return { rows, layers: caches, normalized, out: normalized.y };
   }
 
   /** Gradients of all parameters from dL/d(embeddings); `wantInput` adds dL/dx. */
   async backward(ops: DenseOps, cache: EncoderCache, dOut: Vec, wantInput = false): Promise<EncoderGrads> {
-    let g = cache.normalized ? normalizeRowsBackward(cache.normalized, dOut, cache.rows, this.outputs) : dOut;
+    let g = cache.normalized
+      ? normalizeRowsBackward(cache.normalized, dOut, cache.rows, this.outputs, ops.alloc)
+      : dOut;
     const perLayer: Vec[][] = [];
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const layer = this.layers[i];
@@ -185,12 +187,14 @@ export class Encoder {
         `has ${t.cols} columns but the encoder takes ${this.inputs}.`,
       );
     }
-    const ops = kernelOps(await kernelsOf(source));
+    // Each batch's arrays are copied out and then recycled for the next batch.
+    const ops = kernelOps(await kernelsOf(source), { reuse: true });
     const out = new Float32Array(t.rows * this.outputs);
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);
       const c = await this.forward(ops, t.data.subarray(s * this.inputs, e * this.inputs), e - s);
       out.set(c.out, s * this.outputs);
+      ops.release?.();
     }
     return new Tensor(out, t.rows, this.outputs);
   }

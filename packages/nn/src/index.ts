@@ -52,7 +52,7 @@ export { multipleNegativesRankingLoss } from './losses/multiple-negatives.js';
 export { pairCosineLoss } from './losses/pair-cosine.js';
 export type { NormalizedRows } from './normalize.js';
 export { normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
-export type { DenseOps, Precision, Vec } from './ops.js';
+export type { DenseOps, KernelOpsOptions, Precision, Vec } from './ops.js';
 export { float64Ops, kernelOps } from './ops.js';
 export type { AdamOptions, LearningRate, Optimizer, SgdOptions } from './optimisers.js';
 export { adam, cosineSchedule, sgd } from './optimisers.js';

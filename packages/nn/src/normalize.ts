@@ -11,9 +11,22 @@ export interface NormalizedRows {
   readonly norms: Float64Array;
 }
 
-/** `y_i = x_i / ‖x_i‖` in the precision of `x`. */
-export function normalizeRowsForward(x: Vec, rows: number, cols: number): NormalizedRows {
-  const y = x instanceof Float64Array ? new Float64Array(x.length) : new Float32Array(x.length);
+/** A zeroed array of `n` values in the precision of `like` (`DenseOps.alloc` fits). */
+export type Alloc = (n: number) => Vec;
+
+const allocLike =
+  (like: Vec): Alloc =>
+  (n) =>
+    like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+
+/** `y_i = x_i / ‖x_i‖` in the precision of `x`; `alloc` gives the zeroed output (same precision). */
+export function normalizeRowsForward(
+  x: Vec,
+  rows: number,
+  cols: number,
+  alloc: Alloc = allocLike(x),
+): NormalizedRows {
+  const y = alloc(x.length);
   const norms = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
@@ -27,9 +40,15 @@ export function normalizeRowsForward(x: Vec, rows: number, cols: number): Normal
 }
 
 /** dL/dx from dL/dy: `(dy_i - y_i (y_i · dy_i)) / ‖x_i‖`. */
-export function normalizeRowsBackward(fwd: NormalizedRows, dy: Vec, rows: number, cols: number): Vec {
+export function normalizeRowsBackward(
+  fwd: NormalizedRows,
+  dy: Vec,
+  rows: number,
+  cols: number,
+  alloc: Alloc = allocLike(dy),
+): Vec {
   const { y, norms } = fwd;
-  const dx = dy instanceof Float64Array ? new Float64Array(dy.length) : new Float32Array(dy.length);
+  const dx = alloc(dy.length);
   for (let i = 0; i < rows; i++) {
     const n = norms[i];
     if (n === 0) continue;

@@ -36,26 +36,82 @@ export interface DenseOps {
   activation(kind: Activation, x: Vec, rows: number, cols: number): Awaitable<Vec>;
   /** `dy * f'(x)` element-wise, where `x` is the activation's input. */
   activationGrad(kind: Activation, x: Vec, dy: Vec, rows: number, cols: number): Awaitable<Vec>;
+  /**
+   * Present on ops that reuse their arrays ({@link KernelOpsOptions.reuse}): hands every array
+   * returned since the last call back to the pool, so the next calls write into them. Call it once
+   * nothing from those calls (layer caches, gradients) is needed any more, e.g. after each step.
+   */
+  release?(): void;
 }
 
-/** Dense algebra on a backend's kernels (get them with `await kit.kernels()`): float32. */
-export function kernelOps(kernels: Kernels): DenseOps {
+/** Options of {@link kernelOps}. */
+export interface KernelOpsOptions {
+  /**
+   * Reuse arrays between {@link DenseOps.release} calls instead of allocating each result: a
+   * training step then allocates nothing once the first step has sized the pool. Results are only
+   * valid until the next `release()`. Defaults to false (every result is a new array).
+   */
+  reuse?: boolean;
+}
+
+/**
+ * Float32 arrays by length, handed out in order and all taken back by `release`. A training step
+ * asks for the same lengths in the same order every time, so after the first step every request
+ * is met by an array already held: fresh typed arrays cost a zeroing pass and, for large ones, new
+ * pages from the system on every batch.
+ */
+class ArrayPool {
+  readonly #free = new Map<number, { arrays: Float32Array[]; next: number }>();
+
+  take(n: number): Float32Array {
+    let slot = this.#free.get(n);
+    if (!slot) {
+      slot = { arrays: [], next: 0 };
+      this.#free.set(n, slot);
+    }
+    if (slot.next === slot.arrays.length) slot.arrays.push(new Float32Array(n));
+    return slot.arrays[slot.next++];
+  }
+
+  release(): void {
+    for (const slot of this.#free.values()) slot.next = 0;
+  }
+}
+
+/**
+ * Dense algebra on a backend's kernels (get them with `await kit.kernels()`): float32. With
+ * `reuse`, results come from a pool of arrays that {@link DenseOps.release} recycles.
+ */
+export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): DenseOps {
   const f32 = (v: Vec): Float32Array => (v instanceof Float32Array ? v : Float32Array.from(v));
-  return {
+  const pool = options.reuse ? new ArrayPool() : undefined;
+  // An output array for the kernel to fill, or none (the kernel allocates its own).
+  const into = (n: number): Float32Array | undefined => pool?.take(n);
+  const ops: DenseOps = {
     precision: 'float32',
-    alloc: (n) => new Float32Array(n),
+    alloc: (n) => (pool ? pool.take(n).fill(0) : new Float32Array(n)),
     matmul: (a, aRows, aCols, b, bRows, bCols, transA, transB) =>
       kernels.matmul(
         { data: f32(a), rows: aRows, cols: aCols },
         { data: f32(b), rows: bRows, cols: bCols },
         transA,
         transB,
+        into((transA ? aCols : aRows) * (transB ? bRows : bCols)),
       ),
-    addBias: (x, rows, cols, bias) => kernels.addBias({ data: f32(x), rows, cols }, f32(bias)),
-    activation: (kind, x, rows, cols) => kernels.activation(kind, { data: f32(x), rows, cols }),
+    addBias: (x, rows, cols, bias) =>
+      kernels.addBias({ data: f32(x), rows, cols }, f32(bias), into(rows * cols)),
+    activation: (kind, x, rows, cols) =>
+      kernels.activation(kind, { data: f32(x), rows, cols }, into(rows * cols)),
     activationGrad: (kind, x, dy, rows, cols) =>
-      kernels.activationGrad(kind, { data: f32(x), rows, cols }, { data: f32(dy), rows, cols }),
+      kernels.activationGrad(
+        kind,
+        { data: f32(x), rows, cols },
+        { data: f32(dy), rows, cols },
+        into(rows * cols),
+      ),
   };
+  if (pool) ops.release = () => pool.release();
+  return ops;
 }
 
 /**

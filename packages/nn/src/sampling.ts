@@ -45,7 +45,40 @@ export interface Sampler {
   readonly sampling: Sampling;
   /** Batches per epoch. */
   readonly batchesPerEpoch: number;
-  epoch(rng: Rng): Iterable<Batch>;
+  /**
+   * One epoch of batches. With `reuse`, a sampler may fill the same arrays for every batch of an
+   * epoch, so a batch is valid only until the next one is drawn; `train` asks for that (it is done
+   * with each batch before drawing the next) and the built-in samplers then allocate nothing per
+   * batch. Without it every batch has arrays of its own.
+   */
+  epoch(rng: Rng, reuse?: boolean): Iterable<Batch>;
+}
+
+/**
+ * The arrays of a sampler's batches: new ones per call, or with `reuse` one per name and length,
+ * handed out again every time (every built-in sampler writes all of a batch's values).
+ */
+function batchArrays(reuse: boolean | undefined) {
+  const held = new Map<string, Float32Array | Float64Array | Int32Array>();
+  const take = <T extends Float32Array | Float64Array | Int32Array>(
+    name: string,
+    n: number,
+    make: (n: number) => T,
+  ): T => {
+    if (!reuse) return make(n);
+    const key = `${name}:${n}`;
+    let a = held.get(key) as T | undefined;
+    if (!a) {
+      a = make(n);
+      held.set(key, a);
+    }
+    return a;
+  };
+  return {
+    f32: (name: string, n: number) => take(name, n, (k) => new Float32Array(k)),
+    f64: (name: string, n: number) => take(name, n, (k) => new Float64Array(k)),
+    i32: (name: string, n: number) => take(name, n, (k) => new Int32Array(k)),
+  };
 }
 
 /**
@@ -194,12 +227,13 @@ export function inBatchSampler(data: LabelledData, options: SamplerOptions = {})
   return {
     sampling: 'in-batch',
     batchesPerEpoch: bounds.length,
-    *epoch(rng) {
+    *epoch(rng, reuse) {
       const idx = order(data.rows, rng);
+      const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
-        const a = new Float32Array(rows * cols);
-        const b = new Float32Array(rows * cols);
-        const groups = new Int32Array(rows);
+        const a = arrays.f32('a', rows * cols);
+        const b = arrays.f32('b', rows * cols);
+        const groups = arrays.i32('groups', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
           const mates = byClass.get(data.labels[i])!;
@@ -230,11 +264,12 @@ export function tripletSampler(data: LabelledData, options: SamplerOptions = {})
   return {
     sampling: 'in-batch',
     batchesPerEpoch: inner.batchesPerEpoch,
-    *epoch(rng) {
-      for (const batch of inner.epoch(rng)) {
+    *epoch(rng, reuse) {
+      const arrays = batchArrays(reuse);
+      for (const batch of inner.epoch(rng, reuse)) {
         const { rows, groups } = batch;
-        const negatives = new Float32Array(rows * cols);
-        const negativeGroups = new Int32Array(rows);
+        const negatives = arrays.f32('negatives', rows * cols);
+        const negativeGroups = arrays.i32('negativeGroups', rows);
         for (let r = 0; r < rows; r++) {
           let j: number;
           do j = rng.int(data.rows);
@@ -269,12 +304,13 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
   return {
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
-    *epoch(rng) {
+    *epoch(rng, reuse) {
       const idx = order(data.rows, rng);
+      const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
-        const a = new Float32Array(rows * cols);
-        const b = new Float32Array(rows * cols);
-        const targets = new Float64Array(rows);
+        const a = arrays.f32('a', rows * cols);
+        const b = arrays.f32('b', rows * cols);
+        const targets = arrays.f64('targets', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
           const positive = rng.next() < positiveFraction;
@@ -308,12 +344,13 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
   return {
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
-    *epoch(rng) {
+    *epoch(rng, reuse) {
       const idx = order(n, rng);
+      const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
-        const a = new Float32Array(rows * cols);
-        const b = new Float32Array(rows * cols);
-        const targets = new Float64Array(rows);
+        const a = arrays.f32('a', rows * cols);
+        const b = arrays.f32('b', rows * cols);
+        const targets = arrays.f64('targets', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
           copyRow(data.a, i, cols, a, r, augment, rng);
@@ -340,11 +377,12 @@ export function labelledSampler(data: LabelledData, options: SamplerOptions = {}
   return {
     sampling: 'labels',
     batchesPerEpoch: bounds.length,
-    *epoch(rng) {
+    *epoch(rng, reuse) {
       const idx = order(data.rows, rng);
+      const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
-        const a = new Float32Array(rows * cols);
-        const labels = new Int32Array(rows);
+        const a = arrays.f32('a', rows * cols);
+        const labels = arrays.i32('labels', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
           copyRow(data.x, i, cols, a, r, augment, rng);

@@ -54,7 +54,10 @@ export interface EarlyStopping {
   mode?: 'max' | 'min';
   /** Smallest change that counts as an improvement; defaults to 0. */
   minDelta?: number;
-  /** Put back the weights of the best epoch at the end; defaults to true. */
+  /**
+   * Put back the weights of the best epoch at the end: the encoder's and those of a loss that
+   * trains its own (a cosine classifier's class vectors). Defaults to true.
+   */
   restoreBest?: boolean;
 }
 
@@ -111,7 +114,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
-  const ops = options.ops ?? kernelOps(await kernelsOf(options.kernels));
+  // A step's arrays are dead once the optimiser has used its gradients: the ops recycle them.
+  const ops = options.ops ?? kernelOps(await kernelsOf(options.kernels), { reuse: true });
   if (ops.precision !== encoder.precision) {
     argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);
   }
@@ -133,7 +137,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const history: EpochInfo[] = [];
   let best: number | undefined;
   let bestEpoch = 0;
-  let bestWeights: Encoder | undefined;
+  // Copies of every trained array at the best epoch: the encoder's and the loss's own (a cosine
+  // classifier's class vectors), which must come back together.
+  let bestWeights: Vec[] | undefined;
   let stoppedEarly = false;
 
   for (let epoch = 0; epoch < epochs; epoch++) {
@@ -141,7 +147,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const t0 = performance.now();
     let sum = 0;
     let batches = 0;
-    for (const batch of sampler.epoch(rng)) {
+    // Each batch is copied into the step's input before the next is drawn: its arrays may be reused.
+    for (const batch of sampler.epoch(rng, true)) {
       const { rows, cols, negatives } = batch;
       // Anchors, positives and (for triplets) negatives go through the encoder as one block;
       // labelled batches have only the anchors.
@@ -181,6 +188,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         );
       }
       optimizer.step(params, lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params);
+      ops.release?.();
       sum += r.loss;
       batches++;
       for (const h of hooks) {
@@ -214,7 +222,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (better) {
         best = metric;
         bestEpoch = epoch;
-        if (earlyStopping && earlyStopping.restoreBest !== false) bestWeights = encoder.clone();
+        if (earlyStopping && earlyStopping.restoreBest !== false) bestWeights = params.map((p) => p.slice());
       } else if (earlyStopping && epoch - bestEpoch >= patience && epoch < epochs - 1) {
         stoppedEarly = true;
         stop = true;
@@ -224,7 +232,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     if (stop) break;
   }
-  if (bestWeights) encoder.copyFrom(bestWeights);
+  if (bestWeights) for (let i = 0; i < params.length; i++) params[i].set(bestWeights[i]);
   const result: TrainResult = { history, bestEpoch, bestMetric: best, stoppedEarly };
   for (const h of hooks) await h.onTrainEnd?.(result);
   return result;

@@ -183,4 +183,35 @@ describe('training the encoder and the class vectors together', () => {
     expect(a.after).toBeGreaterThan(a.before);
     kit.dispose();
   });
+
+  it('early stopping puts back the class vectors of the best epoch with the encoder', async () => {
+    const data = clusters(120, 2);
+    const encoder = createEncoder({ inputs: 10, layers: [{ units: 6 }], seed: 5 });
+    const clf = createCosineClassifier({ classes: 3, dim: 6, seed: 6 });
+    const metrics = [0.5, 0.8, 0.6, 0.7];
+    let calls = 0;
+    let best: { w: Float32Array; enc: Float32Array } | undefined;
+    let last: Float32Array | undefined;
+    const r = await train({
+      kernels: referenceKernels,
+      encoder,
+      loss: cosFaceLoss(clf, { scale: 10, margin: 0.2 }),
+      sampler: labelledSampler(data, { batchSize: 32, dropLast: true }),
+      optimizer: adam({ learningRate: 0.05 }),
+      epochs: 4,
+      validate: (e) => {
+        if (calls === 1)
+          best = { w: Float32Array.from(clf.weights), enc: Float32Array.from(e.parameters()[0]) };
+        last = Float32Array.from(clf.weights);
+        return metrics[calls++];
+      },
+      earlyStopping: { patience: 2 },
+    });
+    expect(r.bestEpoch).toBe(1);
+    expect(r.history).toHaveLength(4);
+    // The class vectors moved after the best epoch, and were put back.
+    expect(last).not.toEqual(best!.w);
+    expect(clf.weights).toEqual(best!.w);
+    expect(encoder.parameters()[0]).toEqual(best!.enc);
+  });
 });

@@ -110,3 +110,40 @@ describe('randomShift', () => {
     expect(() => randomShift({ width: 2, height: 2 })(new Float32Array(5), createRng(1))).toThrow(/'row'/);
   });
 });
+
+describe('reuse: the same arrays every batch, the same values as fresh ones', () => {
+  const makers: [string, Sampler][] = [
+    ['inBatchSampler', inBatchSampler(data, { batchSize: 3, dropLast: true })],
+    ['tripletSampler', tripletSampler(data, { batchSize: 3, dropLast: true })],
+    ['pairSampler', pairSampler(data, { batchSize: 3, dropLast: true })],
+    ['fixedPairSampler', fixedPairSampler(pairs, { batchSize: 3, dropLast: true })],
+    ['labelledSampler', labelledSampler(data, { batchSize: 3, dropLast: true })],
+  ];
+  const fields = ['a', 'b', 'targets', 'groups', 'negatives', 'negativeGroups', 'labels'] as const;
+  // Each batch's values copied as it is drawn, and the arrays it came in.
+  const draw = (s: Sampler, reuse: boolean) => {
+    const values: Record<string, number[]>[] = [];
+    const arrays: unknown[][] = [];
+    for (const b of s.epoch(createRng(5), reuse)) {
+      values.push(Object.fromEntries(fields.filter((f) => b[f]).map((f) => [f, Array.from(b[f]!)])));
+      arrays.push(fields.map((f) => b[f]));
+    }
+    return { values, arrays };
+  };
+  for (const [name, sampler] of makers) {
+    it(name, () => {
+      const fresh = draw(sampler, false);
+      const reused = draw(sampler, true);
+      expect(reused.values).toEqual(fresh.values);
+      expect(reused.values.length).toBe(3);
+      for (const batch of reused.arrays.slice(1)) {
+        batch.forEach((arr, f) => {
+          if (arr && (arr as Float32Array).length > 0) expect(arr).toBe(reused.arrays[0][f]);
+        });
+      }
+      fresh.arrays[1].forEach((arr, f) => {
+        if (arr && (arr as Float32Array).length > 0) expect(arr).not.toBe(fresh.arrays[0][f]);
+      });
+    });
+  }
+});

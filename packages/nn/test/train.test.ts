@@ -11,6 +11,7 @@ import {
   fixedPairSampler,
   float64Ops,
   inBatchSampler,
+  kernelOps,
   type LabelledData,
   mseSimilarityLoss,
   multipleNegativesRankingLoss,
@@ -143,6 +144,72 @@ describe('train', () => {
     expect(r.bestEpoch).toBe(1);
     expect(r.bestMetric).toBe(0.7);
     expect(enc.parameters()[0]).toEqual(bestWeights);
+  });
+
+  it('recycles its arrays from the second step on, with the results of fresh arrays', async () => {
+    // The kernels' output arrays, as train hands them over: the same few from the second step on.
+    const outs = new Set<Float32Array>();
+    const sizes: number[] = [];
+    const watched = {
+      ...referenceKernels,
+      matmul: (...args: Parameters<typeof referenceKernels.matmul>) => {
+        if (args[4]) outs.add(args[4]);
+        return referenceKernels.matmul(...args);
+      },
+      addBias: (...args: Parameters<typeof referenceKernels.addBias>) => {
+        if (args[2]) outs.add(args[2]);
+        return referenceKernels.addBias(...args);
+      },
+      activation: (...args: Parameters<typeof referenceKernels.activation>) => {
+        if (args[2]) outs.add(args[2]);
+        return referenceKernels.activation(...args);
+      },
+      activationGrad: (...args: Parameters<typeof referenceKernels.activationGrad>) => {
+        if (args[3]) outs.add(args[3]);
+        return referenceKernels.activationGrad(...args);
+      },
+    };
+    const run = async (fresh: boolean) => {
+      const enc = makeEncoder(8);
+      const r = await train({
+        kernels: watched,
+        encoder: enc,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler(data, { batchSize: 16 }),
+        optimizer: adam({ learningRate: 0.01 }),
+        epochs: 2,
+        seed: 4,
+        ...(fresh ? { ops: kernelOps(watched) } : {}),
+        callbacks: { onBatchEnd: () => void sizes.push(outs.size) },
+      });
+      return { losses: r.history.map((h) => h.loss), w: enc.parameters().map((p) => Array.from(p)) };
+    };
+    const recycled = await run(false);
+    expect(sizes[0]).toBeGreaterThan(0);
+    expect(sizes[sizes.length - 1]).toBe(sizes[0]);
+    outs.clear();
+    const fresh = await run(true);
+    expect(outs.size).toBe(0);
+    expect(recycled).toEqual(fresh);
+  });
+
+  it('kernelOps with reuse hands out an array again only after release', async () => {
+    const ops = kernelOps(referenceKernels, { reuse: true });
+    const x = new Float32Array([1, 2, 3, 4, 5, 6]);
+    const w = new Float32Array([1, 0, 0, 1, 1, 1]);
+    const first = await ops.matmul(x, 2, 3, w, 3, 2, false, false);
+    expect(Array.from(first)).toEqual([4, 5, 10, 11]);
+    const second = await ops.matmul(x, 2, 3, w, 3, 2, false, false);
+    expect(second).not.toBe(first);
+    const zeros = ops.alloc(4);
+    expect(Array.from(zeros)).toEqual([0, 0, 0, 0]);
+    ops.release!();
+    expect(await ops.matmul(x, 2, 3, w, 3, 2, false, false)).toBe(first);
+    // alloc hands back a recycled array zeroed.
+    const again = ops.alloc(4);
+    expect(again).toBe(second);
+    expect(Array.from(again)).toEqual([0, 0, 0, 0]);
+    expect(kernelOps(referenceKernels).release).toBeUndefined();
   });
 
   it('stops when onEpochEnd returns false', async () => {

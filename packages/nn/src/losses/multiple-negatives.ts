@@ -61,22 +61,32 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       const skip = (i: number, j: number): boolean =>
         masking && groups !== undefined && j !== i && groupOf(j) === groups[i];
 
-      const na = normalizeRowsForward(a, rows, cols);
-      const nc = normalizeRowsForward(c, n, cols);
+      const na = normalizeRowsForward(a, rows, cols, ops.alloc);
+      const nc = normalizeRowsForward(c, n, cols, ops.alloc);
       const s = await ops.matmul(na.y, rows, cols, nc.y, n, cols, false, true);
       const dS = ops.alloc(rows * n);
       let total = 0;
+      // Which candidates each anchor's softmax leaves out, decided once per row rather than per pass.
+      const kept = new Uint8Array(n);
       for (let i = 0; i < rows; i++) {
         const o = i * n;
         let max = -Infinity;
-        for (let j = 0; j < n; j++) if (!skip(i, j)) max = Math.max(max, scale * s[o + j]);
-        let z = 0;
-        for (let j = 0; j < n; j++) if (!skip(i, j)) z += Math.exp(scale * s[o + j] - max);
-        total += max + Math.log(z) - scale * s[o + i];
         for (let j = 0; j < n; j++) {
-          if (skip(i, j)) continue;
-          const p = Math.exp(scale * s[o + j] - max) / z;
-          dS[o + j] = (scale * (p - (j === i ? 1 : 0))) / rows;
+          kept[j] = skip(i, j) ? 0 : 1;
+          if (kept[j]) max = Math.max(max, scale * s[o + j]);
+        }
+        // dS holds the unnormalised probabilities first: each exponential is taken once.
+        let z = 0;
+        for (let j = 0; j < n; j++) {
+          if (!kept[j]) continue;
+          const e = Math.exp(scale * s[o + j] - max);
+          dS[o + j] = e;
+          z += e;
+        }
+        total += max + Math.log(z) - scale * s[o + i];
+        const f = scale / rows;
+        for (let j = 0; j < n; j++) {
+          if (kept[j]) dS[o + j] = f * (dS[o + j] / z - (j === i ? 1 : 0));
         }
       }
       const dA = await ops.matmul(dS, rows, n, nc.y, n, cols, false, false);
@@ -85,10 +95,11 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
         await ops.matmul(dS, rows, n, na.y, rows, cols, true, false),
         n,
         cols,
+        ops.alloc,
       );
       return {
         loss: total / rows,
-        gradA: normalizeRowsBackward(na, dA, rows, cols),
+        gradA: normalizeRowsBackward(na, dA, rows, cols, ops.alloc),
         gradB: negatives ? dC.subarray(0, rows * cols) : dC,
         ...(negatives ? { gradNegatives: dC.subarray(rows * cols) } : {}),
       };
