@@ -141,9 +141,20 @@ export class Guard {
       return this.#fail(op, arg, kernel, `returned ${out.length} values where ${length} were due.`);
     const n = out.length;
     if (kind === 'finite') {
-      let acc = 0;
-      for (let i = 0; i < n; i++) acc += out[i] * 0;
-      if (acc !== 0) this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
+      // x * 0 is 0 for finite x and NaN otherwise; four sums, not one chain of dependent adds.
+      let a = 0;
+      let b = 0;
+      let c = 0;
+      let e = 0;
+      let i = 0;
+      for (; i + 3 < n; i += 4) {
+        a += out[i] * 0;
+        b += out[i + 1] * 0;
+        c += out[i + 2] * 0;
+        e += out[i + 3] * 0;
+      }
+      for (; i < n; i++) a += out[i] * 0;
+      if (a + b + c + e !== 0) this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
       return out;
     }
     const lo = kind === 'norm' ? 0 : -1 - COS_SLACK;
