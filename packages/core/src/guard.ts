@@ -154,7 +154,8 @@ export class Guard {
         e += out[i + 3] * 0;
       }
       for (; i < n; i++) a += out[i] * 0;
-      if (a + b + c + e !== 0) this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
+      if (a + b + c + e !== 0)
+        this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
       return out;
     }
     const lo = kind === 'norm' ? 0 : -1 - COS_SLACK;
