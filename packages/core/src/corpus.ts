@@ -357,6 +357,54 @@ export class Corpus {
     });
   }
 
+  /**
+   * @internal Appends a loaded file's next rows as a segment with their ordinals, through the
+   * kernels that hold the first (used by the file helpers, which load a file a segment at a time).
+   */
+  appendLoaded(
+    op: string,
+    from: Tensor | StoredCorpus,
+    ordinals: Int32Array,
+    ids: Id[] | undefined,
+  ): Promise<void> {
+    return this.#exclusive(op, async () => {
+      const h =
+        from instanceof Tensor
+          ? await this.#kernels.createCorpus(op, 'rows', from, this.#options)
+          : await this.#rebuild(op, from);
+      const host = !this.#keepsHost ? null : from instanceof Tensor ? from.data : from.exact;
+      this.#append(h, ids, host, ordinals);
+    });
+  }
+
+  /**
+   * @internal The live rows for a streamed save (the file helpers): `body` runs while no other
+   * operation on this corpus does, and reads one segment's stored rows at a time.
+   */
+  streamParts<T>(op: string, body: (p: CorpusParts) => Promise<T>): Promise<T> {
+    return this.#exclusive(op, () => {
+      const segs = this.#segments.filter((s) => s.deletedCount < s.handle.rows);
+      const ordinals = new Int32Array(this.#live);
+      let r = 0;
+      for (const s of segs)
+        for (let j = 0; j < s.handle.rows; j++) if (!s.deleted[j]) ordinals[r++] = s.ordinals[j];
+      return body({
+        rows: this.#live,
+        cols: this.cols,
+        storage: this.storage,
+        next: this.#next,
+        ordinals,
+        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids!.get(o)!) : null,
+        segments: segs.length,
+        read: async (i) => {
+          const s = segs[i];
+          const st = await this.#storedOf(op, s);
+          return s.deletedCount ? gatherStored([st], (_, j) => s.deleted[j] === 0) : st;
+        },
+      });
+    });
+  }
+
   /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
   add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
     if (this.#disposed) return this.#exclusive('add', async () => undefined);
@@ -460,7 +508,7 @@ export class Corpus {
   }
 
   /** @internal Restores ordinals and the next ordinal from a file (used by `loadCorpus`). */
-  restore(file: CorpusFile): void {
+  restore(file: Pick<CorpusFile, 'rows' | 'ordinals' | 'next' | 'ids'>): void {
     const s = this.#segments[0];
     s.ordinals = Int32Array.from(file.ordinals);
     this.#next = file.next;
@@ -664,6 +712,20 @@ export function checkIdList(op: string, ids: readonly Id[], n: number, existing?
       argError('INVALID_ARGUMENT', op, `ids[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
     seen.add(id);
   }
+}
+
+/** @internal What {@link Corpus.streamParts} hands a streamed save. */
+export interface CorpusParts {
+  rows: number;
+  cols: number;
+  storage: CorpusStorage;
+  next: number;
+  /** Of the live rows, in order. */
+  ordinals: Int32Array;
+  ids: Id[] | null;
+  segments: number;
+  /** Segment `i`'s live rows as stored. */
+  read(i: number): Promise<StoredCorpus>;
 }
 
 /** Per segment: the allowed rows (1) and how many; `passing` is their total. */
