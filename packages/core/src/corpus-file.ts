@@ -244,8 +244,7 @@ export function readCorpusPreamble(
   first: Uint8Array,
   total: number,
 ): { version: number; headerLength: number } {
-  if (total < 20 || first.length < 16)
-    corrupt(`is truncated: ${total} bytes is shorter than any corpus file.`);
+  if (total < 20) corrupt(`is truncated: ${total} bytes is shorter than any corpus file.`);
   if (new TextDecoder().decode(first.subarray(0, 8)) !== CORPUS_MAGIC)
     corrupt('is not a CosineKit corpus file (bad magic).');
   const view = new DataView(first.buffer, first.byteOffset, 16);

@@ -345,35 +345,24 @@ export class Corpus {
   }
 
   /**
-   * @internal Appends admitted rows as a new segment without merging (used by `corpusFrom`, which
-   * sizes its segments itself so that no copy of the whole corpus is ever made).
+   * @internal Appends admitted rows as a new segment without merging (used by `corpusFrom` and the
+   * file helpers, which size their segments themselves so that no copy of the whole corpus is made).
    */
-  appendRows(op: string, t: Tensor, ids: Id[] | undefined): Promise<void> {
-    return this.#exclusive(op, async () => {
-      this.#checkIds(op, ids, t.rows);
-      this.#checkRoom(t.rows);
-      const handle = await this.#kernels.createCorpus(op, 'source', t, this.#options);
-      this.#append(handle, ids, this.#keepsHost ? t.data : null, null);
-    });
-  }
-
-  /**
-   * @internal Appends a loaded file's next rows as a segment with their ordinals, through the
-   * kernels that hold the first (used by the file helpers, which load a file a segment at a time).
-   */
-  appendLoaded(
+  appendRows(
     op: string,
-    from: Tensor | StoredCorpus,
-    ordinals: Int32Array,
+    t: Tensor | StoredCorpus,
     ids: Id[] | undefined,
+    ordinals?: Int32Array,
   ): Promise<void> {
     return this.#exclusive(op, async () => {
-      const h =
-        from instanceof Tensor
-          ? await this.#kernels.createCorpus(op, 'rows', from, this.#options)
-          : await this.#rebuild(op, from);
-      const host = !this.#keepsHost ? null : from instanceof Tensor ? from.data : from.exact;
-      this.#append(h, ids, host, ordinals);
+      this.#checkIds(op, ids, t.rows);
+      // A loaded file's rows (with `ordinals`) come with their stored form and their own ordinals.
+      if (!ordinals) this.#checkRoom(t.rows);
+      const tensor = t instanceof Tensor;
+      const handle = tensor
+        ? await this.#kernels.createCorpus(op, 'source', t, this.#options)
+        : await this.#rebuild(op, t);
+      this.#append(handle, ids, !this.#keepsHost ? null : tensor ? t.data : t.exact, ordinals ?? null);
     });
   }
 

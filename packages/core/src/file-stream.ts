@@ -203,7 +203,7 @@ export async function readCorpus(
         c = await place(op, from, opts);
         c.restore({ rows: n, ordinals: part.ordinals, next: l.next, ids: l.ids ? ids! : null });
       } else {
-        await c.appendLoaded(op, from, part.ordinals, ids);
+        await c.appendRows(op, from, ids, part.ordinals);
       }
       onProgress?.(r0 + n, rows);
     }
