@@ -1,8 +1,14 @@
-import type { CorpusOptions, Matrix } from '@cosinekit/core/backend';
+import {
+  type CorpusOptions,
+  type Matrix,
+  type ResidentCorpus,
+  referenceKernels,
+  type TopKResult,
+} from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatherBelow } from '../src/filtered.js';
 import type { WasmBackend } from '../src/index.js';
-import { backend, expectClose, random, ref } from './helpers.js';
+import { backend, expectClose, random } from './helpers.js';
 
 /** The listed rows of `m`, in order. */
 function pick(m: Matrix, rows: number[]): Matrix {
@@ -67,8 +73,8 @@ describe.each([1, 2])('corpusSearchAllowed (%i thread(s))', (threads) => {
             expect(Array.from(r.indices), what).toEqual(Array.from(want.indices, (j) => pass[j]));
             expect(Array.from(r.scores), what).toEqual(Array.from(want.scores));
             if (!options.storage) {
-              const rc = ref.createCorpus(x);
-              const exact = ref.corpusSearchAllowed!(rc, q, k, allow);
+              const rc = referenceKernels.createCorpus(x) as ResidentCorpus;
+              const exact = referenceKernels.corpusSearchAllowed!(rc, q, k, allow) as TopKResult;
               rc.dispose();
               expectClose(r.scores, exact.scores, 1e-5);
             }
@@ -85,7 +91,7 @@ describe.each([1, 2])('corpusSearchAllowed (%i thread(s))', (threads) => {
     expect(() => b.kernels.corpusSearchAllowed(c, random(1, 3, 2), 1, new Uint8Array(5).fill(1))).toThrow(
       /disposed/,
     );
-    const rc = ref.createCorpus(random(5, 3, 1));
+    const rc = referenceKernels.createCorpus(random(5, 3, 1)) as ResidentCorpus;
     expect(() => b.kernels.corpusSearchAllowed(rc, random(1, 3, 2), 1, new Uint8Array(5).fill(1))).toThrow(
       /belongs to backend 'reference'/,
     );

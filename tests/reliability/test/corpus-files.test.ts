@@ -124,9 +124,10 @@ describe('memory: streaming holds no second copy', () => {
     console.log(
       `[files] ${mb.toFixed(0)} MB corpus: save peak +${saveRss.toFixed(0)} MB rss, +${saveAb.toFixed(0)} MB arrayBuffers; load peak +${loadRss.toFixed(0)} MB rss, +${loadAb.toFixed(0)} MB arrayBuffers`,
     );
-    // Saving: beyond the resident corpus, about a segment (64 MiB) and a piece; never the corpus again.
-    expect(saveRss).toBeLessThan(0.75 * mb);
-    expect(saveAb).toBeLessThan(0.75 * mb);
+    // Saving: beyond the resident corpus, an exported segment (64 MiB) or two, until the collector
+    // takes the one before (runs here measured +1 to +142 MB); never the corpus again.
+    expect(saveRss).toBeLessThan(0.9 * mb);
+    expect(saveAb).toBeLessThan(0.9 * mb);
     // Loading: wasm memory keeps its pages after the dispose above, so this is what the load holds
     // beyond the corpus: about a segment; a second copy would be the corpus again.
     expect(loadRss).toBeLessThan(0.75 * mb);
