@@ -7,6 +7,7 @@
  */
 
 export { cosineRows, pairCosine, vectorCosine, vectorPrepare } from './cosine';
+export { gatherRows } from './filtered';
 export { dotsWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
 export { activation, activationGrad, addBias } from './nn';

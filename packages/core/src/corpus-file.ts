@@ -62,24 +62,122 @@ function sections(rows: number, cols: number, storage: CorpusStorage, rerank: nu
   };
 }
 
+/** The header fields of a corpus file: everything but its version and its row sections. */
+export type CorpusFileHead = Pick<CorpusFile, 'rows' | 'cols' | 'storage' | 'rerank' | 'next' | 'ids'>;
+
+/** The sections after the header, in file order. */
+export type CorpusFileSection = 'ordinals' | 'exact' | 'half' | 'codes' | 'scales';
+type SectionArray = Int32Array | Float32Array | Uint16Array | Int8Array;
+const SECTIONS: readonly CorpusFileSection[] = ['ordinals', 'exact', 'half', 'codes', 'scales'];
+
+/** The magic, version and space-padded JSON header: a file's first bytes. */
+function fileHeader(f: CorpusFileHead): Uint8Array {
+  const { rows, cols, storage, next, ids } = f;
+  const json = new TextEncoder().encode(
+    JSON.stringify({ rows, cols, storage, rerank: storage === 'float32' ? 0 : f.rerank, next, ids }),
+  );
+  const h = pad4(json.length);
+  const out = new Uint8Array(16 + h).fill(0x20, 16);
+  out.set(new TextEncoder().encode(CORPUS_MAGIC));
+  const view = new DataView(out.buffer);
+  view.setUint32(8, CORPUS_FORMAT_VERSION, true);
+  view.setUint32(12, h, true);
+  out.set(json, 16);
+  return out;
+}
+
+/** Whether this host is little-endian: then the codec's typed arrays are written as they lie. */
+const LITTLE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** Reverses the bytes of each `width`-byte value of `b`, in place (for a big-endian host). */
+function swap(b: Uint8Array, width: number): Uint8Array {
+  if (!LITTLE) for (let i = 0; i < b.length; i += width) b.subarray(i, i + width).reverse();
+  return b;
+}
+
+/** The little-endian bytes of `a`: a view of it on a little-endian host, a swapped copy otherwise. */
+function leBytes(a: SectionArray): Uint8Array {
+  const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  return LITTLE ? b : swap(b.slice(), a.BYTES_PER_ELEMENT);
+}
+
+/**
+ * Writes a corpus file (version 2) a piece at a time, so that a corpus of any size can be saved
+ * without ever holding the whole file: `header()`, then each section's values in file order and in
+ * pieces of any size through `push` (which returns the bytes to write: views of the values on a
+ * little-endian host, never a copy of more than what was pushed), then `end()` for the checksum.
+ * {@link encodeCorpusFile} is this with every section pushed at once.
+ */
+export class CorpusFileEncoder {
+  /** The file's length in bytes. */
+  readonly byteLength: number;
+  /** The sections this file has, in the order they are pushed. */
+  readonly sections: readonly CorpusFileSection[];
+  readonly #header: Uint8Array;
+  readonly #plan: { name: CorpusFileSection; values: number; bytes: number }[];
+  #at = 0;
+  #done = 0;
+  #crc = 0;
+
+  constructor(head: CorpusFileHead) {
+    const rerank = head.storage === 'float32' ? 0 : head.rerank;
+    this.#header = fileHeader(head);
+    const sec = sections(head.rows, head.cols, head.storage, rerank);
+    const n = head.rows * head.cols;
+    this.#plan = [
+      { name: 'ordinals' as const, values: head.rows, bytes: 4 * head.rows },
+      { name: 'exact' as const, values: sec.exact / 4, bytes: sec.exact },
+      { name: 'half' as const, values: n, bytes: sec.half },
+      { name: 'codes' as const, values: n, bytes: sec.codes },
+      { name: 'scales' as const, values: head.rows, bytes: sec.scales },
+    ].filter((s) => s.bytes > 0);
+    this.sections = this.#plan.map((s) => s.name);
+    this.byteLength = this.#header.length + this.#plan.reduce((a, s) => a + s.bytes, 0) + 4;
+  }
+
+  /** The magic, version and header: the file's first bytes. */
+  header(): Uint8Array {
+    this.#crc = crc32(this.#header);
+    return this.#header;
+  }
+
+  /**
+   * The bytes of the next `values` of section `name` (the current one; sections are pushed in
+   * {@link CorpusFileEncoder.sections} order), followed by the section's zero padding once it is
+   * complete. Throws `RangeError` on a section out of order or more values than it holds.
+   */
+  push(name: CorpusFileSection, values: SectionArray): Uint8Array[] {
+    const s = this.#plan[this.#at];
+    if (s?.name !== name)
+      throw new RangeError(`CorpusFileEncoder: ${name} pushed where ${s?.name ?? 'the end'} is due.`);
+    if (values.BYTES_PER_ELEMENT * s.values > s.bytes || this.#done + values.length > s.values)
+      throw new RangeError(`CorpusFileEncoder: ${name} has the wrong type or length.`);
+    const out = [leBytes(values)];
+    this.#done += values.length;
+    if (this.#done === s.values) {
+      const pad = s.bytes - values.BYTES_PER_ELEMENT * s.values;
+      if (pad > 0) out.push(new Uint8Array(pad));
+      this.#at++;
+      this.#done = 0;
+    }
+    for (const b of out) this.#crc = crc32(b, this.#crc);
+    return out;
+  }
+
+  /** The checksum: the file's last 4 bytes, once every section is complete. */
+  end(): Uint8Array {
+    if (this.#at !== this.#plan.length)
+      throw new RangeError(`CorpusFileEncoder: ${this.#plan[this.#at].name} has the wrong length.`);
+    const out = new Uint8Array(4);
+    new DataView(out.buffer).setUint32(0, this.#crc, true);
+    return out;
+  }
+}
+
 /** Serialises a corpus file (version 2). */
 export function encodeCorpusFile(f: Omit<CorpusFile, 'version'>): Uint8Array {
   const rerank = f.storage === 'float32' ? 0 : f.rerank;
-  const json = JSON.stringify({
-    rows: f.rows,
-    cols: f.cols,
-    storage: f.storage,
-    rerank,
-    next: f.next,
-    ids: f.ids,
-  });
-  let header = new TextEncoder().encode(json);
-  const padded = pad4(header.length);
-  if (padded !== header.length) {
-    const h = new Uint8Array(padded).fill(0x20);
-    h.set(header);
-    header = h;
-  }
+  const head = fileHeader(f);
   const sec = sections(f.rows, f.cols, f.storage, rerank);
   const n = f.rows * f.cols;
   const need = (a: ArrayLike<number> | null, len: number, what: string) => {
@@ -89,14 +187,11 @@ export function encodeCorpusFile(f: Omit<CorpusFile, 'version'>): Uint8Array {
   need(f.half, sec.half ? n : 0, 'half');
   need(f.codes, sec.codes ? n : 0, 'codes');
   need(f.scales, sec.scales / 4, 'scales');
-  const total = 16 + padded + 4 * f.rows + sec.exact + sec.half + sec.codes + sec.scales + 4;
+  const total = head.length + 4 * f.rows + sec.exact + sec.half + sec.codes + sec.scales + 4;
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
-  out.set(new TextEncoder().encode(CORPUS_MAGIC), 0);
-  view.setUint32(8, CORPUS_FORMAT_VERSION, true);
-  view.setUint32(12, padded, true);
-  out.set(header, 16);
-  let o = 16 + padded;
+  out.set(head);
+  let o = head.length;
   for (let i = 0; i < f.rows; i++, o += 4) view.setInt32(o, f.ordinals[i], true);
   if (sec.exact) for (let i = 0; i < n; i++, o += 4) view.setFloat32(o, f.exact![i], true);
   if (sec.half) {
@@ -112,36 +207,78 @@ export function encodeCorpusFile(f: Omit<CorpusFile, 'version'>): Uint8Array {
   return out;
 }
 
+/** The public operation and argument a file's problems are reported against. */
+export interface FileArg {
+  readonly op: string;
+  readonly arg: string;
+}
+/** What `corrupt` names: `loadCorpus`'s bytes, unless a file helper is decoding (see `decodingFor`). */
+let where: FileArg = { op: 'loadCorpus', arg: 'bytes' };
+
 function corrupt(problem: string): never {
-  argError('CORRUPT_DATA', 'loadCorpus', 'bytes', problem);
+  argError('CORRUPT_DATA', where.op, where.arg, problem);
+}
+
+/**
+ * Runs `decode` (any of the synchronous decoding functions here) with its `CORRUPT_DATA` errors
+ * naming `at`'s operation and argument, such as a file helper's `path`.
+ */
+export function decodingFor<T>(at: FileArg, decode: () => T): T {
+  const before = where;
+  where = at;
+  try {
+    return decode();
+  } finally {
+    where = before;
+  }
 }
 
 const isInt = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
-/** Parses and fully validates a corpus file (versions 1 and 2). */
-export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
-  if (!(bytes instanceof Uint8Array)) {
-    argError('INVALID_TYPE', 'loadCorpus', 'bytes', 'must be a Uint8Array.');
-  }
-  if (bytes.length < 20) corrupt(`is truncated: ${bytes.length} bytes is shorter than any corpus file.`);
-  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== CORPUS_MAGIC)
+/**
+ * The first 16 bytes of a file of `total` bytes: checks the magic, the version and that the
+ * header length fits; returns the version and the header length.
+ */
+export function readCorpusPreamble(
+  first: Uint8Array,
+  total: number,
+): { version: number; headerLength: number } {
+  if (total < 20) corrupt(`is truncated: ${total} bytes is shorter than any corpus file.`);
+  if (new TextDecoder().decode(first.subarray(0, 8)) !== CORPUS_MAGIC)
     corrupt('is not a CosineKit corpus file (bad magic).');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(first.buffer, first.byteOffset, 16);
   const version = view.getUint32(8, true);
   if (version < CORPUS_OLDEST_VERSION || version > CORPUS_FORMAT_VERSION) {
     corrupt(
       `has format version ${version}; this library reads versions ${CORPUS_OLDEST_VERSION} to ${CORPUS_FORMAT_VERSION}.`,
     );
   }
-  const stored = view.getUint32(bytes.length - 4, true);
-  if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored)
-    corrupt('fails its checksum: the file is truncated or corrupted.');
   const h = view.getUint32(12, true);
-  if (h % 4 !== 0 || 16 + h + 4 > bytes.length) corrupt('has a header length that does not fit the file.');
+  if (h % 4 !== 0 || 16 + h + 4 > total) corrupt('has a header length that does not fit the file.');
+  return { version, headerLength: h };
+}
+
+/** Where each section of a file starts, in bytes, with the header's fields. */
+export interface CorpusFileLayout extends CorpusFileHead {
+  readonly version: number;
+  /** Byte offset of each section; a section's length follows from the header (0 when absent). */
+  readonly at: Readonly<Record<CorpusFileSection, number>>;
+  /** Byte length of each section, padding included. */
+  readonly bytes: Readonly<Record<CorpusFileSection, number>>;
+  /** Byte offset of the checksum: the file is this plus 4 bytes long. */
+  readonly crcAt: number;
+}
+
+/**
+ * Parses and validates the JSON header of a file of `total` bytes (`header` is its `headerLength`
+ * bytes after the preamble) and lays out its sections; the file's length must be what they add up
+ * to. Nothing is allocated beyond what the file's own length allows.
+ */
+export function parseCorpusHead(version: number, header: Uint8Array, total: number): CorpusFileLayout {
   let head: Record<string, unknown>;
   try {
-    head = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + h)));
+    head = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header));
   } catch {
     return corrupt('has a header that is not valid JSON.');
   }
@@ -174,61 +311,119 @@ export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
     corrupt('has ids that do not match its rows.');
   }
   if (ids !== null && new Set(ids as unknown[]).size !== rows) corrupt('has ids that repeat.');
-  const r = rows;
-  const c = cols;
   const st = storage as CorpusStorage;
-  const sec = version === 1 ? { exact: 4 * r * c, half: 0, codes: 0, scales: 0 } : sections(r, c, st, rerank);
-  const expected = 16 + h + 4 * r + sec.exact + sec.half + sec.codes + sec.scales + 4;
-  if (bytes.length !== expected) corrupt(`has ${bytes.length} bytes; its header describes ${expected}.`);
-  const ordinals = new Int32Array(r);
-  let o = 16 + h;
-  for (let i = 0; i < r; i++, o += 4) {
-    ordinals[i] = view.getInt32(o, true);
-    if (ordinals[i] < 0 || ordinals[i] >= next || (i > 0 && ordinals[i] <= ordinals[i - 1])) {
-      corrupt(`has row ordinals out of order or out of [0, next) at row ${i}.`);
-    }
+  const sec =
+    version === 1
+      ? { exact: 4 * rows * cols, half: 0, codes: 0, scales: 0 }
+      : sections(rows, cols, st, rerank);
+  const bytes = { ordinals: 4 * rows, ...sec };
+  const offsets = {} as Record<CorpusFileSection, number>;
+  let o = 16 + header.length;
+  for (const name of SECTIONS) {
+    offsets[name] = o;
+    o += bytes[name];
   }
-  const n = r * c;
-  let exact: Float32Array | null = null;
-  let half: Uint16Array | null = null;
-  let codes: Int8Array | null = null;
-  let scales: Float32Array | null = null;
-  if (sec.exact) {
-    exact = new Float32Array(n);
-    for (let i = 0; i < n; i++, o += 4) {
-      exact[i] = view.getFloat32(o, true);
-      if (!Number.isFinite(exact[i])) corrupt(`holds a non-finite value at row ${Math.floor(i / c)}.`);
-    }
-    if (version >= 2) exact = admitUnitRows(exact, r, c);
-  }
-  if (sec.half) {
-    half = new Uint16Array(n);
-    for (let i = 0; i < n; i++) half[i] = view.getUint16(o + 2 * i, true);
-    o += sec.half;
-    checkHalfRows(half, r, c);
-  }
-  if (sec.codes) {
-    codes = new Int8Array(n);
-    for (let i = 0; i < n; i++) codes[i] = view.getInt8(o + i);
-    o += sec.codes;
-    scales = new Float32Array(r);
-    for (let i = 0; i < r; i++, o += 4) scales[i] = view.getFloat32(o, true);
-    checkInt8Rows(codes, scales, r, c);
-  }
+  if (total !== o + 4) corrupt(`has ${total} bytes; its header describes ${o + 4}.`);
   return {
     version,
-    rows: r,
-    cols: c,
+    rows,
+    cols,
     storage: st,
     rerank: st === 'float32' ? 0 : rerank,
     next,
     ids: ids as CorpusFile['ids'],
+    at: offsets,
+    bytes,
+    crcAt: o,
+  };
+}
+
+/** Values of type `T` from their little-endian bytes: a view of `bytes` when `own` and aligned, else a copy. */
+function fromLe<T extends SectionArray>(
+  C: { new (b: ArrayBuffer, o: number, n: number): T; readonly BYTES_PER_ELEMENT: number },
+  bytes: Uint8Array,
+  own: boolean,
+): T {
+  const w = C.BYTES_PER_ELEMENT;
+  const b = swap(own && bytes.byteOffset % w === 0 ? bytes : bytes.slice(), w);
+  return new C(b.buffer as ArrayBuffer, b.byteOffset, b.length / w);
+}
+
+/**
+ * Rows `first ...` of a file's sections, from their bytes, validated as {@link decodeCorpusFile}
+ * validates a whole file: ordinals strictly ascending from `previous` (the ordinal before `first`,
+ * or -1) and below `layout.next`; float rows finite (and, from version 2, unit length, or
+ * normalised as `corpus()` normalises); quantised rows as the quantiser makes them. Each given
+ * section holds exactly its rows (`half` and `codes` without their padding). With `own`, the
+ * arrays may be views of the given bytes.
+ */
+export function decodeCorpusRows(
+  layout: CorpusFileLayout,
+  first: number,
+  previous: number,
+  b: Partial<Record<CorpusFileSection, Uint8Array>>,
+  own: boolean,
+): Omit<CorpusFile, 'version' | 'next' | 'ids'> {
+  const c = layout.cols;
+  const ordinals = fromLe(Int32Array, b.ordinals!, own);
+  const r = ordinals.length;
+  for (let i = 0; i < r; i++) {
+    const o = ordinals[i];
+    if (o < 0 || o >= layout.next || o <= (i > 0 ? ordinals[i - 1] : previous))
+      corrupt(`has row ordinals out of order or out of [0, next) at row ${first + i}.`);
+  }
+  let exact: Float32Array | null = b.exact ? fromLe(Float32Array, b.exact, own) : null;
+  if (exact) {
+    for (let i = 0; i < exact.length; i++)
+      if (!Number.isFinite(exact[i]))
+        corrupt(`holds a non-finite value at row ${first + Math.floor(i / c)}.`);
+    if (layout.version >= 2) exact = admitUnitRows(exact, r, c);
+  }
+  const half = b.half ? fromLe(Uint16Array, b.half, own) : null;
+  if (half) checkHalfRows(half, r, c, first);
+  const codes = b.codes ? fromLe(Int8Array, b.codes, own) : null;
+  const scales = b.scales ? fromLe(Float32Array, b.scales, own) : null;
+  if (codes) checkInt8Rows(codes, scales!, r, c, first);
+  return {
+    rows: r,
+    cols: c,
+    storage: layout.storage,
+    rerank: layout.rerank,
     ordinals,
     exact,
     half,
     codes,
     scales,
   };
+}
+
+/** Parses and fully validates a corpus file (versions 1 and 2). */
+export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
+  if (!(bytes instanceof Uint8Array)) {
+    argError('INVALID_TYPE', 'loadCorpus', 'bytes', 'must be a Uint8Array.');
+  }
+  const { version, headerLength: h } = readCorpusPreamble(bytes, bytes.length);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== view.getUint32(bytes.length - 4, true))
+    corrupt('fails its checksum: the file is truncated or corrupted.');
+  const l = parseCorpusHead(version, bytes.subarray(16, 16 + h), bytes.length);
+  const n = l.rows * l.cols;
+  const part = (name: CorpusFileSection, len: number) =>
+    l.bytes[name] ? bytes.subarray(l.at[name], l.at[name] + len) : undefined;
+  const rows = decodeCorpusRows(
+    l,
+    0,
+    -1,
+    {
+      ordinals: part('ordinals', 4 * l.rows),
+      exact: part('exact', l.bytes.exact),
+      half: part('half', 2 * n),
+      codes: part('codes', n),
+      scales: part('scales', 4 * l.rows),
+    },
+    false,
+  );
+  return { ...rows, version, next: l.next, ids: l.ids };
 }
 
 /** How far from 1 the norm of a float32-rounded unit row may be (rounding only: about sqrt(d) * 2^-24). */
@@ -253,43 +448,49 @@ function admitUnitRows(x: Float32Array, rows: number, cols: number): Float32Arra
 }
 
 /** binary16 rows: finite, and unit length within float16 rounding (or zero). */
-function checkHalfRows(h: Uint16Array, rows: number, cols: number): void {
+function checkHalfRows(h: Uint16Array, rows: number, cols: number, first: number): void {
   const slack = 2 ** -11 + Math.sqrt(cols) * 2 ** -25 + UNIT_SLACK;
   for (let i = 0; i < rows; i++) {
     let ss = 0;
     for (let j = i * cols; j < (i + 1) * cols; j++) {
-      if ((h[j] & 0x7c00) === 0x7c00) corrupt(`holds a non-finite float16 value at row ${i}.`);
+      if ((h[j] & 0x7c00) === 0x7c00) corrupt(`holds a non-finite float16 value at row ${first + i}.`);
       const e = (h[j] >> 10) & 0x1f;
       const m = h[j] & 0x3ff;
       const v = e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15);
       ss += v * v;
     }
     if (ss !== 0 && Math.abs(Math.sqrt(ss) - 1) > slack)
-      corrupt(`holds a float16 row ${i} that is not unit length.`);
+      corrupt(`holds a float16 row ${first + i} that is not unit length.`);
   }
 }
 
 /** int8 rows as the quantiser makes them: codes in [-127, 127] reaching ±127, scale finite and positive, unit length within the int8 bound. */
-function checkInt8Rows(codes: Int8Array, scales: Float32Array, rows: number, cols: number): void {
+function checkInt8Rows(
+  codes: Int8Array,
+  scales: Float32Array,
+  rows: number,
+  cols: number,
+  first: number,
+): void {
   for (let i = 0; i < rows; i++) {
     const s = scales[i];
     let m = 0;
     let ss = 0;
     for (let j = i * cols; j < (i + 1) * cols; j++) {
       const q = codes[j];
-      if (q === -128) corrupt(`holds the int8 code -128 at row ${i}; codes are in [-127, 127].`);
+      if (q === -128) corrupt(`holds the int8 code -128 at row ${first + i}; codes are in [-127, 127].`);
       m = Math.max(m, Math.abs(q));
       ss += q * q;
     }
     if (m === 0) {
-      if (s !== 0) corrupt(`holds a zero int8 row ${i} with scale ${s}.`);
+      if (s !== 0) corrupt(`holds a zero int8 row ${first + i} with scale ${s}.`);
       continue;
     }
-    if (m !== 127) corrupt(`holds an int8 row ${i} whose largest code is ${m}, not 127.`);
-    if (!(Number.isFinite(s) && s > 0)) corrupt(`holds an int8 row ${i} with scale ${s}.`);
+    if (m !== 127) corrupt(`holds an int8 row ${first + i} whose largest code is ${m}, not 127.`);
+    if (!(Number.isFinite(s) && s > 0)) corrupt(`holds an int8 row ${first + i} with scale ${s}.`);
     // ||x^ - x|| <= sqrt(d) * s / 2 for the unit row x, so the stored row's norm is that close to 1.
     const norm = Math.sqrt(ss) * s;
     if (Math.abs(norm - 1) > (Math.sqrt(cols) * s) / 2 + UNIT_SLACK)
-      corrupt(`holds an int8 row ${i} that is not unit length (norm ${norm}).`);
+      corrupt(`holds an int8 row ${first + i} that is not unit length (norm ${norm}).`);
   }
 }

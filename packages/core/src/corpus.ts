@@ -345,15 +345,52 @@ export class Corpus {
   }
 
   /**
-   * @internal Appends admitted rows as a new segment without merging (used by `corpusFrom`, which
-   * sizes its segments itself so that no copy of the whole corpus is ever made).
+   * @internal Appends admitted rows as a new segment without merging (used by `corpusFrom` and the
+   * file helpers, which size their segments themselves so that no copy of the whole corpus is made).
    */
-  appendRows(op: string, t: Tensor, ids: Id[] | undefined): Promise<void> {
+  appendRows(
+    op: string,
+    t: Tensor | StoredCorpus,
+    ids: Id[] | undefined,
+    ordinals?: Int32Array,
+  ): Promise<void> {
     return this.#exclusive(op, async () => {
       this.#checkIds(op, ids, t.rows);
-      this.#checkRoom(t.rows);
-      const handle = await this.#kernels.createCorpus(op, 'source', t, this.#options);
-      this.#append(handle, ids, this.#keepsHost ? t.data : null, null);
+      // A loaded file's rows (with `ordinals`) come with their stored form and their own ordinals.
+      if (!ordinals) this.#checkRoom(t.rows);
+      const tensor = t instanceof Tensor;
+      const handle = tensor
+        ? await this.#kernels.createCorpus(op, 'source', t, this.#options)
+        : await this.#rebuild(op, t);
+      this.#append(handle, ids, !this.#keepsHost ? null : tensor ? t.data : t.exact, ordinals ?? null);
+    });
+  }
+
+  /**
+   * @internal The live rows for a streamed save (the file helpers): `body` runs while no other
+   * operation on this corpus does, and reads one segment's stored rows at a time.
+   */
+  streamParts<T>(op: string, body: (p: CorpusParts) => Promise<T>): Promise<T> {
+    return this.#exclusive(op, () => {
+      const segs = this.#segments.filter((s) => s.deletedCount < s.handle.rows);
+      const ordinals = new Int32Array(this.#live);
+      let r = 0;
+      for (const s of segs)
+        for (let j = 0; j < s.handle.rows; j++) if (!s.deleted[j]) ordinals[r++] = s.ordinals[j];
+      return body({
+        rows: this.#live,
+        cols: this.cols,
+        storage: this.storage,
+        next: this.#next,
+        ordinals,
+        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids!.get(o)!) : null,
+        segments: segs.length,
+        read: async (i) => {
+          const s = segs[i];
+          const st = await this.#storedOf(op, s);
+          return s.deletedCount ? gatherStored([st], (_, j) => s.deleted[j] === 0) : st;
+        },
+      });
     });
   }
 
@@ -460,7 +497,7 @@ export class Corpus {
   }
 
   /** @internal Restores ordinals and the next ordinal from a file (used by `loadCorpus`). */
-  restore(file: CorpusFile): void {
+  restore(file: Pick<CorpusFile, 'rows' | 'ordinals' | 'next' | 'ids'>): void {
     const s = this.#segments[0];
     s.ordinals = Int32Array.from(file.ordinals);
     this.#next = file.next;
@@ -664,6 +701,20 @@ export function checkIdList(op: string, ids: readonly Id[], n: number, existing?
       argError('INVALID_ARGUMENT', op, `ids[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
     seen.add(id);
   }
+}
+
+/** @internal What {@link Corpus.streamParts} hands a streamed save. */
+export interface CorpusParts {
+  rows: number;
+  cols: number;
+  storage: CorpusStorage;
+  next: number;
+  /** Of the live rows, in order. */
+  ordinals: Int32Array;
+  ids: Id[] | null;
+  segments: number;
+  /** Segment `i`'s live rows as stored. */
+  read(i: number): Promise<StoredCorpus>;
 }
 
 /** Per segment: the allowed rows (1) and how many; `passing` is their total. */

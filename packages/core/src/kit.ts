@@ -126,6 +126,12 @@ export interface CosineKit {
   dispose(): void;
 }
 
+/** @internal Each kit's corpus maker, for the file helpers (`@cosinekit/core/fs`, `/opfs`). */
+export const placeOf = new WeakMap<
+  CosineKit,
+  (op: string, from: Tensor | StoredCorpus, options: CorpusCreateOptions) => Promise<Corpus>
+>();
+
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
 export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   checkKitOptions(options);
@@ -262,7 +268,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     return settle(lease, work(checked, x), x, done);
   };
 
-  return {
+  const kit: CosineKit = {
     async ready() {
       await start();
       return {
@@ -427,6 +433,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       for (const c of [...live]) c.dispose();
     },
   };
+  placeOf.set(kit, place);
+  return kit;
 }
 
 const AB = ['a', 'b'] as const;

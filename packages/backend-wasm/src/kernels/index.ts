@@ -7,6 +7,7 @@ import type {
   StoredCorpus,
   TopKResult,
 } from '@cosinekit/core/backend';
+import { corpusSearchAllowed } from '../filtered.js';
 import type { WasmRuntime } from '../runtime.js';
 import { activation, activationGrad } from './activation.js';
 import { addBias } from './add-bias.js';
@@ -43,6 +44,7 @@ export interface WasmKernels extends Kernels {
   readCorpus(corpus: ResidentCorpus): Float32Array;
   exportCorpus(corpus: ResidentCorpus): StoredCorpus;
   importCorpus(stored: StoredCorpus): WasmCorpus;
+  corpusSearchAllowed(corpus: ResidentCorpus, queries: Matrix, k: number, allow: Uint8Array): TopKResult;
 }
 
 /** The contract's kernels over whatever runtime `get` returns (it throws when there is none). */
@@ -67,5 +69,7 @@ export function kernelsOf(get: (op: string) => WasmRuntime): WasmKernels {
     readCorpus: (c: ResidentCorpus) => readCorpus(get('readCorpus'), c),
     exportCorpus: (c: ResidentCorpus) => exportCorpus(get('exportCorpus'), c),
     importCorpus: (s: StoredCorpus) => importCorpus(get('importCorpus'), s),
+    corpusSearchAllowed: (c: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array) =>
+      corpusSearchAllowed(get('corpusSearchAllowed'), c, q, k, allow),
   };
 }

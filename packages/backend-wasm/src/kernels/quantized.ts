@@ -173,7 +173,7 @@ export function quantizedSearch(
 }
 
 /** Exact scores of each query's candidates (from float32 rows in the engine's layout), best k kept. */
-function rerankExact(
+export function rerankExact(
   rt: WasmRuntime,
   float: Staged,
   queries: Matrix,

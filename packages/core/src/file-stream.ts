@@ -1,0 +1,215 @@
+import type { StoredCorpus } from './contract.js';
+import { Corpus, type CorpusCreateOptions, type Id } from './corpus.js';
+import {
+  CorpusFileEncoder,
+  type CorpusFileSection,
+  decodeCorpusRows,
+  decodingFor,
+  type FileArg,
+  parseCorpusHead,
+  readCorpusPreamble,
+} from './corpus-file.js';
+import { crc32 } from './crc32.js';
+import { argError, checkSignal } from './errors.js';
+import { checkSignalArg } from './filter.js';
+import { guardRows } from './gate.js';
+import { type CosineKit, placeOf } from './kit.js';
+import { describeType, type Tensor } from './tensor.js';
+
+/** Options of the file helpers' saves (`saveCorpusFile`, `saveCorpusOpfs`). */
+export interface SaveFileOptions {
+  /** Stops the save with `ABORTED` between pieces; the file is left as it was before the call. */
+  signal?: AbortSignal;
+  /** Called after each piece is written with the bytes written so far and the file's length. */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+/** Options of the file helpers' loads (`loadCorpusFile`, `loadCorpusOpfs`). */
+export interface LoadFileOptions {
+  /** Stops the load with `ABORTED` between pieces; whatever was built is disposed. */
+  signal?: AbortSignal;
+  /** Called after each segment is resident with the rows loaded so far and the file's row count. */
+  onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  /**
+   * Host bytes read per segment (default 64 MiB, one row at least): the most the load holds
+   * outside the backend at once, and the size of the corpus's segments, as in `corpusFrom`.
+   */
+  segmentBytes?: number;
+}
+
+/** Where bytes go, in order. @internal */
+export interface ByteSink {
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/** Where bytes come from, at any position. @internal */
+export interface ByteSource {
+  readonly size: number;
+  /** Exactly `length` bytes from `position`, in a buffer of their own. */
+  read(position: number, length: number): Promise<Uint8Array>;
+}
+
+/** Bytes per piece written or checksummed: small beside any corpus worth streaming. */
+const PIECE = 8 * 2 ** 20;
+const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
+
+function checkOptions(op: string, o: unknown, segments: boolean): void {
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
+  const { signal, onProgress, segmentBytes } = o as LoadFileOptions;
+  checkSignalArg(op, signal);
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    argError(
+      'INVALID_TYPE',
+      op,
+      'options.onProgress',
+      `must be a function, got ${describeType(onProgress)}.`,
+    );
+  if (segments && segmentBytes !== undefined && !(typeof segmentBytes === 'number' && segmentBytes > 0))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.segmentBytes',
+      `must be a number > 0, got ${String(segmentBytes)}.`,
+    );
+  checkSignal(op, signal);
+}
+
+/** Refuses what is not a live corpus before anything is opened. @internal */
+export function checkSave(op: string, corpus: unknown, options: unknown): asserts corpus is Corpus {
+  if (!(corpus instanceof Corpus))
+    argError('INVALID_TYPE', op, 'corpus', `must be a Corpus, got ${describeType(corpus)}.`);
+  if (corpus.disposed) argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.');
+  checkOptions(op, options, false);
+}
+
+/** Refuses what is not a kit before anything is opened. @internal */
+export function checkLoad(op: string, kit: unknown, options: unknown): asserts kit is CosineKit {
+  if (!placeOf.has(kit as CosineKit))
+    argError('INVALID_TYPE', op, 'kit', `must be a kit made by createCosineKit, got ${describeType(kit)}.`);
+  checkOptions(op, options, true);
+}
+
+/**
+ * Writes `corpus` to `sink` in the corpus file format, one piece at a time: the header, then each
+ * section from one segment's stored rows at a time, the checksum computed as the bytes go. Beyond
+ * the corpus itself, it holds one segment's stored rows at most. Resolves with the bytes written.
+ * @internal
+ */
+export function writeCorpus(
+  op: string,
+  corpus: Corpus,
+  sink: ByteSink,
+  options: SaveFileOptions,
+): Promise<number> {
+  const { signal, onProgress } = options;
+  return corpus.streamParts(op, async (p) => {
+    let first: StoredCorpus | null = await p.read(0);
+    const enc = new CorpusFileEncoder({ ...p, rerank: first.rerank });
+    let done = 0;
+    const put = async (chunks: Uint8Array[]) => {
+      for (const c of chunks) {
+        checkSignal(op, signal);
+        await sink.write(c);
+        done += c.length;
+      }
+      onProgress?.(done, enc.byteLength);
+    };
+    await put([enc.header()]);
+    for (const name of enc.sections) {
+      const per = name === 'ordinals' || name === 'scales' ? 1 : p.cols;
+      if (name === 'ordinals') {
+        await pieces(p.ordinals, per, (a) => put(enc.push(name, a)));
+        continue;
+      }
+      for (let s = 0; s < p.segments; s++) {
+        const part: StoredCorpus = first ?? (await p.read(s));
+        first = null;
+        await pieces(part[name]!, per, (a) => put(enc.push(name, a)));
+      }
+    }
+    await put([enc.end()]);
+    return enc.byteLength;
+  });
+}
+
+/** Calls `f` on consecutive views of `a` of about {@link PIECE} bytes, whole rows of `per` values. */
+async function pieces<A extends Int32Array | Float32Array | Uint16Array | Int8Array>(
+  a: A,
+  per: number,
+  f: (piece: A) => Promise<void>,
+): Promise<void> {
+  const step = Math.max(1, Math.floor(PIECE / (a.BYTES_PER_ELEMENT * per))) * per;
+  for (let i = 0; i < a.length; i += step) await f(a.subarray(i, i + step) as A);
+}
+
+/**
+ * Reads a corpus file from `source` onto `kit`'s backend, a segment at a time. First a pass over
+ * the whole file checks its checksum (and the header against its length), so a corrupted file
+ * allocates nothing on the backend; then each segment's rows are read from each section, checked
+ * as `loadCorpus` checks them, and made resident. Beyond the corpus itself, it holds one segment's
+ * bytes at most. Any failure or an abort disposes what was built. @internal
+ */
+export async function readCorpus(
+  op: string,
+  at: FileArg,
+  kit: CosineKit,
+  source: ByteSource,
+  options: LoadFileOptions,
+): Promise<Corpus> {
+  const { signal, onProgress, segmentBytes = DEFAULT_SEGMENT_BYTES } = options;
+  const place = placeOf.get(kit)!;
+  const total = source.size;
+  const first = await source.read(0, Math.min(16, total));
+  const pre = decodingFor(at, () => readCorpusPreamble(first, total));
+  const header = await source.read(16, pre.headerLength);
+  const l = decodingFor(at, () => parseCorpusHead(pre.version, header, total));
+  let crc = 0;
+  for (let o = 0; o < l.crcAt; o += PIECE) {
+    checkSignal(op, signal);
+    crc = crc32(await source.read(o, Math.min(PIECE, l.crcAt - o)), crc);
+  }
+  const stored = new DataView((await source.read(l.crcAt, 4)).buffer).getUint32(0, true);
+  if (crc !== stored)
+    argError('CORRUPT_DATA', at.op, at.arg, 'fails its checksum: the file is truncated or corrupted.');
+  const { rows, cols } = l;
+  // Bytes each section holds per row (quantised sections without their end padding).
+  const width: Record<CorpusFileSection, number> = {
+    ordinals: 4,
+    exact: l.bytes.exact ? 4 * cols : 0,
+    half: l.bytes.half ? 2 * cols : 0,
+    codes: l.bytes.codes ? cols : 0,
+    scales: l.bytes.scales ? 4 : 0,
+  };
+  const rowBytes = Object.values(width).reduce((a, b) => a + b, 0);
+  const per = Math.max(1, Math.floor(segmentBytes / rowBytes));
+  let c: Corpus | undefined;
+  let previous = -1;
+  try {
+    for (let r0 = 0; r0 < rows; r0 += per) {
+      checkSignal(op, signal);
+      const n = Math.min(per, rows - r0);
+      const b: Partial<Record<CorpusFileSection, Uint8Array>> = {};
+      for (const [name, w] of Object.entries(width) as [CorpusFileSection, number][])
+        if (w) b[name] = await source.read(l.at[name] + r0 * w, n * w);
+      const part = decodingFor(at, () => decodeCorpusRows(l, r0, previous, b, true));
+      previous = part.ordinals[n - 1];
+      const from: Tensor | StoredCorpus =
+        l.version >= 2 ? part : guardRows(part.exact!, n, cols, at.op, at.arg).tensor;
+      const ids = l.ids ? (l.ids.slice(r0, r0 + n) as Id[]) : undefined;
+      checkSignal(op, signal);
+      if (c === undefined) {
+        const opts: CorpusCreateOptions = { storage: l.storage, rerank: l.rerank, ...(ids ? { ids } : {}) };
+        c = await place(op, from, opts);
+        c.restore({ rows: n, ordinals: part.ordinals, next: l.next, ids: l.ids ? ids! : null });
+      } else {
+        await c.appendRows(op, from, ids, part.ordinals);
+      }
+      onProgress?.(r0 + n, rows);
+    }
+    return c!;
+  } catch (e) {
+    c?.dispose();
+    throw e;
+  }
+}

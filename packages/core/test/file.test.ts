@@ -1,0 +1,247 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createReferenceBackend } from '../src/backend.js';
+import { crc32 } from '../src/crc32.js';
+import { loadCorpusFile, saveCorpusFile } from '../src/fs.js';
+import { type Corpus, type CorpusStorage, createCosineKit, Tensor } from '../src/index.js';
+import { ReferenceCorpus } from '../src/kernels/corpus.js';
+
+function rows(n: number, d: number, seed: number): Tensor {
+  let s = seed;
+  const data = Float32Array.from({ length: n * d }, () => {
+    s = (s * 48271) % 2147483647;
+    return s / 1073741823.5 - 1;
+  });
+  return new Tensor(data, n, d);
+}
+
+const kit = createCosineKit({ backend: createReferenceBackend() });
+const dir = mkdtempSync(join(tmpdir(), 'cosinekit-file-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const at = (name: string) => join(dir, name);
+
+/** A corpus of `n` x `d` rows with string ids, built from a stream in several segments, some rows removed. */
+async function build(storage: CorpusStorage, rerank: number, n = 203, d = 13): Promise<Corpus> {
+  const t = rows(n, d, 7);
+  const chunks = Array.from({ length: Math.ceil(n / 40) }, (_, i) => ({
+    rows: new Tensor(
+      t.data.slice(i * 40 * d, Math.min(n, (i + 1) * 40) * d),
+      Math.min(n, (i + 1) * 40) - i * 40,
+      d,
+    ),
+    ids: Array.from({ length: Math.min(n, (i + 1) * 40) - i * 40 }, (_, j) => `doc-${i * 40 + j}`),
+  }));
+  const c = await kit.corpusFrom(chunks, { storage, rerank, segmentBytes: 40 * d * 4 });
+  await c.remove(['doc-0', 'doc-41', 'doc-42', 'doc-100', `doc-${n - 1}`]);
+  return c;
+}
+
+async function expectSame(a: Corpus, b: Corpus): Promise<void> {
+  const q = rows(5, a.cols, 99);
+  const [ra, rb] = [await a.search(q, 10), await b.search(q, 10)];
+  expect(Array.from(rb.indices)).toEqual(Array.from(ra.indices));
+  expect(Array.from(rb.scores)).toEqual(Array.from(ra.scores));
+  expect(rb.ids).toEqual(ra.ids);
+  expect(b.rows).toBe(a.rows);
+}
+
+describe('saveCorpusFile / loadCorpusFile', () => {
+  const cases: [CorpusStorage, number][] = [
+    ['float32', 0],
+    ['float16', 0],
+    ['float16', 2],
+    ['int8', 0],
+    ['int8', 3],
+  ];
+  for (const [storage, rerank] of cases) {
+    it(`${storage} rerank ${rerank}: the file is corpus.save()'s bytes, and loads bit for bit in small segments`, async () => {
+      const c = await build(storage, rerank);
+      const path = at(`${storage}-${rerank}.ckc`);
+      const progress: number[][] = [];
+      const n = await saveCorpusFile(c, path, { onProgress: (done, total) => progress.push([done, total]) });
+      const file = readFileSync(path);
+      const bytes = await c.save();
+      expect(n).toBe(bytes.length);
+      expect(new Uint8Array(file)).toEqual(bytes);
+      expect(existsSync(`${path}.tmp`)).toBe(false);
+      expect(progress.at(-1)).toEqual([n, n]);
+      const loaded: number[] = [];
+      const back = await loadCorpusFile(kit, path, {
+        segmentBytes: 1000,
+        onProgress: (done, total) => {
+          expect(total).toBe(c.rows);
+          loaded.push(done);
+        },
+      });
+      expect(loaded.length).toBeGreaterThan(3);
+      expect(loaded.at(-1)).toBe(c.rows);
+      expect(back.storage).toBe(storage);
+      expect(await back.save()).toEqual(bytes);
+      await expectSame(c, back);
+      // Ordinals and the next ordinal survive: a new row after loading gets the same ordinal.
+      await c.add(rows(1, c.cols, 5), ['new']);
+      await back.add(rows(1, c.cols, 5), ['new']);
+      expect(await back.save()).toEqual(await c.save());
+      c.dispose();
+      back.dispose();
+    });
+  }
+
+  it('a corpus without ids, made in one piece, round-trips; a second save replaces the file', async () => {
+    const c = await kit.corpus(rows(50, 7, 3));
+    const path = at('plain.ckc');
+    writeFileSync(path, 'old content');
+    await saveCorpusFile(c, path);
+    const back = await loadCorpusFile(kit, path);
+    expect(await back.save()).toEqual(await c.save());
+    await expectSame(c, back);
+    c.dispose();
+    back.dispose();
+  });
+
+  it('refuses bad arguments with typed errors naming the argument and the operation', async () => {
+    const c = await kit.corpus(rows(4, 3, 1));
+    await expect(saveCorpusFile({} as Corpus, at('x'))).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'saveCorpusFile',
+      arg: 'corpus',
+    });
+    await expect(saveCorpusFile(c, 42 as unknown as string)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'path',
+    });
+    await expect(saveCorpusFile(c, at('x'), { onProgress: 1 as never })).rejects.toMatchObject({
+      arg: 'options.onProgress',
+    });
+    await expect(loadCorpusFile({} as never, at('x'))).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'loadCorpusFile',
+      arg: 'kit',
+    });
+    await expect(loadCorpusFile(kit, at('x'), { segmentBytes: 0 })).rejects.toMatchObject({
+      arg: 'options.segmentBytes',
+    });
+    const gone = await kit.corpus(rows(4, 3, 1));
+    gone.dispose();
+    await expect(saveCorpusFile(gone, at('x'))).rejects.toMatchObject({ code: 'DISPOSED', arg: 'corpus' });
+    c.dispose();
+  });
+
+  it('a path that cannot be written: missing directory, a directory, a place the system refuses', async () => {
+    const c = await kit.corpus(rows(4, 3, 1));
+    const missing = at('no-such-dir/c.ckc');
+    const e1 = await saveCorpusFile(c, missing).catch((e) => e);
+    expect(e1).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'saveCorpusFile', arg: 'path' });
+    expect(e1.message).toMatch(/ENOENT/);
+    expect(existsSync(`${missing}.tmp`)).toBe(false);
+    const e2 = await saveCorpusFile(c, dir).catch((e) => e);
+    expect(e2).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'path' });
+    expect(e2.message).toMatch(/is a directory/);
+    // /proc refuses new files even to root (chmod does not stop root).
+    const e3 = await saveCorpusFile(c, '/proc/cosinekit-test.ckc').catch((e) => e);
+    expect(e3).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'path' });
+    expect(e3.message).toMatch(/E[A-Z]+/);
+    expect(e3.cause).toBeInstanceOf(Error);
+    c.dispose();
+  });
+
+  it('an abort mid-save leaves the old file as it was and no temporary file', async () => {
+    const c = await kit.corpus(rows(3000, 64, 1));
+    const path = at('abort.ckc');
+    writeFileSync(path, 'previous');
+    const ac = new AbortController();
+    const e = await saveCorpusFile(c, path, {
+      signal: ac.signal,
+      onProgress: (done) => {
+        if (done > 0) ac.abort();
+      },
+    }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'ABORTED', op: 'saveCorpusFile' });
+    expect(readFileSync(path, 'utf8')).toBe('previous');
+    expect(existsSync(`${path}.tmp`)).toBe(false);
+    // The corpus is intact.
+    expect(c.rows).toBe(3000);
+    await expect(c.search(rows(1, 64, 2), 3)).resolves.toBeDefined();
+    c.dispose();
+  });
+
+  describe('bad files: typed CORRUPT_DATA naming path and loadCorpusFile, nothing left resident', async () => {
+    const c = await build('int8', 2, 120, 9);
+    const good = await c.save();
+    c.dispose();
+    const write = (name: string, bytes: Uint8Array) => {
+      writeFileSync(at(name), bytes);
+      return at(name);
+    };
+    const withCrc = (b: Uint8Array) => {
+      new DataView(b.buffer).setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
+      return b;
+    };
+    const before = ReferenceCorpus.live;
+    const bad: [string, Uint8Array, RegExp][] = [
+      ['truncated', good.slice(0, good.length - 100), /bytes; its header describes/],
+      ['empty', new Uint8Array(0), /truncated/],
+      [
+        'bit flip',
+        (() => {
+          const b = good.slice();
+          b[b.length - 200] ^= 4;
+          return b;
+        })(),
+        /fails its checksum/,
+      ],
+      [
+        'version 3',
+        (() => {
+          const b = good.slice();
+          new DataView(b.buffer).setUint32(8, 3, true);
+          return withCrc(b);
+        })(),
+        /format version 3/,
+      ],
+      [
+        // Checksum right, but a code no quantiser makes in the last rows: found after the first
+        // segments are resident, which must then be disposed.
+        'crafted late row',
+        (() => {
+          const b = good.slice();
+          const h = new DataView(b.buffer).getUint32(12, true);
+          const r = 115; // 120 rows, 5 removed
+          const codes = 16 + h + 4 * r + 4 * r * 9;
+          b[codes + (r - 1) * 9] = 0x80;
+          return withCrc(b);
+        })(),
+        /int8 code -128 at row 114/,
+      ],
+    ];
+    for (const [name, bytes, message] of bad) {
+      it(name, async () => {
+        const e = await loadCorpusFile(kit, write(`${name}.ckc`, bytes), { segmentBytes: 200 }).catch(
+          (x) => x,
+        );
+        expect(e).toMatchObject({ code: 'CORRUPT_DATA', op: 'loadCorpusFile', arg: 'path' });
+        expect(e.message).toMatch(message);
+        expect(ReferenceCorpus.live).toBe(before);
+      });
+    }
+    it('a missing file, a directory', async () => {
+      const e1 = await loadCorpusFile(kit, at('nothing.ckc')).catch((x) => x);
+      expect(e1).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'loadCorpusFile', arg: 'path' });
+      expect(e1.message).toMatch(/ENOENT/);
+      const e2 = await loadCorpusFile(kit, dir).catch((x) => x);
+      expect(e2).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'path' });
+    });
+    it('an abort mid-load disposes what was built', async () => {
+      const ac = new AbortController();
+      const e = await loadCorpusFile(kit, write('good.ckc', good), {
+        segmentBytes: 200,
+        signal: ac.signal,
+        onProgress: () => ac.abort(),
+      }).catch((x) => x);
+      expect(e).toMatchObject({ code: 'ABORTED', op: 'loadCorpusFile' });
+      expect(ReferenceCorpus.live).toBe(before);
+    });
+  });
+});
