@@ -74,11 +74,11 @@ for (const [Q, N, d] of shapes) {
   const best = times.map((t) => Math.min(...t));
   const med = times.map((t) => [...t].sort((u, v) => u - v)[t.length >> 1]);
   console.log(`${variant} ${mode} ${Q}x${N}x${d} (${reps} reps):`);
-  names.forEach((n, i) =>
+  names.forEach((n, i) => {
     console.log(
       `  ${n}: best ${best[i].toFixed(2)} ms (${(flops / best[i] / 1e6).toFixed(1)} GFLOP/s), median ${med[i].toFixed(2)} ms, CPU ${(cpu[i] / reps).toFixed(2)} ms/call`,
-    ),
-  );
+    );
+  });
   console.log(
     `  2-thread speed-up (best): A ${(best[0] / best[2]).toFixed(2)}x, B ${(best[1] / best[3]).toFixed(2)}x; (median) A ${(med[0] / med[2]).toFixed(2)}x, B ${(med[1] / med[3]).toFixed(2)}x`,
   );
