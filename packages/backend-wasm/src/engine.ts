@@ -139,19 +139,66 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
   const qt = Math.min(q.rows, Math.floor(256 / R) * R);
   const nt = Math.min(c.rows, Math.max(C, Math.floor(Math.max(64, SEARCH_TILE / qt) / C) * C));
   const tile = rt.alloc(qt * nt * 4, op);
+  let found = -1;
   try {
+    found = rt.alloc(nt * 4, op);
     for (let i0 = 0; i0 < q.rows; i0 += qt) {
       const rq = Math.min(qt, q.rows - i0);
       for (let j0 = 0; j0 < c.rows; j0 += nt) {
         const w = Math.min(nt, c.rows - j0);
         dots(rt, q.ptr + i0 * q.rowBytes, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tile, w, true);
-        const f = rt.f32;
-        const base = tile >>> 2;
-        for (let i = 0; i < rq; i++) sel.pushRow(i0 + i, f, base + i * w, j0, w);
+        for (let i = 0; i < rq; i++) offer(rt, sel, i0 + i, tile + i * w * 4, w, j0, found);
       }
     }
   } finally {
     rt.free(tile);
+    if (found >= 0) rt.free(found);
   }
   return sel.result();
+}
+
+/**
+ * Offers query `q` the `w` scores at byte address `scores` (corpus rows `j0`, `j0 + 1`, ...). Once
+ * its selection is full, wasm first picks out the scores at or above the selection's floor (into
+ * `found`, room for `w` indices), so JS looks at a few candidates instead of every score: the same
+ * pushes in the same order as offering them all, because a score below the floor can never enter.
+ */
+export function offer(
+  rt: WasmRuntime,
+  sel: TopKSelector,
+  q: number,
+  scores: number,
+  w: number,
+  j0: number,
+  found: number,
+): void {
+  const f = rt.f32;
+  const base = scores >>> 2;
+  let head = 0;
+  if (sel.floor(q) === Number.NEGATIVE_INFINITY) {
+    // Until it is full every score enters: fill it from the first ones.
+    head = Math.min(w, sel.k);
+    sel.pushRow(q, f, base, j0, head);
+  }
+  if (head === w) return;
+  let th = sel.floor(q);
+  const n = rt.exports.above(scores + head * 4, w - head, below32(th), found);
+  const at = rt.i32;
+  const first = found >>> 2;
+  for (let c = 0; c < n; c++) {
+    const t = head + at[first + c];
+    const v = f[base + t];
+    if (v >= th) {
+      sel.push(q, v, j0 + t);
+      th = sel.floor(q);
+    }
+  }
+}
+
+/**
+ * A float32 at or below `x`, so comparing float32 scores with it in wasm keeps every score at or
+ * above `x` (a few just below may come along; the caller compares again).
+ */
+function below32(x: number): number {
+  return Math.fround(x - Math.abs(x) * 2 ** -23 - 2 ** -149);
 }
