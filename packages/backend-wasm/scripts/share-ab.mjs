@@ -60,6 +60,7 @@ for (const [Q, N, d] of shapes) {
   }
   const times = calls.map(() => []);
   const cpu = calls.map(() => 0);
+  const cpuBest = calls.map(() => Infinity);
   for (let r = 0; r < reps; r++) {
     calls.forEach((f, i) => {
       const c0 = process.cpuUsage();
@@ -68,6 +69,7 @@ for (const [Q, N, d] of shapes) {
       times[i].push(performance.now() - t0);
       const c = process.cpuUsage(c0);
       cpu[i] += (c.user + c.system) / 1000;
+      cpuBest[i] = Math.min(cpuBest[i], (c.user + c.system) / 1000);
     });
   }
   const flops = 2 * Q * N * d;
@@ -76,7 +78,7 @@ for (const [Q, N, d] of shapes) {
   console.log(`${variant} ${mode} ${Q}x${N}x${d} (${reps} reps):`);
   names.forEach((n, i) => {
     console.log(
-      `  ${n}: best ${best[i].toFixed(2)} ms (${(flops / best[i] / 1e6).toFixed(1)} GFLOP/s), median ${med[i].toFixed(2)} ms, CPU ${(cpu[i] / reps).toFixed(2)} ms/call`,
+      `  ${n}: best ${best[i].toFixed(2)} ms (${(flops / best[i] / 1e6).toFixed(1)} GFLOP/s), median ${med[i].toFixed(2)} ms, CPU ${(cpu[i] / reps).toFixed(2)} ms/call (best ${cpuBest[i].toFixed(2)})`,
     );
   });
   console.log(

@@ -4,7 +4,7 @@
  */
 import { type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
-import { share } from './share.js';
+import { type Sharing, share, shareBegin } from './share.js';
 import type { Staged } from './staging.js';
 
 /** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
@@ -27,11 +27,26 @@ export function dots(
   ldo: number,
   clamp: boolean,
 ): void {
+  dotsBegin(rt, a, m, b, n, rowBytes, out, ldo, clamp).finish();
+}
+
+/** {@link dots} started on the helpers, to be joined by the caller (see `shareBegin`). */
+function dotsBegin(
+  rt: WasmRuntime,
+  a: number,
+  m: number,
+  b: number,
+  n: number,
+  rowBytes: number,
+  out: number,
+  ldo: number,
+  clamp: boolean,
+): Sharing {
   const C = rt.tileCols;
   const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
   const steps = rowBytes >>> 4;
   // 8 flops per step: 4 lanes of multiply and add.
-  share(rt, 'dotsWith', n, C, m * n * steps * 8, rt.tuning.threadMinFlops, (j0, w) => [
+  return shareBegin(rt, 'dotsWith', n, C, m * n * steps * 8, rt.tuning.threadMinFlops, (j0, w) => [
     rt.config,
     a,
     m,
@@ -99,7 +114,10 @@ export function dotsI8Batch(
 
 /**
  * `out = A B^T` for staged queries `a` and corpus `b`, written to a JS array in chunks of query
- * rows so the output staged in wasm stays bounded.
+ * rows so the output staged in wasm stays bounded. Two staging blocks take turns: while the
+ * helpers compute a chunk into one, the calling thread copies the previous chunk out of the other
+ * (first writes to a new JS array fault its pages in, which can cost as much as the product), then
+ * joins them.
  */
 export function product(
   rt: WasmRuntime,
@@ -113,15 +131,25 @@ export function product(
   const n = b.rows;
   const R = rt.tileRows;
   const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
-  const o = rt.alloc(rows * n * 4, op);
+  const twice = rows < m && rt.pool !== undefined && rt.pool.size > 0;
+  const o = [rt.alloc(rows * n * 4, op)];
   try {
-    for (let i0 = 0; i0 < m; i0 += rows) {
+    if (twice) o.push(rt.alloc(rows * n * 4, op));
+    let last = -1;
+    for (let i0 = 0, t = 0; i0 < m; i0 += rows, t ^= o.length - 1) {
       const r = Math.min(rows, m - i0);
-      dots(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o, n, clamp);
-      rt.download(o, r * n, out, i0 * n);
+      const job = dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o[t], n, clamp);
+      try {
+        if (last >= 0) rt.download(o[t ^ 1], rows * n, out, last * n);
+      } finally {
+        job.finish();
+      }
+      if (twice) last = i0;
+      else rt.download(o[t], r * n, out, i0 * n);
     }
+    if (twice) rt.download(o[(Math.ceil(m / rows) - 1) & 1], (m - last) * n, out, last * n);
   } finally {
-    rt.free(o);
+    for (const p of o) rt.free(p);
   }
   return out;
 }

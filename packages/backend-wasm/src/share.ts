@@ -42,21 +42,41 @@ export function share<J extends Job>(
   minWork: number,
   args: (start: number, count: number) => Parameters<WasmExports[J]>,
 ): void {
+  shareBegin(rt, job, n, unit, work, minWork, args).finish();
+}
+
+/** A shared call whose helpers are at work; {@link Sharing.finish} joins them. */
+export interface Sharing {
+  /** Takes chunks on the calling thread until none is left, then waits for the helpers' last ones. */
+  finish(): void;
+}
+
+/**
+ * {@link share} in two steps: the helpers start on the chunks at once, and the calling thread joins
+ * them at `finish()` after other work of its own that touches neither the job's memory nor another
+ * shared call (copying out the previous block of a product, for one), so that work overlaps theirs.
+ * Without helpers the whole job runs in `finish()`. Call `finish()` exactly once, even when the
+ * work in between throws: until then the helpers write to the job's memory.
+ */
+export function shareBegin<J extends Job>(
+  rt: WasmRuntime,
+  job: J,
+  n: number,
+  unit: number,
+  work: number,
+  minWork: number,
+  args: (start: number, count: number) => Parameters<WasmExports[J]>,
+): Sharing {
   const run = rt.exports[job] as (...a: Parameters<WasmExports[J]>) => void;
   const pool = rt.pool;
   const units = Math.ceil(n / unit);
-  if (pool === undefined || pool.size === 0 || work < minWork || units < 2) {
-    run(...args(0, n));
-    return;
-  }
+  const alone = { finish: () => run(...args(0, n)) };
+  if (pool === undefined || pool.size === 0 || work < minWork || units < 2) return alone;
   const threads = pool.size + 1;
   const least = Math.ceil(MIN_CHUNK_WORK / (work / units));
   const chunkUnits = Math.max(1, least, Math.ceil(units / (threads * CHUNKS_PER_THREAD)));
   const chunks = Math.ceil(units / chunkUnits);
-  if (chunks < 2) {
-    run(...args(0, n));
-    return;
-  }
+  if (chunks < 2) return alone;
   const chunk = chunkUnits * unit;
   const w = pool.work;
   pool.settle();
@@ -69,6 +89,20 @@ export function share<J extends Job>(
   const steps = next.map((v, t) => v - base[t]);
   const posted = pool.live.slice(0, chunks - 1);
   for (const h of posted) pool.postShared(h, job, base, steps, countArg, n, chunk);
+  return { finish: () => join(pool, posted, run, args, n, chunk, job) };
+}
+
+/** The calling thread's part of a shared call: chunks until none is left, then the helpers'. */
+function join<J extends Job>(
+  pool: HelperPool,
+  posted: readonly number[],
+  run: (...a: Parameters<WasmExports[J]>) => void,
+  args: (start: number, count: number) => Parameters<WasmExports[J]>,
+  n: number,
+  chunk: number,
+  job: J,
+): void {
+  const w = pool.work;
   let failure: unknown;
   try {
     for (;;) {
