@@ -166,20 +166,42 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
   // Query chunks of whole panels, corpus tiles of whole panels.
   const qt = Math.min(q.rows, Math.floor(256 / R) * R);
   const nt = Math.min(c.rows, Math.max(C, Math.floor(Math.max(64, SEARCH_TILE / qt) / C) * C));
-  const tile = rt.alloc(qt * nt * 4, op);
+  // With helpers, two score tiles take turns: the caller selects from one while the helpers
+  // compute the next into the other, then joins them.
+  const twice = rt.pool !== undefined && rt.pool.size > 0 && (q.rows > qt || c.rows > nt);
+  const tiles = [rt.alloc(qt * nt * 4, op)];
   let found = -1;
+  /** The tile computed last and not selected from yet: [buffer, first query, queries, first row, rows]. */
+  let last: [number, number, number, number, number] | undefined;
+  const select = ([tile, i0, rq, j0, w]: [number, number, number, number, number]) => {
+    for (let i = 0; i < rq; i++) offer(rt, sel, i0 + i, tile + i * w * 4, w, j0, found);
+  };
   try {
+    if (twice) tiles.push(rt.alloc(qt * nt * 4, op));
     found = rt.alloc(nt * 4, op);
+    let t = 0;
     for (let i0 = 0; i0 < q.rows; i0 += qt) {
       const rq = Math.min(qt, q.rows - i0);
       for (let j0 = 0; j0 < c.rows; j0 += nt) {
         const w = Math.min(nt, c.rows - j0);
-        dots(rt, q.ptr + i0 * q.rowBytes, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tile, w, true);
-        for (let i = 0; i < rq; i++) offer(rt, sel, i0 + i, tile + i * w * 4, w, j0, found);
+        const a = q.ptr + i0 * q.rowBytes;
+        const job = dotsBegin(rt, a, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tiles[t], w, true);
+        try {
+          if (last) select(last);
+        } finally {
+          job.finish();
+        }
+        last = [tiles[t], i0, rq, j0, w];
+        if (!twice) {
+          select(last);
+          last = undefined;
+        }
+        t ^= tiles.length - 1;
       }
     }
+    if (last) select(last);
   } finally {
-    rt.free(tile);
+    for (const p of tiles) rt.free(p);
     if (found >= 0) rt.free(found);
   }
   return sel.result();
