@@ -56,7 +56,12 @@ for (const [Q, N, d] of shapes) {
     const g = first[i];
     let same = w.length === g.length;
     for (let t = 0; same && t < w.length; t++) same = Object.is(w[t], g[t]);
-    if (!same) console.log(`  ${Q}x${N}x${d} ${names[i]} differs from A@1`, [...w.slice(0, 10)].join(), [...g.slice(0, 10)].join());
+    if (!same)
+      console.log(
+        `  ${Q}x${N}x${d} ${names[i]} differs from A@1`,
+        [...w.slice(0, 10)].join(),
+        [...g.slice(0, 10)].join(),
+      );
   }
   const times = calls.map(() => []);
   const cpu = calls.map(() => 0);
