@@ -11,7 +11,9 @@ import { HELPER_TIMEOUT, type HelperPool } from './threads.js';
 const CHUNKS_PER_THREAD = 8;
 /**
  * Least work in one chunk (flops), so taking a chunk (an `Atomics.add` and a call into wasm, well
- * under a microsecond) stays below 1% of computing it (about 30 us at 32 GFLOP/s).
+ * under a microsecond) stays below 1% of computing it (about 30 us at 32 GFLOP/s). Capped at half
+ * of the call's threshold, so every call that is shared has at least two chunks (and a threshold
+ * of 0, as tests use, shares even the smallest calls).
  */
 const MIN_CHUNK_WORK = 1 << 20;
 
@@ -73,10 +75,10 @@ export function shareBegin<J extends Job>(
   const alone = { finish: () => run(...args(0, n)) };
   if (pool === undefined || pool.size === 0 || work < minWork || units < 2) return alone;
   const threads = pool.size + 1;
-  const least = Math.ceil(MIN_CHUNK_WORK / (work / units));
+  const least = Math.ceil(Math.min(MIN_CHUNK_WORK, minWork / 2) / (work / units));
   const chunkUnits = Math.max(1, least, Math.ceil(units / (threads * CHUNKS_PER_THREAD)));
   const chunks = Math.ceil(units / chunkUnits);
-  if (chunks < 2) return alone;
+  if (!(chunks >= 2)) return alone;
   const chunk = chunkUnits * unit;
   const w = pool.work;
   pool.settle();
