@@ -108,6 +108,14 @@ for (const variant of ['simd', 'relaxed'] as const) {
             expect(topKProblem(s1, want, m, n, k, 2e-6), what).toBe('');
             expect(sameBits(s2.indices, s1.indices) && sameBits(s2.scores, s1.scores), what).toBe(true);
           }
+          // The same rows tiles serve products: every score of the matrix against float64.
+          const all = one.kernels.corpusMatrix(c1, q);
+          let worst = 0;
+          for (let t = 0; t < all.length; t++) worst = Math.max(worst, Math.abs(all[t] - want[t]));
+          expect(worst, `corpusMatrix ${m} x ${n} x ${d}`).toBeLessThanOrEqual(2e-6);
+          expect(sameBits(two.kernels.corpusMatrix(c2, q), all), `corpusMatrix ${m} x ${n} x ${d}`).toBe(
+            true,
+          );
         }
         c1.dispose();
         c2.dispose();
