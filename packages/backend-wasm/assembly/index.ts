@@ -13,6 +13,7 @@ export { pack, packTransposed, unpack } from './layout';
 export { activation, activationGrad, addBias } from './nn';
 export { normalizeRows, rowNorms } from './norms';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';
+export { above } from './select';
 
 /** First byte free for the JS allocator. */
 export function heapBase(): usize {

@@ -188,6 +188,49 @@ function rowTile(c) {
 }
 
 /**
+ * `r` plain query rows (`rb` bytes apart, not a panel) x one corpus panel of C rows: the query rows
+ * left over below a multiple of the tile's R, so that 2..R-1 of them (a search of 2, 3, 5, ...
+ * queries) read each corpus panel once, as one query does, instead of once per query. Each output
+ * is one chain of multiply-adds, like the tiles.
+ */
+function rowsTile(r, c) {
+  const L = [];
+  L.push(
+    `/** ${r} plain query rows \`rb\` bytes apart x one corpus panel of ${c} rows; \`cols\` valid corpus rows. */`,
+  );
+  L.push(`// @ts-ignore: decorator`);
+  L.push(`@inline`);
+  L.push(
+    `function rows${r}x${c}(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
+  );
+  for (let i = 0; i < r; i++) {
+    L.push(`  ${Array.from({ length: c }, (_, j) => `let s${i}${j} = f32x4.splat(0);`).join(' ')}`);
+  }
+  for (let i = 1; i < r; i++) L.push(`  const pa${i} = pa + ${i === 1 ? 'rb' : `${i} * rb`};`);
+  L.push(`  const end = <usize>steps << 4;`);
+  L.push(`  for (let o: usize = 0; o < end; o += 16) {`);
+  for (let i = 0; i < r; i++) L.push(`    const x${i} = v128.load(${i === 0 ? 'pa' : `pa${i}`} + o);`);
+  for (let j = 0; j < c; j++) L.push(`    const y${j} = v128.load(pb, ${16 * j});`);
+  for (let i = 0; i < r; i++) {
+    L.push(
+      `    ${Array.from({ length: c }, (_, j) => `s${i}${j} = madd(x${i}, y${j}, s${i}${j});`).join(' ')}`,
+    );
+  }
+  L.push(`    pb += ${16 * c};`);
+  L.push(`  }`);
+  L.push(
+    ...stores(
+      r,
+      c,
+      (i, j) => `s${i}${j}`,
+      (i, j) => `out + ${i === 0 ? '' : `${i} * ldo + `}${4 * j}`,
+    ),
+  );
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/**
  * A driver: `out[i * ldo + j] = A_i . B_j` for i < m, j < n. A holds `m - m % R` rows in panels of
  * R, then the rest as plain rows; B holds ceil(n / C) panels of C. Blocks over B's panels (`nbp`
  * at a time, kept in cache while every query panel passes over them).
@@ -218,6 +261,19 @@ function driver(cfg) {
   L.push(`      pa += rowBytes * ${r};`);
   L.push(`      po += ldo * ${r};`);
   L.push(`    }`);
+  // 2..R-1 rows left over: one pass of a rows tile over the block (each panel read once).
+  for (let left = 2; left < r; left++) {
+    L.push(`    if (m - i === ${left}) {`);
+    L.push(`      let pb = b + <usize>g0 * panelBytes;`);
+    L.push(`      let pj = po;`);
+    L.push(`      for (let g = g0; g < g1; g++) {`);
+    L.push(`        rows${left}x${c}(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * ${c});`);
+    L.push(`        pb += panelBytes;`);
+    L.push(`        pj += ${4 * c};`);
+    L.push(`      }`);
+    L.push(`      i = m;`);
+    L.push(`    }`);
+  }
   L.push(`    for (; i < m; i++) {`);
   L.push(`      let pb = b + <usize>g0 * panelBytes;`);
   L.push(`      let pj = po;`);
@@ -252,9 +308,11 @@ function dispatcher() {
 
 const tiles = new Map();
 const rows = new Map();
+const few = new Map();
 for (const cfg of CONFIGS) {
   tiles.set(name(cfg), tile(cfg.r, cfg.c));
   rows.set(`${cfg.c}`, rowTile(cfg.c));
+  for (let left = 2; left < cfg.r; left++) few.set(`${left}x${cfg.c}`, rowsTile(left, cfg.c));
 }
 
 const src = [
@@ -262,6 +320,7 @@ const src = [
   "import { clamp4, hsum4, madd, put } from './simd';",
   ...tiles.values(),
   ...rows.values(),
+  ...few.values(),
   ...CONFIGS.map(driver),
   dispatcher(),
   '',
@@ -337,5 +396,5 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'tiles.ts'), src);
 writeFileSync(join(outDir, 'simd.ts'), simd);
 console.log(
-  `gen: ${tiles.size} tiles, ${rows.size} row tiles, ${CONFIGS.length} drivers -> assembly/generated/tiles.ts`,
+  `gen: ${tiles.size} tiles, ${rows.size} row tiles, ${few.size} few-row tiles, ${CONFIGS.length} drivers -> assembly/generated/tiles.ts`,
 );

@@ -16,12 +16,37 @@ export const FAILED = 2;
 export const JOB_KIND = 3;
 /** How many arguments the job has. */
 export const JOB_ARGC = 4;
+/**
+ * -1: run the job once on its arguments. Otherwise the job is shared by chunks (see share.ts) and
+ * this is the index of the argument that takes a chunk's row count.
+ */
+export const JOB_COUNT_ARG = 5;
 /** Float64Array index of the job's first argument (byte 24, after the header). */
 export const JOB_ARGS = 3;
 /** Most arguments a job may have. */
 export const MAX_ARGS = 12;
+/**
+ * Float64Array index of a shared job's per-row steps: a chunk starting at row `s` runs the job on
+ * `args[t] + s * steps[t]` (its count argument replaced by the chunk's rows).
+ */
+export const JOB_STEPS = JOB_ARGS + MAX_ARGS;
+/** Float64Array index of a shared job's row count. */
+export const JOB_ROWS = JOB_STEPS + MAX_ARGS;
+/** Float64Array index of a shared job's rows per chunk. */
+export const JOB_CHUNK = JOB_ROWS + 1;
 /** Bytes in a control block. */
-export const CONTROL_BYTES = (JOB_ARGS + MAX_ARGS) * 8;
+export const CONTROL_BYTES = (JOB_CHUNK + 1) * 8;
+
+/**
+ * The work block, one per pool and shared by every thread: Int32Array slots of the shared call in
+ * progress. {@link WORK_NEXT} is the next chunk to take (`Atomics.add`), {@link WORK_FINISHED} the
+ * rows computed so far; each on its own cache line, as every thread writes them.
+ */
+export const WORK_NEXT = 0;
+/** See {@link WORK_NEXT}. */
+export const WORK_FINISHED = 16;
+/** Bytes in the work block. */
+export const WORK_BYTES = 128;
 
 /** `JOB_KIND`: return from the helper's loop. */
 export const KIND_STOP = 0;
@@ -48,6 +73,8 @@ export interface ControlInit {
   memory: WebAssembly.Memory;
   /** This helper's control block. */
   control: SharedArrayBuffer;
+  /** The pool's work block (see {@link WORK_NEXT}). */
+  work: SharedArrayBuffer;
   /** {@link JOBS}: the exports job kinds 1, 2, ... run. */
   jobs: readonly string[];
 }

@@ -4,7 +4,7 @@
  */
 import { type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
-import { share } from './share.js';
+import { type Sharing, share, shareBegin } from './share.js';
 import type { Staged } from './staging.js';
 
 /** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
@@ -27,11 +27,26 @@ export function dots(
   ldo: number,
   clamp: boolean,
 ): void {
+  dotsBegin(rt, a, m, b, n, rowBytes, out, ldo, clamp).finish();
+}
+
+/** {@link dots} started on the helpers, to be joined by the caller (see `shareBegin`). */
+function dotsBegin(
+  rt: WasmRuntime,
+  a: number,
+  m: number,
+  b: number,
+  n: number,
+  rowBytes: number,
+  out: number,
+  ldo: number,
+  clamp: boolean,
+): Sharing {
   const C = rt.tileCols;
   const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
   const steps = rowBytes >>> 4;
   // 8 flops per step: 4 lanes of multiply and add.
-  share(rt, 'dotsWith', n, C, m * n * steps * 8, rt.tuning.threadMinFlops, (j0, w) => [
+  return shareBegin(rt, 'dotsWith', n, C, m * n * steps * 8, rt.tuning.threadMinFlops, (j0, w) => [
     rt.config,
     a,
     m,
@@ -99,7 +114,10 @@ export function dotsI8Batch(
 
 /**
  * `out = A B^T` for staged queries `a` and corpus `b`, written to a JS array in chunks of query
- * rows so the output staged in wasm stays bounded.
+ * rows so the output staged in wasm stays bounded. Two staging blocks take turns: while the
+ * helpers compute a chunk into one, the calling thread copies the previous chunk out of the other
+ * (first writes to a new JS array fault its pages in, which can cost as much as the product), then
+ * joins them.
  */
 export function product(
   rt: WasmRuntime,
@@ -113,15 +131,25 @@ export function product(
   const n = b.rows;
   const R = rt.tileRows;
   const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
-  const o = rt.alloc(rows * n * 4, op);
+  const twice = rows < m && rt.pool !== undefined && rt.pool.size > 0;
+  const o = [rt.alloc(rows * n * 4, op)];
   try {
-    for (let i0 = 0; i0 < m; i0 += rows) {
+    if (twice) o.push(rt.alloc(rows * n * 4, op));
+    let last = -1;
+    for (let i0 = 0, t = 0; i0 < m; i0 += rows, t ^= o.length - 1) {
       const r = Math.min(rows, m - i0);
-      dots(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o, n, clamp);
-      rt.download(o, r * n, out, i0 * n);
+      const job = dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o[t], n, clamp);
+      try {
+        if (last >= 0) rt.download(o[t ^ 1], rows * n, out, last * n);
+      } finally {
+        job.finish();
+      }
+      if (twice) last = i0;
+      else rt.download(o[t], r * n, out, i0 * n);
     }
+    if (twice) rt.download(o[(Math.ceil(m / rows) - 1) & 1], (m - last) * n, out, last * n);
   } finally {
-    rt.free(o);
+    for (const p of o) rt.free(p);
   }
   return out;
 }
@@ -138,20 +166,89 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
   // Query chunks of whole panels, corpus tiles of whole panels.
   const qt = Math.min(q.rows, Math.floor(256 / R) * R);
   const nt = Math.min(c.rows, Math.max(C, Math.floor(Math.max(64, SEARCH_TILE / qt) / C) * C));
-  const tile = rt.alloc(qt * nt * 4, op);
+  // With helpers, two score tiles take turns: the caller selects from one while the helpers
+  // compute the next into the other, then joins them.
+  const twice = rt.pool !== undefined && rt.pool.size > 0 && (q.rows > qt || c.rows > nt);
+  const tiles = [rt.alloc(qt * nt * 4, op)];
+  let found = -1;
+  /** The tile computed last and not selected from yet: [buffer, first query, queries, first row, rows]. */
+  let last: [number, number, number, number, number] | undefined;
+  const select = ([tile, i0, rq, j0, w]: [number, number, number, number, number]) => {
+    for (let i = 0; i < rq; i++) offer(rt, sel, i0 + i, tile + i * w * 4, w, j0, found);
+  };
   try {
+    if (twice) tiles.push(rt.alloc(qt * nt * 4, op));
+    found = rt.alloc(nt * 4, op);
+    let t = 0;
     for (let i0 = 0; i0 < q.rows; i0 += qt) {
       const rq = Math.min(qt, q.rows - i0);
       for (let j0 = 0; j0 < c.rows; j0 += nt) {
         const w = Math.min(nt, c.rows - j0);
-        dots(rt, q.ptr + i0 * q.rowBytes, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tile, w, true);
-        const f = rt.f32;
-        const base = tile >>> 2;
-        for (let i = 0; i < rq; i++) sel.pushRow(i0 + i, f, base + i * w, j0, w);
+        const a = q.ptr + i0 * q.rowBytes;
+        const job = dotsBegin(rt, a, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tiles[t], w, true);
+        try {
+          if (last) select(last);
+        } finally {
+          job.finish();
+        }
+        last = [tiles[t], i0, rq, j0, w];
+        if (!twice) {
+          select(last);
+          last = undefined;
+        }
+        t ^= tiles.length - 1;
       }
     }
+    if (last) select(last);
   } finally {
-    rt.free(tile);
+    for (const p of tiles) rt.free(p);
+    if (found >= 0) rt.free(found);
   }
   return sel.result();
+}
+
+/**
+ * Offers query `q` the `w` scores at byte address `scores` (corpus rows `j0`, `j0 + 1`, ...). Once
+ * its selection is full, wasm first picks out the scores at or above the selection's floor (into
+ * `found`, room for `w` indices), so JS looks at a few candidates instead of every score: the same
+ * pushes in the same order as offering them all, because a score below the floor can never enter.
+ */
+export function offer(
+  rt: WasmRuntime,
+  sel: TopKSelector,
+  q: number,
+  scores: number,
+  w: number,
+  j0: number,
+  found: number,
+): void {
+  const f = rt.f32;
+  const base = scores >>> 2;
+  let head = 0;
+  if (sel.floor(q) === Number.NEGATIVE_INFINITY) {
+    // Until it is full every score enters: fill it from the first ones.
+    head = Math.min(w, sel.k);
+    sel.pushRow(q, f, base, j0, head);
+  }
+  if (head === w) return;
+  let th = sel.floor(q);
+  const n = rt.exports.above(scores + head * 4, w - head, below32(th), found);
+  const at = rt.i32;
+  const first = found >>> 2;
+  for (let c = 0; c < n; c++) {
+    const t = head + at[first + c];
+    const v = f[base + t];
+    if (v >= th) {
+      sel.push(q, v, j0 + t);
+      th = sel.floor(q);
+    }
+  }
+}
+
+/**
+ * A float32 at or below `x`, so comparing float32 scores with it in wasm keeps every score at or
+ * above `x` (a few just below may come along; the caller compares again).
+ */
+function below32(x: number): number {
+  return Math.fround(x - Math.abs(x) * 2 ** -23 - 2 ** -149);
 }

@@ -34,6 +34,7 @@ export class WasmRuntime {
   pool: HelperPool | undefined;
   #buffer: ArrayBuffer | SharedArrayBuffer;
   #f32: Float32Array;
+  #i32: Int32Array;
   #disposed = false;
 
   constructor(
@@ -51,16 +52,29 @@ export class WasmRuntime {
     this.heap = new Heap(this.memory, this.exports.heapBase());
     this.#buffer = this.memory.buffer;
     this.#f32 = new Float32Array(this.#buffer);
+    this.#i32 = new Int32Array(this.#buffer);
   }
 
   /** A float view of the whole memory, re-created after the memory grew. Re-read it after `alloc`. */
   get f32(): Float32Array {
+    this.#follow();
+    return this.#f32;
+  }
+
+  /** An int32 view of the whole memory, like {@link f32}. */
+  get i32(): Int32Array {
+    this.#follow();
+    return this.#i32;
+  }
+
+  /** Re-creates the views after the memory grew. */
+  #follow(): void {
     const buf = this.memory.buffer;
     if (buf !== this.#buffer) {
       this.#buffer = buf;
       this.#f32 = new Float32Array(buf);
+      this.#i32 = new Int32Array(buf);
     }
-    return this.#f32;
   }
 
   get disposed(): boolean {

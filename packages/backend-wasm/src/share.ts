@@ -1,15 +1,36 @@
-import type { Job } from './control.js';
+import { type Job, WORK_FINISHED, WORK_NEXT } from './control.js';
 import type { WasmExports } from './generated/exports.js';
 import type { WasmRuntime } from './runtime.js';
+import { HELPER_TIMEOUT, type HelperPool } from './threads.js';
+
+/**
+ * Chunks per thread a shared call is cut into, at most: enough that a thread slowed down (by
+ * another process on its core, a slower core, a late wake-up) costs only the chunks it did not
+ * take, not a fixed share of the call.
+ */
+const CHUNKS_PER_THREAD = 8;
+/**
+ * Least work in one chunk (flops), so taking a chunk (an `Atomics.add` and a call into wasm, well
+ * under a microsecond) stays below 1% of computing it (about 30 us at 32 GFLOP/s). Capped at half
+ * of the call's threshold, so every call that is shared has at least two chunks (and a threshold
+ * of 0, as tests use, shares even the smallest calls).
+ */
+const MIN_CHUNK_WORK = 1 << 20;
 
 /**
  * The one way a kernel's work is shared with the helper threads. `job` is an export that computes
  * outputs for a run of rows; `args(start, count)` gives its arguments for rows [start, start +
- * count). The `n` rows are cut into one share per thread, each a whole number of `unit`s (a corpus
- * panel, a group of 4 int8 rows), so every output is computed by the same code in the same order
- * whichever thread runs it and the results are bit for bit those of one thread. Helpers get
- * shares 2, 3, ... through their control blocks; the calling thread computes the first, then
- * waits for all the others (even after a failure, which it then rethrows).
+ * count), and must be affine in `start` with `count` as one argument as is (an address moves by a
+ * fixed number of bytes per row), so a helper can make the same arguments for any chunk.
+ *
+ * The `n` rows are cut into chunks of whole `unit`s (a corpus panel, a group of 4 int8 rows),
+ * several per thread, and every thread, the calling one included, takes the next chunk from a
+ * counter in shared memory (`Atomics.add`) until none is left: faster threads take more. Each
+ * output is computed by the same code in the same order whichever thread takes its chunk, so the
+ * results are bit for bit those of one thread. The caller returns once every row is computed; a
+ * helper that woke too late to find a chunk is waited for at the start of the next shared call
+ * (`settle`), before the counter is reused. After a failure (a trap in any thread, a helper that
+ * died) no more chunks are taken, the caller waits for every helper, and throws.
  *
  * The call stays on the calling thread when there are no helpers, when `work` (its flops) is below
  * `minWork`, or when there is only one unit.
@@ -23,34 +44,111 @@ export function share<J extends Job>(
   minWork: number,
   args: (start: number, count: number) => Parameters<WasmExports[J]>,
 ): void {
+  shareBegin(rt, job, n, unit, work, minWork, args).finish();
+}
+
+/** A shared call whose helpers are at work; {@link Sharing.finish} joins them. */
+export interface Sharing {
+  /** Takes chunks on the calling thread until none is left, then waits for the helpers' last ones. */
+  finish(): void;
+}
+
+/**
+ * {@link share} in two steps: the helpers start on the chunks at once, and the calling thread joins
+ * them at `finish()` after other work of its own that touches neither the job's memory nor another
+ * shared call (copying out the previous block of a product, for one), so that work overlaps theirs.
+ * Without helpers the whole job runs in `finish()`. Call `finish()` exactly once, even when the
+ * work in between throws: until then the helpers write to the job's memory.
+ */
+export function shareBegin<J extends Job>(
+  rt: WasmRuntime,
+  job: J,
+  n: number,
+  unit: number,
+  work: number,
+  minWork: number,
+  args: (start: number, count: number) => Parameters<WasmExports[J]>,
+): Sharing {
   const run = rt.exports[job] as (...a: Parameters<WasmExports[J]>) => void;
   const pool = rt.pool;
   const units = Math.ceil(n / unit);
-  if (pool === undefined || pool.size === 0 || work < minWork || units < 2) {
-    run(...args(0, n));
-    return;
-  }
-  const helpers = pool.live.slice(0, units - 1);
-  const per = Math.ceil(units / (helpers.length + 1)) * unit;
-  const posted: number[] = [];
-  for (let t = 1; t <= helpers.length && t * per < n; t++) {
-    const start = t * per;
-    const h = helpers[t - 1];
-    pool.post(h, job, args(start, Math.min(n, start + per) - start));
-    posted.push(h);
-  }
+  const alone = { finish: () => run(...args(0, n)) };
+  if (pool === undefined || pool.size === 0 || work < minWork || units < 2) return alone;
+  const threads = pool.size + 1;
+  const least = Math.ceil(Math.min(MIN_CHUNK_WORK, minWork / 2) / (work / units));
+  const chunkUnits = Math.max(1, least, Math.ceil(units / (threads * CHUNKS_PER_THREAD)));
+  const chunks = Math.ceil(units / chunkUnits);
+  if (!(chunks >= 2)) return alone;
+  const chunk = chunkUnits * unit;
+  const w = pool.work;
+  pool.settle();
+  Atomics.store(w, WORK_NEXT, 0);
+  Atomics.store(w, WORK_FINISHED, 0);
+  const base = args(0, 0).map(Number);
+  const next = args(1, 0).map(Number);
+  const counted = args(0, 1).map(Number);
+  const countArg = counted.findIndex((v, t) => v !== base[t]);
+  const steps = next.map((v, t) => v - base[t]);
+  const posted = pool.live.slice(0, chunks - 1);
+  for (const h of posted) pool.postShared(h, job, base, steps, countArg, n, chunk);
+  return { finish: () => join(pool, posted, run, args, n, chunk, job) };
+}
+
+/** The calling thread's part of a shared call: chunks until none is left, then the helpers'. */
+function join<J extends Job>(
+  pool: HelperPool,
+  posted: readonly number[],
+  run: (...a: Parameters<WasmExports[J]>) => void,
+  args: (start: number, count: number) => Parameters<WasmExports[J]>,
+  n: number,
+  chunk: number,
+  job: J,
+): void {
+  const w = pool.work;
   let failure: unknown;
   try {
-    run(...args(0, Math.min(n, per)));
+    for (;;) {
+      const start = Atomics.add(w, WORK_NEXT, 1) * chunk;
+      if (start >= n) break;
+      const count = Math.min(chunk, n - start);
+      run(...args(start, count));
+      Atomics.add(w, WORK_FINISHED, count);
+    }
   } catch (err) {
     failure = err;
   }
+  if (failure === undefined && finished(pool, posted, n)) {
+    pool.leave(posted);
+    return;
+  }
+  // A thread failed: stop handing out chunks, let every helper finish the one it holds (their
+  // outputs are in memory the caller may free next), then report the first failure.
+  Atomics.store(w, WORK_NEXT, 1 << 30);
   for (const h of posted) {
     try {
-      pool.wait(h);
+      pool.wait(h, job);
     } catch (err) {
       failure ??= err;
     }
   }
   if (failure !== undefined) throw failure;
+  if (Atomics.load(w, WORK_FINISHED) < n) throw new Error(`wasm backend: '${job}' lost part of its work`);
+}
+
+/**
+ * Waits until all `n` rows are computed (true), or a posted helper failed or the wait timed out
+ * (false). Blocks in Atomics.wait where the thread may (the helper that computes the last rows
+ * notifies), spins where it may not (a browser's main thread).
+ */
+function finished(pool: HelperPool, posted: readonly number[], n: number): boolean {
+  const w = pool.work;
+  const start = Date.now();
+  for (;;) {
+    const done = Atomics.load(w, WORK_FINISHED);
+    if (done >= n) return true;
+    for (const h of posted) if (pool.failed(h)) return false;
+    if (Date.now() - start > HELPER_TIMEOUT) return false;
+    // A helper that dies mid-chunk notifies its control block, not this one: look again every 20 ms.
+    if (pool.canBlock) Atomics.wait(w, WORK_FINISHED, done, 20);
+  }
 }

@@ -7,17 +7,22 @@ import {
   HELPER_GONE,
   JOB_ARGC,
   JOB_ARGS,
+  JOB_CHUNK,
+  JOB_COUNT_ARG,
   JOB_KIND,
+  JOB_ROWS,
+  JOB_STEPS,
   JOB_THREW,
   JOBS,
   type Job,
   KIND_STOP,
   MAX_ARGS,
   SEQ,
+  WORK_BYTES,
 } from './control.js';
 
 /** Longest a caller waits for a helper's share of one call before giving up on it (ms). */
-const HELPER_TIMEOUT = 120_000;
+export const HELPER_TIMEOUT = 120_000;
 
 interface NodeGlobals {
   process?: { versions?: { node?: string } };
@@ -87,10 +92,15 @@ export class HelperPool {
   readonly #args: Float64Array[];
   readonly #seq: number[];
   readonly #canBlock: boolean;
+  /** Helpers posted a job the caller did not wait for (a shared call that ended without them). */
+  #pending: number[] = [];
   #stopped = false;
+  /** The work block shared by every thread (control.ts, WORK_NEXT). */
+  readonly work: Int32Array;
 
-  private constructor(workers: HelperWorker[], controls: SharedArrayBuffer[]) {
+  private constructor(workers: HelperWorker[], controls: SharedArrayBuffer[], work: SharedArrayBuffer) {
     this.#workers = workers;
+    this.work = new Int32Array(work);
     this.#ctl = controls.map((c) => new Int32Array(c));
     this.#args = controls.map((c) => new Float64Array(c));
     this.#seq = controls.map(() => 0);
@@ -159,10 +169,11 @@ export class HelperPool {
   ): Promise<HelperPool> {
     const workers: HelperWorker[] = [];
     const controls: SharedArrayBuffer[] = [];
+    const work = new SharedArrayBuffer(WORK_BYTES);
     try {
       for (let i = 0; i < count; i++) {
         const control = new SharedArrayBuffer(CONTROL_BYTES);
-        const init: ControlInit = { module, memory, control, jobs: JOBS };
+        const init: ControlInit = { module, memory, control, work, jobs: JOBS };
         workers.push(await spawn(init));
         controls.push(control);
       }
@@ -170,18 +181,80 @@ export class HelperPool {
       for (const w of workers) void w.terminate();
       throw err;
     }
-    return new HelperPool(workers, controls);
+    return new HelperPool(workers, controls, work);
   }
 
   /** Posts the export `job` with `args` (booleans as 0 / 1) to helper `i`. */
   post(i: number, job: Job, args: readonly (number | boolean)[]): void {
+    this.settle();
+    this.#write(i, job, args, -1);
+    this.#publish(i);
+  }
+
+  /**
+   * Posts a shared job to helper `i`: it takes chunks of `chunk` rows of `rows` from the work block
+   * until none is left, running `job` on `args[t] + start * steps[t]` with argument `countArg`
+   * set to the chunk's rows (see share.ts).
+   */
+  postShared(
+    i: number,
+    job: Job,
+    args: readonly number[],
+    steps: readonly number[],
+    countArg: number,
+    rows: number,
+    chunk: number,
+  ): void {
+    this.#write(i, job, args, countArg);
+    const slots = this.#args[i];
+    for (let t = 0; t < steps.length; t++) slots[JOB_STEPS + t] = steps[t];
+    slots[JOB_ROWS] = rows;
+    slots[JOB_CHUNK] = chunk;
+    this.#publish(i);
+  }
+
+  #write(i: number, job: Job, args: readonly (number | boolean)[], countArg: number): void {
     if (args.length > MAX_ARGS) throw new Error(`wasm backend: '${job}' has more than ${MAX_ARGS} arguments`);
     const ctl = this.#ctl[i];
     const slots = this.#args[i];
     ctl[JOB_KIND] = JOBS.indexOf(job) + 1;
     ctl[JOB_ARGC] = args.length;
+    ctl[JOB_COUNT_ARG] = countArg;
     for (let t = 0; t < args.length; t++) slots[JOB_ARGS + t] = +args[t];
-    this.#publish(i);
+  }
+
+  /** True when helper `i`'s latest job threw, or the helper is gone. */
+  failed(i: number): boolean {
+    const ctl = this.#ctl[i];
+    const f = Atomics.load(ctl, FAILED);
+    return f === HELPER_GONE || (f === JOB_THREW && Atomics.load(ctl, DONE) === this.#seq[i]);
+  }
+
+  /** May block the calling thread in Atomics.wait (Node: yes; a browser's main thread: no). */
+  get canBlock(): boolean {
+    return this.#canBlock;
+  }
+
+  /** Remembers helpers whose latest job the caller left unfinished (see {@link settle}). */
+  leave(helpers: readonly number[]): void {
+    this.#pending = [...helpers];
+  }
+
+  /**
+   * Waits for the helpers a shared call left behind: they found no chunk left, but must have
+   * read their job before the work block is reused. One that died meanwhile is left out of later
+   * calls, with no error: no result depended on it.
+   */
+  settle(): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const h of pending) {
+      try {
+        this.wait(h);
+      } catch {
+        // Nothing of the finished call was lost; the helper is out of `live` now.
+      }
+    }
   }
 
   /** Makes the written job visible and wakes the helper. */
@@ -231,6 +304,7 @@ export class HelperPool {
   dispose(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#pending = [];
     for (let i = 0; i < this.#workers.length; i++) {
       this.#ctl[i][JOB_KIND] = KIND_STOP;
       this.#publish(i);

@@ -15,7 +15,13 @@ const DONE = 1;
 const FAILED = 2;
 const JOB_KIND = 3;
 const JOB_ARGC = 4;
+const JOB_COUNT_ARG = 5;
 const JOB_ARGS = 3;
+const JOB_STEPS = 15;
+const JOB_ROWS = 27;
+const JOB_CHUNK = 28;
+const WORK_NEXT = 0;
+const WORK_FINISHED = 16;
 const KIND_STOP = 0;
 const JOB_THREW = 1;
 const HELPER_GONE = 2;
@@ -28,6 +34,7 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
   const jobs = init.jobs.map((name) => exports[name]);
   const ctl = new Int32Array(init.control);
   const args = new Float64Array(init.control);
+  const work = new Int32Array(init.work);
   // Node: a helper that exits abruptly (process.exit, an uncaught error) still releases a caller
   // blocked on it; `finally` below covers the rest.
   (globalThis as NodeGlobals).process?.on?.('exit', () => {
@@ -36,7 +43,7 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
   });
   ready();
   try {
-    serve(jobs, ctl, args);
+    serve(jobs, ctl, args, work);
   } finally {
     // Stopped, or failed outside a job: a caller waiting on this helper must not hang.
     Atomics.store(ctl, FAILED, HELPER_GONE);
@@ -44,8 +51,11 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
   }
 }
 
-/** Runs jobs until told to stop: job kind `k` is `jobs[k - 1]`, on the arguments posted with it. */
-function serve(jobs: Export[], ctl: Int32Array, args: Float64Array): void {
+/**
+ * Runs jobs until told to stop: job kind `k` is `jobs[k - 1]`, on the arguments posted with it, or
+ * for a shared job on chunk after chunk taken from the work block until none is left.
+ */
+function serve(jobs: Export[], ctl: Int32Array, args: Float64Array, work: Int32Array): void {
   let seen = 0;
   for (;;) {
     Atomics.wait(ctl, SEQ, seen);
@@ -58,13 +68,32 @@ function serve(jobs: Export[], ctl: Int32Array, args: Float64Array): void {
       const argc = ctl[JOB_ARGC];
       const list: number[] = [];
       for (let t = 0; t < argc; t++) list.push(args[JOB_ARGS + t]);
-      jobs[kind - 1](...list);
+      const countArg = ctl[JOB_COUNT_ARG];
+      if (countArg < 0) jobs[kind - 1](...list);
+      else chunks(jobs[kind - 1], list, args, countArg, work);
       Atomics.store(ctl, FAILED, 0);
     } catch {
       Atomics.store(ctl, FAILED, JOB_THREW);
     }
     Atomics.store(ctl, DONE, seq);
     Atomics.notify(ctl, DONE);
+  }
+}
+
+/** Takes chunks of a shared job until none is left (share.ts does the same on the calling thread). */
+function chunks(job: Export, base: number[], args: Float64Array, countArg: number, work: Int32Array): void {
+  const rows = args[JOB_ROWS];
+  const chunk = args[JOB_CHUNK];
+  const steps = base.map((_, t) => args[JOB_STEPS + t]);
+  const list = base.slice();
+  for (;;) {
+    const start = Atomics.add(work, WORK_NEXT, 1) * chunk;
+    if (start >= rows) return;
+    const count = Math.min(chunk, rows - start);
+    for (let t = 0; t < list.length; t++) list[t] = base[t] + start * steps[t];
+    list[countArg] = count;
+    job(...list);
+    if (Atomics.add(work, WORK_FINISHED, count) + count === rows) Atomics.notify(work, WORK_FINISHED);
   }
 }
 

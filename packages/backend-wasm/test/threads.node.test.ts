@@ -8,12 +8,19 @@ import {
   HELPER_GONE,
   JOB_ARGC,
   JOB_ARGS,
+  JOB_CHUNK,
+  JOB_COUNT_ARG,
   JOB_KIND,
+  JOB_ROWS,
+  JOB_STEPS,
   JOB_THREW,
   KIND_STOP,
   SEQ,
+  WORK_FINISHED,
+  WORK_NEXT,
 } from '../src/control.js';
 import { cosineMatrix } from '../src/kernels/cosine-matrix.js';
+import { share } from '../src/share.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, expectClose, random, ref } from './helpers.js';
 
@@ -23,7 +30,13 @@ const LAYOUT = {
   FAILED,
   JOB_KIND,
   JOB_ARGC,
+  JOB_COUNT_ARG,
   JOB_ARGS,
+  JOB_STEPS,
+  JOB_ROWS,
+  JOB_CHUNK,
+  WORK_NEXT,
+  WORK_FINISHED,
   KIND_STOP,
   JOB_THREW,
   HELPER_GONE,
@@ -89,5 +102,36 @@ describe('helper threads in Node', () => {
     expect(() => b.kernels.cosineMatrix(random(2, 4, 1), random(2, 4, 2))).toThrow(
       expect.objectContaining({ code: 'DISPOSED' }),
     );
+  });
+});
+
+describe('work shared by chunks', () => {
+  it('a chunk that traps fails the call, and the next shared call is right', async () => {
+    const rt = await startThreaded('simd', DEFAULT_TUNING.simd, 3, undefined);
+    try {
+      // Every chunk's addresses are out of bounds: whichever thread takes one traps.
+      const bad = 0x7fff0000;
+      expect(() =>
+        share(rt, 'dotsWith', 4096, 2, 1e9, 0, (j0, w) => [
+          0,
+          bad,
+          4,
+          bad + j0 * 16,
+          w,
+          1,
+          bad,
+          16,
+          false,
+          1,
+        ]),
+      ).toThrow();
+      expect(rt.pool!.size).toBe(2);
+      // The pool is left settled: a shared call now spreads over every thread and is correct.
+      const q = random(9, 100, 1);
+      const x = random(20011, 100, 2);
+      expectClose(cosineMatrix(rt, q, x), ref.cosineMatrix(q, x), 1e-6);
+    } finally {
+      rt.dispose();
+    }
   });
 });

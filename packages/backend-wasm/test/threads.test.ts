@@ -34,6 +34,9 @@ for (const variant of ['simd', 'relaxed'] as const) {
         [37, 5003, 200],
         [1, 20011, 67],
         [256, 1001, 64],
+        // More query rows than one staged block of output holds (4 Mi floats / 20011 = 208 rows):
+        // blocks computed and copied out in turns, the last one partial.
+        [450, 20011, 9],
       ]) {
         const q = random(m, d, m + d);
         const x = random(n, d, n + d);
@@ -123,6 +126,7 @@ for (const variant of ['simd', 'relaxed'] as const) {
       [37, 5003, 200],
       [1, 30011, 384],
       [5, 20011, 67],
+      [450, 20011, 9],
     ];
 
     it('cosineMatrix, topK, corpusMatrix and corpusSearch (float32)', () => {

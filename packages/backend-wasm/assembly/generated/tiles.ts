@@ -255,6 +255,92 @@ function row4(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i
   }
 }
 
+/** 2 plain query rows `rb` bytes apart x one corpus panel of 2 rows; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function rows2x2(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+  const pa1 = pa + rb;
+  const end = <usize>steps << 4;
+  for (let o: usize = 0; o < end; o += 16) {
+    const x0 = v128.load(pa + o);
+    const x1 = v128.load(pa1 + o);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11);
+    pb += 32;
+  }
+  if (cols >= 2) {
+    { const v = clamp4(hsum4(s00, s01, s10, s11), clamp);
+      v128.store64_lane(out + 0, v, 0); v128.store64_lane(out + 1 * ldo + 0, v, 1); }
+  } else {
+    if (cols > 0) { put(out + 0, s00, clamp); put(out + 1 * ldo + 0, s10, clamp); }
+    if (cols > 1) { put(out + 4, s01, clamp); put(out + 1 * ldo + 4, s11, clamp); }
+  }
+}
+
+/** 3 plain query rows `rb` bytes apart x one corpus panel of 2 rows; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function rows3x2(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0); let s21 = f32x4.splat(0);
+  const pa1 = pa + rb;
+  const pa2 = pa + 2 * rb;
+  const end = <usize>steps << 4;
+  for (let o: usize = 0; o < end; o += 16) {
+    const x0 = v128.load(pa + o);
+    const x1 = v128.load(pa1 + o);
+    const x2 = v128.load(pa2 + o);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11);
+    s20 = madd(x2, y0, s20); s21 = madd(x2, y1, s21);
+    pb += 32;
+  }
+  if (cols >= 2) {
+    { const v = clamp4(hsum4(s00, s01, s10, s11), clamp);
+      v128.store64_lane(out + 0, v, 0); v128.store64_lane(out + 1 * ldo + 0, v, 1); }
+    { const v = clamp4(hsum4(s20, s21, s20, s21), clamp);
+      v128.store64_lane(out + 2 * ldo + 0, v, 0); }
+  } else {
+    if (cols > 0) { put(out + 0, s00, clamp); put(out + 1 * ldo + 0, s10, clamp); put(out + 2 * ldo + 0, s20, clamp); }
+    if (cols > 1) { put(out + 4, s01, clamp); put(out + 1 * ldo + 4, s11, clamp); put(out + 2 * ldo + 4, s21, clamp); }
+  }
+}
+
+/** 2 plain query rows `rb` bytes apart x one corpus panel of 3 rows; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function rows2x3(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
+  const pa1 = pa + rb;
+  const end = <usize>steps << 4;
+  for (let o: usize = 0; o < end; o += 16) {
+    const x0 = v128.load(pa + o);
+    const x1 = v128.load(pa1 + o);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    const y2 = v128.load(pb, 32);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02);
+    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11); s12 = madd(x1, y2, s12);
+    pb += 48;
+  }
+  if (cols >= 4) {
+    v128.store(out + 0, clamp4(hsum4(s00, s01, s02, s02), clamp), 0);
+    v128.store(out + 1 * ldo + 0, clamp4(hsum4(s10, s11, s12, s12), clamp), 0);
+  } else {
+    if (cols > 0) { put(out + 0, s00, clamp); put(out + 1 * ldo + 0, s10, clamp); }
+    if (cols > 1) { put(out + 4, s01, clamp); put(out + 1 * ldo + 4, s11, clamp); }
+    if (cols > 2) { put(out + 8, s02, clamp); put(out + 1 * ldo + 8, s12, clamp); }
+  }
+}
+
 function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {
   const rowBytes = <usize>steps << 4;
   const panelBytes = rowBytes * 2;
@@ -275,6 +361,26 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       }
       pa += rowBytes * 4;
       po += ldo * 4;
+    }
+    if (m - i === 2) {
+      let pb = b + <usize>g0 * panelBytes;
+      let pj = po;
+      for (let g = g0; g < g1; g++) {
+        rows2x2(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * 2);
+        pb += panelBytes;
+        pj += 8;
+      }
+      i = m;
+    }
+    if (m - i === 3) {
+      let pb = b + <usize>g0 * panelBytes;
+      let pj = po;
+      for (let g = g0; g < g1; g++) {
+        rows3x2(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * 2);
+        pb += panelBytes;
+        pj += 8;
+      }
+      i = m;
     }
     for (; i < m; i++) {
       let pb = b + <usize>g0 * panelBytes;
@@ -310,6 +416,16 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       }
       pa += rowBytes * 3;
       po += ldo * 3;
+    }
+    if (m - i === 2) {
+      let pb = b + <usize>g0 * panelBytes;
+      let pj = po;
+      for (let g = g0; g < g1; g++) {
+        rows2x3(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * 3);
+        pb += panelBytes;
+        pj += 12;
+      }
+      i = m;
     }
     for (; i < m; i++) {
       let pb = b + <usize>g0 * panelBytes;

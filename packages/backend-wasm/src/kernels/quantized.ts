@@ -1,5 +1,5 @@
 import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
-import { dotsI8, dotsI8Batch } from '../engine.js';
+import { dotsI8, dotsI8Batch, offer } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 import { type RowSource, readRows, type Staged } from '../staging.js';
 
@@ -111,11 +111,14 @@ export function quantizedSearch(
   const q = quantizeRows(rt, queries, op);
   const f = () => rt.f32;
   let tile = -1;
+  // Room for the positions of one tile row's candidates (see offer).
+  let found = -1;
   try {
     if (queries.rows < BATCH_MIN_QUERIES) {
       // Query by query, over tiles of up to TILE rows.
       const nt = Math.min(n, TILE);
       tile = rt.alloc(nt * 4, op);
+      found = rt.alloc(nt * 4, op);
       for (let i = 0; i < queries.rows; i++) {
         const qscale = f()[(q.scales >>> 2) + i];
         for (let j0 = 0; j0 < n; j0 += nt) {
@@ -130,7 +133,7 @@ export function quantizedSearch(
             c.scales + j0 * 4,
             tile,
           );
-          sel.pushRow(i, f(), tile >>> 2, j0, w);
+          offer(rt, sel, i, tile, w, j0, found);
         }
       }
     } else {
@@ -141,6 +144,7 @@ export function quantizedSearch(
       const fit = Math.min(BATCH_TILE_BYTES / c.stride, TILE / qg);
       const nt = Math.min(n, Math.max(4, Math.floor(fit / 4) * 4));
       tile = rt.alloc(qg * nt * 4, op);
+      found = rt.alloc(nt * 4, op);
       for (let g0 = 0; g0 < queries.rows; g0 += qg) {
         const gq = Math.min(qg, queries.rows - g0);
         for (let j0 = 0; j0 < n; j0 += nt) {
@@ -157,14 +161,13 @@ export function quantizedSearch(
             tile,
             w,
           );
-          const base = tile >>> 2;
-          const fv = f();
-          for (let i = 0; i < gq; i++) sel.pushRow(g0 + i, fv, base + i * w, j0, w);
+          for (let i = 0; i < gq; i++) offer(rt, sel, g0 + i, tile + i * w * 4, w, j0, found);
         }
       }
     }
   } finally {
     if (tile >= 0) rt.free(tile);
+    if (found >= 0) rt.free(found);
     freeQuantized(rt, q);
   }
   const approx = sel.result();

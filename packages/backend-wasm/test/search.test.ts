@@ -1,0 +1,189 @@
+import { type Matrix, TopKSelector } from '@cosinekit/core/backend';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { offer } from '../src/engine.js';
+import type { WasmBackend } from '../src/index.js';
+import { compileVariant } from '../src/loader.js';
+import { WasmRuntime } from '../src/runtime.js';
+import { DEFAULT_TUNING } from '../src/tuning.js';
+import { backend, random } from './helpers.js';
+
+/** Float64 cosines of every query with every row. */
+function exact(q: Matrix, x: Matrix): Float64Array {
+  const d = q.cols;
+  const out = new Float64Array(q.rows * x.rows);
+  const norm = (m: Matrix, i: number) => {
+    let s = 0;
+    for (let t = 0; t < d; t++) s += m.data[i * d + t] ** 2;
+    return Math.sqrt(s);
+  };
+  const xn = Array.from({ length: x.rows }, (_, j) => norm(x, j));
+  for (let i = 0; i < q.rows; i++) {
+    const qn = norm(q, i);
+    for (let j = 0; j < x.rows; j++) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += q.data[i * d + t] * x.data[j * d + t];
+      const nn = qn * xn[j];
+      out[i * x.rows + j] = nn === 0 ? 0 : Math.min(1, Math.max(-1, s / nn));
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks a top-k against float64 cosines `want` (queries x n): per query min(k, n) distinct rows,
+ * each score within `tol` of its row's exact cosine, best first, and no row left out that is better
+ * by more than `tol` than the last one taken. Returns the first problem, or '' (one expect per call:
+ * expect() per element is slow).
+ */
+function topKProblem(
+  got: { indices: Int32Array; scores: Float32Array; k: number },
+  want: Float64Array,
+  queries: number,
+  n: number,
+  k: number,
+  tol: number,
+): string {
+  const kk = Math.min(k, n);
+  for (let i = 0; i < queries; i++) {
+    const at = i * got.k;
+    const taken = new Set<number>();
+    for (let r = 0; r < kk; r++) {
+      const j = got.indices[at + r];
+      if (!(j >= 0 && j < n) || taken.has(j)) return `q${i} rank ${r}: row ${j}`;
+      taken.add(j);
+      const e = Math.abs(got.scores[at + r] - want[i * n + j]);
+      if (!(e <= tol)) return `q${i} rank ${r}: row ${j} error ${e}`;
+      if (r > 0 && got.scores[at + r] > got.scores[at + r - 1]) return `q${i} rank ${r}: out of order`;
+    }
+    const last = want[i * n + got.indices[at + kk - 1]];
+    for (let j = 0; j < n; j++) {
+      if (!taken.has(j) && want[i * n + j] > last + tol) return `q${i}: row ${j} left out`;
+    }
+  }
+  return '';
+}
+
+/** True when both arrays hold the same bits. */
+function sameBits(a: Int32Array | Float32Array, b: Int32Array | Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const u = new Int32Array(a.buffer, a.byteOffset, a.length);
+  const v = new Int32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+  return true;
+}
+
+for (const variant of ['simd', 'relaxed'] as const) {
+  describe(`search of few and many queries (${variant})`, () => {
+    let one: WasmBackend;
+    let two: WasmBackend;
+    beforeAll(async () => {
+      one = await backend({ variant, threads: 1 });
+      // Threshold 0: even small searches are shared with the helper.
+      two = await backend({ variant, threads: 2, tuning: { threadMinFlops: 0 } });
+    });
+    afterAll(() => {
+      one.dispose();
+      two.dispose();
+    });
+
+    it('matches float64 on awkward shapes, bit for bit alike on 1 and 2 threads', () => {
+      // d = 1, odd d, d not a multiple of 4; N not a multiple of any panel; Q = 1..9; k > N.
+      for (const [n, d] of [
+        [1, 1],
+        [7, 1],
+        [1001, 3],
+        [5003, 67],
+        [2049, 96],
+      ] as const) {
+        const x = random(n, d, n * 31 + d);
+        const c1 = one.kernels.createCorpus(x);
+        const c2 = two.kernels.createCorpus(x);
+        for (const m of [1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+          const q = random(m, d, m * 7 + d);
+          const want = exact(q, x);
+          for (const k of [1, 10, n + 3]) {
+            const what = `${m} x ${n} x ${d}, k ${k}`;
+            const s1 = one.kernels.corpusSearch(c1, q, k);
+            const s2 = two.kernels.corpusSearch(c2, q, k);
+            expect(topKProblem(s1, want, m, n, k, 2e-6), what).toBe('');
+            expect(sameBits(s2.indices, s1.indices) && sameBits(s2.scores, s1.scores), what).toBe(true);
+          }
+          // The same rows tiles serve products: every score of the matrix against float64.
+          const all = one.kernels.corpusMatrix(c1, q);
+          let worst = 0;
+          for (let t = 0; t < all.length; t++) worst = Math.max(worst, Math.abs(all[t] - want[t]));
+          expect(worst, `corpusMatrix ${m} x ${n} x ${d}`).toBeLessThanOrEqual(2e-6);
+          expect(sameBits(two.kernels.corpusMatrix(c2, q), all), `corpusMatrix ${m} x ${n} x ${d}`).toBe(
+            true,
+          );
+        }
+        c1.dispose();
+        c2.dispose();
+      }
+      expect(one.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+
+    it('ranks ties across score tiles by index', () => {
+      // 70,001 rows of d = 2 (more than one tile of scores for one query): three distinct rows
+      // repeated, so every score is one of three values and the best k are the first copies.
+      const n = 70_001;
+      const x = new Float32Array(n * 2);
+      const rows = [
+        [1, 0],
+        [0.6, 0.8],
+        [-1, 0.5],
+      ];
+      for (let j = 0; j < n; j++) x.set(rows[(j * 7) % 3], j * 2);
+      const xm: Matrix = { data: x, rows: n, cols: 2 };
+      const q: Matrix = { data: new Float32Array([1, 0, 0.6, 0.8, 0, 1]), rows: 3, cols: 2 };
+      for (const b of [one, two]) {
+        const c = b.kernels.createCorpus(xm);
+        const r = b.kernels.corpusSearch(c, q, 40);
+        c.dispose();
+        for (let i = 0; i < 3; i++) {
+          const idx = [...r.indices.subarray(i * 40, i * 40 + 40)];
+          const sc = [...r.scores.subarray(i * 40, i * 40 + 40)];
+          // Every query's best row has over 23,000 copies: the first 40 of them, in index order.
+          const top = (idx[0] * 7) % 3;
+          const firsts = Array.from({ length: n }, (_, j) => j)
+            .filter((j) => (j * 7) % 3 === top)
+            .slice(0, 40);
+          expect(sc.every((v) => v === sc[0])).toBe(true);
+          expect(idx).toEqual(firsts);
+        }
+      }
+    });
+  });
+}
+
+describe('candidates picked out in wasm', () => {
+  it('give the selection of offering every score, on scores full of ties', async () => {
+    const module = await compileVariant('simd', undefined);
+    const rt = new WasmRuntime(await WebAssembly.instantiate(module, {}), 'simd', DEFAULT_TUNING.simd);
+    const w = 4099;
+    const scores = rt.alloc(w * 4, 'test');
+    const found = rt.alloc(w * 4, 'test');
+    let s = 12345;
+    for (const k of [1, 5, 64, 5000]) {
+      const a = new TopKSelector(2, k);
+      const b = new TopKSelector(2, k);
+      for (let tile = 0; tile < 6; tile++) {
+        const f = rt.f32;
+        for (let t = 0; t < w; t++) {
+          s = (s * 1103515245 + 12345) >>> 0;
+          // Scores on a grid of 1/64, many equal, some beyond [-1, 1] (clamped as reported).
+          f[(scores >>> 2) + t] = Math.round(((s >>> 8) / 2 ** 24) * 160 - 80) / 64;
+        }
+        for (const q of [0, 1]) {
+          a.pushRow(q, rt.f32, scores >>> 2, tile * w, w);
+          offer(rt, b, q, scores, w, tile * w, found);
+        }
+      }
+      const ra = a.result();
+      const rb = b.result();
+      expect([...rb.indices]).toEqual([...ra.indices]);
+      expect([...rb.scores]).toEqual([...ra.scores]);
+    }
+  });
+});
