@@ -4,6 +4,8 @@ import {
   corpusSearch,
   cosineMatrix,
   createCorpus,
+  exportCorpus,
+  importCorpus,
   readCorpus,
   topK,
   WEBGPU_BACKEND_NAME,
@@ -67,7 +69,8 @@ const LIMIT_NAMES = [
 
 /**
  * A CosineKit backend on WebGPU compute shaders: every kernel of the contract in WGSL, float32,
- * with corpora resident in GPU buffers and top-k selected on the device. Nothing runs until
+ * with corpora resident in GPU buffers (float32, float16 or int8 storage, exported and imported
+ * bit for bit) and top-k selected on the device. Nothing runs until
  * `init()` (or the first kernel call) opens a device; `init()` rejects with the reason when no
  * WebGPU device can be had, so the registry passes over this backend.
  */
@@ -136,6 +139,8 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     activationGrad: async (kind, x, dy, out) =>
       activationGrad(await ready('activationGrad'), kind, x, dy, out),
     readCorpus: async (c) => readCorpus(await ready('readCorpus'), c),
+    exportCorpus: async (c) => exportCorpus(await ready('exportCorpus'), c),
+    importCorpus: async (s) => importCorpus(await ready('importCorpus'), s),
   };
   return {
     name: WEBGPU_BACKEND_NAME,
@@ -182,7 +187,8 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         featureLevel: e.compatibility ? 'compatibility' : 'core',
         features: e.features.join(', ') || 'none',
         precision: 'float32 (f32 accumulation; row sums reduced in a tree)',
-        resident: 'GPU storage buffers (float32)',
+        resident:
+          'GPU storage buffers: float32; float16 as two halves per 32-bit word (unpack2x16float, no shader-f16 needed); int8 as four codes per word with a float32 scale per row, scored against float32 queries',
         tile: `${t.wg * t.block}x${t.wg * t.block} outputs per workgroup, ${t.block}x${t.block} per invocation, depth ${t.depth}`,
         packedInt8Dot: e.packedDot,
       };
