@@ -502,6 +502,7 @@ async function rescore(
   const qc = Math.min(
     Q,
     rowsPerBinding(engine, d),
+    engine.maxGroups,
     Math.floor(bindFloats / wide),
     Math.floor((engine.maxGroups * 64) / wide),
   );
