@@ -184,6 +184,10 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         vendor: e.adapterInfo.vendor || 'unknown',
         architecture: e.adapterInfo.architecture || 'unknown',
         description: e.adapterInfo.description || e.adapterInfo.device || 'unknown',
+        // Dawn on OpenGL ES names the renderer (e.g. llvmpipe) here only.
+        ...(e.adapterInfo.device && e.adapterInfo.device !== e.adapterInfo.description
+          ? { device: e.adapterInfo.device }
+          : {}),
         featureLevel: e.compatibility ? 'compatibility' : 'core',
         features: e.features.join(', ') || 'none',
         precision: 'float32 (f32 accumulation; row sums reduced in a tree)',
