@@ -2,6 +2,7 @@ import { argError, type Backend, type BackendMemory, type Kernels } from '@cosin
 import {
   corpusMatrix,
   corpusSearch,
+  corpusSearchAllowed,
   cosineMatrix,
   createCorpus,
   exportCorpus,
@@ -141,6 +142,8 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     readCorpus: async (c) => readCorpus(await ready('readCorpus'), c),
     exportCorpus: async (c) => exportCorpus(await ready('exportCorpus'), c),
     importCorpus: async (s) => importCorpus(await ready('importCorpus'), s),
+    corpusSearchAllowed: async (c, q, k, allow) =>
+      corpusSearchAllowed(await ready('corpusSearchAllowed'), c, q, k, allow),
   };
   return {
     name: WEBGPU_BACKEND_NAME,

@@ -389,11 +389,61 @@ export async function corpusSearch(
   queries: Matrix,
   k: number,
 ): Promise<TopKResult> {
-  const c = own(engine, corpus, 'corpusSearch');
-  if (c.rerank === 0) return select(engine, c.blocks, queries, k);
+  return search(engine, own(engine, corpus, 'corpusSearch'), queries, k, null);
+}
+
+/**
+ * corpusSearch among the rows whose `allow` byte is 1: the allow bits go to the device, where the
+ * selection never takes a refused row, the one-pass scoring kernel never reads one, and score
+ * tiles without an allowed row are not computed at all.
+ */
+export async function corpusSearchAllowed(
+  engine: Engine,
+  corpus: ResidentCorpus,
+  queries: Matrix,
+  k: number,
+  allow: Uint8Array,
+): Promise<TopKResult> {
+  const c = own(engine, corpus, 'corpusSearchAllowed');
+  const bits = new Uint32Array(Math.max(1, Math.ceil(c.rows / 32)));
+  const prefix = new Int32Array(c.rows + 1);
+  for (let j = 0; j < c.rows; j++) {
+    const yes = allow[j] === 1;
+    if (yes) bits[j >> 5] |= 1 << (j & 31);
+    prefix[j + 1] = prefix[j] + (yes ? 1 : 0);
+  }
+  const mask = engine.upload(bits);
+  try {
+    return await search(engine, c, queries, k, { mask, allow, prefix });
+  } finally {
+    engine.release(mask);
+  }
+}
+
+/** A filtered search's allowed rows: one bit per row on the device, the bytes and their running count on the host. */
+interface Filter {
+  readonly mask: Lease;
+  readonly allow: Uint8Array;
+  /** `prefix[j]`: allowed rows before row j. */
+  readonly prefix: Int32Array;
+}
+
+/** Whether any row of [r0, r1) may be a candidate. */
+function anyAllowed(filter: Filter | null, r0: number, r1: number): boolean {
+  return filter === null || filter.prefix[r1] > filter.prefix[r0];
+}
+
+async function search(
+  engine: Engine,
+  c: WebGpuCorpus,
+  queries: Matrix,
+  k: number,
+  filter: Filter | null,
+): Promise<TopKResult> {
+  if (c.rerank === 0) return select(engine, c.blocks, queries, k, filter);
   // Quantised scores pick the candidates; their float32 rows decide the order and the scores.
-  const wide = Math.min(c.rows, c.rerank * k);
-  const first = await select(engine, c.blocks, queries, wide);
+  const wide = Math.min(filter ? filter.prefix[c.rows] : c.rows, c.rerank * k);
+  const first = await select(engine, c.blocks, queries, wide, filter);
   const exact = await rescore(engine, c.blocks, queries, first.indices, wide);
   const sel = new TopKSelector(queries.rows, k);
   for (let q = 0; q < queries.rows; q++) {
@@ -402,17 +452,25 @@ export async function corpusSearch(
   return sel.result();
 }
 
-/** The top k of every query among all stored rows, by the stored rows' scores. */
-async function select(engine: Engine, blocks: Block[], queries: Matrix, k: number): Promise<TopKResult> {
+/** The top k of every query among all stored rows (or the allowed ones), by the stored rows' scores. */
+async function select(
+  engine: Engine,
+  blocks: Block[],
+  queries: Matrix,
+  k: number,
+  filter: Filter | null,
+): Promise<TopKResult> {
   const Q = queries.rows;
   const d = queries.cols;
   const indices = new Int32Array(Q * k);
   const scores = new Float32Array(Q * k);
   const maxBlock = Math.max(...blocks.map((b) => b.rows));
-  if (k > DEVICE_K) return hostSelect(engine, blocks, queries, k);
+  if (k > DEVICE_K) return hostSelect(engine, blocks, queries, k, filter);
   const { qc, nc } = plan(engine, Q, d, k, maxBlock);
   const bindFloats = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
-  const segPipe = engine.pipeline('select:segment', segmentSelectShader);
+  const segPipe = filter
+    ? engine.pipeline('select:segment:mask', () => segmentSelectShader(true))
+    : engine.pipeline('select:segment', () => segmentSelectShader());
   const mergePipe = engine.pipeline('select:merge', mergeSelectShader);
   const clearPipe = engine.pipeline('select:clear', clearSelectShader);
   for (let q0 = 0; q0 < Q; q0 += qc) {
@@ -459,12 +517,16 @@ async function select(engine: Engine, blocks: Block[], queries: Matrix, k: numbe
       for (const b of blocks) {
         for (let n0 = 0; n0 < b.rows; n0 += width) {
           const cols = Math.min(width, b.rows - n0);
-          encodeScores(engine, enc, qn, b, tile, rows, cols, d, n0, keep);
+          if (!anyAllowed(filter, b.row0 + n0, b.row0 + n0 + cols)) continue;
+          const mask = filter ? { lease: filter.mask, row0: b.row0 } : undefined;
+          encodeScores(engine, enc, qn, b, tile, rows, cols, d, n0, keep, mask);
           const tileSegs = Math.ceil(cols / segLen);
           const [sx, sy] = engine.grid(Math.ceil((rows * tileSegs) / 64));
           const sp = engine.params([rows, cols, k, tileSegs, segLen, b.row0 + n0, sx, 0]);
           keep.push(sp);
-          engine.dispatch(enc, segPipe, [tile, cs, ci, sp], sx, sy);
+          const bound = [tile, cs, ci, sp];
+          if (filter) bound.push(filter.mask);
+          engine.dispatch(enc, segPipe, bound, sx, sy);
           const [mx, my] = engine.grid(Math.ceil(rows / 64));
           const mp = engine.params([rows, k, tileSegs, mx]);
           keep.push(mp);
@@ -537,13 +599,15 @@ async function rescore(
  * Walks the score tiles of `queries` against every stored row: per chunk of queries, one tile of
  * corpus columns at a time is scored on the device and read back into `each(q0, rows, col0, cols,
  * tile)` (row-major `rows x cols`, query q0 + r against corpus row col0 + c). Serves the host-side
- * selection and the full score matrix.
+ * selection and the full score matrix. With a filter, tiles without an allowed row are skipped and
+ * refused rows' scores may be left unwritten.
  */
 async function forEachScoreTile(
   engine: Engine,
   blocks: Block[],
   queries: Matrix,
   each: (q0: number, rows: number, col0: number, cols: number, tile: Float32Array) => void,
+  filter: Filter | null = null,
 ): Promise<void> {
   const Q = queries.rows;
   const d = queries.cols;
@@ -560,10 +624,12 @@ async function forEachScoreTile(
       for (const b of blocks) {
         for (let n0 = 0; n0 < b.rows; n0 += nc) {
           const cols = Math.min(nc, b.rows - n0);
+          if (!anyAllowed(filter, b.row0 + n0, b.row0 + n0 + cols)) continue;
           const enc = engine.device.createCommandEncoder();
           const pk: Lease[] = [];
           try {
-            encodeScores(engine, enc, qn, b, tile, rows, cols, d, n0, pk);
+            const mask = filter ? { lease: filter.mask, row0: b.row0 } : undefined;
+            encodeScores(engine, enc, qn, b, tile, rows, cols, d, n0, pk, mask);
             const [buf] = await engine.submitAndRead(enc, [{ buffer: tile.buffer, bytes: rows * cols * 4 }]);
             each(q0, rows, b.row0 + n0, cols, new Float32Array(buf));
           } finally {
@@ -578,11 +644,29 @@ async function forEachScoreTile(
 }
 
 /** Top-k for k above {@link DEVICE_K}: score tiles on the device, selection on the host. */
-async function hostSelect(engine: Engine, blocks: Block[], queries: Matrix, k: number): Promise<TopKResult> {
+async function hostSelect(
+  engine: Engine,
+  blocks: Block[],
+  queries: Matrix,
+  k: number,
+  filter: Filter | null,
+): Promise<TopKResult> {
   const selector = new TopKSelector(queries.rows, k);
-  await forEachScoreTile(engine, blocks, queries, (q0, rows, col0, cols, t) => {
-    for (let q = 0; q < rows; q++) selector.pushRow(q0 + q, t, q * cols, col0, cols);
-  });
+  const allow = filter?.allow;
+  await forEachScoreTile(
+    engine,
+    blocks,
+    queries,
+    (q0, rows, col0, cols, t) => {
+      for (let q = 0; q < rows; q++) {
+        if (!allow) selector.pushRow(q0 + q, t, q * cols, col0, cols);
+        else
+          for (let j = 0; j < cols; j++)
+            if (allow[col0 + j] === 1) selector.push(q0 + q, t[q * cols + j], col0 + j);
+      }
+    },
+    filter,
+  );
   return selector.result();
 }
 

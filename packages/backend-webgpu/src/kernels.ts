@@ -274,7 +274,9 @@ export interface StoredRows {
 /**
  * Records cosine scores `C[rows x cols]` of normalised queries (`qn`, rows x d) against `cols`
  * stored corpus rows starting at row `n0` of `src`: the skinny kernel for a few queries, the
- * tiled product otherwise.
+ * tiled product otherwise. With `mask` (one allow bit per corpus row; `row0`: the corpus row of
+ * `src`'s first row) the skinny kernel skips refused rows and leaves their scores unwritten: only a
+ * masked selection may read the tile then.
  */
 export function encodeScores(
   engine: Engine,
@@ -287,6 +289,7 @@ export function encodeScores(
   d: number,
   n0: number,
   keep: Lease[],
+  mask?: { lease: Lease; row0: number },
 ): void {
   const { fmt, ld } = src;
   if (rows > SKINNY_MAX_ROWS) {
@@ -317,14 +320,19 @@ export function encodeScores(
   }
   const vec = d % 4 === 0;
   const w = vec ? 4 : 1;
-  const pipe = engine.pipeline(`skinny:${vec ? 'vec4' : 'f32'}:${fmt}`, () => skinnyShader(vec, fmt));
+  const masked = mask !== undefined;
+  const pipe = engine.pipeline(`skinny:${vec ? 'vec4' : 'f32'}:${fmt}${masked ? ':mask' : ''}`, () =>
+    skinnyShader(vec, fmt, masked),
+  );
   const [nx, ny] = engine.grid(Math.ceil(cols / 64));
   for (let q0 = 0; q0 < rows; q0 += SKINNY_QUERIES) {
     const m = Math.min(SKINNY_QUERIES, rows - q0);
-    const p = engine.params([m, cols, d / w, cols, (q0 * d) / w, n0 * ld, nx, q0 * cols, ld, n0]);
+    const mOff = (mask?.row0 ?? 0) + n0;
+    const p = engine.params([m, cols, d / w, cols, (q0 * d) / w, n0 * ld, nx, q0 * cols, ld, n0, mOff]);
     keep.push(p);
     const bound = [qn, src.lease, tile, p];
     if (fmt === 'i8') bound.push(src.scales!);
+    if (mask) bound.push(mask.lease);
     engine.dispatch(enc, pipe, bound, nx, ny);
   }
 }

@@ -344,17 +344,25 @@ const INSERT = `fn insert_(base: u32, cnt: ptr<function, u32>, v: f32, idx: i32)
   if (*cnt < p.k) { *cnt = *cnt + 1u; }
 }`;
 
+/** The allow mask of a filtered search: one bit per corpus row, at binding `b`. */
+function maskDecl(b: number): string {
+  return `@group(0) @binding(${b}) var<storage, read> MASK: array<u32>;
+fn allowed(row: u32) -> bool { return ((MASK[row / 32u] >> (row & 31u)) & 1u) == 1u; }`;
+}
+
 /**
  * Pass 1 of the fused top-k: invocation (q, s) selects the best k of segment s of query q's score
  * tile into its own sorted slot list. Params: queries, tileCols (ld of the tile), k, segments,
- * segLen, colOffset (corpus index of the tile's first column), nx.
+ * segLen, colOffset (corpus index of the tile's first column), nx. With `masked`, rows whose allow
+ * bit is 0 never become candidates (their scores are not read).
  */
-export function segmentSelectShader(): string {
+export function segmentSelectShader(masked = false): string {
   return `struct P { queries: u32, cols: u32, k: u32, segs: u32, segLen: u32, colOff: u32, nx: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read> S: array<f32>;
 @group(0) @binding(1) var<storage, read_write> RS: array<f32>;
 @group(0) @binding(2) var<storage, read_write> RI: array<i32>;
 @group(0) @binding(3) var<uniform> p: P;
+${masked ? maskDecl(4) : ''}
 ${INSERT}
 @compute @workgroup_size(${ELEM_WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -365,7 +373,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   var cnt = 0u;
   let start = s * p.segLen;
   let end = min(p.cols, start + p.segLen);
-  for (var j = start; j < end; j = j + 1u) { insert_(base, &cnt, S[q * p.cols + j], i32(p.colOff + j)); }
+  for (var j = start; j < end; j = j + 1u) {
+    ${masked ? 'if (!allowed(p.colOff + j)) { continue; }' : ''}
+    insert_(base, &cnt, S[q * p.cols + j], i32(p.colOff + j));
+  }
   for (var j = cnt; j < p.k; j = j + 1u) { RS[base + j] = ${EMPTY_SCORE}.0; RI[base + j] = -1; }
 }`;
 }
@@ -425,21 +436,24 @@ export const SKINNY_QUERIES = 4;
  * accumulator per query. The product kernel's 64-row tiles would waste all but one row on a single
  * query; this one is bound by reading the corpus, which is what a one-query search should cost.
  * Params: M (queries, <= 4), N, K (query vectors per row), ldc, aOff (vectors), bOff and ldb
- * (stored elements), nx, cOff, sOff.
+ * (stored elements), nx, cOff, sOff, mOff (corpus row of the first row, for the allow mask).
  */
-export function skinnyShader(vec: boolean, fmt: RowFormat = 'f32'): string {
+export function skinnyShader(vec: boolean, fmt: RowFormat = 'f32', masked = false): string {
   const T = vec ? 'vec4<f32>' : 'f32';
   const load = vec ? 'ldB4(row + c * 4u)' : 'ldB(row + c)';
   const dot = vec ? 'dot(A[p.aOff + q * p.K + c], v)' : 'A[p.aOff + q * p.K + c] * v';
-  return `struct P { M: u32, N: u32, K: u32, ldc: u32, aOff: u32, bOff: u32, nx: u32, cOff: u32, ldb: u32, sOff: u32 }
+  return `struct P { M: u32, N: u32, K: u32, ldc: u32, aOff: u32, bOff: u32, nx: u32, cOff: u32, ldb: u32, sOff: u32, mOff: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${T}>;
 ${corpusOperand(fmt, vec)}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-${scalesDecl(fmt)}@compute @workgroup_size(${ELEM_WG})
+${scalesDecl(fmt)}${masked ? maskDecl(fmt === 'i8' ? 5 : 4) : ''}
+@compute @workgroup_size(${ELEM_WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
   if (n >= p.N) { return; }
+  // A row the filter refuses is never read: its score is never selected either.
+  ${masked ? 'if (!allowed(p.mOff + n)) { return; }' : ''}
   var acc: array<f32, ${SKINNY_QUERIES}>;
   let row = p.bOff + n * p.ldb;
   for (var c = 0u; c < p.K; c = c + 1u) {
