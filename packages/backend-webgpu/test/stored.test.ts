@@ -63,8 +63,9 @@ function checkStoredTopK(what: string, got: TopKResult, all: Float64Array, n: nu
   }
 }
 
+/** The bytes of an array, to compare bit for bit (in Node and in a browser). */
 function bits(a: ArrayBufferView | null): string {
-  return a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex') : 'none';
+  return a ? new Uint8Array(a.buffer, a.byteOffset, a.byteLength).join(',') : 'none';
 }
 
 function sameStored(got: StoredCorpus, want: StoredCorpus): void {
