@@ -19,6 +19,7 @@ import {
   TopKSelector,
 } from '@cosinekit/core/backend';
 import type { Engine, Lease } from './engine.js';
+import { halfRows } from './half.js';
 import { encodeScores, rowsPerBinding, type StoredRows, tileOf } from './kernels.js';
 import {
   clearSelectShader,
@@ -168,9 +169,18 @@ export async function createCorpus(
   options?: CorpusOptions,
 ): Promise<WebGpuCorpus> {
   const storage = checkStorage(options?.storage ?? 'float32', 'createCorpus', 'options.storage');
-  if (storage !== 'float32') {
+  if (storage === 'float16') {
+    // Encoded on the host as the reference encodes (float64 normalisation, nearest binary16), a
+    // slice of rows at a time.
+    const rerank = options?.rerank ?? 0;
+    return fromStored(engine, x.rows, x.cols, storage, rerank, (r0, rows) => {
+      const { half, exact } = halfRows(x.data, r0, rows, x.cols, rerank > 0);
+      return { rows, cols: x.cols, storage, rerank, exact, half, codes: null, scales: null };
+    });
+  }
+  if (storage === 'int8') {
     // Quantised on the host by the reference's own encoder, a slice of rows at a time, so that the
-    // stored bits are the reference's (and the wasm backend's) exactly.
+    // codes and scales are the reference's (and the wasm backend's) exactly.
     const rerank = options?.rerank ?? 0;
     return fromStored(engine, x.rows, x.cols, storage, rerank, async (r0, rows) => {
       const part = { data: x.data.subarray(r0 * x.cols, (r0 + rows) * x.cols), rows, cols: x.cols };
