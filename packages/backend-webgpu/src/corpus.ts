@@ -14,6 +14,7 @@ import {
   type Matrix,
   type ResidentCorpus,
   referenceKernels,
+  resolveCorpusOptions,
   type StoredCorpus,
   type TopKResult,
   TopKSelector,
@@ -168,11 +169,12 @@ export async function createCorpus(
   x: Matrix,
   options?: CorpusOptions,
 ): Promise<WebGpuCorpus> {
-  const storage = checkStorage(options?.storage ?? 'float32', 'createCorpus', 'options.storage');
+  checkStorage(options?.storage ?? 'float32', 'createCorpus', 'options.storage');
+  // Unset options mean what they mean everywhere (int8 re-ranks by default).
+  const { storage, rerank } = resolveCorpusOptions(options);
   if (storage === 'float16') {
     // Encoded on the host as the reference encodes (float64 normalisation, nearest binary16), a
     // slice of rows at a time.
-    const rerank = options?.rerank ?? 0;
     return fromStored(engine, x.rows, x.cols, storage, rerank, (r0, rows) => {
       const { half, exact } = halfRows(x.data, r0, rows, x.cols, rerank > 0);
       return { rows, cols: x.cols, storage, rerank, exact, half, codes: null, scales: null };
@@ -181,7 +183,6 @@ export async function createCorpus(
   if (storage === 'int8') {
     // Quantised on the host by the reference's own encoder, a slice of rows at a time, so that the
     // codes and scales are the reference's (and the wasm backend's) exactly.
-    const rerank = options?.rerank ?? 0;
     return fromStored(engine, x.rows, x.cols, storage, rerank, async (r0, rows) => {
       const part = { data: x.data.subarray(r0 * x.cols, (r0 + rows) * x.cols), rows, cols: x.cols };
       const ref = await referenceKernels.createCorpus(part, { storage, rerank });

@@ -3,6 +3,7 @@ import {
   type CorpusStorage,
   type Matrix,
   referenceKernels as ref,
+  resolveCorpusOptions,
   type StoredCorpus,
   type TopKResult,
 } from '@cosinekit/core/backend';
@@ -106,10 +107,11 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
         const label = `${storage} ${s.q}x${s.n}x${s.d} k=${s.k}`;
         const c = randomTensor(s.n, s.d, 10 + i);
         const q = randomTensor(s.q, s.d, 50 + i);
-        const h = await b.kernels.createCorpus!(c, { storage });
+        // rerank 0: the stored rows' own scores (int8 re-ranks by default).
+        const h = await b.kernels.createCorpus!(c, { storage, rerank: 0 });
         try {
           expect(h.storage).toBe(storage);
-          const r = await ref.createCorpus(c, { storage });
+          const r = await ref.createCorpus(c, { storage, rerank: 0 });
           const want = await ref.exportCorpus!(r);
           r.dispose();
           const got = await b.kernels.exportCorpus!(h);
@@ -163,6 +165,7 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
     for (const opts of [
       { storage: 'float32' as const },
       { storage: 'float16' as const },
+      { storage: 'int8' as const, rerank: 0 },
       { storage: 'int8' as const },
       { storage: 'int8' as const, rerank: 2 },
       { storage: 'float16' as const, rerank: 2 },
@@ -188,7 +191,7 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
     const c = randomTensor(90, 20, 3);
     const q = randomTensor(3, 20, 4);
     for (const storage of ['float32', 'float16', 'int8'] as CorpusStorage[]) {
-      const r = await ref.createCorpus(c, { storage });
+      const r = await ref.createCorpus(c, { storage, rerank: 0 });
       const stored = await ref.exportCorpus!(r);
       const h = await b.kernels.importCorpus!(stored);
       try {
@@ -201,6 +204,20 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
       }
     }
   }, 120_000);
+
+  it("unset options mean core's defaults: int8 re-ranks, float16 does not", async () => {
+    const c = randomTensor(40, 9, 5);
+    for (const storage of ['int8', 'float16'] as CorpusStorage[]) {
+      const h = await b.kernels.createCorpus!(c, { storage });
+      try {
+        const st = await b.kernels.exportCorpus!(h);
+        expect(st.rerank, storage).toBe(resolveCorpusOptions({ storage }).rerank);
+        expect(st.exact !== null, storage).toBe(st.rerank > 0);
+      } finally {
+        h.dispose();
+      }
+    }
+  });
 
   it('quantised corpora and their exports leave no buffers behind', async () => {
     // A backend of its own: the pool's idle buffers then depend on these cycles alone.
