@@ -690,7 +690,12 @@ export async function corpusMatrix(
   const c = own(engine, corpus, 'corpusMatrix');
   const N = c.rows;
   const res = out ?? new Float32Array(queries.rows * N);
-  await forEachScoreTile(engine, c.blocks, queries, (q0, rows, col0, cols, t) => {
+  // A re-ranking corpus keeps float32 rows: its full scores come from them, exact like a search's.
+  const blocks: Block[] =
+    c.rerank > 0
+      ? c.blocks.map((b) => ({ ...b, lease: b.exact!, scales: null, fmt: 'f32', ld: c.cols }))
+      : c.blocks;
+  await forEachScoreTile(engine, blocks, queries, (q0, rows, col0, cols, t) => {
     for (let r = 0; r < rows; r++) res.set(t.subarray(r * cols, (r + 1) * cols), (q0 + r) * N + col0);
   });
   return res;
