@@ -3,6 +3,7 @@ import { firstLine } from './backends.js';
 import { measure } from './measure.js';
 import type { Contender } from './method.js';
 import { MILLION_NOT_RUN } from './million.js';
+import { markEmulated } from './report/format.js';
 import { hangMs, now, withTimeout } from './timing.js';
 import type {
   BenchReport,
@@ -131,7 +132,7 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
     }
   }
   o.onProgress?.(total, total, 'done');
-  const withRatios = applySpeedups(results, o.settings.baseline);
+  const withRatios = markEmulated(applySpeedups(results, o.settings.baseline), infos, o.environment);
   return {
     schema: 'cosinekit-bench/1',
     startedAt: started.toISOString(),

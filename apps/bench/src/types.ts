@@ -93,6 +93,11 @@ export interface BenchResult {
   readonly memory?: MillionMemory;
   /** Share of the machine's limit that binds this figure (runs with `-w roofline`). */
   readonly limit?: LimitShare;
+  /**
+   * Set when the contender ran on a software GPU (SwiftShader, llvmpipe): what emulated it. Such a
+   * figure times the CPU standing in for a GPU and says nothing about GPU speed.
+   */
+  readonly emulated?: string;
 }
 
 /** What the `million` preset measures about memory, in bytes (RSS only where there is a process). */

@@ -66,8 +66,16 @@ describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
       // Both WebGPU paths run, on SwiftShader here, and webgpu says its figures are emulated.
       expect(details('tfjs-webgpu')).toMatch(/webgpu/i);
       expect(details('webgpu')).toMatch(/WebGPU/);
-      if (/swiftshader/i.test(details('webgpu')))
+      if (/swiftshader/i.test(details('webgpu'))) {
         expect(details('webgpu')).toMatch(/CPU emulation, correctness only/);
+        // And each of its figures carries the mark, in the report and in the page's table.
+        const figures = report.results.filter((r) => r.contender === 'webgpu' && r.timing);
+        expect(figures.map((r) => r.emulated)).toEqual(
+          figures.map(() => expect.stringMatching(/swiftshader/i)),
+        );
+        const rows = page.locator('tr[data-contender="webgpu"]');
+        expect(await rows.filter({ hasText: '(emulated)' }).count()).toBe(figures.length);
+      }
       // The page is cross-origin isolated, so the wasm backend gets its helper threads.
       expect(report.environment.crossOriginIsolated).toBe(true);
       expect(await page.locator('#chart svg').count()).toBe(1);

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { answers, level } from '../src/report/answer.js';
 import { compareReports } from '../src/report/compare.js';
+import { emulationOf, markEmulated } from '../src/report/format.js';
+import { toJson } from '../src/report/json.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { CHART, renderSvg } from '../src/report/svg.js';
 import { renderTable } from '../src/report/table.js';
 import { checkTargets } from '../src/report/targets.js';
 import { applySpeedups } from '../src/run.js';
-import type { BenchReport, BenchResult } from '../src/types.js';
+import type { BenchReport, BenchResult, ContenderInfo } from '../src/types.js';
 
 const size = { q: 2, n: 100, d: 8 };
 const result = (contender: string, nsPerPair: number, extra: Partial<BenchResult> = {}): BenchResult => ({
@@ -150,6 +152,73 @@ describe('reports', () => {
     );
     expect(renderTable(r)).toContain('use wasm m (2.50x faster than tfjs m');
     expect(renderMarkdown(r)).toContain('use wasm m (2.50x faster than tfjs m');
+  });
+
+  it('marks each figure measured on a software GPU as emulated, in every format, and no other', () => {
+    const info = (id: string, details: Record<string, string>): ContenderInfo => ({
+      id,
+      role: 'backend',
+      available: true,
+      details,
+    });
+    const contenders = [
+      // webgpu's own word, with the renderer Dawn names on OpenGL ES.
+      info('webgpu', {
+        emulated: 'CPU emulation, correctness only',
+        device: 'llvmpipe-llvm-15-0-6-256-bits-',
+      }),
+      info('tfjs-webgpu', { engine: 'webgpu', vendor: 'google', architecture: 'swiftshader' }),
+      info('gpujs-webgl2', {
+        device: 'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)',
+      }),
+      // tfjs's WebGL engine names no renderer: the page's WebGL renderer decides.
+      info('tfjs-webgl', { engine: 'webgl', webglVersion: '2' }),
+      info('wasm', { engine: 'wasm', threads: '1' }),
+      info('gpujs-hw', { device: 'NVIDIA GeForce RTX 4090/PCIe/SSE2' }),
+    ];
+    const base = report([
+      result('naive', 100),
+      ...contenders.map((c) => result(c.id, 10)),
+      result('webgpu', 10, { status: 'unavailable', timing: undefined }),
+    ]);
+    const env = { ...base.environment, webgl: 'ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)))' };
+    expect(emulationOf(contenders[0], env)).toBe('llvmpipe');
+    expect(emulationOf(contenders[3], { ...env, webgl: 'ANGLE (NVIDIA, GeForce RTX 4090)' })).toBeUndefined();
+    const r: BenchReport = {
+      ...base,
+      environment: env,
+      contenders,
+      results: markEmulated(base.results, contenders, env),
+    };
+    expect(r.results.map((x) => x.emulated)).toEqual([
+      undefined,
+      'llvmpipe',
+      'swiftshader',
+      'SwiftShader',
+      'SwiftShader',
+      undefined,
+      undefined,
+      undefined, // no figure, nothing to mark
+    ]);
+    const marked = (text: string) => text.split('\n').filter((l) => l.includes('(emulated)'));
+    // Markdown: one row per emulated figure, plus the footnote that explains the mark.
+    const md = marked(renderMarkdown(r));
+    expect(md.filter((l) => l.startsWith('| '))).toHaveLength(4);
+    expect(md.some((l) => l.startsWith('> (emulated)'))).toBe(true);
+    for (const id of ['webgpu', 'tfjs-webgpu', 'gpujs-webgl2', 'tfjs-webgl'])
+      expect(md.some((l) => l.includes(`| ${id} |`))).toBe(true);
+    expect(md.some((l) => l.includes('| wasm |') || l.includes('| gpujs-hw |'))).toBe(false);
+    const table = renderTable(r);
+    expect(table).toContain('emulated on llvmpipe');
+    expect(marked(table).length).toBeGreaterThanOrEqual(4);
+    const json = JSON.parse(toJson(r)) as BenchReport;
+    expect(json.results.filter((x) => x.emulated).map((x) => x.contender)).toEqual([
+      'webgpu',
+      'tfjs-webgpu',
+      'gpujs-webgl2',
+      'tfjs-webgl',
+    ]);
+    expect(renderSvg(r).match(/\(emulated\)/g)?.length).toBeGreaterThanOrEqual(4);
   });
 
   it('fits the terminal table to a narrow terminal and says which columns it left out', () => {

@@ -2,8 +2,11 @@ import { argError, type Backend, type BackendMemory, type Kernels } from '@cosin
 import {
   corpusMatrix,
   corpusSearch,
+  corpusSearchAllowed,
   cosineMatrix,
   createCorpus,
+  exportCorpus,
+  importCorpus,
   readCorpus,
   topK,
   WEBGPU_BACKEND_NAME,
@@ -67,7 +70,8 @@ const LIMIT_NAMES = [
 
 /**
  * A CosineKit backend on WebGPU compute shaders: every kernel of the contract in WGSL, float32,
- * with corpora resident in GPU buffers and top-k selected on the device. Nothing runs until
+ * with corpora resident in GPU buffers (float32, float16 or int8 storage, exported and imported
+ * bit for bit) and top-k selected on the device. Nothing runs until
  * `init()` (or the first kernel call) opens a device; `init()` rejects with the reason when no
  * WebGPU device can be had, so the registry passes over this backend.
  */
@@ -136,6 +140,10 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     activationGrad: async (kind, x, dy, out) =>
       activationGrad(await ready('activationGrad'), kind, x, dy, out),
     readCorpus: async (c) => readCorpus(await ready('readCorpus'), c),
+    exportCorpus: async (c) => exportCorpus(await ready('exportCorpus'), c),
+    importCorpus: async (s) => importCorpus(await ready('importCorpus'), s),
+    corpusSearchAllowed: async (c, q, k, allow) =>
+      corpusSearchAllowed(await ready('corpusSearchAllowed'), c, q, k, allow),
   };
   return {
     name: WEBGPU_BACKEND_NAME,
@@ -179,12 +187,19 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         vendor: e.adapterInfo.vendor || 'unknown',
         architecture: e.adapterInfo.architecture || 'unknown',
         description: e.adapterInfo.description || e.adapterInfo.device || 'unknown',
+        // Dawn on OpenGL ES names the renderer (e.g. llvmpipe) here only.
+        ...(e.adapterInfo.device && e.adapterInfo.device !== e.adapterInfo.description
+          ? { device: e.adapterInfo.device }
+          : {}),
         featureLevel: e.compatibility ? 'compatibility' : 'core',
         features: e.features.join(', ') || 'none',
         precision: 'float32 (f32 accumulation; row sums reduced in a tree)',
-        resident: 'GPU storage buffers (float32)',
+        resident:
+          'GPU storage buffers: float32; float16 as two halves per 32-bit word (unpack2x16float, no shader-f16 needed); int8 as four codes per word with a float32 scale per row, scored against float32 queries',
         tile: `${t.wg * t.block}x${t.wg * t.block} outputs per workgroup, ${t.block}x${t.block} per invocation, depth ${t.depth}`,
-        packedInt8Dot: e.packedDot,
+        // Not used: dot4I8Packed would need the queries quantised too, a wider error than the
+        // float queries int8 corpora are scored with here.
+        packedInt8Dot: e.packedDot ? 'available, not used' : 'not available',
       };
       for (const name of USED_LIMITS) {
         const v =

@@ -1,30 +1,50 @@
 /**
  * Resident corpora and the fused search: normalised rows live in GPU buffers (split into blocks that
- * each fit one binding); a search scores tiles of the corpus and keeps a running top-k per query on
- * the device, so only Q x k indices and scores come back (for k up to DEVICE_K; larger k selects on
- * the host from score tiles).
+ * each fit one binding), as float32, as binary16 pairs or as int8 codes with per-row scales; a
+ * search scores tiles of the corpus and keeps a running top-k per query on the device, so only Q x k
+ * indices and scores come back (for k up to DEVICE_K; larger k selects on the host from score
+ * tiles). Quantised corpora with re-ranking keep float32 rows beside the codes and rescore the
+ * candidates on the device.
  */
 import {
   argError,
   type CorpusOptions,
+  type CorpusStorage,
   foreignCorpus,
   type Matrix,
   type ResidentCorpus,
+  referenceKernels,
+  resolveCorpusOptions,
+  type StoredCorpus,
   type TopKResult,
   TopKSelector,
 } from '@cosinekit/core/backend';
 import type { Engine, Lease } from './engine.js';
-import { encodeScores, rowsPerBinding, tileOf } from './kernels.js';
-import { clearSelectShader, mergeSelectShader, rowShader, segmentSelectShader } from './wgsl.js';
+import { halfRows } from './half.js';
+import { encodeScores, rowsPerBinding, type StoredRows, tileOf } from './kernels.js';
+import {
+  clearSelectShader,
+  mergeSelectShader,
+  type RowFormat,
+  rerankShader,
+  rowShader,
+  rowStride,
+  segmentSelectShader,
+  storedBytes,
+} from './wgsl.js';
 
 /** The backend's name, on its corpora. */
 export const WEBGPU_BACKEND_NAME = 'webgpu';
 
-interface Block {
-  lease: Lease;
-  row0: number;
-  rows: number;
+/** One binding's worth of rows: the stored rows, and the float32 rows a re-ranking corpus keeps. */
+interface Block extends StoredRows {
+  /** float32 rows kept for re-ranking (quantised storage with rerank > 0); else null. */
+  readonly exact: Lease | null;
+  readonly row0: number;
+  readonly rows: number;
 }
+
+const FORMAT: Record<CorpusStorage, RowFormat> = { float32: 'f32', float16: 'f16', int8: 'i8' };
 
 /** Score tiles hold at most this many cosines (64 MiB), whatever the binding limit. */
 const TILE_FLOATS = 16 * 1024 * 1024;
@@ -36,6 +56,11 @@ const SELECT_PARALLELISM = 16384;
  * host with core's TopKSelector (memory O(Q x k) plus one tile).
  */
 export const DEVICE_K = 64;
+/**
+ * Stored components quantised on the host at a time: the reference's encoder works in float64,
+ * so this bounds the host memory a quantised corpus costs while it is built (8 MiB).
+ */
+const ENCODE_COMPONENTS = 1 << 20;
 /**
  * Loop iterations one selection invocation may spend, all loops together: llvmpipe counts every loop
  * iteration of an invocation against one limit (65,535) and silently leaves loops once it is spent,
@@ -49,17 +74,28 @@ function loopBudget(engine: Engine): number {
 
 export class WebGpuCorpus implements ResidentCorpus {
   readonly backend = WEBGPU_BACKEND_NAME;
-  readonly storage = 'float32' as const;
+  readonly storage: CorpusStorage;
+  /** Candidates per hit re-ranked with the float32 rows (quantised storage); 0 for none. */
+  readonly rerank: number;
   readonly rows: number;
   readonly cols: number;
   readonly engine: Engine;
   #blocks: Block[] | null;
 
-  constructor(engine: Engine, blocks: Block[], rows: number, cols: number) {
+  constructor(
+    engine: Engine,
+    blocks: Block[],
+    rows: number,
+    cols: number,
+    storage: CorpusStorage,
+    rerank: number,
+  ) {
     this.engine = engine;
     this.#blocks = blocks;
     this.rows = rows;
     this.cols = cols;
+    this.storage = storage;
+    this.rerank = rerank;
     engine.resident.add(this);
   }
 
@@ -77,13 +113,21 @@ export class WebGpuCorpus implements ResidentCorpus {
   /** Destroys its buffers (called by dispose() and by the engine's destruction). */
   release(): void {
     if (!this.#blocks) return;
-    for (const b of this.#blocks) this.engine.discard(b.lease);
+    discardBlocks(this.engine, this.#blocks);
     this.#blocks = null;
     this.engine.resident.delete(this);
   }
 
   dispose(): void {
     this.release();
+  }
+}
+
+function discardBlocks(engine: Engine, blocks: Block[]): void {
+  for (const b of blocks) {
+    engine.discard(b.lease);
+    engine.discard(b.scales);
+    engine.discard(b.exact);
   }
 }
 
@@ -101,16 +145,23 @@ function own(engine: Engine, corpus: ResidentCorpus, op: string): WebGpuCorpus {
   return corpus;
 }
 
-/** Rows per resident block: one binding, one buffer. */
-function blockRows(engine: Engine, cols: number): number {
-  return Math.max(
-    1,
-    Math.min(
-      rowsPerBinding(engine, cols),
-      Math.floor(engine.limits.maxBufferSize / (4 * cols)),
-      engine.maxGroups,
-    ),
-  );
+/** Rows per resident block: one binding, one buffer, for the stored rows and any float32 rows. */
+function blockRows(engine: Engine, fmt: RowFormat, cols: number, exact: boolean): number {
+  const bytes = Math.max(storedBytes(fmt, rowStride(fmt, cols)), exact ? 4 * cols : 0);
+  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  if (bytes > limit) {
+    throw new RangeError(
+      `a row of ${cols} values does not fit the storage binding limit (${engine.limits.maxStorageBufferBindingSize} bytes)`,
+    );
+  }
+  return Math.max(1, Math.min(Math.floor(limit / bytes), engine.maxGroups));
+}
+
+function checkStorage(storage: string, op: string, arg: string): CorpusStorage {
+  if (storage !== 'float32' && storage !== 'float16' && storage !== 'int8') {
+    argError('INVALID_ARGUMENT', op, arg, `must be 'float32', 'float16' or 'int8', got '${storage}'.`);
+  }
+  return storage;
 }
 
 export async function createCorpus(
@@ -118,16 +169,31 @@ export async function createCorpus(
   x: Matrix,
   options?: CorpusOptions,
 ): Promise<WebGpuCorpus> {
-  const storage = options?.storage ?? 'float32';
-  if (storage !== 'float32') {
-    argError(
-      'UNSUPPORTED',
-      'createCorpus',
-      'options.storage',
-      `is '${storage}', but the webgpu backend stores corpora as float32 only (the kit keeps quantised corpora on the reference).`,
-    );
+  checkStorage(options?.storage ?? 'float32', 'createCorpus', 'options.storage');
+  // Unset options mean what they mean everywhere (int8 re-ranks by default).
+  const { storage, rerank } = resolveCorpusOptions(options);
+  if (storage === 'float16') {
+    // Encoded on the host as the reference encodes (float64 normalisation, nearest binary16), a
+    // slice of rows at a time.
+    return fromStored(engine, x.rows, x.cols, storage, rerank, (r0, rows) => {
+      const { half, exact } = halfRows(x.data, r0, rows, x.cols, rerank > 0);
+      return { rows, cols: x.cols, storage, rerank, exact, half, codes: null, scales: null };
+    });
   }
-  const per = blockRows(engine, x.cols);
+  if (storage === 'int8') {
+    // Quantised on the host by the reference's own encoder, a slice of rows at a time, so that the
+    // codes and scales are the reference's (and the wasm backend's) exactly.
+    return fromStored(engine, x.rows, x.cols, storage, rerank, async (r0, rows) => {
+      const part = { data: x.data.subarray(r0 * x.cols, (r0 + rows) * x.cols), rows, cols: x.cols };
+      const ref = await referenceKernels.createCorpus(part, { storage, rerank });
+      try {
+        return await referenceKernels.exportCorpus!(ref);
+      } finally {
+        ref.dispose();
+      }
+    });
+  }
+  const per = blockRows(engine, 'f32', x.cols, true);
   const blocks: Block[] = [];
   try {
     const pipe = engine.pipeline('row:normalize', () => rowShader('normalize'));
@@ -137,7 +203,7 @@ export async function createCorpus(
       const keep: Lease[] = [raw];
       try {
         const lease = engine.lease(rows * x.cols * 4);
-        blocks.push({ lease, row0: r0, rows });
+        blocks.push({ lease, scales: null, exact: null, fmt: 'f32', ld: x.cols, row0: r0, rows });
         const [nx, ny] = engine.grid(rows);
         const p = engine.params([rows, x.cols, nx, 0]);
         keep.push(p);
@@ -150,10 +216,138 @@ export async function createCorpus(
       }
     }
   } catch (e) {
-    for (const b of blocks) engine.discard(b.lease);
+    discardBlocks(engine, blocks);
     throw e;
   }
-  return new WebGpuCorpus(engine, blocks, x.rows, x.cols);
+  return new WebGpuCorpus(engine, blocks, x.rows, x.cols, 'float32', 0);
+}
+
+/**
+ * A corpus holding a stored representation as it is: `part(r0, rows)` hands the stored form of rows
+ * [r0, r0 + rows), a slice at a time, and each slice is written into its block (rows padded to
+ * whole 32-bit words for binary16 and int8).
+ */
+async function fromStored(
+  engine: Engine,
+  rows: number,
+  cols: number,
+  storage: CorpusStorage,
+  rerankOption: number,
+  part: (r0: number, rows: number) => Promise<StoredCorpus> | StoredCorpus,
+): Promise<WebGpuCorpus> {
+  const fmt = FORMAT[storage];
+  const rerank = fmt === 'f32' ? 0 : rerankOption;
+  const ld = rowStride(fmt, cols);
+  const per = blockRows(engine, fmt, cols, fmt === 'f32' || rerank > 0);
+  const slice = Math.max(1, Math.floor(ENCODE_COMPONENTS / cols));
+  const blocks: Block[] = [];
+  try {
+    for (let b0 = 0; b0 < rows; b0 += per) {
+      const n = Math.min(per, rows - b0);
+      const block: Block = {
+        lease: engine.lease(storedBytes(fmt, n * ld)),
+        scales: fmt === 'i8' ? engine.lease(n * 4) : null,
+        exact: fmt !== 'f32' && rerank > 0 ? engine.lease(n * cols * 4) : null,
+        fmt,
+        ld,
+        row0: b0,
+        rows: n,
+      };
+      blocks.push(block);
+      for (let s0 = 0; s0 < n; s0 += slice) {
+        const m = Math.min(slice, n - s0);
+        const st = await part(b0 + s0, m);
+        if (fmt === 'f32') engine.write(block.lease, s0 * cols * 4, st.exact!);
+        else if (fmt === 'f16') engine.write(block.lease, s0 * ld * 2, padRows(st.half!, m, cols, ld));
+        else {
+          engine.write(block.lease, s0 * ld, padRows(st.codes!, m, cols, ld));
+          engine.write(block.scales!, s0 * 4, st.scales!);
+        }
+        if (block.exact) engine.write(block.exact, s0 * cols * 4, st.exact!);
+      }
+    }
+    // Surfaces any device error from the writes before the corpus is handed out.
+    await engine.submitAndRead(engine.device.createCommandEncoder(), []);
+  } catch (e) {
+    discardBlocks(engine, blocks);
+    throw e;
+  }
+  return new WebGpuCorpus(engine, blocks, rows, cols, storage, rerank);
+}
+
+/** Rows of `cols` values laid out `ld` apart (zero padding), or `a` itself when they already are. */
+function padRows<T extends Uint16Array | Int8Array>(a: T, rows: number, cols: number, ld: number): T {
+  if (ld === cols) return a;
+  const out = new (a.constructor as new (n: number) => T)(rows * ld);
+  for (let r = 0; r < rows; r++) out.set(a.subarray(r * cols, (r + 1) * cols), r * ld);
+  return out;
+}
+
+/** Rows `ld` apart back to rows of `cols`. */
+function unpadRows<T extends Uint16Array | Int8Array>(a: T, rows: number, cols: number, ld: number): T {
+  if (ld === cols) return a;
+  const out = new (a.constructor as new (n: number) => T)(rows * cols);
+  for (let r = 0; r < rows; r++) out.set(a.subarray(r * ld, r * ld + cols), r * cols);
+  return out;
+}
+
+/** The stored representation, read back from the device bit for bit. */
+export async function exportCorpus(engine: Engine, corpus: ResidentCorpus): Promise<StoredCorpus> {
+  const c = own(engine, corpus, 'exportCorpus');
+  const fmt = FORMAT[c.storage];
+  const d = c.cols;
+  const n = c.rows * d;
+  const ld = rowStride(fmt, d);
+  const keepsExact = fmt === 'f32' || c.rerank > 0;
+  const exact = keepsExact ? new Float32Array(n) : null;
+  const half = fmt === 'f16' ? new Uint16Array(n) : null;
+  const codes = fmt === 'i8' ? new Int8Array(n) : null;
+  const scales = fmt === 'i8' ? new Float32Array(c.rows) : null;
+  for (const b of c.blocks) {
+    const reads = [{ buffer: b.lease.buffer, bytes: storedBytes(fmt, b.rows * ld) }];
+    if (b.scales) reads.push({ buffer: b.scales.buffer, bytes: b.rows * 4 });
+    if (b.exact) reads.push({ buffer: b.exact.buffer, bytes: b.rows * d * 4 });
+    const got = await engine.submitAndRead(engine.device.createCommandEncoder(), reads);
+    const at = b.row0 * d;
+    if (fmt === 'f32') exact!.set(new Float32Array(got[0]), at);
+    if (half) half.set(unpadRows(new Uint16Array(got[0]), b.rows, d, ld), at);
+    if (codes) {
+      codes.set(unpadRows(new Int8Array(got[0]), b.rows, d, ld), at);
+      scales!.set(new Float32Array(got[1]), b.row0);
+    }
+    if (b.exact) exact!.set(new Float32Array(got[got.length - 1]), at);
+  }
+  return { rows: c.rows, cols: d, storage: c.storage, rerank: c.rerank, exact, half, codes, scales };
+}
+
+/** A corpus holding `stored` exactly: nothing normalised or quantised again. */
+export function importCorpus(engine: Engine, stored: StoredCorpus): Promise<WebGpuCorpus> {
+  const storage = checkStorage(stored.storage, 'importCorpus', 'stored.storage');
+  const d = stored.cols;
+  const view = <T extends Float32Array | Uint16Array | Int8Array>(
+    a: T | null,
+    r0: number,
+    rows: number,
+    w: number,
+  ) => (a ? (a.subarray(r0 * w, (r0 + rows) * w) as T) : null);
+  return fromStored(engine, stored.rows, d, storage, stored.rerank, (r0, rows) => ({
+    rows,
+    cols: d,
+    storage,
+    rerank: stored.rerank,
+    exact: view(stored.exact, r0, rows, d),
+    half: view(stored.half, r0, rows, d),
+    codes: view(stored.codes, r0, rows, d),
+    scales: view(stored.scales, r0, rows, 1),
+  }));
+}
+
+/** The value of binary16 bits (finite: stored rows are normalised). */
+function halfValue(h: number): number {
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  const v = e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15);
+  return h & 0x8000 ? -v : v;
 }
 
 /** Query rows per chunk and corpus columns per score tile, within every limit. */
@@ -206,17 +400,88 @@ export async function corpusSearch(
   queries: Matrix,
   k: number,
 ): Promise<TopKResult> {
-  const c = own(engine, corpus, 'corpusSearch');
-  const blocks = c.blocks;
+  return search(engine, own(engine, corpus, 'corpusSearch'), queries, k, null);
+}
+
+/**
+ * corpusSearch among the rows whose `allow` byte is 1: the allow bits go to the device, where the
+ * selection never takes a refused row, the one-pass scoring kernel never reads one, and score
+ * tiles without an allowed row are not computed at all.
+ */
+export async function corpusSearchAllowed(
+  engine: Engine,
+  corpus: ResidentCorpus,
+  queries: Matrix,
+  k: number,
+  allow: Uint8Array,
+): Promise<TopKResult> {
+  const c = own(engine, corpus, 'corpusSearchAllowed');
+  const bits = new Uint32Array(Math.max(1, Math.ceil(c.rows / 32)));
+  const prefix = new Int32Array(c.rows + 1);
+  for (let j = 0; j < c.rows; j++) {
+    const yes = allow[j] === 1;
+    if (yes) bits[j >> 5] |= 1 << (j & 31);
+    prefix[j + 1] = prefix[j] + (yes ? 1 : 0);
+  }
+  const mask = engine.upload(bits);
+  try {
+    return await search(engine, c, queries, k, { mask, allow, prefix });
+  } finally {
+    engine.release(mask);
+  }
+}
+
+/** A filtered search's allowed rows: one bit per row on the device, the bytes and their running count on the host. */
+interface Filter {
+  readonly mask: Lease;
+  readonly allow: Uint8Array;
+  /** `prefix[j]`: allowed rows before row j. */
+  readonly prefix: Int32Array;
+}
+
+/** Whether any row of [r0, r1) may be a candidate. */
+function anyAllowed(filter: Filter | null, r0: number, r1: number): boolean {
+  return filter === null || filter.prefix[r1] > filter.prefix[r0];
+}
+
+async function search(
+  engine: Engine,
+  c: WebGpuCorpus,
+  queries: Matrix,
+  k: number,
+  filter: Filter | null,
+): Promise<TopKResult> {
+  if (c.rerank === 0) return select(engine, c.blocks, queries, k, filter);
+  // Quantised scores pick the candidates; their float32 rows decide the order and the scores.
+  const wide = Math.min(filter ? filter.prefix[c.rows] : c.rows, c.rerank * k);
+  const first = await select(engine, c.blocks, queries, wide, filter);
+  const exact = await rescore(engine, c.blocks, queries, first.indices, wide);
+  const sel = new TopKSelector(queries.rows, k);
+  for (let q = 0; q < queries.rows; q++) {
+    for (let t = q * wide; t < (q + 1) * wide; t++) sel.push(q, exact[t], first.indices[t]);
+  }
+  return sel.result();
+}
+
+/** The top k of every query among all stored rows (or the allowed ones), by the stored rows' scores. */
+async function select(
+  engine: Engine,
+  blocks: Block[],
+  queries: Matrix,
+  k: number,
+  filter: Filter | null,
+): Promise<TopKResult> {
   const Q = queries.rows;
   const d = queries.cols;
   const indices = new Int32Array(Q * k);
   const scores = new Float32Array(Q * k);
   const maxBlock = Math.max(...blocks.map((b) => b.rows));
-  if (k > DEVICE_K) return hostSelect(engine, blocks, queries, k, maxBlock);
+  if (k > DEVICE_K) return hostSelect(engine, blocks, queries, k, filter);
   const { qc, nc } = plan(engine, Q, d, k, maxBlock);
   const bindFloats = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
-  const segPipe = engine.pipeline('select:segment', segmentSelectShader);
+  const segPipe = filter
+    ? engine.pipeline('select:segment:mask', () => segmentSelectShader(true))
+    : engine.pipeline('select:segment', () => segmentSelectShader());
   const mergePipe = engine.pipeline('select:merge', mergeSelectShader);
   const clearPipe = engine.pipeline('select:clear', clearSelectShader);
   for (let q0 = 0; q0 < Q; q0 += qc) {
@@ -263,12 +528,16 @@ export async function corpusSearch(
       for (const b of blocks) {
         for (let n0 = 0; n0 < b.rows; n0 += width) {
           const cols = Math.min(width, b.rows - n0);
-          encodeScores(engine, enc, qn, b.lease, tile, rows, cols, d, n0, keep);
+          if (!anyAllowed(filter, b.row0 + n0, b.row0 + n0 + cols)) continue;
+          const mask = filter ? { lease: filter.mask, row0: b.row0 } : undefined;
+          encodeScores(engine, enc, qn, b, tile, rows, cols, d, n0, keep, mask);
           const tileSegs = Math.ceil(cols / segLen);
           const [sx, sy] = engine.grid(Math.ceil((rows * tileSegs) / 64));
           const sp = engine.params([rows, cols, k, tileSegs, segLen, b.row0 + n0, sx, 0]);
           keep.push(sp);
-          engine.dispatch(enc, segPipe, [tile, cs, ci, sp], sx, sy);
+          const bound = [tile, cs, ci, sp];
+          if (filter) bound.push(filter.mask);
+          engine.dispatch(enc, segPipe, bound, sx, sy);
           const [mx, my] = engine.grid(Math.ceil(rows / 64));
           const mp = engine.params([rows, k, tileSegs, mx]);
           keep.push(mp);
@@ -288,66 +557,71 @@ export async function corpusSearch(
   return { queries: Q, k, indices, scores };
 }
 
-/** Top-k for k above {@link DEVICE_K}: score tiles on the device, selection on the host. */
-async function hostSelect(
+/**
+ * Exact scores of the candidates `indices` (`wide` per query) against the float32 rows a
+ * re-ranking corpus keeps, computed on the device: Q x wide scores come back.
+ */
+async function rescore(
   engine: Engine,
   blocks: Block[],
   queries: Matrix,
-  k: number,
-  maxBlock: number,
-): Promise<TopKResult> {
+  indices: Int32Array,
+  wide: number,
+): Promise<Float32Array> {
   const Q = queries.rows;
   const d = queries.cols;
-  const indices = new Int32Array(Q * k);
-  const scores = new Float32Array(Q * k);
-  const { qc, nc } = plan(engine, Q, d, 1, maxBlock);
+  const out = new Float32Array(Q * wide);
+  const bindFloats = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
+  const qc = Math.min(
+    Q,
+    rowsPerBinding(engine, d),
+    engine.maxGroups,
+    Math.floor(bindFloats / wide),
+    Math.floor((engine.maxGroups * 64) / wide),
+  );
+  if (qc < 1) throw new RangeError(`${wide} re-ranking candidates do not fit the storage binding limit`);
+  const pipe = engine.pipeline('rerank', rerankShader);
   for (let q0 = 0; q0 < Q; q0 += qc) {
     const rows = Math.min(qc, Q - q0);
-    const selector = new TopKSelector(rows, k);
     const keep: Lease[] = [];
     try {
-      const enc0 = engine.device.createCommandEncoder();
-      const qn = await normalizedQueries(engine, queries, q0, rows, keep, enc0);
-      engine.device.queue.submit([enc0.finish()]);
-      const tile = engine.lease(rows * nc * 4);
-      keep.push(tile);
+      const enc = engine.device.createCommandEncoder();
+      const qn = await normalizedQueries(engine, queries, q0, rows, keep, enc);
+      const idx = engine.upload(indices.subarray(q0 * wide, (q0 + rows) * wide));
+      keep.push(idx);
+      const res = engine.lease(rows * wide * 4);
+      keep.push(res);
+      const [nx, ny] = engine.grid(Math.ceil((rows * wide) / 64));
       for (const b of blocks) {
-        for (let n0 = 0; n0 < b.rows; n0 += nc) {
-          const cols = Math.min(nc, b.rows - n0);
-          const enc = engine.device.createCommandEncoder();
-          const pk: Lease[] = [];
-          try {
-            encodeScores(engine, enc, qn, b.lease, tile, rows, cols, d, n0, pk);
-            const [buf] = await engine.submitAndRead(enc, [{ buffer: tile.buffer, bytes: rows * cols * 4 }]);
-            const t = new Float32Array(buf);
-            for (let q = 0; q < rows; q++) selector.pushRow(q, t, q * cols, b.row0 + n0, cols);
-          } finally {
-            for (const l of pk) engine.release(l);
-          }
-        }
+        const p = engine.params([rows * wide, wide, d, b.row0, b.rows, nx]);
+        keep.push(p);
+        engine.dispatch(enc, pipe, [qn, b.exact!, idx, res, p], nx, ny);
       }
-      const r = selector.result();
-      scores.set(r.scores, q0 * k);
-      indices.set(r.indices, q0 * k);
+      const [buf] = await engine.submitAndRead(enc, [{ buffer: res.buffer, bytes: rows * wide * 4 }]);
+      out.set(new Float32Array(buf), q0 * wide);
     } finally {
       for (const l of keep) engine.release(l);
     }
   }
-  return { queries: Q, k, indices, scores };
+  return out;
 }
 
-export async function corpusMatrix(
+/**
+ * Walks the score tiles of `queries` against every stored row: per chunk of queries, one tile of
+ * corpus columns at a time is scored on the device and read back into `each(q0, rows, col0, cols,
+ * tile)` (row-major `rows x cols`, query q0 + r against corpus row col0 + c). Serves the host-side
+ * selection and the full score matrix. With a filter, tiles without an allowed row are skipped and
+ * refused rows' scores may be left unwritten.
+ */
+async function forEachScoreTile(
   engine: Engine,
-  corpus: ResidentCorpus,
+  blocks: Block[],
   queries: Matrix,
-  out?: Float32Array,
-): Promise<Float32Array> {
-  const c = own(engine, corpus, 'corpusMatrix');
-  const blocks = c.blocks;
+  each: (q0: number, rows: number, col0: number, cols: number, tile: Float32Array) => void,
+  filter: Filter | null = null,
+): Promise<void> {
   const Q = queries.rows;
   const d = queries.cols;
-  const N = c.rows;
-  const res = out ?? new Float32Array(Q * N);
   const { qc, nc } = plan(engine, Q, d, 1, Math.max(...blocks.map((b) => b.rows)));
   for (let q0 = 0; q0 < Q; q0 += qc) {
     const rows = Math.min(qc, Q - q0);
@@ -361,14 +635,14 @@ export async function corpusMatrix(
       for (const b of blocks) {
         for (let n0 = 0; n0 < b.rows; n0 += nc) {
           const cols = Math.min(nc, b.rows - n0);
+          if (!anyAllowed(filter, b.row0 + n0, b.row0 + n0 + cols)) continue;
           const enc = engine.device.createCommandEncoder();
           const pk: Lease[] = [];
           try {
-            encodeScores(engine, enc, qn, b.lease, tile, rows, cols, d, n0, pk);
+            const mask = filter ? { lease: filter.mask, row0: b.row0 } : undefined;
+            encodeScores(engine, enc, qn, b, tile, rows, cols, d, n0, pk, mask);
             const [buf] = await engine.submitAndRead(enc, [{ buffer: tile.buffer, bytes: rows * cols * 4 }]);
-            const t = new Float32Array(buf);
-            const col0 = b.row0 + n0;
-            for (let r = 0; r < rows; r++) res.set(t.subarray(r * cols, (r + 1) * cols), (q0 + r) * N + col0);
+            each(q0, rows, b.row0 + n0, cols, new Float32Array(buf));
           } finally {
             for (const l of pk) engine.release(l);
           }
@@ -378,16 +652,64 @@ export async function corpusMatrix(
       for (const l of keep) engine.release(l);
     }
   }
+}
+
+/** Top-k for k above {@link DEVICE_K}: score tiles on the device, selection on the host. */
+async function hostSelect(
+  engine: Engine,
+  blocks: Block[],
+  queries: Matrix,
+  k: number,
+  filter: Filter | null,
+): Promise<TopKResult> {
+  const selector = new TopKSelector(queries.rows, k);
+  const allow = filter?.allow;
+  await forEachScoreTile(
+    engine,
+    blocks,
+    queries,
+    (q0, rows, col0, cols, t) => {
+      for (let q = 0; q < rows; q++) {
+        if (!allow) selector.pushRow(q0 + q, t, q * cols, col0, cols);
+        else
+          for (let j = 0; j < cols; j++)
+            if (allow[col0 + j] === 1) selector.push(q0 + q, t[q * cols + j], col0 + j);
+      }
+    },
+    filter,
+  );
+  return selector.result();
+}
+
+export async function corpusMatrix(
+  engine: Engine,
+  corpus: ResidentCorpus,
+  queries: Matrix,
+  out?: Float32Array,
+): Promise<Float32Array> {
+  const c = own(engine, corpus, 'corpusMatrix');
+  const N = c.rows;
+  const res = out ?? new Float32Array(queries.rows * N);
+  // A re-ranking corpus keeps float32 rows: its full scores come from them, exact like a search's.
+  const blocks: Block[] =
+    c.rerank > 0
+      ? c.blocks.map((b) => ({ ...b, lease: b.exact!, scales: null, fmt: 'f32', ld: c.cols }))
+      : c.blocks;
+  await forEachScoreTile(engine, blocks, queries, (q0, rows, col0, cols, t) => {
+    for (let r = 0; r < rows; r++) res.set(t.subarray(r * cols, (r + 1) * cols), (q0 + r) * N + col0);
+  });
   return res;
 }
 
+/** The float32 rows the corpus keeps, else its stored rows decoded (binary16 values, codes x scale). */
 export async function readCorpus(engine: Engine, corpus: ResidentCorpus): Promise<Float32Array> {
-  const c = own(engine, corpus, 'readCorpus');
-  const out = new Float32Array(c.rows * c.cols);
-  for (const b of c.blocks) {
-    const enc = engine.device.createCommandEncoder();
-    const [buf] = await engine.submitAndRead(enc, [{ buffer: b.lease.buffer, bytes: b.rows * c.cols * 4 }]);
-    out.set(new Float32Array(buf), b.row0 * c.cols);
+  const st = await exportCorpus(engine, own(engine, corpus, 'readCorpus'));
+  if (st.exact) return st.exact;
+  const out = new Float32Array(st.rows * st.cols);
+  if (st.half) for (let i = 0; i < out.length; i++) out[i] = halfValue(st.half[i]);
+  if (st.codes) {
+    const d = st.cols;
+    for (let i = 0; i < out.length; i++) out[i] = st.codes[i] * st.scales![Math.floor(i / d)];
   }
   return out;
 }

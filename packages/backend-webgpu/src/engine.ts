@@ -230,6 +230,11 @@ export class Engine {
     return l;
   }
 
+  /** Writes `data` into a leased buffer at `byteOffset` (both multiples of 4 bytes). */
+  write(l: Lease, byteOffset: number, data: ArrayBufferView): void {
+    this.device.queue.writeBuffer(l.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
   /** A uniform buffer of u32 parameters, lent from the pool like the others. */
   params(values: number[]): Lease {
     const data = new Uint32Array(Math.ceil(values.length / 4) * 4);

@@ -13,6 +13,7 @@ import {
   gemmTile,
   gemmVectorizable,
   mergeSelectShader,
+  type RowFormat,
   rowShader,
   SKINNY_QUERIES,
   segmentSelectShader,
@@ -231,61 +232,87 @@ export function encodeGemm(
     transA: boolean;
     transB: boolean;
     cos: boolean;
+    /** How B's elements are stored (default float32); int8 also binds its per-row scales. */
+    fmt?: RowFormat;
+    scales?: Lease | null;
+    /** Row of the first scale (int8). */
+    sOff?: number;
   },
   keep: Lease[],
 ): void {
   const t = tileOf(engine);
   const side = t.wg * t.block;
+  const fmt = g.fmt ?? 'f32';
   const vec =
     !g.transA &&
     g.transB &&
     gemmVectorizable(t) &&
     [g.K, g.lda, g.ldb, g.aOff ?? 0, g.bOff ?? 0].every((v) => v % 4 === 0);
-  const key = `gemm:${t.wg}x${t.block}x${t.depth}:${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}:${g.cos ? 'cos' : 'raw'}${vec ? ':vec4' : ''}`;
-  const pipe = engine.pipeline(key, () => gemmShader(t, g.transA, g.transB, g.cos, vec));
-  const p = engine.params([g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.aOff ?? 0, g.bOff ?? 0]);
+  const key = `gemm:${t.wg}x${t.block}x${t.depth}:${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}:${g.cos ? 'cos' : 'raw'}${vec ? ':vec4' : ''}:${fmt}`;
+  const pipe = engine.pipeline(key, () => gemmShader(t, g.transA, g.transB, g.cos, vec, fmt));
+  const p = engine.params([g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.aOff ?? 0, g.bOff ?? 0, g.sOff ?? 0]);
   keep.push(p);
-  engine.dispatch(enc, pipe, [g.a, g.b, g.c, p], Math.ceil(g.N / side), Math.ceil(g.M / side));
+  const bound = [g.a, g.b, g.c, p];
+  if (fmt === 'i8') bound.push(g.scales!);
+  engine.dispatch(enc, pipe, bound, Math.ceil(g.N / side), Math.ceil(g.M / side));
 }
 
 /** Query rows up to which cosine scores use the skinny kernel (a few dispatches of 4 queries). */
 export const SKINNY_MAX_ROWS = 16;
 
+/** A resident block of stored rows, as the scoring kernels read it. */
+export interface StoredRows {
+  /** The stored rows, `ld` elements each. */
+  readonly lease: Lease;
+  /** int8: one float32 scale per row; else null. */
+  readonly scales: Lease | null;
+  readonly fmt: RowFormat;
+  /** Stored elements per row ({@link rowStride}). */
+  readonly ld: number;
+}
+
 /**
  * Records cosine scores `C[rows x cols]` of normalised queries (`qn`, rows x d) against `cols`
- * normalised corpus rows starting at row `n0` of `block`: the skinny kernel for a few queries, the
- * tiled product otherwise.
+ * stored corpus rows starting at row `n0` of `src`: the skinny kernel for a few queries, the
+ * tiled product otherwise. With `mask` (one allow bit per corpus row; `row0`: the corpus row of
+ * `src`'s first row) the skinny kernel skips refused rows and leaves their scores unwritten: only a
+ * masked selection may read the tile then.
  */
 export function encodeScores(
   engine: Engine,
   enc: GPUCommandEncoder,
   qn: Lease,
-  block: Lease,
+  src: StoredRows,
   tile: Lease,
   rows: number,
   cols: number,
   d: number,
   n0: number,
   keep: Lease[],
+  mask?: { lease: Lease; row0: number },
 ): void {
+  const { fmt, ld } = src;
   if (rows > SKINNY_MAX_ROWS) {
     encodeGemm(
       engine,
       enc,
       {
         a: qn,
-        b: block,
+        b: src.lease,
         c: tile,
         M: rows,
         N: cols,
         K: d,
         lda: d,
-        ldb: d,
+        ldb: ld,
         ldc: cols,
-        bOff: n0 * d,
+        bOff: n0 * ld,
         transA: false,
         transB: true,
         cos: true,
+        fmt,
+        scales: src.scales,
+        sOff: n0,
       },
       keep,
     );
@@ -293,13 +320,20 @@ export function encodeScores(
   }
   const vec = d % 4 === 0;
   const w = vec ? 4 : 1;
-  const pipe = engine.pipeline(`skinny:${vec ? 'vec4' : 'f32'}`, () => skinnyShader(vec));
+  const masked = mask !== undefined;
+  const pipe = engine.pipeline(`skinny:${vec ? 'vec4' : 'f32'}:${fmt}${masked ? ':mask' : ''}`, () =>
+    skinnyShader(vec, fmt, masked),
+  );
   const [nx, ny] = engine.grid(Math.ceil(cols / 64));
   for (let q0 = 0; q0 < rows; q0 += SKINNY_QUERIES) {
     const m = Math.min(SKINNY_QUERIES, rows - q0);
-    const p = engine.params([m, cols, d / w, cols, (q0 * d) / w, (n0 * d) / w, nx, q0 * cols]);
+    const mOff = (mask?.row0 ?? 0) + n0;
+    const p = engine.params([m, cols, d / w, cols, (q0 * d) / w, n0 * ld, nx, q0 * cols, ld, n0, mOff]);
     keep.push(p);
-    engine.dispatch(enc, pipe, [qn, block, tile, p], nx, ny);
+    const bound = [qn, src.lease, tile, p];
+    if (fmt === 'i8') bound.push(src.scales!);
+    if (mask) bound.push(mask.lease);
+    engine.dispatch(enc, pipe, bound, nx, ny);
   }
 }
 

@@ -137,6 +137,55 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
 }`;
 }
 
+/**
+ * How a resident corpus's rows sit in its buffer: `f32`; `f16`, two binary16 halves per 32-bit
+ * word, decoded with `unpack2x16float` (core WGSL: no `shader-f16` needed); `i8`, four codes per
+ * word, sign-extended with shifts (core WGSL: no packed-integer feature needed), scaled per row
+ * after the dot product so that queries stay float32.
+ */
+export type RowFormat = 'f32' | 'f16' | 'i8';
+
+/** Stored elements per row: rows padded so that each starts on a 32-bit word. */
+export function rowStride(fmt: RowFormat, d: number): number {
+  const per = fmt === 'f32' ? 1 : fmt === 'f16' ? 2 : 4;
+  return Math.ceil(d / per) * per;
+}
+
+/** Bytes of `elements` stored elements. */
+export function storedBytes(fmt: RowFormat, elements: number): number {
+  return fmt === 'f32' ? 4 * elements : fmt === 'f16' ? 2 * elements : elements;
+}
+
+/**
+ * Declares the corpus operand `B` at binding 1 and its readers, by element index: `ldB(i)`, or
+ * `ldB4(i)` (i a multiple of 4) for vector loads.
+ */
+function corpusOperand(fmt: RowFormat, vec: boolean): string {
+  const decl = (t: string) => `@group(0) @binding(1) var<storage, read> B: array<${t}>;\n`;
+  if (fmt === 'f32') {
+    return vec
+      ? `${decl('vec4<f32>')}fn ldB4(i: u32) -> vec4<f32> { return B[i / 4u]; }`
+      : `${decl('f32')}fn ldB(i: u32) -> f32 { return B[i]; }`;
+  }
+  if (fmt === 'f16') {
+    return vec
+      ? `${decl('vec2<u32>')}fn ldB4(i: u32) -> vec4<f32> { let w = B[i / 4u]; return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)); }`
+      : `${decl('u32')}fn ldB(i: u32) -> f32 { let h = unpack2x16float(B[i / 2u]); return select(h.x, h.y, (i & 1u) == 1u); }`;
+  }
+  return vec
+    ? `${decl('u32')}fn ldB4(i: u32) -> vec4<f32> { return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(B[i / 4u]) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u)); }`
+    : `${decl('u32')}fn ldB(i: u32) -> f32 { return f32(bitcast<i32>(B[i / 4u] << (24u - 8u * (i & 3u))) >> 24u); }`;
+}
+
+/** int8 rows: the per-row scales at binding 4, applied to a finished dot product. */
+function scaled(fmt: RowFormat, expr: string, row: string): string {
+  return fmt === 'i8' ? `${expr} * SC[p.sOff + ${row}]` : expr;
+}
+
+function scalesDecl(fmt: RowFormat): string {
+  return fmt === 'i8' ? '@group(0) @binding(4) var<storage, read> SC: array<f32>;\n' : '';
+}
+
 /** Tile shape of the matrix product, chosen from the device's workgroup limits. */
 export interface GemmTile {
   /** Invocations per side of the (square) workgroup. */
@@ -165,23 +214,33 @@ export function gemmTile(storageBytes: number, invocations: number): GemmTile {
 /**
  * `C = op(A) op(B)` on a tile grid: each workgroup stages a `side x depth` slice of A and of B in
  * workgroup memory, and each invocation accumulates a `block x block` register block from them.
- * `cos` clamps the results to [-1, 1] (the operands are normalised rows, B transposed).
- * Params: M, N, K, lda, ldb, ldc, aOff, bOff (elements).
+ * `cos` clamps the results to [-1, 1] (the operands are normalised rows, B transposed); B may then
+ * be a resident corpus's stored rows in any {@link RowFormat}.
+ * Params: M, N, K, lda, ldb, ldc, aOff, bOff (elements), sOff (row of the first int8 scale).
  */
-export function gemmShader(t: GemmTile, transA: boolean, transB: boolean, cos: boolean, vec = false): string {
+export function gemmShader(
+  t: GemmTile,
+  transA: boolean,
+  transB: boolean,
+  cos: boolean,
+  vec = false,
+  fmt: RowFormat = 'f32',
+): string {
   const side = t.wg * t.block;
   const loads = (side * t.depth) / (t.wg * t.wg);
   if (vec && (transA || !transB || !gemmVectorizable(t)))
     throw new RangeError('vec4 loads need A plain and B transposed');
+  if (fmt !== 'f32' && (!transB || !cos)) throw new RangeError('stored rows are only scored as B transposed');
   const aAt = transA ? 'p.aOff + kk * p.lda + mm' : 'p.aOff + mm * p.lda + kk';
   const bAt = transB ? 'p.bOff + nn * p.ldb + kb' : 'p.bOff + kb * p.ldb + nn';
-  const store = cos ? 'clamp(acc[i][j], -1.0, 1.0)' : 'acc[i][j]';
-  return `struct P { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, aOff: u32, bOff: u32 }
+  const value = scaled(fmt, 'acc[i][j]', 'n');
+  const store = cos ? `clamp(${value}, -1.0, 1.0)` : value;
+  return `struct P { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldc: u32, aOff: u32, bOff: u32, sOff: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${vec ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(1) var<storage, read> B: array<${vec ? 'vec4<f32>' : 'f32'}>;
+${corpusOperand(fmt, vec)}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-const WG: u32 = ${t.wg}u;
+${scalesDecl(fmt)}const WG: u32 = ${t.wg}u;
 const BL: u32 = ${t.block}u;
 const SIDE: u32 = ${side}u;
 const DEPTH: u32 = ${t.depth}u;
@@ -208,7 +267,7 @@ ${
       ${transB ? 'let rb = e / DEPTH; let cb = e % DEPTH;' : 'let rb = e % SIDE; let cb = e / SIDE;'}
       let nn = n0 + rb; let kb = k0 + cb;
       var vb = 0.0;
-      if (nn < p.N && kb < p.K) { vb = B[${bAt}]; }
+      if (nn < p.N && kb < p.K) { vb = ldB(${bAt}); }
       Bs[cb * SIDE + rb] = vb;
     }
 `
@@ -257,7 +316,7 @@ function vecLoads(loads4: number, d4: number): string {
       ${spread('As', 'va', 'r')}
       let nn = n0 + r;
       var vb = vec4<f32>();
-      if (nn < p.N && kk < p.K) { vb = B[(p.bOff + nn * p.ldb + kk) / 4u]; }
+      if (nn < p.N && kk < p.K) { vb = ldB4(p.bOff + nn * p.ldb + kk); }
       ${spread('Bs', 'vb', 'r')}
     }
 `;
@@ -285,17 +344,25 @@ const INSERT = `fn insert_(base: u32, cnt: ptr<function, u32>, v: f32, idx: i32)
   if (*cnt < p.k) { *cnt = *cnt + 1u; }
 }`;
 
+/** The allow mask of a filtered search: one bit per corpus row, at binding `b`. */
+function maskDecl(b: number): string {
+  return `@group(0) @binding(${b}) var<storage, read> MASK: array<u32>;
+fn allowed(row: u32) -> bool { return ((MASK[row / 32u] >> (row & 31u)) & 1u) == 1u; }`;
+}
+
 /**
  * Pass 1 of the fused top-k: invocation (q, s) selects the best k of segment s of query q's score
  * tile into its own sorted slot list. Params: queries, tileCols (ld of the tile), k, segments,
- * segLen, colOffset (corpus index of the tile's first column), nx.
+ * segLen, colOffset (corpus index of the tile's first column), nx. With `masked`, rows whose allow
+ * bit is 0 never become candidates (their scores are not read).
  */
-export function segmentSelectShader(): string {
+export function segmentSelectShader(masked = false): string {
   return `struct P { queries: u32, cols: u32, k: u32, segs: u32, segLen: u32, colOff: u32, nx: u32, pad: u32 }
 @group(0) @binding(0) var<storage, read> S: array<f32>;
 @group(0) @binding(1) var<storage, read_write> RS: array<f32>;
 @group(0) @binding(2) var<storage, read_write> RI: array<i32>;
 @group(0) @binding(3) var<uniform> p: P;
+${masked ? maskDecl(4) : ''}
 ${INSERT}
 @compute @workgroup_size(${ELEM_WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -306,7 +373,10 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   var cnt = 0u;
   let start = s * p.segLen;
   let end = min(p.cols, start + p.segLen);
-  for (var j = start; j < end; j = j + 1u) { insert_(base, &cnt, S[q * p.cols + j], i32(p.colOff + j)); }
+  for (var j = start; j < end; j = j + 1u) {
+    ${masked ? 'if (!allowed(p.colOff + j)) { continue; }' : ''}
+    insert_(base, &cnt, S[q * p.cols + j], i32(p.colOff + j));
+  }
   for (var j = cnt; j < p.k; j = j + 1u) { RS[base + j] = ${EMPTY_SCORE}.0; RI[base + j] = -1; }
 }`;
 }
@@ -362,29 +432,60 @@ export const SKINNY_QUERIES = 4;
 
 /**
  * Scores of a few queries (at most {@link SKINNY_QUERIES}) against corpus rows: one invocation per
- * corpus row, reading it once (as vec4 when `vec`, i.e. d % 4 == 0) and keeping one accumulator
- * per query. The product kernel's 64-row tiles would waste all but one row on a single query;
- * this one is bound by reading the corpus, which is what a one-query search should cost.
- * Params: M (queries, <= 4), N, K (in vectors), ldc, aOff, bOff (vectors), nx, cOff.
+ * corpus row, reading it once (4 elements at a time when `vec`, i.e. d % 4 == 0) and keeping one
+ * accumulator per query. The product kernel's 64-row tiles would waste all but one row on a single
+ * query; this one is bound by reading the corpus, which is what a one-query search should cost.
+ * Params: M (queries, <= 4), N, K (query vectors per row), ldc, aOff (vectors), bOff and ldb
+ * (stored elements), nx, cOff, sOff, mOff (corpus row of the first row, for the allow mask).
  */
-export function skinnyShader(vec: boolean): string {
+export function skinnyShader(vec: boolean, fmt: RowFormat = 'f32', masked = false): string {
   const T = vec ? 'vec4<f32>' : 'f32';
+  const load = vec ? 'ldB4(row + c * 4u)' : 'ldB(row + c)';
   const dot = vec ? 'dot(A[p.aOff + q * p.K + c], v)' : 'A[p.aOff + q * p.K + c] * v';
-  return `struct P { M: u32, N: u32, K: u32, ldc: u32, aOff: u32, bOff: u32, nx: u32, cOff: u32 }
+  return `struct P { M: u32, N: u32, K: u32, ldc: u32, aOff: u32, bOff: u32, nx: u32, cOff: u32, ldb: u32, sOff: u32, mOff: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${T}>;
-@group(0) @binding(1) var<storage, read> B: array<${T}>;
+${corpusOperand(fmt, vec)}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
+${scalesDecl(fmt)}${masked ? maskDecl(fmt === 'i8' ? 5 : 4) : ''}
 @compute @workgroup_size(${ELEM_WG})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
   if (n >= p.N) { return; }
+  // A row the filter refuses is never read: its score is never selected either.
+  ${masked ? 'if (!allowed(p.mOff + n)) { return; }' : ''}
   var acc: array<f32, ${SKINNY_QUERIES}>;
-  let row = p.bOff + n * p.K;
+  let row = p.bOff + n * p.ldb;
   for (var c = 0u; c < p.K; c = c + 1u) {
-    let v = B[row + c];
+    let v = ${load};
     for (var q = 0u; q < p.M; q = q + 1u) { acc[q] = acc[q] + ${dot}; }
   }
-  for (var q = 0u; q < p.M; q = q + 1u) { C[p.cOff + q * p.ldc + n] = clamp(acc[q], -1.0, 1.0); }
+  for (var q = 0u; q < p.M; q = q + 1u) { C[p.cOff + q * p.ldc + n] = clamp(${scaled(fmt, 'acc[q]', 'n')}, -1.0, 1.0); }
+}`;
+}
+
+/**
+ * Exact scores of re-ranking candidates: invocation i scores query i / wide against candidate row
+ * I[i] when that row lies in the bound block of float32 rows (rows row0 .. row0 + rows).
+ * Params: pairs, wide, d, row0, rows, nx.
+ */
+export function rerankShader(): string {
+  return `struct P { pairs: u32, wide: u32, d: u32, row0: u32, rows: u32, nx: u32, a: u32, b: u32 }
+@group(0) @binding(0) var<storage, read> Qn: array<f32>;
+@group(0) @binding(1) var<storage, read> E: array<f32>;
+@group(0) @binding(2) var<storage, read> I: array<i32>;
+@group(0) @binding(3) var<storage, read_write> S: array<f32>;
+@group(0) @binding(4) var<uniform> p: P;
+@compute @workgroup_size(${ELEM_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let id = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;
+  if (id >= p.pairs) { return; }
+  let r = u32(I[id]) - p.row0;
+  if (I[id] < i32(p.row0) || r >= p.rows) { return; }
+  let qb = (id / p.wide) * p.d;
+  let eb = r * p.d;
+  var acc = 0.0;
+  for (var c = 0u; c < p.d; c = c + 1u) { acc = fma(Qn[qb + c], E[eb + c], acc); }
+  S[id] = clamp(acc, -1.0, 1.0);
 }`;
 }

@@ -1,5 +1,5 @@
 import { checkTopK, cosineMatrix64, matmul64, norms64, randomTensor } from '@cosinekit/conformance';
-import { activate } from '@cosinekit/core/backend';
+import { activate, referenceKernels } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
 import { webgpuSkipReason } from './available.js';
@@ -48,6 +48,33 @@ describe.skipIf(skip !== null)('webgpu on artificially small limits', () => {
       expect(rows.length).toBe(300 * 37);
     } finally {
       h.dispose();
+    }
+  });
+
+  it('float16 and int8 corpora of 300 x 37 (many blocks, padded rows) store the reference bits and score as it does', async () => {
+    const q = randomTensor(23, 37, 1);
+    const c = randomTensor(300, 37, 2);
+    for (const opts of [{ storage: 'float16' as const }, { storage: 'int8' as const, rerank: 2 }]) {
+      const h = await b.kernels.createCorpus!(c, opts);
+      const r = await referenceKernels.createCorpus(c, opts);
+      try {
+        const got = await b.kernels.exportCorpus!(h);
+        const want = await referenceKernels.exportCorpus!(r);
+        expect(Array.from(got.half ?? [])).toEqual(Array.from(want.half ?? []));
+        expect(Array.from(got.codes ?? [])).toEqual(Array.from(want.codes ?? []));
+        expect(Array.from(got.scales ?? [])).toEqual(Array.from(want.scales ?? []));
+        // The reference's corpusMatrix scores the stored rows: the oracle of stored semantics.
+        const m = await b.kernels.corpusMatrix!(h, q);
+        const m64 = await referenceKernels.corpusMatrix(r, q);
+        for (let i = 0; i < m64.length; i++) expect(Math.abs(m[i] - m64[i])).toBeLessThanOrEqual(2e-5);
+        const s = await b.kernels.corpusSearch!(h, q, 7);
+        const t = await referenceKernels.corpusSearch(r, q, 7);
+        for (let i = 0; i < t.scores.length; i++)
+          expect(Math.abs(s.scores[i] - t.scores[i])).toBeLessThanOrEqual(2e-5);
+      } finally {
+        h.dispose();
+        r.dispose();
+      }
     }
   });
 

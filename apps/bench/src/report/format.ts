@@ -1,4 +1,4 @@
-import type { BenchReport, BenchResult, Size } from '../types.js';
+import type { BenchReport, BenchResult, ContenderInfo, Environment, Size } from '../types.js';
 
 /** Milliseconds in the unit that reads best. */
 export function fmtMs(ms: number): string {
@@ -43,6 +43,45 @@ export interface DisplayRow {
   readonly fellBack: boolean;
 }
 
+/** Names of software GPUs: shaders run on the CPU. */
+const SOFTWARE_GPU = /swiftshader|llvmpipe|lavapipe|softpipe|software rasterizer|microsoft basic render/i;
+
+/**
+ * What emulates a contender's GPU, or undefined when it runs on hardware or on no GPU at all: the
+ * backend's own word (`describe().emulated`, as webgpu reports), a software renderer named in its
+ * details (gpu.js's GL renderer, tfjs-webgpu's adapter), or, for WebGL contenders, the page's
+ * WebGL renderer.
+ */
+export function emulationOf(info: ContenderInfo | undefined, environment: Environment): string | undefined {
+  if (!info?.available) return undefined;
+  const details = info.details ?? {};
+  const named = (s: unknown) => SOFTWARE_GPU.exec(String(s ?? ''))?.[0];
+  const software = Object.values(details)
+    .map(named)
+    .find((n) => n !== undefined);
+  if (details.emulated !== undefined) return software ?? 'a software adapter';
+  if (software) return software;
+  const webgl = /webgl/i.test(`${info.id} ${details.engine ?? ''}`) ? named(environment.webgl) : undefined;
+  return webgl;
+}
+
+/** Each measured figure of a contender on a software GPU, marked with what emulated it. */
+export function markEmulated(
+  results: readonly BenchResult[],
+  contenders: readonly ContenderInfo[],
+  environment: Environment,
+): BenchResult[] {
+  return results.map((r) => {
+    const by = r.timing
+      ? emulationOf(
+          contenders.find((c) => c.id === r.contender),
+          environment,
+        )
+      : undefined;
+    return by ? { ...r, emulated: by } : r;
+  });
+}
+
 /** Formats one result. `report` supplies the backends' names, to tell a fallback from the backend itself. */
 export function displayRow(r: BenchResult, report: Pick<BenchReport, 'contenders' | 'settings'>): DisplayRow {
   const info = report.contenders.find((c) => c.id === r.contender);
@@ -56,7 +95,7 @@ export function displayRow(r: BenchResult, report: Pick<BenchReport, 'contenders
     Contender: r.contender,
     Method: r.method,
     'Ran by': r.ranBy ? (fellBack ? `${r.ranBy} (fallback)` : r.ranBy) : '',
-    Median: t ? fmtMs(t.median) : '',
+    Median: t ? `${fmtMs(t.median)}${r.emulated ? ' (emulated)' : ''}` : '',
     'Spread (min-max)': t ? `${fmtMs(t.min)} - ${fmtMs(t.max)}` : '',
     Setup: r.setupMs !== undefined && r.setupMs >= 1 ? fmtMs(r.setupMs) : '',
     Reps: t ? (t.callsPerRep > 1 ? `${t.reps} (x${t.callsPerRep})` : String(t.reps)) : '',
@@ -66,12 +105,13 @@ export function displayRow(r: BenchResult, report: Pick<BenchReport, 'contenders
     Accuracy: fmtAccuracy(r),
     Status: r.status === 'ok' ? (r.note ? `ok; ${r.note}` : 'ok') : (r.note ?? r.status),
   };
+  if (r.emulated) cells.Status += `; emulated on ${r.emulated}: CPU, not GPU, speed`;
   const tone =
     r.status === 'wrong' || r.status === 'error'
       ? 'bad'
       : r.status === 'unavailable' || r.status === 'skipped'
         ? 'muted'
-        : fellBack || r.shrunk
+        : fellBack || r.shrunk || r.emulated
           ? 'warn'
           : 'ok';
   return { cells, tone, fellBack };
@@ -151,4 +191,5 @@ export const FOOTNOTES = [
   'Setup: one-off upload of the resident corpus (kit.corpus, or the tfjs tensor), not in the median.',
   'Speed-up is the baseline time per pair divided by this time per pair (* measured on a slice, compared per pair). Rate is 2*Q*N*d / median time, or time per pair for one pair.',
   'Accuracy: largest |cosine - float64 cosine| over sampled query rows; recall of the exact float64 top-k (ties within the tolerance count).',
+  '(emulated): measured on a software GPU (SwiftShader, llvmpipe), which runs the shaders on the CPU: it shows the results are right, not how fast a GPU is.',
 ];

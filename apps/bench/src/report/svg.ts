@@ -85,7 +85,7 @@ export function renderSvg(report: BenchReport): string {
         .map((r) => ({
           r,
           spread: perPairSpread(r),
-          label: `${r.contender} · ${r.method}${r.shrunk ? ` [slice ${fmtSize(r.size)}]` : ''}`,
+          label: `${r.contender} · ${r.method}${r.shrunk ? ` [slice ${fmtSize(r.size)}]` : ''}${r.emulated ? ' (emulated)' : ''}`,
         })),
     }))
     .filter((g) => g.bars.length > 0);

@@ -1,0 +1,251 @@
+import { checkTopK, cosineMatrix64, randomTensor } from '@cosinekit/conformance';
+import {
+  type CorpusStorage,
+  type Matrix,
+  referenceKernels as ref,
+  resolveCorpusOptions,
+  type StoredCorpus,
+  type TopKResult,
+} from '@cosinekit/core/backend';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
+import { webgpuSkipReason } from './available.js';
+
+const skip = await webgpuSkipReason();
+if (skip) console.log(`[webgpu] stored-corpus tests skipped: ${skip}`);
+
+/** float32 accumulation against the reference's float64 (default cosine tolerance). */
+const TOL = 2e-5;
+
+/** The rows a quantised corpus searches, decoded as the reference decodes them. */
+function decodedRows(stored: StoredCorpus): Matrix {
+  const r = ref.importCorpus!({ ...stored, exact: null, rerank: 0 }) as Awaited<
+    ReturnType<NonNullable<typeof ref.importCorpus>>
+  >;
+  try {
+    return { data: ref.readCorpus!(r) as Float32Array, rows: stored.rows, cols: stored.cols };
+  } finally {
+    r.dispose();
+  }
+}
+
+/**
+ * Scores as the reference defines them for stored rows: the normalised query (float64) dotted with
+ * each decoded row as it is, not normalised again.
+ */
+function storedScores(q: Matrix, rows: Matrix): Float64Array {
+  const d = q.cols;
+  const out = new Float64Array(q.rows * rows.rows);
+  for (let i = 0; i < q.rows; i++) {
+    let ss = 0;
+    for (let t = 0; t < d; t++) ss += q.data[i * d + t] ** 2;
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    for (let j = 0; j < rows.rows; j++) {
+      let dot = 0;
+      for (let t = 0; t < d; t++) dot += q.data[i * d + t] * inv * rows.data[j * d + t];
+      out[i * rows.rows + j] = Math.max(-1, Math.min(1, dot));
+    }
+  }
+  return out;
+}
+
+/** A top-k answer against stored scores: each score true to its row, each rank as good as the truth's. */
+function checkStoredTopK(what: string, got: TopKResult, all: Float64Array, n: number, k: number): void {
+  expect([got.queries * k, got.k]).toEqual([(all.length / n) * k, k]);
+  for (let i = 0; i < got.queries; i++) {
+    const best = Array.from(all.subarray(i * n, (i + 1) * n)).sort((x, y) => y - x);
+    expect(new Set(got.indices.subarray(i * k, (i + 1) * k)).size, what).toBe(k);
+    for (let r = 0; r < k; r++) {
+      const truth = all[i * n + got.indices[i * k + r]];
+      expect(Math.abs(got.scores[i * k + r] - truth), `${what} q${i} r${r}`).toBeLessThanOrEqual(TOL);
+      expect(Math.abs(truth - best[r]), `${what} q${i} r${r}`).toBeLessThanOrEqual(2 * TOL);
+      if (r > 0) expect(got.scores[i * k + r - 1]).toBeGreaterThanOrEqual(got.scores[i * k + r]);
+    }
+  }
+}
+
+/** The bytes of an array, to compare bit for bit (in Node and in a browser). */
+function bits(a: ArrayBufferView | null): string {
+  return a ? new Uint8Array(a.buffer, a.byteOffset, a.byteLength).join(',') : 'none';
+}
+
+function sameStored(got: StoredCorpus, want: StoredCorpus): void {
+  expect([got.rows, got.cols, got.storage, got.rerank]).toEqual([
+    want.rows,
+    want.cols,
+    want.storage,
+    want.rerank,
+  ]);
+  expect(bits(got.half)).toBe(bits(want.half));
+  expect(bits(got.codes)).toBe(bits(want.codes));
+  expect(bits(got.scales)).toBe(bits(want.scales));
+  expect(bits(got.exact)).toBe(bits(want.exact));
+}
+
+// Widths: d = 1, odd (padding inside a word), even but not a multiple of 4 (scalar loads), and
+// multiples of 4 (vector loads). Queries: 1 and 5 use the one-pass kernel, 21 the tiled product.
+const SHAPES = [
+  { n: 1, d: 1, q: 1, k: 1 },
+  { n: 37, d: 5, q: 5, k: 7 },
+  { n: 300, d: 6, q: 21, k: 10 },
+  { n: 513, d: 48, q: 5, k: 64 },
+  { n: 257, d: 33, q: 21, k: 70 },
+  { n: 200, d: 384, q: 1, k: 3 },
+];
+
+describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
+  let b: WebGpuBackend;
+  beforeAll(async () => {
+    b = createWebGpuBackend();
+    await b.init?.();
+  });
+  afterAll(() => b?.dispose?.());
+
+  for (const storage of ['float16', 'int8'] as CorpusStorage[]) {
+    it(`${storage}: the reference's stored bits, and its scores within ${TOL} on every shape`, async () => {
+      for (const [i, s] of SHAPES.entries()) {
+        const label = `${storage} ${s.q}x${s.n}x${s.d} k=${s.k}`;
+        const c = randomTensor(s.n, s.d, 10 + i);
+        const q = randomTensor(s.q, s.d, 50 + i);
+        // rerank 0: the stored rows' own scores (int8 re-ranks by default).
+        const h = await b.kernels.createCorpus!(c, { storage, rerank: 0 });
+        try {
+          expect(h.storage).toBe(storage);
+          const r = await ref.createCorpus(c, { storage, rerank: 0 });
+          const want = await ref.exportCorpus!(r);
+          r.dispose();
+          const got = await b.kernels.exportCorpus!(h);
+          sameStored(got, want);
+          // The scores are those of the stored rows (the reference's semantics), not of the raw rows.
+          const rows = decodedRows(want);
+          const m64 = storedScores(q, rows);
+          checkStoredTopK(label, await b.kernels.corpusSearch!(h, q, s.k), m64, s.n, s.k);
+          const m = await b.kernels.corpusMatrix!(h, q);
+          for (let j = 0; j < m64.length; j++)
+            expect(Math.abs(m[j] - m64[j]), label).toBeLessThanOrEqual(TOL);
+          const read = await b.kernels.readCorpus!(h);
+          expect(bits(read)).toBe(bits(rows.data));
+        } finally {
+          h.dispose();
+        }
+      }
+    }, 120_000);
+
+    it(`${storage} with rerank 3: candidates by stored scores, hits and scores by the float32 rows`, async () => {
+      for (const [i, s] of SHAPES.entries()) {
+        const label = `${storage} rerank ${s.q}x${s.n}x${s.d} k=${s.k}`;
+        const c = randomTensor(s.n, s.d, 20 + i);
+        const q = randomTensor(s.q, s.d, 60 + i);
+        const h = await b.kernels.createCorpus!(c, { storage, rerank: 3 });
+        const r = await ref.createCorpus(c, { storage, rerank: 3 });
+        try {
+          sameStored(await b.kernels.exportCorpus!(h), await ref.exportCorpus!(r));
+          const got = await b.kernels.corpusSearch!(h, q, s.k);
+          const want = await ref.corpusSearch(r, q, s.k);
+          // Scores against the raw rows, exact to float32 accumulation.
+          const all = cosineMatrix64(q, c);
+          for (let j = 0; j < got.indices.length; j++) {
+            const qi = Math.floor(j / s.k);
+            expect(Math.abs(got.scores[j] - all[qi * s.n + got.indices[j]]), label).toBeLessThanOrEqual(TOL);
+            expect(Math.abs(got.scores[j] - want.scores[j]), label).toBeLessThanOrEqual(2 * TOL);
+          }
+          // And the same rows as the reference, which picks candidates the same way.
+          expect(Array.from(got.indices), label).toEqual(Array.from(want.indices));
+        } finally {
+          h.dispose();
+          r.dispose();
+        }
+      }
+    }, 120_000);
+  }
+
+  it('export then import holds every storage bit for bit, and the imported corpus searches the same', async () => {
+    const c = randomTensor(130, 13, 7);
+    const q = randomTensor(4, 13, 8);
+    for (const opts of [
+      { storage: 'float32' as const },
+      { storage: 'float16' as const },
+      { storage: 'int8' as const, rerank: 0 },
+      { storage: 'int8' as const },
+      { storage: 'int8' as const, rerank: 2 },
+      { storage: 'float16' as const, rerank: 2 },
+    ]) {
+      const a = await b.kernels.createCorpus!(c, opts);
+      const stored = await b.kernels.exportCorpus!(a);
+      const back = await b.kernels.importCorpus!(stored);
+      try {
+        expect(back.storage).toBe(opts.storage);
+        sameStored(await b.kernels.exportCorpus!(back), stored);
+        const x = await b.kernels.corpusSearch!(a, q, 6);
+        const y = await b.kernels.corpusSearch!(back, q, 6);
+        expect(bits(y.indices)).toBe(bits(x.indices));
+        expect(bits(y.scores)).toBe(bits(x.scores));
+      } finally {
+        a.dispose();
+        back.dispose();
+      }
+    }
+  }, 120_000);
+
+  it("imports the reference's stored corpora and finds the reference's rows", async () => {
+    const c = randomTensor(90, 20, 3);
+    const q = randomTensor(3, 20, 4);
+    for (const storage of ['float32', 'float16', 'int8'] as CorpusStorage[]) {
+      const r = await ref.createCorpus(c, { storage, rerank: 0 });
+      const stored = await ref.exportCorpus!(r);
+      const h = await b.kernels.importCorpus!(stored);
+      try {
+        const got = await b.kernels.corpusSearch!(h, q, 5);
+        if (storage === 'float32') checkTopK(storage, got, q, c, 5, TOL);
+        else checkStoredTopK(storage, got, storedScores(q, decodedRows(stored)), 90, 5);
+      } finally {
+        h.dispose();
+        r.dispose();
+      }
+    }
+  }, 120_000);
+
+  it("unset options mean core's defaults: int8 re-ranks, float16 does not", async () => {
+    const c = randomTensor(40, 9, 5);
+    for (const storage of ['int8', 'float16'] as CorpusStorage[]) {
+      const h = await b.kernels.createCorpus!(c, { storage });
+      try {
+        const st = await b.kernels.exportCorpus!(h);
+        expect(st.rerank, storage).toBe(resolveCorpusOptions({ storage }).rerank);
+        expect(st.exact !== null, storage).toBe(st.rerank > 0);
+      } finally {
+        h.dispose();
+      }
+    }
+  });
+
+  it('quantised corpora and their exports leave no buffers behind', async () => {
+    // A backend of its own: the pool's idle buffers then depend on these cycles alone.
+    const own = createWebGpuBackend();
+    const c = randomTensor(64, 10, 9);
+    const q = randomTensor(2, 10, 10);
+    const cycle = async () => {
+      const h = await own.kernels.createCorpus!(c, { storage: 'int8', rerank: 2 });
+      const g = await own.kernels.importCorpus!(await own.kernels.exportCorpus!(h));
+      await own.kernels.corpusSearch!(g, q, 3);
+      const f = await own.kernels.createCorpus!(c, { storage: 'float16' });
+      await own.kernels.corpusSearch!(f, q, 3);
+      h.dispose();
+      g.dispose();
+      f.dispose();
+    };
+    try {
+      // Two cycles to settle the pool: resident blocks take idle buffers of their size and destroy them.
+      await cycle();
+      await cycle();
+      const first = own.stats();
+      expect(first.inUseBuffers).toBe(0);
+      for (let i = 0; i < 50; i++) await cycle();
+      expect(own.stats()).toEqual(first);
+      expect(own.memory!()).toEqual({ residentHandles: 0, objects: 0, bytes: 0 });
+    } finally {
+      await own.dispose?.();
+    }
+    expect(own.stats()).toEqual({ liveBuffers: 0, liveBytes: 0, inUseBuffers: 0, pipelines: 0 });
+  }, 120_000);
+});
