@@ -78,7 +78,15 @@ export function tfjsPeerMethod(
       const k = ds.size.k ?? 1;
       // The engine is a global: make sure another contender did not leave another one active.
       if (tf.getBackend() !== engine) throw new Error(`tfjs is on '${tf.getBackend()}', not '${engine}'`);
-      const c = corpusTensor(tf, ds.corpus, n, d, style === 'fast', normalize);
+      const c =
+        engine === 'wasm' || engine === 'cpu'
+          ? corpusTensor(tf, ds.corpus, n, d, style === 'fast', normalize)
+          : tf.tidy(() => {
+              // GPU engines hold tensors in device memory, and reading blocks back synchronously
+              // is what they do worst: built in one go, as a user would.
+              const cn = normalize(tf.tensor2d(ds.corpus, [n, d]));
+              return style === 'fast' ? (tf.transpose(cn) as TfCore.Tensor2D) : cn;
+            });
       const scores = (): TfCore.Tensor2D =>
         tf.tidy(() => tf.matMul(normalize(tf.tensor2d(ds.queries, [q, d])), c, false, style === 'obvious'));
       const call = async (): Promise<Output> => {
@@ -109,8 +117,8 @@ export function tfjsPeerMethod(
 const BUILD_ROWS = 16_384;
 
 /**
- * The peer's resident corpus, normalised (and transposed for the fast path) by tfjs a block of rows
- * at a time and gathered into one tensor. Done in one `tidy` over the whole corpus, tfjs holds
+ * The peer's resident corpus on a host engine (wasm, cpu), normalised (and transposed for the fast
+ * path) by tfjs a block of rows at a time and gathered into one tensor. Done in one `tidy` over the whole corpus, tfjs holds
  * three or four corpus-sized temporaries at once, which at 200,000 x 1536 (1.2 GB each) runs out of
  * tfjs-wasm's memory; this way it holds the result and one block. Setup only: never timed.
  */
