@@ -35,8 +35,11 @@ interface Segment {
   host: Float32Array | null;
 }
 
-/** Segments beyond this are merged into one on the next `add`. */
-const MAX_SEGMENTS = 8;
+/**
+ * The largest segment a merge builds, in bytes of float32 rows: small segments are merged, big ones
+ * (`corpusFrom`'s 64 MiB segments) never, so a merge needs at most this much extra memory.
+ */
+const MERGE_BYTES = 64 * 2 ** 20;
 
 /**
  * A corpus resident on a backend: search it as often as needed, add and remove rows, save it, and
@@ -68,6 +71,8 @@ export class Corpus {
   #queue: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #disposed = false;
+  /** @internal Segments are merged up to this many bytes of float32 rows (see `#tier`). */
+  mergeBytes = MERGE_BYTES;
 
   /** @internal Made by {@link CosineKit.corpus} and {@link CosineKit.loadCorpus}. */
   constructor(
@@ -415,8 +420,31 @@ export class Corpus {
       this.#checkRoom(t.rows);
       const handle = await this.#kernels.createCorpus('add', 'rows', t, this.#options);
       this.#append(handle, own, this.#keepsHost ? t.data : null, null);
-      if (this.#segments.length > MAX_SEGMENTS) await this.#compact('add', [...this.#segments]);
+      await this.#tier('add');
     });
+  }
+
+  /**
+   * Size-tiered merging: while two adjacent segments of at most {@link mergeBytes} together hold an
+   * older one at most twice the newer one's live rows, merge them. Afterwards each run of segments
+   * below a third of the limit shrinks by more than half from one segment to the next, so a corpus
+   * grown by many small adds holds O(log rows) of them, each row is rewritten O(log rows) times,
+   * and segments past the limit (a large streamed corpus) are never copied.
+   */
+  async #tier(op: string): Promise<void> {
+    for (;;) {
+      const segs = this.#segments;
+      const live = (s: Segment) => s.handle.rows - s.deletedCount;
+      let at = segs.length - 2;
+      while (at >= 0) {
+        const a = live(segs[at]);
+        const b = live(segs[at + 1]);
+        if (a <= 2 * b && (a + b) * this.cols * 4 <= this.mergeBytes) break;
+        at--;
+      }
+      if (at < 0) return;
+      await this.#compact(op, [segs[at], segs[at + 1]]);
+    }
   }
 
   /**
