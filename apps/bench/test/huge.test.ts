@@ -63,7 +63,9 @@ describe('huge preset', () => {
       expect(m.external).toBeGreaterThan(0);
       expect(m.arrayBuffers).toBeGreaterThan(0);
     }
-    expect(wasm[0].note).toMatch(/peak .*; external .*, arrayBuffers .*; wasm memory per instance (\S+ MB, ){3}/);
+    expect(wasm[0].note).toMatch(
+      /peak .*; external .*, arrayBuffers .*; wasm memory per instance (\S+ MB, ){3}/,
+    );
     expect(report.results.find((x) => x.contender === 'naive')).toMatchObject({ status: 'skipped' });
     expect(report.contenders.find((c) => c.id === 'wasm@1')?.leak).toBeUndefined();
   }, 120_000);
