@@ -10,7 +10,13 @@
  * An instance other than the first is dropped once it holds no corpus, so its memory (which wasm
  * cannot shrink) goes back to the engine.
  */
-import { argError, isCosineKitError, type ResidentCorpus } from '@cosinekit/core/backend';
+import {
+  argError,
+  type CorpusStorage,
+  isCosineKitError,
+  type ResidentCorpus,
+  resolveCorpusOptions,
+} from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
 import { padded } from './staging.js';
 
@@ -31,19 +37,20 @@ export interface WasmShardInfo {
 
 /**
  * Bytes a corpus of `rows` x `cols` takes once built (rows padded to whole panels of `tileCols`; int8
- * codes and scales, plus the float32 rows when re-ranking), for placing it.
+ * codes and scales, plus the float32 rows when re-ranking, which int8 does by default), for placing it.
  */
 export function residentBytes(
   rows: number,
   cols: number,
-  storage: string | undefined,
+  storage: CorpusStorage | undefined,
   rerank: number | undefined,
   tileCols: number,
 ): number {
+  const o = resolveCorpusOptions({ storage, rerank });
   const float = Math.ceil(rows / tileCols) * tileCols * padded(cols) * 4;
-  if (storage !== 'int8') return float;
+  if (o.storage !== 'int8') return float;
   const codes = rows * (Math.ceil(cols / 16) * 16 + 4);
-  return codes + ((rerank ?? 0) > 0 ? float : 0);
+  return codes + (o.rerank > 0 ? float : 0);
 }
 
 /** The instances of one backend; the first also runs every kernel that holds no corpus. */

@@ -1,6 +1,7 @@
 import type {
   Activation,
   CorpusOptions,
+  CorpusStorage,
   Kernels,
   Matrix,
   ResidentCorpus,
@@ -95,7 +96,7 @@ function bytesOf(
   get: (op: string) => WasmRuntime,
   rows: number,
   cols: number,
-  storage: string | undefined,
+  storage: CorpusStorage | undefined,
   rerank: number | undefined,
 ): number {
   return residentBytes(rows, cols, storage, rerank, get('createCorpus').tileCols);
