@@ -36,12 +36,6 @@ interface Segment {
 }
 
 /**
- * The largest segment a merge builds, in bytes of float32 rows: small segments are merged, big ones
- * (`corpusFrom`'s 64 MiB segments) never, so a merge needs at most this much extra memory.
- */
-const MERGE_BYTES = 64 * 2 ** 20;
-
-/**
  * A corpus resident on a backend: search it as often as needed, add and remove rows, save it, and
  * release it with `dispose()`.
  *
@@ -71,8 +65,11 @@ export class Corpus {
   #queue: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #disposed = false;
-  /** @internal Segments are merged up to this many bytes of float32 rows (see `#tier`). */
-  mergeBytes = MERGE_BYTES;
+  /**
+   * @internal The largest segment a merge builds, in bytes of float32 rows (64 MiB, or `corpusFrom`'s
+   * `segmentBytes`): small segments are merged, big ones never, so a merge needs at most this much.
+   */
+  mergeBytes = 67108864;
 
   /** @internal Made by {@link CosineKit.corpus} and {@link CosineKit.loadCorpus}. */
   constructor(
@@ -420,31 +417,19 @@ export class Corpus {
       this.#checkRoom(t.rows);
       const handle = await this.#kernels.createCorpus('add', 'rows', t, this.#options);
       this.#append(handle, own, this.#keepsHost ? t.data : null, null);
-      await this.#tier('add');
-    });
-  }
-
-  /**
-   * Size-tiered merging: while two adjacent segments of at most {@link mergeBytes} together hold an
-   * older one at most twice the newer one's live rows, merge them. Afterwards each run of segments
-   * below a third of the limit shrinks by more than half from one segment to the next, so a corpus
-   * grown by many small adds holds O(log rows) of them, each row is rewritten O(log rows) times,
-   * and segments past the limit (a large streamed corpus) are never copied.
-   */
-  async #tier(op: string): Promise<void> {
-    for (;;) {
-      const segs = this.#segments;
-      const live = (s: Segment) => s.handle.rows - s.deletedCount;
-      let at = segs.length - 2;
-      while (at >= 0) {
-        const a = live(segs[at]);
-        const b = live(segs[at + 1]);
-        if (a <= 2 * b && (a + b) * this.cols * 4 <= this.mergeBytes) break;
-        at--;
+      // Size-tiered merging: while the newest segment's predecessor holds at most twice its live
+      // rows and both together stay within `mergeBytes`, merge them. Each run of segments below a
+      // third of the limit then more than halves from one segment to the next, so many small adds
+      // leave O(log rows) segments, each row is rewritten O(log rows) times, and segments past the
+      // limit (a large streamed corpus) are never copied.
+      for (let s: Segment[]; (s = this.#segments).length > 1; ) {
+        const [x, y] = s.slice(-2);
+        const a = x.handle.rows - x.deletedCount;
+        const b = y.handle.rows - y.deletedCount;
+        if (a > 2 * b || (a + b) * this.cols * 4 > this.mergeBytes) break;
+        await this.#compact('add', [x, y]);
       }
-      if (at < 0) return;
-      await this.#compact(op, [segs[at], segs[at + 1]]);
-    }
+    });
   }
 
   /**

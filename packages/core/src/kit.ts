@@ -371,7 +371,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         if (c === undefined) {
           if (ids) checkIdList(op, ids, t.rows);
           c = await place(op, t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
-          c.mergeBytes = Math.min(c.mergeBytes, segmentBytes);
+          c.mergeBytes = segmentBytes;
         } else {
           await c.appendRows(op, t, ids);
         }
