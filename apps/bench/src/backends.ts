@@ -21,6 +21,8 @@ export interface BackendOptions {
   readonly tfjsWasmPaths?: string | Record<string, string>;
   /** The wasm backend's engine tuning (tile, blockBytes, threadMinFlops, threadMinFlopsI8), for tuning runs. */
   readonly wasmTuning?: Readonly<Record<string, string | number>>;
+  /** The wasm backend's limit per wasm instance (`shardBytes`): small values force many instances. */
+  readonly wasmShardBytes?: number;
 }
 
 /**
@@ -111,6 +113,7 @@ export function backendSource(id: string, load: ModuleLoader, options: BackendOp
       ...(wasm[1] ? { variant: wasm[1] } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(options.wasmTuning ? { tuning: { ...options.wasmTuning } } : {}),
+      ...(options.wasmShardBytes !== undefined ? { shardBytes: options.wasmShardBytes } : {}),
     };
   } else if (engine) {
     pkg = '@cosinekit/backend-tfjs';

@@ -28,6 +28,8 @@ export interface BenchOptions extends Omit<RunSettings, 'workloads' | 'backends'
   readonly threads?: number;
   /** Engine tuning for the wasm backends (`--wasm-tuning`). */
   readonly wasmTuning?: Readonly<Record<string, string | number>>;
+  /** Bytes per wasm instance (`--shard-bytes`): the wasm backends' `shardBytes`. */
+  readonly shardBytes?: number;
   readonly load: ModuleLoader;
   readonly environment: Environment;
   /** Where tfjs-backend-wasm finds its binaries (browsers). */
@@ -103,7 +105,12 @@ export async function benchmark(o: BenchOptions): Promise<BenchReport> {
     backends: o.backends,
     peers: o.peers,
     load: o.load,
-    backendOptions: { threads: o.threads, tfjsWasmPaths: o.tfjsWasmPaths, wasmTuning: o.wasmTuning },
+    backendOptions: {
+      threads: o.threads,
+      tfjsWasmPaths: o.tfjsWasmPaths,
+      wasmTuning: o.wasmTuning,
+      wasmShardBytes: o.shardBytes,
+    },
   });
   for (const x of o.extraBackends ?? []) contenders.push(backendContender(x.id, () => x.create()));
   const settings: RunSettings = { ...settingsOf(o), workloads: workloads.map((w) => w.id) };

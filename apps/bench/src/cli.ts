@@ -105,6 +105,7 @@ interface RunFlags {
   seed: number;
   threads?: number;
   wasmTuning?: Record<string, string | number>;
+  shardBytes?: number;
   backendModule?: string[];
   json: string | false;
   grid?: Partial<SweepGrid>;
@@ -133,7 +134,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         .map((p) => `${p.id} (${p.title})`)
         .join(
           '; ',
-        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N)`,
+        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N)`,
       list,
       [...DEFAULTS.workloads],
     )
@@ -193,6 +194,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       '--wasm-tuning <pairs>',
       'engine tuning of the wasm backends, for tuning runs: tile=4x2,blockBytes=98304,threadMinFlops=0,threadMinFlopsI8=0',
       tuning,
+    )
+    .option(
+      '--shard-bytes <n>',
+      "bytes of corpora per wasm instance before the wasm backends start another (createWasmBackend's `shardBytes`; default 3.5 GiB); small values spread a corpus over many instances",
+      int('--shard-bytes', 1),
     )
     .option(
       '--backend-module <paths...>',
@@ -392,6 +398,7 @@ async function runFromFlags(
       seed: f.seed,
       threads: f.threads,
       wasmTuning: f.wasmTuning,
+      shardBytes: f.shardBytes,
       load: nodeLoader,
       environment: nodeEnvironment(),
       onProgress: (done, total, label) => {

@@ -116,6 +116,13 @@ export interface MillionMemory {
   /** Process resident set size before the build and after the searches. */
   readonly rssBefore?: number;
   readonly rssAfter?: number;
+  /** Most resident set size the process reached so far (after the searches), where there is a process. */
+  readonly rssPeak?: number;
+  /** V8's `external` and `arrayBuffers` after the searches (wasm memories and typed arrays), where there is a process. */
+  readonly external?: number;
+  readonly arrayBuffers?: number;
+  /** Wasm memory of each instance holding the corpus (after the build), first the primary. */
+  readonly shards?: readonly { readonly memoryBytes: number; readonly usedBytes: number }[];
 }
 
 /** What a contender said about itself: the backend's `describe()` and kernel providers. */

@@ -40,6 +40,17 @@ export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
     size: { q: 16, n: 1_000_000, d: 384, k: 10 },
     data: 'million',
   },
+  /**
+   * Opt-in (`-w huge`), wasm only: 7.7 GB of int8 rows, past the 4 GiB one wasm memory holds, so the
+   * corpus is spread over several wasm instances; memory per instance and of the process reported.
+   */
+  huge: {
+    id: 'huge',
+    title: '8 (and 1) queries x 20,000,000 x 384 int8 over several wasm instances, built in chunks, top-10',
+    kind: 'search',
+    size: { q: 8, n: 20_000_000, d: 384, k: 10 },
+    data: 'million',
+  },
 };
 
 /** A custom shape: a search when `k` is given, a cosine matrix otherwise, a pair when Q = N = 1. */

@@ -17,6 +17,7 @@ import {
   type WasmVariant,
 } from './loader.js';
 import { WasmRuntime } from './runtime.js';
+import { DEFAULT_SHARD_BYTES, residentBytes, Shards, type WasmShardInfo } from './shards.js';
 import type { RowSource } from './staging.js';
 import { defaultThreads, HelperPool, threadsUnavailable } from './threads.js';
 import { DEFAULT_TUNING, type EngineTuning } from './tuning.js';
@@ -51,6 +52,15 @@ export interface WasmBackendOptions {
    * `threadsRequested` when a number was asked for).
    */
   threads?: number;
+  /**
+   * Most bytes of wasm memory one instance fills with resident corpora before the next corpus goes
+   * to a new instance (a shard with its own memory, and its own helper threads on the threads
+   * build). Default 3.5 GiB: a wasm32 memory addresses 4 GiB at most, so corpora beyond that are
+   * spread over instances, each piece searched where it lives and the results merged exactly by
+   * the kit's `Corpus`. One corpus (one `createCorpus` call, one `add`, one `corpusFrom` segment)
+   * is never split, so it must fit one instance. Lower it to keep each memory small.
+   */
+  shardBytes?: number;
 }
 
 /** What {@link WasmBackend.describe} reports. */
@@ -59,7 +69,10 @@ export interface WasmBackendInfo extends Record<string, string | number | boolea
   variant: WasmVariant;
   tile: string;
   threads: number;
+  /** Wasm memory of every instance together. */
   wasmMemoryBytes: number;
+  /** Wasm instances holding corpora (see {@link WasmBackendOptions.shardBytes}). */
+  shards: number;
 }
 
 /**
@@ -73,8 +86,10 @@ export interface WasmBackend extends Backend {
   init(): Promise<void>;
   /** Releases the instance and every resident corpus and vector. */
   dispose(): void;
-  /** Resident corpora and vectors alive, and bytes held by the allocator in wasm memory. */
+  /** Resident corpora and vectors alive, and bytes held by the allocator in wasm memory (all instances). */
   memory(): BackendMemory;
+  /** Each wasm instance (shard) in use: its memory, what it holds, its threads; the first runs every other kernel. */
+  shards(): WasmShardInfo[];
   describe(): WasmBackendInfo;
   /**
    * Most bytes the allocator held in wasm memory at once since the previous call (or `init()`),
@@ -148,7 +163,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   let threadsNote: string | undefined;
   /** Threads wanted: as asked, or (after `init()` starts) the default. */
   let threads = asked ?? 1;
+  const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
+  if (!(typeof shardBytes === 'number' && shardBytes > 0)) {
+    argError(
+      'INVALID_ARGUMENT',
+      'createWasmBackend',
+      'shardBytes',
+      `must be a number of bytes > 0; got ${String(shardBytes)}.`,
+    );
+  }
   let rt: WasmRuntime | undefined;
+  let shards: Shards | undefined;
   let starting: Promise<void> | undefined;
   let disposed = false;
 
@@ -190,6 +215,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     }
     const tuning = { ...DEFAULT_TUNING[variant], ...options.tuning };
     let r: WasmRuntime | undefined;
+    let spawn: ((op: string) => WasmRuntime) | undefined;
     if (asked === undefined) {
       const d = await defaultThreads();
       threads = d.threads;
@@ -205,6 +231,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       if (threadsNote === undefined) {
         try {
           r = await startThreaded(variant, tuning, threads, options.wasm?.[`${variant}Threads`]);
+          const module = r.module!;
+          const n = threads;
+          spawn = () => threadedShard(module, variant, tuning, n);
         } catch (err) {
           threadsNote = `helper threads did not start: ${err instanceof Error ? err.message : String(err)}`;
         }
@@ -214,6 +243,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       const module = await compileVariant(variant, options.wasm?.[variant]);
       const instance = await WebAssembly.instantiate(module, {});
       r = new WasmRuntime(instance, variant, tuning);
+      // Synchronous: kernels are, and the module is compiled already.
+      spawn = () => new WasmRuntime(new WebAssembly.Instance(module, {}), variant, tuning);
     }
     const ready = r;
     warmUp(
@@ -222,10 +253,14 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     );
     r.heap.resetPeak();
     if (disposed) r.dispose();
-    else rt = r;
+    else {
+      rt = r;
+      shards = new Shards(r, shardBytes, spawn!);
+    }
   };
 
-  const kernels = kernelsOf(need);
+  const kernels = kernelsOf(need, () => shards!);
+  const all = (): readonly WasmRuntime[] => shards?.list ?? [];
 
   return {
     name: 'wasm',
@@ -244,18 +279,29 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     },
     dispose() {
       disposed = true;
-      rt?.dispose();
+      shards?.dispose();
+      shards = undefined;
       rt = undefined;
     },
     memory() {
-      return rt
-        ? { residentHandles: rt.residentHandles, bytes: rt.heap.used }
-        : { residentHandles: 0, bytes: 0 };
+      let residentHandles = 0;
+      let bytes = 0;
+      for (const r of all()) {
+        residentHandles += r.residentHandles;
+        bytes += r.heap.used;
+      }
+      return { residentHandles, bytes };
+    },
+    shards() {
+      return shards?.info() ?? [];
     },
     memoryPeak() {
-      if (!rt) return 0;
-      const peak = rt.heap.peak;
-      rt.heap.resetPeak();
+      // Per instance, summed: an upper bound when instances peaked at different times.
+      let peak = 0;
+      for (const r of all()) {
+        peak += r.heap.peak;
+        r.heap.resetPeak();
+      }
       return peak;
     },
     describe() {
@@ -268,7 +314,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         ...(asked !== undefined && running !== asked ? { threadsRequested: asked } : {}),
         ...(threadsNote !== undefined ? { threadsNote } : {}),
         ...(running > 1 && rt ? { threadMinFlops: rt.tuning.threadMinFlops } : {}),
-        wasmMemoryBytes: rt?.heap.capacity ?? 0,
+        wasmMemoryBytes: all().reduce((a, r) => a + r.heap.capacity, 0),
+        shards: all().length,
       };
     },
     createCorpusFrom(source, options) {
@@ -296,7 +343,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         checkFinite(op, 'source', { data, rows: count, cols });
         return data;
       };
-      return createCorpus(r, { rows, cols, read }, options);
+      const bytes = residentBytes(rows, cols, options?.storage, options?.rerank, r.tileCols);
+      return shards!.place(bytes, (at) => createCorpus(at, { rows, cols, read }, options), op);
     },
     createVector(data) {
       const r = need('createVector');
@@ -333,8 +381,31 @@ export async function startThreaded(
   // The maximum matches the binary's import (4 GiB, all wasm32 can address).
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const rt = new WasmRuntime(instance, variant, tuning, memory);
+  const rt = new WasmRuntime(instance, variant, tuning, memory, module);
   rt.pool = await HelperPool.start(threads - 1, module, memory);
+  return rt;
+}
+
+/**
+ * Another instance of the threads build, on a new shared memory, made synchronously (kernels are
+ * synchronous). Its helpers start in the background; until they are up its calls run on the calling
+ * thread alone, with the same results bit for bit (see share.ts).
+ */
+function threadedShard(
+  module: WebAssembly.Module,
+  variant: WasmVariant,
+  tuning: EngineTuning,
+  threads: number,
+): WasmRuntime {
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+  const rt = new WasmRuntime(new WebAssembly.Instance(module, { env: { memory } }), variant, tuning, memory);
+  HelperPool.start(threads - 1, module, memory).then(
+    (pool) => {
+      if (rt.disposed) pool.dispose();
+      else rt.pool = pool;
+    },
+    () => undefined, // the shard computes on the calling thread alone
+  );
   return rt;
 }
 

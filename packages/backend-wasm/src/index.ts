@@ -18,6 +18,7 @@ export type { WasmSource, WasmVariant } from './loader.js';
 export { relaxedSupported, simdSupported } from './loader.js';
 export type { WasmPair, WasmPairOptions } from './pair.js';
 export { createWasmPair } from './pair.js';
+export type { WasmShardInfo } from './shards.js';
 export type { RowSource } from './staging.js';
 export type { EngineTuning, Tile } from './tuning.js';
 export { DEFAULT_TUNING, TILES } from './tuning.js';

@@ -30,8 +30,12 @@ export class WasmRuntime {
   readonly tileCols: number;
   readonly #live = new Set<Resident>();
   readonly memory: WebAssembly.Memory;
+  /** The compiled threads build, to start more instances of it (see shards.ts). */
+  readonly module: WebAssembly.Module | undefined;
   /** Helper threads sharing the work of the threaded kernels, when `threads > 1` could start. */
   pool: HelperPool | undefined;
+  /** Called when the last resident handle is released (a shard other than the first is then dropped). */
+  onIdle: (() => void) | undefined;
   #buffer: ArrayBuffer | SharedArrayBuffer;
   #f32: Float32Array;
   #i32: Int32Array;
@@ -42,7 +46,9 @@ export class WasmRuntime {
     variant: WasmVariant,
     tuning: EngineTuning,
     memory?: WebAssembly.Memory,
+    module?: WebAssembly.Module,
   ) {
+    this.module = module;
     this.exports = instance.exports as unknown as WasmExports;
     this.memory = memory ?? this.exports.memory!;
     this.variant = variant;
@@ -99,6 +105,7 @@ export class WasmRuntime {
 
   untrack(r: Resident): void {
     this.#live.delete(r);
+    if (this.#live.size === 0) this.onIdle?.();
   }
 
   alloc(bytes: number, op: string): number {

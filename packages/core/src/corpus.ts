@@ -35,9 +35,6 @@ interface Segment {
   host: Float32Array | null;
 }
 
-/** Segments beyond this are merged into one on the next `add`. */
-const MAX_SEGMENTS = 8;
-
 /**
  * A corpus resident on a backend: search it as often as needed, add and remove rows, save it, and
  * release it with `dispose()`.
@@ -68,6 +65,11 @@ export class Corpus {
   #queue: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #disposed = false;
+  /**
+   * @internal The largest segment a merge builds, in bytes of float32 rows (64 MiB, or `corpusFrom`'s
+   * `segmentBytes`): small segments are merged, big ones never, so a merge needs at most this much.
+   */
+  mergeBytes = 67108864;
 
   /** @internal Made by {@link CosineKit.corpus} and {@link CosineKit.loadCorpus}. */
   constructor(
@@ -415,7 +417,18 @@ export class Corpus {
       this.#checkRoom(t.rows);
       const handle = await this.#kernels.createCorpus('add', 'rows', t, this.#options);
       this.#append(handle, own, this.#keepsHost ? t.data : null, null);
-      if (this.#segments.length > MAX_SEGMENTS) await this.#compact('add', [...this.#segments]);
+      // Size-tiered merging: while the newest segment's predecessor holds at most twice its live
+      // rows and both together stay within `mergeBytes`, merge them. Each run of segments below a
+      // third of the limit then more than halves from one segment to the next, so many small adds
+      // leave O(log rows) segments, each row is rewritten O(log rows) times, and segments past the
+      // limit (a large streamed corpus) are never copied.
+      for (let s: Segment[]; (s = this.#segments).length > 1; ) {
+        const [x, y] = s.slice(-2);
+        const a = x.handle.rows - x.deletedCount;
+        const b = y.handle.rows - y.deletedCount;
+        if (a > 2 * b || (a + b) * this.cols * 4 > this.mergeBytes) break;
+        await this.#compact('add', [x, y]);
+      }
     });
   }
 

@@ -112,9 +112,8 @@ export interface CosineKit {
    * {@link CorpusChunk}), without ever holding all rows in one host array: chunks are gathered into
    * segments of about `options.segmentBytes` and each segment is uploaded as it fills. Ids come
    * with the chunks (all chunks or none). An error in the stream, a bad chunk or an abort disposes
-   * what was built and rejects. Segments are not merged while building; a later `add` that takes
-   * the corpus past eight segments merges them all, which needs one host copy of every row, so size
-   * `segmentBytes` to keep a corpus you will add to within eight segments.
+   * what was built and rejects. Segments are not merged while building, nor later: a later `add`
+   * merges only segments smaller than `segmentBytes`, so it never copies the corpus.
    */
   corpusFrom(
     source: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>,
@@ -372,6 +371,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         if (c === undefined) {
           if (ids) checkIdList(op, ids, t.rows);
           c = await place(op, t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
+          c.mergeBytes = segmentBytes;
         } else {
           await c.appendRows(op, t, ids);
         }

@@ -228,7 +228,7 @@ describe('quantised corpora lose nothing', () => {
         rerank,
         ids: Array.from({ length: 40 }, (_, i) => `r${i}`),
       });
-      // Nine more segments: the ninth add merges every segment into one.
+      // Nine more segments: the adds merge the small ones.
       for (let s = 0; s < 9; s++) {
         await c.add(
           rows(4, d, 50 + s),

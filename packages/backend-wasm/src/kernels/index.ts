@@ -1,6 +1,7 @@
 import type {
   Activation,
   CorpusOptions,
+  CorpusStorage,
   Kernels,
   Matrix,
   ResidentCorpus,
@@ -9,6 +10,7 @@ import type {
 } from '@cosinekit/core/backend';
 import { corpusSearchAllowed } from '../filtered.js';
 import type { WasmRuntime } from '../runtime.js';
+import { residentBytes, type Shards } from '../shards.js';
 import { activation, activationGrad } from './activation.js';
 import { addBias } from './add-bias.js';
 import {
@@ -47,18 +49,32 @@ export interface WasmKernels extends Kernels {
   corpusSearchAllowed(corpus: ResidentCorpus, queries: Matrix, k: number, allow: Uint8Array): TopKResult;
 }
 
-/** The contract's kernels over whatever runtime `get` returns (it throws when there is none). */
-export function kernelsOf(get: (op: string) => WasmRuntime): WasmKernels {
+/**
+ * The contract's kernels over whatever runtime `get` returns (it throws when there is none). With
+ * `shards`, new corpora are placed over its instances and a corpus's kernels run in its own.
+ */
+export function kernelsOf(get: (op: string) => WasmRuntime, shards?: () => Shards): WasmKernels {
+  const of = (c: ResidentCorpus, op: string): WasmRuntime => {
+    const rt = get(op);
+    return shards ? shards().of(c) : rt;
+  };
+  const place = <T extends WasmCorpus>(op: string, bytes: number, make: (rt: WasmRuntime) => T): T => {
+    const rt = get(op);
+    return shards ? shards().place(bytes, make, op) : make(rt);
+  };
   return {
     rowNorms: (x: Matrix, out?: Float32Array) => rowNorms(get('rowNorms'), x, out),
     normalizeRows: (x: Matrix, out?: Float32Array) => normalizeRows(get('normalizeRows'), x, out),
     cosineRows: (a: Matrix, b: Matrix, out?: Float32Array) => cosineRows(get('cosineRows'), a, b, out),
     cosineMatrix: (a: Matrix, b: Matrix, out?: Float32Array) => cosineMatrix(get('cosineMatrix'), a, b, out),
     topK: (q: Matrix, c: Matrix, k: number): TopKResult => topK(get('topK'), q, c, k),
-    createCorpus: (x: Matrix, options?: CorpusOptions) => createCorpus(get('createCorpus'), x, options),
-    corpusSearch: (c: ResidentCorpus, q: Matrix, k: number) => corpusSearch(get('corpusSearch'), c, q, k),
+    createCorpus: (x: Matrix, options?: CorpusOptions) =>
+      place('createCorpus', bytesOf(get, x.rows, x.cols, options?.storage, options?.rerank), (rt) =>
+        createCorpus(rt, x, options),
+      ),
+    corpusSearch: (c: ResidentCorpus, q: Matrix, k: number) => corpusSearch(of(c, 'corpusSearch'), c, q, k),
     corpusMatrix: (c: ResidentCorpus, q: Matrix, out?: Float32Array) =>
-      corpusMatrix(get('corpusMatrix'), c, q, out),
+      corpusMatrix(of(c, 'corpusMatrix'), c, q, out),
     matmul: (a: Matrix, b: Matrix, ta: boolean, tb: boolean, out?: Float32Array) =>
       matmul(get('matmul'), a, b, ta, tb, out),
     addBias: (x: Matrix, bias: Float32Array, out?: Float32Array) => addBias(get('addBias'), x, bias, out),
@@ -66,10 +82,22 @@ export function kernelsOf(get: (op: string) => WasmRuntime): WasmKernels {
       activation(get('activation'), kind, x, out),
     activationGrad: (kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array) =>
       activationGrad(get('activationGrad'), kind, x, dy, out),
-    readCorpus: (c: ResidentCorpus) => readCorpus(get('readCorpus'), c),
-    exportCorpus: (c: ResidentCorpus) => exportCorpus(get('exportCorpus'), c),
-    importCorpus: (s: StoredCorpus) => importCorpus(get('importCorpus'), s),
+    readCorpus: (c: ResidentCorpus) => readCorpus(of(c, 'readCorpus'), c),
+    exportCorpus: (c: ResidentCorpus) => exportCorpus(of(c, 'exportCorpus'), c),
+    importCorpus: (s: StoredCorpus) =>
+      place('importCorpus', bytesOf(get, s.rows, s.cols, s.storage, s.rerank), (rt) => importCorpus(rt, s)),
     corpusSearchAllowed: (c: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array) =>
-      corpusSearchAllowed(get('corpusSearchAllowed'), c, q, k, allow),
+      corpusSearchAllowed(of(c, 'corpusSearchAllowed'), c, q, k, allow),
   };
+}
+
+/** {@link residentBytes} in the primary's layout (every instance runs the same tile). */
+function bytesOf(
+  get: (op: string) => WasmRuntime,
+  rows: number,
+  cols: number,
+  storage: CorpusStorage | undefined,
+  rerank: number | undefined,
+): number {
+  return residentBytes(rows, cols, storage, rerank, get('createCorpus').tileCols);
 }

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { type Backend, createReferenceBackend, referenceKernels, type StoredCorpus } from '../src/backend.js';
+import { createCosineKit, Tensor } from '../src/index.js';
+
+function rows(n: number, d: number, seed: number): Tensor {
+  let s = seed;
+  const data = Float32Array.from({ length: n * d }, () => {
+    s = (s * 48271) % 2147483647;
+    return s / 1073741823.5 - 1;
+  });
+  return new Tensor(data, n, d);
+}
+
+/**
+ * The reference backend, counting what each merge rebuilds (`importCorpus` is how a merge makes its
+ * segment): the engine is the real one.
+ */
+function watched(): { backend: Backend; rebuilt: number[] } {
+  const ref = createReferenceBackend();
+  const rebuilt: number[] = [];
+  const backend: Backend = {
+    ...ref,
+    name: 'reference',
+    kernels: {
+      ...referenceKernels,
+      importCorpus: (s: StoredCorpus) => {
+        rebuilt.push(s.rows);
+        return referenceKernels.importCorpus!(s);
+      },
+    },
+  };
+  return { backend, rebuilt };
+}
+
+/** Exact float64 top-k by ordinal over `live` (ordinal -> row), ties to the lower ordinal. */
+function brute(q: Tensor, live: Map<number, Float32Array>, k: number): number[][] {
+  return Array.from({ length: q.rows }, (_, i) => {
+    const qi = q.data.subarray(i * q.cols, (i + 1) * q.cols);
+    const scored = [...live].map(([o, r]) => {
+      let dot = 0;
+      let nq = 0;
+      let nr = 0;
+      for (let c = 0; c < q.cols; c++) {
+        dot += qi[c] * r[c];
+        nq += qi[c] * qi[c];
+        nr += r[c] * r[c];
+      }
+      return [Math.fround(dot / Math.sqrt(nq * nr)), o];
+    });
+    scored.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    return scored.slice(0, k).map((e) => e[1]);
+  });
+}
+
+describe('size-tiered segment merging', () => {
+  it('keeps O(log rows) segments over many small adds, rewrites each row O(log rows) times, and stays exact', async () => {
+    const { backend, rebuilt } = watched();
+    const ref = backend.memory!;
+    const kit = createCosineKit({ backend });
+    const d = 7;
+    const live = new Map<number, Float32Array>();
+    const first = rows(5, d, 1);
+    const c = await kit.corpus(first, { ids: Array.from({ length: 5 }, (_, i) => `r${i}`) });
+    for (let j = 0; j < 5; j++) live.set(j, first.data.slice(j * d, (j + 1) * d));
+    let next = 5;
+    let seed = 2;
+    let most = 0;
+    // 300 adds of 1 to 37 rows (sizes from a fixed sequence): 5,000-odd rows.
+    for (let a = 0; a < 300; a++) {
+      const n = 1 + ((a * 17) % 37);
+      const t = rows(n, d, seed++);
+      await c.add(
+        t,
+        Array.from({ length: n }, (_, j) => `r${next + j}`),
+      );
+      for (let j = 0; j < n; j++) live.set(next + j, t.data.slice(j * d, (j + 1) * d));
+      next += n;
+      const segments = ref().residentHandles;
+      most = Math.max(most, segments);
+      // A run of segments that halves each time: at most log2(rows) + 1 of them.
+      expect(segments, `after add ${a} (${c.rows} rows)`).toBeLessThanOrEqual(
+        Math.floor(Math.log2(c.rows)) + 1,
+      );
+    }
+    expect(most).toBeGreaterThan(3);
+    // Rows rewritten by merges, per row: logarithmic (a merge of everything at each add would be ~150).
+    const rewritten = rebuilt.reduce((x, y) => x + y, 0);
+    expect(rewritten / c.rows).toBeLessThanOrEqual(Math.log2(c.rows) + 1);
+
+    // Remove rows spread over every segment, then search: exact against float64, with and without a filter.
+    const gone = Array.from({ length: 400 }, (_, i) => `r${(i * 13) % next}`);
+    const removed = await c.remove(gone);
+    for (const id of new Set(gone)) live.delete(Number(id.slice(1)));
+    expect(c.rows).toBe(live.size);
+    expect(removed).toBe(new Set(gone).size);
+    const q = rows(3, d, 999);
+    for (const k of [1, 9, 64]) {
+      const r = await c.search(q, k);
+      const want = brute(q, live, k);
+      expect(Array.from({ length: 3 }, (_, i) => Array.from(r.indices.subarray(i * k, (i + 1) * k)))).toEqual(
+        want,
+      );
+      expect(r.ids!.slice(0, k)).toEqual(want[0].map((o) => `r${o}`));
+    }
+    const even = (id: string | number) => Number(String(id).slice(1)) % 2 === 0;
+    const f = await c.search(q, 12, { filter: even });
+    const evenLive = new Map([...live].filter(([o]) => o % 2 === 0));
+    expect(Array.from(f.indices.subarray(0, 12))).toEqual(brute(q, evenLive, 12)[0]);
+    // One corpus built from the same rows at once gives the same scores, bit for bit.
+    const all = [...live.values()];
+    const whole = await kit.corpus(new Tensor(Float32Array.from(all.flatMap((r) => [...r])), all.length, d));
+    const a = await c.search(q, 20);
+    const b = await whole.search(q, 20);
+    expect(Array.from(a.scores)).toEqual(Array.from(b.scores));
+    whole.dispose();
+    c.dispose();
+    expect(ref().residentHandles).toBe(0);
+  });
+
+  it('never merges segments at or past the limit (corpusFrom segments), only the small ones after them', async () => {
+    const { backend, rebuilt } = watched();
+    const kit = createCosineKit({ backend });
+    const d = 5;
+    const all = rows(1000, d, 3);
+    const chunks = function* () {
+      for (let i = 0; i < 1000; i += 50) yield all.slice(i, i + 50);
+    };
+    // Segments of 100 rows: ten, each at the limit.
+    const c = await kit.corpusFrom(chunks(), { segmentBytes: 100 * d * 4 });
+    expect(backend.memory!().residentHandles).toBe(10);
+    const extra: Float32Array[] = [];
+    for (let a = 0; a < 60; a++) {
+      const t = rows(1 + (a % 6), d, 100 + a);
+      extra.push(t.data);
+      await c.add(t);
+      // A merge builds at most 100 rows: the big segments are never copied.
+      expect(Math.max(0, ...rebuilt)).toBeLessThanOrEqual(100);
+    }
+    const segments = backend.memory!().residentHandles;
+    expect(segments).toBeGreaterThan(10);
+    expect(segments).toBeLessThanOrEqual(10 + 2 * Math.ceil(Math.log2(100)));
+    // Exact against the same rows searched as one corpus.
+    const joined = new Float32Array(all.data.length + extra.reduce((x, e) => x + e.length, 0));
+    joined.set(all.data);
+    let at = all.data.length;
+    for (const e of extra) {
+      joined.set(e, at);
+      at += e.length;
+    }
+    const whole = await kit.corpus(new Tensor(joined, joined.length / d, d));
+    const q = rows(4, d, 77);
+    const r1 = await c.search(q, 33);
+    const r2 = await whole.search(q, 33);
+    expect(Array.from(r1.indices)).toEqual(Array.from(r2.indices));
+    expect(Array.from(r1.scores)).toEqual(Array.from(r2.scores));
+    c.dispose();
+    whole.dispose();
+    expect(backend.memory!().residentHandles).toBe(0);
+  });
+});
