@@ -134,7 +134,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         .map((p) => `${p.id} (${p.title})`)
         .join(
           '; ',
-        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N); pg-large is opt-in (-w pg-large -b pgvector,wasm: loading a million rows into PGlite takes minutes, --scale scales N)`,
+        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N); pg-large is opt-in (-w pg-large -b pgvector,wasm: loading into PGlite is slow, 16 min for 200,000 rows on 2 busy cores; --scale scales N)`,
       list,
       [...DEFAULTS.workloads],
     )

@@ -53,8 +53,8 @@ export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
   },
   /**
    * Opt-in (`-w pg-large -b pgvector,wasm`): B's query at ten times the rows, where a corpus moved to
-   * Postgres is weighed against one held in process. Loading a million rows into PGlite takes minutes;
-   * `--scale` scales N.
+   * Postgres is weighed against one held in process. Loading into PGlite is slow (200,000 rows took
+   * 16 minutes on 2 busy cores); `--scale` scales N.
    */
   'pg-large': {
     id: 'pg-large',
