@@ -1,9 +1,11 @@
 // Filtered search: the time of `corpus.search(q, k, { filter })` with filters keeping 1%, 10% and
 // 50% of the rows, against the unfiltered search, on the reference backend and on wasm (both score
-// only the rows that pass; wasm gathers them when few pass and streams every row when many do).
+// only the rows that pass; wasm gathers them when few pass and streams every row when many do), and
+// on pgvector (PGlite in memory, exact; the filter goes into the SQL WHERE clause).
 // Every filtered answer is checked against a brute-force top-k over the passing rows first.
-// Usage (after a build): node apps/bench/scripts/filtered-search.mjs [N=1000000] [d=384] [Q=8] [k=10] [backends=reference,wasm]
+// Usage (after a build): node apps/bench/scripts/filtered-search.mjs [N=1000000] [d=384] [Q=8] [k=10] [backends=reference,wasm,pgvector]
 
+import { createPgvectorBackend } from '@cosinekit/backend-pgvector';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { createCosineKit, Tensor } from '@cosinekit/core';
 import { createReferenceBackend } from '@cosinekit/core/backend';
@@ -50,10 +52,17 @@ const queries = new Tensor(random(Q * d, 11), Q, d);
 const shares = [1, 0.5, 0.1, 0.01];
 console.log(`filtered search, N=${N} d=${d} Q=${Q} k=${k}, median of ${REPS}`);
 for (const name of backends) {
-  const backend = name === 'wasm' ? createWasmBackend() : createReferenceBackend();
+  const backend =
+    name === 'wasm'
+      ? createWasmBackend()
+      : name === 'pgvector'
+        ? createPgvectorBackend()
+        : createReferenceBackend();
   const kit = createCosineKit({ backend, timeoutMs: 0 });
   const info = await kit.ready();
+  const t0 = performance.now();
   const corpus = await kit.corpus(rows);
+  console.log(`${info.backend.padEnd(10)} corpus built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   let full = 0;
   for (const share of shares) {
     const mask = share === 1 ? null : maskOf(share);
@@ -79,4 +88,6 @@ for (const name of backends) {
     );
   }
   corpus.dispose();
+  kit.dispose();
+  await backend.dispose?.();
 }

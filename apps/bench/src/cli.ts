@@ -134,7 +134,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         .map((p) => `${p.id} (${p.title})`)
         .join(
           '; ',
-        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N)`,
+        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N); pg-large is opt-in (-w pg-large -b pgvector,wasm: loading into PGlite is slow, 16 min for 200,000 rows on 2 busy cores; --scale scales N)`,
       list,
       [...DEFAULTS.workloads],
     )
@@ -156,7 +156,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .option('--k <k>', 'custom workload: top-k (a search; without it, a cosine matrix)', int('--k', 1))
     .option(
       '--scale <factor>',
-      'scale Q and N of the random presets (B, C; N only for million), e.g. 0.05 for a quick run',
+      'scale Q and N of the random presets (B, C, pg-large; N only for million), e.g. 0.05 for a quick run',
       positive('--scale'),
       1,
     )
@@ -230,6 +230,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       '\nExamples:\n  cosinekit-bench\n  cosinekit-bench -w B -b wasm,tfjs-wasm --reps 9\n' +
         '  cosinekit-bench -w custom --q 64 --n 20000 --d 256 --k 10\n  cosinekit-bench -w mnist\n' +
         '  cosinekit-bench -w million -b wasm\n' +
+        '  cosinekit-bench -w pg-large -b pgvector,wasm -p naive\n' +
         '  cosinekit-bench --scale 0.05 --json - | jq .results\n' +
         '  cosinekit-bench compare before.json after.json\n  cosinekit-bench backends\n' +
         '  cosinekit-bench -w A,B,S -b wasm-simd@1 --wasm-tuning tile=4x2,blockBytes=98304\n' +

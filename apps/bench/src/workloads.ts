@@ -51,6 +51,18 @@ export const PRESETS: Readonly<Record<string, WorkloadSpec>> = {
     size: { q: 8, n: 20_000_000, d: 384, k: 10 },
     data: 'million',
   },
+  /**
+   * Opt-in (`-w pg-large -b pgvector,wasm`): B's query at ten times the rows, where a corpus moved to
+   * Postgres is weighed against one held in process. Loading into PGlite is slow (200,000 rows took
+   * 16 minutes on 2 busy cores); `--scale` scales N.
+   */
+  'pg-large': {
+    id: 'pg-large',
+    title: '1 query x 1,000,000 x 384, top-10 (opt-in: pgvector against wasm)',
+    kind: 'search',
+    size: { q: 1, n: 1_000_000, d: 384, k: 10 },
+    data: 'random',
+  },
 };
 
 /** A custom shape: a search when `k` is given, a cosine matrix otherwise, a pair when Q = N = 1. */

@@ -39,6 +39,10 @@ const modules: Record<string, () => Promise<Module>> = {
   '@cosinekit/backend-tfjs': () => import('@cosinekit/backend-tfjs').then((m) => m as unknown as Module),
   '@cosinekit/backend-gpujs': () => import('@cosinekit/backend-gpujs').then((m) => m as unknown as Module),
   '@cosinekit/backend-webgpu': () => import('@cosinekit/backend-webgpu').then((m) => m as unknown as Module),
+  // PGlite (Postgres in wasm) with pgvector, in memory: its wasm, data and extension bundle are
+  // assets Vite copies beside the chunk (`new URL(..., import.meta.url)`).
+  '@cosinekit/backend-pgvector': () =>
+    import('@cosinekit/backend-pgvector').then((m) => m as unknown as Module),
 };
 const load: ModuleLoader = (spec) =>
   modules[spec]?.() ?? Promise.reject(new Error(`${spec} is not bundled into this page`));
