@@ -77,7 +77,9 @@ export function checkNames(backends: readonly string[], peers: readonly string[]
 }
 
 /** Runs the benchmark suite described by names. */
-export async function benchmark(o: BenchOptions): Promise<BenchReport> {
+export async function benchmark(options: BenchOptions): Promise<BenchReport> {
+  // 'none' asks for the backends alone, from the CLI and the page alike.
+  const o = { ...options, peers: options.peers.filter((p) => p !== 'none') };
   checkNames(o.backends, o.peers);
   // The roofline is measured before anything else runs, on a quiet process; every figure of the
   // suite is then given its share of the limit that binds it.
