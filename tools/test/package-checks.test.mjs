@@ -27,6 +27,10 @@ const corePacked = [
   'dist/index.d.ts',
   'dist/backend.js',
   'dist/backend.d.ts',
+  'dist/fs.js',
+  'dist/fs.d.ts',
+  'dist/opfs.js',
+  'dist/opfs.d.ts',
   'src/index.ts',
 ];
 
@@ -77,7 +81,7 @@ describe('manifestProblems', () => {
 });
 
 describe('exportsProblems', () => {
-  it('passes core when both entries and their types are packed', () => {
+  it('passes core when every entry and its types are packed', () => {
     assert.deepEqual(exportsProblems(core, corePacked), []);
   });
 
@@ -124,28 +128,35 @@ describe('attwCoverageProblems', () => {
   const typed = { resolution: { isTypeScript: true } };
   const entry = { resolutions: { 'node16-esm': typed, bundler: typed } };
 
-  it('passes when attw resolved types for both of core entries in every ESM mode', () => {
-    const attw = { analysis: { entrypoints: { '.': entry, './backend': entry, './package.json': {} } } };
+  // Every entry of core's exports map but the one a case leaves out or breaks.
+  const others = { './fs': entry, './opfs': entry };
+
+  it("passes when attw resolved types for every one of core's entries in every ESM mode", () => {
+    const attw = {
+      analysis: { entrypoints: { '.': entry, './backend': entry, ...others, './package.json': {} } },
+    };
     assert.deepEqual(attwCoverageProblems(core, attw), []);
   });
 
   it('fails when attw did not analyse the backend subpath', () => {
-    const attw = { analysis: { entrypoints: { '.': entry } } };
+    const attw = { analysis: { entrypoints: { '.': entry, ...others } } };
     assert.deepEqual(attwCoverageProblems(core, attw), ['attw did not analyse ./backend']);
   });
 
   it('fails when a mode resolves the subpath to JavaScript only', () => {
     const js = { resolutions: { 'node16-esm': typed, bundler: { resolution: { isTypeScript: false } } } };
-    const attw = { analysis: { entrypoints: { '.': entry, './backend': js } } };
+    const attw = { analysis: { entrypoints: { '.': entry, './backend': js, ...others } } };
     assert.deepEqual(attwCoverageProblems(core, attw), ['./backend: no types in bundler resolution']);
   });
 });
 
 describe('jsEntries (what size.mjs budgets)', () => {
-  it("lists both of core's entries", () => {
+  it("lists every one of core's entries", () => {
     assert.deepEqual(jsEntries(core), [
       ['@cosinekit/core', 'dist/index.js'],
       ['@cosinekit/core/backend', 'dist/backend.js'],
+      ['@cosinekit/core/fs', 'dist/fs.js'],
+      ['@cosinekit/core/opfs', 'dist/opfs.js'],
     ]);
   });
 
