@@ -9,6 +9,7 @@ import { createPgvectorBackend } from '@cosinekit/backend-pgvector';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { createCosineKit, Tensor } from '@cosinekit/core';
 import { createReferenceBackend } from '@cosinekit/core/backend';
+import { random } from './random.mjs';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const d = Number(process.argv[3] ?? 384);
@@ -16,18 +17,6 @@ const Q = Number(process.argv[4] ?? 8);
 const k = Number(process.argv[5] ?? 10);
 const backends = (process.argv[6] ?? 'reference,wasm').split(',');
 const REPS = 3;
-
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 /** A mask keeping about `share` of the rows, spread by a hash of the row number. */
 function maskOf(share) {

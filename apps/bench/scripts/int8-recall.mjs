@@ -8,6 +8,7 @@
 
 import { createCosineKit, Tensor } from '@cosinekit/core';
 import { createReferenceBackend } from '@cosinekit/core/backend';
+import { random } from './random.mjs';
 
 const N = Number(process.argv[2] ?? 200_000);
 const d = Number(process.argv[3] ?? 384);
@@ -17,18 +18,6 @@ const backendName = process.argv[6] ?? 'wasm';
 const reranks = (process.argv[7] ?? '0,2,3,4').split(',').map(Number);
 const storages = (process.argv[8] ?? 'int8').split(',');
 const ROUNDS = Number(process.argv[9] ?? 5);
-
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 async function backendOf(name) {
   if (name === 'reference') return createReferenceBackend();

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { random } from './random.mjs';
 
 const { measureRoofline } = await import('../dist/roofline.js');
 const require = createRequire(import.meta.url);
@@ -28,17 +29,6 @@ const best = (f) => {
 };
 const bytes = N * d * 4;
 const gbs = (ms) => (bytes / (ms / 1000) / 1e9).toFixed(1);
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 const corpus = random(N * d, 7),
   query = random(d, 9);
 

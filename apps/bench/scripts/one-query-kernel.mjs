@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { random } from './random.mjs';
 
 const { streamModuleBytes } = await import('../dist/roofline.js');
 const require = createRequire(import.meta.url);
@@ -13,17 +14,6 @@ const N = Number(process.argv[2] ?? 32768),
   d = Number(process.argv[3] ?? 384),
   reps = Number(process.argv[4] ?? 25);
 const variant = process.argv[5] ?? 'simd';
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 const wasmUrl = new URL(
   `./cosinekit-${variant}.wasm`,
   pathToFileURL(require.resolve('@cosinekit/backend-wasm')),

@@ -11,22 +11,11 @@ import { cosine, createCosineKit, Tensor } from '@cosinekit/core';
 import { createReferenceBackend, referenceKernels } from '@cosinekit/core/backend';
 // Internal (not exported): the gate and its buffer pool, for the breakdown.
 import { admitPair, Lease } from '../../../packages/core/dist/gate.js';
+import { random } from './random.mjs';
 
 const backendName = process.argv[2] ?? 'reference';
 const dims = (process.argv[3] ?? '256,1024,3072').split(',').map(Number);
 const ROUNDS = Number(process.argv[4] ?? 41);
-
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 function exact(a, b) {
   let d = 0;

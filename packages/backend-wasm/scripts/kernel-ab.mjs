@@ -5,6 +5,7 @@
 //   node scripts/kernel-ab.mjs <distA> <distB> [simd|relaxed] ['QxNxd,...'] [reps]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { random } from './random.mjs';
 
 const [dirA, dirB] = process.argv.slice(2, 4);
 const variant = process.argv[4] ?? 'simd';
@@ -16,17 +17,6 @@ if (variant === 'relaxed') (await import('node:v8')).setFlagsFromString('--exper
 // The default tile of each binary (src/tuning.ts): driver index, query rows and corpus rows per panel.
 const [config, R, P] = variant === 'relaxed' ? [1, 3, 3] : [0, 4, 2];
 
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 const al = (x) => Math.ceil(x / 64) * 64;
 async function load(dir) {
   const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, `cosinekit-${variant}.wasm`)));

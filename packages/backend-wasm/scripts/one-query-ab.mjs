@@ -7,6 +7,7 @@
 // Needs apps/bench built (its streaming-read module).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { random } from './random.mjs';
 
 const [dirA, dirB] = process.argv.slice(2, 4);
 const N = Number(process.argv[4] ?? 200000),
@@ -19,17 +20,6 @@ const { streamModuleBytes } = await import(
 if (variant === 'relaxed') (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
 // The default tile of each binary (src/tuning.ts): driver index and corpus rows per panel.
 const [config, P] = variant === 'relaxed' ? [1, 3] : [0, 2];
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 const corpus = random(N * d, 7);
 const query = random(d, 9);
 const steps = Math.ceil(d / 4),

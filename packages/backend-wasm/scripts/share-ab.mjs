@@ -6,6 +6,7 @@
 //   node scripts/share-ab.mjs <dirA> <dirB> [reps] [simd|relaxed] ['QxNxd,...'] [search]
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { random } from './random.mjs';
 
 const [dirA, dirB] = process.argv.slice(2, 4).map((d) => resolve(d));
 const reps = Number(process.argv[4] ?? 7);
@@ -16,17 +17,6 @@ const shapes = (process.argv[6] ?? '1000x20000x384,256x10000x768,64x20000x384')
 const mode = process.argv[7] ?? 'matrix';
 const k = 10;
 
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return a;
-}
 async function backends(dir) {
   const { createWasmBackend } = await import(pathToFileURL(join(dir, 'index.js')).href);
   const out = [];
