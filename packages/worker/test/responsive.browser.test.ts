@@ -16,6 +16,9 @@ const CHUNK = 16_384;
 const chunk = (c: number) => mat(Math.min(CHUNK, N - c * CHUNK), D, 1000 + c);
 
 /** Counts the page's ticks while `during` runs: rAF frames, and a 4 ms timer loop. */
+/** The shortest window the responsiveness test judges, ms. */
+const MIN_MS = 400;
+
 async function ticksDuring<T>(during: () => Promise<T>): Promise<{
   value: T | undefined;
   error: unknown;
@@ -106,10 +109,18 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
   });
 
   it('the page keeps ticking during a long search, and the results are right', async () => {
-    const r = await ticksDuring(() => corpus.search(queries, 5));
+    // Searches back to back for at least MIN_MS, so a fast machine (two threads, a quiet host)
+    // still gives a window long enough to judge; the first search's answer is checked below.
+    let searches = 0;
+    const r = await ticksDuring(async () => {
+      const first = await corpus.search(queries, 5);
+      const t0 = performance.now();
+      for (searches = 1; performance.now() - t0 < MIN_MS; searches++) await corpus.search(queries, 5);
+      return first;
+    });
     expect(r.error).toBeUndefined();
     console.log(
-      `[worker kit, browser] search ${queries.rows} queries over ${N} x ${D}: ${r.ms.toFixed(0)} ms; meanwhile ${r.frames} animation frames (largest gap ${r.maxFrameGap.toFixed(1)} ms) and ${r.timers} 4 ms timer ticks (largest gap ${r.maxTimerGap.toFixed(1)} ms)`,
+      `[worker kit, browser] ${searches} searches of ${queries.rows} queries over ${N} x ${D}: ${r.ms.toFixed(0)} ms; meanwhile ${r.frames} animation frames (largest gap ${r.maxFrameGap.toFixed(1)} ms) and ${r.timers} 4 ms timer ticks (largest gap ${r.maxTimerGap.toFixed(1)} ms)`,
     );
     // Loose on purpose (a slow CI machine): the page was never blocked for long, in a search
     // that lasts far longer than these gaps.
