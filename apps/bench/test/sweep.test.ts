@@ -109,6 +109,26 @@ describe('judging a cell', () => {
     expect(slower[0]).toMatchObject({ met: false, margin: 'missed by 30 pts', text: 'bw 50%' });
   });
 
+  it('few queries that are compute-bound are held to the peak, not to a bandwidth no kernel reaches', () => {
+    // 8 x 10,000 x 100: 16 MFLOP, 1.6 ms at 10 GFLOP/s; 4 MB, 0.4 ms at 10 GB/s: the peak binds.
+    const at = (ms: number) =>
+      judgeCell({
+        q: 8,
+        n: 10_000,
+        d: 100,
+        op: 'search',
+        seconds: 0,
+        figures: [figure('wasm@1', 1, 8, 10_000, 100, ms, roof)],
+      } as const);
+    expect(at(2)[0]).toMatchObject({ target: 'fewBandwidth', met: true, text: 'peak 80% (compute-bound)' });
+    expect(at(2)[0].value).toBeCloseTo(0.8, 12);
+    expect(at(3.2)[0]).toMatchObject({
+      met: false,
+      margin: 'missed by 30 pts',
+      text: 'peak 50% (compute-bound)',
+    });
+  });
+
   it('many queries, d >= 128: share of 1-thread peak and the second thread, above the threading threshold', () => {
     // 64 x 1000 x 128: 16.4 Mflop, 1.64 ms at 10 GFLOP/s; measured 2 ms = 82%; 2 threads in 1.25 ms = 1.6x.
     const cell = {
@@ -185,7 +205,7 @@ describe('runSweep', () => {
     const text = renderSweep(r);
     expect(text).toContain('Roofline of this machine');
     expect(text).toMatch(
-      /Targets:\n {2}(met|MISSED) +Q <= 8: wasm@1 >= 80% of 1-thread read bandwidth: met in \d of 2 cells/,
+      /Targets:\n {2}(met|MISSED) +Q <= 8: wasm@1 >= 80% of the 1-thread limit that binds \(read bandwidth; the peak where Q makes it compute-bound\): met in \d of 2 cells/,
     );
   });
 
