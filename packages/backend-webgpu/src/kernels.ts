@@ -360,38 +360,18 @@ export async function matmul(
   const maxSpan = L.maxComputeWorkgroupsPerDimension * side;
   const fits = (floats: number) => floats * 4 <= L.maxStorageBufferBindingSize;
   if (fits(m * k) && fits(k * n) && fits(m * n) && m <= maxSpan && n <= maxSpan) {
-    const keep: Lease[] = [];
+    const la = engine.upload(a.data);
     try {
-      const la = engine.upload(a.data);
-      keep.push(la);
       const lb = engine.upload(b.data);
-      keep.push(lb);
-      const lc = engine.lease(m * n * 4);
-      keep.push(lc);
-      const enc = engine.device.createCommandEncoder();
-      encodeGemm(
-        engine,
-        enc,
-        {
-          a: la,
-          b: lb,
-          c: lc,
-          M: m,
-          N: n,
-          K: k,
-          lda: a.cols,
-          ldb: b.cols,
-          ldc: n,
-          transA,
-          transB,
-          cos: false,
-        },
-        keep,
-      );
-      const [buf] = await engine.submitAndRead(enc, [{ buffer: lc.buffer, bytes: m * n * 4 }]);
-      res.set(new Float32Array(buf));
+      try {
+        res.set(
+          await gemmRead(engine, la, lb, { M: m, N: n, K: k, lda: a.cols, ldb: b.cols, transA, transB }),
+        );
+      } finally {
+        engine.release(lb);
+      }
     } finally {
-      for (const l of keep) engine.release(l);
+      engine.release(la);
     }
     return res;
   }
@@ -412,37 +392,13 @@ export async function matmul(
     try {
       for (let n0 = 0; n0 < n; n0 += nc) {
         const cols = Math.min(nc, n - n0);
-        const keep: Lease[] = [];
+        const lb = engine.upload(B.subarray(n0 * k, (n0 + cols) * k));
         try {
-          const lb = engine.upload(B.subarray(n0 * k, (n0 + cols) * k));
-          keep.push(lb);
-          const lc = engine.lease(rows * cols * 4);
-          keep.push(lc);
-          const enc = engine.device.createCommandEncoder();
-          encodeGemm(
-            engine,
-            enc,
-            {
-              a: la,
-              b: lb,
-              c: lc,
-              M: rows,
-              N: cols,
-              K: k,
-              lda: k,
-              ldb: k,
-              ldc: cols,
-              transA: false,
-              transB: true,
-              cos: false,
-            },
-            keep,
-          );
-          const [buf] = await engine.submitAndRead(enc, [{ buffer: lc.buffer, bytes: rows * cols * 4 }]);
-          const block = new Float32Array(buf);
+          const shape = { M: rows, N: cols, K: k, lda: k, ldb: k, transA: false, transB: true };
+          const block = await gemmRead(engine, la, lb, shape);
           for (let r = 0; r < rows; r++) res.set(block.subarray(r * cols, (r + 1) * cols), (m0 + r) * n + n0);
         } finally {
-          for (const l of keep) engine.release(l);
+          engine.release(lb);
         }
       }
     } finally {
@@ -450,6 +406,25 @@ export async function matmul(
     }
   }
   return res;
+}
+
+/** `C = op(A) op(B)` of two uploaded operands in one dispatch, read back as `M x N` floats. */
+async function gemmRead(
+  engine: Engine,
+  a: Lease,
+  b: Lease,
+  g: { M: number; N: number; K: number; lda: number; ldb: number; transA: boolean; transB: boolean },
+): Promise<Float32Array> {
+  const c = engine.lease(g.M * g.N * 4);
+  const keep: Lease[] = [c];
+  try {
+    const enc = engine.device.createCommandEncoder();
+    encodeGemm(engine, enc, { a, b, c, ...g, ldc: g.N, cos: false }, keep);
+    const [buf] = await engine.submitAndRead(enc, [{ buffer: c.buffer, bytes: g.M * g.N * 4 }]);
+    return new Float32Array(buf);
+  } finally {
+    for (const l of keep) engine.release(l);
+  }
 }
 
 export { clearSelectShader, mergeSelectShader, segmentSelectShader };
