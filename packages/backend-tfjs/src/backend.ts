@@ -197,6 +197,8 @@ async function describeEngine(
     if (float32 !== undefined) out.float32 = Boolean(float32);
     const packed = await flag('WEBGL_PACK');
     if (packed !== undefined) out.packed = Boolean(packed);
+    const renderer = webglRenderer(tf);
+    if (renderer) out.renderer = renderer;
   } else if (engine === 'webgpu') {
     // tfjs keeps what the adapter said of itself on its WebGPU backend object.
     const info = (tf.backend() as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;
@@ -206,4 +208,21 @@ async function describeEngine(
     out.threads = 1;
   }
   return out;
+}
+
+/**
+ * The GL renderer tfjs's webgl engine draws with (unmasked where the browser allows it), so a
+ * reader can tell a real GPU from a software rasteriser such as SwiftShader; undefined when the
+ * engine keeps no context we can read.
+ */
+function webglRenderer(tf: Tfjs): string | undefined {
+  try {
+    const gl = (tf.backend() as { gpgpu?: { gl?: WebGLRenderingContext } }).gpgpu?.gl;
+    if (!gl) return undefined;
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    const name = ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+    return typeof name === 'string' && name.length > 0 ? name : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -13,5 +13,9 @@ it('register adds tfjs-webgl (6) in a browser with WebGL2 and tfjs-webgpu (4) wi
   ]);
   const best = await getBackend();
   expect(best.name).toBe('tfjs-webgl');
-  expect(best.describe?.()).toMatchObject({ engine: 'webgl', webglVersion: 2 });
+  const info = best.describe?.();
+  expect(info).toMatchObject({ engine: 'webgl', webglVersion: 2 });
+  // The renderer names what draws: headless Chromium here runs SwiftShader or ANGLE on a software GL.
+  expect(typeof info?.renderer).toBe('string');
+  expect(String(info?.renderer).length).toBeGreaterThan(0);
 });
