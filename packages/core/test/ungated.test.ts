@@ -228,6 +228,16 @@ describe('ungated cosineRows (Backend.ungated)', () => {
     const got = await p;
     expect(calls).toBe(2);
     for (let i = 0; i < 2; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(TOL);
+    // A rounding step past ±1 is clamped, as on the gated path.
+    const past = createCosineKit({
+      backend: {
+        name: 'past',
+        ungated: ['cosineRows'],
+        kernels: { cosineRows: () => Float32Array.of(1.0004, -1.0004) },
+      },
+    });
+    await past.ready();
+    expect(Array.from(await past.cosineRows(new Tensor(a, 2, 9), new Tensor(b, 2, 9)))).toEqual([1, -1]);
     // Out of range on good input: the gated call reports the broken backend as before.
     const seven = createCosineKit({
       backend: {
