@@ -12,36 +12,17 @@ function cosineOf(dot: f64, nn: f64): f32 {
   return <f32>(c > 1 ? 1 : c < -1 ? -1 : c);
 }
 
-/** `out[i] = cos(a_i, b_i)` for `rows` packed rows of `d` floats each. */
+/**
+ * `out[i] = cos(a_i, b_i)` for `rows` packed rows of `d` floats each, row by row as
+ * {@link pairCosine} computes one pair: within 1.5e-6 of float64 for finite values of any
+ * magnitude, NaN for a row holding NaN or ±Infinity (the kit relies on both, see `ungated` in
+ * src/backend.ts).
+ */
 export function cosineRows(a: usize, b: usize, rows: i32, d: i32, out: usize): void {
   const rowBytes = (<usize>d) << 2;
   for (let i = 0; i < rows; i++) {
-    const pa = a + <usize>i * rowBytes;
-    const pb = b + <usize>i * rowBytes;
-    let sd = f32x4.splat(0);
-    let sa = f32x4.splat(0);
-    let sb = f32x4.splat(0);
-    let p = 0;
-    for (; p + 4 <= d; p += 4) {
-      const o = (<usize>p) << 2;
-      const x = v128.load(pa + o);
-      const y = v128.load(pb + o);
-      sd = madd(x, y, sd);
-      sa = madd(x, x, sa);
-      sb = madd(y, y, sb);
-    }
-    let dot = <f64>hsum(sd);
-    let aa = <f64>hsum(sa);
-    let bb = <f64>hsum(sb);
-    for (; p < d; p++) {
-      const o = (<usize>p) << 2;
-      const x = <f64>load<f32>(pa + o);
-      const y = <f64>load<f32>(pb + o);
-      dot += x * y;
-      aa += x * x;
-      bb += y * y;
-    }
-    store<f32>(out + ((<usize>i) << 2), cosineOf(dot, aa * bb));
+    const o = <usize>i * rowBytes;
+    store<f32>(out + ((<usize>i) << 2), <f32>pairCosine(a + o, b + o, d));
   }
 }
 
@@ -79,8 +60,8 @@ const PAIR_BLOCK = 64;
 const PAIR_TINY: f64 = 7.888609052210118e-31;
 
 /**
- * Cosine of two runs of `d` floats at `a` and `b` (16-byte aligned), for one pair handed over from
- * JS. Products and sums in float32 over blocks of 64 floats (two accumulators per sum), each
+ * Cosine of two runs of `d` floats at `a` and `b` (16-byte aligned is fastest), for one pair handed
+ * over from JS or one row pair of {@link cosineRows}. Products and sums in float32 over blocks of 64 floats (two accumulators per sum), each
  * block's sums added into float64: the error is at most 1.5e-6 (each float32 partial sum adds 8
  * products, so it is within 10 * 2^-24 of exact, relative to the magnitudes summed) and in
  * practice about 1e-8, at the speed of float32. Where float32 could overflow or lose digits

@@ -5,6 +5,7 @@ import {
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
+  type UngatedKernelName,
 } from '@cosinekit/core/backend';
 import { createCorpus, type WasmCorpus } from './kernels/corpus.js';
 import { kernelsOf, type WasmKernels } from './kernels/index.js';
@@ -82,6 +83,8 @@ export interface WasmBackendInfo extends Record<string, string | number | boolea
 export interface WasmBackend extends Backend {
   readonly name: 'wasm';
   readonly kernels: WasmKernels;
+  /** `cosineRows` takes the caller's rows without the kit's gate (see `Backend.ungated`). */
+  readonly ungated: readonly UngatedKernelName[];
   /** Compiles and instantiates the chosen binary and warms every kernel once. Idempotent. */
   init(): Promise<void>;
   /** Releases the instance and every resident corpus and vector. */
@@ -265,6 +268,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   return {
     name: 'wasm',
     kernels,
+    // cosineRows copies its rows into wasm memory within the call, sums each block of 64 products
+    // in float32 and redoes a row in float64 when its sums leave float32's safe range, and gives
+    // NaN for a row holding NaN or ±Infinity: what `ungated` promises (assembly/cosine.ts).
+    ungated: ['cosineRows'],
     get variant() {
       return rt?.variant;
     },

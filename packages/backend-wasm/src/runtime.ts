@@ -5,6 +5,9 @@ import type { WasmVariant } from './loader.js';
 import type { HelperPool } from './threads.js';
 import { checkTuning, type EngineTuning } from './tuning.js';
 
+/** Bytes of the scratch block below the heap (see {@link WasmRuntime.scratch}). */
+export const SCRATCH_BYTES = 64 * 1024;
+
 /** Something that holds wasm memory until released (a corpus, a resident vector). */
 export interface Resident {
   /** Releases the memory; the backend calls it for every live handle when it is disposed. */
@@ -20,6 +23,13 @@ export interface Resident {
 export class WasmRuntime {
   readonly exports: WasmExports;
   readonly heap: Heap;
+  /**
+   * Address of a block of {@link SCRATCH_BYTES} kept below the heap for the inputs of a short
+   * synchronous kernel call: no allocation per call (the heap's bookkeeping costs as much as a
+   * one-row call's copy). A kernel uses it only while it runs on the calling thread, so never two
+   * at once; it is not counted in `heap.used`.
+   */
+  readonly scratch: number;
   readonly variant: WasmVariant;
   readonly tuning: EngineTuning;
   /** The dot-product engine's driver for `tuning.tile` (its index in TILES). */
@@ -39,6 +49,8 @@ export class WasmRuntime {
   #buffer: ArrayBuffer | SharedArrayBuffer;
   #f32: Float32Array;
   #i32: Int32Array;
+  /** `heap.grown` when the views were made. */
+  #grown = 0;
   #disposed = false;
 
   constructor(
@@ -55,7 +67,11 @@ export class WasmRuntime {
     this.tuning = tuning;
     this.config = checkTuning(tuning);
     [this.tileRows, this.tileCols] = tuning.tile.split('x').map(Number);
-    this.heap = new Heap(this.memory, this.exports.heapBase());
+    this.scratch = (this.exports.heapBase() + 63) & ~63;
+    const heapBase = this.scratch + SCRATCH_BYTES;
+    const have = this.memory.buffer.byteLength;
+    if (have < heapBase) this.memory.grow(Math.ceil((heapBase - have) / 65536));
+    this.heap = new Heap(this.memory, heapBase);
     this.#buffer = this.memory.buffer;
     this.#f32 = new Float32Array(this.#buffer);
     this.#i32 = new Int32Array(this.#buffer);
@@ -73,8 +89,14 @@ export class WasmRuntime {
     return this.#i32;
   }
 
-  /** Re-creates the views after the memory grew. */
+  /**
+   * Re-creates the views after the memory grew. Only the heap grows it (the module never
+   * allocates), so its count of growths says when, without reading `memory.buffer` (slow on a
+   * shared memory); a detached view (length 0) is checked as well, should anything else grow it.
+   */
   #follow(): void {
+    if (this.heap.grown === this.#grown && this.#f32.length !== 0) return;
+    this.#grown = this.heap.grown;
     const buf = this.memory.buffer;
     if (buf !== this.#buffer) {
       this.#buffer = buf;

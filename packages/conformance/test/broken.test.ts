@@ -219,6 +219,42 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     }
   });
 
+  it('in an ungated cosineRows that does not keep its promise: float32 squares, or 0 for a NaN row', async () => {
+    // Every sum in float32, as a GPU shader or plain f32x4 code does: squares past 2^64 overflow.
+    const f32Rows = (zeroForNaN: boolean) => (a: Matrix, b: Matrix) => {
+      const f = Math.fround;
+      const out = new Float32Array(a.rows);
+      for (let i = 0; i < a.rows; i++) {
+        let d = 0;
+        let x = 0;
+        let y = 0;
+        for (let p = i * a.cols; p < (i + 1) * a.cols; p++) {
+          d = f(d + f(a.data[p] * b.data[p]));
+          x = f(x + f(a.data[p] * a.data[p]));
+          y = f(y + f(b.data[p] * b.data[p]));
+        }
+        const c = x === 0 || y === 0 ? 0 : f(d / f(Math.sqrt(f(x * y))));
+        out[i] = zeroForNaN && Number.isNaN(c) ? 0 : c;
+      }
+      return out;
+    };
+    const cases = conformanceCases().filter((c) => c.name.startsWith('cosineRows: NaN or'));
+    expect(cases.length).toBe(1);
+    for (const zeroForNaN of [false, true]) {
+      const backend: Backend = {
+        name: 'f32-ungated',
+        kernels: { cosineRows: f32Rows(zeroForNaN) },
+        ungated: ['cosineRows'],
+      };
+      const [o] = await runCases(await createContext(backend), cases);
+      expect(o.error?.message).toMatch(zeroForNaN ? /expected NON_FINITE|succeeded/ : /scales/);
+      // Without the declaration the gate rescales and refuses NaN: the same kernel passes.
+      const { ungated: _, ...gated } = backend;
+      const [g] = await runCases(await createContext(gated), cases);
+      expect(g.error).toBeUndefined();
+    }
+  });
+
   it('reports the resources cases skipped, not passed, when the backend has no memory()', async () => {
     const { memory: _, ...noMemory } = createReferenceBackend();
     const ctx = await createContext({ ...noMemory, name: 'no-memory' });

@@ -25,6 +25,7 @@ export type {
   ResidentCorpus,
   StoredCorpus,
   TopKResult,
+  UngatedKernelName,
 } from './contract.js';
 export {
   ACTIVATIONS,

@@ -2,7 +2,9 @@
  * The backend contract: what a compute engine implements to plug into CosineKit.
  *
  * Kernels receive inputs the public API has already validated (finite values, matching shapes,
- * k in range), so a backend only computes. Every kernel may answer synchronously or with a promise.
+ * k in range), so a backend only computes; only kernels a backend declares `ungated` may see
+ * unchecked values (see {@link Backend.ungated}). Every kernel may answer synchronously or with a
+ * promise.
  */
 
 /** A value or a promise of it. */
@@ -242,6 +244,9 @@ export interface BackendMemory {
   objects?: number;
 }
 
+/** Kernels a backend may take off the admission gate (see {@link Backend.ungated}). */
+export type UngatedKernelName = 'cosineRows';
+
 /**
  * A compute engine. It implements the kernels it accelerates; the registry falls back to the
  * reference backend for the others, kernel by kernel.
@@ -251,6 +256,20 @@ export interface Backend {
   readonly name: string;
   /** The kernels this backend implements. */
   readonly kernels: Partial<Kernels>;
+  /**
+   * Optional: kernels the kit may hand the caller's rows as they are, without the admission gate's
+   * copy, finite check and rescale (a short call then costs little more than its kernel). Listing a
+   * kernel promises, for that kernel:
+   * 1. it answers synchronously, reading its inputs only while it runs and keeping none of them
+   *    (so the answer is for the inputs as they were at call time);
+   * 2. for finite float32 inputs of any magnitude it is as exact as for rows the gate rescaled:
+   *    no square overflows, flushes to zero or loses digits;
+   * 3. a row holding NaN or ±Infinity gets a non-finite answer (NaN).
+   * The kit checks each such answer; a non-finite one, or any other failure, sends the call through
+   * the gate after all, which refuses bad input with the usual error naming the argument. A
+   * backend without this (the default) has every input gated.
+   */
+  readonly ungated?: readonly UngatedKernelName[];
   /** Compiles, connects or allocates. Throwing (or rejecting) means "not available here". */
   init?(): Awaitable<void>;
   /** Releases everything the backend holds. */

@@ -18,7 +18,10 @@ import { Tensor, type TensorInput, toTensor } from './tensor.js';
  *    is invariant to scaling a row, so rows whose largest |x| lies outside [2^-40, 2^40] are
  *    multiplied by a power of two (exact in binary floating point) into [0.5, 1).
  *
- * Kernels receive only admitted rows and do not check them again.
+ * Kernels receive only admitted rows and do not check them again. The one exception is a kernel
+ * its backend declares ungated (`Backend.ungated`): it answers within the call, is exact at any
+ * finite magnitude and answers NaN for a non-finite row, so the kit hands it the caller's rows
+ * and goes through the gate only when an answer is not finite (to name the bad argument).
  */
 
 /**

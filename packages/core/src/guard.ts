@@ -411,6 +411,35 @@ export class CheckedKernels {
     return this.#floats(op, arg, 'cosineRows', a.rows, 'cosine', a, b);
   }
 
+  /**
+   * `cosineRows` straight on the caller's rows, for a kernel its backend declares ungated (see
+   * `Backend.ungated`): the checked cosines (clamped as {@link Guard.floats} clamps them), or
+   * `undefined` when the kernel threw, answered with a promise (its answer is dropped) or gave
+   * anything but `a.rows` cosines, such as the NaN an ungated kernel gives for a non-finite input.
+   * Then the call goes through the gate, which refuses bad input by name.
+   */
+  cosineRowsUngated(a: Matrix, b: Matrix): Float32Array | undefined {
+    let out: unknown;
+    try {
+      out = this.kernels.cosineRows(a, b);
+    } catch {
+      return undefined;
+    }
+    if (isThenable(out)) {
+      out.then(undefined, () => undefined);
+      return undefined;
+    }
+    if (!(out instanceof Float32Array) || out.length !== a.rows) return undefined;
+    let clamp = false;
+    for (let i = 0; i < out.length; i++) {
+      const v = out[i];
+      if (!(v >= -1 - COS_SLACK && v <= 1 + COS_SLACK)) return undefined;
+      if (v > 1 || v < -1) clamp = true;
+    }
+    if (clamp) for (let i = 0; i < out.length; i++) out[i] = clampCos(out[i]);
+    return out;
+  }
+
   cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix): Awaitable<Float32Array> {
     return this.#floats(op, arg, 'cosineMatrix', a.rows * b.rows, 'cosine', a, b);
   }

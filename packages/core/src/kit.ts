@@ -1,4 +1,4 @@
-import { checkK } from './check.js';
+import { checkK, checkSameShape } from './check.js';
 import {
   type Awaitable,
   type Backend,
@@ -22,7 +22,7 @@ import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
 import { quantised } from './stored.js';
-import { describeType, Tensor, type TensorInput } from './tensor.js';
+import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
 
 /** Options of {@link createCosineKit}. */
 export interface CosineKitOptions {
@@ -75,8 +75,9 @@ export interface KitInfo {
 /**
  * The public API bound to one backend. Every method is async and validates its inputs when it is
  * called. **What a call uses is its inputs as they were when it was called**: rows, queries and ids
- * are copied (arrays of numbers are converted, which copies them anyway) before the method returns
- * its promise, so the caller may reuse, overwrite or transfer its arrays at once.
+ * are copied (arrays of numbers are converted, which copies them anyway), or read by a kernel that
+ * answers at once, before the method returns its promise, so the caller may reuse, overwrite or
+ * transfer its arrays at once.
  */
 export interface CosineKit {
   /** Initialises the backend (once) and says what runs. */
@@ -147,6 +148,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let backendObj: Backend | undefined;
   let starting: Promise<CheckedKernels> | undefined;
   let checked: CheckedKernels | undefined;
+  /** True once started on a `cosineRows` kernel declared ungated (see `Backend.ungated`). */
+  let rowsUngated = false;
   const live = new Set<Corpus>();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
@@ -183,6 +186,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
       resolved = resolveKernels(backendObj);
       checked = new CheckedKernels(resolved.kernels, new Guard(resolved, timeoutMs));
+      rowsUngated = resolved.ungated.includes('cosineRows');
       return checked;
     })();
     return starting;
@@ -299,6 +303,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     cosineRows(a, b) {
+      if (rowsUngated) {
+        try {
+          const out = cosineRowsUngated(checked!, a, b);
+          if (out !== undefined) return Promise.resolve(out);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
       const lease = new Lease();
       try {
         return run(lease, admitPair(a, b, 'cosineRows', 'shape', AB, lease), cosineRowsWork, keepOutput);
@@ -435,6 +447,22 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   };
   placeOf.set(kit, place);
   return kit;
+}
+
+/**
+ * `cosineRows` on an ungated kernel (see `Backend.ungated`): the caller's rows go to the kernel as
+ * they are, with no copy, finite check or rescale, because the kernel answers within the call (so
+ * for the rows as they are now), is exact for finite float32 rows of any magnitude and answers NaN
+ * for a row that is not finite. `undefined` when the call must go through the gate instead: a
+ * detached buffer, or an answer that is not all cosines (bad input, which the gate names).
+ */
+function cosineRowsUngated(k: CheckedKernels, a: TensorInput, b: TensorInput): Float32Array | undefined {
+  const ta = toTensor(a, 'cosineRows', 'a');
+  const tb = toTensor(b, 'cosineRows', 'b');
+  checkSameShape('cosineRows', 'a', ta, 'b', tb);
+  const n = ta.rows * ta.cols;
+  if (ta.data.length !== n || tb.data.length !== n) return undefined;
+  return k.cosineRowsUngated(ta, tb);
 }
 
 const AB = ['a', 'b'] as const;

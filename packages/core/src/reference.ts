@@ -1,4 +1,4 @@
-import type { Backend, Kernels } from './contract.js';
+import type { Backend, Kernels, UngatedKernelName } from './contract.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
 import {
@@ -37,6 +37,14 @@ export const referenceKernels: Kernels = {
   importCorpus,
   corpusSearchAllowed,
 };
+
+/**
+ * The reference kernels the kit may call on the caller's rows (see `Backend.ungated`): each answers
+ * synchronously, accumulates in float64 (where no square of a float32 overflows or underflows) and
+ * turns NaN or ±Infinity in a row into NaN. Known by identity wherever they run, so the reference
+ * backend does not list them in its own `ungated`: a copy of it with other kernels stays gated.
+ */
+export const REFERENCE_UNGATED: readonly UngatedKernelName[] = ['cosineRows'];
 
 /**
  * The reference backend: always available, implements every kernel, and is what other backends

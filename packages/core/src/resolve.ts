@@ -1,12 +1,21 @@
-import { type Backend, CORPUS_KERNELS, KERNEL_NAMES, type KernelName, type Kernels } from './contract.js';
+import {
+  type Backend,
+  CORPUS_KERNELS,
+  KERNEL_NAMES,
+  type KernelName,
+  type Kernels,
+  type UngatedKernelName,
+} from './contract.js';
 import { argError } from './errors.js';
-import { referenceKernels } from './reference.js';
+import { REFERENCE_UNGATED, referenceKernels } from './reference.js';
 import { describeType } from './tensor.js';
 
 /** A complete kernel table plus, for each kernel, the name of the backend that runs it. */
 export interface ResolvedKernels {
   readonly kernels: Kernels;
   readonly providers: Readonly<Record<KernelName, string>>;
+  /** The kernels whose provider declares them ungated (see {@link Backend.ungated}). */
+  readonly ungated: readonly UngatedKernelName[];
 }
 
 /**
@@ -30,7 +39,16 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     const k = corpusComplete ? own[name]?.bind(own) : referenceKernels[name];
     if (k) kernels[name] = k;
   }
-  return { kernels: kernels as unknown as Kernels, providers };
+  // A kernel is ungated when whoever runs it says so: the backend for its own kernel, the
+  // reference for the reference's (known by identity, so a copy of the reference backend with
+  // another kernel in its place does not inherit the promise).
+  const ungated = (['cosineRows'] as const).filter((k) =>
+    (typeof own[k] !== 'function' || own[k] === referenceKernels[k]
+      ? REFERENCE_UNGATED
+      : (backend.ungated ?? [])
+    ).includes(k),
+  );
+  return { kernels: kernels as unknown as Kernels, providers, ungated };
 }
 
 /**
@@ -67,6 +85,9 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
     if (k !== undefined && typeof k !== 'function')
       argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);
   }
+  const ungated = o.ungated;
+  if (ungated !== undefined && !(Array.isArray(ungated) && ungated.every((k) => k === 'cosineRows')))
+    argError('INVALID_ARGUMENT', op, `${arg}.ungated`, "must be an array of kernel names ('cosineRows').");
   for (const hook of ['init', 'dispose', 'memory', 'describe']) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function')
       argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(o[hook])}.`);

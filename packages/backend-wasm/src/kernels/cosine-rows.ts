@@ -1,19 +1,30 @@
 import type { Matrix } from '@cosinekit/core/backend';
-import type { WasmRuntime } from '../runtime.js';
+import { SCRATCH_BYTES, type WasmRuntime } from '../runtime.js';
+import { padded } from '../staging.js';
 
-/** `cosineRows`: `out[i] = cos(a_i, b_i)`, one SIMD pass per row pair for the dot and both norms. */
+/**
+ * `cosineRows`: `out[i] = cos(a_i, b_i)`, one SIMD pass per row pair for the dot and both norms.
+ * Both inputs and the output share one block of wasm memory, `b` starting 16-byte aligned: the
+ * runtime's scratch block when they fit (a one-row call is mostly fixed cost), else one allocation.
+ */
 export function cosineRows(rt: WasmRuntime, a: Matrix, b: Matrix, out?: Float32Array): Float32Array {
-  const pa = rt.upload(a.data, 'cosineRows');
-  let pb = -1;
-  let po = -1;
+  const n = a.rows * a.cols;
+  const bAt = padded(n);
+  const oAt = bAt + padded(n);
+  const bytes = (oAt + a.rows) * 4;
+  const small = bytes <= SCRATCH_BYTES;
+  const p = small ? rt.scratch : rt.alloc(bytes, 'cosineRows');
   try {
-    pb = rt.upload(b.data, 'cosineRows');
-    po = rt.alloc(a.rows * 4, 'cosineRows');
-    rt.exports.cosineRows(pa, pb, a.rows, a.cols, po);
-    return rt.download(po, a.rows, out);
+    const f = rt.f32;
+    const at = p >>> 2;
+    f.set(a.data, at);
+    f.set(b.data, at + bAt);
+    rt.exports.cosineRows(p, p + bAt * 4, a.rows, a.cols, p + oAt * 4);
+    // One value per row: read them one by one rather than through a subarray.
+    const o = out ?? new Float32Array(a.rows);
+    for (let i = 0; i < a.rows; i++) o[i] = f[at + oAt + i];
+    return o;
   } finally {
-    rt.free(pa);
-    if (pb >= 0) rt.free(pb);
-    if (po >= 0) rt.free(po);
+    if (!small) rt.free(p);
   }
 }

@@ -1,5 +1,6 @@
-import { assertClose, assertRejects, check } from '../assert.js';
-import { cosineMatrix64 } from '../oracle.js';
+import { Tensor } from '@cosinekit/core';
+import { assertClose, assertRejects, check, fail } from '../assert.js';
+import { cos64, cosineMatrix64 } from '../oracle.js';
 import { type CaseData, type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
 import { checkTopK } from './search.js';
 
@@ -74,6 +75,61 @@ export function apiCases(): ConformanceCase[] {
         arg: 'rows',
       });
     }),
+    api(
+      'cosineRows: NaN or ±Infinity anywhere in either argument is refused by name and place; finite rows of any magnitude give the float64 cosine',
+      async ({ kit, tol }, data) => {
+        for (const [rows, cols] of [
+          [1, 1],
+          [1, 5],
+          [3, 6],
+          [37, 17],
+          [1, 1536],
+        ] as const) {
+          const a = data.matrix(rows, cols);
+          const b = data.matrix(rows, cols);
+          const n = rows * cols;
+          for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+            for (const arg of ['a', 'b'] as const) {
+              for (const at of new Set([0, n >> 1, n - 1])) {
+                const x = Float32Array.from(arg === 'a' ? a.data : b.data);
+                x[at] = bad;
+                const t = new Tensor(x, rows, cols);
+                const what = `${bad} at ${at} of '${arg}' (${rows} x ${cols})`;
+                const e = await kit.cosineRows(arg === 'a' ? t : a, arg === 'b' ? t : b).then(
+                  () => fail(`${what}: the call succeeded`),
+                  (err: unknown) => err as { code?: string; op?: string; arg?: string; message?: string },
+                );
+                const where = `row ${Math.floor(at / cols)}, column ${at % cols}`;
+                check(
+                  e.code === 'NON_FINITE' && e.op === 'cosineRows' && e.arg === arg,
+                  `${what}: expected NON_FINITE on '${arg}' of 'cosineRows', got ${e.code} on '${e.arg}' of '${e.op}' (${e.message})`,
+                );
+                check(e.message!.includes(where), `${what}: the message does not say ${where}: ${e.message}`);
+              }
+            }
+          }
+          // Rows scaled by powers of two past float32's squares (2^100: they overflow; 2^-100 and
+          // 2^-140, subnormal: they flush to zero), alone and beside ordinary rows.
+          for (const [sa, sb] of [
+            [2 ** 100, 1],
+            [1, 2 ** -100],
+            [2 ** -140, 2 ** 100],
+          ]) {
+            const x = a.data.map((v, i) => v * (Math.floor(i / cols) % 2 === 0 ? sa : 1));
+            const y = b.data.map((v) => v * sb);
+            const tx = new Tensor(x, rows, cols);
+            const ty = new Tensor(y, rows, cols);
+            const want = Float64Array.from({ length: rows }, (_, i) => cos64(tx, i, ty, i));
+            assertClose(
+              `cosineRows at scales ${sa} / ${sb} (${rows} x ${cols})`,
+              await kit.cosineRows(tx, ty),
+              want,
+              () => tol.cosine,
+            );
+          }
+        }
+      },
+    ),
     api('k out of range, non-integer or not a number is rejected', async ({ kit }, data) => {
       const q = data.matrix(1, 8);
       const c = data.matrix(10, 8);

@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import { resolveKernels } from '../src/backend.js';
+import {
+  type Backend,
+  CosineKitError,
+  createCosineKit,
+  isCosineKitError,
+  type Kernels,
+  type Matrix,
+  Tensor,
+} from '../src/index.js';
+import { createReferenceBackend, referenceKernels } from '../src/reference.js';
+
+/** Deterministic values in [-1, 1). */
+function rows(r: number, c: number, seed: number): Float32Array {
+  const out = new Float32Array(r * c);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < out.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** The float64 cosine of row i of a and b, as stored in float32; 0 for a zero row. */
+function cos64(a: Float32Array, b: Float32Array, i: number, d: number): number {
+  let dot = 0;
+  let x = 0;
+  let y = 0;
+  for (let p = i * d; p < (i + 1) * d; p++) {
+    dot += a[p] * b[p];
+    x += a[p] * a[p];
+    y += b[p] * b[p];
+  }
+  return x === 0 || y === 0 ? 0 : dot / Math.sqrt(x * y);
+}
+
+/** The result of float64 rounded once to float32, plus float64 accumulation error: 1e-7 is ample. */
+const TOL = 1e-7;
+
+/** What a rejected call threw. */
+async function failure(p: Promise<unknown>): Promise<CosineKitError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(CosineKitError);
+    return e as CosineKitError;
+  }
+  throw new Error('the call succeeded');
+}
+
+/** The reference's cosineRows behind a wrapper that records what it was handed. */
+function recording(ungated: boolean): { backend: Backend; seen: Matrix[] } {
+  const seen: Matrix[] = [];
+  const kernels: Partial<Kernels> = {
+    cosineRows(a, b, out) {
+      seen.push(a, b);
+      return referenceKernels.cosineRows(a, b, out);
+    },
+  };
+  return {
+    backend: {
+      name: ungated ? 'declares-ungated' : 'third-party',
+      kernels,
+      ...(ungated ? { ungated: ['cosineRows'] } : {}),
+    },
+    seen,
+  };
+}
+
+describe('ungated cosineRows (Backend.ungated)', () => {
+  it('is what the kit uses on the reference, and on a backend only where it says so', () => {
+    expect(resolveKernels(createReferenceBackend()).ungated).toEqual(['cosineRows']);
+    // A backend without cosineRows falls back to the reference's, which is ungated.
+    expect(resolveKernels({ name: 'none', kernels: {} }).ungated).toEqual(['cosineRows']);
+    expect(resolveKernels(recording(false).backend).ungated).toEqual([]);
+    expect(resolveKernels(recording(true).backend).ungated).toEqual(['cosineRows']);
+    // A copy of the reference backend with another cosineRows does not inherit the promise.
+    const copy = {
+      ...createReferenceBackend(),
+      kernels: { ...referenceKernels, cosineRows: recording(false).backend.kernels.cosineRows! },
+    };
+    expect(resolveKernels(copy).ungated).toEqual([]);
+  });
+
+  it('matches float64 within 1e-7 on awkward shapes: d = 1, odd d, d not a multiple of 4, one row, many rows', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    await kit.ready();
+    for (const d of [1, 2, 3, 5, 6, 7, 17, 255, 1024, 3071]) {
+      for (const r of [1, 2, 37]) {
+        const a = rows(r, d, d * 31 + r);
+        const b = rows(r, d, d * 17 + r + 1);
+        const ta = new Tensor(a, r, d);
+        const tb = new Tensor(b, r, d);
+        const inputs: [unknown, unknown][] = [[ta, tb]];
+        if (r === 1) inputs.push([a, b], [Array.from(a), Array.from(b)]);
+        for (const [x, y] of inputs) {
+          const got = await kit.cosineRows(x as Tensor, y as Tensor);
+          expect(got.length).toBe(r);
+          for (let i = 0; i < r; i++)
+            expect(Math.abs(got[i] - cos64(a, b, i, d)), `d=${d}, ${r} rows, row ${i}`).toBeLessThanOrEqual(
+              TOL,
+            );
+        }
+      }
+    }
+  });
+
+  it('hands the caller rows to an ungated kernel as they are; a third-party backend gets the gate snapshot', async () => {
+    const a = rows(1, 33, 1);
+    const b = rows(1, 33, 2);
+    const open = recording(true);
+    const kit = createCosineKit({ backend: open.backend });
+    await kit.ready();
+    await kit.cosineRows(a, b);
+    expect(open.seen[0].data).toBe(a);
+    expect(open.seen[1].data).toBe(b);
+
+    const gated = recording(false);
+    const gkit = createCosineKit({ backend: gated.backend });
+    await gkit.ready();
+    const r = await gkit.cosineRows(a, b);
+    expect(gated.seen[0].data).not.toBe(a);
+    expect(gated.seen[1].data).not.toBe(b);
+    expect(gated.seen[0].data).toEqual(a);
+    expect(r[0]).toBeCloseTo(cos64(a, b, 0, 33), 7);
+  });
+
+  it('NaN, ±Infinity and values past float32 in either argument, anywhere, give the same typed error as the gate', async () => {
+    const ungated = createCosineKit({ backend: 'reference' });
+    const third = recording(false);
+    const gated = createCosineKit({ backend: third.backend });
+    await Promise.all([ungated.ready(), gated.ready()]);
+    for (const [r, d] of [
+      [1, 1],
+      [1, 7],
+      [1, 1024],
+      [5, 6],
+    ]) {
+      const n = r * d;
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e39, -4e38]) {
+        for (const arg of ['a', 'b'] as const) {
+          for (const at of new Set([0, n >> 1, n - 1])) {
+            // A Float32Array turns 1e39 into Infinity; an array of numbers is converted the same way.
+            const make = () => {
+              const x = [Array.from(rows(r, d, 5)), Array.from(rows(r, d, 6))];
+              x[arg === 'a' ? 0 : 1][at] = bad;
+              return x.map((v) => new Tensor(Float32Array.from(v), r, d));
+            };
+            const [xa, xb] = make();
+            const e = await failure(ungated.cosineRows(xa, xb));
+            const [ga, gb] = make();
+            const g = await failure(gated.cosineRows(ga, gb));
+            const what = `${bad} at ${at} of ${arg} (${r} x ${d})`;
+            expect([e.code, e.op, e.arg, e.message], what).toEqual([g.code, g.op, g.arg, g.message]);
+            expect([e.code, e.op, e.arg], what).toEqual(['NON_FINITE', 'cosineRows', arg]);
+            expect(e.message, what).toContain(`row ${Math.floor(at / d)}, column ${at % d}`);
+          }
+        }
+      }
+    }
+    // The gate refused all of those before its kernel ran: a third-party kernel never sees NaN.
+    expect(third.seen.length).toBe(0);
+  });
+
+  it('finite rows of any magnitude give the float64 cosine (what the gate rescale guarantees)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    await kit.ready();
+    for (const s of [3e38 / 1.0001, 2 ** 100, 2 ** -100, 2 ** -140, 1e-45]) {
+      for (const d of [1, 5, 1024]) {
+        const a = rows(2, d, 9).map((v) => v * s);
+        const b = rows(2, d, 10);
+        const got = await kit.cosineRows(new Tensor(a, 2, d), new Tensor(b, 2, d));
+        for (let i = 0; i < 2; i++)
+          expect(Math.abs(got[i] - cos64(a, b, i, d)), `scale ${s}, d=${d}`).toBeLessThanOrEqual(TOL);
+      }
+    }
+  });
+
+  it('answers for the inputs at call time: overwriting, poisoning or transferring them at once changes nothing', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    await kit.ready();
+    for (const d of [1, 3, 1024]) {
+      const a0 = rows(1, d, 3);
+      const b0 = rows(1, d, 4);
+      const want = (await kit.cosineRows(Float32Array.from(a0), Float32Array.from(b0)))[0];
+      for (const how of ['overwrite', 'NaN', 'transfer'] as const) {
+        const a = Float32Array.from(a0);
+        const b = Float32Array.from(b0);
+        const p = kit.cosineRows(a, b);
+        if (how === 'transfer') {
+          structuredClone(a, { transfer: [a.buffer] });
+          structuredClone(b, { transfer: [b.buffer] });
+        } else {
+          a.fill(how === 'NaN' ? Number.NaN : 1);
+          b.fill(how === 'NaN' ? Number.NaN : -1);
+        }
+        expect((await p)[0], `d=${d}, ${how}`).toBe(want);
+      }
+    }
+  });
+
+  it('an ungated kernel that answers late, throws or answers out of range goes through the gate', async () => {
+    const a = rows(2, 9, 7);
+    const b = rows(2, 9, 8);
+    const want = [cos64(a, b, 0, 9), cos64(a, b, 1, 9)];
+    // Late: the promise is dropped and the gated call answers for the snapshot.
+    let calls = 0;
+    const late: Backend = {
+      name: 'late',
+      ungated: ['cosineRows'],
+      kernels: {
+        cosineRows: (x, y) => {
+          calls++;
+          return new Promise((done) =>
+            setTimeout(() => done(referenceKernels.cosineRows(x, y) as Float32Array), 5),
+          );
+        },
+      },
+    };
+    const lateKit = createCosineKit({ backend: late });
+    await lateKit.ready();
+    const ta = new Tensor(Float32Array.from(a), 2, 9);
+    const p = lateKit.cosineRows(ta, new Tensor(b, 2, 9));
+    ta.data.fill(Number.NaN);
+    const got = await p;
+    expect(calls).toBe(2);
+    for (let i = 0; i < 2; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(TOL);
+    // A rounding step past ±1 is clamped, as on the gated path.
+    const past = createCosineKit({
+      backend: {
+        name: 'past',
+        ungated: ['cosineRows'],
+        kernels: { cosineRows: () => Float32Array.of(1.0004, -1.0004) },
+      },
+    });
+    await past.ready();
+    expect(Array.from(await past.cosineRows(new Tensor(a, 2, 9), new Tensor(b, 2, 9)))).toEqual([1, -1]);
+    // Out of range on good input: the gated call reports the broken backend as before.
+    const seven = createCosineKit({
+      backend: {
+        name: 'seven',
+        ungated: ['cosineRows'],
+        kernels: { cosineRows: () => Float32Array.of(7, 7) },
+      },
+    });
+    await seven.ready();
+    const e = await failure(seven.cosineRows(new Tensor(a, 2, 9), new Tensor(b, 2, 9)));
+    expect(e.code).toBe('BACKEND_ERROR');
+    // A kernel that throws is renamed after the operation, as before.
+    const thrower = createCosineKit({
+      backend: {
+        name: 'thrower',
+        ungated: ['cosineRows'],
+        kernels: {
+          cosineRows: () => {
+            throw new Error('boom');
+          },
+        },
+      },
+    });
+    await thrower.ready();
+    const t = await failure(thrower.cosineRows(new Tensor(a, 2, 9), new Tensor(b, 2, 9)));
+    expect([t.code, t.op, t.kernel]).toEqual(['BACKEND_ERROR', 'cosineRows', 'cosineRows']);
+  });
+
+  it('shapes and types are refused by name, before any kernel runs', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    await kit.ready();
+    const e = await failure(kit.cosineRows(new Float32Array(3), new Float32Array(4)));
+    expect([e.code, e.op, e.arg]).toEqual(['DIMENSION_MISMATCH', 'cosineRows', 'b']);
+    const f = await failure(
+      kit.cosineRows(new Float64Array(3) as unknown as Float32Array, new Float32Array(3)),
+    );
+    expect([f.code, f.arg]).toEqual(['INVALID_TYPE', 'a']);
+    const g = await failure(kit.cosineRows(new Float32Array(0), new Float32Array(0)));
+    expect([g.code, g.arg]).toEqual(['EMPTY_INPUT', 'a']);
+  });
+
+  it('a malformed declaration is refused when the kit is created', () => {
+    for (const ungated of ['cosineRows', ['topK'], [1]]) {
+      let err: unknown;
+      try {
+        createCosineKit({ backend: { name: 'x', kernels: {}, ungated } as unknown as Backend });
+      } catch (e) {
+        err = e;
+      }
+      expect(isCosineKitError(err, 'INVALID_ARGUMENT')).toBe(true);
+      expect((err as CosineKitError).arg).toBe('backend.ungated');
+    }
+  });
+});
