@@ -774,6 +774,21 @@ const g = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.t
 /** `83%`. */
 export const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 
+/**
+ * A figure's share of its limit in one cell, as the sweep's table and the page's results table
+ * both show it: `83% peak` (compute-bound) or `41% bw` (bandwidth-bound), with `mark` after it when
+ * the figure ran on a slice.
+ */
+export function shareCell(l: LimitShare, shrunk = false, mark = '*'): string {
+  return `${pct(l.share)} ${l.bound === 'compute' ? 'peak' : 'bw'}${shrunk ? mark : ''}`;
+}
+
+/** The limit behind a share, in words: `7.1 GFLOP/s of 33.0 GFLOP/s (mul+add peak and read bandwidth, 2 threads)`. */
+export function shareDetail(l: LimitShare): string {
+  const unit = l.bound === 'compute' ? 'GFLOP/s' : 'GB/s';
+  return `${g(l.achieved)} ${unit} of ${g(l.limit)} ${unit} (${l.label})`;
+}
+
 function fig(f: ThreadedFigure | undefined, unit: string, threads: number): string {
   if (!f) return 'not measured';
   const all = f.all ? `, ${g(f.all.best)} on ${threads} threads` : '';
