@@ -636,7 +636,7 @@ export interface LimitShare {
   readonly bound: 'compute' | 'bandwidth';
   /** 2 Q N d. */
   readonly flops: number;
-  /** The corpus read once: N d bytes per value (+ per-row scales for int8). */
+  /** The corpus read once: N d bytes per value (4; 2 for float16, 1 for int8 + its per-row scales). */
   readonly bytes: number;
   /** Achieved GFLOP/s (compute-bound) or GB/s of corpus read (bandwidth-bound). */
   readonly achieved: number;
@@ -737,10 +737,18 @@ export function resultShare(
   if (r.status !== 'ok' || !r.timing || r.size.q * r.size.n <= 1) return undefined;
   const threads = contenderThreads(r.contender, contenders);
   const int8 = /int8/.test(r.method);
+  // A float16 corpus reads 2 bytes per value and computes in float32 after unpacking them.
+  const half = /float16/.test(r.method);
   const limits = limitsFor(roofline, threads, usesFma(r.contender, contenders));
   const seconds = ((r.timing.median / 1000) * (full.q * full.n)) / (r.size.q * r.size.n);
   return limitShare(
-    { q: full.q, n: full.n, d: full.d, bytesPerValue: int8 ? 1 : 4, rowExtraBytes: int8 ? 4 : 0 },
+    {
+      q: full.q,
+      n: full.n,
+      d: full.d,
+      bytesPerValue: int8 ? 1 : half ? 2 : 4,
+      rowExtraBytes: int8 ? 4 : 0,
+    },
     seconds,
     // An int8 scan is integer work with no float peak to hold it to: judged on the bytes it reads.
     int8
