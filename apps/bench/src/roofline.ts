@@ -495,6 +495,29 @@ function waitFor(h: Helper): void {
 }
 
 /**
+ * `reps` samples of each job (a function timing one run and returning its rate), after one warm-up
+ * round that is not kept. The jobs take turns, sample by sample, so a busy spell on a shared machine
+ * slows one sample of each figure rather than every sample of one (each figure's samples would
+ * otherwise fall within a tenth of a second).
+ */
+function interleaved<K extends string>(
+  jobs: Partial<Record<K, () => number>>,
+  reps: number,
+): Partial<Record<K, RooflineFigure>> {
+  const entries = Object.entries(jobs) as [K, () => number][];
+  const samples = entries.map(() => [] as number[]);
+  for (let r = 0; r <= reps; r++) {
+    for (const [i, [, job]] of entries.entries()) {
+      const rate = job();
+      if (r > 0) samples[i].push(rate);
+    }
+  }
+  return Object.fromEntries(entries.map(([k], i) => [k, figure(samples[i])])) as Partial<
+    Record<K, RooflineFigure>
+  >;
+}
+
+/**
  * Measures this machine's limits: the mul+add and relaxed-FMA peaks and the streaming read
  * bandwidth, on one thread and on `threads` (the calling thread plus helpers, each reading its own
  * slice of one shared buffer). A few seconds at the default size.
@@ -543,27 +566,27 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
       iters *= 4;
     }
   };
-  const oneThread = (run: () => void, work: number, unit: number) => {
+  /** One sample: `work` units over the time `run` took, per `unit`. */
+  const oneThread = (run: () => void, work: number, unit: number) => () => {
+    const s = now();
     run();
-    const out: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const s = now();
-      run();
-      out.push(work / ((now() - s) / 1000) / unit);
-    }
-    return figure(out);
+    return work / ((now() - s) / 1000) / unit;
   };
   const muladdIters = calibrate(peak.muladd);
   const fmaIters = relaxed ? calibrate(peak.fma) : 0;
-  const peakMulAddOne = oneThread(
-    () => peak.muladd(muladdIters, 1, 0),
-    muladdIters * MULADD_FLOPS_PER_ITER,
-    1e9,
+  const one = interleaved(
+    {
+      muladd: oneThread(() => peak.muladd(muladdIters, 1, 0), muladdIters * MULADD_FLOPS_PER_ITER, 1e9),
+      ...(relaxed
+        ? { fma: oneThread(() => peak.fma(fmaIters, 1, 0), fmaIters * FMA_FLOPS_PER_ITER, 1e9) }
+        : {}),
+      bw: oneThread(() => stream.sum(base, bytes, 1), bytes, 1e9),
+    },
+    reps,
   );
-  const peakFmaOne = relaxed
-    ? oneThread(() => peak.fma(fmaIters, 1, 0), fmaIters * FMA_FLOPS_PER_ITER, 1e9)
-    : undefined;
-  const bwOne = oneThread(() => stream.sum(base, bytes, 1), bytes, 1e9);
+  const peakMulAddOne = one.muladd!;
+  const peakFmaOne = one.fma;
+  const bwOne = one.bw!;
 
   let all: { muladd?: RooflineFigure; fma?: RooflineFigure; bw?: RooflineFigure } = {};
   if (threads > 1) {
@@ -573,38 +596,44 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
         helpers.push(await spawnHelper({ peak: peakModule, stream: streamModule, memory }));
       const slice = Math.floor(bytes / threads / STREAM_STEP) * STREAM_STEP;
       // Every thread starts together; the figure is the total work over the time the last one took.
-      const together = (kind: number, iters: number, own: () => void, work: number, unit: number) => {
-        const out: number[] = [];
-        for (let r = 0; r <= reps; r++) {
-          const s = now();
-          for (const [i, h] of helpers.entries()) post(h, kind, [base + (i + 1) * slice, slice, iters]);
-          own();
-          for (const h of helpers) waitFor(h);
-          const ms = now() - s;
-          if (r > 0) out.push((work * threads) / (ms / 1000) / unit);
-        }
-        return figure(out);
+      const together = (kind: number, iters: number, own: () => void, work: number, unit: number) => () => {
+        const s = now();
+        for (const [i, h] of helpers.entries()) post(h, kind, [base + (i + 1) * slice, slice, iters]);
+        own();
+        for (const h of helpers) waitFor(h);
+        return (work * threads) / ((now() - s) / 1000) / unit;
       };
-      all = {
-        muladd: together(
-          KIND_MULADD,
-          muladdIters,
-          () => peak.muladd(muladdIters, 1, 0),
-          muladdIters * MULADD_FLOPS_PER_ITER,
-          1e9,
-        ),
-        fma: relaxed
-          ? together(KIND_FMA, fmaIters, () => peak.fma(fmaIters, 1, 0), fmaIters * FMA_FLOPS_PER_ITER, 1e9)
-          : undefined,
-        bw: together(KIND_STREAM, 1, () => stream.sum(base, slice, 1), slice, 1e9),
-      };
+      all = interleaved(
+        {
+          muladd: together(
+            KIND_MULADD,
+            muladdIters,
+            () => peak.muladd(muladdIters, 1, 0),
+            muladdIters * MULADD_FLOPS_PER_ITER,
+            1e9,
+          ),
+          ...(relaxed
+            ? {
+                fma: together(
+                  KIND_FMA,
+                  fmaIters,
+                  () => peak.fma(fmaIters, 1, 0),
+                  fmaIters * FMA_FLOPS_PER_ITER,
+                  1e9,
+                ),
+              }
+            : {}),
+          bw: together(KIND_STREAM, 1, () => stream.sum(base, slice, 1), slice, 1e9),
+        },
+        reps,
+      );
     } finally {
       for (const h of helpers) post(h, KIND_STOP, [0, 0, 0]);
       await Promise.all(helpers.map((h) => h.stop()));
     }
   }
   notes.push(
-    `best of ${reps} samples; peak kernels: 12 independent vector chains, no memory access; bandwidth: 8 v128 loads per 128 bytes over ${fmtBytes(bytes)}${threads > 1 ? ` (a slice per thread)` : ''}`,
+    `best of ${reps} samples, the kernels taking turns; peak kernels: 12 independent vector chains, no memory access; bandwidth: 8 v128 loads per 128 bytes over ${fmtBytes(bytes)}${threads > 1 ? ` (a slice per thread)` : ''}`,
   );
   return {
     threads,
