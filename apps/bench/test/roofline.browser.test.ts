@@ -181,4 +181,28 @@ describe.skipIf(!hasChromium())('roofline on the benchmark page', () => {
     expect(await page.textContent('#status')).toMatch(/^All results within tolerance/);
     await page.close();
   });
+
+  it('runs a sweep alone on a roofline of its own and shows what it ran on', {
+    timeout: 300_000,
+  }, async () => {
+    const page = await runPage(
+      { workloads: 'sweep', grid: 'q=1;n=2000;d=96', reps: '3', budget: '0.2' },
+      'window.sweepReport !== undefined',
+    );
+    expect(await page.evaluate(() => window.benchReport)).toBeUndefined();
+    const sweep = (await page.evaluate(() => window.sweepReport)) as SweepReport;
+    expectSaneRoofline(sweep.roofline);
+    expect(sweep.ok).toBe(true);
+    expect(sweep.cells).toHaveLength(1);
+    expect(sweep.cells[0].figures.map((f) => f.status)).toEqual(sweep.contenders.map(() => 'ok'));
+    // No suite ran, so no suite tables; the environment lists the sweep's contenders instead.
+    expect(await page.textContent('#roofline')).toBe('');
+    expect(await page.locator('#results').count()).toBe(0);
+    const env = (await page.locator('#env li').allTextContents()).join('\n');
+    expect(env).toContain('crossOriginIsolated: true');
+    expect(env).toMatch(/^wasm@1 .*threads=1/m);
+    expect(env).toMatch(/^tfjs-wasm:fast: .*style=fast/m);
+    expect(await page.textContent('#sweep')).toContain('Shape sweep (1 cells');
+    await page.close();
+  });
 });

@@ -176,6 +176,23 @@ async function run(): Promise<void> {
       $('table').replaceChildren();
       $('roofline').textContent = '';
     }
+    // A sweep alone: its environment, settings and contenders (wasm@1, wasm@all, tfjs's fast path).
+    if (sweep && !report)
+      renderEnvironment(
+        {
+          environment: sweep.environment,
+          contenders: sweep.contenders,
+          settings: {
+            command: location.href,
+            workloads: ['sweep'],
+            backends: [],
+            peers: [],
+            ...timing,
+            baseline: 'wasm@1',
+          },
+        },
+        $('env'),
+      );
     $('sweep').textContent = sweep ? renderSweep(sweep) : '';
     $<HTMLButtonElement>('download').disabled = !report;
     const sweepButton = $<HTMLButtonElement>('download-sweep');

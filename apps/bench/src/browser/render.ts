@@ -23,7 +23,10 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: 
 };
 
 /** The environment and the contenders, as list items. */
-export function renderEnvironment(report: BenchReport, into: HTMLElement): void {
+export function renderEnvironment(
+  report: Pick<BenchReport, 'environment' | 'settings' | 'contenders'>,
+  into: HTMLElement,
+): void {
   into.replaceChildren(
     ...headerLines(report).map((l) => el('li', l)),
     ...contenderLines(report).map((c) => el('li', c.text, c.available ? undefined : 'unavailable')),
