@@ -45,7 +45,7 @@ export function backendContender(id: string, create: () => Promise<Backend>): Co
         methods: (kind) => [
           ...approximateSearch(info, kitMethods(kit, info, kind)),
           ...residentPairMethods(backend, kind),
-          ...int8Methods(kit, backend, kind),
+          ...quantisedMethods(kit, backend, kind),
         ],
         async close() {
           kit.dispose();
@@ -100,33 +100,45 @@ function residentPairMethods(backend: Backend, kind: WorkloadKind): Method[] {
 }
 
 /**
- * The wasm backend's int8 corpora (`createCorpus(x, { storage: 'int8', rerank })`, reached through
- * the kit's kernel table): approximate search, held to the target's recall@10 >= 0.99. Without
- * re-ranking the scores are the quantised ones (about 1e-2 off); with it they are exact float32.
+ * The quantised storages each backend holds on its own (anything else would fall back to the
+ * reference backend, which is not what a figure of that backend should time).
  */
-function int8Methods(kit: CosineKit, backend: Backend, kind: WorkloadKind): Method[] {
-  if (kind !== 'search' || backend.name !== 'wasm') return [];
-  const variant = (rerank: number): Method => ({
-    name: rerank ? `int8 corpus, re-rank ${rerank}k` : 'int8 corpus',
+const QUANTISED: Readonly<Record<string, readonly ('int8' | 'float16')[]>> = {
+  wasm: ['int8'],
+  webgpu: ['int8', 'float16'],
+};
+
+/**
+ * A backend's quantised corpora (`createCorpus(x, { storage, rerank })`, reached through the kit's
+ * kernel table): approximate search, held to the target's recall@10 >= 0.99. int8 is timed without
+ * re-ranking (scores about 1e-2 off where the engine quantises the query too, as wasm does) and with
+ * 4 x k candidates re-ranked (exact float32 scores); float16 as it is used, without (scores within
+ * 2^-11 + sqrt(d) 2^-25 of the exact cosine: 1e-3 covers d <= 4096).
+ */
+function quantisedMethods(kit: CosineKit, backend: Backend, kind: WorkloadKind): Method[] {
+  const storages = QUANTISED[backend.name];
+  if (kind !== 'search' || !storages) return [];
+  const variant = (storage: 'int8' | 'float16', rerank: number): Method => ({
+    name: `${storage} corpus${rerank ? `, re-rank ${rerank}k` : ''}`,
     ranBy: backend.name,
-    approximate: { tolerance: rerank ? 1e-4 : 2e-2, minRecall: 0.99 },
+    approximate: { tolerance: rerank ? 1e-4 : storage === 'int8' ? 2e-2 : 1e-3, minRecall: 0.99 },
     async prepare(ds) {
       const kernels = await kit.kernels();
       const create = kernels.createCorpus as (
         x: Tensor,
         options: { storage: string; rerank: number },
       ) => ReturnType<typeof kernels.createCorpus>;
-      const handle = await create(new Tensor(ds.corpus, ds.size.n, ds.size.d), { storage: 'int8', rerank });
-      if ((handle as { storage?: string }).storage !== 'int8') {
+      const handle = await create(new Tensor(ds.corpus, ds.size.n, ds.size.d), { storage, rerank });
+      if ((handle as { storage?: string }).storage !== storage) {
         handle.dispose();
-        throw new Error('this wasm backend does not store int8 corpora');
+        throw new Error(`this ${backend.name} backend does not store ${storage} corpora`);
       }
       const q = new Tensor(ds.queries, ds.size.q, ds.size.d);
       const k = ds.size.k ?? 1;
       return { call: () => kernels.corpusSearch(handle, q, k), dispose: () => handle.dispose() };
     },
   });
-  return [variant(0), variant(4)];
+  return storages.flatMap((s) => (s === 'int8' ? [variant(s, 0), variant(s, 4)] : [variant(s, 0)]));
 }
 
 function kitMethods(kit: CosineKit, info: KitInfo, kind: WorkloadKind): Method[] {

@@ -495,6 +495,29 @@ function waitFor(h: Helper): void {
 }
 
 /**
+ * `reps` samples of each job (a function timing one run and returning its rate), after one warm-up
+ * round that is not kept. The jobs take turns, sample by sample, so a busy spell on a shared machine
+ * slows one sample of each figure rather than every sample of one (each figure's samples would
+ * otherwise fall within a tenth of a second).
+ */
+function interleaved<K extends string>(
+  jobs: Partial<Record<K, () => number>>,
+  reps: number,
+): Partial<Record<K, RooflineFigure>> {
+  const entries = Object.entries(jobs) as [K, () => number][];
+  const samples = entries.map(() => [] as number[]);
+  for (let r = 0; r <= reps; r++) {
+    for (const [i, [, job]] of entries.entries()) {
+      const rate = job();
+      if (r > 0) samples[i].push(rate);
+    }
+  }
+  return Object.fromEntries(entries.map(([k], i) => [k, figure(samples[i])])) as Partial<
+    Record<K, RooflineFigure>
+  >;
+}
+
+/**
  * Measures this machine's limits: the mul+add and relaxed-FMA peaks and the streaming read
  * bandwidth, on one thread and on `threads` (the calling thread plus helpers, each reading its own
  * slice of one shared buffer). A few seconds at the default size.
@@ -543,27 +566,27 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
       iters *= 4;
     }
   };
-  const oneThread = (run: () => void, work: number, unit: number) => {
+  /** One sample: `work` units over the time `run` took, per `unit`. */
+  const oneThread = (run: () => void, work: number, unit: number) => () => {
+    const s = now();
     run();
-    const out: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const s = now();
-      run();
-      out.push(work / ((now() - s) / 1000) / unit);
-    }
-    return figure(out);
+    return work / ((now() - s) / 1000) / unit;
   };
   const muladdIters = calibrate(peak.muladd);
   const fmaIters = relaxed ? calibrate(peak.fma) : 0;
-  const peakMulAddOne = oneThread(
-    () => peak.muladd(muladdIters, 1, 0),
-    muladdIters * MULADD_FLOPS_PER_ITER,
-    1e9,
+  const one = interleaved(
+    {
+      muladd: oneThread(() => peak.muladd(muladdIters, 1, 0), muladdIters * MULADD_FLOPS_PER_ITER, 1e9),
+      ...(relaxed
+        ? { fma: oneThread(() => peak.fma(fmaIters, 1, 0), fmaIters * FMA_FLOPS_PER_ITER, 1e9) }
+        : {}),
+      bw: oneThread(() => stream.sum(base, bytes, 1), bytes, 1e9),
+    },
+    reps,
   );
-  const peakFmaOne = relaxed
-    ? oneThread(() => peak.fma(fmaIters, 1, 0), fmaIters * FMA_FLOPS_PER_ITER, 1e9)
-    : undefined;
-  const bwOne = oneThread(() => stream.sum(base, bytes, 1), bytes, 1e9);
+  const peakMulAddOne = one.muladd!;
+  const peakFmaOne = one.fma;
+  const bwOne = one.bw!;
 
   let all: { muladd?: RooflineFigure; fma?: RooflineFigure; bw?: RooflineFigure } = {};
   if (threads > 1) {
@@ -573,38 +596,44 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
         helpers.push(await spawnHelper({ peak: peakModule, stream: streamModule, memory }));
       const slice = Math.floor(bytes / threads / STREAM_STEP) * STREAM_STEP;
       // Every thread starts together; the figure is the total work over the time the last one took.
-      const together = (kind: number, iters: number, own: () => void, work: number, unit: number) => {
-        const out: number[] = [];
-        for (let r = 0; r <= reps; r++) {
-          const s = now();
-          for (const [i, h] of helpers.entries()) post(h, kind, [base + (i + 1) * slice, slice, iters]);
-          own();
-          for (const h of helpers) waitFor(h);
-          const ms = now() - s;
-          if (r > 0) out.push((work * threads) / (ms / 1000) / unit);
-        }
-        return figure(out);
+      const together = (kind: number, iters: number, own: () => void, work: number, unit: number) => () => {
+        const s = now();
+        for (const [i, h] of helpers.entries()) post(h, kind, [base + (i + 1) * slice, slice, iters]);
+        own();
+        for (const h of helpers) waitFor(h);
+        return (work * threads) / ((now() - s) / 1000) / unit;
       };
-      all = {
-        muladd: together(
-          KIND_MULADD,
-          muladdIters,
-          () => peak.muladd(muladdIters, 1, 0),
-          muladdIters * MULADD_FLOPS_PER_ITER,
-          1e9,
-        ),
-        fma: relaxed
-          ? together(KIND_FMA, fmaIters, () => peak.fma(fmaIters, 1, 0), fmaIters * FMA_FLOPS_PER_ITER, 1e9)
-          : undefined,
-        bw: together(KIND_STREAM, 1, () => stream.sum(base, slice, 1), slice, 1e9),
-      };
+      all = interleaved(
+        {
+          muladd: together(
+            KIND_MULADD,
+            muladdIters,
+            () => peak.muladd(muladdIters, 1, 0),
+            muladdIters * MULADD_FLOPS_PER_ITER,
+            1e9,
+          ),
+          ...(relaxed
+            ? {
+                fma: together(
+                  KIND_FMA,
+                  fmaIters,
+                  () => peak.fma(fmaIters, 1, 0),
+                  fmaIters * FMA_FLOPS_PER_ITER,
+                  1e9,
+                ),
+              }
+            : {}),
+          bw: together(KIND_STREAM, 1, () => stream.sum(base, slice, 1), slice, 1e9),
+        },
+        reps,
+      );
     } finally {
       for (const h of helpers) post(h, KIND_STOP, [0, 0, 0]);
       await Promise.all(helpers.map((h) => h.stop()));
     }
   }
   notes.push(
-    `best of ${reps} samples; peak kernels: 12 independent vector chains, no memory access; bandwidth: 8 v128 loads per 128 bytes over ${fmtBytes(bytes)}${threads > 1 ? ` (a slice per thread)` : ''}`,
+    `best of ${reps} samples, the kernels taking turns; peak kernels: 12 independent vector chains, no memory access; bandwidth: 8 v128 loads per 128 bytes over ${fmtBytes(bytes)}${threads > 1 ? ` (a slice per thread)` : ''}`,
   );
   return {
     threads,
@@ -636,7 +665,7 @@ export interface LimitShare {
   readonly bound: 'compute' | 'bandwidth';
   /** 2 Q N d. */
   readonly flops: number;
-  /** The corpus read once: N d bytes per value (+ per-row scales for int8). */
+  /** The corpus read once: N d bytes per value (4; 2 for float16, 1 for int8 + its per-row scales). */
   readonly bytes: number;
   /** Achieved GFLOP/s (compute-bound) or GB/s of corpus read (bandwidth-bound). */
   readonly achieved: number;
@@ -737,10 +766,18 @@ export function resultShare(
   if (r.status !== 'ok' || !r.timing || r.size.q * r.size.n <= 1) return undefined;
   const threads = contenderThreads(r.contender, contenders);
   const int8 = /int8/.test(r.method);
+  // A float16 corpus reads 2 bytes per value and computes in float32 after unpacking them.
+  const half = /float16/.test(r.method);
   const limits = limitsFor(roofline, threads, usesFma(r.contender, contenders));
   const seconds = ((r.timing.median / 1000) * (full.q * full.n)) / (r.size.q * r.size.n);
   return limitShare(
-    { q: full.q, n: full.n, d: full.d, bytesPerValue: int8 ? 1 : 4, rowExtraBytes: int8 ? 4 : 0 },
+    {
+      q: full.q,
+      n: full.n,
+      d: full.d,
+      bytesPerValue: int8 ? 1 : half ? 2 : 4,
+      rowExtraBytes: int8 ? 4 : 0,
+    },
     seconds,
     // An int8 scan is integer work with no float peak to hold it to: judged on the bytes it reads.
     int8
@@ -773,6 +810,21 @@ export function withRoofline(report: BenchReport, roofline: Roofline): BenchRepo
 const g = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toPrecision(2));
 /** `83%`. */
 export const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+
+/**
+ * A figure's share of its limit in one cell, as the sweep's table and the page's results table
+ * both show it: `83% peak` (compute-bound) or `41% bw` (bandwidth-bound), with `mark` after it when
+ * the figure ran on a slice.
+ */
+export function shareCell(l: LimitShare, shrunk = false, mark = '*'): string {
+  return `${pct(l.share)} ${l.bound === 'compute' ? 'peak' : 'bw'}${shrunk ? mark : ''}`;
+}
+
+/** The limit behind a share, in words: `7.1 GFLOP/s of 33.0 GFLOP/s (mul+add peak and read bandwidth, 2 threads)`. */
+export function shareDetail(l: LimitShare): string {
+  const unit = l.bound === 'compute' ? 'GFLOP/s' : 'GB/s';
+  return `${g(l.achieved)} ${unit} of ${g(l.limit)} ${unit} (${l.label})`;
+}
 
 function fig(f: ThreadedFigure | undefined, unit: string, threads: number): string {
   if (!f) return 'not measured';

@@ -27,6 +27,7 @@ import {
   pct,
   type Roofline,
   type RooflineOptions,
+  shareCell,
 } from './roofline.js';
 import { now } from './timing.js';
 import type { Accuracy, ContenderInfo, Environment, RunSettings, Size, Timing } from './types.js';
@@ -310,11 +311,14 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   const grid = sweepGrid(o.grid, o.scale ?? 1);
   const cellsToRun = grid.q.flatMap((q) => grid.n.flatMap((n) => grid.d.map((d) => ({ q, n, d }))));
   const total = cellsToRun.length;
-  o.onProgress?.(0, total + 1, 'roofline: measuring peak and bandwidth');
+  const given = o.roofline && 'peakMulAdd' in o.roofline ? o.roofline : undefined;
+  o.onProgress?.(
+    0,
+    total + 1,
+    given ? 'sweep: starting its contenders' : 'roofline: measuring peak and bandwidth',
+  );
   const roofline =
-    o.roofline && 'peakMulAdd' in o.roofline
-      ? o.roofline
-      : await measureRoofline({ threads: o.threads, ...(o.roofline as RooflineOptions | undefined) });
+    given ?? (await measureRoofline({ threads: o.threads, ...(o.roofline as RooflineOptions | undefined) }));
   const threads = o.threads ?? roofline.threads;
   const settings: RunSettings = {
     workloads: ['sweep'],
@@ -460,10 +464,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
 // ---------------------------------------------------------------------------------------------
 // Text.
 
-const share = (f: SweepFigure | undefined) =>
-  f?.limit
-    ? `${pct(f.limit.share)} ${f.limit.bound === 'compute' ? 'peak' : 'bw'}${f.shrunk ? '*' : ''}`
-    : '';
+const share = (f: SweepFigure | undefined) => (f?.limit ? shareCell(f.limit, f.shrunk) : '');
 
 /** A figure's median, or why it has none. */
 function timeOf(f: SweepFigure | undefined): string {

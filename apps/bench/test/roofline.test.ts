@@ -16,6 +16,8 @@ import {
   peakModuleBytes,
   type Roofline,
   renderRoofline,
+  shareCell,
+  shareDetail,
   streamModuleBytes,
   withRoofline,
 } from '../src/roofline.js';
@@ -208,6 +210,7 @@ describe('share of the limit that binds', () => {
           shrunk: true,
           timing: timing(0.32),
         }),
+        result({ contender: 'webgpu', method: 'float16 corpus' }),
       ],
     } as unknown as BenchReport;
     const out = withRoofline(report, ROOF);
@@ -221,6 +224,15 @@ describe('share of the limit that binds', () => {
     expect(out.results[3].limit).toBeUndefined();
     expect(out.results[4].limit).toMatchObject({ bound: 'compute', flops: 2 * 256 * 1000 * 100 });
     expect(out.results[4].limit!.share).toBeCloseTo(0.5, 12);
+    // float16 reads 2 bytes per value: 200 kB at 10 GB/s and 200 kflop at 10 GFLOP/s both take 20 us of 80.
+    expect(out.results[5].limit).toMatchObject({ bytes: 200_000, flops: 200_000, threads: 1 });
+    expect(out.results[5].limit!.share).toBeCloseTo(0.25, 12);
+    // One formatter for the sweep's cells, the page's column and its tooltip.
+    expect(shareCell(out.results[0].limit!)).toBe('50% bw');
+    expect(shareCell(out.results[4].limit!, true)).toBe('50% peak*');
+    expect(shareDetail(out.results[4].limit!)).toBe(
+      '5.0 GFLOP/s of 10.0 GFLOP/s (mul+add peak and read bandwidth, 1 thread)',
+    );
     const text = renderRoofline(out);
     expect(text).toContain('wasm SIMD mul+add peak: 10.0 GFLOP/s per thread');
     expect(text).toMatch(/B\s+wasm\s+corpus\.search\s+1\s+bandwidth\s+5\.0 GB\/s\s+10\.0 GB\/s\s+50%/);

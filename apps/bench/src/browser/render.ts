@@ -1,7 +1,19 @@
 import { answers } from '../report/answer.js';
-import { COLUMNS, contenderLines, displayRow, FOOTNOTES, fmtSize, headerLines } from '../report/format.js';
+import {
+  COLUMNS,
+  type Column,
+  contenderLines,
+  displayRow,
+  FOOTNOTES,
+  fmtSize,
+  headerLines,
+} from '../report/format.js';
 import { checkTargets, verdict } from '../report/targets.js';
+import { shareCell, shareDetail } from '../roofline.js';
 import type { BenchReport } from '../types.js';
+
+/** The page's extra column on a run with a roofline: the share of the limit that binds each figure. */
+const OF_LIMIT = 'Of limit';
 
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string) => {
   const e = document.createElement(tag);
@@ -11,7 +23,10 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: 
 };
 
 /** The environment and the contenders, as list items. */
-export function renderEnvironment(report: BenchReport, into: HTMLElement): void {
+export function renderEnvironment(
+  report: Pick<BenchReport, 'environment' | 'settings' | 'contenders'>,
+  into: HTMLElement,
+): void {
   into.replaceChildren(
     ...headerLines(report).map((l) => el('li', l)),
     ...contenderLines(report).map((c) => el('li', c.text, c.available ? undefined : 'unavailable')),
@@ -27,8 +42,11 @@ export function renderAnswers(report: BenchReport, into: HTMLElement): void {
 
 /** The results as an HTML table with the same columns and marks as the terminal table. */
 export function renderResults(report: BenchReport, into: HTMLElement): void {
-  const cols = COLUMNS.filter((c) => c !== 'Workload');
+  const cols: (Column | typeof OF_LIMIT)[] = COLUMNS.filter((c) => c !== 'Workload');
+  // With a roofline, each search and matrix figure's share of the limit that binds it, after its rate.
+  if (report.roofline) cols.splice(cols.indexOf('Rate') + 1, 0, OF_LIMIT);
   const table = el('table');
+  table.id = 'results';
   const head = el('tr');
   for (const c of cols) head.append(el('th', c === 'Speed-up' ? `vs ${report.settings.baseline}` : c));
   table.append(head);
@@ -44,6 +62,12 @@ export function renderResults(report: BenchReport, into: HTMLElement): void {
       tr.dataset.contender = r.contender;
       tr.dataset.status = r.status;
       for (const c of cols) {
+        if (c === OF_LIMIT) {
+          const cell = el('td', r.limit ? shareCell(r.limit, r.shrunk) : '', 'limit');
+          if (r.limit) cell.title = shareDetail(r.limit);
+          tr.append(cell);
+          continue;
+        }
         const cell = el('td', d.cells[c]);
         if (c === 'Size') cell.className = 'size';
         if (c === 'Ran by' && d.fellBack) cell.className = 'fallback';

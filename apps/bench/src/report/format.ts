@@ -142,7 +142,7 @@ function fmtAccuracy(r: BenchResult): string {
 }
 
 /** The run's settings and environment as `label: value` lines. */
-export function headerLines(report: BenchReport): string[] {
+export function headerLines(report: Pick<BenchReport, 'environment' | 'settings'>): string[] {
   const e = report.environment;
   const s = report.settings;
   return [
@@ -165,7 +165,9 @@ export function busyWarning(report: BenchReport): string | undefined {
 }
 
 /** One line per contender: what actually ran, or why it could not. */
-export function contenderLines(report: BenchReport): { text: string; available: boolean; leak?: boolean }[] {
+export function contenderLines(
+  report: Pick<BenchReport, 'contenders'>,
+): { text: string; available: boolean; leak?: boolean }[] {
   return report.contenders.map((c) => {
     if (!c.available) return { text: `${c.id}: not available: ${c.reason}`, available: false };
     const details = Object.entries(c.details ?? {})
