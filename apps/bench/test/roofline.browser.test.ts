@@ -91,7 +91,9 @@ describe.skipIf(!hasChromium())('roofline on the benchmark page', () => {
     expectSaneRoofline(report.roofline!);
     expect(report.ok).toBe(true);
 
-    // Every timed B and C figure has a share of the limit that binds it, in (0, 2].
+    // Every timed B and C figure has a share of the limit that binds it, in (0, 10]. A share sets
+    // two timings against each other and CI runs other suites beside this one, so either can be off
+    // by a few times under load; the bound catches a broken unit (a factor of 1000), not a slow run.
     const timed = report.results.filter((x) => x.status === 'ok' && x.timing);
     expect(new Set(timed.map((x) => x.workload))).toEqual(new Set(['B', 'C']));
     for (const x of timed) {
@@ -101,7 +103,7 @@ describe.skipIf(!hasChromium())('roofline on the benchmark page', () => {
       expect(l.bound, what).toBe(x.workload === 'C' ? 'compute' : 'bandwidth');
       expect(Number.isFinite(l.share), what).toBe(true);
       expect(l.share, what).toBeGreaterThan(0);
-      expect(l.share, what).toBeLessThanOrEqual(2);
+      expect(l.share, what).toBeLessThanOrEqual(10);
       expect(l.threads, what).toBe(x.contender === 'wasm' ? report.roofline!.threads : 1);
     }
 
@@ -162,9 +164,10 @@ describe.skipIf(!hasChromium())('roofline on the benchmark page', () => {
         if (c.op === 'search') expect(f.accuracy!.recall, what).toBe(1);
         const l = f.limit!;
         expect(Number.isFinite(l.share) && l.share > 0, what).toBe(true);
-        // A compute-bound share above 2 would be a broken peak. A corpus of 8-31 MB may sit in the
-        // last-level cache and read faster than memory, so bandwidth shares get no upper bound here.
-        if (l.bound === 'compute') expect(l.share, what).toBeLessThanOrEqual(2);
+        // A compute-bound share above 10 would be a broken peak (under load a share can read a few
+        // times high, so the bound is loose). A corpus of 8-31 MB may sit in the last-level cache and
+        // read faster than memory, so bandwidth shares get no upper bound here.
+        if (l.bound === 'compute') expect(l.share, what).toBeLessThanOrEqual(10);
       }
       // The targets that apply to each cell are judged: few queries on bandwidth and against tfjs,
       // the product at d = 384 on peak (and on the second thread, above the threading threshold).
