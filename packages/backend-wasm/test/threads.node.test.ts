@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { CosineKitError } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { startThreaded } from '../src/backend.js';
 import {
+  COPY_DEST,
+  COPY_DST,
+  COPY_DST_STRIDE,
+  COPY_LINES,
+  COPY_SRC,
+  COPY_SRC_STRIDE,
   DONE,
   FAILED,
   HELPER_GONE,
@@ -35,6 +43,12 @@ const LAYOUT = {
   JOB_STEPS,
   JOB_ROWS,
   JOB_CHUNK,
+  COPY_LINES,
+  COPY_SRC,
+  COPY_SRC_STRIDE,
+  COPY_DST,
+  COPY_DST_STRIDE,
+  COPY_DEST,
   WORK_NEXT,
   WORK_FINISHED,
   KIND_STOP,
@@ -132,6 +146,60 @@ describe('work shared by chunks', () => {
       expectClose(cosineMatrix(rt, q, x), ref.cosineMatrix(q, x), 1e-6);
     } finally {
       rt.dispose();
+    }
+  });
+});
+
+describe('results written by every thread (Node)', () => {
+  it('a shared product lands in a SharedArrayBuffer that each thread fills; the rest stay ordinary', async () => {
+    const one = await backend({ variant: 'simd', threads: 1 });
+    const two = await backend({ variant: 'simd', threads: 2 });
+    try {
+      const q = random(300, 96, 1);
+      const x = random(7001, 96, 2);
+      const got = two.kernels.cosineMatrix(q, x);
+      expect(got.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(got.byteLength).toBe(got.buffer.byteLength);
+      expectClose(got, ref.cosineMatrix(q, x), 1e-6);
+      // int8 scans are shared row by row once a row of queries is over threadMinFlopsI8.
+      const x8 = random(30011, 96, 5);
+      const c8 = two.kernels.createCorpus(x8, { storage: 'int8', rerank: 0 });
+      const got8 = two.kernels.corpusMatrix(c8, q);
+      expect(got8.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expectClose(got8, ref.cosineMatrix(q, x8), 2e-2);
+      c8.dispose();
+      // One thread, or a call below the threading threshold: an ordinary array, as before.
+      expect(one.kernels.cosineMatrix(q, x).buffer).toBeInstanceOf(ArrayBuffer);
+      expect(two.kernels.cosineMatrix(random(2, 8, 3), random(3, 8, 4)).buffer).toBeInstanceOf(ArrayBuffer);
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+
+  it('helpers let go of each result: memory stays bounded over many calls', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const b = await backend({ variant: 'simd', threads: 2 });
+    try {
+      const q = random(1000, 16, 1);
+      const c = b.kernels.createCorpus(random(1000, 16, 2));
+      gc();
+      const base = process.memoryUsage().arrayBuffers;
+      let most = 0;
+      // 120 results of 4 MB: 480 MB if helpers (or their ports) kept them. A helper's isolate
+      // frees the ones it saw at its own next collection, so a few may linger.
+      for (let i = 0; i < 120; i++) {
+        const r = b.kernels.corpusMatrix(c, q);
+        expect(r.buffer).toBeInstanceOf(SharedArrayBuffer);
+        gc();
+        most = Math.max(most, process.memoryUsage().arrayBuffers - base);
+      }
+      expect(most).toBeLessThan(160 * 2 ** 20);
+      c.dispose();
+    } finally {
+      b.dispose();
     }
   });
 });
