@@ -148,6 +148,37 @@ describe('work shared by chunks', () => {
       rt.dispose();
     }
   });
+
+  it('a copying job that traps fails the call, and the next copying call is right', async () => {
+    const rt = await startThreaded('simd', DEFAULT_TUNING.simd, 3, undefined);
+    try {
+      expect(rt.pool!.copies).toBe(true);
+      const bad = 0x7fff0000;
+      const dest = new Float32Array(new SharedArrayBuffer(4096 * 4));
+      const copy = { dest, lines: 1, src: 0, srcStride: 4096, dst: 0, dstStride: 4096 };
+      expect(() =>
+        share(
+          rt,
+          'dotsWith',
+          4096,
+          2,
+          1e9,
+          0,
+          (j0, w) => [0, bad, 4, bad + j0 * 16, w, 1, bad, 16, false, 1],
+          copy,
+        ),
+      ).toThrow();
+      expect(rt.pool!.size).toBe(2);
+      // Each helper reads the destination of its own job, whatever was left on its port before.
+      const q = random(9, 100, 1);
+      const x = random(20011, 100, 2);
+      const got = cosineMatrix(rt, q, x);
+      expect(got.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expectClose(got, ref.cosineMatrix(q, x), 1e-6);
+    } finally {
+      rt.dispose();
+    }
+  });
 });
 
 describe('results written by every thread (Node)', () => {
