@@ -52,8 +52,16 @@ export const COPY_DST = COPY_LINES + 3;
 export const COPY_DST_STRIDE = COPY_LINES + 4;
 /** See {@link COPY_LINES}. */
 export const COPY_DEST = COPY_LINES + 5;
+/**
+ * Float64Array index of the start (a float index in the destination) of the range the next job
+ * will copy into, and after it that range's length (0: none): each chunk touches its share of the
+ * range's pages (see `CopyOut.ahead` in threads.ts).
+ */
+export const COPY_AHEAD = COPY_LINES + 6;
+/** See {@link COPY_AHEAD}. */
+export const COPY_AHEAD_LENGTH = COPY_LINES + 7;
 /** Bytes in a control block. */
-export const CONTROL_BYTES = (COPY_DEST + 1) * 8;
+export const CONTROL_BYTES = (COPY_AHEAD_LENGTH + 1) * 8;
 
 /**
  * The work block, one per pool and shared by every thread: Int32Array slots of the shared call in

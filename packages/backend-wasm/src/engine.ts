@@ -184,7 +184,18 @@ function productShared(
   try {
     for (let i0 = 0; i0 < m; i0 += rows) {
       const r = Math.min(rows, m - i0);
-      const copy = { dest: out, lines: r, src: stage >>> 2, srcStride: n, dst: i0 * n, dstStride: n };
+      // The next block's rows are faulted in now, a run of pages per chunk (see CopyOut.ahead).
+      const next = Math.max(0, Math.min(rows, m - i0 - r));
+      const copy = {
+        dest: out,
+        lines: r,
+        src: stage >>> 2,
+        srcStride: n,
+        dst: i0 * n,
+        dstStride: n,
+        ahead: (i0 + r) * n,
+        aheadLength: next * n,
+      };
       dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, stage, n, clamp, copy).finish();
     }
   } finally {

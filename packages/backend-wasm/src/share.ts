@@ -1,7 +1,7 @@
 import { type Job, WORK_FINISHED, WORK_NEXT } from './control.js';
 import type { WasmExports } from './generated/exports.js';
 import type { WasmRuntime } from './runtime.js';
-import { type CopyOut, HELPER_TIMEOUT, type HelperPool } from './threads.js';
+import { type CopyOut, HELPER_TIMEOUT, type HelperPool, touchAhead } from './threads.js';
 
 /**
  * Chunks per thread a shared call is cut into, at most: enough that a thread slowed down (by
@@ -144,7 +144,10 @@ function join<J extends Job>(
       if (start >= n) break;
       const count = Math.min(chunk, n - start);
       run(...args(start, count));
-      if (copy) copyOut(rt, copy, start, count);
+      if (copy) {
+        copyOut(rt, copy, start, count);
+        touchAhead(copy, start / chunk, Math.ceil(n / chunk));
+      }
       Atomics.add(w, WORK_FINISHED, count);
     }
   } catch (err) {

@@ -1,6 +1,8 @@
 import { argError } from '@cosinekit/core/backend';
 import {
   CONTROL_BYTES,
+  COPY_AHEAD,
+  COPY_AHEAD_LENGTH,
   COPY_DEST,
   COPY_DST,
   COPY_DST_STRIDE,
@@ -104,6 +106,28 @@ export interface CopyOut {
   /** Float index in `dest`. */
   dst: number;
   dstStride: number;
+  /**
+   * Floats of `dest` from `ahead` on that the next job will copy into (0 or absent: none). Chunk k
+   * of p touches the k-th of p equal pieces of them (one write of 0, which they hold, per page):
+   * contiguous pieces, so the threads fault those pages in by whole runs, where the next job's
+   * chunks, columns of every line, would have both threads faulting the same pages (measured about
+   * 13% more CPU for the faults of 40 MB written that way).
+   */
+  ahead?: number;
+  aheadLength?: number;
+}
+
+/** The first-touch share of chunk `k` of `pieces` (see {@link CopyOut.ahead}). */
+export function touchAhead(c: CopyOut, k: number, pieces: number): void {
+  const length = c.aheadLength ?? 0;
+  if (!(length > 0)) return;
+  const from = c.ahead!;
+  const s = from + Math.floor((k * length) / pieces);
+  const e = from + Math.floor(((k + 1) * length) / pieces);
+  const d = c.dest;
+  // 1024 floats are one 4 KiB page: a write every 1024 (and at the end) reaches every page.
+  for (let i = s; i < e; i += 1024) d[i] = 0;
+  if (e > s) d[e - 1] = 0;
 }
 
 /** The default location of the helper script, resolved like the binaries (see loader.ts). */
@@ -285,6 +309,8 @@ export class HelperPool {
       slots[COPY_DST] = copy.dst;
       slots[COPY_DST_STRIDE] = copy.dstStride;
       slots[COPY_DEST] = seq;
+      slots[COPY_AHEAD] = copy.ahead ?? 0;
+      slots[COPY_AHEAD_LENGTH] = copy.aheadLength ?? 0;
     }
     this.#publish(i);
   }

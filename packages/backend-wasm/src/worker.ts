@@ -26,6 +26,8 @@ const COPY_SRC_STRIDE = 31;
 const COPY_DST = 32;
 const COPY_DST_STRIDE = 33;
 const COPY_DEST = 34;
+const COPY_AHEAD = 35;
+const COPY_AHEAD_LENGTH = 36;
 const WORK_NEXT = 0;
 const WORK_FINISHED = 16;
 const KIND_STOP = 0;
@@ -129,6 +131,9 @@ function chunks(
   const srcStride = args[COPY_SRC_STRIDE];
   const dst = args[COPY_DST];
   const dstStride = args[COPY_DST_STRIDE];
+  const ahead = args[COPY_AHEAD];
+  const aheadLength = dest ? args[COPY_AHEAD_LENGTH] : 0;
+  const pieces = Math.ceil(rows / chunk);
   for (;;) {
     const start = Atomics.add(work, WORK_NEXT, 1) * chunk;
     if (start >= rows) return;
@@ -140,6 +145,15 @@ function chunks(
       for (let l = 0; l < lines; l++) {
         const s = src + l * srcStride + start;
         dest.set(heap!.subarray(s, s + count), dst + l * dstStride + start);
+      }
+      // The first touch of this chunk's piece of the pages the next job copies into (as in
+      // threads.ts, touchAhead): whole runs of pages per thread.
+      if (aheadLength > 0) {
+        const k = start / chunk;
+        const s = ahead + Math.floor((k * aheadLength) / pieces);
+        const e = ahead + Math.floor(((k + 1) * aheadLength) / pieces);
+        for (let i = s; i < e; i += 1024) dest[i] = 0;
+        if (e > s) dest[e - 1] = 0;
       }
     }
     if (Atomics.add(work, WORK_FINISHED, count) + count === rows) Atomics.notify(work, WORK_FINISHED);

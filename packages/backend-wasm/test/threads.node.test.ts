@@ -5,6 +5,8 @@ import { CosineKitError } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { startThreaded } from '../src/backend.js';
 import {
+  COPY_AHEAD,
+  COPY_AHEAD_LENGTH,
   COPY_DEST,
   COPY_DST,
   COPY_DST_STRIDE,
@@ -49,6 +51,8 @@ const LAYOUT = {
   COPY_DST,
   COPY_DST_STRIDE,
   COPY_DEST,
+  COPY_AHEAD,
+  COPY_AHEAD_LENGTH,
   WORK_NEXT,
   WORK_FINISHED,
   KIND_STOP,

@@ -152,6 +152,8 @@ for (const variant of ['simd', 'relaxed'] as const) {
           given.push(new Float32Array(new SharedArrayBuffer(m * n * 4)) as unknown as Float32Array);
         }
         for (const out of given) {
+          // Whatever it held is overwritten, every value (NaN would show through).
+          out.fill(Number.NaN);
           expect(two.kernels.cosineMatrix(q, x, out)).toBe(out);
           expectSame(out, got, `cosineMatrix into ${out.buffer.constructor.name} ${what}`);
         }
