@@ -34,8 +34,34 @@ export const JOB_STEPS = JOB_ARGS + MAX_ARGS;
 export const JOB_ROWS = JOB_STEPS + MAX_ARGS;
 /** Float64Array index of a shared job's rows per chunk. */
 export const JOB_CHUNK = JOB_ROWS + 1;
+/**
+ * Float64Array index of a shared job's copy-out (see `CopyOut` in share.ts): 0, or the lines each
+ * chunk copies into the call's destination. The slots after it: the first line's float index in
+ * wasm memory and the floats between lines there, the first line's index in the destination and
+ * the floats between lines there, and the number of the destination message (the destination
+ * itself travels on the helper's port, as a SharedArrayBuffer cannot be written into a slot).
+ */
+export const COPY_LINES = JOB_CHUNK + 1;
+/** See {@link COPY_LINES}. */
+export const COPY_SRC = COPY_LINES + 1;
+/** See {@link COPY_LINES}. */
+export const COPY_SRC_STRIDE = COPY_LINES + 2;
+/** See {@link COPY_LINES}. */
+export const COPY_DST = COPY_LINES + 3;
+/** See {@link COPY_LINES}. */
+export const COPY_DST_STRIDE = COPY_LINES + 4;
+/** See {@link COPY_LINES}. */
+export const COPY_DEST = COPY_LINES + 5;
+/**
+ * Float64Array index of the start (a float index in the destination) of the range the next job
+ * will copy into, and after it that range's length (0: none): each chunk touches its share of the
+ * range's pages (see `CopyOut.ahead` in threads.ts).
+ */
+export const COPY_AHEAD = COPY_LINES + 6;
+/** See {@link COPY_AHEAD}. */
+export const COPY_AHEAD_LENGTH = COPY_LINES + 7;
 /** Bytes in a control block. */
-export const CONTROL_BYTES = (JOB_CHUNK + 1) * 8;
+export const CONTROL_BYTES = (COPY_AHEAD_LENGTH + 1) * 8;
 
 /**
  * The work block, one per pool and shared by every thread: Int32Array slots of the shared call in
@@ -77,4 +103,18 @@ export interface ControlInit {
   work: SharedArrayBuffer;
   /** {@link JOBS}: the exports job kinds 1, 2, ... run. */
   jobs: readonly string[];
+  /**
+   * Node only: this helper's end of a message channel, read synchronously
+   * (`receiveMessageOnPort`) for the destination of a shared job that copies out its chunks.
+   * Absent in browsers, which have no synchronous read: there the calling thread copies.
+   */
+  port?: unknown;
+}
+
+/** What the calling thread posts on a helper's port before a job that copies into `dest`. */
+export interface DestinationMessage {
+  /** Matches the job's {@link COPY_DEST} slot. */
+  seq: number;
+  /** The call's result, over a SharedArrayBuffer. */
+  dest: Float32Array;
 }

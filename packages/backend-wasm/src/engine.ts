@@ -6,6 +6,7 @@ import { type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
 import { type Sharing, share, shareBegin } from './share.js';
 import type { Staged } from './staging.js';
+import type { CopyOut } from './threads.js';
 
 /** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
 const OUT_CHUNK = 4 * 1024 * 1024;
@@ -41,23 +42,46 @@ function dotsBegin(
   out: number,
   ldo: number,
   clamp: boolean,
+  copy?: CopyOut,
 ): Sharing {
   const C = rt.tileCols;
   const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
   const steps = rowBytes >>> 4;
   // 8 flops per step: 4 lanes of multiply and add.
-  return shareBegin(rt, 'dotsWith', n, C, m * n * steps * 8, rt.tuning.threadMinFlops, (j0, w) => [
-    rt.config,
-    a,
-    m,
-    b + j0 * rowBytes,
-    w,
-    steps,
-    out + j0 * 4,
-    ldo * 4,
-    clamp,
-    nbp,
-  ]);
+  return shareBegin(
+    rt,
+    'dotsWith',
+    n,
+    C,
+    m * n * steps * 8,
+    rt.tuning.threadMinFlops,
+    (j0, w) => [rt.config, a, m, b + j0 * rowBytes, w, steps, out + j0 * 4, ldo * 4, clamp, nbp],
+    copy,
+  );
+}
+
+/**
+ * Smallest result (bytes) handed out over a SharedArrayBuffer (see {@link newResult}). From 32 MiB
+ * an ordinary array is always new pages (glibc maps every block that large afresh), so splitting
+ * their faults over the threads is a sure gain. Below it the allocator may serve memory freed
+ * before, already mapped, and then the caller's copy is cheap, where a new SharedArrayBuffer's pages
+ * fault every time: at 256 x 10,000 (10 MB) the caller's copy took 0.3 ms a call in one run (the
+ * shared result cost 18 ms more CPU) and 40 ms in another. So smaller results stay ordinary.
+ */
+const SHARED_RESULT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A new result of `length` floats for a call whose chunks helper threads can copy out themselves
+ * (`shared`: the call is above its threading threshold): over a SharedArrayBuffer where they can
+ * (Node) and the result is large ({@link SHARED_RESULT_BYTES}), so each thread writes its own
+ * chunks into it (see `CopyOut`); an ordinary array otherwise.
+ */
+export function newResult(rt: WasmRuntime, length: number, shared: boolean): Float32Array {
+  const pool = rt.pool;
+  if (shared && length * 4 >= SHARED_RESULT_BYTES && pool?.copies && pool.size > 0) {
+    return new Float32Array(new SharedArrayBuffer(length * 4));
+  }
+  return new Float32Array(length);
 }
 
 /**
@@ -73,17 +97,19 @@ export function dotsI8(
   stride: number,
   scales: number,
   out: number,
+  copy?: CopyOut,
 ): void {
   // 2 "flops" (an integer multiply and add) per byte of corpus.
-  share(rt, 'dotsI8', n, 4, n * stride * 2, rt.tuning.threadMinFlopsI8, (j0, w) => [
-    q,
-    qscale,
-    c + j0 * stride,
-    w,
-    stride,
-    scales + j0 * 4,
-    out + j0 * 4,
-  ]);
+  share(
+    rt,
+    'dotsI8',
+    n,
+    4,
+    n * stride * 2,
+    rt.tuning.threadMinFlopsI8,
+    (j0, w) => [q, qscale, c + j0 * stride, w, stride, scales + j0 * 4, out + j0 * 4],
+    copy,
+  );
 }
 
 /** {@link dotsI8} for `nq` queries against the same rows (`out[i * ldo + j]`). */
@@ -113,9 +139,13 @@ export function dotsI8Batch(
 }
 
 /**
- * `out = A B^T` for staged queries `a` and corpus `b`, written to a JS array in chunks of query
- * rows so the output staged in wasm stays bounded. Two staging blocks take turns: while the
- * helpers compute a chunk into one, the calling thread copies the previous chunk out of the other
+ * `out = A B^T` for staged queries `a` and corpus `b` (into a new array when `out` is not given),
+ * computed in blocks of query rows so the output staged in wasm stays bounded.
+ *
+ * Where helper threads can write the result (a new result in Node, see {@link newResult}), every
+ * thread copies each chunk it computed straight into it (see share.ts): one pass over the result,
+ * its first touch shared by all threads. Otherwise two staging blocks take turns: while the
+ * helpers compute a block into one, the calling thread copies the previous block out of the other
  * (first writes to a new JS array fault its pages in, which can cost as much as the product), then
  * joins them.
  */
@@ -123,7 +153,7 @@ export function product(
   rt: WasmRuntime,
   a: Staged,
   b: Staged,
-  out: Float32Array,
+  out: Float32Array | undefined,
   clamp: boolean,
   op: string,
 ): Float32Array {
@@ -131,6 +161,61 @@ export function product(
   const n = b.rows;
   const R = rt.tileRows;
   const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
+  const o = out ?? newResult(rt, m * n, m * n * (a.rowBytes >>> 4) * 8 >= rt.tuning.threadMinFlops);
+  if (rt.pool?.copies && rt.pool.size > 0 && o.buffer instanceof SharedArrayBuffer) {
+    return productShared(rt, a, b, o, clamp, op, rows);
+  }
+  return productStaged(rt, a, b, o, clamp, op, rows);
+}
+
+/** {@link product} with every thread copying its own chunks into `out` (shared memory). */
+function productShared(
+  rt: WasmRuntime,
+  a: Staged,
+  b: Staged,
+  out: Float32Array,
+  clamp: boolean,
+  op: string,
+  rows: number,
+): Float32Array {
+  const m = a.rows;
+  const n = b.rows;
+  const stage = rt.alloc(rows * n * 4, op);
+  try {
+    for (let i0 = 0; i0 < m; i0 += rows) {
+      const r = Math.min(rows, m - i0);
+      // The next block's rows are faulted in now, a run of pages per chunk (see CopyOut.ahead).
+      const next = Math.max(0, Math.min(rows, m - i0 - r));
+      const copy = {
+        dest: out,
+        lines: r,
+        src: stage >>> 2,
+        srcStride: n,
+        dst: i0 * n,
+        dstStride: n,
+        ahead: (i0 + r) * n,
+        aheadLength: next * n,
+      };
+      dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, stage, n, clamp, copy).finish();
+    }
+  } finally {
+    rt.free(stage);
+  }
+  return out;
+}
+
+/** {@link product} with the calling thread copying each block out while the helpers compute the next. */
+function productStaged(
+  rt: WasmRuntime,
+  a: Staged,
+  b: Staged,
+  out: Float32Array,
+  clamp: boolean,
+  op: string,
+  rows: number,
+): Float32Array {
+  const m = a.rows;
+  const n = b.rows;
   const twice = rows < m && rt.pool !== undefined && rt.pool.size > 0;
   const o = [rt.alloc(rows * n * 4, op)];
   try {

@@ -1,7 +1,7 @@
 import { type Job, WORK_FINISHED, WORK_NEXT } from './control.js';
 import type { WasmExports } from './generated/exports.js';
 import type { WasmRuntime } from './runtime.js';
-import { HELPER_TIMEOUT, type HelperPool } from './threads.js';
+import { type CopyOut, HELPER_TIMEOUT, type HelperPool, touchAhead } from './threads.js';
 
 /**
  * Chunks per thread a shared call is cut into, at most: enough that a thread slowed down (by
@@ -32,6 +32,13 @@ const MIN_CHUNK_WORK = 1 << 20;
  * (`settle`), before the counter is reused. After a failure (a trap in any thread, a helper that
  * died) no more chunks are taken, the caller waits for every helper, and throws.
  *
+ * With `copy`, each chunk is also copied out of wasm memory into `copy.dest` by the thread that
+ * computed it, while it is still in cache, before it counts as finished: the copy, and the first
+ * touch of the destination's pages (a page fault each, about as costly as the product on some
+ * machines), are shared like the compute instead of left to the calling thread. Helpers can do so
+ * where the pool {@link HelperPool.copies} and `dest` is over a SharedArrayBuffer; otherwise the
+ * calling thread copies everything once the job is done.
+ *
  * The call stays on the calling thread when there are no helpers, when `work` (its flops) is below
  * `minWork`, or when there is only one unit.
  */
@@ -43,8 +50,9 @@ export function share<J extends Job>(
   work: number,
   minWork: number,
   args: (start: number, count: number) => Parameters<WasmExports[J]>,
+  copy?: CopyOut,
 ): void {
-  shareBegin(rt, job, n, unit, work, minWork, args).finish();
+  shareBegin(rt, job, n, unit, work, minWork, args, copy).finish();
 }
 
 /** A shared call whose helpers are at work; {@link Sharing.finish} joins them. */
@@ -68,11 +76,17 @@ export function shareBegin<J extends Job>(
   work: number,
   minWork: number,
   args: (start: number, count: number) => Parameters<WasmExports[J]>,
+  copy?: CopyOut,
 ): Sharing {
   const run = rt.exports[job] as (...a: Parameters<WasmExports[J]>) => void;
   const pool = rt.pool;
   const units = Math.ceil(n / unit);
-  const alone = { finish: () => run(...args(0, n)) };
+  const alone = {
+    finish: () => {
+      run(...args(0, n));
+      if (copy) copyOut(rt, copy, 0, n);
+    },
+  };
   if (pool === undefined || pool.size === 0 || work < minWork || units < 2) return alone;
   const threads = pool.size + 1;
   const least = Math.ceil(Math.min(MIN_CHUNK_WORK, minWork / 2) / (work / units));
@@ -90,12 +104,29 @@ export function shareBegin<J extends Job>(
   const countArg = counted.findIndex((v, t) => v !== base[t]);
   const steps = next.map((v, t) => v - base[t]);
   const posted = pool.live.slice(0, chunks - 1);
-  for (const h of posted) pool.postShared(h, job, base, steps, countArg, n, chunk);
-  return { finish: () => join(pool, posted, run, args, n, chunk, job) };
+  // Helpers copy their own chunks only into shared memory they can be handed (see CopyOut).
+  const each = copy && pool.copies && copy.dest.buffer instanceof SharedArrayBuffer ? copy : undefined;
+  for (const h of posted) pool.postShared(h, job, base, steps, countArg, n, chunk, each);
+  return {
+    finish: () => {
+      join(rt, pool, posted, run, args, n, chunk, job, each);
+      if (copy && !each) copyOut(rt, copy, 0, n);
+    },
+  };
+}
+
+/** Copies rows [start, start + count) of every line of a shared job's output (see {@link CopyOut}). */
+function copyOut(rt: WasmRuntime, c: CopyOut, start: number, count: number): void {
+  const heap = rt.f32;
+  for (let l = 0; l < c.lines; l++) {
+    const s = c.src + l * c.srcStride + start;
+    c.dest.set(heap.subarray(s, s + count), c.dst + l * c.dstStride + start);
+  }
 }
 
 /** The calling thread's part of a shared call: chunks until none is left, then the helpers'. */
 function join<J extends Job>(
+  rt: WasmRuntime,
   pool: HelperPool,
   posted: readonly number[],
   run: (...a: Parameters<WasmExports[J]>) => void,
@@ -103,6 +134,7 @@ function join<J extends Job>(
   n: number,
   chunk: number,
   job: J,
+  copy: CopyOut | undefined,
 ): void {
   const w = pool.work;
   let failure: unknown;
@@ -112,6 +144,10 @@ function join<J extends Job>(
       if (start >= n) break;
       const count = Math.min(chunk, n - start);
       run(...args(start, count));
+      if (copy) {
+        copyOut(rt, copy, start, count);
+        touchAhead(copy, start / chunk, Math.ceil(n / chunk));
+      }
       Atomics.add(w, WORK_FINISHED, count);
     }
   } catch (err) {

@@ -20,6 +20,14 @@ const JOB_ARGS = 3;
 const JOB_STEPS = 15;
 const JOB_ROWS = 27;
 const JOB_CHUNK = 28;
+const COPY_LINES = 29;
+const COPY_SRC = 30;
+const COPY_SRC_STRIDE = 31;
+const COPY_DST = 32;
+const COPY_DST_STRIDE = 33;
+const COPY_DEST = 34;
+const COPY_AHEAD = 35;
+const COPY_AHEAD_LENGTH = 36;
 const WORK_NEXT = 0;
 const WORK_FINISHED = 16;
 const KIND_STOP = 0;
@@ -28,7 +36,17 @@ const HELPER_GONE = 2;
 
 type Export = (...args: number[]) => unknown;
 
-async function run(init: ControlInit, ready: () => void): Promise<void> {
+/** Reads the next message on a port synchronously (Node's `receiveMessageOnPort`), if any. */
+type Receive = (port: unknown) => { message: unknown } | undefined;
+
+/** Where a shared job that copies out its chunks finds its destination (see share.ts, `CopyOut`). */
+interface Out {
+  memory: WebAssembly.Memory;
+  port: unknown;
+  receive: Receive;
+}
+
+async function run(init: ControlInit, ready: () => void, receive?: Receive): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
   const exports = instance.exports as unknown as Record<string, Export>;
   const jobs = init.jobs.map((name) => exports[name]);
@@ -41,9 +59,11 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
     Atomics.store(ctl, FAILED, HELPER_GONE);
     Atomics.notify(ctl, DONE);
   });
+  const out =
+    init.port !== undefined && receive ? { memory: init.memory, port: init.port, receive } : undefined;
   ready();
   try {
-    serve(jobs, ctl, args, work);
+    serve(jobs, ctl, args, work, out);
   } finally {
     // Stopped, or failed outside a job: a caller waiting on this helper must not hang.
     Atomics.store(ctl, FAILED, HELPER_GONE);
@@ -55,7 +75,13 @@ async function run(init: ControlInit, ready: () => void): Promise<void> {
  * Runs jobs until told to stop: job kind `k` is `jobs[k - 1]`, on the arguments posted with it, or
  * for a shared job on chunk after chunk taken from the work block until none is left.
  */
-function serve(jobs: Export[], ctl: Int32Array, args: Float64Array, work: Int32Array): void {
+function serve(
+  jobs: Export[],
+  ctl: Int32Array,
+  args: Float64Array,
+  work: Int32Array,
+  out: Out | undefined,
+): void {
   let seen = 0;
   for (;;) {
     Atomics.wait(ctl, SEQ, seen);
@@ -70,7 +96,7 @@ function serve(jobs: Export[], ctl: Int32Array, args: Float64Array, work: Int32A
       for (let t = 0; t < argc; t++) list.push(args[JOB_ARGS + t]);
       const countArg = ctl[JOB_COUNT_ARG];
       if (countArg < 0) jobs[kind - 1](...list);
-      else chunks(jobs[kind - 1], list, args, countArg, work);
+      else chunks(jobs[kind - 1], list, args, countArg, work, out);
       Atomics.store(ctl, FAILED, 0);
     } catch {
       Atomics.store(ctl, FAILED, JOB_THREW);
@@ -80,12 +106,34 @@ function serve(jobs: Export[], ctl: Int32Array, args: Float64Array, work: Int32A
   }
 }
 
-/** Takes chunks of a shared job until none is left (share.ts does the same on the calling thread). */
-function chunks(job: Export, base: number[], args: Float64Array, countArg: number, work: Int32Array): void {
+/**
+ * Takes chunks of a shared job until none is left (share.ts does the same on the calling thread).
+ * A job that copies out (slot COPY_LINES) copies each chunk it computed into the destination before
+ * counting it finished, so the caller returns only once every output is in place.
+ */
+function chunks(
+  job: Export,
+  base: number[],
+  args: Float64Array,
+  countArg: number,
+  work: Int32Array,
+  out: Out | undefined,
+): void {
   const rows = args[JOB_ROWS];
   const chunk = args[JOB_CHUNK];
   const steps = base.map((_, t) => args[JOB_STEPS + t]);
   const list = base.slice();
+  const lines = args[COPY_LINES];
+  // Held for this job only, so a result the caller's user drops is not kept alive here.
+  const dest = lines > 0 ? destination(out, args[COPY_DEST]) : undefined;
+  const heap = dest ? new Float32Array(out!.memory.buffer) : undefined;
+  const src = args[COPY_SRC];
+  const srcStride = args[COPY_SRC_STRIDE];
+  const dst = args[COPY_DST];
+  const dstStride = args[COPY_DST_STRIDE];
+  const ahead = args[COPY_AHEAD];
+  const aheadLength = dest ? args[COPY_AHEAD_LENGTH] : 0;
+  const pieces = Math.ceil(rows / chunk);
   for (;;) {
     const start = Atomics.add(work, WORK_NEXT, 1) * chunk;
     if (start >= rows) return;
@@ -93,7 +141,36 @@ function chunks(job: Export, base: number[], args: Float64Array, countArg: numbe
     for (let t = 0; t < list.length; t++) list[t] = base[t] + start * steps[t];
     list[countArg] = count;
     job(...list);
+    if (dest) {
+      for (let l = 0; l < lines; l++) {
+        const s = src + l * srcStride + start;
+        dest.set(heap!.subarray(s, s + count), dst + l * dstStride + start);
+      }
+      // The first touch of this chunk's piece of the pages the next job copies into (as in
+      // threads.ts, touchAhead): whole runs of pages per thread.
+      if (aheadLength > 0) {
+        const k = start / chunk;
+        const s = ahead + Math.floor((k * aheadLength) / pieces);
+        const e = ahead + Math.floor(((k + 1) * aheadLength) / pieces);
+        for (let i = s; i < e; i += 1024) dest[i] = 0;
+        if (e > s) dest[e - 1] = 0;
+      }
+    }
     if (Atomics.add(work, WORK_FINISHED, count) + count === rows) Atomics.notify(work, WORK_FINISHED);
+  }
+}
+
+/**
+ * The destination posted for job `seq`: the caller posts it on this helper's port before it
+ * publishes the job, so it is there to read. Older ones (jobs this helper found no chunk in, or
+ * failed) are passed over.
+ */
+function destination(out: Out | undefined, seq: number): Float32Array {
+  if (out === undefined) throw new Error('a copying job was posted to a helper without a port');
+  for (;;) {
+    const m = out.receive(out.port)?.message as { seq: number; dest: Float32Array } | undefined;
+    if (m === undefined) throw new Error(`the destination of job ${seq} was not posted`);
+    if (m.seq === seq) return m.dest;
   }
 }
 
@@ -108,8 +185,14 @@ interface Port {
 
 if (typeof (globalThis as NodeGlobals).process?.versions?.node === 'string') {
   const name = 'node:worker_threads';
-  const { parentPort } = (await import(/* @vite-ignore */ name)) as { parentPort: Port };
-  parentPort.once('message', (init) => void run(init, () => parentPort.postMessage('ready')));
+  const { parentPort, receiveMessageOnPort } = (await import(/* @vite-ignore */ name)) as {
+    parentPort: Port;
+    receiveMessageOnPort: Receive;
+  };
+  parentPort.once(
+    'message',
+    (init) => void run(init, () => parentPort.postMessage('ready'), receiveMessageOnPort),
+  );
 } else {
   const self = globalThis as unknown as {
     onmessage: ((e: { data: ControlInit }) => void) | null;

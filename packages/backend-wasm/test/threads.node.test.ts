@@ -1,8 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { CosineKitError } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { startThreaded } from '../src/backend.js';
 import {
+  COPY_AHEAD,
+  COPY_AHEAD_LENGTH,
+  COPY_DEST,
+  COPY_DST,
+  COPY_DST_STRIDE,
+  COPY_LINES,
+  COPY_SRC,
+  COPY_SRC_STRIDE,
   DONE,
   FAILED,
   HELPER_GONE,
@@ -35,6 +45,14 @@ const LAYOUT = {
   JOB_STEPS,
   JOB_ROWS,
   JOB_CHUNK,
+  COPY_LINES,
+  COPY_SRC,
+  COPY_SRC_STRIDE,
+  COPY_DST,
+  COPY_DST_STRIDE,
+  COPY_DEST,
+  COPY_AHEAD,
+  COPY_AHEAD_LENGTH,
   WORK_NEXT,
   WORK_FINISHED,
   KIND_STOP,
@@ -132,6 +150,96 @@ describe('work shared by chunks', () => {
       expectClose(cosineMatrix(rt, q, x), ref.cosineMatrix(q, x), 1e-6);
     } finally {
       rt.dispose();
+    }
+  });
+
+  it('a copying job that traps fails the call, and the next copying call is right', async () => {
+    const rt = await startThreaded('simd', DEFAULT_TUNING.simd, 3, undefined);
+    try {
+      expect(rt.pool!.copies).toBe(true);
+      const bad = 0x7fff0000;
+      const dest = new Float32Array(new SharedArrayBuffer(4096 * 4));
+      const copy = { dest, lines: 1, src: 0, srcStride: 4096, dst: 0, dstStride: 4096 };
+      expect(() =>
+        share(
+          rt,
+          'dotsWith',
+          4096,
+          2,
+          1e9,
+          0,
+          (j0, w) => [0, bad, 4, bad + j0 * 16, w, 1, bad, 16, false, 1],
+          copy,
+        ),
+      ).toThrow();
+      expect(rt.pool!.size).toBe(2);
+      // Each helper reads the destination of its own job, whatever was left on its port before.
+      const q = random(9, 100, 1);
+      const x = random(20011, 100, 2);
+      // A shared array given as the result is written by every thread, whatever its size.
+      const out = new Float32Array(new SharedArrayBuffer(9 * 20011 * 4)) as unknown as Float32Array;
+      expect(cosineMatrix(rt, q, x, out)).toBe(out);
+      expectClose(out, ref.cosineMatrix(q, x), 1e-6);
+    } finally {
+      rt.dispose();
+    }
+  });
+});
+
+describe('results written by every thread (Node)', () => {
+  it('a shared product lands in a SharedArrayBuffer that each thread fills; the rest stay ordinary', async () => {
+    const one = await backend({ variant: 'simd', threads: 1 });
+    const two = await backend({ variant: 'simd', threads: 2 });
+    try {
+      // 1201 x 7001 floats: 33.6 MB, over the 32 MiB from which results are shared.
+      const q = random(1201, 24, 1);
+      const x = random(7001, 24, 2);
+      const got = two.kernels.cosineMatrix(q, x);
+      expect(got.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(got.byteLength).toBe(got.buffer.byteLength);
+      expectClose(got, ref.cosineMatrix(q, x), 1e-6);
+      // int8 scans are shared row by row once a row of queries is over threadMinFlopsI8.
+      const q8 = random(301, 96, 3);
+      const x8 = random(30011, 96, 5);
+      const c8 = two.kernels.createCorpus(x8, { storage: 'int8', rerank: 0 });
+      const got8 = two.kernels.corpusMatrix(c8, q8);
+      expect(got8.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expectClose(got8, ref.cosineMatrix(q8, x8), 2e-2);
+      c8.dispose();
+      // One thread, a result under 32 MiB (its memory is usually recycled, no faults to share),
+      // or a call below the threading threshold: an ordinary array, as before.
+      expect(one.kernels.cosineMatrix(q, x).buffer).toBeInstanceOf(ArrayBuffer);
+      expect(two.kernels.cosineMatrix(random(300, 24, 5), x).buffer).toBeInstanceOf(ArrayBuffer);
+      expect(two.kernels.cosineMatrix(random(2, 8, 3), random(3, 8, 4)).buffer).toBeInstanceOf(ArrayBuffer);
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    } finally {
+      one.dispose();
+      two.dispose();
+    }
+  });
+
+  it('helpers let go of each result: memory stays bounded over many calls', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const b = await backend({ variant: 'simd', threads: 2 });
+    try {
+      const q = random(1000, 16, 1);
+      const c = b.kernels.createCorpus(random(9000, 16, 2));
+      gc();
+      const base = process.memoryUsage().arrayBuffers;
+      let most = 0;
+      // 40 results of 36 MB: 1.4 GB if helpers (or their ports) kept them. A helper's isolate
+      // frees the ones it saw at its own next collection, so a few may linger.
+      for (let i = 0; i < 40; i++) {
+        const r = b.kernels.corpusMatrix(c, q);
+        expect(r.buffer).toBeInstanceOf(SharedArrayBuffer);
+        gc();
+        most = Math.max(most, process.memoryUsage().arrayBuffers - base);
+      }
+      expect(most).toBeLessThan(600 * 2 ** 20);
+      c.dispose();
+    } finally {
+      b.dispose();
     }
   });
 });

@@ -127,7 +127,42 @@ for (const variant of ['simd', 'relaxed'] as const) {
       [1, 30011, 384],
       [5, 20011, 67],
       [450, 20011, 9],
+      // Long rows (no multiple of the tile anywhere), and odd sizes over several staged blocks
+      // (4 Mi floats / 4099 = 1023 rows a block), each copied out by the threads that computed it.
+      [13, 4099, 3072],
+      [2051, 4099, 3],
     ];
+
+    it('cosineMatrix and corpusMatrix: each float64-exact, into a new result or a given one', () => {
+      for (const [m, n, d] of [
+        [211, 9001, 131],
+        [2051, 4099, 3],
+        [1, 40009, 1],
+      ]) {
+        const q = random(m, d, m + 5 * d);
+        const x = random(n, d, n + 3 * d);
+        const what = `${m} x ${n} x ${d}`;
+        const want = ref.cosineMatrix(q, x);
+        const got = two.kernels.cosineMatrix(q, x);
+        expectClose(got, want, 1e-6);
+        expectSame(got, one.kernels.cosineMatrix(q, x), `cosineMatrix ${what}`);
+        // A given array, ordinary or shared, gets the same bits.
+        const given: Float32Array[] = [new Float32Array(m * n)];
+        if (typeof SharedArrayBuffer === 'function') {
+          given.push(new Float32Array(new SharedArrayBuffer(m * n * 4)) as unknown as Float32Array);
+        }
+        for (const out of given) {
+          // Whatever it held is overwritten, every value (NaN would show through).
+          out.fill(Number.NaN);
+          expect(two.kernels.cosineMatrix(q, x, out)).toBe(out);
+          expectSame(out, got, `cosineMatrix into ${out.buffer.constructor.name} ${what}`);
+        }
+        const c = two.kernels.createCorpus(x);
+        expectSame(two.kernels.corpusMatrix(c, q), got, `corpusMatrix ${what}`);
+        c.dispose();
+      }
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
 
     it('cosineMatrix, topK, corpusMatrix and corpusSearch (float32)', () => {
       for (const [m, n, d] of shapes) {

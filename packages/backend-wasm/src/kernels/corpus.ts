@@ -256,12 +256,11 @@ export function corpusMatrix(
   out?: Float32Array,
 ): Float32Array {
   const c = own(rt, corpus, 'corpusMatrix');
-  const o = out ?? new Float32Array(queries.rows * c.rows);
   const float = c.float(rt, 'corpusMatrix');
-  if (!float) return quantizedMatrix(rt, c.int8(rt, 'corpusMatrix')!, queries, o);
+  if (!float) return quantizedMatrix(rt, c.int8(rt, 'corpusMatrix')!, queries, out);
   const sq = stageQueries(rt, queries, true, 'corpusMatrix');
   try {
-    return product(rt, sq, float, o, true, 'corpusMatrix');
+    return product(rt, sq, float, out, true, 'corpusMatrix');
   } finally {
     rt.free(sq.ptr);
   }

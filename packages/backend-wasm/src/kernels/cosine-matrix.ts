@@ -8,12 +8,11 @@ import { stageCorpus, stageQueries } from '../staging.js';
  * register-blocked dot-product engine writes `a.rows x b.rows` cosines, clamped to [-1, 1].
  */
 export function cosineMatrix(rt: WasmRuntime, a: Matrix, b: Matrix, out?: Float32Array): Float32Array {
-  const o = out ?? new Float32Array(a.rows * b.rows);
   const sb = stageCorpus(rt, b, true, 'cosineMatrix');
   try {
     const sa = stageQueries(rt, a, true, 'cosineMatrix');
     try {
-      return product(rt, sa, sb, o, true, 'cosineMatrix');
+      return product(rt, sa, sb, out, true, 'cosineMatrix');
     } finally {
       rt.free(sa.ptr);
     }

@@ -16,13 +16,13 @@ export function matmul(
   transB: boolean,
   out?: Float32Array,
 ): Float32Array {
-  const { m, n } = matmulDims(a, b, transA, transB);
-  const o = out ?? new Float32Array(m * n);
+  // The shape is checked here, before anything is staged.
+  matmulDims(a, b, transA, transB);
   const sb = stageOperand(rt, b, !transB, true, 'matmul');
   try {
     const sa = stageOperand(rt, a, transA, false, 'matmul');
     try {
-      return product(rt, sa, sb, o, false, 'matmul');
+      return product(rt, sa, sb, out, false, 'matmul');
     } finally {
       rt.free(sa.ptr);
     }

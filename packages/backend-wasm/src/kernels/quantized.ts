@@ -1,5 +1,5 @@
 import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
-import { dotsI8, dotsI8Batch, offer } from '../engine.js';
+import { dotsI8, dotsI8Batch, newResult, offer } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 import { type RowSource, readRows, type Staged } from '../staging.js';
 
@@ -218,22 +218,25 @@ export function quantizedMatrix(
   rt: WasmRuntime,
   c: Quantized,
   queries: Matrix,
-  out: Float32Array,
+  out?: Float32Array,
 ): Float32Array {
   const op = 'corpusMatrix';
   const n = c.rows;
+  // Each query's scan is shared by the helpers above threadMinFlopsI8 (see dotsI8).
+  const o = out ?? newResult(rt, queries.rows * n, n * c.stride * 2 >= rt.tuning.threadMinFlopsI8);
   const q = quantizeRows(rt, queries, op);
   let row = -1;
   try {
     row = rt.alloc(n * 4, op);
     for (let i = 0; i < queries.rows; i++) {
       const qscale = rt.f32[(q.scales >>> 2) + i];
-      dotsI8(rt, q.ptr + i * q.stride, qscale, c.ptr, n, c.stride, c.scales, row);
-      rt.download(row, n, out, i * n);
+      // Each thread copies the rows it scanned into the result (share.ts, CopyOut).
+      const copy = { dest: o, lines: 1, src: row >>> 2, srcStride: n, dst: i * n, dstStride: n };
+      dotsI8(rt, q.ptr + i * q.stride, qscale, c.ptr, n, c.stride, c.scales, row, copy);
     }
   } finally {
     if (row >= 0) rt.free(row);
     freeQuantized(rt, q);
   }
-  return out;
+  return o;
 }
