@@ -61,24 +61,14 @@ function dotsBegin(
 }
 
 /**
- * Smallest result (bytes) handed out over a SharedArrayBuffer (see {@link newResult}). From 32 MiB
- * an ordinary array is always new pages (glibc maps every block that large afresh), so splitting
- * their faults over the threads is a sure gain. Below it the allocator may serve memory freed
- * before, already mapped, and then the caller's copy is cheap, where a new SharedArrayBuffer's pages
- * fault every time: at 256 x 10,000 (10 MB) the caller's copy took 0.3 ms a call in one run (the
- * shared result cost 18 ms more CPU) and 40 ms in another. So smaller results stay ordinary.
- */
-const SHARED_RESULT_BYTES = 32 * 1024 * 1024;
-
-/**
  * A new result of `length` floats for a call whose chunks helper threads can copy out themselves
  * (`shared`: the call is above its threading threshold): over a SharedArrayBuffer where they can
- * (Node) and the result is large ({@link SHARED_RESULT_BYTES}), so each thread writes its own
+ * (Node) and the result is large (`tuning.sharedResultBytes`), so each thread writes its own
  * chunks into it (see `CopyOut`); an ordinary array otherwise.
  */
 export function newResult(rt: WasmRuntime, length: number, shared: boolean): Float32Array {
   const pool = rt.pool;
-  if (shared && length * 4 >= SHARED_RESULT_BYTES && pool?.copies && pool.size > 0) {
+  if (shared && length * 4 >= rt.tuning.sharedResultBytes && pool?.copies && pool.size > 0) {
     return new Float32Array(new SharedArrayBuffer(length * 4));
   }
   return new Float32Array(length);

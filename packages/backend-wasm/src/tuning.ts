@@ -23,6 +23,13 @@ export interface EngineTuning {
   threadMinFlops: number;
   /** The same for int8 scans (2 x rows x d). */
   threadMinFlopsI8: number;
+  /**
+   * Smallest product result, in bytes, that a threaded call in Node returns over a
+   * `SharedArrayBuffer` written by every thread (default 32 MiB). Such a result cannot be in a
+   * `postMessage` transfer list and is shared, not copied, by `structuredClone`; `Infinity` keeps
+   * every result an ordinary `ArrayBuffer`, at the price of the calling thread copying it out.
+   */
+  sharedResultBytes: number;
 }
 
 /**
@@ -39,6 +46,16 @@ const THREAD_MIN_FLOPS = 2 * 1024 * 1024;
 const THREAD_MIN_FLOPS_I8 = 4 * 1024 * 1024;
 
 /**
+ * Default {@link EngineTuning.sharedResultBytes}. From 32 MiB an ordinary array is always new pages
+ * (glibc maps every block that large afresh), so splitting their faults over the threads is a sure
+ * gain. Below it the allocator may serve memory freed before, already mapped, and then the caller's
+ * copy is cheap, where a new SharedArrayBuffer's pages fault every time: at 256 x 10,000 (10 MB) the
+ * caller's copy took 0.3 ms a call in one run (the shared result cost 18 ms more CPU) and 40 ms in
+ * another.
+ */
+const SHARED_RESULT_BYTES = 32 * 1024 * 1024;
+
+/**
  * Default tiles. Plain SIMD: 4x2 is 8 accumulators + 6 loads + 1 temporary for the separate
  * multiply = 15 registers. Relaxed: 3x3 is 9 accumulators + 6 loads, enough independent chains to
  * cover the fused multiply-add's latency on two ports.
@@ -49,12 +66,14 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     blockBytes: 96 * 1024,
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+    sharedResultBytes: SHARED_RESULT_BYTES,
   },
   relaxed: {
     tile: '3x3',
     blockBytes: 96 * 1024,
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+    sharedResultBytes: SHARED_RESULT_BYTES,
   },
 };
 
@@ -78,7 +97,7 @@ export function checkTuning(tuning: EngineTuning): number {
       `must be a positive number; got ${tuning.blockBytes}.`,
     );
   }
-  for (const key of ['threadMinFlops', 'threadMinFlopsI8'] as const) {
+  for (const key of ['threadMinFlops', 'threadMinFlopsI8', 'sharedResultBytes'] as const) {
     if (!(tuning[key] >= 0)) {
       argError('INVALID_ARGUMENT', op, `tuning.${key}`, `must be a non-negative number; got ${tuning[key]}.`);
     }

@@ -218,6 +218,32 @@ describe('results written by every thread (Node)', () => {
     }
   });
 
+  it('tuning.sharedResultBytes moves the threshold, and Infinity keeps every result ordinary', async () => {
+    const low = await backend({ variant: 'simd', threads: 2, tuning: { sharedResultBytes: 1 << 20 } });
+    const off = await backend({ variant: 'simd', threads: 2, tuning: { sharedResultBytes: Infinity } });
+    try {
+      // 301 x 7001 floats: 8.4 MB, under the default 32 MiB, over the 1 MiB asked for here.
+      const q = random(301, 24, 7);
+      const x = random(7001, 24, 8);
+      const want = ref.cosineMatrix(q, x);
+      const shared = low.kernels.cosineMatrix(q, x);
+      expect(shared.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expectClose(shared, want, 1e-6);
+      // 1201 x 7001 (33.6 MB) with sharing off: an ordinary array, the same numbers.
+      const big = random(1201, 24, 1);
+      const plain = off.kernels.cosineMatrix(big, x);
+      expect(plain.buffer).toBeInstanceOf(ArrayBuffer);
+      expectClose(plain, ref.cosineMatrix(big, x), 1e-6);
+      expect(off.kernels.cosineMatrix(q, x)).toEqual(shared);
+    } finally {
+      low.dispose();
+      off.dispose();
+    }
+    await expect(backend({ variant: 'simd', tuning: { sharedResultBytes: -1 } })).rejects.toThrow(
+      /tuning\.sharedResultBytes/,
+    );
+  });
+
   it('helpers let go of each result: memory stays bounded over many calls', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
