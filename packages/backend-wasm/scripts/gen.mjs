@@ -290,6 +290,83 @@ function rowsTile(r, c) {
 }
 
 /**
+ * Corpus streams of a rows tile of r query rows: as many as keep r x C x S accumulators, the r
+ * query vectors, one corpus vector and the multiply's temporary in V8's 15 vector registers (at
+ * most 4), and only where each panel's outputs are stored exactly (C = 2 or a multiple of 4, see
+ * `stores`), since the panels of S streams are not written in order.
+ */
+function rowsStreamsOf(r, c) {
+  if (!(c === 2 || c % 4 === 0)) return 1;
+  let s = 1;
+  while (s < 4 && r * c * (s + 1) + r + 2 <= 15) s++;
+  return s;
+}
+
+/**
+ * `r` plain query rows x `panels` corpus panels of C rows, the panels cut into S parts read side by
+ * side as for one row (`streamTile`), the panels left over one at a time by `rowsRxC`. The same
+ * chain of multiply-adds per output as `rowsRxC`, so the bits do not depend on the part.
+ */
+function rowsStreamTile(r, c) {
+  const S = rowsStreamsOf(r, c);
+  const L = [];
+  L.push(
+    `/** ${r} plain query rows \`rb\` bytes apart x \`panels\` corpus panels of ${c} rows, read as ${S} streams; \`cols\` valid corpus rows. */`,
+  );
+  L.push(
+    `function rowsStream${r}x${c}(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
+  );
+  L.push(`  const panelBytes = (<usize>steps << 4) * ${c};`);
+  L.push(`  const h = panels / ${S};`);
+  L.push(`  const span = <usize>h * panelBytes;`);
+  L.push(`  const end = <usize>steps << 4;`);
+  for (let i = 1; i < r; i++) L.push(`  const pa${i} = pa + ${i === 1 ? 'rb' : `${i} * rb`};`);
+  L.push(`  for (let g = 0; g < h; g++) {`);
+  for (let u = 0; u < S; u++) {
+    for (let i = 0; i < r; i++) {
+      L.push(`    ${Array.from({ length: c }, (_, j) => `let s${u}_${i}${j} = f32x4.splat(0);`).join(' ')}`);
+    }
+  }
+  L.push(`    let p0 = pb + <usize>g * panelBytes;`);
+  for (let u = 1; u < S; u++) L.push(`    let p${u} = p${u - 1} + span;`);
+  L.push(`    for (let o: usize = 0; o < end; o += 16) {`);
+  for (let i = 0; i < r; i++) L.push(`      const x${i} = v128.load(${i === 0 ? 'pa' : `pa${i}`} + o);`);
+  for (let u = 0; u < S; u++) {
+    for (let j = 0; j < c; j++) {
+      L.push(`      { const y = v128.load(p${u}, ${16 * j});`);
+      L.push(
+        `        ${Array.from({ length: r }, (_, i) => `s${u}_${i}${j} = madd(x${i}, y, s${u}_${i}${j});`).join(' ')} }`,
+      );
+    }
+  }
+  L.push(`      ${Array.from({ length: S }, (_, u) => `p${u} += ${16 * c};`).join(' ')}`);
+  L.push(`    }`);
+  for (let u = 0; u < S; u++) {
+    L.push(`    {`);
+    L.push(`      const k = g + ${u === 0 ? '0' : `${u} * h`};`);
+    L.push(`      const at = out + <usize>k * ${4 * c};`);
+    L.push(`      const left = cols - k * ${c};`);
+    L.push(
+      ...stores(
+        r,
+        c,
+        (i, j) => `s${u}_${i}${j}`,
+        (i, j) => `at + ${i === 0 ? '' : `${i} * ldo + `}${4 * j}`,
+      ).map((line) => `    ${line.replaceAll('cols', 'left')}`),
+    );
+    L.push(`    }`);
+  }
+  L.push(`  }`);
+  L.push(`  let pl = pb + <usize>(h * ${S}) * panelBytes;`);
+  L.push(`  for (let g = h * ${S}; g < panels; g++) {`);
+  L.push(`    rows${r}x${c}(pa, rb, pl, steps, out + <usize>g * ${4 * c}, ldo, clamp, cols - g * ${c});`);
+  L.push(`    pl += panelBytes;`);
+  L.push(`  }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/**
  * A driver: `out[i * ldo + j] = A_i . B_j` for i < m, j < n. A holds `m - m % R` rows in panels of
  * R, then the rest as plain rows; B holds ceil(n / C) panels of C. Blocks over B's panels (`nbp`
  * at a time, kept in cache while every query panel passes over them; with fewer than R query rows
@@ -328,6 +405,15 @@ function driver(cfg) {
   L.push(`    }`);
   // 2..R-1 rows left over: one pass of a rows tile over the block (each panel read once).
   for (let left = 2; left < r; left++) {
+    if (rowsStreamsOf(left, c) > 1) {
+      L.push(`    if (m - i === ${left}) {`);
+      L.push(
+        `      rowsStream${left}x${c}(pa, rowBytes, b + <usize>g0 * panelBytes, g1 - g0, steps, po, ldo, clamp, n - g0 * ${c});`,
+      );
+      L.push(`      i = m;`);
+      L.push(`    }`);
+      continue;
+    }
     L.push(`    if (m - i === ${left}) {`);
     L.push(`      let pb = b + <usize>g0 * panelBytes;`);
     L.push(`      let pj = po;`);
@@ -370,7 +456,10 @@ const lone = new Map();
 for (const cfg of CONFIGS) {
   tiles.set(name(cfg), tile(cfg.r, cfg.c));
   lone.set(`${cfg.c}`, `${loneTile(cfg.c)}\n\n${streamTile(cfg.c)}`);
-  for (let left = 2; left < cfg.r; left++) few.set(`${left}x${cfg.c}`, rowsTile(left, cfg.c));
+  for (let left = 2; left < cfg.r; left++) {
+    few.set(`${left}x${cfg.c}`, rowsTile(left, cfg.c));
+    if (rowsStreamsOf(left, cfg.c) > 1) few.set(`s${left}x${cfg.c}`, rowsStreamTile(left, cfg.c));
+  }
 }
 
 const src = [

@@ -173,7 +173,7 @@ describe('a lone query row (the stream tiles)', () => {
   const R = (tile: string) => Number(tile.split('x')[0]);
   for (const variant of VARIANTS) {
     for (const tile of TILES) {
-      it(`scores the same bits alone, in a query panel and left over: ${variant}, tile ${tile}`, async () => {
+      it(`scores the same bits alone, in a query panel, in a rows tile and left over: ${variant}, tile ${tile}`, async () => {
         // blockBytes 256: one corpus panel per block, so a row left over after full query panels
         // streams blocks of one panel; 4096: blocks of several panels, streamed in parts.
         for (const blockBytes of [256, 4096]) {
@@ -214,6 +214,14 @@ describe('a lone query row (the stream tiles)', () => {
               const lone = new Uint32Array(alone.buffer);
               expect([...first], `${what}: in a query panel`).toEqual([...lone]);
               expect([...last], `${what}: left over`).toEqual([...lone]);
+              // Two query rows, fewer than a panel: a rows tile (streamed where it fits).
+              const pair = b.kernels.corpusMatrix(c, { data: q.data.slice(0, 2 * d), rows: 2, cols: d });
+              expectClose(
+                pair.subarray(n),
+                ref.cosineMatrix({ data: q.data.slice(d, 2 * d), rows: 1, cols: d }, x),
+                tolFor(d),
+              );
+              expect([...new Uint32Array(pair.buffer, 0, n)], `${what}: in a rows tile`).toEqual([...lone]);
               // The search reads the same scores, and ties (the copies) go to the lower index.
               const s = b.kernels.corpusSearch(c, q1, n + 2);
               const order = Array.from(alone.keys()).sort((u, v) => alone[v] - alone[u] || u - v);

@@ -392,6 +392,65 @@ function rows2x2(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: u
   }
 }
 
+/** 2 plain query rows `rb` bytes apart x `panels` corpus panels of 2 rows, read as 2 streams; `cols` valid corpus rows. */
+function rowsStream2x2(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 2;
+  const h = panels / 2;
+  const span = <usize>h * panelBytes;
+  const end = <usize>steps << 4;
+  const pa1 = pa + rb;
+  for (let g = 0; g < h; g++) {
+    let s0_00 = f32x4.splat(0); let s0_01 = f32x4.splat(0);
+    let s0_10 = f32x4.splat(0); let s0_11 = f32x4.splat(0);
+    let s1_00 = f32x4.splat(0); let s1_01 = f32x4.splat(0);
+    let s1_10 = f32x4.splat(0); let s1_11 = f32x4.splat(0);
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    for (let o: usize = 0; o < end; o += 16) {
+      const x0 = v128.load(pa + o);
+      const x1 = v128.load(pa1 + o);
+      { const y = v128.load(p0, 0);
+        s0_00 = madd(x0, y, s0_00); s0_10 = madd(x1, y, s0_10); }
+      { const y = v128.load(p0, 16);
+        s0_01 = madd(x0, y, s0_01); s0_11 = madd(x1, y, s0_11); }
+      { const y = v128.load(p1, 0);
+        s1_00 = madd(x0, y, s1_00); s1_10 = madd(x1, y, s1_10); }
+      { const y = v128.load(p1, 16);
+        s1_01 = madd(x0, y, s1_01); s1_11 = madd(x1, y, s1_11); }
+      p0 += 32; p1 += 32;
+    }
+    {
+      const k = g + 0;
+      const at = out + <usize>k * 8;
+      const left = cols - k * 2;
+      if (left >= 2) {
+        { const v = clamp4(hsum4(s0_00, s0_01, s0_10, s0_11), clamp);
+          v128.store64_lane(at + 0, v, 0); v128.store64_lane(at + 1 * ldo + 0, v, 1); }
+      } else {
+        if (left > 0) { put(at + 0, s0_00, clamp); put(at + 1 * ldo + 0, s0_10, clamp); }
+        if (left > 1) { put(at + 4, s0_01, clamp); put(at + 1 * ldo + 4, s0_11, clamp); }
+      }
+    }
+    {
+      const k = g + 1 * h;
+      const at = out + <usize>k * 8;
+      const left = cols - k * 2;
+      if (left >= 2) {
+        { const v = clamp4(hsum4(s1_00, s1_01, s1_10, s1_11), clamp);
+          v128.store64_lane(at + 0, v, 0); v128.store64_lane(at + 1 * ldo + 0, v, 1); }
+      } else {
+        if (left > 0) { put(at + 0, s1_00, clamp); put(at + 1 * ldo + 0, s1_10, clamp); }
+        if (left > 1) { put(at + 4, s1_01, clamp); put(at + 1 * ldo + 4, s1_11, clamp); }
+      }
+    }
+  }
+  let pl = pb + <usize>(h * 2) * panelBytes;
+  for (let g = h * 2; g < panels; g++) {
+    rows2x2(pa, rb, pl, steps, out + <usize>g * 8, ldo, clamp, cols - g * 2);
+    pl += panelBytes;
+  }
+}
+
 /** 3 plain query rows `rb` bytes apart x one corpus panel of 2 rows; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
@@ -475,13 +534,7 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       po += ldo * 4;
     }
     if (m - i === 2) {
-      let pb = b + <usize>g0 * panelBytes;
-      let pj = po;
-      for (let g = g0; g < g1; g++) {
-        rows2x2(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * 2);
-        pb += panelBytes;
-        pj += 8;
-      }
+      rowsStream2x2(pa, rowBytes, b + <usize>g0 * panelBytes, g1 - g0, steps, po, ldo, clamp, n - g0 * 2);
       i = m;
     }
     if (m - i === 3) {
