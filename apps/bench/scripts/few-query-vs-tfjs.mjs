@@ -8,9 +8,10 @@
 //   node apps/bench/scripts/few-query-vs-tfjs.mjs Q N d [reps] [distA] [distB]
 //
 // distA / distB: directories holding a copy of packages/backend-wasm/dist (default: the package's
-// own dist as A, no B). Copy a build aside with `cp -r packages/backend-wasm/dist
-// packages/backend-wasm/dist-a` (inside the package, so its imports resolve), rebuild, then pass
-// packages/backend-wasm/dist-a and packages/backend-wasm/dist. Bandwidth share: bytes of the corpus
+// own dist as A, no B). Copy a build aside with `mkdir -p packages/backend-wasm/build && cp -r
+// packages/backend-wasm/dist packages/backend-wasm/build/a` (inside the package, so its imports
+// resolve; build/ is ignored by git), rebuild, then pass packages/backend-wasm/build/a and
+// packages/backend-wasm/dist. Bandwidth share: bytes of the corpus
 // (N x d x 4) over the time, against the in-process streaming read (of the same bytes, at most
 // 512 MiB) and against GB_S (env, default the quiet roofline's 29.9 GB/s on one thread). For large
 // corpora run A and B in separate processes: each keeps its own copy, as tfjs does.
