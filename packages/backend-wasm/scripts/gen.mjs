@@ -26,7 +26,8 @@ const outDir = join(here, '..', 'assembly', 'generated');
 /**
  * Driver configurations, selected at run time by index (src/tuning.ts lists the same names in the
  * same order): query panels of R rows, corpus panels of C rows. Query rows left over below a
- * multiple of R are stored as single rows and run against one corpus panel at a time.
+ * multiple of R are stored as single rows: 2..R-1 of them run together against one corpus panel at
+ * a time (a rows tile), a lone one streams the corpus S panels at a time (a stream tile).
  */
 const CONFIGS = [
   { r: 4, c: 2 },
@@ -125,64 +126,122 @@ function tile(r, c) {
 }
 
 /**
- * Steps per iteration of the row kernels: 2 (32-64 contiguous bytes of a panel, 2C accumulators).
- * 4 steps measured 5-9% slower than 2 with panels of 2 rows at d = 96, 384 and 1536
- * (scripts/one-query-ab.mjs, best of 9).
+ * Corpus streams a lone query row reads at once: S panels from S far-apart parts of the corpus, S x C
+ * accumulators (at most 12, so the loads and the multiply's temporary still fit in registers).
  */
-const ROW_UNROLL = 2;
+const streamsOf = (c) => Math.max(2, Math.min(4, Math.floor(12 / c)));
 
 /**
- * One plain query row x one corpus panel of C rows, U steps per iteration. One query row is a
- * stream over the corpus: reading one panel front to back keeps it one sequential stream (reading
- * two panels in lockstep, two streams a panel apart, got 18-53% of a streaming read where one panel
- * with 2-4 steps per iteration got 73-114%: apps/bench/scripts/one-query-layout.mjs). Each of the
- * U steps has its own accumulators (independent chains to cover the multiply-add's latency), summed
- * pairwise at the end; every row of the panel is summed in the same order, so equal rows score
- * equally wherever they sit.
+ * Stores the sums `acc(j)` of one query row against one corpus panel of C rows at `out`: exactly
+ * C floats (never past them, unlike `stores`: the panels of a stream are not written in order),
+ * or at a row's end only the first `cols`.
  */
-function rowTile(c) {
-  const U = ROW_UNROLL;
+function exactStores(c, acc) {
+  const L = [];
+  const v = (list) => `clamp4(hsum4(${list.join(', ')}), clamp)`;
+  L.push(`  if (cols >= ${c}) {`);
+  for (let g = 0; g < c; g += 4) {
+    const w = Math.min(4, c - g);
+    const lanes = [0, 1, 2, 3].map((t) => acc(Math.min(g + t, c - 1)));
+    if (w === 4) L.push(`    v128.store(out, ${v(lanes)}, ${4 * g});`);
+    else {
+      L.push(`    { const v = ${v(lanes)};`);
+      if (w >= 2) L.push(`      v128.store64_lane(out, v, 0, ${4 * g});`);
+      if (w === 3) L.push(`      v128.store32_lane(out, v, 2, ${4 * g + 8});`);
+      if (w === 1) L.push(`      v128.store32_lane(out, v, 0, ${4 * g});`);
+      L.push(`    }`);
+    }
+  }
+  L.push(`  } else {`);
+  for (let j = 0; j < c; j++) L.push(`    if (cols > ${j}) { put(out + ${4 * j}, ${acc(j)}, clamp); }`);
+  L.push(`  }`);
+  return L;
+}
+
+/**
+ * One plain query row x `panels` corpus panels of C rows from `pb` on, outputs from `out` on: a
+ * stream over the corpus. The panels are cut into S equal parts read side by side, one panel of
+ * each per pass, so the memory system sees S sequential streams far apart. On this machine kind
+ * that read 100-115% of a streaming read's rate where one panel at a time read 73-98% and two
+ * neighbouring panels in lockstep 30-58% (N x d = 200k x 384, 20k x 3072, 1M x 96, 10k x 3072;
+ * apps/bench/scripts/few-query-vs-tfjs.mjs measures the whole search). Each output is one chain
+ * of multiply-adds over the steps in order, reduced by `hsum`, the same order as the tiles and
+ * as `loneC` for the panels left over, so a row's score does not depend on which part
+ * (or which thread's share) it falls in.
+ */
+function streamTile(c) {
+  const S = streamsOf(c);
   const L = [];
   L.push(
-    `/** One query row x one corpus panel of ${c} rows, ${U} steps per iteration; \`cols\` valid corpus rows. */`,
+    `/** One query row x \`panels\` corpus panels of ${c} rows, read as ${S} streams; \`cols\` valid corpus rows. */`,
+  );
+  L.push(
+    `function stream${c}(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {`,
+  );
+  L.push(`  const panelBytes = (<usize>steps << 4) * ${c};`);
+  L.push(`  const h = panels / ${S};`);
+  L.push(`  const span = <usize>h * panelBytes;`);
+  L.push(`  const end = pa + (<usize>steps << 4);`);
+  L.push(`  for (let g = 0; g < h; g++) {`);
+  for (let u = 0; u < S; u++) {
+    L.push(`    ${Array.from({ length: c }, (_, j) => `let s${u}${j} = f32x4.splat(0);`).join(' ')}`);
+  }
+  L.push(`    let p0 = pb + <usize>g * panelBytes;`);
+  for (let u = 1; u < S; u++) L.push(`    let p${u} = p${u - 1} + span;`);
+  L.push(`    for (let x = pa; x < end; x += 16) {`);
+  L.push(`      const x0 = v128.load(x);`);
+  for (let u = 0; u < S; u++) {
+    L.push(
+      `      ${Array.from({ length: c }, (_, j) => `s${u}${j} = madd(x0, v128.load(p${u}, ${16 * j}), s${u}${j});`).join(' ')}`,
+    );
+  }
+  L.push(`      ${Array.from({ length: S }, (_, u) => `p${u} += ${16 * c};`).join(' ')}`);
+  L.push(`    }`);
+  for (let u = 0; u < S; u++) {
+    L.push(`    {`);
+    L.push(`      const k = g + ${u === 0 ? '0' : `${u} * h`};`);
+    L.push(
+      `      lone${c}Store(out + <usize>k * ${4 * c}, ${Array.from({ length: c }, (_, j) => `s${u}${j}`).join(', ')}, clamp, cols - k * ${c});`,
+    );
+    L.push(`    }`);
+  }
+  L.push(`  }`);
+  L.push(`  let pl = pb + <usize>(h * ${S}) * panelBytes;`);
+  L.push(`  for (let g = h * ${S}; g < panels; g++) {`);
+  L.push(`    lone${c}(pa, pl, steps, out + <usize>g * ${4 * c}, clamp, cols - g * ${c});`);
+  L.push(`    pl += panelBytes;`);
+  L.push(`  }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/** One query row x one corpus panel of C rows, one chain per output (the order of `streamC`). */
+function loneTile(c) {
+  const L = [];
+  const accs = Array.from({ length: c }, (_, j) => `s${j}`);
+  L.push(
+    `/** Stores one query row's sums against one corpus panel of ${c} rows; \`cols\` valid corpus rows. */`,
   );
   L.push(`// @ts-ignore: decorator`);
   L.push(`@inline`);
-  L.push(`function row${c}(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {`);
-  for (let u = 0; u < U; u++) {
-    L.push(`  ${Array.from({ length: c }, (_, j) => `let s${u}${j} = f32x4.splat(0);`).join(' ')}`);
-  }
-  L.push(`  const end = pa + (<usize>steps << 4);`);
-  L.push(`  const endU = pa + (<usize>(steps - steps % ${U}) << 4);`);
-  L.push(`  while (pa < endU) {`);
-  for (let u = 0; u < U; u++) L.push(`    const x${u} = v128.load(pa, ${16 * u});`);
-  for (let u = 0; u < U; u++) {
-    L.push(
-      `    ${Array.from({ length: c }, (_, j) => `s${u}${j} = madd(x${u}, v128.load(pb, ${16 * (u * c + j)}), s${u}${j});`).join(' ')}`,
-    );
-  }
-  L.push(`    pa += ${16 * U};`);
-  L.push(`    pb += ${16 * c * U};`);
-  L.push(`  }`);
-  L.push(`  while (pa < end) {`);
-  L.push(`    const x0 = v128.load(pa);`);
   L.push(
-    `    ${Array.from({ length: c }, (_, j) => `s0${j} = madd(x0, v128.load(pb, ${16 * j}), s0${j});`).join(' ')}`,
+    `function lone${c}Store(out: usize, ${accs.map((a) => `${a}: v128`).join(', ')}, clamp: bool, cols: i32): void {`,
   );
-  L.push(`    pa += 16;`);
+  L.push(...exactStores(c, (j) => `s${j}`));
+  L.push(`}`);
+  L.push('');
+  L.push(
+    `/** One query row x one corpus panel of ${c} rows, one chain of multiply-adds per output; \`cols\` valid corpus rows. */`,
+  );
+  L.push(`function lone${c}(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {`);
+  L.push(`  ${accs.map((a) => `let ${a} = f32x4.splat(0);`).join(' ')}`);
+  L.push(`  const end = pa + (<usize>steps << 4);`);
+  L.push(`  for (let x = pa; x < end; x += 16) {`);
+  L.push(`    const x0 = v128.load(x);`);
+  L.push(`    ${accs.map((a, j) => `${a} = madd(x0, v128.load(pb, ${16 * j}), ${a});`).join(' ')}`);
   L.push(`    pb += ${16 * c};`);
   L.push(`  }`);
-  const sum = (j, lo, n) =>
-    n === 1 ? `s${lo}${j}` : `f32x4.add(${sum(j, lo, n / 2)}, ${sum(j, lo + n / 2, n / 2)})`;
-  for (let j = 0; j < c; j++) L.push(`  const t${j} = ${sum(j, 0, U)};`);
-  L.push(
-    ...stores(
-      1,
-      c,
-      (_, j) => `t${j}`,
-      (_, j) => `out + ${4 * j}`,
-    ),
-  );
+  L.push(`  lone${c}Store(out, ${accs.join(', ')}, clamp, cols);`);
   L.push(`}`);
   return L.join('\n');
 }
@@ -231,9 +290,89 @@ function rowsTile(r, c) {
 }
 
 /**
+ * Corpus streams of a rows tile of r query rows: as many as keep r x C x S accumulators, the r
+ * query vectors, one corpus vector and the multiply's temporary in V8's 15 vector registers (at
+ * most 4), and only where each panel's outputs are stored exactly (C = 2 or a multiple of 4, see
+ * `stores`), since the panels of S streams are not written in order.
+ */
+function rowsStreamsOf(r, c) {
+  if (!(c === 2 || c % 4 === 0)) return 1;
+  let s = 1;
+  while (s < 4 && r * c * (s + 1) + r + 2 <= 15) s++;
+  return s;
+}
+
+/**
+ * `r` plain query rows x `panels` corpus panels of C rows, the panels cut into S parts read side by
+ * side as for one row (`streamTile`), the panels left over one at a time by `rowsRxC`. The same
+ * chain of multiply-adds per output as `rowsRxC`, so the bits do not depend on the part.
+ */
+function rowsStreamTile(r, c) {
+  const S = rowsStreamsOf(r, c);
+  const L = [];
+  L.push(
+    `/** ${r} plain query rows \`rb\` bytes apart x \`panels\` corpus panels of ${c} rows, read as ${S} streams; \`cols\` valid corpus rows. */`,
+  );
+  L.push(
+    `function rowsStream${r}x${c}(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
+  );
+  L.push(`  const panelBytes = (<usize>steps << 4) * ${c};`);
+  L.push(`  const h = panels / ${S};`);
+  L.push(`  const span = <usize>h * panelBytes;`);
+  L.push(`  const end = <usize>steps << 4;`);
+  for (let i = 1; i < r; i++) L.push(`  const pa${i} = pa + ${i === 1 ? 'rb' : `${i} * rb`};`);
+  L.push(`  for (let g = 0; g < h; g++) {`);
+  for (let u = 0; u < S; u++) {
+    for (let i = 0; i < r; i++) {
+      L.push(`    ${Array.from({ length: c }, (_, j) => `let s${u}_${i}${j} = f32x4.splat(0);`).join(' ')}`);
+    }
+  }
+  L.push(`    let p0 = pb + <usize>g * panelBytes;`);
+  for (let u = 1; u < S; u++) L.push(`    let p${u} = p${u - 1} + span;`);
+  L.push(`    for (let o: usize = 0; o < end; o += 16) {`);
+  for (let i = 0; i < r; i++) L.push(`      const x${i} = v128.load(${i === 0 ? 'pa' : `pa${i}`} + o);`);
+  for (let u = 0; u < S; u++) {
+    for (let j = 0; j < c; j++) {
+      L.push(`      { const y = v128.load(p${u}, ${16 * j});`);
+      L.push(
+        `        ${Array.from({ length: r }, (_, i) => `s${u}_${i}${j} = madd(x${i}, y, s${u}_${i}${j});`).join(' ')} }`,
+      );
+    }
+  }
+  L.push(`      ${Array.from({ length: S }, (_, u) => `p${u} += ${16 * c};`).join(' ')}`);
+  L.push(`    }`);
+  for (let u = 0; u < S; u++) {
+    L.push(`    {`);
+    L.push(`      const k = g + ${u === 0 ? '0' : `${u} * h`};`);
+    L.push(`      const at = out + <usize>k * ${4 * c};`);
+    L.push(`      const left = cols - k * ${c};`);
+    L.push(
+      ...stores(
+        r,
+        c,
+        (i, j) => `s${u}_${i}${j}`,
+        (i, j) => `at + ${i === 0 ? '' : `${i} * ldo + `}${4 * j}`,
+      ).map((line) => `    ${line.replaceAll('cols', 'left')}`),
+    );
+    L.push(`    }`);
+  }
+  L.push(`  }`);
+  L.push(`  let pl = pb + <usize>(h * ${S}) * panelBytes;`);
+  L.push(`  for (let g = h * ${S}; g < panels; g++) {`);
+  L.push(`    rows${r}x${c}(pa, rb, pl, steps, out + <usize>g * ${4 * c}, ldo, clamp, cols - g * ${c});`);
+  L.push(`    pl += panelBytes;`);
+  L.push(`  }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/**
  * A driver: `out[i * ldo + j] = A_i . B_j` for i < m, j < n. A holds `m - m % R` rows in panels of
  * R, then the rest as plain rows; B holds ceil(n / C) panels of C. Blocks over B's panels (`nbp`
- * at a time, kept in cache while every query panel passes over them).
+ * at a time, kept in cache while every query panel passes over them; with fewer than R query rows
+ * no panel is read twice, so all of B is one block). Every path sums each output in one chain of
+ * multiply-adds over the steps in order, reduced by `hsum`: a query row scores the same bits alone,
+ * in a panel, or left over.
  */
 function driver(cfg) {
   const { r, c } = cfg;
@@ -245,8 +384,11 @@ function driver(cfg) {
   L.push(`  const panelBytes = rowBytes * ${c};`);
   L.push(`  const np = (n + ${c - 1}) / ${c};`);
   L.push(`  const mFull = m - m % ${r};`);
-  L.push(`  for (let g0 = 0; g0 < np; g0 += nbp) {`);
-  L.push(`    const g1 = min(np, g0 + nbp);`);
+  // Fewer query rows than a tile: no panel is read twice, so blocking gains nothing, and one block
+  // of every panel lets a lone row stream the whole corpus.
+  L.push(`  const nb = mFull > 0 ? nbp : np;`);
+  L.push(`  for (let g0 = 0; g0 < np; g0 += nb) {`);
+  L.push(`    const g1 = min(np, g0 + nb);`);
   L.push(`    let pa = a;`);
   L.push(`    let po = out + <usize>g0 * ${4 * c};`);
   L.push(`    let i = 0;`);
@@ -263,6 +405,15 @@ function driver(cfg) {
   L.push(`    }`);
   // 2..R-1 rows left over: one pass of a rows tile over the block (each panel read once).
   for (let left = 2; left < r; left++) {
+    if (rowsStreamsOf(left, c) > 1) {
+      L.push(`    if (m - i === ${left}) {`);
+      L.push(
+        `      rowsStream${left}x${c}(pa, rowBytes, b + <usize>g0 * panelBytes, g1 - g0, steps, po, ldo, clamp, n - g0 * ${c});`,
+      );
+      L.push(`      i = m;`);
+      L.push(`    }`);
+      continue;
+    }
     L.push(`    if (m - i === ${left}) {`);
     L.push(`      let pb = b + <usize>g0 * panelBytes;`);
     L.push(`      let pj = po;`);
@@ -274,16 +425,9 @@ function driver(cfg) {
     L.push(`      i = m;`);
     L.push(`    }`);
   }
-  L.push(`    for (; i < m; i++) {`);
-  L.push(`      let pb = b + <usize>g0 * panelBytes;`);
-  L.push(`      let pj = po;`);
-  L.push(`      for (let g = g0; g < g1; g++) {`);
-  L.push(`        row${c}(pa, pb, steps, pj, clamp, n - g * ${c});`);
-  L.push(`        pb += panelBytes;`);
-  L.push(`        pj += ${4 * c};`);
-  L.push(`      }`);
-  L.push(`      pa += rowBytes;`);
-  L.push(`      po += ldo;`);
+  // A lone query row (m = 1, or one left over below a multiple of R): a stream over the block.
+  L.push(`    if (m - i === 1) {`);
+  L.push(`      stream${c}(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * ${c});`);
   L.push(`    }`);
   L.push(`  }`);
   L.push(`}`);
@@ -307,19 +451,22 @@ function dispatcher() {
 }
 
 const tiles = new Map();
-const rows = new Map();
 const few = new Map();
+const lone = new Map();
 for (const cfg of CONFIGS) {
   tiles.set(name(cfg), tile(cfg.r, cfg.c));
-  rows.set(`${cfg.c}`, rowTile(cfg.c));
-  for (let left = 2; left < cfg.r; left++) few.set(`${left}x${cfg.c}`, rowsTile(left, cfg.c));
+  lone.set(`${cfg.c}`, `${loneTile(cfg.c)}\n\n${streamTile(cfg.c)}`);
+  for (let left = 2; left < cfg.r; left++) {
+    few.set(`${left}x${cfg.c}`, rowsTile(left, cfg.c));
+    if (rowsStreamsOf(left, cfg.c) > 1) few.set(`s${left}x${cfg.c}`, rowsStreamTile(left, cfg.c));
+  }
 }
 
 const src = [
   '// Generated by scripts/gen.mjs: do not edit.',
   "import { clamp4, hsum4, madd, put } from './simd';",
   ...tiles.values(),
-  ...rows.values(),
+  ...lone.values(),
   ...few.values(),
   ...CONFIGS.map(driver),
   dispatcher(),
@@ -396,5 +543,5 @@ mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'tiles.ts'), src);
 writeFileSync(join(outDir, 'simd.ts'), simd);
 console.log(
-  `gen: ${tiles.size} tiles, ${rows.size} row tiles, ${few.size} few-row tiles, ${CONFIGS.length} drivers -> assembly/generated/tiles.ts`,
+  `gen: ${tiles.size} tiles, ${lone.size} lone-row tiles, ${few.size} few-row tiles, ${CONFIGS.length} drivers -> assembly/generated/tiles.ts`,
 );

@@ -305,20 +305,28 @@ export function offer(
     head = Math.min(w, sel.k);
     sel.pushRow(q, f, base, j0, head);
   }
-  if (head === w) return;
   let th = sel.floor(q);
-  const n = rt.exports.above(scores + head * 4, w - head, below32(th), found);
   const at = rt.i32;
   const first = found >>> 2;
-  for (let c = 0; c < n; c++) {
-    const t = head + at[first + c];
-    const v = f[base + t];
-    if (v >= th) {
-      sel.push(q, v, j0 + t);
-      th = sel.floor(q);
+  // Spans of doubling length, the floor raised between them: a floor taken from the first k
+  // scores alone lets most of a tile through (JS then looks at thousands of scores to push a few);
+  // after a span of 2^p scores it is the k-th best of them, and few of the next pass.
+  for (let t0 = head, span = FIRST_SPAN; t0 < w; t0 += span, span *= 2) {
+    const len = Math.min(span, w - t0);
+    const n = rt.exports.above(scores + t0 * 4, len, below32(th), found);
+    for (let c = 0; c < n; c++) {
+      const t = t0 + at[first + c];
+      const v = f[base + t];
+      if (v >= th) {
+        sel.push(q, v, j0 + t);
+        th = sel.floor(q);
+      }
     }
   }
 }
+
+/** Scores in the first span {@link offer} filters with one floor (then 2x, 4x, ...). */
+const FIRST_SPAN = 512;
 
 /**
  * A float32 at or below `x`, so comparing float32 scores with it in wasm keeps every score at or

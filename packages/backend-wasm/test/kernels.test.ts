@@ -167,3 +167,72 @@ describe('every register tile of the dot-product engine', () => {
     });
   }
 });
+
+describe('a lone query row (the stream tiles)', () => {
+  // Rows per query panel of each tile (its R); corpus panels hold C rows.
+  const R = (tile: string) => Number(tile.split('x')[0]);
+  for (const variant of VARIANTS) {
+    for (const tile of TILES) {
+      it(`scores the same bits alone, in a query panel, in a rows tile and left over: ${variant}, tile ${tile}`, async () => {
+        // blockBytes 256: one corpus panel per block, so a row left over after full query panels
+        // streams blocks of one panel; 4096: blocks of several panels, streamed in parts.
+        for (const blockBytes of [256, 4096]) {
+          const b = await backend({ variant, threads: 1, tuning: { tile, blockBytes } });
+          try {
+            // N: fewer panels than streams, a multiple of them, and not; d = 1, odd, off the
+            // 4-float step, one long row.
+            for (const [n, d] of [
+              [1, 1],
+              [3, 5],
+              [7, 17],
+              [8, 16],
+              [9, 3],
+              [33, 97],
+              [1001, 67],
+              [37, 1536],
+            ] as const) {
+              const what = `${n} x ${d}, blockBytes ${blockBytes}`;
+              const x = random(n, d, n * 13 + d);
+              // One row copied to the first row, a quarter, the middle and the last row: in
+              // different streams, or in the panels left over after them.
+              for (const j of [n >> 2, n >> 1, n - 1]) x.data.copyWithin(j * d, 0, d);
+              const q1 = random(1, d, d + 5);
+              const m = 2 * R(tile) + 1;
+              const q = random(m, d, m + d);
+              q.data.set(q1.data, 0);
+              q.data.set(q1.data, (m - 1) * d);
+              const c = b.kernels.createCorpus(x);
+              const alone = b.kernels.corpusMatrix(c, q1);
+              expectClose(alone, ref.cosineMatrix(q1, x), tolFor(d));
+              for (const j of [n >> 2, n >> 1, n - 1]) {
+                expect(Object.is(alone[j], alone[0]), `${what}: row ${j} vs row 0`).toBe(true);
+              }
+              const batch = b.kernels.corpusMatrix(c, q);
+              expectClose(batch, ref.cosineMatrix(q, x), tolFor(d));
+              const first = new Uint32Array(batch.buffer, 0, n);
+              const last = new Uint32Array(batch.buffer, (m - 1) * n * 4, n);
+              const lone = new Uint32Array(alone.buffer);
+              expect([...first], `${what}: in a query panel`).toEqual([...lone]);
+              expect([...last], `${what}: left over`).toEqual([...lone]);
+              // Two query rows, fewer than a panel: a rows tile (streamed where it fits).
+              const pair = b.kernels.corpusMatrix(c, { data: q.data.slice(0, 2 * d), rows: 2, cols: d });
+              expectClose(
+                pair.subarray(n),
+                ref.cosineMatrix({ data: q.data.slice(d, 2 * d), rows: 1, cols: d }, x),
+                tolFor(d),
+              );
+              expect([...new Uint32Array(pair.buffer, 0, n)], `${what}: in a rows tile`).toEqual([...lone]);
+              // The search reads the same scores, and ties (the copies) go to the lower index.
+              const s = b.kernels.corpusSearch(c, q1, n + 2);
+              const order = Array.from(alone.keys()).sort((u, v) => alone[v] - alone[u] || u - v);
+              expect([...s.indices.subarray(0, n)], what).toEqual(order);
+              c.dispose();
+            }
+          } finally {
+            b.dispose();
+          }
+        }
+      });
+    }
+  }
+});

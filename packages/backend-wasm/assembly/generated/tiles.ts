@@ -152,106 +152,217 @@ function tile2x2(pa: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp
   }
 }
 
-/** One query row x one corpus panel of 2 rows, 2 steps per iteration; `cols` valid corpus rows. */
+/** Stores one query row's sums against one corpus panel of 2 rows; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
-function row2(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
-  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
-  const end = pa + (<usize>steps << 4);
-  const endU = pa + (<usize>(steps - steps % 2) << 4);
-  while (pa < endU) {
-    const x0 = v128.load(pa, 0);
-    const x1 = v128.load(pa, 16);
-    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01);
-    s10 = madd(x1, v128.load(pb, 32), s10); s11 = madd(x1, v128.load(pb, 48), s11);
-    pa += 32;
-    pb += 64;
+function lone2Store(out: usize, s0: v128, s1: v128, clamp: bool, cols: i32): void {
+  if (cols >= 2) {
+    { const v = clamp4(hsum4(s0, s1, s1, s1), clamp);
+      v128.store64_lane(out, v, 0, 0);
+    }
+  } else {
+    if (cols > 0) { put(out + 0, s0, clamp); }
+    if (cols > 1) { put(out + 4, s1, clamp); }
   }
-  while (pa < end) {
-    const x0 = v128.load(pa);
-    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01);
-    pa += 16;
+}
+
+/** One query row x one corpus panel of 2 rows, one chain of multiply-adds per output; `cols` valid corpus rows. */
+function lone2(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  let s0 = f32x4.splat(0); let s1 = f32x4.splat(0);
+  const end = pa + (<usize>steps << 4);
+  for (let x = pa; x < end; x += 16) {
+    const x0 = v128.load(x);
+    s0 = madd(x0, v128.load(pb, 0), s0); s1 = madd(x0, v128.load(pb, 16), s1);
     pb += 32;
   }
-  const t0 = f32x4.add(s00, s10);
-  const t1 = f32x4.add(s01, s11);
-  if (cols >= 2) {
-    { const v = clamp4(hsum4(t0, t1, t0, t1), clamp);
-      v128.store64_lane(out + 0, v, 0); }
-  } else {
-    if (cols > 0) { put(out + 0, t0, clamp); }
-    if (cols > 1) { put(out + 4, t1, clamp); }
+  lone2Store(out, s0, s1, clamp, cols);
+}
+
+/** One query row x `panels` corpus panels of 2 rows, read as 4 streams; `cols` valid corpus rows. */
+function stream2(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 2;
+  const h = panels / 4;
+  const span = <usize>h * panelBytes;
+  const end = pa + (<usize>steps << 4);
+  for (let g = 0; g < h; g++) {
+    let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+    let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+    let s20 = f32x4.splat(0); let s21 = f32x4.splat(0);
+    let s30 = f32x4.splat(0); let s31 = f32x4.splat(0);
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    let p2 = p1 + span;
+    let p3 = p2 + span;
+    for (let x = pa; x < end; x += 16) {
+      const x0 = v128.load(x);
+      s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01);
+      s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11);
+      s20 = madd(x0, v128.load(p2, 0), s20); s21 = madd(x0, v128.load(p2, 16), s21);
+      s30 = madd(x0, v128.load(p3, 0), s30); s31 = madd(x0, v128.load(p3, 16), s31);
+      p0 += 32; p1 += 32; p2 += 32; p3 += 32;
+    }
+    {
+      const k = g + 0;
+      lone2Store(out + <usize>k * 8, s00, s01, clamp, cols - k * 2);
+    }
+    {
+      const k = g + 1 * h;
+      lone2Store(out + <usize>k * 8, s10, s11, clamp, cols - k * 2);
+    }
+    {
+      const k = g + 2 * h;
+      lone2Store(out + <usize>k * 8, s20, s21, clamp, cols - k * 2);
+    }
+    {
+      const k = g + 3 * h;
+      lone2Store(out + <usize>k * 8, s30, s31, clamp, cols - k * 2);
+    }
+  }
+  let pl = pb + <usize>(h * 4) * panelBytes;
+  for (let g = h * 4; g < panels; g++) {
+    lone2(pa, pl, steps, out + <usize>g * 8, clamp, cols - g * 2);
+    pl += panelBytes;
   }
 }
 
-/** One query row x one corpus panel of 3 rows, 2 steps per iteration; `cols` valid corpus rows. */
+/** Stores one query row's sums against one corpus panel of 3 rows; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
-function row3(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
-  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
-  const end = pa + (<usize>steps << 4);
-  const endU = pa + (<usize>(steps - steps % 2) << 4);
-  while (pa < endU) {
-    const x0 = v128.load(pa, 0);
-    const x1 = v128.load(pa, 16);
-    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02);
-    s10 = madd(x1, v128.load(pb, 48), s10); s11 = madd(x1, v128.load(pb, 64), s11); s12 = madd(x1, v128.load(pb, 80), s12);
-    pa += 32;
-    pb += 96;
+function lone3Store(out: usize, s0: v128, s1: v128, s2: v128, clamp: bool, cols: i32): void {
+  if (cols >= 3) {
+    { const v = clamp4(hsum4(s0, s1, s2, s2), clamp);
+      v128.store64_lane(out, v, 0, 0);
+      v128.store32_lane(out, v, 2, 8);
+    }
+  } else {
+    if (cols > 0) { put(out + 0, s0, clamp); }
+    if (cols > 1) { put(out + 4, s1, clamp); }
+    if (cols > 2) { put(out + 8, s2, clamp); }
   }
-  while (pa < end) {
-    const x0 = v128.load(pa);
-    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02);
-    pa += 16;
+}
+
+/** One query row x one corpus panel of 3 rows, one chain of multiply-adds per output; `cols` valid corpus rows. */
+function lone3(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  let s0 = f32x4.splat(0); let s1 = f32x4.splat(0); let s2 = f32x4.splat(0);
+  const end = pa + (<usize>steps << 4);
+  for (let x = pa; x < end; x += 16) {
+    const x0 = v128.load(x);
+    s0 = madd(x0, v128.load(pb, 0), s0); s1 = madd(x0, v128.load(pb, 16), s1); s2 = madd(x0, v128.load(pb, 32), s2);
     pb += 48;
   }
-  const t0 = f32x4.add(s00, s10);
-  const t1 = f32x4.add(s01, s11);
-  const t2 = f32x4.add(s02, s12);
-  if (cols >= 4) {
-    v128.store(out + 0, clamp4(hsum4(t0, t1, t2, t2), clamp), 0);
-  } else {
-    if (cols > 0) { put(out + 0, t0, clamp); }
-    if (cols > 1) { put(out + 4, t1, clamp); }
-    if (cols > 2) { put(out + 8, t2, clamp); }
+  lone3Store(out, s0, s1, s2, clamp, cols);
+}
+
+/** One query row x `panels` corpus panels of 3 rows, read as 4 streams; `cols` valid corpus rows. */
+function stream3(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 3;
+  const h = panels / 4;
+  const span = <usize>h * panelBytes;
+  const end = pa + (<usize>steps << 4);
+  for (let g = 0; g < h; g++) {
+    let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
+    let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
+    let s20 = f32x4.splat(0); let s21 = f32x4.splat(0); let s22 = f32x4.splat(0);
+    let s30 = f32x4.splat(0); let s31 = f32x4.splat(0); let s32 = f32x4.splat(0);
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    let p2 = p1 + span;
+    let p3 = p2 + span;
+    for (let x = pa; x < end; x += 16) {
+      const x0 = v128.load(x);
+      s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02);
+      s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11); s12 = madd(x0, v128.load(p1, 32), s12);
+      s20 = madd(x0, v128.load(p2, 0), s20); s21 = madd(x0, v128.load(p2, 16), s21); s22 = madd(x0, v128.load(p2, 32), s22);
+      s30 = madd(x0, v128.load(p3, 0), s30); s31 = madd(x0, v128.load(p3, 16), s31); s32 = madd(x0, v128.load(p3, 32), s32);
+      p0 += 48; p1 += 48; p2 += 48; p3 += 48;
+    }
+    {
+      const k = g + 0;
+      lone3Store(out + <usize>k * 12, s00, s01, s02, clamp, cols - k * 3);
+    }
+    {
+      const k = g + 1 * h;
+      lone3Store(out + <usize>k * 12, s10, s11, s12, clamp, cols - k * 3);
+    }
+    {
+      const k = g + 2 * h;
+      lone3Store(out + <usize>k * 12, s20, s21, s22, clamp, cols - k * 3);
+    }
+    {
+      const k = g + 3 * h;
+      lone3Store(out + <usize>k * 12, s30, s31, s32, clamp, cols - k * 3);
+    }
+  }
+  let pl = pb + <usize>(h * 4) * panelBytes;
+  for (let g = h * 4; g < panels; g++) {
+    lone3(pa, pl, steps, out + <usize>g * 12, clamp, cols - g * 3);
+    pl += panelBytes;
   }
 }
 
-/** One query row x one corpus panel of 4 rows, 2 steps per iteration; `cols` valid corpus rows. */
+/** Stores one query row's sums against one corpus panel of 4 rows; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
-function row4(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
-  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0); let s13 = f32x4.splat(0);
-  const end = pa + (<usize>steps << 4);
-  const endU = pa + (<usize>(steps - steps % 2) << 4);
-  while (pa < endU) {
-    const x0 = v128.load(pa, 0);
-    const x1 = v128.load(pa, 16);
-    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02); s03 = madd(x0, v128.load(pb, 48), s03);
-    s10 = madd(x1, v128.load(pb, 64), s10); s11 = madd(x1, v128.load(pb, 80), s11); s12 = madd(x1, v128.load(pb, 96), s12); s13 = madd(x1, v128.load(pb, 112), s13);
-    pa += 32;
-    pb += 128;
+function lone4Store(out: usize, s0: v128, s1: v128, s2: v128, s3: v128, clamp: bool, cols: i32): void {
+  if (cols >= 4) {
+    v128.store(out, clamp4(hsum4(s0, s1, s2, s3), clamp), 0);
+  } else {
+    if (cols > 0) { put(out + 0, s0, clamp); }
+    if (cols > 1) { put(out + 4, s1, clamp); }
+    if (cols > 2) { put(out + 8, s2, clamp); }
+    if (cols > 3) { put(out + 12, s3, clamp); }
   }
-  while (pa < end) {
-    const x0 = v128.load(pa);
-    s00 = madd(x0, v128.load(pb, 0), s00); s01 = madd(x0, v128.load(pb, 16), s01); s02 = madd(x0, v128.load(pb, 32), s02); s03 = madd(x0, v128.load(pb, 48), s03);
-    pa += 16;
+}
+
+/** One query row x one corpus panel of 4 rows, one chain of multiply-adds per output; `cols` valid corpus rows. */
+function lone4(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  let s0 = f32x4.splat(0); let s1 = f32x4.splat(0); let s2 = f32x4.splat(0); let s3 = f32x4.splat(0);
+  const end = pa + (<usize>steps << 4);
+  for (let x = pa; x < end; x += 16) {
+    const x0 = v128.load(x);
+    s0 = madd(x0, v128.load(pb, 0), s0); s1 = madd(x0, v128.load(pb, 16), s1); s2 = madd(x0, v128.load(pb, 32), s2); s3 = madd(x0, v128.load(pb, 48), s3);
     pb += 64;
   }
-  const t0 = f32x4.add(s00, s10);
-  const t1 = f32x4.add(s01, s11);
-  const t2 = f32x4.add(s02, s12);
-  const t3 = f32x4.add(s03, s13);
-  if (cols >= 4) {
-    v128.store(out + 0, clamp4(hsum4(t0, t1, t2, t3), clamp), 0);
-  } else {
-    if (cols > 0) { put(out + 0, t0, clamp); }
-    if (cols > 1) { put(out + 4, t1, clamp); }
-    if (cols > 2) { put(out + 8, t2, clamp); }
-    if (cols > 3) { put(out + 12, t3, clamp); }
+  lone4Store(out, s0, s1, s2, s3, clamp, cols);
+}
+
+/** One query row x `panels` corpus panels of 4 rows, read as 3 streams; `cols` valid corpus rows. */
+function stream4(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 4;
+  const h = panels / 3;
+  const span = <usize>h * panelBytes;
+  const end = pa + (<usize>steps << 4);
+  for (let g = 0; g < h; g++) {
+    let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
+    let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0); let s13 = f32x4.splat(0);
+    let s20 = f32x4.splat(0); let s21 = f32x4.splat(0); let s22 = f32x4.splat(0); let s23 = f32x4.splat(0);
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    let p2 = p1 + span;
+    for (let x = pa; x < end; x += 16) {
+      const x0 = v128.load(x);
+      s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02); s03 = madd(x0, v128.load(p0, 48), s03);
+      s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11); s12 = madd(x0, v128.load(p1, 32), s12); s13 = madd(x0, v128.load(p1, 48), s13);
+      s20 = madd(x0, v128.load(p2, 0), s20); s21 = madd(x0, v128.load(p2, 16), s21); s22 = madd(x0, v128.load(p2, 32), s22); s23 = madd(x0, v128.load(p2, 48), s23);
+      p0 += 64; p1 += 64; p2 += 64;
+    }
+    {
+      const k = g + 0;
+      lone4Store(out + <usize>k * 16, s00, s01, s02, s03, clamp, cols - k * 4);
+    }
+    {
+      const k = g + 1 * h;
+      lone4Store(out + <usize>k * 16, s10, s11, s12, s13, clamp, cols - k * 4);
+    }
+    {
+      const k = g + 2 * h;
+      lone4Store(out + <usize>k * 16, s20, s21, s22, s23, clamp, cols - k * 4);
+    }
+  }
+  let pl = pb + <usize>(h * 3) * panelBytes;
+  for (let g = h * 3; g < panels; g++) {
+    lone4(pa, pl, steps, out + <usize>g * 16, clamp, cols - g * 4);
+    pl += panelBytes;
   }
 }
 
@@ -278,6 +389,65 @@ function rows2x2(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: u
   } else {
     if (cols > 0) { put(out + 0, s00, clamp); put(out + 1 * ldo + 0, s10, clamp); }
     if (cols > 1) { put(out + 4, s01, clamp); put(out + 1 * ldo + 4, s11, clamp); }
+  }
+}
+
+/** 2 plain query rows `rb` bytes apart x `panels` corpus panels of 2 rows, read as 2 streams; `cols` valid corpus rows. */
+function rowsStream2x2(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 2;
+  const h = panels / 2;
+  const span = <usize>h * panelBytes;
+  const end = <usize>steps << 4;
+  const pa1 = pa + rb;
+  for (let g = 0; g < h; g++) {
+    let s0_00 = f32x4.splat(0); let s0_01 = f32x4.splat(0);
+    let s0_10 = f32x4.splat(0); let s0_11 = f32x4.splat(0);
+    let s1_00 = f32x4.splat(0); let s1_01 = f32x4.splat(0);
+    let s1_10 = f32x4.splat(0); let s1_11 = f32x4.splat(0);
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    for (let o: usize = 0; o < end; o += 16) {
+      const x0 = v128.load(pa + o);
+      const x1 = v128.load(pa1 + o);
+      { const y = v128.load(p0, 0);
+        s0_00 = madd(x0, y, s0_00); s0_10 = madd(x1, y, s0_10); }
+      { const y = v128.load(p0, 16);
+        s0_01 = madd(x0, y, s0_01); s0_11 = madd(x1, y, s0_11); }
+      { const y = v128.load(p1, 0);
+        s1_00 = madd(x0, y, s1_00); s1_10 = madd(x1, y, s1_10); }
+      { const y = v128.load(p1, 16);
+        s1_01 = madd(x0, y, s1_01); s1_11 = madd(x1, y, s1_11); }
+      p0 += 32; p1 += 32;
+    }
+    {
+      const k = g + 0;
+      const at = out + <usize>k * 8;
+      const left = cols - k * 2;
+      if (left >= 2) {
+        { const v = clamp4(hsum4(s0_00, s0_01, s0_10, s0_11), clamp);
+          v128.store64_lane(at + 0, v, 0); v128.store64_lane(at + 1 * ldo + 0, v, 1); }
+      } else {
+        if (left > 0) { put(at + 0, s0_00, clamp); put(at + 1 * ldo + 0, s0_10, clamp); }
+        if (left > 1) { put(at + 4, s0_01, clamp); put(at + 1 * ldo + 4, s0_11, clamp); }
+      }
+    }
+    {
+      const k = g + 1 * h;
+      const at = out + <usize>k * 8;
+      const left = cols - k * 2;
+      if (left >= 2) {
+        { const v = clamp4(hsum4(s1_00, s1_01, s1_10, s1_11), clamp);
+          v128.store64_lane(at + 0, v, 0); v128.store64_lane(at + 1 * ldo + 0, v, 1); }
+      } else {
+        if (left > 0) { put(at + 0, s1_00, clamp); put(at + 1 * ldo + 0, s1_10, clamp); }
+        if (left > 1) { put(at + 4, s1_01, clamp); put(at + 1 * ldo + 4, s1_11, clamp); }
+      }
+    }
+  }
+  let pl = pb + <usize>(h * 2) * panelBytes;
+  for (let g = h * 2; g < panels; g++) {
+    rows2x2(pa, rb, pl, steps, out + <usize>g * 8, ldo, clamp, cols - g * 2);
+    pl += panelBytes;
   }
 }
 
@@ -346,8 +516,9 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 2;
   const np = (n + 1) / 2;
   const mFull = m - m % 4;
-  for (let g0 = 0; g0 < np; g0 += nbp) {
-    const g1 = min(np, g0 + nbp);
+  const nb = mFull > 0 ? nbp : np;
+  for (let g0 = 0; g0 < np; g0 += nb) {
+    const g1 = min(np, g0 + nb);
     let pa = a;
     let po = out + <usize>g0 * 8;
     let i = 0;
@@ -363,13 +534,7 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       po += ldo * 4;
     }
     if (m - i === 2) {
-      let pb = b + <usize>g0 * panelBytes;
-      let pj = po;
-      for (let g = g0; g < g1; g++) {
-        rows2x2(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * 2);
-        pb += panelBytes;
-        pj += 8;
-      }
+      rowsStream2x2(pa, rowBytes, b + <usize>g0 * panelBytes, g1 - g0, steps, po, ldo, clamp, n - g0 * 2);
       i = m;
     }
     if (m - i === 3) {
@@ -382,16 +547,8 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       }
       i = m;
     }
-    for (; i < m; i++) {
-      let pb = b + <usize>g0 * panelBytes;
-      let pj = po;
-      for (let g = g0; g < g1; g++) {
-        row2(pa, pb, steps, pj, clamp, n - g * 2);
-        pb += panelBytes;
-        pj += 8;
-      }
-      pa += rowBytes;
-      po += ldo;
+    if (m - i === 1) {
+      stream2(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 2);
     }
   }
 }
@@ -401,8 +558,9 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 3;
   const np = (n + 2) / 3;
   const mFull = m - m % 3;
-  for (let g0 = 0; g0 < np; g0 += nbp) {
-    const g1 = min(np, g0 + nbp);
+  const nb = mFull > 0 ? nbp : np;
+  for (let g0 = 0; g0 < np; g0 += nb) {
+    const g1 = min(np, g0 + nb);
     let pa = a;
     let po = out + <usize>g0 * 12;
     let i = 0;
@@ -427,16 +585,8 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       }
       i = m;
     }
-    for (; i < m; i++) {
-      let pb = b + <usize>g0 * panelBytes;
-      let pj = po;
-      for (let g = g0; g < g1; g++) {
-        row3(pa, pb, steps, pj, clamp, n - g * 3);
-        pb += panelBytes;
-        pj += 12;
-      }
-      pa += rowBytes;
-      po += ldo;
+    if (m - i === 1) {
+      stream3(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 3);
     }
   }
 }
@@ -446,8 +596,9 @@ function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 4;
   const np = (n + 3) / 4;
   const mFull = m - m % 2;
-  for (let g0 = 0; g0 < np; g0 += nbp) {
-    const g1 = min(np, g0 + nbp);
+  const nb = mFull > 0 ? nbp : np;
+  for (let g0 = 0; g0 < np; g0 += nb) {
+    const g1 = min(np, g0 + nb);
     let pa = a;
     let po = out + <usize>g0 * 16;
     let i = 0;
@@ -462,16 +613,8 @@ function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 2;
       po += ldo * 2;
     }
-    for (; i < m; i++) {
-      let pb = b + <usize>g0 * panelBytes;
-      let pj = po;
-      for (let g = g0; g < g1; g++) {
-        row4(pa, pb, steps, pj, clamp, n - g * 4);
-        pb += panelBytes;
-        pj += 16;
-      }
-      pa += rowBytes;
-      po += ldo;
+    if (m - i === 1) {
+      stream4(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 4);
     }
   }
 }
@@ -481,8 +624,9 @@ function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 3;
   const np = (n + 2) / 3;
   const mFull = m - m % 2;
-  for (let g0 = 0; g0 < np; g0 += nbp) {
-    const g1 = min(np, g0 + nbp);
+  const nb = mFull > 0 ? nbp : np;
+  for (let g0 = 0; g0 < np; g0 += nb) {
+    const g1 = min(np, g0 + nb);
     let pa = a;
     let po = out + <usize>g0 * 12;
     let i = 0;
@@ -497,16 +641,8 @@ function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 2;
       po += ldo * 2;
     }
-    for (; i < m; i++) {
-      let pb = b + <usize>g0 * panelBytes;
-      let pj = po;
-      for (let g = g0; g < g1; g++) {
-        row3(pa, pb, steps, pj, clamp, n - g * 3);
-        pb += panelBytes;
-        pj += 12;
-      }
-      pa += rowBytes;
-      po += ldo;
+    if (m - i === 1) {
+      stream3(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 3);
     }
   }
 }
@@ -516,8 +652,9 @@ function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 2;
   const np = (n + 1) / 2;
   const mFull = m - m % 2;
-  for (let g0 = 0; g0 < np; g0 += nbp) {
-    const g1 = min(np, g0 + nbp);
+  const nb = mFull > 0 ? nbp : np;
+  for (let g0 = 0; g0 < np; g0 += nb) {
+    const g1 = min(np, g0 + nb);
     let pa = a;
     let po = out + <usize>g0 * 8;
     let i = 0;
@@ -532,16 +669,8 @@ function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 2;
       po += ldo * 2;
     }
-    for (; i < m; i++) {
-      let pb = b + <usize>g0 * panelBytes;
-      let pj = po;
-      for (let g = g0; g < g1; g++) {
-        row2(pa, pb, steps, pj, clamp, n - g * 2);
-        pb += panelBytes;
-        pj += 8;
-      }
-      pa += rowBytes;
-      po += ldo;
+    if (m - i === 1) {
+      stream2(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 2);
     }
   }
 }
