@@ -75,8 +75,9 @@ export function compressRows(a: usize, rows: i32, cols: i32, ptr: usize, idx: us
 
 /**
  * Compressed rows of Aᵀ (A `rows x cols`, row-major: so one row per column of A) into `ptr`
- * (`cols + 1` ints), `idx`, `val`; `next` is scratch for `cols` ints. Within a row of Aᵀ the
- * entries keep A's row order. Two passes over A: counts per column, then the entries.
+ * (`cols + 1` ints), `idx`, `val`. A's own compressed rows go to the scratch `rptr` (`rows + 1`
+ * ints), `ridx` and `rval` first, then are counted per column and scattered: O(rows x cols) once
+ * and O(non-zeros) twice. Within a row of Aᵀ the entries keep A's row order.
  */
 export function compressColumns(
   a: usize,
@@ -85,56 +86,36 @@ export function compressColumns(
   ptr: usize,
   idx: usize,
   val: usize,
-  next: usize,
+  rptr: usize,
+  ridx: usize,
+  rval: usize,
 ): void {
-  memory.fill(next, 0, (<usize>cols) << 2);
-  for (let i = 0; i < rows; i++) {
-    const row = a + <usize>i * ((<usize>cols) << 2);
-    let j = 0;
-    while (j < cols) {
-      const end = j + 4 <= cols ? j + 4 : cols;
-      if (end - j < 4 || anyNonzero(row + ((<usize>j) << 2))) {
-        for (; j < end; j++) {
-          if (load<f32>(row + ((<usize>j) << 2)) !== 0) {
-            const c = next + ((<usize>j) << 2);
-            store<i32>(c, load<i32>(c) + 1);
-          }
-        }
-      } else {
-        j = end;
-      }
-    }
+  compressRows(a, rows, cols, rptr, ridx, rval);
+  const nnz = load<i32>(rptr + ((<usize>rows) << 2));
+  // ptr[j + 1] = entries in column j, then prefix sums: ptr[j] = where column j starts.
+  memory.fill(ptr, 0, (<usize>(cols + 1)) << 2);
+  for (let q = 0; q < nnz; q++) {
+    const c = ptr + ((<usize>(load<i32>(ridx + ((<usize>q) << 2)) + 1)) << 2);
+    store<i32>(c, load<i32>(c) + 1);
   }
-  let q = 0;
   for (let j = 0; j < cols; j++) {
-    store<i32>(ptr + ((<usize>j) << 2), q);
-    const c = next + ((<usize>j) << 2);
-    const count = load<i32>(c);
-    store<i32>(c, q);
-    q += count;
+    const c = ptr + ((<usize>(j + 1)) << 2);
+    store<i32>(c, load<i32>(c) + load<i32>(c - 4));
   }
-  store<i32>(ptr + ((<usize>cols) << 2), q);
+  // ptr[j] serves as column j's cursor; afterwards it holds where column j + 1 starts.
   for (let i = 0; i < rows; i++) {
-    const row = a + <usize>i * ((<usize>cols) << 2);
-    let j = 0;
-    while (j < cols) {
-      const end = j + 4 <= cols ? j + 4 : cols;
-      if (end - j < 4 || anyNonzero(row + ((<usize>j) << 2))) {
-        for (; j < end; j++) {
-          const v = load<f32>(row + ((<usize>j) << 2));
-          if (v !== 0) {
-            const c = next + ((<usize>j) << 2);
-            const at = load<i32>(c);
-            store<i32>(idx + ((<usize>at) << 2), i);
-            store<f32>(val + ((<usize>at) << 2), v);
-            store<i32>(c, at + 1);
-          }
-        }
-      } else {
-        j = end;
-      }
+    const q1 = load<i32>(rptr + ((<usize>(i + 1)) << 2));
+    for (let q = load<i32>(rptr + ((<usize>i) << 2)); q < q1; q++) {
+      const c = ptr + ((<usize>load<i32>(ridx + ((<usize>q) << 2))) << 2);
+      const at = load<i32>(c);
+      store<i32>(idx + ((<usize>at) << 2), i);
+      store<f32>(val + ((<usize>at) << 2), load<f32>(rval + ((<usize>q) << 2)));
+      store<i32>(c, at + 1);
     }
   }
+  for (let j = cols; j > 0; j--)
+    store<i32>(ptr + ((<usize>j) << 2), load<i32>(ptr + ((<usize>(j - 1)) << 2)));
+  store<i32>(ptr, 0);
 }
 
 /**

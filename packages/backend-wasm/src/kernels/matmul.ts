@@ -81,8 +81,10 @@ function sparseProduct(
     const ptr = alloc((m + 1) * 4);
     const idx = alloc(nnz * 4);
     const val = alloc(nnz * 4);
-    if (transA) ex.compressColumns(pa, a.rows, a.cols, ptr, idx, val, alloc(a.cols * 4));
-    else ex.compressRows(pa, a.rows, a.cols, ptr, idx, val);
+    if (transA) {
+      const rptr = alloc((a.rows + 1) * 4);
+      ex.compressColumns(pa, a.rows, a.cols, ptr, idx, val, rptr, alloc(nnz * 4), alloc(nnz * 4));
+    } else ex.compressRows(pa, a.rows, a.cols, ptr, idx, val);
     const po = alloc(m * n * 4);
     // Shared with the helpers by rows of C: each row is the same sum whichever thread makes it.
     share(rt, 'sparseProduct', m, 1, 2 * nnz * n, rt.tuning.threadMinFlops, (i0, w) => [
