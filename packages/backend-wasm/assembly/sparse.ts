@@ -8,17 +8,23 @@
  */
 import { madd } from './generated/simd';
 
-/** Non-zero floats among `n` at `x` (-0 counts as zero; NaN as non-zero). */
-export function nonzeros(x: usize, n: i32): i32 {
+/**
+ * Non-zero floats among `n` at `x` (-0 counts as zero; NaN as non-zero), or, as soon as more than
+ * `limit` are found, some count above `limit`: a dense A is given up on after a quarter of it.
+ */
+export function nonzeros(x: usize, n: i32, limit: i32): i32 {
   const zero = f32x4.splat(0);
-  let acc = i32x4.splat(0);
+  let count = 0;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    // ne gives -1 in the lanes that are not zero.
-    acc = i32x4.sub(acc, f32x4.ne(v128.load(x + ((<usize>i) << 2)), zero));
+  while (i + 4 <= n) {
+    // Blocks of up to 256 floats: ne gives -1 in the lanes that are not zero.
+    const end = i + 256 <= n ? i + 256 : n & ~3;
+    let acc = i32x4.splat(0);
+    for (; i < end; i += 4) acc = i32x4.sub(acc, f32x4.ne(v128.load(x + ((<usize>i) << 2)), zero));
+    count += i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1);
+    count += i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+    if (count > limit) return count;
   }
-  let count = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1);
-  count += i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
   for (; i < n; i++) if (load<f32>(x + ((<usize>i) << 2)) !== 0) count++;
   return count;
 }

@@ -73,8 +73,9 @@ function sparseProduct(
   try {
     const pa = rt.upload(a.data, op);
     blocks.push(pa);
-    const nnz = ex.nonzeros(pa, len);
-    if (nnz > density * len) return undefined;
+    const limit = Math.floor(density * len);
+    const nnz = ex.nonzeros(pa, len, limit);
+    if (nnz > limit) return undefined;
     const pb = rt.upload(b.data, op);
     blocks.push(pb);
     if (!ex.allFinite(pb, b.rows * b.cols)) return undefined;
