@@ -52,7 +52,7 @@ function anyNonzero(p: usize): bool {
   return v128.any_true(f32x4.ne(v128.load(p), f32x4.splat(0)));
 }
 
-/** Compressed rows of A (`rows x cols`, row-major) into `ptr`, `idx`, `val`. */
+/** Compressed rows of A (`rows x cols`, row-major) into `ptr`, `idx`, `val` (room for non-zeros + 1). */
 export function compressRows(a: usize, rows: i32, cols: i32, ptr: usize, idx: usize, val: usize): void {
   let q = 0;
   store<i32>(ptr, 0);
@@ -63,13 +63,14 @@ export function compressRows(a: usize, rows: i32, cols: i32, ptr: usize, idx: us
       // Four at a time while four are left, the group skipped when all of it is zero.
       const end = j + 4 <= cols ? j + 4 : cols;
       if (end - j < 4 || anyNonzero(row + ((<usize>j) << 2))) {
+        // Without a branch per value (zeros and non-zeros mix unpredictably): each value is
+        // written at q, and q moves on past the non-zeros only, so `idx` and `val` need room
+        // for one entry more than the non-zeros.
         for (; j < end; j++) {
           const v = load<f32>(row + ((<usize>j) << 2));
-          if (v !== 0) {
-            store<i32>(idx + ((<usize>q) << 2), j);
-            store<f32>(val + ((<usize>q) << 2), v);
-            q++;
-          }
+          store<i32>(idx + ((<usize>q) << 2), j);
+          store<f32>(val + ((<usize>q) << 2), v);
+          q += i32(v !== 0);
         }
       } else {
         j = end;
@@ -82,7 +83,7 @@ export function compressRows(a: usize, rows: i32, cols: i32, ptr: usize, idx: us
 /**
  * Compressed rows of Aᵀ (A `rows x cols`, row-major: so one row per column of A) into `ptr`
  * (`cols + 1` ints), `idx`, `val`. A's own compressed rows go to the scratch `rptr` (`rows + 1`
- * ints), `ridx` and `rval` first, then are counted per column and scattered: O(rows x cols) once
+ * ints), `ridx` and `rval` (room for non-zeros + 1) first, then are counted per column and scattered: O(rows x cols) once
  * and O(non-zeros) twice. Within a row of Aᵀ the entries keep A's row order.
  */
 export function compressColumns(

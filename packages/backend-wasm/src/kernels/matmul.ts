@@ -80,11 +80,12 @@ function sparseProduct(
     blocks.push(pb);
     if (!ex.allFinite(pb, b.rows * b.cols)) return undefined;
     const ptr = alloc((m + 1) * 4);
-    const idx = alloc(nnz * 4);
-    const val = alloc(nnz * 4);
+    // Compressing writes one entry past the non-zeros (see assembly/sparse.ts).
+    const idx = alloc((nnz + 1) * 4);
+    const val = alloc((nnz + 1) * 4);
     if (transA) {
       const rptr = alloc((a.rows + 1) * 4);
-      ex.compressColumns(pa, a.rows, a.cols, ptr, idx, val, rptr, alloc(nnz * 4), alloc(nnz * 4));
+      ex.compressColumns(pa, a.rows, a.cols, ptr, idx, val, rptr, alloc((nnz + 1) * 4), alloc((nnz + 1) * 4));
     } else ex.compressRows(pa, a.rows, a.cols, ptr, idx, val);
     const po = alloc(m * n * 4);
     // Shared with the helpers by rows of C: each row is the same sum whichever thread makes it.
