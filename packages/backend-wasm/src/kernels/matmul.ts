@@ -31,7 +31,10 @@ export function matmul(
   const { m, k, n } = matmulDims(a, b, transA, transB);
   if (!transB && m * k * n >= SPARSE_MIN_WORK && m * n <= SPARSE_MAX_OUT) {
     const density = rt.tuning.sparseDensity;
-    const done = density > 0 ? sparseProduct(rt, a, b, transA, m, n, density, out) : undefined;
+    const done =
+      density > 0 && mayBeSparse(a.data, density)
+        ? sparseProduct(rt, a, b, transA, m, n, density, out)
+        : undefined;
     if (done) return done;
   }
   const sb = stageOperand(rt, b, !transB, true, 'matmul');
@@ -45,6 +48,28 @@ export function matmul(
   } finally {
     rt.free(sb.ptr);
   }
+}
+
+/** Entries of A sampled by {@link mayBeSparse}. */
+const SAMPLES = 256;
+
+/**
+ * False when 256 entries spread over `x` hold more than twice `density` of non-zeros: the
+ * exact count would almost surely be over `density` too, so A is not even copied into wasm to be
+ * counted (what a dense A would otherwise pay on every call). Only the speed depends on it: a
+ * sparse A misjudged here takes the dense engine, which gives the same product within rounding,
+ * and the same data always gets the same answer.
+ */
+function mayBeSparse(x: Float32Array, density: number): boolean {
+  // Positions k x golden ratio (mod 1) of the way through: spread evenly, and never in step with
+  // the rows (an even stride of a multiple of the row length would read one column only).
+  const seen = Math.min(SAMPLES, x.length);
+  let nonzero = 0;
+  for (let k = 0; k < seen; k++) {
+    const t = k * 0.6180339887498949;
+    if (x[Math.floor((t - Math.floor(t)) * x.length)] !== 0) nonzero++;
+  }
+  return nonzero <= 2 * density * seen;
 }
 
 /**
