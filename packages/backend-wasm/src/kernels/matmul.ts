@@ -15,9 +15,10 @@ const SPARSE_MAX_OUT = 4 * 1024 * 1024;
  * the product runs over A's non-zero entries only (assembly/sparse.ts), its rows shared with the
  * helper threads: the same sums without their zero terms, which add exactly ±0 when B is finite;
  * a row of op(A) without non-zeros gives +0. A non-finite B takes the dense engine, so Inf and
- * NaN reach C exactly as they would there. Otherwise both operands are staged as rows of the shared dimension (A's rows and B's
- * columns, transposing on the way in where needed), so every case runs the same dot-product
- * engine as the cosine kernels; staging is O(mk + kn) against O(mnk) work.
+ * NaN reach C exactly as they would there. Otherwise both operands are staged as rows of the
+ * shared dimension (A's rows and B's columns, transposing on the way in where needed), so every
+ * case runs the same dot-product engine as the cosine kernels; staging is O(mk + kn) against
+ * O(mnk) work.
  */
 export function matmul(
   rt: WasmRuntime,
