@@ -14,6 +14,7 @@ export { activation, activationGrad, addBias } from './nn';
 export { normalizeRows, rowNorms } from './norms';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';
 export { above } from './select';
+export { allFinite, compressColumns, compressRows, nonzeros, sparseProduct } from './sparse';
 
 /** First byte free for the JS allocator. */
 export function heapBase(): usize {

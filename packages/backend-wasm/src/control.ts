@@ -81,7 +81,12 @@ export const KIND_STOP = 0;
  * The exports a helper may run: the threaded kernels. A job names one by its index here (+ 1);
  * the helper receives this list when it starts, so it has no per-kernel code of its own.
  */
-export const JOBS = ['dotsWith', 'dotsI8', 'dotsI8Batch'] as const satisfies readonly (keyof WasmExports)[];
+export const JOBS = [
+  'dotsWith',
+  'dotsI8',
+  'dotsI8Batch',
+  'sparseProduct',
+] as const satisfies readonly (keyof WasmExports)[];
 
 /** A threaded kernel: an export of the module that a helper can run on a share of the rows. */
 export type Job = (typeof JOBS)[number];

@@ -30,6 +30,12 @@ export interface EngineTuning {
    * every result an ordinary `ArrayBuffer`, at the price of the calling thread copying it out.
    */
   sharedResultBytes: number;
+  /**
+   * Largest share of non-zero entries in op(A) at which `matmul` (B not transposed) skips A's
+   * zeros. The same with or without helper threads (they share the sparse path's rows), so the
+   * choice, and the result, do not depend on the thread count. 0 turns the sparse path off.
+   */
+  sparseDensity: number;
 }
 
 /**
@@ -56,6 +62,11 @@ const THREAD_MIN_FLOPS_I8 = 4 * 1024 * 1024;
 const SHARED_RESULT_BYTES = 32 * 1024 * 1024;
 
 /**
+ * Default {@link EngineTuning.sparseDensity}: see scripts/sparse-ab.mjs.
+ */
+const SPARSE_DENSITY = 0.25;
+
+/**
  * Default tiles. Plain SIMD: 4x2 is 8 accumulators + 6 loads + 1 temporary for the separate
  * multiply = 15 registers. Relaxed: 3x3 is 9 accumulators + 6 loads, enough independent chains to
  * cover the fused multiply-add's latency on two ports.
@@ -67,6 +78,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
     sharedResultBytes: SHARED_RESULT_BYTES,
+    sparseDensity: SPARSE_DENSITY,
   },
   relaxed: {
     tile: '3x3',
@@ -74,6 +86,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
     sharedResultBytes: SHARED_RESULT_BYTES,
+    sparseDensity: SPARSE_DENSITY,
   },
 };
 
@@ -95,6 +108,14 @@ export function checkTuning(tuning: EngineTuning): number {
       op,
       'tuning.blockBytes',
       `must be a positive number; got ${tuning.blockBytes}.`,
+    );
+  }
+  if (!(tuning.sparseDensity >= 0 && tuning.sparseDensity <= 1)) {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'tuning.sparseDensity',
+      `must be a number in [0, 1]; got ${tuning.sparseDensity}.`,
     );
   }
   for (const key of ['threadMinFlops', 'threadMinFlopsI8', 'sharedResultBytes'] as const) {

@@ -111,3 +111,118 @@ for (const variant of VARIANTS) {
     });
   });
 }
+
+/**
+ * `rows x cols` values with about `density` of them non-zero (the rest +0, some -0), whole rows
+ * `zeroRow` and columns `zeroCol` of zeros: the kind of A the sparse path takes.
+ */
+function sparse(rows: number, cols: number, density: number, seed: number): Matrix {
+  const x = random(rows, cols, seed);
+  const pick = random(rows, cols, seed + 1).data;
+  for (let i = 0; i < x.data.length; i++) {
+    const r = Math.floor(i / cols);
+    const c = i % cols;
+    if ((pick[i] + 1) / 2 >= density || r === 1 || c === 2) x.data[i] = i % 3 === 0 ? -0 : 0;
+  }
+  return x;
+}
+
+/** Shapes past the sparse path's minimum work (64K multiply-adds), n on both sides of 4's. */
+const SPARSE_SHAPES: [number, number, number][] = [
+  [1, 300, 300],
+  [300, 300, 1],
+  [37, 203, 37],
+  [129, 257, 5],
+  [70, 784, 7],
+  [256, 784, 64],
+];
+
+for (const variant of VARIANTS) {
+  describe(`matmul's sparse path (${variant})`, () => {
+    // Default tuning; the sparse path for any density (1); never (0).
+    let auto: WasmBackend;
+    let always: WasmBackend;
+    let never: WasmBackend;
+    beforeAll(async () => {
+      auto = await backend({ variant, threads: 1 });
+      always = await backend({ variant, threads: 1, tuning: { sparseDensity: 1 } });
+      never = await backend({ variant, threads: 1, tuning: { sparseDensity: 0 } });
+    });
+    afterAll(() => {
+      for (const x of [auto, always, never]) x.dispose();
+    });
+
+    for (const [m, k, n] of SPARSE_SHAPES) {
+      it(`${m} x ${k} x ${n}, A sparse or dense, A transposed or not, against float64`, () => {
+        for (const ta of [false, true]) {
+          for (const density of [0.1, 1]) {
+            const a = ta ? sparse(k, m, density, m + k) : sparse(m, k, density, m + k);
+            const bm = random(k, n, n + k);
+            for (const kit of [auto, always]) {
+              check(kit.kernels.matmul(a, bm, ta, false), a, bm, ta, false, m, k, n);
+              const out = new Float32Array(m * n).fill(Number.NaN);
+              expect(kit.kernels.matmul(a, bm, ta, false, out)).toBe(out);
+              check(out, a, bm, ta, false, m, k, n);
+            }
+          }
+        }
+        for (const x of [auto, always]) expect(x.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+      });
+    }
+
+    it('above the density threshold the dense engine runs: the same bits as with the path off', () => {
+      for (const ta of [false, true]) {
+        const a = ta ? sparse(784, 256, 0.6, 5) : sparse(256, 784, 0.6, 5);
+        const bm = random(784, 64, 6);
+        const want = never.kernels.matmul(a, bm, ta, false);
+        expect(Array.from(auto.kernels.matmul(a, bm, ta, false))).toEqual(Array.from(want));
+      }
+    });
+
+    it('a row of op(A) without non-zeros (only +0 and -0) gives +0, whatever the signs in B', () => {
+      const a = sparse(40, 300, 0.05, 9);
+      const bm = random(300, 9, 10);
+      for (let i = 0; i < bm.data.length; i++) bm.data[i] = -1 - Math.abs(bm.data[i]);
+      const got = always.kernels.matmul(a, bm, false, false);
+      // Row 1 of A is all zeros (some of them -0).
+      for (let j = 0; j < 9; j++) expect(Object.is(got[9 + j], 0), `column ${j}`).toBe(true);
+      check(got, a, bm, false, false, 40, 300, 9);
+    });
+
+    it('a non-finite B takes the dense engine, so Inf and NaN reach C as they would there', () => {
+      const a = sparse(64, 300, 0.1, 13);
+      for (const bad of [Number.POSITIVE_INFINITY, Number.NaN]) {
+        const bm = random(300, 8, 14);
+        // Row 2 of B meets only zeros of A (column 2 of A is all zero): 0 x Inf is NaN in the sum.
+        bm.data[2 * 8 + 3] = bad;
+        const want = never.kernels.matmul(a, bm, false, false);
+        const got = always.kernels.matmul(a, bm, false, false);
+        expect(Number.isNaN(got[3])).toBe(true);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+      expect(always.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+
+    it('a NaN or Inf in A is a non-zero and reaches its row of C', () => {
+      const a = sparse(64, 300, 0.1, 15);
+      const bm = random(300, 8, 16);
+      a.data[5 * 300 + 7] = Number.NaN;
+      a.data[6 * 300 + 9] = Number.POSITIVE_INFINITY;
+      const got = always.kernels.matmul(a, bm, false, false);
+      for (let j = 0; j < 8; j++) {
+        expect(Number.isNaN(got[5 * 8 + j])).toBe(true);
+        expect(Math.abs(got[6 * 8 + j])).toBe(Number.POSITIVE_INFINITY);
+      }
+    });
+  });
+}
+
+describe('tuning.sparseDensity', () => {
+  it('must be a number in [0, 1]', async () => {
+    for (const sparseDensity of [-0.1, 1.5, Number.NaN]) {
+      await expect(backend({ variant: 'simd', tuning: { sparseDensity } })).rejects.toThrow(
+        /tuning\.sparseDensity/,
+      );
+    }
+  });
+});

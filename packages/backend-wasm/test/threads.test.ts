@@ -215,5 +215,17 @@ for (const variant of ['simd', 'relaxed'] as const) {
       expectSame(two.kernels.matmul(at, bt, true, true), one.kernels.matmul(at, bt, true, true));
       expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
     });
+
+    it("matmul's sparse path (A 90% zeros, either transposed): its rows shared, the same bits", () => {
+      for (const [x, ta] of [
+        [random(300, 500, 5), false],
+        [random(500, 300, 6), true],
+      ] as const) {
+        for (let i = 0; i < x.data.length; i++) if (i % 10 !== 0) x.data[i] = 0;
+        const b = random(500, 401, 7);
+        expectSame(two.kernels.matmul(x, b, ta, false), one.kernels.matmul(x, b, ta, false));
+      }
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
   });
 }

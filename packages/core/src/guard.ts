@@ -29,6 +29,29 @@ import { describeType } from './tensor.js';
  * Each check is one read-only pass over an output, small next to the work that produced it.
  */
 
+/**
+ * Whether every value of `x` is finite. A function of its own, so it is optimised whole: inside
+ * `floats`, V8 compiled the scan on its own (on-stack replacement) before the code after it had
+ * ever run, and then left that code for the interpreter at every call (7 ns a value, not 0.5).
+ */
+function allFinite(x: Float32Array): boolean {
+  // x * 0 is 0 for finite x and NaN otherwise; four sums, not one chain of dependent adds.
+  const n = x.length;
+  const n4 = n - (n % 4);
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let e = 0;
+  for (let i = 0; i < n4; i += 4) {
+    a += x[i] * 0;
+    b += x[i + 1] * 0;
+    c += x[i + 2] * 0;
+    e += x[i + 3] * 0;
+  }
+  for (let i = n4; i < n; i++) a += x[i] * 0;
+  return a + b + c + e === 0;
+}
+
 /** Cosines beyond [-1, 1] by at most this are rounding, and clamped; further out is a broken kernel. */
 const COS_SLACK = 1e-3;
 
@@ -141,21 +164,7 @@ export class Guard {
       return this.#fail(op, arg, kernel, `returned ${out.length} values where ${length} were due.`);
     const n = out.length;
     if (kind === 'finite') {
-      // x * 0 is 0 for finite x and NaN otherwise; four sums, not one chain of dependent adds.
-      let a = 0;
-      let b = 0;
-      let c = 0;
-      let e = 0;
-      let i = 0;
-      for (; i + 3 < n; i += 4) {
-        a += out[i] * 0;
-        b += out[i + 1] * 0;
-        c += out[i + 2] * 0;
-        e += out[i + 3] * 0;
-      }
-      for (; i < n; i++) a += out[i] * 0;
-      if (a + b + c + e !== 0)
-        this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
+      if (!allFinite(out)) this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
       return out;
     }
     const lo = kind === 'norm' ? 0 : -1 - COS_SLACK;

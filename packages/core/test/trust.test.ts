@@ -163,6 +163,29 @@ describe('what a backend hands back is checked', () => {
     await expect((async () => kn.addBias(m, new Float32Array(2)))()).rejects.toMatchObject({
       code: 'BACKEND_ERROR',
     });
+    // Every position is scanned, past many clean calls (the scan is compiled by then): the last
+    // of an odd length, the first of a multiple of 4, infinities as well as NaN.
+    for (const [len, at, bad] of [
+      [7, 6, Number.POSITIVE_INFINITY],
+      [5, 4, Number.NaN],
+      [8, 0, Number.NEGATIVE_INFINITY],
+      [1, 0, Number.NaN],
+    ]) {
+      let calls = 0;
+      const kit = createCosineKit({
+        backend: withKernels({
+          activation: (_, x) => {
+            const o = new Float32Array(x.data.length);
+            if (++calls > 2000) o[at] = bad;
+            return o;
+          },
+        }),
+      });
+      const ka = await kit.kernels();
+      const x = { data: new Float32Array(len), rows: 1, cols: len };
+      for (let i = 0; i < 2000; i++) ka.activation('relu', x);
+      expect(() => ka.activation('relu', x)).toThrow(/returned (NaN|-?Infinity) among its values/);
+    }
   });
 });
 

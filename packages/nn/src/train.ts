@@ -142,6 +142,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let bestWeights: Vec[] | undefined;
   let stoppedEarly = false;
 
+  let input: Vec | undefined;
   for (let epoch = 0; epoch < epochs; epoch++) {
     for (const h of hooks) await h.onEpochStart?.(epoch);
     const t0 = performance.now();
@@ -153,7 +154,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // Anchors, positives and (for triplets) negatives go through the encoder as one block;
       // labelled batches have only the anchors.
       const blocks = loss.sampling === 'labels' ? 1 : negatives ? 3 : 2;
-      const x = ops.alloc(blocks * rows * cols);
+      // The step's input, kept from step to step (not from the ops' pool, which zeroes what it
+      // hands out): the blocks below overwrite all of it.
+      const n = blocks * rows * cols;
+      if (input?.length !== n)
+        input = encoder.precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
+      const x = input;
       x.set(batch.a);
       if (blocks > 1) x.set(batch.b, rows * cols);
       if (blocks > 2) x.set(negatives!, 2 * rows * cols);

@@ -190,6 +190,27 @@ export async function checkBackends(
         expectGradients(r32.grads, r64.grads, backend.tolerance);
       });
 
+      it('MLP on mostly-zero inputs (pixel-like: 85% zeros, one blank row), relu, 13 pairs', async () => {
+        // Large enough (26 x 300 x 64) for a backend's sparse path (backend-wasm's matmul skips
+        // the zeros of X in X W and Xᵀ dZ); the same gradients either way.
+        const ops = await backend.ops();
+        const sparse: EncoderOptions = {
+          inputs: 300,
+          layers: [{ units: 64, activation: 'relu' }, { units: 16 }],
+          normalize: true,
+        };
+        const [e64, e32] = encoders(sparse, 5);
+        const rows = 13;
+        const x = randomVec(2 * rows * sparse.inputs, 31);
+        for (let i = 0; i < x.length; i++) {
+          if (i % 20 > 2 || Math.floor(i / sparse.inputs) === 4) x[i] = 0;
+        }
+        const r64 = await rankingStep(float64Ops, e64, x, rows);
+        const r32 = await rankingStep(ops, e32, Float32Array.from(x), rows);
+        expect(Math.abs(r32.loss - r64.loss)).toBeLessThan(backend.tolerance);
+        expectGradients(r32.grads, r64.grads, backend.tolerance);
+      });
+
       it('CNN (conv with padding, avg pool, non-square conv, max pool, flatten, dense)', async () => {
         const ops = await backend.ops();
         const [e64, e32] = encoders(cnn, 4);

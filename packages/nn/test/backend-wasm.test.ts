@@ -3,12 +3,15 @@ import { createCosineKit } from '@cosinekit/core';
 import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
+  adam,
   createEncoder,
   type DenseOps,
   type Encoder,
   float64Ops,
+  inBatchSampler,
   kernelOps,
   multipleNegativesRankingLoss,
+  train,
 } from '../src/index.js';
 import { randomVec } from './helpers.js';
 
@@ -59,6 +62,59 @@ describe.skipIf(!wasm)('the wasm backend path matches the float64 path', () => {
           expect(Math.abs(g32[i] - g64[i])).toBeLessThan(1e-4 * scale + 1e-6);
       });
     }
+    kit.dispose();
+  });
+});
+
+describe.skipIf(!wasm)('sparse inputs on wasm (its matmul skips the zeros of X)', () => {
+  // 64 rows of 300 inputs, 15% non-zero, input 2 always zero: X W and Xᵀ dZ take the sparse path.
+  const data = {
+    x: Float32Array.from(randomVec(64 * 300, 5), (v, i) => (i % 20 > 2 || i % 300 === 2 ? 0 : v)),
+    rows: 64,
+    cols: 300,
+    labels: Array.from({ length: 64 }, (_, i) => i % 4),
+  };
+  const run = async (source: Parameters<typeof train>[0]['kernels'], poison: boolean) => {
+    const encoder = createEncoder({
+      inputs: 300,
+      layers: [{ units: 64, activation: 'relu' }, { units: 16 }],
+      normalize: true,
+      seed: 3,
+    });
+    // A NaN weight on the input that is always zero: x * NaN is NaN in a dense product.
+    if (poison) encoder.layers[0].weights[2 * 64 + 5] = Number.NaN;
+    const r = await train({
+      kernels: source,
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(data, { batchSize: 16 }),
+      optimizer: adam(),
+      epochs: 2,
+      seed: 7,
+    });
+    return { losses: r.history.map((h) => h.loss), weights: encoder.parameters() };
+  };
+
+  it('trains to the same losses twice with the same seed, within float32 of the reference', async () => {
+    const kit = createCosineKit({ backend: wasm! });
+    const a = await run(kit, false);
+    const b = await run(kit, false);
+    expect(a.losses).toEqual(b.losses);
+    for (let k = 0; k < a.weights.length; k++)
+      expect(Array.from(a.weights[k])).toEqual(Array.from(b.weights[k]));
+    const ref = await run(referenceKernels, false);
+    for (let i = 0; i < a.losses.length; i++)
+      expect(Math.abs(a.losses[i] - ref.losses[i])).toBeLessThan(1e-4);
+    kit.dispose();
+  });
+
+  it('a NaN weight that only ever meets zero inputs still fails the step, as on the reference', async () => {
+    const kit = createCosineKit({ backend: wasm! });
+    await expect(run(kit, true)).rejects.toMatchObject({ code: 'BACKEND_ERROR', kernel: 'matmul' });
+    await expect(run(createCosineKit({ backend: 'reference' }), true)).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      kernel: 'matmul',
+    });
     kit.dispose();
   });
 });

@@ -1,12 +1,24 @@
 import { type Matrix, matmulDims } from '@cosinekit/core/backend';
 import { product } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
+import { share } from '../share.js';
 import { stageOperand } from '../staging.js';
 
+/** Smallest product (m x k x n multiply-adds) worth scanning A for zeros. */
+const SPARSE_MIN_WORK = 64 * 1024;
+/** Largest output the sparse path writes at once in wasm memory (floats), as the dense path's chunks. */
+const SPARSE_MAX_OUT = 4 * 1024 * 1024;
+
 /**
- * `matmul`: `C = op(A) op(B)`. Both operands are staged as rows of the shared dimension (A's rows
- * and B's columns, transposing on the way in where needed), so every case runs the same
- * dot-product engine as the cosine kernels; staging is O(mk + kn) against O(mnk) work.
+ * `matmul`: `C = op(A) op(B)`. When B is not transposed, A is sparse enough (at most
+ * `tuning.sparseDensity` of op(A) non-zero, the same for any thread count) and B is all finite,
+ * the product runs over A's non-zero entries only (assembly/sparse.ts), its rows shared with the
+ * helper threads: the same sums without their zero terms, which add exactly ±0 when B is finite;
+ * a row of op(A) without non-zeros gives +0. A non-finite B takes the dense engine, so Inf and
+ * NaN reach C exactly as they would there. Otherwise both operands are staged as rows of the
+ * shared dimension (A's rows and B's columns, transposing on the way in where needed), so every
+ * case runs the same dot-product engine as the cosine kernels; staging is O(mk + kn) against
+ * O(mnk) work.
  */
 export function matmul(
   rt: WasmRuntime,
@@ -17,7 +29,15 @@ export function matmul(
   out?: Float32Array,
 ): Float32Array {
   // The shape is checked here, before anything is staged.
-  matmulDims(a, b, transA, transB);
+  const { m, k, n } = matmulDims(a, b, transA, transB);
+  if (!transB && m * k * n >= SPARSE_MIN_WORK && m * n <= SPARSE_MAX_OUT) {
+    const density = rt.tuning.sparseDensity;
+    const done =
+      density > 0 && mayBeSparse(a.data, density)
+        ? sparseProduct(rt, a, b, transA, m, n, density, out)
+        : undefined;
+    if (done) return done;
+  }
   const sb = stageOperand(rt, b, !transB, true, 'matmul');
   try {
     const sa = stageOperand(rt, a, transA, false, 'matmul');
@@ -28,5 +48,84 @@ export function matmul(
     }
   } finally {
     rt.free(sb.ptr);
+  }
+}
+
+/** Entries of A sampled by {@link mayBeSparse}. */
+const SAMPLES = 256;
+
+/**
+ * False when 256 entries spread over `x` hold more than twice `density` of non-zeros: the
+ * exact count would almost surely be over `density` too, so A is not even copied into wasm to be
+ * counted (what a dense A would otherwise pay on every call). Only the speed depends on it: a
+ * sparse A misjudged here takes the dense engine, which gives the same product within rounding,
+ * and the same data always gets the same answer.
+ */
+function mayBeSparse(x: Float32Array, density: number): boolean {
+  // Positions k x golden ratio (mod 1) of the way through: spread evenly, and never in step with
+  // the rows (an even stride of a multiple of the row length would read one column only).
+  const seen = Math.min(SAMPLES, x.length);
+  let nonzero = 0;
+  for (let k = 0; k < seen; k++) {
+    const t = k * 0.6180339887498949;
+    if (x[Math.floor((t - Math.floor(t)) * x.length)] !== 0) nonzero++;
+  }
+  return nonzero <= 2 * density * seen;
+}
+
+/**
+ * `op(A) B` over the non-zero entries of op(A), into `out` or a new array, when at most `density`
+ * of them are non-zero and B is finite; undefined (nothing written) otherwise.
+ */
+function sparseProduct(
+  rt: WasmRuntime,
+  a: Matrix,
+  b: Matrix,
+  transA: boolean,
+  m: number,
+  n: number,
+  density: number,
+  out: Float32Array | undefined,
+): Float32Array | undefined {
+  const op = 'matmul';
+  const ex = rt.exports;
+  const len = a.rows * a.cols;
+  const blocks: number[] = [];
+  const alloc = (bytes: number): number => {
+    const p = rt.alloc(Math.max(4, bytes), op);
+    blocks.push(p);
+    return p;
+  };
+  try {
+    const pa = rt.upload(a.data, op);
+    blocks.push(pa);
+    const limit = Math.floor(density * len);
+    const nnz = ex.nonzeros(pa, len, limit);
+    if (nnz > limit) return undefined;
+    const pb = rt.upload(b.data, op);
+    blocks.push(pb);
+    if (!ex.allFinite(pb, b.rows * b.cols)) return undefined;
+    const ptr = alloc((m + 1) * 4);
+    // Compressing writes one entry past the non-zeros (see assembly/sparse.ts).
+    const idx = alloc((nnz + 1) * 4);
+    const val = alloc((nnz + 1) * 4);
+    if (transA) {
+      const rptr = alloc((a.rows + 1) * 4);
+      ex.compressColumns(pa, a.rows, a.cols, ptr, idx, val, rptr, alloc((nnz + 1) * 4), alloc((nnz + 1) * 4));
+    } else ex.compressRows(pa, a.rows, a.cols, ptr, idx, val);
+    const po = alloc(m * n * 4);
+    // Shared with the helpers by rows of C: each row is the same sum whichever thread makes it.
+    share(rt, 'sparseProduct', m, 1, 2 * nnz * n, rt.tuning.threadMinFlops, (i0, w) => [
+      ptr + i0 * 4,
+      idx,
+      val,
+      w,
+      pb,
+      n,
+      po + i0 * n * 4,
+    ]);
+    return rt.download(po, m * n, out);
+  } finally {
+    for (let i = blocks.length - 1; i >= 0; i--) rt.free(blocks[i]);
   }
 }

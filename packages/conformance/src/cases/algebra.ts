@@ -38,6 +38,39 @@ export function algebraCases(): ConformanceCase[] {
       }
     }
   }
+  // Mostly-zero A, as a network's inputs and rectified activations are: a backend may skip the
+  // zeros (backend-wasm does), and must still give the dense product. One row of op(A) is all
+  // zero, some zeros are -0.
+  for (const [m, k, n] of [
+    [37, 203, 37],
+    [129, 257, 5],
+  ] as const) {
+    for (const ta of [false, true]) {
+      cases.push(
+        defineCase(
+          'matmul',
+          `${m}x${k} · ${k}x${n}, A 90% zeros, transA=${ta}`,
+          'matmul',
+          async ({ kernels, tol }, data) => {
+            const a = ta ? data.matrix(k, m) : data.matrix(m, k);
+            for (let i = 0; i < a.data.length; i++) {
+              const row = ta ? i % m : Math.floor(i / k);
+              if (i % 10 !== 3 || row === 1) a.data[i] = i % 4 === 0 ? -0 : 0;
+            }
+            const b = data.matrix(k, n);
+            const { c, scale } = matmul64(a, b, ta, false);
+            const got = await withOut('matmul', m * n, (o) => kernels.matmul(a, b, ta, false, o));
+            assertClose(
+              `sparse matmul ${m}x${k}x${n} (${ta})`,
+              got,
+              c,
+              (i) => tol.algebra * scale[i] + 1e-30,
+            );
+          },
+        ),
+      );
+    }
+  }
   cases.push(
     defineCase(
       'addBias',

@@ -1,5 +1,6 @@
 import { argError } from '@cosinekit/core/backend';
 import { normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
+import type { Vec } from '../ops.js';
 import type { Loss } from './loss.js';
 
 /** Options of {@link multipleNegativesRankingLoss}. */
@@ -55,40 +56,20 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
         c.set(b);
         c.set(negatives, rows * cols);
       }
-      const groupOf = (j: number): number | undefined =>
-        groups === undefined ? undefined : j < rows ? groups[j] : negativeGroups![j - rows];
-      // A candidate is left out of anchor i's softmax when it shares i's group (and is not i's positive).
-      const skip = (i: number, j: number): boolean =>
-        masking && groups !== undefined && j !== i && groupOf(j) === groups[i];
+      // Each candidate's group, read once: anchor i's softmax leaves out the candidates of its own
+      // group other than its positive (when masking).
+      const masked = masking && groups !== undefined;
+      const groupOf = new Float64Array(masked ? n : 0);
+      if (masked) {
+        for (let j = 0; j < rows; j++) groupOf[j] = groups[j];
+        for (let j = rows; j < n; j++) groupOf[j] = negativeGroups![j - rows];
+      }
 
       const na = normalizeRowsForward(a, rows, cols, ops.alloc);
       const nc = normalizeRowsForward(c, n, cols, ops.alloc);
       const s = await ops.matmul(na.y, rows, cols, nc.y, n, cols, false, true);
       const dS = ops.alloc(rows * n);
-      let total = 0;
-      // Which candidates each anchor's softmax leaves out, decided once per row rather than per pass.
-      const kept = new Uint8Array(n);
-      for (let i = 0; i < rows; i++) {
-        const o = i * n;
-        let max = -Infinity;
-        for (let j = 0; j < n; j++) {
-          kept[j] = skip(i, j) ? 0 : 1;
-          if (kept[j]) max = Math.max(max, scale * s[o + j]);
-        }
-        // dS holds the unnormalised probabilities first: each exponential is taken once.
-        let z = 0;
-        for (let j = 0; j < n; j++) {
-          if (!kept[j]) continue;
-          const e = Math.exp(scale * s[o + j] - max);
-          dS[o + j] = e;
-          z += e;
-        }
-        total += max + Math.log(z) - scale * s[o + i];
-        const f = scale / rows;
-        for (let j = 0; j < n; j++) {
-          if (kept[j]) dS[o + j] = f * (dS[o + j] / z - (j === i ? 1 : 0));
-        }
-      }
+      const total = softmaxRows(s, dS, rows, n, scale, masked ? groupOf : undefined, groups);
       const dA = await ops.matmul(dS, rows, n, nc.y, n, cols, false, false);
       const dC = normalizeRowsBackward(
         nc,
@@ -105,4 +86,47 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       };
     },
   };
+}
+
+/**
+ * Row i of `s` (`rows x n` cosines) through the softmax of `scale x s`, candidates of anchor i's
+ * group other than i left out when `groupOf` is given: writes dL/dS into `dS` (zero where left
+ * out) and returns the summed cross-entropy against the targets j = i. A function of its own so
+ * V8 optimises it whole rather than only its first loop.
+ */
+function softmaxRows(
+  s: Vec,
+  dS: Vec,
+  rows: number,
+  n: number,
+  scale: number,
+  groupOf: Float64Array | undefined,
+  groups: ArrayLike<number> | undefined,
+): number {
+  const kept = new Uint8Array(n);
+  const f = scale / rows;
+  let total = 0;
+  for (let i = 0; i < rows; i++) {
+    const o = i * n;
+    let max = -Infinity;
+    const gi = groupOf === undefined ? 0 : groups![i];
+    for (let j = 0; j < n; j++) {
+      const keep = groupOf === undefined || j === i || groupOf[j] !== gi;
+      kept[j] = keep ? 1 : 0;
+      if (keep) max = Math.max(max, scale * s[o + j]);
+    }
+    // dS holds the unnormalised probabilities first: each exponential is taken once.
+    let z = 0;
+    for (let j = 0; j < n; j++) {
+      if (kept[j] === 0) continue;
+      const e = Math.exp(scale * s[o + j] - max);
+      dS[o + j] = e;
+      z += e;
+    }
+    total += max + Math.log(z) - scale * s[o + i];
+    for (let j = 0; j < n; j++) {
+      if (kept[j] !== 0) dS[o + j] = f * (dS[o + j] / z - (j === i ? 1 : 0));
+    }
+  }
+  return total;
 }
