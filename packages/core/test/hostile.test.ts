@@ -1,6 +1,6 @@
-import { type CosineKitError, cosine, createCosineKit, Tensor, tensor } from '@cosinekit/core';
-import type { Backend } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend.js';
+import { type CosineKitError, cosine, createCosineKit, Tensor, tensor } from '../src/index.js';
 
 /** A Float32Array whose buffer was transferred away (detached): length 0, and `set` from it throws. */
 function detached(values: number[]): Float32Array {
