@@ -1,4 +1,4 @@
-import { createCosineKit } from '@cosinekit/core';
+import { type Backend, createCosineKit } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import {
   adam,
@@ -82,5 +82,55 @@ describe('training data holding NaN or ±Infinity is refused by name, not blamed
     });
     for (const h of r.history) expect(Number.isFinite(h.loss)).toBe(true);
     for (const p of encoder.parameters()) for (const v of p) expect(Number.isFinite(v)).toBe(true);
+  });
+});
+
+// The wasm backend is optional here (as in backend-wasm.test.ts): skipped when it is not built.
+const wasmModule = (await import('@cosinekit/backend-wasm' as string).catch(() => undefined)) as
+  | { createWasmBackend(o?: object): Backend }
+  | undefined;
+
+describe.skipIf(!wasmModule)('sparse training on wasm: hostile rows, one thread against two', () => {
+  it('zero and -0 rows, a 3e38 and subnormals: the same bits on 1 and 2 threads, within float32 of the reference', async () => {
+    // 64 rows of 300 (X W: 32 x 300 x 64 multiply-adds a batch, past the sparse path's minimum).
+    const [n, d] = [64, 300];
+    const x = Float32Array.from(randomVec(n * d, 8), (v, i) => (i % 7 === 0 ? v : 0));
+    x.fill(0, 0, 3 * d);
+    x.fill(-0, 5 * d, 7 * d);
+    x[9 * d + 7] = 3e38;
+    x[11 * d + 14] = 1e-45;
+    const classes = Array.from({ length: n }, (_, i) => i % 4);
+    const run = async (backend: Backend | 'reference') => {
+      const encoder = createEncoder({
+        inputs: d,
+        layers: [{ units: 64, activation: 'relu' }, { units: 8 }],
+        normalize: true,
+        seed: 3,
+      });
+      const r = await train({
+        kernels: createCosineKit({ backend }),
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x, rows: n, cols: d, labels: classes }, { batchSize: 16 }),
+        optimizer: adam(),
+        epochs: 2,
+        seed: 7,
+      });
+      if (backend !== 'reference') backend.dispose?.();
+      return { losses: r.history.map((h) => h.loss), weights: encoder.parameters() };
+    };
+    // threadMinFlops 0 shares even these small products with the helper.
+    const one = await run(wasmModule!.createWasmBackend({ threads: 1, tuning: { sparseDensity: 1 } }));
+    const two = await run(
+      wasmModule!.createWasmBackend({ threads: 2, tuning: { sparseDensity: 1, threadMinFlops: 0 } }),
+    );
+    const ref = await run('reference');
+    expect(two.losses).toEqual(one.losses);
+    for (let k = 0; k < one.weights.length; k++)
+      expect(Array.from(two.weights[k])).toEqual(Array.from(one.weights[k]));
+    for (let i = 0; i < ref.losses.length; i++) {
+      expect(Number.isFinite(one.losses[i])).toBe(true);
+      expect(Math.abs(one.losses[i] - ref.losses[i])).toBeLessThan(1e-4);
+    }
   });
 });
