@@ -1,6 +1,6 @@
 import { argError } from './errors.js';
 import { cosineOf, cosineOfAny } from './kernels/pair.js';
-import { describeType, Tensor } from './tensor.js';
+import { attached, describeType, Tensor } from './tensor.js';
 
 /** A vector for the synchronous pair functions. */
 export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
@@ -83,7 +83,10 @@ function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
       `must be a Float32Array, Float64Array or number[], got ${describeType(v)}.`,
     );
   }
-  if (x.length === 0) argError('EMPTY_INPUT', op, arg, 'is empty.');
+  if (x.length === 0) {
+    if (ArrayBuffer.isView(x)) attached(x, op, arg);
+    argError('EMPTY_INPUT', op, arg, 'is empty.');
+  }
   if (Array.isArray(x) && typeof x[0] !== 'number') {
     argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(x[0])} at [0].`);
   }

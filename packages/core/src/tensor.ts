@@ -104,6 +104,7 @@ export function toTensor(
     return input;
   }
   if (input instanceof Float32Array) {
+    attached(input, op, arg);
     if (shape === undefined) return make(input, 1, input.length, op, arg);
     const rows = shape.length === 2 ? shape[0] : 1;
     const cols = shape.length === 2 ? shape[1] : shape[0];
@@ -175,7 +176,22 @@ function make(data: Float32Array, rows: number, cols: number, op: string, arg: s
   return new Tensor(data, rows, cols);
 }
 
+/**
+ * Refuses a typed array whose buffer was transferred (detached): it reads as empty, and copying from
+ * it throws a plain TypeError, so without this the caller would be told "empty" or nothing typed.
+ */
+export function attached(x: ArrayBufferView, op: string, arg: string): void {
+  if (x.byteLength !== 0) return;
+  try {
+    // Only a detached buffer refuses a new view (a SharedArrayBuffer never detaches).
+    new Uint8Array(x.buffer, 0, 0);
+  } catch {
+    argError('DISPOSED', op, arg, 'is a Float32Array whose buffer was transferred (detached).');
+  }
+}
+
 function rowLength(r: unknown, op: string, arg: string): number {
+  if (r instanceof Float32Array) attached(r, op, arg);
   if (r instanceof Float32Array || Array.isArray(r)) return r.length;
   if (ArrayBuffer.isView(r))
     argError('INVALID_TYPE', op, arg, `must hold float32 values, got ${describeType(r)}.`);

@@ -1,0 +1,136 @@
+import { type Backend, createCosineKit } from '@cosinekit/core';
+import { describe, expect, it } from 'vitest';
+import {
+  adam,
+  createEncoder,
+  fixedPairSampler,
+  inBatchSampler,
+  labelledSampler,
+  multipleNegativesRankingLoss,
+  pairSampler,
+  train,
+  tripletSampler,
+} from '../src/index.js';
+import { randomVec } from './helpers.js';
+
+// Sparse, pixel-like training rows (15% non-zero), as the wasm matmul's sparse path sees them.
+const rows = 32;
+const cols = 50;
+const sparseX = () => Float32Array.from(randomVec(rows * cols, 5), (v, i) => (i % 7 === 0 ? v : 0));
+const labels = Array.from({ length: rows }, (_, i) => i % 4);
+
+const samplers = {
+  inBatchSampler: (x: Float32Array) => inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+  tripletSampler: (x: Float32Array) => tripletSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+  pairSampler: (x: Float32Array) => pairSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+  labelledSampler: (x: Float32Array) => labelledSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+};
+
+describe('training data holding NaN or ±Infinity is refused by name, not blamed on a backend', () => {
+  for (const [op, make] of Object.entries(samplers)) {
+    it(`${op}: NaN/±Infinity at the first, a middle and the last value of x`, () => {
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        for (const at of [0, 17 * cols + 3, rows * cols - 1]) {
+          const x = sparseX();
+          x[at] = bad;
+          expect(() => make(x), `${bad} at ${at}`).toThrow(
+            expect.objectContaining({
+              name: 'CosineKitError',
+              code: 'NON_FINITE',
+              op,
+              arg: 'data.x',
+              message: expect.stringContaining(`row ${Math.floor(at / cols)}, column ${at % cols}`),
+            }),
+          );
+        }
+      }
+      // Finite extremes are data, not errors: zeros, -0, subnormals and 3e38 are taken.
+      const x = sparseX().map((v, i) => (i % 11 === 0 ? -0 : i % 13 === 0 ? 1e-45 : v));
+      x[5] = 3e38;
+      expect(() => make(x)).not.toThrow();
+    });
+  }
+
+  it('fixedPairSampler: in a or b', () => {
+    const a = sparseX();
+    const b = sparseX();
+    b[cols + 2] = Number.NaN;
+    const targets = Array.from({ length: rows }, () => 1);
+    expect(() => fixedPairSampler({ a, b, rows, cols, targets })).toThrow(
+      expect.objectContaining({ code: 'NON_FINITE', op: 'fixedPairSampler', arg: 'data.b' }),
+    );
+  });
+
+  it('a sparse batch with all-zero and -0 rows trains to finite losses on the reference kit', async () => {
+    const x = sparseX();
+    x.fill(0, 0, 3 * cols);
+    x.fill(-0, 5 * cols, 7 * cols);
+    const encoder = createEncoder({
+      inputs: cols,
+      layers: [{ units: 16, activation: 'relu' }, { units: 8 }],
+      normalize: true,
+      seed: 3,
+    });
+    const r = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+      optimizer: adam(),
+      epochs: 2,
+      seed: 7,
+    });
+    for (const h of r.history) expect(Number.isFinite(h.loss)).toBe(true);
+    for (const p of encoder.parameters()) for (const v of p) expect(Number.isFinite(v)).toBe(true);
+  });
+});
+
+// The wasm backend is optional here (as in backend-wasm.test.ts): skipped when it is not built.
+const wasmModule = (await import('@cosinekit/backend-wasm' as string).catch(() => undefined)) as
+  | { createWasmBackend(o?: object): Backend }
+  | undefined;
+
+describe.skipIf(!wasmModule)('sparse training on wasm: hostile rows, one thread against two', () => {
+  it('zero and -0 rows, a 3e38 and subnormals: the same bits on 1 and 2 threads, within float32 of the reference', async () => {
+    // 64 rows of 300 (X W: 32 x 300 x 64 multiply-adds a batch, past the sparse path's minimum).
+    const [n, d] = [64, 300];
+    const x = Float32Array.from(randomVec(n * d, 8), (v, i) => (i % 7 === 0 ? v : 0));
+    x.fill(0, 0, 3 * d);
+    x.fill(-0, 5 * d, 7 * d);
+    x[9 * d + 7] = 3e38;
+    x[11 * d + 14] = 1e-45;
+    const classes = Array.from({ length: n }, (_, i) => i % 4);
+    const run = async (backend: Backend | 'reference') => {
+      const encoder = createEncoder({
+        inputs: d,
+        layers: [{ units: 64, activation: 'relu' }, { units: 8 }],
+        normalize: true,
+        seed: 3,
+      });
+      const r = await train({
+        kernels: createCosineKit({ backend }),
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x, rows: n, cols: d, labels: classes }, { batchSize: 16 }),
+        optimizer: adam(),
+        epochs: 2,
+        seed: 7,
+      });
+      if (backend !== 'reference') backend.dispose?.();
+      return { losses: r.history.map((h) => h.loss), weights: encoder.parameters() };
+    };
+    // threadMinFlops 0 shares even these small products with the helper.
+    const one = await run(wasmModule!.createWasmBackend({ threads: 1, tuning: { sparseDensity: 1 } }));
+    const two = await run(
+      wasmModule!.createWasmBackend({ threads: 2, tuning: { sparseDensity: 1, threadMinFlops: 0 } }),
+    );
+    const ref = await run('reference');
+    expect(two.losses).toEqual(one.losses);
+    for (let k = 0; k < one.weights.length; k++)
+      expect(Array.from(two.weights[k])).toEqual(Array.from(one.weights[k]));
+    for (let i = 0; i < ref.losses.length; i++) {
+      expect(Number.isFinite(one.losses[i])).toBe(true);
+      expect(Math.abs(one.losses[i] - ref.losses[i])).toBeLessThan(1e-4);
+    }
+  });
+});
