@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, checkFinite } from '@cosinekit/core/backend';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -184,21 +184,15 @@ export function randomShift(options: RandomShiftOptions): Augment {
  * Refuses rows holding NaN or ±Infinity, naming the first: left in, they would reach the first
  * matmul and fail there as the backend's error (or, through a ReLU, vanish into zero silently).
  */
-function checkFinite(x: Float32Array, cols: number, op: string, arg: string): void {
-  // x * 0 is 0 for finite x and NaN otherwise: one sum over the rows, then a search only on failure.
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * 0;
-  if (s === 0) return;
-  let i = 0;
-  while (Number.isFinite(x[i])) i++;
-  argError('NON_FINITE', op, arg, `holds ${x[i]} at row ${Math.floor(i / cols)}, column ${i % cols}.`);
+function refuseNonFinite(x: Float32Array, cols: number, op: string, arg: string): void {
+  checkFinite(op, arg, { data: x, rows: x.length / cols, cols });
 }
 
 function classIndex(data: LabelledData, op: string): Map<number, number[]> {
   if (data.x.length !== data.rows * data.cols || data.labels.length !== data.rows) {
     argError('SHAPE_MISMATCH', op, 'data', `needs x of ${data.rows} x ${data.cols} and ${data.rows} labels.`);
   }
-  checkFinite(data.x, data.cols, op, 'data.x');
+  refuseNonFinite(data.x, data.cols, op, 'data.x');
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < data.rows; i++) {
     const c = data.labels[i];
@@ -355,8 +349,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
   if (data.a.length !== n * cols || data.b.length !== n * cols || data.targets.length !== n) {
     argError('SHAPE_MISMATCH', 'fixedPairSampler', 'data', `needs a, b of ${n} x ${cols} and ${n} targets.`);
   }
-  checkFinite(data.a, cols, 'fixedPairSampler', 'data.a');
-  checkFinite(data.b, cols, 'fixedPairSampler', 'data.b');
+  refuseNonFinite(data.a, cols, 'fixedPairSampler', 'data.a');
+  refuseNonFinite(data.b, cols, 'fixedPairSampler', 'data.b');
   const { augment } = options;
   const bounds = batchBounds(n, batchSize, options.dropLast === true, 1);
   return {
