@@ -100,7 +100,11 @@ describe.skipIf(!hasChromium())('roofline on the benchmark page', () => {
       const l = x.limit!;
       const what = `${x.workload} ${x.contender} ${x.method}: ${JSON.stringify(l)}`;
       expect(l, what).toBeDefined();
-      expect(l.bound, what).toBe(x.workload === 'C' ? 'compute' : 'bandwidth');
+      // The binding limit is whichever of the two shares is larger; which one that is depends on
+      // the measured peak and bandwidth, and a loaded machine can move it (a one-query B reads
+      // compute-bound when the peak measures a quarter of its idle value), so it is checked against
+      // the two shares, not fixed per workload.
+      expect(l.bound, what).toBe(l.peakShare >= l.bandwidthShare ? 'compute' : 'bandwidth');
       expect(Number.isFinite(l.share), what).toBe(true);
       expect(l.share, what).toBeGreaterThan(0);
       expect(l.share, what).toBeLessThanOrEqual(10);
