@@ -70,3 +70,10 @@ export const BROWSER_SETUP = new URL('./vitest.browser-setup.ts', import.meta.ur
 export function withBrowsers<T>(node: T[], browsers: T[]): T[] {
   return hasChromium() ? [...node, ...browsers] : node;
 }
+
+/**
+ * The root `test.browser` block of a config with browser projects. vitest reads how long a page may
+ * take to connect from the root config, not the project; its default (60 s) is too short for
+ * Chromium starting on a machine busy with the rest of the test run.
+ */
+export const BROWSER_ROOT = { connectTimeout: 300_000 };

@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
+import { BROWSER_ROOT, BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
 
 /**
  * Two projects: Node (webasm and cpu modes, plus headlessgl when `gl` is built and an X server is
@@ -7,6 +7,7 @@ import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vit
  */
 export default defineConfig({
   test: {
+    browser: BROWSER_ROOT,
     projects: withBrowsers(
       [
         {

@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
+import { BROWSER_ROOT, BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
 
 const TFJS = [
   '@tensorflow/tfjs-core',
@@ -11,6 +11,7 @@ const TFJS = [
 
 export default defineConfig({
   test: {
+    browser: BROWSER_ROOT,
     projects: withBrowsers(
       [
         {

@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
-import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
+import { BROWSER_ROOT, BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
 
 // The tests import from src/, which loads the binaries from ../dist/: run `pnpm build` first
 // (turbo's `test` task depends on `build`).
 export default defineConfig({
   test: {
+    browser: BROWSER_ROOT,
     projects: withBrowsers(
       [
         {

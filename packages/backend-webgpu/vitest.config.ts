@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
+import { BROWSER_ROOT, BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
 
 /**
  * Two projects: Node (Dawn from the `webgpu` package: OpenGL ES on Mesa llvmpipe without a GPU)
@@ -7,6 +7,7 @@ import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vit
  */
 export default defineConfig({
   test: {
+    browser: BROWSER_ROOT,
     projects: withBrowsers(
       [
         {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { defineConfig } from 'vitest/config';
-import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
+import { BROWSER_ROOT, BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
 
 /**
  * tfjs-wasm's binaries, for the page: its `dist/` directory as a Vite `/@fs/` URL (the page has no
@@ -23,6 +23,7 @@ function tfjsWasmDir(): string | undefined {
  */
 export default defineConfig({
   test: {
+    browser: BROWSER_ROOT,
     projects: withBrowsers(
       [
         {

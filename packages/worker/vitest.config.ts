@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
+import { BROWSER_ROOT, BROWSER_SETUP, browserProvide, chromium, withBrowsers } from '../../vitest.shared.js';
 
 /**
  * Rows of the browser test's corpus (x 384): 200,000 in the plain page, 100,000 in the isolated one
@@ -14,6 +14,7 @@ const timeout = (n: number) => Math.max(180_000, Math.ceil(n / 200_000) * 180_00
 // task depends on `build`). The browser test serves its own worker script through vite.
 export default defineConfig({
   test: {
+    browser: BROWSER_ROOT,
     projects: withBrowsers(
       [
         {
