@@ -568,6 +568,21 @@ export class CheckedKernels {
               this.corpusSearchAllowed('corpusSearchAllowed', 'queries', h, q, n, allow),
           }
         : {}),
+      // Resolved kernels always have both (the reference's when the backend lacks them).
+      createOptimizerState: (kind, sizes, moments) =>
+        g.call('createOptimizerState', 'sizes', 'createOptimizerState', () =>
+          k.createOptimizerState!(kind, sizes, moments),
+        ),
+      optimizerStep: (state, params, grads, rule) =>
+        andThen(
+          g.call('optimizerStep', 'params', 'optimizerStep', () =>
+            k.optimizerStep!(state, params, grads, rule),
+          ),
+          () => {
+            for (const p of params)
+              g.floats('optimizerStep', 'params', 'optimizerStep', p, p.length, 'finite');
+          },
+        ),
       matmul: (a, b, ta, tb, out) => {
         const m = ta ? a.cols : a.rows;
         const n = tb ? b.rows : b.cols;
