@@ -1,4 +1,9 @@
-import { isCosineKitError, type OptimizerRule, referenceKernels } from '@cosinekit/core/backend';
+import {
+  isCosineKitError,
+  type OptimizerRule,
+  type OptimizerState,
+  referenceKernels,
+} from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { backend, random, VARIANTS } from './helpers.js';
 
@@ -79,7 +84,7 @@ describe.each(VARIANTS)('wasm optimiser kernel (%s)', (variant) => {
       const mine = p0.map((p) => p.slice());
       const ref = p0.map((p) => p.slice());
       const sw = b.kernels.createOptimizerState(kind, SIZES);
-      const sr = referenceKernels.createOptimizerState!(kind, SIZES);
+      const sr = referenceKernels.createOptimizerState!(kind, SIZES) as OptimizerState;
       rules.forEach((r, s) => {
         b.kernels.optimizerStep(sw, mine, grads[s], r);
         referenceKernels.optimizerStep!(sr, ref, grads[s], r);
@@ -140,7 +145,7 @@ describe('wasm optimiser state', () => {
     const s = a.kernels.createOptimizerState('adam', [8]);
     expect(code(() => b.kernels.optimizerStep(s, p, p, adamRule(1)))).toBe('INVALID_ARGUMENT');
     expect(code(() => a.kernels.optimizerStep(s, p, p, sgdRule(0.9)))).toBe('INVALID_ARGUMENT');
-    const r = referenceKernels.createOptimizerState!('adam', [8]);
+    const r = referenceKernels.createOptimizerState!('adam', [8]) as OptimizerState;
     expect(code(() => a.kernels.optimizerStep(r, p, p, adamRule(1)))).toBe('INVALID_ARGUMENT');
     expect(code(() => a.kernels.optimizerStep(s, [random(1, 9, 1).data], p, adamRule(1)))).toBe(
       'SHAPE_MISMATCH',

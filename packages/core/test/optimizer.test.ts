@@ -3,6 +3,7 @@ import {
   type Backend,
   isCosineKitError,
   type OptimizerRule,
+  type OptimizerState,
   optimizerCoefficients,
   referenceKernels,
   resolveKernels,
@@ -71,7 +72,7 @@ describe('reference optimiser kernel', () => {
         const grads = rules.map((_, s) => values(n, 100 + s, 10 ** ((s % 3) * 3 - 4)));
         const want = float64Steps(p0, grads, [...rules]);
         const p = p0.slice();
-        const state = referenceKernels.createOptimizerState!(rules[0].kind, [n]);
+        const state = referenceKernels.createOptimizerState!(rules[0].kind, [n]) as OptimizerState;
         for (let s = 0; s < rules.length; s++)
           referenceKernels.optimizerStep!(state, [p], [grads[s]], rules[s]);
         // A step rounds each of its few float32 operations once (2^-24 relative): 5 steps stay
@@ -102,12 +103,12 @@ describe('reference optimiser kernel', () => {
   });
 
   it('carries moments over, and refuses a disposed or foreign state', () => {
-    const s = referenceKernels.createOptimizerState!('adam', [3, 2]);
+    const s = referenceKernels.createOptimizerState!('adam', [3, 2]) as OptimizerState;
     const p = [values(3, 1, 1), values(2, 2, 1)];
     referenceKernels.optimizerStep!(s, p, [values(3, 3, 1), values(2, 4, 1)], adamRule(1));
     const moments = s.read();
     expect(moments.map((m) => m.length)).toEqual([3, 3, 2, 2]);
-    const copy = referenceKernels.createOptimizerState!('adam', [3, 2], moments);
+    const copy = referenceKernels.createOptimizerState!('adam', [3, 2], moments) as OptimizerState;
     expect(copy.read()).toEqual(moments);
     s.dispose();
     expect(s.disposed).toBe(true);
