@@ -78,7 +78,7 @@ const optimizer = {
     return opt0.steps;
   },
   learningRate: () => opt0.learningRate(),
-  step: wrap('optimizer', (p, g) => opt0.step(p, g)),
+  step: wrap('optimizer', (p, g, k) => opt0.step(p, g, k)),
 };
 await train({ kernels, encoder, loss, sampler, optimizer, epochs: 1, seed: 0 });
 acc.clear();

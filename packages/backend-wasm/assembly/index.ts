@@ -12,6 +12,7 @@ export { dotsWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
 export { activation, activationGrad, addBias } from './nn';
 export { normalizeRows, rowNorms } from './norms';
+export { adamStep, sgdStep } from './optimizer';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';
 export { above } from './select';
 export { allFinite, compressColumns, compressRows, nonzeros, sparseProduct } from './sparse';

@@ -89,7 +89,7 @@ export interface WasmBackend extends Backend {
   init(): Promise<void>;
   /** Releases the instance and every resident corpus and vector. */
   dispose(): void;
-  /** Resident corpora and vectors alive, and bytes held by the allocator in wasm memory (all instances). */
+  /** Resident corpora, vectors and optimiser states alive, and bytes held by the allocator in wasm memory (all instances). */
   memory(): BackendMemory;
   /** Each wasm instance (shard) in use: its memory, what it holds, its threads; the first runs every other kernel. */
   shards(): WasmShardInfo[];

@@ -14,6 +14,7 @@ export { createWasmBackend } from './backend.js';
 export type { WasmCorpusStorage } from './kernels/corpus.js';
 export { WasmCorpus } from './kernels/corpus.js';
 export type { WasmKernels } from './kernels/index.js';
+export { WasmOptimizerState } from './kernels/optimizer.js';
 export type { WasmSource, WasmVariant } from './loader.js';
 export { relaxedSupported, simdSupported } from './loader.js';
 export type { WasmPair, WasmPairOptions } from './pair.js';

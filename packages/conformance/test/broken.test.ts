@@ -175,6 +175,27 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     });
   }
 
+  it("in the optimiser kernel: off by 1e-3, or without Adam's bias correction", async () => {
+    const r = referenceKernels;
+    const broken: Kernels['optimizerStep'][] = [
+      (state, params, grads, rule) => {
+        r.optimizerStep!(state, params, grads, rule);
+        for (const p of params) nudge(p);
+      },
+      (state, params, grads, rule) =>
+        r.optimizerStep!(state, params, grads, rule.kind === 'adam' ? { ...rule, step: 1e9 } : rule),
+    ];
+    for (const optimizerStep of broken) {
+      const backend: Backend = { name: 'broken-optimizer', kernels: { ...r, optimizerStep } };
+      const outcomes = await runCases(
+        await createContext(backend),
+        conformanceCases().filter((c) => c.group === 'optimizer' && c.name.startsWith('adam')),
+      );
+      expect(outcomes.length).toBe(2);
+      for (const o of outcomes) expect(o.error?.message).toMatch(/expected/);
+    }
+  });
+
   it('and passes the same backend when nothing is off', async () => {
     const ctx = await createContext(createReferenceBackend());
     const outcomes = await runCases(ctx);

@@ -21,6 +21,9 @@ export type {
   KernelName,
   Kernels,
   Matrix,
+  OptimizerKind,
+  OptimizerRule,
+  OptimizerState,
   OptionalKernelName,
   ResidentCorpus,
   StoredCorpus,
@@ -32,6 +35,8 @@ export {
   CORPUS_KERNELS,
   DEFAULT_INT8_RERANK,
   KERNEL_NAMES,
+  OPTIMIZER_KERNELS,
+  optimizerCoefficients,
   resolveCorpusOptions,
 } from './contract.js';
 export type { CorpusFile } from './corpus-file.js';

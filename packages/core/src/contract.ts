@@ -207,10 +207,97 @@ export interface Kernels {
     k: number,
     allow: Uint8Array,
   ): Awaitable<TopKResult>;
+  /**
+   * Optional, with {@link Kernels.optimizerStep}: zeroed optimiser state (moments) for parameter
+   * arrays of lengths `sizes`, kept resident on the backend between steps; or holding `moments`
+   * (as {@link OptimizerState.read} gives them) to carry a state over from another backend.
+   */
+  createOptimizerState?(
+    kind: OptimizerKind,
+    sizes: readonly number[],
+    moments?: readonly Float32Array[],
+  ): Awaitable<OptimizerState>;
+  /**
+   * Optional: one fused optimiser update, in place: `params[k]` moves against `grads[k]` and the
+   * state's moments advance, in one pass, in float32, as {@link OptimizerRule} defines it to the
+   * operation (every backend gives the same bits). Inputs are validated by the caller.
+   */
+  optimizerStep?(
+    state: OptimizerState,
+    params: readonly Float32Array[],
+    grads: readonly Float32Array[],
+    rule: OptimizerRule,
+  ): Awaitable<void>;
+}
+
+/**
+ * One step of a fused optimiser update ({@link Kernels.optimizerStep}). Every operation is one
+ * float32 operation (no fused multiply-add), on float32 coefficients from
+ * {@link optimizerCoefficients}, in this order:
+ * - `adam`, coefficients `[b1, 1 - b1, b2, 1 - b2, lr / (1 - b1^t), 1 / sqrt(1 - b2^t), eps, lr * wd]`:
+ *   `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) (g g)`,
+ *   `p = p - ((lr / (1 - b1^t)) m / (sqrt(v) (1 / sqrt(1 - b2^t)) + eps) + (lr wd) p)`; `step` is t, from 1.
+ * - `sgd`, coefficients `[mu, wd, lr]`: `v = (mu v + g) + wd p`, `p = p - lr v`.
+ */
+export type OptimizerRule =
+  | {
+      readonly kind: 'adam';
+      readonly learningRate: number;
+      readonly beta1: number;
+      readonly beta2: number;
+      readonly epsilon: number;
+      readonly weightDecay: number;
+      readonly step: number;
+    }
+  | {
+      readonly kind: 'sgd';
+      readonly learningRate: number;
+      readonly momentum: number;
+      readonly weightDecay: number;
+    };
+
+/** The optimisers with a fused kernel. */
+export type OptimizerKind = OptimizerRule['kind'];
+
+/**
+ * An optimiser's moments, resident on the backend that made them (Adam: m and v per parameter
+ * array; SGD: the velocity). Release it with `dispose()`.
+ */
+export interface OptimizerState {
+  readonly backend: string;
+  readonly kind: OptimizerKind;
+  readonly sizes: readonly number[];
+  readonly disposed: boolean;
+  /** Copies of the moments: per parameter array, Adam's m then v, SGD's velocity. */
+  read(): Float32Array[];
+  /** Releases the resident memory. Idempotent. */
+  dispose(): void;
+}
+
+/** The float32 coefficients of a step, computed in float64 and rounded once (see {@link OptimizerRule}). */
+export function optimizerCoefficients(r: OptimizerRule): Float32Array {
+  return r.kind === 'adam'
+    ? Float32Array.of(
+        r.beta1,
+        1 - r.beta1,
+        r.beta2,
+        1 - r.beta2,
+        r.learningRate / (1 - r.beta1 ** r.step),
+        1 / Math.sqrt(1 - r.beta2 ** r.step),
+        r.epsilon,
+        r.learningRate * r.weightDecay,
+      )
+    : Float32Array.of(r.momentum, r.weightDecay, r.learningRate);
 }
 
 /** Kernels a backend may leave out; the optional corpus ones travel with the corpus group. */
-export type OptionalKernelName = 'readCorpus' | 'exportCorpus' | 'importCorpus' | 'corpusSearchAllowed';
+export type OptionalKernelName =
+  | 'readCorpus'
+  | 'exportCorpus'
+  | 'importCorpus'
+  | 'corpusSearchAllowed'
+  | 'createOptimizerState'
+  | 'optimizerStep';
 
 /** Names of the kernels every backend is resolved for. */
 export type KernelName = Exclude<keyof Kernels, OptionalKernelName>;
@@ -230,6 +317,9 @@ export const KERNEL_NAMES: readonly KernelName[] = [
   'activation',
   'activationGrad',
 ];
+
+/** The optimiser kernels: a backend implements both or neither (the state belongs to its maker). */
+export const OPTIMIZER_KERNELS = ['createOptimizerState', 'optimizerStep'] as const;
 
 /** The kernels that work on resident corpora: a backend implements all three or none. */
 export const CORPUS_KERNELS: readonly KernelName[] = ['createCorpus', 'corpusSearch', 'corpusMatrix'];

@@ -568,6 +568,17 @@ export class CheckedKernels {
               this.corpusSearchAllowed('corpusSearchAllowed', 'queries', h, q, n, allow),
           }
         : {}),
+      // Resolved kernels always have both (the reference's when the backend lacks them). The updated
+      // parameters are not scanned here: each is next read by a matmul or addBias, whose output is
+      // checked, and a non-finite weight makes every product it enters non-finite (NaN * 0 is NaN).
+      createOptimizerState: (kind, sizes, moments) =>
+        g.call('createOptimizerState', 'sizes', 'createOptimizerState', () =>
+          k.createOptimizerState!(kind, sizes, moments),
+        ),
+      optimizerStep: (state, params, grads, rule) =>
+        g.call('optimizerStep', 'params', 'optimizerStep', () =>
+          k.optimizerStep!(state, params, grads, rule),
+        ),
       matmul: (a, b, ta, tb, out) => {
         const m = ta ? a.cols : a.rows;
         const n = tb ? b.rows : b.cols;

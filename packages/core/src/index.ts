@@ -15,6 +15,9 @@ export type {
   KernelName,
   Kernels,
   Matrix,
+  OptimizerKind,
+  OptimizerRule,
+  OptimizerState,
   TopKResult,
 } from './contract.js';
 export type { CorpusCreateOptions, Id } from './corpus.js';

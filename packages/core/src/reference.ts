@@ -15,6 +15,7 @@ import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
 import { normalizeRows } from './kernels/normalize-rows.js';
+import { createOptimizerState, optimizerStep } from './kernels/optimizer.js';
 import { rowNorms } from './kernels/row-norms.js';
 import { topK } from './kernels/top-k.js';
 
@@ -36,6 +37,8 @@ export const referenceKernels: Kernels = {
   exportCorpus,
   importCorpus,
   corpusSearchAllowed,
+  createOptimizerState,
+  optimizerStep,
 };
 
 /**

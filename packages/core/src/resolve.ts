@@ -4,6 +4,7 @@ import {
   KERNEL_NAMES,
   type KernelName,
   type Kernels,
+  OPTIMIZER_KERNELS,
   type UngatedKernelName,
 } from './contract.js';
 import { argError } from './errors.js';
@@ -38,6 +39,12 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
   for (const name of ['readCorpus', 'exportCorpus', 'importCorpus', 'corpusSearchAllowed'] as const) {
     const k = corpusComplete ? own[name]?.bind(own) : referenceKernels[name];
     if (k) kernels[name] = k;
+  }
+  // The optimiser kernels travel together too: a state is stepped by the backend that made it.
+  const optimizerOwn = OPTIMIZER_KERNELS.every((k) => typeof own[k] === 'function');
+  for (const name of OPTIMIZER_KERNELS) {
+    kernels[name] = optimizerOwn ? own[name]!.bind(own) : referenceKernels[name];
+    (providers as Record<string, string>)[name] = optimizerOwn ? backend.name : 'reference';
   }
   // A kernel is ungated when whoever runs it says so: the backend for its own kernel, the
   // reference for the reference's (known by identity, so a copy of the reference backend with
@@ -80,7 +87,14 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
       `must be an object of kernel functions, got ${describeType(o.kernels)}.`,
     );
   const kernels = o.kernels as Record<string, unknown>;
-  for (const name of [...KERNEL_NAMES, 'readCorpus', 'exportCorpus', 'importCorpus', 'corpusSearchAllowed']) {
+  for (const name of [
+    ...KERNEL_NAMES,
+    'readCorpus',
+    'exportCorpus',
+    'importCorpus',
+    'corpusSearchAllowed',
+    ...OPTIMIZER_KERNELS,
+  ]) {
     const k = kernels[name];
     if (k !== undefined && typeof k !== 'function')
       argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);

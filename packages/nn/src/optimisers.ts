@@ -1,4 +1,11 @@
-import { argError } from '@cosinekit/core/backend';
+import {
+  type Awaitable,
+  argError,
+  type Kernels,
+  type OptimizerRule,
+  type OptimizerState,
+  referenceKernels,
+} from '@cosinekit/core/backend';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */
@@ -11,36 +18,41 @@ export interface Optimizer {
   readonly steps: number;
   /** The learning rate the next step will use. */
   learningRate(): number;
-  /** One update: `params[i]` moves against `grads[i]` (same lengths, same order every call). */
-  step(params: readonly Vec[], grads: readonly Vec[]): void;
+  /**
+   * One update: `params[i]` moves against `grads[i]` (same lengths, same order every call). Float32
+   * parameters are updated by the fused `optimizerStep` kernel of `kernels` (the reference
+   * kernels when omitted or when they lack it), whose moments stay resident there between steps;
+   * float64 parameters (the gradient-check path) in plain float64. Settles synchronously on a
+   * synchronous backend; `train` awaits it.
+   */
+  step(params: readonly Vec[], grads: readonly Vec[], kernels?: Kernels): Awaitable<void>;
+  /** Releases the moments held on a backend; a later step starts again from zero moments. */
+  dispose?(): void;
 }
 
 /** Options of {@link sgd}. */
 export interface SgdOptions {
   /** Defaults to 0.01. */
   learningRate?: LearningRate;
-  /** Heavy-ball momentum; defaults to 0.9 (0 gives plain SGD). */
+  /** Heavy-ball momentum in [0, 1); defaults to 0.9 (0 gives plain SGD). */
   momentum?: number;
-  /** L2 penalty added to the gradient (`g + weightDecay * p`); defaults to 0. */
+  /** L2 penalty added to the gradient (`g + weightDecay * p`), >= 0; defaults to 0. */
   weightDecay?: number;
 }
 
-/** SGD with momentum: `v = momentum v + g; p -= lr v` (PyTorch's form). */
+/**
+ * SGD with momentum: `v = momentum v + g; p -= lr v` (PyTorch's form). Float32 parameters step
+ * through the backend's fused kernel (see {@link Optimizer.step}).
+ */
 export function sgd(options: SgdOptions = {}): Optimizer {
   const { learningRate = 0.01, momentum = 0.9, weightDecay = 0 } = options;
+  inRange('sgd', 'momentum', momentum, 0, 1);
+  inRange('sgd', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
   let velocity: Float64Array[] = [];
-  let steps = 0;
-  const lrAt = schedule(learningRate, 'sgd');
-  return {
-    name: 'sgd',
-    get steps() {
-      return steps;
-    },
-    learningRate: () => lrAt(steps),
-    step(params, grads) {
-      checkPairs('sgd', params, grads);
+  return fused('sgd', 'sgd', schedule(learningRate, 'sgd'), {
+    rule: (lr) => ({ kind: 'sgd', learningRate: lr, momentum, weightDecay }),
+    float64(params, grads, lr) {
       if (velocity.length !== params.length) velocity = params.map((p) => new Float64Array(p.length));
-      const lr = lrAt(steps);
       for (let k = 0; k < params.length; k++) {
         const p = params[k];
         const g = grads[k];
@@ -50,76 +62,150 @@ export function sgd(options: SgdOptions = {}): Optimizer {
           p[i] -= lr * v[i];
         }
       }
-      steps++;
     },
-  };
+  });
 }
 
 /** Options of {@link adam}. */
 export interface AdamOptions {
   /** Defaults to 0.001. */
   learningRate?: LearningRate;
-  /** Defaults to 0.9. */
+  /** In [0, 1); defaults to 0.9. */
   beta1?: number;
-  /** Defaults to 0.999. */
+  /** In [0, 1); defaults to 0.999. */
   beta2?: number;
-  /** Defaults to 1e-8. */
+  /** > 0; defaults to 1e-8. */
   epsilon?: number;
   /**
    * Decoupled weight decay (AdamW, Loshchilov and Hutter 2019): `p -= lr * weightDecay * p`
-   * beside the Adam step, not folded into the gradient. Defaults to 0 (plain Adam).
+   * beside the Adam step, not folded into the gradient. >= 0; defaults to 0 (plain Adam).
    */
   weightDecay?: number;
 }
 
-/** Adam with bias correction, and decoupled (AdamW-style) weight decay when `weightDecay > 0`. */
+/**
+ * Adam with bias correction, and decoupled (AdamW-style) weight decay when `weightDecay > 0`.
+ * Float32 parameters step through the backend's fused kernel, in float32 with float32 moments (see
+ * {@link Optimizer.step} and core's `OptimizerRule` for the exact operations); float64 ones in
+ * float64 with the same formula.
+ */
 export function adam(options: AdamOptions = {}): Optimizer {
   const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0 } = options;
+  inRange('adam', 'beta1', beta1, 0, 1);
+  inRange('adam', 'beta2', beta2, 0, 1);
+  if (!(epsilon > 0) || !Number.isFinite(epsilon))
+    argError('INVALID_ARGUMENT', 'adam', 'epsilon', `must be a finite number > 0, got ${epsilon}.`);
+  inRange('adam', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
   let m: Float64Array[] = [];
   let v: Float64Array[] = [];
-  let steps = 0;
-  const lrAt = schedule(learningRate, 'adam');
-  return {
-    name: weightDecay > 0 ? 'adamw' : 'adam',
-    get steps() {
-      return steps;
-    },
-    learningRate: () => lrAt(steps),
-    step(params, grads) {
-      checkPairs('adam', params, grads);
+  return fused(weightDecay > 0 ? 'adamw' : 'adam', 'adam', schedule(learningRate, 'adam'), {
+    rule: (lr, step) => ({ kind: 'adam', learningRate: lr, beta1, beta2, epsilon, weightDecay, step }),
+    float64(params, grads, lr, step) {
       if (m.length !== params.length) {
         m = params.map((p) => new Float64Array(p.length));
         v = params.map((p) => new Float64Array(p.length));
       }
-      const lr = lrAt(steps);
-      const t = steps + 1;
-      const c1 = 1 - beta1 ** t;
-      const c2 = 1 - beta2 ** t;
-      // The same update with the bias corrections hoisted out of the loop:
+      const c1 = 1 - beta1 ** step;
+      const c2 = 1 - beta2 ** step;
+      // The bias corrections hoisted out of the loop:
       // lr m/c1 / (sqrt(v/c2) + eps) = (lr/c1) m / (sqrt(v) / sqrt(c2) + eps).
-      const step = lr / c1;
+      const size = lr / c1;
       const root = 1 / Math.sqrt(c2);
-      const b1 = 1 - beta1;
-      const b2 = 1 - beta2;
       const decay = lr * weightDecay;
       for (let k = 0; k < params.length; k++) {
         const p = params[k];
         const g = grads[k];
         const mk = m[k];
         const vk = v[k];
-        const n = p.length;
-        for (let i = 0; i < n; i++) {
+        for (let i = 0; i < p.length; i++) {
           const gi = g[i];
-          const mi = beta1 * mk[i] + b1 * gi;
-          const vi = beta2 * vk[i] + b2 * gi * gi;
+          const mi = beta1 * mk[i] + (1 - beta1) * gi;
+          const vi = beta2 * vk[i] + (1 - beta2) * (gi * gi);
           mk[i] = mi;
           vk[i] = vi;
-          p[i] -= (step * mi) / (Math.sqrt(vi) * root + epsilon) + decay * p[i];
+          p[i] -= (size * mi) / (Math.sqrt(vi) * root + epsilon) + decay * p[i];
         }
       }
-      steps = t;
+    },
+  });
+}
+
+/** How {@link fused} steps one kind of optimiser. */
+interface FusedSpec {
+  /** The kernel's rule for learning rate `lr` at step `step` (1-based). */
+  rule(lr: number, step: number): OptimizerRule;
+  /** The same update in float64, for float64 parameters. */
+  float64(params: readonly Vec[], grads: readonly Vec[], lr: number, step: number): void;
+}
+
+/**
+ * An optimiser whose float32 steps run on a backend's `optimizerStep` kernel. The moments live in
+ * an {@link OptimizerState} of the kernels last used; given other kernels (another `train` call,
+ * another kit), the moments are read back and carried over, so a run is the same whichever
+ * kernels step it.
+ */
+function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number, spec: FusedSpec): Optimizer {
+  let steps = 0;
+  let state: OptimizerState | undefined;
+  let owner: Kernels | undefined;
+  const learningRate = (): number => {
+    const lr = lrAt(steps);
+    if (!(lr > 0) || !Number.isFinite(lr))
+      argError('INVALID_ARGUMENT', `${op}.step`, 'learningRate', `gave ${lr} at step ${steps}; must be > 0.`);
+    return lr;
+  };
+  return {
+    name,
+    get steps() {
+      return steps;
+    },
+    learningRate: () => lrAt(steps),
+    step(params, grads, kernels) {
+      checkPairs(op, params, grads);
+      const lr = learningRate();
+      const t = steps + 1;
+      if (!params.every((p, i) => p instanceof Float32Array && grads[i] instanceof Float32Array)) {
+        spec.float64(params, grads, lr, t);
+        steps = t;
+        return;
+      }
+      const k = kernels?.createOptimizerState && kernels.optimizerStep ? kernels : referenceKernels;
+      const sizes = params.map((p) => p.length);
+      const same =
+        state &&
+        !state.disposed &&
+        sizes.length === state.sizes.length &&
+        sizes.every((n, i) => n === state!.sizes[i]);
+      const run = (s: OptimizerState): Awaitable<void> =>
+        then(k.optimizerStep!(s, params as Float32Array[], grads as Float32Array[], spec.rule(lr, t)), () => {
+          steps = t;
+        });
+      if (same && owner === k) return run(state!);
+      // New sizes start from zero moments; other kernels take the moments over.
+      const moments = same ? state!.read() : undefined;
+      state?.dispose();
+      return then(k.createOptimizerState!(op, sizes, moments), (s) => {
+        state = s;
+        owner = k;
+        return run(s);
+      });
+    },
+    dispose() {
+      state?.dispose();
+      state = undefined;
+      owner = undefined;
     },
   };
+}
+
+/** `f(v)` now when `v` is a value, after it settles when it is a promise. */
+function then<T, U>(v: Awaitable<T>, f: (x: T) => Awaitable<U>): Awaitable<U> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+function inRange(op: string, arg: string, x: number, lo: number, hi: number): void {
+  if (!(typeof x === 'number' && x >= lo && x < hi))
+    argError('INVALID_ARGUMENT', op, arg, `must be a number in [${lo}, ${hi}), got ${x}.`);
 }
 
 /**

@@ -115,7 +115,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
   // A step's arrays are dead once the optimiser has used its gradients: the ops recycle them.
-  const ops = options.ops ?? kernelOps(await kernelsOf(options.kernels), { reuse: true });
+  // The kernels also step the optimiser (its fused update, moments resident on the backend).
+  const kernels = await kernelsOf(options.kernels);
+  const ops = options.ops ?? kernelOps(kernels, { reuse: true });
   if (ops.precision !== encoder.precision) {
     argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);
   }
@@ -193,7 +195,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           `returned no gradient for its ${lossParams.length} parameter arrays.`,
         );
       }
-      optimizer.step(params, lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params);
+      await optimizer.step(
+        params,
+        lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params,
+        kernels,
+      );
       ops.release?.();
       sum += r.loss;
       batches++;

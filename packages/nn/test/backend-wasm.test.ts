@@ -118,3 +118,30 @@ describe.skipIf(!wasm)('sparse inputs on wasm (its matmul skips the zeros of X)'
     kit.dispose();
   });
 });
+
+describe.skipIf(!wasm)('the optimiser on wasm', () => {
+  it("steps with the wasm kernel, to the reference kernel's bits, and frees its state", async () => {
+    const kit = createCosineKit({ backend: wasm! });
+    const info = await kit.ready();
+    expect((info.providers as Record<string, string>).optimizerStep).toBe('wasm');
+    const kernels = await kit.kernels();
+    const sizes = [784 * 3, 256, 5, 1];
+    const start = sizes.map((n, k) => Float32Array.from(randomVec(n, k + 1)));
+    const grads = (s: number) => sizes.map((n, k) => Float32Array.from(randomVec(n, 100 * s + k)));
+    const held = wasm!.memory!().residentHandles;
+    const onWasm = adam({ learningRate: 0.01, weightDecay: 0.01 });
+    const onRef = adam({ learningRate: 0.01, weightDecay: 0.01 });
+    const a = start.map((p) => p.slice());
+    const b = start.map((p) => p.slice());
+    for (let s = 0; s < 5; s++) {
+      await onWasm.step(a, grads(s), kernels);
+      await onRef.step(b, grads(s), referenceKernels);
+    }
+    expect(wasm!.memory!().residentHandles).toBe(held + 1);
+    for (let k = 0; k < a.length; k++)
+      expect(new Uint32Array(a[k].buffer)).toEqual(new Uint32Array(b[k].buffer));
+    onWasm.dispose!();
+    expect(wasm!.memory!().residentHandles).toBe(held);
+    kit.dispose();
+  });
+});

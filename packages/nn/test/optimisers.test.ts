@@ -1,3 +1,4 @@
+import { isCosineKitError, type Kernels, referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { adam, cosineSchedule, sgd } from '../src/index.js';
 
@@ -60,4 +61,76 @@ describe('optimisers', () => {
     expect(() => adam({ learningRate: -1 })).toThrow(/learningRate/);
     expect(() => sgd().step([new Float32Array(2)], [new Float32Array(3)])).toThrow(/grads/);
   });
+
+  it('refuses bad hyperparameters with typed errors naming them', () => {
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return isCosineKitError(e) ? `${e.code} ${e.message}` : String(e);
+      }
+      return 'none';
+    };
+    for (const [f, arg] of [
+      [() => adam({ beta1: 1 }), 'beta1'],
+      [() => adam({ beta1: Number.NaN }), 'beta1'],
+      [() => adam({ beta2: -0.1 }), 'beta2'],
+      [() => adam({ epsilon: 0 }), 'epsilon'],
+      [() => adam({ epsilon: Number.POSITIVE_INFINITY }), 'epsilon'],
+      [() => adam({ weightDecay: -1 }), 'weightDecay'],
+      [() => sgd({ momentum: 1 }), 'momentum'],
+      [() => sgd({ weightDecay: Number.NaN }), 'weightDecay'],
+    ] as const) {
+      expect(code(f)).toMatch(new RegExp(`^INVALID_ARGUMENT .*${arg}`));
+    }
+    // A schedule that leaves (0, inf) fails the step that would use it, before anything moves.
+    const o = adam({ learningRate: (s) => (s < 1 ? 0.1 : Number.NaN) });
+    const p = new Float32Array([1, 2]);
+    o.step([p], [new Float32Array([1, 1])]);
+    const after = p.slice();
+    expect(code(() => o.step([p], [new Float32Array([1, 1])]))).toMatch(/^INVALID_ARGUMENT .*learningRate/);
+    expect(p).toEqual(after);
+    expect(o.steps).toBe(1);
+  });
+
+  it("float32 steps are the kernel's bits whichever kernels run them, moments carried over", () => {
+    const run = (pick: (step: number) => Kernels | undefined, make: () => ReturnType<typeof adam>) => {
+      const o = make();
+      const p = [randomF32(1000, 1), randomF32(17, 2)];
+      for (let s = 0; s < 6; s++) o.step(p, [randomF32(1000, 10 + s), randomF32(17, 20 + s)], pick(s));
+      o.dispose?.();
+      return p;
+    };
+    // A copy of the reference table is other kernels: the optimiser moves its moments across.
+    const other = { ...referenceKernels };
+    for (const make of [
+      () => adam({ learningRate: 0.01, weightDecay: 0.01 }),
+      () => sgd({ learningRate: 0.01 }),
+    ]) {
+      const one = run(() => undefined, make);
+      const mixed = run((s) => (s < 3 ? referenceKernels : other), make);
+      expect(mixed).toEqual(one);
+      // and float64 parameters, stepped in float64, land within float32 rounding of them.
+      const o = make();
+      const p = [Float64Array.from(randomF32(1000, 1)), Float64Array.from(randomF32(17, 2))];
+      for (let s = 0; s < 6; s++)
+        o.step(p, [Float64Array.from(randomF32(1000, 10 + s)), Float64Array.from(randomF32(17, 20 + s))]);
+      p.forEach((q, k) => {
+        for (let i = 0; i < q.length; i++) expect(Math.abs(q[i] - one[k][i])).toBeLessThan(1e-6);
+      });
+    }
+  });
 });
+
+/** Deterministic float32 values in [-1, 1). */
+function randomF32(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2 ** 31 - 1;
+  }
+  return out;
+}

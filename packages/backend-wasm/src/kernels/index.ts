@@ -4,6 +4,9 @@ import type {
   CorpusStorage,
   Kernels,
   Matrix,
+  OptimizerKind,
+  OptimizerRule,
+  OptimizerState,
   ResidentCorpus,
   StoredCorpus,
   TopKResult,
@@ -26,6 +29,7 @@ import { cosineMatrix } from './cosine-matrix.js';
 import { cosineRows } from './cosine-rows.js';
 import { matmul } from './matmul.js';
 import { normalizeRows } from './normalize-rows.js';
+import { createOptimizerState, optimizerStep, type WasmOptimizerState } from './optimizer.js';
 import { rowNorms } from './row-norms.js';
 import { topK } from './top-k.js';
 
@@ -47,6 +51,17 @@ export interface WasmKernels extends Kernels {
   exportCorpus(corpus: ResidentCorpus): StoredCorpus;
   importCorpus(stored: StoredCorpus): WasmCorpus;
   corpusSearchAllowed(corpus: ResidentCorpus, queries: Matrix, k: number, allow: Uint8Array): TopKResult;
+  createOptimizerState(
+    kind: OptimizerKind,
+    sizes: readonly number[],
+    moments?: readonly Float32Array[],
+  ): WasmOptimizerState;
+  optimizerStep(
+    state: OptimizerState,
+    params: readonly Float32Array[],
+    grads: readonly Float32Array[],
+    rule: OptimizerRule,
+  ): void;
 }
 
 /**
@@ -88,6 +103,17 @@ export function kernelsOf(get: (op: string) => WasmRuntime, shards?: () => Shard
       place('importCorpus', bytesOf(get, s.rows, s.cols, s.storage, s.rerank), (rt) => importCorpus(rt, s)),
     corpusSearchAllowed: (c: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array) =>
       corpusSearchAllowed(of(c, 'corpusSearchAllowed'), c, q, k, allow),
+    createOptimizerState: (
+      kind: OptimizerKind,
+      sizes: readonly number[],
+      moments?: readonly Float32Array[],
+    ) => createOptimizerState(get('createOptimizerState'), kind, sizes, moments),
+    optimizerStep: (
+      s: OptimizerState,
+      p: readonly Float32Array[],
+      g: readonly Float32Array[],
+      r: OptimizerRule,
+    ) => optimizerStep(get('optimizerStep'), s, p, g, r),
   };
 }
 

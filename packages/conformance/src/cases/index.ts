@@ -3,6 +3,7 @@ import { apiCases } from './api.js';
 import type { ConformanceCase } from './context.js';
 import { cosineCases } from './cosine.js';
 import { filterCases } from './filters.js';
+import { optimizerCases } from './optimizer.js';
 import { resourceCases } from './resources.js';
 import { searchCases } from './search.js';
 import { snapshotCases } from './snapshot.js';
@@ -21,6 +22,7 @@ export function conformanceCases(): ConformanceCase[] {
     ...filterCases(),
     ...tieCases(),
     ...algebraCases(),
+    ...optimizerCases(),
     ...apiCases(),
     ...snapshotCases(),
     ...storedCases(),

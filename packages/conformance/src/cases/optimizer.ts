@@ -1,0 +1,107 @@
+import { type OptimizerRule, referenceKernels } from '@cosinekit/core/backend';
+import { assertClose, check } from '../assert.js';
+import { type ConformanceCase, defineCase } from './context.js';
+
+/** Parameter arrays of one state: one value, fewer than a lane, odd, not a multiple of 4, large. */
+const SIZES = [1, 3, 5, 17, 1000, 4099];
+
+/** The rule's recurrences in float64 (nothing rounded), from the same float32 inputs. */
+function steps64(p0: Float32Array, grads: Float32Array[], rules: readonly OptimizerRule[]): Float64Array {
+  const p = Float64Array.from(p0);
+  const m = new Float64Array(p.length);
+  const v = new Float64Array(p.length);
+  rules.forEach((r, s) => {
+    const g = grads[s];
+    for (let i = 0; i < p.length; i++) {
+      if (r.kind === 'adam') {
+        m[i] = r.beta1 * m[i] + (1 - r.beta1) * g[i];
+        v[i] = r.beta2 * v[i] + (1 - r.beta2) * g[i] * g[i];
+        const mh = m[i] / (1 - r.beta1 ** r.step);
+        const vh = v[i] / (1 - r.beta2 ** r.step);
+        p[i] -= (r.learningRate * mh) / (Math.sqrt(vh) + r.epsilon) + r.learningRate * r.weightDecay * p[i];
+      } else {
+        m[i] = r.momentum * m[i] + g[i] + r.weightDecay * p[i];
+        p[i] -= r.learningRate * m[i];
+      }
+    }
+  });
+  return p;
+}
+
+const adam = (weightDecay: number) =>
+  [1, 2, 3].map(
+    (step): OptimizerRule => ({
+      kind: 'adam',
+      learningRate: 0.01,
+      beta1: 0.9,
+      beta2: 0.999,
+      epsilon: 1e-8,
+      weightDecay,
+      step,
+    }),
+  );
+const sgd = (momentum: number): OptimizerRule[] =>
+  Array.from({ length: 3 }, () => ({ kind: 'sgd', learningRate: 0.05, momentum, weightDecay: 1e-3 }));
+
+/**
+ * The fused optimiser update (`createOptimizerState` + `optimizerStep`, the reference's where a
+ * backend has none): the reference kernel's bits (the contract fixes every float32 operation), the
+ * same moments, and float32 rounding of the float64 recurrences.
+ */
+export function optimizerCases(): ConformanceCase[] {
+  return (
+    [
+      ['adam', adam(0)],
+      ['adamw', adam(0.1)],
+      ['sgd with momentum', sgd(0.9)],
+      ['plain sgd', sgd(0)],
+    ] as const
+  ).map(([name, rules]) =>
+    defineCase(
+      'optimizer',
+      `${name}: three steps over lengths ${SIZES.join(', ')}`,
+      undefined,
+      async ({ kernels }, data) => {
+        const kind = rules[0].kind;
+        const p0 = SIZES.map((n) => data.centred(1, n).data);
+        // Gradients of three magnitudes, 1e-4 to 10, one per step.
+        const grads = rules.map((_, s) =>
+          SIZES.map((n) => data.centred(1, n).data.map((x) => x * 10 ** (3 * s - 4))),
+        );
+        const got = p0.map((p) => p.slice());
+        const want = p0.map((p) => p.slice());
+        const state = await kernels.createOptimizerState!(kind, SIZES);
+        const ref = await referenceKernels.createOptimizerState!(kind, SIZES);
+        for (let s = 0; s < rules.length; s++) {
+          await kernels.optimizerStep!(state, got, grads[s], rules[s]);
+          referenceKernels.optimizerStep!(ref, want, grads[s], rules[s]);
+        }
+        const moments = state.read();
+        const refMoments = ref.read();
+        state.dispose();
+        check(state.disposed, `${name}: state.disposed must be true after dispose()`);
+        SIZES.forEach((n, k) => {
+          // The float32 operations are the contract's, so the bits are the reference's.
+          assertClose(`${name} params (length ${n}) vs the reference kernel`, got[k], want[k], () => 0);
+          const exact = steps64(
+            p0[k],
+            grads.map((g) => g[k]),
+            rules,
+          );
+          let size = 1;
+          for (const x of exact) size = Math.max(size, Math.abs(x));
+          // A few roundings of 2^-24 per operation, each step: well under 1e-6 of the magnitude.
+          assertClose(
+            `${name} params (length ${n}) vs float64`,
+            got[k],
+            exact,
+            () => 1e-6 * rules.length * size,
+          );
+        });
+        check(moments.length === refMoments.length, `${name}: read() gave ${moments.length} moment arrays`);
+        for (let j = 0; j < moments.length; j++)
+          assertClose(`${name} moments ${j} vs the reference kernel`, moments[j], refMoments[j], () => 0);
+      },
+    ),
+  );
+}

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Backend,
+  isCosineKitError,
+  type OptimizerRule,
+  type OptimizerState,
+  optimizerCoefficients,
+  referenceKernels,
+  resolveKernels,
+} from '../src/backend.js';
+
+/** Deterministic values in [-scale, scale). */
+function values(n: number, seed: number, scale: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 31 - 1) * scale;
+  }
+  return out;
+}
+
+const adamRule = (step: number, weightDecay = 0): OptimizerRule => ({
+  kind: 'adam',
+  learningRate: 0.01,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay,
+  step,
+});
+const sgdRule: OptimizerRule = { kind: 'sgd', learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3 };
+
+/** The rule's recurrences in float64, from the same float32 inputs. */
+function float64Steps(p0: Float32Array, grads: Float32Array[], rules: OptimizerRule[]): Float64Array {
+  const p = Float64Array.from(p0);
+  const m = new Float64Array(p.length);
+  const v = new Float64Array(p.length);
+  rules.forEach((r, s) => {
+    const g = grads[s];
+    for (let i = 0; i < p.length; i++) {
+      if (r.kind === 'adam') {
+        m[i] = r.beta1 * m[i] + (1 - r.beta1) * g[i];
+        v[i] = r.beta2 * v[i] + (1 - r.beta2) * g[i] * g[i];
+        const mh = m[i] / (1 - r.beta1 ** r.step);
+        const vh = v[i] / (1 - r.beta2 ** r.step);
+        p[i] -= (r.learningRate * mh) / (Math.sqrt(vh) + r.epsilon) + r.learningRate * r.weightDecay * p[i];
+      } else {
+        m[i] = r.momentum * m[i] + g[i] + r.weightDecay * p[i];
+        p[i] -= r.learningRate * m[i];
+      }
+    }
+  });
+  return p;
+}
+
+// Awkward lengths: one value, fewer than a SIMD lane, odd, not a multiple of 4, and large.
+const LENGTHS = [1, 3, 5, 17, 1000, 100_003];
+
+describe('reference optimiser kernel', () => {
+  for (const [name, rules] of [
+    ['adam', [1, 2, 3, 4, 5].map((t) => adamRule(t))],
+    ['adamw', [1, 2, 3, 4, 5].map((t) => adamRule(t, 0.1))],
+    ['sgd', [sgdRule, sgdRule, sgdRule, sgdRule, sgdRule]],
+  ] as const) {
+    it(`${name}: five float32 steps stay within float32 rounding of float64`, () => {
+      for (const n of LENGTHS) {
+        const p0 = values(n, n, 1);
+        // Gradients over six decades, so the moments and sqrt(v) see small and large values.
+        const grads = rules.map((_, s) => values(n, 100 + s, 10 ** ((s % 3) * 3 - 4)));
+        const want = float64Steps(p0, grads, [...rules]);
+        const p = p0.slice();
+        const state = referenceKernels.createOptimizerState!(rules[0].kind, [n]) as OptimizerState;
+        for (let s = 0; s < rules.length; s++)
+          referenceKernels.optimizerStep!(state, [p], [grads[s]], rules[s]);
+        // A step rounds each of its few float32 operations once (2^-24 relative): 5 steps stay
+        // within 1e-6 per step of the largest magnitude involved (|p| <= 1 at the start; SGD's
+        // large gradients carry p further). A formula off by a term is off by 1e-3 or more.
+        let worst = 0;
+        let size = 1;
+        for (let i = 0; i < n; i++) {
+          worst = Math.max(worst, Math.abs(p[i] - want[i]));
+          size = Math.max(size, Math.abs(want[i]));
+        }
+        expect(worst).toBeLessThan(1e-6 * rules.length * size);
+        // The moved parameters did move: the check is not of p against itself.
+        let moved = 0;
+        for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(want[i] - p0[i]));
+        expect(moved).toBeGreaterThan(1e-3);
+      }
+    });
+  }
+
+  it('rounds the coefficients once, from float64', () => {
+    const c = optimizerCoefficients(adamRule(3, 0.5));
+    expect(Array.from(c)).toEqual(
+      [0.9, 0.1, 0.999, 1 - 0.999, 0.01 / (1 - 0.9 ** 3), 1 / Math.sqrt(1 - 0.999 ** 3), 1e-8, 0.005].map(
+        Math.fround,
+      ),
+    );
+  });
+
+  it('carries moments over, and refuses a disposed or foreign state', () => {
+    const s = referenceKernels.createOptimizerState!('adam', [3, 2]) as OptimizerState;
+    const p = [values(3, 1, 1), values(2, 2, 1)];
+    referenceKernels.optimizerStep!(s, p, [values(3, 3, 1), values(2, 4, 1)], adamRule(1));
+    const moments = s.read();
+    expect(moments.map((m) => m.length)).toEqual([3, 3, 2, 2]);
+    const copy = referenceKernels.createOptimizerState!('adam', [3, 2], moments) as OptimizerState;
+    expect(copy.read()).toEqual(moments);
+    s.dispose();
+    expect(s.disposed).toBe(true);
+    const fail = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return isCosineKitError(e) ? e.code : 'other';
+      }
+      return 'none';
+    };
+    expect(fail(() => s.read())).toBe('DISPOSED');
+    expect(fail(() => referenceKernels.optimizerStep!(copy, p, p, sgdRule))).toBe('INVALID_ARGUMENT');
+    const foreign = { ...copy, backend: 'reference' };
+    expect(fail(() => referenceKernels.optimizerStep!(foreign, p, p, adamRule(2)))).toBe('INVALID_ARGUMENT');
+  });
+
+  it('resolves the two kernels together', () => {
+    const half: Backend = { name: 'half', kernels: { optimizerStep: () => undefined } };
+    const r = resolveKernels(half);
+    expect(r.kernels.optimizerStep).toBe(referenceKernels.optimizerStep);
+    expect(r.kernels.createOptimizerState).toBe(referenceKernels.createOptimizerState);
+    expect((r.providers as Record<string, string>).optimizerStep).toBe('reference');
+  });
+});
