@@ -112,21 +112,26 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
     // Searches back to back for at least MIN_MS, so a fast machine (two threads, a quiet host)
     // still gives a window long enough to judge; the first search's answer is checked below.
     let searches = 0;
+    let one = 0;
     const r = await ticksDuring(async () => {
+      const s0 = performance.now();
       const first = await corpus.search(queries, 5);
+      one = performance.now() - s0;
       const t0 = performance.now();
       for (searches = 1; performance.now() - t0 < MIN_MS; searches++) await corpus.search(queries, 5);
       return first;
     });
     expect(r.error).toBeUndefined();
     console.log(
-      `[worker kit, browser] ${searches} searches of ${queries.rows} queries over ${N} x ${D}: ${r.ms.toFixed(0)} ms; meanwhile ${r.frames} animation frames (largest gap ${r.maxFrameGap.toFixed(1)} ms) and ${r.timers} 4 ms timer ticks (largest gap ${r.maxTimerGap.toFixed(1)} ms)`,
+      `[worker kit, browser] ${searches} searches of ${queries.rows} queries over ${N} x ${D}: ${r.ms.toFixed(0)} ms (the first ${one.toFixed(0)} ms); meanwhile ${r.frames} animation frames (largest gap ${r.maxFrameGap.toFixed(1)} ms) and ${r.timers} 4 ms timer ticks (largest gap ${r.maxTimerGap.toFixed(1)} ms)`,
     );
     // Loose on purpose (a slow CI machine): the page was never blocked for long, in a search
-    // that lasts far longer than these gaps.
+    // that lasts far longer than these gaps. A search run in the page would block it for a whole
+    // search (the control above), so the bound grows with one search's time: a machine loaded by
+    // other work slows the search and stretches the page's timer gaps alike.
     expect(r.ms).toBeGreaterThan(200);
     expect(r.timers).toBeGreaterThan(r.ms / 100);
-    expect(r.maxTimerGap).toBeLessThan(Math.min(250, r.ms / 2));
+    expect(r.maxTimerGap).toBeLessThan(Math.min(Math.max(250, one / 2), r.ms / 2));
     // rAF runs in headless Chromium (not throttled: the page is visible); if a browser throttles
     // it, the timer loop above is the measure.
     if (r.frames > 2) expect(r.maxFrameGap).toBeLessThan(Math.min(250, r.ms / 2));
