@@ -44,6 +44,28 @@ export interface DenseOps {
   release?(): void;
 }
 
+/**
+ * The arrays `parts` as one array of `length` values when they lie back to back in one buffer, of
+ * one type, in order and with nothing between them; otherwise undefined.
+ */
+export function joined(parts: readonly Vec[], length: number): Vec | undefined {
+  const first = parts[0];
+  let end = first.byteOffset + first.byteLength;
+  let total = first.length;
+  for (let i = 1; i < parts.length; i++) {
+    const p = parts[i];
+    if (p.buffer !== first.buffer || p.constructor !== first.constructor || p.byteOffset !== end)
+      return undefined;
+    end += p.byteLength;
+    total += p.length;
+  }
+  if (total !== length) return undefined;
+  if (parts.length === 1) return first;
+  return first instanceof Float32Array
+    ? new Float32Array(first.buffer, first.byteOffset, length)
+    : new Float64Array(first.buffer, first.byteOffset, length);
+}
+
 /** Options of {@link kernelOps}. */
 export interface KernelOpsOptions {
   /**

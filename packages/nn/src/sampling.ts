@@ -74,10 +74,26 @@ function batchArrays(reuse: boolean | undefined) {
     }
     return a;
   };
+  const blocks = new Map<string, Float32Array[]>();
   return {
     f32: (name: string, n: number) => take(name, n, (k) => new Float32Array(k)),
     f64: (name: string, n: number) => take(name, n, (k) => new Float64Array(k)),
     i32: (name: string, n: number) => take(name, n, (k) => new Int32Array(k)),
+    /**
+     * `count` arrays of `n` floats, back to back in one buffer (the same views again with
+     * `reuse`): `train` then feeds a batch's blocks to the encoder as they lie, without copying
+     * them into one input first.
+     */
+    f32Blocks: (name: string, n: number, count: number): Float32Array[] => {
+      const key = `${name}:${n}:${count}`;
+      let views = reuse ? blocks.get(key) : undefined;
+      if (!views) {
+        const all = new Float32Array(n * count);
+        views = Array.from({ length: count }, (_, i) => all.subarray(i * n, (i + 1) * n));
+        if (reuse) blocks.set(key, views);
+      }
+      return views;
+    },
   };
 }
 
@@ -228,20 +244,36 @@ function order(n: number, rng: Rng): Int32Array {
  * `groups` so same-class rows are not used as negatives. A trailing batch of one pair is dropped.
  */
 export function inBatchSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
-  const batchSize = batchSizeOf(options, 'inBatchSampler');
-  const byClass = classIndex(data, 'inBatchSampler');
+  const draw = inBatchDraw(data, options, 'inBatchSampler', 2);
+  return {
+    sampling: 'in-batch',
+    batchesPerEpoch: draw.batchesPerEpoch,
+    *epoch(rng, reuse) {
+      for (const [batch] of draw.epoch(rng, reuse)) yield batch;
+    },
+  };
+}
+
+/**
+ * The in-batch draw of {@link inBatchSampler}, its `a` and `b` the first two of `blocks` arrays
+ * back to back in one buffer; each batch comes with the arrays after them (for the triplet
+ * sampler's negatives), so all of a batch's rows are one block.
+ */
+function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, blocks: number) {
+  const batchSize = batchSizeOf(options, op);
+  const byClass = classIndex(data, op);
   const { cols } = data;
   const { augment } = options;
   const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 2);
   return {
-    sampling: 'in-batch',
     batchesPerEpoch: bounds.length,
-    *epoch(rng, reuse) {
+    *epoch(rng: Rng, reuse: boolean | undefined): Generator<[Batch, Float32Array[]]> {
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
-        const a = arrays.f32('a', rows * cols);
-        const b = arrays.f32('b', rows * cols);
+        const views = arrays.f32Blocks('rows', rows * cols, blocks);
+        const a = views[0];
+        const b = views[1];
         const groups = arrays.i32('groups', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
@@ -253,7 +285,7 @@ export function inBatchSampler(data: LabelledData, options: SamplerOptions = {})
           copyRow(data.x, j, cols, b, r, augment, rng);
           groups[r] = data.labels[i];
         }
-        yield { a, b, rows, cols, groups };
+        yield [{ a, b, rows, cols, groups }, views.slice(2)];
       }
     },
   };
@@ -269,16 +301,15 @@ export function tripletSampler(data: LabelledData, options: SamplerOptions = {})
   if (classIndex(data, 'tripletSampler').size < 2) {
     argError('INVALID_ARGUMENT', 'tripletSampler', 'data', 'needs at least two classes.');
   }
-  const inner = inBatchSampler(data, options);
+  const inner = inBatchDraw(data, options, 'inBatchSampler', 3);
   const { cols } = data;
   return {
     sampling: 'in-batch',
     batchesPerEpoch: inner.batchesPerEpoch,
     *epoch(rng, reuse) {
       const arrays = batchArrays(reuse);
-      for (const batch of inner.epoch(rng, reuse)) {
+      for (const [batch, [negatives]] of inner.epoch(rng, reuse)) {
         const { rows, groups } = batch;
-        const negatives = arrays.f32('negatives', rows * cols);
         const negativeGroups = arrays.i32('negativeGroups', rows);
         for (let r = 0; r < rows; r++) {
           let j: number;
@@ -318,8 +349,7 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
-        const a = arrays.f32('a', rows * cols);
-        const b = arrays.f32('b', rows * cols);
+        const [a, b] = arrays.f32Blocks('rows', rows * cols, 2);
         const targets = arrays.f64('targets', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
@@ -360,8 +390,7 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
       const idx = order(n, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
-        const a = arrays.f32('a', rows * cols);
-        const b = arrays.f32('b', rows * cols);
+        const [a, b] = arrays.f32Blocks('rows', rows * cols, 2);
         const targets = arrays.f64('targets', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];

@@ -2,7 +2,7 @@ import type { Awaitable } from '@cosinekit/core/backend';
 import { argError } from '@cosinekit/core/backend';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss } from './losses/loss.js';
-import { type DenseOps, kernelOps, type Vec } from './ops.js';
+import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
 import type { Optimizer } from './optimisers.js';
 import { progressCallbacks } from './progress.js';
 import { createRng } from './rng.js';
@@ -159,12 +159,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // The step's input, kept from step to step (not from the ops' pool, which zeroes what it
       // hands out): the blocks below overwrite all of it.
       const n = blocks * rows * cols;
-      if (input?.length !== n)
-        input = encoder.precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
-      const x = input;
-      x.set(batch.a);
-      if (blocks > 1) x.set(batch.b, rows * cols);
-      if (blocks > 2) x.set(negatives!, 2 * rows * cols);
+      const parts =
+        blocks === 1 ? [batch.a] : blocks === 2 ? [batch.a, batch.b] : [batch.a, batch.b, negatives!];
+      // The built-in samplers put a batch's blocks back to back: then they go in as they lie.
+      let x = encoder.precision === 'float32' ? joined(parts, n) : undefined;
+      if (!x) {
+        if (input?.length !== n)
+          input = encoder.precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
+        x = input;
+        for (let i = 0; i < blocks; i++) x.set(parts[i], i * rows * cols);
+      }
       const cache = await encoder.forward(ops, x, blocks * rows);
       const d = encoder.outputs;
       const r = await loss.compute(ops, {
@@ -181,10 +185,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       });
       let dOut: Vec = r.gradA;
       if (blocks > 1) {
-        dOut = ops.alloc(blocks * rows * d);
-        dOut.set(r.gradA);
-        dOut.set(r.gradB, rows * d);
-        if (blocks > 2 && r.gradNegatives) dOut.set(r.gradNegatives, 2 * rows * d);
+        const grads = [r.gradA, r.gradB];
+        if (blocks > 2 && r.gradNegatives) grads.push(r.gradNegatives);
+        // A loss that returns its gradients back to back (the built-in ones do) is not copied.
+        const whole = grads.length === blocks ? joined(grads, blocks * rows * d) : undefined;
+        if (whole) dOut = whole;
+        else {
+          dOut = ops.alloc(blocks * rows * d);
+          for (let i = 0; i < grads.length; i++) dOut.set(grads[i], i * rows * d);
+        }
       }
       const grads = await encoder.backward(ops, cache, dOut);
       if (lossParams.length > 0 && r.gradParams?.length !== lossParams.length) {

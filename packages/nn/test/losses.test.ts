@@ -1,8 +1,10 @@
+import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   contrastiveLoss,
   cosineEmbeddingLoss,
   float64Ops,
+  kernelOps,
   type Loss,
   mseSimilarityLoss,
   multipleNegativesRankingLoss,
@@ -137,5 +139,153 @@ describe('loss values match their definitions', () => {
   });
   it('rejects missing targets with a named error', () => {
     expect(() => mseSimilarityLoss().compute(float64Ops, { a, b, rows: 3, cols: 2 })).toThrow(/targets/);
+  });
+});
+
+/**
+ * The ranking loss written out in float64 from its definition, one anchor at a time: the
+ * cross-entropy of scale x cos(a_i, c_j) against j = i over the kept candidates (masked: those
+ * of another group, and i itself), and its gradients by the chain rule through the normalisation.
+ */
+function rankingByDefinition(
+  a: ArrayLike<number>,
+  c: ArrayLike<number>,
+  rows: number,
+  n: number,
+  cols: number,
+  scale: number,
+  groupOf: readonly number[] | undefined,
+) {
+  const unit = (x: ArrayLike<number>, r: number) => {
+    const v = Array.from({ length: cols }, (_, k) => x[r * cols + k]);
+    const norm = Math.hypot(...v);
+    return { v: v.map((e) => e / norm), norm };
+  };
+  const ua = Array.from({ length: rows }, (_, i) => unit(a, i));
+  const uc = Array.from({ length: n }, (_, j) => unit(c, j));
+  const dot = (p: number[], q: number[]) => p.reduce((s, e, k) => s + e * q[k], 0);
+  let loss = 0;
+  const dUa = ua.map(() => new Array<number>(cols).fill(0));
+  const dUc = uc.map(() => new Array<number>(cols).fill(0));
+  for (let i = 0; i < rows; i++) {
+    const kept = uc.map((_, j) => j === i || groupOf === undefined || groupOf[j] !== groupOf[i]);
+    const logits = uc.map((u) => scale * dot(ua[i].v, u.v));
+    const max = Math.max(...logits.filter((_, j) => kept[j]));
+    const z = logits.reduce((s, l, j) => s + (kept[j] ? Math.exp(l - max) : 0), 0);
+    loss += max + Math.log(z) - logits[i];
+    for (let j = 0; j < n; j++) {
+      if (!kept[j]) continue;
+      const g = (scale * (Math.exp(logits[j] - max) / z - (j === i ? 1 : 0))) / rows;
+      for (let k = 0; k < cols; k++) {
+        dUa[i][k] += g * uc[j].v[k];
+        dUc[j][k] += g * ua[i].v[k];
+      }
+    }
+  }
+  // Through y = x / |x|: dx = (dy - y (y . dy)) / |x|.
+  const back = (u: { v: number[]; norm: number }, d: number[]) => {
+    const p = dot(u.v, d);
+    return d.map((e, k) => (e - u.v[k] * p) / u.norm);
+  };
+  return {
+    loss: loss / rows,
+    gradA: ua.flatMap((u, i) => back(u, dUa[i])),
+    gradC: uc.flatMap((u, j) => back(u, dUc[j])),
+  };
+}
+
+describe('multiple negatives: the softmax and the gradient layout', () => {
+  const close = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number) => {
+    expect(got.length).toBe(want.length);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    expect(worst).toBeLessThan(tol);
+  };
+  // Odd shapes: one pair, a width of 1, rows not a multiple of 4, a group holding every row.
+  const cases: [string, number, number, number[] | undefined, boolean][] = [
+    ['one pair', 1, 3, undefined, false],
+    ['width 1', 5, 1, [0, 1, 0, 2, 1], false],
+    ['7 x 5, groups', 7, 5, [0, 1, 2, 1, 0, 3, 3], false],
+    ['7 x 5, groups and hard negatives', 7, 5, [0, 1, 2, 1, 0, 3, 3], true],
+    ['one group for all', 6, 4, [2, 2, 2, 2, 2, 2], false],
+    ['33 x 9 without groups, hard negatives', 33, 9, undefined, true],
+  ];
+  for (const [name, rows, cols, groups, withNegatives] of cases) {
+    it(`matches its definition in float64 and float32 (${name})`, async () => {
+      const a = randomVec(rows * cols, rows + 40);
+      const b = randomVec(rows * cols, rows + 41);
+      const negatives = withNegatives ? randomVec(rows * cols, rows + 42) : undefined;
+      const negativeGroups = groups && withNegatives ? groups.map((g) => (g + 1) % 4) : undefined;
+      const n = withNegatives ? 2 * rows : rows;
+      const c = new Float64Array(n * cols);
+      c.set(b);
+      if (negatives) c.set(negatives, rows * cols);
+      const groupOf = groups && [...groups, ...(negativeGroups ?? [])];
+      const want = rankingByDefinition(a, c, rows, n, cols, 13, groupOf);
+      const loss = multipleNegativesRankingLoss({ scale: 13 });
+      const extra = {
+        ...(groups ? { groups } : {}),
+        ...(negatives ? { negatives } : {}),
+        ...(negativeGroups ? { negativeGroups } : {}),
+      };
+      const r64 = await loss.compute(float64Ops, { a, b, rows, cols, ...extra });
+      expect(Math.abs(r64.loss - want.loss)).toBeLessThan(1e-12);
+      close(r64.gradA, want.gradA, 1e-12);
+      close(r64.gradB, want.gradC.slice(0, rows * cols), 1e-12);
+      if (negatives) close(r64.gradNegatives!, want.gradC.slice(rows * cols), 1e-12);
+      // float32 on a backend's kernels: within float32 rounding of the float64 values.
+      const f = (v: Float64Array | undefined) => (v ? { v: Float32Array.from(v) } : undefined);
+      const r32 = await loss.compute(kernelOps(referenceKernels), {
+        a: Float32Array.from(a),
+        b: Float32Array.from(b),
+        rows,
+        cols,
+        ...extra,
+        ...(negatives ? { negatives: f(negatives)!.v } : {}),
+      });
+      expect(r32.gradA).toBeInstanceOf(Float32Array);
+      expect(Math.abs(r32.loss - want.loss)).toBeLessThan(1e-4 * Math.max(1, want.loss));
+      close(r32.gradA, want.gradA, 1e-4);
+      close(r32.gradB, want.gradC.slice(0, rows * cols), 1e-4);
+      if (negatives) close(r32.gradNegatives!, want.gradC.slice(rows * cols), 1e-4);
+    });
+  }
+
+  it('returns its gradients back to back, and reads hard negatives in place or copied alike', async () => {
+    const rows = 5;
+    const cols = 3;
+    const groups = [0, 1, 0, 2, 1];
+    const negativeGroups = [1, 2, 2, 0, 0];
+    // One block [a | b | negatives], as train hands it over, and the same rows in separate arrays.
+    const block = randomVec(3 * rows * cols, 77);
+    const part = (k: number) => block.subarray(k * rows * cols, (k + 1) * rows * cols);
+    const loss = multipleNegativesRankingLoss({ scale: 9 });
+    const inPlace = await loss.compute(float64Ops, {
+      a: part(0),
+      b: part(1),
+      negatives: part(2),
+      rows,
+      cols,
+      groups,
+      negativeGroups,
+    });
+    const copied = await loss.compute(float64Ops, {
+      a: part(0).slice(),
+      b: part(1).slice(),
+      negatives: part(2).slice(),
+      rows,
+      cols,
+      groups,
+      negativeGroups,
+    });
+    expect(copied.loss).toBe(inPlace.loss);
+    for (const k of ['gradA', 'gradB', 'gradNegatives'] as const) {
+      expect(Array.from(copied[k]!)).toEqual(Array.from(inPlace[k]!));
+    }
+    const { gradA, gradB, gradNegatives } = inPlace;
+    expect(gradB.buffer).toBe(gradA.buffer);
+    expect(gradB.byteOffset).toBe(gradA.byteOffset + gradA.byteLength);
+    expect(gradNegatives!.buffer).toBe(gradA.buffer);
+    expect(gradNegatives!.byteOffset).toBe(gradB.byteOffset + gradB.byteLength);
   });
 });

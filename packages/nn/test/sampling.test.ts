@@ -147,3 +147,29 @@ describe('reuse: the same arrays every batch, the same values as fresh ones', ()
     });
   }
 });
+
+describe("a batch's blocks lie back to back in one buffer", () => {
+  const adjacent = (x: Float32Array, y: Float32Array) =>
+    x.buffer === y.buffer && y.byteOffset === x.byteOffset + x.byteLength;
+  const makers: [string, Sampler, boolean][] = [
+    ['inBatchSampler', inBatchSampler(data, { batchSize: 4 }), false],
+    ['tripletSampler', tripletSampler(data, { batchSize: 4 }), true],
+    ['pairSampler', pairSampler(data, { batchSize: 4 }), false],
+    ['fixedPairSampler', fixedPairSampler(pairs, { batchSize: 4 }), false],
+  ];
+  for (const [name, sampler, triplets] of makers) {
+    it(`${name}, fresh and reused`, () => {
+      for (const reuse of [false, true]) {
+        let batches = 0;
+        for (const b of sampler.epoch(createRng(9), reuse)) {
+          batches++;
+          expect(b.a.length).toBe(b.rows * b.cols);
+          expect(adjacent(b.a, b.b)).toBe(true);
+          if (triplets) expect(adjacent(b.b, b.negatives!)).toBe(true);
+          else expect(b.negatives).toBeUndefined();
+        }
+        expect(batches).toBe(sampler.batchesPerEpoch);
+      }
+    });
+  }
+});

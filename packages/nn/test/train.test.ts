@@ -16,6 +16,7 @@ import {
   mseSimilarityLoss,
   multipleNegativesRankingLoss,
   pairSampler,
+  type Sampler,
   sgd,
   train,
   tripletSampler,
@@ -191,6 +192,48 @@ describe('train', () => {
     const fresh = await run(true);
     expect(outs.size).toBe(0);
     expect(recycled).toEqual(fresh);
+  });
+
+  it('gives the same results whether a batch lies in one block or in separate arrays', async () => {
+    // The built-in samplers put a batch's blocks back to back (train reads them in place, and the
+    // ranking loss returns its gradients so); a sampler of separate arrays takes the copying path.
+    const separate = (inner: Sampler): Sampler => ({
+      sampling: inner.sampling,
+      batchesPerEpoch: inner.batchesPerEpoch,
+      *epoch(rng, reuse) {
+        for (const b of inner.epoch(rng, reuse)) {
+          yield {
+            ...b,
+            a: b.a.slice(),
+            b: b.b.slice(),
+            ...(b.negatives ? { negatives: b.negatives.slice() } : {}),
+          };
+        }
+      },
+    });
+    for (const make of [
+      () => inBatchSampler(data, { batchSize: 13 }),
+      () => tripletSampler(data, { batchSize: 13 }),
+      () => pairSampler(data, { batchSize: 13 }),
+    ]) {
+      const run = async (sampler: Sampler) => {
+        const enc = makeEncoder(5);
+        const pairs = sampler.sampling === 'pairs';
+        const r = await train({
+          kernels: kit,
+          encoder: enc,
+          loss: pairs ? contrastiveLoss() : multipleNegativesRankingLoss(),
+          sampler,
+          optimizer: adam({ learningRate: 0.01 }),
+          epochs: 2,
+          seed: 11,
+        });
+        return { losses: r.history.map((h) => h.loss), w: enc.parameters().map((p) => Array.from(p)) };
+      };
+      const inPlace = await run(make());
+      expect(inPlace.losses.every(Number.isFinite)).toBe(true);
+      expect(await run(separate(make()))).toEqual(inPlace);
+    }
   });
 
   it('kernelOps with reuse hands out an array again only after release', async () => {

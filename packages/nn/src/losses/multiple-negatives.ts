@@ -1,6 +1,6 @@
 import { argError } from '@cosinekit/core/backend';
 import { normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
-import type { Vec } from '../ops.js';
+import { joined, type Vec } from '../ops.js';
 import type { Loss } from './loss.js';
 
 /** Options of {@link multipleNegativesRankingLoss}. */
@@ -52,9 +52,14 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       const n = negatives ? 2 * rows : rows;
       let c = b;
       if (negatives) {
-        c = ops.alloc(n * cols);
-        c.set(b);
-        c.set(negatives, rows * cols);
+        // In training they lie back to back (one block of embeddings): a view then, not a copy.
+        const whole = joined([b, negatives], n * cols);
+        if (whole) c = whole;
+        else {
+          c = ops.alloc(n * cols);
+          c.set(b);
+          c.set(negatives, rows * cols);
+        }
       }
       // Each candidate's group, read once: anchor i's softmax leaves out the candidates of its own
       // group other than its positive (when masking).
@@ -71,16 +76,15 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       const dS = ops.alloc(rows * n);
       const total = softmaxRows(s, dS, rows, n, scale, masked ? groupOf : undefined, groups);
       const dA = await ops.matmul(dS, rows, n, nc.y, n, cols, false, false);
-      const dC = normalizeRowsBackward(
-        nc,
-        await ops.matmul(dS, rows, n, na.y, rows, cols, true, false),
-        n,
-        cols,
-        ops.alloc,
-      );
+      const dCy = await ops.matmul(dS, rows, n, na.y, rows, cols, true, false);
+      // The gradients back to back in one array, as the encoder's output lies: train feeds it to
+      // the backward pass without copying.
+      const grad = ops.alloc((rows + n) * cols);
+      const gradA = normalizeRowsBackward(na, dA, rows, cols, () => grad.subarray(0, rows * cols));
+      const dC = normalizeRowsBackward(nc, dCy, n, cols, () => grad.subarray(rows * cols));
       return {
         loss: total / rows,
-        gradA: normalizeRowsBackward(na, dA, rows, cols, ops.alloc),
+        gradA,
         gradB: negatives ? dC.subarray(0, rows * cols) : dC,
         ...(negatives ? { gradNegatives: dC.subarray(rows * cols) } : {}),
       };
@@ -90,9 +94,10 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
 
 /**
  * Row i of `s` (`rows x n` cosines) through the softmax of `scale x s`, candidates of anchor i's
- * group other than i left out when `groupOf` is given: writes dL/dS into `dS` (zero where left
- * out) and returns the summed cross-entropy against the targets j = i. A function of its own so
- * V8 optimises it whole rather than only its first loop.
+ * group other than i left out when `groupOf` is given: writes dL/dS into `dS` (zeroed by the
+ * caller; it stays zero where left out) and returns the summed cross-entropy against the targets
+ * j = i. A function of its own so V8 optimises it whole rather than only its first loop. Three
+ * passes per row and no array of its own; the exponentials (one per kept candidate) are most of it.
  */
 function softmaxRows(
   s: Vec,
@@ -103,30 +108,32 @@ function softmaxRows(
   groupOf: Float64Array | undefined,
   groups: ArrayLike<number> | undefined,
 ): number {
-  const kept = new Uint8Array(n);
   const f = scale / rows;
+  const masked = groupOf !== undefined;
   let total = 0;
   for (let i = 0; i < rows; i++) {
     const o = i * n;
-    let max = -Infinity;
-    const gi = groupOf === undefined ? 0 : groups![i];
+    const gi = masked ? groups![i] : 0;
+    // The largest kept cosine: scale > 0, so scale x it is the largest kept logit, rounded alike.
+    let top = s[o + i];
     for (let j = 0; j < n; j++) {
-      const keep = groupOf === undefined || j === i || groupOf[j] !== gi;
-      kept[j] = keep ? 1 : 0;
-      if (keep) max = Math.max(max, scale * s[o + j]);
+      const v = s[o + j];
+      if (v > top && (!masked || groupOf[j] !== gi)) top = v;
     }
+    const max = scale * top;
     // dS holds the unnormalised probabilities first: each exponential is taken once.
     let z = 0;
     for (let j = 0; j < n; j++) {
-      if (kept[j] === 0) continue;
+      if (masked && j !== i && groupOf[j] === gi) continue;
       const e = Math.exp(scale * s[o + j] - max);
       dS[o + j] = e;
       z += e;
     }
     total += max + Math.log(z) - scale * s[o + i];
-    for (let j = 0; j < n; j++) {
-      if (kept[j] !== 0) dS[o + j] = f * (dS[o + j] / z - (j === i ? 1 : 0));
-    }
+    // Left-out entries hold 0 and stay 0; the target's probability less 1.
+    const target = dS[o + i];
+    for (let j = 0; j < n; j++) dS[o + j] = f * (dS[o + j] / z);
+    dS[o + i] = f * (target / z - 1);
   }
   return total;
 }
