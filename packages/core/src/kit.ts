@@ -89,7 +89,10 @@ export interface CosineKit {
    * not validated (the caller's job), outputs are checked as for every other call.
    */
   kernels(): Promise<Kernels>;
-  /** The L2 norm of each row. */
+  /**
+   * The L2 norm of each row. A row whose norm is past the float32 range (its values near 3.4e38)
+   * is refused with `INVALID_ARGUMENT`, never answered as Infinity.
+   */
   rowNorms(x: TensorInput): Promise<Float32Array>;
   /** Each row scaled to unit length; zero rows stay zero. */
   normalize(x: TensorInput): Promise<Tensor>;
@@ -498,7 +501,19 @@ function settle<X, T, R>(
 const rowNormsWork = (k: CheckedKernels, a: Admitted) => k.rowNorms('rowNorms', 'x', a.tensor);
 const rowNormsDone = (n: Float32Array, a: Admitted, lease: Lease): Float32Array => {
   const out = lease.keep(n);
-  if (a.factor) for (let i = 0; i < out.length; i++) out[i] /= a.factor[i];
+  if (a.factor)
+    for (let i = 0; i < out.length; i++) {
+      // Only a rescaled row can: its norm, back at the caller's scale, may pass the float32 range.
+      const v = out[i] / a.factor[i];
+      if (Math.fround(v) === Number.POSITIVE_INFINITY)
+        argError(
+          'INVALID_ARGUMENT',
+          'rowNorms',
+          'x',
+          `has row ${i} of norm ${v}, past the largest float32 (3.4e38); a Float32Array cannot hold it.`,
+        );
+      out[i] = v;
+    }
   return out;
 };
 const normalizeWork = (k: CheckedKernels, a: Admitted) => k.normalizeRows('normalize', 'x', a.tensor);

@@ -204,3 +204,33 @@ describe('the sync pair functions hold over the whole float64 range', () => {
     expect(() => cosine(holey, [1, 2, 3])).toThrow(expect.objectContaining({ code: 'INVALID_TYPE' }));
   });
 });
+
+describe('kit.rowNorms never answers Infinity for finite rows', () => {
+  for (const [what, backend] of [
+    ['reference', 'reference'],
+    ['a gated backend', bare],
+  ] as const) {
+    it(`${what}: norms past the float32 range are refused by row; just below it, exact`, async () => {
+      const kit = createCosineKit({ backend });
+      for (const rows of [
+        [[3e38, 3e38]],
+        [[1, 2], [-3e38, 3e38, 0].slice(0, 2)],
+        [Array.from({ length: 17 }, () => 1e38)],
+      ]) {
+        const e = await rejection(kit.rowNorms(rows));
+        expect(e.code).toBe('INVALID_ARGUMENT');
+        expect(e.op).toBe('rowNorms');
+        expect(e.arg).toBe('x');
+        expect(e.message).toContain(`row ${rows.length - 1}`);
+      }
+      const ok = [[2e38, 2e38], [1e-45, 0], [0, -0], Array.from({ length: 2 }, () => 3e-39)];
+      const got = await kit.rowNorms(ok);
+      for (let i = 0; i < ok.length; i++) {
+        const f = ok[i].map(Math.fround);
+        const want = Math.hypot(...f);
+        expect(Math.abs(got[i] - want) / Math.max(want, 1e-45), `row ${i}`).toBeLessThanOrEqual(2 ** -23);
+        expect(Number.isFinite(got[i])).toBe(true);
+      }
+    });
+  }
+});
