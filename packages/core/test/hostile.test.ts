@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../src/backend.js';
+import { argError, type Backend, referenceKernels } from '../src/backend.js';
 import {
   type CosineKitError,
   cosine,
@@ -233,4 +233,63 @@ describe('kit.rowNorms never answers Infinity for finite rows', () => {
       }
     });
   }
+});
+
+describe('a backend disposed under a kit is named as the backend', () => {
+  it("a kernel's DISPOSED about 'backend' keeps that name through every operation", async () => {
+    let disposed = false;
+    const check = (op: string) => {
+      if (disposed)
+        argError('DISPOSED', op, 'backend', 'was disposed (backend.dispose()); create a new one.');
+    };
+    const k = referenceKernels;
+    const backend: Backend = {
+      name: 'third-party',
+      kernels: {
+        ...k,
+        cosineRows: (a, b) => {
+          check('cosineRows');
+          return k.cosineRows(a, b);
+        },
+        topK: (q, c, n) => {
+          check('topK');
+          return k.topK(q, c, n);
+        },
+        createCorpus: (x, o) => {
+          check('createCorpus');
+          return k.createCorpus(x, o);
+        },
+        corpusSearch: (h, q, n) => {
+          check('corpusSearch');
+          return k.corpusSearch(h, q, n);
+        },
+        corpusMatrix: (h, q) => {
+          check('corpusMatrix');
+          return k.corpusMatrix(h, q);
+        },
+      },
+      dispose: () => {
+        disposed = true;
+      },
+    };
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    backend.dispose!();
+    for (const [op, call] of [
+      ['search', () => c.search([[1, 0]], 1)],
+      ['similarity', () => c.similarity([[1, 0]])],
+      ['corpus', () => kit.corpus([[1, 0]])],
+      ['topK', () => kit.topK([[1, 0]], [[1, 0]], 1)],
+      ['cosineRows', () => kit.cosineRows([[1, 0]], [[1, 0]])],
+    ] as const) {
+      const e = await rejection(call());
+      expect(e.code, op).toBe('DISPOSED');
+      expect(e.op).toBe(op);
+      expect(e.arg, op).toBe('backend');
+      expect(e.message).toMatch(/^Argument 'backend' passed to '\w+' was disposed/);
+    }
+  });
 });
