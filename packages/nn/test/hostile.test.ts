@@ -2,12 +2,19 @@ import { type Backend, createCosineKit } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import {
   adam,
+  arcFaceLoss,
+  contrastiveLoss,
+  cosFaceLoss,
+  cosineEmbeddingLoss,
+  createCosineClassifier,
   createEncoder,
   fixedPairSampler,
   inBatchSampler,
   labelledSampler,
   multipleNegativesRankingLoss,
+  normFaceLoss,
   pairSampler,
+  sgd,
   train,
   tripletSampler,
 } from '../src/index.js';
@@ -19,11 +26,17 @@ const cols = 50;
 const sparseX = () => Float32Array.from(randomVec(rows * cols, 5), (v, i) => (i % 7 === 0 ? v : 0));
 const labels = Array.from({ length: rows }, (_, i) => i % 4);
 
+type Over = Partial<{ x: unknown; rows: unknown; cols: unknown; labels: readonly unknown[] }>;
+const data = (x: Float32Array, o: Over) =>
+  ({ x, rows, cols, labels, ...o }) as Parameters<typeof inBatchSampler>[0];
 const samplers = {
-  inBatchSampler: (x: Float32Array) => inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
-  tripletSampler: (x: Float32Array) => tripletSampler({ x, rows, cols, labels }, { batchSize: 8 }),
-  pairSampler: (x: Float32Array) => pairSampler({ x, rows, cols, labels }, { batchSize: 8 }),
-  labelledSampler: (x: Float32Array) => labelledSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+  inBatchSampler: (x: Float32Array, o: Over = {}, so = {}) =>
+    inBatchSampler(data(x, o), { batchSize: 8, ...so }),
+  tripletSampler: (x: Float32Array, o: Over = {}, so = {}) =>
+    tripletSampler(data(x, o), { batchSize: 8, ...so }),
+  pairSampler: (x: Float32Array, o: Over = {}, so = {}) => pairSampler(data(x, o), { batchSize: 8, ...so }),
+  labelledSampler: (x: Float32Array, o: Over = {}, so = {}) =>
+    labelledSampler(data(x, o), { batchSize: 8, ...so }),
 };
 
 describe('training data holding NaN or ±Infinity is refused by name, not blamed on a backend', () => {
@@ -83,6 +96,100 @@ describe('training data holding NaN or ±Infinity is refused by name, not blamed
     for (const h of r.history) expect(Number.isFinite(h.loss)).toBe(true);
     for (const p of encoder.parameters()) for (const v of p) expect(Number.isFinite(v)).toBe(true);
   });
+});
+
+describe('labels, shapes and batch sizes that samplers cannot use are refused by name', () => {
+  for (const [op, make] of Object.entries(samplers)) {
+    it(`${op}: a label that is not an integer class (fraction, NaN, string, null)`, () => {
+      for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '1', null]) {
+        const l: unknown[] = labels.slice();
+        l[5] = bad;
+        expect(() => make(sparseX(), { labels: l as number[] }), String(bad)).toThrow(
+          expect.objectContaining({
+            code: typeof bad === 'number' ? 'INVALID_ARGUMENT' : 'INVALID_TYPE',
+            op,
+            arg: 'data.labels',
+            message: expect.stringContaining('row 5'),
+          }),
+        );
+      }
+      // Negative integers are classes like any other.
+      expect(() => make(sparseX(), { labels: labels.map((c) => -c) })).not.toThrow();
+    });
+
+    it(`${op}: x of another type, rows or cols not positive integers`, () => {
+      for (const [data, arg, code] of [
+        [{ x: Array.from(sparseX()) }, 'data.x', 'INVALID_TYPE'],
+        [{ x: Float64Array.from(sparseX()) }, 'data.x', 'INVALID_TYPE'],
+        [{ rows: 0 }, 'data.rows', 'INVALID_ARGUMENT'],
+        [{ rows: 31.5 }, 'data.rows', 'INVALID_ARGUMENT'],
+        [{ cols: '50' }, 'data.cols', 'INVALID_ARGUMENT'],
+      ] as const) {
+        expect(() => make(sparseX(), data as never), arg).toThrow(expect.objectContaining({ code, op, arg }));
+      }
+    });
+
+    it(`${op}: a batch size that gives no batch (larger than the data with dropLast)`, () => {
+      for (const o of [
+        { batchSize: rows + 1, dropLast: true },
+        { batchSize: 1000, dropLast: true },
+      ]) {
+        expect(() => make(sparseX(), {}, o)).toThrow(
+          expect.objectContaining({ code: 'INVALID_ARGUMENT', op, arg: 'batchSize' }),
+        );
+      }
+      // Larger than the data without dropLast: one batch of every row.
+      expect(make(sparseX(), {}, { batchSize: 1000 }).batchesPerEpoch).toBe(1);
+    });
+  }
+
+  it('inBatchSampler: batches of one pair have no negatives, so batchSize 1 gives no batch', () => {
+    expect(() => samplers.inBatchSampler(sparseX(), {}, { batchSize: 1 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'inBatchSampler', arg: 'batchSize' }),
+    );
+  });
+
+  it('fixedPairSampler: non-finite targets, a and b of another type', () => {
+    const base = { a: sparseX(), b: sparseX(), rows, cols, targets: Array.from({ length: rows }, () => 1) };
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, '1']) {
+      const targets: unknown[] = base.targets.slice();
+      targets[7] = bad;
+      expect(() => fixedPairSampler({ ...base, targets: targets as number[] })).toThrow(
+        expect.objectContaining({ code: 'NON_FINITE', op: 'fixedPairSampler', arg: 'data.targets' }),
+      );
+    }
+    expect(() => fixedPairSampler({ ...base, b: Array.from(base.b) as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_TYPE', arg: 'data.b' }),
+    );
+  });
+});
+
+describe('numeric options of the wrong type or range are refused, not coerced', () => {
+  const c = createCosineClassifier({ classes: 4, dim: 8 });
+  const cases: [string, string, () => unknown][] = [
+    ['adam', 'beta1', () => adam({ beta1: 1 })],
+    ['adam', 'beta1', () => adam({ beta1: '0.9' as never })],
+    ['adam', 'beta2', () => adam({ beta2: -0.1 })],
+    ['adam', 'epsilon', () => adam({ epsilon: Number.NaN })],
+    ['adam', 'weightDecay', () => adam({ weightDecay: -1 })],
+    ['sgd', 'momentum', () => sgd({ momentum: Number.POSITIVE_INFINITY })],
+    ['sgd', 'momentum', () => sgd({ momentum: '0.9' as never })],
+    ['sgd', 'weightDecay', () => sgd({ weightDecay: null as never })],
+    ['multipleNegativesRankingLoss', 'scale', () => multipleNegativesRankingLoss({ scale: '20' as never })],
+    ['multipleNegativesRankingLoss', 'scale', () => multipleNegativesRankingLoss({ scale: Infinity })],
+    ['multipleNegativesRankingLoss', 'scale', () => multipleNegativesRankingLoss({ scale: 0 })],
+    ['contrastiveLoss', 'margin', () => contrastiveLoss({ margin: '0.5' as never })],
+    ['contrastiveLoss', 'margin', () => contrastiveLoss({ margin: 3 })],
+    ['cosineEmbeddingLoss', 'margin', () => cosineEmbeddingLoss({ margin: Number.NaN })],
+    ['cosFaceLoss', 'margin', () => cosFaceLoss(c, { margin: '0.3' as never })],
+    ['arcFaceLoss', 'margin', () => arcFaceLoss(c, { margin: '0.3' as never })],
+    ['normFaceLoss', 'scale', () => normFaceLoss(c, { scale: '30' as never })],
+  ];
+  for (const [op, arg, make] of cases) {
+    it(`${op}: ${arg} (${make.toString().match(/\{.*\}/)?.[0]})`, () => {
+      expect(make).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
+    });
+  }
 });
 
 // The wasm backend is optional here (as in backend-wasm.test.ts): skipped when it is not built.
