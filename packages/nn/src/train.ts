@@ -1,5 +1,5 @@
 import type { Awaitable } from '@cosinekit/core/backend';
-import { argError } from '@cosinekit/core/backend';
+import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
@@ -100,6 +100,76 @@ export interface TrainResult {
  * updates. Deterministic for a seed: the same seed, data and backend give the same losses.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const at: StepState = { epoch: 0, batch: 0, input: undefined, cols: 0, params: [] };
+  try {
+    return await trainLoop(options, at);
+  } catch (e) {
+    throw blame(e, at);
+  }
+}
+
+/** Where training is, for {@link blame}: the step's input and the trained arrays. */
+interface StepState {
+  epoch: number;
+  batch: number;
+  input: Vec | undefined;
+  cols: number;
+  params: Vec[];
+}
+
+/** Magnitudes float32 training holds comfortably: rows and weights past them can overflow a step. */
+const HUGE = 2 ** 64;
+const TINY = 2 ** -64;
+
+/**
+ * A step that failed on a non-finite value (a kernel's output checked as `BACKEND_ERROR`, or a
+ * `NON_FINITE`) is the caller's when the trained weights are non-finite or huge (the optimiser
+ * diverged) or the batch's rows are of extreme magnitude (float32 products overflow, or a tiny
+ * embedding's normalisation gradient does): then the error names that argument of `train`.
+ * Otherwise the backend's error stands. Runs only on failure.
+ */
+function blame(e: unknown, s: StepState): unknown {
+  if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
+  const where = `at batch ${s.batch} of epoch ${s.epoch}`;
+  let w = 0;
+  for (const p of s.params)
+    for (let i = 0; i < p.length; i++) {
+      const v = Math.abs(p[i]);
+      if (!(v <= w)) w = v;
+    }
+  const diverged = (what: string) =>
+    argErrorOf(
+      'INVALID_ARGUMENT',
+      'train',
+      'optimizer',
+      `diverged ${where}: the weights ${what}; lower the learning rate. (${e.message})`,
+      e,
+    );
+  if (!Number.isFinite(w)) return diverged('hold non-finite values');
+  const x = s.input;
+  if (x && s.cols > 0) {
+    let hi = 0;
+    let lo = Number.POSITIVE_INFINITY;
+    for (let o = 0; o < x.length; o += s.cols) {
+      let m = 0;
+      for (let j = o; j < o + s.cols; j++) m = Math.max(m, Math.abs(x[j]));
+      hi = Math.max(hi, m);
+      if (m > 0) lo = Math.min(lo, m);
+    }
+    if (hi > HUGE || lo < TINY)
+      return argErrorOf(
+        'INVALID_ARGUMENT',
+        'train',
+        'sampler',
+        `gave rows of magnitude ${hi > HUGE ? `up to ${hi}` : `down to ${lo}`} ${where}, past what float32 training holds (2^-64 to 2^64 per row): a product or the normalisation gradient overflowed. Scale the rows (for example to unit norm). (${e.message})`,
+        e,
+      );
+  }
+  if (w > HUGE) return diverged(`reached ${w}`);
+  return e;
+}
+
+async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainResult> {
   const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
   const epochs = options.epochs ?? 10;
   if (!Number.isInteger(epochs) || epochs < 1) {
@@ -133,6 +203,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
   const lossParams = loss.parameters?.() ?? [];
   const params = [...encoder.parameters(), ...lossParams];
+  at.params = params;
   const mode = earlyStopping?.mode ?? 'max';
   const patience = earlyStopping?.patience ?? 3;
   const minDelta = earlyStopping?.minDelta ?? 0;
@@ -169,6 +240,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         x = input;
         for (let i = 0; i < blocks; i++) x.set(parts[i], i * rows * cols);
       }
+      Object.assign(at, { epoch, batch: batches, input: x, cols });
       const cache = await encoder.forward(ops, x, blocks * rows);
       const d = encoder.outputs;
       const r = await loss.compute(ops, {
@@ -183,6 +255,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           ? { negatives: cache.out.subarray(2 * rows * d), negativeGroups: batch.negativeGroups }
           : {}),
       });
+      if (!Number.isFinite(r.loss))
+        argError('NON_FINITE', 'train', 'loss', `was ${r.loss} at batch ${batches} of epoch ${epoch}.`);
       let dOut: Vec = r.gradA;
       if (blocks > 1) {
         const grads = [r.gradA, r.gradB];
@@ -223,6 +297,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         });
       }
     }
+    // The built-in samplers refuse to give no batch; a custom one that does would report NaN.
+    if (batches === 0)
+      argError('INVALID_ARGUMENT', 'train', 'sampler', `yielded no batch in epoch ${epoch}.`);
     const seconds = (performance.now() - t0) / 1000;
     const metric = validate ? await validate(encoder, epoch) : undefined;
     const info: EpochInfo = {

@@ -14,6 +14,7 @@ import {
   multipleNegativesRankingLoss,
   normFaceLoss,
   pairSampler,
+  type Sampler,
   sgd,
   train,
   tripletSampler,
@@ -162,6 +163,19 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
       expect.objectContaining({ code: 'INVALID_TYPE', arg: 'data.b' }),
     );
   });
+
+  it('train: a custom sampler that yields no batch is refused, not reported as a NaN loss', async () => {
+    const empty: Sampler = { sampling: 'in-batch', batchesPerEpoch: 0, epoch: () => [] };
+    const e = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: empty,
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'sampler' });
+  });
 });
 
 describe('numeric options of the wrong type or range are refused, not coerced', () => {
@@ -192,10 +206,82 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
   }
 });
 
+/** Trains a small encoder on `x` and returns the error it fails with (or undefined). */
+async function trainError(
+  backend: Backend | 'reference',
+  x: Float32Array,
+  optimizer = adam(),
+): Promise<{ code?: string; op?: string; arg?: string; message?: string } | undefined> {
+  const encoder = createEncoder({
+    inputs: cols,
+    layers: [{ units: 16, activation: 'relu' }, { units: 8 }],
+    normalize: true,
+    seed: 3,
+  });
+  try {
+    await train({
+      kernels: createCosineKit({ backend }),
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+      optimizer,
+      epochs: 2,
+      seed: 7,
+    });
+  } catch (e) {
+    return e as { code: string };
+  }
+  // Training that finishes must leave finite weights.
+  for (const p of encoder.parameters()) for (const v of p) expect(Number.isFinite(v)).toBe(true);
+  return undefined;
+}
+
+/** Dense rows (every value non-zero) scaled as a whole, or one row of them. */
+function scaled(s: number, row?: number): Float32Array {
+  const x = Float32Array.from(randomVec(rows * cols, 5));
+  const [a, b] = row === undefined ? [0, x.length] : [row * cols, (row + 1) * cols];
+  for (let i = a; i < b; i++) x[i] *= s;
+  return x;
+}
+
+export function numericBlameCases(backend: () => Backend | 'reference') {
+  it('rows scaled to 1e-40 or 3e38 (all, or one row) fail as the sampler rows, not as the backend', async () => {
+    for (const [x, what] of [
+      [scaled(1e-40), 'down to'],
+      [scaled(1e-40, 9), 'down to'],
+      [scaled(3e38), 'up to'],
+    ] as const) {
+      const e = await trainError(backend(), x);
+      expect(e, what).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'sampler' });
+      expect(e!.message).toContain(what);
+    }
+  });
+
+  it('rows of moderate extremes (1e-30, 1e30) train to finite weights', async () => {
+    expect(await trainError(backend(), scaled(1e-30))).toBeUndefined();
+    expect(await trainError(backend(), scaled(1e30))).toBeUndefined();
+  });
+
+  it('a learning rate that blows the weights up is named as the optimiser', async () => {
+    for (const o of [adam({ learningRate: 1e30 }), sgd({ learningRate: 1e30 })]) {
+      const e = await trainError(backend(), sparseX(), o);
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'optimizer' });
+    }
+  });
+}
+
+describe('training that overflows float32 names its cause (reference)', () => {
+  numericBlameCases(() => 'reference');
+});
+
 // The wasm backend is optional here (as in backend-wasm.test.ts): skipped when it is not built.
 const wasmModule = (await import('@cosinekit/backend-wasm' as string).catch(() => undefined)) as
   | { createWasmBackend(o?: object): Backend }
   | undefined;
+
+describe.skipIf(!wasmModule)('training that overflows float32 names its cause (wasm)', () => {
+  numericBlameCases(() => wasmModule!.createWasmBackend({ threads: 1 }));
+});
 
 describe.skipIf(!wasmModule)('sparse training on wasm: hostile rows, one thread against two', () => {
   it('zero and -0 rows, a 3e38 and subnormals: the same bits on 1 and 2 threads, within float32 of the reference', async () => {
