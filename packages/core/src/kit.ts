@@ -374,6 +374,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       let withIds: boolean | undefined;
       let pending: Tensor[] = [];
       let pendingIds: Id[] = [];
+      const streamed = new Map<Id, number>();
       let pendingRows = 0;
       let done = 0;
       const flush = async () => {
@@ -421,8 +422,12 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
               withIds ? 'is missing: earlier chunks had ids.' : 'given, but earlier chunks had none.',
             );
           if (own) {
-            checkIdList(op, own, t.rows);
-            for (const id of own) pendingIds.push(id);
+            // Against every id of the stream so far, naming the chunk that repeats one.
+            checkIdList(op, own, t.rows, streamed, `${arg}.ids`);
+            for (const id of own) {
+              pendingIds.push(id);
+              streamed.set(id, 0);
+            }
           }
           pending.push(t);
           pendingRows += t.rows;

@@ -293,3 +293,37 @@ describe('a backend disposed under a kit is named as the backend', () => {
     }
   });
 });
+
+describe('corpusFrom names the chunk that holds a bad id', () => {
+  it('an id repeated across chunks, or of the wrong type, is named as source[i].ids[j]', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const chunks = (second: unknown[]) => [
+      { rows: [[1, 2]], ids: ['a'] },
+      { rows: [[1, 3]], ids: ['b'] },
+      {
+        rows: [
+          [2, 3],
+          [3, 1],
+        ],
+        ids: second as string[],
+      },
+    ];
+    // A small segment size makes every chunk its own segment, as in a large stream.
+    for (const segmentBytes of [8, 1 << 20]) {
+      for (const [second, code, arg] of [
+        [['c', 'a'], 'INVALID_ARGUMENT', 'source[2].ids[1]'],
+        [['b', 'c'], 'INVALID_ARGUMENT', 'source[2].ids[0]'],
+        [['c', 'c'], 'INVALID_ARGUMENT', 'source[2].ids[1]'],
+        [['c', {}], 'INVALID_TYPE', 'source[2].ids[1]'],
+        [['c'], 'SHAPE_MISMATCH', 'source[2].ids'],
+      ] as const) {
+        const e = await rejection(kit.corpusFrom(chunks([...second]), { segmentBytes }));
+        expect(e.code, `${second}`).toBe(code);
+        expect(e.op).toBe('corpusFrom');
+        expect(e.arg, `${second}`).toBe(arg);
+      }
+      const c = await kit.corpusFrom(chunks(['c', 'd']), { segmentBytes });
+      expect((await c.search([[1, 2]], 1)).ids).toEqual(['a']);
+    }
+  });
+});
