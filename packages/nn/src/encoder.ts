@@ -1,7 +1,8 @@
 import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
-import { argError, toTensor } from '@cosinekit/core/backend';
+import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
+import { HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -187,12 +188,26 @@ export class Encoder {
         `has ${t.cols} columns but the encoder takes ${this.inputs}.`,
       );
     }
+    checkFinite('embed', 'x', t);
     // Each batch's arrays are copied out and then recycled for the next batch.
     const ops = kernelOps(await kernelsOf(source), { reuse: true });
     const out = new Float32Array(t.rows * this.outputs);
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);
-      const c = await this.forward(ops, t.data.subarray(s * this.inputs, e * this.inputs), e - s);
+      const rows = t.data.subarray(s * this.inputs, e * this.inputs);
+      const c = await this.forward(ops, rows, e - s).catch((err: unknown) => {
+        // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.
+        const [lo, hi] = rowMagnitudes(rows, this.inputs);
+        if (isCosineKitError(err, 'BACKEND_ERROR') && (hi > HUGE || lo < TINY))
+          argError(
+            'INVALID_ARGUMENT',
+            'embed',
+            'x',
+            `holds rows of magnitude ${hi > HUGE ? `up to ${hi}` : `down to ${lo}`}, past what float32 layers hold (2^-64 to 2^64 per row): a product overflowed. Scale the rows as the training rows were. (${(err as Error).message})`,
+            err,
+          );
+        throw err;
+      });
       out.set(c.out, s * this.outputs);
       ops.release?.();
     }

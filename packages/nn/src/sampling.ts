@@ -1,4 +1,5 @@
 import { argError, checkFinite } from '@cosinekit/core/backend';
+import { checkNumber } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -213,6 +214,7 @@ export function randomShift(options: RandomShiftOptions): Augment {
   }
   if (!Number.isInteger(max) || max < 0)
     argError('INVALID_ARGUMENT', 'randomShift', 'max', `must be an integer >= 0, got ${max}.`);
+  checkNumber('randomShift', 'probability', probability, 0, 1);
   const size = width * height * channels;
   const tmp = new Float32Array(size);
   return (row, rng) => {

@@ -1,5 +1,6 @@
 import type { Awaitable } from '@cosinekit/core/backend';
 import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
+import { HUGE, rowMagnitudes, TINY } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
@@ -117,10 +118,6 @@ interface StepState {
   params: Vec[];
 }
 
-/** Magnitudes float32 training holds comfortably: rows and weights past them can overflow a step. */
-const HUGE = 2 ** 64;
-const TINY = 2 ** -64;
-
 /**
  * A step that failed on a non-finite value (a kernel's output checked as `BACKEND_ERROR`, or a
  * `NON_FINITE`) is the caller's when the trained weights are non-finite or huge (the optimiser
@@ -148,14 +145,7 @@ function blame(e: unknown, s: StepState): unknown {
   if (!Number.isFinite(w)) return diverged('hold non-finite values');
   const x = s.input;
   if (x && s.cols > 0) {
-    let hi = 0;
-    let lo = Number.POSITIVE_INFINITY;
-    for (let o = 0; o < x.length; o += s.cols) {
-      let m = 0;
-      for (let j = o; j < o + s.cols; j++) m = Math.max(m, Math.abs(x[j]));
-      hi = Math.max(hi, m);
-      if (m > 0) lo = Math.min(lo, m);
-    }
+    const [lo, hi] = rowMagnitudes(x, s.cols);
     if (hi > HUGE || lo < TINY)
       return argErrorOf(
         'INVALID_ARGUMENT',

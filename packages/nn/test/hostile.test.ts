@@ -1,4 +1,4 @@
-import { type Backend, createCosineKit } from '@cosinekit/core';
+import { type Backend, createCosineKit, Tensor } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import {
   adam,
@@ -6,6 +6,7 @@ import {
   contrastiveLoss,
   cosFaceLoss,
   cosineEmbeddingLoss,
+  cosineSchedule,
   createCosineClassifier,
   createEncoder,
   fixedPairSampler,
@@ -13,9 +14,13 @@ import {
   labelledSampler,
   multipleNegativesRankingLoss,
   normFaceLoss,
+  pairAccuracy,
   pairSampler,
+  randomShift,
+  rocAuc,
   type Sampler,
   sgd,
+  spearman,
   train,
   tripletSampler,
 } from '../src/index.js';
@@ -198,6 +203,14 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
     ['cosFaceLoss', 'margin', () => cosFaceLoss(c, { margin: '0.3' as never })],
     ['arcFaceLoss', 'margin', () => arcFaceLoss(c, { margin: '0.3' as never })],
     ['normFaceLoss', 'scale', () => normFaceLoss(c, { scale: '30' as never })],
+    ['randomShift', 'probability', () => randomShift({ width: 2, height: 2, probability: Number.NaN })],
+    ['cosineSchedule', 'base', () => cosineSchedule(Number.NaN, 10)],
+    ['cosineSchedule', 'min', () => cosineSchedule(0.1, 10, 0, 0.2)],
+    ['pairAccuracy', 'scores', () => pairAccuracy([0.5, Number.NaN], [1, 0])],
+    ['rocAuc', 'scores', () => rocAuc([0.5, Number.NaN, 0.1], [1, 0, 0])],
+    ['rocAuc', 'labels', () => rocAuc([0.5, 0.2, 0.1], [1, Number.NaN, 0])],
+    ['spearman', 'x', () => spearman([1, Number.NaN, 3], [1, 2, 3])],
+    ['spearman', 'y', () => spearman([1, 2, 3], [1, 2, Number.POSITIVE_INFINITY])],
   ];
   for (const [op, arg, make] of cases) {
     it(`${op}: ${arg} (${make.toString().match(/\{.*\}/)?.[0]})`, () => {
@@ -260,6 +273,29 @@ export function numericBlameCases(backend: () => Backend | 'reference') {
   it('rows of moderate extremes (1e-30, 1e30) train to finite weights', async () => {
     expect(await trainError(backend(), scaled(1e-30))).toBeUndefined();
     expect(await trainError(backend(), scaled(1e30))).toBeUndefined();
+  });
+
+  it("embed: NaN rows are refused as NON_FINITE, rows of 3e38 as the caller's x, not the backend", async () => {
+    const encoder = createEncoder({
+      inputs: cols,
+      layers: [{ units: 16, activation: 'relu' }, { units: 8 }],
+      seed: 3,
+    });
+    const kit = createCosineKit({ backend: backend() });
+    const nan = scaled(1);
+    nan[3 * cols + 2] = Number.NaN;
+    await expect(encoder.embed(kit, new Tensor(nan, rows, cols))).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'embed',
+      arg: 'x',
+    });
+    await expect(encoder.embed(kit, new Tensor(scaled(3e38), rows, cols))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'embed',
+      arg: 'x',
+    });
+    const ok = await encoder.embed(kit, new Tensor(scaled(1), rows, cols));
+    for (const v of ok.data) expect(Number.isFinite(v)).toBe(true);
   });
 
   it('a learning rate that blows the weights up is named as the optimiser', async () => {
