@@ -99,6 +99,12 @@ export interface TrainResult {
  * Trains `encoder` in place. Each step encodes both sides of a batch in one forward pass (the two
  * blocks stacked, so each layer is one matrix product), evaluates the loss, back-propagates and
  * updates. Deterministic for a seed: the same seed, data and backend give the same losses.
+ *
+ * Float32 training holds rows whose largest |value| lies in about [2^-64, 2^64]. A step that
+ * overflows is refused with `INVALID_ARGUMENT` naming its cause: `sampler` when the batch's rows
+ * are past that range (scale them, for example to unit norm), `optimizer` when the weights became
+ * non-finite or huge (lower the learning rate). A non-finite loss is `NON_FINITE` naming `loss`,
+ * and a sampler that yields no batch in an epoch is refused naming `sampler`.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const at: StepState = { epoch: 0, batch: 0, input: undefined, cols: 0, params: [] };
