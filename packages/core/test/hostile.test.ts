@@ -327,3 +327,37 @@ describe('corpusFrom names the chunk that holds a bad id', () => {
     }
   });
 });
+
+describe('a Tensor of 0 rows or 0 columns is empty input everywhere', () => {
+  for (const [what, backend] of [
+    ['reference', 'reference'],
+    ['a gated backend', bare],
+  ] as const) {
+    it(`${what}: every kit operation and corpus method refuses it as EMPTY_INPUT by name`, async () => {
+      const kit = createCosineKit({ backend });
+      const one = [[1, 2, 3]];
+      const c = await kit.corpus(one);
+      for (const empty of [new Tensor(new Float32Array(0), 0, 3), new Tensor(new Float32Array(0), 2, 0)]) {
+        for (const [op, arg, call] of [
+          ['cosineRows', 'a', () => kit.cosineRows(empty, empty)],
+          ['cosineMatrix', 'a', () => kit.cosineMatrix(empty, one)],
+          ['cosineMatrix', 'b', () => kit.cosineMatrix(one, empty)],
+          ['topK', 'corpus', () => kit.topK(one, empty, 1)],
+          ['topK', 'queries', () => kit.topK(empty, one, 1)],
+          ['rowNorms', 'x', () => kit.rowNorms(empty)],
+          ['normalize', 'x', () => kit.normalize(empty)],
+          ['corpus', 'rows', () => kit.corpus(empty)],
+          ['search', 'queries', () => c.search(empty, 1)],
+          ['similarity', 'queries', () => c.similarity(empty)],
+          ['add', 'rows', () => c.add(empty)],
+        ] as const) {
+          const e = await rejection(call());
+          expect(e.code, `${op} ${empty.shape}`).toBe('EMPTY_INPUT');
+          expect(e.op).toBe(op);
+          expect(e.arg, op).toBe(arg);
+        }
+      }
+      expect(c.rows).toBe(1);
+    });
+  }
+});
