@@ -45,10 +45,17 @@ export type KernelSource = CosineKit | Kernels;
 
 /** Resolves a {@link KernelSource} to its kernel table. */
 export async function kernelsOf(source: KernelSource): Promise<Kernels> {
-  const kit = source as CosineKit;
-  return typeof kit.kernels === 'function' && typeof kit.ready === 'function'
-    ? kit.kernels()
-    : (source as Kernels);
+  const kit = source as CosineKit | null;
+  if (typeof kit === 'object' && kit !== null) {
+    if (typeof kit.kernels === 'function' && typeof kit.ready === 'function') return kit.kernels();
+    if (typeof (source as Kernels).matmul === 'function') return source as Kernels;
+  }
+  return argError(
+    'INVALID_TYPE',
+    'kernelsOf',
+    'kernels',
+    `must be a kit (createCosineKit) or a kernel table, got ${kit === null ? 'null' : typeof kit === 'object' ? 'an object without kernels' : typeof kit}.`,
+  );
 }
 
 /** What {@link Encoder.forward} keeps for {@link Encoder.backward}. */

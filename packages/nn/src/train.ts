@@ -1,7 +1,7 @@
 import type { Awaitable } from '@cosinekit/core/backend';
 import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
-import { HUGE, rowMagnitudes, TINY } from './check.js';
-import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
+import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
 import type { Optimizer } from './optimisers.js';
@@ -165,7 +165,54 @@ function blame(e: unknown, s: StepState): unknown {
   return e;
 }
 
+/** Refuses options of the wrong type by name, before anything runs (each would fail as a TypeError). */
+function checkTrainOptions(o: TrainOptions): void {
+  if (typeof o !== 'object' || o === null)
+    argError('INVALID_TYPE', 'train', 'options', `must be an object, got ${o === null ? 'null' : typeof o}.`);
+  const need = (name: string, v: unknown, ok: boolean, what: string) => {
+    if (!ok)
+      argError('INVALID_TYPE', 'train', name, `must be ${what}, got ${v === null ? 'null' : typeof v}.`);
+  };
+  const has = (v: unknown, f: string) =>
+    typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[f] === 'function';
+  // The kernels run the optimiser's step even when `ops` runs the algebra.
+  need(
+    'kernels',
+    o.kernels,
+    has(o.kernels, 'kernels') || has(o.kernels, 'matmul'),
+    'a kit or a kernel table',
+  );
+  need('encoder', o.encoder, o.encoder instanceof Encoder, 'an Encoder (createEncoder)');
+  need('loss', o.loss, has(o.loss, 'compute'), 'a Loss');
+  need('sampler', o.sampler, has(o.sampler, 'epoch'), 'a Sampler');
+  need('optimizer', o.optimizer, has(o.optimizer, 'step'), 'an Optimizer (adam, sgd)');
+  for (const f of ['validate'] as const)
+    need(f, o[f], o[f] === undefined || typeof o[f] === 'function', 'a function');
+  need(
+    'callbacks',
+    o.callbacks,
+    o.callbacks === undefined || (typeof o.callbacks === 'object' && o.callbacks !== null),
+    'an object or an array',
+  );
+  if (o.seed !== undefined) checkNumber('train', 'seed', o.seed, -(2 ** 53), 2 ** 53);
+  const es = o.earlyStopping;
+  if (es !== undefined) {
+    need('earlyStopping', es, typeof es === 'object' && es !== null, 'an object');
+    if (es.patience !== undefined) checkNumber('train', 'earlyStopping.patience', es.patience, 0, 2 ** 31);
+    if (es.minDelta !== undefined)
+      checkNumber('train', 'earlyStopping.minDelta', es.minDelta, 0, Number.MAX_VALUE);
+    if (es.mode !== undefined && es.mode !== 'max' && es.mode !== 'min')
+      argError(
+        'INVALID_ARGUMENT',
+        'train',
+        'earlyStopping.mode',
+        `must be 'max' or 'min', got ${String(es.mode)}.`,
+      );
+  }
+}
+
 async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainResult> {
+  checkTrainOptions(options);
   const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
   const epochs = options.epochs ?? 10;
   if (!Number.isInteger(epochs) || epochs < 1) {
@@ -237,6 +284,13 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
         for (let i = 0; i < blocks; i++) x.set(parts[i], i * rows * cols);
       }
       Object.assign(at, { epoch, batch: batches, input: x, cols });
+      if (cols !== encoder.inputs)
+        argError(
+          'DIMENSION_MISMATCH',
+          'train',
+          'sampler',
+          `gives rows of ${cols} values; the encoder takes ${encoder.inputs}.`,
+        );
       const cache = await encoder.forward(ops, x, blocks * rows);
       const d = encoder.outputs;
       const r = await loss.compute(ops, {
@@ -298,6 +352,9 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
       argError('INVALID_ARGUMENT', 'train', 'sampler', `yielded no batch in epoch ${epoch}.`);
     const seconds = (performance.now() - t0) / 1000;
     const metric = validate ? await validate(encoder, epoch) : undefined;
+    // A NaN metric is never better nor worse: early stopping would act on nothing.
+    if (metric !== undefined && !(typeof metric === 'number' && Number.isFinite(metric)))
+      argError('NON_FINITE', 'train', 'validate', `returned ${String(metric)} after epoch ${epoch}.`);
     const info: EpochInfo = {
       epoch,
       epochs,

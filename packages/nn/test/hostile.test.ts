@@ -219,6 +219,56 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
   }
 });
 
+describe('train: options of the wrong type are refused by name, not left to a TypeError', () => {
+  const x = sparseX();
+  const base = () => ({
+    kernels: createCosineKit({ backend: 'reference' }),
+    encoder: createEncoder({ inputs: cols, layers: [{ units: 4 }], normalize: true, seed: 3 }),
+    loss: multipleNegativesRankingLoss(),
+    sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+    optimizer: adam(),
+    epochs: 1,
+  });
+  const cases: [string, string, string, Record<string, unknown>][] = [
+    ['kernels null', 'INVALID_TYPE', 'kernels', { kernels: null }],
+    ['kernels a name', 'INVALID_TYPE', 'kernels', { kernels: 'reference' }],
+    ['encoder {}', 'INVALID_TYPE', 'encoder', { encoder: {} }],
+    ['loss {}', 'INVALID_TYPE', 'loss', { loss: {} }],
+    ['sampler null', 'INVALID_TYPE', 'sampler', { sampler: null }],
+    ['optimizer null', 'INVALID_TYPE', 'optimizer', { optimizer: null }],
+    ['seed a string', 'INVALID_TYPE', 'seed', { seed: 'x' }],
+    ['seed NaN', 'INVALID_ARGUMENT', 'seed', { seed: Number.NaN }],
+    ['callbacks null', 'INVALID_TYPE', 'callbacks', { callbacks: null }],
+    ['callbacks 5', 'INVALID_TYPE', 'callbacks', { callbacks: 5 }],
+    [
+      'patience -1',
+      'INVALID_ARGUMENT',
+      'earlyStopping.patience',
+      { validate: () => 1, earlyStopping: { patience: -1 } },
+    ],
+    ['a NaN metric', 'NON_FINITE', 'validate', { validate: () => Number.NaN }],
+    [
+      'an encoder of another width',
+      'DIMENSION_MISMATCH',
+      'sampler',
+      { encoder: createEncoder({ inputs: cols + 1, layers: [{ units: 4 }], seed: 3 }) },
+    ],
+  ];
+  for (const [what, code, arg, o] of cases) {
+    it(what, async () => {
+      const e = await train({ ...base(), ...o } as never).catch((x) => x);
+      expect(e).toMatchObject({ name: 'CosineKitError', code, op: 'train', arg });
+    });
+  }
+  it('options null', async () => {
+    await expect(train(null as never)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'train',
+      arg: 'options',
+    });
+  });
+});
+
 /** Trains a small encoder on `x` and returns the error it fails with (or undefined). */
 async function trainError(
   backend: Backend | 'reference',
