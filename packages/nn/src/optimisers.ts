@@ -6,6 +6,7 @@ import {
   type OptimizerState,
   referenceKernels,
 } from '@cosinekit/core/backend';
+import { checkNumber } from './check.js';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */
