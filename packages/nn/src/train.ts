@@ -135,11 +135,23 @@ function blame(e: unknown, s: StepState): unknown {
   if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
   const where = `at batch ${s.batch} of epoch ${s.epoch}`;
   let w = 0;
+  let finite = true;
   for (const p of s.params)
     for (let i = 0; i < p.length; i++) {
       const v = Math.abs(p[i]);
-      if (!(v <= w)) w = v;
+      if (v > w) w = v;
+      else if (!(v <= w)) finite = false; // NaN
     }
+  if (!finite || !Number.isFinite(w))
+    // From finite gradients (every kernel output is checked) only a step can make them so: a
+    // learning rate far too high, or a backend's optimizerStep kernel that broke.
+    return argErrorOf(
+      'NON_FINITE',
+      'train',
+      'optimizer',
+      `left non-finite weights before batch ${s.batch} of epoch ${s.epoch}: its learning rate is far too high, or the backend's optimizerStep kernel broke. (${e.message})`,
+      e,
+    );
   const diverged = (what: string) =>
     argErrorOf(
       'INVALID_ARGUMENT',
@@ -148,7 +160,6 @@ function blame(e: unknown, s: StepState): unknown {
       `diverged ${where}: the weights ${what}; lower the learning rate. (${e.message})`,
       e,
     );
-  if (!Number.isFinite(w)) return diverged('hold non-finite values');
   const x = s.input;
   if (x && s.cols > 0) {
     const [lo, hi] = rowMagnitudes(x, s.cols);

@@ -1,4 +1,5 @@
 import { type Backend, createCosineKit, Tensor } from '@cosinekit/core';
+import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   adam,
@@ -355,6 +356,26 @@ export function numericBlameCases(backend: () => Backend | 'reference') {
     }
   });
 }
+
+describe('a third-party optimizerStep that writes NaN into the weights is named, not the matmul after it', () => {
+  it('NON_FINITE naming the optimiser, saying its kernel may have broken', async () => {
+    const k = referenceKernels;
+    const broken: Backend = {
+      name: 'broken-optimizer',
+      kernels: {
+        ...k,
+        optimizerStep: (state, params, grads, rule) => {
+          const r = k.optimizerStep!(state, params, grads, rule);
+          params[params.length - 1][0] = Number.NaN;
+          return r;
+        },
+      },
+    };
+    const e = await trainError(broken, sparseX());
+    expect(e).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'optimizer' });
+    expect(e!.message).toContain('optimizerStep');
+  });
+});
 
 describe('training that overflows float32 names its cause (reference)', () => {
   numericBlameCases(() => 'reference');
