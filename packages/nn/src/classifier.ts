@@ -117,6 +117,7 @@ export class CosineClassifier {
 /** Creates a {@link CosineClassifier} with seeded standard-normal class vectors. */
 export function createCosineClassifier(options: CosineClassifierOptions): CosineClassifier {
   const { classes, dim, seed = 1, precision = 'float32' } = options;
+  checkNumber('createCosineClassifier', 'seed', seed, -(2 ** 53), 2 ** 53);
   const n = Number.isInteger(classes) && Number.isInteger(dim) && classes > 0 && dim > 0 ? classes * dim : 0;
   const w = precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
   const rng = createRng(seed);

@@ -2,7 +2,7 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
-import { HUGE, rowMagnitudes, TINY } from './check.js';
+import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -228,6 +228,9 @@ export class Encoder {
  */
 export function createEncoder(options: EncoderOptions): Encoder {
   const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
+  checkNumber('createEncoder', 'seed', seed, -(2 ** 53), 2 ** 53);
+  if (typeof normalize !== 'boolean')
+    argError('INVALID_TYPE', 'createEncoder', 'normalize', `must be true or false, got ${typeof normalize}.`);
   if (!Number.isInteger(inputs) || inputs < 1) {
     argError('INVALID_ARGUMENT', 'createEncoder', 'inputs', `must be a positive integer, got ${inputs}.`);
   }
