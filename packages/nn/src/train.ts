@@ -257,6 +257,18 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
   // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
   const lossParams = loss.parameters?.() ?? [];
   const params = [...encoder.parameters(), ...lossParams];
+  // Weights that are not finite before the first step are the caller's (see `blame` for later).
+  const own = encoder.parameters().length;
+  params.forEach((p, k) => {
+    for (let i = 0; i < p.length; i++)
+      if (!Number.isFinite(p[i]))
+        argError(
+          'NON_FINITE',
+          'train',
+          k < own ? 'encoder' : 'loss',
+          `holds ${p[i]} in its parameter array ${k < own ? k : k - own}, at ${i}, before training.`,
+        );
+  });
   at.params = params;
   const mode = earlyStopping?.mode ?? 'max';
   const patience = earlyStopping?.patience ?? 3;

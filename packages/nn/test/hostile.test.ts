@@ -389,6 +389,35 @@ describe('a third-party optimizerStep that writes NaN into the weights is named,
   });
 });
 
+describe("weights that are not finite before training are the caller's", () => {
+  it('a NaN or Infinity in the encoder or the classifier is NON_FINITE naming it, before any kernel runs', async () => {
+    for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+      const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 });
+      encoder.parameters()[0][5] = bad;
+      const e = await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+        optimizer: adam(),
+        epochs: 1,
+      }).catch((x) => x);
+      expect(e).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'encoder' });
+      const c = createCosineClassifier({ classes: 4, dim: 8 });
+      c.weights[3] = bad;
+      const f = await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+        loss: normFaceLoss(c),
+        sampler: labelledSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+        optimizer: adam(),
+        epochs: 1,
+      }).catch((x) => x);
+      expect(f).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
+    }
+  });
+});
+
 describe('training that overflows float32 names its cause (reference)', () => {
   numericBlameCases(() => 'reference');
 });
