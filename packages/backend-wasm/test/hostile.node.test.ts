@@ -291,3 +291,62 @@ describe('sparse matmul: densities around the threshold, rows of -0, 1 vs 2 thre
     }
   });
 });
+
+describe('a disposed backend, and norms past float32, through the kit', () => {
+  it('every operation after backend.dispose() is DISPOSED naming the backend, not its argument', async () => {
+    const w = await backend({ threads: 1 });
+    const kit = createCosineKit({ backend: w });
+    const c = await kit.corpus([
+      [1, 0, 2],
+      [0, 1, 2],
+    ]);
+    w.dispose();
+    const q = [[1, 0, 2]];
+    for (const [op, call] of [
+      ['search', () => c.search(q, 1)],
+      ['similarity', () => c.similarity(q)],
+      ['corpus', () => kit.corpus(q)],
+      ['topK', () => kit.topK(q, q, 1)],
+      ['cosineMatrix', () => kit.cosineMatrix(q, q)],
+      ['cosineRows', () => kit.cosineRows(q, q)],
+      ['rowNorms', () => kit.rowNorms(q)],
+    ] as const) {
+      let e: CosineKitError | undefined;
+      try {
+        await call();
+      } catch (x) {
+        e = x as CosineKitError;
+      }
+      expect(e?.code, op).toBe('DISPOSED');
+      expect(e?.op, op).toBe(op);
+      expect(e?.arg, op).toBe('backend');
+    }
+  });
+
+  it('rowNorms: a row whose norm is past 3.4e38 is refused by row; just below, within float32 of float64', async () => {
+    const b = await backend({ threads: 1 });
+    const kit = createCosineKit({ backend: b });
+    for (const d of [1, 2, 5, 17]) {
+      // Norm sqrt(d) * 3e38 overflows for d >= 2; 3e38 alone (d = 1) is a float32.
+      const big = Array.from({ length: d }, () => 3e38);
+      if (d === 1) {
+        expect(Array.from(await kit.rowNorms([big]))).toEqual([Math.fround(3e38)]);
+        continue;
+      }
+      const ones = Array.from({ length: d }, () => 1);
+      const e = await kit.rowNorms([ones, big]).catch((x: CosineKitError) => x);
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'rowNorms', arg: 'x' });
+      expect((e as CosineKitError).message).toContain('row 1');
+      const ok = Array.from({ length: d }, (_, j) => (j === 0 ? 3e38 : 1e-45));
+      const rows = [ok, ok.map((v) => v * 1e-80)];
+      const got = await kit.rowNorms(rows);
+      for (let i = 0; i < rows.length; i++) {
+        const want = Math.hypot(...rows[i].map(Math.fround));
+        expect(Math.abs(got[i] - want), `d=${d}, row ${i}`).toBeLessThanOrEqual(
+          Math.max(want * 2 ** -23, 2 ** -149),
+        );
+      }
+    }
+    b.dispose();
+  });
+});

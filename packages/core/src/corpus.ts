@@ -700,18 +700,27 @@ export function copyIds(op: string, ids: readonly Id[] | undefined): Id[] | unde
   return Array.from(ids);
 }
 
-/** Validates a list of ids: right length, numbers or strings, unique, not already present. */
-export function checkIdList(op: string, ids: readonly Id[], n: number, existing?: Map<Id, number>): void {
-  if (!Array.isArray(ids)) argError('INVALID_TYPE', op, 'ids', 'must be an array of numbers or strings.');
-  if (ids.length !== n) argError('SHAPE_MISMATCH', op, 'ids', `has ${ids.length} ids for ${n} rows.`);
+/**
+ * Validates a list of ids: right length, numbers or strings, unique, not already present. `name`
+ * is the argument's name in errors (`ids`, or a stream chunk's `source[i].ids`).
+ */
+export function checkIdList(
+  op: string,
+  ids: readonly Id[],
+  n: number,
+  existing?: Map<Id, number>,
+  name = 'ids',
+): void {
+  if (!Array.isArray(ids)) argError('INVALID_TYPE', op, name, 'must be an array of numbers or strings.');
+  if (ids.length !== n) argError('SHAPE_MISMATCH', op, name, `has ${ids.length} ids for ${n} rows.`);
   const seen = new Set<Id>();
   for (let i = 0; i < n; i++) {
     const id = ids[i];
     if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
-      argError('INVALID_TYPE', op, `ids[${i}]`, 'must be a finite number or a string.');
+      argError('INVALID_TYPE', op, `${name}[${i}]`, 'must be a finite number or a string.');
     }
     if (seen.has(id) || existing?.has(id))
-      argError('INVALID_ARGUMENT', op, `ids[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
+      argError('INVALID_ARGUMENT', op, `${name}[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
     seen.add(id);
   }
 }

@@ -290,8 +290,9 @@ export class Guard {
 function rename(e: unknown, op: string, arg: string, backend: string, kernel: string): CosineKitError {
   if (e instanceof CosineKitError) {
     if (e.op === op) return e;
-    // A kernel names itself and its own parameter; the caller knows the public names.
-    const at = e.arg === 'corpus' ? 'corpus' : arg;
+    // A kernel names itself and its own parameter; the caller knows the public names. A corpus or
+    // the backend itself (disposed, say) is the same thing under either name.
+    const at = e.arg === 'corpus' || e.arg === 'backend' ? e.arg : arg;
     const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
     const problem = e.message.startsWith(prefix)
       ? e.message.slice(prefix.length)

@@ -89,7 +89,10 @@ export interface CosineKit {
    * not validated (the caller's job), outputs are checked as for every other call.
    */
   kernels(): Promise<Kernels>;
-  /** The L2 norm of each row. */
+  /**
+   * The L2 norm of each row. A row whose norm is past the float32 range (its values near 3.4e38)
+   * is refused with `INVALID_ARGUMENT`, never answered as Infinity.
+   */
   rowNorms(x: TensorInput): Promise<Float32Array>;
   /** Each row scaled to unit length; zero rows stay zero. */
   normalize(x: TensorInput): Promise<Tensor>;
@@ -371,6 +374,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       let withIds: boolean | undefined;
       let pending: Tensor[] = [];
       let pendingIds: Id[] = [];
+      const streamed = new Map<Id, number>();
       let pendingRows = 0;
       let done = 0;
       const flush = async () => {
@@ -418,8 +422,12 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
               withIds ? 'is missing: earlier chunks had ids.' : 'given, but earlier chunks had none.',
             );
           if (own) {
-            checkIdList(op, own, t.rows);
-            for (const id of own) pendingIds.push(id);
+            // Against every id of the stream so far, naming the chunk that repeats one.
+            checkIdList(op, own, t.rows, streamed, `${arg}.ids`);
+            for (const id of own) {
+              pendingIds.push(id);
+              streamed.set(id, 0);
+            }
           }
           pending.push(t);
           pendingRows += t.rows;
@@ -498,7 +506,19 @@ function settle<X, T, R>(
 const rowNormsWork = (k: CheckedKernels, a: Admitted) => k.rowNorms('rowNorms', 'x', a.tensor);
 const rowNormsDone = (n: Float32Array, a: Admitted, lease: Lease): Float32Array => {
   const out = lease.keep(n);
-  if (a.factor) for (let i = 0; i < out.length; i++) out[i] /= a.factor[i];
+  if (a.factor)
+    for (let i = 0; i < out.length; i++) {
+      // Only a rescaled row can: its norm, back at the caller's scale, may pass the float32 range.
+      const v = out[i] / a.factor[i];
+      if (Math.fround(v) === Number.POSITIVE_INFINITY)
+        argError(
+          'INVALID_ARGUMENT',
+          'rowNorms',
+          'x',
+          `has row ${i} of norm ${v}, past the largest float32 (3.4e38); a Float32Array cannot hold it.`,
+        );
+      out[i] = v;
+    }
   return out;
 };
 const normalizeWork = (k: CheckedKernels, a: Admitted) => k.normalizeRows('normalize', 'x', a.tensor);

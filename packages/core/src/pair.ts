@@ -1,5 +1,5 @@
 import { argError } from './errors.js';
-import { cosineOf, cosineOfAny } from './kernels/pair.js';
+import { cosineOf, cosineOfAny, unitScale } from './kernels/pair.js';
 import { attached, describeType, Tensor } from './tensor.js';
 
 /** A vector for the synchronous pair functions. */
@@ -49,14 +49,24 @@ export function cosineDistance(a: Vector, b: Vector): number {
  */
 export function normalize(v: Vector, out?: Float32Array): Float32Array {
   const x = vec('normalize', 'v', v);
+  if (out !== undefined && !(out instanceof Float32Array))
+    argError('INVALID_TYPE', 'normalize', 'out', `must be a Float32Array, got ${describeType(out)}.`);
   const r = out ?? new Float32Array(x.length);
   if (r.length !== x.length)
     argError('SHAPE_MISMATCH', 'normalize', 'out', `has length ${r.length}, expected ${x.length}.`);
   let ss = 0;
   for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
-  if (!Number.isFinite(ss)) nonFinite('normalize', ['v', x]);
+  // Float64 values past 2^511 square to Infinity, below 2^-537 to 0: scale by a power of two first
+  // (a zero vector passes here too, and stays zero).
+  let f = 1;
+  if (!(ss >= 2 ** -900 && ss <= 2 ** 900)) {
+    f = unitScale(x);
+    if (Number.isNaN(f)) nonFinite('normalize', ['v', x]);
+    ss = 0;
+    for (let i = 0; i < x.length; i++) ss += x[i] * f * (x[i] * f);
+  }
   const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-  for (let i = 0; i < x.length; i++) r[i] = x[i] * inv;
+  for (let i = 0; i < x.length; i++) r[i] = x[i] * f * inv;
   return r;
 }
 
@@ -87,8 +97,11 @@ function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
     if (ArrayBuffer.isView(x)) attached(x, op, arg);
     argError('EMPTY_INPUT', op, arg, 'is empty.');
   }
-  if (Array.isArray(x) && typeof x[0] !== 'number') {
-    argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(x[0])} at [0].`);
+  if (Array.isArray(x)) {
+    // Every element: JavaScript would read '2' as 2 and null as 0 without a word.
+    for (let i = 0; i < x.length; i++)
+      if (typeof x[i] !== 'number')
+        argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(x[i])} at [${i}].`);
   }
   return x;
 }

@@ -101,6 +101,9 @@ export function toTensor(
 ): Tensor {
   if (input instanceof Tensor) {
     if (input.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
+    // `new Tensor` allows a shape of 0 rows or columns; as an input it is as empty as `[]`.
+    if (input.rows === 0 || input.cols === 0)
+      argError('EMPTY_INPUT', op, arg, `is empty (shape [${input.rows}, ${input.cols}]).`);
     return input;
   }
   if (input instanceof Float32Array) {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../src/backend.js';
+import { argError, type Backend, referenceKernels } from '../src/backend.js';
 import {
   type CosineKitError,
   cosine,
+  cosineDistance,
   createCosineKit,
+  normalize,
   Tensor,
   type TensorInput,
   tensor,
@@ -86,4 +88,276 @@ describe('detached (transferred) Float32Arrays are refused by name, as a detache
     expect(Array.from(tensor(shared.subarray(1, 5)).data)).toEqual([1, 2, 3, 4]);
     expect(new Tensor(shared.subarray(1, 5), 2, 2).rows).toBe(2);
   });
+});
+
+/** Float64 cosine of vectors of ordinary magnitude (the reference the scaled calls must meet). */
+function cos64(a: readonly number[], b: readonly number[]): number {
+  let dot = 0;
+  let x = 0;
+  let y = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    x += a[i] * a[i];
+    y += b[i] * b[i];
+  }
+  return x === 0 || y === 0 ? 0 : dot / Math.sqrt(x * y);
+}
+
+describe('the sync pair functions hold over the whole float64 range', () => {
+  // Magnitudes whose squares overflow float64 (past 2^511), vanish (below 2^-537), or are subnormal.
+  const scales = [1, 1e307, 2 ** 1020, 1e300, 2 ** 600, 1e200, 1e-200, 2 ** -600, 1e-310, 1e-320, 2 ** -1070];
+  const pairs: [number[], number[]][] = [
+    [
+      [3, 4],
+      [4, 3],
+    ],
+    [
+      [1, -2, 3, 0.5, 7],
+      [-1, 2, 0.25, 4, 1],
+    ],
+    [
+      [1, 1, 1],
+      [1, 1, 1],
+    ],
+    [
+      [1, 0],
+      [0, -1],
+    ],
+  ];
+
+  it('cosine, cosineDistance: scaled rows give the unscaled cosine (number[] and Float64Array)', () => {
+    for (const [a, b] of pairs) {
+      const want = cos64(a, b);
+      for (const s of scales) {
+        for (const t of [1, s, 1 / s]) {
+          if (!Number.isFinite(1 / s) && t !== s && t !== 1) continue;
+          const x = a.map((v) => v * s);
+          const y = b.map((v) => v * t);
+          // Rows that a scale rounds to zero are zero vectors: their cosine is 0 by rule.
+          const zero = x.every((v) => v === 0) || y.every((v) => v === 0);
+          const e = zero ? 0 : want;
+          const what = `${a} x ${s} against ${b} x ${t}`;
+          for (const [p, q] of [
+            [x, y],
+            [Float64Array.from(x), Float64Array.from(y)],
+          ] as const) {
+            const c = cosine(p, q);
+            expect(Math.abs(c - e), `${what}: ${c}`).toBeLessThanOrEqual(1e-9);
+            expect(c >= -1 && c <= 1).toBe(true);
+            expect(Math.abs(cosineDistance(p, q) - (1 - e)), what).toBeLessThanOrEqual(1e-9);
+          }
+        }
+      }
+    }
+    // Subnormal multiples of 2^-1074 are exact: 3:4 against 4:3 is 24/25.
+    expect(cosine([3 * 5e-324, 4 * 5e-324], [4 * 5e-324, 3 * 5e-324])).toBeCloseTo(24 / 25, 12);
+    expect(cosine([Number.MAX_VALUE, -Number.MAX_VALUE], [Number.MAX_VALUE, Number.MAX_VALUE])).toBe(0);
+    expect(cosine([Number.MAX_VALUE, Number.MAX_VALUE], [5e-324, 5e-324])).toBeCloseTo(1, 12);
+  });
+
+  it('normalize: a unit float32 vector at any finite magnitude; a zero vector stays zero', () => {
+    for (const s of scales) {
+      const got = normalize([3 * s, -4 * s]);
+      expect(Array.from(got), String(s)).toEqual([Math.fround(0.6), Math.fround(-0.8)]);
+      expect(Array.from(normalize(Float64Array.of(0, 5 * s, 0)))).toEqual([0, 1, 0]);
+    }
+    expect(Array.from(normalize([0, 0, 0]))).toEqual([0, 0, 0]);
+    expect(() => normalize([1, Number.NaN])).toThrow(
+      expect.objectContaining({ code: 'NON_FINITE', arg: 'v' }),
+    );
+    expect(() => normalize([1e308, Number.POSITIVE_INFINITY])).toThrow(
+      expect.objectContaining({ code: 'NON_FINITE', arg: 'v' }),
+    );
+    // `out` must be what the result is: a Float32Array.
+    for (const out of [[0, 0], new Float64Array(2), new Int32Array(2)]) {
+      expect(() => normalize([1, 2], out as unknown as Float32Array)).toThrow(
+        expect.objectContaining({ code: 'INVALID_TYPE', op: 'normalize', arg: 'out' }),
+      );
+    }
+  });
+
+  it('a number[] holding anything but numbers is refused by position, not coerced', () => {
+    for (const bad of ['2', null, undefined, true, {}, 2n]) {
+      for (const at of [0, 1, 2]) {
+        const v: unknown[] = [1, 2, 3];
+        v[at] = bad;
+        for (const [f, op, arg] of [
+          [() => cosine(v as number[], [1, 2, 3]), 'cosine', 'a'],
+          [() => cosine([1, 2, 3], v as number[]), 'cosine', 'b'],
+          [() => cosineDistance(v as number[], [1, 2, 3]), 'cosineDistance', 'a'],
+          [() => normalize(v as number[]), 'normalize', 'v'],
+        ] as const) {
+          expect(f, `${String(bad)} at ${at}`).toThrow(
+            expect.objectContaining({
+              code: 'INVALID_TYPE',
+              op,
+              arg,
+              message: expect.stringContaining(`at [${at}]`),
+            }),
+          );
+        }
+      }
+    }
+    // A hole in a sparse array is not a number either.
+    const holey = [1, 2, 3];
+    delete holey[1];
+    expect(() => cosine(holey, [1, 2, 3])).toThrow(expect.objectContaining({ code: 'INVALID_TYPE' }));
+  });
+});
+
+describe('kit.rowNorms never answers Infinity for finite rows', () => {
+  for (const [what, backend] of [
+    ['reference', 'reference'],
+    ['a gated backend', bare],
+  ] as const) {
+    it(`${what}: norms past the float32 range are refused by row; just below it, exact`, async () => {
+      const kit = createCosineKit({ backend });
+      for (const rows of [
+        [[3e38, 3e38]],
+        [[1, 2], [-3e38, 3e38, 0].slice(0, 2)],
+        [Array.from({ length: 17 }, () => 1e38)],
+      ]) {
+        const e = await rejection(kit.rowNorms(rows));
+        expect(e.code).toBe('INVALID_ARGUMENT');
+        expect(e.op).toBe('rowNorms');
+        expect(e.arg).toBe('x');
+        expect(e.message).toContain(`row ${rows.length - 1}`);
+      }
+      const ok = [[2e38, 2e38], [1e-45, 0], [0, -0], Array.from({ length: 2 }, () => 3e-39)];
+      const got = await kit.rowNorms(ok);
+      for (let i = 0; i < ok.length; i++) {
+        const f = ok[i].map(Math.fround);
+        const want = Math.hypot(...f);
+        expect(Math.abs(got[i] - want), `row ${i}`).toBeLessThanOrEqual(Math.max(want * 2 ** -23, 2 ** -149));
+        expect(Number.isFinite(got[i])).toBe(true);
+      }
+    });
+  }
+});
+
+describe('a backend disposed under a kit is named as the backend', () => {
+  it("a kernel's DISPOSED about 'backend' keeps that name through every operation", async () => {
+    let disposed = false;
+    const check = (op: string) => {
+      if (disposed)
+        argError('DISPOSED', op, 'backend', 'was disposed (backend.dispose()); create a new one.');
+    };
+    const k = referenceKernels;
+    const backend: Backend = {
+      name: 'third-party',
+      kernels: {
+        ...k,
+        cosineRows: (a, b) => {
+          check('cosineRows');
+          return k.cosineRows(a, b);
+        },
+        topK: (q, c, n) => {
+          check('topK');
+          return k.topK(q, c, n);
+        },
+        createCorpus: (x, o) => {
+          check('createCorpus');
+          return k.createCorpus(x, o);
+        },
+        corpusSearch: (h, q, n) => {
+          check('corpusSearch');
+          return k.corpusSearch(h, q, n);
+        },
+        corpusMatrix: (h, q) => {
+          check('corpusMatrix');
+          return k.corpusMatrix(h, q);
+        },
+      },
+      dispose: () => {
+        disposed = true;
+      },
+    };
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    backend.dispose!();
+    for (const [op, call] of [
+      ['search', () => c.search([[1, 0]], 1)],
+      ['similarity', () => c.similarity([[1, 0]])],
+      ['corpus', () => kit.corpus([[1, 0]])],
+      ['topK', () => kit.topK([[1, 0]], [[1, 0]], 1)],
+      ['cosineRows', () => kit.cosineRows([[1, 0]], [[1, 0]])],
+    ] as const) {
+      const e = await rejection(call());
+      expect(e.code, op).toBe('DISPOSED');
+      expect(e.op).toBe(op);
+      expect(e.arg, op).toBe('backend');
+      expect(e.message).toMatch(/^Argument 'backend' passed to '\w+' was disposed/);
+    }
+  });
+});
+
+describe('corpusFrom names the chunk that holds a bad id', () => {
+  it('an id repeated across chunks, or of the wrong type, is named as source[i].ids[j]', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const chunks = (second: unknown[]) => [
+      { rows: [[1, 2]], ids: ['a'] },
+      { rows: [[1, 3]], ids: ['b'] },
+      {
+        rows: [
+          [2, 3],
+          [3, 1],
+        ],
+        ids: second as string[],
+      },
+    ];
+    // A small segment size makes every chunk its own segment, as in a large stream.
+    for (const segmentBytes of [8, 1 << 20]) {
+      for (const [second, code, arg] of [
+        [['c', 'a'], 'INVALID_ARGUMENT', 'source[2].ids[1]'],
+        [['b', 'c'], 'INVALID_ARGUMENT', 'source[2].ids[0]'],
+        [['c', 'c'], 'INVALID_ARGUMENT', 'source[2].ids[1]'],
+        [['c', {}], 'INVALID_TYPE', 'source[2].ids[1]'],
+        [['c'], 'SHAPE_MISMATCH', 'source[2].ids'],
+      ] as const) {
+        const e = await rejection(kit.corpusFrom(chunks([...second]), { segmentBytes }));
+        expect(e.code, `${second}`).toBe(code);
+        expect(e.op).toBe('corpusFrom');
+        expect(e.arg, `${second}`).toBe(arg);
+      }
+      const c = await kit.corpusFrom(chunks(['c', 'd']), { segmentBytes });
+      expect((await c.search([[1, 2]], 1)).ids).toEqual(['a']);
+    }
+  });
+});
+
+describe('a Tensor of 0 rows or 0 columns is empty input everywhere', () => {
+  for (const [what, backend] of [
+    ['reference', 'reference'],
+    ['a gated backend', bare],
+  ] as const) {
+    it(`${what}: every kit operation and corpus method refuses it as EMPTY_INPUT by name`, async () => {
+      const kit = createCosineKit({ backend });
+      const one = [[1, 2, 3]];
+      const c = await kit.corpus(one);
+      for (const empty of [new Tensor(new Float32Array(0), 0, 3), new Tensor(new Float32Array(0), 2, 0)]) {
+        for (const [op, arg, call] of [
+          ['cosineRows', 'a', () => kit.cosineRows(empty, empty)],
+          ['cosineMatrix', 'a', () => kit.cosineMatrix(empty, one)],
+          ['cosineMatrix', 'b', () => kit.cosineMatrix(one, empty)],
+          ['topK', 'corpus', () => kit.topK(one, empty, 1)],
+          ['topK', 'queries', () => kit.topK(empty, one, 1)],
+          ['rowNorms', 'x', () => kit.rowNorms(empty)],
+          ['normalize', 'x', () => kit.normalize(empty)],
+          ['corpus', 'rows', () => kit.corpus(empty)],
+          ['search', 'queries', () => c.search(empty, 1)],
+          ['similarity', 'queries', () => c.similarity(empty)],
+          ['add', 'rows', () => c.add(empty)],
+        ] as const) {
+          const e = await rejection(call());
+          expect(e.code, `${op} ${empty.shape}`).toBe('EMPTY_INPUT');
+          expect(e.op).toBe(op);
+          expect(e.arg, op).toBe(arg);
+        }
+      }
+      expect(c.rows).toBe(1);
+    });
+  }
 });

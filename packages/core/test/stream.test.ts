@@ -91,7 +91,7 @@ describe('corpusFrom', () => {
         { rows: [[3, 4]], ids: ['a'] },
       ],
       'INVALID_ARGUMENT',
-      'ids[0]',
+      'source[1].ids[0]',
     ],
   ];
   for (const [what, make, code, arg] of bad) {

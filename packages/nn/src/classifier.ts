@@ -1,5 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
+import { checkNumber } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
@@ -116,6 +117,7 @@ export class CosineClassifier {
 /** Creates a {@link CosineClassifier} with seeded standard-normal class vectors. */
 export function createCosineClassifier(options: CosineClassifierOptions): CosineClassifier {
   const { classes, dim, seed = 1, precision = 'float32' } = options;
+  checkNumber('createCosineClassifier', 'seed', seed, -(2 ** 53), 2 ** 53);
   const n = Number.isInteger(classes) && Number.isInteger(dim) && classes > 0 && dim > 0 ? classes * dim : 0;
   const w = precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
   const rng = createRng(seed);
@@ -169,7 +171,7 @@ function marginLoss(
   if (!(classifier instanceof CosineClassifier)) {
     argError('INVALID_TYPE', op, 'classifier', 'must be a CosineClassifier (createCosineClassifier).');
   }
-  if (!(scale > 0) || !Number.isFinite(scale))
+  if (!(checkNumber(op, 'scale', scale, 0, Number.MAX_VALUE) > 0))
     argError('INVALID_ARGUMENT', op, 'scale', `must be > 0, got ${scale}.`);
   const { classes } = classifier;
   return {
@@ -253,7 +255,7 @@ export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLoss
  * `scale * (cos - margin)`, so a row must beat the other classes by `margin` in cosine.
  */
 export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
-  const m = options.margin ?? 0.35;
+  const m = checkNumber('cosFaceLoss', 'margin', options.margin ?? 0.35, 0, 2, true);
   // At m >= 2 the true class's cos - m <= -1 never beats another class: the loss cannot fall.
   if (!(m >= 0 && m < 2))
     argError('INVALID_ARGUMENT', 'cosFaceLoss', 'margin', `must be in [0, 2), got ${m}.`);
@@ -267,7 +269,7 @@ export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
  * stays monotonic (the textbook formula turns back up there).
  */
 export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
-  const m = options.margin ?? 0.5;
+  const m = checkNumber('arcFaceLoss', 'margin', options.margin ?? 0.5, 0, Math.PI / 2, true);
   // At m >= π/2 a row lying exactly on its class vector scores cos(m) <= 0: no better than a
   // class orthogonal to it, so the margin defeats the loss.
   if (!(m >= 0 && m < Math.PI / 2)) {

@@ -1,7 +1,8 @@
 import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
-import { argError, toTensor } from '@cosinekit/core/backend';
+import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
+import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -44,10 +45,17 @@ export type KernelSource = CosineKit | Kernels;
 
 /** Resolves a {@link KernelSource} to its kernel table. */
 export async function kernelsOf(source: KernelSource): Promise<Kernels> {
-  const kit = source as CosineKit;
-  return typeof kit.kernels === 'function' && typeof kit.ready === 'function'
-    ? kit.kernels()
-    : (source as Kernels);
+  const kit = source as CosineKit | null;
+  if (typeof kit === 'object' && kit !== null) {
+    if (typeof kit.kernels === 'function' && typeof kit.ready === 'function') return kit.kernels();
+    if (typeof (source as Kernels).matmul === 'function') return source as Kernels;
+  }
+  return argError(
+    'INVALID_TYPE',
+    'kernelsOf',
+    'kernels',
+    `must be a kit (createCosineKit) or a kernel table, got ${kit === null ? 'null' : typeof kit === 'object' ? 'an object without kernels' : typeof kit}.`,
+  );
 }
 
 /** What {@link Encoder.forward} keeps for {@link Encoder.backward}. */
@@ -187,12 +195,26 @@ export class Encoder {
         `has ${t.cols} columns but the encoder takes ${this.inputs}.`,
       );
     }
+    checkFinite('embed', 'x', t);
     // Each batch's arrays are copied out and then recycled for the next batch.
     const ops = kernelOps(await kernelsOf(source), { reuse: true });
     const out = new Float32Array(t.rows * this.outputs);
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);
-      const c = await this.forward(ops, t.data.subarray(s * this.inputs, e * this.inputs), e - s);
+      const rows = t.data.subarray(s * this.inputs, e * this.inputs);
+      const c = await this.forward(ops, rows, e - s).catch((err: unknown) => {
+        // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.
+        const [lo, hi] = rowMagnitudes(rows, this.inputs);
+        if (isCosineKitError(err, 'BACKEND_ERROR') && (hi > HUGE || lo < TINY))
+          argError(
+            'INVALID_ARGUMENT',
+            'embed',
+            'x',
+            `holds rows of magnitude ${hi > HUGE ? `up to ${hi}` : `down to ${lo}`}, past what float32 layers hold (2^-64 to 2^64 per row): a product overflowed. Scale the rows as the training rows were. (${(err as Error).message})`,
+            err,
+          );
+        throw err;
+      });
       out.set(c.out, s * this.outputs);
       ops.release?.();
     }
@@ -206,6 +228,9 @@ export class Encoder {
  */
 export function createEncoder(options: EncoderOptions): Encoder {
   const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
+  checkNumber('createEncoder', 'seed', seed, -(2 ** 53), 2 ** 53);
+  if (typeof normalize !== 'boolean')
+    argError('INVALID_TYPE', 'createEncoder', 'normalize', `must be true or false, got ${typeof normalize}.`);
   if (!Number.isInteger(inputs) || inputs < 1) {
     argError('INVALID_ARGUMENT', 'createEncoder', 'inputs', `must be a positive integer, got ${inputs}.`);
   }

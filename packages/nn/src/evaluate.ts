@@ -9,11 +9,29 @@ export interface PairAccuracy {
   readonly threshold: number;
 }
 
-function checkPaired(op: string, scores: ArrayLike<number>, labels: ArrayLike<number>): void {
-  if (scores.length === 0) argError('EMPTY_INPUT', op, 'scores', 'must not be empty.');
+function checkPaired(
+  op: string,
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  names: readonly [string, string] = ['scores', 'labels'],
+): void {
+  if (scores.length === 0) argError('EMPTY_INPUT', op, names[0], 'must not be empty.');
   if (scores.length !== labels.length) {
-    argError('SHAPE_MISMATCH', op, 'labels', `has ${labels.length} values but scores has ${scores.length}.`);
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      names[1],
+      `has ${labels.length} values but ${names[0]} has ${scores.length}.`,
+    );
   }
+  // A NaN would sort anywhere and rank as it falls: the answer would be silently wrong.
+  for (const [name, v] of [
+    [names[0], scores],
+    [names[1], labels],
+  ] as const)
+    for (let i = 0; i < v.length; i++)
+      if (typeof v[i] !== 'number' || !Number.isFinite(v[i]))
+        argError('NON_FINITE', op, name, `must hold finite numbers, got ${String(v[i])} at ${i}.`);
 }
 
 /**
@@ -81,7 +99,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
 
 /** Spearman rank correlation of two series (Pearson of average ranks), for graded pairs. */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  checkPaired('spearman', x, y);
+  checkPaired('spearman', x, y, ['x', 'y']);
   const rx = averageRanks(x);
   const ry = averageRanks(y);
   const n = x.length;

@@ -6,6 +6,7 @@ import {
   type OptimizerState,
   referenceKernels,
 } from '@cosinekit/core/backend';
+import { checkNumber } from './check.js';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */
@@ -213,6 +214,10 @@ function inRange(op: string, arg: string, x: number, lo: number, hi: number): vo
  * then follows half a cosine down to `min` at `total` steps, and stays there.
  */
 export function cosineSchedule(base: number, total: number, warmup = 0, min = 0): (step: number) => number {
+  checkNumber('cosineSchedule', 'base', base, 0, Number.MAX_VALUE);
+  checkNumber('cosineSchedule', 'total', total, 0, Number.MAX_VALUE);
+  checkNumber('cosineSchedule', 'warmup', warmup, 0, Number.MAX_VALUE);
+  checkNumber('cosineSchedule', 'min', min, 0, base);
   return (step) => {
     if (step < warmup) return (base * (step + 1)) / warmup;
     const t = Math.min(1, (step - warmup) / Math.max(1, total - warmup));

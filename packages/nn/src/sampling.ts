@@ -1,4 +1,5 @@
 import { argError, checkFinite } from '@cosinekit/core/backend';
+import { checkNumber } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -123,15 +124,64 @@ function batchSizeOf(options: SamplerOptions, op: string): number {
   return b;
 }
 
-/** Start and length of each batch of an epoch of `n` rows. */
-function batchBounds(n: number, batchSize: number, dropLast: boolean, minRows: number): [number, number][] {
+/**
+ * Start and length of each batch of an epoch of `n` rows. An epoch of no batches is refused: its
+ * loss would be the NaN of an empty mean.
+ */
+function batchBounds(
+  n: number,
+  batchSize: number,
+  dropLast: boolean,
+  minRows: number,
+  op: string,
+): [number, number][] {
   const out: [number, number][] = [];
   for (let s = 0; s < n; s += batchSize) {
     const rows = Math.min(batchSize, n - s);
     if (rows < minRows || (dropLast && rows < batchSize)) break;
     out.push([s, rows]);
   }
+  if (out.length === 0)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'batchSize',
+      `gives no batch for ${n} rows (batchSize ${batchSize}${dropLast ? ', dropLast' : ''}; batches need at least ${minRows} rows).`,
+    );
   return out;
+}
+
+/** A short name for a value's type, for error messages. */
+function describeType(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'Array';
+  return typeof v === 'object' ? ((v as object).constructor?.name ?? 'object') : typeof v;
+}
+
+/** Checks the shape fields of `data` and that `x` (or `a`, `b`) are Float32Arrays. */
+function checkShape(op: string, data: { rows: unknown; cols: unknown }, arrays: [string, unknown][]): void {
+  for (const name of ['rows', 'cols'] as const) {
+    const v = data[name];
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
+      argError('INVALID_ARGUMENT', op, `data.${name}`, `must be a positive integer, got ${String(v)}.`);
+  }
+  for (const [name, x] of arrays)
+    if (!(x instanceof Float32Array))
+      argError('INVALID_TYPE', op, `data.${name}`, `must be a Float32Array, got ${describeType(x)}.`);
+}
+
+/**
+ * Checks that every label is an integer (a class): a fraction, NaN or string would be its own class
+ * in the sampler but be cut to an integer in a batch's `groups`, mixing two classes silently.
+ */
+function checkLabels(op: string, labels: ArrayLike<unknown>, rows: number): void {
+  for (let i = 0; i < rows; i++) {
+    const y = labels[i];
+    if (typeof y !== 'number')
+      argError('INVALID_TYPE', op, 'data.labels', `must hold numbers, got ${describeType(y)} at row ${i}.`);
+    if (!(Number.isInteger(y) && y >= -(2 ** 31) && y < 2 ** 31))
+      argError('INVALID_ARGUMENT', op, 'data.labels', `must hold 32-bit integers, got ${y} at row ${i}.`);
+  }
 }
 
 /** Options of {@link randomShift}. */
@@ -164,6 +214,7 @@ export function randomShift(options: RandomShiftOptions): Augment {
   }
   if (!Number.isInteger(max) || max < 0)
     argError('INVALID_ARGUMENT', 'randomShift', 'max', `must be an integer >= 0, got ${max}.`);
+  checkNumber('randomShift', 'probability', probability, 0, 1);
   const size = width * height * channels;
   const tmp = new Float32Array(size);
   return (row, rng) => {
@@ -205,9 +256,11 @@ function refuseNonFinite(x: Float32Array, cols: number, op: string, arg: string)
 }
 
 function classIndex(data: LabelledData, op: string): Map<number, number[]> {
-  if (data.x.length !== data.rows * data.cols || data.labels.length !== data.rows) {
+  checkShape(op, data, [['x', data.x]]);
+  if (data.x.length !== data.rows * data.cols || data.labels?.length !== data.rows) {
     argError('SHAPE_MISMATCH', op, 'data', `needs x of ${data.rows} x ${data.cols} and ${data.rows} labels.`);
   }
+  checkLabels(op, data.labels, data.rows);
   refuseNonFinite(data.x, data.cols, op, 'data.x');
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < data.rows; i++) {
@@ -264,7 +317,7 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
   const byClass = classIndex(data, op);
   const { cols } = data;
   const { augment } = options;
-  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 2);
+  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 2, op);
   return {
     batchesPerEpoch: bounds.length,
     *epoch(rng: Rng, reuse: boolean | undefined): Generator<[Batch, Float32Array[]]> {
@@ -301,7 +354,7 @@ export function tripletSampler(data: LabelledData, options: SamplerOptions = {})
   if (classIndex(data, 'tripletSampler').size < 2) {
     argError('INVALID_ARGUMENT', 'tripletSampler', 'data', 'needs at least two classes.');
   }
-  const inner = inBatchDraw(data, options, 'inBatchSampler', 3);
+  const inner = inBatchDraw(data, options, 'tripletSampler', 3);
   const { cols } = data;
   return {
     sampling: 'in-batch',
@@ -341,7 +394,7 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
   if (byClass.size < 2) argError('INVALID_ARGUMENT', 'pairSampler', 'data', 'needs at least two classes.');
   const { cols } = data;
   const { augment } = options;
-  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1);
+  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1, 'pairSampler');
   return {
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
@@ -376,13 +429,27 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
 export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): Sampler {
   const batchSize = batchSizeOf(options, 'fixedPairSampler');
   const { rows: n, cols } = data;
-  if (data.a.length !== n * cols || data.b.length !== n * cols || data.targets.length !== n) {
+  checkShape('fixedPairSampler', data, [
+    ['a', data.a],
+    ['b', data.b],
+  ]);
+  if (data.a.length !== n * cols || data.b.length !== n * cols || data.targets?.length !== n) {
     argError('SHAPE_MISMATCH', 'fixedPairSampler', 'data', `needs a, b of ${n} x ${cols} and ${n} targets.`);
+  }
+  for (let i = 0; i < n; i++) {
+    const t = data.targets[i];
+    if (typeof t !== 'number' || !Number.isFinite(t))
+      argError(
+        'NON_FINITE',
+        'fixedPairSampler',
+        'data.targets',
+        `must hold finite numbers, got ${String(t)} at row ${i}.`,
+      );
   }
   refuseNonFinite(data.a, cols, 'fixedPairSampler', 'data.a');
   refuseNonFinite(data.b, cols, 'fixedPairSampler', 'data.b');
   const { augment } = options;
-  const bounds = batchBounds(n, batchSize, options.dropLast === true, 1);
+  const bounds = batchBounds(n, batchSize, options.dropLast === true, 1, 'fixedPairSampler');
   return {
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
@@ -413,7 +480,7 @@ export function labelledSampler(data: LabelledData, options: SamplerOptions = {}
   classIndex(data, 'labelledSampler');
   const { cols } = data;
   const { augment } = options;
-  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1);
+  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1, 'labelledSampler');
   const empty = new Float32Array(0);
   return {
     sampling: 'labels',

@@ -1,6 +1,7 @@
 import type { Awaitable } from '@cosinekit/core/backend';
-import { argError } from '@cosinekit/core/backend';
-import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
+import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
+import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
 import type { Optimizer } from './optimisers.js';
@@ -98,8 +99,131 @@ export interface TrainResult {
  * Trains `encoder` in place. Each step encodes both sides of a batch in one forward pass (the two
  * blocks stacked, so each layer is one matrix product), evaluates the loss, back-propagates and
  * updates. Deterministic for a seed: the same seed, data and backend give the same losses.
+ *
+ * Float32 training holds rows whose largest |value| lies in about [2^-64, 2^64]. A step that
+ * overflows is refused with `INVALID_ARGUMENT` naming its cause: `sampler` when the batch's rows
+ * are past that range (scale them, for example to unit norm), `optimizer` when the weights became
+ * non-finite or huge (lower the learning rate). A non-finite loss is `NON_FINITE` naming `loss`,
+ * and a sampler that yields no batch in an epoch is refused naming `sampler`.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const at: StepState = { epoch: 0, batch: 0, input: undefined, cols: 0, params: [] };
+  try {
+    return await trainLoop(options, at);
+  } catch (e) {
+    throw blame(e, at);
+  }
+}
+
+/** Where training is, for {@link blame}: the step's input and the trained arrays. */
+interface StepState {
+  epoch: number;
+  batch: number;
+  input: Vec | undefined;
+  cols: number;
+  params: Vec[];
+}
+
+/**
+ * A step that failed on a non-finite value (a kernel's output checked as `BACKEND_ERROR`, or a
+ * `NON_FINITE`) is the caller's when the trained weights are non-finite or huge (the optimiser
+ * diverged) or the batch's rows are of extreme magnitude (float32 products overflow, or a tiny
+ * embedding's normalisation gradient does): then the error names that argument of `train`.
+ * Otherwise the backend's error stands. Runs only on failure.
+ */
+function blame(e: unknown, s: StepState): unknown {
+  if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
+  const where = `at batch ${s.batch} of epoch ${s.epoch}`;
+  let w = 0;
+  let finite = true;
+  for (const p of s.params)
+    for (let i = 0; i < p.length; i++) {
+      const v = Math.abs(p[i]);
+      if (v > w) w = v;
+      else if (!(v <= w)) finite = false; // NaN
+    }
+  if (!finite || !Number.isFinite(w))
+    // From finite gradients (every kernel output is checked) only a step can make them so: a
+    // learning rate far too high, or a backend's optimizerStep kernel that broke.
+    return argErrorOf(
+      'NON_FINITE',
+      'train',
+      'optimizer',
+      `left non-finite weights before batch ${s.batch} of epoch ${s.epoch}: its learning rate is far too high, or the backend's optimizerStep kernel broke. (${e.message})`,
+      e,
+    );
+  const diverged = (what: string) =>
+    argErrorOf(
+      'INVALID_ARGUMENT',
+      'train',
+      'optimizer',
+      `diverged ${where}: the weights ${what}; lower the learning rate. (${e.message})`,
+      e,
+    );
+  const x = s.input;
+  if (x && s.cols > 0) {
+    const [lo, hi] = rowMagnitudes(x, s.cols);
+    if (hi > HUGE || lo < TINY)
+      return argErrorOf(
+        'INVALID_ARGUMENT',
+        'train',
+        'sampler',
+        `gave rows of magnitude ${hi > HUGE ? `up to ${hi}` : `down to ${lo}`} ${where}, past what float32 training holds (2^-64 to 2^64 per row): a product or the normalisation gradient overflowed. Scale the rows (for example to unit norm). (${e.message})`,
+        e,
+      );
+  }
+  if (w > HUGE) return diverged(`reached ${w}`);
+  return e;
+}
+
+/** Refuses options of the wrong type by name, before anything runs (each would fail as a TypeError). */
+function checkTrainOptions(o: TrainOptions): void {
+  if (typeof o !== 'object' || o === null)
+    argError('INVALID_TYPE', 'train', 'options', `must be an object, got ${o === null ? 'null' : typeof o}.`);
+  const need = (name: string, v: unknown, ok: boolean, what: string) => {
+    if (!ok)
+      argError('INVALID_TYPE', 'train', name, `must be ${what}, got ${v === null ? 'null' : typeof v}.`);
+  };
+  const has = (v: unknown, f: string) =>
+    typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[f] === 'function';
+  // The kernels run the optimiser's step even when `ops` runs the algebra.
+  need(
+    'kernels',
+    o.kernels,
+    has(o.kernels, 'kernels') || has(o.kernels, 'matmul'),
+    'a kit or a kernel table',
+  );
+  need('encoder', o.encoder, o.encoder instanceof Encoder, 'an Encoder (createEncoder)');
+  need('loss', o.loss, has(o.loss, 'compute'), 'a Loss');
+  need('sampler', o.sampler, has(o.sampler, 'epoch'), 'a Sampler');
+  need('optimizer', o.optimizer, has(o.optimizer, 'step'), 'an Optimizer (adam, sgd)');
+  for (const f of ['validate'] as const)
+    need(f, o[f], o[f] === undefined || typeof o[f] === 'function', 'a function');
+  need(
+    'callbacks',
+    o.callbacks,
+    o.callbacks === undefined || (typeof o.callbacks === 'object' && o.callbacks !== null),
+    'an object or an array',
+  );
+  if (o.seed !== undefined) checkNumber('train', 'seed', o.seed, -(2 ** 53), 2 ** 53);
+  const es = o.earlyStopping;
+  if (es !== undefined) {
+    need('earlyStopping', es, typeof es === 'object' && es !== null, 'an object');
+    if (es.patience !== undefined) checkNumber('train', 'earlyStopping.patience', es.patience, 0, 2 ** 31);
+    if (es.minDelta !== undefined)
+      checkNumber('train', 'earlyStopping.minDelta', es.minDelta, 0, Number.MAX_VALUE);
+    if (es.mode !== undefined && es.mode !== 'max' && es.mode !== 'min')
+      argError(
+        'INVALID_ARGUMENT',
+        'train',
+        'earlyStopping.mode',
+        `must be 'max' or 'min', got ${String(es.mode)}.`,
+      );
+  }
+}
+
+async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainResult> {
+  checkTrainOptions(options);
   const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
   const epochs = options.epochs ?? 10;
   if (!Number.isInteger(epochs) || epochs < 1) {
@@ -133,6 +257,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
   const lossParams = loss.parameters?.() ?? [];
   const params = [...encoder.parameters(), ...lossParams];
+  // Weights that are not finite before the first step are the caller's (see `blame` for later).
+  const own = encoder.parameters().length;
+  params.forEach((p, k) => {
+    for (let i = 0; i < p.length; i++)
+      if (!Number.isFinite(p[i]))
+        argError(
+          'NON_FINITE',
+          'train',
+          k < own ? 'encoder' : 'loss',
+          `holds ${p[i]} in its parameter array ${k < own ? k : k - own}, at ${i}, before training.`,
+        );
+  });
+  at.params = params;
   const mode = earlyStopping?.mode ?? 'max';
   const patience = earlyStopping?.patience ?? 3;
   const minDelta = earlyStopping?.minDelta ?? 0;
@@ -169,6 +306,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         x = input;
         for (let i = 0; i < blocks; i++) x.set(parts[i], i * rows * cols);
       }
+      Object.assign(at, { epoch, batch: batches, input: x, cols });
+      if (cols !== encoder.inputs)
+        argError(
+          'DIMENSION_MISMATCH',
+          'train',
+          'sampler',
+          `gives rows of ${cols} values; the encoder takes ${encoder.inputs}.`,
+        );
       const cache = await encoder.forward(ops, x, blocks * rows);
       const d = encoder.outputs;
       const r = await loss.compute(ops, {
@@ -183,6 +328,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           ? { negatives: cache.out.subarray(2 * rows * d), negativeGroups: batch.negativeGroups }
           : {}),
       });
+      if (!Number.isFinite(r.loss))
+        argError('NON_FINITE', 'train', 'loss', `was ${r.loss} at batch ${batches} of epoch ${epoch}.`);
       let dOut: Vec = r.gradA;
       if (blocks > 1) {
         const grads = [r.gradA, r.gradB];
@@ -223,8 +370,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         });
       }
     }
+    // The built-in samplers refuse to give no batch; a custom one that does would report NaN.
+    if (batches === 0)
+      argError('INVALID_ARGUMENT', 'train', 'sampler', `yielded no batch in epoch ${epoch}.`);
     const seconds = (performance.now() - t0) / 1000;
     const metric = validate ? await validate(encoder, epoch) : undefined;
+    // A NaN metric is never better nor worse: early stopping would act on nothing.
+    if (metric !== undefined && !(typeof metric === 'number' && Number.isFinite(metric)))
+      argError('NON_FINITE', 'train', 'validate', `returned ${String(metric)} after epoch ${epoch}.`);
     const info: EpochInfo = {
       epoch,
       epochs,

@@ -26,7 +26,7 @@ describe('pair metrics', () => {
     expect(spearman([1, 2, 3], [3, 2, 1])).toBeCloseTo(-1, 12);
     // ranks x: 1, 2.5, 2.5, 4; y: 1, 2, 3, 4 -> Pearson = 4.5 / sqrt(4.5 * 5).
     expect(spearman([1, 2, 2, 3], [1, 2, 3, 4])).toBeCloseTo(4.5 / Math.sqrt(4.5 * 5), 12);
-    expect(() => spearman([1], [1, 2])).toThrow(/labels/);
+    expect(() => spearman([1], [1, 2])).toThrow(/Argument 'y' passed to 'spearman'/);
   });
 });
 

@@ -1,13 +1,27 @@
-import { type Backend, createCosineKit } from '@cosinekit/core';
+import { type Backend, createCosineKit, Tensor } from '@cosinekit/core';
+import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   adam,
+  arcFaceLoss,
+  contrastiveLoss,
+  cosFaceLoss,
+  cosineEmbeddingLoss,
+  cosineSchedule,
+  createCosineClassifier,
   createEncoder,
   fixedPairSampler,
   inBatchSampler,
   labelledSampler,
   multipleNegativesRankingLoss,
+  normFaceLoss,
+  pairAccuracy,
   pairSampler,
+  randomShift,
+  rocAuc,
+  type Sampler,
+  sgd,
+  spearman,
   train,
   tripletSampler,
 } from '../src/index.js';
@@ -19,11 +33,17 @@ const cols = 50;
 const sparseX = () => Float32Array.from(randomVec(rows * cols, 5), (v, i) => (i % 7 === 0 ? v : 0));
 const labels = Array.from({ length: rows }, (_, i) => i % 4);
 
+type Over = Partial<{ x: unknown; rows: unknown; cols: unknown; labels: readonly unknown[] }>;
+const data = (x: Float32Array, o: Over) =>
+  ({ x, rows, cols, labels, ...o }) as Parameters<typeof inBatchSampler>[0];
 const samplers = {
-  inBatchSampler: (x: Float32Array) => inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
-  tripletSampler: (x: Float32Array) => tripletSampler({ x, rows, cols, labels }, { batchSize: 8 }),
-  pairSampler: (x: Float32Array) => pairSampler({ x, rows, cols, labels }, { batchSize: 8 }),
-  labelledSampler: (x: Float32Array) => labelledSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+  inBatchSampler: (x: Float32Array, o: Over = {}, so = {}) =>
+    inBatchSampler(data(x, o), { batchSize: 8, ...so }),
+  tripletSampler: (x: Float32Array, o: Over = {}, so = {}) =>
+    tripletSampler(data(x, o), { batchSize: 8, ...so }),
+  pairSampler: (x: Float32Array, o: Over = {}, so = {}) => pairSampler(data(x, o), { batchSize: 8, ...so }),
+  labelledSampler: (x: Float32Array, o: Over = {}, so = {}) =>
+    labelledSampler(data(x, o), { batchSize: 8, ...so }),
 };
 
 describe('training data holding NaN or ±Infinity is refused by name, not blamed on a backend', () => {
@@ -85,10 +105,331 @@ describe('training data holding NaN or ±Infinity is refused by name, not blamed
   });
 });
 
+describe('labels, shapes and batch sizes that samplers cannot use are refused by name', () => {
+  for (const [op, make] of Object.entries(samplers)) {
+    it(`${op}: a label that is not an integer class (fraction, NaN, string, null)`, () => {
+      for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, '1', null]) {
+        const l: unknown[] = labels.slice();
+        l[5] = bad;
+        expect(() => make(sparseX(), { labels: l as number[] }), String(bad)).toThrow(
+          expect.objectContaining({
+            code: typeof bad === 'number' ? 'INVALID_ARGUMENT' : 'INVALID_TYPE',
+            op,
+            arg: 'data.labels',
+            message: expect.stringContaining('row 5'),
+          }),
+        );
+      }
+      // Negative integers are classes like any other.
+      expect(() => make(sparseX(), { labels: labels.map((c) => -c) })).not.toThrow();
+    });
+
+    it(`${op}: x of another type, rows or cols not positive integers`, () => {
+      for (const [data, arg, code] of [
+        [{ x: Array.from(sparseX()) }, 'data.x', 'INVALID_TYPE'],
+        [{ x: Float64Array.from(sparseX()) }, 'data.x', 'INVALID_TYPE'],
+        [{ rows: 0 }, 'data.rows', 'INVALID_ARGUMENT'],
+        [{ rows: 31.5 }, 'data.rows', 'INVALID_ARGUMENT'],
+        [{ cols: '50' }, 'data.cols', 'INVALID_ARGUMENT'],
+      ] as const) {
+        expect(() => make(sparseX(), data as never), arg).toThrow(expect.objectContaining({ code, op, arg }));
+      }
+    });
+
+    it(`${op}: a batch size that gives no batch (larger than the data with dropLast)`, () => {
+      for (const o of [
+        { batchSize: rows + 1, dropLast: true },
+        { batchSize: 1000, dropLast: true },
+      ]) {
+        expect(() => make(sparseX(), {}, o)).toThrow(
+          expect.objectContaining({ code: 'INVALID_ARGUMENT', op, arg: 'batchSize' }),
+        );
+      }
+      // Larger than the data without dropLast: one batch of every row.
+      expect(make(sparseX(), {}, { batchSize: 1000 }).batchesPerEpoch).toBe(1);
+    });
+  }
+
+  it('inBatchSampler: batches of one pair have no negatives, so batchSize 1 gives no batch', () => {
+    expect(() => samplers.inBatchSampler(sparseX(), {}, { batchSize: 1 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'inBatchSampler', arg: 'batchSize' }),
+    );
+  });
+
+  it('fixedPairSampler: non-finite targets, a and b of another type', () => {
+    const base = { a: sparseX(), b: sparseX(), rows, cols, targets: Array.from({ length: rows }, () => 1) };
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, '1']) {
+      const targets: unknown[] = base.targets.slice();
+      targets[7] = bad;
+      expect(() => fixedPairSampler({ ...base, targets: targets as number[] })).toThrow(
+        expect.objectContaining({ code: 'NON_FINITE', op: 'fixedPairSampler', arg: 'data.targets' }),
+      );
+    }
+    expect(() => fixedPairSampler({ ...base, b: Array.from(base.b) as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_TYPE', arg: 'data.b' }),
+    );
+  });
+
+  it('train: a custom sampler that yields no batch is refused, not reported as a NaN loss', async () => {
+    const empty: Sampler = { sampling: 'in-batch', batchesPerEpoch: 0, epoch: () => [] };
+    const e = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: empty,
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'sampler' });
+  });
+});
+
+describe('numeric options of the wrong type or range are refused, not coerced', () => {
+  const c = createCosineClassifier({ classes: 4, dim: 8 });
+  const cases: [string, string, () => unknown][] = [
+    ['adam', 'beta1', () => adam({ beta1: 1 })],
+    ['adam', 'beta1', () => adam({ beta1: '0.9' as never })],
+    ['adam', 'beta2', () => adam({ beta2: -0.1 })],
+    ['adam', 'epsilon', () => adam({ epsilon: Number.NaN })],
+    ['adam', 'weightDecay', () => adam({ weightDecay: -1 })],
+    ['sgd', 'momentum', () => sgd({ momentum: Number.POSITIVE_INFINITY })],
+    ['sgd', 'momentum', () => sgd({ momentum: '0.9' as never })],
+    ['sgd', 'weightDecay', () => sgd({ weightDecay: null as never })],
+    ['multipleNegativesRankingLoss', 'scale', () => multipleNegativesRankingLoss({ scale: '20' as never })],
+    ['multipleNegativesRankingLoss', 'scale', () => multipleNegativesRankingLoss({ scale: Infinity })],
+    ['multipleNegativesRankingLoss', 'scale', () => multipleNegativesRankingLoss({ scale: 0 })],
+    ['contrastiveLoss', 'margin', () => contrastiveLoss({ margin: '0.5' as never })],
+    ['contrastiveLoss', 'margin', () => contrastiveLoss({ margin: 3 })],
+    ['cosineEmbeddingLoss', 'margin', () => cosineEmbeddingLoss({ margin: Number.NaN })],
+    ['cosFaceLoss', 'margin', () => cosFaceLoss(c, { margin: '0.3' as never })],
+    ['arcFaceLoss', 'margin', () => arcFaceLoss(c, { margin: '0.3' as never })],
+    ['normFaceLoss', 'scale', () => normFaceLoss(c, { scale: '30' as never })],
+    ['createEncoder', 'seed', () => createEncoder({ inputs: 4, layers: [{ units: 2 }], seed: Number.NaN })],
+    ['createEncoder', 'seed', () => createEncoder({ inputs: 4, layers: [{ units: 2 }], seed: '1' as never })],
+    [
+      'createEncoder',
+      'normalize',
+      () => createEncoder({ inputs: 4, layers: [{ units: 2 }], normalize: 'yes' as never }),
+    ],
+    [
+      'createCosineClassifier',
+      'seed',
+      () => createCosineClassifier({ classes: 3, dim: 2, seed: Number.NaN }),
+    ],
+    ['randomShift', 'probability', () => randomShift({ width: 2, height: 2, probability: Number.NaN })],
+    ['cosineSchedule', 'base', () => cosineSchedule(Number.NaN, 10)],
+    ['cosineSchedule', 'min', () => cosineSchedule(0.1, 10, 0, 0.2)],
+    ['pairAccuracy', 'scores', () => pairAccuracy([0.5, Number.NaN], [1, 0])],
+    ['rocAuc', 'scores', () => rocAuc([0.5, Number.NaN, 0.1], [1, 0, 0])],
+    ['rocAuc', 'labels', () => rocAuc([0.5, 0.2, 0.1], [1, Number.NaN, 0])],
+    ['spearman', 'x', () => spearman([1, Number.NaN, 3], [1, 2, 3])],
+    ['spearman', 'y', () => spearman([1, 2, 3], [1, 2, Number.POSITIVE_INFINITY])],
+  ];
+  for (const [op, arg, make] of cases) {
+    it(`${op}: ${arg} (${make.toString().match(/\{.*\}/)?.[0]})`, () => {
+      expect(make).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
+    });
+  }
+});
+
+describe('train: options of the wrong type are refused by name, not left to a TypeError', () => {
+  const x = sparseX();
+  const base = () => ({
+    kernels: createCosineKit({ backend: 'reference' }),
+    encoder: createEncoder({ inputs: cols, layers: [{ units: 4 }], normalize: true, seed: 3 }),
+    loss: multipleNegativesRankingLoss(),
+    sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+    optimizer: adam(),
+    epochs: 1,
+  });
+  const cases: [string, string, string, Record<string, unknown>][] = [
+    ['kernels null', 'INVALID_TYPE', 'kernels', { kernels: null }],
+    ['kernels a name', 'INVALID_TYPE', 'kernels', { kernels: 'reference' }],
+    ['encoder {}', 'INVALID_TYPE', 'encoder', { encoder: {} }],
+    ['loss {}', 'INVALID_TYPE', 'loss', { loss: {} }],
+    ['sampler null', 'INVALID_TYPE', 'sampler', { sampler: null }],
+    ['optimizer null', 'INVALID_TYPE', 'optimizer', { optimizer: null }],
+    ['seed a string', 'INVALID_TYPE', 'seed', { seed: 'x' }],
+    ['seed NaN', 'INVALID_ARGUMENT', 'seed', { seed: Number.NaN }],
+    ['callbacks null', 'INVALID_TYPE', 'callbacks', { callbacks: null }],
+    ['callbacks 5', 'INVALID_TYPE', 'callbacks', { callbacks: 5 }],
+    [
+      'patience -1',
+      'INVALID_ARGUMENT',
+      'earlyStopping.patience',
+      { validate: () => 1, earlyStopping: { patience: -1 } },
+    ],
+    ['a NaN metric', 'NON_FINITE', 'validate', { validate: () => Number.NaN }],
+    [
+      'an encoder of another width',
+      'DIMENSION_MISMATCH',
+      'sampler',
+      { encoder: createEncoder({ inputs: cols + 1, layers: [{ units: 4 }], seed: 3 }) },
+    ],
+  ];
+  for (const [what, code, arg, o] of cases) {
+    it(what, async () => {
+      const e = await train({ ...base(), ...o } as never).catch((x) => x);
+      expect(e).toMatchObject({ name: 'CosineKitError', code, op: 'train', arg });
+    });
+  }
+  it('options null', async () => {
+    await expect(train(null as never)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'train',
+      arg: 'options',
+    });
+  });
+});
+
+/** Trains a small encoder on `x` and returns the error it fails with (or undefined). */
+async function trainError(
+  backend: Backend | 'reference',
+  x: Float32Array,
+  optimizer = adam(),
+): Promise<{ code?: string; op?: string; arg?: string; message?: string } | undefined> {
+  const encoder = createEncoder({
+    inputs: cols,
+    layers: [{ units: 16, activation: 'relu' }, { units: 8 }],
+    normalize: true,
+    seed: 3,
+  });
+  try {
+    await train({
+      kernels: createCosineKit({ backend }),
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+      optimizer,
+      epochs: 2,
+      seed: 7,
+    });
+  } catch (e) {
+    return e as { code: string };
+  }
+  // Training that finishes must leave finite weights.
+  for (const p of encoder.parameters()) for (const v of p) expect(Number.isFinite(v)).toBe(true);
+  return undefined;
+}
+
+/** Dense rows (every value non-zero) scaled as a whole, or one row of them. */
+function scaled(s: number, row?: number): Float32Array {
+  const x = Float32Array.from(randomVec(rows * cols, 5));
+  const [a, b] = row === undefined ? [0, x.length] : [row * cols, (row + 1) * cols];
+  for (let i = a; i < b; i++) x[i] *= s;
+  return x;
+}
+
+export function numericBlameCases(backend: () => Backend | 'reference') {
+  it('rows scaled to 1e-40 or 3e38 (all, or one row) fail as the sampler rows, not as the backend', async () => {
+    for (const [x, what] of [
+      [scaled(1e-40), 'down to'],
+      [scaled(1e-40, 9), 'down to'],
+      [scaled(3e38), 'up to'],
+    ] as const) {
+      const e = await trainError(backend(), x);
+      expect(e, what).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'sampler' });
+      expect(e!.message).toContain(what);
+    }
+  });
+
+  it('rows of moderate extremes (1e-30, 1e30) train to finite weights', async () => {
+    expect(await trainError(backend(), scaled(1e-30))).toBeUndefined();
+    expect(await trainError(backend(), scaled(1e30))).toBeUndefined();
+  });
+
+  it("embed: NaN rows are refused as NON_FINITE, rows of 3e38 as the caller's x, not the backend", async () => {
+    const encoder = createEncoder({
+      inputs: cols,
+      layers: [{ units: 16, activation: 'relu' }, { units: 8 }],
+      seed: 3,
+    });
+    const kit = createCosineKit({ backend: backend() });
+    const nan = scaled(1);
+    nan[3 * cols + 2] = Number.NaN;
+    await expect(encoder.embed(kit, new Tensor(nan, rows, cols))).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'embed',
+      arg: 'x',
+    });
+    await expect(encoder.embed(kit, new Tensor(scaled(3e38), rows, cols))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'embed',
+      arg: 'x',
+    });
+    const ok = await encoder.embed(kit, new Tensor(scaled(1), rows, cols));
+    for (const v of ok.data) expect(Number.isFinite(v)).toBe(true);
+  });
+
+  it('a learning rate that blows the weights up is named as the optimiser', async () => {
+    for (const o of [adam({ learningRate: 1e30 }), sgd({ learningRate: 1e30 })]) {
+      const e = await trainError(backend(), sparseX(), o);
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'optimizer' });
+    }
+  });
+}
+
+describe('a third-party optimizerStep that writes NaN into the weights is named, not the matmul after it', () => {
+  it('NON_FINITE naming the optimiser, saying its kernel may have broken', async () => {
+    const k = referenceKernels;
+    const broken: Backend = {
+      name: 'broken-optimizer',
+      kernels: {
+        ...k,
+        optimizerStep: (state, params, grads, rule) => {
+          const r = k.optimizerStep!(state, params, grads, rule);
+          params[params.length - 1][0] = Number.NaN;
+          return r;
+        },
+      },
+    };
+    const e = await trainError(broken, sparseX());
+    expect(e).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'optimizer' });
+    expect(e!.message).toContain('optimizerStep');
+  });
+});
+
+describe("weights that are not finite before training are the caller's", () => {
+  it('a NaN or Infinity in the encoder or the classifier is NON_FINITE naming it, before any kernel runs', async () => {
+    for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+      const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 });
+      encoder.parameters()[0][5] = bad;
+      const e = await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+        optimizer: adam(),
+        epochs: 1,
+      }).catch((x) => x);
+      expect(e).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'encoder' });
+      const c = createCosineClassifier({ classes: 4, dim: 8 });
+      c.weights[3] = bad;
+      const f = await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+        loss: normFaceLoss(c),
+        sampler: labelledSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+        optimizer: adam(),
+        epochs: 1,
+      }).catch((x) => x);
+      expect(f).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
+    }
+  });
+});
+
+describe('training that overflows float32 names its cause (reference)', () => {
+  numericBlameCases(() => 'reference');
+});
+
 // The wasm backend is optional here (as in backend-wasm.test.ts): skipped when it is not built.
 const wasmModule = (await import('@cosinekit/backend-wasm' as string).catch(() => undefined)) as
   | { createWasmBackend(o?: object): Backend }
   | undefined;
+
+describe.skipIf(!wasmModule)('training that overflows float32 names its cause (wasm)', () => {
+  numericBlameCases(() => wasmModule!.createWasmBackend({ threads: 1 }));
+});
 
 describe.skipIf(!wasmModule)('sparse training on wasm: hostile rows, one thread against two', () => {
   it('zero and -0 rows, a 3e38 and subnormals: the same bits on 1 and 2 threads, within float32 of the reference', async () => {

@@ -1,5 +1,5 @@
 // biome-ignore-all format: hand-laid register tiles read best one tile row per line
-import { cosineFrom } from './cosine-rule.js';
+import { clampCos, cosineFrom } from './cosine-rule.js';
 
 /**
  * Cosine of two float32 runs of length `d` in one pass: dot and both squared norms, four accumulators
@@ -26,18 +26,58 @@ export function cosineOf(a: Float32Array, ao: number, b: Float32Array, bo: numbe
 
 /**
  * The same cosine for any array of numbers (Float64Array, number[]): a separate function, so the
- * float32 kernel above keeps monomorphic element loads and stays on V8's fast path.
+ * float32 kernel above keeps monomorphic element loads and stays on V8's fast path. Float64 values
+ * can square past the float64 range (|x| > 2^511) or below it (|x| < 2^-537), where the sums
+ * overflow to Infinity or vanish and the cosine would come out NaN or a wrong 0: then both vectors
+ * are scaled by powers of two (exact; cosine does not change with scale) and summed again.
  */
 export function cosineOfAny(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const c = sumsOf(a, 1, b, 1);
+  if (!Number.isNaN(c)) return c;
+  const fa = unitScale(a);
+  const fb = unitScale(b);
+  // A zero vector gives 0; a non-finite one NaN, for the caller to report.
+  if (fa === 0 || fb === 0) return Number.isNaN(fa) || Number.isNaN(fb) ? Number.NaN : 0;
+  return sumsOf(a, fa, b, fb);
+}
+
+/** Squared norms within [2^-900, 2^900]: their roots and products stay normal float64 numbers. */
+const SAFE_LO = 2 ** -900;
+const SAFE_HI = 2 ** 900;
+
+/** The cosine of `a * fa` and `b * fb`, or NaN when a squared norm leaves the safe range. */
+function sumsOf(a: ArrayLike<number>, fa: number, b: ArrayLike<number>, fb: number): number {
   let dot = 0;
   let x = 0;
   let y = 0;
   for (let i = 0; i < a.length; i++) {
-    const u = a[i];
-    const v = b[i];
+    const u = a[i] * fa;
+    const v = b[i] * fb;
     dot += u * v;
     x += u * u;
     y += v * v;
   }
-  return cosineFrom(dot, x * y);
+  if (!(x >= SAFE_LO && x <= SAFE_HI && y >= SAFE_LO && y <= SAFE_HI)) return Number.NaN;
+  return clampCos(dot / (Math.sqrt(x) * Math.sqrt(y)));
+}
+
+/**
+ * The power of two that brings the largest |v| into [0.5, 1) (about 2^-300 when |v| is below
+ * 2^-1000): exact to multiply by. 0 for a zero vector, NaN for one holding NaN or ±Infinity.
+ */
+export function unitScale(v: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) {
+    const t = Math.abs(v[i]);
+    if (!(t <= m)) m = t; // NaN lands here too, and stays
+  }
+  if (m === 0) return 0;
+  if (!Number.isFinite(m)) return Number.NaN;
+  let e = Math.floor(Math.log2(m)) + 1;
+  // log2 rounds near powers of two; settle the exponent exactly.
+  if (m * 2 ** -e >= 1) e++;
+  else if (m * 2 ** -e < 0.5) e--;
+  // For m near the subnormals 2^-e would overflow: bring m to about 2^-300 instead (its squares,
+  // about 2^-600, are still well inside the float64 range).
+  return e < -1000 ? 2 ** (-e - 300) : 2 ** -e;
 }

@@ -1,4 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
+import { checkNumber } from '../check.js';
 import { normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
 import type { Loss } from './loss.js';
@@ -29,7 +30,8 @@ const OP = 'multipleNegativesRankingLoss';
  */
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
   const scale = options.scale ?? 20;
-  if (!(scale > 0)) argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
+  if (!(checkNumber(OP, 'scale', scale, 0, Number.MAX_VALUE) > 0))
+    argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
   const sameClass = options.sameClass ?? 'mask';
   if (sameClass !== 'mask' && sameClass !== 'negative') {
     argError('INVALID_ARGUMENT', OP, 'sameClass', `must be 'mask' or 'negative', got ${String(sameClass)}.`);

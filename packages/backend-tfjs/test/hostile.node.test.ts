@@ -1,0 +1,88 @@
+/**
+ * Hostile values through the kit on tfjs's Node engines (cpu and wasm): subnormal and near-overflow
+ * magnitudes, -0 and zero vectors, norms past float32, and a backend disposed under a corpus. Every
+ * cosine is checked against float64 and must lie in [-1, 1].
+ */
+import { type CosineKitError, createCosineKit } from '@cosinekit/core';
+import { describe, expect, it } from 'vitest';
+import { createTfjsBackend } from '../src/index.js';
+
+/** Float64 cosine of float32 rows; 0 when either is a zero vector (the documented result). */
+function cos64(a: readonly number[], b: readonly number[]): number {
+  const x = a.map(Math.fround);
+  const y = b.map(Math.fround);
+  let dot = 0;
+  let xx = 0;
+  let yy = 0;
+  for (let i = 0; i < x.length; i++) {
+    dot += x[i] * y[i];
+    xx += x[i] * x[i];
+    yy += y[i] * y[i];
+  }
+  return xx === 0 || yy === 0 ? 0 : Math.max(-1, Math.min(1, dot / Math.sqrt(xx * yy)));
+}
+
+const A = [
+  [1e-40, 2e-40, 0, 1e-45],
+  [3e38, -3e38, 3e38, 1],
+  [0, 0, 0, 0],
+  [-0, -0, -0, -0],
+  [1, 2, 3, 4],
+  [3e-39, -1e-38, 2e-39, 0],
+];
+const B = [
+  [1e-40, 2e-40, 1e-45, 0],
+  [3e38, 3e38, 3e38, -3e38],
+  [1, 2, 3, 4],
+  [1, 2, 3, 4],
+  [-0, 0, -0, 0],
+  [1e38, -3e38, 1, 0],
+];
+
+describe.each(['cpu', 'wasm'] as const)('tfjs-%s: hostile magnitudes through the kit', (engine) => {
+  it('cosineRows, cosineMatrix, topK and a corpus search stay within 1e-5 of float64, in [-1, 1]', async () => {
+    const kit = createCosineKit({ backend: createTfjsBackend({ engine }) });
+    const rows = await kit.cosineRows(A, B);
+    const m = await kit.cosineMatrix(A, B);
+    for (let i = 0; i < A.length; i++) {
+      expect(Math.abs(rows[i] - cos64(A[i], B[i])), `row ${i}`).toBeLessThanOrEqual(1e-5);
+      for (let j = 0; j < B.length; j++) {
+        const c = m.data[i * B.length + j];
+        expect(Math.abs(c - cos64(A[i], B[j])), `${i}, ${j}`).toBeLessThanOrEqual(1e-5);
+        expect(c >= -1 && c <= 1).toBe(true);
+      }
+    }
+    // Zero vectors answer +0 or -0, never NaN.
+    expect(rows[2]).toBe(0);
+    expect(rows[3]).toBe(0);
+    const c = await kit.corpus(B);
+    const r = await c.search(A, B.length);
+    const t = await kit.topK(A, B, B.length);
+    for (const res of [r, t]) {
+      for (let i = 0; i < A.length; i++) {
+        for (let s = 0; s < B.length; s++) {
+          const j = res.indices[i * B.length + s];
+          expect(Math.abs(res.scores[i * B.length + s] - cos64(A[i], B[j]))).toBeLessThanOrEqual(1e-5);
+        }
+      }
+    }
+    kit.dispose();
+  });
+
+  it('rowNorms refuses a norm past float32 by row, and a corpus of a disposed backend says so', async () => {
+    const backend = createTfjsBackend({ engine });
+    const kit = createCosineKit({ backend });
+    const e = (await kit.rowNorms(A).catch((x) => x)) as CosineKitError;
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'rowNorms', arg: 'x' });
+    expect(e.message).toContain('row 1');
+    const ok = await kit.rowNorms([A[0], A[4], A[5]]);
+    for (const [i, row] of [A[0], A[4], A[5]].entries()) {
+      const want = Math.hypot(...row.map(Math.fround));
+      expect(Math.abs(ok[i] - want), `row ${i}`).toBeLessThanOrEqual(Math.max(want * 1e-6, 2 ** -149));
+    }
+    const c = await kit.corpus(B);
+    backend.dispose();
+    const gone = (await c.search([A[4]], 1).catch((x) => x)) as CosineKitError;
+    expect(gone).toMatchObject({ code: 'DISPOSED', op: 'search', arg: 'corpus' });
+  });
+});
