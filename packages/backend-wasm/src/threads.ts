@@ -21,6 +21,8 @@ import {
   JOB_KIND,
   JOB_ROWS,
   JOB_STEPS,
+  JOB_TAIL,
+  JOB_TAIL_CHUNK,
   JOB_THREW,
   JOBS,
   type Job,
@@ -115,6 +117,28 @@ export interface CopyOut {
    */
   ahead?: number;
   aheadLength?: number;
+}
+
+/**
+ * How a shared job's rows are cut into chunks: `tail` chunks of `chunk` rows, then chunks of
+ * `tailChunk` rows (shorter) to the end, so the threads run out of work within a short chunk of
+ * each other. Chunk `k` starts at {@link chunkStart}; the helper (worker.ts) computes the same.
+ */
+export interface Schedule {
+  chunk: number;
+  tail: number;
+  tailChunk: number;
+}
+
+/** The first row of chunk `k` (see {@link Schedule}). */
+export function chunkStart(s: Schedule, k: number): number {
+  return k < s.tail ? k * s.chunk : s.tail * s.chunk + (k - s.tail) * s.tailChunk;
+}
+
+/** How many chunks `schedule` cuts `rows` into. */
+export function chunkCount(s: Schedule, rows: number): number {
+  const body = Math.min(rows, s.tail * s.chunk);
+  return Math.ceil(body / s.chunk) + Math.ceil((rows - body) / s.tailChunk);
 }
 
 /** The first-touch share of chunk `k` of `pieces` (see {@link CopyOut.ahead}). */
@@ -276,9 +300,9 @@ export class HelperPool {
   }
 
   /**
-   * Posts a shared job to helper `i`: it takes chunks of `chunk` rows of `rows` from the work block
-   * until none is left, running `job` on `args[t] + start * steps[t]` with argument `countArg`
-   * set to the chunk's rows (see share.ts).
+   * Posts a shared job to helper `i`: it takes chunks of `rows` (cut as `schedule` says) from the
+   * work block until none is left, running `job` on `args[t] + start * steps[t]` with argument
+   * `countArg` set to the chunk's rows (see share.ts).
    */
   postShared(
     i: number,
@@ -287,14 +311,16 @@ export class HelperPool {
     steps: readonly number[],
     countArg: number,
     rows: number,
-    chunk: number,
+    schedule: Schedule,
     copy?: CopyOut,
   ): void {
     this.#write(i, job, args, countArg);
     const slots = this.#args[i];
     for (let t = 0; t < steps.length; t++) slots[JOB_STEPS + t] = steps[t];
     slots[JOB_ROWS] = rows;
-    slots[JOB_CHUNK] = chunk;
+    slots[JOB_CHUNK] = schedule.chunk;
+    slots[JOB_TAIL] = schedule.tail;
+    slots[JOB_TAIL_CHUNK] = schedule.tailChunk;
     slots[COPY_LINES] = 0;
     if (copy !== undefined) {
       const port = this.#ports?.[i];
