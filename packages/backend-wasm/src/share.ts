@@ -147,7 +147,7 @@ export function shareBegin<J extends Job>(
   for (const h of posted) pool.postShared(h, job, base, steps, countArg, n, schedule, each);
   return {
     finish: () => {
-      join(rt, pool, posted, run, args, n, schedule, chunks, job, each);
+      join(rt, pool, posted, run, args, n, schedule, job, each);
       if (copy && !each) copyOut(rt, copy, 0, n);
     },
   };
@@ -171,7 +171,6 @@ function join<J extends Job>(
   args: (start: number, count: number) => Parameters<WasmExports[J]>,
   n: number,
   schedule: Schedule,
-  chunks: number,
   job: J,
   copy: CopyOut | undefined,
 ): void {
@@ -186,7 +185,7 @@ function join<J extends Job>(
       run(...args(start, count));
       if (copy) {
         copyOut(rt, copy, start, count);
-        touchAhead(copy, k, chunks);
+        touchAhead(copy, start, count, n);
       }
       Atomics.add(w, WORK_FINISHED, count);
     }

@@ -139,8 +139,6 @@ function chunks(
   const dstStride = args[COPY_DST_STRIDE];
   const ahead = args[COPY_AHEAD];
   const aheadLength = dest ? args[COPY_AHEAD_LENGTH] : 0;
-  const body = Math.min(rows, tail * chunk);
-  const pieces = Math.ceil(body / chunk) + Math.ceil((rows - body) / tailChunk);
   for (;;) {
     const k = Atomics.add(work, WORK_NEXT, 1);
     const start = first(k);
@@ -157,8 +155,8 @@ function chunks(
       // The first touch of this chunk's piece of the pages the next job copies into (as in
       // threads.ts, touchAhead): whole runs of pages per thread.
       if (aheadLength > 0) {
-        const s = ahead + Math.floor((k * aheadLength) / pieces);
-        const e = ahead + Math.floor(((k + 1) * aheadLength) / pieces);
+        const s = ahead + Math.floor((start * aheadLength) / rows);
+        const e = ahead + Math.floor(((start + count) * aheadLength) / rows);
         for (let i = s; i < e; i += 1024) dest[i] = 0;
         if (e > s) dest[e - 1] = 0;
       }
