@@ -170,11 +170,14 @@ function productShared(
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
+  const R = rt.tileRows;
   const stage = rt.alloc(rows * n * 4, op);
   try {
-    for (let i0 = 0; i0 < m; i0 += rows) {
-      const r = Math.min(rows, m - i0);
-      // The next block's rows are faulted in now, a run of pages per chunk (see CopyOut.ahead).
+    for (let i0 = 0, r = 0; i0 < m; i0 += r) {
+      // Each block's rows of the result are faulted in while the block before is computed, a run
+      // of pages per chunk (see CopyOut.ahead). The first block has none before it: it is one
+      // query panel, so the pages its own chunks fault, columns of every line, are few.
+      r = i0 === 0 && m > R ? R : Math.min(rows, m - i0);
       const next = Math.max(0, Math.min(rows, m - i0 - r));
       const copy = {
         dest: out,

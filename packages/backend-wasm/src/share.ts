@@ -125,7 +125,10 @@ export function shareBegin<J extends Job>(
   const alone = {
     finish: () => {
       run(...args(0, n));
-      if (copy) copyOut(rt, copy, 0, n);
+      if (copy) {
+        copyOut(rt, copy, 0, n);
+        touchAhead(copy, 0, n, n);
+      }
     },
   };
   if (pool === undefined || pool.size === 0 || work < minWork || units < 2) return alone;
