@@ -10,6 +10,18 @@ import type { CopyOut } from './threads.js';
 
 /** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
 const OUT_CHUNK = 4 * 1024 * 1024;
+/**
+ * With helpers, a product whose result the calling thread copies out (see {@link product}) is cut
+ * into at least this many blocks of query rows: the caller copies each block while the helpers
+ * compute the next, so only the last block's copy (and first touch of the result's pages, which
+ * can cost as much as the product) is left to it alone, not the whole result's.
+ */
+const STAGED_BLOCKS = 4;
+/**
+ * Fewest query rows in such a block (rounded up to whole panels): each block reads the whole
+ * corpus again, so a block keeps 32 flops per byte of corpus read (2 x 64 / 4).
+ */
+const STAGED_BLOCK_ROWS = 64;
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
 
@@ -209,7 +221,13 @@ function productStaged(
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
-  const twice = rows < m && rt.pool !== undefined && rt.pool.size > 0;
+  const helped = rt.pool !== undefined && rt.pool.size > 0;
+  if (helped) {
+    const R = rt.tileRows;
+    const least = Math.ceil(STAGED_BLOCK_ROWS / R) * R;
+    rows = Math.min(rows, Math.max(least, Math.ceil(m / STAGED_BLOCKS / R) * R));
+  }
+  const twice = rows < m && helped;
   const o = [rt.alloc(rows * n * 4, op)];
   try {
     if (twice) o.push(rt.alloc(rows * n * 4, op));
