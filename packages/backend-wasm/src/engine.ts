@@ -10,6 +10,18 @@ import type { CopyOut } from './threads.js';
 
 /** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
 const OUT_CHUNK = 4 * 1024 * 1024;
+/**
+ * With helpers, a product whose result the calling thread copies out (see {@link product}) is cut
+ * into at least this many blocks of query rows: the caller copies each block while the helpers
+ * compute the next, so only the last block's copy (and first touch of the result's pages, which
+ * can cost as much as the product) is left to it alone, not the whole result's.
+ */
+const STAGED_BLOCKS = 4;
+/**
+ * Fewest query rows in such a block (rounded up to whole panels): each block reads the whole
+ * corpus again, so a block keeps 32 flops per byte of corpus read (2 x 64 / 4).
+ */
+const STAGED_BLOCK_ROWS = 64;
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
 
@@ -170,11 +182,14 @@ function productShared(
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
+  const R = rt.tileRows;
   const stage = rt.alloc(rows * n * 4, op);
   try {
-    for (let i0 = 0; i0 < m; i0 += rows) {
-      const r = Math.min(rows, m - i0);
-      // The next block's rows are faulted in now, a run of pages per chunk (see CopyOut.ahead).
+    for (let i0 = 0, r = 0; i0 < m; i0 += r) {
+      // Each block's rows of the result are faulted in while the block before is computed, a run
+      // of pages per chunk (see CopyOut.ahead). The first block has none before it: it is one
+      // query panel, so the pages its own chunks fault, columns of every line, are few.
+      r = i0 === 0 && m > R ? R : Math.min(rows, m - i0);
       const next = Math.max(0, Math.min(rows, m - i0 - r));
       const copy = {
         dest: out,
@@ -206,7 +221,13 @@ function productStaged(
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
-  const twice = rows < m && rt.pool !== undefined && rt.pool.size > 0;
+  const helped = rt.pool !== undefined && rt.pool.size > 0;
+  if (helped) {
+    const R = rt.tileRows;
+    const least = Math.ceil(STAGED_BLOCK_ROWS / R) * R;
+    rows = Math.min(rows, Math.max(least, Math.ceil(m / STAGED_BLOCKS / R) * R));
+  }
+  const twice = rows < m && helped;
   const o = [rt.alloc(rows * n * 4, op)];
   try {
     if (twice) o.push(rt.alloc(rows * n * 4, op));

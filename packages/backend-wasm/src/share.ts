@@ -1,7 +1,15 @@
 import { type Job, WORK_FINISHED, WORK_NEXT } from './control.js';
 import type { WasmExports } from './generated/exports.js';
 import type { WasmRuntime } from './runtime.js';
-import { type CopyOut, HELPER_TIMEOUT, type HelperPool, touchAhead } from './threads.js';
+import {
+  type CopyOut,
+  chunkCount,
+  chunkStart,
+  HELPER_TIMEOUT,
+  type HelperPool,
+  type Schedule,
+  touchAhead,
+} from './threads.js';
 
 /**
  * Chunks per thread a shared call is cut into, at most: enough that a thread slowed down (by
@@ -16,6 +24,13 @@ const CHUNKS_PER_THREAD = 8;
  * of 0, as tests use, shares even the smallest calls).
  */
 const MIN_CHUNK_WORK = 1 << 20;
+/**
+ * The last chunks of a shared call are this many times shorter: a call ends when its last chunk
+ * does, so with chunks of one length the thread that finishes first waits up to a whole chunk (an
+ * eighth of its share) for the other, at every call; short chunks at the end bound that wait to a
+ * short chunk, while the chunks before them stay long (fewer kernel calls, each over more rows).
+ */
+const TAIL_SPLIT = 4;
 
 /**
  * The one way a kernel's work is shared with the helper threads. `job` is an export that computes
@@ -24,8 +39,10 @@ const MIN_CHUNK_WORK = 1 << 20;
  * fixed number of bytes per row), so a helper can make the same arguments for any chunk.
  *
  * The `n` rows are cut into chunks of whole `unit`s (a corpus panel, a group of 4 int8 rows),
- * several per thread, and every thread, the calling one included, takes the next chunk from a
- * counter in shared memory (`Atomics.add`) until none is left: faster threads take more. Each
+ * several per thread, the last ones (about one long chunk per thread's worth) {@link TAIL_SPLIT}
+ * times shorter, and every thread, the calling one included, takes the next chunk from a counter
+ * in shared memory (`Atomics.add`) until none is left: faster threads take more, and the threads
+ * run out of work within a short chunk of each other. Each
  * output is computed by the same code in the same order whichever thread takes its chunk, so the
  * results are bit for bit those of one thread. The caller returns once every row is computed; a
  * helper that woke too late to find a chunk is waited for at the start of the next shared call
@@ -53,6 +70,30 @@ export function share<J extends Job>(
   copy?: CopyOut,
 ): void {
   shareBegin(rt, job, n, unit, work, minWork, args, copy).finish();
+}
+
+/**
+ * How {@link share} cuts `n` rows (`work` flops) into chunks of whole `unit`s for `threads`
+ * threads: at most {@link CHUNKS_PER_THREAD} long chunks per thread, each of at least
+ * {@link MIN_CHUNK_WORK} flops (or half of `minWork`), then, over about one long chunk per thread
+ * at the end, chunks {@link TAIL_SPLIT} times shorter (no shorter than that least work).
+ */
+export function scheduleOf(
+  n: number,
+  unit: number,
+  work: number,
+  minWork: number,
+  threads: number,
+): Schedule {
+  const units = Math.ceil(n / unit);
+  const least = Math.max(1, Math.ceil(Math.min(MIN_CHUNK_WORK, minWork / 2) / (work / units)));
+  const chunkUnits = Math.max(least, Math.ceil(units / (threads * CHUNKS_PER_THREAD)));
+  const tailUnits = Math.max(least, Math.ceil(chunkUnits / TAIL_SPLIT));
+  return {
+    chunk: chunkUnits * unit,
+    tail: Math.max(0, Math.floor((units - threads * chunkUnits) / chunkUnits)),
+    tailChunk: tailUnits * unit,
+  };
 }
 
 /** A shared call whose helpers are at work; {@link Sharing.finish} joins them. */
@@ -84,16 +125,16 @@ export function shareBegin<J extends Job>(
   const alone = {
     finish: () => {
       run(...args(0, n));
-      if (copy) copyOut(rt, copy, 0, n);
+      if (copy) {
+        copyOut(rt, copy, 0, n);
+        touchAhead(copy, 0, n, n);
+      }
     },
   };
   if (pool === undefined || pool.size === 0 || work < minWork || units < 2) return alone;
-  const threads = pool.size + 1;
-  const least = Math.ceil(Math.min(MIN_CHUNK_WORK, minWork / 2) / (work / units));
-  const chunkUnits = Math.max(1, least, Math.ceil(units / (threads * CHUNKS_PER_THREAD)));
-  const chunks = Math.ceil(units / chunkUnits);
+  const schedule = scheduleOf(n, unit, work, minWork, pool.size + 1);
+  const chunks = chunkCount(schedule, n);
   if (!(chunks >= 2)) return alone;
-  const chunk = chunkUnits * unit;
   const w = pool.work;
   pool.settle();
   Atomics.store(w, WORK_NEXT, 0);
@@ -106,10 +147,10 @@ export function shareBegin<J extends Job>(
   const posted = pool.live.slice(0, chunks - 1);
   // Helpers copy their own chunks only into shared memory they can be handed (see CopyOut).
   const each = copy && pool.copies && copy.dest.buffer instanceof SharedArrayBuffer ? copy : undefined;
-  for (const h of posted) pool.postShared(h, job, base, steps, countArg, n, chunk, each);
+  for (const h of posted) pool.postShared(h, job, base, steps, countArg, n, schedule, each);
   return {
     finish: () => {
-      join(rt, pool, posted, run, args, n, chunk, job, each);
+      join(rt, pool, posted, run, args, n, schedule, job, each);
       if (copy && !each) copyOut(rt, copy, 0, n);
     },
   };
@@ -132,7 +173,7 @@ function join<J extends Job>(
   run: (...a: Parameters<WasmExports[J]>) => void,
   args: (start: number, count: number) => Parameters<WasmExports[J]>,
   n: number,
-  chunk: number,
+  schedule: Schedule,
   job: J,
   copy: CopyOut | undefined,
 ): void {
@@ -140,13 +181,14 @@ function join<J extends Job>(
   let failure: unknown;
   try {
     for (;;) {
-      const start = Atomics.add(w, WORK_NEXT, 1) * chunk;
+      const k = Atomics.add(w, WORK_NEXT, 1);
+      const start = chunkStart(schedule, k);
       if (start >= n) break;
-      const count = Math.min(chunk, n - start);
+      const count = Math.min(chunkStart(schedule, k + 1), n) - start;
       run(...args(start, count));
       if (copy) {
         copyOut(rt, copy, start, count);
-        touchAhead(copy, start / chunk, Math.ceil(n / chunk));
+        touchAhead(copy, start, count, n);
       }
       Atomics.add(w, WORK_FINISHED, count);
     }

@@ -21,6 +21,8 @@ import {
   JOB_KIND,
   JOB_ROWS,
   JOB_STEPS,
+  JOB_TAIL,
+  JOB_TAIL_CHUNK,
   JOB_THREW,
   JOBS,
   type Job,
@@ -107,9 +109,10 @@ export interface CopyOut {
   dst: number;
   dstStride: number;
   /**
-   * Floats of `dest` from `ahead` on that the next job will copy into (0 or absent: none). Chunk k
-   * of p touches the k-th of p equal pieces of them (one write of 0, which they hold, per page):
-   * contiguous pieces, so the threads fault those pages in by whole runs, where the next job's
+   * Floats of `dest` from `ahead` on that the next job will copy into (0 or absent: none). The
+   * chunk of rows [start, start + count) of n touches the same share of them, [start / n, (start +
+   * count) / n) of the range (one write of 0, which they hold, per page), so a short chunk touches
+   * as little as it computes: contiguous pieces, so the threads fault those pages in by whole runs, where the next job's
    * chunks, columns of every line, would have both threads faulting the same pages (measured about
    * 13% more CPU for the faults of 40 MB written that way).
    */
@@ -117,13 +120,35 @@ export interface CopyOut {
   aheadLength?: number;
 }
 
-/** The first-touch share of chunk `k` of `pieces` (see {@link CopyOut.ahead}). */
-export function touchAhead(c: CopyOut, k: number, pieces: number): void {
+/**
+ * How a shared job's rows are cut into chunks: `tail` chunks of `chunk` rows, then chunks of
+ * `tailChunk` rows (shorter) to the end, so the threads run out of work within a short chunk of
+ * each other. Chunk `k` starts at {@link chunkStart}; the helper (worker.ts) computes the same.
+ */
+export interface Schedule {
+  chunk: number;
+  tail: number;
+  tailChunk: number;
+}
+
+/** The first row of chunk `k` (see {@link Schedule}). */
+export function chunkStart(s: Schedule, k: number): number {
+  return k < s.tail ? k * s.chunk : s.tail * s.chunk + (k - s.tail) * s.tailChunk;
+}
+
+/** How many chunks `schedule` cuts `rows` into. */
+export function chunkCount(s: Schedule, rows: number): number {
+  const body = Math.min(rows, s.tail * s.chunk);
+  return Math.ceil(body / s.chunk) + Math.ceil((rows - body) / s.tailChunk);
+}
+
+/** The first-touch share of the chunk of rows [start, start + count) of `n` (see {@link CopyOut.ahead}). */
+export function touchAhead(c: CopyOut, start: number, count: number, n: number): void {
   const length = c.aheadLength ?? 0;
   if (!(length > 0)) return;
   const from = c.ahead!;
-  const s = from + Math.floor((k * length) / pieces);
-  const e = from + Math.floor(((k + 1) * length) / pieces);
+  const s = from + Math.floor((start * length) / n);
+  const e = from + Math.floor(((start + count) * length) / n);
   const d = c.dest;
   // 1024 floats are one 4 KiB page: a write every 1024 (and at the end) reaches every page.
   for (let i = s; i < e; i += 1024) d[i] = 0;
@@ -276,9 +301,9 @@ export class HelperPool {
   }
 
   /**
-   * Posts a shared job to helper `i`: it takes chunks of `chunk` rows of `rows` from the work block
-   * until none is left, running `job` on `args[t] + start * steps[t]` with argument `countArg`
-   * set to the chunk's rows (see share.ts).
+   * Posts a shared job to helper `i`: it takes chunks of `rows` (cut as `schedule` says) from the
+   * work block until none is left, running `job` on `args[t] + start * steps[t]` with argument
+   * `countArg` set to the chunk's rows (see share.ts).
    */
   postShared(
     i: number,
@@ -287,14 +312,16 @@ export class HelperPool {
     steps: readonly number[],
     countArg: number,
     rows: number,
-    chunk: number,
+    schedule: Schedule,
     copy?: CopyOut,
   ): void {
     this.#write(i, job, args, countArg);
     const slots = this.#args[i];
     for (let t = 0; t < steps.length; t++) slots[JOB_STEPS + t] = steps[t];
     slots[JOB_ROWS] = rows;
-    slots[JOB_CHUNK] = chunk;
+    slots[JOB_CHUNK] = schedule.chunk;
+    slots[JOB_TAIL] = schedule.tail;
+    slots[JOB_TAIL_CHUNK] = schedule.tailChunk;
     slots[COPY_LINES] = 0;
     if (copy !== undefined) {
       const port = this.#ports?.[i];

@@ -28,6 +28,8 @@ const COPY_DST_STRIDE = 33;
 const COPY_DEST = 34;
 const COPY_AHEAD = 35;
 const COPY_AHEAD_LENGTH = 36;
+const JOB_TAIL = 37;
+const JOB_TAIL_CHUNK = 38;
 const WORK_NEXT = 0;
 const WORK_FINISHED = 16;
 const KIND_STOP = 0;
@@ -120,7 +122,11 @@ function chunks(
   out: Out | undefined,
 ): void {
   const rows = args[JOB_ROWS];
+  // Chunk k's first row, as share.ts cuts them (threads.ts, chunkStart).
   const chunk = args[JOB_CHUNK];
+  const tail = args[JOB_TAIL];
+  const tailChunk = args[JOB_TAIL_CHUNK];
+  const first = (k: number) => (k < tail ? k * chunk : tail * chunk + (k - tail) * tailChunk);
   const steps = base.map((_, t) => args[JOB_STEPS + t]);
   const list = base.slice();
   const lines = args[COPY_LINES];
@@ -133,11 +139,11 @@ function chunks(
   const dstStride = args[COPY_DST_STRIDE];
   const ahead = args[COPY_AHEAD];
   const aheadLength = dest ? args[COPY_AHEAD_LENGTH] : 0;
-  const pieces = Math.ceil(rows / chunk);
   for (;;) {
-    const start = Atomics.add(work, WORK_NEXT, 1) * chunk;
+    const k = Atomics.add(work, WORK_NEXT, 1);
+    const start = first(k);
     if (start >= rows) return;
-    const count = Math.min(chunk, rows - start);
+    const count = Math.min(first(k + 1), rows) - start;
     for (let t = 0; t < list.length; t++) list[t] = base[t] + start * steps[t];
     list[countArg] = count;
     job(...list);
@@ -149,9 +155,8 @@ function chunks(
       // The first touch of this chunk's piece of the pages the next job copies into (as in
       // threads.ts, touchAhead): whole runs of pages per thread.
       if (aheadLength > 0) {
-        const k = start / chunk;
-        const s = ahead + Math.floor((k * aheadLength) / pieces);
-        const e = ahead + Math.floor(((k + 1) * aheadLength) / pieces);
+        const s = ahead + Math.floor((start * aheadLength) / rows);
+        const e = ahead + Math.floor(((start + count) * aheadLength) / rows);
         for (let i = s; i < e; i += 1024) dest[i] = 0;
         if (e > s) dest[e - 1] = 0;
       }

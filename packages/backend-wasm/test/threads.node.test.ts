@@ -23,6 +23,8 @@ import {
   JOB_KIND,
   JOB_ROWS,
   JOB_STEPS,
+  JOB_TAIL,
+  JOB_TAIL_CHUNK,
   JOB_THREW,
   KIND_STOP,
   SEQ,
@@ -30,7 +32,8 @@ import {
   WORK_NEXT,
 } from '../src/control.js';
 import { cosineMatrix } from '../src/kernels/cosine-matrix.js';
-import { share } from '../src/share.js';
+import { scheduleOf, share } from '../src/share.js';
+import { chunkCount, chunkStart } from '../src/threads.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, expectClose, random, ref } from './helpers.js';
 
@@ -53,6 +56,8 @@ const LAYOUT = {
   COPY_DEST,
   COPY_AHEAD,
   COPY_AHEAD_LENGTH,
+  JOB_TAIL,
+  JOB_TAIL_CHUNK,
   WORK_NEXT,
   WORK_FINISHED,
   KIND_STOP,
@@ -124,6 +129,48 @@ describe('helper threads in Node', () => {
 });
 
 describe('work shared by chunks', () => {
+  it('cuts the rows into whole units, each row in one chunk, the last chunks shorter', () => {
+    // [rows, unit, flops, threshold, threads]: sizes that divide by nothing, a last unit cut short,
+    // calls where the least work per chunk decides, and more threads than this machine has.
+    const cases: [number, number, number, number, number][] = [
+      [20000, 2, 1000 * 20000 * 768, 2 ** 21, 2],
+      [20011, 2, 450 * 20011 * 18, 2 ** 21, 2],
+      [37001, 3, 777 * 37001 * 400, 2 ** 21, 2],
+      [3001, 4, 3001 * 1000 * 2, 2 ** 22, 2],
+      [5003, 2, 37 * 5003 * 400, 0, 3],
+      [10, 2, 1e9, 0, 2],
+      [4096, 2, 1e9, 0, 16],
+      [999, 4, 2 ** 21, 2 ** 21, 2],
+    ];
+    for (const [n, unit, work, minWork, threads] of cases) {
+      const s = scheduleOf(n, unit, work, minWork, threads);
+      const count = chunkCount(s, n);
+      let at = 0;
+      const sizes: number[] = [];
+      for (let k = 0; k < count; k++) {
+        expect(chunkStart(s, k), `${n}/${unit} chunk ${k}`).toBe(at);
+        const end = Math.min(chunkStart(s, k + 1), n);
+        expect(end > at && (end === n || end % unit === 0), `${n}/${unit} chunk ${k}`).toBe(true);
+        sizes.push(end - at);
+        at = end;
+      }
+      expect(at).toBe(n);
+      expect(chunkStart(s, count)).toBeGreaterThanOrEqual(n);
+      // Long chunks first; the tail's (about one long chunk per thread at the end) no longer.
+      expect(s.tailChunk).toBeLessThanOrEqual(s.chunk);
+      for (let k = s.tail; k < count; k++) expect(sizes[k]).toBeLessThanOrEqual(s.tailChunk);
+      expect(n - Math.min(n, s.tail * s.chunk)).toBeLessThanOrEqual((threads + 1) * s.chunk);
+      // Each chunk but the last holds its share of at least the least work (1 MFLOP, or half
+      // of the threshold).
+      const least = Math.min(2 ** 20, minWork / 2);
+      for (let k = 0; k < count - 1; k++) expect((sizes[k] / n) * work + 1e-6).toBeGreaterThanOrEqual(least);
+    }
+    // Where the tail is split, the last chunk is a quarter of a long one.
+    const big = scheduleOf(20000, 2, 1000 * 20000 * 768, 2 ** 21, 2);
+    expect(big.tail).toBeGreaterThan(0);
+    expect(big.tailChunk).toBe(Math.ceil(big.chunk / 2 / 4) * 2);
+  });
+
   it('a chunk that traps fails the call, and the next shared call is right', async () => {
     const rt = await startThreaded('simd', DEFAULT_TUNING.simd, 3, undefined);
     try {
