@@ -5,10 +5,11 @@ import {
   type KernelName,
   type Kernels,
   OPTIMIZER_KERNELS,
+  type SelfCheckedKernelName,
   type UngatedKernelName,
 } from './contract.js';
 import { argError } from './errors.js';
-import { REFERENCE_UNGATED, referenceKernels } from './reference.js';
+import { REFERENCE_SELF_CHECKED, REFERENCE_UNGATED, referenceKernels } from './reference.js';
 import { describeType } from './tensor.js';
 
 /** A complete kernel table plus, for each kernel, the name of the backend that runs it. */
@@ -17,6 +18,8 @@ export interface ResolvedKernels {
   readonly providers: Readonly<Record<KernelName, string>>;
   /** The kernels whose provider declares them ungated (see {@link Backend.ungated}). */
   readonly ungated: readonly UngatedKernelName[];
+  /** The kernels whose provider declares them self-checked (see {@link Backend.selfChecked}). */
+  readonly selfChecked: readonly SelfCheckedKernelName[];
 }
 
 /**
@@ -46,16 +49,16 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     kernels[name] = optimizerOwn ? own[name]!.bind(own) : referenceKernels[name];
     (providers as Record<string, string>)[name] = optimizerOwn ? backend.name : 'reference';
   }
-  // A kernel is ungated when whoever runs it says so: the backend for its own kernel, the
-  // reference for the reference's (known by identity, so a copy of the reference backend with
-  // another kernel in its place does not inherit the promise).
-  const ungated = (['cosineRows'] as const).filter((k) =>
-    (typeof own[k] !== 'function' || own[k] === referenceKernels[k]
-      ? REFERENCE_UNGATED
-      : (backend.ungated ?? [])
-    ).includes(k),
-  );
-  return { kernels: kernels as unknown as Kernels, providers, ungated };
+  // A kernel is ungated (or self-checked) when whoever runs it says so: the backend for its own
+  // kernel, the reference for the reference's (known by identity, so a copy of the reference
+  // backend with another kernel in its place does not inherit the promise).
+  const declared = <K extends KernelName>(names: readonly K[], mine: readonly K[] = [], ref: readonly K[]) =>
+    names.filter((k) =>
+      (kernels[k] === referenceKernels[k] || own[k] === referenceKernels[k] ? ref : mine).includes(k),
+    );
+  const ungated = declared(['cosineRows'], backend.ungated, REFERENCE_UNGATED);
+  const selfChecked = declared(['cosineMatrix', 'corpusMatrix'], backend.selfChecked, REFERENCE_SELF_CHECKED);
+  return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked };
 }
 
 /**
@@ -102,6 +105,17 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
   const ungated = o.ungated;
   if (ungated !== undefined && !(Array.isArray(ungated) && ungated.every((k) => k === 'cosineRows')))
     argError('INVALID_ARGUMENT', op, `${arg}.ungated`, "must be an array of kernel names ('cosineRows').");
+  const own = o.selfChecked;
+  if (
+    own !== undefined &&
+    !(Array.isArray(own) && own.every((k) => k === 'cosineMatrix' || k === 'corpusMatrix'))
+  )
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `${arg}.selfChecked`,
+      "must be an array of kernel names ('cosineMatrix', 'corpusMatrix').",
+    );
   for (const hook of ['init', 'dispose', 'memory', 'describe']) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function')
       argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(o[hook])}.`);
