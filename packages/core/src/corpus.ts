@@ -6,7 +6,7 @@ import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } 
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
-import { checkOut, type MatrixOptions, outTensor } from './out.js';
+import { checkOut, type MatrixOptions } from './out.js';
 import { SearchResult } from './search-result.js';
 import { gatherStored, MAX_ORDINAL, normalisedF32 } from './stored.js';
 import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
@@ -304,11 +304,9 @@ export class Corpus {
    */
   similarity(queries: TensorInput, options: { signal?: AbortSignal } & MatrixOptions = {}): Promise<Tensor> {
     let signal: AbortSignal | undefined;
-    let given: unknown;
     try {
       checkOptions('similarity', options);
       signal = options.signal;
-      given = options.out;
       checkSignalArg('similarity', signal);
       checkSignal('similarity', signal);
     } catch (e) {
@@ -317,11 +315,11 @@ export class Corpus {
     return this.#run('similarity', queries, async (q) => {
       checkSignal('similarity', signal);
       const n = this.#live;
-      const mine = checkOut('similarity', given, q.rows, n, [['queries', queries]]);
+      const mine = checkOut('similarity', options, q.rows, n, [['queries', queries]]);
       const step = signal ? this.#blockRows(q) : q.rows;
       // Without an output of the caller's, one step leaves the result to the backend, which may
       // make it where its threads can write (see the wasm backend's shared results).
-      if (step >= q.rows) return outTensor(given, await this.#similarityBlock(q, mine, signal), q.rows, n);
+      if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, mine, signal), q.rows, n);
       const out = mine ?? new Float32Array(q.rows * n);
       for (let i0 = 0; i0 < q.rows; i0 += step) {
         if (i0 > 0) await pause();
@@ -329,7 +327,7 @@ export class Corpus {
         const i1 = Math.min(q.rows, i0 + step);
         await this.#similarityBlock(sliceRows(q, i0, i1), out.subarray(i0 * n, i1 * n), signal);
       }
-      return outTensor(given, out, q.rows, n);
+      return new Tensor(out, q.rows, n);
     });
   }
 
@@ -759,7 +757,8 @@ interface Masks {
   passing: number;
 }
 
-function checkOptions(op: string, o: unknown): void {
+/** Refuses `options` of operation `op` that are not an object. */
+export function checkOptions(op: string, o: unknown): void {
   if (typeof o !== 'object' || o === null || Array.isArray(o))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
 }

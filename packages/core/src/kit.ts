@@ -11,13 +11,13 @@ import {
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
-import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
 import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
-import { checkOut, type MatrixOptions, outOption, outTensor } from './out.js';
+import { checkOut, type MatrixOptions } from './out.js';
 import { REFERENCE_SELF_CHECKED, referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
@@ -330,12 +330,12 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const lease = new Lease();
       try {
         const pair = admitPair(a, b, 'cosineMatrix', 'cols', AB, lease);
-        const given = outOption('cosineMatrix', options);
-        const out = checkOut('cosineMatrix', given, pair[0].tensor.rows, pair[1].tensor.rows, [
+        if (options !== undefined) checkOptions('cosineMatrix', options);
+        const out = checkOut('cosineMatrix', options, pair[0].tensor.rows, pair[1].tensor.rows, [
           ['a', a],
           ['b', b],
         ]);
-        return run(lease, { pair, given, out }, cosineMatrixWork, matrixDone);
+        return run(lease, { pair, out }, cosineMatrixWork, matrixDone);
       } catch (e) {
         return Promise.reject(lease.fail(e));
       }
@@ -538,13 +538,11 @@ const normalizeDone = (d: Float32Array, a: Admitted, lease: Lease) =>
 const cosineRowsWork = (k: CheckedKernels, [a, b]: Pair) =>
   k.cosineRows('cosineRows', 'a', a.tensor, b.tensor);
 const keepOutput = (r: Float32Array, _: unknown, lease: Lease) => lease.keep(r);
-type MatrixCall = { pair: Pair; given: unknown; out: Float32Array | undefined };
+type MatrixCall = { pair: Pair; out: Float32Array | undefined };
 const cosineMatrixWork = (k: CheckedKernels, { pair: [a, b], out }: MatrixCall) =>
   k.cosineMatrix('cosineMatrix', 'a', a.tensor, b.tensor, out);
-const matrixDone = (d: Float32Array, { pair: [a, b], given, out }: MatrixCall, lease: Lease) =>
-  out
-    ? outTensor(given, out, a.tensor.rows, b.tensor.rows)
-    : new Tensor(lease.keep(d), a.tensor.rows, b.tensor.rows);
+const matrixDone = (d: Float32Array, { pair: [a, b], out }: MatrixCall, lease: Lease) =>
+  new Tensor(out ?? lease.keep(d), a.tensor.rows, b.tensor.rows);
 const topKWork = (k: CheckedKernels, { pair: [c, q], k: n }: { pair: Pair; k: number }) =>
   k.topK('topK', 'queries', q.tensor, c.tensor, n);
 const topKDone = (r: TopKResult, _: unknown, lease: Lease) =>

@@ -102,20 +102,15 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
     if (k !== undefined && typeof k !== 'function')
       argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);
   }
-  const ungated = o.ungated;
-  if (ungated !== undefined && !(Array.isArray(ungated) && ungated.every((k) => k === 'cosineRows')))
-    argError('INVALID_ARGUMENT', op, `${arg}.ungated`, "must be an array of kernel names ('cosineRows').");
-  const own = o.selfChecked;
-  if (
-    own !== undefined &&
-    !(Array.isArray(own) && own.every((k) => k === 'cosineMatrix' || k === 'corpusMatrix'))
-  )
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      `${arg}.selfChecked`,
-      "must be an array of kernel names ('cosineMatrix', 'corpusMatrix').",
-    );
+  // Kernels a backend may declare: ungated (see Backend.ungated) and self-checked.
+  for (const [field, names] of [
+    ['ungated', 'cosineRows'],
+    ['selfChecked', 'cosineMatrix corpusMatrix'],
+  ]) {
+    const v = o[field];
+    if (v !== undefined && !(Array.isArray(v) && v.every((k) => names.split(' ').includes(k))))
+      argError('INVALID_ARGUMENT', op, `${arg}.${field}`, `must be an array of kernel names (${names}).`);
+  }
   for (const hook of ['init', 'dispose', 'memory', 'describe']) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function')
       argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(o[hook])}.`);
