@@ -8,6 +8,7 @@ import {
   type Id,
   type KernelName,
   type KitInfo,
+  type MatrixOptions,
   type SearchOptions,
   SearchResult,
   Tensor,
@@ -213,9 +214,23 @@ export class WorkerCorpus {
     return this.#call('search', [queries, k, options], options) as Promise<SearchResult>;
   }
 
-  /** The `queries.rows x corpus.rows` matrix of cosines, as core's `Corpus.similarity`. */
-  similarity(queries: TensorInput, options: { signal?: AbortSignal } & TransferOption = {}): Promise<Tensor> {
-    return this.#call('similarity', [queries, options], options) as Promise<Tensor>;
+  /**
+   * The `queries.rows x corpus.rows` matrix of cosines, as core's `Corpus.similarity`. With
+   * `options.out` the worker checks it as core does (same errors) and the answer, which comes back
+   * as a message, is copied into it.
+   */
+  similarity(
+    queries: TensorInput,
+    options: { signal?: AbortSignal } & TransferOption & MatrixOptions = {},
+  ): Promise<Tensor> {
+    const r = this.#call('similarity', [queries, options], options) as Promise<Tensor>;
+    const out = (options as MatrixOptions | null)?.out;
+    if (out === undefined) return r;
+    return r.then((t) => {
+      const d = out instanceof Tensor ? out.data : out;
+      d.set(t.data);
+      return new Tensor(d, t.rows, t.cols);
+    });
   }
 
   /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
