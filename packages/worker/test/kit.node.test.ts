@@ -100,6 +100,12 @@ describe('every public operation gives what the in-process kit gives', () => {
     const into = await R.similarity(q, { out });
     expect(into.data).toBe(out);
     expect(out).toEqual((await L.similarity(q)).data);
+    const t = new Tensor(new Float32Array(5 * n), 5, n);
+    expect((await R.similarity(q, { out: t })).data).toBe(t.data);
+    expect(t.data).toEqual(out);
+    const m = new Float32Array(5 * n);
+    expect((await remote.cosineMatrix(q, data, { out: m })).data).toBe(m);
+    expect(m).toEqual((await local.cosineMatrix(q, data)).data);
 
     const more = mat(9, d, 9);
     const moreIds = Array.from({ length: 9 }, (_, i) => `m${i}`);
