@@ -5,6 +5,7 @@ import {
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
+  type SelfCheckedKernelName,
   type UngatedKernelName,
 } from '@cosinekit/core/backend';
 import { createCorpus, type WasmCorpus } from './kernels/corpus.js';
@@ -85,6 +86,8 @@ export interface WasmBackend extends Backend {
   readonly kernels: WasmKernels;
   /** `cosineRows` takes the caller's rows without the kit's gate (see `Backend.ungated`). */
   readonly ungated: readonly UngatedKernelName[];
+  /** `cosineMatrix` and `corpusMatrix` clamp where they write (see `Backend.selfChecked`). */
+  readonly selfChecked: readonly SelfCheckedKernelName[];
   /** Compiles and instantiates the chosen binary and warms every kernel once. Idempotent. */
   init(): Promise<void>;
   /** Releases the instance and every resident corpus and vector. */
@@ -272,6 +275,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // in float32 and redoes a row in float64 when its sums leave float32's safe range, and gives
     // NaN for a row holding NaN or ±Infinity: what `ungated` promises (assembly/cosine.ts).
     ungated: ['cosineRows'],
+    // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
+    // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the
+    // kit need not read the matrix again (`selfChecked`; proven by the conformance suite).
+    selfChecked: ['cosineMatrix', 'corpusMatrix'],
     get variant() {
       return rt?.variant;
     },

@@ -1,4 +1,4 @@
-import { Tensor } from '@cosinekit/core';
+import { createCosineKit, Tensor } from '@cosinekit/core';
 import {
   type Backend,
   createReferenceBackend,
@@ -274,6 +274,60 @@ describe('the suite catches a backend that is off by 1e-3', () => {
       const [g] = await runCases(await createContext(gated), cases);
       expect(g.error).toBeUndefined();
     }
+  });
+
+  it('in a self-checked cosineMatrix or corpusMatrix that does not keep its promise: NaN for a zero row', async () => {
+    // The float64 quotient without the zero-vector rule: 0 / 0 is NaN for a zero row.
+    const noZeroRule = (a: Matrix, b: Matrix, out = new Float32Array(a.rows * b.rows)) => {
+      const d = a.cols;
+      for (let i = 0; i < a.rows; i++)
+        for (let j = 0; j < b.rows; j++) {
+          let ab = 0;
+          let aa = 0;
+          let bb = 0;
+          for (let t = 0; t < d; t++) {
+            const x = a.data[i * d + t];
+            const y = b.data[j * d + t];
+            ab += x * y;
+            aa += x * x;
+            bb += y * y;
+          }
+          out[i * b.rows + j] = Math.min(1, Math.max(-1, ab / Math.sqrt(aa * bb)));
+        }
+      return out;
+    };
+    const cases = conformanceCases().filter((c) => c.group === 'self-checked outputs');
+    expect(cases.map((c) => c.kernel)).toEqual(['cosineMatrix', 'corpusMatrix']);
+    const liar: Backend = {
+      name: 'nan-self-checked',
+      kernels: { cosineMatrix: noZeroRule },
+      selfChecked: ['cosineMatrix'],
+    };
+    const [o] = await runCases(await createContext(liar), cases);
+    expect(o.error?.message).toMatch(/declared self-checked, but value NaN/);
+    // Without the declaration the case is skipped and the kit's check refuses the NaN by name.
+    const { selfChecked: _, ...checked } = liar;
+    const [g] = await runCases(await createContext(checked), cases);
+    expect(g.error).toBeUndefined();
+    expect(g.skipped).toMatch(/not declared self-checked/);
+    const kit = createCosineKit({ backend: checked });
+    await expect(kit.cosineMatrix([[0, 0]], [[1, 2]])).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      kernel: 'cosineMatrix',
+    });
+    // The same lie in corpusMatrix, through a corpus group of the reference's with it swapped in.
+    const corpusLiar: Backend = {
+      name: 'nan-corpus',
+      kernels: {
+        createCorpus: referenceKernels.createCorpus,
+        corpusSearch: referenceKernels.corpusSearch,
+        corpusMatrix: (h, q, out) =>
+          noZeroRule(q, new Tensor(referenceKernels.readCorpus!(h) as Float32Array, h.rows, h.cols), out),
+      },
+      selfChecked: ['corpusMatrix'],
+    };
+    const [, c] = await runCases(await createContext(corpusLiar), cases);
+    expect(c.error?.message).toMatch(/declared self-checked, but value NaN/);
   });
 
   it('reports the resources cases skipped, not passed, when the backend has no memory()', async () => {

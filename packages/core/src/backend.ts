@@ -26,6 +26,7 @@ export type {
   OptimizerState,
   OptionalKernelName,
   ResidentCorpus,
+  SelfCheckedKernelName,
   StoredCorpus,
   TopKResult,
   UngatedKernelName,

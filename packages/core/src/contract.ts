@@ -337,6 +337,9 @@ export interface BackendMemory {
 /** Kernels a backend may take off the admission gate (see {@link Backend.ungated}). */
 export type UngatedKernelName = 'cosineRows';
 
+/** Kernels a backend may declare self-checked (see {@link Backend.selfChecked}). */
+export type SelfCheckedKernelName = 'cosineMatrix' | 'corpusMatrix';
+
 /**
  * A compute engine. It implements the kernels it accelerates; the registry falls back to the
  * reference backend for the others, kernel by kernel.
@@ -360,6 +363,20 @@ export interface Backend {
    * backend without this (the default) has every input gated.
    */
   readonly ungated?: readonly UngatedKernelName[];
+  /**
+   * Optional: kernels whose outputs need no pass of the kit's output check. A full similarity
+   * matrix is written once by its kernel; the kit's check reads it all again on the calling thread
+   * (3-6% of a large product). Listing a kernel promises, for inputs the kit admitted:
+   * 1. it answers a `Float32Array` of exactly the contract's length (into `out` when given);
+   * 2. every value is finite and within [-1, 1]: the kernel clamps where it writes each value;
+   * 3. a kernel that finds it cannot keep 1 or 2 throws instead of answering (the call then fails
+   *    with `BACKEND_ERROR`, as it would in the check).
+   * The kit still checks 1 (no pass over the values), and trusts 2 only from whoever runs the
+   * kernel: the backend for its own kernel, the reference for the reference's (known by identity,
+   * so a kernel copied in from elsewhere keeps its check). A backend without this (the default)
+   * has every output checked. `@cosinekit/conformance` proves the promise on hostile inputs.
+   */
+  readonly selfChecked?: readonly SelfCheckedKernelName[];
   /** Compiles, connects or allocates. Throwing (or rejecting) means "not available here". */
   init?(): Awaitable<void>;
   /** Releases everything the backend holds. */

@@ -6,6 +6,7 @@ import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } 
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
+import { checkOut, type MatrixOptions } from './out.js';
 import { SearchResult } from './search-result.js';
 import { gatherStored, MAX_ORDINAL, normalisedF32 } from './stored.js';
 import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
@@ -297,9 +298,11 @@ export class Corpus {
 
   /**
    * The `queries.rows x corpus.rows` matrix of cosines; columns are live rows in ordinal order.
-   * With `options.signal`, an abort stops it with `ABORTED` between steps.
+   * With `options.signal`, an abort stops it with `ABORTED` between steps. With `options.out`, the
+   * result is written into it (see {@link MatrixOptions.out}), its size checked against the live
+   * rows when the call runs (after the calls queued before it).
    */
-  similarity(queries: TensorInput, options: { signal?: AbortSignal } = {}): Promise<Tensor> {
+  similarity(queries: TensorInput, options: { signal?: AbortSignal } & MatrixOptions = {}): Promise<Tensor> {
     let signal: AbortSignal | undefined;
     try {
       checkOptions('similarity', options);
@@ -311,25 +314,33 @@ export class Corpus {
     }
     return this.#run('similarity', queries, async (q) => {
       checkSignal('similarity', signal);
+      const n = this.#live;
+      const mine = checkOut('similarity', options, q.rows, n, [['queries', queries]]);
       const step = signal ? this.#blockRows(q) : q.rows;
-      if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, signal), q.rows, this.#live);
-      const out = new Float32Array(q.rows * this.#live);
+      // Without an output of the caller's, one step leaves the result to the backend, which may
+      // make it where its threads can write (see the wasm backend's shared results).
+      if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, mine, signal), q.rows, n);
+      const out = mine ?? new Float32Array(q.rows * n);
       for (let i0 = 0; i0 < q.rows; i0 += step) {
         if (i0 > 0) await pause();
         checkSignal('similarity', signal);
         const i1 = Math.min(q.rows, i0 + step);
-        out.set(await this.#similarityBlock(sliceRows(q, i0, i1), signal), i0 * this.#live);
+        await this.#similarityBlock(sliceRows(q, i0, i1), out.subarray(i0 * n, i1 * n), signal);
       }
-      return new Tensor(out, q.rows, this.#live);
+      return new Tensor(out, q.rows, n);
     });
   }
 
-  async #similarityBlock(q: Tensor, signal?: AbortSignal): Promise<Float32Array> {
+  /** The cosines of `q` against the live rows (`q.rows x live`), into `out` when given. */
+  async #similarityBlock(
+    q: Tensor,
+    out: Float32Array | undefined,
+    signal?: AbortSignal,
+  ): Promise<Float32Array> {
     const segs = this.#segments;
-    if (segs.length === 1 && segs[0].deletedCount === 0) {
-      return this.#kernels.corpusMatrix('similarity', 'queries', segs[0].handle, q);
-    }
-    const out = new Float32Array(q.rows * this.#live);
+    if (segs.length === 1 && segs[0].deletedCount === 0)
+      return this.#kernels.corpusMatrix('similarity', 'queries', segs[0].handle, q, out);
+    out ??= new Float32Array(q.rows * this.#live);
     let col = 0;
     for (const s of segs) {
       checkSignal('similarity', signal);
@@ -746,7 +757,8 @@ interface Masks {
   passing: number;
 }
 
-function checkOptions(op: string, o: unknown): void {
+/** Refuses `options` of operation `op` that are not an object. */
+export function checkOptions(op: string, o: unknown): void {
   if (typeof o !== 'object' || o === null || Array.isArray(o))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
 }

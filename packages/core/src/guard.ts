@@ -7,6 +7,7 @@ import {
   type OptionalKernelName,
   type ResidentCorpus,
   resolveCorpusOptions,
+  type SelfCheckedKernelName,
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
@@ -357,10 +358,35 @@ function describe(kind: 'cosine' | 'norm' | 'unit'): string {
 export class CheckedKernels {
   readonly kernels: Kernels;
   readonly guard: Guard;
+  /** Kernels whose values are trusted unread (see `Backend.selfChecked`): their type and length are checked. */
+  readonly #trusted: readonly string[];
 
-  constructor(kernels: Kernels, guard: Guard) {
+  constructor(kernels: Kernels, guard: Guard, selfChecked: readonly SelfCheckedKernelName[] = []) {
     this.kernels = kernels;
     this.guard = guard;
+    this.#trusted = selfChecked;
+  }
+
+  /**
+   * A matrix kernel's output checked (its values only when the kernel is not self-checked), then
+   * copied into `out` when one was given and the kernel answered elsewhere.
+   */
+  #matrix(
+    op: string,
+    arg: string,
+    kernel: SelfCheckedKernelName,
+    length: number,
+    r: Awaitable<unknown>,
+    out: Float32Array | undefined,
+  ): Awaitable<Float32Array> {
+    return andThen(r, (o) => {
+      // A self-checked kernel's answer of the right type and length is not read; anything else is.
+      if (!(this.#trusted.includes(kernel) && o instanceof Float32Array && o.length === length))
+        this.guard.floats(op, arg, kernel, o, length, 'cosine');
+      if (out === undefined || o === out) return o as Float32Array;
+      out.set(o as Float32Array);
+      return out;
+    });
   }
 
   /** True when the corpus group can read rows back (else the kit keeps a host copy). */
@@ -450,8 +476,9 @@ export class CheckedKernels {
     return out;
   }
 
-  cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix): Awaitable<Float32Array> {
-    return this.#floats(op, arg, 'cosineMatrix', a.rows * b.rows, 'cosine', a, b);
+  cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix, out?: Float32Array): Awaitable<Float32Array> {
+    const r = this.#run(op, arg, 'cosineMatrix', a, b, out);
+    return this.#matrix(op, arg, 'cosineMatrix', a.rows * b.rows, r, out);
   }
 
   topK(op: string, arg: string, q: Matrix, c: Matrix, k: number): Awaitable<TopKResult> {
@@ -497,9 +524,15 @@ export class CheckedKernels {
     return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearch', o, q.rows, k, h.rows));
   }
 
-  corpusMatrix(op: string, arg: string, h: ResidentCorpus, q: Matrix): Awaitable<Float32Array> {
-    const out = this.guard.call(op, arg, 'corpusMatrix', () => this.kernels.corpusMatrix(h, q));
-    return andThen(out, (o) => this.guard.floats(op, arg, 'corpusMatrix', o, q.rows * h.rows, 'cosine'));
+  corpusMatrix(
+    op: string,
+    arg: string,
+    h: ResidentCorpus,
+    q: Matrix,
+    out?: Float32Array,
+  ): Awaitable<Float32Array> {
+    const r = this.guard.call(op, arg, 'corpusMatrix', () => this.kernels.corpusMatrix(h, q, out));
+    return this.#matrix(op, arg, 'corpusMatrix', q.rows * h.rows, r, out);
   }
 
   /** True when the corpus group searches among allowed rows itself (else the kit filters around it). */
@@ -549,11 +582,11 @@ export class CheckedKernels {
       rowNorms: (x) => this.rowNorms('rowNorms', 'x', x),
       normalizeRows: (x) => this.normalizeRows('normalizeRows', 'x', x),
       cosineRows: (a, b) => this.cosineRows('cosineRows', 'a', a, b),
-      cosineMatrix: (a, b) => this.cosineMatrix('cosineMatrix', 'a', a, b),
+      cosineMatrix: (a, b, out) => this.cosineMatrix('cosineMatrix', 'a', a, b, out),
       topK: (q, c, n) => this.topK('topK', 'queries', q, c, n),
       createCorpus: (x, o) => this.createCorpus('createCorpus', 'x', x, o ?? {}),
       corpusSearch: (h, q, n) => this.corpusSearch('corpusSearch', 'queries', h, q, n),
-      corpusMatrix: (h, q) => this.corpusMatrix('corpusMatrix', 'queries', h, q),
+      corpusMatrix: (h, q, out) => this.corpusMatrix('corpusMatrix', 'queries', h, q, out),
       ...(k.readCorpus
         ? { readCorpus: (h: ResidentCorpus) => this.readCorpus('readCorpus', 'corpus', h) }
         : {}),

@@ -27,6 +27,7 @@ export { CosineKitError, isCosineKitError } from './errors.js';
 export type { SearchFilter, SearchOptions } from './filter.js';
 export type { CorpusChunk, CorpusFromOptions, CosineKit, CosineKitOptions, KitInfo } from './kit.js';
 export { createCosineKit } from './kit.js';
+export type { MatrixOptions } from './out.js';
 export type { Vector } from './pair.js';
 export { cosine, cosineDistance, normalize } from './pair.js';
 export type { BackendState, BackendStatus } from './registry.js';

@@ -11,13 +11,14 @@ import {
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
-import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
 import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
-import { referenceKernels } from './reference.js';
+import { checkOut, type MatrixOptions } from './out.js';
+import { REFERENCE_SELF_CHECKED, referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
@@ -98,8 +99,11 @@ export interface CosineKit {
   normalize(x: TensorInput): Promise<Tensor>;
   /** Cosine of paired rows: `out[i] = cos(a_i, b_i)`. */
   cosineRows(a: TensorInput, b: TensorInput): Promise<Float32Array>;
-  /** The `a.rows x b.rows` matrix of cosines. */
-  cosineMatrix(a: TensorInput, b: TensorInput): Promise<Tensor>;
+  /**
+   * The `a.rows x b.rows` matrix of cosines. With `options.out`, written into it (see
+   * {@link MatrixOptions.out}): repeated calls then skip the page faults of a fresh result.
+   */
+  cosineMatrix(a: TensorInput, b: TensorInput, options?: MatrixOptions): Promise<Tensor>;
   /** Top-k rows of `corpus` for each query, best first; the corpus is not kept. */
   topK(queries: TensorInput, corpus: TensorInput, k: number): Promise<SearchResult>;
   /**
@@ -166,6 +170,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       },
       timeoutMs,
     ),
+    REFERENCE_SELF_CHECKED,
   );
 
   const start = (): Promise<CheckedKernels> => {
@@ -188,7 +193,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         backendObj = await getBackend(b, onFallback);
       }
       resolved = resolveKernels(backendObj);
-      checked = new CheckedKernels(resolved.kernels, new Guard(resolved, timeoutMs));
+      checked = new CheckedKernels(resolved.kernels, new Guard(resolved, timeoutMs), resolved.selfChecked);
       rowsUngated = resolved.ungated.includes('cosineRows');
       return checked;
     })();
@@ -321,10 +326,16 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return Promise.reject(lease.fail(e));
       }
     },
-    cosineMatrix(a, b) {
+    cosineMatrix(a, b, options) {
       const lease = new Lease();
       try {
-        return run(lease, admitPair(a, b, 'cosineMatrix', 'cols', AB, lease), cosineMatrixWork, matrixDone);
+        const pair = admitPair(a, b, 'cosineMatrix', 'cols', AB, lease);
+        if (options !== undefined) checkOptions('cosineMatrix', options);
+        const out = checkOut('cosineMatrix', options, pair[0].tensor.rows, pair[1].tensor.rows, [
+          ['a', a],
+          ['b', b],
+        ]);
+        return run(lease, { pair, out }, cosineMatrixWork, matrixDone);
       } catch (e) {
         return Promise.reject(lease.fail(e));
       }
@@ -527,10 +538,11 @@ const normalizeDone = (d: Float32Array, a: Admitted, lease: Lease) =>
 const cosineRowsWork = (k: CheckedKernels, [a, b]: Pair) =>
   k.cosineRows('cosineRows', 'a', a.tensor, b.tensor);
 const keepOutput = (r: Float32Array, _: unknown, lease: Lease) => lease.keep(r);
-const cosineMatrixWork = (k: CheckedKernels, [a, b]: Pair) =>
-  k.cosineMatrix('cosineMatrix', 'a', a.tensor, b.tensor);
-const matrixDone = (d: Float32Array, [a, b]: Pair, lease: Lease) =>
-  new Tensor(lease.keep(d), a.tensor.rows, b.tensor.rows);
+type MatrixCall = { pair: Pair; out: Float32Array | undefined };
+const cosineMatrixWork = (k: CheckedKernels, { pair: [a, b], out }: MatrixCall) =>
+  k.cosineMatrix('cosineMatrix', 'a', a.tensor, b.tensor, out);
+const matrixDone = (d: Float32Array, { pair: [a, b], out }: MatrixCall, lease: Lease) =>
+  new Tensor(out ?? lease.keep(d), a.tensor.rows, b.tensor.rows);
 const topKWork = (k: CheckedKernels, { pair: [c, q], k: n }: { pair: Pair; k: number }) =>
   k.topK('topK', 'queries', q.tensor, c.tensor, n);
 const topKDone = (r: TopKResult, _: unknown, lease: Lease) =>

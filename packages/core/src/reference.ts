@@ -1,4 +1,4 @@
-import type { Backend, Kernels, UngatedKernelName } from './contract.js';
+import type { Backend, Kernels, SelfCheckedKernelName, UngatedKernelName } from './contract.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
 import {
@@ -48,6 +48,13 @@ export const referenceKernels: Kernels = {
  * backend does not list them in its own `ungated`: a copy of it with other kernels stays gated.
  */
 export const REFERENCE_UNGATED: readonly UngatedKernelName[] = ['cosineRows'];
+
+/**
+ * The reference kernels whose outputs need no pass of the kit's check (see `Backend.selfChecked`):
+ * float64 products of admitted rows, each value clamped where it is written. Known by identity,
+ * as {@link REFERENCE_UNGATED} is.
+ */
+export const REFERENCE_SELF_CHECKED: readonly SelfCheckedKernelName[] = ['cosineMatrix', 'corpusMatrix'];
 
 /**
  * The reference backend: always available, implements every kernel, and is what other backends

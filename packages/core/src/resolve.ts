@@ -5,10 +5,11 @@ import {
   type KernelName,
   type Kernels,
   OPTIMIZER_KERNELS,
+  type SelfCheckedKernelName,
   type UngatedKernelName,
 } from './contract.js';
 import { argError } from './errors.js';
-import { REFERENCE_UNGATED, referenceKernels } from './reference.js';
+import { REFERENCE_SELF_CHECKED, REFERENCE_UNGATED, referenceKernels } from './reference.js';
 import { describeType } from './tensor.js';
 
 /** A complete kernel table plus, for each kernel, the name of the backend that runs it. */
@@ -17,6 +18,8 @@ export interface ResolvedKernels {
   readonly providers: Readonly<Record<KernelName, string>>;
   /** The kernels whose provider declares them ungated (see {@link Backend.ungated}). */
   readonly ungated: readonly UngatedKernelName[];
+  /** The kernels whose provider declares them self-checked (see {@link Backend.selfChecked}). */
+  readonly selfChecked: readonly SelfCheckedKernelName[];
 }
 
 /**
@@ -46,16 +49,16 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     kernels[name] = optimizerOwn ? own[name]!.bind(own) : referenceKernels[name];
     (providers as Record<string, string>)[name] = optimizerOwn ? backend.name : 'reference';
   }
-  // A kernel is ungated when whoever runs it says so: the backend for its own kernel, the
-  // reference for the reference's (known by identity, so a copy of the reference backend with
-  // another kernel in its place does not inherit the promise).
-  const ungated = (['cosineRows'] as const).filter((k) =>
-    (typeof own[k] !== 'function' || own[k] === referenceKernels[k]
-      ? REFERENCE_UNGATED
-      : (backend.ungated ?? [])
-    ).includes(k),
-  );
-  return { kernels: kernels as unknown as Kernels, providers, ungated };
+  // A kernel is ungated (or self-checked) when whoever runs it says so: the backend for its own
+  // kernel, the reference for the reference's (known by identity, so a copy of the reference
+  // backend with another kernel in its place does not inherit the promise).
+  const declared = <K extends KernelName>(names: readonly K[], mine: readonly K[] = [], ref: readonly K[]) =>
+    names.filter((k) =>
+      (kernels[k] === referenceKernels[k] || own[k] === referenceKernels[k] ? ref : mine).includes(k),
+    );
+  const ungated = declared(['cosineRows'], backend.ungated, REFERENCE_UNGATED);
+  const selfChecked = declared(['cosineMatrix', 'corpusMatrix'], backend.selfChecked, REFERENCE_SELF_CHECKED);
+  return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked };
 }
 
 /**
@@ -99,9 +102,15 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
     if (k !== undefined && typeof k !== 'function')
       argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);
   }
-  const ungated = o.ungated;
-  if (ungated !== undefined && !(Array.isArray(ungated) && ungated.every((k) => k === 'cosineRows')))
-    argError('INVALID_ARGUMENT', op, `${arg}.ungated`, "must be an array of kernel names ('cosineRows').");
+  // Kernels a backend may declare: ungated (see Backend.ungated) and self-checked.
+  for (const [field, names] of [
+    ['ungated', 'cosineRows'],
+    ['selfChecked', 'cosineMatrix corpusMatrix'],
+  ]) {
+    const v = o[field];
+    if (v !== undefined && !(Array.isArray(v) && v.every((k) => names.split(' ').includes(k))))
+      argError('INVALID_ARGUMENT', op, `${arg}.${field}`, `must be an array of kernel names (${names}).`);
+  }
   for (const hook of ['init', 'dispose', 'memory', 'describe']) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function')
       argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(o[hook])}.`);

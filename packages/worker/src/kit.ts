@@ -8,6 +8,7 @@ import {
   type Id,
   type KernelName,
   type KitInfo,
+  type MatrixOptions,
   type SearchOptions,
   SearchResult,
   Tensor,
@@ -91,8 +92,8 @@ export interface WorkerKit {
   normalize(x: TensorInput): Promise<Tensor>;
   /** Cosine of paired rows: `out[i] = cos(a_i, b_i)`. */
   cosineRows(a: TensorInput, b: TensorInput): Promise<Float32Array>;
-  /** The `a.rows x b.rows` matrix of cosines. */
-  cosineMatrix(a: TensorInput, b: TensorInput): Promise<Tensor>;
+  /** The `a.rows x b.rows` matrix of cosines; `options.out` as for {@link WorkerCorpus.similarity}. */
+  cosineMatrix(a: TensorInput, b: TensorInput, options?: MatrixOptions): Promise<Tensor>;
   /** Top-k rows of `corpus` for each query, best first; the corpus is not kept. */
   topK(queries: TensorInput, corpus: TensorInput, k: number): Promise<SearchResult>;
   /** Uploads `rows` into the worker's backend and returns a handle to search many times. */
@@ -137,7 +138,7 @@ const ARGS: Record<string, readonly string[]> = {
   rowNorms: ['x'],
   normalize: ['x'],
   cosineRows: ['a', 'b'],
-  cosineMatrix: ['a', 'b'],
+  cosineMatrix: ['a', 'b', 'options'],
   topK: ['queries', 'corpus', 'k'],
   corpus: ['rows', 'options'],
   corpusFrom: ['source', 'options'],
@@ -213,9 +214,16 @@ export class WorkerCorpus {
     return this.#call('search', [queries, k, options], options) as Promise<SearchResult>;
   }
 
-  /** The `queries.rows x corpus.rows` matrix of cosines, as core's `Corpus.similarity`. */
-  similarity(queries: TensorInput, options: { signal?: AbortSignal } & TransferOption = {}): Promise<Tensor> {
-    return this.#call('similarity', [queries, options], options) as Promise<Tensor>;
+  /**
+   * The `queries.rows x corpus.rows` matrix of cosines, as core's `Corpus.similarity`. With
+   * `options.out` the worker checks it as core does (same errors) and the answer, which comes back
+   * as a message, is copied into it.
+   */
+  similarity(
+    queries: TensorInput,
+    options: { signal?: AbortSignal } & TransferOption & MatrixOptions = {},
+  ): Promise<Tensor> {
+    return intoOut(this.#call('similarity', [queries, options], options) as Promise<Tensor>, options);
   }
 
   /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
@@ -376,7 +384,11 @@ class Kit implements Link {
       rowNorms: (x) => call('rowNorms', [x]) as Promise<Float32Array>,
       normalize: (x) => call('normalize', [x]) as Promise<Tensor>,
       cosineRows: (a, b) => call('cosineRows', [a, b]) as Promise<Float32Array>,
-      cosineMatrix: (a, b) => call('cosineMatrix', [a, b]) as Promise<Tensor>,
+      cosineMatrix: (a, b, options) =>
+        intoOut(
+          call('cosineMatrix', options === undefined ? [a, b] : [a, b, options]) as Promise<Tensor>,
+          options,
+        ),
       topK: (q, c, k) => call('topK', [q, c, k]) as Promise<SearchResult>,
       corpus: (rows, options = {}) =>
         call('corpus', [rows, options], { transfer: o(options)?.transfer }) as Promise<WorkerCorpus>,
@@ -782,6 +794,17 @@ function plainOptions(options: unknown): (Record<string, unknown> & TransferOpti
  * and in options, the caller's signal and progress callback replaced by stand-ins. Anything else
  * crosses as it is, so core in the worker judges it exactly as in this thread.
  */
+/** A matrix answer copied into the caller's `options.out` (checked in the worker), when one was given. */
+function intoOut(r: Promise<Tensor>, options: unknown): Promise<Tensor> {
+  const out = (options as MatrixOptions | null | undefined)?.out;
+  if (out === undefined) return r;
+  return r.then((t) => {
+    const d = out instanceof Tensor ? out.data : out;
+    d.set(t.data);
+    return new Tensor(d, t.rows, t.cols);
+  });
+}
+
 function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | null, how: CallHow): unknown {
   if (arg === 'source' && how.source !== undefined) return { [TAG]: 'stream' };
   if (v instanceof Tensor) {
@@ -803,6 +826,20 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     if (!o) return v;
     const out: Record<string, unknown> = { ...o };
     delete out.transfer;
+    // A Tensor does not survive structured cloning: its values go, checked against the result's
+    // length in the worker (the answer is copied into the caller's tensor on this side).
+    if (o.out instanceof Tensor) {
+      if (o.out.disposed)
+        throw new CosineKitError(
+          'DISPOSED',
+          `Argument 'options.out' passed to '${op}' is a disposed tensor.`,
+          {
+            op,
+            arg: 'options.out',
+          },
+        );
+      out.out = o.out.data;
+    }
     if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
     if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
     const f = o.filter;

@@ -95,6 +95,17 @@ describe('every public operation gives what the in-process kit gives', () => {
     const mask = new Uint8Array(n).map((_, i) => (i % 3 === 0 ? 1 : 0));
     await same(5, { filter: { mask } });
     expect((await R.similarity(q)).data).toEqual((await L.similarity(q)).data);
+    // options.out: checked in the worker as core checks it, the answer copied into it.
+    const out = new Float32Array(5 * n).fill(Number.NaN);
+    const into = await R.similarity(q, { out });
+    expect(into.data).toBe(out);
+    expect(out).toEqual((await L.similarity(q)).data);
+    const t = new Tensor(new Float32Array(5 * n), 5, n);
+    expect((await R.similarity(q, { out: t })).data).toBe(t.data);
+    expect(t.data).toEqual(out);
+    const m = new Float32Array(5 * n);
+    expect((await remote.cosineMatrix(q, data, { out: m })).data).toBe(m);
+    expect(m).toEqual((await local.cosineMatrix(q, data)).data);
 
     const more = mat(9, d, 9);
     const moreIds = Array.from({ length: 9 }, (_, i) => `m${i}`);
@@ -232,6 +243,8 @@ describe('errors come back as the in-process kit raises them', () => {
     ['two filter kinds', (c) => c.search(good.slice(0, 1), 1, { filter: { allow: [1], deny: [2] } })],
     ['a signal that is not one', (c) => c.search(good.slice(0, 1), 1, { signal: 5 })],
     ['options that are not an object', (c) => c.similarity(good.slice(0, 1), 3)],
+    ['an out of the wrong length', (c) => c.similarity(good.slice(0, 1), { out: new Float32Array(3) })],
+    ['an out that is not a Float32Array', (c) => c.similarity(good.slice(0, 1), { out: [0, 0, 0, 0] })],
     ['ids that are not an array', (c) => c.remove(3)],
     ['removing every row', (c) => c.remove([0, 1, 2, 3])],
     ['adding rows of another width', (c) => c.add([[1, 2]])],

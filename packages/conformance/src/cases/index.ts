@@ -1,5 +1,6 @@
 import { algebraCases } from './algebra.js';
 import { apiCases } from './api.js';
+import { selfCheckedCases } from './checked.js';
 import type { ConformanceCase } from './context.js';
 import { cosineCases } from './cosine.js';
 import { filterCases } from './filters.js';
@@ -18,6 +19,7 @@ export { checkTopK } from './search.js';
 export function conformanceCases(): ConformanceCase[] {
   return [
     ...cosineCases(),
+    ...selfCheckedCases(),
     ...searchCases(),
     ...filterCases(),
     ...tieCases(),

@@ -1,0 +1,124 @@
+import { Tensor } from '@cosinekit/core';
+import { type Matrix, resolveKernels, type SelfCheckedKernelName } from '@cosinekit/core/backend';
+import { assertClose, check, fail, skip } from '../assert.js';
+import { cosineMatrix64 } from '../oracle.js';
+import {
+  type CaseData,
+  type ConformanceCase,
+  type ConformanceContext,
+  defineCase,
+  withOut,
+} from './context.js';
+
+/**
+ * Rows as the kit admits them, chosen to push a product past [-1, 1] or to NaN: each row's largest
+ * |x| at the gate's bounds (2^-40, 2^40) or 1, rows pointing the same or the opposite way (their
+ * cosines round past ±1), zero rows, one-hot rows, and tiny components beside large ones.
+ */
+function hostile(data: CaseData, rows: number, d: number): [Tensor, Tensor] {
+  const base = data.matrix(rows, d);
+  const a = Float32Array.from(base.data);
+  const b = new Float32Array(rows * d);
+  const scales = [2 ** 40, 2 ** -40, 1, 3, 2 ** -20];
+  for (let i = 0; i < rows; i++) {
+    const row = a.subarray(i * d, (i + 1) * d);
+    let m = 0;
+    for (const v of row) m = Math.max(m, Math.abs(v));
+    const s = scales[i % scales.length] / (m || 1);
+    for (let j = 0; j < d; j++) row[j] *= s;
+    const kind = i % 6;
+    const sign = kind === 1 ? -1 : 1;
+    for (let j = 0; j < d; j++)
+      b[i * d + j] =
+        kind === 4 ? 0 : (sign * row[j] * scales[(i + 2) % scales.length]) / scales[i % scales.length];
+    if (kind === 5) {
+      row.fill(0);
+      row[d >> 1] = scales[i % scales.length];
+      b.fill(0, i * d, (i + 1) * d);
+      b[i * d + (d >> 1)] = 2 ** 40;
+      if (d > 1) b[i * d] = 2 ** -40;
+    }
+  }
+  if (rows > 2) a.fill(0, 2 * d, 3 * d);
+  return [new Tensor(a, rows, d), new Tensor(b, rows, d)];
+}
+
+/** Every value of `out` finite and within [-1, 1], close to float64. */
+function proven(what: string, out: unknown, a: Matrix, b: Matrix, tol: number): void {
+  check(out instanceof Float32Array, `${what}: must return a Float32Array`);
+  check(
+    out.length === a.rows * b.rows,
+    `${what}: returned ${out.length} values, expected ${a.rows * b.rows}`,
+  );
+  for (let i = 0; i < out.length; i++)
+    if (!(out[i] >= -1 && out[i] <= 1))
+      fail(`${what}: declared self-checked, but value ${out[i]} at ${i} is not finite within [-1, 1]`);
+  assertClose(what, out, cosineMatrix64(a, b), () => tol);
+}
+
+const SHAPES = [
+  [1, 1],
+  [6, 3],
+  [37, 17],
+  [12, 1536],
+] as const;
+
+function declared(ctx: ConformanceContext, kernel: SelfCheckedKernelName): void {
+  if (!resolveKernels(ctx.backend).selfChecked.includes(kernel))
+    skip(`${kernel} is not declared self-checked (Backend.selfChecked); the kit checks its outputs`);
+}
+
+/**
+ * Kernels a backend declares self-checked (`Backend.selfChecked`) keep the promise the kit relies
+ * on when it skips its pass over their outputs: every value finite and within [-1, 1].
+ */
+export function selfCheckedCases(): ConformanceCase[] {
+  const group = 'self-checked outputs';
+  return [
+    defineCase(
+      group,
+      'cosineMatrix: finite and within [-1, 1] on parallel, opposite, zero and extreme rows',
+      'cosineMatrix',
+      async (ctx, data) => {
+        declared(ctx, 'cosineMatrix');
+        for (const [m, d] of SHAPES) {
+          const [a, b] = hostile(data, m, d);
+          proven(`cosineMatrix [${m}x${d}]`, await ctx.kernels.cosineMatrix(a, b), a, b, ctx.tol.cosine);
+          const got = await withOut('cosineMatrix', m * m, (o) => ctx.kernels.cosineMatrix(a, b, o));
+          proven(`cosineMatrix [${m}x${d}] into out`, got, a, b, ctx.tol.cosine);
+          // Through the kit, which reads none of it again.
+          const out = new Float32Array(m * m).fill(Number.NaN);
+          await ctx.kit.cosineMatrix(a, b, { out });
+          proven(`kit.cosineMatrix [${m}x${d}]`, out, a, b, ctx.tol.cosine);
+        }
+      },
+    ),
+    defineCase(
+      group,
+      'corpusMatrix: finite and within [-1, 1] on parallel, opposite, zero and extreme rows',
+      'corpusMatrix',
+      async (ctx, data) => {
+        declared(ctx, 'corpusMatrix');
+        for (const [m, d] of SHAPES) {
+          const [a, b] = hostile(data, m, d);
+          const h = await ctx.kernels.createCorpus(b, { storage: 'float32', rerank: 0 });
+          try {
+            proven(`corpusMatrix [${m}x${d}]`, await ctx.kernels.corpusMatrix(h, a), a, b, ctx.tol.cosine);
+            const got = await withOut('corpusMatrix', m * m, (o) => ctx.kernels.corpusMatrix(h, a, o));
+            proven(`corpusMatrix [${m}x${d}] into out`, got, a, b, ctx.tol.cosine);
+          } finally {
+            h.dispose();
+          }
+          const c = await ctx.kit.corpus(b);
+          try {
+            const out = new Float32Array(m * m).fill(Number.NaN);
+            await c.similarity(a, { out });
+            proven(`corpus.similarity [${m}x${d}]`, out, a, b, ctx.tol.cosine);
+          } finally {
+            c.dispose();
+          }
+        }
+      },
+    ),
+  ];
+}

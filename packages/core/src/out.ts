@@ -1,0 +1,47 @@
+import { argError, type ErrorCode } from './errors.js';
+import { describeType, Tensor } from './tensor.js';
+
+/** Options of the calls that return a full similarity matrix. */
+export interface MatrixOptions {
+  /**
+   * Where to write the result: a `Float32Array` of `rows x cols` values, or a `Tensor` of that
+   * shape; the call resolves to a new `Tensor` over those very values.
+   * Reusing one output across calls saves the page faults of a fresh result (a 40 MB matrix costs
+   * tens of milliseconds to touch for the first time). The backend writes into it where it can, and
+   * the result is copied into it otherwise. It must not be on the buffer of an input, and holds
+   * unspecified values if the call fails.
+   */
+  out?: Float32Array | Tensor;
+}
+
+/**
+ * `options.out` of operation `op` (options checked to be an object, or absent, by the caller)
+ * checked for a `rows x cols` result: a Float32Array or Tensor of that size, not detached or disposed, and on no buffer
+ * of `inputs` (named as given). Its values, or `undefined` when none was given.
+ */
+export function checkOut(
+  op: string,
+  options: unknown,
+  rows: number,
+  cols: number,
+  inputs: readonly (readonly [string, unknown])[],
+): Float32Array | undefined {
+  const fail = (code: ErrorCode, problem: string) => argError(code, op, 'options.out', problem);
+  const out = (options as MatrixOptions | undefined)?.out;
+  if (out === undefined) return undefined;
+  const t = out instanceof Tensor;
+  if (t && out.disposed) fail('DISPOSED', 'is a disposed tensor.');
+  const data = t ? out.data : out;
+  if (!(data instanceof Float32Array))
+    return fail('INVALID_TYPE', `must be a Float32Array or a Tensor, got ${describeType(out)}.`);
+  if (!data.buffer.byteLength) fail('DISPOSED', 'has a detached buffer.');
+  if (t ? out.rows !== rows || out.cols !== cols : data.length !== rows * cols)
+    fail('SHAPE_MISMATCH', `must hold the ${rows} x ${cols} result, got ${t ? out.shape : data.length}.`);
+  for (const [name, x] of inputs)
+    if (
+      (x instanceof Tensor ? (x.disposed ? null : x.data) : ArrayBuffer.isView(x) ? x : null)?.buffer ===
+      data.buffer
+    )
+      fail('INVALID_ARGUMENT', `shares a buffer with '${name}'.`);
+  return data;
+}

@@ -1,0 +1,268 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Backend,
+  CosineKitError,
+  type Matrix,
+  referenceKernels,
+  resolveKernels,
+} from '../src/backend.js';
+import { createCosineKit, Tensor } from '../src/index.js';
+
+/** Seeded values in [-1, 1), a few rows shifted so cosines spread over [-1, 1]. */
+function rows(r: number, c: number, seed: number): Tensor {
+  let s = seed >>> 0 || 1;
+  const d = new Float32Array(r * c);
+  for (let i = 0; i < d.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    d[i] = s / 2 ** 31 - 1 + (i % 3 === 0 ? 0.3 : 0);
+  }
+  return new Tensor(d, r, c);
+}
+
+function cos64(a: Matrix, b: Matrix): Float64Array {
+  const d = a.cols;
+  const out = new Float64Array(a.rows * b.rows);
+  for (let i = 0; i < a.rows; i++)
+    for (let j = 0; j < b.rows; j++) {
+      let ab = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let t = 0; t < d; t++) {
+        const x = a.data[i * d + t];
+        const y = b.data[j * d + t];
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+      }
+      out[i * b.rows + j] = aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb);
+    }
+  return out;
+}
+
+function close(got: Float32Array, want: Float64Array, tol = 1e-6): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  expect(worst).toBeLessThanOrEqual(tol);
+}
+
+async function failure(p: Promise<unknown>): Promise<CosineKitError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(CosineKitError);
+    return e as CosineKitError;
+  }
+  return expect.fail('the call succeeded');
+}
+
+/** Awkward shapes: d = 1, odd d, d not a multiple of 4, one row, rows not a multiple of a tile. */
+const SHAPES = [
+  [1, 1, 1],
+  [3, 7, 1],
+  [1, 9, 5],
+  [5, 1, 17],
+  [37, 13, 33],
+  [4, 64, 384],
+] as const;
+
+describe('options.out: the result written into the caller array', () => {
+  it('kit.cosineMatrix: into a Float32Array or a Tensor (the result is over its values), checked against float64, every call', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    for (const [m, n, d] of SHAPES) {
+      const a = rows(m, d, m * 31 + d);
+      const b = rows(n, d, n * 17 + d + 1);
+      const want = cos64(a, b);
+      const out = new Float32Array(m * n).fill(Number.NaN);
+      const r = await kit.cosineMatrix(a, b, { out });
+      expect(r.data).toBe(out);
+      expect(r.shape).toEqual([m, n]);
+      close(out, want);
+      const t = new Tensor(new Float32Array(m * n).fill(7), m, n);
+      expect((await kit.cosineMatrix(a, b, { out: t })).data).toBe(t.data);
+      close(t.data, want);
+      // Reused: a second call overwrites every value.
+      out.fill(Number.NaN);
+      await kit.cosineMatrix(a, b, { out });
+      close(out, want);
+    }
+  });
+
+  it('corpus.similarity: one segment, several segments with removed rows, and abortable steps', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    for (const [m, n, d] of SHAPES) {
+      const c = rows(n, d, n + d);
+      const q = rows(m, d, m + 2 * d);
+      const corpus = await kit.corpus(c);
+      const out = new Float32Array(m * n).fill(Number.NaN);
+      const r = await corpus.similarity(q, { out });
+      expect(r.data).toBe(out);
+      close(out, cos64(q, c));
+      corpus.dispose();
+    }
+    // Segments and removed rows: the live rows in ordinal order.
+    const d = 9;
+    const first = rows(6, d, 1);
+    const more = rows(5, d, 2);
+    const corpus = await kit.corpus(first);
+    await corpus.add(more);
+    await corpus.remove([1, 7]);
+    const live = [0, 2, 3, 4, 5, 6, 8, 9, 10];
+    const all = new Float32Array(11 * d);
+    all.set(first.data);
+    all.set(more.data, 6 * d);
+    const kept = new Float32Array(live.length * d);
+    live.forEach((r, i) => {
+      kept.set(all.subarray(r * d, (r + 1) * d), i * d);
+    });
+    const q = rows(3, d, 3);
+    const t = new Tensor(new Float32Array(3 * live.length), 3, live.length);
+    expect((await corpus.similarity(q, { out: t })).data).toBe(t.data);
+    close(t.data, cos64(q, new Tensor(kept, live.length, d)));
+    corpus.dispose();
+    // With a signal the call runs in steps of about 2^26 products, each written in place.
+    const big = rows(1100, 1000, 5);
+    const bq = rows(70, 1000, 6);
+    const bc = await kit.corpus(big);
+    const bout = new Float32Array(70 * 1100).fill(Number.NaN);
+    const r = await bc.similarity(bq, { out: bout, signal: new AbortController().signal });
+    expect(r.data).toBe(bout);
+    close(bout, cos64(bq, big));
+    bc.dispose();
+  });
+
+  it('bad outputs are refused by name: wrong length or shape, wrong type, detached, disposed, sharing an input', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const a = rows(2, 3, 1);
+    const b = rows(4, 3, 2);
+    const corpus = await kit.corpus(b);
+    const both = async (out: unknown, code: string, message: RegExp) => {
+      for (const [op, call] of [
+        ['cosineMatrix', () => kit.cosineMatrix(a, b, { out: out as Float32Array })],
+        ['similarity', () => corpus.similarity(a, { out: out as Float32Array })],
+      ] as const) {
+        const e = await failure(call());
+        expect(e).toMatchObject({ code, op, arg: 'options.out' });
+        expect(e.message).toMatch(message);
+      }
+    };
+    await both(new Float32Array(7), 'SHAPE_MISMATCH', /must hold the 2 x 4 result, got 7/);
+    await both(new Tensor(new Float32Array(8), 4, 2), 'SHAPE_MISMATCH', /got 4,2/);
+    await both(new Float64Array(8), 'INVALID_TYPE', /Float32Array or a Tensor/);
+    await both(
+      Array.from({ length: 8 }, () => 0),
+      'INVALID_TYPE',
+      /Float32Array or a Tensor/,
+    );
+    const detached = new Float32Array(8);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    await both(detached, 'DISPOSED', /detached buffer/);
+    const gone = new Tensor(new Float32Array(8), 2, 4);
+    gone.dispose();
+    await both(gone, 'DISPOSED', /disposed tensor/);
+    // On the buffer of an input, overlapping it or not.
+    const buf = new Float32Array(6 + 8);
+    buf.set(a.data);
+    const a2 = new Tensor(buf.subarray(0, 6), 2, 3);
+    let e = await failure(kit.cosineMatrix(a2, b, { out: buf.subarray(5, 13) }));
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'cosineMatrix', arg: 'options.out' });
+    expect(e.message).toMatch(/shares a buffer with 'a'/);
+    e = await failure(corpus.similarity(a2, { out: buf.subarray(4, 12) }));
+    expect(e.message).toMatch(/shares a buffer with 'queries'/);
+    e = await failure(kit.cosineMatrix(b, a2, { out: buf.subarray(6, 14) }));
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'options.out' });
+    expect(e.message).toMatch(/shares a buffer with 'b'/);
+    e = await failure(kit.cosineMatrix(a, b, 'out' as never));
+    expect(e).toMatchObject({ code: 'INVALID_TYPE', op: 'cosineMatrix', arg: 'options' });
+    corpus.dispose();
+  });
+
+  it('a backend that answers in an array of its own has its answer copied into out; one that writes into out is checked there', async () => {
+    const own: Backend = {
+      name: 'own-array',
+      kernels: {
+        cosineMatrix: (a, b) => referenceKernels.cosineMatrix(a, b),
+        corpusMatrix: (h, q) => referenceKernels.corpusMatrix(h, q),
+        createCorpus: referenceKernels.createCorpus,
+        corpusSearch: referenceKernels.corpusSearch,
+      },
+    };
+    const into: Backend = {
+      name: 'into-out',
+      kernels: {
+        // A rounding step past 1 in place: the kit's check clamps it where it is.
+        cosineMatrix: (a, b, out) => {
+          const o = referenceKernels.cosineMatrix(a, b, out);
+          o[0] = 1.0000001;
+          return o;
+        },
+      },
+    };
+    const a = rows(3, 5, 8);
+    const b = rows(4, 5, 9);
+    const kit = createCosineKit({ backend: own });
+    const out = new Float32Array(12).fill(Number.NaN);
+    expect((await kit.cosineMatrix(a, b, { out })).data).toBe(out);
+    close(out, cos64(a, b));
+    const c = await kit.corpus(b);
+    const s = new Float32Array(12).fill(Number.NaN);
+    expect((await c.similarity(a, { out: s })).data).toBe(s);
+    close(s, cos64(a, b));
+    c.dispose();
+    const inPlace = createCosineKit({ backend: into });
+    const o = new Float32Array(16).fill(Number.NaN);
+    expect((await inPlace.cosineMatrix(b, b, { out: o })).data).toBe(o);
+    expect(o[0]).toBe(1);
+    close(o, cos64(b, b));
+  });
+});
+
+describe('Backend.selfChecked: outputs the kit does not read again', () => {
+  it('is trusted from the reference by identity and from a backend only for its own kernels', () => {
+    expect(resolveKernels({ name: 'none', kernels: {} }).selfChecked).toEqual([
+      'cosineMatrix',
+      'corpusMatrix',
+    ]);
+    const copy = {
+      name: 'reference',
+      kernels: {
+        ...referenceKernels,
+        cosineMatrix: (a: Matrix, b: Matrix) => referenceKernels.cosineMatrix(a, b),
+      },
+    };
+    expect(resolveKernels(copy).selfChecked).toEqual(['corpusMatrix']);
+    expect(resolveKernels({ ...copy, selfChecked: ['cosineMatrix'] }).selfChecked).toEqual([
+      'cosineMatrix',
+      'corpusMatrix',
+    ]);
+    // A corpus group left incomplete runs on the reference: its corpusMatrix is the reference's.
+    const partial = {
+      name: 'p',
+      kernels: { corpusMatrix: copy.kernels.cosineMatrix as never },
+      selfChecked: [],
+    };
+    expect(resolveKernels(partial).selfChecked).toEqual(['cosineMatrix', 'corpusMatrix']);
+    expect(() =>
+      createCosineKit({ backend: { name: 'x', kernels: {}, selfChecked: ['topK' as never] } }),
+    ).toThrow(/selfChecked/);
+  });
+
+  it('a self-checked kernel still has its type and length checked; an undeclared one has its values checked too', async () => {
+    const wrong = (n: number) => () => new Float32Array(n).fill(0.5);
+    const a = [[1, 2]];
+    const b = [
+      [1, 0],
+      [0, 1],
+    ];
+    const short = createCosineKit({
+      backend: { name: 'short', kernels: { cosineMatrix: wrong(1) }, selfChecked: ['cosineMatrix'] },
+    });
+    const e = await failure(short.cosineMatrix(a, b));
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'cosineMatrix', backend: 'short' });
+    expect(e.message).toContain('returned 1 values where 2 were due');
+    const loose = createCosineKit({
+      backend: { name: 'loose', kernels: { cosineMatrix: () => Float32Array.of(0.5, 1.5) } },
+    });
+    expect((await failure(loose.cosineMatrix(a, b))).message).toContain('returned 1.5 at position 1');
+  });
+});
