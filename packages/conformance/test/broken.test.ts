@@ -278,7 +278,7 @@ describe('the suite catches a backend that is off by 1e-3', () => {
 
   it('in a self-checked cosineMatrix or corpusMatrix that does not keep its promise: NaN for a zero row', async () => {
     // The float64 quotient without the zero-vector rule: 0 / 0 is NaN for a zero row.
-    const noZeroRule = (a: Matrix, b: Matrix, out = new Float32Array(a.rows * b.rows)) => {
+    const noZeroRule = (a: Matrix, b: Matrix, out: Float32Array = new Float32Array(a.rows * b.rows)) => {
       const d = a.cols;
       for (let i = 0; i < a.rows; i++)
         for (let j = 0; j < b.rows; j++) {

@@ -192,7 +192,7 @@ describe('options.out: the result written into the caller array', () => {
       kernels: {
         // A rounding step past 1 in place: the kit's check clamps it where it is.
         cosineMatrix: (a, b, out) => {
-          const o = referenceKernels.cosineMatrix(a, b, out);
+          const o = referenceKernels.cosineMatrix(a, b, out) as Float32Array;
           o[0] = 1.0000001;
           return o;
         },
