@@ -29,8 +29,10 @@ const MIN_CHUNK_WORK = 1 << 20;
  * does, so with chunks of one length the thread that finishes first waits up to a whole chunk (an
  * eighth of its share) for the other, at every call; short chunks at the end bound that wait to a
  * short chunk, while the chunks before them stay long (fewer kernel calls, each over more rows).
+ * 1 (off) for now: split by 4, the threads' run and blocked time (scripts/thread-cpu.mjs) showed no
+ * gain for products and 3-8% more for searches (1000 x 20k x 384, 256 x 10k x 768, two threads).
  */
-const TAIL_SPLIT = 4;
+export const TAIL_SPLIT = 1;
 
 /**
  * The one way a kernel's work is shared with the helper threads. `job` is an export that computes

@@ -32,7 +32,7 @@ import {
   WORK_NEXT,
 } from '../src/control.js';
 import { cosineMatrix } from '../src/kernels/cosine-matrix.js';
-import { scheduleOf, share } from '../src/share.js';
+import { scheduleOf, share, TAIL_SPLIT } from '../src/share.js';
 import { chunkCount, chunkStart } from '../src/threads.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, expectClose, random, ref } from './helpers.js';
@@ -129,7 +129,7 @@ describe('helper threads in Node', () => {
 });
 
 describe('work shared by chunks', () => {
-  it('cuts the rows into whole units, each row in one chunk, the last chunks shorter', () => {
+  it('cuts the rows into whole units, each row in one chunk, the last chunks no longer', () => {
     // [rows, unit, flops, threshold, threads]: sizes that divide by nothing, a last unit cut short,
     // calls where the least work per chunk decides, and more threads than this machine has.
     const cases: [number, number, number, number, number][] = [
@@ -165,10 +165,10 @@ describe('work shared by chunks', () => {
       const least = Math.min(2 ** 20, minWork / 2);
       for (let k = 0; k < count - 1; k++) expect((sizes[k] / n) * work + 1e-6).toBeGreaterThanOrEqual(least);
     }
-    // Where the tail is split, the last chunk is a quarter of a long one.
+    // Where the tail is split (TAIL_SPLIT > 1), the last chunk is that part of a long one.
     const big = scheduleOf(20000, 2, 1000 * 20000 * 768, 2 ** 21, 2);
     expect(big.tail).toBeGreaterThan(0);
-    expect(big.tailChunk).toBe(Math.ceil(big.chunk / 2 / 4) * 2);
+    expect(big.tailChunk).toBe(Math.ceil(big.chunk / 2 / TAIL_SPLIT) * 2);
   });
 
   it('a chunk that traps fails the call, and the next shared call is right', async () => {
