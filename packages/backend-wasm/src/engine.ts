@@ -22,6 +22,12 @@ const STAGED_BLOCKS = 4;
  * corpus again, so a block keeps 32 flops per byte of corpus read (2 x 64 / 4).
  */
 const STAGED_BLOCK_ROWS = 64;
+/**
+ * Corpus streams of the d-blocked drivers (`tuning.blockSteps`): the corpus cut into this many
+ * parts read side by side, one panel of each at a time (apps/bench/scripts/deep-d-blocks.mjs:
+ * 2 read faster than 4 or 8 at 8 x 10,000 x 3072 on this machine kind).
+ */
+const BLOCK_STREAMS = 2;
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
 
@@ -60,12 +66,39 @@ function dotsBegin(
   const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
   const steps = rowBytes >>> 4;
   // 8 flops per step: 4 lanes of multiply and add.
+  const work = m * n * steps * 8;
+  const kb = rt.tuning.blockSteps;
+  if (kb > 0) {
+    return shareBegin(
+      rt,
+      'dotsBlockedWith',
+      n,
+      C,
+      work,
+      rt.tuning.threadMinFlops,
+      (j0, w) => [
+        rt.config,
+        a,
+        m,
+        b + j0 * rowBytes,
+        w,
+        steps,
+        out + j0 * 4,
+        ldo * 4,
+        clamp,
+        nbp,
+        kb,
+        BLOCK_STREAMS,
+      ],
+      copy,
+    );
+  }
   return shareBegin(
     rt,
     'dotsWith',
     n,
     C,
-    m * n * steps * 8,
+    work,
     rt.tuning.threadMinFlops,
     (j0, w) => [rt.config, a, m, b + j0 * rowBytes, w, steps, out + j0 * 4, ldo * 4, clamp, nbp],
     copy,
