@@ -675,7 +675,7 @@ function blockWindow(cfg) {
  * instead when there is no scratch for this thread or it cannot hold one panel's sums.
  */
 function blockDriver(cfg) {
-  const { r, c } = cfg;
+  const { c } = cfg;
   const L = [];
   L.push(
     `function dotsBlocked${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {`,
