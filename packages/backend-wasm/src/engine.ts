@@ -28,6 +28,26 @@ const STAGED_BLOCK_ROWS = 64;
  * 2 read faster than 4 or 8 at 8 x 10,000 x 3072 on this machine kind).
  */
 const BLOCK_STREAMS = 2;
+/** Bytes of all query rows' block of steps that the d-blocked drivers keep in L1 (`'auto'`). */
+const BLOCK_L1_BYTES = 32 * 1024;
+/** Fewest steps per block worth carrying sums for (`'auto'`). */
+const MIN_BLOCK_STEPS = 64;
+/** Tiles whose d-blocked driver reads two corpus streams in one loop (see scripts/gen.mjs). */
+const DUAL_TILES: readonly string[] = ['4x2', '2x2'];
+
+/**
+ * Steps per block of the reduction for a product of `m` query rows of `rowBytes` bytes (see
+ * `EngineTuning.blockSteps`); 0: undivided.
+ */
+function blockSteps(rt: WasmRuntime, m: number, rowBytes: number): number {
+  const t = rt.tuning.blockSteps;
+  if (t !== 'auto') return t;
+  const R = rt.tileRows;
+  if (!DUAL_TILES.includes(rt.tuning.tile) || m < R || R * rowBytes <= BLOCK_L1_BYTES) return 0;
+  const kb = Math.floor(BLOCK_L1_BYTES / (m * 16));
+  return kb >= MIN_BLOCK_STEPS ? kb : 0;
+}
+
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
 
@@ -67,7 +87,7 @@ function dotsBegin(
   const steps = rowBytes >>> 4;
   // 8 flops per step: 4 lanes of multiply and add.
   const work = m * n * steps * 8;
-  const kb = rt.tuning.blockSteps;
+  const kb = blockSteps(rt, m, rowBytes);
   if (kb > 0) {
     return shareBegin(
       rt,

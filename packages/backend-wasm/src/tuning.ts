@@ -17,16 +17,17 @@ export interface EngineTuning {
   /** Bytes of corpus rows kept in cache while every query panel passes over them. */
   blockBytes: number;
   /**
-   * Steps (4 floats each) per block of the reduction in the d-blocked dot-product drivers; 0 (the
-   * default) keeps every product undivided. With a block size the products run over two far-apart
-   * parts of the corpus side by side, block of steps by block, carrying each output's four partial
-   * sums between blocks, so one block of every query row stays in L1 while both corpus streams
-   * pass: the same bits as undivided, every output summed in one chain in step order. Measured
-   * (apps/bench/scripts/deep-d-blocks.mjs, one thread, tile 4x2) 1.1-1.26x faster at 8 queries x
-   * 10,000 x 3072 with 128-384 steps, and no faster, or slower, at d <= 2000 and at other query
-   * counts, hence off by default. Products of over 192 query rows (tile 4x2) stay undivided.
+   * Steps (4 floats each) per block of the reduction in the d-blocked dot-product drivers, which
+   * run over two far-apart parts of the corpus side by side, block of steps by block, carrying
+   * each output's four partial sums between blocks, so one block of every query row stays in L1
+   * while both corpus streams pass: the same bits as the undivided drivers (every output summed
+   * in one chain in step order). `'auto'` (the default) blocks a product whose query panel
+   * outgrows L1 (tiles 4x2 and 2x2, at least one full query panel, blocks of at least 64 steps
+   * within a 32 KiB budget for all query rows: 4 to 32 queries at d > 2048 with tile 4x2), where
+   * apps/bench/scripts/deep-d-ab.mjs measured 1.1-1.5x; 0 never blocks; a positive number blocks
+   * every product with that many steps per block.
    */
-  blockSteps: number;
+  blockSteps: number | 'auto';
   /**
    * Smallest float product (flops: 2 x rows x cols x d) shared with helper threads; smaller calls
    * run on the calling thread alone, where waking a helper would cost more than it saves.
@@ -86,7 +87,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
   simd: {
     tile: '4x2',
     blockBytes: 96 * 1024,
-    blockSteps: 0,
+    blockSteps: 'auto',
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
     sharedResultBytes: SHARED_RESULT_BYTES,
@@ -95,7 +96,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
   relaxed: {
     tile: '3x3',
     blockBytes: 96 * 1024,
-    blockSteps: 0,
+    blockSteps: 'auto',
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
     sharedResultBytes: SHARED_RESULT_BYTES,
@@ -123,12 +124,12 @@ export function checkTuning(tuning: EngineTuning): number {
       `must be a positive number; got ${tuning.blockBytes}.`,
     );
   }
-  if (!(Number.isInteger(tuning.blockSteps) && tuning.blockSteps >= 0)) {
+  if (tuning.blockSteps !== 'auto' && !(Number.isInteger(tuning.blockSteps) && tuning.blockSteps >= 0)) {
     argError(
       'INVALID_ARGUMENT',
       op,
       'tuning.blockSteps',
-      `must be a non-negative integer; got ${tuning.blockSteps}.`,
+      `must be 'auto' or a non-negative integer; got ${tuning.blockSteps}.`,
     );
   }
   if (!(tuning.sparseDensity >= 0 && tuning.sparseDensity <= 1)) {
