@@ -16,7 +16,7 @@ const reps = Number(process.argv[3] ?? 7);
 const specs = process.argv.slice(4).map((s) => {
   const [name, rest] = s.split('=');
   const [dir, kb] = rest.split(':');
-  return { name, dir, blockSteps: Number(kb ?? 0) };
+  return { name, dir, blockSteps: kb === undefined ? undefined : Number(kb) };
 });
 const k = Number(process.env.SEARCH ?? 0);
 const matrix = process.env.MATRIX === '1';
@@ -24,7 +24,7 @@ const core = await import(require.resolve('@cosinekit/core'));
 const backends = [];
 for (const s of specs) {
   const pkg = await import(pathToFileURL(resolve(s.dir, 'index.js')).href);
-  const tuning = s.blockSteps > 0 ? { blockSteps: s.blockSteps } : {};
+  const tuning = s.blockSteps === undefined ? {} : { blockSteps: s.blockSteps };
   const b = pkg.createWasmBackend({ threads: 1, variant: 'simd', tuning });
   await b.init();
   backends.push({ ...s, b });

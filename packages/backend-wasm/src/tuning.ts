@@ -22,10 +22,11 @@ export interface EngineTuning {
    * each output's four partial sums between blocks, so one block of every query row stays in L1
    * while both corpus streams pass: the same bits as the undivided drivers (every output summed
    * in one chain in step order). `'auto'` (the default) blocks a product whose query panel
-   * outgrows L1 (tiles 4x2 and 2x2, at least one full query panel, blocks of at least 64 steps
-   * within a 32 KiB budget for all query rows: 4 to 32 queries at d > 2048 with tile 4x2), where
-   * apps/bench/scripts/deep-d-ab.mjs measured 1.1-1.5x; 0 never blocks; a positive number blocks
-   * every product with that many steps per block.
+   * outgrows L1 (tiles 4x2 and 2x2, at least one full query panel, blocks of at least 256 steps
+   * within a 32 KiB budget for all query rows: 4 to 8 queries at d > 2048 with tile 4x2), where
+   * apps/bench/scripts/deep-d-ab.mjs measured 1.06-1.7x (16 and 32 queries: 0.85-0.94x, so
+   * left undivided); 0 never blocks; a positive number blocks every product with that many steps
+   * per block.
    */
   blockSteps: number | 'auto';
   /**

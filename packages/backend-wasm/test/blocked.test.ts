@@ -115,8 +115,9 @@ describe('d-blocked products (tuning.blockSteps)', () => {
     const auto = await backend({ variant: 'simd', threads: 1, tuning: { tile: '4x2' } });
     const plain = await backend({ variant: 'simd', threads: 1, tuning: { tile: '4x2', blockSteps: 0 } });
     try {
-      // d = 2050: a 4-row panel of 32.1 KiB, over the budget; 4..32 queries (blocks of 64 to 512
-      // steps, the last one short), and 3 (no full panel) and 40 (blocks too short): undivided.
+      // d = 2050 (513 steps): a 4-row panel of 32.1 KiB, over the budget; 4, 5 and 8 queries are
+      // blocked (512, 409 and 256 steps a block, the last one short), 3 (no full panel) and 13,
+      // 32, 40 (blocks under 256 steps) are not.
       for (const m of [3, 4, 5, 8, 13, 32, 40]) {
         const d = 2050;
         const n = 45;
