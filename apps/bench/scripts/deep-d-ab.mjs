@@ -1,4 +1,4 @@
-// Interleaved A/B of builds of @cosinekit/backend-wasm through the public API, one thread:
+// Interleaved A/B of builds of @cosinekit/backend-wasm through the public API, one thread (THREADS=n):
 // a resident corpus's `corpusMatrix` (with SEARCH=k its top-k; with MATRIX=1 `cosineMatrix`,
 // staging both operands per call) per shape, each variant a
 // (dist, tuning) pair, calls interleaved round by round, median CPU time (process.cpuUsage).
@@ -25,7 +25,7 @@ const backends = [];
 for (const s of specs) {
   const pkg = await import(pathToFileURL(resolve(s.dir, 'index.js')).href);
   const tuning = s.blockSteps === undefined ? {} : { blockSteps: s.blockSteps };
-  const b = pkg.createWasmBackend({ threads: 1, variant: 'simd', tuning });
+  const b = pkg.createWasmBackend({ threads: Number(process.env.THREADS ?? 1), variant: 'simd', tuning });
   await b.init();
   backends.push({ ...s, b });
 }
