@@ -26,7 +26,7 @@ export interface EngineTuning {
    * within a 32 KiB budget for all query rows: 4 to 8 queries at d > 2048 with tile 4x2), where
    * apps/bench/scripts/deep-d-ab.mjs measured 1.06-1.7x (16 and 32 queries: 0.85-0.94x, so
    * left undivided); 0 never blocks; a positive number blocks every product with that many steps
-   * per block.
+   * per block. Tiles 3x3, 2x4 and 2x3 have no d-blocked driver and run undivided whatever this is.
    */
   blockSteps: number | 'auto';
   /**

@@ -688,8 +688,6 @@ export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps:
 }
 
 /** 4 query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
 function block4x2(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
   let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
@@ -730,8 +728,6 @@ function block4x2(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, firs
 }
 
 /** 2 rows of a 4-row query panel x 2 far-apart corpus panels of 2 rows, one block of steps. */
-// @ts-ignore: decorator
-@inline
 function dual4x2(pa: usize, pb0: usize, pb1: usize, steps: i32, acc0: usize, acc1: usize, lda: usize, first: bool, last: bool, out0: usize, out1: usize, ldo: usize, clamp: bool, cols0: i32, cols1: i32): void {
   let s000 = f32x4.splat(0); let s001 = f32x4.splat(0);
   let s010 = f32x4.splat(0); let s011 = f32x4.splat(0);
@@ -769,8 +765,6 @@ function dual4x2(pa: usize, pb0: usize, pb1: usize, steps: i32, acc0: usize, acc
 }
 
 /** 1 plain query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
 function blockRows1x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
   if (!first) {
@@ -792,8 +786,6 @@ function blockRows1x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, l
 }
 
 /** 2 plain query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
 function blockRows2x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
   let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
@@ -822,8 +814,6 @@ function blockRows2x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, l
 }
 
 /** 3 plain query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
 function blockRows3x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
   let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
@@ -858,189 +848,7 @@ function blockRows3x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, l
   lone2Store(out + 2 * ldo, s20, s21, clamp, cols);
 }
 
-/** 3 query rows x 3 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
-function block3x3(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
-  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
-  let s20 = f32x4.splat(0); let s21 = f32x4.splat(0); let s22 = f32x4.splat(0);
-  if (!first) {
-    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16); s02 = v128.load(acc, 32);
-    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16); s12 = v128.load(acc + 1 * lda, 32);
-    s20 = v128.load(acc + 2 * lda, 0); s21 = v128.load(acc + 2 * lda, 16); s22 = v128.load(acc + 2 * lda, 32);
-  }
-  const end = pa + <usize>steps * 48;
-  while (pa < end) {
-    const x0 = v128.load(pa, 0);
-    const x1 = v128.load(pa, 16);
-    const x2 = v128.load(pa, 32);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02);
-    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11); s12 = madd(x1, y2, s12);
-    s20 = madd(x2, y0, s20); s21 = madd(x2, y1, s21); s22 = madd(x2, y2, s22);
-    pa += 48;
-    pb += 48;
-  }
-  if (!last) {
-    v128.store(acc, s00, 0); v128.store(acc, s01, 16); v128.store(acc, s02, 32);
-    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16); v128.store(acc + 1 * lda, s12, 32);
-    v128.store(acc + 2 * lda, s20, 0); v128.store(acc + 2 * lda, s21, 16); v128.store(acc + 2 * lda, s22, 32);
-    return;
-  }
-  lone3Store(out, s00, s01, s02, clamp, cols);
-  lone3Store(out + 1 * ldo, s10, s11, s12, clamp, cols);
-  lone3Store(out + 2 * ldo, s20, s21, s22, clamp, cols);
-}
-
-/** 1 plain query rows x 3 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
-function blockRows1x3(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
-  if (!first) {
-    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16); s02 = v128.load(acc, 32);
-  }
-  const end = <usize>steps << 4;
-  for (let o: usize = 0; o < end; o += 16) {
-    const x0 = v128.load(pa + o);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02);
-    pb += 48;
-  }
-  if (!last) {
-    v128.store(acc, s00, 0); v128.store(acc, s01, 16); v128.store(acc, s02, 32);
-    return;
-  }
-  lone3Store(out, s00, s01, s02, clamp, cols);
-}
-
-/** 2 plain query rows x 3 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
-function blockRows2x3(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
-  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
-  if (!first) {
-    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16); s02 = v128.load(acc, 32);
-    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16); s12 = v128.load(acc + 1 * lda, 32);
-  }
-  const pa1 = pa + rb;
-  const end = <usize>steps << 4;
-  for (let o: usize = 0; o < end; o += 16) {
-    const x0 = v128.load(pa + o);
-    const x1 = v128.load(pa1 + o);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02);
-    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11); s12 = madd(x1, y2, s12);
-    pb += 48;
-  }
-  if (!last) {
-    v128.store(acc, s00, 0); v128.store(acc, s01, 16); v128.store(acc, s02, 32);
-    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16); v128.store(acc + 1 * lda, s12, 32);
-    return;
-  }
-  lone3Store(out, s00, s01, s02, clamp, cols);
-  lone3Store(out + 1 * ldo, s10, s11, s12, clamp, cols);
-}
-
-/** 2 query rows x 4 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
-function block2x4(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
-  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0); let s13 = f32x4.splat(0);
-  if (!first) {
-    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16); s02 = v128.load(acc, 32); s03 = v128.load(acc, 48);
-    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16); s12 = v128.load(acc + 1 * lda, 32); s13 = v128.load(acc + 1 * lda, 48);
-  }
-  const end = pa + <usize>steps * 32;
-  while (pa < end) {
-    const x0 = v128.load(pa, 0);
-    const x1 = v128.load(pa, 16);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    const y3 = v128.load(pb, 48);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02); s03 = madd(x0, y3, s03);
-    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11); s12 = madd(x1, y2, s12); s13 = madd(x1, y3, s13);
-    pa += 32;
-    pb += 64;
-  }
-  if (!last) {
-    v128.store(acc, s00, 0); v128.store(acc, s01, 16); v128.store(acc, s02, 32); v128.store(acc, s03, 48);
-    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16); v128.store(acc + 1 * lda, s12, 32); v128.store(acc + 1 * lda, s13, 48);
-    return;
-  }
-  lone4Store(out, s00, s01, s02, s03, clamp, cols);
-  lone4Store(out + 1 * ldo, s10, s11, s12, s13, clamp, cols);
-}
-
-/** 1 plain query rows x 4 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
-function blockRows1x4(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
-  if (!first) {
-    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16); s02 = v128.load(acc, 32); s03 = v128.load(acc, 48);
-  }
-  const end = <usize>steps << 4;
-  for (let o: usize = 0; o < end; o += 16) {
-    const x0 = v128.load(pa + o);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    const y3 = v128.load(pb, 48);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02); s03 = madd(x0, y3, s03);
-    pb += 64;
-  }
-  if (!last) {
-    v128.store(acc, s00, 0); v128.store(acc, s01, 16); v128.store(acc, s02, 32); v128.store(acc, s03, 48);
-    return;
-  }
-  lone4Store(out, s00, s01, s02, s03, clamp, cols);
-}
-
-/** 2 query rows x 3 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
-function block2x3(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
-  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
-  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
-  if (!first) {
-    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16); s02 = v128.load(acc, 32);
-    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16); s12 = v128.load(acc + 1 * lda, 32);
-  }
-  const end = pa + <usize>steps * 32;
-  while (pa < end) {
-    const x0 = v128.load(pa, 0);
-    const x1 = v128.load(pa, 16);
-    const y0 = v128.load(pb, 0);
-    const y1 = v128.load(pb, 16);
-    const y2 = v128.load(pb, 32);
-    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01); s02 = madd(x0, y2, s02);
-    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11); s12 = madd(x1, y2, s12);
-    pa += 32;
-    pb += 48;
-  }
-  if (!last) {
-    v128.store(acc, s00, 0); v128.store(acc, s01, 16); v128.store(acc, s02, 32);
-    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16); v128.store(acc + 1 * lda, s12, 32);
-    return;
-  }
-  lone3Store(out, s00, s01, s02, clamp, cols);
-  lone3Store(out + 1 * ldo, s10, s11, s12, clamp, cols);
-}
-
 /** 2 query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
-// @ts-ignore: decorator
-@inline
 function block2x2(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
   let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
   let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
@@ -1069,8 +877,6 @@ function block2x2(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, firs
 }
 
 /** 2 rows of a 2-row query panel x 2 far-apart corpus panels of 2 rows, one block of steps. */
-// @ts-ignore: decorator
-@inline
 function dual2x2(pa: usize, pb0: usize, pb1: usize, steps: i32, acc0: usize, acc1: usize, lda: usize, first: bool, last: bool, out0: usize, out1: usize, ldo: usize, clamp: bool, cols0: i32, cols1: i32): void {
   let s000 = f32x4.splat(0); let s001 = f32x4.splat(0);
   let s010 = f32x4.splat(0); let s011 = f32x4.splat(0);
@@ -1202,100 +1008,6 @@ function window4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, l
   }
 }
 
-function window3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, kb: i32, acc: usize, lda: usize, g: i32, h: i32, count: i32): void {
-  const rowBytes = <usize>steps << 4;
-  const panelBytes = rowBytes * 3;
-  const mFull = m - m % 3;
-  const left = m - mFull;
-  const plain = a + <usize>mFull * rowBytes;
-  for (let k0 = 0; k0 < steps; k0 += kb) {
-    const ks = min(kb, steps - k0);
-    const first = k0 === 0;
-    const last = k0 + ks === steps;
-    const pa0 = a + (<usize>k0 << 4) * 3;
-    const pl = plain + (<usize>k0 << 4);
-    let u = 0;
-    for (; u < count; u++) {
-      const gu = g + u * h;
-      const pb = b + <usize>gu * panelBytes + (<usize>k0 << 4) * 3;
-      const pc = acc + <usize>u * 48;
-      const pj = out + <usize>gu * 12;
-      const cols = n - gu * 3;
-      let pa = pa0;
-      for (let i = 0; i < mFull; i += 3) {
-        block3x3(pa, pb, ks, pc + <usize>i * lda, lda, first, last, pj + <usize>i * ldo, ldo, clamp, cols);
-        pa += rowBytes * 3;
-      }
-      const pcl = pc + <usize>mFull * lda;
-      const pjl = pj + <usize>mFull * ldo;
-      if (left === 1) blockRows1x3(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
-      if (left === 2) blockRows2x3(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
-    }
-  }
-}
-
-function window2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, kb: i32, acc: usize, lda: usize, g: i32, h: i32, count: i32): void {
-  const rowBytes = <usize>steps << 4;
-  const panelBytes = rowBytes * 4;
-  const mFull = m - m % 2;
-  const left = m - mFull;
-  const plain = a + <usize>mFull * rowBytes;
-  for (let k0 = 0; k0 < steps; k0 += kb) {
-    const ks = min(kb, steps - k0);
-    const first = k0 === 0;
-    const last = k0 + ks === steps;
-    const pa0 = a + (<usize>k0 << 4) * 2;
-    const pl = plain + (<usize>k0 << 4);
-    let u = 0;
-    for (; u < count; u++) {
-      const gu = g + u * h;
-      const pb = b + <usize>gu * panelBytes + (<usize>k0 << 4) * 4;
-      const pc = acc + <usize>u * 64;
-      const pj = out + <usize>gu * 16;
-      const cols = n - gu * 4;
-      let pa = pa0;
-      for (let i = 0; i < mFull; i += 2) {
-        block2x4(pa, pb, ks, pc + <usize>i * lda, lda, first, last, pj + <usize>i * ldo, ldo, clamp, cols);
-        pa += rowBytes * 2;
-      }
-      const pcl = pc + <usize>mFull * lda;
-      const pjl = pj + <usize>mFull * ldo;
-      if (left === 1) blockRows1x4(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
-    }
-  }
-}
-
-function window2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, kb: i32, acc: usize, lda: usize, g: i32, h: i32, count: i32): void {
-  const rowBytes = <usize>steps << 4;
-  const panelBytes = rowBytes * 3;
-  const mFull = m - m % 2;
-  const left = m - mFull;
-  const plain = a + <usize>mFull * rowBytes;
-  for (let k0 = 0; k0 < steps; k0 += kb) {
-    const ks = min(kb, steps - k0);
-    const first = k0 === 0;
-    const last = k0 + ks === steps;
-    const pa0 = a + (<usize>k0 << 4) * 2;
-    const pl = plain + (<usize>k0 << 4);
-    let u = 0;
-    for (; u < count; u++) {
-      const gu = g + u * h;
-      const pb = b + <usize>gu * panelBytes + (<usize>k0 << 4) * 3;
-      const pc = acc + <usize>u * 48;
-      const pj = out + <usize>gu * 12;
-      const cols = n - gu * 3;
-      let pa = pa0;
-      for (let i = 0; i < mFull; i += 2) {
-        block2x3(pa, pb, ks, pc + <usize>i * lda, lda, first, last, pj + <usize>i * ldo, ldo, clamp, cols);
-        pa += rowBytes * 2;
-      }
-      const pcl = pc + <usize>mFull * lda;
-      const pjl = pj + <usize>mFull * ldo;
-      if (left === 1) blockRows1x3(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
-    }
-  }
-}
-
 function window2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, kb: i32, acc: usize, lda: usize, g: i32, h: i32, count: i32): void {
   const rowBytes = <usize>steps << 4;
   const panelBytes = rowBytes * 2;
@@ -1360,48 +1072,6 @@ function dotsBlocked4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
   if (h * wp < np) window4x2(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);
 }
 
-function dotsBlocked3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
-  const acc = blockScratch();
-  const np = (n + 2) / 3;
-  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 48)));
-  if (kb <= 0 || acc === 0 || wp < 1) {
-    dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp);
-    return;
-  }
-  const lda = <usize>wp * 48;
-  const h = np / wp;
-  for (let g = 0; g < h; g++) window3x3(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, g, h, wp);
-  if (h * wp < np) window3x3(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);
-}
-
-function dotsBlocked2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
-  const acc = blockScratch();
-  const np = (n + 3) / 4;
-  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 64)));
-  if (kb <= 0 || acc === 0 || wp < 1) {
-    dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp);
-    return;
-  }
-  const lda = <usize>wp * 64;
-  const h = np / wp;
-  for (let g = 0; g < h; g++) window2x4(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, g, h, wp);
-  if (h * wp < np) window2x4(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);
-}
-
-function dotsBlocked2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
-  const acc = blockScratch();
-  const np = (n + 2) / 3;
-  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 48)));
-  if (kb <= 0 || acc === 0 || wp < 1) {
-    dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp);
-    return;
-  }
-  const lda = <usize>wp * 48;
-  const h = np / wp;
-  for (let g = 0; g < h; g++) window2x3(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, g, h, wp);
-  if (h * wp < np) window2x3(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);
-}
-
 function dotsBlocked2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
   const acc = blockScratch();
   const np = (n + 1) / 2;
@@ -1416,13 +1086,13 @@ function dotsBlocked2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
   if (h * wp < np) window2x2(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);
 }
 
-/** Runs driver `config` (as `dotsWith`) with the steps in blocks of `kb` over at most `wmax` corpus streams (see the d-blocked drivers). */
+/** Runs driver `config` (as `dotsWith`) with the steps in blocks of `kb` over at most `wmax` corpus streams (see the d-blocked drivers; a tile without one runs undivided). */
 export function dotsBlockedWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
   switch (config) {
     case 0: dotsBlocked4x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
-    case 1: dotsBlocked3x3(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
-    case 2: dotsBlocked2x4(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
-    case 3: dotsBlocked2x3(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
+    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
+    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp); break;
+    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
     case 4: dotsBlocked2x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
     default: unreachable();
   }
