@@ -64,6 +64,7 @@ const positive = (name: string) => (v: string) => {
 const WASM_TUNING: Record<string, boolean> = {
   tile: false,
   blockBytes: true,
+  blockSteps: true,
   threadMinFlops: true,
   threadMinFlopsI8: true,
 };
@@ -192,7 +193,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .option(
       '--wasm-tuning <pairs>',
-      'engine tuning of the wasm backends, for tuning runs: tile=4x2,blockBytes=98304,threadMinFlops=0,threadMinFlopsI8=0',
+      'engine tuning of the wasm backends, for tuning runs: tile=4x2,blockBytes=98304,blockSteps=0,threadMinFlops=0,threadMinFlopsI8=0',
       tuning,
     )
     .option(

@@ -8,7 +8,10 @@
 
 export { cosineRows, pairCosine, vectorCosine, vectorPrepare } from './cosine';
 export { gatherRows } from './filtered';
-export { dotsWith } from './generated/tiles';
+
+import { blockAreaEnd } from './generated/tiles';
+
+export { dotsBlockedWith, dotsWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
 export { activation, activationGrad, addBias } from './nn';
 export { normalizeRows, rowNorms } from './norms';
@@ -17,9 +20,9 @@ export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './qu
 export { above } from './select';
 export { allFinite, compressColumns, compressRows, nonzeros, sparseProduct } from './sparse';
 
-/** First byte free for the JS allocator. */
+/** First byte free for the JS allocator: above the static data and the engine's per-thread scratch. */
 export function heapBase(): usize {
-  return __heap_base;
+  return blockAreaEnd();
 }
 
 /** 1 when this binary uses relaxed SIMD, else 0. */

@@ -434,6 +434,338 @@ function driver(cfg) {
   return L.join('\n');
 }
 
+/**
+ * The d-blocked forms of the tiles: the same loop over `steps` steps from `pa` and `pb`, with each
+ * accumulator started from zero (`first`) or from its value stored in `acc` by the previous block
+ * of steps (rows `lda` bytes apart, outputs 16 bytes apart), and at the end either stored back
+ * there (a v128 each: the four lanes of the chain carry on unchanged) or, after the last block
+ * (`last`), reduced and stored. Each output is thus the same chain of multiply-adds over the steps
+ * in order as in the undivided tiles: the same bits.
+ */
+function carried(r, c, acc, load) {
+  const zero = [];
+  for (let i = 0; i < r; i++) {
+    zero.push(`  ${Array.from({ length: c }, (_, j) => `let ${acc(i, j)} = f32x4.splat(0);`).join(' ')}`);
+  }
+  const loads = [];
+  for (let i = 0; i < r; i++) {
+    loads.push(
+      `    ${Array.from({ length: c }, (_, j) => `${acc(i, j)} = v128.load(${load(i)}, ${16 * j});`).join(' ')}`,
+    );
+  }
+  const save = [];
+  for (let i = 0; i < r; i++) {
+    save.push(
+      `    ${Array.from({ length: c }, (_, j) => `v128.store(${load(i)}, ${acc(i, j)}, ${16 * j});`).join(' ')}`,
+    );
+  }
+  return { zero, loads, save };
+}
+
+/** Stores of r rows (`ldo` bytes apart) as `loneCStore` stores one: exactly C floats a row. */
+function exactRowStores(r, c, acc, out = 'out', cols = 'cols') {
+  const L = [];
+  for (let i = 0; i < r; i++) {
+    const args = Array.from({ length: c }, (_, j) => acc(i, j)).join(', ');
+    L.push(`  lone${c}Store(${out}${i === 0 ? '' : ` + ${i} * ldo`}, ${args}, clamp, ${cols});`);
+  }
+  return L;
+}
+
+/** {@link tile} over one block of steps, carrying its sums in `acc` (see `carried`). */
+function blockTile(r, c) {
+  const L = [];
+  const acc = (i, j) => `s${i}${j}`;
+  const at = (i) => (i === 0 ? 'acc' : `acc + ${i} * lda`);
+  const { zero, loads, save } = carried(r, c, acc, at);
+  L.push(`/** ${r} query rows x ${c} corpus rows over one block of steps, sums carried in \`acc\`. */`);
+  L.push(
+    `function block${r}x${c}(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
+  );
+  L.push(...zero, `  if (!first) {`, ...loads, `  }`);
+  L.push(`  const end = pa + <usize>steps * ${16 * r};`);
+  L.push(`  while (pa < end) {`);
+  for (let i = 0; i < r; i++) L.push(`    const x${i} = v128.load(pa, ${16 * i});`);
+  for (let j = 0; j < c; j++) L.push(`    const y${j} = v128.load(pb, ${16 * j});`);
+  for (let i = 0; i < r; i++) {
+    L.push(
+      `    ${Array.from({ length: c }, (_, j) => `${acc(i, j)} = madd(x${i}, y${j}, ${acc(i, j)});`).join(' ')}`,
+    );
+  }
+  L.push(`    pa += ${16 * r};`);
+  L.push(`    pb += ${16 * c};`);
+  L.push(`  }`);
+  L.push(`  if (!last) {`, ...save, `    return;`, `  }`);
+  L.push(...exactRowStores(r, c, acc));
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/** Whether two query rows x two panels of C fit V8's 15 vector registers: 4C sums, 2 rows, a corpus vector, a temporary. */
+const dualOK = (r, c) => r % 2 === 0 && 4 * c + 4 <= 15;
+
+/**
+ * The drivers that have a d-blocked form: those whose tile splits into 2-row halves that fit two
+ * corpus streams (`dualTile`; 4x2 and 2x2). Walking the streams one after the other instead ran
+ * 0.7-0.9x the undivided driver, so the other tiles run undivided whatever the block size (and the
+ * module stays smaller).
+ */
+const BLOCKED = CONFIGS.filter((cfg) => dualOK(cfg.r, cfg.c));
+
+/**
+ * Two query rows of a panel of R (`pa`, chunks `16 * R` bytes apart) x two corpus panels of C rows
+ * far apart (`pb0`, `pb1`), over one block of steps, sums carried in `acc0` / `acc1` (see
+ * `carried`): both corpus streams are read in the same loop, as `streamTile` reads its parts (one
+ * panel after the other, block by block, read 0.7-0.9x as fast as one panel undivided at
+ * 8 x 10,000 x 3072; both in one loop, 1.1-1.26x).
+ */
+function dualTile(R, c) {
+  const L = [];
+  const acc = (u) => (i, j) => `s${u}${i}${j}`;
+  const at = (u) => (i) => (i === 0 ? `acc${u}` : `acc${u} + ${i} * lda`);
+  const A = [carried(2, c, acc(0), at(0)), carried(2, c, acc(1), at(1))];
+  L.push(
+    `/** 2 rows of a ${R}-row query panel x 2 far-apart corpus panels of ${c} rows, one block of steps. */`,
+  );
+  L.push(
+    `function dual${R}x${c}(pa: usize, pb0: usize, pb1: usize, steps: i32, acc0: usize, acc1: usize, lda: usize, first: bool, last: bool, out0: usize, out1: usize, ldo: usize, clamp: bool, cols0: i32, cols1: i32): void {`,
+  );
+  L.push(...A[0].zero, ...A[1].zero, `  if (!first) {`, ...A[0].loads, ...A[1].loads, `  }`);
+  L.push(`  const end = pa + <usize>steps * ${16 * R};`);
+  L.push(`  while (pa < end) {`);
+  L.push(`    const x0 = v128.load(pa);`);
+  L.push(`    const x1 = v128.load(pa, 16);`);
+  for (let u = 0; u < 2; u++) {
+    for (let j = 0; j < c; j++) {
+      L.push(
+        `    { const y = v128.load(pb${u}, ${16 * j}); ${acc(u)(0, j)} = madd(x0, y, ${acc(u)(0, j)}); ${acc(u)(1, j)} = madd(x1, y, ${acc(u)(1, j)}); }`,
+      );
+    }
+  }
+  L.push(`    pa += ${16 * R};`);
+  L.push(`    pb0 += ${16 * c};`);
+  L.push(`    pb1 += ${16 * c};`);
+  L.push(`  }`);
+  L.push(`  if (!last) {`, ...A[0].save, ...A[1].save, `    return;`, `  }`);
+  for (let u = 0; u < 2; u++) L.push(...exactRowStores(2, c, acc(u), `out${u}`, `cols${u}`));
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/** {@link rowsTile} (r plain rows `rb` bytes apart; r = 1: {@link loneTile}) over one block of steps. */
+function blockRows(r, c) {
+  const L = [];
+  const acc = (i, j) => `s${i}${j}`;
+  const at = (i) => (i === 0 ? 'acc' : `acc + ${i} * lda`);
+  const { zero, loads, save } = carried(r, c, acc, at);
+  L.push(`/** ${r} plain query rows x ${c} corpus rows over one block of steps, sums carried in \`acc\`. */`);
+  L.push(
+    `function blockRows${r}x${c}(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
+  );
+  L.push(...zero, `  if (!first) {`, ...loads, `  }`);
+  for (let i = 1; i < r; i++) L.push(`  const pa${i} = pa + ${i === 1 ? 'rb' : `${i} * rb`};`);
+  L.push(`  const end = <usize>steps << 4;`);
+  L.push(`  for (let o: usize = 0; o < end; o += 16) {`);
+  for (let i = 0; i < r; i++) L.push(`    const x${i} = v128.load(${i === 0 ? 'pa' : `pa${i}`} + o);`);
+  for (let j = 0; j < c; j++) L.push(`    const y${j} = v128.load(pb, ${16 * j});`);
+  for (let i = 0; i < r; i++) {
+    L.push(
+      `    ${Array.from({ length: c }, (_, j) => `${acc(i, j)} = madd(x${i}, y${j}, ${acc(i, j)});`).join(' ')}`,
+    );
+  }
+  L.push(`    pb += ${16 * c};`);
+  L.push(`  }`);
+  L.push(`  if (!last) {`, ...save, `    return;`, `  }`);
+  L.push(...exactRowStores(r, c, acc));
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/**
+ * One window of the d-blocked driver: the `count` corpus panels `g`, `g + h`, `g + 2h`, ... (far
+ * apart, so the memory system sees `count` sequential streams, as in `streamTile`), block of steps
+ * by block, every query row (full panels, then the plain rows left over) against every panel of
+ * the window; two panels at a time in one loop (`dualTile`) where the tile allows. Sums of panel u
+ * carried at `acc + u * C * 16`, query rows `lda` bytes apart.
+ */
+function blockWindow(cfg) {
+  const { r, c } = cfg;
+  const L = [];
+  L.push(
+    `function window${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, kb: i32, acc: usize, lda: usize, g: i32, h: i32, count: i32): void {`,
+  );
+  L.push(`  const rowBytes = <usize>steps << 4;`);
+  L.push(`  const panelBytes = rowBytes * ${c};`);
+  L.push(`  const mFull = m - m % ${r};`);
+  L.push(`  const left = m - mFull;`);
+  L.push(`  const plain = a + <usize>mFull * rowBytes;`);
+  L.push(`  for (let k0 = 0; k0 < steps; k0 += kb) {`);
+  L.push(`    const ks = min(kb, steps - k0);`);
+  L.push(`    const first = k0 === 0;`);
+  L.push(`    const last = k0 + ks === steps;`);
+  L.push(`    const pa0 = a + (<usize>k0 << 4) * ${r};`);
+  L.push(`    const pl = plain + (<usize>k0 << 4);`);
+  L.push(`    let u = 0;`);
+  if (dualOK(r, c)) {
+    L.push(`    for (; u + 1 < count; u += 2) {`);
+    L.push(`      const g0 = g + u * h;`);
+    L.push(`      const g1 = g0 + h;`);
+    L.push(`      const pb0 = b + <usize>g0 * panelBytes + (<usize>k0 << 4) * ${c};`);
+    L.push(`      const pb1 = b + <usize>g1 * panelBytes + (<usize>k0 << 4) * ${c};`);
+    L.push(`      const pc0 = acc + <usize>u * ${16 * c};`);
+    L.push(`      const pc1 = pc0 + ${16 * c};`);
+    L.push(`      const pj0 = out + <usize>g0 * ${4 * c};`);
+    L.push(`      const pj1 = out + <usize>g1 * ${4 * c};`);
+    L.push(`      let pa = pa0;`);
+    L.push(`      for (let i = 0; i < mFull; i += ${r}) {`);
+    for (let t = 0; t < r; t += 2) {
+      L.push(
+        `        dual${r}x${c}(pa + ${16 * t}, pb0, pb1, ks, pc0 + <usize>(i + ${t}) * lda, pc1 + <usize>(i + ${t}) * lda, lda, first, last, pj0 + <usize>(i + ${t}) * ldo, pj1 + <usize>(i + ${t}) * ldo, ldo, clamp, n - g0 * ${c}, n - g1 * ${c});`,
+      );
+    }
+    L.push(`        pa += rowBytes * ${r};`);
+    L.push(`      }`);
+    for (let k = 1; k < r; k++) {
+      L.push(`      if (left === ${k}) {`);
+      L.push(
+        `        blockRows${k}x${c}(pl, rowBytes, pb0, ks, pc0 + <usize>mFull * lda, lda, first, last, pj0 + <usize>mFull * ldo, ldo, clamp, n - g0 * ${c});`,
+      );
+      L.push(
+        `        blockRows${k}x${c}(pl, rowBytes, pb1, ks, pc1 + <usize>mFull * lda, lda, first, last, pj1 + <usize>mFull * ldo, ldo, clamp, n - g1 * ${c});`,
+      );
+      L.push(`      }`);
+    }
+    L.push(`    }`);
+  }
+  L.push(`    for (; u < count; u++) {`);
+  L.push(`      const gu = g + u * h;`);
+  L.push(`      const pb = b + <usize>gu * panelBytes + (<usize>k0 << 4) * ${c};`);
+  L.push(`      const pc = acc + <usize>u * ${16 * c};`);
+  L.push(`      const pj = out + <usize>gu * ${4 * c};`);
+  L.push(`      const cols = n - gu * ${c};`);
+  L.push(`      let pa = pa0;`);
+  L.push(`      for (let i = 0; i < mFull; i += ${r}) {`);
+  L.push(
+    `        block${r}x${c}(pa, pb, ks, pc + <usize>i * lda, lda, first, last, pj + <usize>i * ldo, ldo, clamp, cols);`,
+  );
+  L.push(`        pa += rowBytes * ${r};`);
+  L.push(`      }`);
+  L.push(`      const pcl = pc + <usize>mFull * lda;`);
+  L.push(`      const pjl = pj + <usize>mFull * ldo;`);
+  for (let k = 1; k < r; k++) {
+    L.push(
+      `      if (left === ${k}) blockRows${k}x${c}(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);`,
+    );
+  }
+  L.push(`    }`);
+  L.push(`  }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/**
+ * The d-blocked driver: {@link driver}'s products with the steps (the reduction) cut into blocks
+ * of `kb` (`kb` >= steps: one block), for queries whose rows do not stay in L1 over a corpus
+ * panel's whole length (a few queries at large d: a 4-row panel is 48 KiB at d = 3072). The corpus
+ * is cut into `wp` (at most `wmax`) equal parts walked side by side (`blockWindow`: panel g of
+ * every part, then g + 1, ...), so each part is one sequential stream, each block of a corpus
+ * panel is read from memory once and meets every query row while in L1, and one block of all query
+ * rows stays in L1 across the window. Panels left over go as one last window of neighbours. Sums
+ * are carried between blocks in this thread's scratch (`blockScratch`); outputs are stored exactly
+ * (never past a panel's columns: windows are not written in column order). Each output is the same
+ * chain of multiply-adds over the steps in order as in `dotsRxC`: the same bits. Runs `dotsRxC`
+ * instead when there is no scratch for this thread or it cannot hold one panel's sums.
+ */
+function blockDriver(cfg) {
+  const { c } = cfg;
+  const L = [];
+  L.push(
+    `function dotsBlocked${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {`,
+  );
+  L.push(`  const acc = blockScratch();`);
+  L.push(`  const np = (n + ${c - 1}) / ${c};`);
+  L.push(`  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * ${16 * c})));`);
+  L.push(`  if (kb <= 0 || acc === 0 || wp < 1) {`);
+  L.push(`    dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp);`);
+  L.push(`    return;`);
+  L.push(`  }`);
+  L.push(`  const lda = <usize>wp * ${16 * c};`);
+  L.push(`  const h = np / wp;`);
+  L.push(
+    `  for (let g = 0; g < h; g++) window${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, g, h, wp);`,
+  );
+  L.push(
+    `  if (h * wp < np) window${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);`,
+  );
+  L.push(`}`);
+  return L.join('\n');
+}
+
+/**
+ * Per-thread scratch of the d-blocked drivers: `BLOCK_SCRATCH_SLOTS` slots of memory below the JS
+ * heap, one claimed by each instance of the module (each thread has its own instance over the same
+ * memory, and its own globals) on its first use, by an atomic counter in threaded builds. An
+ * instance beyond the last slot gets none (0) and runs the undivided drivers: the same bits, only
+ * slower.
+ */
+function scratchCode() {
+  return `/** Bytes of one thread's scratch: sums carried between blocks of steps, 16 bytes per output. */
+export const BLOCK_SCRATCH_BYTES = 6144;
+/** Threads that can have scratch (with the rest, within the initial 2 pages of memory). */
+const BLOCK_SCRATCH_SLOTS: i32 = ASC_FEATURE_THREADS ? 16 : 1;
+
+/**
+ * Start of the scratch area: right above the static data, below the first byte the JS allocator
+ * uses (heapBase is {@link blockAreaEnd}). Not static data itself, so that no data segment
+ * rewrites its slot counter when another thread instantiates the module over the same memory.
+ */
+// @ts-ignore: decorator
+@inline
+function blockArea(): usize {
+  return (__heap_base + 63) & ~63;
+}
+
+/** First byte after the scratch area. */
+export function blockAreaEnd(): usize {
+  return blockArea() + 64 + <usize>BLOCK_SCRATCH_SLOTS * BLOCK_SCRATCH_BYTES;
+}
+
+/** This instance's scratch: 0 until claimed, 1 when there was no slot left. */
+let blockSlot: usize = 0;
+
+/** This thread's scratch of {@link BLOCK_SCRATCH_BYTES} bytes, or 0 when it has none. */
+function blockScratch(): usize {
+  if (blockSlot === 0) {
+    let s = 0;
+    if (ASC_FEATURE_THREADS) s = atomic.add<i32>(blockArea(), 1);
+    blockSlot = s < BLOCK_SCRATCH_SLOTS ? blockArea() + 64 + <usize>s * BLOCK_SCRATCH_BYTES : 1;
+  }
+  return blockSlot === 1 ? 0 : blockSlot;
+}`;
+}
+
+function blockDispatcher() {
+  const L = [];
+  L.push(
+    `/** Runs driver \`config\` (as \`dotsWith\`) with the steps in blocks of \`kb\` over at most \`wmax\` corpus streams (see the d-blocked drivers; a tile without one runs undivided). */`,
+  );
+  L.push(
+    `export function dotsBlockedWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {`,
+  );
+  L.push(`  switch (config) {`);
+  CONFIGS.forEach((cfg, i) => {
+    L.push(
+      dualOK(cfg.r, cfg.c)
+        ? `    case ${i}: dotsBlocked${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;`
+        : `    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp); break;`,
+    );
+  });
+  L.push(`    default: unreachable();`);
+  L.push(`  }`);
+  L.push(`}`);
+  return L.join('\n');
+}
+
 function dispatcher() {
   const L = [];
   L.push(`/** Runs driver \`config\`: ${CONFIGS.map((c, i) => `${i} = ${name(c)}`).join(', ')}. */`);
@@ -453,8 +785,14 @@ function dispatcher() {
 const tiles = new Map();
 const few = new Map();
 const lone = new Map();
+const blocked = new Map();
 for (const cfg of CONFIGS) {
   tiles.set(name(cfg), tile(cfg.r, cfg.c));
+  if (dualOK(cfg.r, cfg.c)) {
+    blocked.set(name(cfg), blockTile(cfg.r, cfg.c));
+    blocked.set(`d${name(cfg)}`, dualTile(cfg.r, cfg.c));
+    for (let left = 1; left < cfg.r; left++) blocked.set(`r${left}x${cfg.c}`, blockRows(left, cfg.c));
+  }
   lone.set(`${cfg.c}`, `${loneTile(cfg.c)}\n\n${streamTile(cfg.c)}`);
   for (let left = 2; left < cfg.r; left++) {
     few.set(`${left}x${cfg.c}`, rowsTile(left, cfg.c));
@@ -470,6 +808,11 @@ const src = [
   ...few.values(),
   ...CONFIGS.map(driver),
   dispatcher(),
+  ...blocked.values(),
+  scratchCode(),
+  ...BLOCKED.map(blockWindow),
+  ...BLOCKED.map(blockDriver),
+  blockDispatcher(),
   '',
 ].join('\n\n');
 

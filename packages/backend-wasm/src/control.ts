@@ -94,6 +94,7 @@ export const JOBS = [
   'dotsI8',
   'dotsI8Batch',
   'sparseProduct',
+  'dotsBlockedWith',
 ] as const satisfies readonly (keyof WasmExports)[];
 
 /** A threaded kernel: an export of the module that a helper can run on a share of the rows. */

@@ -22,6 +22,36 @@ const STAGED_BLOCKS = 4;
  * corpus again, so a block keeps 32 flops per byte of corpus read (2 x 64 / 4).
  */
 const STAGED_BLOCK_ROWS = 64;
+/**
+ * Corpus streams of the d-blocked drivers (`tuning.blockSteps`): the corpus cut into this many
+ * parts read side by side, one panel of each at a time (apps/bench/scripts/deep-d-blocks.mjs:
+ * 2 read faster than 4 or 8 at 8 x 10,000 x 3072 on this machine kind).
+ */
+const BLOCK_STREAMS = 2;
+/** Bytes of all query rows' block of steps that the d-blocked drivers keep in L1 (`'auto'`). */
+const BLOCK_L1_BYTES = 32 * 1024;
+/**
+ * Fewest steps per block worth carrying sums for (`'auto'`): at 64 and 128 (32 and 16 queries
+ * at d = 3072) the d-blocked product ran 0.85-0.94x the undivided one, at 256 and more (8 queries
+ * or fewer) 1.06-1.7x.
+ */
+const MIN_BLOCK_STEPS = 256;
+/** Tiles whose d-blocked driver reads two corpus streams in one loop (see scripts/gen.mjs). */
+const DUAL_TILES: readonly string[] = ['4x2', '2x2'];
+
+/**
+ * Steps per block of the reduction for a product of `m` query rows of `rowBytes` bytes (see
+ * `EngineTuning.blockSteps`); 0: undivided.
+ */
+function blockSteps(rt: WasmRuntime, m: number, rowBytes: number): number {
+  const t = rt.tuning.blockSteps;
+  if (t !== 'auto') return t;
+  const R = rt.tileRows;
+  if (!DUAL_TILES.includes(rt.tuning.tile) || m < R || R * rowBytes <= BLOCK_L1_BYTES) return 0;
+  const kb = Math.floor(BLOCK_L1_BYTES / (m * 16));
+  return kb >= MIN_BLOCK_STEPS ? kb : 0;
+}
+
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
 const SEARCH_TILE = 64 * 1024;
 
@@ -60,12 +90,39 @@ function dotsBegin(
   const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
   const steps = rowBytes >>> 4;
   // 8 flops per step: 4 lanes of multiply and add.
+  const work = m * n * steps * 8;
+  const kb = blockSteps(rt, m, rowBytes);
+  if (kb > 0) {
+    return shareBegin(
+      rt,
+      'dotsBlockedWith',
+      n,
+      C,
+      work,
+      rt.tuning.threadMinFlops,
+      (j0, w) => [
+        rt.config,
+        a,
+        m,
+        b + j0 * rowBytes,
+        w,
+        steps,
+        out + j0 * 4,
+        ldo * 4,
+        clamp,
+        nbp,
+        kb,
+        BLOCK_STREAMS,
+      ],
+      copy,
+    );
+  }
   return shareBegin(
     rt,
     'dotsWith',
     n,
     C,
-    m * n * steps * 8,
+    work,
     rt.tuning.threadMinFlops,
     (j0, w) => [rt.config, a, m, b + j0 * rowBytes, w, steps, out + j0 * 4, ldo * 4, clamp, nbp],
     copy,

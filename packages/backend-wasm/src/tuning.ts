@@ -17,6 +17,19 @@ export interface EngineTuning {
   /** Bytes of corpus rows kept in cache while every query panel passes over them. */
   blockBytes: number;
   /**
+   * Steps (4 floats each) per block of the reduction in the d-blocked dot-product drivers, which
+   * run over two far-apart parts of the corpus side by side, block of steps by block, carrying
+   * each output's four partial sums between blocks, so one block of every query row stays in L1
+   * while both corpus streams pass: the same bits as the undivided drivers (every output summed
+   * in one chain in step order). `'auto'` (the default) blocks a product whose query panel
+   * outgrows L1 (tiles 4x2 and 2x2, at least one full query panel, blocks of at least 256 steps
+   * within a 32 KiB budget for all query rows: 4 to 8 queries at d > 2048 with tile 4x2), where
+   * apps/bench/scripts/deep-d-ab.mjs measured 1.06-1.7x (16 and 32 queries: 0.85-0.94x, so
+   * left undivided); 0 never blocks; a positive number blocks every product with that many steps
+   * per block. Tiles 3x3, 2x4 and 2x3 have no d-blocked driver and run undivided whatever this is.
+   */
+  blockSteps: number | 'auto';
+  /**
    * Smallest float product (flops: 2 x rows x cols x d) shared with helper threads; smaller calls
    * run on the calling thread alone, where waking a helper would cost more than it saves.
    */
@@ -75,6 +88,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
   simd: {
     tile: '4x2',
     blockBytes: 96 * 1024,
+    blockSteps: 'auto',
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
     sharedResultBytes: SHARED_RESULT_BYTES,
@@ -83,6 +97,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
   relaxed: {
     tile: '3x3',
     blockBytes: 96 * 1024,
+    blockSteps: 'auto',
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
     sharedResultBytes: SHARED_RESULT_BYTES,
@@ -108,6 +123,14 @@ export function checkTuning(tuning: EngineTuning): number {
       op,
       'tuning.blockBytes',
       `must be a positive number; got ${tuning.blockBytes}.`,
+    );
+  }
+  if (tuning.blockSteps !== 'auto' && !(Number.isInteger(tuning.blockSteps) && tuning.blockSteps >= 0)) {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'tuning.blockSteps',
+      `must be 'auto' or a non-negative integer; got ${tuning.blockSteps}.`,
     );
   }
   if (!(tuning.sparseDensity >= 0 && tuning.sparseDensity <= 1)) {

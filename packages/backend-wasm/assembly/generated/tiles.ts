@@ -687,3 +687,414 @@ export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps:
   }
 }
 
+/** 4 query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
+function block4x2(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0); let s21 = f32x4.splat(0);
+  let s30 = f32x4.splat(0); let s31 = f32x4.splat(0);
+  if (!first) {
+    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16);
+    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16);
+    s20 = v128.load(acc + 2 * lda, 0); s21 = v128.load(acc + 2 * lda, 16);
+    s30 = v128.load(acc + 3 * lda, 0); s31 = v128.load(acc + 3 * lda, 16);
+  }
+  const end = pa + <usize>steps * 64;
+  while (pa < end) {
+    const x0 = v128.load(pa, 0);
+    const x1 = v128.load(pa, 16);
+    const x2 = v128.load(pa, 32);
+    const x3 = v128.load(pa, 48);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11);
+    s20 = madd(x2, y0, s20); s21 = madd(x2, y1, s21);
+    s30 = madd(x3, y0, s30); s31 = madd(x3, y1, s31);
+    pa += 64;
+    pb += 32;
+  }
+  if (!last) {
+    v128.store(acc, s00, 0); v128.store(acc, s01, 16);
+    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16);
+    v128.store(acc + 2 * lda, s20, 0); v128.store(acc + 2 * lda, s21, 16);
+    v128.store(acc + 3 * lda, s30, 0); v128.store(acc + 3 * lda, s31, 16);
+    return;
+  }
+  lone2Store(out, s00, s01, clamp, cols);
+  lone2Store(out + 1 * ldo, s10, s11, clamp, cols);
+  lone2Store(out + 2 * ldo, s20, s21, clamp, cols);
+  lone2Store(out + 3 * ldo, s30, s31, clamp, cols);
+}
+
+/** 2 rows of a 4-row query panel x 2 far-apart corpus panels of 2 rows, one block of steps. */
+function dual4x2(pa: usize, pb0: usize, pb1: usize, steps: i32, acc0: usize, acc1: usize, lda: usize, first: bool, last: bool, out0: usize, out1: usize, ldo: usize, clamp: bool, cols0: i32, cols1: i32): void {
+  let s000 = f32x4.splat(0); let s001 = f32x4.splat(0);
+  let s010 = f32x4.splat(0); let s011 = f32x4.splat(0);
+  let s100 = f32x4.splat(0); let s101 = f32x4.splat(0);
+  let s110 = f32x4.splat(0); let s111 = f32x4.splat(0);
+  if (!first) {
+    s000 = v128.load(acc0, 0); s001 = v128.load(acc0, 16);
+    s010 = v128.load(acc0 + 1 * lda, 0); s011 = v128.load(acc0 + 1 * lda, 16);
+    s100 = v128.load(acc1, 0); s101 = v128.load(acc1, 16);
+    s110 = v128.load(acc1 + 1 * lda, 0); s111 = v128.load(acc1 + 1 * lda, 16);
+  }
+  const end = pa + <usize>steps * 64;
+  while (pa < end) {
+    const x0 = v128.load(pa);
+    const x1 = v128.load(pa, 16);
+    { const y = v128.load(pb0, 0); s000 = madd(x0, y, s000); s010 = madd(x1, y, s010); }
+    { const y = v128.load(pb0, 16); s001 = madd(x0, y, s001); s011 = madd(x1, y, s011); }
+    { const y = v128.load(pb1, 0); s100 = madd(x0, y, s100); s110 = madd(x1, y, s110); }
+    { const y = v128.load(pb1, 16); s101 = madd(x0, y, s101); s111 = madd(x1, y, s111); }
+    pa += 64;
+    pb0 += 32;
+    pb1 += 32;
+  }
+  if (!last) {
+    v128.store(acc0, s000, 0); v128.store(acc0, s001, 16);
+    v128.store(acc0 + 1 * lda, s010, 0); v128.store(acc0 + 1 * lda, s011, 16);
+    v128.store(acc1, s100, 0); v128.store(acc1, s101, 16);
+    v128.store(acc1 + 1 * lda, s110, 0); v128.store(acc1 + 1 * lda, s111, 16);
+    return;
+  }
+  lone2Store(out0, s000, s001, clamp, cols0);
+  lone2Store(out0 + 1 * ldo, s010, s011, clamp, cols0);
+  lone2Store(out1, s100, s101, clamp, cols1);
+  lone2Store(out1 + 1 * ldo, s110, s111, clamp, cols1);
+}
+
+/** 1 plain query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
+function blockRows1x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  if (!first) {
+    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16);
+  }
+  const end = <usize>steps << 4;
+  for (let o: usize = 0; o < end; o += 16) {
+    const x0 = v128.load(pa + o);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    pb += 32;
+  }
+  if (!last) {
+    v128.store(acc, s00, 0); v128.store(acc, s01, 16);
+    return;
+  }
+  lone2Store(out, s00, s01, clamp, cols);
+}
+
+/** 2 plain query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
+function blockRows2x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+  if (!first) {
+    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16);
+    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16);
+  }
+  const pa1 = pa + rb;
+  const end = <usize>steps << 4;
+  for (let o: usize = 0; o < end; o += 16) {
+    const x0 = v128.load(pa + o);
+    const x1 = v128.load(pa1 + o);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11);
+    pb += 32;
+  }
+  if (!last) {
+    v128.store(acc, s00, 0); v128.store(acc, s01, 16);
+    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16);
+    return;
+  }
+  lone2Store(out, s00, s01, clamp, cols);
+  lone2Store(out + 1 * ldo, s10, s11, clamp, cols);
+}
+
+/** 3 plain query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
+function blockRows3x2(pa: usize, rb: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+  let s20 = f32x4.splat(0); let s21 = f32x4.splat(0);
+  if (!first) {
+    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16);
+    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16);
+    s20 = v128.load(acc + 2 * lda, 0); s21 = v128.load(acc + 2 * lda, 16);
+  }
+  const pa1 = pa + rb;
+  const pa2 = pa + 2 * rb;
+  const end = <usize>steps << 4;
+  for (let o: usize = 0; o < end; o += 16) {
+    const x0 = v128.load(pa + o);
+    const x1 = v128.load(pa1 + o);
+    const x2 = v128.load(pa2 + o);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11);
+    s20 = madd(x2, y0, s20); s21 = madd(x2, y1, s21);
+    pb += 32;
+  }
+  if (!last) {
+    v128.store(acc, s00, 0); v128.store(acc, s01, 16);
+    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16);
+    v128.store(acc + 2 * lda, s20, 0); v128.store(acc + 2 * lda, s21, 16);
+    return;
+  }
+  lone2Store(out, s00, s01, clamp, cols);
+  lone2Store(out + 1 * ldo, s10, s11, clamp, cols);
+  lone2Store(out + 2 * ldo, s20, s21, clamp, cols);
+}
+
+/** 2 query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
+function block2x2(pa: usize, pb: usize, steps: i32, acc: usize, lda: usize, first: bool, last: bool, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+  let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+  if (!first) {
+    s00 = v128.load(acc, 0); s01 = v128.load(acc, 16);
+    s10 = v128.load(acc + 1 * lda, 0); s11 = v128.load(acc + 1 * lda, 16);
+  }
+  const end = pa + <usize>steps * 32;
+  while (pa < end) {
+    const x0 = v128.load(pa, 0);
+    const x1 = v128.load(pa, 16);
+    const y0 = v128.load(pb, 0);
+    const y1 = v128.load(pb, 16);
+    s00 = madd(x0, y0, s00); s01 = madd(x0, y1, s01);
+    s10 = madd(x1, y0, s10); s11 = madd(x1, y1, s11);
+    pa += 32;
+    pb += 32;
+  }
+  if (!last) {
+    v128.store(acc, s00, 0); v128.store(acc, s01, 16);
+    v128.store(acc + 1 * lda, s10, 0); v128.store(acc + 1 * lda, s11, 16);
+    return;
+  }
+  lone2Store(out, s00, s01, clamp, cols);
+  lone2Store(out + 1 * ldo, s10, s11, clamp, cols);
+}
+
+/** 2 rows of a 2-row query panel x 2 far-apart corpus panels of 2 rows, one block of steps. */
+function dual2x2(pa: usize, pb0: usize, pb1: usize, steps: i32, acc0: usize, acc1: usize, lda: usize, first: bool, last: bool, out0: usize, out1: usize, ldo: usize, clamp: bool, cols0: i32, cols1: i32): void {
+  let s000 = f32x4.splat(0); let s001 = f32x4.splat(0);
+  let s010 = f32x4.splat(0); let s011 = f32x4.splat(0);
+  let s100 = f32x4.splat(0); let s101 = f32x4.splat(0);
+  let s110 = f32x4.splat(0); let s111 = f32x4.splat(0);
+  if (!first) {
+    s000 = v128.load(acc0, 0); s001 = v128.load(acc0, 16);
+    s010 = v128.load(acc0 + 1 * lda, 0); s011 = v128.load(acc0 + 1 * lda, 16);
+    s100 = v128.load(acc1, 0); s101 = v128.load(acc1, 16);
+    s110 = v128.load(acc1 + 1 * lda, 0); s111 = v128.load(acc1 + 1 * lda, 16);
+  }
+  const end = pa + <usize>steps * 32;
+  while (pa < end) {
+    const x0 = v128.load(pa);
+    const x1 = v128.load(pa, 16);
+    { const y = v128.load(pb0, 0); s000 = madd(x0, y, s000); s010 = madd(x1, y, s010); }
+    { const y = v128.load(pb0, 16); s001 = madd(x0, y, s001); s011 = madd(x1, y, s011); }
+    { const y = v128.load(pb1, 0); s100 = madd(x0, y, s100); s110 = madd(x1, y, s110); }
+    { const y = v128.load(pb1, 16); s101 = madd(x0, y, s101); s111 = madd(x1, y, s111); }
+    pa += 32;
+    pb0 += 32;
+    pb1 += 32;
+  }
+  if (!last) {
+    v128.store(acc0, s000, 0); v128.store(acc0, s001, 16);
+    v128.store(acc0 + 1 * lda, s010, 0); v128.store(acc0 + 1 * lda, s011, 16);
+    v128.store(acc1, s100, 0); v128.store(acc1, s101, 16);
+    v128.store(acc1 + 1 * lda, s110, 0); v128.store(acc1 + 1 * lda, s111, 16);
+    return;
+  }
+  lone2Store(out0, s000, s001, clamp, cols0);
+  lone2Store(out0 + 1 * ldo, s010, s011, clamp, cols0);
+  lone2Store(out1, s100, s101, clamp, cols1);
+  lone2Store(out1 + 1 * ldo, s110, s111, clamp, cols1);
+}
+
+/** Bytes of one thread's scratch: sums carried between blocks of steps, 16 bytes per output. */
+export const BLOCK_SCRATCH_BYTES = 6144;
+/** Threads that can have scratch (with the rest, within the initial 2 pages of memory). */
+const BLOCK_SCRATCH_SLOTS: i32 = ASC_FEATURE_THREADS ? 16 : 1;
+
+/**
+ * Start of the scratch area: right above the static data, below the first byte the JS allocator
+ * uses (heapBase is {@link blockAreaEnd}). Not static data itself, so that no data segment
+ * rewrites its slot counter when another thread instantiates the module over the same memory.
+ */
+// @ts-ignore: decorator
+@inline
+function blockArea(): usize {
+  return (__heap_base + 63) & ~63;
+}
+
+/** First byte after the scratch area. */
+export function blockAreaEnd(): usize {
+  return blockArea() + 64 + <usize>BLOCK_SCRATCH_SLOTS * BLOCK_SCRATCH_BYTES;
+}
+
+/** This instance's scratch: 0 until claimed, 1 when there was no slot left. */
+let blockSlot: usize = 0;
+
+/** This thread's scratch of {@link BLOCK_SCRATCH_BYTES} bytes, or 0 when it has none. */
+function blockScratch(): usize {
+  if (blockSlot === 0) {
+    let s = 0;
+    if (ASC_FEATURE_THREADS) s = atomic.add<i32>(blockArea(), 1);
+    blockSlot = s < BLOCK_SCRATCH_SLOTS ? blockArea() + 64 + <usize>s * BLOCK_SCRATCH_BYTES : 1;
+  }
+  return blockSlot === 1 ? 0 : blockSlot;
+}
+
+function window4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, kb: i32, acc: usize, lda: usize, g: i32, h: i32, count: i32): void {
+  const rowBytes = <usize>steps << 4;
+  const panelBytes = rowBytes * 2;
+  const mFull = m - m % 4;
+  const left = m - mFull;
+  const plain = a + <usize>mFull * rowBytes;
+  for (let k0 = 0; k0 < steps; k0 += kb) {
+    const ks = min(kb, steps - k0);
+    const first = k0 === 0;
+    const last = k0 + ks === steps;
+    const pa0 = a + (<usize>k0 << 4) * 4;
+    const pl = plain + (<usize>k0 << 4);
+    let u = 0;
+    for (; u + 1 < count; u += 2) {
+      const g0 = g + u * h;
+      const g1 = g0 + h;
+      const pb0 = b + <usize>g0 * panelBytes + (<usize>k0 << 4) * 2;
+      const pb1 = b + <usize>g1 * panelBytes + (<usize>k0 << 4) * 2;
+      const pc0 = acc + <usize>u * 32;
+      const pc1 = pc0 + 32;
+      const pj0 = out + <usize>g0 * 8;
+      const pj1 = out + <usize>g1 * 8;
+      let pa = pa0;
+      for (let i = 0; i < mFull; i += 4) {
+        dual4x2(pa + 0, pb0, pb1, ks, pc0 + <usize>(i + 0) * lda, pc1 + <usize>(i + 0) * lda, lda, first, last, pj0 + <usize>(i + 0) * ldo, pj1 + <usize>(i + 0) * ldo, ldo, clamp, n - g0 * 2, n - g1 * 2);
+        dual4x2(pa + 32, pb0, pb1, ks, pc0 + <usize>(i + 2) * lda, pc1 + <usize>(i + 2) * lda, lda, first, last, pj0 + <usize>(i + 2) * ldo, pj1 + <usize>(i + 2) * ldo, ldo, clamp, n - g0 * 2, n - g1 * 2);
+        pa += rowBytes * 4;
+      }
+      if (left === 1) {
+        blockRows1x2(pl, rowBytes, pb0, ks, pc0 + <usize>mFull * lda, lda, first, last, pj0 + <usize>mFull * ldo, ldo, clamp, n - g0 * 2);
+        blockRows1x2(pl, rowBytes, pb1, ks, pc1 + <usize>mFull * lda, lda, first, last, pj1 + <usize>mFull * ldo, ldo, clamp, n - g1 * 2);
+      }
+      if (left === 2) {
+        blockRows2x2(pl, rowBytes, pb0, ks, pc0 + <usize>mFull * lda, lda, first, last, pj0 + <usize>mFull * ldo, ldo, clamp, n - g0 * 2);
+        blockRows2x2(pl, rowBytes, pb1, ks, pc1 + <usize>mFull * lda, lda, first, last, pj1 + <usize>mFull * ldo, ldo, clamp, n - g1 * 2);
+      }
+      if (left === 3) {
+        blockRows3x2(pl, rowBytes, pb0, ks, pc0 + <usize>mFull * lda, lda, first, last, pj0 + <usize>mFull * ldo, ldo, clamp, n - g0 * 2);
+        blockRows3x2(pl, rowBytes, pb1, ks, pc1 + <usize>mFull * lda, lda, first, last, pj1 + <usize>mFull * ldo, ldo, clamp, n - g1 * 2);
+      }
+    }
+    for (; u < count; u++) {
+      const gu = g + u * h;
+      const pb = b + <usize>gu * panelBytes + (<usize>k0 << 4) * 2;
+      const pc = acc + <usize>u * 32;
+      const pj = out + <usize>gu * 8;
+      const cols = n - gu * 2;
+      let pa = pa0;
+      for (let i = 0; i < mFull; i += 4) {
+        block4x2(pa, pb, ks, pc + <usize>i * lda, lda, first, last, pj + <usize>i * ldo, ldo, clamp, cols);
+        pa += rowBytes * 4;
+      }
+      const pcl = pc + <usize>mFull * lda;
+      const pjl = pj + <usize>mFull * ldo;
+      if (left === 1) blockRows1x2(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
+      if (left === 2) blockRows2x2(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
+      if (left === 3) blockRows3x2(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
+    }
+  }
+}
+
+function window2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, kb: i32, acc: usize, lda: usize, g: i32, h: i32, count: i32): void {
+  const rowBytes = <usize>steps << 4;
+  const panelBytes = rowBytes * 2;
+  const mFull = m - m % 2;
+  const left = m - mFull;
+  const plain = a + <usize>mFull * rowBytes;
+  for (let k0 = 0; k0 < steps; k0 += kb) {
+    const ks = min(kb, steps - k0);
+    const first = k0 === 0;
+    const last = k0 + ks === steps;
+    const pa0 = a + (<usize>k0 << 4) * 2;
+    const pl = plain + (<usize>k0 << 4);
+    let u = 0;
+    for (; u + 1 < count; u += 2) {
+      const g0 = g + u * h;
+      const g1 = g0 + h;
+      const pb0 = b + <usize>g0 * panelBytes + (<usize>k0 << 4) * 2;
+      const pb1 = b + <usize>g1 * panelBytes + (<usize>k0 << 4) * 2;
+      const pc0 = acc + <usize>u * 32;
+      const pc1 = pc0 + 32;
+      const pj0 = out + <usize>g0 * 8;
+      const pj1 = out + <usize>g1 * 8;
+      let pa = pa0;
+      for (let i = 0; i < mFull; i += 2) {
+        dual2x2(pa + 0, pb0, pb1, ks, pc0 + <usize>(i + 0) * lda, pc1 + <usize>(i + 0) * lda, lda, first, last, pj0 + <usize>(i + 0) * ldo, pj1 + <usize>(i + 0) * ldo, ldo, clamp, n - g0 * 2, n - g1 * 2);
+        pa += rowBytes * 2;
+      }
+      if (left === 1) {
+        blockRows1x2(pl, rowBytes, pb0, ks, pc0 + <usize>mFull * lda, lda, first, last, pj0 + <usize>mFull * ldo, ldo, clamp, n - g0 * 2);
+        blockRows1x2(pl, rowBytes, pb1, ks, pc1 + <usize>mFull * lda, lda, first, last, pj1 + <usize>mFull * ldo, ldo, clamp, n - g1 * 2);
+      }
+    }
+    for (; u < count; u++) {
+      const gu = g + u * h;
+      const pb = b + <usize>gu * panelBytes + (<usize>k0 << 4) * 2;
+      const pc = acc + <usize>u * 32;
+      const pj = out + <usize>gu * 8;
+      const cols = n - gu * 2;
+      let pa = pa0;
+      for (let i = 0; i < mFull; i += 2) {
+        block2x2(pa, pb, ks, pc + <usize>i * lda, lda, first, last, pj + <usize>i * ldo, ldo, clamp, cols);
+        pa += rowBytes * 2;
+      }
+      const pcl = pc + <usize>mFull * lda;
+      const pjl = pj + <usize>mFull * ldo;
+      if (left === 1) blockRows1x2(pl, rowBytes, pb, ks, pcl, lda, first, last, pjl, ldo, clamp, cols);
+    }
+  }
+}
+
+function dotsBlocked4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
+  const acc = blockScratch();
+  const np = (n + 1) / 2;
+  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 32)));
+  if (kb <= 0 || acc === 0 || wp < 1) {
+    dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp);
+    return;
+  }
+  const lda = <usize>wp * 32;
+  const h = np / wp;
+  for (let g = 0; g < h; g++) window4x2(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, g, h, wp);
+  if (h * wp < np) window4x2(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);
+}
+
+function dotsBlocked2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
+  const acc = blockScratch();
+  const np = (n + 1) / 2;
+  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 32)));
+  if (kb <= 0 || acc === 0 || wp < 1) {
+    dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp);
+    return;
+  }
+  const lda = <usize>wp * 32;
+  const h = np / wp;
+  for (let g = 0; g < h; g++) window2x2(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, g, h, wp);
+  if (h * wp < np) window2x2(a, m, b, n, steps, out, ldo, clamp, kb, acc, lda, h * wp, 1, np - h * wp);
+}
+
+/** Runs driver `config` (as `dotsWith`) with the steps in blocks of `kb` over at most `wmax` corpus streams (see the d-blocked drivers; a tile without one runs undivided). */
+export function dotsBlockedWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
+  switch (config) {
+    case 0: dotsBlocked4x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
+    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
+    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp); break;
+    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
+    case 4: dotsBlocked2x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
+    default: unreachable();
+  }
+}
+
