@@ -1,3 +1,4 @@
+import { optimizerSteps64 } from '@cosinekit/conformance';
 import {
   isCosineKitError,
   type OptimizerRule,
@@ -22,29 +23,6 @@ const sgdRule = (momentum: number): OptimizerRule => ({
   momentum,
   weightDecay: 1e-3,
 });
-
-/** The same rule's recurrences in float64 (no rounding), for one array. */
-function float64Steps(p0: Float32Array, grads: Float32Array[], rules: OptimizerRule[]): Float64Array {
-  const p = Float64Array.from(p0);
-  const m = new Float64Array(p.length);
-  const v = new Float64Array(p.length);
-  rules.forEach((r, s) => {
-    const g = grads[s];
-    for (let i = 0; i < p.length; i++) {
-      if (r.kind === 'adam') {
-        m[i] = r.beta1 * m[i] + (1 - r.beta1) * g[i];
-        v[i] = r.beta2 * v[i] + (1 - r.beta2) * g[i] * g[i];
-        const mh = m[i] / (1 - r.beta1 ** r.step);
-        const vh = v[i] / (1 - r.beta2 ** r.step);
-        p[i] -= (r.learningRate * mh) / (Math.sqrt(vh) + r.epsilon) + r.learningRate * r.weightDecay * p[i];
-      } else {
-        m[i] = r.momentum * m[i] + g[i] + r.weightDecay * p[i];
-        p[i] -= r.learningRate * m[i];
-      }
-    }
-  });
-  return p;
-}
 
 /** Whether two float32 arrays hold the same bits. */
 function sameBits(a: Float32Array, b: Float32Array): boolean {
@@ -91,7 +69,7 @@ describe.each(VARIANTS)('wasm optimiser kernel (%s)', (variant) => {
       });
       SIZES.forEach((n, k) => {
         expect(sameBits(mine[k], ref[k]), `params of length ${n}`).toBe(true);
-        const want = float64Steps(
+        const want = optimizerSteps64(
           p0[k],
           grads.map((g) => g[k]),
           [...rules],
