@@ -428,6 +428,7 @@ describe('training that overflows float32 names its cause (reference)', () => {
 const wasmModule = (await import('@cosinekit/backend-wasm' as string).catch(() => undefined)) as
   | { createWasmBackend(o?: object): Backend }
   | undefined;
+if (!wasmModule) console.log('[nn] hostile wasm tests skipped: @cosinekit/backend-wasm is not built');
 
 describe.skipIf(!wasmModule)('training that overflows float32 names its cause (wasm)', () => {
   numericBlameCases(() => wasmModule!.createWasmBackend({ threads: 1 }));
