@@ -133,4 +133,32 @@ describe('wasm optimiser state', () => {
     a.dispose();
     b.dispose();
   });
+
+  it('refuses gradients of another count or length, and leaves the parameters and moments as they were', async () => {
+    const a = await backend({ variant: 'simd' });
+    const sizes = [8, 3];
+    const p = sizes.map((n, k) => random(1, n, 20 + k).data);
+    const s = a.kernels.createOptimizerState('adam', sizes);
+    a.kernels.optimizerStep(s, p, [random(1, 8, 30).data, random(1, 3, 31).data], adamRule(1));
+    const before = p.map((x) => x.slice());
+    const moments = s.read();
+    for (const grads of [
+      [random(1, 8, 32).data],
+      [random(1, 8, 32).data, random(1, 4, 33).data],
+      [random(1, 100_000, 34).data, random(1, 3, 33).data],
+    ]) {
+      let e: unknown;
+      try {
+        a.kernels.optimizerStep(s, p, grads, adamRule(2));
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toMatchObject({ code: 'SHAPE_MISMATCH', op: 'optimizerStep', arg: 'grads' });
+      for (let k = 0; k < p.length; k++) expect(sameBits(p[k], before[k]), `params ${k}`).toBe(true);
+      const now = s.read();
+      for (let j = 0; j < now.length; j++) expect(sameBits(now[j], moments[j]), `moments ${j}`).toBe(true);
+    }
+    s.dispose();
+    a.dispose();
+  });
 });
