@@ -5,6 +5,7 @@
 //   node apps/bench/scripts/deep-d-blocks.mjs <dist> ['QxNxd,...'] [reps] ['kb:window,...' (0: undivided)]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packRows } from './pack.mjs';
 import { random } from './random.mjs';
 
 const dir = process.argv[2];
@@ -32,12 +33,7 @@ for (const [m, n, d] of shapes) {
   const end = outs[outs.length - 1] + m * n * 4 + 64;
   if (end > ex.memory.buffer.byteLength)
     ex.memory.grow(Math.ceil((end - ex.memory.buffer.byteLength) / 65536));
-  new Float32Array(ex.memory.buffer, src, m * d).set(qs);
-  const split = m - (m % R);
-  ex.pack(src, split, d, d, a, R, 1);
-  ex.pack(src + split * d * 4, m - split, d, d, a + split * rowBytes, 1, 1);
-  new Float32Array(ex.memory.buffer, src, n * d).set(xs);
-  ex.pack(src, n, d, d, b, P, 1);
+  packRows(ex, src, qs, m, xs, n, d, a, R, b, P);
   const runs = kbs.map((kb, i) => ({
     name: kb[0] === 0 ? 'undivided' : `kb ${kb[0]} steps, window ${kb[1]} panels`,
     run:

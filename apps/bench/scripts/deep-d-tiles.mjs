@@ -6,6 +6,7 @@
 //   node apps/bench/scripts/deep-d-tiles.mjs <dist> ['QxNxd,...'] [reps] ['config:R:P:blockKiB,...']
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packRows } from './pack.mjs';
 import { random } from './random.mjs';
 
 const dir = process.argv[2];
@@ -35,12 +36,7 @@ for (const [m, n, d] of shapes) {
     const end = out + m * n * 4 + 64;
     const need = end - ex.memory.buffer.byteLength;
     if (need > 0) ex.memory.grow(Math.ceil(need / 65536) + 1);
-    new Float32Array(ex.memory.buffer, src, m * d).set(qs);
-    const split = m - (m % R);
-    ex.pack(src, split, d, d, a, R, 1);
-    ex.pack(src + split * d * 4, m - split, d, d, a + split * rowBytes, 1, 1);
-    new Float32Array(ex.memory.buffer, src, n * d).set(xs);
-    ex.pack(src, n, d, d, b, P, 1);
+    packRows(ex, src, qs, m, xs, n, d, a, R, b, P);
     const nbp = Math.max(1, Math.floor((kib * 1024) / (rowBytes * P)));
     const run = () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp);
     run();

@@ -122,8 +122,9 @@ export interface CopyOut {
 
 /**
  * How a shared job's rows are cut into chunks: `tail` chunks of `chunk` rows, then chunks of
- * `tailChunk` rows (shorter) to the end, so the threads run out of work within a short chunk of
- * each other. Chunk `k` starts at {@link chunkStart}; the helper (worker.ts) computes the same.
+ * `tailChunk` rows to the end (`TAIL_SPLIT` times shorter, see share.ts; the same length while
+ * that is 1), so the threads run out of work within a tail chunk of each other. Chunk `k` starts
+ * at {@link chunkStart}; the helper (worker.ts) computes the same.
  */
 export interface Schedule {
   chunk: number;

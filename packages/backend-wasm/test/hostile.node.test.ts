@@ -197,17 +197,25 @@ describe('threaded results over a SharedArrayBuffer, with calls in flight', () =
   });
 });
 
-describe('stream tiles: duplicate rows (ties) around tile and block sizes, 1 vs 2 threads', () => {
-  let one: WasmBackend;
-  let two: WasmBackend;
+/**
+ * For the describe block that calls it: a one-thread backend, and a two-thread one that shares
+ * every call (no work threshold), both started before its tests and disposed after them.
+ */
+function oneAndTwoThreads(): { one: WasmBackend; two: WasmBackend } {
+  const t = {} as { one: WasmBackend; two: WasmBackend };
   beforeAll(async () => {
-    one = await backend({ threads: 1 });
-    two = await backend({ threads: 2, tuning: { threadMinFlops: 0 } });
+    t.one = await backend({ threads: 1 });
+    t.two = await backend({ threads: 2, tuning: { threadMinFlops: 0 } });
   });
   afterAll(() => {
-    one.dispose();
-    two.dispose();
+    t.one.dispose();
+    t.two.dispose();
   });
+  return t;
+}
+
+describe('stream tiles: duplicate rows (ties) around tile and block sizes, 1 vs 2 threads', () => {
+  const t = oneAndTwoThreads();
 
   it('ranks equal scores by index, within 2e-6 of float64, with the same bits on two threads', () => {
     for (const d of [1, 3, 5, 33]) {
@@ -217,14 +225,14 @@ describe('stream tiles: duplicate rows (ties) around tile and block sizes, 1 vs 
         const x = new Float32Array(n * d);
         for (let i = 0; i < n; i++) x.set(base.subarray((i % 3) * d, ((i % 3) + 1) * d), i * d);
         const X = { data: x, rows: n, cols: d };
-        const c1 = one.kernels.createCorpus(X);
-        const c2 = two.kernels.createCorpus(X);
+        const c1 = t.one.kernels.createCorpus(X);
+        const c2 = t.two.kernels.createCorpus(X);
         for (const m of [1, 2]) {
           const q = random(m, d, n + m);
           for (const k of new Set([1, 5, 64, n].filter((k) => k <= n))) {
             const what = `d=${d}, n=${n}, ${m} queries, k=${k}`;
-            const s1 = one.kernels.corpusSearch(c1, q, k);
-            const s2 = two.kernels.corpusSearch(c2, q, k);
+            const s1 = t.one.kernels.corpusSearch(c1, q, k);
+            const s2 = t.two.kernels.corpusSearch(c2, q, k);
             expect(sameBits(s1.indices, s2.indices) && sameBits(s1.scores, s2.scores), what).toBe(true);
             for (let r = 0; r < m; r++) {
               const want = Array.from({ length: n }, (_, j) => [cos64(q.data, r * d, x, j * d, d), j]);
@@ -243,22 +251,13 @@ describe('stream tiles: duplicate rows (ties) around tile and block sizes, 1 vs 
         c2.dispose();
       }
     }
-    expect(one.memory()).toEqual({ residentHandles: 0, bytes: 0 });
-    expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    expect(t.one.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    expect(t.two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   });
 });
 
 describe('sparse matmul: densities around the threshold, rows of -0, 1 vs 2 threads', () => {
-  let one: WasmBackend;
-  let two: WasmBackend;
-  beforeAll(async () => {
-    one = await backend({ threads: 1 });
-    two = await backend({ threads: 2, tuning: { threadMinFlops: 0 } });
-  });
-  afterAll(() => {
-    one.dispose();
-    two.dispose();
-  });
+  const t = oneAndTwoThreads();
 
   it('the same bits on both, within float32 of float64, and +0 for a row of only ±0', () => {
     for (const density of [0, 0.01, 0.2, 0.24, 0.25, 0.26, 0.3]) {
@@ -274,8 +273,8 @@ describe('sparse matmul: densities around the threshold, rows of -0, 1 vs 2 thre
         for (let p = 0; p < k; p++) a.data[transA ? p * m : p] = -0;
         const bm = random(k, n, 99);
         for (let i = 0; i < bm.data.length; i++) bm.data[i] = -1 - Math.abs(bm.data[i]);
-        const g1 = one.kernels.matmul(a, bm, transA, false);
-        const g2 = two.kernels.matmul(a, bm, transA, false);
+        const g1 = t.one.kernels.matmul(a, bm, transA, false);
+        const g2 = t.two.kernels.matmul(a, bm, transA, false);
         const what = `density ${density}, ${m} x ${k} x ${n}, transA ${transA}`;
         expect(sameBits(g1, g2), what).toBe(true);
         let worst = 0;

@@ -1,3 +1,4 @@
+import { optimizerSteps64 } from '@cosinekit/conformance';
 import {
   isCosineKitError,
   type OptimizerRule,
@@ -22,29 +23,6 @@ const sgdRule = (momentum: number): OptimizerRule => ({
   momentum,
   weightDecay: 1e-3,
 });
-
-/** The same rule's recurrences in float64 (no rounding), for one array. */
-function float64Steps(p0: Float32Array, grads: Float32Array[], rules: OptimizerRule[]): Float64Array {
-  const p = Float64Array.from(p0);
-  const m = new Float64Array(p.length);
-  const v = new Float64Array(p.length);
-  rules.forEach((r, s) => {
-    const g = grads[s];
-    for (let i = 0; i < p.length; i++) {
-      if (r.kind === 'adam') {
-        m[i] = r.beta1 * m[i] + (1 - r.beta1) * g[i];
-        v[i] = r.beta2 * v[i] + (1 - r.beta2) * g[i] * g[i];
-        const mh = m[i] / (1 - r.beta1 ** r.step);
-        const vh = v[i] / (1 - r.beta2 ** r.step);
-        p[i] -= (r.learningRate * mh) / (Math.sqrt(vh) + r.epsilon) + r.learningRate * r.weightDecay * p[i];
-      } else {
-        m[i] = r.momentum * m[i] + g[i] + r.weightDecay * p[i];
-        p[i] -= r.learningRate * m[i];
-      }
-    }
-  });
-  return p;
-}
 
 /** Whether two float32 arrays hold the same bits. */
 function sameBits(a: Float32Array, b: Float32Array): boolean {
@@ -91,7 +69,7 @@ describe.each(VARIANTS)('wasm optimiser kernel (%s)', (variant) => {
       });
       SIZES.forEach((n, k) => {
         expect(sameBits(mine[k], ref[k]), `params of length ${n}`).toBe(true);
-        const want = float64Steps(
+        const want = optimizerSteps64(
           p0[k],
           grads.map((g) => g[k]),
           [...rules],
@@ -154,5 +132,33 @@ describe('wasm optimiser state', () => {
     expect(code(() => a.kernels.optimizerStep(s, p, p, adamRule(1)))).toBe('DISPOSED');
     a.dispose();
     b.dispose();
+  });
+
+  it('refuses gradients of another count or length, and leaves the parameters and moments as they were', async () => {
+    const a = await backend({ variant: 'simd' });
+    const sizes = [8, 3];
+    const p = sizes.map((n, k) => random(1, n, 20 + k).data);
+    const s = a.kernels.createOptimizerState('adam', sizes);
+    a.kernels.optimizerStep(s, p, [random(1, 8, 30).data, random(1, 3, 31).data], adamRule(1));
+    const before = p.map((x) => x.slice());
+    const moments = s.read();
+    for (const grads of [
+      [random(1, 8, 32).data],
+      [random(1, 8, 32).data, random(1, 4, 33).data],
+      [random(1, 100_000, 34).data, random(1, 3, 33).data],
+    ]) {
+      let e: unknown;
+      try {
+        a.kernels.optimizerStep(s, p, grads, adamRule(2));
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toMatchObject({ code: 'SHAPE_MISMATCH', op: 'optimizerStep', arg: 'grads' });
+      for (let k = 0; k < p.length; k++) expect(sameBits(p[k], before[k]), `params ${k}`).toBe(true);
+      const now = s.read();
+      for (let j = 0; j < now.length; j++) expect(sameBits(now[j], moments[j]), `moments ${j}`).toBe(true);
+    }
+    s.dispose();
+    a.dispose();
   });
 });

@@ -2,7 +2,7 @@
  * The float64 oracle: plain, obviously-correct formulas, independent of every backend
  * (the reference backend included), computed from the same float32 inputs.
  */
-import type { Activation, Matrix } from '@cosinekit/core/backend';
+import type { Activation, Matrix, OptimizerRule } from '@cosinekit/core/backend';
 
 export function norms64(x: Matrix): Float64Array {
   const out = new Float64Array(x.rows);
@@ -101,4 +101,35 @@ export function topK64(q: Matrix, c: Matrix, k: number): { indices: number[][]; 
     scores.push(s.slice(0, k).map((e) => e[0]));
   }
   return { indices, scores };
+}
+
+/**
+ * An optimiser's parameters after `rules.length` steps (one rule, hence one gradient, per step),
+ * from zero moments, with every recurrence in float64 (nothing rounded): Adam (AdamW's decoupled
+ * weight decay when `weightDecay` > 0) or SGD with momentum, from the same float32 inputs.
+ */
+export function optimizerSteps64(
+  p0: Float32Array,
+  grads: readonly Float32Array[],
+  rules: readonly OptimizerRule[],
+): Float64Array {
+  const p = Float64Array.from(p0);
+  const m = new Float64Array(p.length);
+  const v = new Float64Array(p.length);
+  rules.forEach((r, s) => {
+    const g = grads[s];
+    for (let i = 0; i < p.length; i++) {
+      if (r.kind === 'adam') {
+        m[i] = r.beta1 * m[i] + (1 - r.beta1) * g[i];
+        v[i] = r.beta2 * v[i] + (1 - r.beta2) * g[i] * g[i];
+        const mh = m[i] / (1 - r.beta1 ** r.step);
+        const vh = v[i] / (1 - r.beta2 ** r.step);
+        p[i] -= (r.learningRate * mh) / (Math.sqrt(vh) + r.epsilon) + r.learningRate * r.weightDecay * p[i];
+      } else {
+        m[i] = r.momentum * m[i] + g[i] + r.weightDecay * p[i];
+        p[i] -= r.learningRate * m[i];
+      }
+    }
+  });
+  return p;
 }

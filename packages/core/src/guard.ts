@@ -62,10 +62,10 @@ export interface GuardTarget {
   readonly providers: Readonly<Record<KernelName, string>>;
 }
 
-/** Watches one kit's calls into its kernels. */
 /** A kernel the guard checks: the resolved ones and the optional corpus kernels. */
 type GuardedKernel = KernelName | OptionalKernelName;
 
+/** Watches one kit's calls into its kernels. */
 export class Guard {
   readonly #providers: Readonly<Record<string, string>>;
   readonly #timeoutMs: number;

@@ -27,6 +27,7 @@ export function checkNumber(
 
 /** Row magnitudes float32 layers hold comfortably: past them a product or a gradient can overflow. */
 export const HUGE = 2 ** 64;
+/** The smallest row magnitude float32 layers hold comfortably (see {@link HUGE}): below it a product can underflow. */
 export const TINY = 2 ** -64;
 
 /**

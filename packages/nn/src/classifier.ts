@@ -74,7 +74,7 @@ export class CosineClassifier {
         `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
       );
     }
-    const kernels = await kernelsOf(source);
+    const kernels = await kernelsOf(source, 'CosineClassifier.cosines');
     const e = await encoder.embed(kernels, x);
     const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
     return kernels.cosineMatrix(e, w);

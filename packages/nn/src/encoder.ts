@@ -43,8 +43,11 @@ export interface EncoderOptions {
 /** Where kernels come from: a kit (`createCosineKit(...)`) or a kernel table. */
 export type KernelSource = CosineKit | Kernels;
 
-/** Resolves a {@link KernelSource} to its kernel table. */
-export async function kernelsOf(source: KernelSource): Promise<Kernels> {
+/**
+ * Resolves a {@link KernelSource} to its kernel table. Anything else is refused with
+ * `INVALID_TYPE` naming `op` and `arg`: the operation and argument the caller was given it as.
+ */
+export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 'source'): Promise<Kernels> {
   const kit = source as CosineKit | null;
   if (typeof kit === 'object' && kit !== null) {
     if (typeof kit.kernels === 'function' && typeof kit.ready === 'function') return kit.kernels();
@@ -52,8 +55,8 @@ export async function kernelsOf(source: KernelSource): Promise<Kernels> {
   }
   return argError(
     'INVALID_TYPE',
-    'kernelsOf',
-    'kernels',
+    op,
+    arg,
     `must be a kit (createCosineKit) or a kernel table, got ${kit === null ? 'null' : typeof kit === 'object' ? 'an object without kernels' : typeof kit}.`,
   );
 }
@@ -197,7 +200,7 @@ export class Encoder {
     }
     checkFinite('embed', 'x', t);
     // Each batch's arrays are copied out and then recycled for the next batch.
-    const ops = kernelOps(await kernelsOf(source), { reuse: true });
+    const ops = kernelOps(await kernelsOf(source, 'embed'), { reuse: true });
     const out = new Float32Array(t.rows * this.outputs);
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);

@@ -19,7 +19,7 @@ export class CosineHead {
 
   /** `out[i] = cos(f(x1_i), f(x2_i))` for paired rows. */
   async pairs(x1: TensorInput, x2: TensorInput): Promise<Float32Array> {
-    const kernels = await kernelsOf(this.#source);
+    const kernels = await kernelsOf(this.#source, 'CosineHead.pairs');
     const [a, b] = [await this.encoder.embed(kernels, x1), await this.encoder.embed(kernels, x2)];
     if (a.rows !== b.rows) {
       argError('DIMENSION_MISMATCH', 'CosineHead.pairs', 'x2', `has ${b.rows} rows but x1 has ${a.rows}.`);
@@ -29,7 +29,7 @@ export class CosineHead {
 
   /** The `x1.rows x x2.rows` matrix of cos(f(x1_i), f(x2_j)). */
   async matrix(x1: TensorInput, x2: TensorInput): Promise<Tensor> {
-    const kernels = await kernelsOf(this.#source);
+    const kernels = await kernelsOf(this.#source, 'CosineHead.matrix');
     const a = await this.encoder.embed(kernels, x1);
     const b = await this.encoder.embed(kernels, x2);
     return new Tensor(await kernels.cosineMatrix(a, b), a.rows, b.rows);

@@ -240,7 +240,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
   if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
   // A step's arrays are dead once the optimiser has used its gradients: the ops recycle them.
   // The kernels also step the optimiser (its fused update, moments resident on the backend).
-  const kernels = await kernelsOf(options.kernels);
+  const kernels = await kernelsOf(options.kernels, 'train', 'kernels');
   const ops = options.ops ?? kernelOps(kernels, { reuse: true });
   if (ops.precision !== encoder.precision) {
     argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);

@@ -20,6 +20,7 @@ const specifier = '@cosinekit/backend-wasm';
 const wasm = await import(specifier)
   .then((m: { createWasmBackend?: () => Backend }) => m.createWasmBackend?.())
   .catch(() => undefined);
+if (!wasm) console.log('[nn] wasm backend tests skipped: @cosinekit/backend-wasm is not built');
 
 async function gradients(ops: DenseOps, enc: Encoder, x: Float64Array | Float32Array, rows: number) {
   const cache = await enc.forward(ops, x, 2 * rows);

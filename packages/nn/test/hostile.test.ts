@@ -9,9 +9,11 @@ import {
   cosineEmbeddingLoss,
   cosineSchedule,
   createCosineClassifier,
+  createCosineHead,
   createEncoder,
   fixedPairSampler,
   inBatchSampler,
+  kernelsOf,
   labelledSampler,
   multipleNegativesRankingLoss,
   normFaceLoss,
@@ -426,6 +428,7 @@ describe('training that overflows float32 names its cause (reference)', () => {
 const wasmModule = (await import('@cosinekit/backend-wasm' as string).catch(() => undefined)) as
   | { createWasmBackend(o?: object): Backend }
   | undefined;
+if (!wasmModule) console.log('[nn] hostile wasm tests skipped: @cosinekit/backend-wasm is not built');
 
 describe.skipIf(!wasmModule)('training that overflows float32 names its cause (wasm)', () => {
   numericBlameCases(() => wasmModule!.createWasmBackend({ threads: 1 }));
@@ -474,4 +477,28 @@ describe.skipIf(!wasmModule)('sparse training on wasm: hostile rows, one thread 
       expect(Math.abs(one.losses[i] - ref.losses[i])).toBeLessThan(1e-4);
     }
   });
+});
+
+describe("a kernel source that is neither a kit nor a kernel table is refused by the caller's name", () => {
+  const encoder = createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 3 });
+  const x = [[1, 2, 3]];
+  const cases: [string, string, (bad: never) => Promise<unknown>][] = [
+    ['kernelsOf', 'source', (bad) => kernelsOf(bad)],
+    ['embed', 'source', (bad) => encoder.embed(bad, x)],
+    ['CosineHead.pairs', 'source', (bad) => createCosineHead(encoder, bad).pairs(x, x)],
+    ['CosineHead.matrix', 'source', (bad) => createCosineHead(encoder, bad).matrix(x, x)],
+    [
+      'CosineClassifier.cosines',
+      'source',
+      (bad) => createCosineClassifier({ classes: 2, dim: 2 }).cosines(bad, encoder, x),
+    ],
+  ];
+  for (const [op, arg, call] of cases) {
+    it(op, async () => {
+      for (const bad of [null, 'reference', {}]) {
+        const e = await call(bad as never).catch((err) => err);
+        expect(e, String(bad)).toMatchObject({ name: 'CosineKitError', code: 'INVALID_TYPE', op, arg });
+      }
+    });
+  }
 });

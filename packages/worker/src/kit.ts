@@ -788,12 +788,6 @@ function plainOptions(options: unknown): (Record<string, unknown> & TransferOpti
     : undefined;
 }
 
-/**
- * One argument as it crosses: a `Tensor` as a tagged record, views on a SharedArrayBuffer copied
- * (the worker must see them as they are now), buffers listed in `moves` when the caller transfers,
- * and in options, the caller's signal and progress callback replaced by stand-ins. Anything else
- * crosses as it is, so core in the worker judges it exactly as in this thread.
- */
 /** A matrix answer copied into the caller's `options.out` (checked in the worker), when one was given. */
 function intoOut(r: Promise<Tensor>, options: unknown): Promise<Tensor> {
   const out = (options as MatrixOptions | null | undefined)?.out;
@@ -805,6 +799,12 @@ function intoOut(r: Promise<Tensor>, options: unknown): Promise<Tensor> {
   });
 }
 
+/**
+ * One argument as it crosses: a `Tensor` as a tagged record, views on a SharedArrayBuffer copied
+ * (the worker must see them as they are now), buffers listed in `moves` when the caller transfers,
+ * and in options, the caller's signal and progress callback replaced by stand-ins. Anything else
+ * crosses as it is, so core in the worker judges it exactly as in this thread.
+ */
 function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | null, how: CallHow): unknown {
   if (arg === 'source' && how.source !== undefined) return { [TAG]: 'stream' };
   if (v instanceof Tensor) {

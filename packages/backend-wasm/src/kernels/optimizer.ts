@@ -133,5 +133,8 @@ export function optimizerStep(
   }
   if (params.length !== state.sizes.length || params.some((p, k) => p.length !== state.sizes[k]))
     argError('SHAPE_MISMATCH', 'optimizerStep', 'params', 'must match the state in count and lengths.');
+  // A longer gradient would be copied past its staging slot, over the moments.
+  if (grads.length !== params.length || grads.some((g, k) => g.length !== params[k].length))
+    argError('SHAPE_MISMATCH', 'optimizerStep', 'grads', 'must match params in count and lengths.');
   state.step(params, grads, rule);
 }

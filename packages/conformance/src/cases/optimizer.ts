@@ -1,32 +1,10 @@
 import { type OptimizerRule, referenceKernels } from '@cosinekit/core/backend';
 import { assertClose, check } from '../assert.js';
+import { optimizerSteps64 } from '../oracle.js';
 import { type ConformanceCase, defineCase } from './context.js';
 
 /** Parameter arrays of one state: one value, fewer than a lane, odd, not a multiple of 4, large. */
 const SIZES = [1, 3, 5, 17, 1000, 4099];
-
-/** The rule's recurrences in float64 (nothing rounded), from the same float32 inputs. */
-function steps64(p0: Float32Array, grads: Float32Array[], rules: readonly OptimizerRule[]): Float64Array {
-  const p = Float64Array.from(p0);
-  const m = new Float64Array(p.length);
-  const v = new Float64Array(p.length);
-  rules.forEach((r, s) => {
-    const g = grads[s];
-    for (let i = 0; i < p.length; i++) {
-      if (r.kind === 'adam') {
-        m[i] = r.beta1 * m[i] + (1 - r.beta1) * g[i];
-        v[i] = r.beta2 * v[i] + (1 - r.beta2) * g[i] * g[i];
-        const mh = m[i] / (1 - r.beta1 ** r.step);
-        const vh = v[i] / (1 - r.beta2 ** r.step);
-        p[i] -= (r.learningRate * mh) / (Math.sqrt(vh) + r.epsilon) + r.learningRate * r.weightDecay * p[i];
-      } else {
-        m[i] = r.momentum * m[i] + g[i] + r.weightDecay * p[i];
-        p[i] -= r.learningRate * m[i];
-      }
-    }
-  });
-  return p;
-}
 
 const adam = (weightDecay: number) =>
   [1, 2, 3].map(
@@ -83,7 +61,7 @@ export function optimizerCases(): ConformanceCase[] {
         SIZES.forEach((n, k) => {
           // The float32 operations are the contract's, so the bits are the reference's.
           assertClose(`${name} params (length ${n}) vs the reference kernel`, got[k], want[k], () => 0);
-          const exact = steps64(
+          const exact = optimizerSteps64(
             p0[k],
             grads.map((g) => g[k]),
             rules,
