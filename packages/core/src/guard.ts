@@ -11,7 +11,7 @@ import {
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
-import { argErrorOf, backendError, CosineKitError } from './errors.js';
+import { argError, argErrorOf, backendError, CosineKitError } from './errors.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { describeType } from './tensor.js';
 
@@ -609,10 +609,19 @@ export class CheckedKernels {
         g.call('createOptimizerState', 'sizes', 'createOptimizerState', () =>
           k.createOptimizerState!(kind, sizes, moments),
         ),
-      optimizerStep: (state, params, grads, rule) =>
-        g.call('optimizerStep', 'params', 'optimizerStep', () =>
+      optimizerStep: (state, params, grads, rule) => {
+        // Arrays that do not match the state's sizes would be read past (silent NaN) or written past.
+        const n = state.sizes;
+        for (const [arg, xs] of [
+          ['params', params],
+          ['grads', grads],
+        ] as const)
+          if (xs.length !== n.length || xs.some((x, i) => x?.length !== n[i]))
+            argError('SHAPE_MISMATCH', 'optimizerStep', arg, `must be ${n.length} arrays of lengths ${n}.`);
+        return g.call('optimizerStep', 'params', 'optimizerStep', () =>
           k.optimizerStep!(state, params, grads, rule),
-        ),
+        );
+      },
       matmul: (a, b, ta, tb, out) => {
         const m = ta ? a.cols : a.rows;
         const n = tb ? b.rows : b.cols;

@@ -8,6 +8,7 @@ import {
   referenceKernels,
   resolveKernels,
 } from '../src/backend.js';
+import { createCosineKit } from '../src/index.js';
 
 /** Deterministic values in [-scale, scale). */
 function values(n: number, seed: number, scale: number): Float32Array {
@@ -132,5 +133,33 @@ describe('reference optimiser kernel', () => {
     expect(r.kernels.optimizerStep).toBe(referenceKernels.optimizerStep);
     expect(r.kernels.createOptimizerState).toBe(referenceKernels.createOptimizerState);
     expect((r.providers as Record<string, string>).optimizerStep).toBe('reference');
+  });
+
+  it("through a kit's kernel table, arrays that do not match the state are refused and nothing moves", async () => {
+    const kit = await createCosineKit({ backend: 'reference' });
+    const k = await kit.kernels();
+    const s = (await k.createOptimizerState!('adam', [3, 5])) as OptimizerState;
+    const p = [values(3, 1, 1), values(5, 2, 1)];
+    const before = p.map((x) => x.slice());
+    const g = [values(3, 3, 1), values(5, 4, 1)];
+    const cases: [Float32Array[], Float32Array[], string][] = [
+      [p, [g[0], g[1].subarray(0, 4)], 'grads'], // short: the reference would read undefined (NaN)
+      [p, [g[0]], 'grads'],
+      [p, [g[0], values(9, 5, 1)], 'grads'],
+      [[p[0]], g, 'params'],
+      [[p[0], values(4, 6, 1)], g, 'params'],
+    ];
+    for (const [pp, gg, arg] of cases) {
+      const e = await Promise.resolve()
+        .then(() => k.optimizerStep!(s, pp, gg, adamRule(1)))
+        .catch((x: unknown) => x);
+      expect(isCosineKitError(e, 'SHAPE_MISMATCH'), String(e)).toBe(true);
+      expect(e).toMatchObject({ op: 'optimizerStep', arg });
+    }
+    expect(p).toEqual(before);
+    expect(s.read().every((m) => m.every((v) => v === 0))).toBe(true);
+    await k.optimizerStep!(s, p, g, adamRule(1));
+    expect(p.every((x) => x.every(Number.isFinite))).toBe(true);
+    kit.dispose();
   });
 });
