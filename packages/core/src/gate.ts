@@ -33,6 +33,13 @@ const POOLED_MAX = 1 << 16;
 const POOL_SIZE = 8;
 /** Pooled buffers, kept as int32 views: the gate scans a snapshot's bits through them. */
 const pool: Int32Array[] = [];
+/**
+ * The last two large snapshot buffers calls gave back (a pair's two inputs), held weakly: a later
+ * large call reuses one the collector has not taken that fits (at most twice the size needed). A
+ * fresh buffer of many megabytes faults in every page on first write, which can cost more than the
+ * product it feeds (a browser page pays it on every call); holding them weakly keeps no memory alive.
+ */
+const spares: WeakRef<Int32Array>[] = [];
 
 /**
  * Outputs of at most this many bytes are copied before they reach the caller: a copy cannot share
@@ -53,10 +60,25 @@ export class Lease {
   /** The bits of the buffer {@link Lease.take} last handed out, from offset 0; null if not pooled. */
   bits: Int32Array | null = null;
 
-  /** A buffer of `n` values: pooled when small, fresh otherwise. */
+  /** A buffer of `n` values: pooled when small, the spare or fresh when large. */
   take(n: number): Float32Array {
     this.bits = null;
-    if (n > POOLED_MAX || this.#b !== null) return new Float32Array(n);
+    if (this.#b !== null) return new Float32Array(n);
+    if (n > POOLED_MAX) {
+      let buf: Int32Array | undefined;
+      for (let i = 0; i < spares.length && buf === undefined; i++) {
+        const old = spares[i].deref();
+        if (old !== undefined && old.length >= n && old.length <= 2 * n) {
+          buf = old;
+          spares.splice(i, 1);
+        }
+      }
+      buf ??= new Int32Array(n);
+      if (this.#a === null) this.#a = buf;
+      else this.#b = buf;
+      this.bits = buf;
+      return new Float32Array(buf.buffer, 0, n);
+    }
     let at = -1;
     for (let i = 0; i < pool.length; i++)
       if (pool[i].length >= n && (at < 0 || pool[i].length < pool[at].length)) at = i;
@@ -93,8 +115,8 @@ export class Lease {
   /** Returns the buffers to the pool, except any that `outputs` share memory with. */
   release(...outputs: unknown[]): void {
     for (const o of outputs) if (ArrayBuffer.isView(o)) this.#drop(o.buffer);
-    if (this.#a !== null && pool.length < POOL_SIZE) pool.push(this.#a);
-    if (this.#b !== null && pool.length < POOL_SIZE) pool.push(this.#b);
+    give(this.#a);
+    give(this.#b);
     this.#a = this.#b = null;
   }
 
@@ -102,6 +124,14 @@ export class Lease {
     if (this.#a !== null && this.#a.buffer === buffer) this.#a = null;
     if (this.#b !== null && this.#b.buffer === buffer) this.#b = null;
   }
+}
+
+/** Hands a buffer a call held back: a large one becomes the spare, a small one goes to the pool. */
+function give(b: Int32Array | null): void {
+  if (b === null) return;
+  if (b.length > POOLED_MAX) {
+    if (spares.push(new WeakRef(b)) > 2) spares.shift();
+  } else if (pool.length < POOL_SIZE) pool.push(b);
 }
 
 /** Rows that passed the gate: a private, finite, float32-safe copy. */
