@@ -1415,7 +1415,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     input: "kit.corpusFrom([{ rows: c, ids: ['a'] }]) // 8 rows, 1 id",
     code: 'SHAPE_MISMATCH',
     op: 'corpusFrom',
-    arg: 'ids',
+    arg: 'source[0].ids',
     call: (h) => h.kit.corpusFrom([{ rows: h.c, ids: ['a'] }]),
   },
 ];
