@@ -788,13 +788,25 @@ function plainOptions(options: unknown): (Record<string, unknown> & TransferOpti
     : undefined;
 }
 
+/**
+ * What crosses for `options.out`. Its values are never read, so a Float32Array on an ArrayBuffer
+ * crosses as its length only (the worker writes into an array of that length, which comes back by
+ * transfer), and one on a SharedArrayBuffer crosses as itself: the worker writes straight into the
+ * caller's memory. Anything else crosses as it is, for core in the worker to refuse as it would here.
+ */
+function outStandIn(out: unknown): unknown {
+  if (!(out instanceof Float32Array) || !(out.buffer instanceof ArrayBuffer)) return out;
+  return { [TAG]: 'out', length: out.length };
+}
+
 /** A matrix answer copied into the caller's `options.out` (checked in the worker), when one was given. */
 function intoOut(r: Promise<Tensor>, options: unknown): Promise<Tensor> {
   const out = (options as MatrixOptions | null | undefined)?.out;
   if (out === undefined) return r;
   return r.then((t) => {
     const d = out instanceof Tensor ? out.data : out;
-    d.set(t.data);
+    // A shared out was written in place by the worker: nothing to copy.
+    if (t.data.buffer !== d.buffer || t.data.byteOffset !== d.byteOffset) d.set(t.data);
     return new Tensor(d, t.rows, t.cols);
   });
 }
@@ -826,8 +838,9 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     if (!o) return v;
     const out: Record<string, unknown> = { ...o };
     delete out.transfer;
-    // A Tensor does not survive structured cloning: its values go, checked against the result's
-    // length in the worker (the answer is copied into the caller's tensor on this side).
+    // A Tensor does not survive structured cloning: its array goes (as outStandIn sends it),
+    // checked against the result's length in the worker; the answer is copied into the caller's
+    // tensor on this side.
     if (o.out instanceof Tensor) {
       if (o.out.disposed)
         throw new CosineKitError(
@@ -838,8 +851,8 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
             arg: 'options.out',
           },
         );
-      out.out = o.out.data;
     }
+    if (o.out !== undefined) out.out = outStandIn(o.out instanceof Tensor ? o.out.data : o.out);
     if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
     if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
     const f = o.filter;

@@ -48,7 +48,8 @@ export interface WireError {
 /**
  * The key of a tagged record: `{ [TAG]: 'tensor', data, rows, cols }`, `{ [TAG]: 'result', ... }`,
  * `{ [TAG]: 'corpus', handle, ... }`, and the stand-ins for what stays on the calling thread (the
- * caller's AbortSignal, a progress callback, a stream), for which the worker puts its own.
+ * caller's AbortSignal, a progress callback, a stream, an `options.out` whose values need not
+ * cross), for which the worker puts its own.
  */
 export const TAG = '$cosinekit';
 
@@ -66,7 +67,8 @@ export type Tagged =
   | { [TAG]: 'corpus'; handle: number; cols: number; backend: string; storage: string; rows: number }
   | { [TAG]: 'signal' }
   | { [TAG]: 'progress' }
-  | { [TAG]: 'stream' };
+  | { [TAG]: 'stream' }
+  | { [TAG]: 'out'; length: number };
 
 /** The tag of `v`, if it is a tagged record. */
 export function tagOf(v: unknown): Tagged[typeof TAG] | undefined {

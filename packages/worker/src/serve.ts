@@ -120,6 +120,9 @@ export async function serveKit(): Promise<void> {
     if (tag === 'signal') return signal;
     if (tag === 'progress') return (rows: number) => port.post({ t: 'progress', id, rows });
     if (tag === 'stream') return stream(id);
+    // The caller's out stays on its side: core here writes into an array of its length, which
+    // goes back by transfer and is copied into the caller's.
+    if (tag === 'out') return new Float32Array((v as { length: number }).length);
     if (typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
       const o = v as Record<string, unknown>;
       if (Object.values(o).some((x) => tagOf(x) !== undefined)) {

@@ -106,6 +106,21 @@ describe('every public operation gives what the in-process kit gives', () => {
     const m = new Float32Array(5 * n);
     expect((await remote.cosineMatrix(q, data, { out: m })).data).toBe(m);
     expect(m).toEqual((await local.cosineMatrix(q, data)).data);
+    // Only out's length crosses; a view into a larger buffer gets the answer and nothing around it.
+    const host = new Float32Array(5 * n + 8).fill(7);
+    const part = host.subarray(3, 3 + 5 * n);
+    expect((await R.similarity(q, { out: part })).data).toBe(part);
+    expect(part).toEqual(out);
+    expect([...host.subarray(0, 3), ...host.subarray(3 + 5 * n)]).toEqual([7, 7, 7, 7, 7, 7, 7, 7]);
+    // A shared out is written by the worker in place, at its offset.
+    const shared = new Float32Array(new SharedArrayBuffer((5 * n + 2) * 4)).fill(Number.NaN);
+    const sharedPart = shared.subarray(1, 1 + 5 * n);
+    expect((await R.similarity(q, { out: sharedPart })).data).toBe(sharedPart);
+    expect(Float32Array.from(sharedPart)).toEqual(out);
+    expect([shared[0], shared[5 * n + 1]]).toEqual([Number.NaN, Number.NaN]);
+    const sharedM = new Float32Array(new SharedArrayBuffer(5 * n * 4));
+    expect((await remote.cosineMatrix(q, data, { out: new Tensor(sharedM, 5, n) })).data).toBe(sharedM);
+    expect(Float32Array.from(sharedM)).toEqual(m);
 
     const more = mat(9, d, 9);
     const moreIds = Array.from({ length: 9 }, (_, i) => `m${i}`);
@@ -245,6 +260,11 @@ describe('errors come back as the in-process kit raises them', () => {
     ['options that are not an object', (c) => c.similarity(good.slice(0, 1), 3)],
     ['an out of the wrong length', (c) => c.similarity(good.slice(0, 1), { out: new Float32Array(3) })],
     ['an out that is not a Float32Array', (c) => c.similarity(good.slice(0, 1), { out: [0, 0, 0, 0] })],
+    [
+      'a shared out of the wrong length',
+      (c) => c.similarity(good.slice(0, 1), { out: new Float32Array(new SharedArrayBuffer(12)) }),
+    ],
+    ['an out of another float type', (c) => c.similarity(good.slice(0, 1), { out: new Float64Array(4) })],
     ['ids that are not an array', (c) => c.remove(3)],
     ['removing every row', (c) => c.remove([0, 1, 2, 3])],
     ['adding rows of another width', (c) => c.add([[1, 2]])],
