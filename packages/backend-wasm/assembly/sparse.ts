@@ -4,30 +4,11 @@
  * (`ptr`: rows + 1 offsets; `idx`, `val`: the column and value of each non-zero, in column order).
  * Row i of C is then the sum over the non-zeros (p, x) of row i of x times row p of B, four lanes
  * at a time across B's columns. A zero of A would only add x * B[p][j] = ±0 to a sum, so skipping
- * it changes nothing as long as B is finite (the caller checks with `allFinite`).
+ * it changes nothing as long as B is finite (the caller checks with `allFinite`). op(A) = Aᵀ is
+ * compressed straight from A (counted per column, then scattered), with one spare entry after
+ * each row of Aᵀ, which the product skips (its `gap`).
  */
 import { madd } from './generated/simd';
-
-/**
- * Non-zero floats among `n` at `x` (-0 counts as zero; NaN as non-zero), or, as soon as more than
- * `limit` are found, some count above `limit`: a dense A is given up on after a quarter of it.
- */
-export function nonzeros(x: usize, n: i32, limit: i32): i32 {
-  const zero = f32x4.splat(0);
-  let count = 0;
-  let i = 0;
-  while (i + 4 <= n) {
-    // Blocks of up to 256 floats: ne gives -1 in the lanes that are not zero.
-    const end = i + 256 <= n ? i + 256 : n & ~3;
-    let acc = i32x4.splat(0);
-    for (; i < end; i += 4) acc = i32x4.sub(acc, f32x4.ne(v128.load(x + ((<usize>i) << 2)), zero));
-    count += i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1);
-    count += i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
-    if (count > limit) return count;
-  }
-  for (; i < n; i++) if (load<f32>(x + ((<usize>i) << 2)) !== 0) count++;
-  return count;
-}
 
 /** 1 when all `n` floats at `x` are finite, else 0. */
 export function allFinite(x: usize, n: i32): i32 {
@@ -47,95 +28,188 @@ export function allFinite(x: usize, n: i32): i32 {
   return 1;
 }
 
-/** 1 when any of the four floats at `p` is non-zero: all-zero groups are skipped in one test. */
-function anyNonzero(p: usize): bool {
-  return v128.any_true(f32x4.ne(v128.load(p), f32x4.splat(0)));
-}
+/**
+ * For each 4-bit mask (bit t set: lane t kept), the `i8x16.swizzle` that moves the kept lanes of
+ * a vector of four 32-bit values to its front, in lane order (the lanes after them are don't-care).
+ */
+// biome-ignore format: one mask per line
+const PACK = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 0, 0, 0, 0, 0,
+  8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 2, 3, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0,
+  4, 5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0, 0, 0,
+  12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 2, 3, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0,
+  4, 5, 6, 7, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, 0, 0, 0, 0,
+  8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0,
+  4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0,
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+], 16);
 
-/** Compressed rows of A (`rows x cols`, row-major) into `ptr`, `idx`, `val` (room for non-zeros + 1). */
-export function compressRows(a: usize, rows: i32, cols: i32, ptr: usize, idx: usize, val: usize): void {
+/**
+ * Compressed rows of A (`rows x cols`, row-major) into `ptr` (`rows + 1` ints), `idx` and `val`,
+ * giving up once more than `limit` non-zeros are found (-0 counts as zero; NaN as non-zero).
+ * Returns the non-zeros, or, when given up, some count above `limit` (at the end of the first row
+ * that passed it). Without a branch per value (zeros and non-zeros mix unpredictably): four
+ * values at a time, the non-zero ones moved to the front of a vector by a shuffle picked by their
+ * mask, and the whole vector stored at the cursor, which moves on past the non-zeros only. So
+ * `idx` and `val` need room for `min(limit, rows x cols) + cols + 4` entries.
+ */
+export function compressRows(
+  a: usize,
+  rows: i32,
+  cols: i32,
+  limit: i32,
+  ptr: usize,
+  idx: usize,
+  val: usize,
+): i32 {
+  const zero = f32x4.splat(0);
+  const four = i32x4.splat(4);
+  const cols4 = cols & ~3;
   let q = 0;
   store<i32>(ptr, 0);
   for (let i = 0; i < rows; i++) {
     const row = a + <usize>i * ((<usize>cols) << 2);
+    let at = i32x4(0, 1, 2, 3);
     let j = 0;
-    while (j < cols) {
-      // Four at a time while four are left, the group skipped when all of it is zero.
-      const end = j + 4 <= cols ? j + 4 : cols;
-      if (end - j < 4 || anyNonzero(row + ((<usize>j) << 2))) {
-        // Without a branch per value (zeros and non-zeros mix unpredictably): each value is
-        // written at q, and q moves on past the non-zeros only, so `idx` and `val` need room
-        // for one entry more than the non-zeros.
-        for (; j < end; j++) {
-          const v = load<f32>(row + ((<usize>j) << 2));
-          store<i32>(idx + ((<usize>q) << 2), j);
-          store<f32>(val + ((<usize>q) << 2), v);
-          q += i32(v !== 0);
-        }
-      } else {
-        j = end;
-      }
+    for (; j < cols4; j += 4) {
+      const v = v128.load(row + ((<usize>j) << 2));
+      const mask = v128.bitmask<i32>(f32x4.ne(v, zero));
+      const pick = v128.load(PACK + ((<usize>mask) << 4));
+      const e = (<usize>q) << 2;
+      v128.store(val + e, i8x16.swizzle(v, pick));
+      v128.store(idx + e, i8x16.swizzle(at, pick));
+      q += popcnt<i32>(mask);
+      at = i32x4.add(at, four);
+    }
+    for (; j < cols; j++) {
+      const v = load<f32>(row + ((<usize>j) << 2));
+      store<i32>(idx + ((<usize>q) << 2), j);
+      store<f32>(val + ((<usize>q) << 2), v);
+      q += i32(v !== 0);
     }
     store<i32>(ptr + ((<usize>(i + 1)) << 2), q);
+    if (q > limit) return q;
   }
+  return q;
 }
 
 /**
- * Compressed rows of Aᵀ (A `rows x cols`, row-major: so one row per column of A) into `ptr`
- * (`cols + 1` ints), `idx`, `val`. A's own compressed rows go to the scratch `rptr` (`rows + 1`
- * ints), `ridx` and `rval` (room for non-zeros + 1) first, then are counted per column and scattered: O(rows x cols) once
- * and O(non-zeros) twice. Within a row of Aᵀ the entries keep A's row order.
+ * The first pass of compressing Aᵀ (A `rows x cols`, row-major: one row of Aᵀ per column of A):
+ * the non-zeros of each column of A, counted four columns at a time, laid out as where each
+ * column's entries will start in `idx` and `val` with one spare entry after each column's
+ * (see {@link compressColumns}): `ptr[j]` (`cols + 1` ints) = the entries of the columns before j,
+ * plus j. Returns the non-zeros (-0 counts as zero; NaN as non-zero).
  */
-export function compressColumns(
-  a: usize,
-  rows: i32,
-  cols: i32,
-  ptr: usize,
-  idx: usize,
-  val: usize,
-  rptr: usize,
-  ridx: usize,
-  rval: usize,
-): void {
-  compressRows(a, rows, cols, rptr, ridx, rval);
-  const nnz = load<i32>(rptr + ((<usize>rows) << 2));
-  // ptr[j + 1] = entries in column j, then prefix sums: ptr[j] = where column j starts.
+export function countColumns(a: usize, rows: i32, cols: i32, ptr: usize): i32 {
+  const zero = f32x4.splat(0);
+  const cols4 = cols & ~3;
   memory.fill(ptr, 0, (<usize>(cols + 1)) << 2);
-  for (let q = 0; q < nnz; q++) {
-    const c = ptr + ((<usize>(load<i32>(ridx + ((<usize>q) << 2)) + 1)) << 2);
-    store<i32>(c, load<i32>(c) + 1);
-  }
-  for (let j = 0; j < cols; j++) {
-    const c = ptr + ((<usize>(j + 1)) << 2);
-    store<i32>(c, load<i32>(c) + load<i32>(c - 4));
-  }
-  // ptr[j] serves as column j's cursor; afterwards it holds where column j + 1 starts.
   for (let i = 0; i < rows; i++) {
-    const q1 = load<i32>(rptr + ((<usize>(i + 1)) << 2));
-    for (let q = load<i32>(rptr + ((<usize>i) << 2)); q < q1; q++) {
-      const c = ptr + ((<usize>load<i32>(ridx + ((<usize>q) << 2))) << 2);
-      const at = load<i32>(c);
-      store<i32>(idx + ((<usize>at) << 2), i);
-      store<f32>(val + ((<usize>at) << 2), load<f32>(rval + ((<usize>q) << 2)));
-      store<i32>(c, at + 1);
+    const row = a + <usize>i * ((<usize>cols) << 2);
+    let j = 0;
+    for (; j < cols4; j += 4) {
+      // ne gives -1 in the lanes that are not zero.
+      const c = ptr + ((<usize>j) << 2);
+      v128.store(c, i32x4.sub(v128.load(c), f32x4.ne(v128.load(row + ((<usize>j) << 2)), zero)));
+    }
+    for (; j < cols; j++) {
+      const c = ptr + ((<usize>j) << 2);
+      store<i32>(c, load<i32>(c) + i32(load<f32>(row + ((<usize>j) << 2)) !== 0));
     }
   }
-  for (let j = cols; j > 0; j--)
-    store<i32>(ptr + ((<usize>j) << 2), load<i32>(ptr + ((<usize>(j - 1)) << 2)));
+  let start = 0;
+  for (let j = 0; j < cols; j++) {
+    const c = ptr + ((<usize>j) << 2);
+    const count = load<i32>(c);
+    store<i32>(c, start);
+    start += count + 1;
+  }
+  store<i32>(ptr + ((<usize>cols) << 2), start);
+  return start - cols;
+}
+
+/**
+ * Columns {@link compressColumns} takes at a time (a multiple of 4): the lines their cursors write
+ * next (2 x 128 x 64 bytes) stay in the first-level cache.
+ */
+const SCATTER_COLUMNS = 128;
+
+/**
+ * Compressed rows of Aᵀ (A `rows x cols`, row-major) into `idx` and `val` (room for non-zeros +
+ * `cols` entries), after {@link countColumns} filled `ptr`: column j of A goes to entries
+ * [ptr[j], ptr[j + 1] - 1), in A's row order, and the entry after them is spare. Groups of four
+ * columns that are all zero in a row are skipped in one test; in the others, each value is
+ * written at its column's cursor (four cursors in one vector), which moves on past the non-zeros
+ * only (no branch per value): a zero is written to the spare entry at worst. `ptr` serves as the
+ * cursors, and is put back afterwards.
+ */
+export function compressColumns(a: usize, rows: i32, cols: i32, ptr: usize, idx: usize, val: usize): void {
+  const zero = f32x4.splat(0);
+  for (let j0 = 0; j0 < cols; j0 += SCATTER_COLUMNS) {
+    const j1 = j0 + SCATTER_COLUMNS <= cols ? j0 + SCATTER_COLUMNS : cols;
+    for (let i = 0; i < rows; i++) {
+      const row = a + <usize>i * ((<usize>cols) << 2);
+      let j = j0;
+      for (; j + 4 <= j1; j += 4) {
+        const v = v128.load(row + ((<usize>j) << 2));
+        const nz = f32x4.ne(v, zero);
+        if (v128.any_true(nz)) {
+          const c = ptr + ((<usize>j) << 2);
+          const at = v128.load(c);
+          const e0 = (<usize>i32x4.extract_lane(at, 0)) << 2;
+          const e1 = (<usize>i32x4.extract_lane(at, 1)) << 2;
+          const e2 = (<usize>i32x4.extract_lane(at, 2)) << 2;
+          const e3 = (<usize>i32x4.extract_lane(at, 3)) << 2;
+          store<i32>(idx + e0, i);
+          store<f32>(val + e0, f32x4.extract_lane(v, 0));
+          store<i32>(idx + e1, i);
+          store<f32>(val + e1, f32x4.extract_lane(v, 1));
+          store<i32>(idx + e2, i);
+          store<f32>(val + e2, f32x4.extract_lane(v, 2));
+          store<i32>(idx + e3, i);
+          store<f32>(val + e3, f32x4.extract_lane(v, 3));
+          v128.store(c, i32x4.sub(at, nz));
+        }
+      }
+      for (; j < j1; j++) {
+        const v = load<f32>(row + ((<usize>j) << 2));
+        const c = ptr + ((<usize>j) << 2);
+        const at = load<i32>(c);
+        store<i32>(idx + ((<usize>at) << 2), i);
+        store<f32>(val + ((<usize>at) << 2), v);
+        store<i32>(c, at + i32(v !== 0));
+      }
+    }
+  }
+  // ptr[j] is now where column j's entries end: column j + 1's start is one past that.
+  for (let j = cols; j > 0; j--) {
+    store<i32>(ptr + ((<usize>j) << 2), load<i32>(ptr + ((<usize>(j - 1)) << 2)) + 1);
+  }
   store<i32>(ptr, 0);
 }
 
 /**
- * `out` (`m x n`, row-major) = S B for the compressed `m`-row matrix S (`ptr`, `idx`, `val`) and
- * B (`n` floats per row, row-major). Row i of the output stays in cache while the rows of B named
- * by row i of S stream past whole (contiguous, so prefetched), four of them per pass over the
- * output row: four loads of B for one load and one store of the output. Each sum adds its terms
- * in the non-zeros' order, starting from +0, so a row without non-zeros gives +0.
+ * `out` (`m x n`, row-major) = S B for the compressed `m`-row matrix S (`ptr`, `idx`, `val`: row i's
+ * entries are [ptr[i], ptr[i + 1] - gap), `gap` 1 after {@link compressColumns}, 0 after
+ * {@link compressRows}) and B (`n` floats per row, row-major). Row i of the output stays in cache
+ * while the rows of B named by row i of S stream past whole (contiguous, so prefetched), four of
+ * them per pass over the output row: four loads of B for one load and one store of the output,
+ * sixteen columns per loop step (a quarter of the loop's own instructions of four). Each sum adds
+ * its terms in the non-zeros' order, starting from +0, so a row without non-zeros gives +0.
  */
 export function sparseProduct(
   ptr: usize,
   idx: usize,
   val: usize,
+  gap: i32,
   m: i32,
   b: usize,
   n: i32,
@@ -143,26 +217,55 @@ export function sparseProduct(
 ): void {
   const rowBytes = (<usize>n) << 2;
   const n4 = n & ~3;
+  const nU = n & ~15;
   for (let i = 0; i < m; i++) {
-    const q1 = load<i32>(ptr + ((<usize>(i + 1)) << 2));
+    const q1 = load<i32>(ptr + ((<usize>(i + 1)) << 2)) - gap;
     let q = load<i32>(ptr + ((<usize>i) << 2));
     const o = out + <usize>i * rowBytes;
     memory.fill(o, 0, rowBytes);
     for (; q + 4 <= q1; q += 4) {
       const e = (<usize>q) << 2;
       const x0 = load<f32>(val + e);
-      const x1 = load<f32>(val + e, 4);
-      const x2 = load<f32>(val + e, 8);
-      const x3 = load<f32>(val + e, 12);
       const s0 = f32x4.splat(x0);
-      const s1 = f32x4.splat(x1);
-      const s2 = f32x4.splat(x2);
-      const s3 = f32x4.splat(x3);
       const p0 = b + <usize>load<i32>(idx + e) * rowBytes;
+      const x1 = load<f32>(val + e, 4);
+      const s1 = f32x4.splat(x1);
       const p1 = b + <usize>load<i32>(idx + e, 4) * rowBytes;
+      const x2 = load<f32>(val + e, 8);
+      const s2 = f32x4.splat(x2);
       const p2 = b + <usize>load<i32>(idx + e, 8) * rowBytes;
+      const x3 = load<f32>(val + e, 12);
+      const s3 = f32x4.splat(x3);
       const p3 = b + <usize>load<i32>(idx + e, 12) * rowBytes;
       let j = 0;
+      // Sixteen columns per step (four independent sums), then four, then one.
+      for (; j < nU; j += 16) {
+        const c = (<usize>j) << 2;
+        let acc0 = v128.load(o + c);
+        acc0 = madd(s0, v128.load(p0 + c), acc0);
+        acc0 = madd(s1, v128.load(p1 + c), acc0);
+        acc0 = madd(s2, v128.load(p2 + c), acc0);
+        acc0 = madd(s3, v128.load(p3 + c), acc0);
+        v128.store(o + c, acc0);
+        let acc1 = v128.load(o + c, 16);
+        acc1 = madd(s0, v128.load(p0 + c, 16), acc1);
+        acc1 = madd(s1, v128.load(p1 + c, 16), acc1);
+        acc1 = madd(s2, v128.load(p2 + c, 16), acc1);
+        acc1 = madd(s3, v128.load(p3 + c, 16), acc1);
+        v128.store(o + c, acc1, 16);
+        let acc2 = v128.load(o + c, 32);
+        acc2 = madd(s0, v128.load(p0 + c, 32), acc2);
+        acc2 = madd(s1, v128.load(p1 + c, 32), acc2);
+        acc2 = madd(s2, v128.load(p2 + c, 32), acc2);
+        acc2 = madd(s3, v128.load(p3 + c, 32), acc2);
+        v128.store(o + c, acc2, 32);
+        let acc3 = v128.load(o + c, 48);
+        acc3 = madd(s0, v128.load(p0 + c, 48), acc3);
+        acc3 = madd(s1, v128.load(p1 + c, 48), acc3);
+        acc3 = madd(s2, v128.load(p2 + c, 48), acc3);
+        acc3 = madd(s3, v128.load(p3 + c, 48), acc3);
+        v128.store(o + c, acc3, 48);
+      }
       for (; j < n4; j += 4) {
         const c = (<usize>j) << 2;
         let acc = v128.load(o + c);

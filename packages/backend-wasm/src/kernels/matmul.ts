@@ -100,25 +100,36 @@ function sparseProduct(
     const pa = rt.upload(a.data, op);
     blocks.push(pa);
     const limit = Math.floor(density * len);
-    const nnz = ex.nonzeros(pa, len, limit);
-    if (nnz > limit) return undefined;
+    const ptr = alloc((m + 1) * 4);
+    let idx: number;
+    let val: number;
+    let nnz: number;
+    if (transA) {
+      // Counted per column first; then each column's entries, with one spare entry after them.
+      nnz = ex.countColumns(pa, a.rows, a.cols, ptr);
+      if (nnz > limit) return undefined;
+      idx = alloc((nnz + m) * 4);
+      val = alloc((nnz + m) * 4);
+    } else {
+      // Compressed as it is counted, given up past the limit (see assembly/sparse.ts for the room).
+      const room = Math.min(limit, len) + a.cols + 4;
+      idx = alloc(room * 4);
+      val = alloc(room * 4);
+      nnz = ex.compressRows(pa, a.rows, a.cols, limit, ptr, idx, val);
+      if (nnz > limit) return undefined;
+    }
     const pb = rt.upload(b.data, op);
     blocks.push(pb);
     if (!ex.allFinite(pb, b.rows * b.cols)) return undefined;
-    const ptr = alloc((m + 1) * 4);
-    // Compressing writes one entry past the non-zeros (see assembly/sparse.ts).
-    const idx = alloc((nnz + 1) * 4);
-    const val = alloc((nnz + 1) * 4);
-    if (transA) {
-      const rptr = alloc((a.rows + 1) * 4);
-      ex.compressColumns(pa, a.rows, a.cols, ptr, idx, val, rptr, alloc((nnz + 1) * 4), alloc((nnz + 1) * 4));
-    } else ex.compressRows(pa, a.rows, a.cols, ptr, idx, val);
+    if (transA) ex.compressColumns(pa, a.rows, a.cols, ptr, idx, val);
+    const gap = transA ? 1 : 0;
     const po = alloc(m * n * 4);
     // Shared with the helpers by rows of C: each row is the same sum whichever thread makes it.
     share(rt, 'sparseProduct', m, 1, 2 * nnz * n, rt.tuning.threadMinFlops, (i0, w) => [
       ptr + i0 * 4,
       idx,
       val,
+      gap,
       w,
       pb,
       n,
