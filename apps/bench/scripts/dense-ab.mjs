@@ -7,20 +7,27 @@
 // rounds, and B/A. H is relu-like (about 52% non-zero, as the hidden layer is in training), so the
 // dense path runs, not the sparse one. Every B result is compared with A's bit for bit (the nn
 // package promises the same numbers for the same seed): a difference is reported and fails.
-//   node apps/bench/scripts/dense-ab.mjs <old dist folder> [rounds=9] [calls per round=40]
+//   node apps/bench/scripts/dense-ab.mjs <old dist folder> [rounds=9] [calls per round=40] [--kit]
 import { createWasmBackend as createNew } from '@cosinekit/backend-wasm';
+import { createCosineKit } from '@cosinekit/core';
 import { random } from './random.mjs';
 
 const oldDist = process.argv[2];
 if (!oldDist)
   throw new Error('usage: node apps/bench/scripts/dense-ab.mjs <old dist folder> [rounds] [calls]');
-const ROUNDS = Number(process.argv[3] ?? 9);
-const CALLS = Number(process.argv[4] ?? 40);
+const nums = process.argv.slice(3).filter((x) => !x.startsWith('--'));
+const ROUNDS = Number(nums[0] ?? 9);
+const CALLS = Number(nums[1] ?? 40);
 const { createWasmBackend: createOld } = await import(`${oldDist.replace(/\/$/, '')}/index.js`);
 
 const backends = [createOld({ threads: 1 }), createNew({ threads: 1 })];
 await Promise.all(backends.map((b) => b.init()));
-const kernels = backends.map((b) => b.kernels);
+// --kit: through the kit's checked kernel table, as @cosinekit/nn calls them (the output checks
+// count; this checkout's core for both builds); otherwise the backends' own kernels.
+const viaKit = process.argv.includes('--kit');
+const kernels = viaKit
+  ? await Promise.all(backends.map((backend) => createCosineKit({ backend }).kernels()))
+  : backends.map((b) => b.kernels);
 
 /** `rows x cols` of uniform values in [-1, 1), about `density` of them kept (the rest 0), relu-like. */
 function relu(rows, cols, seed, density = 1) {
@@ -54,7 +61,7 @@ const median = (xs) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
 
 let mismatches = 0;
 console.log(
-  `dense matmul, 1 thread, CPU us per call: median of ${ROUNDS} rounds of ${CALLS} calls, A = ${oldDist}`,
+  `dense matmul, 1 thread, ${viaKit ? "through the kit's kernel table" : 'backend kernels'}, CPU us per call: median of ${ROUNDS} rounds of ${CALLS} calls, A = ${oldDist}`,
 );
 console.log('product                          A us     B us    B/A   bits');
 let sumA = 0;

@@ -36,19 +36,44 @@ export function matmul(
       density > 0 && mayBeSparse(a.data, density)
         ? sparseProduct(rt, a, b, transA, m, n, density, out)
         : undefined;
-    if (done) return done;
+    if (done) return finiteOrThrow(done);
   }
   const sb = stageOperand(rt, b, !transB, true, 'matmul');
   try {
     const sa = stageOperand(rt, a, transA, false, 'matmul');
     try {
-      return product(rt, sa, sb, out, false, 'matmul');
+      // Checked for finite values block by block in wasm: `matmul` is self-checked (backend.ts).
+      return product(rt, sa, sb, out, false, 'matmul', true);
     } finally {
       rt.free(sa.ptr);
     }
   } finally {
     rt.free(sb.ptr);
   }
+}
+
+/**
+ * `c` when all of it is finite, else an error naming the first value that is not: `matmul` is
+ * self-checked (see backend.ts), so the kit does not read its answer again. The sparse path's
+ * answer is checked here, in JS, once it is out of wasm (the dense path checks in wasm).
+ */
+function finiteOrThrow(c: Float32Array): Float32Array {
+  // x * 0 is 0 for finite x and NaN otherwise; four sums, not one chain of dependent adds.
+  const n4 = c.length & ~3;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let i = 0; i < n4; i += 4) {
+    s0 += c[i] * 0;
+    s1 += c[i + 1] * 0;
+    s2 += c[i + 2] * 0;
+    s3 += c[i + 3] * 0;
+  }
+  for (let i = n4; i < c.length; i++) s0 += c[i] * 0;
+  if (s0 + s1 + s2 + s3 === 0) return c;
+  const i = c.findIndex((v) => !Number.isFinite(v));
+  throw new Error(`matmul returned ${c[i]} among its values (position ${i}).`);
 }
 
 /** Entries of A sampled by {@link mayBeSparse}. */
