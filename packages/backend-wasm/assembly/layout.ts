@@ -198,9 +198,18 @@ export function packTransposed(src: usize, rows: i32, cols: i32, dst: usize, P: 
       for (let q = q0; q < q1; q++) {
         const r = q << 2;
         const v0 = v128.load(s);
-        const v1 = r + 1 < rows ? v128.load(s + rowBytes) : zero;
-        const v2 = r + 2 < rows ? v128.load(s + 2 * rowBytes) : zero;
-        const v3 = r + 3 < rows ? v128.load(s + 3 * rowBytes) : zero;
+        let v1 = zero;
+        let v2 = zero;
+        let v3 = zero;
+        if (r + 3 < rows) {
+          v1 = v128.load(s + rowBytes);
+          v2 = v128.load(s + 2 * rowBytes);
+          v3 = v128.load(s + 3 * rowBytes);
+        } else {
+          // The last step of a row count not a multiple of 4: the missing rows are zero.
+          if (r + 1 < rows) v1 = v128.load(s + rowBytes);
+          if (r + 2 < rows) v2 = v128.load(s + 2 * rowBytes);
+        }
         // 4 x 4 transpose: column t of (v0..v3) is the chunk of transposed row j0 + t.
         const a = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
         const b = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
