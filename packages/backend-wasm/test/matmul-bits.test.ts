@@ -104,3 +104,36 @@ describe('dense matmul: the same bits as the engine chain (simd)', () => {
     });
   }
 });
+
+describe('matmul is self-checked: a non-finite value in the product fails the call', () => {
+  it('on the dense path (checked in wasm block by block) and the sparse path, small and large', async () => {
+    const dense = await backend({ threads: 1, tuning: { sparseDensity: 0 } });
+    const sparse = await backend({ threads: 1, tuning: { sparseDensity: 1 } });
+    try {
+      // 8 x 40 = 320 outputs (checked in JS on the sparse path) and 64 x 40 = 2560 (in wasm).
+      for (const m of [8, 64]) {
+        const a = random(m, 300, 5);
+        for (let i = 0; i < a.data.length; i++) if (i % 7 !== 0) a.data[i] = 0;
+        const b = random(300, 40, 6);
+        for (const be of [dense, sparse]) {
+          expect(be.kernels.matmul(a, b, false, false).every(Number.isFinite)).toBe(true);
+          const nan = { ...a, data: Float32Array.from(a.data) };
+          nan.data[(m - 1) * 300 + 7] = Number.NaN;
+          expect(() => be.kernels.matmul(nan, b, false, false)).toThrow(
+            new RegExp(`matmul returned NaN among its values \\(position ${(m - 1) * 40}`),
+          );
+          // 3e38 x 10 overflows float32 in the one output it reaches.
+          const big = { ...a, data: Float32Array.from(a.data) };
+          big.data[0] = 3e38;
+          const ten = { ...b, data: Float32Array.from(b.data) };
+          ten.data[5] = 10;
+          expect(() => be.kernels.matmul(big, ten, false, false)).toThrow(/matmul returned -?Infinity among/);
+          expect(be.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+        }
+      }
+    } finally {
+      dense.dispose();
+      sparse.dispose();
+    }
+  });
+});
