@@ -28,7 +28,70 @@ export function pack(
   const panelBytes = <usize>steps * chunk;
   const total = ((rows + P - 1) / P) * P;
   const zero = f32x4.splat(0);
-  for (let i = 0; i < total; i++) {
+  // Whole panels of plain rows: the P rows' chunk q side by side, so the panel is written in
+  // order (one pass of contiguous stores) rather than a 16-byte store every P * 16 bytes per row.
+  const whole = normalize || P === 1 ? 0 : rows / P;
+  const rowBytes = (<usize>srcStride) << 2;
+  for (let g = 0; g < whole; g++) {
+    let t = dst + <usize>g * panelBytes;
+    const s0 = src + <usize>g * <usize>P * rowBytes;
+    // P = 2, 3, 4 (the engine's tiles) unrolled: a loop over P rows per chunk costs 2x the copy.
+    let q = 0;
+    if (P === 4) {
+      for (; q < full; q++) {
+        const s = s0 + ((<usize>q) << 4);
+        const v0 = v128.load(s);
+        const v1 = v128.load(s + rowBytes);
+        const v2 = v128.load(s + 2 * rowBytes);
+        const v3 = v128.load(s + 3 * rowBytes);
+        v128.store(t, v0);
+        v128.store(t, v1, 16);
+        v128.store(t, v2, 32);
+        v128.store(t, v3, 48);
+        t += 64;
+      }
+    } else if (P === 3) {
+      for (; q < full; q++) {
+        const s = s0 + ((<usize>q) << 4);
+        const v0 = v128.load(s);
+        const v1 = v128.load(s + rowBytes);
+        const v2 = v128.load(s + 2 * rowBytes);
+        v128.store(t, v0);
+        v128.store(t, v1, 16);
+        v128.store(t, v2, 32);
+        t += 48;
+      }
+    } else if (P === 2) {
+      for (; q < full; q++) {
+        const s = s0 + ((<usize>q) << 4);
+        const v0 = v128.load(s);
+        const v1 = v128.load(s + rowBytes);
+        v128.store(t, v0);
+        v128.store(t, v1, 16);
+        t += 32;
+      }
+    }
+    for (; q < full; q++) {
+      let s = s0 + ((<usize>q) << 4);
+      for (let r = 0; r < P; r++) {
+        v128.store(t, v128.load(s));
+        t += 16;
+        s += rowBytes;
+      }
+    }
+    if (rem > 0) {
+      let s = s0 + ((<usize>full) << 4);
+      for (let r = 0; r < P; r++) {
+        store<f32>(t, load<f32>(s));
+        store<f32>(t + 4, rem > 1 ? load<f32>(s + 4) : 0);
+        store<f32>(t + 8, rem > 2 ? load<f32>(s + 8) : 0);
+        store<f32>(t + 12, 0);
+        t += 16;
+        s += rowBytes;
+      }
+    }
+  }
+  for (let i = whole * P; i < total; i++) {
     let t = dst + <usize>(i / P) * panelBytes + ((<usize>(i % P)) << 4);
     if (i >= rows) {
       for (let q = 0; q < steps; q++) {
@@ -89,6 +152,9 @@ function rowStart(dst: usize, j: i32, P: i32, split: i32, steps: i32): usize {
   return dst + splitBytes + <usize>(j - split) * rowBytes;
 }
 
+/** Steps (4 source rows each) per block of {@link packTransposed}: 32 rows, at most 8 lines per L1 set. */
+const TRANSPOSE_STEPS = 8;
+
 function chunkStride(j: i32, P: i32, split: i32): usize {
   return j < split ? (<usize>P) << 4 : 16;
 }
@@ -112,39 +178,56 @@ export function packTransposed(src: usize, rows: i32, cols: i32, dst: usize, P: 
       t += chunk;
     }
   }
-  let j0 = 0;
-  for (; j0 + 4 <= cols; j0 += 4) {
-    let t0 = rowStart(dst, j0, P, split, steps);
-    let t1 = rowStart(dst, j0 + 1, P, split, steps);
-    let t2 = rowStart(dst, j0 + 2, P, split, steps);
-    let t3 = rowStart(dst, j0 + 3, P, split, steps);
-    const c0 = chunkStride(j0, P, split);
-    const c1 = chunkStride(j0 + 1, P, split);
-    const c2 = chunkStride(j0 + 2, P, split);
-    const c3 = chunkStride(j0 + 3, P, split);
-    let s = src + ((<usize>j0) << 2);
-    for (let q = 0; q < steps; q++) {
-      const r = q << 2;
-      const v0 = v128.load(s);
-      const v1 = r + 1 < rows ? v128.load(s + rowBytes) : zero;
-      const v2 = r + 2 < rows ? v128.load(s + 2 * rowBytes) : zero;
-      const v3 = r + 3 < rows ? v128.load(s + 3 * rowBytes) : zero;
-      // 4 x 4 transpose: column t of (v0..v3) is the chunk of transposed row j0 + t.
-      const a = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
-      const b = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
-      const c = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-      const d = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-      v128.store(t0, v128.shuffle<f32>(a, b, 0, 1, 4, 5));
-      v128.store(t1, v128.shuffle<f32>(a, b, 2, 3, 6, 7));
-      v128.store(t2, v128.shuffle<f32>(c, d, 0, 1, 4, 5));
-      v128.store(t3, v128.shuffle<f32>(c, d, 2, 3, 6, 7));
-      t0 += c0;
-      t1 += c1;
-      t2 += c2;
-      t3 += c3;
-      s += rowBytes << 2;
+  // Source rows in blocks of TRANSPOSE_STEPS steps (4 rows each), every group of 4 columns
+  // passing over a block before the next: a block's lines stay in L1 until all their columns are
+  // read, where walking one group of columns down every row (rows 1 KiB apart map to 4 of L1's
+  // sets) had each line fetched again for each group of 4 columns in it.
+  const cols4 = cols & ~3;
+  for (let q0 = 0; q0 < steps; q0 += TRANSPOSE_STEPS) {
+    const q1 = min(steps, q0 + TRANSPOSE_STEPS);
+    for (let j0 = 0; j0 < cols4; j0 += 4) {
+      const c0 = chunkStride(j0, P, split);
+      const c1 = chunkStride(j0 + 1, P, split);
+      const c2 = chunkStride(j0 + 2, P, split);
+      const c3 = chunkStride(j0 + 3, P, split);
+      let t0 = rowStart(dst, j0, P, split, steps) + <usize>q0 * c0;
+      let t1 = rowStart(dst, j0 + 1, P, split, steps) + <usize>q0 * c1;
+      let t2 = rowStart(dst, j0 + 2, P, split, steps) + <usize>q0 * c2;
+      let t3 = rowStart(dst, j0 + 3, P, split, steps) + <usize>q0 * c3;
+      let s = src + ((<usize>j0) << 2) + <usize>q0 * (rowBytes << 2);
+      for (let q = q0; q < q1; q++) {
+        const r = q << 2;
+        const v0 = v128.load(s);
+        let v1 = zero;
+        let v2 = zero;
+        let v3 = zero;
+        if (r + 3 < rows) {
+          v1 = v128.load(s + rowBytes);
+          v2 = v128.load(s + 2 * rowBytes);
+          v3 = v128.load(s + 3 * rowBytes);
+        } else {
+          // The last step of a row count not a multiple of 4: the missing rows are zero.
+          if (r + 1 < rows) v1 = v128.load(s + rowBytes);
+          if (r + 2 < rows) v2 = v128.load(s + 2 * rowBytes);
+        }
+        // 4 x 4 transpose: column t of (v0..v3) is the chunk of transposed row j0 + t.
+        const a = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+        const b = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+        const c = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+        const d = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+        v128.store(t0, v128.shuffle<f32>(a, b, 0, 1, 4, 5));
+        v128.store(t1, v128.shuffle<f32>(a, b, 2, 3, 6, 7));
+        v128.store(t2, v128.shuffle<f32>(c, d, 0, 1, 4, 5));
+        v128.store(t3, v128.shuffle<f32>(c, d, 2, 3, 6, 7));
+        t0 += c0;
+        t1 += c1;
+        t2 += c2;
+        t3 += c3;
+        s += rowBytes << 2;
+      }
     }
   }
+  const j0 = cols4;
   for (let j = j0; j < cols; j++) {
     let t = rowStart(dst, j, P, split, steps);
     const cs = chunkStride(j, P, split);

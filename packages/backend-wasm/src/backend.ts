@@ -86,7 +86,10 @@ export interface WasmBackend extends Backend {
   readonly kernels: WasmKernels;
   /** `cosineRows` takes the caller's rows without the kit's gate (see `Backend.ungated`). */
   readonly ungated: readonly UngatedKernelName[];
-  /** `cosineMatrix` and `corpusMatrix` clamp where they write (see `Backend.selfChecked`). */
+  /**
+   * `cosineMatrix` and `corpusMatrix` clamp where they write; `matmul` checks its product for
+   * non-finite values in wasm before handing it over (see `Backend.selfChecked`).
+   */
   readonly selfChecked: readonly SelfCheckedKernelName[];
   /** Compiles and instantiates the chosen binary and warms every kernel once. Idempotent. */
   init(): Promise<void>;
@@ -278,7 +281,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
     // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the
     // kit need not read the matrix again (`selfChecked`; proven by the conformance suite).
-    selfChecked: ['cosineMatrix', 'corpusMatrix'],
+    // `matmul` cannot clamp (an overflow is an error, not a value to bound): it checks each block
+    // of its product in wasm (one SIMD pass, src/engine.ts) and throws on a non-finite value,
+    // where the kit's JS pass cost about 1 ns a value (a quarter of a 256 x 64 x 256 product).
+    selfChecked: ['cosineMatrix', 'corpusMatrix', 'matmul'],
     get variant() {
       return rt?.variant;
     },

@@ -215,6 +215,7 @@ export function product(
   out: Float32Array | undefined,
   clamp: boolean,
   op: string,
+  finite = false,
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
@@ -222,9 +223,27 @@ export function product(
   const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
   const o = out ?? newResult(rt, m * n, m * n * (a.rowBytes >>> 4) * 8 >= rt.tuning.threadMinFlops);
   if (rt.pool?.copies && rt.pool.size > 0 && o.buffer instanceof SharedArrayBuffer) {
-    return productShared(rt, a, b, o, clamp, op, rows);
+    return productShared(rt, a, b, o, clamp, op, rows, finite);
   }
-  return productStaged(rt, a, b, o, clamp, op, rows);
+  return productStaged(rt, a, b, o, clamp, op, rows, finite);
+}
+
+/**
+ * Throws when any of the `length` floats at `ptr` is not finite, naming the first: how a product
+ * that is not clamped (`matmul`) keeps the promise of `Backend.selfChecked` (every value it hands
+ * over is finite), with one SIMD pass in wasm over each block before it is copied out, instead of
+ * the kit's pass in JS over the whole result. `whole`: the floats are the whole answer, so the
+ * position named is the answer's.
+ */
+export function checkFinite(rt: WasmRuntime, ptr: number, length: number, op: string, whole = false): void {
+  if (rt.exports.allFinite(ptr, length)) return;
+  const f = rt.f32;
+  const at = ptr >>> 2;
+  let i = 0;
+  while (i < length && Number.isFinite(f[at + i])) i++;
+  throw new Error(
+    `${op} returned ${f[at + i]} among its values (position ${i}${whole ? '' : ' of a block'}).`,
+  );
 }
 
 /** {@link product} with every thread copying its own chunks into `out` (shared memory). */
@@ -236,6 +255,7 @@ function productShared(
   clamp: boolean,
   op: string,
   rows: number,
+  finite: boolean,
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
@@ -259,6 +279,8 @@ function productShared(
         aheadLength: next * n,
       };
       dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, stage, n, clamp, copy).finish();
+      // The block is still in the stage after the threads copied it out.
+      if (finite) checkFinite(rt, stage, r * n, op);
     }
   } finally {
     rt.free(stage);
@@ -275,6 +297,7 @@ function productStaged(
   clamp: boolean,
   op: string,
   rows: number,
+  finite: boolean,
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
@@ -293,14 +316,24 @@ function productStaged(
       const r = Math.min(rows, m - i0);
       const job = dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o[t], n, clamp);
       try {
-        if (last >= 0) rt.download(o[t ^ 1], rows * n, out, last * n);
+        if (last >= 0) {
+          if (finite) checkFinite(rt, o[t ^ 1], rows * n, op);
+          rt.download(o[t ^ 1], rows * n, out, last * n);
+        }
       } finally {
         job.finish();
       }
       if (twice) last = i0;
-      else rt.download(o[t], r * n, out, i0 * n);
+      else {
+        if (finite) checkFinite(rt, o[t], r * n, op);
+        rt.download(o[t], r * n, out, i0 * n);
+      }
     }
-    if (twice) rt.download(o[(Math.ceil(m / rows) - 1) & 1], (m - last) * n, out, last * n);
+    if (twice) {
+      const at = o[(Math.ceil(m / rows) - 1) & 1];
+      if (finite) checkFinite(rt, at, (m - last) * n, op);
+      rt.download(at, (m - last) * n, out, last * n);
+    }
   } finally {
     for (const p of o) rt.free(p);
   }

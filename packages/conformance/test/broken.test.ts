@@ -297,7 +297,7 @@ describe('the suite catches a backend that is off by 1e-3', () => {
       return out;
     };
     const cases = conformanceCases().filter((c) => c.group === 'self-checked outputs');
-    expect(cases.map((c) => c.kernel)).toEqual(['cosineMatrix', 'corpusMatrix']);
+    expect(cases.map((c) => c.kernel)).toEqual(['cosineMatrix', 'corpusMatrix', 'matmul']);
     const liar: Backend = {
       name: 'nan-self-checked',
       kernels: { cosineMatrix: noZeroRule },
@@ -328,6 +328,16 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     };
     const [, c] = await runCases(await createContext(corpusLiar), cases);
     expect(c.error?.message).toMatch(/declared self-checked, but value NaN/);
+    // A matmul declared self-checked that answers an overflow (the reference's product, unchecked).
+    const matmulLiar: Backend = {
+      name: 'inf-matmul',
+      kernels: { matmul: (a, b, ta, tb, out) => referenceKernels.matmul(a, b, ta, tb, out) },
+      selfChecked: ['matmul'],
+    };
+    const [, , mm] = await runCases(await createContext(matmulLiar), cases);
+    expect(mm.error?.message).toMatch(
+      /with an overflow in row 0: must fail with BACKEND_ERROR, got an answer/,
+    );
   });
 
   it('reports the resources cases skipped, not passed, when the backend has no memory()', async () => {

@@ -1,5 +1,5 @@
 import { type Matrix, matmulDims } from '@cosinekit/core/backend';
-import { product } from '../engine.js';
+import { checkFinite, product } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 import { share } from '../share.js';
 import { stageOperand } from '../staging.js';
@@ -42,7 +42,8 @@ export function matmul(
   try {
     const sa = stageOperand(rt, a, transA, false, 'matmul');
     try {
-      return product(rt, sa, sb, out, false, 'matmul');
+      // Checked for finite values block by block in wasm: `matmul` is self-checked (backend.ts).
+      return product(rt, sa, sb, out, false, 'matmul', true);
     } finally {
       rt.free(sa.ptr);
     }
@@ -135,6 +136,9 @@ function sparseProduct(
       n,
       po + i0 * n * 4,
     ]);
+    // `matmul` is self-checked (backend.ts): the answer is scanned for Inf and NaN in wasm before
+    // it is copied out, so the kit does not read it again.
+    checkFinite(rt, po, m * n, op, true);
     return rt.download(po, m * n, out);
   } finally {
     for (let i = blocks.length - 1; i >= 0; i--) rt.free(blocks[i]);

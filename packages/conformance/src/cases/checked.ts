@@ -70,7 +70,8 @@ function declared(ctx: ConformanceContext, kernel: SelfCheckedKernelName): void 
 
 /**
  * Kernels a backend declares self-checked (`Backend.selfChecked`) keep the promise the kit relies
- * on when it skips its pass over their outputs: every value finite and within [-1, 1].
+ * on when it skips its pass over their outputs: every value finite and within [-1, 1] (finite for
+ * `matmul`, which fails the call instead of answering a non-finite value).
  */
 export function selfCheckedCases(): ConformanceCase[] {
   const group = 'self-checked outputs';
@@ -116,6 +117,61 @@ export function selfCheckedCases(): ConformanceCase[] {
             proven(`corpus.similarity [${m}x${d}]`, out, a, b, ctx.tol.cosine);
           } finally {
             c.dispose();
+          }
+        }
+      },
+    ),
+    defineCase(
+      group,
+      'matmul: a finite product comes back whole; an overflow or a NaN fails the call',
+      'matmul',
+      async (ctx, data) => {
+        declared(ctx, 'matmul');
+        // The table libraries such as @cosinekit/nn drive: it reads none of a self-checked answer.
+        const kernels = await ctx.kit.kernels();
+        for (const [m, k, n] of [
+          [1, 1, 1],
+          [5, 7, 3],
+          [37, 17, 12],
+          [64, 64, 256],
+        ] as const) {
+          const a = data.matrix(m, k);
+          const b = data.matrix(k, n);
+          const got = await kernels.matmul(a, b, false, false);
+          check(
+            got instanceof Float32Array && got.length === m * n,
+            `matmul [${m}x${k}x${n}]: ${m * n} values`,
+          );
+          for (let i = 0; i < got.length; i++)
+            if (!Number.isFinite(got[i]))
+              fail(`matmul [${m}x${k}x${n}]: value ${got[i]} at ${i} is not finite`);
+          // One output past float32's range (3e38 x 10), then one NaN input: the call must fail.
+          const last = m - 1;
+          const big = Float32Array.from(a.data);
+          big[last * k] = 3e38;
+          const ten = Float32Array.from(b.data);
+          ten[n - 1] = 10;
+          const nan = Float32Array.from(a.data);
+          nan[last * k] = Number.NaN;
+          for (const [what, x, y] of [
+            ['an overflow', big, ten],
+            ['a NaN', nan, b.data],
+          ] as const) {
+            let threw: unknown;
+            try {
+              await kernels.matmul(
+                { data: x, rows: m, cols: k },
+                { data: y, rows: k, cols: n },
+                false,
+                false,
+              );
+            } catch (e) {
+              threw = e;
+            }
+            check(
+              (threw as { code?: string } | undefined)?.code === 'BACKEND_ERROR',
+              `matmul [${m}x${k}x${n}] with ${what} in row ${last}: must fail with BACKEND_ERROR, got ${threw === undefined ? 'an answer' : String(threw)}`,
+            );
           }
         }
       },
