@@ -86,7 +86,10 @@ export interface WasmBackend extends Backend {
   readonly kernels: WasmKernels;
   /** `cosineRows` takes the caller's rows without the kit's gate (see `Backend.ungated`). */
   readonly ungated: readonly UngatedKernelName[];
-  /** `cosineMatrix` and `corpusMatrix` clamp where they write (see `Backend.selfChecked`). */
+  /**
+   * `cosineMatrix` and `corpusMatrix` clamp where they write; `addBias`, `activation` and
+   * `activationGrad` check their outputs finite in wasm (see `Backend.selfChecked`).
+   */
   readonly selfChecked: readonly SelfCheckedKernelName[];
   /** Compiles and instantiates the chosen binary and warms every kernel once. Idempotent. */
   init(): Promise<void>;
@@ -277,8 +280,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     ungated: ['cosineRows'],
     // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
     // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the
-    // kit need not read the matrix again (`selfChecked`; proven by the conformance suite).
-    selfChecked: ['cosineMatrix', 'corpusMatrix'],
+    // kit need not read the matrix again (`selfChecked`; proven by the conformance suite). The dense
+    // kernels of a training step check their outputs finite in wasm memory before copying them out,
+    // and throw rather than answer a non-finite value (kernels/finite.ts).
+    selfChecked: ['cosineMatrix', 'corpusMatrix', 'addBias', 'activation', 'activationGrad'],
     get variant() {
       return rt?.variant;
     },
