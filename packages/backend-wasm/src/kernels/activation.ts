@@ -14,8 +14,8 @@ function code(kind: Activation): number {
 export function activation(rt: WasmRuntime, kind: Activation, x: Matrix, out?: Float32Array): Float32Array {
   const px = rt.upload(x.data, 'activation');
   try {
-    rt.exports.activation(code(kind), px, x.data.length, px);
-    return downloadFinite(rt, 'activation', px, x.data.length, out);
+    const finite = rt.exports.activation(code(kind), px, x.data.length, px);
+    return downloadFinite(rt, 'activation', finite, px, x.data.length, out);
   } finally {
     rt.free(px);
   }
@@ -33,8 +33,8 @@ export function activationGrad(
   let pd = -1;
   try {
     pd = rt.upload(dy.data, 'activationGrad');
-    rt.exports.activationGrad(code(kind), px, pd, x.data.length, pd);
-    return downloadFinite(rt, 'activationGrad', pd, x.data.length, out);
+    const finite = rt.exports.activationGrad(code(kind), px, pd, x.data.length, pd);
+    return downloadFinite(rt, 'activationGrad', finite, pd, x.data.length, out);
   } finally {
     rt.free(px);
     if (pd >= 0) rt.free(pd);
