@@ -1,21 +1,36 @@
-/** The neural-network kernels: bias, activations and their gradients. */
+/**
+ * The neural-network kernels: bias, activations and their gradients. Each returns 1 when every
+ * value it wrote is finite and 0 otherwise, checked as it writes (v - v is 0 for a finite v and
+ * NaN for ±Inf and NaN, and NaN is unequal to itself): what lets the JS side declare them
+ * self-checked without another pass over the output.
+ */
 
-/** `out = x + bias` with `bias` (`cols` floats) broadcast over `rows` rows. */
-export function addBias(x: usize, rows: i32, cols: i32, bias: usize, out: usize): void {
+import { allFinite } from './sparse';
+
+/** `out = x + bias` with `bias` (`cols` floats) broadcast over `rows` rows; 1 when all finite. */
+export function addBias(x: usize, rows: i32, cols: i32, bias: usize, out: usize): i32 {
   const rowBytes = (<usize>cols) << 2;
+  let ok = v128.not(i32x4.splat(0));
+  let tail: f32 = 0;
   for (let i = 0; i < rows; i++) {
     const px = x + <usize>i * rowBytes;
     const po = out + <usize>i * rowBytes;
     let p = 0;
     for (; p + 4 <= cols; p += 4) {
       const o = (<usize>p) << 2;
-      v128.store(po + o, f32x4.add(v128.load(px + o), v128.load(bias + o)));
+      const r = f32x4.add(v128.load(px + o), v128.load(bias + o));
+      v128.store(po + o, r);
+      const d = f32x4.sub(r, r);
+      ok = v128.and(ok, f32x4.eq(d, d));
     }
     for (; p < cols; p++) {
       const o = (<usize>p) << 2;
-      store<f32>(po + o, load<f32>(px + o) + load<f32>(bias + o));
+      const r = load<f32>(px + o) + load<f32>(bias + o);
+      store<f32>(po + o, r);
+      tail += r - r;
     }
   }
+  return v128.all_true<i32>(ok) && tail === 0 ? 1 : 0;
 }
 
 /** Activation codes, in the order of core's ACTIVATIONS. */
@@ -61,57 +76,79 @@ function derivative(kind: i32, x: f64): f64 {
   }
 }
 
-/** `out = f(x)` for `n` floats; the smooth activations are evaluated in float64. */
-export function activation(kind: i32, x: usize, n: i32, out: usize): void {
+/** `out = f(x)` for `n` floats; the smooth activations are evaluated in float64. 1 when all finite. */
+export function activation(kind: i32, x: usize, n: i32, out: usize): i32 {
   let i = 0;
   if (kind === LINEAR) {
     memory.copy(out, x, (<usize>n) << 2);
-    return;
+    return allFinite(out, n);
   }
   if (kind === RELU) {
     const zero = f32x4.splat(0);
+    let ok = v128.not(i32x4.splat(0));
     for (; i + 4 <= n; i += 4) {
       const o = (<usize>i) << 2;
       const v = v128.load(x + o);
       // x > 0 ? x : 0, which also maps -0 to +0 like the reference.
-      v128.store(out + o, v128.and(v, f32x4.gt(v, zero)));
+      const r = v128.and(v, f32x4.gt(v, zero));
+      v128.store(out + o, r);
+      const d = f32x4.sub(r, r);
+      ok = v128.and(ok, f32x4.eq(d, d));
     }
+    let tail: f32 = 0;
     for (; i < n; i++) {
       const o = (<usize>i) << 2;
       const v = load<f32>(x + o);
-      store<f32>(out + o, v > 0 ? v : 0);
+      const r: f32 = v > 0 ? v : 0;
+      store<f32>(out + o, r);
+      tail += r - r;
     }
-    return;
+    return v128.all_true<i32>(ok) && tail === 0 ? 1 : 0;
   }
+  let tail: f32 = 0;
   for (; i < n; i++) {
     const o = (<usize>i) << 2;
-    store<f32>(out + o, <f32>activate(kind, <f64>load<f32>(x + o)));
+    const r = <f32>activate(kind, <f64>load<f32>(x + o));
+    store<f32>(out + o, r);
+    tail += r - r;
   }
+  return tail === 0 ? 1 : 0;
 }
 
-/** `out = dy * f'(x)` for `n` floats. */
-export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usize): void {
+/** `out = dy * f'(x)` for `n` floats; 1 when all finite. */
+export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usize): i32 {
   let i = 0;
   if (kind === LINEAR) {
     memory.copy(out, dy, (<usize>n) << 2);
-    return;
+    return allFinite(out, n);
   }
   if (kind === RELU) {
     const zero = f32x4.splat(0);
     const one = f32x4.splat(1);
+    let ok = v128.not(i32x4.splat(0));
     for (; i + 4 <= n; i += 4) {
       const o = (<usize>i) << 2;
       const mask = f32x4.gt(v128.load(x + o), zero);
-      v128.store(out + o, f32x4.mul(v128.load(dy + o), v128.and(one, mask)));
+      const r = f32x4.mul(v128.load(dy + o), v128.and(one, mask));
+      v128.store(out + o, r);
+      const d = f32x4.sub(r, r);
+      ok = v128.and(ok, f32x4.eq(d, d));
     }
+    let tail: f32 = 0;
     for (; i < n; i++) {
       const o = (<usize>i) << 2;
-      store<f32>(out + o, load<f32>(dy + o) * (load<f32>(x + o) > 0 ? <f32>1 : <f32>0));
+      const r = load<f32>(dy + o) * (load<f32>(x + o) > 0 ? <f32>1 : <f32>0);
+      store<f32>(out + o, r);
+      tail += r - r;
     }
-    return;
+    return v128.all_true<i32>(ok) && tail === 0 ? 1 : 0;
   }
+  let tail: f32 = 0;
   for (; i < n; i++) {
     const o = (<usize>i) << 2;
-    store<f32>(out + o, <f32>(<f64>load<f32>(dy + o) * derivative(kind, <f64>load<f32>(x + o))));
+    const r = <f32>(<f64>load<f32>(dy + o) * derivative(kind, <f64>load<f32>(x + o)));
+    store<f32>(out + o, r);
+    tail += r - r;
   }
+  return tail === 0 ? 1 : 0;
 }

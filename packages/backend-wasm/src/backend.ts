@@ -88,7 +88,8 @@ export interface WasmBackend extends Backend {
   readonly ungated: readonly UngatedKernelName[];
   /**
    * `cosineMatrix` and `corpusMatrix` clamp where they write; `matmul` checks its product for
-   * non-finite values in wasm before handing it over (see `Backend.selfChecked`).
+   * non-finite values in wasm before handing it over; `addBias`, `activation` and
+   * `activationGrad` check their outputs finite in wasm (see `Backend.selfChecked`).
    */
   readonly selfChecked: readonly SelfCheckedKernelName[];
   /** Compiles and instantiates the chosen binary and warms every kernel once. Idempotent. */
@@ -284,7 +285,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // `matmul` cannot clamp (an overflow is an error, not a value to bound): it checks each block
     // of its product in wasm (one SIMD pass, src/engine.ts) and throws on a non-finite value,
     // where the kit's JS pass cost about 1 ns a value (a quarter of a 256 x 64 x 256 product).
-    selfChecked: ['cosineMatrix', 'corpusMatrix', 'matmul'],
+    // The other dense kernels of a training step check their outputs finite in wasm memory before
+    // copying them out, and throw rather than answer a non-finite value (kernels/finite.ts).
+    selfChecked: ['cosineMatrix', 'corpusMatrix', 'matmul', 'addBias', 'activation', 'activationGrad'],
     get variant() {
       return rt?.variant;
     },

@@ -125,6 +125,41 @@ for (const variant of VARIANTS) {
       }
     });
 
+    it('addBias, activation and activationGrad are self-checked: a non-finite value is refused, not answered', () => {
+      expect(b.selfChecked).toEqual(expect.arrayContaining(['addBias', 'activation', 'activationGrad']));
+      // Odd lengths, the bad value first, in the SIMD body and in the scalar tail.
+      for (const [r, c, at] of [
+        [1, 1, 0],
+        [3, 5, 7],
+        [2, 7, 13],
+      ]) {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          const x = random(r, c, 3);
+          x.data[at] = bad;
+          const out = new Float32Array(r * c).fill(7);
+          const refused = { code: 'BACKEND_ERROR', kernel: 'addBias', backend: 'wasm' };
+          expect(() => b.kernels.addBias(x, new Float32Array(c), out)).toThrow(
+            expect.objectContaining(refused),
+          );
+          // Nothing was written into out.
+          expect(out.every((v) => v === 7)).toBe(true);
+          expect(() => b.kernels.activation('linear', x)).toThrow(
+            /kernel 'activation'\): returned (NaN|-?Infinity) among its values/,
+          );
+          expect(() => b.kernels.activationGrad('linear', random(r, c, 4), x)).toThrow(
+            expect.objectContaining({ code: 'BACKEND_ERROR', kernel: 'activationGrad' }),
+          );
+        }
+        // Finite inputs whose sum overflows float32.
+        const big = { data: new Float32Array(r * c).fill(3e38), rows: r, cols: c };
+        expect(() => b.kernels.addBias(big, new Float32Array(c).fill(3e38))).toThrow(/returned Infinity/);
+      }
+      // relu maps NaN to 0 (as the reference does): a finite answer stands.
+      expect([
+        ...b.kernels.activation('relu', { data: Float32Array.of(Number.NaN, 2), rows: 1, cols: 2 }),
+      ]).toEqual([0, 2]);
+    });
+
     it('writes into the given out array', () => {
       const q = random(3, 6, 1);
       const c = random(5, 6, 2);

@@ -41,8 +41,9 @@ function code(f: () => unknown): string {
 }
 
 // Several arrays per state, as a model has (weights and biases): lengths of one value, fewer than
-// a lane, odd, not a multiple of 4, and large.
-const SIZES = [1, 3, 5, 17, 1000, 100_003];
+// a lane, odd, not a multiple of 4, and large; exactly one and just over two of the 4096-float
+// slices the wasm state steps at a time.
+const SIZES = [1, 3, 5, 17, 1000, 4096, 8193, 100_003];
 
 describe.each(VARIANTS)('wasm optimiser kernel (%s)', (variant) => {
   for (const [name, rules] of [

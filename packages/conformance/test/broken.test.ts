@@ -297,7 +297,15 @@ describe('the suite catches a backend that is off by 1e-3', () => {
       return out;
     };
     const cases = conformanceCases().filter((c) => c.group === 'self-checked outputs');
-    expect(cases.map((c) => c.kernel)).toEqual(['cosineMatrix', 'corpusMatrix', 'matmul']);
+    expect(cases.map((c) => c.kernel)).toEqual([
+      'cosineMatrix',
+      'corpusMatrix',
+      'matmul',
+      'matmul',
+      'addBias',
+      'activation',
+      'activationGrad',
+    ]);
     const liar: Backend = {
       name: 'nan-self-checked',
       kernels: { cosineMatrix: noZeroRule },
@@ -338,6 +346,34 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     expect(mm.error?.message).toMatch(
       /with an overflow in row 0: must fail with BACKEND_ERROR, got an answer/,
     );
+  });
+
+  it('fails a dense kernel declared self-checked that answers NaN or Infinity instead of throwing', async () => {
+    const cases = conformanceCases().filter(
+      (c) => c.group === 'self-checked outputs' && c.kernel === 'addBias',
+    );
+    // The reference's addBias (which passes NaN on, as a kernel whose output the kit checks may),
+    // declared self-checked by a backend of its own: a lie the case must catch.
+    const liar: Backend = {
+      name: 'nan-dense',
+      kernels: { addBias: (x, b, out) => referenceKernels.addBias(x, b, out) },
+      selfChecked: ['addBias'],
+    };
+    const [o] = await runCases(await createContext(liar), cases);
+    expect(o.error?.message).toMatch(/addBias \[1x1\]: declared self-checked, but answered NaN/);
+    // The kit then trusts the lie: a NaN passes its table unread (what the case guards against).
+    const k = await createCosineKit({ backend: liar }).kernels();
+    const x = { data: Float32Array.of(Number.NaN), rows: 1, cols: 1 };
+    expect(Number.isNaN((await k.addBias(x, Float32Array.of(1)))[0])).toBe(true);
+    // Undeclared, the case is skipped and the kit's check refuses the NaN by name.
+    const { selfChecked: _, ...checked } = liar;
+    const [g] = await runCases(await createContext(checked), cases);
+    expect(g.skipped).toMatch(/not declared self-checked/);
+    const kc = await createCosineKit({ backend: checked }).kernels();
+    await expect((async () => kc.addBias(x, Float32Array.of(1)))()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      kernel: 'addBias',
+    });
   });
 
   it('reports the resources cases skipped, not passed, when the backend has no memory()', async () => {

@@ -18,6 +18,7 @@ export type {
   BackendMemory,
   CorpusOptions,
   CorpusStorage,
+  DenseKernelName,
   KernelName,
   Kernels,
   Matrix,

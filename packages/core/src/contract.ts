@@ -338,7 +338,20 @@ export interface BackendMemory {
 export type UngatedKernelName = 'cosineRows';
 
 /** Kernels a backend may declare self-checked (see {@link Backend.selfChecked}). */
-export type SelfCheckedKernelName = 'cosineMatrix' | 'corpusMatrix' | 'matmul';
+export type SelfCheckedKernelName = 'cosineMatrix' | 'corpusMatrix' | DenseKernelName;
+
+/** The dense-algebra kernels (the ones `@cosinekit/nn` drives), whose outputs need only be finite. */
+export type DenseKernelName = 'matmul' | 'addBias' | 'activation' | 'activationGrad';
+
+/** Every kernel a backend may declare self-checked, cosine kernels first. */
+export const SELF_CHECKED_KERNELS: readonly SelfCheckedKernelName[] = [
+  'cosineMatrix',
+  'corpusMatrix',
+  'matmul',
+  'addBias',
+  'activation',
+  'activationGrad',
+];
 
 /**
  * A compute engine. It implements the kernels it accelerates; the registry falls back to the
@@ -366,14 +379,17 @@ export interface Backend {
   /**
    * Optional: kernels whose outputs need no pass of the kit's output check. A full similarity
    * matrix is written once by its kernel; the kit's check reads it all again on the calling thread
-   * (3-6% of a large product; for `matmul`, which `@cosinekit/nn` calls through the kernel table,
-   * a JS pass of about 1 ns a value, a quarter of the product at k = 64). Listing a kernel promises, for inputs the kit admitted:
+   * (3-6% of a large product; for the dense kernels of a training step, about 1 ns a value in
+   * JavaScript against a tenth of that in the kernel's own SIMD: for `matmul` a quarter of the
+   * product at k = 64). Listing a kernel promises, for inputs the kit admitted (for the dense
+   * kernels: any inputs):
    * 1. it answers a `Float32Array` of exactly the contract's length (into `out` when given);
-   * 2. every value is finite and, for the cosine kernels, within [-1, 1]: they clamp where they
-   *    write each value; `matmul` checks its product (an overflow to ±Infinity, a NaN from an
-   *    input) where it computed it, before handing it over;
+   * 2. every value is finite and, for `cosineMatrix` and `corpusMatrix`, within [-1, 1]: the
+   *    kernel clamps where it writes each value; a dense kernel checks its output (an overflow
+   *    to ±Infinity, a NaN from an input) where it computed it, before handing it over;
    * 3. a kernel that finds it cannot keep 1 or 2 throws instead of answering (the call then fails
-   *    with `BACKEND_ERROR`, as it would in the check).
+   *    with `BACKEND_ERROR`, as it would in the check). A dense kernel given NaN or ±Infinity, or
+   *    whose values overflow float32, throws: it never answers a non-finite value.
    * The kit still checks 1 (no pass over the values), and trusts 2 only from whoever runs the
    * kernel: the backend for its own kernel, the reference for the reference's (known by identity,
    * so a kernel copied in from elsewhere keeps its check). A backend without this (the default)

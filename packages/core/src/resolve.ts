@@ -5,6 +5,7 @@ import {
   type KernelName,
   type Kernels,
   OPTIMIZER_KERNELS,
+  SELF_CHECKED_KERNELS,
   type SelfCheckedKernelName,
   type UngatedKernelName,
 } from './contract.js';
@@ -57,11 +58,7 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
       (kernels[k] === referenceKernels[k] || own[k] === referenceKernels[k] ? ref : mine).includes(k),
     );
   const ungated = declared(['cosineRows'], backend.ungated, REFERENCE_UNGATED);
-  const selfChecked = declared(
-    ['cosineMatrix', 'corpusMatrix', 'matmul'],
-    backend.selfChecked,
-    REFERENCE_SELF_CHECKED,
-  );
+  const selfChecked = declared(SELF_CHECKED_KERNELS, backend.selfChecked, REFERENCE_SELF_CHECKED);
   return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked };
 }
 
@@ -109,7 +106,7 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
   // Kernels a backend may declare: ungated (see Backend.ungated) and self-checked.
   for (const [field, names] of [
     ['ungated', 'cosineRows'],
-    ['selfChecked', 'cosineMatrix corpusMatrix matmul'],
+    ['selfChecked', SELF_CHECKED_KERNELS.join(' ')],
   ]) {
     const v = o[field];
     if (v !== undefined && !(Array.isArray(v) && v.every((k) => names.split(' ').includes(k))))

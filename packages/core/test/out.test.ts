@@ -265,4 +265,44 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     });
     expect((await failure(loose.cosineMatrix(a, b))).message).toContain('returned 1.5 at position 1');
   });
+
+  it('the dense kernels may be declared too: kit.kernels() then checks their type and length, not their values', async () => {
+    const x = { data: Float32Array.of(1, 2, 3), rows: 1, cols: 3 };
+    const half = () => Float32Array.of(0.5, Number.NaN, 0.5);
+    const kernels = { addBias: half, activation: half, activationGrad: half, matmul: half };
+    const dense = ['matmul', 'addBias', 'activation', 'activationGrad'] as const;
+    expect(resolveKernels({ name: 'd', kernels, selfChecked: [...dense] }).selfChecked).toEqual([
+      'cosineMatrix',
+      'corpusMatrix',
+      ...dense,
+    ]);
+    // Not trusted from a backend that does not run them itself (the reference's are not declared).
+    expect(resolveKernels({ name: 'd', kernels: {}, selfChecked: [...dense] }).selfChecked).toEqual([
+      'cosineMatrix',
+      'corpusMatrix',
+    ]);
+    const trusting = await createCosineKit({
+      backend: { name: 'd', kernels, selfChecked: [...dense] },
+    }).kernels();
+    const id = { data: Float32Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1), rows: 3, cols: 3 };
+    for (const out of [
+      await trusting.addBias(x, Float32Array.of(0, 0, 0)),
+      await trusting.activation('relu', x),
+      await trusting.activationGrad('relu', x, x),
+      await trusting.matmul(x, id, false, false),
+    ])
+      expect(Number.isNaN(out[1])).toBe(true);
+    const checking = await createCosineKit({ backend: { name: 'd', kernels } }).kernels();
+    await expect((async () => checking.activation('relu', x))()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      kernel: 'activation',
+    });
+    // A wrong length is refused either way.
+    const short = await createCosineKit({
+      backend: { name: 's', kernels: { addBias: () => Float32Array.of(1) }, selfChecked: ['addBias'] },
+    }).kernels();
+    await expect((async () => short.addBias(x, Float32Array.of(0, 0, 0)))()).rejects.toThrow(
+      /returned 1 values where 3 were due/,
+    );
+  });
 });

@@ -28,13 +28,16 @@ export function normalizeRowsForward(
 ): NormalizedRows {
   const y = alloc(x.length);
   const norms = new Float64Array(rows);
-  for (let i = 0; i < rows; i++) {
-    const o = i * cols;
+  for (let i = 0, o = 0; i < rows; i++, o += cols) {
+    const end = o + cols;
     let s = 0;
-    for (let j = 0; j < cols; j++) s += x[o + j] * x[o + j];
+    for (let j = o; j < end; j++) {
+      const v = x[j];
+      s += v * v;
+    }
     const n = Math.sqrt(s);
     norms[i] = n;
-    if (n > 0) for (let j = 0; j < cols; j++) y[o + j] = x[o + j] / n;
+    if (n > 0) for (let j = o; j < end; j++) y[j] = x[j] / n;
   }
   return { y, norms };
 }
@@ -49,13 +52,13 @@ export function normalizeRowsBackward(
 ): Vec {
   const { y, norms } = fwd;
   const dx = alloc(dy.length);
-  for (let i = 0; i < rows; i++) {
+  for (let i = 0, o = 0; i < rows; i++, o += cols) {
     const n = norms[i];
     if (n === 0) continue;
-    const o = i * cols;
+    const end = o + cols;
     let p = 0;
-    for (let j = 0; j < cols; j++) p += y[o + j] * dy[o + j];
-    for (let j = 0; j < cols; j++) dx[o + j] = (dy[o + j] - y[o + j] * p) / n;
+    for (let j = o; j < end; j++) p += y[j] * dy[j];
+    for (let j = o; j < end; j++) dx[j] = (dy[j] - y[j] * p) / n;
   }
   return dx;
 }

@@ -117,6 +117,45 @@ describe.skipIf(!wasm)('sparse inputs on wasm (its matmul skips the zeros of X)'
     await expect(run(createCosineKit({ backend: 'reference' }), true)).rejects.toMatchObject(poisoned);
     kit.dispose();
   });
+
+  it('a bias turned NaN between steps is caught by the self-checked addBias, and named as on the reference', async () => {
+    // The wasm addBias checks its sums in wasm memory (the kit does not read them again); the NaN
+    // bias meets finite products only there, and relu would turn it into 0 right after.
+    const attempt = async (source: Parameters<typeof train>[0]['kernels']) => {
+      const encoder = createEncoder({
+        inputs: 300,
+        layers: [{ units: 64, activation: 'relu' }, { units: 16 }],
+        normalize: true,
+        seed: 3,
+      });
+      return train({
+        kernels: source,
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler(data, { batchSize: 16 }),
+        optimizer: adam(),
+        epochs: 1,
+        seed: 7,
+        callbacks: {
+          onBatchEnd: ({ batch }) => {
+            if (batch === 1) encoder.layers[0].bias[5] = Number.NaN;
+          },
+        },
+      }).then(
+        () => undefined,
+        (e: unknown) => e as Error & { cause?: { code?: string; kernel?: string; backend?: string } },
+      );
+    };
+    const kit = createCosineKit({ backend: wasm! });
+    expect((await kit.ready()).providers.addBias).toBe('wasm');
+    const named = { code: 'NON_FINITE', op: 'train', arg: 'optimizer' };
+    const onWasm = await attempt(kit);
+    expect(onWasm).toMatchObject(named);
+    expect(onWasm?.message).toContain('before batch 2 of epoch 0');
+    expect(onWasm?.cause).toMatchObject({ code: 'BACKEND_ERROR', kernel: 'addBias', backend: 'wasm' });
+    expect(await attempt(createCosineKit({ backend: 'reference' }))).toMatchObject(named);
+    kit.dispose();
+  });
 });
 
 describe.skipIf(!wasm)('the optimiser on wasm', () => {

@@ -14,6 +14,7 @@ import {
   multipleNegativesRankingLoss,
   type Vec,
 } from '../src/index.js';
+import { columnSums } from '../src/layers.js';
 import { maxRelativeError, randomVec } from './helpers.js';
 
 const inputs = 7;
@@ -203,5 +204,35 @@ describe('cosine head', () => {
     const e1 = await enc.embed(kit, x1);
     const e2 = await enc.embed(kit, x2);
     expect(pairs[1]).toBeCloseTo(await kit.cosineRows(e1.row(1), e2.row(1)).then((r) => r[0]), 6);
+  });
+});
+
+describe('columnSums (the bias gradient)', () => {
+  it('adds each column down the rows in order, float32 rounding after every add, on awkward shapes', () => {
+    for (const [rows, cols] of [
+      [1, 1],
+      [7, 1],
+      [1, 5],
+      [3, 4],
+      [5, 7],
+      [9, 17],
+      [128, 256],
+    ]) {
+      // Values over many decades, so the order and the rounding of every add show in the bits.
+      const m = Float32Array.from(randomVec(rows * cols, rows + cols), (v, i) => v * 10 ** ((i % 9) - 4));
+      const start = Float32Array.from(randomVec(cols, 3 * cols));
+      const want = start.slice();
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) want[j] += m[i * cols + j];
+      const got = start.slice();
+      columnSums(m, rows, cols, got);
+      expect(new Uint32Array(got.buffer), `${rows} x ${cols}`).toEqual(new Uint32Array(want.buffer));
+      // Float64: plain float64 adds, in the same order.
+      const m64 = Float64Array.from(m);
+      const want64 = Float64Array.from(start);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) want64[j] += m64[i * cols + j];
+      const got64 = Float64Array.from(start);
+      columnSums(m64, rows, cols, got64);
+      expect(got64).toEqual(want64);
+    }
   });
 });

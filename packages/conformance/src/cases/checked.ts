@@ -1,5 +1,12 @@
 import { Tensor } from '@cosinekit/core';
-import { type Matrix, resolveKernels, type SelfCheckedKernelName } from '@cosinekit/core/backend';
+import {
+  ACTIVATIONS,
+  type DenseKernelName,
+  type Kernels,
+  type Matrix,
+  resolveKernels,
+  type SelfCheckedKernelName,
+} from '@cosinekit/core/backend';
 import { assertClose, check, fail, skip } from '../assert.js';
 import { cosineMatrix64 } from '../oracle.js';
 import {
@@ -69,12 +76,88 @@ function declared(ctx: ConformanceContext, kernel: SelfCheckedKernelName): void 
 }
 
 /**
+ * Inputs that make a dense kernel's output non-finite unless it refuses: NaN and ±Infinity at the
+ * start, in the middle and at the end of odd-length rows, and finite values whose sums or products
+ * overflow float32 (3e38 + 3e38, 3e38 x 3e38).
+ */
+function denseHostile(): { x: Matrix; y: Matrix; bias: Float32Array }[] {
+  const shapes = [
+    [1, 1],
+    [3, 5],
+    [7, 9],
+  ] as const;
+  const out: { x: Matrix; y: Matrix; bias: Float32Array }[] = [];
+  for (const [r, c] of shapes)
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 3e38])
+      for (const at of [0, (r * c) >> 1, r * c - 1]) {
+        const x = new Float32Array(r * c).map((_, i) => ((i % 7) - 3) / 4);
+        x[at] = bad;
+        const y = new Float32Array(c * c).map((_, i) => (i % 3) - 1 || 0.5);
+        if (bad === 3e38) y.fill(3e38);
+        out.push({ x: { data: x, rows: r, cols: c }, y: { data: y, rows: c, cols: c }, bias: y.slice(0, c) });
+      }
+  return out;
+}
+
+/** One call of a dense kernel on hostile inputs: it throws or answers finite values only. */
+async function refusesOrFinite(what: string, length: number, call: () => unknown): Promise<void> {
+  let out: unknown;
+  try {
+    out = await call();
+  } catch {
+    return;
+  }
+  check(out instanceof Float32Array, `${what}: must return a Float32Array`);
+  check(out.length === length, `${what}: returned ${out.length} values, expected ${length}`);
+  for (let i = 0; i < out.length; i++)
+    if (!Number.isFinite(out[i]))
+      fail(`${what}: declared self-checked, but answered ${out[i]} at ${i} instead of throwing`);
+}
+
+/** The calls of `kernel` on one hostile case, each with the length its answer must have. */
+function denseCalls(
+  k: Kernels,
+  kernel: DenseKernelName,
+  h: { x: Matrix; y: Matrix; bias: Float32Array },
+): [string, number, () => unknown][] {
+  const { x, y, bias } = h;
+  const n = x.rows * x.cols;
+  if (kernel === 'matmul') return [['', x.rows * y.cols, () => k.matmul(x, y, false, false)]];
+  if (kernel === 'addBias') return [['', n, () => k.addBias(x, bias)]];
+  const dy = { data: new Float32Array(n).fill(3e38), rows: x.rows, cols: x.cols };
+  return ACTIVATIONS.map((kind): [string, number, () => unknown] =>
+    kernel === 'activation'
+      ? [kind, n, () => k.activation(kind, x)]
+      : [kind, n, () => k.activationGrad(kind, x, kind === 'linear' ? x : dy)],
+  );
+}
+
+/**
  * Kernels a backend declares self-checked (`Backend.selfChecked`) keep the promise the kit relies
- * on when it skips its pass over their outputs: every value finite and within [-1, 1] (finite for
- * `matmul`, which fails the call instead of answering a non-finite value).
+ * on when it skips its pass over their outputs: every value finite and, for the cosine kernels,
+ * within [-1, 1]; a dense kernel that cannot keep it throws.
  */
 export function selfCheckedCases(): ConformanceCase[] {
   const group = 'self-checked outputs';
+  const dense = (['matmul', 'addBias', 'activation', 'activationGrad'] as const).map((kernel) =>
+    defineCase(
+      group,
+      `${kernel}: throws rather than answers a non-finite value, on NaN, ±Infinity and overflowing inputs`,
+      kernel,
+      async (ctx) => {
+        declared(ctx, kernel);
+        const table = await ctx.kit.kernels();
+        for (const h of denseHostile())
+          for (const k of [ctx.kernels, table])
+            for (const [kind, length, call] of denseCalls(k, kernel, h))
+              await refusesOrFinite(
+                `${k === table ? 'kit.kernels().' : ''}${kernel}${kind ? `(${kind})` : ''} [${h.x.rows}x${h.x.cols}]`,
+                length,
+                call,
+              );
+      },
+    ),
+  );
   return [
     defineCase(
       group,
@@ -176,5 +259,6 @@ export function selfCheckedCases(): ConformanceCase[] {
         }
       },
     ),
+    ...dense,
   ];
 }
