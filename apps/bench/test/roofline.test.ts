@@ -81,6 +81,34 @@ describe('roofline microkernels', () => {
     expect(sum(65536, 1024, 3)).toBe(192);
     expect(sum(128, 65536 - 128, 1)).toBe(8 * ((65536 - 128) / 128));
   });
+
+  it('the two-stream kernel reads each vector of both halves once', async () => {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 2 });
+    // Lane 0 of vector v holds v + 1 (exact in float32 at these sizes), the other lanes 0.
+    const f = new Float32Array(memory.buffer);
+    for (let v = 0; v < f.length / 4; v++) f[4 * v] = v + 1;
+    const { instance } = await WebAssembly.instantiate(streamModuleBytes(2, false), { env: { memory } });
+    const { sum, sum2 } = instance.exports as unknown as Record<
+      'sum' | 'sum2',
+      (p: number, b: number, passes: number) => number
+    >;
+    // Vectors first..first+count-1, each counted once: their lane-0 values summed.
+    const expected = (ptr: number, bytes: number) => {
+      const first = ptr / 16;
+      const count = bytes / 16;
+      return count * (first + 1) + (count * (count - 1)) / 2;
+    };
+    for (const [ptr, half] of [
+      [0, 64],
+      [64, 192],
+      [65536, 4096],
+      [1024, 30016],
+    ]) {
+      expect(sum2(ptr, half, 1), `${ptr} + 2 x ${half}`).toBe(expected(ptr, 2 * half));
+      expect(sum2(ptr, half, 2)).toBe(2 * expected(ptr, 2 * half));
+      if ((2 * half) % 128 === 0) expect(sum(ptr, 2 * half, 1)).toBe(expected(ptr, 2 * half));
+    }
+  });
 });
 
 describe('measureRoofline', () => {
