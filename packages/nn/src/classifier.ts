@@ -201,9 +201,12 @@ function marginLoss(
           );
         }
       }
-      const na = normalizeRowsForward(a, rows, cols, ops.alloc);
+      // Unit rows (input.normalized: the encoder normalised them) are used as they lie; their
+      // gradient goes back unprojected, the encoder's normalisation backward projecting it.
+      const na = input.normalized === true ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc);
+      const ya = na ? na.y : a;
       const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc);
-      const cos = await ops.matmul(na.y, rows, cols, nw.y, classes, cols, false, true);
+      const cos = await ops.matmul(ya, rows, cols, nw.y, classes, cols, false, true);
       const dCos = ops.alloc(rows * classes);
       const z = new Float64Array(classes);
       let total = 0;
@@ -231,10 +234,10 @@ function marginLoss(
         }
       }
       const dA = await ops.matmul(dCos, rows, classes, nw.y, classes, cols, false, false);
-      const dW = await ops.matmul(dCos, rows, classes, na.y, rows, cols, true, false);
+      const dW = await ops.matmul(dCos, rows, classes, ya, rows, cols, true, false);
       return {
         loss: total / rows,
-        gradA: normalizeRowsBackward(na, dA, rows, cols, ops.alloc),
+        gradA: na ? normalizeRowsBackward(na, dA, rows, cols, ops.alloc) : dA,
         gradB: ops.alloc(0),
         gradParams: [normalizeRowsBackward(nw, dW, classes, cols, ops.alloc)],
       };

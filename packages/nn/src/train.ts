@@ -324,6 +324,8 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
         targets: batch.targets,
         groups: batch.groups,
         labels: batch.labels,
+        // The encoder's output rows are unit rows already: the loss need not normalise them again.
+        normalized: encoder.normalize,
         ...(blocks > 2
           ? { negatives: cache.out.subarray(2 * rows * d), negativeGroups: batch.negativeGroups }
           : {}),

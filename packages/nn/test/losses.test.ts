@@ -1,13 +1,17 @@
 import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
+  arcFaceLoss,
   contrastiveLoss,
+  cosFaceLoss,
   cosineEmbeddingLoss,
+  createCosineClassifier,
   float64Ops,
   kernelOps,
   type Loss,
   mseSimilarityLoss,
   multipleNegativesRankingLoss,
+  normFaceLoss,
 } from '../src/index.js';
 import { maxRelativeError, randomVec } from './helpers.js';
 
@@ -287,5 +291,88 @@ describe('multiple negatives: the softmax and the gradient layout', () => {
     expect(gradB.byteOffset).toBe(gradA.byteOffset + gradA.byteLength);
     expect(gradNegatives!.buffer).toBe(gradA.buffer);
     expect(gradNegatives!.byteOffset).toBe(gradB.byteOffset + gradB.byteLength);
+  });
+});
+
+describe('normalized inputs (unit rows, as a normalising encoder gives them)', () => {
+  /** Rows of `x` scaled to unit length (float64). */
+  const unitRows = (x: Float64Array, n: number, d: number) => {
+    for (let i = 0; i < n; i++) {
+      const r = x.subarray(i * d, (i + 1) * d);
+      const norm = Math.hypot(...r);
+      for (let j = 0; j < d; j++) r[j] /= norm;
+    }
+    return x;
+  };
+  /** `g` with its component along each row of `y` removed: what the encoder's normalisation passes on. */
+  const tangent = (g: ArrayLike<number>, y: Float64Array, d: number) => {
+    const out = Float64Array.from(g);
+    for (let o = 0; o < y.length; o += d) {
+      let p = 0;
+      for (let j = 0; j < d; j++) p += y[o + j] * out[o + j];
+      for (let j = 0; j < d; j++) out[o + j] -= y[o + j] * p;
+    }
+    return out;
+  };
+  const close = (x: ArrayLike<number>, y: ArrayLike<number>) => {
+    expect(x.length).toBe(y.length);
+    for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i])).toBeLessThan(1e-12);
+  };
+  const d = 7;
+  const n = 9;
+  const cases: [string, () => Loss, Record<string, unknown>][] = [
+    ['multiple negatives', () => multipleNegativesRankingLoss(), {}],
+    [
+      'multiple negatives, groups',
+      () => multipleNegativesRankingLoss({ scale: 5 }),
+      { groups: [0, 1, 0, 2, 1, 3, 0, 2, 4] },
+    ],
+    [
+      'cosine embedding',
+      () => cosineEmbeddingLoss({ margin: -0.3 }),
+      { targets: [1, -1, 1, -1, -1, 1, 1, -1, 1] },
+    ],
+    ['contrastive', () => contrastiveLoss({ margin: 1.1 }), { targets: [1, -1, 1, -1, -1, 1, 1, -1, 1] }],
+    ['mse', () => mseSimilarityLoss(), { targets: [0.5, -0.2, 0.9, 0, 1, -1, 0.3, 0.1, 0.7] }],
+  ];
+  for (const [name, make, extra] of cases)
+    it(`${name}: the same loss, and the same gradients once projected, in float64`, async () => {
+      const a = unitRows(randomVec(n * d, 41), n, d);
+      const b = unitRows(randomVec(n * d, 42), n, d);
+      const loss = make();
+      const plain = await loss.compute(float64Ops, { a, b, rows: n, cols: d, ...extra });
+      const unit = await loss.compute(float64Ops, { a, b, rows: n, cols: d, normalized: true, ...extra });
+      expect(Math.abs(unit.loss - plain.loss)).toBeLessThan(1e-12);
+      close(tangent(unit.gradA, a, d), plain.gradA);
+      close(tangent(unit.gradB, b, d), plain.gradB);
+    });
+  it('multiple negatives with hard negatives, and the cosine classifier', async () => {
+    const a = unitRows(randomVec(n * d, 43), n, d);
+    const b = unitRows(randomVec(n * d, 44), n, d);
+    const negatives = unitRows(randomVec(n * d, 45), n, d);
+    const loss = multipleNegativesRankingLoss({ scale: 7 });
+    const plain = await loss.compute(float64Ops, { a, b, negatives, rows: n, cols: d });
+    const unit = await loss.compute(float64Ops, { a, b, negatives, rows: n, cols: d, normalized: true });
+    expect(Math.abs(unit.loss - plain.loss)).toBeLessThan(1e-12);
+    close(tangent(unit.gradA, a, d), plain.gradA);
+    close(tangent(unit.gradB, b, d), plain.gradB);
+    close(tangent(unit.gradNegatives!, negatives, d), plain.gradNegatives!);
+    for (const make of [normFaceLoss, cosFaceLoss, arcFaceLoss]) {
+      const clf = createCosineClassifier({ classes: 4, dim: d, seed: 5, precision: 'float64' });
+      const labels = [0, 3, 1, 1, 2, 0, 3, 2, 1];
+      const head = make(clf);
+      const p = await head.compute(float64Ops, { a, b: new Float64Array(0), rows: n, cols: d, labels });
+      const u = await head.compute(float64Ops, {
+        a,
+        b: new Float64Array(0),
+        rows: n,
+        cols: d,
+        labels,
+        normalized: true,
+      });
+      expect(Math.abs(u.loss - p.loss)).toBeLessThan(1e-12);
+      close(tangent(u.gradA, a, d), p.gradA);
+      close(u.gradParams![0], p.gradParams![0]);
+    }
   });
 });

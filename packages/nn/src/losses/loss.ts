@@ -21,6 +21,15 @@ export interface LossInput {
   readonly negativeGroups?: ArrayLike<number>;
   /** Per row of `a`: its class, `0 <= label < classes` (classifier losses; `b` is then empty). */
   readonly labels?: ArrayLike<number>;
+  /**
+   * True when the rows of `a`, `b` and `negatives` are already unit vectors (or zero), as the
+   * output of an encoder created with `normalize: true` is: the cosine losses then take their dot
+   * products as the cosines instead of normalising the rows again, and return gradients whose
+   * component along each row is not meaningful (the caller projects it out, as the encoder's
+   * normalisation backward does). `train` sets it from the encoder. Defaults to false: rows of any
+   * norm, and exact gradients with respect to them.
+   */
+  readonly normalized?: boolean;
 }
 
 /** The loss value (mean over the batch) and its gradients with respect to `a` and `b`. */

@@ -2,7 +2,7 @@ import { argError } from '@cosinekit/core/backend';
 import { checkNumber } from '../check.js';
 import { normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
-import type { Loss } from './loss.js';
+import type { Loss, LossInput } from './loss.js';
 
 /** Options of {@link multipleNegativesRankingLoss}. */
 export interface MultipleNegativesRankingLossOptions {
@@ -27,6 +27,7 @@ const OP = 'multipleNegativesRankingLoss';
  *
  * The cosine matrix and both gradient products run on the backend (`ops.matmul`):
  *   S = Â Ĉᵀ, dÂ = dS Ĉ, dĈ = dSᵀ Â, with dS = scale (softmax(scale S) - I) / rows.
+ * With `normalized` inputs (unit rows, see {@link LossInput.normalized}) Â = A and Ĉ = C.
  */
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
   const scale = options.scale ?? 20;
@@ -72,18 +73,33 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
         for (let j = rows; j < n; j++) groupOf[j] = negativeGroups![j - rows];
       }
 
-      const na = normalizeRowsForward(a, rows, cols, ops.alloc);
-      const nc = normalizeRowsForward(c, n, cols, ops.alloc);
-      const s = await ops.matmul(na.y, rows, cols, nc.y, n, cols, false, true);
+      // Unit rows (input.normalized: the encoder normalised them) are their own normalisation: the
+      // cosines are their dot products and the gradients go back as they are, since the encoder's
+      // normalisation backward projects them onto the sphere as this one's would.
+      const unit = input.normalized === true;
+      const na = unit ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc);
+      const nc = unit ? undefined : normalizeRowsForward(c, n, cols, ops.alloc);
+      const ya = na ? na.y : a;
+      const yc = nc ? nc.y : c;
+      const s = await ops.matmul(ya, rows, cols, yc, n, cols, false, true);
       const dS = ops.alloc(rows * n);
       const total = softmaxRows(s, dS, rows, n, scale, masked ? groupOf : undefined, groups);
-      const dA = await ops.matmul(dS, rows, n, nc.y, n, cols, false, false);
-      const dCy = await ops.matmul(dS, rows, n, na.y, rows, cols, true, false);
+      const dA = await ops.matmul(dS, rows, n, yc, n, cols, false, false);
+      const dCy = await ops.matmul(dS, rows, n, ya, rows, cols, true, false);
       // The gradients back to back in one array, as the encoder's output lies: train feeds it to
       // the backward pass without copying.
       const grad = ops.alloc((rows + n) * cols);
-      const gradA = normalizeRowsBackward(na, dA, rows, cols, () => grad.subarray(0, rows * cols));
-      const dC = normalizeRowsBackward(nc, dCy, n, cols, () => grad.subarray(rows * cols));
+      let gradA: Vec;
+      let dC: Vec;
+      if (na && nc) {
+        gradA = normalizeRowsBackward(na, dA, rows, cols, () => grad.subarray(0, rows * cols));
+        dC = normalizeRowsBackward(nc, dCy, n, cols, () => grad.subarray(rows * cols));
+      } else {
+        grad.set(dA);
+        grad.set(dCy, rows * cols);
+        gradA = grad.subarray(0, rows * cols);
+        dC = grad.subarray(rows * cols);
+      }
       return {
         loss: total / rows,
         gradA,

@@ -6,7 +6,9 @@ import type { LossInput, LossResult } from './loss.js';
  * A loss supplies, per pair, its value and dL/dcos; this turns them into the batch mean and the
  * gradients with respect to both rows:
  *   dcos/da = b / (‖a‖ ‖b‖) - cos a / ‖a‖²  (and symmetrically for b).
- * A zero row has cosine 0 and no gradient, matching core's cosine kernels.
+ * A zero row has cosine 0 and no gradient, matching core's cosine kernels. With `normalized`
+ * inputs (unit rows) the cosine is the dot product and dcos/da = b, its radial part left to the
+ * caller's normalisation backward.
  */
 export function pairCosineLoss(
   op: string,
@@ -14,6 +16,7 @@ export function pairCosineLoss(
   term: (cos: number, target: number) => [value: number, dCos: number],
 ): LossResult {
   const { a, b, rows, cols, targets } = input;
+  const unit = input.normalized === true;
   if (!targets || targets.length !== rows) {
     argError('SHAPE_MISMATCH', op, 'targets', `must hold one value per pair (${rows}).`);
   }
@@ -32,6 +35,19 @@ export function pairCosineLoss(
     }
     const na = Math.sqrt(aa);
     const nb = Math.sqrt(bb);
+    if (unit) {
+      // Unit (or zero) rows: the cosine is the dot product, and dcos/da = b, dcos/db = a up to
+      // the component along each row, which the caller's normalisation backward projects out.
+      const [value, dCos] = term(dot, targets[i]);
+      total += value;
+      if (dCos === 0) continue;
+      const g = dCos / rows;
+      for (let j = 0; j < cols; j++) {
+        gradA[o + j] = g * b[o + j];
+        gradB[o + j] = g * a[o + j];
+      }
+      continue;
+    }
     const cos = na > 0 && nb > 0 ? dot / (na * nb) : 0;
     const [value, dCos] = term(cos, targets[i]);
     total += value;
