@@ -3,7 +3,7 @@ import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
 import { checkNumber } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
-import { normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
+import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import { createRng } from './rng.js';
 
@@ -203,6 +203,7 @@ function marginLoss(
       }
       // Unit rows (input.normalized: the encoder normalised them) are used as they lie; their
       // gradient goes back unprojected, the encoder's normalisation backward projecting it.
+      if (input.normalized === true) checkUnitRows(op, 'a', a, rows, cols);
       const na = input.normalized === true ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc);
       const ya = na ? na.y : a;
       const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc);

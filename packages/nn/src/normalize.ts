@@ -1,3 +1,4 @@
+import { argError } from '@cosinekit/core/backend';
 import type { Vec } from './ops.js';
 
 /**
@@ -61,4 +62,29 @@ export function normalizeRowsBackward(
     for (let j = o; j < end; j++) dx[j] = (dy[j] - y[j] * p) / n;
   }
   return dx;
+}
+
+/** How far a unit row's squared norm may be from 1: float32 rounding of a normalised row of any width. */
+const UNIT_SLACK = 1e-3;
+
+/**
+ * Throws unless every row of `x` (`rows x cols`) is a unit vector or zero, as a caller promises with
+ * `LossInput.normalized`: a loss then takes dot products as cosines, so rows of another norm would
+ * give a wrong loss silently. One pass in float64, far cheaper than normalising the rows again.
+ * `NON_FINITE` for a row holding NaN or ±Infinity, `INVALID_ARGUMENT` for a row of another norm.
+ */
+export function checkUnitRows(op: string, arg: string, x: Vec, rows: number, cols: number): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    let ss = 0;
+    for (let j = 0; j < cols; j++) ss += x[o + j] * x[o + j];
+    if (ss === 0 || Math.abs(ss - 1) <= UNIT_SLACK) continue;
+    if (!Number.isFinite(ss)) argError('NON_FINITE', op, arg, `row ${i} holds NaN or Infinity.`);
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      arg,
+      `row ${i} has norm ${Math.sqrt(ss)}, but the input says normalized: true (unit or zero rows only).`,
+    );
+  }
 }

@@ -375,4 +375,61 @@ describe('normalized inputs (unit rows, as a normalising encoder gives them)', (
       close(u.gradParams![0], p.gradParams![0]);
     }
   });
+  it('normalized: true is checked: rows of another norm or non-finite rows are typed errors, zero rows pass', async () => {
+    const a = unitRows(randomVec(n * d, 46), n, d);
+    const b = unitRows(randomVec(n * d, 47), n, d);
+    // Float32 unit rows (rounded) and a zero row are accepted.
+    const a32 = Float32Array.from(a);
+    const b32 = Float32Array.from(b);
+    b32.fill(0, 2 * d, 3 * d);
+    const targets = Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1));
+    const mnr = multipleNegativesRankingLoss();
+    const pair = cosineEmbeddingLoss();
+    const ops = float64Ops;
+    await mnr.compute(ops, { a: a32, b: b32, rows: n, cols: d, normalized: true });
+    await pair.compute(ops, { a: a32, b: b32, rows: n, cols: d, targets, normalized: true });
+    const scaled = Float64Array.from(b).map((v, i) => (i >= 4 * d && i < 5 * d ? v * 1.1 : v));
+    const nan = Float64Array.from(a);
+    nan[3 * d + 2] = Number.NaN;
+    const wrong = [
+      ['b', 'INVALID_ARGUMENT', () => mnr.compute(ops, { a, b: scaled, rows: n, cols: d, normalized: true })],
+      ['a', 'NON_FINITE', () => mnr.compute(ops, { a: nan, b, rows: n, cols: d, normalized: true })],
+      [
+        'negatives',
+        'INVALID_ARGUMENT',
+        () => mnr.compute(ops, { a, b, negatives: scaled, rows: n, cols: d, normalized: true }),
+      ],
+      [
+        'b',
+        'INVALID_ARGUMENT',
+        () => pair.compute(ops, { a, b: scaled, rows: n, cols: d, targets, normalized: true }),
+      ],
+      [
+        'a',
+        'INVALID_ARGUMENT',
+        () => {
+          const clf = createCosineClassifier({ classes: 4, dim: d, seed: 5, precision: 'float64' });
+          const labels = [0, 3, 1, 1, 2, 0, 3, 2, 1];
+          return cosFaceLoss(clf).compute(ops, {
+            a: scaled,
+            b: new Float64Array(0),
+            rows: n,
+            cols: d,
+            labels,
+            normalized: true,
+          });
+        },
+      ],
+    ] as const;
+    for (const [arg, code, call] of wrong) {
+      let err: unknown;
+      try {
+        await call();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, `${arg} ${code}`).toMatchObject({ code, arg });
+      expect((err as Error).message).toMatch(code === 'NON_FINITE' ? /row 3/ : /row 4 has norm 1\.1/);
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { argError } from '@cosinekit/core/backend';
 import { checkNumber } from '../check.js';
-import { normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
+import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
 import type { Loss, LossInput } from './loss.js';
 
@@ -77,6 +77,11 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       // cosines are their dot products and the gradients go back as they are, since the encoder's
       // normalisation backward projects them onto the sphere as this one's would.
       const unit = input.normalized === true;
+      if (unit) {
+        checkUnitRows(OP, 'a', a, rows, cols);
+        checkUnitRows(OP, 'b', b, rows, cols);
+        if (negatives) checkUnitRows(OP, 'negatives', negatives, rows, cols);
+      }
       const na = unit ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc);
       const nc = unit ? undefined : normalizeRowsForward(c, n, cols, ops.alloc);
       const ya = na ? na.y : a;

@@ -1,4 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
+import { checkUnitRows } from '../normalize.js';
 import type { LossInput, LossResult } from './loss.js';
 
 /**
@@ -19,6 +20,10 @@ export function pairCosineLoss(
   const unit = input.normalized === true;
   if (!targets || targets.length !== rows) {
     argError('SHAPE_MISMATCH', op, 'targets', `must hold one value per pair (${rows}).`);
+  }
+  if (unit) {
+    checkUnitRows(op, 'a', a, rows, cols);
+    checkUnitRows(op, 'b', b, rows, cols);
   }
   const gradA = a instanceof Float64Array ? new Float64Array(a.length) : new Float32Array(a.length);
   const gradB = a instanceof Float64Array ? new Float64Array(a.length) : new Float32Array(a.length);
