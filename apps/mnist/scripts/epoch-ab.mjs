@@ -59,7 +59,9 @@ for (let i = 0; i < rounds; i++) {
   b.push(y.ms);
   ratio.push(y.ms / x.ms);
   losses = [x.loss, y.loss];
-  console.log(`round ${i + 1}: old ${x.ms.toFixed(1)} ms, new ${y.ms.toFixed(1)} ms, new/old ${(y.ms / x.ms).toFixed(3)}`);
+  console.log(
+    `round ${i + 1}: old ${x.ms.toFixed(1)} ms, new ${y.ms.toFixed(1)} ms, new/old ${(y.ms / x.ms).toFixed(3)}`,
+  );
 }
 const median = (v) => [...v].sort((p, q) => p - q)[v.length >> 1];
 console.log(
