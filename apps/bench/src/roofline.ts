@@ -201,7 +201,9 @@ export function streamModuleBytes(pages: number, shared: boolean): Uint8Array<Ar
   const P = 3;
   const END = 4;
   const acc = (k: number) => 5 + k;
-  const body = [
+  // `passes` times: from `ptr` to `ptr + region`, `step` bytes a turn, load k of a turn at `load(k)`
+  // (its address on the stack) added into accumulator k; then the eight accumulators summed.
+  const streamBody = (step: number, address: (k: number) => number[]) => [
     ...op.get(0),
     ...op.get(1),
     ...op.i32Add,
@@ -212,13 +214,12 @@ export function streamModuleBytes(pages: number, shared: boolean): Uint8Array<Ar
     ...op.loop,
     ...Array.from({ length: 8 }, (_, k) => [
       ...op.get(acc(k)),
-      ...op.get(P),
-      ...op.load(16 * k),
+      ...address(k),
       ...op.add,
       ...op.set(acc(k)),
     ]).flat(),
     ...op.get(P),
-    ...op.i32(STREAM_STEP),
+    ...op.i32(step),
     ...op.i32Add,
     ...op.tee(P),
     ...op.get(END),
@@ -235,42 +236,14 @@ export function streamModuleBytes(pages: number, shared: boolean): Uint8Array<Ar
     ...Array.from({ length: 7 }, (_, k) => [...op.get(acc(k + 1)), ...op.add]).flat(),
     ...op.lane0,
   ];
-  // sum2: the same loads from two streams half the region apart, 64 bytes (a cache line) of each per step.
-  const body2 = [
-    ...op.get(0),
-    ...op.get(1),
-    ...op.i32Add,
-    ...op.set(END),
-    ...op.loop,
-    ...op.get(0),
-    ...op.set(P),
-    ...op.loop,
-    ...Array.from({ length: 8 }, (_, k) => [
-      ...op.get(acc(k)),
-      ...op.get(P),
-      ...(k < 4 ? [] : [...op.get(1), ...op.i32Add]),
-      ...op.load(16 * (k & 3)),
-      ...op.add,
-      ...op.set(acc(k)),
-    ]).flat(),
+  // sum: one stream, 128 bytes a step.
+  const body = streamBody(STREAM_STEP, (k) => [...op.get(P), ...op.load(16 * k)]);
+  // sum2: two streams `half` (the second argument) apart, 64 bytes (a cache line) of each a step.
+  const body2 = streamBody(STREAM_STEP / 2, (k) => [
     ...op.get(P),
-    ...op.i32(STREAM_STEP / 2),
-    ...op.i32Add,
-    ...op.tee(P),
-    ...op.get(END),
-    ...op.i32LtU,
-    ...op.brIf(0),
-    ...op.end,
-    ...op.get(2),
-    ...op.i32(1),
-    ...op.i32Sub,
-    ...op.tee(2),
-    ...op.brIf(0),
-    ...op.end,
-    ...op.get(acc(0)),
-    ...Array.from({ length: 7 }, (_, k) => [...op.get(acc(k + 1)), ...op.add]).flat(),
-    ...op.lane0,
-  ];
+    ...(k < 4 ? [] : [...op.get(1), ...op.i32Add]),
+    ...op.load(16 * (k & 3)),
+  ]);
   const locals = [I32, I32, ...new Array<number>(8).fill(V128)];
   return encodeModule(
     [

@@ -47,3 +47,7 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
 
 /** The float64 reference kernels, typed as the synchronous functions they are. */
 export const ref = referenceKernels as unknown as Omit<WasmKernels, 'createCorpus'>;
+
+/** Element (i, p) of op(X) for a matrix stored as given (`t`: X is used transposed). */
+export const opAt = (x: Matrix, t: boolean, i: number, p: number): number =>
+  t ? x.data[p * x.cols + i] : x.data[i * x.cols + p];

@@ -1,7 +1,7 @@
 import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { backend, random } from './helpers.js';
+import { opAt as at, backend, random } from './helpers.js';
 
 /**
  * The dense `matmul` promises the same bits for the same inputs (the nn package's "same seed,
@@ -27,9 +27,6 @@ const SHAPES: [number, number, number][] = [
   [129, 66, 65],
   [256, 64, 64],
 ];
-
-const at = (x: Matrix, t: boolean, i: number, p: number): number =>
-  t ? x.data[p * x.cols + i] : x.data[i * x.cols + p];
 
 /** The engine's chain for every output, in float32. */
 function replay(

@@ -1,7 +1,7 @@
 import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { backend, random, VARIANTS } from './helpers.js';
+import { opAt as at, backend, random, VARIANTS } from './helpers.js';
 
 /**
  * `matmul` runs on the dot-product engine: operands staged as rows of the shared dimension
@@ -26,10 +26,6 @@ const SHAPES: [number, number, number][] = [
   [70, 784, 24],
   [256, 784, 64],
 ];
-
-/** op(X) element (i, p) of a matrix stored as given. */
-const at = (x: Matrix, t: boolean, i: number, p: number): number =>
-  t ? x.data[p * x.cols + i] : x.data[i * x.cols + p];
 
 /**
  * Checks every output against the float64 product with a bound a float32 sum of k products must

@@ -1,7 +1,7 @@
 import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { backend, random, VARIANTS } from './helpers.js';
+import { opAt as at, backend, random, VARIANTS } from './helpers.js';
 
 /**
  * The bits of `matmul`'s sparse path (assembly/sparse.ts): each output is the float32 sum of its
@@ -11,10 +11,6 @@ import { backend, random, VARIANTS } from './helpers.js';
  * shapes around the kernel's steps (16, 4 and 1 columns; 4 non-zeros per pass) and edges (one
  * row, one column, one shared index, rows and columns of op(A) without non-zeros, -0 entries).
  */
-
-/** op(A) element (i, p). */
-const at = (a: Matrix, ta: boolean, i: number, p: number): number =>
-  ta ? a.data[p * a.cols + i] : a.data[i * a.cols + p];
 
 /** The sparse path's sum order, in float32: Math.fround after every product and every sum. */
 function replica(a: Matrix, b: Matrix, ta: boolean, m: number, k: number, n: number): Float32Array {
