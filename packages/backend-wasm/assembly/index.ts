@@ -11,6 +11,7 @@ export { gatherRows } from './filtered';
 
 import { blockAreaEnd } from './generated/tiles';
 
+export { allFinite } from './finite';
 export { dotsBlockedWith, dotsWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
 export { activation, activationGrad, addBias } from './nn';
@@ -18,7 +19,7 @@ export { normalizeRows, rowNorms } from './norms';
 export { adamStep, sgdStep } from './optimizer';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';
 export { above } from './select';
-export { allFinite, compressColumns, compressRows, countColumns, sparseProduct } from './sparse';
+export { compressColumns, compressRows, countColumns, sparseProduct } from './sparse';
 
 /** First byte free for the JS allocator: above the static data and the engine's per-thread scratch. */
 export function heapBase(): usize {

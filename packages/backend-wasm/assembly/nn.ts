@@ -5,7 +5,7 @@
  * self-checked without another pass over the output.
  */
 
-import { allFinite } from './sparse';
+import { allFinite, finiteLanes } from './finite';
 
 /** `out = x + bias` with `bias` (`cols` floats) broadcast over `rows` rows; 1 when all finite. */
 export function addBias(x: usize, rows: i32, cols: i32, bias: usize, out: usize): i32 {
@@ -20,8 +20,7 @@ export function addBias(x: usize, rows: i32, cols: i32, bias: usize, out: usize)
       const o = (<usize>p) << 2;
       const r = f32x4.add(v128.load(px + o), v128.load(bias + o));
       v128.store(po + o, r);
-      const d = f32x4.sub(r, r);
-      ok = v128.and(ok, f32x4.eq(d, d));
+      ok = finiteLanes(ok, r);
     }
     for (; p < cols; p++) {
       const o = (<usize>p) << 2;
@@ -92,8 +91,7 @@ export function activation(kind: i32, x: usize, n: i32, out: usize): i32 {
       // x > 0 ? x : 0, which also maps -0 to +0 like the reference.
       const r = v128.and(v, f32x4.gt(v, zero));
       v128.store(out + o, r);
-      const d = f32x4.sub(r, r);
-      ok = v128.and(ok, f32x4.eq(d, d));
+      ok = finiteLanes(ok, r);
     }
     let tail: f32 = 0;
     for (; i < n; i++) {
@@ -131,8 +129,7 @@ export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usiz
       const mask = f32x4.gt(v128.load(x + o), zero);
       const r = f32x4.mul(v128.load(dy + o), v128.and(one, mask));
       v128.store(out + o, r);
-      const d = f32x4.sub(r, r);
-      ok = v128.and(ok, f32x4.eq(d, d));
+      ok = finiteLanes(ok, r);
     }
     let tail: f32 = 0;
     for (; i < n; i++) {

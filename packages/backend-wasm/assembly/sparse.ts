@@ -10,24 +10,6 @@
  */
 import { madd } from './generated/simd';
 
-/** 1 when all `n` floats at `x` are finite, else 0. */
-export function allFinite(x: usize, n: i32): i32 {
-  // v - v is 0 for a finite v and NaN for ±Inf and NaN; NaN compares unequal to itself.
-  let ok = v128.not(i32x4.splat(0));
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v = v128.load(x + ((<usize>i) << 2));
-    const d = f32x4.sub(v, v);
-    ok = v128.and(ok, f32x4.eq(d, d));
-  }
-  if (!v128.all_true<i32>(ok)) return 0;
-  for (; i < n; i++) {
-    const v = load<f32>(x + ((<usize>i) << 2));
-    if (v - v !== 0) return 0;
-  }
-  return 1;
-}
-
 /**
  * For each 4-bit mask (bit t set: lane t kept), the `i8x16.swizzle` that moves the kept lanes of
  * a vector of four 32-bit values to its front, in lane order (the lanes after them are don't-care).

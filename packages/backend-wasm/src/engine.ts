@@ -237,13 +237,19 @@ export function product(
  */
 export function checkFinite(rt: WasmRuntime, ptr: number, length: number, op: string, whole = false): void {
   if (rt.exports.allFinite(ptr, length)) return;
+  const i = firstNonFinite(rt, ptr, length);
+  throw new Error(
+    `${op} returned ${rt.f32[(ptr >>> 2) + i]} among its values (position ${i}${whole ? '' : ' of a block'}).`,
+  );
+}
+
+/** Where the first of the `length` floats at `ptr` that is not finite lies (`length` when none). */
+export function firstNonFinite(rt: WasmRuntime, ptr: number, length: number): number {
   const f = rt.f32;
   const at = ptr >>> 2;
   let i = 0;
   while (i < length && Number.isFinite(f[at + i])) i++;
-  throw new Error(
-    `${op} returned ${f[at + i]} among its values (position ${i}${whole ? '' : ' of a block'}).`,
-  );
+  return i;
 }
 
 /** {@link product} with every thread copying its own chunks into `out` (shared memory). */

@@ -1,4 +1,5 @@
 import { backendError } from '@cosinekit/core/backend';
+import { firstNonFinite } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 
 /**
@@ -18,10 +19,8 @@ export function downloadFinite(
   out?: Float32Array,
 ): Float32Array {
   if (finite !== 1) {
-    const at = ptr >>> 2;
-    let i = 0;
-    while (i < length && Number.isFinite(rt.f32[at + i])) i++;
-    throw backendError(kernel, 'x', 'wasm', kernel, `returned ${rt.f32[at + i]} among its values.`);
+    const v = rt.f32[(ptr >>> 2) + firstNonFinite(rt, ptr, length)];
+    throw backendError(kernel, 'x', 'wasm', kernel, `returned ${v} among its values.`);
   }
   return rt.download(ptr, length, out);
 }
