@@ -3,9 +3,10 @@
  * NaN, and NaN is unequal to itself.
  */
 
-/** `ok` with the lanes of `r` that are not finite cleared (start from all ones; all_true at the end). */
-// @ts-expect-error: decorator
-@inline
+/**
+ * `ok` with the lanes of `r` that are not finite cleared (start from all ones; all_true at the end).
+ * Small enough for the optimiser to inline at every use.
+ */
 export function finiteLanes(ok: v128, r: v128): v128 {
   const d = f32x4.sub(r, r);
   return v128.and(ok, f32x4.eq(d, d));
