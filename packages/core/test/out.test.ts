@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Backend,
   CosineKitError,
+  declareKernels,
   type Matrix,
   referenceKernels,
   resolveKernels,
@@ -304,5 +305,36 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     await expect((async () => short.addBias(x, Float32Array.of(0, 0, 0)))()).rejects.toThrow(
       /returned 1 values where 3 were due/,
     );
+  });
+
+  it('a list made by declareKernels vouches for the functions it was made for, not for replacements in a spread copy', async () => {
+    const good = (a: Matrix, b: Matrix) => referenceKernels.cosineMatrix(a, b);
+    const kernels = { cosineMatrix: good, cosineRows: referenceKernels.cosineRows };
+    const backend = {
+      name: 'own',
+      kernels,
+      ungated: declareKernels(kernels, ['cosineRows']),
+      selfChecked: declareKernels(kernels, ['cosineMatrix']),
+    };
+    expect(resolveKernels(backend).selfChecked).toContain('cosineMatrix');
+    expect(resolveKernels(backend).ungated).toEqual(['cosineRows']);
+    // The spread copy keeps the lists; the kernels put in place of the declared ones lose them.
+    const nan = () => new Float32Array(2).fill(Number.NaN);
+    const copy = { ...backend, name: 'copy', kernels: { ...kernels, cosineMatrix: nan, cosineRows: nan } };
+    expect(resolveKernels(copy).selfChecked).not.toContain('cosineMatrix');
+    expect(resolveKernels(copy).ungated).toEqual([]);
+    // A copy that keeps the functions keeps the promise.
+    expect(resolveKernels({ ...backend, kernels: { ...kernels } }).selfChecked).toContain('cosineMatrix');
+    const e = await failure(
+      createCosineKit({ backend: copy }).cosineMatrix(
+        [[1, 2]],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ),
+    );
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'cosineMatrix', backend: 'copy' });
+    expect(e.message).toContain('returned NaN at position 0');
   });
 });

@@ -90,6 +90,18 @@ function breaking(h: Harness, kernels: Record<string, unknown>, name = 'broken')
   return { name, kernels: { ...h.backend.kernels, ...kernels } as Backend['kernels'] };
 }
 
+/**
+ * The backend under test spread into a new object with some kernels replaced: the copy carries the
+ * original's `ungated` and `selfChecked` lists, which must not vouch for the replacements.
+ */
+function spreading(h: Harness, kernels: Record<string, unknown>): Backend {
+  return {
+    ...h.backend,
+    name: 'spread',
+    kernels: { ...h.backend.kernels, ...kernels } as Backend['kernels'],
+  };
+}
+
 /** A top-k answer for one query with the given indices and scores. */
 function answer(indices: number[], scores: number[]) {
   return {
@@ -1070,6 +1082,52 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
       createCosineKit({
         backend: breaking(h, { cosineMatrix: () => new Float32Array(8).fill(7) }),
       }).cosineMatrix(h.q, h.c),
+  },
+  {
+    group: BROKEN,
+    input:
+      '{ ...backend, kernels: { ...backend.kernels, cosineMatrix: () => NaNs } } // a spread keeps selfChecked',
+    code: 'BACKEND_ERROR',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({
+        backend: spreading(h, { cosineMatrix: () => new Float32Array(8).fill(Number.NaN) }),
+      }).cosineMatrix(h.q, h.c),
+  },
+  {
+    group: BROKEN,
+    input: '{ ...backend, kernels: { ...backend.kernels, corpusMatrix: () => 7s } }',
+    code: 'BACKEND_ERROR',
+    op: 'similarity',
+    arg: 'queries',
+    call: async (h) => {
+      const kit = createCosineKit({
+        backend: spreading(h, {
+          corpusMatrix: (_: unknown, q: { rows: number }) => new Float32Array(q.rows * 8).fill(7),
+        }),
+      });
+      const corpus = await kit.corpus(h.c);
+      try {
+        return await corpus.similarity(h.q);
+      } finally {
+        corpus.dispose();
+      }
+    },
+  },
+  {
+    group: BROKEN,
+    input: '{ ...backend, kernels: { ...backend.kernels, matmul: () => NaNs } } then kit.kernels().matmul',
+    code: 'BACKEND_ERROR',
+    op: 'matmul',
+    arg: 'x',
+    call: async (h) => {
+      const k = await createCosineKit({
+        backend: spreading(h, { matmul: () => new Float32Array(4).fill(Number.NaN) }),
+      }).kernels();
+      const m = { data: Float32Array.of(1, 2, 3, 4), rows: 2, cols: 2 };
+      return k.matmul(m, m, false, false);
+    },
   },
   {
     group: BROKEN,
