@@ -133,6 +133,7 @@ export class Encoder {
 
   /** A deep copy in the given precision (float64 copies are what the gradient checks use). */
   clone(precision: Precision = this.precision): Encoder {
+    checkPrecision('clone', precision);
     return new Encoder(
       this.layers.map((l) => l.clone(precision)),
       this.normalize,
@@ -232,6 +233,7 @@ export class Encoder {
 export function createEncoder(options: EncoderOptions): Encoder {
   const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
   checkNumber('createEncoder', 'seed', seed, -(2 ** 53), 2 ** 53);
+  checkPrecision('createEncoder', precision);
   if (typeof normalize !== 'boolean')
     argError('INVALID_TYPE', 'createEncoder', 'normalize', `must be true or false, got ${typeof normalize}.`);
   if (!Number.isInteger(inputs) || inputs < 1) {
@@ -275,4 +277,15 @@ export function createEncoder(options: EncoderOptions): Encoder {
     shape = l.outputShape;
   }
   return new Encoder(built, normalize);
+}
+
+/** Refuses a precision other than the two the layers store ('float16' once made float32 silently). */
+function checkPrecision(op: string, precision: unknown): void {
+  if (precision !== 'float32' && precision !== 'float64')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'precision',
+      `must be 'float32' or 'float64', got ${String(precision)}.`,
+    );
 }

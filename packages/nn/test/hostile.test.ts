@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   adam,
   arcFaceLoss,
+  Conv2dLayer,
   contrastiveLoss,
   cosFaceLoss,
   cosineEmbeddingLoss,
@@ -12,9 +13,13 @@ import {
   createCosineHead,
   createEncoder,
   fixedPairSampler,
+  float64Ops,
   inBatchSampler,
   kernelsOf,
+  type Loss,
+  type LossInput,
   labelledSampler,
+  mseSimilarityLoss,
   multipleNegativesRankingLoss,
   normFaceLoss,
   pairAccuracy,
@@ -232,6 +237,166 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
       expect(make).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
     });
   }
+});
+
+describe('layers too large to run a single row, and precisions the layers do not store', () => {
+  // Each was accepted: a padding of 10^6 built a 2000003 x 2000003 layer that failed on its first
+  // row with an engine RangeError; 10^6 x 10^6 weights threw one while being made; 'float16' made
+  // float32 weights without a word.
+  const img = { inputs: 16, inputShape: [4, 4, 1] as const };
+  const cases: [string, string, () => unknown][] = [
+    [
+      'createEncoder',
+      'padding',
+      () => createEncoder({ ...img, layers: [{ type: 'conv2d', filters: 1, kernel: 2, padding: 1e6 }] }),
+    ],
+    [
+      'createEncoder',
+      'padding',
+      () => createEncoder({ ...img, layers: [{ type: 'conv2d', filters: 64, kernel: 3, padding: 3000 }] }),
+    ],
+    [
+      'createEncoder',
+      'filters',
+      () => createEncoder({ ...img, layers: [{ type: 'conv2d', filters: 2 ** 29, kernel: 3 }] }),
+    ],
+    ['createEncoder', 'units', () => createEncoder({ inputs: 1e6, layers: [{ units: 1e6 }] })],
+    [
+      'createEncoder',
+      'units',
+      () => createEncoder({ inputs: 4, layers: [{ units: 4 }, { units: 2 ** 29 }] }),
+    ],
+    [
+      'Conv2dLayer',
+      'padding',
+      () =>
+        new Conv2dLayer(
+          { inputShape: [4, 4, 1], filters: 1, kernel: [2, 2], stride: 1, padding: 1e6 },
+          'linear',
+          new Float32Array(4),
+          new Float32Array(0),
+        ),
+    ],
+    [
+      'createEncoder',
+      'precision',
+      () => createEncoder({ inputs: 4, layers: [{ units: 2 }], precision: 'float16' as never }),
+    ],
+    ['clone', 'precision', () => createEncoder({ inputs: 4, layers: [{ units: 2 }] }).clone('half' as never)],
+  ];
+  for (const [op, arg, make] of cases) {
+    it(`${op}: ${arg} (${make.toString().match(/\{.*\}/)?.[0]})`, () => {
+      expect(make).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', op, arg }),
+      );
+    });
+  }
+
+  it('the largest layers allowed are made, and a large padding within the limit still embeds exactly', async () => {
+    // padding 3 on a 2 x 2 image: windows past the image read zeros; the output is the bias-free
+    // sum of the window's pixels with the weights, checked against a float64 convolution.
+    const enc = createEncoder({
+      inputs: 4,
+      inputShape: [2, 2, 1],
+      layers: [{ type: 'conv2d', filters: 1, kernel: 2, padding: 3, bias: false }],
+      seed: 5,
+    });
+    const w = Array.from(enc.parameters()[0]);
+    const x = [1, -2, 3, 0.5];
+    const out = await enc.embed(createCosineKit({ backend: 'reference' }), [x]);
+    const side = 2 + 6 - 2 + 1;
+    expect(out.cols).toBe(side * side);
+    for (let oy = 0; oy < side; oy++)
+      for (let ox = 0; ox < side; ox++) {
+        let want = 0;
+        for (let ky = 0; ky < 2; ky++)
+          for (let kx = 0; kx < 2; kx++) {
+            const iy = oy + ky - 3;
+            const ix = ox + kx - 3;
+            if (iy >= 0 && iy < 2 && ix >= 0 && ix < 2) want += x[iy * 2 + ix] * w[ky * 2 + kx];
+          }
+        expect(Math.abs(out.data[oy * side + ox] - want)).toBeLessThanOrEqual(1e-6);
+      }
+  });
+});
+
+describe('a loss called outside train (a custom loop) refuses what would give NaN gradients or a NaN loss', () => {
+  // Each answered: NaN gradients beside a finite loss for a NaN or ±Infinity row (the row's
+  // normalisation read it as zero), a NaN loss for rows: 0, a NaN target read as "dissimilar"
+  // (contrastive, cosine-embedding) or a NaN loss (mse), and a short `a` read past its end.
+  const c = createCosineClassifier({ classes: 3, dim: 2, precision: 'float64' });
+  const losses: [string, Loss, boolean][] = [
+    ['contrastiveLoss', contrastiveLoss(), true],
+    ['cosineEmbeddingLoss', cosineEmbeddingLoss(), true],
+    ['mseSimilarityLoss', mseSimilarityLoss(), true],
+    ['multipleNegativesRankingLoss', multipleNegativesRankingLoss(), true],
+    ['normFaceLoss', normFaceLoss(c), false],
+    ['cosFaceLoss', cosFaceLoss(c), false],
+    ['arcFaceLoss', arcFaceLoss(c), false],
+  ];
+  const good = () => ({
+    a: Float64Array.of(1, 0, 0.5, -2),
+    b: Float64Array.of(0.3, 1, -1, 0),
+    rows: 2,
+    cols: 2,
+    targets: [1, 0],
+    labels: [0, 2],
+  });
+  for (const [op, loss, paired] of losses) {
+    const bad: [string, string, string, LossInput][] = [
+      ['NaN in a', 'NON_FINITE', 'a', { ...good(), a: Float64Array.of(1, Number.NaN, 0, 1) }],
+      [
+        '-Infinity in a',
+        'NON_FINITE',
+        'a',
+        { ...good(), a: Float64Array.of(1, 0, Number.NEGATIVE_INFINITY, 1) },
+      ],
+      ['a too short', 'SHAPE_MISMATCH', 'a', { ...good(), a: Float64Array.of(1) }],
+      ['rows 0', 'EMPTY_INPUT', 'rows', { ...good(), rows: 0 }],
+      ['rows 1.5', 'INVALID_ARGUMENT', 'rows', { ...good(), rows: 1.5 }],
+      ['cols NaN', 'INVALID_ARGUMENT', 'cols', { ...good(), cols: Number.NaN }],
+      ['a number[]', 'INVALID_TYPE', 'a', { ...good(), a: [1, 0, 0, 1] as never }],
+    ];
+    if (paired) {
+      bad.push([
+        'Infinity in b',
+        'NON_FINITE',
+        'b',
+        { ...good(), b: Float64Array.of(0, 0, 0, Number.POSITIVE_INFINITY) },
+      ]);
+      bad.push(['a NaN target', 'NON_FINITE', 'targets', { ...good(), targets: [Number.NaN, 1] }]);
+      bad.push([
+        'NaN in negatives',
+        'NON_FINITE',
+        'negatives',
+        { ...good(), negatives: Float64Array.of(Number.NaN, 0, 0, 1) },
+      ]);
+    }
+    for (const [what, code, arg, input] of bad)
+      it(`${op}: ${what}`, async () => {
+        await expect((async () => loss.compute(float64Ops, input))()).rejects.toMatchObject({
+          name: 'CosineKitError',
+          code,
+          op,
+          arg,
+        });
+      });
+    it(`${op}: good input still gives a finite loss and finite gradients`, async () => {
+      const r = await loss.compute(float64Ops, good());
+      expect(Number.isFinite(r.loss)).toBe(true);
+      for (const g of [r.gradA, r.gradB, ...(r.gradParams ?? [])])
+        expect(g.every(Number.isFinite)).toBe(true);
+    });
+  }
+
+  it('createCosineClassifier: a precision it does not store, and class vectors too large to hold', () => {
+    expect(() => createCosineClassifier({ classes: 2, dim: 2, precision: 'float16' as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createCosineClassifier', arg: 'precision' }),
+    );
+    expect(() => createCosineClassifier({ classes: 1e6, dim: 1e6 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createCosineClassifier', arg: 'classes' }),
+    );
+  });
 });
 
 describe('train: options of the wrong type are refused by name, not left to a TypeError', () => {
