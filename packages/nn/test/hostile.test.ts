@@ -12,6 +12,7 @@ import {
   createCosineClassifier,
   createCosineHead,
   createEncoder,
+  evaluateRetrieval,
   fixedPairSampler,
   float64Ops,
   inBatchSampler,
@@ -396,6 +397,84 @@ describe('a loss called outside train (a custom loop) refuses what would give Na
     expect(() => createCosineClassifier({ classes: 1e6, dim: 1e6 })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createCosineClassifier', arg: 'classes' }),
     );
+  });
+});
+
+describe('evaluateRetrieval: labels it cannot compare, and errors named after it', () => {
+  // NaN and '0' labels once matched nothing and lowered recall and accuracy without a word; a
+  // missing label array or set was a TypeError; k past the rows was named as 'topK'.
+  const kit = createCosineKit({ backend: 'reference' });
+  const corpus = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+    [-1, 0],
+  ];
+  const set = {
+    queries: [
+      [1, 0.1],
+      [0, 1],
+    ],
+    queryLabels: [0, 1],
+    corpus,
+    corpusLabels: [0, 1, 0, 1],
+  };
+  const cases: [string, string, string, () => Promise<unknown>][] = [
+    [
+      'a NaN query label',
+      'NON_FINITE',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: [Number.NaN, 1] }, 2),
+    ],
+    [
+      "a '0' query label",
+      'INVALID_TYPE',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: ['0', 1] as never }, 2),
+    ],
+    [
+      'an Infinity corpus label',
+      'NON_FINITE',
+      'set.corpusLabels',
+      () => evaluateRetrieval(kit, { ...set, corpusLabels: [0, 1, Number.POSITIVE_INFINITY, 1] }, 2),
+    ],
+    [
+      'no query labels',
+      'INVALID_TYPE',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: undefined as never }, 1),
+    ],
+    ['a null set', 'INVALID_TYPE', 'set', () => evaluateRetrieval(kit, null as never, 1)],
+    ['k past the corpus rows', 'INVALID_K', 'k', () => evaluateRetrieval(kit, set, [1, 5])],
+    [
+      'no queries',
+      'EMPTY_INPUT',
+      'set.queries',
+      () => evaluateRetrieval(kit, { ...set, queries: [], queryLabels: [] }, 1),
+    ],
+    [
+      'one query label short',
+      'SHAPE_MISMATCH',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: [0] }, 1),
+    ],
+  ];
+  for (const [what, code, arg, call] of cases)
+    it(what, async () => {
+      await expect(call()).rejects.toMatchObject({
+        name: 'CosineKitError',
+        code,
+        op: 'evaluateRetrieval',
+        arg,
+      });
+    });
+
+  it('good labels still give the exact report (checked by hand)', async () => {
+    // Query 0 [1, 0.1]: rows 0 (0.995), 2 (0.7746): both class 0. Query 1 [0, 1]: rows 1 (1), 2 (0.7071): classes 1, 0.
+    expect(await evaluateRetrieval(kit, set, [1, 2])).toEqual([
+      { k: 1, recall: 1, knnAccuracy: 1 },
+      { k: 2, recall: 1, knnAccuracy: 1 },
+    ]);
   });
 });
 
