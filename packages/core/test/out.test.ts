@@ -307,6 +307,26 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     );
   });
 
+  it('the kernel table reads self-checked cosine outputs: its callers rows did not pass the gate', async () => {
+    // NaN rows handed to kit.kernels().cosineMatrix came back as NaN cosines, unread, because the
+    // reference's (and wasm's) cosineMatrix is self-checked for admitted rows.
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    const nan = { data: Float32Array.of(Number.NaN, 1), rows: 1, cols: 2 };
+    const ok = { data: Float32Array.of(1, 1), rows: 1, cols: 2 };
+    await expect((async () => table.cosineMatrix(nan, ok))()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      op: 'cosineMatrix',
+    });
+    const corpus = await table.createCorpus(ok);
+    await expect((async () => table.corpusMatrix(corpus, nan))()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      op: 'corpusMatrix',
+    });
+    corpus.dispose();
+    // Finite rows still answer exactly.
+    expect(Array.from((await table.cosineMatrix(ok, ok)) as Float32Array)).toEqual([1]);
+  });
+
   it('a list made by declareKernels vouches for the functions it was made for, not for replacements in a spread copy', async () => {
     const good = (a: Matrix, b: Matrix) => referenceKernels.cosineMatrix(a, b);
     const kernels = { cosineMatrix: good, cosineRows: referenceKernels.cosineRows };

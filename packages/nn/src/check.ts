@@ -123,3 +123,18 @@ function lossRows(op: string, arg: string, v: unknown, n: number, cols: number, 
     if (!Number.isFinite(v[i]))
       argError('NON_FINITE', op, arg, `holds ${v[i]} at row ${Math.floor(i / cols)}, column ${i % cols}.`);
 }
+
+/**
+ * Throws `NON_FINITE` naming `arg` of `op` when a parameter array holds NaN or ±Infinity: weights a
+ * caller set (or a run that diverged) are the caller's, not a backend's failure.
+ */
+export function checkParameters(op: string, arg: string, params: readonly ArrayLike<number>[]): void {
+  params.forEach((p, k) => {
+    let acc = 0;
+    for (let i = 0; i < p.length; i++) acc += p[i] * 0;
+    if (acc === 0) return;
+    for (let i = 0; i < p.length; i++)
+      if (!Number.isFinite(p[i]))
+        argError('NON_FINITE', op, arg, `holds ${p[i]} in its parameter array ${k}, at ${i}.`);
+  });
+}

@@ -1,6 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
-import { checkLayerSize, checkLossInput, checkNumber } from './check.js';
+import { checkLayerSize, checkLossInput, checkNumber, checkParameters } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
@@ -74,6 +74,8 @@ export class CosineClassifier {
         `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
       );
     }
+    // A NaN class vector would give NaN cosines, and predict's comparisons would read them as class 0.
+    checkParameters('CosineClassifier.cosines', 'classifier', [this.weights]);
     const kernels = await kernelsOf(source, 'CosineClassifier.cosines');
     const e = await encoder.embed(kernels, x);
     const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };

@@ -2,7 +2,7 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
-import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
+import { checkNumber, checkParameters, HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -207,6 +207,8 @@ export class Encoder {
       const e = Math.min(t.rows, s + batchSize);
       const rows = t.data.subarray(s * this.inputs, e * this.inputs);
       const c = await this.forward(ops, rows, e - s).catch((err: unknown) => {
+        // Weights that are not finite (set by the caller, or a diverged run) are the encoder's.
+        if (isCosineKitError(err, 'BACKEND_ERROR')) checkParameters('embed', 'encoder', this.parameters());
         // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.
         const [lo, hi] = rowMagnitudes(rows, this.inputs);
         if (isCosineKitError(err, 'BACKEND_ERROR') && (hi > HUGE || lo < TINY))

@@ -1,3 +1,4 @@
+import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { type Backend, createCosineKit, Tensor } from '@cosinekit/core';
 import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
@@ -476,6 +477,54 @@ describe('evaluateRetrieval: labels it cannot compare, and errors named after it
       { k: 2, recall: 1, knnAccuracy: 1 },
     ]);
   });
+});
+
+describe("NaN or Infinity in a model outside train is the model's, not a silent class 0 or a backend failure", () => {
+  // predict with a NaN class vector answered class 0 for every row (NaN cosines lose every
+  // comparison, and the self-checked cosine kernel handed them on unread); embed and the cosine
+  // head with a NaN weight blamed the backend's matmul (BACKEND_ERROR).
+  const x = [
+    [1, 2, 3],
+    [-1, 0.5, 2],
+  ];
+  for (const [name, backend] of [
+    ['reference', () => 'reference'],
+    ['wasm', () => createWasmBackend()],
+  ] as const) {
+    it(`${name}: predict, cosines and accuracy with a NaN or Infinity class vector`, async () => {
+      const kit = createCosineKit({ backend: backend() });
+      const enc = createEncoder({ inputs: 3, layers: [{ units: 4 }], seed: 2 });
+      for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const cls = createCosineClassifier({ classes: 3, dim: 4, seed: 4 });
+        cls.weights[5] = v;
+        for (const call of [
+          () => cls.predict(kit, enc, x),
+          () => cls.cosines(kit, enc, x),
+          () => cls.accuracy(kit, enc, x, [0, 1]),
+        ])
+          await expect(call()).rejects.toMatchObject({
+            code: 'NON_FINITE',
+            op: 'CosineClassifier.cosines',
+            arg: 'classifier',
+          });
+      }
+      kit.dispose();
+    });
+    it(`${name}: embed and the cosine head with a NaN or -Infinity weight`, async () => {
+      const kit = createCosineKit({ backend: backend() });
+      for (const v of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+        const enc = createEncoder({ inputs: 3, layers: [{ units: 4 }, { units: 2 }], seed: 2 });
+        enc.parameters()[2][1] = v;
+        for (const call of [
+          () => enc.embed(kit, x),
+          () => createCosineHead(enc, kit).pairs(x, x),
+          () => createCosineHead(enc, kit).matrix(x, x),
+        ])
+          await expect(call()).rejects.toMatchObject({ code: 'NON_FINITE', op: 'embed', arg: 'encoder' });
+      }
+      kit.dispose();
+    });
+  }
 });
 
 describe('train: options of the wrong type are refused by name, not left to a TypeError', () => {
