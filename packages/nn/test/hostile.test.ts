@@ -195,6 +195,12 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
 
 describe('numeric options of the wrong type or range are refused, not coerced', () => {
   const c = createCosineClassifier({ classes: 4, dim: 8 });
+  const twoClasses = {
+    x: Float32Array.of(1, 0, 0, 1, 1, 1, -1, 0),
+    rows: 4,
+    cols: 2,
+    labels: Int32Array.of(0, 0, 1, 1),
+  };
   const cases: [string, string, () => unknown][] = [
     ['adam', 'beta1', () => adam({ beta1: 1 })],
     ['adam', 'beta1', () => adam({ beta1: '0.9' as never })],
@@ -226,6 +232,9 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
       () => createCosineClassifier({ classes: 3, dim: 2, seed: Number.NaN }),
     ],
     ['randomShift', 'probability', () => randomShift({ width: 2, height: 2, probability: Number.NaN })],
+    ['pairSampler', 'positiveFraction', () => pairSampler(twoClasses, { positiveFraction: Number.NaN })],
+    ['pairSampler', 'positiveFraction', () => pairSampler(twoClasses, { positiveFraction: 2 })],
+    ['pairSampler', 'positiveFraction', () => pairSampler(twoClasses, { positiveFraction: '0.5' as never })],
     ['cosineSchedule', 'base', () => cosineSchedule(Number.NaN, 10)],
     ['cosineSchedule', 'min', () => cosineSchedule(0.1, 10, 0, 0.2)],
     ['pairAccuracy', 'scores', () => pairAccuracy([0.5, Number.NaN], [1, 0])],
