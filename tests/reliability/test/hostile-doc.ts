@@ -90,6 +90,18 @@ export function renderHostile(): string {
     'Not detectable without recomputing: an answer of the right type, length and range whose values',
     'are wrong (a top-k whose indices do not match its scores, a cosine of 0.5 everywhere).',
     '',
+    '## Extreme values',
+    '',
+    '`test/numerics.test.ts` (fast-check) runs vectors of 3.4e38, 1e±38, float32 and float64',
+    'subnormals, 1e±300, -0, zero and repeated rows, d = 1 and single rows through `cosine`,',
+    '`cosineDistance` and `normalize` (as `number[]`, `Float64Array` and `Float32Array`) and through the',
+    "kit's `cosineMatrix`, `cosineRows`, `topK`, corpus search, `rowNorms` and `normalize` on the",
+    'reference and wasm backends: every cosine in [-1, 1] and within 1e-9 (core) or 2e-6 (kit) of a',
+    'float64 oracle, ties to the lower row, a zero vector giving cosine 0, distance 1 and a zero',
+    'normal; NaN, ±Infinity (or 1e39, Infinity as float32) at any position is `NON_FINITE` naming the',
+    'argument; k of 0, -0, N + 1, 1.5, NaN, Infinity, a string, null, a bigint, an array or an object',
+    'is `INVALID_K`.',
+    '',
   );
   return out.join('\n');
 }
