@@ -102,6 +102,20 @@ export function renderHostile(): string {
     'argument; k of 0, -0, N + 1, 1.5, NaN, Infinity, a string, null, a bigint, an array or an object',
     'is `INVALID_K`.',
     '',
+    "## In the packages' own tests",
+    '',
+    '| input | answer | test |',
+    '|---|---|---|',
+    '| `kit.loadCorpus(buffer.subarray(odd))`, a Node Buffer at byte offsets 0-7, overwritten with 0xff before the load settles | the saved corpus, exactly | core `test/file.test.ts` |',
+    '| `corpus.search(q, k, { filter: { mask: buffer } })`, the Buffer overwritten with 255 after the call | the search on the mask as it was | core `test/file.test.ts` |',
+    "| `kit.kernels().cosineMatrix` / `corpusMatrix` on rows holding NaN | `BACKEND_ERROR` (the table's rows did not pass the gate, so self-checked outputs are read) | core `test/out.test.ts` |",
+    "| a backend spread from one that made its lists with `declareKernels`, one kernel replaced | the replacement's outputs checked | core `test/out.test.ts` |",
+    "| `createEncoder` with conv2d `padding: 1e6`, `filters: 2 ** 29`, dense `units` of 10^12 weights, `precision: 'float16'`; `createCosineClassifier` of 10^12 values or `precision: 'float16'` | `INVALID_ARGUMENT` naming `padding`, `filters`, `units`, `classes`, `precision` | nn `test/hostile.test.ts` |",
+    '| `loss.compute(ops, input)` outside `train` with NaN/±Infinity in `a`, `b` or `negatives`, a NaN target, `rows: 0`, a short `a`, `a` a plain array | `NON_FINITE`, `EMPTY_INPUT`, `SHAPE_MISMATCH`, `INVALID_TYPE` naming the loss and the argument (every loss) | nn `test/hostile.test.ts` |',
+    '| `classifier.predict` / `cosines` / `accuracy` with a NaN or Infinity class vector; `encoder.embed` and the cosine head with a NaN weight | `NON_FINITE` naming `classifier` / `encoder` (was: class 0 for every row; `BACKEND_ERROR`) | nn `test/hostile.test.ts` |',
+    "| `evaluateRetrieval` with NaN, Infinity or '0' labels, no labels, a null set, k past the rows, no queries | `NON_FINITE` / `INVALID_TYPE` / `INVALID_K` / `EMPTY_INPUT` naming `evaluateRetrieval` and `set.*` or `k` | nn `test/hostile.test.ts` |",
+    "| `pairSampler(data, { positiveFraction: NaN / 2 / '0.5' })` | `INVALID_ARGUMENT` / `INVALID_TYPE` naming `positiveFraction` | nn `test/hostile.test.ts` |",
+    '',
   );
   return out.join('\n');
 }
