@@ -190,6 +190,14 @@ export class Encoder {
     if (this.precision !== 'float32') {
       argError('INVALID_TYPE', 'embed', 'encoder', "is float64; embed a float32 clone (clone('float32')).");
     }
+    // 0 looped forever (s += 0), NaN returned zeros, a fraction sliced rows apart.
+    if (!(Number.isInteger(batchSize) && batchSize >= 1))
+      argError(
+        'INVALID_ARGUMENT',
+        'embed',
+        'batchSize',
+        `must be a positive integer, got ${String(batchSize)}.`,
+      );
     const t: Matrix = toTensor(x, 'embed', 'x');
     if (t.cols !== this.inputs) {
       argError(

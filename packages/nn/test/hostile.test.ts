@@ -21,6 +21,7 @@ import {
   type Loss,
   type LossInput,
   labelledSampler,
+  loadEncoder,
   mseSimilarityLoss,
   multipleNegativesRankingLoss,
   normFaceLoss,
@@ -29,6 +30,7 @@ import {
   randomShift,
   rocAuc,
   type Sampler,
+  saveEncoder,
   sgd,
   spearman,
   train,
@@ -534,6 +536,85 @@ describe("NaN or Infinity in a model outside train is the model's, not a silent 
       kit.dispose();
     });
   }
+});
+
+describe('embed batch sizes, saved encoders and schedules that end at 0', () => {
+  const enc = () => createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 3 });
+  const kit = createCosineKit({ backend: 'reference' });
+  // batchSize 0 looped forever (s += 0); NaN returned a tensor of zeros; 1.5 sliced rows apart.
+  for (const b of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])
+    it(`embed with batchSize ${b}`, async () => {
+      await expect(enc().embed(kit, [[1, 2, 3]], b)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'embed',
+        arg: 'batchSize',
+      });
+    });
+
+  it('saveEncoder refuses what loadEncoder would refuse, and what is not an encoder or JSON', () => {
+    const cases: [string, string, () => unknown][] = [
+      ['INVALID_TYPE', 'encoder', () => saveEncoder({} as never)],
+      ['INVALID_TYPE', 'encoder', () => saveEncoder(null as never)],
+      ['INVALID_TYPE', 'meta', () => saveEncoder(enc(), 'v1' as never)],
+      [
+        'INVALID_ARGUMENT',
+        'meta',
+        () => {
+          const m: Record<string, unknown> = {};
+          m.self = m;
+          return saveEncoder(enc(), m);
+        },
+      ],
+      ['INVALID_ARGUMENT', 'meta', () => saveEncoder(enc(), { n: 1n })],
+    ];
+    for (const [v, code] of [
+      [Number.NaN, 'NON_FINITE'],
+      [Number.NEGATIVE_INFINITY, 'NON_FINITE'],
+      [2 ** 41, 'INVALID_ARGUMENT'],
+    ] as const) {
+      const e = enc();
+      e.parameters()[0][1] = v;
+      cases.push([code, 'encoder', () => saveEncoder(e)]);
+    }
+    // A float64 weight past the float32 range would be stored as Infinity.
+    const wide = createEncoder({ inputs: 3, layers: [{ units: 2 }], precision: 'float64' });
+    wide.parameters()[0][0] = 1e39;
+    cases.push(['NON_FINITE', 'encoder', () => saveEncoder(wide)]);
+    for (const [code, arg, call] of cases)
+      expect(call).toThrow(expect.objectContaining({ name: 'CosineKitError', code, op: 'saveEncoder', arg }));
+    // What it does write loads back.
+    const e = enc();
+    expect(Array.from(loadEncoder(saveEncoder(e, { note: 'ok' })).parameters()[0])).toEqual(
+      Array.from(e.parameters()[0]),
+    );
+  });
+
+  it('a cosineSchedule that reaches its default min of 0 trains on past total steps (a step of 0 changes nothing)', async () => {
+    const data = {
+      x: Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)),
+      rows: 8,
+      cols: 4,
+      labels: Int32Array.of(0, 0, 1, 1, 2, 2, 3, 3),
+    };
+    for (const optimizer of [
+      adam({ learningRate: cosineSchedule(0.01, 2) }),
+      sgd({ learningRate: cosineSchedule(0.01, 2) }),
+    ]) {
+      const encoder = createEncoder({ inputs: 4, layers: [{ units: 3 }], seed: 1 });
+      const r = await train({
+        kernels: kit,
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler(data, { batchSize: 4 }),
+        optimizer,
+        epochs: 3,
+      });
+      expect(r.history).toHaveLength(3);
+      // Steps 2 to 5 have learning rate 0.
+      expect(optimizer.learningRate()).toBe(0);
+      expect(encoder.parameters().every((p) => p.every(Number.isFinite))).toBe(true);
+    }
+  });
 });
 
 describe('train: options of the wrong type are refused by name, not left to a TypeError', () => {
