@@ -115,6 +115,9 @@ export function renderHostile(): string {
     '| `classifier.predict` / `cosines` / `accuracy` with a NaN or Infinity class vector; `encoder.embed` and the cosine head with a NaN weight | `NON_FINITE` naming `classifier` / `encoder` (was: class 0 for every row; `BACKEND_ERROR`) | nn `test/hostile.test.ts` |',
     "| `evaluateRetrieval` with NaN, Infinity or '0' labels, no labels, a null set, k past the rows, no queries | `NON_FINITE` / `INVALID_TYPE` / `INVALID_K` / `EMPTY_INPUT` naming `evaluateRetrieval` and `set.*` or `k` | nn `test/hostile.test.ts` |",
     "| `pairSampler(data, { positiveFraction: NaN / 2 / '0.5' })` | `INVALID_ARGUMENT` / `INVALID_TYPE` naming `positiveFraction` | nn `test/hostile.test.ts` |",
+    '| `encoder.embed(kit, x, batchSize)` with 0 (looped forever), NaN (zeros), -1, 1.5, Infinity | `INVALID_ARGUMENT` naming `batchSize` | nn `test/hostile.test.ts` |',
+    '| `saveEncoder` of a non-encoder, of NaN / ±Infinity / 2^41 weights (files `loadEncoder` refuses), with a cyclic or bigint `meta` | `INVALID_TYPE` / `NON_FINITE` / `INVALID_ARGUMENT` naming `encoder` or `meta` | nn `test/hostile.test.ts` |',
+    '| `adam` / `sgd` with `cosineSchedule(base, total)` run past `total` steps (learning rate 0) | trains on (was: `INVALID_ARGUMENT` mid-run) | nn `test/hostile.test.ts` |',
     '',
   );
   return out.join('\n');
