@@ -5,6 +5,7 @@ import {
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
+  declareKernels,
   type SelfCheckedKernelName,
   type UngatedKernelName,
 } from '@cosinekit/core/backend';
@@ -278,7 +279,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // cosineRows copies its rows into wasm memory within the call, sums each block of 64 products
     // in float32 and redoes a row in float64 when its sums leave float32's safe range, and gives
     // NaN for a row holding NaN or ±Infinity: what `ungated` promises (assembly/cosine.ts).
-    ungated: ['cosineRows'],
+    ungated: declareKernels(kernels, ['cosineRows']),
     // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
     // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the
     // kit need not read the matrix again (`selfChecked`; proven by the conformance suite).
@@ -287,7 +288,16 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // where the kit's JS pass cost about 1 ns a value (a quarter of a 256 x 64 x 256 product).
     // The other dense kernels of a training step check their outputs finite in wasm memory before
     // copying them out, and throw rather than answer a non-finite value (kernels/finite.ts).
-    selfChecked: ['cosineMatrix', 'corpusMatrix', 'matmul', 'addBias', 'activation', 'activationGrad'],
+    // Both lists hold for these kernel functions only (`declareKernels`): a backend spread from this
+    // one with a kernel of its own in place gets that kernel's outputs checked.
+    selfChecked: declareKernels(kernels, [
+      'cosineMatrix',
+      'corpusMatrix',
+      'matmul',
+      'addBias',
+      'activation',
+      'activationGrad',
+    ]),
     get variant() {
       return rt?.variant;
     },

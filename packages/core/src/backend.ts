@@ -67,6 +67,6 @@ export { TopKSelector } from './kernels/top-k-selector.js';
 export { createReferenceBackend, referenceKernels } from './reference.js';
 export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } from './registry.js';
 export type { ResolvedKernels } from './resolve.js';
-export { resolveKernels } from './resolve.js';
+export { declareKernels, resolveKernels } from './resolve.js';
 export { MAX_ORDINAL } from './stored.js';
 export { toTensor } from './tensor.js';

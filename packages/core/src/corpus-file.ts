@@ -345,7 +345,8 @@ function fromLe<T extends SectionArray>(
   own: boolean,
 ): T {
   const w = C.BYTES_PER_ELEMENT;
-  const b = swap(own && bytes.byteOffset % w === 0 ? bytes : bytes.slice(), w);
+  // A copy by construction: a Node Buffer's slice() is a view (at its unaligned offset, too).
+  const b = swap(own && bytes.byteOffset % w === 0 ? bytes : new Uint8Array(bytes), w);
   return new C(b.buffer as ArrayBuffer, b.byteOffset, b.length / w);
 }
 

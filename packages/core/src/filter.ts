@@ -65,7 +65,8 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
     const m = f.mask;
     if (!(m instanceof Uint8Array))
       argError('INVALID_TYPE', op, `${arg}.mask`, `must be a Uint8Array, got ${describeType(m)}.`);
-    const mask = m.slice();
+    // A copy (a Node Buffer's slice() is a view): the search runs later, on the mask as it was.
+    const mask = new Uint8Array(m);
     for (let i = 0; i < mask.length; i++)
       if (mask[i] > 1)
         argError('INVALID_ARGUMENT', op, `${arg}.mask[${i}]`, `must be 0 or 1, got ${mask[i]}.`);

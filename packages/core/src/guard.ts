@@ -379,10 +379,12 @@ export class CheckedKernels {
     length: number,
     r: Awaitable<unknown>,
     out: Float32Array | undefined,
+    admitted = true,
   ): Awaitable<Float32Array> {
     return andThen(r, (o) => {
       // A self-checked kernel's answer of the right type and length is not read; anything else is.
-      if (!(this.#trusted.includes(kernel) && o instanceof Float32Array && o.length === length))
+      // Its promise holds for admitted inputs only: rows from the kernel table are read back.
+      if (!(admitted && this.#trusted.includes(kernel) && o instanceof Float32Array && o.length === length))
         this.guard.floats(op, arg, kernel, o, length, 'cosine');
       if (out === undefined || o === out) return o as Float32Array;
       out.set(o as Float32Array);
@@ -477,9 +479,17 @@ export class CheckedKernels {
     return out;
   }
 
-  cosineMatrix(op: string, arg: string, a: Matrix, b: Matrix, out?: Float32Array): Awaitable<Float32Array> {
+  /** `admitted`: false for rows that did not pass the gate (the kernel table's callers'). */
+  cosineMatrix(
+    op: string,
+    arg: string,
+    a: Matrix,
+    b: Matrix,
+    out?: Float32Array,
+    admitted = true,
+  ): Awaitable<Float32Array> {
     const r = this.#run(op, arg, 'cosineMatrix', a, b, out);
-    return this.#matrix(op, arg, 'cosineMatrix', a.rows * b.rows, r, out);
+    return this.#matrix(op, arg, 'cosineMatrix', a.rows * b.rows, r, out, admitted);
   }
 
   topK(op: string, arg: string, q: Matrix, c: Matrix, k: number): Awaitable<TopKResult> {
@@ -531,9 +541,10 @@ export class CheckedKernels {
     h: ResidentCorpus,
     q: Matrix,
     out?: Float32Array,
+    admitted = true,
   ): Awaitable<Float32Array> {
     const r = this.guard.call(op, arg, 'corpusMatrix', () => this.kernels.corpusMatrix(h, q, out));
-    return this.#matrix(op, arg, 'corpusMatrix', q.rows * h.rows, r, out);
+    return this.#matrix(op, arg, 'corpusMatrix', q.rows * h.rows, r, out, admitted);
   }
 
   /** True when the corpus group searches among allowed rows itself (else the kit filters around it). */
@@ -589,11 +600,13 @@ export class CheckedKernels {
       rowNorms: (x) => this.rowNorms('rowNorms', 'x', x),
       normalizeRows: (x) => this.normalizeRows('normalizeRows', 'x', x),
       cosineRows: (a, b) => this.cosineRows('cosineRows', 'a', a, b),
-      cosineMatrix: (a, b, out) => this.cosineMatrix('cosineMatrix', 'a', a, b, out),
+      // The cosine kernels' self-check promise covers admitted rows; a table caller's rows are
+      // not (NaN in, NaN out would pass unread), so their outputs are read.
+      cosineMatrix: (a, b, out) => this.cosineMatrix('cosineMatrix', 'a', a, b, out, false),
       topK: (q, c, n) => this.topK('topK', 'queries', q, c, n),
       createCorpus: (x, o) => this.createCorpus('createCorpus', 'x', x, o ?? {}),
       corpusSearch: (h, q, n) => this.corpusSearch('corpusSearch', 'queries', h, q, n),
-      corpusMatrix: (h, q, out) => this.corpusMatrix('corpusMatrix', 'queries', h, q, out),
+      corpusMatrix: (h, q, out) => this.corpusMatrix('corpusMatrix', 'queries', h, q, out, false),
       ...(k.readCorpus
         ? { readCorpus: (h: ResidentCorpus) => this.readCorpus('readCorpus', 'corpus', h) }
         : {}),

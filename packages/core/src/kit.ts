@@ -458,7 +458,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async loadCorpus(bytes) {
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
-      return load(decodeCorpusFile(bytes.slice()));
+      // The snapshot: new Uint8Array copies, where a Node Buffer's slice() is a view of the caller's memory.
+      return load(decodeCorpusFile(new Uint8Array(bytes)));
     },
     dispose() {
       for (const c of [...live]) c.dispose();

@@ -13,6 +13,24 @@ import { argError } from './errors.js';
 import { REFERENCE_SELF_CHECKED, REFERENCE_UNGATED, referenceKernels } from './reference.js';
 import { describeType } from './tensor.js';
 
+/** For each list made by {@link declareKernels}, the kernel functions it was made for. */
+const DECLARED_FOR = new WeakMap<readonly string[], Map<string, unknown>>();
+
+/**
+ * A backend's `ungated` or `selfChecked` list bound to the kernel functions in `kernels` now: the
+ * kit honours it for those functions only. A backend built by spreading this one with a kernel
+ * replaced keeps the list but not the promise for the replaced kernel, whose outputs the kit then
+ * checks. (A plain array still declares whatever kernel the backend holds under each name.)
+ */
+export function declareKernels<K extends UngatedKernelName | SelfCheckedKernelName>(
+  kernels: Partial<Kernels>,
+  names: readonly K[],
+): readonly K[] {
+  const list = Object.freeze([...names]);
+  DECLARED_FOR.set(list, new Map(names.map((k) => [k, kernels[k]])));
+  return list;
+}
+
 /** A complete kernel table plus, for each kernel, the name of the backend that runs it. */
 export interface ResolvedKernels {
   readonly kernels: Kernels;
@@ -53,10 +71,15 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
   // A kernel is ungated (or self-checked) when whoever runs it says so: the backend for its own
   // kernel, the reference for the reference's (known by identity, so a copy of the reference
   // backend with another kernel in its place does not inherit the promise).
+  // A list made by `declareKernels` holds only for the functions it was made for: a backend
+  // spread from another (`{ ...wasm, kernels: { ...wasm.kernels, cosineMatrix: mine } }`) carries
+  // the list along, but not to a kernel put in its place.
   const declared = <K extends KernelName>(names: readonly K[], mine: readonly K[] = [], ref: readonly K[]) =>
-    names.filter((k) =>
-      (kernels[k] === referenceKernels[k] || own[k] === referenceKernels[k] ? ref : mine).includes(k),
-    );
+    names.filter((k) => {
+      if (kernels[k] === referenceKernels[k] || own[k] === referenceKernels[k]) return ref.includes(k);
+      const bound = DECLARED_FOR.get(mine);
+      return mine.includes(k) && (bound === undefined || bound.get(k) === own[k]);
+    });
   const ungated = declared(['cosineRows'], backend.ungated, REFERENCE_UNGATED);
   const selfChecked = declared(SELF_CHECKED_KERNELS, backend.selfChecked, REFERENCE_SELF_CHECKED);
   return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked };

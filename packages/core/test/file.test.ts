@@ -245,3 +245,44 @@ describe('saveCorpusFile / loadCorpusFile', () => {
     });
   });
 });
+
+describe('loadCorpus and filter masks given a Node Buffer', () => {
+  // A Buffer's slice() is a view, not a copy: loadCorpus of a Buffer at an odd offset (a file read
+  // into a pooled Buffer, a slice of a bundle) threw a RangeError from an Int32Array constructor,
+  // and at an aligned offset the loaded corpus and a filter mask could alias the caller's memory.
+  const rows = [
+    [1, 0, 0],
+    [0, 1, 0],
+    [1, 1, 1],
+  ];
+  it.each(['float32', 'float16', 'int8'] as CorpusStorage[])(
+    '%s: at every offset 0-7 it loads the same corpus, and overwriting the Buffer after the call changes nothing',
+    async (storage) => {
+      const kit = createCosineKit({ backend: createReferenceBackend() });
+      const saved = await kit.corpus(rows, { storage, ids: ['x', 'y', 'z'] });
+      const bytes = await saved.save();
+      const want = (await saved.search([[1, 0.5, 0]], 3)).toArray();
+      for (let off = 0; off < 8; off++) {
+        const big = Buffer.concat([Buffer.alloc(off, 7), Buffer.from(bytes), Buffer.alloc(5, 9)]);
+        const view = big.subarray(off, off + bytes.length);
+        const pending = kit.loadCorpus(view);
+        big.fill(0xff); // NaN bits everywhere, before the load has finished
+        const loaded = await pending;
+        expect((await loaded.search([[1, 0.5, 0]], 3)).toArray(), `offset ${off}`).toEqual(want);
+        loaded.dispose();
+      }
+      kit.dispose();
+    },
+  );
+
+  it('a Buffer filter mask is the mask as it was when search was called', async () => {
+    const kit = createCosineKit({ backend: createReferenceBackend() });
+    const corpus = await kit.corpus(rows);
+    const mask = Buffer.from([0, 1, 1]);
+    const pending = corpus.search([[1, 0, 0]], 2, { filter: { mask } });
+    mask.fill(255);
+    const r = await pending;
+    expect(Array.from(r.indices)).toEqual([2, 1]);
+    kit.dispose();
+  });
+});

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type Backend,
   CosineKitError,
+  declareKernels,
   type Matrix,
   referenceKernels,
   resolveKernels,
@@ -304,5 +305,56 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     await expect((async () => short.addBias(x, Float32Array.of(0, 0, 0)))()).rejects.toThrow(
       /returned 1 values where 3 were due/,
     );
+  });
+
+  it('the kernel table reads self-checked cosine outputs: its callers rows did not pass the gate', async () => {
+    // NaN rows handed to kit.kernels().cosineMatrix came back as NaN cosines, unread, because the
+    // reference's (and wasm's) cosineMatrix is self-checked for admitted rows.
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    const nan = { data: Float32Array.of(Number.NaN, 1), rows: 1, cols: 2 };
+    const ok = { data: Float32Array.of(1, 1), rows: 1, cols: 2 };
+    await expect((async () => table.cosineMatrix(nan, ok))()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      op: 'cosineMatrix',
+    });
+    const corpus = await table.createCorpus(ok);
+    await expect((async () => table.corpusMatrix(corpus, nan))()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      op: 'corpusMatrix',
+    });
+    corpus.dispose();
+    // Finite rows still answer exactly.
+    expect(Array.from((await table.cosineMatrix(ok, ok)) as Float32Array)).toEqual([1]);
+  });
+
+  it('a list made by declareKernels vouches for the functions it was made for, not for replacements in a spread copy', async () => {
+    const good = (a: Matrix, b: Matrix) => referenceKernels.cosineMatrix(a, b);
+    const kernels = { cosineMatrix: good, cosineRows: referenceKernels.cosineRows };
+    const backend = {
+      name: 'own',
+      kernels,
+      ungated: declareKernels(kernels, ['cosineRows']),
+      selfChecked: declareKernels(kernels, ['cosineMatrix']),
+    };
+    expect(resolveKernels(backend).selfChecked).toContain('cosineMatrix');
+    expect(resolveKernels(backend).ungated).toEqual(['cosineRows']);
+    // The spread copy keeps the lists; the kernels put in place of the declared ones lose them.
+    const nan = () => new Float32Array(2).fill(Number.NaN);
+    const copy = { ...backend, name: 'copy', kernels: { ...kernels, cosineMatrix: nan, cosineRows: nan } };
+    expect(resolveKernels(copy).selfChecked).not.toContain('cosineMatrix');
+    expect(resolveKernels(copy).ungated).toEqual([]);
+    // A copy that keeps the functions keeps the promise.
+    expect(resolveKernels({ ...backend, kernels: { ...kernels } }).selfChecked).toContain('cosineMatrix');
+    const e = await failure(
+      createCosineKit({ backend: copy }).cosineMatrix(
+        [[1, 2]],
+        [
+          [1, 0],
+          [0, 1],
+        ],
+      ),
+    );
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'cosineMatrix', backend: 'copy' });
+    expect(e.message).toContain('returned NaN at position 0');
   });
 });

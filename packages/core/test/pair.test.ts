@@ -73,6 +73,43 @@ describe('cosine (one pair, synchronous)', () => {
   });
 });
 
+describe('NaN and ±Infinity at any position, beside any other values', () => {
+  // A NaN followed by a finite value once read as that value's magnitude in the rescaling pass:
+  // cosine([NaN, 0], [1, 2]) answered 0 and normalize([NaN, 1]) [NaN, 0].
+  const others = [0, -0, 1, -3, 1e-310, 1e300, 2 ** -1074];
+  const bad = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  const kinds = [
+    ['number[]', (v: number[]) => v],
+    ['Float64Array', (v: number[]) => Float64Array.from(v)],
+    ['Float32Array', (v: number[]) => Float32Array.from(v)],
+  ] as const;
+  it.each(kinds)('%s: every function refuses it, naming the argument', (_kind, make) => {
+    for (const b of bad)
+      for (const o of others)
+        for (const d of [1, 2, 3, 5])
+          for (let at = 0; at < d; at++) {
+            const v = Array.from({ length: d }, (_, i) => (i === at ? b : o));
+            const w = Array.from({ length: d }, (_, i) => i + 1);
+            const calls: [string, string, () => unknown][] = [
+              ['cosine', 'a', () => cosine(make(v), make(w))],
+              ['cosine', 'b', () => cosine(make(w), make(v))],
+              ['cosineDistance', 'a', () => cosineDistance(make(v), make(w))],
+              ['normalize', 'v', () => normalize(make(v))],
+            ];
+            for (const [op, arg, call] of calls) {
+              let got: unknown = 'no error';
+              try {
+                got = call();
+              } catch (e) {
+                got = e;
+              }
+              expect(got, `${op}(${v}) as ${_kind}`).toBeInstanceOf(CosineKitError);
+              expect(got).toMatchObject({ code: 'NON_FINITE', op, arg });
+            }
+          }
+  });
+});
+
 describe('normalize', () => {
   it('scales to unit length, zero stays zero, writes into out', () => {
     const out = new Float32Array(2);

@@ -1,4 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
+import type { LossInput } from './losses/loss.js';
 
 /**
  * Checks a numeric option: a finite number (not a string that arithmetic would quietly convert)
@@ -25,6 +26,25 @@ export function checkNumber(
   return v;
 }
 
+/**
+ * The most values one layer may hold per input row (its weights, its output, a convolution's
+ * unfolded windows): 2^30, 4 GiB of float32, past any WebAssembly memory. A layer past it could
+ * never run a single row; refusing it when it is made names the option instead of failing later
+ * with an engine's RangeError.
+ */
+export const MAX_LAYER_VALUES = 2 ** 30;
+
+/** Refuses a layer that would hold `n` values per row (see {@link MAX_LAYER_VALUES}), naming `arg`. */
+export function checkLayerSize(op: string, arg: string, n: number, what: string): void {
+  if (n > MAX_LAYER_VALUES)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      arg,
+      `gives ${what}: ${n} values, past the ${MAX_LAYER_VALUES} (2^30) one layer may hold per row.`,
+    );
+}
+
 /** Row magnitudes float32 layers hold comfortably: past them a product or a gradient can overflow. */
 export const HUGE = 2 ** 64;
 /** The smallest row magnitude float32 layers hold comfortably (see {@link HUGE}): below it a product can underflow. */
@@ -44,4 +64,77 @@ export function rowMagnitudes(x: ArrayLike<number>, cols: number): [number, numb
     if (m > 0) lo = Math.min(lo, m);
   }
   return [lo, hi];
+}
+
+/**
+ * Checks what a loss is handed, once, at the top of its `compute`: `rows` and `cols` positive
+ * integers, `a` (and `b` when the loss pairs rows, and `negatives` when given) float arrays of
+ * `rows x cols` finite values, and `targets`, when given, `rows` finite numbers. A loss called
+ * outside `train` (a custom loop) once answered NaN gradients beside a finite loss for a NaN row,
+ * a NaN loss for `rows: 0`, and read a NaN target as "dissimilar". Rows the caller marks
+ * `normalized` are scanned by the loss's own unit-row check instead.
+ */
+export function checkLossInput(op: string, input: LossInput, withB: boolean): void {
+  if (typeof input !== 'object' || input === null)
+    argError(
+      'INVALID_TYPE',
+      op,
+      'input',
+      `must be a LossInput object, got ${input === null ? 'null' : typeof input}.`,
+    );
+  const { rows, cols } = input;
+  for (const [arg, v] of [
+    ['rows', rows],
+    ['cols', cols],
+  ] as const)
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
+      argError(
+        v === 0 ? 'EMPTY_INPUT' : 'INVALID_ARGUMENT',
+        op,
+        arg,
+        `must be a positive integer, got ${String(v)}.`,
+      );
+  const n = rows * cols;
+  const scan = input.normalized !== true;
+  lossRows(op, 'a', input.a, n, cols, scan);
+  if (withB) lossRows(op, 'b', input.b, n, cols, scan);
+  if (input.negatives !== undefined) lossRows(op, 'negatives', input.negatives, n, cols, true);
+  const t = input.targets;
+  if (t !== undefined) {
+    if (t === null || typeof t !== 'object' || t.length !== rows)
+      argError('SHAPE_MISMATCH', op, 'targets', `must hold one value per pair (${rows}).`);
+    for (let i = 0; i < rows; i++)
+      if (typeof t[i] !== 'number' || !Number.isFinite(t[i]))
+        argError('NON_FINITE', op, 'targets', `must hold finite numbers, got ${String(t[i])} at pair ${i}.`);
+  }
+}
+
+function lossRows(op: string, arg: string, v: unknown, n: number, cols: number, scan: boolean): void {
+  if (!(v instanceof Float32Array || v instanceof Float64Array))
+    argError('INVALID_TYPE', op, arg, 'must be a Float32Array or Float64Array.');
+  if (v.length !== n)
+    argError('SHAPE_MISMATCH', op, arg, `must hold ${n / cols} x ${cols} values, got ${v.length}.`);
+  if (!scan) return;
+  // x * 0 is 0 for finite x, NaN otherwise: one sum, then a search only when it fails.
+  let acc = 0;
+  for (let i = 0; i < n; i++) acc += v[i] * 0;
+  if (acc === 0) return;
+  for (let i = 0; i < n; i++)
+    if (!Number.isFinite(v[i]))
+      argError('NON_FINITE', op, arg, `holds ${v[i]} at row ${Math.floor(i / cols)}, column ${i % cols}.`);
+}
+
+/**
+ * Throws `NON_FINITE` naming `arg` of `op` when a parameter array holds NaN or ±Infinity: weights a
+ * caller set (or a run that diverged) are the caller's, not a backend's failure.
+ */
+export function checkParameters(op: string, arg: string, params: readonly ArrayLike<number>[]): void {
+  params.forEach((p, k) => {
+    let acc = 0;
+    for (let i = 0; i < p.length; i++) acc += p[i] * 0;
+    if (acc === 0) return;
+    for (let i = 0; i < p.length; i++)
+      if (!Number.isFinite(p[i]))
+        argError('NON_FINITE', op, arg, `holds ${p[i]} in its parameter array ${k}, at ${i}.`);
+  });
 }

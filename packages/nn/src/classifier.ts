@@ -1,6 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
-import { checkNumber } from './check.js';
+import { checkLayerSize, checkLossInput, checkNumber, checkParameters } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
@@ -74,6 +74,8 @@ export class CosineClassifier {
         `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
       );
     }
+    // A NaN class vector would give NaN cosines, and predict's comparisons would read them as class 0.
+    checkParameters('CosineClassifier.cosines', 'classifier', [this.weights]);
     const kernels = await kernelsOf(source, 'CosineClassifier.cosines');
     const e = await encoder.embed(kernels, x);
     const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
@@ -118,7 +120,15 @@ export class CosineClassifier {
 export function createCosineClassifier(options: CosineClassifierOptions): CosineClassifier {
   const { classes, dim, seed = 1, precision = 'float32' } = options;
   checkNumber('createCosineClassifier', 'seed', seed, -(2 ** 53), 2 ** 53);
+  if (precision !== 'float32' && precision !== 'float64')
+    argError(
+      'INVALID_ARGUMENT',
+      'createCosineClassifier',
+      'precision',
+      `must be 'float32' or 'float64', got ${String(precision)}.`,
+    );
   const n = Number.isInteger(classes) && Number.isInteger(dim) && classes > 0 && dim > 0 ? classes * dim : 0;
+  checkLayerSize('createCosineClassifier', 'classes', n, `class vectors (${classes} x ${dim})`);
   const w = precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
   const rng = createRng(seed);
   for (let i = 0; i < n; i++) w[i] = rng.normal();
@@ -179,6 +189,7 @@ function marginLoss(
     sampling: 'labels',
     parameters: () => classifier.parameters(),
     async compute(ops: DenseOps, input): Promise<LossResult> {
+      checkLossInput(op, input, false);
       const { a, rows, cols, labels } = input;
       if (cols !== classifier.dim) {
         argError(

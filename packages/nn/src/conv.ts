@@ -1,5 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
+import { checkLayerSize } from './check.js';
 import {
   columnSums,
   type Init,
@@ -125,6 +126,11 @@ export class Conv2dLayer implements Layer {
     }
     const oh = outputSize(op, 'kernel', h, kh, stride, padding);
     const ow = outputSize(op, 'kernel', w, kw, stride, padding);
+    // A padding of 10^6 makes a legal geometry of 2 x 10^6 squared windows: refused here, by name.
+    const why = padding > 0 ? 'padding' : 'kernel';
+    checkLayerSize(op, why, oh * ow * kh * kw * c, `${oh} x ${ow} windows of ${kh} x ${kw} x ${c}`);
+    checkLayerSize(op, why, oh * ow * filters, `an output of ${oh} x ${ow} x ${filters}`);
+    checkLayerSize(op, 'filters', kh * kw * c * filters, `weights (${kh * kw * c} x ${filters})`);
     if (weights.length !== kh * kw * c * filters) {
       argError('SHAPE_MISMATCH', op, 'weights', `must hold ${kh * kw * c * filters} values.`);
     }
@@ -174,6 +180,7 @@ export class Conv2dLayer implements Layer {
     positiveInt(op, 'filters', spec.filters);
     positiveInt(op, 'inputShape[2]', inputShape[2]);
     const fanIn = kernel[0] * kernel[1] * inputShape[2];
+    checkLayerSize(op, 'filters', fanIn * spec.filters, `weights (${fanIn} x ${spec.filters})`);
     const layer = new Conv2dLayer(
       geometry,
       activation,

@@ -2,7 +2,7 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
-import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
+import { checkNumber, checkParameters, HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -133,6 +133,7 @@ export class Encoder {
 
   /** A deep copy in the given precision (float64 copies are what the gradient checks use). */
   clone(precision: Precision = this.precision): Encoder {
+    checkPrecision('clone', precision);
     return new Encoder(
       this.layers.map((l) => l.clone(precision)),
       this.normalize,
@@ -189,6 +190,14 @@ export class Encoder {
     if (this.precision !== 'float32') {
       argError('INVALID_TYPE', 'embed', 'encoder', "is float64; embed a float32 clone (clone('float32')).");
     }
+    // 0 looped forever (s += 0), NaN returned zeros, a fraction sliced rows apart.
+    if (!(Number.isInteger(batchSize) && batchSize >= 1))
+      argError(
+        'INVALID_ARGUMENT',
+        'embed',
+        'batchSize',
+        `must be a positive integer, got ${String(batchSize)}.`,
+      );
     const t: Matrix = toTensor(x, 'embed', 'x');
     if (t.cols !== this.inputs) {
       argError(
@@ -206,6 +215,8 @@ export class Encoder {
       const e = Math.min(t.rows, s + batchSize);
       const rows = t.data.subarray(s * this.inputs, e * this.inputs);
       const c = await this.forward(ops, rows, e - s).catch((err: unknown) => {
+        // Weights that are not finite (set by the caller, or a diverged run) are the encoder's.
+        if (isCosineKitError(err, 'BACKEND_ERROR')) checkParameters('embed', 'encoder', this.parameters());
         // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.
         const [lo, hi] = rowMagnitudes(rows, this.inputs);
         if (isCosineKitError(err, 'BACKEND_ERROR') && (hi > HUGE || lo < TINY))
@@ -232,6 +243,7 @@ export class Encoder {
 export function createEncoder(options: EncoderOptions): Encoder {
   const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
   checkNumber('createEncoder', 'seed', seed, -(2 ** 53), 2 ** 53);
+  checkPrecision('createEncoder', precision);
   if (typeof normalize !== 'boolean')
     argError('INVALID_TYPE', 'createEncoder', 'normalize', `must be true or false, got ${typeof normalize}.`);
   if (!Number.isInteger(inputs) || inputs < 1) {
@@ -275,4 +287,15 @@ export function createEncoder(options: EncoderOptions): Encoder {
     shape = l.outputShape;
   }
   return new Encoder(built, normalize);
+}
+
+/** Refuses a precision other than the two the layers store ('float16' once made float32 silently). */
+function checkPrecision(op: string, precision: unknown): void {
+  if (precision !== 'float32' && precision !== 'float64')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'precision',
+      `must be 'float32' or 'float64', got ${String(precision)}.`,
+    );
 }

@@ -1,5 +1,5 @@
 import { Corpus, type CosineKit, type TensorInput } from '@cosinekit/core';
-import { argError } from '@cosinekit/core/backend';
+import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {
@@ -190,18 +190,39 @@ export async function evaluateRetrieval(
       `must be 'score' or 'smallest-label', got ${String(tieBreak)}.`,
     );
   }
+  if (typeof set !== 'object' || set === null)
+    argError(
+      'INVALID_TYPE',
+      OP,
+      'set',
+      `must be { queries, queryLabels, corpus, corpusLabels }, got ${String(set)}.`,
+    );
+  // Labels are compared with ===: a NaN or a '0' would silently match nothing and lower the score.
+  checkLabels(set.queryLabels, 'set.queryLabels');
+  checkLabels(set.corpusLabels, 'set.corpusLabels');
   const kMax = Math.max(...ks);
-  const result =
-    set.corpus instanceof Corpus
-      ? await set.corpus.search(set.queries, kMax)
-      : await kit.topK(set.queries, set.corpus, kMax);
+  let result: Awaited<ReturnType<CosineKit['topK']>>;
+  try {
+    result =
+      set.corpus instanceof Corpus
+        ? await set.corpus.search(set.queries, kMax)
+        : await kit.topK(set.queries, set.corpus, kMax);
+  } catch (e) {
+    // The search's errors name its own operation ('topK', 'search'): rename them after this one.
+    if (!isCosineKitError(e) || e.op === OP) throw e;
+    const arg =
+      e.arg === 'k' ? 'k' : e.arg === 'corpus' ? 'set.corpus' : e.arg === 'queries' ? 'set.queries' : e.arg;
+    const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
+    const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    throw argErrorOf(e.code, OP, arg ?? 'set', problem, e);
+  }
   if (set.queryLabels.length !== result.queries) {
-    argError('SHAPE_MISMATCH', OP, 'queryLabels', `must hold ${result.queries} labels.`);
+    argError('SHAPE_MISMATCH', OP, 'set.queryLabels', `must hold ${result.queries} labels.`);
   }
   const stride = result.k;
   for (let i = 0; i < result.indices.length; i++) {
     if (result.indices[i] >= set.corpusLabels.length) {
-      argError('SHAPE_MISMATCH', OP, 'corpusLabels', 'has fewer labels than corpus rows.');
+      argError('SHAPE_MISMATCH', OP, 'set.corpusLabels', 'has fewer labels than corpus rows.');
     }
   }
   const votes = new Map<number, [count: number, score: number]>();
@@ -237,6 +258,24 @@ export async function evaluateRetrieval(
     return { k: kk, recall: hit / result.queries, knnAccuracy: correct / result.queries };
   });
   return typeof k === 'number' ? reports[0] : reports;
+}
+
+/** Refuses labels that are not an array of finite numbers (naming `name` of {@link evaluateRetrieval}). */
+function checkLabels(v: unknown, name: string): void {
+  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
+    argError(
+      'INVALID_TYPE',
+      OP,
+      name,
+      `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
+    );
+  const a = v as ArrayLike<unknown>;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (typeof x !== 'number')
+      argError('INVALID_TYPE', OP, name, `must hold numbers, got ${typeof x} at ${i}.`);
+    if (!Number.isFinite(x)) argError('NON_FINITE', OP, name, `must hold finite numbers, got ${x} at ${i}.`);
+  }
 }
 
 /** Recall@k: share of queries with a same-class corpus row among their k nearest by cosine. */

@@ -49,8 +49,39 @@ export const MAX_SAVED_WEIGHT = 2 ** 40;
  * little-endian float32, layer by layer (W row-major `inputs x units`, then the bias).
  */
 export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): Uint8Array {
+  const op = 'saveEncoder';
+  if (!(encoder instanceof Encoder))
+    argError(
+      'INVALID_TYPE',
+      op,
+      'encoder',
+      `must be an Encoder (createEncoder), got ${encoder === null ? 'null' : typeof encoder}.`,
+    );
+  if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta)))
+    argError('INVALID_TYPE', op, 'meta', 'must be a plain object (loadEncoder reads nothing else).');
   const params = encoder.parameters();
   const count = params.reduce((s, p) => s + p.length, 0);
+  // Never write a file loadEncoder refuses: every weight, as the float32 it is stored as, finite
+  // and within ±2^40 (a NaN weight once saved without a word, and the file then failed to load).
+  params.forEach((p, k) => {
+    for (let i = 0; i < p.length; i++) {
+      const w = Math.fround(p[i]);
+      if (!Number.isFinite(w))
+        argError(
+          'NON_FINITE',
+          op,
+          'encoder',
+          `holds ${p[i]} in its parameter array ${k}, at ${i}${Number.isFinite(p[i]) ? ' (past float32)' : ''}.`,
+        );
+      if (Math.abs(w) > MAX_SAVED_WEIGHT)
+        argError(
+          'INVALID_ARGUMENT',
+          op,
+          'encoder',
+          `holds ${p[i]} in its parameter array ${k}, at ${i}: beyond ±2^40, which loadEncoder refuses.`,
+        );
+    }
+  });
   const header: EncoderHeader = {
     format: 'cosinekit-nn',
     normalize: encoder.normalize,
@@ -64,7 +95,14 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
     parameters: count,
     ...(meta ? { meta } : {}),
   };
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  let text: string;
+  try {
+    text = JSON.stringify(header);
+  } catch (e) {
+    // A cycle or a bigint in meta: JSON cannot hold it.
+    return argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON: ${String(e)}`, e);
+  }
+  let json = new TextEncoder().encode(text);
   const pad = (4 - ((PREFIX + json.length) % 4)) % 4;
   if (pad > 0) {
     const padded = new Uint8Array(json.length + pad).fill(0x20);

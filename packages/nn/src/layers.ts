@@ -1,5 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
+import { checkLayerSize } from './check.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
 
@@ -213,6 +214,7 @@ export class DenseLayer implements Layer {
     }
     const activation = spec.activation ?? 'linear';
     const init = spec.init ?? (activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
+    checkLayerSize('createEncoder', 'units', inputs * units, `weights (${inputs} x ${units})`);
     const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
     const w = make(inputs * units);
     initWeights(w, init, inputs, units, rng, 'createEncoder');

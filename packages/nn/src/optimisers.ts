@@ -151,8 +151,15 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
   let owner: Kernels | undefined;
   const learningRate = (): number => {
     const lr = lrAt(steps);
-    if (!(lr > 0) || !Number.isFinite(lr))
-      argError('INVALID_ARGUMENT', `${op}.step`, 'learningRate', `gave ${lr} at step ${steps}; must be > 0.`);
+    // A schedule may end at 0 (cosineSchedule's default min): a step of size 0 is no update, not
+    // an error; training past `total` steps once failed here.
+    if (!(lr >= 0) || !Number.isFinite(lr))
+      argError(
+        'INVALID_ARGUMENT',
+        `${op}.step`,
+        'learningRate',
+        `gave ${lr} at step ${steps}; must be >= 0.`,
+      );
     return lr;
   };
   return {

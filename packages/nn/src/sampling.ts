@@ -389,7 +389,14 @@ export interface PairSamplerOptions extends SamplerOptions {
  */
 export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}): Sampler {
   const batchSize = batchSizeOf(options, 'pairSampler');
-  const positiveFraction = options.positiveFraction ?? 0.5;
+  // NaN once made every pair negative, 2 every pair positive, without a word.
+  const positiveFraction = checkNumber(
+    'pairSampler',
+    'positiveFraction',
+    options.positiveFraction ?? 0.5,
+    0,
+    1,
+  );
   const byClass = classIndex(data, 'pairSampler');
   if (byClass.size < 2) argError('INVALID_ARGUMENT', 'pairSampler', 'data', 'needs at least two classes.');
   const { cols } = data;

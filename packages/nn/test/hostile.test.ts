@@ -1,9 +1,11 @@
+import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { type Backend, createCosineKit, Tensor } from '@cosinekit/core';
 import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   adam,
   arcFaceLoss,
+  Conv2dLayer,
   contrastiveLoss,
   cosFaceLoss,
   cosineEmbeddingLoss,
@@ -11,10 +13,16 @@ import {
   createCosineClassifier,
   createCosineHead,
   createEncoder,
+  evaluateRetrieval,
   fixedPairSampler,
+  float64Ops,
   inBatchSampler,
   kernelsOf,
+  type Loss,
+  type LossInput,
   labelledSampler,
+  loadEncoder,
+  mseSimilarityLoss,
   multipleNegativesRankingLoss,
   normFaceLoss,
   pairAccuracy,
@@ -22,6 +30,7 @@ import {
   randomShift,
   rocAuc,
   type Sampler,
+  saveEncoder,
   sgd,
   spearman,
   train,
@@ -188,6 +197,12 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
 
 describe('numeric options of the wrong type or range are refused, not coerced', () => {
   const c = createCosineClassifier({ classes: 4, dim: 8 });
+  const twoClasses = {
+    x: Float32Array.of(1, 0, 0, 1, 1, 1, -1, 0),
+    rows: 4,
+    cols: 2,
+    labels: Int32Array.of(0, 0, 1, 1),
+  };
   const cases: [string, string, () => unknown][] = [
     ['adam', 'beta1', () => adam({ beta1: 1 })],
     ['adam', 'beta1', () => adam({ beta1: '0.9' as never })],
@@ -219,6 +234,9 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
       () => createCosineClassifier({ classes: 3, dim: 2, seed: Number.NaN }),
     ],
     ['randomShift', 'probability', () => randomShift({ width: 2, height: 2, probability: Number.NaN })],
+    ['pairSampler', 'positiveFraction', () => pairSampler(twoClasses, { positiveFraction: Number.NaN })],
+    ['pairSampler', 'positiveFraction', () => pairSampler(twoClasses, { positiveFraction: 2 })],
+    ['pairSampler', 'positiveFraction', () => pairSampler(twoClasses, { positiveFraction: '0.5' as never })],
     ['cosineSchedule', 'base', () => cosineSchedule(Number.NaN, 10)],
     ['cosineSchedule', 'min', () => cosineSchedule(0.1, 10, 0, 0.2)],
     ['pairAccuracy', 'scores', () => pairAccuracy([0.5, Number.NaN], [1, 0])],
@@ -232,6 +250,371 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
       expect(make).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
     });
   }
+});
+
+describe('layers too large to run a single row, and precisions the layers do not store', () => {
+  // Each was accepted: a padding of 10^6 built a 2000003 x 2000003 layer that failed on its first
+  // row with an engine RangeError; 10^6 x 10^6 weights threw one while being made; 'float16' made
+  // float32 weights without a word.
+  const img = { inputs: 16, inputShape: [4, 4, 1] as const };
+  const cases: [string, string, () => unknown][] = [
+    [
+      'createEncoder',
+      'padding',
+      () => createEncoder({ ...img, layers: [{ type: 'conv2d', filters: 1, kernel: 2, padding: 1e6 }] }),
+    ],
+    [
+      'createEncoder',
+      'padding',
+      () => createEncoder({ ...img, layers: [{ type: 'conv2d', filters: 64, kernel: 3, padding: 3000 }] }),
+    ],
+    [
+      'createEncoder',
+      'filters',
+      () => createEncoder({ ...img, layers: [{ type: 'conv2d', filters: 2 ** 29, kernel: 3 }] }),
+    ],
+    ['createEncoder', 'units', () => createEncoder({ inputs: 1e6, layers: [{ units: 1e6 }] })],
+    [
+      'createEncoder',
+      'units',
+      () => createEncoder({ inputs: 4, layers: [{ units: 4 }, { units: 2 ** 29 }] }),
+    ],
+    [
+      'Conv2dLayer',
+      'padding',
+      () =>
+        new Conv2dLayer(
+          { inputShape: [4, 4, 1], filters: 1, kernel: [2, 2], stride: 1, padding: 1e6 },
+          'linear',
+          new Float32Array(4),
+          new Float32Array(0),
+        ),
+    ],
+    [
+      'createEncoder',
+      'precision',
+      () => createEncoder({ inputs: 4, layers: [{ units: 2 }], precision: 'float16' as never }),
+    ],
+    ['clone', 'precision', () => createEncoder({ inputs: 4, layers: [{ units: 2 }] }).clone('half' as never)],
+  ];
+  for (const [op, arg, make] of cases) {
+    it(`${op}: ${arg} (${make.toString().match(/\{.*\}/)?.[0]})`, () => {
+      expect(make).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', op, arg }),
+      );
+    });
+  }
+
+  it('the largest layers allowed are made, and a large padding within the limit still embeds exactly', async () => {
+    // padding 3 on a 2 x 2 image: windows past the image read zeros; the output is the bias-free
+    // sum of the window's pixels with the weights, checked against a float64 convolution.
+    const enc = createEncoder({
+      inputs: 4,
+      inputShape: [2, 2, 1],
+      layers: [{ type: 'conv2d', filters: 1, kernel: 2, padding: 3, bias: false }],
+      seed: 5,
+    });
+    const w = Array.from(enc.parameters()[0]);
+    const x = [1, -2, 3, 0.5];
+    const out = await enc.embed(createCosineKit({ backend: 'reference' }), [x]);
+    const side = 2 + 6 - 2 + 1;
+    expect(out.cols).toBe(side * side);
+    for (let oy = 0; oy < side; oy++)
+      for (let ox = 0; ox < side; ox++) {
+        let want = 0;
+        for (let ky = 0; ky < 2; ky++)
+          for (let kx = 0; kx < 2; kx++) {
+            const iy = oy + ky - 3;
+            const ix = ox + kx - 3;
+            if (iy >= 0 && iy < 2 && ix >= 0 && ix < 2) want += x[iy * 2 + ix] * w[ky * 2 + kx];
+          }
+        expect(Math.abs(out.data[oy * side + ox] - want)).toBeLessThanOrEqual(1e-6);
+      }
+  });
+});
+
+describe('a loss called outside train (a custom loop) refuses what would give NaN gradients or a NaN loss', () => {
+  // Each answered: NaN gradients beside a finite loss for a NaN or ±Infinity row (the row's
+  // normalisation read it as zero), a NaN loss for rows: 0, a NaN target read as "dissimilar"
+  // (contrastive, cosine-embedding) or a NaN loss (mse), and a short `a` read past its end.
+  const c = createCosineClassifier({ classes: 3, dim: 2, precision: 'float64' });
+  const losses: [string, Loss, boolean][] = [
+    ['contrastiveLoss', contrastiveLoss(), true],
+    ['cosineEmbeddingLoss', cosineEmbeddingLoss(), true],
+    ['mseSimilarityLoss', mseSimilarityLoss(), true],
+    ['multipleNegativesRankingLoss', multipleNegativesRankingLoss(), true],
+    ['normFaceLoss', normFaceLoss(c), false],
+    ['cosFaceLoss', cosFaceLoss(c), false],
+    ['arcFaceLoss', arcFaceLoss(c), false],
+  ];
+  const good = () => ({
+    a: Float64Array.of(1, 0, 0.5, -2),
+    b: Float64Array.of(0.3, 1, -1, 0),
+    rows: 2,
+    cols: 2,
+    targets: [1, 0],
+    labels: [0, 2],
+  });
+  for (const [op, loss, paired] of losses) {
+    const bad: [string, string, string, LossInput][] = [
+      ['NaN in a', 'NON_FINITE', 'a', { ...good(), a: Float64Array.of(1, Number.NaN, 0, 1) }],
+      [
+        '-Infinity in a',
+        'NON_FINITE',
+        'a',
+        { ...good(), a: Float64Array.of(1, 0, Number.NEGATIVE_INFINITY, 1) },
+      ],
+      ['a too short', 'SHAPE_MISMATCH', 'a', { ...good(), a: Float64Array.of(1) }],
+      ['rows 0', 'EMPTY_INPUT', 'rows', { ...good(), rows: 0 }],
+      ['rows 1.5', 'INVALID_ARGUMENT', 'rows', { ...good(), rows: 1.5 }],
+      ['cols NaN', 'INVALID_ARGUMENT', 'cols', { ...good(), cols: Number.NaN }],
+      ['a number[]', 'INVALID_TYPE', 'a', { ...good(), a: [1, 0, 0, 1] as never }],
+    ];
+    if (paired) {
+      bad.push([
+        'Infinity in b',
+        'NON_FINITE',
+        'b',
+        { ...good(), b: Float64Array.of(0, 0, 0, Number.POSITIVE_INFINITY) },
+      ]);
+      bad.push(['a NaN target', 'NON_FINITE', 'targets', { ...good(), targets: [Number.NaN, 1] }]);
+      bad.push([
+        'NaN in negatives',
+        'NON_FINITE',
+        'negatives',
+        { ...good(), negatives: Float64Array.of(Number.NaN, 0, 0, 1) },
+      ]);
+    }
+    for (const [what, code, arg, input] of bad)
+      it(`${op}: ${what}`, async () => {
+        await expect((async () => loss.compute(float64Ops, input))()).rejects.toMatchObject({
+          name: 'CosineKitError',
+          code,
+          op,
+          arg,
+        });
+      });
+    it(`${op}: good input still gives a finite loss and finite gradients`, async () => {
+      const r = await loss.compute(float64Ops, good());
+      expect(Number.isFinite(r.loss)).toBe(true);
+      for (const g of [r.gradA, r.gradB, ...(r.gradParams ?? [])])
+        expect(g.every(Number.isFinite)).toBe(true);
+    });
+  }
+
+  it('createCosineClassifier: a precision it does not store, and class vectors too large to hold', () => {
+    expect(() => createCosineClassifier({ classes: 2, dim: 2, precision: 'float16' as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createCosineClassifier', arg: 'precision' }),
+    );
+    expect(() => createCosineClassifier({ classes: 1e6, dim: 1e6 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createCosineClassifier', arg: 'classes' }),
+    );
+  });
+});
+
+describe('evaluateRetrieval: labels it cannot compare, and errors named after it', () => {
+  // NaN and '0' labels once matched nothing and lowered recall and accuracy without a word; a
+  // missing label array or set was a TypeError; k past the rows was named as 'topK'.
+  const kit = createCosineKit({ backend: 'reference' });
+  const corpus = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+    [-1, 0],
+  ];
+  const set = {
+    queries: [
+      [1, 0.1],
+      [0, 1],
+    ],
+    queryLabels: [0, 1],
+    corpus,
+    corpusLabels: [0, 1, 0, 1],
+  };
+  const cases: [string, string, string, () => Promise<unknown>][] = [
+    [
+      'a NaN query label',
+      'NON_FINITE',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: [Number.NaN, 1] }, 2),
+    ],
+    [
+      "a '0' query label",
+      'INVALID_TYPE',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: ['0', 1] as never }, 2),
+    ],
+    [
+      'an Infinity corpus label',
+      'NON_FINITE',
+      'set.corpusLabels',
+      () => evaluateRetrieval(kit, { ...set, corpusLabels: [0, 1, Number.POSITIVE_INFINITY, 1] }, 2),
+    ],
+    [
+      'no query labels',
+      'INVALID_TYPE',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: undefined as never }, 1),
+    ],
+    ['a null set', 'INVALID_TYPE', 'set', () => evaluateRetrieval(kit, null as never, 1)],
+    ['k past the corpus rows', 'INVALID_K', 'k', () => evaluateRetrieval(kit, set, [1, 5])],
+    [
+      'no queries',
+      'EMPTY_INPUT',
+      'set.queries',
+      () => evaluateRetrieval(kit, { ...set, queries: [], queryLabels: [] }, 1),
+    ],
+    [
+      'one query label short',
+      'SHAPE_MISMATCH',
+      'set.queryLabels',
+      () => evaluateRetrieval(kit, { ...set, queryLabels: [0] }, 1),
+    ],
+  ];
+  for (const [what, code, arg, call] of cases)
+    it(what, async () => {
+      await expect(call()).rejects.toMatchObject({
+        name: 'CosineKitError',
+        code,
+        op: 'evaluateRetrieval',
+        arg,
+      });
+    });
+
+  it('good labels still give the exact report (checked by hand)', async () => {
+    // Query 0 [1, 0.1]: rows 0 (0.995), 2 (0.7746): both class 0. Query 1 [0, 1]: rows 1 (1), 2 (0.7071): classes 1, 0.
+    expect(await evaluateRetrieval(kit, set, [1, 2])).toEqual([
+      { k: 1, recall: 1, knnAccuracy: 1 },
+      { k: 2, recall: 1, knnAccuracy: 1 },
+    ]);
+  });
+});
+
+describe("NaN or Infinity in a model outside train is the model's, not a silent class 0 or a backend failure", () => {
+  // predict with a NaN class vector answered class 0 for every row (NaN cosines lose every
+  // comparison, and the self-checked cosine kernel handed them on unread); embed and the cosine
+  // head with a NaN weight blamed the backend's matmul (BACKEND_ERROR).
+  const x = [
+    [1, 2, 3],
+    [-1, 0.5, 2],
+  ];
+  for (const [name, backend] of [
+    ['reference', () => 'reference'],
+    ['wasm', () => createWasmBackend()],
+  ] as const) {
+    it(`${name}: predict, cosines and accuracy with a NaN or Infinity class vector`, async () => {
+      const kit = createCosineKit({ backend: backend() });
+      const enc = createEncoder({ inputs: 3, layers: [{ units: 4 }], seed: 2 });
+      for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const cls = createCosineClassifier({ classes: 3, dim: 4, seed: 4 });
+        cls.weights[5] = v;
+        for (const call of [
+          () => cls.predict(kit, enc, x),
+          () => cls.cosines(kit, enc, x),
+          () => cls.accuracy(kit, enc, x, [0, 1]),
+        ])
+          await expect(call()).rejects.toMatchObject({
+            code: 'NON_FINITE',
+            op: 'CosineClassifier.cosines',
+            arg: 'classifier',
+          });
+      }
+      kit.dispose();
+    });
+    it(`${name}: embed and the cosine head with a NaN or -Infinity weight`, async () => {
+      const kit = createCosineKit({ backend: backend() });
+      for (const v of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+        const enc = createEncoder({ inputs: 3, layers: [{ units: 4 }, { units: 2 }], seed: 2 });
+        enc.parameters()[2][1] = v;
+        for (const call of [
+          () => enc.embed(kit, x),
+          () => createCosineHead(enc, kit).pairs(x, x),
+          () => createCosineHead(enc, kit).matrix(x, x),
+        ])
+          await expect(call()).rejects.toMatchObject({ code: 'NON_FINITE', op: 'embed', arg: 'encoder' });
+      }
+      kit.dispose();
+    });
+  }
+});
+
+describe('embed batch sizes, saved encoders and schedules that end at 0', () => {
+  const enc = () => createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 3 });
+  const kit = createCosineKit({ backend: 'reference' });
+  // batchSize 0 looped forever (s += 0); NaN returned a tensor of zeros; 1.5 sliced rows apart.
+  for (const b of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])
+    it(`embed with batchSize ${b}`, async () => {
+      await expect(enc().embed(kit, [[1, 2, 3]], b)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'embed',
+        arg: 'batchSize',
+      });
+    });
+
+  it('saveEncoder refuses what loadEncoder would refuse, and what is not an encoder or JSON', () => {
+    const cases: [string, string, () => unknown][] = [
+      ['INVALID_TYPE', 'encoder', () => saveEncoder({} as never)],
+      ['INVALID_TYPE', 'encoder', () => saveEncoder(null as never)],
+      ['INVALID_TYPE', 'meta', () => saveEncoder(enc(), 'v1' as never)],
+      [
+        'INVALID_ARGUMENT',
+        'meta',
+        () => {
+          const m: Record<string, unknown> = {};
+          m.self = m;
+          return saveEncoder(enc(), m);
+        },
+      ],
+      ['INVALID_ARGUMENT', 'meta', () => saveEncoder(enc(), { n: 1n })],
+    ];
+    for (const [v, code] of [
+      [Number.NaN, 'NON_FINITE'],
+      [Number.NEGATIVE_INFINITY, 'NON_FINITE'],
+      [2 ** 41, 'INVALID_ARGUMENT'],
+    ] as const) {
+      const e = enc();
+      e.parameters()[0][1] = v;
+      cases.push([code, 'encoder', () => saveEncoder(e)]);
+    }
+    // A float64 weight past the float32 range would be stored as Infinity.
+    const wide = createEncoder({ inputs: 3, layers: [{ units: 2 }], precision: 'float64' });
+    wide.parameters()[0][0] = 1e39;
+    cases.push(['NON_FINITE', 'encoder', () => saveEncoder(wide)]);
+    for (const [code, arg, call] of cases)
+      expect(call).toThrow(expect.objectContaining({ name: 'CosineKitError', code, op: 'saveEncoder', arg }));
+    // What it does write loads back.
+    const e = enc();
+    expect(Array.from(loadEncoder(saveEncoder(e, { note: 'ok' })).parameters()[0])).toEqual(
+      Array.from(e.parameters()[0]),
+    );
+  });
+
+  it('a cosineSchedule that reaches its default min of 0 trains on past total steps (a step of 0 changes nothing)', async () => {
+    const data = {
+      x: Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)),
+      rows: 8,
+      cols: 4,
+      labels: Int32Array.of(0, 0, 1, 1, 2, 2, 3, 3),
+    };
+    for (const optimizer of [
+      adam({ learningRate: cosineSchedule(0.01, 2) }),
+      sgd({ learningRate: cosineSchedule(0.01, 2) }),
+    ]) {
+      const encoder = createEncoder({ inputs: 4, layers: [{ units: 3 }], seed: 1 });
+      const r = await train({
+        kernels: kit,
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler(data, { batchSize: 4 }),
+        optimizer,
+        epochs: 3,
+      });
+      expect(r.history).toHaveLength(3);
+      // Steps 2 to 5 have learning rate 0.
+      expect(optimizer.learningRate()).toBe(0);
+      expect(encoder.parameters().every((p) => p.every(Number.isFinite))).toBe(true);
+    }
+  });
 });
 
 describe('train: options of the wrong type are refused by name, not left to a TypeError', () => {

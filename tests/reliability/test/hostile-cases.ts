@@ -6,6 +6,7 @@ import {
   type CosineKit,
   CosineKitError,
   cosine,
+  cosineDistance,
   createCosineKit,
   type ErrorCode,
   normalize,
@@ -88,6 +89,18 @@ const BROKEN = 'Backends that break the contract';
  */
 function breaking(h: Harness, kernels: Record<string, unknown>, name = 'broken'): Backend {
   return { name, kernels: { ...h.backend.kernels, ...kernels } as Backend['kernels'] };
+}
+
+/**
+ * The backend under test spread into a new object with some kernels replaced: the copy carries the
+ * original's `ungated` and `selfChecked` lists, which must not vouch for the replacements.
+ */
+function spreading(h: Harness, kernels: Record<string, unknown>): Backend {
+  return {
+    ...h.backend,
+    name: 'spread',
+    kernels: { ...h.backend.kernels, ...kernels } as Backend['kernels'],
+  };
 }
 
 /** A top-k answer for one query with the given indices and scores. */
@@ -900,6 +913,30 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   },
   {
     group: PAIR,
+    input: 'cosine([NaN, 0], [1, 2]) // NaN, then a finite value',
+    code: 'NON_FINITE',
+    op: 'cosine',
+    arg: 'a',
+    call: () => cosine([Number.NaN, 0], [1, 2]),
+  },
+  {
+    group: PAIR,
+    input: 'cosineDistance(new Float64Array([1, 2]), new Float64Array([NaN, 0]))',
+    code: 'NON_FINITE',
+    op: 'cosineDistance',
+    arg: 'b',
+    call: () => cosineDistance(new Float64Array([1, 2]), new Float64Array([Number.NaN, 0])),
+  },
+  {
+    group: PAIR,
+    input: 'normalize(Float32Array.of(NaN, 1))',
+    code: 'NON_FINITE',
+    op: 'normalize',
+    arg: 'v',
+    call: () => normalize(Float32Array.of(Number.NaN, 1)),
+  },
+  {
+    group: PAIR,
     input: 'normalize([1, 2], new Float32Array(3))',
     code: 'SHAPE_MISMATCH',
     op: 'normalize',
@@ -1070,6 +1107,52 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
       createCosineKit({
         backend: breaking(h, { cosineMatrix: () => new Float32Array(8).fill(7) }),
       }).cosineMatrix(h.q, h.c),
+  },
+  {
+    group: BROKEN,
+    input:
+      '{ ...backend, kernels: { ...backend.kernels, cosineMatrix: () => NaNs } } // a spread keeps selfChecked',
+    code: 'BACKEND_ERROR',
+    op: 'cosineMatrix',
+    arg: 'a',
+    call: (h) =>
+      createCosineKit({
+        backend: spreading(h, { cosineMatrix: () => new Float32Array(8).fill(Number.NaN) }),
+      }).cosineMatrix(h.q, h.c),
+  },
+  {
+    group: BROKEN,
+    input: '{ ...backend, kernels: { ...backend.kernels, corpusMatrix: () => 7s } }',
+    code: 'BACKEND_ERROR',
+    op: 'similarity',
+    arg: 'queries',
+    call: async (h) => {
+      const kit = createCosineKit({
+        backend: spreading(h, {
+          corpusMatrix: (_: unknown, q: { rows: number }) => new Float32Array(q.rows * 8).fill(7),
+        }),
+      });
+      const corpus = await kit.corpus(h.c);
+      try {
+        return await corpus.similarity(h.q);
+      } finally {
+        corpus.dispose();
+      }
+    },
+  },
+  {
+    group: BROKEN,
+    input: '{ ...backend, kernels: { ...backend.kernels, matmul: () => NaNs } } then kit.kernels().matmul',
+    code: 'BACKEND_ERROR',
+    op: 'matmul',
+    arg: 'x',
+    call: async (h) => {
+      const k = await createCosineKit({
+        backend: spreading(h, { matmul: () => new Float32Array(4).fill(Number.NaN) }),
+      }).kernels();
+      const m = { data: Float32Array.of(1, 2, 3, 4), rows: 2, cols: 2 };
+      return k.matmul(m, m, false, false);
+    },
   },
   {
     group: BROKEN,

@@ -69,7 +69,12 @@ export function unitScale(v: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < v.length; i++) {
     const t = Math.abs(v[i]);
-    if (!(t <= m)) m = t; // NaN lands here too, and stays
+    // NaN lands here too: return at once, for a later element would replace it (!(1 <= NaN) is
+    // true) and [NaN, 0] would pass for a zero vector.
+    if (!(t <= m)) {
+      if (Number.isNaN(t)) return Number.NaN;
+      m = t;
+    }
   }
   if (m === 0) return 0;
   if (!Number.isFinite(m)) return Number.NaN;

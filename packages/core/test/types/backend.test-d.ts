@@ -47,6 +47,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'clampCos'
       | 'cosineFrom'
       | 'createReferenceBackend'
+      | 'declareKernels'
       | 'decodeCorpusFile'
       | 'encodeCorpusFile'
       | 'foreignCorpus'

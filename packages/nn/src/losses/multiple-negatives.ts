@@ -1,5 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
-import { checkNumber } from '../check.js';
+import { checkLossInput, checkNumber } from '../check.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
 import type { Loss, LossInput } from './loss.js';
@@ -42,6 +42,7 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
     name: 'multiple-negatives-ranking',
     sampling: 'in-batch',
     async compute(ops, input) {
+      checkLossInput(OP, input, true);
       const { a, b, rows, cols, groups, negatives, negativeGroups } = input;
       if (groups && groups.length !== rows)
         argError('SHAPE_MISMATCH', OP, 'groups', `must hold ${rows} values.`);

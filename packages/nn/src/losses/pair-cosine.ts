@@ -1,4 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
+import { checkLossInput } from '../check.js';
 import { checkUnitRows } from '../normalize.js';
 import type { LossInput, LossResult } from './loss.js';
 
@@ -16,6 +17,7 @@ export function pairCosineLoss(
   input: LossInput,
   term: (cos: number, target: number) => [value: number, dCos: number],
 ): LossResult {
+  checkLossInput(op, input, true);
   const { a, b, rows, cols, targets } = input;
   const unit = input.normalized === true;
   if (!targets || targets.length !== rows) {
