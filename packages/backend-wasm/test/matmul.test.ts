@@ -1,6 +1,9 @@
 import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
+import { compileVariant } from '../src/loader.js';
+import { WasmRuntime } from '../src/runtime.js';
+import { DEFAULT_TUNING } from '../src/tuning.js';
 import { opAt as at, backend, random, VARIANTS } from './helpers.js';
 
 /**
@@ -232,5 +235,30 @@ describe('tuning.sparseDensity', () => {
         /tuning\.sparseDensity/,
       );
     }
+  });
+});
+
+describe("matmul's finiteness scan (allFinite in wasm, 16, then 4, then 1 float a step)", () => {
+  it('finds one NaN, Inf or -Inf anywhere in blocks of every length around its steps', async () => {
+    const module = await compileVariant('simd', undefined);
+    const rt = new WasmRuntime(await WebAssembly.instantiate(module, {}), 'simd', DEFAULT_TUNING.simd);
+    const lengths = [...Array.from({ length: 41 }, (_, n) => n), 63, 64, 65, 784 * 256 + 3];
+    const at = rt.alloc(lengths[lengths.length - 1] * 4, 'test');
+    for (const n of lengths) {
+      const f = rt.f32;
+      for (let i = 0; i < n; i++) f[(at >>> 2) + i] = i % 7 === 3 ? -0 : ((i % 1000) - 500) * 6e35;
+      expect(rt.exports.allFinite(at, n), `length ${n}, all finite`).toBe(1);
+      // Every position of a short block; in a long one, around the steps and the tail.
+      const where = n <= 65 ? Array.from({ length: n }, (_, i) => i) : [0, 15, 16, 17, n - 20, n - 4, n - 1];
+      for (const i of where) {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          const keep = f[(at >>> 2) + i];
+          f[(at >>> 2) + i] = bad;
+          expect(rt.exports.allFinite(at, n), `length ${n}, ${bad} at ${i}`).toBe(0);
+          f[(at >>> 2) + i] = keep;
+        }
+      }
+    }
+    rt.free(at);
   });
 });
