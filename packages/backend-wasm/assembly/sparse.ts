@@ -8,7 +8,6 @@
  * compressed straight from A (counted per column, then scattered), with one spare entry after
  * each row of Aᵀ, which the product skips (its `gap`).
  */
-import { madd } from './generated/simd';
 
 /**
  * For each 4-bit mask (bit t set: lane t kept), the `i8x16.swizzle` that moves the kept lanes of
@@ -181,106 +180,11 @@ export function compressColumns(a: usize, rows: i32, cols: i32, ptr: usize, idx:
 /**
  * `out` (`m x n`, row-major) = S B for the compressed `m`-row matrix S (`ptr`, `idx`, `val`: row i's
  * entries are [ptr[i], ptr[i + 1] - gap), `gap` 1 after {@link compressColumns}, 0 after
- * {@link compressRows}) and B (`n` floats per row, row-major). Row i of the output stays in cache
- * while the rows of B named by row i of S stream past whole (contiguous, so prefetched), four of
- * them per pass over the output row: four loads of B for one load and one store of the output,
- * sixteen columns per loop step (a quarter of the loop's own instructions of four). Each sum adds
- * its terms in the non-zeros' order, starting from +0, so a row without non-zeros gives +0.
+ * {@link compressRows}) and B (`n` floats per row, row-major), unrolled by scripts/gen.mjs into
+ * generated/sparse.ts. Row i of the output stays in cache while the rows of B named by row i of S
+ * stream past whole (contiguous, so prefetched), eight of them per pass over the output row (then
+ * four, then one for the last few): eight loads of B for one load and one store of the output,
+ * 64 columns per loop step, then 16, 4 and 1. Each sum adds its terms in the non-zeros' order,
+ * starting from +0, so a row without non-zeros gives +0 and the grouping never changes a bit.
  */
-export function sparseProduct(
-  ptr: usize,
-  idx: usize,
-  val: usize,
-  gap: i32,
-  m: i32,
-  b: usize,
-  n: i32,
-  out: usize,
-): void {
-  const rowBytes = (<usize>n) << 2;
-  const n4 = n & ~3;
-  const nU = n & ~15;
-  for (let i = 0; i < m; i++) {
-    const q1 = load<i32>(ptr + ((<usize>(i + 1)) << 2)) - gap;
-    let q = load<i32>(ptr + ((<usize>i) << 2));
-    const o = out + <usize>i * rowBytes;
-    memory.fill(o, 0, rowBytes);
-    for (; q + 4 <= q1; q += 4) {
-      const e = (<usize>q) << 2;
-      const x0 = load<f32>(val + e);
-      const s0 = f32x4.splat(x0);
-      const p0 = b + <usize>load<i32>(idx + e) * rowBytes;
-      const x1 = load<f32>(val + e, 4);
-      const s1 = f32x4.splat(x1);
-      const p1 = b + <usize>load<i32>(idx + e, 4) * rowBytes;
-      const x2 = load<f32>(val + e, 8);
-      const s2 = f32x4.splat(x2);
-      const p2 = b + <usize>load<i32>(idx + e, 8) * rowBytes;
-      const x3 = load<f32>(val + e, 12);
-      const s3 = f32x4.splat(x3);
-      const p3 = b + <usize>load<i32>(idx + e, 12) * rowBytes;
-      let j = 0;
-      // Sixteen columns per step (four independent sums), then four, then one.
-      for (; j < nU; j += 16) {
-        const c = (<usize>j) << 2;
-        let acc0 = v128.load(o + c);
-        acc0 = madd(s0, v128.load(p0 + c), acc0);
-        acc0 = madd(s1, v128.load(p1 + c), acc0);
-        acc0 = madd(s2, v128.load(p2 + c), acc0);
-        acc0 = madd(s3, v128.load(p3 + c), acc0);
-        v128.store(o + c, acc0);
-        let acc1 = v128.load(o + c, 16);
-        acc1 = madd(s0, v128.load(p0 + c, 16), acc1);
-        acc1 = madd(s1, v128.load(p1 + c, 16), acc1);
-        acc1 = madd(s2, v128.load(p2 + c, 16), acc1);
-        acc1 = madd(s3, v128.load(p3 + c, 16), acc1);
-        v128.store(o + c, acc1, 16);
-        let acc2 = v128.load(o + c, 32);
-        acc2 = madd(s0, v128.load(p0 + c, 32), acc2);
-        acc2 = madd(s1, v128.load(p1 + c, 32), acc2);
-        acc2 = madd(s2, v128.load(p2 + c, 32), acc2);
-        acc2 = madd(s3, v128.load(p3 + c, 32), acc2);
-        v128.store(o + c, acc2, 32);
-        let acc3 = v128.load(o + c, 48);
-        acc3 = madd(s0, v128.load(p0 + c, 48), acc3);
-        acc3 = madd(s1, v128.load(p1 + c, 48), acc3);
-        acc3 = madd(s2, v128.load(p2 + c, 48), acc3);
-        acc3 = madd(s3, v128.load(p3 + c, 48), acc3);
-        v128.store(o + c, acc3, 48);
-      }
-      for (; j < n4; j += 4) {
-        const c = (<usize>j) << 2;
-        let acc = v128.load(o + c);
-        acc = madd(s0, v128.load(p0 + c), acc);
-        acc = madd(s1, v128.load(p1 + c), acc);
-        acc = madd(s2, v128.load(p2 + c), acc);
-        acc = madd(s3, v128.load(p3 + c), acc);
-        v128.store(o + c, acc);
-      }
-      for (; j < n; j++) {
-        const c = (<usize>j) << 2;
-        let acc = load<f32>(o + c);
-        acc += x0 * load<f32>(p0 + c);
-        acc += x1 * load<f32>(p1 + c);
-        acc += x2 * load<f32>(p2 + c);
-        acc += x3 * load<f32>(p3 + c);
-        store<f32>(o + c, acc);
-      }
-    }
-    for (; q < q1; q++) {
-      const e = (<usize>q) << 2;
-      const x0 = load<f32>(val + e);
-      const s0 = f32x4.splat(x0);
-      const p0 = b + <usize>load<i32>(idx + e) * rowBytes;
-      let j = 0;
-      for (; j < n4; j += 4) {
-        const c = (<usize>j) << 2;
-        v128.store(o + c, madd(s0, v128.load(p0 + c), v128.load(o + c)));
-      }
-      for (; j < n; j++) {
-        const c = (<usize>j) << 2;
-        store<f32>(o + c, load<f32>(o + c) + x0 * load<f32>(p0 + c));
-      }
-    }
-  }
-}
+export { sparseProduct } from './generated/sparse';

@@ -1,6 +1,9 @@
 import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
+import { compileVariant } from '../src/loader.js';
+import { WasmRuntime } from '../src/runtime.js';
+import { DEFAULT_TUNING } from '../src/tuning.js';
 import { opAt as at, backend, random, VARIANTS } from './helpers.js';
 
 /**
@@ -131,6 +134,11 @@ const SPARSE_SHAPES: [number, number, number][] = [
   [129, 257, 5],
   [70, 784, 7],
   [256, 784, 64],
+  // Around the sparse kernel's column steps (64, 16, 4, 1) and groups of non-zeros (8, 4, 1).
+  [41, 13, 127],
+  [82, 10, 80],
+  [1, 1100, 65],
+  [2, 9, 4096],
 ];
 
 for (const variant of VARIANTS) {
@@ -151,7 +159,8 @@ for (const variant of VARIANTS) {
     for (const [m, k, n] of SPARSE_SHAPES) {
       it(`${m} x ${k} x ${n}, A sparse or dense, A transposed or not, against float64`, () => {
         for (const ta of [false, true]) {
-          for (const density of [0.1, 1]) {
+          // Density 0 (A all zero) on the smaller shapes: the float64 check of the largest is slow.
+          for (const density of m * k * n > 4e6 ? [0.1, 1] : [0, 0.1, 1]) {
             const a = ta ? sparse(k, m, density, m + k) : sparse(m, k, density, m + k);
             const bm = random(k, n, n + k);
             for (const kit of [auto, always]) {
@@ -226,5 +235,30 @@ describe('tuning.sparseDensity', () => {
         /tuning\.sparseDensity/,
       );
     }
+  });
+});
+
+describe("matmul's finiteness scan (allFinite in wasm, 16, then 4, then 1 float a step)", () => {
+  it('finds one NaN, Inf or -Inf anywhere in blocks of every length around its steps', async () => {
+    const module = await compileVariant('simd', undefined);
+    const rt = new WasmRuntime(await WebAssembly.instantiate(module, {}), 'simd', DEFAULT_TUNING.simd);
+    const lengths = [...Array.from({ length: 41 }, (_, n) => n), 63, 64, 65, 784 * 256 + 3];
+    const at = rt.alloc(lengths[lengths.length - 1] * 4, 'test');
+    for (const n of lengths) {
+      const f = rt.f32;
+      for (let i = 0; i < n; i++) f[(at >>> 2) + i] = i % 7 === 3 ? -0 : ((i % 1000) - 500) * 6e35;
+      expect(rt.exports.allFinite(at, n), `length ${n}, all finite`).toBe(1);
+      // Every position of a short block; in a long one, around the steps and the tail.
+      const where = n <= 65 ? Array.from({ length: n }, (_, i) => i) : [0, 15, 16, 17, n - 20, n - 4, n - 1];
+      for (const i of where) {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          const keep = f[(at >>> 2) + i];
+          f[(at >>> 2) + i] = bad;
+          expect(rt.exports.allFinite(at, n), `length ${n}, ${bad} at ${i}`).toBe(0);
+          f[(at >>> 2) + i] = keep;
+        }
+      }
+    }
+    rt.free(at);
   });
 });

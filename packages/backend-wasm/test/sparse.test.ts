@@ -8,8 +8,10 @@ import { opAt as at, backend, random, VARIANTS } from './helpers.js';
  * non-zero terms x * B[p][j], in the order of p, starting from +0, each product rounded, then
  * each sum (plain SIMD, where `madd` is a multiply then an add). The nn package's products promise
  * the same numbers for the same seed, so these are checked bit for bit against a replica in JS, on
- * shapes around the kernel's steps (16, 4 and 1 columns; 4 non-zeros per pass) and edges (one
- * row, one column, one shared index, rows and columns of op(A) without non-zeros, -0 entries).
+ * shapes around the kernel's steps (64, 16, 4 and 1 columns; 8, 4 and 1 non-zeros per pass: rows
+ * of 0 to 12 non-zeros, and every remainder of 8 among longer ones) and edges (one row, one
+ * column, one shared index, rows and columns of op(A) without non-zeros, -0 entries, op(A) with no
+ * zero but row 1 and column 2).
  */
 
 /** The sparse path's sum order, in float32: Math.fround after every product and every sum. */
@@ -72,6 +74,14 @@ const SHAPES: [number, number, number][] = [
   [20, 130, 255],
   [3, 5000, 7],
   [256, 784, 64],
+  // 64 + 3 x 16 + 3 x 4 + 3 columns; k = 13: at density 1, 12 non-zeros a row (8 + 4).
+  [41, 13, 127],
+  // 64 + 16 columns; k = 10: 9 non-zeros a row at density 1 (8 + 1).
+  [82, 10, 80],
+  // 65 columns, one row of A.
+  [1, 1100, 65],
+  // 4096 columns, 8 non-zeros a row at density 1.
+  [2, 9, 4096],
 ];
 
 for (const variant of VARIANTS) {
@@ -89,7 +99,7 @@ for (const variant of VARIANTS) {
 
     for (const [m, k, n] of SHAPES) {
       it(`${m} x ${k} x ${n}: ${variant === 'simd' ? 'the replica' : 'Aᵀ given as is'}, 1 and 2 threads, A transposed or not`, () => {
-        for (const density of [0.03, 0.2]) {
+        for (const density of [0.03, 0.2, 1]) {
           const b = random(k, n, m + n);
           const plain = sparse(m, k, density, m + k + n);
           const stored = transpose(plain);
