@@ -294,7 +294,14 @@ function productShared(
   return out;
 }
 
-/** {@link product} with the calling thread copying each block out while the helpers compute the next. */
+/**
+ * {@link product} with the calling thread copying each block out while the helpers compute the next.
+ * Blocks are of query rows; a product of too few rows for {@link STAGED_BLOCKS} blocks of them (64
+ * queries, say) is cut into blocks of corpus columns instead, each still large enough to share, so
+ * that only the last block's copy (and first touch of the result's pages) is left to the calling
+ * thread alone, not the whole result's. Column blocks read no row of the corpus more often than
+ * one block does. Every output is computed by the same code in the same order whatever the block.
+ */
 function productStaged(
   rt: WasmRuntime,
   a: Staged,
@@ -308,42 +315,74 @@ function productStaged(
   const m = a.rows;
   const n = b.rows;
   const helped = rt.pool !== undefined && rt.pool.size > 0;
+  let cols = n;
   if (helped) {
     const R = rt.tileRows;
     const least = Math.ceil(STAGED_BLOCK_ROWS / R) * R;
     rows = Math.min(rows, Math.max(least, Math.ceil(m / STAGED_BLOCKS / R) * R));
+    if (rows >= m) cols = stagedColumns(rt, m, n, a.rowBytes);
   }
-  const twice = rows < m && helped;
-  const o = [rt.alloc(rows * n * 4, op)];
+  /** The blocks in order: [first query row, rows, first corpus row, corpus rows]. */
+  const blocks: [number, number, number, number][] = [];
+  for (let i0 = 0; i0 < m; i0 += rows) {
+    for (let j0 = 0; j0 < n; j0 += cols) blocks.push([i0, Math.min(rows, m - i0), j0, Math.min(cols, n - j0)]);
+  }
+  const twice = blocks.length > 1 && helped;
+  const o = [rt.alloc(rows * cols * 4, op)];
+  /** Block `k`, computed into `o[k % 2]`, checked and copied into `out` (a line at a time when it is columns). */
+  const copy = (k: number) => {
+    const [i0, r, j0, w] = blocks[k];
+    const at = o[k % o.length];
+    if (finite) checkFinite(rt, at, r * w, op);
+    if (w === n) rt.download(at, r * n, out, i0 * n);
+    else {
+      const f = rt.f32;
+      for (let i = 0; i < r; i++) {
+        const s = (at >>> 2) + i * w;
+        out.set(f.subarray(s, s + w), (i0 + i) * n + j0);
+      }
+    }
+  };
   try {
-    if (twice) o.push(rt.alloc(rows * n * 4, op));
-    let last = -1;
-    for (let i0 = 0, t = 0; i0 < m; i0 += rows, t ^= o.length - 1) {
-      const r = Math.min(rows, m - i0);
-      const job = dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o[t], n, clamp);
+    if (twice) o.push(rt.alloc(rows * cols * 4, op));
+    for (let k = 0; k < blocks.length; k++) {
+      const [i0, r, j0, w] = blocks[k];
+      const job = dotsBegin(
+        rt,
+        a.ptr + i0 * a.rowBytes,
+        r,
+        b.ptr + j0 * b.rowBytes,
+        w,
+        a.rowBytes,
+        o[k % o.length],
+        w,
+        clamp,
+      );
       try {
-        if (last >= 0) {
-          if (finite) checkFinite(rt, o[t ^ 1], rows * n, op);
-          rt.download(o[t ^ 1], rows * n, out, last * n);
-        }
+        if (twice && k > 0) copy(k - 1);
       } finally {
         job.finish();
       }
-      if (twice) last = i0;
-      else {
-        if (finite) checkFinite(rt, o[t], r * n, op);
-        rt.download(o[t], r * n, out, i0 * n);
-      }
+      if (!twice) copy(k);
     }
-    if (twice) {
-      const at = o[(Math.ceil(m / rows) - 1) & 1];
-      if (finite) checkFinite(rt, at, (m - last) * n, op);
-      rt.download(at, (m - last) * n, out, last * n);
-    }
+    if (twice) copy(blocks.length - 1);
   } finally {
     for (const p of o) rt.free(p);
   }
   return out;
+}
+
+/**
+ * Corpus rows per column block of a staged product of `m` query rows (see {@link productStaged}):
+ * {@link STAGED_BLOCKS} blocks of whole corpus panels, fewer where a block would fall below the
+ * threading threshold (`n`: one block).
+ */
+function stagedColumns(rt: WasmRuntime, m: number, n: number, rowBytes: number): number {
+  const C = rt.tileCols;
+  const perCol = m * (rowBytes >>> 4) * 8;
+  const shareable = Math.ceil(rt.tuning.threadMinFlops / perCol / C) * C;
+  const cols = Math.max(shareable, Math.ceil(n / STAGED_BLOCKS / C) * C);
+  return cols >= n ? n : cols;
 }
 
 /**
