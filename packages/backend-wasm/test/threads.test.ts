@@ -240,7 +240,11 @@ for (const variant of ['simd', 'relaxed'] as const) {
     let two: WasmBackend;
     beforeAll(async () => {
       one = await backend({ variant, threads: 1 });
-      two = await backend({ variant, threads: 2, tuning: { threadMinFlops: 0, sharedResultBytes: Infinity } });
+      two = await backend({
+        variant,
+        threads: 2,
+        tuning: { threadMinFlops: 0, sharedResultBytes: Infinity },
+      });
     });
     afterAll(() => {
       one.dispose();
@@ -273,6 +277,57 @@ for (const variant of ['simd', 'relaxed'] as const) {
         }
       }
       expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+  });
+}
+
+// A product whose corpus has more rows than 64 query rows' block of output holds (4 Mi floats) is
+// cut into bands of query rows x blocks of corpus rows (src/engine.ts, blockShape), in a result
+// written by every thread (SharedArrayBuffer) or copied out by the calling thread.
+for (const variant of ['simd', 'relaxed'] as const) {
+  describe(`threads: 2, products in blocks of query rows x corpus rows (${variant})`, () => {
+    let one: WasmBackend;
+    let shared: WasmBackend;
+    let staged: WasmBackend;
+    beforeAll(async () => {
+      one = await backend({ variant, threads: 1 });
+      shared = await backend({ variant, threads: 2, tuning: { threadMinFlops: 0, sharedResultBytes: 0 } });
+      staged = await backend({
+        variant,
+        threads: 2,
+        tuning: { threadMinFlops: 0, sharedResultBytes: Infinity },
+      });
+    });
+    afterAll(() => {
+      one.dispose();
+      shared.dispose();
+      staged.dispose();
+    });
+
+    it('cosineMatrix and corpusMatrix: float64-exact and the bits of one thread', () => {
+      for (const [m, n, d] of [
+        [9, 350003, 1],
+        [70, 70001, 5],
+      ]) {
+        const q = random(m, d, m + 17 * d);
+        const x = random(n, d, n + 19 * d);
+        const what = `${m} x ${n} x ${d}`;
+        const want = ref.cosineMatrix(q, x);
+        const base = one.kernels.cosineMatrix(q, x);
+        expectClose(base, want, 1e-6);
+        for (const b of [shared, staged]) {
+          const got = b.kernels.cosineMatrix(q, x);
+          expectSame(got, base, `cosineMatrix ${what}`);
+          const c = b.kernels.createCorpus(x);
+          expectSame(b.kernels.corpusMatrix(c, q), base, `corpusMatrix ${what}`);
+          c.dispose();
+        }
+        if (typeof SharedArrayBuffer === 'function' && why === undefined) {
+          expect(shared.kernels.cosineMatrix(q, x).buffer).toBeInstanceOf(SharedArrayBuffer);
+        }
+      }
+      expect(shared.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+      expect(staged.memory()).toEqual({ residentHandles: 0, bytes: 0 });
     });
   });
 }
