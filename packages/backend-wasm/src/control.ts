@@ -60,16 +60,8 @@ export const COPY_DEST = COPY_LINES + 5;
 export const COPY_AHEAD = COPY_LINES + 6;
 /** See {@link COPY_AHEAD}. */
 export const COPY_AHEAD_LENGTH = COPY_LINES + 7;
-/**
- * Float64Array index of the first chunk of a shared job's tail, and after it the tail's rows per
- * chunk: chunk `k` starts at row `k * chunk` before the tail and at `tail * chunk + (k - tail) *
- * tailChunk` in it (see `Schedule` in share.ts).
- */
-export const JOB_TAIL = COPY_AHEAD_LENGTH + 1;
-/** See {@link JOB_TAIL}. */
-export const JOB_TAIL_CHUNK = JOB_TAIL + 1;
 /** Bytes in a control block. */
-export const CONTROL_BYTES = (JOB_TAIL_CHUNK + 1) * 8;
+export const CONTROL_BYTES = (COPY_AHEAD_LENGTH + 1) * 8;
 
 /**
  * The work block, one per pool and shared by every thread: Int32Array slots of the shared call in

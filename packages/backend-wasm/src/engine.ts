@@ -219,13 +219,30 @@ export function product(
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
-  const R = rt.tileRows;
-  const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
+  const [rows, cols] = blockShape(rt, m, n);
   const o = out ?? newResult(rt, m * n, m * n * (a.rowBytes >>> 4) * 8 >= rt.tuning.threadMinFlops);
   if (rt.pool?.copies && rt.pool.size > 0 && o.buffer instanceof SharedArrayBuffer) {
-    return productShared(rt, a, b, o, clamp, op, rows, finite);
+    return productShared(rt, a, b, o, clamp, op, rows, cols, finite);
   }
-  return productStaged(rt, a, b, o, clamp, op, rows, finite);
+  return productStaged(rt, a, b, o, clamp, op, rows, cols, finite);
+}
+
+/**
+ * Query rows and corpus rows of a product's blocks: all the corpus rows (`n`) and as many query rows
+ * as {@link OUT_CHUNK} floats hold (whole panels, at least one), unless that is fewer than
+ * {@link STAGED_BLOCK_ROWS} (a corpus of more than 65,536 rows): then that many query rows against
+ * an even share of the corpus rows, so each block still holds at most about OUT_CHUNK floats, but
+ * the corpus is read once per 64 query rows instead of once per few (1000 x 200,000: every 20).
+ */
+function blockShape(rt: WasmRuntime, m: number, n: number): [number, number] {
+  const R = rt.tileRows;
+  const C = rt.tileCols;
+  const rows = Math.min(m, Math.max(R, Math.floor(OUT_CHUNK / n / R) * R));
+  const band = Math.min(m, Math.ceil(STAGED_BLOCK_ROWS / R) * R);
+  if (rows >= band) return [rows, n];
+  const most = Math.max(C, Math.floor(OUT_CHUNK / band / C) * C);
+  const parts = Math.ceil(n / most);
+  return [band, Math.min(n, Math.ceil(n / parts / C) * C)];
 }
 
 /**
@@ -261,32 +278,42 @@ function productShared(
   clamp: boolean,
   op: string,
   rows: number,
+  cols: number,
   finite: boolean,
 ): Float32Array {
   const m = a.rows;
   const n = b.rows;
   const R = rt.tileRows;
-  const stage = rt.alloc(rows * n * 4, op);
+  const parts = Math.ceil(n / cols);
+  const stage = rt.alloc(rows * cols * 4, op);
   try {
     for (let i0 = 0, r = 0; i0 < m; i0 += r) {
-      // Each block's rows of the result are faulted in while the block before is computed, a run
-      // of pages per chunk (see CopyOut.ahead). The first block has none before it: it is one
-      // query panel, so the pages its own chunks fault, columns of every line, are few.
+      // Each band's rows of the result are faulted in while the band before is computed, a run
+      // of pages per chunk (see CopyOut.ahead; each of a band's blocks of columns an even share of
+      // them). The first band has none before it: it is one query panel, so the pages its own
+      // chunks fault, columns of every line, are few.
       r = i0 === 0 && m > R ? R : Math.min(rows, m - i0);
-      const next = Math.max(0, Math.min(rows, m - i0 - r));
-      const copy = {
-        dest: out,
-        lines: r,
-        src: stage >>> 2,
-        srcStride: n,
-        dst: i0 * n,
-        dstStride: n,
-        ahead: (i0 + r) * n,
-        aheadLength: next * n,
-      };
-      dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, stage, n, clamp, copy).finish();
-      // The block is still in the stage after the threads copied it out.
-      if (finite) checkFinite(rt, stage, r * n, op);
+      const next = Math.max(0, Math.min(rows, m - i0 - r)) * n;
+      for (let p = 0; p < parts; p++) {
+        const j0 = p * cols;
+        const w = Math.min(cols, n - j0);
+        const from = Math.floor((p * next) / parts);
+        const to = Math.floor(((p + 1) * next) / parts);
+        const copy = {
+          dest: out,
+          lines: r,
+          src: stage >>> 2,
+          srcStride: w,
+          dst: i0 * n + j0,
+          dstStride: n,
+          ahead: (i0 + r) * n + from,
+          aheadLength: to - from,
+        };
+        const at = a.ptr + i0 * a.rowBytes;
+        dotsBegin(rt, at, r, b.ptr + j0 * b.rowBytes, w, a.rowBytes, stage, w, clamp, copy).finish();
+        // The block is still in the stage after the threads copied it out.
+        if (finite) checkFinite(rt, stage, r * w, op);
+      }
     }
   } finally {
     rt.free(stage);
@@ -294,7 +321,15 @@ function productShared(
   return out;
 }
 
-/** {@link product} with the calling thread copying each block out while the helpers compute the next. */
+/**
+ * {@link product} with the calling thread copying each block out while the helpers compute the next.
+ * Blocks are of query rows (of corpus rows too for a large corpus, see {@link blockShape}); a
+ * product of too few rows for {@link STAGED_BLOCKS} blocks of them (64 queries, say) is cut into
+ * blocks of corpus columns instead, each still large enough to share, so
+ * that only the last block's copy (and first touch of the result's pages) is left to the calling
+ * thread alone, not the whole result's. Column blocks read no row of the corpus more often than
+ * one block does. Every output is computed by the same code in the same order whatever the block.
+ */
 function productStaged(
   rt: WasmRuntime,
   a: Staged,
@@ -303,6 +338,7 @@ function productStaged(
   clamp: boolean,
   op: string,
   rows: number,
+  cols: number,
   finite: boolean,
 ): Float32Array {
   const m = a.rows;
@@ -312,38 +348,70 @@ function productStaged(
     const R = rt.tileRows;
     const least = Math.ceil(STAGED_BLOCK_ROWS / R) * R;
     rows = Math.min(rows, Math.max(least, Math.ceil(m / STAGED_BLOCKS / R) * R));
+    if (rows >= m && cols === n) cols = stagedColumns(rt, m, n, a.rowBytes);
   }
-  const twice = rows < m && helped;
-  const o = [rt.alloc(rows * n * 4, op)];
+  /** The blocks in order: [first query row, rows, first corpus row, corpus rows]. */
+  const blocks: [number, number, number, number][] = [];
+  for (let i0 = 0; i0 < m; i0 += rows) {
+    for (let j0 = 0; j0 < n; j0 += cols)
+      blocks.push([i0, Math.min(rows, m - i0), j0, Math.min(cols, n - j0)]);
+  }
+  const twice = blocks.length > 1 && helped;
+  const o = [rt.alloc(rows * cols * 4, op)];
+  /** Block `k`, computed into `o[k % 2]`, checked and copied into `out` (a line at a time when it is columns). */
+  const copy = (k: number) => {
+    const [i0, r, j0, w] = blocks[k];
+    const at = o[k % o.length];
+    if (finite) checkFinite(rt, at, r * w, op);
+    if (w === n) rt.download(at, r * n, out, i0 * n);
+    else {
+      const f = rt.f32;
+      for (let i = 0; i < r; i++) {
+        const s = (at >>> 2) + i * w;
+        out.set(f.subarray(s, s + w), (i0 + i) * n + j0);
+      }
+    }
+  };
   try {
-    if (twice) o.push(rt.alloc(rows * n * 4, op));
-    let last = -1;
-    for (let i0 = 0, t = 0; i0 < m; i0 += rows, t ^= o.length - 1) {
-      const r = Math.min(rows, m - i0);
-      const job = dotsBegin(rt, a.ptr + i0 * a.rowBytes, r, b.ptr, n, a.rowBytes, o[t], n, clamp);
+    if (twice) o.push(rt.alloc(rows * cols * 4, op));
+    for (let k = 0; k < blocks.length; k++) {
+      const [i0, r, j0, w] = blocks[k];
+      const job = dotsBegin(
+        rt,
+        a.ptr + i0 * a.rowBytes,
+        r,
+        b.ptr + j0 * b.rowBytes,
+        w,
+        a.rowBytes,
+        o[k % o.length],
+        w,
+        clamp,
+      );
       try {
-        if (last >= 0) {
-          if (finite) checkFinite(rt, o[t ^ 1], rows * n, op);
-          rt.download(o[t ^ 1], rows * n, out, last * n);
-        }
+        if (twice && k > 0) copy(k - 1);
       } finally {
         job.finish();
       }
-      if (twice) last = i0;
-      else {
-        if (finite) checkFinite(rt, o[t], r * n, op);
-        rt.download(o[t], r * n, out, i0 * n);
-      }
+      if (!twice) copy(k);
     }
-    if (twice) {
-      const at = o[(Math.ceil(m / rows) - 1) & 1];
-      if (finite) checkFinite(rt, at, (m - last) * n, op);
-      rt.download(at, (m - last) * n, out, last * n);
-    }
+    if (twice) copy(blocks.length - 1);
   } finally {
     for (const p of o) rt.free(p);
   }
   return out;
+}
+
+/**
+ * Corpus rows per column block of a staged product of `m` query rows (see {@link productStaged}):
+ * {@link STAGED_BLOCKS} blocks of whole corpus panels, fewer where a block would fall below the
+ * threading threshold (`n`: one block).
+ */
+function stagedColumns(rt: WasmRuntime, m: number, n: number, rowBytes: number): number {
+  const C = rt.tileCols;
+  const perCol = m * (rowBytes >>> 4) * 8;
+  const shareable = Math.ceil(rt.tuning.threadMinFlops / perCol / C) * C;
+  const cols = Math.max(shareable, Math.ceil(n / STAGED_BLOCKS / C) * C);
+  return cols >= n ? n : cols;
 }
 
 /**

@@ -25,26 +25,17 @@ const CHUNKS_PER_THREAD = 8;
  */
 const MIN_CHUNK_WORK = 1 << 20;
 /**
- * The last chunks of a shared call are this many times shorter: a call ends when its last chunk
- * does, so with chunks of one length the thread that finishes first waits up to a whole chunk (an
- * eighth of its share) for the other, at every call; short chunks at the end bound that wait to a
- * short chunk, while the chunks before them stay long (fewer kernel calls, each over more rows).
- * 1 (off) for now: split by 4, the threads' run and blocked time (scripts/thread-cpu.mjs) showed no
- * gain for products and 3-8% more for searches (1000 x 20k x 384, 256 x 10k x 768, two threads).
- */
-export const TAIL_SPLIT = 1;
-
-/**
  * The one way a kernel's work is shared with the helper threads. `job` is an export that computes
  * outputs for a run of rows; `args(start, count)` gives its arguments for rows [start, start +
  * count), and must be affine in `start` with `count` as one argument as is (an address moves by a
  * fixed number of bytes per row), so a helper can make the same arguments for any chunk.
  *
- * The `n` rows are cut into chunks of whole `unit`s (a corpus panel, a group of 4 int8 rows),
- * several per thread, the last ones (about one long chunk per thread's worth) {@link TAIL_SPLIT}
- * times shorter, and every thread, the calling one included, takes the next chunk from a counter
- * in shared memory (`Atomics.add`) until none is left: faster threads take more, and the threads
- * run out of work within a short chunk of each other. Each
+ * The `n` rows are cut into chunks of whole `unit`s (a corpus panel, a group of 4 int8 rows), of
+ * one length, several per thread, and every thread, the calling one included, takes the next chunk
+ * from a counter in shared memory (`Atomics.add`) until none is left: faster threads take more,
+ * and the threads run out of work within a chunk of each other. (Shorter chunks at the end, to
+ * bound that wait, were tried: split by 4, the threads' run and blocked time in
+ * scripts/thread-cpu.mjs showed no gain for products and 3-8% more for searches.) Each
  * output is computed by the same code in the same order whichever thread takes its chunk, so the
  * results are bit for bit those of one thread. The caller returns once every row is computed; a
  * helper that woke too late to find a chunk is waited for at the start of the next shared call
@@ -77,8 +68,7 @@ export function share<J extends Job>(
 /**
  * How {@link share} cuts `n` rows (`work` flops) into chunks of whole `unit`s for `threads`
  * threads: at most {@link CHUNKS_PER_THREAD} long chunks per thread, each of at least
- * {@link MIN_CHUNK_WORK} flops (or half of `minWork`), then, over about one long chunk per thread
- * at the end, chunks {@link TAIL_SPLIT} times shorter (no shorter than that least work).
+ * {@link MIN_CHUNK_WORK} flops (or half of `minWork`).
  */
 export function scheduleOf(
   n: number,
@@ -90,12 +80,7 @@ export function scheduleOf(
   const units = Math.ceil(n / unit);
   const least = Math.max(1, Math.ceil(Math.min(MIN_CHUNK_WORK, minWork / 2) / (work / units)));
   const chunkUnits = Math.max(least, Math.ceil(units / (threads * CHUNKS_PER_THREAD)));
-  const tailUnits = Math.max(least, Math.ceil(chunkUnits / TAIL_SPLIT));
-  return {
-    chunk: chunkUnits * unit,
-    tail: Math.max(0, Math.floor((units - threads * chunkUnits) / chunkUnits)),
-    tailChunk: tailUnits * unit,
-  };
+  return { chunk: chunkUnits * unit };
 }
 
 /** A shared call whose helpers are at work; {@link Sharing.finish} joins them. */

@@ -21,8 +21,6 @@ import {
   JOB_KIND,
   JOB_ROWS,
   JOB_STEPS,
-  JOB_TAIL,
-  JOB_TAIL_CHUNK,
   JOB_THREW,
   JOBS,
   type Job,
@@ -121,26 +119,22 @@ export interface CopyOut {
 }
 
 /**
- * How a shared job's rows are cut into chunks: `tail` chunks of `chunk` rows, then chunks of
- * `tailChunk` rows to the end (`TAIL_SPLIT` times shorter, see share.ts; the same length while
- * that is 1), so the threads run out of work within a tail chunk of each other. Chunk `k` starts
- * at {@link chunkStart}; the helper (worker.ts) computes the same.
+ * How a shared job's rows are cut into chunks: `chunk` rows each (the last one shorter), so the
+ * threads run out of work within a chunk of each other. Chunk `k` starts at {@link chunkStart};
+ * the helper (worker.ts) computes the same.
  */
 export interface Schedule {
   chunk: number;
-  tail: number;
-  tailChunk: number;
 }
 
 /** The first row of chunk `k` (see {@link Schedule}). */
 export function chunkStart(s: Schedule, k: number): number {
-  return k < s.tail ? k * s.chunk : s.tail * s.chunk + (k - s.tail) * s.tailChunk;
+  return k * s.chunk;
 }
 
 /** How many chunks `schedule` cuts `rows` into. */
 export function chunkCount(s: Schedule, rows: number): number {
-  const body = Math.min(rows, s.tail * s.chunk);
-  return Math.ceil(body / s.chunk) + Math.ceil((rows - body) / s.tailChunk);
+  return Math.ceil(rows / s.chunk);
 }
 
 /** The first-touch share of the chunk of rows [start, start + count) of `n` (see {@link CopyOut.ahead}). */
@@ -321,8 +315,6 @@ export class HelperPool {
     for (let t = 0; t < steps.length; t++) slots[JOB_STEPS + t] = steps[t];
     slots[JOB_ROWS] = rows;
     slots[JOB_CHUNK] = schedule.chunk;
-    slots[JOB_TAIL] = schedule.tail;
-    slots[JOB_TAIL_CHUNK] = schedule.tailChunk;
     slots[COPY_LINES] = 0;
     if (copy !== undefined) {
       const port = this.#ports?.[i];

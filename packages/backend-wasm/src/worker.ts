@@ -28,8 +28,6 @@ const COPY_DST_STRIDE = 33;
 const COPY_DEST = 34;
 const COPY_AHEAD = 35;
 const COPY_AHEAD_LENGTH = 36;
-const JOB_TAIL = 37;
-const JOB_TAIL_CHUNK = 38;
 const WORK_NEXT = 0;
 const WORK_FINISHED = 16;
 const KIND_STOP = 0;
@@ -124,9 +122,7 @@ function chunks(
   const rows = args[JOB_ROWS];
   // Chunk k's first row, as share.ts cuts them (threads.ts, chunkStart).
   const chunk = args[JOB_CHUNK];
-  const tail = args[JOB_TAIL];
-  const tailChunk = args[JOB_TAIL_CHUNK];
-  const first = (k: number) => (k < tail ? k * chunk : tail * chunk + (k - tail) * tailChunk);
+  const first = (k: number) => k * chunk;
   const steps = base.map((_, t) => args[JOB_STEPS + t]);
   const list = base.slice();
   const lines = args[COPY_LINES];

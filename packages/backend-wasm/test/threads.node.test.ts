@@ -23,8 +23,6 @@ import {
   JOB_KIND,
   JOB_ROWS,
   JOB_STEPS,
-  JOB_TAIL,
-  JOB_TAIL_CHUNK,
   JOB_THREW,
   KIND_STOP,
   SEQ,
@@ -32,7 +30,7 @@ import {
   WORK_NEXT,
 } from '../src/control.js';
 import { cosineMatrix } from '../src/kernels/cosine-matrix.js';
-import { scheduleOf, share, TAIL_SPLIT } from '../src/share.js';
+import { scheduleOf, share } from '../src/share.js';
 import { chunkCount, chunkStart } from '../src/threads.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, expectClose, random, ref } from './helpers.js';
@@ -56,8 +54,6 @@ const LAYOUT = {
   COPY_DEST,
   COPY_AHEAD,
   COPY_AHEAD_LENGTH,
-  JOB_TAIL,
-  JOB_TAIL_CHUNK,
   WORK_NEXT,
   WORK_FINISHED,
   KIND_STOP,
@@ -129,7 +125,7 @@ describe('helper threads in Node', () => {
 });
 
 describe('work shared by chunks', () => {
-  it('cuts the rows into whole units, each row in one chunk, the last chunks no longer', () => {
+  it('cuts the rows into whole units, each row in one chunk, chunks of one length', () => {
     // [rows, unit, flops, threshold, threads]: sizes that divide by nothing, a last unit cut short,
     // calls where the least work per chunk decides, and more threads than this machine has.
     const cases: [number, number, number, number, number][] = [
@@ -156,19 +152,18 @@ describe('work shared by chunks', () => {
       }
       expect(at).toBe(n);
       expect(chunkStart(s, count)).toBeGreaterThanOrEqual(n);
-      // Long chunks first; the tail's (about one long chunk per thread at the end) no longer.
-      expect(s.tailChunk).toBeLessThanOrEqual(s.chunk);
-      for (let k = s.tail; k < count; k++) expect(sizes[k]).toBeLessThanOrEqual(s.tailChunk);
-      expect(n - Math.min(n, s.tail * s.chunk)).toBeLessThanOrEqual((threads + 1) * s.chunk);
+      // Every chunk but the last is one length; at most 8 per thread unless the least work says more.
+      for (let k = 0; k < count - 1; k++) expect(sizes[k]).toBe(s.chunk);
+      expect(sizes[count - 1]).toBeLessThanOrEqual(s.chunk);
       // Each chunk but the last holds its share of at least the least work (1 MFLOP, or half
       // of the threshold).
       const least = Math.min(2 ** 20, minWork / 2);
       for (let k = 0; k < count - 1; k++) expect((sizes[k] / n) * work + 1e-6).toBeGreaterThanOrEqual(least);
     }
-    // Where the tail is split (TAIL_SPLIT > 1), the last chunk is that part of a long one.
+    // A large call: 8 chunks per thread (10,000 panels of 2 rows over 2 threads: 625 panels each).
     const big = scheduleOf(20000, 2, 1000 * 20000 * 768, 2 ** 21, 2);
-    expect(big.tail).toBeGreaterThan(0);
-    expect(big.tailChunk).toBe(Math.ceil(big.chunk / 2 / TAIL_SPLIT) * 2);
+    expect(big.chunk).toBe(1250);
+    expect(chunkCount(big, 20000)).toBe(16);
   });
 
   it('a chunk that traps fails the call, and the next shared call is right', async () => {

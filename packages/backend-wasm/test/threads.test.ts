@@ -229,3 +229,105 @@ for (const variant of ['simd', 'relaxed'] as const) {
     });
   });
 }
+
+// A product of fewer query rows than four blocks of 64 is cut into blocks of corpus columns, the
+// calling thread copying out one block while the helpers compute the next (src/engine.ts,
+// productStaged). With no threshold every product is shared and cut, down to blocks of one panel;
+// results kept ordinary so that path runs in Node too.
+for (const variant of ['simd', 'relaxed'] as const) {
+  describe(`threads: 2, products of few query rows in blocks of corpus columns (${variant})`, () => {
+    let one: WasmBackend;
+    let two: WasmBackend;
+    beforeAll(async () => {
+      one = await backend({ variant, threads: 1 });
+      two = await backend({
+        variant,
+        threads: 2,
+        tuning: { threadMinFlops: 0, sharedResultBytes: Infinity },
+      });
+    });
+    afterAll(() => {
+      one.dispose();
+      two.dispose();
+    });
+
+    it('cosineMatrix, corpusMatrix and matmul: float64-exact and the bits of one thread, Q = 1..9', () => {
+      for (const d of [1, 3, 5, 97]) {
+        for (const n of [1, 2, 7, 13, 1001]) {
+          const x = random(n, d, n + 11 * d);
+          const c1 = one.kernels.createCorpus(x);
+          const c2 = two.kernels.createCorpus(x);
+          for (let m = 1; m <= 9; m++) {
+            const q = random(m, d, m + 13 * d + n);
+            const what = `${m} x ${n} x ${d}`;
+            const want = ref.cosineMatrix(q, x);
+            const got = two.kernels.cosineMatrix(q, x);
+            expectClose(got, want, 1e-6);
+            expectSame(got, one.kernels.cosineMatrix(q, x), `cosineMatrix ${what}`);
+            const out = new Float32Array(m * n).fill(Number.NaN);
+            expect(two.kernels.corpusMatrix(c2, q, out)).toBe(out);
+            expectSame(out, one.kernels.corpusMatrix(c1, q), `corpusMatrix ${what}`);
+            const xt: Matrix = { data: x.data, rows: d, cols: n };
+            const mm = two.kernels.matmul(q, xt, false, false);
+            expectClose(mm, ref.matmul(q, xt, false, false), 1e-4 * Math.sqrt(d));
+            expectSame(mm, one.kernels.matmul(q, xt, false, false), `matmul ${what}`);
+          }
+          c1.dispose();
+          c2.dispose();
+        }
+      }
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+  });
+}
+
+// A product whose corpus has more rows than 64 query rows' block of output holds (4 Mi floats) is
+// cut into bands of query rows x blocks of corpus rows (src/engine.ts, blockShape), in a result
+// written by every thread (SharedArrayBuffer) or copied out by the calling thread.
+for (const variant of ['simd', 'relaxed'] as const) {
+  describe(`threads: 2, products in blocks of query rows x corpus rows (${variant})`, () => {
+    let one: WasmBackend;
+    let shared: WasmBackend;
+    let staged: WasmBackend;
+    beforeAll(async () => {
+      one = await backend({ variant, threads: 1 });
+      shared = await backend({ variant, threads: 2, tuning: { threadMinFlops: 0, sharedResultBytes: 0 } });
+      staged = await backend({
+        variant,
+        threads: 2,
+        tuning: { threadMinFlops: 0, sharedResultBytes: Infinity },
+      });
+    });
+    afterAll(() => {
+      one.dispose();
+      shared.dispose();
+      staged.dispose();
+    });
+
+    it('cosineMatrix and corpusMatrix: float64-exact and the bits of one thread', () => {
+      for (const [m, n, d] of [
+        [9, 350003, 1],
+        [70, 70001, 5],
+      ]) {
+        const q = random(m, d, m + 17 * d);
+        const x = random(n, d, n + 19 * d);
+        const what = `${m} x ${n} x ${d}`;
+        const want = ref.cosineMatrix(q, x);
+        const base = one.kernels.cosineMatrix(q, x);
+        expectClose(base, want, 1e-6);
+        for (const b of [shared, staged]) {
+          const got = b.kernels.cosineMatrix(q, x);
+          expectSame(got, base, `cosineMatrix ${what}`);
+          const c = b.kernels.createCorpus(x);
+          expectSame(b.kernels.corpusMatrix(c, q), base, `corpusMatrix ${what}`);
+          c.dispose();
+        }
+        if (typeof SharedArrayBuffer === 'function' && why === undefined) {
+          expect(shared.kernels.cosineMatrix(q, x).buffer).toBeInstanceOf(SharedArrayBuffer);
+        }
+      }
+      expect(shared.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+      expect(staged.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    });
+  });
+}

@@ -1,0 +1,127 @@
+// The dot-product driver (`dotsWith`, or `dotsBlockedWith` for a mode `b:<steps|all>:<streams>`) of
+// one or more builds of this package's plain-SIMD binary, as a share of the wasm mul+add peak
+// measured in the same process between its calls (the roofline's peak kernel, apps/bench), so that
+// a machine shared with other work (other processes on the cores, a clock that drops with load)
+// slows the peak and the kernel alike and the share stays comparable; the roofline measures the
+// peak once, at another moment. CPU time per call (process.cpuUsage), medians of `reps`. Every
+// build and mode must give the same bits (checked); the first is checked against float64.
+//   node scripts/kernel-vs-peak.mjs <dist>[,<dist>...] ['QxNxd,...'] [reps] [plain,plain:<blockKiB>,b:all:2,...]
+// Needs apps/bench built (its peak module).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { random } from './random.mjs';
+
+const dirs = process.argv[2].split(',');
+const shapes = (process.argv[3] ?? '8x20000x384,64x10000x384')
+  .split(',')
+  .map((s) => s.split('x').map(Number));
+const reps = Number(process.argv[4] ?? 9);
+const modes = (process.argv[5] ?? 'plain').split(',');
+const { peakModuleBytes, MULADD_FLOPS_PER_ITER } = await import(
+  new URL('../../../apps/bench/dist/roofline.js', import.meta.url).href
+);
+const peak = (await WebAssembly.instantiate(peakModuleBytes(false), {})).instance.exports;
+const PEAK_ITERS = 200000;
+const [config, R, P] = [0, 4, 2];
+const al = (x) => Math.ceil(x / 64) * 64;
+const cpu = (f) => {
+  const c0 = process.cpuUsage();
+  f();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+};
+const median = (x) => [...x].sort((p, q) => p - q)[x.length >> 1];
+const builds = [];
+for (const dir of dirs) {
+  const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'cosinekit-simd.wasm')));
+  builds.push(instance.exports);
+}
+for (const [m, n, d] of shapes) {
+  const steps = Math.ceil(d / 4);
+  const rowBytes = steps * 16;
+  const qs = random(m * d, 3);
+  const xs = random(n * d, 5);
+  const runs = [];
+  for (const [bi, ex] of builds.entries()) {
+    const src = al(ex.heapBase());
+    const a = al(src + Math.max(m, n) * d * 4);
+    const b = al(a + m * rowBytes);
+    const out = al(b + Math.ceil(n / P) * P * rowBytes);
+    const need = out + m * n * 4 + 64 - ex.memory.buffer.byteLength;
+    if (need > 0) ex.memory.grow(Math.ceil(need / 65536) + 1);
+    new Float32Array(ex.memory.buffer, src, m * d).set(qs);
+    const split = m - (m % R);
+    ex.pack(src, split, d, d, a, R, 1);
+    ex.pack(src + split * d * 4, m - split, d, d, a + split * rowBytes, 1, 1);
+    new Float32Array(ex.memory.buffer, src, n * d).set(xs);
+    ex.pack(src, n, d, d, b, P, 1);
+    for (const mode of modes) {
+      const [kind, arg, streams] = mode.split(':');
+      const kib = kind === 'plain' && arg !== undefined ? Number(arg) : 96;
+      const nbp = Math.max(1, Math.floor((kib * 1024) / (rowBytes * P)));
+      const run =
+        kind === 'plain'
+          ? () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp)
+          : () =>
+              ex.dotsBlockedWith(
+                config,
+                a,
+                m,
+                b,
+                n,
+                steps,
+                out,
+                n * 4,
+                1,
+                nbp,
+                arg === 'all' ? steps : Number(arg),
+                Number(streams),
+              );
+      runs.push({
+        name: `${bi}/${mode}`,
+        run,
+        scores: () => new Float32Array(ex.memory.buffer, out, m * n).slice(),
+      });
+    }
+  }
+  // Bits: every run the same; the first within 1e-6 of float64 cosines (the rows are normalised).
+  let first;
+  for (const r of runs) {
+    r.run();
+    const s = r.scores();
+    if (first === undefined) {
+      first = s;
+      let worst = 0;
+      const norm = (x, i) => Math.hypot(...x.subarray(i * d, (i + 1) * d));
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j += Math.max(1, n >> 8)) {
+          let dot = 0;
+          for (let t = 0; t < d; t++) dot += qs[i * d + t] * xs[j * d + t];
+          const want = Math.max(-1, Math.min(1, dot / (norm(qs, i) * norm(xs, j))));
+          worst = Math.max(worst, Math.abs(s[i * n + j] - want));
+        }
+      }
+      if (!(worst <= 1e-6)) throw new Error(`${m}x${n}x${d}: ${r.name} is ${worst} from float64`);
+    } else {
+      for (let t = 0; t < s.length; t++) {
+        if (s[t] !== first[t]) throw new Error(`${m}x${n}x${d}: ${r.name} differs at ${t}`);
+      }
+    }
+  }
+  const peaks = [];
+  const rates = runs.map(() => []);
+  for (let k = 0; k < reps; k++) {
+    peaks.push((PEAK_ITERS * MULADD_FLOPS_PER_ITER) / cpu(() => peak.muladd(PEAK_ITERS, 1, 0)) / 1e6);
+    for (const [i, r] of runs.entries()) rates[i].push((2 * m * n * d) / cpu(r.run) / 1e6);
+  }
+  const pk = median(peaks);
+  console.log(
+    `${m}x${n}x${d}: peak ${pk.toFixed(1)} GFLOP/s | ` +
+      runs
+        .map(
+          (r, i) =>
+            `${r.name} ${median(rates[i]).toFixed(1)} (${((100 * median(rates[i])) / pk).toFixed(0)}%)`,
+        )
+        .join(' | '),
+  );
+}
