@@ -51,6 +51,8 @@ const kernels = {
   addBias: wrap('addBias', raw.addBias),
   activation: wrap('activation', raw.activation),
   activationGrad: wrap('activationGrad', raw.activationGrad),
+  // The bias gradients' column sums, where the kit has the kernel (otherwise the layers sum in JS: rest).
+  ...(raw.columnSums ? { columnSums: wrap('columnSums', raw.columnSums) } : {}),
 };
 const encoder = createEncoder({
   inputs: 784,

@@ -14,7 +14,7 @@ import { blockAreaEnd } from './generated/tiles';
 export { allFinite } from './finite';
 export { dotsBlockedWith, dotsWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
-export { activation, activationGrad, addBias } from './nn';
+export { activation, activationGrad, addBias, columnSums } from './nn';
 export { normalizeRows, rowNorms } from './norms';
 export { adamStep, sgdStep } from './optimizer';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';

@@ -32,6 +32,32 @@ export function addBias(x: usize, rows: i32, cols: i32, bias: usize, out: usize)
   return v128.all_true<i32>(ok) && tail === 0 ? 1 : 0;
 }
 
+/**
+ * `out[j] = sum_i x[i][j]` for a `rows x cols` matrix: each column summed down the rows in order
+ * from +0, one float32 add at a time (core's contract, so the bits match the reference). The rows
+ * are read in order and the `cols` running sums, in `out`, stay in the first-level cache; a lane
+ * holds one column, so four columns advance per SIMD add without changing any column's order.
+ * Returns 1 when every sum is finite.
+ */
+export function columnSums(x: usize, rows: i32, cols: i32, out: usize): i32 {
+  const rowBytes = (<usize>cols) << 2;
+  memory.fill(out, 0, rowBytes);
+  const wide = cols & ~3;
+  for (let i = 0; i < rows; i++) {
+    const px = x + <usize>i * rowBytes;
+    let p = 0;
+    for (; p < wide; p += 4) {
+      const o = (<usize>p) << 2;
+      v128.store(out + o, f32x4.add(v128.load(out + o), v128.load(px + o)));
+    }
+    for (; p < cols; p++) {
+      const o = (<usize>p) << 2;
+      store<f32>(out + o, load<f32>(out + o) + load<f32>(px + o));
+    }
+  }
+  return allFinite(out, cols);
+}
+
 /** Activation codes, in the order of core's ACTIVATIONS. */
 const LINEAR = 0;
 const RELU = 1;

@@ -160,6 +160,72 @@ for (const variant of VARIANTS) {
       ]).toEqual([0, 2]);
     });
 
+    it("columnSums: the reference's bits (the contract's order), within float32 of float64, on awkward shapes", () => {
+      for (const [r, c] of [
+        [0, 3],
+        [1, 1],
+        [7, 1],
+        [1, 5],
+        [3, 4],
+        [5, 7],
+        [9, 17],
+        [256, 64],
+        [128, 257],
+      ]) {
+        // Values over many decades, so the order and the rounding of every add show in the bits;
+        // a -0 column start checks the +0 the sums start from.
+        const x = random(r, c, r + c);
+        for (let i = 0; i < x.data.length; i++) x.data[i] *= 10 ** ((i % 9) - 4);
+        if (r > 0) x.data[0] = -0;
+        const got = b.kernels.columnSums(x);
+        const want = ref.columnSums(x);
+        expect(new Uint32Array(got.buffer), `${r} x ${c}`).toEqual(new Uint32Array(want.buffer));
+        // Against float64 sums: float32 rounding of each of r adds, relative to the absolute sum.
+        for (let j = 0; j < c; j++) {
+          let s = 0;
+          let a = 0;
+          for (let i = 0; i < r; i++) {
+            s += x.data[i * c + j];
+            a += Math.abs(x.data[i * c + j]);
+          }
+          expect(Math.abs(got[j] - s)).toBeLessThanOrEqual(r * 6e-8 * a + 1e-45);
+        }
+        const out = new Float32Array(c).fill(7);
+        expect(b.kernels.columnSums(x, out)).toBe(out);
+        expect(new Uint32Array(out.buffer)).toEqual(new Uint32Array(want.buffer));
+      }
+    });
+
+    it('columnSums refuses bad shapes by name and non-finite sums, and returns its memory', () => {
+      const used = b.memory().bytes;
+      const shape = { code: 'SHAPE_MISMATCH', op: 'columnSums' };
+      expect(() => b.kernels.columnSums({ data: new Float32Array(5), rows: 2, cols: 3 })).toThrow(
+        expect.objectContaining({ ...shape, arg: 'x' }),
+      );
+      expect(() => b.kernels.columnSums({ data: new Float32Array(0), rows: 0, cols: 0 })).toThrow(
+        expect.objectContaining({ ...shape, arg: 'x' }),
+      );
+      expect(() => b.kernels.columnSums(random(2, 3, 1), new Float32Array(2))).toThrow(
+        expect.objectContaining({ ...shape, arg: 'out' }),
+      );
+      expect(() =>
+        b.kernels.columnSums({ data: [1, 2] as unknown as Float32Array, rows: 1, cols: 2 }),
+      ).toThrow(expect.objectContaining({ code: 'INVALID_TYPE', arg: 'x' }));
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const x = random(3, 5, 2);
+        x.data[12] = bad;
+        const out = new Float32Array(5).fill(7);
+        expect(() => b.kernels.columnSums(x, out)).toThrow(
+          expect.objectContaining({ code: 'BACKEND_ERROR', kernel: 'columnSums', backend: 'wasm' }),
+        );
+        expect(out.every((v) => v === 7)).toBe(true);
+      }
+      // Finite values whose sum overflows float32, in the SIMD lanes and in the scalar tail.
+      const big = { data: new Float32Array(2 * 5).fill(3e38), rows: 2, cols: 5 };
+      expect(() => b.kernels.columnSums(big)).toThrow(/returned Infinity/);
+      expect(b.memory().bytes).toBe(used);
+    });
+
     it('writes into the given out array', () => {
       const q = random(3, 6, 1);
       const c = random(5, 6, 2);

@@ -178,6 +178,13 @@ export interface Kernels {
   /** `dy * f'(x)` element-wise, where `x` is the activation's input. */
   activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Awaitable<Float32Array>;
   /**
+   * Optional: the sum of each column of `x`, `x.cols` values (a dense layer's bias gradient). Each
+   * column is summed down the rows in order, from +0, every add one float32 operation:
+   * `s_j = (...((+0 + x_0j) + x_1j) + ...) + x_(rows-1)j`, so every backend gives the same bits.
+   * The resolved kernels always have it (the reference's when the backend lacks it).
+   */
+  columnSums?(x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
+  /**
    * Optional: the resident corpus's rows as stored (normalised; dequantised for int8/float16),
    * `rows * cols` values. Lets the public API save and compact a corpus without keeping a host copy.
    */
@@ -297,7 +304,8 @@ export type OptionalKernelName =
   | 'importCorpus'
   | 'corpusSearchAllowed'
   | 'createOptimizerState'
-  | 'optimizerStep';
+  | 'optimizerStep'
+  | 'columnSums';
 
 /** Names of the kernels every backend is resolved for. */
 export type KernelName = Exclude<keyof Kernels, OptionalKernelName>;

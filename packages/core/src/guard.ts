@@ -13,6 +13,7 @@ import {
   type TopKResult,
 } from './contract.js';
 import { argError, argErrorOf, backendError, CosineKitError } from './errors.js';
+import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { describeType } from './tensor.js';
 
@@ -641,6 +642,18 @@ export class CheckedKernels {
         return g.call('optimizerStep', 'params', 'optimizerStep', () =>
           k.optimizerStep!(state, params, grads, rule),
         );
+      },
+      // The shape is checked before the kernel runs (a short `x.data` would be read past); the
+      // answer is `cols` values, checked finite here (cheap next to the rows x cols it sums).
+      columnSums: (x, out) => {
+        checkColumnSums(x, out);
+        const r = g.call('columnSums', 'x', 'columnSums', () => k.columnSums!(x, out));
+        return andThen(r, (o) => {
+          const v = g.floats('columnSums', 'x', 'columnSums', o, x.cols, 'finite');
+          if (out === undefined || v === out) return v;
+          out.set(v);
+          return out;
+        });
       },
       matmul: (a, b, ta, tb, out) =>
         dense('matmul', (ta ? a.cols : a.rows) * (tb ? b.rows : b.cols), () => k.matmul(a, b, ta, tb, out)),

@@ -1,6 +1,7 @@
 import type { Backend, Kernels, SelfCheckedKernelName, UngatedKernelName } from './contract.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
+import { columnSums } from './kernels/column-sums.js';
 import {
   corpusMatrix,
   corpusSearch,
@@ -39,6 +40,7 @@ export const referenceKernels: Kernels = {
   corpusSearchAllowed,
   createOptimizerState,
   optimizerStep,
+  columnSums,
 };
 
 /**

@@ -68,6 +68,10 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     kernels[name] = optimizerOwn ? own[name]!.bind(own) : referenceKernels[name];
     (providers as Record<string, string>)[name] = optimizerOwn ? backend.name : 'reference';
   }
+  // Column sums stand alone: the backend's when it has them, otherwise the reference's.
+  const sums = typeof own.columnSums === 'function';
+  kernels.columnSums = sums ? own.columnSums!.bind(own) : referenceKernels.columnSums;
+  (providers as Record<string, string>).columnSums = sums ? backend.name : 'reference';
   // A kernel is ungated (or self-checked) when whoever runs it says so: the backend for its own
   // kernel, the reference for the reference's (known by identity, so a copy of the reference
   // backend with another kernel in its place does not inherit the promise).
@@ -121,6 +125,7 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
     'importCorpus',
     'corpusSearchAllowed',
     ...OPTIMIZER_KERNELS,
+    'columnSums',
   ]) {
     const k = kernels[name];
     if (k !== undefined && typeof k !== 'function')

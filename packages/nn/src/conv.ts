@@ -2,7 +2,7 @@ import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
 import { checkLayerSize } from './check.js';
 import {
-  columnSums,
+  biasGradient,
   type Init,
   initWeights,
   type Layer,
@@ -287,8 +287,7 @@ export class Conv2dLayer implements Layer {
     const dz =
       this.activation === 'linear' ? dOut : await ops.activationGrad(this.activation, pre, dOut, m, f);
     const dW = await ops.matmul(cols, m, width, dz, m, f, true, false);
-    const db = ops.alloc(this.hasBias ? f : 0);
-    if (this.hasBias) columnSums(dz, m, f, db);
+    const db = this.hasBias ? await biasGradient(ops, dz, m, f) : ops.alloc(0);
     const dx = wantInput
       ? this.#col2im(ops, await ops.matmul(dz, m, f, this.weights, width, f, false, true), rows)
       : undefined;

@@ -37,6 +37,12 @@ export interface DenseOps {
   /** `dy * f'(x)` element-wise, where `x` is the activation's input. */
   activationGrad(kind: Activation, x: Vec, dy: Vec, rows: number, cols: number): Awaitable<Vec>;
   /**
+   * Optional: the column sums of a `rows x cols` matrix (a bias gradient), in the order of core's
+   * `columnSums` kernel (down the rows from +0, rounding to this precision after every add). When
+   * absent, the layers sum in JavaScript in that same order ({@link columnSums}).
+   */
+  columnSums?(x: Vec, rows: number, cols: number): Awaitable<Vec>;
+  /**
    * Present on ops that reuse their arrays ({@link KernelOpsOptions.reuse}): hands every array
    * returned since the last call back to the pool, so the next calls write into them. Call it once
    * nothing from those calls (layer caches, gradients) is needed any more, e.g. after each step.
@@ -132,6 +138,10 @@ export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): Den
         into(rows * cols),
       ),
   };
+  // The kit's kernels always have it (the reference's where a backend lacks it); a bare table may not.
+  const sums = kernels.columnSums;
+  if (typeof sums === 'function')
+    ops.columnSums = (x, rows, cols) => sums.call(kernels, { data: f32(x), rows, cols }, into(cols));
   if (pool) ops.release = () => pool.release();
   return ops;
 }

@@ -67,6 +67,46 @@ describe.skipIf(!wasm)('the wasm backend path matches the float64 path', () => {
   });
 });
 
+describe.skipIf(!wasm)("the bias gradients from wasm's columnSums kernel", () => {
+  it('are the bits the layers sum in JavaScript without it, and the memory comes back', async () => {
+    const kit = createCosineKit({ backend: wasm! });
+    const info = await kit.ready();
+    expect((info.providers as Record<string, string>).columnSums).toBe('wasm');
+    const kernels = await kit.kernels();
+    const ops = kernelOps(kernels);
+    expect(ops.columnSums).toBeTypeOf('function');
+    // The same table without the kernel: the layers then sum in JS, in the contract's order.
+    const bare = kernelOps({ ...kernels, columnSums: undefined });
+    expect(bare.columnSums).toBeUndefined();
+    const before = wasm!.memory!();
+    // Odd widths (SIMD body and scalar tail), one row, and the MLP's real widths.
+    for (const [rows, units] of [
+      [1, 1],
+      [3, 7],
+      [13, 5],
+      [64, 33],
+    ]) {
+      const enc = createEncoder({
+        inputs: 9,
+        layers: [{ units, activation: 'relu' }, { units: 3 }],
+        normalize: true,
+        seed: rows + units,
+      });
+      const x = Float32Array.from(randomVec(2 * rows * 9, units), (v) => 3 * v);
+      const a = await gradients(ops, enc, x, rows);
+      const b = await gradients(bare, enc, x, rows);
+      expect(a.loss).toBe(b.loss);
+      a.grads.forEach((g, k) => {
+        const bits = (v: Float32Array | Float64Array) => [...new Uint32Array(Float32Array.from(v).buffer)];
+        expect(bits(g), `${rows} x ${units}, parameter ${k}`).toEqual(bits(b.grads[k]));
+      });
+    }
+    const after = wasm!.memory!();
+    expect(after).toEqual(before);
+    kit.dispose();
+  });
+});
+
 describe.skipIf(!wasm)('sparse inputs on wasm (its matmul skips the zeros of X)', () => {
   // 64 rows of 300 inputs, 15% non-zero, input 2 always zero: X W and Xᵀ dZ take the sparse path.
   const data = {

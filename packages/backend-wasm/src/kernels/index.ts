@@ -16,6 +16,7 @@ import type { WasmRuntime } from '../runtime.js';
 import { residentBytes, type Shards } from '../shards.js';
 import { activation, activationGrad } from './activation.js';
 import { addBias } from './add-bias.js';
+import { columnSums } from './column-sums.js';
 import {
   corpusMatrix,
   corpusSearch,
@@ -47,6 +48,7 @@ export interface WasmKernels extends Kernels {
   addBias(x: Matrix, bias: Float32Array, out?: Float32Array): Float32Array;
   activation(kind: Activation, x: Matrix, out?: Float32Array): Float32Array;
   activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Float32Array;
+  columnSums(x: Matrix, out?: Float32Array): Float32Array;
   readCorpus(corpus: ResidentCorpus): Float32Array;
   exportCorpus(corpus: ResidentCorpus): StoredCorpus;
   importCorpus(stored: StoredCorpus): WasmCorpus;
@@ -97,6 +99,7 @@ export function kernelsOf(get: (op: string) => WasmRuntime, shards?: () => Shard
       activation(get('activation'), kind, x, out),
     activationGrad: (kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array) =>
       activationGrad(get('activationGrad'), kind, x, dy, out),
+    columnSums: (x: Matrix, out?: Float32Array) => columnSums(get('columnSums'), x, out),
     readCorpus: (c: ResidentCorpus) => readCorpus(of(c, 'readCorpus'), c),
     exportCorpus: (c: ResidentCorpus) => exportCorpus(of(c, 'exportCorpus'), c),
     importCorpus: (s: StoredCorpus) =>

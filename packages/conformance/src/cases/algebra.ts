@@ -1,4 +1,4 @@
-import { ACTIVATIONS } from '@cosinekit/core/backend';
+import { ACTIVATIONS, referenceKernels } from '@cosinekit/core/backend';
 import { assertClose } from '../assert.js';
 import { act64, actGrad64, matmul64 } from '../oracle.js';
 import { type ConformanceCase, defineCase, withOut } from './context.js';
@@ -93,6 +93,41 @@ export function algebraCases(): ConformanceCase[] {
             want,
             (i) => tol.algebra * (Math.abs(x.data[i]) + Math.abs(bias[i % c])) + 1e-30,
           );
+        }
+      },
+    ),
+  );
+  cases.push(
+    defineCase(
+      'columnSums',
+      "column sums of 1, 7, 33 and 256 rows of odd widths: the reference's bits, float32 of float64",
+      undefined,
+      async ({ kernels }, data) => {
+        // Optional in the contract: a table without it (a bare backend's) has nothing to check.
+        if (!kernels.columnSums) return;
+        for (const [r, c] of [
+          [1, 1],
+          [7, 5],
+          [33, 129],
+          [256, 64],
+        ] as const) {
+          const x = data.matrix(r, c);
+          const got = await withOut('columnSums', c, (o) => kernels.columnSums!(x, o));
+          // The contract fixes every float32 add and its order, so the bits are the reference's.
+          assertClose(
+            `columnSums [${r}x${c}] vs the reference`,
+            got,
+            await referenceKernels.columnSums!(x),
+            () => 0,
+          );
+          const want = new Float64Array(c);
+          const size = new Float64Array(c);
+          for (let i = 0; i < r * c; i++) {
+            want[i % c] += x.data[i];
+            size[i % c] += Math.abs(x.data[i]);
+          }
+          // One rounding of 2^-24 of the running sum (at most the sum of |x|) per add.
+          assertClose(`columnSums [${r}x${c}] vs float64`, got, want, (j) => r * 6e-8 * size[j] + 1e-30);
         }
       },
     ),

@@ -40,6 +40,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'argError'
       | 'argErrorOf'
       | 'backendError'
+      | 'checkColumnSums'
       | 'checkFinite'
       | 'checkK'
       | 'checkSameCols'
