@@ -17,6 +17,7 @@ import { matmul } from './kernels/matmul.js';
 import { normalizeRows } from './kernels/normalize-rows.js';
 import { createOptimizerState, optimizerStep } from './kernels/optimizer.js';
 import { rowNorms } from './kernels/row-norms.js';
+import { softmaxCrossEntropy } from './kernels/softmax.js';
 import { topK } from './kernels/top-k.js';
 
 /** Every kernel in plain TypeScript: synchronous, float64 accumulation, no dependencies. */
@@ -39,6 +40,7 @@ export const referenceKernels: Kernels = {
   corpusSearchAllowed,
   createOptimizerState,
   optimizerStep,
+  softmaxCrossEntropy,
 };
 
 /**
