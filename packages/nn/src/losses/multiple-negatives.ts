@@ -144,18 +144,22 @@ function diagonal(rows: number): Int32Array {
   return t;
 }
 
-/** 1 where candidate j takes part in anchor i's softmax: not of i's group (the kernel keeps j = i). */
-function keepMask(
-  rows: number,
-  n: number,
-  groupOf: Float64Array,
-  groups: ArrayLike<number> | undefined,
-): Uint8Array {
+/**
+ * 1 where candidate j takes part in anchor i's softmax: not of i's group (the kernel keeps j = i).
+ * Anchors of one group share their row of the mask, so each group's row is made once and copied.
+ */
+function keepMask(rows: number, n: number, groupOf: Float64Array, groups: ArrayLike<number> | undefined): Uint8Array {
   const keep = new Uint8Array(rows * n);
+  const made = new Map<number, Uint8Array>();
   for (let i = 0; i < rows; i++) {
     const gi = groups![i];
-    const o = i * n;
-    for (let j = 0; j < n; j++) keep[o + j] = groupOf[j] !== gi ? 1 : 0;
+    let row = made.get(gi);
+    if (!row) {
+      row = new Uint8Array(n);
+      for (let j = 0; j < n; j++) row[j] = groupOf[j] !== gi ? 1 : 0;
+      made.set(gi, row);
+    }
+    keep.set(row, i * n);
   }
   return keep;
 }
