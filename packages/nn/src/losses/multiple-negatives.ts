@@ -148,7 +148,12 @@ function diagonal(rows: number): Int32Array {
  * 1 where candidate j takes part in anchor i's softmax: not of i's group (the kernel keeps j = i).
  * Anchors of one group share their row of the mask, so each group's row is made once and copied.
  */
-function keepMask(rows: number, n: number, groupOf: Float64Array, groups: ArrayLike<number> | undefined): Uint8Array {
+function keepMask(
+  rows: number,
+  n: number,
+  groupOf: Float64Array,
+  groups: ArrayLike<number> | undefined,
+): Uint8Array {
   const keep = new Uint8Array(rows * n);
   const made = new Map<number, Uint8Array>();
   for (let i = 0; i < rows; i++) {
