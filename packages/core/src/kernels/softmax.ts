@@ -1,4 +1,4 @@
-import type { Matrix, SoftmaxCrossEntropy } from '../contract.js';
+import type { Kernels, Matrix, SoftmaxCrossEntropy } from '../contract.js';
 import { argError } from '../errors.js';
 
 /**
