@@ -19,6 +19,7 @@ export { normalizeRows, rowNorms } from './norms';
 export { adamStep, sgdStep } from './optimizer';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';
 export { above } from './select';
+export { softmaxCrossEntropy } from './softmax';
 export { compressColumns, compressRows, countColumns, sparseProduct } from './sparse';
 
 /** First byte free for the JS allocator: above the static data and the engine's per-thread scratch. */

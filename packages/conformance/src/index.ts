@@ -12,7 +12,16 @@ export { ConformanceFailure, ConformanceSkip } from './assert.js';
 export type { ConformanceCase, ConformanceContext, Tolerance } from './cases/index.js';
 export { checkTopK, conformanceCases, createContext, DIMS, MAX_TOLERANCE } from './cases/index.js';
 export { randomTensor, rng } from './data.js';
-export { act64, cos64, cosineMatrix64, matmul64, norms64, optimizerSteps64, topK64 } from './oracle.js';
+export {
+  act64,
+  cos64,
+  cosineMatrix64,
+  matmul64,
+  norms64,
+  optimizerSteps64,
+  softmaxCrossEntropy64,
+  topK64,
+} from './oracle.js';
 export type { Generated, PropertyOptions, Regime } from './properties.js';
 export { generatedCase, REGIMES, runProperties } from './properties.js';
 export type { CaseOutcome, ConformanceOptions } from './run.js';

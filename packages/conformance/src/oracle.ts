@@ -133,3 +133,34 @@ export function optimizerSteps64(
   });
   return p;
 }
+
+/**
+ * Softmax cross-entropy of `scale x logits` per row against `targets`, entries with a 0 in `keep`
+ * left out (the target never is), all in float64 with `Math.exp` and `Math.log`: the losses and
+ * dL/dlogits of `weight x sum_i loss_i`, left-out entries 0.
+ */
+export function softmaxCrossEntropy64(
+  x: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  targets: ArrayLike<number>,
+  scale: number,
+  weight: number,
+  keep?: ArrayLike<number>,
+): { grad: Float64Array; losses: Float64Array } {
+  const grad = new Float64Array(rows * cols);
+  const losses = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    const t = targets[i];
+    const kept = (j: number) => j === t || !keep || keep[o + j] !== 0;
+    let m = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < cols; j++) if (kept(j)) m = Math.max(m, x[o + j]);
+    let z = 0;
+    for (let j = 0; j < cols; j++) if (kept(j)) z += Math.exp(scale * (x[o + j] - m));
+    losses[i] = Math.log(z) - scale * (x[o + t] - m);
+    for (let j = 0; j < cols; j++)
+      if (kept(j)) grad[o + j] = scale * weight * (Math.exp(scale * (x[o + j] - m)) / z - (j === t ? 1 : 0));
+  }
+  return { grad, losses };
+}

@@ -11,7 +11,7 @@ import {
   type TopKResult,
 } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
-import { conformanceCases, createContext, runCases } from '../src/index.js';
+import { conformanceCases, createContext, runCases, softmaxCrossEntropy64 } from '../src/index.js';
 
 const OFF = 1e-3;
 
@@ -193,6 +193,30 @@ describe('the suite catches a backend that is off by 1e-3', () => {
       );
       expect(outcomes.length).toBe(2);
       for (const o of outcomes) expect(o.error?.message).toMatch(/expected/);
+    }
+  });
+
+  it("in the softmax kernel: off by 1e-3, or right to float32 but not with the contract's operations", async () => {
+    const r = referenceKernels;
+    const broken: Kernels['softmaxCrossEntropy'][] = [
+      async (x, t, scale, weight, keep) => {
+        const o = await r.softmaxCrossEntropy!(x, t, scale, weight, keep);
+        return { grad: nudge(o.grad), losses: o.losses };
+      },
+      // The float64 softmax rounded once: a good answer, but not the bits every backend must give.
+      (x, t, scale, weight, keep) => {
+        const e = softmaxCrossEntropy64(x.data, x.rows, x.cols, t, scale, weight, keep);
+        return { grad: Float32Array.from(e.grad), losses: Float32Array.from(e.losses) };
+      },
+    ];
+    for (const softmaxCrossEntropy of broken) {
+      const backend: Backend = { name: 'broken-softmax', kernels: { ...r, softmaxCrossEntropy } };
+      const outcomes = await runCases(
+        await createContext(backend),
+        conformanceCases().filter((c) => c.group === 'softmax' && c.name.includes('128 x 128')),
+      );
+      expect(outcomes.length).toBe(1);
+      expect(outcomes[0].error?.message).toMatch(/vs the reference kernel/);
     }
   });
 

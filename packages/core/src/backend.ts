@@ -28,6 +28,7 @@ export type {
   OptionalKernelName,
   ResidentCorpus,
   SelfCheckedKernelName,
+  SoftmaxCrossEntropy,
   StoredCorpus,
   TopKResult,
   UngatedKernelName,
@@ -64,6 +65,7 @@ export { activate, activateDerivative } from './kernels/activation.js';
 export { checkColumnSums } from './kernels/column-sums.js';
 export { clampCos, cosineFrom } from './kernels/cosine-rule.js';
 export { matmulDims } from './kernels/matmul.js';
+export { checkSoftmaxArgs, exp32, log32 } from './kernels/softmax.js';
 export { TopKSelector } from './kernels/top-k-selector.js';
 export { createReferenceBackend, referenceKernels } from './reference.js';
 export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } from './registry.js';

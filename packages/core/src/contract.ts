@@ -235,6 +235,58 @@ export interface Kernels {
     grads: readonly Float32Array[],
     rule: OptimizerRule,
   ): Awaitable<void>;
+  /**
+   * Optional: the softmax cross-entropy of each row of scaled logits against its target, and its
+   * gradient, in float32, as {@link SoftmaxCrossEntropy} defines it to the operation (every
+   * backend gives the same bits; the reference's runs where a backend has none). `logits` is
+   * `rows x cols`; `targets[i]` (`0 <= targets[i] < cols`) is row i's target; entry (i, j) takes
+   * part when `keep[i * cols + j] !== 0` (the target always does; without `keep` every entry does).
+   * `scale > 0` multiplies the logits, `weight > 0` the gradient; `fround(scale)` and
+   * `fround(scale * weight)` are finite. Logits holding NaN or ±Infinity throw `NON_FINITE`. The
+   * gradient is always finite; a loss is `+Infinity` when the scaled distance of the target below
+   * the row's largest kept logit overflows float32 (the caller reports that as an error).
+   */
+  softmaxCrossEntropy?(
+    logits: Matrix,
+    targets: Int32Array,
+    scale: number,
+    weight: number,
+    keep?: Uint8Array,
+    out?: SoftmaxCrossEntropy,
+  ): Awaitable<SoftmaxCrossEntropy>;
+}
+
+/**
+ * What {@link Kernels.softmaxCrossEntropy} answers (into `out`'s arrays when given):
+ * `grad` (`rows x cols`) = dL/dlogits of `weight x sum_i loss_i`, and `losses` (`rows`).
+ *
+ * The float32 operations, one rounding each (no fused multiply-add), for a row x of `cols` logits
+ * with target t and kept set K (t is in K):
+ * - `m = max_{j in K} x_j` (exact); `s = fround(scale)`; `c = fround(scale * weight)` (rounded
+ *   once from float64).
+ * - For j in K: `u_j = s (x_j - m)` (two roundings; `<= 0`, possibly `-Infinity`) and
+ *   `e_j = exp32(u_j)`; for j not in K, `e_j = 0`.
+ * - `z = (z_0 + z_1) + (z_2 + z_3)`, where `z_l` sums `e_j` over `j = l mod 4` in increasing j
+ *   from 0 (the four SIMD lanes; a sum is never reordered further). `z >= 1`, since `e = 1` at the max.
+ * - `loss = log32(z) - u_t`; `grad_j = c (e_j / z)` for j != t, `grad_t = c ((e_t / z) - 1)`;
+ *   an entry left out has `grad = 0`.
+ * `exp32(u)` (Cephes `expf`, within 2 ulp): 0 when `u < -87`; otherwise
+ * `k = (u 1.44269504 + 12582912) - 12582912` (round to nearest even, as a float32),
+ * `r = (u - k 0.693359375) - k (-2.12194442e-4)`, `p = ((((((1.98756915e-4 r + 1.39819995e-3) r +
+ * 8.33345191e-3) r + 4.16657962e-2) r + 1.66666657e-1) r + 5.00000012e-1) (r r) + r) + 1`, and
+ * `exp32(u) = p 2^k` (`2^k` exact: `-126 <= k <= 0`).
+ * `log32(z)` (Cephes `logf`, within 2 ulp, for `z >= 1`): `z = f 2^e` with `0.5 <= f < 1`
+ * (exact); if `f < 0.707106781` then `e = e - 1`, `x = (f + f) - 1`, else `x = f - 1`;
+ * `q = x x`; `y = (P(x) x) q` with `P(x) = ((((((((7.0376836292e-2 x - 1.1514610310e-1) x +
+ * 1.1676998740e-1) x - 1.2420140846e-1) x + 1.4249322787e-1) x - 1.6668057665e-1) x +
+ * 2.0000714765e-1) x - 2.4999993993e-1) x + 3.3333331174e-1)`; `y = y + e (-2.12194442e-4)`;
+ * `y = y - 0.5 q`; `log32(z) = (x + y) + e 0.693359375`. Every constant is the float32 nearest
+ * the decimal written, and every product, sum and quotient above is one float32 operation, left to
+ * right as bracketed.
+ */
+export interface SoftmaxCrossEntropy {
+  readonly grad: Float32Array;
+  readonly losses: Float32Array;
 }
 
 /**
@@ -305,7 +357,8 @@ export type OptionalKernelName =
   | 'corpusSearchAllowed'
   | 'createOptimizerState'
   | 'optimizerStep'
-  | 'columnSums';
+  | 'columnSums'
+  | 'softmaxCrossEntropy';
 
 /** Names of the kernels every backend is resolved for. */
 export type KernelName = Exclude<keyof Kernels, OptionalKernelName>;

@@ -15,6 +15,7 @@ import {
 import { argError, argErrorOf, backendError, CosineKitError } from './errors.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
+import { checkSoftmaxArgs } from './kernels/softmax.js';
 import { describeType } from './tensor.js';
 
 /**
@@ -654,6 +655,39 @@ export class CheckedKernels {
           out.set(v);
           return out;
         });
+      },
+      // Resolved kernels always have it (the reference's when the backend lacks it).
+      softmaxCrossEntropy: (logits, targets, scale, weight, keep, out) => {
+        checkSoftmaxArgs(logits, targets, scale, weight, keep, out);
+        const n = logits.rows * logits.cols;
+        return andThen(
+          g.call('softmaxCrossEntropy', 'logits', 'softmaxCrossEntropy', () =>
+            k.softmaxCrossEntropy!(logits, targets, scale, weight, keep, out),
+          ),
+          (r) => {
+            g.floats('softmaxCrossEntropy', 'logits', 'softmaxCrossEntropy', r?.grad, n, 'finite');
+            const losses = r.losses;
+            if (!(losses instanceof Float32Array) || losses.length !== logits.rows)
+              throw backendError(
+                'softmaxCrossEntropy',
+                'logits',
+                g.provider('softmaxCrossEntropy'),
+                'softmaxCrossEntropy',
+                `returned losses that are not ${logits.rows} float32 values.`,
+              );
+            // A loss is +Infinity when the scaled logits overflow (the caller says so); never NaN.
+            for (let i = 0; i < losses.length; i++)
+              if (!(losses[i] >= 0))
+                throw backendError(
+                  'softmaxCrossEntropy',
+                  'logits',
+                  g.provider('softmaxCrossEntropy'),
+                  'softmaxCrossEntropy',
+                  `returned the loss ${losses[i]} for row ${i}.`,
+                );
+            return r;
+          },
+        );
       },
       matmul: (a, b, ta, tb, out) =>
         dense('matmul', (ta ? a.cols : a.rows) * (tb ? b.rows : b.cols), () => k.matmul(a, b, ta, tb, out)),

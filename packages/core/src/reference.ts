@@ -18,6 +18,7 @@ import { matmul } from './kernels/matmul.js';
 import { normalizeRows } from './kernels/normalize-rows.js';
 import { createOptimizerState, optimizerStep } from './kernels/optimizer.js';
 import { rowNorms } from './kernels/row-norms.js';
+import { softmaxCrossEntropy } from './kernels/softmax.js';
 import { topK } from './kernels/top-k.js';
 
 /** Every kernel in plain TypeScript: synchronous, float64 accumulation, no dependencies. */
@@ -41,6 +42,7 @@ export const referenceKernels: Kernels = {
   createOptimizerState,
   optimizerStep,
   columnSums,
+  softmaxCrossEntropy,
 };
 
 /**

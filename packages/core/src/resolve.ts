@@ -72,6 +72,12 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
   const sums = typeof own.columnSums === 'function';
   kernels.columnSums = sums ? own.columnSums!.bind(own) : referenceKernels.columnSums;
   (providers as Record<string, string>).columnSums = sums ? backend.name : 'reference';
+  // The softmax kernel stands alone: the contract fixes its bits, so either gives the same answer.
+  const softmaxOwn = typeof own.softmaxCrossEntropy === 'function';
+  kernels.softmaxCrossEntropy = softmaxOwn
+    ? own.softmaxCrossEntropy!.bind(own)
+    : referenceKernels.softmaxCrossEntropy;
+  (providers as Record<string, string>).softmaxCrossEntropy = softmaxOwn ? backend.name : 'reference';
   // A kernel is ungated (or self-checked) when whoever runs it says so: the backend for its own
   // kernel, the reference for the reference's (known by identity, so a copy of the reference
   // backend with another kernel in its place does not inherit the promise).
@@ -126,6 +132,7 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
     'corpusSearchAllowed',
     ...OPTIMIZER_KERNELS,
     'columnSums',
+    'softmaxCrossEntropy',
   ]) {
     const k = kernels[name];
     if (k !== undefined && typeof k !== 'function')

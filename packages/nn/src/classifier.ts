@@ -183,6 +183,9 @@ function marginLoss(
   }
   if (!(checkNumber(op, 'scale', scale, 0, Number.MAX_VALUE) > 0))
     argError('INVALID_ARGUMENT', op, 'scale', `must be > 0, got ${scale}.`);
+  // On float32 ops the softmax kernel takes scale and scale / rows as float32 values.
+  if (!(Math.fround(scale) < Number.POSITIVE_INFINITY))
+    argError('INVALID_ARGUMENT', op, 'scale', `must be finite in float32 (below 3.4e38), got ${scale}.`);
   const { classes } = classifier;
   return {
     name,
@@ -219,31 +222,35 @@ function marginLoss(
       const ya = na ? na.y : a;
       const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc);
       const cos = await ops.matmul(ya, rows, cols, nw.y, classes, cols, false, true);
-      const dCos = ops.alloc(rows * classes);
-      const z = new Float64Array(classes);
+      let dCos: Vec;
       let total = 0;
-      for (let i = 0; i < rows; i++) {
-        const o = i * classes;
-        const y = labels[i];
-        let max = -Infinity;
-        let slope = 1;
-        for (let c = 0; c < classes; c++) {
-          let v = cos[o + c];
-          if (c === y) [v, slope] = target(v);
-          z[c] = scale * v;
-          if (z[c] > max) max = z[c];
+      if (ops.softmaxCrossEntropy) {
+        // Float32: the margin applied to the true class's cosine (the matrix is this call's own),
+        // then the backend's softmax kernel (the same bits on every backend); the margin's slope
+        // scales the true class's gradient after it.
+        const targets = new Int32Array(rows);
+        const slopes = new Float64Array(rows);
+        for (let i = 0; i < rows; i++) {
+          const at = i * classes + labels[i];
+          targets[i] = labels[i];
+          [cos[at], slopes[i]] = target(cos[at]);
         }
-        const trueLogit = z[y];
-        let sum = 0;
-        for (let c = 0; c < classes; c++) {
-          z[c] = Math.exp(z[c] - max);
-          sum += z[c];
+        const r = await ops.softmaxCrossEntropy(cos, rows, classes, targets, scale, 1 / rows);
+        dCos = r.grad;
+        for (let i = 0; i < rows; i++) {
+          total += r.losses[i];
+          dCos[i * classes + targets[i]] *= slopes[i];
         }
-        total += max + Math.log(sum) - trueLogit;
-        for (let c = 0; c < classes; c++) {
-          const g = (scale * (z[c] / sum - (c === y ? 1 : 0))) / rows;
-          dCos[o + c] = c === y ? g * slope : g;
-        }
+        if (!Number.isFinite(total))
+          argError(
+            'NON_FINITE',
+            op,
+            'scale',
+            `${scale} makes the loss overflow (${total}); use a smaller scale.`,
+          );
+      } else {
+        dCos = ops.alloc(rows * classes);
+        total = softmaxRows(cos, dCos, rows, classes, labels, scale, target);
       }
       const dA = await ops.matmul(dCos, rows, classes, nw.y, classes, cols, false, false);
       const dW = await ops.matmul(dCos, rows, classes, ya, rows, cols, true, false);
@@ -255,6 +262,47 @@ function marginLoss(
       };
     },
   };
+}
+
+/**
+ * The margin losses' softmax in float64 (the gradient-check path): writes dL/dcos into `dCos` and
+ * returns the summed cross-entropy.
+ */
+function softmaxRows(
+  cos: Vec,
+  dCos: Vec,
+  rows: number,
+  classes: number,
+  labels: ArrayLike<number>,
+  scale: number,
+  target: Target,
+): number {
+  const z = new Float64Array(classes);
+  let total = 0;
+  for (let i = 0; i < rows; i++) {
+    const o = i * classes;
+    const y = labels[i];
+    let max = -Infinity;
+    let slope = 1;
+    for (let c = 0; c < classes; c++) {
+      let v = cos[o + c];
+      if (c === y) [v, slope] = target(v);
+      z[c] = scale * v;
+      if (z[c] > max) max = z[c];
+    }
+    const trueLogit = z[y];
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      z[c] = Math.exp(z[c] - max);
+      sum += z[c];
+    }
+    total += max + Math.log(sum) - trueLogit;
+    for (let c = 0; c < classes; c++) {
+      const g = (scale * (z[c] / sum - (c === y ? 1 : 0))) / rows;
+      dCos[o + c] = c === y ? g * slope : g;
+    }
+  }
+  return total;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Activation, Awaitable, Kernels } from '@cosinekit/core/backend';
-import { activate, activateDerivative } from '@cosinekit/core/backend';
+import { activate, activateDerivative, referenceKernels } from '@cosinekit/core/backend';
 
 /**
  * The numbers the model works on: float32 on a backend, float64 in the gradient-check path.
@@ -42,6 +42,21 @@ export interface DenseOps {
    * absent, the layers sum in JavaScript in that same order ({@link columnSums}).
    */
   columnSums?(x: Vec, rows: number, cols: number): Awaitable<Vec>;
+  /**
+   * Present on float32 ops: the backend's `softmaxCrossEntropy` kernel (the reference's where the
+   * kernels lack it), whose float32 operations the contract fixes, so every backend gives the same
+   * bits. `s` is `rows x cols` logits; see the contract for `targets`, `scale`, `weight`, `keep`.
+   * Losses without it (the float64 ops of the gradient checks) take the softmax in float64.
+   */
+  softmaxCrossEntropy?(
+    s: Vec,
+    rows: number,
+    cols: number,
+    targets: Int32Array,
+    scale: number,
+    weight: number,
+    keep?: Uint8Array,
+  ): Awaitable<{ grad: Vec; losses: Vec }>;
   /**
    * Present on ops that reuse their arrays ({@link KernelOpsOptions.reuse}): hands every array
    * returned since the last call back to the pool, so the next calls write into them. Call it once
@@ -136,6 +151,15 @@ export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): Den
         { data: f32(x), rows, cols },
         { data: f32(dy), rows, cols },
         into(rows * cols),
+      ),
+    softmaxCrossEntropy: (s, rows, cols, targets, scale, weight, keep) =>
+      (kernels.softmaxCrossEntropy ? kernels : referenceKernels).softmaxCrossEntropy!(
+        { data: f32(s), rows, cols },
+        targets,
+        scale,
+        weight,
+        keep,
+        pool ? { grad: pool.take(rows * cols), losses: pool.take(rows) } : undefined,
       ),
   };
   // The kit's kernels always have it (the reference's where a backend lacks it); a bare table may not.

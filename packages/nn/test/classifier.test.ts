@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   adam,
   arcFaceLoss,
+  type CosineClassifier,
   classificationAccuracy,
   cosFaceLoss,
   createCosineClassifier,
@@ -58,27 +59,32 @@ describe('cosine classifier losses: gradients against float64 finite differences
     });
   }
 
-  it('the float32 backend path matches the float64 path', async () => {
-    const clf = createCosineClassifier({ classes, dim: cols, seed: 4, precision: 'float64' });
-    const a = randomVec(rows * cols, 5);
-    const r64 = await arcFaceLoss(clf, { scale: 8 }).compute(float64Ops, { a, b: a, rows, cols, labels });
-    const clf32 = clf.clone('float32');
-    const r32 = await arcFaceLoss(clf32, { scale: 8 }).compute(kernelOps(referenceKernels), {
-      a: Float32Array.from(a),
-      b: new Float32Array(0),
-      rows,
-      cols,
-      labels,
+  for (const [name, head] of [
+    ['arcface', (c: CosineClassifier) => arcFaceLoss(c, { scale: 8 })],
+    ['cosface', (c: CosineClassifier) => cosFaceLoss(c, { scale: 8 })],
+    ['normface', (c: CosineClassifier) => normFaceLoss(c, { scale: 8 })],
+  ] as const)
+    it(`the float32 backend path (its softmax kernel) matches the float64 path (${name})`, async () => {
+      const clf = createCosineClassifier({ classes, dim: cols, seed: 4, precision: 'float64' });
+      const a = randomVec(rows * cols, 5);
+      const r64 = await head(clf).compute(float64Ops, { a, b: a, rows, cols, labels });
+      const clf32 = clf.clone('float32');
+      const r32 = await head(clf32).compute(kernelOps(referenceKernels), {
+        a: Float32Array.from(a),
+        b: new Float32Array(0),
+        rows,
+        cols,
+        labels,
+      });
+      expect(r32.gradA).toBeInstanceOf(Float32Array);
+      expect(r32.loss).toBeCloseTo(r64.loss, 4);
+      for (const [g32, g64] of [
+        [r32.gradA, r64.gradA],
+        [r32.gradParams![0], r64.gradParams![0]],
+      ]) {
+        for (let i = 0; i < g64.length; i++) expect(Math.abs(g32[i] - g64[i])).toBeLessThan(2e-5);
+      }
     });
-    expect(r32.gradA).toBeInstanceOf(Float32Array);
-    expect(r32.loss).toBeCloseTo(r64.loss, 4);
-    for (const [g32, g64] of [
-      [r32.gradA, r64.gradA],
-      [r32.gradParams![0], r64.gradParams![0]],
-    ]) {
-      for (let i = 0; i < g64.length; i++) expect(Math.abs(g32[i] - g64[i])).toBeLessThan(2e-5);
-    }
-  });
 });
 
 describe('cosine classifier losses: values', () => {
@@ -113,6 +119,7 @@ describe('bad input', () => {
     expectArgError(() => arcFaceLoss(c, { margin: Math.PI / 2 }), 'arcFaceLoss', 'margin');
     expectArgError(() => arcFaceLoss(c, { margin: Number.NaN }), 'arcFaceLoss', 'margin');
     expectArgError(() => normFaceLoss(c, { scale: 0 }), 'normFaceLoss', 'scale');
+    expectArgError(() => normFaceLoss(c, { scale: 1e39 }), 'normFaceLoss', 'scale');
   });
   it('class labels out of range or not integers', async () => {
     const loss = normFaceLoss(c);

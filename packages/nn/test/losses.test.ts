@@ -144,6 +144,27 @@ describe('loss values match their definitions', () => {
   it('rejects missing targets with a named error', () => {
     expect(() => mseSimilarityLoss().compute(float64Ops, { a, b, rows: 3, cols: 2 })).toThrow(/targets/);
   });
+  it('multiple negatives: a scale beyond float32 is refused; one whose logits overflow fails typed, not NaN', async () => {
+    expect(() => multipleNegativesRankingLoss({ scale: 1e39 })).toThrow(/'scale'/);
+    // Opposite rows: 3e38 x (cos - max) reaches -6e38, past float32, for the anchors' positives.
+    const x = Float32Array.of(1, 0, -1, 0);
+    const y = Float32Array.of(-1, 0, 1, 0);
+    const loss = multipleNegativesRankingLoss({ scale: 3e38 });
+    await expect(
+      Promise.resolve(loss.compute(kernelOps(referenceKernels), { a: x, b: y, rows: 2, cols: 2 })),
+    ).rejects.toMatchObject({ code: 'NON_FINITE', op: 'multipleNegativesRankingLoss', arg: 'scale' });
+    // A large scale that stays finite: finite loss and gradients in float32 as in float64.
+    const big = multipleNegativesRankingLoss({ scale: 1e30 });
+    const r32 = await big.compute(kernelOps(referenceKernels), { a: x, b: y, rows: 2, cols: 2 });
+    const r64 = await big.compute(float64Ops, {
+      a: Float64Array.from(x),
+      b: Float64Array.from(y),
+      rows: 2,
+      cols: 2,
+    });
+    expect(r32.loss / r64.loss).toBeCloseTo(1, 5);
+    expect([...r32.gradA, ...r32.gradB].every(Number.isFinite)).toBe(true);
+  });
 });
 
 /**

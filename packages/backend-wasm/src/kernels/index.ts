@@ -8,6 +8,7 @@ import type {
   OptimizerRule,
   OptimizerState,
   ResidentCorpus,
+  SoftmaxCrossEntropy,
   StoredCorpus,
   TopKResult,
 } from '@cosinekit/core/backend';
@@ -32,6 +33,7 @@ import { matmul } from './matmul.js';
 import { normalizeRows } from './normalize-rows.js';
 import { createOptimizerState, optimizerStep, type WasmOptimizerState } from './optimizer.js';
 import { rowNorms } from './row-norms.js';
+import { softmaxCrossEntropy } from './softmax.js';
 import { topK } from './top-k.js';
 
 /** The contract's kernels, all synchronous once the backend is initialised. */
@@ -64,6 +66,14 @@ export interface WasmKernels extends Kernels {
     grads: readonly Float32Array[],
     rule: OptimizerRule,
   ): void;
+  softmaxCrossEntropy(
+    logits: Matrix,
+    targets: Int32Array,
+    scale: number,
+    weight: number,
+    keep?: Uint8Array,
+    out?: SoftmaxCrossEntropy,
+  ): SoftmaxCrossEntropy;
 }
 
 /**
@@ -117,6 +127,14 @@ export function kernelsOf(get: (op: string) => WasmRuntime, shards?: () => Shard
       g: readonly Float32Array[],
       r: OptimizerRule,
     ) => optimizerStep(get('optimizerStep'), s, p, g, r),
+    softmaxCrossEntropy: (
+      x: Matrix,
+      t: Int32Array,
+      scale: number,
+      weight: number,
+      keep?: Uint8Array,
+      out?: SoftmaxCrossEntropy,
+    ) => softmaxCrossEntropy(get('softmaxCrossEntropy'), x, t, scale, weight, keep, out),
   };
 }
 

@@ -8,6 +8,7 @@ import { optimizerCases } from './optimizer.js';
 import { resourceCases } from './resources.js';
 import { searchCases } from './search.js';
 import { snapshotCases } from './snapshot.js';
+import { softmaxCases } from './softmax.js';
 import { storedCases } from './stored.js';
 import { tieCases } from './ties.js';
 
@@ -25,6 +26,7 @@ export function conformanceCases(): ConformanceCase[] {
     ...tieCases(),
     ...algebraCases(),
     ...optimizerCases(),
+    ...softmaxCases(),
     ...apiCases(),
     ...snapshotCases(),
     ...storedCases(),

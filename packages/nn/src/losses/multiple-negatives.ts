@@ -38,6 +38,9 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
     argError('INVALID_ARGUMENT', OP, 'sameClass', `must be 'mask' or 'negative', got ${String(sameClass)}.`);
   }
   const masking = sameClass === 'mask';
+  // On float32 ops the kernel takes scale and scale / rows as float32 values.
+  if (!(Math.fround(scale) < Number.POSITIVE_INFINITY))
+    argError('INVALID_ARGUMENT', OP, 'scale', `must be finite in float32 (below 3.4e38), got ${scale}.`);
   return {
     name: 'multiple-negatives-ranking',
     sampling: 'in-batch',
@@ -88,8 +91,27 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       const ya = na ? na.y : a;
       const yc = nc ? nc.y : c;
       const s = await ops.matmul(ya, rows, cols, yc, n, cols, false, true);
-      const dS = ops.alloc(rows * n);
-      const total = softmaxRows(s, dS, rows, n, scale, masked ? groupOf : undefined, groups);
+      let dS: Vec;
+      let total: number;
+      if (ops.softmaxCrossEntropy) {
+        // Float32: the backend's kernel, whose operations the contract fixes (same bits everywhere).
+        const keep = masked ? keepMask(rows, n, groupOf, groups) : undefined;
+        const r = await ops.softmaxCrossEntropy(s, rows, n, diagonal(rows), scale, 1 / rows, keep);
+        dS = r.grad;
+        total = 0;
+        for (let i = 0; i < rows; i++) total += r.losses[i];
+      } else {
+        dS = ops.alloc(rows * n);
+        total = softmaxRows(s, dS, rows, n, scale, masked ? groupOf : undefined, groups);
+      }
+      // A scale so large that a scaled cosine overflows: the loss is not a number to train on.
+      if (!Number.isFinite(total))
+        argError(
+          'NON_FINITE',
+          OP,
+          'scale',
+          `${scale} makes the loss overflow (${total}); use a smaller scale.`,
+        );
       const dA = await ops.matmul(dS, rows, n, yc, n, cols, false, false);
       const dCy = await ops.matmul(dS, rows, n, ya, rows, cols, true, false);
       // The gradients back to back in one array, as the encoder's output lies: train feeds it to
@@ -114,6 +136,38 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       };
     },
   };
+}
+
+/** Anchor i's target is candidate i. */
+function diagonal(rows: number): Int32Array {
+  const t = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) t[i] = i;
+  return t;
+}
+
+/**
+ * 1 where candidate j takes part in anchor i's softmax: not of i's group (the kernel keeps j = i).
+ * Anchors of one group share their row of the mask, so each group's row is made once and copied.
+ */
+function keepMask(
+  rows: number,
+  n: number,
+  groupOf: Float64Array,
+  groups: ArrayLike<number> | undefined,
+): Uint8Array {
+  const keep = new Uint8Array(rows * n);
+  const made = new Map<number, Uint8Array>();
+  for (let i = 0; i < rows; i++) {
+    const gi = groups![i];
+    let row = made.get(gi);
+    if (!row) {
+      row = new Uint8Array(n);
+      for (let j = 0; j < n; j++) row[j] = groupOf[j] !== gi ? 1 : 0;
+      made.set(gi, row);
+    }
+    keep.set(row, i * n);
+  }
+  return keep;
 }
 
 /**
