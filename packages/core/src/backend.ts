@@ -62,7 +62,7 @@ export {
 export type { Admitted } from './gate.js';
 export { admit, admitPair, checkFinite } from './gate.js';
 export { activate, activateDerivative } from './kernels/activation.js';
-export { checkColumnSums } from './kernels/column-sums.js';
+export { checkColumnSums, columnSums } from './kernels/column-sums.js';
 export { clampCos, cosineFrom } from './kernels/cosine-rule.js';
 export { matmulDims } from './kernels/matmul.js';
 export { checkSoftmaxArgs, exp32, log32 } from './kernels/softmax.js';

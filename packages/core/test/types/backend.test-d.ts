@@ -47,6 +47,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'checkSameShape'
       | 'checkSoftmaxArgs'
       | 'clampCos'
+      | 'columnSums'
       | 'cosineFrom'
       | 'createReferenceBackend'
       | 'declareKernels'
