@@ -1,6 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
-import { checkLayerSize, checkLossInput, checkNumber, checkParameters } from './check.js';
+import { checkLayerSize, checkLossInput, checkNumber, checkParameters, under } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
@@ -63,31 +63,51 @@ export class CosineClassifier {
 
   /**
    * The `rows x classes` cosines `cos(f(x_i), w_c)` of inputs `x` through `encoder`, on the
-   * backend's cosine kernel.
+   * backend's cosine kernel. Errors name `'CosineClassifier.cosines'` and the argument (`x`,
+   * `encoder`, `classifier` for its own class vectors, `source`), including those raised while
+   * embedding or by the cosine kernel.
    */
   async cosines(source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Float32Array> {
-    if (encoder.outputs !== this.dim) {
-      argError(
-        'DIMENSION_MISMATCH',
-        'CosineClassifier.cosines',
-        'encoder',
-        `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
-      );
-    }
-    // A NaN class vector would give NaN cosines, and predict's comparisons would read them as class 0.
-    checkParameters('CosineClassifier.cosines', 'classifier', [this.weights]);
-    const kernels = await kernelsOf(source, 'CosineClassifier.cosines');
-    const e = await encoder.embed(kernels, x);
-    const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
-    return kernels.cosineMatrix(e, w);
+    return this.#cosines('CosineClassifier.cosines', source, encoder, x);
+  }
+
+  /** {@link cosines} with every error naming `op`, the public method called. */
+  #cosines(op: string, source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Float32Array> {
+    // embed names 'embed' and the kit's kernels 'cosineMatrix' ('a' the embeddings of x, 'b' the
+    // class vectors): all renamed after the method the caller called.
+    return under(
+      op,
+      async () => {
+        if (encoder.outputs !== this.dim) {
+          argError(
+            'DIMENSION_MISMATCH',
+            op,
+            'encoder',
+            `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
+          );
+        }
+        // A NaN class vector would give NaN cosines, and predict's comparisons would read them as class 0.
+        checkParameters(op, 'classifier', [this.weights]);
+        const kernels = await kernelsOf(source, op);
+        const e = await encoder.embed(kernels, x);
+        const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
+        return kernels.cosineMatrix(e, w);
+      },
+      { a: 'x', b: 'classifier' },
+    );
   }
 
   /**
    * The predicted class of each input row: the class vector of largest cosine (the scale and the
-   * margins do not change the order). A tie goes to the smaller class.
+   * margins do not change the order). A tie goes to the smaller class. Errors name
+   * `'CosineClassifier.predict'` and the argument.
    */
   async predict(source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Int32Array> {
-    const cos = await this.cosines(source, encoder, x);
+    return this.#predict('CosineClassifier.predict', source, encoder, x);
+  }
+
+  async #predict(op: string, source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Int32Array> {
+    const cos = await this.#cosines(op, source, encoder, x);
     const rows = cos.length / this.classes;
     const out = new Int32Array(rows);
     for (let i = 0; i < rows; i++) {
@@ -100,18 +120,32 @@ export class CosineClassifier {
     return out;
   }
 
-  /** Share of rows of `x` whose predicted class is their label. */
+  /**
+   * Share of rows of `x` whose predicted class is their label. Errors name
+   * `'CosineClassifier.accuracy'` and the argument; `labels` must be one finite number per row
+   * (a NaN or a string label would match no prediction and lower the accuracy silently).
+   */
   async accuracy(
     source: KernelSource,
     encoder: Encoder,
     x: TensorInput,
     labels: ArrayLike<number>,
   ): Promise<number> {
-    const rows = toTensor(x, 'CosineClassifier.accuracy', 'x').rows;
+    const op = 'CosineClassifier.accuracy';
+    const rows = toTensor(x, op, 'x').rows;
+    if (!(Array.isArray(labels) || (ArrayBuffer.isView(labels) && !(labels instanceof DataView))))
+      argError('INVALID_TYPE', op, 'labels', 'must be an array of class labels.');
     if (labels.length !== rows) {
-      argError('SHAPE_MISMATCH', 'CosineClassifier.accuracy', 'labels', `must hold ${rows} labels.`);
+      argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
     }
-    const predicted = await this.predict(source, encoder, x);
+    for (let i = 0; i < rows; i++) {
+      const y: unknown = labels[i];
+      if (typeof y !== 'number')
+        argError('INVALID_TYPE', op, 'labels', `must hold numbers, got ${typeof y} at ${i}.`);
+      if (!Number.isFinite(y))
+        argError('NON_FINITE', op, 'labels', `must hold finite numbers, got ${y} at ${i}.`);
+    }
+    const predicted = await this.#predict(op, source, encoder, x);
     return classificationAccuracy(predicted, labels);
   }
 }
