@@ -13,6 +13,7 @@ import {
   createCosineClassifier,
   createCosineHead,
   createEncoder,
+  createRng,
   evaluateRetrieval,
   fixedPairSampler,
   float64Ops,
@@ -167,6 +168,59 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
     expect(() => samplers.inBatchSampler(sparseX(), {}, { batchSize: 1 })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'inBatchSampler', arg: 'batchSize' }),
     );
+  });
+
+  it('one class only: every in-batch negative is masked (loss 0 every batch), so the pair samplers refuse it', () => {
+    // inBatchSampler once took it and trained at loss exactly 0 every batch without a word.
+    for (const one of [labels.map(() => 3), labels.map(() => -1)])
+      for (const op of ['inBatchSampler', 'tripletSampler', 'pairSampler'] as const)
+        for (const so of [{}, { augment: (r: Float32Array) => r.reverse() }, { batchSize: 1000 }])
+          expect(() => samplers[op](sparseX(), { labels: one }, so), op).toThrow(
+            expect.objectContaining({
+              name: 'CosineKitError',
+              code: 'INVALID_ARGUMENT',
+              op,
+              arg: 'data.labels',
+              message: expect.stringContaining(`every row in class ${one[0]}`),
+            }),
+          );
+    // labelledSampler has no pairs: a classifier's loss trains on one class against the others' vectors.
+    expect(() => samplers.labelledSampler(sparseX(), { labels: labels.map(() => 3) })).not.toThrow();
+  });
+
+  it('every class a single row: every positive is the anchor itself (cosine 1), refused unless an augment makes the copies differ', () => {
+    const distinct = labels.map((_, i) => i);
+    for (const op of ['inBatchSampler', 'tripletSampler', 'pairSampler'] as const)
+      expect(() => samplers[op](sparseX(), { labels: distinct }), op).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op, arg: 'data.labels' }),
+      );
+    // pairSampler without positives needs none.
+    expect(() =>
+      samplers.pairSampler(sparseX(), { labels: distinct }, { positiveFraction: 0 }),
+    ).not.toThrow();
+    // One class of two rows is enough; so is an augment (the SimCSE recipe).
+    const oneMate = distinct.map((c) => (c === 1 ? 0 : c));
+    const shift = randomShift({ width: 10, height: 5, max: 1 });
+    for (const op of ['inBatchSampler', 'tripletSampler', 'pairSampler'] as const) {
+      expect(() => samplers[op](sparseX(), { labels: oneMate }), op).not.toThrow();
+      const s = samplers[op](sparseX(), { labels: distinct }, { augment: shift });
+      expect([...s.epoch(createRng(5))].map((b) => b.rows)).toEqual([8, 8, 8, 8]);
+    }
+  });
+
+  it('two classes, however unbalanced, still give batches with negatives: a finite, non-zero first-epoch loss', async () => {
+    const two = labels.map((_, i) => (i === 7 ? 1 : 0));
+    const x = sparseX();
+    const report = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows, cols, labels: two }, { batchSize: rows }),
+      optimizer: adam(),
+      epochs: 1,
+    });
+    expect(report.history[0].loss).toBeGreaterThan(0);
+    expect(Number.isFinite(report.history[0].loss)).toBe(true);
   });
 
   it('fixedPairSampler: non-finite targets, a and b of another type', () => {
