@@ -329,6 +329,31 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   },
   {
     group: TYPES,
+    input: 'kit.rowNorms(new Proxy(Float32Array.of(1, 2, 3, 4), {})) // was a TypeError',
+    code: 'INVALID_TYPE',
+    op: 'rowNorms',
+    arg: 'x',
+    call: (h) => h.kit.rowNorms(new Proxy(Float32Array.of(1, 2, 3, 4), {})),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix(q, [c[0], new Proxy(Float32Array.of(1, 2, 3, 4), {})])',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'b[1]',
+    call: (h) =>
+      h.kit.cosineMatrix(h.q, [Float32Array.of(1, 0, 0, 0), new Proxy(Float32Array.of(1, 2, 3, 4), {})]),
+  },
+  {
+    group: TYPES,
+    input: 'new Tensor(new Proxy(new Float32Array(6), {}), 2, 3)',
+    code: 'INVALID_TYPE',
+    op: 'tensor',
+    arg: 'data',
+    call: () => new Tensor(new Proxy(new Float32Array(6), {}), 2, 3),
+  },
+  {
+    group: TYPES,
     input: 'kit.rowNorms([[1, 2], undefined, [3, 4]])',
     code: 'INVALID_TYPE',
     op: 'rowNorms',
@@ -887,6 +912,14 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     call: () => createGpujsBackend({ tileSize: 0 }),
   },
 
+  {
+    group: PAIR,
+    input: 'cosine(new Proxy(Float32Array.of(1, 2), {}), Float32Array.of(1, 2)) // was a TypeError',
+    code: 'INVALID_TYPE',
+    op: 'cosine',
+    arg: 'a',
+    call: () => cosine(new Proxy(Float32Array.of(1, 2), {}), Float32Array.of(1, 2)),
+  },
   {
     group: PAIR,
     input: 'cosine([1, 2], [1, 2, 3])',
