@@ -1224,6 +1224,23 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   },
   {
     group: BROKEN,
+    input:
+      'topK returns its real scores, sorted, for the neighbouring rows (indices + 1 mod 8): each in range, distinct, in [-1, 1]',
+    code: 'BACKEND_ERROR',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) =>
+      createCosineKit({
+        backend: breaking(h, {
+          async topK(q: never, c: { rows: number }, k: number) {
+            const r = await h.backend.kernels.topK!(q, c as never, k);
+            return { ...r, indices: r.indices.map((i) => (i + 1) % c.rows) };
+          },
+        }),
+      }).topK(h.q, h.c, 3),
+  },
+  {
+    group: BROKEN,
     input: 'topK returns 1 index for k = 2',
     code: 'BACKEND_ERROR',
     op: 'topK',
