@@ -133,17 +133,9 @@ export class CosineClassifier {
   ): Promise<number> {
     const op = 'CosineClassifier.accuracy';
     const rows = toTensor(x, op, 'x').rows;
-    if (!(Array.isArray(labels) || (ArrayBuffer.isView(labels) && !(labels instanceof DataView))))
-      argError('INVALID_TYPE', op, 'labels', 'must be an array of class labels.');
+    classLabels(op, 'labels', labels);
     if (labels.length !== rows) {
       argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
-    }
-    for (let i = 0; i < rows; i++) {
-      const y: unknown = labels[i];
-      if (typeof y !== 'number')
-        argError('INVALID_TYPE', op, 'labels', `must hold numbers, got ${typeof y} at ${i}.`);
-      if (!Number.isFinite(y))
-        argError('NON_FINITE', op, 'labels', `must hold finite numbers, got ${y} at ${i}.`);
     }
     const predicted = await this.#predict(op, source, encoder, x);
     return classificationAccuracy(predicted, labels);
@@ -169,8 +161,34 @@ export function createCosineClassifier(options: CosineClassifierOptions): Cosine
   return new CosineClassifier(classes, dim, w);
 }
 
-/** Share of positions where `predicted` equals `labels`. */
+/**
+ * Refuses what is not an array (or typed array) of finite numbers, naming `arg` of `op`: a NaN or
+ * a string label equals no prediction and would lower an accuracy without a word.
+ */
+function classLabels(op: string, arg: string, v: unknown): void {
+  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
+    );
+  const a = v as ArrayLike<unknown>;
+  for (let i = 0; i < a.length; i++) {
+    const y = a[i];
+    if (typeof y !== 'number')
+      argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
+    if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
+  }
+}
+
+/**
+ * Share of positions where `predicted` equals `labels`. Both must be arrays of finite numbers
+ * (`INVALID_TYPE` / `NON_FINITE` naming `'classificationAccuracy'` and the argument), of one length.
+ */
 export function classificationAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
+  classLabels('classificationAccuracy', 'predicted', predicted);
+  classLabels('classificationAccuracy', 'labels', labels);
   if (predicted.length === 0)
     argError('EMPTY_INPUT', 'classificationAccuracy', 'predicted', 'must not be empty.');
   if (predicted.length !== labels.length) {

@@ -6,6 +6,7 @@ import {
   adam,
   arcFaceLoss,
   Conv2dLayer,
+  classificationAccuracy,
   contrastiveLoss,
   cosFaceLoss,
   cosineEmbeddingLoss,
@@ -637,6 +638,9 @@ describe('the classifier and the cosine head name the method called, not the one
     ['CosineClassifier.accuracy', 'labels', () => cls.accuracy(kit, enc, x, [0, '1'] as never)],
     ['CosineClassifier.accuracy', 'labels', () => cls.accuracy(kit, enc, x, null as never)],
     ['CosineClassifier.accuracy', 'labels', () => cls.accuracy(kit, enc, x, [0])],
+    ['classificationAccuracy', 'labels', async () => classificationAccuracy([0, 1], [0, Number.NaN])],
+    ['classificationAccuracy', 'labels', async () => classificationAccuracy([0, 1], [0, '1'] as never)],
+    ['classificationAccuracy', 'predicted', async () => classificationAccuracy(null as never, [0, 1])],
     ['CosineHead.pairs', 'x1', () => createCosineHead(enc, kit).pairs(narrow, x)],
     ['CosineHead.pairs', 'x2', () => createCosineHead(enc, kit).pairs(x, nan)],
     ['CosineHead.pairs', 'x2', () => createCosineHead(enc, kit).pairs(x, [x[0]])],
@@ -671,6 +675,7 @@ describe('the classifier and the cosine head name the method called, not the one
     const best = [0, 1].map((i) => [0, 1, 2].reduce((b, c) => (cos(i, c) > cos(i, b) ? c : b), 0));
     expect(Array.from(await cls.predict(kit, enc, x))).toEqual(best);
     expect(await cls.accuracy(kit, enc, x, best)).toBe(1);
+    expect(classificationAccuracy(Int32Array.of(0, 2, 1), [0, 2, 2])).toBe(2 / 3);
   });
 });
 
