@@ -154,6 +154,8 @@ export interface Kernels {
   /**
    * Exact top-k by cosine of each query row against the corpus rows, computed in tiles with a
    * running per-query selection (never the full Q x N matrix in memory). `1 <= k <= corpus.rows`.
+   * The kit recomputes each returned score in float64 from the row it names (except for the
+   * reference's own `topK`): one further than 5e-4 from that row's cosine is a `BACKEND_ERROR`.
    */
   topK(queries: Matrix, corpus: Matrix, k: number): Awaitable<TopKResult>;
   /** Uploads and normalises a corpus once, keeping it resident. */

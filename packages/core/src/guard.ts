@@ -235,6 +235,40 @@ export class Guard {
   }
 
   /**
+   * Checks that every score of a checked top-k answer is the cosine of the row it names: recomputed
+   * in float64 from the rows the kernel was given (`q`, `c`; the gate's rescaling keeps cosines),
+   * O(queries x k x d), small next to the search. A score further than {@link SCORE_TOLERANCE}
+   * from it (a zero row's cosine being 0) is `BACKEND_ERROR`: plausible scores of other rows.
+   */
+  topKScores(op: string, arg: string, kernel: GuardedKernel, t: TopKResult, q: Matrix, c: Matrix): void {
+    const d = q.cols;
+    const { data: qd } = q;
+    const { data: cd } = c;
+    for (let i = 0; i < t.queries; i++) {
+      let qq = 0;
+      for (let j = i * d; j < (i + 1) * d; j++) qq += qd[j] * qd[j];
+      for (let s = i * t.k; s < (i + 1) * t.k; s++) {
+        const r = t.indices[s];
+        let dot = 0;
+        let cc = 0;
+        for (let j = 0; j < d; j++) {
+          const x = cd[r * d + j];
+          dot += qd[i * d + j] * x;
+          cc += x * x;
+        }
+        const cos = qq > 0 && cc > 0 ? Math.min(1, Math.max(-1, dot / Math.sqrt(qq * cc))) : 0;
+        if (!(Math.abs(t.scores[s] - cos) <= SCORE_TOLERANCE))
+          this.#fail(
+            op,
+            arg,
+            kernel,
+            `returned score ${t.scores[s]} for row ${r} of query ${i}, whose cosine is ${cos} (recomputed in float64; tolerance ${SCORE_TOLERANCE}).`,
+          );
+      }
+    }
+  }
+
+  /**
    * Checks an exported stored representation against the handle it came from: its shape and
    * storage, every section its storage needs with the right type and length, finite values.
    */
@@ -355,6 +389,13 @@ function describe(kind: 'cosine' | 'norm' | 'unit'): string {
 }
 
 /**
+ * How far a top-k score may be from the float64 cosine of the row it names before the kit calls it
+ * wrong: `@cosinekit/conformance`'s loosest cosine tolerance (`MAX_TOLERANCE`), so a backend that
+ * passes the suite at any tolerance it accepts passes this check.
+ */
+export const SCORE_TOLERANCE = 5e-4;
+
+/**
  * A backend's kernels seen through a {@link Guard}: each call names the public operation and the
  * argument it serves, and its output is checked before the kit uses it.
  */
@@ -363,11 +404,19 @@ export class CheckedKernels {
   readonly guard: Guard;
   /** Kernels whose values are trusted unread (see `Backend.selfChecked`): their type and length are checked. */
   readonly #trusted: readonly string[];
+  /** True when `topK` is the reference's own (known by identity): its scores are not recomputed. */
+  readonly #topKTrusted: boolean;
 
-  constructor(kernels: Kernels, guard: Guard, selfChecked: readonly SelfCheckedKernelName[] = []) {
+  constructor(
+    kernels: Kernels,
+    guard: Guard,
+    selfChecked: readonly SelfCheckedKernelName[] = [],
+    topKTrusted = false,
+  ) {
     this.kernels = kernels;
     this.guard = guard;
     this.#trusted = selfChecked;
+    this.#topKTrusted = topKTrusted;
   }
 
   /**
@@ -496,7 +545,12 @@ export class CheckedKernels {
 
   topK(op: string, arg: string, q: Matrix, c: Matrix, k: number): Awaitable<TopKResult> {
     const r = this.#run(op, arg, 'topK', q, c, k);
-    return andThen(r, (o) => this.guard.topK(op, arg, 'topK', o, q.rows, k, c.rows));
+    return andThen(r, (o) => {
+      const t = this.guard.topK(op, arg, 'topK', o, q.rows, k, c.rows);
+      // The kit holds the corpus rows here (not for a resident corpus): each score is checked.
+      if (!this.#topKTrusted) this.guard.topKScores(op, arg, 'topK', t, q, c);
+      return t;
+    });
   }
 
   createCorpus(op: string, arg: string, x: Matrix, options: CorpusOptions): Awaitable<ResidentCorpus> {

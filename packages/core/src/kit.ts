@@ -171,6 +171,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       timeoutMs,
     ),
     REFERENCE_SELF_CHECKED,
+    true,
   );
 
   const start = (): Promise<CheckedKernels> => {
@@ -193,7 +194,12 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         backendObj = await getBackend(b, onFallback);
       }
       resolved = resolveKernels(backendObj);
-      checked = new CheckedKernels(resolved.kernels, new Guard(resolved, timeoutMs), resolved.selfChecked);
+      checked = new CheckedKernels(
+        resolved.kernels,
+        new Guard(resolved, timeoutMs),
+        resolved.selfChecked,
+        resolved.topKTrusted,
+      );
       rowsUngated = resolved.ungated.includes('cosineRows');
       return checked;
     })();

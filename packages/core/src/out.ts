@@ -1,5 +1,5 @@
 import { argError, type ErrorCode } from './errors.js';
-import { describeType, Tensor } from './tensor.js';
+import { describeType, refuseFakeView, Tensor } from './tensor.js';
 
 /** Options of the calls that return a full similarity matrix. */
 export interface MatrixOptions {
@@ -32,6 +32,7 @@ export function checkOut(
   const t = out instanceof Tensor;
   if (t && out.disposed) fail('DISPOSED', 'is a disposed tensor.');
   const data = t ? out.data : out;
+  refuseFakeView(data, op, 'options.out');
   if (!(data instanceof Float32Array))
     return fail('INVALID_TYPE', `must be a Float32Array or a Tensor, got ${describeType(out)}.`);
   if (!data.buffer.byteLength) fail('DISPOSED', 'has a detached buffer.');

@@ -1,6 +1,6 @@
 import { argError } from './errors.js';
 import { cosineOf, cosineOfAny, unitScale } from './kernels/pair.js';
-import { attached, describeType, Tensor } from './tensor.js';
+import { attached, describeType, refuseFakeView, Tensor } from './tensor.js';
 
 /** A vector for the synchronous pair functions. */
 export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
@@ -13,7 +13,14 @@ export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
  */
 export function cosine(a: Vector, b: Vector): number {
   // The everyday call, kept lean: two equal, non-empty Float32Arrays go straight to the kernel.
-  if (a instanceof Float32Array && b instanceof Float32Array && a.length === b.length && a.length > 0) {
+  if (
+    a instanceof Float32Array &&
+    b instanceof Float32Array &&
+    ArrayBuffer.isView(a) &&
+    ArrayBuffer.isView(b) &&
+    a.length === b.length &&
+    a.length > 0
+  ) {
     const c = cosineOf(a, 0, b, 0, a.length);
     if (!Number.isNaN(c)) return c;
   }
@@ -77,6 +84,7 @@ function pairCosine(x: ArrayLike<number>, y: ArrayLike<number>): number {
 }
 
 function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
+  refuseFakeView(v, op, arg);
   let x: ArrayLike<number>;
   if (v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v)) {
     x = v as ArrayLike<number>;

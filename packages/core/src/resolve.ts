@@ -39,6 +39,8 @@ export interface ResolvedKernels {
   readonly ungated: readonly UngatedKernelName[];
   /** The kernels whose provider declares them self-checked (see {@link Backend.selfChecked}). */
   readonly selfChecked: readonly SelfCheckedKernelName[];
+  /** True when `topK` is the reference's own function (known by identity, as for `selfChecked`). */
+  readonly topKTrusted: boolean;
 }
 
 /**
@@ -92,7 +94,8 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     });
   const ungated = declared(['cosineRows'], backend.ungated, REFERENCE_UNGATED);
   const selfChecked = declared(SELF_CHECKED_KERNELS, backend.selfChecked, REFERENCE_SELF_CHECKED);
-  return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked };
+  const topKTrusted = kernels.topK === referenceKernels.topK || own.topK === referenceKernels.topK;
+  return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked, topKTrusted };
 }
 
 /**

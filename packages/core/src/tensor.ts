@@ -20,6 +20,7 @@ export class Tensor implements Matrix {
 
   /** Wraps `data` (not copied) as a `rows x cols` tensor; the length must match. */
   constructor(data: Float32Array, rows: number, cols: number) {
+    refuseFakeView(data, 'tensor', 'data');
     if (!(data instanceof Float32Array)) {
       argError('INVALID_TYPE', 'tensor', 'data', `must be a Float32Array, got ${describeType(data)}.`);
     }
@@ -106,6 +107,7 @@ export function toTensor(
       argError('EMPTY_INPUT', op, arg, `is empty (shape [${input.rows}, ${input.cols}]).`);
     return input;
   }
+  refuseFakeView(input, op, arg);
   if (input instanceof Float32Array) {
     attached(input, op, arg);
     if (shape === undefined) return make(input, 1, input.length, op, arg);
@@ -193,7 +195,26 @@ export function attached(x: ArrayBufferView, op: string, arg: string): void {
   }
 }
 
+const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;
+
+/**
+ * Refuses an object that inherits from a typed array's prototype without being one, a `Proxy`
+ * around a Float32Array above all: `instanceof` says yes, but its `length`, `buffer` and
+ * `subarray` throw a TypeError (they need the real array), so it cannot be read, here or in a
+ * worker. `INVALID_TYPE` naming `op` and `arg`, not a TypeError from deep inside a call.
+ */
+export function refuseFakeView(v: unknown, op: string, arg: string): void {
+  if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && TYPED_ARRAY.isPrototypeOf(v))
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `claims to be a ${describeType(v)} but is not one (a Proxy around one?): its values cannot be read. Pass the typed array itself.`,
+    );
+}
+
 function rowLength(r: unknown, op: string, arg: string): number {
+  refuseFakeView(r, op, arg);
   if (r instanceof Float32Array) attached(r, op, arg);
   if (r instanceof Float32Array || Array.isArray(r)) return r.length;
   if (ArrayBuffer.isView(r))

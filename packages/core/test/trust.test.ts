@@ -43,14 +43,15 @@ describe('ties: scores reported equal go to the lower index', () => {
         }),
       }),
     });
+    // The scores are the rows' cosines (the kit recomputes them): 1/4, 0, 1/2, -1, 1/2.
     const r = await kit.topK(
       [[1, 0]],
       [
-        [1, 0],
+        [1, Math.sqrt(15)],
         [0, 1],
-        [1, 1],
-        [2, 1],
-        [1, 2],
+        [1, Math.sqrt(3)],
+        [-1, 0],
+        [1, -Math.sqrt(3)],
       ],
       3,
     );

@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
 import type { LossInput } from './losses/loss.js';
 
 /**
@@ -137,4 +137,35 @@ export function checkParameters(op: string, arg: string, params: readonly ArrayL
       if (!Number.isFinite(p[i]))
         argError('NON_FINITE', op, arg, `holds ${p[i]} in its parameter array ${k}, at ${i}.`);
   });
+}
+
+/**
+ * `e` renamed after public operation `op` when it is a {@link CosineKitError} raised under another
+ * operation's name (a function this one delegates to, e.g. `recallAtK` to the retrieval search, or
+ * the kit's `topK`): its argument becomes `args[e.arg]` when listed (else stays), its message is
+ * rewritten to name `op` and the argument, its code, backend, kernel are kept, and the original is
+ * its `cause`. Anything else (and an error already naming `op`) is returned as it is.
+ */
+export function renamedError(e: unknown, op: string, args: Readonly<Record<string, string>> = {}): unknown {
+  if (!isCosineKitError(e) || e.op === op) return e;
+  const arg = (e.arg !== undefined ? args[e.arg] : undefined) ?? e.arg ?? 'input';
+  const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
+  const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+  const about: { backend?: string; kernel?: string } = {};
+  if (e.backend !== undefined) about.backend = e.backend;
+  if (e.kernel !== undefined) about.kernel = e.kernel;
+  return argErrorOf(e.code, op, arg, problem, e, about);
+}
+
+/** Runs `body`, renaming the errors it raises under other operations' names after `op` (see {@link renamedError}). */
+export async function under<T>(
+  op: string,
+  body: () => T | PromiseLike<T>,
+  args: Readonly<Record<string, string>> = {},
+): Promise<T> {
+  try {
+    return await body();
+  } catch (e) {
+    throw renamedError(e, op, args);
+  }
 }

@@ -1,6 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
-import { checkLayerSize, checkLossInput, checkNumber, checkParameters } from './check.js';
+import { checkLayerSize, checkLossInput, checkNumber, checkParameters, under } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
@@ -63,31 +63,51 @@ export class CosineClassifier {
 
   /**
    * The `rows x classes` cosines `cos(f(x_i), w_c)` of inputs `x` through `encoder`, on the
-   * backend's cosine kernel.
+   * backend's cosine kernel. Errors name `'CosineClassifier.cosines'` and the argument (`x`,
+   * `encoder`, `classifier` for its own class vectors, `source`), including those raised while
+   * embedding or by the cosine kernel.
    */
   async cosines(source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Float32Array> {
-    if (encoder.outputs !== this.dim) {
-      argError(
-        'DIMENSION_MISMATCH',
-        'CosineClassifier.cosines',
-        'encoder',
-        `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
-      );
-    }
-    // A NaN class vector would give NaN cosines, and predict's comparisons would read them as class 0.
-    checkParameters('CosineClassifier.cosines', 'classifier', [this.weights]);
-    const kernels = await kernelsOf(source, 'CosineClassifier.cosines');
-    const e = await encoder.embed(kernels, x);
-    const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
-    return kernels.cosineMatrix(e, w);
+    return this.#cosines('CosineClassifier.cosines', source, encoder, x);
+  }
+
+  /** {@link cosines} with every error naming `op`, the public method called. */
+  #cosines(op: string, source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Float32Array> {
+    // embed names 'embed' and the kit's kernels 'cosineMatrix' ('a' the embeddings of x, 'b' the
+    // class vectors): all renamed after the method the caller called.
+    return under(
+      op,
+      async () => {
+        if (encoder.outputs !== this.dim) {
+          argError(
+            'DIMENSION_MISMATCH',
+            op,
+            'encoder',
+            `gives ${encoder.outputs}-wide embeddings but the classifier has ${this.dim}.`,
+          );
+        }
+        // A NaN class vector would give NaN cosines, and predict's comparisons would read them as class 0.
+        checkParameters(op, 'classifier', [this.weights]);
+        const kernels = await kernelsOf(source, op);
+        const e = await encoder.embed(kernels, x);
+        const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
+        return kernels.cosineMatrix(e, w);
+      },
+      { a: 'x', b: 'classifier' },
+    );
   }
 
   /**
    * The predicted class of each input row: the class vector of largest cosine (the scale and the
-   * margins do not change the order). A tie goes to the smaller class.
+   * margins do not change the order). A tie goes to the smaller class. Errors name
+   * `'CosineClassifier.predict'` and the argument.
    */
   async predict(source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Int32Array> {
-    const cos = await this.cosines(source, encoder, x);
+    return this.#predict('CosineClassifier.predict', source, encoder, x);
+  }
+
+  async #predict(op: string, source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Int32Array> {
+    const cos = await this.#cosines(op, source, encoder, x);
     const rows = cos.length / this.classes;
     const out = new Int32Array(rows);
     for (let i = 0; i < rows; i++) {
@@ -100,18 +120,24 @@ export class CosineClassifier {
     return out;
   }
 
-  /** Share of rows of `x` whose predicted class is their label. */
+  /**
+   * Share of rows of `x` whose predicted class is their label. Errors name
+   * `'CosineClassifier.accuracy'` and the argument; `labels` must be one finite number per row
+   * (a NaN or a string label would match no prediction and lower the accuracy silently).
+   */
   async accuracy(
     source: KernelSource,
     encoder: Encoder,
     x: TensorInput,
     labels: ArrayLike<number>,
   ): Promise<number> {
-    const rows = toTensor(x, 'CosineClassifier.accuracy', 'x').rows;
+    const op = 'CosineClassifier.accuracy';
+    const rows = toTensor(x, op, 'x').rows;
+    classLabels(op, 'labels', labels);
     if (labels.length !== rows) {
-      argError('SHAPE_MISMATCH', 'CosineClassifier.accuracy', 'labels', `must hold ${rows} labels.`);
+      argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
     }
-    const predicted = await this.predict(source, encoder, x);
+    const predicted = await this.#predict(op, source, encoder, x);
     return classificationAccuracy(predicted, labels);
   }
 }
@@ -135,8 +161,34 @@ export function createCosineClassifier(options: CosineClassifierOptions): Cosine
   return new CosineClassifier(classes, dim, w);
 }
 
-/** Share of positions where `predicted` equals `labels`. */
+/**
+ * Refuses what is not an array (or typed array) of finite numbers, naming `arg` of `op`: a NaN or
+ * a string label equals no prediction and would lower an accuracy without a word.
+ */
+function classLabels(op: string, arg: string, v: unknown): void {
+  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
+    );
+  const a = v as ArrayLike<unknown>;
+  for (let i = 0; i < a.length; i++) {
+    const y = a[i];
+    if (typeof y !== 'number')
+      argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
+    if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
+  }
+}
+
+/**
+ * Share of positions where `predicted` equals `labels`. Both must be arrays of finite numbers
+ * (`INVALID_TYPE` / `NON_FINITE` naming `'classificationAccuracy'` and the argument), of one length.
+ */
 export function classificationAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
+  classLabels('classificationAccuracy', 'predicted', predicted);
+  classLabels('classificationAccuracy', 'labels', labels);
   if (predicted.length === 0)
     argError('EMPTY_INPUT', 'classificationAccuracy', 'predicted', 'must not be empty.');
   if (predicted.length !== labels.length) {

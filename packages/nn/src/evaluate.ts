@@ -1,5 +1,6 @@
 import { Corpus, type CosineKit, type TensorInput } from '@cosinekit/core';
-import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
+import { under } from './check.js';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {
@@ -97,12 +98,36 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   return (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
-/** Spearman rank correlation of two series (Pearson of average ranks), for graded pairs. */
+/**
+ * Spearman rank correlation of two series (Pearson of average ranks), for graded pairs.
+ *
+ * A correlation needs both series to vary: when every value of `x` (or of `y`) is the same,
+ * including a series of one value, its ranks are all equal and the correlation is 0 / 0, undefined.
+ * That is refused as `INVALID_ARGUMENT` naming `'spearman'` and the constant series (`x` first),
+ * not answered as 0: a model whose scores collapsed to one value (an untrained or diverged one)
+ * would otherwise read as "uncorrelated" rather than as broken. Callers that want a number for
+ * that case catch the error. Empty, unequal-length or non-finite series are `EMPTY_INPUT`,
+ * `SHAPE_MISMATCH` and `NON_FINITE`.
+ */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
   checkPaired('spearman', x, y, ['x', 'y']);
+  const n = x.length;
+  for (const [name, v] of [
+    ['x', x],
+    ['y', y],
+  ] as const) {
+    let varies = false;
+    for (let i = 1; i < n && !varies; i++) varies = v[i] !== v[0];
+    if (!varies)
+      argError(
+        'INVALID_ARGUMENT',
+        'spearman',
+        name,
+        `is constant (every one of its ${n} values is ${v[0]}): a rank correlation is undefined for it.`,
+      );
+  }
   const rx = averageRanks(x);
   const ry = averageRanks(y);
-  const n = x.length;
   const mean = (n + 1) / 2;
   let sxy = 0;
   let sxx = 0;
@@ -114,7 +139,8 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
     sxx += a * a;
     syy += b * b;
   }
-  return sxx === 0 || syy === 0 ? 0 : sxy / Math.sqrt(sxx * syy);
+  // sxx, syy > 0: each series holds two distinct values, so two distinct ranks.
+  return sxy / Math.sqrt(sxx * syy);
 }
 
 /**
@@ -149,8 +175,6 @@ export interface RetrievalOptions {
   tieBreak?: 'score' | 'smallest-label';
 }
 
-const OP = 'evaluateRetrieval';
-
 /**
  * Recall@k and k-NN accuracy of a labelled retrieval set by cosine, for one k or several from one
  * exact top-k search at the largest (the kit's tiled top-k, or the resident corpus's search), so
@@ -175,17 +199,45 @@ export async function evaluateRetrieval(
   k: number | readonly number[],
   options: RetrievalOptions = {},
 ): Promise<RetrievalReport | RetrievalReport[]> {
-  const ks = typeof k === 'number' ? [k] : Array.from(k);
-  if (ks.length === 0) argError('EMPTY_INPUT', OP, 'k', 'must hold at least one k.');
+  if (!(typeof k === 'number' || Array.isArray(k)))
+    argError(
+      'INVALID_K',
+      'evaluateRetrieval',
+      'k',
+      `must be a number or an array of numbers, got ${typeOf(k)}.`,
+    );
+  const reports = await retrieval('evaluateRetrieval', kit, set, typeof k === 'number' ? [k] : k, options);
+  return typeof k === 'number' ? reports[0] : reports;
+}
+
+function typeOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'Array' : typeof v;
+}
+
+/**
+ * The retrieval reports behind {@link evaluateRetrieval}, {@link recallAtK} and {@link knnAccuracy},
+ * every error naming `op`, the public function called (and the search's errors renamed after it).
+ */
+async function retrieval(
+  op: string,
+  kit: CosineKit,
+  set: RetrievalSet,
+  k: readonly number[],
+  options: RetrievalOptions | undefined,
+): Promise<RetrievalReport[]> {
+  const ks = Array.from(k);
+  if (ks.length === 0) argError('EMPTY_INPUT', op, 'k', 'must hold at least one k.');
   for (const v of ks) {
     if (!Number.isInteger(v) || v < 1)
-      argError('INVALID_ARGUMENT', OP, 'k', `must be positive integers, got ${v}.`);
+      argError('INVALID_K', op, 'k', `must be positive integers, got ${String(v)}.`);
   }
-  const tieBreak = options.tieBreak ?? 'score';
+  if (options !== undefined && (typeof options !== 'object' || options === null))
+    argError('INVALID_TYPE', op, 'options', `must be an object, got ${typeOf(options)}.`);
+  const tieBreak = options?.tieBreak ?? 'score';
   if (tieBreak !== 'score' && tieBreak !== 'smallest-label') {
     argError(
       'INVALID_ARGUMENT',
-      OP,
+      op,
       'options.tieBreak',
       `must be 'score' or 'smallest-label', got ${String(tieBreak)}.`,
     );
@@ -193,40 +245,34 @@ export async function evaluateRetrieval(
   if (typeof set !== 'object' || set === null)
     argError(
       'INVALID_TYPE',
-      OP,
+      op,
       'set',
       `must be { queries, queryLabels, corpus, corpusLabels }, got ${String(set)}.`,
     );
   // Labels are compared with ===: a NaN or a '0' would silently match nothing and lower the score.
-  checkLabels(set.queryLabels, 'set.queryLabels');
-  checkLabels(set.corpusLabels, 'set.corpusLabels');
+  checkLabels(op, set.queryLabels, 'set.queryLabels');
+  checkLabels(op, set.corpusLabels, 'set.corpusLabels');
   const kMax = Math.max(...ks);
-  let result: Awaited<ReturnType<CosineKit['topK']>>;
-  try {
-    result =
+  // The search's errors name its own operation ('topK', 'search'): renamed after this one.
+  const result = await under(
+    op,
+    () =>
       set.corpus instanceof Corpus
-        ? await set.corpus.search(set.queries, kMax)
-        : await kit.topK(set.queries, set.corpus, kMax);
-  } catch (e) {
-    // The search's errors name its own operation ('topK', 'search'): rename them after this one.
-    if (!isCosineKitError(e) || e.op === OP) throw e;
-    const arg =
-      e.arg === 'k' ? 'k' : e.arg === 'corpus' ? 'set.corpus' : e.arg === 'queries' ? 'set.queries' : e.arg;
-    const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
-    const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-    throw argErrorOf(e.code, OP, arg ?? 'set', problem, e);
-  }
+        ? set.corpus.search(set.queries, kMax)
+        : kit.topK(set.queries, set.corpus as TensorInput, kMax),
+    { k: 'k', corpus: 'set.corpus', queries: 'set.queries' },
+  );
   if (set.queryLabels.length !== result.queries) {
-    argError('SHAPE_MISMATCH', OP, 'set.queryLabels', `must hold ${result.queries} labels.`);
+    argError('SHAPE_MISMATCH', op, 'set.queryLabels', `must hold ${result.queries} labels.`);
   }
   const stride = result.k;
   for (let i = 0; i < result.indices.length; i++) {
     if (result.indices[i] >= set.corpusLabels.length) {
-      argError('SHAPE_MISMATCH', OP, 'set.corpusLabels', 'has fewer labels than corpus rows.');
+      argError('SHAPE_MISMATCH', op, 'set.corpusLabels', 'has fewer labels than corpus rows.');
     }
   }
   const votes = new Map<number, [count: number, score: number]>();
-  const reports = ks.map((kk) => {
+  return ks.map((kk) => {
     let hit = 0;
     let correct = 0;
     for (let q = 0; q < result.queries; q++) {
@@ -257,15 +303,14 @@ export async function evaluateRetrieval(
     }
     return { k: kk, recall: hit / result.queries, knnAccuracy: correct / result.queries };
   });
-  return typeof k === 'number' ? reports[0] : reports;
 }
 
-/** Refuses labels that are not an array of finite numbers (naming `name` of {@link evaluateRetrieval}). */
-function checkLabels(v: unknown, name: string): void {
+/** Refuses labels that are not an array of finite numbers (naming `name` of `op`). */
+function checkLabels(op: string, v: unknown, name: string): void {
   if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
     argError(
       'INVALID_TYPE',
-      OP,
+      op,
       name,
       `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
     );
@@ -273,22 +318,41 @@ function checkLabels(v: unknown, name: string): void {
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
     if (typeof x !== 'number')
-      argError('INVALID_TYPE', OP, name, `must hold numbers, got ${typeof x} at ${i}.`);
-    if (!Number.isFinite(x)) argError('NON_FINITE', OP, name, `must hold finite numbers, got ${x} at ${i}.`);
+      argError('INVALID_TYPE', op, name, `must hold numbers, got ${typeof x} at ${i}.`);
+    if (!Number.isFinite(x)) argError('NON_FINITE', op, name, `must hold finite numbers, got ${x} at ${i}.`);
   }
 }
 
-/** Recall@k: share of queries with a same-class corpus row among their k nearest by cosine. */
+/**
+ * Recall@k: share of queries with a same-class corpus row among their k nearest by cosine (one
+ * `k`; {@link evaluateRetrieval} takes several). Errors are `CosineKitError`s naming `'recallAtK'`
+ * and the argument (`k`, `set.queries`, `set.queryLabels`, ...), as {@link evaluateRetrieval}'s name it.
+ */
 export async function recallAtK(kit: CosineKit, set: RetrievalSet, k: number): Promise<number> {
-  return (await evaluateRetrieval(kit, set, k)).recall;
+  return (await retrieval('recallAtK', kit, set, [singleK('recallAtK', k)], undefined))[0].recall;
 }
 
-/** k-nearest-neighbour classification accuracy by cosine (majority vote of the k nearest). */
+/**
+ * k-nearest-neighbour classification accuracy by cosine (majority vote of the k nearest, ties as
+ * {@link RetrievalOptions.tieBreak} says), for one `k`. Errors name `'knnAccuracy'` and the argument.
+ */
 export async function knnAccuracy(
   kit: CosineKit,
   set: RetrievalSet,
   k: number,
   options?: RetrievalOptions,
 ): Promise<number> {
-  return (await evaluateRetrieval(kit, set, k, options)).knnAccuracy;
+  return (await retrieval('knnAccuracy', kit, set, [singleK('knnAccuracy', k)], options))[0].knnAccuracy;
+}
+
+/** One k, or `INVALID_K` naming `op` (a list once answered `undefined`: the `.recall` of an array). */
+function singleK(op: string, k: unknown): number {
+  if (typeof k !== 'number')
+    argError(
+      'INVALID_K',
+      op,
+      'k',
+      `must be one positive integer, got ${typeOf(k)}; evaluateRetrieval takes several.`,
+    );
+  return k;
 }

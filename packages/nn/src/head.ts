@@ -1,6 +1,7 @@
 import type { TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import { argError } from '@cosinekit/core/backend';
+import { under } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 
 /**
@@ -17,22 +18,35 @@ export class CosineHead {
     this.#source = source;
   }
 
-  /** `out[i] = cos(f(x1_i), f(x2_i))` for paired rows. */
+  /**
+   * `out[i] = cos(f(x1_i), f(x2_i))` for paired rows. Errors name `'CosineHead.pairs'` and the
+   * argument (`x1`, `x2`, `encoder`), including those raised while embedding.
+   */
   async pairs(x1: TensorInput, x2: TensorInput): Promise<Float32Array> {
-    const kernels = await kernelsOf(this.#source, 'CosineHead.pairs');
-    const [a, b] = [await this.encoder.embed(kernels, x1), await this.encoder.embed(kernels, x2)];
+    const op = 'CosineHead.pairs';
+    const kernels = await kernelsOf(this.#source, op);
+    const a = await under(op, () => this.encoder.embed(kernels, x1), { x: 'x1' });
+    const b = await under(op, () => this.encoder.embed(kernels, x2), { x: 'x2' });
     if (a.rows !== b.rows) {
-      argError('DIMENSION_MISMATCH', 'CosineHead.pairs', 'x2', `has ${b.rows} rows but x1 has ${a.rows}.`);
+      argError('DIMENSION_MISMATCH', op, 'x2', `has ${b.rows} rows but x1 has ${a.rows}.`);
     }
-    return kernels.cosineRows(a, b);
+    return under(op, () => kernels.cosineRows(a, b), { a: 'x1', b: 'x2' });
   }
 
-  /** The `x1.rows x x2.rows` matrix of cos(f(x1_i), f(x2_j)). */
+  /**
+   * The `x1.rows x x2.rows` matrix of cos(f(x1_i), f(x2_j)). Errors name `'CosineHead.matrix'`
+   * and the argument.
+   */
   async matrix(x1: TensorInput, x2: TensorInput): Promise<Tensor> {
-    const kernels = await kernelsOf(this.#source, 'CosineHead.matrix');
-    const a = await this.encoder.embed(kernels, x1);
-    const b = await this.encoder.embed(kernels, x2);
-    return new Tensor(await kernels.cosineMatrix(a, b), a.rows, b.rows);
+    const op = 'CosineHead.matrix';
+    const kernels = await kernelsOf(this.#source, op);
+    const a = await under(op, () => this.encoder.embed(kernels, x1), { x: 'x1' });
+    const b = await under(op, () => this.encoder.embed(kernels, x2), { x: 'x2' });
+    return new Tensor(
+      await under(op, () => kernels.cosineMatrix(a, b), { a: 'x1', b: 'x2' }),
+      a.rows,
+      b.rows,
+    );
   }
 }
 

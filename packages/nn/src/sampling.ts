@@ -272,6 +272,40 @@ function classIndex(data: LabelledData, op: string): Map<number, number[]> {
   return byClass;
 }
 
+/**
+ * Refuses labels under which a pair sampler would train on nothing, silently:
+ * - one class only (`twoClasses`): the in-batch losses mask every other row of the anchor's class,
+ *   so no batch has a negative and every loss is exactly 0; a pair sampler has no dissimilar pair;
+ * - every class a single row (`positives`, and no `augment`): every positive is the anchor paired
+ *   with itself, a cosine of 1 by construction, with nothing to learn from (an augment makes the
+ *   two copies differ, the SimCSE recipe, and is allowed).
+ * `INVALID_ARGUMENT` naming `op` and `data.labels`.
+ */
+function checkClasses(
+  op: string,
+  byClass: Map<number, number[]>,
+  need: { twoClasses: boolean; positives: boolean; augment: Augment | undefined },
+): void {
+  if (need.twoClasses && byClass.size < 2) {
+    const [only] = byClass.keys();
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'data.labels',
+      `needs at least two classes, got every row in class ${only}: rows of one class are never each other's negatives (in-batch losses mask them, so every batch would train at loss 0; pair sampling has no dissimilar pair). For unlabelled rows, give each row its own label and an augment.`,
+    );
+  }
+  if (need.positives && need.augment === undefined && byClass.size > 1) {
+    for (const rows of byClass.values()) if (rows.length > 1) return;
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'data.labels',
+      `gives every class a single row (${byClass.size} classes), so every positive pair is a row with itself (cosine 1, nothing to learn); give some class two rows, or an augment so the two copies differ.`,
+    );
+  }
+}
+
 function copyRow(
   src: Float32Array,
   row: number,
@@ -295,6 +329,11 @@ function order(n: number, rng: Rng): Int32Array {
  * In-batch sampling for {@link multipleNegativesRankingLoss}: every row is an anchor once per
  * epoch (shuffled), paired with a random other row of its class; the anchor's class goes in
  * `groups` so same-class rows are not used as negatives. A trailing batch of one pair is dropped.
+ *
+ * Labels it could only train on nothing with are refused when it is made (`INVALID_ARGUMENT`
+ * naming `'inBatchSampler'` and `'data.labels'`): one class only (every negative masked: loss 0
+ * every batch), and, without `augment`, every class a single row (every positive the anchor
+ * itself). {@link tripletSampler} and {@link pairSampler} refuse the same.
  */
 export function inBatchSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
   const draw = inBatchDraw(data, options, 'inBatchSampler', 2);
@@ -315,6 +354,7 @@ export function inBatchSampler(data: LabelledData, options: SamplerOptions = {})
 function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, blocks: number) {
   const batchSize = batchSizeOf(options, op);
   const byClass = classIndex(data, op);
+  checkClasses(op, byClass, { twoClasses: true, positives: true, augment: options.augment });
   const { cols } = data;
   const { augment } = options;
   const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 2, op);
@@ -350,10 +390,6 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
  * as its hard negative; the other anchors' positives and negatives are negatives too.
  */
 export function tripletSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
-  // Checked under its own name first (inBatchSampler then checks the same data again).
-  if (classIndex(data, 'tripletSampler').size < 2) {
-    argError('INVALID_ARGUMENT', 'tripletSampler', 'data', 'needs at least two classes.');
-  }
   const inner = inBatchDraw(data, options, 'tripletSampler', 3);
   const { cols } = data;
   return {
@@ -398,7 +434,11 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
     1,
   );
   const byClass = classIndex(data, 'pairSampler');
-  if (byClass.size < 2) argError('INVALID_ARGUMENT', 'pairSampler', 'data', 'needs at least two classes.');
+  checkClasses('pairSampler', byClass, {
+    twoClasses: true,
+    positives: positiveFraction > 0,
+    augment: options.augment,
+  });
   const { cols } = data;
   const { augment } = options;
   const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1, 'pairSampler');

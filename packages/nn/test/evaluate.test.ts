@@ -28,6 +28,30 @@ describe('pair metrics', () => {
     expect(spearman([1, 2, 2, 3], [1, 2, 3, 4])).toBeCloseTo(4.5 / Math.sqrt(4.5 * 5), 12);
     expect(() => spearman([1], [1, 2])).toThrow(/Argument 'y' passed to 'spearman'/);
   });
+
+  it('Spearman of a constant series is undefined (0 / 0): INVALID_ARGUMENT naming it, not 0', () => {
+    for (const [x, y, arg] of [
+      [[0.3, 0.3, 0.3, 0.3], [1, 2, 3, 4], 'x'],
+      [[1, 2, 3, 4], Float32Array.of(5, 5, 5, 5), 'y'],
+      [[2, 2], [7, 7], 'x'],
+      [[0, -0, 0], [1, 2, 3], 'x'],
+      [[9], [1], 'x'],
+    ] as const)
+      expect(() => spearman(x, y)).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          op: 'spearman',
+          arg,
+          message: expect.stringContaining(`Argument '${arg}' passed to 'spearman' is constant`),
+        }),
+      );
+    // One value apart from the rest is enough: ranks x 2, 2, 2, 4 and y 1..4 about 2.5 give
+    // sxy 3, sxx 3, syy 5 (by hand), so 3 / sqrt(15).
+    expect(spearman([1, 1, 1, 2], [1, 2, 3, 4])).toBeCloseTo(3 / Math.sqrt(15), 14);
+    // Two values, d = 1 at its smallest: a perfect order either way.
+    expect(spearman([0, 1e-300], [5, 6])).toBe(1);
+    expect(spearman([0, 1e-300], [6, 5])).toBe(-1);
+  });
 });
 
 describe('retrieval metrics', () => {

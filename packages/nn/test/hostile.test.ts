@@ -6,6 +6,7 @@ import {
   adam,
   arcFaceLoss,
   Conv2dLayer,
+  classificationAccuracy,
   contrastiveLoss,
   cosFaceLoss,
   cosineEmbeddingLoss,
@@ -13,11 +14,13 @@ import {
   createCosineClassifier,
   createCosineHead,
   createEncoder,
+  createRng,
   evaluateRetrieval,
   fixedPairSampler,
   float64Ops,
   inBatchSampler,
   kernelsOf,
+  knnAccuracy,
   type Loss,
   type LossInput,
   labelledSampler,
@@ -28,6 +31,7 @@ import {
   pairAccuracy,
   pairSampler,
   randomShift,
+  recallAtK,
   rocAuc,
   type Sampler,
   saveEncoder,
@@ -167,6 +171,59 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
     );
   });
 
+  it('one class only: every in-batch negative is masked (loss 0 every batch), so the pair samplers refuse it', () => {
+    // inBatchSampler once took it and trained at loss exactly 0 every batch without a word.
+    for (const one of [labels.map(() => 3), labels.map(() => -1)])
+      for (const op of ['inBatchSampler', 'tripletSampler', 'pairSampler'] as const)
+        for (const so of [{}, { augment: (r: Float32Array) => r.reverse() }, { batchSize: 1000 }])
+          expect(() => samplers[op](sparseX(), { labels: one }, so), op).toThrow(
+            expect.objectContaining({
+              name: 'CosineKitError',
+              code: 'INVALID_ARGUMENT',
+              op,
+              arg: 'data.labels',
+              message: expect.stringContaining(`every row in class ${one[0]}`),
+            }),
+          );
+    // labelledSampler has no pairs: a classifier's loss trains on one class against the others' vectors.
+    expect(() => samplers.labelledSampler(sparseX(), { labels: labels.map(() => 3) })).not.toThrow();
+  });
+
+  it('every class a single row: every positive is the anchor itself (cosine 1), refused unless an augment makes the copies differ', () => {
+    const distinct = labels.map((_, i) => i);
+    for (const op of ['inBatchSampler', 'tripletSampler', 'pairSampler'] as const)
+      expect(() => samplers[op](sparseX(), { labels: distinct }), op).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op, arg: 'data.labels' }),
+      );
+    // pairSampler without positives needs none.
+    expect(() =>
+      samplers.pairSampler(sparseX(), { labels: distinct }, { positiveFraction: 0 }),
+    ).not.toThrow();
+    // One class of two rows is enough; so is an augment (the SimCSE recipe).
+    const oneMate = distinct.map((c) => (c === 1 ? 0 : c));
+    const shift = randomShift({ width: 10, height: 5, max: 1 });
+    for (const op of ['inBatchSampler', 'tripletSampler', 'pairSampler'] as const) {
+      expect(() => samplers[op](sparseX(), { labels: oneMate }), op).not.toThrow();
+      const s = samplers[op](sparseX(), { labels: distinct }, { augment: shift });
+      expect([...s.epoch(createRng(5))].map((b) => b.rows)).toEqual([8, 8, 8, 8]);
+    }
+  });
+
+  it('two classes, however unbalanced, still give batches with negatives: a finite, non-zero first-epoch loss', async () => {
+    const two = labels.map((_, i) => (i === 7 ? 1 : 0));
+    const x = sparseX();
+    const report = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows, cols, labels: two }, { batchSize: rows }),
+      optimizer: adam(),
+      epochs: 1,
+    });
+    expect(report.history[0].loss).toBeGreaterThan(0);
+    expect(Number.isFinite(report.history[0].loss)).toBe(true);
+  });
+
   it('fixedPairSampler: non-finite targets, a and b of another type', () => {
     const base = { a: sparseX(), b: sparseX(), rows, cols, targets: Array.from({ length: rows }, () => 1) };
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, '1']) {
@@ -244,6 +301,11 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
     ['rocAuc', 'labels', () => rocAuc([0.5, 0.2, 0.1], [1, Number.NaN, 0])],
     ['spearman', 'x', () => spearman([1, Number.NaN, 3], [1, 2, 3])],
     ['spearman', 'y', () => spearman([1, 2, 3], [1, 2, Number.POSITIVE_INFINITY])],
+    // A constant series has no rank correlation (0 / 0): it once answered 0, "uncorrelated".
+    ['spearman', 'x', () => spearman([0.5, 0.5, 0.5], [1, 2, 3])],
+    ['spearman', 'y', () => spearman([1, 2, 3], [0.7, 0.7, 0.7])],
+    ['spearman', 'x', () => spearman([0, -0], [1, 2])],
+    ['spearman', 'x', () => spearman([4], [4])],
   ];
   for (const [op, arg, make] of cases) {
     it(`${op}: ${arg} (${make.toString().match(/\{.*\}/)?.[0]})`, () => {
@@ -481,12 +543,139 @@ describe('evaluateRetrieval: labels it cannot compare, and errors named after it
       });
     });
 
+  // recallAtK and knnAccuracy once delegated to evaluateRetrieval and threw errors naming it.
+  // The same refusals through each of them: the same code and argument, their own name.
+  for (const [op, fn] of [
+    ['recallAtK', recallAtK],
+    ['knnAccuracy', knnAccuracy],
+  ] as const) {
+    it(`${op}: the same refusals name '${op}', not 'evaluateRetrieval'`, async () => {
+      const sets: [string, string, Parameters<typeof recallAtK>[1], number][] = [
+        ['NON_FINITE', 'set.queryLabels', { ...set, queryLabels: [Number.NaN, 1] }, 2],
+        ['INVALID_TYPE', 'set.queryLabels', { ...set, queryLabels: ['0', 1] as never }, 2],
+        ['NON_FINITE', 'set.corpusLabels', { ...set, corpusLabels: [0, 1, Number.POSITIVE_INFINITY, 1] }, 2],
+        ['INVALID_TYPE', 'set.queryLabels', { ...set, queryLabels: undefined as never }, 1],
+        ['INVALID_TYPE', 'set', null as never, 1],
+        ['INVALID_K', 'k', set, 5],
+        ['INVALID_K', 'k', set, 0],
+        ['INVALID_K', 'k', set, 1.5],
+        ['INVALID_K', 'k', set, [1, 2] as never],
+        ['EMPTY_INPUT', 'set.queries', { ...set, queries: [], queryLabels: [] }, 1],
+        ['SHAPE_MISMATCH', 'set.queryLabels', { ...set, queryLabels: [0] }, 1],
+        ['SHAPE_MISMATCH', 'set.corpusLabels', { ...set, corpusLabels: [0, 1] }, 4],
+        ['DIMENSION_MISMATCH', 'set.queries', { ...set, queries: [[1, 0, 0]], queryLabels: [0] }, 1],
+        ['NON_FINITE', 'set.corpus', { ...set, corpus: [[1, Number.NaN], ...corpus.slice(1)] }, 1],
+      ];
+      for (const [code, arg, s, k] of sets) {
+        const e = await fn(kit, s, k).catch((x: unknown) => x);
+        expect(e, `${code} ${arg}`).toMatchObject({ name: 'CosineKitError', code, op, arg });
+        expect((e as Error).message).toContain(`Argument '${arg}' passed to '${op}'`);
+      }
+      // A resident corpus disposed before the call: the search's DISPOSED, renamed.
+      const resident = await kit.corpus(corpus);
+      resident.dispose();
+      await expect(fn(kit, { ...set, corpus: resident }, 1)).rejects.toMatchObject({
+        code: 'DISPOSED',
+        op,
+        arg: 'set.corpus',
+      });
+      // And the answers are evaluateRetrieval's (checked by hand above).
+      expect(await fn(kit, set, 2)).toBe(1);
+    });
+  }
+  it("knnAccuracy: a tie-break it does not know, or options that are not an object, name 'knnAccuracy'", async () => {
+    await expect(knnAccuracy(kit, set, 2, { tieBreak: 'largest' as 'score' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'knnAccuracy',
+      arg: 'options.tieBreak',
+    });
+    await expect(knnAccuracy(kit, set, 2, null as never)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'knnAccuracy',
+      arg: 'options',
+    });
+  });
+
   it('good labels still give the exact report (checked by hand)', async () => {
     // Query 0 [1, 0.1]: rows 0 (0.995), 2 (0.7746): both class 0. Query 1 [0, 1]: rows 1 (1), 2 (0.7071): classes 1, 0.
     expect(await evaluateRetrieval(kit, set, [1, 2])).toEqual([
       { k: 1, recall: 1, knnAccuracy: 1 },
       { k: 2, recall: 1, knnAccuracy: 1 },
     ]);
+  });
+});
+
+describe('the classifier and the cosine head name the method called, not the one it delegates to', () => {
+  // predict and accuracy named 'CosineClassifier.cosines' (or 'embed'), the head's methods 'embed'
+  // with its argument 'x' for either of their two inputs.
+  const kit = createCosineKit({ backend: 'reference' });
+  const enc = createEncoder({ inputs: 3, layers: [{ units: 4 }], seed: 2 });
+  const cls = createCosineClassifier({ classes: 3, dim: 4, seed: 4 });
+  const x = [
+    [1, 2, 3],
+    [-1, 0.5, 2],
+  ];
+  const narrow = [
+    [1, 2],
+    [3, 4],
+  ];
+  const nan = [
+    [1, 2, 3],
+    [Number.NaN, 0, 0],
+  ];
+  const cases: [string, string, () => Promise<unknown>][] = [
+    ['CosineClassifier.cosines', 'x', () => cls.cosines(kit, enc, narrow)],
+    ['CosineClassifier.predict', 'x', () => cls.predict(kit, enc, narrow)],
+    ['CosineClassifier.predict', 'x', () => cls.predict(kit, enc, nan)],
+    ['CosineClassifier.accuracy', 'x', () => cls.accuracy(kit, enc, nan, [0, 1])],
+    ['CosineClassifier.predict', 'source', () => cls.predict(42 as never, enc, x)],
+    [
+      'CosineClassifier.predict',
+      'encoder',
+      () => cls.predict(kit, createEncoder({ inputs: 3, layers: [{ units: 5 }] }), x),
+    ],
+    ['CosineClassifier.accuracy', 'labels', () => cls.accuracy(kit, enc, x, [0, Number.NaN])],
+    ['CosineClassifier.accuracy', 'labels', () => cls.accuracy(kit, enc, x, [0, '1'] as never)],
+    ['CosineClassifier.accuracy', 'labels', () => cls.accuracy(kit, enc, x, null as never)],
+    ['CosineClassifier.accuracy', 'labels', () => cls.accuracy(kit, enc, x, [0])],
+    ['classificationAccuracy', 'labels', async () => classificationAccuracy([0, 1], [0, Number.NaN])],
+    ['classificationAccuracy', 'labels', async () => classificationAccuracy([0, 1], [0, '1'] as never)],
+    ['classificationAccuracy', 'predicted', async () => classificationAccuracy(null as never, [0, 1])],
+    ['CosineHead.pairs', 'x1', () => createCosineHead(enc, kit).pairs(narrow, x)],
+    ['CosineHead.pairs', 'x2', () => createCosineHead(enc, kit).pairs(x, nan)],
+    ['CosineHead.pairs', 'x2', () => createCosineHead(enc, kit).pairs(x, [x[0]])],
+    ['CosineHead.matrix', 'x1', () => createCosineHead(enc, kit).matrix(nan, x)],
+    ['CosineHead.matrix', 'x2', () => createCosineHead(enc, kit).matrix(x, [])],
+  ];
+  for (const [op, arg, call] of cases)
+    it(`${op}: ${arg} (${call.toString().match(/\.\w+\(.*\)/)?.[0]})`, async () => {
+      const e = await call().catch((x: unknown) => x);
+      expect(e).toMatchObject({ name: 'CosineKitError', op, arg });
+      expect((e as Error).message).toContain(`Argument '${arg}' passed to '${op}'`);
+    });
+
+  it('good input still gives the float64 answers', async () => {
+    const e = { data: (await enc.clone('float64').forward(float64Ops, Float64Array.from(x.flat()), 2)).out };
+    const w = cls.weights;
+    const cos = (i: number, c: number) => {
+      let d = 0;
+      let na = 0;
+      let nb = 0;
+      for (let j = 0; j < 4; j++) {
+        const a = e.data[i * 4 + j];
+        const b = w[c * 4 + j];
+        d += a * b;
+        na += a * a;
+        nb += b * b;
+      }
+      return d / Math.sqrt(na * nb);
+    };
+    const got = await cls.cosines(kit, enc, x);
+    for (let i = 0; i < 2; i++) for (let c = 0; c < 3; c++) expect(got[i * 3 + c]).toBeCloseTo(cos(i, c), 5);
+    const best = [0, 1].map((i) => [0, 1, 2].reduce((b, c) => (cos(i, c) > cos(i, b) ? c : b), 0));
+    expect(Array.from(await cls.predict(kit, enc, x))).toEqual(best);
+    expect(await cls.accuracy(kit, enc, x, best)).toBe(1);
+    expect(classificationAccuracy(Int32Array.of(0, 2, 1), [0, 2, 2])).toBe(2 / 3);
   });
 });
 
@@ -508,16 +697,13 @@ describe("NaN or Infinity in a model outside train is the model's, not a silent 
       for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) {
         const cls = createCosineClassifier({ classes: 3, dim: 4, seed: 4 });
         cls.weights[5] = v;
-        for (const call of [
-          () => cls.predict(kit, enc, x),
-          () => cls.cosines(kit, enc, x),
-          () => cls.accuracy(kit, enc, x, [0, 1]),
-        ])
-          await expect(call()).rejects.toMatchObject({
-            code: 'NON_FINITE',
-            op: 'CosineClassifier.cosines',
-            arg: 'classifier',
-          });
+        // predict and accuracy once named 'CosineClassifier.cosines', the method they call.
+        for (const [op, call] of [
+          ['CosineClassifier.predict', () => cls.predict(kit, enc, x)],
+          ['CosineClassifier.cosines', () => cls.cosines(kit, enc, x)],
+          ['CosineClassifier.accuracy', () => cls.accuracy(kit, enc, x, [0, 1])],
+        ] as const)
+          await expect(call()).rejects.toMatchObject({ code: 'NON_FINITE', op, arg: 'classifier' });
       }
       kit.dispose();
     });
@@ -526,12 +712,13 @@ describe("NaN or Infinity in a model outside train is the model's, not a silent 
       for (const v of [Number.NaN, Number.NEGATIVE_INFINITY]) {
         const enc = createEncoder({ inputs: 3, layers: [{ units: 4 }, { units: 2 }], seed: 2 });
         enc.parameters()[2][1] = v;
-        for (const call of [
-          () => enc.embed(kit, x),
-          () => createCosineHead(enc, kit).pairs(x, x),
-          () => createCosineHead(enc, kit).matrix(x, x),
-        ])
-          await expect(call()).rejects.toMatchObject({ code: 'NON_FINITE', op: 'embed', arg: 'encoder' });
+        // The head's methods once named 'embed', the method they call.
+        for (const [op, call] of [
+          ['embed', () => enc.embed(kit, x)],
+          ['CosineHead.pairs', () => createCosineHead(enc, kit).pairs(x, x)],
+          ['CosineHead.matrix', () => createCosineHead(enc, kit).matrix(x, x)],
+        ] as const)
+          await expect(call()).rejects.toMatchObject({ code: 'NON_FINITE', op, arg: 'encoder' });
       }
       kit.dispose();
     });

@@ -14,7 +14,7 @@ import {
   Tensor,
   type TensorInput,
 } from '@cosinekit/core';
-import { admit } from '@cosinekit/core/backend';
+import { admit, toTensor } from '@cosinekit/core/backend';
 import {
   type FromWorker,
   fromWire,
@@ -446,12 +446,23 @@ class Kit implements Link {
       }
       this.#pending.set(id, p);
       this.#thread.busy();
-      try {
-        this.#thread.post({ t: 'call', id, target, op, args: packed, ...(flag ? { flag } : {}) }, [
+      const post = (sent: unknown[]) =>
+        this.#thread.post({ t: 'call', id, target, op, args: sent, ...(flag ? { flag } : {}) }, [
           ...transfer,
         ]);
+      try {
+        post(packed);
       } catch (e) {
-        this.#settle(id, undefined, cloneError(op, names, args, packed, e));
+        // Something the clone cannot copy (a Proxy around an array, an array carrying a function):
+        // copied through its elements, as core reads it here, and sent again. Only then refused.
+        const copied = args.map((a, i) =>
+          clones(packed[i]) ? packed[i] : sendable(a, packed[i], op, names[i] ?? 'options', transfer),
+        );
+        try {
+          post(copied);
+        } catch (again) {
+          this.#settle(id, undefined, cloneError(op, names, args, copied, again));
+        }
       }
     });
   }
@@ -542,7 +553,25 @@ class Kit implements Link {
             ),
           }
         : pack(c, 'corpusFrom', arg, p.moves ? transfer : null, {});
-      this.#thread.post({ t: 'chunk', id, done: false, value }, [...transfer]);
+      try {
+        this.#thread.post({ t: 'chunk', id, done: false, value }, [...transfer]);
+      } catch {
+        // As for a call's arguments: what the clone cannot copy, copied through its elements.
+        const again = rows
+          ? {
+              ...(c as object),
+              rows: sendable(
+                (c as { rows: unknown }).rows,
+                (value as { rows: unknown }).rows,
+                'corpusFrom',
+                `${arg}.rows`,
+                transfer,
+              ),
+              ...('ids' in (c as object) ? { ids: plainCopy((c as unknown as { ids: unknown }).ids) } : {}),
+            }
+          : sendable(c, value, 'corpusFrom', arg, transfer);
+        this.#thread.post({ t: 'chunk', id, done: false, value: again }, [...transfer]);
+      }
     } catch (e) {
       const error: WireError = isKitError(e)
         ? { code: e.code, message: e.message, op: e.op, arg: e.arg }
@@ -877,6 +906,58 @@ function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null): 
   }
   moves?.add(v.buffer);
   return v;
+}
+
+/** True when `v` survives the structured clone `postMessage` makes. */
+function clones(v: unknown): boolean {
+  try {
+    structuredClone(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `v` (an argument that failed to clone) as a value that clones, where the in-process kit would
+ * accept it: rows that core converts (a Proxy around an array of numbers or of rows, rows that are
+ * Proxies, an array carrying a function property) are converted here by core's own `toTensor` into
+ * a fresh Float32Array, which moves to the worker (nobody else holds it); other arrays (ids) and an
+ * options object's arrays (`ids`, a filter's `allow` / `deny`) are copied element by element. Rows core would refuse are copied element
+ * by element too, so that core in the worker refuses them exactly as it would here.
+ */
+function sendable(v: unknown, packed: unknown, op: string, arg: string, transfer: Set<ArrayBuffer>): unknown {
+  if (ROWS.has(arg) || arg.startsWith('source[')) {
+    if (!Array.isArray(v)) return packed;
+    let t: Tensor;
+    try {
+      t = toTensor(v as TensorInput, op, arg);
+    } catch {
+      return plainCopy(v);
+    }
+    // toTensor converts an array (of numbers or of rows) into a fresh buffer nobody else holds.
+    transfer.add(t.data.buffer as ArrayBuffer);
+    return { [TAG]: 'tensor', data: t.data, rows: t.rows, cols: t.cols };
+  }
+  if (arg === 'options') {
+    if (typeof packed !== 'object' || packed === null || Array.isArray(packed)) return packed;
+    const out: Record<string, unknown> = { ...packed };
+    // Arrays among the options (ids) copied through their elements; a filter's lists likewise.
+    for (const key of Object.keys(out)) if (Array.isArray(out[key])) out[key] = plainCopy(out[key]);
+    const f = out.filter;
+    if (typeof f === 'object' && f !== null && !ArrayBuffer.isView((f as { mask?: unknown }).mask)) {
+      const g: Record<string, unknown> = { ...f };
+      for (const key of ['allow', 'deny']) if (key in g) g[key] = plainCopy(g[key]);
+      out.filter = g;
+    }
+    return out;
+  }
+  return plainCopy(v);
+}
+
+/** Arrays (and arrays in arrays) copied through their elements into plain arrays; anything else as it is. */
+function plainCopy(v: unknown): unknown {
+  return Array.isArray(v) ? Array.from(v as unknown[], plainCopy) : v;
 }
 
 /**

@@ -319,6 +319,127 @@ function disposedTensor(): Tensor {
   return t;
 }
 
+describe('inputs the structured clone cannot copy: the worker takes what the in-process kit takes', () => {
+  // A Proxy around an array (or rows that are Proxies), or an array carrying a function property,
+  // is read by core like any array, but postMessage cannot clone it: the worker kit refused them
+  // with INVALID_TYPE ("cannot be sent to the worker"). It now copies them into a Float32Array.
+  const d = 7;
+  const rows = (t: Tensor) => Array.from({ length: t.rows }, (_, i) => Array.from(t.row(i)));
+  const a = mat(3, d, 70);
+  const b = mat(5, d, 71);
+  const withFn = <T extends object>(x: T): T => Object.assign(x, { describe: () => 'rows' });
+  const forms: [string, (t: Tensor) => unknown][] = [
+    ['a Proxy around number[][]', (t) => new Proxy(rows(t), {})],
+    ['number[][] of Proxy rows', (t) => rows(t).map((r) => new Proxy(r, {}))],
+    [
+      'a Proxy around Float32Array rows',
+      (t) =>
+        new Proxy(
+          [...Array(t.rows).keys()].map((i) => t.row(i).slice()),
+          {},
+        ),
+    ],
+    [
+      'a Proxy whose get trap logs (a reactive store)',
+      (t) => new Proxy(rows(t), { get: (o, k, r) => Reflect.get(o, k, r) }),
+    ],
+    ['number[][] carrying a function property', (t) => withFn(rows(t))],
+  ];
+  const one = (t: Tensor) => Array.from(t.row(0));
+  for (const [what, form] of forms) {
+    it(`${what}: every dense operation, the same bits as in-process and float64 within 1e-6`, async () => {
+      const calls: [string, (k: CosineKit | WorkerKit) => Promise<unknown>][] = [
+        ['rowNorms', (k) => k.rowNorms(form(a) as number[][])],
+        ['normalize', (k) => k.normalize(form(a) as number[][])],
+        ['cosineRows', (k) => k.cosineRows(form(a) as number[][], form(a.slice(0, 3)) as number[][])],
+        ['cosineMatrix', (k) => k.cosineMatrix(form(a) as number[][], form(b) as number[][])],
+        ['topK', (k) => k.topK(form(a) as number[][], form(b) as number[][], 2)],
+      ];
+      for (const [op, call] of calls) {
+        const want = await call(local);
+        const got = await call(remote);
+        expect(got, op).toEqual(want);
+      }
+      const m = (await remote.cosineMatrix(form(a) as number[][], form(b) as number[][])).data;
+      for (let i = 0; i < a.rows; i++)
+        for (let j = 0; j < b.rows; j++)
+          expect(Math.abs(m[i * b.rows + j] - cos64(a.row(i), b.row(j)))).toBeLessThan(1e-6);
+      // One row as a Proxy around number[].
+      expect(await remote.rowNorms(new Proxy(one(a), {}))).toEqual(
+        await local.rowNorms(new Proxy(one(a), {})),
+      );
+    });
+  }
+
+  it('corpora: rows, ids, added rows and an allow list as Proxies; a stream of Proxy chunks', async () => {
+    const ids = new Proxy(['p', 'q', 'r', 's', 't'], {});
+    const [L, R] = [
+      await local.corpus(new Proxy(rows(b), {}), { ids }),
+      await remote.corpus(new Proxy(rows(b), {}), { ids }),
+    ];
+    const q = new Proxy(rows(a), {});
+    expect(await R.search(q, 3)).toEqual(await L.search(q, 3));
+    expect(await R.similarity(q)).toEqual(await L.similarity(q));
+    const allow = new Proxy(['q', 's', 't'], {});
+    expect(await R.search(q, 2, { filter: { allow } })).toEqual(await L.search(q, 2, { filter: { allow } }));
+    await L.add(new Proxy(rows(a).slice(0, 2), {}), new Proxy(['u', 'v'], {}));
+    await R.add(new Proxy(rows(a).slice(0, 2), {}), new Proxy(['u', 'v'], {}));
+    expect(R.rows).toBe(7);
+    expect(await R.search(q, 7)).toEqual(await L.search(q, 7));
+    expect(await R.remove(new Proxy(['p', 'u'], {}))).toBe(2);
+    L.dispose();
+    R.dispose();
+    const stream = () => [
+      { rows: new Proxy(rows(b).slice(0, 2), {}), ids: new Proxy([5, 6], {}) },
+      { rows: new Proxy(rows(b).slice(2), {}), ids: new Proxy([7, 8, 9], {}) },
+    ];
+    const Ls = await local.corpusFrom(stream() as never);
+    const Rs = await remote.corpusFrom(stream() as never);
+    expect(Rs.rows).toBe(5);
+    expect(await Rs.search(q, 5)).toEqual(await Ls.search(q, 5));
+    // A chunk that is itself a Proxy array, without ids.
+    const bare = () => [new Proxy(rows(b).slice(0, 2), {}), new Proxy(rows(b).slice(2), {})];
+    const Lb = await local.corpusFrom(bare());
+    const Rb = await remote.corpusFrom(bare());
+    expect(await Rb.search(q, 5)).toEqual(await Lb.search(q, 5));
+    Lb.dispose();
+    Rb.dispose();
+    Ls.dispose();
+    Rs.dispose();
+  });
+
+  it('what core refuses, inside a Proxy or not, is refused with the same error by both kits', async () => {
+    const fake = new Proxy(Float32Array.of(1, 2, 3), {});
+    const cases: [string, (k: CosineKit | WorkerKit) => Promise<unknown>][] = [
+      ['a Proxy around a Float32Array (its length cannot be read)', (k) => k.rowNorms(fake)],
+      ['a row that is a Proxy around a Float32Array', (k) => k.normalize([fake])],
+      ['a Proxy array holding a string', (k) => k.rowNorms(new Proxy([[1, '2', 3]], {}) as never)],
+      ['a ragged Proxy array', (k) => k.normalize(new Proxy([[1, 2], [3]], {}))],
+      ['NaN in a Proxy row', (k) => k.cosineMatrix([new Proxy([1, Number.NaN], {})], [[1, 2]])],
+      ['an empty Proxy array', (k) => k.topK(new Proxy([], {}), [[1, 2]], 1)],
+      ['repeated ids in a Proxy', (k) => k.corpus(mat(2, 3), { ids: new Proxy(['x', 'x'], {}) })],
+      ['a Proxy chunk of another width', (k) => k.corpusFrom([[[1, 2]], new Proxy([[1, 2, 3]], {})])],
+    ];
+    for (const [what, call] of cases) {
+      const want = await failure(call(local));
+      expect(await failure(call(remote)), what).toEqual(want);
+    }
+    expect(await failure(local.rowNorms(fake))).toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'rowNorms',
+      arg: 'x',
+    });
+  });
+
+  it('with transfer: true a Proxy input is copied all the same, and the caller keeps it', async () => {
+    const p = new Proxy(rows(a), {});
+    const got = await remote.cosineMatrix(p, rows(b), { transfer: true } as never);
+    expect(got).toEqual(await local.cosineMatrix(rows(a), rows(b)));
+    expect(p.length).toBe(3);
+    expect(p[0]).toEqual(rows(a)[0]);
+  });
+});
+
 describe('inputs are copied, or moved when the caller says so', () => {
   it('by default the caller keeps its arrays, and what the call uses is the input as it was', async () => {
     const data = mat(20, 8, 60);

@@ -329,6 +329,31 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   },
   {
     group: TYPES,
+    input: 'kit.rowNorms(new Proxy(Float32Array.of(1, 2, 3, 4), {})) // was a TypeError',
+    code: 'INVALID_TYPE',
+    op: 'rowNorms',
+    arg: 'x',
+    call: (h) => h.kit.rowNorms(new Proxy(Float32Array.of(1, 2, 3, 4), {})),
+  },
+  {
+    group: TYPES,
+    input: 'kit.cosineMatrix(q, [c[0], new Proxy(Float32Array.of(1, 2, 3, 4), {})])',
+    code: 'INVALID_TYPE',
+    op: 'cosineMatrix',
+    arg: 'b[1]',
+    call: (h) =>
+      h.kit.cosineMatrix(h.q, [Float32Array.of(1, 0, 0, 0), new Proxy(Float32Array.of(1, 2, 3, 4), {})]),
+  },
+  {
+    group: TYPES,
+    input: 'new Tensor(new Proxy(new Float32Array(6), {}), 2, 3)',
+    code: 'INVALID_TYPE',
+    op: 'tensor',
+    arg: 'data',
+    call: () => new Tensor(new Proxy(new Float32Array(6), {}), 2, 3),
+  },
+  {
+    group: TYPES,
     input: 'kit.rowNorms([[1, 2], undefined, [3, 4]])',
     code: 'INVALID_TYPE',
     op: 'rowNorms',
@@ -889,6 +914,14 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
 
   {
     group: PAIR,
+    input: 'cosine(new Proxy(Float32Array.of(1, 2), {}), Float32Array.of(1, 2)) // was a TypeError',
+    code: 'INVALID_TYPE',
+    op: 'cosine',
+    arg: 'a',
+    call: () => cosine(new Proxy(Float32Array.of(1, 2), {}), Float32Array.of(1, 2)),
+  },
+  {
+    group: PAIR,
     input: 'cosine([1, 2], [1, 2, 3])',
     code: 'DIMENSION_MISMATCH',
     op: 'cosine',
@@ -1188,6 +1221,23 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     arg: 'queries',
     call: (h) =>
       createCosineKit({ backend: breaking(h, { topK: () => answer([3, 3], [0.9, 0.9]) }) }).topK(h.q, h.c, 2),
+  },
+  {
+    group: BROKEN,
+    input:
+      'topK returns its real scores, sorted, for the neighbouring rows (indices + 1 mod 8): each in range, distinct, in [-1, 1]',
+    code: 'BACKEND_ERROR',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) =>
+      createCosineKit({
+        backend: breaking(h, {
+          async topK(q: never, c: { rows: number }, k: number) {
+            const r = await h.backend.kernels.topK!(q, c as never, k);
+            return { ...r, indices: r.indices.map((i) => (i + 1) % c.rows) };
+          },
+        }),
+      }).topK(h.q, h.c, 3),
   },
   {
     group: BROKEN,
