@@ -26,6 +26,10 @@ const defaults = {
   // 'relaxed' asks for the fused multiply-add build by name, which turns it on in Node 20's V8.
   variant: 'auto',
   rounds: 5,
+  // Epochs each side runs before the counted rounds: V8 keeps compiling and re-optimising the
+  // step's JavaScript on background threads through the first four or so epochs (60-130 ms of CPU
+  // an epoch, about 10 ms once settled), so fewer warm-up epochs count start-up, not the step.
+  warmup: 3,
   batch: 128,
   seed: 1,
   python: 'python3',
@@ -124,9 +128,14 @@ async function main(): Promise<void> {
     return { cpu: (c.user + c.system) / 1e6, wall: (performance.now() - t0) / 1000, loss: r.history[0].loss };
   };
 
-  // One warm-up epoch each (JIT, BLAS and wasm start-up), not counted.
-  await numpyEpoch();
-  await nnEpoch(0);
+  // Warm-up epochs each (JIT, BLAS and wasm start-up), not counted.
+  if (!(Number.isInteger(flags.warmup) && flags.warmup >= 0)) {
+    throw new Error(`Flag '--warmup' must be a whole number >= 0, got ${flags.warmup}.`);
+  }
+  for (let w = 0; w < flags.warmup; w++) {
+    await numpyEpoch();
+    await nnEpoch(-w);
+  }
   const npCpu: number[] = [];
   const nnCpu: number[] = [];
   const nnWall: number[] = [];
@@ -147,7 +156,7 @@ async function main(): Promise<void> {
   const np = median(npCpu);
   const ours = median(nnCpu);
   console.log(
-    `\nMedian CPU seconds per epoch (${data.rows} ${flags.inputs === 'dense' ? 'dense random rows' : 'digits'}, ${((100 * nonzero) / data.x.length).toFixed(0)}% of inputs non-zero, batch ${flags.batch}, ${Math.floor(data.rows / flags.batch)} steps): ` +
+    `\nMedian CPU seconds per epoch (${data.rows} ${flags.inputs === 'dense' ? 'dense random rows' : 'digits'}, ${((100 * nonzero) / data.x.length).toFixed(0)}% of inputs non-zero, batch ${flags.batch}, ${Math.floor(data.rows / flags.batch)} steps, after ${flags.warmup} warm-up epochs each): ` +
       `numpy/OpenBLAS 1 thread ${np.toFixed(3)}, @cosinekit/nn on ${flags.backend}${variantNote} ${ours.toFixed(3)} ` +
       `(${(ours / np).toFixed(2)}x numpy; wall ${median(nnWall).toFixed(3)} s)`,
   );
