@@ -6,6 +6,7 @@ import {
 } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
+import { threadsUnavailable } from '../src/threads.js';
 import { backend, expectClose, random, ref } from './helpers.js';
 
 describe('int8 corpora', () => {
@@ -74,6 +75,45 @@ describe('int8 corpora', () => {
       err = e;
     }
     expect(isCosineKitError(err, 'UNSUPPORTED')).toBe(true);
+  });
+
+  // One query's scan takes rows two and two far apart (j, j+1 with h+j, h+j+1, h = half of n),
+  // then four at a time, then one by one: every row count that ends in a different part, at 1
+  // thread and at 2 (each helper's share scanned the same way), against a replica of the kernel's
+  // arithmetic: the exact integer sum of the codes, then float32 (sum * qscale) * scale, clamped.
+  it('one query: the exact integer sums of the codes, for every split of the rows', async () => {
+    const why = threadsUnavailable();
+    if (why !== undefined) console.log(`[int8] the 2-thread half of this test runs on one thread: ${why}`);
+    const two = await backend({ variant: 'simd', threads: 2, tuning: { threadMinFlopsI8: 0 } });
+    try {
+      for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 17, 33, 70, 131]) {
+        for (const d of [1, 5, 16, 17, 48, 100]) {
+          const x = random(n, d, 7 * n + d);
+          const q = random(1, d, 3 * d + 1);
+          // The query is quantised as corpus rows are: its codes and scale through a corpus of it.
+          const qc = b.kernels.createCorpus(q, { storage: 'int8', rerank: 0 });
+          const qs = b.kernels.exportCorpus(qc);
+          qc.dispose();
+          const want = new Float32Array(n);
+          for (const k of [b, two]) {
+            const c = k.kernels.createCorpus(x, { storage: 'int8', rerank: 0 });
+            const st = k.kernels.exportCorpus(c);
+            for (let j = 0; j < n; j++) {
+              let sum = 0;
+              for (let p = 0; p < d; p++) sum += qs.codes![p] * st.codes![j * d + p];
+              const f = Math.fround;
+              want[j] = Math.min(1, Math.max(-1, f(f(f(sum) * qs.scales![0]) * st.scales![j])));
+            }
+            const got = k.kernels.corpusMatrix(c, q);
+            expect(new Uint32Array(got.buffer), `${n} x ${d}`).toEqual(new Uint32Array(want.buffer));
+            c.dispose();
+          }
+        }
+      }
+      expect(two.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+    } finally {
+      two.dispose();
+    }
   });
 
   it('approximate scores within 2e-2, exact ones after re-ranking every row', () => {
