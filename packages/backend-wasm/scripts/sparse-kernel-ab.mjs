@@ -67,32 +67,42 @@ const builds = [await load(dirA), await load(dirB)];
 const cases = [
   [
     'X W1  256x784x256   ',
-    ({ ex, at }) => (ex.compressRows(at.X, 256, 784, 1e9, at.ptr, at.idx, at.val), 0),
+    ({ ex, at }) => {
+      ex.compressRows(at.X, 256, 784, 1e9, at.ptr, at.idx, at.val);
+      return 0;
+    },
     256,
     'W1',
     256,
   ],
   [
     'Xt dZ 784x256x256 tA',
-    ({ ex, at }) => (
-      ex.countColumns(at.X, 256, 784, at.ptr), ex.compressColumns(at.X, 256, 784, at.ptr, at.idx, at.val), 1
-    ),
+    ({ ex, at }) => {
+      ex.countColumns(at.X, 256, 784, at.ptr);
+      ex.compressColumns(at.X, 256, 784, at.ptr, at.idx, at.val);
+      return 1;
+    },
     784,
     'DZ',
     256,
   ],
   [
     'H W2  256x256x64    ',
-    ({ ex, at }) => (ex.compressRows(at.H, 256, 256, 1e9, at.ptr, at.idx, at.val), 0),
+    ({ ex, at }) => {
+      ex.compressRows(at.H, 256, 256, 1e9, at.ptr, at.idx, at.val);
+      return 0;
+    },
     256,
     'W2',
     64,
   ],
   [
     'Ht dZ 256x256x64  tA',
-    ({ ex, at }) => (
-      ex.countColumns(at.H, 256, 256, at.ptr), ex.compressColumns(at.H, 256, 256, at.ptr, at.idx, at.val), 1
-    ),
+    ({ ex, at }) => {
+      ex.countColumns(at.H, 256, 256, at.ptr);
+      ex.compressColumns(at.H, 256, 256, at.ptr, at.idx, at.val);
+      return 1;
+    },
     256,
     'DZ2',
     64,

@@ -204,7 +204,12 @@ const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;
  * worker. `INVALID_TYPE` naming `op` and `arg`, not a TypeError from deep inside a call.
  */
 export function refuseFakeView(v: unknown, op: string, arg: string): void {
-  if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && TYPED_ARRAY.isPrototypeOf(v))
+  if (
+    typeof v === 'object' &&
+    v !== null &&
+    !ArrayBuffer.isView(v) &&
+    Object.prototype.isPrototypeOf.call(TYPED_ARRAY, v)
+  )
     argError(
       'INVALID_TYPE',
       op,

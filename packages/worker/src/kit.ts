@@ -452,7 +452,7 @@ class Kit implements Link {
         ]);
       try {
         post(packed);
-      } catch (e) {
+      } catch {
         // Something the clone cannot copy (a Proxy around an array, an array carrying a function):
         // copied through its elements, as core reads it here, and sent again. Only then refused.
         const copied = args.map((a, i) =>
