@@ -169,3 +169,24 @@ export async function under<T>(
     throw renamedError(e, op, args);
   }
 }
+
+/**
+ * Refuses what is not an array (or typed array) of finite numbers, naming `arg` of `op`: a NaN or
+ * a string label equals no prediction and would lower an accuracy without a word.
+ */
+export function checkLabels(op: string, arg: string, v: unknown): void {
+  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
+    );
+  const a = v as ArrayLike<unknown>;
+  for (let i = 0; i < a.length; i++) {
+    const y = a[i];
+    if (typeof y !== 'number')
+      argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
+    if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
+  }
+}

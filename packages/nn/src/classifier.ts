@@ -1,6 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
-import { checkLayerSize, checkLossInput, checkNumber, checkParameters, under } from './check.js';
+import { checkLabels, checkLayerSize, checkLossInput, checkNumber, checkParameters, under } from './check.js';
 import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
@@ -133,7 +133,7 @@ export class CosineClassifier {
   ): Promise<number> {
     const op = 'CosineClassifier.accuracy';
     const rows = toTensor(x, op, 'x').rows;
-    classLabels(op, 'labels', labels);
+    checkLabels(op, 'labels', labels);
     if (labels.length !== rows) {
       argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
     }
@@ -162,33 +162,12 @@ export function createCosineClassifier(options: CosineClassifierOptions): Cosine
 }
 
 /**
- * Refuses what is not an array (or typed array) of finite numbers, naming `arg` of `op`: a NaN or
- * a string label equals no prediction and would lower an accuracy without a word.
- */
-function classLabels(op: string, arg: string, v: unknown): void {
-  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
-    argError(
-      'INVALID_TYPE',
-      op,
-      arg,
-      `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
-    );
-  const a = v as ArrayLike<unknown>;
-  for (let i = 0; i < a.length; i++) {
-    const y = a[i];
-    if (typeof y !== 'number')
-      argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
-    if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
-  }
-}
-
-/**
  * Share of positions where `predicted` equals `labels`. Both must be arrays of finite numbers
  * (`INVALID_TYPE` / `NON_FINITE` naming `'classificationAccuracy'` and the argument), of one length.
  */
 export function classificationAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
-  classLabels('classificationAccuracy', 'predicted', predicted);
-  classLabels('classificationAccuracy', 'labels', labels);
+  checkLabels('classificationAccuracy', 'predicted', predicted);
+  checkLabels('classificationAccuracy', 'labels', labels);
   if (predicted.length === 0)
     argError('EMPTY_INPUT', 'classificationAccuracy', 'predicted', 'must not be empty.');
   if (predicted.length !== labels.length) {

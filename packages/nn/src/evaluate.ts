@@ -1,6 +1,6 @@
 import { Corpus, type CosineKit, type TensorInput } from '@cosinekit/core';
 import { argError } from '@cosinekit/core/backend';
-import { under } from './check.js';
+import { checkLabels, under } from './check.js';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {
@@ -250,8 +250,8 @@ async function retrieval(
       `must be { queries, queryLabels, corpus, corpusLabels }, got ${String(set)}.`,
     );
   // Labels are compared with ===: a NaN or a '0' would silently match nothing and lower the score.
-  checkLabels(op, set.queryLabels, 'set.queryLabels');
-  checkLabels(op, set.corpusLabels, 'set.corpusLabels');
+  checkLabels(op, 'set.queryLabels', set.queryLabels);
+  checkLabels(op, 'set.corpusLabels', set.corpusLabels);
   const kMax = Math.max(...ks);
   // The search's errors name its own operation ('topK', 'search'): renamed after this one.
   const result = await under(
@@ -303,24 +303,6 @@ async function retrieval(
     }
     return { k: kk, recall: hit / result.queries, knnAccuracy: correct / result.queries };
   });
-}
-
-/** Refuses labels that are not an array of finite numbers (naming `name` of `op`). */
-function checkLabels(op: string, v: unknown, name: string): void {
-  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
-    argError(
-      'INVALID_TYPE',
-      op,
-      name,
-      `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
-    );
-  const a = v as ArrayLike<unknown>;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    if (typeof x !== 'number')
-      argError('INVALID_TYPE', op, name, `must hold numbers, got ${typeof x} at ${i}.`);
-    if (!Number.isFinite(x)) argError('NON_FINITE', op, name, `must hold finite numbers, got ${x} at ${i}.`);
-  }
 }
 
 /**
