@@ -135,6 +135,40 @@ for (const variant of VARIANTS) {
       }
     });
 
+    it('one or two non-zeros anywhere in rows of zeros: runs of sixteen zeros passed over at every offset', () => {
+      // Row r of op(A) (k values, +0 and -0 in turn) holds a non-zero at r mod k and, in every
+      // other row, a second one 17 places on: each length and alignment of the zero runs
+      // around compressRows' sixteen-value step, and rows whose only non-zero is in the tail.
+      for (const k of [15, 16, 17, 31, 32, 33, 47, 48, 49, 64, 100]) {
+        const m = 2 * k + 3;
+        const a = new Float32Array(m * k);
+        for (let i = 0; i < a.length; i++) a[i] = i % 2 ? -0 : 0;
+        for (let r = 0; r < m; r++) {
+          a[r * k + (r % k)] = 1 + r / 8;
+          if (r % 2 === 1) a[r * k + ((r + 17) % k)] = -2 - r / 16;
+        }
+        const plain = { data: a, rows: m, cols: k };
+        const b = random(k, 70, k + 5);
+        // The relaxed build fuses each multiply-add: its own one-thread answer, checked against
+        // float64 here, stands in for the replica.
+        const want =
+          variant === 'simd'
+            ? replica(plain, b, false, m, k, 70)
+            : one.kernels.matmul(plain, b, false, false);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < 70; j++) {
+            let s = 0;
+            for (let p = 0; p < k; p++) s += a[i * k + p] * b.data[p * 70 + j];
+            expect(Math.abs(want[i * 70 + j] - s)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(s)));
+          }
+        }
+        for (const kit of [one, two]) {
+          expect(firstDifference(kit.kernels.matmul(plain, b, false, false), want)).toBeUndefined();
+          expect(firstDifference(kit.kernels.matmul(transpose(plain), b, true, false), want)).toBeUndefined();
+        }
+      }
+    });
+
     it('-0 in A is a zero: skipped, so -0 x B never turns a +0 sum into -0', () => {
       // Each row of op(A) has one +1 and otherwise -0; B negative: the sums are exactly B's row.
       const k = 300;
