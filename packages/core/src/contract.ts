@@ -155,7 +155,9 @@ export interface Kernels {
    * Exact top-k by cosine of each query row against the corpus rows, computed in tiles with a
    * running per-query selection (never the full Q x N matrix in memory). `1 <= k <= corpus.rows`.
    * The kit recomputes each returned score in float64 from the row it names (except for the
-   * reference's own `topK`): one further than 5e-4 from that row's cosine is a `BACKEND_ERROR`.
+   * reference's own `topK`): one further than 5e-4 from that row's cosine is a `BACKEND_ERROR`, and
+   * so is a sampled row left out whose cosine beats the lowest returned score by more than that
+   * (8 rows a query, spread over the corpus).
    */
   topK(queries: Matrix, corpus: Matrix, k: number): Awaitable<TopKResult>;
   /** Uploads and normalises a corpus once, keeping it resident. */

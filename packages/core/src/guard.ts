@@ -235,20 +235,28 @@ export class Guard {
   }
 
   /**
-   * Checks that every score of a checked top-k answer is the cosine of the row it names: recomputed
-   * in float64 from the rows the kernel was given (`q`, `c`; the gate's rescaling keeps cosines),
-   * O(queries x k x d), small next to the search. A score further than {@link SCORE_TOLERANCE}
-   * from it (a zero row's cosine being 0) is `BACKEND_ERROR`: plausible scores of other rows.
+   * Checks a top-k answer against the rows the kernel was given (`q`, `c`; the gate's rescaling
+   * keeps cosines), recomputing cosines in float64:
+   * - every score is the cosine of the row it names: one further than {@link SCORE_TOLERANCE} (a
+   *   zero row's cosine being 0) is `BACKEND_ERROR` (plausible scores of other rows);
+   * - the rows are the top k, by a sample: up to {@link TOPK_SAMPLES} rows the answer does not name,
+   *   spread over the corpus (other rows for each query), must not beat its lowest score by more
+   *   than the tolerance, or it is `BACKEND_ERROR` (true scores of rows that are not the best).
+   *
+   * O(queries x (k + samples) x d), small next to the search. A sample cannot prove an answer
+   * complete: it catches an answer that misses many better rows, and, over many queries, one that
+   * misses a few.
    */
   topKScores(op: string, arg: string, kernel: GuardedKernel, t: TopKResult, q: Matrix, c: Matrix): void {
     const d = q.cols;
+    const n = c.rows;
     const { data: qd } = q;
     const { data: cd } = c;
+    const samples = Math.min(TOPK_SAMPLES, n - t.k);
     for (let i = 0; i < t.queries; i++) {
       let qq = 0;
       for (let j = i * d; j < (i + 1) * d; j++) qq += qd[j] * qd[j];
-      for (let s = i * t.k; s < (i + 1) * t.k; s++) {
-        const r = t.indices[s];
+      const cosine = (r: number): number => {
         let dot = 0;
         let cc = 0;
         for (let j = 0; j < d; j++) {
@@ -256,7 +264,13 @@ export class Guard {
           dot += qd[i * d + j] * x;
           cc += x * x;
         }
-        const cos = qq > 0 && cc > 0 ? Math.min(1, Math.max(-1, dot / Math.sqrt(qq * cc))) : 0;
+        return qq > 0 && cc > 0 ? Math.min(1, Math.max(-1, dot / Math.sqrt(qq * cc))) : 0;
+      };
+      const first = i * t.k;
+      let lowest = Number.POSITIVE_INFINITY;
+      for (let s = first; s < first + t.k; s++) {
+        const r = t.indices[s];
+        const cos = cosine(r);
         if (!(Math.abs(t.scores[s] - cos) <= SCORE_TOLERANCE))
           this.#fail(
             op,
@@ -264,6 +278,18 @@ export class Guard {
             kernel,
             `returned score ${t.scores[s]} for row ${r} of query ${i}, whose cosine is ${cos} (recomputed in float64; tolerance ${SCORE_TOLERANCE}).`,
           );
+        if (t.scores[s] < lowest) lowest = t.scores[s];
+      }
+      for (let u = 0; u < samples; u++) {
+        // Positions (u + 1 + i x samples) x golden ratio (mod 1) of the way through the corpus.
+        const f = (u + 1 + i * samples) * 0.6180339887498949;
+        const r = Math.floor((f - Math.floor(f)) * n);
+        let named = false;
+        for (let s = first; s < first + t.k && !named; s++) named = t.indices[s] === r;
+        if (named) continue;
+        const cos = cosine(r);
+        if (cos > lowest + SCORE_TOLERANCE)
+          this.#fail(op, arg, kernel, `left out row ${r} of query ${i}, whose cosine ${cos} beats the lowest score ${lowest}.`);
       }
     }
   }
@@ -394,6 +420,12 @@ function describe(kind: 'cosine' | 'norm' | 'unit'): string {
  * passes the suite at any tolerance it accepts passes this check.
  */
 export const SCORE_TOLERANCE = 5e-4;
+
+/**
+ * Rows per query that {@link Guard.topKScores} samples among those a top-k answer leaves out, to
+ * check that none beats the answer's lowest score.
+ */
+export const TOPK_SAMPLES = 8;
 
 /**
  * A backend's kernels seen through a {@link Guard}: each call names the public operation and the

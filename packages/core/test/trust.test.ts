@@ -61,6 +61,39 @@ describe('ties: scores reported equal go to the lower index', () => {
 });
 
 describe('what a backend hands back is checked', () => {
+  it('a top-k of the wrong rows with their true scores is caught by the sampled rows it left out', async () => {
+    // 200 rows of two values; the query is [1, 0]: row r's cosine is cos(r / 40).
+    const c = Array.from({ length: 200 }, (_, r) => [Math.cos(r / 40), Math.sin(r / 40)]);
+    const cosOf = (r: number) => Math.fround(Math.cos(r / 40));
+    // The last k rows (the worst), each with its own true score: every score passes its recompute.
+    const worst = withKernels({
+      topK: (_q, _c, k) => ({
+        queries: 1,
+        k,
+        indices: Int32Array.from({ length: k }, (_, i) => 199 - i),
+        scores: Float32Array.from({ length: k }, (_, i) => cosOf(199 - i)),
+      }),
+    });
+    const e = await failure(createCosineKit({ backend: worst }).topK([[1, 0]], c, 5));
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'topK', backend: 'third-party', kernel: 'topK' });
+    expect(e.message).toMatch(
+      /left out row \d+ of query 0, whose cosine .* beats the lowest score /,
+    );
+    // The true top k passes, and so does an answer that names every row (nothing left to sample).
+    const right = withKernels({
+      topK: (_q, _c, k) => ({
+        queries: 1,
+        k,
+        indices: Int32Array.from({ length: k }, (_, i) => i),
+        scores: Float32Array.from({ length: k }, (_, i) => cosOf(i)),
+      }),
+    });
+    expect(Array.from((await createCosineKit({ backend: right }).topK([[1, 0]], c, 5)).indices)).toEqual([
+      0, 1, 2, 3, 4,
+    ]);
+    expect((await createCosineKit({ backend: right }).topK([[1, 0]], c, 200)).indices.length).toBe(200);
+  });
+
   it('cosines a rounding step past 1 are clamped; a cosine of 7 is a broken backend', async () => {
     const ok = createCosineKit({
       backend: withKernels({ cosineRows: () => Float32Array.of(1.0000001, -1.0000001) }),
