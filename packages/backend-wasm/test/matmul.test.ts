@@ -30,11 +30,65 @@ const SHAPES: [number, number, number][] = [
   [256, 784, 64],
 ];
 
+/** The float64 product op(A) op(B) and, per output, the sum of its terms' magnitudes. */
+interface Product64 {
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly s: Float64Array;
+  readonly mag: Float64Array;
+}
+
+function product64(
+  a: Matrix,
+  b: Matrix,
+  ta: boolean,
+  tb: boolean,
+  m: number,
+  k: number,
+  n: number,
+): Product64 {
+  const s = new Float64Array(m * n);
+  const mag = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      let abs = 0;
+      for (let p = 0; p < k; p++) {
+        const v = at(a, ta, i, p) * at(b, tb, p, j);
+        sum += v;
+        abs += Math.abs(v);
+      }
+      s[i * n + j] = sum;
+      mag[i * n + j] = abs;
+    }
+  }
+  return { m, k, n, s, mag };
+}
+
 /**
  * Checks every output against the float64 product with a bound a float32 sum of k products must
  * meet in any order: (k + 1) u sum |a||b| (u = 2^-24, the rounding of each product and partial
  * sum, plus the final store), so a wrong term anywhere shows up even where products cancel.
+ * `want`: the product, made once for several answers to check (see {@link product64}).
  */
+function checkAgainst(got: Float32Array, want: Product64) {
+  const { m, k, n, s, mag } = want;
+  expect(got.length).toBe(m * n);
+  let worst = 0;
+  let where = '';
+  for (let i = 0; i < m * n; i++) {
+    const tol = (k + 1) * 2 ** -24 * mag[i] + 1e-38;
+    const ratio = Math.abs(got[i] - s[i]) / tol;
+    if (!(ratio <= worst)) {
+      worst = ratio;
+      where = `(${Math.floor(i / n)}, ${i % n}): got ${got[i]}, want ${s[i]}`;
+    }
+  }
+  expect(worst, `worst at ${where}`).toBeLessThanOrEqual(1);
+}
+
+/** {@link checkAgainst} the float64 product of `a` and `b`. */
 function check(
   got: Float32Array,
   a: Matrix,
@@ -45,27 +99,7 @@ function check(
   k: number,
   n: number,
 ) {
-  expect(got.length).toBe(m * n);
-  let worst = 0;
-  let where = '';
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      let mag = 0;
-      for (let p = 0; p < k; p++) {
-        const v = at(a, ta, i, p) * at(b, tb, p, j);
-        s += v;
-        mag += Math.abs(v);
-      }
-      const tol = (k + 1) * 2 ** -24 * mag + 1e-38;
-      const ratio = Math.abs(got[i * n + j] - s) / tol;
-      if (!(ratio <= worst)) {
-        worst = ratio;
-        where = `(${i}, ${j}): got ${got[i * n + j]}, want ${s}`;
-      }
-    }
-  }
-  expect(worst, `worst at ${where}`).toBeLessThanOrEqual(1);
+  checkAgainst(got, product64(a, b, ta, tb, m, k, n));
 }
 
 for (const variant of VARIANTS) {
@@ -82,12 +116,13 @@ for (const variant of VARIANTS) {
           for (const tb of [false, true]) {
             const a = ta ? random(k, m, m * 7 + k) : random(m, k, m * 7 + k);
             const bm = tb ? random(n, k, n * 5 + k) : random(k, n, n * 5 + k);
-            check(b.kernels.matmul(a, bm, ta, tb), a, bm, ta, tb, m, k, n);
+            const want = product64(a, bm, ta, tb, m, k, n);
+            checkAgainst(b.kernels.matmul(a, bm, ta, tb), want);
             // Into a given array holding garbage: every output is written, none added to.
             const out = new Float32Array(m * n).fill(Number.NaN);
             const got = b.kernels.matmul(a, bm, ta, tb, out);
             expect(got).toBe(out);
-            check(out, a, bm, ta, tb, m, k, n);
+            checkAgainst(out, want);
           }
         }
         expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
@@ -159,15 +194,16 @@ for (const variant of VARIANTS) {
     for (const [m, k, n] of SPARSE_SHAPES) {
       it(`${m} x ${k} x ${n}, A sparse or dense, A transposed or not, against float64`, () => {
         for (const ta of [false, true]) {
-          // Density 0 (A all zero) on the smaller shapes: the float64 check of the largest is slow.
+          // Density 0 (A all zero) on the smaller shapes: the float64 product of the largest is slow.
           for (const density of m * k * n > 4e6 ? [0.1, 1] : [0, 0.1, 1]) {
             const a = ta ? sparse(k, m, density, m + k) : sparse(m, k, density, m + k);
             const bm = random(k, n, n + k);
+            const want = product64(a, bm, ta, false, m, k, n);
             for (const kit of [auto, always]) {
-              check(kit.kernels.matmul(a, bm, ta, false), a, bm, ta, false, m, k, n);
+              checkAgainst(kit.kernels.matmul(a, bm, ta, false), want);
               const out = new Float32Array(m * n).fill(Number.NaN);
               expect(kit.kernels.matmul(a, bm, ta, false, out)).toBe(out);
-              check(out, a, bm, ta, false, m, k, n);
+              checkAgainst(out, want);
             }
           }
         }
