@@ -70,7 +70,7 @@ function product64(
  * Checks every output against the float64 product with a bound a float32 sum of k products must
  * meet in any order: (k + 1) u sum |a||b| (u = 2^-24, the rounding of each product and partial
  * sum, plus the final store), so a wrong term anywhere shows up even where products cancel.
- * `want`: the product, made once for several answers to check (see {@link product64}).
+ * `want`: the product ({@link product64}), made once for all the answers to check against it.
  */
 function checkAgainst(got: Float32Array, want: Product64) {
   const { m, k, n, s, mag } = want;
@@ -86,20 +86,6 @@ function checkAgainst(got: Float32Array, want: Product64) {
     }
   }
   expect(worst, `worst at ${where}`).toBeLessThanOrEqual(1);
-}
-
-/** {@link checkAgainst} the float64 product of `a` and `b`. */
-function check(
-  got: Float32Array,
-  a: Matrix,
-  b: Matrix,
-  ta: boolean,
-  tb: boolean,
-  m: number,
-  k: number,
-  n: number,
-) {
-  checkAgainst(got, product64(a, b, ta, tb, m, k, n));
 }
 
 for (const variant of VARIANTS) {
@@ -133,7 +119,7 @@ for (const variant of VARIANTS) {
       const [m, k, n] = [4100, 3, 1025];
       const a = random(m, k, 11);
       const bm = random(n, k, 12);
-      check(b.kernels.matmul(a, bm, false, true), a, bm, false, true, m, k, n);
+      checkAgainst(b.kernels.matmul(a, bm, false, true), product64(a, bm, false, true, m, k, n));
       expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
     });
 
@@ -141,7 +127,7 @@ for (const variant of VARIANTS) {
       const a: Matrix = { data: new Float32Array([0, 0, 1e-30, 1e18, -1e18, 3]), rows: 2, cols: 3 };
       const bm: Matrix = { data: new Float32Array([1e18, 0, 2, 1e-30, 5, 7]), rows: 3, cols: 2 };
       const got = b.kernels.matmul(a, bm, false, false);
-      check(got, a, bm, false, false, 2, 3, 2);
+      checkAgainst(got, product64(a, bm, false, false, 2, 3, 2));
     });
   });
 }
@@ -227,7 +213,7 @@ for (const variant of VARIANTS) {
       const got = always.kernels.matmul(a, bm, false, false);
       // Row 1 of A is all zeros (some of them -0).
       for (let j = 0; j < 9; j++) expect(Object.is(got[9 + j], 0), `column ${j}`).toBe(true);
-      check(got, a, bm, false, false, 40, 300, 9);
+      checkAgainst(got, product64(a, bm, false, false, 40, 300, 9));
     });
 
     // matmul is self-checked (Backend.selfChecked): a product with a non-finite value fails the
