@@ -468,10 +468,14 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
 }
 
 /**
- * Offers query `q` the `w` scores at byte address `scores` (corpus rows `j0`, `j0 + 1`, ...). Once
- * its selection is full, wasm first picks out the scores at or above the selection's floor (into
- * `found`, room for `w` indices), so JS looks at a few candidates instead of every score: the same
- * pushes in the same order as offering them all, because a score below the floor can never enter.
+ * Offers query `q` the `w` scores at byte address `scores` (corpus rows `j0`, `j0 + 1`, ...), which
+ * must come after every row offered to `q` before (every caller walks the corpus in order). Once
+ * its selection is full, wasm first picks out the scores above the selection's threshold (into
+ * `found`, room for `w` indices), so JS looks at a few candidates instead of every score. Strictly
+ * above: a float32 score at or below the threshold ranks at or below it (clamping and rounding
+ * keep the order), and a tie goes to the lower index, which the row already kept has. So the
+ * selection ends the same as when offered every score, and ties cost nothing: with every score
+ * equal (a corpus of repeated rows, or d = 1, where every score is ±1) JS looked at each of them.
  */
 export function offer(
   rt: WasmRuntime,
@@ -490,33 +494,41 @@ export function offer(
     head = Math.min(w, sel.k);
     sel.pushRow(q, f, base, j0, head);
   }
-  let th = sel.floor(q);
+  let th = sel.threshold(q);
   const at = rt.i32;
   const first = found >>> 2;
-  // Spans of doubling length, the floor raised between them: a floor taken from the first k
+  // Spans of doubling length, the threshold raised between them: one taken from the first k
   // scores alone lets most of a tile through (JS then looks at thousands of scores to push a few);
   // after a span of 2^p scores it is the k-th best of them, and few of the next pass.
   for (let t0 = head, span = FIRST_SPAN; t0 < w; t0 += span, span *= 2) {
     const len = Math.min(span, w - t0);
-    const n = rt.exports.above(scores + t0 * 4, len, below32(th), found);
+    const n = rt.exports.above(scores + t0 * 4, len, nextUp32(th), found);
     for (let c = 0; c < n; c++) {
       const t = t0 + at[first + c];
       const v = f[base + t];
-      if (v >= th) {
+      if (v > th) {
         sel.push(q, v, j0 + t);
-        th = sel.floor(q);
+        th = sel.threshold(q);
       }
     }
   }
 }
 
-/** Scores in the first span {@link offer} filters with one floor (then 2x, 4x, ...). */
+/** Scores in the first span {@link offer} filters with one threshold (then 2x, 4x, ...). */
 const FIRST_SPAN = 512;
 
+/** One float32 for {@link nextUp32}'s bit step. */
+const ONE = new Float32Array(1);
+const ONE_BITS = new Int32Array(ONE.buffer);
+
 /**
- * A float32 at or below `x`, so comparing float32 scores with it in wasm keeps every score at or
- * above `x` (a few just below may come along; the caller compares again).
+ * The least float32 above `x` (a float32, or -Infinity, which is returned as it is): a float32
+ * score is at or above it exactly when it is above `x`, as wasm's `above` compares.
  */
-function below32(x: number): number {
-  return Math.fround(x - Math.abs(x) * 2 ** -23 - 2 ** -149);
+function nextUp32(x: number): number {
+  if (x === Number.NEGATIVE_INFINITY) return x;
+  if (x === 0) return 2 ** -149;
+  ONE[0] = x;
+  ONE_BITS[0] += x > 0 ? 1 : -1;
+  return ONE[0];
 }

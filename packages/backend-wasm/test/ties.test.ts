@@ -1,5 +1,5 @@
 import type { Matrix, TopKResult } from '@cosinekit/core/backend';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { threadsUnavailable } from '../src/threads.js';
 import { backend } from './helpers.js';
@@ -114,3 +114,48 @@ for (const threads of [1, 2]) {
     });
   }
 }
+
+describe('ties are settled in wasm: a corpus of equal scores sends JS no candidates', () => {
+  let b: WasmBackend;
+  beforeAll(async () => {
+    b = await backend({ variant: 'simd', threads: 1 });
+  });
+  afterAll(() => b.dispose());
+
+  // Rows offered in order: once a query's selection is full, a score equal to its threshold ties
+  // with a kept row of lower index and can never enter, so only scores above it reach JS.
+  // Two score values at most: the first k rows fill a query's selection and at most k rows of the
+  // better value replace its worse ones; no push for the tens of thousands of ties after them.
+  it('20,000 copies of one row (d = 16) and 20,000 rows of d = 1: the first k rows, at most 2k pushes a query', async () => {
+    const { TopKSelector } = await import('@cosinekit/core/backend');
+    const n = 20_000;
+    const d = 16;
+    const row = Float32Array.from({ length: d }, (_, j) => Math.sin(j + 1));
+    const copies = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) copies.set(row, i * d);
+    const signs = Float32Array.from({ length: n }, (_, i) => (i % 3 === 1 ? -1 : 1) * (1 + (i % 7)));
+    const cases: [Matrix, Matrix, number[]][] = [
+      [
+        { data: Float32Array.from({ length: 2 * d }, (_, j) => Math.cos(j)), rows: 2, cols: d },
+        { data: copies, rows: n, cols: d },
+        [0, 1, 2, 3, 4],
+      ],
+      [
+        { data: Float32Array.of(2, 0.5), rows: 2, cols: 1 },
+        { data: signs, rows: n, cols: 1 },
+        [0, 2, 3, 5, 6],
+      ],
+    ];
+    const push = vi.spyOn(TopKSelector.prototype, 'push');
+    try {
+      for (const [q, c, want] of cases) {
+        push.mockClear();
+        const r = await b.kernels.topK(q, c, 5);
+        for (let i = 0; i < q.rows; i++) expect([...r.indices.subarray(i * 5, i * 5 + 5)]).toEqual(want);
+        expect(push.mock.calls.length).toBeLessThanOrEqual(2 * 5 * q.rows);
+      }
+    } finally {
+      push.mockRestore();
+    }
+  });
+});
