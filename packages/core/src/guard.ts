@@ -289,7 +289,12 @@ export class Guard {
         if (named) continue;
         const cos = cosine(r);
         if (cos > lowest + SCORE_TOLERANCE)
-          this.#fail(op, arg, kernel, `left out row ${r} of query ${i}, whose cosine ${cos} beats the lowest score ${lowest}.`);
+          this.#fail(
+            op,
+            arg,
+            kernel,
+            `left out row ${r} of query ${i}, whose cosine ${cos} beats the lowest score ${lowest}.`,
+          );
       }
     }
   }

@@ -76,9 +76,7 @@ describe('what a backend hands back is checked', () => {
     });
     const e = await failure(createCosineKit({ backend: worst }).topK([[1, 0]], c, 5));
     expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'topK', backend: 'third-party', kernel: 'topK' });
-    expect(e.message).toMatch(
-      /left out row \d+ of query 0, whose cosine .* beats the lowest score /,
-    );
+    expect(e.message).toMatch(/left out row \d+ of query 0, whose cosine .* beats the lowest score /);
     // The true top k passes, and so does an answer that names every row (nothing left to sample).
     const right = withKernels({
       topK: (_q, _c, k) => ({
