@@ -1,5 +1,5 @@
 import { argError } from './errors.js';
-import { describeType } from './tensor.js';
+import { attached, describeType } from './tensor.js';
 
 /** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
 type Id = number | string;
@@ -65,6 +65,7 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
     const m = f.mask;
     if (!(m instanceof Uint8Array))
       argError('INVALID_TYPE', op, `${arg}.mask`, `must be a Uint8Array, got ${describeType(m)}.`);
+    attached(m, op, `${arg}.mask`);
     // A copy (a Node Buffer's slice() is a view): the search runs later, on the mask as it was.
     const mask = new Uint8Array(m);
     for (let i = 0; i < mask.length; i++)

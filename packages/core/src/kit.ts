@@ -23,7 +23,7 @@ import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
 import { quantised } from './stored.js';
-import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
+import { attached, describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
 
 /** Options of {@link createCosineKit}. */
 export interface CosineKitOptions {
@@ -464,6 +464,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async loadCorpus(bytes) {
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
+      attached(bytes, 'loadCorpus', 'bytes');
       // The snapshot: new Uint8Array copies, where a Node Buffer's slice() is a view of the caller's memory.
       return load(decodeCorpusFile(new Uint8Array(bytes)));
     },

@@ -24,8 +24,13 @@ export class Tensor implements Matrix {
     if (!(data instanceof Float32Array)) {
       argError('INVALID_TYPE', 'tensor', 'data', `must be a Float32Array, got ${describeType(data)}.`);
     }
+    attached(data, 'tensor', 'data');
     checkDim('tensor', 'rows', rows);
     checkDim('tensor', 'cols', cols);
+    // A view that tracks a resizable buffer's length would change size under the tensor: take a
+    // fixed-length one, which a grown buffer leaves as it is and a shrunk one leaves empty (refused).
+    const buf = data.buffer as { resizable?: boolean; growable?: boolean };
+    if (buf.resizable || buf.growable) data = new Float32Array(data.buffer, data.byteOffset, data.length);
     if (data.length !== rows * cols) {
       argError(
         'SHAPE_MISMATCH',
@@ -39,10 +44,14 @@ export class Tensor implements Matrix {
     this.#data = data;
   }
 
-  /** The underlying float32 values. Throws once the tensor is disposed. */
+  /**
+   * The underlying float32 values. Throws once the tensor is disposed, or once its buffer was
+   * transferred (detached) or shrunk (a resizable `ArrayBuffer`) below its shape.
+   */
   get data(): Float32Array {
     if (this.#data === null)
       argError('DISPOSED', 'Tensor.data', 'tensor', 'was disposed; its data can no longer be read.');
+    if (this.#data.length !== this.rows * this.cols) lost('Tensor.data', 'tensor', this);
     return this.#data;
   }
 
@@ -102,6 +111,7 @@ export function toTensor(
 ): Tensor {
   if (input instanceof Tensor) {
     if (input.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
+    intact(input, op, arg);
     // `new Tensor` allows a shape of 0 rows or columns; as an input it is as empty as `[]`.
     if (input.rows === 0 || input.cols === 0)
       argError('EMPTY_INPUT', op, arg, `is empty (shape [${input.rows}, ${input.cols}]).`);
@@ -191,7 +201,25 @@ export function attached(x: ArrayBufferView, op: string, arg: string): void {
     // Only a detached buffer refuses a new view (a SharedArrayBuffer never detaches).
     new Uint8Array(x.buffer, 0, 0);
   } catch {
-    argError('DISPOSED', op, arg, 'is a Float32Array whose buffer was transferred (detached).');
+    argError('DISPOSED', op, arg, `is a ${describeType(x)} whose buffer was transferred (detached).`);
+  }
+}
+
+function lost(op: string, arg: string, t: Tensor): never {
+  return argError(
+    'DISPOSED',
+    op,
+    arg,
+    `is a tensor whose buffer was transferred (detached) or shrunk below its shape [${t.rows}, ${t.cols}].`,
+  );
+}
+
+/** Refuses a tensor whose buffer was transferred or shrunk since it was made, naming `op` and `arg`. */
+export function intact(t: Tensor, op: string, arg: string): void {
+  try {
+    t.data;
+  } catch {
+    lost(op, arg, t);
   }
 }
 

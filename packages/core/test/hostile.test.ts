@@ -361,3 +361,75 @@ describe('a Tensor of 0 rows or 0 columns is empty input everywhere', () => {
     });
   }
 });
+
+/** A length-tracking Float32Array over a resizable ArrayBuffer, and the buffer to resize. */
+function resizable(values: number[]): [Float32Array, ArrayBuffer & { resize(n: number): void }] {
+  const buf = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(
+    values.length * 4,
+    { maxByteLength: 1024 },
+  ) as ArrayBuffer & { resize(n: number): void };
+  const x = new Float32Array(buf);
+  x.set(values);
+  return [x, buf];
+}
+
+describe('buffers that detach, shrink or grow after they were handed over', () => {
+  it('a tensor over a resizable buffer keeps its shape: growing changes nothing, shrinking is DISPOSED by name', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const [x, buf] = resizable([1, 2, 3, 4]);
+    const t = tensor(x, [1, 4]);
+    buf.resize(32);
+    // The tensor still holds its 4 values: before, it saw 8 and was refused as "shrunk".
+    expect(t.data.length).toBe(4);
+    const [c] = await kit.cosineRows(t, [[1, 2, 3, 5]]);
+    const exact = 34 / Math.sqrt(30 * 39);
+    expect(Math.abs(c - exact)).toBeLessThan(1e-6);
+    buf.resize(8);
+    // Before: t.data answered 2 values and t.row(0) a short row, silently.
+    expect(() => t.data).toThrow(expect.objectContaining({ code: 'DISPOSED', op: 'Tensor.data' }));
+    expect(() => t.row(0)).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+    expect((await rejection(kit.cosineRows(t, [[1, 2, 3, 5]]))).arg).toBe('a');
+    expect(() => cosine(t, [1, 2, 3, 4])).toThrow(expect.objectContaining({ code: 'DISPOSED', arg: 'a' }));
+  });
+
+  it('a result written into a resizable `out` that shrinks later is not read as an empty matrix', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const [out, buf] = resizable([0]);
+    const m = await kit.cosineMatrix([[1, 2]], [[2, 1]], { out });
+    expect(Math.abs(m.data[0] - 0.8)).toBeLessThan(1e-6);
+    buf.resize(0);
+    // Before: m.data was an empty array for a 1 x 1 result.
+    expect(() => m.data).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+  });
+
+  it('new Tensor over a detached buffer is DISPOSED, not a shape mismatch', () => {
+    expect(() => new Tensor(detached([1, 2, 3, 4]), 2, 2)).toThrow(
+      expect.objectContaining({ code: 'DISPOSED', op: 'tensor', arg: 'data' }),
+    );
+  });
+
+  it('a detached filter mask, loadCorpus bytes or normalize out is DISPOSED by name (was a TypeError or "length 0")', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const corpus = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    const mask = Uint8Array.of(1, 1);
+    structuredClone(mask.buffer, { transfer: [mask.buffer] });
+    const e = await rejection(corpus.search([[1, 0]], 1, { filter: { mask } }));
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'search', arg: 'options.filter.mask' });
+    expect(e.message).toMatch(/Uint8Array whose buffer was transferred/);
+    const bytes = await corpus.save();
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    expect(await rejection(kit.loadCorpus(bytes))).toMatchObject({
+      code: 'DISPOSED',
+      op: 'loadCorpus',
+      arg: 'bytes',
+    });
+    expect(() => normalize([1, 2], detached([0, 0]))).toThrow(
+      expect.objectContaining({ code: 'DISPOSED', op: 'normalize', arg: 'out' }),
+    );
+    // The corpus carries on.
+    expect(Array.from((await corpus.search([[0, 1]], 1)).indices)).toEqual([1]);
+  });
+});
