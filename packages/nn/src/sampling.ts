@@ -165,9 +165,37 @@ function checkShape(op: string, data: { rows: unknown; cols: unknown }, arrays: 
     if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
       argError('INVALID_ARGUMENT', op, `data.${name}`, `must be a positive integer, got ${String(v)}.`);
   }
-  for (const [name, x] of arrays)
+  for (const [name, x] of arrays) {
     if (!(x instanceof Float32Array))
       argError('INVALID_TYPE', op, `data.${name}`, `must be a Float32Array, got ${describeType(x)}.`);
+    if (x.byteLength === 0 && detached(x))
+      argError('DISPOSED', op, `data.${name}`, 'is a Float32Array whose buffer was transferred (detached).');
+  }
+}
+
+/** Whether `x`'s buffer was transferred: only a detached buffer refuses a new view. */
+function detached(x: Float32Array): boolean {
+  try {
+    new Uint8Array(x.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Refuses `x` (a sampler's rows, held by reference, not copied) when it no longer holds the `n`
+ * values it was made with: its buffer was transferred (detached) or shrunk. `DISPOSED` naming `op`
+ * and `arg`, where reading it would be a plain TypeError or rows that silently are not there.
+ */
+function held(op: string, arg: string, x: Float32Array, n: number): void {
+  if (x.length < n)
+    argError(
+      'DISPOSED',
+      op,
+      arg,
+      `holds ${x.length} of its ${n} values: its buffer was transferred (detached) or shrunk after the sampler was made.`,
+    );
 }
 
 /**
@@ -361,6 +389,7 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
   return {
     batchesPerEpoch: bounds.length,
     *epoch(rng: Rng, reuse: boolean | undefined): Generator<[Batch, Float32Array[]]> {
+      held(op, 'data.x', data.x, data.rows * cols);
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
@@ -446,6 +475,7 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
     *epoch(rng, reuse) {
+      held('pairSampler', 'data.x', data.x, data.rows * cols);
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
@@ -501,6 +531,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
     *epoch(rng, reuse) {
+      held('fixedPairSampler', 'data.a', data.a, n * cols);
+      held('fixedPairSampler', 'data.b', data.b, n * cols);
       const idx = order(n, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
@@ -533,6 +565,7 @@ export function labelledSampler(data: LabelledData, options: SamplerOptions = {}
     sampling: 'labels',
     batchesPerEpoch: bounds.length,
     *epoch(rng, reuse) {
+      held('labelledSampler', 'data.x', data.x, data.rows * cols);
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {

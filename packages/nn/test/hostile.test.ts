@@ -1072,3 +1072,81 @@ describe("a kernel source that is neither a kit nor a kernel table is refused by
     });
   }
 });
+
+describe('rows that turn NaN or vanish after the sampler was made are the sampler rows', () => {
+  const encoder = () =>
+    createEncoder({
+      inputs: cols,
+      layers: [{ units: 8, activation: 'relu' }, { units: 4 }],
+      normalize: true,
+      seed: 3,
+    });
+  const run = async (sampler: Sampler) => {
+    try {
+      await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: encoder(),
+        loss: multipleNegativesRankingLoss(),
+        sampler,
+        optimizer: adam({ learningRate: 1e-3 }),
+        epochs: 1,
+        seed: 7,
+      });
+    } catch (e) {
+      return e as { code?: string; op?: string; arg?: string; message?: string };
+    }
+    return undefined;
+  };
+
+  it('an augment that writes NaN, or x set to NaN after the sampler copied its checks, is NON_FINITE naming the sampler (was a BACKEND_ERROR of matmul)', async () => {
+    const nanAugment = inBatchSampler(
+      { x: Float32Array.from(randomVec(rows * cols, 5)), rows, cols, labels },
+      {
+        batchSize: 8,
+        augment: (row) => {
+          row[3] = Number.NaN;
+        },
+      },
+    );
+    const e1 = await run(nanAugment);
+    expect(e1).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'sampler' });
+    expect(e1!.message).toMatch(/NaN/);
+    const x = Float32Array.from(randomVec(rows * cols, 5));
+    const s = inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 });
+    x[5 * cols + 2] = Number.NaN;
+    expect(await run(s)).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'sampler' });
+  });
+
+  it('x transferred (detached) before or after the sampler was made is DISPOSED naming data.x (was SHAPE_MISMATCH, then a TypeError)', async () => {
+    const gone = () => {
+      const x = Float32Array.from(randomVec(rows * cols, 5));
+      structuredClone(x.buffer, { transfer: [x.buffer] });
+      return x;
+    };
+    for (const [op, make] of Object.entries(samplers))
+      expect(() => make(gone()), op).toThrow(
+        expect.objectContaining({ code: 'DISPOSED', op, arg: 'data.x' }),
+      );
+    for (const [op, make] of Object.entries(samplers)) {
+      if (op === 'labelledSampler') continue; // its loss is the classifier's; the draw is the same
+      const x = Float32Array.from(randomVec(rows * cols, 5));
+      const s = make(x);
+      structuredClone(x.buffer, { transfer: [x.buffer] });
+      expect(() => [...s.epoch(createRng(1))], op).toThrow(
+        expect.objectContaining({ code: 'DISPOSED', op, arg: 'data.x' }),
+      );
+    }
+    const a = Float32Array.from(randomVec(rows * cols, 5));
+    const fixed = fixedPairSampler({
+      a,
+      b: Float32Array.from(a),
+      rows,
+      cols,
+      targets: new Array(rows).fill(1),
+    });
+    structuredClone(a.buffer, { transfer: [a.buffer] });
+    expect(() => [...fixed.epoch(createRng(1))]).toThrow(
+      expect.objectContaining({ code: 'DISPOSED', op: 'fixedPairSampler', arg: 'data.a' }),
+    );
+  });
+});
