@@ -45,13 +45,13 @@ export class Tensor implements Matrix {
   }
 
   /**
-   * The underlying float32 values. Throws once the tensor is disposed, or once its buffer was
-   * transferred (detached) or shrunk (a resizable `ArrayBuffer`) below its shape.
+   * The underlying float32 values. Throws once the tensor is disposed. Once its buffer is
+   * transferred (detached) or shrunk (a resizable `ArrayBuffer`) below its shape, this is an empty
+   * view, and every operation refuses the tensor as `DISPOSED`.
    */
   get data(): Float32Array {
     if (this.#data === null)
       argError('DISPOSED', 'Tensor.data', 'tensor', 'was disposed; its data can no longer be read.');
-    if (this.#data.length !== this.rows * this.cols) lost('Tensor.data', 'tensor', this);
     return this.#data;
   }
 
@@ -205,22 +205,15 @@ export function attached(x: ArrayBufferView, op: string, arg: string): void {
   }
 }
 
-function lost(op: string, arg: string, t: Tensor): never {
-  return argError(
-    'DISPOSED',
-    op,
-    arg,
-    `is a tensor whose buffer was transferred (detached) or shrunk below its shape [${t.rows}, ${t.cols}].`,
-  );
-}
-
 /** Refuses a tensor whose buffer was transferred or shrunk since it was made, naming `op` and `arg`. */
 export function intact(t: Tensor, op: string, arg: string): void {
-  try {
-    t.data;
-  } catch {
-    lost(op, arg, t);
-  }
+  if (t.data.length !== t.rows * t.cols)
+    argError(
+      'DISPOSED',
+      op,
+      arg,
+      `is a tensor whose buffer was transferred (detached) or shrunk below its shape [${t.rows}, ${t.cols}].`,
+    );
 }
 
 const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;
