@@ -854,12 +854,18 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
         op,
         arg,
       });
-    return { [TAG]: 'tensor', data: view(v.data, moves), rows: v.rows, cols: v.cols };
+    if (v.data.length !== v.rows * v.cols)
+      throw new CosineKitError(
+        'DISPOSED',
+        `Argument '${arg}' passed to '${op}' is a tensor whose buffer was transferred (detached) or shrunk below its shape [${v.rows}, ${v.cols}].`,
+        { op, arg },
+      );
+    return { [TAG]: 'tensor', data: view(v.data, moves, op, arg), rows: v.rows, cols: v.cols };
   }
-  if (ArrayBuffer.isView(v)) return view(v, moves);
+  if (ArrayBuffer.isView(v)) return view(v, moves, op, arg);
   if (Array.isArray(v)) {
     return v.length > 0 && ArrayBuffer.isView(v[0])
-      ? v.map((x) => (ArrayBuffer.isView(x) ? view(x, moves) : x))
+      ? v.map((x, i) => (ArrayBuffer.isView(x) ? view(x, moves, op, `${arg}[${i}]`) : x))
       : v;
   }
   if (arg === 'options') {
@@ -892,20 +898,44 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
         { op, arg: 'options.filter' },
       );
     if (typeof f === 'object' && f !== null && ArrayBuffer.isView((f as { mask?: unknown }).mask))
-      out.filter = { ...f, mask: view((f as { mask: ArrayBufferView }).mask, moves) };
+      out.filter = {
+        ...f,
+        mask: view((f as { mask: ArrayBufferView }).mask, moves, op, 'options.filter.mask'),
+      };
     return out;
   }
   return v;
 }
 
-/** A typed array as it crosses: moved (its buffer listed), copied by the clone, or copied here. */
-function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null): T {
+/**
+ * A typed array as it crosses: moved (its buffer listed), copied by the clone, or copied here. A
+ * detached one is refused as core refuses it (`DISPOSED` naming `arg`): it cannot be cloned, and
+ * listed for transfer, postMessage drops the whole message without an error, so the call would
+ * never settle.
+ */
+function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null, op: string, arg: string): T {
+  if (v.byteLength === 0 && detached(v.buffer))
+    throw new CosineKitError(
+      'DISPOSED',
+      `Argument '${arg}' passed to '${op}' is a ${v.constructor.name} whose buffer was transferred (detached).`,
+      { op, arg },
+    );
   if (!(v.buffer instanceof ArrayBuffer)) {
     // Shared memory is not copied by postMessage: copy it now, as core's snapshot would.
     return (v as unknown as { slice(): T }).slice();
   }
   moves?.add(v.buffer);
   return v;
+}
+
+/** Whether `buffer` was transferred: only a detached buffer refuses a new view. */
+function detached(buffer: ArrayBufferLike): boolean {
+  try {
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** True when `v` survives the structured clone `postMessage` makes. */

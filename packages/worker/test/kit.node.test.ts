@@ -701,3 +701,51 @@ describe('dispose and crashes', () => {
 });
 
 const N2 = 20_000;
+
+describe('detached inputs are refused as the in-thread kit refuses them, with or without transfer', () => {
+  const gone = <T extends ArrayBufferView>(x: T): T => {
+    structuredClone(x.buffer, { transfer: [x.buffer as ArrayBuffer] });
+    return x;
+  };
+  it('rows, queries, a filter mask and loadCorpus bytes: DISPOSED by name (with transfer the call once never settled)', async () => {
+    const rows = mat(6, 4, 91);
+    const L = await local.corpus(copy(rows));
+    const R = await remote.corpus(copy(rows));
+    for (const transfer of [false, true]) {
+      const cases: [string, (k: CosineKit | WorkerKit, c: typeof L | typeof R) => Promise<unknown>][] = [
+        ['search queries', (_, c) => c.search(gone(new Float32Array(4)), 1, { transfer } as never)],
+        [
+          'search tensor',
+          (_, c) => {
+            const t = new Tensor(new Float32Array(4), 1, 4);
+            gone(t.data);
+            return c.search(t, 1, { transfer } as never);
+          },
+        ],
+        [
+          'search mask',
+          (_, c) =>
+            c.search(mat(1, 4, 92), 1, { filter: { mask: gone(new Uint8Array(6)) }, transfer } as never),
+        ],
+        ['corpus rows', (k) => k.corpus(gone(new Float32Array(8)), { transfer } as never)],
+        [
+          'corpus row list',
+          (k) => k.corpus([new Float32Array(4), gone(new Float32Array(4))], { transfer } as never),
+        ],
+        ['cosineRows', (k) => k.cosineRows(gone(new Float32Array(4)), new Float32Array(4))],
+        ['loadCorpus', (k) => k.loadCorpus(gone(new Uint8Array(64)))],
+      ];
+      for (const [what, call] of cases) {
+        const want = await failure(call(local, L));
+        expect(want.code, what).toBe('DISPOSED');
+        expect(await failure(call(remote, R)), `${what}, transfer ${transfer}`).toEqual(want);
+      }
+    }
+    // Both carry on.
+    expect((await R.search(mat(1, 4, 93), 2)).toArray()).toEqual(
+      (await L.search(mat(1, 4, 93), 2)).toArray(),
+    );
+    L.dispose();
+    R.dispose();
+  });
+});
