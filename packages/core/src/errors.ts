@@ -154,3 +154,23 @@ export function checkSignal(op: string, signal: AbortSignal | undefined): void {
 export function isCosineKitError(e: unknown, code?: ErrorCode): e is CosineKitError {
   return e instanceof CosineKitError && (code === undefined || e.code === code);
 }
+
+/**
+ * Calls the caller's `options.onProgress` with `args` for operation `op`, awaiting it when it
+ * returns a promise. A throw or a rejection fails the call with `INVALID_ARGUMENT` naming
+ * `options.onProgress`, its error as `cause`: never an unhandled rejection that ends the process,
+ * nor a progress error reported as the operation's own (a file that "cannot be written").
+ */
+export async function reportProgress(
+  op: string,
+  onProgress: ((...args: number[]) => unknown) | undefined,
+  ...args: number[]
+): Promise<void> {
+  if (onProgress === undefined) return;
+  try {
+    const r = onProgress(...args);
+    if (typeof (r as PromiseLike<unknown> | null)?.then === 'function') await r;
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
+  }
+}

@@ -13,7 +13,7 @@ import {
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError, reportProgress } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
@@ -409,7 +409,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           await c.appendRows(op, t, ids);
         }
         done += t.rows;
-        onProgress?.(done);
+        await reportProgress(op, onProgress, done);
       };
       try {
         let i = 0;

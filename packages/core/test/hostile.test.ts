@@ -438,3 +438,62 @@ describe('buffers that detach, shrink or grow after they were handed over', () =
     expect(Array.from((await corpus.search([[0, 1]], 1)).indices)).toEqual([1]);
   });
 });
+
+describe('an onProgress callback that throws or rejects fails its call by name, and never the process', () => {
+  const boom = () => {
+    throw new Error('progress broke');
+  };
+  const later = async () => {
+    throw new Error('progress broke later');
+  };
+  it('corpusFrom, saveCorpusFile and loadCorpusFile: INVALID_ARGUMENT naming options.onProgress, its error as cause', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { saveCorpusFile, loadCorpusFile } = await import('../src/fs.js');
+    const dir = await mkdtemp(join(tmpdir(), 'ck-progress-'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const kit = createCosineKit({ backend: 'reference' });
+      const rows = [
+        [1, 2],
+        [3, -4],
+        [0, 1],
+      ];
+      const corpus = await kit.corpus(rows);
+      const path = join(dir, 'c.ckc');
+      await saveCorpusFile(corpus, path);
+      for (const onProgress of [boom, later]) {
+        const calls: [string, () => Promise<unknown>][] = [
+          ['corpusFrom', () => kit.corpusFrom([[rows[0]], [rows[1]]], { onProgress })],
+          ['saveCorpusFile', () => saveCorpusFile(corpus, join(dir, 'd.ckc'), { onProgress })],
+          ['loadCorpusFile', () => loadCorpusFile(kit, path, { onProgress })],
+        ];
+        for (const [op, call] of calls) {
+          const e = await rejection(call());
+          expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg: 'options.onProgress' });
+          expect((e.cause as Error).message, op).toMatch(/progress broke/);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+      // An async callback that resolves is awaited and the calls answer as before.
+      const seen: number[] = [];
+      const again = await loadCorpusFile(kit, path, { onProgress: async (n) => void seen.push(n) });
+      expect(seen).toEqual([3]);
+      const [got, want] = [await again.similarity([[1, 1]]), await corpus.similarity([[1, 1]])];
+      for (let j = 0; j < 3; j++) {
+        const r = rows[j];
+        expect(Math.abs(got.data[j] - (r[0] + r[1]) / Math.sqrt(2 * (r[0] ** 2 + r[1] ** 2)))).toBeLessThan(
+          1e-6,
+        );
+        expect(got.data[j]).toBe(want.data[j]);
+      }
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

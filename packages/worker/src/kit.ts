@@ -502,13 +502,25 @@ class Kit implements Link {
     }
     if (!p) return;
     if (m.t === 'progress') {
-      try {
-        p.progress?.(m.rows);
-      } catch (e) {
-        // As in core, a throwing callback ends the build; the worker disposes what it built.
-        p.own = e;
+      // As in core, a callback that throws or rejects ends the build with INVALID_ARGUMENT naming
+      // it (its error the cause); the worker disposes what it built.
+      const fail = (e: unknown) => {
+        if (!this.#pending.has(m.id)) return;
+        const op = p.op;
+        p.own = new CosineKitError(
+          'INVALID_ARGUMENT',
+          `Argument 'options.onProgress' passed to '${op}' threw: ${String(e)}`,
+          { op, arg: 'options.onProgress', cause: e },
+        );
         this.#thread.post({ t: 'abort', id: m.id });
-        this.#settle(m.id, undefined, e);
+        this.#settle(m.id, undefined, p.own);
+      };
+      try {
+        const r = p.progress?.(m.rows) as unknown;
+        if (typeof (r as PromiseLike<unknown> | null)?.then === 'function')
+          (r as PromiseLike<unknown>).then(undefined, fail);
+      } catch (e) {
+        fail(e);
       }
     } else if (m.t === 'pull') {
       void this.#feed(m.id, p);

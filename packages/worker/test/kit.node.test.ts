@@ -603,14 +603,22 @@ describe('abort', () => {
     }
     await expect(remote.corpusFrom(broken())).rejects.toBe(boom);
     const oops = new Error('progress broke');
-    await expect(
-      remote.corpusFrom([mat(2, 3, 91), mat(2, 3, 92)], {
-        segmentBytes: 1,
-        onProgress: () => {
-          throw oops;
-        },
-      }),
-    ).rejects.toBe(oops);
+    for (const onProgress of [
+      () => {
+        throw oops;
+      },
+      async () => {
+        throw oops;
+      },
+    ]) {
+      const build = (k: CosineKit | WorkerKit) =>
+        k.corpusFrom([mat(2, 3, 91), mat(2, 3, 92)], { segmentBytes: 1, onProgress });
+      const e = await failure(build(remote));
+      // The same error as the in-process kit's: INVALID_ARGUMENT naming the callback.
+      expect(e).toEqual(await failure(build(local)));
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'corpusFrom', arg: 'options.onProgress' });
+      await build(remote).catch((x) => expect(x.cause).toBe(oops));
+    }
     // The kit still works afterwards.
     expect((await remote.rowNorms([[3, 4]]))[0]).toBe(5);
   });
