@@ -1150,3 +1150,36 @@ describe('rows that turn NaN or vanish after the sampler was made are the sample
     );
   });
 });
+
+describe('evaluateRetrieval: corpus labels that do not line up with the rows', () => {
+  const kit = createCosineKit({ backend: 'reference' });
+  const rows = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ];
+  const set = { queries: [[1, 0.2]], queryLabels: [7], corpus: rows, corpusLabels: [7, 8, 9] };
+  it('more labels than rows of a matrix corpus is SHAPE_MISMATCH (was scored with labels that may be shifted)', async () => {
+    for (const op of ['evaluateRetrieval', 'recallAtK', 'knnAccuracy'] as const) {
+      const f = { evaluateRetrieval, recallAtK, knnAccuracy }[op];
+      await expect(f(kit, { ...set, corpusLabels: [9, 7, 8, 9] }, 1), op).rejects.toMatchObject({
+        code: 'SHAPE_MISMATCH',
+        op,
+        arg: 'set.corpusLabels',
+      });
+    }
+    // Lined up, the answer is the float64 one: the nearest row to (1, 0.2) is row 0, label 7.
+    expect(await evaluateRetrieval(kit, set, 1)).toEqual({ k: 1, recall: 1, knnAccuracy: 1 });
+  });
+  it('a resident corpus is indexed by ordinal, so labels of its removed rows may stay', async () => {
+    const c = await kit.corpus(rows);
+    await c.remove([0]);
+    // Row 0 gone: the nearest is row 2 (ordinal 2, label 9).
+    expect(await evaluateRetrieval(kit, { ...set, corpus: c }, 1)).toEqual({
+      k: 1,
+      recall: 0,
+      knnAccuracy: 0,
+    });
+    c.dispose();
+  });
+});
