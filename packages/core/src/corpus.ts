@@ -444,8 +444,9 @@ export class Corpus {
   }
 
   /**
-   * Removes rows by id (by ordinal when the corpus has no ids). Unknown ids are ignored; resolves
-   * with the number removed. Removing every row is refused: dispose the corpus instead.
+   * Removes rows by id (by ordinal when the corpus has no ids). Unknown ids are ignored; an id
+   * that is neither a string nor a finite number is `INVALID_TYPE` naming `ids[i]`. Resolves with
+   * the number removed. Removing every row is refused: dispose the corpus instead.
    */
   remove(ids: readonly Id[]): Promise<number> {
     if (!Array.isArray(ids))
@@ -453,6 +454,20 @@ export class Corpus {
         argErrorOf('INVALID_TYPE', 'remove', 'ids', `must be an array of ids, got ${describeType(ids)}.`),
       );
     const own = Array.from(ids);
+    // Of another type, an id could never be held: refused as a filter's list refuses it, not
+    // ignored as an id the corpus does not hold.
+    for (let i = 0; i < own.length; i++) {
+      const id: unknown = own[i];
+      if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
+        return Promise.reject(
+          argErrorOf(
+            'INVALID_TYPE',
+            'remove',
+            `ids[${i}]`,
+            `must be a finite number or a string, got ${describeType(id)}.`,
+          ),
+        );
+    }
     return this.#exclusive('remove', async () => {
       const targets = new Set<number>();
       for (const id of own) {

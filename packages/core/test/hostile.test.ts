@@ -497,3 +497,35 @@ describe('an onProgress callback that throws or rejects fails its call by name, 
     }
   });
 });
+
+describe('corpus.remove checks the type of each id, as a filter list does', () => {
+  it('undefined (a hole), NaN, an object or null among the ids is INVALID_TYPE naming ids[i] (was ignored, as an unknown id)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const rows = [
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ];
+    for (const ids of [['a', 'b', 'c'], undefined]) {
+      const c = await kit.corpus(rows, ids ? { ids } : {});
+      const first = ids ? 'a' : 0;
+      const holey: unknown[] = [first];
+      holey[2] = 2;
+      for (const [bad, at] of [
+        [holey, 1],
+        [[Number.NaN], 0],
+        [[first, {}], 1],
+        [[null], 0],
+      ] as const) {
+        const e = await rejection(c.remove(bad as never));
+        expect(e, String(bad)).toMatchObject({ code: 'INVALID_TYPE', op: 'remove', arg: `ids[${at}]` });
+      }
+      // Nothing was removed; unknown ids of the right type are still ignored.
+      expect(c.rows).toBe(3);
+      expect(await c.remove([ids ? 'zz' : 99, ids ? 'b' : 1])).toBe(1);
+      const h = await c.search([[0, 1]], 2);
+      expect(Array.from(h.indices)).toEqual([2, 0]);
+      expect(Math.abs(h.scores[0] - Math.SQRT1_2)).toBeLessThan(1e-6);
+    }
+  });
+});
