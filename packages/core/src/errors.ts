@@ -174,3 +174,17 @@ export async function reportProgress(
     throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
   }
 }
+
+/**
+ * Runs `read`, which reads the caller's argument `arg` of `op` (rows, ids, a list): an error of the
+ * caller's own that it throws (a getter, a Proxy trap) becomes `INVALID_ARGUMENT` naming `arg`, with
+ * that error as `cause`; ours pass as they are.
+ */
+export function reading<T>(op: string, arg: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof CosineKitError) throw e;
+    throw argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
+  }
+}

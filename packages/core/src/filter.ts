@@ -1,4 +1,4 @@
-import { argError } from './errors.js';
+import { argError, reading } from './errors.js';
 import { attached, describeType } from './tensor.js';
 
 /** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
@@ -76,6 +76,10 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
   const list = f[key];
   if (!Array.isArray(list))
     argError('INVALID_TYPE', op, `${arg}.${key}`, `must be an array of ids, got ${describeType(list)}.`);
+  return reading(op, `${arg}.${key}`, () => idSet(op, `${arg}.${key}`, key, list));
+}
+
+function idSet(op: string, name: string, key: string, list: unknown[]): AdmittedFilter {
   const ids = new Set<Id>();
   for (let i = 0; i < list.length; i++) {
     const id = list[i];
@@ -83,7 +87,7 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
       argError(
         'INVALID_TYPE',
         op,
-        `${arg}.${key}[${i}]`,
+        `${name}[${i}]`,
         `must be a finite number or a string, got ${describeType(id)}.`,
       );
     ids.add(id);

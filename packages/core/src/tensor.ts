@@ -1,5 +1,5 @@
 import type { Matrix } from './contract.js';
-import { argError } from './errors.js';
+import { argError, reading } from './errors.js';
 
 /** What the public API accepts wherever it needs rows of numbers. */
 export type TensorInput =
@@ -102,8 +102,20 @@ export function tensor(input: TensorInput, shape?: readonly [number, number] | r
   return toTensor(input, 'tensor', 'input', shape);
 }
 
-/** Converts any {@link TensorInput} to a tensor, naming `arg` and `op` in errors. */
+/**
+ * Converts any {@link TensorInput} to a tensor, naming `arg` and `op` in errors (an error thrown
+ * while reading the caller's arrays, by a getter or a Proxy, too: see {@link reading}).
+ */
 export function toTensor(
+  input: TensorInput,
+  op: string,
+  arg: string,
+  shape?: readonly [number, number] | readonly [number],
+): Tensor {
+  return reading(op, arg, () => convert(input, op, arg, shape));
+}
+
+function convert(
   input: TensorInput,
   op: string,
   arg: string,

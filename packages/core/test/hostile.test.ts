@@ -529,3 +529,60 @@ describe('corpus.remove checks the type of each id, as a filter list does', () =
     }
   });
 });
+
+describe("rows and ids whose reading throws are the caller's argument, named, not an error from nowhere", () => {
+  const throwingAt = (values: unknown[], at: number) => {
+    const a = [...values];
+    Object.defineProperty(a, at, {
+      get() {
+        throw new Error('getter broke');
+      },
+    });
+    return a;
+  };
+  const badLength = () =>
+    new Proxy([1, 2], {
+      get(o, k) {
+        if (k === 'length') throw new Error('length broke');
+        return (o as unknown as Record<string | symbol, unknown>)[k];
+      },
+    });
+  it('kit rows, tensor(), corpus ids, filter lists and remove: INVALID_ARGUMENT naming the argument, the error as cause', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const corpus = await kit.corpus(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { ids: ['a', 'b'] },
+    );
+    const cases: [string, string, () => unknown][] = [
+      ['cosineMatrix', 'a', () => kit.cosineMatrix([throwingAt([1, 2], 1)], [[1, 2]])],
+      ['cosineMatrix', 'a', () => kit.cosineMatrix(throwingAt([1, 2], 0), [1, 2])],
+      ['cosineRows', 'b', () => kit.cosineRows([[1, 2]], throwingAt([[1, 2]], 0))],
+      ['cosineRows', 'a', () => kit.cosineRows(badLength() as never, [1, 2])],
+      ['search', 'queries', () => corpus.search([throwingAt([1, 2], 1)], 1)],
+      ['tensor', 'input', () => tensor([throwingAt([1, 2], 1)])],
+      ['corpus', 'ids', () => kit.corpus([[1, 2]], { ids: throwingAt(['x'], 0) as never })],
+      [
+        'search',
+        'options.filter.allow',
+        () => corpus.search([[1, 0]], 1, { filter: { allow: throwingAt(['a'], 0) as never } }),
+      ],
+      ['remove', 'ids', () => corpus.remove(throwingAt(['a'], 0) as never)],
+    ];
+    for (const [op, arg, call] of cases) {
+      let e: CosineKitError | undefined;
+      try {
+        await call();
+      } catch (x) {
+        e = x as CosineKitError;
+      }
+      expect(e, `${op} ${arg}`).toMatchObject({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', op, arg });
+      expect(String((e!.cause as Error).message), `${op} ${arg}`).toMatch(/broke/);
+    }
+    // The corpus is as it was.
+    expect(corpus.rows).toBe(2);
+    expect(Array.from((await corpus.search([[0, 1]], 1)).indices)).toEqual([1]);
+  });
+});

@@ -455,9 +455,16 @@ class Kit implements Link {
       } catch {
         // Something the clone cannot copy (a Proxy around an array, an array carrying a function):
         // copied through its elements, as core reads it here, and sent again. Only then refused.
-        const copied = args.map((a, i) =>
-          clones(packed[i]) ? packed[i] : sendable(a, packed[i], op, names[i] ?? 'options', transfer),
-        );
+        let copied: unknown[];
+        try {
+          copied = args.map((a, i) =>
+            clones(packed[i]) ? packed[i] : sendable(a, packed[i], op, names[i] ?? 'options', transfer),
+          );
+        } catch (e) {
+          // Reading them threw (a getter, a Proxy trap): core's error naming the argument.
+          this.#settle(id, undefined, e);
+          return;
+        }
         try {
           post(copied);
         } catch (again) {
@@ -974,7 +981,10 @@ function sendable(v: unknown, packed: unknown, op: string, arg: string, transfer
     let t: Tensor;
     try {
       t = toTensor(v as TensorInput, op, arg);
-    } catch {
+    } catch (e) {
+      // Rows whose reading throws are refused here, as core refuses them (the error has a cause);
+      // rows core refuses otherwise are copied for core in the worker to refuse.
+      if ((e as CosineKitError).cause !== undefined) throw e;
       return plainCopy(v);
     }
     // toTensor converts an array (of numbers or of rows) into a fresh buffer nobody else holds.

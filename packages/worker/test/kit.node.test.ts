@@ -757,3 +757,26 @@ describe('detached inputs are refused as the in-thread kit refuses them, with or
     R.dispose();
   });
 });
+
+describe('rows whose reading throws', () => {
+  it('are refused as the in-process kit refuses them (INVALID_ARGUMENT naming the argument), and the kit carries on', async () => {
+    const row = () => {
+      const a = [1, 2];
+      Object.defineProperty(a, 1, {
+        get() {
+          throw new Error('getter broke');
+        },
+      });
+      return a;
+    };
+    for (const call of [
+      (k: CosineKit | WorkerKit) => k.cosineMatrix([row()], [[1, 2]]),
+      (k: CosineKit | WorkerKit) => k.rowNorms([[3, 4], row()]),
+    ]) {
+      const want = await failure(call(local));
+      expect(want).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect(await failure(call(remote))).toEqual(want);
+    }
+    expect((await remote.rowNorms([[3, 4]]))[0]).toBe(5);
+  });
+});
