@@ -531,14 +531,15 @@ describe('corpus.remove checks the type of each id, as a filter list does', () =
 });
 
 describe("rows and ids whose reading throws are the caller's argument, named, not an error from nowhere", () => {
-  const throwingAt = (values: unknown[], at: number) => {
+  // Typed as rows for the calls: what the caller hands over looks like any other array.
+  const throwingAt = (values: unknown[], at: number): never => {
     const a = [...values];
     Object.defineProperty(a, at, {
       get() {
         throw new Error('getter broke');
       },
     });
-    return a;
+    return a as never;
   };
   const badLength = () =>
     new Proxy([1, 2], {
