@@ -1,4 +1,4 @@
-import { argError, checkFinite } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkFinite } from '@cosinekit/core/backend';
 import { checkNumber } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
@@ -118,6 +118,9 @@ export interface SamplerOptions {
 }
 
 function batchSizeOf(options: SamplerOptions, op: string): number {
+  const g = options.augment;
+  if (g !== undefined && typeof g !== 'function')
+    argError('INVALID_TYPE', op, 'augment', `must be a function, got ${describeType(g)}.`);
   const b = options.batchSize ?? 64;
   if (!Number.isInteger(b) || b < 1)
     argError('INVALID_ARGUMENT', op, 'batchSize', `must be a positive integer, got ${b}.`);
@@ -342,9 +345,17 @@ function copyRow(
   at: number,
   augment?: Augment,
   rng?: Rng,
+  op = 'sampler',
 ): void {
   dst.set(src.subarray(row * cols, (row + 1) * cols), at * cols);
-  if (augment) augment(dst.subarray(at * cols, (at + 1) * cols), rng!);
+  if (augment) {
+    try {
+      augment(dst.subarray(at * cols, (at + 1) * cols), rng!);
+    } catch (e) {
+      // The caller's hook: named, its error the cause (as core names a filter predicate's).
+      throw argErrorOf('INVALID_ARGUMENT', op, 'augment', `threw: ${String(e)}`, e);
+    }
+  }
 }
 
 function order(n: number, rng: Rng): Int32Array {
@@ -403,8 +414,8 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
           // Uniform over the other rows of the class (the anchor itself only when it is alone).
           let j = mates.length > 1 ? mates[rng.int(mates.length - 1)] : i;
           if (j === i && mates.length > 1) j = mates[mates.length - 1];
-          copyRow(data.x, i, cols, a, r, augment, rng);
-          copyRow(data.x, j, cols, b, r, augment, rng);
+          copyRow(data.x, i, cols, a, r, augment, rng, op);
+          copyRow(data.x, j, cols, b, r, augment, rng, op);
           groups[r] = data.labels[i];
         }
         yield [{ a, b, rows, cols, groups }, views.slice(2)];
@@ -433,7 +444,7 @@ export function tripletSampler(data: LabelledData, options: SamplerOptions = {})
           let j: number;
           do j = rng.int(data.rows);
           while (data.labels[j] === groups![r]);
-          copyRow(data.x, j, cols, negatives, r, options.augment, rng);
+          copyRow(data.x, j, cols, negatives, r, options.augment, rng, 'tripletSampler');
           negativeGroups[r] = data.labels[j];
         }
         yield { ...batch, negatives, negativeGroups };
@@ -492,8 +503,8 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
             do j = rng.int(data.rows);
             while (data.labels[j] === data.labels[i]);
           }
-          copyRow(data.x, i, cols, a, r, augment, rng);
-          copyRow(data.x, j, cols, b, r, augment, rng);
+          copyRow(data.x, i, cols, a, r, augment, rng, 'pairSampler');
+          copyRow(data.x, j, cols, b, r, augment, rng, 'pairSampler');
           targets[r] = positive ? 1 : -1;
         }
         yield { a, b, rows, cols, targets };
@@ -540,8 +551,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
         const targets = arrays.f64('targets', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
-          copyRow(data.a, i, cols, a, r, augment, rng);
-          copyRow(data.b, i, cols, b, r, augment, rng);
+          copyRow(data.a, i, cols, a, r, augment, rng, 'fixedPairSampler');
+          copyRow(data.b, i, cols, b, r, augment, rng, 'fixedPairSampler');
           targets[r] = data.targets[i];
         }
         yield { a, b, rows, cols, targets };
@@ -573,7 +584,7 @@ export function labelledSampler(data: LabelledData, options: SamplerOptions = {}
         const labels = arrays.i32('labels', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
-          copyRow(data.x, i, cols, a, r, augment, rng);
+          copyRow(data.x, i, cols, a, r, augment, rng, 'labelledSampler');
           labels[r] = data.labels[i];
         }
         yield { a, b: empty, rows, cols, labels };

@@ -1183,3 +1183,36 @@ describe('evaluateRetrieval: corpus labels that do not line up with the rows', (
     c.dispose();
   });
 });
+
+describe('an augment that is not a function, or that throws, is named by its sampler', () => {
+  const x = () => Float32Array.from(randomVec(rows * cols, 5));
+  it('not a function: INVALID_TYPE naming augment when the sampler is made (was taken, then a TypeError in train)', () => {
+    for (const [op, make] of Object.entries(samplers))
+      for (const augment of [42, 'shift', {}, null])
+        expect(() => make(x(), {}, { augment }), `${op} ${String(augment)}`).toThrow(
+          expect.objectContaining({ code: 'INVALID_TYPE', op, arg: 'augment' }),
+        );
+  });
+  it('throws: INVALID_ARGUMENT naming augment and the sampler, its error as cause (was the raw error)', () => {
+    const broke = new Error('augment broke');
+    for (const [op, make] of Object.entries(samplers)) {
+      const s = make(
+        x(),
+        {},
+        {
+          augment: () => {
+            throw broke;
+          },
+        },
+      );
+      let e: { code?: string; op?: string; arg?: string; cause?: unknown } | undefined;
+      try {
+        for (const _ of s.epoch(createRng(1))) break;
+      } catch (err) {
+        e = err as typeof e;
+      }
+      expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg: 'augment' });
+      expect(e!.cause, op).toBe(broke);
+    }
+  });
+});
