@@ -184,7 +184,12 @@ export function reading<T>(op: string, arg: string, read: () => T): T {
   try {
     return read();
   } catch (e) {
-    if (e instanceof CosineKitError) throw e;
-    throw argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
+    throw readFailure(op, arg, e);
   }
+}
+
+/** What {@link reading} throws for an error `e` caught while reading argument `arg` of `op`. */
+export function readFailure(op: string, arg: string, e: unknown): unknown {
+  if (e instanceof CosineKitError) return e;
+  return argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
 }

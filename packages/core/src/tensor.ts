@@ -1,5 +1,5 @@
 import type { Matrix } from './contract.js';
-import { argError, reading } from './errors.js';
+import { argError, readFailure } from './errors.js';
 
 /** What the public API accepts wherever it needs rows of numbers. */
 export type TensorInput =
@@ -27,10 +27,6 @@ export class Tensor implements Matrix {
     attached(data, 'tensor', 'data');
     checkDim('tensor', 'rows', rows);
     checkDim('tensor', 'cols', cols);
-    // A view that tracks a resizable buffer's length would change size under the tensor: take a
-    // fixed-length one, which a grown buffer leaves as it is and a shrunk one leaves empty (refused).
-    const buf = data.buffer as { resizable?: boolean; growable?: boolean };
-    if (buf.resizable || buf.growable) data = new Float32Array(data.buffer, data.byteOffset, data.length);
     if (data.length !== rows * cols) {
       argError(
         'SHAPE_MISMATCH',
@@ -50,9 +46,15 @@ export class Tensor implements Matrix {
    * view, and every operation refuses the tensor as `DISPOSED`.
    */
   get data(): Float32Array {
-    if (this.#data === null)
+    const d = this.#data;
+    if (d === null)
       argError('DISPOSED', 'Tensor.data', 'tensor', 'was disposed; its data can no longer be read.');
-    return this.#data;
+    // A view that tracks a resizable buffer's length grew with it: keep the tensor's own length
+    // from now on (checked here rather than when made: asking every new array for its buffer
+    // costs the kit's small calls more than this comparison). Shrunk, it is left short (refused).
+    if (d.length > this.rows * this.cols)
+      this.#data = new Float32Array(d.buffer, d.byteOffset, this.rows * this.cols);
+    return this.#data as Float32Array;
   }
 
   /** `[rows, cols]`. */
@@ -112,7 +114,12 @@ export function toTensor(
   arg: string,
   shape?: readonly [number, number] | readonly [number],
 ): Tensor {
-  return reading(op, arg, () => convert(input, op, arg, shape));
+  // The try of `reading` without its closure: this runs on every call of the kit.
+  try {
+    return convert(input, op, arg, shape);
+  } catch (e) {
+    throw readFailure(op, arg, e);
+  }
 }
 
 function convert(
