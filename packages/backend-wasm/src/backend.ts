@@ -131,6 +131,8 @@ export interface WasmBackend extends Backend {
   /**
    * Copies `data` (finite, non-empty) into wasm memory and computes its norm once. The vector stays
    * resident until `dispose()`; {@link WasmBackend.vectorCosine} compares two of them in one call.
+   * `data` is a Float32Array, an array of numbers (strings and other values are refused by
+   * position, not coerced) or another typed array of numbers; a detached one is `DISPOSED`.
    *
    * ```ts
    * const a = backend.createVector(embeddingA);

@@ -21,7 +21,8 @@ export interface WasmPair {
    * float32 sums could overflow or lose digits with (beyond about 1e19 or below 1e-19) are
    * computed again entirely in float64. 0 when either is a zero vector; clamped to [-1, 1].
    *
-   * Throws `INVALID_TYPE` when an argument is not a Float32Array, `EMPTY_INPUT` when it is empty,
+   * Throws `INVALID_TYPE` when an argument is not a Float32Array (a Proxy around one included),
+   * `EMPTY_INPUT` when it is empty, `DISPOSED` when its buffer was transferred (detached),
    * `DIMENSION_MISMATCH` when the lengths differ, `NON_FINITE` when it holds NaN or ±Infinity (each
    * naming the argument and `'WasmPair.cosine'`), and `DISPOSED` after {@link WasmPair.dispose}.
    * Destructuring is fine: `const { cosine } = await createWasmPair()`.
@@ -89,14 +90,21 @@ export async function createWasmPair(options: WasmPairOptions = {}): Promise<Was
   };
 
   const cosine = (a: Float32Array, b: Float32Array): number => {
-    // The everyday call, kept to a few checks: two equal, non-empty Float32Arrays that fit.
-    if (
-      !(a instanceof Float32Array && b instanceof Float32Array) ||
-      a.length !== b.length ||
-      a.length === 0 ||
-      a.length > slot ||
-      disposed
-    ) {
+    // The everyday call, kept to a few checks: two equal, non-empty Float32Arrays that fit. A
+    // Proxy around a Float32Array passes instanceof and throws on .length: refused by name below.
+    let fits: boolean;
+    try {
+      fits =
+        a instanceof Float32Array &&
+        b instanceof Float32Array &&
+        a.length === b.length &&
+        a.length !== 0 &&
+        a.length <= slot &&
+        !disposed;
+    } catch {
+      fits = false;
+    }
+    if (!fits) {
       refuse(a, b, disposed);
       reserve(a.length);
     }
@@ -131,7 +139,23 @@ function refuse(a: unknown, b: unknown, disposed: boolean): void {
     if (!(v instanceof Float32Array)) {
       argError('INVALID_TYPE', OP, arg, `must be a Float32Array, got ${typeName(v)}.`);
     }
-    if (v.length === 0) argError('EMPTY_INPUT', OP, arg, 'is empty.');
+    // Only a real view is one: a Proxy (or an object made from the prototype) cannot be read.
+    if (!ArrayBuffer.isView(v))
+      argError(
+        'INVALID_TYPE',
+        OP,
+        arg,
+        'must be a Float32Array, got an object that only inherits from one (a Proxy?).',
+      );
+    if (v.length === 0) {
+      try {
+        // Only a detached buffer refuses a new view.
+        new Uint8Array(v.buffer, 0, 0);
+      } catch {
+        argError('DISPOSED', OP, arg, 'is a Float32Array whose buffer was transferred (detached).');
+      }
+      argError('EMPTY_INPUT', OP, arg, 'is empty.');
+    }
   }
   const n = (a as Float32Array).length;
   const m = (b as Float32Array).length;

@@ -1,4 +1,4 @@
-import { argError, argErrorOf, type CosineKitError, checkFinite } from '@cosinekit/core/backend';
+import { argError, argErrorOf, CosineKitError, checkFinite } from '@cosinekit/core/backend';
 import type { Resident, WasmRuntime } from './runtime.js';
 import { padded } from './staging.js';
 
@@ -40,7 +40,7 @@ export class WasmVector implements Resident {
   /** Overwrites the values (same length, finite) and recomputes the stored norm. Returns `this`. */
   set(data: ArrayLike<number>): this {
     if (this.address < 0) throw disposedError('WasmVector.set');
-    const f = toFloat32(data);
+    const f = toFloat32(data, 'WasmVector.set');
     if (f.length !== this.length) {
       argError(
         'DIMENSION_MISMATCH',
@@ -80,10 +80,68 @@ export class WasmVector implements Resident {
 }
 
 /** `data` as a Float32Array, checked non-empty. */
-export function toFloat32(data: ArrayLike<number>): Float32Array {
-  const f = data instanceof Float32Array ? data : Float32Array.from(data);
+/**
+ * `data` as float32 values for `op`: a Float32Array as it is, an array of numbers or another
+ * typed array of numbers converted. Anything else is refused naming `data`: another type or a
+ * Proxy around a typed array (`INVALID_TYPE`), an array holding a non-number (`INVALID_TYPE`
+ * naming `data[i]`, not coerced), a detached buffer (`DISPOSED`), an error thrown while reading it
+ * (`INVALID_ARGUMENT`, that error the cause), no values (`EMPTY_INPUT`).
+ */
+export function toFloat32(data: ArrayLike<number>, op = 'createVector'): Float32Array {
+  const typed = ArrayBuffer.isView(data);
+  if (
+    (!typed && !Array.isArray(data)) ||
+    data instanceof DataView ||
+    data instanceof BigInt64Array ||
+    data instanceof BigUint64Array
+  )
+    argError(
+      'INVALID_TYPE',
+      op,
+      'data',
+      `must be a Float32Array, an array of numbers or a typed array of numbers, got ${
+        data === null
+          ? 'null'
+          : data instanceof Float32Array
+            ? 'an object that only inherits from a Float32Array (a Proxy?)'
+            : typeof data === 'object'
+              ? (data as object).constructor?.name
+              : typeof data
+      }.`,
+    );
+  let f: Float32Array;
+  if (typed) {
+    if (data.length === 0) {
+      try {
+        // Only a detached buffer refuses a new view.
+        new Uint8Array((data as unknown as ArrayBufferView).buffer, 0, 0);
+      } catch {
+        argError('DISPOSED', op, 'data', 'is a typed array whose buffer was transferred (detached).');
+      }
+    }
+    f = data instanceof Float32Array ? data : Float32Array.from(data);
+  } else {
+    try {
+      const a = data as readonly unknown[];
+      f = new Float32Array(a.length);
+      for (let i = 0; i < a.length; i++) {
+        const v = a[i];
+        if (typeof v !== 'number')
+          argError(
+            'INVALID_TYPE',
+            op,
+            `data[${i}]`,
+            `must be a number, got ${v === null ? 'null' : typeof v}.`,
+          );
+        f[i] = v;
+      }
+    } catch (e) {
+      if (e instanceof CosineKitError) throw e;
+      throw argErrorOf('INVALID_ARGUMENT', op, 'data', `threw while it was read: ${String(e)}`, e);
+    }
+  }
   if (f.length === 0) {
-    argError('EMPTY_INPUT', 'createVector', 'data', 'is empty.');
+    argError('EMPTY_INPUT', op, 'data', 'is empty.');
   }
   return f;
 }

@@ -149,6 +149,27 @@ describe('createWasmPair', () => {
     expect(pair.cosine(ok, ok)).toBeGreaterThan(1 - TOL);
   });
 
+  it('a detached array is DISPOSED (was EMPTY_INPUT) and a Proxy around one INVALID_TYPE (was a TypeError), by name', () => {
+    const ok = vec(4, 17);
+    const gone = vec(4, 18);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    const fake = new Proxy(vec(4, 19), {});
+    const cases: [unknown, unknown, string, string][] = [
+      [gone, ok, 'DISPOSED', 'a'],
+      [ok, gone, 'DISPOSED', 'b'],
+      [fake, ok, 'INVALID_TYPE', 'a'],
+      [ok, fake, 'INVALID_TYPE', 'b'],
+    ];
+    for (const [a, b, code, arg] of cases) {
+      expect(() => pair.cosine(a as Float32Array, b as Float32Array), `${code} ${arg}`).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code, arg, op: 'WasmPair.cosine' }),
+      );
+    }
+    // Still answering, within the bound.
+    const c = vec(4, 20);
+    expect(Math.abs(pair.cosine(ok, c) - oracle(ok, c))).toBeLessThan(TOL);
+  });
+
   it('refuses calls after dispose', async () => {
     const p = await createWasmPair();
     const a = vec(8, 16);

@@ -61,5 +61,41 @@ for (const variant of VARIANTS) {
       n.dispose();
       expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
     });
+
+    it('refuses what is not numbers by name: detached, a Proxy, strings, null, objects, BigInt64Array, throwing getters', () => {
+      const v = b.createVector([1, 2]);
+      const gone = new Float32Array([1, 2]);
+      structuredClone(gone.buffer, { transfer: [gone.buffer] });
+      const getter = [1, 2];
+      Object.defineProperty(getter, 1, {
+        get() {
+          throw new Error('getter broke');
+        },
+      });
+      const cases: [unknown, string, string][] = [
+        [gone, 'DISPOSED', 'data'],
+        [new Proxy(Float32Array.of(1, 2), {}), 'INVALID_TYPE', 'data'],
+        [['1', 2], 'INVALID_TYPE', 'data[0]'],
+        [[1, true], 'INVALID_TYPE', 'data[1]'],
+        [null, 'INVALID_TYPE', 'data'],
+        [{ length: 2 }, 'INVALID_TYPE', 'data'],
+        [BigInt64Array.of(1n), 'INVALID_TYPE', 'data'],
+        [getter, 'INVALID_ARGUMENT', 'data'],
+      ];
+      for (const [data, code, arg] of cases) {
+        for (const [op, call] of [
+          ['createVector', () => b.createVector(data as never)],
+          ['WasmVector.set', () => v.set(data as never)],
+        ] as const)
+          expect(call, `${op} ${code} ${arg}`).toThrow(
+            expect.objectContaining({ name: 'CosineKitError', code, op, arg }),
+          );
+      }
+      // Typed arrays of numbers are taken as values, and the vector still answers.
+      const w = b.createVector(Float64Array.of(2, 4));
+      expect(Math.abs(b.vectorCosine(v, w) - 1)).toBeLessThan(1e-6);
+      w.dispose();
+      v.dispose();
+    });
   });
 }

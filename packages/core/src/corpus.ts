@@ -1,7 +1,7 @@
 import { checkK, checkSameCols } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError, reading } from './errors.js';
 import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } from './filter.js';
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
@@ -233,7 +233,7 @@ export class Corpus {
     const masks = segs.map((s) => new Uint8Array(s.handle.rows));
     if (f.kind === 'allow') {
       for (const id of f.ids) {
-        const ord = this.#byId ? this.#byId.get(id) : typeof id === 'number' ? id : undefined;
+        const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
         if (ord === undefined) continue;
         const at = this.#locate(ord);
         if (at && at[0].deleted[at[1]] === 0) masks[segs.indexOf(at[0])][at[1]] = 1;
@@ -243,7 +243,7 @@ export class Corpus {
         for (let j = 0; j < s.handle.rows; j++) masks[i][j] = 1 - s.deleted[j];
       });
       for (const id of f.ids) {
-        const ord = this.#byId ? this.#byId.get(id) : typeof id === 'number' ? id : undefined;
+        const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
         if (ord === undefined) continue;
         const at = this.#locate(ord);
         if (at) masks[segs.indexOf(at[0])][at[1]] = 0;
@@ -444,19 +444,39 @@ export class Corpus {
   }
 
   /**
-   * Removes rows by id (by ordinal when the corpus has no ids). Unknown ids are ignored; resolves
-   * with the number removed. Removing every row is refused: dispose the corpus instead.
+   * Removes rows by id (by ordinal when the corpus has no ids). Unknown ids are ignored; an id
+   * that is neither a string nor a finite number is `INVALID_TYPE` naming `ids[i]`. Resolves with
+   * the number removed. Removing every row is refused: dispose the corpus instead.
    */
   remove(ids: readonly Id[]): Promise<number> {
     if (!Array.isArray(ids))
       return Promise.reject(
         argErrorOf('INVALID_TYPE', 'remove', 'ids', `must be an array of ids, got ${describeType(ids)}.`),
       );
-    const own = Array.from(ids);
+    let own: unknown[];
+    try {
+      own = reading('remove', 'ids', () => Array.from(ids));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Of another type, an id could never be held: refused as a filter's list refuses it, not
+    // ignored as an id the corpus does not hold.
+    for (let i = 0; i < own.length; i++) {
+      const id: unknown = own[i];
+      if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
+        return Promise.reject(
+          argErrorOf(
+            'INVALID_TYPE',
+            'remove',
+            `ids[${i}]`,
+            `must be a finite number or a string, got ${describeType(id)}.`,
+          ),
+        );
+    }
     return this.#exclusive('remove', async () => {
       const targets = new Set<number>();
       for (const id of own) {
-        const ord = this.#byId ? this.#byId.get(id) : typeof id === 'number' ? id : undefined;
+        const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
         if (ord !== undefined) targets.add(ord);
       }
       let removed = 0;
@@ -708,7 +728,7 @@ export function copyIds(op: string, ids: readonly Id[] | undefined): Id[] | unde
   if (ids === undefined) return undefined;
   if (!Array.isArray(ids))
     argError('INVALID_TYPE', op, 'ids', `must be an array of numbers or strings, got ${describeType(ids)}.`);
-  return Array.from(ids);
+  return reading(op, 'ids', () => Array.from(ids));
 }
 
 /**

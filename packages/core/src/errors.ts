@@ -154,3 +154,42 @@ export function checkSignal(op: string, signal: AbortSignal | undefined): void {
 export function isCosineKitError(e: unknown, code?: ErrorCode): e is CosineKitError {
   return e instanceof CosineKitError && (code === undefined || e.code === code);
 }
+
+/**
+ * Calls the caller's `options.onProgress` with `args` for operation `op`, awaiting it when it
+ * returns a promise. A throw or a rejection fails the call with `INVALID_ARGUMENT` naming
+ * `options.onProgress`, its error as `cause`: never an unhandled rejection that ends the process,
+ * nor a progress error reported as the operation's own (a file that "cannot be written").
+ */
+export async function reportProgress(
+  op: string,
+  onProgress: ((...args: number[]) => unknown) | undefined,
+  ...args: number[]
+): Promise<void> {
+  if (onProgress === undefined) return;
+  try {
+    const r = onProgress(...args);
+    if (typeof (r as PromiseLike<unknown> | null)?.then === 'function') await r;
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
+  }
+}
+
+/**
+ * Runs `read`, which reads the caller's argument `arg` of `op` (rows, ids, a list): an error of the
+ * caller's own that it throws (a getter, a Proxy trap) becomes `INVALID_ARGUMENT` naming `arg`, with
+ * that error as `cause`; ours pass as they are.
+ */
+export function reading<T>(op: string, arg: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw readFailure(op, arg, e);
+  }
+}
+
+/** What {@link reading} throws for an error `e` caught while reading argument `arg` of `op`. */
+export function readFailure(op: string, arg: string, e: unknown): unknown {
+  if (e instanceof CosineKitError) return e;
+  return argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
+}

@@ -10,7 +10,7 @@ import {
   readCorpusPreamble,
 } from './corpus-file.js';
 import { crc32 } from './crc32.js';
-import { argError, checkSignal } from './errors.js';
+import { argError, checkSignal, reportProgress } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { guardRows } from './gate.js';
 import { type CosineKit, placeOf } from './kit.js';
@@ -113,7 +113,7 @@ export function writeCorpus(
         await sink.write(c);
         done += c.length;
       }
-      onProgress?.(done, enc.byteLength);
+      await reportProgress(op, onProgress, done, enc.byteLength);
     };
     await put([enc.header()]);
     for (const name of enc.sections) {
@@ -205,7 +205,7 @@ export async function readCorpus(
       } else {
         await c.appendRows(op, from, ids, part.ordinals);
       }
-      onProgress?.(r0 + n, rows);
+      await reportProgress(op, onProgress, r0 + n, rows);
     }
     return c!;
   } catch (e) {

@@ -1,5 +1,5 @@
-import { argError } from './errors.js';
-import { describeType } from './tensor.js';
+import { argError, reading } from './errors.js';
+import { attached, describeType } from './tensor.js';
 
 /** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
 type Id = number | string;
@@ -65,6 +65,7 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
     const m = f.mask;
     if (!(m instanceof Uint8Array))
       argError('INVALID_TYPE', op, `${arg}.mask`, `must be a Uint8Array, got ${describeType(m)}.`);
+    attached(m, op, `${arg}.mask`);
     // A copy (a Node Buffer's slice() is a view): the search runs later, on the mask as it was.
     const mask = new Uint8Array(m);
     for (let i = 0; i < mask.length; i++)
@@ -75,6 +76,10 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
   const list = f[key];
   if (!Array.isArray(list))
     argError('INVALID_TYPE', op, `${arg}.${key}`, `must be an array of ids, got ${describeType(list)}.`);
+  return reading(op, `${arg}.${key}`, () => idSet(op, `${arg}.${key}`, key, list));
+}
+
+function idSet(op: string, name: string, key: string, list: unknown[]): AdmittedFilter {
   const ids = new Set<Id>();
   for (let i = 0; i < list.length; i++) {
     const id = list[i];
@@ -82,7 +87,7 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
       argError(
         'INVALID_TYPE',
         op,
-        `${arg}.${key}[${i}]`,
+        `${name}[${i}]`,
         `must be a finite number or a string, got ${describeType(id)}.`,
       );
     ids.add(id);

@@ -13,7 +13,7 @@ import {
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, checkSignal, isCosineKitError } from './errors.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError, reportProgress } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
@@ -23,7 +23,7 @@ import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
 import { quantised } from './stored.js';
-import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
+import { attached, describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
 
 /** Options of {@link createCosineKit}. */
 export interface CosineKitOptions {
@@ -409,7 +409,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           await c.appendRows(op, t, ids);
         }
         done += t.rows;
-        onProgress?.(done);
+        await reportProgress(op, onProgress, done);
       };
       try {
         let i = 0;
@@ -464,6 +464,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async loadCorpus(bytes) {
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
+      attached(bytes, 'loadCorpus', 'bytes');
       // The snapshot: new Uint8Array copies, where a Node Buffer's slice() is a view of the caller's memory.
       return load(decodeCorpusFile(new Uint8Array(bytes)));
     },

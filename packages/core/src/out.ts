@@ -1,5 +1,5 @@
 import { argError, type ErrorCode } from './errors.js';
-import { describeType, refuseFakeView, Tensor } from './tensor.js';
+import { describeType, intact, refuseFakeView, Tensor } from './tensor.js';
 
 /** Options of the calls that return a full similarity matrix. */
 export interface MatrixOptions {
@@ -31,6 +31,7 @@ export function checkOut(
   if (out === undefined) return undefined;
   const t = out instanceof Tensor;
   if (t && out.disposed) fail('DISPOSED', 'is a disposed tensor.');
+  if (t) intact(out, op, 'options.out');
   const data = t ? out.data : out;
   refuseFakeView(data, op, 'options.out');
   if (!(data instanceof Float32Array))

@@ -1,6 +1,6 @@
 import { argError } from './errors.js';
 import { cosineOf, cosineOfAny, unitScale } from './kernels/pair.js';
-import { attached, describeType, refuseFakeView, Tensor } from './tensor.js';
+import { attached, describeType, intact, refuseFakeView, Tensor } from './tensor.js';
 
 /** A vector for the synchronous pair functions. */
 export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
@@ -58,6 +58,7 @@ export function normalize(v: Vector, out?: Float32Array): Float32Array {
   const x = vec('normalize', 'v', v);
   if (out !== undefined && !(out instanceof Float32Array))
     argError('INVALID_TYPE', 'normalize', 'out', `must be a Float32Array, got ${describeType(out)}.`);
+  if (out !== undefined) attached(out, 'normalize', 'out');
   const r = out ?? new Float32Array(x.length);
   if (r.length !== x.length)
     argError('SHAPE_MISMATCH', 'normalize', 'out', `has length ${r.length}, expected ${x.length}.`);
@@ -90,6 +91,7 @@ function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
     x = v as ArrayLike<number>;
   } else if (v instanceof Tensor) {
     if (v.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
+    intact(v, op, arg);
     if (v.rows !== 1)
       argError('SHAPE_MISMATCH', op, arg, `must be a single vector, got a tensor of ${v.rows} rows.`);
     x = v.data;

@@ -1,5 +1,5 @@
 import type { Matrix } from './contract.js';
-import { argError } from './errors.js';
+import { argError, readFailure } from './errors.js';
 
 /** What the public API accepts wherever it needs rows of numbers. */
 export type TensorInput =
@@ -24,6 +24,7 @@ export class Tensor implements Matrix {
     if (!(data instanceof Float32Array)) {
       argError('INVALID_TYPE', 'tensor', 'data', `must be a Float32Array, got ${describeType(data)}.`);
     }
+    attached(data, 'tensor', 'data');
     checkDim('tensor', 'rows', rows);
     checkDim('tensor', 'cols', cols);
     if (data.length !== rows * cols) {
@@ -39,11 +40,21 @@ export class Tensor implements Matrix {
     this.#data = data;
   }
 
-  /** The underlying float32 values. Throws once the tensor is disposed. */
+  /**
+   * The underlying float32 values. Throws once the tensor is disposed. Once its buffer is
+   * transferred (detached) or shrunk (a resizable `ArrayBuffer`) below its shape, this is an empty
+   * view, and every operation refuses the tensor as `DISPOSED`.
+   */
   get data(): Float32Array {
-    if (this.#data === null)
+    const d = this.#data;
+    if (d === null)
       argError('DISPOSED', 'Tensor.data', 'tensor', 'was disposed; its data can no longer be read.');
-    return this.#data;
+    // A view that tracks a resizable buffer's length grew with it: keep the tensor's own length
+    // from now on (checked here rather than when made: asking every new array for its buffer
+    // costs the kit's small calls more than this comparison). Shrunk, it is left short (refused).
+    if (d.length > this.rows * this.cols)
+      this.#data = new Float32Array(d.buffer, d.byteOffset, this.rows * this.cols);
+    return this.#data as Float32Array;
   }
 
   /** `[rows, cols]`. */
@@ -93,8 +104,25 @@ export function tensor(input: TensorInput, shape?: readonly [number, number] | r
   return toTensor(input, 'tensor', 'input', shape);
 }
 
-/** Converts any {@link TensorInput} to a tensor, naming `arg` and `op` in errors. */
+/**
+ * Converts any {@link TensorInput} to a tensor, naming `arg` and `op` in errors (an error thrown
+ * while reading the caller's arrays, by a getter or a Proxy, too: see {@link reading}).
+ */
 export function toTensor(
+  input: TensorInput,
+  op: string,
+  arg: string,
+  shape?: readonly [number, number] | readonly [number],
+): Tensor {
+  // The try of `reading` without its closure: this runs on every call of the kit.
+  try {
+    return convert(input, op, arg, shape);
+  } catch (e) {
+    throw readFailure(op, arg, e);
+  }
+}
+
+function convert(
   input: TensorInput,
   op: string,
   arg: string,
@@ -102,6 +130,7 @@ export function toTensor(
 ): Tensor {
   if (input instanceof Tensor) {
     if (input.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
+    intact(input, op, arg);
     // `new Tensor` allows a shape of 0 rows or columns; as an input it is as empty as `[]`.
     if (input.rows === 0 || input.cols === 0)
       argError('EMPTY_INPUT', op, arg, `is empty (shape [${input.rows}, ${input.cols}]).`);
@@ -191,8 +220,19 @@ export function attached(x: ArrayBufferView, op: string, arg: string): void {
     // Only a detached buffer refuses a new view (a SharedArrayBuffer never detaches).
     new Uint8Array(x.buffer, 0, 0);
   } catch {
-    argError('DISPOSED', op, arg, 'is a Float32Array whose buffer was transferred (detached).');
+    argError('DISPOSED', op, arg, `is a ${describeType(x)} whose buffer was transferred (detached).`);
   }
+}
+
+/** Refuses a tensor whose buffer was transferred or shrunk since it was made, naming `op` and `arg`. */
+export function intact(t: Tensor, op: string, arg: string): void {
+  if (t.data.length !== t.rows * t.cols)
+    argError(
+      'DISPOSED',
+      op,
+      arg,
+      `is a tensor whose buffer was transferred (detached) or shrunk below its shape [${t.rows}, ${t.cols}].`,
+    );
 }
 
 const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;

@@ -361,3 +361,229 @@ describe('a Tensor of 0 rows or 0 columns is empty input everywhere', () => {
     });
   }
 });
+
+/** A length-tracking Float32Array over a resizable ArrayBuffer, and the buffer to resize. */
+function resizable(values: number[]): [Float32Array, ArrayBuffer & { resize(n: number): void }] {
+  const buf = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(
+    values.length * 4,
+    { maxByteLength: 1024 },
+  ) as ArrayBuffer & { resize(n: number): void };
+  const x = new Float32Array(buf);
+  x.set(values);
+  return [x, buf];
+}
+
+describe('buffers that detach, shrink or grow after they were handed over', () => {
+  it('a tensor over a resizable buffer keeps its shape: growing changes nothing, shrinking is DISPOSED by name', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const [x, buf] = resizable([1, 2, 3, 4]);
+    const t = tensor(x, [1, 4]);
+    buf.resize(32);
+    // The tensor still holds its 4 values: before, it saw 8 and was refused as "shrunk".
+    expect(t.data.length).toBe(4);
+    const [c] = await kit.cosineRows(t, [[1, 2, 3, 5]]);
+    const exact = 34 / Math.sqrt(30 * 39);
+    expect(Math.abs(c - exact)).toBeLessThan(1e-6);
+    buf.resize(8);
+    // Its view is now empty (out of bounds), and every operation refuses it by name.
+    expect(t.data.length).toBe(0);
+    expect(await rejection(kit.cosineRows(t, [[1, 2, 3, 5]]))).toMatchObject({ code: 'DISPOSED', arg: 'a' });
+    expect(() => cosine(t, [1, 2, 3, 4])).toThrow(expect.objectContaining({ code: 'DISPOSED', arg: 'a' }));
+  });
+
+  it('a result written into a resizable `out` keeps its 1 x 1 shape when the buffer grows, and is refused once it shrinks', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const [out, buf] = resizable([0]);
+    const m = await kit.cosineMatrix([[1, 2]], [[2, 1]], { out });
+    expect(Math.abs(m.data[0] - 0.8)).toBeLessThan(1e-6);
+    buf.resize(64);
+    // Before: the result's view tracked the buffer, 16 values for a 1 x 1 matrix.
+    expect(m.data.length).toBe(1);
+    buf.resize(0);
+    expect(await rejection(kit.normalize(m))).toMatchObject({ code: 'DISPOSED', op: 'normalize', arg: 'x' });
+    expect(await rejection(kit.cosineMatrix([[1]], [[1]], { out: m }))).toMatchObject({
+      code: 'DISPOSED',
+      arg: 'options.out',
+    });
+  });
+
+  it('new Tensor over a detached buffer is DISPOSED, not a shape mismatch', () => {
+    expect(() => new Tensor(detached([1, 2, 3, 4]), 2, 2)).toThrow(
+      expect.objectContaining({ code: 'DISPOSED', op: 'tensor', arg: 'data' }),
+    );
+  });
+
+  it('a detached filter mask, loadCorpus bytes or normalize out is DISPOSED by name (was a TypeError or "length 0")', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const corpus = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    const mask = Uint8Array.of(1, 1);
+    structuredClone(mask.buffer, { transfer: [mask.buffer] });
+    const e = await rejection(corpus.search([[1, 0]], 1, { filter: { mask } }));
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'search', arg: 'options.filter.mask' });
+    expect(e.message).toMatch(/Uint8Array whose buffer was transferred/);
+    const bytes = await corpus.save();
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    expect(await rejection(kit.loadCorpus(bytes))).toMatchObject({
+      code: 'DISPOSED',
+      op: 'loadCorpus',
+      arg: 'bytes',
+    });
+    expect(() => normalize([1, 2], detached([0, 0]))).toThrow(
+      expect.objectContaining({ code: 'DISPOSED', op: 'normalize', arg: 'out' }),
+    );
+    // The corpus carries on.
+    expect(Array.from((await corpus.search([[0, 1]], 1)).indices)).toEqual([1]);
+  });
+});
+
+describe('an onProgress callback that throws or rejects fails its call by name, and never the process', () => {
+  const boom = () => {
+    throw new Error('progress broke');
+  };
+  const later = async () => {
+    throw new Error('progress broke later');
+  };
+  it('corpusFrom, saveCorpusFile and loadCorpusFile: INVALID_ARGUMENT naming options.onProgress, its error as cause', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { saveCorpusFile, loadCorpusFile } = await import('../src/fs.js');
+    const dir = await mkdtemp(join(tmpdir(), 'ck-progress-'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const kit = createCosineKit({ backend: 'reference' });
+      const rows = [
+        [1, 2],
+        [3, -4],
+        [0, 1],
+      ];
+      const corpus = await kit.corpus(rows);
+      const path = join(dir, 'c.ckc');
+      await saveCorpusFile(corpus, path);
+      for (const onProgress of [boom, later]) {
+        const calls: [string, () => Promise<unknown>][] = [
+          ['corpusFrom', () => kit.corpusFrom([[rows[0]], [rows[1]]], { onProgress })],
+          ['saveCorpusFile', () => saveCorpusFile(corpus, join(dir, 'd.ckc'), { onProgress })],
+          ['loadCorpusFile', () => loadCorpusFile(kit, path, { onProgress })],
+        ];
+        for (const [op, call] of calls) {
+          const e = await rejection(call());
+          expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg: 'options.onProgress' });
+          expect((e.cause as Error).message, op).toMatch(/progress broke/);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+      // An async callback that resolves is awaited and the calls answer as before.
+      const seen: number[] = [];
+      const again = await loadCorpusFile(kit, path, { onProgress: async (n) => void seen.push(n) });
+      expect(seen).toEqual([3]);
+      const [got, want] = [await again.similarity([[1, 1]]), await corpus.similarity([[1, 1]])];
+      for (let j = 0; j < 3; j++) {
+        const r = rows[j];
+        expect(Math.abs(got.data[j] - (r[0] + r[1]) / Math.sqrt(2 * (r[0] ** 2 + r[1] ** 2)))).toBeLessThan(
+          1e-6,
+        );
+        expect(got.data[j]).toBe(want.data[j]);
+      }
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('corpus.remove checks the type of each id, as a filter list does', () => {
+  it('undefined (a hole), NaN, an object or null among the ids is INVALID_TYPE naming ids[i] (was ignored, as an unknown id)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const rows = [
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ];
+    for (const ids of [['a', 'b', 'c'], undefined]) {
+      const c = await kit.corpus(rows, ids ? { ids } : {});
+      const first = ids ? 'a' : 0;
+      const holey: unknown[] = [first];
+      holey[2] = 2;
+      for (const [bad, at] of [
+        [holey, 1],
+        [[Number.NaN], 0],
+        [[first, {}], 1],
+        [[null], 0],
+      ] as const) {
+        const e = await rejection(c.remove(bad as never));
+        expect(e, String(bad)).toMatchObject({ code: 'INVALID_TYPE', op: 'remove', arg: `ids[${at}]` });
+      }
+      // Nothing was removed; unknown ids of the right type are still ignored.
+      expect(c.rows).toBe(3);
+      expect(await c.remove([ids ? 'zz' : 99, ids ? 'b' : 1])).toBe(1);
+      const h = await c.search([[0, 1]], 2);
+      expect(Array.from(h.indices)).toEqual([2, 0]);
+      expect(Math.abs(h.scores[0] - Math.SQRT1_2)).toBeLessThan(1e-6);
+    }
+  });
+});
+
+describe("rows and ids whose reading throws are the caller's argument, named, not an error from nowhere", () => {
+  // Typed as rows for the calls: what the caller hands over looks like any other array.
+  const throwingAt = (values: unknown[], at: number): never => {
+    const a = [...values];
+    Object.defineProperty(a, at, {
+      get() {
+        throw new Error('getter broke');
+      },
+    });
+    return a as never;
+  };
+  const badLength = () =>
+    new Proxy([1, 2], {
+      get(o, k) {
+        if (k === 'length') throw new Error('length broke');
+        return (o as unknown as Record<string | symbol, unknown>)[k];
+      },
+    });
+  it('kit rows, tensor(), corpus ids, filter lists and remove: INVALID_ARGUMENT naming the argument, the error as cause', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const corpus = await kit.corpus(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { ids: ['a', 'b'] },
+    );
+    const cases: [string, string, () => unknown][] = [
+      ['cosineMatrix', 'a', () => kit.cosineMatrix([throwingAt([1, 2], 1)], [[1, 2]])],
+      ['cosineMatrix', 'a', () => kit.cosineMatrix(throwingAt([1, 2], 0), [1, 2])],
+      ['cosineRows', 'b', () => kit.cosineRows([[1, 2]], throwingAt([[1, 2]], 0))],
+      ['cosineRows', 'a', () => kit.cosineRows(badLength() as never, [1, 2])],
+      ['search', 'queries', () => corpus.search([throwingAt([1, 2], 1)], 1)],
+      ['tensor', 'input', () => tensor([throwingAt([1, 2], 1)])],
+      ['corpus', 'ids', () => kit.corpus([[1, 2]], { ids: throwingAt(['x'], 0) as never })],
+      [
+        'search',
+        'options.filter.allow',
+        () => corpus.search([[1, 0]], 1, { filter: { allow: throwingAt(['a'], 0) as never } }),
+      ],
+      ['remove', 'ids', () => corpus.remove(throwingAt(['a'], 0) as never)],
+    ];
+    for (const [op, arg, call] of cases) {
+      let e: CosineKitError | undefined;
+      try {
+        await call();
+      } catch (x) {
+        e = x as CosineKitError;
+      }
+      expect(e, `${op} ${arg}`).toMatchObject({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', op, arg });
+      expect(String((e!.cause as Error).message), `${op} ${arg}`).toMatch(/broke/);
+    }
+    // The corpus is as it was.
+    expect(corpus.rows).toBe(2);
+    expect(Array.from((await corpus.search([[0, 1]], 1)).indices)).toEqual([1]);
+  });
+});

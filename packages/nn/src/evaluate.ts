@@ -1,4 +1,4 @@
-import { Corpus, type CosineKit, type TensorInput } from '@cosinekit/core';
+import { Corpus, type CosineKit, Tensor, type TensorInput } from '@cosinekit/core';
 import { argError } from '@cosinekit/core/backend';
 import { checkLabels, under } from './check.js';
 
@@ -264,6 +264,25 @@ async function retrieval(
   );
   if (set.queryLabels.length !== result.queries) {
     argError('SHAPE_MISMATCH', op, 'set.queryLabels', `must hold ${result.queries} labels.`);
+  }
+  if (!(set.corpus instanceof Corpus)) {
+    // A matrix's rows are its indices, so its labels must be one per row: more would be scored
+    // silently, shifted if the rows were cut. (A resident corpus reports ordinals, which outlive
+    // removed rows, so its labels are indexed by ordinal and only checked to cover them.)
+    const c = set.corpus as unknown;
+    const n =
+      c instanceof Tensor
+        ? c.rows
+        : Array.isArray(c) && (Array.isArray(c[0]) || ArrayBuffer.isView(c[0]))
+          ? c.length
+          : 1;
+    if (set.corpusLabels.length !== n)
+      argError(
+        'SHAPE_MISMATCH',
+        op,
+        'set.corpusLabels',
+        `must hold ${n} labels, one per corpus row, got ${set.corpusLabels.length}.`,
+      );
   }
   const stride = result.k;
   for (let i = 0; i < result.indices.length; i++) {

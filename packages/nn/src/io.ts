@@ -122,17 +122,49 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
   return bytes;
 }
 
+/** The public function reading the bytes, named in its errors (set by each entry point). */
+let reading = 'loadEncoder';
+
 function corrupt(problem: string): never {
-  argError('CORRUPT_DATA', 'loadEncoder', 'bytes', problem);
+  argError('CORRUPT_DATA', reading, 'bytes', problem);
+}
+
+/**
+ * Refuses what is not bytes at all before it is read as a file: another type is `INVALID_TYPE`, a
+ * Uint8Array whose buffer was transferred (it reads as 0 bytes) `DISPOSED`, naming `op`.
+ */
+function checkBytes(op: string, bytes: unknown): asserts bytes is Uint8Array {
+  reading = op;
+  if (!(bytes instanceof Uint8Array))
+    argError(
+      'INVALID_TYPE',
+      op,
+      'bytes',
+      `must be a Uint8Array (or Buffer), got ${bytes === null ? 'null' : Array.isArray(bytes) ? 'Array' : typeof bytes === 'object' ? bytes.constructor?.name : typeof bytes}.`,
+    );
+  if (bytes.byteLength === 0) {
+    try {
+      new Uint8Array(bytes.buffer, 0, 0);
+    } catch {
+      argError('DISPOSED', op, 'bytes', 'is a Uint8Array whose buffer was transferred (detached).');
+    }
+  }
 }
 
 function isPositiveInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v > 0;
 }
 
-/** Reads the header of a saved encoder without building it. Throws `CORRUPT_DATA` on bad input. */
+/**
+ * Reads the header of a saved encoder without building it. Throws `CORRUPT_DATA` on bad bytes
+ * (`INVALID_TYPE` for a value that is not a Uint8Array, `DISPOSED` for a detached one).
+ */
 export function readEncoderHeader(bytes: Uint8Array): EncoderHeader {
-  if (!(bytes instanceof Uint8Array)) corrupt('must be a Uint8Array (or Buffer).');
+  checkBytes('readEncoderHeader', bytes);
+  return readHeader(bytes);
+}
+
+function readHeader(bytes: Uint8Array): EncoderHeader {
   if (bytes.length < PREFIX) corrupt(`is ${bytes.length} bytes long, too short for an encoder file.`);
   const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
   if (magic !== ENCODER_MAGIC)
@@ -208,10 +240,12 @@ export function readEncoderHeader(bytes: Uint8Array): EncoderHeader {
  * Rebuilds a float32 encoder from {@link saveEncoder}'s bytes. The bytes are untrusted: a file of
  * another version, with a wrong or truncated shape, more than {@link MAX_SAVED_LAYERS} layers, a
  * layer too large for one array, or a weight that is NaN, infinite or beyond
- * {@link MAX_SAVED_WEIGHT} throws a `CosineKitError` with code `'CORRUPT_DATA'`.
+ * {@link MAX_SAVED_WEIGHT} throws a `CosineKitError` with code `'CORRUPT_DATA'` (a value that
+ * is not a Uint8Array: `INVALID_TYPE`; a detached one: `DISPOSED`).
  */
 export function loadEncoder(bytes: Uint8Array): Encoder {
-  const header = readEncoderHeader(bytes);
+  checkBytes('loadEncoder', bytes);
+  const header = readHeader(bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = PREFIX + view.getUint32(8, true);
   const read = (n: number): Float32Array => {

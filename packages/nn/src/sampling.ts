@@ -1,4 +1,4 @@
-import { argError, checkFinite } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkFinite } from '@cosinekit/core/backend';
 import { checkNumber } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
@@ -118,6 +118,9 @@ export interface SamplerOptions {
 }
 
 function batchSizeOf(options: SamplerOptions, op: string): number {
+  const g = options.augment;
+  if (g !== undefined && typeof g !== 'function')
+    argError('INVALID_TYPE', op, 'augment', `must be a function, got ${describeType(g)}.`);
   const b = options.batchSize ?? 64;
   if (!Number.isInteger(b) || b < 1)
     argError('INVALID_ARGUMENT', op, 'batchSize', `must be a positive integer, got ${b}.`);
@@ -165,9 +168,37 @@ function checkShape(op: string, data: { rows: unknown; cols: unknown }, arrays: 
     if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
       argError('INVALID_ARGUMENT', op, `data.${name}`, `must be a positive integer, got ${String(v)}.`);
   }
-  for (const [name, x] of arrays)
+  for (const [name, x] of arrays) {
     if (!(x instanceof Float32Array))
       argError('INVALID_TYPE', op, `data.${name}`, `must be a Float32Array, got ${describeType(x)}.`);
+    if (x.byteLength === 0 && detached(x))
+      argError('DISPOSED', op, `data.${name}`, 'is a Float32Array whose buffer was transferred (detached).');
+  }
+}
+
+/** Whether `x`'s buffer was transferred: only a detached buffer refuses a new view. */
+function detached(x: Float32Array): boolean {
+  try {
+    new Uint8Array(x.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Refuses `x` (a sampler's rows, held by reference, not copied) when it no longer holds the `n`
+ * values it was made with: its buffer was transferred (detached) or shrunk. `DISPOSED` naming `op`
+ * and `arg`, where reading it would be a plain TypeError or rows that silently are not there.
+ */
+function held(op: string, arg: string, x: Float32Array, n: number): void {
+  if (x.length < n)
+    argError(
+      'DISPOSED',
+      op,
+      arg,
+      `holds ${x.length} of its ${n} values: its buffer was transferred (detached) or shrunk after the sampler was made.`,
+    );
 }
 
 /**
@@ -314,9 +345,17 @@ function copyRow(
   at: number,
   augment?: Augment,
   rng?: Rng,
+  op = 'sampler',
 ): void {
   dst.set(src.subarray(row * cols, (row + 1) * cols), at * cols);
-  if (augment) augment(dst.subarray(at * cols, (at + 1) * cols), rng!);
+  if (augment) {
+    try {
+      augment(dst.subarray(at * cols, (at + 1) * cols), rng!);
+    } catch (e) {
+      // The caller's hook: named, its error the cause (as core names a filter predicate's).
+      throw argErrorOf('INVALID_ARGUMENT', op, 'augment', `threw: ${String(e)}`, e);
+    }
+  }
 }
 
 function order(n: number, rng: Rng): Int32Array {
@@ -361,6 +400,7 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
   return {
     batchesPerEpoch: bounds.length,
     *epoch(rng: Rng, reuse: boolean | undefined): Generator<[Batch, Float32Array[]]> {
+      held(op, 'data.x', data.x, data.rows * cols);
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
@@ -374,8 +414,8 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
           // Uniform over the other rows of the class (the anchor itself only when it is alone).
           let j = mates.length > 1 ? mates[rng.int(mates.length - 1)] : i;
           if (j === i && mates.length > 1) j = mates[mates.length - 1];
-          copyRow(data.x, i, cols, a, r, augment, rng);
-          copyRow(data.x, j, cols, b, r, augment, rng);
+          copyRow(data.x, i, cols, a, r, augment, rng, op);
+          copyRow(data.x, j, cols, b, r, augment, rng, op);
           groups[r] = data.labels[i];
         }
         yield [{ a, b, rows, cols, groups }, views.slice(2)];
@@ -404,7 +444,7 @@ export function tripletSampler(data: LabelledData, options: SamplerOptions = {})
           let j: number;
           do j = rng.int(data.rows);
           while (data.labels[j] === groups![r]);
-          copyRow(data.x, j, cols, negatives, r, options.augment, rng);
+          copyRow(data.x, j, cols, negatives, r, options.augment, rng, 'tripletSampler');
           negativeGroups[r] = data.labels[j];
         }
         yield { ...batch, negatives, negativeGroups };
@@ -446,6 +486,7 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
     *epoch(rng, reuse) {
+      held('pairSampler', 'data.x', data.x, data.rows * cols);
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
@@ -462,8 +503,8 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
             do j = rng.int(data.rows);
             while (data.labels[j] === data.labels[i]);
           }
-          copyRow(data.x, i, cols, a, r, augment, rng);
-          copyRow(data.x, j, cols, b, r, augment, rng);
+          copyRow(data.x, i, cols, a, r, augment, rng, 'pairSampler');
+          copyRow(data.x, j, cols, b, r, augment, rng, 'pairSampler');
           targets[r] = positive ? 1 : -1;
         }
         yield { a, b, rows, cols, targets };
@@ -501,6 +542,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
     *epoch(rng, reuse) {
+      held('fixedPairSampler', 'data.a', data.a, n * cols);
+      held('fixedPairSampler', 'data.b', data.b, n * cols);
       const idx = order(n, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
@@ -508,8 +551,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
         const targets = arrays.f64('targets', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
-          copyRow(data.a, i, cols, a, r, augment, rng);
-          copyRow(data.b, i, cols, b, r, augment, rng);
+          copyRow(data.a, i, cols, a, r, augment, rng, 'fixedPairSampler');
+          copyRow(data.b, i, cols, b, r, augment, rng, 'fixedPairSampler');
           targets[r] = data.targets[i];
         }
         yield { a, b, rows, cols, targets };
@@ -533,6 +576,7 @@ export function labelledSampler(data: LabelledData, options: SamplerOptions = {}
     sampling: 'labels',
     batchesPerEpoch: bounds.length,
     *epoch(rng, reuse) {
+      held('labelledSampler', 'data.x', data.x, data.rows * cols);
       const idx = order(data.rows, rng);
       const arrays = batchArrays(reuse);
       for (const [s, rows] of bounds) {
@@ -540,7 +584,7 @@ export function labelledSampler(data: LabelledData, options: SamplerOptions = {}
         const labels = arrays.i32('labels', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
-          copyRow(data.x, i, cols, a, r, augment, rng);
+          copyRow(data.x, i, cols, a, r, augment, rng, 'labelledSampler');
           labels[r] = data.labels[i];
         }
         yield { a, b: empty, rows, cols, labels };

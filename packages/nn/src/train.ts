@@ -103,7 +103,9 @@ export interface TrainResult {
  * Float32 training holds rows whose largest |value| lies in about [2^-64, 2^64]. A step that
  * overflows is refused with `INVALID_ARGUMENT` naming its cause: `sampler` when the batch's rows
  * are past that range (scale them, for example to unit norm), `optimizer` when the weights became
- * non-finite or huge (lower the learning rate). A non-finite loss is `NON_FINITE` naming `loss`,
+ * non-finite or huge (lower the learning rate). A batch row holding NaN or ±Infinity (written by an
+ * `augment`, or `x` changed after its sampler was made) is `NON_FINITE` naming `sampler`. A
+ * non-finite loss is `NON_FINITE` naming `loss`,
  * and a sampler that yields no batch in an epoch is refused naming `sampler`.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
@@ -163,6 +165,16 @@ function blame(e: unknown, s: StepState): unknown {
   const x = s.input;
   if (x && s.cols > 0) {
     const [lo, hi] = rowMagnitudes(x, s.cols);
+    // The samplers check their rows when made; NaN or ±Infinity in a batch came later: from an
+    // augment, or from x changed after the sampler was made (it holds x, not a copy).
+    if (!Number.isFinite(hi))
+      return argErrorOf(
+        'NON_FINITE',
+        'train',
+        'sampler',
+        `gave a batch row holding ${Number.isNaN(hi) ? 'NaN' : 'Infinity'} ${where}: its augment wrote it, or its rows changed after it was made. (${e.message})`,
+        e,
+      );
     if (hi > HUGE || lo < TINY)
       return argErrorOf(
         'INVALID_ARGUMENT',

@@ -1072,3 +1072,147 @@ describe("a kernel source that is neither a kit nor a kernel table is refused by
     });
   }
 });
+
+describe('rows that turn NaN or vanish after the sampler was made are the sampler rows', () => {
+  const encoder = () =>
+    createEncoder({
+      inputs: cols,
+      layers: [{ units: 8, activation: 'relu' }, { units: 4 }],
+      normalize: true,
+      seed: 3,
+    });
+  const run = async (sampler: Sampler) => {
+    try {
+      await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: encoder(),
+        loss: multipleNegativesRankingLoss(),
+        sampler,
+        optimizer: adam({ learningRate: 1e-3 }),
+        epochs: 1,
+        seed: 7,
+      });
+    } catch (e) {
+      return e as { code?: string; op?: string; arg?: string; message?: string };
+    }
+    return undefined;
+  };
+
+  it('an augment that writes NaN, or x set to NaN after the sampler copied its checks, is NON_FINITE naming the sampler (was a BACKEND_ERROR of matmul)', async () => {
+    const nanAugment = inBatchSampler(
+      { x: Float32Array.from(randomVec(rows * cols, 5)), rows, cols, labels },
+      {
+        batchSize: 8,
+        augment: (row) => {
+          row[3] = Number.NaN;
+        },
+      },
+    );
+    const e1 = await run(nanAugment);
+    expect(e1).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'sampler' });
+    expect(e1!.message).toMatch(/NaN/);
+    const x = Float32Array.from(randomVec(rows * cols, 5));
+    const s = inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 });
+    x[5 * cols + 2] = Number.NaN;
+    expect(await run(s)).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'sampler' });
+  });
+
+  it('x transferred (detached) before or after the sampler was made is DISPOSED naming data.x (was SHAPE_MISMATCH, then a TypeError)', async () => {
+    const gone = () => {
+      const x = Float32Array.from(randomVec(rows * cols, 5));
+      structuredClone(x.buffer, { transfer: [x.buffer] });
+      return x;
+    };
+    for (const [op, make] of Object.entries(samplers))
+      expect(() => make(gone()), op).toThrow(
+        expect.objectContaining({ code: 'DISPOSED', op, arg: 'data.x' }),
+      );
+    for (const [op, make] of Object.entries(samplers)) {
+      if (op === 'labelledSampler') continue; // its loss is the classifier's; the draw is the same
+      const x = Float32Array.from(randomVec(rows * cols, 5));
+      const s = make(x);
+      structuredClone(x.buffer, { transfer: [x.buffer] });
+      expect(() => [...s.epoch(createRng(1))], op).toThrow(
+        expect.objectContaining({ code: 'DISPOSED', op, arg: 'data.x' }),
+      );
+    }
+    const a = Float32Array.from(randomVec(rows * cols, 5));
+    const fixed = fixedPairSampler({
+      a,
+      b: Float32Array.from(a),
+      rows,
+      cols,
+      targets: new Array(rows).fill(1),
+    });
+    structuredClone(a.buffer, { transfer: [a.buffer] });
+    expect(() => [...fixed.epoch(createRng(1))]).toThrow(
+      expect.objectContaining({ code: 'DISPOSED', op: 'fixedPairSampler', arg: 'data.a' }),
+    );
+  });
+});
+
+describe('evaluateRetrieval: corpus labels that do not line up with the rows', () => {
+  const kit = createCosineKit({ backend: 'reference' });
+  const rows = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ];
+  const set = { queries: [[1, 0.2]], queryLabels: [7], corpus: rows, corpusLabels: [7, 8, 9] };
+  it('more labels than rows of a matrix corpus is SHAPE_MISMATCH (was scored with labels that may be shifted)', async () => {
+    for (const op of ['evaluateRetrieval', 'recallAtK', 'knnAccuracy'] as const) {
+      const f = { evaluateRetrieval, recallAtK, knnAccuracy }[op];
+      await expect(f(kit, { ...set, corpusLabels: [9, 7, 8, 9] }, 1), op).rejects.toMatchObject({
+        code: 'SHAPE_MISMATCH',
+        op,
+        arg: 'set.corpusLabels',
+      });
+    }
+    // Lined up, the answer is the float64 one: the nearest row to (1, 0.2) is row 0, label 7.
+    expect(await evaluateRetrieval(kit, set, 1)).toEqual({ k: 1, recall: 1, knnAccuracy: 1 });
+  });
+  it('a resident corpus is indexed by ordinal, so labels of its removed rows may stay', async () => {
+    const c = await kit.corpus(rows);
+    await c.remove([0]);
+    // Row 0 gone: the nearest is row 2 (ordinal 2, label 9).
+    expect(await evaluateRetrieval(kit, { ...set, corpus: c }, 1)).toEqual({
+      k: 1,
+      recall: 0,
+      knnAccuracy: 0,
+    });
+    c.dispose();
+  });
+});
+
+describe('an augment that is not a function, or that throws, is named by its sampler', () => {
+  const x = () => Float32Array.from(randomVec(rows * cols, 5));
+  it('not a function: INVALID_TYPE naming augment when the sampler is made (was taken, then a TypeError in train)', () => {
+    for (const [op, make] of Object.entries(samplers))
+      for (const augment of [42, 'shift', {}, null])
+        expect(() => make(x(), {}, { augment }), `${op} ${String(augment)}`).toThrow(
+          expect.objectContaining({ code: 'INVALID_TYPE', op, arg: 'augment' }),
+        );
+  });
+  it('throws: INVALID_ARGUMENT naming augment and the sampler, its error as cause (was the raw error)', () => {
+    const broke = new Error('augment broke');
+    for (const [op, make] of Object.entries(samplers)) {
+      const s = make(
+        x(),
+        {},
+        {
+          augment: () => {
+            throw broke;
+          },
+        },
+      );
+      let e: { code?: string; op?: string; arg?: string; cause?: unknown } | undefined;
+      try {
+        for (const _ of s.epoch(createRng(1))) break;
+      } catch (err) {
+        e = err as typeof e;
+      }
+      expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg: 'augment' });
+      expect(e!.cause, op).toBe(broke);
+    }
+  });
+});

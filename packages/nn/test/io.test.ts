@@ -184,3 +184,35 @@ describe('saved encoders are untrusted input', () => {
     expect(loadEncoder(edge).layers[0].weights[3]).toBe(-MAX_SAVED_WEIGHT);
   });
 });
+
+describe('what is not an encoder file at all is named by the function called', () => {
+  const good = () => saveEncoder(createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 1 }));
+  it('readEncoderHeader names itself, not loadEncoder', () => {
+    const short = new Uint8Array(3);
+    expect(() => readEncoderHeader(short)).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_DATA', op: 'readEncoderHeader', arg: 'bytes' }),
+    );
+    expect(() => loadEncoder(short)).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_DATA', op: 'loadEncoder', arg: 'bytes' }),
+    );
+  });
+  it('a value of another type is INVALID_TYPE and detached bytes DISPOSED (were CORRUPT_DATA: "0 bytes long")', () => {
+    for (const [name, f] of [
+      ['loadEncoder', loadEncoder],
+      ['readEncoderHeader', readEncoderHeader],
+    ] as const) {
+      for (const v of ['CKNN', good().buffer, Array.from(good()), null])
+        expect(() => f(v as never), name).toThrow(
+          expect.objectContaining({ code: 'INVALID_TYPE', op: name, arg: 'bytes' }),
+        );
+      const gone = good();
+      structuredClone(gone.buffer, { transfer: [gone.buffer] });
+      expect(() => f(gone), name).toThrow(
+        expect.objectContaining({ code: 'DISPOSED', op: name, arg: 'bytes' }),
+      );
+    }
+    // Good bytes still load, the same weights.
+    const e = createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 1 });
+    expect(Array.from(loadEncoder(saveEncoder(e)).parameters()[0])).toEqual(Array.from(e.parameters()[0]));
+  });
+});

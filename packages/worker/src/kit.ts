@@ -455,9 +455,16 @@ class Kit implements Link {
       } catch {
         // Something the clone cannot copy (a Proxy around an array, an array carrying a function):
         // copied through its elements, as core reads it here, and sent again. Only then refused.
-        const copied = args.map((a, i) =>
-          clones(packed[i]) ? packed[i] : sendable(a, packed[i], op, names[i] ?? 'options', transfer),
-        );
+        let copied: unknown[];
+        try {
+          copied = args.map((a, i) =>
+            clones(packed[i]) ? packed[i] : sendable(a, packed[i], op, names[i] ?? 'options', transfer),
+          );
+        } catch (e) {
+          // Reading them threw (a getter, a Proxy trap): core's error naming the argument.
+          this.#settle(id, undefined, e);
+          return;
+        }
         try {
           post(copied);
         } catch (again) {
@@ -502,13 +509,25 @@ class Kit implements Link {
     }
     if (!p) return;
     if (m.t === 'progress') {
-      try {
-        p.progress?.(m.rows);
-      } catch (e) {
-        // As in core, a throwing callback ends the build; the worker disposes what it built.
-        p.own = e;
+      // As in core, a callback that throws or rejects ends the build with INVALID_ARGUMENT naming
+      // it (its error the cause); the worker disposes what it built.
+      const fail = (e: unknown) => {
+        if (!this.#pending.has(m.id)) return;
+        const op = p.op;
+        p.own = new CosineKitError(
+          'INVALID_ARGUMENT',
+          `Argument 'options.onProgress' passed to '${op}' threw: ${String(e)}`,
+          { op, arg: 'options.onProgress', cause: e },
+        );
         this.#thread.post({ t: 'abort', id: m.id });
-        this.#settle(m.id, undefined, e);
+        this.#settle(m.id, undefined, p.own);
+      };
+      try {
+        const r = p.progress?.(m.rows) as unknown;
+        if (typeof (r as PromiseLike<unknown> | null)?.then === 'function')
+          (r as PromiseLike<unknown>).then(undefined, fail);
+      } catch (e) {
+        fail(e);
       }
     } else if (m.t === 'pull') {
       void this.#feed(m.id, p);
@@ -854,12 +873,18 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
         op,
         arg,
       });
-    return { [TAG]: 'tensor', data: view(v.data, moves), rows: v.rows, cols: v.cols };
+    if (v.data.length !== v.rows * v.cols)
+      throw new CosineKitError(
+        'DISPOSED',
+        `Argument '${arg}' passed to '${op}' is a tensor whose buffer was transferred (detached) or shrunk below its shape [${v.rows}, ${v.cols}].`,
+        { op, arg },
+      );
+    return { [TAG]: 'tensor', data: view(v.data, moves, op, arg), rows: v.rows, cols: v.cols };
   }
-  if (ArrayBuffer.isView(v)) return view(v, moves);
+  if (ArrayBuffer.isView(v)) return view(v, moves, op, arg);
   if (Array.isArray(v)) {
     return v.length > 0 && ArrayBuffer.isView(v[0])
-      ? v.map((x) => (ArrayBuffer.isView(x) ? view(x, moves) : x))
+      ? v.map((x, i) => (ArrayBuffer.isView(x) ? view(x, moves, op, `${arg}[${i}]`) : x))
       : v;
   }
   if (arg === 'options') {
@@ -892,20 +917,44 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
         { op, arg: 'options.filter' },
       );
     if (typeof f === 'object' && f !== null && ArrayBuffer.isView((f as { mask?: unknown }).mask))
-      out.filter = { ...f, mask: view((f as { mask: ArrayBufferView }).mask, moves) };
+      out.filter = {
+        ...f,
+        mask: view((f as { mask: ArrayBufferView }).mask, moves, op, 'options.filter.mask'),
+      };
     return out;
   }
   return v;
 }
 
-/** A typed array as it crosses: moved (its buffer listed), copied by the clone, or copied here. */
-function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null): T {
+/**
+ * A typed array as it crosses: moved (its buffer listed), copied by the clone, or copied here. A
+ * detached one is refused as core refuses it (`DISPOSED` naming `arg`): it cannot be cloned, and
+ * listed for transfer, postMessage drops the whole message without an error, so the call would
+ * never settle.
+ */
+function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null, op: string, arg: string): T {
+  if (v.byteLength === 0 && detached(v.buffer))
+    throw new CosineKitError(
+      'DISPOSED',
+      `Argument '${arg}' passed to '${op}' is a ${v.constructor.name} whose buffer was transferred (detached).`,
+      { op, arg },
+    );
   if (!(v.buffer instanceof ArrayBuffer)) {
     // Shared memory is not copied by postMessage: copy it now, as core's snapshot would.
     return (v as unknown as { slice(): T }).slice();
   }
   moves?.add(v.buffer);
   return v;
+}
+
+/** Whether `buffer` was transferred: only a detached buffer refuses a new view. */
+function detached(buffer: ArrayBufferLike): boolean {
+  try {
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** True when `v` survives the structured clone `postMessage` makes. */
@@ -932,7 +981,10 @@ function sendable(v: unknown, packed: unknown, op: string, arg: string, transfer
     let t: Tensor;
     try {
       t = toTensor(v as TensorInput, op, arg);
-    } catch {
+    } catch (e) {
+      // Rows whose reading throws are refused here, as core refuses them (the error has a cause);
+      // rows core refuses otherwise are copied for core in the worker to refuse.
+      if ((e as CosineKitError).cause !== undefined) throw e;
       return plainCopy(v);
     }
     // toTensor converts an array (of numbers or of rows) into a fresh buffer nobody else holds.

@@ -603,14 +603,22 @@ describe('abort', () => {
     }
     await expect(remote.corpusFrom(broken())).rejects.toBe(boom);
     const oops = new Error('progress broke');
-    await expect(
-      remote.corpusFrom([mat(2, 3, 91), mat(2, 3, 92)], {
-        segmentBytes: 1,
-        onProgress: () => {
-          throw oops;
-        },
-      }),
-    ).rejects.toBe(oops);
+    for (const onProgress of [
+      () => {
+        throw oops;
+      },
+      async () => {
+        throw oops;
+      },
+    ]) {
+      const build = (k: CosineKit | WorkerKit) =>
+        k.corpusFrom([mat(2, 3, 91), mat(2, 3, 92)], { segmentBytes: 1, onProgress });
+      const e = await failure(build(remote));
+      // The same error as the in-process kit's: INVALID_ARGUMENT naming the callback.
+      expect(e).toEqual(await failure(build(local)));
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'corpusFrom', arg: 'options.onProgress' });
+      await build(remote).catch((x) => expect(x.cause).toBe(oops));
+    }
     // The kit still works afterwards.
     expect((await remote.rowNorms([[3, 4]]))[0]).toBe(5);
   });
@@ -701,3 +709,74 @@ describe('dispose and crashes', () => {
 });
 
 const N2 = 20_000;
+
+describe('detached inputs are refused as the in-thread kit refuses them, with or without transfer', () => {
+  const gone = <T extends ArrayBufferView>(x: T): T => {
+    structuredClone(x.buffer, { transfer: [x.buffer as ArrayBuffer] });
+    return x;
+  };
+  it('rows, queries, a filter mask and loadCorpus bytes: DISPOSED by name (with transfer the call once never settled)', async () => {
+    const rows = mat(6, 4, 91);
+    const L = await local.corpus(copy(rows));
+    const R = await remote.corpus(copy(rows));
+    for (const transfer of [false, true]) {
+      const cases: [string, (k: CosineKit | WorkerKit, c: typeof L | typeof R) => Promise<unknown>][] = [
+        ['search queries', (_, c) => c.search(gone(new Float32Array(4)), 1, { transfer } as never)],
+        [
+          'search tensor',
+          (_, c) => {
+            const t = new Tensor(new Float32Array(4), 1, 4);
+            gone(t.data);
+            return c.search(t, 1, { transfer } as never);
+          },
+        ],
+        [
+          'search mask',
+          (_, c) =>
+            c.search(mat(1, 4, 92), 1, { filter: { mask: gone(new Uint8Array(6)) }, transfer } as never),
+        ],
+        ['corpus rows', (k) => k.corpus(gone(new Float32Array(8)), { transfer } as never)],
+        [
+          'corpus row list',
+          (k) => k.corpus([new Float32Array(4), gone(new Float32Array(4))], { transfer } as never),
+        ],
+        ['cosineRows', (k) => k.cosineRows(gone(new Float32Array(4)), new Float32Array(4))],
+        ['loadCorpus', (k) => k.loadCorpus(gone(new Uint8Array(64)))],
+      ];
+      for (const [what, call] of cases) {
+        const want = await failure(call(local, L));
+        expect(want.code, what).toBe('DISPOSED');
+        expect(await failure(call(remote, R)), `${what}, transfer ${transfer}`).toEqual(want);
+      }
+    }
+    // Both carry on.
+    expect((await R.search(mat(1, 4, 93), 2)).toArray()).toEqual(
+      (await L.search(mat(1, 4, 93), 2)).toArray(),
+    );
+    L.dispose();
+    R.dispose();
+  });
+});
+
+describe('rows whose reading throws', () => {
+  it('are refused as the in-process kit refuses them (INVALID_ARGUMENT naming the argument), and the kit carries on', async () => {
+    const row = () => {
+      const a = [1, 2];
+      Object.defineProperty(a, 1, {
+        get() {
+          throw new Error('getter broke');
+        },
+      });
+      return a;
+    };
+    for (const call of [
+      (k: CosineKit | WorkerKit) => k.cosineMatrix([row()], [[1, 2]]),
+      (k: CosineKit | WorkerKit) => k.rowNorms([[3, 4], row()]),
+    ]) {
+      const want = await failure(call(local));
+      expect(want).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect(await failure(call(remote))).toEqual(want);
+    }
+    expect((await remote.rowNorms([[3, 4]]))[0]).toBe(5);
+  });
+});
