@@ -106,7 +106,7 @@ export function tensor(input: TensorInput, shape?: readonly [number, number] | r
 
 /**
  * Converts any {@link TensorInput} to a tensor, naming `arg` and `op` in errors (an error thrown
- * while reading the caller's arrays, by a getter or a Proxy, too: see {@link reading}).
+ * while reading the caller's arrays, by a getter or a Proxy, too: `INVALID_ARGUMENT` with that error as `cause`).
  */
 export function toTensor(
   input: TensorInput,
