@@ -1,4 +1,4 @@
-import { argError, attached } from '@cosinekit/core/backend';
+import { argError } from '@cosinekit/core/backend';
 import type { WasmExports } from './generated/exports.js';
 import { compileVariant, simdSupported, type WasmSource } from './loader.js';
 
@@ -148,7 +148,12 @@ function refuse(a: unknown, b: unknown, disposed: boolean): void {
         'must be a Float32Array, got an object that only inherits from one (a Proxy?).',
       );
     if (v.length === 0) {
-      attached(v, OP, arg);
+      try {
+        // Only a detached buffer refuses a new view.
+        new Uint8Array(v.buffer, 0, 0);
+      } catch {
+        argError('DISPOSED', OP, arg, 'is a Float32Array whose buffer was transferred (detached).');
+      }
       argError('EMPTY_INPUT', OP, arg, 'is empty.');
     }
   }

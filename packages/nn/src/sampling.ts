@@ -1,4 +1,4 @@
-import { argError, argErrorOf, attached, checkFinite } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkFinite } from '@cosinekit/core/backend';
 import { checkNumber } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
@@ -171,7 +171,18 @@ function checkShape(op: string, data: { rows: unknown; cols: unknown }, arrays: 
   for (const [name, x] of arrays) {
     if (!(x instanceof Float32Array))
       argError('INVALID_TYPE', op, `data.${name}`, `must be a Float32Array, got ${describeType(x)}.`);
-    attached(x, op, `data.${name}`);
+    if (x.byteLength === 0 && detached(x))
+      argError('DISPOSED', op, `data.${name}`, 'is a Float32Array whose buffer was transferred (detached).');
+  }
+}
+
+/** Whether `x`'s buffer was transferred: only a detached buffer refuses a new view. */
+function detached(x: Float32Array): boolean {
+  try {
+    new Uint8Array(x.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
   }
 }
 
