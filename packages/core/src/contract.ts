@@ -400,7 +400,10 @@ export interface BackendMemory {
 }
 
 /** Kernels a backend may take off the admission gate (see {@link Backend.ungated}). */
-export type UngatedKernelName = 'cosineRows';
+export type UngatedKernelName = 'cosineRows' | 'cosineMatrix' | 'topK';
+
+/** Every kernel a backend may declare ungated. */
+export const UNGATED_KERNELS: readonly UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK'];
 
 /** Kernels a backend may declare self-checked (see {@link Backend.selfChecked}). */
 export type SelfCheckedKernelName = 'cosineMatrix' | 'corpusMatrix' | DenseKernelName;
@@ -429,16 +432,20 @@ export interface Backend {
   readonly kernels: Partial<Kernels>;
   /**
    * Optional: kernels the kit may hand the caller's rows as they are, without the admission gate's
-   * copy, finite check and rescale (a short call then costs little more than its kernel). Listing a
-   * kernel promises, for that kernel:
+   * copy, finite check and rescale. A short call then costs little more than its kernel, and a
+   * large one (one query against 100,000 rows handed over as an array) does not pay for a pass in
+   * JavaScript over rows the kernel copies anyway. Listing a kernel promises, for that kernel:
    * 1. it answers synchronously, reading its inputs only while it runs and keeping none of them
    *    (so the answer is for the inputs as they were at call time);
    * 2. for finite float32 inputs of any magnitude it is as exact as for rows the gate rescaled:
    *    no square overflows, flushes to zero or loses digits;
-   * 3. a row holding NaN or ±Infinity gets a non-finite answer (NaN).
-   * The kit checks each such answer; a non-finite one, or any other failure, sends the call through
-   * the gate after all, which refuses bad input with the usual error naming the argument. A
-   * backend without this (the default) has every input gated.
+   * 3. an input row holding NaN or ±Infinity never gets an answer that looks valid: `cosineRows`
+   *    answers NaN for that row (or throws); `cosineMatrix` and `topK` throw.
+   * The kit checks each such answer as it checks any other (a kernel declared both ungated and
+   * {@link Backend.selfChecked} keeps both promises for the caller's rows, so its values are not
+   * read); a non-finite one, or any other failure, sends the call through the gate after all,
+   * which refuses bad input with the usual error naming the argument. A backend without this (the
+   * default) has every input gated.
    */
   readonly ungated?: readonly UngatedKernelName[];
   /**

@@ -11,6 +11,7 @@ import {
   type SelfCheckedKernelName,
   type StoredCorpus,
   type TopKResult,
+  type UngatedKernelName,
 } from './contract.js';
 import { argError, argErrorOf, backendError, CosineKitError } from './errors.js';
 import { checkColumnSums } from './kernels/column-sums.js';
@@ -546,16 +547,7 @@ export class CheckedKernels {
    * Then the call goes through the gate, which refuses bad input by name.
    */
   cosineRowsUngated(a: Matrix, b: Matrix): Float32Array | undefined {
-    let out: unknown;
-    try {
-      out = this.kernels.cosineRows(a, b);
-    } catch {
-      return undefined;
-    }
-    if (isThenable(out)) {
-      out.then(undefined, () => undefined);
-      return undefined;
-    }
+    const out = this.#ungated('cosineRows', a, b);
     if (!(out instanceof Float32Array) || out.length !== a.rows) return undefined;
     let clamp = false;
     for (let i = 0; i < out.length; i++) {
@@ -565,6 +557,64 @@ export class CheckedKernels {
     }
     if (clamp) for (let i = 0; i < out.length; i++) out[i] = clampCos(out[i]);
     return out;
+  }
+
+  /**
+   * `cosineMatrix` straight on the caller's rows, for a kernel its backend declares ungated: the
+   * checked matrix (in `out` when given; not read when the kernel is also self-checked), or
+   * `undefined` when the kernel threw (as it must for a non-finite input), answered with a promise
+   * or gave an answer the check refuses. Then the call goes through the gate, which refuses bad
+   * input by name, and a kernel at fault fails there as on any gated call.
+   */
+  cosineMatrixUngated(a: Matrix, b: Matrix, out: Float32Array | undefined): Float32Array | undefined {
+    const r = this.#ungated('cosineMatrix', a, b, out);
+    if (r === undefined) return undefined;
+    try {
+      return this.#matrix('cosineMatrix', 'a', 'cosineMatrix', a.rows * b.rows, r, out) as Float32Array;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * `topK` straight on the caller's rows, for a kernel its backend declares ungated: the answer,
+   * checked as {@link CheckedKernels.topK} checks one, or `undefined` as for
+   * {@link CheckedKernels.cosineMatrixUngated}.
+   */
+  topKUngated(q: Matrix, c: Matrix, k: number): TopKResult | undefined {
+    const r = this.#ungated('topK', q, c, k);
+    if (r === undefined) return undefined;
+    try {
+      const t = this.guard.topK('topK', 'queries', 'topK', r, q.rows, k, c.rows);
+      if (!this.#topKTrusted) this.guard.topKScores('topK', 'queries', 'topK', t, q, c);
+      return t;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * An ungated kernel's synchronous answer, or `undefined` when it threw or answered with a
+   * promise (dropped, its rejection handled): the ungated contract promises neither for inputs
+   * it can answer.
+   */
+  #ungated(kernel: UngatedKernelName, x: Matrix, y: unknown, z?: unknown): unknown {
+    let out: unknown;
+    try {
+      out = (this.kernels[kernel] as (x: unknown, y: unknown, z: unknown) => unknown).call(
+        this.kernels,
+        x,
+        y,
+        z,
+      );
+    } catch {
+      return undefined;
+    }
+    if (isThenable(out)) {
+      out.then(undefined, () => undefined);
+      return undefined;
+    }
+    return out ?? undefined;
   }
 
   /** `admitted`: false for rows that did not pass the gate (the kernel table's callers'). */

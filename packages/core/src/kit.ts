@@ -1,4 +1,4 @@
-import { checkK, checkSameShape } from './check.js';
+import { checkK, checkSameCols, checkSameShape } from './check.js';
 import {
   type Awaitable,
   type Backend,
@@ -155,8 +155,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let backendObj: Backend | undefined;
   let starting: Promise<CheckedKernels> | undefined;
   let checked: CheckedKernels | undefined;
-  /** True once started on a `cosineRows` kernel declared ungated (see `Backend.ungated`). */
+  // True once started on a kernel declared ungated (see `Backend.ungated`), one flag per kernel.
   let rowsUngated = false;
+  let matrixUngated = false;
+  let topKUngated = false;
   const live = new Set<Corpus>();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
@@ -201,6 +203,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         resolved.topKTrusted,
       );
       rowsUngated = resolved.ungated.includes('cosineRows');
+      matrixUngated = resolved.ungated.includes('cosineMatrix');
+      topKUngated = resolved.ungated.includes('topK');
       return checked;
     })();
     return starting;
@@ -333,6 +337,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     cosineMatrix(a, b, options) {
+      if (matrixUngated) {
+        try {
+          const out = cosineMatrixUngated(checked!, a, b, options);
+          if (out !== undefined) return Promise.resolve(out);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
       const lease = new Lease();
       try {
         const pair = admitPair(a, b, 'cosineMatrix', 'cols', AB, lease);
@@ -347,6 +359,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     topK(queries, corpus, k) {
+      if (topKUngated) {
+        try {
+          const out = topKUngatedCall(checked!, queries, corpus, k);
+          if (out !== undefined) return Promise.resolve(out);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
       const lease = new Lease();
       try {
         const pair = admitPair(corpus, queries, 'topK', 'cols', CORPUS_QUERIES, lease);
@@ -490,6 +510,46 @@ function cosineRowsUngated(k: CheckedKernels, a: TensorInput, b: TensorInput): F
   const n = ta.rows * ta.cols;
   if (ta.data.length !== n || tb.data.length !== n) return undefined;
   return k.cosineRowsUngated(ta, tb);
+}
+
+/**
+ * `cosineMatrix` on an ungated kernel, as {@link cosineRowsUngated} is: the caller's rows go to
+ * the kernel as they are. Arguments are checked here as the gated call checks them; `undefined`
+ * sends the call through the gate.
+ */
+function cosineMatrixUngated(
+  k: CheckedKernels,
+  a: TensorInput,
+  b: TensorInput,
+  options: MatrixOptions | undefined,
+): Tensor | undefined {
+  const ta = toTensor(a, 'cosineMatrix', 'a');
+  const tb = toTensor(b, 'cosineMatrix', 'b');
+  checkSameCols('cosineMatrix', 'a', ta, 'b', tb);
+  if (ta.data.length !== ta.rows * ta.cols || tb.data.length !== tb.rows * tb.cols) return undefined;
+  if (options !== undefined) checkOptions('cosineMatrix', options);
+  const out = checkOut('cosineMatrix', options, ta.rows, tb.rows, [
+    ['a', a],
+    ['b', b],
+  ]);
+  const r = k.cosineMatrixUngated(ta, tb, out);
+  return r === undefined ? undefined : new Tensor(r, ta.rows, tb.rows);
+}
+
+/** `topK` on an ungated kernel, as {@link cosineMatrixUngated} is. */
+function topKUngatedCall(
+  k: CheckedKernels,
+  queries: TensorInput,
+  corpus: TensorInput,
+  n: number,
+): SearchResult | undefined {
+  const tc = toTensor(corpus, 'topK', 'corpus');
+  const tq = toTensor(queries, 'topK', 'queries');
+  checkSameCols('topK', 'corpus', tc, 'queries', tq);
+  if (tc.data.length !== tc.rows * tc.cols || tq.data.length !== tq.rows * tq.cols) return undefined;
+  checkK('topK', n, tc.rows);
+  const r = k.topKUngated(tq, tc, n);
+  return r === undefined ? undefined : new SearchResult(r);
 }
 
 const AB = ['a', 'b'] as const;

@@ -7,6 +7,7 @@ import {
   OPTIMIZER_KERNELS,
   SELF_CHECKED_KERNELS,
   type SelfCheckedKernelName,
+  UNGATED_KERNELS,
   type UngatedKernelName,
 } from './contract.js';
 import { argError } from './errors.js';
@@ -92,7 +93,7 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
       const bound = DECLARED_FOR.get(mine);
       return mine.includes(k) && (bound === undefined || bound.get(k) === own[k]);
     });
-  const ungated = declared(['cosineRows'], backend.ungated, REFERENCE_UNGATED);
+  const ungated = declared(UNGATED_KERNELS, backend.ungated, REFERENCE_UNGATED);
   const selfChecked = declared(SELF_CHECKED_KERNELS, backend.selfChecked, REFERENCE_SELF_CHECKED);
   const topKTrusted = kernels.topK === referenceKernels.topK || own.topK === referenceKernels.topK;
   return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked, topKTrusted };
@@ -143,7 +144,7 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
   }
   // Kernels a backend may declare: ungated (see Backend.ungated) and self-checked.
   for (const [field, names] of [
-    ['ungated', 'cosineRows'],
+    ['ungated', UNGATED_KERNELS.join(' ')],
     ['selfChecked', SELF_CHECKED_KERNELS.join(' ')],
   ]) {
     const v = o[field];

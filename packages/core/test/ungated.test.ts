@@ -280,7 +280,7 @@ describe('ungated cosineRows (Backend.ungated)', () => {
   });
 
   it('a malformed declaration is refused when the kit is created', () => {
-    for (const ungated of ['cosineRows', ['topK'], [1]]) {
+    for (const ungated of ['cosineRows', ['matmul'], ['corpusSearch'], [1]]) {
       let err: unknown;
       try {
         createCosineKit({ backend: { name: 'x', kernels: {}, ungated } as unknown as Backend });
@@ -290,5 +290,194 @@ describe('ungated cosineRows (Backend.ungated)', () => {
       expect(isCosineKitError(err, 'INVALID_ARGUMENT')).toBe(true);
       expect((err as CosineKitError).arg).toBe('backend.ungated');
     }
+  });
+});
+
+/** The float64 cosine of row i of a and row j of b; 0 for a zero row. */
+function pair64(a: Float32Array, i: number, b: Float32Array, j: number, d: number): number {
+  let dot = 0;
+  let x = 0;
+  let y = 0;
+  for (let p = 0; p < d; p++) {
+    dot += a[i * d + p] * b[j * d + p];
+    x += a[i * d + p] * a[i * d + p];
+    y += b[j * d + p] * b[j * d + p];
+  }
+  return x === 0 || y === 0 ? 0 : dot / Math.sqrt(x * y);
+}
+
+/**
+ * The reference's cosineMatrix and topK as an ungated backend would run them: they throw for NaN or
+ * ±Infinity (the promise for these two), record what they were handed, and are float64 products,
+ * exact at any finite magnitude.
+ */
+function ungatedSearch(declare = true): { backend: Backend; seen: Matrix[] } {
+  const seen: Matrix[] = [];
+  const refuse = (...xs: Matrix[]) => {
+    for (const x of xs) for (const v of x.data) if (!Number.isFinite(v)) throw new Error('not finite');
+  };
+  return {
+    backend: {
+      name: declare ? 'ungated-search' : 'gated-search',
+      kernels: {
+        cosineMatrix(a, b, out) {
+          seen.push(a, b);
+          refuse(a, b);
+          return referenceKernels.cosineMatrix(a, b, out);
+        },
+        topK(q, c, k) {
+          seen.push(q, c);
+          refuse(q, c);
+          return referenceKernels.topK(q, c, k);
+        },
+      },
+      ...(declare ? { ungated: ['cosineMatrix', 'topK'] as const } : {}),
+    },
+    seen,
+  };
+}
+
+describe('ungated cosineMatrix and topK (Backend.ungated)', () => {
+  it('are used only where declared, for the kernel functions declared', () => {
+    expect(resolveKernels(ungatedSearch().backend).ungated).toEqual(['cosineRows', 'cosineMatrix', 'topK']);
+    expect(resolveKernels(ungatedSearch(false).backend).ungated).toEqual(['cosineRows']);
+    // The reference's own stay gated: they do not refuse NaN.
+    expect(resolveKernels(createReferenceBackend()).ungated).toEqual(['cosineRows']);
+  });
+
+  it('hand the caller rows to the kernel as they are and answer the float64 cosines; a gated kit snapshots', async () => {
+    const open = ungatedSearch();
+    const kit = createCosineKit({ backend: open.backend });
+    const shut = ungatedSearch(false);
+    const gated = createCosineKit({ backend: shut.backend });
+    await Promise.all([kit.ready(), gated.ready()]);
+    for (const [q, n, d] of [
+      [1, 1, 1],
+      [1, 9, 3],
+      [4, 37, 17],
+    ]) {
+      const a = new Tensor(rows(q, d, q + d), q, d);
+      const b = new Tensor(rows(n, d, n + d), n, d);
+      open.seen.length = 0;
+      shut.seen.length = 0;
+      const m = await kit.cosineMatrix(a, b);
+      expect(open.seen[0].data).toBe(a.data);
+      expect(open.seen[1].data).toBe(b.data);
+      const g = await gated.cosineMatrix(a, b);
+      expect(shut.seen[0].data).not.toBe(a.data);
+      expect(m.data).toEqual(g.data);
+      for (let i = 0; i < q; i++)
+        for (let j = 0; j < n; j++)
+          expect(Math.abs(m.data[i * n + j] - pair64(a.data, i, b.data, j, d))).toBeLessThanOrEqual(TOL);
+      const k = Math.min(3, n);
+      const t = await kit.topK(a, b, k);
+      expect(open.seen[2].data).toBe(a.data);
+      expect(open.seen[3].data).toBe(b.data);
+      const u = await gated.topK(a, b, k);
+      expect([t.indices, t.scores]).toEqual([u.indices, u.scores]);
+    }
+  });
+
+  it('finite rows of any magnitude give the float64 cosine', async () => {
+    const kit = createCosineKit({ backend: ungatedSearch().backend });
+    await kit.ready();
+    for (const s of [3e38 / 1.0001, 2 ** 100, 2 ** -100, 2 ** -140, 1e-45]) {
+      for (const d of [1, 5, 64]) {
+        const a = rows(2, d, 9).map((v) => v * s);
+        const b = rows(3, d, 10);
+        const m = await kit.cosineMatrix(new Tensor(a, 2, d), new Tensor(b, 3, d));
+        for (let i = 0; i < 2; i++)
+          for (let j = 0; j < 3; j++)
+            expect(
+              Math.abs(m.data[i * 3 + j] - pair64(a, i, b, j, d)),
+              `scale ${s}, d=${d}`,
+            ).toBeLessThanOrEqual(TOL);
+        const t = await kit.topK(new Tensor(a, 2, d), new Tensor(b, 3, d), 1);
+        for (let i = 0; i < 2; i++)
+          expect(Math.abs(t.scores[i] - pair64(a, i, b, t.indices[i], d))).toBeLessThanOrEqual(TOL);
+      }
+    }
+  });
+
+  it('NaN or ±Infinity in either argument: the same typed error as the gate, naming the argument', async () => {
+    const kit = createCosineKit({ backend: ungatedSearch().backend });
+    const gated = createCosineKit({ backend: ungatedSearch(false).backend });
+    await Promise.all([kit.ready(), gated.ready()]);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      for (const which of [0, 1] as const) {
+        const make = () => {
+          const pair = [rows(2, 5, 1), rows(4, 5, 2)];
+          pair[which][7] = bad;
+          return [new Tensor(pair[0], 2, 5), new Tensor(pair[1], 4, 5)];
+        };
+        const [a, b] = make();
+        const [c, d] = make();
+        const e = await failure(kit.cosineMatrix(a, b));
+        const f = await failure(gated.cosineMatrix(c, d));
+        expect([e.code, e.op, e.arg, e.message]).toEqual([f.code, f.op, f.arg, f.message]);
+        expect([e.code, e.arg]).toEqual(['NON_FINITE', which === 0 ? 'a' : 'b']);
+        const s = await failure(kit.topK(a, b, 2));
+        const r = await failure(gated.topK(c, d, 2));
+        expect([s.code, s.op, s.arg, s.message]).toEqual([r.code, r.op, r.arg, r.message]);
+        expect([s.code, s.arg]).toEqual(['NON_FINITE', which === 0 ? 'queries' : 'corpus']);
+      }
+    }
+  });
+
+  it('a kernel that answers late, throws, or answers wrong goes through the gate, where a fault is reported', async () => {
+    const a = new Tensor(rows(2, 9, 7), 2, 9);
+    const b = new Tensor(rows(5, 9, 8), 5, 9);
+    const want = await createCosineKit({ backend: 'reference' }).cosineMatrix(a, b);
+    let calls = 0;
+    const late = createCosineKit({
+      backend: {
+        name: 'late',
+        ungated: ['cosineMatrix'],
+        kernels: {
+          cosineMatrix: (x, y) => {
+            calls++;
+            return new Promise((done) =>
+              setTimeout(() => done(referenceKernels.cosineMatrix(x, y) as Float32Array), 5),
+            );
+          },
+        },
+      },
+    });
+    await late.ready();
+    const x = new Tensor(Float32Array.from(a.data), 2, 9);
+    const p = late.cosineMatrix(x, b);
+    x.data.fill(Number.NaN);
+    expect((await p).data).toEqual(want.data);
+    expect(calls).toBe(2);
+    // Out of range on good input: reported as a broken backend, as on a gated kit.
+    const seven = createCosineKit({
+      backend: {
+        name: 'seven',
+        ungated: ['cosineMatrix', 'topK'],
+        kernels: {
+          cosineMatrix: () => new Float32Array(10).fill(7),
+          // The worst rows with their true scores: the sampled check catches the left-out best.
+          topK: (q, c, k) => {
+            const m = referenceKernels.cosineMatrix(q, c) as Float32Array;
+            const indices = new Int32Array(q.rows * k);
+            const scores = new Float32Array(q.rows * k);
+            for (let i = 0; i < q.rows; i++) {
+              const order = Array.from({ length: c.rows }, (_, j) => j).sort(
+                (x, y) => m[i * c.rows + x] - m[i * c.rows + y],
+              );
+              for (let s = 0; s < k; s++) {
+                indices[i * k + s] = order[k - 1 - s];
+                scores[i * k + s] = m[i * c.rows + order[k - 1 - s]];
+              }
+            }
+            return { queries: q.rows, k, indices, scores };
+          },
+        },
+      },
+    });
+    await seven.ready();
+    expect((await failure(seven.cosineMatrix(a, b))).code).toBe('BACKEND_ERROR');
+    const big = new Tensor(rows(400, 9, 3), 400, 9);
+    expect((await failure(seven.topK(a, big, 2))).code).toBe('BACKEND_ERROR');
   });
 });

@@ -11,6 +11,7 @@ import { snapshotCases } from './snapshot.js';
 import { softmaxCases } from './softmax.js';
 import { storedCases } from './stored.js';
 import { tieCases } from './ties.js';
+import { ungatedCases } from './ungated.js';
 
 export type { ConformanceCase, ConformanceContext, Tolerance } from './context.js';
 export { createContext, DIMS, MAX_TOLERANCE } from './context.js';
@@ -21,6 +22,7 @@ export function conformanceCases(): ConformanceCase[] {
   return [
     ...cosineCases(),
     ...selfCheckedCases(),
+    ...ungatedCases(),
     ...searchCases(),
     ...filterCases(),
     ...tieCases(),

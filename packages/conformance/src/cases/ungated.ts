@@ -1,0 +1,180 @@
+import { Tensor } from '@cosinekit/core';
+import { resolveKernels, type UngatedKernelName } from '@cosinekit/core/backend';
+import { assertClose, assertRejects, check, fail, skip } from '../assert.js';
+import { cos64, cosineMatrix64 } from '../oracle.js';
+import { type CaseData, type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
+import { checkTopK } from './search.js';
+
+/** Shapes (queries or rows of `a`, corpus rows, width): one value, odd widths, a wide row. */
+const SHAPES = [
+  [1, 1, 1],
+  [3, 7, 5],
+  [5, 37, 17],
+  [2, 9, 1536],
+] as const;
+
+/**
+ * Row scales that break a float32 cosine computed naively: squares that overflow (3e38, 2^100),
+ * flush to zero (2^-100) or start subnormal (2^-140), next to rows left as they are.
+ */
+const SCALES = [3e38, 2 ** 100, 2 ** -100, 2 ** -140] as const;
+
+/** `m` with row i multiplied by `scale(i)`. */
+function scaled(m: Tensor, scale: (row: number) => number): Tensor {
+  const data = m.data.map((v, i) => v * scale(Math.floor(i / m.cols)));
+  return new Tensor(data, m.rows, m.cols);
+}
+
+function declared(ctx: ConformanceContext, kernel: UngatedKernelName): void {
+  if (!resolveKernels(ctx.backend).ungated.includes(kernel))
+    skip(`${kernel} is not declared ungated (Backend.ungated); the kit gates its inputs`);
+}
+
+/** Calls an ungated kernel, which must answer synchronously (`Backend.ungated`, promise 1). */
+function now<T>(what: string, call: () => unknown): T {
+  const out = call();
+  if (typeof (out as { then?: unknown } | null)?.then === 'function') {
+    (out as Promise<unknown>).then(undefined, () => undefined);
+    fail(`${what}: declared ungated, but answered with a promise`);
+  }
+  return out as T;
+}
+
+/** Pairs of rows of mixed extreme magnitudes for one shape, as (a, b) with `a.rows` x `b.rows`. */
+function extremes(data: CaseData, q: number, n: number, d: number): [string, Tensor, Tensor][] {
+  const a = data.centred(q, d);
+  const b = data.matrix(n, d);
+  return SCALES.map((s) => [
+    `scale ${s}`,
+    // Every other row of a scaled by s, two rows in three of b by the other extreme.
+    scaled(a, (i) => (i % 2 === 0 ? s : 1)),
+    scaled(b, (j) => (j % 3 === 2 ? 1 : s >= 1 ? 1 / s : 1 / (s * 2 ** 60))),
+  ]);
+}
+
+/** `x` with `bad` at position `at`. */
+function poisoned(x: Tensor, at: number, bad: number): Tensor {
+  const data = Float32Array.from(x.data);
+  data[at] = bad;
+  return new Tensor(data, x.rows, x.cols);
+}
+
+const BAD = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY] as const;
+
+/** Calls `call` and checks it throws (the promise for `cosineMatrix` and `topK` on NaN or ±Infinity). */
+function throws(what: string, call: () => unknown): void {
+  let out: unknown;
+  try {
+    out = call();
+  } catch {
+    return;
+  }
+  if (typeof (out as { then?: unknown } | null)?.then === 'function')
+    (out as Promise<unknown>).then(undefined, () => undefined);
+  fail(`${what}: declared ungated, but answered instead of throwing`);
+}
+
+/**
+ * Kernels a backend declares ungated (`Backend.ungated`) keep the promise the kit relies on when
+ * it hands them the caller's rows with no copy, finite check or rescale: a synchronous answer,
+ * exact for finite rows of any magnitude, and never an answer that looks valid for NaN or
+ * ±Infinity. Through the kit, such input still gets the gate's typed error.
+ */
+export function ungatedCases(): ConformanceCase[] {
+  const group = 'ungated kernels';
+  const exact = (kernel: UngatedKernelName) =>
+    defineCase(
+      group,
+      `${kernel}: synchronous, and exact at any finite magnitude (rows at 3e38, 2^100, 2^-100, 2^-140 beside ordinary ones)`,
+      kernel,
+      async (ctx, data) => {
+        declared(ctx, kernel);
+        const k = ctx.kernels;
+        for (const [q, n, d] of SHAPES) {
+          const rows = kernel === 'cosineRows' ? q : n;
+          for (const [how, a, b0] of extremes(data, q, rows, d)) {
+            const what = `${kernel} [${q}x${rows}x${d}], ${how}`;
+            if (kernel === 'cosineRows') {
+              const got = now<Float32Array>(what, () => k.cosineRows(a, b0));
+              const want = Array.from({ length: q }, (_, i) => cos64(a, i, b0, i));
+              assertClose(what, got, want, () => ctx.tol.cosine);
+            } else if (kernel === 'cosineMatrix') {
+              const got = now<Float32Array>(what, () => k.cosineMatrix(a, b0));
+              assertClose(what, got, cosineMatrix64(a, b0), () => ctx.tol.cosine);
+              const kit = await ctx.kit.cosineMatrix(a, b0);
+              assertClose(`kit.${what}`, kit.data, cosineMatrix64(a, b0), () => ctx.tol.cosine);
+            } else {
+              const top = Math.min(3, rows);
+              checkTopK(
+                what,
+                now(what, () => k.topK(a, b0, top)),
+                a,
+                b0,
+                top,
+                ctx.tol.cosine,
+              );
+              checkTopK(`kit.${what}`, await ctx.kit.topK(a, b0, top), a, b0, top, ctx.tol.cosine);
+            }
+          }
+        }
+      },
+    );
+  const refuses = (kernel: UngatedKernelName) =>
+    defineCase(
+      group,
+      kernel === 'cosineRows'
+        ? 'cosineRows: NaN for a row holding NaN or ±Infinity (or a throw); through the kit, the typed error'
+        : `${kernel}: throws on NaN or ±Infinity anywhere in either input; through the kit, the typed error`,
+      kernel,
+      async (ctx, data) => {
+        declared(ctx, kernel);
+        const k = ctx.kernels;
+        for (const [q, n, d] of SHAPES.slice(0, 3)) {
+          const rows = kernel === 'cosineRows' ? q : n;
+          const a = data.centred(q, d);
+          const b = data.matrix(rows, d);
+          for (const bad of BAD)
+            for (const which of [0, 1] as const) {
+              const x = which === 0 ? a : b;
+              for (const at of new Set([0, (x.rows * d) >> 1, x.rows * d - 1])) {
+                const pa = which === 0 ? poisoned(a, at, bad) : a;
+                const pb = which === 1 ? poisoned(b, at, bad) : b;
+                const what = `${kernel} [${q}x${rows}x${d}], ${bad} at ${at} of ${which === 0 ? 'the first' : 'the second'} input`;
+                if (kernel === 'cosineRows') {
+                  let got: unknown;
+                  try {
+                    got = now(what, () => k.cosineRows(pa, pb));
+                  } catch {
+                    got = undefined;
+                  }
+                  if (got !== undefined) {
+                    check(got instanceof Float32Array && got.length === q, `${what}: not ${q} cosines`);
+                    const row = Math.floor(at / d);
+                    if (!Number.isNaN(got[row])) fail(`${what}: answered ${got[row]} for the bad row ${row}`);
+                  }
+                  const arg = which === 0 ? 'a' : 'b';
+                  await assertRejects(`kit.${what}`, () => ctx.kit.cosineRows(pa, pb), 'NON_FINITE', {
+                    op: 'cosineRows',
+                    arg,
+                  });
+                } else if (kernel === 'cosineMatrix') {
+                  throws(what, () => k.cosineMatrix(pa, pb));
+                  await assertRejects(`kit.${what}`, () => ctx.kit.cosineMatrix(pa, pb), 'NON_FINITE', {
+                    op: 'cosineMatrix',
+                    arg: which === 0 ? 'a' : 'b',
+                  });
+                } else {
+                  throws(what, () => k.topK(pa, pb, 1));
+                  await assertRejects(`kit.${what}`, () => ctx.kit.topK(pa, pb, 1), 'NON_FINITE', {
+                    op: 'topK',
+                    arg: which === 0 ? 'queries' : 'corpus',
+                  });
+                }
+              }
+            }
+        }
+      },
+    );
+  const kernels: UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK'];
+  return [...kernels.map(exact), ...kernels.map(refuses)];
+}
