@@ -128,10 +128,11 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
     // Loose on purpose (a slow CI machine): the page was never blocked for long, in a search
     // that lasts far longer than these gaps. A search run in the page would block it for a whole
     // search (the control above), so the bound grows with one search's time: a machine loaded by
-    // other work slows the search and stretches the page's timer gaps alike.
+    // other work slows the search and stretches the page's timer gaps alike. A blocked page shows
+    // a gap of at least one whole search; a CI machine busy with other work showed 0.69 of one.
     expect(r.ms).toBeGreaterThan(200);
     expect(r.timers).toBeGreaterThan(r.ms / 100);
-    expect(r.maxTimerGap).toBeLessThan(Math.min(Math.max(250, one / 2), r.ms / 2));
+    expect(r.maxTimerGap).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
     // rAF runs in headless Chromium (not throttled: the page is visible); if a browser throttles
     // it, the timer loop above is the measure.
     if (r.frames > 2) expect(r.maxFrameGap).toBeLessThan(Math.min(250, r.ms / 2));
