@@ -11,6 +11,11 @@ import { sumSquares } from './rows';
  * of row r of panel g at `dst + (g * steps + q) * P * 16 + r * 16`, with `steps = ceil(d / 4)`.
  * Rows are scaled to unit norm when `normalize` (a zero row stays zero; see {@link scale4}). Padding lanes and the
  * missing rows of the last panel are zero.
+ *
+ * Returns, when normalising, the first row holding NaN or ±Infinity (its float64 sum of squares is
+ * not finite: float32 squares cannot overflow it), else -1; such a row is stored as NaN or zeros,
+ * so the caller must refuse it. The norms are float64 sums and the scaling is done in float64, so
+ * finite rows of any magnitude come out exact: no square overflows or flushes to zero.
  */
 export function pack(
   src: usize,
@@ -20,7 +25,8 @@ export function pack(
   dst: usize,
   P: i32,
   normalize: bool,
-): void {
+): i32 {
+  let bad = -1;
   const steps = (d + 3) >> 2;
   const full = d >> 2;
   const rem = d & 3;
@@ -104,6 +110,7 @@ export function pack(
     let scale: f64 = 1;
     if (normalize) {
       const ss = sumSquares(s, d);
+      if (!(ss < Infinity) && bad < 0) bad = i;
       scale = ss > 0 ? 1 / Math.sqrt(ss) : 0;
     }
     const vs = f64x2.splat(scale);
@@ -120,6 +127,7 @@ export function pack(
       store<f32>(t + 12, 0);
     }
   }
+  return bad;
 }
 
 /** The inverse of {@link pack}: `rows` rows of `d` floats from panels of `P` into packed rows at `dst`. */

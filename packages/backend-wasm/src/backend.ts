@@ -85,7 +85,10 @@ export interface WasmBackendInfo extends Record<string, string | number | boolea
 export interface WasmBackend extends Backend {
   readonly name: 'wasm';
   readonly kernels: WasmKernels;
-  /** `cosineRows` takes the caller's rows without the kit's gate (see `Backend.ungated`). */
+  /**
+   * `cosineRows`, `cosineMatrix` and `topK` take the caller's rows without the kit's gate (see
+   * `Backend.ungated`): they copy them into wasm memory anyway, and check them there.
+   */
   readonly ungated: readonly UngatedKernelName[];
   /**
    * `cosineMatrix` and `corpusMatrix` clamp where they write; `matmul` checks its product for
@@ -281,7 +284,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // cosineRows copies its rows into wasm memory within the call, sums each block of 64 products
     // in float32 and redoes a row in float64 when its sums leave float32's safe range, and gives
     // NaN for a row holding NaN or ±Infinity: what `ungated` promises (assembly/cosine.ts).
-    ungated: declareKernels(kernels, ['cosineRows']),
+    // cosineMatrix and topK copy both inputs into wasm memory within the call, normalising each
+    // row there with a float64 norm (exact at any finite magnitude), and throw NON_FINITE for a
+    // row holding NaN or ±Infinity (assembly/layout.ts, src/staging.ts). Off the gate, a large
+    // call no longer pays for the gate's copy and scan in JavaScript on top of that copy.
+    ungated: declareKernels(kernels, ['cosineRows', 'cosineMatrix', 'topK']),
     // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
     // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the
     // kit need not read the matrix again (`selfChecked`; proven by the conformance suite).

@@ -5,11 +5,11 @@
  * rows); query rows form panels of R rows, and the rows left over below a multiple of R stay
  * single. Either way row i of a block starts at `i * rowBytes`.
  */
-import type { Matrix } from '@cosinekit/core/backend';
+import { argError, type Matrix } from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
 
 /** Raw rows copied into wasm at once while staging (bytes), so staging needs little extra memory. */
-const STAGE_CHUNK = 4 * 1024 * 1024;
+const STAGE_CHUNK = 512 * 1024;
 
 /**
  * Rows produced a chunk at a time, so a corpus larger than any one host array can be built: `read`
@@ -48,20 +48,38 @@ export function corpusBytes(rt: WasmRuntime, rows: number, d: number): number {
   return Math.ceil(rows / c) * c * padded(d) * 4;
 }
 
-/** Corpus rows (`x`, normalised when asked) in panels of C rows, in a new block. */
-export function stageCorpus(rt: WasmRuntime, x: Matrix | RowSource, normalize: boolean, op: string): Staged {
-  return stage(rt, x, rt.tileCols, x.rows, corpusBytes(rt, x.rows, x.cols), normalize, op);
+/**
+ * Corpus rows (`x`, argument `arg` of `op`, normalised when asked) in panels of C rows, in a new
+ * block. Normalising refuses a row holding NaN or ±Infinity (see {@link stage}).
+ */
+export function stageCorpus(
+  rt: WasmRuntime,
+  x: Matrix | RowSource,
+  normalize: boolean,
+  op: string,
+  arg = 'rows',
+): Staged {
+  return stage(rt, x, rt.tileCols, x.rows, corpusBytes(rt, x.rows, x.cols), normalize, op, arg);
 }
 
 /** Query rows (`x`, normalised when asked) in panels of R rows, the rest single, in a new block. */
-export function stageQueries(rt: WasmRuntime, x: Matrix, normalize: boolean, op: string): Staged {
+export function stageQueries(
+  rt: WasmRuntime,
+  x: Matrix,
+  normalize: boolean,
+  op: string,
+  arg = 'queries',
+): Staged {
   const split = x.rows - (x.rows % rt.tileRows);
-  return stage(rt, x, rt.tileRows, split, x.rows * padded(x.cols) * 4, normalize, op);
+  return stage(rt, x, rt.tileRows, split, x.rows * padded(x.cols) * 4, normalize, op, arg);
 }
 
 /**
  * Rows [0, split) of `x` in panels of `P`, rows [split, rows) single, copied into wasm a chunk
- * at a time (a multiple of P rows) and packed from there.
+ * at a time (a multiple of P rows) and packed from there. Normalising computes each row's norm in
+ * float64 (exact for finite float32 rows of any magnitude) and refuses, with `NON_FINITE` naming
+ * `arg` and the row, a row holding NaN or ±Infinity, which the kit's gate would have refused: the
+ * kernels that stage this way take the caller's rows off the gate (`Backend.ungated`).
  */
 function stage(
   rt: WasmRuntime,
@@ -71,6 +89,7 @@ function stage(
   bytes: number,
   normalize: boolean,
   op: string,
+  arg: string,
 ): Staged {
   const { rows, cols: d } = x;
   const rowBytes = padded(d) * 4;
@@ -84,12 +103,15 @@ function stage(
       const r = Math.min(chunkRows, rows - i0);
       rt.f32.set(readRows(x, i0, r), tmp >>> 2);
       const inPanels = Math.max(0, Math.min(r, split - i0));
-      if (inPanels > 0) rt.exports.pack(tmp, inPanels, d, d, dst + i0 * rowBytes, P, normalize);
-      if (inPanels < r) {
+      let bad = -1;
+      if (inPanels > 0) bad = rt.exports.pack(tmp, inPanels, d, d, dst + i0 * rowBytes, P, normalize);
+      if (inPanels < r && bad < 0) {
         const first = i0 + inPanels;
         const at = dst + splitBytes + (first - split) * rowBytes;
-        rt.exports.pack(tmp + inPanels * d * 4, r - inPanels, d, d, at, 1, normalize);
+        bad = rt.exports.pack(tmp + inPanels * d * 4, r - inPanels, d, d, at, 1, normalize);
+        if (bad >= 0) bad += inPanels;
       }
+      if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${i0 + bad}.`);
     }
   } catch (err) {
     rt.free(dst);

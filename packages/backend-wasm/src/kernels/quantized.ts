@@ -1,4 +1,4 @@
-import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
+import { argError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import { dotsI8, dotsI8Batch, newResult, offer } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 import { type RowSource, readRows, type Staged } from '../staging.js';
@@ -194,7 +194,8 @@ export function rerankExact(
   let out = -1;
   try {
     raw = rt.upload(queries.data, op);
-    rt.exports.pack(raw, queries.rows, queries.cols, queries.cols, qs, 1, true);
+    const bad = rt.exports.pack(raw, queries.rows, queries.cols, queries.cols, qs, 1, true);
+    if (bad >= 0) argError('NON_FINITE', op, 'queries', `holds NaN or ±Infinity in row ${bad}.`);
     idx = rt.alloc(cand * 4, op);
     out = rt.alloc(cand * 4, op);
     for (let i = 0; i < queries.rows; i++) {
