@@ -158,12 +158,14 @@ for (const variant of VARIANTS) {
         for (const [n, d] of [
           [300, 97],
           [130, 1536],
+          // Few queries at large d take the d-blocked driver (tiles 4x2, 2x2).
+          [70, 3072],
         ]) {
           const y = random(n, d, n * 3 + d);
           const many = random(40, d, d);
           const all = b.kernels.cosineMatrix(many, y);
           const best = b.kernels.topK(many, y, 5);
-          for (const q of [1, 3, 8, 32]) {
+          for (const q of [1, 3, 4, 8, 32]) {
             const few = { data: many.data.slice(0, q * d), rows: q, cols: d };
             const bitsOf = (v: Float32Array) => Array.from(new Int32Array(v.buffer, v.byteOffset, v.length));
             expect(bitsOf(b.kernels.cosineMatrix(few, y)), `${q} x ${n} x ${d}`).toEqual(

@@ -20,8 +20,9 @@ import { Tensor, type TensorInput, toTensor } from './tensor.js';
  *
  * Kernels receive only admitted rows and do not check them again. The one exception is a kernel
  * its backend declares ungated (`Backend.ungated`): it answers within the call, is exact at any
- * finite magnitude and answers NaN for a non-finite row, so the kit hands it the caller's rows
- * and goes through the gate only when an answer is not finite (to name the bad argument).
+ * finite magnitude and never answers a non-finite row as a value (NaN, or a throw), so the kit
+ * hands it the caller's rows and goes through the gate only when the kernel throws or its answer
+ * is refused (to name the bad argument, in the gate's order of checks).
  */
 
 /**

@@ -527,11 +527,17 @@ function cosineMatrixUngated(
   const tb = toTensor(b, 'cosineMatrix', 'b');
   checkSameCols('cosineMatrix', 'a', ta, 'b', tb);
   if (ta.data.length !== ta.rows * ta.cols || tb.data.length !== tb.rows * tb.cols) return undefined;
-  if (options !== undefined) checkOptions('cosineMatrix', options);
-  const out = checkOut('cosineMatrix', options, ta.rows, tb.rows, [
-    ['a', a],
-    ['b', b],
-  ]);
+  // Bad options go through the gate, which checks the rows first: the same error either way.
+  let out: Float32Array | undefined;
+  try {
+    if (options !== undefined) checkOptions('cosineMatrix', options);
+    out = checkOut('cosineMatrix', options, ta.rows, tb.rows, [
+      ['a', a],
+      ['b', b],
+    ]);
+  } catch {
+    return undefined;
+  }
   const r = k.cosineMatrixUngated(ta, tb, out);
   return r === undefined ? undefined : new Tensor(r, ta.rows, tb.rows);
 }
@@ -547,7 +553,8 @@ function topKUngatedCall(
   const tq = toTensor(queries, 'topK', 'queries');
   checkSameCols('topK', 'corpus', tc, 'queries', tq);
   if (tc.data.length !== tc.rows * tc.cols || tq.data.length !== tq.rows * tq.cols) return undefined;
-  checkK('topK', n, tc.rows);
+  // A bad k goes through the gate, which checks the rows first: the same error either way.
+  if (!(Number.isInteger(n) && n >= 1 && n <= tc.rows)) return undefined;
   const r = k.topKUngated(tq, tc, n);
   return r === undefined ? undefined : new SearchResult(r);
 }

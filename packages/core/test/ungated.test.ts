@@ -420,7 +420,25 @@ describe('ungated cosineMatrix and topK (Backend.ungated)', () => {
         const r = await failure(gated.topK(c, d, 2));
         expect([s.code, s.op, s.arg, s.message]).toEqual([r.code, r.op, r.arg, r.message]);
         expect([s.code, s.arg]).toEqual(['NON_FINITE', which === 0 ? 'queries' : 'corpus']);
+        // With a bad k or a bad out as well: the rows are named first, as by the gate.
+        for (const [kit2, x, y] of [
+          [kit, a, b],
+          [gated, c, d],
+        ] as const) {
+          expect((await failure(kit2.topK(x, y, 0))).code).toBe('NON_FINITE');
+          expect((await failure(kit2.cosineMatrix(x, y, { out: new Float32Array(3) }))).code).toBe(
+            'NON_FINITE',
+          );
+        }
       }
+    }
+    // Finite rows: the bad k or out is named, on both paths.
+    const a = new Tensor(rows(2, 5, 1), 2, 5);
+    const b = new Tensor(rows(4, 5, 2), 4, 5);
+    for (const k of [kit, gated]) {
+      expect((await failure(k.topK(a, b, 5))).code).toBe('INVALID_K');
+      const o = await failure(k.cosineMatrix(a, b, { out: new Float32Array(3) }));
+      expect([o.code, o.arg]).toEqual(['SHAPE_MISMATCH', 'options.out']);
     }
   });
 
