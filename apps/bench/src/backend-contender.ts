@@ -169,6 +169,18 @@ function kitMethods(kit: CosineKit, info: KitInfo, kind: WorkloadKind): Method[]
           return { call: () => c.search(q, k), dispose: () => c.dispose() };
         },
       },
+      {
+        // The same search as a one-off call on rows the caller holds: what a user without a corpus
+        // pays (the rows copied and checked on every call).
+        name: 'topK (not resident)',
+        ranBy: info.providers.topK,
+        prepare(ds) {
+          const q = t(ds.queries, ds.size.q, ds.size.d);
+          const c = t(ds.corpus, ds.size.n, ds.size.d);
+          const k = ds.size.k ?? 1;
+          return { call: () => kit.topK(q, c, k) };
+        },
+      },
     ];
   }
   return [
