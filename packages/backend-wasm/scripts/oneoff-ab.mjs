@@ -3,8 +3,9 @@
 // `kit.topK(q, rows, 10)`, calls interleaved (A, B, B, A, ...) so both see the same machine; per
 // shape the median wall time of each and the median of the per-round ratios B / A. Small shapes
 // repeat the call so that a timing covers at least about a million values. Every answer of B is
-// compared with A's: the same top-k rows and, unless --loose, the same bits.
-//   node scripts/oneoff-ab.mjs <rootA> <rootB> ['QxNxd,...' or '' for the defaults] [threads] [rounds] [--loose]
+// compared with A's: the same top-k rows and, unless --loose, the same bits. A shape of two
+// numbers, NxD, times `kit.rowNorms(rows)` and `kit.normalize(rows)` instead.
+//   node scripts/oneoff-ab.mjs <rootA> <rootB> ['QxNxd,NxD,...' or '' for the defaults] [threads] [rounds] [--loose]
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { random } from './random.mjs';
@@ -36,23 +37,30 @@ const same = (x, y) => x.length === y.length && bits(x).every((b, i) => b === bi
 const builds = [await build(rootA), await build(rootB)];
 console.log(`A ${rootA}\nB ${rootB}\nthreads ${threads}, ${rounds} rounds, wall ms per call (medians)`);
 console.log('| Q x N x d | call | A | B | B / A |\n|---|---|---:|---:|---:|');
-for (const [q, n, d] of shapes) {
-  const qd = random(q * d, 1);
+for (const shape of shapes) {
+  const rowsOnly = shape.length === 2;
+  const [q, n, d] = rowsOnly ? [0, ...shape] : shape;
+  const qd = random(Math.max(1, q) * d, 1);
   const cd = random(n * d, 2);
-  const inputs = builds.map(({ Tensor }) => [new Tensor(qd, q, d), new Tensor(cd, n, d)]);
+  const inputs = builds.map(({ Tensor }) => [new Tensor(qd, Math.max(1, q), d), new Tensor(cd, n, d)]);
   const reps = Math.max(1, Math.ceil(1e6 / ((q + n) * d)));
-  for (const op of ['cosineMatrix', 'topK']) {
+  for (const op of rowsOnly ? ['rowNorms', 'normalize'] : ['cosineMatrix', 'topK']) {
     const call = (i) => {
       const [a, c] = inputs[i];
-      return op === 'topK' ? builds[i].kit.topK(a, c, Math.min(10, n)) : builds[i].kit.cosineMatrix(a, c);
+      const kit = builds[i].kit;
+      if (op === 'rowNorms') return kit.rowNorms(c);
+      if (op === 'normalize') return kit.normalize(c).then((t) => ({ data: t.data }));
+      return op === 'topK' ? kit.topK(a, c, Math.min(10, n)) : kit.cosineMatrix(a, c);
     };
     const answers = [await call(0), await call(1)];
-    if (op === 'topK') {
+    if (op === 'rowNorms') {
+      if (!loose && !same(answers[0], answers[1])) throw new Error(`${n}x${d} rowNorms: other bits`);
+    } else if (op === 'topK') {
       const [x, y] = answers;
       if (!x.indices.every((v, i) => v === y.indices[i])) throw new Error(`${q}x${n}x${d} topK: other rows`);
       if (!loose && !same(x.scores, y.scores)) throw new Error(`${q}x${n}x${d} topK: other score bits`);
     } else if (!loose && !same(answers[0].data, answers[1].data)) {
-      throw new Error(`${q}x${n}x${d} cosineMatrix: other bits`);
+      throw new Error(`${q}x${n}x${d} ${op}: other bits`);
     }
     const time = async (i) => {
       const t0 = performance.now();
@@ -69,7 +77,8 @@ for (const [q, n, d] of shapes) {
       R.push(t[1] / t[0]);
     }
     const f = (v) => (v >= 10 ? v.toFixed(1) : v.toFixed(2));
-    console.log(`| ${q} x ${n} x ${d} | ${op} | ${f(med(T[0]))} | ${f(med(T[1]))} | ${med(R).toFixed(2)}x |`);
+    const at = rowsOnly ? `${n} x ${d}` : `${q} x ${n} x ${d}`;
+    console.log(`| ${at} | ${op} | ${f(med(T[0]))} | ${f(med(T[1]))} | ${med(R).toFixed(2)}x |`);
   }
 }
 for (const { kit } of builds) kit.dispose();

@@ -86,8 +86,9 @@ export interface WasmBackend extends Backend {
   readonly name: 'wasm';
   readonly kernels: WasmKernels;
   /**
-   * `cosineRows`, `cosineMatrix` and `topK` take the caller's rows without the kit's gate (see
-   * `Backend.ungated`): they copy them into wasm memory anyway, and check them there.
+   * `cosineRows`, `cosineMatrix`, `topK`, `rowNorms` and `normalizeRows` take the caller's rows
+   * without the kit's gate (see `Backend.ungated`): they copy them into wasm memory anyway, and
+   * check them there.
    */
   readonly ungated: readonly UngatedKernelName[];
   /**
@@ -288,7 +289,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // row there with a float64 norm (exact at any finite magnitude), and throw NON_FINITE for a
     // row holding NaN or ±Infinity (assembly/layout.ts, src/staging.ts). Off the gate, a large
     // call no longer pays for the gate's copy and scan in JavaScript on top of that copy.
-    ungated: declareKernels(kernels, ['cosineRows', 'cosineMatrix', 'topK']),
+    // rowNorms and normalizeRows sum squares and scale in float64 (assembly/norms.ts): exact at any
+    // magnitude, and NaN for a row holding NaN or ±Infinity (a norm that passes float32 comes out
+    // Infinity, which the kit sends through the gate to be named).
+    ungated: declareKernels(kernels, ['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows']),
     // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
     // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the
     // kit need not read the matrix again (`selfChecked`; proven by the conformance suite).

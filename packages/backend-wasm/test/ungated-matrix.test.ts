@@ -93,10 +93,21 @@ for (const variant of VARIANTS) {
       afterAll(() => b.dispose());
 
       it('are declared ungated, and the kit resolves them so', () => {
-        expect(resolveKernels(b).ungated).toEqual(['cosineRows', 'cosineMatrix', 'topK']);
+        expect(resolveKernels(b).ungated).toEqual([
+          'cosineRows',
+          'cosineMatrix',
+          'topK',
+          'rowNorms',
+          'normalizeRows',
+        ]);
         // A copy of the backend with its own topK keeps the others, not the promise for topK.
         const copy = { ...b, kernels: { ...b.kernels, topK: b.kernels.topK.bind(b.kernels) } };
-        expect(resolveKernels(copy).ungated).toEqual(['cosineRows', 'cosineMatrix']);
+        expect(resolveKernels(copy).ungated).toEqual([
+          'cosineRows',
+          'cosineMatrix',
+          'rowNorms',
+          'normalizeRows',
+        ]);
       });
 
       it('are exact at any finite magnitude, rows of different magnitudes mixed in one call', () => {
@@ -283,6 +294,65 @@ for (const variant of VARIANTS) {
         expect([e.code, e.op, e.arg]).toEqual(['DIMENSION_MISMATCH', 'cosineMatrix', 'b']);
         const f = await failure(kit.topK(new Float32Array(4), new Tensor(new Float32Array(8), 2, 4), 3));
         expect([f.code, f.op, f.arg]).toEqual(['INVALID_K', 'topK', 'k']);
+        kit.dispose();
+        gated.dispose();
+      });
+
+      it('rowNorms and normalize through the kit: the gated bits at any magnitude, and the gate errors', async () => {
+        const kit = createCosineKit({ backend: b });
+        const gated = createCosineKit({
+          backend: {
+            name: 'gated',
+            kernels: { rowNorms: b.kernels.rowNorms, normalizeRows: b.kernels.normalizeRows },
+          },
+        });
+        await Promise.all([kit.ready(), gated.ready()]);
+        for (const [r, d] of [
+          [1, 1],
+          [3, 5],
+          [37, 64],
+          [5, 1023],
+        ]) {
+          for (const s of [1, 2 ** 100, 2 ** -100, 2 ** -140]) {
+            const x = scaled(random(r, d, r + d), (i) => (i % 2 === 0 ? s : 1));
+            const t = new Tensor(x.data, r, d);
+            const what = `${r} x ${d}, scale ${s}`;
+            const n = await kit.rowNorms(t);
+            const gn = await gated.rowNorms(t);
+            for (let i = 0; i < r; i++) {
+              let ss = 0;
+              for (let p = 0; p < d; p++) ss += x.data[i * d + p] ** 2;
+              // Relative, plus half the gap between subnormal float32 values.
+              expect(Math.abs(n[i] - Math.sqrt(ss)), `${what}, row ${i}`).toBeLessThanOrEqual(
+                1e-7 * Math.sqrt(ss) + 2 ** -150,
+              );
+            }
+            // Rows the gate rescaled by a power of two give the same norms, but for float32
+            // rounding where they are subnormal.
+            if (s >= 2 ** -100) expect(n).toEqual(gn);
+            const u = await kit.normalize(t);
+            const gu = await gated.normalize(t);
+            expect(u.shape).toEqual([r, d]);
+            expect(u.data).toEqual(gu.data);
+          }
+        }
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+          const x = random(3, 7, 1).data;
+          x[10] = bad;
+          for (const op of ['rowNorms', 'normalize'] as const) {
+            const e = await failure(kit[op](new Tensor(Float32Array.from(x), 3, 7)));
+            const g = await failure(gated[op](new Tensor(Float32Array.from(x), 3, 7)));
+            expect([e.code, e.op, e.arg, e.message]).toEqual([g.code, g.op, g.arg, g.message]);
+            expect(e.code).toBe('NON_FINITE');
+          }
+        }
+        // A norm past the largest float32: the gate's error, as before.
+        const huge = new Tensor(new Float32Array(8).fill(3e38), 2, 4);
+        const e = await failure(kit.rowNorms(huge));
+        const g = await failure(gated.rowNorms(new Tensor(new Float32Array(8).fill(3e38), 2, 4)));
+        expect([e.code, e.message]).toEqual([g.code, g.message]);
+        expect(e.code).toBe('INVALID_ARGUMENT');
+        expect(Array.from((await kit.normalize(huge)).data)).toEqual(new Array(8).fill(0.5));
         kit.dispose();
         gated.dispose();
       });

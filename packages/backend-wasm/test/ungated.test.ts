@@ -44,8 +44,14 @@ for (const variant of VARIANTS) {
       afterAll(() => b.dispose());
 
       it('is declared ungated, and the kit resolves it so', () => {
-        expect(b.ungated).toEqual(['cosineRows', 'cosineMatrix', 'topK']);
-        expect(resolveKernels(b).ungated).toEqual(['cosineRows', 'cosineMatrix', 'topK']);
+        expect(b.ungated).toEqual(['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows']);
+        expect(resolveKernels(b).ungated).toEqual([
+          'cosineRows',
+          'cosineMatrix',
+          'topK',
+          'rowNorms',
+          'normalizeRows',
+        ]);
       });
 
       it('matches float64 within 1.6e-6 on awkward shapes, in the scratch block and past it', () => {

@@ -400,10 +400,16 @@ export interface BackendMemory {
 }
 
 /** Kernels a backend may take off the admission gate (see {@link Backend.ungated}). */
-export type UngatedKernelName = 'cosineRows' | 'cosineMatrix' | 'topK';
+export type UngatedKernelName = 'cosineRows' | 'cosineMatrix' | 'topK' | 'rowNorms' | 'normalizeRows';
 
 /** Every kernel a backend may declare ungated. */
-export const UNGATED_KERNELS: readonly UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK'];
+export const UNGATED_KERNELS: readonly UngatedKernelName[] = [
+  'cosineRows',
+  'cosineMatrix',
+  'topK',
+  'rowNorms',
+  'normalizeRows',
+];
 
 /** Kernels a backend may declare self-checked (see {@link Backend.selfChecked}). */
 export type SelfCheckedKernelName = 'cosineMatrix' | 'corpusMatrix' | DenseKernelName;
@@ -435,12 +441,14 @@ export interface Backend {
    * copy, finite check and rescale. A short call then costs little more than its kernel, and a
    * large one (one query against 100,000 rows handed over as an array) does not pay for a pass in
    * JavaScript over rows the kernel copies anyway. Listing a kernel promises, for that kernel:
-   * 1. it answers synchronously, reading its inputs only while it runs and keeping none of them
-   *    (so the answer is for the inputs as they were at call time);
+   * 1. it answers synchronously, reading its inputs only while it runs, never writing them and
+   *    keeping none of them (so the answer is for the inputs as they were at call time), in an
+   *    array of its own;
    * 2. for finite float32 inputs of any magnitude it is as exact as for rows the gate rescaled:
    *    no square overflows, flushes to zero or loses digits;
    * 3. an input row holding NaN or ±Infinity never gets an answer that looks valid: `cosineRows`
-   *    answers NaN for that row (or throws); `cosineMatrix` and `topK` throw.
+   *    and `normalizeRows` answer NaN for that row, `rowNorms` NaN or +Infinity (or they throw);
+   *    `cosineMatrix` and `topK` throw.
    * The kit checks each such answer as it checks any other (a kernel declared both ungated and
    * {@link Backend.selfChecked} keeps both promises for the caller's rows, so its values are not
    * read); a non-finite one, or any other failure, sends the call through the gate after all,

@@ -159,6 +159,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let rowsUngated = false;
   let matrixUngated = false;
   let topKUngated = false;
+  let normsUngated = false;
+  let normalizeUngated = false;
   const live = new Set<Corpus>();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
@@ -205,6 +207,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       rowsUngated = resolved.ungated.includes('cosineRows');
       matrixUngated = resolved.ungated.includes('cosineMatrix');
       topKUngated = resolved.ungated.includes('topK');
+      normsUngated = resolved.ungated.includes('rowNorms');
+      normalizeUngated = resolved.ungated.includes('normalizeRows');
       return checked;
     })();
     return starting;
@@ -305,6 +309,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       return (await start()).table();
     },
     rowNorms(x) {
+      if (normsUngated) {
+        try {
+          const out = elementwiseUngated(checked!, 'rowNorms', x);
+          if (out !== undefined) return Promise.resolve(out.data);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
       const lease = new Lease();
       try {
         return run(lease, admit(x, 'rowNorms', 'x', lease), rowNormsWork, rowNormsDone);
@@ -313,6 +325,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     normalize(x) {
+      if (normalizeUngated) {
+        try {
+          const out = elementwiseUngated(checked!, 'normalizeRows', x);
+          if (out !== undefined) return Promise.resolve(out);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
       const lease = new Lease();
       try {
         return run(lease, admit(x, 'normalize', 'x', lease), normalizeWork, normalizeDone);
@@ -557,6 +577,20 @@ function topKUngatedCall(
   if (!(Number.isInteger(n) && n >= 1 && n <= tc.rows)) return undefined;
   const r = k.topKUngated(tq, tc, n);
   return r === undefined ? undefined : new SearchResult(r);
+}
+
+/**
+ * `rowNorms` or `normalizeRows` on an ungated kernel, as {@link cosineRowsUngated} is: the answer as
+ * a tensor (the norms as one column), or `undefined` to go through the gate.
+ */
+function elementwiseUngated(
+  k: CheckedKernels,
+  kernel: 'rowNorms' | 'normalizeRows',
+  x: TensorInput,
+): Tensor | undefined {
+  const t = toTensor(x, kernel === 'rowNorms' ? kernel : 'normalize', 'x');
+  const out = t.data.length === t.rows * t.cols ? k.rowsUngated(kernel, t) : undefined;
+  return out && new Tensor(out, t.rows, kernel === 'rowNorms' ? 1 : t.cols);
 }
 
 const AB = ['a', 'b'] as const;

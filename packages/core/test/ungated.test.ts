@@ -499,3 +499,94 @@ describe('ungated cosineMatrix and topK (Backend.ungated)', () => {
     expect((await failure(seven.topK(a, big, 2))).code).toBe('BACKEND_ERROR');
   });
 });
+
+describe('ungated rowNorms and normalizeRows (Backend.ungated)', () => {
+  /** The reference's two kernels, declared ungated, recording what they were handed. */
+  const recordingRows = (alias = false) => {
+    const seen: Matrix[] = [];
+    const backend: Backend = {
+      name: 'ungated-rows',
+      ungated: ['rowNorms', 'normalizeRows'],
+      kernels: {
+        rowNorms(x, out) {
+          seen.push(x);
+          return referenceKernels.rowNorms(x, out);
+        },
+        normalizeRows(x, out) {
+          seen.push(x);
+          // A broken kernel that normalises the caller's rows in place and hands them back.
+          if (alias) return referenceKernels.normalizeRows(x, x.data);
+          return referenceKernels.normalizeRows(x, out);
+        },
+      },
+    };
+    return { backend, seen };
+  };
+
+  it('hand the caller rows to the kernel as they are, and answer as the gated path does', async () => {
+    const open = recordingRows();
+    const kit = createCosineKit({ backend: open.backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    for (const [r, d] of [
+      [1, 1],
+      [3, 5],
+      [9, 130],
+    ]) {
+      const x = new Tensor(rows(r, d, r * d), r, d);
+      open.seen.length = 0;
+      const n = await kit.rowNorms(x);
+      const u = await kit.normalize(x);
+      expect(open.seen.map((m) => m.data)).toEqual([x.data, x.data]);
+      expect(open.seen[0].data).toBe(x.data);
+      expect(n).toEqual(await gated.rowNorms(x));
+      expect(u.data).toEqual((await gated.normalize(x)).data);
+    }
+  });
+
+  it('NaN, ±Infinity and norms past float32 get the gate’s errors; an answer on the caller’s buffer is refused', async () => {
+    const kit = createCosineKit({ backend: recordingRows().backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+      const make = () => {
+        const x = rows(3, 4, 1);
+        x[5] = bad;
+        return new Tensor(x, 3, 4);
+      };
+      for (const op of ['rowNorms', 'normalize'] as const) {
+        const e = await failure(kit[op](make()));
+        const g = await failure(gated[op](make()));
+        expect([e.code, e.op, e.arg, e.message]).toEqual([g.code, g.op, g.arg, g.message]);
+      }
+    }
+    const huge = () => new Tensor(new Float32Array(6).fill(3e38), 2, 3);
+    const e = await failure(kit.rowNorms(huge()));
+    const g = await failure(gated.rowNorms(huge()));
+    expect([e.code, e.message]).toEqual([g.code, g.message]);
+    // Rows of any finite magnitude: exact.
+    for (const s of [1e38, 2 ** -120, 2 ** -140]) {
+      const x = rows(2, 5, 3).map((v) => v * s);
+      const n = await kit.rowNorms(new Tensor(x, 2, 5));
+      for (let i = 0; i < 2; i++) {
+        let ss = 0;
+        for (let p = 0; p < 5; p++) ss += x[i * 5 + p] ** 2;
+        expect(Math.abs(n[i] - Math.sqrt(ss)) / Math.sqrt(ss), `scale ${s}`).toBeLessThan(
+          s < 1e-40 ? 1e-3 : 1e-7,
+        );
+      }
+    }
+    // A broken kernel's answer on the caller's own buffer is not handed back as the result: the
+    // call goes through the gate, whose snapshot the kernel then writes instead.
+    const alias = recordingRows(true);
+    const akit = createCosineKit({ backend: alias.backend });
+    await akit.ready();
+    const x = rows(2, 3, 9);
+    const keep = Float32Array.from(x);
+    const u = await akit.normalize(new Tensor(x, 2, 3));
+    expect(u.data.buffer).not.toBe(x.buffer);
+    expect(alias.seen).toHaveLength(2);
+    const want = (await gated.normalize(new Tensor(keep, 2, 3))).data;
+    for (let i = 0; i < 6; i++) expect(Math.abs(u.data[i] - want[i])).toBeLessThan(1e-6);
+  });
+});

@@ -1,7 +1,7 @@
 import { Tensor } from '@cosinekit/core';
 import { resolveKernels, type UngatedKernelName } from '@cosinekit/core/backend';
 import { assertClose, assertRejects, check, fail, skip } from '../assert.js';
-import { cos64, cosineMatrix64 } from '../oracle.js';
+import { cos64, cosineMatrix64, norms64 } from '../oracle.js';
 import { type CaseData, type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
 import { checkTopK } from './search.js';
 
@@ -61,6 +61,9 @@ function poisoned(x: Tensor, at: number, bad: number): Tensor {
 
 const BAD = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY] as const;
 
+/** The largest float32. */
+const F32_MAX = 3.4028234663852886e38;
+
 /** Calls `call` and checks it throws (the promise for `cosineMatrix` and `topK` on NaN or ±Infinity). */
 function throws(what: string, call: () => unknown): void {
   let out: unknown;
@@ -94,7 +97,38 @@ export function ungatedCases(): ConformanceCase[] {
           const rows = kernel === 'cosineRows' ? q : n;
           for (const [how, a, b0] of extremes(data, q, rows, d)) {
             const what = `${kernel} [${q}x${rows}x${d}], ${how}`;
-            if (kernel === 'cosineRows') {
+            if (kernel === 'rowNorms' || kernel === 'normalizeRows') {
+              const n64 = norms64(a);
+              if (kernel === 'rowNorms') {
+                // Relative, plus half the gap between subnormal float32 values (2^-150). A norm
+                // past the largest float32 is +Infinity (the kit then refuses the call by name).
+                const got = now<Float32Array>(what, () => k.rowNorms(a));
+                const big = Array.from(n64, (v) => v > F32_MAX);
+                for (let i = 0; i < a.rows; i++)
+                  if (big[i] && got[i] !== Number.POSITIVE_INFINITY)
+                    fail(`${what}: row ${i}'s norm ${n64[i]} passes float32, but it answered ${got[i]}`);
+                const fits = (v: ArrayLike<number>) => Array.from(v).filter((_, i) => !big[i]);
+                const want = fits(n64);
+                assertClose(what, fits(got), want, (i) => ctx.tol.algebra * want[i] + 2 ** -149);
+                if (!big.includes(true)) {
+                  const kit = await ctx.kit.rowNorms(a);
+                  assertClose(`kit.${what}`, kit, n64, (i) => ctx.tol.algebra * n64[i] + 2 ** -149);
+                }
+              } else {
+                const want = Array.from(a.data, (v, i) => {
+                  const m = n64[Math.floor(i / d)];
+                  return m === 0 ? 0 : v / m;
+                });
+                assertClose(
+                  what,
+                  now<Float32Array>(what, () => k.normalizeRows(a)),
+                  want,
+                  () => ctx.tol.cosine,
+                );
+                const kit = await ctx.kit.normalize(a);
+                assertClose(`kit.${what}`, kit.data, want, () => ctx.tol.cosine);
+              }
+            } else if (kernel === 'cosineRows') {
               const got = now<Float32Array>(what, () => k.cosineRows(a, b0));
               const want = Array.from({ length: q }, (_, i) => cos64(a, i, b0, i));
               assertClose(what, got, want, () => ctx.tol.cosine);
@@ -122,8 +156,8 @@ export function ungatedCases(): ConformanceCase[] {
   const refuses = (kernel: UngatedKernelName) =>
     defineCase(
       group,
-      kernel === 'cosineRows'
-        ? 'cosineRows: NaN for a row holding NaN or ±Infinity (or a throw); through the kit, the typed error'
+      kernel === 'cosineRows' || kernel === 'rowNorms' || kernel === 'normalizeRows'
+        ? `${kernel}: NaN (a norm: NaN or Infinity) for a row holding NaN or ±Infinity, or a throw; through the kit, the typed error`
         : `${kernel}: throws on NaN or ±Infinity anywhere in either input; through the kit, the typed error`,
       kernel,
       async (ctx, data) => {
@@ -140,7 +174,30 @@ export function ungatedCases(): ConformanceCase[] {
                 const pa = which === 0 ? poisoned(a, at, bad) : a;
                 const pb = which === 1 ? poisoned(b, at, bad) : b;
                 const what = `${kernel} [${q}x${rows}x${d}], ${bad} at ${at} of ${which === 0 ? 'the first' : 'the second'} input`;
-                if (kernel === 'cosineRows') {
+                if (kernel === 'rowNorms' || kernel === 'normalizeRows') {
+                  if (which === 1) continue;
+                  const per = kernel === 'rowNorms' ? 1 : d;
+                  let got: unknown;
+                  try {
+                    got = now(what, () => (kernel === 'rowNorms' ? k.rowNorms(pa) : k.normalizeRows(pa)));
+                  } catch {
+                    got = undefined;
+                  }
+                  if (got !== undefined) {
+                    check(
+                      got instanceof Float32Array && got.length === q * per,
+                      `${what}: not ${q * per} values`,
+                    );
+                    const row = Math.floor(at / d);
+                    const vals = Array.from(got.subarray(row * per, (row + 1) * per));
+                    if (vals.every((v) => Number.isFinite(v)))
+                      fail(
+                        `${what}: answered only finite values for the bad row ${row}: ${vals.slice(0, 4).join(', ')}`,
+                      );
+                  }
+                  const op = kernel === 'rowNorms' ? 'rowNorms' : 'normalize';
+                  await assertRejects(`kit.${what}`, () => ctx.kit[op](pa), 'NON_FINITE', { op, arg: 'x' });
+                } else if (kernel === 'cosineRows') {
                   let got: unknown;
                   try {
                     got = now(what, () => k.cosineRows(pa, pb));
@@ -175,6 +232,6 @@ export function ungatedCases(): ConformanceCase[] {
         }
       },
     );
-  const kernels: UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK'];
+  const kernels: UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows'];
   return [...kernels.map(exact), ...kernels.map(refuses)];
 }
