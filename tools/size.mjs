@@ -24,8 +24,8 @@ reused large snapshot buffer took it to the edge of that, so 23 KB; the referenc
  * which run wherever a backend lacks them, and the checks on what those return took it to 24.5 KB,
  * so 25 KB; the sampled check that a top-k answer's rows are the best took it to 25.1 KB, so
  * 25.5 KB; taking `cosineMatrix` and `topK` off the gate for backends that declare them ungated
- * took it to 25.7 KB, so 26 KB; `rowNorms` and `normalizeRows` off the gate too, and the faster
- * check of a unit or cosine output, took it to 26.0 KB, so 26.5 KB); the backend authors' entry (reference kernels, registry, checks; 7.6 KB when it was
+ * took it to 25.7 KB, so 26 KB; `rowNorms`, `normalizeRows` and `createCorpus` off the gate too,
+ * and the faster check of a unit or cosine output, took it to 26.2 KB, so 26.5 KB); the backend authors' entry (reference kernels, registry, checks; 7.6 KB when it was
  * split off, 9.9 KB with the stored-corpus kernels, 13.3 KB with the two nn kernels) gets 14 KB. An entry not listed here gets DEFAULT_BUDGET.
  */
 const BUDGET = {
@@ -39,8 +39,8 @@ const BUDGET = {
   // could only train on nothing with; those took it to 20.5 KB, so 21 KB.
   '@cosinekit/nn': 21_000,
   // The conformance suite: 19.5 KB until the cases for ungated kernels (`Backend.ungated`) took it
-  // to 20.5 KB, so 21 KB.
-  '@cosinekit/conformance': 21_000,
+  // to 20.5 KB, so 21 KB; rowNorms, normalizeRows and createCorpus among them, 21.2 KB, so 22 KB.
+  '@cosinekit/conformance': 22_000,
 };
 const DEFAULT_BUDGET = 20_000;
 const WASM_BUDGET = 40_000;

@@ -4,7 +4,8 @@
 // shape the median wall time of each and the median of the per-round ratios B / A. Small shapes
 // repeat the call so that a timing covers at least about a million values. Every answer of B is
 // compared with A's: the same top-k rows and, unless --loose, the same bits. A shape of two
-// numbers, NxD, times `kit.rowNorms(rows)` and `kit.normalize(rows)` instead.
+// numbers, NxD, times `kit.rowNorms(rows)`, `kit.normalize(rows)` and `kit.corpus(rows)` (built and
+// disposed; its search of one query is compared) instead.
 //   node scripts/oneoff-ab.mjs <rootA> <rootB> ['QxNxd,NxD,...' or '' for the defaults] [threads] [rounds] [--loose]
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -44,18 +45,26 @@ for (const shape of shapes) {
   const cd = random(n * d, 2);
   const inputs = builds.map(({ Tensor }) => [new Tensor(qd, Math.max(1, q), d), new Tensor(cd, n, d)]);
   const reps = Math.max(1, Math.ceil(1e6 / ((q + n) * d)));
-  for (const op of rowsOnly ? ['rowNorms', 'normalize'] : ['cosineMatrix', 'topK']) {
-    const call = (i) => {
+  for (const op of rowsOnly ? ['rowNorms', 'normalize', 'corpus'] : ['cosineMatrix', 'topK']) {
+    let check = true;
+    const call = async (i) => {
       const [a, c] = inputs[i];
       const kit = builds[i].kit;
+      if (op === 'corpus') {
+        const corpus = await kit.corpus(c);
+        const r = check ? await corpus.search(a, Math.min(10, n)) : undefined;
+        corpus.dispose();
+        return r;
+      }
       if (op === 'rowNorms') return kit.rowNorms(c);
       if (op === 'normalize') return kit.normalize(c).then((t) => ({ data: t.data }));
       return op === 'topK' ? kit.topK(a, c, Math.min(10, n)) : kit.cosineMatrix(a, c);
     };
     const answers = [await call(0), await call(1)];
+    check = false;
     if (op === 'rowNorms') {
       if (!loose && !same(answers[0], answers[1])) throw new Error(`${n}x${d} rowNorms: other bits`);
-    } else if (op === 'topK') {
+    } else if (op === 'topK' || op === 'corpus') {
       const [x, y] = answers;
       if (!x.indices.every((v, i) => v === y.indices[i])) throw new Error(`${q}x${n}x${d} topK: other rows`);
       if (!loose && !same(x.scores, y.scores)) throw new Error(`${q}x${n}x${d} topK: other score bits`);

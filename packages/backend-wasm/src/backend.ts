@@ -86,9 +86,9 @@ export interface WasmBackend extends Backend {
   readonly name: 'wasm';
   readonly kernels: WasmKernels;
   /**
-   * `cosineRows`, `cosineMatrix`, `topK`, `rowNorms` and `normalizeRows` take the caller's rows
-   * without the kit's gate (see `Backend.ungated`): they copy them into wasm memory anyway, and
-   * check them there.
+   * `cosineRows`, `cosineMatrix`, `topK`, `rowNorms`, `normalizeRows` and (float32 storage)
+   * `createCorpus` take the caller's rows without the kit's gate (see `Backend.ungated`): they copy
+   * them into wasm memory anyway, and check them there.
    */
   readonly ungated: readonly UngatedKernelName[];
   /**
@@ -292,7 +292,16 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // rowNorms and normalizeRows sum squares and scale in float64 (assembly/norms.ts): exact at any
     // magnitude, and NaN for a row holding NaN or ±Infinity (a norm that passes float32 comes out
     // Infinity, which the kit sends through the gate to be named).
-    ungated: declareKernels(kernels, ['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows']),
+    // createCorpus (the kit takes this for float32 storage only) copies the rows into wasm memory
+    // within the call, normalising them there in float64, and throws NON_FINITE for a NaN row.
+    ungated: declareKernels(kernels, [
+      'cosineRows',
+      'cosineMatrix',
+      'topK',
+      'rowNorms',
+      'normalizeRows',
+      'createCorpus',
+    ]),
     // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
     // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the
     // kit need not read the matrix again (`selfChecked`; proven by the conformance suite).

@@ -99,6 +99,7 @@ for (const variant of VARIANTS) {
           'topK',
           'rowNorms',
           'normalizeRows',
+          'createCorpus',
         ]);
         // A copy of the backend with its own topK keeps the others, not the promise for topK.
         const copy = { ...b, kernels: { ...b.kernels, topK: b.kernels.topK.bind(b.kernels) } };
@@ -107,6 +108,7 @@ for (const variant of VARIANTS) {
           'cosineMatrix',
           'rowNorms',
           'normalizeRows',
+          'createCorpus',
         ]);
       });
 
@@ -353,6 +355,61 @@ for (const variant of VARIANTS) {
         expect([e.code, e.message]).toEqual([g.code, g.message]);
         expect(e.code).toBe('INVALID_ARGUMENT');
         expect(Array.from((await kit.normalize(huge)).data)).toEqual(new Array(8).fill(0.5));
+        kit.dispose();
+        gated.dispose();
+      });
+
+      it('kit.corpus of float32 rows: the backend copies them within the call; same answers and errors as gated', async () => {
+        const kit = createCosineKit({ backend: b });
+        const gatedBackend: Backend = { ...b, name: 'gated', ungated: [] };
+        const gated = createCosineKit({ backend: gatedBackend });
+        await Promise.all([kit.ready(), gated.ready()]);
+        const before = b.memory();
+        for (const [n, d] of [
+          [1, 1],
+          [37, 5],
+          [300, 384],
+        ]) {
+          for (const s of [1, 2 ** 100, 2 ** -140]) {
+            const y = scaled(random(n, d, n + d), (j) => (j % 2 === 0 ? s : 1));
+            const q = new Tensor(random(3, d, d).data, 3, d);
+            const data = Float32Array.from(y.data);
+            const c = await kit.corpus(new Tensor(data, n, d), {
+              ids: Array.from({ length: n }, (_, j) => `r${j}`),
+            });
+            // Poisoned after the call: the corpus holds its own copy.
+            data.fill(Number.NaN);
+            const g = await gated.corpus(new Tensor(y.data, n, d), {
+              ids: Array.from({ length: n }, (_, j) => `r${j}`),
+            });
+            const k = Math.min(5, n);
+            const [r, w] = [await c.search(q, k), await g.search(q, k)];
+            expect([r.indices, r.scores, r.ids]).toEqual([w.indices, w.scores, w.ids]);
+            expect((await c.similarity(q)).data).toEqual((await g.similarity(q)).data);
+            c.dispose();
+            g.dispose();
+          }
+        }
+        for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+          const y = random(40, 9, 2).data;
+          y[9 * 33 + 4] = bad;
+          const e = await failure(kit.corpus(new Tensor(Float32Array.from(y), 40, 9)));
+          const g = await failure(gated.corpus(new Tensor(Float32Array.from(y), 40, 9)));
+          expect([e.code, e.op, e.arg, e.message]).toEqual([g.code, g.op, g.arg, g.message]);
+          expect(e.code).toBe('NON_FINITE');
+          // With bad ids as well: the rows are named first, as by the gate.
+          const f = await failure(kit.corpus(new Tensor(Float32Array.from(y), 40, 9), { ids: ['x', 'x'] }));
+          expect(f.code).toBe('NON_FINITE');
+        }
+        // int8 storage goes through the gate as before, with the same answers.
+        const y = random(200, 64, 5);
+        const i8 = await kit.corpus(new Tensor(y.data, 200, 64), { storage: 'int8' });
+        const g8 = await gated.corpus(new Tensor(y.data, 200, 64), { storage: 'int8' });
+        const q = new Tensor(random(2, 64, 6).data, 2, 64);
+        expect((await i8.search(q, 4)).indices).toEqual((await g8.search(q, 4)).indices);
+        i8.dispose();
+        g8.dispose();
+        expect(b.memory()).toEqual(before);
         kit.dispose();
         gated.dispose();
       });

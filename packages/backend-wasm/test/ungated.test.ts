@@ -44,13 +44,21 @@ for (const variant of VARIANTS) {
       afterAll(() => b.dispose());
 
       it('is declared ungated, and the kit resolves it so', () => {
-        expect(b.ungated).toEqual(['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows']);
+        expect(b.ungated).toEqual([
+          'cosineRows',
+          'cosineMatrix',
+          'topK',
+          'rowNorms',
+          'normalizeRows',
+          'createCorpus',
+        ]);
         expect(resolveKernels(b).ungated).toEqual([
           'cosineRows',
           'cosineMatrix',
           'topK',
           'rowNorms',
           'normalizeRows',
+          'createCorpus',
         ]);
       });
 

@@ -400,7 +400,13 @@ export interface BackendMemory {
 }
 
 /** Kernels a backend may take off the admission gate (see {@link Backend.ungated}). */
-export type UngatedKernelName = 'cosineRows' | 'cosineMatrix' | 'topK' | 'rowNorms' | 'normalizeRows';
+export type UngatedKernelName =
+  | 'cosineRows'
+  | 'cosineMatrix'
+  | 'topK'
+  | 'rowNorms'
+  | 'normalizeRows'
+  | 'createCorpus';
 
 /** Every kernel a backend may declare ungated. */
 export const UNGATED_KERNELS: readonly UngatedKernelName[] = [
@@ -409,6 +415,7 @@ export const UNGATED_KERNELS: readonly UngatedKernelName[] = [
   'topK',
   'rowNorms',
   'normalizeRows',
+  'createCorpus',
 ];
 
 /** Kernels a backend may declare self-checked (see {@link Backend.selfChecked}). */
@@ -448,7 +455,10 @@ export interface Backend {
    *    no square overflows, flushes to zero or loses digits;
    * 3. an input row holding NaN or ±Infinity never gets an answer that looks valid: `cosineRows`
    *    and `normalizeRows` answer NaN for that row, `rowNorms` NaN or +Infinity (or they throw);
-   *    `cosineMatrix` and `topK` throw.
+   *    `cosineMatrix`, `topK` and `createCorpus` throw.
+   * For `createCorpus` the kit uses this for float32 storage only, and only where the backend can
+   * read back or export its rows (so the kit keeps no copy of its own): the handle must hold a copy
+   * of the rows made within the call.
    * The kit checks each such answer as it checks any other (a kernel declared both ungated and
    * {@link Backend.selfChecked} keeps both promises for the caller's rows, so its values are not
    * read); a non-finite one, or any other failure, sends the call through the gate after all,

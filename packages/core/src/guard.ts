@@ -660,6 +660,29 @@ export class CheckedKernels {
     return out;
   }
 
+  /**
+   * `createCorpus` of float32 rows straight from the caller, for a kernel declared ungated: the
+   * checked handle, or `undefined` when the kernel threw (as it must for NaN or ±Infinity),
+   * answered with a promise, or gave a handle the check refuses or of another storage (disposed).
+   * Then the call goes through the gate.
+   */
+  createCorpusUngated(x: Matrix, rerank: number | undefined): ResidentCorpus | undefined {
+    const r = this.#ungated('createCorpus', x, resolveCorpusOptions({ storage: 'float32', rerank }));
+    if (r === undefined) return undefined;
+    try {
+      const h = this.guard.corpus('corpus', 'rows', r, x.rows, x.cols);
+      if ((h.storage ?? 'float32') === 'float32') return h;
+    } catch {
+      // Refused below.
+    }
+    try {
+      (r as Partial<ResidentCorpus>).dispose?.();
+    } catch {
+      // A handle that cannot even be disposed is left to the collector.
+    }
+    return undefined;
+  }
+
   /** `admitted`: false for rows that did not pass the gate (the kernel table's callers'). */
   cosineMatrix(
     op: string,

@@ -161,6 +161,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let topKUngated = false;
   let normsUngated = false;
   let normalizeUngated = false;
+  let corpusUngated = false;
   const live = new Set<Corpus>();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
@@ -209,6 +210,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       topKUngated = resolved.ungated.includes('topK');
       normsUngated = resolved.ungated.includes('rowNorms');
       normalizeUngated = resolved.ungated.includes('normalizeRows');
+      corpusUngated = resolved.ungated.includes('createCorpus');
       return checked;
     })();
     return starting;
@@ -273,6 +275,36 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       file.version >= 2 ? file : guardRows(file.exact!, file.rows, file.cols, 'loadCorpus', 'bytes').tensor;
     const c = await place('loadCorpus', from, options);
     c.restore(file);
+    return c;
+  };
+
+  /**
+   * `corpus(rows)` on a `createCorpus` declared ungated (see `Backend.ungated`), for float32
+   * storage on a backend that can read back or export its rows: the backend copies the caller's
+   * rows into its own storage within the call, with no snapshot of the gate's first (whose copy of
+   * a large corpus, page faults and all, cost several times the backend's). `undefined` sends the
+   * call through the gate: another storage, a kernel that throws (as it must for NaN or
+   * ±Infinity) or answers a handle the check refuses, or bad ids (named after the rows, as there).
+   */
+  const ungatedCorpus = (rows: TensorInput, options: CorpusCreateOptions): Corpus | undefined => {
+    const k = checked;
+    if (k === undefined || (options.storage ?? 'float32') !== 'float32' || (!k.canExport && !k.canRead))
+      return undefined;
+    const t = toTensor(rows, 'corpus', 'rows');
+    if (t.data.length !== t.rows * t.cols) return undefined;
+    let ids: Id[] | undefined;
+    try {
+      ids = copyIds('corpus', options.ids);
+      if (ids !== undefined) checkIdList('corpus', ids, t.rows);
+    } catch {
+      return undefined;
+    }
+    const h = k.createCorpusUngated(t, options.rerank);
+    if (h === undefined) return undefined;
+    const c = new Corpus(h, k, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) }, null, (x) =>
+      live.delete(x),
+    );
+    live.add(c);
     return c;
   };
 
@@ -398,6 +430,11 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     },
     async corpus(rows, options = {}) {
       checkCorpusOptions(options);
+      // Before any await: the backend's copy is made within the call, as the gate's snapshot is.
+      if (corpusUngated) {
+        const c = ungatedCorpus(rows, options);
+        if (c !== undefined) return c;
+      }
       const t = admit(rows, 'corpus', 'rows').tensor;
       const ids = copyIds('corpus', options.ids);
       if (ids !== undefined) checkIdList('corpus', ids, t.rows);

@@ -590,3 +590,66 @@ describe('ungated rowNorms and normalizeRows (Backend.ungated)', () => {
     for (let i = 0; i < 6; i++) expect(Math.abs(u.data[i] - want[i])).toBeLessThan(1e-6);
   });
 });
+
+describe('ungated createCorpus (Backend.ungated)', () => {
+  /** The reference's corpus kernels, createCorpus declared ungated (refusing NaN), recording its rows. */
+  const corpusBackend = (canRead = true) => {
+    const seen: Matrix[] = [];
+    const { readCorpus, exportCorpus, ...rest } = referenceKernels;
+    const backend: Backend = {
+      name: 'ungated-corpus',
+      ungated: ['createCorpus'],
+      kernels: {
+        ...rest,
+        ...(canRead ? { readCorpus, exportCorpus } : {}),
+        createCorpus(x, o) {
+          seen.push(x);
+          for (const v of x.data) if (!Number.isFinite(v)) throw new Error('not finite');
+          return referenceKernels.createCorpus(x, o);
+        },
+      },
+    };
+    return { backend, seen };
+  };
+
+  it('hands the caller rows to the kernel within the call, for float32 storage only', async () => {
+    const open = corpusBackend();
+    const kit = createCosineKit({ backend: open.backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    const x = new Tensor(rows(50, 7, 1), 50, 7);
+    const q = new Tensor(rows(2, 7, 2), 2, 7);
+    const c = await kit.corpus(x, { ids: Array.from({ length: 50 }, (_, i) => i * 2) });
+    expect(open.seen[0].data).toBe(x.data);
+    const g = await gated.corpus(x, { ids: Array.from({ length: 50 }, (_, i) => i * 2) });
+    const [a, b] = [await c.search(q, 3), await g.search(q, 3)];
+    expect([a.indices, a.scores, a.ids]).toEqual([b.indices, b.scores, b.ids]);
+    // Another storage, or a backend that keeps no readable copy: the gate's snapshot, as before.
+    await kit.corpus(x, { storage: 'int8' });
+    expect(open.seen[1].data).not.toBe(x.data);
+    const shut = corpusBackend(false);
+    const skit = createCosineKit({ backend: shut.backend });
+    await skit.ready();
+    await skit.corpus(x);
+    expect(shut.seen[0].data).not.toBe(x.data);
+  });
+
+  it('NaN rows and bad ids get the gate’s errors, rows first', async () => {
+    const kit = createCosineKit({ backend: corpusBackend().backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    const make = () => {
+      const x = rows(6, 3, 4);
+      x[10] = Number.NaN;
+      return new Tensor(x, 6, 3);
+    };
+    const e = await failure(kit.corpus(make()));
+    const g = await failure(gated.corpus(make()));
+    expect([e.code, e.op, e.arg, e.message]).toEqual([g.code, g.op, g.arg, g.message]);
+    expect((await failure(kit.corpus(make(), { ids: [1, 1] }))).code).toBe('NON_FINITE');
+    const good = new Tensor(rows(6, 3, 4), 6, 3);
+    const i = await failure(kit.corpus(good, { ids: [1, 1, 2, 3, 4, 5] }));
+    const j = await failure(gated.corpus(good, { ids: [1, 1, 2, 3, 4, 5] }));
+    expect([i.code, i.arg, i.message]).toEqual([j.code, j.arg, j.message]);
+  });
+});

@@ -233,5 +233,46 @@ export function ungatedCases(): ConformanceCase[] {
       },
     );
   const kernels: UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows'];
-  return [...kernels.map(exact), ...kernels.map(refuses)];
+  const corpus = defineCase(
+    group,
+    'createCorpus (float32): synchronous, exact at any finite magnitude, throws on NaN or ±Infinity; through the kit, the typed error',
+    'createCorpus',
+    async (ctx, data) => {
+      declared(ctx, 'createCorpus');
+      const k = ctx.kernels;
+      for (const [q, n, d] of SHAPES) {
+        for (const [how, a, b] of extremes(data, q, n, d)) {
+          const what = `createCorpus [${n}x${d}], ${how}`;
+          const h = now<{ dispose(): void }>(what, () =>
+            k.createCorpus(b, { storage: 'float32', rerank: 0 }),
+          );
+          try {
+            const top = Math.min(3, n);
+            checkTopK(what, await k.corpusSearch(h as never, a, top), a, b, top, ctx.tol.cosine);
+          } finally {
+            h.dispose();
+          }
+          const c = await ctx.kit.corpus(b);
+          try {
+            const top = Math.min(3, n);
+            checkTopK(`kit.${what}`, await c.search(a, top), a, b, top, ctx.tol.cosine);
+          } finally {
+            c.dispose();
+          }
+        }
+        const b = data.matrix(n, d);
+        for (const bad of BAD)
+          for (const at of new Set([0, (n * d) >> 1, n * d - 1])) {
+            const pb = poisoned(b, at, bad);
+            const what = `createCorpus [${n}x${d}], ${bad} at ${at}`;
+            throws(what, () => k.createCorpus(pb, { storage: 'float32', rerank: 0 }));
+            await assertRejects(`kit.${what}`, () => ctx.kit.corpus(pb), 'NON_FINITE', {
+              op: 'corpus',
+              arg: 'rows',
+            });
+          }
+      }
+    },
+  );
+  return [...kernels.map(exact), ...kernels.map(refuses), corpus];
 }
