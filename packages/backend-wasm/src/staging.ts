@@ -75,6 +75,27 @@ export function stageQueries(
 }
 
 /**
+ * `rows` packed rows of `d` floats at `src` into panels of `P` at `dst` (the export `pack`),
+ * normalised when asked; a row holding NaN or ±Infinity is refused with `NON_FINITE` naming `arg`
+ * of `op` and its row, counted from `row0` (the first row's place in the whole input).
+ */
+export function packRows(
+  rt: WasmRuntime,
+  src: number,
+  rows: number,
+  d: number,
+  dst: number,
+  P: number,
+  normalize: boolean,
+  op: string,
+  arg: string,
+  row0: number,
+): void {
+  const bad = rt.exports.pack(src, rows, d, d, dst, P, normalize);
+  if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${row0 + bad}.`);
+}
+
+/**
  * Rows [0, split) of `x` in panels of `P`, rows [split, rows) single, copied into wasm a chunk
  * at a time (a multiple of P rows) and packed from there. Normalising computes each row's norm in
  * float64 (exact for finite float32 rows of any magnitude) and refuses, with `NON_FINITE` naming
@@ -103,15 +124,12 @@ function stage(
       const r = Math.min(chunkRows, rows - i0);
       rt.f32.set(readRows(x, i0, r), tmp >>> 2);
       const inPanels = Math.max(0, Math.min(r, split - i0));
-      let bad = -1;
-      if (inPanels > 0) bad = rt.exports.pack(tmp, inPanels, d, d, dst + i0 * rowBytes, P, normalize);
-      if (inPanels < r && bad < 0) {
+      if (inPanels > 0) packRows(rt, tmp, inPanels, d, dst + i0 * rowBytes, P, normalize, op, arg, i0);
+      if (inPanels < r) {
         const first = i0 + inPanels;
         const at = dst + splitBytes + (first - split) * rowBytes;
-        bad = rt.exports.pack(tmp + inPanels * d * 4, r - inPanels, d, d, at, 1, normalize);
-        if (bad >= 0) bad += inPanels;
+        packRows(rt, tmp + inPanels * d * 4, r - inPanels, d, at, 1, normalize, op, arg, first);
       }
-      if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${i0 + bad}.`);
     }
   } catch (err) {
     rt.free(dst);

@@ -6,10 +6,10 @@
  * writes it to memory twice more (its panel copy, then the product's read of it) for a few dot
  * products a row. Same kernels, same order: the same bits as the whole-corpus path.
  */
-import { argError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
+import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import { dots, offer } from './engine.js';
 import type { WasmRuntime } from './runtime.js';
-import { padded, readRows, stageQueries } from './staging.js';
+import { packRows, padded, readRows, stageQueries } from './staging.js';
 
 /**
  * True when a call of `m` queries streams its rows. With many queries, their panels (read again
@@ -63,8 +63,7 @@ function streamRows(
     for (let j0 = 0; j0 < n; j0 += cr) {
       const w = Math.min(cr, n - j0);
       rt.f32.set(readRows(rows, j0, w), raw >>> 2);
-      const bad = rt.exports.pack(raw, w, d, d, panels, C, true);
-      if (bad >= 0) argError('NON_FINITE', op, names[1], `holds NaN or ±Infinity in row ${j0 + bad}.`);
+      packRows(rt, raw, w, d, panels, C, true, op, names[1], j0);
       dots(rt, qs.ptr, m, panels, w, rowBytes, scores, w, true);
       each(scores, j0, w);
     }

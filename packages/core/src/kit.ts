@@ -10,6 +10,7 @@ import {
   resolveCorpusOptions,
   type StoredCorpus,
   type TopKResult,
+  type UngatedKernelName,
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
@@ -155,13 +156,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let backendObj: Backend | undefined;
   let starting: Promise<CheckedKernels> | undefined;
   let checked: CheckedKernels | undefined;
-  // True once started on a kernel declared ungated (see `Backend.ungated`), one flag per kernel.
-  let rowsUngated = false;
-  let matrixUngated = false;
-  let topKUngated = false;
-  let normsUngated = false;
-  let normalizeUngated = false;
-  let corpusUngated = false;
+  /** The kernels declared ungated (see `Backend.ungated`), once started. */
+  let ungated: ReadonlySet<UngatedKernelName> = new Set();
   const live = new Set<Corpus>();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
@@ -205,12 +201,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         resolved.selfChecked,
         resolved.topKTrusted,
       );
-      rowsUngated = resolved.ungated.includes('cosineRows');
-      matrixUngated = resolved.ungated.includes('cosineMatrix');
-      topKUngated = resolved.ungated.includes('topK');
-      normsUngated = resolved.ungated.includes('rowNorms');
-      normalizeUngated = resolved.ungated.includes('normalizeRows');
-      corpusUngated = resolved.ungated.includes('createCorpus');
+      ungated = new Set(resolved.ungated);
       return checked;
     })();
     return starting;
@@ -291,7 +282,6 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     if (k === undefined || (options.storage ?? 'float32') !== 'float32' || (!k.canExport && !k.canRead))
       return undefined;
     const t = toTensor(rows, 'corpus', 'rows');
-    if (t.data.length !== t.rows * t.cols) return undefined;
     let ids: Id[] | undefined;
     try {
       ids = copyIds('corpus', options.ids);
@@ -341,7 +331,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       return (await start()).table();
     },
     rowNorms(x) {
-      if (normsUngated) {
+      if (ungated.has('rowNorms')) {
         try {
           const out = elementwiseUngated(checked!, 'rowNorms', x);
           if (out !== undefined) return Promise.resolve(out.data);
@@ -357,7 +347,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     normalize(x) {
-      if (normalizeUngated) {
+      if (ungated.has('normalizeRows')) {
         try {
           const out = elementwiseUngated(checked!, 'normalizeRows', x);
           if (out !== undefined) return Promise.resolve(out);
@@ -373,7 +363,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     cosineRows(a, b) {
-      if (rowsUngated) {
+      if (ungated.has('cosineRows')) {
         try {
           const out = cosineRowsUngated(checked!, a, b);
           if (out !== undefined) return Promise.resolve(out);
@@ -389,7 +379,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     cosineMatrix(a, b, options) {
-      if (matrixUngated) {
+      if (ungated.has('cosineMatrix')) {
         try {
           const out = cosineMatrixUngated(checked!, a, b, options);
           if (out !== undefined) return Promise.resolve(out);
@@ -411,7 +401,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     topK(queries, corpus, k) {
-      if (topKUngated) {
+      if (ungated.has('topK')) {
         try {
           const out = topKUngatedCall(checked!, queries, corpus, k);
           if (out !== undefined) return Promise.resolve(out);
@@ -431,7 +421,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async corpus(rows, options = {}) {
       checkCorpusOptions(options);
       // Before any await: the backend's copy is made within the call, as the gate's snapshot is.
-      if (corpusUngated) {
+      if (ungated.has('createCorpus')) {
         const c = ungatedCorpus(rows, options);
         if (c !== undefined) return c;
       }
@@ -557,15 +547,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
  * `cosineRows` on an ungated kernel (see `Backend.ungated`): the caller's rows go to the kernel as
  * they are, with no copy, finite check or rescale, because the kernel answers within the call (so
  * for the rows as they are now), is exact for finite float32 rows of any magnitude and answers NaN
- * for a row that is not finite. `undefined` when the call must go through the gate instead: a
- * detached buffer, or an answer that is not all cosines (bad input, which the gate names).
+ * for a row that is not finite. `undefined` when the call must go through the gate instead: an
+ * answer that is not all cosines (bad input, which the gate names). A detached or shrunk input
+ * never gets this far: `toTensor` refuses it with the gate's own error.
  */
 function cosineRowsUngated(k: CheckedKernels, a: TensorInput, b: TensorInput): Float32Array | undefined {
   const ta = toTensor(a, 'cosineRows', 'a');
   const tb = toTensor(b, 'cosineRows', 'b');
   checkSameShape('cosineRows', 'a', ta, 'b', tb);
-  const n = ta.rows * ta.cols;
-  if (ta.data.length !== n || tb.data.length !== n) return undefined;
   return k.cosineRowsUngated(ta, tb);
 }
 
@@ -583,7 +572,6 @@ function cosineMatrixUngated(
   const ta = toTensor(a, 'cosineMatrix', 'a');
   const tb = toTensor(b, 'cosineMatrix', 'b');
   checkSameCols('cosineMatrix', 'a', ta, 'b', tb);
-  if (ta.data.length !== ta.rows * ta.cols || tb.data.length !== tb.rows * tb.cols) return undefined;
   // Bad options go through the gate, which checks the rows first: the same error either way.
   let out: Float32Array | undefined;
   try {
@@ -609,9 +597,12 @@ function topKUngatedCall(
   const tc = toTensor(corpus, 'topK', 'corpus');
   const tq = toTensor(queries, 'topK', 'queries');
   checkSameCols('topK', 'corpus', tc, 'queries', tq);
-  if (tc.data.length !== tc.rows * tc.cols || tq.data.length !== tq.rows * tq.cols) return undefined;
   // A bad k goes through the gate, which checks the rows first: the same error either way.
-  if (!(Number.isInteger(n) && n >= 1 && n <= tc.rows)) return undefined;
+  try {
+    checkK('topK', n, tc.rows);
+  } catch {
+    return undefined;
+  }
   const r = k.topKUngated(tq, tc, n);
   return r === undefined ? undefined : new SearchResult(r);
 }
@@ -626,7 +617,7 @@ function elementwiseUngated(
   x: TensorInput,
 ): Tensor | undefined {
   const t = toTensor(x, kernel === 'rowNorms' ? kernel : 'normalize', 'x');
-  const out = t.data.length === t.rows * t.cols ? k.rowsUngated(kernel, t) : undefined;
+  const out = k.rowsUngated(kernel, t);
   return out && new Tensor(out, t.rows, kernel === 'rowNorms' ? 1 : t.cols);
 }
 

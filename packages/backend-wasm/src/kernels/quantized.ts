@@ -1,7 +1,7 @@
-import { argError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
+import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import { dotsI8, dotsI8Batch, newResult, offer } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
-import { type RowSource, readRows, type Staged } from '../staging.js';
+import { packRows, type RowSource, readRows, type Staged } from '../staging.js';
 
 /** int8 rows in wasm memory: `rows` rows of `stride` bytes, and one float32 scale per row. */
 export interface Quantized {
@@ -194,8 +194,7 @@ export function rerankExact(
   let out = -1;
   try {
     raw = rt.upload(queries.data, op);
-    const bad = rt.exports.pack(raw, queries.rows, queries.cols, queries.cols, qs, 1, true);
-    if (bad >= 0) argError('NON_FINITE', op, 'queries', `holds NaN or ±Infinity in row ${bad}.`);
+    packRows(rt, raw, queries.rows, queries.cols, qs, 1, true, op, 'queries', 0);
     idx = rt.alloc(cand * 4, op);
     out = rt.alloc(cand * 4, op);
     for (let i = 0; i < queries.rows; i++) {
