@@ -4,8 +4,10 @@
 // shape the median wall time of each and the median of the per-round ratios B / A. Small shapes
 // repeat the call so that a timing covers at least about a million values. Every answer of B is
 // compared with A's: the same top-k rows and, unless --loose, the same bits. A shape of two
-// numbers, NxD, times `kit.rowNorms(rows)`, `kit.normalize(rows)` and `kit.corpus(rows)` (built and
-// disposed; its search of one query is compared) instead.
+// numbers, NxD, times `kit.rowNorms(rows)`, `kit.normalize(rows)`, `kit.corpus(rows)` (built and
+// disposed; its search of one query is compared), `corpus.add(rows)` (to a corpus of one row,
+// made in the call too; merged as the kit merges) and `kit.corpusFrom` (the rows streamed in
+// chunks of 1000, views of one array) instead.
 //   node scripts/oneoff-ab.mjs <rootA> <rootB> ['QxNxd,NxD,...' or '' for the defaults] [threads] [rounds] [--loose]
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -45,13 +47,24 @@ for (const shape of shapes) {
   const cd = random(n * d, 2);
   const inputs = builds.map(({ Tensor }) => [new Tensor(qd, Math.max(1, q), d), new Tensor(cd, n, d)]);
   const reps = Math.max(1, Math.ceil(1e6 / ((q + n) * d)));
-  for (const op of rowsOnly ? ['rowNorms', 'normalize', 'corpus'] : ['cosineMatrix', 'topK']) {
+  for (const op of rowsOnly
+    ? ['rowNorms', 'normalize', 'corpus', 'corpus.add', 'corpusFrom']
+    : ['cosineMatrix', 'topK']) {
     let check = true;
     const call = async (i) => {
       const [a, c] = inputs[i];
       const kit = builds[i].kit;
-      if (op === 'corpus') {
-        const corpus = await kit.corpus(c);
+      if (op.startsWith('corpus')) {
+        const { Tensor } = builds[i];
+        const chunks = function* () {
+          for (let r = 0; r < n; r += 1000) {
+            const e = Math.min(n, r + 1000);
+            yield new Tensor(c.data.subarray(r * d, e * d), e - r, d);
+          }
+        };
+        const corpus =
+          op === 'corpusFrom' ? await kit.corpusFrom(chunks()) : await kit.corpus(op === 'corpus' ? c : a);
+        if (op === 'corpus.add') await corpus.add(c);
         const r = check ? await corpus.search(a, Math.min(10, n)) : undefined;
         corpus.dispose();
         return r;
@@ -64,7 +77,7 @@ for (const shape of shapes) {
     check = false;
     if (op === 'rowNorms') {
       if (!loose && !same(answers[0], answers[1])) throw new Error(`${n}x${d} rowNorms: other bits`);
-    } else if (op === 'topK' || op === 'corpus') {
+    } else if (op === 'topK' || op.startsWith('corpus')) {
       const [x, y] = answers;
       if (!x.indices.every((v, i) => v === y.indices[i])) throw new Error(`${q}x${n}x${d} topK: other rows`);
       if (!loose && !same(x.scores, y.scores)) throw new Error(`${q}x${n}x${d} topK: other score bits`);

@@ -414,6 +414,57 @@ for (const variant of VARIANTS) {
         gated.dispose();
       });
 
+      it('corpus.add of float32 rows: copied within the call; the gated answers, errors and merges; no memory left', async () => {
+        const kit = createCosineKit({ backend: b });
+        const gatedBackend: Backend = { ...b, name: 'gated', ungated: [] };
+        const gated = createCosineKit({ backend: gatedBackend });
+        await Promise.all([kit.ready(), gated.ready()]);
+        const before = b.memory();
+        for (const d of [1, 7, 384]) {
+          const first = random(5, d, d);
+          const [c, g] = [
+            await kit.corpus(new Tensor(Float32Array.from(first.data), 5, d)),
+            await gated.corpus(new Tensor(Float32Array.from(first.data), 5, d)),
+          ];
+          // Rows of mixed magnitudes, several adds queued at once (so merged as they land), each
+          // poisoned as soon as its call returns.
+          const adds: Promise<void>[] = [];
+          for (const [n, s] of [
+            [1, 1],
+            [9, 2 ** 100],
+            [4, 2 ** -140],
+            [30, 1],
+          ] as const) {
+            const y = scaled(random(n, d, n + d), (j) => (j % 2 === 0 ? s : 1));
+            const data = Float32Array.from(y.data);
+            adds.push(c.add(new Tensor(data, n, d)));
+            data.fill(Number.NaN);
+            adds.push(g.add(new Tensor(y.data, n, d)));
+          }
+          await Promise.all(adds);
+          expect(c.rows).toBe(g.rows);
+          const q = new Tensor(random(3, d, 3).data, 3, d);
+          const [r, w] = [await c.search(q, 6), await g.search(q, 6)];
+          expect([r.indices, r.scores]).toEqual([w.indices, w.scores]);
+          expect((await c.similarity(q)).data).toEqual((await g.similarity(q)).data);
+          // NaN or ±Infinity: the gate's error, naming the row; the corpus unchanged.
+          for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+            const y = random(6, d, 4).data;
+            y[d * 4] = bad;
+            const e = await failure(c.add(new Tensor(Float32Array.from(y), 6, d)));
+            const f = await failure(g.add(new Tensor(Float32Array.from(y), 6, d)));
+            expect([e.code, e.op, e.arg, e.message]).toEqual([f.code, f.op, f.arg, f.message]);
+            expect(e.code).toBe('NON_FINITE');
+          }
+          expect(c.rows).toBe(g.rows);
+          c.dispose();
+          g.dispose();
+        }
+        expect(b.memory()).toEqual(before);
+        kit.dispose();
+        gated.dispose();
+      });
+
       it('through the kit: answers for the inputs at call time, and leaves wasm memory as it found it', async () => {
         const kit = createCosineKit({ backend: b });
         await kit.ready();

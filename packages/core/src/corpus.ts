@@ -366,17 +366,45 @@ export class Corpus {
     t: Tensor | StoredCorpus,
     ids: Id[] | undefined,
     ordinals?: Int32Array,
+    made?: ResidentCorpus,
   ): Promise<void> {
     return this.#exclusive(op, async () => {
-      this.#checkIds(op, ids, t.rows);
-      // A loaded file's rows (with `ordinals`) come with their stored form and their own ordinals.
-      if (!ordinals) this.#checkRoom(t.rows);
+      let handle = made;
       const tensor = t instanceof Tensor;
-      const handle = tensor
-        ? await this.#kernels.createCorpus(op, 'source', t, this.#options)
-        : await this.#rebuild(op, t);
-      this.#append(handle, ids, !this.#keepsHost ? null : tensor ? t.data : t.exact, ordinals ?? null);
+      try {
+        this.#checkIds(op, ids, t.rows);
+        // A loaded file's rows (with `ordinals`) come with their stored form and their own ordinals.
+        if (!ordinals) this.#checkRoom(t.rows);
+        handle ??= tensor
+          ? await this.#kernels.createCorpus(op, 'source', t, this.#options)
+          : await this.#rebuild(op, t);
+      } catch (e) {
+        made?.dispose();
+        throw e;
+      }
+      this.#append(
+        handle,
+        ids,
+        made || !this.#keepsHost ? null : tensor ? t.data : t.exact,
+        ordinals ?? null,
+      );
     });
+  }
+
+  /**
+   * @internal The segment for rows `x` made within this call by a `createCorpus` the backend
+   * declares ungated (see `Backend.ungated`), for float32 storage on a backend that can read back
+   * or export its rows: the backend copies `x` itself, so the caller may reuse or change it at
+   * once. `undefined` otherwise, or when the kernel throws (as it must for NaN or ±Infinity) or
+   * answers a handle the check refuses. Hand the segment to {@link add} or {@link appendRows}.
+   */
+  ungatedHandle(op: string, x: Tensor): ResidentCorpus | undefined {
+    return this.#copiesNow ? this.#kernels.createCorpusUngated(op, x, this.#options.rerank) : undefined;
+  }
+
+  /** Whether {@link ungatedHandle} may make a segment (float32, readable rows, kernel declared ungated). */
+  get #copiesNow(): boolean {
+    return this.storage === 'float32' && !this.#keepsHost && this.#kernels.ungated.has('createCorpus');
   }
 
   /**
@@ -407,27 +435,45 @@ export class Corpus {
     });
   }
 
-  /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
+  /**
+   * Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. The rows are
+   * taken as they are at the call: changing them afterwards changes nothing.
+   */
   add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
     if (this.#disposed) return this.#exclusive('add', async () => undefined);
     let t: Tensor;
     let own: Id[] | undefined;
+    let early: ResidentCorpus | undefined;
     try {
       const raw = toTensor(rows, 'add', 'rows');
       checkSameCols('add', 'corpus', this, 'rows', raw);
-      t = admit(raw === rows ? rows : raw, 'add', 'rows').tensor;
-      own = copyIds('add', ids);
-      // Format and repeats within the call now; against the corpus when the add runs (earlier
-      // queued adds and removes change which ids exist).
-      if (this.#ids && own !== undefined) checkIdList('add', own, t.rows);
+      const made = this.#addUngated(raw, ids);
+      if (made !== undefined) {
+        t = raw;
+        [early, own] = made;
+      } else {
+        t = admit(raw === rows ? rows : raw, 'add', 'rows').tensor;
+        own = copyIds('add', ids);
+        // Format and repeats within the call now; against the corpus when the add runs (earlier
+        // queued adds and removes change which ids exist).
+        if (this.#ids && own !== undefined) checkIdList('add', own, t.rows);
+      }
     } catch (e) {
       return Promise.reject(e);
     }
+    const n = t.rows;
+    const host = early === undefined && this.#keepsHost ? t.data : null;
     return this.#exclusive('add', async () => {
-      this.#checkIds('add', own, t.rows);
-      this.#checkRoom(t.rows);
-      const handle = await this.#kernels.createCorpus('add', 'rows', t, this.#options);
-      this.#append(handle, own, this.#keepsHost ? t.data : null, null);
+      let handle = early;
+      try {
+        this.#checkIds('add', own, n);
+        this.#checkRoom(n);
+        handle ??= await this.#kernels.createCorpus('add', 'rows', t, this.#options);
+      } catch (e) {
+        early?.dispose();
+        throw e;
+      }
+      this.#append(handle, own, host, null);
       // Size-tiered merging: while the newest segment's predecessor holds at most twice its live
       // rows and both together stay within `mergeBytes`, merge them. Each run of segments below a
       // third of the limit then more than halves from one segment to the next, so many small adds
@@ -441,6 +487,27 @@ export class Corpus {
         await this.#compact('add', [x, y]);
       }
     });
+  }
+
+  /**
+   * The new rows' handle made within the call by a `createCorpus` the backend declares ungated
+   * (see `Backend.ungated`): for float32 storage on a backend that can read back or export its
+   * rows, the backend copies the caller's rows itself, with no snapshot of the gate's first.
+   * `undefined` sends the add through the gate: another storage, a kernel that throws (as it must
+   * for NaN or ±Infinity) or answers a handle the check refuses, or ids refused here (so the rows
+   * are named first, as there).
+   */
+  #addUngated(x: Tensor, ids: readonly Id[] | undefined): [ResidentCorpus, Id[] | undefined] | undefined {
+    if (!this.#copiesNow) return undefined;
+    let own: Id[] | undefined;
+    try {
+      own = copyIds('add', ids);
+      if (this.#ids && own !== undefined) checkIdList('add', own, x.rows);
+    } catch {
+      return undefined;
+    }
+    const h = this.ungatedHandle('add', x);
+    return h === undefined ? undefined : [h, own];
   }
 
   /**

@@ -167,14 +167,7 @@ function snapshot(
   lease: Lease | undefined,
 ): Admitted {
   const src = t.data;
-  if (src.length !== t.rows * t.cols) {
-    argError(
-      'DISPOSED',
-      op,
-      arg,
-      `holds ${src.length} values for shape [${t.rows}, ${t.cols}]: its buffer was transferred (detached) or shrunk.`,
-    );
-  }
+  intact(t, op, arg);
   // A Tensor or Float32Array is the caller's memory: copy it. Arrays of numbers were just
   // converted into a fresh buffer nobody else holds; a small one still goes into a pooled buffer,
   // whose bits the scan reads without making a view.
@@ -201,6 +194,28 @@ export function admitPair(
   if (agree === 'shape') checkSameShape(op, names[0], ta, names[1], tb);
   else checkSameCols(op, names[0], ta, names[1], tb);
   return [snapshot(ta, a, op, names[0], lease), snapshot(tb, b, op, names[1], lease)];
+}
+
+/**
+ * Admits the tensor `t` (the caller's `input`, already converted) into `dst` from float `at` on:
+ * the gate's copy, finite check and rescale, written straight where the caller collects rows
+ * (a streamed corpus's segment), with no snapshot buffer of its own. `dst` must have room.
+ */
+export function admitInto(t: Tensor, op: string, arg: string, dst: Float32Array, at: number): Admitted {
+  intact(t, op, arg);
+  return admitRows(t.data, dst.subarray(at, at + t.data.length), t.rows, t.cols, op, arg, null);
+}
+
+/** `DISPOSED` when `t`'s buffer no longer holds its values (transferred or shrunk). */
+function intact(t: Tensor, op: string, arg: string): void {
+  if (t.data.length !== t.rows * t.cols) {
+    argError(
+      'DISPOSED',
+      op,
+      arg,
+      `holds ${t.data.length} values for shape [${t.rows}, ${t.cols}]: its buffer was transferred (detached) or shrunk.`,
+    );
+  }
 }
 
 /**

@@ -472,17 +472,21 @@ export class CheckedKernels {
   readonly #trusted: readonly string[];
   /** True when `topK` is the reference's own (known by identity): its scores are not recomputed. */
   readonly #topKTrusted: boolean;
+  /** The kernels the backend declares ungated (see `Backend.ungated`). */
+  readonly ungated: ReadonlySet<UngatedKernelName>;
 
   constructor(
     kernels: Kernels,
     guard: Guard,
     selfChecked: readonly SelfCheckedKernelName[] = [],
     topKTrusted = false,
+    ungated: readonly UngatedKernelName[] = [],
   ) {
     this.kernels = kernels;
     this.guard = guard;
     this.#trusted = selfChecked;
     this.#topKTrusted = topKTrusted;
+    this.ungated = new Set(ungated);
   }
 
   /**
@@ -666,11 +670,11 @@ export class CheckedKernels {
    * answered with a promise, or gave a handle the check refuses or of another storage (disposed).
    * Then the call goes through the gate.
    */
-  createCorpusUngated(x: Matrix, rerank: number | undefined): ResidentCorpus | undefined {
+  createCorpusUngated(op: string, x: Matrix, rerank: number | undefined): ResidentCorpus | undefined {
     const r = this.#ungated('createCorpus', x, resolveCorpusOptions({ storage: 'float32', rerank }));
     if (r === undefined) return undefined;
     try {
-      const h = this.guard.corpus('corpus', 'rows', r, x.rows, x.cols);
+      const h = this.guard.corpus(op, 'rows', r, x.rows, x.cols);
       if ((h.storage ?? 'float32') === 'float32') return h;
     } catch {
       // Refused below.

@@ -16,7 +16,7 @@ import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, t
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
 import { argError, argErrorOf, checkSignal, isCosineKitError, reportProgress } from './errors.js';
 import { checkSignalArg } from './filter.js';
-import { type Admitted, admit, admitPair, guardRows, Lease } from './gate.js';
+import { type Admitted, admit, admitInto, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
 import { checkOut, type MatrixOptions } from './out.js';
 import { REFERENCE_SELF_CHECKED, referenceKernels } from './reference.js';
@@ -200,8 +200,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         new Guard(resolved, timeoutMs),
         resolved.selfChecked,
         resolved.topKTrusted,
+        resolved.ungated,
       );
-      ungated = new Set(resolved.ungated);
+      ungated = checked.ungated;
       return checked;
     })();
     return starting;
@@ -270,26 +271,31 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   };
 
   /**
-   * `corpus(rows)` on a `createCorpus` declared ungated (see `Backend.ungated`), for float32
-   * storage on a backend that can read back or export its rows: the backend copies the caller's
+   * A corpus of `rows` made by a `createCorpus` declared ungated (see `Backend.ungated`), for
+   * float32 storage on a backend that can read back or export its rows: the backend copies the
    * rows into its own storage within the call, with no snapshot of the gate's first (whose copy of
    * a large corpus, page faults and all, cost several times the backend's). `undefined` sends the
    * call through the gate: another storage, a kernel that throws (as it must for NaN or
    * ±Infinity) or answers a handle the check refuses, or bad ids (named after the rows, as there).
    */
-  const ungatedCorpus = (rows: TensorInput, options: CorpusCreateOptions): Corpus | undefined => {
+  const ungatedCorpus = (op: string, rows: TensorInput, options: CorpusCreateOptions): Corpus | undefined => {
     const k = checked;
-    if (k === undefined || (options.storage ?? 'float32') !== 'float32' || (!k.canExport && !k.canRead))
+    if (
+      k === undefined ||
+      !ungated.has('createCorpus') ||
+      (options.storage ?? 'float32') !== 'float32' ||
+      (!k.canExport && !k.canRead)
+    )
       return undefined;
-    const t = toTensor(rows, 'corpus', 'rows');
+    const t = toTensor(rows, op, 'rows');
     let ids: Id[] | undefined;
     try {
-      ids = copyIds('corpus', options.ids);
-      if (ids !== undefined) checkIdList('corpus', ids, t.rows);
+      ids = copyIds(op, options.ids);
+      if (ids !== undefined) checkIdList(op, ids, t.rows);
     } catch {
       return undefined;
     }
-    const h = k.createCorpusUngated(t, options.rerank);
+    const h = k.createCorpusUngated(op, t, options.rerank);
     if (h === undefined) return undefined;
     const c = new Corpus(h, k, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) }, null, (x) =>
       live.delete(x),
@@ -421,10 +427,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async corpus(rows, options = {}) {
       checkCorpusOptions(options);
       // Before any await: the backend's copy is made within the call, as the gate's snapshot is.
-      if (ungated.has('createCorpus')) {
-        const c = ungatedCorpus(rows, options);
-        if (c !== undefined) return c;
-      }
+      const c = ungatedCorpus('corpus', rows, options);
+      if (c !== undefined) return c;
       const t = admit(rows, 'corpus', 'rows').tensor;
       const ids = copyIds('corpus', options.ids);
       if (ids !== undefined) checkIdList('corpus', ids, t.rows);
@@ -456,26 +460,39 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       let c: Corpus | undefined;
       let cols = 0;
       let withIds: boolean | undefined;
-      let pending: Tensor[] = [];
+      // The next segment's rows, admitted chunk by chunk straight into one buffer (no snapshot per
+      // chunk, no copy to join them); reused for the next segment when the backend copied them.
+      let seg = new Float32Array(0);
+      let segRows = 0;
       let pendingIds: Id[] = [];
       const streamed = new Map<Id, number>();
-      let pendingRows = 0;
       let done = 0;
+      // Floats a segment holds when it is flushed (it grows to this, then is reused).
+      const segFloats = (cols: number) => Math.ceil(segmentBytes / 4 / cols) * cols;
       const flush = async () => {
-        if (pendingRows === 0) return;
-        const t = pending.length === 1 ? pending[0] : concatRows(pending, pendingRows, cols);
+        if (segRows === 0) return;
+        const rows = segRows;
+        const t = new Tensor(seg.subarray(0, rows * cols), rows, cols);
         const ids = withIds ? pendingIds : undefined;
-        pending = [];
         pendingIds = [];
-        pendingRows = 0;
+        segRows = 0;
+        // A gated backend may keep the rows it is given: its own trimmed copy when the buffer is
+        // much larger than them (so the buffer is kept for the next segment), else the buffer.
+        const give = (): Tensor => {
+          if (seg.length * 4 > t.data.length * 5) return new Tensor(t.data.slice(), rows, cols);
+          seg = new Float32Array(0);
+          return t;
+        };
         if (c === undefined) {
-          if (ids) checkIdList(op, ids, t.rows);
-          c = await place(op, t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
+          if (ids) checkIdList(op, ids, rows);
+          const opts = { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) };
+          c = ungatedCorpus(op, t, opts) ?? (await place(op, give(), opts));
           c.mergeBytes = segmentBytes;
         } else {
-          await c.appendRows(op, t, ids);
+          const h = c.ungatedHandle(op, t);
+          await c.appendRows(op, h ? t : give(), ids, undefined, h);
         }
-        done += t.rows;
+        done += rows;
         await reportProgress(op, onProgress, done);
       };
       try {
@@ -491,10 +508,25 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
             argError('INVALID_TYPE', op, arg, `must be rows or { rows, ids }, got ${describeType(chunk)}.`);
           const rows = plain ? (chunk as TensorInput) : (chunk as { rows: TensorInput }).rows;
           const ids = plain ? undefined : (chunk as { ids?: readonly Id[] }).ids;
-          const t = admit(rows, op, plain ? arg : `${arg}.rows`).tensor;
+          const rowsArg = plain ? arg : `${arg}.rows`;
+          const t = toTensor(rows, op, rowsArg);
           if (i === 0) cols = t.cols;
-          else if (t.cols !== cols)
+          else if (t.cols !== cols) {
+            // The gate's own errors (non-finite values) first, as for any input.
+            admit(rows, op, rowsArg);
             argError('DIMENSION_MISMATCH', op, arg, `has ${t.cols} columns, the first chunk had ${cols}.`);
+          }
+          const need = (segRows + t.rows) * cols;
+          if (need > seg.length) {
+            // Doubled, or once it holds an eighth of a segment, room for the whole segment (so a
+            // long stream copies its first rows a few times, not once per doubling; a short one
+            // never asks for a segment's worth of memory).
+            const full = segFloats(cols);
+            const grown = new Float32Array(Math.max(need, 8 * need >= full ? full : 2 * seg.length));
+            grown.set(seg.subarray(0, segRows * cols));
+            seg = grown;
+          }
+          admitInto(t, op, rowsArg, seg, segRows * cols);
           const own = copyIds(op, ids as Id[] | undefined);
           const has = own !== undefined;
           if (withIds === undefined) withIds = has;
@@ -513,10 +545,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
               streamed.set(id, 0);
             }
           }
-          pending.push(t);
-          pendingRows += t.rows;
+          segRows += t.rows;
           i++;
-          if (pendingRows * cols * 4 >= segmentBytes) await flush();
+          if (segRows * cols * 4 >= segmentBytes) await flush();
         }
         checkSignal(op, signal);
         await flush();
@@ -749,15 +780,4 @@ function iterate<T>(source: Iterable<T> | AsyncIterable<T>, op: string): AsyncIt
     'source',
     `must be an iterable or async iterable of row chunks, got ${describeType(source)}.`,
   );
-}
-
-/** Admitted chunks, one after the other, as one segment's rows. */
-function concatRows(parts: Tensor[], rows: number, cols: number): Tensor {
-  const out = new Float32Array(rows * cols);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p.data, at);
-    at += p.data.length;
-  }
-  return new Tensor(out, rows, cols);
 }

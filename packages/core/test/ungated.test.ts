@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveKernels } from '../src/backend.js';
+import type { ResidentCorpus } from '../src/contract.js';
 import {
   type Backend,
   CosineKitError,
@@ -595,6 +596,7 @@ describe('ungated createCorpus (Backend.ungated)', () => {
   /** The reference's corpus kernels, createCorpus declared ungated (refusing NaN), recording its rows. */
   const corpusBackend = (canRead = true) => {
     const seen: Matrix[] = [];
+    const live = { handles: 0 };
     const { readCorpus, exportCorpus, ...rest } = referenceKernels;
     const backend: Backend = {
       name: 'ungated-corpus',
@@ -605,11 +607,18 @@ describe('ungated createCorpus (Backend.ungated)', () => {
         createCorpus(x, o) {
           seen.push(x);
           for (const v of x.data) if (!Number.isFinite(v)) throw new Error('not finite');
-          return referenceKernels.createCorpus(x, o);
+          const h = referenceKernels.createCorpus(x, o) as ResidentCorpus;
+          live.handles++;
+          const dispose = h.dispose.bind(h);
+          h.dispose = () => {
+            if (!h.disposed) live.handles--;
+            dispose();
+          };
+          return h;
         },
       },
     };
-    return { backend, seen };
+    return { backend, seen, live };
   };
 
   it('hands the caller rows to the kernel within the call, for float32 storage only', async () => {
@@ -651,5 +660,124 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     const i = await failure(kit.corpus(good, { ids: [1, 1, 2, 3, 4, 5] }));
     const j = await failure(gated.corpus(good, { ids: [1, 1, 2, 3, 4, 5] }));
     expect([i.code, i.arg, i.message]).toEqual([j.code, j.arg, j.message]);
+  });
+
+  it('corpus.add hands the caller rows to the kernel within the call; the answers are the gated ones', async () => {
+    const open = corpusBackend();
+    const kit = createCosineKit({ backend: open.backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    const ids = (n: number, from: number) => Array.from({ length: n }, (_, i) => `r${from + i}`);
+    const [c, g] = [kit, gated].map((k) => k.corpus(new Tensor(rows(9, 7, 1), 9, 7), { ids: ids(9, 0) }));
+    const [ck, gk] = [await c, await g];
+    // Several adds queued at once (their rows poisoned as soon as each call returns), one
+    // segment each, merged as they come: the same search answers and ids as the gated kit.
+    for (const [n, seed] of [
+      [1, 2],
+      [13, 3],
+      [5, 4],
+      [40, 5],
+    ] as const) {
+      const x = rows(n, 7, seed);
+      const y = Float32Array.from(x);
+      const pending = ck.add(new Tensor(x, n, 7), ids(n, ck.rows + 100 * seed));
+      expect(open.seen.at(-1)!.data).toBe(x);
+      x.fill(Number.NaN);
+      await Promise.all([pending, gk.add(new Tensor(y, n, 7), ids(n, gk.rows + 100 * seed))]);
+    }
+    expect(ck.rows).toBe(gk.rows);
+    const q = new Tensor(rows(3, 7, 9), 3, 7);
+    const [a, b] = [await ck.search(q, 10), await gk.search(q, 10)];
+    expect([a.ids, a.scores]).toEqual([b.ids, b.scores]);
+    ck.dispose();
+    expect(open.live.handles).toBe(0);
+    // Int8 storage, or a backend that keeps no readable copy: the gate's snapshot, as before.
+    const q8 = await kit.corpus(new Tensor(rows(4, 7, 1), 4, 7), { storage: 'int8' });
+    const x8 = rows(2, 7, 6);
+    await q8.add(new Tensor(x8, 2, 7));
+    expect(open.seen.at(-1)!.data).not.toBe(x8);
+    const shut = corpusBackend(false);
+    const skit = createCosineKit({ backend: shut.backend });
+    const sc = await skit.corpus(new Tensor(rows(4, 7, 1), 4, 7));
+    const xs = rows(2, 7, 7);
+    await sc.add(new Tensor(xs, 2, 7));
+    expect(shut.seen.at(-1)!.data).not.toBe(xs);
+  });
+
+  it('corpus.add: NaN rows, ids refused and a corpus out of room get the gate’s errors, rows first, and leak no handle', async () => {
+    const open = corpusBackend();
+    const kit = createCosineKit({ backend: open.backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    const start = new Tensor(rows(6, 3, 1), 6, 3);
+    const [ck, gk] = [
+      await kit.corpus(start, { ids: [0, 1, 2, 3, 4, 5] }),
+      await gated.corpus(start, { ids: [0, 1, 2, 3, 4, 5] }),
+    ];
+    const bad = () => {
+      const x = rows(2, 3, 4);
+      x[4] = Number.POSITIVE_INFINITY;
+      return new Tensor(x, 2, 3);
+    };
+    const good = () => new Tensor(rows(2, 3, 5), 2, 3);
+    const same = async (make: (c: typeof ck) => Promise<void>) => {
+      const [e, f] = [await failure(make(ck)), await failure(make(gk))];
+      expect([e.code, e.op, e.arg, e.message]).toEqual([f.code, f.op, f.arg, f.message]);
+      return e;
+    };
+    expect((await same((c) => c.add(bad(), [10, 11]))).code).toBe('NON_FINITE');
+    // Rows first: bad rows and ids that repeat within the call.
+    expect((await same((c) => c.add(bad(), [10, 10]))).code).toBe('NON_FINITE');
+    await same((c) => c.add(good(), [10, 10]));
+    // An id the corpus already holds: refused when the add runs, the early handle disposed.
+    const before = open.live.handles;
+    await same((c) => c.add(good(), [3, 12]));
+    expect(open.live.handles).toBe(before);
+    await same((c) => c.add(good()));
+    expect(open.live.handles).toBe(before);
+    expect(ck.rows).toBe(6);
+    kit.dispose();
+    expect(open.live.handles).toBe(0);
+  });
+
+  it('corpusFrom: each segment copied by the backend within the call, its buffer reused; the gated answers', async () => {
+    const open = corpusBackend();
+    const kit = createCosineKit({ backend: open.backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    const d = 5;
+    const all = rows(230, d, 3);
+    // Chunks of 7 rows (views of one array, poisoned once read), segments of about 40 rows.
+    async function* chunks(poison: boolean) {
+      for (let i = 0; i < 230; i += 7) {
+        const e = Math.min(230, i + 7);
+        const x = all.slice(i * d, e * d);
+        yield { rows: new Tensor(x, e - i, d), ids: Array.from({ length: e - i }, (_, j) => `r${i + j}`) };
+        if (poison) x.fill(Number.NaN);
+      }
+    }
+    const c = await kit.corpusFrom(chunks(true), { segmentBytes: 40 * d * 4 });
+    const g = await gated.corpusFrom(chunks(false), { segmentBytes: 40 * d * 4 });
+    expect(open.seen.length).toBeGreaterThan(4);
+    expect(open.seen.slice(1).every((m) => m.data.buffer === open.seen[0].data.buffer)).toBe(true);
+    const q = new Tensor(rows(3, d, 4), 3, d);
+    const [a, b] = [await c.search(q, 9), await g.search(q, 9)];
+    expect([a.ids, a.scores]).toEqual([b.ids, b.scores]);
+    expect(c.rows).toBe(230);
+    // A bad chunk: the gate's error naming it, and every segment made so far disposed.
+    async function* bad() {
+      yield* chunks(false);
+      const x = rows(3, d, 5);
+      x[7] = Number.NaN;
+      yield new Tensor(x, 3, d);
+    }
+    const live = open.live.handles;
+    const e = await failure(kit.corpusFrom(bad(), { segmentBytes: 40 * d * 4 }));
+    const f = await failure(gated.corpusFrom(bad(), { segmentBytes: 40 * d * 4 }));
+    expect([e.code, e.arg, e.message]).toEqual([f.code, f.arg, f.message]);
+    expect([e.code, e.arg]).toEqual(['NON_FINITE', 'source[33]']);
+    expect(open.live.handles).toBe(live);
+    kit.dispose();
+    expect(open.live.handles).toBe(0);
   });
 });

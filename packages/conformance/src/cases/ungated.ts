@@ -235,7 +235,7 @@ export function ungatedCases(): ConformanceCase[] {
   const kernels: UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows'];
   const corpus = defineCase(
     group,
-    'createCorpus (float32): synchronous, exact at any finite magnitude, throws on NaN or ±Infinity; through the kit, the typed error',
+    'createCorpus (float32): synchronous, exact at any finite magnitude, throws on NaN or ±Infinity; through kit.corpus and corpus.add, the typed error',
     'createCorpus',
     async (ctx, data) => {
       declared(ctx, 'createCorpus');
@@ -256,6 +256,13 @@ export function ungatedCases(): ConformanceCase[] {
           try {
             const top = Math.min(3, n);
             checkTopK(`kit.${what}`, await c.search(a, top), a, b, top, ctx.tol.cosine);
+            // The same rows again through corpus.add: each scores as before, twice (ties in order).
+            await c.add(b);
+            const both = { data: new Float32Array(2 * n * d), rows: 2 * n, cols: d };
+            both.data.set(b.data);
+            both.data.set(b.data, n * d);
+            const top2 = Math.min(6, 2 * n);
+            checkTopK(`corpus.add of ${what}`, await c.search(a, top2), a, both, top2, ctx.tol.cosine);
           } finally {
             c.dispose();
           }
@@ -270,6 +277,17 @@ export function ungatedCases(): ConformanceCase[] {
               op: 'corpus',
               arg: 'rows',
             });
+            const c = await ctx.kit.corpus(b);
+            try {
+              await assertRejects(`corpus.add of ${what}`, () => c.add(pb), 'NON_FINITE', {
+                op: 'add',
+                arg: 'rows',
+              });
+              if (c.rows !== n)
+                throw new Error(`corpus.add of ${what}: the corpus holds ${c.rows} rows, not ${n}`);
+            } finally {
+              c.dispose();
+            }
           }
       }
     },
