@@ -254,6 +254,7 @@ function admitRows(
   let factor: Float64Array | null = null;
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
+    if (ordinary(b, o, o + cols)) continue;
     const mb = maxBits(b, o, o + cols);
     if (mb >= INF_BITS) nonFinite(op, arg, dst, cols, o + firstNonFinite(dst, o, cols));
     if (mb > HI_BITS || (mb > 0 && mb < LO_BITS)) {
@@ -268,6 +269,46 @@ function admitRows(
     }
   }
   return { tensor: new Tensor(dst, rows, cols), factor };
+}
+
+/**
+ * True when `b[o..e)` surely needs nothing: every magnitude at most 2^40 (so finite) and one at
+ * least 2^-40. With the sign cleared, the OR of the bit patterns is at least their largest, and
+ * `t - LO_BITS` is negative exactly for a pattern below 2^-40, so the AND of those has its sign
+ * bit set only when every one is. An OR and an AND per value, about 1.4x as fast in V8 as the
+ * max of {@link maxBits}, which then settles the rows this cannot (zero rows, extreme ones, and
+ * the rare ordinary row whose patterns OR past 2^40).
+ */
+function ordinary(b: Int32Array, o: number, e: number): boolean {
+  let or0 = 0;
+  let or1 = 0;
+  let or2 = 0;
+  let or3 = 0;
+  let and0 = -1;
+  let and1 = -1;
+  let and2 = -1;
+  let and3 = -1;
+  let j = o;
+  for (; j + 4 <= e; j += 4) {
+    const t0 = b[j] & 0x7fffffff;
+    const t1 = b[j + 1] & 0x7fffffff;
+    const t2 = b[j + 2] & 0x7fffffff;
+    const t3 = b[j + 3] & 0x7fffffff;
+    or0 |= t0;
+    or1 |= t1;
+    or2 |= t2;
+    or3 |= t3;
+    and0 &= t0 - LO_BITS;
+    and1 &= t1 - LO_BITS;
+    and2 &= t2 - LO_BITS;
+    and3 &= t3 - LO_BITS;
+  }
+  for (; j < e; j++) {
+    const t = b[j] & 0x7fffffff;
+    or0 |= t;
+    and0 &= t - LO_BITS;
+  }
+  return (or0 | or1 | or2 | or3) <= HI_BITS && (and0 & and1 & and2 & and3) >= 0;
 }
 
 /** The largest of `b[o..e)` with the sign bit cleared; four chains, so no wait on one max. */

@@ -71,6 +71,54 @@ describe('magnitude guard', () => {
     expect(p.tensor.data[2]).toBe(Math.fround(1e-30) * p.factor![1]);
   });
 
+  it('rescales exactly the rows whose largest magnitude is past 2^40 or below 2^-40 (not zero), at and around both bounds', () => {
+    // Magnitudes from everywhere in float32, clustered at the bounds, mixed in rows of 1 to 9 values:
+    // rows whose bit patterns combine past a bound without any value being past it included.
+    const at = [
+      2 ** 40,
+      Math.fround(2 ** 40 * (1 + 2 ** -23)),
+      Math.fround(2 ** 40 * (1 - 2 ** -24)),
+      2 ** -40,
+      Math.fround(2 ** -40 * (1 + 2 ** -23)),
+      Math.fround(2 ** -40 * (1 - 2 ** -24)),
+      2 ** 39,
+      2 ** -126,
+      2 ** -149,
+      2 ** -41,
+      2 ** 38 * 1.5,
+      3e38,
+      1,
+      0.75,
+      0,
+    ];
+    let s = 12345;
+    const next = () => {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return (s >>> 0) / 2 ** 32;
+    };
+    for (let trial = 0; trial < 4000; trial++) {
+      const cols = 1 + Math.floor(next() * 9);
+      const row = Array.from({ length: cols }, () => {
+        const v = next() < 0.7 ? at[Math.floor(next() * at.length)] : 2 ** (Math.floor(next() * 276) - 149);
+        return next() < 0.5 ? -v : v;
+      });
+      const x = Float32Array.from(row);
+      let m = 0;
+      for (const v of x) m = Math.max(m, Math.abs(v));
+      const p = admit(tensor([Array.from(x)]), 'op', 'x');
+      const scaled = m > 2 ** 40 || (m > 0 && m < 2 ** -40);
+      expect(p.factor !== null, `row ${Array.from(x)} (largest ${m})`).toBe(scaled);
+      if (scaled) {
+        let q = 0;
+        for (const v of p.tensor.data) q = Math.max(q, Math.abs(v));
+        expect(q).toBeGreaterThanOrEqual(0.5);
+        expect(q).toBeLessThan(1);
+      } else expect(p.tensor.data).toEqual(x);
+    }
+  });
+
   it('rowNorms scales back: the norm of a huge row is exact', async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const n = await kit.rowNorms([
