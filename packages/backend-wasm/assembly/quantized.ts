@@ -5,17 +5,34 @@
  */
 import { sumSquares } from './rows';
 
-/** Largest |x| of `n` floats at `p`. */
+/**
+ * Largest |x| of `n` floats at `p`: NaN when one is NaN, +Infinity when one is infinite. The
+ * largest of the bit patterns with the sign cleared (which order as the magnitudes do, NaN above
+ * Infinity), four chains of one integer max each: `f32x4.max` with its NaN and -0 rules is a long
+ * sequence on x64, and one chain of it waited on itself.
+ */
 function absMax(p: usize, n: i32): f32 {
-  let m = f32x4.splat(0);
+  const mask = i32x4.splat(0x7fffffff);
+  let m0 = i32x4.splat(0);
+  let m1 = i32x4.splat(0);
+  let m2 = i32x4.splat(0);
+  let m3 = i32x4.splat(0);
   let i = 0;
-  for (; i + 4 <= n; i += 4) m = f32x4.max(m, f32x4.abs(v128.load(p + ((<usize>i) << 2))));
+  for (; i + 16 <= n; i += 16) {
+    const a = p + ((<usize>i) << 2);
+    m0 = i32x4.max_u(m0, v128.and(v128.load(a), mask));
+    m1 = i32x4.max_u(m1, v128.and(v128.load(a, 16), mask));
+    m2 = i32x4.max_u(m2, v128.and(v128.load(a, 32), mask));
+    m3 = i32x4.max_u(m3, v128.and(v128.load(a, 48), mask));
+  }
+  for (; i + 4 <= n; i += 4) m0 = i32x4.max_u(m0, v128.and(v128.load(p + ((<usize>i) << 2)), mask));
+  const m = i32x4.max_u(i32x4.max_u(m0, m1), i32x4.max_u(m2, m3));
   let r = max(
-    max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)),
-    max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)),
+    max(<u32>i32x4.extract_lane(m, 0), <u32>i32x4.extract_lane(m, 1)),
+    max(<u32>i32x4.extract_lane(m, 2), <u32>i32x4.extract_lane(m, 3)),
   );
-  for (; i < n; i++) r = max(r, abs(load<f32>(p + ((<usize>i) << 2))));
-  return r;
+  for (; i < n; i++) r = max(r, load<u32>(p + ((<usize>i) << 2)) & 0x7fffffff);
+  return reinterpret<f32>(r);
 }
 
 /** Four floats at `p` times `q`, rounded to nearest and saturated to int32 lanes. */
@@ -28,14 +45,33 @@ function quant4(p: usize, q: v128): v128 {
  * multiple of 16, zero padded), writing each row's scale (`max |x| / 127` of the normalised row)
  * to `scales`. A zero row becomes zeros with scale 0. Sixteen values per step: scaled, rounded,
  * then narrowed with saturation (values stay within [-127, 127] by construction).
+ *
+ * Rows of any finite magnitude: a row whose largest |x| is past 2^40, or below 2^-40 and not zero,
+ * is first multiplied in place (at `src`) by the power of two that puts that largest value in
+ * [0.5, 1), each value rounded once to float32: what the kit's gate does to such a row, so rows
+ * handed over unchecked get the codes and scales the gated ones get (and 127 / max stays a normal
+ * float32). Returns the first row holding NaN or ±Infinity (nothing after it written), or -1.
  */
-export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: i32, scales: usize): void {
+export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: i32, scales: usize): i32 {
   for (let i = 0; i < rows; i++) {
     const s = src + ((<usize>i * <usize>d) << 2);
     const t = dst + <usize>i * <usize>stride;
+    let m = absMax(s, d);
+    if (!(m <= F32.MAX_VALUE)) return i;
+    if (m > TWO_40 || (m > 0 && m < TWO_M40)) {
+      // m as float64 is normal: its exponent E gives m in [2^E, 2^(E+1)), so 2^-(E+1).
+      const e = <i32>((reinterpret<u64>(<f64>m) >> 52) & 0x7ff) - 1023;
+      const f = reinterpret<f64>((<u64>(1022 - e)) << 52);
+      for (let p = 0; p < d; p++) {
+        const a = s + ((<usize>p) << 2);
+        store<f32>(a, <f32>(<f64>load<f32>(a) * f));
+      }
+      // Exact (m f is in [0.5, 1)), and still the largest: rounding keeps the order.
+      m = <f32>(<f64>m * f);
+    }
     const ss = sumSquares(s, d);
     const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-    const amax = <f64>absMax(s, d) * inv;
+    const amax = <f64>m * inv;
     const qs = amax > 0 ? <f32>((127 / amax) * inv) : <f32>0;
     const q = f32x4.splat(qs);
     let p = 0;
@@ -52,7 +88,12 @@ export function quantizeRows(src: usize, rows: i32, d: i32, dst: usize, stride: 
     memory.fill(t + <usize>d, 0, <usize>(stride - d));
     store<f32>(scales + ((<usize>i) << 2), <f32>(amax / 127));
   }
+  return -1;
 }
+
+/** 2^40 and 2^-40: the kit's gate rescales rows whose largest magnitude is outside [2^-40, 2^40]. */
+const TWO_40: f32 = 1099511627776.0;
+const TWO_M40: f32 = 9.094947017729282e-13;
 
 /** Integer dot product of two int8 runs of `bytes` bytes (a multiple of 16), as four i32 partial sums. */
 function dot16(x: usize, y: usize, bytes: usize, acc: v128): v128 {

@@ -5,7 +5,7 @@
 // repeat the call so that a timing covers at least about a million values. Every answer of B is
 // compared with A's: the same top-k rows and, unless --loose, the same bits. A shape of two
 // numbers, NxD, times `kit.rowNorms(rows)`, `kit.normalize(rows)`, `kit.corpus(rows)` (built and
-// disposed; its search of one query is compared), `corpus.add(rows)` (to a corpus of one row,
+// disposed; its search of one query is compared), the same with `storage: 'int8'`, `corpus.add(rows)` (to a corpus of one row,
 // made in the call too; merged as the kit merges) and `kit.corpusFrom` (the rows streamed in
 // chunks of 1000, views of one array) instead.
 //   node scripts/oneoff-ab.mjs <rootA> <rootB> ['QxNxd,NxD,...' or '' for the defaults] [threads] [rounds] [--loose]
@@ -48,7 +48,7 @@ for (const shape of shapes) {
   const inputs = builds.map(({ Tensor }) => [new Tensor(qd, Math.max(1, q), d), new Tensor(cd, n, d)]);
   const reps = Math.max(1, Math.ceil(1e6 / ((q + n) * d)));
   for (const op of rowsOnly
-    ? ['rowNorms', 'normalize', 'corpus', 'corpus.add', 'corpusFrom']
+    ? ['rowNorms', 'normalize', 'corpus', 'corpus int8', 'corpus.add', 'corpusFrom']
     : ['cosineMatrix', 'topK']) {
     let check = true;
     const call = async (i) => {
@@ -63,7 +63,11 @@ for (const shape of shapes) {
           }
         };
         const corpus =
-          op === 'corpusFrom' ? await kit.corpusFrom(chunks()) : await kit.corpus(op === 'corpus' ? c : a);
+          op === 'corpusFrom'
+            ? await kit.corpusFrom(chunks())
+            : op === 'corpus int8'
+              ? await kit.corpus(c, { storage: 'int8' })
+              : await kit.corpus(op === 'corpus' ? c : a);
         if (op === 'corpus.add') await corpus.add(c);
         const r = check ? await corpus.search(a, Math.min(10, n)) : undefined;
         corpus.dispose();

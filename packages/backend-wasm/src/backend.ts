@@ -292,8 +292,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // rowNorms and normalizeRows sum squares and scale in float64 (assembly/norms.ts): exact at any
     // magnitude, and NaN for a row holding NaN or ±Infinity (a norm that passes float32 comes out
     // Infinity, which the kit sends through the gate to be named).
-    // createCorpus (the kit takes this for float32 storage only) copies the rows into wasm memory
-    // within the call, normalising them there in float64, and throws NON_FINITE for a NaN row.
+    // createCorpus copies the rows into wasm memory within the call, normalising them there in
+    // float64, and throws NON_FINITE for a NaN row; int8 quantising rescales an extreme row first
+    // as the gate would (assembly/quantized.ts), so its codes and scales are the gated ones.
     ungated: declareKernels(kernels, [
       'cosineRows',
       'cosineMatrix',

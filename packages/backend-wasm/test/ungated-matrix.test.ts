@@ -359,7 +359,7 @@ for (const variant of VARIANTS) {
         gated.dispose();
       });
 
-      it('kit.corpus of float32 rows: the backend copies them within the call; same answers and errors as gated', async () => {
+      it('kit.corpus of float32 and int8 rows: the backend copies them within the call; same corpus and errors as gated', async () => {
         const kit = createCosineKit({ backend: b });
         const gatedBackend: Backend = { ...b, name: 'gated', ungated: [] };
         const gated = createCosineKit({ backend: gatedBackend });
@@ -401,14 +401,55 @@ for (const variant of VARIANTS) {
           const f = await failure(kit.corpus(new Tensor(Float32Array.from(y), 40, 9), { ids: ['x', 'x'] }));
           expect(f.code).toBe('NON_FINITE');
         }
-        // int8 storage goes through the gate as before, with the same answers.
-        const y = random(200, 64, 5);
-        const i8 = await kit.corpus(new Tensor(y.data, 200, 64), { storage: 'int8' });
-        const g8 = await gated.corpus(new Tensor(y.data, 200, 64), { storage: 'int8' });
-        const q = new Tensor(random(2, 64, 6).data, 2, 64);
-        expect((await i8.search(q, 4)).indices).toEqual((await g8.search(q, 4)).indices);
-        i8.dispose();
-        g8.dispose();
+        // int8 too: quantised in wasm from the caller's rows, an extreme row rescaled there as the
+        // gate would, so the very codes, scales and float rows of the gated corpus, at any magnitude
+        // (rows at and past both bounds of the gate's rescale, zero rows, d not a multiple of 16).
+        for (const [n, d] of [
+          [1, 1],
+          [37, 21],
+          [200, 64],
+        ]) {
+          const edges = [
+            1,
+            2 ** 100,
+            2 ** -140,
+            2 ** 40,
+            2 ** 40 * (1 + 2 ** -20),
+            2 ** -40,
+            2 ** -41,
+            3e38 / 4,
+            0,
+          ];
+          const y = scaled(random(n, d, 5 + d), (j) => edges[j % edges.length]);
+          for (const rerank of [undefined, 0]) {
+            const data = Float32Array.from(y.data);
+            const i8 = await kit.corpus(new Tensor(data, n, d), { storage: 'int8', rerank });
+            data.fill(Number.NaN);
+            const g8 = await gated.corpus(new Tensor(y.data, n, d), { storage: 'int8', rerank });
+            const [si, sg] = [await i8.save(), await g8.save()];
+            expect(si).toEqual(sg);
+            const q = new Tensor(random(2, d, 6).data, 2, d);
+            const k = Math.min(4, n);
+            const [r, w] = [await i8.search(q, k), await g8.search(q, k)];
+            expect([r.indices, r.scores]).toEqual([w.indices, w.scores]);
+            i8.dispose();
+            g8.dispose();
+          }
+        }
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+          const y = random(40, 9, 2).data;
+          y[9 * 17 + 8] = bad;
+          for (const rerank of [undefined, 0]) {
+            const e = await failure(
+              kit.corpus(new Tensor(Float32Array.from(y), 40, 9), { storage: 'int8', rerank }),
+            );
+            const g = await failure(
+              gated.corpus(new Tensor(Float32Array.from(y), 40, 9), { storage: 'int8', rerank }),
+            );
+            expect([e.code, e.op, e.arg, e.message]).toEqual([g.code, g.op, g.arg, g.message]);
+            expect(e.code).toBe('NON_FINITE');
+          }
+        }
         expect(b.memory()).toEqual(before);
         kit.dispose();
         gated.dispose();

@@ -456,9 +456,12 @@ export interface Backend {
    * 3. an input row holding NaN or ±Infinity never gets an answer that looks valid: `cosineRows`
    *    and `normalizeRows` answer NaN for that row, `rowNorms` NaN or +Infinity (or they throw);
    *    `cosineMatrix`, `topK` and `createCorpus` throw.
-   * For `createCorpus` the kit uses this for float32 storage only, and only where the backend can
-   * read back or export its rows (so the kit keeps no copy of its own): the handle must hold a copy
-   * of the rows made within the call.
+   * For `createCorpus` the kit uses this only where the backend can give the rows back without a
+   * copy of the kit's (float32: `readCorpus` or `exportCorpus`; int8 and float16: `exportCorpus`
+   * and `importCorpus`), for every storage: the handle must hold a copy of the rows made within the
+   * call, and a quantised one the codes and scales the backend gives rows the gate rescaled (a row
+   * whose largest magnitude is outside [2^-40, 2^40] multiplied by the power of two that puts it in
+   * [0.5, 1), each value rounded once to float32), so that quantising stays exact at any magnitude.
    * The kit checks each such answer as it checks any other (a kernel declared both ungated and
    * {@link Backend.selfChecked} keeps both promises for the caller's rows, so its values are not
    * read); a non-finite one, or any other failure, sends the call through the gate after all,

@@ -393,18 +393,13 @@ export class Corpus {
 
   /**
    * @internal The segment for rows `x` made within this call by a `createCorpus` the backend
-   * declares ungated (see `Backend.ungated`), for float32 storage on a backend that can read back
-   * or export its rows: the backend copies `x` itself, so the caller may reuse or change it at
+   * declares ungated (see `Backend.ungated`), where the backend can give its rows back without a
+   * copy of the kit's: the backend copies `x` itself, so the caller may reuse or change it at
    * once. `undefined` otherwise, or when the kernel throws (as it must for NaN or ±Infinity) or
-   * answers a handle the check refuses. Hand the segment to {@link add} or {@link appendRows}.
+   * answers a handle the check refuses. Hand the segment to {@link appendRows}.
    */
   ungatedHandle(op: string, x: Tensor): ResidentCorpus | undefined {
-    return this.#copiesNow ? this.#kernels.createCorpusUngated(op, x, this.#options.rerank) : undefined;
-  }
-
-  /** Whether {@link ungatedHandle} may make a segment (float32, readable rows, kernel declared ungated). */
-  get #copiesNow(): boolean {
-    return this.storage === 'float32' && !this.#keepsHost && this.#kernels.ungated.has('createCorpus');
+    return this.#kernels.createCorpusUngated(op, x, this.#options);
   }
 
   /**
@@ -491,14 +486,13 @@ export class Corpus {
 
   /**
    * The new rows' handle made within the call by a `createCorpus` the backend declares ungated
-   * (see `Backend.ungated`): for float32 storage on a backend that can read back or export its
-   * rows, the backend copies the caller's rows itself, with no snapshot of the gate's first.
-   * `undefined` sends the add through the gate: another storage, a kernel that throws (as it must
-   * for NaN or ±Infinity) or answers a handle the check refuses, or ids refused here (so the rows
-   * are named first, as there).
+   * (see {@link ungatedHandle}): the backend copies the caller's rows itself, with no snapshot of
+   * the gate's first. `undefined` sends the add through the gate: a backend without it, a kernel
+   * that throws (as it must for NaN or ±Infinity) or answers a handle the check refuses, or ids
+   * refused here (so the rows are named first, as there).
    */
   #addUngated(x: Tensor, ids: readonly Id[] | undefined): [ResidentCorpus, Id[] | undefined] | undefined {
-    if (!this.#copiesNow) return undefined;
+    if (!this.#kernels.copiesCorpus(this.storage)) return undefined;
     let own: Id[] | undefined;
     try {
       own = copyIds('add', ids);

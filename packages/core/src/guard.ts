@@ -1,6 +1,7 @@
 import {
   type Awaitable,
   type CorpusOptions,
+  type CorpusStorage,
   type DenseKernelName,
   type KernelName,
   type Kernels,
@@ -665,17 +666,30 @@ export class CheckedKernels {
   }
 
   /**
-   * `createCorpus` of float32 rows straight from the caller, for a kernel declared ungated: the
-   * checked handle, or `undefined` when the kernel threw (as it must for NaN or ±Infinity),
-   * answered with a promise, or gave a handle the check refuses or of another storage (disposed).
-   * Then the call goes through the gate.
+   * Whether a corpus of `storage` may be made straight from the caller's rows
+   * ({@link CheckedKernels.createCorpusUngated}): `createCorpus` declared ungated, and the backend
+   * can give the rows back without a copy of the kit's (float32: read back or export; int8 and
+   * float16: export and import, where the kit keeps a quantised corpus on the backend at all).
    */
-  createCorpusUngated(op: string, x: Matrix, rerank: number | undefined): ResidentCorpus | undefined {
-    const r = this.#ungated('createCorpus', x, resolveCorpusOptions({ storage: 'float32', rerank }));
+  copiesCorpus(storage: CorpusStorage): boolean {
+    if (!this.ungated.has('createCorpus')) return false;
+    return storage === 'float32' ? this.canExport || this.canRead : this.canExport && this.canImport;
+  }
+
+  /**
+   * `createCorpus` straight from the caller's rows, where {@link CheckedKernels.copiesCorpus}: the
+   * checked handle, or `undefined` when the kernel threw (as it must for NaN or ±Infinity; or for a
+   * storage it does not hold), answered with a promise, or gave a handle the check refuses or of
+   * another storage (disposed). Then the call goes through the gate.
+   */
+  createCorpusUngated(op: string, x: Matrix, options: CorpusOptions): ResidentCorpus | undefined {
+    const storage = options.storage ?? 'float32';
+    if (!this.copiesCorpus(storage)) return undefined;
+    const r = this.#ungated('createCorpus', x, resolveCorpusOptions(options));
     if (r === undefined) return undefined;
     try {
       const h = this.guard.corpus(op, 'rows', r, x.rows, x.cols);
-      if ((h.storage ?? 'float32') === 'float32') return h;
+      if ((h.storage ?? 'float32') === storage) return h;
     } catch {
       // Refused below.
     }

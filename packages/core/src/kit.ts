@@ -271,22 +271,17 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   };
 
   /**
-   * A corpus of `rows` made by a `createCorpus` declared ungated (see `Backend.ungated`), for
-   * float32 storage on a backend that can read back or export its rows: the backend copies the
-   * rows into its own storage within the call, with no snapshot of the gate's first (whose copy of
-   * a large corpus, page faults and all, cost several times the backend's). `undefined` sends the
-   * call through the gate: another storage, a kernel that throws (as it must for NaN or
-   * ±Infinity) or answers a handle the check refuses, or bad ids (named after the rows, as there).
+   * A corpus of `rows` made by a `createCorpus` declared ungated (see `Backend.ungated`), where the
+   * backend can give its rows back without a copy of the kit's (`CheckedKernels.copiesCorpus`):
+   * the backend copies the rows into its own storage within the call (normalising, and quantising
+   * for int8, there), with no snapshot of the gate's first (whose copy of a large corpus, page
+   * faults and all, cost several times the backend's). `undefined` sends the call through the
+   * gate: a backend without it, a kernel that throws (as it must for NaN or ±Infinity) or answers
+   * a handle the check refuses, or bad ids (named after the rows, as there).
    */
   const ungatedCorpus = (op: string, rows: TensorInput, options: CorpusCreateOptions): Corpus | undefined => {
     const k = checked;
-    if (
-      k === undefined ||
-      !ungated.has('createCorpus') ||
-      (options.storage ?? 'float32') !== 'float32' ||
-      (!k.canExport && !k.canRead)
-    )
-      return undefined;
+    if (k === undefined || !k.copiesCorpus(options.storage ?? 'float32')) return undefined;
     const t = toTensor(rows, op, 'rows');
     let ids: Id[] | undefined;
     try {
@@ -295,7 +290,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     } catch {
       return undefined;
     }
-    const h = k.createCorpusUngated(op, t, options.rerank);
+    const h = k.createCorpusUngated(op, t, { storage: options.storage, rerank: options.rerank });
     if (h === undefined) return undefined;
     const c = new Corpus(h, k, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) }, null, (x) =>
       live.delete(x),

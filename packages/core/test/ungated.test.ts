@@ -621,7 +621,7 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     return { backend, seen, live };
   };
 
-  it('hands the caller rows to the kernel within the call, for float32 storage only', async () => {
+  it('hands the caller rows to the kernel within the call, for every storage the backend can give back', async () => {
     const open = corpusBackend();
     const kit = createCosineKit({ backend: open.backend });
     const gated = createCosineKit({ backend: 'reference' });
@@ -633,9 +633,15 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     const g = await gated.corpus(x, { ids: Array.from({ length: 50 }, (_, i) => i * 2) });
     const [a, b] = [await c.search(q, 3), await g.search(q, 3)];
     expect([a.indices, a.scores, a.ids]).toEqual([b.indices, b.scores, b.ids]);
-    // Another storage, or a backend that keeps no readable copy: the gate's snapshot, as before.
-    await kit.corpus(x, { storage: 'int8' });
-    expect(open.seen[1].data).not.toBe(x.data);
+    // int8, with and without re-ranking: the caller's rows too, and the gated answers.
+    for (const rerank of [undefined, 0]) {
+      const c8 = await kit.corpus(x, { storage: 'int8', rerank });
+      expect(open.seen.at(-1)!.data).toBe(x.data);
+      const g8 = await gated.corpus(x, { storage: 'int8', rerank });
+      const [a8, b8] = [await c8.search(q, 3), await g8.search(q, 3)];
+      expect([a8.indices, a8.scores]).toEqual([b8.indices, b8.scores]);
+    }
+    // A backend that cannot give its rows back: the gate's snapshot, as before, for every storage.
     const shut = corpusBackend(false);
     const skit = createCosineKit({ backend: shut.backend });
     await skit.ready();
@@ -691,11 +697,11 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     expect([a.ids, a.scores]).toEqual([b.ids, b.scores]);
     ck.dispose();
     expect(open.live.handles).toBe(0);
-    // Int8 storage, or a backend that keeps no readable copy: the gate's snapshot, as before.
+    // int8 too; a backend that keeps no readable copy: the gate's snapshot, as before.
     const q8 = await kit.corpus(new Tensor(rows(4, 7, 1), 4, 7), { storage: 'int8' });
     const x8 = rows(2, 7, 6);
     await q8.add(new Tensor(x8, 2, 7));
-    expect(open.seen.at(-1)!.data).not.toBe(x8);
+    expect(open.seen.at(-1)!.data).toBe(x8);
     const shut = corpusBackend(false);
     const skit = createCosineKit({ backend: shut.backend });
     const sc = await skit.corpus(new Tensor(rows(4, 7, 1), 4, 7));

@@ -1,4 +1,4 @@
-import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
+import { argError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import { dotsI8, dotsI8Batch, newResult, offer } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 import { packRows, type RowSource, readRows, type Staged } from '../staging.js';
@@ -38,7 +38,8 @@ export function quantizeRows(rt: WasmRuntime, x: Matrix | RowSource, op: string)
     for (let i0 = 0; i0 < rows; i0 += chunkRows) {
       const r = Math.min(chunkRows, rows - i0);
       rt.f32.set(readRows(x, i0, r), tmp >>> 2);
-      rt.exports.quantizeRows(tmp, r, d, ptr + i0 * stride, stride, scales + i0 * 4);
+      const bad = rt.exports.quantizeRows(tmp, r, d, ptr + i0 * stride, stride, scales + i0 * 4);
+      if (bad >= 0) argError('NON_FINITE', op, 'rows', `holds NaN or ±Infinity in row ${i0 + bad}.`);
     }
   } catch (err) {
     rt.free(ptr);

@@ -235,7 +235,7 @@ export function ungatedCases(): ConformanceCase[] {
   const kernels: UngatedKernelName[] = ['cosineRows', 'cosineMatrix', 'topK', 'rowNorms', 'normalizeRows'];
   const corpus = defineCase(
     group,
-    'createCorpus (float32): synchronous, exact at any finite magnitude, throws on NaN or ±Infinity; through kit.corpus and corpus.add, the typed error',
+    'createCorpus: synchronous, exact at any finite magnitude, throws on NaN or ±Infinity; through kit.corpus (float32 and int8) and corpus.add, the typed error',
     'createCorpus',
     async (ctx, data) => {
       declared(ctx, 'createCorpus');
@@ -266,6 +266,14 @@ export function ungatedCases(): ConformanceCase[] {
           } finally {
             c.dispose();
           }
+          // int8 (re-ranked by default, so exact scores), wherever the kit keeps it.
+          const c8 = await ctx.kit.corpus(b, { storage: 'int8' });
+          try {
+            const top = Math.min(3, n);
+            checkTopK(`kit.${what}, int8`, await c8.search(a, top), a, b, top, ctx.tol.cosine);
+          } finally {
+            c8.dispose();
+          }
         }
         const b = data.matrix(n, d);
         for (const bad of BAD)
@@ -273,10 +281,16 @@ export function ungatedCases(): ConformanceCase[] {
             const pb = poisoned(b, at, bad);
             const what = `createCorpus [${n}x${d}], ${bad} at ${at}`;
             throws(what, () => k.createCorpus(pb, { storage: 'float32', rerank: 0 }));
-            await assertRejects(`kit.${what}`, () => ctx.kit.corpus(pb), 'NON_FINITE', {
-              op: 'corpus',
-              arg: 'rows',
-            });
+            for (const storage of ['float32', 'int8'] as const)
+              await assertRejects(
+                `kit.${what}, ${storage}`,
+                () => ctx.kit.corpus(pb, { storage }),
+                'NON_FINITE',
+                {
+                  op: 'corpus',
+                  arg: 'rows',
+                },
+              );
             const c = await ctx.kit.corpus(b);
             try {
               await assertRejects(`corpus.add of ${what}`, () => c.add(pb), 'NON_FINITE', {
