@@ -368,6 +368,9 @@ export class Corpus {
     ordinals?: Int32Array,
     made?: ResidentCorpus,
   ): Promise<void> {
+    // A corpus disposed meanwhile (its kit disposed while a stream was read) refuses the rows; a
+    // segment already made for them goes with it.
+    if (this.#disposed) made?.dispose();
     return this.#exclusive(op, async () => {
       let handle = made;
       const tensor = t instanceof Tensor;

@@ -786,4 +786,25 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     kit.dispose();
     expect(open.live.handles).toBe(0);
   });
+
+  it('corpusFrom: a kit disposed while the stream is read refuses it and leaves no segment behind', async () => {
+    // (The first segment is flushed after chunk 5: a kit disposed before that has no corpus to dispose.)
+    for (const at of [8, 12, 25]) {
+      const open = corpusBackend();
+      const kit = createCosineKit({ backend: open.backend });
+      await kit.ready();
+      const d = 4;
+      async function* chunks() {
+        for (let i = 0; i < 30; i++) {
+          if (i === at) kit.dispose();
+          await Promise.resolve();
+          yield new Tensor(rows(7, d, i + 1), 7, d);
+        }
+      }
+      const e = await failure(kit.corpusFrom(chunks(), { segmentBytes: 40 * d * 4 }));
+      expect([e.code, e.op]).toEqual(['DISPOSED', 'corpusFrom']);
+      expect(open.seen.length).toBeGreaterThan(0);
+      expect(open.live.handles).toBe(0);
+    }
+  });
 });
