@@ -199,11 +199,20 @@ export function admitPair(
 /**
  * Admits the tensor `t` (the caller's `input`, already converted) into `dst` from float `at` on:
  * the gate's copy, finite check and rescale, written straight where the caller collects rows
- * (a streamed corpus's segment), with no snapshot buffer of its own. `dst` must have room.
+ * (a streamed corpus's segment), with no snapshot buffer of its own. `dst` must have room. With
+ * `rescale` false, rows of extreme magnitude are left as they are (for a kernel exact at any
+ * magnitude, `Backend.ungated`; {@link guardRows} rescales them later if they go elsewhere).
  */
-export function admitInto(t: Tensor, op: string, arg: string, dst: Float32Array, at: number): Admitted {
+export function admitInto(
+  t: Tensor,
+  op: string,
+  arg: string,
+  dst: Float32Array,
+  at: number,
+  rescale = true,
+): Admitted {
   intact(t, op, arg);
-  return admitRows(t.data, dst.subarray(at, at + t.data.length), t.rows, t.cols, op, arg, null);
+  return admitRows(t.data, dst.subarray(at, at + t.data.length), t.rows, t.cols, op, arg, null, rescale);
 }
 
 /** `DISPOSED` when `t`'s buffer no longer holds its values (transferred or shrunk). */
@@ -248,6 +257,7 @@ function admitRows(
   op: string,
   arg: string,
   bits: Int32Array | null,
+  rescale = true,
 ): Admitted {
   if (dst !== src) dst.set(src);
   const b = bits ?? new Int32Array(dst.buffer, dst.byteOffset, dst.length);
@@ -257,7 +267,7 @@ function admitRows(
     if (ordinary(b, o, o + cols)) continue;
     const mb = maxBits(b, o, o + cols);
     if (mb >= INF_BITS) nonFinite(op, arg, dst, cols, o + firstNonFinite(dst, o, cols));
-    if (mb > HI_BITS || (mb > 0 && mb < LO_BITS)) {
+    if (rescale && (mb > HI_BITS || (mb > 0 && mb < LO_BITS))) {
       bitScratch[0] = mb;
       const m = floatScratch[0];
       factor ??= new Float64Array(rows).fill(1);

@@ -451,6 +451,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         );
       checkSignalArg(op, signal);
       checkSignal(op, signal);
+      // Where the backend builds segments from the rows as they are (exact at any magnitude),
+      // chunks are admitted without the rescale, so the corpus holds what `corpus(rows)` would.
+      const raw = (await start()).copiesCorpus(options.storage ?? 'float32');
       const it = iterate(source, op);
       let c: Corpus | undefined;
       let cols = 0;
@@ -472,8 +475,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         pendingIds = [];
         segRows = 0;
         // A gated backend may keep the rows it is given: its own trimmed copy when the buffer is
-        // much larger than them (so the buffer is kept for the next segment), else the buffer.
+        // much larger than them (so the buffer is kept for the next segment), else the buffer;
+        // rows admitted without the rescale get it now.
         const give = (): Tensor => {
+          if (raw) guardRows(t.data, rows, cols, op, 'source');
           if (seg.length * 4 > t.data.length * 5) return new Tensor(t.data.slice(), rows, cols);
           seg = new Float32Array(0);
           return t;
@@ -521,7 +526,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
             grown.set(seg.subarray(0, segRows * cols));
             seg = grown;
           }
-          admitInto(t, op, rowsArg, seg, segRows * cols);
+          admitInto(t, op, rowsArg, seg, segRows * cols, !raw);
           const own = copyIds(op, ids as Id[] | undefined);
           const has = own !== undefined;
           if (withIds === undefined) withIds = has;
