@@ -10,7 +10,6 @@ import {
   resolveCorpusOptions,
   type StoredCorpus,
   type TopKResult,
-  type UngatedKernelName,
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
@@ -156,8 +155,6 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let backendObj: Backend | undefined;
   let starting: Promise<CheckedKernels> | undefined;
   let checked: CheckedKernels | undefined;
-  /** The kernels declared ungated (see `Backend.ungated`), once started. */
-  let ungated: ReadonlySet<UngatedKernelName> = new Set();
   const live = new Set<Corpus>();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
@@ -202,7 +199,6 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         resolved.topKTrusted,
         resolved.ungated,
       );
-      ungated = checked.ungated;
       return checked;
     })();
     return starting;
@@ -332,9 +328,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       return (await start()).table();
     },
     rowNorms(x) {
-      if (ungated.has('rowNorms')) {
+      if (checked?.ungated.has('rowNorms')) {
         try {
-          const out = elementwiseUngated(checked!, 'rowNorms', x);
+          const out = elementwiseUngated(checked, 'rowNorms', x);
           if (out !== undefined) return Promise.resolve(out.data);
         } catch (e) {
           return Promise.reject(e);
@@ -348,9 +344,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     normalize(x) {
-      if (ungated.has('normalizeRows')) {
+      if (checked?.ungated.has('normalizeRows')) {
         try {
-          const out = elementwiseUngated(checked!, 'normalizeRows', x);
+          const out = elementwiseUngated(checked, 'normalizeRows', x);
           if (out !== undefined) return Promise.resolve(out);
         } catch (e) {
           return Promise.reject(e);
@@ -364,9 +360,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     cosineRows(a, b) {
-      if (ungated.has('cosineRows')) {
+      if (checked?.ungated.has('cosineRows')) {
         try {
-          const out = cosineRowsUngated(checked!, a, b);
+          const out = cosineRowsUngated(checked, a, b);
           if (out !== undefined) return Promise.resolve(out);
         } catch (e) {
           return Promise.reject(e);
@@ -380,9 +376,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     cosineMatrix(a, b, options) {
-      if (ungated.has('cosineMatrix')) {
+      if (checked?.ungated.has('cosineMatrix')) {
         try {
-          const out = cosineMatrixUngated(checked!, a, b, options);
+          const out = cosineMatrixUngated(checked, a, b, options);
           if (out !== undefined) return Promise.resolve(out);
         } catch (e) {
           return Promise.reject(e);
@@ -402,9 +398,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     topK(queries, corpus, k) {
-      if (ungated.has('topK')) {
+      if (checked?.ungated.has('topK')) {
         try {
-          const out = topKUngatedCall(checked!, queries, corpus, k);
+          const out = topKUngatedCall(checked, queries, corpus, k);
           if (out !== undefined) return Promise.resolve(out);
         } catch (e) {
           return Promise.reject(e);
@@ -465,8 +461,6 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       let pendingIds: Id[] = [];
       const streamed = new Map<Id, number>();
       let done = 0;
-      // Floats a segment holds when it is flushed (it grows to this, then is reused).
-      const segFloats = (cols: number) => Math.ceil(segmentBytes / 4 / cols) * cols;
       const flush = async () => {
         if (segRows === 0) return;
         const rows = segRows;
@@ -521,7 +515,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
             // Doubled, or once it holds an eighth of a segment, room for the whole segment (so a
             // long stream copies its first rows a few times, not once per doubling; a short one
             // never asks for a segment's worth of memory).
-            const full = segFloats(cols);
+            const full = Math.ceil(segmentBytes / 4 / cols) * cols;
             const grown = new Float32Array(Math.max(need, 8 * need >= full ? full : 2 * seg.length));
             grown.set(seg.subarray(0, segRows * cols));
             seg = grown;
