@@ -190,3 +190,13 @@ export function checkLabels(op: string, arg: string, v: unknown): void {
     if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
   }
 }
+
+/**
+ * Refuses an options (or data) argument that is not an object, naming it: `null`, a number or a
+ * string once failed as a TypeError of the destructuring. `undefined` passes when `optional`.
+ */
+export function checkObject(op: string, arg: string, v: unknown, optional = true): void {
+  if (v === undefined && optional) return;
+  if (typeof v !== 'object' || v === null)
+    argError('INVALID_TYPE', op, arg, `must be an object, got ${v === null ? 'null' : typeof v}.`);
+}

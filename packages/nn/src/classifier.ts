@@ -1,7 +1,15 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
-import { checkLabels, checkLayerSize, checkLossInput, checkNumber, checkParameters, under } from './check.js';
-import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import {
+  checkLabels,
+  checkLayerSize,
+  checkLossInput,
+  checkNumber,
+  checkObject,
+  checkParameters,
+  under,
+} from './check.js';
+import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
@@ -73,6 +81,13 @@ export class CosineClassifier {
 
   /** {@link cosines} with every error naming `op`, the public method called. */
   #cosines(op: string, source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Float32Array> {
+    if (!(encoder instanceof Encoder))
+      argError(
+        'INVALID_TYPE',
+        op,
+        'encoder',
+        `must be an Encoder, got ${encoder === null ? 'null' : typeof encoder}.`,
+      );
     // embed names 'embed' and the kit's kernels 'cosineMatrix' ('a' the embeddings of x, 'b' the
     // class vectors): all renamed after the method the caller called.
     return under(
@@ -144,6 +159,7 @@ export class CosineClassifier {
 
 /** Creates a {@link CosineClassifier} with seeded standard-normal class vectors. */
 export function createCosineClassifier(options: CosineClassifierOptions): CosineClassifier {
+  checkObject('createCosineClassifier', 'options', options, false);
   const { classes, dim, seed = 1, precision = 'float32' } = options;
   checkNumber('createCosineClassifier', 'seed', seed, -(2 ** 53), 2 ** 53);
   if (precision !== 'float32' && precision !== 'float64')
@@ -287,9 +303,9 @@ function marginLoss(
       const dW = await ops.matmul(dCos, rows, classes, ya, rows, cols, true, false);
       return {
         loss: total / rows,
-        gradA: na ? normalizeRowsBackward(na, dA, rows, cols, ops.alloc) : dA,
+        gradA: na ? normalizeRowsBackward(na, dA, rows, cols, ops.alloc, op, 'a') : dA,
         gradB: ops.alloc(0),
-        gradParams: [normalizeRowsBackward(nw, dW, classes, cols, ops.alloc)],
+        gradParams: [normalizeRowsBackward(nw, dW, classes, cols, ops.alloc, op, 'classifier')],
       };
     },
   };
@@ -341,6 +357,7 @@ function softmaxRows(
  * `scale * cos(f(x), w_c)` against the label, averaged over the batch.
  */
 export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLossOptions = {}): Loss {
+  checkObject('normFaceLoss', 'options', options);
   return marginLoss('normFaceLoss', 'normface', classifier, options.scale ?? 20, (c) => [c, 1]);
 }
 
@@ -349,6 +366,7 @@ export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLoss
  * `scale * (cos - margin)`, so a row must beat the other classes by `margin` in cosine.
  */
 export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
+  checkObject('cosFaceLoss', 'options', options);
   const m = checkNumber('cosFaceLoss', 'margin', options.margin ?? 0.35, 0, 2, true);
   // At m >= 2 the true class's cos - m <= -1 never beats another class: the loss cannot fall.
   if (!(m >= 0 && m < 2))
@@ -363,6 +381,7 @@ export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
  * stays monotonic (the textbook formula turns back up there).
  */
 export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
+  checkObject('arcFaceLoss', 'options', options);
   const m = checkNumber('arcFaceLoss', 'margin', options.margin ?? 0.5, 0, Math.PI / 2, true);
   // At m >= π/2 a row lying exactly on its class vector scores cos(m) <= 0: no better than a
   // class orthogonal to it, so the margin defeats the loss.

@@ -326,6 +326,8 @@ export class Pool2dLayer implements Layer {
     if (kind !== 'maxPool2d' && kind !== 'avgPool2d') {
       argError('INVALID_ARGUMENT', op, 'type', `must be 'maxPool2d' or 'avgPool2d', got ${String(kind)}.`);
     }
+    if (!Array.isArray(inputShape) || inputShape.length !== 3)
+      argError('INVALID_ARGUMENT', op, 'inputShape', 'must be [height, width, channels].');
     const [h, w, c] = inputShape.map((v, i) => positiveInt(op, `inputShape[${i}]`, v));
     positiveInt(op, 'size', size);
     positiveInt(op, 'stride', stride);

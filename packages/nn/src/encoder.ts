@@ -88,7 +88,21 @@ export class Encoder {
 
   /** Wraps existing layers; each layer's input width must be the previous layer's units. */
   constructor(layers: readonly Layer[], normalize: boolean) {
+    if (!Array.isArray(layers))
+      argError('INVALID_TYPE', 'Encoder', 'layers', `must be an array of layers, got ${typeof layers}.`);
     if (layers.length === 0) argError('EMPTY_INPUT', 'Encoder', 'layers', 'must hold at least one layer.');
+    if (typeof normalize !== 'boolean')
+      argError('INVALID_TYPE', 'Encoder', 'normalize', `must be true or false, got ${typeof normalize}.`);
+    for (let i = 0; i < layers.length; i++) {
+      const l = layers[i] as Partial<Layer> | null;
+      if (typeof l !== 'object' || l === null || typeof l.forward !== 'function')
+        argError(
+          'INVALID_TYPE',
+          'Encoder',
+          'layers',
+          `holds ${l === null ? 'null' : typeof l} at ${i}, not a layer.`,
+        );
+    }
     for (let i = 1; i < layers.length; i++) {
       if (layers[i].inputs !== layers[i - 1].units) {
         argError(
@@ -96,6 +110,19 @@ export class Encoder {
           'Encoder',
           'layers',
           `layer ${i} takes ${layers[i].inputs} inputs but layer ${i - 1} gives ${layers[i - 1].units}.`,
+        );
+      }
+      // A convolution or a pooling layer reads its input as an image: the previous layer's output
+      // must be that image, not only as many values (a pool reading an 8 x 8 x 3 output as
+      // 4 x 16 x 3 once loaded and ran on pixels in the wrong places).
+      const image = (layers[i] as Partial<{ inputShape: readonly number[] }>).inputShape;
+      const prev = layers[i - 1].outputShape;
+      if (image && !(image[0] === prev[0] && image[1] === prev[1] && image[2] === prev[2])) {
+        argError(
+          'SHAPE_MISMATCH',
+          'Encoder',
+          'layers',
+          `layer ${i} (${layers[i].kind}) reads images of ${image.join(' x ')} but layer ${i - 1} (${layers[i - 1].kind}) gives ${prev.join(' x ')}.`,
         );
       }
     }
@@ -170,7 +197,15 @@ export class Encoder {
   /** Gradients of all parameters from dL/d(embeddings); `wantInput` adds dL/dx. */
   async backward(ops: DenseOps, cache: EncoderCache, dOut: Vec, wantInput = false): Promise<EncoderGrads> {
     let g = cache.normalized
-      ? normalizeRowsBackward(cache.normalized, dOut, cache.rows, this.outputs, ops.alloc)
+      ? normalizeRowsBackward(
+          cache.normalized,
+          dOut,
+          cache.rows,
+          this.outputs,
+          ops.alloc,
+          'Encoder.backward',
+          'embeddings',
+        )
       : dOut;
     const perLayer: Vec[][] = [];
     for (let i = this.layers.length - 1; i >= 0; i--) {

@@ -1,6 +1,6 @@
 import { Corpus, type CosineKit, Tensor, type TensorInput } from '@cosinekit/core';
 import { argError } from '@cosinekit/core/backend';
-import { checkLabels, under } from './check.js';
+import { checkLabels, checkObject, under } from './check.js';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {
@@ -225,6 +225,8 @@ async function retrieval(
   k: readonly number[],
   options: RetrievalOptions | undefined,
 ): Promise<RetrievalReport[]> {
+  checkObject(op, 'set', set, false);
+  checkObject(op, 'options', options);
   const ks = Array.from(k);
   if (ks.length === 0) argError('EMPTY_INPUT', op, 'k', 'must hold at least one k.');
   for (const v of ks) {

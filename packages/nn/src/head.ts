@@ -2,7 +2,7 @@ import type { TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import { argError } from '@cosinekit/core/backend';
 import { under } from './check.js';
-import { type Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 
 /**
  * The DLCS cosine head: it replaces a classifier's output layer and scores inputs by the cosine of
@@ -14,6 +14,13 @@ export class CosineHead {
 
   /** Binds an encoder to a kit (or kernel table). */
   constructor(encoder: Encoder, source: KernelSource) {
+    if (!(encoder instanceof Encoder))
+      argError(
+        'INVALID_TYPE',
+        'createCosineHead',
+        'encoder',
+        `must be an Encoder (createEncoder), got ${encoder === null ? 'null' : typeof encoder}.`,
+      );
     this.encoder = encoder;
     this.#source = source;
   }

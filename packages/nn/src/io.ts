@@ -1,5 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError, isCosineKitError } from '@cosinekit/core/backend';
 import { Encoder } from './encoder.js';
 import { layerFromSaved, type SavedLayerGeometry, savedGeometry } from './layer-io.js';
 
@@ -101,6 +101,18 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
   } catch (e) {
     // A cycle or a bigint in meta: JSON cannot hold it.
     return argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON: ${String(e)}`, e);
+  }
+  // What loadEncoder will read back: a meta whose JSON is not an object (a Date, a toJSON
+  // returning an array) once saved and then failed to load.
+  if (meta !== undefined) {
+    const back = (JSON.parse(text) as { meta?: unknown }).meta;
+    if (typeof back !== 'object' || back === null || Array.isArray(back))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'meta',
+        `is written by JSON as ${back === null ? 'null' : Array.isArray(back) ? 'an array' : typeof back}, not an object (its toJSON?); loadEncoder reads objects only.`,
+      );
   }
   let json = new TextEncoder().encode(text);
   const pad = (4 - ((PREFIX + json.length) % 4)) % 4;
@@ -259,5 +271,11 @@ export function loadEncoder(bytes: Uint8Array): Encoder {
     return out;
   };
   const layers = header.layers.map((l) => layerFromSaved(l, read).layer);
-  return new Encoder(layers, header.normalize);
+  try {
+    return new Encoder(layers, header.normalize);
+  } catch (e) {
+    // Widths or images that do not chain: the file's, not the caller's.
+    if (isCosineKitError(e)) corrupt(`holds layers that do not chain: ${e.message}`);
+    throw e;
+  }
 }

@@ -47,13 +47,19 @@ export function normalizeRowsForward(
   return result;
 }
 
-/** dL/dx from dL/dy: `(dy_i - y_i (y_i · dy_i)) / ‖x_i‖`. */
+/**
+ * dL/dx from dL/dy: `(dy_i - y_i (y_i · dy_i)) / ‖x_i‖`. Float32: a gradient past float32 (a row
+ * of tiny norm: 1 / ‖x_i‖ overflows the quotient) is `NON_FINITE` naming `arg` of `op`, never an
+ * Infinity handed on (it came back as NaN from the next product, blamed on the backend).
+ */
 export function normalizeRowsBackward(
   fwd: NormalizedRows,
   dy: Vec,
   rows: number,
   cols: number,
   alloc: Alloc = allocLike(dy),
+  op = 'normalizeRowsBackward',
+  arg = 'x',
 ): Vec {
   const { y, norms } = fwd;
   const dx = alloc(dy.length);
@@ -63,7 +69,19 @@ export function normalizeRowsBackward(
     const end = o + cols;
     let p = 0;
     for (let j = o; j < end; j++) p += y[j] * dy[j];
-    for (let j = o; j < end; j++) dx[j] = (dy[j] - y[j] * p) / n;
+    let acc = 0;
+    for (let j = o; j < end; j++) {
+      dx[j] = (dy[j] - y[j] * p) / n;
+      acc += dx[j] * 0;
+    }
+    // acc is 0 unless a gradient is NaN or ±Infinity (then NaN): one check per row.
+    if (acc !== 0)
+      argError(
+        'NON_FINITE',
+        op,
+        arg,
+        `row ${i} has norm ${n}: its normalisation gradient is past ${dx instanceof Float32Array ? 'float32' : 'float64'} (1 / norm overflows), or dL/dy is not finite. The rows have collapsed towards zero; rescale the inputs or lower the learning rate.`,
+      );
   }
   return dx;
 }

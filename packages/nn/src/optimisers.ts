@@ -6,7 +6,7 @@ import {
   type OptimizerState,
   referenceKernels,
 } from '@cosinekit/core/backend';
-import { checkNumber } from './check.js';
+import { checkNumber, checkObject } from './check.js';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */
@@ -46,6 +46,7 @@ export interface SgdOptions {
  * through the backend's fused kernel (see {@link Optimizer.step}).
  */
 export function sgd(options: SgdOptions = {}): Optimizer {
+  checkObject('sgd', 'options', options);
   const { learningRate = 0.01, momentum = 0.9, weightDecay = 0 } = options;
   inRange('sgd', 'momentum', momentum, 0, 1);
   inRange('sgd', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
@@ -67,6 +68,9 @@ export function sgd(options: SgdOptions = {}): Optimizer {
   });
 }
 
+/** 2^-126: the smallest normal float32. */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
 /** Options of {@link adam}. */
 export interface AdamOptions {
   /** Defaults to 0.001. */
@@ -75,7 +79,7 @@ export interface AdamOptions {
   beta1?: number;
   /** In [0, 1); defaults to 0.999. */
   beta2?: number;
-  /** > 0; defaults to 1e-8. */
+  /** At least 2^-126 (about 1.18e-38, the smallest normal float32); defaults to 1e-8. */
   epsilon?: number;
   /**
    * Decoupled weight decay (AdamW, Loshchilov and Hutter 2019): `p -= lr * weightDecay * p`
@@ -91,11 +95,19 @@ export interface AdamOptions {
  * float64 with the same formula.
  */
 export function adam(options: AdamOptions = {}): Optimizer {
+  checkObject('adam', 'options', options);
   const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0 } = options;
   inRange('adam', 'beta1', beta1, 0, 1);
   inRange('adam', 'beta2', beta2, 0, 1);
-  if (!(epsilon > 0) || !Number.isFinite(epsilon))
-    argError('INVALID_ARGUMENT', 'adam', 'epsilon', `must be a finite number > 0, got ${epsilon}.`);
+  // Float32 steps add epsilon in float32: below the smallest normal float32 it rounds to zero
+  // or loses its precision, and a zero gradient's update became 0 / 0 = NaN.
+  if (!(epsilon >= FLOAT32_MIN_NORMAL) || !Number.isFinite(epsilon))
+    argError(
+      'INVALID_ARGUMENT',
+      'adam',
+      'epsilon',
+      `must be a finite number >= ${FLOAT32_MIN_NORMAL} (the smallest normal float32), got ${epsilon}.`,
+    );
   inRange('adam', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
   let m: Float64Array[] = [];
   let v: Float64Array[] = [];
@@ -128,6 +140,32 @@ export function adam(options: AdamOptions = {}): Optimizer {
         }
       }
     },
+  });
+}
+
+/**
+ * Passed by `train` as a fourth argument of {@link Optimizer.step}: the gradients come from checked
+ * kernels, so the built-in optimisers skip their own scan of them (and of the weights after the
+ * step, which `train` checks once per epoch). Not exported from the package.
+ */
+export const CHECKED_GRADIENTS: unique symbol = Symbol('cosinekit.nn.checkedGradients');
+
+/** {@link Optimizer.step} as `train` calls it (a custom optimiser ignores the fourth argument). */
+export type TrustedStep = (
+  params: readonly Vec[],
+  grads: readonly Vec[],
+  kernels: Kernels | undefined,
+  checked: typeof CHECKED_GRADIENTS,
+) => Awaitable<void>;
+
+/** `NON_FINITE` naming `arg` of `op` at the first NaN or ±Infinity of `arrays`. */
+function refuseNonFinite(op: string, arg: string, arrays: readonly Vec[], what: string): void {
+  arrays.forEach((a, k) => {
+    let acc = 0;
+    for (let i = 0; i < a.length; i++) acc += a[i] * 0;
+    if (acc === 0) return;
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i])) argError('NON_FINITE', op, arg, `${what} ${a[i]} in array ${k}, at ${i}.`);
   });
 }
 
@@ -168,13 +206,27 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
       return steps;
     },
     learningRate: () => lrAt(steps),
-    step(params, grads, kernels) {
+    step(params, grads, kernels, ...rest: unknown[]) {
       checkPairs(op, params, grads);
       const lr = learningRate();
       const t = steps + 1;
+      // Outside `train` nothing checked the gradients: a NaN one became a NaN weight silently.
+      // The weights are checked after the step too (a learning rate far too high overflows them).
+      const checked = rest[0] === CHECKED_GRADIENTS;
+      if (!checked) refuseNonFinite(`${op}.step`, 'grads', grads, 'holds');
+      const after = (): void => {
+        if (!checked)
+          refuseNonFinite(
+            `${op}.step`,
+            'learningRate',
+            params,
+            `made the weights non-finite (far too high for these gradients; lower it): the step left`,
+          );
+      };
       if (!params.every((p, i) => p instanceof Float32Array && grads[i] instanceof Float32Array)) {
         spec.float64(params, grads, lr, t);
         steps = t;
+        after();
         return;
       }
       const k = kernels?.createOptimizerState && kernels.optimizerStep ? kernels : referenceKernels;
@@ -187,6 +239,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
       const run = (s: OptimizerState): Awaitable<void> =>
         then(k.optimizerStep!(s, params as Float32Array[], grads as Float32Array[], spec.rule(lr, t)), () => {
           steps = t;
+          after();
         });
       if (same && owner === k) return run(state!);
       // New sizes start from zero moments; other kernels take the moments over.

@@ -1,5 +1,5 @@
 import { argError, argErrorOf, checkFinite } from '@cosinekit/core/backend';
-import { checkNumber } from './check.js';
+import { checkNumber, checkObject } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -234,6 +234,7 @@ export interface RandomShiftOptions {
  * `[-max, max]` along each axis, filling the uncovered border with zeros.
  */
 export function randomShift(options: RandomShiftOptions): Augment {
+  checkObject('randomShift', 'options', options, false);
   const { width, height, channels = 1, max = 2, probability = 1 } = options;
   for (const [name, v] of [
     ['width', width],
@@ -349,12 +350,33 @@ function copyRow(
 ): void {
   dst.set(src.subarray(row * cols, (row + 1) * cols), at * cols);
   if (augment) {
+    let r: unknown;
     try {
-      augment(dst.subarray(at * cols, (at + 1) * cols), rng!);
+      r = augment(dst.subarray(at * cols, (at + 1) * cols), rng!);
     } catch (e) {
       // The caller's hook: named, its error the cause (as core names a filter predicate's).
-      throw argErrorOf('INVALID_ARGUMENT', op, 'augment', `threw: ${String(e)}`, e);
+      throw argErrorOf('INVALID_ARGUMENT', op, 'augment', `threw: ${describeError(e)}`, e);
     }
+    // An async hook would write into the batch after it was handed on (or reject unhandled, which
+    // ended the process): refused, its promise's rejection handled here.
+    if (typeof (r as PromiseLike<unknown> | null)?.then === 'function') {
+      Promise.resolve(r).catch(() => {});
+      argError(
+        'INVALID_TYPE',
+        op,
+        'augment',
+        'returned a promise: an augment hook must change the row synchronously.',
+      );
+    }
+  }
+}
+
+/** `String(e)` that cannot throw (an object without a prototype has no toString). */
+function describeError(e: unknown): string {
+  try {
+    return String(e);
+  } catch {
+    return Object.prototype.toString.call(e);
   }
 }
 
@@ -375,6 +397,8 @@ function order(n: number, rng: Rng): Int32Array {
  * itself). {@link tripletSampler} and {@link pairSampler} refuse the same.
  */
 export function inBatchSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
+  checkObject('inBatchSampler', 'data', data, false);
+  checkObject('inBatchSampler', 'options', options);
   const draw = inBatchDraw(data, options, 'inBatchSampler', 2);
   return {
     sampling: 'in-batch',
@@ -430,6 +454,8 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
  * as its hard negative; the other anchors' positives and negatives are negatives too.
  */
 export function tripletSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
+  checkObject('tripletSampler', 'data', data, false);
+  checkObject('tripletSampler', 'options', options);
   const inner = inBatchDraw(data, options, 'tripletSampler', 3);
   const { cols } = data;
   return {
@@ -464,6 +490,8 @@ export interface PairSamplerOptions extends SamplerOptions {
  * paired with a random row of its class (target +1) or of another class (target -1).
  */
 export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}): Sampler {
+  checkObject('pairSampler', 'data', data, false);
+  checkObject('pairSampler', 'options', options);
   const batchSize = batchSizeOf(options, 'pairSampler');
   // NaN once made every pair negative, 2 every pair positive, without a word.
   const positiveFraction = checkNumber(
@@ -515,6 +543,8 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
 
 /** Batches of explicit pairs (shuffled each epoch), e.g. for the embedding adapter. */
 export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): Sampler {
+  checkObject('fixedPairSampler', 'data', data, false);
+  checkObject('fixedPairSampler', 'options', options);
   const batchSize = batchSizeOf(options, 'fixedPairSampler');
   const { rows: n, cols } = data;
   checkShape('fixedPairSampler', data, [
@@ -566,6 +596,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
  * margins): every row once per epoch, shuffled, with its class in `labels`.
  */
 export function labelledSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
+  checkObject('labelledSampler', 'data', data, false);
+  checkObject('labelledSampler', 'options', options);
   const batchSize = batchSizeOf(options, 'labelledSampler');
   classIndex(data, 'labelledSampler');
   const { cols } = data;

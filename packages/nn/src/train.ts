@@ -2,9 +2,9 @@ import type { Awaitable, Kernels } from '@cosinekit/core/backend';
 import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
 import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
 import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
-import type { Loss } from './losses/loss.js';
+import type { Loss, Sampling } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
-import type { Optimizer } from './optimisers.js';
+import { CHECKED_GRADIENTS, type Optimizer, type TrustedStep } from './optimisers.js';
 import { progressCallbacks } from './progress.js';
 import { createRng } from './rng.js';
 import type { Batch, Sampler } from './sampling.js';
@@ -217,6 +217,17 @@ function checkTrainOptions(o: TrainOptions): void {
     o.callbacks === undefined || (typeof o.callbacks === 'object' && o.callbacks !== null),
     'an object or an array',
   );
+  // Each hook object, and each hook in it, is checked here: a number where a function belongs
+  // once failed as a TypeError after the first step had changed the weights.
+  const hooks = o.callbacks === undefined ? [] : Array.isArray(o.callbacks) ? o.callbacks : [o.callbacks];
+  hooks.forEach((h: unknown, i) => {
+    const name = Array.isArray(o.callbacks) ? `callbacks[${i}]` : 'callbacks';
+    need(name, h, typeof h === 'object' && h !== null, 'an object of hooks');
+    for (const f of ['onEpochStart', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const) {
+      const v = (h as Record<string, unknown>)[f];
+      need(`${name}.${f}`, v, v === undefined || typeof v === 'function', 'a function');
+    }
+  });
   if (o.seed !== undefined) checkNumber('train', 'seed', o.seed, -(2 ** 53), 2 ** 53);
   const es = o.earlyStopping;
   if (es !== undefined) {
@@ -310,7 +321,15 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     let sum = 0;
     let batches = 0;
     // Each batch is copied into the step's input before the next is drawn: its arrays may be reused.
-    for (const batch of sampler.epoch(rng, true)) {
+    const drawn: unknown = sampler.epoch(rng, true);
+    if (typeof (drawn as Iterable<Batch> | null)?.[Symbol.iterator] !== 'function')
+      argError(
+        'INVALID_TYPE',
+        'train',
+        'sampler',
+        `.epoch() must return an iterable of batches, got ${drawn === null ? 'null' : typeof drawn}.`,
+      );
+    for (const batch of drawn as Iterable<Batch>) {
       const stepLoss = await trainStep(step, batch, epoch, batches);
       sum += stepLoss;
       batches++;
@@ -328,6 +347,11 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     // The built-in samplers refuse to give no batch; a custom one that does would report NaN.
     if (batches === 0)
       argError('INVALID_ARGUMENT', 'train', 'sampler', `yielded no batch in epoch ${epoch}.`);
+    // A step that made the weights non-finite is caught by the next forward pass (see `blame`);
+    // the epoch's last step has none before validation or the end, so it is checked here: one
+    // pass over the weights per epoch. Training once resolved with NaN weights after a last step
+    // with a learning rate far too high.
+    checkStepped(params, own, epoch, batches);
     const seconds = (performance.now() - t0) / 1000;
     const metric = validate ? await validate(encoder, epoch) : undefined;
     // A NaN metric is never better nor worse: early stopping would act on nothing.
@@ -390,10 +414,10 @@ interface StepContext {
  */
 async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: number): Promise<number> {
   const { encoder, loss, ops, kernels, optimizer, params, lossParams, at } = s;
-  const { rows, cols, negatives } = batch;
   // Anchors, positives and (for triplets) negatives go through the encoder as one block;
   // labelled batches have only the anchors.
-  const blocks = loss.sampling === 'labels' ? 1 : negatives ? 3 : 2;
+  const blocks = checkBatch(batch, loss.sampling, encoder, epoch, batches);
+  const { rows, cols, negatives } = batch;
   // The step's input, kept from step to step (not from the ops' pool, which zeroes what it
   // hands out): the blocks below overwrite all of it.
   const n = blocks * rows * cols;
@@ -407,13 +431,6 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
     for (let i = 0; i < blocks; i++) x.set(parts[i], i * rows * cols);
   }
   Object.assign(at, { epoch, batch: batches, input: x, cols });
-  if (cols !== encoder.inputs)
-    argError(
-      'DIMENSION_MISMATCH',
-      'train',
-      'sampler',
-      `gives rows of ${cols} values; the encoder takes ${encoder.inputs}.`,
-    );
   const cache = await encoder.forward(ops, x, blocks * rows);
   const d = encoder.outputs;
   const r = await loss.compute(ops, {
@@ -453,11 +470,102 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
       `returned no gradient for its ${lossParams.length} parameter arrays.`,
     );
   }
-  await optimizer.step(
+  // The gradients come from checked kernels: the built-in optimisers skip their own scan of them.
+  await (optimizer.step as TrustedStep)(
     params,
     lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params,
     kernels,
+    CHECKED_GRADIENTS,
   );
   ops.release?.();
   return r.loss;
+}
+
+/**
+ * Refuses a batch whose arrays do not hold what it says (a custom {@link Sampler}'s, as the
+ * built-in ones always do): a short block once trained on the previous batch's rows left in the
+ * step's input, a long one failed as a RangeError. Returns the blocks that go through the encoder
+ * (anchors, positives, negatives; the anchors alone for `'labels'` batches).
+ */
+function checkBatch(
+  batch: Batch,
+  sampling: Sampling,
+  encoder: Encoder,
+  epoch: number,
+  index: number,
+): number {
+  const where = `at batch ${index} of epoch ${epoch}`;
+  if (typeof batch !== 'object' || batch === null)
+    argError(
+      'INVALID_TYPE',
+      'train',
+      'sampler',
+      `yielded ${batch === null ? 'null' : typeof batch} ${where}; a batch is an object (see Batch).`,
+    );
+  const { rows, cols } = batch;
+  if (!(Number.isInteger(rows) && rows >= 1))
+    argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${String(rows)} rows ${where}.`);
+  if (!(Number.isInteger(cols) && cols >= 1))
+    argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${String(cols)} columns ${where}.`);
+  const blocks = sampling === 'labels' ? 1 : batch.negatives ? 3 : 2;
+  const values = (name: string, v: unknown) => {
+    if (!(v instanceof Float32Array || v instanceof Float64Array))
+      argError(
+        'INVALID_TYPE',
+        'train',
+        'sampler',
+        `gave a batch whose '${name}' is not a Float32Array ${where}.`,
+      );
+    if (v.length !== rows * cols)
+      argError(
+        'SHAPE_MISMATCH',
+        'train',
+        'sampler',
+        `gave a batch whose '${name}' holds ${v.length} values, not ${rows} x ${cols} ${where}.`,
+      );
+  };
+  values('a', batch.a);
+  if (blocks > 1) values('b', batch.b);
+  if (blocks > 2) values('negatives', batch.negatives);
+  const perRow = (name: string, v: ArrayLike<number> | undefined) => {
+    if (v !== undefined && v.length !== rows)
+      argError(
+        'SHAPE_MISMATCH',
+        'train',
+        'sampler',
+        `gave a batch whose '${name}' holds ${v.length} entries, not one per row (${rows}) ${where}.`,
+      );
+  };
+  perRow('targets', batch.targets);
+  perRow('groups', batch.groups);
+  perRow('labels', batch.labels);
+  if (blocks > 2) perRow('negativeGroups', batch.negativeGroups);
+  if (cols !== encoder.inputs)
+    argError(
+      'DIMENSION_MISMATCH',
+      'train',
+      'sampler',
+      `gives rows of ${cols} values; the encoder takes ${encoder.inputs}.`,
+    );
+  return blocks;
+}
+
+/**
+ * After an epoch's last step: `NON_FINITE` naming `optimizer` when it left a trained array holding
+ * NaN or ±Infinity (the encoder's first `own` arrays, then the loss's).
+ */
+function checkStepped(params: readonly Vec[], own: number, epoch: number, batches: number): void {
+  params.forEach((p, k) => {
+    let acc = 0;
+    for (let i = 0; i < p.length; i++) acc += p[i] * 0;
+    if (acc === 0) return;
+    for (let i = 0; i < p.length; i++)
+      if (!Number.isFinite(p[i]))
+        argError(
+          'NON_FINITE',
+          'train',
+          'optimizer',
+          `left ${p[i]} in ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} at ${i} after the last step (${batches - 1}) of epoch ${epoch}: its learning rate (or weight decay) is far too high.`,
+        );
+  });
 }

@@ -15,10 +15,12 @@ import {
   createCosineHead,
   createEncoder,
   createRng,
+  Encoder,
   evaluateRetrieval,
   fixedPairSampler,
   float64Ops,
   inBatchSampler,
+  kernelOps,
   kernelsOf,
   knnAccuracy,
   type Loss,
@@ -27,7 +29,10 @@ import {
   loadEncoder,
   mseSimilarityLoss,
   multipleNegativesRankingLoss,
+  normalizeRowsBackward,
+  normalizeRowsForward,
   normFaceLoss,
+  Pool2dLayer,
   pairAccuracy,
   pairSampler,
   randomShift,
@@ -1214,5 +1219,296 @@ describe('an augment that is not a function, or that throws, is named by its sam
       expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg: 'augment' });
       expect(e!.cause, op).toBe(broke);
     }
+  });
+});
+
+describe('a last step that leaves NaN weights, and epsilons or gradients the optimisers cannot use', () => {
+  const encoder = () =>
+    createEncoder({ inputs: cols, layers: [{ units: 16, activation: 'relu' }, { units: 8 }], seed: 3 });
+  const sampler = () =>
+    inBatchSampler(data(Float32Array.from(randomVec(rows * cols, 5)), {}), { batchSize: 8 });
+  const kit = createCosineKit({ backend: 'reference' });
+  it("train: a step that leaves non-finite weights is NON_FINITE naming the optimiser, even the epoch's last (was: resolved with NaN weights)", async () => {
+    // One epoch of four batches whose last step alone has a learning rate far too high.
+    const o = sgd({ learningRate: (step) => (step === 3 ? 1e38 : 1e-3) });
+    const e = await train({
+      kernels: kit,
+      encoder: encoder(),
+      loss: multipleNegativesRankingLoss(),
+      sampler: sampler(),
+      optimizer: o,
+      epochs: 1,
+    }).catch((err: unknown) => err);
+    expect(e).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'optimizer' });
+    const w = await train({
+      kernels: kit,
+      encoder: encoder(),
+      loss: multipleNegativesRankingLoss(),
+      sampler: sampler(),
+      optimizer: adam({ weightDecay: 1e300 }),
+      epochs: 1,
+    }).catch((err: unknown) => err);
+    expect(w).toMatchObject({ op: 'train', arg: 'optimizer' });
+  });
+  it('adam: an epsilon below the smallest normal float32 is refused (it rounded to 0 and 0 / 0 made NaN weights)', () => {
+    for (const epsilon of [1e-50, 1e-40, 0])
+      expect(() => adam({ epsilon }), String(epsilon)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'adam', arg: 'epsilon' }),
+      );
+    const p = [Float32Array.of(1, 2)];
+    adam({ epsilon: 2 ** -126 }).step(p, [Float32Array.of(0, 0)], referenceKernels);
+    expect(Array.from(p[0])).toEqual([1, 2]);
+  });
+  it('optimizer.step outside train: a NaN or Infinity gradient is NON_FINITE naming grads, before any weight moves', () => {
+    for (const make of [() => adam(), () => sgd()])
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY])
+        for (const f of [Float32Array, Float64Array]) {
+          const p = [f.of(1, 2), f.of(3)];
+          const o = make();
+          expect(() => o.step(p, [f.of(0.5, 0.5), f.of(bad)], referenceKernels)).toThrow(
+            expect.objectContaining({ code: 'NON_FINITE', op: `${o.name}.step`, arg: 'grads' }),
+          );
+          expect(Array.from(p[0])).toEqual([1, 2]);
+          expect(o.steps).toBe(0);
+        }
+  });
+  it('optimizer.step outside train: a learning rate that overflows the weights is NON_FINITE naming it', () => {
+    const p = [Float32Array.of(1, 2)];
+    expect(() =>
+      sgd({ learningRate: 1e38, momentum: 0 }).step(p, [Float32Array.of(1e10, 0)], referenceKernels),
+    ).toThrow(expect.objectContaining({ code: 'NON_FINITE', op: 'sgd.step', arg: 'learningRate' }));
+  });
+});
+
+describe("a custom sampler's batches are checked against what they say they hold", () => {
+  const kit = createCosineKit({ backend: 'reference' });
+  const good = Float32Array.from(randomVec(6 * cols, 7));
+  const custom = (make: (i: number) => unknown, iterable = true): Sampler => ({
+    sampling: 'in-batch',
+    batchesPerEpoch: 2,
+    epoch() {
+      if (!iterable) return 42 as unknown as Iterable<never>;
+      return [make(0), make(1)] as Iterable<never>;
+    },
+  });
+  const run = (s: Sampler) =>
+    train({
+      kernels: kit,
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], seed: 1 }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: s,
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((e: unknown) => e);
+  const batch = (o: Record<string, unknown> = {}) => ({
+    a: good.slice(0, 3 * cols),
+    b: good.slice(3 * cols),
+    rows: 3,
+    cols,
+    ...o,
+  });
+  it('blocks of the wrong length (was: stale rows of the previous batch trained on, or a RangeError)', async () => {
+    for (const [name, o] of [
+      ['a short', { a: good.slice(0, 3 * cols - 2) }],
+      ['a long', { a: good.slice(0, 3 * cols + 1) }],
+      ['b short', { b: good.slice(0, 2 * cols) }],
+      ['negatives', { negatives: good.slice(0, cols) }],
+      ['groups', { groups: Int32Array.of(1, 2) }],
+    ] as const) {
+      const e = await run(custom((i) => (i === 1 ? batch(o) : batch())));
+      expect(e, name).toMatchObject({ code: 'SHAPE_MISMATCH', op: 'train', arg: 'sampler' });
+    }
+  });
+  it('a batch that is not an object, rows or cols that are not counts, arrays of another type, a non-iterable epoch', async () => {
+    expect(await run(custom(() => null))).toMatchObject({ code: 'INVALID_TYPE', arg: 'sampler' });
+    expect(await run(custom(() => batch({ rows: Number.NaN })))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'sampler',
+    });
+    expect(await run(custom(() => batch({ cols: undefined })))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'sampler',
+    });
+    expect(await run(custom(() => batch({ b: undefined })))).toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'sampler',
+    });
+    expect(await run(custom(() => batch(), false))).toMatchObject({ code: 'INVALID_TYPE', arg: 'sampler' });
+    expect(await run(custom(() => batch()))).toMatchObject({ history: [{ batches: 2 }] });
+  });
+  it('callbacks that are not functions are refused before the first step changes a weight', async () => {
+    const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], seed: 1 });
+    const before = encoder.parameters().map((p) => p.slice());
+    for (const callbacks of [{ onBatchEnd: 5 }, [null], [{}, { onEpochEnd: 'x' }]]) {
+      const e = await train({
+        kernels: kit,
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: custom(() => batch()),
+        optimizer: adam(),
+        epochs: 1,
+        callbacks: callbacks as never,
+      }).catch((err: unknown) => err);
+      expect(e, JSON.stringify(callbacks)).toMatchObject({ code: 'INVALID_TYPE', op: 'train' });
+    }
+    expect(encoder.parameters()).toEqual(before);
+  });
+  it('an async augment is refused naming it, and its rejection does not end the process', () => {
+    const s = inBatchSampler(data(Float32Array.from(randomVec(rows * cols, 5)), {}), {
+      batchSize: 8,
+      augment: (async () => {
+        throw new Error('async augment boom');
+      }) as never,
+    });
+    expect(() => {
+      for (const _ of s.epoch(createRng(1))) break;
+    }).toThrow(expect.objectContaining({ code: 'INVALID_TYPE', op: 'inBatchSampler', arg: 'augment' }));
+  });
+  it('an augment throwing an object without a prototype is still named (its description made a TypeError)', () => {
+    const s = inBatchSampler(data(Float32Array.from(randomVec(rows * cols, 5)), {}), {
+      batchSize: 8,
+      augment: () => {
+        throw Object.create(null);
+      },
+    });
+    expect(() => {
+      for (const _ of s.epoch(createRng(1))) break;
+    }).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'inBatchSampler', arg: 'augment' }));
+  });
+});
+
+describe('rows collapsed towards zero: gradients past float32 are NON_FINITE by name, never Infinity handed on', () => {
+  it('normalizeRowsBackward, cosineEmbeddingLoss and the encoder name the rows', () => {
+    const x = Float32Array.from(randomVec(4 * 8, 3), (v) => v * 1e-40);
+    const fwd = normalizeRowsForward(x, 4, 8);
+    expect(() =>
+      normalizeRowsBackward(
+        fwd,
+        Float32Array.from(randomVec(32, 4)),
+        4,
+        8,
+        undefined,
+        'Encoder.backward',
+        'embeddings',
+      ),
+    ).toThrow(expect.objectContaining({ code: 'NON_FINITE', op: 'Encoder.backward', arg: 'embeddings' }));
+    const loss = cosineEmbeddingLoss();
+    const input: LossInput = {
+      a: x,
+      b: Float32Array.from(randomVec(32, 5)),
+      rows: 4,
+      cols: 8,
+      targets: new Float64Array([1, -1, 1, -1]),
+    };
+    expect(() => loss.compute(float64OpsLike32(), input)).toThrow(
+      expect.objectContaining({ code: 'NON_FINITE', arg: 'a' }),
+    );
+  });
+  it('float64 rows past 1e154: the cosine loss is that of the rows scaled down (was NaN)', async () => {
+    const a = Float64Array.from(randomVec(24, 6));
+    const b = Float64Array.from(randomVec(24, 7));
+    const targets = new Float64Array([1, -1, 1]);
+    const loss = cosineEmbeddingLoss();
+    const plain = await loss.compute(float64Ops, { a, b, rows: 3, cols: 8, targets });
+    const big = await loss.compute(float64Ops, {
+      a: a.map((v) => v * 2 ** 700),
+      b: b.map((v) => v * 2 ** -700),
+      rows: 3,
+      cols: 8,
+      targets,
+    });
+    expect(big.loss).toBe(plain.loss);
+    for (let i = 0; i < 24; i++) {
+      expect(big.gradA[i]).toBe(plain.gradA[i] * 2 ** -700);
+      expect(big.gradB[i]).toBe(plain.gradB[i] * 2 ** 700);
+    }
+  });
+});
+
+/** The float32 kernel ops of the reference backend (a loss's float32 path). */
+function float64OpsLike32() {
+  return kernelOps(referenceKernels);
+}
+
+describe('layers whose images do not chain, and metadata JSON does not keep as an object', () => {
+  it('new Encoder and loadEncoder refuse a pool reading a conv output as another image (was: loaded and ran)', () => {
+    const conv = Conv2dLayer.create(
+      [8, 8, 1],
+      { type: 'conv2d', filters: 3, kernel: 3, padding: 'same' },
+      createRng(1),
+    );
+    const pool = new Pool2dLayer('maxPool2d', [4, 16, 3], 2, 2);
+    expect(conv.units).toBe(pool.inputs);
+    expect(() => new Encoder([conv, pool], false)).toThrow(
+      expect.objectContaining({ code: 'SHAPE_MISMATCH', op: 'Encoder', arg: 'layers' }),
+    );
+    const fine = new Encoder([conv, new Pool2dLayer('maxPool2d', [8, 8, 3], 2, 2)], false);
+    // The saved file with the pool's image rewritten: 'CKNN', version, header length, the JSON
+    // header padded with spaces to 4 bytes, then the weights.
+    const bytes = saveEncoder(fine);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const length = view.getUint32(8, true);
+    const header = new TextDecoder().decode(bytes.subarray(12, 12 + length)).replace('[8,8,3]', '[4,16,3]');
+    let json = new TextEncoder().encode(header.trimEnd());
+    json = Uint8Array.from([...json, ...new Array((4 - ((12 + json.length) % 4)) % 4).fill(0x20)]);
+    const forged = new Uint8Array(12 + json.length + bytes.length - 12 - length);
+    forged.set(bytes.subarray(0, 12));
+    new DataView(forged.buffer).setUint32(8, json.length, true);
+    forged.set(json, 12);
+    forged.set(bytes.subarray(12 + length), 12 + json.length);
+    expect(header).toContain('[4,16,3]');
+    expect(() => loadEncoder(forged)).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_DATA', message: expect.stringContaining('do not chain') }),
+    );
+    expect(loadEncoder(bytes).layers.length).toBe(2);
+    expect(() => new Encoder([conv], 'x' as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_TYPE', arg: 'normalize' }),
+    );
+  });
+  it('saveEncoder: meta whose JSON is not an object is refused (was saved, then refused by loadEncoder)', () => {
+    const enc = createEncoder({ inputs: 4, layers: [{ units: 2 }] });
+    for (const meta of [new Date(0), { toJSON: () => [1, 2] }])
+      expect(() => saveEncoder(enc, meta as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'saveEncoder', arg: 'meta' }),
+      );
+    expect(loadEncoder(saveEncoder(enc, { note: 'ok' })).layers.length).toBe(1);
+  });
+});
+
+describe('null where an options object or data belongs is INVALID_TYPE by name, not a TypeError', () => {
+  it('optimisers, samplers, losses, augment, classifier, head and evaluation', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const clf = createCosineClassifier({ classes: 3, dim: 4 });
+    const cases: [string, () => unknown][] = [
+      ['adam', () => adam(null as never)],
+      ['sgd', () => sgd(null as never)],
+      ['randomShift', () => randomShift(null as never)],
+      ['inBatchSampler', () => inBatchSampler(null as never)],
+      ['tripletSampler', () => tripletSampler(data(sparseX(), {}), null as never)],
+      ['pairSampler', () => pairSampler(null as never)],
+      ['labelledSampler', () => labelledSampler(null as never)],
+      ['fixedPairSampler', () => fixedPairSampler(null as never)],
+      ['contrastiveLoss', () => contrastiveLoss(null as never)],
+      ['cosineEmbeddingLoss', () => cosineEmbeddingLoss(null as never)],
+      ['multipleNegativesRankingLoss', () => multipleNegativesRankingLoss(null as never)],
+      ['normFaceLoss', () => normFaceLoss(clf, null as never)],
+      ['cosFaceLoss', () => cosFaceLoss(clf, null as never)],
+      ['arcFaceLoss', () => arcFaceLoss(clf, null as never)],
+      ['createCosineClassifier', () => createCosineClassifier(null as never)],
+      ['createCosineHead', () => createCosineHead(null as never, kit)],
+    ];
+    for (const [op, f] of cases) expect(f, op).toThrow(expect.objectContaining({ code: 'INVALID_TYPE', op }));
+    await expect(evaluateRetrieval(kit, null as never, 1)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'evaluateRetrieval',
+      arg: 'set',
+    });
+    await expect(
+      clf.predict(kit, null as never, new Tensor(new Float32Array(4), 1, 4)),
+    ).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'CosineClassifier.predict',
+      arg: 'encoder',
+    });
   });
 });

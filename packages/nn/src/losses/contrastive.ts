@@ -1,4 +1,4 @@
-import { checkNumber } from '../check.js';
+import { checkNumber, checkObject } from '../check.js';
 import type { Loss } from './loss.js';
 import { pairCosineLoss } from './pair-cosine.js';
 
@@ -14,6 +14,7 @@ export interface ContrastiveLossOptions {
  * similar pairs (target > 0) and 0 otherwise, averaged over pairs.
  */
 export function contrastiveLoss(options: ContrastiveLossOptions = {}): Loss {
+  checkObject('contrastiveLoss', 'options', options);
   const m = checkNumber('contrastiveLoss', 'margin', options.margin ?? 0.5, 0, 2);
   return {
     name: 'contrastive',

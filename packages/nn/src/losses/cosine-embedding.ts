@@ -1,4 +1,4 @@
-import { checkNumber } from '../check.js';
+import { checkNumber, checkObject } from '../check.js';
 import type { Loss } from './loss.js';
 import { pairCosineLoss } from './pair-cosine.js';
 
@@ -13,6 +13,7 @@ export interface CosineEmbeddingLossOptions {
  * (target > 0) and `max(0, cos - margin)` for dissimilar pairs (target <= 0), averaged over pairs.
  */
 export function cosineEmbeddingLoss(options: CosineEmbeddingLossOptions = {}): Loss {
+  checkObject('cosineEmbeddingLoss', 'options', options);
   const margin = checkNumber('cosineEmbeddingLoss', 'margin', options.margin ?? 0, -1, 1);
   return {
     name: 'cosine-embedding',

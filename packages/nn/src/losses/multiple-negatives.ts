@@ -1,5 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
-import { checkLossInput, checkNumber } from '../check.js';
+import { checkLossInput, checkNumber, checkObject } from '../check.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
 import type { Loss, LossInput } from './loss.js';
@@ -30,6 +30,7 @@ const OP = 'multipleNegativesRankingLoss';
  * With `normalized` inputs (unit rows, see {@link LossInput.normalized}) Â = A and Ĉ = C.
  */
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
+  checkObject(OP, 'options', options);
   const scale = options.scale ?? 20;
   if (!(checkNumber(OP, 'scale', scale, 0, Number.MAX_VALUE) > 0))
     argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
@@ -120,8 +121,8 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       let gradA: Vec;
       let dC: Vec;
       if (na && nc) {
-        gradA = normalizeRowsBackward(na, dA, rows, cols, () => grad.subarray(0, rows * cols));
-        dC = normalizeRowsBackward(nc, dCy, n, cols, () => grad.subarray(rows * cols));
+        gradA = normalizeRowsBackward(na, dA, rows, cols, () => grad.subarray(0, rows * cols), OP, 'a');
+        dC = normalizeRowsBackward(nc, dCy, n, cols, () => grad.subarray(rows * cols), OP, 'b');
       } else {
         grad.set(dA);
         grad.set(dCy, rows * cols);

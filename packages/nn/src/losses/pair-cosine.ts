@@ -40,8 +40,6 @@ export function pairCosineLoss(
       aa += a[o + j] * a[o + j];
       bb += b[o + j] * b[o + j];
     }
-    const na = Math.sqrt(aa);
-    const nb = Math.sqrt(bb);
     if (unit) {
       // Unit (or zero) rows: the cosine is the dot product, and dcos/da = b, dcos/db = a up to
       // the component along each row, which the caller's normalisation backward projects out.
@@ -55,16 +53,60 @@ export function pairCosineLoss(
       }
       continue;
     }
-    const cos = na > 0 && nb > 0 ? dot / (na * nb) : 0;
+    // Rows whose squares overflow or underflow float64 (float64 rows past about 1e154, or below
+    // 1e-154) are taken again scaled by a power of two: a = sa a', so cos is that of a' and b',
+    // and dcos/da = (b' / (|a'| |b'|) - cos a' / |a'|²) / sa.
+    const sa = aa === 0 || !(aa < HUGE_SQ && aa > TINY_SQ) ? scaleOf(a, o, cols) : 1;
+    const sb = bb === 0 || !(bb < HUGE_SQ && bb > TINY_SQ) ? scaleOf(b, o, cols) : 1;
+    let d2 = dot;
+    let a2 = aa;
+    let b2 = bb;
+    if (sa !== 1 || sb !== 1) {
+      d2 = 0;
+      a2 = 0;
+      b2 = 0;
+      for (let j = 0; j < cols; j++) {
+        const x = a[o + j] / sa;
+        const y = b[o + j] / sb;
+        d2 += x * y;
+        a2 += x * x;
+        b2 += y * y;
+      }
+    }
+    const ma = Math.sqrt(a2);
+    const mb = Math.sqrt(b2);
+    const cos = ma > 0 && mb > 0 ? d2 / (ma * mb) : 0;
     const [value, dCos] = term(cos, targets[i]);
     total += value;
-    if (dCos === 0 || na === 0 || nb === 0) continue;
+    if (dCos === 0 || ma === 0 || mb === 0) continue;
     const g = dCos / rows;
-    const inv = 1 / (na * nb);
+    const inv = 1 / (ma * mb);
+    let acc = 0;
     for (let j = 0; j < cols; j++) {
-      gradA[o + j] = g * (b[o + j] * inv - (cos * a[o + j]) / aa);
-      gradB[o + j] = g * (a[o + j] * inv - (cos * b[o + j]) / bb);
+      gradA[o + j] = (g * ((b[o + j] / sb) * inv - (cos * (a[o + j] / sa)) / a2)) / sa;
+      gradB[o + j] = (g * ((a[o + j] / sa) * inv - (cos * (b[o + j] / sb)) / b2)) / sb;
+      acc += gradA[o + j] * 0 + gradB[o + j] * 0;
     }
+    if (acc !== 0)
+      argError(
+        'NON_FINITE',
+        op,
+        ma * sa < mb * sb ? 'a' : 'b',
+        `row ${i} has norm ${Math.min(ma * sa, mb * sb)}: the cosine's gradient (1 / norm) is past ${a instanceof Float32Array ? 'float32' : 'float64'}. Rescale the rows.`,
+      );
   }
+  if (!Number.isFinite(total))
+    argError('NON_FINITE', op, 'targets', `make the loss ${total}: a target far from [-1, 1] overflows it.`);
   return { loss: total / rows, gradA, gradB };
+}
+
+/** Squared norms beyond which a row is taken again scaled (see {@link pairCosineLoss}). */
+const HUGE_SQ = 2 ** 1000;
+const TINY_SQ = 2 ** -1000;
+
+/** A power of two near the largest |value| of `x[o .. o + cols)` (1 for a zero row). */
+function scaleOf(x: ArrayLike<number>, o: number, cols: number): number {
+  let m = 0;
+  for (let j = 0; j < cols; j++) m = Math.max(m, Math.abs(x[o + j]));
+  return m > 0 && Number.isFinite(m) ? 2 ** Math.floor(Math.log2(m)) : 1;
 }
