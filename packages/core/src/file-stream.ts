@@ -99,11 +99,16 @@ export function checkLoad(op: string, kit: unknown, options: unknown): asserts k
 export function writeCorpus(
   op: string,
   corpus: Corpus,
-  sink: ByteSink,
+  target: ByteSink | (() => Promise<ByteSink>),
   options: SaveFileOptions,
 ): Promise<number> {
   const { signal, onProgress } = options;
+  // Queued behind the corpus's earlier work at the call, before anything is awaited: a
+  // `dispose()` right after the call then waits for the save, as it does for `save()` (the
+  // file's opening used to come first, and the save then found the corpus disposed). `target`
+  // opens the destination once the save's turn has come.
   return corpus.streamParts(op, async (p) => {
+    const sink = typeof target === 'function' ? await target() : target;
     let first: StoredCorpus | null = await p.read(0);
     const enc = new CorpusFileEncoder({ ...p, rerank: first.rerank });
     let done = 0;

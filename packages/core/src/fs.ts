@@ -63,31 +63,38 @@ export async function saveCorpusFile(
   const op = 'saveCorpusFile';
   checkSave(op, corpus, options);
   checkPath(op, path);
-  const old = await stat(path).catch(() => null);
-  if (old?.isDirectory()) argError('INVALID_ARGUMENT', op, 'path', `is a directory: ${path}.`);
   const tmp = `${path}.tmp`;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(tmp, 'w');
-    const f = fh;
-    const n = await writeCorpus(
-      op,
-      corpus,
-      {
+  // Queued on the corpus now, within the call; the file is opened when the save's turn comes.
+  const written = writeCorpus(
+    op,
+    corpus,
+    async () => {
+      const old = await stat(path).catch(() => null);
+      if (old?.isDirectory()) argError('INVALID_ARGUMENT', op, 'path', `is a directory: ${path}.`);
+      fh = await open(tmp, 'w');
+      const f = fh;
+      return {
         async write(bytes) {
           for (let o = 0; o < bytes.length; ) o += (await f.write(bytes, o, bytes.length - o)).bytesWritten;
         },
-      },
-      options,
-    );
+      };
+    },
+    options,
+  );
+  try {
+    const n = await written;
+    const f = fh!;
     await f.datasync();
     await f.close();
     fh = undefined;
     await rename(tmp, path);
     return n;
   } catch (e) {
+    const opened = fh !== undefined;
     await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
+    // Only a save that got as far as creating its temporary file removes it.
+    if (opened) await rm(tmp, { force: true }).catch(() => undefined);
     if (isCosineKitError(e)) throw e;
     throw argErrorOf('INVALID_ARGUMENT', op, 'path', `cannot be written (${path}): ${reason(e)}`, e);
   }

@@ -13,7 +13,14 @@ import {
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, checkSignal, isCosineKitError, reportProgress } from './errors.js';
+import {
+  argError,
+  argErrorOf,
+  checkSignal,
+  isCosineKitError,
+  readFailure,
+  reportProgress,
+} from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitInto, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
@@ -493,7 +500,13 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         let i = 0;
         for (;;) {
           checkSignal(op, signal);
-          const step = await it.next();
+          let step: IteratorResult<unknown>;
+          try {
+            step = await it.next();
+          } catch (e) {
+            // The caller's iterator failed: its error, named, as the cause (it escaped raw).
+            throw readFailure(op, 'source', e);
+          }
           if (step.done) break;
           const arg = `source[${i}]`;
           const chunk = step.value;
@@ -549,7 +562,11 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return c;
       } catch (e) {
         c?.dispose();
-        await it.return?.();
+        try {
+          await it.return?.();
+        } catch {
+          // The source's own clean-up failed too: the first error is the one reported.
+        }
         throw e;
       }
     },
@@ -760,14 +777,18 @@ function checkCorpusOptions(o: CorpusCreateOptions, op = 'corpus'): void {
 /** An async iterator over `source`, refusing what is not iterable. */
 function iterate<T>(source: Iterable<T> | AsyncIterable<T>, op: string): AsyncIterator<T> | Iterator<T> {
   const s = source as Partial<Iterable<T> & AsyncIterable<T>> | null;
-  if (s !== null && typeof s === 'object' && typeof s[Symbol.asyncIterator] === 'function')
-    return s[Symbol.asyncIterator]!();
-  if (
-    s !== null &&
-    (typeof s === 'object' || typeof s === 'function') &&
-    typeof s[Symbol.iterator] === 'function'
-  )
-    return s[Symbol.iterator]!();
+  try {
+    if (s !== null && typeof s === 'object' && typeof s[Symbol.asyncIterator] === 'function')
+      return s[Symbol.asyncIterator]!();
+    if (
+      s !== null &&
+      (typeof s === 'object' || typeof s === 'function') &&
+      typeof s[Symbol.iterator] === 'function'
+    )
+      return s[Symbol.iterator]!();
+  } catch (e) {
+    throw readFailure(op, 'source', e);
+  }
   return argError(
     'INVALID_TYPE',
     op,

@@ -105,37 +105,45 @@ export async function saveCorpusOpfs(
   const op = 'saveCorpusOpfs';
   checkSave(op, corpus, options);
   checkName(op, name);
-  const dir = await directoryOf(op, options);
-  const existed = await dir.getFileHandle(name).then(
-    () => true,
-    () => false,
-  );
+  let dir: FileSystemDirectoryHandle | undefined;
   let created = false;
   let w: FileSystemWritableFileStream | undefined;
-  try {
-    const handle = await dir.getFileHandle(name, { create: true });
-    created = !existed;
-    if (typeof handle.createWritable !== 'function')
-      argError(
-        'UNSUPPORTED',
-        op,
-        'name',
-        'cannot be written: this browser lacks FileSystemFileHandle.createWritable().',
+  // Queued on the corpus now, within the call (a `dispose()` right after waits for the save, as
+  // for `save()`); the directory and the file are opened when the save's turn comes.
+  const written = writeCorpus(
+    op,
+    corpus,
+    async () => {
+      const d = await directoryOf(op, options);
+      dir = d;
+      const existed = await d.getFileHandle(name).then(
+        () => true,
+        () => false,
       );
-    const writable = await handle.createWritable();
-    w = writable;
-    const n = await writeCorpus(
-      op,
-      corpus,
-      { write: (bytes) => writable.write(bytes as Uint8Array<ArrayBuffer>) },
-      options,
-    );
+      const handle = await d.getFileHandle(name, { create: true });
+      created = !existed;
+      if (typeof handle.createWritable !== 'function')
+        argError(
+          'UNSUPPORTED',
+          op,
+          'name',
+          'cannot be written: this browser lacks FileSystemFileHandle.createWritable().',
+        );
+      const writable = await handle.createWritable();
+      w = writable;
+      return { write: (bytes) => writable.write(bytes as Uint8Array<ArrayBuffer>) };
+    },
+    options,
+  );
+  try {
+    const n = await written;
+    const writable = w!;
     w = undefined;
     await writable.close();
     return n;
   } catch (e) {
     await w?.abort().catch(() => undefined);
-    if (created) await dir.removeEntry(name).catch(() => undefined);
+    if (created) await dir?.removeEntry(name).catch(() => undefined);
     if (isCosineKitError(e)) throw e;
     throw argErrorOf('INVALID_ARGUMENT', op, 'name', `cannot be written ('${name}'): ${why(e)}`, e);
   }

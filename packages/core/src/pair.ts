@@ -1,4 +1,4 @@
-import { argError } from './errors.js';
+import { argError, readFailure } from './errors.js';
 import { cosineOf, cosineOfAny, unitScale } from './kernels/pair.js';
 import { attached, describeType, intact, refuseFakeView, Tensor } from './tensor.js';
 
@@ -108,10 +108,22 @@ function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
     argError('EMPTY_INPUT', op, arg, 'is empty.');
   }
   if (Array.isArray(x)) {
-    // Every element: JavaScript would read '2' as 2 and null as 0 without a word.
-    for (let i = 0; i < x.length; i++)
-      if (typeof x[i] !== 'number')
-        argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(x[i])} at [${i}].`);
+    // Read once, into a copy: every element checked (JavaScript would read '2' as 2 and null as 0
+    // without a word), and an element whose getter throws is the caller's error, named, with it as
+    // `cause` (it escaped raw), read once so a getter cannot answer differently on a second pass.
+    const src = x;
+    const copy = new Float64Array(src.length);
+    try {
+      for (let i = 0; i < src.length; i++) {
+        const e = src[i];
+        if (typeof e !== 'number')
+          argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(e)} at [${i}].`);
+        copy[i] = e;
+      }
+    } catch (e) {
+      throw readFailure(op, arg, e);
+    }
+    return copy;
   }
   return x;
 }

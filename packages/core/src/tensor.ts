@@ -98,7 +98,10 @@ export class Tensor implements Matrix {
 
 /**
  * Builds a tensor from a `Float32Array` plus shape (no copy), a `number[]` (one row), a
- * `number[][]` or an array of `Float32Array` rows (copied into one buffer).
+ * `number[][]` or an array of `Float32Array` rows (copied into one buffer). A `shape`, when given,
+ * is `[rows, cols]` or `[length]` (one row) of integers (anything else is `INVALID_ARGUMENT`): a
+ * `Float32Array` or a flat `number[]` is read as that shape, and nested rows or a `Tensor` must
+ * have it; a length or shape that differs is `SHAPE_MISMATCH`, never dropped silently.
  */
 export function tensor(input: TensorInput, shape?: readonly [number, number] | readonly [number]): Tensor {
   return toTensor(input, 'tensor', 'input', shape);
@@ -128,22 +131,21 @@ function convert(
   arg: string,
   shape?: readonly [number, number] | readonly [number],
 ): Tensor {
+  const want = shape === undefined ? undefined : shapeOf(shape, op, arg);
   if (input instanceof Tensor) {
     if (input.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
     intact(input, op, arg);
     // `new Tensor` allows a shape of 0 rows or columns; as an input it is as empty as `[]`.
     if (input.rows === 0 || input.cols === 0)
       argError('EMPTY_INPUT', op, arg, `is empty (shape [${input.rows}, ${input.cols}]).`);
+    if (want) sameShape(input.rows, input.cols, want, op, arg);
     return input;
   }
   refuseFakeView(input, op, arg);
   if (input instanceof Float32Array) {
     attached(input, op, arg);
-    if (shape === undefined) return make(input, 1, input.length, op, arg);
-    const rows = shape.length === 2 ? shape[0] : 1;
-    const cols = shape.length === 2 ? shape[1] : shape[0];
-    checkDim(op, `${arg}.shape`, rows);
-    checkDim(op, `${arg}.shape`, cols);
+    if (want === undefined) return make(input, 1, input.length, op, arg);
+    const [rows, cols] = want;
     if (input.length !== rows * cols) {
       argError(
         'SHAPE_MISMATCH',
@@ -180,7 +182,15 @@ function convert(
         argError('INVALID_TYPE', op, arg, `mixes numbers and ${describeType(v)} at [${i}].`);
       data[i] = v;
     }
-    return make(data, 1, data.length, op, arg);
+    // A flat list of numbers with a shape is read as that shape, as a Float32Array is.
+    if (want && data.length !== want[0] * want[1])
+      argError(
+        'SHAPE_MISMATCH',
+        op,
+        arg,
+        `has length ${data.length} but shape [${want[0]}, ${want[1]}] needs ${want[0] * want[1]}.`,
+      );
+    return want ? make(data, want[0], want[1], op, arg) : make(data, 1, data.length, op, arg);
   }
   const rows = input.length;
   const cols = rowLength(first, op, `${arg}[0]`);
@@ -202,7 +212,45 @@ function convert(
       }
     }
   }
+  if (want) sameShape(rows, cols, want, op, arg);
   return make(data, rows, cols, op, arg);
+}
+
+/**
+ * A shape argument as `[rows, cols]`: `[rows, cols]` or `[length]` (one row) of positive integers;
+ * anything else (three dimensions, a string) is `INVALID_ARGUMENT` naming it, never read as
+ * another shape.
+ */
+function shapeOf(shape: unknown, op: string, arg: string): [number, number] {
+  if (!Array.isArray(shape) || (shape.length !== 1 && shape.length !== 2))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `${arg}.shape`,
+      `must be [rows, cols] or [length], got ${Array.isArray(shape) ? `an array of ${shape.length}` : describeType(shape)}.`,
+    );
+  const rows = shape.length === 2 ? (shape[0] as number) : 1;
+  const cols = shape.length === 2 ? (shape[1] as number) : (shape[0] as number);
+  checkDim(op, `${arg}.shape`, rows);
+  checkDim(op, `${arg}.shape`, cols);
+  return [rows, cols];
+}
+
+/** `SHAPE_MISMATCH` unless rows x cols is the shape the caller gave (it is never dropped silently). */
+function sameShape(
+  rows: number,
+  cols: number,
+  want: readonly [number, number],
+  op: string,
+  arg: string,
+): void {
+  if (rows !== want[0] || cols !== want[1])
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      arg,
+      `has shape [${rows}, ${cols}] but the shape given is [${want[0]}, ${want[1]}].`,
+    );
 }
 
 function make(data: Float32Array, rows: number, cols: number, op: string, arg: string): Tensor {

@@ -286,3 +286,22 @@ describe('loadCorpus and filter masks given a Node Buffer', () => {
     kit.dispose();
   });
 });
+
+describe('saveCorpusFile is queued on the corpus within the call, like save()', () => {
+  it('dispose() right after the call waits for the save (was DISPOSED, the save lost)', async () => {
+    const c = await kit.corpus(rows(30, 5, 3));
+    const bytes = await c.save();
+    const p = saveCorpusFile(c, at('then-dispose.ckc'));
+    c.dispose();
+    expect(await p).toBe(bytes.length);
+    expect(new Uint8Array(readFileSync(at('then-dispose.ckc')))).toEqual(bytes);
+    await expect(saveCorpusFile(c, at('after.ckc'))).rejects.toMatchObject({ code: 'DISPOSED' });
+    expect(existsSync(at('after.ckc.tmp'))).toBe(false);
+  });
+  it('a directory as the path is still refused by name, with no temporary file left', async () => {
+    const c = await kit.corpus(rows(3, 5, 3));
+    await expect(saveCorpusFile(c, dir)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'path' });
+    expect(existsSync(`${dir}.tmp`)).toBe(false);
+    c.dispose();
+  });
+});

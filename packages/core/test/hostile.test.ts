@@ -587,3 +587,80 @@ describe("rows and ids whose reading throws are the caller's argument, named, no
     expect(Array.from((await corpus.search([[0, 1]], 1)).indices)).toEqual([1]);
   });
 });
+
+describe("the caller's own objects failing while read are named at every entry point", () => {
+  const throwing = () => {
+    const a = [1, 2, 3];
+    Object.defineProperty(a, 1, {
+      get() {
+        throw new Error('getter broke');
+      },
+    });
+    return a;
+  };
+  it('sync cosine, cosineDistance and normalize: INVALID_ARGUMENT naming the argument, the error as cause (was raw)', () => {
+    for (const [op, f, arg] of [
+      ['cosine', () => cosine(throwing(), [1, 2, 3]), 'a'],
+      ['cosine', () => cosine([1, 2, 3], throwing()), 'b'],
+      ['cosineDistance', () => cosineDistance(throwing(), [1, 2, 3]), 'a'],
+      ['normalize', () => normalize(throwing()), 'v'],
+    ] as const) {
+      let e: CosineKitError | undefined;
+      try {
+        f();
+      } catch (err) {
+        e = err as CosineKitError;
+      }
+      expect(e, `${op} ${arg}`).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg });
+      expect((e!.cause as Error).message).toBe('getter broke');
+    }
+    // Arrays are read once: the answer is that of the values read.
+    expect(cosine([1, 0], [0, 1])).toBe(0);
+    expect(Array.from(normalize([3, 4]))).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+  });
+  it('corpusFrom: a source whose iterator throws (sync, async, or when asked for one) is INVALID_ARGUMENT naming source', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const broke = new Error('source broke');
+    const row = () => [[1, 2, 3]];
+    const sources: [string, unknown][] = [
+      [
+        'sync',
+        (function* () {
+          yield row();
+          throw broke;
+        })(),
+      ],
+      [
+        'async',
+        (async function* () {
+          yield row();
+          throw broke;
+        })(),
+      ],
+      [
+        'iterator',
+        {
+          [Symbol.iterator]() {
+            throw broke;
+          },
+        },
+      ],
+    ];
+    for (const [name, source] of sources) {
+      const e = await rejection(kit.corpusFrom(source as Iterable<number[][]>, { segmentBytes: 8 }));
+      expect(e, name).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'corpusFrom', arg: 'source' });
+      expect(e.cause, name).toBe(broke);
+    }
+  });
+});
+
+describe('a result too large to allocate is OUT_OF_MEMORY, not a backend that broke', () => {
+  it('cosineMatrix of 1e5 x 1e5 from 1e5 x 1 inputs (reference)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const x = new Tensor(new Float32Array(100000).fill(1), 100000, 1);
+    const e = await rejection(kit.cosineMatrix(x, x));
+    expect(e).toMatchObject({ code: 'OUT_OF_MEMORY', op: 'cosineMatrix' });
+    // The kit still answers afterwards.
+    expect(Array.from((await kit.cosineMatrix([[1, 0]], [[1, 0]])).data)).toEqual([1]);
+  });
+});

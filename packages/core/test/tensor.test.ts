@@ -26,6 +26,12 @@ describe('tensor', () => {
     expect(tensor([new Float32Array([1, 2]), new Float32Array([3, 4])]).shape).toEqual([2, 2]);
     expect(tensor([1, 2, 3]).shape).toEqual([1, 3]);
     expect(tensor(new Float32Array(4), [4]).shape).toEqual([1, 4]);
+    // With a shape, a flat number[] is read as that shape, as a Float32Array is.
+    expect(tensor([1, 2, 3, 4, 5, 6], [2, 3]).toArray()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(tensor([[1, 2]], [1, 2]).shape).toEqual([1, 2]);
   });
 
   it.each([
@@ -37,6 +43,33 @@ describe('tensor', () => {
     ['int rows', () => tensor([new Int8Array(3)] as unknown as Float32Array[]), 'INVALID_TYPE'],
     ['strings', () => tensor([['a']] as unknown as number[][]), 'INVALID_TYPE'],
     ['row out of range', () => tensor([[1]]).row(1), 'INVALID_ARGUMENT'],
+    // A shape given with an array input was dropped silently; three dimensions read as [n].
+    ['a number[] of another length than the shape', () => tensor([1, 2, 3, 4], [3, 3]), 'SHAPE_MISMATCH'],
+    [
+      'rows of another shape than the shape',
+      () =>
+        tensor(
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          [9, 9],
+        ),
+      'SHAPE_MISMATCH',
+    ],
+    [
+      'Float32Array rows against [1, 4]',
+      () => tensor([new Float32Array(2), new Float32Array(2)], [1, 4]),
+      'SHAPE_MISMATCH',
+    ],
+    ['a tensor against another shape', () => tensor(tensor([[1, 2]]), [2, 1]), 'SHAPE_MISMATCH'],
+    [
+      'a shape of three dimensions',
+      () => tensor(new Float32Array(4), [2, 2, 99] as never),
+      'INVALID_ARGUMENT',
+    ],
+    ['a shape that is a string', () => tensor(new Float32Array(12), '12' as never), 'INVALID_ARGUMENT'],
+    ['a shape of a fraction', () => tensor(new Float32Array(4), [2.5, 2] as never), 'INVALID_ARGUMENT'],
   ])('rejects %s with a typed error', (_name, fn, code) => {
     try {
       fn();

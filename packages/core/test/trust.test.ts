@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Backend, CosineKitError, referenceKernels } from '../src/backend.js';
+import { type Backend, CosineKitError, referenceKernels, type TopKResult } from '../src/backend.js';
+import { scoreTolerance } from '../src/guard.js';
 import { createCosineKit, Tensor } from '../src/index.js';
 
 /** The reference backend with some kernels replaced. */
@@ -282,5 +283,32 @@ describe('snapshot rule on a backend that reads its inputs late', () => {
     const t = new Tensor(Float32Array.of(1, 2), 1, 2);
     structuredClone(t.data.buffer, { transfer: [t.data.buffer] });
     await expect(kit.rowNorms(t)).rejects.toMatchObject({ code: 'DISPOSED', op: 'rowNorms', arg: 'x' });
+  });
+});
+
+describe('the top-k score check allows for float32 rounding of long rows', () => {
+  it('scoreTolerance is 5e-4 up to d = 8388, then d x 2^-24', () => {
+    expect(scoreTolerance(1)).toBe(5e-4);
+    expect(scoreTolerance(8388)).toBe(5e-4);
+    expect(scoreTolerance(500000)).toBeCloseTo(500000 * 2 ** -24, 12);
+  });
+  it('a backend whose score at d = 500,000 is 1.2e-3 off (float32 rounding) is not called broken; one 0.1 off is', async () => {
+    const d = 500000;
+    const off = (by: number): Backend => ({
+      name: `off-${by}`,
+      kernels: {
+        topK: (q, c, k) => {
+          const r = referenceKernels.topK(q, c, k) as TopKResult;
+          return { ...r, scores: r.scores.map((s) => s - by) };
+        },
+      },
+    });
+    const row = new Float32Array(d).fill(1);
+    const t = new Tensor(row, 1, d);
+    const ok = await createCosineKit({ backend: off(1.2e-3) }).topK(t, t, 1);
+    expect(ok.scores[0]).toBeCloseTo(1 - 1.2e-3, 6);
+    await expect(createCosineKit({ backend: off(0.1) }).topK(t, t, 1)).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+    });
   });
 });
