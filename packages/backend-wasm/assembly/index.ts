@@ -20,6 +20,7 @@ export { adamStep, sgdStep } from './optimizer';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';
 export { above } from './select';
 export { softmaxCrossEntropy } from './softmax';
+export { addRows, clampRows, spanSteps } from './spans';
 export { compressColumns, compressRows, countColumns, sparseProduct } from './sparse';
 
 /** First byte free for the JS allocator: above the static data and the engine's per-thread scratch. */

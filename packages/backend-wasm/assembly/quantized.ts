@@ -4,6 +4,7 @@
  * the best candidates are re-ranked against float32 rows.
  */
 import { sumSquares } from './rows';
+import { SPAN_STEPS } from './spans';
 
 /**
  * Largest |x| of `n` floats at `p`: NaN when one is NaN, +Infinity when one is infinite. The
@@ -238,19 +239,22 @@ export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, coun
   for (let t = 0; t < count; t++) {
     const j = load<i32>(idx + ((<usize>t) << 2));
     let r = c + <usize>(j / P) * panelBytes + ((<usize>(j % P)) << 4);
-    let acc = f32x4.splat(0);
-    for (let s: usize = 0; s < <usize>steps; s++) {
-      acc = f32x4.add(acc, f32x4.mul(v128.load(q + (s << 4)), v128.load(r)));
-      r += chunk;
-    }
-    store<f32>(
-      out + ((<usize>t) << 2),
-      clamp1(
+    // Span by span, as the search sums long rows (see spans.ts): the same bits as its scores.
+    let total: f32 = 0;
+    for (let s0: usize = 0; s0 < <usize>steps; s0 += <usize>SPAN_STEPS) {
+      const s1 = min<usize>(<usize>steps, s0 + <usize>SPAN_STEPS);
+      let acc = f32x4.splat(0);
+      for (let s = s0; s < s1; s++) {
+        acc = f32x4.add(acc, f32x4.mul(v128.load(q + (s << 4)), v128.load(r)));
+        r += chunk;
+      }
+      const sum =
         f32x4.extract_lane(acc, 0) +
-          f32x4.extract_lane(acc, 1) +
-          (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)),
-      ),
-    );
+        f32x4.extract_lane(acc, 1) +
+        (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+      total = s0 === 0 ? sum : total + sum;
+    }
+    store<f32>(out + ((<usize>t) << 2), clamp1(total));
   }
 }
 

@@ -177,9 +177,9 @@ function streamTile(c) {
     `/** One query row x \`panels\` corpus panels of ${c} rows, read as ${S} streams; \`cols\` valid corpus rows. */`,
   );
   L.push(
-    `function stream${c}(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {`,
+    `function stream${c}(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, clamp: bool, cols: i32): void {`,
   );
-  L.push(`  const panelBytes = (<usize>steps << 4) * ${c};`);
+  L.push(`  const panelBytes = (<usize>stride << 4) * ${c};`);
   L.push(`  const h = panels / ${S};`);
   L.push(`  const span = <usize>h * panelBytes;`);
   L.push(`  const end = pa + (<usize>steps << 4);`);
@@ -315,9 +315,9 @@ function rowsStreamTile(r, c) {
     `/** ${r} plain query rows \`rb\` bytes apart x \`panels\` corpus panels of ${c} rows, read as ${S} streams; \`cols\` valid corpus rows. */`,
   );
   L.push(
-    `function rowsStream${r}x${c}(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
+    `function rowsStream${r}x${c}(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {`,
   );
-  L.push(`  const panelBytes = (<usize>steps << 4) * ${c};`);
+  L.push(`  const panelBytes = (<usize>stride << 4) * ${c};`);
   L.push(`  const h = panels / ${S};`);
   L.push(`  const span = <usize>h * panelBytes;`);
   L.push(`  const end = <usize>steps << 4;`);
@@ -379,9 +379,12 @@ function driver(cfg) {
   const { r, c } = cfg;
   const L = [];
   L.push(
-    `function dots${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {`,
+    `function dots${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {`,
   );
-  L.push(`  const rowBytes = <usize>steps << 4;`);
+  // Rows are \`stride\` steps long; the sums run over steps [from, from + steps) of them (one span
+  // of a long row: see \`dotsWith\`).
+  L.push(`  const rowBytes = <usize>stride << 4;`);
+  L.push(`  const skip = <usize>from << 4;`);
   L.push(`  const panelBytes = rowBytes * ${c};`);
   L.push(`  const np = (n + ${c - 1}) / ${c};`);
   L.push(`  const mFull = m - m % ${r};`);
@@ -390,11 +393,11 @@ function driver(cfg) {
   L.push(`  const nb = mFull > 0 ? nbp : np;`);
   L.push(`  for (let g0 = 0; g0 < np; g0 += nb) {`);
   L.push(`    const g1 = min(np, g0 + nb);`);
-  L.push(`    let pa = a;`);
+  L.push(`    let pa = a + skip * ${r};`);
   L.push(`    let po = out + <usize>g0 * ${4 * c};`);
   L.push(`    let i = 0;`);
   L.push(`    for (; i < mFull; i += ${r}) {`);
-  L.push(`      let pb = b + <usize>g0 * panelBytes;`);
+  L.push(`      let pb = b + <usize>g0 * panelBytes + skip * ${c};`);
   L.push(`      let pj = po;`);
   L.push(`      for (let g = g0; g < g1; g++) {`);
   L.push(`        tile${r}x${c}(pa, pb, steps, pj, ldo, clamp, n - g * ${c});`);
@@ -404,19 +407,21 @@ function driver(cfg) {
   L.push(`      pa += rowBytes * ${r};`);
   L.push(`      po += ldo * ${r};`);
   L.push(`    }`);
+  // The plain rows left over: rows of \`rowBytes\`, from step \`from\` of each.
+  L.push(`    pa = a + <usize>mFull * rowBytes + skip;`);
   // 2..R-1 rows left over: one pass of a rows tile over the block (each panel read once).
   for (let left = 2; left < r; left++) {
     if (rowsStreamsOf(left, c) > 1) {
       L.push(`    if (m - i === ${left}) {`);
       L.push(
-        `      rowsStream${left}x${c}(pa, rowBytes, b + <usize>g0 * panelBytes, g1 - g0, steps, po, ldo, clamp, n - g0 * ${c});`,
+        `      rowsStream${left}x${c}(pa, rowBytes, b + <usize>g0 * panelBytes + skip * ${c}, g1 - g0, steps, stride, po, ldo, clamp, n - g0 * ${c});`,
       );
       L.push(`      i = m;`);
       L.push(`    }`);
       continue;
     }
     L.push(`    if (m - i === ${left}) {`);
-    L.push(`      let pb = b + <usize>g0 * panelBytes;`);
+    L.push(`      let pb = b + <usize>g0 * panelBytes + skip * ${c};`);
     L.push(`      let pj = po;`);
     L.push(`      for (let g = g0; g < g1; g++) {`);
     L.push(`        rows${left}x${c}(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * ${c});`);
@@ -428,7 +433,9 @@ function driver(cfg) {
   }
   // A lone query row (m = 1, or one left over below a multiple of R): a stream over the block.
   L.push(`    if (m - i === 1) {`);
-  L.push(`      stream${c}(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * ${c});`);
+  L.push(
+    `      stream${c}(pa, b + <usize>g0 * panelBytes + skip * ${c}, g1 - g0, steps, stride, po, clamp, n - g0 * ${c});`,
+  );
   L.push(`    }`);
   L.push(`  }`);
   L.push(`}`);
@@ -687,7 +694,7 @@ function blockDriver(cfg) {
   L.push(`  const np = (n + ${c - 1}) / ${c};`);
   L.push(`  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * ${16 * c})));`);
   L.push(`  if (kb <= 0 || acc === 0 || wp < 1) {`);
-  L.push(`    dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp);`);
+  L.push(`    dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0);`);
   L.push(`    return;`);
   L.push(`  }`);
   L.push(`  const lda = <usize>wp * ${16 * c};`);
@@ -758,7 +765,7 @@ function blockDispatcher() {
     L.push(
       dualOK(cfg.r, cfg.c)
         ? `    case ${i}: dotsBlocked${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;`
-        : `    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp); break;`,
+        : `    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;`,
     );
   });
   L.push(`    default: unreachable();`);
@@ -771,11 +778,11 @@ function dispatcher() {
   const L = [];
   L.push(`/** Runs driver \`config\`: ${CONFIGS.map((c, i) => `${i} = ${name(c)}`).join(', ')}. */`);
   L.push(
-    `export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {`,
+    `export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {`,
   );
   L.push(`  switch (config) {`);
   CONFIGS.forEach((cfg, i) => {
-    L.push(`    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp); break;`);
+    L.push(`    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;`);
   });
   L.push(`    default: unreachable();`);
   L.push(`  }`);

@@ -38,6 +38,8 @@ export class WasmRuntime {
   readonly tileRows: number;
   /** Corpus rows per panel. */
   readonly tileCols: number;
+  /** Steps (4 floats) per span of a long row's dot products (assembly/spans.ts). */
+  readonly spanSteps: number;
   readonly #live = new Set<Resident>();
   readonly memory: WebAssembly.Memory;
   /** The compiled threads build, to start more instances of it (see shards.ts). */
@@ -67,6 +69,7 @@ export class WasmRuntime {
     this.tuning = tuning;
     this.config = checkTuning(tuning);
     [this.tileRows, this.tileCols] = tuning.tile.split('x').map(Number);
+    this.spanSteps = this.exports.spanSteps();
     this.scratch = (this.exports.heapBase() + 63) & ~63;
     const heapBase = this.scratch + SCRATCH_BYTES;
     const have = this.memory.buffer.byteLength;

@@ -144,7 +144,7 @@ export function shareBegin<J extends Job>(
 }
 
 /** Copies rows [start, start + count) of every line of a shared job's output (see {@link CopyOut}). */
-function copyOut(rt: WasmRuntime, c: CopyOut, start: number, count: number): void {
+export function copyOut(rt: WasmRuntime, c: CopyOut, start: number, count: number): void {
   const heap = rt.f32;
   for (let l = 0; l < c.lines; l++) {
     const s = c.src + l * c.srcStride + start;

@@ -183,6 +183,8 @@ describe('work shared by chunks', () => {
           16,
           false,
           1,
+          1,
+          0,
         ]),
       ).toThrow();
       expect(rt.pool!.size).toBe(2);
@@ -210,7 +212,7 @@ describe('work shared by chunks', () => {
           2,
           1e9,
           0,
-          (j0, w) => [0, bad, 4, bad + j0 * 16, w, 1, bad, 16, false, 1],
+          (j0, w) => [0, bad, 4, bad + j0 * 16, w, 1, bad, 16, false, 1, 1, 0],
           copy,
         ),
       ).toThrow();

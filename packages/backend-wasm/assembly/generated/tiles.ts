@@ -179,8 +179,8 @@ function lone2(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: 
 }
 
 /** One query row x `panels` corpus panels of 2 rows, read as 4 streams; `cols` valid corpus rows. */
-function stream2(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  const panelBytes = (<usize>steps << 4) * 2;
+function stream2(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>stride << 4) * 2;
   const h = panels / 4;
   const span = <usize>h * panelBytes;
   const end = pa + (<usize>steps << 4);
@@ -254,8 +254,8 @@ function lone3(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: 
 }
 
 /** One query row x `panels` corpus panels of 3 rows, read as 4 streams; `cols` valid corpus rows. */
-function stream3(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  const panelBytes = (<usize>steps << 4) * 3;
+function stream3(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>stride << 4) * 3;
   const h = panels / 4;
   const span = <usize>h * panelBytes;
   const end = pa + (<usize>steps << 4);
@@ -327,8 +327,8 @@ function lone4(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: 
 }
 
 /** One query row x `panels` corpus panels of 4 rows, read as 3 streams; `cols` valid corpus rows. */
-function stream4(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
-  const panelBytes = (<usize>steps << 4) * 4;
+function stream4(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>stride << 4) * 4;
   const h = panels / 3;
   const span = <usize>h * panelBytes;
   const end = pa + (<usize>steps << 4);
@@ -393,8 +393,8 @@ function rows2x2(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: u
 }
 
 /** 2 plain query rows `rb` bytes apart x `panels` corpus panels of 2 rows, read as 2 streams; `cols` valid corpus rows. */
-function rowsStream2x2(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {
-  const panelBytes = (<usize>steps << 4) * 2;
+function rowsStream2x2(pa: usize, rb: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, ldo: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>stride << 4) * 2;
   const h = panels / 2;
   const span = <usize>h * panelBytes;
   const end = <usize>steps << 4;
@@ -511,19 +511,20 @@ function rows2x3(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: u
   }
 }
 
-function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {
-  const rowBytes = <usize>steps << 4;
+function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+  const rowBytes = <usize>stride << 4;
+  const skip = <usize>from << 4;
   const panelBytes = rowBytes * 2;
   const np = (n + 1) / 2;
   const mFull = m - m % 4;
   const nb = mFull > 0 ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
-    let pa = a;
+    let pa = a + skip * 4;
     let po = out + <usize>g0 * 8;
     let i = 0;
     for (; i < mFull; i += 4) {
-      let pb = b + <usize>g0 * panelBytes;
+      let pb = b + <usize>g0 * panelBytes + skip * 2;
       let pj = po;
       for (let g = g0; g < g1; g++) {
         tile4x2(pa, pb, steps, pj, ldo, clamp, n - g * 2);
@@ -533,12 +534,13 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 4;
       po += ldo * 4;
     }
+    pa = a + <usize>mFull * rowBytes + skip;
     if (m - i === 2) {
-      rowsStream2x2(pa, rowBytes, b + <usize>g0 * panelBytes, g1 - g0, steps, po, ldo, clamp, n - g0 * 2);
+      rowsStream2x2(pa, rowBytes, b + <usize>g0 * panelBytes + skip * 2, g1 - g0, steps, stride, po, ldo, clamp, n - g0 * 2);
       i = m;
     }
     if (m - i === 3) {
-      let pb = b + <usize>g0 * panelBytes;
+      let pb = b + <usize>g0 * panelBytes + skip * 2;
       let pj = po;
       for (let g = g0; g < g1; g++) {
         rows3x2(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * 2);
@@ -548,24 +550,25 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       i = m;
     }
     if (m - i === 1) {
-      stream2(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 2);
+      stream2(pa, b + <usize>g0 * panelBytes + skip * 2, g1 - g0, steps, stride, po, clamp, n - g0 * 2);
     }
   }
 }
 
-function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {
-  const rowBytes = <usize>steps << 4;
+function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+  const rowBytes = <usize>stride << 4;
+  const skip = <usize>from << 4;
   const panelBytes = rowBytes * 3;
   const np = (n + 2) / 3;
   const mFull = m - m % 3;
   const nb = mFull > 0 ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
-    let pa = a;
+    let pa = a + skip * 3;
     let po = out + <usize>g0 * 12;
     let i = 0;
     for (; i < mFull; i += 3) {
-      let pb = b + <usize>g0 * panelBytes;
+      let pb = b + <usize>g0 * panelBytes + skip * 3;
       let pj = po;
       for (let g = g0; g < g1; g++) {
         tile3x3(pa, pb, steps, pj, ldo, clamp, n - g * 3);
@@ -575,8 +578,9 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 3;
       po += ldo * 3;
     }
+    pa = a + <usize>mFull * rowBytes + skip;
     if (m - i === 2) {
-      let pb = b + <usize>g0 * panelBytes;
+      let pb = b + <usize>g0 * panelBytes + skip * 3;
       let pj = po;
       for (let g = g0; g < g1; g++) {
         rows2x3(pa, rowBytes, pb, steps, pj, ldo, clamp, n - g * 3);
@@ -586,24 +590,25 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       i = m;
     }
     if (m - i === 1) {
-      stream3(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 3);
+      stream3(pa, b + <usize>g0 * panelBytes + skip * 3, g1 - g0, steps, stride, po, clamp, n - g0 * 3);
     }
   }
 }
 
-function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {
-  const rowBytes = <usize>steps << 4;
+function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+  const rowBytes = <usize>stride << 4;
+  const skip = <usize>from << 4;
   const panelBytes = rowBytes * 4;
   const np = (n + 3) / 4;
   const mFull = m - m % 2;
   const nb = mFull > 0 ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
-    let pa = a;
+    let pa = a + skip * 2;
     let po = out + <usize>g0 * 16;
     let i = 0;
     for (; i < mFull; i += 2) {
-      let pb = b + <usize>g0 * panelBytes;
+      let pb = b + <usize>g0 * panelBytes + skip * 4;
       let pj = po;
       for (let g = g0; g < g1; g++) {
         tile2x4(pa, pb, steps, pj, ldo, clamp, n - g * 4);
@@ -613,25 +618,27 @@ function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 2;
       po += ldo * 2;
     }
+    pa = a + <usize>mFull * rowBytes + skip;
     if (m - i === 1) {
-      stream4(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 4);
+      stream4(pa, b + <usize>g0 * panelBytes + skip * 4, g1 - g0, steps, stride, po, clamp, n - g0 * 4);
     }
   }
 }
 
-function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {
-  const rowBytes = <usize>steps << 4;
+function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+  const rowBytes = <usize>stride << 4;
+  const skip = <usize>from << 4;
   const panelBytes = rowBytes * 3;
   const np = (n + 2) / 3;
   const mFull = m - m % 2;
   const nb = mFull > 0 ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
-    let pa = a;
+    let pa = a + skip * 2;
     let po = out + <usize>g0 * 12;
     let i = 0;
     for (; i < mFull; i += 2) {
-      let pb = b + <usize>g0 * panelBytes;
+      let pb = b + <usize>g0 * panelBytes + skip * 3;
       let pj = po;
       for (let g = g0; g < g1; g++) {
         tile2x3(pa, pb, steps, pj, ldo, clamp, n - g * 3);
@@ -641,25 +648,27 @@ function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 2;
       po += ldo * 2;
     }
+    pa = a + <usize>mFull * rowBytes + skip;
     if (m - i === 1) {
-      stream3(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 3);
+      stream3(pa, b + <usize>g0 * panelBytes + skip * 3, g1 - g0, steps, stride, po, clamp, n - g0 * 3);
     }
   }
 }
 
-function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {
-  const rowBytes = <usize>steps << 4;
+function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+  const rowBytes = <usize>stride << 4;
+  const skip = <usize>from << 4;
   const panelBytes = rowBytes * 2;
   const np = (n + 1) / 2;
   const mFull = m - m % 2;
   const nb = mFull > 0 ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
-    let pa = a;
+    let pa = a + skip * 2;
     let po = out + <usize>g0 * 8;
     let i = 0;
     for (; i < mFull; i += 2) {
-      let pb = b + <usize>g0 * panelBytes;
+      let pb = b + <usize>g0 * panelBytes + skip * 2;
       let pj = po;
       for (let g = g0; g < g1; g++) {
         tile2x2(pa, pb, steps, pj, ldo, clamp, n - g * 2);
@@ -669,20 +678,21 @@ function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
       pa += rowBytes * 2;
       po += ldo * 2;
     }
+    pa = a + <usize>mFull * rowBytes + skip;
     if (m - i === 1) {
-      stream2(pa, b + <usize>g0 * panelBytes, g1 - g0, steps, po, clamp, n - g0 * 2);
+      stream2(pa, b + <usize>g0 * panelBytes + skip * 2, g1 - g0, steps, stride, po, clamp, n - g0 * 2);
     }
   }
 }
 
 /** Runs driver `config`: 0 = 4x2, 1 = 3x3, 2 = 2x4, 3 = 2x3, 4 = 2x2. */
-export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32): void {
+export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
   switch (config) {
-    case 0: dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp); break;
-    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
-    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp); break;
-    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
-    case 4: dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp); break;
+    case 0: dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
+    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
+    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
+    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
+    case 4: dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
     default: unreachable();
   }
 }
@@ -1063,7 +1073,7 @@ function dotsBlocked4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
   const np = (n + 1) / 2;
   const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 32)));
   if (kb <= 0 || acc === 0 || wp < 1) {
-    dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp);
+    dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0);
     return;
   }
   const lda = <usize>wp * 32;
@@ -1077,7 +1087,7 @@ function dotsBlocked2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
   const np = (n + 1) / 2;
   const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 32)));
   if (kb <= 0 || acc === 0 || wp < 1) {
-    dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp);
+    dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0);
     return;
   }
   const lda = <usize>wp * 32;
@@ -1090,9 +1100,9 @@ function dotsBlocked2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
 export function dotsBlockedWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
   switch (config) {
     case 0: dotsBlocked4x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
-    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
-    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp); break;
-    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp); break;
+    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;
+    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;
+    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;
     case 4: dotsBlocked2x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
     default: unreachable();
   }
