@@ -134,8 +134,10 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
     expect(r.timers).toBeGreaterThan(r.ms / 100);
     expect(r.maxTimerGap).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
     // rAF runs in headless Chromium (not throttled: the page is visible); if a browser throttles
-    // it, the timer loop above is the measure.
-    if (r.frames > 2) expect(r.maxFrameGap).toBeLessThan(Math.min(250, r.ms / 2));
+    // it, the timer loop above is the measure. The same load-scaled bound as the timers': a fixed
+    // 250 ms failed once on a CI machine busy compiling (a 367 ms frame gap, timers within bounds).
+    if (r.frames > 2)
+      expect(r.maxFrameGap).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
 
     // Query 0 against float64 cosines over the corpus made again from the same seeds.
     const res = r.value!;
