@@ -136,8 +136,7 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
     // rAF runs in headless Chromium (not throttled: the page is visible); if a browser throttles
     // it, the timer loop above is the measure. The same load-scaled bound as the timers': a fixed
     // 250 ms failed once on a CI machine busy compiling (a 367 ms frame gap, timers within bounds).
-    if (r.frames > 2)
-      expect(r.maxFrameGap).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
+    if (r.frames > 2) expect(r.maxFrameGap).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
 
     // Query 0 against float64 cosines over the corpus made again from the same seeds.
     const res = r.value!;
