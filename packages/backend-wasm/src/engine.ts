@@ -118,14 +118,50 @@ function dotsBegin(
       copy,
     );
   }
+  return undividedBegin(rt, a, m, b, n, rowBytes, steps, 0, out, ldo, clamp, nbp, copy);
+}
+
+/**
+ * The undivided driver (`dotsWith`) over steps [from, from + steps) of rows `rowBytes` long, shared
+ * with the helpers by corpus panels.
+ */
+function undividedBegin(
+  rt: WasmRuntime,
+  a: number,
+  m: number,
+  b: number,
+  n: number,
+  rowBytes: number,
+  steps: number,
+  from: number,
+  out: number,
+  ldo: number,
+  clamp: boolean,
+  nbp: number,
+  copy?: CopyOut,
+): Sharing {
+  const stride = rowBytes >>> 4;
   return shareBegin(
     rt,
     'dotsWith',
     n,
-    C,
-    work,
+    rt.tileCols,
+    m * n * steps * 8,
     rt.tuning.threadMinFlops,
-    (j0, w) => [rt.config, a, m, b + j0 * rowBytes, w, steps, out + j0 * 4, ldo * 4, clamp, nbp, steps, 0],
+    (j0, w) => [
+      rt.config,
+      a,
+      m,
+      b + j0 * rowBytes,
+      w,
+      steps,
+      out + j0 * 4,
+      ldo * 4,
+      clamp,
+      nbp,
+      stride,
+      from,
+    ],
     copy,
   );
 }
@@ -151,31 +187,29 @@ function longDotsBegin(
 ): Sharing {
   return {
     finish: () => {
-      const C = rt.tileCols;
       const steps = rowBytes >>> 4;
       const span = rt.spanSteps;
-      const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (span * 16 * C)));
+      const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (span * 16 * rt.tileCols)));
       const part = rt.alloc(Math.max(4, m * n * 4), 'dots');
       try {
         for (let from = 0; from < steps; from += span) {
           const len = Math.min(span, steps - from);
           const first = from === 0;
-          const dst = first ? out : part;
-          const ld = first ? ldo : n;
-          shareBegin(rt, 'dotsWith', n, C, m * n * len * 8, rt.tuning.threadMinFlops, (j0, w) => [
-            rt.config,
+          // The first span's sums go straight into `out`, the others into `part`, then added.
+          undividedBegin(
+            rt,
             a,
             m,
-            b + j0 * rowBytes,
-            w,
+            b,
+            n,
+            rowBytes,
             len,
-            dst + j0 * 4,
-            ld * 4,
+            from,
+            first ? out : part,
+            first ? ldo : n,
             false,
             nbp,
-            steps,
-            from,
-          ]).finish();
+          ).finish();
           if (!first) rt.exports.addRows(out, ldo, part, n, m, n);
         }
         if (clamp) rt.exports.clampRows(out, ldo, m, n);

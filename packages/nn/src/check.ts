@@ -129,14 +129,29 @@ function lossRows(op: string, arg: string, v: unknown, n: number, cols: number, 
  * caller set (or a run that diverged) are the caller's, not a backend's failure.
  */
 export function checkParameters(op: string, arg: string, params: readonly ArrayLike<number>[]): void {
-  params.forEach((p, k) => {
+  const at = firstNonFinite(params);
+  if (at)
+    argError(
+      'NON_FINITE',
+      op,
+      arg,
+      `holds ${params[at[0]][at[1]]} in its parameter array ${at[0]}, at ${at[1]}.`,
+    );
+}
+
+/**
+ * `[array, index]` of the first NaN or ±Infinity in `arrays`, or undefined: one multiply-add a value
+ * (x * 0 is 0 for every finite x, NaN otherwise), the position searched only in an array that has one.
+ */
+export function firstNonFinite(arrays: readonly ArrayLike<number>[]): [number, number] | undefined {
+  for (let k = 0; k < arrays.length; k++) {
+    const p = arrays[k];
     let acc = 0;
     for (let i = 0; i < p.length; i++) acc += p[i] * 0;
-    if (acc === 0) return;
-    for (let i = 0; i < p.length; i++)
-      if (!Number.isFinite(p[i]))
-        argError('NON_FINITE', op, arg, `holds ${p[i]} in its parameter array ${k}, at ${i}.`);
-  });
+    if (acc === 0) continue;
+    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i])) return [k, i];
+  }
+  return undefined;
 }
 
 /**

@@ -6,7 +6,7 @@ import {
   type OptimizerState,
   referenceKernels,
 } from '@cosinekit/core/backend';
-import { checkNumber, checkObject } from './check.js';
+import { checkNumber, checkObject, firstNonFinite } from './check.js';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */
@@ -160,13 +160,8 @@ export type TrustedStep = (
 
 /** `NON_FINITE` naming `arg` of `op` at the first NaN or ±Infinity of `arrays`. */
 function refuseNonFinite(op: string, arg: string, arrays: readonly Vec[], what: string): void {
-  arrays.forEach((a, k) => {
-    let acc = 0;
-    for (let i = 0; i < a.length; i++) acc += a[i] * 0;
-    if (acc === 0) return;
-    for (let i = 0; i < a.length; i++)
-      if (!Number.isFinite(a[i])) argError('NON_FINITE', op, arg, `${what} ${a[i]} in array ${k}, at ${i}.`);
-  });
+  const at = firstNonFinite(arrays);
+  if (at) argError('NON_FINITE', op, arg, `${what} ${arrays[at[0]][at[1]]} in array ${at[0]}, at ${at[1]}.`);
 }
 
 /** How {@link fused} steps one kind of optimiser. */

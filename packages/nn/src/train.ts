@@ -1,6 +1,6 @@
 import type { Awaitable, Kernels } from '@cosinekit/core/backend';
 import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
-import { checkNumber, HUGE, rowMagnitudes, TINY } from './check.js';
+import { checkNumber, firstNonFinite, HUGE, rowMagnitudes, TINY } from './check.js';
 import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, Sampling } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
@@ -555,17 +555,13 @@ function checkBatch(
  * NaN or ±Infinity (the encoder's first `own` arrays, then the loss's).
  */
 function checkStepped(params: readonly Vec[], own: number, epoch: number, batches: number): void {
-  params.forEach((p, k) => {
-    let acc = 0;
-    for (let i = 0; i < p.length; i++) acc += p[i] * 0;
-    if (acc === 0) return;
-    for (let i = 0; i < p.length; i++)
-      if (!Number.isFinite(p[i]))
-        argError(
-          'NON_FINITE',
-          'train',
-          'optimizer',
-          `left ${p[i]} in ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} at ${i} after the last step (${batches - 1}) of epoch ${epoch}: its learning rate (or weight decay) is far too high.`,
-        );
-  });
+  const at = firstNonFinite(params);
+  if (!at) return;
+  const [k, i] = at;
+  argError(
+    'NON_FINITE',
+    'train',
+    'optimizer',
+    `left ${params[k][i]} in ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} at ${i} after the last step (${batches - 1}) of epoch ${epoch}: its learning rate (or weight decay) is far too high.`,
+  );
 }
