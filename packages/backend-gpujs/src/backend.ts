@@ -1,4 +1,10 @@
-import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core/backend';
+import {
+  argError,
+  type Backend,
+  type BackendMemory,
+  disposedBackend,
+  type Kernels,
+} from '@cosinekit/core/backend';
 import { createEngine, type Engine, type GpujsMode } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
@@ -58,42 +64,46 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
     }
   }
   let engine: Engine | null = null;
-  const open = (): Engine => {
+  let disposed = false;
+  const open = (kernel: string): Engine => {
+    if (disposed) disposedBackend(kernel);
     engine ??= createEngine(options);
     return engine;
   };
   const kernels: Kernels = {
-    rowNorms: (x, out) => rowNorms(open(), x, out),
-    normalizeRows: (x, out) => normalizeRows(open(), x, out),
-    cosineRows: (a, b, out) => cosineRows(open(), a, b, out),
-    cosineMatrix: (a, b, out) => cosineMatrix(open(), a, b, out),
-    topK: (q, c, k) => topK(open(), q, c, k),
-    createCorpus: (x, o) => createCorpus(open(), x, o),
-    corpusSearch: (c, q, k) => corpusSearch(open(), c, q, k),
-    corpusMatrix: (c, q, out) => corpusMatrix(open(), c, q, out),
-    matmul: (a, b, ta, tb, out) => matmul(open(), a, b, ta, tb, out),
-    addBias: (x, bias, out) => addBias(open(), x, bias, out),
-    activation: (kind, x, out) => activation(open(), kind, x, out),
-    activationGrad: (kind, x, dy, out) => activationGrad(open(), kind, x, dy, out),
-    readCorpus: (c) => readCorpus(open(), c),
+    rowNorms: (x, out) => rowNorms(open('rowNorms'), x, out),
+    normalizeRows: (x, out) => normalizeRows(open('normalizeRows'), x, out),
+    cosineRows: (a, b, out) => cosineRows(open('cosineRows'), a, b, out),
+    cosineMatrix: (a, b, out) => cosineMatrix(open('cosineMatrix'), a, b, out),
+    topK: (q, c, k) => topK(open('topK'), q, c, k),
+    createCorpus: (x, o) => createCorpus(open('createCorpus'), x, o),
+    corpusSearch: (c, q, k) => corpusSearch(open('corpusSearch'), c, q, k),
+    corpusMatrix: (c, q, out) => corpusMatrix(open('corpusMatrix'), c, q, out),
+    matmul: (a, b, ta, tb, out) => matmul(open('matmul'), a, b, ta, tb, out),
+    addBias: (x, bias, out) => addBias(open('addBias'), x, bias, out),
+    activation: (kind, x, out) => activation(open('activation'), kind, x, out),
+    activationGrad: (kind, x, dy, out) => activationGrad(open('activationGrad'), kind, x, dy, out),
+    readCorpus: (c) => readCorpus(open('readCorpus'), c),
   };
   return {
     name: GPUJS_BACKEND_NAME,
     kernels,
     init() {
-      open();
+      open('init');
     },
     async dispose() {
       const e = engine;
       engine = null;
-      // Its corpora are disposed with it; a later kernel call opens a fresh engine.
+      disposed = true;
+      // Its corpora are disposed with it; later kernel calls are DISPOSED (no engine reopens).
       if (e) await e.destroy();
     },
     memory(): BackendMemory {
       return { residentHandles: engine?.resident.size ?? 0, objects: engine?.liveTextures ?? 0 };
     },
     describe() {
-      const e = open();
+      if (disposed) return { engine: 'gpu.js', state: 'disposed' };
+      const e = open('describe');
       const d: Record<string, string | number | boolean> = {
         engine: 'gpu.js',
         mode: e.mode,

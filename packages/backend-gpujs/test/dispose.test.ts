@@ -8,7 +8,10 @@ it('a corpus released with its engine by backend.dispose() is DISPOSED, not fore
   const c = await b.kernels.createCorpus!(new Tensor(new Float32Array([1, 0, 0, 1]), 2, 2));
   await b.dispose?.();
   expect(c.disposed).toBe(true);
+  // The backend is disposed too, and says so first (no engine reopens behind the caller).
   expect(() => b.kernels.corpusSearch!(c, new Tensor(new Float32Array([1, 0]), 1, 2), 1)).toThrow(
-    expect.objectContaining({ code: 'DISPOSED', op: 'corpusSearch', arg: 'corpus' }),
+    expect.objectContaining({ code: 'DISPOSED', op: 'corpusSearch', arg: 'backend' }),
   );
+  expect(b.describe?.()).toMatchObject({ state: 'disposed' });
+  expect(b.memory?.()).toEqual({ residentHandles: 0, objects: 0 });
 });

@@ -4,6 +4,7 @@ import {
   type Backend,
   type BackendMemory,
   type CorpusOptions,
+  disposedBackend,
   foreignCorpus,
   type Kernels,
   type Matrix,
@@ -143,7 +144,12 @@ class State {
     readonly hnsw: Required<HnswOptions> | null,
   ) {}
 
-  async open(): Promise<SqlClient> {
+  /** Whether `close()` ran: the backend's dispose is final. */
+  disposed = false;
+
+  /** The client, opened on first use; `DISPOSED` naming `op` once the backend is disposed. */
+  async open(op: string): Promise<SqlClient> {
+    if (this.disposed) disposedBackend(op);
     if (this.client) return this.client;
     this.opening ??= (async () => {
       let client: SqlClient | null = null;
@@ -197,6 +203,7 @@ class State {
   }
 
   async close(): Promise<void> {
+    this.disposed = true;
     for (const c of [...this.live]) c.dispose();
     await Promise.all([...this.drops]);
     const client = this.client;
@@ -551,7 +558,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     allow: Uint8Array | null,
   ): Promise<TopKResult> => {
     const c = own(kernel, corpus);
-    const client = await state.open();
+    const client = await state.open(kernel);
     const filter = allow ? rowFilter(allow, c.rows) : null;
     const indices = new Int32Array(queries.rows * k);
     const scores = new Float32Array(queries.rows * k);
@@ -596,7 +603,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
           `is '${storage}', but the pgvector backend stores corpora as float32 vectors.`,
         );
       }
-      const client = await state.open();
+      const client = await state.open('createCorpus');
       const table = state.newTable();
       try {
         await createTable(client.query, table, x.cols);
@@ -631,7 +638,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     },
     async corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Promise<Float32Array> {
       const c = own('corpusMatrix', corpus);
-      const client = await state.open();
+      const client = await state.open('corpusMatrix');
       // Every cosine is wanted: read the rows once and compute them exactly here, rather than trust
       // pgvector's float32 sums with a Q x N result.
       const data = await readRows(client.query, c.table, c.rows, c.cols);
@@ -639,7 +646,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     },
     async readCorpus(corpus: ResidentCorpus): Promise<Float32Array> {
       const c = own('readCorpus', corpus);
-      const client = await state.open();
+      const client = await state.open('readCorpus');
       return readRows(client.query, c.table, c.rows, c.cols);
     },
   };
@@ -648,7 +655,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     name: PGVECTOR_BACKEND_NAME,
     kernels,
     async init() {
-      await state.open();
+      await state.open('init');
     },
     async dispose() {
       await state.close();
@@ -689,7 +696,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
           'rows',
           'must be a non-empty float32 matrix { data, rows, cols }.',
         );
-      const client = await state.open();
+      const client = await state.open('writeTable');
       const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
       if (r?.found)
         argError('INVALID_ARGUMENT', 'writeTable', 'name', `is '${table}', a table that already exists.`);
@@ -704,7 +711,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     async readTable(name: string, cols: number): Promise<Matrix> {
       const table = checkName('readTable', 'name', name);
       checkInt('readTable', 'cols', cols, 1, 16000);
-      const client = await state.open();
+      const client = await state.open('readTable');
       const [col] = await client.query(
         "SELECT a.atttypmod AS dim, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = 'v' AND NOT a.attisdropped",
         [quote(table)],
@@ -729,7 +736,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     },
     async dropTable(name: string): Promise<boolean> {
       const table = checkName('dropTable', 'name', name);
-      const client = await state.open();
+      const client = await state.open('dropTable');
       const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
       if (r?.found) await client.query(`DROP TABLE ${quote(table)}`);
       return Boolean(r?.found);

@@ -1,4 +1,10 @@
-import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core/backend';
+import {
+  argError,
+  type Backend,
+  type BackendMemory,
+  disposedBackend,
+  type Kernels,
+} from '@cosinekit/core/backend';
 import type { KernelContext } from './context.js';
 import type { TfjsCorpus } from './corpus.js';
 import {
@@ -98,6 +104,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     );
   }
   const live = new Set<TfjsCorpus>();
+  let disposed = false;
   let ready: Promise<Tfjs> | undefined;
   let info: Record<string, string | number | boolean> = { engine, state: 'not initialised' };
 
@@ -122,7 +129,8 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     engine,
     tileColumns,
     scoreTile,
-    async run(fn) {
+    async run(kernel, fn) {
+      if (disposed) disposedBackend(kernel);
       const tf = await init();
       return exclusive(async () => {
         await activate(tf, engine);
@@ -153,9 +161,11 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     engine,
     kernels,
     async init() {
+      if (disposed) disposedBackend('init');
       await init();
     },
     dispose() {
+      disposed = true;
       for (const c of [...live]) c.dispose();
     },
     memory() {

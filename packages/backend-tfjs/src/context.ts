@@ -11,9 +11,10 @@ export interface KernelContext {
   readonly scoreTile: number;
   /**
    * Runs `fn` with the backend initialised, its engine active, and every other tfjs kernel of
-   * this package waiting. tfjs tensors must not outlive `fn` unless kept on purpose.
+   * this package waiting. tfjs tensors must not outlive `fn` unless kept on purpose. Once the
+   * backend is disposed it rejects with `DISPOSED` naming `backend` and `kernel`, running nothing.
    */
-  run<T>(fn: (tf: Tfjs) => Promise<T> | T): Promise<T>;
+  run<T>(kernel: string, fn: (tf: Tfjs) => Promise<T> | T): Promise<T>;
   /** Makes the engine active again; call it after an `await` inside `run`, before more tfjs ops. */
   reactivate(tf: Tfjs): Promise<void>;
 }

@@ -1,11 +1,11 @@
 import {
   argError,
-  argErrorOf,
   type Backend,
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
   declareKernels,
+  disposedBackend,
   type SelfCheckedKernelName,
   type UngatedKernelName,
 } from '@cosinekit/core/backend';
@@ -199,9 +199,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       rt.check(op);
       return rt;
     }
-    if (disposed) {
-      argError('DISPOSED', op, 'backend', 'was disposed (backend.dispose()); create a new one.');
-    }
+    if (disposed) disposedBackend(op);
     argError('UNSUPPORTED', op, 'backend', 'is not initialised: await backend.init() first.');
   };
 
@@ -325,11 +323,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       return rt?.variant;
     },
     init() {
-      if (disposed) {
-        return Promise.reject(
-          argErrorOf('DISPOSED', 'init', 'backend', 'was disposed (backend.dispose()); create a new one.'),
-        );
-      }
+      if (disposed) return Promise.resolve().then(() => disposedBackend('init'));
       starting ??= start();
       return starting;
     },

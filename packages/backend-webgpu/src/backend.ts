@@ -1,4 +1,10 @@
-import { argError, type Backend, type BackendMemory, type Kernels } from '@cosinekit/core/backend';
+import {
+  argError,
+  type Backend,
+  type BackendMemory,
+  disposedBackend,
+  type Kernels,
+} from '@cosinekit/core/backend';
 import {
   corpusMatrix,
   corpusSearch,
@@ -101,7 +107,9 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
   }
   let opening: Promise<Engine> | null = null;
   let engine: Engine | null = null;
+  let disposed = false;
   const ready = async (name: string): Promise<Engine> => {
+    if (disposed) disposedBackend(name);
     opening ??= Engine.open(options).then((e) => {
       engine = e;
       return e;
@@ -149,6 +157,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     name: WEBGPU_BACKEND_NAME,
     kernels,
     async init() {
+      if (disposed) disposedBackend('init');
       try {
         await ready('init');
       } catch (e) {
@@ -157,6 +166,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       }
     },
     async dispose() {
+      disposed = true;
       const e = opening ? await opening.catch(() => null) : null;
       opening = null;
       engine = null;
@@ -179,6 +189,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     },
     describe() {
       const e = engine;
+      if (disposed) return { engine: 'WebGPU', state: 'disposed' };
       if (!e) return { engine: 'WebGPU', device: 'not opened yet (call init())' };
       const t = tileOf(e);
       const d: Record<string, string | number | boolean> = {

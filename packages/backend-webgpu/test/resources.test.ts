@@ -32,10 +32,10 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
     expect(b.stats()).toEqual({ liveBuffers: 0, liveBytes: 0, inUseBuffers: 0, pipelines: 0 });
   }, 300_000);
 
-  it('dispose() destroys every buffer, resident corpora included, and a later call opens a fresh device', async () => {
-    const b = createWebGpuBackend();
+  it('dispose() destroys every buffer, resident corpora included, and is final: later calls are DISPOSED', async () => {
     const c = randomTensor(50, 8, 13);
     for (let i = 0; i < 5; i++) {
+      const b = createWebGpuBackend();
       const h = await b.kernels.createCorpus!(c);
       await b.kernels.topK!(c, c, 3);
       expect(b.stats().liveBuffers).toBeGreaterThan(0);
@@ -45,6 +45,15 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
       await expect(Promise.resolve().then(() => b.kernels.corpusSearch!(h, c, 1))).rejects.toMatchObject({
         code: 'DISPOSED',
       });
+      // No device reopens behind the caller: a new call is refused, and nothing is allocated.
+      await expect(b.kernels.createCorpus!(c)).rejects.toMatchObject({
+        code: 'DISPOSED',
+        op: 'createCorpus',
+        arg: 'backend',
+      });
+      await expect(b.init!()).rejects.toMatchObject({ code: 'DISPOSED', arg: 'backend' });
+      expect(b.stats().liveBuffers).toBe(0);
+      expect(b.describe!()).toMatchObject({ state: 'disposed' });
     }
   }, 120_000);
 

@@ -12,6 +12,7 @@ export { ConformanceFailure, ConformanceSkip } from './assert.js';
 export type { ConformanceCase, ConformanceContext, Tolerance } from './cases/index.js';
 export { checkTopK, conformanceCases, createContext, DIMS, MAX_TOLERANCE } from './cases/index.js';
 export { randomTensor, rng } from './data.js';
+export { checkDisposal } from './disposal.js';
 export {
   act64,
   cos64,

@@ -8,6 +8,7 @@ import {
   createContext,
   type Tolerance,
 } from './cases/index.js';
+import { checkDisposal } from './disposal.js';
 
 /** Options of {@link runConformance}. */
 export interface ConformanceOptions {
@@ -76,7 +77,14 @@ export function runConformance(options: ConformanceOptions): void {
       ctx?.kit.dispose();
       if (ctx) await backend.dispose?.();
     });
-    for (const c of cases) {
+    const disposal: ConformanceCase = {
+      group: 'disposal',
+      name: 'a disposed backend refuses each of its own kernels with DISPOSED (a fresh instance)',
+      run: async () => {
+        await checkDisposal(options.create);
+      },
+    };
+    for (const c of [...cases, disposal]) {
       it(
         caseTitle(c, backend.name, providers),
         async (t) => {

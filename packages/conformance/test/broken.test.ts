@@ -2,6 +2,7 @@ import { createCosineKit, Tensor } from '@cosinekit/core';
 import {
   type Backend,
   createReferenceBackend,
+  disposedBackend,
   KERNEL_NAMES,
   type KernelName,
   type Kernels,
@@ -11,7 +12,13 @@ import {
   type TopKResult,
 } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
-import { conformanceCases, createContext, runCases, softmaxCrossEntropy64 } from '../src/index.js';
+import {
+  checkDisposal,
+  conformanceCases,
+  createContext,
+  runCases,
+  softmaxCrossEntropy64,
+} from '../src/index.js';
 
 const OFF = 1e-3;
 
@@ -418,5 +425,37 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     await expect(createContext(createReferenceBackend(), { cosine: 2e-3 })).rejects.toThrow(
       /tolerance.cosine/,
     );
+  });
+});
+
+describe('the suite catches a backend that keeps working after dispose()', () => {
+  /** The reference's kernels under another name; `final` makes dispose() final, as the contract asks. */
+  const backend = (final: boolean): Backend => {
+    let disposed = false;
+    const kernels = Object.fromEntries(
+      Object.entries(referenceKernels).map(([name, f]) => [
+        name,
+        (...args: unknown[]) => {
+          if (final && disposed) disposedBackend(name);
+          return (f as (...a: unknown[]) => unknown)(...args);
+        },
+      ]),
+    ) as unknown as Kernels;
+    return {
+      name: 'finality',
+      kernels,
+      dispose() {
+        disposed = true;
+      },
+    };
+  };
+  it('reopening quietly is a failure naming the first kernel that still answered', async () => {
+    await expect(checkDisposal(() => backend(false))).rejects.toThrow(
+      /finality\.kernels\.rowNorms after backend\.dispose\(\) must throw DISPOSED/,
+    );
+  });
+  it('a final dispose() passes, with every kernel the backend has called once', async () => {
+    const called = await checkDisposal(() => backend(true));
+    expect(called.sort()).toEqual(Object.keys(referenceKernels).sort());
   });
 });

@@ -56,6 +56,8 @@ export {
   argErrorOf,
   backendError,
   CosineKitError,
+  checkSignal,
+  disposedBackend,
   foreignCorpus,
   isCosineKitError,
 } from './errors.js';

@@ -48,7 +48,8 @@ export interface CorpusOptions {
    * For quantised storage: keep float32 rows too and re-rank the best `rerank x k` candidates
    * exactly; 0 returns the quantised scores. A row is then missed only when its quantised score
    * falls below the `rerank x k`-th candidate's. Default (see {@link resolveCorpusOptions}):
-   * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`.
+   * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`. Checked but ignored for `float32`
+   * storage, whose scores are exact already.
    *
    * Memory: re-ranking keeps 4 bytes per value next to the stored ones, so an `int8` corpus with
    * re-ranking holds 5 bytes per value (more than `float32` alone) and a `float16` one 6. `int8`
@@ -491,7 +492,13 @@ export interface Backend {
   readonly selfChecked?: readonly SelfCheckedKernelName[];
   /** Compiles, connects or allocates. Throwing (or rejecting) means "not available here". */
   init?(): Awaitable<void>;
-  /** Releases everything the backend holds. */
+  /**
+   * Releases everything the backend holds. Final: afterwards each of the backend's own kernels
+   * throws (or rejects with) `DISPOSED` naming `backend` (see `disposedBackend` in
+   * `@cosinekit/core/backend`), so a kit on it fails by name instead of quietly reopening an engine
+   * or a device; its resident corpora are disposed with it. `memory()` and `describe()` keep
+   * answering. Kernels it leaves to the reference fallback hold nothing and keep working.
+   */
   dispose?(): Awaitable<void>;
   /** Memory currently held, for leak checks. */
   memory?(): BackendMemory;

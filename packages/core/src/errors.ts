@@ -133,6 +133,15 @@ export function foreignCorpus(op: string, owner: string, expected: string): neve
 }
 
 /**
+ * Throws the error every kernel of a backend raises once `backend.dispose()` has run: `DISPOSED`
+ * naming `backend` and the kernel `op` (the kit renames it after its public operation). Disposal
+ * is final, as for tensors and corpora: a backend never reopens behind the caller's back.
+ */
+export function disposedBackend(op: string): never {
+  return argError('DISPOSED', op, 'backend', 'was disposed (backend.dispose()); create a new one.');
+}
+
+/**
  * Throws `ABORTED` when `signal` has fired. Long calls check it before they start and between their
  * steps (segments, query blocks, stream chunks); a kernel already running finishes first.
  */

@@ -148,7 +148,11 @@ function initFailed(name: string, why: string | undefined, cause?: unknown): Cos
   );
 }
 
-/** Disposes every initialised backend and resets them to `registered`. */
+/**
+ * Disposes every initialised backend and resets them to `registered`: the next `getBackend` (or
+ * a new kit) makes a fresh instance from its factory. Disposal is final for the instances
+ * disposed, so a kit made before this call rejects its backend's kernels with `DISPOSED`.
+ */
 export async function disposeBackends(): Promise<void> {
   for (const e of entries.values()) {
     if (e.backend) await e.backend.dispose?.();

@@ -17,7 +17,7 @@ const GELU_SATURATION = 20;
 export function activation(ctx: KernelContext): Kernels['activation'] {
   return (kind, x, out) => {
     if (kind === 'linear') return copy(x.data, out);
-    return ctx.run((tf) =>
+    return ctx.run('activation', (tf) =>
       readAndDispose(
         tf.tidy(() => forward(tf, kind, upload(tf, x))),
         out,
@@ -30,7 +30,7 @@ export function activation(ctx: KernelContext): Kernels['activation'] {
 export function activationGrad(ctx: KernelContext): Kernels['activationGrad'] {
   return (kind, x, dy, out) => {
     if (kind === 'linear') return copy(dy.data, out);
-    return ctx.run((tf) =>
+    return ctx.run('activationGrad', (tf) =>
       readAndDispose(
         tf.tidy(() => tf.mul(upload(tf, dy), derivative(tf, kind, upload(tf, x)))),
         out,

@@ -5,7 +5,7 @@ import { readAndDispose, upload } from '../graph.js';
 /** `addBias`: `x + bias`, broadcast over the rows. */
 export function addBias(ctx: KernelContext): Kernels['addBias'] {
   return (x, bias, out) =>
-    ctx.run((tf) =>
+    ctx.run('addBias', (tf) =>
       readAndDispose(
         tf.tidy(() => tf.add(upload(tf, x), tf.tensor1d(bias, 'float32'))),
         out,

@@ -28,7 +28,7 @@ export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels[
         ),
       );
     }
-    return ctx.run((tf) => {
+    return ctx.run('createCorpus', (tf) => {
       const tiles = buildTiles(ctx, tf, x);
       const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => live.delete(c));
       live.add(corpus);
@@ -41,7 +41,7 @@ export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels[
 export function readCorpus(ctx: KernelContext): NonNullable<Kernels['readCorpus']> {
   return (corpus) =>
     withTiles(ctx, corpus, 'readCorpus', (tiles) =>
-      ctx.run(async (tf) => {
+      ctx.run('readCorpus', async (tf) => {
         const out = new Float32Array(corpus.rows * corpus.cols);
         for (const tile of tiles) {
           await ctx.reactivate(tf);
@@ -57,7 +57,7 @@ export function readCorpus(ctx: KernelContext): NonNullable<Kernels['readCorpus'
 export function corpusSearch(ctx: KernelContext): Kernels['corpusSearch'] {
   return (corpus, queries, k) =>
     withTiles(ctx, corpus, 'corpusSearch', (tiles) =>
-      ctx.run((tf) => searchTiles(ctx, tf, tiles, queries, k)),
+      ctx.run('corpusSearch', (tf) => searchTiles(ctx, tf, tiles, queries, k)),
     );
 }
 
@@ -65,7 +65,7 @@ export function corpusSearch(ctx: KernelContext): Kernels['corpusSearch'] {
 export function corpusMatrix(ctx: KernelContext): Kernels['corpusMatrix'] {
   return (corpus, queries, out) =>
     withTiles(ctx, corpus, 'corpusMatrix', (tiles) =>
-      ctx.run((tf) => cosineTiles(ctx, tf, tiles, corpus.rows, queries, out)),
+      ctx.run('corpusMatrix', (tf) => cosineTiles(ctx, tf, tiles, corpus.rows, queries, out)),
     );
 }
 

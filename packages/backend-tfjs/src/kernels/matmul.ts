@@ -10,7 +10,7 @@ import { readAndDispose, upload } from '../graph.js';
 export function matmul(ctx: KernelContext): Kernels['matmul'] {
   const materialise = ctx.engine === 'wasm';
   return (a, b, transA, transB, out) =>
-    ctx.run((tf) =>
+    ctx.run('matmul', (tf) =>
       readAndDispose(
         tf.tidy(() => {
           const ta = upload(tf, a);
