@@ -1,6 +1,7 @@
 import type { CorpusStorage, StoredCorpus } from './contract.js';
 import { crc32 } from './crc32.js';
 import { argError } from './errors.js';
+import { fromHalf } from './kernels/half.js';
 import { MAX_ORDINAL, normalisedF32 } from './stored.js';
 
 /**
@@ -385,6 +386,7 @@ export function decodeCorpusRows(
   const codes = b.codes ? fromLe(Int8Array, b.codes, own) : null;
   const scales = b.scales ? fromLe(Float32Array, b.scales, own) : null;
   if (codes) checkInt8Rows(codes, scales!, r, c, first);
+  if (exact && (codes || half)) checkAgreement(exact, half, codes, scales, r, c, first);
   return {
     rows: r,
     cols: c,
@@ -462,6 +464,41 @@ function checkHalfRows(h: Uint16Array, rows: number, cols: number, first: number
     }
     if (ss !== 0 && Math.abs(Math.sqrt(ss) - 1) > slack)
       corrupt(`holds a float16 row ${first + i} that is not unit length.`);
+  }
+}
+
+/**
+ * A quantised corpus that re-ranks keeps two copies of each row: the codes (or binary16 values)
+ * it picks candidates with and the float32 rows it scores them with. They must be one row: each
+ * stored value within the rounding the quantiser allows of the float32 row's (normalised) value.
+ * A crafted file whose copies disagreed loaded, and its searches picked candidates by one row and
+ * scored them by another.
+ */
+function checkAgreement(
+  exact: Float32Array,
+  half: Uint16Array | null,
+  codes: Int8Array | null,
+  scales: Float32Array | null,
+  rows: number,
+  cols: number,
+  first: number,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    let ss = 0;
+    for (let j = o; j < o + cols; j++) ss += exact[j] * exact[j];
+    const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+    // int8: half a code step, plus the float32 roundings of the factor, the product and the scale.
+    const s = codes ? scales![i] : 0;
+    for (let j = o; j < o + cols; j++) {
+      const x = exact[j] * inv;
+      const stored = codes ? codes[j] * s : fromHalf(half![j]);
+      const slack = codes ? s * 0.5001 + 2 ** -22 : Math.abs(x) * (2 ** -11 + 2 ** -20) + 2 ** -24;
+      if (!(Math.abs(stored - x) <= slack))
+        corrupt(
+          `holds ${codes ? 'int8 codes' : 'float16 values'} for row ${first + i} that disagree with its float32 row at column ${j - o} (${stored} against ${x}).`,
+        );
+    }
   }
 }
 

@@ -196,7 +196,20 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         }
         backendObj = b;
       } else {
-        backendObj = await getBackend(b, onFallback);
+        try {
+          backendObj = await getBackend(b, onFallback);
+        } catch (err) {
+          // The registry's errors name its own argument; the caller passed this kit's `backend`.
+          if (isCosineKitError(err) && err.op === 'getBackend')
+            throw argErrorOf(
+              err.code,
+              'createCosineKit',
+              'backend',
+              err.message.replace(/^Argument 'name' passed to 'getBackend' /, ''),
+              err,
+            );
+          throw err;
+        }
       }
       resolved = resolveKernels(backendObj);
       checked = new CheckedKernels(

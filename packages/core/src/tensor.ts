@@ -46,14 +46,28 @@ export class Tensor implements Matrix {
    * view, and every operation refuses the tensor as `DISPOSED`.
    */
   get data(): Float32Array {
+    return this.#live('Tensor.data', false);
+  }
+
+  /**
+   * The data, for method `op`: a disposed tensor is `DISPOSED` naming that method, and so (when
+   * `whole`) is one whose buffer was detached or shrunk below its shape.
+   */
+  #live(op: string, whole = true): Float32Array {
     const d = this.#data;
-    if (d === null)
-      argError('DISPOSED', 'Tensor.data', 'tensor', 'was disposed; its data can no longer be read.');
+    if (d === null) argError('DISPOSED', op, 'tensor', 'was disposed; its data can no longer be read.');
     // A view that tracks a resizable buffer's length grew with it: keep the tensor's own length
     // from now on (checked here rather than when made: asking every new array for its buffer
     // costs the kit's small calls more than this comparison). Shrunk, it is left short (refused).
     if (d.length > this.rows * this.cols)
       this.#data = new Float32Array(d.buffer, d.byteOffset, this.rows * this.cols);
+    else if (whole && d.length < this.rows * this.cols)
+      argError(
+        'DISPOSED',
+        op,
+        'tensor',
+        `holds ${d.length} of its ${this.rows * this.cols} values: its buffer was transferred (detached) or shrunk.`,
+      );
     return this.#data as Float32Array;
   }
 
@@ -69,22 +83,35 @@ export class Tensor implements Matrix {
 
   /** Row `i` as a view (no copy). */
   row(i: number): Float32Array {
+    const data = this.#live('Tensor.row');
     if (!Number.isInteger(i) || i < 0 || i >= this.rows) {
-      argError('INVALID_ARGUMENT', 'row', 'i', `must be an integer in [0, ${this.rows - 1}], got ${i}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        'Tensor.row',
+        'i',
+        `must be an integer in [0, ${this.rows - 1}], got ${i}.`,
+      );
     }
-    return this.data.subarray(i * this.cols, (i + 1) * this.cols);
+    return data.subarray(i * this.cols, (i + 1) * this.cols);
   }
 
   /** Rows `[start, end)` as a tensor sharing this tensor's memory. */
   slice(start: number, end: number = this.rows): Tensor {
+    const data = this.#live('Tensor.slice');
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > this.rows || start >= end) {
-      argError('INVALID_ARGUMENT', 'slice', 'start', `must satisfy 0 <= start < end <= ${this.rows}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        'Tensor.slice',
+        'start',
+        `must satisfy 0 <= start < end <= ${this.rows}, got start ${start}, end ${end}.`,
+      );
     }
-    return new Tensor(this.data.subarray(start * this.cols, end * this.cols), end - start, this.cols);
+    return new Tensor(data.subarray(start * this.cols, end * this.cols), end - start, this.cols);
   }
 
   /** The values as nested arrays, one per row. */
   toArray(): number[][] {
+    this.#live('Tensor.toArray');
     const out: number[][] = [];
     for (let i = 0; i < this.rows; i++) out.push(Array.from(this.row(i)));
     return out;

@@ -73,6 +73,22 @@ describe('registry', () => {
       message: expect.stringMatching(/wasm compile failed/),
     });
     await expect(getBackend('nope')).rejects.toMatchObject({ code: 'UNKNOWN_BACKEND' });
+    // Through a kit, the error names the kit's own option (was: getBackend's 'name').
+    const kit = createCosineKit({ backend: 'nope' });
+    await expect(kit.ready()).rejects.toMatchObject({
+      code: 'UNKNOWN_BACKEND',
+      op: 'createCosineKit',
+      arg: 'backend',
+      message: expect.stringMatching(
+        /^Argument 'backend' passed to 'createCosineKit' is 'nope', but no backend/,
+      ),
+    });
+    await expect(createCosineKit({ backend: 'broken2' }).cosineMatrix([[1]], [[1]])).rejects.toMatchObject({
+      code: 'BACKEND_INIT_FAILED',
+      op: 'createCosineKit',
+      arg: 'backend',
+      message: expect.stringMatching(/wasm compile failed/),
+    });
   });
 
   it('initialises once when many callers ask at the same time', async () => {

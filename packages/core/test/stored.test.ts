@@ -491,6 +491,61 @@ describe('corpus files are untrusted input', () => {
     await corruptWith(hedit(0x7bff), /not unit length/);
   });
 
+  it('refuses re-ranked rows whose quantised copy disagrees with the float32 copy (was: loaded, candidates picked by one row and scored by another)', async () => {
+    const n = 3;
+    const d = 37;
+    for (const storage of ['int8', 'float16'] as const) {
+      const c = await kit.corpus(rows(n, d, 91), { storage, rerank: 2 });
+      const good = await c.save();
+      c.dispose();
+      // Files of both stores load as they are.
+      (await kit.loadCorpus(good)).dispose();
+      // Two stored values of row 1 swapped: its norm, largest code and every range check still
+      // hold; only the agreement with the float32 row (section `exact`, right after the ordinals) fails.
+      const at = payload(good, n) + 4 * n * d;
+      const b = good.slice();
+      const v = new DataView(b.buffer);
+      if (storage === 'int8') {
+        let j = 0;
+        while (v.getInt8(at + d + j) === v.getInt8(at + d + j + 1)) j++;
+        const t = v.getInt8(at + d + j);
+        v.setInt8(at + d + j, v.getInt8(at + d + j + 1));
+        v.setInt8(at + d + j + 1, t);
+      } else {
+        let j = 0;
+        while (v.getUint16(at + 2 * (d + j), true) === v.getUint16(at + 2 * (d + j + 1), true)) j++;
+        const t = v.getUint16(at + 2 * (d + j), true);
+        v.setUint16(at + 2 * (d + j), v.getUint16(at + 2 * (d + j + 1), true), true);
+        v.setUint16(at + 2 * (d + j + 1), t, true);
+      }
+      await corruptWith(
+        reseal(b),
+        new RegExp(`${storage === 'int8' ? 'int8 codes' : 'float16 values'} for row 1 that disagree`),
+      );
+    }
+  });
+
+  it('re-ranked files of many shapes, tiny and huge components included, load (no false disagreement)', async () => {
+    for (const [n, d, seed] of [
+      [1, 1, 1],
+      [4, 3, 2],
+      [9, 129, 3],
+      [5, 1000, 4],
+    ]) {
+      const x = rows(n, d, seed);
+      // Components across the float32 range within a row: 1e-30 next to 1, and a huge row.
+      x.data[0] = 1e-30;
+      if (n > 1) for (let j = 0; j < d; j++) x.data[d + j] = (j % 3) * 1e30;
+      for (const storage of ['int8', 'float16'] as const) {
+        const c = await kit.corpus(x, { storage, rerank: 3 });
+        const back = await kit.loadCorpus(await c.save());
+        expect(back.rows, `${storage} ${n}x${d}`).toBe(n);
+        back.dispose();
+        c.dispose();
+      }
+    }
+  });
+
   it('file rows of extreme magnitude search as corpus() of the same rows does', async () => {
     const d = 6;
     const tiny = Float32Array.from({ length: d }, (_, j) => (j + 1) * 1e-45);

@@ -87,4 +87,36 @@ describe('tensor', () => {
     expect(t.disposed).toBe(true);
     expect(() => t.data).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
   });
+
+  it('names the method a disposed or detached tensor was used through (was: Tensor.data for all)', () => {
+    const t = new Tensor(new Float32Array(6), 2, 3);
+    t.dispose();
+    for (const [op, use] of [
+      ['Tensor.data', () => t.data],
+      ['Tensor.row', () => t.row(0)],
+      ['Tensor.slice', () => t.slice(0, 1)],
+      ['Tensor.toArray', () => t.toArray()],
+    ] as const)
+      expect(use, op).toThrow(expect.objectContaining({ code: 'DISPOSED', op, arg: 'tensor' }));
+    // A transferred buffer: row, slice and toArray refuse it (they returned empty rows); data
+    // stays the documented empty view.
+    const buffer = new ArrayBuffer(24);
+    const d = new Tensor(new Float32Array(buffer), 2, 3);
+    structuredClone(buffer, { transfer: [buffer] });
+    expect(d.data.length).toBe(0);
+    for (const [op, use] of [
+      ['Tensor.row', () => d.row(1)],
+      ['Tensor.slice', () => d.slice(1)],
+      ['Tensor.toArray', () => d.toArray()],
+    ] as const)
+      expect(use, op).toThrow(expect.objectContaining({ code: 'DISPOSED', op, arg: 'tensor' }));
+    // Out-of-range rows name the method too.
+    const live = new Tensor(new Float32Array(6), 2, 3);
+    expect(() => live.row(2)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'Tensor.row' }),
+    );
+    expect(() => live.slice(1, 1)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'Tensor.slice', arg: 'start' }),
+    );
+  });
 });
