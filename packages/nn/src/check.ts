@@ -94,6 +94,7 @@ export function checkLossInput(op: string, input: LossInput, withB: boolean): vo
         arg,
         `must be a positive integer, got ${String(v)}.`,
       );
+  checkBoolean(op, 'normalized', input.normalized);
   const n = rows * cols;
   const scan = input.normalized !== true;
   lossRows(op, 'a', input.a, n, cols, scan);
@@ -214,4 +215,38 @@ export function checkObject(op: string, arg: string, v: unknown, optional = true
   if (v === undefined && optional) return;
   if (typeof v !== 'object' || v === null)
     argError('INVALID_TYPE', op, arg, `must be an object, got ${v === null ? 'null' : typeof v}.`);
+}
+
+/**
+ * An option's value, or `fallback` when it is absent (`undefined`). Only `undefined` means
+ * absent, as in a destructuring default: `null` is a value, left for the option's own check to
+ * refuse, never quietly read as the default.
+ */
+export function given<T>(v: T | undefined, fallback: T): T {
+  return v === undefined ? fallback : v;
+}
+
+/**
+ * Refuses an optional flag that is not a boolean (a string `'no'` is truthy, `null` falsy: either
+ * would be read as the opposite of what its writer may mean), naming `arg` of `op`. `undefined`
+ * passes, and the flag keeps its documented default.
+ */
+export function checkBoolean(op: string, arg: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'boolean')
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be true or false, got ${v === null ? 'null' : typeof v === 'string' ? `'${v}'` : typeof v}.`,
+    );
+}
+
+/**
+ * Checks a seed: an integer that JavaScript represents exactly (|seed| <= 2^53), naming `arg` of
+ * `op`. A fraction would be truncated and equal another seed's run.
+ */
+export function checkSeed(op: string, arg: string, v: unknown): number {
+  checkNumber(op, arg, v, -(2 ** 53), 2 ** 53);
+  if (!Number.isInteger(v)) argError('INVALID_ARGUMENT', op, arg, `must be an integer, got ${v}.`);
+  return v as number;
 }

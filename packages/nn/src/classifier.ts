@@ -7,6 +7,8 @@ import {
   checkNumber,
   checkObject,
   checkParameters,
+  checkSeed,
+  given,
   under,
 } from './check.js';
 import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
@@ -161,7 +163,7 @@ export class CosineClassifier {
 export function createCosineClassifier(options: CosineClassifierOptions): CosineClassifier {
   checkObject('createCosineClassifier', 'options', options, false);
   const { classes, dim, seed = 1, precision = 'float32' } = options;
-  checkNumber('createCosineClassifier', 'seed', seed, -(2 ** 53), 2 ** 53);
+  checkSeed('createCosineClassifier', 'seed', seed);
   if (precision !== 'float32' && precision !== 'float64')
     argError(
       'INVALID_ARGUMENT',
@@ -358,7 +360,7 @@ function softmaxRows(
  */
 export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLossOptions = {}): Loss {
   checkObject('normFaceLoss', 'options', options);
-  return marginLoss('normFaceLoss', 'normface', classifier, options.scale ?? 20, (c) => [c, 1]);
+  return marginLoss('normFaceLoss', 'normface', classifier, given(options.scale, 20), (c) => [c, 1]);
 }
 
 /**
@@ -367,11 +369,11 @@ export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLoss
  */
 export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
   checkObject('cosFaceLoss', 'options', options);
-  const m = checkNumber('cosFaceLoss', 'margin', options.margin ?? 0.35, 0, 2, true);
+  const m = checkNumber('cosFaceLoss', 'margin', given(options.margin, 0.35), 0, 2, true);
   // At m >= 2 the true class's cos - m <= -1 never beats another class: the loss cannot fall.
   if (!(m >= 0 && m < 2))
     argError('INVALID_ARGUMENT', 'cosFaceLoss', 'margin', `must be in [0, 2), got ${m}.`);
-  return marginLoss('cosFaceLoss', 'cosface', classifier, options.scale ?? 30, (c) => [c - m, 1]);
+  return marginLoss('cosFaceLoss', 'cosface', classifier, given(options.scale, 30), (c) => [c - m, 1]);
 }
 
 /**
@@ -382,7 +384,7 @@ export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
  */
 export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
   checkObject('arcFaceLoss', 'options', options);
-  const m = checkNumber('arcFaceLoss', 'margin', options.margin ?? 0.5, 0, Math.PI / 2, true);
+  const m = checkNumber('arcFaceLoss', 'margin', given(options.margin, 0.5), 0, Math.PI / 2, true);
   // At m >= π/2 a row lying exactly on its class vector scores cos(m) <= 0: no better than a
   // class orthogonal to it, so the margin defeats the loss.
   if (!(m >= 0 && m < Math.PI / 2)) {
@@ -391,7 +393,7 @@ export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
   const cm = Math.cos(m);
   const sm = Math.sin(m);
   const threshold = -cm; // cos(π - m)
-  return marginLoss('arcFaceLoss', 'arcface', classifier, options.scale ?? 30, (c) => {
+  return marginLoss('arcFaceLoss', 'arcface', classifier, given(options.scale, 30), (c) => {
     const x = clampCos(c);
     if (x <= threshold) return [-1 + (x - threshold), 1];
     const sin = Math.sqrt(Math.max(1 - x * x, 0));

@@ -1,6 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
-import { checkLayerSize } from './check.js';
+import { checkBoolean, checkLayerSize, given } from './check.js';
 import {
   biasGradient,
   type Init,
@@ -160,7 +160,7 @@ export class Conv2dLayer implements Layer {
     const kernel: [number, number] =
       typeof spec.kernel === 'number' ? [spec.kernel, spec.kernel] : [spec.kernel?.[0], spec.kernel?.[1]];
     if (spec.stride === 0) argError('INVALID_ARGUMENT', op, 'stride', 'must be a positive integer, got 0.');
-    const stride = spec.stride ?? 1;
+    const stride = given(spec.stride, 1);
     let padding: number;
     if (spec.padding === 'same') {
       if (stride !== 1 || kernel[0] % 2 === 0 || kernel[1] % 2 === 0) {
@@ -170,9 +170,10 @@ export class Conv2dLayer implements Layer {
       if (kernel[0] !== kernel[1])
         argError('INVALID_ARGUMENT', op, 'padding', "'same' needs a square kernel.");
     } else {
-      padding = spec.padding ?? 0;
+      padding = given(spec.padding, 0);
     }
-    const activation = spec.activation ?? 'linear';
+    const activation = given(spec.activation, 'linear');
+    checkBoolean(op, 'bias', spec.bias);
     const geometry = { inputShape, filters: spec.filters, kernel, stride, padding };
     const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
     positiveInt(op, 'kernel', kernel[0]);
@@ -188,7 +189,7 @@ export class Conv2dLayer implements Layer {
       make(spec.bias === false ? 0 : spec.filters),
       op,
     );
-    const init = spec.init ?? (activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
+    const init = given(spec.init, activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
     if (init === 'identity')
       argError('INVALID_ARGUMENT', op, 'init', "'identity' is for square dense layers.");
     initWeights(layer.weights, init, fanIn, kernel[0] * kernel[1] * spec.filters, rng, op);
@@ -351,7 +352,7 @@ export class Pool2dLayer implements Layer {
       spec.type,
       inputShape,
       spec.size,
-      spec.stride ?? spec.size,
+      given(spec.stride, spec.size),
       precision,
       'createEncoder',
     );

@@ -2,7 +2,7 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
-import { checkNumber, checkParameters, HUGE, rowMagnitudes, TINY } from './check.js';
+import { checkParameters, checkSeed, given, HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -277,7 +277,7 @@ export class Encoder {
  */
 export function createEncoder(options: EncoderOptions): Encoder {
   const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
-  checkNumber('createEncoder', 'seed', seed, -(2 ** 53), 2 ** 53);
+  checkSeed('createEncoder', 'seed', seed);
   checkPrecision('createEncoder', precision);
   if (typeof normalize !== 'boolean')
     argError('INVALID_TYPE', 'createEncoder', 'normalize', `must be true or false, got ${typeof normalize}.`);
@@ -302,7 +302,7 @@ export function createEncoder(options: EncoderOptions): Encoder {
   const rng = createRng(seed);
   const built: Layer[] = [];
   for (const spec of layers) {
-    const type = spec.type ?? 'dense';
+    const type = given(spec.type, 'dense');
     let l: Layer;
     if (type === 'dense')
       l = DenseLayer.create(shape[0] * shape[1] * shape[2], spec as DenseSpec, rng, precision);

@@ -1,7 +1,7 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, isCosineKitError } from '@cosinekit/core/backend';
 import { Encoder } from './encoder.js';
-import { layerFromSaved, type SavedLayerGeometry, savedGeometry } from './layer-io.js';
+import { layerFromSaved, type SavedLayerGeometry, savedGeometry, savedParameters } from './layer-io.js';
 
 /** The four bytes every saved encoder starts with. */
 export const ENCODER_MAGIC = 'CKNN';
@@ -207,6 +207,13 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
     (header.meta === null || typeof header.meta !== 'object' || Array.isArray(header.meta))
   )
     corrupt("has a 'meta' that is not an object.");
+  const layerError = (i: number, err: unknown): never =>
+    corrupt(
+      `has layer ${i} of ${err instanceof Error ? err.message.replace(/^Argument /, 'argument ') : String(err)}.`,
+    );
+  // First the cheap checks of every layer and the weights each declares, then the count and the
+  // file's length, and only then each layer built to check its geometry: a crafted header of many
+  // large layers in a small file once took seconds to refuse.
   let count = 0;
   header.layers.forEach((l, i) => {
     if (
@@ -227,11 +234,9 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
       );
     }
     try {
-      count += layerFromSaved(l).parameters;
+      count += savedParameters(l);
     } catch (err) {
-      corrupt(
-        `has layer ${i} of ${err instanceof Error ? err.message.replace(/^Argument /, 'argument ') : String(err)}.`,
-      );
+      layerError(i, err);
     }
   });
   if (typeof header.normalize !== 'boolean') corrupt("has no boolean 'normalize' flag.");
@@ -245,6 +250,13 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
         : `has ${bytes.length - expected} unexpected trailing bytes.`,
     );
   }
+  header.layers.forEach((l, i) => {
+    try {
+      layerFromSaved(l);
+    } catch (err) {
+      layerError(i, err);
+    }
+  });
   return header;
 }
 

@@ -57,6 +57,15 @@ function lengths(l: SavedShape): [number, number] {
 }
 
 /**
+ * How many float32 values a saved layer's header says follow it in the file (weights and bias),
+ * computed without building the layer. Throws on a convolution whose shape is not a valid count.
+ */
+export function savedParameters(l: SavedShape): number {
+  const [nw, nb] = lengths(l);
+  return nw + nb;
+}
+
+/**
  * Builds a layer from its header entry, checking that the recorded `inputs` and `units` agree with
  * its geometry; `read` supplies the float32 weights (without it, only the check runs and the
  * parameter count comes back). Throws on any inconsistency; the caller reports `CORRUPT_DATA`.

@@ -1,6 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, columnSums as columnSums32 } from '@cosinekit/core/backend';
-import { checkLayerSize } from './check.js';
+import { checkBoolean, checkLayerSize, given } from './check.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
 
@@ -191,11 +191,19 @@ export class DenseLayer implements Layer {
   /** A freshly initialised layer. */
   static create(inputs: number, spec: DenseSpec, rng: Rng, precision: Precision = 'float32'): DenseLayer {
     const { units } = spec;
+    checkBoolean('createEncoder', 'bias', spec.bias);
     if (!Number.isInteger(units) || units < 1) {
       argError('INVALID_ARGUMENT', 'createEncoder', 'units', `must be a positive integer, got ${units}.`);
     }
-    const activation = spec.activation ?? 'linear';
-    const init = spec.init ?? (activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
+    const activation = given(spec.activation, 'linear');
+    if (!ACTIVATIONS.includes(activation))
+      argError(
+        'INVALID_ARGUMENT',
+        'createEncoder',
+        'activation',
+        `must be one of ${ACTIVATIONS.join(', ')}, got ${String(activation)}.`,
+      );
+    const init = given(spec.init, activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
     checkLayerSize('createEncoder', 'units', inputs * units, `weights (${inputs} x ${units})`);
     const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
     const w = make(inputs * units);

@@ -16,21 +16,33 @@ export interface Rng {
   shuffle<T extends { length: number; [i: number]: unknown }>(items: T): T;
 }
 
-/** Creates an {@link Rng} from an integer seed; equal seeds give equal sequences. */
+/** splitmix32's finaliser: a bijection of 32-bit words that spreads every input bit. */
+function finalise(x: number): number {
+  let z = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/**
+ * Creates an {@link Rng} from an integer seed (|seed| <= 2^53); equal seeds give equal sequences,
+ * and distinct integer seeds distinct states: the bits above the low 32 are mixed in too (seeds
+ * in [0, 2^32) have no high word, so their sequences are as they always were).
+ */
 export function createRng(seed: number): Rng {
   // splitmix32 spreads even tiny seeds (0, 1, 2) over the whole state.
   let sm = seed >>> 0;
   const split = (): number => {
     sm = (sm + 0x9e3779b9) >>> 0;
-    let z = sm;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
+    return finalise(sm);
   };
   let s0 = split();
   let s1 = split();
   let s2 = split();
   let s3 = split();
+  // The high word, through the same bijection: for one low word, distinct high words give
+  // distinct states, and s0 alone already tells low words apart.
+  const high = Math.floor(seed / 4294967296) >>> 0;
+  if (high !== 0) s2 = (s2 ^ finalise(high)) >>> 0;
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
 
   const nextU32 = (): number => {

@@ -1,5 +1,5 @@
 import { argError, argErrorOf, checkFinite } from '@cosinekit/core/backend';
-import { checkNumber, checkObject } from './check.js';
+import { checkBoolean, checkNumber, checkObject, given } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -121,10 +121,16 @@ function batchSizeOf(options: SamplerOptions, op: string): number {
   const g = options.augment;
   if (g !== undefined && typeof g !== 'function')
     argError('INVALID_TYPE', op, 'augment', `must be a function, got ${describeType(g)}.`);
-  const b = options.batchSize ?? 64;
+  const b = given(options.batchSize, 64);
   if (!Number.isInteger(b) || b < 1)
     argError('INVALID_ARGUMENT', op, 'batchSize', `must be a positive integer, got ${b}.`);
   return b;
+}
+
+/** A sampler's `dropLast` flag, checked (a string or `null` is refused, not read as a boolean). */
+function dropLast(op: string, options: { dropLast?: boolean }): boolean {
+  checkBoolean(op, 'dropLast', options.dropLast);
+  return options.dropLast === true;
 }
 
 /**
@@ -420,7 +426,7 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
   checkClasses(op, byClass, { twoClasses: true, positives: true, augment: options.augment });
   const { cols } = data;
   const { augment } = options;
-  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 2, op);
+  const bounds = batchBounds(data.rows, batchSize, dropLast(op, options), 2, op);
   return {
     batchesPerEpoch: bounds.length,
     *epoch(rng: Rng, reuse: boolean | undefined): Generator<[Batch, Float32Array[]]> {
@@ -497,7 +503,7 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
   const positiveFraction = checkNumber(
     'pairSampler',
     'positiveFraction',
-    options.positiveFraction ?? 0.5,
+    given(options.positiveFraction, 0.5),
     0,
     1,
   );
@@ -509,7 +515,7 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
   });
   const { cols } = data;
   const { augment } = options;
-  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1, 'pairSampler');
+  const bounds = batchBounds(data.rows, batchSize, dropLast('pairSampler', options), 1, 'pairSampler');
   return {
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
@@ -567,7 +573,7 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
   refuseNonFinite(data.a, cols, 'fixedPairSampler', 'data.a');
   refuseNonFinite(data.b, cols, 'fixedPairSampler', 'data.b');
   const { augment } = options;
-  const bounds = batchBounds(n, batchSize, options.dropLast === true, 1, 'fixedPairSampler');
+  const bounds = batchBounds(n, batchSize, dropLast('fixedPairSampler', options), 1, 'fixedPairSampler');
   return {
     sampling: 'pairs',
     batchesPerEpoch: bounds.length,
@@ -602,7 +608,13 @@ export function labelledSampler(data: LabelledData, options: SamplerOptions = {}
   classIndex(data, 'labelledSampler');
   const { cols } = data;
   const { augment } = options;
-  const bounds = batchBounds(data.rows, batchSize, options.dropLast === true, 1, 'labelledSampler');
+  const bounds = batchBounds(
+    data.rows,
+    batchSize,
+    dropLast('labelledSampler', options),
+    1,
+    'labelledSampler',
+  );
   const empty = new Float32Array(0);
   return {
     sampling: 'labels',

@@ -1,6 +1,15 @@
 import type { Awaitable, Kernels } from '@cosinekit/core/backend';
-import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
-import { checkNumber, firstNonFinite, HUGE, rowMagnitudes, TINY } from './check.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError } from '@cosinekit/core/backend';
+import {
+  checkBoolean,
+  checkNumber,
+  checkSeed,
+  firstNonFinite,
+  given,
+  HUGE,
+  rowMagnitudes,
+  TINY,
+} from './check.js';
 import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 import type { Loss, Sampling } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
@@ -83,6 +92,13 @@ export interface TrainOptions {
   progress?: boolean | string;
   /** Overrides the dense algebra, e.g. `float64Ops` with a float64 encoder. */
   ops?: DenseOps;
+  /**
+   * Stops training when it fires: `train` rejects with `ABORTED` (the signal's reason as `cause`)
+   * before the next step. The step running when it fires finishes, so the encoder (and a
+   * classifier loss's class vectors) keep the weights of the last completed step; no best-epoch
+   * weights are restored and `onTrainEnd` is not called.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@link train} returns. */
@@ -228,10 +244,21 @@ function checkTrainOptions(o: TrainOptions): void {
       need(`${name}.${f}`, v, v === undefined || typeof v === 'function', 'a function');
     }
   });
-  if (o.seed !== undefined) checkNumber('train', 'seed', o.seed, -(2 ** 53), 2 ** 53);
+  if (o.seed !== undefined) checkSeed('train', 'seed', o.seed);
+  need(
+    'signal',
+    o.signal,
+    o.signal === undefined ||
+      (typeof o.signal === 'object' && o.signal !== null && typeof o.signal.aborted === 'boolean'),
+    'an AbortSignal',
+  );
+  checkSignal('train', o.signal);
+  if (o.progress !== undefined && typeof o.progress !== 'string')
+    checkBoolean('train', 'progress', o.progress);
   const es = o.earlyStopping;
   if (es !== undefined) {
     need('earlyStopping', es, typeof es === 'object' && es !== null, 'an object');
+    checkBoolean('train', 'earlyStopping.restoreBest', es.restoreBest);
     if (es.patience !== undefined) checkNumber('train', 'earlyStopping.patience', es.patience, 0, 2 ** 31);
     if (es.minDelta !== undefined)
       checkNumber('train', 'earlyStopping.minDelta', es.minDelta, 0, Number.MAX_VALUE);
@@ -248,7 +275,7 @@ function checkTrainOptions(o: TrainOptions): void {
 async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainResult> {
   checkTrainOptions(options);
   const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
-  const epochs = options.epochs ?? 10;
+  const epochs = given(options.epochs, 10);
   if (!Number.isInteger(epochs) || epochs < 1) {
     argError('INVALID_ARGUMENT', 'train', 'epochs', `must be a positive integer, got ${epochs}.`);
   }
@@ -264,7 +291,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
   // A step's arrays are dead once the optimiser has used its gradients: the ops recycle them.
   // The kernels also step the optimiser (its fused update, moments resident on the backend).
   const kernels = await kernelsOf(options.kernels, 'train', 'kernels');
-  const ops = options.ops ?? kernelOps(kernels, { reuse: true });
+  const ops = options.ops !== undefined ? options.ops : kernelOps(kernels, { reuse: true });
   if (ops.precision !== encoder.precision) {
     argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);
   }
@@ -276,7 +303,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
   if (options.progress)
     hooks.push(progressCallbacks(typeof options.progress === 'string' ? { label: options.progress } : {}));
 
-  const rng = createRng(options.seed ?? 1);
+  const rng = createRng(given(options.seed, 1));
   // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
   const lossParams = loss.parameters?.() ?? [];
   const params = [...encoder.parameters(), ...lossParams];
@@ -330,6 +357,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
         `.epoch() must return an iterable of batches, got ${drawn === null ? 'null' : typeof drawn}.`,
       );
     for (const batch of drawn as Iterable<Batch>) {
+      checkSignal('train', options.signal);
       const stepLoss = await trainStep(step, batch, epoch, batches);
       sum += stepLoss;
       batches++;
@@ -352,6 +380,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     // pass over the weights per epoch. Training once resolved with NaN weights after a last step
     // with a learning rate far too high.
     checkStepped(params, own, epoch, batches);
+    checkSignal('train', options.signal);
     const seconds = (performance.now() - t0) / 1000;
     const metric = validate ? await validate(encoder, epoch) : undefined;
     // A NaN metric is never better nor worse: early stopping would act on nothing.

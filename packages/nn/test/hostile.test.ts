@@ -1512,3 +1512,226 @@ describe('null where an options object or data belongs is INVALID_TYPE by name, 
     });
   });
 });
+
+describe('flags that are not booleans and null options are refused by name, never read as a default or a truthy value', () => {
+  const x = () => Float32Array.from(randomVec(rows * cols, 5));
+  const dense = (spec: Record<string, unknown>) => () =>
+    createEncoder({ inputs: cols, layers: [{ units: 4, ...spec } as never] });
+  const conv = (spec: Record<string, unknown>) => () =>
+    createEncoder({
+      inputs: 36,
+      inputShape: [6, 6, 1],
+      layers: [{ type: 'conv2d', filters: 2, kernel: 3, ...spec } as never],
+    });
+  it("bias: 'no', dropLast: 'yes', restoreBest: 0, progress: 5, normalized: 'yes' (was: read as true or false)", async () => {
+    const invalid = (f: () => unknown, op: string, arg: string) =>
+      expect(f, `${op} ${arg}`).toThrow(expect.objectContaining({ code: 'INVALID_TYPE', op, arg }));
+    invalid(dense({ bias: 'no' }), 'createEncoder', 'bias');
+    invalid(conv({ bias: 0 }), 'createEncoder', 'bias');
+    for (const [op, make] of Object.entries(samplers)) {
+      invalid(() => make(x(), {}, { dropLast: 'yes' }), op, 'dropLast');
+      invalid(() => make(x(), {}, { dropLast: null }), op, 'dropLast');
+    }
+    invalid(
+      () =>
+        fixedPairSampler(
+          { a: x(), b: x(), rows, cols, targets: new Float64Array(rows) },
+          { dropLast: 1 as never },
+        ),
+      'fixedPairSampler',
+      'dropLast',
+    );
+    const kit = createCosineKit({ backend: 'reference' });
+    const base = {
+      kernels: kit,
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 4 }] }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: samplers.inBatchSampler(x()),
+      optimizer: adam(),
+      epochs: 1,
+    };
+    await expect(
+      train({ ...base, validate: () => 1, earlyStopping: { restoreBest: 0 as never } }),
+    ).rejects.toMatchObject({ code: 'INVALID_TYPE', op: 'train', arg: 'earlyStopping.restoreBest' });
+    await expect(train({ ...base, progress: 5 as never })).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'train',
+      arg: 'progress',
+    });
+    const a = Float32Array.from(randomVec(8, 2));
+    for (const loss of [multipleNegativesRankingLoss(), cosineEmbeddingLoss()])
+      await expect(
+        (async () =>
+          loss.compute(float64Ops, {
+            a,
+            b: a,
+            rows: 2,
+            cols: 4,
+            targets: [1, 1],
+            normalized: 'yes',
+          } as unknown as LossInput))(),
+      ).rejects.toMatchObject({ code: 'INVALID_TYPE', arg: 'normalized' });
+  });
+  it('null for an option with a default is refused (was: the default, as for undefined)', () => {
+    const clf = createCosineClassifier({ classes: 3, dim: 4 });
+    const refused: [string, string, () => unknown][] = [
+      ['createEncoder', 'activation', dense({ activation: null })],
+      ['createEncoder', 'init', dense({ init: null })],
+      ['createEncoder', 'stride', conv({ stride: null })],
+      ['createEncoder', 'padding', conv({ padding: null })],
+      ['createEncoder', 'layers', dense({ type: null })],
+      ['multipleNegativesRankingLoss', 'scale', () => multipleNegativesRankingLoss({ scale: null as never })],
+      [
+        'multipleNegativesRankingLoss',
+        'sameClass',
+        () => multipleNegativesRankingLoss({ sameClass: null as never }),
+      ],
+      ['contrastiveLoss', 'margin', () => contrastiveLoss({ margin: null as never })],
+      ['cosineEmbeddingLoss', 'margin', () => cosineEmbeddingLoss({ margin: null as never })],
+      ['normFaceLoss', 'scale', () => normFaceLoss(clf, { scale: null as never })],
+      ['cosFaceLoss', 'margin', () => cosFaceLoss(clf, { margin: null as never })],
+      ['arcFaceLoss', 'margin', () => arcFaceLoss(clf, { margin: null as never })],
+      ['inBatchSampler', 'batchSize', () => samplers.inBatchSampler(sparseX(), {}, { batchSize: null })],
+      [
+        'pairSampler',
+        'positiveFraction',
+        () => samplers.pairSampler(sparseX(), {}, { positiveFraction: null }),
+      ],
+    ];
+    for (const [op, arg, f] of refused)
+      expect(f, `${op} ${arg}`).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
+  });
+});
+
+describe('seeds: every integer its own run, fractions refused (was: taken mod 2^32 and truncated)', () => {
+  const weights = (seed: number) =>
+    createEncoder({ inputs: 6, layers: [{ units: 3 }], seed })
+      .parameters()[0]
+      .slice();
+  it('seeds 2^32 apart, and -1 against 2^32 - 1, give different weights; seeds below 2^32 are unchanged', () => {
+    for (const [s, t] of [
+      [1, 2 ** 32 + 1],
+      [-1, 2 ** 32 - 1],
+      [0, 2 ** 32],
+      [7, 7 + 2 ** 52],
+      [-(2 ** 53), 0],
+    ])
+      expect(weights(s), `${s} vs ${t}`).not.toEqual(weights(t));
+    expect(weights(2 ** 32 + 1)).toEqual(weights(2 ** 32 + 1));
+    // The low word alone, as it always was: seed 5 starts as it did before the high word was read
+    // (the figures are the earlier implementation's).
+    const r = createRng(5);
+    expect([r.next(), r.next()]).toEqual([0.842144260648638, 0.8309697399381548]);
+  });
+  it('a fractional seed is INVALID_ARGUMENT at createEncoder, createCosineClassifier and train', async () => {
+    expect(() => weights(1.5)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'seed' }));
+    expect(() => createCosineClassifier({ classes: 2, dim: 3, seed: 0.25 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createCosineClassifier', arg: 'seed' }),
+    );
+    await expect(
+      train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({ inputs: cols, layers: [{ units: 4 }] }),
+        loss: multipleNegativesRankingLoss(),
+        sampler: samplers.inBatchSampler(sparseX()),
+        optimizer: adam(),
+        seed: 2.5,
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'seed' });
+  });
+});
+
+describe('train stops on an AbortSignal between steps', () => {
+  const kit = createCosineKit({ backend: 'reference' });
+  const options = (encoder: Encoder) => ({
+    kernels: kit,
+    encoder,
+    loss: multipleNegativesRankingLoss(),
+    sampler: samplers.inBatchSampler(Float32Array.from(randomVec(rows * cols, 5))),
+    optimizer: adam(),
+    epochs: 3,
+  });
+  const fresh = () => createEncoder({ inputs: cols, layers: [{ units: 4 }], seed: 9 });
+  it('aborted before the call: ABORTED, no weight moved', async () => {
+    const encoder = fresh();
+    const before = encoder.parameters().map((p) => p.slice());
+    const c = new AbortController();
+    c.abort(new Error('stop'));
+    await expect(train({ ...options(encoder), signal: c.signal })).rejects.toMatchObject({
+      code: 'ABORTED',
+      op: 'train',
+      arg: 'signal',
+    });
+    expect(encoder.parameters()).toEqual(before);
+  });
+  it('aborted after the third step: ABORTED with the reason, the weights of exactly three steps', async () => {
+    const c = new AbortController();
+    const encoder = fresh();
+    let steps = 0;
+    const e = await train({
+      ...options(encoder),
+      signal: c.signal,
+      callbacks: {
+        onBatchEnd: () => {
+          if (++steps === 3) c.abort('enough');
+        },
+      },
+    }).catch((err: unknown) => err);
+    expect(e).toMatchObject({ code: 'ABORTED', op: 'train', cause: 'enough' });
+    expect(steps).toBe(3);
+    // The same run, not aborted, copied after its third step: the aborted encoder holds exactly that.
+    const other = fresh();
+    let after3: Float32Array[] = [];
+    let seen = 0;
+    await train({
+      ...options(other),
+      callbacks: {
+        onBatchEnd: () => {
+          if (++seen === 3) after3 = other.parameters().map((p) => Float32Array.from(p));
+        },
+      },
+    });
+    expect(after3.length).toBeGreaterThan(0);
+    expect(encoder.parameters().map((p) => Float32Array.from(p))).toEqual(after3);
+    expect(other.parameters()[0]).not.toEqual(after3[0]);
+  });
+  it('a signal that is not an AbortSignal is INVALID_TYPE', async () => {
+    await expect(train({ ...options(fresh()), signal: 'now' as never })).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'train',
+      arg: 'signal',
+    });
+  });
+});
+
+describe('a crafted encoder header is refused before its layers are built', () => {
+  it('many large convolutions declared in a small file: CORRUPT_DATA for the length (was: seconds building each)', () => {
+    const layer = {
+      kind: 'conv2d',
+      inputShape: [16, 16, 64],
+      filters: 64,
+      kernel: [3, 3],
+      stride: 1,
+      padding: 1,
+      inputs: 16 * 16 * 64,
+      units: 16 * 16 * 64,
+      activation: 'linear',
+      bias: false,
+    };
+    const header = {
+      format: 'cosinekit-nn',
+      layers: Array.from({ length: 1000 }, () => layer),
+      normalize: false,
+      parameters: 1000 * 9 * 64 * 64,
+    };
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const bytes = new Uint8Array(12 + json.length);
+    bytes.set(new TextEncoder().encode('CKNN'));
+    new DataView(bytes.buffer).setUint32(4, 1, true);
+    new DataView(bytes.buffer).setUint32(8, json.length, true);
+    bytes.set(json, 12);
+    expect(() => loadEncoder(bytes)).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_DATA', message: expect.stringMatching(/truncated/) }),
+    );
+  });
+});

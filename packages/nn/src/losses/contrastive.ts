@@ -1,4 +1,4 @@
-import { checkNumber, checkObject } from '../check.js';
+import { checkNumber, checkObject, given } from '../check.js';
 import type { Loss } from './loss.js';
 import { pairCosineLoss } from './pair-cosine.js';
 
@@ -15,7 +15,7 @@ export interface ContrastiveLossOptions {
  */
 export function contrastiveLoss(options: ContrastiveLossOptions = {}): Loss {
   checkObject('contrastiveLoss', 'options', options);
-  const m = checkNumber('contrastiveLoss', 'margin', options.margin ?? 0.5, 0, 2);
+  const m = checkNumber('contrastiveLoss', 'margin', given(options.margin, 0.5), 0, 2);
   return {
     name: 'contrastive',
     sampling: 'pairs',

@@ -1,4 +1,4 @@
-import { checkNumber, checkObject } from '../check.js';
+import { checkNumber, checkObject, given } from '../check.js';
 import type { Loss } from './loss.js';
 import { pairCosineLoss } from './pair-cosine.js';
 
@@ -14,7 +14,7 @@ export interface CosineEmbeddingLossOptions {
  */
 export function cosineEmbeddingLoss(options: CosineEmbeddingLossOptions = {}): Loss {
   checkObject('cosineEmbeddingLoss', 'options', options);
-  const margin = checkNumber('cosineEmbeddingLoss', 'margin', options.margin ?? 0, -1, 1);
+  const margin = checkNumber('cosineEmbeddingLoss', 'margin', given(options.margin, 0), -1, 1);
   return {
     name: 'cosine-embedding',
     sampling: 'pairs',

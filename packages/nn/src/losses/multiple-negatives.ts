@@ -1,5 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
-import { checkLossInput, checkNumber, checkObject } from '../check.js';
+import { checkLossInput, checkNumber, checkObject, given } from '../check.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
 import type { Loss, LossInput } from './loss.js';
@@ -31,10 +31,10 @@ const OP = 'multipleNegativesRankingLoss';
  */
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
   checkObject(OP, 'options', options);
-  const scale = options.scale ?? 20;
+  const scale = given(options.scale, 20);
   if (!(checkNumber(OP, 'scale', scale, 0, Number.MAX_VALUE) > 0))
     argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
-  const sameClass = options.sameClass ?? 'mask';
+  const sameClass = given(options.sameClass, 'mask');
   if (sameClass !== 'mask' && sameClass !== 'negative') {
     argError('INVALID_ARGUMENT', OP, 'sameClass', `must be 'mask' or 'negative', got ${String(sameClass)}.`);
   }
