@@ -549,7 +549,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     group: SHAPES,
     input: 'tensor(new Float32Array(16), [4, 4]).row(4)',
     code: 'INVALID_ARGUMENT',
-    op: 'row',
+    op: 'Tensor.row',
     arg: 'i',
     call: () => tensor(new Float32Array(16), [4, 4]).row(4),
   },
@@ -557,7 +557,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     group: SHAPES,
     input: 'tensor(new Float32Array(16), [4, 4]).slice(3, 2)',
     code: 'INVALID_ARGUMENT',
-    op: 'slice',
+    op: 'Tensor.slice',
     arg: 'start',
     call: () => tensor(new Float32Array(16), [4, 4]).slice(3, 2),
   },
@@ -666,6 +666,14 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     op: 'Tensor.data',
     arg: 'tensor',
     call: (h) => h.disposedTensor.data,
+  },
+  {
+    group: DISPOSED,
+    input: 't.row(0) // t.dispose() ran',
+    code: 'DISPOSED',
+    op: 'Tensor.row',
+    arg: 'tensor',
+    call: (h) => h.disposedTensor.row(0),
   },
   {
     group: DISPOSED,
@@ -841,8 +849,8 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     group: SETUP,
     input: "createCosineKit({ backend: 'no-such-backend' }).topK(q, c, 1)",
     code: 'UNKNOWN_BACKEND',
-    op: 'getBackend',
-    arg: 'name',
+    op: 'createCosineKit',
+    arg: 'backend',
     call: (h) => createCosineKit({ backend: 'no-such-backend' }).topK(h.q, h.c, 1),
   },
   {
@@ -1054,8 +1062,8 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     input:
       "registerBackend('hostile-factory', () => 42); createCosineKit({ backend: 'hostile-factory' }).rowNorms(q)",
     code: 'BACKEND_INIT_FAILED',
-    op: 'getBackend',
-    arg: 'name',
+    op: 'createCosineKit',
+    arg: 'backend',
     call: (h) => {
       registerBackend('hostile-factory', () => x(42));
       return createCosineKit({ backend: 'hostile-factory' }).rowNorms(h.q);
