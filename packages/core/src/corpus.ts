@@ -110,7 +110,7 @@ export class Corpus {
     let filter: AdmittedFilter | null;
     let signal: AbortSignal | undefined;
     try {
-      checkOptions('search', options);
+      options = ownOptions('search', options);
       signal = options.signal;
       checkSignalArg('search', signal);
       checkSignal('search', signal);
@@ -305,7 +305,7 @@ export class Corpus {
   similarity(queries: TensorInput, options: { signal?: AbortSignal } & MatrixOptions = {}): Promise<Tensor> {
     let signal: AbortSignal | undefined;
     try {
-      checkOptions('similarity', options);
+      options = ownOptions('similarity', options);
       signal = options.signal;
       checkSignalArg('similarity', signal);
       checkSignal('similarity', signal);
@@ -755,11 +755,40 @@ export class Corpus {
       return Promise.reject(argErrorOf('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.'));
     }
     this.#pending++;
-    const run = this.#queue.then(body).finally(() => {
-      this.#pending--;
-    });
+    const run = this.#queue
+      .then(async () => {
+        this.#checkHandles(op);
+        try {
+          return await body();
+        } catch (e) {
+          // A backend disposed under a running call fails it as its engine can (a dropped table, a
+          // destroyed buffer): that is the disposal, not a broken backend.
+          if (isCosineKitError(e, 'BACKEND_ERROR')) this.#checkHandles(op, e);
+          throw e;
+        }
+      })
+      .finally(() => {
+        this.#pending--;
+      });
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Refuses the call when a segment's handle was disposed by its backend (`backend.dispose()`
+   * disposes the corpora it holds): every method, `remove` and `add` included, is then `DISPOSED`
+   * naming the corpus, as its searches are (a remove once succeeded on such a corpus).
+   */
+  #checkHandles(op: string, cause?: unknown): void {
+    for (const s of this.#segments)
+      if (s.handle.disposed)
+        argError(
+          'DISPOSED',
+          op,
+          'corpus',
+          `was disposed with its backend '${s.handle.backend}' (backend.dispose()); create a new corpus on a live kit.`,
+          cause,
+        );
   }
 
   /** Admits `queries` now (the snapshot rule), then queues `body` behind earlier work. */
@@ -845,6 +874,17 @@ interface Masks {
 export function checkOptions(op: string, o: unknown): void {
   if (typeof o !== 'object' || o === null || Array.isArray(o))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
+}
+
+/**
+ * The caller's options object, checked to be one and copied once (its own enumerable values, each
+ * getter run once): every later check and use reads the copy, so a getter or a Proxy trap that
+ * throws is `INVALID_ARGUMENT` naming `options` of `op` (its error as `cause`), and one that answers
+ * differently on each read cannot pass a check with one value and be used with another.
+ */
+export function ownOptions<T extends object>(op: string, o: T): T {
+  checkOptions(op, o);
+  return reading(op, 'options', () => ({ ...o }));
 }
 
 /**

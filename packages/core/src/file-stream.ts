@@ -1,5 +1,5 @@
 import type { StoredCorpus } from './contract.js';
-import { Corpus, type CorpusCreateOptions, type Id } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, type Id, ownOptions } from './corpus.js';
 import {
   CorpusFileEncoder,
   type CorpusFileSection,
@@ -75,19 +75,26 @@ function checkOptions(op: string, o: unknown, segments: boolean): void {
   checkSignal(op, signal);
 }
 
-/** Refuses what is not a live corpus before anything is opened. @internal */
-export function checkSave(op: string, corpus: unknown, options: unknown): asserts corpus is Corpus {
+/**
+ * Refuses what is not a live corpus before anything is opened; returns the options' copy that the
+ * save reads from then on (see `ownOptions`). @internal
+ */
+export function checkSave<T extends object>(op: string, corpus: unknown, options: T): T {
   if (!(corpus instanceof Corpus))
     argError('INVALID_TYPE', op, 'corpus', `must be a Corpus, got ${describeType(corpus)}.`);
   if (corpus.disposed) argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.');
-  checkOptions(op, options, false);
+  const o = ownOptions(op, options);
+  checkOptions(op, o, false);
+  return o;
 }
 
-/** Refuses what is not a kit before anything is opened. @internal */
-export function checkLoad(op: string, kit: unknown, options: unknown): asserts kit is CosineKit {
+/** Refuses what is not a kit before anything is opened; returns the options' copy, as `checkSave`. @internal */
+export function checkLoad<T extends object>(op: string, kit: unknown, options: T): T {
   if (!placeOf.has(kit as CosineKit))
     argError('INVALID_TYPE', op, 'kit', `must be a kit made by createCosineKit, got ${describeType(kit)}.`);
-  checkOptions(op, options, true);
+  const o = ownOptions(op, options);
+  checkOptions(op, o, true);
+  return o;
 }
 
 /**

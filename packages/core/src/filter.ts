@@ -1,5 +1,5 @@
 import { argError, reading } from './errors.js';
-import { attached, describeType } from './tensor.js';
+import { attached, describeType, refuseFakeView } from './tensor.js';
 
 /** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
 type Id = number | string;
@@ -40,8 +40,16 @@ export type AdmittedFilter =
   | { kind: 'mask'; mask: Uint8Array }
   | { kind: 'predicate'; test: (id: Id) => boolean };
 
-/** Checks and copies `filter` (the snapshot rule); `op` names the public operation. */
+/**
+ * Checks and copies `filter` (the snapshot rule); `op` names the public operation. An error the
+ * caller's own objects throw while read (a getter, a Proxy trap) is `INVALID_ARGUMENT` naming the
+ * filter, its error as `cause`.
+ */
 export function admitFilter(op: string, filter: unknown): AdmittedFilter {
+  return reading(op, 'options.filter', () => admitted(op, filter));
+}
+
+function admitted(op: string, filter: unknown): AdmittedFilter {
   const arg = 'options.filter';
   if (typeof filter === 'function') return { kind: 'predicate', test: filter as (id: Id) => boolean };
   if (typeof filter !== 'object' || filter === null || Array.isArray(filter))
@@ -63,6 +71,8 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
   const key = keys[0];
   if (key === 'mask') {
     const m = f.mask;
+    // A Proxy of a Uint8Array passes instanceof but not the engine's own reads.
+    refuseFakeView(m, op, `${arg}.mask`);
     if (!(m instanceof Uint8Array))
       argError('INVALID_TYPE', op, `${arg}.mask`, `must be a Uint8Array, got ${describeType(m)}.`);
     attached(m, op, `${arg}.mask`);

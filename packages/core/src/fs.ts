@@ -61,7 +61,7 @@ export async function saveCorpusFile(
   options: SaveFileOptions = {},
 ): Promise<number> {
   const op = 'saveCorpusFile';
-  checkSave(op, corpus, options);
+  options = checkSave(op, corpus, options);
   checkPath(op, path);
   const tmp = `${path}.tmp`;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
@@ -117,7 +117,7 @@ export async function loadCorpusFile(
   options: LoadFileOptions = {},
 ): Promise<Corpus> {
   const op = 'loadCorpusFile';
-  checkLoad(op, kit, options);
+  options = checkLoad(op, kit, options);
   checkPath(op, path);
   let fh: Awaited<ReturnType<typeof open>>;
   let size: number;

@@ -11,7 +11,7 @@ import {
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
-import { Corpus, type CorpusCreateOptions, checkIdList, checkOptions, copyIds, type Id } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id, ownOptions } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
 import {
   argError,
@@ -19,6 +19,7 @@ import {
   checkSignal,
   isCosineKitError,
   readFailure,
+  reading,
   reportProgress,
 } from './errors.js';
 import { checkSignalArg } from './filter.js';
@@ -148,6 +149,7 @@ export const placeOf = new WeakMap<
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
 export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
+  options = ownOptions('createCosineKit', options);
   checkKitOptions(options);
   const warned = new Set<string>();
   const onFallback =
@@ -407,7 +409,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const lease = new Lease();
       try {
         const pair = admitPair(a, b, 'cosineMatrix', 'cols', AB, lease);
-        if (options !== undefined) checkOptions('cosineMatrix', options);
+        if (options !== undefined) options = ownOptions('cosineMatrix', options);
         const out = checkOut('cosineMatrix', options, pair[0].tensor.rows, pair[1].tensor.rows, [
           ['a', a],
           ['b', b],
@@ -436,7 +438,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     async corpus(rows, options = {}) {
-      checkCorpusOptions(options);
+      options = checkCorpusOptions(options);
       // Before any await: the backend's copy is made within the call, as the gate's snapshot is.
       const c = ungatedCorpus('corpus', rows, options);
       if (c !== undefined) return c;
@@ -447,7 +449,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     },
     async corpusFrom(source, options = {}) {
       const op = 'corpusFrom';
-      checkCorpusOptions(options, op);
+      options = checkCorpusOptions(options, op);
       const { onProgress, signal, segmentBytes = DEFAULT_SEGMENT_BYTES } = options;
       if ((options as CorpusCreateOptions).ids !== undefined)
         argError('INVALID_ARGUMENT', op, 'options.ids', 'is not taken here: give ids with each chunk.');
@@ -630,7 +632,7 @@ function cosineMatrixUngated(
   // Bad options go through the gate, which checks the rows first: the same error either way.
   let out: Float32Array | undefined;
   try {
-    if (options !== undefined) checkOptions('cosineMatrix', options);
+    if (options !== undefined) options = ownOptions('cosineMatrix', options);
     out = checkOut('cosineMatrix', options, ta.rows, tb.rows, [
       ['a', a],
       ['b', b],
@@ -767,8 +769,11 @@ function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
     );
 }
 
-function checkCorpusOptions(o: CorpusCreateOptions, op = 'corpus'): void {
-  if (typeof o !== 'object' || o === null) argError('INVALID_TYPE', op, 'options', 'must be an object.');
+/** Checks a corpus's options and returns the copy every later step reads (see `ownOptions`). */
+function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'corpus'): T {
+  if (typeof options !== 'object' || options === null)
+    argError('INVALID_TYPE', op, 'options', 'must be an object.');
+  const o = reading(op, 'options', () => ({ ...options }));
   if (o.storage !== undefined && o.storage !== 'float32' && o.storage !== 'float16' && o.storage !== 'int8') {
     argError(
       'INVALID_ARGUMENT',
@@ -785,6 +790,7 @@ function checkCorpusOptions(o: CorpusCreateOptions, op = 'corpus'): void {
       `must be a non-negative integer, got ${String(o.rerank)}.`,
     );
   }
+  return o;
 }
 
 /** An async iterator over `source`, refusing what is not iterable. */

@@ -103,7 +103,7 @@ export async function saveCorpusOpfs(
   options: SaveOpfsOptions = {},
 ): Promise<number> {
   const op = 'saveCorpusOpfs';
-  checkSave(op, corpus, options);
+  options = checkSave(op, corpus, options);
   checkName(op, name);
   let dir: FileSystemDirectoryHandle | undefined;
   let created = false;
@@ -165,7 +165,7 @@ export async function loadCorpusOpfs(
   options: LoadOpfsOptions = {},
 ): Promise<Corpus> {
   const op = 'loadCorpusOpfs';
-  checkLoad(op, kit, options);
+  options = checkLoad(op, kit, options);
   checkName(op, name);
   const dir = await directoryOf(op, options);
   let file: File;

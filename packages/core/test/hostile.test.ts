@@ -664,3 +664,122 @@ describe('a result too large to allocate is OUT_OF_MEMORY, not a backend that br
     expect(Array.from((await kit.cosineMatrix([[1, 0]], [[1, 0]])).data)).toEqual([1]);
   });
 });
+
+describe('options objects are read once, and their getters failing are named', () => {
+  const broke = new Error('option getter broke');
+  /** An options object whose `key` getter throws. */
+  const throwingAt = (key: string, base: Record<string, unknown> = {}) =>
+    Object.defineProperty({ ...base }, key, {
+      enumerable: true,
+      get() {
+        throw broke;
+      },
+    });
+  it('search, similarity, corpus, corpusFrom, cosineMatrix and createCosineKit: INVALID_ARGUMENT naming options (was raw)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([
+      [1, 2, 3],
+      [3, 2, 1],
+    ]);
+    const q = [[1, 2, 3]];
+    const cases: [string, () => unknown][] = [
+      ['search', () => c.search(q, 1, throwingAt('signal') as never)],
+      ['search', () => c.search(q, 1, throwingAt('filter') as never)],
+      ['similarity', () => c.similarity(q, throwingAt('out') as never)],
+      ['corpus', () => kit.corpus(q, throwingAt('storage') as never)],
+      ['corpus', () => kit.corpus(q, throwingAt('ids') as never)],
+      ['corpusFrom', () => kit.corpusFrom([q], throwingAt('segmentBytes') as never)],
+      ['cosineMatrix', () => kit.cosineMatrix(q, q, throwingAt('out') as never)],
+      ['createCosineKit', () => createCosineKit(throwingAt('backend') as never)],
+    ];
+    for (const [op, f] of cases) {
+      let e: CosineKitError | undefined;
+      try {
+        await f();
+      } catch (err) {
+        e = err as CosineKitError;
+      }
+      expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg: 'options' });
+      expect(e!.cause, op).toBe(broke);
+    }
+    // Inside a filter: its list's getter names the list, as before.
+    const allow = ['a'];
+    Object.defineProperty(allow, 0, {
+      get() {
+        throw broke;
+      },
+    });
+    expect(await rejection(c.search(q, 1, { filter: { allow } }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'options.filter.allow',
+    });
+  });
+  it('a getter answering differently on each read is read once: the value checked is the value used', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    let reads = 0;
+    const fickle = Object.defineProperty({}, 'storage', {
+      enumerable: true,
+      get() {
+        reads++;
+        return reads === 1 ? 'int8' : 'bogus';
+      },
+    });
+    const c = await kit.corpus([[1, 2, 3]], fickle as never);
+    expect(reads).toBe(1);
+    expect(c.storage).toBe('int8');
+  });
+  it('a Proxy around a filter mask is INVALID_TYPE naming it (was a TypeError from the engine)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([
+      [1, 2, 3],
+      [3, 2, 1],
+    ]);
+    expect(
+      await rejection(
+        c.search([[1, 2, 3]], 1, { filter: { mask: new Proxy(new Uint8Array(2).fill(1), {}) } }),
+      ),
+    ).toMatchObject({ code: 'INVALID_TYPE', op: 'search', arg: 'options.filter.mask' });
+  });
+});
+
+describe('a corpus whose backend was disposed refuses every method by name', () => {
+  it('remove, add, search and save are DISPOSED naming the corpus (remove once succeeded)', async () => {
+    // The reference's kernels, with a dispose() that disposes its corpora as real backends do.
+    const made: { dispose(): void }[] = [];
+    const backend: Backend = {
+      name: 'disposable',
+      kernels: {
+        ...referenceKernels,
+        async createCorpus(x, o) {
+          const h = await referenceKernels.createCorpus(x, o);
+          made.push(h);
+          return h;
+        },
+      },
+      dispose() {
+        for (const h of made) h.dispose();
+      },
+    };
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(
+      [
+        [1, 2, 3],
+        [3, 2, 1],
+        [1, 1, 1],
+      ],
+      { ids: ['a', 'b', 'c'] },
+    );
+    await backend.dispose!();
+    for (const [op, call] of [
+      ['remove', () => c.remove(['a'])],
+      ['add', () => c.add([[1, 0, 0]], ['d'])],
+      ['search', () => c.search([[1, 2, 3]], 1)],
+      ['save', () => c.save()],
+    ] as const)
+      expect(await rejection(call() as Promise<unknown>), op).toMatchObject({
+        code: 'DISPOSED',
+        op,
+        arg: 'corpus',
+      });
+  });
+});
