@@ -4,6 +4,7 @@ import {
   type Backend,
   type BackendMemory,
   type CorpusOptions,
+  checkFinite,
   disposedBackend,
   foreignCorpus,
   type Kernels,
@@ -228,6 +229,47 @@ function checkName(op: string, arg: string, name: unknown, max = 63): string {
     );
   }
   return name as string;
+}
+
+/** pgvector's largest `vector(n)`. */
+const MAX_DIMS = 16000;
+
+/**
+ * The caller's `{ data, rows, cols }` for `op`, each field read once and checked: a Float32Array
+ * (`INVALID_TYPE`) not detached (`DISPOSED`), at least one row (`EMPTY_INPUT`), `cols` within what
+ * pgvector stores (`UNSUPPORTED` past 16000), a matching length (`SHAPE_MISMATCH`), finite values
+ * (`NON_FINITE`: a NaN row was once stored as zeros). A getter that throws is `INVALID_ARGUMENT`.
+ */
+function tableRows(op: string, arg: string, m: unknown): Matrix {
+  if (typeof m !== 'object' || m === null)
+    argError('INVALID_TYPE', op, arg, 'must be a float32 matrix { data, rows, cols }.');
+  let data: unknown;
+  let rows: unknown;
+  let cols: unknown;
+  try {
+    ({ data, rows, cols } = m as Record<string, unknown>);
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, arg, `could not be read: ${String(e)}`, e);
+  }
+  if (!(data instanceof Float32Array)) argError('INVALID_TYPE', op, `${arg}.data`, 'must be a Float32Array.');
+  checkInt(op, `${arg}.rows`, rows, 0, 2 ** 31 - 1);
+  checkInt(op, `${arg}.cols`, cols, 1, Number.MAX_SAFE_INTEGER);
+  if ((cols as number) > MAX_DIMS)
+    argError('UNSUPPORTED', op, `${arg}.cols`, `is ${cols}; pgvector stores at most ${MAX_DIMS} dimensions.`);
+  if (rows === 0) argError('EMPTY_INPUT', op, arg, 'has no rows.');
+  const x = { data, rows: rows as number, cols: cols as number };
+  if (data.length !== x.rows * x.cols) {
+    if (data.byteLength === 0 && data.buffer.byteLength === 0)
+      argError('DISPOSED', op, `${arg}.data`, 'is a Float32Array whose buffer was transferred (detached).');
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      `${arg}.data`,
+      `has ${data.length} values, not rows x cols = ${x.rows * x.cols}.`,
+    );
+  }
+  checkFinite(op, arg, x);
+  return x;
 }
 
 function checkInt(op: string, arg: string, v: unknown, lo: number, hi: number): number {
@@ -549,8 +591,23 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     return c;
   };
 
+  /**
+   * Runs a kernel's SQL on corpus `c`. A failure once the backend or the corpus was disposed under
+   * it (its table dropped mid-call) is `DISPOSED`, not the database's "relation does not exist"
+   * reported as a broken backend.
+   */
+  const settled = async <T>(kernel: string, c: PgvectorCorpus, body: () => Promise<T>): Promise<T> => {
+    try {
+      return await body();
+    } catch (e) {
+      if (state.disposed) disposedBackend(kernel);
+      if (c.disposed) argError('DISPOSED', kernel, 'corpus', 'was disposed during the call.', e);
+      throw e;
+    }
+  };
+
   /** The k best rows for each query, among those `allow` passes (all rows when null). */
-  const search = async (
+  const search = (
     kernel: string,
     corpus: ResidentCorpus,
     queries: Matrix,
@@ -558,6 +615,16 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     allow: Uint8Array | null,
   ): Promise<TopKResult> => {
     const c = own(kernel, corpus);
+    return settled(kernel, c, () => searchRows(kernel, c, queries, k, allow));
+  };
+
+  const searchRows = async (
+    kernel: string,
+    c: PgvectorCorpus,
+    queries: Matrix,
+    k: number,
+    allow: Uint8Array | null,
+  ): Promise<TopKResult> => {
     const client = await state.open(kernel);
     const filter = allow ? rowFilter(allow, c.rows) : null;
     const indices = new Int32Array(queries.rows * k);
@@ -595,6 +662,13 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
   const kernels: Partial<Kernels> = {
     async createCorpus(x: Matrix, o?: CorpusOptions): Promise<ResidentCorpus> {
       const storage = o?.storage ?? 'float32';
+      if (x.cols > MAX_DIMS)
+        argError(
+          'UNSUPPORTED',
+          'createCorpus',
+          'x',
+          `has ${x.cols} dimensions; pgvector stores at most ${MAX_DIMS}.`,
+        );
       if (storage !== 'float32') {
         argError(
           'UNSUPPORTED',
@@ -636,18 +710,22 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     ): Promise<TopKResult> {
       return search('corpusSearchAllowed', corpus, queries, k, allow);
     },
-    async corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Promise<Float32Array> {
+    corpusMatrix(corpus: ResidentCorpus, queries: Matrix, out?: Float32Array): Promise<Float32Array> {
       const c = own('corpusMatrix', corpus);
-      const client = await state.open('corpusMatrix');
-      // Every cosine is wanted: read the rows once and compute them exactly here, rather than trust
-      // pgvector's float32 sums with a Q x N result.
-      const data = await readRows(client.query, c.table, c.rows, c.cols);
-      return referenceKernels.cosineMatrix(queries, { data, rows: c.rows, cols: c.cols }, out);
+      return settled('corpusMatrix', c, async () => {
+        const client = await state.open('corpusMatrix');
+        // Every cosine is wanted: read the rows once and compute them exactly here, rather than
+        // trust pgvector's float32 sums with a Q x N result.
+        const data = await readRows(client.query, c.table, c.rows, c.cols);
+        return referenceKernels.cosineMatrix(queries, { data, rows: c.rows, cols: c.cols }, out);
+      });
     },
-    async readCorpus(corpus: ResidentCorpus): Promise<Float32Array> {
+    readCorpus(corpus: ResidentCorpus): Promise<Float32Array> {
       const c = own('readCorpus', corpus);
-      const client = await state.open('readCorpus');
-      return readRows(client.query, c.table, c.rows, c.cols);
+      return settled('readCorpus', c, async () => {
+        const client = await state.open('readCorpus');
+        return readRows(client.query, c.table, c.rows, c.cols);
+      });
     },
   };
 
@@ -682,25 +760,21 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         tablePrefix: prefix,
       };
     },
-    async writeTable(name: string, rows: Matrix): Promise<void> {
+    async writeTable(name: string, input: Matrix): Promise<void> {
       const table = checkName('writeTable', 'name', name);
-      if (
-        !rows ||
-        !(rows.data instanceof Float32Array) ||
-        rows.data.length !== rows.rows * rows.cols ||
-        rows.rows < 1
-      )
-        argError(
-          'INVALID_ARGUMENT',
-          'writeTable',
-          'rows',
-          'must be a non-empty float32 matrix { data, rows, cols }.',
-        );
+      const rows = tableRows('writeTable', 'rows', input);
       const client = await state.open('writeTable');
-      const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
-      if (r?.found)
+      const exists = () =>
         argError('INVALID_ARGUMENT', 'writeTable', 'name', `is '${table}', a table that already exists.`);
-      await createTable(client.query, table, rows.cols);
+      const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
+      if (r?.found) exists();
+      try {
+        await createTable(client.query, table, rows.cols);
+      } catch (e) {
+        // Another call made it between the check and here (42P07: duplicate table).
+        if ((e as { code?: unknown } | null)?.code === '42P07') exists();
+        throw e;
+      }
       try {
         await insertRows(client, client.query, table, rows);
       } catch (e) {
@@ -737,9 +811,30 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     async dropTable(name: string): Promise<boolean> {
       const table = checkName('dropTable', 'name', name);
       const client = await state.open('dropTable');
-      const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
-      if (r?.found) await client.query(`DROP TABLE ${quote(table)}`);
-      return Boolean(r?.found);
+      const [r] = await client.query(
+        'SELECT c.relkind::text AS kind, n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)',
+        [quote(table)],
+      );
+      if (!r) return false;
+      // Only an ordinary table of the caller's: not a view, an index or the database's own catalog
+      // (Postgres's own errors for those once escaped raw), nor a live corpus's table.
+      const schema = String(r.schema);
+      if (r.kind !== 'r' || schema === 'information_schema' || schema.startsWith('pg_'))
+        argError(
+          'INVALID_ARGUMENT',
+          'dropTable',
+          'name',
+          `is '${table}', which is not a table this backend drops.`,
+        );
+      if ([...state.live].some((c) => c.table === table))
+        argError(
+          'INVALID_ARGUMENT',
+          'dropTable',
+          'name',
+          `is '${table}', the table of a live corpus: dispose the corpus instead.`,
+        );
+      await client.query(`DROP TABLE ${quote(table)}`);
+      return true;
     },
   };
 }

@@ -286,6 +286,95 @@ describe('bad input', () => {
       await backend.dispose();
     }
   });
+
+  it('table rows and names the database would refuse are typed errors, checked before anything is written', async () => {
+    const backend = createPgvectorBackend({ pglite: db });
+    try {
+      const m = (data: Float32Array, rows: number, cols: number) => ({ data, rows, cols });
+      // A NaN row was stored as a zero row; Infinity was Postgres's own error.
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY])
+        expectError(
+          await failure(backend.writeTable('t_bad', m(Float32Array.from([1, bad, 3, 1, 0, 0]), 2, 3))),
+          'NON_FINITE',
+        );
+      expectError(await failure(backend.writeTable('t_bad', m(new Float32Array(0), 0, 3))), 'EMPTY_INPUT');
+      expectError(
+        await failure(backend.writeTable('t_bad', m(new Float32Array(0), 2, 0))),
+        'INVALID_ARGUMENT',
+      );
+      expectError(
+        await failure(backend.writeTable('t_bad', m(new Float32Array(3), 2, 1.5))),
+        'INVALID_ARGUMENT',
+      );
+      expectError(
+        await failure(backend.writeTable('t_bad', m(new Float32Array(16001), 1, 16001))),
+        'UNSUPPORTED',
+      );
+      expectError(await failure(backend.writeTable('t_bad', m(new Float32Array(5), 2, 3))), 'SHAPE_MISMATCH');
+      expectError(
+        await failure(backend.writeTable('t_bad', { data: [1, 2], rows: 1, cols: 2 } as never)),
+        'INVALID_TYPE',
+      );
+      const detached = new Float32Array(6);
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      expectError(await failure(backend.writeTable('t_bad', m(detached, 2, 3))), 'DISPOSED');
+      expect(await backend.dropTable('t_bad')).toBe(false);
+      // Two writes racing for one name: one wins, the other is the typed 'already exists'.
+      const rows = randomTensor(3, 4, 5);
+      const both = await Promise.allSettled([
+        backend.writeTable('race', rows),
+        backend.writeTable('race', rows),
+      ]);
+      expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expectError(
+        (both.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason,
+        'INVALID_ARGUMENT',
+        /already exists/,
+      );
+      expect(await backend.dropTable('race')).toBe(true);
+      // Not ordinary tables of the caller's: the catalog, a view, an index.
+      for (const name of ['pg_class', 'pg_type', 'pg_tables', 'pg_class_oid_index'])
+        expectError(
+          await failure(backend.dropTable(name)),
+          'INVALID_ARGUMENT',
+          /not a table this backend drops/,
+        );
+      // A live corpus's table: dispose the corpus instead.
+      const kit = createCosineKit({ backend });
+      await kit.corpus(rows);
+      const [live] = await db
+        .query<{ t: string }>(
+          "SELECT tablename AS t FROM pg_tables WHERE tablename LIKE 'cosinekit%' ORDER BY tablename DESC LIMIT 1",
+        )
+        .then((r) => r.rows);
+      expectError(await failure(backend.dropTable(live.t)), 'INVALID_ARGUMENT', /live corpus/);
+      // A corpus wider than pgvector stores is UNSUPPORTED (was BACKEND_ERROR, blaming the backend).
+      expectError(await failure(kit.corpus([new Float32Array(16001).fill(1)])), 'UNSUPPORTED', /16000/);
+      kit.dispose();
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  it('a backend disposed during a search, or before a remove, is DISPOSED (was BACKEND_ERROR, and remove worked)', async () => {
+    const backend = createPgvectorBackend({ pglite: db });
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(randomTensor(400, 16, 7), {
+      ids: Array.from({ length: 400 }, (_, i) => `r${i}`),
+    });
+    const search = c.search(randomTensor(40, 16, 8), 5).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    await backend.dispose();
+    const e = await search;
+    // The search finished before the drop, or failed by name.
+    if (e !== null) expectError(e, 'DISPOSED');
+    expectError(await failure(c.remove(['r1'])), 'DISPOSED');
+    expectError(await failure(c.search(randomTensor(1, 16, 9), 1)), 'DISPOSED');
+    kit.dispose();
+  });
 });
 
 describe('PGlite persisted to a directory', () => {
