@@ -314,6 +314,21 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       op,
       arg: 'onFallback',
     });
+  const usable =
+    worker === undefined ||
+    (typeof worker === 'object' &&
+      worker !== null &&
+      !(worker instanceof URL) &&
+      typeof (worker as Partial<WorkerLike>).postMessage === 'function' &&
+      typeof (worker as Partial<WorkerLike>).terminate === 'function' &&
+      (typeof (worker as Partial<NodeWorker>).on === 'function' ||
+        typeof (worker as Partial<BrowserWorker>).addEventListener === 'function'));
+  if (!usable && typeof worker !== 'string' && !(worker instanceof URL))
+    throw new CosineKitError(
+      'INVALID_TYPE',
+      `Argument 'worker' passed to '${op}' must be a script URL (a string or URL) or a started Worker (postMessage, terminate, and on or addEventListener), got ${worker === null ? 'null' : typeof worker}.`,
+      { op, arg: 'worker' },
+    );
   const thread = await spawn(worker);
   try {
     await thread.started;
@@ -417,7 +432,22 @@ class Kit implements Link {
     const transfer = new Set<ArrayBuffer>();
     let packed: unknown[];
     try {
-      packed = args.map((a, i) => pack(a, op, names[i] ?? 'options', moves ? transfer : null, how));
+      packed = args.map((a, i) => {
+        const arg = names[i] ?? 'options';
+        try {
+          return pack(a, op, arg, moves ? transfer : null, how);
+        } catch (e) {
+          // As core names them: a getter or a Proxy trap of the caller's that throws while its
+          // argument is read is INVALID_ARGUMENT naming that argument, the error as cause.
+          if (e instanceof CosineKitError) throw e;
+          throw new CosineKitError(
+            'INVALID_ARGUMENT',
+            `Argument '${arg}' passed to '${op}' threw while it was read: ${String(e)}`,
+            { op, arg, cause: e },
+          );
+        }
+      });
+      checkOutAlias(op, args, names);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -843,8 +873,33 @@ function plainOptions(options: unknown): (Record<string, unknown> & TransferOpti
  * caller's memory. Anything else crosses as it is, for core in the worker to refuse as it would here.
  */
 function outStandIn(out: unknown): unknown {
-  if (!(out instanceof Float32Array) || !(out.buffer instanceof ArrayBuffer)) return out;
-  return { [TAG]: 'out', length: out.length };
+  const data = out instanceof Tensor ? out.data : out;
+  if (!(data instanceof Float32Array) || !(data.buffer instanceof ArrayBuffer)) return data;
+  // A Tensor's shape goes too, so core in the worker checks it as it would here (a 1 x 5 tensor
+  // for a 5 x 1 result was accepted when only the length went).
+  return out instanceof Tensor
+    ? { [TAG]: 'out', length: data.length, rows: out.rows, cols: out.cols }
+    : { [TAG]: 'out', length: data.length };
+}
+
+/**
+ * Refuses an `options.out` on the buffer of one of the call's inputs, as core does (the inputs
+ * cross as copies, so the worker cannot see it): the same `INVALID_ARGUMENT` naming `options.out`.
+ */
+function checkOutAlias(op: string, args: readonly unknown[], names: readonly string[]): void {
+  const o = args[args.length - 1] as { out?: unknown } | null | undefined;
+  const out = typeof o === 'object' && o !== null ? o.out : undefined;
+  const data = out instanceof Tensor ? (out.disposed ? null : out.data) : out;
+  if (!ArrayBuffer.isView(data)) return;
+  args.forEach((x, i) => {
+    const v = x instanceof Tensor ? (x.disposed ? null : x.data) : ArrayBuffer.isView(x) ? x : null;
+    if (i < args.length - 1 && v !== null && v.buffer === data.buffer)
+      throw new CosineKitError(
+        'INVALID_ARGUMENT',
+        `Argument 'options.out' passed to '${op}' shares a buffer with '${names[i]}'.`,
+        { op, arg: 'options.out' },
+      );
+  });
 }
 
 /** A matrix answer copied into the caller's `options.out` (checked in the worker), when one was given. */
@@ -906,7 +961,7 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
           },
         );
     }
-    if (o.out !== undefined) out.out = outStandIn(o.out instanceof Tensor ? o.out.data : o.out);
+    if (o.out !== undefined) out.out = outStandIn(o.out);
     if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
     if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
     const f = o.filter;

@@ -68,7 +68,7 @@ export type Tagged =
   | { [TAG]: 'signal' }
   | { [TAG]: 'progress' }
   | { [TAG]: 'stream' }
-  | { [TAG]: 'out'; length: number };
+  | { [TAG]: 'out'; length: number; rows?: number; cols?: number };
 
 /** The tag of `v`, if it is a tagged record. */
 export function tagOf(v: unknown): Tagged[typeof TAG] | undefined {

@@ -122,7 +122,12 @@ export async function serveKit(): Promise<void> {
     if (tag === 'stream') return stream(id);
     // The caller's out stays on its side: core here writes into an array of its length, which
     // goes back by transfer and is copied into the caller's.
-    if (tag === 'out') return new Float32Array((v as { length: number }).length);
+    if (tag === 'out') {
+      const o = v as { length: number; rows?: number; cols?: number };
+      const data = new Float32Array(o.length);
+      // A Tensor out keeps its shape, which core checks against the result's.
+      return o.rows === undefined ? data : new Tensor(data, o.rows, o.cols as number);
+    }
     if (typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
       const o = v as Record<string, unknown>;
       if (Object.values(o).some((x) => tagOf(x) !== undefined)) {

@@ -301,6 +301,56 @@ describe('errors come back as the in-process kit raises them', () => {
     const k = await createWorkerKit({ backend: 'no-such-backend' });
     await expect(k.rowNorms([[1]])).rejects.toMatchObject({ code: 'UNKNOWN_BACKEND' });
     k.dispose();
+    // A worker option that is neither a script URL nor a started worker (was a TypeError).
+    for (const worker of [5, {}, null])
+      await expect(createWorkerKit({ worker: worker as never })).rejects.toMatchObject({
+        code: 'INVALID_TYPE',
+        op: 'createWorkerKit',
+        arg: 'worker',
+      });
+  });
+
+  it('an out of the wrong shape, or on the buffer of an input, is refused as the in-process kit refuses it (was accepted)', async () => {
+    const rows = mat(5, 3, 1);
+    const q = mat(1, 3, 2);
+    // A 1 x 5 tensor for a 5 x 1 result: SHAPE_MISMATCH, not a [5, 1] answer over the caller's data.
+    const wrong = () => ({ out: new Tensor(new Float32Array(5), 1, 5) });
+    expect(await failure(remote.cosineMatrix(rows, q, wrong()))).toEqual(
+      await failure(local.cosineMatrix(rows, q, wrong())),
+    );
+    const [L, R] = [await local.corpus(rows), await remote.corpus(rows)];
+    const wide = () => ({ out: new Tensor(new Float32Array(10), 5, 2) });
+    expect(await failure(R.similarity(mat(2, 3, 3), wide()))).toEqual(
+      await failure(L.similarity(mat(2, 3, 3), wide())),
+    );
+    // An out on the very buffer of an input.
+    const a = new Float32Array(6).fill(1);
+    const shared = () => ({ out: a.subarray(0, 1) });
+    const a2 = new Tensor(a.subarray(0, 3), 1, 3);
+    expect(await failure(remote.cosineMatrix(a2, mat(1, 3, 4), shared()))).toEqual(
+      await failure(local.cosineMatrix(a2, mat(1, 3, 4), shared())),
+    );
+    L.dispose();
+    R.dispose();
+  });
+
+  it("a getter or Proxy trap of the caller's that throws is INVALID_ARGUMENT naming the argument, as in this thread (was raw)", async () => {
+    const throwing = () => {
+      const r = [[1, 2, 3]];
+      Object.defineProperty(r, 0, {
+        get() {
+          throw new Error('boom');
+        },
+      });
+      return r;
+    };
+    for (const [name, call] of [
+      ['cosineRows a', (k: CosineKit | WorkerKit) => k.cosineRows(throwing(), [[1, 2, 3]])],
+      ['topK corpus', (k: CosineKit | WorkerKit) => k.topK([[1, 2, 3]], throwing(), 1)],
+    ] as const) {
+      const [r, l] = [await failure(call(remote)), await failure(call(local))];
+      expect([r.code, r.op, r.arg], name).toEqual([l.code, l.op, l.arg]);
+    }
   });
 });
 
