@@ -292,7 +292,7 @@ describe('sparse matmul: densities around the threshold, rows of -0, 1 vs 2 thre
 });
 
 describe('a disposed backend, and norms past float32, through the kit', () => {
-  it('every operation after backend.dispose() is DISPOSED naming the backend, not its argument', async () => {
+  it('every operation after backend.dispose() is DISPOSED naming the backend (a corpus it held: the corpus), not its argument', async () => {
     const w = await backend({ threads: 1 });
     const kit = createCosineKit({ backend: w });
     const c = await kit.corpus([
@@ -318,7 +318,11 @@ describe('a disposed backend, and norms past float32, through the kit', () => {
       }
       expect(e?.code, op).toBe('DISPOSED');
       expect(e?.op, op).toBe(op);
-      expect(e?.arg, op).toBe('backend');
+      // A corpus's methods check its handles first: disposed with the backend, named in the message.
+      if (op === 'search' || op === 'similarity') {
+        expect(e?.arg, op).toBe('corpus');
+        expect(e?.message, op).toMatch(/disposed with its backend 'wasm'/);
+      } else expect(e?.arg, op).toBe('backend');
     }
   });
 
