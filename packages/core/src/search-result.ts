@@ -19,7 +19,45 @@ export class SearchResult implements TopKResult {
   /** The caller's ids of the hits (flat, like `indices`), when the corpus was given ids. */
   readonly ids: readonly (number | string)[] | undefined;
 
+  /**
+   * Wraps a top-k answer (not copied). Checked, since it is exported: `r` an object whose `queries`
+   * and `k` are counts, `indices` an Int32Array and `scores` a Float32Array of `queries x k` values
+   * each, `ids` (when given) an array of that length; anything else is a typed error naming
+   * `SearchResult` and the field, where it once made `toArray()` return truncated rows or threw a
+   * TypeError.
+   */
   constructor(r: TopKResult, ids?: readonly (number | string)[]) {
+    const op = 'SearchResult';
+    if (typeof r !== 'object' || r === null)
+      argError(
+        'INVALID_TYPE',
+        op,
+        'r',
+        `must be a top-k result object, got ${r === null ? 'null' : typeof r}.`,
+      );
+    const count = (name: string, v: unknown) => {
+      if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))
+        argError('INVALID_ARGUMENT', op, `r.${name}`, `must be a count (an integer >= 0), got ${String(v)}.`);
+    };
+    count('queries', r.queries);
+    count('k', r.k);
+    const n = r.queries * r.k;
+    if (!(r.indices instanceof Int32Array))
+      argError('INVALID_TYPE', op, 'r.indices', 'must be an Int32Array.');
+    if (!(r.scores instanceof Float32Array))
+      argError('INVALID_TYPE', op, 'r.scores', 'must be a Float32Array.');
+    for (const [name, len] of [
+      ['indices', r.indices.length],
+      ['scores', r.scores.length],
+      ...(ids === undefined ? [] : [['ids', Array.isArray(ids) ? ids.length : -1] as const]),
+    ] as const)
+      if (len !== n)
+        argError(
+          len < 0 ? 'INVALID_TYPE' : 'SHAPE_MISMATCH',
+          op,
+          name === 'ids' ? 'ids' : `r.${name}`,
+          len < 0 ? 'must be an array.' : `has ${len} entries, not queries x k = ${n}.`,
+        );
     this.queries = r.queries;
     this.k = r.k;
     this.indices = r.indices;

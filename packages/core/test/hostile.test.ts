@@ -783,3 +783,25 @@ describe('a corpus whose backend was disposed refuses every method by name', () 
       });
   });
 });
+
+describe('new SearchResult checks what it is given (it is exported)', () => {
+  it('null, counts that are not counts, arrays of the wrong type or length: typed errors naming the field', async () => {
+    const { SearchResult } = await import('../src/index.js');
+    const ok = { queries: 2, k: 1, indices: new Int32Array(2), scores: new Float32Array(2) };
+    expect(new SearchResult(ok, ['a', 'b']).toArray()).toHaveLength(2);
+    for (const [r, ids, code, arg] of [
+      [null, undefined, 'INVALID_TYPE', 'r'],
+      [{ ...ok, queries: -1 }, undefined, 'INVALID_ARGUMENT', 'r.queries'],
+      [{ ...ok, k: 1.5 }, undefined, 'INVALID_ARGUMENT', 'r.k'],
+      [{ ...ok, indices: [0, 1] }, undefined, 'INVALID_TYPE', 'r.indices'],
+      [{ ...ok, scores: new Float64Array(2) }, undefined, 'INVALID_TYPE', 'r.scores'],
+      [{ ...ok, indices: new Int32Array(1) }, undefined, 'SHAPE_MISMATCH', 'r.indices'],
+      [{ ...ok, scores: new Float32Array(3) }, undefined, 'SHAPE_MISMATCH', 'r.scores'],
+      [ok, ['a'], 'SHAPE_MISMATCH', 'ids'],
+      [ok, 'ab', 'INVALID_TYPE', 'ids'],
+    ] as const)
+      expect(() => new SearchResult(r as never, ids as never), `${arg}`).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code, op: 'SearchResult', arg }),
+      );
+  });
+});
