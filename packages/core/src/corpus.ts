@@ -110,7 +110,7 @@ export class Corpus {
     let filter: AdmittedFilter | null;
     let signal: AbortSignal | undefined;
     try {
-      options = ownOptions('search', options);
+      options = ownOptions('search', options, ['filter', 'signal']);
       signal = options.signal;
       checkSignalArg('search', signal);
       checkSignal('search', signal);
@@ -305,7 +305,7 @@ export class Corpus {
   similarity(queries: TensorInput, options: { signal?: AbortSignal } & MatrixOptions = {}): Promise<Tensor> {
     let signal: AbortSignal | undefined;
     try {
-      options = ownOptions('similarity', options);
+      options = ownOptions('similarity', options, ['signal', 'out']);
       signal = options.signal;
       checkSignalArg('similarity', signal);
       checkSignal('similarity', signal);
@@ -877,14 +877,22 @@ export function checkOptions(op: string, o: unknown): void {
 }
 
 /**
- * The caller's options object, checked to be one and copied once (its own enumerable values, each
- * getter run once): every later check and use reads the copy, so a getter or a Proxy trap that
- * throws is `INVALID_ARGUMENT` naming `options` of `op` (its error as `cause`), and one that answers
- * differently on each read cannot pass a check with one value and be used with another.
+ * The caller's options object, checked to be one, with each of the `keys` `op` takes read once
+ * (through the prototype chain, as a plain read would; absent ones left out): every later check and
+ * use reads the copy, so a getter or a Proxy trap that throws is `INVALID_ARGUMENT` naming `options`
+ * of `op` (its error as `cause`), and one answering differently on each read cannot pass a check
+ * with one value and be used with another.
  */
-export function ownOptions<T extends object>(op: string, o: T): T {
+export function ownOptions<T extends object>(op: string, o: T, keys: readonly string[]): T {
   checkOptions(op, o);
-  return reading(op, 'options', () => ({ ...o }));
+  return reading(op, 'options', () => {
+    const copy: Record<string, unknown> = {};
+    for (const k of keys) {
+      const v = (o as Record<string, unknown>)[k];
+      if (v !== undefined) copy[k] = v;
+    }
+    return copy as T;
+  });
 }
 
 /**

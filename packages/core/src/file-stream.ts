@@ -75,6 +75,9 @@ function checkOptions(op: string, o: unknown, segments: boolean): void {
   checkSignal(op, signal);
 }
 
+/** The options the file helpers take (OPFS's `directory` included). */
+const FILE_OPTIONS = ['signal', 'onProgress', 'segmentBytes', 'directory'];
+
 /**
  * Refuses what is not a live corpus before anything is opened; returns the options' copy that the
  * save reads from then on (see `ownOptions`). @internal
@@ -83,7 +86,7 @@ export function checkSave<T extends object>(op: string, corpus: unknown, options
   if (!(corpus instanceof Corpus))
     argError('INVALID_TYPE', op, 'corpus', `must be a Corpus, got ${describeType(corpus)}.`);
   if (corpus.disposed) argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.');
-  const o = ownOptions(op, options);
+  const o = ownOptions(op, options, FILE_OPTIONS);
   checkOptions(op, o, false);
   return o;
 }
@@ -92,7 +95,7 @@ export function checkSave<T extends object>(op: string, corpus: unknown, options
 export function checkLoad<T extends object>(op: string, kit: unknown, options: T): T {
   if (!placeOf.has(kit as CosineKit))
     argError('INVALID_TYPE', op, 'kit', `must be a kit made by createCosineKit, got ${describeType(kit)}.`);
-  const o = ownOptions(op, options);
+  const o = ownOptions(op, options, FILE_OPTIONS);
   checkOptions(op, o, true);
   return o;
 }

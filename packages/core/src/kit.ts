@@ -149,7 +149,7 @@ export const placeOf = new WeakMap<
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
 export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
-  options = ownOptions('createCosineKit', options);
+  options = ownOptions('createCosineKit', options, ['backend', 'onFallback', 'timeoutMs']);
   checkKitOptions(options);
   const warned = new Set<string>();
   const onFallback =
@@ -409,7 +409,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const lease = new Lease();
       try {
         const pair = admitPair(a, b, 'cosineMatrix', 'cols', AB, lease);
-        if (options !== undefined) options = ownOptions('cosineMatrix', options);
+        if (options !== undefined) options = ownOptions('cosineMatrix', options, ['out']);
         const out = checkOut('cosineMatrix', options, pair[0].tensor.rows, pair[1].tensor.rows, [
           ['a', a],
           ['b', b],
@@ -632,7 +632,7 @@ function cosineMatrixUngated(
   // Bad options go through the gate, which checks the rows first: the same error either way.
   let out: Float32Array | undefined;
   try {
-    if (options !== undefined) options = ownOptions('cosineMatrix', options);
+    if (options !== undefined) options = ownOptions('cosineMatrix', options, ['out']);
     out = checkOut('cosineMatrix', options, ta.rows, tb.rows, [
       ['a', a],
       ['b', b],
@@ -773,7 +773,7 @@ function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
 function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'corpus'): T {
   if (typeof options !== 'object' || options === null)
     argError('INVALID_TYPE', op, 'options', 'must be an object.');
-  const o = reading(op, 'options', () => ({ ...options }));
+  const o = ownOptions(op, options, ['storage', 'rerank', 'ids', 'onProgress', 'signal', 'segmentBytes']);
   if (o.storage !== undefined && o.storage !== 'float32' && o.storage !== 'float16' && o.storage !== 'int8') {
     argError(
       'INVALID_ARGUMENT',

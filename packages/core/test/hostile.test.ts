@@ -728,6 +728,21 @@ describe('options objects are read once, and their getters failing are named', (
     expect(reads).toBe(1);
     expect(c.storage).toBe('int8');
   });
+  it('options inherited or on a prototype getter are read as a plain read reads them', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    class Storage {
+      get storage() {
+        return 'int8' as const;
+      }
+    }
+    expect((await kit.corpus([[1, 2, 3]], new Storage())).storage).toBe('int8');
+    const c = await kit.corpus([
+      [1, 2, 3],
+      [3, 2, 1],
+    ]);
+    const r = await c.search([[1, 2, 3]], 2, Object.create({ filter: { deny: [0] } }));
+    expect(Array.from(r.indices)).toEqual([1]);
+  });
   it('a Proxy around a filter mask is INVALID_TYPE naming it (was a TypeError from the engine)', async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const c = await kit.corpus([
