@@ -566,8 +566,14 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
   };
   const base = 65536;
 
-  // Iterations so that one sample of a peak kernel lasts about minMs.
+  // Iterations so that one sample of a peak kernel lasts about minMs. The kernel runs once first:
+  // a first call runs unoptimised code, and calibrating on it gave a sample too short for a
+  // browser's coarse clock to see (0 ms: an infinite rate). Two passes, the larger count kept.
   const calibrate = (f: (n: number, m: number, c: number) => number) => {
+    f(1024, 1, 0);
+    return Math.max(calibrateOnce(f), calibrateOnce(f));
+  };
+  const calibrateOnce = (f: (n: number, m: number, c: number) => number) => {
     let iters = 1024;
     for (;;) {
       const s = now();
@@ -578,11 +584,21 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
       iters *= 4;
     }
   };
-  /** One sample: `work` units over the time `run` took, per `unit`. */
+  /**
+   * One sample: `work` units per run over the time the runs took, per `unit`, running again until
+   * at least minMs has passed, so that no clock (a browser's is coarsened to 0.1 ms or more) reads
+   * a sample as taking no time.
+   */
   const oneThread = (run: () => void, work: number, unit: number) => () => {
     const s = now();
-    run();
-    return work / ((now() - s) / 1000) / unit;
+    let runs = 0;
+    let ms: number;
+    do {
+      run();
+      runs++;
+      ms = now() - s;
+    } while (ms < minMs);
+    return (work * runs) / (ms / 1000) / unit;
   };
   const muladdIters = calibrate(peak.muladd);
   const fmaIters = relaxed ? calibrate(peak.fma) : 0;
@@ -611,13 +627,20 @@ export async function measureRoofline(o: RooflineOptions = {}): Promise<Roofline
       for (let i = 1; i < threads; i++)
         helpers.push(await spawnHelper({ peak: peakModule, stream: streamModule, memory }));
       const slice = Math.floor(bytes / threads / STREAM_STEP) * STREAM_STEP;
-      // Every thread starts together; the figure is the total work over the time the last one took.
+      // Every thread starts together; the figure is the total work over the time the last one took
+      // (rounds repeated until minMs has passed, as for one thread).
       const together = (kind: number, iters: number, own: () => void, work: number, unit: number) => () => {
         const s = now();
-        for (const [i, h] of helpers.entries()) post(h, kind, [base + (i + 1) * slice, slice, iters]);
-        own();
-        for (const h of helpers) waitFor(h);
-        return (work * threads) / ((now() - s) / 1000) / unit;
+        let rounds = 0;
+        let ms: number;
+        do {
+          for (const [i, h] of helpers.entries()) post(h, kind, [base + (i + 1) * slice, slice, iters]);
+          own();
+          for (const h of helpers) waitFor(h);
+          rounds++;
+          ms = now() - s;
+        } while (ms < minMs);
+        return (work * threads * rounds) / (ms / 1000) / unit;
       };
       all = interleaved(
         {
