@@ -810,6 +810,14 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     },
     async dropTable(name: string): Promise<boolean> {
       const table = checkName('dropTable', 'name', name);
+      // A live corpus's table: dispose the corpus instead (it would be dropped under it).
+      if ([...state.live].some((c) => c.table === table))
+        argError(
+          'INVALID_ARGUMENT',
+          'dropTable',
+          'name',
+          `is '${table}', the table of a live corpus: dispose the corpus instead.`,
+        );
       const client = await state.open('dropTable');
       const [r] = await client.query(
         'SELECT c.relkind::text AS kind, n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)',
@@ -817,7 +825,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       );
       if (!r) return false;
       // Only an ordinary table of the caller's: not a view, an index or the database's own catalog
-      // (Postgres's own errors for those once escaped raw), nor a live corpus's table.
+      // (Postgres's own errors for those once escaped raw).
       const schema = String(r.schema);
       if (r.kind !== 'r' || schema === 'information_schema' || schema.startsWith('pg_'))
         argError(
@@ -825,13 +833,6 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
           'dropTable',
           'name',
           `is '${table}', which is not a table this backend drops.`,
-        );
-      if ([...state.live].some((c) => c.table === table))
-        argError(
-          'INVALID_ARGUMENT',
-          'dropTable',
-          'name',
-          `is '${table}', the table of a live corpus: dispose the corpus instead.`,
         );
       await client.query(`DROP TABLE ${quote(table)}`);
       return true;

@@ -19,7 +19,6 @@ import {
   checkSignal,
   isCosineKitError,
   readFailure,
-  reading,
   reportProgress,
 } from './errors.js';
 import { checkSignalArg } from './filter.js';
@@ -771,8 +770,6 @@ function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
 
 /** Checks a corpus's options and returns the copy every later step reads (see `ownOptions`). */
 function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'corpus'): T {
-  if (typeof options !== 'object' || options === null)
-    argError('INVALID_TYPE', op, 'options', 'must be an object.');
   const o = ownOptions(op, options, ['storage', 'rerank', 'ids', 'onProgress', 'signal', 'segmentBytes']);
   if (o.storage !== undefined && o.storage !== 'float32' && o.storage !== 'float16' && o.storage !== 'int8') {
     argError(

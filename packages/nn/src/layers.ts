@@ -156,10 +156,25 @@ export class DenseLayer implements Layer {
   /** `units` values, or an empty array when the layer has no bias. */
   readonly bias: Vec;
 
-  /** Wraps existing parameters (not copied); lengths must match the shape. */
-  constructor(inputs: number, units: number, activation: Activation, weights: Vec, bias: Vec) {
+  /**
+   * Wraps existing parameters (not copied); lengths must match the shape. `op` names the public
+   * function in an activation error (`createEncoder` when it builds the layer).
+   */
+  constructor(
+    inputs: number,
+    units: number,
+    activation: Activation,
+    weights: Vec,
+    bias: Vec,
+    op = 'DenseLayer',
+  ) {
     if (!ACTIVATIONS.includes(activation)) {
-      argError('INVALID_ARGUMENT', 'DenseLayer', 'activation', `must be one of ${ACTIVATIONS.join(', ')}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'activation',
+        `must be one of ${ACTIVATIONS.join(', ')}, got ${String(activation)}.`,
+      );
     }
     if (weights.length !== inputs * units) {
       argError('SHAPE_MISMATCH', 'DenseLayer', 'weights', `must hold ${inputs * units} values.`);
@@ -196,19 +211,19 @@ export class DenseLayer implements Layer {
       argError('INVALID_ARGUMENT', 'createEncoder', 'units', `must be a positive integer, got ${units}.`);
     }
     const activation = given(spec.activation, 'linear');
-    if (!ACTIVATIONS.includes(activation))
-      argError(
-        'INVALID_ARGUMENT',
-        'createEncoder',
-        'activation',
-        `must be one of ${ACTIVATIONS.join(', ')}, got ${String(activation)}.`,
-      );
     const init = given(spec.init, activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
     checkLayerSize('createEncoder', 'units', inputs * units, `weights (${inputs} x ${units})`);
     const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
     const w = make(inputs * units);
     initWeights(w, init, inputs, units, rng, 'createEncoder');
-    return new DenseLayer(inputs, units, activation, w, make(spec.bias === false ? 0 : units));
+    return new DenseLayer(
+      inputs,
+      units,
+      activation,
+      w,
+      make(spec.bias === false ? 0 : units),
+      'createEncoder',
+    );
   }
 
   /** `f(x W + b)` for `rows` input rows. */

@@ -314,21 +314,6 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       op,
       arg: 'onFallback',
     });
-  const usable =
-    worker === undefined ||
-    (typeof worker === 'object' &&
-      worker !== null &&
-      !(worker instanceof URL) &&
-      typeof (worker as Partial<WorkerLike>).postMessage === 'function' &&
-      typeof (worker as Partial<WorkerLike>).terminate === 'function' &&
-      (typeof (worker as Partial<NodeWorker>).on === 'function' ||
-        typeof (worker as Partial<BrowserWorker>).addEventListener === 'function'));
-  if (!usable && typeof worker !== 'string' && !(worker instanceof URL))
-    throw new CosineKitError(
-      'INVALID_TYPE',
-      `Argument 'worker' passed to '${op}' must be a script URL (a string or URL) or a started Worker (postMessage, terminate, and on or addEventListener), got ${worker === null ? 'null' : typeof worker}.`,
-      { op, arg: 'worker' },
-    );
   const thread = await spawn(worker);
   try {
     await thread.started;
@@ -728,9 +713,17 @@ function crossOriginIsolatedOrNode(): boolean {
 
 async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   let w: WorkerLike;
-  if (given !== undefined && typeof given === 'object' && !(given instanceof URL)) {
+  if (given !== undefined && typeof given === 'object' && given !== null && !(given instanceof URL)) {
+    const g = given as Partial<NodeWorker & BrowserWorker>;
+    if (
+      typeof g.postMessage !== 'function' ||
+      typeof g.terminate !== 'function' ||
+      (typeof g.on !== 'function' && typeof g.addEventListener !== 'function')
+    )
+      badWorker(given);
     w = given;
   } else {
+    if (given !== undefined && typeof given !== 'string' && !(given instanceof URL)) badWorker(given);
     const url = given === undefined ? defaultScript() : given;
     if (isNode() && typeof (globalThis as { Worker?: unknown }).Worker !== 'function') {
       const name = 'node:worker_threads';
@@ -805,6 +798,15 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     b.addEventListener('messageerror', () => crash('sent a message that could not be read'));
   }
   return thread;
+}
+
+/** A `worker` option that is neither a script URL nor a started worker: `INVALID_TYPE`. */
+function badWorker(v: unknown): never {
+  throw new CosineKitError(
+    'INVALID_TYPE',
+    `Argument 'worker' passed to 'createWorkerKit' must be a script URL (a string or URL) or a started Worker (postMessage, terminate, and on or addEventListener), got ${v === null ? 'null' : typeof v}.`,
+    { op: 'createWorkerKit', arg: 'worker' },
+  );
 }
 
 /** Core's error for an aborted call, word for word. */
