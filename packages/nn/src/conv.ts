@@ -219,52 +219,74 @@ export class Conv2dLayer implements Layer {
   }
 
   /**
-   * Visits every (image pixel, patch column) pair the convolution reads: `img` is the offset of a
-   * pixel's first channel in the input rows, `col` that of its place in the im2col matrix. Padding
-   * positions are skipped. im2col copies along these pairs; col2im accumulates back along them.
+   * The copies im2col makes for one image, the same for every image: run `t` copies
+   * `runs[3t + 2]` values from offset `runs[3t]` of the image to offset `runs[3t + 1]` of its
+   * block of the im2col matrix. A run is one kernel row's span of in-bounds pixels (all their
+   * channels, contiguous on both sides); padding positions are in no run and stay zero. col2im
+   * accumulates back along the same runs. Built on first use.
    */
-  #eachPatchPixel(rows: number, visit: (img: number, col: number) => void): void {
+  #runTable: Int32Array | undefined;
+
+  get #runs(): Int32Array {
+    if (this.#runTable) return this.#runTable;
     const [h, w, c] = this.inputShape;
     const [oh, ow] = this.outputShape;
     const [kh, kw] = this.kernel;
     const { stride, padding } = this;
     const width = kh * kw * c;
-    let r = 0;
-    for (let n = 0; n < rows; n++) {
-      const base = n * h * w * c;
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++, r++) {
-          const o = r * width;
-          for (let ky = 0; ky < kh; ky++) {
-            const iy = oy * stride - padding + ky;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = ox * stride - padding + kx;
-              if (ix < 0 || ix >= w) continue;
-              visit(base + (iy * w + ix) * c, o + (ky * kw + kx) * c);
-            }
-          }
+    const runs: number[] = [];
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const o = (oy * ow + ox) * width;
+        // The kernel columns whose pixels lie inside the image: kx in [kx0, kx1).
+        const x0 = ox * stride - padding;
+        const kx0 = Math.max(0, -x0);
+        const kx1 = Math.min(kw, w - x0);
+        if (kx1 <= kx0) continue;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * stride - padding + ky;
+          if (iy < 0 || iy >= h) continue;
+          runs.push((iy * w + x0 + kx0) * c, o + (ky * kw + kx0) * c, (kx1 - kx0) * c);
         }
       }
     }
+    this.#runTable = Int32Array.from(runs);
+    return this.#runTable;
   }
 
   #im2col(ops: DenseOps, x: Vec, rows: number): Vec {
     const [perRow, width] = this.#patches;
-    const c = this.inputShape[2];
-    const cols = ops.alloc(rows * perRow * width);
-    this.#eachPatchPixel(rows, (img, col) => {
-      for (let ch = 0; ch < c; ch++) cols[col + ch] = x[img + ch];
-    });
+    const block = perRow * width;
+    const size = this.inputs;
+    const runs = this.#runs;
+    const cols = ops.alloc(rows * block);
+    for (let n = 0; n < rows; n++) {
+      const src = n * size;
+      const dst = n * block;
+      for (let t = 0; t < runs.length; t += 3) {
+        const from = src + runs[t];
+        const to = dst + runs[t + 1];
+        for (let i = 0, len = runs[t + 2]; i < len; i++) cols[to + i] = x[from + i];
+      }
+    }
     return cols;
   }
 
   #col2im(ops: DenseOps, dCols: Vec, rows: number): Vec {
-    const [h, w, c] = this.inputShape;
-    const dx = ops.alloc(rows * h * w * c);
-    this.#eachPatchPixel(rows, (img, col) => {
-      for (let ch = 0; ch < c; ch++) dx[img + ch] += dCols[col + ch];
-    });
+    const [perRow, width] = this.#patches;
+    const block = perRow * width;
+    const size = this.inputs;
+    const runs = this.#runs;
+    const dx = ops.alloc(rows * size);
+    for (let n = 0; n < rows; n++) {
+      const to0 = n * size;
+      const from0 = n * block;
+      for (let t = 0; t < runs.length; t += 3) {
+        const to = to0 + runs[t];
+        const from = from0 + runs[t + 1];
+        for (let i = 0, len = runs[t + 2]; i < len; i++) dx[to + i] += dCols[from + i];
+      }
+    }
     return dx;
   }
 
@@ -378,43 +400,53 @@ export class Pool2dLayer implements Layer {
     const [h, w, c] = this.inputShape;
     const [oh, ow] = this.outputShape;
     const { size, stride } = this;
-    const isMax = this.kind === 'maxPool2d';
     const out = ops.alloc(rows * this.units);
-    const from = isMax ? new Int32Array(out.length) : undefined;
+    // Windows are walked (ky, kx) in order with the channels innermost, so every read is
+    // contiguous; each output keeps its running maximum (or sum) per channel.
+    if (this.kind === 'maxPool2d') {
+      const from = new Int32Array(out.length);
+      let o = 0;
+      for (let n = 0; n < rows; n++) {
+        const base = n * h * w * c;
+        for (let oy = 0; oy < oh; oy++) {
+          for (let ox = 0; ox < ow; ox++, o += c) {
+            const corner = base + (oy * stride * w + ox * stride) * c;
+            for (let ch = 0; ch < c; ch++) from[o + ch] = corner + ch;
+            for (let ky = 0; ky < size; ky++) {
+              for (let kx = ky === 0 ? 1 : 0; kx < size; kx++) {
+                const i = corner + (ky * w + kx) * c;
+                // Strictly greater: the first maximum wins a tie, so the gradient has one home.
+                for (let ch = 0; ch < c; ch++) if (x[i + ch] > x[from[o + ch]]) from[o + ch] = i + ch;
+              }
+            }
+            for (let ch = 0; ch < c; ch++) out[o + ch] = x[from[o + ch]];
+          }
+        }
+      }
+      const cache: PoolCache = { x, out, rows, from };
+      return cache;
+    }
     const inv = 1 / (size * size);
+    // Each channel's window sum, in float64 and in window order.
+    const sum = new Float64Array(c);
     let o = 0;
     for (let n = 0; n < rows; n++) {
       const base = n * h * w * c;
       for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++) {
-          for (let ch = 0; ch < c; ch++, o++) {
-            let best = -Infinity;
-            let at = -1;
-            let sum = 0;
-            for (let ky = 0; ky < size; ky++) {
-              const row = base + ((oy * stride + ky) * w + ox * stride) * c + ch;
-              for (let kx = 0; kx < size; kx++) {
-                const i = row + kx * c;
-                const v = x[i];
-                // The first maximum wins a tie, so the gradient has one home.
-                if (v > best || at < 0) {
-                  best = v;
-                  at = i;
-                }
-                sum += v;
-              }
-            }
-            if (from) {
-              out[o] = best;
-              from[o] = at;
-            } else {
-              out[o] = sum * inv;
+        for (let ox = 0; ox < ow; ox++, o += c) {
+          const corner = base + (oy * stride * w + ox * stride) * c;
+          sum.fill(0);
+          for (let ky = 0; ky < size; ky++) {
+            for (let kx = 0; kx < size; kx++) {
+              const i = corner + (ky * w + kx) * c;
+              for (let ch = 0; ch < c; ch++) sum[ch] += x[i + ch];
             }
           }
+          for (let ch = 0; ch < c; ch++) out[o + ch] = sum[ch] * inv;
         }
       }
     }
-    const cache: PoolCache = { x, out, rows, from };
+    const cache: PoolCache = { x, out, rows, from: undefined };
     return cache;
   }
 
@@ -435,12 +467,12 @@ export class Pool2dLayer implements Layer {
     for (let n = 0; n < rows; n++) {
       const base = n * h * w * c;
       for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++) {
-          for (let ch = 0; ch < c; ch++, o++) {
-            const g = dOut[o] * inv;
-            for (let ky = 0; ky < size; ky++) {
-              const row = base + ((oy * stride + ky) * w + ox * stride) * c + ch;
-              for (let kx = 0; kx < size; kx++) dx[row + kx * c] += g;
+        for (let ox = 0; ox < ow; ox++, o += c) {
+          const corner = base + (oy * stride * w + ox * stride) * c;
+          for (let ky = 0; ky < size; ky++) {
+            for (let kx = 0; kx < size; kx++) {
+              const i = corner + (ky * w + kx) * c;
+              for (let ch = 0; ch < c; ch++) dx[i + ch] += dOut[o + ch] * inv;
             }
           }
         }
