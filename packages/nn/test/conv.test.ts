@@ -3,6 +3,7 @@ import { createCosineKit, isCosineKitError } from '@cosinekit/core';
 import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
+  Conv2dLayer,
   createEncoder,
   type DenseOps,
   type Encoder,
@@ -10,6 +11,7 @@ import {
   float64Ops,
   kernelOps,
   loadEncoder,
+  Pool2dLayer,
   readEncoderHeader,
   saveEncoder,
 } from '../src/index.js';
@@ -125,6 +127,113 @@ describe('convolution, pooling and flatten: gradients against float64 finite dif
       }
     }
   });
+});
+
+describe('convolution and pooling equal direct loops on awkward geometries', () => {
+  // [height, width, channels, filters, kernel height, kernel width, stride, padding]
+  const convs: [number, number, number, number, number, number, number, number][] = [
+    [5, 7, 3, 2, 3, 2, 2, 2],
+    [1, 9, 2, 3, 1, 4, 3, 0],
+    [6, 6, 1, 1, 5, 5, 1, 4],
+    [4, 3, 4, 5, 2, 3, 1, 1],
+    [9, 2, 1, 2, 3, 1, 4, 1],
+    // Padding past the kernel: the outermost windows lie wholly in the padding and read nothing.
+    [3, 4, 2, 2, 2, 2, 1, 3],
+  ];
+  it.each(convs)(
+    'conv %ix%ix%i, %i filters, kernel %ix%i, stride %i, padding %i: forward and input gradient',
+    async (h, w, c, f, kh, kw, stride, padding) => {
+      const rows = 2;
+      const layer = new Conv2dLayer(
+        { inputShape: [h, w, c], filters: f, kernel: [kh, kw], stride, padding },
+        'linear',
+        randomVec(kh * kw * c * f, h * 31 + w),
+        new Float64Array(0),
+      );
+      const [oh, ow] = layer.outputShape;
+      expect([oh, ow]).toEqual([
+        Math.floor((h + 2 * padding - kh) / stride) + 1,
+        Math.floor((w + 2 * padding - kw) / stride) + 1,
+      ]);
+      const x = randomVec(rows * h * w * c, 7);
+      const dOut = randomVec(rows * oh * ow * f, 8);
+      const cache = await layer.forward(float64Ops, x, rows);
+      const { dx } = await layer.backward(float64Ops, cache, dOut, true);
+      const want = new Float64Array(rows * oh * ow * f);
+      const wantDx = new Float64Array(rows * h * w * c);
+      for (let n = 0; n < rows; n++)
+        for (let oy = 0; oy < oh; oy++)
+          for (let ox = 0; ox < ow; ox++)
+            for (let ky = 0; ky < kh; ky++)
+              for (let kx = 0; kx < kw; kx++) {
+                const iy = oy * stride - padding + ky;
+                const ix = ox * stride - padding + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                for (let ch = 0; ch < c; ch++)
+                  for (let j = 0; j < f; j++) {
+                    const wv = layer.weights[((ky * kw + kx) * c + ch) * f + j];
+                    const xi = ((n * h + iy) * w + ix) * c + ch;
+                    const oi = ((n * oh + oy) * ow + ox) * f + j;
+                    want[oi] += x[xi] * wv;
+                    wantDx[xi] += dOut[oi] * wv;
+                  }
+              }
+      for (let i = 0; i < want.length; i++) expect(cache.out[i]).toBeCloseTo(want[i], 12);
+      for (let i = 0; i < wantDx.length; i++) expect(dx![i]).toBeCloseTo(wantDx[i], 12);
+    },
+  );
+
+  // [kind, height, width, channels, size, stride]: overlapping windows, gaps between windows, one row.
+  const pools: ['maxPool2d' | 'avgPool2d', number, number, number, number, number][] = [
+    ['maxPool2d', 5, 6, 3, 3, 1],
+    ['maxPool2d', 7, 7, 2, 2, 3],
+    ['maxPool2d', 1, 5, 4, 1, 2],
+    ['maxPool2d', 6, 5, 1, 3, 2],
+    ['avgPool2d', 5, 6, 3, 3, 1],
+    ['avgPool2d', 7, 7, 2, 2, 3],
+    ['avgPool2d', 6, 5, 1, 3, 2],
+  ];
+  it.each(pools)(
+    '%s over %ix%ix%i, size %i, stride %i: forward and input gradient, ties to the first maximum',
+    async (kind, h, w, c, size, stride) => {
+      const rows = 2;
+      const layer = new Pool2dLayer(kind, [h, w, c], size, stride, 'float64');
+      const [oh, ow] = layer.outputShape;
+      // Values from {-1, 0, 1}: most windows hold ties.
+      const x = randomVec(rows * h * w * c, 11).map((v) => Math.round(v));
+      const dOut = randomVec(rows * oh * ow * c, 12);
+      const cache = await layer.forward(float64Ops, x, rows);
+      const { dx } = await layer.backward(float64Ops, cache, dOut, true);
+      const want = new Float64Array(rows * oh * ow * c);
+      const wantDx = new Float64Array(rows * h * w * c);
+      for (let n = 0; n < rows; n++)
+        for (let oy = 0; oy < oh; oy++)
+          for (let ox = 0; ox < ow; ox++)
+            for (let ch = 0; ch < c; ch++) {
+              const o = ((n * oh + oy) * ow + ox) * c + ch;
+              let at = -1;
+              let sum = 0;
+              for (let ky = 0; ky < size; ky++)
+                for (let kx = 0; kx < size; kx++) {
+                  const i = ((n * h + oy * stride + ky) * w + ox * stride + kx) * c + ch;
+                  if (at < 0 || x[i] > x[at]) at = i;
+                  sum += x[i];
+                }
+              if (kind === 'maxPool2d') {
+                want[o] = x[at];
+                wantDx[at] += dOut[o];
+              } else {
+                want[o] = sum / (size * size);
+                for (let ky = 0; ky < size; ky++)
+                  for (let kx = 0; kx < size; kx++)
+                    wantDx[((n * h + oy * stride + ky) * w + ox * stride + kx) * c + ch] +=
+                      dOut[o] / (size * size);
+              }
+            }
+      for (let i = 0; i < want.length; i++) expect(cache.out[i]).toBeCloseTo(want[i], 12);
+      for (let i = 0; i < wantDx.length; i++) expect(dx![i]).toBeCloseTo(wantDx[i], 12);
+    },
+  );
 });
 
 describe('the float32 backend path matches float64', () => {
