@@ -19,7 +19,8 @@ const defaults = {
   models: 'mlp,cnn,classifier',
   epochs: 10,
   batch: 128,
-  lr: 0.001,
+  lr: 0.002,
+  schedule: 'cosine',
   shift: 2,
   split: 0.8,
   seed: 1,
@@ -33,7 +34,8 @@ async function main(): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(usage('node dist/main.js', defaults));
     console.log(
-      "  --models is a comma list of mlp, cnn, classifier; --shift is the CNN recipes' random shift in pixels.",
+      "  --models is a comma list of mlp, cnn, classifier; --shift is the CNN recipes' random shift in pixels;\n" +
+        '  --schedule cosine warms Adam up to --lr over the first epoch, then decays it to 0 by the last step; constant keeps --lr.',
     );
     return;
   }
@@ -42,6 +44,9 @@ async function main(): Promise<void> {
   for (const m of models) {
     if (!['mlp', 'cnn', 'classifier'].includes(m))
       throw new Error(`Unknown model '${m}' (mlp, cnn, classifier).`);
+  }
+  if (flags.schedule !== 'cosine' && flags.schedule !== 'constant') {
+    throw new Error(`Flag '--schedule' must be cosine or constant, got '${flags.schedule}'.`);
   }
   const { train, test } = splitDigits(flags.split, flags.seed);
   const loaded = await loadBackend(flags.backend);
@@ -54,7 +59,7 @@ async function main(): Promise<void> {
   console.log(
     `MNIST (the mnist package): ${train.rows} training and ${test.rows} held-out digits (${100 * flags.split}/${100 - 100 * flags.split} per digit), ` +
       `seed ${flags.seed}; backend '${info.backend}' (matmul on '${info.providers.matmul}'); ` +
-      `${flags.epochs} epochs, batch ${flags.batch}, Adam ${flags.lr}`,
+      `${flags.epochs} epochs, batch ${flags.batch}, Adam ${flags.lr} (${flags.schedule === 'cosine' ? 'cosine schedule, one warm-up epoch' : 'constant'})`,
   );
   const reports: ModelReport[] = [];
   for (const kind of models) {
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
       epochs: flags.epochs,
       batchSize: flags.batch,
       learningRate: flags.lr,
+      schedule: flags.schedule as 'cosine' | 'constant',
       seed: flags.seed,
       shift: flags.shift,
       progress: kind,

@@ -4,6 +4,7 @@ import {
   adam,
   type CosineClassifier,
   cosFaceLoss,
+  cosineSchedule,
   createCosineClassifier,
   createEncoder,
   type Encoder,
@@ -25,7 +26,14 @@ export type ModelKind = 'mlp' | 'cnn' | 'classifier';
 export interface RecipeOptions {
   epochs: number;
   batchSize: number;
+  /** Adam's learning rate: the constant rate, or the cosine schedule's peak. */
   learningRate: number;
+  /**
+   * `'cosine'`: a linear warm-up over the first epoch to `learningRate`, then a cosine decay to 0
+   * by the last step (`cosineSchedule`); `'constant'`: `learningRate` throughout. Defaults to
+   * `'constant'`.
+   */
+  schedule?: 'cosine' | 'constant';
   seed: number;
   /** Largest random shift in pixels for the CNN recipes (0: none). */
   shift: number;
@@ -89,7 +97,8 @@ export async function nearestNeighbourAccuracy(
  * - cnn: {@link cnnLayers}, normalised; the same loss; random shifts of up to `shift` pixels.
  * - classifier: the same CNN with a cosine classifier head over 10 digits, CosFace (scale 30,
  *   margin 0.35), random shifts.
- * All: Adam, batches of `batchSize` (pairs or digits), the last partial batch dropped.
+ * All: Adam (constant, or on a cosine schedule: {@link RecipeOptions.schedule}), batches of
+ * `batchSize` (pairs or digits), the last partial batch dropped.
  */
 export async function trainModel(
   kit: CosineKit,
@@ -112,6 +121,12 @@ export async function trainModel(
   const samplerOptions = { batchSize: options.batchSize, dropLast: true, ...(augment ? { augment } : {}) };
   const classifier =
     kind === 'classifier' ? createCosineClassifier({ classes: 10, dim: 64, seed: options.seed }) : undefined;
+  // Full batches only (dropLast), so an epoch is floor(rows / batch) steps.
+  const stepsPerEpoch = Math.floor(trainSet.rows / options.batchSize);
+  const rate =
+    options.schedule === 'cosine'
+      ? cosineSchedule(options.learningRate, stepsPerEpoch * options.epochs, stepsPerEpoch)
+      : options.learningRate;
   const result = await train({
     kernels: kit,
     encoder,
@@ -121,7 +136,7 @@ export async function trainModel(
     sampler: classifier
       ? labelledSampler(trainSet, samplerOptions)
       : inBatchSampler(trainSet, samplerOptions),
-    optimizer: adam({ learningRate: options.learningRate }),
+    optimizer: adam({ learningRate: rate }),
     epochs: options.epochs,
     seed: options.seed,
     progress: options.progress,
