@@ -1,5 +1,5 @@
 import { checkMatrix, checkSearch, type ExactReference, knnAccuracy } from './accuracy.js';
-import type { Method, Output } from './method.js';
+import type { Method, Output, Prepared } from './method.js';
 import { MIN_REPS, type Plan, planSize } from './plan.js';
 import { summarize } from './stats.js';
 import { calibrate, hangMs, makeTimer, now, platformSampling, withTimeout } from './timing.js';
@@ -9,7 +9,14 @@ import type { Dataset } from './workloads.js';
 export type Measured = Pick<
   BenchResult,
   'size' | 'shrunk' | 'status' | 'note' | 'timing' | 'setupMs' | 'gflops' | 'nsPerPair' | 'accuracy'
->;
+> & {
+  /**
+   * With `keep`: the prepared call, still open, and the calls per timed sample it was calibrated
+   * to, for timing it again beside other contenders; the caller disposes it. Absent when the call
+   * was measured cold (one call over the budget) or `keep` was not asked for.
+   */
+  readonly held?: { readonly prepared: Prepared; readonly callsPerRep: number };
+};
 
 /**
  * Times one method on one dataset within the time budget and checks its answer against float64.
@@ -21,6 +28,7 @@ export async function measure(
   full: Dataset,
   exact: ExactReference,
   s: RunSettings,
+  keep = false,
 ): Promise<Measured> {
   const prepare = (d: Dataset) => m.prepare(d);
   const timeCalls = makeTimer();
@@ -32,6 +40,7 @@ export async function measure(
   let callsPerRep = 1;
   let out: Output;
   let setupMs: number | undefined;
+  let held: Measured['held'];
   if (plan.cold) {
     perCall = [plan.cold.ms];
     out = plan.cold.out;
@@ -59,8 +68,9 @@ export async function measure(
           break;
         }
       }
+      if (keep) held = { prepared: p, callsPerRep };
     } finally {
-      await p.dispose?.();
+      if (!held) await p.dispose?.();
     }
   }
   const timing = summarize(perCall, callsPerRep);
@@ -86,6 +96,7 @@ export async function measure(
     gflops: (2 * q * n * d) / (timing.median * 1e6),
     nsPerPair: (timing.median * 1e6) / (q * n),
     accuracy,
+    ...(held ? { held } : {}),
   };
 }
 

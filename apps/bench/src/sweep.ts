@@ -13,9 +13,10 @@ import { ExactReference } from './accuracy.js';
 import { backendContender } from './backend-contender.js';
 import { backendSource, firstLine, type ModuleLoader } from './backends.js';
 import { tfjsPeerContender } from './contenders.js';
-import { measure } from './measure.js';
-import type { Method, OpenContender } from './method.js';
+import { type Measured, measure } from './measure.js';
+import type { Method, OpenContender, Prepared } from './method.js';
 import { fmtBytes } from './million.js';
+import { MIN_REPS } from './plan.js';
 import { fmtMs, fmtRatio } from './report/format.js';
 import {
   columns,
@@ -29,7 +30,7 @@ import {
   type RooflineOptions,
   shareCell,
 } from './roofline.js';
-import { now } from './timing.js';
+import { makeTimer, now } from './timing.js';
 import type { Accuracy, ContenderInfo, Environment, RunSettings, Size, Timing } from './types.js';
 import { customWorkload, makeDataset, randomMatrix } from './workloads.js';
 
@@ -131,8 +132,24 @@ export interface SweepCell {
   /** Why the cell did not run (memory or time), when it did not. */
   readonly skipped?: string;
   readonly figures: readonly SweepFigure[];
+  /** The contenders timed side by side, round by round, after their own repetitions. */
+  readonly paired?: SweepPaired;
   readonly verdicts: readonly SweepVerdict[];
   readonly seconds: number;
+}
+
+/**
+ * Head-to-head ratios from rounds in which every contender of a cell is called once in turn (the
+ * order rotating each round), so both sides of a ratio see the same moment of a shared machine:
+ * each ratio is the median over the rounds of that round's ratio. The best-of times of the figures,
+ * each contender timed in its own block, drift apart with the machine's load; these do not.
+ */
+export interface SweepPaired {
+  readonly rounds: number;
+  /** tfjs-wasm's fast path's time over wasm@1's (above 1: wasm@1 is faster). */
+  readonly vsTfjs?: number;
+  /** wasm@1's time over wasm@2's (what the second thread adds). */
+  readonly secondThread?: number;
 }
 
 export interface SweepReport {
@@ -246,8 +263,9 @@ export function judgeCell(c: Omit<SweepCell, 'verdicts'>, threadMinFlops = 0): S
         margin: margin(v, t.fewBandwidth, true),
       });
     }
-    if (one?.nsPerPair && tfjs?.nsPerPair) {
-      const v = tfjs.nsPerPair / one.nsPerPair;
+    const paired = c.paired?.vsTfjs;
+    if (paired !== undefined || (one?.nsPerPair && tfjs?.nsPerPair)) {
+      const v = paired ?? tfjs!.nsPerPair! / one!.nsPerPair!;
       out.push({
         target: 'beatsTfjs',
         text: `vs tfjs ${fmtRatio(v)}`,
@@ -269,8 +287,12 @@ export function judgeCell(c: Omit<SweepCell, 'verdicts'>, threadMinFlops = 0): S
         margin: margin(v, t.manyPeak, true),
       });
     }
-    if (one?.nsPerPair && two?.nsPerPair && 2 * c.q * c.n * c.d >= threadMinFlops) {
-      const v = one.nsPerPair / two.nsPerPair;
+    const paired = c.paired?.secondThread;
+    if (
+      (paired !== undefined || (one?.nsPerPair && two?.nsPerPair)) &&
+      2 * c.q * c.n * c.d >= threadMinFlops
+    ) {
+      const v = paired ?? one!.nsPerPair! / two!.nsPerPair!;
       out.push({
         target: 'secondThread',
         text: `2nd thread ${fmtRatio(v)}`,
@@ -282,6 +304,50 @@ export function judgeCell(c: Omit<SweepCell, 'verdicts'>, threadMinFlops = 0): S
     }
   }
   return out;
+}
+
+/**
+ * Times the held calls side by side: `rounds` rounds (at least {@link MIN_REPS}, fewer once
+ * `budgetMs` is spent), each calling every contender once in turn, the order rotating by one each
+ * round. Ratios are taken between contenders that ran the same size (a slice only against the
+ * same slice). Undefined when there is nothing to compare.
+ */
+async function pairedRatios(
+  held: readonly { id: string; size: Size; call: { prepared: Prepared; callsPerRep: number } }[],
+  rounds: number,
+  budgetMs: number,
+): Promise<SweepPaired | undefined> {
+  const one = held.find((h) => h.id === 'wasm@1');
+  const same = held.filter((h) => one && h.size.q === one.size.q && h.size.n === one.size.n);
+  if (!one || same.length < 2) return undefined;
+  const time = makeTimer();
+  const ms = new Map(same.map((h) => [h.id, [] as number[]]));
+  const start = now();
+  let done = 0;
+  for (let r = 0; r < Math.max(rounds, MIN_REPS); r++) {
+    for (let j = 0; j < same.length; j++) {
+      const h = same[(r + j) % same.length];
+      const [t] = await time(h.call.prepared, h.call.callsPerRep);
+      ms.get(h.id)!.push(t / h.call.callsPerRep);
+    }
+    done++;
+    if (done >= MIN_REPS && now() - start >= budgetMs) break;
+  }
+  const ratio = (slow: string, fast: string): number | undefined => {
+    const a = ms.get(slow);
+    const b = ms.get(fast);
+    if (!a || !b) return undefined;
+    const v = a.map((x, i) => x / Math.max(b[i], 1e-6)).sort((x, y) => x - y);
+    const mid = v.length >> 1;
+    return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  };
+  const vsTfjs = ratio('tfjs-wasm:fast', 'wasm@1');
+  const secondThread = ratio('wasm@1', 'wasm@2');
+  return {
+    rounds: done,
+    ...(vsTfjs !== undefined ? { vsTfjs } : {}),
+    ...(secondThread !== undefined ? { secondThread } : {}),
+  };
 }
 
 /** The contenders of the sweep: wasm on 1, 2 and (when more) all threads, and tfjs-wasm's fast path. */
@@ -377,57 +443,73 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
       const ds = await makeDataset(spec, o.seed);
       const exact = new ExactReference(ds);
       const figures: SweepFigure[] = [];
-      for (const r of runners) {
-        const fig = { contender: r.id, threads: r.threads, size: ds.size, shrunk: false };
-        if (!r.open) {
-          figures.push({ ...fig, method: '-', status: 'unavailable', note: `not available: ${r.reason}` });
-          continue;
+      // Every contender's prepared call stays open for the side-by-side rounds when the host can
+      // hold all their copies of the corpus at once; otherwise the ratios are of best-of times.
+      const wasmCopies = runners.filter((r) => !r.tfjs).length;
+      const keep = wasmCopies * bytes.wasm + bytes.tfjs + bytes.host <= host;
+      const held: { id: string; size: Size; call: NonNullable<Measured['held']> }[] = [];
+      let paired: SweepPaired | undefined;
+      try {
+        for (const r of runners) {
+          const fig = { contender: r.id, threads: r.threads, size: ds.size, shrunk: false };
+          if (!r.open) {
+            figures.push({ ...fig, method: '-', status: 'unavailable', note: `not available: ${r.reason}` });
+            continue;
+          }
+          if (r.tfjs && bytes.tfjs > WASM_MEMORY_LIMIT) {
+            figures.push({
+              ...fig,
+              method: '-',
+              status: 'skipped',
+              note: `needs ${fmtBytes(bytes.tfjs)} of tfjs-wasm memory (4 GiB at most)`,
+            });
+            continue;
+          }
+          const m = pick(r.open, op, spec);
+          if (!m) {
+            figures.push({ ...fig, method: '-', status: 'unavailable', note: `no ${op} method` });
+            continue;
+          }
+          try {
+            const got = await measure(m, ds, exact, settings, keep);
+            if (got.held) held.push({ id: r.id, size: got.size, call: got.held });
+            // Judged on the fastest repetition, like the roofline's best-of figures: on a shared
+            // machine interference only ever adds time. A slice is scaled to the cell per pair.
+            const perPair = got.timing ? got.timing.min / (got.size.q * got.size.n) : undefined;
+            const limit =
+              got.status === 'ok' && perPair !== undefined
+                ? limitShare(
+                    { q, n, d },
+                    (perPair * q * n) / 1000,
+                    limitsFor(roofline, r.threads, r.open.info.details?.variant === 'relaxed'),
+                    r.threads,
+                  )
+                : undefined;
+            figures.push({
+              ...fig,
+              method: m.name,
+              status: got.status === 'ok' ? 'ok' : 'wrong',
+              size: got.size,
+              shrunk: got.shrunk,
+              ...(got.note ? { note: got.note } : {}),
+              ...(got.timing ? { timing: got.timing } : {}),
+              ...(perPair !== undefined ? { nsPerPair: perPair * 1e6 } : {}),
+              ...(got.accuracy ? { accuracy: got.accuracy } : {}),
+              ...(limit ? { limit } : {}),
+            });
+          } catch (err) {
+            figures.push({ ...fig, method: m.name, status: 'error', note: `threw: ${firstLine(err)}` });
+          }
         }
-        if (r.tfjs && bytes.tfjs > WASM_MEMORY_LIMIT) {
-          figures.push({
-            ...fig,
-            method: '-',
-            status: 'skipped',
-            note: `needs ${fmtBytes(bytes.tfjs)} of tfjs-wasm memory (4 GiB at most)`,
-          });
-          continue;
-        }
-        const m = pick(r.open, op, spec);
-        if (!m) {
-          figures.push({ ...fig, method: '-', status: 'unavailable', note: `no ${op} method` });
-          continue;
-        }
-        try {
-          const got = await measure(m, ds, exact, settings);
-          // Judged on the fastest repetition, like the roofline's best-of figures: on a shared
-          // machine interference only ever adds time. A slice is scaled to the cell per pair.
-          const perPair = got.timing ? got.timing.min / (got.size.q * got.size.n) : undefined;
-          const limit =
-            got.status === 'ok' && perPair !== undefined
-              ? limitShare(
-                  { q, n, d },
-                  (perPair * q * n) / 1000,
-                  limitsFor(roofline, r.threads, r.open.info.details?.variant === 'relaxed'),
-                  r.threads,
-                )
-              : undefined;
-          figures.push({
-            ...fig,
-            method: m.name,
-            status: got.status === 'ok' ? 'ok' : 'wrong',
-            size: got.size,
-            shrunk: got.shrunk,
-            ...(got.note ? { note: got.note } : {}),
-            ...(got.timing ? { timing: got.timing } : {}),
-            ...(perPair !== undefined ? { nsPerPair: perPair * 1e6 } : {}),
-            ...(got.accuracy ? { accuracy: got.accuracy } : {}),
-            ...(limit ? { limit } : {}),
-          });
-        } catch (err) {
-          figures.push({ ...fig, method: m.name, status: 'error', note: `threw: ${firstLine(err)}` });
-        }
+        paired = await pairedRatios(
+          held.filter((h) => figures.find((f) => f.contender === h.id)?.status === 'ok'),
+          settings.reps,
+          settings.budgetSeconds * 1000 * held.length,
+        );
+      } finally {
+        for (const h of held) await h.call.prepared.dispose?.();
       }
-      const cell = { ...base, figures, seconds: (now() - c0) / 1000 };
+      const cell = { ...base, figures, ...(paired ? { paired } : {}), seconds: (now() - c0) / 1000 };
       cells.push({ ...cell, verdicts: judgeCell(cell, threadMinFlops) });
     }
   } finally {
@@ -530,10 +612,13 @@ export function renderSweep(r: SweepReport): string {
     const two = c.figures.find((f) => f.contender === 'wasm@2');
     const top = c.figures.find((f) => f.contender === all);
     const tfjs = c.figures.find((f) => f.contender === 'tfjs-wasm:fast');
-    const ratio = (a?: SweepFigure, b?: SweepFigure) =>
-      a?.nsPerPair && b?.nsPerPair && a.status === 'ok' && b.status === 'ok'
-        ? fmtRatio(b.nsPerPair / a.nsPerPair)
-        : '';
+    // Side by side where the cell held every contender (`paired`), else of the best-of times.
+    const ratio = (a?: SweepFigure, b?: SweepFigure, side?: number) =>
+      side !== undefined
+        ? fmtRatio(side)
+        : a?.nsPerPair && b?.nsPerPair && a.status === 'ok' && b.status === 'ok'
+          ? `${fmtRatio(b.nsPerPair / a.nsPerPair)}†`
+          : '';
     const wrong = c.figures.filter((f) => f.status === 'wrong' || f.status === 'error');
     const checked = c.figures.filter((f) => f.accuracy).length;
     const check = wrong.length ? `WRONG: ${wrong.map((f) => f.contender).join(', ')}` : `${checked} ok`;
@@ -546,9 +631,9 @@ export function renderSweep(r: SweepReport): string {
       timeOf(one),
       share(one),
       ...(all && all !== 'wasm@1' ? [share(top)] : []),
-      ...(threads.includes('wasm@2') ? [ratio(two, one)] : []),
+      ...(threads.includes('wasm@2') ? [ratio(two, one, c.paired?.secondThread)] : []),
       skippedTfjs,
-      ratio(one, tfjs),
+      ratio(one, tfjs, c.paired?.vsTfjs),
       check,
       verdicts.join('; '),
     ];
@@ -560,7 +645,7 @@ export function renderSweep(r: SweepReport): string {
     `Shape sweep (${r.cells.length} cells, ${r.durationSeconds.toFixed(0)} s; Q <= ${FEW_QUERIES}: corpus.search top-${SWEEP_K}; more: corpus.similarity):`,
     ...columns([header, ...rows]),
     '',
-    "Times are the fastest repetition per call (the roofline is best-of too; medians are in the JSON); * ran on a slice (the full size did not fit the time budget), judged per pair at the cell's size. 'of limit': share of the limit that binds (peak: 2QNd at the threads' peak; bw: the corpus bytes at their read bandwidth).",
+    "Times are the fastest repetition per call (the roofline is best-of too; medians are in the JSON); * ran on a slice (the full size did not fit the time budget), judged per pair at the cell's size. 'of limit': share of the limit that binds (peak: 2QNd at the threads' peak; bw: the corpus bytes at their read bandwidth). Ratios (wasm@2 vs @1, wasm@1 vs tfjs) and the targets judged on them are medians of per-round ratios, every contender called once per round in turn after its own repetitions, so both sides see the same moment of the machine; a ratio marked † is of best-of times (the cell could not hold every contender at once, or they ran different sizes).",
     '',
     'Targets:',
     ...summarizeTargets(r).map((l) => `  ${l}`),

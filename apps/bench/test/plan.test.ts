@@ -109,3 +109,35 @@ describe('sizing a figure to the time budget', () => {
     expect(r.note).toMatch(/3 of 5 reps/);
   });
 });
+
+describe('keeping a prepared call for side-by-side rounds', () => {
+  it('disposes the call after its repetitions unless asked to keep it, then hands it over open', async () => {
+    let disposed = 0;
+    let prepared = 0;
+    const base = fake({ perPairMs: 1e-4 });
+    const method: Method = {
+      name: 'fake',
+      async prepare(ds: Dataset) {
+        prepared++;
+        const p = await base.prepare(ds);
+        return { call: () => p.call(), dispose: () => void disposed++ };
+      },
+    };
+    clock = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    const ds = await makeDataset(customWorkload({ q: 4, n: 200, d: 8 }), 5);
+    const exact = new ExactReference(ds);
+    const plain = await measure(method, ds, exact, settings);
+    expect(plain.held).toBeUndefined();
+    // The planner's probes and the timed call: every one disposed.
+    expect(disposed).toBe(prepared);
+    const kept = await measure(method, ds, exact, settings, true);
+    expect(kept.status).toBe('ok');
+    expect(disposed).toBe(prepared - 1);
+    expect(kept.held!.callsPerRep).toBeGreaterThanOrEqual(1);
+    // Still open: it answers, and the caller's dispose is the one that releases it.
+    expect(kept.held!.prepared.call()).toHaveProperty('matrix');
+    await kept.held!.prepared.dispose?.();
+    expect(disposed).toBe(prepared);
+  });
+});

@@ -149,6 +149,65 @@ describe('judging a cell', () => {
     expect(judgeCell(cell, 1e9).map((x) => x.target)).toEqual(['manyPeak']);
     expect(judgeCell({ ...cell, d: 96 })).toEqual([]);
   });
+
+  it('judges the head-to-head targets on the side-by-side ratios when the cell has them', () => {
+    // Best-of times say wasm@1 is 0.8x tfjs and the second thread 1.6x; the rounds say otherwise.
+    const few = {
+      q: 1,
+      n: 10_000,
+      d: 100,
+      op: 'search',
+      seconds: 0,
+      figures: [
+        figure('wasm@1', 1, 1, 10_000, 100, 0.5, roof),
+        figure('tfjs-wasm:fast', 1, 1, 10_000, 100, 0.4, roof),
+      ],
+      paired: { rounds: 7, vsTfjs: 1.3 },
+    } as const;
+    const beats = judgeCell(few).find((v) => v.target === 'beatsTfjs')!;
+    expect(beats).toMatchObject({ value: 1.3, met: true, text: 'vs tfjs 1.30x' });
+    const many = {
+      q: 64,
+      n: 1000,
+      d: 128,
+      op: 'matrix',
+      seconds: 0,
+      figures: [figure('wasm@1', 1, 64, 1000, 128, 2, roof), figure('wasm@2', 2, 64, 1000, 128, 1.25, roof)],
+      paired: { rounds: 5, secondThread: 1.9 },
+    } as const;
+    expect(judgeCell(many, 2 ** 21).find((v) => v.target === 'secondThread')).toMatchObject({
+      value: 1.9,
+      met: true,
+    });
+    // The table shows the side-by-side ratio, and marks one of best-of times with a dagger.
+    const report = (cell: typeof few | typeof many) =>
+      renderSweep({
+        schema: 'cosinekit-sweep/1',
+        startedAt: '',
+        durationSeconds: 0,
+        environment: nodeEnvironment(),
+        settings: {
+          grid: { q: [cell.q], n: [cell.n], d: [cell.d] },
+          scale: 1,
+          tolerance: 1e-4,
+          seed: 1,
+          reps: 3,
+          warmup: 1,
+          budgetSeconds: 1,
+        },
+        roofline: roof,
+        contenders: [
+          { id: 'wasm@1', role: 'backend', available: true },
+          { id: 'wasm@2', role: 'backend', available: true },
+          { id: 'tfjs-wasm:fast', role: 'peer', available: true },
+        ],
+        cells: [{ ...cell, verdicts: judgeCell(cell) }],
+        ok: true,
+      } as SweepReport);
+    expect(report(few)).toContain('1.30x');
+    const { paired: _, ...unpaired } = few;
+    expect(report(unpaired as typeof few)).toContain('0.80x†');
+  });
 });
 
 describe('runSweep', () => {
@@ -197,6 +256,12 @@ describe('runSweep', () => {
           Math.max(f.limit!.flops / (limits.gflops * 1e9), f.limit!.bytes / (limits.gbs * 1e9)) / seconds;
         expect(f.limit!.share).toBeCloseTo(want, 9);
       }
+      // Every contender held at once here, so the head-to-head ratios come from side-by-side rounds.
+      expect(c.paired?.rounds).toBeGreaterThanOrEqual(3);
+      const judged = Object.fromEntries(c.verdicts.map((v) => [v.target, v.value]));
+      if (c.q === 1) expect(judged.beatsTfjs).toBe(c.paired!.vsTfjs);
+      else expect(c.paired!.secondThread).toBeGreaterThan(0);
+      if (c.q > 1 && c.d >= 128) expect(judged.secondThread).toBe(c.paired!.secondThread);
       const targets = c.verdicts.map((v) => v.target);
       if (c.q === 1) expect(targets).toEqual(['fewBandwidth', 'beatsTfjs']);
       else if (c.d >= 128) expect(targets).toEqual(['manyPeak', 'secondThread']);
