@@ -40,7 +40,7 @@ export async function measure(
   let callsPerRep = 1;
   let out: Output;
   let setupMs: number | undefined;
-  let held: Measured['held'];
+  let prepared: Prepared | undefined;
   if (plan.cold) {
     perCall = [plan.cold.ms];
     out = plan.cold.out;
@@ -68,36 +68,46 @@ export async function measure(
           break;
         }
       }
-      if (keep) held = { prepared: p, callsPerRep };
+      if (keep) prepared = p;
     } finally {
-      if (!held) await p.dispose?.();
+      if (!prepared) await p.dispose?.();
     }
   }
-  const timing = summarize(perCall, callsPerRep);
-  const tolerance = m.approximate?.tolerance ?? s.tolerance;
-  const accuracy = check(out!, ds, exact, tolerance, m.approximate?.minRecall ?? 1);
-  if (m.approximate) {
-    notes.push(`approximate: held to error <= ${tolerance}, recall >= ${m.approximate.minRecall}`);
+  try {
+    return summarizeAndCheck();
+  } catch (err) {
+    // Checking the answer threw: the call kept open is nobody's to release but ours.
+    await prepared?.dispose?.();
+    throw err;
   }
-  const { q, n, d } = ds.size;
-  const labels = ds.labels;
-  if (labels && 'indices' in out! && ds.size.k) {
-    const acc = knnAccuracy(out.indices, q, ds.size.k, labels.queries, labels.corpus);
-    notes.push(`k-NN@${ds.size.k} label accuracy ${acc.toFixed(3)}`);
+
+  function summarizeAndCheck(): Measured {
+    const timing = summarize(perCall, callsPerRep);
+    const tolerance = m.approximate?.tolerance ?? s.tolerance;
+    const accuracy = check(out!, ds, exact, tolerance, m.approximate?.minRecall ?? 1);
+    if (m.approximate) {
+      notes.push(`approximate: held to error <= ${tolerance}, recall >= ${m.approximate.minRecall}`);
+    }
+    const { q, n, d } = ds.size;
+    const labels = ds.labels;
+    if (labels && 'indices' in out! && ds.size.k) {
+      const acc = knnAccuracy(out.indices, q, ds.size.k, labels.queries, labels.corpus);
+      notes.push(`k-NN@${ds.size.k} label accuracy ${acc.toFixed(3)}`);
+    }
+    if (!accuracy.ok) notes.unshift(accuracy.problem ?? wrongNote(accuracy));
+    return {
+      size: ds.size,
+      shrunk: ds !== full,
+      status: accuracy.ok ? 'ok' : 'wrong',
+      note: notes.length ? notes.join('; ') : undefined,
+      timing,
+      setupMs: setupMs !== undefined && setupMs > 0.05 ? setupMs : undefined,
+      gflops: (2 * q * n * d) / (timing.median * 1e6),
+      nsPerPair: (timing.median * 1e6) / (q * n),
+      accuracy,
+      ...(prepared ? { held: { prepared, callsPerRep } } : {}),
+    };
   }
-  if (!accuracy.ok) notes.unshift(accuracy.problem ?? wrongNote(accuracy));
-  return {
-    size: ds.size,
-    shrunk: ds !== full,
-    status: accuracy.ok ? 'ok' : 'wrong',
-    note: notes.length ? notes.join('; ') : undefined,
-    timing,
-    setupMs: setupMs !== undefined && setupMs > 0.05 ? setupMs : undefined,
-    gflops: (2 * q * n * d) / (timing.median * 1e6),
-    nsPerPair: (timing.median * 1e6) / (q * n),
-    accuracy,
-    ...(held ? { held } : {}),
-  };
 }
 
 function wrongNote(a: Accuracy): string {

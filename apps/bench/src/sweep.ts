@@ -306,6 +306,9 @@ export function judgeCell(c: Omit<SweepCell, 'verdicts'>, threadMinFlops = 0): S
   return out;
 }
 
+/** The contenders a side-by-side ratio is taken of: vsTfjs and secondThread. */
+const PAIRED_IDS: readonly string[] = ['wasm@1', 'wasm@2', 'tfjs-wasm:fast'];
+
 /**
  * Times the held calls side by side: `rounds` rounds (at least {@link MIN_REPS}, fewer once
  * `budgetMs` is spent), each calling every contender once in turn, the order rotating by one each
@@ -320,14 +323,12 @@ async function pairedRatios(
   const one = held.find((h) => h.id === 'wasm@1');
   // Only the contenders a ratio is taken of (not a wasm@<cores> beyond two), at wasm@1's size.
   const same = held.filter(
-    (h) =>
-      one &&
-      ['wasm@1', 'wasm@2', 'tfjs-wasm:fast'].includes(h.id) &&
-      h.size.q === one.size.q &&
-      h.size.n === one.size.n,
+    (h) => one && PAIRED_IDS.includes(h.id) && h.size.q === one.size.q && h.size.n === one.size.n,
   );
   if (!one || same.length < 2) return undefined;
-  const time = makeTimer();
+  // One timer per call, as in its own repetitions: a shared loop would see several call sites'
+  // shapes and slow the cheapest calls most.
+  const timers = new Map(same.map((h) => [h.id, makeTimer()]));
   const ms = new Map(same.map((h) => [h.id, [] as number[]]));
   const start = now();
   let done = 0;
@@ -335,7 +336,7 @@ async function pairedRatios(
     for (let r = 0; r < Math.max(rounds, MIN_REPS); r++) {
       for (let j = 0; j < same.length; j++) {
         const h = same[(r + j) % same.length];
-        const [t] = await time(h.call.prepared, h.call.callsPerRep);
+        const [t] = await timers.get(h.id)!(h.call.prepared, h.call.callsPerRep);
         ms.get(h.id)!.push(t / h.call.callsPerRep);
       }
       done++;
@@ -483,7 +484,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
             continue;
           }
           try {
-            const got = await measure(m, ds, exact, settings, keep);
+            // Only the contenders a side-by-side ratio is taken of keep their call open.
+            const got = await measure(m, ds, exact, settings, keep && PAIRED_IDS.includes(r.id));
             if (got.held) held.push({ id: r.id, size: got.size, call: got.held });
             // Judged on the fastest repetition, like the roofline's best-of figures: on a shared
             // machine interference only ever adds time. A slice is scaled to the cell per pair.
@@ -519,7 +521,14 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
           settings.budgetSeconds * 1000 * held.length,
         );
       } finally {
-        for (const h of held) await h.call.prepared.dispose?.();
+        // Each on its own: one failing release must not keep the others' memory.
+        for (const h of held) {
+          try {
+            await h.call.prepared.dispose?.();
+          } catch {
+            // already reported by the call's own figure, if it matters
+          }
+        }
       }
       const cell = { ...base, figures, ...(paired ? { paired } : {}), seconds: (now() - c0) / 1000 };
       cells.push({ ...cell, verdicts: judgeCell(cell, threadMinFlops) });
