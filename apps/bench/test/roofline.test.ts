@@ -7,10 +7,13 @@ import { type Io, main } from '../src/cli.js';
 import { parseReport } from '../src/report/json.js';
 import {
   contenderThreads,
+  describeRoofline,
+  FIRST_TOUCH_BYTES,
   FMA_FLOPS_PER_ITER,
   limitShare,
   limitsFor,
   MULADD_FLOPS_PER_ITER,
+  measureFirstTouch,
   measureRoofline,
   PEAK_ACCUMULATORS,
   peakModuleBytes,
@@ -19,6 +22,8 @@ import {
   shareCell,
   shareDetail,
   streamModuleBytes,
+  TILE_FLOPS_PER_ITER,
+  TILE_WINDOW,
   withRoofline,
 } from '../src/roofline.js';
 import type { BenchReport, BenchResult, ContenderInfo } from '../src/types.js';
@@ -54,6 +59,30 @@ describe('roofline microkernels', () => {
     expect(peak.muladd(1000, 1, 0)).toBe(PEAK_ACCUMULATORS);
     // Flops per iteration: 12 vector operations of 4 lanes, twice.
     expect(MULADD_FLOPS_PER_ITER).toBe(PEAK_ACCUMULATORS * 4 * 2);
+  });
+
+  it('the outer-product kernel does the operations it is counted for, on the vectors it says', async () => {
+    const { instance } = await WebAssembly.instantiate(peakModuleBytes(false));
+    const { tile, tileMemory } = instance.exports as unknown as {
+      tile(iters: number, m: number, c: number): number;
+      tileMemory: WebAssembly.Memory;
+    };
+    // Small integers by lane, different at every address, so any other vector, order or window
+    // gives another sum; float32 holds every partial sum exactly.
+    const mem = new Float32Array(tileMemory.buffer);
+    for (let i = 0; i < mem.length; i++) mem[i] = ((i * 7) % 5) - 2;
+    const iters = 300; // more tiles than the window holds: it wraps
+    // Lane 0 of the sum of the 8 accumulators, each c + sum over steps of x[i] * y[j], where step t
+    // reads 6 vectors at (96 t mod window): x[i] at + 16 i, y[j] at + 64 + 16 j.
+    const c = 0.5;
+    let want = 8 * c;
+    for (let t = 0, p = 0; t < iters; t++, p = (p + 96) % TILE_WINDOW) {
+      const at = (bytes: number) => mem[(p + bytes) / 4];
+      for (let i = 0; i < 4; i++) for (let j = 0; j < 2; j++) want += at(16 * i) * at(64 + 16 * j);
+    }
+    expect(tile(iters, 1, c)).toBe(want);
+    // 8 multiplies and 8 adds of 4 lanes an iteration.
+    expect(TILE_FLOPS_PER_ITER).toBe(64);
   });
 
   it('the relaxed-FMA kernel does the operations it is counted for', async () => {
@@ -130,6 +159,22 @@ describe('measureRoofline', () => {
     // engine accepts afterwards exactly what it accepted before.
     expect(r.peakFma).toBeDefined();
     expect(WebAssembly.validate(peakModuleBytes(true))).toBe(relaxedBefore);
+    // The mul+add peak is the better of its two kernels, both named in the notes.
+    expect(r.notes.join(' ')).toMatch(
+      /register chains, no memory access \([\d.]+ GFLOP\/s\), and a 4 x 2 outer product/,
+    );
+    // First touch of new memory: one thread, 5 samples; a rate (no timing is asserted).
+    expect(r.firstTouch?.samples).toHaveLength(5);
+    expect(r.firstTouch!.best).toBeGreaterThan(0);
+    expect(Number.isFinite(r.firstTouch!.best)).toBe(true);
+    expect(describeRoofline(r).join('\n')).toMatch(/first touch of memory: +[\d.]+ GB\/s on 1 thread/);
+  });
+
+  it('measures first touch on new buffers, written in full', () => {
+    const f = measureFirstTouch(3, 2 ** 20);
+    expect(f.samples).toHaveLength(3);
+    expect(f.best).toBe(Math.max(...f.samples));
+    expect(FIRST_TOUCH_BYTES).toBeGreaterThan(32 * 2 ** 20);
   });
 
   it('measures one thread only when asked', async () => {

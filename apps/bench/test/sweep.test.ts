@@ -150,6 +150,29 @@ describe('judging a cell', () => {
     expect(judgeCell({ ...cell, d: 96 })).toEqual([]);
   });
 
+  it('says how much of a missed product the first touch of its new result takes', () => {
+    // 64 x 1000 x 128 in 4 ms: 41% of peak, 62.5 ns a pair. At 0.16 GB/s of first touch a pair's
+    // 4 bytes take 25 ns: 40% of the call; the other 60% runs at 41% / 0.6 = 68% of peak.
+    const cell = {
+      q: 64,
+      n: 1000,
+      d: 128,
+      op: 'matrix',
+      seconds: 0,
+      figures: [figure('wasm@1', 1, 64, 1000, 128, 4, roof)],
+    } as const;
+    const [v] = judgeCell(cell, 0, 0.16);
+    expect(v).toMatchObject({ met: false, text: 'peak 41%' });
+    expect(v.why).toBe(
+      "the new 250.0 KB result's first touch is 40% of the call here, the rest runs at 68% of peak",
+    );
+    // No first-touch figure (an older report), or a met target: nothing to explain.
+    expect(judgeCell(cell)[0].why).toBeUndefined();
+    expect(
+      judgeCell({ ...cell, figures: [figure('wasm@1', 1, 64, 1000, 128, 2, roof)] }, 0, 0.16)[0].why,
+    ).toBeUndefined();
+  });
+
   it('judges the head-to-head targets on the side-by-side ratios when the cell has them', () => {
     // Best-of times say wasm@1 is 0.8x tfjs and the second thread 1.6x; the rounds say otherwise.
     const few = {
