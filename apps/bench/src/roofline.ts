@@ -127,6 +127,18 @@ function encodeModule(
   ]);
 }
 
+/** `body` run once, then again while parameter 0, counted down by one each time, is not zero. */
+const countedLoop = (body: number[]) => [
+  ...op.loop,
+  ...body,
+  ...op.get(0),
+  ...op.i32(1),
+  ...op.i32Sub,
+  ...op.tee(0),
+  ...op.brIf(0),
+  ...op.end,
+];
+
 /** Independent accumulators of the peak kernels: enough chains to hide a 4-5 cycle latency on 2 ports. */
 export const PEAK_ACCUMULATORS = 12;
 /** Copies of the loop body per iteration (less loop overhead per vector operation). */
@@ -174,18 +186,12 @@ export function peakModuleBytes(relaxed: boolean): Uint8Array<ArrayBuffer> {
     ...Array.from({ length: PEAK_ACCUMULATORS - 1 }, (_, k) => [...op.get(acc(k + 1)), ...op.add]).flat(),
     ...op.lane0,
   ];
-  const loop = (step: (k: number) => number[]) => [
-    ...op.loop,
-    ...Array.from({ length: PEAK_UNROLL }, () =>
-      Array.from({ length: PEAK_ACCUMULATORS }, (_, k) => step(k)).flat(),
-    ).flat(),
-    ...op.get(0),
-    ...op.i32(1),
-    ...op.i32Sub,
-    ...op.tee(0),
-    ...op.brIf(0),
-    ...op.end,
-  ];
+  const loop = (step: (k: number) => number[]) =>
+    countedLoop(
+      Array.from({ length: PEAK_UNROLL }, () =>
+        Array.from({ length: PEAK_ACCUMULATORS }, (_, k) => step(k)).flat(),
+      ).flat(),
+    );
   const half = PEAK_ACCUMULATORS / 2;
   // Interleaved (mul, add, mul, add, ...) so the two kinds of port are fed evenly.
   const mulAdd = (k: number) => {
@@ -262,14 +268,7 @@ function tileFunc(params: number[]): Func {
       ...op.splat,
       ...op.set(acc(Math.floor(k / TILE.cols), k % TILE.cols)),
     ]),
-    ...op.loop,
-    ...step,
-    ...op.get(0),
-    ...op.i32(1),
-    ...op.i32Sub,
-    ...op.tee(0),
-    ...op.brIf(0),
-    ...op.end,
+    ...countedLoop(step),
     ...op.get(acc(0, 0)),
     ...all(accs - 1, (k) => [
       ...op.get(acc(Math.floor((k + 1) / TILE.cols), (k + 1) % TILE.cols)),
