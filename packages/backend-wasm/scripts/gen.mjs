@@ -128,9 +128,15 @@ function tile(r, c) {
 
 /**
  * Corpus streams a lone query row reads at once: S panels from S far-apart parts of the corpus, S x C
- * accumulators (at most 12, so the loads and the multiply's temporary still fit in registers).
+ * accumulators. Two for every panel width: on the AMD EPYC VM of this machine kind (2026-12-04,
+ * `node scripts/one-query-ab.mjs <S=4 build> <S=2 build> N d reps [simd|relaxed]`, best of 5-25
+ * interleaved) two streams read a one-query search's corpus 1.37-1.58x faster than the four (plain
+ * SIMD, C = 2) at 10k x 384 and 10k x 768, 1.2x at 10k x 1536, 1.27x at 200k x 768 and 1.02-1.06x
+ * at 200k x 384 and 1M x 96; relaxed SIMD (C = 3, four streams before) 1.17-1.5x at 10k x 384 and
+ * 1536, 200k x 384 and 1M x 96; three streams were between (10k x 384: 0.31 ms against 0.28 for two
+ * and 0.39 for four). Four had been chosen when one panel at a time was the alternative.
  */
-const streamsOf = (c) => Math.max(2, Math.min(4, Math.floor(12 / c)));
+const streamsOf = () => 2;
 
 /**
  * Stores the sums `acc(j)` of one query row against one corpus panel of C rows at `out`: exactly
@@ -171,7 +177,7 @@ function exactStores(c, acc) {
  * (or which thread's share) it falls in.
  */
 function streamTile(c) {
-  const S = streamsOf(c);
+  const S = streamsOf();
   const L = [];
   L.push(
     `/** One query row x \`panels\` corpus panels of ${c} rows, read as ${S} streams; \`cols\` valid corpus rows. */`,

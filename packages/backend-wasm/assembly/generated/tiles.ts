@@ -178,28 +178,22 @@ function lone2(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: 
   lone2Store(out, s0, s1, clamp, cols);
 }
 
-/** One query row x `panels` corpus panels of 2 rows, read as 4 streams; `cols` valid corpus rows. */
+/** One query row x `panels` corpus panels of 2 rows, read as 2 streams; `cols` valid corpus rows. */
 function stream2(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, clamp: bool, cols: i32): void {
   const panelBytes = (<usize>stride << 4) * 2;
-  const h = panels / 4;
+  const h = panels / 2;
   const span = <usize>h * panelBytes;
   const end = pa + (<usize>steps << 4);
   for (let g = 0; g < h; g++) {
     let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
     let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
-    let s20 = f32x4.splat(0); let s21 = f32x4.splat(0);
-    let s30 = f32x4.splat(0); let s31 = f32x4.splat(0);
     let p0 = pb + <usize>g * panelBytes;
     let p1 = p0 + span;
-    let p2 = p1 + span;
-    let p3 = p2 + span;
     for (let x = pa; x < end; x += 16) {
       const x0 = v128.load(x);
       s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01);
       s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11);
-      s20 = madd(x0, v128.load(p2, 0), s20); s21 = madd(x0, v128.load(p2, 16), s21);
-      s30 = madd(x0, v128.load(p3, 0), s30); s31 = madd(x0, v128.load(p3, 16), s31);
-      p0 += 32; p1 += 32; p2 += 32; p3 += 32;
+      p0 += 32; p1 += 32;
     }
     {
       const k = g + 0;
@@ -209,17 +203,9 @@ function stream2(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
       const k = g + 1 * h;
       lone2Store(out + <usize>k * 8, s10, s11, clamp, cols - k * 2);
     }
-    {
-      const k = g + 2 * h;
-      lone2Store(out + <usize>k * 8, s20, s21, clamp, cols - k * 2);
-    }
-    {
-      const k = g + 3 * h;
-      lone2Store(out + <usize>k * 8, s30, s31, clamp, cols - k * 2);
-    }
   }
-  let pl = pb + <usize>(h * 4) * panelBytes;
-  for (let g = h * 4; g < panels; g++) {
+  let pl = pb + <usize>(h * 2) * panelBytes;
+  for (let g = h * 2; g < panels; g++) {
     lone2(pa, pl, steps, out + <usize>g * 8, clamp, cols - g * 2);
     pl += panelBytes;
   }
@@ -253,28 +239,22 @@ function lone3(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: 
   lone3Store(out, s0, s1, s2, clamp, cols);
 }
 
-/** One query row x `panels` corpus panels of 3 rows, read as 4 streams; `cols` valid corpus rows. */
+/** One query row x `panels` corpus panels of 3 rows, read as 2 streams; `cols` valid corpus rows. */
 function stream3(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, clamp: bool, cols: i32): void {
   const panelBytes = (<usize>stride << 4) * 3;
-  const h = panels / 4;
+  const h = panels / 2;
   const span = <usize>h * panelBytes;
   const end = pa + (<usize>steps << 4);
   for (let g = 0; g < h; g++) {
     let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
     let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
-    let s20 = f32x4.splat(0); let s21 = f32x4.splat(0); let s22 = f32x4.splat(0);
-    let s30 = f32x4.splat(0); let s31 = f32x4.splat(0); let s32 = f32x4.splat(0);
     let p0 = pb + <usize>g * panelBytes;
     let p1 = p0 + span;
-    let p2 = p1 + span;
-    let p3 = p2 + span;
     for (let x = pa; x < end; x += 16) {
       const x0 = v128.load(x);
       s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02);
       s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11); s12 = madd(x0, v128.load(p1, 32), s12);
-      s20 = madd(x0, v128.load(p2, 0), s20); s21 = madd(x0, v128.load(p2, 16), s21); s22 = madd(x0, v128.load(p2, 32), s22);
-      s30 = madd(x0, v128.load(p3, 0), s30); s31 = madd(x0, v128.load(p3, 16), s31); s32 = madd(x0, v128.load(p3, 32), s32);
-      p0 += 48; p1 += 48; p2 += 48; p3 += 48;
+      p0 += 48; p1 += 48;
     }
     {
       const k = g + 0;
@@ -284,17 +264,9 @@ function stream3(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
       const k = g + 1 * h;
       lone3Store(out + <usize>k * 12, s10, s11, s12, clamp, cols - k * 3);
     }
-    {
-      const k = g + 2 * h;
-      lone3Store(out + <usize>k * 12, s20, s21, s22, clamp, cols - k * 3);
-    }
-    {
-      const k = g + 3 * h;
-      lone3Store(out + <usize>k * 12, s30, s31, s32, clamp, cols - k * 3);
-    }
   }
-  let pl = pb + <usize>(h * 4) * panelBytes;
-  for (let g = h * 4; g < panels; g++) {
+  let pl = pb + <usize>(h * 2) * panelBytes;
+  for (let g = h * 2; g < panels; g++) {
     lone3(pa, pl, steps, out + <usize>g * 12, clamp, cols - g * 3);
     pl += panelBytes;
   }
@@ -326,25 +298,22 @@ function lone4(pa: usize, pb: usize, steps: i32, out: usize, clamp: bool, cols: 
   lone4Store(out, s0, s1, s2, s3, clamp, cols);
 }
 
-/** One query row x `panels` corpus panels of 4 rows, read as 3 streams; `cols` valid corpus rows. */
+/** One query row x `panels` corpus panels of 4 rows, read as 2 streams; `cols` valid corpus rows. */
 function stream4(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out: usize, clamp: bool, cols: i32): void {
   const panelBytes = (<usize>stride << 4) * 4;
-  const h = panels / 3;
+  const h = panels / 2;
   const span = <usize>h * panelBytes;
   const end = pa + (<usize>steps << 4);
   for (let g = 0; g < h; g++) {
     let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
     let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0); let s13 = f32x4.splat(0);
-    let s20 = f32x4.splat(0); let s21 = f32x4.splat(0); let s22 = f32x4.splat(0); let s23 = f32x4.splat(0);
     let p0 = pb + <usize>g * panelBytes;
     let p1 = p0 + span;
-    let p2 = p1 + span;
     for (let x = pa; x < end; x += 16) {
       const x0 = v128.load(x);
       s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02); s03 = madd(x0, v128.load(p0, 48), s03);
       s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11); s12 = madd(x0, v128.load(p1, 32), s12); s13 = madd(x0, v128.load(p1, 48), s13);
-      s20 = madd(x0, v128.load(p2, 0), s20); s21 = madd(x0, v128.load(p2, 16), s21); s22 = madd(x0, v128.load(p2, 32), s22); s23 = madd(x0, v128.load(p2, 48), s23);
-      p0 += 64; p1 += 64; p2 += 64;
+      p0 += 64; p1 += 64;
     }
     {
       const k = g + 0;
@@ -354,13 +323,9 @@ function stream4(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
       const k = g + 1 * h;
       lone4Store(out + <usize>k * 16, s10, s11, s12, s13, clamp, cols - k * 4);
     }
-    {
-      const k = g + 2 * h;
-      lone4Store(out + <usize>k * 16, s20, s21, s22, s23, clamp, cols - k * 4);
-    }
   }
-  let pl = pb + <usize>(h * 3) * panelBytes;
-  for (let g = h * 3; g < panels; g++) {
+  let pl = pb + <usize>(h * 2) * panelBytes;
+  for (let g = h * 2; g < panels; g++) {
     lone4(pa, pl, steps, out + <usize>g * 16, clamp, cols - g * 4);
     pl += panelBytes;
   }
