@@ -127,14 +127,14 @@ function encodeModule(
   ]);
 }
 
-/** `body` run once, then again while parameter 0, counted down by one each time, is not zero. */
-const countedLoop = (body: number[]) => [
+/** `body` run once, then again while local `counter`, counted down by one each time, is not zero. */
+const countedLoop = (body: number[], counter = 0) => [
   ...op.loop,
   ...body,
-  ...op.get(0),
+  ...op.get(counter),
   ...op.i32(1),
   ...op.i32Sub,
-  ...op.tee(0),
+  ...op.tee(counter),
   ...op.brIf(0),
   ...op.end,
 ];
@@ -299,30 +299,28 @@ export function streamModuleBytes(pages: number, shared: boolean): Uint8Array<Ar
     ...op.get(1),
     ...op.i32Add,
     ...op.set(END),
-    ...op.loop,
-    ...op.get(0),
-    ...op.set(P),
-    ...op.loop,
-    ...Array.from({ length: 8 }, (_, k) => [
-      ...op.get(acc(k)),
-      ...address(k),
-      ...op.add,
-      ...op.set(acc(k)),
-    ]).flat(),
-    ...op.get(P),
-    ...op.i32(step),
-    ...op.i32Add,
-    ...op.tee(P),
-    ...op.get(END),
-    ...op.i32LtU,
-    ...op.brIf(0),
-    ...op.end,
-    ...op.get(2),
-    ...op.i32(1),
-    ...op.i32Sub,
-    ...op.tee(2),
-    ...op.brIf(0),
-    ...op.end,
+    ...countedLoop(
+      [
+        ...op.get(0),
+        ...op.set(P),
+        ...op.loop,
+        ...Array.from({ length: 8 }, (_, k) => [
+          ...op.get(acc(k)),
+          ...address(k),
+          ...op.add,
+          ...op.set(acc(k)),
+        ]).flat(),
+        ...op.get(P),
+        ...op.i32(step),
+        ...op.i32Add,
+        ...op.tee(P),
+        ...op.get(END),
+        ...op.i32LtU,
+        ...op.brIf(0),
+        ...op.end,
+      ],
+      2,
+    ),
     ...op.get(acc(0)),
     ...Array.from({ length: 7 }, (_, k) => [...op.get(acc(k + 1)), ...op.add]).flat(),
     ...op.lane0,
