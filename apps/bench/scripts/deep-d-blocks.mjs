@@ -38,7 +38,7 @@ for (const [m, n, d] of shapes) {
     name: kb[0] === 0 ? 'undivided' : `kb ${kb[0]} steps, window ${kb[1]} panels`,
     run:
       kb[0] === 0
-        ? () => ex.dotsWith(config, a, m, b, n, steps, outs[i], n * 4, 1, nbp(rowBytes), steps, 0)
+        ? () => ex.dotsWith(config, a, m, b, n, steps, outs[i], n * 4, 1, nbp(rowBytes), steps, 0, false)
         : () => ex.dotsBlockedWith(config, a, m, b, n, steps, outs[i], n * 4, 1, nbp(rowBytes), kb[0], kb[1]),
   }));
   for (const x of runs) x.run();

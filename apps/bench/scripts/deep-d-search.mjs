@@ -59,7 +59,7 @@ for (const [n, dir] of dirs.entries()) {
     call: () => {
       for (let j0 = 0; j0 < N; j0 += nt) {
         const w = Math.min(nt, N - j0);
-        ex.dotsWith(0, a, Q, b + j0 * rowBytes, w, steps, out, w * 4, 1, nbp, steps, 0);
+        ex.dotsWith(0, a, Q, b + j0 * rowBytes, w, steps, out, w * 4, 1, nbp, steps, 0, false);
       }
     },
   });

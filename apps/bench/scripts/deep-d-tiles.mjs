@@ -38,7 +38,7 @@ for (const [m, n, d] of shapes) {
     if (need > 0) ex.memory.grow(Math.ceil(need / 65536) + 1);
     packRows(ex, src, qs, m, xs, n, d, a, R, b, P);
     const nbp = Math.max(1, Math.floor((kib * 1024) / (rowBytes * P)));
-    const run = () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp, steps, 0);
+    const run = () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp, steps, 0, false);
     run();
     return { name: `cfg${config}(${R}x${P}) block ${kib} KiB`, run, out };
   });

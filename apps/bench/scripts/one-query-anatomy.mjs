@@ -59,7 +59,7 @@ ex.pack(src, N, d, d, dst, P, 1);
 new Float32Array(mem.buffer, src, d).set(query);
 ex.normalizeRows(src, 1, d, q, steps * 4);
 const nbp = Math.max(1, Math.floor((96 * 1024) / (rowBytes * P)));
-const tDots = best(() => ex.dotsWith(0, q, 1, dst, N, steps, out, N * 4, 1, nbp, steps, 0));
+const tDots = best(() => ex.dotsWith(0, q, 1, dst, N, steps, out, N * 4, 1, nbp, steps, 0, false));
 // The same kernel in tiles of 64K rows, as runtime.search calls it.
 const nt = 65536;
 const tDotsTiled = best(() => {
@@ -77,6 +77,7 @@ const tDotsTiled = best(() => {
       nbp,
       steps,
       0,
+      false,
     );
 });
 // 2. Selection of the top-k from N float32 scores in JS (core's TopKSelector, as runtime.search does per tile).

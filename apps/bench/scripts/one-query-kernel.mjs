@@ -53,7 +53,7 @@ const streamBytes = Math.floor(bytes / 128) * 128;
 for (const [cfg, P, label] of configs) {
   ex.pack(src, N, d, d, dst, P, 1);
   const nbp = Math.max(1, Math.floor((96 * 1024) / (rowBytes * P)));
-  const run = () => ex.dotsWith(cfg, q, 1, dst, N, steps, out, N * 4, 1, nbp, steps, 0);
+  const run = () => ex.dotsWith(cfg, q, 1, dst, N, steps, out, N * 4, 1, nbp, steps, 0, false);
   const stream = () => sm.sum(65536, streamBytes, 1);
   run();
   stream();

@@ -67,6 +67,7 @@ const WASM_TUNING: Record<string, boolean> = {
   blockSteps: true,
   threadMinFlops: true,
   threadMinFlopsI8: true,
+  touchBytes: true,
 };
 const tuning = (v: string) => {
   const out: Record<string, string | number> = {};

@@ -385,7 +385,7 @@ function driver(cfg) {
   const { r, c } = cfg;
   const L = [];
   L.push(
-    `function dots${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {`,
+    `function dots${name(cfg)}(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {`,
   );
   // Rows are \`stride\` steps long; the sums run over steps [from, from + steps) of them (one span
   // of a long row: see \`dotsWith\`).
@@ -402,6 +402,9 @@ function driver(cfg) {
   L.push(`    let pa = a + skip * ${r};`);
   L.push(`    let po = out + <usize>g0 * ${4 * c};`);
   L.push(`    let i = 0;`);
+  L.push(
+    `    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * ${c}, g1 - g0, panelBytes, <usize>steps * ${16 * c});`,
+  );
   L.push(`    for (; i < mFull; i += ${r}) {`);
   L.push(`      let pb = b + <usize>g0 * panelBytes + skip * ${c};`);
   L.push(`      let pj = po;`);
@@ -700,7 +703,7 @@ function blockDriver(cfg) {
   L.push(`  const np = (n + ${c - 1}) / ${c};`);
   L.push(`  const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * ${16 * c})));`);
   L.push(`  if (kb <= 0 || acc === 0 || wp < 1) {`);
-  L.push(`    dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0);`);
+  L.push(`    dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0, false);`);
   L.push(`    return;`);
   L.push(`  }`);
   L.push(`  const lda = <usize>wp * ${16 * c};`);
@@ -758,6 +761,28 @@ function blockScratch(): usize {
 }`;
 }
 
+/**
+ * The touch pass of a few-query product (the drivers' \`touch\`): one load of every 64-byte line of
+ * \`count\` corpus panel spans (\`len\` bytes from \`p\` on, panels \`panelBytes\` apart), in a loop
+ * that does nothing else, before the query panels pass over them. Wasm has no prefetch
+ * instruction; here the loads are independent and many are in flight at once, so the block comes
+ * in at about the rate of a streaming read, where the first query panel's tile, reading it as it
+ * computes, leaves only a few misses in flight (and the prefetcher stops at every 4 KiB page). The
+ * words' sum goes to a spare word of the scratch area's header, so no optimiser drops the loads.
+ */
+function touchCode() {
+  return `/** One load of every 64-byte line of \`count\` panel spans before a few-query product (see scripts/gen.mjs). */
+function touchPanels(p: usize, count: i32, panelBytes: usize, len: usize): void {
+  let t: i32 = 0;
+  for (let g = 0; g < count; g++) {
+    const e = p + len;
+    for (let x = p; x < e; x += 64) t += i32.load(x);
+    p += panelBytes;
+  }
+  i32.store(blockArea(), t, 8);
+}`;
+}
+
 function blockDispatcher() {
   const L = [];
   L.push(
@@ -771,7 +796,7 @@ function blockDispatcher() {
     L.push(
       dualOK(cfg.r, cfg.c)
         ? `    case ${i}: dotsBlocked${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;`
-        : `    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;`,
+        : `    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0, false); break;`,
     );
   });
   L.push(`    default: unreachable();`);
@@ -784,11 +809,13 @@ function dispatcher() {
   const L = [];
   L.push(`/** Runs driver \`config\`: ${CONFIGS.map((c, i) => `${i} = ${name(c)}`).join(', ')}. */`);
   L.push(
-    `export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {`,
+    `export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {`,
   );
   L.push(`  switch (config) {`);
   CONFIGS.forEach((cfg, i) => {
-    L.push(`    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;`);
+    L.push(
+      `    case ${i}: dots${name(cfg)}(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;`,
+    );
   });
   L.push(`    default: unreachable();`);
   L.push(`  }`);
@@ -822,6 +849,7 @@ const src = [
   ...few.values(),
   ...CONFIGS.map(driver),
   dispatcher(),
+  touchCode(),
   ...blocked.values(),
   scratchCode(),
   ...BLOCKED.map(blockWindow),

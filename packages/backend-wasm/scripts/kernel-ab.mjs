@@ -43,7 +43,7 @@ for (const [m, n, d] of shapes) {
     new Float32Array(ex.memory.buffer, src, n * d).set(xs);
     ex.pack(src, n, d, d, b, P, 1);
     const nbp = Math.max(1, Math.floor((96 * 1024) / (rowBytes * P)));
-    const run = () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp, steps, 0);
+    const run = () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp, steps, 0, false);
     run();
     return { run, scores: () => new Float32Array(ex.memory.buffer, out, m * n) };
   });

@@ -1,11 +1,12 @@
-// The dot-product driver (`dotsWith`, or `dotsBlockedWith` for a mode `b:<steps|all>:<streams>`) of
+// The dot-product driver (`dotsWith`; with its touch pass for a mode `touch[:<blockKiB>]`; or
+// `dotsBlockedWith` for a mode `b:<steps|all>:<streams>`) of
 // one or more builds of this package's plain-SIMD binary, as a share of the wasm mul+add peak
 // measured in the same process between its calls (the roofline's peak kernel, apps/bench), so that
 // a machine shared with other work (other processes on the cores, a clock that drops with load)
 // slows the peak and the kernel alike and the share stays comparable; the roofline measures the
 // peak once, at another moment. CPU time per call (process.cpuUsage), medians of `reps`. Every
 // build and mode must give the same bits (checked); the first is checked against float64.
-//   node scripts/kernel-vs-peak.mjs <dist>[,<dist>...] ['QxNxd,...'] [reps] [plain,plain:<blockKiB>,b:all:2,...]
+//   node scripts/kernel-vs-peak.mjs <dist>[,<dist>...] ['QxNxd,...'] [reps] [plain,plain:<blockKiB>,touch,b:all:2,...]
 // Needs apps/bench built (its peak module).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,11 +58,11 @@ for (const [m, n, d] of shapes) {
     ex.pack(src, n, d, d, b, P, 1);
     for (const mode of modes) {
       const [kind, arg, streams] = mode.split(':');
-      const kib = kind === 'plain' && arg !== undefined ? Number(arg) : 96;
+      const kib = (kind === 'plain' || kind === 'touch') && arg !== undefined ? Number(arg) : 96;
       const nbp = Math.max(1, Math.floor((kib * 1024) / (rowBytes * P)));
       const run =
-        kind === 'plain'
-          ? () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp, steps, 0)
+        kind === 'plain' || kind === 'touch'
+          ? () => ex.dotsWith(config, a, m, b, n, steps, out, n * 4, 1, nbp, steps, 0, kind === 'touch')
           : () =>
               ex.dotsBlockedWith(
                 config,

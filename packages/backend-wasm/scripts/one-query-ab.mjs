@@ -39,7 +39,7 @@ async function load(dir) {
   new Float32Array(ex.memory.buffer, q, steps * 4).set(query);
   ex.pack(src, N, d, d, dst, P, 0);
   const nbp = Math.max(1, Math.floor((96 * 1024) / (rowBytes * P)));
-  const run = () => ex.dotsWith(config, q, 1, dst, N, steps, out, N * 4, 0, nbp, steps, 0);
+  const run = () => ex.dotsWith(config, q, 1, dst, N, steps, out, N * 4, 0, nbp, steps, 0, false);
   run();
   const got = new Float32Array(ex.memory.buffer, out, N);
   let worst = 0;

@@ -24,7 +24,7 @@ export const JOB_COUNT_ARG = 5;
 /** Float64Array index of the job's first argument (byte 24, after the header). */
 export const JOB_ARGS = 3;
 /** Most arguments a job may have. */
-export const MAX_ARGS = 12;
+export const MAX_ARGS = 13;
 /**
  * Float64Array index of a shared job's per-row steps: a chunk starting at row `s` runs the job on
  * `args[t] + s * steps[t]` (its count argument replaced by the chunk's rows).

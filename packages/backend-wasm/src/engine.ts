@@ -28,28 +28,33 @@ const STAGED_BLOCK_ROWS = 64;
  * 2 read faster than 4 or 8 at 8 x 10,000 x 3072 on this machine kind).
  */
 const BLOCK_STREAMS = 2;
-/** Bytes of all query rows' block of steps that the d-blocked drivers keep in L1 (`'auto'`). */
-const BLOCK_L1_BYTES = 32 * 1024;
-/**
- * Fewest steps per block worth carrying sums for (`'auto'`): at 64 and 128 (32 and 16 queries
- * at d = 3072) the d-blocked product ran 0.85-0.94x the undivided one, at 256 and more (8 queries
- * or fewer) 1.06-1.7x.
- */
-const MIN_BLOCK_STEPS = 256;
-/** Tiles whose d-blocked driver reads two corpus streams in one loop (see scripts/gen.mjs). */
-const DUAL_TILES: readonly string[] = ['4x2', '2x2'];
+
+/** Steps per block of the reduction (see `EngineTuning.blockSteps`); 0: undivided. */
+function blockSteps(rt: WasmRuntime): number {
+  const t = rt.tuning.blockSteps;
+  return t === 'auto' ? 0 : t;
+}
+
+/** Most query rows whose products touch the corpus first (see {@link touchFirst}). */
+const TOUCH_MAX_ROWS = 64;
+/** Fewest bytes of a query panel (R rows) for which they do. */
+const TOUCH_MIN_PANEL_BYTES = 20 * 1024;
 
 /**
- * Steps per block of the reduction for a product of `m` query rows of `rowBytes` bytes (see
- * `EngineTuning.blockSteps`); 0: undivided.
+ * Whether the undivided driver first reads each cache block of corpus panels in a loop of its own
+ * (one load per cache line, many in flight), so the query panels then compute from cache (see
+ * `EngineTuning.touchBytes`): for `m` query rows (at least one full panel, at most
+ * {@link TOUCH_MAX_ROWS}) of `steps` steps, a query panel of at least
+ * {@link TOUCH_MIN_PANEL_BYTES}, against `n` corpus rows of at least `tuning.touchBytes`.
  */
-function blockSteps(rt: WasmRuntime, m: number, rowBytes: number): number {
-  const t = rt.tuning.blockSteps;
-  if (t !== 'auto') return t;
+function touchFirst(rt: WasmRuntime, m: number, n: number, steps: number): boolean {
   const R = rt.tileRows;
-  if (!DUAL_TILES.includes(rt.tuning.tile) || m < R || R * rowBytes <= BLOCK_L1_BYTES) return 0;
-  const kb = Math.floor(BLOCK_L1_BYTES / (m * 16));
-  return kb >= MIN_BLOCK_STEPS ? kb : 0;
+  return (
+    m >= R &&
+    m <= TOUCH_MAX_ROWS &&
+    R * steps * 16 >= TOUCH_MIN_PANEL_BYTES &&
+    n * steps * 16 >= rt.tuning.touchBytes
+  );
 }
 
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */
@@ -92,7 +97,7 @@ function dotsBegin(
   const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
   // 8 flops per step: 4 lanes of multiply and add.
   const work = m * n * steps * 8;
-  const kb = blockSteps(rt, m, rowBytes);
+  const kb = blockSteps(rt);
   if (kb > 0) {
     return shareBegin(
       rt,
@@ -141,6 +146,7 @@ function undividedBegin(
   copy?: CopyOut,
 ): Sharing {
   const stride = rowBytes >>> 4;
+  const touch = touchFirst(rt, m, n, steps);
   return shareBegin(
     rt,
     'dotsWith',
@@ -161,6 +167,7 @@ function undividedBegin(
       nbp,
       stride,
       from,
+      touch,
     ],
     copy,
   );

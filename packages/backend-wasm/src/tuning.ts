@@ -21,12 +21,12 @@ export interface EngineTuning {
    * run over two far-apart parts of the corpus side by side, block of steps by block, carrying
    * each output's four partial sums between blocks, so one block of every query row stays in L1
    * while both corpus streams pass: the same bits as the undivided drivers (every output summed
-   * in one chain in step order). `'auto'` (the default) blocks a product whose query panel
-   * outgrows L1 (tiles 4x2 and 2x2, at least one full query panel, blocks of at least 256 steps
-   * within a 32 KiB budget for all query rows: 4 to 8 queries at d > 2048 with tile 4x2), where
-   * apps/bench/scripts/deep-d-ab.mjs measured 1.06-1.7x (16 and 32 queries: 0.85-0.94x, so
-   * left undivided); 0 never blocks; a positive number blocks every product with that many steps
-   * per block. Tiles 3x3, 2x4 and 2x3 have no d-blocked driver and run undivided whatever this is.
+   * in one chain in step order). `'auto'` (the default) and 0 never block: since the undivided
+   * drivers touch a large corpus's blocks before computing on them ({@link EngineTuning.touchBytes}),
+   * they beat the d-blocked ones on every shape measured, in cache or not (4-8 queries x 10,000 x
+   * 3072-4096: 0.71-0.76 of the peak against 0.65-0.68 blocked; 300-600 rows: 0.94-1.0 against
+   * 0.80-0.85). A positive number blocks every product with that many steps per block. Tiles 3x3,
+   * 2x4 and 2x3 have no d-blocked driver and run undivided whatever this is.
    */
   blockSteps: number | 'auto';
   /**
@@ -36,6 +36,19 @@ export interface EngineTuning {
   threadMinFlops: number;
   /** The same for int8 scans (2 x rows x d). */
   threadMinFlopsI8: number;
+  /**
+   * Smallest corpus, in bytes, whose products of a few queries with long rows (4 to 64 query rows,
+   * a query panel of at least 20 KiB: d >= 1280 with tile 4x2) first read each cache block of
+   * corpus rows in a loop of their own (one load per cache line, many in flight) and only then
+   * pass the query panels over it, which now compute from cache (default 8 MiB: a corpus that no
+   * longer stays in this core's caches from one call to the next). Otherwise the first query
+   * panel reads the block from memory as it computes, and on a 2-vCPU EPYC that left it waiting:
+   * 8 x 10,000 x 1536 ran at 0.65 of the mul+add peak undivided, 0.76 touched; 8 x 3072 0.52 and
+   * 0.75; 16 x 3072 0.68-0.72 and 0.83-0.89 (`node scripts/kernel-vs-peak.mjs dist <shapes> 9
+   * plain,touch`). With fewer rows (d = 768-1152) or a corpus in cache it cost 3-15%. The same
+   * bits either way; `Infinity` never touches.
+   */
+  touchBytes: number;
   /**
    * Smallest product result, in bytes, that a threaded call in Node returns over a
    * `SharedArrayBuffer` written by every thread (default 32 MiB). Such a result cannot be in a
@@ -74,6 +87,9 @@ const THREAD_MIN_FLOPS_I8 = 4 * 1024 * 1024;
  */
 const SHARED_RESULT_BYTES = 32 * 1024 * 1024;
 
+/** Default {@link EngineTuning.touchBytes}. */
+const TOUCH_BYTES = 8 * 1024 * 1024;
+
 /**
  * Default {@link EngineTuning.sparseDensity}: see scripts/sparse-ab.mjs.
  */
@@ -91,6 +107,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     blockSteps: 'auto',
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+    touchBytes: TOUCH_BYTES,
     sharedResultBytes: SHARED_RESULT_BYTES,
     sparseDensity: SPARSE_DENSITY,
   },
@@ -100,6 +117,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     blockSteps: 'auto',
     threadMinFlops: THREAD_MIN_FLOPS,
     threadMinFlopsI8: THREAD_MIN_FLOPS_I8,
+    touchBytes: TOUCH_BYTES,
     sharedResultBytes: SHARED_RESULT_BYTES,
     sparseDensity: SPARSE_DENSITY,
   },
@@ -141,8 +159,8 @@ export function checkTuning(tuning: EngineTuning): number {
       `must be a number in [0, 1]; got ${tuning.sparseDensity}.`,
     );
   }
-  for (const key of ['threadMinFlops', 'threadMinFlopsI8', 'sharedResultBytes'] as const) {
-    if (!(tuning[key] >= 0)) {
+  for (const key of ['threadMinFlops', 'threadMinFlopsI8', 'sharedResultBytes', 'touchBytes'] as const) {
+    if (!(typeof tuning[key] === 'number' && tuning[key] >= 0)) {
       argError('INVALID_ARGUMENT', op, `tuning.${key}`, `must be a non-negative number; got ${tuning[key]}.`);
     }
   }

@@ -48,8 +48,8 @@ export function warmUp(rt: WasmRuntime, k: WasmKernels): void {
     const o = rt.alloc(16 * 16 * 4, 'warmUp');
     rt.f32.fill(0, p >>> 2, (p >>> 2) + 16 * 2 * 4);
     for (let t = 0; t < TILES.length; t++) {
-      rt.exports.dotsWith(t, p, 13, p, 13, 2, o, 13 * 4, true, 2, 2, 0);
-      rt.exports.dotsWith(t, p, 1, p, 13, 2, o, 13 * 4, true, 2, 2, 0);
+      rt.exports.dotsWith(t, p, 13, p, 13, 2, o, 13 * 4, true, 2, 2, 0, true);
+      rt.exports.dotsWith(t, p, 1, p, 13, 2, o, 13 * 4, true, 2, 2, 0, false);
     }
     rt.free(o);
     rt.free(p);

@@ -111,36 +111,6 @@ describe('d-blocked products (tuning.blockSteps)', () => {
     }
   });
 
-  it("blocks few queries at large d by default ('auto'), with the bits of the undivided product", async () => {
-    const auto = await backend({ variant: 'simd', threads: 1, tuning: { tile: '4x2' } });
-    const plain = await backend({ variant: 'simd', threads: 1, tuning: { tile: '4x2', blockSteps: 0 } });
-    try {
-      // d = 2050 (513 steps): a 4-row panel of 32.1 KiB, over the budget; 4, 5 and 8 queries are
-      // blocked (512, 409 and 256 steps a block, the last one short), 3 (no full panel) and 13,
-      // 32, 40 (blocks under 256 steps) are not.
-      for (const m of [3, 4, 5, 8, 13, 32, 40]) {
-        const d = 2050;
-        const n = 45;
-        const q = random(m, d, m * 5 + 1);
-        const x = random(n, d, n * 3 + 2);
-        const want = plain.kernels.cosineMatrix(q, x);
-        expectClose(want, ref.cosineMatrix(q, x), tolFor(d));
-        expect(bits(auto.kernels.cosineMatrix(q, x)), `${m} x ${n} x ${d}`).toEqual(bits(want));
-        const c = auto.kernels.createCorpus(x);
-        const c0 = plain.kernels.createCorpus(x);
-        const got = auto.kernels.corpusSearch(c, q, 7);
-        const ok = plain.kernels.corpusSearch(c0, q, 7);
-        expect([...got.indices], `${m} x ${n} x ${d}: search`).toEqual([...ok.indices]);
-        expect(bits(got.scores), `${m} x ${n} x ${d}: search`).toEqual(bits(ok.scores));
-        c.dispose();
-        c0.dispose();
-      }
-    } finally {
-      auto.dispose();
-      plain.dispose();
-    }
-  });
-
   it('rejects a block size that is not a non-negative integer', async () => {
     for (const blockSteps of [-1, 1.5, Number.NaN, 'on' as never]) {
       await expect(backend({ variant: 'simd', tuning: { blockSteps } })).rejects.toThrow(

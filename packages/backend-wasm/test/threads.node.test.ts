@@ -185,6 +185,7 @@ describe('work shared by chunks', () => {
           1,
           1,
           0,
+          false,
         ]),
       ).toThrow();
       expect(rt.pool!.size).toBe(2);
@@ -212,7 +213,7 @@ describe('work shared by chunks', () => {
           2,
           1e9,
           0,
-          (j0, w) => [0, bad, 4, bad + j0 * 16, w, 1, bad, 16, false, 1, 1, 0],
+          (j0, w) => [0, bad, 4, bad + j0 * 16, w, 1, bad, 16, false, 1, 1, 0, false],
           copy,
         ),
       ).toThrow();

@@ -476,7 +476,7 @@ function rows2x3(pa: usize, rb: usize, pb: usize, steps: i32, out: usize, ldo: u
   }
 }
 
-function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {
   const rowBytes = <usize>stride << 4;
   const skip = <usize>from << 4;
   const panelBytes = rowBytes * 2;
@@ -488,6 +488,7 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     let pa = a + skip * 4;
     let po = out + <usize>g0 * 8;
     let i = 0;
+    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 2, g1 - g0, panelBytes, <usize>steps * 32);
     for (; i < mFull; i += 4) {
       let pb = b + <usize>g0 * panelBytes + skip * 2;
       let pj = po;
@@ -520,7 +521,7 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   }
 }
 
-function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {
   const rowBytes = <usize>stride << 4;
   const skip = <usize>from << 4;
   const panelBytes = rowBytes * 3;
@@ -532,6 +533,7 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     let pa = a + skip * 3;
     let po = out + <usize>g0 * 12;
     let i = 0;
+    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 3, g1 - g0, panelBytes, <usize>steps * 48);
     for (; i < mFull; i += 3) {
       let pb = b + <usize>g0 * panelBytes + skip * 3;
       let pj = po;
@@ -560,7 +562,7 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   }
 }
 
-function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {
   const rowBytes = <usize>stride << 4;
   const skip = <usize>from << 4;
   const panelBytes = rowBytes * 4;
@@ -572,6 +574,7 @@ function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     let pa = a + skip * 2;
     let po = out + <usize>g0 * 16;
     let i = 0;
+    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 4, g1 - g0, panelBytes, <usize>steps * 64);
     for (; i < mFull; i += 2) {
       let pb = b + <usize>g0 * panelBytes + skip * 4;
       let pj = po;
@@ -590,7 +593,7 @@ function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   }
 }
 
-function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {
   const rowBytes = <usize>stride << 4;
   const skip = <usize>from << 4;
   const panelBytes = rowBytes * 3;
@@ -602,6 +605,7 @@ function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     let pa = a + skip * 2;
     let po = out + <usize>g0 * 12;
     let i = 0;
+    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 3, g1 - g0, panelBytes, <usize>steps * 48);
     for (; i < mFull; i += 2) {
       let pb = b + <usize>g0 * panelBytes + skip * 3;
       let pj = po;
@@ -620,7 +624,7 @@ function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   }
 }
 
-function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {
   const rowBytes = <usize>stride << 4;
   const skip = <usize>from << 4;
   const panelBytes = rowBytes * 2;
@@ -632,6 +636,7 @@ function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
     let pa = a + skip * 2;
     let po = out + <usize>g0 * 8;
     let i = 0;
+    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 2, g1 - g0, panelBytes, <usize>steps * 32);
     for (; i < mFull; i += 2) {
       let pb = b + <usize>g0 * panelBytes + skip * 2;
       let pj = po;
@@ -651,15 +656,26 @@ function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
 }
 
 /** Runs driver `config`: 0 = 4x2, 1 = 3x3, 2 = 2x4, 3 = 2x3, 4 = 2x2. */
-export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32): void {
+export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, stride: i32, from: i32, touch: bool): void {
   switch (config) {
-    case 0: dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
-    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
-    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
-    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
-    case 4: dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from); break;
+    case 0: dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
+    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
+    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
+    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
+    case 4: dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
     default: unreachable();
   }
+}
+
+/** One load of every 64-byte line of `count` panel spans before a few-query product (see scripts/gen.mjs). */
+function touchPanels(p: usize, count: i32, panelBytes: usize, len: usize): void {
+  let t: i32 = 0;
+  for (let g = 0; g < count; g++) {
+    const e = p + len;
+    for (let x = p; x < e; x += 64) t += i32.load(x);
+    p += panelBytes;
+  }
+  i32.store(blockArea(), t, 8);
 }
 
 /** 4 query rows x 2 corpus rows over one block of steps, sums carried in `acc`. */
@@ -1038,7 +1054,7 @@ function dotsBlocked4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
   const np = (n + 1) / 2;
   const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 32)));
   if (kb <= 0 || acc === 0 || wp < 1) {
-    dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0);
+    dots4x2(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0, false);
     return;
   }
   const lda = <usize>wp * 32;
@@ -1052,7 +1068,7 @@ function dotsBlocked2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
   const np = (n + 1) / 2;
   const wp = min(np, min(wmax, BLOCK_SCRATCH_BYTES / (m * 32)));
   if (kb <= 0 || acc === 0 || wp < 1) {
-    dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0);
+    dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0, false);
     return;
   }
   const lda = <usize>wp * 32;
@@ -1065,9 +1081,9 @@ function dotsBlocked2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usi
 export function dotsBlockedWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo: usize, clamp: bool, nbp: i32, kb: i32, wmax: i32): void {
   switch (config) {
     case 0: dotsBlocked4x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
-    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;
-    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;
-    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0); break;
+    case 1: dots3x3(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0, false); break;
+    case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0, false); break;
+    case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp, steps, 0, false); break;
     case 4: dotsBlocked2x2(a, m, b, n, steps, out, ldo, clamp, nbp, kb, wmax); break;
     default: unreachable();
   }
