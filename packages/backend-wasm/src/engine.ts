@@ -596,11 +596,13 @@ export function offer(
   let th = sel.threshold(q);
   const at = rt.i32;
   const first = found >>> 2;
-  // Spans of doubling length, the threshold raised between them: one taken from the first k
-  // scores alone lets most of a tile through (JS then looks at thousands of scores to push a few);
-  // after a span of 2^p scores it is the k-th best of them, and few of the next pass.
-  for (let t0 = head, span = FIRST_SPAN; t0 < w; t0 += span, span *= 2) {
-    const len = Math.min(span, w - t0);
+  // Spans as long as all the scores this query was offered before (rows below `j0 + t0`; at least
+  // MIN_SPAN), the threshold raised between them: it is then the k-th best of as many scores as
+  // the span holds, so about k of the span pass, and a query's first tile costs about k pushes per
+  // doubling. A threshold taken from the first k scores alone lets most of a long span through:
+  // with a first span of 512 at every tile, JS pushed about 500 scores per query to keep 10.
+  for (let t0 = head; t0 < w; ) {
+    const len = Math.min(Math.max(MIN_SPAN, j0 + t0), w - t0);
     const n = rt.exports.above(scores + t0 * 4, len, nextUp32(th), found);
     for (let c = 0; c < n; c++) {
       const t = t0 + at[first + c];
@@ -610,11 +612,12 @@ export function offer(
         th = sel.threshold(q);
       }
     }
+    t0 += len;
   }
 }
 
-/** Scores in the first span {@link offer} filters with one threshold (then 2x, 4x, ...). */
-const FIRST_SPAN = 512;
+/** Fewest scores {@link offer} filters with one threshold. */
+const MIN_SPAN = 64;
 
 /** One float32 for {@link nextUp32}'s bit step. */
 const ONE = new Float32Array(1);
