@@ -122,9 +122,12 @@ export interface SweepVerdict {
   /** How far from the target, in words (`missed by 12 pts`, `met by 0.3x`). */
   readonly margin: string;
   /**
-   * What the measured limits say about a miss, when they say something: for a product, the share
-   * of the call that faulting in its new result's pages takes at the roofline's first-touch rate,
-   * and the share of the peak the rest of the call reaches.
+   * What the measured limits say about a miss, when they say something: for a product whose
+   * result is new pages every call, the share of the one-thread call that faulting them in takes
+   * at the roofline's first-touch rate, and the share of the peak the rest reaches (or, for the
+   * second thread, the speed-up that share alone allows if faults did not split over threads); for
+   * a compute-bound few-query search, the share of the call that reading its corpus once at the
+   * roofline's one-thread bandwidth takes, and the share of the peak the rest reaches.
    */
   readonly why?: string;
 }
@@ -230,6 +233,25 @@ interface Runner {
   readonly tfjs: boolean;
 }
 
+/**
+ * Smallest result whose pages are new memory on every call in Node: glibc's malloc maps blocks this
+ * large afresh (its mmap threshold never rises above 32 MiB), and frees them back to the system.
+ * A smaller result may reuse memory the previous call freed, at no first-touch cost.
+ */
+export const NEW_PAGES_BYTES = 32 * 2 ** 20;
+
+/**
+ * The share of wasm@1's call on cell `c` that faulting in a new result's pages takes at the
+ * first-touch rate (4 bytes a pair), or 0 when unknown or when the result may reuse memory.
+ */
+function firstTouchShare(c: Omit<SweepCell, 'verdicts'>, one: SweepFigure | undefined, gbs?: number): number {
+  if (!gbs || !one?.nsPerPair || 4 * c.q * c.n < NEW_PAGES_BYTES) return 0;
+  return 4 / gbs / one.nsPerPair;
+}
+
+/** Whether a share is large enough to explain a miss, and below the whole call. */
+const explains = (share: number) => share >= 0.1 && share < 1;
+
 /** The figure of a cell, by contender id. */
 const figureOf = (c: Pick<SweepCell, 'figures'>, id: string) =>
   c.figures.find((f) => f.contender === id && f.status === 'ok');
@@ -264,13 +286,22 @@ export function judgeCell(
       // call is then held to 80% of the peak.
       const bw = one.limit.bound === 'bandwidth';
       const v = bw ? one.limit.bandwidthShare : one.limit.peakShare;
+      const met = v >= t.fewBandwidth;
+      // Compute-bound: the corpus is still read once, and one thread computes little while it
+      // waits on memory.
+      const read = one.limit.bandwidthShare;
+      const why =
+        !met && !bw && explains(read)
+          ? `reading its ${fmtBytes(one.limit.bytes)} corpus once at the 1-thread bandwidth takes ${pct(read)} of the call, the rest runs at ${pct(v / (1 - read))} of peak`
+          : undefined;
       out.push({
         target: 'fewBandwidth',
         text: bw ? `bw ${pct(v)}` : `peak ${pct(v)} (compute-bound)`,
         value: v,
         want: t.fewBandwidth,
-        met: v >= t.fewBandwidth,
+        met,
         margin: margin(v, t.fewBandwidth, true),
+        ...(why ? { why } : {}),
       });
     }
     const paired = c.paired?.vsTfjs;
@@ -289,10 +320,9 @@ export function judgeCell(
     if (one?.limit) {
       const v = one.limit.peakShare;
       const met = v >= t.manyPeak;
-      // The result is new memory every call: 4 bytes a pair to fault in at the first-touch rate.
-      const touch = firstTouchGBs && one.nsPerPair ? 4 / firstTouchGBs / one.nsPerPair : 0;
+      const touch = firstTouchShare(c, one, firstTouchGBs);
       const why =
-        !met && touch >= 0.1 && touch < 1
+        !met && explains(touch)
           ? `the new ${fmtBytes(4 * c.q * c.n)} result's first touch is ${pct(touch)} of the call here, the rest runs at ${pct(v / (1 - touch))} of peak`
           : undefined;
       out.push({
@@ -311,13 +341,20 @@ export function judgeCell(
       2 * c.q * c.n * c.d >= threadMinFlops
     ) {
       const v = paired ?? one!.nsPerPair! / two!.nsPerPair!;
+      const met = v >= t.secondThread;
+      const touch = firstTouchShare(c, one, firstTouchGBs);
+      const why =
+        !met && explains(touch)
+          ? `the new ${fmtBytes(4 * c.q * c.n)} result's first touch is ${pct(touch)} of the 1-thread call; if page faults did not split over threads, that alone would hold 2 threads to ${fmtRatio(1 / (touch + (1 - touch) / 2))}`
+          : undefined;
       out.push({
         target: 'secondThread',
         text: `2nd thread ${fmtRatio(v)}`,
         value: v,
         want: t.secondThread,
-        met: v >= t.secondThread,
+        met,
         margin: margin(v, t.secondThread, false),
+        ...(why ? { why } : {}),
       });
     }
   }

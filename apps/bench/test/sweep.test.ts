@@ -151,26 +151,80 @@ describe('judging a cell', () => {
   });
 
   it('says how much of a missed product the first touch of its new result takes', () => {
-    // 64 x 1000 x 128 in 4 ms: 41% of peak, 62.5 ns a pair. At 0.16 GB/s of first touch a pair's
-    // 4 bytes take 25 ns: 40% of the call; the other 60% runs at 41% / 0.6 = 68% of peak.
+    // 1000 x 10,000 x 128 in 625 ms: 41% of peak, 62.5 ns a pair. At 0.16 GB/s of first touch a
+    // pair's 4 bytes take 25 ns: 40% of the call; the other 60% runs at 41% / 0.6 = 68% of peak.
     const cell = {
-      q: 64,
-      n: 1000,
+      q: 1000,
+      n: 10_000,
       d: 128,
       op: 'matrix',
       seconds: 0,
-      figures: [figure('wasm@1', 1, 64, 1000, 128, 4, roof)],
+      figures: [figure('wasm@1', 1, 1000, 10_000, 128, 625, roof)],
     } as const;
     const [v] = judgeCell(cell, 0, 0.16);
     expect(v).toMatchObject({ met: false, text: 'peak 41%' });
     expect(v.why).toBe(
-      "the new 250.0 KB result's first touch is 40% of the call here, the rest runs at 68% of peak",
+      "the new 38.1 MB result's first touch is 40% of the call here, the rest runs at 68% of peak",
     );
     // No first-touch figure (an older report), or a met target: nothing to explain.
     expect(judgeCell(cell)[0].why).toBeUndefined();
     expect(
-      judgeCell({ ...cell, figures: [figure('wasm@1', 1, 64, 1000, 128, 2, roof)] }, 0, 0.16)[0].why,
+      judgeCell({ ...cell, figures: [figure('wasm@1', 1, 1000, 10_000, 128, 312.5, roof)] }, 0, 0.16)[0].why,
     ).toBeUndefined();
+    // A result under 32 MiB may reuse memory the previous call freed: its cost is not known.
+    const small = { ...cell, q: 64, n: 1000, figures: [figure('wasm@1', 1, 64, 1000, 128, 4, roof)] };
+    expect(judgeCell(small, 0, 0.16)[0]).toMatchObject({ met: false, text: 'peak 41%' });
+    expect(judgeCell(small, 0, 0.16)[0].why).toBeUndefined();
+  });
+
+  it('says what speed-up a missed second thread would have if faulting in its result did not split', () => {
+    // wasm@1 as above (the first touch 40% of its call), wasm@2 in 500 ms: 1.25x. With 40% that
+    // does not split, two threads take 0.4 + 0.6 / 2 = 0.7 of the time: 1.43x at most.
+    const cell = {
+      q: 1000,
+      n: 10_000,
+      d: 128,
+      op: 'matrix',
+      seconds: 0,
+      figures: [
+        figure('wasm@1', 1, 1000, 10_000, 128, 625, roof),
+        figure('wasm@2', 2, 1000, 10_000, 128, 500, roof),
+      ],
+    } as const;
+    const second = judgeCell(cell, 0, 0.16)[1];
+    expect(second).toMatchObject({ target: 'secondThread', met: false, text: '2nd thread 1.25x' });
+    expect(second.why).toBe(
+      "the new 38.1 MB result's first touch is 40% of the 1-thread call; if page faults did not split over threads, that alone would hold 2 threads to 1.43x",
+    );
+    expect(judgeCell(cell)[1].why).toBeUndefined();
+  });
+
+  it('says how much of a missed compute-bound search reading its corpus once takes', () => {
+    // 8 x 10,000 x 100 in 3.2 ms: 50% of the 10 GFLOP/s peak; its 4 MB corpus read at 10 GB/s
+    // takes 0.4 ms, 12.5% of the call; the rest runs at 50% / 0.875 = 57% of peak.
+    const [v] = judgeCell({
+      q: 8,
+      n: 10_000,
+      d: 100,
+      op: 'search',
+      seconds: 0,
+      figures: [figure('wasm@1', 1, 8, 10_000, 100, 3.2, roof)],
+    } as const);
+    expect(v).toMatchObject({ target: 'fewBandwidth', met: false, text: 'peak 50% (compute-bound)' });
+    expect(v.why).toBe(
+      'reading its 3.8 MB corpus once at the 1-thread bandwidth takes 13% of the call, the rest runs at 57% of peak',
+    );
+    // Bandwidth-bound, the share is the figure itself: nothing more to say.
+    const [bw] = judgeCell({
+      q: 1,
+      n: 10_000,
+      d: 100,
+      op: 'search',
+      seconds: 0,
+      figures: [figure('wasm@1', 1, 1, 10_000, 100, 0.8, roof)],
+    } as const);
+    expect(bw).toMatchObject({ met: false, text: 'bw 50%' });
+    expect(bw.why).toBeUndefined();
   });
 
   it('judges the head-to-head targets on the side-by-side ratios when the cell has them', () => {
