@@ -8,6 +8,7 @@ import { limitShare, limitsFor, measureRoofline, type Roofline } from '../src/ro
 import {
   cellBytes,
   judgeCell,
+  measureResultTouch,
   parseGrid,
   renderSweep,
   runSweep,
@@ -177,6 +178,42 @@ describe('judging a cell', () => {
     expect(judgeCell(small, 0, 0.16)[0].why).toBeUndefined();
   });
 
+  it('quotes the first touch the cell measured, whatever the size, in place of the estimate', () => {
+    // 64 x 1000 x 128 in 4 ms (62.5 ns a pair); a new 64,000-float array faulted in in 1.6 ms:
+    // 25 ns a float, 40% of the call.
+    const small = {
+      q: 64,
+      n: 1000,
+      d: 128,
+      op: 'matrix',
+      seconds: 0,
+      figures: [figure('wasm@1', 1, 64, 1000, 128, 4, roof)],
+      resultTouch: { floats: 64_000, ms: 1.6 },
+    } as const;
+    expect(judgeCell(small, 0, 0.16)[0].why).toBe(
+      "the new 250.0 KB result's first touch (fresh pages, measured after the calls: 1.60 ms for 250.0 KB) is 40% of the call here, the rest runs at 68% of peak",
+    );
+    // Memory handed back by the allocator costs nothing to touch: then no reason is given, even
+    // for a result the roofline's rate would have blamed.
+    const big = {
+      q: 1000,
+      n: 10_000,
+      d: 128,
+      op: 'matrix',
+      seconds: 0,
+      figures: [figure('wasm@1', 1, 1000, 10_000, 128, 625, roof)],
+      resultTouch: { floats: 1e7, ms: 0.5 },
+    } as const;
+    expect(judgeCell(big, 0, 0.16)[0]).toMatchObject({ met: false, text: 'peak 41%' });
+    expect(judgeCell(big, 0, 0.16)[0].why).toBeUndefined();
+  });
+
+  it('measures what a new result costs beyond writing it', () => {
+    const ms = measureResultTouch(1 << 20, 2);
+    expect(Number.isFinite(ms)).toBe(true);
+    expect(ms).toBeGreaterThanOrEqual(0);
+  });
+
   it('says what speed-up a missed second thread would have if faulting in its result did not split', () => {
     // wasm@1 as above (the first touch 40% of its call), wasm@2 in 500 ms: 1.25x. With 40% that
     // does not split, two threads take 0.4 + 0.6 / 2 = 0.7 of the time: 1.43x at most.
@@ -200,20 +237,29 @@ describe('judging a cell', () => {
   });
 
   it('says how much of a missed compute-bound search reading its corpus once takes', () => {
-    // 8 x 10,000 x 100 in 3.2 ms: 50% of the 10 GFLOP/s peak; its 4 MB corpus read at 10 GB/s
-    // takes 0.4 ms, 12.5% of the call; the rest runs at 50% / 0.875 = 57% of peak.
-    const [v] = judgeCell({
+    // 8 x 100,000 x 100 in 32 ms: 50% of the 10 GFLOP/s peak; its 40 MB corpus read at 10 GB/s
+    // takes 4 ms, 12.5% of the call; the rest runs at 50% / 0.875 = 57% of peak.
+    const cell = {
       q: 8,
-      n: 10_000,
+      n: 100_000,
       d: 100,
       op: 'search',
       seconds: 0,
-      figures: [figure('wasm@1', 1, 8, 10_000, 100, 3.2, roof)],
-    } as const);
+      figures: [figure('wasm@1', 1, 8, 100_000, 100, 32, roof)],
+    } as const;
+    const [v] = judgeCell(cell);
     expect(v).toMatchObject({ target: 'fewBandwidth', met: false, text: 'peak 50% (compute-bound)' });
     expect(v.why).toBe(
-      'reading its 3.8 MB corpus once at the 1-thread bandwidth takes 13% of the call, the rest runs at 57% of peak',
+      'reading its 38.1 MB corpus once at the 1-thread bandwidth takes 13% of the call, the rest runs at 57% of peak',
     );
+    // A corpus of 4 MB may stay in cache from one call to the next: not put down to memory.
+    const small = judgeCell({
+      ...cell,
+      n: 10_000,
+      figures: [figure('wasm@1', 1, 8, 10_000, 100, 3.2, roof)],
+    });
+    expect(small[0]).toMatchObject({ met: false, text: 'peak 50% (compute-bound)' });
+    expect(small[0].why).toBeUndefined();
     // Bandwidth-bound, the share is the figure itself: nothing more to say.
     const [bw] = judgeCell({
       q: 1,
