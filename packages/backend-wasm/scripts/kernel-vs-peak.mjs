@@ -7,7 +7,8 @@
 // peak once, at another moment. CPU time per call (process.cpuUsage), medians of `reps`. Every
 // build and mode must give the same bits (checked); the first is checked against float64.
 //   node scripts/kernel-vs-peak.mjs <dist>[,<dist>...] ['QxNxd,...'] [reps] [plain,plain:<blockKiB>,touch,b:all:2,...]
-// Needs apps/bench built (its peak module).
+// VARIANT=relaxed (with node --experimental-wasm-relaxed-simd) runs the relaxed binary's default
+// 3x3 tile against the relaxed-FMA peak instead. Needs apps/bench built (its peak module).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { random } from './random.mjs';
@@ -18,12 +19,13 @@ const shapes = (process.argv[3] ?? '8x20000x384,64x10000x384')
   .map((s) => s.split('x').map(Number));
 const reps = Number(process.argv[4] ?? 9);
 const modes = (process.argv[5] ?? 'plain').split(',');
-const { peakModuleBytes, MULADD_FLOPS_PER_ITER, TILE_FLOPS_PER_ITER } = await import(
+const { peakModuleBytes, FMA_FLOPS_PER_ITER, MULADD_FLOPS_PER_ITER, TILE_FLOPS_PER_ITER } = await import(
   new URL('../../../apps/bench/dist/roofline.js', import.meta.url).href
 );
-const peak = (await WebAssembly.instantiate(peakModuleBytes(false), {})).instance.exports;
+const relaxed = process.env.VARIANT === 'relaxed';
+const peak = (await WebAssembly.instantiate(peakModuleBytes(relaxed), {})).instance.exports;
 const PEAK_ITERS = 200000;
-const [config, R, P] = [0, 4, 2];
+const [config, R, P] = relaxed ? [1, 3, 3] : [0, 4, 2];
 const al = (x) => Math.ceil(x / 64) * 64;
 const cpu = (f) => {
   const c0 = process.cpuUsage();
@@ -34,7 +36,7 @@ const cpu = (f) => {
 const median = (x) => [...x].sort((p, q) => p - q)[x.length >> 1];
 const builds = [];
 for (const dir of dirs) {
-  const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'cosinekit-simd.wasm')));
+  const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, relaxed ? 'cosinekit-relaxed.wasm' : 'cosinekit-simd.wasm')));
   builds.push(instance.exports);
 }
 for (const [m, n, d] of shapes) {
@@ -115,7 +117,8 @@ for (const [m, n, d] of shapes) {
     // The roofline's mul+add peak: the better of its register-chain and outer-product kernels.
     const chains = (PEAK_ITERS * MULADD_FLOPS_PER_ITER) / cpu(() => peak.muladd(PEAK_ITERS, 1, 0)) / 1e6;
     const tile = (PEAK_ITERS * 2 * TILE_FLOPS_PER_ITER) / cpu(() => peak.tile(PEAK_ITERS * 2, 1, 0)) / 1e6;
-    peaks.push(Math.max(chains, tile));
+    const fma = relaxed ? (PEAK_ITERS * FMA_FLOPS_PER_ITER) / cpu(() => peak.fma(PEAK_ITERS, 1, 0)) / 1e6 : 0;
+    peaks.push(relaxed ? fma : Math.max(chains, tile));
     for (const [i, r] of runs.entries()) rates[i].push((2 * m * n * d) / cpu(r.run) / 1e6);
   }
   const pk = median(peaks);
