@@ -283,11 +283,22 @@ export function measureResultTouch(floats: number, reps = 3): number {
   return kept.length ? best : 0;
 }
 
-/** How the cell's first-touch share was had: measured in the cell, or estimated from the roofline. */
-const touchSource = (c: Omit<SweepCell, 'verdicts'>) =>
+/**
+ * The first touch a reason quotes: measured in the cell (fresh pages for a result of the size
+ * wasm@1 ran, which may be a slice), or estimated from the roofline for the whole result.
+ */
+const touchPhrase = (c: Omit<SweepCell, 'verdicts'>) =>
   c.resultTouch
-    ? ` (fresh pages, measured after the calls: ${fmtMs(c.resultTouch.ms)} for ${fmtBytes(4 * c.resultTouch.floats)})`
-    : '';
+    ? `a new result's first touch (fresh pages, measured after the calls: ${fmtMs(c.resultTouch.ms)} for ${fmtBytes(4 * c.resultTouch.floats)})`
+    : `the new ${fmtBytes(4 * c.q * c.n)} result's first touch`;
+
+/**
+ * Whether a first-touch share `touch` fits a call that ran at `peakShare` of the peak: the call
+ * cannot have spent more than the rest of its time (1 - peakShare) faulting pages in (10% of room
+ * for the measurement's noise); fresh pages measured in the cell cost more than a call that got
+ * memory back from the allocator paid, and then they explain nothing.
+ */
+const fits = (touch: number, peakShare: number) => touch <= 1.1 * (1 - peakShare);
 
 /**
  * Smallest corpus whose reading a compute-bound few-query miss is put down to: larger than most
@@ -368,8 +379,8 @@ export function judgeCell(
       const met = v >= t.manyPeak;
       const touch = firstTouchShare(c, one, firstTouchGBs);
       const why =
-        !met && explains(touch)
-          ? `the new ${fmtBytes(4 * c.q * c.n)} result's first touch${touchSource(c)} is ${pct(touch)} of the call here, the rest runs at ${pct(v / (1 - touch))} of peak`
+        !met && explains(touch) && fits(touch, v)
+          ? `${touchPhrase(c)} is ${pct(touch)} of the call here, the rest runs at ${pct(Math.min(1, v / (1 - touch)))} of peak`
           : undefined;
       out.push({
         target: 'manyPeak',
@@ -390,8 +401,8 @@ export function judgeCell(
       const met = v >= t.secondThread;
       const touch = firstTouchShare(c, one, firstTouchGBs);
       const why =
-        !met && explains(touch)
-          ? `the new ${fmtBytes(4 * c.q * c.n)} result's first touch${touchSource(c)} is ${pct(touch)} of the 1-thread call; if page faults did not split over threads, that alone would hold 2 threads to ${fmtRatio(1 / (touch + (1 - touch) / 2))}`
+        !met && one?.limit && explains(touch) && fits(touch, one.limit.peakShare)
+          ? `${touchPhrase(c)} is ${pct(touch)} of the 1-thread call; if page faults did not split over threads, that alone would hold 2 threads to ${fmtRatio(1 / (touch + (1 - touch) / 2))}`
           : undefined;
       out.push({
         target: 'secondThread',
