@@ -349,7 +349,7 @@ export function judgeCell(
       const read = one.limit.bandwidthShare;
       const why =
         !met && !bw && one.limit.bytes >= MEMORY_CORPUS_BYTES && explains(read)
-          ? `reading its ${fmtBytes(one.limit.bytes)} corpus once at the 1-thread bandwidth takes ${pct(read)} of the call, the rest runs at ${pct(v / (1 - read))} of peak`
+          ? `reading its ${fmtBytes(one.limit.bytes)} corpus once at the 1-thread bandwidth takes ${pct(read)} of the call, the rest runs at ${pct(Math.min(1, v / (1 - read)))} of peak`
           : undefined;
       out.push({
         target: 'fewBandwidth',
