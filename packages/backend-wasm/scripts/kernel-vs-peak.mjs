@@ -36,7 +36,9 @@ const cpu = (f) => {
 const median = (x) => [...x].sort((p, q) => p - q)[x.length >> 1];
 const builds = [];
 for (const dir of dirs) {
-  const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, relaxed ? 'cosinekit-relaxed.wasm' : 'cosinekit-simd.wasm')));
+  const { instance } = await WebAssembly.instantiate(
+    readFileSync(join(dir, relaxed ? 'cosinekit-relaxed.wasm' : 'cosinekit-simd.wasm')),
+  );
   builds.push(instance.exports);
 }
 for (const [m, n, d] of shapes) {
