@@ -52,6 +52,11 @@ describe('the sweep grid', () => {
   });
 });
 
+/** A cell as runSweep makes it (a search for Q <= 8, a product otherwise), before it is judged. */
+function cellOf(q: number, n: number, d: number, figures: SweepFigure[], extra: Partial<SweepCell> = {}) {
+  return { q, n, d, op: q <= 8 ? ('search' as const) : ('matrix' as const), seconds: 0, figures, ...extra };
+}
+
 /** A figure as runSweep makes it, from a median in ms, against `roof`. */
 function figure(
   contender: string,
@@ -87,17 +92,10 @@ describe('judging a cell', () => {
 
   it('few queries: share of 1-thread bandwidth and tfjs fast path, with how much they missed or met by', () => {
     // 1 x 10,000 x 100: 4 MB of corpus, 0.4 ms at 10 GB/s; measured 0.5 ms = 80%.
-    const cell = {
-      q: 1,
-      n: 10_000,
-      d: 100,
-      op: 'search',
-      seconds: 0,
-      figures: [
-        figure('wasm@1', 1, 1, 10_000, 100, 0.5, roof),
-        figure('tfjs-wasm:fast', 1, 1, 10_000, 100, 0.4, roof),
-      ],
-    } as const;
+    const cell = cellOf(1, 10_000, 100, [
+      figure('wasm@1', 1, 1, 10_000, 100, 0.5, roof),
+      figure('tfjs-wasm:fast', 1, 1, 10_000, 100, 0.4, roof),
+    ]);
     const v = judgeCell(cell);
     expect(v.map((x) => x.target)).toEqual(['fewBandwidth', 'beatsTfjs']);
     expect(v[0].value).toBeCloseTo(0.8, 12);
@@ -113,14 +111,7 @@ describe('judging a cell', () => {
   it('few queries that are compute-bound are held to the peak, not to a bandwidth no kernel reaches', () => {
     // 8 x 10,000 x 100: 16 MFLOP, 1.6 ms at 10 GFLOP/s; 4 MB, 0.4 ms at 10 GB/s: the peak binds.
     const at = (ms: number) =>
-      judgeCell({
-        q: 8,
-        n: 10_000,
-        d: 100,
-        op: 'search',
-        seconds: 0,
-        figures: [figure('wasm@1', 1, 8, 10_000, 100, ms, roof)],
-      } as const);
+      judgeCell(cellOf(8, 10_000, 100, [figure('wasm@1', 1, 8, 10_000, 100, ms, roof)]));
     expect(at(2)[0]).toMatchObject({ target: 'fewBandwidth', met: true, text: 'peak 80% (compute-bound)' });
     expect(at(2)[0].value).toBeCloseTo(0.8, 12);
     expect(at(3.2)[0]).toMatchObject({
@@ -132,14 +123,10 @@ describe('judging a cell', () => {
 
   it('many queries, d >= 128: share of 1-thread peak and the second thread, above the threading threshold', () => {
     // 64 x 1000 x 128: 16.4 Mflop, 1.64 ms at 10 GFLOP/s; measured 2 ms = 82%; 2 threads in 1.25 ms = 1.6x.
-    const cell = {
-      q: 64,
-      n: 1000,
-      d: 128,
-      op: 'matrix',
-      seconds: 0,
-      figures: [figure('wasm@1', 1, 64, 1000, 128, 2, roof), figure('wasm@2', 2, 64, 1000, 128, 1.25, roof)],
-    } as const;
+    const cell = cellOf(64, 1000, 128, [
+      figure('wasm@1', 1, 64, 1000, 128, 2, roof),
+      figure('wasm@2', 2, 64, 1000, 128, 1.25, roof),
+    ]);
     const v = judgeCell(cell, 2 ** 21);
     expect(v.map((x) => x.target)).toEqual(['manyPeak', 'secondThread']);
     expect(v[0].value).toBeCloseTo(0.8192, 12);
@@ -154,14 +141,7 @@ describe('judging a cell', () => {
   it('says how much of a missed product the first touch of its new result takes', () => {
     // 1000 x 10,000 x 128 in 625 ms: 41% of peak, 62.5 ns a pair. At 0.16 GB/s of first touch a
     // pair's 4 bytes take 25 ns: 40% of the call; the other 60% runs at 41% / 0.6 = 68% of peak.
-    const cell = {
-      q: 1000,
-      n: 10_000,
-      d: 128,
-      op: 'matrix',
-      seconds: 0,
-      figures: [figure('wasm@1', 1, 1000, 10_000, 128, 625, roof)],
-    } as const;
+    const cell = cellOf(1000, 10_000, 128, [figure('wasm@1', 1, 1000, 10_000, 128, 625, roof)]);
     const [v] = judgeCell(cell, 0, 0.16);
     expect(v).toMatchObject({ met: false, text: 'peak 41%' });
     expect(v.why).toBe(
@@ -181,29 +161,17 @@ describe('judging a cell', () => {
   it('quotes the first touch the cell measured, whatever the size, in place of the estimate', () => {
     // 64 x 1000 x 128 in 4 ms (62.5 ns a pair); a new 64,000-float array faulted in in 1.6 ms:
     // 25 ns a float, 40% of the call.
-    const small = {
-      q: 64,
-      n: 1000,
-      d: 128,
-      op: 'matrix',
-      seconds: 0,
-      figures: [figure('wasm@1', 1, 64, 1000, 128, 4, roof)],
+    const small = cellOf(64, 1000, 128, [figure('wasm@1', 1, 64, 1000, 128, 4, roof)], {
       resultTouch: { floats: 64_000, ms: 1.6 },
-    } as const;
+    });
     expect(judgeCell(small, 0, 0.16)[0].why).toBe(
       "a new result's first touch (fresh pages, measured after the calls: 1.60 ms for 250.0 KB) is 40% of the call here, the rest runs at 68% of peak",
     );
     // Memory handed back by the allocator costs nothing to touch: then no reason is given, even
     // for a result the roofline's rate would have blamed.
-    const big = {
-      q: 1000,
-      n: 10_000,
-      d: 128,
-      op: 'matrix',
-      seconds: 0,
-      figures: [figure('wasm@1', 1, 1000, 10_000, 128, 625, roof)],
+    const big = cellOf(1000, 10_000, 128, [figure('wasm@1', 1, 1000, 10_000, 128, 625, roof)], {
       resultTouch: { floats: 1e7, ms: 0.5 },
-    } as const;
+    });
     expect(judgeCell(big, 0, 0.16)[0]).toMatchObject({ met: false, text: 'peak 41%' });
     expect(judgeCell(big, 0, 0.16)[0].why).toBeUndefined();
     // Fresh pages can cost more than the call paid (it got memory back from the allocator): at 82%
@@ -227,17 +195,10 @@ describe('judging a cell', () => {
   it('says what speed-up a missed second thread would have if faulting in its result did not split', () => {
     // wasm@1 as above (the first touch 40% of its call), wasm@2 in 500 ms: 1.25x. With 40% that
     // does not split, two threads take 0.4 + 0.6 / 2 = 0.7 of the time: 1.43x at most.
-    const cell = {
-      q: 1000,
-      n: 10_000,
-      d: 128,
-      op: 'matrix',
-      seconds: 0,
-      figures: [
-        figure('wasm@1', 1, 1000, 10_000, 128, 625, roof),
-        figure('wasm@2', 2, 1000, 10_000, 128, 500, roof),
-      ],
-    } as const;
+    const cell = cellOf(1000, 10_000, 128, [
+      figure('wasm@1', 1, 1000, 10_000, 128, 625, roof),
+      figure('wasm@2', 2, 1000, 10_000, 128, 500, roof),
+    ]);
     const second = judgeCell(cell, 0, 0.16)[1];
     expect(second).toMatchObject({ target: 'secondThread', met: false, text: '2nd thread 1.25x' });
     expect(second.why).toBe(
@@ -249,14 +210,7 @@ describe('judging a cell', () => {
   it('says how much of a missed compute-bound search reading its corpus once takes', () => {
     // 8 x 100,000 x 100 in 32 ms: 50% of the 10 GFLOP/s peak; its 40 MB corpus read at 10 GB/s
     // takes 4 ms, 12.5% of the call; the rest runs at 50% / 0.875 = 57% of peak.
-    const cell = {
-      q: 8,
-      n: 100_000,
-      d: 100,
-      op: 'search',
-      seconds: 0,
-      figures: [figure('wasm@1', 1, 8, 100_000, 100, 32, roof)],
-    } as const;
+    const cell = cellOf(8, 100_000, 100, [figure('wasm@1', 1, 8, 100_000, 100, 32, roof)]);
     const [v] = judgeCell(cell);
     expect(v).toMatchObject({ target: 'fewBandwidth', met: false, text: 'peak 50% (compute-bound)' });
     expect(v.why).toBe(
@@ -271,43 +225,32 @@ describe('judging a cell', () => {
     expect(small[0]).toMatchObject({ met: false, text: 'peak 50% (compute-bound)' });
     expect(small[0].why).toBeUndefined();
     // Bandwidth-bound, the share is the figure itself: nothing more to say.
-    const [bw] = judgeCell({
-      q: 1,
-      n: 10_000,
-      d: 100,
-      op: 'search',
-      seconds: 0,
-      figures: [figure('wasm@1', 1, 1, 10_000, 100, 0.8, roof)],
-    } as const);
+    const [bw] = judgeCell(cellOf(1, 10_000, 100, [figure('wasm@1', 1, 1, 10_000, 100, 0.8, roof)]));
     expect(bw).toMatchObject({ met: false, text: 'bw 50%' });
     expect(bw.why).toBeUndefined();
   });
 
   it('judges the head-to-head targets on the side-by-side ratios when the cell has them', () => {
     // Best-of times say wasm@1 is 0.8x tfjs and the second thread 1.6x; the rounds say otherwise.
-    const few = {
-      q: 1,
-      n: 10_000,
-      d: 100,
-      op: 'search',
-      seconds: 0,
-      figures: [
+    const few = cellOf(
+      1,
+      10_000,
+      100,
+      [
         figure('wasm@1', 1, 1, 10_000, 100, 0.5, roof),
         figure('tfjs-wasm:fast', 1, 1, 10_000, 100, 0.4, roof),
       ],
-      paired: { rounds: 7, vsTfjs: 1.3 },
-    } as const;
+      { paired: { rounds: 7, vsTfjs: 1.3 } },
+    );
     const beats = judgeCell(few).find((v) => v.target === 'beatsTfjs')!;
     expect(beats).toMatchObject({ value: 1.3, met: true, text: 'vs tfjs 1.30x' });
-    const many = {
-      q: 64,
-      n: 1000,
-      d: 128,
-      op: 'matrix',
-      seconds: 0,
-      figures: [figure('wasm@1', 1, 64, 1000, 128, 2, roof), figure('wasm@2', 2, 64, 1000, 128, 1.25, roof)],
-      paired: { rounds: 5, secondThread: 1.9 },
-    } as const;
+    const many = cellOf(
+      64,
+      1000,
+      128,
+      [figure('wasm@1', 1, 64, 1000, 128, 2, roof), figure('wasm@2', 2, 64, 1000, 128, 1.25, roof)],
+      { paired: { rounds: 5, secondThread: 1.9 } },
+    );
     expect(judgeCell(many, 2 ** 21).find((v) => v.target === 'secondThread')).toMatchObject({
       value: 1.9,
       met: true,

@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TILES, type WasmBackend } from '../src/index.js';
-import { backend, expectClose, random, ref, VARIANTS } from './helpers.js';
-
-/** Relative error of a float32 dot product of length d against float64, with room to spare. */
-const tolFor = (d: number) => 4e-7 * Math.sqrt(d) + 1e-7;
-
-const bits = (x: Float32Array) => [...new Uint32Array(x.buffer, x.byteOffset, x.length)];
+import { backend, bits, expectClose, random, ref, tolFor, VARIANTS } from './helpers.js';
 
 /**
  * Query rows: one, fewer than a query panel, a panel and a few left over (1, 2 or 3 of them);

@@ -45,6 +45,12 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
   expect(worst, `worst error at ${at}: got ${got[at]}, want ${want[at]}`).toBeLessThanOrEqual(tol);
 }
 
+/** Relative error of a float32 dot product of length d against float64, with room to spare. */
+export const tolFor = (d: number): number => 4e-7 * Math.sqrt(d) + 1e-7;
+
+/** The bit patterns of a float32 array, to compare results bit for bit. */
+export const bits = (x: Float32Array): number[] => [...new Uint32Array(x.buffer, x.byteOffset, x.length)];
+
 /** The float64 reference kernels, typed as the synchronous functions they are. */
 export const ref = referenceKernels as unknown as Omit<WasmKernels, 'createCorpus'>;
 

@@ -1,7 +1,7 @@
 import { ACTIVATIONS, type Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TILES, type WasmBackend } from '../src/index.js';
-import { backend, expectClose, random, ref, VARIANTS } from './helpers.js';
+import { backend, expectClose, random, ref, tolFor, VARIANTS } from './helpers.js';
 
 /** Awkward shapes: dimensions off the 4-float step, single rows, rows that do not divide the tiles. */
 const DIMS = [1, 3, 5, 17, 1536];
@@ -13,9 +13,6 @@ const SHAPES: [number, number][] = [
   [7, 29],
   [13, 40],
 ];
-
-/** Relative error of a float32 dot product of length d against float64, with room to spare. */
-const tolFor = (d: number) => 4e-7 * Math.sqrt(d) + 1e-7;
 
 for (const variant of VARIANTS) {
   describe(`wasm kernels (${variant})`, () => {
