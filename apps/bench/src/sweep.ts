@@ -126,10 +126,10 @@ export interface SweepVerdict {
    * of the one-thread call that faulting in its new result's pages takes (measured in the cell after
    * its calls, {@link SweepCell.resultTouch}; in a report without that, estimated at the roofline's
    * first-touch rate where the result is new pages for sure), and the share of the peak the rest
-   * reaches (or, for the
-   * second thread, the speed-up that share alone allows if faults did not split over threads); for
-   * a compute-bound few-query search, the share of the call that reading its corpus once at the
-   * roofline's one-thread bandwidth takes, and the share of the peak the rest reaches.
+   * reaches (or, for the second thread, the speed-up that share alone allows if faults did not
+   * split over threads); for a compute-bound few-query search, the share of the call that reading
+   * its corpus once at the roofline's one-thread bandwidth takes, and the share of the peak the
+   * rest reaches.
    */
   readonly why?: string;
 }
@@ -246,7 +246,7 @@ interface Runner {
  * large afresh (its mmap threshold never rises above 32 MiB), and frees them back to the system.
  * A smaller result may reuse memory the previous call freed, at no first-touch cost.
  */
-export const NEW_PAGES_BYTES = 32 * 2 ** 20;
+const NEW_PAGES_BYTES = 32 * 2 ** 20;
 
 /**
  * The share of wasm@1's call on cell `c` that a new result's first touch takes: the cell's own
@@ -280,7 +280,7 @@ export function measureResultTouch(floats: number, reps = 3): number {
     kept.push(a);
     best = Math.min(best, Math.max(0, t1 - t0 - (t2 - t1)));
   }
-  return kept.length ? best : 0;
+  return Number.isFinite(best) ? best : 0;
 }
 
 /**

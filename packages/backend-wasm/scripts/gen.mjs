@@ -136,7 +136,7 @@ function tile(r, c) {
  * 1536, 200k x 384 and 1M x 96; three streams were between (10k x 384: 0.31 ms against 0.28 for two
  * and 0.39 for four). Four had been chosen when one panel at a time was the alternative.
  */
-const streamsOf = () => 2;
+const LONE_STREAMS = 2;
 
 /**
  * Stores the sums `acc(j)` of one query row against one corpus panel of C rows at `out`: exactly
@@ -177,7 +177,7 @@ function exactStores(c, acc) {
  * (or which thread's share) it falls in.
  */
 function streamTile(c) {
-  const S = streamsOf();
+  const S = LONE_STREAMS;
   const L = [];
   L.push(
     `/** One query row x \`panels\` corpus panels of ${c} rows, read as ${S} streams; \`cols\` valid corpus rows. */`,
