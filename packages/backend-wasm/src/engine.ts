@@ -2,8 +2,9 @@
  * The drivers of the dot-product engine and of the int8 scans: the calls the kernels make once
  * their rows are staged (staging.ts). Each threaded export goes through {@link share}.
  */
-import { type TopKResult, TopKSelector } from '@cosinekit/core/backend';
+import type { TopKResult } from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
+import { HeapSelection } from './select.js';
 import { copyOut, type Sharing, share, shareBegin } from './share.js';
 import type { Staged } from './staging.js';
 import type { CopyOut } from './threads.js';
@@ -519,7 +520,6 @@ function stagedColumns(rt: WasmRuntime, m: number, n: number, rowBytes: number):
  * running per-query selection, O(q k + tile) memory.
  */
 export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: string): TopKResult {
-  const sel = new TopKSelector(q.rows, k);
   const R = rt.tileRows;
   const C = rt.tileCols;
   // Query chunks of whole panels, corpus tiles of whole panels.
@@ -528,16 +528,18 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
   // With helpers, two score tiles take turns: the caller selects from one while the helpers
   // compute the next into the other, then joins them.
   const twice = rt.pool !== undefined && rt.pool.size > 0 && (q.rows > qt || c.rows > nt);
-  const tiles = [rt.alloc(qt * nt * 4, op)];
-  let found = -1;
+  const sel = new HeapSelection(rt, q.rows, k, qt, op);
+  const tiles: number[] = [];
   /** The tile computed last and not selected from yet: [buffer, first query, queries, first row, rows]. */
   let last: [number, number, number, number, number] | undefined;
   const select = ([tile, i0, rq, j0, w]: [number, number, number, number, number]) => {
-    for (let i = 0; i < rq; i++) offer(rt, sel, i0 + i, tile + i * w * 4, w, j0, found);
+    for (let i = 0; i < rq; i++) sel.offer(i0 + i, tile + i * w * 4, w, j0);
+    // A chunk's last tile: its queries have seen every row.
+    if (j0 + w === c.rows) sel.done(i0, rq);
   };
   try {
+    tiles.push(rt.alloc(qt * nt * 4, op));
     if (twice) tiles.push(rt.alloc(qt * nt * 4, op));
-    found = rt.alloc(nt * 4, op);
     let t = 0;
     for (let i0 = 0; i0 < q.rows; i0 += qt) {
       const rq = Math.min(qt, q.rows - i0);
@@ -561,76 +563,7 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
     if (last) select(last);
   } finally {
     for (const p of tiles) rt.free(p);
-    if (found >= 0) rt.free(found);
+    sel.dispose();
   }
   return sel.result();
-}
-
-/**
- * Offers query `q` the `w` scores at byte address `scores` (corpus rows `j0`, `j0 + 1`, ...), which
- * must come after every row offered to `q` before (every caller walks the corpus in order). Once
- * its selection is full, wasm first picks out the scores above the selection's threshold (into
- * `found`, room for `w` indices), so JS looks at a few candidates instead of every score. Strictly
- * above: a float32 score at or below the threshold ranks at or below it (clamping and rounding
- * keep the order), and a tie goes to the lower index, which the row already kept has. So the
- * selection ends the same as when offered every score, and ties cost nothing: with every score
- * equal (a corpus of repeated rows, or d = 1, where every score is ±1) JS looked at each of them.
- */
-export function offer(
-  rt: WasmRuntime,
-  sel: TopKSelector,
-  q: number,
-  scores: number,
-  w: number,
-  j0: number,
-  found: number,
-): void {
-  const f = rt.f32;
-  const base = scores >>> 2;
-  let head = 0;
-  if (sel.floor(q) === Number.NEGATIVE_INFINITY) {
-    // Until it is full every score enters: fill it from the first ones.
-    head = Math.min(w, sel.k);
-    sel.pushRow(q, f, base, j0, head);
-  }
-  let th = sel.threshold(q);
-  const at = rt.i32;
-  const first = found >>> 2;
-  // Spans as long as all the scores this query was offered before (rows below `j0 + t0`; at least
-  // MIN_SPAN), the threshold raised between them: it is then the k-th best of as many scores as
-  // the span holds, so about k of the span pass, and a query's first tile costs about k pushes per
-  // doubling. A threshold taken from the first k scores alone lets most of a long span through:
-  // with a first span of 512 at every tile, JS pushed about 500 scores per query to keep 10.
-  for (let t0 = head; t0 < w; ) {
-    const len = Math.min(Math.max(MIN_SPAN, j0 + t0), w - t0);
-    const n = rt.exports.above(scores + t0 * 4, len, nextUp32(th), found);
-    for (let c = 0; c < n; c++) {
-      const t = t0 + at[first + c];
-      const v = f[base + t];
-      if (v > th) {
-        sel.push(q, v, j0 + t);
-        th = sel.threshold(q);
-      }
-    }
-    t0 += len;
-  }
-}
-
-/** Fewest scores {@link offer} filters with one threshold. */
-const MIN_SPAN = 64;
-
-/** One float32 for {@link nextUp32}'s bit step. */
-const ONE = new Float32Array(1);
-const ONE_BITS = new Int32Array(ONE.buffer);
-
-/**
- * The least float32 above `x` (a float32, or -Infinity, which is returned as it is): a float32
- * score is at or above it exactly when it is above `x`, as wasm's `above` compares.
- */
-function nextUp32(x: number): number {
-  if (x === Number.NEGATIVE_INFINITY) return x;
-  if (x === 0) return 2 ** -149;
-  ONE[0] = x;
-  ONE_BITS[0] += x > 0 ? 1 : -1;
-  return ONE[0];
 }

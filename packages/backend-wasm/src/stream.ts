@@ -6,9 +6,10 @@
  * writes it to memory twice more (its panel copy, then the product's read of it) for a few dot
  * products a row. Same kernels, same order: the same bits as the whole-corpus path.
  */
-import { type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
-import { dots, offer } from './engine.js';
+import type { Matrix, TopKResult } from '@cosinekit/core/backend';
+import { dots } from './engine.js';
 import type { WasmRuntime } from './runtime.js';
+import { HeapSelection } from './select.js';
 import { packRows, padded, readRows, stageQueries } from './staging.js';
 
 /**
@@ -89,17 +90,17 @@ export function streamMatrix(rt: WasmRuntime, a: Matrix, b: Matrix, out?: Float3
 
 /**
  * `topK` of a few queries against rows `corpus`: each chunk's cosines offered to a running
- * selection as they come (see `offer`), never the whole matrix.
+ * selection in wasm as they come (see `HeapSelection`), never the whole matrix.
  */
 export function streamTopK(rt: WasmRuntime, queries: Matrix, corpus: Matrix, k: number): TopKResult {
-  const sel = new TopKSelector(queries.rows, k);
-  const found = rt.alloc(chunkRows(rt, corpus.cols, corpus.rows) * 4, 'topK');
+  const sel = new HeapSelection(rt, queries.rows, k, queries.rows, 'topK');
   try {
     streamRows(rt, queries, corpus, 'topK', ['queries', 'corpus'], (scores, j0, w) => {
-      for (let i = 0; i < queries.rows; i++) offer(rt, sel, i, scores + i * w * 4, w, j0, found);
+      for (let i = 0; i < queries.rows; i++) sel.offer(i, scores + i * w * 4, w, j0);
+      if (j0 + w === corpus.rows) sel.done(0, queries.rows);
     });
   } finally {
-    rt.free(found);
+    sel.dispose();
   }
   return sel.result();
 }

@@ -1,9 +1,9 @@
 import { type Matrix, TopKSelector } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offer } from '../src/engine.js';
 import type { WasmBackend } from '../src/index.js';
 import { compileVariant } from '../src/loader.js';
 import { WasmRuntime } from '../src/runtime.js';
+import { HeapSelection } from '../src/select.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, random } from './helpers.js';
 
@@ -157,33 +157,81 @@ for (const variant of ['simd', 'relaxed'] as const) {
   });
 }
 
-describe('candidates picked out in wasm', () => {
-  it('give the selection of offering every score, on scores full of ties', async () => {
+describe('the selection held in wasm (HeapSelection)', () => {
+  /** Scores on a grid of 1/64, many equal, some beyond [-1, 1] (clamped as reported). */
+  function fill(rt: WasmRuntime, at: number, n: number, seed: { s: number }): void {
+    const f = rt.f32;
+    for (let t = 0; t < n; t++) {
+      seed.s = (seed.s * 1103515245 + 12345) >>> 0;
+      f[(at >>> 2) + t] = Math.round(((seed.s >>> 8) / 2 ** 24) * 160 - 80) / 64;
+    }
+  }
+
+  it("gives core's selector's rows and scores, on scores full of ties, heaps filled over several tiles", async () => {
     const module = await compileVariant('simd', undefined);
     const rt = new WasmRuntime(await WebAssembly.instantiate(module, {}), 'simd', DEFAULT_TUNING.simd);
     const w = 4099;
     const scores = rt.alloc(w * 4, 'test');
-    const found = rt.alloc(w * 4, 'test');
-    let s = 12345;
-    for (const k of [1, 5, 64, 5000]) {
+    const seed = { s: 12345 };
+    const used = rt.heap.used;
+    for (const k of [1, 2, 5, 64, 100, 5000]) {
       const a = new TopKSelector(2, k);
-      const b = new TopKSelector(2, k);
+      const b = new HeapSelection(rt, 2, k, 2, 'test');
       for (let tile = 0; tile < 6; tile++) {
-        const f = rt.f32;
-        for (let t = 0; t < w; t++) {
-          s = (s * 1103515245 + 12345) >>> 0;
-          // Scores on a grid of 1/64, many equal, some beyond [-1, 1] (clamped as reported).
-          f[(scores >>> 2) + t] = Math.round(((s >>> 8) / 2 ** 24) * 160 - 80) / 64;
-        }
+        fill(rt, scores, w, seed);
         for (const q of [0, 1]) {
           a.pushRow(q, rt.f32, scores >>> 2, tile * w, w);
-          offer(rt, b, q, scores, w, tile * w, found);
+          b.offer(q, scores, w, tile * w);
         }
       }
+      b.done(0, 2);
+      b.dispose();
       const ra = a.result();
       const rb = b.result();
       expect([...rb.indices]).toEqual([...ra.indices]);
       expect([...rb.scores]).toEqual([...ra.scores]);
+    }
+    expect(rt.heap.used).toBe(used);
+  });
+
+  it('reads out windows of queries as they finish, and fewer rows than k as row 0, score 0', async () => {
+    const module = await compileVariant('simd', undefined);
+    const rt = new WasmRuntime(await WebAssembly.instantiate(module, {}), 'simd', DEFAULT_TUNING.simd);
+    const w = 37;
+    const queries = 7;
+    const window = 3;
+    const scores = rt.alloc(queries * w * 4, 'test');
+    const seed = { s: 99 };
+    for (const [k, tiles] of [
+      [4, 3],
+      [50, 1],
+      [111, 3],
+      [200, 3],
+    ]) {
+      const a = new TopKSelector(queries, k);
+      const b = new HeapSelection(rt, queries, k, window, 'test');
+      // Windows of 3, 3 and 1 queries, each walking its tiles before the next window starts.
+      for (let q0 = 0; q0 < queries; q0 += window) {
+        const count = Math.min(window, queries - q0);
+        for (let tile = 0; tile < tiles; tile++) {
+          fill(rt, scores, count * w, seed);
+          for (let i = 0; i < count; i++) {
+            a.pushRow(q0 + i, rt.f32, (scores >>> 2) + i * w, tile * w, w);
+            b.offer(q0 + i, scores + i * w * 4, w, tile * w);
+          }
+        }
+        b.done(q0, count);
+      }
+      b.dispose();
+      const ra = a.result();
+      const rb = b.result();
+      expect([...rb.indices]).toEqual([...ra.indices]);
+      expect([...rb.scores]).toEqual([...ra.scores]);
+      if (k > w * tiles) {
+        // Past the rows there were: row 0, score 0, as core's selector leaves them.
+        expect(rb.indices[k - 1]).toBe(0);
+        expect(rb.scores[k - 1]).toBe(0);
+      }
     }
   });
 });

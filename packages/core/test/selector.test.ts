@@ -35,4 +35,29 @@ describe('TopKSelector', () => {
       expect(Array.from(r.indices.subarray(i * k, (i + 1) * k))).toEqual(want.map((w) => w[1]));
     }
   });
+
+  it('reads out large selections in order, ties to the lower index, and leaves slots past the rows offered empty', () => {
+    let seed = 11;
+    const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (const [n, k] of [
+      [3000, 1000],
+      [700, 1000],
+      [1, 4],
+    ]) {
+      // Scores on a grid of 1/40: hundreds of ties at every score.
+      const all = Array.from({ length: n }, () => Math.round(rnd() * 80 - 40) / 40);
+      const s = new TopKSelector(1, k);
+      s.pushRow(0, all, 0, 0, n);
+      const r = s.result();
+      const want = all
+        .map((v, j) => [v, j])
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1])
+        .slice(0, k);
+      const got = Math.min(n, k);
+      expect(Array.from(r.indices.subarray(0, got))).toEqual(want.map((w) => w[1]));
+      expect(Array.from(r.scores.subarray(0, got))).toEqual(want.map((w) => Math.fround(w[0])));
+      expect(Array.from(r.indices.subarray(got)).every((v) => v === 0)).toBe(true);
+      expect(Array.from(r.scores.subarray(got)).every((v) => v === 0)).toBe(true);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { argError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
-import { dotsI8, dotsI8Batch, newResult, offer } from '../engine.js';
+import { dotsI8, dotsI8Batch, newResult } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
+import { HeapSelection } from '../select.js';
 import { packRows, type RowSource, readRows, type Staged } from '../staging.js';
 
 /** int8 rows in wasm memory: `rows` rows of `stride` bytes, and one float32 scale per row. */
@@ -108,18 +109,19 @@ export function quantizedSearch(
   const n = c.rows;
   const exact = float !== undefined && rerank > 0;
   const cand = exact ? Math.min(n, rerank * k) : k;
-  const sel = new TopKSelector(queries.rows, cand);
-  const q = quantizeRows(rt, queries, op);
+  const batch = queries.rows >= BATCH_MIN_QUERIES;
+  // Heaps for one query at a time, or for one group of queries (see below).
+  const qg = batch ? Math.min(queries.rows, BATCH_QUERIES) : 1;
+  const sel = new HeapSelection(rt, queries.rows, cand, qg, op);
   const f = () => rt.f32;
   let tile = -1;
-  // Room for the positions of one tile row's candidates (see offer).
-  let found = -1;
+  let q: Quantized | undefined;
   try {
-    if (queries.rows < BATCH_MIN_QUERIES) {
+    q = quantizeRows(rt, queries, op);
+    if (!batch) {
       // Query by query, over tiles of up to TILE rows.
       const nt = Math.min(n, TILE);
       tile = rt.alloc(nt * 4, op);
-      found = rt.alloc(nt * 4, op);
       for (let i = 0; i < queries.rows; i++) {
         const qscale = f()[(q.scales >>> 2) + i];
         for (let j0 = 0; j0 < n; j0 += nt) {
@@ -134,18 +136,17 @@ export function quantizedSearch(
             c.scales + j0 * 4,
             tile,
           );
-          offer(rt, sel, i, tile, w, j0, found);
+          sel.offer(i, tile, w, j0);
         }
+        sel.done(i, 1);
       }
     } else {
       // Groups of queries over tiles of rows that stay in cache while each query of the group passes
       // over them, so the rows are read from memory once per group rather than once per query. The
       // scores are the same: each is the same dotsI8 over rows in groups of 4 from a multiple of 4.
-      const qg = Math.min(queries.rows, BATCH_QUERIES);
       const fit = Math.min(BATCH_TILE_BYTES / c.stride, TILE / qg);
       const nt = Math.min(n, Math.max(4, Math.floor(fit / 4) * 4));
       tile = rt.alloc(qg * nt * 4, op);
-      found = rt.alloc(nt * 4, op);
       for (let g0 = 0; g0 < queries.rows; g0 += qg) {
         const gq = Math.min(qg, queries.rows - g0);
         for (let j0 = 0; j0 < n; j0 += nt) {
@@ -162,14 +163,15 @@ export function quantizedSearch(
             tile,
             w,
           );
-          for (let i = 0; i < gq; i++) offer(rt, sel, g0 + i, tile + i * w * 4, w, j0, found);
+          for (let i = 0; i < gq; i++) sel.offer(g0 + i, tile + i * w * 4, w, j0);
         }
+        sel.done(g0, gq);
       }
     }
   } finally {
     if (tile >= 0) rt.free(tile);
-    if (found >= 0) rt.free(found);
-    freeQuantized(rt, q);
+    sel.dispose();
+    if (q) freeQuantized(rt, q);
   }
   const approx = sel.result();
   if (!exact) return approx;
