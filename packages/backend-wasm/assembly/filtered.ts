@@ -27,3 +27,16 @@ export function gatherRows(src: usize, P: i32, steps: i32, idx: usize, count: i3
     }
   }
 }
+
+/**
+ * How many of the `n` bytes at `mask` are 1 (a filter's passing rows): sixteen bytes per step,
+ * so a filtered search counts its rows, and each tile's, without a pass in JS.
+ */
+export function countAllowed(mask: usize, n: i32): i32 {
+  const one = i8x16.splat(1);
+  let count = 0;
+  let t = 0;
+  for (; t + 16 <= n; t += 16) count += popcnt(i8x16.bitmask(i8x16.eq(v128.load(mask + <usize>t), one)));
+  for (; t < n; t++) count += i32(load<u8>(mask + <usize>t) === 1);
+  return count;
+}

@@ -7,7 +7,7 @@
  */
 
 export { cosineRows, pairCosine, vectorCosine, vectorPrepare } from './cosine';
-export { gatherRows } from './filtered';
+export { countAllowed, gatherRows } from './filtered';
 
 import { blockAreaEnd } from './generated/tiles';
 

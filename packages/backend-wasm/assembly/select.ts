@@ -62,17 +62,19 @@ function replaceRoot(h: usize, k: i32, s: f32, j: i32): void {
 /**
  * Offers the heap of capacity `k` at `h` the `n` scores at `scores`, for corpus rows `j0`,
  * `j0 + 1`, ..., which must come after every row it was offered before (callers walk the corpus
- * in order). Until the heap is full every score enters; after that only a score strictly above the
- * root's once clamped: one equal to it ranks below it (a higher row). Sixteen scores per step are
- * tested against the root at once, unclamped (above it whenever their clamped values are), into a
- * mask of candidates, and only those are visited; a block with none, by far the most common once
- * the heap is full, costs four compares and a test.
+ * in order). With `allow` (not 0), only rows whose byte `allow[t]` is 1 are offered (a filter's
+ * mask, from row `j0`'s byte on). Until the heap is full every score enters; after that only a
+ * score strictly above the root's once clamped: one equal to it ranks below it (a higher row).
+ * Sixteen scores per step are tested against the root at once, unclamped (above it whenever
+ * their clamped values are), into a mask of candidates, and only those are visited; a block with
+ * none, by far the most common once the heap is full, costs four compares and a test.
  */
-export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32): void {
+export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32, allow: usize): void {
   let size = load<i32>(h);
   let t = 0;
   // Filling: sift each new entry up from its leaf.
   for (; size < k && t < n; t++) {
+    if (allow !== 0 && load<u8>(allow + <usize>t) !== 1) continue;
     const s = clampScore(load<f32>(scores + ((<usize>t) << 2)));
     const j = j0 + t;
     let c = ++size;
@@ -94,6 +96,7 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32): voi
   store<i32>(h, size);
   if (size < k) return;
   let th = load<f32>(h, 8);
+  const one = i8x16.splat(1);
   for (; t + 16 <= n; t += 16) {
     const p = scores + ((<usize>t) << 2);
     const f = f32x4.splat(th);
@@ -104,6 +107,7 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32): voi
       (i32x4.bitmask(f32x4.gt(v128.load(p, 16), f)) << 4) |
       (i32x4.bitmask(f32x4.gt(v128.load(p, 32), f)) << 8) |
       (i32x4.bitmask(f32x4.gt(v128.load(p, 48), f)) << 12);
+    if (allow !== 0) hits &= i8x16.bitmask(i8x16.eq(v128.load(allow + <usize>t), one));
     while (hits !== 0) {
       const u = ctz(hits);
       hits &= hits - 1;
@@ -115,6 +119,7 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32): voi
     }
   }
   for (; t < n; t++) {
+    if (allow !== 0 && load<u8>(allow + <usize>t) !== 1) continue;
     const v = clampScore(load<f32>(scores + ((<usize>t) << 2)));
     if (v > th) {
       replaceRoot(h, k, v, j0 + t);

@@ -48,9 +48,13 @@ export class HeapSelection {
     rt.exports.heapsReset(this.#heaps, window, k);
   }
 
-  /** Offers query `q` the `w` scores at byte address `scores`, for corpus rows `j0`, `j0 + 1`, .... */
-  offer(q: number, scores: number, w: number, j0: number): void {
-    this.#rt.exports.heapOffer(this.#heaps + (q % this.#window) * this.#bytes, this.#k, scores, w, j0);
+  /**
+   * Offers query `q` the `w` scores at byte address `scores`, for corpus rows `j0`, `j0 + 1`, ...;
+   * with `allow` (a byte address, not 0), only the rows whose byte from there on is 1.
+   */
+  offer(q: number, scores: number, w: number, j0: number, allow = 0): void {
+    const h = this.#heaps + (q % this.#window) * this.#bytes;
+    this.#rt.exports.heapOffer(h, this.#k, scores, w, j0, allow);
   }
 
   /**

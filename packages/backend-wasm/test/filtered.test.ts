@@ -85,6 +85,34 @@ describe.each([1, 2])('corpusSearchAllowed (%i thread(s))', (threads) => {
     });
   }
 
+  it('tiles that all pass, none or some, over two chunks of queries, k past a tile', () => {
+    // 300 queries: chunks of 256 and 44, tiles of 256 rows; the mask passes whole tiles, skips
+    // whole tiles, and passes every third row of others.
+    const n = 3000;
+    const d = 8;
+    const x = random(n, d, 41);
+    const q = random(300, d, 43);
+    const allow = new Uint8Array(n);
+    for (let j = 0; j < n; j++) {
+      const tile = Math.floor(j / 256) % 3;
+      allow[j] = tile === 0 ? 1 : tile === 1 ? 0 : j % 3 === 0 ? 1 : 0;
+    }
+    const pass = Array.from({ length: n }, (_, j) => j).filter((j) => allow[j] === 1);
+    for (const options of STORAGES) {
+      const c = b.kernels.createCorpus(x, options);
+      const sub = b.kernels.createCorpus(pick(x, pass), options);
+      for (const k of [1, 10, 300]) {
+        const what = `${JSON.stringify(options)} k ${k}`;
+        const r = b.kernels.corpusSearchAllowed(c, q, k, allow);
+        const want = b.kernels.corpusSearch(sub, q, k);
+        expect(Array.from(r.indices), what).toEqual(Array.from(want.indices, (j) => pass[j]));
+        expect(Array.from(r.scores), what).toEqual(Array.from(want.scores));
+      }
+      sub.dispose();
+      c.dispose();
+    }
+  });
+
   it('a corpus of another backend or a disposed one is refused with a typed error', () => {
     const c = b.kernels.createCorpus(random(5, 3, 1));
     c.dispose();
