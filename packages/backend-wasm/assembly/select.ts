@@ -19,44 +19,54 @@ function clampScore(v: f32): f32 {
   return min<f32>(max<f32>(v, -1), 1);
 }
 
+/** Stores entry (s, j) in slot `c` of the heap at `h`. */
+function put(h: usize, c: i32, s: f32, j: i32): void {
+  const to = h + ((<usize>c) << 3);
+  store<f32>(to, s);
+  store<i32>(to, j, 4);
+}
+
+function scoreAt(h: usize, c: i32): f32 {
+  return load<f32>(h + ((<usize>c) << 3));
+}
+
+function rowAt(h: usize, c: i32): i32 {
+  return load<i32>(h + ((<usize>c) << 3), 4);
+}
+
 /** Empties `count` heaps of capacity `k` from `heaps` on: counts 0, sentinels set. */
 export function heapsReset(heaps: usize, count: i32, k: i32): void {
   const bytes = (<usize>(k + 2)) << 3;
   for (let q = 0; q < count; q++) {
     const h = heaps + <usize>q * bytes;
     store<i32>(h, 0);
-    const last = h + ((<usize>(k + 1)) << 3);
-    store<f32>(last, Infinity);
-    store<i32>(last, 0, 4);
+    put(h, k + 1, Infinity, 0);
   }
 }
 
-/** Puts (s, j) into the full heap of `k` entries at `h` in place of its root (which it beats). */
-function replaceRoot(h: usize, k: i32, s: f32, j: i32): void {
+/**
+ * Puts (s, j) into the heap of `n` entries at `h` whose root slot is free, sinking it from there
+ * past every child that ranks below it. Slot n + 1 must hold a sentinel, so a missing right child
+ * is never picked and the loop needs no bounds test for it.
+ */
+function siftDown(h: usize, n: i32, s: f32, j: i32): void {
   let c = 1;
   for (;;) {
     const l = c << 1;
-    if (l > k) break;
-    // Children l and l + 1 side by side (l + 1 may be the sentinel, which is never the worse).
-    const at = h + ((<usize>l) << 3);
-    const sl = load<f32>(at);
-    const il = load<i32>(at, 4);
-    const sr = load<f32>(at, 8);
-    const ir = load<i32>(at, 12);
+    if (l > n) break;
+    const sl = scoreAt(h, l);
+    const il = rowAt(h, l);
+    const sr = scoreAt(h, l + 1);
+    const ir = rowAt(h, l + 1);
     // Without branches: which child is the worse is a coin toss on random scores.
     const right = i32(sr < sl) | (i32(sr === sl) & i32(ir > il));
-    const m = l + right;
     const sm = select<f32>(sr, sl, right !== 0);
     const im = select<i32>(ir, il, right !== 0);
     if (!worse(sm, im, s, j)) break;
-    const to = h + ((<usize>c) << 3);
-    store<f32>(to, sm);
-    store<i32>(to, im, 4);
-    c = m;
+    put(h, c, sm, im);
+    c = l + right;
   }
-  const to = h + ((<usize>c) << 3);
-  store<f32>(to, s);
-  store<i32>(to, j, 4);
+  put(h, c, s, j);
 }
 
 /**
@@ -80,22 +90,17 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32, allo
     let c = ++size;
     while (c > 1) {
       const p = c >> 1;
-      const from = h + ((<usize>p) << 3);
-      const sp = load<f32>(from);
-      const ip = load<i32>(from, 4);
+      const sp = scoreAt(h, p);
+      const ip = rowAt(h, p);
       if (!worse(s, j, sp, ip)) break;
-      const to = h + ((<usize>c) << 3);
-      store<f32>(to, sp);
-      store<i32>(to, ip, 4);
+      put(h, c, sp, ip);
       c = p;
     }
-    const to = h + ((<usize>c) << 3);
-    store<f32>(to, s);
-    store<i32>(to, j, 4);
+    put(h, c, s, j);
   }
   store<i32>(h, size);
   if (size < k) return;
-  let th = load<f32>(h, 8);
+  let th = scoreAt(h, 1);
   const one = i8x16.splat(1);
   for (; t + 16 <= n; t += 16) {
     const p = scores + ((<usize>t) << 2);
@@ -113,8 +118,8 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32, allo
       hits &= hits - 1;
       const v = clampScore(load<f32>(p + ((<usize>u) << 2)));
       if (v > th) {
-        replaceRoot(h, k, v, j0 + t + u);
-        th = load<f32>(h, 8);
+        siftDown(h, k, v, j0 + t + u);
+        th = scoreAt(h, 1);
       }
     }
   }
@@ -122,8 +127,8 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32, allo
     if (allow !== 0 && load<u8>(allow + <usize>t) !== 1) continue;
     const v = clampScore(load<f32>(scores + ((<usize>t) << 2)));
     if (v > th) {
-      replaceRoot(h, k, v, j0 + t);
-      th = load<f32>(h, 8);
+      siftDown(h, k, v, j0 + t);
+      th = scoreAt(h, 1);
     }
   }
 }
@@ -132,7 +137,7 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32, allo
  * Reads out `count` heaps of capacity `k` from `heaps` on, best first: query q's rows to
  * `rows + q * k * 4` (i32) and scores to `out + q * k * 4` (f32); slots past a heap's count (fewer
  * rows offered than k) get row 0, score 0. Each heap is emptied by popping its root to the back (a
- * heap sort), which leaves it empty and ready for new scores (the sentinel stays).
+ * heap sort), which leaves it empty and ready for new scores (slot k + 1 keeps its sentinel).
  */
 export function heapsSort(heaps: usize, count: i32, k: i32, rows: usize, out: usize): void {
   const bytes = (<usize>(k + 2)) << 3;
@@ -146,40 +151,14 @@ export function heapsSort(heaps: usize, count: i32, k: i32, rows: usize, out: us
       store<f32>(so + ((<usize>t) << 2), 0);
     }
     while (n > 0) {
-      const root = h + 8;
-      store<f32>(so + ((<usize>(n - 1)) << 2), load<f32>(root));
-      store<i32>(ro + ((<usize>(n - 1)) << 2), load<i32>(root, 4));
-      // The last entry sinks from the root of the n - 1 left.
-      const last = h + ((<usize>n) << 3);
-      const s = load<f32>(last);
-      const j = load<i32>(last, 4);
+      store<f32>(so + ((<usize>(n - 1)) << 2), scoreAt(h, 1));
+      store<i32>(ro + ((<usize>(n - 1)) << 2), rowAt(h, 1));
+      // The last entry sinks from the root of the n - 1 left; its slot becomes their sentinel.
+      const s = scoreAt(h, n);
+      const j = rowAt(h, n);
+      put(h, n, Infinity, 0);
       n--;
-      let c = 1;
-      for (;;) {
-        const l = c << 1;
-        if (l > n) break;
-        const at = h + ((<usize>l) << 3);
-        let m = l;
-        let sm = load<f32>(at);
-        let im = load<i32>(at, 4);
-        if (l < n) {
-          const sr = load<f32>(at, 8);
-          const ir = load<i32>(at, 12);
-          if (worse(sr, ir, sm, im)) {
-            m = l + 1;
-            sm = sr;
-            im = ir;
-          }
-        }
-        if (!worse(sm, im, s, j)) break;
-        const to = h + ((<usize>c) << 3);
-        store<f32>(to, sm);
-        store<i32>(to, im, 4);
-        c = m;
-      }
-      const to = h + ((<usize>c) << 3);
-      store<f32>(to, s);
-      store<i32>(to, j, 4);
+      siftDown(h, n, s, j);
     }
     store<i32>(h, 0);
   }
