@@ -468,6 +468,42 @@ function figure(samples: number[]): RooflineFigure {
   };
 }
 
+/** Two measurements of one figure as one: every sample of both, the best and the median of them all. */
+function mergeFigure(a: RooflineFigure, b: RooflineFigure): RooflineFigure {
+  return figure([...a.samples, ...b.samples]);
+}
+
+function mergeThreaded(a: ThreadedFigure, b: ThreadedFigure): ThreadedFigure {
+  const all = a.all && b.all ? mergeFigure(a.all, b.all) : (a.all ?? b.all);
+  return { one: mergeFigure(a.one, b.one), ...(all ? { all } : {}) };
+}
+
+/**
+ * Two rooflines of the same machine (one measured before a long run and one after it) as one:
+ * each figure's samples together, so its best is the better of both. On a shared machine a
+ * roofline measured in a slow spell reads low and makes every share of it read high (a search at
+ * 110% of a peak measured 25% under the one ten minutes earlier); the best the machine showed at
+ * either end is the steadier denominator.
+ */
+export function mergeRooflines(a: Roofline, b: Roofline): Roofline {
+  const peakFma = a.peakFma && b.peakFma ? mergeThreaded(a.peakFma, b.peakFma) : (a.peakFma ?? b.peakFma);
+  const firstTouch =
+    a.firstTouch && b.firstTouch ? mergeFigure(a.firstTouch, b.firstTouch) : (a.firstTouch ?? b.firstTouch);
+  return {
+    threads: Math.min(a.threads, b.threads),
+    peakMulAdd: mergeThreaded(a.peakMulAdd, b.peakMulAdd),
+    ...(peakFma ? { peakFma } : {}),
+    bandwidth: mergeThreaded(a.bandwidth, b.bandwidth),
+    ...(firstTouch ? { firstTouch } : {}),
+    bufferBytes: a.bufferBytes,
+    durationSeconds: a.durationSeconds + b.durationSeconds,
+    notes: [
+      ...a.notes,
+      `measured twice, before the cells and after them (${b.durationSeconds.toFixed(1)} s), each figure the best of both measurements' samples`,
+    ],
+  };
+}
+
 // Control block of a helper: [0] job sequence, [1] done sequence, [2] kind, [3..5] arguments, [6] failed.
 const SEQ = 0;
 const DONE = 1;

@@ -25,6 +25,7 @@ import {
   limitShare,
   limitsFor,
   measureRoofline,
+  mergeRooflines,
   pct,
   type Roofline,
   type RooflineOptions,
@@ -495,6 +496,43 @@ function pick(
   return methods.find((m) => m.name === (op === 'search' ? 'corpus.search' : 'corpus.similarity'));
 }
 
+/** Whether a contender runs the relaxed-SIMD build (judged against the FMA peak). */
+function relaxed(r: Runner): boolean {
+  return r.open?.info.details?.variant === 'relaxed';
+}
+
+/** A figure's share of the limit that binds it, from its time per pair (ms) at the cell's shape. */
+function figureLimit(
+  shape: { q: number; n: number; d: number },
+  perPairMs: number,
+  roofline: Roofline,
+  threads: number,
+  fma: boolean,
+): LimitShare {
+  const seconds = (perPairMs * shape.q * shape.n) / 1000;
+  return limitShare(shape, seconds, limitsFor(roofline, threads, fma), threads);
+}
+
+/**
+ * A judged cell's shares and verdicts again, against another roofline (`fma(contender)`: whether
+ * that contender is judged against the FMA peak).
+ */
+export function rejudge(
+  c: SweepCell,
+  roofline: Roofline,
+  threadMinFlops: number,
+  fma: (contender: string) => boolean,
+): SweepCell {
+  const { verdicts: _, ...cell } = c;
+  const figures = cell.figures.map((f) =>
+    f.limit && f.nsPerPair !== undefined
+      ? { ...f, limit: figureLimit(cell, f.nsPerPair / 1e6, roofline, f.threads, fma(f.contender)) }
+      : f,
+  );
+  const again = { ...cell, figures };
+  return { ...again, verdicts: judgeCell(again, threadMinFlops, roofline.firstTouch?.best) };
+}
+
 /** Runs the sweep: the roofline first, then every cell that fits, each contender on it in turn. */
 export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   const started = new Date();
@@ -508,8 +546,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     total + 1,
     given ? 'sweep: starting its contenders' : 'roofline: measuring peak and bandwidth',
   );
-  const roofline =
-    given ?? (await measureRoofline({ threads: o.threads, ...(o.roofline as RooflineOptions | undefined) }));
+  const rooflineOptions = { threads: o.threads, ...(o.roofline as RooflineOptions | undefined) };
+  let roofline = given ?? (await measureRoofline(rooflineOptions));
   const threads = o.threads ?? roofline.threads;
   const settings: RunSettings = {
     workloads: ['sweep'],
@@ -604,12 +642,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
             const perPair = got.timing ? got.timing.min / (got.size.q * got.size.n) : undefined;
             const limit =
               got.status === 'ok' && perPair !== undefined
-                ? limitShare(
-                    { q, n, d },
-                    (perPair * q * n) / 1000,
-                    limitsFor(roofline, r.threads, r.open.info.details?.variant === 'relaxed'),
-                    r.threads,
-                  )
+                ? figureLimit({ q, n, d }, perPair, roofline, r.threads, relaxed(r))
                 : undefined;
             figures.push({
               ...fig,
@@ -662,6 +695,14 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     }
   } finally {
     for (const r of runners) await r.open?.close().catch(() => {});
+  }
+  if (!given && cells.some((c) => c.figures.some((f) => f.limit))) {
+    // The roofline again, now that the cells have run, and every share and verdict against the
+    // best of both measurements (see mergeRooflines).
+    o.onProgress?.(total + 1, total + 1, 'roofline: measuring again after the cells');
+    roofline = mergeRooflines(roofline, await measureRoofline(rooflineOptions));
+    const fma = (id: string) => runners.some((r) => r.id === id && relaxed(r));
+    for (const [i, c] of cells.entries()) cells[i] = rejudge(c, roofline, threadMinFlops, fma);
   }
   o.onProgress?.(total + 1, total + 1, 'done');
   const contenders: ContenderInfo[] = runners.map((r) =>

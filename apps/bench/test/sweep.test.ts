@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Io, main } from '../src/cli.js';
 import { nodeEnvironment } from '../src/env.js';
-import { limitShare, limitsFor, measureRoofline, type Roofline } from '../src/roofline.js';
+import { limitShare, limitsFor, measureRoofline, mergeRooflines, type Roofline } from '../src/roofline.js';
 import {
   cellBytes,
   judgeCell,
   measureResultTouch,
   parseGrid,
+  rejudge,
   renderSweep,
   runSweep,
   type SweepCell,
@@ -106,6 +107,51 @@ describe('judging a cell', () => {
     const slower = judgeCell({ ...cell, figures: [figure('wasm@1', 1, 1, 10_000, 100, 0.8, roof)] });
     expect(slower).toHaveLength(1);
     expect(slower[0]).toMatchObject({ met: false, margin: 'missed by 30 pts', text: 'bw 50%' });
+  });
+
+  it('against a second roofline: every sample of both, each best the better one, shares and verdicts again', () => {
+    const figs = (...samples: number[]) => ({
+      best: Math.max(...samples),
+      median: samples[0],
+      samples,
+    });
+    // Measured in a slow spell: the 1-thread peak reads 8 where the machine does 10.
+    const slow: Roofline = {
+      ...roof,
+      peakMulAdd: { one: figs(8, 7, 6), all: figs(20) },
+      firstTouch: figs(0.3),
+      notes: ['first'],
+    };
+    const later: Roofline = {
+      ...roof,
+      peakMulAdd: { one: figs(10, 9) },
+      bandwidth: { one: figs(12), all: figs(10) },
+      durationSeconds: 2,
+      notes: ['second'],
+    };
+    const m = mergeRooflines(slow, later);
+    expect(m.peakMulAdd.one).toEqual({ best: 10, median: 8, samples: [8, 7, 6, 10, 9] });
+    expect(m.peakMulAdd.all?.best).toBe(20);
+    expect(m.bandwidth.one.best).toBe(12);
+    expect(m.bandwidth.all?.best).toBe(16);
+    expect(m.firstTouch?.best).toBe(0.3);
+    expect(m.notes[0]).toBe('first');
+    expect(m.notes[1]).toMatch(/measured twice, before the cells and after them \(2\.0 s\)/);
+    // 8 x 10,000 x 100 in 2 ms: 100% of the slow peak (8 GFLOP/s), 80% of the merged one (10).
+    const cell = cellOf(8, 10_000, 100, [figure('wasm@1', 1, 8, 10_000, 100, 2, slow)]);
+    const first = { ...cell, verdicts: judgeCell(cell) };
+    expect(first.verdicts[0]).toMatchObject({ text: 'peak 100% (compute-bound)', met: true });
+    const again = rejudge(first, m, 0, () => false);
+    expect(again.figures[0].limit?.share).toBeCloseTo(0.8, 12);
+    expect(again.verdicts[0]).toMatchObject({ text: 'peak 80% (compute-bound)', met: true });
+    expect(again.figures[0].nsPerPair).toBe(first.figures[0].nsPerPair);
+    // At 2.5 ms it met the slow peak (80%) and misses the merged one (64%).
+    const slower = cellOf(8, 10_000, 100, [figure('wasm@1', 1, 8, 10_000, 100, 2.5, slow)]);
+    expect(judgeCell(slower)[0].met).toBe(true);
+    expect(rejudge({ ...slower, verdicts: judgeCell(slower) }, m, 0, () => false).verdicts[0]).toMatchObject({
+      met: false,
+      text: 'peak 64% (compute-bound)',
+    });
   });
 
   it('few queries that are compute-bound are held to the peak, not to a bandwidth no kernel reaches', () => {
@@ -419,5 +465,15 @@ describe('cosinekit-bench -w sweep', () => {
     const text = lines.join('\n');
     expect(text).toMatch(/Shape sweep \(1 cells/);
     expect(text).toMatch(/^8 +500 +40 +search/m);
+    // The roofline was measured again after the cells, and the shares are of the merged one.
+    expect(
+      r.roofline.notes.some((n) => n.startsWith('measured twice, before the cells and after them')),
+    ).toBe(true);
+    expect(r.roofline.peakMulAdd.one.samples.length).toBeGreaterThan(15);
+    const l = cell.figures.find((f) => f.contender === 'wasm@1')!.limit!;
+    expect(l.limit).toBe(
+      l.bound === 'compute' ? r.roofline.peakMulAdd.one.best : r.roofline.bandwidth.one.best,
+    );
+    expect(text).toMatch(/measured twice/);
   });
 });
