@@ -480,15 +480,17 @@ function mergeThreaded(a: ThreadedFigure, b: ThreadedFigure): ThreadedFigure {
 
 /**
  * Two rooflines of the same machine (one measured before a long run and one after it) as one:
- * each figure's samples together, so its best is the better of both. On a shared machine a
+ * each figure's samples together, so its best is the better of both; first touch as the first
+ * measured it (a cost of fresh memory, which a process that has run has less of). On a shared machine a
  * roofline measured in a slow spell reads low and makes every share of it read high (a search at
  * 110% of a peak measured 25% under the one ten minutes earlier); the best the machine showed at
  * either end is the steadier denominator.
  */
 export function mergeRooflines(a: Roofline, b: Roofline): Roofline {
   const peakFma = a.peakFma && b.peakFma ? mergeThreaded(a.peakFma, b.peakFma) : (a.peakFma ?? b.peakFma);
-  const firstTouch =
-    a.firstTouch && b.firstTouch ? mergeFigure(a.firstTouch, b.firstTouch) : (a.firstTouch ?? b.firstTouch);
+  // First touch only from the first: after a run, a new buffer may get memory the run freed,
+  // already mapped (7.5 GB/s in one sample at 16:15, against 0.3-0.4 for fresh pages).
+  const firstTouch = a.firstTouch ?? b.firstTouch;
   return {
     threads: Math.min(a.threads, b.threads),
     peakMulAdd: mergeThreaded(a.peakMulAdd, b.peakMulAdd),
@@ -499,7 +501,7 @@ export function mergeRooflines(a: Roofline, b: Roofline): Roofline {
     durationSeconds: a.durationSeconds + b.durationSeconds,
     notes: [
       ...a.notes,
-      `measured twice, before the cells and after them (${b.durationSeconds.toFixed(1)} s), each figure the best of both measurements' samples`,
+      `measured twice, before the cells and after them (${b.durationSeconds.toFixed(1)} s), each peak and bandwidth the best of both measurements' samples, first touch the first's`,
     ],
   };
 }
