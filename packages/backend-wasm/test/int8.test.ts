@@ -116,6 +116,35 @@ describe('int8 corpora', () => {
     }
   });
 
+  it('several queries (searched two at a time): the same scores as one query at a time', () => {
+    // corpusMatrix scans query by query; a search of 4 or more queries scans them in pairs (an odd
+    // last one alone). The sums are integers, so every score must match bit for bit.
+    for (const m of [4, 5, 7]) {
+      for (const n of [1, 3, 4, 6, 9, 13, 70]) {
+        for (const d of [1, 5, 17, 48]) {
+          const x = random(n, d, 11 * n + d);
+          const q = random(m, d, 5 * d + m);
+          const c = b.kernels.createCorpus(x, { storage: 'int8', rerank: 0 });
+          const all = b.kernels.corpusMatrix(c, q);
+          const r = b.kernels.corpusSearch(c, q, n);
+          for (let i = 0; i < m; i++) {
+            const rows = Array.from(r.indices.subarray(i * n, (i + 1) * n));
+            expect(
+              [...rows].sort((u, v) => u - v),
+              `${m} x ${n} x ${d}`,
+            ).toEqual(Array.from({ length: n }, (_, j) => j));
+            for (let t = 0; t < n; t++) {
+              expect(Object.is(r.scores[i * n + t], all[i * n + rows[t]]), `${m} x ${n} x ${d} q${i}`).toBe(
+                true,
+              );
+            }
+          }
+          c.dispose();
+        }
+      }
+    }
+  });
+
   it('approximate scores within 2e-2, exact ones after re-ranking every row', () => {
     for (const d of [1, 5, 17, 48, 384]) {
       const x = random(90, d, d);
