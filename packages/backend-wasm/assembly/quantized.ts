@@ -125,13 +125,12 @@ function isum(v: v128): i32 {
 
 /** `acc` plus the integer dot products of 16 int8 values (`xl`, `xh`: the query's, widened) with `y`'s. */
 function dotStep(xl: v128, xh: v128, y: v128, acc: v128): v128 {
-  return i32x4.add(
-    acc,
-    i32x4.add(
-      i32x4.dot_i16x8_s(xl, i16x8.extend_low_i8x16_s(y)),
-      i32x4.dot_i16x8_s(xh, i16x8.extend_high_i8x16_s(y)),
-    ),
-  );
+  return dotWide(xl, xh, i16x8.extend_low_i8x16_s(y), i16x8.extend_high_i8x16_s(y), acc);
+}
+
+/** {@link dotStep} with `y` already widened to `yl`, `yh` (one row chunk shared by two queries). */
+function dotWide(xl: v128, xh: v128, yl: v128, yh: v128, acc: v128): v128 {
+  return i32x4.add(acc, i32x4.add(i32x4.dot_i16x8_s(xl, yl), i32x4.dot_i16x8_s(xh, yh)));
 }
 
 /** Stores the scores of four rows from their sums (`out` and `scales` at the first row's). */
@@ -341,23 +340,23 @@ function dotsI8Pair(
       let y = v128.load(r0 + p);
       let yl = i16x8.extend_low_i8x16_s(y);
       let yh = i16x8.extend_high_i8x16_s(y);
-      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(xl, yl), i32x4.dot_i16x8_s(xh, yh)));
-      b0 = i32x4.add(b0, i32x4.add(i32x4.dot_i16x8_s(zl, yl), i32x4.dot_i16x8_s(zh, yh)));
+      a0 = dotWide(xl, xh, yl, yh, a0);
+      b0 = dotWide(zl, zh, yl, yh, b0);
       y = v128.load(r0 + bytes + p);
       yl = i16x8.extend_low_i8x16_s(y);
       yh = i16x8.extend_high_i8x16_s(y);
-      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(xl, yl), i32x4.dot_i16x8_s(xh, yh)));
-      b1 = i32x4.add(b1, i32x4.add(i32x4.dot_i16x8_s(zl, yl), i32x4.dot_i16x8_s(zh, yh)));
+      a1 = dotWide(xl, xh, yl, yh, a1);
+      b1 = dotWide(zl, zh, yl, yh, b1);
       y = v128.load(r0 + 2 * bytes + p);
       yl = i16x8.extend_low_i8x16_s(y);
       yh = i16x8.extend_high_i8x16_s(y);
-      a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(xl, yl), i32x4.dot_i16x8_s(xh, yh)));
-      b2 = i32x4.add(b2, i32x4.add(i32x4.dot_i16x8_s(zl, yl), i32x4.dot_i16x8_s(zh, yh)));
+      a2 = dotWide(xl, xh, yl, yh, a2);
+      b2 = dotWide(zl, zh, yl, yh, b2);
       y = v128.load(r0 + 3 * bytes + p);
       yl = i16x8.extend_low_i8x16_s(y);
       yh = i16x8.extend_high_i8x16_s(y);
-      a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(xl, yl), i32x4.dot_i16x8_s(xh, yh)));
-      b3 = i32x4.add(b3, i32x4.add(i32x4.dot_i16x8_s(zl, yl), i32x4.dot_i16x8_s(zh, yh)));
+      a3 = dotWide(xl, xh, yl, yh, a3);
+      b3 = dotWide(zl, zh, yl, yh, b3);
     }
     const sc = scales + ((<usize>j) << 2);
     const o = out + ((<usize>j) << 2);
