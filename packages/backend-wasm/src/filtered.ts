@@ -16,7 +16,7 @@ import { dots, dotsI8Batch } from './engine.js';
 import { WasmCorpus } from './kernels/corpus.js';
 import { type Quantized, quantizeRows, rerankExact } from './kernels/quantized.js';
 import type { WasmRuntime } from './runtime.js';
-import { HeapSelection } from './select.js';
+import { WasmSelection } from './select.js';
 import { type Staged, stageQueries } from './staging.js';
 
 /**
@@ -94,7 +94,7 @@ function tiling(rt: WasmRuntime, queries: number, rows: number): { qt: number; n
 /** Every tile with a passing row, scored in place; passing rows offered to the selection. */
 function streamed(rt: WasmRuntime, q: Staged, c: Staged, mask: number, k: number): TopKResult {
   const { qt, nt } = tiling(rt, q.rows, c.rows);
-  const sel = new HeapSelection(rt, q.rows, k, qt, op);
+  const sel = new WasmSelection(rt, q.rows, k, qt, op);
   let tile = -1;
   try {
     tile = rt.alloc(qt * nt * 4, op);
@@ -137,7 +137,7 @@ function gathered(
   const { qt, nt } = tiling(rt, q.rows, passing);
   const steps = c.rowBytes >>> 4;
   // Every query's heap at once: each block of passing rows is gathered once for all the queries.
-  const sel = new HeapSelection(rt, q.rows, k, q.rows, op);
+  const sel = new WasmSelection(rt, q.rows, k, q.rows, op);
   let block = -1;
   let idx = -1;
   let tile = -1;
@@ -188,7 +188,7 @@ function int8Allowed(
   const n = c.rows;
   const exact = float !== undefined && rerank > 0;
   const qg = Math.min(queries.rows, I8_QUERIES);
-  const sel = new HeapSelection(rt, queries.rows, exact ? Math.min(passing, rerank * k) : k, qg, op);
+  const sel = new WasmSelection(rt, queries.rows, exact ? Math.min(passing, rerank * k) : k, qg, op);
   let q: Quantized | undefined;
   let tile = -1;
   try {

@@ -2,31 +2,51 @@ import type { TopKResult } from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
 
 /**
- * A running top-k selection held in wasm (assembly/select.ts): one bounded heap per query, offered
- * a row of scores at a time, so JS handles no single score. Ranking as core's `TopKSelector`:
- * scores clamped to [-1, 1] as reported, higher first, ties to the lower corpus row; the same
- * rows and scores come out.
+ * Smallest k whose selections are pools (a buffer of 2k rows, cut to about its best k when full)
+ * rather than heaps (assembly/select.ts). A heap pays log2 k dependent steps for each row that
+ * enters it, a pool a few stores, plus its cuts (two passes over 2k rows each) and a read-out
+ * that is a radix sort with a fixed cost. On this machine kind (2026-12-04, a loop of offers of
+ * 1,000-100,000 scores a query, one build against the other) heaps were faster up to k = 32
+ * (10,000 rows at k = 16: 7.9 against 11.5 us a query), about even at k = 48-64, pools 4-5x faster
+ * at k = 1000; whole searches, `node scripts/select-ab.mjs <heap build> dist`: top-1000 over
+ * 10,000 rows took 0.28-0.51x the time, top-100 0.88-1.00x, top-10 (heaps in both) the same.
+ */
+export const POOL_MIN_K = 64;
+
+/** Bytes of a pool's scratch area besides its 16k bytes (a histogram of 2048 counts and one more). */
+const POOL_SCRATCH_HEAD = 2048 * 4 + 16;
+
+/**
+ * A running top-k selection held in wasm (assembly/select.ts), one per query, offered a row of
+ * scores at a time, so JS handles no single score: a bounded heap for k below
+ * {@link POOL_MIN_K}, a pool for larger k. Ranking as core's `TopKSelector`: scores clamped to
+ * [-1, 1] as reported, higher first, ties to the lower corpus row; the same rows and scores come
+ * out either way.
  *
- * Heaps exist for a window of `window` queries at a time (query q uses heap `q % window`), the
- * memory of one chunk of a search rather than of every query: a chunk's queries are read out into
- * the result with {@link done} once they have seen every row, which empties their heaps for the
- * next chunk. Each query's rows must be offered in increasing order (every caller walks the corpus
- * in order), which is what lets an equal score be skipped: it ranks below the row already kept.
+ * Selections exist for a window of `window` queries at a time (query q uses slot `q % window`),
+ * the memory of one chunk of a search rather than of every query: a chunk's queries are read out
+ * into the result with {@link done} once they have seen every row, which empties their slots for
+ * the next chunk. Each query's rows must be offered in increasing order (every caller walks the
+ * corpus in order), which is what lets an equal score be skipped: it ranks below the row already
+ * kept.
  *
  * Why not the JS selector: with k = 100 a search of 10,000 rows pushes about 550 rows per query
  * into its heap, at 60-120 ns each in JS (unpredictable branches, a call per row); 30% of a
  * 64 x 10,000 x 384 search on this machine kind, 70% at k = 1000.
  */
-export class HeapSelection {
+export class WasmSelection {
   readonly #rt: WasmRuntime;
   readonly #queries: number;
   readonly #k: number;
   readonly #window: number;
-  /** Bytes per heap: its count, k entries and a sentinel, 8 bytes each. */
+  readonly #pools: boolean;
+  /** Bytes per slot: a heap's count, k entries and a sentinel, 8 bytes each; a pool's head and 2k entries. */
   readonly #bytes: number;
-  #heaps = -1;
+  #slots = -1;
   /** Room for one window's rows and scores as read out (i32 then f32, `window * k` each). */
   #out = -1;
+  /** A pool's scratch (histograms and room for 2k entries); none for heaps. */
+  #scratch = 0;
   readonly #indices: Int32Array;
   readonly #scores: Float32Array;
 
@@ -35,17 +55,20 @@ export class HeapSelection {
     this.#queries = queries;
     this.#k = k;
     this.#window = window;
-    this.#bytes = (k + 2) * 8;
+    this.#pools = k >= POOL_MIN_K;
+    this.#bytes = this.#pools ? 16 + k * 16 : (k + 2) * 8;
     this.#indices = new Int32Array(queries * k);
     this.#scores = new Float32Array(queries * k);
     try {
-      this.#heaps = rt.alloc(window * this.#bytes, op);
+      this.#slots = rt.alloc(window * this.#bytes, op);
       this.#out = rt.alloc(window * k * 8, op);
+      if (this.#pools) this.#scratch = rt.alloc(POOL_SCRATCH_HEAD + k * 16, op);
     } catch (e) {
       this.dispose();
       throw e;
     }
-    rt.exports.heapsReset(this.#heaps, window, k);
+    if (this.#pools) rt.exports.poolsReset(this.#slots, window, k);
+    else rt.exports.heapsReset(this.#slots, window, k);
   }
 
   /**
@@ -53,13 +76,14 @@ export class HeapSelection {
    * with `allow` (a byte address, not 0), only the rows whose byte from there on is 1.
    */
   offer(q: number, scores: number, w: number, j0: number, allow = 0): void {
-    const h = this.#heaps + (q % this.#window) * this.#bytes;
-    this.#rt.exports.heapOffer(h, this.#k, scores, w, j0, allow);
+    const at = this.#slots + (q % this.#window) * this.#bytes;
+    if (this.#pools) this.#rt.exports.poolOffer(at, this.#k, scores, w, j0, allow, this.#scratch);
+    else this.#rt.exports.heapOffer(at, this.#k, scores, w, j0, allow);
   }
 
   /**
    * Queries `q0` .. `q0 + count - 1` (one window's, `q0` a multiple of the window) have been
-   * offered every row: their selections, best first, go into the result, and their heaps are
+   * offered every row: their selections, best first, go into the result, and their slots are
    * emptied for the next window.
    */
   done(q0: number, count: number): void {
@@ -68,7 +92,9 @@ export class HeapSelection {
     const n = count * k;
     const rows = this.#out;
     const scores = rows + n * 4;
-    rt.exports.heapsSort(this.#heaps + (q0 % this.#window) * this.#bytes, count, k, rows, scores);
+    const at = this.#slots + (q0 % this.#window) * this.#bytes;
+    if (this.#pools) rt.exports.poolsSort(at, count, k, rows, scores, this.#scratch);
+    else rt.exports.heapsSort(at, count, k, rows, scores);
     this.#indices.set(rt.i32.subarray(rows >>> 2, (rows >>> 2) + n), q0 * k);
     this.#scores.set(rt.f32.subarray(scores >>> 2, (scores >>> 2) + n), q0 * k);
   }
@@ -80,9 +106,11 @@ export class HeapSelection {
 
   /** Releases the wasm memory (safe to call twice). */
   dispose(): void {
-    if (this.#heaps >= 0) this.#rt.free(this.#heaps);
+    if (this.#slots >= 0) this.#rt.free(this.#slots);
     if (this.#out >= 0) this.#rt.free(this.#out);
-    this.#heaps = -1;
+    if (this.#scratch > 0) this.#rt.free(this.#scratch);
+    this.#slots = -1;
     this.#out = -1;
+    this.#scratch = 0;
   }
 }

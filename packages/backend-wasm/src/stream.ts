@@ -9,7 +9,7 @@
 import type { Matrix, TopKResult } from '@cosinekit/core/backend';
 import { dots } from './engine.js';
 import type { WasmRuntime } from './runtime.js';
-import { HeapSelection } from './select.js';
+import { WasmSelection } from './select.js';
 import { packRows, padded, readRows, stageQueries } from './staging.js';
 
 /**
@@ -90,10 +90,10 @@ export function streamMatrix(rt: WasmRuntime, a: Matrix, b: Matrix, out?: Float3
 
 /**
  * `topK` of a few queries against rows `corpus`: each chunk's cosines offered to a running
- * selection in wasm as they come (see `HeapSelection`), never the whole matrix.
+ * selection in wasm as they come (see `WasmSelection`), never the whole matrix.
  */
 export function streamTopK(rt: WasmRuntime, queries: Matrix, corpus: Matrix, k: number): TopKResult {
-  const sel = new HeapSelection(rt, queries.rows, k, queries.rows, 'topK');
+  const sel = new WasmSelection(rt, queries.rows, k, queries.rows, 'topK');
   try {
     streamRows(rt, queries, corpus, 'topK', ['queries', 'corpus'], (scores, j0, w) => {
       for (let i = 0; i < queries.rows; i++) sel.offer(i, scores + i * w * 4, w, j0);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { compileVariant } from '../src/loader.js';
 import { WasmRuntime } from '../src/runtime.js';
-import { HeapSelection } from '../src/select.js';
+import { POOL_MIN_K, WasmSelection } from '../src/select.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, random } from './helpers.js';
 
@@ -157,7 +157,7 @@ for (const variant of ['simd', 'relaxed'] as const) {
   });
 }
 
-describe('the selection held in wasm (HeapSelection)', () => {
+describe('the selection held in wasm (WasmSelection)', () => {
   /** Scores on a grid of 1/64, many equal, some beyond [-1, 1] (clamped as reported). */
   function fill(rt: WasmRuntime, at: number, n: number, seed: { s: number }): void {
     const f = rt.f32;
@@ -176,7 +176,7 @@ describe('the selection held in wasm (HeapSelection)', () => {
     const used = rt.heap.used;
     for (const k of [1, 2, 5, 64, 100, 5000]) {
       const a = new TopKSelector(2, k);
-      const b = new HeapSelection(rt, 2, k, 2, 'test');
+      const b = new WasmSelection(rt, 2, k, 2, 'test');
       for (let tile = 0; tile < 6; tile++) {
         fill(rt, scores, w, seed);
         for (const q of [0, 1]) {
@@ -190,6 +190,59 @@ describe('the selection held in wasm (HeapSelection)', () => {
       const rb = b.result();
       expect([...rb.indices]).toEqual([...ra.indices]);
       expect([...rb.scores]).toEqual([...ra.scores]);
+    }
+    expect(rt.heap.used).toBe(used);
+  });
+
+  it("gives core's selector's rows and scores on both sides of POOL_MIN_K: scores on every digit, -0 and +0, past +-1, with a filter", async () => {
+    const module = await compileVariant('simd', undefined);
+    const rt = new WasmRuntime(await WebAssembly.instantiate(module, {}), 'simd', DEFAULT_TUNING.simd);
+    const w = 1003;
+    const scores = rt.alloc(w * 4, 'test');
+    const allow = rt.alloc(w, 'test');
+    const used = rt.heap.used;
+    let s = 777;
+    const next = () => {
+      s = (s * 1103515245 + 12345) >>> 0;
+      return s / 2 ** 32;
+    };
+    for (const k of [POOL_MIN_K - 1, POOL_MIN_K, 65, 300, 1500]) {
+      for (const [filtered, zeros] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        const a = new TopKSelector(1, k);
+        const b = new WasmSelection(rt, 1, k, 1, 'test');
+        for (let tile = 0; tile < 9; tile++) {
+          const f = rt.f32;
+          const mask = new Uint8Array(f.buffer, allow, w);
+          for (let t = 0; t < w; t++) {
+            const u = next();
+            // Mostly distinct floats near the top (a cut must resolve all three digits of a key),
+            // some exact ties at 0 of either sign, at +-1 and beyond it; with `zeros`, every other
+            // score below 0, so the k-th falls among the ties at 1 (small k) or at 0 (large k).
+            const z = zeros ? 0.15 : 0.05;
+            const fixed = [0, -0, 1, 1.5, -2];
+            const upTo = [z, 2 * z, 2 * z + 0.02, 2 * z + 0.03, 2 * z + 0.04];
+            const at = upTo.findIndex((p) => u < p);
+            f[(scores >>> 2) + t] = at >= 0 ? fixed[at] : zeros ? -next() : 2 * next() - 1;
+            mask[t] = filtered && next() < 0.3 ? 0 : 1;
+          }
+          for (let t = 0; t < w; t++) {
+            if (mask[t] === 1) a.push(0, f[(scores >>> 2) + t], tile * w + t);
+          }
+          b.offer(0, scores, w, tile * w, filtered ? allow : 0);
+        }
+        b.done(0, 1);
+        b.dispose();
+        const ra = a.result();
+        const rb = b.result();
+        expect([...rb.indices]).toEqual([...ra.indices]);
+        // Bit for bit, so -0 stays -0.
+        expect([...new Uint32Array(rb.scores.buffer)]).toEqual([...new Uint32Array(ra.scores.buffer)]);
+      }
     }
     expect(rt.heap.used).toBe(used);
   });
@@ -209,7 +262,7 @@ describe('the selection held in wasm (HeapSelection)', () => {
       [200, 3],
     ]) {
       const a = new TopKSelector(queries, k);
-      const b = new HeapSelection(rt, queries, k, window, 'test');
+      const b = new WasmSelection(rt, queries, k, window, 'test');
       // Windows of 3, 3 and 1 queries, each walking its tiles before the next window starts.
       for (let q0 = 0; q0 < queries; q0 += window) {
         const count = Math.min(window, queries - q0);

@@ -1,7 +1,7 @@
 import { argError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import { dotsI8, dotsI8Batch, newResult } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
-import { HeapSelection } from '../select.js';
+import { WasmSelection } from '../select.js';
 import { packRows, type RowSource, readRows, type Staged } from '../staging.js';
 
 /** int8 rows in wasm memory: `rows` rows of `stride` bytes, and one float32 scale per row. */
@@ -112,7 +112,7 @@ export function quantizedSearch(
   const batch = queries.rows >= BATCH_MIN_QUERIES;
   // Heaps for one query at a time, or for one group of queries (see below).
   const qg = batch ? Math.min(queries.rows, BATCH_QUERIES) : 1;
-  const sel = new HeapSelection(rt, queries.rows, cand, qg, op);
+  const sel = new WasmSelection(rt, queries.rows, cand, qg, op);
   const f = () => rt.f32;
   let tile = -1;
   let q: Quantized | undefined;
