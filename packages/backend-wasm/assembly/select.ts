@@ -251,13 +251,14 @@ function pick(hist: usize, top: i32, need: i32, above: usize): u32 {
 
 /**
  * Cuts the `size` entries (more than k) of the pool at `p`, in the order they were, and raises its
- * threshold. The keys between the pool's lowest and highest are counted into 2048 buckets of equal
- * width; then, unless `exact`, every entry from the k-th best's bucket up is kept (k or more), and
- * the threshold becomes that bucket's bottom. Where that bucket is too full for the cut to leave
- * room (more than k / 2 entries past k: many equal or close scores), and for `exact`, the k-th key
- * is found exactly instead, by buckets of the keys of that bucket, gathered into scratch, 11 bits
- * of the key at a time; then exactly k entries are kept, those above the k-th key and the first
- * (lowest rows) of those equal to it, and the threshold admits only keys above it.
+ * threshold. The keys between the pool's lowest and highest are counted into buckets of equal
+ * width, about as many as entries (2^bits, bits = 7..11, so that a small pool's cut does not pay
+ * for 2048 counts); then, unless `exact`, every entry from the k-th best's bucket up is kept (k or
+ * more), and the threshold becomes that bucket's bottom. Where that bucket is too full for the cut
+ * to leave room (more than k / 2 entries past k: many equal or close scores), and for `exact`, the
+ * k-th key is found exactly instead, by buckets of the keys of that bucket, gathered into scratch,
+ * `bits` of the key at a time; then exactly k entries are kept, those above the k-th key and the
+ * first (lowest rows) of those equal to it, and the threshold admits only keys above it.
  */
 function cut(p: usize, size: i32, k: i32, scratch: usize, exact: bool): void {
   const e = p + POOL_HEAD;
@@ -265,9 +266,10 @@ function cut(p: usize, size: i32, k: i32, scratch: usize, exact: bool): void {
   const above = scratch + ((<usize>BINS) << 2);
   const lo = load<u32>(p, 8);
   const hi = load<u32>(p, 12);
+  const bits: u32 = min<u32>(11, 32 - clz<u32>(<u32>size));
   let shift: u32 = 0;
   const span = hi - lo;
-  if (span >= <u32>BINS) shift = 32 - clz(span) - 11;
+  if (span >> bits !== 0) shift = 32 - clz(span) - bits;
   const top = <i32>(span >> shift);
   memory.fill(hist, 0, (<usize>(top + 1)) << 2);
   for (let i = 0; i < size; i++) count(hist, (keyOf(load<f32>(e + ((<usize>i) << 3))) - lo) >> shift);
@@ -299,7 +301,7 @@ function cut(p: usize, size: i32, k: i32, scratch: usize, exact: bool): void {
     n += i32((key - lo) >> shift === b1);
   }
   while (shift > 0) {
-    const next: u32 = shift > 11 ? shift - 11 : 0;
+    const next: u32 = shift > bits ? shift - bits : 0;
     const last = <i32>((1 << (shift - next)) - 1);
     memory.fill(hist, 0, (<usize>(last + 1)) << 2);
     for (let i = 0; i < n; i++) count(hist, (load<u32>(keys + ((<usize>i) << 2)) - base) >> next);

@@ -2,7 +2,9 @@
 // and the product of the same shape into a reused output (`corpusMatrix` with `out`) as the floor a
 // search cannot go below. Calls are interleaved round by round (A, B, product) so both builds see
 // the same moment of the machine; medians of `reps`. Both builds must give the same rows and
-// scores bit for bit (checked on every shape and k before timing).
+// scores bit for bit (checked on every shape and k before timing). STORAGE=int8 (its default
+// re-rank) searches int8 corpora; KEEP=<share> searches with a filter that keeps that share of the
+// rows (`corpusSearchAllowed`, a fixed pseudo-random mask).
 //   node scripts/select-ab.mjs <distA> <distB> ['QxNxd,...'] ['k,...'] [reps]
 // Copy a build aside first: `mkdir -p build && cp -r dist build/a` (inside the package, so its
 // imports resolve; build/ is ignored by git), rebuild, then pass build/a and dist.
@@ -19,6 +21,8 @@ const shapes = (process.argv[4] ?? '8x10000x384,64x10000x384,1000x10000x96')
 const ks = (process.argv[5] ?? '10,100,1000').split(',').map(Number);
 const reps = Number(process.argv[6] ?? 11);
 const median = (x) => [...x].sort((p, q) => p - q)[x.length >> 1];
+const storage = process.env.STORAGE ?? 'float32';
+const keep = process.env.KEEP === undefined ? undefined : Number(process.env.KEEP);
 
 const backends = [];
 for (const dir of [dirA, dirB]) {
@@ -31,19 +35,25 @@ for (const dir of [dirA, dirB]) {
 for (const [Q, N, d] of shapes) {
   const corpus = new Tensor(random(N * d, 7), N, d);
   const queries = new Tensor(random(Q * d, 9), Q, d);
-  const cs = backends.map((b) => b.kernels.createCorpus(corpus));
+  const cs = backends.map((b) => b.kernels.createCorpus(corpus, { storage }));
+  const mask = keep === undefined ? undefined : random(N, 11).map((v) => (v + 1 < 2 * keep ? 1 : 0));
+  const allow = mask && new Uint8Array(mask);
+  const search = (i, k) =>
+    allow
+      ? backends[i].kernels.corpusSearchAllowed(cs[i], queries, k, allow)
+      : backends[i].kernels.corpusSearch(cs[i], queries, k);
   const out = new Float32Array(Q * N);
   const product = () => backends[0].kernels.corpusMatrix(cs[0], queries, out);
   const line = [];
-  for (const k of ks.filter((k) => k <= N)) {
-    const [ra, rb] = backends.map((b, i) => b.kernels.corpusSearch(cs[i], queries, k));
+  for (const k of ks.filter((k) => k <= (allow ? allow.reduce((a, b) => a + b, 0) : N))) {
+    const [ra, rb] = [search(0, k), search(1, k)];
     for (let t = 0; t < Q * k; t++) {
       if (ra.indices[t] !== rb.indices[t] || !Object.is(ra.scores[t], rb.scores[t])) {
         throw new Error(`${Q}x${N}x${d} top-${k}: the builds differ at ${t}`);
       }
     }
     const ms = [[], [], []];
-    const calls = [...backends.map((b, i) => () => b.kernels.corpusSearch(cs[i], queries, k)), product];
+    const calls = [() => search(0, k), () => search(1, k), product];
     for (let r = 0; r < reps; r++) {
       for (const [i, f] of calls.entries()) {
         const t0 = performance.now();

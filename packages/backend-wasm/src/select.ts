@@ -6,12 +6,12 @@ import type { WasmRuntime } from './runtime.js';
  * rather than heaps (assembly/select.ts). A heap pays log2 k dependent steps for each row that
  * enters it, a pool a few stores, plus its cuts (two passes over 2k rows each) and a read-out
  * that is a radix sort with a fixed cost. On this machine kind (2026-12-04, a loop of offers of
- * 1,000-100,000 scores a query, one build against the other) heaps were faster up to k = 32
- * (10,000 rows at k = 16: 7.9 against 11.5 us a query), about even at k = 48-64, pools 4-5x faster
- * at k = 1000; whole searches, `node scripts/select-ab.mjs <heap build> dist`: top-1000 over
- * 10,000 rows took 0.28-0.51x the time, top-100 0.88-1.00x, top-10 (heaps in both) the same.
+ * 1,000-100,000 scores a query, one build against the other) heaps were faster at k = 16 (10,000
+ * rows: 9.9 against 11.4 us a query), pools from k = 32 (14.1 against 16.7) and 4-5x faster at
+ * k = 1000; whole searches, `node scripts/select-ab.mjs <heap build> dist`: top-1000 over 10,000
+ * rows took 0.28-0.61x the time, top-100 0.76-0.97x, top-32 0.94-1.02x.
  */
-export const POOL_MIN_K = 64;
+export const POOL_MIN_K = 32;
 
 /** Bytes of a pool's scratch area besides its 16k bytes (a histogram of 2048 counts and one more). */
 const POOL_SCRATCH_HEAD = 2048 * 4 + 16;
