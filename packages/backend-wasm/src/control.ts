@@ -87,6 +87,7 @@ export const JOBS = [
   'dotsI8Batch',
   'sparseProduct',
   'dotsBlockedWith',
+  'streamLongWith',
 ] as const satisfies readonly (keyof WasmExports)[];
 
 /** A threaded kernel: an export of the module that a helper can run on a share of the rows. */

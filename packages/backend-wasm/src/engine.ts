@@ -94,7 +94,10 @@ function dotsBegin(
 ): Sharing {
   const C = rt.tileCols;
   const steps = rowBytes >>> 4;
-  if (steps > rt.spanSteps) return longDotsBegin(rt, a, m, b, n, rowBytes, out, ldo, clamp, copy);
+  if (steps > rt.spanSteps) {
+    if (m === 1) return longStreamBegin(rt, a, b, n, rowBytes, out, clamp, copy);
+    return longDotsBegin(rt, a, m, b, n, rowBytes, out, ldo, clamp, copy);
+  }
   const nbp = Math.max(1, Math.floor(rt.tuning.blockBytes / (rowBytes * C)));
   // 8 flops per step: 4 lanes of multiply and add.
   const work = m * n * steps * 8;
@@ -170,6 +173,36 @@ function undividedBegin(
       from,
       touch,
     ],
+    copy,
+  );
+}
+
+/**
+ * {@link dotsBegin} of one query row longer than one span (`streamLongWith`): each corpus panel
+ * read from its start to its end, its spans summed as {@link longDotsBegin} sums them (the same
+ * bits), shared with the helpers by corpus panels. Span by span over the whole corpus, a lone
+ * row's stream read each panel a span at a time, jumping from panel to panel, at about half a
+ * streaming read's rate.
+ */
+function longStreamBegin(
+  rt: WasmRuntime,
+  a: number,
+  b: number,
+  n: number,
+  rowBytes: number,
+  out: number,
+  clamp: boolean,
+  copy?: CopyOut,
+): Sharing {
+  const steps = rowBytes >>> 4;
+  return shareBegin(
+    rt,
+    'streamLongWith',
+    n,
+    rt.tileCols,
+    n * steps * 8,
+    rt.tuning.threadMinFlops,
+    (j0, w) => [rt.config, a, b + j0 * rowBytes, w, steps, out + j0 * 4, clamp],
     copy,
   );
 }

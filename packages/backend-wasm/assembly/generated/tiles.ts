@@ -2,6 +2,8 @@
 
 import { clamp4, hsum4, madd, put } from './simd';
 
+import { SPAN_STEPS } from '../spans';
+
 /** 4 query rows x 2 corpus rows, both panel-interleaved; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
@@ -211,6 +213,73 @@ function stream2(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
   }
 }
 
+/** Stores one query row's 2 sums `v` (clamped when `clamp`) at `out`; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function loneLong2Store(out: usize, v: v128, clamp: bool, cols: i32): void {
+  const w = clamp4(v, clamp);
+  if (cols >= 2) {
+    v128.store64_lane(out, w, 0);
+  } else {
+    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
+    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
+  }
+}
+
+/** One query row x `panels` corpus panels of 2 rows of `steps` steps (more than a span), spans summed in order, read as 2 streams; `cols` valid corpus rows. */
+function streamLong2(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 2;
+  const h = panels / 2;
+  const span = <usize>h * panelBytes;
+  for (let g = 0; g < h; g++) {
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    let t0 = f32x4.splat(0);
+    let t1 = f32x4.splat(0);
+    let x = pa;
+    for (let from = 0; from < steps; from += SPAN_STEPS) {
+      const end = x + (<usize>min(SPAN_STEPS, steps - from) << 4);
+      let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+      let s10 = f32x4.splat(0); let s11 = f32x4.splat(0);
+      for (; x < end; x += 16) {
+        const x0 = v128.load(x);
+        s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01);
+        s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11);
+        p0 += 32; p1 += 32;
+      }
+      const v0 = hsum4(s00, s01, s01, s01);
+      t0 = from === 0 ? v0 : f32x4.add(t0, v0);
+      const v1 = hsum4(s10, s11, s11, s11);
+      t1 = from === 0 ? v1 : f32x4.add(t1, v1);
+    }
+    {
+      const k = g + 0;
+      loneLong2Store(out + <usize>k * 8, t0, clamp, cols - k * 2);
+    }
+    {
+      const k = g + 1 * h;
+      loneLong2Store(out + <usize>k * 8, t1, clamp, cols - k * 2);
+    }
+  }
+  for (let g = h * 2; g < panels; g++) {
+    let p0 = pb + <usize>g * panelBytes;
+    let t0 = f32x4.splat(0);
+    let x = pa;
+    for (let from = 0; from < steps; from += SPAN_STEPS) {
+      const end = x + (<usize>min(SPAN_STEPS, steps - from) << 4);
+      let s00 = f32x4.splat(0); let s01 = f32x4.splat(0);
+      for (; x < end; x += 16) {
+        const x0 = v128.load(x);
+        s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01);
+        p0 += 32;
+      }
+      const v0 = hsum4(s00, s01, s01, s01);
+      t0 = from === 0 ? v0 : f32x4.add(t0, v0);
+    }
+    loneLong2Store(out + <usize>g * 8, t0, clamp, cols - g * 2);
+  }
+}
+
 /** Stores one query row's sums against one corpus panel of 3 rows; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
@@ -272,6 +341,75 @@ function stream3(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
   }
 }
 
+/** Stores one query row's 3 sums `v` (clamped when `clamp`) at `out`; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function loneLong3Store(out: usize, v: v128, clamp: bool, cols: i32): void {
+  const w = clamp4(v, clamp);
+  if (cols >= 3) {
+    v128.store64_lane(out, w, 0);
+    v128.store32_lane(out, w, 2, 8);
+  } else {
+    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
+    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
+    if (cols > 2) store<f32>(out, f32x4.extract_lane(w, 2), 8);
+  }
+}
+
+/** One query row x `panels` corpus panels of 3 rows of `steps` steps (more than a span), spans summed in order, read as 2 streams; `cols` valid corpus rows. */
+function streamLong3(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 3;
+  const h = panels / 2;
+  const span = <usize>h * panelBytes;
+  for (let g = 0; g < h; g++) {
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    let t0 = f32x4.splat(0);
+    let t1 = f32x4.splat(0);
+    let x = pa;
+    for (let from = 0; from < steps; from += SPAN_STEPS) {
+      const end = x + (<usize>min(SPAN_STEPS, steps - from) << 4);
+      let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
+      let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0);
+      for (; x < end; x += 16) {
+        const x0 = v128.load(x);
+        s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02);
+        s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11); s12 = madd(x0, v128.load(p1, 32), s12);
+        p0 += 48; p1 += 48;
+      }
+      const v0 = hsum4(s00, s01, s02, s02);
+      t0 = from === 0 ? v0 : f32x4.add(t0, v0);
+      const v1 = hsum4(s10, s11, s12, s12);
+      t1 = from === 0 ? v1 : f32x4.add(t1, v1);
+    }
+    {
+      const k = g + 0;
+      loneLong3Store(out + <usize>k * 12, t0, clamp, cols - k * 3);
+    }
+    {
+      const k = g + 1 * h;
+      loneLong3Store(out + <usize>k * 12, t1, clamp, cols - k * 3);
+    }
+  }
+  for (let g = h * 2; g < panels; g++) {
+    let p0 = pb + <usize>g * panelBytes;
+    let t0 = f32x4.splat(0);
+    let x = pa;
+    for (let from = 0; from < steps; from += SPAN_STEPS) {
+      const end = x + (<usize>min(SPAN_STEPS, steps - from) << 4);
+      let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0);
+      for (; x < end; x += 16) {
+        const x0 = v128.load(x);
+        s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02);
+        p0 += 48;
+      }
+      const v0 = hsum4(s00, s01, s02, s02);
+      t0 = from === 0 ? v0 : f32x4.add(t0, v0);
+    }
+    loneLong3Store(out + <usize>g * 12, t0, clamp, cols - g * 3);
+  }
+}
+
 /** Stores one query row's sums against one corpus panel of 4 rows; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
@@ -328,6 +466,75 @@ function stream4(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
   for (let g = h * 2; g < panels; g++) {
     lone4(pa, pl, steps, out + <usize>g * 16, clamp, cols - g * 4);
     pl += panelBytes;
+  }
+}
+
+/** Stores one query row's 4 sums `v` (clamped when `clamp`) at `out`; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function loneLong4Store(out: usize, v: v128, clamp: bool, cols: i32): void {
+  const w = clamp4(v, clamp);
+  if (cols >= 4) {
+    v128.store(out, w);
+  } else {
+    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
+    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
+    if (cols > 2) store<f32>(out, f32x4.extract_lane(w, 2), 8);
+    if (cols > 3) store<f32>(out, f32x4.extract_lane(w, 3), 12);
+  }
+}
+
+/** One query row x `panels` corpus panels of 4 rows of `steps` steps (more than a span), spans summed in order, read as 2 streams; `cols` valid corpus rows. */
+function streamLong4(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
+  const panelBytes = (<usize>steps << 4) * 4;
+  const h = panels / 2;
+  const span = <usize>h * panelBytes;
+  for (let g = 0; g < h; g++) {
+    let p0 = pb + <usize>g * panelBytes;
+    let p1 = p0 + span;
+    let t0 = f32x4.splat(0);
+    let t1 = f32x4.splat(0);
+    let x = pa;
+    for (let from = 0; from < steps; from += SPAN_STEPS) {
+      const end = x + (<usize>min(SPAN_STEPS, steps - from) << 4);
+      let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
+      let s10 = f32x4.splat(0); let s11 = f32x4.splat(0); let s12 = f32x4.splat(0); let s13 = f32x4.splat(0);
+      for (; x < end; x += 16) {
+        const x0 = v128.load(x);
+        s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02); s03 = madd(x0, v128.load(p0, 48), s03);
+        s10 = madd(x0, v128.load(p1, 0), s10); s11 = madd(x0, v128.load(p1, 16), s11); s12 = madd(x0, v128.load(p1, 32), s12); s13 = madd(x0, v128.load(p1, 48), s13);
+        p0 += 64; p1 += 64;
+      }
+      const v0 = hsum4(s00, s01, s02, s03);
+      t0 = from === 0 ? v0 : f32x4.add(t0, v0);
+      const v1 = hsum4(s10, s11, s12, s13);
+      t1 = from === 0 ? v1 : f32x4.add(t1, v1);
+    }
+    {
+      const k = g + 0;
+      loneLong4Store(out + <usize>k * 16, t0, clamp, cols - k * 4);
+    }
+    {
+      const k = g + 1 * h;
+      loneLong4Store(out + <usize>k * 16, t1, clamp, cols - k * 4);
+    }
+  }
+  for (let g = h * 2; g < panels; g++) {
+    let p0 = pb + <usize>g * panelBytes;
+    let t0 = f32x4.splat(0);
+    let x = pa;
+    for (let from = 0; from < steps; from += SPAN_STEPS) {
+      const end = x + (<usize>min(SPAN_STEPS, steps - from) << 4);
+      let s00 = f32x4.splat(0); let s01 = f32x4.splat(0); let s02 = f32x4.splat(0); let s03 = f32x4.splat(0);
+      for (; x < end; x += 16) {
+        const x0 = v128.load(x);
+        s00 = madd(x0, v128.load(p0, 0), s00); s01 = madd(x0, v128.load(p0, 16), s01); s02 = madd(x0, v128.load(p0, 32), s02); s03 = madd(x0, v128.load(p0, 48), s03);
+        p0 += 64;
+      }
+      const v0 = hsum4(s00, s01, s02, s03);
+      t0 = from === 0 ? v0 : f32x4.add(t0, v0);
+    }
+    loneLong4Store(out + <usize>g * 16, t0, clamp, cols - g * 4);
   }
 }
 
@@ -663,6 +870,18 @@ export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps:
     case 2: dots2x4(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
     case 3: dots2x3(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
     case 4: dots2x2(a, m, b, n, steps, out, ldo, clamp, nbp, stride, from, touch); break;
+    default: unreachable();
+  }
+}
+
+/** One query row `a` (`steps` steps, more than a span) x `n` corpus rows in the panels of driver `config` from `b`: `streamLongC`. */
+export function streamLongWith(config: i32, a: usize, b: usize, n: i32, steps: i32, out: usize, clamp: bool): void {
+  switch (config) {
+    case 0: streamLong2(a, b, (n + 1) / 2, steps, out, clamp, n); break;
+    case 1: streamLong3(a, b, (n + 2) / 3, steps, out, clamp, n); break;
+    case 2: streamLong4(a, b, (n + 3) / 4, steps, out, clamp, n); break;
+    case 3: streamLong3(a, b, (n + 2) / 3, steps, out, clamp, n); break;
+    case 4: streamLong2(a, b, (n + 1) / 2, steps, out, clamp, n); break;
     default: unreachable();
   }
 }

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { threadsUnavailable } from '../src/threads.js';
+import { backend, bits, random, VARIANTS } from './helpers.js';
+
+/** The float64 cosine of row i of `a` and row j of `b` (both d wide). */
+function cos64(a: Float32Array, i: number, b: Float32Array, j: number, d: number): number {
+  let dot = 0;
+  let x = 0;
+  let y = 0;
+  for (let t = 0; t < d; t++) {
+    const p = a[i * d + t];
+    const q = b[j * d + t];
+    dot += p * q;
+    x += p * p;
+    y += q * q;
+  }
+  return dot / Math.sqrt(x * y);
+}
+
+// One query row longer than a span (4096 floats) streams each corpus panel from start to end,
+// summing its spans in order (`streamLongWith`); several query rows run span by span over the whole
+// corpus (`longDotsBegin`). Both must give the same bits: two streams of panels, the panels left
+// over, a last panel cut short, every tile's panel width, 1 and 2 threads (each helper's share of
+// panels ending where it does).
+describe('one long query row: the bits of the span-by-span drivers', () => {
+  for (const variant of VARIANTS)
+    for (const threads of [1, 2])
+      it(`${variant}, ${threads} thread(s): d = 4097 to 12,288, 1 to 101 corpus rows`, async () => {
+        if (threads > 1) {
+          const why = threadsUnavailable();
+          if (why !== undefined) console.log(`[long-stream] 2 threads run as one here: ${why}`);
+        }
+        const b = await backend({ variant, threads, tuning: { threadMinFlops: 0 } });
+        try {
+          for (const d of [4097, 8195, 12288])
+            for (const n of [1, 2, 3, 5, 8, 37, 101]) {
+              const c = random(n, d, n + d);
+              const q = random(4, d, 3 * d);
+              const all = b.kernels.cosineMatrix(q, c);
+              const corpus = b.kernels.createCorpus(c);
+              for (let i = 0; i < 4; i++) {
+                const one = { data: q.data.subarray(i * d, (i + 1) * d), rows: 1, cols: d };
+                const row = b.kernels.cosineMatrix(one, c);
+                expect(bits(row), `${d} ${n} query ${i}`).toEqual(bits(all.subarray(i * n, (i + 1) * n)));
+                const resident = b.kernels.corpusMatrix(corpus, one);
+                expect(bits(resident), `${d} ${n} query ${i}, resident`).toEqual(bits(row));
+                for (let j = 0; j < n; j += 7)
+                  expect(Math.abs(row[j] - cos64(q.data, i, c.data, j, d))).toBeLessThanOrEqual(2e-5);
+                const k = Math.min(n, 5);
+                const top = b.kernels.corpusSearch(corpus, one, k);
+                for (let t = 0; t < k; t++) expect(top.scores[t]).toBe(row[top.indices[t]]);
+              }
+              corpus.dispose();
+            }
+        } finally {
+          await b.dispose();
+        }
+      }, 60_000);
+});
