@@ -12,7 +12,7 @@ export { countAllowed, gatherRows } from './filtered';
 import { blockAreaEnd } from './generated/tiles';
 
 export { allFinite } from './finite';
-export { dotsBlockedWith, dotsWith, streamLongWith } from './generated/tiles';
+export { dotsBlockedWith, dotsWith, rowsStreams, streamLongWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
 export { activation, activationGrad, addBias, columnSums } from './nn';
 export { normalizeRows, rowNorms } from './norms';

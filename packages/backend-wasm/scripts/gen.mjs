@@ -311,6 +311,27 @@ function longStreamTile(c) {
   return L.join('\n');
 }
 
+/** `rowsStreams(config, rows)`: the corpus streams of driver `config`'s rows tile of `rows` query rows. */
+function rowsStreamsDispatcher() {
+  const L = [];
+  L.push(
+    `/** Corpus streams a product of \`rows\` query rows (fewer than a tile's) reads at once in driver \`config\` (1 for a lone row: see \`streamC\`). */`,
+  );
+  L.push(`export function rowsStreams(config: i32, rows: i32): i32 {`);
+  L.push(`  switch (config) {`);
+  CONFIGS.forEach((cfg, i) => {
+    L.push(`    case ${i}:`);
+    for (let left = 2; left < cfg.r; left++)
+      L.push(`      if (rows === ${left}) return ${rowsStreamsOf(left, cfg.c)};`);
+    L.push(`      return ${LONE_STREAMS};`);
+  });
+  L.push(`    default: unreachable();`);
+  L.push(`  }`);
+  L.push(`  return 0;`);
+  L.push(`}`);
+  return L.join('\n');
+}
+
 function longDispatcher() {
   const L = [];
   L.push(
@@ -504,15 +525,16 @@ function driver(cfg) {
   L.push(`  const np = (n + ${c - 1}) / ${c};`);
   L.push(`  const mFull = m - m % ${r};`);
   // Fewer query rows than a tile: no panel is read twice, so blocking gains nothing, and one block
-  // of every panel lets a lone row stream the whole corpus.
-  L.push(`  const nb = mFull > 0 ? nbp : np;`);
+  // of every panel lets a lone row stream the whole corpus; unless they touch each block first
+  // (see \`touchFirst\` in src/engine.ts), which needs blocks that fit in cache.
+  L.push(`  const nb = mFull > 0 || touch ? nbp : np;`);
   L.push(`  for (let g0 = 0; g0 < np; g0 += nb) {`);
   L.push(`    const g1 = min(np, g0 + nb);`);
   L.push(`    let pa = a + skip * ${r};`);
   L.push(`    let po = out + <usize>g0 * ${4 * c};`);
   L.push(`    let i = 0;`);
   L.push(
-    `    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * ${c}, g1 - g0, panelBytes, <usize>steps * ${16 * c});`,
+    `    if (touch) touchPanels(b + <usize>g0 * panelBytes + skip * ${c}, g1 - g0, panelBytes, <usize>steps * ${16 * c});`,
   );
   L.push(`    for (; i < mFull; i += ${r}) {`);
   L.push(`      let pb = b + <usize>g0 * panelBytes + skip * ${c};`);
@@ -960,6 +982,7 @@ const src = [
   ...CONFIGS.map(driver),
   dispatcher(),
   longDispatcher(),
+  rowsStreamsDispatcher(),
   touchCode(),
   ...blocked.values(),
   scratchCode(),

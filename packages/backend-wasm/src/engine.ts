@@ -40,22 +40,29 @@ function blockSteps(rt: WasmRuntime): number {
 const TOUCH_MAX_ROWS = 64;
 /** Fewest bytes of a query panel (R rows) for which they do. */
 const TOUCH_MIN_PANEL_BYTES = 20 * 1024;
+/** Fewest bytes of the query rows of a one-stream rows tile (fewer rows than a panel) for which they do. */
+const TOUCH_MIN_ROWS_BYTES = 32 * 1024;
 
 /**
  * Whether the undivided driver first reads each cache block of corpus panels in a loop of its own
- * (one load per cache line, many in flight), so the query panels then compute from cache (see
- * `EngineTuning.touchBytes`): for `m` query rows (at least one full panel, at most
- * {@link TOUCH_MAX_ROWS}) of `steps` steps, a query panel of at least
- * {@link TOUCH_MIN_PANEL_BYTES}, against `n` corpus rows of at least `tuning.touchBytes`.
+ * (one load per cache line, many in flight), so the query rows then compute from cache (see
+ * `EngineTuning.touchBytes`), against `n` corpus rows of `steps` steps of at least
+ * `tuning.touchBytes`: for `m` query rows (at least one full panel, at most
+ * {@link TOUCH_MAX_ROWS}), a query panel of at least {@link TOUCH_MIN_PANEL_BYTES}; and for fewer
+ * rows than a panel whose rows tile reads the corpus as one stream (3 rows with tile 4x2), rows of
+ * at least {@link TOUCH_MIN_ROWS_BYTES} together (past L1). On this machine kind (2026-12-04,
+ * `node scripts/kernel-vs-peak.mjs <before>,<after> <shapes> 5 plain,touch`) that took 3 x 20,000
+ * x 3072 from 31% of the mul+add peak to 49%, and 3 x 10,000 x 8192 from 30% to 50%; where the
+ * three rows fit in L1 (3 x 50,000 x 1536), or for two rows, which read two streams, it cost
+ * 15-35%.
  */
 function touchFirst(rt: WasmRuntime, m: number, n: number, steps: number): boolean {
   const R = rt.tileRows;
-  return (
-    m >= R &&
-    m <= TOUCH_MAX_ROWS &&
-    R * steps * 16 >= TOUCH_MIN_PANEL_BYTES &&
-    n * steps * 16 >= rt.tuning.touchBytes
-  );
+  if (n * steps * 16 < rt.tuning.touchBytes) return false;
+  if (m < R) {
+    return m >= 2 && rt.exports.rowsStreams(rt.config, m) === 1 && m * steps * 16 >= TOUCH_MIN_ROWS_BYTES;
+  }
+  return m <= TOUCH_MAX_ROWS && R * steps * 16 >= TOUCH_MIN_PANEL_BYTES;
 }
 
 /** Scores per search tile (floats): 256 KiB, so a tile stays in L2 while it is selected from. */

@@ -57,3 +57,32 @@ describe('one long query row: the bits of the span-by-span drivers', () => {
         }
       }, 60_000);
 });
+
+// Three query rows (tile 4x2: a rows tile of one corpus stream) whose rows together pass L1 touch
+// each block of the corpus before computing on it (`touchFirst`); touched or not, the same bits,
+// span by span too, and the float64 cosines.
+describe('three long query rows touching the corpus first: the bits of the untouched product', () => {
+  it('d = 3072 to 8195, 1 to 101 corpus rows, tile 4x2', async () => {
+    const touched = await backend({ variant: 'simd', threads: 1, tuning: { touchBytes: 0 } });
+    const plain = await backend({
+      variant: 'simd',
+      threads: 1,
+      tuning: { touchBytes: Number.POSITIVE_INFINITY },
+    });
+    try {
+      for (const d of [3072, 4097, 8195])
+        for (const n of [1, 5, 37, 101]) {
+          const c = random(n, d, 2 * n + d);
+          const q = random(3, d, d + 5);
+          const got = touched.kernels.cosineMatrix(q, c);
+          expect(bits(got), `${d} ${n}`).toEqual(bits(plain.kernels.cosineMatrix(q, c)));
+          for (let i = 0; i < 3; i++)
+            for (let j = 0; j < n; j += 5)
+              expect(Math.abs(got[i * n + j] - cos64(q.data, i, c.data, j, d))).toBeLessThanOrEqual(2e-5);
+        }
+    } finally {
+      await touched.dispose();
+      await plain.dispose();
+    }
+  }, 60_000);
+});

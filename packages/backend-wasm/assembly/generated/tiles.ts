@@ -689,13 +689,13 @@ function dots4x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 2;
   const np = (n + 1) / 2;
   const mFull = m - m % 4;
-  const nb = mFull > 0 ? nbp : np;
+  const nb = mFull > 0 || touch ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
     let pa = a + skip * 4;
     let po = out + <usize>g0 * 8;
     let i = 0;
-    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 2, g1 - g0, panelBytes, <usize>steps * 32);
+    if (touch) touchPanels(b + <usize>g0 * panelBytes + skip * 2, g1 - g0, panelBytes, <usize>steps * 32);
     for (; i < mFull; i += 4) {
       let pb = b + <usize>g0 * panelBytes + skip * 2;
       let pj = po;
@@ -734,13 +734,13 @@ function dots3x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 3;
   const np = (n + 2) / 3;
   const mFull = m - m % 3;
-  const nb = mFull > 0 ? nbp : np;
+  const nb = mFull > 0 || touch ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
     let pa = a + skip * 3;
     let po = out + <usize>g0 * 12;
     let i = 0;
-    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 3, g1 - g0, panelBytes, <usize>steps * 48);
+    if (touch) touchPanels(b + <usize>g0 * panelBytes + skip * 3, g1 - g0, panelBytes, <usize>steps * 48);
     for (; i < mFull; i += 3) {
       let pb = b + <usize>g0 * panelBytes + skip * 3;
       let pj = po;
@@ -775,13 +775,13 @@ function dots2x4(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 4;
   const np = (n + 3) / 4;
   const mFull = m - m % 2;
-  const nb = mFull > 0 ? nbp : np;
+  const nb = mFull > 0 || touch ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
     let pa = a + skip * 2;
     let po = out + <usize>g0 * 16;
     let i = 0;
-    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 4, g1 - g0, panelBytes, <usize>steps * 64);
+    if (touch) touchPanels(b + <usize>g0 * panelBytes + skip * 4, g1 - g0, panelBytes, <usize>steps * 64);
     for (; i < mFull; i += 2) {
       let pb = b + <usize>g0 * panelBytes + skip * 4;
       let pj = po;
@@ -806,13 +806,13 @@ function dots2x3(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 3;
   const np = (n + 2) / 3;
   const mFull = m - m % 2;
-  const nb = mFull > 0 ? nbp : np;
+  const nb = mFull > 0 || touch ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
     let pa = a + skip * 2;
     let po = out + <usize>g0 * 12;
     let i = 0;
-    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 3, g1 - g0, panelBytes, <usize>steps * 48);
+    if (touch) touchPanels(b + <usize>g0 * panelBytes + skip * 3, g1 - g0, panelBytes, <usize>steps * 48);
     for (; i < mFull; i += 2) {
       let pb = b + <usize>g0 * panelBytes + skip * 3;
       let pj = po;
@@ -837,13 +837,13 @@ function dots2x2(a: usize, m: i32, b: usize, n: i32, steps: i32, out: usize, ldo
   const panelBytes = rowBytes * 2;
   const np = (n + 1) / 2;
   const mFull = m - m % 2;
-  const nb = mFull > 0 ? nbp : np;
+  const nb = mFull > 0 || touch ? nbp : np;
   for (let g0 = 0; g0 < np; g0 += nb) {
     const g1 = min(np, g0 + nb);
     let pa = a + skip * 2;
     let po = out + <usize>g0 * 8;
     let i = 0;
-    if (touch && mFull > 0) touchPanels(b + <usize>g0 * panelBytes + skip * 2, g1 - g0, panelBytes, <usize>steps * 32);
+    if (touch) touchPanels(b + <usize>g0 * panelBytes + skip * 2, g1 - g0, panelBytes, <usize>steps * 32);
     for (; i < mFull; i += 2) {
       let pb = b + <usize>g0 * panelBytes + skip * 2;
       let pj = po;
@@ -884,6 +884,27 @@ export function streamLongWith(config: i32, a: usize, b: usize, n: i32, steps: i
     case 4: streamLong2(a, b, (n + 1) / 2, steps, out, clamp, n); break;
     default: unreachable();
   }
+}
+
+/** Corpus streams a product of `rows` query rows (fewer than a tile's) reads at once in driver `config` (1 for a lone row: see `streamC`). */
+export function rowsStreams(config: i32, rows: i32): i32 {
+  switch (config) {
+    case 0:
+      if (rows === 2) return 2;
+      if (rows === 3) return 1;
+      return 2;
+    case 1:
+      if (rows === 2) return 1;
+      return 2;
+    case 2:
+      return 2;
+    case 3:
+      return 2;
+    case 4:
+      return 2;
+    default: unreachable();
+  }
+  return 0;
 }
 
 /** One load of every 64-byte line of `count` panel spans before a few-query product (see scripts/gen.mjs). */
