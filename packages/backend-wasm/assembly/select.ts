@@ -19,7 +19,7 @@ function clampScore(v: f32): f32 {
   return min<f32>(max<f32>(v, -1), 1);
 }
 
-/** Stores entry (s, j) in slot `c` of the heap at `h`. */
+/** Stores entry (s, j) in slot `c` of the entries at `h` (a heap's, or a pool's from its first). */
 function put(h: usize, c: i32, s: f32, j: i32): void {
   const to = h + ((<usize>c) << 3);
   store<f32>(to, s);
@@ -272,7 +272,7 @@ function cut(p: usize, size: i32, k: i32, scratch: usize, exact: bool): void {
   if (span >> bits !== 0) shift = 32 - clz(span) - bits;
   const top = <i32>(span >> shift);
   memory.fill(hist, 0, (<usize>(top + 1)) << 2);
-  for (let i = 0; i < size; i++) count(hist, (keyOf(load<f32>(e + ((<usize>i) << 3))) - lo) >> shift);
+  for (let i = 0; i < size; i++) count(hist, (keyOf(scoreAt(e, i)) - lo) >> shift);
   let need = k;
   const b1 = pick(hist, top, need, above);
   const kept = load<i32>(above) + load<i32>(hist + ((<usize>b1) << 2));
@@ -296,7 +296,7 @@ function cut(p: usize, size: i32, k: i32, scratch: usize, exact: bool): void {
   let other = keys + ((<usize>size) << 2);
   let n = 0;
   for (let i = 0; i < size; i++) {
-    const key = keyOf(load<f32>(e + ((<usize>i) << 3)));
+    const key = keyOf(scoreAt(e, i));
     store<u32>(keys + ((<usize>n) << 2), key);
     n += i32((key - lo) >> shift === b1);
   }
@@ -385,9 +385,7 @@ export function poolOffer(
       const v = clampScore(load<f32>(at + ((<usize>u) << 2)));
       const key = keyOf(v);
       if (key < th) continue;
-      const to = e + ((<usize>size) << 3);
-      store<f32>(to, v);
-      store<i32>(to, j0 + t + u, 4);
+      put(e, size, v, j0 + t + u);
       lo = min(lo, key);
       hi = max(hi, key);
       if (++size === room) {
@@ -431,7 +429,7 @@ export function poolsSort(pools: usize, count: i32, k: i32, rows: usize, out: us
     // Counts of the four bytes of ~key (ascending ~key: descending score) at once.
     memory.fill(hist, 0, 4 * 256 * 4);
     for (let i = 0; i < n; i++) {
-      const r = ~keyOf(load<f32>(e + ((<usize>i) << 3)));
+      const r = ~keyOf(scoreAt(e, i));
       for (let d: u32 = 0; d < 4; d++) {
         const at = hist + ((<usize>(d * 256 + ((r >> (d * 8)) & 255))) << 2);
         store<i32>(at, load<i32>(at) + 1);

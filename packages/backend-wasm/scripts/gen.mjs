@@ -139,31 +139,37 @@ function tile(r, c) {
 const LONE_STREAMS = 2;
 
 /**
- * Stores the sums `acc(j)` of one query row against one corpus panel of C rows at `out`: exactly
- * C floats (never past them, unlike `stores`: the panels of a stream are not written in order),
- * or at a row's end only the first `cols`.
+ * `loneCPut(out, v, clamp, cols)`: stores the C sums of one query row against one corpus panel,
+ * lanes 0..C-1 of `v` (C <= 4), at `out`: exactly C floats (never past them, unlike `stores`: the
+ * panels of a stream are not written in order), or at a row's end only the first `cols`.
  */
-function exactStores(c, acc) {
+function lonePut(c) {
+  if (c > 4) throw new Error(`lonePut: a panel of ${c} rows does not fit one vector`);
   const L = [];
-  const v = (list) => `clamp4(hsum4(${list.join(', ')}), clamp)`;
+  L.push(
+    `/** Stores one query row's ${c} sums, lanes of \`v\` (clamped when \`clamp\`), at \`out\`; \`cols\` valid corpus rows. */`,
+  );
+  L.push(`// @ts-ignore: decorator`);
+  L.push(`@inline`);
+  L.push(`function lone${c}Put(out: usize, v: v128, clamp: bool, cols: i32): void {`);
+  L.push(`  const w = clamp4(v, clamp);`);
   L.push(`  if (cols >= ${c}) {`);
-  for (let g = 0; g < c; g += 4) {
-    const w = Math.min(4, c - g);
-    const lanes = [0, 1, 2, 3].map((t) => acc(Math.min(g + t, c - 1)));
-    if (w === 4) L.push(`    v128.store(out, ${v(lanes)}, ${4 * g});`);
-    else {
-      L.push(`    { const v = ${v(lanes)};`);
-      if (w >= 2) L.push(`      v128.store64_lane(out, v, 0, ${4 * g});`);
-      if (w === 3) L.push(`      v128.store32_lane(out, v, 2, ${4 * g + 8});`);
-      if (w === 1) L.push(`      v128.store32_lane(out, v, 0, ${4 * g});`);
-      L.push(`    }`);
-    }
+  if (c === 4) L.push(`    v128.store(out, w);`);
+  else if (c === 1) L.push(`    v128.store32_lane(out, w, 0);`);
+  else {
+    L.push(`    v128.store64_lane(out, w, 0);`);
+    if (c === 3) L.push(`    v128.store32_lane(out, w, 2, 8);`);
   }
   L.push(`  } else {`);
-  for (let j = 0; j < c; j++) L.push(`    if (cols > ${j}) { put(out + ${4 * j}, ${acc(j)}, clamp); }`);
+  for (let j = 0; j < c; j++)
+    L.push(`    if (cols > ${j}) store<f32>(out, f32x4.extract_lane(w, ${j}), ${4 * j});`);
   L.push(`  }`);
-  return L;
+  L.push(`}`);
+  return L.join('\n');
 }
+
+/** The lanes of `hsum4` that reduce C accumulators `acc(0..C-1)` into one vector (the last repeated). */
+const sumLanes = (c, acc) => [0, 1, 2, 3].map((t) => acc(Math.min(t, c - 1))).join(', ');
 
 /**
  * One plain query row x `panels` corpus panels of C rows from `pb` on, outputs from `out` on: a
@@ -233,7 +239,7 @@ function streamTile(c) {
  */
 function longStreamTile(c) {
   const S = LONE_STREAMS;
-  const lanes = (u) => [0, 1, 2, 3].map((t) => `s${u}${Math.min(t, c - 1)}`).join(', ');
+  const lanes = (u) => sumLanes(c, (j) => `s${u}${j}`);
   /** The sums of `streams` panels from p0, p1, ... (set before), as totals t0, t1, ... */
   const body = (streams, indent) => {
     const I = ' '.repeat(indent);
@@ -264,25 +270,6 @@ function longStreamTile(c) {
   };
   const L = [];
   L.push(
-    `/** Stores one query row's ${c} sums \`v\` (clamped when \`clamp\`) at \`out\`; \`cols\` valid corpus rows. */`,
-  );
-  L.push(`// @ts-ignore: decorator`);
-  L.push(`@inline`);
-  L.push(`function loneLong${c}Store(out: usize, v: v128, clamp: bool, cols: i32): void {`);
-  L.push(`  const w = clamp4(v, clamp);`);
-  L.push(`  if (cols >= ${c}) {`);
-  if (c === 4) L.push(`    v128.store(out, w);`);
-  else {
-    L.push(`    v128.store64_lane(out, w, 0);`);
-    if (c === 3) L.push(`    v128.store32_lane(out, w, 2, 8);`);
-  }
-  L.push(`  } else {`);
-  for (let j = 0; j < c; j++)
-    L.push(`    if (cols > ${j}) store<f32>(out, f32x4.extract_lane(w, ${j}), ${4 * j});`);
-  L.push(`  }`);
-  L.push(`}`);
-  L.push('');
-  L.push(
     `/** One query row x \`panels\` corpus panels of ${c} rows of \`steps\` steps (more than a span), spans summed in order, read as ${S} streams; \`cols\` valid corpus rows. */`,
   );
   L.push(
@@ -298,14 +285,14 @@ function longStreamTile(c) {
   for (let u = 0; u < S; u++) {
     L.push(`    {`);
     L.push(`      const k = g + ${u === 0 ? '0' : `${u} * h`};`);
-    L.push(`      loneLong${c}Store(out + <usize>k * ${4 * c}, t${u}, clamp, cols - k * ${c});`);
+    L.push(`      lone${c}Put(out + <usize>k * ${4 * c}, t${u}, clamp, cols - k * ${c});`);
     L.push(`    }`);
   }
   L.push(`  }`);
   L.push(`  for (let g = h * ${S}; g < panels; g++) {`);
   L.push(`    let p0 = pb + <usize>g * panelBytes;`);
   L.push(...body(1, 4));
-  L.push(`    loneLong${c}Store(out + <usize>g * ${4 * c}, t0, clamp, cols - g * ${c});`);
+  L.push(`    lone${c}Put(out + <usize>g * ${4 * c}, t0, clamp, cols - g * ${c});`);
   L.push(`  }`);
   L.push(`}`);
   return L.join('\n');
@@ -364,7 +351,7 @@ function loneTile(c) {
   L.push(
     `function lone${c}Store(out: usize, ${accs.map((a) => `${a}: v128`).join(', ')}, clamp: bool, cols: i32): void {`,
   );
-  L.push(...exactStores(c, (j) => `s${j}`));
+  L.push(`  lone${c}Put(out, hsum4(${sumLanes(c, (j) => `s${j}`)}), clamp, cols);`);
   L.push(`}`);
   L.push('');
   L.push(
@@ -965,7 +952,10 @@ for (const cfg of CONFIGS) {
     blocked.set(`d${name(cfg)}`, dualTile(cfg.r, cfg.c));
     for (let left = 1; left < cfg.r; left++) blocked.set(`r${left}x${cfg.c}`, blockRows(left, cfg.c));
   }
-  lone.set(`${cfg.c}`, `${loneTile(cfg.c)}\n\n${streamTile(cfg.c)}\n\n${longStreamTile(cfg.c)}`);
+  lone.set(
+    `${cfg.c}`,
+    `${lonePut(cfg.c)}\n\n${loneTile(cfg.c)}\n\n${streamTile(cfg.c)}\n\n${longStreamTile(cfg.c)}`,
+  );
   for (let left = 2; left < cfg.r; left++) {
     few.set(`${left}x${cfg.c}`, rowsTile(left, cfg.c));
     if (rowsStreamsOf(left, cfg.c) > 1) few.set(`s${left}x${cfg.c}`, rowsStreamTile(left, cfg.c));

@@ -154,18 +154,24 @@ function tile2x2(pa: usize, pb: usize, steps: i32, out: usize, ldo: usize, clamp
   }
 }
 
+/** Stores one query row's 2 sums, lanes of `v` (clamped when `clamp`), at `out`; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function lone2Put(out: usize, v: v128, clamp: bool, cols: i32): void {
+  const w = clamp4(v, clamp);
+  if (cols >= 2) {
+    v128.store64_lane(out, w, 0);
+  } else {
+    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
+    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
+  }
+}
+
 /** Stores one query row's sums against one corpus panel of 2 rows; `cols` valid corpus rows. */
 // @ts-ignore: decorator
 @inline
 function lone2Store(out: usize, s0: v128, s1: v128, clamp: bool, cols: i32): void {
-  if (cols >= 2) {
-    { const v = clamp4(hsum4(s0, s1, s1, s1), clamp);
-      v128.store64_lane(out, v, 0, 0);
-    }
-  } else {
-    if (cols > 0) { put(out + 0, s0, clamp); }
-    if (cols > 1) { put(out + 4, s1, clamp); }
-  }
+  lone2Put(out, hsum4(s0, s1, s1, s1), clamp, cols);
 }
 
 /** One query row x one corpus panel of 2 rows, one chain of multiply-adds per output; `cols` valid corpus rows. */
@@ -213,19 +219,6 @@ function stream2(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
   }
 }
 
-/** Stores one query row's 2 sums `v` (clamped when `clamp`) at `out`; `cols` valid corpus rows. */
-// @ts-ignore: decorator
-@inline
-function loneLong2Store(out: usize, v: v128, clamp: bool, cols: i32): void {
-  const w = clamp4(v, clamp);
-  if (cols >= 2) {
-    v128.store64_lane(out, w, 0);
-  } else {
-    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
-    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
-  }
-}
-
 /** One query row x `panels` corpus panels of 2 rows of `steps` steps (more than a span), spans summed in order, read as 2 streams; `cols` valid corpus rows. */
 function streamLong2(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
   const panelBytes = (<usize>steps << 4) * 2;
@@ -254,11 +247,11 @@ function streamLong2(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
     }
     {
       const k = g + 0;
-      loneLong2Store(out + <usize>k * 8, t0, clamp, cols - k * 2);
+      lone2Put(out + <usize>k * 8, t0, clamp, cols - k * 2);
     }
     {
       const k = g + 1 * h;
-      loneLong2Store(out + <usize>k * 8, t1, clamp, cols - k * 2);
+      lone2Put(out + <usize>k * 8, t1, clamp, cols - k * 2);
     }
   }
   for (let g = h * 2; g < panels; g++) {
@@ -276,7 +269,22 @@ function streamLong2(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
       const v0 = hsum4(s00, s01, s01, s01);
       t0 = from === 0 ? v0 : f32x4.add(t0, v0);
     }
-    loneLong2Store(out + <usize>g * 8, t0, clamp, cols - g * 2);
+    lone2Put(out + <usize>g * 8, t0, clamp, cols - g * 2);
+  }
+}
+
+/** Stores one query row's 3 sums, lanes of `v` (clamped when `clamp`), at `out`; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function lone3Put(out: usize, v: v128, clamp: bool, cols: i32): void {
+  const w = clamp4(v, clamp);
+  if (cols >= 3) {
+    v128.store64_lane(out, w, 0);
+    v128.store32_lane(out, w, 2, 8);
+  } else {
+    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
+    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
+    if (cols > 2) store<f32>(out, f32x4.extract_lane(w, 2), 8);
   }
 }
 
@@ -284,16 +292,7 @@ function streamLong2(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
 // @ts-ignore: decorator
 @inline
 function lone3Store(out: usize, s0: v128, s1: v128, s2: v128, clamp: bool, cols: i32): void {
-  if (cols >= 3) {
-    { const v = clamp4(hsum4(s0, s1, s2, s2), clamp);
-      v128.store64_lane(out, v, 0, 0);
-      v128.store32_lane(out, v, 2, 8);
-    }
-  } else {
-    if (cols > 0) { put(out + 0, s0, clamp); }
-    if (cols > 1) { put(out + 4, s1, clamp); }
-    if (cols > 2) { put(out + 8, s2, clamp); }
-  }
+  lone3Put(out, hsum4(s0, s1, s2, s2), clamp, cols);
 }
 
 /** One query row x one corpus panel of 3 rows, one chain of multiply-adds per output; `cols` valid corpus rows. */
@@ -341,21 +340,6 @@ function stream3(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
   }
 }
 
-/** Stores one query row's 3 sums `v` (clamped when `clamp`) at `out`; `cols` valid corpus rows. */
-// @ts-ignore: decorator
-@inline
-function loneLong3Store(out: usize, v: v128, clamp: bool, cols: i32): void {
-  const w = clamp4(v, clamp);
-  if (cols >= 3) {
-    v128.store64_lane(out, w, 0);
-    v128.store32_lane(out, w, 2, 8);
-  } else {
-    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
-    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
-    if (cols > 2) store<f32>(out, f32x4.extract_lane(w, 2), 8);
-  }
-}
-
 /** One query row x `panels` corpus panels of 3 rows of `steps` steps (more than a span), spans summed in order, read as 2 streams; `cols` valid corpus rows. */
 function streamLong3(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
   const panelBytes = (<usize>steps << 4) * 3;
@@ -384,11 +368,11 @@ function streamLong3(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
     }
     {
       const k = g + 0;
-      loneLong3Store(out + <usize>k * 12, t0, clamp, cols - k * 3);
+      lone3Put(out + <usize>k * 12, t0, clamp, cols - k * 3);
     }
     {
       const k = g + 1 * h;
-      loneLong3Store(out + <usize>k * 12, t1, clamp, cols - k * 3);
+      lone3Put(out + <usize>k * 12, t1, clamp, cols - k * 3);
     }
   }
   for (let g = h * 2; g < panels; g++) {
@@ -406,7 +390,22 @@ function streamLong3(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
       const v0 = hsum4(s00, s01, s02, s02);
       t0 = from === 0 ? v0 : f32x4.add(t0, v0);
     }
-    loneLong3Store(out + <usize>g * 12, t0, clamp, cols - g * 3);
+    lone3Put(out + <usize>g * 12, t0, clamp, cols - g * 3);
+  }
+}
+
+/** Stores one query row's 4 sums, lanes of `v` (clamped when `clamp`), at `out`; `cols` valid corpus rows. */
+// @ts-ignore: decorator
+@inline
+function lone4Put(out: usize, v: v128, clamp: bool, cols: i32): void {
+  const w = clamp4(v, clamp);
+  if (cols >= 4) {
+    v128.store(out, w);
+  } else {
+    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
+    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
+    if (cols > 2) store<f32>(out, f32x4.extract_lane(w, 2), 8);
+    if (cols > 3) store<f32>(out, f32x4.extract_lane(w, 3), 12);
   }
 }
 
@@ -414,14 +413,7 @@ function streamLong3(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
 // @ts-ignore: decorator
 @inline
 function lone4Store(out: usize, s0: v128, s1: v128, s2: v128, s3: v128, clamp: bool, cols: i32): void {
-  if (cols >= 4) {
-    v128.store(out, clamp4(hsum4(s0, s1, s2, s3), clamp), 0);
-  } else {
-    if (cols > 0) { put(out + 0, s0, clamp); }
-    if (cols > 1) { put(out + 4, s1, clamp); }
-    if (cols > 2) { put(out + 8, s2, clamp); }
-    if (cols > 3) { put(out + 12, s3, clamp); }
-  }
+  lone4Put(out, hsum4(s0, s1, s2, s3), clamp, cols);
 }
 
 /** One query row x one corpus panel of 4 rows, one chain of multiply-adds per output; `cols` valid corpus rows. */
@@ -469,21 +461,6 @@ function stream4(pa: usize, pb: usize, panels: i32, steps: i32, stride: i32, out
   }
 }
 
-/** Stores one query row's 4 sums `v` (clamped when `clamp`) at `out`; `cols` valid corpus rows. */
-// @ts-ignore: decorator
-@inline
-function loneLong4Store(out: usize, v: v128, clamp: bool, cols: i32): void {
-  const w = clamp4(v, clamp);
-  if (cols >= 4) {
-    v128.store(out, w);
-  } else {
-    if (cols > 0) store<f32>(out, f32x4.extract_lane(w, 0), 0);
-    if (cols > 1) store<f32>(out, f32x4.extract_lane(w, 1), 4);
-    if (cols > 2) store<f32>(out, f32x4.extract_lane(w, 2), 8);
-    if (cols > 3) store<f32>(out, f32x4.extract_lane(w, 3), 12);
-  }
-}
-
 /** One query row x `panels` corpus panels of 4 rows of `steps` steps (more than a span), spans summed in order, read as 2 streams; `cols` valid corpus rows. */
 function streamLong4(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, clamp: bool, cols: i32): void {
   const panelBytes = (<usize>steps << 4) * 4;
@@ -512,11 +489,11 @@ function streamLong4(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
     }
     {
       const k = g + 0;
-      loneLong4Store(out + <usize>k * 16, t0, clamp, cols - k * 4);
+      lone4Put(out + <usize>k * 16, t0, clamp, cols - k * 4);
     }
     {
       const k = g + 1 * h;
-      loneLong4Store(out + <usize>k * 16, t1, clamp, cols - k * 4);
+      lone4Put(out + <usize>k * 16, t1, clamp, cols - k * 4);
     }
   }
   for (let g = h * 2; g < panels; g++) {
@@ -534,7 +511,7 @@ function streamLong4(pa: usize, pb: usize, panels: i32, steps: i32, out: usize, 
       const v0 = hsum4(s00, s01, s02, s03);
       t0 = from === 0 ? v0 : f32x4.add(t0, v0);
     }
-    loneLong4Store(out + <usize>g * 16, t0, clamp, cols - g * 4);
+    lone4Put(out + <usize>g * 16, t0, clamp, cols - g * 4);
   }
 }
 
