@@ -10,7 +10,7 @@ import {
   readCorpusPreamble,
 } from './corpus-file.js';
 import { crc32 } from './crc32.js';
-import { argError, checkSignal, reportProgress } from './errors.js';
+import { argError, argErrorOf, checkSignal, reportProgress } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { guardRows } from './gate.js';
 import { type CosineKit, placeOf } from './kit.js';
@@ -104,20 +104,50 @@ export function checkLoad<T extends object>(op: string, kit: unknown, options: T
  * Writes `corpus` to `sink` in the corpus file format, one piece at a time: the header, then each
  * section from one segment's stored rows at a time, the checksum computed as the bytes go. Beyond
  * the corpus itself, it holds one segment's stored rows at most. Resolves with the bytes written.
+ *
+ * `options.onProgress` runs after each piece, within the save's turn on the corpus; a promise it
+ * returns is awaited after the turn, before this resolves, not between pieces: awaited there, a
+ * callback that itself awaits a call on the same corpus (a search, an `add`) waited for a turn that
+ * only the save's end would give, and the save never ended. A throw fails the save at once, a
+ * rejection at the next piece or at the end; either way `INVALID_ARGUMENT` naming
+ * `options.onProgress`, and never an unhandled rejection.
  * @internal
  */
-export function writeCorpus(
+export async function writeCorpus(
   op: string,
   corpus: Corpus,
   target: ByteSink | (() => Promise<ByteSink>),
   options: SaveFileOptions,
 ): Promise<number> {
   const { signal, onProgress } = options;
+  const failed = (e: unknown) =>
+    argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
+  const awaited: Promise<void>[] = [];
+  let rejected: { e: unknown } | undefined;
+  const progress = (done: number, total: number): void => {
+    if (rejected) throw failed(rejected.e);
+    if (onProgress === undefined) return;
+    try {
+      const r = onProgress(done, total) as unknown;
+      if (typeof (r as PromiseLike<unknown> | null)?.then === 'function') {
+        awaited.push(
+          Promise.resolve(r).then(
+            () => undefined,
+            (e: unknown) => {
+              rejected ??= { e };
+            },
+          ),
+        );
+      }
+    } catch (e) {
+      throw failed(e);
+    }
+  };
   // Queued behind the corpus's earlier work at the call, before anything is awaited: a
   // `dispose()` right after the call then waits for the save, as it does for `save()` (the
   // file's opening used to come first, and the save then found the corpus disposed). `target`
   // opens the destination once the save's turn has come.
-  return corpus.streamParts(op, async (p) => {
+  const saved = corpus.streamParts(op, async (p) => {
     const sink = typeof target === 'function' ? await target() : target;
     let first: StoredCorpus | null = await p.read(0);
     const enc = new CorpusFileEncoder({ ...p, rerank: first.rerank });
@@ -128,7 +158,7 @@ export function writeCorpus(
         await sink.write(c);
         done += c.length;
       }
-      await reportProgress(op, onProgress, done, enc.byteLength);
+      progress(done, enc.byteLength);
     };
     await put([enc.header()]);
     for (const name of enc.sections) {
@@ -146,6 +176,17 @@ export function writeCorpus(
     await put([enc.end()]);
     return enc.byteLength;
   });
+  let bytes: number;
+  try {
+    bytes = await saved;
+  } catch (e) {
+    await Promise.all(awaited);
+    throw e;
+  }
+  await Promise.all(awaited);
+  // A callback that rejected fails the save, even one that rejected after the last piece.
+  if (rejected) throw failed(rejected.e);
+  return bytes;
 }
 
 /** Calls `f` on consecutive views of `a` of about {@link PIECE} bytes, whole rows of `per` values. */

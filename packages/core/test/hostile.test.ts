@@ -820,3 +820,70 @@ describe('new SearchResult checks what it is given (it is exported)', () => {
       );
   });
 });
+
+describe('a save whose onProgress calls the corpus it saves', () => {
+  it('saveCorpusFile: an async callback awaiting a search or an add on the same corpus ends, and the file is whole', async () => {
+    const { mkdtemp, rm, readFile } = await import('node:fs/promises');
+    const { existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { saveCorpusFile, loadCorpusFile } = await import('../src/fs.js');
+    const dir = await mkdtemp(join(tmpdir(), 'ck-reentrant-'));
+    const kit = createCosineKit({ backend: 'reference' });
+    try {
+      const rows = Array.from({ length: 40 }, (_, i) => [Math.sin(i), Math.cos(i), i % 3]);
+      const corpus = await kit.corpus(rows);
+      const path = join(dir, 'c.ckc');
+      const hits: number[] = [];
+      const within = <T>(p: Promise<T>) =>
+        Promise.race([
+          p,
+          new Promise<never>((_, no) => setTimeout(() => no(new Error('the save never ended')), 5000)),
+        ]);
+      const n = await within(
+        saveCorpusFile(corpus, path, {
+          onProgress: async () => {
+            const r = await corpus.search([[1, 0, 0]], 1);
+            hits.push(r.indices[0]);
+          },
+        }),
+      );
+      expect(hits.length).toBeGreaterThan(0);
+      expect(hits.every((h) => h === hits[0])).toBe(true);
+      // The file holds the corpus as it was when the save took its turn: the bytes `save()` gives.
+      expect(new Uint8Array(await readFile(path))).toEqual(await corpus.save());
+      expect(n).toBe((await readFile(path)).length);
+      // A callback that changes the corpus: the save still ends, with the rows it started with.
+      let added = 0;
+      const path2 = join(dir, 'd.ckc');
+      await within(
+        saveCorpusFile(corpus, path2, {
+          onProgress: async () => {
+            if (added++ === 0) await corpus.add([[0, 0, 1]]);
+          },
+        }),
+      );
+      expect(corpus.rows).toBe(41);
+      const back = await loadCorpusFile(kit, path2);
+      expect(back.rows).toBe(40);
+      expect(existsSync(`${path2}.tmp`)).toBe(false);
+      // A callback that rejects after the corpus call it awaited: the save fails by name, the old file stays.
+      const before = await readFile(path);
+      const e = await rejection(
+        within(
+          saveCorpusFile(corpus, path, {
+            onProgress: async () => {
+              await corpus.search([[1, 0, 0]], 1);
+              throw new Error('progress broke after a search');
+            },
+          }),
+        ),
+      );
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'saveCorpusFile', arg: 'options.onProgress' });
+      expect(new Uint8Array(await readFile(path))).toEqual(new Uint8Array(before));
+      expect(existsSync(`${path}.tmp`)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
