@@ -208,6 +208,7 @@ function convert(
       if (typeof v !== 'number')
         argError('INVALID_TYPE', op, arg, `mixes numbers and ${describeType(v)} at [${i}].`);
       data[i] = v;
+      if (data[i] - data[i] !== 0 && v - v === 0) beyondFloat32(op, arg, v, `index ${i}`);
     }
     // A flat list of numbers with a shape is read as that shape, as a Float32Array is.
     if (want && data.length !== want[0] * want[1])
@@ -236,11 +237,26 @@ function convert(
         if (typeof v !== 'number')
           argError('INVALID_TYPE', op, `${arg}[${i}][${j}]`, `must be a number, got ${describeType(v)}.`);
         data[i * cols + j] = v;
+        const f = data[i * cols + j];
+        if (f - f !== 0 && v - v === 0) beyondFloat32(op, arg, v, `row ${i}, column ${j}`);
       }
     }
   }
   if (want) sameShape(rows, cols, want, op, arg);
   return make(data, rows, cols, op, arg);
+}
+
+/**
+ * `NON_FINITE` for a finite number that float32 cannot hold: it would be stored as ±Infinity, which
+ * the finite check would then report as if the caller had passed Infinity.
+ */
+function beyondFloat32(op: string, arg: string, v: number, at: string): never {
+  return argError(
+    'NON_FINITE',
+    op,
+    arg,
+    `holds ${v} at ${at}, beyond float32's range (largest finite value about 3.4028235e38); scale the row down first.`,
+  );
 }
 
 /**

@@ -120,3 +120,54 @@ describe('tensor', () => {
     );
   });
 });
+
+describe('numbers beyond float32', () => {
+  it('a finite number float32 cannot hold is NON_FINITE naming its place and value; the largest float32 passes', async () => {
+    const { createCosineKit, tensor } = await import('../src/index.js');
+    const kit = createCosineKit({ backend: 'reference' });
+    const cases: [() => unknown, string, string, RegExp][] = [
+      [() => tensor([1, 5e38]), 'tensor', 'input', /holds 5e\+38 at index 1, beyond float32's range/],
+      [
+        () =>
+          tensor([
+            [1, 2],
+            [3, -1e39],
+          ]),
+        'tensor',
+        'input',
+        /holds -1e\+39 at row 1, column 1, beyond/,
+      ],
+      [
+        () => kit.cosineMatrix([[1e39, 2e39]], [[1, 2]]),
+        'cosineMatrix',
+        'a',
+        /1e\+39 at row 0, column 0, beyond/,
+      ],
+      [
+        () =>
+          kit.corpus([
+            [1, 2],
+            [1, 4e38],
+          ]),
+        'corpus',
+        'rows',
+        /holds 4e\+38 at row 1, column 1, beyond/,
+      ],
+    ];
+    for (const [call, op, arg, message] of cases) {
+      let e: unknown;
+      try {
+        await call();
+      } catch (x) {
+        e = x;
+      }
+      expect(e, String(message)).toMatchObject({ code: 'NON_FINITE', op, arg });
+      expect(String((e as Error).message)).toMatch(message);
+    }
+    const max = 3.4028234663852886e38;
+    const got = await kit.cosineMatrix([[max, max]], [[1, 1]]);
+    expect(Math.abs(got.data[0] - 1)).toBeLessThan(1e-6);
+    // Past the largest float32 but rounding to it stays finite and passes too.
+    expect(tensor([3.4028235e38]).data[0]).toBe(max);
+  });
+});

@@ -580,7 +580,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   },
   {
     group: VALUES,
-    input: 'kit.cosineMatrix([[1e39, 0, 0, 0]], c) // Infinity once stored as float32',
+    input: 'kit.cosineMatrix([[1e39, 0, 0, 0]], c) // beyond float32: Infinity once stored',
     code: 'NON_FINITE',
     op: 'cosineMatrix',
     arg: 'a',

@@ -102,7 +102,7 @@ export function renderHostile(): string {
     "kit's `cosineMatrix`, `cosineRows`, `topK`, corpus search, `rowNorms` and `normalize` on the",
     'reference and wasm backends: every cosine in [-1, 1] and within 1e-9 (core) or 2e-6 (kit) of a',
     'float64 oracle, ties to the lower row, a zero vector giving cosine 0, distance 1 and a zero',
-    'normal; NaN, ±Infinity (or 1e39, Infinity as float32) at any position is `NON_FINITE` naming the',
+    'normal; NaN, ±Infinity (or 1e39, beyond float32) at any position is `NON_FINITE` naming the',
     'argument; k of 0, -0, N + 1, 1.5, NaN, Infinity, a string, null, a bigint, an array or an object',
     'is `INVALID_K`.',
     '',
