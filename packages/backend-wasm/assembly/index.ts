@@ -14,6 +14,7 @@ import { blockAreaEnd } from './generated/tiles';
 export { allFinite } from './finite';
 export { dotsBlockedWith, dotsWith, rowsStreams, streamLongWith } from './generated/tiles';
 export { pack, packTransposed, unpack } from './layout';
+export { dotsLongWith } from './long';
 export { activation, activationGrad, addBias, columnSums } from './nn';
 export { normalizeRows, rowNorms } from './norms';
 export { adamStep, sgdStep } from './optimizer';

@@ -88,6 +88,7 @@ export const JOBS = [
   'sparseProduct',
   'dotsBlockedWith',
   'streamLongWith',
+  'dotsLongWith',
 ] as const satisfies readonly (keyof WasmExports)[];
 
 /** A threaded kernel: an export of the module that a helper can run on a share of the rows. */

@@ -18,8 +18,8 @@ function cos64(a: Float32Array, i: number, b: Float32Array, j: number, d: number
 }
 
 // One query row longer than a span (4096 floats) streams each corpus panel from start to end,
-// summing its spans in order (`streamLongWith`); several query rows run span by span over the whole
-// corpus (`longDotsBegin`). Both must give the same bits: two streams of panels, the panels left
+// summing its spans in order (`streamLongWith`); several query rows run every span of a block of
+// corpus panels before the next block (`dotsLongWith`). Both must give the same bits: two streams of panels, the panels left
 // over, a last panel cut short, every tile's panel width, 1 and 2 threads (each helper's share of
 // panels ending where it does).
 describe('one long query row: the bits of the span-by-span drivers', () => {
@@ -85,4 +85,41 @@ describe('three long query rows touching the corpus first: the bits of the untou
       await plain.dispose();
     }
   }, 60_000);
+});
+
+// Several query rows longer than a span run a cache block of corpus panels at a time, every span
+// of the block before the next (`dotsLongWith`): each row's sums must be the bits of that row
+// alone (its own stream, spans summed in order), whatever the number of rows (rows tiles of 2 and
+// 3, a panel and a row left over, two panels and one), the block (one panel, or the default's
+// several) and the threads (each helper's share of panels ending inside a block).
+describe('several long query rows, block by block: the bits of each row alone', () => {
+  for (const threads of [1, 2])
+    for (const blockBytes of [1, 96 * 1024])
+      it(`${threads} thread(s), blocks of ${blockBytes} bytes: 2 to 9 rows, d = 4097 and 8195`, async () => {
+        const b = await backend({ variant: 'simd', threads, tuning: { threadMinFlops: 0, blockBytes } });
+        try {
+          for (const d of [4097, 8195])
+            for (const n of [1, 7, 37, 101]) {
+              const c = random(n, d, 3 * n + d);
+              const corpus = b.kernels.createCorpus(c);
+              for (const m of [2, 3, 5, 9]) {
+                const q = random(m, d, m * d + n);
+                const all = b.kernels.cosineMatrix(q, c);
+                expect(bits(b.kernels.corpusMatrix(corpus, q)), `${d} ${n} ${m} resident`).toEqual(bits(all));
+                for (let i = 0; i < m; i++) {
+                  const one = { data: q.data.subarray(i * d, (i + 1) * d), rows: 1, cols: d };
+                  const row = b.kernels.cosineMatrix(one, c);
+                  expect(bits(all.subarray(i * n, (i + 1) * n)), `${d} ${n} ${m} row ${i}`).toEqual(
+                    bits(row),
+                  );
+                  for (let j = 0; j < n; j += 9)
+                    expect(Math.abs(row[j] - cos64(q.data, i, c.data, j, d))).toBeLessThanOrEqual(2e-5);
+                }
+              }
+              corpus.dispose();
+            }
+        } finally {
+          await b.dispose();
+        }
+      }, 60_000);
 });
