@@ -2,6 +2,7 @@ import {
   argError,
   type Backend,
   type BackendMemory,
+  checkOptionsObject,
   disposedBackend,
   type Kernels,
 } from '@cosinekit/core/backend';
@@ -49,6 +50,7 @@ export const GPUJS_BACKEND_NAME = 'gpujs';
  */
 export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
   const op = 'createGpujsBackend';
+  checkOptionsObject(op, options);
   if (options.mode !== undefined && !MODES.includes(options.mode)) {
     argError(
       'INVALID_ARGUMENT',

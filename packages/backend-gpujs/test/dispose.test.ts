@@ -15,3 +15,10 @@ it('a corpus released with its engine by backend.dispose() is DISPOSED, not fore
   expect(b.describe?.()).toMatchObject({ state: 'disposed' });
   expect(b.memory?.()).toEqual({ residentHandles: 0, objects: 0 });
 });
+
+it('refuses options that are not an object by name', () => {
+  for (const bad of [null, 'cpu', ['cpu'], 1])
+    expect(() => createGpujsBackend(bad as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_TYPE', op: 'createGpujsBackend', arg: 'options' }),
+    );
+});

@@ -2,6 +2,7 @@ import {
   argError,
   type Backend,
   type BackendMemory,
+  checkOptionsObject,
   disposedBackend,
   type Kernels,
 } from '@cosinekit/core/backend';
@@ -75,6 +76,14 @@ const SCORE_TILE = 2 ** 21;
  * package, so `tfjs-wasm` and `tfjs-cpu` can serve calls side by side.
  */
 export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
+  if (options === undefined)
+    argError(
+      'INVALID_ARGUMENT',
+      'createTfjsBackend',
+      'options',
+      "is required: { engine: 'wasm' | 'cpu' | 'webgl' | 'webgpu' }.",
+    );
+  checkOptionsObject('createTfjsBackend', options);
   const { engine } = options;
   if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl' && engine !== 'webgpu') {
     argError(

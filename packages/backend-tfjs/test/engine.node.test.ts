@@ -24,6 +24,16 @@ describe('tfjs engines in Node', () => {
     );
   });
 
+  it('refuses options that are not an object, or missing, by name', () => {
+    for (const bad of [null, 'wasm', ['wasm'], 3])
+      expect(() => createTfjsBackend(bad as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_TYPE', op: 'createTfjsBackend', arg: 'options' }),
+      );
+    expect(() => createTfjsBackend(undefined as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createTfjsBackend', arg: 'options' }),
+    );
+  });
+
   it('concurrent first calls share one init; wasm and cpu interleave without mixing engines', async () => {
     const wasm = createTfjsBackend({ engine: 'wasm', name: 'w', tileColumns: 3 });
     const cpu = createTfjsBackend({ engine: 'cpu', name: 'c', tileColumns: 4 });

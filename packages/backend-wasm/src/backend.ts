@@ -4,6 +4,7 @@ import {
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
+  checkOptionsObject,
   declareKernels,
   disposedBackend,
   type SelfCheckedKernelName,
@@ -164,6 +165,7 @@ export interface WasmBackend extends Backend {
  * ```
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
+  checkOptionsObject('createWasmBackend', options);
   const wanted = options.variant ?? 'auto';
   if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'relaxed') {
     argError(

@@ -353,3 +353,13 @@ describe('a disposed backend, and norms past float32, through the kit', () => {
     b.dispose();
   });
 });
+
+describe('createWasmBackend on options that are not an object', () => {
+  it('refuses them by name, as it does a bad variant', async () => {
+    const { createWasmBackend } = await import('../src/index.js');
+    for (const bad of [null, 'simd', ['simd'], 2])
+      expect(() => createWasmBackend(bad as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_TYPE', op: 'createWasmBackend', arg: 'options' }),
+      );
+  });
+});

@@ -2,6 +2,7 @@ import {
   argError,
   type Backend,
   type BackendMemory,
+  checkOptionsObject,
   disposedBackend,
   type Kernels,
 } from '@cosinekit/core/backend';
@@ -83,6 +84,7 @@ const LIMIT_NAMES = [
  */
 export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuBackend {
   const op = 'createWebGpuBackend';
+  checkOptionsObject(op, options);
   if (
     options.gpu !== undefined &&
     typeof (options.gpu as { requestAdapter?: unknown })?.requestAdapter !== 'function'

@@ -102,5 +102,9 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
     expect(() => createWebGpuBackend({ gpu: {} as never })).toThrow(
       expect.objectContaining({ arg: 'options.gpu' }),
     );
+    for (const bad of [null, 'gpu', [], 1])
+      expect(() => createWebGpuBackend(bad as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_TYPE', op: 'createWebGpuBackend', arg: 'options' }),
+      );
   });
 });

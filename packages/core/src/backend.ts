@@ -9,7 +9,7 @@
  * @module @cosinekit/core/backend
  */
 
-export { checkK, checkSameCols, checkSameShape } from './check.js';
+export { checkK, checkOptionsObject, checkSameCols, checkSameShape } from './check.js';
 export type {
   Activation,
   Awaitable,

@@ -1,4 +1,5 @@
 import { argError } from './errors.js';
+import { describeType } from './tensor.js';
 
 /** Anything with a row count and a row length. */
 export interface Shaped {
@@ -44,4 +45,15 @@ export function checkK(op: string, k: unknown, n: number): asserts k is number {
   if (k < 1 || k > n) {
     argError('INVALID_K', op, 'k', `must be in [1, ${n}] (the corpus has ${n} rows), got ${k}.`);
   }
+}
+
+/**
+ * Refuses a backend factory's `options` that are not an object (`null`, a string, an array):
+ * `INVALID_TYPE` naming `options` and `op`, rather than the `TypeError` reading an option from them
+ * would throw. `undefined` passes (the factory's defaults).
+ */
+export function checkOptionsObject(op: string, options: unknown): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(options)}.`);
 }

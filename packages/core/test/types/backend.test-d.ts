@@ -43,6 +43,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'checkColumnSums'
       | 'checkFinite'
       | 'checkK'
+      | 'checkOptionsObject'
       | 'checkSameCols'
       | 'checkSameShape'
       | 'checkSignal'
