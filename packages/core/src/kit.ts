@@ -40,8 +40,10 @@ export interface CosineKitOptions {
    */
   backend?: string | Backend;
   /**
-   * Called when the best-available search skips a backend whose init failed. Defaults to one
-   * `console.warn` per skipped backend, because a silent fallback hides why things are slow.
+   * Called when the best-available search skips a backend whose init failed, and when a corpus
+   * goes to the reference backend because the kit's backend cannot store it (`storage: 'float16'`
+   * where a backend lacks it): the rest of the kit stays on its backend. Defaults to one
+   * `console.warn` per backend and reason, because a silent fallback hides why things are slow.
    */
   onFallback?: (backend: string, reason: string) => void;
   /**
@@ -151,13 +153,26 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   options = ownOptions('createCosineKit', options, ['backend', 'onFallback', 'timeoutMs']);
   checkKitOptions(options);
   const warned = new Set<string>();
+  const warnOnce = (key: string, text: string) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    console.warn(text);
+  };
   const onFallback =
     options.onFallback ??
-    ((name: string, reason: string) => {
-      if (warned.has(name)) return;
-      warned.add(name);
-      console.warn(`[cosinekit] backend '${name}' is unavailable, falling back: ${reason}`);
-    });
+    ((name: string, reason: string) =>
+      warnOnce(
+        `${name}\n${reason}`,
+        `[cosinekit] backend '${name}' is unavailable, falling back: ${reason}`,
+      ));
+  // A corpus the backend cannot store: that corpus alone goes to the reference backend.
+  const onStorageFallback =
+    options.onFallback ??
+    ((name: string, reason: string) =>
+      warnOnce(
+        `${name}\n${reason}`,
+        `[cosinekit] backend '${name}' ${reason}; the kit's other calls stay on it`,
+      ));
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let resolved: ResolvedKernels | undefined;
   let backendObj: Backend | undefined;
@@ -258,7 +273,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       handle = undefined;
     }
     if (!handle) {
-      onFallback(backendObj!.name, `cannot store a corpus as ${want}; the reference backend holds it`);
+      onStorageFallback(backendObj!.name, `cannot store a corpus as ${want}; the reference backend holds it`);
       kernels = referenceOnly;
       handle = await make(kernels);
     }

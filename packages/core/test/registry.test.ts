@@ -166,6 +166,45 @@ describe('kit', () => {
     warn.mockRestore();
   });
 
+  it('says, by default, that only the corpus moved when the backend cannot store its storage', async () => {
+    const { argError } = await import('../src/backend.js');
+    const float32Only: Backend = {
+      name: 'f32only',
+      kernels: {
+        ...referenceKernels,
+        exportCorpus: undefined,
+        importCorpus: undefined,
+        createCorpus: (x, options) => {
+          if ((options?.storage ?? 'float32') !== 'float32')
+            argError('UNSUPPORTED', 'createCorpus', 'storage', 'is float32 only here.');
+          return referenceKernels.createCorpus!(x, options);
+        },
+      },
+    };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      const kit = createCosineKit({ backend: float32Only });
+      const c = await kit.corpus(
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        { storage: 'float16' },
+      );
+      expect(c.storage).toBe('float16');
+      expect((await kit.ready()).backend).toBe('f32only');
+      expect(warn).toHaveBeenCalledTimes(1);
+      const text = String(warn.mock.calls[0][0]);
+      expect(text).toMatch(
+        /backend 'f32only' cannot store a corpus as float16; the reference backend holds it/,
+      );
+      expect(text).not.toMatch(/unavailable/);
+      c.dispose();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('rejects a backend object whose init fails', async () => {
     const kit = createCosineKit({
       backend: {
