@@ -877,7 +877,8 @@ export function checkOptions(op: string, o: unknown): void {
 }
 
 /**
- * The caller's options object, checked to be one, with each of the `keys` `op` takes read once
+ * The caller's options object, checked to be one and to hold no own key `op` does not take
+ * (`INVALID_ARGUMENT` naming it), with each of the `keys` `op` takes read once
  * (through the prototype chain, as a plain read would; absent ones left out): every later check and
  * use reads the copy, so a getter or a Proxy trap that throws is `INVALID_ARGUMENT` naming `options`
  * of `op` (its error as `cause`), and one answering differently on each read cannot pass a check
@@ -885,6 +886,16 @@ export function checkOptions(op: string, o: unknown): void {
  */
 export function ownOptions<T extends object>(op: string, o: T, keys: readonly string[]): T {
   checkOptions(op, o);
+  // An option `op` does not take is refused rather than ignored: a misspelt `filter` would
+  // otherwise search everything, a misspelt `signal` never abort.
+  const unknown = reading(op, 'options', () => Object.keys(o).find((k) => !keys.includes(k)));
+  if (unknown !== undefined)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `options.${unknown}`,
+      `is not an option of ${op}; it takes ${keys.join(', ')}.`,
+    );
   return reading(op, 'options', () => {
     const copy: Record<string, unknown> = {};
     for (const k of keys) {

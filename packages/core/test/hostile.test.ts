@@ -887,3 +887,34 @@ describe('a save whose onProgress calls the corpus it saves', () => {
     }
   });
 });
+
+describe('an option a call does not take', () => {
+  it('is INVALID_ARGUMENT naming it, so a misspelt filter or signal cannot pass unnoticed', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const corpus = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    const calls: [string, string, () => Promise<unknown>][] = [
+      ['search', 'options.fliter', () => corpus.search([[1, 0]], 1, { fliter: { allow: [1] } } as never)],
+      ['similarity', 'options.sigal', () => corpus.similarity([[1, 0]], { sigal: undefined } as never)],
+      [
+        'cosineMatrix',
+        'options.output',
+        () => kit.cosineMatrix([[1, 0]], [[0, 1]], { output: null } as never),
+      ],
+      ['corpus', 'options.store', () => kit.corpus([[1, 0]], { store: 'int8' } as never)],
+    ];
+    for (const [op, arg, call] of calls) {
+      const e = await rejection(call());
+      expect(e, arg).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg });
+      expect(e.message).toMatch(/is not an option of/);
+    }
+    expect(() => createCosineKit({ backend: 'reference', timeout: 5 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'options.timeout' }),
+    );
+    // Known options still pass, with or without undefined values.
+    expect((await corpus.search([[1, 0]], 1, { filter: undefined, signal: undefined })).indices[0]).toBe(0);
+    corpus.dispose();
+  });
+});
