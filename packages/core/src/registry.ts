@@ -150,16 +150,20 @@ function initFailed(name: string, why: string | undefined, cause?: unknown): Cos
 
 /**
  * Disposes every initialised backend and resets them to `registered`: the next `getBackend` (or
- * a new kit) makes a fresh instance from its factory. Disposal is final for the instances
- * disposed, so a kit made before this call rejects its backend's kernels with `DISPOSED`.
+ * a new kit), from the moment of the call on, makes a fresh instance from its factory, whether or
+ * not the returned promise was awaited. Disposal is final for the instances disposed, so a kit that
+ * got its backend before this call rejects its backend's kernels with `DISPOSED`.
  */
 export async function disposeBackends(): Promise<void> {
-  for (const e of entries.values()) {
-    if (e.backend) await e.backend.dispose?.();
-    e.backend = undefined;
-    e.promise = undefined;
-    e.error = undefined;
-    e.state = 'registered';
+  // Every entry starts afresh at the call, before anything is awaited: a kit made while the old
+  // instances are still being disposed gets a new one, never one on its way out (it once kept the
+  // disposed instance for good). An instance still initialising is disposed once it is up.
+  const old = [...entries.values()];
+  for (const e of old)
+    entries.set(e.name, { name: e.name, factory: e.factory, priority: e.priority, state: 'registered' });
+  for (const e of old) {
+    const b = e.backend ?? (e.promise ? await e.promise.catch(() => undefined) : undefined);
+    await b?.dispose?.();
   }
 }
 

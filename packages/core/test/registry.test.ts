@@ -233,3 +233,35 @@ describe('kit', () => {
     expect(ref.memory!().residentHandles).toBe(before);
   });
 });
+
+describe('disposeBackends', () => {
+  it('gives a kit made before its promise settles a fresh instance, not the one being disposed', async () => {
+    const { disposeBackends } = await import('../src/index.js');
+    let made = 0;
+    const disposed: number[] = [];
+    reg(
+      'counted',
+      () => {
+        const id = ++made;
+        return {
+          name: 'counted',
+          kernels: { ...referenceKernels },
+          // Disposal takes a while, as a real engine's may.
+          dispose: () => new Promise<void>((r) => setTimeout(() => r(void disposed.push(id)), 20)),
+        };
+      },
+      1,
+    );
+    const first = createCosineKit({ backend: 'counted' });
+    await first.cosineMatrix([[1, 2]], [[1, 3]]);
+    expect(made).toBe(1);
+    const going = disposeBackends();
+    const next = createCosineKit({ backend: 'counted' });
+    const m = await next.cosineMatrix([[1, 2]], [[1, 3]]);
+    expect(Math.abs(m.data[0] - 7 / Math.sqrt(50))).toBeLessThan(1e-6);
+    expect(made).toBe(2);
+    await going;
+    expect(disposed).toEqual([1]);
+    expect((await next.cosineMatrix([[1, 0]], [[1, 0]])).data[0]).toBe(1);
+  });
+});
