@@ -181,6 +181,7 @@ export class WorkerCorpus {
   readonly #link: Link;
   #rows: number;
   #disposed = false;
+  #failed: ((op: string) => CosineKitError) | undefined;
 
   /** @internal Made by the worker kit from the worker's answer. */
   constructor(
@@ -248,9 +249,13 @@ export class WorkerCorpus {
     this.#link.release(this.#handle);
   }
 
-  /** @internal The kit was disposed. */
-  gone(): void {
+  /**
+   * @internal The kit was disposed, or its worker died: then `failed` gives the kit's error for a
+   * call (`BACKEND_ERROR` naming the cause), which every later call of this corpus rejects with.
+   */
+  gone(failed?: (op: string) => CosineKitError): void {
     this.#disposed = true;
+    this.#failed = failed;
   }
 
   /** @internal The row count the worker reported with an answer. */
@@ -260,6 +265,7 @@ export class WorkerCorpus {
 
   #call(op: string, args: unknown[], options: unknown): Promise<unknown> {
     const o = plainOptions(options);
+    if (this.#failed) return Promise.reject(this.#failed(op));
     if (this.#disposed) {
       // Core refuses bad options and an aborted signal first, then the disposed corpus.
       if (o?.signal !== undefined && isSignal(o.signal) && o.signal.aborted)
@@ -283,6 +289,9 @@ export class WorkerCorpus {
   }
 }
 
+/** The options {@link createWorkerKit} takes: any other is refused, as `createCosineKit` refuses its. */
+const WORKER_KIT_OPTIONS = ['backend', 'backends', 'onFallback', 'timeoutMs', 'transfer', 'worker'];
+
 /**
  * Starts a worker (a Node worker thread, or a module Web Worker in browsers), makes a kit there
  * with `options`, and resolves with its proxy once the worker is up and its backends registered.
@@ -296,7 +305,19 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       op,
       arg: 'options',
     });
+  const unknown = Object.keys(options).find((k) => !WORKER_KIT_OPTIONS.includes(k));
+  if (unknown !== undefined)
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'options.${unknown}' passed to '${op}' is not an option of ${op}; it takes ${WORKER_KIT_OPTIONS.join(', ')}.`,
+      { op, arg: `options.${unknown}` },
+    );
   const { backend, backends = [], onFallback, timeoutMs, transfer = false, worker } = options;
+  if (typeof transfer !== 'boolean')
+    throw new CosineKitError('INVALID_TYPE', `Argument 'transfer' passed to '${op}' must be a boolean.`, {
+      op,
+      arg: 'transfer',
+    });
   if (backend !== undefined && typeof backend !== 'string')
     throw new CosineKitError(
       'INVALID_TYPE',
@@ -632,11 +653,16 @@ class Kit implements Link {
     if (tag === 'corpus') {
       const d = v as { handle: number; cols: number; backend: string; storage: string; rows: number };
       const c = new WorkerCorpus(this, d);
-      if (this.#dead) c.gone();
+      if (this.#dead) c.gone(this.#goneError());
       else this.#corpora.set(d.handle, c);
       return c;
     }
     return v;
+  }
+
+  /** For a dead kit's corpora: its error when its worker failed, none when it was disposed. */
+  #goneError(): ((op: string) => CosineKitError) | undefined {
+    return this.#dead?.code === 'BACKEND_ERROR' ? (op) => this.#deadError(op) : undefined;
   }
 
   #deadError(op: string): CosineKitError {
@@ -661,7 +687,7 @@ class Kit implements Link {
   #die(code: 'DISPOSED' | 'BACKEND_ERROR', why: string, cause?: unknown): void {
     if (this.#dead) return;
     this.#dead = { code, why, cause };
-    for (const c of this.#corpora.values()) c.gone();
+    for (const c of this.#corpora.values()) c.gone(this.#goneError());
     this.#corpora.clear();
     for (const [id, p] of [...this.#pending]) this.#settle(id, undefined, this.#deadError(p.op));
     this.#thread.end();

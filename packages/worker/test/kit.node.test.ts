@@ -749,6 +749,37 @@ describe('dispose and crashes', () => {
     expect(e.message).toContain('exited (code 7)');
   });
 
+  it('a corpus whose worker died rejects with the kit BACKEND_ERROR, as the kit does', async () => {
+    const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
+    const k = await createWorkerKit({ worker: w, backend: 'reference' });
+    const c = await k.corpus(mat(4, 4, 104));
+    await w.terminate();
+    await expect(k.rowNorms([[1, 2]])).rejects.toMatchObject({ code: 'BACKEND_ERROR', op: 'rowNorms' });
+    for (const [op, call] of [
+      ['search', () => c.search(mat(1, 4, 105), 1)],
+      ['similarity', () => c.similarity(mat(1, 4, 105))],
+      ['add', () => c.add(mat(1, 4, 106))],
+    ] as const) {
+      const e = await call().catch((x) => x);
+      expect(e, op).toMatchObject({ code: 'BACKEND_ERROR', op, arg: 'kit' });
+      expect(e.message, op).toMatch(/exited/);
+    }
+    k.dispose();
+  });
+
+  it('createWorkerKit refuses an option it does not take, and a transfer that is not a boolean', async () => {
+    for (const [options, code, arg] of [
+      [{ backned: 'reference' }, 'INVALID_ARGUMENT', 'options.backned'],
+      [{ bogus: 1 }, 'INVALID_ARGUMENT', 'options.bogus'],
+      [{ transfer: 'yes' }, 'INVALID_TYPE', 'transfer'],
+    ] as const)
+      await expect(createWorkerKit(options as never)).rejects.toMatchObject({
+        code,
+        op: 'createWorkerKit',
+        arg,
+      });
+  });
+
   it('a worker of ones own that imports its backends and calls serveKit', async () => {
     const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
     const k = await createWorkerKit({ worker: w, backend: 'wasm' });
