@@ -27,7 +27,10 @@ export interface Optimizer {
    * synchronous backend; `train` awaits it.
    */
   step(params: readonly Vec[], grads: readonly Vec[], kernels?: Kernels): Awaitable<void>;
-  /** Releases the moments held on a backend; a later step starts again from zero moments. */
+  /**
+   * Releases the moments held on a backend; the next step starts afresh, as a new optimiser's
+   * first: zero moments, step 0 (the schedule from its start, Adam's bias correction from step 1).
+   */
   dispose?(): void;
 }
 
@@ -53,6 +56,9 @@ export function sgd(options: SgdOptions = {}): Optimizer {
   let velocity: Float64Array[] = [];
   return fused('sgd', 'sgd', schedule(learningRate, 'sgd'), {
     rule: (lr) => ({ kind: 'sgd', learningRate: lr, momentum, weightDecay }),
+    reset: () => {
+      velocity = [];
+    },
     float64(params, grads, lr) {
       if (velocity.length !== params.length) velocity = params.map((p) => new Float64Array(p.length));
       for (let k = 0; k < params.length; k++) {
@@ -113,6 +119,10 @@ export function adam(options: AdamOptions = {}): Optimizer {
   let v: Float64Array[] = [];
   return fused(weightDecay > 0 ? 'adamw' : 'adam', 'adam', schedule(learningRate, 'adam'), {
     rule: (lr, step) => ({ kind: 'adam', learningRate: lr, beta1, beta2, epsilon, weightDecay, step }),
+    reset: () => {
+      m = [];
+      v = [];
+    },
     float64(params, grads, lr, step) {
       if (m.length !== params.length) {
         m = params.map((p) => new Float64Array(p.length));
@@ -170,6 +180,8 @@ interface FusedSpec {
   rule(lr: number, step: number): OptimizerRule;
   /** The same update in float64, for float64 parameters. */
   float64(params: readonly Vec[], grads: readonly Vec[], lr: number, step: number): void;
+  /** Forgets the float64 moments. */
+  reset(): void;
 }
 
 /**
@@ -203,6 +215,21 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
     learningRate: () => lrAt(steps),
     step(params, grads, kernels, ...rest: unknown[]) {
       checkPairs(op, params, grads);
+      if (state) {
+        // Moments gone with the backend that held them: restarting from zero moments at step
+        // `steps` would be neither this run continued nor a fresh one (Adam's bias correction
+        // assumes moments of `steps` steps), so say so instead.
+        if (state.disposed)
+          argError(
+            'DISPOSED',
+            `${op}.step`,
+            'optimizer',
+            `lost its moments: the backend holding them was disposed (backend.dispose() or disposeBackends()). Call the optimiser's dispose() to start again from step 0, or make a new one.`,
+          );
+        // Other parameter arrays (another model): a fresh start, as a new optimiser would make.
+        if (params.length !== state.sizes.length || params.some((q, i) => q.length !== state!.sizes[i]))
+          restart();
+      }
       const lr = learningRate();
       const t = steps + 1;
       // Outside `train` nothing checked the gradients: a NaN one became a NaN weight silently.
@@ -226,18 +253,14 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
       }
       const k = kernels?.createOptimizerState && kernels.optimizerStep ? kernels : referenceKernels;
       const sizes = params.map((p) => p.length);
-      const same =
-        state &&
-        !state.disposed &&
-        sizes.length === state.sizes.length &&
-        sizes.every((n, i) => n === state!.sizes[i]);
+      const same = state !== undefined;
       const run = (s: OptimizerState): Awaitable<void> =>
         then(k.optimizerStep!(s, params as Float32Array[], grads as Float32Array[], spec.rule(lr, t)), () => {
           steps = t;
           after();
         });
       if (same && owner === k) return run(state!);
-      // New sizes start from zero moments; other kernels take the moments over.
+      // Other kernels take the moments over.
       const moments = same ? state!.read() : undefined;
       state?.dispose();
       return then(k.createOptimizerState!(op, sizes, moments), (s) => {
@@ -246,12 +269,16 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
         return run(s);
       });
     },
-    dispose() {
-      state?.dispose();
-      state = undefined;
-      owner = undefined;
-    },
+    dispose: () => restart(),
   };
+  /** Back to a new optimiser's state: no moments, step 0 (the schedule from its start). */
+  function restart(): void {
+    state?.dispose();
+    state = undefined;
+    owner = undefined;
+    steps = 0;
+    spec.reset();
+  }
 }
 
 /** `f(v)` now when `v` is a value, after it settles when it is a promise. */

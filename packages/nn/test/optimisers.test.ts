@@ -122,6 +122,68 @@ describe('optimisers', () => {
   });
 });
 
+describe('an optimiser that starts again', () => {
+  for (const make of [
+    () => adam({ learningRate: 0.05, weightDecay: 0.01 }),
+    () => sgd({ learningRate: 0.05, momentum: 0.9 }),
+  ])
+    it(`${make().name}: after dispose() or on other parameter arrays it steps as a new one; moments lost with their backend are DISPOSED`, () => {
+      const grads = (s: number) => [randomF32(33, 40 + s), randomF32(5, 50 + s)];
+      const fresh = () => {
+        const o = make();
+        const p = [randomF32(33, 3), randomF32(5, 4)];
+        for (let s = 0; s < 3; s++) o.step(p, grads(s));
+        return p;
+      };
+      // dispose() mid-run, then three steps on new weights: the bits of a new optimiser's three.
+      const o = make();
+      const first = [randomF32(33, 7), randomF32(5, 8)];
+      for (let s = 0; s < 4; s++) o.step(first, grads(10 + s));
+      o.dispose?.();
+      expect(o.steps).toBe(0);
+      const p = [randomF32(33, 3), randomF32(5, 4)];
+      for (let s = 0; s < 3; s++) o.step(p, grads(s));
+      expect(p).toEqual(fresh());
+      // Other parameter arrays (another model's sizes): a fresh start too.
+      const q = make();
+      const small = [randomF32(7, 9)];
+      for (let s = 0; s < 2; s++) q.step(small, [randomF32(7, 60 + s)]);
+      const r = [randomF32(33, 3), randomF32(5, 4)];
+      for (let s = 0; s < 3; s++) q.step(r, grads(s));
+      expect(r).toEqual(fresh());
+      // The moments' backend disposed under them (as backend.dispose() does): the next step says so.
+      let held: { dispose(): void } | undefined;
+      const kernels = {
+        ...referenceKernels,
+        createOptimizerState: (...a: Parameters<NonNullable<Kernels['createOptimizerState']>>) => {
+          const st = referenceKernels.createOptimizerState!(...a) as Awaited<
+            ReturnType<NonNullable<Kernels['createOptimizerState']>>
+          >;
+          held = st;
+          return st;
+        },
+      } as Kernels;
+      const w = make();
+      const x = [randomF32(33, 3), randomF32(5, 4)];
+      w.step(x, grads(0), kernels);
+      held!.dispose();
+      const before = x.map((a) => a.slice());
+      let e: unknown;
+      try {
+        w.step(x, grads(1), kernels);
+      } catch (err) {
+        e = err;
+      }
+      expect(e).toMatchObject({ code: 'DISPOSED', arg: 'optimizer' });
+      expect(x).toEqual(before);
+      // dispose() clears it: the optimiser starts again and runs as a new one.
+      w.dispose?.();
+      const y = [randomF32(33, 3), randomF32(5, 4)];
+      for (let s = 0; s < 3; s++) w.step(y, grads(s), kernels);
+      expect(y).toEqual(fresh());
+    });
+});
+
 /** Deterministic float32 values in [-1, 1). */
 function randomF32(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
