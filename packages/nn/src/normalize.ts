@@ -40,11 +40,40 @@ export function normalizeRowsForward(
       const v = x[j];
       s += v * v;
     }
+    if (!(s < HUGE_SQ && s > TINY_SQ) && !Number.isNaN(s)) {
+      // Float64 rows whose squares overflow or underflow (past about 1e154, below 1e-154; float32
+      // values cannot reach either): taken again scaled by a power of two, x = sc x', so y is x'
+      // over its norm and the norm is sc |x'|. Unscaled, such a row came out zero (its norm
+      // Infinity, or 0), and a loss on it silently ln(n) with zero gradients.
+      const sc = scaleOf(x, o, cols);
+      if (sc !== 1) {
+        let t = 0;
+        for (let j = o; j < end; j++) {
+          const v = x[j] / sc;
+          t += v * v;
+        }
+        const n = Math.sqrt(t);
+        norms[i] = n * sc;
+        if (n > 0) for (let j = o; j < end; j++) y[j] = x[j] / sc / n;
+        continue;
+      }
+    }
     const n = Math.sqrt(s);
     norms[i] = n;
     if (n > 0) for (let j = o; j < end; j++) y[j] = x[j] / n;
   }
   return result;
+}
+
+/** Squared norms beyond which a float64 row is taken again scaled by a power of two. */
+export const HUGE_SQ = 2 ** 1000;
+export const TINY_SQ = 2 ** -1000;
+
+/** A power of two near the largest |value| of `x[o .. o + cols)` (1 for a zero row). */
+export function scaleOf(x: ArrayLike<number>, o: number, cols: number): number {
+  let m = 0;
+  for (let j = 0; j < cols; j++) m = Math.max(m, Math.abs(x[o + j]));
+  return m > 0 && Number.isFinite(m) ? 2 ** Math.floor(Math.log2(m)) : 1;
 }
 
 /**

@@ -454,3 +454,34 @@ describe('normalized inputs (unit rows, as a normalising encoder gives them)', (
     }
   });
 });
+
+describe('float64 rows past the range of their squares', () => {
+  it('multiple negatives and NormFace give the loss of the rows unscaled, gradients scaled by 1 / s', async () => {
+    const a = Float64Array.from([1, 2, 0.5, -1, 3, 1]);
+    const b = Float64Array.from([1, 2, 0.4, 1, -3, 1]);
+    const mnr = multipleNegativesRankingLoss({ scale: 5 });
+    const base = await mnr.compute(float64Ops, { a, b, rows: 2, cols: 3 });
+    for (const s of [1e160, 1e-200, 2 ** 600, 5e-300]) {
+      const got = await mnr.compute(float64Ops, { a: a.map((v) => v * s), b, rows: 2, cols: 3 });
+      expect(Math.abs(got.loss - base.loss), `a x ${s}`).toBeLessThan(1e-12);
+      for (let j = 0; j < 6; j++)
+        expect(Math.abs(got.gradA[j] * s - base.gradA[j]), `a x ${s} grad ${j}`).toBeLessThan(1e-9);
+      const other = await mnr.compute(float64Ops, { a, b: b.map((v) => v * s), rows: 2, cols: 3 });
+      expect(Math.abs(other.loss - base.loss), `b x ${s}`).toBeLessThan(1e-12);
+    }
+    const classifier = createCosineClassifier({ classes: 3, dim: 3, seed: 4, precision: 'float64' });
+    const nf = normFaceLoss(classifier);
+    const labels = Int32Array.from([0, 2]);
+    const plain = await nf.compute(float64Ops, { a, b: new Float64Array(0), rows: 2, cols: 3, labels });
+    for (const s of [1e160, 1e-200]) {
+      const got = await nf.compute(float64Ops, {
+        a: a.map((v) => v * s),
+        b: new Float64Array(0),
+        rows: 2,
+        cols: 3,
+        labels,
+      });
+      expect(Math.abs(got.loss - plain.loss), `normface a x ${s}`).toBeLessThan(1e-12);
+    }
+  });
+});

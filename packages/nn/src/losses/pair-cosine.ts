@@ -1,6 +1,6 @@
 import { argError } from '@cosinekit/core/backend';
 import { checkLossInput } from '../check.js';
-import { checkUnitRows } from '../normalize.js';
+import { checkUnitRows, HUGE_SQ, scaleOf, TINY_SQ } from '../normalize.js';
 import type { LossInput, LossResult } from './loss.js';
 
 /**
@@ -98,15 +98,4 @@ export function pairCosineLoss(
   if (!Number.isFinite(total))
     argError('NON_FINITE', op, 'targets', `make the loss ${total}: a target far from [-1, 1] overflows it.`);
   return { loss: total / rows, gradA, gradB };
-}
-
-/** Squared norms beyond which a row is taken again scaled (see {@link pairCosineLoss}). */
-const HUGE_SQ = 2 ** 1000;
-const TINY_SQ = 2 ** -1000;
-
-/** A power of two near the largest |value| of `x[o .. o + cols)` (1 for a zero row). */
-function scaleOf(x: ArrayLike<number>, o: number, cols: number): number {
-  let m = 0;
-  for (let j = 0; j < cols; j++) m = Math.max(m, Math.abs(x[o + j]));
-  return m > 0 && Number.isFinite(m) ? 2 ** Math.floor(Math.log2(m)) : 1;
 }
