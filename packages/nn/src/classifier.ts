@@ -154,6 +154,17 @@ export class CosineClassifier {
     if (labels.length !== rows) {
       argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
     }
+    // A label no class has can match no prediction: it lowered the accuracy silently.
+    for (let i = 0; i < rows; i++) {
+      const y = labels[i];
+      if (!Number.isInteger(y) || y < 0 || y >= this.classes)
+        argError(
+          'INVALID_ARGUMENT',
+          op,
+          'labels',
+          `must be classes in [0, ${this.classes}), got ${y} at ${i}.`,
+        );
+    }
     const predicted = await this.#predict(op, source, encoder, x);
     return classificationAccuracy(predicted, labels);
   }

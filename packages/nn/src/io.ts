@@ -208,9 +208,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
   )
     corrupt("has a 'meta' that is not an object.");
   const layerError = (i: number, err: unknown): never =>
-    corrupt(
-      `has layer ${i} of ${err instanceof Error ? err.message.replace(/^Argument /, 'argument ') : String(err)}.`,
-    );
+    corrupt(`has a layer ${i} that cannot be built: ${err instanceof Error ? err.message : String(err)}`);
   // First the cheap checks of every layer and the weights each declares, then the count and the
   // file's length, and only then each layer built to check its geometry: a crafted header of many
   // large layers in a small file once took seconds to refuse.

@@ -196,6 +196,13 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
   let owner: Kernels | undefined;
   const learningRate = (): number => {
     const lr = lrAt(steps);
+    if (typeof lr !== 'number')
+      argError(
+        'INVALID_TYPE',
+        `${op}.step`,
+        'learningRate',
+        `gave ${typeof lr === 'string' ? `the string '${lr}'` : String(lr)} at step ${steps}; a schedule must return a number.`,
+      );
     // A schedule may end at 0 (cosineSchedule's default min): a step of size 0 is no update, not
     // an error; training past `total` steps once failed here.
     if (!(lr >= 0) || !Number.isFinite(lr))

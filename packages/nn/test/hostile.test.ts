@@ -1735,3 +1735,49 @@ describe('a crafted encoder header is refused before its layers are built', () =
     );
   });
 });
+
+describe("the probe's smaller findings", () => {
+  it('a schedule giving a string, accuracy on a label no class has, and group ids that are not integers are refused by name', async () => {
+    const { adam, createCosineClassifier, multipleNegativesRankingLoss, float64Ops } = await import(
+      '../src/index.js'
+    );
+    const o = adam({ learningRate: (() => '0.1') as never });
+    expect(() => o.step([new Float32Array([1])], [new Float32Array([1])])).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_TYPE',
+        arg: 'learningRate',
+        message: expect.stringMatching(/the string '0.1'/),
+      }),
+    );
+    const loss = multipleNegativesRankingLoss();
+    const a = Float64Array.from([1, 0, 0, 1, 1, 1]);
+    for (const groups of [
+      [0, Number.NaN, 1],
+      [0, 1.5, 1],
+    ])
+      await expect(loss.compute(float64Ops, { a, b: a, rows: 3, cols: 2, groups })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: 'groups',
+      });
+    const c = createCosineClassifier({ classes: 3, dim: 2 });
+    const { createEncoder } = await import('../src/index.js');
+    const enc = createEncoder({ inputs: 2, layers: [{ units: 2 }] } as never);
+    const { createCosineKit } = await import('@cosinekit/core');
+    const kit = createCosineKit({ backend: 'reference' });
+    await expect(
+      c.accuracy(
+        kit,
+        enc,
+        [
+          [1, 0],
+          [0, 1],
+        ],
+        [0, 7],
+      ),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'CosineClassifier.accuracy',
+      arg: 'labels',
+    });
+  });
+});

@@ -56,6 +56,16 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       if (negatives && groups && (!negativeGroups || negativeGroups.length !== rows)) {
         argError('SHAPE_MISMATCH', OP, 'negativeGroups', `must hold ${rows} values when groups are given.`);
       }
+      // Group ids are compared for equality: NaN equals nothing (its row masked none of its own
+      // class) and 1.5 is no class.
+      for (const [arg, g] of [
+        ['groups', groups],
+        ['negativeGroups', negatives ? negativeGroups : undefined],
+      ] as const)
+        if (g)
+          for (let i = 0; i < rows; i++)
+            if (!Number.isInteger(g[i]))
+              argError('INVALID_ARGUMENT', OP, arg, `must hold integer group ids, got ${g[i]} at ${i}.`);
       // Candidates: the positives, then the hard negatives (when given), as one block of rows.
       const n = negatives ? 2 * rows : rows;
       let c = b;
