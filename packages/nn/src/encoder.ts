@@ -262,6 +262,16 @@ export class Encoder {
             `holds rows of magnitude ${hi > HUGE ? `up to ${hi}` : `down to ${lo}`}, past what float32 layers hold (2^-64 to 2^64 per row): a product overflowed. Scale the rows as the training rows were. (${(err as Error).message})`,
             err,
           );
+        // So are finite weights so large that a layer's product overflows float32.
+        const w = largestParameter(this.parameters());
+        if (isCosineKitError(err, 'BACKEND_ERROR') && w > HUGE)
+          argError(
+            'NON_FINITE',
+            'embed',
+            'encoder',
+            `holds weights up to ${w}, past what float32 layers hold (2^64): a layer's product overflowed. (${(err as Error).message})`,
+            err,
+          );
         throw err;
       });
       out.set(c.out, s * this.outputs);
@@ -269,6 +279,13 @@ export class Encoder {
     }
     return new Tensor(out, t.rows, this.outputs);
   }
+}
+
+/** The largest |value| among `params`. */
+function largestParameter(params: readonly ArrayLike<number>[]): number {
+  let m = 0;
+  for (const p of params) for (let i = 0; i < p.length; i++) m = Math.max(m, Math.abs(p[i]));
+  return m;
 }
 
 /**

@@ -1781,3 +1781,19 @@ describe("the probe's smaller findings", () => {
     });
   });
 });
+
+describe('finite weights too large for float32 layers', () => {
+  it('embed names the encoder (NON_FINITE), not the backend', async () => {
+    const { createEncoder } = await import('../src/index.js');
+    const { createCosineKit } = await import('@cosinekit/core');
+    const enc = createEncoder({ inputs: 3, layers: [{ units: 4 }, { units: 2 }], seed: 2 });
+    enc.parameters()[0].fill(3e38);
+    const kit = createCosineKit({ backend: 'reference' });
+    await expect(enc.embed(kit, [[1, 2, 3]])).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'embed',
+      arg: 'encoder',
+      message: expect.stringMatching(/holds weights up to 3[.0-9]*e\+38, past what float32 layers hold/),
+    });
+  });
+});
