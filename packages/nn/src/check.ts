@@ -211,10 +211,32 @@ export function checkLabels(op: string, arg: string, v: unknown): void {
  * Refuses an options (or data) argument that is not an object, naming it: `null`, a number or a
  * string once failed as a TypeError of the destructuring. `undefined` passes when `optional`.
  */
-export function checkObject(op: string, arg: string, v: unknown, optional = true): void {
+export function checkObject(
+  op: string,
+  arg: string,
+  v: unknown,
+  optional = true,
+  keys?: readonly string[],
+): void {
   if (v === undefined && optional) return;
   if (typeof v !== 'object' || v === null)
     argError('INVALID_TYPE', op, arg, `must be an object, got ${v === null ? 'null' : typeof v}.`);
+  if (keys) refuseUnknownKeys(op, arg, v, keys);
+}
+
+/**
+ * Refuses an own key of the options object `v` that `op` does not take (`INVALID_ARGUMENT` naming
+ * `arg.key`): a misspelt option (`epoch: 3`) was ignored and its default used without a word.
+ */
+export function refuseUnknownKeys(op: string, arg: string, v: object, keys: readonly string[]): void {
+  for (const k of Object.keys(v))
+    if (!keys.includes(k))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `${arg}.${k}`,
+        `is not an option of ${op}; it takes ${keys.join(', ')}.`,
+      );
 }
 
 /**

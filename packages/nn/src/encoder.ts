@@ -2,7 +2,7 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
-import { checkParameters, checkSeed, given, HUGE, rowMagnitudes, TINY } from './check.js';
+import { checkObject, checkParameters, checkSeed, given, HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -293,6 +293,14 @@ function largestParameter(params: readonly ArrayLike<number>[]): number {
  * a layer's `init` says otherwise.
  */
 export function createEncoder(options: EncoderOptions): Encoder {
+  checkObject('createEncoder', 'options', options, false, [
+    'inputs',
+    'inputShape',
+    'layers',
+    'normalize',
+    'seed',
+    'precision',
+  ]);
   const { inputs, layers, normalize = false, seed = 1, precision = 'float32' } = options;
   checkSeed('createEncoder', 'seed', seed);
   checkPrecision('createEncoder', precision);

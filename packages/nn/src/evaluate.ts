@@ -226,7 +226,7 @@ async function retrieval(
   options: RetrievalOptions | undefined,
 ): Promise<RetrievalReport[]> {
   checkObject(op, 'set', set, false);
-  checkObject(op, 'options', options);
+  checkObject(op, 'options', options, true, ['tieBreak']);
   const ks = Array.from(k);
   if (ks.length === 0) argError('EMPTY_INPUT', op, 'k', 'must hold at least one k.');
   for (const v of ks) {

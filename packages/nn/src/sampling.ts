@@ -240,7 +240,13 @@ export interface RandomShiftOptions {
  * `[-max, max]` along each axis, filling the uncovered border with zeros.
  */
 export function randomShift(options: RandomShiftOptions): Augment {
-  checkObject('randomShift', 'options', options, false);
+  checkObject('randomShift', 'options', options, false, [
+    'width',
+    'height',
+    'channels',
+    'max',
+    'probability',
+  ]);
   const { width, height, channels = 1, max = 2, probability = 1 } = options;
   for (const [name, v] of [
     ['width', width],
@@ -392,6 +398,9 @@ function order(n: number, rng: Rng): Int32Array {
   return rng.shuffle(idx);
 }
 
+/** The options every sampler takes ({@link SamplerOptions}). */
+const SAMPLER_OPTIONS = ['batchSize', 'dropLast', 'augment'];
+
 /**
  * In-batch sampling for {@link multipleNegativesRankingLoss}: every row is an anchor once per
  * epoch (shuffled), paired with a random other row of its class; the anchor's class goes in
@@ -404,7 +413,7 @@ function order(n: number, rng: Rng): Int32Array {
  */
 export function inBatchSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
   checkObject('inBatchSampler', 'data', data, false);
-  checkObject('inBatchSampler', 'options', options);
+  checkObject('inBatchSampler', 'options', options, true, SAMPLER_OPTIONS);
   const draw = inBatchDraw(data, options, 'inBatchSampler', 2);
   return {
     sampling: 'in-batch',
@@ -461,7 +470,7 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
  */
 export function tripletSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
   checkObject('tripletSampler', 'data', data, false);
-  checkObject('tripletSampler', 'options', options);
+  checkObject('tripletSampler', 'options', options, true, SAMPLER_OPTIONS);
   const inner = inBatchDraw(data, options, 'tripletSampler', 3);
   const { cols } = data;
   return {
@@ -497,7 +506,7 @@ export interface PairSamplerOptions extends SamplerOptions {
  */
 export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}): Sampler {
   checkObject('pairSampler', 'data', data, false);
-  checkObject('pairSampler', 'options', options);
+  checkObject('pairSampler', 'options', options, true, [...SAMPLER_OPTIONS, 'positiveFraction']);
   const batchSize = batchSizeOf(options, 'pairSampler');
   // NaN once made every pair negative, 2 every pair positive, without a word.
   const positiveFraction = checkNumber(
@@ -550,7 +559,7 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
 /** Batches of explicit pairs (shuffled each epoch), e.g. for the embedding adapter. */
 export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): Sampler {
   checkObject('fixedPairSampler', 'data', data, false);
-  checkObject('fixedPairSampler', 'options', options);
+  checkObject('fixedPairSampler', 'options', options, true, SAMPLER_OPTIONS);
   const batchSize = batchSizeOf(options, 'fixedPairSampler');
   const { rows: n, cols } = data;
   checkShape('fixedPairSampler', data, [
@@ -603,7 +612,7 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
  */
 export function labelledSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
   checkObject('labelledSampler', 'data', data, false);
-  checkObject('labelledSampler', 'options', options);
+  checkObject('labelledSampler', 'options', options, true, SAMPLER_OPTIONS);
   const batchSize = batchSizeOf(options, 'labelledSampler');
   classIndex(data, 'labelledSampler');
   const { cols } = data;

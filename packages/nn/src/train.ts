@@ -7,6 +7,7 @@ import {
   firstNonFinite,
   given,
   HUGE,
+  refuseUnknownKeys,
   rowMagnitudes,
   TINY,
 } from './check.js';
@@ -205,9 +206,27 @@ function blame(e: unknown, s: StepState): unknown {
 }
 
 /** Refuses options of the wrong type by name, before anything runs (each would fail as a TypeError). */
+/** The options {@link train} takes ({@link TrainOptions}). */
+const TRAIN_OPTIONS = [
+  'kernels',
+  'encoder',
+  'loss',
+  'sampler',
+  'optimizer',
+  'epochs',
+  'seed',
+  'validate',
+  'earlyStopping',
+  'callbacks',
+  'progress',
+  'ops',
+  'signal',
+];
+
 function checkTrainOptions(o: TrainOptions): void {
   if (typeof o !== 'object' || o === null)
     argError('INVALID_TYPE', 'train', 'options', `must be an object, got ${o === null ? 'null' : typeof o}.`);
+  refuseUnknownKeys('train', 'options', o, TRAIN_OPTIONS);
   const need = (name: string, v: unknown, ok: boolean, what: string) => {
     if (!ok)
       argError('INVALID_TYPE', 'train', name, `must be ${what}, got ${v === null ? 'null' : typeof v}.`);

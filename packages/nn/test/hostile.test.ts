@@ -1797,3 +1797,49 @@ describe('finite weights too large for float32 layers', () => {
     });
   });
 });
+
+describe('a misspelt option', () => {
+  it('is INVALID_ARGUMENT naming it at every nn entry that takes options, not its default in silence', async () => {
+    const nn = await import('../src/index.js');
+    const data = { x: new Float32Array(8), rows: 4, cols: 2, labels: [0, 0, 1, 1] };
+    const calls: [string, string, () => unknown][] = [
+      ['adam', 'options.lr', () => nn.adam({ lr: 0.1 } as never)],
+      ['sgd', 'options.momentm', () => nn.sgd({ momentm: 0.5 } as never)],
+      [
+        'createEncoder',
+        'options.layer',
+        () => nn.createEncoder({ inputs: 2, layers: [{ units: 2 }], layer: 1 } as never),
+      ],
+      [
+        'createCosineClassifier',
+        'options.class',
+        () => nn.createCosineClassifier({ classes: 2, dim: 2, class: 3 } as never),
+      ],
+      [
+        'multipleNegativesRankingLoss',
+        'options.scal',
+        () => nn.multipleNegativesRankingLoss({ scal: 5 } as never),
+      ],
+      ['inBatchSampler', 'options.batchsize', () => nn.inBatchSampler(data, { batchsize: 2 } as never)],
+    ];
+    for (const [op, arg, call] of calls) {
+      let e: unknown;
+      try {
+        call();
+      } catch (x) {
+        e = x;
+      }
+      expect(e, arg).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg });
+    }
+    const encoder = nn.createEncoder({ inputs: 2, layers: [{ units: 2 }] });
+    await expect(
+      nn.train({
+        encoder,
+        loss: nn.multipleNegativesRankingLoss(),
+        sampler: nn.inBatchSampler(data),
+        optimizer: nn.adam(),
+        epoch: 3,
+      } as never),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'options.epoch' });
+  });
+});

@@ -30,7 +30,7 @@ const OP = 'multipleNegativesRankingLoss';
  * With `normalized` inputs (unit rows, see {@link LossInput.normalized}) Â = A and Ĉ = C.
  */
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
-  checkObject(OP, 'options', options);
+  checkObject(OP, 'options', options, true, ['scale', 'sameClass']);
   const scale = given(options.scale, 20);
   if (!(checkNumber(OP, 'scale', scale, 0, Number.MAX_VALUE) > 0))
     argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
