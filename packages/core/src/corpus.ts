@@ -1,7 +1,7 @@
 import { checkK, checkSameCols } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, checkSignal, isCosineKitError, reading } from './errors.js';
+import { argError, argErrorOf, checkSignal, disposeQuietly, isCosineKitError, reading } from './errors.js';
 import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } from './filter.js';
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
@@ -370,7 +370,7 @@ export class Corpus {
   ): Promise<void> {
     // A corpus disposed meanwhile (its kit disposed while a stream was read) refuses the rows; a
     // segment already made for them goes with it.
-    if (this.#disposed) made?.dispose();
+    if (this.#disposed) disposeQuietly(made);
     return this.#exclusive(op, async () => {
       let handle = made;
       const tensor = t instanceof Tensor;
@@ -382,7 +382,7 @@ export class Corpus {
           ? await this.#kernels.createCorpus(op, 'source', t, this.#options)
           : await this.#rebuild(op, t);
       } catch (e) {
-        made?.dispose();
+        disposeQuietly(made);
         throw e;
       }
       this.#append(
@@ -468,7 +468,7 @@ export class Corpus {
         this.#checkRoom(n);
         handle ??= await this.#kernels.createCorpus('add', 'rows', t, this.#options);
       } catch (e) {
-        early?.dispose();
+        disposeQuietly(early);
         throw e;
       }
       this.#append(handle, own, host, null);
@@ -597,7 +597,7 @@ export class Corpus {
     this.#disposed = true;
     this.#onDispose(this);
     const release = () => {
-      for (const s of this.#segments) s.handle.dispose();
+      for (const s of this.#segments) disposeQuietly(s.handle);
       this.#segments = [];
     };
     if (this.#pending === 0) release();
@@ -649,7 +649,7 @@ export class Corpus {
     if (stored.rows === 0) {
       // Nothing left to keep: drop the segments rather than hold an empty handle.
       this.#segments.splice(at, segs.length);
-      for (const s of segs) s.handle.dispose();
+      for (const s of segs) disposeQuietly(s.handle);
       return;
     }
     const handle = await this.#rebuild(op, stored);
@@ -661,7 +661,7 @@ export class Corpus {
       host: this.#keepsHost ? stored.exact : null,
     };
     this.#segments.splice(at, segs.length, merged);
-    for (const s of segs) s.handle.dispose();
+    for (const s of segs) disposeQuietly(s.handle);
   }
 
   /** The live rows of `segs`, in order, as one stored representation, with their ordinals. */

@@ -202,3 +202,33 @@ export function readFailure(op: string, arg: string, e: unknown): unknown {
   if (e instanceof CosineKitError) return e;
   return argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
 }
+
+/**
+ * Calls `x.dispose()` and ignores a throw or a rejection: a backend's or a resident handle's
+ * failing disposal must neither fail the caller's call (a corpus's `dispose()`, a kit's, a
+ * registration replaced) nor leave an unhandled rejection, which ends a Node process.
+ */
+export function disposeQuietly(x: { dispose?: () => unknown } | null | undefined): void {
+  try {
+    const r: unknown = x?.dispose?.();
+    if ((typeof r === 'object' && r !== null) || typeof r === 'function') {
+      const then = (r as { then?: unknown }).then;
+      if (typeof then === 'function') then.call(r, undefined, () => undefined);
+    }
+  } catch {
+    // Disposal is best effort: what the handle held is the backend's to lose.
+  }
+}
+
+/**
+ * A thrown value's message as text, whatever was thrown: an `Error`'s message, a string or number
+ * as itself, and a value that cannot be turned into text (an object without a prototype, a Proxy
+ * whose traps throw) as a plain description, never a second error.
+ */
+export function errorText(e: unknown): string {
+  try {
+    return e instanceof Error ? e.message : String(e);
+  } catch {
+    return 'a thrown value that cannot be read';
+  }
+}

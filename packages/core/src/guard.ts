@@ -388,6 +388,16 @@ export class Guard {
 
 /** Gives a backend's failure the public operation's name. */
 function rename(e: unknown, op: string, arg: string, backend: string, kernel: string): CosineKitError {
+  try {
+    return renamed(e, op, arg, backend, kernel);
+  } catch {
+    // A thrown value that cannot even be looked at (an object without a prototype has no
+    // toString; a Proxy's traps may throw): still the backend's failure, the value as the cause.
+    return backendError(op, arg, backend, kernel, 'threw a value that cannot be read', e);
+  }
+}
+
+function renamed(e: unknown, op: string, arg: string, backend: string, kernel: string): CosineKitError {
   if (e instanceof CosineKitError) {
     if (e.op === op) return e;
     // A kernel names itself and its own parameter; the caller knows the public names. A corpus or
@@ -558,6 +568,7 @@ export class CheckedKernels {
     z?: unknown,
   ): Awaitable<unknown> {
     let out: Awaitable<unknown>;
+    let pending: boolean;
     try {
       out = (this.kernels[kernel] as (x: unknown, y: unknown, z: unknown) => Awaitable<unknown>).call(
         this.kernels,
@@ -565,10 +576,12 @@ export class CheckedKernels {
         y,
         z,
       );
+      // An answer whose `then` cannot be read (a throwing getter, a Proxy) is the backend's fault.
+      pending = isThenable(out);
     } catch (e) {
       throw this.guard.failed(e, op, arg, kernel);
     }
-    return isThenable(out) ? this.guard.watch(out, op, arg, kernel) : out;
+    return pending ? this.guard.watch(out as Promise<unknown>, op, arg, kernel) : out;
   }
 
   /** Runs a kernel whose output is `length` floats of `kind`, and checks that output. */
@@ -666,11 +679,11 @@ export class CheckedKernels {
         y,
         z,
       );
+      if (isThenable(out)) {
+        out.then(undefined, () => undefined);
+        return undefined;
+      }
     } catch {
-      return undefined;
-    }
-    if (isThenable(out)) {
-      out.then(undefined, () => undefined);
       return undefined;
     }
     return out ?? undefined;

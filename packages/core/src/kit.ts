@@ -17,6 +17,8 @@ import {
   argError,
   argErrorOf,
   checkSignal,
+  disposeQuietly,
+  errorText,
   isCosineKitError,
   readFailure,
   reportProgress,
@@ -48,8 +50,10 @@ export interface CosineKitOptions {
   onFallback?: (backend: string, reason: string) => void;
   /**
    * How long one kernel call may stay unsettled before the kit gives up on it with
-   * `BACKEND_ERROR`, in milliseconds (default 60,000; `0` or `Infinity`: no limit). A guard against
-   * a backend that hangs, not a deadline for your own work: raise it for very large calls.
+   * `BACKEND_ERROR`, and the backend's `init()` (never less than the default) before the kit gives
+   * up on it with `BACKEND_INIT_FAILED`, in milliseconds (default 60,000; `0` or `Infinity`: no
+   * limit). A guard
+   * against a backend that hangs, not a deadline for your own work: raise it for very large calls.
    */
   timeoutMs?: number;
 }
@@ -68,6 +72,40 @@ export interface CorpusFromOptions extends Omit<CorpusCreateOptions, 'ids'> {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
+
+/**
+ * `init` (a backend's initialisation), unless it takes longer than `timeoutMs` (0 or Infinity: no
+ * limit): then `BACKEND_INIT_FAILED` naming createCosineKit's `backend`, rather than every call of
+ * the kit waiting forever on an `init()` that never settles.
+ */
+async function initWithin<T>(init: T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) return await init;
+  // Compiling wasm or starting an engine takes longer than a kernel call: never less than the
+  // default, so a short timeoutMs for kernels does not fail a slow but healthy start.
+  const ms = Math.max(timeoutMs, DEFAULT_TIMEOUT_MS);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(init),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              argErrorOf(
+                'BACKEND_INIT_FAILED',
+                'createCosineKit',
+                'backend',
+                `is ${what}, whose initialisation did not settle within ${ms} ms (createCosineKit({ timeoutMs }), at least ${DEFAULT_TIMEOUT_MS} for init).`,
+              ),
+            ),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The default of {@link CosineKitOptions.timeoutMs}. */
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -200,20 +238,25 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const b = options.backend;
       if (b !== undefined && typeof b !== 'string') {
         try {
-          await b.init?.();
+          await initWithin(b.init?.(), timeoutMs, `backend '${String(b.name)}'`);
         } catch (err) {
+          if (isCosineKitError(err, 'BACKEND_INIT_FAILED') && err.op === 'createCosineKit') throw err;
           throw argErrorOf(
             'BACKEND_INIT_FAILED',
             'createCosineKit',
             'backend',
-            `is backend '${b.name}', which failed to initialise: ${err instanceof Error ? err.message : String(err)}`,
+            `is backend '${b.name}', which failed to initialise: ${errorText(err)}`,
             err,
           );
         }
         backendObj = b;
       } else {
         try {
-          backendObj = await getBackend(b, onFallback);
+          backendObj = await initWithin(
+            getBackend(b, onFallback),
+            timeoutMs,
+            b === undefined ? 'the best backend' : `backend '${b}'`,
+          );
         } catch (err) {
           // The registry's errors name its own argument; the caller passed this kit's `backend`.
           if (isCosineKitError(err) && err.op === 'getBackend')
@@ -269,7 +312,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     }
     if (handle && (handle.storage ?? 'float32') !== want) {
-      handle.dispose();
+      disposeQuietly(handle);
       handle = undefined;
     }
     if (!handle) {
@@ -590,7 +633,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         if (c === undefined) argError('EMPTY_INPUT', op, 'source', 'yielded no rows.');
         return c;
       } catch (e) {
-        c?.dispose();
+        disposeQuietly(c);
         try {
           await it.return?.();
         } catch {

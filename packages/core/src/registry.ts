@@ -1,5 +1,5 @@
 import type { Backend, BackendFactory } from './contract.js';
-import { argError, argErrorOf, type CosineKitError } from './errors.js';
+import { argError, argErrorOf, type CosineKitError, disposeQuietly, errorText } from './errors.js';
 import { createReferenceBackend } from './reference.js';
 import { checkBackend } from './resolve.js';
 
@@ -48,8 +48,8 @@ export function registerBackend(name: string, factory: BackendFactory, priority 
       `must be a finite number, got ${String(priority)}.`,
     );
   const old = entries.get(name);
-  if (old?.backend) void old.backend.dispose?.();
   entries.set(name, { name, factory, priority, state: 'registered' });
+  disposeQuietly(old?.backend);
 }
 
 /** Removes a registration and disposes its instance, if any. */
@@ -57,7 +57,7 @@ export function unregisterBackend(name: string): boolean {
   const e = entries.get(name);
   if (!e) return false;
   entries.delete(name);
-  if (e.backend) void e.backend.dispose?.();
+  disposeQuietly(e.backend);
   return true;
 }
 
@@ -102,7 +102,7 @@ export async function getBackend(
     try {
       return await initEntry(e);
     } catch (err) {
-      onSkip?.(e.name, e.error ?? String(err));
+      onSkip?.(e.name, e.error ?? errorText(err));
     }
   }
   // Unreachable while the reference is registered, but keep the failure explicit.
@@ -130,7 +130,7 @@ function initEntry(e: Entry): Promise<Backend> {
         return b;
       } catch (err) {
         e.state = 'failed';
-        e.error = err instanceof Error ? err.message : String(err);
+        e.error = errorText(err);
         throw initFailed(e.name, e.error, err);
       }
     })();
@@ -161,10 +161,24 @@ export async function disposeBackends(): Promise<void> {
   const old = [...entries.values()];
   for (const e of old)
     entries.set(e.name, { name: e.name, factory: e.factory, priority: e.priority, state: 'registered' });
+  // Every instance is disposed, whatever one of them throws; the first failure is then reported.
+  let failed: { name: string; e: unknown } | undefined;
   for (const e of old) {
     const b = e.backend ?? (e.promise ? await e.promise.catch(() => undefined) : undefined);
-    await b?.dispose?.();
+    try {
+      await b?.dispose?.();
+    } catch (err) {
+      failed ??= { name: e.name, e: err };
+    }
   }
+  if (failed)
+    throw argErrorOf(
+      'BACKEND_ERROR',
+      'disposeBackends',
+      'backend',
+      `'${failed.name}' failed to dispose: ${errorText(failed.e)}`,
+      failed.e,
+    );
 }
 
 registerBackend('reference', createReferenceBackend, REFERENCE_PRIORITY);

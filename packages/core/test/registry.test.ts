@@ -265,3 +265,59 @@ describe('disposeBackends', () => {
     expect((await next.cosineMatrix([[1, 0]], [[1, 0]])).data[0]).toBe(1);
   });
 });
+
+describe('a backend or handle whose dispose() throws or rejects', () => {
+  it('never fails a replacement, an unregistration or a corpus dispose, nor leaves an unhandled rejection', async () => {
+    const { disposeBackends } = await import('../src/index.js');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const throwing = (name: string, how: 'throw' | 'reject'): Backend => ({
+        name,
+        kernels: {
+          ...referenceKernels,
+          createCorpus: (x, o) => {
+            const h = referenceKernels.createCorpus!(x, o) as { dispose(): unknown };
+            h.dispose = () => {
+              if (how === 'throw') throw new Error('handle dispose broke');
+              return Promise.reject(new Error('handle dispose rejected'));
+            };
+            return h as never;
+          },
+        },
+        dispose: () => {
+          if (how === 'throw') throw new Error('backend dispose broke');
+          return Promise.reject(new Error('backend dispose rejected'));
+        },
+      });
+      for (const how of ['throw', 'reject'] as const) {
+        reg('leaky', () => throwing('leaky', how), 1);
+        const kit = createCosineKit({ backend: 'leaky' });
+        const c = await kit.corpus([
+          [1, 0],
+          [0, 1],
+        ]);
+        expect(() => c.dispose()).not.toThrow();
+        const c2 = await kit.corpus([[1, 1]]);
+        const queued = c2.search([[1, 0]], 1);
+        c2.dispose();
+        await queued;
+        // Replacing the registration makes it, whatever the old instance's dispose does.
+        expect(() => registerBackend('leaky', () => throwing('leaky', how), 1)).not.toThrow();
+        await createCosineKit({ backend: 'leaky' }).rowNorms([[3, 4]]);
+        expect(() => unregisterBackend('leaky')).not.toThrow();
+        reg('leaky', () => throwing('leaky', how), 1);
+        await createCosineKit({ backend: 'leaky' }).rowNorms([[3, 4]]);
+        await expect(disposeBackends()).rejects.toMatchObject({
+          code: 'BACKEND_ERROR',
+          op: 'disposeBackends',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

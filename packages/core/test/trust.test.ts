@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Backend, CosineKitError, referenceKernels, type TopKResult } from '../src/backend.js';
 import { scoreTolerance } from '../src/guard.js';
 import { createCosineKit, Tensor } from '../src/index.js';
@@ -181,6 +181,90 @@ describe('what a backend hands back is checked', () => {
       rowNorms: () => new Promise<Float32Array>((r) => setTimeout(() => r(Float32Array.of(2)), 30)),
     });
     expect(Array.from(await createCosineKit({ backend: late, timeoutMs: 0 }).rowNorms([[2]]))).toEqual([2]);
+  });
+
+  it('an init() that never settles fails the kit by name after the timeout (at least the default), not forever', async () => {
+    vi.useFakeTimers();
+    try {
+      const stuck: Backend = {
+        name: 'stuck',
+        kernels: { ...referenceKernels },
+        init: () => new Promise(() => undefined),
+      };
+      const call = failure(createCosineKit({ backend: stuck, timeoutMs: 15 }).rowNorms([[1]]));
+      // A short timeoutMs is for kernels: init gets the default 60 s at least.
+      await vi.advanceTimersByTimeAsync(1000);
+      let settled = false;
+      void call.then(() => {
+        settled = true;
+      });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(60_000);
+      const e = await call;
+      expect(e).toMatchObject({ code: 'BACKEND_INIT_FAILED', op: 'createCosineKit', arg: 'backend' });
+      expect(e.message).toMatch(/'stuck', whose initialisation did not settle within 60000 ms/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a value thrown or answered that cannot even be read is still the backend failing, by name', async () => {
+    const unreadable = () =>
+      new Proxy(
+        {},
+        {
+          getPrototypeOf: () => {
+            throw new Error('trap');
+          },
+          get: () => {
+            throw new Error('trap');
+          },
+        },
+      );
+    const cases: [string, Partial<Backend['kernels']>][] = [
+      [
+        'throws an object without a prototype',
+        {
+          rowNorms: () => {
+            throw Object.create(null);
+          },
+        },
+      ],
+      [
+        'throws a Proxy whose traps throw',
+        {
+          rowNorms: () => {
+            throw unreadable();
+          },
+        },
+      ],
+      [
+        'answers with a throwing then',
+        {
+          rowNorms: () =>
+            Object.defineProperty({}, 'then', {
+              get() {
+                throw new Error('then');
+              },
+            }) as never,
+        },
+      ],
+      ['answers with a Proxy whose traps throw', { rowNorms: () => unreadable() as never }],
+    ];
+    for (const [what, kernels] of cases) {
+      const e = await failure(createCosineKit({ backend: withKernels(kernels) }).rowNorms([[3, 4]]));
+      expect(e, what).toMatchObject({ code: 'BACKEND_ERROR', op: 'rowNorms', kernel: 'rowNorms' });
+    }
+    const badInit: Backend = {
+      name: 'odd-init',
+      kernels: { ...referenceKernels },
+      init: () => {
+        throw Object.create(null);
+      },
+    };
+    const e = await failure(createCosineKit({ backend: badInit }).rowNorms([[3, 4]]));
+    expect(e).toMatchObject({ code: 'BACKEND_INIT_FAILED', op: 'createCosineKit', arg: 'backend' });
   });
 
   it('kit.kernels() (what @cosinekit/nn drives) checks lengths and finiteness too', async () => {
