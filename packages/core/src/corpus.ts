@@ -1,7 +1,15 @@
 import { checkK, checkSameCols } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
-import { argError, argErrorOf, checkSignal, disposeQuietly, isCosineKitError, reading } from './errors.js';
+import {
+  argError,
+  argErrorOf,
+  checkSignal,
+  disposeQuietly,
+  errorText,
+  isCosineKitError,
+  reading,
+} from './errors.js';
 import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } from './filter.js';
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
@@ -781,7 +789,7 @@ export class Corpus {
    */
   #checkHandles(op: string, cause?: unknown): void {
     for (const s of this.#segments)
-      if (s.handle.disposed)
+      if (handleDisposed(op, s.handle))
         argError(
           'DISPOSED',
           op,
@@ -846,6 +854,30 @@ export function checkIdList(
     if (seen.has(id) || existing?.has(id))
       argError('INVALID_ARGUMENT', op, `${name}[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
     seen.add(id);
+  }
+}
+
+/**
+ * Whether a backend's corpus handle says it was disposed; a `disposed` getter that throws (a
+ * third-party handle's) is that backend failing, `BACKEND_ERROR`, not a raw error from a search.
+ */
+function handleDisposed(op: string, h: ResidentCorpus): boolean {
+  try {
+    return !!h.disposed;
+  } catch (e) {
+    let backend = 'a backend';
+    try {
+      backend = `backend '${String(h.backend)}'`;
+    } catch {
+      // Its name cannot be read either.
+    }
+    return argError(
+      'BACKEND_ERROR',
+      op,
+      'corpus',
+      `is held by ${backend}, whose corpus handle cannot say whether it was disposed: ${errorText(e)}`,
+      e,
+    );
   }
 }
 

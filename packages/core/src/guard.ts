@@ -14,7 +14,7 @@ import {
   type TopKResult,
   type UngatedKernelName,
 } from './contract.js';
-import { argError, argErrorOf, backendError, CosineKitError } from './errors.js';
+import { argError, argErrorOf, backendError, CosineKitError, errorText } from './errors.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
@@ -378,10 +378,18 @@ export class Guard {
     if (typeof h !== 'object' || h === null)
       return fail(`returned ${describeType(h)} instead of a corpus handle.`);
     const c = h as ResidentCorpus;
-    if (typeof c.dispose !== 'function') return fail('returned a corpus handle without dispose().');
-    if (typeof c.backend !== 'string') return fail('returned a corpus handle without a backend name.');
-    if (c.rows !== rows || c.cols !== cols)
-      return fail(`returned a corpus of ${c.rows} x ${c.cols} for ${rows} x ${cols} rows.`);
+    // Every property the kit reads later, read once now: a getter that throws (or a Proxy's trap)
+    // is refused here by name, not thrown raw from a later search or dispose.
+    let read: [unknown, unknown, unknown, unknown, unknown, unknown];
+    try {
+      read = [c.dispose, c.backend, c.rows, c.cols, c.storage, c.disposed];
+    } catch (e) {
+      return fail(`returned a corpus handle whose properties cannot be read (${errorText(e)}).`);
+    }
+    const [dispose, backend, r, k] = read;
+    if (typeof dispose !== 'function') return fail('returned a corpus handle without dispose().');
+    if (typeof backend !== 'string') return fail('returned a corpus handle without a backend name.');
+    if (r !== rows || k !== cols) return fail(`returned a corpus of ${r} x ${k} for ${rows} x ${cols} rows.`);
     return c;
   }
 }

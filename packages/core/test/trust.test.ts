@@ -267,6 +267,43 @@ describe('what a backend hands back is checked', () => {
     expect(e).toMatchObject({ code: 'BACKEND_INIT_FAILED', op: 'createCosineKit', arg: 'backend' });
   });
 
+  it('a corpus handle whose getters throw is the backend failing, by name, at creation or at a later call', async () => {
+    const withGetter = (prop: string, when: () => boolean) =>
+      withKernels({
+        createCorpus: (x, o) => {
+          const h = referenceKernels.createCorpus!(x, o) as object;
+          const own =
+            Object.getOwnPropertyDescriptor(h, prop) ??
+            Object.getOwnPropertyDescriptor(Object.getPrototypeOf(h), prop);
+          Object.defineProperty(h, prop, {
+            get() {
+              if (when()) throw new Error(`${prop} broke`);
+              return own?.get ? own.get.call(h) : own?.value;
+            },
+          });
+          return h as never;
+        },
+      });
+    for (const prop of ['rows', 'cols', 'storage', 'backend', 'disposed']) {
+      const e = await failure(
+        createCosineKit({ backend: withGetter(prop, () => true) }).corpus([
+          [1, 0],
+          [0, 1],
+        ]),
+      );
+      expect(e, prop).toMatchObject({ code: 'BACKEND_ERROR', op: 'corpus', kernel: 'createCorpus' });
+    }
+    let broken = false;
+    const c = await createCosineKit({ backend: withGetter('disposed', () => broken) }).corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    broken = true;
+    const e = await failure(c.search([[1, 0]], 1));
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'search', arg: 'corpus' });
+    expect(e.message).toMatch(/disposed broke/);
+  });
+
   it('kit.kernels() (what @cosinekit/nn drives) checks lengths and finiteness too', async () => {
     const kit = createCosineKit({ backend: withKernels({ matmul: () => new Float32Array(3) }) });
     const k = await kit.kernels();
