@@ -1,3 +1,4 @@
+import { Tensor } from '@cosinekit/core';
 import {
   argError,
   argErrorOf,
@@ -87,7 +88,7 @@ export interface PgvectorBackend extends Backend {
    * The rows of a durable table written by {@link PgvectorBackend.writeTable}, in their order and
    * normalised as stored, to hand to `kit.corpus()`. Throws `DIMENSION_MISMATCH` when its vectors are not `cols` wide.
    */
-  readTable(name: string, cols: number): Promise<Matrix>;
+  readTable(name: string, cols: number): Promise<Tensor>;
   /** Drops a durable table; resolves with whether it existed. */
   dropTable(name: string): Promise<boolean>;
 }
@@ -373,11 +374,19 @@ async function insertRows(
   }
 }
 
-async function createTable(query: SqlQuery, table: string, cols: number): Promise<void> {
+/**
+ * The comment on a resident corpus's table: `dropTable` refuses such a table whichever backend,
+ * process or session holds it (a second backend on the same database once dropped a live corpus's
+ * table under it).
+ */
+const CORPUS_TABLE_NOTE = 'cosinekit resident corpus';
+
+async function createTable(query: SqlQuery, table: string, cols: number, corpus = false): Promise<void> {
   // The dimension is a type modifier, which SQL does not take as a parameter: it is a checked integer.
   await query(
     `CREATE TABLE ${quote(table)} (ord int4 NOT NULL, n float8 NOT NULL, v vector(${cols}) NOT NULL)`,
   );
+  if (corpus) await query(`COMMENT ON TABLE ${quote(table)} IS '${CORPUS_TABLE_NOTE}'`);
 }
 
 /** All rows of a table in ordinal order, as stored: normalised, zero rows zero. */
@@ -680,7 +689,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       const client = await state.open('createCorpus');
       const table = state.newTable();
       try {
-        await createTable(client.query, table, x.cols);
+        await createTable(client.query, table, x.cols, true);
         await insertRows(client, client.query, table, x);
         // A short allow list then reads just its rows: at 20k x 384 on PGlite, 1% allowed took
         // 2.8 ms with this index against 36 ms scanning the table. Built after the rows go in.
@@ -782,7 +791,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         throw e;
       }
     },
-    async readTable(name: string, cols: number): Promise<Matrix> {
+    async readTable(name: string, cols: number): Promise<Tensor> {
       const table = checkName('readTable', 'name', name);
       checkInt('readTable', 'cols', cols, 1, 16000);
       const client = await state.open('readTable');
@@ -806,7 +815,8 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         );
       const [{ count }] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
       const n = Number(count);
-      return { data: await readRows(client.query, table, n, cols), rows: n, cols };
+      // A Tensor, as the kit takes it: a plain { data, rows, cols } was refused by kit.corpus().
+      return new Tensor(await readRows(client.query, table, n, cols), n, cols);
     },
     async dropTable(name: string): Promise<boolean> {
       const table = checkName('dropTable', 'name', name);
@@ -820,10 +830,17 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         );
       const client = await state.open('dropTable');
       const [r] = await client.query(
-        'SELECT c.relkind::text AS kind, n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)',
+        "SELECT c.relkind::text AS kind, n.nspname AS schema, coalesce(obj_description(c.oid, 'pg_class'), '') AS note FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
         [quote(table)],
       );
       if (!r) return false;
+      if (r.note === CORPUS_TABLE_NOTE)
+        argError(
+          'INVALID_ARGUMENT',
+          'dropTable',
+          'name',
+          `is '${table}', a resident corpus's table (of this backend or another on the same database): dispose the corpus instead.`,
+        );
       // Only an ordinary table of the caller's: not a view, an index or the database's own catalog
       // (Postgres's own errors for those once escaped raw).
       const schema = String(r.schema);

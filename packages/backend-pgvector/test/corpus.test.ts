@@ -276,7 +276,9 @@ describe('bad input', () => {
       const back = await backend.readTable('docs', 8);
       const norms = cosineMatrix64(rows, rows);
       const kit = createCosineKit({ backend });
-      const c = await kit.corpus(new Tensor(back.data, back.rows, back.cols));
+      // What readTable gives, kit.corpus takes as it is (the README's example).
+      expect(back).toBeInstanceOf(Tensor);
+      const c = await kit.corpus(back);
       const s = await c.similarity(rows);
       for (let i = 0; i < s.data.length; i++) expect(Math.abs(s.data[i] - norms[i])).toBeLessThan(1e-6);
       kit.dispose();
@@ -348,6 +350,10 @@ describe('bad input', () => {
         )
         .then((r) => r.rows);
       expectError(await failure(backend.dropTable(live.t)), 'INVALID_ARGUMENT', /live corpus/);
+      // Another backend on the same database: the table is a resident corpus's, refused too.
+      const other = createPgvectorBackend({ pglite: db });
+      expectError(await failure(other.dropTable(live.t)), 'INVALID_ARGUMENT', /resident corpus's table/);
+      await other.dispose();
       // A corpus wider than pgvector stores is UNSUPPORTED (was BACKEND_ERROR, blaming the backend).
       expectError(await failure(kit.corpus([new Float32Array(16001).fill(1)])), 'UNSUPPORTED', /16000/);
       kit.dispose();
