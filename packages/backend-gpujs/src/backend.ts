@@ -50,7 +50,7 @@ export const GPUJS_BACKEND_NAME = 'gpujs';
  */
 export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
   const op = 'createGpujsBackend';
-  checkOptionsObject(op, options);
+  checkOptionsObject(op, options, ['mode', 'maxTextureSize', 'tileSize']);
   if (options.mode !== undefined && !MODES.includes(options.mode)) {
     argError(
       'INVALID_ARGUMENT',

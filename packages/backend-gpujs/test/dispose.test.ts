@@ -21,4 +21,7 @@ it('refuses options that are not an object by name', () => {
     expect(() => createGpujsBackend(bad as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_TYPE', op: 'createGpujsBackend', arg: 'options' }),
     );
+  expect(() => createGpujsBackend({ mdoe: 'cpu' } as never)).toThrow(
+    expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createGpujsBackend', arg: 'options.mdoe' }),
+  );
 });

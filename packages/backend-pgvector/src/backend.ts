@@ -6,6 +6,7 @@ import {
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
+  checkOptionsObject,
   disposedBackend,
   foreignCorpus,
   type Kernels,
@@ -585,6 +586,15 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
   const op = 'createPgvectorBackend';
   if (typeof options !== 'object' || options === null)
     argError('INVALID_TYPE', op, 'options', 'must be an object.');
+  checkOptionsObject(op, options, [
+    'connectionString',
+    'poolSize',
+    'pool',
+    'dataDir',
+    'pglite',
+    'tablePrefix',
+    'hnsw',
+  ]);
   if (options.connectionString !== undefined && typeof options.connectionString !== 'string')
     argError('INVALID_TYPE', op, 'options.connectionString', 'must be a string.');
   if (options.poolSize !== undefined) checkInt(op, 'options.poolSize', options.poolSize, 1, 1000);

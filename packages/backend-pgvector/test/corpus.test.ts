@@ -258,6 +258,11 @@ describe('bad input', () => {
       'INVALID_ARGUMENT',
       /poolSize/,
     );
+    expectError(
+      failureSync(() => createPgvectorBackend({ poolsize: 2 } as never)),
+      'INVALID_ARGUMENT',
+      /options\.poolsize/,
+    );
   });
 
   it('durable tables: names validated, a different dimension is DIMENSION_MISMATCH', async () => {

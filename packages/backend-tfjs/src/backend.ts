@@ -83,7 +83,13 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
       'options',
       "is required: { engine: 'wasm' | 'cpu' | 'webgl' | 'webgpu' }.",
     );
-  checkOptionsObject('createTfjsBackend', options);
+  checkOptionsObject('createTfjsBackend', options, [
+    'engine',
+    'name',
+    'tileColumns',
+    'scoreTile',
+    'wasmPaths',
+  ]);
   const { engine } = options;
   if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl' && engine !== 'webgpu') {
     argError(

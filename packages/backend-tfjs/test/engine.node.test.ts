@@ -29,6 +29,13 @@ describe('tfjs engines in Node', () => {
       expect(() => createTfjsBackend(bad as never)).toThrow(
         expect.objectContaining({ code: 'INVALID_TYPE', op: 'createTfjsBackend', arg: 'options' }),
       );
+    expect(() => createTfjsBackend({ engine: 'cpu', tileColumn: 4 } as never)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        op: 'createTfjsBackend',
+        arg: 'options.tileColumn',
+      }),
+    );
     expect(() => createTfjsBackend(undefined as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createTfjsBackend', arg: 'options' }),
     );

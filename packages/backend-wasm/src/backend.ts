@@ -165,7 +165,7 @@ export interface WasmBackend extends Backend {
  * ```
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
-  checkOptionsObject('createWasmBackend', options);
+  checkOptionsObject('createWasmBackend', options, ['variant', 'wasm', 'tuning', 'threads', 'shardBytes']);
   const wanted = options.variant ?? 'auto';
   if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'relaxed') {
     argError(

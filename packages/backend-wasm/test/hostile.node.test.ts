@@ -361,5 +361,8 @@ describe('createWasmBackend on options that are not an object', () => {
       expect(() => createWasmBackend(bad as never)).toThrow(
         expect.objectContaining({ code: 'INVALID_TYPE', op: 'createWasmBackend', arg: 'options' }),
       );
+    expect(() => createWasmBackend({ thread: 2 } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createWasmBackend', arg: 'options.thread' }),
+    );
   });
 });

@@ -84,7 +84,7 @@ const LIMIT_NAMES = [
  */
 export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuBackend {
   const op = 'createWebGpuBackend';
-  checkOptionsObject(op, options);
+  checkOptionsObject(op, options, ['gpu', 'limits', 'powerPreference']);
   if (
     options.gpu !== undefined &&
     typeof (options.gpu as { requestAdapter?: unknown })?.requestAdapter !== 'function'

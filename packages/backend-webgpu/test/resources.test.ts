@@ -106,5 +106,8 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
       expect(() => createWebGpuBackend(bad as never)).toThrow(
         expect.objectContaining({ code: 'INVALID_TYPE', op: 'createWebGpuBackend', arg: 'options' }),
       );
+    expect(() => createWebGpuBackend({ limit: {} } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createWebGpuBackend', arg: 'options.limit' }),
+    );
   });
 });

@@ -50,10 +50,21 @@ export function checkK(op: string, k: unknown, n: number): asserts k is number {
 /**
  * Refuses a backend factory's `options` that are not an object (`null`, a string, an array):
  * `INVALID_TYPE` naming `options` and `op`, rather than the `TypeError` reading an option from them
- * would throw. `undefined` passes (the factory's defaults).
+ * would throw. `undefined` passes (the factory's defaults). With `keys`, an own key not among
+ * them is `INVALID_ARGUMENT` naming `options.<key>`.
  */
-export function checkOptionsObject(op: string, options: unknown): void {
+export function checkOptionsObject(op: string, options: unknown, keys?: readonly string[]): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(options)}.`);
+  if (!keys) return;
+  // A misspelt option (`thread: 2`) was ignored and its default used without a word.
+  for (const k of Object.keys(options))
+    if (!keys.includes(k))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `options.${k}`,
+        `is not an option of ${op}; it takes ${keys.join(', ')}.`,
+      );
 }
