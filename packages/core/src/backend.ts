@@ -9,7 +9,13 @@
  * @module @cosinekit/core/backend
  */
 
-export { checkK, checkOptionsObject, checkSameCols, checkSameShape } from './check.js';
+export {
+  checkK,
+  checkOptionsObject,
+  checkSameCols,
+  checkSameShape,
+  refuseUnknownOptions,
+} from './check.js';
 export type {
   Activation,
   Awaitable,

@@ -57,8 +57,15 @@ export function checkOptionsObject(op: string, options: unknown, keys?: readonly
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(options)}.`);
-  if (!keys) return;
-  // A misspelt option (`thread: 2`) was ignored and its default used without a word.
+  if (keys) refuseUnknownOptions(op, options, keys);
+}
+
+/**
+ * Refuses an own key of the options object `options` that `op` does not take: `INVALID_ARGUMENT`
+ * naming `options.<key>` and listing `keys`. A misspelt option (`thread: 2`, `fliter`) was ignored
+ * and its default used without a word. Shared by the kit, the backend factories and nn.
+ */
+export function refuseUnknownOptions(op: string, options: object, keys: readonly string[]): void {
   for (const k of Object.keys(options))
     if (!keys.includes(k))
       argError(

@@ -1,4 +1,4 @@
-import { checkK, checkSameCols } from './check.js';
+import { checkK, checkSameCols, refuseUnknownOptions } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
 import {
@@ -920,14 +920,7 @@ export function ownOptions<T extends object>(op: string, o: T, keys: readonly st
   checkOptions(op, o);
   // An option `op` does not take is refused rather than ignored: a misspelt `filter` would
   // otherwise search everything, a misspelt `signal` never abort.
-  const unknown = reading(op, 'options', () => Object.keys(o).find((k) => !keys.includes(k)));
-  if (unknown !== undefined)
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      `options.${unknown}`,
-      `is not an option of ${op}; it takes ${keys.join(', ')}.`,
-    );
+  reading(op, 'options', () => refuseUnknownOptions(op, o, keys));
   return reading(op, 'options', () => {
     const copy: Record<string, unknown> = {};
     for (const k of keys) {

@@ -1,4 +1,4 @@
-import { argError, argErrorOf, isCosineKitError } from '@cosinekit/core/backend';
+import { argError, argErrorOf, isCosineKitError, refuseUnknownOptions } from '@cosinekit/core/backend';
 import type { LossInput } from './losses/loss.js';
 
 /**
@@ -221,22 +221,7 @@ export function checkObject(
   if (v === undefined && optional) return;
   if (typeof v !== 'object' || v === null)
     argError('INVALID_TYPE', op, arg, `must be an object, got ${v === null ? 'null' : typeof v}.`);
-  if (keys) refuseUnknownKeys(op, arg, v, keys);
-}
-
-/**
- * Refuses an own key of the options object `v` that `op` does not take (`INVALID_ARGUMENT` naming
- * `arg.key`): a misspelt option (`epoch: 3`) was ignored and its default used without a word.
- */
-export function refuseUnknownKeys(op: string, arg: string, v: object, keys: readonly string[]): void {
-  for (const k of Object.keys(v))
-    if (!keys.includes(k))
-      argError(
-        'INVALID_ARGUMENT',
-        op,
-        `${arg}.${k}`,
-        `is not an option of ${op}; it takes ${keys.join(', ')}.`,
-      );
+  if (keys) refuseUnknownOptions(op, v as object, keys);
 }
 
 /**

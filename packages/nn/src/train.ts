@@ -1,5 +1,11 @@
 import type { Awaitable, Kernels } from '@cosinekit/core/backend';
-import { argError, argErrorOf, checkSignal, isCosineKitError } from '@cosinekit/core/backend';
+import {
+  argError,
+  argErrorOf,
+  checkSignal,
+  isCosineKitError,
+  refuseUnknownOptions,
+} from '@cosinekit/core/backend';
 import {
   checkBoolean,
   checkNumber,
@@ -7,7 +13,6 @@ import {
   firstNonFinite,
   given,
   HUGE,
-  refuseUnknownKeys,
   rowMagnitudes,
   TINY,
 } from './check.js';
@@ -226,7 +231,7 @@ const TRAIN_OPTIONS = [
 function checkTrainOptions(o: TrainOptions): void {
   if (typeof o !== 'object' || o === null)
     argError('INVALID_TYPE', 'train', 'options', `must be an object, got ${o === null ? 'null' : typeof o}.`);
-  refuseUnknownKeys('train', 'options', o, TRAIN_OPTIONS);
+  refuseUnknownOptions('train', o, TRAIN_OPTIONS);
   const need = (name: string, v: unknown, ok: boolean, what: string) => {
     if (!ok)
       argError('INVALID_TYPE', 'train', name, `must be ${what}, got ${v === null ? 'null' : typeof v}.`);

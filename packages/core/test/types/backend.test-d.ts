@@ -64,6 +64,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'matmulDims'
       | 'optimizerCoefficients'
       | 'referenceKernels'
+      | 'refuseUnknownOptions'
       | 'registerBackend'
       | 'resolveCorpusOptions'
       | 'resolveKernels'
