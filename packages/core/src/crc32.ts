@@ -1,17 +1,48 @@
 /** CRC-32 (IEEE 802.3, the one zlib and PNG use), for the corpus file checksum. */
-let table: Uint32Array | undefined;
+
+/**
+ * Eight tables of 256 entries: table 0 is the CRC of each byte value; table k, the CRC of that byte
+ * followed by k zero bytes. They let the loop take eight bytes per step ("slicing by 8"): 4-5x the
+ * speed of one byte per step, which matters where a load checks a file of gigabytes.
+ */
+let tables: Uint32Array | undefined;
+
+function makeTables(): Uint32Array {
+  const t = new Uint32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  for (let k = 1; k < 8; k++) {
+    for (let n = 0; n < 256; n++) {
+      const prev = t[(k - 1) * 256 + n];
+      t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff];
+    }
+  }
+  return t;
+}
 
 /** The CRC-32 of `bytes`, or, given the CRC-32 of earlier bytes as `crc`, of those followed by `bytes`. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
-  if (!table) {
-    table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-  }
+  tables ??= makeTables();
+  const t = tables;
   let c = (crc ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  const n = bytes.length;
+  const n8 = n - (n % 8);
+  let i = 0;
+  for (; i < n8; i += 8) {
+    const lo = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    c =
+      t[1792 + (lo & 0xff)] ^
+      t[1536 + ((lo >>> 8) & 0xff)] ^
+      t[1280 + ((lo >>> 16) & 0xff)] ^
+      t[1024 + (lo >>> 24)] ^
+      t[768 + bytes[i + 4]] ^
+      t[512 + bytes[i + 5]] ^
+      t[256 + bytes[i + 6]] ^
+      t[bytes[i + 7]];
+  }
+  for (; i < n; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

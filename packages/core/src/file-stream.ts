@@ -10,7 +10,7 @@ import {
   readCorpusPreamble,
 } from './corpus-file.js';
 import { crc32 } from './crc32.js';
-import { argError, argErrorOf, checkSignal, reportProgress } from './errors.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError, reportProgress } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { guardRows } from './gate.js';
 import { type CosineKit, placeOf } from './kit.js';
@@ -220,14 +220,6 @@ export async function readCorpus(
   const pre = decodingFor(at, () => readCorpusPreamble(first, total));
   const header = await source.read(16, pre.headerLength);
   const l = decodingFor(at, () => parseCorpusHead(pre.version, header, total));
-  let crc = 0;
-  for (let o = 0; o < l.crcAt; o += PIECE) {
-    checkSignal(op, signal);
-    crc = crc32(await source.read(o, Math.min(PIECE, l.crcAt - o)), crc);
-  }
-  const stored = new DataView((await source.read(l.crcAt, 4)).buffer).getUint32(0, true);
-  if (crc !== stored)
-    argError('CORRUPT_DATA', at.op, at.arg, 'fails its checksum: the file is truncated or corrupted.');
   const { rows, cols } = l;
   // Bytes each section holds per row (quantised sections without their end padding).
   const width: Record<CorpusFileSection, number> = {
@@ -237,8 +229,54 @@ export async function readCorpus(
     codes: l.bytes.codes ? cols : 0,
     scales: l.bytes.scales ? 4 : 0,
   };
-  const rowBytes = Object.values(width).reduce((a, b) => a + b, 0);
+  const sections = (Object.entries(width) as [CorpusFileSection, number][]).filter(([, w]) => w > 0);
+  const rowBytes = sections.reduce((a, [, w]) => a + w, 0);
   const per = Math.max(1, Math.floor(segmentBytes / rowBytes));
+  const segments = Math.ceil(rows / per);
+  // The second pass reads each section's rows of a segment again; the first records each such
+  // range's own CRC-32 as it checks the file's, so bytes that change between the passes (another
+  // writer) are caught as a checksum failure rather than loaded. Range (segment s, section j) is
+  // entry s * sections.length + j; the ranges do not overlap.
+  const ranges: { start: number; length: number; entry: number }[] = [];
+  for (let s = 0; s < segments; s++) {
+    const n = Math.min(per, rows - s * per);
+    sections.forEach(([name, w], j) => {
+      ranges.push({ start: l.at[name] + s * per * w, length: n * w, entry: s * sections.length + j });
+    });
+  }
+  ranges.sort((a, b) => a.start - b.start);
+  const rangeCrc = new Uint32Array(ranges.length);
+  let crc = 0;
+  let next = 0;
+  for (let o = 0; o < l.crcAt; o += PIECE) {
+    checkSignal(op, signal);
+    const piece = await source.read(o, Math.min(PIECE, l.crcAt - o));
+    crc = crc32(piece, crc);
+    const end = o + piece.length;
+    while (next < ranges.length && ranges[next].start < end) {
+      const r = ranges[next];
+      const from = Math.max(r.start, o);
+      const to = Math.min(r.start + r.length, end);
+      if (to > from) rangeCrc[r.entry] = crc32(piece.subarray(from - o, to - o), rangeCrc[r.entry]);
+      if (r.start + r.length > end) break;
+      next++;
+    }
+  }
+  const stored = new DataView((await source.read(l.crcAt, 4)).buffer).getUint32(0, true);
+  if (crc !== stored)
+    argError('CORRUPT_DATA', at.op, at.arg, 'fails its checksum: the file is truncated or corrupted.');
+  /** The bytes of segment `s`, section `j`, refused if they differ from those the checksum covered. */
+  const readRange = async (s: number, j: number, start: number, length: number): Promise<Uint8Array> => {
+    const bytes = await source.read(start, length);
+    if (crc32(bytes) !== rangeCrc[s * sections.length + j])
+      argError(
+        'CORRUPT_DATA',
+        at.op,
+        at.arg,
+        'changed while it was being read: its bytes no longer match the checksum they passed.',
+      );
+    return bytes;
+  };
   let c: Corpus | undefined;
   let previous = -1;
   try {
@@ -246,8 +284,10 @@ export async function readCorpus(
       checkSignal(op, signal);
       const n = Math.min(per, rows - r0);
       const b: Partial<Record<CorpusFileSection, Uint8Array>> = {};
-      for (const [name, w] of Object.entries(width) as [CorpusFileSection, number][])
-        if (w) b[name] = await source.read(l.at[name] + r0 * w, n * w);
+      for (let j = 0; j < sections.length; j++) {
+        const [name, w] = sections[j];
+        b[name] = await readRange(r0 / per, j, l.at[name] + r0 * w, n * w);
+      }
       const part = decodingFor(at, () => decodeCorpusRows(l, r0, previous, b, true));
       previous = part.ordinals[n - 1];
       const from: Tensor | StoredCorpus =
@@ -265,6 +305,16 @@ export async function readCorpus(
     }
     return c!;
   } catch (e) {
+    // The corpus being built, disposed under the load (`kit.dispose()`, `disposeBackends()`), is no
+    // argument of this call: say which one its end came through.
+    if (c?.disposed && isCosineKitError(e) && e.code === 'DISPOSED')
+      throw argErrorOf(
+        'DISPOSED',
+        op,
+        'kit',
+        'was disposed, with the corpus being loaded, before the load finished (kit.dispose() or disposeBackends()).',
+        e,
+      );
     c?.dispose();
     throw e;
   }

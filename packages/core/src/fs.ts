@@ -15,7 +15,8 @@
  * @module @cosinekit/core/fs
  */
 /// <reference types="node" />
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import type { Corpus } from './corpus.js';
 import { argError, argErrorOf, isCosineKitError } from './errors.js';
 import {
@@ -44,16 +45,28 @@ function checkPath(op: string, path: unknown): asserts path is string {
     argError('INVALID_TYPE', op, 'path', `must be a non-empty string, got ${describeType(path)}.`);
 }
 
+/** A name for a save's temporary file next to `target`, unique to this save. */
+function tempName(target: string): string {
+  const tag = `${process.pid.toString(36)}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+  return `${target}.${tag}.tmp`;
+}
+
 /**
  * Saves `corpus` to the file at `path`, streaming: the same bytes as `corpus.save()`, written a
- * piece at a time. The file is written as `path + '.tmp'` and renamed over `path` once complete and
- * flushed, so `path` holds either its old content or the whole new file; a failed or aborted save
- * removes the temporary file. Resolves with the file's length in bytes.
+ * piece at a time. The bytes go to a temporary file next to the destination (a name of its own,
+ * `<path>.<unique>.tmp`, created exclusively, so saves at the same time never share one and an
+ * existing file or link of that name is never written through), which is flushed and renamed over
+ * the destination once complete: `path` holds either its old content or one whole new file (of
+ * saves to the same path at once, the last to finish), and a failed or aborted save removes its
+ * temporary file. Where `path` is a symbolic link the file it points to is replaced, and a file
+ * being replaced keeps its permission bits; other links to the old file keep the old content.
+ * Resolves with the file's length in bytes.
  *
  * Errors: `INVALID_TYPE` for a corpus or path of the wrong type, `DISPOSED` for a disposed corpus,
- * `INVALID_ARGUMENT` naming `path` when it is a directory or cannot be written (the system's code,
- * such as `EACCES` or `ENOENT` for a missing directory, is in the message and the error is the
- * `cause`), `ABORTED` when `options.signal` fires.
+ * `INVALID_ARGUMENT` naming `path` when it is a directory or cannot be written (a file without
+ * write permission included, as if it were written in place; the system's code, such as `EACCES`
+ * or `ENOENT` for a missing directory, is in the message and the error is the `cause`), `ABORTED`
+ * when `options.signal` fires.
  */
 export async function saveCorpusFile(
   corpus: Corpus,
@@ -63,8 +76,11 @@ export async function saveCorpusFile(
   const op = 'saveCorpusFile';
   options = checkSave(op, corpus, options);
   checkPath(op, path);
-  const tmp = `${path}.tmp`;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
+  /** The temporary file, once this save created it: only then is it removed on failure. */
+  let tmp: string | undefined;
+  let target = path;
+  let mode: number | undefined;
   // Queued on the corpus now, within the call; the file is opened when the save's turn comes.
   const written = writeCorpus(
     op,
@@ -72,7 +88,16 @@ export async function saveCorpusFile(
     async () => {
       const old = await stat(path).catch(() => null);
       if (old?.isDirectory()) argError('INVALID_ARGUMENT', op, 'path', `is a directory: ${path}.`);
-      fh = await open(tmp, 'w');
+      if (old) {
+        // Replace what the path names (through a link), as a write in place would, and refuse a
+        // file that one could not write: a rename needs only the directory's permission.
+        target = await realpath(path);
+        await access(target, constants.W_OK);
+        mode = old.mode & 0o7777;
+      }
+      const name = tempName(target);
+      fh = await open(name, 'wx');
+      tmp = name;
       const f = fh;
       return {
         async write(bytes) {
@@ -85,16 +110,16 @@ export async function saveCorpusFile(
   try {
     const n = await written;
     const f = fh!;
+    if (mode !== undefined) await f.chmod(mode);
     await f.datasync();
     await f.close();
     fh = undefined;
-    await rename(tmp, path);
+    await rename(tmp!, target);
+    tmp = undefined;
     return n;
   } catch (e) {
-    const opened = fh !== undefined;
     await fh?.close().catch(() => undefined);
-    // Only a save that got as far as creating its temporary file removes it.
-    if (opened) await rm(tmp, { force: true }).catch(() => undefined);
+    if (tmp !== undefined) await rm(tmp, { force: true }).catch(() => undefined);
     if (isCosineKitError(e)) throw e;
     throw argErrorOf('INVALID_ARGUMENT', op, 'path', `cannot be written (${path}): ${reason(e)}`, e);
   }
@@ -122,7 +147,10 @@ export async function loadCorpusFile(
   let fh: Awaited<ReturnType<typeof open>>;
   let size: number;
   try {
-    fh = await open(path, 'r');
+    // Looked at before it is opened: opening a named pipe (FIFO) waits for a writer, and no signal
+    // can end that wait. Opened without blocking for the same reason, should it change in between.
+    if (!(await stat(path)).isFile()) argError('INVALID_ARGUMENT', op, 'path', `is not a file: ${path}.`);
+    fh = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     const st = await fh.stat().catch(async (e: unknown) => {
       await fh.close();
       throw e;

@@ -32,7 +32,7 @@ import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
 import { quantised } from './stored.js';
-import { attached, describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
+import { attached, describeType, refuseFakeView, Tensor, type TensorInput, toTensor } from './tensor.js';
 
 /** Options of {@link createCosineKit}. */
 export interface CosineKitOptions {
@@ -643,6 +643,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     async loadCorpus(bytes) {
+      refuseFakeView(bytes, 'loadCorpus', 'bytes');
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
       attached(bytes, 'loadCorpus', 'bytes');

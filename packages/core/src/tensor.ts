@@ -313,6 +313,20 @@ export function attached(x: ArrayBufferView, op: string, arg: string): void {
   } catch {
     argError('DISPOSED', op, arg, `is a ${describeType(x)} whose buffer was transferred (detached).`);
   }
+  // A fixed-length view over a resizable ArrayBuffer shrunk below it reads as empty too, but
+  // copying it throws a TypeError; `slice` refuses it and copies nothing from an empty view.
+  if (!(x instanceof DataView)) {
+    try {
+      (TYPED_ARRAY as { slice: (a: number, b: number) => unknown }).slice.call(x, 0, 0);
+    } catch {
+      argError(
+        'DISPOSED',
+        op,
+        arg,
+        `is a ${describeType(x)} whose resizable buffer was shrunk below it: its values are gone.`,
+      );
+    }
+  }
 }
 
 /** Refuses a tensor whose buffer was transferred or shrunk since it was made, naming `op` and `arg`. */

@@ -1,6 +1,19 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createReferenceBackend } from '../src/backend.js';
 import { crc32 } from '../src/crc32.js';
@@ -21,6 +34,11 @@ const kit = createCosineKit({ backend: createReferenceBackend() });
 const dir = mkdtempSync(join(tmpdir(), 'cosinekit-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const at = (name: string) => join(dir, name);
+/** The temporary files a save to `path` made (`<path>.<unique>.tmp`, or the old `<path>.tmp`) still there. */
+const temps = (path: string): string[] =>
+  existsSync(dirname(path))
+    ? readdirSync(dirname(path)).filter((f) => f.startsWith(`${basename(path)}.`) && f.endsWith('.tmp'))
+    : [];
 
 /** A corpus of `n` x `d` rows with string ids, built from a stream in several segments, some rows removed. */
 async function build(storage: CorpusStorage, rerank: number, n = 203, d = 13): Promise<Corpus> {
@@ -65,7 +83,7 @@ describe('saveCorpusFile / loadCorpusFile', () => {
       const bytes = await c.save();
       expect(n).toBe(bytes.length);
       expect(new Uint8Array(file)).toEqual(bytes);
-      expect(existsSync(`${path}.tmp`)).toBe(false);
+      expect(temps(path)).toEqual([]);
       expect(progress.at(-1)).toEqual([n, n]);
       const loaded: number[] = [];
       const back = await loadCorpusFile(kit, path, {
@@ -135,7 +153,7 @@ describe('saveCorpusFile / loadCorpusFile', () => {
     const e1 = await saveCorpusFile(c, missing).catch((e) => e);
     expect(e1).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'saveCorpusFile', arg: 'path' });
     expect(e1.message).toMatch(/ENOENT/);
-    expect(existsSync(`${missing}.tmp`)).toBe(false);
+    expect(temps(missing)).toEqual([]);
     const e2 = await saveCorpusFile(c, dir).catch((e) => e);
     expect(e2).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'path' });
     expect(e2.message).toMatch(/is a directory/);
@@ -160,7 +178,7 @@ describe('saveCorpusFile / loadCorpusFile', () => {
     }).catch((x) => x);
     expect(e).toMatchObject({ code: 'ABORTED', op: 'saveCorpusFile' });
     expect(readFileSync(path, 'utf8')).toBe('previous');
-    expect(existsSync(`${path}.tmp`)).toBe(false);
+    expect(temps(path)).toEqual([]);
     // The corpus is intact.
     expect(c.rows).toBe(3000);
     await expect(c.search(rows(1, 64, 2), 3)).resolves.toBeDefined();
@@ -296,12 +314,170 @@ describe('saveCorpusFile is queued on the corpus within the call, like save()', 
     expect(await p).toBe(bytes.length);
     expect(new Uint8Array(readFileSync(at('then-dispose.ckc')))).toEqual(bytes);
     await expect(saveCorpusFile(c, at('after.ckc'))).rejects.toMatchObject({ code: 'DISPOSED' });
-    expect(existsSync(at('after.ckc.tmp'))).toBe(false);
+    expect(temps(at('after.ckc'))).toEqual([]);
   });
   it('a directory as the path is still refused by name, with no temporary file left', async () => {
     const c = await kit.corpus(rows(3, 5, 3));
     await expect(saveCorpusFile(c, dir)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'path' });
-    expect(existsSync(`${dir}.tmp`)).toBe(false);
+    expect(temps(dir)).toEqual([]);
+    c.dispose();
+  });
+});
+
+describe('file helpers beside other writers and odd files', () => {
+  it('the checksum is CRC-32 as zlib computes it, eight bytes at a time or one', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    const b = Uint8Array.from({ length: 1000 }, (_, i) => (i * 37 + 11) & 255);
+    for (const cut of [0, 1, 7, 8, 9, 500, 999, 1000])
+      expect(crc32(b.subarray(cut), crc32(b.subarray(0, cut)))).toBe(crc32(b));
+  });
+
+  it('two saves to one path at once both succeed, and the file is one of them whole', async () => {
+    const a = await kit.corpus(rows(400, 16, 1));
+    const b = await kit.corpus(rows(400, 16, 2));
+    const [ba, bb] = [await a.save(), await b.save()];
+    const path = at('both.ckc');
+    for (let trial = 0; trial < 3; trial++) {
+      // Progress callbacks that yield interleave the two saves' pieces (before, both wrote one
+      // shared `path.tmp`: one save failed and the file was neither corpus).
+      const slow = { onProgress: () => new Promise<void>((r) => setTimeout(r, 1)) };
+      await expect(
+        Promise.all([saveCorpusFile(a, path, slow), saveCorpusFile(b, path, slow)]),
+      ).resolves.toEqual([ba.length, bb.length]);
+      const file = new Uint8Array(readFileSync(path));
+      expect([0, 1]).toContain(
+        [ba, bb].findIndex((x) => x.length === file.length && x.every((v, i) => v === file[i])),
+      );
+      expect(temps(path)).toEqual([]);
+      (await loadCorpusFile(kit, path)).dispose();
+    }
+    a.dispose();
+    b.dispose();
+  });
+
+  it('never writes through a link where the old temporary name was', async () => {
+    const c = await kit.corpus(rows(5, 4, 1));
+    const victim = at('victim.txt');
+    writeFileSync(victim, 'keep me');
+    const path = at('linked-tmp.ckc');
+    symlinkSync(victim, `${path}.tmp`);
+    await saveCorpusFile(c, path);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(lstatSync(path).isSymbolicLink()).toBe(false);
+    expect(new Uint8Array(readFileSync(path))).toEqual(await c.save());
+    c.dispose();
+  });
+
+  it('through a link at the path, the file linked to is replaced; a replaced file keeps its mode', async () => {
+    const c = await kit.corpus(rows(5, 4, 2));
+    const real = at('real.ckc');
+    writeFileSync(real, 'old');
+    chmodSync(real, 0o640);
+    const link = at('link.ckc');
+    symlinkSync(real, link);
+    await saveCorpusFile(c, link);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(new Uint8Array(readFileSync(real))).toEqual(await c.save());
+    expect(statSync(real).mode & 0o777).toBe(0o640);
+    expect(temps(real)).toEqual([]);
+    c.dispose();
+  });
+
+  it('a rename that fails removes the temporary file', async () => {
+    const c = await kit.corpus(rows(2000, 32, 3));
+    const path = at('becomes-dir.ckc');
+    // The path turns into a directory while the save is writing: the rename then fails.
+    const e = await saveCorpusFile(c, path, {
+      onProgress: () => {
+        if (!existsSync(path)) mkdirSync(path);
+      },
+    }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'saveCorpusFile', arg: 'path' });
+    expect(temps(path)).toEqual([]);
+    c.dispose();
+  });
+
+  it('a named pipe is refused as not a file, at once (opening it waited for a writer forever)', async () => {
+    const fifo = at('pipe.ckc');
+    execFileSync('mkfifo', [fifo]);
+    const e = await loadCorpusFile(kit, fifo, { signal: AbortSignal.timeout(10_000) }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'loadCorpusFile', arg: 'path' });
+    expect(e.message).toMatch(/is not a file/);
+  });
+
+  it('a file changed between the checksum pass and the rows pass is CORRUPT_DATA, nothing resident', async () => {
+    const a = await kit.corpus(rows(60, 8, 4), { ids: Array.from({ length: 60 }, (_, i) => `r${i}`) });
+    const b = await kit.corpus(rows(60, 8, 5), { ids: Array.from({ length: 60 }, (_, i) => `r${i}`) });
+    const [ba, bb] = [await a.save(), await b.save()];
+    expect(bb.length).toBe(ba.length);
+    const before = ReferenceCorpus.live;
+    const flipped = ba.slice();
+    flipped[ba.length - 40] ^= 1;
+    for (const [name, later] of [
+      ['another valid file', bb],
+      ['one bit flipped', flipped],
+    ] as const) {
+      const path = at('changing.ckc');
+      writeFileSync(path, ba);
+      const e = await loadCorpusFile(kit, path, {
+        segmentBytes: 8 * 4 * 5,
+        // After the first segment is resident, the same path is rewritten in place, same length.
+        onProgress: (done) => {
+          if (done < 60 && readFileSync(path).equals(ba)) writeFileSync(path, later);
+        },
+      }).catch((x) => x);
+      expect(e, name).toMatchObject({ code: 'CORRUPT_DATA', op: 'loadCorpusFile', arg: 'path' });
+      expect(e.message).toMatch(/changed while it was being read/);
+      expect(ReferenceCorpus.live).toBe(before);
+    }
+    a.dispose();
+    b.dispose();
+  });
+
+  it('a kit disposed during a load: DISPOSED naming the kit, not an argument the call lacks', async () => {
+    const c = await kit.corpus(rows(6, 3, 1));
+    const path = at('disposed-kit.ckc');
+    await saveCorpusFile(c, path);
+    const other = createCosineKit({ backend: createReferenceBackend() });
+    const e = await loadCorpusFile(other, path, {
+      segmentBytes: 1,
+      onProgress: (done) => {
+        if (done === 2) other.dispose();
+      },
+    }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'loadCorpusFile', arg: 'kit' });
+    c.dispose();
+  });
+});
+
+describe('loadCorpus refuses views it cannot read, typed', () => {
+  it('a Proxy, an object made from the prototype, a view its resizable buffer shrank below', async () => {
+    const c = await kit.corpus(rows(3, 4, 1));
+    const bytes = await c.save();
+    for (const fake of [new Proxy(bytes, {}), Object.create(Uint8Array.prototype)]) {
+      await expect(kit.loadCorpus(fake)).rejects.toMatchObject({
+        code: 'INVALID_TYPE',
+        op: 'loadCorpus',
+        arg: 'bytes',
+      });
+    }
+    const buffer = new (
+      ArrayBuffer as unknown as new (
+        n: number,
+        o: { maxByteLength: number },
+      ) => ArrayBuffer & {
+        resize(n: number): void;
+      }
+    )(bytes.length, { maxByteLength: bytes.length });
+    const view = new Uint8Array(buffer, 0, bytes.length);
+    view.set(bytes);
+    await expect(kit.loadCorpus(view)).resolves.toBeDefined();
+    buffer.resize(8);
+    await expect(kit.loadCorpus(view)).rejects.toMatchObject({
+      code: 'DISPOSED',
+      op: 'loadCorpus',
+      arg: 'bytes',
+    });
     c.dispose();
   });
 });

@@ -823,8 +823,7 @@ describe('new SearchResult checks what it is given (it is exported)', () => {
 
 describe('a save whose onProgress calls the corpus it saves', () => {
   it('saveCorpusFile: an async callback awaiting a search or an add on the same corpus ends, and the file is whole', async () => {
-    const { mkdtemp, rm, readFile } = await import('node:fs/promises');
-    const { existsSync } = await import('node:fs');
+    const { mkdtemp, rm, readFile, readdir } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { saveCorpusFile, loadCorpusFile } = await import('../src/fs.js');
@@ -866,7 +865,7 @@ describe('a save whose onProgress calls the corpus it saves', () => {
       expect(corpus.rows).toBe(41);
       const back = await loadCorpusFile(kit, path2);
       expect(back.rows).toBe(40);
-      expect(existsSync(`${path2}.tmp`)).toBe(false);
+      expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
       // A callback that rejects after the corpus call it awaited: the save fails by name, the old file stays.
       const before = await readFile(path);
       const e = await rejection(
@@ -881,7 +880,7 @@ describe('a save whose onProgress calls the corpus it saves', () => {
       );
       expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'saveCorpusFile', arg: 'options.onProgress' });
       expect(new Uint8Array(await readFile(path))).toEqual(new Uint8Array(before));
-      expect(existsSync(`${path}.tmp`)).toBe(false);
+      expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
