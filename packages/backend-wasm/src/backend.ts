@@ -7,12 +7,14 @@ import {
   checkOptionsObject,
   declareKernels,
   disposedBackend,
+  refuseUnknownOptions,
   type SelfCheckedKernelName,
   type UngatedKernelName,
 } from '@cosinekit/core/backend';
 import { createCorpus, type WasmCorpus } from './kernels/corpus.js';
 import { kernelsOf, type WasmKernels } from './kernels/index.js';
 import {
+  checkSource,
   compileVariant,
   enableRelaxedInNode,
   relaxedSupported,
@@ -154,6 +156,9 @@ export interface WasmBackend extends Backend {
   vectorCosine(a: WasmVector, b: WasmVector): number;
 }
 
+/** The binaries `options.wasm` may hold. */
+const WASM_KEYS = ['simd', 'relaxed', 'simdThreads', 'relaxedThreads'] as const;
+
 /**
  * Creates the wasm backend. Nothing is loaded until `init()` (the registry awaits it); kernels
  * called before it throw `UNSUPPORTED`.
@@ -166,6 +171,20 @@ export interface WasmBackend extends Backend {
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
   checkOptionsObject('createWasmBackend', options, ['variant', 'wasm', 'tuning', 'threads', 'shardBytes']);
+  const binaries = options.wasm;
+  if (binaries !== undefined) {
+    if (typeof binaries !== 'object' || binaries === null || Array.isArray(binaries))
+      argError(
+        'INVALID_TYPE',
+        'createWasmBackend',
+        'options.wasm',
+        `must be an object of binaries ({ simd, relaxed, simdThreads, relaxedThreads }), got ${
+          binaries === null ? 'null' : Array.isArray(binaries) ? 'an array' : typeof binaries
+        }.`,
+      );
+    refuseUnknownOptions('createWasmBackend', binaries, WASM_KEYS);
+    for (const k of WASM_KEYS) checkSource('createWasmBackend', `options.wasm.${k}`, binaries[k]);
+  }
   const wanted = options.variant ?? 'auto';
   if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'relaxed') {
     argError(
@@ -257,7 +276,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       }
     }
     if (r === undefined) {
-      const module = await compileVariant(variant, options.wasm?.[variant]);
+      const module = await compileVariant(
+        variant,
+        options.wasm?.[variant],
+        false,
+        'init',
+        options.wasm?.[variant] === undefined ? 'variant' : `options.wasm.${variant}`,
+      );
       const instance = await WebAssembly.instantiate(module, {});
       r = new WasmRuntime(instance, variant, tuning);
       // Synchronous: kernels are, and the module is compiled already.
@@ -409,8 +434,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       // One combined test keeps the hot path to a few property loads before the wasm call.
       if (
         r === undefined ||
-        a.owner !== r ||
-        b.owner !== r ||
+        a?.owner !== r ||
+        b?.owner !== r ||
         a.address < 0 ||
         b.address < 0 ||
         a.length !== b.length
@@ -429,7 +454,13 @@ export async function startThreaded(
   threads: number,
   source: WasmSource | undefined,
 ): Promise<WasmRuntime> {
-  const module = await compileVariant(variant, source, true);
+  const module = await compileVariant(
+    variant,
+    source,
+    true,
+    'init',
+    source === undefined ? 'variant' : `options.wasm.${variant}Threads`,
+  );
   // The maximum matches the binary's import (4 GiB, all wasm32 can address).
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
@@ -464,6 +495,24 @@ function threadedShard(
 /** Throws the reason two vectors cannot be compared by `vectorCosine`. */
 function pairError(rt: WasmRuntime, a: WasmVector, b: WasmVector): never {
   const op = 'vectorCosine';
+  for (const [arg, v] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
+    if (!(v instanceof WasmVector))
+      argError(
+        'INVALID_TYPE',
+        op,
+        arg,
+        `must be a WasmVector made by this backend's createVector(), got ${
+          v === null
+            ? 'null'
+            : typeof v === 'object'
+              ? ((v as object).constructor?.name ?? 'an object')
+              : typeof v
+        }.`,
+      );
+  }
   if (a.owner !== rt || b.owner !== rt) {
     argError('INVALID_ARGUMENT', op, a.owner !== rt ? 'a' : 'b', 'belongs to another wasm backend.');
   }

@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, CosineKitError } from '@cosinekit/core/backend';
 
 /** Which binary runs: plain 128-bit SIMD, or relaxed SIMD (fused multiply-add). */
 export type WasmVariant = 'simd' | 'relaxed';
@@ -88,25 +88,74 @@ export async function enableRelaxedInNode(): Promise<void> {
 }
 
 /**
+ * Refuses, at the factory's call, a binary source that is none of the kinds {@link WasmSource}
+ * allows: `INVALID_TYPE` naming `op` and `arg` (the URL of a string is only resolved at load).
+ */
+export function checkSource(op: string, arg: string, source: unknown): void {
+  if (
+    source === undefined ||
+    typeof source === 'string' ||
+    source instanceof URL ||
+    source instanceof ArrayBuffer ||
+    ArrayBuffer.isView(source) ||
+    source instanceof WebAssembly.Module ||
+    (typeof Response !== 'undefined' && source instanceof Response)
+  )
+    return;
+  argError(
+    'INVALID_TYPE',
+    op,
+    arg,
+    `must be the binary's bytes, a WebAssembly.Module, a Response or a URL, got ${
+      source === null
+        ? 'null'
+        : typeof source === 'object'
+          ? (source.constructor?.name ?? 'an object')
+          : typeof source
+    }.`,
+  );
+}
+
+/**
  * Compiles the binary of `variant` from `source`, or from its default URL. The threads builds
- * import a shared memory (`env.memory`) instead of defining their own.
+ * import a shared memory (`env.memory`) instead of defining their own. A source that cannot be
+ * read or compiled is `UNSUPPORTED` naming `op` and `arg` (the option the source came from, or
+ * `variant` for the default binary), the reason as `cause`.
  */
 export async function compileVariant(
   variant: WasmVariant,
   source?: WasmSource,
   threads = false,
+  op = 'init',
+  arg = 'variant',
 ): Promise<WebAssembly.Module> {
   const src = source ?? defaultUrl(variant, threads);
   if (src instanceof WebAssembly.Module) return src;
-  const bytes = await readSource(src);
+  const what =
+    source === undefined
+      ? `is '${variant}', whose${threads ? ' threads' : ''} wasm binary`
+      : 'names a binary that';
+  let bytes: BufferSource;
+  try {
+    bytes = await readSource(src);
+  } catch (err) {
+    if (err instanceof CosineKitError) throw err;
+    argError(
+      'UNSUPPORTED',
+      op,
+      arg,
+      `${what} could not be read: ${err instanceof Error ? err.message : String(err)}`,
+      err,
+    );
+  }
   try {
     return await WebAssembly.compile(bytes);
   } catch (err) {
     argError(
       'UNSUPPORTED',
-      'init',
-      'variant',
-      `is '${variant}', whose${threads ? ' threads' : ''} wasm binary does not compile here: ${err instanceof Error ? err.message : String(err)}`,
+      op,
+      arg,
+      `${what} does not compile here: ${err instanceof Error ? err.message : String(err)}`,
       err,
     );
   }
@@ -124,14 +173,7 @@ async function readSource(src: WasmSource): Promise<BufferSource> {
     return fs.readFile(url);
   }
   const res = await fetch(url);
-  if (!res.ok) {
-    argError(
-      'UNSUPPORTED',
-      'init',
-      'wasm',
-      `names ${url.href}, which could not be fetched: HTTP ${res.status}.`,
-    );
-  }
+  if (!res.ok) throw new Error(`${url.href} could not be fetched: HTTP ${res.status}.`);
   return res.arrayBuffer();
 }
 

@@ -1,6 +1,6 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, checkOptionsObject } from '@cosinekit/core/backend';
 import type { WasmExports } from './generated/exports.js';
-import { compileVariant, simdSupported, type WasmSource } from './loader.js';
+import { checkSource, compileVariant, simdSupported, type WasmSource } from './loader.js';
 
 /** Options of {@link createWasmPair}. */
 export interface WasmPairOptions {
@@ -47,8 +47,14 @@ const PAGE = 65536;
  * const { cosine } = await createWasmPair();
  * cosine(embeddingA, embeddingB); // synchronous from here on
  * ```
+ *
+ * Rejects with `INVALID_TYPE` when `options` is not an object or `options.wasm` is not a binary
+ * source, `INVALID_ARGUMENT` naming an option it does not take, and `UNSUPPORTED` when the binary
+ * cannot be read or compiled or the engine lacks WebAssembly SIMD.
  */
 export async function createWasmPair(options: WasmPairOptions = {}): Promise<WasmPair> {
+  checkOptionsObject('createWasmPair', options, ['wasm']);
+  checkSource('createWasmPair', 'options.wasm', options.wasm);
   if (!simdSupported()) {
     argError(
       'UNSUPPORTED',
@@ -57,7 +63,13 @@ export async function createWasmPair(options: WasmPairOptions = {}): Promise<Was
       'cannot be met: this JavaScript engine lacks WebAssembly SIMD.',
     );
   }
-  const module = await compileVariant('simd', options.wasm);
+  const module = await compileVariant(
+    'simd',
+    options.wasm,
+    false,
+    'createWasmPair',
+    options.wasm === undefined ? 'variant' : 'options.wasm',
+  );
   const instance = await WebAssembly.instantiate(module, {});
   const exports = instance.exports as unknown as WasmExports;
   const memory = exports.memory!;

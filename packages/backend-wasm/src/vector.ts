@@ -1,4 +1,4 @@
-import { argError, argErrorOf, CosineKitError, checkFinite } from '@cosinekit/core/backend';
+import { argError, argErrorOf, beyondFloat32, CosineKitError, checkFinite } from '@cosinekit/core/backend';
 import type { Resident, WasmRuntime } from './runtime.js';
 import { padded } from './staging.js';
 
@@ -120,6 +120,7 @@ export function toFloat32(data: ArrayLike<number>, op = 'createVector'): Float32
       }
     }
     f = data instanceof Float32Array ? data : Float32Array.from(data);
+    if (f !== data) refuseBeyondFloat32(data, f, op);
   } else {
     try {
       const a = data as readonly unknown[];
@@ -143,7 +144,19 @@ export function toFloat32(data: ArrayLike<number>, op = 'createVector'): Float32
   if (f.length === 0) {
     argError('EMPTY_INPUT', op, 'data', 'is empty.');
   }
+  if (!typed) refuseBeyondFloat32(data, f, op);
   return f;
+}
+
+/**
+ * Refuses a finite value that became ±Infinity in float32 (beyond about 3.4e38) by its value and
+ * index: the finite check after would report an Infinity the caller never passed.
+ */
+function refuseBeyondFloat32(data: ArrayLike<number>, f: Float32Array, op: string): void {
+  for (let i = 0; i < f.length; i++) {
+    const v = f[i];
+    if (v - v !== 0 && Number.isFinite(data[i])) beyondFloat32(op, 'data', data[i], `index ${i}`);
+  }
 }
 
 export function disposedError(op: string): CosineKitError {

@@ -170,6 +170,24 @@ describe('createWasmPair', () => {
     expect(Math.abs(pair.cosine(ok, c) - oracle(ok, c))).toBeLessThan(TOL);
   });
 
+  it('refuses bad options by name (a TypeError, a misspelt option ignored, before)', async () => {
+    const cases: [unknown, string, string][] = [
+      [null, 'INVALID_TYPE', 'options'],
+      [5, 'INVALID_TYPE', 'options'],
+      [{ variant: 'relaxed' }, 'INVALID_ARGUMENT', 'options.variant'],
+      [{ wasm: 123 }, 'INVALID_TYPE', 'options.wasm'],
+      [{ wasm: new Uint8Array(8) }, 'UNSUPPORTED', 'options.wasm'],
+      [{ wasm: 'file:///no/such/binary.wasm' }, 'UNSUPPORTED', 'options.wasm'],
+    ];
+    for (const [options, code, arg] of cases)
+      await expect(createWasmPair(options as never), JSON.stringify(options)).rejects.toMatchObject({
+        name: 'CosineKitError',
+        code,
+        op: 'createWasmPair',
+        arg,
+      });
+  });
+
   it('refuses calls after dispose', async () => {
     const p = await createWasmPair();
     const a = vec(8, 16);

@@ -97,5 +97,102 @@ for (const variant of VARIANTS) {
       w.dispose();
       v.dispose();
     });
+
+    /** Float64 cosine of the float32 values of `x` and `y`, 0 for a zero vector. */
+    const exact = (x: Float32Array, y: Float32Array): number => {
+      let dot = 0;
+      let xx = 0;
+      let yy = 0;
+      for (let i = 0; i < x.length; i++) {
+        dot += x[i] * y[i];
+        xx += x[i] * x[i];
+        yy += y[i] * y[i];
+      }
+      return xx === 0 || yy === 0 ? 0 : dot / Math.sqrt(xx) / Math.sqrt(yy);
+    };
+
+    it('any finite magnitude, within 1.5e-6 of float64 (float32 products overflowed to 1 or NaN, or flushed to 0)', () => {
+      const cases: [number[], number[]][] = [
+        [
+          [1e20, 1e20],
+          [1e20, 1e19],
+        ],
+        [
+          [1e20, 1e20],
+          [1e20, -1e19],
+        ],
+        [
+          [1e30, -1e30, 1e30],
+          [1e30, 1e30, -1e30],
+        ],
+        [
+          [3e38, 1, -3e38],
+          [3e38, 2, 3e38],
+        ],
+        [
+          [1e-40, 2e-40, 3e-40],
+          [3e-40, 2e-40, 1e-40],
+        ],
+        [[1e-42], [1e-42]],
+        [
+          [1e-20, 3e-20, -2e-20, 1e-20, 5e-20],
+          [2e-20, 1e-20, 1e-20, -4e-20, 1e-20],
+        ],
+        [
+          [1e-25, 1e15],
+          [1e15, 1e-25],
+        ],
+      ];
+      for (const [xs, ys] of cases) {
+        const x = Float32Array.from(xs);
+        const y = Float32Array.from(ys);
+        const a = b.createVector(x);
+        const c = b.createVector(y);
+        const got = b.vectorCosine(a, c);
+        expect(Number.isNaN(got), `${xs} . ${ys}`).toBe(false);
+        expect(Math.abs(got - exact(x, y)), `${xs} . ${ys}: ${got}`).toBeLessThan(1.5e-6);
+        a.dispose();
+        c.dispose();
+      }
+    });
+
+    it('long vectors stay within 1.5e-6 (one float32 chain lost 1e-4 at d = 100,000)', () => {
+      for (const d of [64, 65, 1000, 4099, 100_003]) {
+        const x = new Float32Array(d).fill(1 / 3);
+        const y = Float32Array.from({ length: d }, (_, i) => 1 / 3 + (i % 7) * 1e-3);
+        const a = b.createVector(x);
+        const c = b.createVector(y);
+        expect(Math.abs(b.vectorCosine(a, a) - 1), `d = ${d}`).toBeLessThan(1.5e-6);
+        expect(Math.abs(b.vectorCosine(a, c) - exact(x, y)), `d = ${d}`).toBeLessThan(1.5e-6);
+        a.dispose();
+        c.dispose();
+      }
+    });
+
+    it('refuses what is not a vector by name, and a finite value beyond float32 by its value and place', () => {
+      const v = b.createVector([1, 2, 3]);
+      for (const [a, c, arg] of [
+        [v, null, 'b'],
+        [v, undefined, 'b'],
+        [[1, 2, 3], v, 'a'],
+      ] as const)
+        expect(() => b.vectorCosine(a as never, c as never)).toThrow(
+          expect.objectContaining({ code: 'INVALID_TYPE', op: 'vectorCosine', arg }),
+        );
+      for (const data of [[1, 1e39, 3], Float64Array.of(1, 1e39, 3)])
+        for (const [op, call] of [
+          ['createVector', () => b.createVector(data)],
+          ['WasmVector.set', () => v.set(data)],
+        ] as const)
+          expect(call, op).toThrow(
+            expect.objectContaining({
+              code: 'NON_FINITE',
+              op,
+              arg: 'data',
+              message: expect.stringMatching(/holds 1e\+39 at index 1, beyond float32/),
+            }),
+          );
+      v.dispose();
+    });
   });
 }

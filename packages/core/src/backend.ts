@@ -80,4 +80,4 @@ export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } fr
 export type { ResolvedKernels } from './resolve.js';
 export { declareKernels, resolveKernels } from './resolve.js';
 export { MAX_ORDINAL } from './stored.js';
-export { toTensor } from './tensor.js';
+export { beyondFloat32, toTensor } from './tensor.js';

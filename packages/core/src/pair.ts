@@ -52,13 +52,29 @@ export function cosineDistance(a: Vector, b: Vector): number {
 }
 
 /**
- * `v / ‖v‖` as a new Float32Array (or into `out`); a zero vector gives zeros.
+ * `v / ‖v‖` as a new Float32Array (or into `out`); a zero vector gives zeros. `out` may be `v`
+ * itself (normalised in place); an `out` that overlaps `v`'s memory otherwise is refused
+ * (`INVALID_ARGUMENT` naming `out`): values would be overwritten before they were read.
  */
 export function normalize(v: Vector, out?: Float32Array): Float32Array {
   const x = vec('normalize', 'v', v);
   if (out !== undefined && !(out instanceof Float32Array))
     argError('INVALID_TYPE', 'normalize', 'out', `must be a Float32Array, got ${describeType(out)}.`);
-  if (out !== undefined) attached(out, 'normalize', 'out');
+  if (out !== undefined) {
+    attached(out, 'normalize', 'out');
+    if (ArrayBuffer.isView(x) && x.buffer === out.buffer && x !== out) {
+      const same = x instanceof Float32Array && x.byteOffset === out.byteOffset;
+      const apart =
+        x.byteOffset + x.byteLength <= out.byteOffset || out.byteOffset + out.byteLength <= x.byteOffset;
+      if (!same && !apart)
+        argError(
+          'INVALID_ARGUMENT',
+          'normalize',
+          'out',
+          "overlaps 'v' in memory without being it: pass v itself to normalise in place, or memory apart from it.",
+        );
+    }
+  }
   const r = out ?? new Float32Array(x.length);
   if (r.length !== x.length)
     argError('SHAPE_MISMATCH', 'normalize', 'out', `has length ${r.length}, expected ${x.length}.`);

@@ -250,7 +250,7 @@ function convert(
  * `NON_FINITE` for a finite number that float32 cannot hold: it would be stored as ±Infinity, which
  * the finite check would then report as if the caller had passed Infinity.
  */
-function beyondFloat32(op: string, arg: string, v: number, at: string): never {
+export function beyondFloat32(op: string, arg: string, v: number, at: string): never {
   return argError(
     'NON_FINITE',
     op,
@@ -341,6 +341,10 @@ export function intact(t: Tensor, op: string, arg: string): void {
 }
 
 const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;
+/** The built-in `length` getter of typed arrays: the true count, whatever an override says. */
+const TYPED_LENGTH = Object.getOwnPropertyDescriptor(TYPED_ARRAY, 'length')!.get! as (
+  this: unknown,
+) => number;
 
 /**
  * Refuses an object that inherits from a typed array's prototype without being one, a `Proxy`
@@ -349,6 +353,23 @@ const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;
  * worker. `INVALID_TYPE` naming `op` and `arg`, not a TypeError from deep inside a call.
  */
 export function refuseFakeView(v: unknown, op: string, arg: string): void {
+  // A real typed array whose `length` is overridden (an own property, a subclass's getter) would be
+  // read past its values, or copied short by a RangeError: its own length must be the true one.
+  if (
+    ArrayBuffer.isView(v) &&
+    !(v instanceof DataView) &&
+    (Object.getPrototypeOf(v) !== Float32Array.prototype || Object.hasOwn(v, 'length'))
+  ) {
+    const real = TYPED_LENGTH.call(v);
+    const said = (v as { length?: unknown }).length;
+    if (said !== real)
+      argError(
+        'INVALID_TYPE',
+        op,
+        arg,
+        `says its length is ${String(said)} but holds ${real} values (its length is overridden): pass a plain ${describeType(v)}.`,
+      );
+  }
   if (
     typeof v === 'object' &&
     v !== null &&

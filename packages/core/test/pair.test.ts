@@ -118,4 +118,28 @@ describe('normalize', () => {
     expect(Array.from(normalize([0, 0]))).toEqual([0, 0]);
     expect(() => normalize([Number.NaN])).toThrow(expect.objectContaining({ code: 'NON_FINITE', arg: 'v' }));
   });
+
+  it('in place when out is v; an out overlapping v otherwise is refused (was silently wrong: [0.6, 0.12])', () => {
+    const buf = new Float32Array([3, 4, 0, 0]);
+    const v = buf.subarray(0, 2);
+    expect(normalize(v, v)).toBe(v);
+    expect(Array.from(v)).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+    // Same memory, another view object: still in place.
+    buf.set([3, 4]);
+    expect(Array.from(normalize(v, new Float32Array(buf.buffer, 0, 2)))).toEqual([
+      Math.fround(0.6),
+      Math.fround(0.8),
+    ]);
+    buf.set([3, 4]);
+    for (const out of [buf.subarray(1, 3), new Float32Array(buf.buffer, 4, 2)])
+      expect(() => normalize(v, out)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'normalize', arg: 'out' }),
+      );
+    const f64 = new Float64Array([3, 4]);
+    expect(() => normalize(f64, new Float32Array(f64.buffer, 0, 2))).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'out' }),
+    );
+    // Apart on one buffer is fine.
+    expect(Array.from(normalize(v, buf.subarray(2, 4)))).toEqual([Math.fround(0.6), Math.fround(0.8)]);
+  });
 });

@@ -171,3 +171,24 @@ describe('numbers beyond float32', () => {
     expect(tensor([3.4028235e38]).data[0]).toBe(max);
   });
 });
+
+describe('typed arrays whose length lies', () => {
+  it('an overridden length (own property or subclass getter) is refused by name, not read past or copied short', async () => {
+    const { createCosineKit } = await import('../src/index.js');
+    const kit = createCosineKit({ backend: 'reference' });
+    const short = new Float32Array([1, 2, 3, 4]);
+    Object.defineProperty(short, 'length', { value: 2 });
+    class Longer extends Float32Array {
+      override get length(): number {
+        return super.length * 2;
+      }
+    }
+    for (const x of [short, new Longer([1, 2, 3, 4])]) {
+      await expect(kit.rowNorms(x)).rejects.toMatchObject({ code: 'INVALID_TYPE', op: 'rowNorms', arg: 'x' });
+      await expect(kit.cosineMatrix([x], [[1, 0, 0, 0]])).rejects.toMatchObject({ code: 'INVALID_TYPE' });
+    }
+    // A subclass that tells the truth is taken as it is.
+    class Honest extends Float32Array {}
+    expect(Array.from(await kit.rowNorms(new Honest([3, 4])))).toEqual([5]);
+  });
+});

@@ -40,6 +40,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'argError'
       | 'argErrorOf'
       | 'backendError'
+      | 'beyondFloat32'
       | 'checkColumnSums'
       | 'checkFinite'
       | 'checkK'
