@@ -1,7 +1,9 @@
 import {
   argError,
+  argErrorOf,
   type Backend,
   type BackendMemory,
+  CosineKitError,
   checkOptionsObject,
   disposedBackend,
   type Kernels,
@@ -10,6 +12,8 @@ import type { KernelContext } from './context.js';
 import type { TfjsCorpus } from './corpus.js';
 import {
   activate,
+  checkEngine,
+  engineOptions,
   exclusive,
   initTfjsEngine,
   loadedTfjs,
@@ -19,7 +23,7 @@ import {
 } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus, readCorpus } from './kernels/corpus.js';
+import { corpusMatrix, corpusSearch, createCorpus, importCorpus, readCorpus } from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -54,7 +58,7 @@ export interface TfjsBackendOptions extends TfjsEngineOptions {
 export interface TfjsBackend extends Backend {
   /** The tfjs engine it runs on. */
   readonly engine: TfjsEngine;
-  readonly kernels: Kernels & Required<Pick<Kernels, 'readCorpus'>>;
+  readonly kernels: Kernels & Required<Pick<Kernels, 'readCorpus' | 'importCorpus'>>;
   init(): Promise<void>;
   dispose(): void;
   memory(): BackendMemory;
@@ -83,40 +87,33 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
       'options',
       "is required: { engine: 'wasm' | 'cpu' | 'webgl' | 'webgpu' }.",
     );
-  checkOptionsObject('createTfjsBackend', options, [
-    'engine',
-    'name',
-    'tileColumns',
-    'scoreTile',
-    'wasmPaths',
-  ]);
-  const { engine } = options;
-  if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl' && engine !== 'webgpu') {
-    argError(
-      'INVALID_ARGUMENT',
-      'createTfjsBackend',
-      'engine',
-      `must be 'wasm', 'cpu', 'webgl' or 'webgpu', got '${String(engine)}'.`,
-    );
+  const op = 'createTfjsBackend';
+  checkOptionsObject(op, options, ['engine', 'name', 'tileColumns', 'scoreTile', 'wasmPaths']);
+  // Read once, here: a getter runs once, and later changes to the object change nothing.
+  let o: TfjsBackendOptions;
+  try {
+    o = { ...options };
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options', `threw while it was read: ${String(e)}`, e);
   }
-  const name = options.name ?? `tfjs-${engine}`;
-  const tileColumns = options.tileColumns ?? DEFAULT_TILE_COLUMNS[engine];
+  const { engine } = o;
+  checkEngine(op, engine);
+  const { wasmPaths } = engineOptions(op, { wasmPaths: o.wasmPaths });
+  const name = o.name ?? `tfjs-${engine}`;
+  if (typeof name !== 'string' || name === '')
+    argError('INVALID_ARGUMENT', op, 'name', `must be a non-empty string, got ${describe(name)}.`);
+  const tileColumns = o.tileColumns ?? DEFAULT_TILE_COLUMNS[engine];
   if (!Number.isInteger(tileColumns) || tileColumns < 1) {
     argError(
       'INVALID_ARGUMENT',
-      'createTfjsBackend',
+      op,
       'tileColumns',
-      `must be a positive integer, got ${tileColumns}.`,
+      `must be a positive integer, got ${describe(tileColumns)}.`,
     );
   }
-  const scoreTile = options.scoreTile ?? SCORE_TILE;
+  const scoreTile = o.scoreTile ?? SCORE_TILE;
   if (!Number.isInteger(scoreTile) || scoreTile < 1) {
-    argError(
-      'INVALID_ARGUMENT',
-      'createTfjsBackend',
-      'scoreTile',
-      `must be a positive integer, got ${scoreTile}.`,
-    );
+    argError('INVALID_ARGUMENT', op, 'scoreTile', `must be a positive integer, got ${describe(scoreTile)}.`);
   }
   const live = new Set<TfjsCorpus>();
   let disposed = false;
@@ -125,7 +122,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
 
   const init = (): Promise<Tfjs> => {
     ready ??= (async () => {
-      const tf = await initTfjsEngine(engine, { wasmPaths: options.wasmPaths });
+      const tf = await initTfjsEngine(engine, wasmPaths === undefined ? {} : { wasmPaths });
       info = await exclusive(async () => {
         await activate(tf, engine);
         return describeEngine(tf, engine);
@@ -134,7 +131,14 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     })().catch((err: unknown) => {
       // Not cached: a later call tries again (and reports tfjs's reason again if it fails again).
       ready = undefined;
-      throw err;
+      if (err instanceof CosineKitError) throw err;
+      throw argErrorOf(
+        'UNSUPPORTED',
+        'init',
+        'engine',
+        `is '${engine}', which tfjs could not initialise here: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
     });
     return ready;
   };
@@ -148,6 +152,10 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
       if (disposed) disposedBackend(kernel);
       const tf = await init();
       return exclusive(async () => {
+        // Checked again at the kernel's turn: a dispose() made while it waited for init or for the
+        // kernels before it ran nothing of it (a queued createCorpus used to build a corpus after
+        // the dispose, resident and unreachable).
+        if (disposed) disposedBackend(kernel);
         await activate(tf, engine);
         return fn(tf);
       });
@@ -165,6 +173,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     corpusSearch: corpusSearch(ctx),
     corpusMatrix: corpusMatrix(ctx),
     readCorpus: readCorpus(ctx),
+    importCorpus: importCorpus(ctx, live),
     matmul: matmul(ctx),
     addBias: addBias(ctx),
     activation: activation(ctx),
@@ -250,4 +259,9 @@ function webglRenderer(tf: Tfjs): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A value as an error message shows it: strings quoted, so '4' is not read as 4. */
+function describe(v: unknown): string {
+  return typeof v === 'string' ? `the string '${v}'` : String(v);
 }

@@ -2,11 +2,16 @@ import { argError, type ResidentCorpus } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { TfjsEngine } from './engine.js';
 
-/** One resident block of corpus rows, stored transposed: `d x width`, starting at row `start`. */
+/**
+ * One resident block of corpus rows, stored transposed (`d x width`, starting at row `start`) as
+ * one or more parts of consecutive dimensions: `parts[i]` holds dimensions `from[i]` to
+ * `from[i + 1]` (the last to `d`). One part, except on tfjs-wasm for long rows (see `splitDims`).
+ */
 export interface CorpusTile {
   readonly start: number;
   readonly width: number;
-  readonly columns: TF.Tensor2D;
+  readonly parts: readonly TF.Tensor2D[];
+  readonly from: readonly number[];
 }
 
 /**
@@ -84,6 +89,6 @@ export class TfjsCorpus implements ResidentCorpus {
     const tiles = this.#tiles;
     this.#tiles = null;
     // A tensor is disposed by the engine that holds it, whichever engine is active now.
-    if (tiles) for (const t of tiles) t.columns.dispose();
+    if (tiles) for (const t of tiles) for (const p of t.parts) p.dispose();
   }
 }

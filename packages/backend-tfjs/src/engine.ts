@@ -4,6 +4,7 @@
  * this module: engines are initialised once and one at a time, and each kernel runs under a lock
  * with its engine made active first.
  */
+import { argError, argErrorOf, checkOptionsObject } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 
 /** The tfjs engines this package drives. */
@@ -22,6 +23,51 @@ export interface TfjsEngineOptions {
    * Vite: `?url` imports of the `dist/*.wasm` files). tfjs reads it once, at the first wasm init.
    */
   wasmPaths?: string | Record<string, string>;
+}
+
+/** Refuses what is not one of the engines, naming `op`'s argument `engine`. @internal */
+export function checkEngine(op: string, engine: unknown): asserts engine is TfjsEngine {
+  if (engine !== 'wasm' && engine !== 'cpu' && engine !== 'webgl' && engine !== 'webgpu')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'engine',
+      `must be 'wasm', 'cpu', 'webgl' or 'webgpu', got ${typeof engine === 'string' ? `'${engine}'` : String(engine)}.`,
+    );
+}
+
+/**
+ * `options` of {@link initTfjsEngine} (or the backend's `wasmPaths`) read once into a copy:
+ * `INVALID_TYPE` for options that are not an object or `wasmPaths` that is neither a string nor an
+ * object of strings, `INVALID_ARGUMENT` for an option it does not take or a getter that throws.
+ * @internal
+ */
+export function engineOptions(op: string, options: unknown, arg = 'options'): TfjsEngineOptions {
+  checkOptionsObject(op, options, ['wasmPaths']);
+  let paths: unknown;
+  try {
+    paths = (options as TfjsEngineOptions | undefined)?.wasmPaths;
+    if (paths !== null && typeof paths === 'object' && !Array.isArray(paths)) paths = { ...paths };
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
+  }
+  if (paths === undefined) return {};
+  const strings =
+    typeof paths === 'string' ||
+    (paths !== null &&
+      typeof paths === 'object' &&
+      !Array.isArray(paths) &&
+      Object.values(paths).every((v) => typeof v === 'string'));
+  if (!strings)
+    argError(
+      'INVALID_TYPE',
+      op,
+      `${arg === 'options' ? 'options.' : ''}wasmPaths`,
+      `must be a URL prefix or an object of file names to URLs (strings), got ${
+        paths === null ? 'null' : Array.isArray(paths) ? 'an array' : typeof paths
+      }.`,
+    );
+  return { wasmPaths: paths as string | Record<string, string> };
 }
 
 /** True in Node (the package's source is typed for browsers too, so no Node typings here). */
@@ -91,6 +137,8 @@ export async function activate(tf: Tfjs, engine: TfjsEngine): Promise<void> {
  * it measures the engine it names, on the same tfjs instance the CosineKit backend uses.
  */
 export async function initTfjsEngine(engine: TfjsEngine, options: TfjsEngineOptions = {}): Promise<Tfjs> {
+  checkEngine('initTfjsEngine', engine);
+  options = engineOptions('initTfjsEngine', options);
   let ready = engineReady.get(engine);
   if (!ready) {
     ready = exclusive(() => initOnce(engine, options));

@@ -1,7 +1,7 @@
 /**
  * The tiled products behind every cosine-matrix and search kernel. All run inside
  * `KernelContext.run`; each tile's tensors live inside one `tf.tidy`, so at most one score tile
- * (about `scoreTile` floats) exists at a time.
+ * (about `scoreTile` floats; eight of them for a full matrix) exists at a time.
  */
 import { clampCos, type Matrix, type TopKResult } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
@@ -12,42 +12,78 @@ import { clampCosines, normalizedOf, readAndDispose, upload } from './graph.js';
 import { RunningTopK } from './running-top-k.js';
 
 /**
- * Normalises the rows of `x` once and lays them out as transposed tiles of `tileColumns` rows. On
+ * Normalises the rows of `x` once (unless `normalize` is false: rows stored before, already unit)
+ * and lays them out as transposed tiles of `tileColumns` rows. On
  * the wasm and cpu engines this is done on the host in one pass (float64 norms, a blocked
  * transpose straight into each tile's upload buffer): tfjs's own normalise, slice and transpose
  * took 1.1-1.5 s for 100,000 x 384 rows there, the host pass 0.43-0.47 s including the upload. On
  * webgl and webgpu the engine does it, on the GPU.
  */
-export function buildTiles(ctx: KernelContext, tf: Tfjs, x: Matrix): CorpusTile[] {
-  if (ctx.engine !== 'webgl' && ctx.engine !== 'webgpu') return hostTiles(tf, x, ctx.tileColumns);
+export function buildTiles(ctx: KernelContext, tf: Tfjs, x: Matrix, normalize = true): CorpusTile[] {
+  const from = ctx.engine === 'cpu' ? [0] : splitDims(x.cols);
+  if (ctx.engine !== 'webgl' && ctx.engine !== 'webgpu')
+    return hostTiles(tf, x, ctx.tileColumns, from, normalize);
   const width = ctx.tileColumns;
-  const columns = tf.tidy(() => {
-    const rows = normalizedOf(tf, upload(tf, x));
-    if (x.rows <= width) return [tf.transpose(rows)];
-    const out: TF.Tensor2D[] = [];
+  const d = x.cols;
+  const tiles = tf.tidy(() => {
+    const rows = normalize ? normalizedOf(tf, upload(tf, x)) : upload(tf, x);
+    const out: TF.Tensor2D[][] = [];
     for (let start = 0; start < x.rows; start += width) {
       const w = Math.min(width, x.rows - start);
-      out.push(tf.transpose(tf.slice(rows, [start, 0], [w, x.cols])));
+      const t = tf.transpose(x.rows <= width ? rows : tf.slice(rows, [start, 0], [w, d]));
+      out.push(
+        from.length === 1
+          ? [t]
+          : from.map((k0, j) => tf.slice(t, [k0, 0], [(j + 1 < from.length ? from[j + 1] : d) - k0, w])),
+      );
     }
-    return out;
+    return out.flat();
   });
-  return columns.map((c, t) => ({ start: t * width, width: c.shape[1], columns: c }));
+  const per = from.length;
+  return Array.from({ length: tiles.length / per }, (_, t) => {
+    const parts = tiles.slice(t * per, (t + 1) * per);
+    return { start: t * width, width: parts[0].shape[1], parts, from };
+  });
+}
+
+/** The most dimensions one product sums on tfjs-wasm (see {@link splitDims}). */
+const PART_DIMS = 512;
+
+/**
+ * Where a row of `d` dimensions is cut into parts for the products: tfjs-wasm (XNNPACK) and the
+ * GPU engines' shaders sum each output in one float32 chain along the whole row, so long rows of
+ * like values lose digits (the cosine of a constant row with itself came out 0.999905 at d = 6494
+ * on tfjs-wasm, 2.4e-5 off at d = 3072 on tfjs-wasm and webgl). Rows past 1024 dimensions are cut
+ * into near-equal parts of at most {@link PART_DIMS}, each product summed alone and the partial
+ * results added: within 1e-5 of float64 at any length. tfjs-cpu sums in blocks of its own.
+ * Returns each part's first dimension.
+ */
+function splitDims(d: number): number[] {
+  if (d <= 2 * PART_DIMS) return [0];
+  const parts = Math.ceil(d / PART_DIMS);
+  const size = Math.ceil(d / parts);
+  return Array.from({ length: parts }, (_, i) => i * size);
 }
 
 /** Rows and columns per block of the host transpose: 64 x 64 floats in and out stay in L1. */
 const BLOCK = 64;
 
-/** {@link buildTiles} on the host: normalised (zero rows stay zero) and transposed, tile by tile. */
-function hostTiles(tf: Tfjs, x: Matrix, width: number): CorpusTile[] {
+/**
+ * {@link buildTiles} on the host: normalised (zero rows stay zero) and transposed, tile by tile,
+ * each tile cut into parts of dimensions starting at `from`.
+ */
+function hostTiles(tf: Tfjs, x: Matrix, width: number, from: number[], normalize: boolean): CorpusTile[] {
   const { data, rows, cols: d } = x;
   const inv = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
+  if (!normalize) inv.fill(1);
+  for (let r = 0; r < rows && normalize; r++) {
     const o = r * d;
     let ss = 0;
     for (let p = 0; p < d; p++) ss += data[o + p] * data[o + p];
     inv[r] = ss > 0 ? 1 / Math.sqrt(ss) : 0;
   }
   const tiles: CorpusTile[] = [];
+  const parts: TF.Tensor2D[] = [];
   try {
     for (let start = 0; start < rows; start += width) {
       const w = Math.min(width, rows - start);
@@ -64,21 +100,56 @@ function hostTiles(tf: Tfjs, x: Matrix, width: number): CorpusTile[] {
           }
         }
       }
-      tiles.push({ start, width: w, columns: tf.tensor2d(buf, [d, w], 'float32') });
+      // Dimensions k0..k1 of the transposed tile are one run of its buffer.
+      const made: TF.Tensor2D[] = [];
+      for (let j = 0; j < from.length; j++) {
+        const k0 = from[j];
+        const k1 = j + 1 < from.length ? from[j + 1] : d;
+        const part = tf.tensor2d(
+          from.length === 1 ? buf : buf.subarray(k0 * w, k1 * w),
+          [k1 - k0, w],
+          'float32',
+        );
+        made.push(part);
+        parts.push(part);
+      }
+      tiles.push({ start, width: w, parts: made, from });
     }
   } catch (err) {
-    disposeTiles(tiles);
+    for (const p of parts) p.dispose();
     throw err;
   }
   return tiles;
 }
 
-/** Disposes tiles made for one call. */
-export function disposeTiles(tiles: readonly CorpusTile[]): void {
-  for (const t of tiles) t.columns.dispose();
+/**
+ * `queries x tile` (query rows already normalised): one product, or on a tile cut into parts, one
+ * per part of the queries' dimensions, added. Call inside `tf.tidy`.
+ */
+function scores(tf: Tfjs, queries: TF.Tensor2D, tile: CorpusTile): TF.Tensor2D {
+  if (tile.parts.length === 1) return tf.matMul(queries, tile.parts[0]);
+  const [m, d] = queries.shape;
+  let sum: TF.Tensor2D | undefined;
+  for (let j = 0; j < tile.parts.length; j++) {
+    const k0 = tile.from[j];
+    const k1 = j + 1 < tile.from.length ? tile.from[j + 1] : d;
+    const part = tf.matMul(tf.slice(queries, [0, k0], [m, k1 - k0]), tile.parts[j]) as TF.Tensor2D;
+    sum = sum === undefined ? part : (tf.add(sum, part) as TF.Tensor2D);
+  }
+  return sum!;
 }
 
-/** `out[i * n + j] = cos(q_i, corpus_j)`: one product per tile, written into its columns. */
+/** Disposes tiles made for one call. */
+export function disposeTiles(tiles: readonly CorpusTile[]): void {
+  for (const t of tiles) for (const p of t.parts) p.dispose();
+}
+
+/**
+ * `out[i * n + j] = cos(q_i, corpus_j)`: one product per (query step, tile), written into its
+ * place. Query rows go in steps that keep each product within eight `scoreTile`s of floats:
+ * one product of the whole result (and its clamped copy) needed twice the result in the engine's
+ * memory, and on tfjs-wasm a 2 GiB result overran its heap and broke the engine for the process.
+ */
 export async function cosineTiles(
   ctx: KernelContext,
   tf: Tfjs,
@@ -88,21 +159,34 @@ export async function cosineTiles(
   out?: Float32Array,
 ): Promise<Float32Array> {
   const q = queries.rows;
+  const d = queries.cols;
   const qn = tf.tidy(() => normalizedOf(tf, upload(tf, queries)));
   try {
-    if (tiles.length === 1) {
-      const t = tiles[0].columns;
+    // Eight score tiles (64 MiB by default): few steps for a big matrix, a bounded product each.
+    const step = queryStep(8 * ctx.scoreTile, tiles, q);
+    if (tiles.length === 1 && step === q) {
+      const t = tiles[0];
       return await readAndDispose(
-        tf.tidy(() => clampCosines(tf, tf.matMul(qn, t))),
+        tf.tidy(() => clampCosines(tf, scores(tf, qn, t))),
         out,
       );
     }
     const result = out ?? new Float32Array(q * n);
-    for (const tile of tiles) {
-      await ctx.reactivate(tf);
-      const w = tile.width;
-      const block = await readAndDispose(tf.tidy(() => clampCosines(tf, tf.matMul(qn, tile.columns))));
-      for (let i = 0; i < q; i++) result.set(block.subarray(i * w, (i + 1) * w), i * n + tile.start);
+    for (let q0 = 0; q0 < q; q0 += step) {
+      const rows = Math.min(step, q - q0);
+      for (const tile of tiles) {
+        await ctx.reactivate(tf);
+        const w = tile.width;
+        const block = await readAndDispose(
+          tf.tidy(() =>
+            clampCosines(tf, scores(tf, rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]), tile)),
+          ),
+        );
+        if (w === n) result.set(block, q0 * n);
+        else
+          for (let i = 0; i < rows; i++)
+            result.set(block.subarray(i * w, (i + 1) * w), (q0 + i) * n + tile.start);
+      }
     }
     return result;
   } finally {
@@ -138,9 +222,8 @@ export async function searchTiles(
         // the reported (clamped) scores unless some query's k-th raw score is at or past +-1: then
         // rows rounded to 1.0000001 and rows at exactly 1 report as equals, and the tie must go
         // to the lower index, so the tile is selected again on clamped scores.
-        let [v, ix] = await topOf(tf, () => tf.matMul(part(), tile.columns), kt);
-        if (edgeTie(v, kt))
-          [v, ix] = await topOf(tf, () => clampCosines(tf, tf.matMul(part(), tile.columns)), kt);
+        let [v, ix] = await topOf(tf, () => scores(tf, part(), tile), kt);
+        if (edgeTie(v, kt)) [v, ix] = await topOf(tf, () => clampCosines(tf, scores(tf, part(), tile)), kt);
         for (let i = 0; i < v.length; i++) v[i] = clampCos(v[i]);
         for (let r = 0; r < rows; r++) selection.merge(q0 + r, v, ix, r * kt, kt, tile.start);
       }
@@ -157,15 +240,11 @@ async function topOf(tf: Tfjs, make: () => TF.Tensor2D, k: number): Promise<[Flo
     const best = tf.topk(make(), k, true);
     return [best.values, best.indices];
   });
-  let v: Float32Array;
+  // Both are disposed whatever fails: a failed read of the values used to leave the indices.
   try {
-    v = await readAndDispose(values);
+    return [(await values.data()) as Float32Array, (await indices.data()) as Int32Array];
   } finally {
-    if (!values.isDisposed) values.dispose();
-  }
-  try {
-    return [v, (await indices.data()) as Int32Array];
-  } finally {
+    values.dispose();
     indices.dispose();
   }
 }

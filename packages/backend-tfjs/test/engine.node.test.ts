@@ -18,6 +18,68 @@ describe('tfjs engines in Node', () => {
     await expect(webgpu.init()).rejects.toThrow(/'webgpu' engine/);
   });
 
+  it('init failures are typed: UNSUPPORTED naming the engine, tfjs reason kept (was a plain Error)', async () => {
+    const webgl = createTfjsBackend({ engine: 'webgl' });
+    await expect(webgl.init()).rejects.toMatchObject({
+      name: 'CosineKitError',
+      code: 'UNSUPPORTED',
+      arg: 'engine',
+    });
+  });
+
+  it('reads its options once, at the call, and refuses bad ones by name', async () => {
+    const bad: [unknown, string, string][] = [
+      [{ engine: 'cpu', name: 42 }, 'INVALID_ARGUMENT', 'name'],
+      [{ engine: 'cpu', name: '' }, 'INVALID_ARGUMENT', 'name'],
+      [{ engine: 'wasm', wasmPaths: 5 }, 'INVALID_TYPE', 'options.wasmPaths'],
+      [{ engine: 'wasm', wasmPaths: { 'tfjs-backend-wasm.wasm': 3 } }, 'INVALID_TYPE', 'options.wasmPaths'],
+      [
+        Object.defineProperty({ engine: 'cpu' }, 'tileColumns', {
+          enumerable: true,
+          get() {
+            throw new Error('boom');
+          },
+        }),
+        'INVALID_ARGUMENT',
+        'options',
+      ],
+    ];
+    for (const [options, code, arg] of bad)
+      expect(() => createTfjsBackend(options as never)).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code, op: 'createTfjsBackend', arg }),
+      );
+    expect(() => createTfjsBackend({ engine: 'cpu', tileColumns: '4' as never })).toThrow(
+      /got the string '4'/,
+    );
+    await expect(initTfjsEngine('bogus' as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'initTfjsEngine',
+      arg: 'engine',
+    });
+    // Changing the options object after the call changes nothing.
+    const options = { engine: 'cpu' as const, scoreTile: 64 };
+    const cpu = createTfjsBackend(options);
+    options.scoreTile = -1;
+    await cpu.init();
+    expect(
+      maxAbsError(
+        await cpu.kernels.cosineMatrix(matrix(3, 4, 1), matrix(5, 4, 2)),
+        referenceKernels.cosineMatrix(matrix(3, 4, 1), matrix(5, 4, 2)) as Float32Array,
+      ),
+    ).toBeLessThan(1e-6);
+    cpu.dispose();
+  });
+
+  it('a createCorpus queued behind init when the backend is disposed builds nothing (was resident and unreachable)', async () => {
+    const b = createTfjsBackend({ engine: 'cpu', name: 'tfjs-cpu-dispose-race' });
+    const queued = b.kernels.createCorpus(matrix(5, 3, 1));
+    const matrixCall = b.kernels.cosineMatrix(matrix(2, 3, 1), matrix(2, 3, 2));
+    b.dispose();
+    await expect(queued).rejects.toMatchObject({ code: 'DISPOSED' });
+    await expect(matrixCall).rejects.toMatchObject({ code: 'DISPOSED' });
+    expect(b.memory().residentHandles).toBe(0);
+  });
+
   it('rejects an unknown engine at creation', () => {
     expect(() => createTfjsBackend({ engine: 'webgl2' as 'wasm' })).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'engine' }),

@@ -186,6 +186,83 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     }
   });
 
+  it('long rows of like values: every kernel within tolerance (tfjs-wasm summed a row in one float32 chain: 9.5e-5 off)', async () => {
+    for (const d of [1025, 1536, 3072, 4097, 6494]) {
+      // Constant rows, rows of two alternating values, and one ordinary row.
+      const rows: number[][] = [
+        Array.from({ length: d }, () => 0.1),
+        Array.from({ length: d }, () => 1.7),
+        Array.from({ length: d }, (_, i) => (i % 2 ? 0.3 : 0.7)),
+        Array.from(matrix(1, d, d).data),
+      ];
+      const x = of(rows);
+      const exact = ref.cosineMatrix(x, x);
+      for (const b of [backend, tiled]) {
+        expect(
+          maxAbsError(await b.kernels.cosineMatrix(x, x), exact),
+          `${b.name} d=${d} matrix`,
+        ).toBeLessThan(tol);
+        expect(
+          maxAbsError(await b.kernels.cosineRows(x, x), ref.cosineRows(x, x)),
+          `rows d=${d}`,
+        ).toBeLessThan(tol);
+        expectTopK(await b.kernels.topK(x, x, 2), x, x, 2, tol);
+        const resident = await b.kernels.createCorpus(x);
+        expectTopK(await b.kernels.corpusSearch(resident, x, 4), x, x, 4, tol);
+        expect(maxAbsError(await b.kernels.corpusMatrix(resident, x), exact), `corpus d=${d}`).toBeLessThan(
+          tol,
+        );
+        expect(
+          maxAbsError(await b.kernels.readCorpus(resident), ref.normalizeRows(x)),
+          `read d=${d}`,
+        ).toBeLessThan(1e-6);
+        resident.dispose();
+      }
+    }
+    expect(backend.memory().residentHandles).toBe(0);
+  });
+
+  it('importCorpus holds the stored rows bit for bit, and searches as the corpus they came from', async () => {
+    const x = matrix(40, 1537, 8);
+    const queries = matrix(3, 1537, 9);
+    for (const b of [backend, tiled]) {
+      const first = await b.kernels.createCorpus(x);
+      const exact = await b.kernels.readCorpus(first);
+      const again = await b.kernels.importCorpus({
+        rows: 40,
+        cols: 1537,
+        storage: 'float32',
+        rerank: 0,
+        exact,
+        half: null,
+        codes: null,
+        scales: null,
+      });
+      expect(await b.kernels.readCorpus(again)).toEqual(exact);
+      const [s1, s2] = [
+        await b.kernels.corpusSearch(first, queries, 40),
+        await b.kernels.corpusSearch(again, queries, 40),
+      ];
+      expect(s2.indices).toEqual(s1.indices);
+      expect(s2.scores).toEqual(s1.scores);
+      await expect(
+        b.kernels.importCorpus({
+          rows: 1,
+          cols: 2,
+          storage: 'int8',
+          rerank: 0,
+          exact: null,
+          half: null,
+          codes: Int8Array.of(1, 2),
+          scales: Float32Array.of(1),
+        }),
+      ).rejects.toMatchObject({ code: 'UNSUPPORTED', op: 'importCorpus' });
+      first.dispose();
+      again.dispose();
+    }
+    expect(backend.memory().residentHandles).toBe(0);
+  });
+
   it('search selects on the reported (clamped) scores: near-1 ties go to the lower index', async () => {
     // Copies and positive multiples of each query round to scores a little over or under 1; the
     // search selects on raw scores unless a k-th score reaches 1, then again on clamped ones.

@@ -1,6 +1,7 @@
 import type { Kernels } from '@cosinekit/core/backend';
+import type * as TF from '@tensorflow/tfjs-core';
 import type { KernelContext } from '../context.js';
-import { clampCosines, normalizedOf, readAndDispose, upload } from '../graph.js';
+import { clampCosines, normalizedOf, readAndDispose, rowSums, upload } from '../graph.js';
 
 /** `cosineRows`: the cosine of each pair of rows, as the row sums of two normalised matrices. */
 export function cosineRows(ctx: KernelContext): Kernels['cosineRows'] {
@@ -8,8 +9,11 @@ export function cosineRows(ctx: KernelContext): Kernels['cosineRows'] {
     ctx.run('cosineRows', (tf) =>
       readAndDispose(
         tf.tidy(() => {
-          const products = tf.mul(normalizedOf(tf, upload(tf, a)), normalizedOf(tf, upload(tf, b)));
-          return clampCosines(tf, tf.sum(products, 1));
+          const products = tf.mul(
+            normalizedOf(tf, upload(tf, a)),
+            normalizedOf(tf, upload(tf, b)),
+          ) as TF.Tensor2D;
+          return clampCosines(tf, tf.reshape(rowSums(tf, products), [a.rows]));
         }),
         out,
       ),
