@@ -35,12 +35,17 @@ const POOL_SIZE = 8;
 /** Pooled buffers, kept as int32 views: the gate scans a snapshot's bits through them. */
 const pool: Int32Array[] = [];
 /**
- * The last two large snapshot buffers calls gave back (a pair's two inputs), held weakly: a later
- * large call reuses one the collector has not taken that fits (at most twice the size needed). A
- * fresh buffer of many megabytes faults in every page on first write, which can cost more than the
- * product it feeds (a browser page pays it on every call); holding them weakly keeps no memory alive.
+ * The last two large snapshot buffers calls gave back (a pair's two inputs): a later large call
+ * reuses one that fits (at most twice the size needed). A fresh buffer of many megabytes faults in
+ * every page on first write, which can cost more than the product it feeds (a browser page pays it
+ * on every call). They are dropped after {@link SPARE_IDLE_MS} without a call giving one back, so
+ * an idle kit holds nothing. They were held by `WeakRef`s, but a weak target stays alive until the
+ * current job ends, and a loop awaiting kit calls that settle at once never ends its job: every
+ * buffer of such a loop stayed alive (350 MB a pass of 300 calls at d = 2048) until it yielded.
  */
-const spares: WeakRef<Int32Array>[] = [];
+const spares: Int32Array[] = [];
+const SPARE_IDLE_MS = 2000;
+let spareTimer: ReturnType<typeof setTimeout> | undefined;
 
 /**
  * Outputs of at most this many bytes are copied before they reach the caller: a copy cannot share
@@ -68,8 +73,8 @@ export class Lease {
     if (n > POOLED_MAX) {
       let buf: Int32Array | undefined;
       for (let i = 0; i < spares.length && buf === undefined; i++) {
-        const old = spares[i].deref();
-        if (old !== undefined && old.length >= n && old.length <= 2 * n) {
+        const old = spares[i];
+        if (old.length >= n && old.length <= 2 * n) {
           buf = old;
           spares.splice(i, 1);
         }
@@ -131,7 +136,13 @@ export class Lease {
 function give(b: Int32Array | null): void {
   if (b === null) return;
   if (b.length > POOLED_MAX) {
-    if (spares.push(new WeakRef(b)) > 2) spares.shift();
+    if (spares.push(b) > 2) spares.shift();
+    clearTimeout(spareTimer);
+    spareTimer = setTimeout(() => {
+      spares.length = 0;
+    }, SPARE_IDLE_MS);
+    // Node: the timer must not keep a process alive that has nothing else to do.
+    (spareTimer as { unref?: () => void }).unref?.();
   } else if (pool.length < POOL_SIZE) pool.push(b);
 }
 
