@@ -1,5 +1,6 @@
 import {
   argError,
+  argErrorOf,
   type Backend,
   type BackendMemory,
   checkOptionsObject,
@@ -51,6 +52,13 @@ export const GPUJS_BACKEND_NAME = 'gpujs';
 export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
   const op = 'createGpujsBackend';
   checkOptionsObject(op, options, ['mode', 'maxTextureSize', 'tileSize']);
+  // Read once, here, and used as read: a getter runs once, later changes to the object change nothing.
+  try {
+    const { mode, maxTextureSize, tileSize } = options;
+    options = { mode, maxTextureSize, tileSize };
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options', `threw while it was read: ${String(e)}`, e);
+  }
   if (options.mode !== undefined && !MODES.includes(options.mode)) {
     argError(
       'INVALID_ARGUMENT',
@@ -116,6 +124,7 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
         resident: e.textures ? 'GL textures' : 'Float32Array (no device memory in this mode)',
         maxTextureSize: Number.isFinite(e.maxTextureSize) ? e.maxTextureSize : 'none (no textures)',
         tileSize: e.tileSize,
+        loopCap: Number.isFinite(e.loopCap) ? e.loopCap : 'none',
       };
       if (e.deviceMaxTextureSize !== e.maxTextureSize) d.deviceMaxTextureSize = e.deviceMaxTextureSize;
       if (e.skipped.length > 0) d.skipped = e.skipped.join('; ');

@@ -34,6 +34,11 @@ export interface KernelSpec {
   readonly pipeline?: boolean;
   /** Four floats per texel for large device-resident outputs (GL only). */
   readonly packed?: boolean;
+  /**
+   * Loop steps one invocation takes, all its loops together (`d` per loop over a row): checked
+   * against {@link Engine.loopCap} before the kernel runs.
+   */
+  readonly steps?: number;
 }
 
 /** Options that shape the engine; see {@link GpujsBackendOptions}. */
@@ -72,6 +77,12 @@ export class Engine {
   readonly fallbacks = new Map<string, string>();
   /** Largest texture side any output has needed so far (what tiling keeps under the limit). */
   largestTextureSide = 0;
+  /**
+   * Loop steps one shader invocation may take, all loops together: measured when the mode opens
+   * (Mesa's GL under Xvfb stops after 65535, so a row of 40,000 floats was summed short and its
+   * cosines came out 1); unlimited in webasm and cpu modes.
+   */
+  loopCap = Number.POSITIVE_INFINITY;
   readonly #kernels = new Map<string, KernelRun>();
   readonly #packed = new Set<string>();
   readonly #expectedClass: string;
@@ -90,6 +101,7 @@ export class Engine {
     );
     this.tileSize = Math.min(this.maxTextureSize, options.tileSize ?? DEFAULT_TILE);
     this.#expectedClass = (gpu.Kernel as unknown as { name: string }).name;
+    this.loopCap = loopCaps.get(gpu) ?? Number.POSITIVE_INFINITY;
   }
 
   /** The gpu.js kernel class this engine runs (e.g. `WebGL2Kernel`). */
@@ -121,11 +133,22 @@ export class Engine {
     }
   }
 
-  /** The kernel for `key`, compiled on first use from `spec()`. */
+  /**
+   * The kernel for `key`, compiled on first use from `spec()`. One whose loops take more steps
+   * than this GL implementation runs in a shader ({@link Engine.loopCap}) is refused with
+   * `UNSUPPORTED` (the kit names the call and argument): its sums would stop short, silently.
+   */
   kernel(key: string, spec: () => KernelSpec): KernelRun {
     let k = this.#kernels.get(key);
     if (k === undefined) {
       const s = spec();
+      if ((s.steps ?? 0) > this.loopCap)
+        argError(
+          'UNSUPPORTED',
+          key.split(':')[0],
+          'x',
+          `needs ${s.steps} loop steps in one shader, but this GL implementation (${this.device}) stops a shader's loops after ${this.loopCap}: rows this long would be summed short. Use gpu.js mode 'webasm' or another backend for them.`,
+        );
       const gl = this.textures;
       k = this.gpu.createKernel(s.source, {
         output: [1],
@@ -234,7 +257,7 @@ function unavailableReason(mode: RunMode): string {
     if (hasDom()) return 'headlessgl runs only in Node';
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
     return env?.DISPLAY
-      ? "no headless GL context: the optional native 'gl' module is not built (run scripts/build-gl.sh)"
+      ? `no headless GL context on display ${env.DISPLAY}: no X server answers there (run under 'xvfb-run -a'), or the optional native 'gl' module is not built (run scripts/build-gl.sh)`
       : "no headless GL context: no X server (DISPLAY is unset; run under 'xvfb-run -a'), or the optional native 'gl' module is not built (run scripts/build-gl.sh)";
   }
   if (mode === 'webgl2' || mode === 'webgl') {
@@ -280,11 +303,35 @@ function openMode(mode: RunMode): GPU {
     }
     const cls = probe.kernel.constructor.name;
     if (cls !== kernel.name) throw new Error(`gpu.js ran the test kernel as ${cls}, not ${kernel.name}`);
+    if (GL_MODES.includes(mode)) loopCaps.set(gpu, measureLoopCap(gpu));
   } catch (e) {
     void gpu.destroy();
     throw new Error(`${mode}: ${e instanceof Error ? e.message : String(e)}`);
   }
   return gpu;
+}
+
+/** Loop caps measured by {@link openMode}, read by the engine made on that GPU. */
+const loopCaps = new WeakMap<GPU, number>();
+
+/** Steps the cap probe asks for: beyond any row the texture limit allows (4 (16384 - 2)^2 is 2^30). */
+const PROBE_STEPS = 2 ** 22;
+
+/**
+ * The loop steps one shader invocation runs here: a kernel adds 1 a step for {@link PROBE_STEPS}
+ * steps (exact in float32 up to 2^24) and reports how far it got. Infinity when it ran them all.
+ */
+function measureLoopCap(gpu: GPU): number {
+  const k = gpu.createKernel(
+    `function () { let s = 0.0; for (let p = 0; p < this.constants.n; p++) { s += 1.0; } return s; }`,
+    { output: [1], constants: { n: PROBE_STEPS }, precision: 'single', tactic: 'precision' } as never,
+  ) as unknown as KernelRun;
+  try {
+    const got = (k() as Float32Array)[0];
+    return got >= PROBE_STEPS ? Number.POSITIVE_INFINITY : got;
+  } finally {
+    (k as unknown as { destroy?(removeCanvas?: boolean): void }).destroy?.(false);
+  }
 }
 
 /**

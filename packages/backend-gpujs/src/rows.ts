@@ -4,7 +4,8 @@ import { type DeviceValue, type Engine, type GpuTexture, isTexture, matrixArg, r
 /**
  * Per-row scale of `x` as a `[rows, 2]` output: row 0 holds max |x| of each row of `x`, row 1 the
  * sum of squares of x / max. Scaling first keeps float32 from overflowing above ~1e19 or flushing
- * to zero below ~1e-19, where a plain sum of squares would; the norm is `max * sqrt(sum)`. Rows of
+ * to zero below ~1e-19, where a plain sum of squares would; the norm is `max * sqrt(sum)`. The sum
+ * goes in blocks of 256 squares (one float32 chain drifts on long rows of like values). Rows of
  * `x` run along the output's x axis, so webasm vectorises across them.
  */
 const ROW_SCALE = `function (x) {
@@ -17,13 +18,18 @@ const ROW_SCALE = `function (x) {
     return m;
   }
   let s = 0.0;
+  let t = 0.0;
   if (m > 0.0) {
     for (let p = 0; p < this.constants.d; p++) {
       const v = x[r][p] / m;
-      s += v * v;
+      t += v * v;
+      if (p % 256 == 255) {
+        s += t;
+        t = 0.0;
+      }
     }
   }
-  return s;
+  return s + t;
 }`;
 
 /** `x / ||x||` from the row scale; a zero row stays zero. */
@@ -64,7 +70,7 @@ export function chunkRows(engine: Engine, d: number, rows: number): number {
 export function rowScale(engine: Engine, x: Matrix, r0: number, n: number): DeviceValue {
   const d = x.cols;
   const key = `rowScale:${d}`;
-  const k = engine.kernel(key, () => ({ source: ROW_SCALE, constants: { d }, pipeline: true }));
+  const k = engine.kernel(key, () => ({ source: ROW_SCALE, constants: { d }, pipeline: true, steps: 2 * d }));
   return engine.run(key, k, [n, 2], matrixArg(engine, x.data.subarray(r0 * d, (r0 + n) * d), n, d));
 }
 

@@ -47,6 +47,55 @@ describe('mode selection', () => {
     }
   });
 
+  it('reads its options once, at the call: later changes are not used, a throwing getter is named', async () => {
+    const options = { mode: 'cpu' as const, tileSize: 4 };
+    const b = createGpujsBackend(options);
+    options.tileSize = -1;
+    b.init?.();
+    expect(b.describe!().tileSize).toBe(4);
+    await b.dispose?.();
+    const getter = Object.defineProperty({}, 'mode', {
+      enumerable: true,
+      get() {
+        throw new Error('boom');
+      },
+    });
+    expect(() => createGpujsBackend(getter)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createGpujsBackend', arg: 'options' }),
+    );
+  });
+
+  it('rows longer than a shader may loop over are refused by name, never summed short (d = 40,000 gave cosines of 1)', async () => {
+    const d = 40_000;
+    const rows = new Float32Array(2 * d);
+    for (let i = 0; i < d; i++) {
+      rows[i] = 1;
+      rows[d + i] = i < d / 2 ? 1 : 0;
+    }
+    const x = { data: rows, rows: 2, cols: d };
+    for (const mode of inBrowser ? (['webgl2'] as const) : (['headlessgl', 'webasm'] as const)) {
+      const why = unavailable(mode);
+      if (why !== null) {
+        console.log(`[backend-gpujs] long rows in ${mode} not checked: ${why}`);
+        continue;
+      }
+      const b = createGpujsBackend({ mode });
+      b.init?.();
+      const cap = b.describe!().loopCap;
+      if (mode === 'webasm') expect(cap).toBe('none');
+      if (typeof cap === 'number' && cap < 2 * d) {
+        expect(() => b.kernels.rowNorms(x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+        expect(() => b.kernels.cosineMatrix(x, x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+      } else {
+        const norms = (await b.kernels.rowNorms(x)) as Float32Array;
+        expect(Math.abs(norms[0] - Math.sqrt(d))).toBeLessThan(1e-3);
+        const m = (await b.kernels.cosineMatrix(x, x)) as Float32Array;
+        expect(Math.abs(m[1] - Math.SQRT1_2)).toBeLessThan(2e-5);
+      }
+      await b.dispose?.();
+    }
+  });
+
   if (inBrowser)
     console.log(
       '[backend-gpujs] the headlessgl failure-message test is Node-only (it runs in the node project)',

@@ -3,7 +3,7 @@ import { type Engine, matrixArg, vectorOf } from '../engine.js';
 
 /**
  * `cos(a_r, b_r)` in one kernel: each row scaled by its max |value| first (so float32 neither
- * overflows nor underflows), then dot and both squared norms. Zero row gives 0; clamped. Both rules
+ * overflows nor underflows), then dot and both squared norms, each summed in blocks of 256. Zero row gives 0; clamped. Both rules
  * restate core's `cosineFrom`: this source compiles to a shader, which cannot import it.
  */
 const COSINE_ROWS = `function (a, b) {
@@ -20,13 +20,27 @@ const COSINE_ROWS = `function (a, b) {
   let ab = 0.0;
   let aa = 0.0;
   let bb = 0.0;
+  let tab = 0.0;
+  let taa = 0.0;
+  let tbb = 0.0;
   for (let p = 0; p < this.constants.d; p++) {
     const u = a[r][p] / ma;
     const v = b[r][p] / mb;
-    ab += u * v;
-    aa += u * u;
-    bb += v * v;
+    tab += u * v;
+    taa += u * u;
+    tbb += v * v;
+    if (p % 256 == 255) {
+      ab += tab;
+      aa += taa;
+      bb += tbb;
+      tab = 0.0;
+      taa = 0.0;
+      tbb = 0.0;
+    }
   }
+  ab += tab;
+  aa += taa;
+  bb += tbb;
   return Math.min(1.0, Math.max(-1.0, ab / (Math.sqrt(aa) * Math.sqrt(bb))));
 }`;
 
@@ -39,7 +53,7 @@ export function cosineRows(
 ): Float32Array {
   const d = a.cols;
   const key = `cosineRows:${d}`;
-  const k = engine.kernel(key, () => ({ source: COSINE_ROWS, constants: { d } }));
+  const k = engine.kernel(key, () => ({ source: COSINE_ROWS, constants: { d }, steps: 2 * d }));
   // A 1D output is laid out near-square, so max^2 rows fit one texture; inputs are packed 4 a texel.
   const max = engine.maxTextureSize;
   const step = Math.max(

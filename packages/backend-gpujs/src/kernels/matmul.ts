@@ -2,7 +2,10 @@ import { type Matrix, matmulDims } from '@cosinekit/core/backend';
 import { type Engine, matrixArg } from '../engine.js';
 import { runTiled } from '../tiles.js';
 
-/** The kernel for one combination of transpose flags: `C[i][j] = sum_p op(A)[i][p] op(B)[p][j]`. */
+/**
+ * The kernel for one combination of transpose flags: `C[i][j] = sum_p op(A)[i][p] op(B)[p][j]`,
+ * summed in blocks of 256 products, each block's sum added to the total.
+ */
 function source(transA: boolean, transB: boolean): string {
   const av = transA ? 'a[p][i]' : 'a[i][p]';
   const bv = transB ? 'b[j][p]' : 'b[p][j]';
@@ -10,10 +13,15 @@ function source(transA: boolean, transB: boolean): string {
   const i = i0 + this.thread.y;
   const j = j0 + this.thread.x;
   let s = 0.0;
+  let t = 0.0;
   for (let p = 0; p < this.constants.k; p++) {
-    s += ${av} * ${bv};
+    t += ${av} * ${bv};
+    if (p % 256 == 255) {
+      s += t;
+      t = 0.0;
+    }
   }
-  return s;
+  return s + t;
 }`;
 }
 
@@ -28,7 +36,7 @@ export function matmul(
 ): Float32Array {
   const { m, k, n } = matmulDims(a, b, transA, transB);
   const key = `matmul:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${k}`;
-  const kernel = engine.kernel(key, () => ({ source: source(transA, transB), constants: { k } }));
+  const kernel = engine.kernel(key, () => ({ source: source(transA, transB), constants: { k }, steps: k }));
   return runTiled(
     engine,
     key,
