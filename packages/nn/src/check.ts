@@ -34,6 +34,9 @@ export function checkNumber(
  */
 export const MAX_LAYER_VALUES = 2 ** 30;
 
+/** Most weights one layer of a saved encoder may hold (one float32 array), dense or convolution alike. */
+export const MAX_LAYER_WEIGHTS = 2 ** 31 - 1;
+
 /** Refuses a layer that would hold `n` values per row (see {@link MAX_LAYER_VALUES}), naming `arg`. */
 export function checkLayerSize(op: string, arg: string, n: number, what: string): void {
   if (n > MAX_LAYER_VALUES)

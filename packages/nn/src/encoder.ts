@@ -1,7 +1,7 @@
 import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
-import { argError, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
 import { checkObject, checkParameters, checkSeed, given, HUGE, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
@@ -250,6 +250,9 @@ export class Encoder {
       const e = Math.min(t.rows, s + batchSize);
       const rows = t.data.subarray(s * this.inputs, e * this.inputs);
       const c = await this.forward(ops, rows, e - s).catch((err: unknown) => {
+        // A backend disposed under the call: named as embed's, not the kernel's that found it.
+        if (isCosineKitError(err, 'DISPOSED') && err.op !== 'embed')
+          throw argErrorOf('DISPOSED', 'embed', 'source', `lost its backend: ${err.message}`, err);
         // Weights that are not finite (set by the caller, or a diverged run) are the encoder's.
         if (isCosineKitError(err, 'BACKEND_ERROR')) checkParameters('embed', 'encoder', this.parameters());
         // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.

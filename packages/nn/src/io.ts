@@ -1,5 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, isCosineKitError } from '@cosinekit/core/backend';
+import { MAX_LAYER_WEIGHTS } from './check.js';
 import { Encoder } from './encoder.js';
 import { layerFromSaved, type SavedLayerGeometry, savedGeometry, savedParameters } from './layer-io.js';
 
@@ -35,7 +36,6 @@ const PREFIX = 12;
 /** Most layers a saved encoder may declare. */
 export const MAX_SAVED_LAYERS = 1024;
 /** Most weights one layer may hold (`inputs * units`): the largest array the kernels index. */
-const MAX_LAYER_WEIGHTS = 2 ** 31 - 1;
 /**
  * Largest |weight| a saved encoder may hold. Training never reaches it, and beyond it a float32
  * engine overflows within a layer or two (2^40 times an input of 2^40, summed, times the next
@@ -47,6 +47,10 @@ export const MAX_SAVED_WEIGHT = 2 ** 40;
  * Serialises an encoder into one byte buffer: `'CKNN'`, version (u32 LE), header length (u32 LE),
  * the JSON header (space-padded so the weights start 4-byte aligned), then every weight as a
  * little-endian float32, layer by layer (W row-major `inputs x units`, then the bias).
+ *
+ * Never writes a file {@link loadEncoder} refuses: an encoder of more than
+ * {@link MAX_SAVED_LAYERS} layers or holding a weight beyond ±{@link MAX_SAVED_WEIGHT} is
+ * `INVALID_ARGUMENT`, a non-finite weight `NON_FINITE`, each naming `encoder`.
  */
 export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): Uint8Array {
   const op = 'saveEncoder';
@@ -59,6 +63,13 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
     );
   if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta)))
     argError('INVALID_TYPE', op, 'meta', 'must be a plain object (loadEncoder reads nothing else).');
+  if (encoder.layers.length > MAX_SAVED_LAYERS)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'encoder',
+      `has ${encoder.layers.length} layers; an encoder file holds at most ${MAX_SAVED_LAYERS}, which loadEncoder reads.`,
+    );
   const params = encoder.parameters();
   const count = params.reduce((s, p) => s + p.length, 0);
   // Never write a file loadEncoder refuses: every weight, as the float32 it is stored as, finite
@@ -280,7 +291,15 @@ export function loadEncoder(bytes: Uint8Array): Encoder {
     }
     return out;
   };
-  const layers = header.layers.map((l) => layerFromSaved(l, read).layer);
+  const layers = header.layers.map((l, i) => {
+    try {
+      return layerFromSaved(l, read).layer;
+    } catch (e) {
+      if (isCosineKitError(e)) throw e;
+      // readHeader built every layer once: a layer that fails now is still the file's fault.
+      return corrupt(`has a layer ${i} that cannot be built: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  });
   try {
     return new Encoder(layers, header.normalize);
   } catch (e) {

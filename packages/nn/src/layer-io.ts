@@ -1,4 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
+import { MAX_LAYER_WEIGHTS } from './check.js';
 import { Conv2dLayer, FlattenLayer, Pool2dLayer, type Shape3 } from './conv.js';
 import { DenseLayer, type Layer, type LayerKind } from './layers.js';
 
@@ -46,12 +47,14 @@ interface SavedShape extends SavedLayerGeometry {
 
 /** The weight and bias lengths a saved layer's header implies, computed without allocating. */
 function lengths(l: SavedShape): [number, number] {
-  if (!l.kind) return [l.inputs * l.units, l.bias ? l.units : 0];
+  // Only an absent kind is a dense layer: null, '' or 0 is no kind, and refused when built.
+  if (l.kind === undefined) return [l.inputs * l.units, l.bias ? l.units : 0];
   if (l.kind !== 'conv2d') return [0, 0];
   const k = Array.isArray(l.kernel) ? l.kernel : [];
   const s = Array.isArray(l.inputShape) ? l.inputShape : [];
   const n = Number(k[0]) * Number(k[1]) * Number(s[2]) * Number(l.filters);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 28)
+  // The limit a dense layer has: a convolution createEncoder makes and saveEncoder writes loads back.
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_LAYER_WEIGHTS)
     throw new Error('a convolution with an invalid shape');
   return [n, l.bias ? Number(l.filters) : 0];
 }
@@ -112,7 +115,7 @@ export function layerFromSaved(
     }
   };
   if (!read) {
-    if (l.kind) {
+    if (l.kind !== undefined) {
       const probe = build(new Float32Array(nw), new Float32Array(nb));
       if (probe.inputs !== l.inputs || probe.units !== l.units) {
         throw new Error(

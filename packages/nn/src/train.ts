@@ -17,6 +17,7 @@ import {
   TINY,
 } from './check.js';
 import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import { MAX_SAVED_WEIGHT } from './io.js';
 import type { Loss, Sampling } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
 import { CHECKED_GRADIENTS, type Optimizer, type TrustedStep } from './optimisers.js';
@@ -139,6 +140,36 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/** Longest run of steps between two turns of the event loop, in milliseconds. */
+const YIELD_MS = 20;
+
+/**
+ * Resolves on a later turn of the event loop, after timers and I/O waiting: `setImmediate` in
+ * Node, a `MessageChannel` message in browsers (`setTimeout` is clamped to 4 ms there), else a
+ * `setTimeout`.
+ */
+function nextTurn(): Promise<void> {
+  const g = globalThis as {
+    setImmediate?: (f: () => void) => unknown;
+    MessageChannel?: new () => {
+      port1: { onmessage: (() => void) | null; close(): void };
+      port2: { postMessage(v: unknown): void; close(): void };
+    };
+  };
+  return new Promise((resolve) => {
+    if (g.setImmediate) g.setImmediate(resolve);
+    else if (g.MessageChannel) {
+      const c = new g.MessageChannel();
+      c.port1.onmessage = () => {
+        c.port1.close();
+        c.port2.close();
+        resolve();
+      };
+      c.port2.postMessage(0);
+    } else setTimeout(resolve, 0);
+  });
+}
+
 /** Where training is, for {@link blame}: the step's input and the trained arrays. */
 interface StepState {
   epoch: number;
@@ -156,6 +187,15 @@ interface StepState {
  * Otherwise the backend's error stands. Runs only on failure.
  */
 function blame(e: unknown, s: StepState): unknown {
+  // A backend disposed under training: the kernel that found it is no argument of train.
+  if (isCosineKitError(e, 'DISPOSED') && e.op !== 'train')
+    return argErrorOf(
+      'DISPOSED',
+      'train',
+      'kernels',
+      `lost its backend at batch ${s.batch} of epoch ${s.epoch} (${e.op} found it disposed): ${e.message}`,
+      e,
+    );
   if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
   const where = `at batch ${s.batch} of epoch ${s.epoch}`;
   let w = 0;
@@ -206,7 +246,9 @@ function blame(e: unknown, s: StepState): unknown {
         e,
       );
   }
-  if (w > HUGE) return diverged(`reached ${w}`);
+  // Past ±2^40 a float32 product overflows within a layer or two (5e15 across three layers did),
+  // and no converging training gets there: the optimizer's step, not the backend.
+  if (w > MAX_SAVED_WEIGHT) return diverged(`reached ${w}`);
   return e;
 }
 
@@ -366,6 +408,8 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     at,
     input: undefined,
   };
+  /** When training last let the event loop turn (see `nextTurn`). */
+  let yielded = performance.now();
   for (let epoch = 0; epoch < epochs; epoch++) {
     for (const h of hooks) await h.onEpochStart?.(epoch);
     const t0 = performance.now();
@@ -381,6 +425,12 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
         `.epoch() must return an iterable of batches, got ${drawn === null ? 'null' : typeof drawn}.`,
       );
     for (const batch of drawn as Iterable<Batch>) {
+      // Steps await only what settles at once: without a turn of the event loop now and then, a
+      // timer (AbortSignal.timeout, a controller's setTimeout) never fired before training ended.
+      if (performance.now() - yielded > YIELD_MS) {
+        await nextTurn();
+        yielded = performance.now();
+      }
       checkSignal('train', options.signal);
       const stepLoss = await trainStep(step, batch, epoch, batches);
       sum += stepLoss;
@@ -605,11 +655,26 @@ function checkBatch(
 
 /**
  * After an epoch's last step: `NON_FINITE` naming `optimizer` when it left a trained array holding
- * NaN or ±Infinity (the encoder's first `own` arrays, then the loss's).
+ * NaN or ±Infinity (the encoder's first `own` arrays, then the loss's), `INVALID_ARGUMENT` naming it
+ * when a weight passed ±2^40 ({@link MAX_SAVED_WEIGHT}): no training that converges gets there, and
+ * `train` once resolved with weights of 4.5e30 that `saveEncoder` then refused.
  */
 function checkStepped(params: readonly Vec[], own: number, epoch: number, batches: number): void {
   const at = firstNonFinite(params);
-  if (!at) return;
+  if (!at) {
+    for (let k = 0; k < params.length; k++) {
+      const p = params[k];
+      for (let i = 0; i < p.length; i++)
+        if (Math.abs(p[i]) > MAX_SAVED_WEIGHT)
+          argError(
+            'INVALID_ARGUMENT',
+            'train',
+            'optimizer',
+            `diverged by the end of epoch ${epoch}: ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} holds ${p[i]} at ${i}, beyond ±2^40 (a model no file holds); lower the learning rate.`,
+          );
+    }
+    return;
+  }
   const [k, i] = at;
   argError(
     'NON_FINITE',

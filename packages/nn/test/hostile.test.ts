@@ -1843,3 +1843,102 @@ describe('a misspelt option', () => {
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'options.epoch' });
   });
 });
+
+describe('found by a probe on other backends (each failed before)', () => {
+  const kit = createCosineKit({ backend: 'reference' });
+  const x = () => Float32Array.from(randomVec(rows * cols, 5));
+  it('an abort from a timer stops train: steps settle at once, so training now lets the event loop turn', async () => {
+    const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], seed: 3 });
+    let steps = 0;
+    const started = performance.now();
+    const e = await train({
+      kernels: kit,
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: samplers.inBatchSampler(x()),
+      optimizer: adam(),
+      epochs: 100_000,
+      signal: AbortSignal.timeout(50),
+      callbacks: { onBatchEnd: () => void steps++ },
+    }).catch((err: unknown) => err);
+    expect(e).toMatchObject({ code: 'ABORTED', op: 'train' });
+    expect(steps).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('weights past ±2^40 end training by naming the optimizer (train resolved with 4.5e30 weights saveEncoder refused)', async () => {
+    const encoder = createEncoder({ inputs: cols, layers: [{ units: 4, activation: 'tanh' }], seed: 3 });
+    await expect(
+      train({
+        kernels: kit,
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: samplers.inBatchSampler(x()),
+        optimizer: adam({ learningRate: 1e30 }),
+        epochs: 1,
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'optimizer' });
+  });
+
+  it('saveEncoder refuses more layers than loadEncoder reads; a layer kind of null is CORRUPT_DATA', () => {
+    const deep = createEncoder({
+      inputs: 2,
+      layers: Array.from({ length: 1025 }, () => ({ units: 2 })),
+      seed: 1,
+    });
+    expect(() => saveEncoder(deep)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'saveEncoder', arg: 'encoder' }),
+    );
+    const bytes = saveEncoder(createEncoder({ inputs: 2, layers: [{ units: 2 }], seed: 1 }));
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const length = view.getUint32(8, true);
+    const json = new TextDecoder().decode(bytes.subarray(12, 12 + length));
+    const weights = bytes.subarray(12 + length);
+    for (const kind of ['null', '""', '0', 'false']) {
+      // The same file with the layer's kind forged, its header padded to keep the weights aligned.
+      let forged = json.trimEnd().replace('"inputs":2', `"kind":${kind},"inputs":2`);
+      forged = forged.padEnd(Math.ceil(forged.length / 4) * 4);
+      const head = new TextEncoder().encode(forged);
+      const b = new Uint8Array(12 + head.length + weights.length);
+      b.set(bytes.subarray(0, 8));
+      new DataView(b.buffer).setUint32(8, head.length, true);
+      b.set(head, 12);
+      b.set(weights, 12 + head.length);
+      expect(() => loadEncoder(b), kind).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
+    }
+    // The file as saved still loads: only the forged kinds are refused.
+    expect(loadEncoder(bytes).layers.length).toBe(1);
+  });
+
+  it('a scale that float32 rounds to 0 is refused by the loss, not by a kernel later', () => {
+    const classifier = createCosineClassifier({ classes: 3, dim: 4 });
+    for (const make of [
+      () => multipleNegativesRankingLoss({ scale: 1e-46 }),
+      () => normFaceLoss(classifier, { scale: 1e-46 }),
+      () => cosFaceLoss(classifier, { scale: 1e-46 }),
+      () => arcFaceLoss(classifier, { scale: 1e-46 }),
+    ])
+      expect(make).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'scale' }));
+  });
+
+  it('a backend disposed under train or embed: DISPOSED naming train or embed, not the kernel', async () => {
+    const wasm = createWasmBackend({ threads: 1 });
+    await wasm.init();
+    const k = createCosineKit({ backend: wasm as Backend });
+    const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], seed: 3 });
+    const e = await train({
+      kernels: k,
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: samplers.inBatchSampler(x()),
+      optimizer: adam(),
+      epochs: 2,
+      callbacks: { onBatchEnd: () => void wasm.dispose() },
+    }).catch((err: unknown) => err);
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'train' });
+    await expect(encoder.embed(k, new Tensor(x(), rows, cols))).rejects.toMatchObject({
+      code: 'DISPOSED',
+      op: 'embed',
+    });
+  });
+});
