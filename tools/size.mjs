@@ -55,8 +55,10 @@ const BUDGET = {
   // and the header's length check before layers are built took it to 23.0 KB, so 23.5 KB. An
   // optimiser that starts afresh or says its moments are gone, float64 rows rescaled in the shared
   // normalisation, label and group-id checks, weights too large for float32 named and misspelt
-  // options refused (a second probe's findings) took it to 23.8 KB, so 24 KB.
-  '@cosinekit/nn': 24_000,
+  // options refused (a second probe's findings) took it to 23.8 KB, so 24 KB. A third probe's
+  // (training that yields to the event loop, diverged weights named, every saved file loadable)
+  // took it to 24.2 KB, so 24.5 KB.
+  '@cosinekit/nn': 24_500,
   // The conformance suite: 19.5 KB until the cases for ungated kernels (`Backend.ungated`) took it
   // to 20.5 KB, so 21 KB; rowNorms, normalizeRows and createCorpus among them, 21.2 KB, so 22 KB;
   // the disposal case (`checkDisposal`), 22.1 KB, so 22.5 KB.
