@@ -9,6 +9,7 @@ import {
   checkOptionsObject,
   disposedBackend,
   foreignCorpus,
+  isCosineKitError,
   type Kernels,
   type Matrix,
   type ResidentCorpus,
@@ -135,6 +136,8 @@ class State {
   opening: Promise<SqlClient> | null = null;
   readonly live = new Set<PgvectorCorpus>();
   readonly drops = new Set<Promise<unknown>>();
+  /** `createCorpus` calls in flight: `close()` waits for them (each drops its table once it sees the dispose). */
+  readonly creating = new Set<Promise<unknown>>();
   readonly session = Math.random().toString(36).slice(2, 8);
   extension = '';
   /** pgvector 0.8 or later: HNSW iterative scans (`hnsw.iterative_scan`). */
@@ -170,11 +173,14 @@ class State {
         const [major, minor] = this.extension.split('.').map(Number);
         this.iterative = major > 0 || minor >= 8;
         this.serverVersion = String(ver?.server_version ?? 'unknown');
+        // Disposed while it opened: close what was opened (close() waits for this), hand out nothing.
+        if (this.disposed) disposedBackend(op);
         this.client = client;
         return client;
       } catch (e) {
         this.opening = null;
         await client?.close().catch(() => undefined);
+        if (isCosineKitError(e, 'DISPOSED')) throw e;
         const where = this.options.connectionString !== undefined ? 'the Postgres server' : 'PGlite';
         throw argErrorOf(
           'BACKEND_INIT_FAILED',
@@ -207,6 +213,9 @@ class State {
 
   async close(): Promise<void> {
     this.disposed = true;
+    // An open or a createCorpus in flight finishes first: each sees the dispose and cleans up.
+    await this.opening?.catch(() => undefined);
+    await Promise.all([...this.creating].map((p) => p.catch(() => undefined)));
     for (const c of [...this.live]) c.dispose();
     await Promise.all([...this.drops]);
     const client = this.client;
@@ -235,6 +244,10 @@ function checkName(op: string, arg: string, name: unknown, max = 63): string {
 
 /** pgvector's largest `vector(n)`. */
 const MAX_DIMS = 16000;
+/** The most dimensions pgvector's HNSW index takes for `vector` columns. */
+const HNSW_MAX_DIMS = 2000;
+/** pgvector's largest `hnsw.ef_search`: a search for more rows goes exact. */
+const HNSW_MAX_EF = 1000;
 
 /**
  * The caller's `{ data, rows, cols }` for `op`, each field read once and checked: a Float32Array
@@ -536,6 +549,8 @@ async function approximateSearch(
 ): Promise<Candidate[]> {
   if (filter && filter.passing < Math.max(k, c.rows * HNSW_EXACT_BELOW))
     return exactSearch(client.query, c, q, k, filter);
+  // The index searches at most ef_search candidates, and pgvector takes at most 1000.
+  if (k > HNSW_MAX_EF) return exactSearch(client.query, c, q, k, filter);
   const qv = q.text;
   const rows = await client.transaction(async (query) => {
     await query("SELECT set_config('hnsw.ef_search', $1, true)", [String(Math.max(hnsw.efSearch, k))]);
@@ -550,7 +565,21 @@ async function approximateSearch(
   });
   // Zero rows are not in a cosine index, and a small ef_search may return fewer than k.
   if (rows.length < k) return exactSearch(client.query, c, q, k, filter);
-  return rescore(rows, q.exact).slice(0, k);
+  const best = rescore(rows, q.exact).slice(0, k);
+  // Zero rows score 0 with every query: where the k-th found scores below 0, they are better, and
+  // the index never returns them. The lowest ordinals among them join, as exact search ranks them.
+  if (best[k - 1].score < 0) {
+    const zeros = await client.query(
+      `SELECT ord FROM ${quote(c.table)} WHERE n = 0 ${filter ? `AND ${filter.where.replace(/\$3/g, '$2')}` : ''} ORDER BY ord LIMIT $1`,
+      filter ? [k, filter.param] : [k],
+    );
+    if (zeros.length > 0) {
+      const merged = [...best, ...zeros.map((z) => ({ ord: Number(z.ord), score: 0 }))];
+      merged.sort((a, b) => b.score - a.score || a.ord - b.ord);
+      return merged.slice(0, k);
+    }
+  }
+  return best;
 }
 
 function resolveHnsw(op: string, h: PgvectorBackendOptions['hnsw']): Required<HnswOptions> | null {
@@ -563,6 +592,21 @@ function resolveHnsw(op: string, h: PgvectorBackendOptions['hnsw']): Required<Hn
       'options.hnsw',
       'must be true or an object { m, efConstruction, efSearch }.',
     );
+  if (Array.isArray(o))
+    argError(
+      'INVALID_TYPE',
+      op,
+      'options.hnsw',
+      'must be true or an object { m, efConstruction, efSearch }.',
+    );
+  for (const key of Object.keys(o))
+    if (key !== 'm' && key !== 'efConstruction' && key !== 'efSearch')
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `options.hnsw.${key}`,
+        'is not an HNSW option; it takes m, efConstruction, efSearch.',
+      );
   const m = checkInt(op, 'options.hnsw.m', o.m ?? 16, 2, 100);
   const efConstruction = checkInt(op, 'options.hnsw.efConstruction', o.efConstruction ?? 64, 4, 1000);
   if (efConstruction < 2 * m)
@@ -598,7 +642,29 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
   if (options.connectionString !== undefined && typeof options.connectionString !== 'string')
     argError('INVALID_TYPE', op, 'options.connectionString', 'must be a string.');
   if (options.poolSize !== undefined) checkInt(op, 'options.poolSize', options.poolSize, 1, 1000);
-  const prefix = checkName(op, 'options.tablePrefix', options.tablePrefix ?? 'cosinekit', 40);
+  if (options.dataDir !== undefined && typeof options.dataDir !== 'string')
+    argError(
+      'INVALID_TYPE',
+      op,
+      'options.dataDir',
+      'must be a string (a directory, or memory:// or idb://name).',
+    );
+  const sources = (['pglite', 'pool', 'connectionString', 'dataDir'] as const).filter(
+    (k) => options[k] !== undefined,
+  );
+  if (sources.length > 1)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `options.${sources[1]}`,
+      `names a database as options.${sources[0]} does: give one of pglite, pool, connectionString and dataDir.`,
+    );
+  const prefix = checkName(
+    op,
+    'options.tablePrefix',
+    options.tablePrefix === undefined ? 'cosinekit' : options.tablePrefix,
+    40,
+  );
   const hnsw = resolveHnsw(op, options.hnsw);
   const state = new State(options, prefix, hnsw);
 
@@ -678,6 +744,51 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     return { queries: queries.rows, k, indices, scores };
   };
 
+  /**
+   * A new corpus table holding `x`. Its name is this backend's next (`<prefix>_<session>_<n>`); a
+   * table of that name someone else made is passed over, never dropped (the clean-up once dropped
+   * it, and its rows, when the CREATE failed on it). A dispose while this runs ends it with
+   * `DISPOSED` and its table dropped: nothing is left resident or behind in the database.
+   */
+  const makeCorpus = async (x: Matrix): Promise<PgvectorCorpus> => {
+    const client = await state.open('createCorpus');
+    let table = '';
+    for (let tries = 0; ; tries++) {
+      table = state.newTable();
+      try {
+        await createTable(client.query, table, x.cols, true);
+        break;
+      } catch (e) {
+        // 42P07: a relation of that name exists (not made by this session: the name is new to it).
+        if ((e as { code?: unknown } | null)?.code !== '42P07' || tries >= 8) throw e;
+      }
+    }
+    const drop = () => client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
+    try {
+      await insertRows(client, client.query, table, x);
+      // A short allow list then reads just its rows: at 20k x 384 on PGlite, 1% allowed took
+      // 2.8 ms with this index against 36 ms scanning the table. Built after the rows go in.
+      await client.query(`CREATE INDEX ON ${quote(table)} (ord)`);
+      if (hnsw) {
+        // Index options are not parameters in SQL either: they are checked integers.
+        await client.query(
+          `CREATE INDEX ON ${quote(table)} USING hnsw (v vector_cosine_ops) WITH (m = ${hnsw.m}, ef_construction = ${hnsw.efConstruction})`,
+        );
+      }
+    } catch (e) {
+      await drop();
+      if (state.disposed) disposedBackend('createCorpus');
+      throw e;
+    }
+    if (state.disposed) {
+      await drop();
+      disposedBackend('createCorpus');
+    }
+    const c = new PgvectorCorpus(state, table, x.rows, x.cols);
+    state.live.add(c);
+    return c;
+  };
+
   const kernels: Partial<Kernels> = {
     async createCorpus(x: Matrix, o?: CorpusOptions): Promise<ResidentCorpus> {
       const storage = o?.storage ?? 'float32';
@@ -696,27 +807,20 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
           `is '${storage}', but the pgvector backend stores corpora as float32 vectors.`,
         );
       }
-      const client = await state.open('createCorpus');
-      const table = state.newTable();
+      if (hnsw && x.cols > HNSW_MAX_DIMS)
+        argError(
+          'UNSUPPORTED',
+          'createCorpus',
+          'x',
+          `has ${x.cols} dimensions; pgvector's HNSW index takes at most ${HNSW_MAX_DIMS} (search without 'hnsw' is exact at up to ${MAX_DIMS}).`,
+        );
+      const made = makeCorpus(x);
+      state.creating.add(made);
       try {
-        await createTable(client.query, table, x.cols, true);
-        await insertRows(client, client.query, table, x);
-        // A short allow list then reads just its rows: at 20k x 384 on PGlite, 1% allowed took
-        // 2.8 ms with this index against 36 ms scanning the table. Built after the rows go in.
-        await client.query(`CREATE INDEX ON ${quote(table)} (ord)`);
-        if (hnsw) {
-          // Index options are not parameters in SQL either: they are checked integers.
-          await client.query(
-            `CREATE INDEX ON ${quote(table)} USING hnsw (v vector_cosine_ops) WITH (m = ${hnsw.m}, ef_construction = ${hnsw.efConstruction})`,
-          );
-        }
-      } catch (e) {
-        await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
-        throw e;
+        return await made;
+      } finally {
+        state.creating.delete(made);
       }
-      const c = new PgvectorCorpus(state, table, x.rows, x.cols);
-      state.live.add(c);
-      return c;
     },
     corpusSearch(corpus: ResidentCorpus, queries: Matrix, k: number): Promise<TopKResult> {
       return search('corpusSearch', corpus, queries, k, null);
@@ -779,90 +883,139 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         tablePrefix: prefix,
       };
     },
-    async writeTable(name: string, input: Matrix): Promise<void> {
-      const table = checkName('writeTable', 'name', name);
-      const rows = tableRows('writeTable', 'rows', input);
-      const client = await state.open('writeTable');
-      const exists = () =>
-        argError('INVALID_ARGUMENT', 'writeTable', 'name', `is '${table}', a table that already exists.`);
-      const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
-      if (r?.found) exists();
-      try {
-        await createTable(client.query, table, rows.cols);
-      } catch (e) {
-        // Another call made it between the check and here (42P07: duplicate table).
-        if ((e as { code?: unknown } | null)?.code === '42P07') exists();
-        throw e;
-      }
-      try {
-        await insertRows(client, client.query, table, rows);
-      } catch (e) {
-        await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
-        throw e;
-      }
-    },
-    async readTable(name: string, cols: number): Promise<Tensor> {
-      const table = checkName('readTable', 'name', name);
-      checkInt('readTable', 'cols', cols, 1, 16000);
-      const client = await state.open('readTable');
-      const [col] = await client.query(
-        "SELECT a.atttypmod AS dim, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = 'v' AND NOT a.attisdropped",
-        [quote(table)],
-      );
-      if (!col)
-        argError(
-          'INVALID_ARGUMENT',
-          'readTable',
-          'name',
-          `names no table with a vector column 'v': '${table}'.`,
-        );
-      if (Number(col.dim) !== cols)
-        argError(
-          'DIMENSION_MISMATCH',
-          'readTable',
-          'cols',
-          `is ${cols}, but table '${table}' holds ${String(col.type)} vectors.`,
-        );
-      const [{ count }] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
-      const n = Number(count);
-      // A Tensor, as the kit takes it: a plain { data, rows, cols } was refused by kit.corpus().
-      return new Tensor(await readRows(client.query, table, n, cols), n, cols);
-    },
-    async dropTable(name: string): Promise<boolean> {
-      const table = checkName('dropTable', 'name', name);
-      // A live corpus's table: dispose the corpus instead (it would be dropped under it).
-      if ([...state.live].some((c) => c.table === table))
-        argError(
-          'INVALID_ARGUMENT',
-          'dropTable',
-          'name',
-          `is '${table}', the table of a live corpus: dispose the corpus instead.`,
-        );
-      const client = await state.open('dropTable');
-      const [r] = await client.query(
-        "SELECT c.relkind::text AS kind, n.nspname AS schema, coalesce(obj_description(c.oid, 'pg_class'), '') AS note FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
-        [quote(table)],
-      );
-      if (!r) return false;
-      if (r.note === CORPUS_TABLE_NOTE)
-        argError(
-          'INVALID_ARGUMENT',
-          'dropTable',
-          'name',
-          `is '${table}', a resident corpus's table (of this backend or another on the same database): dispose the corpus instead.`,
-        );
-      // Only an ordinary table of the caller's: not a view, an index or the database's own catalog
-      // (Postgres's own errors for those once escaped raw).
-      const schema = String(r.schema);
-      if (r.kind !== 'r' || schema === 'information_schema' || schema.startsWith('pg_'))
-        argError(
-          'INVALID_ARGUMENT',
-          'dropTable',
-          'name',
-          `is '${table}', which is not a table this backend drops.`,
-        );
-      await client.query(`DROP TABLE ${quote(table)}`);
-      return true;
-    },
+    writeTable: (name: string, input: Matrix) => tableCall('writeTable', () => writeTable(name, input)),
+    readTable: (name: string, cols: number) => tableCall('readTable', () => readTable(name, cols)),
+    dropTable: (name: string) => tableCall('dropTable', () => dropTable(name)),
   };
+
+  /**
+   * A durable-table call with the database's refusals named: an object of that name that is no
+   * table (42710), objects depending on the table (2BP01), a column it lacks (42703) or a row it
+   * cannot read are `INVALID_ARGUMENT` naming `name`; the backend disposed under the call is
+   * `DISPOSED`; anything else the database says is `BACKEND_ERROR`. (Postgres's own errors once
+   * escaped raw.)
+   */
+  async function tableCall<T>(op: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (e) {
+      if (isCosineKitError(e)) throw e;
+      if (state.disposed) disposedBackend(op);
+      const code = (e as { code?: unknown } | null)?.code;
+      const why = e instanceof Error ? e.message : String(e);
+      const named: Record<string, string> = {
+        '42710': `names an object the database already has (a type or another relation): ${why}`,
+        '2BP01': `is a table other objects depend on (a view, a foreign key): drop those first. ${why}`,
+        '42703': `names a table without the columns this backend reads (ord, n, v): ${why}`,
+      };
+      if (typeof code === 'string' && named[code])
+        throw argErrorOf('INVALID_ARGUMENT', op, 'name', named[code], e);
+      if (!(typeof code === 'string'))
+        throw argErrorOf(
+          'INVALID_ARGUMENT',
+          op,
+          'name',
+          `names a table holding a row this backend cannot read: ${why}`,
+          e,
+        );
+      throw argErrorOf('BACKEND_ERROR', op, 'name', `was refused by the database: ${why}`, e, {
+        backend: PGVECTOR_BACKEND_NAME,
+      });
+    }
+  }
+
+  async function writeTable(name: string, input: Matrix): Promise<void> {
+    const table = checkName('writeTable', 'name', name);
+    const rows = tableRows('writeTable', 'rows', input);
+    const client = await state.open('writeTable');
+    const exists = () =>
+      argError('INVALID_ARGUMENT', 'writeTable', 'name', `is '${table}', a table that already exists.`);
+    const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
+    if (r?.found) exists();
+    try {
+      await createTable(client.query, table, rows.cols);
+    } catch (e) {
+      // Another call made it between the check and here (42P07: duplicate table).
+      if ((e as { code?: unknown } | null)?.code === '42P07') exists();
+      throw e;
+    }
+    try {
+      await insertRows(client, client.query, table, rows);
+    } catch (e) {
+      await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async function readTable(name: string, cols: number): Promise<Tensor> {
+    const table = checkName('readTable', 'name', name);
+    checkInt('readTable', 'cols', cols, 1, 16000);
+    const client = await state.open('readTable');
+    const [col] = await client.query(
+      "SELECT a.atttypmod AS dim, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = 'v' AND NOT a.attisdropped",
+      [quote(table)],
+    );
+    if (!col)
+      argError(
+        'INVALID_ARGUMENT',
+        'readTable',
+        'name',
+        `names no table with a vector column 'v': '${table}'.`,
+      );
+    if (!String(col.type).startsWith('vector('))
+      argError(
+        'DIMENSION_MISMATCH',
+        'readTable',
+        'name',
+        `names table '${table}', whose column 'v' is ${String(col.type)}, not vector(${cols}).`,
+      );
+    if (Number(col.dim) !== cols)
+      argError(
+        'DIMENSION_MISMATCH',
+        'readTable',
+        'cols',
+        `is ${cols}, but table '${table}' holds ${String(col.type)} vectors.`,
+      );
+    const [{ count }] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
+    const n = Number(count);
+    // A Tensor, as the kit takes it: a plain { data, rows, cols } was refused by kit.corpus().
+    return new Tensor(await readRows(client.query, table, n, cols), n, cols);
+  }
+
+  async function dropTable(name: string): Promise<boolean> {
+    const table = checkName('dropTable', 'name', name);
+    // A live corpus's table: dispose the corpus instead (it would be dropped under it).
+    if ([...state.live].some((c) => c.table === table))
+      argError(
+        'INVALID_ARGUMENT',
+        'dropTable',
+        'name',
+        `is '${table}', the table of a live corpus: dispose the corpus instead.`,
+      );
+    const client = await state.open('dropTable');
+    const [r] = await client.query(
+      "SELECT c.relkind::text AS kind, n.nspname AS schema, coalesce(obj_description(c.oid, 'pg_class'), '') AS note FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
+      [quote(table)],
+    );
+    if (!r) return false;
+    if (r.note === CORPUS_TABLE_NOTE)
+      argError(
+        'INVALID_ARGUMENT',
+        'dropTable',
+        'name',
+        `is '${table}', a resident corpus's table (of this backend or another on the same database): dispose the corpus instead.`,
+      );
+    // Only an ordinary table of the caller's: not a view, an index or the database's own catalog
+    // (Postgres's own errors for those once escaped raw).
+    const schema = String(r.schema);
+    if (r.kind !== 'r' || schema === 'information_schema' || schema.startsWith('pg_'))
+      argError(
+        'INVALID_ARGUMENT',
+        'dropTable',
+        'name',
+        `is '${table}', which is not a table this backend drops.`,
+      );
+    await client.query(`DROP TABLE ${quote(table)}`);
+    return true;
+  }
 }

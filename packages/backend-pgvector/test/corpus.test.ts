@@ -388,6 +388,136 @@ describe('bad input', () => {
   });
 });
 
+describe('found by a probe (each failed before)', () => {
+  it("a table already holding the next corpus table's name is passed over, never dropped", async () => {
+    const prefix = 'probe_collide';
+    const backend = createPgvectorBackend({ pglite: db, tablePrefix: prefix });
+    await backend.init();
+    // The names this backend will give: <prefix>_<session>_1, _2, ... The session is its own.
+    const session = String(backend.describe().tablePrefix) === prefix ? await nextName(backend) : '';
+    await db.query(`CREATE TABLE ${session} (keep int4)`);
+    await db.query(`INSERT INTO ${session} VALUES (42)`);
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(randomTensor(5, 3, 1));
+    expect((await db.query<{ keep: number }>(`SELECT keep FROM ${session}`)).rows).toEqual([{ keep: 42 }]);
+    c.dispose();
+    await backend.dispose();
+    await db.query(`DROP TABLE ${session}`);
+  });
+
+  it('a dispose while a corpus is being made, or while the backend opens: DISPOSED, nothing left behind', async () => {
+    const prefix = 'probe_race';
+    for (const wait of [0, 1, 5, 20]) {
+      const backend = createPgvectorBackend({ pglite: db, tablePrefix: prefix });
+      const kit = createCosineKit({ backend });
+      const made = kit.corpus(randomTensor(300, 8, wait)).then(
+        (c) => c,
+        (e: unknown) => e,
+      );
+      await new Promise((r) => setTimeout(r, wait));
+      await backend.dispose();
+      const got = await made;
+      if (isCosineKitError(got)) expect(['DISPOSED', 'BACKEND_INIT_FAILED']).toContain(got.code);
+      else expect((got as Corpus).disposed || backend.memory().residentHandles === 0).toBe(true);
+      expect(backend.memory().residentHandles).toBe(0);
+      expect(await tablesLike(prefix)).toBe(0);
+      kit.dispose();
+    }
+    // Its own PGlite, disposed right after init started: init fails by name or the database closes.
+    const own = createPgvectorBackend();
+    const opening = own.init!().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await own.dispose();
+    const e = await opening;
+    if (e !== null) expectError(e, 'DISPOSED');
+    expect(own.describe().engine).toMatch(/PGlite/);
+  }, 120_000);
+
+  it("HNSW: k past ef_search's limit goes exact, zero rows rank as exact search ranks them, long rows UNSUPPORTED", async () => {
+    const backend = createPgvectorBackend({ pglite: db, tablePrefix: 'probe_hnsw', hnsw: true });
+    const kit = createCosineKit({ backend });
+    const x = randomTensor(1100, 4, 3);
+    const c = await kit.corpus(x);
+    const q = randomTensor(1, 4, 4);
+    const got = await c.search(q, 1001);
+    checkTopK('hnsw k=1001', got, q, x, 1001, 2e-6);
+    c.dispose();
+    // Rows all scoring below 0 against the query, and zero rows: the zero rows are the best.
+    const rows = [
+      [0, 0],
+      [-1, -0.1],
+      [0, 0],
+      [-1, 0.2],
+      [-0.9, -0.3],
+      [0, 0],
+      [-1, 0],
+    ];
+    const z = await kit.corpus(rows);
+    const hits = await z.search([[1, 0]], 3);
+    expect(Array.from(hits.indices)).toEqual([0, 2, 5]);
+    expect(Array.from(hits.scores)).toEqual([0, 0, 0]);
+    z.dispose();
+    expectError(await failure(kit.corpus([new Float32Array(2001).fill(1)])), 'UNSUPPORTED', /2000/);
+    kit.dispose();
+    await backend.dispose();
+  }, 120_000);
+
+  it('options: unknown HNSW keys, a dataDir not a string, two databases named, a null prefix', () => {
+    for (const [options, arg] of [
+      [{ hnsw: { efconstruction: 200 } }, 'options.hnsw.efconstruction'],
+      [{ hnsw: { M: 8 } }, 'options.hnsw.M'],
+      [{ hnsw: [] }, 'options.hnsw'],
+      [{ dataDir: 5 }, 'options.dataDir'],
+      [{ pglite: db, dataDir: 'memory://' }, 'options.dataDir'],
+      [{ tablePrefix: null }, 'options.tablePrefix'],
+    ] as const) {
+      let e: unknown;
+      try {
+        createPgvectorBackend(options as never);
+      } catch (x) {
+        e = x;
+      }
+      expect(isCosineKitError(e), JSON.stringify(arg)).toBe(true);
+      expect((e as { arg: string }).arg).toBe(arg);
+    }
+  });
+
+  it("durable tables: the database's refusals are typed and name the table", async () => {
+    const backend = createPgvectorBackend({ pglite: db, tablePrefix: 'probe_durable' });
+    await backend.init();
+    // 'vector' is a type's name; a table some view depends on; a table without an ord column.
+    expectError(await failure(backend.writeTable('vector', randomTensor(2, 3, 1))), 'INVALID_ARGUMENT');
+    await backend.writeTable('probe_durable_dep', randomTensor(2, 3, 1));
+    await db.query('CREATE VIEW probe_durable_view AS SELECT * FROM probe_durable_dep');
+    expectError(await failure(backend.dropTable('probe_durable_dep')), 'INVALID_ARGUMENT', /depend/);
+    await db.query('DROP VIEW probe_durable_view');
+    expect(await backend.dropTable('probe_durable_dep')).toBe(true);
+    await db.query('CREATE TABLE probe_durable_noord (v vector(3))');
+    expectError(await failure(backend.readTable('probe_durable_noord', 3)), 'INVALID_ARGUMENT');
+    await db.query('DROP TABLE probe_durable_noord');
+    await db.query('CREATE TABLE probe_durable_half (ord int4, n float8, v halfvec(3))');
+    expectError(await failure(backend.readTable('probe_durable_half', 3)), 'DIMENSION_MISMATCH', /halfvec/);
+    await db.query('DROP TABLE probe_durable_half');
+    await backend.dispose();
+  });
+});
+
+/** The name the backend's next corpus table will have (one table made and dropped to learn it). */
+async function nextName(backend: PgvectorBackend): Promise<string> {
+  const kit = createCosineKit({ backend });
+  const probe = await kit.corpus([[1, 0]]);
+  const r = await db.query<{ t: string }>(
+    "SELECT tablename AS t FROM pg_tables WHERE tablename LIKE 'probe\\_collide\\_%' ORDER BY tablename DESC LIMIT 1",
+  );
+  probe.dispose();
+  await new Promise((res) => setTimeout(res, 50));
+  const t = r.rows[0].t;
+  const n = Number(t.slice(t.lastIndexOf('_') + 1));
+  return `${t.slice(0, t.lastIndexOf('_') + 1)}${n + 1}`;
+}
+
 describe('PGlite persisted to a directory', () => {
   it('a durable table outlives the process that wrote it', async () => {
     const rows = randomTensor(7, 5, 51);
