@@ -1,5 +1,14 @@
 #!/usr/bin/env node
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Backend } from '@cosinekit/core';
@@ -55,10 +64,19 @@ const int = (name: string, min: number) => (v: string) => {
     throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
   return n;
 };
-const positive = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number.`);
-  return n;
+const positive =
+  (name: string, max = Number.POSITIVE_INFINITY) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number.`);
+    if (n > max) throw new InvalidArgumentError(`${name} must be at most ${max}.`);
+    return n;
+  };
+/** A file name: not empty (an empty one once meant "off" without a word; --no-json says that). */
+const file = (name: string) => (v: string) => {
+  if (v.trim() === '')
+    throw new InvalidArgumentError(`${name} needs a file name (or use --no-${name.slice(2)}).`);
+  return v;
 };
 /** The wasm engine's tuning keys and whether each is a number. */
 const WASM_TUNING: Record<string, boolean> = {
@@ -84,11 +102,21 @@ const tuning = (v: string) => {
   }
   return out;
 };
-const list = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+/**
+ * A comma-separated list flag; given twice, the last one stands, as for every flag. An empty
+ * `--workloads` is refused rather than running nothing (`-b ''` stays: no built-in backend, only
+ * `--backend-module`s).
+ */
+const listOf =
+  (name: string, emptyOk = true) =>
+  (v: string) => {
+    const items = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (items.length === 0 && !emptyOk) throw new InvalidArgumentError(`${name} needs at least one name.`);
+    return items;
+  };
 
 interface RunFlags {
   workloads: string[];
@@ -137,19 +165,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         .join(
           '; ',
         )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N); pg-large is opt-in (-w pg-large -b pgvector,wasm: loading into PGlite is slow, 16 min for 200,000 rows on 2 busy cores; --scale scales N)`,
-      list,
+      listOf('--workloads', false),
       [...DEFAULTS.workloads],
     )
     .option(
       '-b, --backends <list>',
       `backends to run, comma-separated (known: ${KNOWN_BACKENDS.join(', ')})`,
-      list,
+      listOf('--backends'),
       [...DEFAULTS.backends],
     )
     .option(
       '-p, --peers <list>',
       `peers to run beside them (known: ${PEERS.join(', ')}; none for no peers; tfjs peers run on the engine of each tfjs-* backend)`,
-      list,
+      listOf('--peers'),
       [...DEFAULTS.peers],
     )
     .option('--q <rows>', 'custom workload: query rows Q (adds workload custom)', int('--q', 1))
@@ -171,8 +199,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .option('--warmup <n>', 'untimed calls before timing', int('--warmup', 0), DEFAULTS.warmup)
     .option(
       '--budget <seconds>',
-      'time allowed per figure; slower contenders run fewer reps or on a slice (reported)',
-      positive('--budget'),
+      'time allowed per figure, at most 3600; slower contenders run fewer reps or on a slice (reported)',
+      positive('--budget', 3600),
       DEFAULTS.budgetSeconds,
     )
     .option(
@@ -220,11 +248,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .option(
       '--json <file>',
       "write the JSON report here ('-': to standard output, the table then goes to standard error; sweep: bench-results/sweep.json)",
+      file('--json'),
       'bench-results/latest.json',
     )
     .option('--no-json', 'do not write the JSON report')
-    .option('--markdown <file>', 'also write a Markdown report')
-    .option('--svg <file>', 'write the SVG chart here', 'bench-results/latest.svg')
+    .option('--markdown <file>', 'also write a Markdown report', file('--markdown'))
+    .option('--svg <file>', 'write the SVG chart here', file('--svg'), 'bench-results/latest.svg')
     .option('--no-svg', 'do not write the SVG chart')
     .option('--no-progress', 'no progress bar')
     .addHelpText(
@@ -242,7 +271,37 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       // A shape given without --workloads means "just that shape".
       const onlyCustom = cmd.getOptionValueSource('workloads') === 'default';
       if (flags.workloads.includes('sweep')) {
+        // The sweep runs alone, on its own contenders: a flag it does not read was dropped silently.
+        const unused = [
+          'backends',
+          'peers',
+          'baseline',
+          'markdown',
+          'svg',
+          'q',
+          'n',
+          'd',
+          'k',
+          'backendModule',
+        ]
+          .filter((k) => cmd.getOptionValueSource(k) === 'cli')
+          .map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        if (flags.workloads.length > 1)
+          unused.unshift(`the other workloads (${flags.workloads.filter((w) => w !== 'sweep').join(', ')})`);
+        if (unused.length) {
+          io.err(pc.red(`cosinekit-bench: -w sweep runs alone and does not take ${unused.join(', ')}.`));
+          setExit(2);
+          return;
+        }
         const json = cmd.getOptionValueSource('json') === 'default' ? 'bench-results/sweep.json' : flags.json;
+        if (json && json !== STDOUT) {
+          const why = unwritable(json);
+          if (why) {
+            io.err(pc.red(`cosinekit-bench: --json ${json}: ${why}`));
+            setExit(2);
+            return;
+          }
+        }
         setExit(await sweepFromFlags({ ...flags, json }, io, argv));
         return;
       }
@@ -257,9 +316,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       new Option('--threshold <fraction>', 'changes smaller than this count as the same').default(0.05),
     )
     .action((before: string, after: string, opts: { threshold: number | string }) => {
+      const threshold = Number(opts.threshold);
+      if (!(threshold >= 0 && threshold < 1)) {
+        io.err(pc.red(`cosinekit-bench: --threshold must be a fraction in [0, 1), got '${opts.threshold}'.`));
+        setExit(2);
+        return;
+      }
       const a = parseReport(readFileSync(before, 'utf8'), before);
       const b = parseReport(readFileSync(after, 'utf8'), after);
-      io.out(renderCompare(a, b, Number(opts.threshold)));
+      io.out(renderCompare(a, b, threshold));
       setExit(b.ok ? 0 : 1);
     });
   program
@@ -298,7 +363,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         } else {
           io.out(text);
           if (opts.json) {
-            mkdirSync(dirname(resolve(opts.json)), { recursive: true });
+            makeDirs(dirname(resolve(opts.json)));
             writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
             io.out(pc.dim(`JSON written to ${opts.json}`));
           }
@@ -351,7 +416,13 @@ async function runFromFlags(
 ): Promise<number> {
   let workloads = f.workloads;
   let custom: Size | undefined;
-  if (f.q !== undefined || f.n !== undefined || f.d !== undefined || workloads.includes('custom')) {
+  if (
+    f.q !== undefined ||
+    f.n !== undefined ||
+    f.d !== undefined ||
+    f.k !== undefined ||
+    workloads.includes('custom')
+  ) {
     if (f.q === undefined || f.n === undefined || f.d === undefined) {
       io.err(pc.red('A custom workload needs --q, --n and --d (and --k for a search).'));
       return 2;
@@ -372,6 +443,39 @@ async function runFromFlags(
     return 2;
   }
   const extra = (f.backendModule ?? []).map(moduleBackend);
+  // The baseline names a contender (or contender/method): one no run can have gave an empty column.
+  const base = f.baseline.split('/')[0];
+  const contenders = [...KNOWN_BACKENDS, ...PEERS, ...extra.map((e) => e.id)] as readonly string[];
+  if (!contenders.includes(base) && !contenders.some((c) => base.startsWith(`${c}@`))) {
+    io.err(
+      pc.red(
+        `cosinekit-bench: --baseline '${f.baseline}' names no contender (known: ${contenders.join(', ')}).`,
+      ),
+    );
+    return 2;
+  }
+  // Checked before anything runs: a run of minutes once ended on an output path it could not write.
+  for (const [flag, path] of [
+    ['--json', f.json],
+    ['--markdown', f.markdown],
+    ['--svg', f.svg],
+  ] as const) {
+    if (!path || path === STDOUT) continue;
+    const why = unwritable(path);
+    if (why) {
+      io.err(pc.red(`cosinekit-bench: ${flag} ${path}: ${why}`));
+      return 2;
+    }
+  }
+  // A backend module named on the command line must load: its absence was one "not available" row.
+  for (const e of extra) {
+    try {
+      await e.check?.();
+    } catch (err) {
+      io.err(pc.red(`cosinekit-bench: --backend-module ${e.id}: ${firstLine(err)}`));
+      return 2;
+    }
+  }
   const bar =
     f.progress && io.progress
       ? new SingleBar({
@@ -431,10 +535,10 @@ async function runFromFlags(
     );
   else say(renderTable(report, io.columns ?? Number.POSITIVE_INFINITY));
   if (report.roofline) say(`${limitsOnly ? '' : '\n'}${renderRoofline(report)}`);
-  const write = (file: string, text: string, what: string) => {
-    mkdirSync(dirname(resolve(file)), { recursive: true });
-    writeFileSync(file, text);
-    say(pc.dim(`${what} written to ${file}`));
+  const write = (path: string, text: string, what: string) => {
+    makeDirs(dirname(resolve(path)));
+    writeFileSync(path, text);
+    say(pc.dim(`${what} written to ${path}`));
   };
   if (jsonToStdout) io.out(toJson(report).trimEnd());
   else if (f.json) write(f.json, toJson(report), 'JSON');
@@ -470,7 +574,7 @@ async function sweepFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Pro
   } else {
     io.out(renderSweep(report));
     if (f.json) {
-      mkdirSync(dirname(resolve(f.json)), { recursive: true });
+      makeDirs(dirname(resolve(f.json)));
       writeFileSync(f.json, json);
       io.out(pc.dim(`JSON written to ${f.json}`));
     }
@@ -478,12 +582,51 @@ async function sweepFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Pro
   return report.ok ? 0 : 1;
 }
 
-function moduleBackend(path: string): ExtraBackend {
+/**
+ * Makes the missing directories of `dir` one level at a time, from the nearest that exists: Node's
+ * recursive mkdir looped forever under /proc.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let at = dir;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const d of missing) mkdirSync(d);
+}
+
+/** Why `path` cannot be written (its directory cannot be made or written), or undefined. */
+function unwritable(path: string): string | undefined {
+  try {
+    const full = resolve(path);
+    if (existsSync(full) && statSync(full).isDirectory()) return 'is a directory.';
+    let dir = dirname(full);
+    while (!existsSync(dir)) dir = dirname(dir);
+    if (!statSync(dir).isDirectory()) return `${dir} is not a directory.`;
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return firstLine(err);
+  }
+}
+
+function moduleBackend(path: string): ExtraBackend & { check(): Promise<void> } {
+  const load = async () => {
+    const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
+    const make = mod.default ?? mod.createBackend;
+    if (make === undefined) throw new Error(`${path} has no default export and no createBackend`);
+    return make;
+  };
   return {
     id: basename(path, extname(path)),
+    async check() {
+      await load();
+    },
     async create() {
-      const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
-      const make = mod.default ?? mod.createBackend;
+      const make = await load();
       const b = typeof make === 'function' ? await make() : make;
       if (!b || typeof b !== 'object' || typeof (b as Backend).name !== 'string') {
         throw new Error(`${path}: the default export (or createBackend) must return a Backend`);

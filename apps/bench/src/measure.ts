@@ -50,7 +50,9 @@ export async function measure(
     setupMs = now() - t1;
     try {
       let lastWarm = 0;
-      for (let i = 0; i < s.warmup; i++) [lastWarm] = await timeCalls(p, 1);
+      // Within the figure's budget too: --warmup 100000000 ran on past any --budget.
+      const warmStart = now();
+      for (let i = 0; i < s.warmup && now() - warmStart < budget; i++) [lastWarm] = await timeCalls(p, 1);
       const sampling = platformSampling();
       // A warm-up call that already lasts five samples saves probing a slow call again; below that,
       // calibrate (whose growing probes also warm the JIT) and let the median of its probes decide.

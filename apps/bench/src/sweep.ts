@@ -855,12 +855,14 @@ export function parseGrid(text: string): Partial<SweepGrid> {
   for (const part of text.split(/[;\s]+/).filter(Boolean)) {
     const m = /^([qnd])=([\d,_]+)$/i.exec(part.trim());
     if (!m) throw new Error(`grid part '${part}' is not like q=1,8 or n=10000 or d=96,384`);
-    const values = m[2]
-      .split(',')
-      .filter(Boolean)
-      .map((v) => Number(v.replace(/_/g, '')));
+    const items = m[2].split(',');
+    // 'q=1,,2' once ran a cell twice; an empty item or a repeated value is a typo.
+    if (items.some((v) => v === '')) throw new Error(`grid part '${part}' has an empty value`);
+    const values = items.map((v) => Number(v.replace(/_/g, '')));
     if (!values.length || values.some((v) => !Number.isInteger(v) || v < 1))
       throw new Error(`grid part '${part}' needs positive integers`);
+    if (new Set(values).size !== values.length) throw new Error(`grid part '${part}' repeats a value`);
+    if (m[1].toLowerCase() in out) throw new Error(`grid axis '${m[1]}' is given twice`);
     out[m[1].toLowerCase()] = values;
   }
   return out as Partial<SweepGrid>;

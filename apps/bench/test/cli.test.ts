@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,6 +170,31 @@ describe('cosinekit-bench CLI', () => {
     expect(nothing.out).toContain('Nothing was measured');
     expect(nothing.out).not.toContain('All results within tolerance');
     expect(report.results.find((r) => r.contender === 'broken-backend')!.status).toBe('unavailable');
+  });
+
+  it('exits 2 before running anything on flags it would have ignored or failed on late (a probe found each)', async () => {
+    const cases: [string[], RegExp][] = [
+      [['-w', 'A', '--k', '5'], /needs --q, --n and --d/],
+      [['-w', ''], /--workloads needs at least one name/],
+      [['--json', ''], /--json needs a file name/],
+      [['--markdown', ''], /--markdown needs a file name/],
+      [['-w', 'A', '--baseline', 'nosuch'], /--baseline 'nosuch' names no contender/],
+      [['--budget', '40000'], /--budget must be at most 3600/],
+      [['-w', 'A', '--json', join(dir, 'no-such-file.json', 'x.json')], /--json/],
+      [['-w', 'A', '--backend-module', join(dir, 'missing.mjs')], /--backend-module missing/],
+      [['-w', 'sweep', '--markdown', join(dir, 's.md')], /sweep runs alone and does not take --markdown/],
+      [['-w', 'sweep,A'], /sweep runs alone and does not take the other workloads \(A\)/],
+      [['-w', 'sweep', '--grid', 'q=1,,1'], /has an empty value/],
+      [['-w', 'sweep', '--grid', 'q=1,1'], /repeats a value/],
+      [['compare', 'a.json', 'b.json', '--threshold', 'abc'], /--threshold must be a fraction/],
+    ];
+    writeFileSync(join(dir, 'no-such-file.json'), 'a file, not a directory');
+    for (const [args, message] of cases) {
+      const r = await capture(args[0] === 'compare' ? args : [...args, '--no-progress']);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(message);
+      expect(r.out, args.join(' ')).not.toContain('All results within tolerance');
+    }
   });
 
   it('exits 2 on an unknown backend or peer, listing the known ids, before running anything', async () => {

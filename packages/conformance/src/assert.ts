@@ -14,6 +14,29 @@ export function check(cond: boolean, message: string): asserts cond {
 }
 
 /**
+ * `p`, or a `ConformanceFailure` saying that `what` did not settle within `ms` milliseconds: a
+ * backend whose call never settles fails the check that made it rather than hanging the run (the
+ * timer does not keep a Node process alive).
+ */
+export async function within<T>(ms: number, what: string, p: Promise<T> | T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve(p),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new ConformanceFailure(`${what} did not settle within ${ms} ms`)),
+          ms,
+        );
+        (timer as { unref?: () => void }).unref?.();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Every `got[i]` within `tol(i)` of `want[i]`; reports the worst element. `NaN` never passes.
  */
 export function assertClose(

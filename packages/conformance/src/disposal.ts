@@ -6,7 +6,7 @@ import {
   type ResidentCorpus,
   type StoredCorpus,
 } from '@cosinekit/core/backend';
-import { check, fail, skip } from './assert.js';
+import { ConformanceFailure, check, fail, skip, within } from './assert.js';
 import { randomTensor } from './data.js';
 
 /** What a call returns when the handle it needs could not be made before the disposal. */
@@ -60,25 +60,32 @@ const CALLS: Record<keyof Kernels, Call> = {
  * every kernel it implements with `DISPOSED` (naming `backend`, or `corpus` for a resident corpus
  * disposed with it) instead of quietly reopening an engine, a device or a connection; `memory()`
  * then counts no resident corpus, and `memory()` and `describe()` still answer. Returns the
- * kernels it called.
+ * kernels it called. Each call that does not settle within `timeoutMs` (default 30 s) fails saying
+ * which, rather than hanging the check.
  */
-export async function checkDisposal(create: () => Backend | Promise<Backend>): Promise<string[]> {
-  const b = await create();
+export async function checkDisposal(
+  create: () => Backend | Promise<Backend>,
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const t = <T>(what: string, p: Promise<T> | T): Promise<T> => within(timeoutMs, what, p);
+  const b = await t('create()', create());
   if (typeof b.dispose !== 'function') skip('the backend has no dispose(), so nothing to prove');
-  await b.init?.();
+  await t(`${b.name}.init()`, b.init?.());
   const k = b.kernels;
   const made: { h?: ResidentCorpus; stored?: StoredCorpus; state?: OptimizerState } = {};
-  made.h = await k.createCorpus?.(x, { storage: 'float32', rerank: 0 });
-  if (made.h && k.exportCorpus) made.stored = await k.exportCorpus(made.h);
-  made.state = await k.createOptimizerState?.('sgd', [4]);
-  await b.dispose?.();
+  made.h = await t(`${b.name}.kernels.createCorpus`, k.createCorpus?.(x, { storage: 'float32', rerank: 0 }));
+  if (made.h && k.exportCorpus)
+    made.stored = await t(`${b.name}.kernels.exportCorpus`, k.exportCorpus(made.h));
+  made.state = await t(`${b.name}.kernels.createOptimizerState`, k.createOptimizerState?.('sgd', [4]));
+  await t(`${b.name}.dispose()`, b.dispose?.());
   const called: string[] = [];
   for (const [name, call] of Object.entries(CALLS) as [keyof Kernels, Call][]) {
     if (typeof k[name] !== 'function') continue;
     let outcome: unknown;
     try {
-      outcome = await call(k as Kernels, made);
+      outcome = await t(`${b.name}.kernels.${name} after dispose()`, call(k as Kernels, made));
     } catch (e) {
+      if (e instanceof ConformanceFailure) throw e;
       outcome = e;
     }
     if (outcome === NOTHING) continue;

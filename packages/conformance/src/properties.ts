@@ -137,7 +137,13 @@ function envNumber(name: string): number | undefined {
   const v =
     fromPage ??
     (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
-  return v ? Number(v) : undefined;
+  if (!v) return undefined;
+  // 0 or 'abc' ran no case at all (a wrong backend passed), 2.5 made fast-check loop forever.
+  const n = Number(v);
+  const least = name === 'COSINEKIT_PROPERTY_RUNS' ? 1 : 0;
+  if (!(Number.isSafeInteger(n) && n >= least))
+    throw new RangeError(`${name} must be an integer of at least ${least}, got '${v}'`);
+  return n;
 }
 
 /** A `cols x rows` copy of `x` (the transposed operand the dense kernels read when a flag is set). */

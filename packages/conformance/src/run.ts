@@ -1,6 +1,6 @@
 import { type Backend, type KernelName, resolveKernels } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { ConformanceSkip } from './assert.js';
+import { ConformanceSkip, within } from './assert.js';
 import {
   type ConformanceCase,
   type ConformanceContext,
@@ -49,7 +49,9 @@ export function caseTitle(
 export function runConformance(options: ConformanceOptions): void {
   const cases = conformanceCases();
   describe(`conformance: ${options.name}`, async () => {
-    const backend = await options.create();
+    // Awaited while the tests are collected, where no test timeout applies: a create() that never
+    // settled hung the run without a word.
+    const backend = await within(options.timeout ?? 60_000, `${options.name}: create()`, options.create());
     const { providers } = resolveKernels(backend);
     let ctx: ConformanceContext | undefined;
     const skipped = new Map<string, string[]>();
@@ -81,7 +83,7 @@ export function runConformance(options: ConformanceOptions): void {
       group: 'disposal',
       name: 'a disposed backend refuses each of its own kernels with DISPOSED (a fresh instance)',
       run: async () => {
-        await checkDisposal(options.create);
+        await checkDisposal(options.create, options.timeout ?? 30_000);
       },
     };
     for (const c of [...cases, disposal]) {
@@ -112,15 +114,19 @@ export interface CaseOutcome {
   readonly skipped?: string;
 }
 
-/** Runs cases outside vitest (for scripts and the suite's own tests) and collects the outcomes. */
+/**
+ * Runs cases outside vitest (for scripts and the suite's own tests) and collects the outcomes. A
+ * case that does not settle within `timeoutMs` (default 30 s) fails saying so; the next one runs.
+ */
 export async function runCases(
   ctx: ConformanceContext,
   cases: ConformanceCase[] = conformanceCases(),
+  timeoutMs = 30_000,
 ): Promise<CaseOutcome[]> {
   const out: CaseOutcome[] = [];
   for (const c of cases) {
     try {
-      await c.run(ctx);
+      await within(timeoutMs, `${c.group}: ${c.name}`, c.run(ctx));
       out.push({ case: c });
     } catch (e) {
       if (e instanceof ConformanceSkip) out.push({ case: c, skipped: e.message });

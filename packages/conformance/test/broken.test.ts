@@ -459,3 +459,65 @@ describe('the suite catches a backend that keeps working after dispose()', () =>
     expect(called.sort()).toEqual(Object.keys(referenceKernels).sort());
   });
 });
+
+describe('found by a probe of the suite (each passed, or hung, before)', () => {
+  /** The reference with `kernel` writing into its matrix inputs after computing. */
+  const writer = (kernel: 'cosineMatrix' | 'cosineRows' | 'topK', how: 'wipe' | 'normalize'): Backend => {
+    const k: Record<string, unknown> = { ...referenceKernels };
+    const f = referenceKernels[kernel] as (...a: unknown[]) => unknown;
+    k[kernel] = (...args: unknown[]) => {
+      const r = f(...args);
+      for (const a of args.slice(0, 2) as Matrix[]) {
+        if (how === 'wipe') a.data.fill(0.25);
+        else a.data.set(referenceKernels.normalizeRows(a) as Float32Array);
+      }
+      return r;
+    };
+    return { ...createReferenceBackend(), name: 'writer', kernels: k as unknown as Kernels };
+  };
+  for (const kernel of ['cosineMatrix', 'cosineRows', 'topK'] as const)
+    for (const how of ['wipe', 'normalize'] as const)
+      it(`a ${kernel} that writes its inputs (${how})`, async () => {
+        const ctx = await createContext(writer(kernel, how));
+        const outcomes = await runCases(
+          ctx,
+          conformanceCases().filter((c) => c.kernel === kernel),
+        );
+        const failures = outcomes.filter((o) => o.error);
+        expect(failures.length).toBeGreaterThan(0);
+        expect(failures.some((o) => /wrote into its input/.test(o.error!.message))).toBe(true);
+      });
+
+  it('a NaN for a zero row is reported as NaN, not as an out never written', async () => {
+    const k: Kernels = { ...referenceKernels };
+    k.cosineMatrix = (a, b, out) => {
+      const r = referenceKernels.cosineMatrix(a, b, out) as Float32Array;
+      r[r.length - 1] = Number.NaN;
+      return r;
+    };
+    const ctx = await createContext({ ...createReferenceBackend(), name: 'nan', kernels: k });
+    const outcomes = await runCases(
+      ctx,
+      conformanceCases().filter((c) => c.kernel === 'cosineMatrix'),
+    );
+    const messages = outcomes.filter((o) => o.error).map((o) => o.error!.message);
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages.some((m) => /NaN/.test(m))).toBe(true);
+    expect(messages.some((m) => /not written to 'out'/.test(m))).toBe(false);
+  });
+
+  it('a kernel that never settles fails its case (runCases, checkDisposal) instead of hanging', async () => {
+    const k: Kernels = { ...referenceKernels, topK: () => new Promise<TopKResult>(() => undefined) };
+    const ctx = await createContext({ ...createReferenceBackend(), name: 'stuck', kernels: k });
+    const q = new Tensor(Float32Array.of(1, 0), 1, 2);
+    const one = [{ group: 'stuck', name: 'topK', run: async () => void (await ctx.kernels.topK(q, q, 1)) }];
+    const [outcome] = await runCases(ctx, one, 200);
+    expect(outcome.error?.message).toMatch(/did not settle within 200 ms/);
+    const stuckDispose: Backend = {
+      name: 'stuck',
+      kernels: { ...referenceKernels },
+      dispose: () => new Promise(() => undefined),
+    };
+    await expect(checkDisposal(() => stuckDispose, 200)).rejects.toThrow(/stuck\.dispose\(\) did not settle/);
+  });
+});

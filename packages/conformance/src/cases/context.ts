@@ -51,7 +51,64 @@ export async function createContext(
   const kit = createCosineKit({ backend });
   await kit.ready();
   const { kernels, providers } = resolveKernels(backend);
-  return { backend, kernels, providers, kit, tol };
+  return { backend, kernels: readOnlyInputs(kernels), providers, kit, tol };
+}
+
+/** Whether `v` is a matrix argument (`{ data: Float32Array, rows, cols }`, a Tensor included). */
+function isMatrix(v: unknown): v is { data: Float32Array } {
+  return typeof v === 'object' && v !== null && (v as { data?: unknown }).data instanceof Float32Array;
+}
+
+/**
+ * `kernels` with every call checked to leave its matrix arguments as they were: each is copied
+ * before the call and compared after it settles (or throws). A kernel that normalised its inputs in
+ * place, or wiped them, passed every other check, and through the kit (an ungated kernel reads the
+ * caller's own arrays) changed the caller's data. `out` and the optimiser's parameters, which
+ * kernels write by contract, are not matrices and are not compared.
+ */
+function readOnlyInputs(kernels: Kernels): Kernels {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(kernels)) {
+    if (typeof f !== 'function') {
+      guarded[name] = f;
+      continue;
+    }
+    guarded[name] = (...args: unknown[]) => {
+      const before = args.map((a) => (isMatrix(a) ? a.data.slice() : null));
+      const verify = (): void => {
+        before.forEach((copy, i) => {
+          if (copy === null) return;
+          const now = (args[i] as { data: Float32Array }).data;
+          for (let j = 0; j < copy.length; j++)
+            if (!Object.is(now[j], copy[j]))
+              fail(
+                `${name}: wrote into its input (argument ${i + 1}, value ${j}: ${copy[j]} became ${now[j]}); a kernel must never write its inputs`,
+              );
+        });
+      };
+      let r: unknown;
+      try {
+        r = (f as (...a: unknown[]) => unknown).apply(kernels, args);
+      } catch (e) {
+        verify();
+        throw e;
+      }
+      if (typeof (r as PromiseLike<unknown> | null)?.then === 'function')
+        return Promise.resolve(r).then(
+          (v) => {
+            verify();
+            return v;
+          },
+          (e: unknown) => {
+            verify();
+            throw e;
+          },
+        );
+      verify();
+      return r;
+    };
+  }
+  return guarded as unknown as Kernels;
 }
 
 /** The awkward widths every cosine kernel is checked on. */
@@ -122,6 +179,9 @@ export async function withOut(
   const out = f32(length).fill(Number.NaN);
   const got = await call(out);
   for (let i = 0; i < length; i++) {
+    // A NaN answered is the problem to name, not a write to `out` (NaN equals nothing).
+    if (Number.isNaN(plain[i]) || Number.isNaN(got[i]))
+      fail(`${what}: returned NaN at index ${i} (every input is finite)`);
     if (!(out[i] === got[i])) fail(`${what}: the result was not written to 'out' (index ${i})`);
   }
   return plain;

@@ -190,7 +190,7 @@ export function resourceCases(): ConformanceCase[] {
           const h = await kernels.createCorpus(c);
           check(
             meter().residentHandles === start.residentHandles + 1,
-            `createCorpus: a live corpus is not counted in memory().residentHandles (${start.residentHandles} -> ${meter().residentHandles})`,
+            `createCorpus: memory().residentHandles must count each live corpus once: ${start.residentHandles} before a new one, ${meter().residentHandles} with it (a disposed corpus still counted, or a new one not)`,
           );
           await kernels.corpusSearch(h, q, 5);
           await kernels.corpusMatrix(h, q);
