@@ -152,6 +152,13 @@ describe('reports', () => {
     );
     expect(renderTable(r)).toContain('use wasm m (2.50x faster than tfjs m');
     expect(renderMarkdown(r)).toContain('use wasm m (2.50x faster than tfjs m');
+    // A contender with another figure of the workload wrong is not recommended (it once was).
+    const mixed = report([
+      result('wasm', 10, tight(10)),
+      result('wasm', 8, { ...tight(8), method: 'other', status: 'wrong' }),
+      result('tfjs', 25, tight(25)),
+    ]);
+    expect(answers(mixed)[0].best!.contender).toBe('tfjs');
   });
 
   it('marks each figure measured on a software GPU as emulated, in every format, and no other', () => {

@@ -41,14 +41,28 @@ export function level(a: BenchResult, b: BenchResult): boolean {
 
 /**
  * One line per workload: "On this device, for <shape>: use X (N x faster than Y)". X is the fastest
- * correct exact figure per pair (so a slice compares with a full run); Y is the fastest figure of
- * any other contender. When their spreads overlap the line says they are level instead.
+ * correct exact figure per pair (so a slice compares with a full run) of a contender none of whose
+ * figures of the workload was wrong or failed; Y is the fastest such figure of any other contender. When their spreads overlap the line says they are level instead.
  */
 export function answers(report: BenchReport): Answer[] {
   return report.workloads.map((w) => {
     const shape = `${w.id} (${fmtSize(w.size)})`;
+    // A contender with any figure of this workload wrong or failed is not recommended for it, even
+    // by another figure that was right (the line once named a backend whose other kernel was WRONG).
+    const broken = new Set(
+      report.results
+        .filter((r) => r.workload === w.id && (r.status === 'wrong' || r.status === 'error'))
+        .map((r) => r.contender),
+    );
     const ok = report.results
-      .filter((r) => r.workload === w.id && r.status === 'ok' && r.nsPerPair !== undefined && exact(r))
+      .filter(
+        (r) =>
+          r.workload === w.id &&
+          r.status === 'ok' &&
+          r.nsPerPair !== undefined &&
+          exact(r) &&
+          !broken.has(r.contender),
+      )
       .sort((a, b) => a.nsPerPair! - b.nsPerPair!);
     const best = ok[0];
     if (!best)
