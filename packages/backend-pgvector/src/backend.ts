@@ -91,8 +91,14 @@ export interface PgvectorBackend extends Backend {
    * normalised as stored, to hand to `kit.corpus()`. Throws `DIMENSION_MISMATCH` when its vectors are not `cols` wide.
    */
   readTable(name: string, cols: number): Promise<Tensor>;
-  /** Drops a durable table; resolves with whether it existed. */
-  dropTable(name: string): Promise<boolean>;
+  /**
+   * Drops a durable table; resolves with whether it existed. A resident corpus's table (marked by
+   * a comment) is refused, unless `options.staleCorpus` is true and no live corpus of this backend
+   * holds it: a corpus table left behind by a process that ended without disposing its backend
+   * (a crash, on a server or a persisted PGlite) can then be removed. Pass it only when no running
+   * process still searches that table.
+   */
+  dropTable(name: string, options?: { staleCorpus?: boolean }): Promise<boolean>;
 }
 
 const NAME = /^[a-z_][a-z0-9_]{0,39}$/;
@@ -885,7 +891,8 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     },
     writeTable: (name: string, input: Matrix) => tableCall('writeTable', () => writeTable(name, input)),
     readTable: (name: string, cols: number) => tableCall('readTable', () => readTable(name, cols)),
-    dropTable: (name: string) => tableCall('dropTable', () => dropTable(name)),
+    dropTable: (name: string, options?: { staleCorpus?: boolean }) =>
+      tableCall('dropTable', () => dropTable(name, options)),
   };
 
   /**
@@ -982,8 +989,12 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     return new Tensor(await readRows(client.query, table, n, cols), n, cols);
   }
 
-  async function dropTable(name: string): Promise<boolean> {
+  async function dropTable(name: string, options: { staleCorpus?: boolean } = {}): Promise<boolean> {
     const table = checkName('dropTable', 'name', name);
+    checkOptionsObject('dropTable', options, ['staleCorpus']);
+    const stale = options.staleCorpus;
+    if (stale !== undefined && typeof stale !== 'boolean')
+      argError('INVALID_TYPE', 'dropTable', 'options.staleCorpus', 'must be a boolean.');
     // A live corpus's table: dispose the corpus instead (it would be dropped under it).
     if ([...state.live].some((c) => c.table === table))
       argError(
@@ -998,12 +1009,12 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       [quote(table)],
     );
     if (!r) return false;
-    if (r.note === CORPUS_TABLE_NOTE)
+    if (r.note === CORPUS_TABLE_NOTE && stale !== true)
       argError(
         'INVALID_ARGUMENT',
         'dropTable',
         'name',
-        `is '${table}', a resident corpus's table (of this backend or another on the same database): dispose the corpus instead.`,
+        `is '${table}', a resident corpus's table (of this backend or another on the same database): dispose the corpus instead, or, for one a process left behind, pass { staleCorpus: true }.`,
       );
     // Only an ordinary table of the caller's: not a view, an index or the database's own catalog
     // (Postgres's own errors for those once escaped raw).

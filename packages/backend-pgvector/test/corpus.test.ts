@@ -504,6 +504,28 @@ describe('found by a probe (each failed before)', () => {
   });
 });
 
+describe('a corpus table a process left behind', () => {
+  it('dropTable refuses it, and drops it given { staleCorpus: true }', async () => {
+    const left = createPgvectorBackend({ pglite: db, tablePrefix: 'probe_stale' });
+    const kit = createCosineKit({ backend: left });
+    await kit.corpus(randomTensor(4, 3, 1));
+    const [{ t }] = (
+      await db.query<{ t: string }>(
+        "SELECT tablename AS t FROM pg_tables WHERE tablename LIKE 'probe\\_stale\\_%'",
+      )
+    ).rows;
+    // Another process on the same database (the first never disposes: it crashed).
+    const other = createPgvectorBackend({ pglite: db, tablePrefix: 'probe_other' });
+    expectError(await failure(other.dropTable(t)), 'INVALID_ARGUMENT', /staleCorpus/);
+    expectError(await failure(other.dropTable(t, { staleCorpus: 'yes' as never })), 'INVALID_TYPE');
+    expect(await other.dropTable(t, { staleCorpus: true })).toBe(true);
+    expect(await tablesLike('probe_stale')).toBe(0);
+    await other.dispose();
+    kit.dispose();
+    await left.dispose();
+  });
+});
+
 /** The name the backend's next corpus table will have (one table made and dropped to learn it). */
 async function nextName(backend: PgvectorBackend): Promise<string> {
   const kit = createCosineKit({ backend });
