@@ -84,12 +84,12 @@ describe('mode selection', () => {
       const cap = b.describe!().loopCap;
       if (mode === 'webasm') expect(cap).toBe('none');
       if (typeof cap === 'number' && cap < 2 * d) {
-        expect(() => b.kernels.rowNorms(x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
-        expect(() => b.kernels.cosineMatrix(x, x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+        expect(() => b.kernels.rowNorms!(x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+        expect(() => b.kernels.cosineMatrix!(x, x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
       } else {
-        const norms = (await b.kernels.rowNorms(x)) as Float32Array;
+        const norms = (await b.kernels.rowNorms!(x)) as Float32Array;
         expect(Math.abs(norms[0] - Math.sqrt(d))).toBeLessThan(1e-3);
-        const m = (await b.kernels.cosineMatrix(x, x)) as Float32Array;
+        const m = (await b.kernels.cosineMatrix!(x, x)) as Float32Array;
         expect(Math.abs(m[1] - Math.SQRT1_2)).toBeLessThan(2e-5);
       }
       await b.dispose?.();
