@@ -11,7 +11,13 @@
  * int8 corpora scan their quantised rows with failing rows kept out of the candidates (`rerank x k`
  * among the passing rows, then re-ranked exactly, as `corpusSearch` does over all rows).
  */
-import { foreignCorpus, type Matrix, type ResidentCorpus, type TopKResult } from '@cosinekit/core/backend';
+import {
+  foreignCorpus,
+  type Matrix,
+  type ResidentCorpus,
+  type TopKResult,
+  throughTies,
+} from '@cosinekit/core/backend';
 import { dots, dotsI8Batch } from './engine.js';
 import { WasmCorpus } from './kernels/corpus.js';
 import { type Quantized, quantizeRows, rerankExact } from './kernels/quantized.js';
@@ -185,10 +191,25 @@ function int8Allowed(
   mask: number,
   passing: number,
 ): TopKResult {
-  const n = c.rows;
   const exact = float !== undefined && rerank > 0;
+  const scan = (w: number) => int8AllowedScan(rt, c, queries, w, mask);
+  if (!exact) return scan(k);
+  // Every passing row tying the last candidate's int8 score is a candidate too (see throughTies).
+  const { approx, counts } = throughTies(Math.min(passing, rerank * k), passing, scan);
+  return rerankExact(rt, float, queries, approx, k, counts);
+}
+
+/** The `cand` best passing rows of each query by int8 score (ties to the lower row). */
+function int8AllowedScan(
+  rt: WasmRuntime,
+  c: Quantized,
+  queries: Matrix,
+  cand: number,
+  mask: number,
+): TopKResult {
+  const n = c.rows;
   const qg = Math.min(queries.rows, I8_QUERIES);
-  const sel = new WasmSelection(rt, queries.rows, exact ? Math.min(passing, rerank * k) : k, qg, op);
+  const sel = new WasmSelection(rt, queries.rows, cand, qg, op);
   let q: Quantized | undefined;
   let tile = -1;
   try {
@@ -227,6 +248,5 @@ function int8Allowed(
       rt.free(q.scales);
     }
   }
-  const approx = sel.result();
-  return exact ? rerankExact(rt, float, queries, approx, k) : approx;
+  return sel.result();
 }

@@ -168,6 +168,33 @@ describe('int8 corpora', () => {
     expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   });
 
+  it('rows whose codes tie at the cut-off are all re-ranked: the true best is found (the lowest rows were taken)', () => {
+    // Rows [1, +-t, ...]: every code is [127, 0, ...], every int8 score equal, while the exact
+    // cosines grow with the row. Also with a mask (corpusSearchAllowed) and over a second query.
+    const d = 64;
+    const n = 50;
+    const t = 0.0035;
+    const data = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const plus = Math.round(((i + 1) / n) * (d - 1));
+      for (let j = 0; j < d; j++) data[i * d + j] = j === 0 ? 1 : j <= plus ? t : -t;
+    }
+    const x = { data, rows: n, cols: d };
+    const q = { data: new Float32Array(2 * d).map((_, j) => (j % d === 0 ? 1 : 0.05)), rows: 2, cols: d };
+    const c = b.kernels.createCorpus(x, { storage: 'int8', rerank: 3 });
+    for (const k of [1, 5]) {
+      const got = b.kernels.corpusSearch(c, q, k);
+      const want = ref.topK(q, x, k);
+      expect([...got.indices], `k=${k}`).toEqual([...want.indices]);
+      expectClose(got.scores, want.scores, 1e-6);
+    }
+    const allow = new Uint8Array(n).fill(1);
+    allow[n - 1] = 0;
+    const filtered = b.kernels.corpusSearchAllowed!(c, q, 1, allow);
+    expect([...filtered.indices]).toEqual([n - 2, n - 2]);
+    c.dispose();
+  });
+
   it('recall@10 with re-ranking on random data', () => {
     const x = random(3000, 64, 7);
     const q = random(10, 64, 8);

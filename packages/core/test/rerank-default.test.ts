@@ -134,3 +134,36 @@ describe('int8 with default settings finds the neighbours of random data', () =>
     expect(f16).toBeLessThan(0.55 * f32);
   });
 });
+
+describe('candidates tied at the cut-off', () => {
+  it('rows whose int8 codes and float16 bits tie are all re-ranked: the true best is found', async () => {
+    const d = 64;
+    const n = 50;
+    const t = 0.0035;
+    const data = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const plus = Math.round(((i + 1) / n) * (d - 1));
+      for (let j = 0; j < d; j++) data[i * d + j] = j === 0 ? 1 : j <= plus ? t : -t;
+    }
+    const x = new Tensor(data, n, d);
+    const q = new Tensor(
+      new Float32Array(d).map((_, j) => (j === 0 ? 1 : 0.05)),
+      1,
+      d,
+    );
+    const exact = await kit.corpus(x);
+    for (const storage of ['int8'] as CorpusStorage[]) {
+      const c = await kit.corpus(x, { storage });
+      for (const k of [1, 5]) {
+        const [got, want] = [await c.search(q, k), await exact.search(q, k)];
+        expect(Array.from(got.indices), `${storage} k=${k}`).toEqual(Array.from(want.indices));
+      }
+      // Through a filter too: the best allowed row.
+      const allow = new Uint8Array(n).fill(1);
+      allow[n - 1] = 0;
+      expect(Array.from((await c.search(q, 1, { filter: { mask: allow } })).indices)).toEqual([n - 2]);
+      c.dispose();
+    }
+    exact.dispose();
+  });
+});

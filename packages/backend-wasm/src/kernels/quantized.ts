@@ -1,4 +1,4 @@
-import { argError, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
+import { argError, type Matrix, type TopKResult, TopKSelector, throughTies } from '@cosinekit/core/backend';
 import { dotsI8, dotsI8Batch, newResult } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 import { WasmSelection } from '../select.js';
@@ -108,7 +108,14 @@ export function quantizedSearch(
   const op = 'corpusSearch';
   const n = c.rows;
   const exact = float !== undefined && rerank > 0;
-  const cand = exact ? Math.min(n, rerank * k) : k;
+  if (!exact) return scanI8(rt, c, queries, k, op);
+  const { approx, counts } = throughTies(Math.min(n, rerank * k), n, (w) => scanI8(rt, c, queries, w, op));
+  return rerankExact(rt, float, queries, approx, k, counts);
+}
+
+/** The `cand` best rows of each query by int8 score (ties to the lower row): a running selection over tiles. */
+function scanI8(rt: WasmRuntime, c: Quantized, queries: Matrix, cand: number, op: string): TopKResult {
+  const n = c.rows;
   const batch = queries.rows >= BATCH_MIN_QUERIES;
   // Heaps for one query at a time, or for one group of queries (see below).
   const qg = batch ? Math.min(queries.rows, BATCH_QUERIES) : 1;
@@ -173,9 +180,7 @@ export function quantizedSearch(
     sel.dispose();
     if (q) freeQuantized(rt, q);
   }
-  const approx = sel.result();
-  if (!exact) return approx;
-  return rerankExact(rt, float, queries, approx, k);
+  return sel.result();
 }
 
 /** Exact scores of each query's candidates (from float32 rows in the engine's layout), best k kept. */
@@ -185,6 +190,7 @@ export function rerankExact(
   queries: Matrix,
   approx: TopKResult,
   k: number,
+  counts?: Int32Array,
 ): TopKResult {
   const op = 'corpusSearch';
   const cand = approx.k;
@@ -202,10 +208,12 @@ export function rerankExact(
     out = rt.alloc(cand * 4, op);
     for (let i = 0; i < queries.rows; i++) {
       const at = i * cand;
-      new Int32Array(rt.f32.buffer, idx, cand).set(approx.indices.subarray(at, at + cand));
-      rt.exports.rowDots(qs + i * float.rowBytes, float.ptr, rt.tileCols, steps, idx, cand, out);
+      // This query's candidates: all of them, or the first counts[i] (see throughTies).
+      const m = counts ? counts[i] : cand;
+      new Int32Array(rt.f32.buffer, idx, m).set(approx.indices.subarray(at, at + m));
+      rt.exports.rowDots(qs + i * float.rowBytes, float.ptr, rt.tileCols, steps, idx, m, out);
       const f = rt.f32;
-      for (let t = 0; t < cand; t++) final.push(i, f[(out >>> 2) + t], approx.indices[at + t]);
+      for (let t = 0; t < m; t++) final.push(i, f[(out >>> 2) + t], approx.indices[at + t]);
     }
   } finally {
     rt.free(qs);

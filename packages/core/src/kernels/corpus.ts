@@ -11,6 +11,7 @@ import { argError, foreignCorpus } from '../errors.js';
 import { dot64, normalizedF64 } from './blocked-dot.js';
 import { clampCos } from './cosine-rule.js';
 import { fromHalf, toHalf } from './half.js';
+import { throughTies } from './through-ties.js';
 import { CORPUS_TILE, forEachScoreTile } from './top-k.js';
 import { TopKSelector } from './top-k-selector.js';
 
@@ -243,26 +244,32 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
   const q = queries.rows;
   const n = rows ? rows.length : c.rows;
   const rerank = c.rerank > 0 && c.exact !== null;
-  const wide = rerank ? Math.min(n, c.rerank * k) : k;
-  const sel = new TopKSelector(q, wide);
   const d = c.cols;
   const fill = rows
     ? (j0: number, j1: number, s: Float64Array, at: number) => {
         for (let t = j0; t < j1; t++) c.stage(rows[t], rows[t] + 1, s, at + (t - j0) * d);
       }
     : (j0: number, j1: number, s: Float64Array, at: number) => c.stage(j0, j1, s, at);
-  const qn = forEachScoreTile(queries, n, fill, (i, tile, off, start, w) =>
-    sel.pushRow(i, tile, off, start, w),
-  );
-  const first = sel.result();
-  if (rows) for (let t = 0; t < first.indices.length; t++) first.indices[t] = rows[first.indices[t]];
-  // Re-ranked scores are exact even when every candidate is kept (rerank 1, or k near the rows).
-  if (!rerank) return first;
+  let qn: Float64Array = new Float64Array(0);
+  /** The `w` best of each query by stored score (ties to the lower row), as rows of the corpus. */
+  const scan = (w: number): TopKResult => {
+    const sel = new TopKSelector(q, w);
+    qn = forEachScoreTile(queries, n, fill, (i, tile, off, start, width) =>
+      sel.pushRow(i, tile, off, start, width),
+    );
+    const r = sel.result();
+    if (rows) for (let t = 0; t < r.indices.length; t++) r.indices[t] = rows[r.indices[t]];
+    return r;
+  };
+  if (!rerank) return scan(k);
+  // The rerank x k best by stored score and every row tying the last of them (see throughTies);
+  // re-ranked scores are exact even when every candidate is kept (rerank 1, or k near the rows).
+  const { approx, counts } = throughTies(Math.min(n, c.rerank * k), n, scan);
   const exact = c.exact!;
   const final = new TopKSelector(q, k);
   for (let i = 0; i < q; i++) {
-    for (let t = 0; t < wide; t++) {
-      const j = first.indices[i * wide + t];
+    for (let t = 0; t < counts[i]; t++) {
+      const j = approx.indices[i * approx.k + t];
       final.push(i, dot64(qn, i * d, exact, j * d, d), j);
     }
   }

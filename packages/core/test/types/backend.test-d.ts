@@ -69,6 +69,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'registerBackend'
       | 'resolveCorpusOptions'
       | 'resolveKernels'
+      | 'throughTies'
       | 'toTensor'
       | 'unregisterBackend'
     >();
