@@ -497,8 +497,21 @@ class Kit implements Link {
             clones(packed[i]) ? packed[i] : sendable(a, packed[i], op, names[i] ?? 'options', transfer),
           );
         } catch (e) {
-          // Reading them threw (a getter, a Proxy trap): core's error naming the argument.
-          this.#settle(id, undefined, e);
+          // Reading them threw (a getter, a Proxy trap): core's error naming the argument, or, for
+          // the caller's own throw from a getter the clone ran first, INVALID_ARGUMENT naming it.
+          const i = args.findIndex((a, j) => !clones(packed[j]) && a !== undefined);
+          const arg = names[i] ?? 'options';
+          this.#settle(
+            id,
+            undefined,
+            e instanceof CosineKitError
+              ? e
+              : new CosineKitError(
+                  'INVALID_ARGUMENT',
+                  `Argument '${arg}' passed to '${op}' threw while it was read: ${String(e)}`,
+                  { op, arg, cause: e },
+                ),
+          );
           return;
         }
         try {
@@ -751,15 +764,24 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   } else {
     if (given !== undefined && typeof given !== 'string' && !(given instanceof URL)) badWorker(given);
     const url = given === undefined ? defaultScript() : given;
-    if (isNode() && typeof (globalThis as { Worker?: unknown }).Worker !== 'function') {
-      const name = 'node:worker_threads';
-      const wt = (await import(/* @vite-ignore */ name)) as { Worker: new (u: string | URL) => NodeWorker };
-      w = new wt.Worker(url);
-    } else {
-      const W = (
-        globalThis as unknown as { Worker: new (u: string | URL, o: { type: 'module' }) => WorkerLike }
-      ).Worker;
-      w = new W(url, { type: 'module' });
+    try {
+      if (isNode() && typeof (globalThis as { Worker?: unknown }).Worker !== 'function') {
+        const name = 'node:worker_threads';
+        const wt = (await import(/* @vite-ignore */ name)) as { Worker: new (u: string | URL) => NodeWorker };
+        w = new wt.Worker(url);
+      } else {
+        const W = (
+          globalThis as unknown as { Worker: new (u: string | URL, o: { type: 'module' }) => WorkerLike }
+        ).Worker;
+        w = new W(url, { type: 'module' });
+      }
+    } catch (e) {
+      // A string that names no script (Node wants a path or a file URL): refused by name.
+      throw new CosineKitError(
+        'INVALID_TYPE',
+        `Argument 'worker' passed to 'createWorkerKit' names no worker script that can start (${e instanceof Error ? e.message : String(e)}): pass an absolute path, a file: or http(s): URL, or a started Worker.`,
+        { op: 'createWorkerKit', arg: 'worker', cause: e },
+      );
     }
   }
   let ended = false;
@@ -932,7 +954,14 @@ function checkOutAlias(op: string, args: readonly unknown[], names: readonly str
 
 /** A matrix answer copied into the caller's `options.out` (checked in the worker), when one was given. */
 function intoOut(r: Promise<Tensor>, options: unknown): Promise<Tensor> {
-  const out = (options as MatrixOptions | null | undefined)?.out;
+  let out: MatrixOptions['out'];
+  try {
+    out = (options as MatrixOptions | null | undefined)?.out;
+  } catch {
+    // A getter that throws: the call itself refuses the options by name (INVALID_ARGUMENT naming
+    // `options`); returned as it is, so that rejection is the caller's, not an unhandled one.
+    return r;
+  }
   if (out === undefined) return r;
   return r.then((t) => {
     const d = out instanceof Tensor ? out.data : out;

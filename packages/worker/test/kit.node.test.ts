@@ -863,3 +863,62 @@ describe('rows whose reading throws', () => {
     expect((await remote.rowNorms([[3, 4]]))[0]).toBe(5);
   });
 });
+
+describe('found by a probe (each escaped raw, or unhandled, before)', () => {
+  it('an options.out getter that throws rejects by name, with no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const options = {
+        get out(): Float32Array {
+          throw new Error('getter boom');
+        },
+      };
+      let p: Promise<unknown> | undefined;
+      expect(() => {
+        p = remote.cosineMatrix([[1, 0]], [[1, 1]], options);
+      }).not.toThrow();
+      expect(await failure(p!)).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'cosineMatrix',
+        arg: 'options',
+      });
+      const c = await remote.corpus([
+        [1, 0],
+        [0, 1],
+      ]);
+      expect(await failure(c.similarity([[1, 0]], options))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: 'options',
+      });
+      c.dispose();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('a filter whose getter throws is INVALID_ARGUMENT, as in the in-thread kit, not a raw Error', async () => {
+    const c = await remote.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    const filter = {
+      get allow(): string[] {
+        throw new Error('ga');
+      },
+    };
+    expect(await failure(c.search([[1, 0]], 1, { filter }))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    c.dispose();
+  });
+
+  it("a worker string that names no script is INVALID_TYPE naming 'worker'", async () => {
+    expect(await failure(createWorkerKit({ worker: 'not-a-url' }))).toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'createWorkerKit',
+      arg: 'worker',
+    });
+  });
+});
