@@ -260,3 +260,20 @@ export function checkSeed(op: string, arg: string, v: unknown): number {
   if (!Number.isInteger(v)) argError('INVALID_ARGUMENT', op, arg, `must be an integer, got ${v}.`);
   return v as number;
 }
+
+/**
+ * A softmax scale `op` takes, as float32 ops use it (the kernel takes `scale` and `scale / rows` as
+ * float32 values): `INVALID_ARGUMENT` naming `scale` past float32's range, or below its smallest
+ * normal, where it rounds to 0 or loses its digits and every logit would be 0.
+ */
+export function checkFloat32Scale(op: string, scale: number): void {
+  if (!(Math.fround(scale) < Number.POSITIVE_INFINITY))
+    argError('INVALID_ARGUMENT', op, 'scale', `must be finite in float32 (below 3.4e38), got ${scale}.`);
+  if (!(Math.fround(scale) >= 2 ** -126))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'scale',
+      `must be at least 1.2e-38 (float32's smallest normal), got ${scale}.`,
+    );
+}

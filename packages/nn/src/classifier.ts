@@ -1,6 +1,7 @@
 import type { TensorInput } from '@cosinekit/core';
 import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
 import {
+  checkFloat32Scale,
   checkLabels,
   checkLayerSize,
   checkLossInput,
@@ -243,17 +244,7 @@ function marginLoss(
   }
   if (!(checkNumber(op, 'scale', scale, 0, Number.MAX_VALUE) > 0))
     argError('INVALID_ARGUMENT', op, 'scale', `must be > 0, got ${scale}.`);
-  // On float32 ops the softmax kernel takes scale and scale / rows as float32 values.
-  if (!(Math.fround(scale) < Number.POSITIVE_INFINITY))
-    argError('INVALID_ARGUMENT', op, 'scale', `must be finite in float32 (below 3.4e38), got ${scale}.`);
-  // Below float32's smallest normal it rounds to 0 or loses its digits: every logit would be 0.
-  if (!(Math.fround(scale) >= 2 ** -126))
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      'scale',
-      `must be at least 1.2e-38 (float32's smallest normal), got ${scale}.`,
-    );
+  checkFloat32Scale(op, scale);
   const { classes } = classifier;
   return {
     name,

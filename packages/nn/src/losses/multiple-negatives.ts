@@ -1,5 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
-import { checkLossInput, checkNumber, checkObject, given } from '../check.js';
+import { checkFloat32Scale, checkLossInput, checkNumber, checkObject, given } from '../check.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
 import type { Loss, LossInput } from './loss.js';
@@ -39,17 +39,7 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
     argError('INVALID_ARGUMENT', OP, 'sameClass', `must be 'mask' or 'negative', got ${String(sameClass)}.`);
   }
   const masking = sameClass === 'mask';
-  // On float32 ops the kernel takes scale and scale / rows as float32 values.
-  if (!(Math.fround(scale) < Number.POSITIVE_INFINITY))
-    argError('INVALID_ARGUMENT', OP, 'scale', `must be finite in float32 (below 3.4e38), got ${scale}.`);
-  // Below float32's smallest normal it rounds to 0 or loses its digits: every logit would be 0.
-  if (!(Math.fround(scale) >= 2 ** -126))
-    argError(
-      'INVALID_ARGUMENT',
-      OP,
-      'scale',
-      `must be at least 1.2e-38 (float32's smallest normal), got ${scale}.`,
-    );
+  checkFloat32Scale(OP, scale);
   return {
     name: 'multiple-negatives-ranking',
     sampling: 'in-batch',
