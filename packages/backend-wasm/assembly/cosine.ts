@@ -30,53 +30,36 @@ export function vectorPrepare(v: usize, d: i32): void {
  * Products and sums in float32 over blocks of 64 floats, each block's sum added into float64, as
  * {@link pairCosine} does (one float32 chain over the whole vector lost 1e-4 at d = 100,000). Where
  * float32 products could overflow or lose digits (the product of the norms beyond 1e37, a squared
- * norm below 2^-100) the dot product is taken in float64 instead, exact for any float32 values.
+ * norm below 2^-100) the pair is computed by {@link pairCosineExact}, exact for any float32 values.
  */
 export function vectorCosine(a: usize, b: usize, d: i32): f32 {
   const na = load<f64>(a - 8);
   const nb = load<f64>(b - 8);
   if (na === 0 || nb === 0) return 0;
   const bytes = (<usize>((d + 3) & ~3)) << 2;
+  // Where float32 products could overflow or lose digits: every product in float64 (rare).
+  if (!(na * nb < 1e37 && na * na >= PAIR_TINY && nb * nb >= PAIR_TINY)) return <f32>pairCosineExact(a, b, d);
+  // By Cauchy-Schwarz no product nor partial sum exceeds na * nb: float32 cannot overflow.
+  const whole = bytes & ~(<usize>63);
   let dot: f64 = 0;
-  if (na * nb < 1e37 && na * na >= PAIR_TINY && nb * nb >= PAIR_TINY) {
-    // By Cauchy-Schwarz no product nor partial sum exceeds na * nb: float32 cannot overflow.
-    const whole = bytes & ~(<usize>63);
-    let p: usize = 0;
-    while (p < whole) {
-      const end = min(whole, p + (PAIR_BLOCK << 2));
-      let s0 = f32x4.splat(0);
-      let s1 = f32x4.splat(0);
-      let s2 = f32x4.splat(0);
-      let s3 = f32x4.splat(0);
-      for (; p < end; p += 64) {
-        s0 = madd(v128.load(a + p), v128.load(b + p), s0);
-        s1 = madd(v128.load(a + p, 16), v128.load(b + p, 16), s1);
-        s2 = madd(v128.load(a + p, 32), v128.load(b + p, 32), s2);
-        s3 = madd(v128.load(a + p, 48), v128.load(b + p, 48), s3);
-      }
-      dot += wide(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
+  let p: usize = 0;
+  while (p < whole) {
+    const end = min(whole, p + (PAIR_BLOCK << 2));
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    let s3 = f32x4.splat(0);
+    for (; p < end; p += 64) {
+      s0 = madd(v128.load(a + p), v128.load(b + p), s0);
+      s1 = madd(v128.load(a + p, 16), v128.load(b + p, 16), s1);
+      s2 = madd(v128.load(a + p, 32), v128.load(b + p, 32), s2);
+      s3 = madd(v128.load(a + p, 48), v128.load(b + p, 48), s3);
     }
-    let s = f32x4.splat(0);
-    for (; p < bytes; p += 16) s = madd(v128.load(a + p), v128.load(b + p), s);
-    dot += wide(s);
-  } else {
-    let d0 = f64x2.splat(0);
-    let d1 = f64x2.splat(0);
-    for (let p: usize = 0; p < bytes; p += 16) {
-      const va = v128.load(a + p);
-      const vb = v128.load(b + p);
-      d0 = f64x2.add(d0, f64x2.mul(f64x2.promote_low_f32x4(va), f64x2.promote_low_f32x4(vb)));
-      d1 = f64x2.add(
-        d1,
-        f64x2.mul(
-          f64x2.promote_low_f32x4(v128.shuffle<f32>(va, va, 2, 3, 2, 3)),
-          f64x2.promote_low_f32x4(v128.shuffle<f32>(vb, vb, 2, 3, 2, 3)),
-        ),
-      );
-    }
-    const sd = f64x2.add(d0, d1);
-    dot = f64x2.extract_lane(sd, 0) + f64x2.extract_lane(sd, 1);
+    dot += wide(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3)));
   }
+  let s = f32x4.splat(0);
+  for (; p < bytes; p += 16) s = madd(v128.load(a + p), v128.load(b + p), s);
+  dot += wide(s);
   const c = dot / na / nb;
   return <f32>(c > 1 ? 1 : c < -1 ? -1 : c);
 }
