@@ -461,10 +461,11 @@ const DISTANCE = 'CASE WHEN n = 0 THEN 1::float8 ELSE v <=> $1::vector END';
 
 /**
  * The rows a filtered search may return, as a WHERE clause on the ordinal column whose one value is
- * the parameter `$3`; the clause text is one of three constants, never built from the values.
+ * a query parameter; the clause text is one of three fixed forms, never built from the values.
  */
 interface RowFilter {
-  readonly where: string;
+  /** The clause with its value as parameter `$p`. */
+  readonly where: (p: number) => string;
   readonly param: unknown;
   /** How many rows pass. */
   readonly passing: number;
@@ -495,13 +496,13 @@ export function rowFilter(allow: Uint8Array, rows: number): RowFilter | null {
     return `{${ords.join(',')}}`;
   };
   if (passing <= rows * LIST_SHARE)
-    return { where: 'ord = ANY($3::int4[])', param: list(1, passing), passing };
+    return { where: (p) => `ord = ANY($${p}::int4[])`, param: list(1, passing), passing };
   if (failing <= rows * LIST_SHARE)
-    return { where: 'ord <> ALL($3::int4[])', param: list(0, failing), passing };
+    return { where: (p) => `ord <> ALL($${p}::int4[])`, param: list(0, failing), passing };
   // get_bit numbers the bits of each byte from the least significant.
   const bits = new Uint8Array((rows + 7) >> 3);
   for (let j = 0; j < rows; j++) if (allow[j] === 1) bits[j >> 3] |= 1 << (j & 7);
-  return { where: 'get_bit($3::bytea, ord) = 1', param: bits, passing };
+  return { where: (p) => `get_bit($${p}::bytea, ord) = 1`, param: bits, passing };
 }
 
 async function exactSearch(
@@ -512,7 +513,7 @@ async function exactSearch(
   filter: RowFilter | null = null,
 ): Promise<Candidate[]> {
   const t = quote(c.table);
-  const where = filter ? `WHERE ${filter.where}` : '';
+  const where = filter ? `WHERE ${filter.where(3)}` : '';
   const extra = filter ? [filter.param] : [];
   const among = filter ? filter.passing : c.rows;
   // A few more than k, so that near-ties at the k-th place are usually already in hand.
@@ -565,7 +566,7 @@ async function approximateSearch(
     // Before pgvector 0.8 the setting does not exist; a short result then falls back to exact below.
     if (filter && iterative) await query("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)");
     return query(
-      `SELECT ord, n, v::text AS v FROM ${quote(c.table)} ${filter ? `WHERE ${filter.where}` : ''} ORDER BY v <=> $1::vector LIMIT $2`,
+      `SELECT ord, n, v::text AS v FROM ${quote(c.table)} ${filter ? `WHERE ${filter.where(3)}` : ''} ORDER BY v <=> $1::vector LIMIT $2`,
       filter ? [qv, k, filter.param] : [qv, k],
     );
   });
@@ -576,7 +577,7 @@ async function approximateSearch(
   // the index never returns them. The lowest ordinals among them join, as exact search ranks them.
   if (best[k - 1].score < 0) {
     const zeros = await client.query(
-      `SELECT ord FROM ${quote(c.table)} WHERE n = 0 ${filter ? `AND ${filter.where.replace(/\$3/g, '$2')}` : ''} ORDER BY ord LIMIT $1`,
+      `SELECT ord FROM ${quote(c.table)} WHERE n = 0 ${filter ? `AND ${filter.where(2)}` : ''} ORDER BY ord LIMIT $1`,
       filter ? [k, filter.param] : [k],
     );
     if (zeros.length > 0) {

@@ -458,6 +458,10 @@ describe('found by a probe (each failed before)', () => {
     const hits = await z.search([[1, 0]], 3);
     expect(Array.from(hits.indices)).toEqual([0, 2, 5]);
     expect(Array.from(hits.scores)).toEqual([0, 0, 0]);
+    // With a filter the zero rows' own query carries it too (its parameter is the second there).
+    const kept = await z.search([[1, 0]], 3, { filter: { mask: Uint8Array.of(1, 1, 0, 1, 1, 1, 1) } });
+    expect(Array.from(kept.indices)).toEqual([0, 5, 4]);
+    expect(kept.scores[2]).toBeCloseTo(-0.9 / Math.hypot(0.9, 0.3), 6);
     z.dispose();
     expectError(await failure(kit.corpus([new Float32Array(2001).fill(1)])), 'UNSUPPORTED', /2000/);
     kit.dispose();

@@ -92,21 +92,22 @@ describe('rowFilter: the smallest form of a row mask as one SQL parameter', () =
       mask((j) => j % 100 === 3),
       n,
     );
-    expect(few).toEqual({
-      where: 'ord = ANY($3::int4[])',
-      param: '{3,103,203,303,403,503,603,703,803,903}',
-      passing: 10,
-    });
+    expect(few?.where(3)).toBe('ord = ANY($3::int4[])');
+    expect(few?.where(2)).toBe('ord = ANY($2::int4[])');
+    expect(few?.param).toBe('{3,103,203,303,403,503,603,703,803,903}');
+    expect(few?.passing).toBe(10);
     const most = rowFilter(
       mask((j) => j !== 0 && j !== 999),
       n,
     );
-    expect(most).toEqual({ where: 'ord <> ALL($3::int4[])', param: '{0,999}', passing: 998 });
+    expect(most?.where(3)).toBe('ord <> ALL($3::int4[])');
+    expect(most?.param).toBe('{0,999}');
+    expect(most?.passing).toBe(998);
     const half = rowFilter(
       mask((j) => j % 2 === 1 || j === 8),
       n,
     );
-    expect(half?.where).toBe('get_bit($3::bytea, ord) = 1');
+    expect(half?.where(3)).toBe('get_bit($3::bytea, ord) = 1');
     expect(half?.passing).toBe(501);
     const bits = half?.param as Uint8Array;
     expect(bits.length).toBe(125);
