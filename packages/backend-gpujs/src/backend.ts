@@ -1,11 +1,10 @@
 import {
   argError,
-  argErrorOf,
   type Backend,
   type BackendMemory,
-  checkOptionsObject,
   disposedBackend,
   type Kernels,
+  ownOptions,
 } from '@cosinekit/core/backend';
 import { createEngine, type Engine, type GpujsMode } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
@@ -51,14 +50,8 @@ export const GPUJS_BACKEND_NAME = 'gpujs';
  */
 export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
   const op = 'createGpujsBackend';
-  checkOptionsObject(op, options, ['mode', 'maxTextureSize', 'tileSize']);
   // Read once, here, and used as read: a getter runs once, later changes to the object change nothing.
-  try {
-    const { mode, maxTextureSize, tileSize } = options;
-    options = { mode, maxTextureSize, tileSize };
-  } catch (e) {
-    throw argErrorOf('INVALID_ARGUMENT', op, 'options', `threw while it was read: ${String(e)}`, e);
-  }
+  options = ownOptions(op, options, ['mode', 'maxTextureSize', 'tileSize']);
   if (options.mode !== undefined && !MODES.includes(options.mode)) {
     argError(
       'INVALID_ARGUMENT',

@@ -6,13 +6,14 @@ import {
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
-  checkOptionsObject,
   disposedBackend,
   foreignCorpus,
   isCosineKitError,
   type Kernels,
   type Matrix,
+  ownOptions,
   type ResidentCorpus,
+  reading,
   referenceKernels,
   type TopKResult,
 } from '@cosinekit/core/backend';
@@ -637,7 +638,8 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
   const op = 'createPgvectorBackend';
   if (typeof options !== 'object' || options === null)
     argError('INVALID_TYPE', op, 'options', 'must be an object.');
-  checkOptionsObject(op, options, [
+  // Read once, here: a getter runs once, later changes to the object change nothing.
+  options = ownOptions(op, options, [
     'connectionString',
     'poolSize',
     'pool',
@@ -672,7 +674,8 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     options.tablePrefix === undefined ? 'cosinekit' : options.tablePrefix,
     40,
   );
-  const hnsw = resolveHnsw(op, options.hnsw);
+  const hnswOption = options.hnsw;
+  const hnsw = reading(op, 'options.hnsw', () => resolveHnsw(op, hnswOption));
   const state = new State(options, prefix, hnsw);
 
   const own = (kernel: string, corpus: ResidentCorpus): PgvectorCorpus => {
@@ -992,7 +995,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
 
   async function dropTable(name: string, options: { staleCorpus?: boolean } = {}): Promise<boolean> {
     const table = checkName('dropTable', 'name', name);
-    checkOptionsObject('dropTable', options, ['staleCorpus']);
+    options = ownOptions('dropTable', options, ['staleCorpus']);
     const stale = options.staleCorpus;
     if (stale !== undefined && typeof stale !== 'boolean')
       argError('INVALID_TYPE', 'dropTable', 'options.staleCorpus', 'must be a boolean.');

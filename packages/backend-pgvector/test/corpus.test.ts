@@ -468,7 +468,14 @@ describe('found by a probe (each failed before)', () => {
     await backend.dispose();
   }, 120_000);
 
-  it('options: unknown HNSW keys, a dataDir not a string, two databases named, a null prefix', () => {
+  it('options: unknown HNSW keys, a dataDir not a string, two databases named, a null prefix, throwing getters', () => {
+    const boom = (key: string, inner: object = {}) =>
+      Object.defineProperty(inner, key, {
+        enumerable: true,
+        get() {
+          throw new Error(`${key} broke`);
+        },
+      });
     for (const [options, arg] of [
       [{ hnsw: { efconstruction: 200 } }, 'options.hnsw.efconstruction'],
       [{ hnsw: { M: 8 } }, 'options.hnsw.M'],
@@ -476,6 +483,10 @@ describe('found by a probe (each failed before)', () => {
       [{ dataDir: 5 }, 'options.dataDir'],
       [{ pglite: db, dataDir: 'memory://' }, 'options.dataDir'],
       [{ tablePrefix: null }, 'options.tablePrefix'],
+      // Read once: a throwing getter, at either depth, is named (it was the getter's own Error).
+      [boom('dataDir'), 'options'],
+      [boom('hnsw'), 'options'],
+      [{ hnsw: boom('m') }, 'options.hnsw'],
     ] as const) {
       let e: unknown;
       try {

@@ -4,9 +4,9 @@ import {
   type Backend,
   type BackendMemory,
   CosineKitError,
-  checkOptionsObject,
   disposedBackend,
   type Kernels,
+  ownOptions,
 } from '@cosinekit/core/backend';
 import type { KernelContext } from './context.js';
 import type { TfjsCorpus } from './corpus.js';
@@ -88,14 +88,8 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
       "is required: { engine: 'wasm' | 'cpu' | 'webgl' | 'webgpu' }.",
     );
   const op = 'createTfjsBackend';
-  checkOptionsObject(op, options, ['engine', 'name', 'tileColumns', 'scoreTile', 'wasmPaths']);
   // Read once, here: a getter runs once, and later changes to the object change nothing.
-  let o: TfjsBackendOptions;
-  try {
-    o = { ...options };
-  } catch (e) {
-    throw argErrorOf('INVALID_ARGUMENT', op, 'options', `threw while it was read: ${String(e)}`, e);
-  }
+  const o = ownOptions(op, options, ['engine', 'name', 'tileColumns', 'scoreTile', 'wasmPaths']);
   const { engine } = o;
   checkEngine(op, engine);
   const { wasmPaths } = engineOptions(op, { wasmPaths: o.wasmPaths });

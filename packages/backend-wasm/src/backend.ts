@@ -4,10 +4,10 @@ import {
   type BackendMemory,
   type CorpusOptions,
   checkFinite,
-  checkOptionsObject,
   declareKernels,
   disposedBackend,
-  refuseUnknownOptions,
+  ownOptions,
+  reading,
   type SelfCheckedKernelName,
   type UngatedKernelName,
 } from '@cosinekit/core/backend';
@@ -170,7 +170,8 @@ const WASM_KEYS = ['simd', 'relaxed', 'simdThreads', 'relaxedThreads'] as const;
  * ```
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
-  checkOptionsObject('createWasmBackend', options, ['variant', 'wasm', 'tuning', 'threads', 'shardBytes']);
+  // Read once, here: a getter runs once, later changes to the objects change nothing.
+  options = ownOptions('createWasmBackend', options, ['variant', 'wasm', 'tuning', 'threads', 'shardBytes']);
   const binaries = options.wasm;
   if (binaries !== undefined) {
     if (typeof binaries !== 'object' || binaries === null || Array.isArray(binaries))
@@ -182,8 +183,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
           binaries === null ? 'null' : Array.isArray(binaries) ? 'an array' : typeof binaries
         }.`,
       );
-    refuseUnknownOptions('createWasmBackend', binaries, WASM_KEYS);
-    for (const k of WASM_KEYS) checkSource('createWasmBackend', `options.wasm.${k}`, binaries[k]);
+    const own = ownOptions('createWasmBackend', binaries, WASM_KEYS, 'options.wasm');
+    options.wasm = own;
+    for (const k of WASM_KEYS) checkSource('createWasmBackend', `options.wasm.${k}`, own[k]);
+  }
+  if (options.tuning !== undefined) {
+    const tuning = options.tuning;
+    options.tuning = reading('createWasmBackend', 'options.tuning', () => ({ ...tuning }));
   }
   const wanted = options.variant ?? 'auto';
   if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'relaxed') {

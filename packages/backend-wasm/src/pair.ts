@@ -1,4 +1,4 @@
-import { argError, checkOptionsObject } from '@cosinekit/core/backend';
+import { argError, ownOptions } from '@cosinekit/core/backend';
 import type { WasmExports } from './generated/exports.js';
 import { checkSource, compileVariant, simdSupported, type WasmSource } from './loader.js';
 
@@ -53,7 +53,7 @@ const PAGE = 65536;
  * cannot be read or compiled or the engine lacks WebAssembly SIMD.
  */
 export async function createWasmPair(options: WasmPairOptions = {}): Promise<WasmPair> {
-  checkOptionsObject('createWasmPair', options, ['wasm']);
+  options = ownOptions('createWasmPair', options, ['wasm']);
   checkSource('createWasmPair', 'options.wasm', options.wasm);
   if (!simdSupported()) {
     argError(

@@ -364,5 +364,47 @@ describe('createWasmBackend on options that are not an object', () => {
     expect(() => createWasmBackend({ thread: 2 } as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createWasmBackend', arg: 'options.thread' }),
     );
+    expect(() => createWasmBackend({ wasm: { simdx: new Uint8Array(8) } } as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'options.wasm.simdx' }),
+    );
+  });
+
+  it('reads its options once: a throwing getter, at any depth, is named; later changes are not used', async () => {
+    const { createWasmBackend, createWasmPair } = await import('../src/index.js');
+    const boom = (key: string, inner: object = {}) =>
+      Object.defineProperty(inner, key, {
+        enumerable: true,
+        get() {
+          throw new Error(`${key} broke`);
+        },
+      });
+    for (const [options, arg] of [
+      [boom('threads'), 'options'],
+      [boom('variant'), 'options'],
+      [boom('tuning'), 'options'],
+      [{ tuning: boom('rowBlock') }, 'options.tuning'],
+      [{ wasm: boom('simd') }, 'options.wasm'],
+    ] as const) {
+      let e: unknown;
+      try {
+        createWasmBackend(options as never);
+      } catch (x) {
+        e = x;
+      }
+      expect(e, arg).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'createWasmBackend', arg });
+      expect(String((e as Error).message)).toMatch(/broke/);
+    }
+    await expect(createWasmPair(boom('wasm') as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'createWasmPair',
+      arg: 'options',
+    });
+    // Checked and used as read: a variant changed after the call does not reach init().
+    const options: { variant: string } = { variant: 'simd' };
+    const b = createWasmBackend(options as never);
+    options.variant = 'bogus';
+    await b.init();
+    expect(b.describe().variant).toBe('simd');
+    b.dispose();
   });
 });

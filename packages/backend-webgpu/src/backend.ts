@@ -2,9 +2,10 @@ import {
   argError,
   type Backend,
   type BackendMemory,
-  checkOptionsObject,
   disposedBackend,
   type Kernels,
+  ownOptions,
+  reading,
 } from '@cosinekit/core/backend';
 import {
   corpusMatrix,
@@ -84,7 +85,10 @@ const LIMIT_NAMES = [
  */
 export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuBackend {
   const op = 'createWebGpuBackend';
-  checkOptionsObject(op, options, ['gpu', 'limits', 'powerPreference']);
+  // Read once, here: a getter runs once, later changes to the objects change nothing.
+  options = ownOptions(op, options, ['gpu', 'limits', 'powerPreference']);
+  const limits = options.limits;
+  if (limits !== undefined) options.limits = reading(op, 'options.limits', () => ({ ...limits }));
   if (
     options.gpu !== undefined &&
     typeof (options.gpu as { requestAdapter?: unknown })?.requestAdapter !== 'function'

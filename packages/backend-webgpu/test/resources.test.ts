@@ -109,5 +109,21 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
     expect(() => createWebGpuBackend({ limit: {} } as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createWebGpuBackend', arg: 'options.limit' }),
     );
+    // Read once: a throwing getter, at either depth, is named (it was the getter's own Error).
+    const boom = (key: string, inner: object = {}) =>
+      Object.defineProperty(inner, key, {
+        enumerable: true,
+        get() {
+          throw new Error(`${key} broke`);
+        },
+      });
+    for (const [options, arg] of [
+      [boom('limits'), 'options'],
+      [boom('gpu'), 'options'],
+      [{ limits: boom('maxBufferSize') }, 'options.limits'],
+    ] as const)
+      expect(() => createWebGpuBackend(options as never), arg).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createWebGpuBackend', arg }),
+      );
   });
 });

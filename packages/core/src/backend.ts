@@ -14,6 +14,7 @@ export {
   checkOptionsObject,
   checkSameCols,
   checkSameShape,
+  ownOptions,
   refuseUnknownOptions,
 } from './check.js';
 export type {
@@ -66,6 +67,7 @@ export {
   disposedBackend,
   foreignCorpus,
   isCosineKitError,
+  reading,
 } from './errors.js';
 export type { Admitted } from './gate.js';
 export { admit, admitPair, checkFinite } from './gate.js';

@@ -1,4 +1,4 @@
-import { argError } from './errors.js';
+import { argError, reading } from './errors.js';
 import { describeType } from './tensor.js';
 
 /** Anything with a row count and a row length. */
@@ -61,17 +61,53 @@ export function checkOptionsObject(op: string, options: unknown, keys?: readonly
 }
 
 /**
- * Refuses an own key of the options object `options` that `op` does not take: `INVALID_ARGUMENT`
- * naming `options.<key>` and listing `keys`. A misspelt option (`thread: 2`, `fliter`) was ignored
- * and its default used without a word. Shared by the kit, the backend factories and nn.
+ * The caller's options object, checked to be one and to hold no own key `op` does not take
+ * (`INVALID_ARGUMENT` naming it), with each of the `keys` `op` takes read once
+ * (through the prototype chain, as a plain read would; absent ones left out): every later check and
+ * use reads the copy, so a getter or a Proxy trap that throws is `INVALID_ARGUMENT` naming `options`
+ * of `op` (its error as `cause`), and one answering differently on each read cannot pass a check
+ * with one value and be used with another. `arg` names a nested options object (`'options.wasm'`).
+ * Shared by the kit, corpora and the backend factories.
  */
-export function refuseUnknownOptions(op: string, options: object, keys: readonly string[]): void {
+export function ownOptions<T extends object>(
+  op: string,
+  o: T,
+  keys: readonly string[],
+  arg = 'options',
+): T {
+  if (typeof o !== 'object' || o === null || Array.isArray(o))
+    argError('INVALID_TYPE', op, arg, `must be an object, got ${describeType(o)}.`);
+  // An option `op` does not take is refused rather than ignored: a misspelt `filter` would
+  // otherwise search everything, a misspelt `signal` never abort.
+  reading(op, arg, () => refuseUnknownOptions(op, o, keys, arg));
+  return reading(op, arg, () => {
+    const copy: Record<string, unknown> = {};
+    for (const k of keys) {
+      const v = (o as Record<string, unknown>)[k];
+      if (v !== undefined) copy[k] = v;
+    }
+    return copy as T;
+  });
+}
+
+/**
+ * Refuses an own key of the options object `options` that `op` does not take: `INVALID_ARGUMENT`
+ * naming `<arg>.<key>` (`arg` is `'options'` unless a nested object is checked) and listing `keys`.
+ * A misspelt option (`thread: 2`, `fliter`) was ignored and its default used without a word. Shared
+ * by the kit, the backend factories and nn.
+ */
+export function refuseUnknownOptions(
+  op: string,
+  options: object,
+  keys: readonly string[],
+  arg = 'options',
+): void {
   for (const k of Object.keys(options))
     if (!keys.includes(k))
       argError(
         'INVALID_ARGUMENT',
         op,
-        `options.${k}`,
+        `${arg}.${k}`,
         `is not an option of ${op}; it takes ${keys.join(', ')}.`,
       );
 }

@@ -1,4 +1,4 @@
-import { checkK, checkSameCols, refuseUnknownOptions } from './check.js';
+import { checkK, checkSameCols, ownOptions } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
 import {
@@ -900,35 +900,6 @@ interface Masks {
   masks: Uint8Array[];
   counts: number[];
   passing: number;
-}
-
-/** Refuses `options` of operation `op` that are not an object. */
-export function checkOptions(op: string, o: unknown): void {
-  if (typeof o !== 'object' || o === null || Array.isArray(o))
-    argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
-}
-
-/**
- * The caller's options object, checked to be one and to hold no own key `op` does not take
- * (`INVALID_ARGUMENT` naming it), with each of the `keys` `op` takes read once
- * (through the prototype chain, as a plain read would; absent ones left out): every later check and
- * use reads the copy, so a getter or a Proxy trap that throws is `INVALID_ARGUMENT` naming `options`
- * of `op` (its error as `cause`), and one answering differently on each read cannot pass a check
- * with one value and be used with another.
- */
-export function ownOptions<T extends object>(op: string, o: T, keys: readonly string[]): T {
-  checkOptions(op, o);
-  // An option `op` does not take is refused rather than ignored: a misspelt `filter` would
-  // otherwise search everything, a misspelt `signal` never abort.
-  reading(op, 'options', () => refuseUnknownOptions(op, o, keys));
-  return reading(op, 'options', () => {
-    const copy: Record<string, unknown> = {};
-    for (const k of keys) {
-      const v = (o as Record<string, unknown>)[k];
-      if (v !== undefined) copy[k] = v;
-    }
-    return copy as T;
-  });
 }
 
 /**

@@ -1,5 +1,6 @@
+import { ownOptions } from './check.js';
 import type { StoredCorpus } from './contract.js';
-import { Corpus, type CorpusCreateOptions, type Id, ownOptions } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, type Id } from './corpus.js';
 import {
   CorpusFileEncoder,
   type CorpusFileSection,

@@ -1,4 +1,4 @@
-import { checkK, checkSameCols, checkSameShape } from './check.js';
+import { checkK, checkSameCols, checkSameShape, ownOptions } from './check.js';
 import {
   type Awaitable,
   type Backend,
@@ -11,7 +11,7 @@ import {
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
-import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id, ownOptions } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id } from './corpus.js';
 import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
 import {
   argError,

@@ -64,6 +64,8 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'log32'
       | 'matmulDims'
       | 'optimizerCoefficients'
+      | 'ownOptions'
+      | 'reading'
       | 'referenceKernels'
       | 'refuseUnknownOptions'
       | 'registerBackend'
