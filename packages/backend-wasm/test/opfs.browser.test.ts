@@ -108,4 +108,97 @@ describe('saveCorpusOpfs / loadCorpusOpfs (Chromium)', () => {
     for (const name of ['kept.ckc', 'good.ckc', 'a-directory']) await root.removeEntry(name);
     kit.dispose();
   });
+
+  it('beside other writers: a failed save never removes what another saved, no reader sees a partial file', async () => {
+    const backend = createWasmBackend({ variant: 'simd' });
+    const kit = createCosineKit({ backend });
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('cosinekit-writers', { create: true });
+    const names = async () => {
+      const list: string[] = [];
+      for await (const k of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) list.push(k);
+      return list.sort();
+    };
+    const big = await kit.corpus(rows(20_000, 64, 1));
+    const small = await kit.corpus(rows(10, 64, 2));
+    // A (a new name, several pieces) is aborted after B saved the same name: B's file stays
+    // (A used to remove the name it had created, B's corpus with it).
+    const ac = new AbortController();
+    let seen: string[] | undefined;
+    let loadMidSave: unknown;
+    const a = saveCorpusOpfs(big, 'x.ckc', {
+      directory: dir,
+      signal: ac.signal,
+      onProgress: async () => {
+        if (seen) return;
+        seen = await names();
+        loadMidSave = await loadCorpusOpfs(kit, 'x.ckc', { directory: dir }).catch((e) => e);
+      },
+    });
+    await saveCorpusOpfs(small, 'x.ckc', { directory: dir });
+    ac.abort();
+    await expect(a).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(await bytesOf(dir, 'x.ckc')).toEqual(await small.save());
+    // While A wrote, the name held B's corpus or nothing, never an empty file: a load found it or
+    // said there is no such file; A's bytes were in a part file of its own.
+    expect(seen?.some((n) => /^x\.ckc\.[0-9a-f]{12}\.ckc-part/.test(n))).toBe(true);
+    if (!(loadMidSave instanceof Error)) (loadMidSave as { dispose(): void }).dispose();
+    else
+      expect(loadMidSave).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'name', message: /NotFoundError/ });
+    expect(await names()).toEqual(['x.ckc']);
+    // Two saves at once: both resolve, the file is one of the corpora whole, no part file left.
+    await Promise.all([
+      saveCorpusOpfs(big, 'y.ckc', { directory: dir }),
+      saveCorpusOpfs(small, 'y.ckc', { directory: dir }),
+    ]);
+    const y = await bytesOf(dir, 'y.ckc');
+    expect([(await big.save()).length, (await small.save()).length]).toContain(y.length);
+    expect(await names()).toEqual(['x.ckc', 'y.ckc']);
+    // A file written while it loads: CORRUPT_DATA (the browser's NotReadableError), nothing resident.
+    const before = backend.memory().residentHandles;
+    let k = 0;
+    const e = await loadCorpusOpfs(kit, 'y.ckc', {
+      directory: dir,
+      segmentBytes: 64 * 4 * 100,
+      onProgress: async () => {
+        if (++k === 1) await saveCorpusOpfs(small, 'y.ckc', { directory: dir });
+      },
+    }).catch((x) => x);
+    if (y.length === (await small.save()).length) {
+      // The same bytes written again may still read: then the load is whole.
+      if (!(e instanceof Error)) (e as { dispose(): void }).dispose();
+    } else {
+      expect(e).toMatchObject({ code: 'CORRUPT_DATA', op: 'loadCorpusOpfs', arg: 'name' });
+    }
+    expect(backend.memory().residentHandles).toBe(before);
+    // Names the browser would store under another name: 'a\0b' was the file 'a'.
+    for (const name of ['a\0b', 'x\ud800', '\udc00'])
+      await expect(saveCorpusOpfs(small, name, { directory: dir })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: 'name',
+      });
+    expect(await names()).toEqual(['x.ckc', 'y.ckc']);
+    // An abort while onProgress's promise is pending ends the save and the load.
+    const never = () => new Promise<void>(() => undefined);
+    const soon = () => {
+      const c = new AbortController();
+      setTimeout(() => c.abort(), 50);
+      return c.signal;
+    };
+    await expect(
+      saveCorpusOpfs(big, 'z.ckc', { directory: dir, signal: soon(), onProgress: never }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(
+      loadCorpusOpfs(kit, 'x.ckc', {
+        directory: dir,
+        segmentBytes: 64 * 4,
+        signal: soon(),
+        onProgress: never,
+      }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(await names()).toEqual(['x.ckc', 'y.ckc']);
+    expect(backend.memory().residentHandles).toBe(before);
+    await root.removeEntry('cosinekit-writers', { recursive: true });
+    kit.dispose();
+  });
 });

@@ -69,12 +69,7 @@ export function checkOptionsObject(op: string, options: unknown, keys?: readonly
  * with one value and be used with another. `arg` names a nested options object (`'options.wasm'`).
  * Shared by the kit, corpora and the backend factories.
  */
-export function ownOptions<T extends object>(
-  op: string,
-  o: T,
-  keys: readonly string[],
-  arg = 'options',
-): T {
+export function ownOptions<T extends object>(op: string, o: T, keys: readonly string[], arg = 'options'): T {
   if (typeof o !== 'object' || o === null || Array.isArray(o))
     argError('INVALID_TYPE', op, arg, `must be an object, got ${describeType(o)}.`);
   // An option `op` does not take is refused rather than ignored: a misspelt `filter` would

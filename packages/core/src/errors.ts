@@ -168,20 +168,57 @@ export function isCosineKitError(e: unknown, code?: ErrorCode): e is CosineKitEr
  * Calls the caller's `options.onProgress` with `args` for operation `op`, awaiting it when it
  * returns a promise. A throw or a rejection fails the call with `INVALID_ARGUMENT` naming
  * `options.onProgress`, its error as `cause`: never an unhandled rejection that ends the process,
- * nor a progress error reported as the operation's own (a file that "cannot be written").
+ * nor a progress error reported as the operation's own (a file that "cannot be written"). When
+ * `signal` fires while the promise is pending, the call ends with `ABORTED` without waiting for it.
  */
 export async function reportProgress(
   op: string,
   onProgress: ((...args: number[]) => unknown) | undefined,
-  ...args: number[]
+  args: number[],
+  signal?: AbortSignal,
 ): Promise<void> {
   if (onProgress === undefined) return;
+  let r: unknown;
   try {
-    const r = onProgress(...args);
-    if (typeof (r as PromiseLike<unknown> | null)?.then === 'function') await r;
+    r = onProgress(...args);
   } catch (e) {
     throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
   }
+  if (typeof (r as PromiseLike<unknown> | null)?.then !== 'function') return;
+  // Awaited, but not past an abort: a promise that never settles must not hold the call.
+  await orAbort(op, r as PromiseLike<unknown>, signal).catch((e: unknown) => {
+    if (isCosineKitError(e, 'ABORTED') && signal?.aborted) throw e;
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
+  });
+}
+
+/**
+ * `p`, or `ABORTED` as soon as `signal` fires, whichever comes first (at once if it has). `p` keeps
+ * its handlers, so its later rejection is never unhandled.
+ */
+export function orAbort<T>(op: string, p: PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return Promise.resolve(p);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      try {
+        checkSignal(op, signal);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+    Promise.resolve(p).then(
+      (v) => {
+        signal.removeEventListener('abort', stop);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', stop);
+        reject(e);
+      },
+    );
+  });
 }
 
 /**

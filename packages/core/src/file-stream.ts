@@ -11,7 +11,7 @@ import {
   readCorpusPreamble,
 } from './corpus-file.js';
 import { crc32 } from './crc32.js';
-import { argError, argErrorOf, checkSignal, isCosineKitError, reportProgress } from './errors.js';
+import { argError, argErrorOf, checkSignal, isCosineKitError, orAbort, reportProgress } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { guardRows } from './gate.js';
 import { type CosineKit, placeOf } from './kit.js';
@@ -76,27 +76,39 @@ function checkOptions(op: string, o: unknown, segments: boolean): void {
   checkSignal(op, signal);
 }
 
-/** The options the file helpers take (OPFS's `directory` included). */
-const FILE_OPTIONS = ['signal', 'onProgress', 'segmentBytes', 'directory'];
+/** The options every save takes; `more` adds a helper's own (OPFS's `directory`). */
+const SAVE_OPTIONS = ['signal', 'onProgress'];
+/** The options every load takes. */
+const LOAD_OPTIONS = ['signal', 'onProgress', 'segmentBytes'];
 
 /**
  * Refuses what is not a live corpus before anything is opened; returns the options' copy that the
- * save reads from then on (see `ownOptions`). @internal
+ * save reads from then on (see `ownOptions`). `more` names options of the helper's own. @internal
  */
-export function checkSave<T extends object>(op: string, corpus: unknown, options: T): T {
+export function checkSave<T extends object>(
+  op: string,
+  corpus: unknown,
+  options: T,
+  more: readonly string[] = [],
+): T {
   if (!(corpus instanceof Corpus))
     argError('INVALID_TYPE', op, 'corpus', `must be a Corpus, got ${describeType(corpus)}.`);
   if (corpus.disposed) argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.');
-  const o = ownOptions(op, options, FILE_OPTIONS);
+  const o = ownOptions(op, options, [...SAVE_OPTIONS, ...more]);
   checkOptions(op, o, false);
   return o;
 }
 
 /** Refuses what is not a kit before anything is opened; returns the options' copy, as `checkSave`. @internal */
-export function checkLoad<T extends object>(op: string, kit: unknown, options: T): T {
+export function checkLoad<T extends object>(
+  op: string,
+  kit: unknown,
+  options: T,
+  more: readonly string[] = [],
+): T {
   if (!placeOf.has(kit as CosineKit))
     argError('INVALID_TYPE', op, 'kit', `must be a kit made by createCosineKit, got ${describeType(kit)}.`);
-  const o = ownOptions(op, options, FILE_OPTIONS);
+  const o = ownOptions(op, options, [...LOAD_OPTIONS, ...more]);
   checkOptions(op, o, true);
   return o;
 }
@@ -181,10 +193,11 @@ export async function writeCorpus(
   try {
     bytes = await saved;
   } catch (e) {
-    await Promise.all(awaited);
+    // An abort ends the wait for the callback's promises too (one may never settle).
+    await orAbort(op, Promise.all(awaited), signal).catch(() => undefined);
     throw e;
   }
-  await Promise.all(awaited);
+  await orAbort(op, Promise.all(awaited), signal);
   // A callback that rejected fails the save, even one that rejected after the last piece.
   if (rejected) throw failed(rejected.e);
   return bytes;
@@ -232,7 +245,8 @@ export async function readCorpus(
   };
   const sections = (Object.entries(width) as [CorpusFileSection, number][]).filter(([, w]) => w > 0);
   const rowBytes = sections.reduce((a, [, w]) => a + w, 0);
-  const per = Math.max(1, Math.floor(segmentBytes / rowBytes));
+  // At least one row a segment, at most all of them (segmentBytes may be Infinity).
+  const per = Math.min(rows, Math.max(1, Math.floor(segmentBytes / rowBytes)));
   const segments = Math.ceil(rows / per);
   // The second pass reads each section's rows of a segment again; the first records each such
   // range's own CRC-32 as it checks the file's, so bytes that change between the passes (another
@@ -302,7 +316,7 @@ export async function readCorpus(
       } else {
         await c.appendRows(op, from, ids, part.ordinals);
       }
-      await reportProgress(op, onProgress, r0 + n, rows);
+      await reportProgress(op, onProgress, [r0 + n, rows], signal);
     }
     return c!;
   } catch (e) {

@@ -566,7 +566,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           await c.appendRows(op, h ? t : give(), ids, undefined, h);
         }
         done += rows;
-        await reportProgress(op, onProgress, done);
+        await reportProgress(op, onProgress, [done], signal);
       };
       try {
         let i = 0;

@@ -2,8 +2,8 @@
  * @cosinekit/core/opfs: save a corpus in the browser's Origin Private File System and load it back,
  * streaming, in the format `Corpus.save()` writes (versioned, checksummed).
  *
- * A save writes one segment's stored rows at a time through `createWritable()`, whose changes reach
- * the file only when it is closed, so a failed save leaves the file as it was. A load reads the
+ * A save writes one segment's stored rows at a time to a temporary file, then moves it onto the
+ * name, so a failed save leaves the file as it was and no reader sees it half written. A load reads the
  * file a segment at a time and makes each resident before reading the next. Works on the main
  * thread and in workers.
  *
@@ -42,6 +42,9 @@ export interface SaveOpfsOptions extends SaveFileOptions, OpfsLocation {}
 /** Options of {@link loadCorpusOpfs}. */
 export interface LoadOpfsOptions extends LoadFileOptions, OpfsLocation {}
 
+/** A lone UTF-16 surrogate: the browser would store U+FFFD in its place, under another name. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function checkName(op: string, name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '' || name.includes('/'))
     argError(
@@ -50,6 +53,23 @@ function checkName(op: string, name: unknown): asserts name is string {
       'name',
       `must be a file name (a non-empty string without '/'), got ${describeType(name)}.`,
     );
+  // Chromium cuts a name at NUL ('a\0b' is the file 'a') and replaces a lone surrogate: either
+  // would read or replace a file of another name.
+  if (name.includes('\0') || LONE_SURROGATE.test(name))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'name',
+      'holds a NUL character or a lone UTF-16 surrogate, which the browser would store under another name.',
+    );
+}
+
+/** The temporary file a save of `name` writes before it takes the name: unique to the save. */
+function partName(name: string): string {
+  const tag = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
+  return `${name}.${tag}.ckc-part`;
 }
 
 async function directoryOf(op: string, o: OpfsLocation): Promise<FileSystemDirectoryHandle> {
@@ -88,14 +108,21 @@ const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : St
 
 /**
  * Saves `corpus` as the file `name` in the Origin Private File System (`options.directory`, or the
- * origin's root), streaming: the same bytes as `corpus.save()`. The new content replaces the file
- * only once complete; a failed or aborted save leaves the file as it was (and removes it if the
- * save created it). Resolves with the file's length in bytes.
+ * origin's root), streaming: the same bytes as `corpus.save()`. The bytes go to a temporary file of
+ * the same directory (`<name>.<random>.ckc-part`) that is then moved onto `name`, so the file `name`
+ * is only ever absent, the old corpus or the new one, whole: never empty or partly written, also
+ * to a reader in another tab, and two saves to one name at once leave one of the two corpora. A
+ * failed or aborted save removes its temporary file and leaves `name` as it was; a page closed
+ * mid-save can leave the temporary file behind (never `name` changed). In a browser without
+ * `FileSystemHandle.move()` the save writes `name` through `createWritable()` itself, whose
+ * changes also reach the file only when complete. Resolves with the file's length in bytes.
  *
- * Errors: `INVALID_TYPE` for a corpus, name or directory of the wrong type, `DISPOSED` for a
+ * Errors: `INVALID_TYPE` for a corpus, name or directory of the wrong type, `INVALID_ARGUMENT` for a
+ * name the browser would store under another (a NUL character, a lone surrogate), `DISPOSED` for a
  * disposed corpus, `UNSUPPORTED` without an Origin Private File System or `createWritable()`,
- * `INVALID_ARGUMENT` naming `name` when it cannot be written (a directory of that name, the
- * storage quota; the browser's error is the `cause`), `ABORTED` when `options.signal` fires.
+ * `INVALID_ARGUMENT` naming `name` when it cannot be written (a directory of that name, a file
+ * another writer holds open, the storage quota; the browser's error is the `cause`), `ABORTED` when
+ * `options.signal` fires.
  */
 export async function saveCorpusOpfs(
   corpus: Corpus,
@@ -103,10 +130,14 @@ export async function saveCorpusOpfs(
   options: SaveOpfsOptions = {},
 ): Promise<number> {
   const op = 'saveCorpusOpfs';
-  options = checkSave(op, corpus, options);
+  options = checkSave(op, corpus, options, ['directory']);
   checkName(op, name);
   let dir: FileSystemDirectoryHandle | undefined;
+  /** The temporary file's name, once it exists (removed on failure). */
+  let part: string | undefined;
+  /** Without move(): whether this save made `name` (an empty file then, until it closes). */
   let created = false;
+  let handle: FileSystemFileHandle | undefined;
   let w: FileSystemWritableFileStream | undefined;
   // Queued on the corpus now, within the call (a `dispose()` right after waits for the save, as
   // for `save()`); the directory and the file are opened when the save's turn comes.
@@ -116,12 +147,20 @@ export async function saveCorpusOpfs(
     async () => {
       const d = await directoryOf(op, options);
       dir = d;
-      const existed = await d.getFileHandle(name).then(
-        () => true,
-        () => false,
-      );
-      const handle = await d.getFileHandle(name, { create: true });
-      created = !existed;
+      const probe = partName(name);
+      const h = await d.getFileHandle(probe, { create: true });
+      if (typeof (h as { move?: unknown }).move === 'function') {
+        part = probe;
+        handle = h;
+      } else {
+        await d.removeEntry(probe).catch(() => undefined);
+        const existed = await d.getFileHandle(name).then(
+          () => true,
+          () => false,
+        );
+        handle = await d.getFileHandle(name, { create: true });
+        created = !existed;
+      }
       if (typeof handle.createWritable !== 'function')
         argError(
           'UNSUPPORTED',
@@ -140,10 +179,23 @@ export async function saveCorpusOpfs(
     const writable = w!;
     w = undefined;
     await writable.close();
+    if (part !== undefined) {
+      await (handle as FileSystemFileHandle & { move(name: string): Promise<void> }).move(name);
+      part = undefined;
+    }
     return n;
   } catch (e) {
     await w?.abort().catch(() => undefined);
-    if (created) await dir?.removeEntry(name).catch(() => undefined);
+    if (part !== undefined) await dir?.removeEntry(part).catch(() => undefined);
+    // Without move(): the empty file this save made, unless another save has filled it since.
+    if (
+      created &&
+      (await handle?.getFile().then(
+        (f) => f.size === 0,
+        () => false,
+      ))
+    )
+      await dir?.removeEntry(name).catch(() => undefined);
     if (isCosineKitError(e)) throw e;
     throw argErrorOf('INVALID_ARGUMENT', op, 'name', `cannot be written ('${name}'): ${why(e)}`, e);
   }
@@ -156,8 +208,9 @@ export async function saveCorpusOpfs(
  *
  * Errors: `INVALID_TYPE` for a kit, name or directory of the wrong type, `UNSUPPORTED` without an
  * Origin Private File System, `INVALID_ARGUMENT` naming `name` when there is no such file or it
- * cannot be read, `CORRUPT_DATA` naming `name` for a truncated or corrupted file or an unknown
- * version, `ABORTED` when `options.signal` fires. On any failure nothing stays resident.
+ * cannot be read, `CORRUPT_DATA` naming `name` for a truncated or corrupted file, an unknown
+ * version, or a file written (by another save) while it was being read, `ABORTED` when
+ * `options.signal` fires. On any failure nothing stays resident.
  */
 export async function loadCorpusOpfs(
   kit: CosineKit,
@@ -165,7 +218,7 @@ export async function loadCorpusOpfs(
   options: LoadOpfsOptions = {},
 ): Promise<Corpus> {
   const op = 'loadCorpusOpfs';
-  options = checkLoad(op, kit, options);
+  options = checkLoad(op, kit, options, ['directory']);
   checkName(op, name);
   const dir = await directoryOf(op, options);
   let file: File;
@@ -184,6 +237,15 @@ export async function loadCorpusOpfs(
         try {
           return new Uint8Array(await file.slice(position, position + length).arrayBuffer());
         } catch (e) {
+          // A File is a snapshot: once the file is written (another save), reading it fails so.
+          if ((e as { name?: unknown } | null)?.name === 'NotReadableError')
+            throw argErrorOf(
+              'CORRUPT_DATA',
+              op,
+              'name',
+              `changed while it was being read ('${name}'): ${why(e)}`,
+              e,
+            );
           throw argErrorOf('INVALID_ARGUMENT', op, 'name', `cannot be read ('${name}'): ${why(e)}`, e);
         }
       },

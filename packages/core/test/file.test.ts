@@ -448,6 +448,63 @@ describe('file helpers beside other writers and odd files', () => {
     expect(e).toMatchObject({ code: 'DISPOSED', op: 'loadCorpusFile', arg: 'kit' });
     c.dispose();
   });
+
+  it('segmentBytes: Infinity loads in one segment (it failed as "changed while it was being read")', async () => {
+    const c = await build('int8', 2);
+    const path = at('infinite-segments.ckc');
+    await saveCorpusFile(c, path);
+    for (const segmentBytes of [Number.POSITIVE_INFINITY, Number.MAX_VALUE, 1]) {
+      const back = await loadCorpusFile(kit, path, { segmentBytes });
+      await expectSame(c, back);
+      back.dispose();
+    }
+    c.dispose();
+  });
+
+  it('a save refuses the options only loads take, and a load those of OPFS (each was ignored)', async () => {
+    const c = await kit.corpus(rows(4, 3, 1));
+    for (const options of [{ segmentBytes: Number.NaN }, { segmentBytes: 4096 }, { directory: '/etc' }])
+      await expect(saveCorpusFile(c, at('o.ckc'), options as never)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'saveCorpusFile',
+        arg: `options.${Object.keys(options)[0]}`,
+      });
+    await saveCorpusFile(c, at('o.ckc'));
+    await expect(loadCorpusFile(kit, at('o.ckc'), { directory: 42 } as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'loadCorpusFile',
+      arg: 'options.directory',
+    });
+    c.dispose();
+  });
+
+  it('an abort ends a save, a load and corpusFrom whose onProgress promise is still pending', async () => {
+    const c = await build('float32', 0);
+    const path = at('pending.ckc');
+    await saveCorpusFile(c, path);
+    const saved = readFileSync(path);
+    const never = () => new Promise<void>(() => undefined);
+    const abortSoon = () => {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 20);
+      return ac.signal;
+    };
+    const before = ReferenceCorpus.live;
+    await expect(saveCorpusFile(c, path, { signal: abortSoon(), onProgress: never })).rejects.toMatchObject({
+      code: 'ABORTED',
+      op: 'saveCorpusFile',
+    });
+    await expect(
+      loadCorpusFile(kit, path, { segmentBytes: 13 * 4 * 10, signal: abortSoon(), onProgress: never }),
+    ).rejects.toMatchObject({ code: 'ABORTED', op: 'loadCorpusFile' });
+    await expect(
+      kit.corpusFrom([rows(5, 13, 1), rows(5, 13, 2)], { signal: abortSoon(), onProgress: never }),
+    ).rejects.toMatchObject({ code: 'ABORTED', op: 'corpusFrom' });
+    expect(readFileSync(path)).toEqual(saved);
+    expect(temps(path)).toEqual([]);
+    expect(ReferenceCorpus.live).toBe(before);
+    c.dispose();
+  });
 });
 
 describe('loadCorpus refuses views it cannot read, typed', () => {
