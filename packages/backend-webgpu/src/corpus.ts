@@ -21,8 +21,9 @@ import {
 } from '@cosinekit/core/backend';
 import type { Engine, Lease } from './engine.js';
 import { halfRows } from './half.js';
-import { encodeScores, rowsPerBinding, type StoredRows, tileOf } from './kernels.js';
+import { encodeScores, rowLoops, rowsPerBinding, type StoredRows, tileOf } from './kernels.js';
 import {
+  BLOCK,
   clearSelectShader,
   mergeSelectShader,
   type RowFormat,
@@ -196,6 +197,7 @@ export async function createCorpus(
   const per = blockRows(engine, 'f32', x.cols, true);
   const blocks: Block[] = [];
   try {
+    engine.loops('createCorpus', 'x', rowLoops('normalize', x.cols), `rows of ${x.cols} floats`);
     const pipe = engine.pipeline('row:normalize', () => rowShader('normalize'));
     for (let r0 = 0; r0 < x.rows; r0 += per) {
       const rows = Math.min(per, x.rows - r0);
@@ -377,6 +379,7 @@ async function normalizedQueries(
   keep: Lease[],
   enc: GPUCommandEncoder,
 ): Promise<Lease> {
+  engine.loops('corpusSearch', 'queries', rowLoops('normalize', q.cols), `rows of ${q.cols} floats`);
   const raw = engine.upload(q.data.subarray(r0 * q.cols, (r0 + rows) * q.cols));
   keep.push(raw);
   const qn = engine.lease(rows * q.cols * 4);
@@ -491,6 +494,10 @@ async function select(
     // within the loop budget.
     const budget = loopBudget(engine) - k;
     const perInsert = k + Math.ceil(Math.log2(k + 1)) + 2;
+    // A merge also spends, per segment list, the loops' own steps and exits: a few iterations per
+    // candidate beyond the insertion, and two per list (counted short, one query merging 16,384
+    // lists of ascending scores ran out of llvmpipe's loop limit and dropped the best rows).
+    const perMerged = perInsert + 4;
     let segs = Math.max(
       1,
       Math.min(
@@ -498,7 +505,7 @@ async function select(
         Math.ceil(SELECT_PARALLELISM / rows),
         Math.floor(bindFloats / (rows * k)),
         Math.floor((engine.maxGroups * 64) / rows),
-        Math.floor(budget / (k * perInsert)),
+        Math.floor(budget / (k * perMerged + 2)),
       ),
     );
     // A segment's scan inserts up to segLen scores the same way.
@@ -580,6 +587,8 @@ async function rescore(
     Math.floor((engine.maxGroups * 64) / wide),
   );
   if (qc < 1) throw new RangeError(`${wide} re-ranking candidates do not fit the storage binding limit`);
+  // One counted iteration per product, two per block of them.
+  engine.loops('corpusSearch', 'queries', d + 2 * Math.ceil(d / BLOCK) + 4, `re-ranking rows of ${d} floats`);
   const pipe = engine.pipeline('rerank', rerankShader);
   for (let q0 = 0; q0 < Q; q0 += qc) {
     const rows = Math.min(qc, Q - q0);

@@ -29,6 +29,9 @@ function bucket(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** Loop iterations per invocation a software adapter is trusted with (llvmpipe stops at 65,535). */
+export const LOOP_LIMIT = 64_000;
+
 export class Engine {
   readonly device: GPUDevice;
   readonly adapterInfo: { vendor: string; architecture: string; description: string; device: string };
@@ -128,6 +131,24 @@ export class Engine {
     const { adapter, device, compatibility } = await openDevice(entry, source, options.powerPreference);
     const packedDot = entry.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') ?? false;
     return new Engine(device, adapter, source, compatibility, packedDot, options.limits ?? {});
+  }
+
+  /**
+   * Refuses, on a software adapter, a dispatch whose invocations would each run more than
+   * {@link LOOP_LIMIT} loop iterations (`count`, as the kernels' loops add up): llvmpipe counts every
+   * loop iteration of an invocation against 65,535 and leaves loops silently once it is spent, so
+   * the result would be wrong without a word (scores of long rows cut short). `UNSUPPORTED` naming
+   * `op` and `arg`; hardware adapters have no such limit.
+   */
+  loops(op: string, arg: string, count: number, what: string): void {
+    if (this.software && count > LOOP_LIMIT) {
+      argError(
+        'UNSUPPORTED',
+        op,
+        arg,
+        `needs ${what}: ${count} loop iterations per shader invocation, more than this software adapter (${this.adapterInfo.description || this.adapterInfo.vendor}) runs before it leaves loops silently (65,535). Use a hardware adapter or another backend for rows this long.`,
+      );
+    }
   }
 
   /** Throws a typed error when the device is gone. */

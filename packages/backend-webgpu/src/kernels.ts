@@ -6,6 +6,7 @@
 import type { Activation, Matrix } from '@cosinekit/core/backend';
 import type { Engine, Lease } from './engine.js';
 import {
+  BLOCK,
   clearSelectShader,
   cosineRowsShader,
   elementShader,
@@ -13,6 +14,7 @@ import {
   gemmTile,
   gemmVectorizable,
   mergeSelectShader,
+  ROW_WG,
   type RowFormat,
   rowShader,
   SKINNY_QUERIES,
@@ -35,6 +37,14 @@ function result(len: number, out?: Float32Array): Float32Array {
   return out ?? new Float32Array(len);
 }
 
+/**
+ * Loop iterations of one invocation of the row kernels on rows of `cols` floats: `normalize` passes
+ * over its share of the row twice; `cosine` (cosineRows) and `norms` once; plus the tree.
+ */
+export function rowLoops(mode: 'norms' | 'normalize' | 'cosine', cols: number): number {
+  return (mode === 'normalize' ? 2 : 1) * (Math.ceil(cols / ROW_WG) + 1) + 8;
+}
+
 function rowPipeline(engine: Engine, mode: 'norms' | 'normalize') {
   return engine.pipeline(`row:${mode}`, () => rowShader(mode));
 }
@@ -50,6 +60,12 @@ function encodeRows(
   cols: number,
   keep: Lease[],
 ): void {
+  engine.loops(
+    mode === 'norms' ? 'rowNorms' : 'normalizeRows',
+    'x',
+    rowLoops(mode, cols),
+    `rows of ${cols} floats`,
+  );
   const [nx, ny] = engine.grid(rows);
   const p = engine.params([rows, cols, nx, 0]);
   keep.push(p);
@@ -103,6 +119,7 @@ export async function cosineRows(
 ): Promise<Float32Array> {
   const res = result(a.rows, out);
   const per = Math.min(rowsPerBinding(engine, a.cols), engine.maxGroups);
+  engine.loops('cosineRows', 'a', rowLoops('cosine', a.cols), `rows of ${a.cols} floats`);
   const pipe = engine.pipeline('cosineRows', cosineRowsShader);
   for (let r0 = 0; r0 < a.rows; r0 += per) {
     const rows = Math.min(per, a.rows - r0);
@@ -248,6 +265,13 @@ export function encodeGemm(
     g.transB &&
     gemmVectorizable(t) &&
     [g.K, g.lda, g.ldb, g.aOff ?? 0, g.bOff ?? 0].every((v) => v % 4 === 0);
+  // One counted iteration per staged depth (the steps within it are unrolled).
+  engine.loops(
+    g.cos ? 'cosineMatrix' : 'matmul',
+    g.cos ? 'queries' : 'a',
+    Math.ceil(g.K / t.depth) + 4,
+    `a product over ${g.K} values`,
+  );
   const key = `gemm:${t.wg}x${t.block}x${t.depth}:${g.transA ? 'T' : 'N'}${g.transB ? 'T' : 'N'}:${g.cos ? 'cos' : 'raw'}${vec ? ':vec4' : ''}:${fmt}`;
   const pipe = engine.pipeline(key, () => gemmShader(t, g.transA, g.transB, g.cos, vec, fmt));
   const p = engine.params([g.M, g.N, g.K, g.lda, g.ldb, g.ldc, g.aOff ?? 0, g.bOff ?? 0, g.sOff ?? 0]);
@@ -320,13 +344,15 @@ export function encodeScores(
   }
   const vec = d % 4 === 0;
   const w = vec ? 4 : 1;
+  // One counted iteration per (vector) load, two per block of them.
+  engine.loops('corpusSearch', 'queries', d / w + 2 * Math.ceil(d / w / BLOCK) + 4, `rows of ${d} floats`);
   const masked = mask !== undefined;
-  const pipe = engine.pipeline(`skinny:${vec ? 'vec4' : 'f32'}:${fmt}${masked ? ':mask' : ''}`, () =>
-    skinnyShader(vec, fmt, masked),
-  );
   const [nx, ny] = engine.grid(Math.ceil(cols / 64));
   for (let q0 = 0; q0 < rows; q0 += SKINNY_QUERIES) {
     const m = Math.min(SKINNY_QUERIES, rows - q0);
+    const pipe = engine.pipeline(`skinny:${m}:${vec ? 'vec4' : 'f32'}:${fmt}${masked ? ':mask' : ''}`, () =>
+      skinnyShader(vec, fmt, masked, m),
+    );
     const mOff = (mask?.row0 ?? 0) + n0;
     const p = engine.params([m, cols, d / w, cols, (q0 * d) / w, n0 * ld, nx, q0 * cols, ld, n0, mOff]);
     keep.push(p);

@@ -2,16 +2,27 @@
  * WGSL sources, generated per shape family (tile sizes, transposes, epilogue) and compiled once per
  * family by the engine's pipeline cache. Sizes that vary per call travel in a uniform block.
  *
- * Precision: every dot product and sum of squares accumulates in float32. Row reductions split a row
- * across 64 invocations and add the partial sums in a tree, so each value carries about
- * (d / 64 + 6) roundings rather than d; the tiled product accumulates in k order per output, about
- * sqrt(d) * 6e-8 of rounding for the random data the suite uses (4e-6 at d = 4096), inside the
- * default tolerances (2e-5 on cosines, 1e-5 relative on the algebra).
+ * Precision: every dot product and sum of squares accumulates in float32, never in one chain over a
+ * whole long row (one chain drifts: a constant row scored 1 - 9.5e-5 against itself at d = 6494).
+ * Row reductions split a row across 64 invocations and add the partial sums in a tree, so each value
+ * carries about (d / 64 + 6) roundings rather than d; the tiled product sums each span of
+ * {@link FOLD_DEPTH} products apart and adds the spans' sums into a second accumulator; the few-query
+ * and re-rank kernels do the same over {@link BLOCK} products. Inside the default tolerances (2e-5 on
+ * cosines, 1e-5 relative on the algebra) at any d.
+ *
+ * Loops: llvmpipe counts every loop iteration of an invocation against one limit (65,535) and
+ * leaves loops silently once it is spent. The kernels keep their counted iterations low (the query
+ * loop of the few-query kernel and the depth loop of the tiled product are unrolled), and the
+ * callers refuse, on software adapters, a shape that would still need more ({@link loopCount}).
  */
 import type { Activation } from '@cosinekit/core/backend';
 
 /** Workgroup width of the row reductions. */
 export const ROW_WG = 64;
+/** Products summed apart before they join a row's total (few-query and re-rank kernels). */
+export const BLOCK = 64;
+/** Depth of k the tiled product sums apart before adding into its totals. */
+export const FOLD_DEPTH = 256;
 /** Invocations per workgroup of element-wise kernels. */
 export const ELEM_WG = 64;
 
@@ -252,6 +263,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let n0 = wg.x * SIDE;
   let flat = lid.y * WG + lid.x;
   var acc: array<array<f32, ${t.block}>, ${t.block}>;
+  var tot: array<array<f32, ${t.block}>, ${t.block}>;
   for (var k0 = 0u; k0 < p.K; k0 = k0 + DEPTH) {
 ${
   vec
@@ -272,15 +284,17 @@ ${
     }
 `
 }    workgroupBarrier();
-    for (var c = 0u; c < DEPTH; c = c + 1u) {
-      var ra: array<f32, ${t.block}>;
-      var rb: array<f32, ${t.block}>;
-      for (var i = 0u; i < BL; i = i + 1u) { ra[i] = As[c * SIDE + lid.y + i * WG]; rb[i] = Bs[c * SIDE + lid.x + i * WG]; }
+${depthSteps(t)}
+    workgroupBarrier();
+    // Every FOLD_DEPTH of k, the span's sums join the totals (one float32 chain over k drifts).
+    if ((k0 + DEPTH) % ${FOLD_DEPTH}u == 0u) {
       for (var i = 0u; i < BL; i = i + 1u) {
-        for (var j = 0u; j < BL; j = j + 1u) { acc[i][j] = fma(ra[i], rb[j], acc[i][j]); }
+        for (var j = 0u; j < BL; j = j + 1u) { tot[i][j] = tot[i][j] + acc[i][j]; acc[i][j] = 0.0; }
       }
     }
-    workgroupBarrier();
+  }
+  for (var i = 0u; i < BL; i = i + 1u) {
+    for (var j = 0u; j < BL; j = j + 1u) { acc[i][j] = tot[i][j] + acc[i][j]; }
   }
   for (var i = 0u; i < BL; i = i + 1u) {
     let m = m0 + lid.y + i * WG;
@@ -291,6 +305,25 @@ ${
     }
   }
 }`;
+}
+
+/**
+ * The tiled product's steps over one staged depth, unrolled: a loop here would count DEPTH
+ * iterations per tile against llvmpipe's loop limit.
+ */
+function depthSteps(t: GemmTile): string {
+  const lines: string[] = [];
+  for (let c = 0; c < t.depth; c++) {
+    lines.push(`    {
+      var ra: array<f32, ${t.block}>;
+      var rb: array<f32, ${t.block}>;
+      for (var i = 0u; i < BL; i = i + 1u) { ra[i] = As[${c}u * SIDE + lid.y + i * WG]; rb[i] = Bs[${c}u * SIDE + lid.x + i * WG]; }
+      for (var i = 0u; i < BL; i = i + 1u) {
+        for (var j = 0u; j < BL; j = j + 1u) { acc[i][j] = fma(ra[i], rb[j], acc[i][j]); }
+      }
+    }`);
+  }
+  return lines.join('\n');
 }
 
 /** Whether a tile shape can stage its operands with vec4 loads (whole vectors per invocation). */
@@ -435,13 +468,22 @@ export const SKINNY_QUERIES = 4;
  * corpus row, reading it once (4 elements at a time when `vec`, i.e. d % 4 == 0) and keeping one
  * accumulator per query. The product kernel's 64-row tiles would waste all but one row on a single
  * query; this one is bound by reading the corpus, which is what a one-query search should cost.
+ * `m` (1 to 4) is the number of queries, fixed in the source so that no loop over them counts
+ * against llvmpipe's loop limit.
  * Params: M (queries, <= 4), N, K (query vectors per row), ldc, aOff (vectors), bOff and ldb
  * (stored elements), nx, cOff, sOff, mOff (corpus row of the first row, for the allow mask).
  */
-export function skinnyShader(vec: boolean, fmt: RowFormat = 'f32', masked = false): string {
+export function skinnyShader(
+  vec: boolean,
+  fmt: RowFormat = 'f32',
+  masked = false,
+  m = SKINNY_QUERIES,
+): string {
   const T = vec ? 'vec4<f32>' : 'f32';
   const load = vec ? 'ldB4(row + c * 4u)' : 'ldB(row + c)';
-  const dot = vec ? 'dot(A[p.aOff + q * p.K + c], v)' : 'A[p.aOff + q * p.K + c] * v';
+  const dot = (q: number) =>
+    vec ? `dot(A[p.aOff + ${q}u * p.K + c], v)` : `A[p.aOff + ${q}u * p.K + c] * v`;
+  const qs = Array.from({ length: m }, (_, q) => q);
   return `struct P { M: u32, N: u32, K: u32, ldc: u32, aOff: u32, bOff: u32, nx: u32, cOff: u32, ldb: u32, sOff: u32, mOff: u32 }
 @group(0) @binding(0) var<storage, read> A: array<${T}>;
 ${corpusOperand(fmt, vec)}
@@ -454,13 +496,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   if (n >= p.N) { return; }
   // A row the filter refuses is never read: its score is never selected either.
   ${masked ? 'if (!allowed(p.mOff + n)) { return; }' : ''}
-  var acc: array<f32, ${SKINNY_QUERIES}>;
+  ${qs.map((q) => `var t${q} = 0.0;`).join(' ')}
   let row = p.bOff + n * p.ldb;
-  for (var c = 0u; c < p.K; c = c + 1u) {
-    let v = ${load};
-    for (var q = 0u; q < p.M; q = q + 1u) { acc[q] = acc[q] + ${dot}; }
+  var c = 0u;
+  loop {
+    if (c >= p.K) { break; }
+    // ${BLOCK} products summed apart, then into the totals: one chain over a long row drifts.
+    let end = min(p.K, c + ${BLOCK}u);
+    ${qs.map((q) => `var s${q} = 0.0;`).join(' ')}
+    for (; c < end; c = c + 1u) {
+      let v = ${load};
+      ${qs.map((q) => `s${q} = s${q} + ${dot(q)};`).join(' ')}
+    }
+    ${qs.map((q) => `t${q} = t${q} + s${q};`).join(' ')}
   }
-  for (var q = 0u; q < p.M; q = q + 1u) { C[p.cOff + q * p.ldc + n] = clamp(${scaled(fmt, 'acc[q]', 'n')}, -1.0, 1.0); }
+  ${qs.map((q) => `C[p.cOff + ${q}u * p.ldc + n] = clamp(${scaled(fmt, `t${q}`, 'n')}, -1.0, 1.0);`).join('\n  ')}
 }`;
 }
 
@@ -485,7 +535,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   let qb = (id / p.wide) * p.d;
   let eb = r * p.d;
   var acc = 0.0;
-  for (var c = 0u; c < p.d; c = c + 1u) { acc = fma(Qn[qb + c], E[eb + c], acc); }
+  var c = 0u;
+  loop {
+    if (c >= p.d) { break; }
+    // ${BLOCK} products summed apart, then into the total: one chain over a long row drifts.
+    let end = min(p.d, c + ${BLOCK}u);
+    var s = 0.0;
+    for (; c < end; c = c + 1u) { s = fma(Qn[qb + c], E[eb + c], s); }
+    acc = acc + s;
+  }
   S[id] = clamp(acc, -1.0, 1.0);
 }`;
 }

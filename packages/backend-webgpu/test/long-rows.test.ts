@@ -1,0 +1,147 @@
+import { createCosineKit, Tensor } from '@cosinekit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebGpuBackend, type WebGpuBackend } from '../src/index.js';
+import { webgpuSkipReason } from './available.js';
+
+/**
+ * Long rows. Two classes the hostile-input probe found: every score summed in one float32 chain over
+ * the whole row (a constant row scored 1 - 9.5e-5 against itself at d = 6494, past the 2e-5
+ * promised), and llvmpipe's loop limit (65,535 iterations per invocation, loops left silently
+ * after): a row's last components never reached a score (0 where 1 was right, the wrong row
+ * returned), and one query merging 16,384 segment lists of ascending scores lost the best row.
+ */
+
+const skip = await webgpuSkipReason();
+
+/** float64 cosine of two float32 rows. */
+function cos64(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return d / Math.sqrt(na * nb);
+}
+
+describe.skipIf(skip !== null)('webgpu on long rows', () => {
+  let backend: WebGpuBackend;
+  let software = false;
+  beforeAll(async () => {
+    backend = createWebGpuBackend();
+    await backend.init?.();
+    software = backend.describe?.().emulated !== undefined;
+  });
+  afterAll(() => backend?.dispose?.());
+
+  it('every scoring path sums in blocks: constant, alternating and random rows within 6e-6 of float64', async () => {
+    const kit = createCosineKit({ backend });
+    let s = 7;
+    const rand = () => {
+      s = (s * 48271) % 2147483647;
+      return s / 1073741823.5 - 1;
+    };
+    for (const d of [1025, 3072, 6494, 12_001]) {
+      const rows = [
+        new Float32Array(d).fill(0.3),
+        Float32Array.from({ length: d }, (_, i) => (i % 2 ? 1 : -1)),
+        Float32Array.from({ length: d }, rand),
+      ];
+      for (const [storage, tol] of [
+        ['float32', 6e-6],
+        ['int8', 6e-6],
+      ] as const) {
+        const c = await kit.corpus(rows, { storage, ...(storage === 'int8' ? { rerank: 3 } : {}) });
+        // 1 and 3 queries: the few-query kernel (and the re-rank kernel for int8); 17: the tiled product.
+        for (const Q of [1, 3, 17]) {
+          const queries = Array.from({ length: Q }, (_, q) => rows[q % 3]);
+          const hits = await c.search(queries, 3);
+          for (let q = 0; q < Q; q++) {
+            const h = hits.hits(q);
+            for (let j = 0; j < 3; j++) {
+              const want = cos64(queries[q], rows[h.indices[j]]);
+              expect(Math.abs(h.scores[j] - want), `d=${d} ${storage} Q=${Q} q=${q}`).toBeLessThan(tol);
+            }
+            expect(h.indices[0], `d=${d} ${storage} Q=${Q}`).toBe(q % 3);
+          }
+        }
+        c.dispose();
+      }
+      const m = await kit.cosineMatrix(rows, rows);
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 3; j++)
+          expect(Math.abs(m.data[i * 3 + j] - cos64(rows[i], rows[j])), `matrix d=${d}`).toBeLessThan(6e-6);
+    }
+    kit.dispose();
+  }, 180_000);
+
+  it('a row whose only non-zero is its last component scores 1 up to the limit; past it, UNSUPPORTED on software adapters', async () => {
+    const kit = createCosineKit({ backend });
+    // [d, queries, storage]: the few-query kernel (scalar and vec4 loads), the re-rank kernel.
+    const cases: [number, number, 'float32' | 'int8'][] = [
+      [21_849, 1, 'float32'], // failed before at 1 query
+      [16_385, 2, 'float32'],
+      [43_692, 4, 'float32'], // vec4, failed before at 4 queries
+      [62_001, 4, 'float32'],
+      [62_000, 1, 'int8'],
+      [248_000, 2, 'float32'], // vec4
+    ];
+    for (const [d, Q, storage] of cases) {
+      const row = new Float32Array(d);
+      row[d - 1] = 1;
+      const other = new Float32Array(d);
+      other[0] = 1;
+      const c = await kit.corpus([other, row], { storage });
+      const hits = await c.search(Array(Q).fill(row), 1);
+      const h = hits.hits(Q - 1);
+      expect([h.indices[0], h.scores[0]], `d=${d} Q=${Q} ${storage}`).toEqual([1, 1]);
+      c.dispose();
+    }
+    // Past the limit: refused on a software adapter, answered on hardware.
+    for (const [d, Q, storage] of [
+      [66_001, 1, 'float32'],
+      [66_000, 1, 'int8'],
+      [270_000, 3, 'float32'],
+    ] as const) {
+      const row = new Float32Array(d);
+      row[d - 1] = 1;
+      const c = await kit.corpus([row, row], { storage });
+      const got = await c.search(Array(Q).fill(row), 1).then(
+        (r) => r.hits(0).scores[0],
+        (e) => e,
+      );
+      if (software) expect(got, `d=${d}`).toMatchObject({ code: 'UNSUPPORTED', message: /65,535/ });
+      else expect(got, `d=${d}`).toBe(1);
+      c.dispose();
+    }
+    // The row kernels: normalize passes over its share of a row twice.
+    const long = new Float32Array(2_200_000);
+    long[long.length - 1] = 2;
+    const n = await kit.normalize(long).then(
+      (t) => t.data[long.length - 1],
+      (e) => e,
+    );
+    if (software) expect(n).toMatchObject({ code: 'UNSUPPORTED' });
+    else expect(n).toBe(1);
+    kit.dispose();
+  }, 180_000);
+
+  it('one query, k = 1, over 400,000 rows of ascending scores: the last row (one merge took in too many lists)', async () => {
+    const kit = createCosineKit({ backend });
+    const n = 400_000;
+    const data = new Float32Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      data[2 * i] = 1;
+      data[2 * i + 1] = i / n;
+    }
+    const c = await kit.corpus(new Tensor(data, n, 2));
+    for (const k of [1, 2, 5]) {
+      const h = (await c.search([[0, 1]], k)).hits(0);
+      expect(Array.from(h.indices), `k=${k}`).toEqual(Array.from({ length: k }, (_, j) => n - 1 - j));
+    }
+    c.dispose();
+    kit.dispose();
+  }, 180_000);
+});
