@@ -24,7 +24,14 @@ export interface RowSource {
 
 /** Rows of a matrix or of a {@link RowSource}, `count` from `start`. */
 export function readRows(x: Matrix | RowSource, start: number, count: number): Float32Array {
-  return 'data' in x ? x.data.subarray(start * x.cols, (start + count) * x.cols) : x.read(start, count);
+  const r = 'data' in x ? x.data.subarray(start * x.cols, (start + count) * x.cols) : x.read(start, count);
+  // Copied into a block sized for these rows: a longer view (a subclass whose subarray() ignores
+  // its arguments) would overrun into whatever wasm memory follows.
+  if (r.length !== count * x.cols)
+    throw new RangeError(
+      `rows ${start}..${start + count} came back as ${r.length} floats, not ${count * x.cols}`,
+    );
+  return r;
 }
 
 /** Rows of `d` floats padded to a multiple of 4 for the SIMD loops. */

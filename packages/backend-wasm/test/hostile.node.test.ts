@@ -408,3 +408,68 @@ describe('createWasmBackend on options that are not an object', () => {
     b.dispose();
   });
 });
+
+describe('a Float32Array subclass whose constructor takes only its values', () => {
+  // Its subarray() builds the slice through that constructor (Symbol.species), which ignored the
+  // offset and length: every chunk of the rows was the whole array. Chunks after the first read
+  // row 0 again, and the copy sized for one chunk overran into a resident corpus's memory.
+  class Embeddings extends Float32Array {
+    constructor(values: Float32Array) {
+      super(values);
+    }
+  }
+
+  it('rows staged a chunk at a time must come back the length asked for (else they would overrun)', async () => {
+    const { readRows } = await import('../src/staging.js');
+    const data = new Embeddings(new Float32Array(40));
+    expect(() => readRows({ data, rows: 10, cols: 4 }, 2, 3)).toThrow(/came back as 40 floats, not 12/);
+    expect(readRows({ data: new Float32Array(40), rows: 10, cols: 4 }, 2, 3).length).toBe(12);
+  });
+
+  it.each([1, 2])(
+    'gives the answers a plain Float32Array gives and leaves other corpora alone (%i threads)',
+    async (threads) => {
+      const b = await backend({ variant: 'simd', threads });
+      const kit = createCosineKit({ backend: b });
+      try {
+        // Memory grown first, as in any long-lived process (else the overrun threw and the kit copied).
+        (await kit.corpus(new Tensor(new Float32Array(10_000_000).fill(1), 100_000, 100))).dispose();
+        // A block freed just before, so that the scratch lands right before the bystander's rows.
+        const hole = await kit.corpus(new Tensor(random(65_536, 8, 5).data, 65_536, 8));
+        const bystander = await kit.corpus(new Tensor(random(1000, 8, 1).data, 1000, 8));
+        const q8 = new Tensor(random(2, 8, 2).data, 2, 8);
+        const before = await bystander.search(q8, 3);
+        hole.dispose();
+        const N = 100_000;
+        const plain8 = random(N, 8, 3).data;
+        await kit.cosineMatrix(q8, new Tensor(new Embeddings(plain8), N, 8));
+        const after = await bystander.search(q8, 3);
+        expect(Array.from(after.indices)).toEqual(Array.from(before.indices));
+        expect(Array.from(after.scores)).toEqual(Array.from(before.scores));
+        // The scores themselves, at d = 64 (the streamed path of a few queries).
+        const d = 64;
+        const n = 20_000;
+        const plain = random(n, d, 6).data;
+        const q = new Tensor(random(2, d, 7).data, 2, d);
+        const m = await kit.cosineMatrix(q, new Tensor(new Embeddings(plain), n, d));
+        for (const j of [0, 9_000, n - 1])
+          expect(Math.abs(m.data[j] - cos64(q.data, 0, plain, j * d, d)), `column ${j}`).toBeLessThan(2e-6);
+        // An int8 corpus of such rows (staged a chunk at a time) finds a row as itself.
+        const x = new Embeddings(plain);
+        const c = await kit.corpus(new Tensor(x, n, d), { storage: 'int8', rerank: 0 });
+        const self = new Tensor(plain.slice((n - 1) * d), 1, d);
+        expect((await c.search(self, 1)).indices[0]).toBe(n - 1);
+        // And out as such an array is written where it should be.
+        const out = new Embeddings(new Float32Array(2 * n));
+        await kit.cosineMatrix(q, new Tensor(plain, n, d), { out });
+        expect(Math.abs(out[2 * n - 1] - cos64(q.data, d, plain, (n - 1) * d, d))).toBeLessThan(2e-6);
+        c.dispose();
+        bystander.dispose();
+      } finally {
+        kit.dispose();
+        b.dispose();
+      }
+    },
+    120_000,
+  );
+});

@@ -1,5 +1,5 @@
 import { argError, type ErrorCode } from './errors.js';
-import { describeType, intact, refuseFakeView, Tensor } from './tensor.js';
+import { describeType, intact, plainFloat32, refuseFakeView, Tensor } from './tensor.js';
 
 /** Options of the calls that return a full similarity matrix. */
 export interface MatrixOptions {
@@ -45,5 +45,5 @@ export function checkOut(
       data.buffer
     )
       fail('INVALID_ARGUMENT', `shares a buffer with '${name}'.`);
-  return data;
+  return plainFloat32(data);
 }

@@ -37,7 +37,7 @@ export class Tensor implements Matrix {
     }
     this.rows = rows;
     this.cols = cols;
-    this.#data = data;
+    this.#data = plainFloat32(data);
   }
 
   /**
@@ -341,10 +341,32 @@ export function intact(t: Tensor, op: string, arg: string): void {
 }
 
 const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;
+const intrinsic = (key: string) =>
+  Object.getOwnPropertyDescriptor(TYPED_ARRAY, key)!.get! as (this: unknown) => number;
 /** The built-in `length` getter of typed arrays: the true count, whatever an override says. */
-const TYPED_LENGTH = Object.getOwnPropertyDescriptor(TYPED_ARRAY, 'length')!.get! as (
-  this: unknown,
-) => number;
+const TYPED_LENGTH = intrinsic('length');
+const TYPED_BUFFER = intrinsic('buffer') as unknown as (this: unknown) => ArrayBufferLike;
+const TYPED_OFFSET = intrinsic('byteOffset');
+
+/**
+ * `v` itself when it is a plain Float32Array; for a subclass (or one with its own `subarray`,
+ * `constructor`, `buffer` or `byteOffset`), a plain Float32Array over the same memory. A subclass's
+ * `subarray()` and `slice()` build their result through its constructor (`Symbol.species`), and
+ * one that takes only its values (`constructor(v) { super(v); }`) made every slice the whole array:
+ * chunks of a large input all read its first rows, and a copy sized for one chunk overran into
+ * other data. Every view the kit hands a backend is plain.
+ */
+export function plainFloat32(v: Float32Array): Float32Array {
+  if (
+    Object.getPrototypeOf(v) === Float32Array.prototype &&
+    !Object.hasOwn(v, 'subarray') &&
+    !Object.hasOwn(v, 'constructor') &&
+    !Object.hasOwn(v, 'buffer') &&
+    !Object.hasOwn(v, 'byteOffset')
+  )
+    return v;
+  return new Float32Array(TYPED_BUFFER.call(v), TYPED_OFFSET.call(v), TYPED_LENGTH.call(v));
+}
 
 /**
  * Refuses an object that inherits from a typed array's prototype without being one, a `Proxy`

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CosineKitError, Tensor, tensor } from '../src/index.js';
+import { createReferenceBackend } from '../src/backend.js';
+import { CosineKitError, createCosineKit, Tensor, tensor } from '../src/index.js';
 
 describe('tensor', () => {
   it('wraps a Float32Array with a shape without copying', () => {
@@ -190,5 +191,41 @@ describe('typed arrays whose length lies', () => {
     // A subclass that tells the truth is taken as it is.
     class Honest extends Float32Array {}
     expect(Array.from(await kit.rowNorms(new Honest([3, 4])))).toEqual([5]);
+  });
+});
+
+describe('Float32Array subclasses', () => {
+  // subarray() and slice() build their result through the subclass's constructor (Symbol.species):
+  // one that takes only its values made every slice the whole array, so a backend cutting rows
+  // into chunks read the first rows again and overran a block sized for one chunk (wasm).
+  class Embeddings extends Float32Array {
+    constructor(values: Float32Array) {
+      super(values);
+    }
+  }
+
+  it('a tensor, and out, hold a plain Float32Array over the same memory', async () => {
+    const x = new Embeddings(Float32Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(x.subarray(0, 3).length).toBe(12);
+    const t = new Tensor(x, 4, 3);
+    expect(Object.getPrototypeOf(t.data)).toBe(Float32Array.prototype);
+    expect(t.data.subarray(3, 6)).toEqual(Float32Array.of(4, 5, 6));
+    expect(t.data.buffer).toBe(x.buffer);
+    x[0] = 100;
+    expect(t.data[0]).toBe(100);
+    // An own subarray on a plain array is passed over the same way.
+    const own = Float32Array.from({ length: 4 }, (_, i) => i);
+    Object.defineProperty(own, 'subarray', { value: () => own });
+    expect(new Tensor(own, 2, 2).data.subarray(2, 4)).toEqual(Float32Array.of(2, 3));
+    // Through the kit: the answer as for a plain array, and out written in place.
+    const kit = createCosineKit({ backend: createReferenceBackend() });
+    const out = new Embeddings(new Float32Array(16));
+    await kit.cosineMatrix(t, t, { out });
+    const m = await kit.cosineMatrix(
+      new Tensor(Float32Array.from(x), 4, 3),
+      new Tensor(Float32Array.from(x), 4, 3),
+    );
+    expect(Array.from(out)).toEqual(Array.from(m.data));
+    kit.dispose();
   });
 });
