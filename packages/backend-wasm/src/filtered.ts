@@ -20,7 +20,7 @@ import {
 } from '@cosinekit/core/backend';
 import { dots, dotsI8Batch } from './engine.js';
 import { WasmCorpus } from './kernels/corpus.js';
-import { type Quantized, quantizeRows, rerankExact } from './kernels/quantized.js';
+import { type Quantized, quantizeRows, rerankExact, someRows } from './kernels/quantized.js';
 import type { WasmRuntime } from './runtime.js';
 import { WasmSelection } from './select.js';
 import { type Staged, stageQueries } from './staging.js';
@@ -195,8 +195,15 @@ function int8Allowed(
   const scan = (w: number) => int8AllowedScan(rt, c, queries, w, mask);
   if (!exact) return scan(k);
   // Every passing row tying the last candidate's int8 score is a candidate too (see throughTies).
-  const { approx, counts } = throughTies(Math.min(passing, rerank * k), passing, scan);
-  return rerankExact(rt, float, queries, approx, k, counts);
+  return rerankExact(rt, float, queries, k, (take) =>
+    throughTies(
+      Math.min(passing, rerank * k),
+      passing,
+      queries.rows,
+      (w, q0, q1) => int8AllowedScan(rt, c, someRows(queries, q0, q1), w, mask),
+      take,
+    ),
+  );
 }
 
 /** The `cand` best passing rows of each query by int8 score (ties to the lower row). */

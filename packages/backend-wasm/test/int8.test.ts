@@ -195,6 +195,36 @@ describe('int8 corpora', () => {
     c.dispose();
   });
 
+  it('queries whose ties span the corpus are widened one at a time: memory for one query, not all', () => {
+    // Zero queries score 0 with every row, so every row ties at the cut-off. Widening all queries
+    // together held queries x rows candidates (1.5 GB for 64 queries over 1M rows).
+    const n = 200_000;
+    const d = 16;
+    const x = random(n, d, 11);
+    const c = b.kernels.createCorpus(x, { storage: 'int8', rerank: 3 });
+    // One query with ordinary scores among the zero ones: its own candidates are the usual few.
+    const Q = 32;
+    const data = new Float32Array(Q * d);
+    data.set(x.data.subarray(5 * d, 6 * d), 7 * d);
+    const q = { data, rows: Q, cols: d };
+    const before = b.memory().bytes ?? 0;
+    b.memoryPeak();
+    const got = b.kernels.corpusSearch(c, q, 10);
+    const grew = b.memoryPeak() - before;
+    // One query's candidates (8 bytes a row) and its scan, not Q x n x 8 = 51 MB.
+    expect(grew).toBeLessThan(12 * 2 ** 20);
+    for (let i = 0; i < Q; i++) {
+      const row = Array.from(got.indices.subarray(i * 10, (i + 1) * 10));
+      if (i === 7) expect(row[0]).toBe(5);
+      else expect(row).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    const allow = new Uint8Array(n).fill(1);
+    allow[0] = 0;
+    const f = b.kernels.corpusSearchAllowed!(c, q, 3, allow);
+    expect(Array.from(f.indices.subarray(0, 3))).toEqual([1, 2, 3]);
+    c.dispose();
+  });
+
   it('recall@10 with re-ranking on random data', () => {
     const x = random(3000, 64, 7);
     const q = random(10, 64, 8);

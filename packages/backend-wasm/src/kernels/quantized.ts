@@ -109,8 +109,22 @@ export function quantizedSearch(
   const n = c.rows;
   const exact = float !== undefined && rerank > 0;
   if (!exact) return scanI8(rt, c, queries, k, op);
-  const { approx, counts } = throughTies(Math.min(n, rerank * k), n, (w) => scanI8(rt, c, queries, w, op));
-  return rerankExact(rt, float, queries, approx, k, counts);
+  return rerankExact(rt, float, queries, k, (take) =>
+    throughTies(
+      Math.min(n, rerank * k),
+      n,
+      queries.rows,
+      (w, q0, q1) => scanI8(rt, c, someRows(queries, q0, q1), w, op),
+      take,
+    ),
+  );
+}
+
+/** Rows `q0 .. q1 - 1` of `m` (a view; `m` itself for all of them). */
+export function someRows(m: Matrix, q0: number, q1: number): Matrix {
+  return q0 === 0 && q1 === m.rows
+    ? m
+    : { data: m.data.subarray(q0 * m.cols, q1 * m.cols), rows: q1 - q0, cols: m.cols };
 }
 
 /** The `cand` best rows of each query by int8 score (ties to the lower row): a running selection over tiles. */
@@ -183,17 +197,19 @@ function scanI8(rt: WasmRuntime, c: Quantized, queries: Matrix, cand: number, op
   return sel.result();
 }
 
-/** Exact scores of each query's candidates (from float32 rows in the engine's layout), best k kept. */
+/**
+ * Exact scores of each query's candidates (see throughTies), from the float32 rows kept beside the
+ * int8 codes: `take(i, rows)` rescores query `i`'s candidates into the final top-k as they come,
+ * so only one query's candidates are held at a time.
+ */
 export function rerankExact(
   rt: WasmRuntime,
   float: Staged,
   queries: Matrix,
-  approx: TopKResult,
   k: number,
-  counts?: Int32Array,
+  each: (take: (i: number, rows: Int32Array) => void) => void,
 ): TopKResult {
   const op = 'corpusSearch';
-  const cand = approx.k;
   const final = new TopKSelector(queries.rows, k);
   const steps = float.rowBytes >>> 4;
   // The queries as plain normalised rows: panels of one row.
@@ -201,20 +217,25 @@ export function rerankExact(
   let raw = -1;
   let idx = -1;
   let out = -1;
+  let room = 0;
   try {
     raw = rt.upload(queries.data, op);
     packRows(rt, raw, queries.rows, queries.cols, qs, 1, true, op, 'queries', 0);
-    idx = rt.alloc(cand * 4, op);
-    out = rt.alloc(cand * 4, op);
-    for (let i = 0; i < queries.rows; i++) {
-      const at = i * cand;
-      // This query's candidates: all of them, or the first counts[i] (see throughTies).
-      const m = counts ? counts[i] : cand;
-      new Int32Array(rt.f32.buffer, idx, m).set(approx.indices.subarray(at, at + m));
+    each((i, rows) => {
+      const m = rows.length;
+      if (m > room) {
+        if (idx >= 0) rt.free(idx);
+        if (out >= 0) rt.free(out);
+        idx = out = -1;
+        room = Math.max(m, 2 * room);
+        idx = rt.alloc(room * 4, op);
+        out = rt.alloc(room * 4, op);
+      }
+      new Int32Array(rt.f32.buffer, idx, m).set(rows);
       rt.exports.rowDots(qs + i * float.rowBytes, float.ptr, rt.tileCols, steps, idx, m, out);
       const f = rt.f32;
-      for (let t = 0; t < m; t++) final.push(i, f[(out >>> 2) + t], approx.indices[at + t]);
-    }
+      for (let t = 0; t < m; t++) final.push(i, f[(out >>> 2) + t], rows[t]);
+    });
   } finally {
     rt.free(qs);
     if (raw >= 0) rt.free(raw);

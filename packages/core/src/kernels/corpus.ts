@@ -251,12 +251,20 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
       }
     : (j0: number, j1: number, s: Float64Array, at: number) => c.stage(j0, j1, s, at);
   let qn: Float64Array = new Float64Array(0);
-  /** The `w` best of each query by stored score (ties to the lower row), as rows of the corpus. */
-  const scan = (w: number): TopKResult => {
-    const sel = new TopKSelector(q, w);
-    qn = forEachScoreTile(queries, n, fill, (i, tile, off, start, width) =>
+  /**
+   * The `w` best of queries `q0 .. q1 - 1` by stored score (ties to the lower row), as rows of the
+   * corpus. `qn` keeps the normalised queries of the scan of them all.
+   */
+  const scan = (w: number, q0 = 0, q1 = q): TopKResult => {
+    const some =
+      q0 === 0 && q1 === q
+        ? queries
+        : { data: queries.data.subarray(q0 * d, q1 * d), rows: q1 - q0, cols: d };
+    const sel = new TopKSelector(q1 - q0, w);
+    const normed = forEachScoreTile(some, n, fill, (i, tile, off, start, width) =>
       sel.pushRow(i, tile, off, start, width),
     );
+    if (some === queries) qn = normed;
     const r = sel.result();
     if (rows) for (let t = 0; t < r.indices.length; t++) r.indices[t] = rows[r.indices[t]];
     return r;
@@ -264,15 +272,11 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
   if (!rerank) return scan(k);
   // The rerank x k best by stored score and every row tying the last of them (see throughTies);
   // re-ranked scores are exact even when every candidate is kept (rerank 1, or k near the rows).
-  const { approx, counts } = throughTies(Math.min(n, c.rerank * k), n, scan);
   const exact = c.exact!;
   const final = new TopKSelector(q, k);
-  for (let i = 0; i < q; i++) {
-    for (let t = 0; t < counts[i]; t++) {
-      const j = approx.indices[i * approx.k + t];
-      final.push(i, dot64(qn, i * d, exact, j * d, d), j);
-    }
-  }
+  throughTies(Math.min(n, c.rerank * k), n, q, scan, (i, cand) => {
+    for (let t = 0; t < cand.length; t++) final.push(i, dot64(qn, i * d, exact, cand[t] * d, d), cand[t]);
+  });
   return final.result();
 }
 

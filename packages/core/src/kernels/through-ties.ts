@@ -4,30 +4,46 @@ import type { TopKResult } from '../contract.js';
  * The candidates a re-ranked search (int8 or float16 storage with `rerank > 0`) rescores: the
  * `base` best by stored score, and every row whose stored score ties the `base`-th's. Rows whose
  * codes are equal tie there while their exact cosines differ, and taking the lowest rows among
- * them left the true best out. `scan(w)` selects the `w` best of each query (ties to the lower
- * row); it runs with one more than `base`, and again with twice as many while some query's ties
- * fill the selection, never past `limit` (the rows that may be chosen). Returns the selection and
- * how many of each query's candidates to rescore. Shared by the reference and the wasm backend.
+ * them left the true best out.
+ *
+ * `scan(w, q0, q1)` selects the `w` best of queries `q0 .. q1 - 1` (ties to the lower row). It runs
+ * once for all queries with one more than `base`; a query whose ties fill that selection is
+ * scanned again on its own, with 32 times as many, and then with all `limit` rows that may be
+ * chosen if its ties still fill it (at most three scans, each a pass over the corpus). `take(i, rows)` receives each query's candidates in turn (a view,
+ * valid during the call), so a query whose ties span most of the corpus costs memory for itself
+ * alone: widening every query's selection together held queries x rows candidates (1.5 GB for 64
+ * zero queries over 1M int8 rows). Shared by the reference and the wasm backend.
  */
 export function throughTies(
   base: number,
   limit: number,
-  scan: (w: number) => TopKResult,
-): { approx: TopKResult; counts: Int32Array } {
-  let w = Math.min(limit, base + 1);
-  for (;;) {
-    const approx = scan(w);
-    const counts = new Int32Array(approx.queries);
-    let full = false;
-    for (let i = 0; i < approx.queries; i++) {
-      const at = i * w;
-      const edge = approx.scores[at + base - 1];
-      let m = base;
-      while (m < w && approx.scores[at + m] === edge) m++;
-      counts[i] = m;
-      if (m === w && w < limit) full = true;
+  queries: number,
+  scan: (w: number, q0: number, q1: number) => TopKResult,
+  take: (i: number, rows: Int32Array) => void,
+): void {
+  /** How many of query `at`'s `w` selected rows to rescore: the base and the ties of its last. */
+  const upTo = (r: TopKResult, at: number, w: number): number => {
+    const edge = r.scores[at + base - 1];
+    let m = base;
+    while (m < w && r.scores[at + m] === edge) m++;
+    return m;
+  };
+  const w0 = Math.min(limit, base + 1);
+  const all = scan(w0, 0, queries);
+  for (let i = 0; i < queries; i++) {
+    const m = upTo(all, i * w0, w0);
+    if (m < w0 || w0 >= limit) {
+      take(i, all.indices.subarray(i * w0, i * w0 + m));
+      continue;
     }
-    if (!full) return { approx, counts };
-    w = Math.min(limit, 2 * w);
+    // Wide ties are usually very wide (a zero query ties every row): 32 times as many, then all.
+    for (let w = Math.min(limit, 32 * w0); ; w = limit) {
+      const one = scan(w, i, i + 1);
+      const n = upTo(one, 0, w);
+      if (n < w || w >= limit) {
+        take(i, one.indices.subarray(0, n));
+        break;
+      }
+    }
   }
 }
