@@ -5,7 +5,6 @@ import {
   disposedBackend,
   type Kernels,
   ownOptions,
-  reading,
 } from '@cosinekit/core/backend';
 import {
   corpusMatrix,
@@ -88,7 +87,16 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
   // Read once, here: a getter runs once, later changes to the objects change nothing.
   options = ownOptions(op, options, ['gpu', 'limits', 'powerPreference']);
   const limits = options.limits;
-  if (limits !== undefined) options.limits = reading(op, 'options.limits', () => ({ ...limits }));
+  if (limits !== undefined)
+    options.limits = ownOptions(op, limits as WebGpuLimits, LIMIT_NAMES, 'options.limits');
+  const pp = options.powerPreference;
+  if (pp !== undefined && pp !== 'low-power' && pp !== 'high-performance')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.powerPreference',
+      `must be 'low-power' or 'high-performance', got ${typeof pp === 'string' ? `'${pp}'` : String(pp)}.`,
+    );
   if (
     options.gpu !== undefined &&
     typeof (options.gpu as { requestAdapter?: unknown })?.requestAdapter !== 'function'

@@ -19,7 +19,7 @@ import {
   type TopKResult,
   TopKSelector,
 } from '@cosinekit/core/backend';
-import type { Engine, Lease } from './engine.js';
+import { beyondLimits, type Engine, type Lease } from './engine.js';
 import { halfRows } from './half.js';
 import { encodeScores, rowLoops, rowsPerBinding, type StoredRows, tileOf } from './kernels.js';
 import {
@@ -151,7 +151,7 @@ function blockRows(engine: Engine, fmt: RowFormat, cols: number, exact: boolean)
   const bytes = Math.max(storedBytes(fmt, rowStride(fmt, cols)), exact ? 4 * cols : 0);
   const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
   if (bytes > limit) {
-    throw new RangeError(
+    beyondLimits(
       `a row of ${cols} values does not fit the storage binding limit (${engine.limits.maxStorageBufferBindingSize} bytes)`,
     );
   }
@@ -366,7 +366,7 @@ function plan(engine: Engine, queries: number, cols: number, k: number, maxTileC
     Math.floor((engine.maxGroups * 64) / Math.max(1, k)),
     maxSpan,
   );
-  if (qc < 1) throw new RangeError(`k = ${k} does not fit the storage binding limit`);
+  if (qc < 1) beyondLimits(`k = ${k} does not fit the storage binding limit`);
   const nc = Math.max(1, Math.min(maxTileCols, maxSpan, Math.floor(Math.min(bindFloats, TILE_FLOATS) / qc)));
   return { qc, nc };
 }
@@ -586,7 +586,7 @@ async function rescore(
     Math.floor(bindFloats / wide),
     Math.floor((engine.maxGroups * 64) / wide),
   );
-  if (qc < 1) throw new RangeError(`${wide} re-ranking candidates do not fit the storage binding limit`);
+  if (qc < 1) beyondLimits(`${wide} re-ranking candidates do not fit the storage binding limit`);
   // One counted iteration per product, two per block of them.
   engine.loops('corpusSearch', 'queries', d + 2 * Math.ceil(d / BLOCK) + 4, `re-ranking rows of ${d} floats`);
   const pipe = engine.pipeline('rerank', rerankShader);

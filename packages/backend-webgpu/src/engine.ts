@@ -29,6 +29,14 @@ function bucket(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/**
+ * Refuses an input this device cannot hold or dispatch (a row past one storage binding, more
+ * workgroups than a dispatch allows): `UNSUPPORTED`, a documented limit rather than a broken backend.
+ */
+export function beyondLimits(problem: string): never {
+  return argError('UNSUPPORTED', 'webgpu', 'input', `is beyond this WebGPU device's limits: ${problem}.`);
+}
+
 /** Loop iterations per invocation a software adapter is trusted with (llvmpipe stops at 65,535). */
 export const LOOP_LIMIT = 64_000;
 
@@ -302,8 +310,7 @@ export class Engine {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (groups <= max) return [Math.max(1, groups), 1];
     const y = Math.ceil(groups / max);
-    if (y > max)
-      throw new RangeError(`${groups} workgroups exceed the dispatch limit (${max} per dimension)`);
+    if (y > max) beyondLimits(`${groups} workgroups exceed the dispatch limit (${max} per dimension)`);
     return [Math.ceil(groups / y), y];
   }
 
@@ -332,7 +339,12 @@ export class Engine {
     }
     this.device.queue.submit([encoder.finish()]);
     if (!staging) {
-      await this.device.queue.onSubmittedWorkDone();
+      try {
+        await this.device.queue.onSubmittedWorkDone();
+      } catch (e) {
+        if (this.lostReason !== null || this.#destroyed) this.check('readback');
+        throw e;
+      }
       this.#raise();
       return [];
     }
@@ -344,7 +356,9 @@ export class Engine {
       this.#raise();
       return out;
     } catch (e) {
-      if (this.lostReason !== null) this.check('readback');
+      // A dispose() during the read aborts it (an AbortError): the call was cut short by the
+      // disposal, not by a broken backend.
+      if (this.lostReason !== null || this.#destroyed) this.check('readback');
       throw e;
     } finally {
       this.#destroy(staging);

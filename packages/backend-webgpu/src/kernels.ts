@@ -4,7 +4,7 @@
  * its passes into one command encoder per chunk, and reads back asynchronously.
  */
 import type { Activation, Matrix } from '@cosinekit/core/backend';
-import type { Engine, Lease } from './engine.js';
+import { beyondLimits, type Engine, type Lease } from './engine.js';
 import {
   BLOCK,
   clearSelectShader,
@@ -26,7 +26,7 @@ import {
 export function rowsPerBinding(engine: Engine, cols: number, factor = 1): number {
   const max = Math.floor(engine.limits.maxStorageBufferBindingSize / (4 * cols * factor));
   if (max < 1) {
-    throw new RangeError(
+    beyondLimits(
       `a row of ${cols} floats does not fit the storage binding limit (${engine.limits.maxStorageBufferBindingSize} bytes)`,
     );
   }
@@ -155,35 +155,39 @@ async function elementwise(
   out?: Float32Array,
 ): Promise<Float32Array> {
   const res = result(x.data.length, out);
-  const per = Math.max(
-    1,
-    Math.min(rowsPerBinding(engine, x.cols), Math.floor((engine.maxGroups * 64) / x.cols)),
+  const total = x.data.length;
+  // Element by element, so a chunk is any run of values: a row wider than one binding or one
+  // dispatch is split too (the bias is indexed by column, from the chunk's first column).
+  const bindFloats = Math.floor(
+    Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize) / 4,
   );
+  const per = Math.max(1, Math.min(bindFloats, engine.maxGroups * 64));
+  if (y && !yPerRow && y.length > bindFloats)
+    beyondLimits(`a bias of ${y.length} floats does not fit the storage binding limit`);
   const pipe = engine.pipeline(key, source);
   const shared = y && !yPerRow ? engine.upload(y) : null;
   try {
-    for (let r0 = 0; r0 < x.rows; r0 += per) {
-      const rows = Math.min(per, x.rows - r0);
-      const len = rows * x.cols;
+    for (let e0 = 0; e0 < total; e0 += per) {
+      const len = Math.min(per, total - e0);
       const keep: Lease[] = [];
       try {
-        const lx = engine.upload(x.data.subarray(r0 * x.cols, r0 * x.cols + len));
+        const lx = engine.upload(x.data.subarray(e0, e0 + len));
         keep.push(lx);
         const bound: Lease[] = [lx];
         if (y) {
-          const ly = shared ?? engine.upload(y.subarray(r0 * x.cols, r0 * x.cols + len));
+          const ly = shared ?? engine.upload(y.subarray(e0, e0 + len));
           if (!shared) keep.push(ly);
           bound.push(ly);
         }
         const dst = engine.lease(len * 4);
         keep.push(dst);
         const [nx, ny] = engine.grid(Math.ceil(len / 64));
-        const p = engine.params([len, x.cols, nx, 0]);
+        const p = engine.params([len, x.cols, nx, e0 % x.cols]);
         keep.push(p);
         const enc = engine.device.createCommandEncoder();
         engine.dispatch(enc, pipe, [...bound, dst, p], nx, ny);
         const [buf] = await engine.submitAndRead(enc, [{ buffer: dst.buffer, bytes: len * 4 }]);
-        res.set(new Float32Array(buf), r0 * x.cols);
+        res.set(new Float32Array(buf), e0);
       } finally {
         for (const l of keep) engine.release(l);
       }

@@ -90,6 +90,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
 }`;
 }
 
+/** `extra`: the column of the chunk's first value (the bias is indexed by column). */
 const ELEM_PARAMS = 'struct P { len: u32, cols: u32, nx: u32, extra: u32 }';
 const ELEM_INDEX = `let i = (wg.y * p.nx + wg.x) * ${ELEM_WG}u + li;\n  if (i >= p.len) { return; }`;
 
@@ -134,7 +135,11 @@ export function elementShader(op: 'act' | 'grad' | 'bias', kind: Activation = 'l
   const second = op === 'act' ? '' : `@group(0) @binding(1) var<storage, read> y: array<f32>;\n`;
   const outB = op === 'act' ? 1 : 2;
   const expr =
-    op === 'act' ? actExpr(kind) : op === 'grad' ? `y[i] * ${gradExpr(kind)}` : 'v + y[i % p.cols]';
+    op === 'act'
+      ? actExpr(kind)
+      : op === 'grad'
+        ? `y[i] * ${gradExpr(kind)}`
+        : 'v + y[(i + p.extra) % p.cols]';
   return `${ELEM_PARAMS}
 ${TANH}
 @group(0) @binding(0) var<storage, read> x: array<f32>;

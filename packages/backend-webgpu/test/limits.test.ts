@@ -106,11 +106,34 @@ describe.skipIf(skip !== null)('webgpu on artificially small limits', () => {
     expect(cos.length).toBe(400);
   });
 
-  it('a row larger than one binding is refused with the reason', async () => {
+  it('a row larger than one binding is refused with the reason, as UNSUPPORTED (was a RangeError)', async () => {
     const wide = randomTensor(2, 2000, 7);
-    await expect(Promise.resolve().then(() => b.kernels.rowNorms!(wide))).rejects.toThrow(
-      /does not fit the storage binding limit/,
-    );
+    await expect(Promise.resolve().then(() => b.kernels.rowNorms!(wide))).rejects.toMatchObject({
+      name: 'CosineKitError',
+      code: 'UNSUPPORTED',
+      message: /does not fit the storage binding limit/,
+    });
+    // A bias wider than one binding cannot be split: refused the same way.
+    await expect(
+      Promise.resolve().then(() => b.kernels.addBias!(wide, new Float32Array(2000))),
+    ).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+  });
+
+  it('element-wise kernels split rows wider than a dispatch or a binding (they threw RangeError)', async () => {
+    // 4 x 4 workgroups of 64: 1,024 values a dispatch, 1,024 floats a binding.
+    const x = randomTensor(3, 5000, 8);
+    const relu = await b.kernels.activation!('relu', x);
+    for (let i = 0; i < x.data.length; i++) expect(relu[i]).toBe(Math.max(0, x.data[i]));
+    const grad = await b.kernels.activationGrad!('tanh', x, x);
+    for (let i = 0; i < x.data.length; i += 97) {
+      const t = Math.tanh(x.data[i]);
+      expect(Math.abs(grad[i] - x.data[i] * (1 - t * t))).toBeLessThanOrEqual(1e-5);
+    }
+    // Chunks of 1,024 values start mid-row: the bias is indexed from each chunk's first column.
+    const y = randomTensor(5, 900, 9);
+    const bias = Float32Array.from({ length: 900 }, (_, j) => j);
+    const sum = await b.kernels.addBias!(y, bias);
+    for (let i = 0; i < y.data.length; i++) expect(sum[i]).toBe(Math.fround(y.data[i] + (i % 900)));
   });
 });
 

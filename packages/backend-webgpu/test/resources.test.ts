@@ -57,6 +57,29 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
     }
   }, 120_000);
 
+  it('a call the disposal cuts short is DISPOSED, not a broken backend (was an AbortError)', async () => {
+    const b = createWebGpuBackend();
+    await b.init?.();
+    const q = randomTensor(64, 256, 1);
+    const x = randomTensor(4000, 256, 2);
+    const calls = [
+      b.kernels.cosineMatrix!(q, x),
+      b.kernels.topK!(q, x, 5),
+      b.kernels.cosineRows!(x, x),
+      b.kernels.normalizeRows!(x),
+    ].map((p) =>
+      Promise.resolve(p).then(
+        () => 'finished',
+        (e: unknown) => e,
+      ),
+    );
+    await b.dispose?.();
+    for (const r of await Promise.all(calls)) {
+      // Each either finished before the disposal reached it or is DISPOSED.
+      if (r !== 'finished') expect(r).toMatchObject({ name: 'CosineKitError', code: 'DISPOSED' });
+    }
+  }, 120_000);
+
   it('pipelines compile once per shape family: new sizes reuse them', async () => {
     const b = createWebGpuBackend();
     try {
@@ -106,6 +129,23 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
     for (const bad of [null, 'gpu', [], 1])
       expect(() => createWebGpuBackend(bad as never)).toThrow(
         expect.objectContaining({ code: 'INVALID_TYPE', op: 'createWebGpuBackend', arg: 'options' }),
+      );
+    // limits: an object of the limits it lowers; powerPreference one of two (both were accepted, the
+    // latter failing only when the device opened, as BACKEND_INIT_FAILED).
+    for (const [options, code, arg] of [
+      [{ limits: null }, 'INVALID_TYPE', 'options.limits'],
+      [{ limits: [] }, 'INVALID_TYPE', 'options.limits'],
+      [{ limits: 'small' }, 'INVALID_TYPE', 'options.limits'],
+      [
+        { limits: { maxStorageBufferBindingSizee: 4096 } },
+        'INVALID_ARGUMENT',
+        'options.limits.maxStorageBufferBindingSizee',
+      ],
+      [{ powerPreference: 'fastest' }, 'INVALID_ARGUMENT', 'options.powerPreference'],
+      [{ powerPreference: 42 }, 'INVALID_ARGUMENT', 'options.powerPreference'],
+    ] as const)
+      expect(() => createWebGpuBackend(options as never), JSON.stringify(options)).toThrow(
+        expect.objectContaining({ code, op: 'createWebGpuBackend', arg }),
       );
     expect(() => createWebGpuBackend({ limit: {} } as never)).toThrow(
       expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createWebGpuBackend', arg: 'options.limit' }),
