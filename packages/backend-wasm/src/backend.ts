@@ -488,13 +488,19 @@ function threadedShard(
 ): WasmRuntime {
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
   const rt = new WasmRuntime(new WebAssembly.Instance(module, { env: { memory } }), variant, tuning, memory);
-  HelperPool.start(threads - 1, module, memory).then(
-    (pool) => {
-      if (rt.disposed) pool.dispose();
-      else rt.pool = pool;
-    },
-    () => undefined, // the shard computes on the calling thread alone
-  );
+  // Started on the next turn of the event loop, and only if the shard is still in use: a loop of
+  // awaits that made and dropped shards started a helper (an OS thread, ~8 MB) for each, and none
+  // could finish starting, nor be stopped, before the loop let go (400 cycles: 411 threads, 3.4 GB).
+  setTimeout(() => {
+    if (rt.disposed) return;
+    HelperPool.start(threads - 1, module, memory).then(
+      (pool) => {
+        if (rt.disposed) pool.dispose();
+        else rt.pool = pool;
+      },
+      () => undefined, // the shard computes on the calling thread alone
+    );
+  }, 0);
   return rt;
 }
 

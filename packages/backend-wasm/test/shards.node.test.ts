@@ -226,6 +226,37 @@ describe('a corpus over several wasm instances', () => {
     expect(backend.shards()).toHaveLength(1);
   });
 
+  it('instances made and dropped in a loop of awaits start no helpers (each started one that could not stop)', async () => {
+    // Linux: threads of this process from /proc (CI and this machine are Linux).
+    const { readFileSync, existsSync } = await import('node:fs');
+    if (!existsSync('/proc/self/status')) {
+      console.log('[wasm] shard helper count not checked: no /proc/self/status here');
+      return;
+    }
+    const threadsNow = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+    const { backend, kit } = await start({ shardBytes: 1 << 16, threads: 2 });
+    const x = new Tensor(random(1000, 32, 14).data, 1000, 32);
+    const before = threadsNow();
+    for (let i = 0; i < 60; i++) {
+      const a = await kit.corpus(x);
+      const c = await kit.corpus(x); // no room below the shard limit: a new instance
+      await a.search(x.row(0), 1);
+      a.dispose();
+      c.dispose();
+    }
+    expect(backend.shards()).toHaveLength(1);
+    // Before: about one more thread a cycle (60 here), each ~8 MB, until the loop let go.
+    expect(threadsNow() - before).toBeLessThan(5);
+    // An instance still in use gets its helpers once the event loop turns.
+    const kept = await kit.corpus(x);
+    const more = await kit.corpus(x);
+    for (let t = 0; t < 200 && backend.shards().some((s) => s.threads < 2); t++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(backend.shards().map((s) => s.threads)).toEqual([2, 2]);
+    kept.dispose();
+    more.dispose();
+  });
+
   it('refuses a bad shard limit, and corpora of another backend, with typed errors', async () => {
     for (const shardBytes of [0, -1, Number.NaN, '1' as never]) {
       let err: unknown;
