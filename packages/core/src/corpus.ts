@@ -31,6 +31,11 @@ export interface CorpusCreateOptions extends CorpusOptions {
 /** A block of rows resident on the backend, added together. */
 interface Segment {
   handle: ResidentCorpus;
+  /**
+   * Rows the handle holds, as checked when it was made: read once, never again from the handle (a
+   * backend's handle whose count changed later made the kit blame the caller's k).
+   */
+  rows: number;
   /** Ordinal of each stored row; ascending, and ascending across segments. */
   ordinals: Int32Array;
   /** 1 where the row was removed. */
@@ -87,6 +92,7 @@ export class Corpus {
     options: CorpusCreateOptions,
     host: Float32Array | null,
     onDispose: (c: Corpus) => void,
+    rows: number,
   ) {
     this.cols = first.cols;
     this.backend = first.backend;
@@ -96,7 +102,7 @@ export class Corpus {
     this.#onDispose = onDispose;
     this.#ids = options.ids ? new Map() : null;
     this.#byId = options.ids ? new Map() : null;
-    this.#append(first, options.ids, host, null);
+    this.#append(first, rows, options.ids, host, null);
   }
 
   /** Number of live rows. */
@@ -178,9 +184,9 @@ export class Corpus {
         }
         continue;
       }
-      const live = s.handle.rows - s.deletedCount;
+      const live = s.rows - s.deletedCount;
       if (live === 0) continue;
-      const kk = Math.min(s.handle.rows, k + s.deletedCount);
+      const kk = Math.min(s.rows, k + s.deletedCount);
       const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk);
       for (let i = 0; i < q.rows; i++) {
         for (let t = 0; t < kk; t++) {
@@ -207,7 +213,7 @@ export class Corpus {
     sel: TopKSelector,
     signal?: AbortSignal,
   ): Promise<void> {
-    const n = s.handle.rows;
+    const n = s.rows;
     const failing = n - passing;
     let kw = Math.min(n, k + failing <= 4 * k ? k + failing : Math.ceil((2 * k * n) / passing));
     let pending = Array.from({ length: q.rows }, (_, i) => i);
@@ -238,7 +244,7 @@ export class Corpus {
   /** Per segment, 1 for each live row the filter passes, and the counts. */
   #masks(op: string, f: AdmittedFilter): Masks {
     const segs = this.#segments;
-    const masks = segs.map((s) => new Uint8Array(s.handle.rows));
+    const masks = segs.map((s) => new Uint8Array(s.rows));
     if (f.kind === 'allow') {
       for (const id of f.ids) {
         const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
@@ -248,7 +254,7 @@ export class Corpus {
       }
     } else if (f.kind === 'deny') {
       segs.forEach((s, i) => {
-        for (let j = 0; j < s.handle.rows; j++) masks[i][j] = 1 - s.deleted[j];
+        for (let j = 0; j < s.rows; j++) masks[i][j] = 1 - s.deleted[j];
       });
       for (const id of f.ids) {
         const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
@@ -266,11 +272,11 @@ export class Corpus {
         );
       let r = 0;
       segs.forEach((s, i) => {
-        for (let j = 0; j < s.handle.rows; j++) if (s.deleted[j] === 0) masks[i][j] = f.mask[r++];
+        for (let j = 0; j < s.rows; j++) if (s.deleted[j] === 0) masks[i][j] = f.mask[r++];
       });
     } else {
       segs.forEach((s, i) => {
-        for (let j = 0; j < s.handle.rows; j++) {
+        for (let j = 0; j < s.rows; j++) {
           if (s.deleted[j]) continue;
           const ord = s.ordinals[j];
           let keep: unknown;
@@ -352,7 +358,7 @@ export class Corpus {
     let col = 0;
     for (const s of segs) {
       checkSignal('similarity', signal);
-      const n = s.handle.rows;
+      const n = s.rows;
       const m = await this.#kernels.corpusMatrix('similarity', 'queries', s.handle, q);
       let c = col;
       for (let j = 0; j < n; j++) {
@@ -395,6 +401,7 @@ export class Corpus {
       }
       this.#append(
         handle,
+        t.rows,
         ids,
         made || !this.#keepsHost ? null : tensor ? t.data : t.exact,
         ordinals ?? null,
@@ -419,11 +426,10 @@ export class Corpus {
    */
   streamParts<T>(op: string, body: (p: CorpusParts) => Promise<T>): Promise<T> {
     return this.#exclusive(op, () => {
-      const segs = this.#segments.filter((s) => s.deletedCount < s.handle.rows);
+      const segs = this.#segments.filter((s) => s.deletedCount < s.rows);
       const ordinals = new Int32Array(this.#live);
       let r = 0;
-      for (const s of segs)
-        for (let j = 0; j < s.handle.rows; j++) if (!s.deleted[j]) ordinals[r++] = s.ordinals[j];
+      for (const s of segs) for (let j = 0; j < s.rows; j++) if (!s.deleted[j]) ordinals[r++] = s.ordinals[j];
       return body({
         rows: this.#live,
         cols: this.cols,
@@ -479,7 +485,7 @@ export class Corpus {
         disposeQuietly(early);
         throw e;
       }
-      this.#append(handle, own, host, null);
+      this.#append(handle, n, own, host, null);
       // Size-tiered merging: while the newest segment's predecessor holds at most twice its live
       // rows and both together stay within `mergeBytes`, merge them. Each run of segments below a
       // third of the limit then more than halves from one segment to the next, so many small adds
@@ -487,8 +493,8 @@ export class Corpus {
       // limit (a large streamed corpus) are never copied.
       for (let s: Segment[]; (s = this.#segments).length > 1; ) {
         const [x, y] = s.slice(-2);
-        const a = x.handle.rows - x.deletedCount;
-        const b = y.handle.rows - y.deletedCount;
+        const a = x.rows - x.deletedCount;
+        const b = y.rows - y.deletedCount;
         if (a > 2 * b || (a + b) * this.cols * 4 > this.mergeBytes) break;
         await this.#compact('add', [x, y]);
       }
@@ -576,7 +582,7 @@ export class Corpus {
         }
       }
       this.#live -= removed;
-      const heavy = this.#segments.filter((s) => s.deletedCount > 0 && s.deletedCount * 2 >= s.handle.rows);
+      const heavy = this.#segments.filter((s) => s.deletedCount > 0 && s.deletedCount * 2 >= s.rows);
       for (const s of heavy) await this.#compact('remove', [s]);
       return removed;
     });
@@ -629,11 +635,11 @@ export class Corpus {
 
   #append(
     handle: ResidentCorpus,
+    n: number,
     ids: readonly Id[] | undefined,
     host: Float32Array | null,
     ordinals: Int32Array | null,
   ): void {
-    const n = handle.rows;
     const ord = ordinals ?? Int32Array.from({ length: n }, (_, j) => this.#next + j);
     if (this.#ids && ids) {
       for (let j = 0; j < n; j++) {
@@ -642,7 +648,14 @@ export class Corpus {
       }
     }
     if (!ordinals) this.#next += n;
-    this.#segments.push({ handle, ordinals: ord, deleted: new Uint8Array(n), deletedCount: 0, host });
+    this.#segments.push({
+      handle,
+      rows: n,
+      ordinals: ord,
+      deleted: new Uint8Array(n),
+      deletedCount: 0,
+      host,
+    });
     this.#live += n;
   }
 
@@ -663,6 +676,7 @@ export class Corpus {
     const handle = await this.#rebuild(op, stored);
     const merged: Segment = {
       handle,
+      rows: stored.rows,
       ordinals,
       deleted: new Uint8Array(stored.rows),
       deletedCount: 0,
@@ -680,7 +694,7 @@ export class Corpus {
     const parts: StoredCorpus[] = [];
     for (const s of segs) parts.push(await this.#storedOf(op, s));
     const ords: number[] = [];
-    for (const s of segs) for (let j = 0; j < s.handle.rows; j++) if (!s.deleted[j]) ords.push(s.ordinals[j]);
+    for (const s of segs) for (let j = 0; j < s.rows; j++) if (!s.deleted[j]) ords.push(s.ordinals[j]);
     const stored =
       parts.length > 0
         ? gatherStored(parts, (p, j) => segs[p].deleted[j] === 0)
@@ -696,7 +710,7 @@ export class Corpus {
   /** A segment's stored representation: exported by the backend, else its float32 rows. */
   async #storedOf(op: string, s: Segment): Promise<StoredCorpus> {
     if (this.#kernels.canExport) return this.#kernels.exportCorpus(op, 'corpus', s.handle);
-    const n = s.handle.rows;
+    const n = s.rows;
     const rows = s.host
       ? normalisedF32(s.host, n, this.cols)
       : await this.#kernels.readCorpus(op, 'corpus', s.handle);

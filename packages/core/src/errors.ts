@@ -161,7 +161,12 @@ export function checkSignal(op: string, signal: AbortSignal | undefined): void {
 
 /** True when `e` is a {@link CosineKitError}, optionally with the given code. */
 export function isCosineKitError(e: unknown, code?: ErrorCode): e is CosineKitError {
-  return e instanceof CosineKitError && (code === undefined || e.code === code);
+  // A hostile Proxy's getPrototypeOf trap throws from instanceof: such a value is no error of ours.
+  try {
+    return e instanceof CosineKitError && (code === undefined || e.code === code);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -236,7 +241,7 @@ export function reading<T>(op: string, arg: string, read: () => T): T {
 
 /** What {@link reading} throws for an error `e` caught while reading argument `arg` of `op`. */
 export function readFailure(op: string, arg: string, e: unknown): unknown {
-  if (e instanceof CosineKitError) return e;
+  if (isCosineKitError(e)) return e;
   return argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
 }
 

@@ -14,11 +14,31 @@ import {
   type TopKResult,
   type UngatedKernelName,
 } from './contract.js';
-import { argError, argErrorOf, backendError, CosineKitError, errorText } from './errors.js';
+import {
+  argError,
+  argErrorOf,
+  backendError,
+  type CosineKitError,
+  errorText,
+  isCosineKitError,
+} from './errors.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
 import { describeType } from './tensor.js';
+
+/**
+ * A real Float32Array: `instanceof` alone passes a Proxy around one, whose `length` then throws a
+ * raw TypeError from the checks below (a backend's answer escaped every public call so).
+ */
+function isF32(v: unknown): v is Float32Array {
+  return v instanceof Float32Array && ArrayBuffer.isView(v);
+}
+
+/** A real Int32Array (see {@link isF32}). */
+function isI32(v: unknown): v is Int32Array {
+  return v instanceof Int32Array && ArrayBuffer.isView(v);
+}
 
 /**
  * The kit's side of the contract with a backend it does not control. Backends are a plug-in point,
@@ -190,8 +210,13 @@ export class Guard {
     length: number,
     kind: 'cosine' | 'norm' | 'unit' | 'finite',
   ): Float32Array {
-    if (!(out instanceof Float32Array))
-      return this.#fail(op, arg, kernel, `returned ${describeType(out)} instead of a Float32Array.`);
+    if (!isF32(out))
+      return this.#fail(
+        op,
+        arg,
+        kernel,
+        `returned ${out instanceof Float32Array ? 'an object posing as a Float32Array (a Proxy?)' : describeType(out)} instead of a Float32Array.`,
+      );
     if (out.length !== length)
       return this.#fail(op, arg, kernel, `returned ${out.length} values where ${length} were due.`);
     const n = out.length;
@@ -237,7 +262,7 @@ export class Guard {
     if (typeof r !== 'object' || r === null)
       return fail(`returned ${describeType(r)} instead of a top-k result.`);
     const { indices, scores } = r as Partial<TopKResult>;
-    if (!(indices instanceof Int32Array) || !(scores instanceof Float32Array))
+    if (!isI32(indices) || !isF32(scores))
       return fail('returned a result without Int32Array indices and Float32Array scores.');
     if (indices.length !== queries * k || scores.length !== queries * k)
       return fail(
@@ -342,9 +367,10 @@ export class Guard {
       return fail(`returned ${describeType(s)} instead of a stored corpus.`);
     const x = s as StoredCorpus;
     const storage = h.storage ?? 'float32';
-    if (x.rows !== h.rows || x.cols !== h.cols || x.storage !== storage)
+    const [rows, cols] = [rowsOf(h), colsOf(h)];
+    if (x.rows !== rows || x.cols !== cols || x.storage !== storage)
       return fail(
-        `returned ${x.rows} x ${x.cols} ${x.storage} rows for a ${h.rows} x ${h.cols} ${storage} corpus.`,
+        `returned ${x.rows} x ${x.cols} ${x.storage} rows for a ${rows} x ${cols} ${storage} corpus.`,
       );
     if (!(Number.isInteger(x.rerank) && x.rerank >= 0)) return fail(`returned rerank ${x.rerank}.`);
     const n = x.rows * x.cols;
@@ -352,13 +378,17 @@ export class Guard {
       if (!ok) fail(`returned no ${what}.`);
     };
     if (storage === 'float32' || x.rerank > 0) {
-      want(x.exact instanceof Float32Array && x.exact.length === n, 'float32 rows of the right length');
+      want(isF32(x.exact) && x.exact.length === n, 'float32 rows of the right length');
       this.floats(op, arg, 'exportCorpus', x.exact, n, 'unit');
     }
-    if (storage === 'float16') want(x.half instanceof Uint16Array && x.half.length === n, 'binary16 rows');
+    if (storage === 'float16')
+      want(
+        x.half instanceof Uint16Array && ArrayBuffer.isView(x.half) && x.half.length === n,
+        'binary16 rows',
+      );
     if (storage === 'int8') {
-      want(x.codes instanceof Int8Array && x.codes.length === n, 'int8 codes');
-      want(x.scales instanceof Float32Array && x.scales.length === x.rows, 'int8 scales');
+      want(x.codes instanceof Int8Array && ArrayBuffer.isView(x.codes) && x.codes.length === n, 'int8 codes');
+      want(isF32(x.scales) && x.scales.length === x.rows, 'int8 scales');
       this.floats(op, arg, 'exportCorpus', x.scales, x.rows, 'norm');
     }
     return x;
@@ -390,8 +420,26 @@ export class Guard {
     if (typeof dispose !== 'function') return fail('returned a corpus handle without dispose().');
     if (typeof backend !== 'string') return fail('returned a corpus handle without a backend name.');
     if (r !== rows || k !== cols) return fail(`returned a corpus of ${r} x ${k} for ${rows} x ${cols} rows.`);
+    shapes.set(c, { rows, cols });
     return c;
   }
+}
+
+/**
+ * Each checked corpus handle's shape, as checked: later checks use it rather than read the handle
+ * again (a handle whose count changed afterwards made the kit blame the caller's k or answer for
+ * rows it never held).
+ */
+const shapes = new WeakMap<ResidentCorpus, { rows: number; cols: number }>();
+
+/** Rows of corpus handle `h`: as checked when it was made, else as it says. */
+function rowsOf(h: ResidentCorpus): number {
+  return shapes.get(h)?.rows ?? h.rows;
+}
+
+/** Columns of corpus handle `h` (see {@link rowsOf}). */
+function colsOf(h: ResidentCorpus): number {
+  return shapes.get(h)?.cols ?? h.cols;
 }
 
 /** Gives a backend's failure the public operation's name. */
@@ -406,7 +454,7 @@ function rename(e: unknown, op: string, arg: string, backend: string, kernel: st
 }
 
 function renamed(e: unknown, op: string, arg: string, backend: string, kernel: string): CosineKitError {
-  if (e instanceof CosineKitError) {
+  if (isCosineKitError(e)) {
     if (e.op === op) return e;
     // A kernel names itself and its own parameter; the caller knows the public names. A corpus or
     // the backend itself (disposed, say) is the same thing under either name.
@@ -550,7 +598,7 @@ export class CheckedKernels {
     return andThen(r, (o) => {
       // A self-checked kernel's answer of the right type and length is not read; anything else is.
       // Its promise holds for admitted inputs only: rows from the kernel table are read back.
-      if (!(admitted && this.#trusted.includes(kernel) && o instanceof Float32Array && o.length === length))
+      if (!(admitted && this.#trusted.includes(kernel) && isF32(o) && o.length === length))
         this.guard.floats(op, arg, kernel, o, length, 'cosine');
       if (out === undefined || o === out) return o as Float32Array;
       out.set(o as Float32Array);
@@ -628,7 +676,7 @@ export class CheckedKernels {
    */
   cosineRowsUngated(a: Matrix, b: Matrix): Float32Array | undefined {
     const out = this.#ungated('cosineRows', a, b);
-    if (!(out instanceof Float32Array) || out.length !== a.rows) return undefined;
+    if (!isF32(out) || out.length !== a.rows) return undefined;
     let clamp = false;
     for (let i = 0; i < out.length; i++) {
       const v = out[i];
@@ -706,7 +754,7 @@ export class CheckedKernels {
   rowsUngated(kernel: 'rowNorms' | 'normalizeRows', x: Matrix): Float32Array | undefined {
     const out = this.#ungated(kernel, x, undefined);
     const n = kernel === 'rowNorms' ? x.rows : x.rows * x.cols;
-    if (!(out instanceof Float32Array) || out.length !== n || out.buffer === x.data.buffer) return undefined;
+    if (!isF32(out) || out.length !== n || out.buffer === x.data.buffer) return undefined;
     if (kernel === 'normalizeRows') return largestMagnitude(out) <= 1 ? out : undefined;
     for (let i = 0; i < n; i++) if (!(out[i] >= 0 && out[i] <= F32_MAX)) return undefined;
     return out;
@@ -806,7 +854,7 @@ export class CheckedKernels {
 
   corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Awaitable<TopKResult> {
     const r = this.guard.call(op, arg, 'corpusSearch', () => this.kernels.corpusSearch(h, q, k));
-    return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearch', o, q.rows, k, h.rows));
+    return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearch', o, q.rows, k, rowsOf(h)));
   }
 
   corpusMatrix(
@@ -818,7 +866,7 @@ export class CheckedKernels {
     admitted = true,
   ): Awaitable<Float32Array> {
     const r = this.guard.call(op, arg, 'corpusMatrix', () => this.kernels.corpusMatrix(h, q, out));
-    return this.#matrix(op, arg, 'corpusMatrix', q.rows * h.rows, r, out, admitted);
+    return this.#matrix(op, arg, 'corpusMatrix', q.rows * rowsOf(h), r, out, admitted);
   }
 
   /** True when the corpus group searches among allowed rows itself (else the kit filters around it). */
@@ -844,7 +892,7 @@ export class CheckedKernels {
         'is not implemented.',
       );
     const r = this.guard.call(op, arg, 'corpusSearchAllowed', () => run.call(this.kernels, h, q, k, allow));
-    return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearchAllowed', o, q.rows, k, h.rows, allow));
+    return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearchAllowed', o, q.rows, k, rowsOf(h), allow));
   }
 
   readCorpus(op: string, arg: string, h: ResidentCorpus): Awaitable<Float32Array> {
@@ -852,7 +900,7 @@ export class CheckedKernels {
     if (!read)
       throw backendError(op, arg, this.guard.provider('readCorpus'), 'readCorpus', 'is not implemented.');
     const out = this.guard.call(op, arg, 'readCorpus', () => read.call(this.kernels, h));
-    return andThen(out, (o) => this.guard.floats(op, arg, 'readCorpus', o, h.rows * h.cols, 'unit'));
+    return andThen(out, (o) => this.guard.floats(op, arg, 'readCorpus', o, rowsOf(h) * colsOf(h), 'unit'));
   }
 
   /**
@@ -866,7 +914,7 @@ export class CheckedKernels {
     const trusted = this.#trusted;
     const dense = (name: DenseKernelName, length: number, run: () => Awaitable<Float32Array>) =>
       andThen(g.call(name, 'x', name, run), (o) =>
-        o instanceof Float32Array && o.length === length && trusted.includes(name)
+        isF32(o) && o.length === length && trusted.includes(name)
           ? o
           : g.floats(name, 'x', name, o, length, 'finite'),
       );
@@ -939,7 +987,7 @@ export class CheckedKernels {
           (r) => {
             g.floats('softmaxCrossEntropy', 'logits', 'softmaxCrossEntropy', r?.grad, n, 'finite');
             const losses = r.losses;
-            if (!(losses instanceof Float32Array) || losses.length !== logits.rows)
+            if (!isF32(losses) || losses.length !== logits.rows)
               throw backendError(
                 'softmaxCrossEntropy',
                 'logits',

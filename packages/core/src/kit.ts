@@ -323,7 +323,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     // Without readCorpus or exportCorpus the kit keeps the rows to save and compact; its own copy.
     const keepsHost = !kernels.canExport && !kernels.canRead;
     const host = !keepsHost ? null : from instanceof Tensor ? from.data : from.exact!.slice();
-    const c = new Corpus(handle, kernels, options, host, (x) => live.delete(x));
+    const c = new Corpus(handle, kernels, options, host, (x) => live.delete(x), from.rows);
     live.add(c);
     return c;
   };
@@ -367,8 +367,13 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     }
     const h = k.createCorpusUngated(op, t, { storage: options.storage, rerank: options.rerank });
     if (h === undefined) return undefined;
-    const c = new Corpus(h, k, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) }, null, (x) =>
-      live.delete(x),
+    const c = new Corpus(
+      h,
+      k,
+      { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) },
+      null,
+      (x) => live.delete(x),
+      t.rows,
     );
     live.add(c);
     return c;

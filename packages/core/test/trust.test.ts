@@ -1,5 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
-import { type Backend, CosineKitError, referenceKernels, type TopKResult } from '../src/backend.js';
+import {
+  type Backend,
+  CosineKitError,
+  type ResidentCorpus,
+  referenceKernels,
+  type TopKResult,
+} from '../src/backend.js';
 import { scoreTolerance } from '../src/guard.js';
 import { createCosineKit, Tensor } from '../src/index.js';
 
@@ -265,6 +271,98 @@ describe('what a backend hands back is checked', () => {
     };
     const e = await failure(createCosineKit({ backend: badInit }).rowNorms([[3, 4]]));
     expect(e).toMatchObject({ code: 'BACKEND_INIT_FAILED', op: 'createCosineKit', arg: 'backend' });
+    // An init that throws or rejects with a Proxy whose traps throw (its instanceof threw raw).
+    for (const init of [
+      () => {
+        throw unreadable();
+      },
+      () => Promise.reject(unreadable()),
+    ]) {
+      const k = createCosineKit({ backend: { name: 'odd-init', kernels: { ...referenceKernels }, init } });
+      expect(await failure(k.rowNorms([[3, 4]]))).toMatchObject({ code: 'BACKEND_INIT_FAILED' });
+    }
+  });
+
+  it('an answer that is a Proxy around a correct typed array is the backend failing (a raw TypeError escaped)', async () => {
+    const px = <T extends object>(v: T): T => new Proxy(v, {});
+    const kit = createCosineKit({
+      backend: withKernels({
+        cosineRows: (a, b, out) => px(referenceKernels.cosineRows(a, b, out) as Float32Array),
+        rowNorms: (x, out) => px(referenceKernels.rowNorms(x, out) as Float32Array),
+        topK: (q, c, k) => {
+          const r = referenceKernels.topK(q, c, k) as TopKResult;
+          return { ...r, indices: px(r.indices) };
+        },
+        corpusMatrix: (c, q, out) => px(referenceKernels.corpusMatrix(c, q, out) as Float32Array),
+      }),
+    });
+    const calls: [string, () => Promise<unknown>][] = [
+      ['cosineRows', () => kit.cosineRows([1, 2, 3], [3, 2, 1])],
+      ['rowNorms', () => kit.rowNorms([1, 2, 3])],
+      [
+        'topK',
+        () =>
+          kit.topK(
+            [1, 2, 3],
+            [
+              [1, 0, 0],
+              [0, 1, 0],
+            ],
+            1,
+          ),
+      ],
+      ['similarity', async () => (await kit.corpus([[1, 0, 0]])).similarity([1, 2, 3])],
+    ];
+    for (const [op, call] of calls) {
+      const e = await failure(call());
+      expect(e, op).toMatchObject({ code: 'BACKEND_ERROR', op });
+    }
+  });
+
+  it("a corpus handle's shape is read once, when checked: one whose count changes later changes nothing", async () => {
+    for (const later of [0, 2, 6]) {
+      let reads = 0;
+      const backend = withKernels({
+        createCorpus(x, o) {
+          const inner = referenceKernels.createCorpus!(x, o) as ResidentCorpus & { rows: number };
+          reads = 0;
+          return {
+            inner,
+            backend: 'third-party',
+            get rows() {
+              return reads++ < 1 ? inner.rows : later;
+            },
+            cols: inner.cols,
+            storage: inner.storage,
+            get disposed() {
+              return inner.disposed;
+            },
+            dispose: () => inner.dispose(),
+          } as unknown as ResidentCorpus;
+        },
+        corpusSearch: (c, q, k) =>
+          referenceKernels.corpusSearch!((c as never as { inner: ResidentCorpus }).inner, q, k),
+        corpusMatrix: (c, q, out) =>
+          referenceKernels.corpusMatrix!((c as never as { inner: ResidentCorpus }).inner, q, out),
+        readCorpus: (c) => referenceKernels.readCorpus!((c as never as { inner: ResidentCorpus }).inner),
+        exportCorpus: undefined,
+        importCorpus: undefined,
+        corpusSearchAllowed: undefined,
+      });
+      const kit = createCosineKit({ backend });
+      const rows = [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [1, 1, 1],
+      ];
+      const c = await kit.corpus(rows);
+      expect(c.rows).toBe(4);
+      const hits = await c.search([1, 2, 3], 2);
+      expect(Array.from(hits.indices), `later ${later}`).toEqual([3, 2]);
+      expect((await c.similarity([1, 2, 3])).data.length).toBe(4);
+      expect((await c.save()).length).toBeGreaterThan(0);
+    }
   });
 
   it('a corpus handle whose getters throw is the backend failing, by name, at creation or at a later call', async () => {
