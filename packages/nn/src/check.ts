@@ -1,4 +1,10 @@
-import { argError, argErrorOf, isCosineKitError, refuseUnknownOptions } from '@cosinekit/core/backend';
+import {
+  argError,
+  argErrorOf,
+  isCosineKitError,
+  reading,
+  refuseUnknownOptions,
+} from '@cosinekit/core/backend';
 import type { LossInput } from './losses/loss.js';
 
 /**
@@ -193,21 +199,31 @@ export async function under<T>(
  * Refuses what is not an array (or typed array) of finite numbers, naming `arg` of `op`: a NaN or
  * a string label equals no prediction and would lower an accuracy without a word.
  */
-export function checkLabels(op: string, arg: string, v: unknown): void {
+export function checkLabels(op: string, arg: string, v: unknown): Float64Array {
+  return finiteNumbers(op, arg, v, 'class labels');
+}
+
+/**
+ * The values of `v`, an array (or typed array) of finite numbers, copied once: `INVALID_TYPE` for
+ * anything else (null, a string among them, a hole of a sparse array), `NON_FINITE` for NaN or
+ * ±Infinity, `INVALID_ARGUMENT` for a getter that throws (its error as cause), each naming `op`
+ * and `arg`, as core names its own inputs. Later reads use the copy.
+ */
+export function finiteNumbers(op: string, arg: string, v: unknown, what = 'numbers'): Float64Array {
   if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
-    argError(
-      'INVALID_TYPE',
-      op,
-      arg,
-      `must be an array of class labels, got ${v === null ? 'null' : typeof v}.`,
-    );
-  const a = v as ArrayLike<unknown>;
-  for (let i = 0; i < a.length; i++) {
-    const y = a[i];
-    if (typeof y !== 'number')
-      argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
-    if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
-  }
+    argError('INVALID_TYPE', op, arg, `must be an array of ${what}, got ${v === null ? 'null' : typeof v}.`);
+  return reading(op, arg, () => {
+    const a = v as ArrayLike<unknown>;
+    const out = new Float64Array(a.length);
+    for (let i = 0; i < a.length; i++) {
+      const y = a[i];
+      if (typeof y !== 'number')
+        argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
+      if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
+      out[i] = y;
+    }
+    return out;
+  });
 }
 
 /**

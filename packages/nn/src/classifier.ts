@@ -196,8 +196,8 @@ export function createCosineClassifier(options: CosineClassifierOptions): Cosine
  * (`INVALID_TYPE` / `NON_FINITE` naming `'classificationAccuracy'` and the argument), of one length.
  */
 export function classificationAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>): number {
-  checkLabels('classificationAccuracy', 'predicted', predicted);
-  checkLabels('classificationAccuracy', 'labels', labels);
+  predicted = checkLabels('classificationAccuracy', 'predicted', predicted);
+  labels = checkLabels('classificationAccuracy', 'labels', labels);
   if (predicted.length === 0)
     argError('EMPTY_INPUT', 'classificationAccuracy', 'predicted', 'must not be empty.');
   if (predicted.length !== labels.length) {

@@ -1,6 +1,6 @@
 import { Corpus, type CosineKit, Tensor, type TensorInput } from '@cosinekit/core';
 import { argError } from '@cosinekit/core/backend';
-import { checkLabels, checkObject, under } from './check.js';
+import { checkLabels, checkObject, finiteNumbers, under } from './check.js';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {
@@ -10,29 +10,20 @@ export interface PairAccuracy {
   readonly threshold: number;
 }
 
+/** Both series copied once and checked (see finiteNumbers), of one non-zero length. */
 function checkPaired(
   op: string,
-  scores: ArrayLike<number>,
-  labels: ArrayLike<number>,
+  scores: unknown,
+  labels: unknown,
   names: readonly [string, string] = ['scores', 'labels'],
-): void {
-  if (scores.length === 0) argError('EMPTY_INPUT', op, names[0], 'must not be empty.');
-  if (scores.length !== labels.length) {
-    argError(
-      'SHAPE_MISMATCH',
-      op,
-      names[1],
-      `has ${labels.length} values but ${names[0]} has ${scores.length}.`,
-    );
-  }
+): [Float64Array, Float64Array] {
   // A NaN would sort anywhere and rank as it falls: the answer would be silently wrong.
-  for (const [name, v] of [
-    [names[0], scores],
-    [names[1], labels],
-  ] as const)
-    for (let i = 0; i < v.length; i++)
-      if (typeof v[i] !== 'number' || !Number.isFinite(v[i]))
-        argError('NON_FINITE', op, name, `must hold finite numbers, got ${String(v[i])} at ${i}.`);
+  const s = finiteNumbers(op, names[0], scores);
+  const l = finiteNumbers(op, names[1], labels);
+  if (s.length === 0) argError('EMPTY_INPUT', op, names[0], 'must not be empty.');
+  if (s.length !== l.length)
+    argError('SHAPE_MISMATCH', op, names[1], `has ${l.length} values but ${names[0]} has ${s.length}.`);
+  return [s, l];
 }
 
 /**
@@ -41,7 +32,7 @@ function checkPaired(
  * all cut points of the sorted scores.
  */
 export function pairAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number>): PairAccuracy {
-  checkPaired('pairAccuracy', scores, labels);
+  [scores, labels] = checkPaired('pairAccuracy', scores, labels);
   const n = scores.length;
   const idx = Array.from({ length: n }, (_, i) => i).sort((i, j) => scores[i] - scores[j]);
   let positives = 0;
@@ -82,7 +73,7 @@ function averageRanks(x: ArrayLike<number>): Float64Array {
  * positive scores above a random negative, ties counting one half (Mann-Whitney U).
  */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  checkPaired('rocAuc', scores, labels);
+  [scores, labels] = checkPaired('rocAuc', scores, labels);
   const ranks = averageRanks(scores);
   let pos = 0;
   let rankSum = 0;
@@ -110,7 +101,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
  * `SHAPE_MISMATCH` and `NON_FINITE`.
  */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  checkPaired('spearman', x, y, ['x', 'y']);
+  [x, y] = checkPaired('spearman', x, y, ['x', 'y']);
   const n = x.length;
   for (const [name, v] of [
     ['x', x],

@@ -311,6 +311,36 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
     ['spearman', 'y', () => spearman([1, 2, 3], [0.7, 0.7, 0.7])],
     ['spearman', 'x', () => spearman([0, -0], [1, 2])],
     ['spearman', 'x', () => spearman([4], [4])],
+    // null, undefined, strings and throwing getters escaped as raw TypeErrors and Errors.
+    ['pairAccuracy', 'scores', () => pairAccuracy(null as never, [1, 0])],
+    ['pairAccuracy', 'labels', () => pairAccuracy([0.1, 0.9], undefined as never)],
+    ['rocAuc', 'scores', () => rocAuc(['0.1', '0.9'] as never, [1, 0])],
+    [
+      'spearman',
+      'x',
+      () =>
+        spearman(
+          Object.defineProperty([0, 1], 0, {
+            get: () => {
+              throw new Error('getter');
+            },
+          }),
+          [1, 2],
+        ),
+    ],
+    [
+      'classificationAccuracy',
+      'predicted',
+      () =>
+        classificationAccuracy(
+          Object.defineProperty([0, 1], 1, {
+            get: () => {
+              throw new Error('getter');
+            },
+          }),
+          [1, 2],
+        ),
+    ],
   ];
   for (const [op, arg, make] of cases) {
     it(`${op}: ${arg} (${make.toString().match(/\{.*\}/)?.[0]})`, () => {

@@ -89,6 +89,35 @@ describe('loss values match their definitions', () => {
     });
     expect(s.loss).toBeCloseTo((1 + 0 + 2) / 3, 12);
   });
+  it('identical rows: cos is 1, never a rounding step past it (the loss went below 0)', async () => {
+    const a = Float32Array.of(0.1, 0.2, 0.3, 0.7, 0.3, 0.2);
+    const r = await cosineEmbeddingLoss().compute(float64Ops, {
+      a,
+      b: a.slice(),
+      rows: 2,
+      cols: 3,
+      targets: [1, 1],
+    });
+    expect(r.loss).toBe(0);
+    const u = Float32Array.of(0.6, 0.8, 0, 0.6, 0.8, 0);
+    const n = await cosineEmbeddingLoss().compute(float64Ops, {
+      a: u,
+      b: u.slice(),
+      rows: 2,
+      cols: 3,
+      targets: [1, 1],
+      normalized: true,
+    });
+    expect(n.loss).toBe(0);
+    const m = await mseSimilarityLoss().compute(float64Ops, {
+      a,
+      b: a.slice(),
+      rows: 2,
+      cols: 3,
+      targets: [1, 1],
+    });
+    expect(m.loss).toBe(0);
+  });
   it('contrastive: 0.5 [y d² + (1 - y) relu(m - d)²] on d = 1 - cos, m = 0.5', async () => {
     const r = await contrastiveLoss().compute(float64Ops, { a, b, rows: 3, cols: 2, targets: [-1, 1, 1] });
     // d = 0, 1, 2: dissimilar d=0 -> 0.5 * 0.25; similar d=1 -> 0.5; similar d=2 -> 2.

@@ -4,6 +4,14 @@ import { checkUnitRows, HUGE_SQ, scaleOf, TINY_SQ } from '../normalize.js';
 import type { LossInput, LossResult } from './loss.js';
 
 /**
+ * A cosine as the losses see it: within [-1, 1], as core's and every kernel's are. Rounding took
+ * identical rows a step past 1, and `1 - cos` below 0 (-1.1e-16; -4.8e-8 for float32 unit rows).
+ */
+function clamp(c: number): number {
+  return c > 1 ? 1 : c < -1 ? -1 : c;
+}
+
+/**
  * Shared machinery of the pair losses: the cosine of paired rows and the chain rule through it.
  * A loss supplies, per pair, its value and dL/dcos; this turns them into the batch mean and the
  * gradients with respect to both rows:
@@ -43,7 +51,7 @@ export function pairCosineLoss(
     if (unit) {
       // Unit (or zero) rows: the cosine is the dot product, and dcos/da = b, dcos/db = a up to
       // the component along each row, which the caller's normalisation backward projects out.
-      const [value, dCos] = term(dot, targets[i]);
+      const [value, dCos] = term(clamp(dot), targets[i]);
       total += value;
       if (dCos === 0) continue;
       const g = dCos / rows;
@@ -76,7 +84,7 @@ export function pairCosineLoss(
     const ma = Math.sqrt(a2);
     const mb = Math.sqrt(b2);
     const cos = ma > 0 && mb > 0 ? d2 / (ma * mb) : 0;
-    const [value, dCos] = term(cos, targets[i]);
+    const [value, dCos] = term(clamp(cos), targets[i]);
     total += value;
     if (dCos === 0 || ma === 0 || mb === 0) continue;
     const g = dCos / rows;
