@@ -2,7 +2,7 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, argErrorOf, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
-import { checkObject, checkParameters, checkSeed, given, HUGE, rowMagnitudes, TINY } from './check.js';
+import { checkObject, checkParameters, checkSeed, given, HUGE, renamedError, rowMagnitudes, TINY } from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,
@@ -275,7 +275,8 @@ export class Encoder {
             `holds weights up to ${w}, past what float32 layers hold (2^64): a layer's product overflowed. (${(err as Error).message})`,
             err,
           );
-        throw err;
+        // Anything else a kernel raised is named after embed, as the head and classifier name theirs.
+        throw renamedError(err, 'embed');
       });
       out.set(c.out, s * this.outputs);
       ops.release?.();

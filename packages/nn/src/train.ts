@@ -13,6 +13,7 @@ import {
   firstNonFinite,
   given,
   HUGE,
+  renamedError,
   rowMagnitudes,
   TINY,
 } from './check.js';
@@ -249,7 +250,8 @@ function blame(e: unknown, s: StepState): unknown {
   // Past ±2^40 a float32 product overflows within a layer or two (5e15 across three layers did),
   // and no converging training gets there: the optimizer's step, not the backend.
   if (w > MAX_SAVED_WEIGHT) return diverged(`reached ${w}`);
-  return e;
+  // The backend failing under a kernel: named after train, the kernels as its argument.
+  return renamedError(e, 'train', e.arg !== undefined ? { [e.arg]: 'kernels' } : {});
 }
 
 /** Refuses options of the wrong type by name, before anything runs (each would fail as a TypeError). */

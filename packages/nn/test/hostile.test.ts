@@ -658,6 +658,19 @@ describe('the classifier and the cosine head name the method called, not the one
     [1, 2, 3],
     [Number.NaN, 0, 0],
   ];
+  const broken = createCosineKit({
+    backend: {
+      name: 'broken-matmul',
+      kernels: {
+        ...referenceKernels,
+        matmul: (...a: Parameters<typeof referenceKernels.matmul>) => {
+          const r = referenceKernels.matmul(...a) as Float32Array;
+          r[0] = Number.NaN;
+          return r;
+        },
+      },
+    },
+  });
   const cases: [string, string, () => Promise<unknown>][] = [
     ['CosineClassifier.cosines', 'x', () => cls.cosines(kit, enc, narrow)],
     ['CosineClassifier.predict', 'x', () => cls.predict(kit, enc, narrow)],
@@ -681,6 +694,29 @@ describe('the classifier and the cosine head name the method called, not the one
     ['CosineHead.pairs', 'x2', () => createCosineHead(enc, kit).pairs(x, [x[0]])],
     ['CosineHead.matrix', 'x1', () => createCosineHead(enc, kit).matrix(nan, x)],
     ['CosineHead.matrix', 'x2', () => createCosineHead(enc, kit).matrix(x, [])],
+    // A backend failing under embed and train was named after its kernel ('matmul', 'x').
+    ['embed', 'x', () => enc.embed(broken, x)],
+    [
+      'train',
+      'kernels',
+      () =>
+        train({
+          kernels: broken,
+          encoder: enc.clone(),
+          loss: cosineEmbeddingLoss(),
+          optimizer: sgd(),
+          epochs: 1,
+          sampler: pairSampler(
+            {
+              x: Float32Array.from({ length: 24 }, (_, i) => ((i * 7) % 5) + 1),
+              rows: 8,
+              cols: 3,
+              labels: [0, 0, 1, 1, 0, 0, 1, 1],
+            },
+            { batchSize: 4 },
+          ),
+        }),
+    ],
   ];
   for (const [op, arg, call] of cases)
     it(`${op}: ${arg} (${call.toString().match(/\.\w+\(.*\)/)?.[0]})`, async () => {
