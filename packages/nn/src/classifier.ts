@@ -1,5 +1,5 @@
-import type { TensorInput } from '@cosinekit/core';
-import { argError, clampCos, toTensor } from '@cosinekit/core/backend';
+import { Tensor, type TensorInput } from '@cosinekit/core';
+import { admit, argError, clampCos, toTensor } from '@cosinekit/core/backend';
 import {
   checkFloat32Scale,
   checkLabels,
@@ -109,7 +109,11 @@ export class CosineClassifier {
         const kernels = await kernelsOf(source, op);
         const e = await encoder.embed(kernels, x);
         const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
-        return kernels.cosineMatrix(e, w);
+        // Through the kit's gate, as its own calls go: rows of extreme magnitude rescaled.
+        return kernels.cosineMatrix(
+          admit(e, op, 'a').tensor,
+          admit(new Tensor(w.data, w.rows, w.cols), op, 'b').tensor,
+        );
       },
       { a: 'x', b: 'classifier' },
     );

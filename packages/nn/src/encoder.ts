@@ -2,7 +2,16 @@ import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import { argError, argErrorOf, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
-import { checkObject, checkParameters, checkSeed, given, HUGE, renamedError, rowMagnitudes, TINY } from './check.js';
+import {
+  checkObject,
+  checkParameters,
+  checkSeed,
+  given,
+  HUGE,
+  renamedError,
+  rowMagnitudes,
+  TINY,
+} from './check.js';
 import {
   Conv2dLayer,
   type Conv2dSpec,

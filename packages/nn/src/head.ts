@@ -1,6 +1,6 @@
 import type { TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
-import { argError } from '@cosinekit/core/backend';
+import { admit, argError } from '@cosinekit/core/backend';
 import { under } from './check.js';
 import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 
@@ -37,7 +37,12 @@ export class CosineHead {
     if (a.rows !== b.rows) {
       argError('DIMENSION_MISMATCH', op, 'x2', `has ${b.rows} rows but x1 has ${a.rows}.`);
     }
-    return under(op, () => kernels.cosineRows(a, b), { a: 'x1', b: 'x2' });
+    // Through the kit's gate, as its own calls go: rows of extreme magnitude rescaled (a kernel may
+    // assume them so; a float32 one gave 1, 0 or NaN for embeddings near 1e-20 or 1e20).
+    return under(op, () => kernels.cosineRows(admit(a, op, 'a').tensor, admit(b, op, 'b').tensor), {
+      a: 'x1',
+      b: 'x2',
+    });
   }
 
   /**
@@ -50,7 +55,10 @@ export class CosineHead {
     const a = await under(op, () => this.encoder.embed(kernels, x1), { x: 'x1' });
     const b = await under(op, () => this.encoder.embed(kernels, x2), { x: 'x2' });
     return new Tensor(
-      await under(op, () => kernels.cosineMatrix(a, b), { a: 'x1', b: 'x2' }),
+      await under(op, () => kernels.cosineMatrix(admit(a, op, 'a').tensor, admit(b, op, 'b').tensor), {
+        a: 'x1',
+        b: 'x2',
+      }),
       a.rows,
       b.rows,
     );

@@ -6,6 +6,7 @@ import {
   adam,
   arcFaceLoss,
   Conv2dLayer,
+  CosineClassifier,
   classificationAccuracy,
   contrastiveLoss,
   cosFaceLoss,
@@ -2006,5 +2007,58 @@ describe('found by a probe on other backends (each failed before)', () => {
       code: 'DISPOSED',
       op: 'embed',
     });
+  });
+});
+
+describe("the head and the classifier hand a backend's cosine kernels rows as the kit's gate does", () => {
+  // A backend's cosine kernels may assume rows of ordinary magnitude (the kit rescales extreme
+  // ones before every call of its own); the head and the classifier handed raw embeddings, so a
+  // plain float32 kernel gave 1, 0 or NaN for embeddings near 1e-20 or 1e20.
+  const f = Math.fround;
+  const cos32 = (a: Float32Array, ao: number, b: Float32Array, bo: number, d: number) => {
+    let dot = 0;
+    let x = 0;
+    let y = 0;
+    for (let j = 0; j < d; j++) {
+      dot = f(dot + f(a[ao + j] * b[bo + j]));
+      x = f(x + f(a[ao + j] * a[ao + j]));
+      y = f(y + f(b[bo + j] * b[bo + j]));
+    }
+    return x === 0 || y === 0 ? 0 : Math.max(-1, Math.min(1, f(dot / f(Math.sqrt(f(x * y))))));
+  };
+  const plain: Backend = {
+    name: 'plain-float32',
+    kernels: {
+      ...referenceKernels,
+      cosineRows(a, b, out = new Float32Array(a.rows)) {
+        for (let i = 0; i < a.rows; i++) out[i] = cos32(a.data, i * a.cols, b.data, i * b.cols, a.cols);
+        return out;
+      },
+      cosineMatrix(a, b, out = new Float32Array(a.rows * b.rows)) {
+        for (let i = 0; i < a.rows; i++)
+          for (let j = 0; j < b.rows; j++)
+            out[i * b.rows + j] = cos32(a.data, i * a.cols, b.data, j * b.cols, a.cols);
+        return out;
+      },
+    },
+  };
+
+  it('cosines of embeddings from 1e-30 to 1e25 are the true ones', async () => {
+    const kit = createCosineKit({ backend: plain });
+    const enc = createEncoder({
+      inputs: 3,
+      layers: [{ units: 3, init: 'identity', bias: false }],
+      normalize: false,
+    });
+    const head = createCosineHead(enc, kit);
+    const cls = new CosineClassifier(2, 3, Float32Array.of(1, 0, 0, 0, 0, 1));
+    for (const s of [1, 1e-20, 1e-25, 1e-30, 1e20, 1e25]) {
+      const a = [s, s, 0];
+      const b = [s, 0, 0];
+      expect((await head.pairs([a], [b]))[0], `pairs ${s}`).toBeCloseTo(Math.SQRT1_2, 6);
+      expect((await head.matrix([a], [b])).data[0], `matrix ${s}`).toBeCloseTo(Math.SQRT1_2, 6);
+      expect((await cls.cosines(kit, enc, [a]))[0], `classifier ${s}`).toBeCloseTo(Math.SQRT1_2, 6);
+    }
+    kit.dispose();
   });
 });
