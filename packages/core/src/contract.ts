@@ -486,8 +486,11 @@ export interface Backend {
    *    whose values overflow float32, throws: it never answers a non-finite value.
    * The kit still checks 1 (no pass over the values), and trusts 2 only from whoever runs the
    * kernel: the backend for its own kernel, the reference for the reference's (known by identity,
-   * so a kernel copied in from elsewhere keeps its check). A backend without this (the default)
-   * has every output checked. `@cosinekit/conformance` proves the promise on hostile inputs.
+   * so a kernel copied in from elsewhere keeps its check). It also reads a sample of 257 values
+   * spread over the answer: a backend that broke the promise wholesale (NaN, or cosines of 1.5,
+   * throughout) is then checked in full and refused; a single stray value can still pass, which is
+   * what the declaration trades for speed. A backend without this (the default) has every output
+   * checked. `@cosinekit/conformance` proves the promise on hostile inputs.
    */
   readonly selfChecked?: readonly SelfCheckedKernelName[];
   /** Compiles, connects or allocates. Throwing (or rejecting) means "not available here". */

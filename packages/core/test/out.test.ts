@@ -267,10 +267,16 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     expect((await failure(loose.cosineMatrix(a, b))).message).toContain('returned 1.5 at position 1');
   });
 
-  it('the dense kernels may be declared too: kit.kernels() then checks their type and length, not their values', async () => {
-    const x = { data: Float32Array.of(1, 2, 3), rows: 1, cols: 3 };
-    const half = () => Float32Array.of(0.5, Number.NaN, 0.5);
-    const kernels = { addBias: half, activation: half, activationGrad: half, matmul: half };
+  it('the dense kernels may be declared too: kit.kernels() then checks their type and length and a sample of their values', async () => {
+    const n = 1000;
+    const x = { data: new Float32Array(n).fill(1), rows: 1, cols: n };
+    // One stray NaN off the sampled positions (every third value of 1,000) passes, as declared.
+    const stray = () => {
+      const o = new Float32Array(n).fill(0.5);
+      o[1] = Number.NaN;
+      return o;
+    };
+    const kernels = { addBias: stray, activation: stray, activationGrad: stray, matmul: stray };
     const dense = ['matmul', 'addBias', 'activation', 'activationGrad'] as const;
     expect(resolveKernels({ name: 'd', kernels, selfChecked: [...dense] }).selfChecked).toEqual([
       'cosineMatrix',
@@ -285,14 +291,23 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     const trusting = await createCosineKit({
       backend: { name: 'd', kernels, selfChecked: [...dense] },
     }).kernels();
-    const id = { data: Float32Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1), rows: 3, cols: 3 };
+    const w = { data: new Float32Array(n), rows: 1, cols: n };
     for (const out of [
-      await trusting.addBias(x, Float32Array.of(0, 0, 0)),
+      await trusting.addBias(x, new Float32Array(n)),
       await trusting.activation('relu', x),
       await trusting.activationGrad('relu', x, x),
-      await trusting.matmul(x, id, false, false),
+      await trusting.matmul({ data: Float32Array.of(1), rows: 1, cols: 1 }, w, false, false),
     ])
       expect(Number.isNaN(out[1])).toBe(true);
+    // NaN throughout breaks the promise wholesale: the sample sees it and the answer is read and refused.
+    const allNaN = () => new Float32Array(n).fill(Number.NaN);
+    const liar = await createCosineKit({
+      backend: { name: 'd', kernels: { activation: allNaN }, selfChecked: ['activation'] },
+    }).kernels();
+    await expect((async () => liar.activation('relu', x))()).rejects.toMatchObject({
+      code: 'BACKEND_ERROR',
+      kernel: 'activation',
+    });
     const checking = await createCosineKit({ backend: { name: 'd', kernels } }).kernels();
     await expect((async () => checking.activation('relu', x))()).rejects.toMatchObject({
       code: 'BACKEND_ERROR',
@@ -302,8 +317,8 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     const short = await createCosineKit({
       backend: { name: 's', kernels: { addBias: () => Float32Array.of(1) }, selfChecked: ['addBias'] },
     }).kernels();
-    await expect((async () => short.addBias(x, Float32Array.of(0, 0, 0)))()).rejects.toThrow(
-      /returned 1 values where 3 were due/,
+    await expect((async () => short.addBias(x, new Float32Array(n)))()).rejects.toThrow(
+      /returned 1 values where 1000 were due/,
     );
   });
 

@@ -319,6 +319,30 @@ describe('what a backend hands back is checked', () => {
     }
   });
 
+  it('a backend declaring its matrices self-checked that answers NaN or 1.5 throughout is still refused (a sample is read)', async () => {
+    const bad = (v: number) => (a: { rows: number }, b: { rows: number }) =>
+      new Float32Array(a.rows * b.rows).fill(v);
+    for (const v of [Number.NaN, 1.5, Number.POSITIVE_INFINITY]) {
+      const backend: Backend = {
+        name: 'self-checked-liar',
+        kernels: { ...referenceKernels, cosineMatrix: bad(v) as never },
+        selfChecked: ['cosineMatrix'],
+      };
+      const kit = createCosineKit({ backend });
+      const e = await failure(
+        kit.cosineMatrix(
+          Array.from({ length: 40 }, (_, i) => [i + 1, 2]),
+          [
+            [1, 0],
+            [0, 1],
+            [1, 1],
+          ],
+        ),
+      );
+      expect(e, String(v)).toMatchObject({ code: 'BACKEND_ERROR', op: 'cosineMatrix' });
+    }
+  });
+
   it("a corpus handle's shape is read once, when checked: one whose count changes later changes nothing", async () => {
     for (const later of [0, 2, 6]) {
       let reads = 0;
