@@ -208,7 +208,11 @@ function convert(
       if (typeof v !== 'number')
         argError('INVALID_TYPE', op, arg, `mixes numbers and ${describeType(v)} at [${i}].`);
       data[i] = v;
-      if (data[i] - data[i] !== 0 && v - v === 0) beyondFloat32(op, arg, v, `index ${i}`);
+      // Named as the finite check names NaN: by row and column (a flat list is one row, or the shape's).
+      if (data[i] - data[i] !== 0 && v - v === 0) {
+        const c = want ? want[1] : input.length;
+        beyondFloat32(op, arg, v, `row ${Math.floor(i / c)}, column ${i % c}`);
+      }
     }
     // A flat list of numbers with a shape is read as that shape, as a Float32Array is.
     if (want && data.length !== want[0] * want[1])

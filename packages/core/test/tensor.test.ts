@@ -127,7 +127,9 @@ describe('numbers beyond float32', () => {
     const { createCosineKit, tensor } = await import('../src/index.js');
     const kit = createCosineKit({ backend: 'reference' });
     const cases: [() => unknown, string, string, RegExp][] = [
-      [() => tensor([1, 5e38]), 'tensor', 'input', /holds 5e\+38 at index 1, beyond float32's range/],
+      [() => tensor([1, 5e38]), 'tensor', 'input', /holds 5e\+38 at row 0, column 1, beyond float32's range/],
+      // With a shape, a flat list is that shape's rows: the place is row and column, as for NaN.
+      [() => tensor([1, 2, 3, 5e38], [2, 2]), 'tensor', 'input', /holds 5e\+38 at row 1, column 1,/],
       [
         () =>
           tensor([
