@@ -330,6 +330,13 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       `Argument 'backends' passed to '${op}' must be an array of backend names or module URLs.`,
       { op, arg: 'backends' },
     );
+  // Checked here, so the error names createWorkerKit (the worker's createCosineKit named itself).
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument 'timeoutMs' passed to '${op}' must be a number >= 0, got ${String(timeoutMs)}.`,
+      { op, arg: 'timeoutMs' },
+    );
   if (onFallback !== undefined && typeof onFallback !== 'function')
     throw new CosineKitError('INVALID_TYPE', `Argument 'onFallback' passed to '${op}' must be a function.`, {
       op,
@@ -1018,6 +1025,14 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
           },
         );
     }
+    // A Proxy around a Float32Array passes instanceof, then fails every read of its buffer: refused
+    // by name as core refuses it (it failed as options that "threw while read").
+    if (o.out instanceof Float32Array && !ArrayBuffer.isView(o.out))
+      throw new CosineKitError(
+        'INVALID_TYPE',
+        `Argument 'options.out' passed to '${op}' claims to be a Float32Array but is not one (a Proxy around one?): its values cannot be read. Pass the typed array itself.`,
+        { op, arg: 'options.out' },
+      );
     if (o.out !== undefined) out.out = outStandIn(o.out);
     if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
     if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };

@@ -772,6 +772,9 @@ describe('dispose and crashes', () => {
       [{ backned: 'reference' }, 'INVALID_ARGUMENT', 'options.backned'],
       [{ bogus: 1 }, 'INVALID_ARGUMENT', 'options.bogus'],
       [{ transfer: 'yes' }, 'INVALID_TYPE', 'transfer'],
+      // Checked on this side (the worker's createCosineKit named itself).
+      [{ timeoutMs: -1 }, 'INVALID_ARGUMENT', 'timeoutMs'],
+      [{ timeoutMs: '5' }, 'INVALID_ARGUMENT', 'timeoutMs'],
     ] as const)
       await expect(createWorkerKit(options as never)).rejects.toMatchObject({
         code,
@@ -865,6 +868,15 @@ describe('rows whose reading throws', () => {
 });
 
 describe('found by a probe (each escaped raw, or unhandled, before)', () => {
+  it('an options.out that is a Proxy around a Float32Array is INVALID_TYPE naming options.out, as in core', async () => {
+    const out = new Proxy(new Float32Array(1), {});
+    await expect(remote.cosineMatrix([[1, 0]], [[1, 1]], { out })).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'cosineMatrix',
+      arg: 'options.out',
+    });
+  });
+
   it('an options.out getter that throws rejects by name, with no unhandled rejection', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
