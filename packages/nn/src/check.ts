@@ -167,13 +167,20 @@ export function firstNonFinite(arrays: readonly ArrayLike<number>[]): [number, n
 /**
  * `e` renamed after public operation `op` when it is a {@link CosineKitError} raised under another
  * operation's name (a function this one delegates to, e.g. `recallAtK` to the retrieval search, or
- * the kit's `topK`): its argument becomes `args[e.arg]` when listed (else stays), its message is
+ * the kit's `topK`): its argument becomes `args[e.arg]` when listed (a part of one, `x[1]`, becomes
+ * the same part of the listed name, `x2[1]`; else it stays), its message is
  * rewritten to name `op` and the argument, its code, backend, kernel are kept, and the original is
  * its `cause`. Anything else (and an error already naming `op`) is returned as it is.
  */
 export function renamedError(e: unknown, op: string, args: Readonly<Record<string, string>> = {}): unknown {
   if (!isCosineKitError(e) || e.op === op) return e;
-  const arg = (e.arg !== undefined ? args[e.arg] : undefined) ?? e.arg ?? 'input';
+  // A part of an argument ('x[1]', 'corpus[1][0]') is renamed with its argument ('x2[1]').
+  const part = e.arg === undefined ? null : /^([^[.]+)([[.].*)$/.exec(e.arg);
+  const arg =
+    (e.arg !== undefined ? args[e.arg] : undefined) ??
+    (part && Object.hasOwn(args, part[1]) ? `${args[part[1]]}${part[2]}` : undefined) ??
+    e.arg ??
+    'input';
   const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
   const problem = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
   const about: { backend?: string; kernel?: string } = {};

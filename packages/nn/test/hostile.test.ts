@@ -695,6 +695,28 @@ describe('the classifier and the cosine head name the method called, not the one
     ['CosineHead.pairs', 'x2', () => createCosineHead(enc, kit).pairs(x, [x[0]])],
     ['CosineHead.matrix', 'x1', () => createCosineHead(enc, kit).matrix(nan, x)],
     ['CosineHead.matrix', 'x2', () => createCosineHead(enc, kit).matrix(x, [])],
+    // A part of an argument was named after embed's own 'x' whichever input was at fault.
+    [
+      'CosineHead.pairs',
+      'x2[1]',
+      () =>
+        createCosineHead(enc, kit).pairs(x, [
+          [1, 2, 3],
+          [1, 2],
+        ]),
+    ],
+    [
+      'CosineHead.pairs',
+      'x1[1]',
+      () =>
+        createCosineHead(enc, kit).pairs(
+          [
+            [1, 2, 3],
+            [1, 2],
+          ],
+          x,
+        ),
+    ],
     // A backend failing under embed and train was named after its kernel ('matmul', 'x').
     ['embed', 'x', () => enc.embed(broken, x)],
     [
