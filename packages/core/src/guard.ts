@@ -409,8 +409,14 @@ export class Guard {
   }
 
   /** Checks that a new resident corpus reports the shape it was given; disposes it if not. */
-  corpus(op: string, arg: string, h: unknown, rows: number, cols: number): ResidentCorpus {
-    const kernel = 'createCorpus';
+  corpus(
+    op: string,
+    arg: string,
+    h: unknown,
+    rows: number,
+    cols: number,
+    kernel: 'createCorpus' | 'importCorpus' = 'createCorpus',
+  ): ResidentCorpus {
     const fail = (problem: string): never => {
       try {
         (h as ResidentCorpus | null)?.dispose?.();
@@ -430,8 +436,9 @@ export class Guard {
     } catch (e) {
       return fail(`returned a corpus handle whose properties cannot be read (${errorText(e)}).`);
     }
-    const [dispose, backend, r, k] = read;
+    const [dispose, backend, r, k, , disposed] = read;
     if (typeof dispose !== 'function') return fail('returned a corpus handle without dispose().');
+    if (disposed === true) return fail('returned a corpus handle that is already disposed.');
     if (typeof backend !== 'string') return fail('returned a corpus handle without a backend name.');
     if (r !== rows || k !== cols) return fail(`returned a corpus of ${r} x ${k} for ${rows} x ${cols} rows.`);
     shapes.set(c, { rows, cols });
@@ -863,7 +870,7 @@ export class CheckedKernels {
     if (!im)
       throw backendError(op, arg, this.guard.provider('importCorpus'), 'importCorpus', 'is not implemented.');
     const h = await this.guard.call(op, arg, 'importCorpus', () => im.call(this.kernels, s));
-    return this.guard.corpus(op, arg, h, s.rows, s.cols);
+    return this.guard.corpus(op, arg, h, s.rows, s.cols, 'importCorpus');
   }
 
   corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Awaitable<TopKResult> {

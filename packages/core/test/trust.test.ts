@@ -176,6 +176,43 @@ describe('what a backend hands back is checked', () => {
     expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'corpus', arg: 'rows', kernel: 'createCorpus' });
     expect(e.message).toContain('8 x 2 for 3 x 2');
     expect(disposed).toBe(1);
+    // A handle already disposed when handed over was accepted, then blamed on backend.dispose().
+    const gone = createCosineKit({
+      backend: withKernels({
+        createCorpus: (x) => ({
+          backend: 'third-party',
+          rows: x.rows,
+          cols: x.cols,
+          disposed: true,
+          dispose: () => {},
+        }),
+      }),
+    });
+    expect(await failure(gone.corpus([[1, 2]]))).toMatchObject({
+      code: 'BACKEND_ERROR',
+      kernel: 'createCorpus',
+      message: /already disposed/,
+    });
+    // A lying importCorpus is named as itself (it was reported as createCorpus).
+    const ref = createCosineKit({ backend: 'reference' });
+    const bytes = await (await ref.corpus([[1, 2, 3]], { storage: 'int8' })).save();
+    const liar = createCosineKit({
+      backend: withKernels({
+        importCorpus: (s) =>
+          ({
+            backend: 'third-party',
+            rows: s.rows + 1,
+            cols: s.cols,
+            storage: s.storage,
+            disposed: false,
+            dispose: () => {},
+          }) as never,
+      }),
+    });
+    expect(await failure(liar.loadCorpus(bytes))).toMatchObject({
+      code: 'BACKEND_ERROR',
+      kernel: 'importCorpus',
+    });
   });
 
   it('a kernel that never settles is abandoned after timeoutMs; 0 turns the watch off', async () => {
