@@ -136,9 +136,14 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       argError('UNSUPPORTED', name, 'backend', `has no WebGPU device: ${(err as Error).message}`, err);
     }
     if (e.lostReason !== null) {
-      // Report the loss once; the next call opens a fresh device.
+      // Report the loss once (here, or already by the call it cut short); the next call opens a
+      // fresh device.
       opening = null;
       engine = null;
+      if (e.lossReported) {
+        e.destroy();
+        return ready(name);
+      }
       try {
         e.check(name);
       } finally {
@@ -232,6 +237,8 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         d[name] = v;
       }
       if (e.software) d.emulated = 'CPU emulation, correctness only';
+      // Mesa's llvmpipe leaves loops after 65,535 iterations: longer rows are refused there.
+      if (e.loopLimited) d.loopLimit = 65_535;
       return d;
     },
   };

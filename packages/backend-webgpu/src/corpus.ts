@@ -151,9 +151,11 @@ function blockRows(engine: Engine, fmt: RowFormat, cols: number, exact: boolean)
   const bytes = Math.max(storedBytes(fmt, rowStride(fmt, cols)), exact ? 4 * cols : 0);
   const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
   if (bytes > limit) {
-    beyondLimits(
-      `a row of ${cols} values does not fit the storage binding limit (${engine.limits.maxStorageBufferBindingSize} bytes)`,
-    );
+    const which =
+      engine.limits.maxBufferSize < engine.limits.maxStorageBufferBindingSize
+        ? 'buffer size limit (maxBufferSize'
+        : 'storage binding limit (maxStorageBufferBindingSize';
+    beyondLimits(`a row of ${cols} values does not fit the ${which}, ${limit} bytes)`);
   }
   return Math.max(1, Math.min(Math.floor(limit / bytes), engine.maxGroups));
 }

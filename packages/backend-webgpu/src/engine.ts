@@ -3,7 +3,14 @@
  * storage buffers, the limits work is tiled to, and the rules for a lost device.
  */
 import { argError } from '@cosinekit/core/backend';
-import { findEntry, isSoftwareAdapter, openDevice, type WebGpuEntry, type WebGpuLimits } from './gpu.js';
+import {
+  findEntry,
+  isLoopLimited,
+  isSoftwareAdapter,
+  openDevice,
+  type WebGpuEntry,
+  type WebGpuLimits,
+} from './gpu.js';
 
 const STORAGE = 0x80; // GPUBufferUsage.STORAGE
 const COPY_SRC = 0x04;
@@ -44,6 +51,11 @@ export class Engine {
   readonly device: GPUDevice;
   readonly adapterInfo: { vendor: string; architecture: string; description: string; device: string };
   readonly software: boolean;
+  /**
+   * Whether the adapter leaves shader loops after 65,535 iterations per invocation (Mesa's
+   * llvmpipe and lavapipe). SwiftShader is software too but runs loops of millions exactly.
+   */
+  readonly loopLimited: boolean;
   readonly source: string;
   readonly compatibility: boolean;
   readonly features: string[];
@@ -105,6 +117,7 @@ export class Engine {
       device: info?.device ?? '',
     };
     this.software = isSoftwareAdapter(this.adapterInfo);
+    this.loopLimited = isLoopLimited(this.adapterInfo);
     this.features = [...device.features].sort();
     const d = device.limits;
     const low = (name: keyof WebGpuLimits) =>
@@ -149,19 +162,23 @@ export class Engine {
    * `op` and `arg`; hardware adapters have no such limit.
    */
   loops(op: string, arg: string, count: number, what: string): void {
-    if (this.software && count > LOOP_LIMIT) {
+    if (this.loopLimited && count > LOOP_LIMIT) {
       argError(
         'UNSUPPORTED',
         op,
         arg,
-        `needs ${what}: ${count} loop iterations per shader invocation, more than this software adapter (${this.adapterInfo.description || this.adapterInfo.vendor}) runs before it leaves loops silently (65,535). Use a hardware adapter or another backend for rows this long.`,
+        `needs ${what}: ${count} loop iterations per shader invocation, more than this adapter (${this.adapterInfo.device || this.adapterInfo.description || this.adapterInfo.architecture}: Mesa's llvmpipe) runs before it leaves loops silently (65,535). Use a hardware adapter, SwiftShader (Chromium) or another backend for rows this long.`,
       );
     }
   }
 
+  /** Whether a call has already reported the device's loss (the next one opens a fresh device). */
+  lossReported = false;
+
   /** Throws a typed error when the device is gone. */
   check(op: string): void {
     if (this.lostReason !== null) {
+      this.lossReported = true;
       argError(
         'UNSUPPORTED',
         op,
@@ -322,47 +339,74 @@ export class Engine {
     encoder: GPUCommandEncoder,
     reads: { buffer: GPUBuffer; offset?: number; bytes: number }[],
   ): Promise<ArrayBuffer[]> {
-    let total = 0;
-    const at: number[] = [];
-    for (const r of reads) {
-      at.push(total);
-      total += Math.ceil(r.bytes / 4) * 4;
-    }
-    const staging =
-      total > 0 ? this.device.createBuffer({ size: Math.max(4, total), usage: MAP_READ | COPY_DST }) : null;
-    if (staging) {
-      this.liveBuffers++;
-      this.liveBytes += staging.size;
-      reads.forEach((r, i) => {
-        encoder.copyBufferToBuffer(r.buffer, r.offset ?? 0, staging, at[i], Math.ceil(r.bytes / 4) * 4);
-      });
-    }
-    this.device.queue.submit([encoder.finish()]);
-    if (!staging) {
-      try {
-        await this.device.queue.onSubmittedWorkDone();
-      } catch (e) {
-        if (this.lostReason !== null || this.#destroyed) this.check('readback');
-        throw e;
+    // One staging buffer per run of reads that fits maxBufferSize: a corpus block's codes, scales
+    // and float32 rows together passed it (1.1 GB against 1 GiB), and the export failed.
+    const limit = Math.max(4, this.limits.maxBufferSize);
+    const groups: { size: number; at: number[]; index: number[] }[] = [];
+    reads.forEach((r, i) => {
+      const bytes = Math.ceil(r.bytes / 4) * 4;
+      let g = groups[groups.length - 1];
+      if (g === undefined || g.size + bytes > limit) {
+        g = { size: 0, at: [], index: [] };
+        groups.push(g);
       }
-      this.#raise();
-      return [];
-    }
+      g.at.push(g.size);
+      g.index.push(i);
+      g.size += bytes;
+    });
+    const staging = groups.map((g) => {
+      const b = this.device.createBuffer({ size: Math.max(4, g.size), usage: MAP_READ | COPY_DST });
+      this.liveBuffers++;
+      this.liveBytes += b.size;
+      g.index.forEach((i, t) => {
+        const r = reads[i];
+        encoder.copyBufferToBuffer(r.buffer, r.offset ?? 0, b, g.at[t], Math.ceil(r.bytes / 4) * 4);
+      });
+      return b;
+    });
     try {
-      await staging.mapAsync(MAP_MODE_READ);
-      const mapped = staging.getMappedRange();
-      const out = reads.map((r, i) => mapped.slice(at[i], at[i] + r.bytes));
-      staging.unmap();
+      this.device.queue.submit([encoder.finish()]);
+      if (staging.length === 0) {
+        await this.device.queue.onSubmittedWorkDone();
+      } else {
+        await Promise.all(staging.map((b) => b.mapAsync(MAP_MODE_READ)));
+      }
+      // A destroyed or lost device also settles the wait: the work was cut short, not done.
+      this.check('readback');
+      const out = new Array<ArrayBuffer>(reads.length);
+      groups.forEach((g, k) => {
+        const mapped = staging[k].getMappedRange();
+        g.index.forEach((i, t) => {
+          out[i] = mapped.slice(g.at[t], g.at[t] + reads[i].bytes);
+        });
+        staging[k].unmap();
+      });
       this.#raise();
       return out;
     } catch (e) {
       // A dispose() during the read aborts it (an AbortError): the call was cut short by the
-      // disposal, not by a broken backend.
+      // disposal, not by a broken backend. A lost device rejects the read before device.lost
+      // settles (Chromium): give it a moment, so the loss is what this call reports.
+      if (this.lostReason === null && !this.#destroyed) await this.#settleLoss();
       if (this.lostReason !== null || this.#destroyed) this.check('readback');
       throw e;
     } finally {
-      this.#destroy(staging);
+      for (const b of staging) this.#destroy(b);
     }
+  }
+
+  /** Waits up to 100 ms for a pending `device.lost` to settle (it may follow a failed read). */
+  async #settleLoss(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.device.lost.then(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 100);
+      }),
+    ]);
+    if (timer !== undefined) clearTimeout(timer);
+    // The lost handler sets lostReason in its own continuation: let it run.
+    await Promise.resolve();
   }
 
   /** Destroys every buffer, pooled or resident, and the device. */

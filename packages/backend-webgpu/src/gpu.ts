@@ -132,6 +132,18 @@ export async function openDevice(
 }
 
 /** True for adapters that run shaders on the CPU: figures from them measure emulation. */
+/** Mesa's CPU rasterisers, whose shader loops stop after 65,535 iterations per invocation. */
+export function isLoopLimited(info: {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+  device?: string;
+}): boolean {
+  const s =
+    `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''} ${info.device ?? ''}`.toLowerCase();
+  return /llvmpipe|lavapipe|softpipe/.test(s);
+}
+
 export function isSoftwareAdapter(info: {
   vendor?: string;
   architecture?: string;

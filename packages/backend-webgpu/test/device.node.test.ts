@@ -34,7 +34,70 @@ async function dawnWithHandle(): Promise<{ gpu: WebGpuEntry; devices: GPUDevice[
   return { gpu, devices };
 }
 
+/** Dawn's entry whose devices record the size of every buffer made for reading back. */
+async function dawnRecordingReads(): Promise<{ gpu: WebGpuEntry; reads: number[] }> {
+  const { gpu, devices } = await dawnWithHandle();
+  const reads: number[] = [];
+  const wrapped: WebGpuEntry = {
+    async requestAdapter(options) {
+      const a = await gpu.requestAdapter(options);
+      if (!a) return null;
+      return new Proxy(a, {
+        get(target, prop) {
+          if (prop === 'requestDevice') {
+            return async (d: GPUDeviceDescriptor) => {
+              const dev = await (target as GPUAdapter).requestDevice(d);
+              void devices;
+              const create = dev.createBuffer.bind(dev);
+              dev.createBuffer = (desc: GPUBufferDescriptor) => {
+                if (desc.usage & GPUBufferUsage.MAP_READ) reads.push(desc.size);
+                return create(desc);
+              };
+              return dev;
+            };
+          }
+          const v = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    },
+  };
+  return { gpu: wrapped, reads };
+}
+
 describe.skipIf(skip !== null)('webgpu device in Node (Dawn)', () => {
+  it('a read-back never asks for a buffer past maxBufferSize (an export of codes, scales and rows together did)', async () => {
+    const { gpu, reads } = await dawnRecordingReads();
+    const limits = { maxStorageBufferBindingSize: 4096, maxBufferSize: 4096 };
+    const b = createWebGpuBackend({ gpu, limits });
+    try {
+      const x = randomTensor(300, 16, 3);
+      const c = await b.kernels.createCorpus!(x, { storage: 'int8', rerank: 3 });
+      const stored = await b.kernels.exportCorpus!(c);
+      expect(stored.exact?.length).toBe(300 * 16);
+      expect(reads.length).toBeGreaterThan(0);
+      expect(Math.max(...reads)).toBeLessThanOrEqual(4096);
+      c.dispose();
+    } finally {
+      await b.dispose?.();
+    }
+  });
+
+  it('a corpus still being built when the backend is disposed is DISPOSED, not a dead corpus', async () => {
+    const b = createWebGpuBackend({ limits: { maxStorageBufferBindingSize: 65536 } });
+    await b.init?.();
+    const pending = Promise.resolve(b.kernels.createCorpus!(randomTensor(20_000, 64, 4))).then(
+      (h) => h,
+      (e: unknown) => e,
+    );
+    await b.dispose?.();
+    const got = await pending;
+    // Either the build finished before the disposal reached it (and the disposal released it) or
+    // it is DISPOSED; never a corpus that looks alive on a destroyed device.
+    if (got instanceof Error) expect(got).toMatchObject({ code: 'DISPOSED' });
+    else expect((got as { disposed: boolean }).disposed).toBe(true);
+  });
+
   it('runs on an injected GPU entry (Dawn create())', async () => {
     const { gpu, devices } = await dawnWithHandle();
     const b = createWebGpuBackend({ gpu });
