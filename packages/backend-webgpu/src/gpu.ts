@@ -131,26 +131,24 @@ export async function openDevice(
   return { adapter, device, compatibility };
 }
 
-/** True for adapters that run shaders on the CPU: figures from them measure emulation. */
-/** Mesa's CPU rasterisers, whose shader loops stop after 65,535 iterations per invocation. */
-export function isLoopLimited(info: {
+/** What an adapter says of itself, in one lower-case line. */
+interface AdapterText {
   vendor?: string;
   architecture?: string;
   description?: string;
   device?: string;
-}): boolean {
-  const s =
-    `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''} ${info.device ?? ''}`.toLowerCase();
-  return /llvmpipe|lavapipe|softpipe/.test(s);
 }
 
-export function isSoftwareAdapter(info: {
-  vendor?: string;
-  architecture?: string;
-  description?: string;
-  device?: string;
-}): boolean {
-  const s =
-    `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''} ${info.device ?? ''}`.toLowerCase();
-  return /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render/.test(s);
+function adapterText(info: AdapterText): string {
+  return `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''} ${info.device ?? ''}`.toLowerCase();
+}
+
+/** Mesa's CPU rasterisers, whose shader loops stop after 65,535 iterations per invocation. */
+export function isLoopLimited(info: AdapterText): boolean {
+  return /llvmpipe|lavapipe|softpipe/.test(adapterText(info));
+}
+
+/** True for adapters that run shaders on the CPU: figures from them measure emulation. */
+export function isSoftwareAdapter(info: AdapterText): boolean {
+  return /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render/.test(adapterText(info));
 }
