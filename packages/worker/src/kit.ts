@@ -1165,11 +1165,43 @@ function cloneError(
         return coreError;
       }
     }
+    // Named down to the part that cannot cross (`ids[1]`, `options.filter.allow[0]`), as core
+    // names the element it refuses.
+    const part = uncloned(packed[i], arg);
     return new CosineKitError(
       'INVALID_TYPE',
-      `Argument '${arg}' passed to '${op}' cannot be sent to the worker: ${e instanceof Error ? e.message : String(e)}`,
-      { op, arg, cause: e },
+      `Argument '${part}' passed to '${op}' cannot be sent to the worker: ${e instanceof Error ? e.message : String(e)}`,
+      { op, arg: part, cause: e },
     );
   }
   return e;
+}
+
+/**
+ * The path below `name` of the first part of `v` that the structured clone cannot copy, named as
+ * core names what it refuses: an array's element (`ids[1]`, `options.filter.allow[0]`; arrays in
+ * arrays walked), an option (`options.filter`), the corpus's own `ids` option as `ids[i]`. `name`
+ * itself where that part is `v` or `v` cannot be walked.
+ */
+function uncloned(v: unknown, name: string, inArray = false): string {
+  try {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (!clones(v[i])) return uncloned(v[i], `${name}[${i}]`, true);
+    } else if (
+      !inArray &&
+      typeof v === 'object' &&
+      v !== null &&
+      Object.getPrototypeOf(v) === Object.prototype
+    ) {
+      for (const key of Object.keys(v)) {
+        const part = (v as Record<string, unknown>)[key];
+        // kit.corpus names its ids after the rows they label: `ids[i]`, not `options.ids[i]`.
+        if (!clones(part))
+          return uncloned(part, name === 'options' && key === 'ids' ? 'ids' : `${name}.${key}`);
+      }
+    }
+  } catch {
+    // A Proxy or getter that throws: the whole argument is named.
+  }
+  return name;
 }

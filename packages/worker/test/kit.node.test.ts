@@ -288,6 +288,35 @@ describe('errors come back as the in-process kit raises them', () => {
     R.dispose();
   });
 
+  it('an id or filter id that cannot be sent is INVALID_TYPE naming that element, as core names it (was the whole argument)', async () => {
+    const rows = mat(4, 3, 50);
+    const ids = ['r0', 'r1', 'r2', 'r3'];
+    const R = await remote.corpus(rows, { ids });
+    const L = await local.corpus(rows, { ids });
+    const q = mat(1, 3, 9);
+    const more = mat(2, 3, 8);
+    const fn = () => 1;
+    const cases: [string, (c: typeof R) => Promise<unknown>][] = [
+      ['options.filter.allow[1]', (c) => c.search(q, 1, { filter: { allow: ['r0', fn as never] } })],
+      ['options.filter.deny[0]', (c) => c.search(q, 1, { filter: { deny: [Symbol('s') as never] } })],
+      ['ids[1]', (c) => c.add(more, ['x', fn as never])],
+      ['ids[1]', (c) => c.remove(['r0', fn as never])],
+    ];
+    for (const [arg, call] of cases) {
+      const [r, l] = [await failure(call(R)), await failure(call(L))];
+      expect([r.code, r.arg], arg).toEqual(['INVALID_TYPE', arg]);
+      expect([l.code, l.arg], arg).toEqual(['INVALID_TYPE', arg]);
+    }
+    // kit.corpus names its ids option after the rows, `ids[i]`, in both kits.
+    const made = (k: typeof remote) => k.corpus(more, { ids: ['a', { toString: () => 'b' } as never] });
+    expect([(await failure(made(remote))).arg, (await failure(made(local))).arg]).toEqual([
+      'ids[1]',
+      'ids[1]',
+    ]);
+    R.dispose();
+    L.dispose();
+  });
+
   it('options of the kit: a backend object, a module that cannot load, an unknown backend', async () => {
     await expect(createWorkerKit({ backend: {} as unknown as string })).rejects.toMatchObject({
       code: 'INVALID_TYPE',
