@@ -100,18 +100,32 @@ export class WebGpuCorpus implements ResidentCorpus {
     engine.resident.add(this);
   }
 
+  /** Calls running on the buffers now (see {@link use}). */
+  #uses = 0;
+  /** Set by dispose(): no new call starts; the buffers go when the last running one ends. */
+  #disposed = false;
+
   get disposed(): boolean {
-    return this.#blocks === null;
+    return this.#disposed || this.#blocks === null;
   }
 
-  get blocks(): Block[] {
-    if (!this.#blocks) {
-      argError('DISPOSED', 'corpusSearch', 'corpus', 'was disposed and can no longer be searched.');
+  /**
+   * Runs `f` on the corpus's buffers, which stay alive until it settles even when dispose() is
+   * called meanwhile: a call that started before dispose() finishes with its answer rather than
+   * submitting work on destroyed buffers (a WebGPU validation error). `DISPOSED` naming `op` when
+   * the corpus was disposed before the call.
+   */
+  async use<T>(op: string, f: (blocks: Block[]) => Promise<T>): Promise<T> {
+    if (this.disposed) argError('DISPOSED', op, 'corpus', 'was disposed.');
+    this.#uses++;
+    try {
+      return await f(this.#blocks!);
+    } finally {
+      if (--this.#uses === 0 && this.#disposed) this.release();
     }
-    return this.#blocks;
   }
 
-  /** Destroys its buffers (called by dispose() and by the engine's destruction). */
+  /** Destroys its buffers now (called once no call uses them, and by the engine's destruction). */
   release(): void {
     if (!this.#blocks) return;
     discardBlocks(this.engine, this.#blocks);
@@ -120,7 +134,8 @@ export class WebGpuCorpus implements ResidentCorpus {
   }
 
   dispose(): void {
-    this.release();
+    this.#disposed = true;
+    if (this.#uses === 0) this.release();
   }
 }
 
@@ -296,8 +311,16 @@ function unpadRows<T extends Uint16Array | Int8Array>(a: T, rows: number, cols: 
 }
 
 /** The stored representation, read back from the device bit for bit. */
-export async function exportCorpus(engine: Engine, corpus: ResidentCorpus): Promise<StoredCorpus> {
-  const c = own(engine, corpus, 'exportCorpus');
+export function exportCorpus(
+  engine: Engine,
+  corpus: ResidentCorpus,
+  op = 'exportCorpus',
+): Promise<StoredCorpus> {
+  const c = own(engine, corpus, op);
+  return c.use(op, (blocks) => exportBlocks(engine, c, blocks));
+}
+
+async function exportBlocks(engine: Engine, c: WebGpuCorpus, blocks: Block[]): Promise<StoredCorpus> {
   const fmt = FORMAT[c.storage];
   const d = c.cols;
   const n = c.rows * d;
@@ -307,7 +330,7 @@ export async function exportCorpus(engine: Engine, corpus: ResidentCorpus): Prom
   const half = fmt === 'f16' ? new Uint16Array(n) : null;
   const codes = fmt === 'i8' ? new Int8Array(n) : null;
   const scales = fmt === 'i8' ? new Float32Array(c.rows) : null;
-  for (const b of c.blocks) {
+  for (const b of blocks) {
     const reads = [{ buffer: b.lease.buffer, bytes: storedBytes(fmt, b.rows * ld) }];
     if (b.scales) reads.push({ buffer: b.scales.buffer, bytes: b.rows * 4 });
     if (b.exact) reads.push({ buffer: b.exact.buffer, bytes: b.rows * d * 4 });
@@ -405,7 +428,8 @@ export async function corpusSearch(
   queries: Matrix,
   k: number,
 ): Promise<TopKResult> {
-  return search(engine, own(engine, corpus, 'corpusSearch'), queries, k, null);
+  const c = own(engine, corpus, 'corpusSearch');
+  return c.use('corpusSearch', (blocks) => search(engine, c, blocks, queries, k, null));
 }
 
 /**
@@ -430,7 +454,9 @@ export async function corpusSearchAllowed(
   }
   const mask = engine.upload(bits);
   try {
-    return await search(engine, c, queries, k, { mask, allow, prefix });
+    return await c.use('corpusSearchAllowed', (blocks) =>
+      search(engine, c, blocks, queries, k, { mask, allow, prefix }),
+    );
   } finally {
     engine.release(mask);
   }
@@ -452,15 +478,16 @@ function anyAllowed(filter: Filter | null, r0: number, r1: number): boolean {
 async function search(
   engine: Engine,
   c: WebGpuCorpus,
+  blocks: Block[],
   queries: Matrix,
   k: number,
   filter: Filter | null,
 ): Promise<TopKResult> {
-  if (c.rerank === 0) return select(engine, c.blocks, queries, k, filter);
+  if (c.rerank === 0) return select(engine, blocks, queries, k, filter);
   // Quantised scores pick the candidates; their float32 rows decide the order and the scores.
   const wide = Math.min(filter ? filter.prefix[c.rows] : c.rows, c.rerank * k);
-  const first = await select(engine, c.blocks, queries, wide, filter);
-  const exact = await rescore(engine, c.blocks, queries, first.indices, wide);
+  const first = await select(engine, blocks, queries, wide, filter);
+  const exact = await rescore(engine, blocks, queries, first.indices, wide);
   const sel = new TopKSelector(queries.rows, k);
   for (let q = 0; q < queries.rows; q++) {
     for (let t = q * wide; t < (q + 1) * wide; t++) sel.push(q, exact[t], first.indices[t]);
@@ -701,20 +728,22 @@ export async function corpusMatrix(
   const c = own(engine, corpus, 'corpusMatrix');
   const N = c.rows;
   const res = out ?? new Float32Array(queries.rows * N);
-  // A re-ranking corpus keeps float32 rows: its full scores come from them, exact like a search's.
-  const blocks: Block[] =
-    c.rerank > 0
-      ? c.blocks.map((b) => ({ ...b, lease: b.exact!, scales: null, fmt: 'f32', ld: c.cols }))
-      : c.blocks;
-  await forEachScoreTile(engine, blocks, queries, (q0, rows, col0, cols, t) => {
-    for (let r = 0; r < rows; r++) res.set(t.subarray(r * cols, (r + 1) * cols), (q0 + r) * N + col0);
+  await c.use('corpusMatrix', async (stored) => {
+    // A re-ranking corpus keeps float32 rows: its full scores come from them, exact like a search's.
+    const blocks: Block[] =
+      c.rerank > 0
+        ? stored.map((b) => ({ ...b, lease: b.exact!, scales: null, fmt: 'f32', ld: c.cols }))
+        : stored;
+    await forEachScoreTile(engine, blocks, queries, (q0, rows, col0, cols, t) => {
+      for (let r = 0; r < rows; r++) res.set(t.subarray(r * cols, (r + 1) * cols), (q0 + r) * N + col0);
+    });
   });
   return res;
 }
 
 /** The float32 rows the corpus keeps, else its stored rows decoded (binary16 values, codes x scale). */
 export async function readCorpus(engine: Engine, corpus: ResidentCorpus): Promise<Float32Array> {
-  const st = await exportCorpus(engine, own(engine, corpus, 'readCorpus'));
+  const st = await exportCorpus(engine, corpus, 'readCorpus');
   if (st.exact) return st.exact;
   const out = new Float32Array(st.rows * st.cols);
   if (st.half) for (let i = 0; i < out.length; i++) out[i] = halfValue(st.half[i]);

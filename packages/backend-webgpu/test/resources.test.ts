@@ -80,6 +80,47 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
     }
   }, 120_000);
 
+  it('a corpus disposed while calls run on it keeps its buffers until they end: each answers as if undisposed (was a WebGPU validation error as a plain Error)', async () => {
+    // Small buffer limits make every call below several submissions, so dispose() lands between them.
+    const b = createWebGpuBackend({
+      limits: { maxStorageBufferBindingSize: 1 << 18, maxBufferSize: 1 << 18 },
+    });
+    try {
+      const c = randomTensor(6000, 40, 21);
+      const q = randomTensor(24, 40, 22);
+      const k = b.kernels;
+      const calls: [
+        string,
+        (h: Awaited<ReturnType<NonNullable<typeof k.createCorpus>>>) => Promise<unknown>,
+      ][] = [
+        ['corpusSearch', (h) => k.corpusSearch!(h, q, 10)],
+        ['corpusSearchAllowed', (h) => k.corpusSearchAllowed!(h, q, 10, new Uint8Array(c.rows).fill(1))],
+        ['corpusMatrix', (h) => k.corpusMatrix!(h, q)],
+        ['exportCorpus', (h) => k.exportCorpus!(h)],
+      ];
+      for (const storage of ['float32', 'int8'] as const) {
+        const kept = await k.createCorpus!(c, { storage, rerank: storage === 'int8' ? 4 : 0 });
+        for (const [op, call] of calls) {
+          const want = await call(kept);
+          for (const delay of [2]) {
+            const h = await k.createCorpus!(c, { storage, rerank: storage === 'int8' ? 4 : 0 });
+            const running = call(h);
+            await new Promise((r) => setTimeout(r, delay));
+            h.dispose();
+            expect(h.disposed, `${storage} ${op}`).toBe(true);
+            expect(await running, `${storage} ${op} disposed after ${delay} ms`).toEqual(want);
+            // Released once the call ended; a new call is refused.
+            await expect(call(h)).rejects.toMatchObject({ code: 'DISPOSED', arg: 'corpus' });
+          }
+        }
+        kept.dispose();
+      }
+      expect(b.memory!()).toEqual({ residentHandles: 0, objects: 0, bytes: 0 });
+    } finally {
+      await b.dispose?.();
+    }
+  }, 300_000);
+
   it('pipelines compile once per shape family: new sizes reuse them', async () => {
     const b = createWebGpuBackend();
     try {
