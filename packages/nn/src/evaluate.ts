@@ -6,7 +6,10 @@ import { checkLabels, checkObject, finiteNumbers, under } from './check.js';
 export interface PairAccuracy {
   /** Share of pairs classified right by `score >= threshold` meaning "similar". */
   readonly accuracy: number;
-  /** The threshold that gives it (midway between two neighbouring scores). */
+  /**
+   * The threshold that gives it: midway between two neighbouring scores (the higher one where
+   * float64 has nothing between them), or just past the lowest or highest score.
+   */
   readonly threshold: number;
 }
 
@@ -40,17 +43,41 @@ export function pairAccuracy(scores: ArrayLike<number>, labels: ArrayLike<number
   // Cut before position c: everything at or above is "similar". Start with all similar.
   let correct = positives;
   let bestCorrect = correct;
-  let bestThreshold = scores[idx[0]] - 1e-6;
+  let bestThreshold = below(scores[idx[0]]);
   for (let c = 0; c < n; c++) {
     correct += labels[idx[c]] > 0 ? -1 : 1;
     // Only cut between distinct scores.
     if (c + 1 < n && scores[idx[c + 1]] === scores[idx[c]]) continue;
     if (correct > bestCorrect) {
       bestCorrect = correct;
-      bestThreshold = c + 1 < n ? (scores[idx[c]] + scores[idx[c + 1]]) / 2 : scores[idx[c]] + 1e-6;
+      bestThreshold = c + 1 < n ? between(scores[idx[c]], scores[idx[c + 1]]) : above(scores[idx[c]]);
     }
   }
   return { accuracy: bestCorrect / n, threshold: bestThreshold };
+}
+
+/** A threshold in (lo, hi]: midway where float64 holds a value there, else hi (neighbouring floats). */
+function between(lo: number, hi: number): number {
+  // Halved first: lo + hi overflows near the float64 maximum.
+  const mid = lo / 2 + hi / 2;
+  return mid > lo && mid <= hi ? mid : hi;
+}
+
+/** A threshold no score `x` or below reaches: x + 1e-6 where that is above x, else the next float64. */
+function above(x: number): number {
+  const t = x + 1e-6;
+  if (t > x) return t;
+  const bits = new Float64Array([x]);
+  const i = new BigInt64Array(bits.buffer);
+  // Finite x past 2^-1: the next float64 up is one unit in the last place, up in magnitude for x > 0.
+  i[0] += x > 0 ? 1n : -1n;
+  return bits[0];
+}
+
+/** A threshold every score `x` or above reaches: x - 1e-6 where that is below x, else x itself. */
+function below(x: number): number {
+  const t = x - 1e-6;
+  return t < x ? t : x;
 }
 
 /** Ranks 1..n with ties given their average rank. */

@@ -12,6 +12,52 @@ describe('pair metrics', () => {
     expect(s.accuracy).toBe(0.5);
   });
 
+  it('pair accuracy: its threshold gives the accuracy it reports, at any magnitude (was absorbed or Infinity)', () => {
+    const at = (s: number[], l: number[], t: number) =>
+      s.filter((v, i) => v >= t === l[i] > 0).length / s.length;
+    const cases: [number[], number[]][] = [
+      [
+        [1e10, 2e10],
+        [0, 0],
+      ],
+      [
+        [-1e20, -2e20],
+        [0, 0],
+      ],
+      [
+        [1, 1 + 2 ** -52],
+        [0, 1],
+      ],
+      [
+        [1.5e308, 1.7e308],
+        [0, 1],
+      ],
+      [
+        [-1.7e308, 1.7e308],
+        [0, 1],
+      ],
+      [
+        [Number.MAX_VALUE, 1e300],
+        [0, 0],
+      ],
+      [
+        [5e-324, 0],
+        [1, 0],
+      ],
+      [
+        [0.5, 0.9, 0.3],
+        [1, 1, 0],
+      ],
+    ];
+    for (const [s, l] of cases) {
+      const r = pairAccuracy(s, l);
+      expect(r.accuracy, `${s} ${l}`).toBe(1);
+      expect(at(s, l, r.threshold), `${s} ${l}: threshold ${r.threshold}`).toBe(1);
+    }
+    // Midway where float64 has room between the neighbours.
+    expect(pairAccuracy([0.2, 0.6], [0, 1]).threshold).toBeCloseTo(0.4, 15);
+  });
+
   it('ROC-AUC: perfect, reversed, tied and a hand-counted case', () => {
     expect(rocAuc([0.9, 0.8, 0.1], [1, 1, 0])).toBe(1);
     expect(rocAuc([0.1, 0.2, 0.9], [1, 1, 0])).toBe(0);
