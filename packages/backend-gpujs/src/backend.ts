@@ -9,7 +9,7 @@ import {
 import { createEngine, type Engine, type GpujsMode } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus, readCorpus } from './kernels/corpus.js';
+import { corpusMatrix, corpusSearch, createCorpus, importCorpus, readCorpus } from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -87,6 +87,7 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
     activation: (kind, x, out) => activation(open('activation'), kind, x, out),
     activationGrad: (kind, x, dy, out) => activationGrad(open('activationGrad'), kind, x, dy, out),
     readCorpus: (c) => readCorpus(open('readCorpus'), c),
+    importCorpus: (s) => importCorpus(open('importCorpus'), s),
   };
   return {
     name: GPUJS_BACKEND_NAME,

@@ -98,14 +98,42 @@ export function normalizeChunk(engine: Engine, x: Matrix, r0: number, n: number)
  * Release it with {@link releaseRows}.
  */
 export function toDeviceRows(engine: Engine, x: Matrix): DeviceRows {
+  return chunked(engine, x, (r0, n) => normalizeChunk(engine, x, r0, n));
+}
+
+/** `x[r][c]` as it is: the identity kernel that puts rows already normalised into textures. */
+const COPY = `function (x) {
+  return x[this.thread.y][this.thread.x];
+}`;
+
+/**
+ * Rows already normalised (a stored corpus), kept as {@link toDeviceRows} keeps them but not
+ * normalised again: normalising a normalised row moves some values by an ulp, and a reloaded or
+ * compacted corpus would score in the last bit differently from the one it was saved from. GL
+ * modes copy them into textures by the identity kernel (float32 in, float32 out); webasm and cpu
+ * modes keep a copy of the floats.
+ */
+export function uploadRows(engine: Engine, x: Matrix): DeviceRows {
+  const d = x.cols;
+  return chunked(engine, x, (r0, n) => {
+    if (!engine.textures) return x.data.slice(r0 * d, (r0 + n) * d);
+    const key = `copyRows:${d}`;
+    const k = engine.kernel(key, () => ({ source: COPY, constants: { d }, pipeline: true, packed: true }));
+    return engine.run(key, k, [d, n], matrixArg(engine, x.data.subarray(r0 * d, (r0 + n) * d), n, d));
+  });
+}
+
+/** `x` in chunks of rows that each fit one texture, each made by `make` (released on failure). */
+function chunked(engine: Engine, x: Matrix, make: (r0: number, n: number) => DeviceValue): DeviceRows {
   const { rows, cols: d } = x;
   const step = chunkRows(engine, d, rows);
   const chunks: RowChunk[] = [];
   try {
     for (let r0 = 0; r0 < rows; r0 += step) {
       const n = Math.min(step, rows - r0);
-      const v = normalizeChunk(engine, x, r0, n);
-      chunks.push({ start: r0, rows: n, value: isTexture(v) ? v : flatten(rowsOf(v), d) });
+      const v = make(r0, n);
+      const value = isTexture(v) || v instanceof Float32Array ? v : flatten(rowsOf(v), d);
+      chunks.push({ start: r0, rows: n, value });
     }
   } catch (e) {
     releaseRows(engine, { rows, cols: d, chunks });

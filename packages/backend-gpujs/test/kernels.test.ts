@@ -1,3 +1,4 @@
+import { createCosineKit, Tensor } from '@cosinekit/core';
 import {
   ACTIVATIONS,
   type Backend,
@@ -165,6 +166,60 @@ for (const { mode, skip } of testedModes()) {
       await expect(async () => b.kernels.createCorpus!(c, { storage: 'int8' })).rejects.toSatisfy((e) =>
         isCosineKitError(e, 'UNSUPPORTED'),
       );
+      expect(b.memory!()).toEqual({ residentHandles: 0, objects: 0 });
+    });
+
+    it('importCorpus keeps stored rows bit for bit: a loaded or compacted corpus scores as the one it came from (was normalised again: last-bit changes)', async () => {
+      const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+      // Zero rows among them; several chunks under a texture limit of 16.
+      const small = backendIn(mode, { maxTextureSize: 16 });
+      try {
+        for (const k of [b.kernels, small.kernels]) {
+          const c = matrix(255, 33, 41, [7, 100]);
+          const q = matrix(8, 33, 42);
+          const made = await k.createCorpus!(c);
+          const stored = await k.readCorpus!(made);
+          const again = await k.importCorpus!({
+            rows: 255,
+            cols: 33,
+            storage: 'float32',
+            rerank: 0,
+            exact: stored,
+            half: null,
+            codes: null,
+            scales: null,
+          });
+          expect(bits(await k.readCorpus!(again))).toEqual(bits(stored));
+          expect(bits(await k.corpusMatrix!(again, q))).toEqual(bits(await k.corpusMatrix!(made, q)));
+          const [x, y] = [await k.corpusSearch!(made, q, 10), await k.corpusSearch!(again, q, 10)];
+          expect(Array.from(y.indices)).toEqual(Array.from(x.indices));
+          expect(bits(y.scores)).toEqual(bits(x.scores));
+          made.dispose();
+          again.dispose();
+        }
+        // Through the kit: save and load, and a compaction after removals.
+        const kit = createCosineKit({ backend: b, onFallback: () => {} });
+        const c = matrix(256, 33, 43);
+        const q = matrix(8, 33, 44);
+        const corpus = await kit.corpus(new Tensor(c.data, c.rows, c.cols));
+        const loaded = await kit.loadCorpus(await corpus.save());
+        const [x, y] = [
+          await corpus.search(new Tensor(q.data, 8, 33), 10),
+          await loaded.search(new Tensor(q.data, 8, 33), 10),
+        ];
+        expect(bits(y.scores)).toEqual(bits(x.scores));
+        const before = await corpus.similarity(new Tensor(q.data, 8, 33));
+        await corpus.remove(Array.from({ length: 128 }, (_, i) => 128 + i));
+        const after = await corpus.similarity(new Tensor(q.data, 8, 33));
+        for (let r = 0; r < 8; r++)
+          expect(bits(after.data.subarray(r * 128, (r + 1) * 128))).toEqual(
+            bits(before.data.subarray(r * 256, r * 256 + 128)),
+          );
+        corpus.dispose();
+        loaded.dispose();
+      } finally {
+        await small.dispose?.();
+      }
       expect(b.memory!()).toEqual({ residentHandles: 0, objects: 0 });
     });
 

@@ -4,10 +4,11 @@ import {
   foreignCorpus,
   type Matrix,
   type ResidentCorpus,
+  type StoredCorpus,
   type TopKResult,
 } from '@cosinekit/core/backend';
 import { type Engine, isTexture, rowsOf } from '../engine.js';
-import { type DeviceRows, flatten, releaseRows, toDeviceRows } from '../rows.js';
+import { type DeviceRows, flatten, releaseRows, toDeviceRows, uploadRows } from '../rows.js';
 import { writeMatrix } from './cosine-matrix.js';
 import { searchRows } from './top-k.js';
 
@@ -64,6 +65,26 @@ export function createCorpus(engine: Engine, x: Matrix, options?: CorpusOptions)
     );
   }
   return new GpujsCorpus(engine, toDeviceRows(engine, x));
+}
+
+/**
+ * `importCorpus`: a corpus holding exactly the stored float32 rows (already normalised), kept as
+ * `createCorpus` keeps them but not normalised again, so a loaded or compacted corpus scores bit for
+ * bit as the one it came from (through `createCorpus`, some scores moved in the last bit).
+ */
+export function importCorpus(engine: Engine, stored: StoredCorpus): GpujsCorpus {
+  if (stored.storage !== 'float32' || stored.exact === null) {
+    argError(
+      'UNSUPPORTED',
+      'importCorpus',
+      'stored',
+      `holds '${stored.storage}' rows, but the gpujs backend stores corpora as float32 only.`,
+    );
+  }
+  return new GpujsCorpus(
+    engine,
+    uploadRows(engine, { data: stored.exact, rows: stored.rows, cols: stored.cols }),
+  );
 }
 
 /** `readCorpus`: the resident rows as stored (normalised), read back chunk by chunk. */
