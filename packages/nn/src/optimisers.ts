@@ -194,6 +194,8 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
   let steps = 0;
   let state: OptimizerState | undefined;
   let owner: Kernels | undefined;
+  /** The lengths of the parameter arrays of the last step (`undefined` before the first). */
+  let sizes: number[] | undefined;
   const learningRate = (): number => {
     const lr = lrAt(steps);
     if (typeof lr !== 'number')
@@ -233,10 +235,15 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
             'optimizer',
             `lost its moments: the backend holding them was disposed (backend.dispose() or disposeBackends()). Call the optimiser's dispose() to start again from step 0, or make a new one.`,
           );
-        // Other parameter arrays (another model): a fresh start, as a new optimiser would make.
-        if (params.length !== state.sizes.length || params.some((q, i) => q.length !== state!.sizes[i]))
-          restart();
       }
+      // Other parameter arrays (another model): a fresh start, as a new optimiser would make, on
+      // either path (the float64 moments were once kept: stale momentum applied, or NaN weights).
+      if (
+        sizes !== undefined &&
+        (params.length !== sizes.length || params.some((q, i) => q.length !== sizes![i]))
+      )
+        restart();
+      sizes = params.map((p) => p.length);
       const lr = learningRate();
       const t = steps + 1;
       // Outside `train` nothing checked the gradients: a NaN one became a NaN weight silently.
@@ -259,7 +266,6 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
         return;
       }
       const k = kernels?.createOptimizerState && kernels.optimizerStep ? kernels : referenceKernels;
-      const sizes = params.map((p) => p.length);
       const same = state !== undefined;
       const run = (s: OptimizerState): Awaitable<void> =>
         then(k.optimizerStep!(s, params as Float32Array[], grads as Float32Array[], spec.rule(lr, t)), () => {
@@ -283,6 +289,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
     state?.dispose();
     state = undefined;
     owner = undefined;
+    sizes = undefined;
     steps = 0;
     spec.reset();
   }

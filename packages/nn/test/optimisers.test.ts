@@ -151,6 +151,24 @@ describe('an optimiser that starts again', () => {
       const r = [randomF32(33, 3), randomF32(5, 4)];
       for (let s = 0; s < 3; s++) q.step(r, grads(s));
       expect(r).toEqual(fresh());
+      // The same in float64 (the gradient-check path), smaller and larger arrays after others:
+      // its moments were once kept (stale momentum applied; NaN weights past the old lengths).
+      const f64 = (n: number, seed: number) => Float64Array.from(randomF32(n, seed));
+      const fresh64 = (n: number) => {
+        const p = [f64(n, 3)];
+        const o = make();
+        for (let s = 0; s < 3; s++) o.step(p, [f64(n, 70 + s)]);
+        return p;
+      };
+      for (const n of [2, 9]) {
+        const o = make();
+        o.step([f64(5, 1)], [f64(5, 2)]);
+        o.step([f64(5, 1)], [f64(5, 2)]);
+        const p = [f64(n, 3)];
+        for (let s = 0; s < 3; s++) o.step(p, [f64(n, 70 + s)]);
+        expect(o.steps, `float64, ${n} after 5`).toBe(3);
+        expect(p, `float64, ${n} after 5`).toEqual(fresh64(n));
+      }
       // The moments' backend disposed under them (as backend.dispose() does): the next step says so.
       let held: { dispose(): void } | undefined;
       const kernels = {
