@@ -60,6 +60,32 @@ export const HUGE = 2 ** 64;
 export const TINY = 2 ** -64;
 
 /**
+ * The smallest largest-|value| of a non-zero row float32 layers compute with (2^-120, about
+ * 7.5e-37): below it products with ordinary weights fall among float32's subnormals, which keep
+ * fewer than 24 bits (a row of values near 1e-44 keeps 3), so the result is not the row's.
+ */
+export const ROW_FLOOR = 2 ** -120;
+
+/**
+ * Refuses (`INVALID_ARGUMENT` naming `arg` and the row) a non-zero row of `x` whose largest |value|
+ * is below {@link ROW_FLOOR}: nothing overflows there, so no kernel fails to say the answer is
+ * wrong (each backend gave another unit vector for a row near 1e-44). Zero rows pass.
+ */
+export function refuseTinyRows(op: string, arg: string, x: ArrayLike<number>, cols: number): void {
+  for (let o = 0, r = 0; o < x.length; o += cols, r++) {
+    let m = 0;
+    for (let j = o; j < o + cols; j++) m = Math.max(m, Math.abs(x[j]));
+    if (m > 0 && m < ROW_FLOOR)
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        arg,
+        `has row ${r} with values no larger than ${m}, below what float32 layers compute with (2^-120, about 7.5e-37): its products would fall among float32's subnormals and its embedding would not be the row's. Scale the rows (for example to unit norm).`,
+      );
+  }
+}
+
+/**
  * The largest |value| of the largest row and of the smallest non-zero row of `x` (`cols` wide):
  * `[lo, hi]`, for telling a caller that their rows are past what float32 training holds.
  */

@@ -8,6 +8,7 @@ import {
   checkSeed,
   given,
   HUGE,
+  refuseTinyRows,
   renamedError,
   rowMagnitudes,
   TINY,
@@ -252,6 +253,7 @@ export class Encoder {
       );
     }
     checkFinite('embed', 'x', t);
+    refuseTinyRows('embed', 'x', t.data, t.cols);
     // Each batch's arrays are copied out and then recycled for the next batch.
     const ops = kernelOps(await kernelsOf(source, 'embed'), { reuse: true });
     const out = new Float32Array(t.rows * this.outputs);

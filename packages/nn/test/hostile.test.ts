@@ -1027,6 +1027,43 @@ export function numericBlameCases(backend: () => Backend | 'reference') {
     for (const v of ok.data) expect(Number.isFinite(v)).toBe(true);
   });
 
+  it('embed: a row of subnormal magnitude (1e-44, 1e-38) is refused naming x and the row, not a wrong unit vector; 1e-30 and zero rows embed', async () => {
+    const encoder = createEncoder({
+      inputs: cols,
+      layers: [
+        { units: 6, activation: 'tanh', bias: false },
+        { units: 3, bias: false },
+      ],
+      normalize: true,
+      seed: 4,
+    });
+    const kit = createCosineKit({ backend: backend() });
+    for (const s of [1e-44, 1e-38]) {
+      const x = scaled(1);
+      for (let j = 0; j < cols; j++) x[5 * cols + j] *= s;
+      await expect(encoder.embed(kit, new Tensor(x, rows, cols)), String(s)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'embed',
+        arg: 'x',
+        message: expect.stringContaining('row 5'),
+      });
+    }
+    const x = scaled(1e-30);
+    x.fill(0, 0, cols);
+    const got = await encoder.embed(kit, new Tensor(x, rows, cols));
+    // Scale-free near 0 (no biases, tanh linear there): the same embeddings as the rows at 1e-6.
+    const want = await encoder.embed(
+      kit,
+      new Tensor(
+        Float32Array.from(x, (v) => v * 1e24),
+        rows,
+        cols,
+      ),
+    );
+    for (let i = 0; i < got.data.length; i++) expect(Math.abs(got.data[i] - want.data[i])).toBeLessThan(1e-5);
+    expect(Array.from(got.data.subarray(0, 3))).toEqual([0, 0, 0]);
+  });
+
   it('a learning rate that blows the weights up is named as the optimiser', async () => {
     for (const o of [adam({ learningRate: 1e30 }), sgd({ learningRate: 1e30 })]) {
       const e = await trainError(backend(), sparseX(), o);
