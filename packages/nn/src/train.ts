@@ -133,7 +133,7 @@ export interface TrainResult {
  * and a sampler that yields no batch in an epoch is refused naming `sampler`.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const at: StepState = { epoch: 0, batch: 0, input: undefined, cols: 0, params: [] };
+  const at: StepState = { epoch: 0, batch: 0, input: undefined, cols: 0, params: [], phase: 'kernels' };
   try {
     return await trainLoop(options, at);
   } catch (e) {
@@ -178,6 +178,8 @@ interface StepState {
   input: Vec | undefined;
   cols: number;
   params: Vec[];
+  /** What runs: drawing a batch, the model's kernels, the loss, or the optimiser's step. */
+  phase: 'sampler' | 'kernels' | 'loss' | 'optimizer';
 }
 
 /**
@@ -188,15 +190,22 @@ interface StepState {
  * Otherwise the backend's error stands. Runs only on failure.
  */
 function blame(e: unknown, s: StepState): unknown {
-  // A backend disposed under training: the kernel that found it is no argument of train.
-  if (isCosineKitError(e, 'DISPOSED') && e.op !== 'train')
+  // Something disposed under training, named as the argument of train it belongs to: the
+  // optimiser's moments, the sampler's rows (transferred), else the backend of the kernels.
+  if (isCosineKitError(e, 'DISPOSED') && e.op !== 'train') {
+    const arg = s.phase === 'optimizer' || s.phase === 'sampler' ? s.phase : 'kernels';
+    const what = arg === 'kernels' ? 'lost its backend' : 'lost what it holds';
     return argErrorOf(
       'DISPOSED',
       'train',
-      'kernels',
-      `lost its backend at batch ${s.batch} of epoch ${s.epoch} (${e.op} found it disposed): ${e.message}`,
+      arg,
+      `${what} at batch ${s.batch} of epoch ${s.epoch} (${e.op} found it disposed): ${e.message}`,
       e,
     );
+  }
+  // A loss's targets come from the sampler's batch.
+  if (isCosineKitError(e) && s.phase === 'loss' && e.arg === 'targets')
+    return renamedError(e, 'train', { targets: 'sampler' });
   if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
   const where = `at batch ${s.batch} of epoch ${s.epoch}`;
   let w = 0;
@@ -418,6 +427,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     let sum = 0;
     let batches = 0;
     // Each batch is copied into the step's input before the next is drawn: its arrays may be reused.
+    Object.assign(at, { epoch, batch: 0, phase: 'sampler' });
     const drawn: unknown = sampler.epoch(rng, true);
     if (typeof (drawn as Iterable<Batch> | null)?.[Symbol.iterator] !== 'function')
       argError(
@@ -437,6 +447,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
       const stepLoss = await trainStep(step, batch, epoch, batches);
       sum += stepLoss;
       batches++;
+      Object.assign(at, { batch: batches, phase: 'sampler' });
       for (const h of hooks) {
         await h.onBatchEnd?.({
           epoch,
@@ -535,9 +546,10 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
     x = s.input;
     for (let i = 0; i < blocks; i++) x.set(parts[i], i * rows * cols);
   }
-  Object.assign(at, { epoch, batch: batches, input: x, cols });
+  Object.assign(at, { epoch, batch: batches, input: x, cols, phase: 'kernels' });
   const cache = await encoder.forward(ops, x, blocks * rows);
   const d = encoder.outputs;
+  at.phase = 'loss';
   const r = await loss.compute(ops, {
     a: cache.out.subarray(0, rows * d),
     b: cache.out.subarray(rows * d, Math.min(blocks, 2) * rows * d),
@@ -566,6 +578,7 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
       for (let i = 0; i < grads.length; i++) dOut.set(grads[i], i * rows * d);
     }
   }
+  at.phase = 'kernels';
   const grads = await encoder.backward(ops, cache, dOut);
   if (lossParams.length > 0 && r.gradParams?.length !== lossParams.length) {
     argError(
@@ -576,6 +589,7 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
     );
   }
   // The gradients come from checked kernels: the built-in optimisers skip their own scan of them.
+  at.phase = 'optimizer';
   await (optimizer.step as TrustedStep)(
     params,
     lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params,

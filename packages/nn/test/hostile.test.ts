@@ -2061,11 +2061,65 @@ describe('found by a probe on other backends (each failed before)', () => {
       epochs: 2,
       callbacks: { onBatchEnd: () => void wasm.dispose() },
     }).catch((err: unknown) => err);
-    expect(e).toMatchObject({ code: 'DISPOSED', op: 'train' });
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'train', arg: 'kernels' });
     await expect(encoder.embed(k, new Tensor(x(), rows, cols))).rejects.toMatchObject({
       code: 'DISPOSED',
       op: 'embed',
     });
+  });
+
+  it("what else is disposed under train is named as its argument, at the batch it failed (was 'kernels', and the previous batch)", async () => {
+    const ref = createCosineKit({ backend: 'reference' });
+    const run = (o: Partial<Parameters<typeof train>[0]>) =>
+      train({
+        kernels: ref,
+        encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], seed: 3 }),
+        loss: multipleNegativesRankingLoss(),
+        sampler: samplers.inBatchSampler(x()),
+        optimizer: adam(),
+        epochs: 3,
+        ...o,
+      }).catch((err: unknown) => err);
+    // An optimiser whose moments lived on a backend disposed since.
+    const wasm = createWasmBackend({ threads: 1 });
+    await wasm.init();
+    const optimizer = adam();
+    await run({ kernels: createCosineKit({ backend: wasm as Backend }), optimizer, epochs: 1 });
+    await wasm.dispose();
+    expect(await run({ optimizer })).toMatchObject({ code: 'DISPOSED', op: 'train', arg: 'optimizer' });
+    // The sampler's rows transferred after epoch 0: the draw of epoch 1 fails.
+    const rowsGone = x();
+    const e = await run({
+      sampler: samplers.inBatchSampler(rowsGone),
+      callbacks: {
+        onEpochEnd: ({ epoch }) => {
+          if (epoch === 0) structuredClone(rowsGone.buffer, { transfer: [rowsGone.buffer] });
+        },
+      },
+    });
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'train', arg: 'sampler' });
+    expect((e as Error).message).toContain('epoch 1');
+    expect((e as Error).message).toContain('data.x');
+  });
+
+  it('a target whose gradient is past float32 is NON_FINITE naming targets, or the sampler in train (was Infinity gradients, or the rows blamed)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const ops = kernelOps(await kit.kernels());
+    const a = new Float32Array([1, 0, 0, 1]);
+    const b = new Float32Array([0.6, 0.8, 0.8, 0.6]);
+    for (const normalized of [false, true])
+      expect(() =>
+        mseSimilarityLoss().compute(ops, { a, b, rows: 2, cols: 2, targets: [1, 1e150], normalized }),
+      ).toThrow(expect.objectContaining({ code: 'NON_FINITE', op: 'mseSimilarityLoss', arg: 'targets' }));
+    const e = await train({
+      kernels: kit,
+      encoder: createEncoder({ inputs: 2, layers: [{ units: 2 }], normalize: true, seed: 1 }),
+      loss: mseSimilarityLoss(),
+      optimizer: sgd(),
+      epochs: 1,
+      sampler: fixedPairSampler({ a, b, rows: 2, cols: 2, targets: [1, 1e150] }, { batchSize: 2 }),
+    }).catch((err: unknown) => err);
+    expect(e).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'sampler' });
   });
 });
 

@@ -54,7 +54,7 @@ export function pairCosineLoss(
       const [value, dCos] = term(clamp(dot), targets[i]);
       total += value;
       if (dCos === 0) continue;
-      const g = dCos / rows;
+      const g = gradientOf(op, dCos / rows, targets[i], i, a);
       for (let j = 0; j < cols; j++) {
         gradA[o + j] = g * b[o + j];
         gradB[o + j] = g * a[o + j];
@@ -87,7 +87,7 @@ export function pairCosineLoss(
     const [value, dCos] = term(clamp(cos), targets[i]);
     total += value;
     if (dCos === 0 || ma === 0 || mb === 0) continue;
-    const g = dCos / rows;
+    const g = gradientOf(op, dCos / rows, targets[i], i, a);
     const inv = 1 / (ma * mb);
     let acc = 0;
     for (let j = 0; j < cols; j++) {
@@ -106,4 +106,20 @@ export function pairCosineLoss(
   if (!Number.isFinite(total))
     argError('NON_FINITE', op, 'targets', `make the loss ${total}: a target far from [-1, 1] overflows it.`);
   return { loss: total / rows, gradA, gradB };
+}
+
+/**
+ * `g`, the loss's gradient with respect to pair `i`'s cosine, once it is known to fit the rows'
+ * precision: a target so far from [-1, 1] that it does not (1e150 against float32 rows) is
+ * `NON_FINITE` naming `targets`, not Infinity in the gradients nor a blame on the rows.
+ */
+function gradientOf(op: string, g: number, target: number, i: number, a: ArrayLike<number>): number {
+  if (!Number.isFinite(a instanceof Float32Array ? Math.fround(g) : g))
+    argError(
+      'NON_FINITE',
+      op,
+      'targets',
+      `holds ${target} at pair ${i}, which makes the loss's gradient ${g}, past ${a instanceof Float32Array ? 'float32' : 'float64'}: targets belong near [-1, 1].`,
+    );
+  return g;
 }
