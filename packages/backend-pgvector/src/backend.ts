@@ -24,6 +24,7 @@ import {
   type PoolLike,
   pgliteClient,
   poolClient,
+  reasonOf,
   type SqlClient,
   type SqlQuery,
   type SqlRow,
@@ -188,12 +189,14 @@ class State {
         this.opening = null;
         await client?.close().catch(() => undefined);
         if (isCosineKitError(e, 'DISPOSED')) throw e;
-        const where = this.options.connectionString !== undefined ? 'the Postgres server' : 'PGlite';
+        const o = this.options;
+        const where =
+          o.connectionString !== undefined || o.pool !== undefined ? 'the Postgres server' : 'PGlite';
         throw argErrorOf(
           'BACKEND_INIT_FAILED',
           'init',
           'options',
-          `name ${where}, which the pgvector backend could not open with pgvector: ${e instanceof Error ? e.message : String(e)}`,
+          `names ${where}, which the pgvector backend could not open with pgvector: ${reasonOf(e)}`,
           e,
           { backend: PGVECTOR_BACKEND_NAME },
         );
@@ -296,8 +299,16 @@ function tableRows(op: string, arg: string, m: unknown): Matrix {
 
 function checkInt(op: string, arg: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
-    argError('INVALID_ARGUMENT', op, arg, `must be an integer in [${lo}, ${hi}]; got ${String(v)}.`);
+    argError('INVALID_ARGUMENT', op, arg, `must be an integer in [${lo}, ${hi}]; got ${shown(v)}.`);
   return v as number;
+}
+
+/** `v` for a message: a string quoted (`'4'` is not 4), a bigint marked, else its string form. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return `the string '${v}'`;
+  if (typeof v === 'bigint') return `the bigint ${v}n`;
+  if (typeof v === 'object' && v !== null) return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
 }
 
 /** pgvector's text form of `cols` float32 values: shortest decimals, which read back exactly. */
@@ -574,9 +585,10 @@ async function approximateSearch(
   // Zero rows are not in a cosine index, and a small ef_search may return fewer than k.
   if (rows.length < k) return exactSearch(client.query, c, q, k, filter);
   const best = rescore(rows, q.exact).slice(0, k);
-  // Zero rows score 0 with every query: where the k-th found scores below 0, they are better, and
-  // the index never returns them. The lowest ordinals among them join, as exact search ranks them.
-  if (best[k - 1].score < 0) {
+  // Zero rows score 0 with every query: where the k-th found scores 0 or below, they are as good or
+  // better (a tie goes to the lower ordinal), and the index never returns them. The lowest
+  // ordinals among them join, as exact search ranks them.
+  if (best[k - 1].score <= 0) {
     const zeros = await client.query(
       `SELECT ord FROM ${quote(c.table)} WHERE n = 0 ${filter ? `AND ${filter.where(2)}` : ''} ORDER BY ord LIMIT $1`,
       filter ? [k, filter.param] : [k],
@@ -913,7 +925,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       if (isCosineKitError(e)) throw e;
       if (state.disposed) disposedBackend(op);
       const code = (e as { code?: unknown } | null)?.code;
-      const why = e instanceof Error ? e.message : String(e);
+      const why = reasonOf(e);
       const named: Record<string, string> = {
         '42710': `names an object the database already has (a type or another relation): ${why}`,
         '2BP01': `is a table other objects depend on (a view, a foreign key): drop those first. ${why}`,

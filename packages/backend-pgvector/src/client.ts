@@ -46,6 +46,31 @@ export async function openPGlite(dataDir: string | undefined): Promise<PGliteLik
 }
 
 /** Wraps a PGlite instance; `owned` says whether closing the client closes the database. */
+/**
+ * What a driver threw, in words: an Error's message, else what an object says of itself (PGlite
+ * throws Emscripten's `{ name: 'ErrnoError', errno }` for a data directory that is a file), else
+ * its string (which was "[object Object]").
+ */
+export function reasonOf(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === 'object' && e !== null) {
+    try {
+      const o = e as { message?: unknown; name?: unknown; errno?: unknown };
+      if (typeof o.message === 'string') return o.message;
+      if (typeof o.name === 'string')
+        return o.errno !== undefined ? `${o.name} (errno ${String(o.errno)})` : o.name;
+      return JSON.stringify(e) ?? String(e);
+    } catch {
+      // A getter or a cycle: the plain string below.
+    }
+  }
+  try {
+    return String(e);
+  } catch {
+    return 'an error that cannot be shown';
+  }
+}
+
 export function pgliteClient(db: PGliteLike, owned: boolean): SqlClient {
   return {
     kind: 'pglite',
@@ -86,9 +111,7 @@ export async function openPool(connectionString: string, max: number): Promise<P
   try {
     mod = (await import('pg')) as typeof mod;
   } catch (e) {
-    throw new Error(
-      `reaching a server needs the 'pg' package (npm i pg): ${e instanceof Error ? e.message : String(e)}`,
-    );
+    throw new Error(`reaching a server needs the 'pg' package (npm i pg): ${reasonOf(e)}`);
   }
   const Pool = mod.default?.Pool ?? mod.Pool;
   if (!Pool) throw new Error("the 'pg' package does not export Pool");
