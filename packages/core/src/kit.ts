@@ -241,6 +241,15 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           await initWithin(b.init?.(), timeoutMs, `backend '${String(b.name)}'`);
         } catch (err) {
           if (isCosineKitError(err, 'BACKEND_INIT_FAILED') && err.op === 'createCosineKit') throw err;
+          // Disposed before or while it started: the call is DISPOSED, as every call after is.
+          if (isCosineKitError(err, 'DISPOSED'))
+            throw argErrorOf(
+              'DISPOSED',
+              'createCosineKit',
+              'backend',
+              `is backend '${b.name}', which was disposed before it started: ${errorText(err)}`,
+              err,
+            );
           throw argErrorOf(
             'BACKEND_INIT_FAILED',
             'createCosineKit',

@@ -318,6 +318,19 @@ describe('what a backend hands back is checked', () => {
       const k = createCosineKit({ backend: { name: 'odd-init', kernels: { ...referenceKernels }, init } });
       expect(await failure(k.rowNorms([[3, 4]]))).toMatchObject({ code: 'BACKEND_INIT_FAILED' });
     }
+    // Disposed before or while it started (its init says DISPOSED): the call is DISPOSED, not a
+    // failed start (was BACKEND_INIT_FAILED).
+    const gone: Backend = {
+      name: 'gone',
+      kernels: { ...referenceKernels },
+      init: () =>
+        Promise.reject(new CosineKitError('DISPOSED', 'was disposed', { op: 'init', arg: 'backend' })),
+    };
+    expect(await failure(createCosineKit({ backend: gone }).rowNorms([[3, 4]]))).toMatchObject({
+      code: 'DISPOSED',
+      op: 'createCosineKit',
+      arg: 'backend',
+    });
   });
 
   it('an answer that is a Proxy around a correct typed array is the backend failing (a raw TypeError escaped)', async () => {
