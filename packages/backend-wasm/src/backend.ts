@@ -272,7 +272,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       threadsNote = threadsUnavailable();
       if (threadsNote === undefined) {
         try {
-          r = await startThreaded(variant, tuning, threads, options.wasm?.[`${variant}Threads`]);
+          r = await startThreaded(
+            variant,
+            tuning,
+            threads,
+            options.wasm?.[`${variant}Threads`],
+            () => disposed,
+          );
           const module = r.module!;
           const n = threads;
           spawn = () => threadedShard(module, variant, tuning, n);
@@ -281,6 +287,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         }
       }
     }
+    if (disposed) disposedBackend('init');
     if (r === undefined) {
       const module = await compileVariant(
         variant,
@@ -300,8 +307,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       kernelsOf(() => ready),
     );
     r.heap.resetPeak();
-    if (disposed) r.dispose();
-    else {
+    // Disposed while it started: what started is let go, and init() says so.
+    if (disposed) {
+      r.dispose();
+      disposedBackend('init');
+    } else {
       rt = r;
       shards = new Shards(r, shardBytes, spawn!);
     }
@@ -459,6 +469,7 @@ export async function startThreaded(
   tuning: EngineTuning,
   threads: number,
   source: WasmSource | undefined,
+  cancelled?: () => boolean,
 ): Promise<WasmRuntime> {
   const module = await compileVariant(
     variant,
@@ -471,7 +482,7 @@ export async function startThreaded(
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const rt = new WasmRuntime(instance, variant, tuning, memory, module);
-  rt.pool = await HelperPool.start(threads - 1, module, memory);
+  rt.pool = await HelperPool.start(threads - 1, module, memory, cancelled);
   return rt;
 }
 
@@ -493,7 +504,7 @@ function threadedShard(
   // could finish starting, nor be stopped, before the loop let go (400 cycles: 411 threads, 3.4 GB).
   setTimeout(() => {
     if (rt.disposed) return;
-    HelperPool.start(threads - 1, module, memory).then(
+    HelperPool.start(threads - 1, module, memory, () => rt.disposed).then(
       (pool) => {
         if (rt.disposed) pool.dispose();
         else rt.pool = pool;

@@ -248,11 +248,16 @@ export class HelperPool {
     this.#gone(i);
   }
 
-  /** Starts `count` helpers on `module` (the threads build) and `memory` (shared). */
+  /**
+   * Starts `count` helpers on `module` (the threads build) and `memory` (shared). Stops starting
+   * them, and ends those started, once `cancelled()` says so (checked before each): a backend
+   * disposed while it started 1,000 helpers once went on starting them for minutes.
+   */
   static async start(
     count: number,
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
+    cancelled: () => boolean = () => false,
   ): Promise<HelperPool> {
     const workers: HelperWorker[] = [];
     const controls: SharedArrayBuffer[] = [];
@@ -261,6 +266,7 @@ export class HelperPool {
     const ports: Port[] | undefined = channel ? [] : undefined;
     try {
       for (let i = 0; i < count; i++) {
+        if (cancelled()) throw new Error('cancelled: the backend was disposed while its helpers started');
         const control = new SharedArrayBuffer(CONTROL_BYTES);
         const init: ControlInit = { module, memory, control, work, jobs: JOBS };
         const pair = channel?.();

@@ -257,6 +257,28 @@ describe('a corpus over several wasm instances', () => {
     more.dispose();
   });
 
+  it('a backend disposed while its helpers start stops starting them, and init() is DISPOSED (it went on starting all of them, then resolved)', async () => {
+    const { readFileSync, existsSync } = await import('node:fs');
+    const threadsNow = () =>
+      existsSync('/proc/self/status')
+        ? Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1])
+        : 0;
+    const before = threadsNow();
+    const backend = createWasmBackend({ threads: 48 });
+    const started = backend.init().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // Once the first helper is up (the module compiled), dispose.
+    for (let t = 0; t < 400 && threadsNow() - before < 2; t++) await new Promise((r) => setTimeout(r, 10));
+    backend.dispose();
+    expect(await started).toMatchObject({ code: 'DISPOSED', op: 'init', arg: 'backend' });
+    // The helpers that had started end (before: all 47 started, the last seconds later).
+    for (let t = 0; t < 200 && threadsNow() - before > 4; t++) await new Promise((r) => setTimeout(r, 25));
+    if (existsSync('/proc/self/status')) expect(threadsNow() - before).toBeLessThanOrEqual(4);
+    else console.log('[wasm] helper count after dispose not checked: no /proc/self/status here');
+  });
+
   it('refuses a bad shard limit, and corpora of another backend, with typed errors', async () => {
     for (const shardBytes of [0, -1, Number.NaN, '1' as never]) {
       let err: unknown;
