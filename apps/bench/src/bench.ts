@@ -53,6 +53,9 @@ export function resolveWorkloads(ids: readonly string[], custom?: Size, scale = 
   });
 }
 
+/** Most wasm threads a run may ask for (`wasm@N`, `--threads`). */
+export const MAX_THREADS = 256;
+
 /** A run asked for something the bench does not know: the caller's mistake, not a backend's failure. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -63,8 +66,41 @@ export class UsageError extends Error {
  * A known backend whose package is missing or fails to start is not a usage error: it runs as
  * "not available" and the run goes on.
  */
-export function checkNames(backends: readonly string[], peers: readonly string[]): void {
+export function checkNames(
+  backends: readonly string[],
+  peers: readonly string[],
+  workloads: readonly string[] = [],
+  modules: readonly string[] = [],
+): void {
   const problems: string[] = [];
+  // Every workload id before anything runs: '-w roofline,foo' once measured the roofline first.
+  for (const id of workloads)
+    if (!['custom', 'roofline', 'sweep'].includes(id) && !(PRESETS[id] ?? PRESETS[id.toUpperCase()]))
+      problems.push(
+        `unknown workload '${id}' (known: ${Object.keys(PRESETS).join(', ')}, custom, roofline, sweep)`,
+      );
+  // Helper threads are OS threads started one by one: 'wasm@1000' spent its minute of start-up
+  // and was reported "not available".
+  for (const id of backends) {
+    const t = /^wasm(?:-\w+)?@(\d+)$/.exec(id);
+    if (t && Number(t[1]) > MAX_THREADS)
+      problems.push(`backend '${id}' asks for ${t[1]} threads; at most ${MAX_THREADS}`);
+  }
+  // A name twice ran twice ('-w A,A'), and a module named like a peer made two columns of one name.
+  for (const [what, ids] of [
+    ['workload', workloads.map((w) => (PRESETS[w.toUpperCase()] ? w.toUpperCase() : w))],
+    ['backend', backends],
+    ['peer', peers],
+    ['contender', [...backends, ...peers, ...modules]],
+  ] as const) {
+    const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (twice.length && !problems.some((p) => p.includes(`'${twice[0]}'`)))
+      problems.push(
+        what === 'contender'
+          ? `'${twice[0]}' names two contenders (a --backend-module takes its file's name: rename the file)`
+          : `${what} '${twice[0]}' is named twice (each runs once)`,
+      );
+  }
   const badBackends = backends.filter((id) => !isKnownBackend(id));
   const badPeers = peers.filter((id) => !(PEERS as readonly string[]).includes(id));
   if (badBackends.length)

@@ -7,8 +7,10 @@ import {
   readFileSync,
   realpathSync,
   statSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { totalmem } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Backend } from '@cosinekit/core';
@@ -16,10 +18,11 @@ import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { backendContender } from './backend-contender.js';
 import { backendSource, firstLine, isKnownBackend, KNOWN_BACKENDS, KNOWN_BACKENDS_TEXT } from './backends.js';
-import { benchmark, checkNames, DEFAULTS, type ExtraBackend } from './bench.js';
+import { benchmark, checkNames, DEFAULTS, type ExtraBackend, MAX_THREADS } from './bench.js';
 import { PEERS } from './contenders.js';
 import { runCrossover } from './crossover.js';
 import { nodeEnvironment } from './env.js';
+import { fmtBytes } from './million.js';
 import { pc, useColour } from './report/colour.js';
 import { renderCompare } from './report/compare.js';
 import { renderCrossover } from './report/crossover.js';
@@ -58,12 +61,15 @@ const processIo: Io = {
   columns: process.stdout.isTTY ? process.stdout.columns : undefined,
 };
 
-const int = (name: string, min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min)
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
-  return n;
-};
+const int =
+  (name: string, min: number, max = Number.POSITIVE_INFINITY) =>
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
+    if (n > max) throw new InvalidArgumentError(`${name} must be at most ${max}.`);
+    return n;
+  };
 const positive =
   (name: string, max = Number.POSITIVE_INFINITY) =>
   (v: string) => {
@@ -218,7 +224,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .option(
       '--threads <n>',
       "threads for the wasm backends (createWasmBackend's `threads`; default: the backend's own, one per core). Per backend: -b wasm@1,wasm@2",
-      int('--threads', 1),
+      int('--threads', 1, MAX_THREADS),
     )
     .option(
       '--wasm-tuning <pairs>',
@@ -346,6 +352,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         seed: number;
         json?: string;
       }) => {
+        // Checked before the run, as the main command checks its outputs.
+        const why = opts.json && opts.json !== STDOUT ? unwritable(opts.json) : undefined;
+        if (why) {
+          io.err(pc.red(`cosinekit-bench: --json ${opts.json}: ${why}`));
+          setExit(2);
+          return;
+        }
         const report = await runCrossover({
           variant: opts.variant,
           threads: opts.threads,
@@ -432,12 +445,26 @@ async function runFromFlags(
       return 2;
     }
     custom = { q: f.q, n: f.n, d: f.d, ...(f.k !== undefined ? { k: f.k } : {}) };
+    // Checked before anything is made: --q 1000000000 once grew the process by 200 MB/s for
+    // minutes, and --n 1e8 --d 1e5 failed after starting as a wrong result.
+    const tooBig = customTooBig(custom, totalmem());
+    if (tooBig) {
+      io.err(
+        pc.red(`cosinekit-bench: the custom workload ${custom.q} x ${custom.n} x ${custom.d} ${tooBig}`),
+      );
+      return 2;
+    }
     if (!workloads.includes('custom')) workloads = onlyCustom ? ['custom'] : [...workloads, 'custom'];
   }
   // `-p none`: the backends alone.
   f = { ...f, peers: f.peers.filter((p) => p !== 'none') };
   try {
-    checkNames(f.backends, f.peers);
+    checkNames(
+      f.backends,
+      f.peers,
+      workloads,
+      (f.backendModule ?? []).map((p) => basename(p, extname(p))),
+    );
   } catch (err) {
     io.err(pc.red(`cosinekit-bench: ${(err as Error).message}`));
     return 2;
@@ -599,6 +626,29 @@ function makeDirs(dir: string): void {
 }
 
 /** Why `path` cannot be written (its directory cannot be made or written), or undefined. */
+/** Largest typed array a run makes, in elements (V8's limit is about 2^32; a row-major matrix is one array). */
+const MAX_ELEMENTS = 2 ** 31;
+
+/**
+ * Why a custom workload cannot run here, if it cannot: an array past {@link MAX_ELEMENTS}, or host
+ * memory (the corpus, the queries, two copies of the answers, the float64 rows of the check) past
+ * three quarters of `memory` bytes.
+ */
+export function customTooBig(s: Size, memory: number): string | undefined {
+  const out = s.k === undefined ? s.q * s.n : s.q * s.k * 2;
+  for (const [what, elements] of [
+    ['corpus', s.n * s.d],
+    ['query matrix', s.q * s.d],
+    [s.k === undefined ? 'cosine matrix' : 'answers', out],
+  ] as const)
+    if (elements > MAX_ELEMENTS)
+      return `needs a ${what} of ${elements.toExponential(2)} values, more than one array holds (${MAX_ELEMENTS}).`;
+  const bytes = s.n * s.d * 4 + s.q * s.d * 4 + 2 * out * 4 + Math.min(s.q, 16) * s.n * 8 + s.n * s.d * 8;
+  if (bytes > 0.75 * memory)
+    return `needs about ${fmtBytes(bytes)} of memory, more than this machine can give (${fmtBytes(memory)} in all).`;
+  return undefined;
+}
+
 function unwritable(path: string): string | undefined {
   try {
     const full = resolve(path);
@@ -607,6 +657,17 @@ function unwritable(path: string): string | undefined {
     while (!existsSync(dir)) dir = dirname(dir);
     if (!statSync(dir).isDirectory()) return `${dir} is not a directory.`;
     accessSync(dir, constants.W_OK);
+    // Where the directory exists, a file is written and removed there: access() says yes to root
+    // in /sys or /proc, where the write after a whole run then failed.
+    if (dir === dirname(full)) {
+      const probe = resolve(dir, `.cosinekit-bench-${process.pid}-${Date.now()}.tmp`);
+      try {
+        writeFileSync(probe, '');
+        unlinkSync(probe);
+      } catch (err) {
+        return `${dir} is not writable (${(err as { code?: string }).code ?? firstLine(err)}).`;
+      }
+    }
     return undefined;
   } catch (err) {
     return firstLine(err);

@@ -1,5 +1,6 @@
 import { ExactReference } from './accuracy.js';
 import { firstLine } from './backends.js';
+import { UsageError } from './bench.js';
 import { measure } from './measure.js';
 import type { Contender } from './method.js';
 import { MILLION_NOT_RUN } from './million.js';
@@ -55,6 +56,10 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
     try {
       open = await withTimeout(c.open(), hangMs(o.settings), `${c.id}: open`);
     } catch (err) {
+      // The backend refused the configuration asked of it (pgvector-hnsw@1001, --wasm-tuning
+      // tile=abc): the caller's mistake, not an engine missing here. It was one "not available"
+      // row, "nothing was measured" and exit 0.
+      if (refusedConfiguration(err)) throw new UsageError(`${c.id}: ${firstLine(err)}`);
       const reason = firstLine(err);
       infos.push({ id: c.id, role: c.role, available: false, reason });
       for (const w of o.workloads) {
@@ -176,4 +181,13 @@ export function applySpeedups(results: readonly BenchResult[], baseline: string)
       ? { ...r, speedup: b / r.nsPerPair }
       : r;
   });
+}
+
+/** True for a CosineKitError (or one it wraps) refusing an argument: INVALID_ARGUMENT or INVALID_TYPE. */
+function refusedConfiguration(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'INVALID_ARGUMENT' || code === 'INVALID_TYPE') return true;
+  }
+  return false;
 }

@@ -852,7 +852,10 @@ export function renderSweep(r: SweepReport): string {
 /** Reads `q=1,8;n=10000;d=96,384` (any subset of the axes). */
 export function parseGrid(text: string): Partial<SweepGrid> {
   const out: Record<string, number[]> = {};
-  for (const part of text.split(/[;\s]+/).filter(Boolean)) {
+  const parts = text.split(/[;\s]+/).filter(Boolean);
+  // An empty --grid once ran the whole grid (minutes): it is a typo, not "everything".
+  if (parts.length === 0) throw new Error("grid is empty: give parts like 'q=1,8;n=10000;d=96,384'");
+  for (const part of parts) {
     const m = /^([qnd])=([\d,_]+)$/i.exec(part.trim());
     if (!m) throw new Error(`grid part '${part}' is not like q=1,8 or n=10000 or d=96,384`);
     const items = m[2].split(',');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type Io, main, VERSION } from '../src/cli.js';
+import { customTooBig, type Io, main, VERSION } from '../src/cli.js';
 import { parseReport } from '../src/report/json.js';
 import type { BenchReport } from '../src/types.js';
 
@@ -187,14 +187,38 @@ describe('cosinekit-bench CLI', () => {
       [['-w', 'sweep', '--grid', 'q=1,,1'], /has an empty value/],
       [['-w', 'sweep', '--grid', 'q=1,1'], /repeats a value/],
       [['compare', 'a.json', 'b.json', '--threshold', 'abc'], /--threshold must be a fraction/],
+      // A second probe: each of these ran (the whole grid, minutes of memory growth, a minute of
+      // thread start-up, a "not available" row and exit 0) before it said anything.
+      [['-w', 'sweep', '--grid', ''], /grid is empty/],
+      [['-w', 'sweep', '--grid', ';;'], /grid is empty/],
+      [['--q', '1000000000', '--n', '10', '--d', '4'], /query matrix of 4\.00e\+9 values/],
+      [['--q', '1', '--n', '100000000', '--d', '100000', '--k', '1'], /corpus of 1\.00e\+13 values/],
+      [['-b', 'wasm@1000', '-w', 'A'], /asks for 1000 threads; at most 256/],
+      [['--threads', '1000', '-w', 'A'], /--threads must be at most 256/],
+      [['-b', 'pgvector-hnsw@1001', '-p', 'none', '-w', 'A'], /pgvector-hnsw@1001: .*efSearch/],
+      [['-b', 'wasm', '-p', 'none', '-w', 'A', '--wasm-tuning', 'tile=abc'], /wasm: .*tuning\.tile/],
+      [['-w', 'roofline,foo'], /unknown workload 'foo'/],
+      [['-w', 'A,a', '-b', 'reference'], /workload 'A' is named twice/],
+      [['-w', 'A', '-b', 'reference,reference'], /backend 'reference' is named twice/],
+      [['crossover', '--json', dir], /--json .*: is a directory/],
     ];
     writeFileSync(join(dir, 'no-such-file.json'), 'a file, not a directory');
     for (const [args, message] of cases) {
-      const r = await capture(args[0] === 'compare' ? args : [...args, '--no-progress']);
+      const sub = args[0] === 'compare' || args[0] === 'crossover';
+      const quiet = args.includes('--json') ? [] : ['--no-json', '--no-svg'];
+      const r = await capture(sub ? args : [...args, '--no-progress', ...quiet]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).toMatch(message);
       expect(r.out, args.join(' ')).not.toContain('All results within tolerance');
     }
+  });
+
+  it('a custom workload past the machine is refused by what it needs (customTooBig)', () => {
+    expect(customTooBig({ q: 100, n: 1_000_000, d: 1000 }, 2 ** 30)).toMatch(
+      /needs about 12\.\d+ GB of memory/,
+    );
+    expect(customTooBig({ q: 100, n: 1_000_000, d: 1000, k: 10 }, 64 * 2 ** 30)).toBeUndefined();
+    expect(customTooBig({ q: 3, n: 2 ** 31, d: 2, k: 1 }, 2 ** 50)).toMatch(/corpus of 4\.29e\+9 values/);
   });
 
   it('exits 2 on an unknown backend or peer, listing the known ids, before running anything', async () => {

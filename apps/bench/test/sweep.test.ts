@@ -35,6 +35,8 @@ describe('the sweep grid', () => {
     expect(parseGrid('q=1,64;n=10_000 d=96')).toEqual({ q: [1, 64], n: [10_000], d: [96] });
     expect(() => parseGrid('x=1')).toThrow(/not like/);
     expect(() => parseGrid('q=0')).toThrow(/positive integers/);
+    // An empty grid once ran the whole one.
+    for (const empty of ['', ' ', ';;']) expect(() => parseGrid(empty)).toThrow(/grid is empty/);
   });
 
   it('runs wasm on 1, 2 and all threads beside tfjs-wasm fast path', () => {
