@@ -89,10 +89,7 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
       const c = randomTensor(6000, 40, 21);
       const q = randomTensor(24, 40, 22);
       const k = b.kernels;
-      const calls: [
-        string,
-        (h: Awaited<ReturnType<NonNullable<typeof k.createCorpus>>>) => Promise<unknown>,
-      ][] = [
+      const calls: [string, (h: Awaited<ReturnType<NonNullable<typeof k.createCorpus>>>) => unknown][] = [
         ['corpusSearch', (h) => k.corpusSearch!(h, q, 10)],
         ['corpusSearchAllowed', (h) => k.corpusSearchAllowed!(h, q, 10, new Uint8Array(c.rows).fill(1))],
         ['corpusMatrix', (h) => k.corpusMatrix!(h, q)],
@@ -104,13 +101,16 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
           const want = await call(kept);
           for (const delay of [2]) {
             const h = await k.createCorpus!(c, { storage, rerank: storage === 'int8' ? 4 : 0 });
-            const running = call(h);
+            const running = Promise.resolve(call(h));
             await new Promise((r) => setTimeout(r, delay));
             h.dispose();
             expect(h.disposed, `${storage} ${op}`).toBe(true);
             expect(await running, `${storage} ${op} disposed after ${delay} ms`).toEqual(want);
             // Released once the call ended; a new call is refused.
-            await expect(call(h)).rejects.toMatchObject({ code: 'DISPOSED', arg: 'corpus' });
+            await expect(Promise.resolve().then(() => call(h))).rejects.toMatchObject({
+              code: 'DISPOSED',
+              arg: 'corpus',
+            });
           }
         }
         kept.dispose();

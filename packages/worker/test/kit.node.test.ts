@@ -296,7 +296,8 @@ describe('errors come back as the in-process kit raises them', () => {
     const q = mat(1, 3, 9);
     const more = mat(2, 3, 8);
     const fn = () => 1;
-    const cases: [string, (c: typeof R) => Promise<unknown>][] = [
+    type Searchable = Pick<typeof L, 'search' | 'add' | 'remove'>;
+    const cases: [string, (c: Searchable) => Promise<unknown>][] = [
       ['options.filter.allow[1]', (c) => c.search(q, 1, { filter: { allow: ['r0', fn as never] } })],
       ['options.filter.deny[0]', (c) => c.search(q, 1, { filter: { deny: [Symbol('s') as never] } })],
       ['ids[1]', (c) => c.add(more, ['x', fn as never])],
@@ -308,11 +309,11 @@ describe('errors come back as the in-process kit raises them', () => {
       expect([l.code, l.arg], arg).toEqual(['INVALID_TYPE', arg]);
     }
     // kit.corpus names its ids option after the rows, `ids[i]`, in both kits.
-    const made = (k: typeof remote) => k.corpus(more, { ids: ['a', { toString: () => 'b' } as never] });
-    expect([(await failure(made(remote))).arg, (await failure(made(local))).arg]).toEqual([
-      'ids[1]',
-      'ids[1]',
-    ]);
+    const bad = ['a', { toString: () => 'b' } as never];
+    expect([
+      (await failure(remote.corpus(more, { ids: bad }))).arg,
+      (await failure(local.corpus(more, { ids: bad }))).arg,
+    ]).toEqual(['ids[1]', 'ids[1]']);
     R.dispose();
     L.dispose();
   });
