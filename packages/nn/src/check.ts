@@ -326,3 +326,14 @@ export function checkFloat32Scale(op: string, scale: number): void {
       `must be at least 1.2e-38 (float32's smallest normal), got ${scale}.`,
     );
 }
+
+/** Refuses (`INVALID_TYPE` naming `ops`) what is not a {@link DenseOps} (from `kernelOps` or `float64Ops`). */
+export function checkOps(op: string, ops: unknown): void {
+  if (typeof ops !== 'object' || ops === null || typeof (ops as { alloc?: unknown }).alloc !== 'function')
+    argError(
+      'INVALID_TYPE',
+      op,
+      'ops',
+      `must be dense ops (kernelOps(await kit.kernels()) or float64Ops), got ${ops === null ? 'null' : typeof ops}.`,
+    );
+}

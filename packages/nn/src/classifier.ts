@@ -7,6 +7,7 @@ import {
   checkLossInput,
   checkNumber,
   checkObject,
+  checkOps,
   checkParameters,
   checkSeed,
   given,
@@ -255,6 +256,7 @@ function marginLoss(
     sampling: 'labels',
     parameters: () => classifier.parameters(),
     async compute(ops: DenseOps, input): Promise<LossResult> {
+      checkOps(op, ops);
       checkLossInput(op, input, false);
       const { a, rows, cols, labels } = input;
       if (cols !== classifier.dim) {

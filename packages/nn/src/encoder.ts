@@ -179,9 +179,13 @@ export class Encoder {
 
   /** Copies the weights of `other` (same shape) into this encoder. */
   copyFrom(other: Encoder): void {
+    if (!(other instanceof Encoder))
+      argError('INVALID_TYPE', 'copyFrom', 'other', `must be an Encoder, got ${other === null ? 'null' : typeof other}.`);
     const a = this.parameters();
     const b = other.parameters();
-    if (a.length !== b.length || a.some((p, i) => p.length !== b[i].length)) {
+    // Lengths alone let a 2 -> 3 layer's weights into a 3 -> 2 one.
+    const shape = (e: Encoder) => [e.inputs, e.outputs, ...e.layers.map((l) => l.constructor.name)].join();
+    if (shape(this) !== shape(other) || a.length !== b.length || a.some((p, i) => p.length !== b[i].length)) {
       argError('SHAPE_MISMATCH', 'copyFrom', 'other', 'has a different shape.');
     }
     for (let i = 0; i < a.length; i++) a[i].set(b[i]);
@@ -324,24 +328,32 @@ export function createEncoder(options: EncoderOptions): Encoder {
   if (!Number.isInteger(inputs) || inputs < 1) {
     argError('INVALID_ARGUMENT', 'createEncoder', 'inputs', `must be a positive integer, got ${inputs}.`);
   }
-  if (!layers || layers.length === 0)
-    argError('EMPTY_INPUT', 'createEncoder', 'layers', 'must not be empty.');
+  if (!Array.isArray(layers))
+    argError('INVALID_TYPE', 'createEncoder', 'layers', `must be an array of layer specs, got ${layers === null ? 'null' : typeof layers}.`);
+  if (layers.length === 0) argError('EMPTY_INPUT', 'createEncoder', 'layers', 'must not be empty.');
   let shape: Shape3 = [1, 1, inputs];
   if (options.inputShape !== undefined) {
     const s = options.inputShape;
-    if (!Array.isArray(s) || s.length !== 3 || s[0] * s[1] * s[2] !== inputs) {
+    if (
+      !Array.isArray(s) ||
+      s.length !== 3 ||
+      !s.every((v) => Number.isInteger(v) && v >= 1) ||
+      s[0] * s[1] * s[2] !== inputs
+    ) {
       argError(
         'SHAPE_MISMATCH',
         'createEncoder',
         'inputShape',
-        `must be [height, width, channels] with product ${inputs}.`,
+        `must be [height, width, channels], positive integers with product ${inputs}.`,
       );
     }
     shape = [s[0], s[1], s[2]];
   }
   const rng = createRng(seed);
   const built: Layer[] = [];
-  for (const spec of layers) {
+  for (const [i, spec] of layers.entries()) {
+    if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+      argError('INVALID_TYPE', 'createEncoder', `layers[${i}]`, `must be a layer spec object, got ${spec === null ? 'null' : typeof spec}.`);
     const type = given(spec.type, 'dense');
     let l: Layer;
     if (type === 'dense')

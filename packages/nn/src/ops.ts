@@ -1,5 +1,5 @@
 import type { Activation, Awaitable, Kernels } from '@cosinekit/core/backend';
-import { activate, activateDerivative, referenceKernels } from '@cosinekit/core/backend';
+import { activate, activateDerivative, argError, referenceKernels } from '@cosinekit/core/backend';
 
 /**
  * The numbers the model works on: float32 on a backend, float64 in the gradient-check path.
@@ -126,6 +126,14 @@ class ArrayPool {
  * `reuse`, results come from a pool of arrays that {@link DenseOps.release} recycles.
  */
 export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): DenseOps {
+  // A kit (or anything else) in place of its kernels failed later as "kernels.matmul is not a function".
+  if (typeof kernels !== 'object' || kernels === null || typeof kernels.matmul !== 'function')
+    argError(
+      'INVALID_TYPE',
+      'kernelOps',
+      'kernels',
+      `must be a backend's kernels (await kit.kernels()), got ${kernels === null ? 'null' : typeof kernels === 'object' ? 'an object without matmul' : typeof kernels}.`,
+    );
   const f32 = (v: Vec): Float32Array => (v instanceof Float32Array ? v : Float32Array.from(v));
   const pool = options.reuse ? new ArrayPool() : undefined;
   // An output array for the kernel to fill, or none (the kernel allocates its own).

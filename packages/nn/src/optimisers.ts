@@ -1,6 +1,7 @@
 import {
   type Awaitable,
   argError,
+  argErrorOf,
   type Kernels,
   type OptimizerRule,
   type OptimizerState,
@@ -322,13 +323,34 @@ export function cosineSchedule(base: number, total: number, warmup = 0, min = 0)
 }
 
 function schedule(lr: LearningRate, op: string): (step: number) => number {
-  if (typeof lr === 'function') return lr;
+  if (typeof lr === 'function')
+    return (step) => {
+      try {
+        return lr(step);
+      } catch (e) {
+        // The caller's schedule threw: named, its error as the cause (it escaped raw).
+        throw argErrorOf('INVALID_ARGUMENT', `${op}.step`, 'learningRate', `threw at step ${step}: ${String(e)}`, e);
+      }
+    };
   if (!(lr > 0) || !Number.isFinite(lr))
     argError('INVALID_ARGUMENT', op, 'learningRate', `must be > 0, got ${lr}.`);
+  // Float32 steps take it as float32: 1e-320 became 0, and every step nothing.
+  if (Math.fround(lr) === 0)
+    argError('INVALID_ARGUMENT', op, 'learningRate', `is ${lr}, which is 0 in float32 (steps would change nothing).`);
   return () => lr;
 }
 
 function checkPairs(op: string, params: readonly Vec[], grads: readonly Vec[]): void {
+  for (const [arg, list] of [
+    ['params', params],
+    ['grads', grads],
+  ] as const) {
+    if (!Array.isArray(list))
+      argError('INVALID_TYPE', `${op}.step`, arg, `must be an array of Float32Array or Float64Array, got ${list === null ? 'null' : typeof list}.`);
+    for (let i = 0; i < list.length; i++)
+      if (!(list[i] instanceof Float32Array || list[i] instanceof Float64Array))
+        argError('INVALID_TYPE', `${op}.step`, `${arg}[${i}]`, 'must be a Float32Array or Float64Array.');
+  }
   if (params.length !== grads.length || params.some((p, i) => p.length !== grads[i].length)) {
     argError('SHAPE_MISMATCH', `${op}.step`, 'grads', 'must match params in count and lengths.');
   }

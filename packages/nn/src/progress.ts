@@ -1,3 +1,5 @@
+import { argError } from '@cosinekit/core/backend';
+import { checkObject } from './check.js';
 import type { TrainCallbacks } from './train.js';
 
 /** Where progress goes: anything with `write` (a Node stream) and optionally `isTTY`. */
@@ -20,6 +22,12 @@ export interface ProgressOptions {
  * per epoch is printed, so logs stay readable. No dependencies.
  */
 export function progressCallbacks(options: ProgressOptions = {}): TrainCallbacks {
+  checkObject('progressCallbacks', 'options', options, true, ['stream', 'label']);
+  const given = options.stream;
+  if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.write !== 'function'))
+    argError('INVALID_TYPE', 'progressCallbacks', 'options.stream', 'must have a write(text) method (a Node stream).');
+  if (options.label !== undefined && typeof options.label !== 'string')
+    argError('INVALID_TYPE', 'progressCallbacks', 'options.label', `must be a string, got ${typeof options.label}.`);
   const proc = (globalThis as { process?: { stderr?: ProgressStream } }).process;
   const stream = options.stream ?? proc?.stderr;
   if (!stream) return {};

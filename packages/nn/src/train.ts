@@ -9,6 +9,7 @@ import {
 import {
   checkBoolean,
   checkNumber,
+  checkOps,
   checkSeed,
   firstNonFinite,
   given,
@@ -178,8 +179,8 @@ interface StepState {
   input: Vec | undefined;
   cols: number;
   params: Vec[];
-  /** What runs: drawing a batch, the model's kernels, the loss, or the optimiser's step. */
-  phase: 'sampler' | 'kernels' | 'loss' | 'optimizer';
+  /** What runs: drawing a batch, the model's kernels, the loss, the optimiser's step, or the caller's callbacks or validation. */
+  phase: 'sampler' | 'kernels' | 'loss' | 'optimizer' | 'callbacks' | 'validate';
 }
 
 /**
@@ -190,6 +191,16 @@ interface StepState {
  * Otherwise the backend's error stands. Runs only on failure.
  */
 function blame(e: unknown, s: StepState): unknown {
+  // The caller's own code threw (a custom sampler, loss or optimiser, a callback, validate): named
+  // as that argument of train, its error as the cause (it escaped raw).
+  if (!isCosineKitError(e) && s.phase !== 'kernels')
+    return argErrorOf(
+      'INVALID_ARGUMENT',
+      'train',
+      s.phase,
+      `threw at batch ${s.batch} of epoch ${s.epoch}: ${e instanceof Error ? e.message : String(e)}`,
+      e,
+    );
   // Something disposed under training, named as the argument of train it belongs to: the
   // optimiser's moments, the sampler's rows (transferred), else the backend of the kernels.
   if (isCosineKitError(e, 'DISPOSED') && e.op !== 'train') {
@@ -335,8 +346,14 @@ function checkTrainOptions(o: TrainOptions): void {
   const es = o.earlyStopping;
   if (es !== undefined) {
     need('earlyStopping', es, typeof es === 'object' && es !== null, 'an object');
+    // A misspelt key ({ patiance: 0 }) once trained every epoch without a word.
+    refuseUnknownOptions('train', es, ['patience', 'mode', 'minDelta', 'restoreBest'], 'earlyStopping');
     checkBoolean('train', 'earlyStopping.restoreBest', es.restoreBest);
-    if (es.patience !== undefined) checkNumber('train', 'earlyStopping.patience', es.patience, 0, 2 ** 31);
+    if (es.patience !== undefined) {
+      checkNumber('train', 'earlyStopping.patience', es.patience, 0, 2 ** 31);
+      if (!Number.isInteger(es.patience))
+        argError('INVALID_ARGUMENT', 'train', 'earlyStopping.patience', `must be a whole number of epochs, got ${es.patience}.`);
+    }
     if (es.minDelta !== undefined)
       checkNumber('train', 'earlyStopping.minDelta', es.minDelta, 0, Number.MAX_VALUE);
     if (es.mode !== undefined && es.mode !== 'max' && es.mode !== 'min')
@@ -369,6 +386,8 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
   // The kernels also step the optimiser (its fused update, moments resident on the backend).
   const kernels = await kernelsOf(options.kernels, 'train', 'kernels');
   const ops = options.ops !== undefined ? options.ops : kernelOps(kernels, { reuse: true });
+  // `{}` was "the ops are undefined" naming the encoder, `null` a TypeError.
+  checkOps('train', ops);
   if (ops.precision !== encoder.precision) {
     argError('INVALID_TYPE', 'train', 'encoder', `is ${encoder.precision} but the ops are ${ops.precision}.`);
   }
@@ -422,6 +441,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
   /** When training last let the event loop turn (see `nextTurn`). */
   let yielded = performance.now();
   for (let epoch = 0; epoch < epochs; epoch++) {
+    at.phase = 'callbacks';
     for (const h of hooks) await h.onEpochStart?.(epoch);
     const t0 = performance.now();
     let sum = 0;
@@ -447,7 +467,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
       const stepLoss = await trainStep(step, batch, epoch, batches);
       sum += stepLoss;
       batches++;
-      Object.assign(at, { batch: batches, phase: 'sampler' });
+      at.phase = 'callbacks';
       for (const h of hooks) {
         await h.onBatchEnd?.({
           epoch,
@@ -458,6 +478,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
           meanLoss: sum / batches,
         });
       }
+      Object.assign(at, { batch: batches, phase: 'sampler' });
     }
     // The built-in samplers refuse to give no batch; a custom one that does would report NaN.
     if (batches === 0)
@@ -469,9 +490,12 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     checkStepped(params, own, epoch, batches);
     checkSignal('train', options.signal);
     const seconds = (performance.now() - t0) / 1000;
+    at.phase = 'validate';
     const metric = validate ? await validate(encoder, epoch) : undefined;
     // A NaN metric is never better nor worse: early stopping would act on nothing.
-    if (metric !== undefined && !(typeof metric === 'number' && Number.isFinite(metric)))
+    if (metric !== undefined && typeof metric !== 'number')
+      argError('INVALID_TYPE', 'train', 'validate', `returned ${typeof metric === 'string' ? `the string '${metric}'` : typeof metric} after epoch ${epoch}; it must return a number.`);
+    if (metric !== undefined && !Number.isFinite(metric))
       argError('NON_FINITE', 'train', 'validate', `returned ${String(metric)} after epoch ${epoch}.`);
     const info: EpochInfo = {
       epoch,
@@ -484,6 +508,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     };
     history.push(info);
     let stop = false;
+    at.phase = 'callbacks';
     for (const h of hooks) if ((await h.onEpochEnd?.(info)) === false) stop = true;
     if (metric !== undefined) {
       const better =

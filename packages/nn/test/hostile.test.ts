@@ -36,6 +36,7 @@ import {
   Pool2dLayer,
   pairAccuracy,
   pairSampler,
+  progressCallbacks,
   randomShift,
   recallAtK,
   rocAuc,
@@ -2173,5 +2174,96 @@ describe("the head and the classifier hand a backend's cosine kernels rows as th
       expect((await cls.cosines(kit, enc, [a]))[0], `classifier ${s}`).toBeCloseTo(Math.SQRT1_2, 6);
     }
     kit.dispose();
+  });
+});
+
+describe('what the caller hands over is refused by name, and what the caller’s own code throws is named (a probe found each raw)', () => {
+  const x = () => Float32Array.from(randomVec(rows * cols, 5));
+  const kit = createCosineKit({ backend: 'reference' });
+
+  it('encoders, ops, optimisers and losses: TypeErrors became INVALID_TYPE naming the argument', async () => {
+    const enc = createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 1 });
+    const two = new Float32Array([1, 0, 0, 1]);
+    const cases: [string, string, () => unknown][] = [
+      ['createEncoder', 'layers[0]', () => createEncoder({ inputs: 3, layers: [null as never] })],
+      ['createEncoder', 'layers', () => createEncoder({ inputs: 3, layers: { length: 1 } as never })],
+      ['createEncoder', 'layers', () => createEncoder({ inputs: 3, layers: 5 as never })],
+      ['kernelOps', 'kernels', () => kernelOps(null as never)],
+      ['kernelOps', 'kernels', () => kernelOps(kit as never)],
+      ['copyFrom', 'other', () => enc.copyFrom(null as never)],
+      ['adam.step', 'params', () => adam().step(null as never, null as never)],
+      ['sgd.step', 'grads[0]', () => sgd().step([new Float32Array(2)], [[1, 2] as never])],
+      [
+        'multipleNegativesRankingLoss',
+        'ops',
+        () => multipleNegativesRankingLoss().compute(null as never, { a: two, b: two, rows: 2, cols: 2 }),
+      ],
+      ['progressCallbacks', 'options', () => progressCallbacks(null as never)],
+      ['progressCallbacks', 'options.stream', () => progressCallbacks({ stream: 5 as never })],
+    ];
+    for (const [op, arg, call] of cases) {
+      let e: unknown;
+      try {
+        await call();
+      } catch (err) {
+        e = err;
+      }
+      expect(e, `${op} ${arg}`).toMatchObject({ name: 'CosineKitError', code: 'INVALID_TYPE', op, arg });
+    }
+  });
+
+  it('train: earlyStopping keys and patience, ops, and raw throws from a schedule, sampler, loss, callback or validate', async () => {
+    const base = () => ({
+      kernels: kit,
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], seed: 3 }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: samplers.inBatchSampler(x()),
+      optimizer: adam(),
+      epochs: 2,
+    });
+    const fail = (o: Record<string, unknown>) =>
+      train({ ...base(), ...o } as Parameters<typeof train>[0]).catch((e: unknown) => e);
+    const validate = async () => 0.5;
+    expect(await fail({ validate, earlyStopping: { patiance: 0 } })).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'earlyStopping.patiance',
+    });
+    expect(await fail({ validate, earlyStopping: { patience: 1.5 } })).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'earlyStopping.patience',
+    });
+    for (const ops of [{}, null])
+      expect(await fail({ ops })).toMatchObject({ code: 'INVALID_TYPE', arg: 'ops' });
+    const boom = () => {
+      throw new Error('boom');
+    };
+    const s = samplers.inBatchSampler(x());
+    const thrown: [string, Record<string, unknown>][] = [
+      ['learningRate', { optimizer: adam({ learningRate: boom }) }],
+      [
+        'sampler',
+        {
+          sampler: {
+            ...s,
+            sampling: s.sampling,
+            batchesPerEpoch: 1,
+            *epoch() {
+              yield* [];
+              boom();
+            },
+          },
+        },
+      ],
+      ['loss', { loss: { ...multipleNegativesRankingLoss(), compute: boom } }],
+      ['callbacks', { callbacks: { onBatchEnd: boom } }],
+      ['callbacks', { callbacks: { onEpochStart: boom } }],
+      ['validate', { validate: boom }],
+    ];
+    for (const [arg, o] of thrown) {
+      const e = await fail(o);
+      expect(e, arg).toMatchObject({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', arg });
+      expect((e as Error).message, arg).toContain('boom');
+      expect((e as { cause?: Error }).cause?.message, arg).toBe('boom');
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
-import { checkFloat32Scale, checkLossInput, checkNumber, checkObject, given } from '../check.js';
+import { checkFloat32Scale, checkLossInput, checkNumber, checkObject, checkOps, given } from '../check.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
 import type { Loss, LossInput } from './loss.js';
@@ -44,6 +44,7 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
     name: 'multiple-negatives-ranking',
     sampling: 'in-batch',
     async compute(ops, input) {
+      checkOps(OP, ops);
       checkLossInput(OP, input, true);
       const { a, b, rows, cols, groups, negatives, negativeGroups } = input;
       if (groups && groups.length !== rows)
