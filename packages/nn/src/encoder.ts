@@ -180,7 +180,12 @@ export class Encoder {
   /** Copies the weights of `other` (same shape) into this encoder. */
   copyFrom(other: Encoder): void {
     if (!(other instanceof Encoder))
-      argError('INVALID_TYPE', 'copyFrom', 'other', `must be an Encoder, got ${other === null ? 'null' : typeof other}.`);
+      argError(
+        'INVALID_TYPE',
+        'copyFrom',
+        'other',
+        `must be an Encoder, got ${other === null ? 'null' : typeof other}.`,
+      );
     const a = this.parameters();
     const b = other.parameters();
     // Lengths alone let a 2 -> 3 layer's weights into a 3 -> 2 one.
@@ -329,7 +334,12 @@ export function createEncoder(options: EncoderOptions): Encoder {
     argError('INVALID_ARGUMENT', 'createEncoder', 'inputs', `must be a positive integer, got ${inputs}.`);
   }
   if (!Array.isArray(layers))
-    argError('INVALID_TYPE', 'createEncoder', 'layers', `must be an array of layer specs, got ${layers === null ? 'null' : typeof layers}.`);
+    argError(
+      'INVALID_TYPE',
+      'createEncoder',
+      'layers',
+      `must be an array of layer specs, got ${layers === null ? 'null' : typeof layers}.`,
+    );
   if (layers.length === 0) argError('EMPTY_INPUT', 'createEncoder', 'layers', 'must not be empty.');
   let shape: Shape3 = [1, 1, inputs];
   if (options.inputShape !== undefined) {
@@ -353,7 +363,12 @@ export function createEncoder(options: EncoderOptions): Encoder {
   const built: Layer[] = [];
   for (const [i, spec] of layers.entries()) {
     if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
-      argError('INVALID_TYPE', 'createEncoder', `layers[${i}]`, `must be a layer spec object, got ${spec === null ? 'null' : typeof spec}.`);
+      argError(
+        'INVALID_TYPE',
+        'createEncoder',
+        `layers[${i}]`,
+        `must be a layer spec object, got ${spec === null ? 'null' : typeof spec}.`,
+      );
     const type = given(spec.type, 'dense');
     let l: Layer;
     if (type === 'dense')

@@ -329,14 +329,25 @@ function schedule(lr: LearningRate, op: string): (step: number) => number {
         return lr(step);
       } catch (e) {
         // The caller's schedule threw: named, its error as the cause (it escaped raw).
-        throw argErrorOf('INVALID_ARGUMENT', `${op}.step`, 'learningRate', `threw at step ${step}: ${String(e)}`, e);
+        throw argErrorOf(
+          'INVALID_ARGUMENT',
+          `${op}.step`,
+          'learningRate',
+          `threw at step ${step}: ${String(e)}`,
+          e,
+        );
       }
     };
   if (!(lr > 0) || !Number.isFinite(lr))
     argError('INVALID_ARGUMENT', op, 'learningRate', `must be > 0, got ${lr}.`);
   // Float32 steps take it as float32: 1e-320 became 0, and every step nothing.
   if (Math.fround(lr) === 0)
-    argError('INVALID_ARGUMENT', op, 'learningRate', `is ${lr}, which is 0 in float32 (steps would change nothing).`);
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'learningRate',
+      `is ${lr}, which is 0 in float32 (steps would change nothing).`,
+    );
   return () => lr;
 }
 
@@ -346,7 +357,12 @@ function checkPairs(op: string, params: readonly Vec[], grads: readonly Vec[]): 
     ['grads', grads],
   ] as const) {
     if (!Array.isArray(list))
-      argError('INVALID_TYPE', `${op}.step`, arg, `must be an array of Float32Array or Float64Array, got ${list === null ? 'null' : typeof list}.`);
+      argError(
+        'INVALID_TYPE',
+        `${op}.step`,
+        arg,
+        `must be an array of Float32Array or Float64Array, got ${list === null ? 'null' : typeof list}.`,
+      );
     for (let i = 0; i < list.length; i++)
       if (!(list[i] instanceof Float32Array || list[i] instanceof Float64Array))
         argError('INVALID_TYPE', `${op}.step`, `${arg}[${i}]`, 'must be a Float32Array or Float64Array.');

@@ -24,10 +24,23 @@ export interface ProgressOptions {
 export function progressCallbacks(options: ProgressOptions = {}): TrainCallbacks {
   checkObject('progressCallbacks', 'options', options, true, ['stream', 'label']);
   const given = options.stream;
-  if (given !== undefined && (typeof given !== 'object' || given === null || typeof given.write !== 'function'))
-    argError('INVALID_TYPE', 'progressCallbacks', 'options.stream', 'must have a write(text) method (a Node stream).');
+  if (
+    given !== undefined &&
+    (typeof given !== 'object' || given === null || typeof given.write !== 'function')
+  )
+    argError(
+      'INVALID_TYPE',
+      'progressCallbacks',
+      'options.stream',
+      'must have a write(text) method (a Node stream).',
+    );
   if (options.label !== undefined && typeof options.label !== 'string')
-    argError('INVALID_TYPE', 'progressCallbacks', 'options.label', `must be a string, got ${typeof options.label}.`);
+    argError(
+      'INVALID_TYPE',
+      'progressCallbacks',
+      'options.label',
+      `must be a string, got ${typeof options.label}.`,
+    );
   const proc = (globalThis as { process?: { stderr?: ProgressStream } }).process;
   const stream = options.stream ?? proc?.stderr;
   if (!stream) return {};

@@ -352,7 +352,12 @@ function checkTrainOptions(o: TrainOptions): void {
     if (es.patience !== undefined) {
       checkNumber('train', 'earlyStopping.patience', es.patience, 0, 2 ** 31);
       if (!Number.isInteger(es.patience))
-        argError('INVALID_ARGUMENT', 'train', 'earlyStopping.patience', `must be a whole number of epochs, got ${es.patience}.`);
+        argError(
+          'INVALID_ARGUMENT',
+          'train',
+          'earlyStopping.patience',
+          `must be a whole number of epochs, got ${es.patience}.`,
+        );
     }
     if (es.minDelta !== undefined)
       checkNumber('train', 'earlyStopping.minDelta', es.minDelta, 0, Number.MAX_VALUE);
@@ -494,7 +499,12 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     const metric = validate ? await validate(encoder, epoch) : undefined;
     // A NaN metric is never better nor worse: early stopping would act on nothing.
     if (metric !== undefined && typeof metric !== 'number')
-      argError('INVALID_TYPE', 'train', 'validate', `returned ${typeof metric === 'string' ? `the string '${metric}'` : typeof metric} after epoch ${epoch}; it must return a number.`);
+      argError(
+        'INVALID_TYPE',
+        'train',
+        'validate',
+        `returned ${typeof metric === 'string' ? `the string '${metric}'` : typeof metric} after epoch ${epoch}; it must return a number.`,
+      );
     if (metric !== undefined && !Number.isFinite(metric))
       argError('NON_FINITE', 'train', 'validate', `returned ${String(metric)} after epoch ${epoch}.`);
     const info: EpochInfo = {
