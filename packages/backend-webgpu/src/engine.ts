@@ -94,7 +94,8 @@ export class Engine {
     if (e.oom) {
       argError('OUT_OF_MEMORY', 'webgpu', 'backend', `ran out of WebGPU device memory: ${e.message}`);
     }
-    throw new Error(`WebGPU reported an error: ${e.message}`);
+    // Typed for a caller of the kernels themselves too (the kit renames it after its operation).
+    argError('BACKEND_ERROR', 'webgpu', 'backend', `reported a WebGPU error: ${e.message}`);
   }
 
   private constructor(

@@ -115,6 +115,14 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
         }
         kept.dispose();
       }
+      // Buffers destroyed under a running call anyway (release() is what the engine's own
+      // destruction calls): the device's validation error comes back typed, not as a plain Error.
+      const h = await k.createCorpus!(c);
+      const running = Promise.resolve(k.corpusMatrix!(h, q)).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 2));
+      (h as unknown as { release(): void }).release();
+      const got = await running;
+      expect(got).toMatchObject({ name: 'CosineKitError', code: 'BACKEND_ERROR', arg: 'backend' });
       expect(b.memory!()).toEqual({ residentHandles: 0, objects: 0, bytes: 0 });
     } finally {
       await b.dispose?.();
