@@ -32,6 +32,9 @@ export default defineConfig({
             include: ['test/**/*.test.ts'],
             exclude: ['test/**/*.browser.test.ts'],
             environment: 'node',
+            // A guard against hangs, not a speed check: real training runs take a few seconds,
+            // and past vitest's 5 s default on a loaded 2-core machine (three failed so in CI).
+            testTimeout: 60_000,
           },
         },
       ],
