@@ -196,8 +196,20 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     warned.add(key);
     console.warn(text);
   };
+  // The caller's callback, run inside a call: its throw fails that call by name, the error as cause
+  // (it escaped raw).
+  const given = options.onFallback;
+  const callers =
+    given &&
+    ((name: string, reason: string) => {
+      try {
+        given(name, reason);
+      } catch (e) {
+        throw argErrorOf('INVALID_ARGUMENT', 'createCosineKit', 'onFallback', `threw: ${errorText(e)}`, e);
+      }
+    });
   const onFallback =
-    options.onFallback ??
+    callers ??
     ((name: string, reason: string) =>
       warnOnce(
         `${name}\n${reason}`,
@@ -205,7 +217,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       ));
   // A corpus the backend cannot store: that corpus alone goes to the reference backend.
   const onStorageFallback =
-    options.onFallback ??
+    callers ??
     ((name: string, reason: string) =>
       warnOnce(
         `${name}\n${reason}`,
