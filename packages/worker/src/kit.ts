@@ -264,12 +264,11 @@ export class WorkerCorpus {
   }
 
   #call(op: string, args: unknown[], options: unknown): Promise<unknown> {
-    const o = plainOptions(options);
+    const signal = signalOf(peek(options, 'signal'));
     if (this.#failed) return Promise.reject(this.#failed(op));
     if (this.#disposed) {
       // Core refuses bad options and an aborted signal first, then the disposed corpus.
-      if (o?.signal !== undefined && isSignal(o.signal) && o.signal.aborted)
-        return Promise.reject(abortedError(op, o.signal));
+      if (signal?.aborted) return Promise.reject(abortedError(op, signal));
       return Promise.reject(
         new CosineKitError(
           'DISPOSED',
@@ -283,11 +282,14 @@ export class WorkerCorpus {
     }
     return this.#link.call(this.#handle, op, args, {
       corpus: this,
-      transfer: o?.transfer,
-      signal: o && isSignal(o.signal) ? o.signal : undefined,
+      transfer: peek(options, 'transfer') as boolean | undefined,
+      signal,
     });
   }
 }
+
+/** The least time a worker gets to start its kit, as core gives a backend's init (ms). */
+const START_MS = 60_000;
 
 /** The options {@link createWorkerKit} takes: any other is refused, as `createCosineKit` refuses its. */
 const WORKER_KIT_OPTIONS = ['backend', 'backends', 'onFallback', 'timeoutMs', 'transfer', 'worker'];
@@ -343,8 +345,28 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       arg: 'onFallback',
     });
   const thread = await spawn(worker);
+  // Start-up within core's bound for a backend's initialisation (at least 60 s): a worker that
+  // never answers (a script without serveKit, a backend module whose import never settles) left
+  // this pending forever, and the process alive.
+  const limit = Math.max(timeoutMs ?? START_MS, START_MS);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new CosineKitError(
+            'BACKEND_INIT_FAILED',
+            `Argument 'worker' passed to '${op}' did not start a kit within ${limit} ms (a script that never calls serveKit, or a backend module that never finishes loading?).`,
+            { op, arg: 'worker' },
+          ),
+        ),
+      limit,
+    );
+  });
   try {
-    await thread.started;
+    // A worker handed over after it started has said hello already: ask again.
+    thread.post({ t: 'ping' });
+    await Promise.race([thread.started, late]);
     thread.post({
       t: 'init',
       modules: backends.map(String),
@@ -352,10 +374,13 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
       fallback: onFallback !== undefined,
     });
-    await thread.ready;
+    await Promise.race([thread.ready, late]);
   } catch (e) {
     thread.end();
     throw e;
+  } finally {
+    clearTimeout(timer);
+    late.catch(() => undefined);
   }
   return new Kit(thread, transfer === true, onFallback).api;
 }
@@ -379,6 +404,8 @@ class Kit implements Link {
   readonly #corpora = new Map<number, WorkerCorpus>();
   #next = 1;
   #providers: Readonly<Record<KernelName, string>> | undefined;
+  /** The error of an onFallback that threw, for the call whose answer comes next. */
+  #fallbackThrew: CosineKitError | undefined;
   /** Why calls are refused: the kit was disposed, or its worker died. */
   #dead: { code: 'DISPOSED' | 'BACKEND_ERROR'; why: string; cause?: unknown } | undefined;
 
@@ -386,14 +413,25 @@ class Kit implements Link {
     this.#thread = thread;
     this.transfer = transfer;
     thread.onMessage = (m) => {
-      if (m.t === 'fallback') onFallback?.(m.backend, m.reason);
-      else this.#answer(m);
+      if (m.t === 'fallback') {
+        // The caller's callback, run from a worker's message: a throw there escaped every call
+        // and ended the process. It is reported, as an unhandled rejection, not thrown here.
+        try {
+          onFallback?.(m.backend, m.reason);
+        } catch (e) {
+          // The call that fell back answers next: it fails by name, as in core.
+          this.#fallbackThrew = new CosineKitError(
+            'INVALID_ARGUMENT',
+            `Argument 'onFallback' passed to 'createCosineKit' threw: ${e instanceof Error ? e.message : String(e)}`,
+            { op: 'createCosineKit', arg: 'onFallback', cause: e },
+          );
+        }
+      } else this.#answer(m);
     };
     thread.onCrash = (why, cause) => this.#die('BACKEND_ERROR', why, cause);
     thread.idle();
     if (thread.crashed) this.#die('BACKEND_ERROR', thread.crashed.why, thread.crashed.cause);
     const call = (op: string, args: unknown[], how: CallHow = {}) => this.call(0, op, args, how);
-    const o = (x: unknown) => plainOptions(x);
     this.api = {
       ready: async () => {
         const info = (await call('ready', [])) as KitInfo;
@@ -419,13 +457,14 @@ class Kit implements Link {
         ),
       topK: (q, c, k) => call('topK', [q, c, k]) as Promise<SearchResult>,
       corpus: (rows, options = {}) =>
-        call('corpus', [rows, options], { transfer: o(options)?.transfer }) as Promise<WorkerCorpus>,
+        call('corpus', [rows, options], {
+          transfer: peek(options, 'transfer') as boolean | undefined,
+        }) as Promise<WorkerCorpus>,
       corpusFrom: (source, options = {}) => {
-        const opts = o(options);
-        const progress = opts?.onProgress;
+        const progress = peek(options, 'onProgress');
         return call('corpusFrom', [source, options], {
-          transfer: opts?.transfer,
-          signal: opts && isSignal(opts.signal) ? opts.signal : undefined,
+          transfer: peek(options, 'transfer') as boolean | undefined,
+          signal: signalOf(peek(options, 'signal')),
           progress: typeof progress === 'function' ? (progress as (rows: number) => void) : undefined,
           source: isIterable(source) ? source : undefined,
         }) as Promise<WorkerCorpus>;
@@ -439,6 +478,15 @@ class Kit implements Link {
   call(target: number, op: string, args: unknown[], how: CallHow = {}): Promise<unknown> {
     if (this.#dead) return Promise.reject(this.#deadError(op));
     const { signal } = how;
+    // Any truthy value moved the caller's buffers ('no' included); the kit's own option is checked.
+    if (how.transfer !== undefined && typeof how.transfer !== 'boolean')
+      return Promise.reject(
+        new CosineKitError(
+          'INVALID_TYPE',
+          `Argument 'options.transfer' passed to '${op}' must be true or false, got ${typeof how.transfer === 'string' ? `'${how.transfer}'` : typeof how.transfer}.`,
+          { op, arg: 'options.transfer' },
+        ),
+      );
     if (signal?.aborted) return Promise.reject(abortedError(op, signal));
     const moves = how.transfer ?? this.transfer;
     const names = ARGS[op] ?? [];
@@ -484,8 +532,14 @@ class Kit implements Link {
           this.#thread.post({ t: 'abort', id });
           this.#settle(id, undefined, abortedError(op, signal));
         };
-        signal.addEventListener('abort', onAbort, { once: true });
-        p.cleanup = () => signal.removeEventListener('abort', onAbort);
+        // A signal whose addEventListener throws cannot be listened to; core only reads
+        // `aborted`, and takes it (the call failed here, raw).
+        try {
+          signal.addEventListener('abort', onAbort, { once: true });
+          p.cleanup = () => signal.removeEventListener('abort', onAbort);
+        } catch {
+          // Not observable: the call runs to its end.
+        }
       }
       this.#pending.set(id, p);
       this.#thread.busy();
@@ -559,7 +613,12 @@ class Kit implements Link {
         if (value instanceof WorkerCorpus) value.dispose();
         return;
       }
-      if (m.t === 'done') this.#settle(m.id, value);
+      const threw = this.#fallbackThrew;
+      if (threw) {
+        this.#fallbackThrew = undefined;
+        if (value instanceof WorkerCorpus) value.dispose();
+        this.#settle(m.id, undefined, threw);
+      } else if (m.t === 'done') this.#settle(m.id, value);
       else this.#settle(m.id, undefined, p.own ?? fromWire(m.error));
       return;
     }
@@ -916,6 +975,41 @@ async function closeQuietly(it: AsyncIterator<unknown> | Iterator<unknown>): Pro
   }
 }
 
+/**
+ * `options[key]`, or `undefined` where reading it throws (a getter, a Proxy trap): read before the
+ * call is made, such a throw escaped synchronously and raw; the call's own reading of the options
+ * refuses them by name instead.
+ */
+function peek(options: unknown, key: string): unknown {
+  try {
+    return plainOptions(options)?.[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `s` when it is an AbortSignal, else `undefined`; a signal whose reading throws is none. */
+function signalOf(s: unknown): AbortSignal | undefined {
+  try {
+    return isSignal(s) ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The options each operation takes (core's lists): those read through the prototype chain, or
+ * from a getter or a non-enumerable property, cross as own values (the clone keeps own enumerable
+ * properties only, so a filter from a prototype was dropped and the search ran unfiltered).
+ */
+const OPTION_KEYS: Record<string, readonly string[]> = {
+  search: ['filter', 'signal'],
+  similarity: ['signal', 'out'],
+  cosineMatrix: ['out'],
+  corpus: ['storage', 'rerank', 'ids', 'onProgress', 'signal', 'segmentBytes'],
+  corpusFrom: ['storage', 'rerank', 'ids', 'onProgress', 'signal', 'segmentBytes'],
+};
+
 /** `options` when it is an object core would take as options, else `undefined` (core refuses it). */
 function plainOptions(options: unknown): (Record<string, unknown> & TransferOption) | undefined {
   return typeof options === 'object' && options !== null && !Array.isArray(options)
@@ -1010,6 +1104,8 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     const o = plainOptions(v);
     if (!o) return v;
     const out: Record<string, unknown> = { ...o };
+    for (const key of OPTION_KEYS[op] ?? [])
+      if (!Object.prototype.propertyIsEnumerable.call(o, key) && o[key] !== undefined) out[key] = o[key];
     delete out.transfer;
     // A Tensor does not survive structured cloning: its array goes (as outStandIn sends it),
     // checked against the result's length in the worker; the answer is copied into the caller's
@@ -1036,18 +1132,36 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     if (o.out !== undefined) out.out = outStandIn(o.out);
     if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
     if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
-    const f = o.filter;
+    const f = out.filter;
+    // A filter's lists read as core reads them (through its prototype, getters included).
+    if (typeof f === 'object' && f !== null && !Array.isArray(f) && !ArrayBuffer.isView(f)) {
+      try {
+        const g: Record<string, unknown> = { ...f };
+        for (const key of ['allow', 'deny', 'mask'])
+          if (
+            !Object.prototype.propertyIsEnumerable.call(f, key) &&
+            (f as Record<string, unknown>)[key] !== undefined
+          )
+            g[key] = (f as Record<string, unknown>)[key];
+        out.filter = g;
+      } catch (e) {
+        // As core names a filter whose lists cannot be read.
+        throw new CosineKitError(
+          'INVALID_ARGUMENT',
+          `Argument 'options.filter' passed to '${op}' threw while it was read: ${String(e)}`,
+          { op, arg: 'options.filter', cause: e },
+        );
+      }
+    }
     if (typeof f === 'function')
       throw new CosineKitError(
         'INVALID_TYPE',
         `Argument 'options.filter' passed to '${op}' is a function, which cannot run in a worker kit's worker: pass { allow: ids }, { deny: ids } or { mask: Uint8Array }.`,
         { op, arg: 'options.filter' },
       );
-    if (typeof f === 'object' && f !== null && ArrayBuffer.isView((f as { mask?: unknown }).mask))
-      out.filter = {
-        ...f,
-        mask: view((f as { mask: ArrayBufferView }).mask, moves, op, 'options.filter.mask'),
-      };
+    const g = out.filter as { mask?: unknown } | undefined;
+    if (typeof g === 'object' && g !== null && ArrayBuffer.isView(g.mask))
+      out.filter = { ...g, mask: view(g.mask, moves, op, 'options.filter.mask') };
     return out;
   }
   return v;

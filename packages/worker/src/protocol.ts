@@ -20,7 +20,9 @@ export type ToWorker =
     }
   | { t: 'abort'; id: number }
   | { t: 'chunk'; id: number; done: boolean; value?: unknown; error?: WireError }
-  | { t: 'release'; target: number };
+  | { t: 'release'; target: number }
+  /** Asks for a `hello` again: a worker handed over after it started has sent its first already. */
+  | { t: 'ping' };
 
 /** Messages from the worker to the calling thread. */
 export type FromWorker =

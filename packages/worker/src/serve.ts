@@ -77,6 +77,8 @@ interface Live {
 export async function serveKit(): Promise<void> {
   const port = await connect();
   let kit: CosineKit | undefined;
+  /** An init message arrived (the kit is being made, or was). */
+  let starting = false;
   const corpora = new Map<number, Corpus>();
   let nextHandle = 1;
   const live = new Map<number, Live>();
@@ -221,7 +223,27 @@ export async function serveKit(): Promise<void> {
 
   port.listen((m) => {
     switch (m.t) {
+      case 'ping':
+        port.post({ t: 'hello' });
+        return;
       case 'init':
+        // One kit per worker: a second createWorkerKit on a worker already serving one would
+        // take over its calls' ids.
+        if (kit !== undefined || starting) {
+          port.post({
+            t: 'fail',
+            id: 0,
+            error: toWire(
+              new CosineKitError(
+                'INVALID_ARGUMENT',
+                "Argument 'worker' passed to 'createWorkerKit' already serves a kit: start another worker for another kit.",
+                { op: 'createWorkerKit', arg: 'worker' },
+              ),
+            ),
+          });
+          return;
+        }
+        starting = true;
         void init(m).then(
           (k) => {
             kit = k;

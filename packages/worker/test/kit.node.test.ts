@@ -964,3 +964,104 @@ describe('found by a probe (each escaped raw, or unhandled, before)', () => {
     });
   });
 });
+
+describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)', () => {
+  it('options and filters read through prototypes, getters and non-enumerable properties cross as core reads them (the filter was dropped: unfiltered results)', async () => {
+    const rows = [
+      [1, 0],
+      [0.9, 0.1],
+      [0, 1],
+    ];
+    const ids = ['a', 'b', 'c'];
+    const R = await remote.corpus(rows, Object.create({ ids }));
+    const L = await local.corpus(rows, Object.create({ ids }));
+    class WithGetter {
+      get filter() {
+        return { allow: ['c'] };
+      }
+    }
+    const hidden = {};
+    Object.defineProperty(hidden, 'filter', { value: { allow: ['c'] }, enumerable: false });
+    const cases: [string, () => object][] = [
+      ['inherited filter', () => Object.create({ filter: { allow: ['c'] } })],
+      ['non-enumerable filter', () => hidden],
+      ['filter from a class getter', () => new WithGetter()],
+      ['inherited allow', () => ({ filter: Object.create({ allow: ['c'] }) })],
+    ];
+    for (const [what, options] of cases) {
+      const [r, l] = [await R.search([[1, 0]], 1, options()), await L.search([[1, 0]], 1, options())];
+      expect(r.ids, what).toEqual(['c']);
+      expect(l.ids, what).toEqual(['c']);
+    }
+    R.dispose();
+    L.dispose();
+  });
+
+  it('a per-call transfer that is not a boolean is INVALID_TYPE (any truthy value moved the buffers), and option getters reject rather than throw', async () => {
+    const c = await remote.corpus(mat(3, 2, 1));
+    const q = mat(1, 2, 2).data;
+    const e = await failure(c.search(q, 1, { transfer: 'no' } as never));
+    expect(e).toMatchObject({ code: 'INVALID_TYPE', op: 'search', arg: 'options.transfer' });
+    expect(q.length).toBe(2);
+    const throwing = (key: string) =>
+      Object.defineProperty({}, key, {
+        enumerable: true,
+        get() {
+          throw new Error(`${key} broke`);
+        },
+      });
+    for (const key of ['transfer', 'signal']) {
+      let p: Promise<unknown> | undefined;
+      expect(() => {
+        p = c.search(q, 1, throwing(key) as never);
+      }, key).not.toThrow();
+      expect(await failure(p!), key).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'search' });
+    }
+    // A signal whose addEventListener throws is taken, as core takes it (it failed raw).
+    const odd = {
+      aborted: false,
+      addEventListener: () => {
+        throw new Error('no listeners');
+      },
+      removeEventListener: () => undefined,
+    };
+    expect((await c.search(q, 1, { signal: odd as never })).indices.length).toBe(1);
+    c.dispose();
+  });
+
+  it('a worker handed over after it started, and one already serving a kit: the first starts, the second is refused (both hung)', async () => {
+    const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
+    await new Promise((r) => setTimeout(r, 300));
+    const k = await createWorkerKit({ worker: w, backend: 'reference' });
+    expect(Array.from(await k.rowNorms([[3, 4]]))).toEqual([5]);
+    expect(await failure(createWorkerKit({ worker: w, backend: 'reference' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'createWorkerKit',
+      arg: 'worker',
+    });
+    k.dispose();
+  });
+
+  it('an onFallback that throws fails the call that fell back by name, as in core (the process died)', async () => {
+    const k = await createWorkerKit({
+      backend: 'wasm',
+      backends: ['wasm'],
+      onFallback: () => {
+        throw new Error('my onFallback failed');
+      },
+    });
+    const e = await failure(k.corpus(mat(4, 4, 3), { storage: 'float16' }));
+    const { createWasmBackend } = await import('@cosinekit/backend-wasm');
+    const l = createCosineKit({
+      backend: createWasmBackend({ threads: 1 }),
+      onFallback: () => {
+        throw new Error('my onFallback failed');
+      },
+    });
+    for (const x of [e, await failure(l.corpus(mat(4, 4, 3), { storage: 'float16' }))])
+      expect(x).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'createCosineKit', arg: 'onFallback' });
+    expect(Array.from(await k.rowNorms([[3, 4]]))).toEqual([5]);
+    k.dispose();
+    l.dispose();
+  });
+});
