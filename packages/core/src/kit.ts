@@ -817,8 +817,13 @@ const cosineRowsWork = (k: CheckedKernels, [a, b]: Pair) =>
   k.cosineRows('cosineRows', 'a', a.tensor, b.tensor);
 const keepOutput = (r: Float32Array, _: unknown, lease: Lease) => lease.keep(r);
 type MatrixCall = { pair: Pair; out: Float32Array | undefined };
-const cosineMatrixWork = (k: CheckedKernels, { pair: [a, b], out }: MatrixCall) =>
-  k.cosineMatrix('cosineMatrix', 'a', a.tensor, b.tensor, out);
+const cosineMatrixWork = (k: CheckedKernels, { pair: [a, b], out }: MatrixCall) => {
+  // Transferred while the call waited for the backend to start: the caller's, by name (the
+  // kernel's write failed as the backend's error naming 'a').
+  if (out !== undefined && out.buffer.byteLength === 0)
+    argError('DISPOSED', 'cosineMatrix', 'options.out', 'was transferred (detached) while the call waited.');
+  return k.cosineMatrix('cosineMatrix', 'a', a.tensor, b.tensor, out);
+};
 const matrixDone = (d: Float32Array, { pair: [a, b], out }: MatrixCall, lease: Lease) =>
   new Tensor(out ?? lease.keep(d), a.tensor.rows, b.tensor.rows);
 const topKWork = (k: CheckedKernels, { pair: [c, q], k: n }: { pair: Pair; k: number }) =>
