@@ -224,7 +224,11 @@ export class WorkerCorpus {
     queries: TensorInput,
     options: { signal?: AbortSignal } & TransferOption & MatrixOptions = {},
   ): Promise<Tensor> {
-    return intoOut(this.#call('similarity', [queries, options], options) as Promise<Tensor>, options);
+    return intoOut(
+      this.#call('similarity', [queries, options], options) as Promise<Tensor>,
+      options,
+      'similarity',
+    );
   }
 
   /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
@@ -454,6 +458,7 @@ class Kit implements Link {
         intoOut(
           call('cosineMatrix', options === undefined ? [a, b] : [a, b, options]) as Promise<Tensor>,
           options,
+          'cosineMatrix',
         ),
       topK: (q, c, k) => call('topK', [q, c, k]) as Promise<SearchResult>,
       corpus: (rows, options = {}) =>
@@ -1054,7 +1059,7 @@ function checkOutAlias(op: string, args: readonly unknown[], names: readonly str
 }
 
 /** A matrix answer copied into the caller's `options.out` (checked in the worker), when one was given. */
-function intoOut(r: Promise<Tensor>, options: unknown): Promise<Tensor> {
+function intoOut(r: Promise<Tensor>, options: unknown, op: string): Promise<Tensor> {
   let out: MatrixOptions['out'];
   try {
     out = (options as MatrixOptions | null | undefined)?.out;
@@ -1065,7 +1070,19 @@ function intoOut(r: Promise<Tensor>, options: unknown): Promise<Tensor> {
   }
   if (out === undefined) return r;
   return r.then((t) => {
+    // Disposed or detached while the call ran: refused as core refuses it (a raw TypeError).
+    if (out instanceof Tensor && out.disposed)
+      throw new CosineKitError('DISPOSED', `Argument 'options.out' passed to '${op}' was disposed while the call ran.`, {
+        op,
+        arg: 'options.out',
+      });
     const d = out instanceof Tensor ? out.data : out;
+    if (!(d instanceof Float32Array) || detached(d.buffer) || d.length !== t.data.length)
+      throw new CosineKitError(
+        'DISPOSED',
+        `Argument 'options.out' passed to '${op}' was transferred (detached) or shrunk while the call ran.`,
+        { op, arg: 'options.out' },
+      );
     // A shared out was written in place by the worker: nothing to copy.
     if (t.data.buffer !== d.buffer || t.data.byteOffset !== d.byteOffset) d.set(t.data);
     return new Tensor(d, t.rows, t.cols);
@@ -1096,7 +1113,9 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
   }
   if (ArrayBuffer.isView(v)) return view(v, moves, op, arg);
   if (Array.isArray(v)) {
-    return v.length > 0 && ArrayBuffer.isView(v[0])
+    // Any row that is a view (not only a first one): one on a SharedArrayBuffer must be copied now,
+    // and moved ones listed (a shared row after a plain one was read later, as changed since).
+    return v.some((x) => ArrayBuffer.isView(x))
       ? v.map((x, i) => (ArrayBuffer.isView(x) ? view(x, moves, op, `${arg}[${i}]`) : x))
       : v;
   }
@@ -1264,6 +1283,17 @@ function cloneError(
   packed: unknown[],
   e: unknown,
 ): unknown {
+  // Core checks the rows first: bad rows are refused as core refuses them, before anything that
+  // cannot cross (a symbol id beside NaN rows was INVALID_TYPE ids[0]; core says NON_FINITE rows).
+  for (let i = 0; i < args.length; i++) {
+    const arg = names[i] ?? 'options';
+    if (!ROWS.has(arg)) continue;
+    try {
+      admit(args[i] as TensorInput, op, arg);
+    } catch (coreError) {
+      return coreError;
+    }
+  }
   for (let i = 0; i < args.length; i++) {
     const arg = names[i] ?? 'options';
     try {
@@ -1272,13 +1302,13 @@ function cloneError(
     } catch {
       // This one cannot cross.
     }
-    if (ROWS.has(arg)) {
-      try {
-        admit(args[i] as TensorInput, op, arg);
-      } catch (coreError) {
-        return coreError;
-      }
-    }
+    // A k that cannot cross (a symbol, a function, an object with valueOf) is no k: core's code.
+    if (arg === 'k')
+      return new CosineKitError(
+        'INVALID_K',
+        `Argument 'k' passed to '${op}' must be a positive integer, got ${typeof args[i]}.`,
+        { op, arg: 'k', cause: e },
+      );
     // Named down to the part that cannot cross (`ids[1]`, `options.filter.allow[0]`), as core
     // names the element it refuses.
     const part = uncloned(packed[i], arg);

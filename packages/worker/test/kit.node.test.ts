@@ -1042,6 +1042,55 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     k.dispose();
   });
 
+  it('errors as core gives them: rows before what cannot cross, an uncloneable k is INVALID_K, an out detached or disposed while the call runs is DISPOSED', async () => {
+    const R = [
+      [1, 2, 3],
+      [3, 2, 1],
+    ];
+    const nan = [[Number.NaN, 1, 1]];
+    const cases: [string, (k: typeof local) => Promise<unknown>][] = [
+      ['NaN queries beside a symbol k', (k) => k.topK(nan, R, Symbol() as never)],
+      ['a function k', (k) => k.topK(R, R, (() => 1) as never)],
+      ['NaN rows beside a symbol id', (k) => k.corpus(nan, { ids: [Symbol() as never] })],
+      [
+        'out detached while the call runs',
+        (k) => {
+          const out = new Float32Array(4);
+          const p = k.cosineMatrix(R, R, { out });
+          structuredClone(out.buffer, { transfer: [out.buffer] });
+          return p;
+        },
+      ],
+    ];
+    // A kit that has not started yet: its call waits, and the out detached meanwhile was the
+    // backend's failure naming 'a' (core, found beside the worker's).
+    const fresh = createCosineKit({ backend: 'reference' });
+    const detachedLater = () => {
+      const out = new Float32Array(4);
+      queueMicrotask(() => structuredClone(out.buffer, { transfer: [out.buffer] }));
+      return out;
+    };
+    for (const [what, call] of cases) {
+      // A started in-process kit on the reference backend answers at once (nothing to detach
+      // during): the worker kit is compared with one whose calls wait for it to start.
+      const pending = what.startsWith('out');
+      const want = await failure(call(pending ? createCosineKit({ backend: 'reference' }) : local));
+      const got = await failure(call(remote as never));
+      expect([got.code, got.op, got.arg], what).toEqual([want.code, want.op, want.arg]);
+    }
+    expect((await failure(fresh.cosineMatrix(R, R, { out: detachedLater() }))).arg).toBe('options.out');
+    fresh.dispose();
+  });
+
+  it('a row on a SharedArrayBuffer after a plain row is read when the call is made (it was read later, as changed since)', async () => {
+    const shared = new Float32Array(new SharedArrayBuffer(12));
+    shared.set([0, 1, 0]);
+    const rows = [[1, 0, 0], shared] as never;
+    const p = remote.cosineMatrix(rows, [[0, 1, 0]]);
+    shared.set([1, 0, 0]);
+    expect(Array.from((await p).data)).toEqual([0, 1]);
+  });
+
   it('an onFallback that throws fails the call that fell back by name, as in core (the process died)', async () => {
     const k = await createWorkerKit({
       backend: 'wasm',
