@@ -1072,10 +1072,14 @@ function intoOut(r: Promise<Tensor>, options: unknown, op: string): Promise<Tens
   return r.then((t) => {
     // Disposed or detached while the call ran: refused as core refuses it (a raw TypeError).
     if (out instanceof Tensor && out.disposed)
-      throw new CosineKitError('DISPOSED', `Argument 'options.out' passed to '${op}' was disposed while the call ran.`, {
-        op,
-        arg: 'options.out',
-      });
+      throw new CosineKitError(
+        'DISPOSED',
+        `Argument 'options.out' passed to '${op}' was disposed while the call ran.`,
+        {
+          op,
+          arg: 'options.out',
+        },
+      );
     const d = out instanceof Tensor ? out.data : out;
     if (!(d instanceof Float32Array) || detached(d.buffer) || d.length !== t.data.length)
       throw new CosineKitError(
