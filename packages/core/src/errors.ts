@@ -184,12 +184,15 @@ export async function reportProgress(
 ): Promise<void> {
   if (onProgress === undefined) return;
   let r: unknown;
+  let thenable: boolean;
   try {
     r = onProgress(...args);
+    // Inside the try: a result whose `then` getter throws escaped raw.
+    thenable = typeof (r as PromiseLike<unknown> | null)?.then === 'function';
   } catch (e) {
     throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
   }
-  if (typeof (r as PromiseLike<unknown> | null)?.then !== 'function') return;
+  if (!thenable) return;
   // Awaited, but not past an abort: a promise that never settles must not hold the call.
   await orAbort(op, r as PromiseLike<unknown>, signal).catch((e: unknown) => {
     if (isCosineKitError(e, 'ABORTED') && signal?.aborted) throw e;

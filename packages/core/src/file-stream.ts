@@ -220,6 +220,9 @@ async function pieces<A extends Int32Array | Float32Array | Uint16Array | Int8Ar
  * as `loadCorpus` checks them, and made resident. Beyond the corpus itself, it holds one segment's
  * bytes at most. Any failure or an abort disposes what was built. @internal
  */
+/** Most segments a load lists (see `readCorpus`): a smaller `segmentBytes` is raised to keep under it. */
+const MAX_SEGMENTS = 1 << 16;
+
 export async function readCorpus(
   op: string,
   at: FileArg,
@@ -245,8 +248,14 @@ export async function readCorpus(
   };
   const sections = (Object.entries(width) as [CorpusFileSection, number][]).filter(([, w]) => w > 0);
   const rowBytes = sections.reduce((a, [, w]) => a + w, 0);
-  // At least one row a segment, at most all of them (segmentBytes may be Infinity).
-  const per = Math.min(rows, Math.max(1, Math.floor(segmentBytes / rowBytes)));
+  // At least one row a segment, at most all of them (segmentBytes may be Infinity), and at most
+  // MAX_SEGMENTS segments: their ranges are listed from the header before its checksum is known,
+  // and a forged file of 2^24 one-float rows at segmentBytes 1 listed 32M of them (a fatal out of
+  // memory, past any catch).
+  const per = Math.min(
+    rows,
+    Math.max(1, Math.floor(segmentBytes / rowBytes), Math.ceil(rows / MAX_SEGMENTS)),
+  );
   const segments = Math.ceil(rows / per);
   // The second pass reads each section's rows of a segment again; the first records each such
   // range's own CRC-32 as it checks the file's, so bytes that change between the passes (another
@@ -263,10 +272,16 @@ export async function readCorpus(
   const rangeCrc = new Uint32Array(ranges.length);
   let crc = 0;
   let next = 0;
+  // The preamble and header as this pass reads them, to compare with those parsed above: a file
+  // replaced in between by another valid one passed its own checksum with the first one's header
+  // (its ids on the new file's rows).
+  const headEnd = first.length + header.length;
+  let headCrc = 0;
   for (let o = 0; o < l.crcAt; o += PIECE) {
     checkSignal(op, signal);
     const piece = await source.read(o, Math.min(PIECE, l.crcAt - o));
     crc = crc32(piece, crc);
+    if (o < headEnd) headCrc = crc32(piece.subarray(0, Math.min(piece.length, headEnd - o)), headCrc);
     const end = o + piece.length;
     while (next < ranges.length && ranges[next].start < end) {
       const r = ranges[next];
@@ -280,6 +295,13 @@ export async function readCorpus(
   const stored = new DataView((await source.read(l.crcAt, 4)).buffer).getUint32(0, true);
   if (crc !== stored)
     argError('CORRUPT_DATA', at.op, at.arg, 'fails its checksum: the file is truncated or corrupted.');
+  if (headCrc !== crc32(header, crc32(first)))
+    argError(
+      'CORRUPT_DATA',
+      at.op,
+      at.arg,
+      'changed while it was being read: its header no longer matches the one read first.',
+    );
   /** The bytes of segment `s`, section `j`, refused if they differ from those the checksum covered. */
   const readRange = async (s: number, j: number, start: number, length: number): Promise<Uint8Array> => {
     const bytes = await source.read(start, length);

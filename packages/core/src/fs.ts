@@ -16,7 +16,8 @@
  */
 /// <reference types="node" />
 import { constants } from 'node:fs';
-import { access, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { access, lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Corpus } from './corpus.js';
 import { argError, argErrorOf, isCosineKitError } from './errors.js';
 import {
@@ -45,10 +46,14 @@ function checkPath(op: string, path: unknown): asserts path is string {
     argError('INVALID_TYPE', op, 'path', `must be a non-empty string, got ${describeType(path)}.`);
 }
 
-/** A name for a save's temporary file next to `target`, unique to this save. */
+/**
+ * A name for a save's temporary file in `target`'s directory (the rename stays on one file system),
+ * unique to this save and short whatever the target's name: `<target>.<tag>.tmp` passed the
+ * 255-byte name limit for a target of 240 bytes.
+ */
 function tempName(target: string): string {
   const tag = `${process.pid.toString(36)}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-  return `${target}.${tag}.tmp`;
+  return join(dirname(target), `.ckc-${tag}.tmp`);
 }
 
 /**
@@ -86,8 +91,29 @@ export async function saveCorpusFile(
     op,
     corpus,
     async () => {
-      const old = await stat(path).catch(() => null);
+      // What the path names, a link looked at itself first: a dangling link or a loop is not "no
+      // file" (the link itself was replaced by a file), and only a regular file is replaced (a
+      // device, a FIFO or a socket became a regular file).
+      const entry = await lstat(path).catch((e: { code?: string }) => {
+        if (e?.code === 'ENOENT') return null;
+        throw e;
+      });
+      const old = entry?.isSymbolicLink() ? await stat(path).catch(() => null) : entry;
+      if (entry?.isSymbolicLink() && !old)
+        argError(
+          'INVALID_ARGUMENT',
+          op,
+          'path',
+          `is a symbolic link to nothing (dangling, or a loop): ${path}.`,
+        );
       if (old?.isDirectory()) argError('INVALID_ARGUMENT', op, 'path', `is a directory: ${path}.`);
+      if (old && !old.isFile())
+        argError(
+          'INVALID_ARGUMENT',
+          op,
+          'path',
+          `is not a regular file (a device, a FIFO or a socket): ${path}.`,
+        );
       if (old) {
         // Replace what the path names (through a link), as a write in place would, and refuse a
         // file that one could not write: a rename needs only the directory's permission.

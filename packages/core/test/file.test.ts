@@ -12,6 +12,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,10 +35,15 @@ const kit = createCosineKit({ backend: createReferenceBackend() });
 const dir = mkdtempSync(join(tmpdir(), 'cosinekit-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const at = (name: string) => join(dir, name);
-/** The temporary files a save to `path` made (`<path>.<unique>.tmp`, or the old `<path>.tmp`) still there. */
+/**
+ * The temporary files saves made in `path`'s directory still there (`.ckc-<unique>.tmp`, or the
+ * older `<path>.<unique>.tmp` and `<path>.tmp`).
+ */
 const temps = (path: string): string[] =>
   existsSync(dirname(path))
-    ? readdirSync(dirname(path)).filter((f) => f.startsWith(`${basename(path)}.`) && f.endsWith('.tmp'))
+    ? readdirSync(dirname(path)).filter(
+        (f) => f.endsWith('.tmp') && (f.startsWith('.ckc-') || f.startsWith(`${basename(path)}.`)),
+      )
     : [];
 
 /** A corpus of `n` x `d` rows with string ids, built from a stream in several segments, some rows removed. */
@@ -432,6 +438,73 @@ describe('file helpers beside other writers and odd files', () => {
     }
     a.dispose();
     b.dispose();
+  });
+
+  it('a file replaced by another valid one between its header and its checksum pass is CORRUPT_DATA (the first header went with the second rows)', async () => {
+    const a = await kit.corpus(new Tensor(Float32Array.of(1, 0, 0, 1), 2, 2), { ids: ['a0', 'a1'] });
+    const b = await kit.corpus(new Tensor(Float32Array.of(0, 1, 1, 0), 2, 2), { ids: ['b0', 'b1'] });
+    const [ba, bb] = [await a.save(), await b.save()];
+    expect(bb.length).toBe(ba.length);
+    const path = at('replaced.ckc');
+    writeFileSync(path, ba);
+    // After the header's read (the second), the file is rewritten in place.
+    const probe = await open(path);
+    const proto = Object.getPrototypeOf(probe) as { read: (...a: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const read = proto.read;
+    let reads = 0;
+    proto.read = async function (this: unknown, ...args: unknown[]) {
+      const r = await read.apply(this, args);
+      if (++reads === 2) writeFileSync(path, bb);
+      return r;
+    };
+    try {
+      const e = await loadCorpusFile(kit, path).catch((x) => x);
+      expect(e).toMatchObject({ code: 'CORRUPT_DATA', op: 'loadCorpusFile', arg: 'path' });
+    } finally {
+      proto.read = read;
+    }
+    a.dispose();
+    b.dispose();
+  });
+
+  it('saves refuse what is not a regular file, dangling links and loops, and write next to a 240-byte name', async () => {
+    const fifo = at('save-pipe.ckc');
+    execFileSync('mkfifo', [fifo]);
+    const dangling = at('dangling.ckc');
+    symlinkSync(at('nowhere.ckc'), dangling);
+    const loop = at('loop-a.ckc');
+    symlinkSync(at('loop-b.ckc'), loop);
+    symlinkSync(loop, at('loop-b.ckc'));
+    const c = await kit.corpus(rows(12, 4, 9));
+    for (const path of [fifo, dangling, loop]) {
+      const e = await saveCorpusFile(c, path).catch((x) => x);
+      expect(e, path).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'saveCorpusFile', arg: 'path' });
+      // Left as it was: a FIFO, a link.
+      expect(lstatSync(path).isFile(), path).toBe(false);
+    }
+    expect(existsSync(at('nowhere.ckc'))).toBe(false);
+    const long = at(`${'n'.repeat(240)}.ckc`);
+    await saveCorpusFile(c, long);
+    await expectSame(c, await loadCorpusFile(kit, long));
+    expect(temps(long)).toEqual([]);
+    c.dispose();
+  });
+
+  it('an onProgress whose result has a throwing then getter fails a load by name (it escaped raw)', async () => {
+    const c = await kit.corpus(rows(5, 4, 10));
+    const path = at('then-getter.ckc');
+    await saveCorpusFile(c, path);
+    // A result whose `then` getter throws (defined so, as a caller's object could be).
+    const odd = () =>
+      Object.defineProperty({}, 'then', {
+        get() {
+          throw new Error('getter');
+        },
+      });
+    const e = await loadCorpusFile(kit, path, { onProgress: odd as never }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'loadCorpusFile', arg: 'options.onProgress' });
+    c.dispose();
   });
 
   it('a kit disposed during a load: DISPOSED naming the kit, not an argument the call lacks', async () => {
