@@ -11,7 +11,8 @@
  *   e.g.     node apps/bench/scripts/page.mjs 'workloads=roofline,sweep&grid=q=1,64;n=10000;d=384'
  *
  * Chromium's path and flags are the test setup's (vitest.shared.ts), loaded through Vite. Exits 1
- * when the page reports a wrong result or fails to run.
+ * when the page reports a wrong result, 2 when it refuses its settings or the arguments are not one
+ * query.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,10 +22,29 @@ import { build, preview, runnerImport } from 'vite';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const repo = resolve(root, '../..');
-const query = process.argv[2] ?? 'workloads=roofline,B,C,sweep&backends=wasm,tfjs-wasm&peers=naive,tfjs-fast';
+/** The page's own refusal of its settings (its status line), as opposed to a failure of this script. */
+class PageRefused extends Error {}
+
+const args = process.argv.slice(2);
+// One query or none: a flag, a URL, an encoded query or a second argument ran the full default
+// suite for minutes (or was ignored) without a word.
+const usage = (why) => {
+  console.error(`page.mjs: ${why}\nusage: node apps/bench/scripts/page.mjs ['key=value&key=value...']`);
+  process.exit(2);
+};
+if (args.length > 1) usage(`takes one query, got ${args.length} arguments.`);
+const query = args[0] ?? 'workloads=roofline,B,C,sweep&backends=wasm,tfjs-wasm&peers=naive,tfjs-fast';
+if (
+  args.length === 1 &&
+  (/^-/.test(query) || /^[a-z]+:\/\//i.test(query) || !query.replace(/^\?/, '').includes('='))
+)
+  usage(`'${query}' is not a query like 'workloads=A,B&backends=wasm'.`);
 const params = new URLSearchParams(query);
 params.set('autorun', '1');
-const wantsSweep = (params.get('workloads') ?? '').split(',').includes('sweep');
+const wantsSweep = (params.get('workloads') ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .includes('sweep');
 const { module: shared } = await runnerImport(resolve(repo, 'vitest.shared.ts'));
 const outDir = 'build/web-page-run';
 
@@ -60,7 +80,8 @@ try {
     clearInterval(tick);
   }
   const error = await page.evaluate(() => window.benchError);
-  if (error) throw new Error(error);
+  // The page refused its settings (or failed to start): its message, exit 2 as the CLI's usage errors.
+  if (error) throw new PageRefused(await page.textContent('#status'));
   const report = await page.evaluate(() => window.benchReport);
   const sweep = await page.evaluate(() => window.sweepReport);
   const env = (report ?? sweep).environment;
@@ -82,6 +103,10 @@ try {
     `JSON written to ${[report && 'bench-results/page.json', sweep && 'bench-results/page-sweep.json'].filter(Boolean).join(' and ')}`,
   );
   if ((report && !report.ok) || (sweep && !sweep.ok)) code = 1;
+} catch (e) {
+  if (!(e instanceof PageRefused)) throw e;
+  console.error(`page.mjs: the page could not run: ${e.message}`);
+  code = 2;
 } finally {
   await browser.close();
   await new Promise((r) => server.httpServer.close(() => r()));

@@ -583,6 +583,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
   const cells: SweepCell[] = [];
   try {
     for (const [i, shape] of cellsToRun.entries()) {
+      // A macrotask between cells, as the suite has between figures: a tab ran a whole sweep (minutes)
+      // without painting its progress or answering anything.
+      await new Promise<void>((r) => setTimeout(r, 0));
       const { q, n, d } = shape;
       const op = q <= FEW_QUERIES ? 'search' : 'matrix';
       const k = op === 'search' ? Math.min(SWEEP_K, n) : undefined;

@@ -10,7 +10,12 @@ export const hangMs = (s: RunSettings) => Math.max(120_000, 60_000 * s.budgetSec
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+    // setTimeout takes at most 2^31 - 1 ms; past it the timer fired at once (a budget of 1e9 s
+    // made every contender "not available").
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${ms / 1000} s`)),
+      Math.min(ms, 2 ** 31 - 1),
+    );
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -130,4 +130,42 @@ describe.skipIf(!hasChromium())('benchmark page in Chromium', () => {
       await new Promise<void>((r) => server.httpServer.close(() => r()));
     }
   });
+  it('refuses settings it cannot run, saying why (each ran a quiet default, or measured nothing and passed)', {
+    timeout: 300_000,
+  }, async () => {
+    await build({ root, logLevel: 'warn' });
+    const server = await preview({ root, logLevel: 'warn', preview: { port: 0, host: '127.0.0.1' } });
+    const port = (server.httpServer.address() as AddressInfo).port;
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    try {
+      const page = await browser.newPage();
+      const base = 'backends=reference&peers=naive&reps=1&budget=0.2&autorun=1';
+      for (const [query, message] of [
+        ['workloads=X', /unknown workload 'X'/],
+        ['workloads=', /workloads is empty/],
+        ['workloads=A&scale=abc', /scale must be a number/],
+        ['workloads=A&scale=0', /scale must be a number/],
+        ['workloads=A&reps=3e9', /reps must be an integer/],
+        ['workloads=A&budgets=1', /unknown setting 'budgets'/],
+        ['workloads=A&baseline=bogus', /baseline 'bogus' names no contender/],
+        ['workloads=A&seed=abc', /seed must be an integer/],
+        ['workloads=sweep&grid=q=0', /positive integers/],
+      ] as const) {
+        // The query's own value wins over the base's (first one wins in URLSearchParams.get).
+        await page.goto(`http://127.0.0.1:${port}/?${query}&${base}`);
+        await page.waitForFunction(
+          () => window.benchReport !== undefined || window.benchError !== undefined,
+          null,
+          {
+            timeout: 60_000,
+          },
+        );
+        expect(await page.evaluate(() => window.benchReport), query).toBeUndefined();
+        expect(await page.textContent('#status'), query).toMatch(message);
+      }
+    } finally {
+      await browser.close();
+      await new Promise<void>((r) => server.httpServer.close(() => r()));
+    }
+  });
 });

@@ -7,6 +7,7 @@ import {
   measureResolution,
   minSampleMs,
   type Timer,
+  withTimeout,
 } from '../src/timing.js';
 
 /**
@@ -112,5 +113,13 @@ describe('calibration', () => {
     const { timer } = fakeTimer(clock, (probe) => (probe === 0 ? 30 : 1));
     const count = await calibrate(timer, prepared, { minSampleMs: 20, resolutionMs: 0.1 });
     expect(count).toBe(20);
+  });
+});
+
+describe('withTimeout', () => {
+  it('a limit past setTimeout’s 2^31 - 1 ms waits for the call (it fired at once: a budget of 1e9 s made every contender "not available")', async () => {
+    const late = new Promise<string>((r) => setTimeout(() => r('done'), 20));
+    expect(await withTimeout(late, 60_000 * 1e9, 'open')).toBe('done');
+    await expect(withTimeout(new Promise(() => undefined), 10, 'open')).rejects.toThrow(/did not finish/);
   });
 });

@@ -83,6 +83,20 @@ const list = (v: string) =>
 
 // Query parameters prefill the form: ?workloads=A,B&scale=0.05&backends=...&reps=3&budget=0.5&autorun=1
 const params = new URLSearchParams(location.search);
+/** The settings the page takes from its query. */
+const PAGE_KEYS = [
+  'workloads',
+  'backends',
+  'peers',
+  'grid',
+  'scale',
+  'reps',
+  'warmup',
+  'budget',
+  'baseline',
+  'seed',
+  'autorun',
+];
 field('backends').value = params.get('backends') ?? BROWSER_BACKENDS.join(',');
 field('peers').value = params.get('peers') ?? BROWSER_PEERS.join(',');
 field('grid').value = params.get('grid') ?? PAGE_SWEEP_GRID;
@@ -91,11 +105,37 @@ for (const name of ['scale', 'reps', 'warmup', 'budget', 'baseline']) {
   if (v !== null) field(name).value = v;
 }
 const wanted = params.get('workloads');
-if (wanted) {
+/** Why the query's settings cannot run, checked when the run starts (ids no box stands for, ...). */
+const queryProblems: string[] = [];
+if (wanted !== null) {
   const ids = list(wanted);
-  for (const box of form.querySelectorAll<HTMLInputElement>('input[name=workload]')) {
-    box.checked = ids.includes(box.value);
-  }
+  const boxes = [...form.querySelectorAll<HTMLInputElement>('input[name=workload]')];
+  // As the CLI takes them: 'a' is A. An id no box stands for was dropped, and the run "succeeded"
+  // having measured nothing; an empty list ran the defaults.
+  const known = (id: string) => boxes.find((b) => b.value === id || b.value === id.toUpperCase());
+  const unknown = ids.filter((id) => !known(id));
+  if (ids.length === 0) queryProblems.push('workloads is empty: name at least one');
+  if (unknown.length)
+    queryProblems.push(
+      `unknown workload ${unknown.map((u) => `'${u}'`).join(', ')} (this page runs ${boxes.map((b) => b.value).join(', ')})`,
+    );
+  for (const box of boxes) box.checked = ids.some((id) => known(id) === box);
+}
+for (const key of params.keys())
+  if (!PAGE_KEYS.includes(key))
+    queryProblems.push(`unknown setting '${key}' (the page takes ${PAGE_KEYS.join(', ')})`);
+
+/** A number setting, checked as the CLI checks its flag: a usage error, never a quiet default. */
+function numberSetting(name: string, min: number, max: number, integer: boolean): number {
+  const text = field(name).value.trim();
+  const v = Number(text);
+  // `min` itself is allowed for integers (reps from 1, warmup from 0), not for other numbers.
+  const low = integer ? v >= min : v > min;
+  if (text === '' || !Number.isFinite(v) || !low || v > max || (integer && !Number.isInteger(v)))
+    throw new Error(
+      `${name} must be ${integer ? `an integer in [${min}, ${max}]` : `a number in (${min}, ${max}]`}, got '${text}'`,
+    );
+  return v;
 }
 
 let last: BenchReport | undefined;
@@ -111,21 +151,38 @@ async function run(): Promise<void> {
   $('answer').replaceChildren();
   status.className = '';
   try {
+    if (queryProblems.length) throw new Error(queryProblems.join('; '));
     const ticked = [...form.querySelectorAll<HTMLInputElement>('input[name=workload]:checked')].map(
       (b) => b.value,
     );
+    if (ticked.length === 0) throw new Error('no workload is ticked');
     const sweepTicked = ticked.includes('sweep');
     // The sweep measures a roofline of its own unless the suite measured one first.
     const workloads = ticked.filter((w) => w !== 'sweep');
-    const grid = parseGrid(field('grid').value);
+    // Read only for a sweep; an empty field is the full grid (as the field's hint says).
+    const gridText = field('grid').value.trim();
+    const grid = sweepTicked && gridText !== '' ? parseGrid(gridText) : {};
+    // As the CLI checks its flags (bad values became 1, or were taken: reps=3e9 wrapped negative,
+    // budget=1e9 overflowed the timers).
     const timing = {
-      reps: Math.max(1, Number(field('reps').value) | 0),
-      warmup: Math.max(0, Number(field('warmup').value) | 0),
-      budgetSeconds: Number(field('budget').value) || 1,
+      reps: numberSetting('reps', 1, 1_000_000, true),
+      warmup: numberSetting('warmup', 0, 1_000_000, true),
+      budgetSeconds: numberSetting('budget', 0, 3600, false),
       tolerance: 1e-4,
-      seed: 42,
+      seed: params.has('seed') ? Number(params.get('seed')) : 42,
     };
-    const scale = Number(field('scale').value) || 1;
+    if (!(Number.isInteger(timing.seed) && timing.seed >= 0))
+      throw new Error(`seed must be an integer >= 0, got '${params.get('seed')}'`);
+    const scale = numberSetting('scale', 0, 1e6, false);
+    const backends = list(field('backends').value);
+    const peers = list(field('peers').value);
+    // The baseline names a contender, as the CLI requires (an unknown one gave an empty column).
+    const base = (field('baseline').value || 'naive').split('/')[0];
+    const contenders = [...BROWSER_BACKENDS, ...BROWSER_PEERS, ...backends, ...peers];
+    if (!contenders.some((c) => c === base || base.startsWith(`${c}@`)))
+      throw new Error(
+        `baseline '${base}' names no contender (known: ${[...new Set(contenders)].join(', ')})`,
+      );
     const environment = browserEnvironment();
     const onProgress = (done: number, total: number, what: string) => {
       progress.max = total;
@@ -138,8 +195,8 @@ async function run(): Promise<void> {
             command: location.href,
             workloads,
             scale,
-            backends: list(field('backends').value),
-            peers: list(field('peers').value),
+            backends,
+            peers,
             ...timing,
             baseline: field('baseline').value || 'naive',
             load,
