@@ -521,7 +521,12 @@ class Kit implements Link {
     return new Promise((resolve, reject) => {
       const p: Pending = { op, resolve, reject, corpus: how.corpus, progress: how.progress, moves };
       if (how.source !== undefined) {
-        p.source = iterate(how.source);
+        try {
+          p.source = iterate(how.source);
+        } catch (e) {
+          reject(sourceError(op, e));
+          return;
+        }
         p.chunk = 0;
       }
       let flag: SharedArrayBuffer | undefined;
@@ -668,8 +673,9 @@ class Kit implements Link {
       step = await src.next();
     } catch (e) {
       // The caller's own stream failed: the worker unwinds (disposing what it built) and the call
-      // rejects with the stream's error itself.
-      p.own = e;
+      // rejects as core's does, INVALID_ARGUMENT naming the source with its error as cause (it
+      // rejected with the stream's error itself).
+      p.own = sourceError(p.op, e);
       return this.#thread.post({ t: 'chunk', id, done: false, error: { message: String(e) } });
     }
     if (!this.#pending.has(id)) return;
@@ -970,6 +976,20 @@ function iterate(
   return typeof a[Symbol.asyncIterator] === 'function'
     ? a[Symbol.asyncIterator]()
     : (s as Iterable<CorpusChunk>)[Symbol.iterator]();
+}
+
+/** What a `corpusFrom` source that throws fails with, as in core: its own CosineKitError, else INVALID_ARGUMENT naming it. */
+function sourceError(op: string, e: unknown): unknown {
+  if (e instanceof CosineKitError) return e;
+  return new CosineKitError(
+    'INVALID_ARGUMENT',
+    `Argument 'source' passed to '${op}' threw while it was read: ${String(e)}`,
+    {
+      op,
+      arg: 'source',
+      cause: e,
+    },
+  );
 }
 
 async function closeQuietly(it: AsyncIterator<unknown> | Iterator<unknown>): Promise<void> {

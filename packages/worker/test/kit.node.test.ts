@@ -675,13 +675,17 @@ describe('abort', () => {
     expect(closed).toBe(true);
   });
 
-  it('a stream that throws rejects with its own error, and a throwing progress callback ends the build', async () => {
+  it('a stream that throws fails by name with its error as cause (as core), and a throwing progress callback ends the build', async () => {
     const boom = new Error('the source broke');
     async function* broken() {
       yield mat(2, 3, 90);
       throw boom;
     }
-    await expect(remote.corpusFrom(broken())).rejects.toBe(boom);
+    await expect(remote.corpusFrom(broken())).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'source',
+      cause: boom,
+    });
     const oops = new Error('progress broke');
     for (const onProgress of [
       () => {
@@ -1080,6 +1084,46 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     }
     expect((await failure(fresh.cosineMatrix(R, R, { out: detachedLater() }))).arg).toBe('options.out');
     fresh.dispose();
+  });
+
+  it('a corpusFrom source that throws is INVALID_ARGUMENT naming source, its error the cause, as in core (it was the raw error)', async () => {
+    const boom = new Error('stream broke');
+    const sources: [string, () => unknown][] = [
+      [
+        'an async generator that throws',
+        () =>
+          (async function* () {
+            yield [[1, 2]];
+            throw boom;
+          })(),
+      ],
+      [
+        'a generator that throws first',
+        () =>
+          (function* () {
+            yield* [];
+            throw boom;
+          })(),
+      ],
+      [
+        'an iterator that cannot be made',
+        () => ({
+          [Symbol.iterator]() {
+            throw boom;
+          },
+        }),
+      ],
+    ];
+    for (const [what, source] of sources) {
+      const [r, l] = [
+        await failure(remote.corpusFrom(source() as never)),
+        await failure(local.corpusFrom(source() as never)),
+      ];
+      expect([r.code, r.op, r.arg], what).toEqual(['INVALID_ARGUMENT', 'corpusFrom', 'source']);
+      expect([l.code, l.op, l.arg], what).toEqual([r.code, r.op, r.arg]);
+      const e = await remote.corpusFrom(source() as never).catch((x: unknown) => x);
+      expect((e as { cause?: unknown }).cause, what).toBe(boom);
+    }
   });
 
   it('a row on a SharedArrayBuffer after a plain row is read when the call is made (it was read later, as changed since)', async () => {
