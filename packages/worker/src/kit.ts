@@ -505,12 +505,7 @@ class Kit implements Link {
         } catch (e) {
           // As core names them: a getter or a Proxy trap of the caller's that throws while its
           // argument is read is INVALID_ARGUMENT naming that argument, the error as cause.
-          if (e instanceof CosineKitError) throw e;
-          throw new CosineKitError(
-            'INVALID_ARGUMENT',
-            `Argument '${arg}' passed to '${op}' threw while it was read: ${String(e)}`,
-            { op, arg, cause: e },
-          );
+          throw readError(op, arg, e);
         }
       });
       checkOutAlias(op, args, names);
@@ -524,7 +519,7 @@ class Kit implements Link {
         try {
           p.source = iterate(how.source);
         } catch (e) {
-          reject(sourceError(op, e));
+          reject(readError(op, 'source', e));
           return;
         }
         p.chunk = 0;
@@ -572,17 +567,7 @@ class Kit implements Link {
           // the caller's own throw from a getter the clone ran first, INVALID_ARGUMENT naming it.
           const i = args.findIndex((a, j) => !clones(packed[j]) && a !== undefined);
           const arg = names[i] ?? 'options';
-          this.#settle(
-            id,
-            undefined,
-            e instanceof CosineKitError
-              ? e
-              : new CosineKitError(
-                  'INVALID_ARGUMENT',
-                  `Argument '${arg}' passed to '${op}' threw while it was read: ${String(e)}`,
-                  { op, arg, cause: e },
-                ),
-          );
+          this.#settle(id, undefined, readError(op, arg, e));
           return;
         }
         try {
@@ -675,7 +660,7 @@ class Kit implements Link {
       // The caller's own stream failed: the worker unwinds (disposing what it built) and the call
       // rejects as core's does, INVALID_ARGUMENT naming the source with its error as cause (it
       // rejected with the stream's error itself).
-      p.own = sourceError(p.op, e);
+      p.own = readError(p.op, 'source', e);
       return this.#thread.post({ t: 'chunk', id, done: false, error: { message: String(e) } });
     }
     if (!this.#pending.has(id)) return;
@@ -978,15 +963,19 @@ function iterate(
     : (s as Iterable<CorpusChunk>)[Symbol.iterator]();
 }
 
-/** What a `corpusFrom` source that throws fails with, as in core: its own CosineKitError, else INVALID_ARGUMENT naming it. */
-function sourceError(op: string, e: unknown): unknown {
+/**
+ * What the caller's code that threw while an argument was read fails with, as core's `readFailure`:
+ * its own CosineKitError, else INVALID_ARGUMENT naming `arg` with the error as cause (a getter, a
+ * Proxy trap, a `corpusFrom` source).
+ */
+function readError(op: string, arg: string, e: unknown): unknown {
   if (e instanceof CosineKitError) return e;
   return new CosineKitError(
     'INVALID_ARGUMENT',
-    `Argument 'source' passed to '${op}' threw while it was read: ${String(e)}`,
+    `Argument '${arg}' passed to '${op}' threw while it was read: ${String(e)}`,
     {
       op,
-      arg: 'source',
+      arg,
       cause: e,
     },
   );
@@ -1189,11 +1178,7 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
         out.filter = g;
       } catch (e) {
         // As core names a filter whose lists cannot be read.
-        throw new CosineKitError(
-          'INVALID_ARGUMENT',
-          `Argument 'options.filter' passed to '${op}' threw while it was read: ${String(e)}`,
-          { op, arg: 'options.filter', cause: e },
-        );
+        throw readError(op, 'options.filter', e);
       }
     }
     if (typeof f === 'function')
