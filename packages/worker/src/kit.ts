@@ -537,14 +537,10 @@ class Kit implements Link {
           this.#thread.post({ t: 'abort', id });
           this.#settle(id, undefined, abortedError(op, signal));
         };
-        // A signal whose addEventListener throws cannot be listened to; core only reads
-        // `aborted`, and takes it (the call failed here, raw).
-        try {
-          signal.addEventListener('abort', onAbort, { once: true });
-          p.cleanup = () => signal.removeEventListener('abort', onAbort);
-        } catch {
-          // Not observable: the call runs to its end.
-        }
+        // One listener per signal, whatever the number of calls sharing it (Node warns past ten
+        // listeners on one signal). A signal whose addEventListener throws cannot be listened
+        // to; core only reads `aborted`, and takes it (the call failed here, raw).
+        p.cleanup = onAbortOf(signal, onAbort);
       }
       this.#pending.set(id, p);
       this.#thread.busy();
@@ -920,6 +916,52 @@ function badWorker(v: unknown): never {
 }
 
 /** Core's error for an aborted call, word for word. */
+/** The calls waiting on a signal, behind the one listener the signal is given. */
+interface Waiting {
+  readonly calls: Set<() => void>;
+  readonly fire: () => void;
+}
+
+const WAITING = new WeakMap<AbortSignal, Waiting>();
+
+/**
+ * Calls `fn` once when `signal` aborts, through a single listener shared by every call waiting on
+ * that signal; answers the function that stops waiting (the listener goes with the last call). A
+ * signal that cannot be listened to answers undefined: the call runs to its end.
+ */
+function onAbortOf(signal: AbortSignal, fn: () => void): (() => void) | undefined {
+  let w = WAITING.get(signal);
+  if (w === undefined) {
+    const calls = new Set<() => void>();
+    const entry: Waiting = {
+      calls,
+      fire: () => {
+        if (WAITING.get(signal) === entry) WAITING.delete(signal);
+        for (const call of [...calls]) call();
+      },
+    };
+    try {
+      signal.addEventListener('abort', entry.fire, { once: true });
+    } catch {
+      return undefined;
+    }
+    WAITING.set(signal, entry);
+    w = entry;
+  }
+  const entry = w;
+  entry.calls.add(fn);
+  return () => {
+    entry.calls.delete(fn);
+    if (entry.calls.size > 0 || WAITING.get(signal) !== entry) return;
+    WAITING.delete(signal);
+    try {
+      signal.removeEventListener('abort', entry.fire);
+    } catch {
+      // Left on the signal: it finds no call waiting.
+    }
+  };
+}
+
 function abortedError(op: string, signal: AbortSignal): CosineKitError {
   return new CosineKitError('ABORTED', `Argument 'signal' passed to '${op}' was aborted; the call stopped.`, {
     op,

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import {
   type CosineKit,
@@ -673,6 +674,38 @@ describe('abort', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(yielded).toBeGreaterThanOrEqual(4);
     expect(closed).toBe(true);
+  });
+
+  it('calls sharing one signal share one listener on it: no leak warning, each still aborts', async () => {
+    const R = await remote.corpus(mat(2000, 32, 84));
+    const q = mat(1, 32, 85);
+    const want = (await R.search(q, 3)).toArray();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const c = new AbortController();
+      const done = await Promise.all(Array.from({ length: 30 }, () => R.search(q, 3, { signal: c.signal })));
+      for (const r of done) expect(r.toArray()).toEqual(want);
+      // Settled calls leave nothing on the signal.
+      expect(getEventListeners(c.signal, 'abort')).toHaveLength(0);
+      const pending = Array.from({ length: 30 }, () =>
+        R.search(q, 3, { signal: c.signal }).then(
+          () => 'answered',
+          (e: unknown) => (isCosineKitError(e, 'ABORTED') ? 'aborted' : e),
+        ),
+      );
+      expect(getEventListeners(c.signal, 'abort')).toHaveLength(1);
+      c.abort();
+      for (const r of await Promise.all(pending)) expect(r).toBe('aborted');
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    // The corpus is intact and a new signal works as before.
+    expect((await R.search(q, 3, { signal: new AbortController().signal })).toArray()).toEqual(want);
+    R.dispose();
   });
 
   it('a stream that throws fails by name with its error as cause (as core), and a throwing progress callback ends the build', async () => {
