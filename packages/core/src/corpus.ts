@@ -14,7 +14,7 @@ import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } 
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
-import { checkOut, type MatrixOptions } from './out.js';
+import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { SearchResult } from './search-result.js';
 import { gatherStored, MAX_ORDINAL, normalisedF32 } from './stored.js';
 import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
@@ -330,18 +330,22 @@ export class Corpus {
       checkSignal('similarity', signal);
       const n = this.#live;
       const mine = checkOut('similarity', options, q.rows, n, [['queries', queries]]);
-      const step = signal ? this.#blockRows(q) : q.rows;
-      // Without an output of the caller's, one step leaves the result to the backend, which may
-      // make it where its threads can write (see the wasm backend's shared results).
-      if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, mine, signal), q.rows, n);
-      const out = mine ?? new Float32Array(q.rows * n);
-      for (let i0 = 0; i0 < q.rows; i0 += step) {
-        if (i0 > 0) await pause();
-        checkSignal('similarity', signal);
-        const i1 = Math.min(q.rows, i0 + step);
-        await this.#similarityBlock(sliceRows(q, i0, i1), out.subarray(i0 * n, i1 * n), signal);
+      try {
+        const step = signal ? this.#blockRows(q) : q.rows;
+        // Without an output of the caller's, one step leaves the result to the backend, which may
+        // make it where its threads can write (see the wasm backend's shared results).
+        if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, mine, signal), q.rows, n);
+        const out = mine ?? new Float32Array(q.rows * n);
+        for (let i0 = 0; i0 < q.rows; i0 += step) {
+          if (i0 > 0) await pause();
+          checkSignal('similarity', signal);
+          const i1 = Math.min(q.rows, i0 + step);
+          await this.#similarityBlock(sliceRows(q, i0, i1), out.subarray(i0 * n, i1 * n), signal);
+        }
+        return new Tensor(out, q.rows, n);
+      } catch (e) {
+        throw outFailure('similarity', e, mine);
       }
-      return new Tensor(out, q.rows, n);
     });
   }
 
@@ -394,7 +398,7 @@ export class Corpus {
         if (!ordinals) this.#checkRoom(t.rows);
         handle ??= tensor
           ? await this.#kernels.createCorpus(op, 'source', t, this.#options)
-          : await this.#rebuild(op, t);
+          : await this.#rebuild(op, 'source', t);
       } catch (e) {
         disposeQuietly(made);
         throw e;
@@ -491,13 +495,15 @@ export class Corpus {
       // third of the limit then more than halves from one segment to the next, so many small adds
       // leave O(log rows) segments, each row is rewritten O(log rows) times, and segments past the
       // limit (a large streamed corpus) are never copied.
-      for (let s: Segment[]; (s = this.#segments).length > 1; ) {
-        const [x, y] = s.slice(-2);
-        const a = x.rows - x.deletedCount;
-        const b = y.rows - y.deletedCount;
-        if (a > 2 * b || (a + b) * this.cols * 4 > this.mergeBytes) break;
-        await this.#compact('add', [x, y]);
-      }
+      await this.#upkeep('add', async () => {
+        for (let s: Segment[]; (s = this.#segments).length > 1; ) {
+          const [x, y] = s.slice(-2);
+          const a = x.rows - x.deletedCount;
+          const b = y.rows - y.deletedCount;
+          if (a > 2 * b || (a + b) * this.cols * 4 > this.mergeBytes) break;
+          await this.#compact('add', 'rows', [x, y]);
+        }
+      });
     });
   }
 
@@ -582,8 +588,10 @@ export class Corpus {
         }
       }
       this.#live -= removed;
-      const heavy = this.#segments.filter((s) => s.deletedCount > 0 && s.deletedCount * 2 >= s.rows);
-      for (const s of heavy) await this.#compact('remove', [s]);
+      await this.#upkeep('remove', async () => {
+        const heavy = this.#segments.filter((s) => s.deletedCount > 0 && s.deletedCount * 2 >= s.rows);
+        for (const s of heavy) await this.#compact('remove', 'ids', [s]);
+      });
       return removed;
     });
   }
@@ -664,7 +672,24 @@ export class Corpus {
    * memory. The new segment is made from the old ones' stored representation (codes, scales, bits
    * and float rows as held), never from dequantised rows.
    */
-  async #compact(op: string, segs: Segment[]): Promise<void> {
+  /**
+   * Merging or compacting segments once an add or a remove has taken effect: upkeep, not the
+   * change. A backend that fails at it (an error of its own, a timeout) leaves the segments as they
+   * were, since each compaction swaps its segment in only once it is whole: every answer stays the
+   * same, the call resolves (its change is made: a retry would add twice or remove nothing) and the
+   * next add or remove that merges or compacts tries again. Running out of memory for the merged copy is the same. A
+   * backend disposed meanwhile still fails the call (`DISPOSED`).
+   */
+  async #upkeep(op: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (e) {
+      if (!isCosineKitError(e, 'BACKEND_ERROR') && !isCosineKitError(e, 'OUT_OF_MEMORY')) throw e;
+      this.#checkHandles(op, e);
+    }
+  }
+
+  async #compact(op: string, arg: string, segs: Segment[]): Promise<void> {
     const { stored, ordinals } = await this.#gather(op, segs);
     const at = this.#segments.indexOf(segs[0]);
     if (stored.rows === 0) {
@@ -673,7 +698,7 @@ export class Corpus {
       for (const s of segs) disposeQuietly(s.handle);
       return;
     }
-    const handle = await this.#rebuild(op, stored);
+    const handle = await this.#rebuild(op, arg, stored);
     const merged: Segment = {
       handle,
       rows: stored.rows,
@@ -718,11 +743,11 @@ export class Corpus {
   }
 
   /** A handle holding exactly `stored` (float32 rows are uploaded again where it cannot import). */
-  async #rebuild(op: string, stored: StoredCorpus): Promise<ResidentCorpus> {
-    if (this.#kernels.canImport) return this.#kernels.importCorpus(op, 'rows', stored);
+  async #rebuild(op: string, arg: string, stored: StoredCorpus): Promise<ResidentCorpus> {
+    if (this.#kernels.canImport) return this.#kernels.importCorpus(op, arg, stored);
     return this.#kernels.createCorpus(
       op,
-      'rows',
+      arg,
       new Tensor(stored.exact!, stored.rows, stored.cols),
       this.#options,
     );

@@ -99,6 +99,11 @@ export function checkSave<T extends object>(
   return o;
 }
 
+/** How many times `kit.dispose()` has run: a load begun before the next is disposed by it. @internal */
+export function disposalsOf(kit: CosineKit): number {
+  return placeOf.get(kit)!.disposals();
+}
+
 /** Refuses what is not a kit before anything is opened; returns the options' copy, as `checkSave`. @internal */
 export function checkLoad<T extends object>(
   op: string,
@@ -229,9 +234,10 @@ export async function readCorpus(
   kit: CosineKit,
   source: ByteSource,
   options: LoadFileOptions,
+  since: number,
 ): Promise<Corpus> {
   const { signal, onProgress, segmentBytes = DEFAULT_SEGMENT_BYTES } = options;
-  const place = placeOf.get(kit)!;
+  const { place } = placeOf.get(kit)!;
   const total = source.size;
   const first = await source.read(0, Math.min(16, total));
   const pre = decodingFor(at, () => readCorpusPreamble(first, total));
@@ -333,7 +339,7 @@ export async function readCorpus(
       checkSignal(op, signal);
       if (c === undefined) {
         const opts: CorpusCreateOptions = { storage: l.storage, rerank: l.rerank, ...(ids ? { ids } : {}) };
-        c = await place(op, from, opts);
+        c = await place(op, from, opts, since);
         c.restore({ rows: n, ordinals: part.ordinals, next: l.next, ids: l.ids ? ids! : null });
       } else {
         await c.appendRows(op, from, ids, part.ordinals);

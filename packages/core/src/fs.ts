@@ -24,6 +24,7 @@ import {
   type ByteSource,
   checkLoad,
   checkSave,
+  disposalsOf,
   type LoadFileOptions,
   readCorpus,
   type SaveFileOptions,
@@ -169,6 +170,7 @@ export async function loadCorpusFile(
 ): Promise<Corpus> {
   const op = 'loadCorpusFile';
   options = checkLoad(op, kit, options);
+  const since = disposalsOf(kit);
   checkPath(op, path);
   let fh: Awaited<ReturnType<typeof open>>;
   let size: number;
@@ -209,7 +211,7 @@ export async function loadCorpusFile(
     },
   };
   try {
-    return await readCorpus(op, { op, arg: 'path' }, kit, source, options);
+    return await readCorpus(op, { op, arg: 'path' }, kit, source, options, since);
   } finally {
     await fh.close().catch(() => undefined);
   }

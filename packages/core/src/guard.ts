@@ -19,6 +19,7 @@ import {
   argErrorOf,
   backendError,
   type CosineKitError,
+  disposeQuietly,
   errorText,
   isCosineKitError,
 } from './errors.js';
@@ -189,19 +190,23 @@ export class Guard {
       return await Promise.race([
         pending,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                backendError(
-                  op,
-                  arg,
-                  backend,
-                  kernel,
-                  `did not settle within ${ms} ms (raise createCosineKit({ timeoutMs }) for longer work).`,
-                ),
+          timer = setTimeout(() => {
+            // A corpus handle the abandoned kernel makes later is nobody's: released when it comes.
+            if (kernel === 'createCorpus' || kernel === 'importCorpus')
+              Promise.resolve(pending).then(
+                (h) => disposeQuietly(h as { dispose?: () => unknown }),
+                () => undefined,
+              );
+            reject(
+              backendError(
+                op,
+                arg,
+                backend,
+                kernel,
+                `did not settle within ${ms} ms (raise createCosineKit({ timeoutMs }) for longer work).`,
               ),
-            ms,
-          );
+            );
+          }, ms);
         }),
       ]);
     } catch (e) {

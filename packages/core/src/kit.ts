@@ -26,7 +26,7 @@ import {
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitInto, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable } from './guard.js';
-import { checkOut, type MatrixOptions } from './out.js';
+import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { REFERENCE_SELF_CHECKED, referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
@@ -176,15 +176,30 @@ export interface CosineKit {
   ): Promise<Corpus>;
   /** Loads a corpus saved by {@link Corpus.save} onto this kit's backend. */
   loadCorpus(bytes: Uint8Array): Promise<Corpus>;
-  /** Disposes every corpus this kit created that is still alive. */
+  /**
+   * Disposes every corpus this kit created that is still alive, and those still being made by
+   * calls begun before it (`corpus`, `corpusFrom`, `loadCorpus`, the file loads), which reject with
+   * `DISPOSED` naming `kit`. The kit itself stays usable for later calls.
+   */
   dispose(): void;
 }
 
 /** @internal Each kit's corpus maker, for the file helpers (`@cosinekit/core/fs`, `/opfs`). */
-export const placeOf = new WeakMap<
-  CosineKit,
-  (op: string, from: Tensor | StoredCorpus, options: CorpusCreateOptions) => Promise<Corpus>
->();
+export const placeOf = new WeakMap<CosineKit, CorpusMaker>();
+
+/**
+ * @internal A kit's corpus maker: `place` makes a corpus, disposed and refused as `DISPOSED` when
+ * `kit.dispose()` ran after `since` (from `disposals()`, read where the public call began).
+ */
+export interface CorpusMaker {
+  place(
+    op: string,
+    from: Tensor | StoredCorpus,
+    options: CorpusCreateOptions,
+    since?: number,
+  ): Promise<Corpus>;
+  disposals(): number;
+}
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
 export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
@@ -229,6 +244,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let starting: Promise<CheckedKernels> | undefined;
   let checked: CheckedKernels | undefined;
   const live = new Set<Corpus>();
+  /** How many times `kit.dispose()` has run: a corpus made by a call begun before the last is disposed. */
+  let disposals = 0;
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
     referenceKernels,
@@ -314,6 +331,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     op: string,
     from: Tensor | StoredCorpus,
     options: CorpusCreateOptions,
+    since = disposals,
   ): Promise<Corpus> => {
     const own = await start();
     const want: CorpusStorage = options.storage ?? 'float32';
@@ -346,14 +364,29 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     const host = !keepsHost ? null : from instanceof Tensor ? from.data : from.exact!.slice();
     const c = new Corpus(handle, kernels, options, host, (x) => live.delete(x), from.rows);
     live.add(c);
-    return c;
+    return kept(op, c, since);
+  };
+
+  /**
+   * `c`, made by a call that began when `kit.dispose()` had run `since` times: a dispose since
+   * then was meant for it too (it was being made), so it is disposed and the call refused.
+   */
+  const kept = (op: string, c: Corpus, since: number): Corpus => {
+    if (since === disposals) return c;
+    c.dispose();
+    return argError(
+      'DISPOSED',
+      op,
+      'kit',
+      'was disposed (kit.dispose()) while this corpus was being made; the corpus was disposed with it.',
+    );
   };
 
   /**
    * A loaded file's corpus: version 2 restores the stored representation as it was; version 1 rows
    * are admitted as `corpus()` admits rows, then stored again.
    */
-  const load = async (file: CorpusFile): Promise<Corpus> => {
+  const load = async (file: CorpusFile, since: number): Promise<Corpus> => {
     const options: CorpusCreateOptions = {
       storage: file.storage,
       rerank: file.rerank,
@@ -361,7 +394,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     };
     const from =
       file.version >= 2 ? file : guardRows(file.exact!, file.rows, file.cols, 'loadCorpus', 'bytes').tensor;
-    const c = await place('loadCorpus', from, options);
+    const c = await place('loadCorpus', from, options, since);
     c.restore(file);
     return c;
   };
@@ -497,7 +530,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           ['a', a],
           ['b', b],
         ]);
-        return run(lease, { pair, out }, cosineMatrixWork, matrixDone);
+        const p = run(lease, { pair, out }, cosineMatrixWork, matrixDone);
+        return out === undefined
+          ? p
+          : p.catch((e: unknown) => Promise.reject(outFailure('cosineMatrix', e, out)));
       } catch (e) {
         return Promise.reject(lease.fail(e));
       }
@@ -521,17 +557,23 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
     },
     async corpus(rows, options = {}) {
+      const since = disposals;
       options = checkCorpusOptions(options);
       // Before any await: the backend's copy is made within the call, as the gate's snapshot is.
       const c = ungatedCorpus('corpus', rows, options);
-      if (c !== undefined) return c;
+      if (c !== undefined) {
+        // A kit.dispose() right after this call is meant for this corpus as well.
+        await undefined;
+        return kept('corpus', c, since);
+      }
       const t = admit(rows, 'corpus', 'rows').tensor;
       const ids = copyIds('corpus', options.ids);
       if (ids !== undefined) checkIdList('corpus', ids, t.rows);
-      return place('corpus', t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) });
+      return place('corpus', t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) }, since);
     },
     async corpusFrom(source, options = {}) {
       const op = 'corpusFrom';
+      const since = disposals;
       options = checkCorpusOptions(options, op);
       const { onProgress, signal, segmentBytes = DEFAULT_SEGMENT_BYTES } = options;
       if ((options as CorpusCreateOptions).ids !== undefined)
@@ -585,7 +627,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         if (c === undefined) {
           if (ids) checkIdList(op, ids, rows);
           const opts = { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) };
-          c = ungatedCorpus(op, t, opts) ?? (await place(op, give(), opts));
+          const made = ungatedCorpus(op, t, opts);
+          c = made ? kept(op, made, since) : await place(op, give(), opts, since);
           c.mergeBytes = segmentBytes;
         } else {
           const h = c.ungatedHandle(op, t);
@@ -657,7 +700,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         checkSignal(op, signal);
         await flush();
         if (c === undefined) argError('EMPTY_INPUT', op, 'source', 'yielded no rows.');
-        return c;
+        return kept(op, c, since);
       } catch (e) {
         disposeQuietly(c);
         try {
@@ -674,13 +717,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
       attached(bytes, 'loadCorpus', 'bytes');
       // The snapshot: new Uint8Array copies, where a Node Buffer's slice() is a view of the caller's memory.
-      return load(decodeCorpusFile(new Uint8Array(bytes)));
+      return load(decodeCorpusFile(new Uint8Array(bytes)), disposals);
     },
     dispose() {
+      disposals++;
       for (const c of [...live]) c.dispose();
     },
   };
-  placeOf.set(kit, place);
+  placeOf.set(kit, { place, disposals: () => disposals });
   return kit;
 }
 

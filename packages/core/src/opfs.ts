@@ -20,6 +20,7 @@ import { argError, argErrorOf, isCosineKitError } from './errors.js';
 import {
   checkLoad,
   checkSave,
+  disposalsOf,
   type LoadFileOptions,
   readCorpus,
   type SaveFileOptions,
@@ -219,6 +220,7 @@ export async function loadCorpusOpfs(
 ): Promise<Corpus> {
   const op = 'loadCorpusOpfs';
   options = checkLoad(op, kit, options, ['directory']);
+  const since = disposalsOf(kit);
   checkName(op, name);
   const dir = await directoryOf(op, options);
   let file: File;
@@ -251,5 +253,6 @@ export async function loadCorpusOpfs(
       },
     },
     options,
+    since,
   );
 }

@@ -1,4 +1,4 @@
-import { argError, type ErrorCode } from './errors.js';
+import { argError, argErrorOf, type ErrorCode, isCosineKitError } from './errors.js';
 import { describeType, intact, plainFloat32, refuseFakeView, Tensor } from './tensor.js';
 
 /** Options of the calls that return a full similarity matrix. */
@@ -9,7 +9,8 @@ export interface MatrixOptions {
    * Reusing one output across calls saves the page faults of a fresh result (a 40 MB matrix costs
    * tens of milliseconds to touch for the first time). The backend writes into it where it can, and
    * the result is copied into it otherwise. It must not be on the buffer of an input, and holds
-   * unspecified values if the call fails.
+   * unspecified values if the call fails. After a failure by `timeoutMs` the backend's kernel may
+   * still write into it when it ends: give the next call another buffer.
    */
   out?: Float32Array | Tensor;
 }
@@ -46,4 +47,17 @@ export function checkOut(
     )
       fail('INVALID_ARGUMENT', `shares a buffer with '${name}'.`);
   return plainFloat32(data);
+}
+
+/**
+ * What a call of `op` given `options.out` (its values `out`) reports when it failed: `DISPOSED`
+ * naming `options.out`, with the failure as `cause`, when the caller transferred (detached) or
+ * shrank it while the call ran, so that the backend's write into it, or the check of its answer,
+ * failed (the caller's doing, not the backend's); otherwise `e` itself (an abort, a disposed corpus
+ * and the caller's other errors stay as they are).
+ */
+export function outFailure(op: string, e: unknown, out: Float32Array | undefined): unknown {
+  if (out === undefined || out.byteLength !== 0) return e;
+  if (isCosineKitError(e) && e.code !== 'BACKEND_ERROR') return e;
+  return argErrorOf('DISPOSED', op, 'options.out', 'was transferred (detached) while the call ran.', e);
 }
