@@ -223,6 +223,9 @@ class State {
 
   async close(): Promise<void> {
     this.disposed = true;
+    // The corpora go within the call (their tables dropped behind it): a call made right after
+    // dispose() on one of them is DISPOSED, where a remove once ran while the close waited.
+    for (const c of [...this.live]) c.dispose();
     // An open or a createCorpus in flight finishes first: each sees the dispose and cleans up.
     await this.opening?.catch(() => undefined);
     await Promise.all([...this.creating].map((p) => p.catch(() => undefined)));

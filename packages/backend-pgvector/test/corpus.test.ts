@@ -389,6 +389,20 @@ describe('bad input', () => {
 });
 
 describe('found by a probe (each failed before)', () => {
+  it('a call made right after backend.dispose(), not awaited, is DISPOSED and changes nothing (a remove once ran)', async () => {
+    const backend = createPgvectorBackend({ pglite: db });
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(randomTensor(20, 4, 3), { ids: Array.from({ length: 20 }, (_, i) => i) });
+    const closing = backend.dispose();
+    const removed = c.remove([1, 2]);
+    const added = c.add(randomTensor(2, 4, 4), [100, 101]);
+    expectError(await failure(removed), 'DISPOSED');
+    expectError(await failure(added), 'DISPOSED');
+    expect(c.rows).toBe(20);
+    await closing;
+    kit.dispose();
+  });
+
   it("a table already holding the next corpus table's name is passed over, never dropped", async () => {
     const prefix = 'probe_collide';
     const backend = createPgvectorBackend({ pglite: db, tablePrefix: prefix });

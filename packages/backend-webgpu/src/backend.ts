@@ -184,12 +184,23 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         throw new Error(`webgpu unavailable: ${(e as Error).message}`);
       }
     },
-    async dispose() {
+    dispose() {
       disposed = true;
-      const e = opening ? await opening.catch(() => null) : null;
-      opening = null;
+      // An open device goes within the call, with its corpora: a call made right after dispose()
+      // on one of them (a remove, an add) is DISPOSED, as on the other backends, where it once ran
+      // in the microtasks before the device was destroyed. One still opening goes once it opens.
+      const open = engine;
       engine = null;
-      e?.destroy();
+      if (open) {
+        opening = null;
+        open.destroy();
+        return Promise.resolve();
+      }
+      return (async () => {
+        const e = opening ? await opening.catch(() => null) : null;
+        opening = null;
+        e?.destroy();
+      })();
     },
     memory(): BackendMemory {
       return {

@@ -1,4 +1,5 @@
 import { checkTopK, randomTensor } from '@cosinekit/conformance';
+import { createCosineKit } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import { createWebGpuBackend } from '../src/index.js';
 import { webgpuSkipReason } from './available.js';
@@ -56,6 +57,21 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
       expect(b.describe!()).toMatchObject({ state: 'disposed' });
     }
   }, 120_000);
+
+  it('dispose() of an open device disposes its corpora within the call: a remove made right after is DISPOSED (it once ran)', async () => {
+    const b = createWebGpuBackend();
+    const kit = createCosineKit({ backend: b });
+    const c = await kit.corpus(randomTensor(20, 8, 14), { ids: Array.from({ length: 20 }, (_, i) => i) });
+    const h = await b.kernels.createCorpus!(randomTensor(4, 8, 15));
+    const closing = b.dispose?.();
+    expect(h.disposed).toBe(true);
+    const removed = c.remove([1, 2]);
+    await expect(removed).rejects.toMatchObject({ code: 'DISPOSED', arg: 'corpus' });
+    expect(c.rows).toBe(20);
+    await closing;
+    expect(b.stats().liveBuffers).toBe(0);
+    kit.dispose();
+  });
 
   it('a call the disposal cuts short is DISPOSED, not a broken backend (was an AbortError)', async () => {
     const b = createWebGpuBackend();
