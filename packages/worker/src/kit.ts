@@ -131,6 +131,11 @@ interface Pending {
   moves?: boolean;
   /** Undoes what the call set up (the abort listener). */
   cleanup?: () => void;
+  /**
+   * The abort of a call that writes into the caller's shared memory (an `out` on a
+   * SharedArrayBuffer): rejected once the worker answers, so nothing is written after it.
+   */
+  stopping?: unknown;
 }
 
 /** Per call: names of its arguments, for errors about them; which are rows (Tensor inputs). */
@@ -530,12 +535,17 @@ class Kit implements Link {
           typeof SharedArrayBuffer === 'function' && crossOriginIsolatedOrNode()
             ? new SharedArrayBuffer(4)
             : undefined;
+        const shared = writesShared(args);
         const onAbort = () => {
           // Seen by the worker at its next check even while it computes; the message covers the
           // rest (a worker waiting for a stream chunk, or no SharedArrayBuffer).
           if (flag) Atomics.store(new Int32Array(flag), 0, 1);
           this.#thread.post({ t: 'abort', id });
-          this.#settle(id, undefined, abortedError(op, signal));
+          // The worker writes a shared out in place until that check: the call rejects when it
+          // answers, so the caller's next use of the buffer is not overwritten (a query block at
+          // most, 2^26 multiply-adds). Every other call rejects now.
+          if (shared && this.#pending.has(id)) p.stopping ??= abortedError(op, signal);
+          else this.#settle(id, undefined, abortedError(op, signal));
         };
         // One listener per signal, whatever the number of calls sharing it (Node warns past ten
         // listeners on one signal). A signal whose addEventListener throws cannot be listened
@@ -605,7 +615,10 @@ class Kit implements Link {
         return;
       }
       const threw = this.#fallbackThrew;
-      if (threw) {
+      if (p.stopping !== undefined) {
+        if (value instanceof WorkerCorpus) value.dispose();
+        this.#settle(m.id, undefined, p.stopping);
+      } else if (threw) {
         this.#fallbackThrew = undefined;
         if (value instanceof WorkerCorpus) value.dispose();
         this.#settle(m.id, undefined, threw);
@@ -760,7 +773,8 @@ class Kit implements Link {
     this.#dead = { code, why, cause };
     for (const c of this.#corpora.values()) c.gone(this.#goneError());
     this.#corpora.clear();
-    for (const [id, p] of [...this.#pending]) this.#settle(id, undefined, this.#deadError(p.op));
+    for (const [id, p] of [...this.#pending])
+      this.#settle(id, undefined, p.stopping ?? this.#deadError(p.op));
     this.#thread.end();
   }
 }
@@ -960,6 +974,19 @@ function onAbortOf(signal: AbortSignal, fn: () => void): (() => void) | undefine
       // Left on the signal: it finds no call waiting.
     }
   };
+}
+
+/** Whether a call's options (its last argument) hold an `out` on a SharedArrayBuffer, written in place. */
+function writesShared(args: readonly unknown[]): boolean {
+  const o = args[args.length - 1];
+  if (typeof o !== 'object' || o === null || ArrayBuffer.isView(o) || o instanceof Tensor) return false;
+  const out = peek(o, 'out');
+  const d = out instanceof Tensor ? (out.disposed ? null : out.data) : out;
+  return (
+    d instanceof Float32Array &&
+    typeof SharedArrayBuffer === 'function' &&
+    d.buffer instanceof SharedArrayBuffer
+  );
 }
 
 function abortedError(op: string, signal: AbortSignal): CosineKitError {

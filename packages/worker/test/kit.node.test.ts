@@ -676,6 +676,36 @@ describe('abort', () => {
     expect(closed).toBe(true);
   });
 
+  it('an out on a SharedArrayBuffer is not written after the abort rejects (the worker writes it in place)', async () => {
+    const n = 60_000;
+    const d = 64;
+    const nq = 64;
+    const R = await remote.corpus(mat(n, d, 86), { transfer: true });
+    const out = new Float32Array(new SharedArrayBuffer(nq * n * 4));
+    let aborted = 0;
+    for (let trial = 0; trial < 6 && aborted < 3; trial++) {
+      const c = new AbortController();
+      const p = R.similarity(mat(nq, d, 87 + trial), { out, signal: c.signal });
+      await new Promise((r) => setTimeout(r, 5 + trial * 3));
+      c.abort();
+      const e = await p.then(
+        () => null,
+        (x: unknown) => x,
+      );
+      if (e === null) continue;
+      expect(isCosineKitError(e, 'ABORTED')).toBe(true);
+      aborted++;
+      // The caller takes its buffer back at once; the worker has stopped writing into it.
+      out.fill(42);
+      await R.search(mat(1, d, 1), 1);
+      let changed = 0;
+      for (let i = 0; i < out.length; i++) if (out[i] !== 42) changed++;
+      expect(changed, `trial ${trial}`).toBe(0);
+    }
+    expect(aborted).toBeGreaterThan(0);
+    R.dispose();
+  });
+
   it('calls sharing one signal share one listener on it: no leak warning, each still aborts', async () => {
     const R = await remote.corpus(mat(2000, 32, 84));
     const q = mat(1, 32, 85);
