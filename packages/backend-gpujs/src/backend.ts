@@ -5,6 +5,7 @@ import {
   disposedBackend,
   type Kernels,
   ownOptions,
+  valueText,
 } from '@cosinekit/core/backend';
 import { createEngine, type Engine, type GpujsMode } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
@@ -57,13 +58,13 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
       'INVALID_ARGUMENT',
       op,
       'options.mode',
-      `must be one of ${MODES.join(', ')}; got ${String(options.mode)}.`,
+      `must be one of ${MODES.join(', ')}; got ${valueText(options.mode)}.`,
     );
   }
   for (const name of ['maxTextureSize', 'tileSize'] as const) {
     const v = options[name];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
-      argError('INVALID_ARGUMENT', op, `options.${name}`, `must be a positive integer; got ${String(v)}.`);
+      argError('INVALID_ARGUMENT', op, `options.${name}`, `must be a positive integer; got ${valueText(v)}.`);
     }
   }
   let engine: Engine | null = null;

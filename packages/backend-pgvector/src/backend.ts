@@ -7,6 +7,7 @@ import {
   type CorpusOptions,
   checkFinite,
   disposedBackend,
+  errorText,
   foreignCorpus,
   isCosineKitError,
   type Kernels,
@@ -16,6 +17,7 @@ import {
   reading,
   referenceKernels,
   type TopKResult,
+  valueText,
 } from '@cosinekit/core/backend';
 import {
   openPGlite,
@@ -277,7 +279,7 @@ function tableRows(op: string, arg: string, m: unknown): Matrix {
   try {
     ({ data, rows, cols } = m as Record<string, unknown>);
   } catch (e) {
-    throw argErrorOf('INVALID_ARGUMENT', op, arg, `could not be read: ${String(e)}`, e);
+    throw argErrorOf('INVALID_ARGUMENT', op, arg, `could not be read: ${errorText(e)}`, e);
   }
   if (!(data instanceof Float32Array)) argError('INVALID_TYPE', op, `${arg}.data`, 'must be a Float32Array.');
   checkInt(op, `${arg}.rows`, rows, 0, 2 ** 31 - 1);
@@ -993,14 +995,14 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         'DIMENSION_MISMATCH',
         'readTable',
         'name',
-        `names table '${table}', whose column 'v' is ${String(col.type)}, not vector(${cols}).`,
+        `names table '${table}', whose column 'v' is ${valueText(col.type)}, not vector(${cols}).`,
       );
     if (Number(col.dim) !== cols)
       argError(
         'DIMENSION_MISMATCH',
         'readTable',
         'cols',
-        `is ${cols}, but table '${table}' holds ${String(col.type)} vectors.`,
+        `is ${cols}, but table '${table}' holds ${valueText(col.type)} vectors.`,
       );
     const [{ count }] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
     const n = Number(count);

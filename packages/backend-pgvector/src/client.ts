@@ -1,3 +1,4 @@
+import { valueText } from '@cosinekit/core/backend';
 /**
  * The two ways to reach a database, behind one small interface: PGlite embedded in this process,
  * or any Postgres server through `pg`'s pool. Every statement goes out with its values as
@@ -58,7 +59,7 @@ export function reasonOf(e: unknown): string {
       const o = e as { message?: unknown; name?: unknown; errno?: unknown };
       if (typeof o.message === 'string') return o.message;
       if (typeof o.name === 'string')
-        return o.errno !== undefined ? `${o.name} (errno ${String(o.errno)})` : o.name;
+        return o.errno !== undefined ? `${o.name} (errno ${valueText(o.errno)})` : o.name;
       return JSON.stringify(e) ?? String(e);
     } catch {
       // A getter or a cycle: the plain string below.

@@ -4,7 +4,7 @@
  * this module: engines are initialised once and one at a time, and each kernel runs under a lock
  * with its engine made active first.
  */
-import { argError, argErrorOf, checkOptionsObject } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkOptionsObject, errorText } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 
 /** The tfjs engines this package drives. */
@@ -49,7 +49,7 @@ export function engineOptions(op: string, options: unknown, arg = 'options'): Tf
     paths = (options as TfjsEngineOptions | undefined)?.wasmPaths;
     if (paths !== null && typeof paths === 'object' && !Array.isArray(paths)) paths = { ...paths };
   } catch (e) {
-    throw argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
+    throw argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${errorText(e)}`, e);
   }
   if (paths === undefined) return {};
   const strings =

@@ -10,6 +10,7 @@ import {
   reading,
   type SelfCheckedKernelName,
   type UngatedKernelName,
+  valueText,
 } from '@cosinekit/core/backend';
 import { createCorpus, type WasmCorpus } from './kernels/corpus.js';
 import { kernelsOf, type WasmKernels } from './kernels/index.js';
@@ -197,7 +198,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       'INVALID_ARGUMENT',
       'createWasmBackend',
       'variant',
-      `must be 'auto', 'simd' or 'relaxed'; got '${String(wanted)}'.`,
+      `must be 'auto', 'simd' or 'relaxed'; got '${valueText(wanted)}'.`,
     );
   }
   const asked = options.threads;
@@ -213,7 +214,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       'INVALID_ARGUMENT',
       'createWasmBackend',
       'shardBytes',
-      `must be a number of bytes > 0; got ${String(shardBytes)}.`,
+      `must be a number of bytes > 0; got ${valueText(shardBytes)}.`,
     );
   }
   let rt: WasmRuntime | undefined;

@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, errorText } from '@cosinekit/core/backend';
 
 /** Bytes in one wasm page. */
 const PAGE = 65536;
@@ -171,7 +171,7 @@ export class Heap {
       try {
         this.#memory.grow(pages);
       } catch (err) {
-        this.#oom(asked, op, `the engine refused to grow wasm memory (${String(err)})`);
+        this.#oom(asked, op, `the engine refused to grow wasm memory (${errorText(err)})`);
       }
     }
     this.#known = this.#memory.buffer.byteLength;

@@ -1,4 +1,11 @@
-import { argError, argErrorOf, beyondFloat32, CosineKitError, checkFinite } from '@cosinekit/core/backend';
+import {
+  argError,
+  argErrorOf,
+  beyondFloat32,
+  CosineKitError,
+  checkFinite,
+  errorText,
+} from '@cosinekit/core/backend';
 import type { Resident, WasmRuntime } from './runtime.js';
 import { padded } from './staging.js';
 
@@ -138,7 +145,7 @@ export function toFloat32(data: ArrayLike<number>, op = 'createVector'): Float32
       }
     } catch (e) {
       if (e instanceof CosineKitError) throw e;
-      throw argErrorOf('INVALID_ARGUMENT', op, 'data', `threw while it was read: ${String(e)}`, e);
+      throw argErrorOf('INVALID_ARGUMENT', op, 'data', `threw while it was read: ${errorText(e)}`, e);
     }
   }
   if (f.length === 0) {

@@ -5,6 +5,7 @@ import {
   disposedBackend,
   type Kernels,
   ownOptions,
+  valueText,
 } from '@cosinekit/core/backend';
 import {
   corpusMatrix,
@@ -115,7 +116,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         'INVALID_ARGUMENT',
         op,
         `options.limits.${name}`,
-        `must be a positive integer; got ${String(v)}.`,
+        `must be a positive integer; got ${valueText(v)}.`,
       );
     }
   }

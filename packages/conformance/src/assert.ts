@@ -1,3 +1,4 @@
+import { errorText } from '@cosinekit/core/backend';
 /** Assertions that throw plain Errors, so the checks run under any test runner. */
 
 /** A check found the backend wrong; the message says what, where, and by how much. */
@@ -81,7 +82,7 @@ export async function assertRejects(
   }
   check(err !== undefined, `${what}: expected a CosineKitError '${code}', but the call succeeded`);
   const e = err as { name?: string; code?: string; message?: string };
-  check(e.name === 'CosineKitError', `${what}: expected a CosineKitError, got ${String(err)}`);
+  check(e.name === 'CosineKitError', `${what}: expected a CosineKitError, got ${errorText(err)}`);
   check(e.code === code, `${what}: expected code '${code}', got '${e.code}' (${e.message})`);
   if (names.op)
     check(

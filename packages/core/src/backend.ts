@@ -65,6 +65,7 @@ export {
   CosineKitError,
   checkSignal,
   disposedBackend,
+  errorText,
   foreignCorpus,
   isCosineKitError,
   reading,
@@ -83,4 +84,4 @@ export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } fr
 export type { ResolvedKernels } from './resolve.js';
 export { declareKernels, resolveKernels } from './resolve.js';
 export { MAX_ORDINAL } from './stored.js';
-export { beyondFloat32, toTensor } from './tensor.js';
+export { beyondFloat32, describeType, toTensor, valueText } from './tensor.js';

@@ -1,4 +1,4 @@
-import { argError, reading } from './errors.js';
+import { argError, isArrayArg, reading } from './errors.js';
 import { describeType } from './tensor.js';
 
 /** Anything with a row count and a row length. */
@@ -40,7 +40,12 @@ export function checkSameShape(op: string, aName: string, a: Shaped, bName: stri
 /** Throws `INVALID_K` unless `k` is an integer in [1, n]. */
 export function checkK(op: string, k: unknown, n: number): asserts k is number {
   if (typeof k !== 'number' || !Number.isInteger(k)) {
-    argError('INVALID_K', op, 'k', `must be an integer in [1, ${n}], got ${String(k)}.`);
+    argError(
+      'INVALID_K',
+      op,
+      'k',
+      `must be an integer in [1, ${n}], got ${typeof k === 'object' || typeof k === 'function' ? describeType(k) : String(k)}.`,
+    );
   }
   if (k < 1 || k > n) {
     argError('INVALID_K', op, 'k', `must be in [1, ${n}] (the corpus has ${n} rows), got ${k}.`);
@@ -55,7 +60,7 @@ export function checkK(op: string, k: unknown, n: number): asserts k is number {
  */
 export function checkOptionsObject(op: string, options: unknown, keys?: readonly string[]): void {
   if (options === undefined) return;
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
+  if (typeof options !== 'object' || options === null || isArrayArg(op, 'options', options))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(options)}.`);
   if (keys) refuseUnknownOptions(op, options, keys);
 }
@@ -70,7 +75,7 @@ export function checkOptionsObject(op: string, options: unknown, keys?: readonly
  * Shared by the kit, corpora and the backend factories.
  */
 export function ownOptions<T extends object>(op: string, o: T, keys: readonly string[], arg = 'options'): T {
-  if (typeof o !== 'object' || o === null || Array.isArray(o))
+  if (typeof o !== 'object' || o === null || isArrayArg(op, arg, o))
     argError('INVALID_TYPE', op, arg, `must be an object, got ${describeType(o)}.`);
   // An option `op` does not take is refused rather than ignored: a misspelt `filter` would
   // otherwise search everything, a misspelt `signal` never abort.

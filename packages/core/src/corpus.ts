@@ -7,6 +7,7 @@ import {
   checkSignal,
   disposeQuietly,
   errorText,
+  isArrayArg,
   isCosineKitError,
   reading,
 } from './errors.js';
@@ -24,7 +25,10 @@ export type Id = number | string;
 
 /** Options of {@link CosineKit.corpus}. */
 export interface CorpusCreateOptions extends CorpusOptions {
-  /** One id per row, returned with search results; unique. Default: the row's ordinal (0, 1, ...). */
+  /**
+   * One id per row, returned with search results: unique strings or finite numbers (`-0` is held
+   * as `0`, as a saved file writes it). Default: the row's ordinal (0, 1, ...).
+   */
   ids?: readonly Id[];
 }
 
@@ -283,7 +287,7 @@ export class Corpus {
           try {
             keep = f.test(this.#ids ? this.#ids.get(ord)! : ord);
           } catch (e) {
-            argError('INVALID_ARGUMENT', op, 'options.filter', `threw on row ${ord}: ${String(e)}`, e);
+            argError('INVALID_ARGUMENT', op, 'options.filter', `threw on row ${ord}: ${errorText(e)}`, e);
           }
           // A promise (an async predicate) would read as true and let every row through.
           if (typeof keep !== 'boolean')
@@ -533,12 +537,10 @@ export class Corpus {
    * the number removed. Removing every row is refused: dispose the corpus instead.
    */
   remove(ids: readonly Id[]): Promise<number> {
-    if (!Array.isArray(ids))
-      return Promise.reject(
-        argErrorOf('INVALID_TYPE', 'remove', 'ids', `must be an array of ids, got ${describeType(ids)}.`),
-      );
     let own: unknown[];
     try {
+      if (!isArrayArg('remove', 'ids', ids))
+        argError('INVALID_TYPE', 'remove', 'ids', `must be an array of ids, got ${describeType(ids)}.`);
       own = reading('remove', 'ids', () => Array.from(ids));
     } catch (e) {
       return Promise.reject(e);
@@ -864,11 +866,13 @@ export class Corpus {
 }
 
 /** A private copy of a caller's id list (the snapshot rule), after checking it is an array. */
-export function copyIds(op: string, ids: readonly Id[] | undefined): Id[] | undefined {
+export function copyIds(op: string, ids: readonly Id[] | undefined, name = 'ids'): Id[] | undefined {
   if (ids === undefined) return undefined;
-  if (!Array.isArray(ids))
-    argError('INVALID_TYPE', op, 'ids', `must be an array of numbers or strings, got ${describeType(ids)}.`);
-  return reading(op, 'ids', () => Array.from(ids));
+  if (!isArrayArg(op, name, ids))
+    argError('INVALID_TYPE', op, name, `must be an array of numbers or strings, got ${describeType(ids)}.`);
+  // -0 is held as 0: the corpus takes them as one id already, and a saved file writes it so.
+  const list: readonly unknown[] = ids;
+  return reading(op, name, () => Array.from(list, (id) => (Object.is(id, -0) ? 0 : id)) as Id[]);
 }
 
 /**
@@ -882,7 +886,8 @@ export function checkIdList(
   existing?: Map<Id, number>,
   name = 'ids',
 ): void {
-  if (!Array.isArray(ids)) argError('INVALID_TYPE', op, name, 'must be an array of numbers or strings.');
+  if (!isArrayArg(op, name, ids))
+    argError('INVALID_TYPE', op, name, 'must be an array of numbers or strings.');
   if (ids.length !== n) argError('SHAPE_MISMATCH', op, name, `has ${ids.length} ids for ${n} rows.`);
   const seen = new Set<Id>();
   for (let i = 0; i < n; i++) {

@@ -190,13 +190,13 @@ export async function reportProgress(
     // Inside the try: a result whose `then` getter throws escaped raw.
     thenable = typeof (r as PromiseLike<unknown> | null)?.then === 'function';
   } catch (e) {
-    throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${errorText(e)}`, e);
   }
   if (!thenable) return;
   // Awaited, but not past an abort: a promise that never settles must not hold the call.
   await orAbort(op, r as PromiseLike<unknown>, signal).catch((e: unknown) => {
     if (isCosineKitError(e, 'ABORTED') && signal?.aborted) throw e;
-    throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${errorText(e)}`, e);
   });
 }
 
@@ -242,10 +242,22 @@ export function reading<T>(op: string, arg: string, read: () => T): T {
   }
 }
 
+/**
+ * `Array.isArray(v)` for the caller's argument `arg` of `op`: a revoked Proxy (whose every
+ * inspection throws) is `INVALID_ARGUMENT` naming `arg`, with the TypeError as `cause`.
+ */
+export function isArrayArg(op: string, arg: string, v: unknown): v is unknown[] {
+  try {
+    return Array.isArray(v);
+  } catch (e) {
+    throw readFailure(op, arg, e);
+  }
+}
+
 /** What {@link reading} throws for an error `e` caught while reading argument `arg` of `op`. */
 export function readFailure(op: string, arg: string, e: unknown): unknown {
   if (isCosineKitError(e)) return e;
-  return argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${String(e)}`, e);
+  return argErrorOf('INVALID_ARGUMENT', op, arg, `threw while it was read: ${errorText(e)}`, e);
 }
 
 /**

@@ -11,11 +11,19 @@ import {
   readCorpusPreamble,
 } from './corpus-file.js';
 import { crc32 } from './crc32.js';
-import { argError, argErrorOf, checkSignal, isCosineKitError, orAbort, reportProgress } from './errors.js';
+import {
+  argError,
+  argErrorOf,
+  checkSignal,
+  isArrayArg,
+  isCosineKitError,
+  orAbort,
+  reportProgress,
+} from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { guardRows } from './gate.js';
 import { type CosineKit, placeOf } from './kit.js';
-import { describeType, type Tensor } from './tensor.js';
+import { describeType, type Tensor, valueText } from './tensor.js';
 
 /** Options of the file helpers' saves (`saveCorpusFile`, `saveCorpusOpfs`). */
 export interface SaveFileOptions {
@@ -55,7 +63,7 @@ const PIECE = 8 * 2 ** 20;
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
 
 function checkOptions(op: string, o: unknown, segments: boolean): void {
-  if (typeof o !== 'object' || o === null || Array.isArray(o))
+  if (typeof o !== 'object' || o === null || isArrayArg(op, 'options', o))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${describeType(o)}.`);
   const { signal, onProgress, segmentBytes } = o as LoadFileOptions;
   checkSignalArg(op, signal);
@@ -71,7 +79,7 @@ function checkOptions(op: string, o: unknown, segments: boolean): void {
       'INVALID_ARGUMENT',
       op,
       'options.segmentBytes',
-      `must be a number > 0, got ${String(segmentBytes)}.`,
+      `must be a number > 0, got ${valueText(segmentBytes)}.`,
     );
   checkSignal(op, signal);
 }

@@ -1,4 +1,4 @@
-import { argError, reading } from './errors.js';
+import { argError, isArrayArg, reading } from './errors.js';
 import { attached, describeType, refuseFakeView } from './tensor.js';
 
 /** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
@@ -52,7 +52,7 @@ export function admitFilter(op: string, filter: unknown): AdmittedFilter {
 function admitted(op: string, filter: unknown): AdmittedFilter {
   const arg = 'options.filter';
   if (typeof filter === 'function') return { kind: 'predicate', test: filter as (id: Id) => boolean };
-  if (typeof filter !== 'object' || filter === null || Array.isArray(filter))
+  if (typeof filter !== 'object' || filter === null || isArrayArg(op, arg, filter))
     argError(
       'INVALID_TYPE',
       op,
@@ -84,7 +84,7 @@ function admitted(op: string, filter: unknown): AdmittedFilter {
     return { kind: 'mask', mask };
   }
   const list = f[key];
-  if (!Array.isArray(list))
+  if (!isArrayArg(op, `${arg}.${key}`, list))
     argError('INVALID_TYPE', op, `${arg}.${key}`, `must be an array of ids, got ${describeType(list)}.`);
   return reading(op, `${arg}.${key}`, () => idSet(op, `${arg}.${key}`, key, list));
 }
@@ -111,8 +111,13 @@ export function checkSignalArg(op: string, signal: unknown): asserts signal is A
   if (
     typeof signal !== 'object' ||
     signal === null ||
-    typeof (signal as AbortSignal).aborted !== 'boolean' ||
-    typeof (signal as AbortSignal).addEventListener !== 'function'
+    reading(
+      op,
+      'options.signal',
+      () =>
+        typeof (signal as AbortSignal).aborted !== 'boolean' ||
+        typeof (signal as AbortSignal).addEventListener !== 'function',
+    )
   )
     argError('INVALID_TYPE', op, 'options.signal', `must be an AbortSignal, got ${describeType(signal)}.`);
 }

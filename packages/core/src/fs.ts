@@ -19,7 +19,7 @@ import { constants } from 'node:fs';
 import { access, lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Corpus } from './corpus.js';
-import { argError, argErrorOf, isCosineKitError } from './errors.js';
+import { argError, argErrorOf, errorText, isCosineKitError } from './errors.js';
 import {
   type ByteSource,
   checkLoad,
@@ -38,7 +38,7 @@ export type { LoadFileOptions, SaveFileOptions } from './file-stream.js';
 /** The reason a file system call failed, in words with its code (`EACCES`, `ENOENT`, ...). */
 function reason(e: unknown): string {
   const code = (e as { code?: unknown })?.code;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorText(e);
   return typeof code === 'string' && !msg.includes(code) ? `${code}: ${msg}` : msg;
 }
 

@@ -491,7 +491,7 @@ function renamed(e: unknown, op: string, arg: string, backend: string, kernel: s
       : `failed in backend '${backend}' (kernel '${kernel}'): ${e.message}`;
     return argErrorOf(e.code, op, at, problem, e, { backend, kernel });
   }
-  const why = e instanceof Error ? `${e.name}: ${e.message}` : `threw ${describeType(e)} ${String(e)}`;
+  const why = e instanceof Error ? `${e.name}: ${e.message}` : `threw ${describeType(e)} ${errorText(e)}`;
   // An allocation the engine refused (a result of 1e10 floats, say) is the size of the request,
   // not a backend that broke: OUT_OF_MEMORY, the engine's error as the cause.
   if (e instanceof RangeError && OUT_OF_MEMORY_MESSAGE.test(e.message))

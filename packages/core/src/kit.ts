@@ -19,8 +19,10 @@ import {
   checkSignal,
   disposeQuietly,
   errorText,
+  isArrayArg,
   isCosineKitError,
   readFailure,
+  reading,
   reportProgress,
 } from './errors.js';
 import { checkSignalArg } from './filter.js';
@@ -32,7 +34,15 @@ import { getBackend } from './registry.js';
 import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
 import { quantised } from './stored.js';
-import { attached, describeType, refuseFakeView, Tensor, type TensorInput, toTensor } from './tensor.js';
+import {
+  attached,
+  describeType,
+  refuseFakeView,
+  Tensor,
+  type TensorInput,
+  toTensor,
+  valueText,
+} from './tensor.js';
 
 /** Options of {@link createCosineKit}. */
 export interface CosineKitOptions {
@@ -590,7 +600,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           'INVALID_ARGUMENT',
           op,
           'options.segmentBytes',
-          `must be a number > 0, got ${String(segmentBytes)}.`,
+          `must be a number > 0, got ${valueText(segmentBytes)}.`,
         );
       checkSignalArg(op, signal);
       checkSignal(op, signal);
@@ -651,11 +661,17 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           if (step.done) break;
           const arg = `source[${i}]`;
           const chunk = step.value;
-          const plain = chunk instanceof Tensor || Array.isArray(chunk) || ArrayBuffer.isView(chunk);
-          if (!plain && (typeof chunk !== 'object' || chunk === null || !('rows' in chunk)))
-            argError('INVALID_TYPE', op, arg, `must be rows or { rows, ids }, got ${describeType(chunk)}.`);
-          const rows = plain ? (chunk as TensorInput) : (chunk as { rows: TensorInput }).rows;
-          const ids = plain ? undefined : (chunk as { ids?: readonly Id[] }).ids;
+          // A chunk whose reading throws (a getter, a Proxy trap, a revoked Proxy) is the caller's
+          // error, named after the chunk, its error as cause (it escaped raw).
+          const [plain, rows, ids] = reading(op, arg, () => {
+            refuseFakeView(chunk, op, arg);
+            const p = chunk instanceof Tensor || Array.isArray(chunk) || ArrayBuffer.isView(chunk);
+            if (!p && (typeof chunk !== 'object' || chunk === null || !('rows' in chunk)))
+              argError('INVALID_TYPE', op, arg, `must be rows or { rows, ids }, got ${describeType(chunk)}.`);
+            if (p) return [p, chunk as TensorInput, undefined] as const;
+            const c = chunk as { rows: TensorInput; ids?: readonly Id[] };
+            return [p, c.rows, c.ids] as const;
+          });
           const rowsArg = plain ? arg : `${arg}.rows`;
           const t = toTensor(rows, op, rowsArg);
           if (i === 0) cols = t.cols;
@@ -675,7 +691,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
             seg = grown;
           }
           admitInto(t, op, rowsArg, seg, segRows * cols, !raw);
-          const own = copyIds(op, ids as Id[] | undefined);
+          const own = copyIds(op, ids as Id[] | undefined, `${arg}.ids`);
           const has = own !== undefined;
           if (withIds === undefined) withIds = has;
           else if (withIds !== has)
@@ -877,7 +893,7 @@ const topKDone = (r: TopKResult, _: unknown, lease: Lease) =>
 
 /** Refuses options that are not what {@link CosineKitOptions} says, before anything starts. */
 function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
-  if (typeof o !== 'object' || o === null || Array.isArray(o))
+  if (typeof o !== 'object' || o === null || isArrayArg('createCosineKit', 'options', o))
     argError('INVALID_TYPE', 'createCosineKit', 'options', `must be an object, got ${describeType(o)}.`);
   const { backend, onFallback, timeoutMs } = o as Record<string, unknown>;
   if (typeof backend === 'string') {
@@ -898,7 +914,7 @@ function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
       'INVALID_ARGUMENT',
       'createCosineKit',
       'timeoutMs',
-      `must be a number >= 0, got ${String(timeoutMs)}.`,
+      `must be a number >= 0, got ${valueText(timeoutMs)}.`,
     );
 }
 
@@ -910,7 +926,7 @@ function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'cor
       'INVALID_ARGUMENT',
       op,
       'options.storage',
-      `must be 'float32', 'float16' or 'int8', got ${String(o.storage)}.`,
+      `must be 'float32', 'float16' or 'int8', got ${valueText(o.storage)}.`,
     );
   }
   if (o.rerank !== undefined && !(Number.isInteger(o.rerank) && o.rerank >= 0)) {
@@ -918,7 +934,7 @@ function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'cor
       'INVALID_ARGUMENT',
       op,
       'options.rerank',
-      `must be a non-negative integer, got ${String(o.rerank)}.`,
+      `must be a non-negative integer, got ${valueText(o.rerank)}.`,
     );
   }
   return o;

@@ -16,7 +16,7 @@
  * @module @cosinekit/core/opfs
  */
 import type { Corpus } from './corpus.js';
-import { argError, argErrorOf, isCosineKitError } from './errors.js';
+import { argError, argErrorOf, errorText, isCosineKitError } from './errors.js';
 import {
   checkLoad,
   checkSave,
@@ -99,13 +99,13 @@ async function directoryOf(op: string, o: OpfsLocation): Promise<FileSystemDirec
       'UNSUPPORTED',
       op,
       'options.directory',
-      `was not given and the Origin Private File System is unavailable: ${String(e)}`,
+      `was not given and the Origin Private File System is unavailable: ${errorText(e)}`,
       e,
     );
   }
 }
 
-const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : errorText(e));
 
 /**
  * Saves `corpus` as the file `name` in the Origin Private File System (`options.directory`, or the

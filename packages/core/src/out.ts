@@ -30,6 +30,7 @@ export function checkOut(
   const fail = (code: ErrorCode, problem: string) => argError(code, op, 'options.out', problem);
   const out = (options as MatrixOptions | undefined)?.out;
   if (out === undefined) return undefined;
+  refuseFakeView(out, op, 'options.out');
   const t = out instanceof Tensor;
   if (t && out.disposed) fail('DISPOSED', 'is a disposed tensor.');
   if (t) intact(out, op, 'options.out');

@@ -13,11 +13,12 @@ export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
  */
 export function cosine(a: Vector, b: Vector): number {
   // The everyday call, kept lean: two equal, non-empty Float32Arrays go straight to the kernel.
+  // isView first: it never runs a Proxy's trap, where instanceof does (a revoked one throws).
   if (
-    a instanceof Float32Array &&
-    b instanceof Float32Array &&
     ArrayBuffer.isView(a) &&
     ArrayBuffer.isView(b) &&
+    a instanceof Float32Array &&
+    b instanceof Float32Array &&
     a.length === b.length &&
     a.length > 0
   ) {
@@ -58,6 +59,7 @@ export function cosineDistance(a: Vector, b: Vector): number {
  */
 export function normalize(v: Vector, out?: Float32Array): Float32Array {
   const x = vec('normalize', 'v', v);
+  if (out !== undefined) refuseFakeView(out, 'normalize', 'out');
   if (out !== undefined && !(out instanceof Float32Array))
     argError('INVALID_TYPE', 'normalize', 'out', `must be a Float32Array, got ${describeType(out)}.`);
   if (out !== undefined) {

@@ -2,6 +2,7 @@ import type { Backend, BackendFactory } from './contract.js';
 import { argError, argErrorOf, type CosineKitError, disposeQuietly, errorText } from './errors.js';
 import { createReferenceBackend } from './reference.js';
 import { checkBackend } from './resolve.js';
+import { valueText } from './tensor.js';
 
 /** Where a registered backend stands. */
 export type BackendState = 'registered' | 'initialising' | 'ready' | 'failed';
@@ -45,7 +46,7 @@ export function registerBackend(name: string, factory: BackendFactory, priority 
       'INVALID_ARGUMENT',
       'registerBackend',
       'priority',
-      `must be a finite number, got ${String(priority)}.`,
+      `must be a finite number, got ${valueText(priority)}.`,
     );
   const old = entries.get(name);
   entries.set(name, { name, factory, priority, state: 'registered' });

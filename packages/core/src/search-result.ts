@@ -1,5 +1,6 @@
 import type { TopKResult } from './contract.js';
 import { argError } from './errors.js';
+import { valueText } from './tensor.js';
 
 /** One query's hits: corpus row indices (or ids) and their cosines, best first. */
 export interface Hits {
@@ -37,7 +38,12 @@ export class SearchResult implements TopKResult {
       );
     const count = (name: string, v: unknown) => {
       if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))
-        argError('INVALID_ARGUMENT', op, `r.${name}`, `must be a count (an integer >= 0), got ${String(v)}.`);
+        argError(
+          'INVALID_ARGUMENT',
+          op,
+          `r.${name}`,
+          `must be a count (an integer >= 0), got ${valueText(v)}.`,
+        );
     };
     count('queries', r.queries);
     count('k', r.k);
@@ -68,7 +74,12 @@ export class SearchResult implements TopKResult {
   /** Hits of query `q` as views (no copy). */
   hits(q: number): Hits {
     if (!Number.isInteger(q) || q < 0 || q >= this.queries) {
-      argError('INVALID_ARGUMENT', 'hits', 'q', `must be an integer in [0, ${this.queries - 1}], got ${q}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        'hits',
+        'q',
+        `must be an integer in [0, ${this.queries - 1}], got ${valueText(q)}.`,
+      );
     }
     const a = q * this.k;
     return { indices: this.indices.subarray(a, a + this.k), scores: this.scores.subarray(a, a + this.k) };

@@ -21,7 +21,7 @@ export class Tensor implements Matrix {
   /** Wraps `data` (not copied) as a `rows x cols` tensor; the length must match. */
   constructor(data: Float32Array, rows: number, cols: number) {
     refuseFakeView(data, 'tensor', 'data');
-    if (!(data instanceof Float32Array)) {
+    if (!isF32Arg(data, 'tensor', 'data')) {
       argError('INVALID_TYPE', 'tensor', 'data', `must be a Float32Array, got ${describeType(data)}.`);
     }
     attached(data, 'tensor', 'data');
@@ -89,7 +89,7 @@ export class Tensor implements Matrix {
         'INVALID_ARGUMENT',
         'Tensor.row',
         'i',
-        `must be an integer in [0, ${this.rows - 1}], got ${i}.`,
+        `must be an integer in [0, ${this.rows - 1}], got ${valueText(i)}.`,
       );
     }
     return data.subarray(i * this.cols, (i + 1) * this.cols);
@@ -379,6 +379,16 @@ export function plainFloat32(v: Float32Array): Float32Array {
  * worker. `INVALID_TYPE` naming `op` and `arg`, not a TypeError from deep inside a call.
  */
 export function refuseFakeView(v: unknown, op: string, arg: string): void {
+  // A value whose inspection throws (a revoked Proxy, a throwing getPrototypeOf trap) is the
+  // caller's, named: INVALID_ARGUMENT naming `arg`, its TypeError as cause.
+  try {
+    fakeView(v, op, arg);
+  } catch (e) {
+    throw readFailure(op, arg, e);
+  }
+}
+
+function fakeView(v: unknown, op: string, arg: string): void {
   // A real typed array whose `length` is overridden (an own property, a subclass's getter) would be
   // read past its values, or copied short by a RangeError: its own length must be the true one.
   if (
@@ -410,6 +420,15 @@ export function refuseFakeView(v: unknown, op: string, arg: string): void {
     );
 }
 
+/** `v instanceof Float32Array` for the caller's argument `arg`, whose inspection may throw (a revoked Proxy). */
+function isF32Arg(v: unknown, op: string, arg: string): v is Float32Array {
+  try {
+    return v instanceof Float32Array;
+  } catch (e) {
+    throw readFailure(op, arg, e);
+  }
+}
+
 function rowLength(r: unknown, op: string, arg: string): number {
   refuseFakeView(r, op, arg);
   if (r instanceof Float32Array) attached(r, op, arg);
@@ -426,13 +445,27 @@ function rowLength(r: unknown, op: string, arg: string): number {
 
 function checkDim(op: string, arg: string, n: number): void {
   if (!Number.isInteger(n) || n < 0)
-    argError('INVALID_ARGUMENT', op, arg, `must be a non-negative integer, got ${n}.`);
+    argError('INVALID_ARGUMENT', op, arg, `must be a non-negative integer, got ${valueText(n)}.`);
+}
+
+/**
+ * A caller's value as error messages show it: a primitive as itself (a symbol and a bigint too), an
+ * object or a function by its type, never by its own `toString` (which may throw, or be missing).
+ */
+export function valueText(v: unknown): string {
+  if ((typeof v === 'object' && v !== null) || typeof v === 'function') return describeType(v);
+  return String(v);
 }
 
 /** A short name for a value's type, for error messages. */
 export function describeType(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return 'Array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  try {
+    if (Array.isArray(v)) return 'Array';
+    if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  } catch {
+    // A revoked Proxy, or a trap or getter that throws: described without reading it.
+    return 'an object that cannot be inspected (a revoked Proxy?)';
+  }
   return typeof v;
 }

@@ -936,3 +936,122 @@ describe('a loop of kit calls that never yields to the event loop', () => {
     expect(grown).toBeLessThan(32 * 2 ** 20);
   });
 });
+
+describe('values that cannot be inspected are named, at every entry point', () => {
+  /** A revoked Proxy: instanceof, Array.isArray and every read of it throw a TypeError. */
+  const revoked = <T extends object>(target: T): T => {
+    const r = Proxy.revocable(target, {});
+    r.revoke();
+    return r.proxy;
+  };
+  /** What a call did: its typed error's code and argument, or what escaped instead. */
+  async function outcome(f: () => unknown): Promise<string> {
+    let r: unknown;
+    try {
+      r = f();
+    } catch (e) {
+      return `threw ${(e as CosineKitError).code ?? `raw ${String(e)}`} ${(e as CosineKitError).arg}`;
+    }
+    if (!(r instanceof Promise)) return 'returned';
+    return r.then(
+      () => 'resolved',
+      (e: CosineKitError) => `${e.code ?? `raw ${String(e)}`} ${e.arg}`,
+    );
+  }
+
+  it('a revoked Proxy as any argument is INVALID_ARGUMENT naming it (a raw TypeError escaped, remove threw synchronously)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const rows = [
+      [1, 2, 3],
+      [3, 2, 1],
+    ];
+    const c = await kit.corpus(rows, { ids: ['a', 'b'] });
+    const arr = () => revoked<number[]>([]);
+    const obj = () => revoked<Record<string, never>>({});
+    const cases: [() => unknown, string][] = [
+      [() => cosine(arr(), [1, 2]), 'threw INVALID_ARGUMENT a'],
+      [() => normalize([1, 2], obj() as never), 'threw INVALID_ARGUMENT out'],
+      [() => new Tensor(obj() as never, 1, 1), 'threw INVALID_ARGUMENT data'],
+      [() => kit.cosineMatrix(rows, rows, obj()), 'INVALID_ARGUMENT options'],
+      [() => kit.cosineMatrix(rows, rows, { out: obj() as never }), 'INVALID_ARGUMENT options.out'],
+      [() => kit.topK(rows, rows, obj() as never), 'INVALID_K k'],
+      [() => kit.corpus(rows, obj()), 'INVALID_ARGUMENT options'],
+      [() => kit.corpus(rows, { ids: arr() }), 'INVALID_ARGUMENT ids'],
+      [() => kit.corpusFrom([obj() as never]), 'INVALID_ARGUMENT source[0]'],
+      [() => kit.corpusFrom([{ rows, ids: arr() }]), 'INVALID_ARGUMENT source[0].ids'],
+      [() => kit.loadCorpus(obj() as never), 'INVALID_ARGUMENT bytes'],
+      [() => c.search(rows, 1, obj()), 'INVALID_ARGUMENT options'],
+      [() => c.search(rows, 1, { signal: obj() as never }), 'INVALID_ARGUMENT options.signal'],
+      [() => c.search(rows, 1, { filter: { allow: arr() } }), 'INVALID_ARGUMENT options.filter.allow'],
+      [() => c.add([[1, 1, 1]], arr()), 'INVALID_ARGUMENT ids'],
+      [() => c.remove(arr()), 'INVALID_ARGUMENT ids'],
+      [() => createCosineKit(obj()), 'threw INVALID_ARGUMENT options'],
+    ];
+    for (const [f, want] of cases) expect(await outcome(f), want).toBe(want);
+    expect(c.rows).toBe(2);
+    c.dispose();
+  });
+
+  it('a value whose String() throws (no prototype) is described, not converted, in the message', async () => {
+    const bare = () => Object.create(null) as never;
+    const kit = createCosineKit({ backend: 'reference' });
+    expect(await outcome(() => createCosineKit({ timeoutMs: bare() }))).toBe(
+      'threw INVALID_ARGUMENT timeoutMs',
+    );
+    expect(await outcome(() => kit.corpus([[1, 2]], { rerank: bare() }))).toBe(
+      'INVALID_ARGUMENT options.rerank',
+    );
+    expect(await outcome(() => kit.topK([[1, 2]], [[1, 2]], bare()))).toBe('INVALID_K k');
+    expect(await outcome(() => new Tensor(new Float32Array(2), bare(), 2))).toBe(
+      'threw INVALID_ARGUMENT rows',
+    );
+    // A getter that throws such a value: its text cannot be read, the error still names the argument.
+    const rows = Object.defineProperty([[1, 2]], 0, {
+      get() {
+        throw Object.create(null);
+      },
+    });
+    expect(await outcome(() => kit.corpus(rows))).toBe('INVALID_ARGUMENT rows');
+  });
+
+  it('a corpusFrom chunk whose getter throws is named after the chunk, with the error as cause', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const boom = new Error('boom');
+    const chunk = {
+      rows: [[1, 2]],
+      get ids(): string[] {
+        throw boom;
+      },
+    };
+    const e = await rejection(kit.corpusFrom([chunk]));
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'source[0]' });
+    expect(e.cause).toBe(boom);
+    // A chunk's id list that is no list is named after its chunk, as its other faults are.
+    expect(
+      await rejection(
+        kit.corpusFrom([
+          { rows: [[1, 2]], ids: ['a'] },
+          { rows: [[3, 4]], ids: 'b' as never },
+        ]),
+      ),
+    ).toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'source[1].ids',
+    });
+  });
+
+  it('an id of -0 is held as 0, so a saved and loaded corpus answers the same id', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { ids: [-0, 1] },
+    );
+    const before = (await c.search([[1, 0]], 1)).ids![0];
+    const after = (await (await kit.loadCorpus(await c.save())).search([[1, 0]], 1)).ids![0];
+    expect(Object.is(before, 0)).toBe(true);
+    expect(Object.is(after, 0)).toBe(true);
+  });
+});

@@ -4,6 +4,7 @@ import {
   isCosineKitError,
   reading,
   refuseUnknownOptions,
+  valueText,
 } from '@cosinekit/core/backend';
 import type { LossInput } from './losses/loss.js';
 
@@ -127,7 +128,7 @@ export function checkLossInput(op: string, input: LossInput, withB: boolean): vo
         v === 0 ? 'EMPTY_INPUT' : 'INVALID_ARGUMENT',
         op,
         arg,
-        `must be a positive integer, got ${String(v)}.`,
+        `must be a positive integer, got ${valueText(v)}.`,
       );
   checkBoolean(op, 'normalized', input.normalized);
   const n = rows * cols;
@@ -141,7 +142,12 @@ export function checkLossInput(op: string, input: LossInput, withB: boolean): vo
       argError('SHAPE_MISMATCH', op, 'targets', `must hold one value per pair (${rows}).`);
     for (let i = 0; i < rows; i++)
       if (typeof t[i] !== 'number' || !Number.isFinite(t[i]))
-        argError('NON_FINITE', op, 'targets', `must hold finite numbers, got ${String(t[i])} at pair ${i}.`);
+        argError(
+          'NON_FINITE',
+          op,
+          'targets',
+          `must hold finite numbers, got ${valueText(t[i])} at pair ${i}.`,
+        );
   }
 }
 

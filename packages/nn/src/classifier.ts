@@ -1,5 +1,5 @@
 import { Tensor, type TensorInput } from '@cosinekit/core';
-import { admit, argError, clampCos, toTensor } from '@cosinekit/core/backend';
+import { admit, argError, clampCos, toTensor, valueText } from '@cosinekit/core/backend';
 import {
   checkFloat32Scale,
   checkLabels,
@@ -186,7 +186,7 @@ export function createCosineClassifier(options: CosineClassifierOptions): Cosine
       'INVALID_ARGUMENT',
       'createCosineClassifier',
       'precision',
-      `must be 'float32' or 'float64', got ${String(precision)}.`,
+      `must be 'float32' or 'float64', got ${valueText(precision)}.`,
     );
   const n = Number.isInteger(classes) && Number.isInteger(dim) && classes > 0 && dim > 0 ? classes * dim : 0;
   checkLayerSize('createCosineClassifier', 'classes', n, `class vectors (${classes} x ${dim})`);

@@ -1,5 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError, valueText } from '@cosinekit/core/backend';
 import { checkBoolean, checkLayerSize, given } from './check.js';
 import {
   biasGradient,
@@ -50,7 +50,7 @@ export interface FlattenSpec {
 
 function positiveInt(op: string, arg: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    argError('INVALID_ARGUMENT', op, arg, `must be a positive integer, got ${String(v)}.`);
+    argError('INVALID_ARGUMENT', op, arg, `must be a positive integer, got ${valueText(v)}.`);
   }
   return v;
 }
@@ -347,7 +347,7 @@ export class Pool2dLayer implements Layer {
     op = 'Pool2dLayer',
   ) {
     if (kind !== 'maxPool2d' && kind !== 'avgPool2d') {
-      argError('INVALID_ARGUMENT', op, 'type', `must be 'maxPool2d' or 'avgPool2d', got ${String(kind)}.`);
+      argError('INVALID_ARGUMENT', op, 'type', `must be 'maxPool2d' or 'avgPool2d', got ${valueText(kind)}.`);
     }
     if (!Array.isArray(inputShape) || inputShape.length !== 3)
       argError('INVALID_ARGUMENT', op, 'inputShape', 'must be [height, width, channels].');

@@ -1,7 +1,14 @@
 import type { CosineKit, TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
-import { argError, argErrorOf, checkFinite, isCosineKitError, toTensor } from '@cosinekit/core/backend';
+import {
+  argError,
+  argErrorOf,
+  checkFinite,
+  isCosineKitError,
+  toTensor,
+  valueText,
+} from '@cosinekit/core/backend';
 import {
   checkObject,
   checkParameters,
@@ -250,7 +257,7 @@ export class Encoder {
         'INVALID_ARGUMENT',
         'embed',
         'batchSize',
-        `must be a positive integer, got ${String(batchSize)}.`,
+        `must be a positive integer, got ${valueText(batchSize)}.`,
       );
     const t: Matrix = toTensor(x, 'embed', 'x');
     if (t.cols !== this.inputs) {
@@ -382,7 +389,7 @@ export function createEncoder(options: EncoderOptions): Encoder {
         'INVALID_ARGUMENT',
         'createEncoder',
         'layers',
-        `has a layer of unknown type '${String(type)}' (dense, conv2d, maxPool2d, avgPool2d, flatten).`,
+        `has a layer of unknown type '${valueText(type)}' (dense, conv2d, maxPool2d, avgPool2d, flatten).`,
       );
     }
     built.push(l);
@@ -398,6 +405,6 @@ function checkPrecision(op: string, precision: unknown): void {
       'INVALID_ARGUMENT',
       op,
       'precision',
-      `must be 'float32' or 'float64', got ${String(precision)}.`,
+      `must be 'float32' or 'float64', got ${valueText(precision)}.`,
     );
 }

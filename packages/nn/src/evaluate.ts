@@ -1,5 +1,5 @@
 import { Corpus, type CosineKit, Tensor, type TensorInput } from '@cosinekit/core';
-import { argError } from '@cosinekit/core/backend';
+import { argError, valueText } from '@cosinekit/core/backend';
 import { checkLabels, checkObject, finiteNumbers, under } from './check.js';
 
 /** Best-threshold accuracy of labelled pair scores. */
@@ -249,7 +249,7 @@ async function retrieval(
   if (ks.length === 0) argError('EMPTY_INPUT', op, 'k', 'must hold at least one k.');
   for (const v of ks) {
     if (!Number.isInteger(v) || v < 1)
-      argError('INVALID_K', op, 'k', `must be positive integers, got ${String(v)}.`);
+      argError('INVALID_K', op, 'k', `must be positive integers, got ${valueText(v)}.`);
   }
   if (options !== undefined && (typeof options !== 'object' || options === null))
     argError('INVALID_TYPE', op, 'options', `must be an object, got ${typeOf(options)}.`);
@@ -259,7 +259,7 @@ async function retrieval(
       'INVALID_ARGUMENT',
       op,
       'options.tieBreak',
-      `must be 'score' or 'smallest-label', got ${String(tieBreak)}.`,
+      `must be 'score' or 'smallest-label', got ${valueText(tieBreak)}.`,
     );
   }
   if (typeof set !== 'object' || set === null)
@@ -267,7 +267,7 @@ async function retrieval(
       'INVALID_TYPE',
       op,
       'set',
-      `must be { queries, queryLabels, corpus, corpusLabels }, got ${String(set)}.`,
+      `must be { queries, queryLabels, corpus, corpusLabels }, got ${valueText(set)}.`,
     );
   // Labels are compared with ===: a NaN or a '0' would silently match nothing and lower the score.
   checkLabels(op, 'set.queryLabels', set.queryLabels);

@@ -1,5 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError, isCosineKitError } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError, errorText, isCosineKitError } from '@cosinekit/core/backend';
 import { MAX_LAYER_WEIGHTS } from './check.js';
 import { Encoder } from './encoder.js';
 import { layerFromSaved, type SavedLayerGeometry, savedGeometry, savedParameters } from './layer-io.js';
@@ -111,7 +111,7 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
     text = JSON.stringify(header);
   } catch (e) {
     // A cycle or a bigint in meta: JSON cannot hold it.
-    return argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON: ${String(e)}`, e);
+    return argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON: ${errorText(e)}`, e);
   }
   // What loadEncoder will read back: a meta whose JSON is not an object (a Date, a toJSON
   // returning an array) once saved and then failed to load.
@@ -205,7 +205,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
       new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(PREFIX, PREFIX + length)),
     );
   } catch (err) {
-    corrupt(`has an unreadable header: ${String(err)}`);
+    corrupt(`has an unreadable header: ${errorText(err)}`);
   }
   if (header === null || typeof header !== 'object' || header.format !== 'cosinekit-nn') {
     corrupt("has a header that is not a 'cosinekit-nn' header.");

@@ -1,4 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
+import { valueText } from '@cosinekit/core/backend';
 import { MAX_LAYER_WEIGHTS } from './check.js';
 import { Conv2dLayer, FlattenLayer, Pool2dLayer, type Shape3 } from './conv.js';
 import { DenseLayer, type Layer, type LayerKind } from './layers.js';
@@ -111,7 +112,7 @@ export function layerFromSaved(
       case 'flatten':
         return new FlattenLayer(l.inputs);
       default:
-        throw new Error(`an unknown layer kind '${String(l.kind)}'`);
+        throw new Error(`an unknown layer kind '${valueText(l.kind)}'`);
     }
   };
   if (!read) {

@@ -1,5 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError, columnSums as columnSums32 } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError, columnSums as columnSums32, valueText } from '@cosinekit/core/backend';
 import { checkBoolean, checkLayerSize, given } from './check.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
@@ -79,7 +79,7 @@ export function initWeights(w: Vec, init: Init, fanIn: number, fanOut: number, r
       'INVALID_ARGUMENT',
       op,
       'init',
-      `must be 'he', 'lecun', 'xavier', 'identity' or 'zeros', got ${String(init)}.`,
+      `must be 'he', 'lecun', 'xavier', 'identity' or 'zeros', got ${valueText(init)}.`,
     );
   }
 }
@@ -173,7 +173,7 @@ export class DenseLayer implements Layer {
         'INVALID_ARGUMENT',
         op,
         'activation',
-        `must be one of ${ACTIVATIONS.join(', ')}, got ${String(activation)}.`,
+        `must be one of ${ACTIVATIONS.join(', ')}, got ${valueText(activation)}.`,
       );
     }
     if (weights.length !== inputs * units) {

@@ -2,6 +2,7 @@ import {
   type Awaitable,
   argError,
   argErrorOf,
+  errorText,
   type Kernels,
   type OptimizerRule,
   type OptimizerState,
@@ -333,7 +334,7 @@ function schedule(lr: LearningRate, op: string): (step: number) => number {
           'INVALID_ARGUMENT',
           `${op}.step`,
           'learningRate',
-          `threw at step ${step}: ${String(e)}`,
+          `threw at step ${step}: ${errorText(e)}`,
           e,
         );
       }

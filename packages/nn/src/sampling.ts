@@ -1,4 +1,4 @@
-import { argError, argErrorOf, checkFinite } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkFinite, valueText } from '@cosinekit/core/backend';
 import { checkBoolean, checkNumber, checkObject, given } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
@@ -172,7 +172,7 @@ function checkShape(op: string, data: { rows: unknown; cols: unknown }, arrays: 
   for (const name of ['rows', 'cols'] as const) {
     const v = data[name];
     if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
-      argError('INVALID_ARGUMENT', op, `data.${name}`, `must be a positive integer, got ${String(v)}.`);
+      argError('INVALID_ARGUMENT', op, `data.${name}`, `must be a positive integer, got ${valueText(v)}.`);
   }
   for (const [name, x] of arrays) {
     if (!(x instanceof Float32Array))
@@ -576,7 +576,7 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
         'NON_FINITE',
         'fixedPairSampler',
         'data.targets',
-        `must hold finite numbers, got ${String(t)} at row ${i}.`,
+        `must hold finite numbers, got ${valueText(t)} at row ${i}.`,
       );
   }
   refuseNonFinite(data.a, cols, 'fixedPairSampler', 'data.a');

@@ -5,6 +5,7 @@ import {
   checkSignal,
   isCosineKitError,
   refuseUnknownOptions,
+  valueText,
 } from '@cosinekit/core/backend';
 import {
   checkBoolean,
@@ -366,7 +367,7 @@ function checkTrainOptions(o: TrainOptions): void {
         'INVALID_ARGUMENT',
         'train',
         'earlyStopping.mode',
-        `must be 'max' or 'min', got ${String(es.mode)}.`,
+        `must be 'max' or 'min', got ${valueText(es.mode)}.`,
       );
   }
 }
@@ -506,7 +507,7 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
         `returned ${typeof metric === 'string' ? `the string '${metric}'` : typeof metric} after epoch ${epoch}; it must return a number.`,
       );
     if (metric !== undefined && !Number.isFinite(metric))
-      argError('NON_FINITE', 'train', 'validate', `returned ${String(metric)} after epoch ${epoch}.`);
+      argError('NON_FINITE', 'train', 'validate', `returned ${valueText(metric)} after epoch ${epoch}.`);
     const info: EpochInfo = {
       epoch,
       epochs,
@@ -658,9 +659,9 @@ function checkBatch(
     );
   const { rows, cols } = batch;
   if (!(Number.isInteger(rows) && rows >= 1))
-    argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${String(rows)} rows ${where}.`);
+    argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${valueText(rows)} rows ${where}.`);
   if (!(Number.isInteger(cols) && cols >= 1))
-    argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${String(cols)} columns ${where}.`);
+    argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${valueText(cols)} columns ${where}.`);
   const blocks = sampling === 'labels' ? 1 : batch.negatives ? 3 : 2;
   const values = (name: string, v: unknown) => {
     if (!(v instanceof Float32Array || v instanceof Float64Array))

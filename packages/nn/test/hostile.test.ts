@@ -1728,6 +1728,16 @@ describe('flags that are not booleans and null options are refused by name, neve
     for (const [op, arg, f] of refused)
       expect(f, `${op} ${arg}`).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
   });
+  it('an option value whose String() throws (no prototype) is refused by name (was a raw TypeError from the message)', () => {
+    const bare = Object.create(null) as never;
+    const refused: [string, string, () => unknown][] = [
+      ['createEncoder', 'activation', dense({ activation: bare })],
+      ['createEncoder', 'init', dense({ init: bare })],
+      ['multipleNegativesRankingLoss', 'sameClass', () => multipleNegativesRankingLoss({ sameClass: bare })],
+    ];
+    for (const [op, arg, f] of refused)
+      expect(f, `${op} ${arg}`).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
+  });
 });
 
 describe('seeds: every integer its own run, fractions refused (was: taken mod 2^32 and truncated)', () => {

@@ -1,5 +1,5 @@
 import { Tensor } from '@cosinekit/core';
-import { type Kernels, type Matrix, resolveKernels } from '@cosinekit/core/backend';
+import { errorText, type Kernels, type Matrix, resolveKernels } from '@cosinekit/core/backend';
 import { assertClose, check } from '../assert.js';
 import { withZeroRow } from '../data.js';
 import { cosineMatrix64, norms64, topK64 } from '../oracle.js';
@@ -162,7 +162,7 @@ export function searchCases(): ConformanceCase[] {
           } catch (e) {
             check(
               (e as { code?: string }).code === 'UNSUPPORTED',
-              `createCorpus(${storage}): must accept it or throw UNSUPPORTED, threw ${String(e)}`,
+              `createCorpus(${storage}): must accept it or throw UNSUPPORTED, threw ${errorText(e)}`,
             );
             return;
           }

@@ -1,5 +1,6 @@
 import { type Corpus, type CosineKit, type Id, Tensor, type TensorInput } from '@cosinekit/core';
 import type { KernelName, TopKResult } from '@cosinekit/core/backend';
+import { errorText, valueText } from '@cosinekit/core/backend';
 import { check, fail } from '../assert.js';
 import { type CaseData, type ConformanceCase, defineCase } from './context.js';
 
@@ -108,7 +109,7 @@ function differs(got: Answer, want: Answer): string {
   const wIds = w.ids ?? [];
   for (let i = 0; i < Math.max(gIds.length, wIds.length); i++) {
     if (gIds[i] !== wIds[i])
-      return `ids[${i}] is ${String(gIds[i])}, the untouched inputs give ${String(wIds[i])}`;
+      return `ids[${i}] is ${valueText(gIds[i])}, the untouched inputs give ${valueText(wIds[i])}`;
   }
   return bits('scores', g.scores, w.scores);
 }
@@ -321,7 +322,7 @@ async function run(kit: CosineKit, op: Operation, data: CaseData): Promise<void>
         got = await attempt(kit, op, f, seen, forms, how);
       } catch (e) {
         fail(
-          `${op.name} (${form}, ${how} after the call): rejected with ${String(e)}, where the untouched inputs have an answer`,
+          `${op.name} (${form}, ${how} after the call): rejected with ${errorText(e)}, where the untouched inputs have an answer`,
         );
       }
       const where = differs(got, want);

@@ -1,5 +1,6 @@
 import type { Kernels, Matrix, SoftmaxCrossEntropy } from '../contract.js';
 import { argError } from '../errors.js';
+import { valueText } from '../tensor.js';
 
 /**
  * {@link Kernels.softmaxCrossEntropy} in plain TypeScript: the float32 operations the contract
@@ -145,14 +146,14 @@ export function checkSoftmaxArgs(
       argError('INVALID_ARGUMENT', op, 'targets', `row ${i}'s target ${targets[i]} is outside [0, ${cols}).`);
   const s = Math.fround(scale);
   if (typeof scale !== 'number' || !(s > 0 && s < Number.POSITIVE_INFINITY))
-    argError('INVALID_ARGUMENT', op, 'scale', `must be > 0 and finite in float32, got ${scale}.`);
+    argError('INVALID_ARGUMENT', op, 'scale', `must be > 0 and finite in float32, got ${valueText(scale)}.`);
   const c = Math.fround(scale * weight);
   if (typeof weight !== 'number' || !(weight > 0 && c < Number.POSITIVE_INFINITY))
     argError(
       'INVALID_ARGUMENT',
       op,
       'weight',
-      `must be > 0 with scale x weight finite in float32, got ${weight}.`,
+      `must be > 0 with scale x weight finite in float32, got ${valueText(weight)}.`,
     );
   if (keep !== undefined && (!(keep instanceof Uint8Array) || keep.length !== rows * cols))
     argError('SHAPE_MISMATCH', op, 'keep', `must be a Uint8Array of ${rows} x ${cols} values.`);

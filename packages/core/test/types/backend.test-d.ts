@@ -54,9 +54,11 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'cosineFrom'
       | 'createReferenceBackend'
       | 'declareKernels'
+      | 'describeType'
       | 'decodeCorpusFile'
       | 'disposedBackend'
       | 'encodeCorpusFile'
+      | 'errorText'
       | 'exp32'
       | 'foreignCorpus'
       | 'getBackend'
@@ -74,6 +76,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'throughTies'
       | 'toTensor'
       | 'unregisterBackend'
+      | 'valueText'
     >();
   });
 

@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, valueText } from '@cosinekit/core/backend';
 import { checkFloat32Scale, checkLossInput, checkNumber, checkObject, checkOps, given } from '../check.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
@@ -36,7 +36,12 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
     argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
   const sameClass = given(options.sameClass, 'mask');
   if (sameClass !== 'mask' && sameClass !== 'negative') {
-    argError('INVALID_ARGUMENT', OP, 'sameClass', `must be 'mask' or 'negative', got ${String(sameClass)}.`);
+    argError(
+      'INVALID_ARGUMENT',
+      OP,
+      'sameClass',
+      `must be 'mask' or 'negative', got ${valueText(sameClass)}.`,
+    );
   }
   const masking = sameClass === 'mask';
   checkFloat32Scale(OP, scale);
