@@ -14,11 +14,12 @@ import {
   Tensor,
   type TensorInput,
 } from '@cosinekit/core';
-import { admit, toTensor } from '@cosinekit/core/backend';
+import { admit, describeType, errorText, toTensor, valueText } from '@cosinekit/core/backend';
 import {
   type FromWorker,
   fromWire,
   HANDLES_OP,
+  oddId,
   TAG,
   type ToWorker,
   tagOf,
@@ -345,7 +346,7 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
     throw new CosineKitError(
       'INVALID_ARGUMENT',
-      `Argument 'timeoutMs' passed to '${op}' must be a number >= 0, got ${String(timeoutMs)}.`,
+      `Argument 'timeoutMs' passed to '${op}' must be a number >= 0, got ${valueText(timeoutMs)}.`,
       { op, arg: 'timeoutMs' },
     );
   if (onFallback !== undefined && typeof onFallback !== 'function')
@@ -635,7 +636,7 @@ class Kit implements Link {
         const op = p.op;
         p.own = new CosineKitError(
           'INVALID_ARGUMENT',
-          `Argument 'options.onProgress' passed to '${op}' threw: ${String(e)}`,
+          `Argument 'options.onProgress' passed to '${op}' threw: ${errorText(e)}`,
           { op, arg: 'options.onProgress', cause: e },
         );
         this.#thread.post({ t: 'abort', id: m.id });
@@ -716,7 +717,7 @@ class Kit implements Link {
         ? { code: e.code, message: e.message, op: e.op, arg: e.arg }
         : {
             code: 'INVALID_TYPE',
-            message: `Argument '${arg}' passed to 'corpusFrom' cannot be sent to the worker: ${String(e)}`,
+            message: `Argument '${arg}' passed to 'corpusFrom' cannot be sent to the worker: ${errorText(e)}`,
             op: 'corpusFrom',
             arg,
           };
@@ -906,7 +907,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     n.on('message', (m) => receive(m as FromWorker));
     n.on('error', (e) => crash(`failed: ${e instanceof Error ? e.message : String(e)}`, e));
     n.on('messageerror', (e) => crash('sent a message that could not be read', e));
-    n.on('exit', (code) => crash(`exited (code ${String(code)})`));
+    n.on('exit', (code) => crash(`exited (code ${valueText(code)})`));
   } else {
     const b = w as BrowserWorker;
     b.addEventListener('message', (e) => receive(e.data as FromWorker));
@@ -1041,7 +1042,7 @@ function readError(op: string, arg: string, e: unknown): unknown {
   if (e instanceof CosineKitError) return e;
   return new CosineKitError(
     'INVALID_ARGUMENT',
-    `Argument '${arg}' passed to '${op}' threw while it was read: ${String(e)}`,
+    `Argument '${arg}' passed to '${op}' threw while it was read: ${errorText(e)}`,
     {
       op,
       arg,
@@ -1194,6 +1195,9 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     return { [TAG]: 'tensor', data: view(v.data, moves, op, arg), rows: v.rows, cols: v.cols };
   }
   if (ArrayBuffer.isView(v)) return view(v, moves, op, arg);
+  // An id list (add's, remove's) read as core reads it: element by element, through the prototype
+  // and getters (the clone dropped an inherited element, and named a throwing getter 'options').
+  if (arg === 'ids') return idList(v, op, arg);
   if (Array.isArray(v)) {
     // Any row that is a view (not only a first one): one on a SharedArrayBuffer must be copied now,
     // and moved ones listed (a shared row after a plain one was read later, as changed since).
@@ -1233,22 +1237,27 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     if (o.out !== undefined) out.out = outStandIn(o.out);
     if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
     if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
+    // kit.corpus's ids, read as core reads them (named `ids`, as core names them).
+    if (out.ids !== undefined) out.ids = idList(out.ids, op, 'ids');
     const f = out.filter;
     // A filter's lists read as core reads them (through its prototype, getters included).
     if (typeof f === 'object' && f !== null && !Array.isArray(f) && !ArrayBuffer.isView(f)) {
+      let g: Record<string, unknown>;
       try {
-        const g: Record<string, unknown> = { ...f };
+        g = { ...f };
         for (const key of ['allow', 'deny', 'mask'])
           if (
             !Object.prototype.propertyIsEnumerable.call(f, key) &&
             (f as Record<string, unknown>)[key] !== undefined
           )
             g[key] = (f as Record<string, unknown>)[key];
-        out.filter = g;
       } catch (e) {
         // As core names a filter whose lists cannot be read.
         throw readError(op, 'options.filter', e);
       }
+      for (const key of ['allow', 'deny'])
+        if (g[key] !== undefined) g[key] = idList(g[key], op, `options.filter.${key}`);
+      out.filter = g;
     }
     if (typeof f === 'function')
       throw new CosineKitError(
@@ -1343,6 +1352,26 @@ function sendable(v: unknown, packed: unknown, op: string, arg: string, transfer
     return out;
   }
   return plainCopy(v);
+}
+
+/**
+ * An id list as core reads it: a plain copy made through its elements (an element inherited from
+ * the prototype, or from a getter, is read; structured cloning dropped it), a read that throws
+ * named `arg` as core names it. Anything but an array crosses as it is, for core to refuse.
+ */
+function idList(v: unknown, op: string, arg: string): unknown {
+  let list: unknown[];
+  try {
+    if (!Array.isArray(v)) return v;
+    list = Array.from(v as unknown[]);
+  } catch (e) {
+    throw readError(op, arg, e);
+  }
+  // Ids that are none and cannot cross (a symbol, a function, an object) go as stand-ins, so core
+  // in the worker refuses them with its own message ("cannot be sent to the worker" before).
+  return list.some((x) => typeof x !== 'string' && typeof x !== 'number' && x != null)
+    ? { [TAG]: 'ids', list: list.map((x) => oddId(x, describeType)) }
+    : list;
 }
 
 /** Arrays (and arrays in arrays) copied through their elements into plain arrays; anything else as it is. */

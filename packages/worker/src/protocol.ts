@@ -70,7 +70,27 @@ export type Tagged =
   | { [TAG]: 'signal' }
   | { [TAG]: 'progress' }
   | { [TAG]: 'stream' }
-  | { [TAG]: 'out'; length: number; rows?: number; cols?: number };
+  | { [TAG]: 'out'; length: number; rows?: number; cols?: number }
+  | { [TAG]: 'ids'; list: unknown[] }
+  | { [TAG]: 'odd'; type: string };
+
+/**
+ * A stand-in for an id that is no id and cannot cross (a symbol, a function, an object): the
+ * worker puts a value of the same described type in its place, so core there refuses it with
+ * the very message it gives in this thread.
+ */
+export function oddId(x: unknown, describe: (v: unknown) => string): unknown {
+  const odd = typeof x === 'symbol' || typeof x === 'function' || (typeof x === 'object' && x !== null);
+  return odd ? { [TAG]: 'odd', type: typeof x === 'symbol' ? 'symbol' : describe(x) } : x;
+}
+
+/** The worker's value for an odd id's stand-in (see {@link oddId}): one that core describes as `type`. */
+export function evenOut(type: string): unknown {
+  if (type === 'symbol') return Symbol(type);
+  if (type === 'function') return () => undefined;
+  if (type === 'Array') return [];
+  return Object.create({ constructor: { name: type } });
+}
 
 /** The tag of `v`, if it is a tagged record. */
 export function tagOf(v: unknown): Tagged[typeof TAG] | undefined {

@@ -14,6 +14,7 @@ import {
   Tensor,
 } from '@cosinekit/core';
 import {
+  evenOut,
   type FromWorker,
   fromWire,
   HANDLES_OP,
@@ -112,13 +113,16 @@ export async function serveKit(): Promise<void> {
     return [v, moves];
   };
 
-  /** An argument with its stand-ins replaced by this thread's own objects (one level deep). */
+  const oddBack = (x: unknown): unknown => (tagOf(x) === 'odd' ? evenOut((x as { type: string }).type) : x);
+
+  /** An argument with its stand-ins replaced by this thread's own objects (two levels deep). */
   const decode = (v: unknown, id: number, signal: AbortSignal | undefined): unknown => {
     const tag = tagOf(v);
     if (tag === 'tensor') {
       const t = v as { data: Float32Array; rows: number; cols: number };
       return new Tensor(t.data, t.rows, t.cols);
     }
+    if (tag === 'ids') return (v as { list: unknown[] }).list.map(oddBack);
     if (tag === 'signal') return signal;
     if (tag === 'progress') return (rows: number) => port.post({ t: 'progress', id, rows });
     if (tag === 'stream') return stream(id);
@@ -132,7 +136,14 @@ export async function serveKit(): Promise<void> {
     }
     if (typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
       const o = v as Record<string, unknown>;
-      if (Object.values(o).some((x) => tagOf(x) !== undefined)) {
+      // Options hold stand-ins one level down, a filter's id lists two.
+      const tagged = (x: unknown): boolean =>
+        tagOf(x) !== undefined ||
+        (typeof x === 'object' &&
+          x !== null &&
+          !ArrayBuffer.isView(x) &&
+          Object.values(x).some((y) => tagOf(y) !== undefined));
+      if (Object.values(o).some(tagged)) {
         const out: Record<string, unknown> = {};
         for (const [key, x] of Object.entries(o)) out[key] = decode(x, id, signal);
         return out;

@@ -319,6 +319,71 @@ describe('errors come back as the in-process kit raises them', () => {
     L.dispose();
   });
 
+  it('id lists cross as core reads them: the same message for ids that are none, inherited elements read, throwing ones named', async () => {
+    const rows = mat(4, 3, 51);
+    const ids = ['r0', 'r1', 'r2', 'r3'];
+    const R = await remote.corpus(rows, { ids });
+    const L = await local.corpus(rows, { ids });
+    const q = rows.slice(0, 1);
+    const more = mat(1, 3, 52);
+    class Foo {
+      m() {
+        return 1;
+      }
+    }
+    type Searchable = Pick<typeof L, 'search' | 'add' | 'remove'>;
+    const said = (p: Promise<unknown>) =>
+      p.then(
+        (v) =>
+          v instanceof SearchResult
+            ? JSON.stringify(v.ids)
+            : typeof v === 'object' && v !== null && 'rows' in v
+              ? `a corpus of ${String(v.rows)} rows`
+              : JSON.stringify(v),
+        (e: CosineKitError) => `${e.code} ${e.arg} ${e.message}`,
+      );
+    // A list whose element 0 comes from its prototype (a hole filled by it), and one whose getter throws.
+    const inherited = () => {
+      const a = ['', 'r2'];
+      delete a[0];
+      return Object.setPrototypeOf(a, Object.assign(Object.create(Array.prototype), { 0: 'r0' }));
+    };
+    const throwing = () =>
+      Object.defineProperty(['r0', 'r1'], 1, {
+        get() {
+          throw new Error('boom');
+        },
+      });
+    const lists: (() => unknown[])[] = [
+      () => [Symbol('s')],
+      () => [() => 1],
+      () => [new Foo()],
+      () => [new String('r0')],
+      () => [['r0']],
+      () => [{ f: () => 1 }],
+      () => [10n],
+      inherited,
+      throwing,
+    ];
+    for (const list of lists) {
+      const calls: [string, (c: Searchable) => Promise<unknown>][] = [
+        ['add', (c) => c.add(more, list().slice(0, 1) as never)],
+        ['remove', (c) => c.remove(list() as never)],
+        ['allow', (c) => c.search(q, 1, { filter: { allow: list() as never } })],
+        ['deny', (c) => c.search(q, 1, { filter: { deny: list() as never } })],
+      ];
+      for (const [name, call] of calls)
+        expect(await said(call(R)), `${name} ${String(list()[0]?.toString?.() ?? typeof list()[0])}`).toBe(
+          await said(call(L)),
+        );
+      expect(await said(remote.corpus(more, { ids: list().slice(0, 1) as never }))).toBe(
+        await said(local.corpus(more, { ids: list().slice(0, 1) as never })),
+      );
+    }
+    R.dispose();
+    L.dispose();
+  });
+
   it('options of the kit: a backend object, a module that cannot load, an unknown backend', async () => {
     await expect(createWorkerKit({ backend: {} as unknown as string })).rejects.toMatchObject({
       code: 'INVALID_TYPE',
