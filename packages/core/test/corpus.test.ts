@@ -7,17 +7,9 @@ import {
   referenceKernels,
 } from '../src/backend.js';
 import { crc32 } from '../src/crc32.js';
-import { createCosineKit, type SearchResult, Tensor } from '../src/index.js';
+import { createCosineKit, type SearchResult, type Tensor } from '../src/index.js';
 import { fromHalf, toHalf } from '../src/kernels/half.js';
-
-function rows(n: number, d: number, seed: number): Tensor {
-  let s = seed;
-  const data = Float32Array.from({ length: n * d }, () => {
-    s = (s * 48271) % 2147483647;
-    return s / 1073741823.5 - 1;
-  });
-  return new Tensor(data, n, d);
-}
+import { rows } from './fixtures/data.js';
 
 const kit = createCosineKit({ backend: createReferenceBackend() });
 

@@ -1,26 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Backend,
-  CosineKitError,
   createReferenceBackend,
   type ResidentCorpus,
   referenceKernels,
   type StoredCorpus,
 } from '../src/backend.js';
-import { type Corpus, createCosineKit, Tensor } from '../src/index.js';
+import { type Corpus, createCosineKit, type Tensor } from '../src/index.js';
+import { failure, rows } from './fixtures/data.js';
 
 // Calls cut short or failing part-way: a kit disposed while corpora are being made, a kernel
 // abandoned after the timeout, an output transferred while the kernel runs, and the segment
 // upkeep that follows an add or a remove failing on the backend.
-
-function rows(n: number, d: number, seed: number): Tensor {
-  let s = seed;
-  const data = Float32Array.from({ length: n * d }, () => {
-    s = (s * 48271) % 2147483647;
-    return s / 1073741823.5 - 1;
-  });
-  return new Tensor(data, n, d);
-}
 
 const later = <T>(ms: number, v: () => T): Promise<T> =>
   new Promise((resolve, reject) =>
@@ -46,16 +37,6 @@ function slow(ms: number): { backend: Backend; handles: ResidentCorpus[] } {
         return r;
       });
   return { backend: { ...ref, name: 'slow', kernels: kernels as Backend['kernels'] }, handles };
-}
-
-async function failure(p: Promise<unknown>): Promise<CosineKitError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CosineKitError);
-    return e as CosineKitError;
-  }
-  return expect.fail('the call succeeded');
 }
 
 describe('kit.dispose() while corpora are being made', () => {

@@ -21,15 +21,7 @@ import { crc32 } from '../src/crc32.js';
 import { loadCorpusFile, saveCorpusFile } from '../src/fs.js';
 import { type Corpus, type CorpusStorage, createCosineKit, Tensor } from '../src/index.js';
 import { ReferenceCorpus } from '../src/kernels/corpus.js';
-
-function rows(n: number, d: number, seed: number): Tensor {
-  let s = seed;
-  const data = Float32Array.from({ length: n * d }, () => {
-    s = (s * 48271) % 2147483647;
-    return s / 1073741823.5 - 1;
-  });
-  return new Tensor(data, n, d);
-}
+import { rows } from './fixtures/data.js';
 
 const kit = createCosineKit({ backend: createReferenceBackend() });
 const dir = mkdtempSync(join(tmpdir(), 'cosinekit-file-'));

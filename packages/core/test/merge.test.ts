@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Backend, createReferenceBackend, referenceKernels, type StoredCorpus } from '../src/backend.js';
 import { createCosineKit, Tensor } from '../src/index.js';
-
-function rows(n: number, d: number, seed: number): Tensor {
-  let s = seed;
-  const data = Float32Array.from({ length: n * d }, () => {
-    s = (s * 48271) % 2147483647;
-    return s / 1073741823.5 - 1;
-  });
-  return new Tensor(data, n, d);
-}
+import { rows } from './fixtures/data.js';
 
 /**
  * The reference backend, counting what each merge rebuilds (`importCorpus` is how a merge makes its

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Backend,
-  CosineKitError,
   declareKernels,
   type Matrix,
   referenceKernels,
   resolveKernels,
 } from '../src/backend.js';
 import { createCosineKit, Tensor } from '../src/index.js';
+import { failure } from './fixtures/data.js';
 
 /** Seeded values in [-1, 1), a few rows shifted so cosines spread over [-1, 1]. */
 function rows(r: number, c: number, seed: number): Tensor {
@@ -45,16 +45,6 @@ function close(got: Float32Array, want: Float64Array, tol = 1e-6): void {
   let worst = 0;
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
   expect(worst).toBeLessThanOrEqual(tol);
-}
-
-async function failure(p: Promise<unknown>): Promise<CosineKitError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CosineKitError);
-    return e as CosineKitError;
-  }
-  return expect.fail('the call succeeded');
 }
 
 /** Awkward shapes: d = 1, odd d, d not a multiple of 4, one row, rows not a multiple of a tile. */

@@ -13,15 +13,7 @@ import { createCosineKit, Tensor } from '../src/index.js';
 import { fromHalf, toHalf } from '../src/kernels/half.js';
 import { MAX_ORDINAL } from '../src/stored.js';
 import { V1_FILES } from './fixtures/corpus-v1.js';
-
-function rows(n: number, d: number, seed: number): Tensor {
-  let s = seed;
-  const data = Float32Array.from({ length: n * d }, () => {
-    s = (s * 48271) % 2147483647;
-    return s / 1073741823.5 - 1;
-  });
-  return new Tensor(data, n, d);
-}
+import { rows } from './fixtures/data.js';
 
 const kit = createCosineKit({ backend: createReferenceBackend() });
 

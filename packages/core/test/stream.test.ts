@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CosineKitError, createReferenceBackend } from '../src/backend.js';
-import { createCosineKit, Tensor } from '../src/index.js';
+import { createCosineKit, type Tensor } from '../src/index.js';
 import { ReferenceCorpus } from '../src/kernels/corpus.js';
-
-function rows(n: number, d: number, seed: number): Tensor {
-  let s = seed;
-  const data = Float32Array.from({ length: n * d }, () => {
-    s = (s * 48271) % 2147483647;
-    return s / 1073741823.5 - 1;
-  });
-  return new Tensor(data, n, d);
-}
+import { rows } from './fixtures/data.js';
 
 const kit = createCosineKit({ backend: createReferenceBackend() });
 

@@ -8,20 +8,11 @@ import {
 } from '../src/backend.js';
 import { scoreTolerance } from '../src/guard.js';
 import { createCosineKit, Tensor } from '../src/index.js';
+import { failure } from './fixtures/data.js';
 
 /** The reference backend with some kernels replaced. */
 function withKernels(kernels: Partial<Backend['kernels']>, name = 'third-party'): Backend {
   return { name, kernels: { ...referenceKernels, ...kernels } };
-}
-
-async function failure(p: Promise<unknown>): Promise<CosineKitError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(CosineKitError);
-    return e as CosineKitError;
-  }
-  return expect.fail('the call succeeded');
 }
 
 describe('ties: scores reported equal go to the lower index', () => {
