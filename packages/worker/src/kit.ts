@@ -432,7 +432,7 @@ class Kit implements Link {
           // The call that fell back answers next: it fails by name, as in core.
           this.#fallbackThrew = new CosineKitError(
             'INVALID_ARGUMENT',
-            `Argument 'onFallback' passed to 'createCosineKit' threw: ${e instanceof Error ? e.message : String(e)}`,
+            `Argument 'onFallback' passed to 'createCosineKit' threw: ${errorText(e)}`,
             { op: 'createCosineKit', arg: 'onFallback', cause: e },
           );
         }
@@ -671,7 +671,7 @@ class Kit implements Link {
       // rejects as core's does, INVALID_ARGUMENT naming the source with its error as cause (it
       // rejected with the stream's error itself).
       p.own = readError(p.op, 'source', e);
-      return this.#thread.post({ t: 'chunk', id, done: false, error: { message: String(e) } });
+      return this.#thread.post({ t: 'chunk', id, done: false, error: { message: errorText(e) } });
     }
     if (!this.#pending.has(id)) return;
     if (step.done) return this.#thread.post({ t: 'chunk', id, done: true });
@@ -852,7 +852,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
       // A string that names no script (Node wants a path or a file URL): refused by name.
       throw new CosineKitError(
         'INVALID_TYPE',
-        `Argument 'worker' passed to 'createWorkerKit' names no worker script that can start (${e instanceof Error ? e.message : String(e)}): pass an absolute path, a file: or http(s): URL, or a started Worker.`,
+        `Argument 'worker' passed to 'createWorkerKit' names no worker script that can start (${errorText(e)}): pass an absolute path, a file: or http(s): URL, or a started Worker.`,
         { op: 'createWorkerKit', arg: 'worker', cause: e },
       );
     }
@@ -905,7 +905,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   if (typeof (w as NodeWorker).on === 'function') {
     const n = w as NodeWorker;
     n.on('message', (m) => receive(m as FromWorker));
-    n.on('error', (e) => crash(`failed: ${e instanceof Error ? e.message : String(e)}`, e));
+    n.on('error', (e) => crash(`failed: ${errorText(e)}`, e));
     n.on('messageerror', (e) => crash('sent a message that could not be read', e));
     n.on('exit', (code) => crash(`exited (code ${valueText(code)})`));
   } else {
@@ -1421,7 +1421,7 @@ function cloneError(
     const part = uncloned(packed[i], arg);
     return new CosineKitError(
       'INVALID_TYPE',
-      `Argument '${part}' passed to '${op}' cannot be sent to the worker: ${e instanceof Error ? e.message : String(e)}`,
+      `Argument '${part}' passed to '${op}' cannot be sent to the worker: ${errorText(e)}`,
       { op, arg: part, cause: e },
     );
   }

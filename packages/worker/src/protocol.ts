@@ -4,6 +4,7 @@
  * (a `Tensor`, a `SearchResult`, a corpus, an error) travel as small tagged records.
  */
 import { CosineKitError, type ErrorCode } from '@cosinekit/core';
+import { errorText } from '@cosinekit/core/backend';
 
 /** Messages from the calling thread to the worker. */
 export type ToWorker =
@@ -104,18 +105,24 @@ export const HANDLES_OP = '$handles';
 
 /** An error as plain data; causes are kept one level deep (the backend's own error). */
 export function toWire(e: unknown, depth = 0): WireError {
-  if (e instanceof Error) {
-    const k = e as Partial<CosineKitError>;
-    const out: WireError = { message: e.message, name: e.name };
+  let error = false;
+  try {
+    error = e instanceof Error;
+  } catch {
+    // A revoked Proxy: sent as its text, which errorText gives without reading it.
+  }
+  if (error) {
+    const k = e as Partial<CosineKitError> & Error;
+    const out: WireError = { message: k.message, name: k.name };
     if (k.code !== undefined) out.code = k.code;
     if (k.op !== undefined) out.op = k.op;
     if (k.arg !== undefined) out.arg = k.arg;
     if (k.backend !== undefined) out.backend = k.backend;
     if (k.kernel !== undefined) out.kernel = k.kernel;
-    if (e.cause !== undefined && depth < 2) out.cause = toWire(e.cause, depth + 1);
+    if (k.cause !== undefined && depth < 2) out.cause = toWire(k.cause, depth + 1);
     return out;
   }
-  return { message: String(e) };
+  return { message: errorText(e) };
 }
 
 /** The error again: a `CosineKitError` with the same code, op, argument and message, or an `Error`. */

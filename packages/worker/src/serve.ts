@@ -13,6 +13,7 @@ import {
   SearchResult,
   Tensor,
 } from '@cosinekit/core';
+import { errorText } from '@cosinekit/core/backend';
 import {
   evenOut,
   type FromWorker,
@@ -300,7 +301,7 @@ export async function serveKit(): Promise<void> {
       } catch (e) {
         throw new CosineKitError(
           'BACKEND_INIT_FAILED',
-          `Argument 'backends' passed to 'createWorkerKit' names '${spec}', which the worker could not import: ${e instanceof Error ? e.message : String(e)}`,
+          `Argument 'backends' passed to 'createWorkerKit' names '${spec}', which the worker could not import: ${errorText(e)}`,
           { op: 'createWorkerKit', arg: 'backends', cause: e },
         );
       }

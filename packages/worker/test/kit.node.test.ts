@@ -1285,4 +1285,32 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     k.dispose();
     l.dispose();
   });
+
+  it('a value that cannot be turned into text, thrown by onFallback or a stream, fails the call by name (the process died)', async () => {
+    const odd = Object.create(null) as unknown;
+    const k = await createWorkerKit({
+      backend: 'wasm',
+      backends: ['wasm'],
+      onFallback: () => {
+        throw odd;
+      },
+    });
+    expect(await failure(k.corpus(mat(4, 4, 3), { storage: 'float16' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'onFallback',
+    });
+    const source = {
+      [Symbol.iterator]: () => ({
+        next: () => {
+          throw odd;
+        },
+      }),
+    };
+    expect(await failure(k.corpusFrom(source as never))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'source',
+    });
+    expect(Array.from(await k.rowNorms([[3, 4]]))).toEqual([5]);
+    k.dispose();
+  });
 });
