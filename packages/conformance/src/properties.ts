@@ -1,5 +1,5 @@
 import { Tensor } from '@cosinekit/core';
-import { ACTIVATIONS, type Backend, type Matrix } from '@cosinekit/core/backend';
+import { ACTIVATIONS, type Backend, errorText, type Matrix } from '@cosinekit/core/backend';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { assertClose, check } from './assert.js';
@@ -204,7 +204,7 @@ export function runProperties(options: PropertyOptions): void {
               params,
             );
           } catch (e) {
-            const message = e instanceof Error ? e.message : String(e);
+            const message = errorText(e);
             throw new Error(`${options.name}: replay with COSINEKIT_SEED=${params.seed}\n${message}`, {
               cause: e,
             });

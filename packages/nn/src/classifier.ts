@@ -13,7 +13,7 @@ import {
   given,
   under,
 } from './check.js';
-import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import { Encoder, type KernelSource, kernelsOf, ownRows, settled } from './encoder.js';
 import type { Loss, LossResult } from './losses/loss.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
@@ -92,6 +92,11 @@ export class CosineClassifier {
         'encoder',
         `must be an Encoder, got ${encoder === null ? 'null' : typeof encoder}.`,
       );
+    // The rows, the encoder's weights and the class vectors as they are at the call: a train
+    // running on them, or the caller's change, showed through between the awaits below.
+    const rows = ownRows(x, op, 'x');
+    const model = settled(encoder);
+    const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
     // embed names 'embed' and the kit's kernels 'cosineMatrix' ('a' the embeddings of x, 'b' the
     // class vectors): all renamed after the method the caller called.
     return under(
@@ -106,10 +111,9 @@ export class CosineClassifier {
           );
         }
         // A NaN class vector would give NaN cosines, and predict's comparisons would read them as class 0.
-        checkParameters(op, 'classifier', [this.weights]);
+        checkParameters(op, 'classifier', [w.data]);
         const kernels = await kernelsOf(source, op);
-        const e = await encoder.embed(kernels, x);
-        const w = { data: Float32Array.from(this.weights), rows: this.classes, cols: this.dim };
+        const e = await model.embed(kernels, rows);
         // Through the kit's gate, as its own calls go: rows of extreme magnitude rescaled.
         return kernels.cosineMatrix(
           admit(e, op, 'a').tensor,
@@ -157,6 +161,9 @@ export class CosineClassifier {
     const op = 'CosineClassifier.accuracy';
     const rows = toTensor(x, op, 'x').rows;
     checkLabels(op, 'labels', labels);
+    // Read once, at the call: labels changed while the model runs change nothing (they were read
+    // after it, unchecked).
+    labels = Array.from(labels);
     if (labels.length !== rows) {
       argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
     }

@@ -259,7 +259,10 @@ export class Encoder {
         'batchSize',
         `must be a positive integer, got ${valueText(batchSize)}.`,
       );
-    const t: Matrix = toTensor(x, 'embed', 'x');
+    // The rows and the weights as they are at the call (see `ownRows`, `settled`): the batches are
+    // read later, between awaits, where a caller's change or a running train used to show through.
+    const t: Matrix = ownRows(x, 'embed', 'x');
+    const model = settled(this);
     if (t.cols !== this.inputs) {
       argError(
         'DIMENSION_MISMATCH',
@@ -276,12 +279,12 @@ export class Encoder {
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);
       const rows = t.data.subarray(s * this.inputs, e * this.inputs);
-      const c = await this.forward(ops, rows, e - s).catch((err: unknown) => {
+      const c = await model.forward(ops, rows, e - s).catch((err: unknown) => {
         // A backend disposed under the call: named as embed's, not the kernel's that found it.
         if (isCosineKitError(err, 'DISPOSED') && err.op !== 'embed')
           throw argErrorOf('DISPOSED', 'embed', 'source', `lost its backend: ${err.message}`, err);
         // Weights that are not finite (set by the caller, or a diverged run) are the encoder's.
-        if (isCosineKitError(err, 'BACKEND_ERROR')) checkParameters('embed', 'encoder', this.parameters());
+        if (isCosineKitError(err, 'BACKEND_ERROR')) checkParameters('embed', 'encoder', model.parameters());
         // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.
         const [lo, hi] = rowMagnitudes(rows, this.inputs);
         if (isCosineKitError(err, 'BACKEND_ERROR') && (hi > HUGE || lo < TINY))
@@ -293,7 +296,7 @@ export class Encoder {
             err,
           );
         // So are finite weights so large that a layer's product overflows float32.
-        const w = largestParameter(this.parameters());
+        const w = largestParameter(model.parameters());
         if (isCosineKitError(err, 'BACKEND_ERROR') && w > HUGE)
           argError(
             'NON_FINITE',
@@ -310,6 +313,25 @@ export class Encoder {
     }
     return new Tensor(out, t.rows, this.outputs);
   }
+}
+
+/** Encoders a {@link train} call is stepping now: one at a time, and others read them as they were. */
+export const TRAINING = new WeakSet<Encoder>();
+
+/**
+ * `encoder` as it is now: itself, or a copy of its weights while a `train` call steps it, so a
+ * call that awaits between batches (embed, a classifier's or a head's) sees one version of the
+ * model throughout (it mixed layers of different steps).
+ */
+export function settled(encoder: Encoder): Encoder {
+  return TRAINING.has(encoder) ? encoder.clone() : encoder;
+}
+
+/** `x` as a tensor of the caller's rows copied now: changes made after the call change nothing. */
+export function ownRows(x: TensorInput, op: string, arg: string): Tensor {
+  const t = toTensor(x, op, arg);
+  // An array of rows was converted into a new buffer already; a Tensor or a typed array is the caller's.
+  return x instanceof Tensor || ArrayBuffer.isView(x) ? new Tensor(t.data.slice(), t.rows, t.cols) : t;
 }
 
 /** The largest |value| among `params`. */

@@ -272,6 +272,9 @@ async function retrieval(
   // Labels are compared with ===: a NaN or a '0' would silently match nothing and lower the score.
   checkLabels(op, 'set.queryLabels', set.queryLabels);
   checkLabels(op, 'set.corpusLabels', set.corpusLabels);
+  // Read once, at the call: labels changed while the search runs change nothing (they were read
+  // after it, unchecked: NaN labels scored 0 without a word).
+  set = { ...set, queryLabels: Array.from(set.queryLabels), corpusLabels: Array.from(set.corpusLabels) };
   const kMax = Math.max(...ks);
   // The search's errors name its own operation ('topK', 'search'): renamed after this one.
   const result = await under(

@@ -2,7 +2,7 @@ import type { TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import { admit, argError } from '@cosinekit/core/backend';
 import { under } from './check.js';
-import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import { Encoder, type KernelSource, kernelsOf, ownRows, settled } from './encoder.js';
 
 /**
  * The DLCS cosine head: it replaces a classifier's output layer and scores inputs by the cosine of
@@ -11,6 +11,11 @@ import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
 export class CosineHead {
   readonly encoder: Encoder;
   readonly #source: KernelSource;
+
+  /** The rows of both sides copied now, and one version of the encoder for both (see `settled`). */
+  #settled(op: string, x1: TensorInput, x2: TensorInput): [Tensor, Tensor, Encoder] {
+    return [ownRows(x1, op, 'x1'), ownRows(x2, op, 'x2'), settled(this.encoder)];
+  }
 
   /** Binds an encoder to a kit (or kernel table). */
   constructor(encoder: Encoder, source: KernelSource) {
@@ -31,9 +36,11 @@ export class CosineHead {
    */
   async pairs(x1: TensorInput, x2: TensorInput): Promise<Float32Array> {
     const op = 'CosineHead.pairs';
+    // Both sides through one version of the encoder, on the rows as they are at the call.
+    const [r1, r2, model] = this.#settled(op, x1, x2);
     const kernels = await kernelsOf(this.#source, op);
-    const a = await under(op, () => this.encoder.embed(kernels, x1), { x: 'x1' });
-    const b = await under(op, () => this.encoder.embed(kernels, x2), { x: 'x2' });
+    const a = await under(op, () => model.embed(kernels, r1), { x: 'x1' });
+    const b = await under(op, () => model.embed(kernels, r2), { x: 'x2' });
     if (a.rows !== b.rows) {
       argError('DIMENSION_MISMATCH', op, 'x2', `has ${b.rows} rows but x1 has ${a.rows}.`);
     }
@@ -51,9 +58,10 @@ export class CosineHead {
    */
   async matrix(x1: TensorInput, x2: TensorInput): Promise<Tensor> {
     const op = 'CosineHead.matrix';
+    const [r1, r2, model] = this.#settled(op, x1, x2);
     const kernels = await kernelsOf(this.#source, op);
-    const a = await under(op, () => this.encoder.embed(kernels, x1), { x: 'x1' });
-    const b = await under(op, () => this.encoder.embed(kernels, x2), { x: 'x2' });
+    const a = await under(op, () => model.embed(kernels, r1), { x: 'x1' });
+    const b = await under(op, () => model.embed(kernels, r2), { x: 'x2' });
     return new Tensor(
       await under(op, () => kernels.cosineMatrix(admit(a, op, 'a').tensor, admit(b, op, 'b').tensor), {
         a: 'x1',

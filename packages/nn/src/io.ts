@@ -297,7 +297,7 @@ export function loadEncoder(bytes: Uint8Array): Encoder {
     } catch (e) {
       if (isCosineKitError(e)) throw e;
       // readHeader built every layer once: a layer that fails now is still the file's fault.
-      return corrupt(`has a layer ${i} that cannot be built: ${e instanceof Error ? e.message : String(e)}`);
+      return corrupt(`has a layer ${i} that cannot be built: ${errorText(e)}`);
     }
   });
   try {

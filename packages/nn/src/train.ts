@@ -3,6 +3,7 @@ import {
   argError,
   argErrorOf,
   checkSignal,
+  errorText,
   isCosineKitError,
   refuseUnknownOptions,
   valueText,
@@ -19,7 +20,7 @@ import {
   rowMagnitudes,
   TINY,
 } from './check.js';
-import { Encoder, type KernelSource, kernelsOf } from './encoder.js';
+import { Encoder, type KernelSource, kernelsOf, TRAINING } from './encoder.js';
 import { MAX_SAVED_WEIGHT } from './io.js';
 import type { Loss, Sampling } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
@@ -136,10 +137,13 @@ export interface TrainResult {
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const at: StepState = { epoch: 0, batch: 0, input: undefined, cols: 0, params: [], phase: 'kernels' };
+  const held: { encoder?: Encoder } = {};
   try {
-    return await trainLoop(options, at);
+    return await trainLoop(options, at, held);
   } catch (e) {
     throw blame(e, at);
+  } finally {
+    if (held.encoder) TRAINING.delete(held.encoder);
   }
 }
 
@@ -199,7 +203,7 @@ function blame(e: unknown, s: StepState): unknown {
       'INVALID_ARGUMENT',
       'train',
       s.phase,
-      `threw at batch ${s.batch} of epoch ${s.epoch}: ${e instanceof Error ? e.message : String(e)}`,
+      `threw at batch ${s.batch} of epoch ${s.epoch}: ${errorText(e)}`,
       e,
     );
   // Something disposed under training, named as the argument of train it belongs to: the
@@ -372,9 +376,24 @@ function checkTrainOptions(o: TrainOptions): void {
   }
 }
 
-async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainResult> {
+async function trainLoop(
+  options: TrainOptions,
+  at: StepState,
+  held: { encoder?: Encoder },
+): Promise<TrainResult> {
   checkTrainOptions(options);
   const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
+  // Two trains stepping one encoder took turns on its weights: each applied gradients of weights
+  // the other had moved, and the same seeds gave different models on every run.
+  if (TRAINING.has(encoder))
+    argError(
+      'INVALID_ARGUMENT',
+      'train',
+      'encoder',
+      'is being trained by another train call: await that one first (two would step the same weights in turns, a different model each run).',
+    );
+  TRAINING.add(encoder);
+  held.encoder = encoder;
   const epochs = given(options.epochs, 10);
   if (!Number.isInteger(epochs) || epochs < 1) {
     argError('INVALID_ARGUMENT', 'train', 'epochs', `must be a positive integer, got ${epochs}.`);
@@ -521,6 +540,9 @@ async function trainLoop(options: TrainOptions, at: StepState): Promise<TrainRes
     let stop = false;
     at.phase = 'callbacks';
     for (const h of hooks) if ((await h.onEpochEnd?.(info)) === false) stop = true;
+    // An abort during validate or the callbacks of the last epoch, or of one early stopping ends,
+    // is an abort too: no best weights restored, no onTrainEnd (it resolved as if none came).
+    checkSignal('train', options.signal);
     if (metric !== undefined) {
       const better =
         best === undefined || (mode === 'max' ? metric > best + minDelta : metric < best - minDelta);

@@ -316,3 +316,97 @@ describe('train', () => {
     ).rejects.toThrow(/float32 but the ops are float64/);
   });
 });
+
+describe('train beside other calls on the same model (found by a probe: each gave mixed or wrong results)', () => {
+  const opts = (enc: ReturnType<typeof makeEncoder>, seed: number, more: object = {}) => ({
+    kernels: kit,
+    encoder: enc,
+    loss: multipleNegativesRankingLoss(),
+    sampler: inBatchSampler(data, { batchSize: 16 }),
+    optimizer: adam({ learningRate: 0.01 }),
+    epochs: 2,
+    seed,
+    ...more,
+  });
+
+  it('a second train on an encoder being trained is refused by name; the first runs as if alone', async () => {
+    const alone = makeEncoder();
+    await train(opts(alone, 1));
+    const enc = makeEncoder();
+    const first = train(opts(enc, 1));
+    await expect(train(opts(enc, 2))).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'train',
+      arg: 'encoder',
+    });
+    await first;
+    expect(enc.parameters().map((p) => Array.from(p))).toEqual(alone.parameters().map((p) => Array.from(p)));
+    // Once it has ended (or failed), the encoder can be trained again.
+    await train(opts(enc, 2));
+  });
+
+  it('embed during train sees one version of the weights: the one at its call, for every batch', async () => {
+    const enc = makeEncoder();
+    const x = new Tensor(data.x, data.rows, data.cols);
+    const seen: Promise<Tensor>[] = [];
+    const versions: Float32Array[][] = [];
+    await train(
+      opts(enc, 1, {
+        callbacks: {
+          onBatchEnd: () => {
+            // Embedded in batches of 8 rows, each batch awaited while training goes on.
+            versions.push(enc.parameters().map((p) => Float32Array.from(p)));
+            seen.push(enc.embed(kit, x, 8));
+          },
+        },
+      }),
+    );
+    // Each embedding equals that of a still copy of the weights at the call.
+    for (const i of [0, 3, seen.length - 1]) {
+      const still = makeEncoder();
+      still.parameters().forEach((p, k) => {
+        p.set(versions[i][k]);
+      });
+      expect(Array.from((await seen[i]).data)).toEqual(Array.from((await still.embed(kit, x, 8)).data));
+    }
+  });
+
+  it('embed and evaluateRetrieval use their inputs as they were at the call', async () => {
+    const enc = makeEncoder();
+    const x = Float32Array.from(data.x);
+    const want = await enc.embed(kit, new Tensor(Float32Array.from(x), data.rows, data.cols), 16);
+    const call = enc.embed(kit, new Tensor(x, data.rows, data.cols), 16);
+    x.fill(Number.NaN);
+    expect(Array.from((await call).data)).toEqual(Array.from(want.data));
+    const labels = Int32Array.from(data.labels);
+    const set = { queries: want, queryLabels: labels, corpus: want, corpusLabels: labels };
+    const expected = await evaluateRetrieval(
+      kit,
+      { ...set, queryLabels: data.labels, corpusLabels: data.labels },
+      3,
+    );
+    const report = evaluateRetrieval(kit, set, 3);
+    labels.fill(-1);
+    expect(await report).toEqual(expected);
+  });
+
+  it('an abort during the last epoch’s callbacks rejects ABORTED, with no onTrainEnd (it resolved)', async () => {
+    const ctl = new AbortController();
+    let ended = false;
+    const enc = makeEncoder();
+    const run = train(
+      opts(enc, 1, {
+        epochs: 1,
+        signal: ctl.signal,
+        callbacks: {
+          onEpochEnd: () => ctl.abort(),
+          onTrainEnd: () => {
+            ended = true;
+          },
+        },
+      }),
+    );
+    await expect(run).rejects.toMatchObject({ code: 'ABORTED', op: 'train' });
+    expect(ended).toBe(false);
+  });
+});
