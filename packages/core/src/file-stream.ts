@@ -15,6 +15,7 @@ import {
   argError,
   argErrorOf,
   checkSignal,
+  errorText,
   isArrayArg,
   isCosineKitError,
   orAbort,
@@ -147,7 +148,7 @@ export async function writeCorpus(
 ): Promise<number> {
   const { signal, onProgress } = options;
   const failed = (e: unknown) =>
-    argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${String(e)}`, e);
+    argErrorOf('INVALID_ARGUMENT', op, 'options.onProgress', `threw: ${errorText(e)}`, e);
   const awaited: Promise<void>[] = [];
   let rejected: { e: unknown } | undefined;
   const progress = (done: number, total: number): void => {

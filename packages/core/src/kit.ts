@@ -277,7 +277,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const b = options.backend;
       if (b !== undefined && typeof b !== 'string') {
         try {
-          await initWithin(b.init?.(), timeoutMs, `backend '${String(b.name)}'`);
+          await initWithin(b.init?.(), timeoutMs, `backend '${valueText(b.name)}'`);
         } catch (err) {
           if (isCosineKitError(err, 'BACKEND_INIT_FAILED') && err.op === 'createCosineKit') throw err;
           // Disposed before or while it started: the call is DISPOSED, as every call after is.
@@ -918,9 +918,14 @@ function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
     );
 }
 
+const CORPUS_KEYS = ['storage', 'rerank', 'ids'];
+
 /** Checks a corpus's options and returns the copy every later step reads (see `ownOptions`). */
 function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'corpus'): T {
-  const o = ownOptions(op, options, ['storage', 'rerank', 'ids', 'onProgress', 'signal', 'segmentBytes']);
+  // A stream's options are corpusFrom's alone: kit.corpus took a signal, onProgress and segmentBytes
+  // without a look, so an aborted signal made the corpus all the same.
+  const keys = op === 'corpus' ? CORPUS_KEYS : [...CORPUS_KEYS, 'onProgress', 'signal', 'segmentBytes'];
+  const o = ownOptions(op, options, keys);
   if (o.storage !== undefined && o.storage !== 'float32' && o.storage !== 'float16' && o.storage !== 'int8') {
     argError(
       'INVALID_ARGUMENT',

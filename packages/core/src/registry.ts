@@ -2,7 +2,7 @@ import type { Backend, BackendFactory } from './contract.js';
 import { argError, argErrorOf, type CosineKitError, disposeQuietly, errorText } from './errors.js';
 import { createReferenceBackend } from './reference.js';
 import { checkBackend } from './resolve.js';
-import { valueText } from './tensor.js';
+import { describeType, valueText } from './tensor.js';
 
 /** Where a registered backend stands. */
 export type BackendState = 'registered' | 'initialising' | 'ready' | 'failed';
@@ -84,7 +84,11 @@ export async function getBackend(
   name?: string,
   onSkip?: (name: string, reason: string) => void,
 ): Promise<Backend> {
+  if (onSkip !== undefined && typeof onSkip !== 'function')
+    argError('INVALID_TYPE', 'getBackend', 'onSkip', `must be a function, got ${describeType(onSkip)}.`);
   if (name !== undefined) {
+    if (typeof name !== 'string')
+      argError('INVALID_TYPE', 'getBackend', 'name', `must be a backend's name, got ${describeType(name)}.`);
     const e = entries.get(name);
     if (!e) {
       const known = [...entries.keys()].join(', ');

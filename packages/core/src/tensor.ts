@@ -403,7 +403,7 @@ function fakeView(v: unknown, op: string, arg: string): void {
         'INVALID_TYPE',
         op,
         arg,
-        `says its length is ${String(said)} but holds ${real} values (its length is overridden): pass a plain ${describeType(v)}.`,
+        `says its length is ${valueText(said)} but holds ${real} values (its length is overridden): pass a plain ${describeType(v)}.`,
       );
   }
   if (
@@ -462,7 +462,12 @@ export function describeType(v: unknown): string {
   if (v === null) return 'null';
   try {
     if (Array.isArray(v)) return 'Array';
-    if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+    if (typeof v === 'object') {
+      // A constructor's name that is no string (an object's own `constructor: { name: Symbol() }`)
+      // is not printed: it could throw or call the caller's code.
+      const name: unknown = (v as object).constructor?.name;
+      return typeof name === 'string' ? name : 'object';
+    }
   } catch {
     // A revoked Proxy, or a trap or getter that throws: described without reading it.
     return 'an object that cannot be inspected (a revoked Proxy?)';

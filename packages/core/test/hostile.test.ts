@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { argError, type Backend, referenceKernels } from '../src/backend.js';
+import { argError, type Backend, getBackend, referenceKernels } from '../src/backend.js';
+import { saveCorpusFile } from '../src/fs.js';
 import {
   type CosineKitError,
   cosine,
@@ -1038,6 +1042,37 @@ describe('values that cannot be inspected are named, at every entry point', () =
       code: 'INVALID_TYPE',
       arg: 'source[1].ids',
     });
+  });
+
+  it('kit.corpus refuses the stream options it would ignore; names hold no toString calls; getBackend checks its arguments', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    for (const key of ['signal', 'onProgress', 'segmentBytes'])
+      expect(await outcome(() => kit.corpus([[1, 2]], { [key]: AbortSignal.abort() } as never))).toBe(
+        `INVALID_ARGUMENT options.${key}`,
+      );
+    // An own constructor whose name is no string: described as an object, the symbol never printed.
+    const odd = { constructor: { name: Symbol('s') } };
+    expect(await outcome(() => kit.topK([[1, 2]], [[1, 2]], odd as never))).toBe('INVALID_K k');
+    expect(await outcome(() => getBackend(Symbol('b') as never))).toBe('INVALID_TYPE name');
+    expect(await outcome(() => getBackend(undefined, 42 as never))).toBe('INVALID_TYPE onSkip');
+  });
+
+  it('a save whose onProgress throws a value without a prototype names onProgress, not the path', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([[1, 2]]);
+    const dir = mkdtempSync(join(tmpdir(), 'ck-hostile-'));
+    try {
+      const e = await rejection(
+        saveCorpusFile(c, join(dir, 'c.ckc'), {
+          onProgress: () => {
+            throw Object.create(null);
+          },
+        }),
+      );
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'options.onProgress' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an id of -0 is held as 0, so a saved and loaded corpus answers the same id', async () => {
