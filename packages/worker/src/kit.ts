@@ -684,6 +684,9 @@ class Kit implements Link {
       const value = rows
         ? {
             ...(c as object),
+            ...('ids' in (c as object)
+              ? { ids: idList((c as unknown as { ids: unknown }).ids, 'corpusFrom', `${arg}.ids`) }
+              : {}),
             rows: pack(
               (c as { rows: unknown }).rows,
               'corpusFrom',
@@ -1199,11 +1202,13 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
   // and getters (the clone dropped an inherited element, and named a throwing getter 'options').
   if (arg === 'ids') return idList(v, op, arg);
   if (Array.isArray(v)) {
-    // Any row that is a view (not only a first one): one on a SharedArrayBuffer must be copied now,
-    // and moved ones listed (a shared row after a plain one was read later, as changed since).
-    return v.some((x) => ArrayBuffer.isView(x))
-      ? v.map((x, i) => (ArrayBuffer.isView(x) ? view(x, moves, op, `${arg}[${i}]`) : x))
-      : v;
+    // Rows read as core reads them, element by element (an element inherited from the prototype
+    // was dropped by the clone, and refused in the worker where core took it). Any row that is a
+    // view: one on a SharedArrayBuffer must be copied now, and moved ones listed (a shared row
+    // after a plain one was read later, as changed since).
+    return Array.from(v as unknown[], (x, i) =>
+      ArrayBuffer.isView(x) ? view(x, moves, op, `${arg}[${i}]`) : plainCopy(x),
+    );
   }
   if (arg === 'options') {
     const o = plainOptions(v);

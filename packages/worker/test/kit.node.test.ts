@@ -384,6 +384,26 @@ describe('errors come back as the in-process kit raises them', () => {
     L.dispose();
   });
 
+  it('rows and a stream chunk’s ids with an element inherited from the prototype are read as core reads them (the worker refused them)', async () => {
+    const inherited = <T>(own: T[], from: T): T[] => {
+      const a = [...own];
+      delete a[0];
+      return Object.setPrototypeOf(a, Object.assign(Object.create(Array.prototype), { 0: from }));
+    };
+    const said = async (kit: typeof local | typeof remote) => {
+      const c = await kit.corpusFrom([{ rows: [inherited([0, 2], 1)], ids: inherited(['x'], 'inh') }]);
+      const r = [
+        Array.from(await kit.rowNorms([inherited([0, 2], 1)])),
+        Array.from((await kit.cosineMatrix([inherited([0, 2], 1)], [[1, 2]])).data),
+        (await c.search([[1, 2]], 1)).ids,
+      ];
+      c.dispose();
+      return r;
+    };
+    expect(await said(remote)).toEqual(await said(local));
+    expect((await said(local))[2]).toEqual(['inh']);
+  });
+
   it('options of the kit: a backend object, a module that cannot load, an unknown backend', async () => {
     await expect(createWorkerKit({ backend: {} as unknown as string })).rejects.toMatchObject({
       code: 'INVALID_TYPE',
