@@ -1,4 +1,4 @@
-import { errorText } from '@cosinekit/core/backend';
+import { argError, describeType, errorText, ownOptions, valueText } from '@cosinekit/core/backend';
 /** Assertions that throw plain Errors, so the checks run under any test runner. */
 
 /** A check found the backend wrong; the message says what, where, and by how much. */
@@ -106,4 +106,36 @@ export class ConformanceSkip extends Error {
 
 export function skip(reason: string): never {
   throw new ConformanceSkip(reason);
+}
+
+/**
+ * The options of a suite runner (`runConformance`, `runProperties`) checked when it is called:
+ * an object holding only `keys`, a `name` string, a `create` function, and `numRuns` (an integer
+ * >= 1), `seed` (an integer >= 0) and `timeout` (a number of ms > 0) where given. A suite that
+ * ran no case (`numRuns: 0`), an unreplayable seed or a misspelt option once passed silently.
+ * Returns the options' copy, each key read once.
+ */
+export function checkRunnerOptions<T extends object>(op: string, options: T, keys: readonly string[]): T {
+  const o = ownOptions(op, options, keys) as Record<string, unknown>;
+  if (typeof o.name !== 'string' || o.name === '')
+    argError('INVALID_TYPE', op, 'options.name', `must be a non-empty string, got ${valueText(o.name)}.`);
+  if (typeof o.create !== 'function')
+    argError('INVALID_TYPE', op, 'options.create', `must be a function, got ${describeType(o.create)}.`);
+  const least: Record<string, number> = { numRuns: 1, seed: 0 };
+  for (const key of ['numRuns', 'seed'])
+    if (o[key] !== undefined && !(Number.isSafeInteger(o[key]) && (o[key] as number) >= least[key]))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `options.${key}`,
+        `must be an integer of at least ${least[key]}, got ${valueText(o[key])}.`,
+      );
+  if (o.timeout !== undefined && !(typeof o.timeout === 'number' && o.timeout > 0))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.timeout',
+      `must be a number of ms > 0, got ${valueText(o.timeout)}.`,
+    );
+  return o as T;
 }

@@ -2,7 +2,7 @@ import { Tensor } from '@cosinekit/core';
 import { ACTIVATIONS, type Backend, errorText, type Matrix } from '@cosinekit/core/backend';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { assertClose, check } from './assert.js';
+import { assertClose, check, checkRunnerOptions } from './assert.js';
 import { type ConformanceContext, checkTopK, createContext, type Tolerance } from './cases/index.js';
 import { act64, actGrad64, cosineMatrix64, matmul64, norms64 } from './oracle.js';
 
@@ -171,6 +171,14 @@ const ALGEBRA_REGIMES: ReadonlySet<Regime> = new Set(
  * `COSINEKIT_SEED=<seed>` (in the describe name and in the error).
  */
 export function runProperties(options: PropertyOptions): void {
+  options = checkRunnerOptions('runProperties', options, [
+    'name',
+    'create',
+    'tolerance',
+    'numRuns',
+    'seed',
+    'timeout',
+  ]);
   const params = {
     numRuns: options.numRuns ?? 25,
     seed: options.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0,

@@ -1,6 +1,6 @@
 import { type Backend, type KernelName, resolveKernels } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { ConformanceSkip, within } from './assert.js';
+import { ConformanceSkip, checkRunnerOptions, within } from './assert.js';
 import {
   type ConformanceCase,
   type ConformanceContext,
@@ -47,6 +47,7 @@ export function caseTitle(
  * count leaks with) is reported skipped, with the reason.
  */
 export function runConformance(options: ConformanceOptions): void {
+  options = checkRunnerOptions('runConformance', options, ['name', 'create', 'tolerance', 'timeout']);
   const cases = conformanceCases();
   describe(`conformance: ${options.name}`, async () => {
     // Awaited while the tests are collected, where no test timeout applies: a create() that never
