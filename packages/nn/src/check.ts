@@ -343,3 +343,24 @@ export function checkOps(op: string, ops: unknown): void {
       `must be dense ops (kernelOps(await kit.kernels()) or float64Ops), got ${ops === null ? 'null' : typeof ops}.`,
     );
 }
+
+/** Refuses a precision other than 'float32' and 'float64' (a layer made in float16 was float32, silently). */
+export function checkPrecision(op: string, precision: unknown): void {
+  if (precision !== 'float32' && precision !== 'float64')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'precision',
+      `must be 'float32' or 'float64', got ${valueText(precision)}.`,
+    );
+}
+
+/**
+ * Refuses an image shape that is not three positive integers, each read by index (`every` skips an
+ * array's holes: `[2, <hole>, 1]` passed and made NaN output shapes).
+ */
+export function isShape3(s: unknown): s is readonly [number, number, number] {
+  if (!Array.isArray(s) || s.length !== 3) return false;
+  for (let i = 0; i < 3; i++) if (!(Number.isInteger(s[i]) && s[i] >= 1)) return false;
+  return true;
+}

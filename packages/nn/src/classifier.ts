@@ -9,6 +9,7 @@ import {
   checkObject,
   checkOps,
   checkParameters,
+  checkPrecision,
   checkSeed,
   given,
   under,
@@ -69,6 +70,7 @@ export class CosineClassifier {
   clone(
     precision: Precision = this.weights instanceof Float64Array ? 'float64' : 'float32',
   ): CosineClassifier {
+    checkPrecision('CosineClassifier.clone', precision);
     const w = precision === 'float64' ? Float64Array.from(this.weights) : Float32Array.from(this.weights);
     return new CosineClassifier(this.classes, this.dim, w);
   }

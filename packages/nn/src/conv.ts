@@ -1,6 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, valueText } from '@cosinekit/core/backend';
-import { checkBoolean, checkLayerSize, given } from './check.js';
+import { checkBoolean, checkLayerSize, checkPrecision, given, isShape3 } from './check.js';
 import {
   biasGradient,
   type Init,
@@ -156,6 +156,14 @@ export class Conv2dLayer implements Layer {
     rng: Rng,
     precision: Precision = 'float32',
   ): Conv2dLayer {
+    checkPrecision('Conv2dLayer.create', precision);
+    if (!isShape3(inputShape))
+      argError(
+        'SHAPE_MISMATCH',
+        'Conv2dLayer.create',
+        'inputShape',
+        'must be [height, width, channels], positive integers.',
+      );
     const op = 'createEncoder';
     const kernel: [number, number] =
       typeof spec.kernel === 'number' ? [spec.kernel, spec.kernel] : [spec.kernel?.[0], spec.kernel?.[1]];
@@ -209,6 +217,7 @@ export class Conv2dLayer implements Layer {
   }
 
   clone(precision: Precision): Conv2dLayer {
+    checkPrecision('Conv2dLayer.clone', precision);
     const conv = (v: Vec): Vec => (precision === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
     return new Conv2dLayer(this, this.activation, conv(this.weights), conv(this.bias));
   }
@@ -368,6 +377,14 @@ export class Pool2dLayer implements Layer {
   }
 
   static create(inputShape: Shape3, spec: Pool2dSpec, precision: Precision = 'float32'): Pool2dLayer {
+    checkPrecision('Pool2dLayer.create', precision);
+    if (!isShape3(inputShape))
+      argError(
+        'SHAPE_MISMATCH',
+        'Pool2dLayer.create',
+        'inputShape',
+        'must be [height, width, channels], positive integers.',
+      );
     if (spec.stride === 0)
       argError('INVALID_ARGUMENT', 'createEncoder', 'stride', 'must be a positive integer, got 0.');
     return new Pool2dLayer(
@@ -393,6 +410,7 @@ export class Pool2dLayer implements Layer {
   }
 
   clone(precision: Precision): Pool2dLayer {
+    checkPrecision('Pool2dLayer.clone', precision);
     return new Pool2dLayer(this.kind, this.inputShape, this.size, this.stride, precision);
   }
 
@@ -498,6 +516,7 @@ export class FlattenLayer implements Layer {
   readonly bias: Vec;
 
   constructor(inputs: number, precision: Precision = 'float32') {
+    checkPrecision('FlattenLayer', precision);
     positiveInt('FlattenLayer', 'inputs', inputs);
     this.inputs = inputs;
     this.units = inputs;
@@ -511,6 +530,7 @@ export class FlattenLayer implements Layer {
   }
 
   clone(precision: Precision): FlattenLayer {
+    checkPrecision('FlattenLayer.clone', precision);
     return new FlattenLayer(this.inputs, precision);
   }
 

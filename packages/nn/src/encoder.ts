@@ -12,9 +12,11 @@ import {
 import {
   checkObject,
   checkParameters,
+  checkPrecision,
   checkSeed,
   given,
   HUGE,
+  isShape3,
   refuseTinyRows,
   renamedError,
   rowMagnitudes,
@@ -373,12 +375,7 @@ export function createEncoder(options: EncoderOptions): Encoder {
   let shape: Shape3 = [1, 1, inputs];
   if (options.inputShape !== undefined) {
     const s = options.inputShape;
-    if (
-      !Array.isArray(s) ||
-      s.length !== 3 ||
-      !s.every((v) => Number.isInteger(v) && v >= 1) ||
-      s[0] * s[1] * s[2] !== inputs
-    ) {
+    if (!isShape3(s) || s[0] * s[1] * s[2] !== inputs) {
       argError(
         'SHAPE_MISMATCH',
         'createEncoder',
@@ -421,12 +418,3 @@ export function createEncoder(options: EncoderOptions): Encoder {
 }
 
 /** Refuses a precision other than the two the layers store ('float16' once made float32 silently). */
-function checkPrecision(op: string, precision: unknown): void {
-  if (precision !== 'float32' && precision !== 'float64')
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      'precision',
-      `must be 'float32' or 'float64', got ${valueText(precision)}.`,
-    );
-}

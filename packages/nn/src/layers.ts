@@ -1,6 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, columnSums as columnSums32, valueText } from '@cosinekit/core/backend';
-import { checkBoolean, checkLayerSize, given } from './check.js';
+import { checkBoolean, checkLayerSize, checkPrecision, given } from './check.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
 
@@ -199,12 +199,14 @@ export class DenseLayer implements Layer {
   }
 
   clone(precision: Precision): DenseLayer {
+    checkPrecision('DenseLayer.clone', precision);
     const conv = (v: Vec): Vec => (precision === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
     return new DenseLayer(this.inputs, this.units, this.activation, conv(this.weights), conv(this.bias));
   }
 
   /** A freshly initialised layer. */
   static create(inputs: number, spec: DenseSpec, rng: Rng, precision: Precision = 'float32'): DenseLayer {
+    checkPrecision('DenseLayer.create', precision);
     const { units } = spec;
     checkBoolean('createEncoder', 'bias', spec.bias);
     if (!Number.isInteger(units) || units < 1) {

@@ -1,5 +1,6 @@
 import type { Activation, Awaitable, Kernels } from '@cosinekit/core/backend';
 import { activate, activateDerivative, argError, referenceKernels } from '@cosinekit/core/backend';
+import { checkBoolean, checkObject } from './check.js';
 
 /**
  * The numbers the model works on: float32 on a backend, float64 in the gradient-check path.
@@ -134,6 +135,8 @@ export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): Den
       'kernels',
       `must be a backend's kernels (await kit.kernels()), got ${kernels === null ? 'null' : typeof kernels === 'object' ? 'an object without matmul' : typeof kernels}.`,
     );
+  checkObject('kernelOps', 'options', options, true, ['reuse']);
+  checkBoolean('kernelOps', 'options.reuse', options.reuse);
   const f32 = (v: Vec): Float32Array => (v instanceof Float32Array ? v : Float32Array.from(v));
   const pool = options.reuse ? new ArrayPool() : undefined;
   // An output array for the kernel to fill, or none (the kernel allocates its own).

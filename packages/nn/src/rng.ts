@@ -1,3 +1,5 @@
+import { checkSeed } from './check.js';
+
 /**
  * A small seeded pseudo-random generator (xoshiro128**, seeded through splitmix32), so that
  * initialisation, shuffling and sampling are reproducible: the same seed gives the same numbers
@@ -29,6 +31,8 @@ function finalise(x: number): number {
  * in [0, 2^32) have no high word, so their sequences are as they always were).
  */
 export function createRng(seed: number): Rng {
+  // An object or a string ran on a NaN seed: the same stream for every such value, silently.
+  checkSeed('createRng', 'seed', seed);
   // splitmix32 spreads even tiny seeds (0, 1, 2) over the whole state.
   let sm = seed >>> 0;
   const split = (): number => {

@@ -332,10 +332,21 @@ function checkTrainOptions(o: TrainOptions): void {
   hooks.forEach((h: unknown, i) => {
     const name = Array.isArray(o.callbacks) ? `callbacks[${i}]` : 'callbacks';
     need(name, h, typeof h === 'object' && h !== null, 'an object of hooks');
-    for (const f of ['onEpochStart', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const) {
+    const known = ['onEpochStart', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+    for (const f of known) {
       const v = (h as Record<string, unknown>)[f];
       need(`${name}.${f}`, v, v === undefined || typeof v === 'function', 'a function');
     }
+    // A misspelt hook (`onBatchEnds`) never ran, without a word; other keys (a hook object's own
+    // state) are left alone.
+    for (const k of Object.keys(h as object))
+      if (/^on[A-Z]/.test(k) && !(known as readonly string[]).includes(k))
+        argError(
+          'INVALID_ARGUMENT',
+          'train',
+          `${name}.${k}`,
+          `is not a hook; the hooks are ${known.join(', ')}.`,
+        );
   });
   if (o.seed !== undefined) checkSeed('train', 'seed', o.seed);
   need(

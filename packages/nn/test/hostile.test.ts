@@ -2277,3 +2277,48 @@ describe('what the caller hands over is refused by name, and what the caller’s
     }
   });
 });
+
+describe('options once taken silently: a precision, a shape with a hole, a seed, a misspelt key (found by a probe)', () => {
+  it('are refused by name where each was taken', async () => {
+    const hole = [2, 2, 1];
+    delete hole[1];
+    const enc = createEncoder({ inputs: 4, layers: [{ units: 3 }] });
+    const clf = createCosineClassifier({ classes: 2, dim: 3 });
+    const refused: [string, string, () => unknown][] = [
+      [
+        'Pool2dLayer.create',
+        'precision',
+        () => Pool2dLayer.create([2, 2, 1], { type: 'maxPool2d', size: 2 }, 'float16' as never),
+      ],
+      [
+        'Pool2dLayer.create',
+        'inputShape',
+        () => Pool2dLayer.create(hole as never, { type: 'maxPool2d', size: 2 }),
+      ],
+      [
+        'createEncoder',
+        'inputShape',
+        () => createEncoder({ inputs: 4, inputShape: hole as never, layers: [{ units: 3 }] }),
+      ],
+      ['DenseLayer.clone', 'precision', () => enc.layers[0].clone('float16' as never)],
+      ['CosineClassifier.clone', 'precision', () => clf.clone('float16' as never)],
+      ['createRng', 'seed', () => createRng({} as never)],
+      ['kernelOps', 'options.resue', () => kernelOps(referenceKernels, { resue: true } as never)],
+      ['kernelOps', 'options.reuse', () => kernelOps(referenceKernels, { reuse: 'yes' } as never)],
+    ];
+    for (const [op, arg, f] of refused)
+      expect(f, `${op} ${arg}`).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
+    const x = sparseX();
+    await expect(
+      train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true }),
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+        optimizer: adam(),
+        epochs: 1,
+        callbacks: { onBatchEnds: () => undefined } as never,
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'callbacks.onBatchEnds' });
+  });
+});
