@@ -203,7 +203,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   }
   const asked = options.threads;
   if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) {
-    argError('INVALID_ARGUMENT', 'createWasmBackend', 'threads', `must be a positive integer; got ${asked}.`);
+    argError(
+      'INVALID_ARGUMENT',
+      'createWasmBackend',
+      'threads',
+      `must be a positive integer; got ${valueText(asked)}.`,
+    );
   }
   let threadsNote: string | undefined;
   /** Threads wanted: as asked, or (after `init()` starts) the default. */
@@ -421,7 +426,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         ['cols', cols],
       ] as const) {
         if (!(Number.isInteger(v) && v >= 1)) {
-          argError('EMPTY_INPUT', op, `source.${arg}`, `must be a positive integer; got ${v}.`);
+          argError('EMPTY_INPUT', op, `source.${arg}`, `must be a positive integer; got ${valueText(v)}.`);
         }
       }
       const read = (start: number, count: number): Float32Array => {

@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, valueText } from '@cosinekit/core/backend';
 import type { WasmVariant } from './loader.js';
 
 /**
@@ -140,7 +140,7 @@ export function checkTuning(tuning: EngineTuning): number {
       'INVALID_ARGUMENT',
       op,
       'tuning.blockBytes',
-      `must be a positive number; got ${tuning.blockBytes}.`,
+      `must be a positive number; got ${valueText(tuning.blockBytes)}.`,
     );
   }
   if (tuning.blockSteps !== 'auto' && !(Number.isInteger(tuning.blockSteps) && tuning.blockSteps >= 0)) {
@@ -148,7 +148,7 @@ export function checkTuning(tuning: EngineTuning): number {
       'INVALID_ARGUMENT',
       op,
       'tuning.blockSteps',
-      `must be 'auto' or a non-negative integer; got ${tuning.blockSteps}.`,
+      `must be 'auto' or a non-negative integer; got ${valueText(tuning.blockSteps)}.`,
     );
   }
   if (!(tuning.sparseDensity >= 0 && tuning.sparseDensity <= 1)) {
@@ -156,7 +156,7 @@ export function checkTuning(tuning: EngineTuning): number {
       'INVALID_ARGUMENT',
       op,
       'tuning.sparseDensity',
-      `must be a number in [0, 1]; got ${tuning.sparseDensity}.`,
+      `must be a number in [0, 1]; got ${valueText(tuning.sparseDensity)}.`,
     );
   }
   for (const key of ['threadMinFlops', 'threadMinFlopsI8', 'sharedResultBytes', 'touchBytes'] as const) {

@@ -1,5 +1,5 @@
 import { argError, isArrayArg, reading } from './errors.js';
-import { describeType } from './tensor.js';
+import { describeType, valueText } from './tensor.js';
 
 /** Anything with a row count and a row length. */
 export interface Shaped {
@@ -48,7 +48,7 @@ export function checkK(op: string, k: unknown, n: number): asserts k is number {
     );
   }
   if (k < 1 || k > n) {
-    argError('INVALID_K', op, 'k', `must be in [1, ${n}] (the corpus has ${n} rows), got ${k}.`);
+    argError('INVALID_K', op, 'k', `must be in [1, ${n}] (the corpus has ${n} rows), got ${valueText(k)}.`);
   }
 }
 

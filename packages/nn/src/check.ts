@@ -28,7 +28,7 @@ export function checkNumber(
       'INVALID_ARGUMENT',
       op,
       arg,
-      `must be a finite number in [${lo}, ${hi}${openHi ? ')' : ']'}, got ${v}.`,
+      `must be a finite number in [${lo}, ${hi}${openHi ? ')' : ']'}, got ${valueText(v)}.`,
     );
   return v;
 }
@@ -155,7 +155,12 @@ function lossRows(op: string, arg: string, v: unknown, n: number, cols: number, 
   if (!(v instanceof Float32Array || v instanceof Float64Array))
     argError('INVALID_TYPE', op, arg, 'must be a Float32Array or Float64Array.');
   if (v.length !== n)
-    argError('SHAPE_MISMATCH', op, arg, `must hold ${n / cols} x ${cols} values, got ${v.length}.`);
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      arg,
+      `must hold ${n / cols} x ${cols} values, got ${valueText(v.length)}.`,
+    );
   if (!scan) return;
   // x * 0 is 0 for finite x, NaN otherwise: one sum, then a search only when it fails.
   let acc = 0;
@@ -258,7 +263,8 @@ export function finiteNumbers(op: string, arg: string, v: unknown, what = 'numbe
       const y = a[i];
       if (typeof y !== 'number')
         argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
-      if (!Number.isFinite(y)) argError('NON_FINITE', op, arg, `must hold finite numbers, got ${y} at ${i}.`);
+      if (!Number.isFinite(y))
+        argError('NON_FINITE', op, arg, `must hold finite numbers, got ${valueText(y)} at ${i}.`);
       out[i] = y;
     }
     return out;
@@ -312,7 +318,7 @@ export function checkBoolean(op: string, arg: string, v: unknown): void {
  */
 export function checkSeed(op: string, arg: string, v: unknown): number {
   checkNumber(op, arg, v, -(2 ** 53), 2 ** 53);
-  if (!Number.isInteger(v)) argError('INVALID_ARGUMENT', op, arg, `must be an integer, got ${v}.`);
+  if (!Number.isInteger(v)) argError('INVALID_ARGUMENT', op, arg, `must be an integer, got ${valueText(v)}.`);
   return v as number;
 }
 
@@ -323,13 +329,18 @@ export function checkSeed(op: string, arg: string, v: unknown): number {
  */
 export function checkFloat32Scale(op: string, scale: number): void {
   if (!(Math.fround(scale) < Number.POSITIVE_INFINITY))
-    argError('INVALID_ARGUMENT', op, 'scale', `must be finite in float32 (below 3.4e38), got ${scale}.`);
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'scale',
+      `must be finite in float32 (below 3.4e38), got ${valueText(scale)}.`,
+    );
   if (!(Math.fround(scale) >= 2 ** -126))
     argError(
       'INVALID_ARGUMENT',
       op,
       'scale',
-      `must be at least 1.2e-38 (float32's smallest normal), got ${scale}.`,
+      `must be at least 1.2e-38 (float32's smallest normal), got ${valueText(scale)}.`,
     );
 }
 

@@ -48,10 +48,20 @@ export class CosineClassifier {
   /** Wraps existing class vectors (not copied). */
   constructor(classes: number, dim: number, weights: Vec) {
     if (!Number.isInteger(classes) || classes < 2) {
-      argError('INVALID_ARGUMENT', 'CosineClassifier', 'classes', `must be an integer >= 2, got ${classes}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        'CosineClassifier',
+        'classes',
+        `must be an integer >= 2, got ${valueText(classes)}.`,
+      );
     }
     if (!Number.isInteger(dim) || dim < 1) {
-      argError('INVALID_ARGUMENT', 'CosineClassifier', 'dim', `must be a positive integer, got ${dim}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        'CosineClassifier',
+        'dim',
+        `must be a positive integer, got ${valueText(dim)}.`,
+      );
     }
     if (weights.length !== classes * dim) {
       argError('SHAPE_MISMATCH', 'CosineClassifier', 'weights', `must hold ${classes} x ${dim} values.`);
@@ -177,7 +187,7 @@ export class CosineClassifier {
           'INVALID_ARGUMENT',
           op,
           'labels',
-          `must be classes in [0, ${this.classes}), got ${y} at ${i}.`,
+          `must be classes in [0, ${this.classes}), got ${valueText(y)} at ${i}.`,
         );
     }
     const predicted = await this.#predict(op, source, encoder, x);
@@ -198,7 +208,12 @@ export function createCosineClassifier(options: CosineClassifierOptions): Cosine
       `must be 'float32' or 'float64', got ${valueText(precision)}.`,
     );
   const n = Number.isInteger(classes) && Number.isInteger(dim) && classes > 0 && dim > 0 ? classes * dim : 0;
-  checkLayerSize('createCosineClassifier', 'classes', n, `class vectors (${classes} x ${dim})`);
+  checkLayerSize(
+    'createCosineClassifier',
+    'classes',
+    n,
+    `class vectors (${valueText(classes)} x ${valueText(dim)})`,
+  );
   const w = precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
   const rng = createRng(seed);
   for (let i = 0; i < n; i++) w[i] = rng.normal();
@@ -257,7 +272,7 @@ function marginLoss(
     argError('INVALID_TYPE', op, 'classifier', 'must be a CosineClassifier (createCosineClassifier).');
   }
   if (!(checkNumber(op, 'scale', scale, 0, Number.MAX_VALUE) > 0))
-    argError('INVALID_ARGUMENT', op, 'scale', `must be > 0, got ${scale}.`);
+    argError('INVALID_ARGUMENT', op, 'scale', `must be > 0, got ${valueText(scale)}.`);
   checkFloat32Scale(op, scale);
   const { classes } = classifier;
   return {
@@ -285,7 +300,7 @@ function marginLoss(
             'INVALID_ARGUMENT',
             op,
             'labels',
-            `must be integers in [0, ${classes}), got ${y} at row ${i}.`,
+            `must be integers in [0, ${classes}), got ${valueText(y)} at row ${i}.`,
           );
         }
       }
@@ -397,7 +412,7 @@ export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
   const m = checkNumber('cosFaceLoss', 'margin', given(options.margin, 0.35), 0, 2, true);
   // At m >= 2 the true class's cos - m <= -1 never beats another class: the loss cannot fall.
   if (!(m >= 0 && m < 2))
-    argError('INVALID_ARGUMENT', 'cosFaceLoss', 'margin', `must be in [0, 2), got ${m}.`);
+    argError('INVALID_ARGUMENT', 'cosFaceLoss', 'margin', `must be in [0, 2), got ${valueText(m)}.`);
   return marginLoss('cosFaceLoss', 'cosface', classifier, given(options.scale, 30), (c) => [c - m, 1]);
 }
 
@@ -413,7 +428,7 @@ export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
   // At m >= π/2 a row lying exactly on its class vector scores cos(m) <= 0: no better than a
   // class orthogonal to it, so the margin defeats the loss.
   if (!(m >= 0 && m < Math.PI / 2)) {
-    argError('INVALID_ARGUMENT', 'arcFaceLoss', 'margin', `must be in [0, π/2), got ${m}.`);
+    argError('INVALID_ARGUMENT', 'arcFaceLoss', 'margin', `must be in [0, π/2), got ${valueText(m)}.`);
   }
   const cm = Math.cos(m);
   const sm = Math.sin(m);

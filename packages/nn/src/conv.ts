@@ -119,7 +119,12 @@ export class Conv2dLayer implements Layer {
     const [kh, kw] = [positiveInt(op, 'kernel', kernel[0]), positiveInt(op, 'kernel', kernel[1])];
     positiveInt(op, 'stride', stride);
     if (!Number.isInteger(padding) || padding < 0) {
-      argError('INVALID_ARGUMENT', op, 'padding', `must be an integer >= 0 or 'same', got ${padding}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'padding',
+        `must be an integer >= 0 or 'same', got ${valueText(padding)}.`,
+      );
     }
     if (!ACTIVATIONS.includes(activation)) {
       argError('INVALID_ARGUMENT', op, 'activation', `must be one of ${ACTIVATIONS.join(', ')}.`);

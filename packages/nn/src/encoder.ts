@@ -362,7 +362,12 @@ export function createEncoder(options: EncoderOptions): Encoder {
   if (typeof normalize !== 'boolean')
     argError('INVALID_TYPE', 'createEncoder', 'normalize', `must be true or false, got ${typeof normalize}.`);
   if (!Number.isInteger(inputs) || inputs < 1) {
-    argError('INVALID_ARGUMENT', 'createEncoder', 'inputs', `must be a positive integer, got ${inputs}.`);
+    argError(
+      'INVALID_ARGUMENT',
+      'createEncoder',
+      'inputs',
+      `must be a positive integer, got ${valueText(inputs)}.`,
+    );
   }
   if (!Array.isArray(layers))
     argError(

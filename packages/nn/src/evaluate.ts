@@ -304,7 +304,7 @@ async function retrieval(
         'SHAPE_MISMATCH',
         op,
         'set.corpusLabels',
-        `must hold ${n} labels, one per corpus row, got ${set.corpusLabels.length}.`,
+        `must hold ${n} labels, one per corpus row, got ${valueText(set.corpusLabels.length)}.`,
       );
   }
   const stride = result.k;

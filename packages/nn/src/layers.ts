@@ -210,7 +210,12 @@ export class DenseLayer implements Layer {
     const { units } = spec;
     checkBoolean('createEncoder', 'bias', spec.bias);
     if (!Number.isInteger(units) || units < 1) {
-      argError('INVALID_ARGUMENT', 'createEncoder', 'units', `must be a positive integer, got ${units}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        'createEncoder',
+        'units',
+        `must be a positive integer, got ${valueText(units)}.`,
+      );
     }
     const activation = given(spec.activation, 'linear');
     const init = given(spec.init, activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');

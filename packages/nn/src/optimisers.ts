@@ -7,6 +7,7 @@ import {
   type OptimizerRule,
   type OptimizerState,
   referenceKernels,
+  valueText,
 } from '@cosinekit/core/backend';
 import { checkNumber, checkObject, firstNonFinite } from './check.js';
 import type { Vec } from './ops.js';
@@ -109,12 +110,12 @@ export function adam(options: AdamOptions = {}): Optimizer {
   inRange('adam', 'beta2', beta2, 0, 1);
   // Float32 steps add epsilon in float32: below the smallest normal float32 it rounds to zero
   // or loses its precision, and a zero gradient's update became 0 / 0 = NaN.
-  if (!(epsilon >= FLOAT32_MIN_NORMAL) || !Number.isFinite(epsilon))
+  if (typeof epsilon !== 'number' || !(epsilon >= FLOAT32_MIN_NORMAL) || !Number.isFinite(epsilon))
     argError(
       'INVALID_ARGUMENT',
       'adam',
       'epsilon',
-      `must be a finite number >= ${FLOAT32_MIN_NORMAL} (the smallest normal float32), got ${epsilon}.`,
+      `must be a finite number >= ${FLOAT32_MIN_NORMAL} (the smallest normal float32), got ${valueText(epsilon)}.`,
     );
   inRange('adam', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
   let m: Float64Array[] = [];
@@ -304,7 +305,7 @@ function then<T, U>(v: Awaitable<T>, f: (x: T) => Awaitable<U>): Awaitable<U> {
 
 function inRange(op: string, arg: string, x: number, lo: number, hi: number): void {
   if (!(typeof x === 'number' && x >= lo && x < hi))
-    argError('INVALID_ARGUMENT', op, arg, `must be a number in [${lo}, ${hi}), got ${x}.`);
+    argError('INVALID_ARGUMENT', op, arg, `must be a number in [${lo}, ${hi}), got ${valueText(x)}.`);
 }
 
 /**
@@ -339,8 +340,9 @@ function schedule(lr: LearningRate, op: string): (step: number) => number {
         );
       }
     };
-  if (!(lr > 0) || !Number.isFinite(lr))
-    argError('INVALID_ARGUMENT', op, 'learningRate', `must be > 0, got ${lr}.`);
+  // Compared before its type was known, a symbol or an object without a prototype threw raw.
+  if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr))
+    argError('INVALID_ARGUMENT', op, 'learningRate', `must be > 0, got ${valueText(lr)}.`);
   // Float32 steps take it as float32: 1e-320 became 0, and every step nothing.
   if (Math.fround(lr) === 0)
     argError(

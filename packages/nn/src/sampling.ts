@@ -123,7 +123,7 @@ function batchSizeOf(options: SamplerOptions, op: string): number {
     argError('INVALID_TYPE', op, 'augment', `must be a function, got ${describeType(g)}.`);
   const b = given(options.batchSize, 64);
   if (!Number.isInteger(b) || b < 1)
-    argError('INVALID_ARGUMENT', op, 'batchSize', `must be a positive integer, got ${b}.`);
+    argError('INVALID_ARGUMENT', op, 'batchSize', `must be a positive integer, got ${valueText(b)}.`);
   return b;
 }
 
@@ -217,7 +217,12 @@ function checkLabels(op: string, labels: ArrayLike<unknown>, rows: number): void
     if (typeof y !== 'number')
       argError('INVALID_TYPE', op, 'data.labels', `must hold numbers, got ${describeType(y)} at row ${i}.`);
     if (!(Number.isInteger(y) && y >= -(2 ** 31) && y < 2 ** 31))
-      argError('INVALID_ARGUMENT', op, 'data.labels', `must hold 32-bit integers, got ${y} at row ${i}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'data.labels',
+        `must hold 32-bit integers, got ${valueText(y)} at row ${i}.`,
+      );
   }
 }
 
@@ -254,10 +259,10 @@ export function randomShift(options: RandomShiftOptions): Augment {
     ['channels', channels],
   ] as const) {
     if (!Number.isInteger(v) || v < 1)
-      argError('INVALID_ARGUMENT', 'randomShift', name, `must be a positive integer, got ${v}.`);
+      argError('INVALID_ARGUMENT', 'randomShift', name, `must be a positive integer, got ${valueText(v)}.`);
   }
   if (!Number.isInteger(max) || max < 0)
-    argError('INVALID_ARGUMENT', 'randomShift', 'max', `must be an integer >= 0, got ${max}.`);
+    argError('INVALID_ARGUMENT', 'randomShift', 'max', `must be an integer >= 0, got ${valueText(max)}.`);
   checkNumber('randomShift', 'probability', probability, 0, 1);
   const size = width * height * channels;
   const tmp = new Float32Array(size);

@@ -372,7 +372,7 @@ function checkTrainOptions(o: TrainOptions): void {
           'INVALID_ARGUMENT',
           'train',
           'earlyStopping.patience',
-          `must be a whole number of epochs, got ${es.patience}.`,
+          `must be a whole number of epochs, got ${valueText(es.patience)}.`,
         );
     }
     if (es.minDelta !== undefined)
@@ -407,7 +407,7 @@ async function trainLoop(
   held.encoder = encoder;
   const epochs = given(options.epochs, 10);
   if (!Number.isInteger(epochs) || epochs < 1) {
-    argError('INVALID_ARGUMENT', 'train', 'epochs', `must be a positive integer, got ${epochs}.`);
+    argError('INVALID_ARGUMENT', 'train', 'epochs', `must be a positive integer, got ${valueText(epochs)}.`);
   }
   if (sampler.sampling !== loss.sampling) {
     argError(

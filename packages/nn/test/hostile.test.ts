@@ -2306,6 +2306,16 @@ describe('options once taken silently: a precision, a shape with a hole, a seed,
       ['kernelOps', 'options.resue', () => kernelOps(referenceKernels, { resue: true } as never)],
       ['kernelOps', 'options.reuse', () => kernelOps(referenceKernels, { reuse: 'yes' } as never)],
     ];
+    // Numbers compared or printed before their type was known: a symbol, an object without a prototype.
+    const odd = [Symbol('s'), Object.create(null)] as never[];
+    for (const v of odd) {
+      refused.push(
+        ['adam', 'learningRate', () => adam({ learningRate: v })],
+        ['sgd', 'learningRate', () => sgd({ learningRate: v })],
+        ['adam', 'epsilon', () => adam({ epsilon: v })],
+        ['CosineClassifier', 'classes', () => createCosineClassifier({ classes: v, dim: 2 })],
+      );
+    }
     for (const [op, arg, f] of refused)
       expect(f, `${op} ${arg}`).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
     const x = sparseX();

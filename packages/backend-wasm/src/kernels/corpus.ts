@@ -7,6 +7,7 @@ import {
   resolveCorpusOptions,
   type StoredCorpus,
   type TopKResult,
+  valueText,
 } from '@cosinekit/core/backend';
 import { product, search } from '../engine.js';
 import type { Resident, WasmRuntime } from '../runtime.js';
@@ -149,7 +150,7 @@ export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: C
       'INVALID_ARGUMENT',
       'createCorpus',
       'options.rerank',
-      `must be a non-negative integer; got ${rerank}.`,
+      `must be a non-negative integer; got ${valueText(rerank)}.`,
     );
   }
   return new WasmCorpus(rt, x, storage, rerank);

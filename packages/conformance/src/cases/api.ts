@@ -1,4 +1,5 @@
 import { Tensor } from '@cosinekit/core';
+import { valueText } from '@cosinekit/core/backend';
 import { assertClose, assertRejects, check, fail } from '../assert.js';
 import { cos64, cosineMatrix64 } from '../oracle.js';
 import { type CaseData, type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
@@ -102,7 +103,7 @@ export function apiCases(): ConformanceCase[] {
                 const where = `row ${Math.floor(at / cols)}, column ${at % cols}`;
                 check(
                   e.code === 'NON_FINITE' && e.op === 'cosineRows' && e.arg === arg,
-                  `${what}: expected NON_FINITE on '${arg}' of 'cosineRows', got ${e.code} on '${e.arg}' of '${e.op}' (${e.message})`,
+                  `${what}: expected NON_FINITE on '${arg}' of 'cosineRows', got ${valueText(e.code)} on '${e.arg}' of '${e.op}' (${e.message})`,
                 );
                 check(e.message!.includes(where), `${what}: the message does not say ${where}: ${e.message}`);
               }

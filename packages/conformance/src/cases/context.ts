@@ -1,5 +1,11 @@
 import { type CosineKit, createCosineKit, type Tensor } from '@cosinekit/core';
-import { type Backend, type KernelName, type Kernels, resolveKernels } from '@cosinekit/core/backend';
+import {
+  type Backend,
+  type KernelName,
+  type Kernels,
+  resolveKernels,
+  valueText,
+} from '@cosinekit/core/backend';
 import { check, fail } from '../assert.js';
 import { randomTensor } from '../data.js';
 
@@ -45,7 +51,7 @@ export async function createContext(
   const tol = { cosine: tolerance.cosine ?? 2e-5, algebra: tolerance.algebra ?? 1e-5 };
   for (const [k, v] of Object.entries(tol)) {
     if (!(v > 0 && v <= MAX_TOLERANCE)) {
-      throw new RangeError(`tolerance.${k} must be in (0, ${MAX_TOLERANCE}]; got ${v}`);
+      throw new RangeError(`tolerance.${k} must be in (0, ${MAX_TOLERANCE}]; got ${valueText(v)}`);
     }
   }
   const kit = createCosineKit({ backend });

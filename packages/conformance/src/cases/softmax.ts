@@ -1,4 +1,4 @@
-import { type Matrix, referenceKernels } from '@cosinekit/core/backend';
+import { type Matrix, referenceKernels, valueText } from '@cosinekit/core/backend';
 import { assertClose, assertRejects, check } from '../assert.js';
 import { softmaxCrossEntropy64 } from '../oracle.js';
 import { type CaseData, type ConformanceCase, defineCase } from './context.js';
@@ -73,7 +73,10 @@ export function softmaxCases(): ConformanceCase[] {
         const w = exact.losses[i];
         const l = got.losses[i];
         if (w > 3.4028234663852886e38) {
-          check(l === Number.POSITIVE_INFINITY, `${s.name}: loss ${i} overflows float32, got ${l}`);
+          check(
+            l === Number.POSITIVE_INFINITY,
+            `${s.name}: loss ${i} overflows float32, got ${valueText(l)}`,
+          );
           continue;
         }
         const tol = (Math.abs(w) + u(i, targets[i]) + 1) * 2 ** -21 + s.cols * 2 ** -23;
