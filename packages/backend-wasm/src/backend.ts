@@ -7,7 +7,6 @@ import {
   declareKernels,
   disposedBackend,
   ownOptions,
-  reading,
   type SelfCheckedKernelName,
   type UngatedKernelName,
   valueText,
@@ -189,8 +188,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     for (const k of WASM_KEYS) checkSource('createWasmBackend', `options.wasm.${k}`, own[k]);
   }
   if (options.tuning !== undefined) {
-    const tuning = options.tuning;
-    options.tuning = reading('createWasmBackend', 'options.tuning', () => ({ ...tuning }));
+    // Read as every options object is, its keys checked: a misspelt one (`tille`) was ignored.
+    options.tuning = ownOptions(
+      'createWasmBackend',
+      options.tuning,
+      Object.keys(DEFAULT_TUNING.simd),
+      'options.tuning',
+    );
   }
   const wanted = options.variant ?? 'auto';
   if (wanted !== 'auto' && wanted !== 'simd' && wanted !== 'relaxed') {

@@ -132,7 +132,7 @@ export function checkTuning(tuning: EngineTuning): number {
       'INVALID_ARGUMENT',
       op,
       'tuning.tile',
-      `is '${tuning.tile}'; expected one of ${TILES.join(', ')}.`,
+      `is '${valueText(tuning.tile)}'; expected one of ${TILES.join(', ')}.`,
     );
   }
   if (!(Number.isFinite(tuning.blockBytes) && tuning.blockBytes > 0)) {
@@ -151,7 +151,7 @@ export function checkTuning(tuning: EngineTuning): number {
       `must be 'auto' or a non-negative integer; got ${valueText(tuning.blockSteps)}.`,
     );
   }
-  if (!(tuning.sparseDensity >= 0 && tuning.sparseDensity <= 1)) {
+  if (!(typeof tuning.sparseDensity === 'number' && tuning.sparseDensity >= 0 && tuning.sparseDensity <= 1)) {
     argError(
       'INVALID_ARGUMENT',
       op,

@@ -1,6 +1,6 @@
 import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WasmBackend } from '../src/index.js';
+import { createWasmBackend, type WasmBackend } from '../src/index.js';
 import { compileVariant } from '../src/loader.js';
 import { WasmRuntime } from '../src/runtime.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
@@ -252,11 +252,17 @@ for (const variant of VARIANTS) {
 
 describe('tuning.sparseDensity', () => {
   it('must be a number in [0, 1]', async () => {
-    for (const sparseDensity of [-0.1, 1.5, Number.NaN]) {
+    for (const sparseDensity of [-0.1, 1.5, Number.NaN, Symbol('s') as never, Object.create(null)]) {
       await expect(backend({ variant: 'simd', tuning: { sparseDensity } })).rejects.toThrow(
         /tuning\.sparseDensity/,
       );
     }
+  });
+
+  it('a tuning key the engine does not have is refused by name (a misspelt one was ignored)', () => {
+    expect(() => createWasmBackend({ tuning: { tille: '2x2' } as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'options.tuning.tille' }),
+    );
   });
 });
 

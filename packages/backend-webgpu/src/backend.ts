@@ -3,6 +3,7 @@ import {
   type Backend,
   type BackendMemory,
   disposedBackend,
+  errorText,
   type Kernels,
   ownOptions,
   valueText,
@@ -134,7 +135,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       e = await opening;
     } catch (err) {
       opening = null;
-      argError('UNSUPPORTED', name, 'backend', `has no WebGPU device: ${(err as Error).message}`, err);
+      argError('UNSUPPORTED', name, 'backend', `has no WebGPU device: ${errorText(err)}`, err);
     }
     if (e.lostReason !== null) {
       // Report the loss once (here, or already by the call it cut short); the next call opens a
@@ -182,7 +183,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         await ready('init');
       } catch (e) {
         // The registry records this message as the reason the backend was passed over.
-        throw new Error(`webgpu unavailable: ${(e as Error).message}`);
+        throw new Error(`webgpu unavailable: ${errorText(e)}`);
       }
     },
     dispose() {
