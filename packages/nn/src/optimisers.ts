@@ -199,6 +199,8 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
   let owner: Kernels | undefined;
   /** The lengths of the parameter arrays of the last step (`undefined` before the first). */
   let sizes: number[] | undefined;
+  /** The parameter arrays of the last step: another model's, even of the same shape, start afresh. */
+  let last: readonly Vec[] | undefined;
   const learningRate = (): number => {
     const lr = lrAt(steps);
     if (typeof lr !== 'number')
@@ -241,11 +243,11 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
       }
       // Other parameter arrays (another model): a fresh start, as a new optimiser would make, on
       // either path (the float64 moments were once kept: stale momentum applied, or NaN weights).
-      if (
-        sizes !== undefined &&
-        (params.length !== sizes.length || params.some((q, i) => q.length !== sizes![i]))
-      )
+      // Compared as arrays, not lengths: a second model of the same shape took the first one's
+      // moments and step count.
+      if (last !== undefined && (params.length !== last.length || params.some((q, i) => q !== last![i])))
         restart();
+      last = [...params];
       sizes = params.map((p) => p.length);
       const lr = learningRate();
       const t = steps + 1;
@@ -293,6 +295,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
     state = undefined;
     owner = undefined;
     sizes = undefined;
+    last = undefined;
     steps = 0;
     spec.reset();
   }

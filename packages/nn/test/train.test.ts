@@ -390,6 +390,20 @@ describe('train beside other calls on the same model (found by a probe: each gav
     expect(await report).toEqual(expected);
   });
 
+  it('an optimiser used for a second model of the same shape starts afresh for it (it carried the first model’s moments)', async () => {
+    const shared = adam({ learningRate: 0.01 });
+    await train(opts(makeEncoder(3), 1, { optimizer: shared }));
+    const b = makeEncoder(4);
+    await train(opts(b, 1, { optimizer: shared }));
+    const fresh = makeEncoder(4);
+    await train(opts(fresh, 1));
+    expect(b.parameters().map((p) => Array.from(p))).toEqual(fresh.parameters().map((p) => Array.from(p)));
+    // The same model again continues: its moments and step count are kept.
+    const steps = shared.steps;
+    await train(opts(b, 2, { optimizer: shared, epochs: 1 }));
+    expect(shared.steps).toBeGreaterThan(steps);
+  });
+
   it('an abort during the last epoch’s callbacks rejects ABORTED, with no onTrainEnd (it resolved)', async () => {
     const ctl = new AbortController();
     let ended = false;
