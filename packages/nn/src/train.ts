@@ -219,6 +219,16 @@ function blame(e: unknown, s: StepState): unknown {
       e,
     );
   }
+  // A learning-rate schedule that threw or gave no number, found by the optimiser's step: named as
+  // train names the caller's code, with the batch and epoch (it said `adam.step` and a step count).
+  if (isCosineKitError(e) && s.phase === 'optimizer' && e.arg === 'learningRate' && e.op !== 'train')
+    return argErrorOf(
+      e.code,
+      'train',
+      'learningRate',
+      `failed at batch ${s.batch} of epoch ${s.epoch} (${e.op}): ${e.message}`,
+      e.cause ?? e,
+    );
   // A loss's targets come from the sampler's batch.
   if (isCosineKitError(e) && s.phase === 'loss' && e.arg === 'targets')
     return renamedError(e, 'train', { targets: 'sampler' });

@@ -2271,8 +2271,9 @@ describe('what the caller hands over is refused by name, and what the caller’s
     ];
     for (const [arg, o] of thrown) {
       const e = await fail(o);
-      expect(e, arg).toMatchObject({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', arg });
+      expect(e, arg).toMatchObject({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', op: 'train', arg });
       expect((e as Error).message, arg).toContain('boom');
+      expect((e as Error).message, arg).toMatch(/at batch \d+ of epoch \d+/);
       expect((e as { cause?: Error }).cause?.message, arg).toBe('boom');
     }
   });
