@@ -146,14 +146,24 @@ export function disposedBackend(op: string): never {
  * steps (segments, query blocks, stream chunks); a kernel already running finishes first.
  */
 export function checkSignal(op: string, signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
+  if (signal === undefined) return;
+  let aborted: boolean;
+  let reason: unknown;
+  try {
+    aborted = !!signal.aborted;
+    if (aborted) reason = signal.reason;
+  } catch (e) {
+    // A signal-like object whose getter throws (it passed the check at the call, and threw later).
+    throw argErrorOf('INVALID_ARGUMENT', op, 'options.signal', `threw while it was read: ${errorText(e)}`, e);
+  }
+  if (aborted) {
     throw new CosineKitError(
       'ABORTED',
       `Argument 'signal' passed to '${op}' was aborted; the call stopped.`,
       {
         op,
         arg: 'signal',
-        cause: signal.reason,
+        cause: reason,
       },
     );
   }

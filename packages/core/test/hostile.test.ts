@@ -1075,6 +1075,23 @@ describe('values that cannot be inspected are named, at every entry point', () =
     }
   });
 
+  it('a signal whose getter throws on a later read fails the call by name (a raw Error escaped)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([[1, 2]]);
+    let reads = 0;
+    const signal = {
+      get aborted() {
+        if (reads++ > 0) throw new Error('later');
+        return false;
+      },
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+    };
+    expect(await outcome(() => c.search([[1, 2]], 1, { signal: signal as never }))).toBe(
+      'INVALID_ARGUMENT options.signal',
+    );
+  });
+
   it('an id of -0 is held as 0, so a saved and loaded corpus answers the same id', async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const c = await kit.corpus(

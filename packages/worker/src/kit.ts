@@ -14,7 +14,14 @@ import {
   Tensor,
   type TensorInput,
 } from '@cosinekit/core';
-import { admit, describeType, errorText, toTensor, valueText } from '@cosinekit/core/backend';
+import {
+  admit,
+  describeType,
+  errorText,
+  isCosineKitError,
+  toTensor,
+  valueText,
+} from '@cosinekit/core/backend';
 import {
   type FromWorker,
   fromWire,
@@ -278,7 +285,8 @@ export class WorkerCorpus {
     if (this.#failed) return Promise.reject(this.#failed(op));
     if (this.#disposed) {
       // Core refuses bad options and an aborted signal first, then the disposed corpus.
-      if (signal?.aborted) return Promise.reject(abortedError(op, signal));
+      const stop = abortedNow(op, signal);
+      if (stop) return Promise.reject(stop);
       return Promise.reject(
         new CosineKitError(
           'DISPOSED',
@@ -473,11 +481,18 @@ class Kit implements Link {
         }) as Promise<WorkerCorpus>,
       corpusFrom: (source, options = {}) => {
         const progress = peek(options, 'onProgress');
+        let iterable: boolean;
+        try {
+          iterable = isIterable(source);
+        } catch (e) {
+          // A source that cannot be inspected (a revoked Proxy): named, as core names it (it threw).
+          return Promise.reject(readError('corpusFrom', 'source', e));
+        }
         return call('corpusFrom', [source, options], {
           transfer: peek(options, 'transfer') as boolean | undefined,
           signal: signalOf(peek(options, 'signal')),
           progress: typeof progress === 'function' ? (progress as (rows: number) => void) : undefined,
-          source: isIterable(source) ? source : undefined,
+          source: iterable ? source : undefined,
         }) as Promise<WorkerCorpus>;
       },
       loadCorpus: (bytes) => call('loadCorpus', [bytes]) as Promise<WorkerCorpus>,
@@ -498,7 +513,8 @@ class Kit implements Link {
           { op, arg: 'options.transfer' },
         ),
       );
-    if (signal?.aborted) return Promise.reject(abortedError(op, signal));
+    const stop = abortedNow(op, signal);
+    if (stop) return Promise.reject(stop);
     const moves = how.transfer ?? this.transfer;
     const names = ARGS[op] ?? [];
     const transfer = new Set<ArrayBuffer>();
@@ -993,6 +1009,19 @@ function writesShared(args: readonly unknown[]): boolean {
   );
 }
 
+/**
+ * The error a call with `signal` fails with before it starts: `ABORTED` when it has fired,
+ * `INVALID_ARGUMENT` naming `options.signal` when reading it throws (a getter: it threw at the
+ * caller, synchronously), else undefined.
+ */
+function abortedNow(op: string, signal: AbortSignal | undefined): CosineKitError | undefined {
+  try {
+    return signal?.aborted ? abortedError(op, signal) : undefined;
+  } catch (e) {
+    return readError(op, 'options.signal', e) as CosineKitError;
+  }
+}
+
 function abortedError(op: string, signal: AbortSignal): CosineKitError {
   return new CosineKitError('ABORTED', `Argument 'signal' passed to '${op}' was aborted; the call stopped.`, {
     op,
@@ -1011,7 +1040,8 @@ function isSignal(s: unknown): s is AbortSignal {
 }
 
 function isKitError(e: unknown): e is CosineKitError {
-  return e instanceof CosineKitError;
+  // instanceof runs a Proxy's getPrototypeOf trap: a revoked one throws, and is no error of ours.
+  return isCosineKitError(e);
 }
 
 function isRows(v: unknown): boolean {
@@ -1042,7 +1072,7 @@ function iterate(
  * Proxy trap, a `corpusFrom` source).
  */
 function readError(op: string, arg: string, e: unknown): unknown {
-  if (e instanceof CosineKitError) return e;
+  if (isKitError(e)) return e;
   return new CosineKitError(
     'INVALID_ARGUMENT',
     `Argument '${arg}' passed to '${op}' threw while it was read: ${errorText(e)}`,

@@ -404,6 +404,32 @@ describe('errors come back as the in-process kit raises them', () => {
     expect((await said(local))[2]).toEqual(['inh']);
   });
 
+  it('a source that cannot be inspected and a signal whose getter throws later reject by name, never synchronously', async () => {
+    const r = Proxy.revocable([[1, 2]], {});
+    r.revoke();
+    let call: Promise<unknown> | undefined;
+    expect(() => {
+      call = remote.corpusFrom(r.proxy as never);
+    }).not.toThrow();
+    expect(await failure(call!)).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'source' });
+    const R = await remote.corpus(mat(4, 2, 53));
+    let reads = 0;
+    const signal = {
+      get aborted() {
+        if (reads++ > 0) throw new Error('later');
+        return false;
+      },
+      addEventListener: () => undefined,
+      removeEventListener: () => undefined,
+    };
+    let search: Promise<unknown> | undefined;
+    expect(() => {
+      search = R.search(mat(1, 2, 54), 1, { signal: signal as never });
+    }).not.toThrow();
+    await expect(search!).rejects.toMatchObject({ name: 'CosineKitError' });
+    R.dispose();
+  });
+
   it('options of the kit: a backend object, a module that cannot load, an unknown backend', async () => {
     await expect(createWorkerKit({ backend: {} as unknown as string })).rejects.toMatchObject({
       code: 'INVALID_TYPE',
