@@ -430,6 +430,16 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     await expect(createContext(createReferenceBackend(), { cosine: 2e-3 })).rejects.toThrow(
       /tolerance.cosine/,
     );
+    // By name, as every other refusal (it was a RangeError), and a misspelt key is refused too.
+    await expect(createContext(createReferenceBackend(), { cosine: 2e-3 })).rejects.toMatchObject({
+      name: 'CosineKitError',
+      code: 'INVALID_ARGUMENT',
+      arg: 'tolerance.cosine',
+    });
+    await expect(createContext(createReferenceBackend(), { cosin: 1e-5 } as never)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'tolerance.cosin',
+    });
   });
 });
 

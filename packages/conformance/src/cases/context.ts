@@ -1,8 +1,10 @@
 import { type CosineKit, createCosineKit, type Tensor } from '@cosinekit/core';
 import {
+  argError,
   type Backend,
   type KernelName,
   type Kernels,
+  ownOptions,
   resolveKernels,
   valueText,
 } from '@cosinekit/core/backend';
@@ -48,11 +50,17 @@ export async function createContext(
   backend: Backend,
   tolerance: Tolerance = {},
 ): Promise<ConformanceContext> {
-  const tol = { cosine: tolerance.cosine ?? 2e-5, algebra: tolerance.algebra ?? 1e-5 };
+  // Its keys checked (a misspelt `cosin` was ignored, and the default used) and read once.
+  const own = ownOptions('createContext', tolerance, ['cosine', 'algebra'], 'tolerance');
+  const tol = { cosine: own.cosine ?? 2e-5, algebra: own.algebra ?? 1e-5 };
   for (const [k, v] of Object.entries(tol)) {
-    if (!(v > 0 && v <= MAX_TOLERANCE)) {
-      throw new RangeError(`tolerance.${k} must be in (0, ${MAX_TOLERANCE}]; got ${valueText(v)}`);
-    }
+    if (!(typeof v === 'number' && v > 0 && v <= MAX_TOLERANCE))
+      argError(
+        'INVALID_ARGUMENT',
+        'createContext',
+        `tolerance.${k}`,
+        `must be a number in (0, ${MAX_TOLERANCE}], got ${valueText(v)}.`,
+      );
   }
   const kit = createCosineKit({ backend });
   await kit.ready();
