@@ -114,6 +114,14 @@ const MAX_ROWS_PER_INSERT_VALUES = 1 << 20;
  * `|a| |b|`, so the cosine is off by at most about `2 (d + 2) 2^-24`. Doubled for safety.
  */
 export function distanceError(d: number): number {
+  // A dimension that is none gave NaN (an object) or threw raw (a symbol).
+  if (!(typeof d === 'number' && Number.isInteger(d) && d >= 1))
+    argError(
+      'INVALID_ARGUMENT',
+      'distanceError',
+      'd',
+      `must be a dimension (an integer >= 1), got ${valueText(d)}.`,
+    );
   return 4 * (d + 2) * 2 ** -24;
 }
 

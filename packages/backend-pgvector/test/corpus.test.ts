@@ -6,7 +6,7 @@ import { type Corpus, type CosineKit, createCosineKit, type Id, Tensor } from '@
 import { createReferenceBackend, isCosineKitError } from '@cosinekit/core/backend';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgvectorBackend, type PGliteLike, type PgvectorBackend } from '../src/index.js';
+import { createPgvectorBackend, distanceError, type PGliteLike, type PgvectorBackend } from '../src/index.js';
 import { openDatabase } from './servers.js';
 
 // One embedded database shared by the tests (PGlite takes seconds to start); each test's backend
@@ -608,3 +608,13 @@ function failureSync(f: () => unknown): unknown {
   }
   throw new Error('expected a failure');
 }
+
+describe('distanceError', () => {
+  it('is 4 (d + 2) 2^-24 for a dimension, and refuses what is none by name (it gave NaN, or threw raw)', () => {
+    expect(distanceError(768)).toBe(4 * 770 * 2 ** -24);
+    for (const d of [0, 2.5, Number.NaN, {}, Symbol('d'), '768'])
+      expect(() => distanceError(d as never)).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', arg: 'd' }),
+      );
+  });
+});
