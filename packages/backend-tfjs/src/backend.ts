@@ -5,8 +5,10 @@ import {
   type BackendMemory,
   CosineKitError,
   disposedBackend,
+  errorText,
   type Kernels,
   ownOptions,
+  valueText,
 } from '@cosinekit/core/backend';
 import type { KernelContext } from './context.js';
 import type { TfjsCorpus } from './corpus.js';
@@ -130,7 +132,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
         'UNSUPPORTED',
         'init',
         'engine',
-        `is '${engine}', which tfjs could not initialise here: ${err instanceof Error ? err.message : String(err)}`,
+        `is '${engine}', which tfjs could not initialise here: ${errorText(err)}`,
         err,
       );
     });
@@ -257,5 +259,5 @@ function webglRenderer(tf: Tfjs): string | undefined {
 
 /** A value as an error message shows it: strings quoted, so '4' is not read as 4. */
 function describe(v: unknown): string {
-  return typeof v === 'string' ? `the string '${v}'` : String(v);
+  return typeof v === 'string' ? `the string '${v}'` : valueText(v);
 }

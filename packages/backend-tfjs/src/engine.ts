@@ -4,7 +4,7 @@
  * this module: engines are initialised once and one at a time, and each kernel runs under a lock
  * with its engine made active first.
  */
-import { argError, argErrorOf, checkOptionsObject, errorText } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkOptionsObject, errorText, valueText } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 
 /** The tfjs engines this package drives. */
@@ -32,7 +32,7 @@ export function checkEngine(op: string, engine: unknown): asserts engine is Tfjs
       'INVALID_ARGUMENT',
       op,
       'engine',
-      `must be 'wasm', 'cpu', 'webgl' or 'webgpu', got ${typeof engine === 'string' ? `'${engine}'` : String(engine)}.`,
+      `must be 'wasm', 'cpu', 'webgl' or 'webgpu', got ${typeof engine === 'string' ? `'${engine}'` : valueText(engine)}.`,
     );
 }
 
@@ -236,7 +236,7 @@ async function nodeWasmDir(): Promise<string> {
 async function captureWarnings<T>(into: string[], fn: () => Promise<T>): Promise<T> {
   const original = console.warn;
   console.warn = (...args: unknown[]) => {
-    into.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
+    into.push(args.map((a) => errorText(a)).join(' '));
     original.apply(console, args);
   };
   try {
@@ -259,5 +259,5 @@ function summarise(warnings: readonly string[], engine: TfjsEngine): string {
 }
 
 function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorText(err);
 }

@@ -154,3 +154,12 @@ describe('tfjs engines in Node', () => {
     unregisterBackend('tfjs-cpu');
   });
 });
+
+describe('an engine named by a value that is none', () => {
+  it('is refused by name, described by its type (an object without a prototype threw a raw TypeError from String())', () => {
+    for (const engine of [Object.create(null), Symbol('e'), { toString: () => 'wasm' }])
+      expect(() => createTfjsBackend({ engine } as never)).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', arg: 'engine' }),
+      );
+  });
+});
