@@ -382,7 +382,7 @@ describe('createWasmBackend on options that are not an object', () => {
       [boom('threads'), 'options'],
       [boom('variant'), 'options'],
       [boom('tuning'), 'options'],
-      [{ tuning: boom('rowBlock') }, 'options.tuning'],
+      [{ tuning: boom('tile') }, 'options.tuning'],
       [{ wasm: boom('simd') }, 'options.wasm'],
     ] as const) {
       let e: unknown;
