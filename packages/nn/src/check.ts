@@ -285,7 +285,9 @@ export function checkObject(
   if (v === undefined && optional) return;
   if (typeof v !== 'object' || v === null)
     argError('INVALID_TYPE', op, arg, `must be an object, got ${v === null ? 'null' : typeof v}.`);
-  if (keys) refuseUnknownOptions(op, v as object, keys);
+  // An object whose keys cannot be listed (a revoked Proxy, a throwing ownKeys trap) is the
+  // caller's, named (a raw TypeError escaped).
+  reading(op, arg, () => (keys ? refuseUnknownOptions(op, v as object, keys) : Object.keys(v as object)));
 }
 
 /**

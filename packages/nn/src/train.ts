@@ -11,6 +11,7 @@ import {
 import {
   checkBoolean,
   checkNumber,
+  checkObject,
   checkOps,
   checkSeed,
   firstNonFinite,
@@ -310,7 +311,7 @@ const TRAIN_OPTIONS = [
 function checkTrainOptions(o: TrainOptions): void {
   if (typeof o !== 'object' || o === null)
     argError('INVALID_TYPE', 'train', 'options', `must be an object, got ${o === null ? 'null' : typeof o}.`);
-  refuseUnknownOptions('train', o, TRAIN_OPTIONS);
+  checkObject('train', 'options', o, false, TRAIN_OPTIONS);
   const need = (name: string, v: unknown, ok: boolean, what: string) => {
     if (!ok)
       argError('INVALID_TYPE', 'train', name, `must be ${what}, got ${v === null ? 'null' : typeof v}.`);

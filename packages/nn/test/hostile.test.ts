@@ -2319,6 +2319,23 @@ describe('options once taken silently: a precision, a shape with a hole, a seed,
     }
     for (const [op, arg, f] of refused)
       expect(f, `${op} ${arg}`).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg }));
+    // Options objects that cannot be inspected at all (a revoked Proxy): named, not a raw TypeError.
+    const revoked = () => {
+      const r = Proxy.revocable({}, {});
+      r.revoke();
+      return r.proxy as never;
+    };
+    for (const [op, f] of [
+      ['createEncoder', () => createEncoder(revoked())],
+      ['adam', () => adam(revoked())],
+      ['createCosineClassifier', () => createCosineClassifier(revoked())],
+    ] as const)
+      expect(f, op).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg: 'options' }));
+    await expect(train(revoked())).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'train',
+      arg: 'options',
+    });
     const x = sparseX();
     await expect(
       train({
