@@ -377,3 +377,15 @@ export function isShape3(s: unknown): s is readonly [number, number, number] {
   for (let i = 0; i < 3; i++) if (!(Number.isInteger(s[i]) && s[i] >= 1)) return false;
   return true;
 }
+
+/**
+ * `v instanceof C` for a caller's value, false where the check itself throws (a revoked Proxy, a
+ * throwing getPrototypeOf trap): the caller then gets the typed error for a value of the wrong type.
+ */
+export function isA<T>(v: unknown, C: abstract new (...args: never[]) => T): v is T {
+  try {
+    return v instanceof C;
+  } catch {
+    return false;
+  }
+}

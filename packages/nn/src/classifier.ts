@@ -12,6 +12,7 @@ import {
   checkPrecision,
   checkSeed,
   given,
+  isA,
   under,
 } from './check.js';
 import { Encoder, type KernelSource, kernelsOf, ownRows, settled } from './encoder.js';
@@ -97,7 +98,7 @@ export class CosineClassifier {
 
   /** {@link cosines} with every error naming `op`, the public method called. */
   #cosines(op: string, source: KernelSource, encoder: Encoder, x: TensorInput): Promise<Float32Array> {
-    if (!(encoder instanceof Encoder))
+    if (!isA(encoder, Encoder))
       argError(
         'INVALID_TYPE',
         op,
@@ -268,7 +269,7 @@ function marginLoss(
   scale: number,
   target: Target,
 ): Loss {
-  if (!(classifier instanceof CosineClassifier)) {
+  if (!isA(classifier, CosineClassifier)) {
     argError('INVALID_TYPE', op, 'classifier', 'must be a CosineClassifier (createCosineClassifier).');
   }
   if (!(checkNumber(op, 'scale', scale, 0, Number.MAX_VALUE) > 0))

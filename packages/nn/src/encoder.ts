@@ -16,6 +16,7 @@ import {
   checkSeed,
   given,
   HUGE,
+  isA,
   isShape3,
   refuseTinyRows,
   renamedError,
@@ -188,7 +189,7 @@ export class Encoder {
 
   /** Copies the weights of `other` (same shape) into this encoder. */
   copyFrom(other: Encoder): void {
-    if (!(other instanceof Encoder))
+    if (!isA(other, Encoder))
       argError(
         'INVALID_TYPE',
         'copyFrom',
@@ -333,7 +334,7 @@ export function settled(encoder: Encoder): Encoder {
 export function ownRows(x: TensorInput, op: string, arg: string): Tensor {
   const t = toTensor(x, op, arg);
   // An array of rows was converted into a new buffer already; a Tensor or a typed array is the caller's.
-  return x instanceof Tensor || ArrayBuffer.isView(x) ? new Tensor(t.data.slice(), t.rows, t.cols) : t;
+  return ArrayBuffer.isView(x) || isA(x, Tensor) ? new Tensor(t.data.slice(), t.rows, t.cols) : t;
 }
 
 /** The largest |value| among `params`. */

@@ -1,6 +1,6 @@
 import { Corpus, type CosineKit, Tensor, type TensorInput } from '@cosinekit/core';
 import { argError, valueText } from '@cosinekit/core/backend';
-import { checkLabels, checkObject, finiteNumbers, under } from './check.js';
+import { checkLabels, checkObject, finiteNumbers, isA, under } from './check.js';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {
@@ -280,7 +280,7 @@ async function retrieval(
   const result = await under(
     op,
     () =>
-      set.corpus instanceof Corpus
+      isA(set.corpus, Corpus)
         ? set.corpus.search(set.queries, kMax)
         : kit.topK(set.queries, set.corpus as TensorInput, kMax),
     { k: 'k', corpus: 'set.corpus', queries: 'set.queries' },
@@ -288,17 +288,16 @@ async function retrieval(
   if (set.queryLabels.length !== result.queries) {
     argError('SHAPE_MISMATCH', op, 'set.queryLabels', `must hold ${result.queries} labels.`);
   }
-  if (!(set.corpus instanceof Corpus)) {
+  if (!isA(set.corpus, Corpus)) {
     // A matrix's rows are its indices, so its labels must be one per row: more would be scored
     // silently, shifted if the rows were cut. (A resident corpus reports ordinals, which outlive
     // removed rows, so its labels are indexed by ordinal and only checked to cover them.)
     const c = set.corpus as unknown;
-    const n =
-      c instanceof Tensor
-        ? c.rows
-        : Array.isArray(c) && (Array.isArray(c[0]) || ArrayBuffer.isView(c[0]))
-          ? c.length
-          : 1;
+    const n = isA(c, Tensor)
+      ? c.rows
+      : Array.isArray(c) && (Array.isArray(c[0]) || ArrayBuffer.isView(c[0]))
+        ? c.length
+        : 1;
     if (set.corpusLabels.length !== n)
       argError(
         'SHAPE_MISMATCH',

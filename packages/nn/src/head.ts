@@ -1,7 +1,7 @@
 import type { TensorInput } from '@cosinekit/core';
 import { Tensor } from '@cosinekit/core';
 import { admit, argError } from '@cosinekit/core/backend';
-import { under } from './check.js';
+import { isA, under } from './check.js';
 import { Encoder, type KernelSource, kernelsOf, ownRows, settled } from './encoder.js';
 
 /**
@@ -19,7 +19,7 @@ export class CosineHead {
 
   /** Binds an encoder to a kit (or kernel table). */
   constructor(encoder: Encoder, source: KernelSource) {
-    if (!(encoder instanceof Encoder))
+    if (!isA(encoder, Encoder))
       argError(
         'INVALID_TYPE',
         'createCosineHead',

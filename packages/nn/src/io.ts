@@ -1,6 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError, errorText, isCosineKitError } from '@cosinekit/core/backend';
-import { MAX_LAYER_WEIGHTS } from './check.js';
+import { ACTIVATIONS, argError, describeType, errorText, isCosineKitError } from '@cosinekit/core/backend';
+import { isA, MAX_LAYER_WEIGHTS } from './check.js';
 import { Encoder } from './encoder.js';
 import { layerFromSaved, type SavedLayerGeometry, savedGeometry, savedParameters } from './layer-io.js';
 
@@ -54,7 +54,7 @@ export const MAX_SAVED_WEIGHT = 2 ** 40;
  */
 export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): Uint8Array {
   const op = 'saveEncoder';
-  if (!(encoder instanceof Encoder))
+  if (!isA(encoder, Encoder))
     argError(
       'INVALID_TYPE',
       op,
@@ -158,13 +158,8 @@ function corrupt(problem: string): never {
  */
 function checkBytes(op: string, bytes: unknown): asserts bytes is Uint8Array {
   reading = op;
-  if (!(bytes instanceof Uint8Array))
-    argError(
-      'INVALID_TYPE',
-      op,
-      'bytes',
-      `must be a Uint8Array (or Buffer), got ${bytes === null ? 'null' : Array.isArray(bytes) ? 'Array' : typeof bytes === 'object' ? bytes.constructor?.name : typeof bytes}.`,
-    );
+  if (!isA(bytes, Uint8Array))
+    argError('INVALID_TYPE', op, 'bytes', `must be a Uint8Array (or Buffer), got ${describeType(bytes)}.`);
   if (bytes.byteLength === 0) {
     try {
       new Uint8Array(bytes.buffer, 0, 0);
@@ -219,7 +214,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
   )
     corrupt("has a 'meta' that is not an object.");
   const layerError = (i: number, err: unknown): never =>
-    corrupt(`has a layer ${i} that cannot be built: ${err instanceof Error ? err.message : String(err)}`);
+    corrupt(`has a layer ${i} that cannot be built: ${errorText(err)}`);
   // First the cheap checks of every layer and the weights each declares, then the count and the
   // file's length, and only then each layer built to check its geometry: a crafted header of many
   // large layers in a small file once took seconds to refuse.

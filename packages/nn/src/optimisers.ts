@@ -9,7 +9,7 @@ import {
   referenceKernels,
   valueText,
 } from '@cosinekit/core/backend';
-import { checkNumber, checkObject, firstNonFinite } from './check.js';
+import { checkNumber, checkObject, firstNonFinite, isA } from './check.js';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */
@@ -370,7 +370,7 @@ function checkPairs(op: string, params: readonly Vec[], grads: readonly Vec[]): 
         `must be an array of Float32Array or Float64Array, got ${list === null ? 'null' : typeof list}.`,
       );
     for (let i = 0; i < list.length; i++)
-      if (!(list[i] instanceof Float32Array || list[i] instanceof Float64Array))
+      if (!(isA(list[i], Float32Array) || isA(list[i], Float64Array)))
         argError('INVALID_TYPE', `${op}.step`, `${arg}[${i}]`, 'must be a Float32Array or Float64Array.');
   }
   if (params.length !== grads.length || params.some((p, i) => p.length !== grads[i].length)) {

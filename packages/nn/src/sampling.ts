@@ -1,5 +1,5 @@
 import { argError, argErrorOf, checkFinite, valueText } from '@cosinekit/core/backend';
-import { checkBoolean, checkNumber, checkObject, given } from './check.js';
+import { checkBoolean, checkNumber, checkObject, given, isA } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -175,7 +175,7 @@ function checkShape(op: string, data: { rows: unknown; cols: unknown }, arrays: 
       argError('INVALID_ARGUMENT', op, `data.${name}`, `must be a positive integer, got ${valueText(v)}.`);
   }
   for (const [name, x] of arrays) {
-    if (!(x instanceof Float32Array))
+    if (!isA(x, Float32Array))
       argError('INVALID_TYPE', op, `data.${name}`, `must be a Float32Array, got ${describeType(x)}.`);
     if (x.byteLength === 0 && detached(x))
       argError('DISPOSED', op, `data.${name}`, 'is a Float32Array whose buffer was transferred (detached).');

@@ -17,6 +17,7 @@ import {
   firstNonFinite,
   given,
   HUGE,
+  isA,
   renamedError,
   rowMagnitudes,
   TINY,
@@ -325,7 +326,7 @@ function checkTrainOptions(o: TrainOptions): void {
     has(o.kernels, 'kernels') || has(o.kernels, 'matmul'),
     'a kit or a kernel table',
   );
-  need('encoder', o.encoder, o.encoder instanceof Encoder, 'an Encoder (createEncoder)');
+  need('encoder', o.encoder, isA(o.encoder, Encoder), 'an Encoder (createEncoder)');
   need('loss', o.loss, has(o.loss, 'compute'), 'a Loss');
   need('sampler', o.sampler, has(o.sampler, 'epoch'), 'a Sampler');
   need('optimizer', o.optimizer, has(o.optimizer, 'step'), 'an Optimizer (adam, sgd)');
@@ -708,7 +709,7 @@ function checkBatch(
     argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${valueText(cols)} columns ${where}.`);
   const blocks = sampling === 'labels' ? 1 : batch.negatives ? 3 : 2;
   const values = (name: string, v: unknown) => {
-    if (!(v instanceof Float32Array || v instanceof Float64Array))
+    if (!(isA(v, Float32Array) || isA(v, Float64Array)))
       argError(
         'INVALID_TYPE',
         'train',

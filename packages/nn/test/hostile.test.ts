@@ -2336,6 +2336,17 @@ describe('options once taken silently: a precision, a shape with a hole, a seed,
       op: 'train',
       arg: 'options',
     });
+    // A model or bytes that cannot be inspected: the typed error for a value of the wrong type.
+    const kit = createCosineKit({ backend: 'reference' });
+    for (const [op, arg, f] of [
+      ['saveEncoder', 'encoder', () => saveEncoder(revoked())],
+      ['loadEncoder', 'bytes', () => loadEncoder(revoked())],
+      ['createCosineHead', 'encoder', () => createCosineHead(revoked(), kit)],
+      ['arcFaceLoss', 'classifier', () => arcFaceLoss(revoked())],
+    ] as const)
+      expect(f, op).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code: 'INVALID_TYPE', op, arg }),
+      );
     const x = sparseX();
     await expect(
       train({
