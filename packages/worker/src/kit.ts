@@ -30,6 +30,7 @@ import {
   TAG,
   type ToWorker,
   tagOf,
+  uninspectable,
   type WireError,
 } from './protocol.js';
 
@@ -998,7 +999,15 @@ function onAbortOf(signal: AbortSignal, fn: () => void): (() => void) | undefine
 
 /** Whether a call's options (its last argument) hold an `out` on a SharedArrayBuffer, written in place. */
 function writesShared(args: readonly unknown[]): boolean {
-  const o = args[args.length - 1];
+  try {
+    return sharedOut(args[args.length - 1]);
+  } catch {
+    // Options that cannot be inspected: core in the worker refuses them, writing nothing.
+    return false;
+  }
+}
+
+function sharedOut(o: unknown): boolean {
   if (typeof o !== 'object' || o === null || ArrayBuffer.isView(o) || o instanceof Tensor) return false;
   const out = peek(o, 'out');
   const d = out instanceof Tensor ? (out.disposed ? null : out.data) : out;
@@ -1156,10 +1165,14 @@ function outStandIn(out: unknown): unknown {
  */
 function checkOutAlias(op: string, args: readonly unknown[], names: readonly string[]): void {
   const o = args[args.length - 1] as { out?: unknown } | null | undefined;
-  const out = typeof o === 'object' && o !== null ? o.out : undefined;
+  // What cannot be inspected crosses as a stand-in, for core in the worker to name.
+  if (uninspectable(o)) return;
+  const out = typeof o === 'object' && o !== null ? peek(o, 'out') : undefined;
+  if (uninspectable(out)) return;
   const data = out instanceof Tensor ? (out.disposed ? null : out.data) : out;
   if (!ArrayBuffer.isView(data)) return;
   args.forEach((x, i) => {
+    if (uninspectable(x)) return;
     const v = x instanceof Tensor ? (x.disposed ? null : x.data) : ArrayBuffer.isView(x) ? x : null;
     if (i < args.length - 1 && v !== null && v.buffer === data.buffer)
       throw new CosineKitError(
@@ -1213,6 +1226,11 @@ function intoOut(r: Promise<Tensor>, options: unknown, op: string): Promise<Tens
  */
 function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | null, how: CallHow): unknown {
   if (arg === 'source' && how.source !== undefined) return { [TAG]: 'stream' };
+  if (uninspectable(v)) return { [TAG]: 'revoked' };
+  // Bytes that are no typed array: core refuses them by their type, which a stand-in carries (the
+  // clone named a function property of theirs, `bytes.toString`).
+  if (op === 'loadCorpus' && typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !clones(v))
+    return oddId(v, describeType);
   if (v instanceof Tensor) {
     if (v.disposed)
       throw new CosineKitError('DISPOSED', `Argument '${arg}' passed to '${op}' is a disposed tensor.`, {
@@ -1247,11 +1265,14 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     for (const key of OPTION_KEYS[op] ?? [])
       if (!Object.prototype.propertyIsEnumerable.call(o, key) && o[key] !== undefined) out[key] = o[key];
     delete out.transfer;
+    // An option that cannot be inspected (a revoked Proxy) crosses as a stand-in, for core in the
+    // worker to name as core names it (`options.out`, `options.signal`; it was 'options').
+    for (const key of Object.keys(out)) if (uninspectable(out[key])) out[key] = { [TAG]: 'revoked' };
     // A Tensor does not survive structured cloning: its array goes (as outStandIn sends it),
     // checked against the result's length in the worker; the answer is copied into the caller's
     // tensor on this side.
-    if (o.out instanceof Tensor) {
-      if (o.out.disposed)
+    if (out.out instanceof Tensor) {
+      if (out.out.disposed)
         throw new CosineKitError(
           'DISPOSED',
           `Argument 'options.out' passed to '${op}' is a disposed tensor.`,
@@ -1263,15 +1284,15 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     }
     // A Proxy around a Float32Array passes instanceof, then fails every read of its buffer: refused
     // by name as core refuses it (it failed as options that "threw while read").
-    if (o.out instanceof Float32Array && !ArrayBuffer.isView(o.out))
+    if (out.out instanceof Float32Array && !ArrayBuffer.isView(out.out))
       throw new CosineKitError(
         'INVALID_TYPE',
         `Argument 'options.out' passed to '${op}' claims to be a Float32Array but is not one (a Proxy around one?): its values cannot be read. Pass the typed array itself.`,
         { op, arg: 'options.out' },
       );
-    if (o.out !== undefined) out.out = outStandIn(o.out);
-    if (isSignal(o.signal)) out.signal = { [TAG]: 'signal' };
-    if (op === 'corpusFrom' && typeof o.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
+    if (out.out !== undefined) out.out = outStandIn(out.out);
+    if (isSignal(out.signal)) out.signal = { [TAG]: 'signal' };
+    if (op === 'corpusFrom' && typeof out.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
     // kit.corpus's ids, read as core reads them (named `ids`, as core names them).
     if (out.ids !== undefined) out.ids = idList(out.ids, op, 'ids');
     const f = out.filter;
@@ -1292,6 +1313,7 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
       }
       for (const key of ['allow', 'deny'])
         if (g[key] !== undefined) g[key] = idList(g[key], op, `options.filter.${key}`);
+      for (const key of ['allow', 'deny', 'mask']) if (uninspectable(g[key])) g[key] = { [TAG]: 'revoked' };
       out.filter = g;
     }
     if (typeof f === 'function')

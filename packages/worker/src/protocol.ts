@@ -73,7 +73,30 @@ export type Tagged =
   | { [TAG]: 'stream' }
   | { [TAG]: 'out'; length: number; rows?: number; cols?: number }
   | { [TAG]: 'ids'; list: unknown[] }
-  | { [TAG]: 'odd'; type: string };
+  | { [TAG]: 'odd'; type: string }
+  | { [TAG]: 'revoked' };
+
+/**
+ * Whether `v` cannot be inspected at all (a revoked Proxy: even its prototype cannot be read). It
+ * crosses as a stand-in, and the worker puts a revoked Proxy of its own in its place, so core there
+ * names it exactly as core here would.
+ */
+export function uninspectable(v: unknown): boolean {
+  if ((typeof v !== 'object' && typeof v !== 'function') || v === null) return false;
+  try {
+    Object.getPrototypeOf(v);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** A revoked Proxy of this thread's (see {@link uninspectable}). */
+export function revokedHere(): unknown {
+  const r = Proxy.revocable({}, {});
+  r.revoke();
+  return r.proxy;
+}
 
 /**
  * A stand-in for an id that is no id and cannot cross (a symbol, a function, an object): the

@@ -20,6 +20,7 @@ import {
   fromWire,
   HANDLES_OP,
   ownBuffer,
+  revokedHere,
   TAG,
   type ToWorker,
   tagOf,
@@ -124,6 +125,8 @@ export async function serveKit(): Promise<void> {
       return new Tensor(t.data, t.rows, t.cols);
     }
     if (tag === 'ids') return (v as { list: unknown[] }).list.map(oddBack);
+    if (tag === 'odd') return oddBack(v);
+    if (tag === 'revoked') return revokedHere();
     if (tag === 'signal') return signal;
     if (tag === 'progress') return (rows: number) => port.post({ t: 'progress', id, rows });
     if (tag === 'stream') return stream(id);

@@ -430,6 +430,44 @@ describe('errors come back as the in-process kit raises them', () => {
     R.dispose();
   });
 
+  it('a value that cannot be inspected (a revoked Proxy) in any position gives the error core gives, message and all', async () => {
+    const revoked = () => {
+      const r = Proxy.revocable({}, {});
+      r.revoke();
+      return r.proxy as never;
+    };
+    const noText = {
+      toString: () => {
+        throw new Error('no');
+      },
+    } as never;
+    const said = async (kit: typeof local | typeof remote) => {
+      const c = await kit.corpus([
+        [1, 2],
+        [2, 1],
+      ]);
+      const out: string[] = [];
+      for (const f of [
+        () => kit.topK([[1, 2]], [[1, 2]], revoked()),
+        () => c.search([[1, 2]], revoked()),
+        () => kit.cosineMatrix([[1, 2]], [[1, 2]], { out: revoked() }),
+        () => kit.loadCorpus(noText),
+        () => c.search([[1, 2]], 1, { filter: { mask: revoked() } }),
+        () => c.similarity([[1, 2]], { signal: revoked() }),
+        () => kit.rowNorms(revoked()),
+      ])
+        out.push(
+          await f().then(
+            () => 'resolved',
+            (e: CosineKitError) => `${e.code} ${e.arg} ${e.message}`,
+          ),
+        );
+      c.dispose();
+      return out;
+    };
+    expect(await said(remote)).toEqual(await said(local));
+  });
+
   it('options of the kit: a backend object, a module that cannot load, an unknown backend', async () => {
     await expect(createWorkerKit({ backend: {} as unknown as string })).rejects.toMatchObject({
       code: 'INVALID_TYPE',
