@@ -235,6 +235,8 @@ function blame(e: unknown, s: StepState): unknown {
   if (isCosineKitError(e) && s.phase === 'loss' && e.arg === 'targets')
     return renamedError(e, 'train', { targets: 'sampler' });
   if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
+  // Already named after the callbacks that left the weights so: not the optimiser's doing.
+  if (e.op === 'train' && e.arg === 'callbacks') return e;
   const where = `at batch ${s.batch} of epoch ${s.epoch}`;
   let w = 0;
   let finite = true;
@@ -516,8 +518,11 @@ async function trainLoop(
       sum += stepLoss;
       batches++;
       at.phase = 'callbacks';
+      let called = false;
       for (const h of hooks) {
-        await h.onBatchEnd?.({
+        if (!h.onBatchEnd) continue;
+        called = true;
+        await h.onBatchEnd({
           epoch,
           epochs,
           batch: batches - 1,
@@ -526,6 +531,16 @@ async function trainLoop(
           meanLoss: sum / batches,
         });
       }
+      // A callback that wrote NaN or Infinity into the weights was blamed on the optimiser at the
+      // next step ("its learning rate is far too high"): one pass over them after the callbacks.
+      const bad = called ? firstNonFinite(params) : undefined;
+      if (bad)
+        argError(
+          'NON_FINITE',
+          'train',
+          'callbacks',
+          `left ${params[bad[0]][bad[1]]} in the ${bad[0] < own ? 'encoder' : 'loss'}'s weights after batch ${batches - 1} of epoch ${epoch} (onBatchEnd changed them).`,
+        );
       Object.assign(at, { batch: batches, phase: 'sampler' });
     }
     // The built-in samplers refuse to give no batch; a custom one that does would report NaN.

@@ -2279,6 +2279,28 @@ describe('what the caller hands over is refused by name, and what the caller’s
   });
 });
 
+describe('a callback that writes NaN into the weights is named, not the optimiser (found by a probe)', () => {
+  it('NON_FINITE naming callbacks at its batch (it said the learning rate was far too high)', async () => {
+    const x = sparseX();
+    const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true });
+    const e = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 8 }),
+      optimizer: adam(),
+      epochs: 1,
+      callbacks: {
+        onBatchEnd: ({ batch }) => {
+          if (batch === 0) encoder.parameters()[0][3] = Number.NaN;
+        },
+      },
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ name: 'CosineKitError', code: 'NON_FINITE', op: 'train', arg: 'callbacks' });
+    expect((e as Error).message).toContain('after batch 0 of epoch 0');
+  });
+});
+
 describe('options once taken silently: a precision, a shape with a hole, a seed, a misspelt key (found by a probe)', () => {
   it('are refused by name where each was taken', async () => {
     const hole = [2, 2, 1];
