@@ -733,7 +733,7 @@ class Kit implements Link {
         this.#thread.post({ t: 'chunk', id, done: false, value: again }, [...transfer]);
       }
     } catch (e) {
-      const error: WireError = isKitError(e)
+      const error: WireError = isCosineKitError(e)
         ? { code: e.code, message: e.message, op: e.op, arg: e.arg }
         : {
             code: 'INVALID_TYPE',
@@ -959,6 +959,9 @@ interface Waiting {
 
 const WAITING = new WeakMap<AbortSignal, Waiting>();
 
+/** The stand-in for a value that cannot be inspected (see `uninspectable`). */
+const REVOKED = { [TAG]: 'revoked' } as const;
+
 /**
  * Calls `fn` once when `signal` aborts, through a single listener shared by every call waiting on
  * that signal; answers the function that stops waiting (the listener goes with the last call). A
@@ -1048,11 +1051,6 @@ function isSignal(s: unknown): s is AbortSignal {
   );
 }
 
-function isKitError(e: unknown): e is CosineKitError {
-  // instanceof runs a Proxy's getPrototypeOf trap: a revoked one throws, and is no error of ours.
-  return isCosineKitError(e);
-}
-
 function isRows(v: unknown): boolean {
   return v instanceof Tensor || Array.isArray(v) || ArrayBuffer.isView(v);
 }
@@ -1081,7 +1079,7 @@ function iterate(
  * Proxy trap, a `corpusFrom` source).
  */
 function readError(op: string, arg: string, e: unknown): unknown {
-  if (isKitError(e)) return e;
+  if (isCosineKitError(e)) return e;
   return new CosineKitError(
     'INVALID_ARGUMENT',
     `Argument '${arg}' passed to '${op}' threw while it was read: ${errorText(e)}`,
@@ -1226,7 +1224,7 @@ function intoOut(r: Promise<Tensor>, options: unknown, op: string): Promise<Tens
  */
 function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | null, how: CallHow): unknown {
   if (arg === 'source' && how.source !== undefined) return { [TAG]: 'stream' };
-  if (uninspectable(v)) return { [TAG]: 'revoked' };
+  if (uninspectable(v)) return REVOKED;
   // Bytes that are no typed array: core refuses them by their type, which a stand-in carries (the
   // clone named a function property of theirs, `bytes.toString`).
   if (op === 'loadCorpus' && typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !clones(v))
@@ -1267,7 +1265,7 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     delete out.transfer;
     // An option that cannot be inspected (a revoked Proxy) crosses as a stand-in, for core in the
     // worker to name as core names it (`options.out`, `options.signal`; it was 'options').
-    for (const key of Object.keys(out)) if (uninspectable(out[key])) out[key] = { [TAG]: 'revoked' };
+    for (const key of Object.keys(out)) if (uninspectable(out[key])) out[key] = REVOKED;
     // A Tensor does not survive structured cloning: its array goes (as outStandIn sends it),
     // checked against the result's length in the worker; the answer is copied into the caller's
     // tensor on this side.
@@ -1313,7 +1311,7 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
       }
       for (const key of ['allow', 'deny'])
         if (g[key] !== undefined) g[key] = idList(g[key], op, `options.filter.${key}`);
-      for (const key of ['allow', 'deny', 'mask']) if (uninspectable(g[key])) g[key] = { [TAG]: 'revoked' };
+      for (const key of ['allow', 'deny', 'mask']) if (uninspectable(g[key])) g[key] = REVOKED;
       out.filter = g;
     }
     if (typeof f === 'function')
