@@ -5,8 +5,11 @@ import {
   type CorpusOptions,
   checkFinite,
   declareKernels,
+  describeType,
   disposedBackend,
+  isArrayArg,
   ownOptions,
+  reading,
   type SelfCheckedKernelName,
   type UngatedKernelName,
   valueText,
@@ -174,13 +177,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
   options = ownOptions('createWasmBackend', options, ['variant', 'wasm', 'tuning', 'threads', 'shardBytes']);
   const binaries = options.wasm;
   if (binaries !== undefined) {
-    if (typeof binaries !== 'object' || binaries === null || Array.isArray(binaries))
+    if (
+      typeof binaries !== 'object' ||
+      binaries === null ||
+      isArrayArg('createWasmBackend', 'options.wasm', binaries)
+    )
       argError(
         'INVALID_TYPE',
         'createWasmBackend',
         'options.wasm',
         `must be an object of binaries ({ simd, relaxed, simdThreads, relaxedThreads }), got ${
-          binaries === null ? 'null' : Array.isArray(binaries) ? 'an array' : typeof binaries
+          binaries === null ? 'null' : typeof binaries === 'object' ? describeType(binaries) : typeof binaries
         }.`,
       );
     const own = ownOptions('createWasmBackend', binaries, WASM_KEYS, 'options.wasm');
@@ -457,15 +464,21 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     },
     vectorCosine(a, b) {
       const r = rt;
-      // One combined test keeps the hot path to a few property loads before the wasm call.
-      if (
-        r === undefined ||
-        a?.owner !== r ||
-        b?.owner !== r ||
-        a.address < 0 ||
-        b.address < 0 ||
-        a.length !== b.length
-      ) {
+      // One combined test keeps the hot path to a few property loads before the wasm call; a
+      // value whose reading throws (a Proxy) takes the slow path, which names it.
+      let fits: boolean;
+      try {
+        fits =
+          r !== undefined &&
+          a?.owner === r &&
+          b?.owner === r &&
+          a.address >= 0 &&
+          b.address >= 0 &&
+          a.length === b.length;
+      } catch {
+        fits = false;
+      }
+      if (!fits || r === undefined) {
         pairError(need('vectorCosine'), a, b);
       }
       return r.exports.vectorCosine(a.address, b.address, a.length);
@@ -528,27 +541,30 @@ function threadedShard(
 /** Throws the reason two vectors cannot be compared by `vectorCosine`. */
 function pairError(rt: WasmRuntime, a: WasmVector, b: WasmVector): never {
   const op = 'vectorCosine';
+  const seen: { owner: WasmRuntime; address: number; length: number }[] = [];
   for (const [arg, v] of [
     ['a', a],
     ['b', b],
   ] as const) {
-    if (!(v instanceof WasmVector))
+    // A value that cannot be inspected (a revoked Proxy, a throwing trap) is INVALID_ARGUMENT
+    // naming it, with the TypeError as cause; so is a Proxy around a vector whose reads throw.
+    // Each field is read once, here.
+    const read = reading(op, arg, () =>
+      v instanceof WasmVector ? { owner: v.owner, address: v.address, length: v.length } : undefined,
+    );
+    if (read === undefined)
       argError(
         'INVALID_TYPE',
         op,
         arg,
-        `must be a WasmVector made by this backend's createVector(), got ${
-          v === null
-            ? 'null'
-            : typeof v === 'object'
-              ? ((v as object).constructor?.name ?? 'an object')
-              : typeof v
-        }.`,
+        `must be a WasmVector made by this backend's createVector(), got ${describeType(v)}.`,
       );
+    seen.push(read);
   }
-  if (a.owner !== rt || b.owner !== rt) {
-    argError('INVALID_ARGUMENT', op, a.owner !== rt ? 'a' : 'b', 'belongs to another wasm backend.');
+  const [x, y] = seen as [(typeof seen)[0], (typeof seen)[0]];
+  if (x.owner !== rt || y.owner !== rt) {
+    argError('INVALID_ARGUMENT', op, x.owner !== rt ? 'a' : 'b', 'belongs to another wasm backend.');
   }
-  if (a.address < 0 || b.address < 0) throw disposedError(op);
-  return argError('DIMENSION_MISMATCH', op, 'b', `has length ${b.length} but 'a' has length ${a.length}.`);
+  if (x.address < 0 || y.address < 0) throw disposedError(op);
+  return argError('DIMENSION_MISMATCH', op, 'b', `has length ${y.length} but 'a' has length ${x.length}.`);
 }

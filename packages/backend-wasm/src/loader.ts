@@ -1,4 +1,4 @@
-import { argError, CosineKitError } from '@cosinekit/core/backend';
+import { argError, CosineKitError, describeType, reading } from '@cosinekit/core/backend';
 
 /** Which binary runs: plain 128-bit SIMD, or relaxed SIMD (fused multiply-add). */
 export type WasmVariant = 'simd' | 'relaxed';
@@ -92,27 +92,28 @@ export async function enableRelaxedInNode(): Promise<void> {
  * allows: `INVALID_TYPE` naming `op` and `arg` (the URL of a string is only resolved at load).
  */
 export function checkSource(op: string, arg: string, source: unknown): void {
+  // A value that cannot be inspected (a revoked Proxy, a throwing trap) is INVALID_ARGUMENT
+  // naming `arg`, with the TypeError as cause.
   if (
-    source === undefined ||
-    typeof source === 'string' ||
-    source instanceof URL ||
-    source instanceof ArrayBuffer ||
-    ArrayBuffer.isView(source) ||
-    source instanceof WebAssembly.Module ||
-    (typeof Response !== 'undefined' && source instanceof Response)
+    reading(
+      op,
+      arg,
+      () =>
+        source === undefined ||
+        typeof source === 'string' ||
+        source instanceof URL ||
+        source instanceof ArrayBuffer ||
+        ArrayBuffer.isView(source) ||
+        source instanceof WebAssembly.Module ||
+        (typeof Response !== 'undefined' && source instanceof Response),
+    )
   )
     return;
   argError(
     'INVALID_TYPE',
     op,
     arg,
-    `must be the binary's bytes, a WebAssembly.Module, a Response or a URL, got ${
-      source === null
-        ? 'null'
-        : typeof source === 'object'
-          ? (source.constructor?.name ?? 'an object')
-          : typeof source
-    }.`,
+    `must be the binary's bytes, a WebAssembly.Module, a Response or a URL, got ${describeType(source)}.`,
   );
 }
 

@@ -1,4 +1,4 @@
-import { argError, ownOptions } from '@cosinekit/core/backend';
+import { argError, describeType, ownOptions, reading } from '@cosinekit/core/backend';
 import type { WasmExports } from './generated/exports.js';
 import { checkSource, compileVariant, simdSupported, type WasmSource } from './loader.js';
 
@@ -148,8 +148,10 @@ function refuse(a: unknown, b: unknown, disposed: boolean): void {
     ['a', a],
     ['b', b],
   ] as const) {
-    if (!(v instanceof Float32Array)) {
-      argError('INVALID_TYPE', OP, arg, `must be a Float32Array, got ${typeName(v)}.`);
+    // A value that cannot be inspected (a revoked Proxy, a throwing trap) is INVALID_ARGUMENT
+    // naming it, with the TypeError as cause.
+    if (!reading(OP, arg, () => v instanceof Float32Array)) {
+      argError('INVALID_TYPE', OP, arg, `must be a Float32Array, got ${describeType(v)}.`);
     }
     // Only a real view is one: a Proxy (or an object made from the prototype) cannot be read.
     if (!ArrayBuffer.isView(v))
@@ -159,10 +161,10 @@ function refuse(a: unknown, b: unknown, disposed: boolean): void {
         arg,
         'must be a Float32Array, got an object that only inherits from one (a Proxy?).',
       );
-    if (v.length === 0) {
+    if ((v as Float32Array).length === 0) {
       try {
         // Only a detached buffer refuses a new view.
-        new Uint8Array(v.buffer, 0, 0);
+        new Uint8Array((v as Float32Array).buffer, 0, 0);
       } catch {
         argError('DISPOSED', OP, arg, 'is a Float32Array whose buffer was transferred (detached).');
       }
@@ -185,10 +187,4 @@ function nonFinite(a: Float32Array, b: Float32Array): never {
     }
   }
   return argError('UNSUPPORTED', OP, 'a', 'and b are finite, yet the kernel produced NaN.');
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v !== 'object') return typeof v;
-  return (v as object).constructor?.name ?? 'an object';
 }

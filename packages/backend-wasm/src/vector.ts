@@ -4,7 +4,10 @@ import {
   beyondFloat32,
   CosineKitError,
   checkFinite,
+  describeType,
   errorText,
+  isArrayArg,
+  reading,
 } from '@cosinekit/core/backend';
 import type { Resident, WasmRuntime } from './runtime.js';
 import { padded } from './staging.js';
@@ -97,7 +100,7 @@ export class WasmVector implements Resident {
 export function toFloat32(data: ArrayLike<number>, op = 'createVector'): Float32Array {
   const typed = ArrayBuffer.isView(data);
   if (
-    (!typed && !Array.isArray(data)) ||
+    (!typed && !isArrayArg(op, 'data', data)) ||
     data instanceof DataView ||
     data instanceof BigInt64Array ||
     data instanceof BigUint64Array
@@ -107,13 +110,9 @@ export function toFloat32(data: ArrayLike<number>, op = 'createVector'): Float32
       op,
       'data',
       `must be a Float32Array, an array of numbers or a typed array of numbers, got ${
-        data === null
-          ? 'null'
-          : data instanceof Float32Array
-            ? 'an object that only inherits from a Float32Array (a Proxy?)'
-            : typeof data === 'object'
-              ? (data as object).constructor?.name
-              : typeof data
+        reading(op, 'data', () => data instanceof Float32Array)
+          ? 'an object that only inherits from a Float32Array (a Proxy?)'
+          : describeType(data)
       }.`,
     );
   let f: Float32Array;

@@ -473,3 +473,94 @@ describe('a Float32Array subclass whose constructor takes only its values', () =
     120_000,
   );
 });
+
+describe('values that cannot be inspected, at the entry points outside the kit', () => {
+  /** A revoked Proxy, a Proxy whose prototype trap throws, and an object whose `constructor` getter throws. */
+  const uninspectable = (): [string, unknown][] => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    return [
+      ['a revoked Proxy', revoked.proxy],
+      [
+        'a throwing prototype trap',
+        new Proxy(
+          {},
+          {
+            getPrototypeOf() {
+              throw new Error('trap');
+            },
+          },
+        ),
+      ],
+      [
+        'a throwing constructor getter',
+        {
+          get constructor() {
+            throw new Error('ctor');
+          },
+        },
+      ],
+    ];
+  };
+  /** The typed error naming `arg` and `op`: INVALID_ARGUMENT where reading threw, INVALID_TYPE where it did not. */
+  const named = (op: string, arg: string) =>
+    expect.objectContaining({
+      name: 'CosineKitError',
+      op,
+      arg,
+      code: expect.stringMatching(/^INVALID_(ARGUMENT|TYPE)$/),
+    });
+
+  let b: WasmBackend;
+  beforeAll(async () => {
+    b = await backend({ threads: 1 });
+  });
+  afterAll(() => b.dispose());
+
+  it('the pair function, createVector and vectorCosine name the argument (a TypeError or the trap escaped)', async () => {
+    const { createWasmPair } = await import('../src/index.js');
+    const pair = await createWasmPair();
+    const ok = Float32Array.of(1, 2, 3);
+    const v = b.createVector(ok);
+    // A Proxy around a real vector whose reads throw: it passes instanceof.
+    const wrapped = new Proxy(v, {
+      get() {
+        throw new Error('read');
+      },
+    });
+    for (const [what, h] of [
+      ...uninspectable(),
+      ['a Proxy around a vector whose reads throw', wrapped] as const,
+    ]) {
+      expect(() => pair.cosine(ok, h as Float32Array), `pair ${what}`).toThrow(named('WasmPair.cosine', 'b'));
+      expect(() => pair.cosine(h as Float32Array, ok), `pair ${what}`).toThrow(named('WasmPair.cosine', 'a'));
+      expect(() => b.vectorCosine(v, h as typeof v), `vector ${what}`).toThrow(named('vectorCosine', 'b'));
+      expect(() => b.vectorCosine(h as typeof v, v), `vector ${what}`).toThrow(named('vectorCosine', 'a'));
+      expect(() => b.createVector(h as number[]), `createVector ${what}`).toThrow(
+        named('createVector', 'data'),
+      );
+    }
+    // Still answering.
+    expect(b.vectorCosine(v, v)).toBeCloseTo(1, 6);
+    expect(pair.cosine(ok, ok)).toBeCloseTo(1, 6);
+    v.dispose();
+    pair.dispose();
+  });
+
+  it('a binary source that cannot be inspected is named by its option', async () => {
+    const { createWasmBackend, createWasmPair } = await import('../src/index.js');
+    for (const [what, h] of uninspectable()) {
+      await expect(createWasmPair({ wasm: h as never }), what).rejects.toThrow(
+        named('createWasmPair', 'options.wasm'),
+      );
+      expect(() => createWasmBackend({ wasm: { simd: h as never } }), what).toThrow(
+        named('createWasmBackend', 'options.wasm.simd'),
+      );
+    }
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    expect(() => createWasmBackend({ wasm: revoked.proxy as never })).toThrow(
+      named('createWasmBackend', 'options.wasm'),
+    );
+  });
+});

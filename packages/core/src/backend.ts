@@ -67,6 +67,7 @@ export {
   disposedBackend,
   errorText,
   foreignCorpus,
+  isArrayArg,
   isCosineKitError,
   reading,
 } from './errors.js';

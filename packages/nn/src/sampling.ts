@@ -1,4 +1,4 @@
-import { argError, argErrorOf, checkFinite, valueText } from '@cosinekit/core/backend';
+import { argError, argErrorOf, checkFinite, describeType, valueText } from '@cosinekit/core/backend';
 import { checkBoolean, checkNumber, checkObject, given, isA } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
@@ -158,13 +158,6 @@ function batchBounds(
       `gives no batch for ${n} rows (batchSize ${batchSize}${dropLast ? ', dropLast' : ''}; batches need at least ${minRows} rows).`,
     );
   return out;
-}
-
-/** A short name for a value's type, for error messages. */
-function describeType(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'Array';
-  return typeof v === 'object' ? ((v as object).constructor?.name ?? 'object') : typeof v;
 }
 
 /** Checks the shape fields of `data` and that `x` (or `a`, `b`) are Float32Arrays. */

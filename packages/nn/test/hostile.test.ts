@@ -150,6 +150,18 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
       for (const [data, arg, code] of [
         [{ x: Array.from(sparseX()) }, 'data.x', 'INVALID_TYPE'],
         [{ x: Float64Array.from(sparseX()) }, 'data.x', 'INVALID_TYPE'],
+        // Described without reading it: its constructor getter threw out of the message.
+        [
+          {
+            x: {
+              get constructor() {
+                throw new Error('ctor');
+              },
+            },
+          },
+          'data.x',
+          'INVALID_TYPE',
+        ],
         [{ rows: 0 }, 'data.rows', 'INVALID_ARGUMENT'],
         [{ rows: 31.5 }, 'data.rows', 'INVALID_ARGUMENT'],
         [{ cols: '50' }, 'data.cols', 'INVALID_ARGUMENT'],

@@ -1338,7 +1338,7 @@ function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null, o
   if (v.byteLength === 0 && detached(v.buffer))
     throw new CosineKitError(
       'DISPOSED',
-      `Argument '${arg}' passed to '${op}' is a ${v.constructor.name} whose buffer was transferred (detached).`,
+      `Argument '${arg}' passed to '${op}' is a ${describeType(v)} whose buffer was transferred (detached).`,
       { op, arg },
     );
   if (!(v.buffer instanceof ArrayBuffer)) {

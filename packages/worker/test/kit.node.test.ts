@@ -1073,6 +1073,21 @@ describe('detached inputs are refused as the in-thread kit refuses them, with or
           (k) => k.corpus([new Float32Array(4), gone(new Float32Array(4))], tr(k) as never),
         ],
         ['cosineRows', (k) => k.cosineRows(gone(new Float32Array(4)), new Float32Array(4))],
+        [
+          // Described without reading its own `constructor` (the getter threw out of the message).
+          'cosineRows, a throwing constructor getter',
+          (k) =>
+            k.cosineRows(
+              gone(
+                Object.defineProperty(new Float32Array(4), 'constructor', {
+                  get() {
+                    throw new Error('ctor');
+                  },
+                }),
+              ),
+              new Float32Array(4),
+            ),
+        ],
         ['loadCorpus', (k) => k.loadCorpus(gone(new Uint8Array(64)))],
       ];
       for (const [what, call] of cases) {

@@ -62,6 +62,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'exp32'
       | 'foreignCorpus'
       | 'getBackend'
+      | 'isArrayArg'
       | 'isCosineKitError'
       | 'log32'
       | 'matmulDims'
