@@ -6,6 +6,7 @@ import {
   errorText,
   type Kernels,
   ownOptions,
+  reading,
   valueText,
 } from '@cosinekit/core/backend';
 import {
@@ -97,11 +98,17 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       'INVALID_ARGUMENT',
       op,
       'options.powerPreference',
-      `must be 'low-power' or 'high-performance', got ${typeof pp === 'string' ? `'${pp}'` : String(pp)}.`,
+      `must be 'low-power' or 'high-performance', got ${typeof pp === 'string' ? `'${pp}'` : valueText(pp)}.`,
     );
+  // An entry point that cannot be read (a revoked Proxy, a throwing getter) is named, its error the cause.
+  const gpu = options.gpu;
   if (
-    options.gpu !== undefined &&
-    typeof (options.gpu as { requestAdapter?: unknown })?.requestAdapter !== 'function'
+    gpu !== undefined &&
+    reading(
+      op,
+      'options.gpu',
+      () => typeof (gpu as { requestAdapter?: unknown })?.requestAdapter !== 'function',
+    )
   ) {
     argError(
       'INVALID_ARGUMENT',

@@ -231,5 +231,31 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
       expect(() => createWebGpuBackend(options as never), arg).toThrow(
         expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createWebGpuBackend', arg }),
       );
+    // Values that cannot be inspected, named by option (the TypeError or the trap's error escaped).
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+      },
+    );
+    const prim = {
+      [Symbol.toPrimitive]() {
+        throw new Error('prim');
+      },
+    };
+    for (const [options, arg] of [
+      [{ gpu: revoked.proxy }, 'options.gpu'],
+      [{ gpu: trap }, 'options.gpu'],
+      [{ powerPreference: revoked.proxy }, 'options.powerPreference'],
+      [{ powerPreference: trap }, 'options.powerPreference'],
+      [{ powerPreference: prim }, 'options.powerPreference'],
+    ] as const)
+      expect(() => createWebGpuBackend(options as never), arg).toThrow(
+        expect.objectContaining({ code: expect.stringMatching(/^INVALID_/), op: 'createWebGpuBackend', arg }),
+      );
   });
 });

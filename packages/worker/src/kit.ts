@@ -18,7 +18,10 @@ import {
   admit,
   describeType,
   errorText,
+  isArrayArg,
   isCosineKitError,
+  ownOptions,
+  reading,
   toTensor,
   valueText,
 } from '@cosinekit/core/backend';
@@ -321,19 +324,16 @@ const WORKER_KIT_OPTIONS = ['backend', 'backends', 'onFallback', 'timeoutMs', 't
  */
 export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<WorkerKit> {
   const op = 'createWorkerKit';
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new CosineKitError('INVALID_TYPE', `Argument 'options' passed to '${op}' must be an object.`, {
-      op,
-      arg: 'options',
-    });
-  const unknown = Object.keys(options).find((k) => !WORKER_KIT_OPTIONS.includes(k));
-  if (unknown !== undefined)
-    throw new CosineKitError(
-      'INVALID_ARGUMENT',
-      `Argument 'options.${unknown}' passed to '${op}' is not an option of ${op}; it takes ${WORKER_KIT_OPTIONS.join(', ')}.`,
-      { op, arg: `options.${unknown}` },
-    );
-  const { backend, backends = [], onFallback, timeoutMs, transfer = false, worker } = options;
+  // Read once, as core reads a kit's options: an unknown key refused by name, a getter or a Proxy
+  // trap that throws INVALID_ARGUMENT naming options (a raw TypeError or the trap's error escaped).
+  const {
+    backend,
+    backends = [],
+    onFallback,
+    timeoutMs,
+    transfer = false,
+    worker,
+  } = ownOptions(op, options, WORKER_KIT_OPTIONS);
   if (typeof transfer !== 'boolean')
     throw new CosineKitError('INVALID_TYPE', `Argument 'transfer' passed to '${op}' must be a boolean.`, {
       op,
@@ -345,7 +345,13 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       `Argument 'backend' passed to '${op}' must be a backend's name: a backend object cannot cross to a worker; register it in a module named in 'backends'.`,
       { op, arg: 'backend' },
     );
-  if (!Array.isArray(backends) || !backends.every((b) => typeof b === 'string' || b instanceof URL))
+  // The list is read once, each entry turned into the string that crosses.
+  const modules = reading(op, 'backends', () =>
+    isArrayArg(op, 'backends', backends)
+      ? Array.from(backends, (b) => (typeof b === 'string' ? b : b instanceof URL ? b.href : undefined))
+      : undefined,
+  );
+  if (modules === undefined || modules.some((m) => typeof m !== 'string'))
     throw new CosineKitError(
       'INVALID_TYPE',
       `Argument 'backends' passed to '${op}' must be an array of backend names or module URLs.`,
@@ -384,15 +390,17 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
   });
   try {
     // A worker handed over after it started has said hello already: ask again.
-    thread.post({ t: 'ping' });
+    reading(op, 'worker', () => thread.post({ t: 'ping' }));
     await Promise.race([thread.started, late]);
-    thread.post({
-      t: 'init',
-      modules: backends.map(String),
-      ...(backend === undefined ? {} : { backend }),
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      fallback: onFallback !== undefined,
-    });
+    reading(op, 'worker', () =>
+      thread.post({
+        t: 'init',
+        modules: modules as string[],
+        ...(backend === undefined ? {} : { backend }),
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        fallback: onFallback !== undefined,
+      }),
+    );
     await Promise.race([thread.ready, late]);
   } catch (e) {
     thread.end();
@@ -845,18 +853,23 @@ function crossOriginIsolatedOrNode(): boolean {
 
 async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   let w: WorkerLike;
-  if (given !== undefined && typeof given === 'object' && given !== null && !(given instanceof URL)) {
+  // What `given` is, read once: a value whose reading throws (a revoked Proxy, a throwing getter
+  // or trap) is INVALID_ARGUMENT naming worker, its error the cause.
+  const kind = reading('createWorkerKit', 'worker', () => {
+    if (given === undefined || typeof given === 'string' || given instanceof URL) return 'script';
+    if (typeof given !== 'object' || given === null) return 'bad';
     const g = given as Partial<NodeWorker & BrowserWorker>;
-    if (
-      typeof g.postMessage !== 'function' ||
-      typeof g.terminate !== 'function' ||
-      (typeof g.on !== 'function' && typeof g.addEventListener !== 'function')
-    )
-      badWorker(given);
-    w = given;
+    return typeof g.postMessage === 'function' &&
+      typeof g.terminate === 'function' &&
+      (typeof g.on === 'function' || typeof g.addEventListener === 'function')
+      ? 'worker'
+      : 'bad';
+  });
+  if (kind === 'bad') badWorker(given);
+  if (kind === 'worker') {
+    w = given as WorkerLike;
   } else {
-    if (given !== undefined && typeof given !== 'string' && !(given instanceof URL)) badWorker(given);
-    const url = given === undefined ? defaultScript() : given;
+    const url = given === undefined ? defaultScript() : (given as string | URL);
     try {
       if (isNode() && typeof (globalThis as { Worker?: unknown }).Worker !== 'function') {
         const name = 'node:worker_threads';
@@ -922,6 +935,17 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     else if (m.t === 'fail' && m.id === 0) readyFail(fromWire(m.error));
     else thread.onMessage(m);
   };
+  // A started worker given whose listeners cannot be added is named, as one that cannot be read.
+  reading('createWorkerKit', 'worker', () => listen(w, receive, crash));
+  return thread;
+}
+
+/** Adds `w`'s listeners: messages to `receive`, failures and exits to `crash`. */
+function listen(
+  w: WorkerLike,
+  receive: (m: FromWorker) => void,
+  crash: (why: string, cause?: unknown) => void,
+): void {
   if (typeof (w as NodeWorker).on === 'function') {
     const n = w as NodeWorker;
     n.on('message', (m) => receive(m as FromWorker));
@@ -938,7 +962,6 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     });
     b.addEventListener('messageerror', () => crash('sent a message that could not be read'));
   }
-  return thread;
 }
 
 /** A `worker` option that is neither a script URL nor a started worker: `INVALID_TYPE`. */
@@ -950,7 +973,6 @@ function badWorker(v: unknown): never {
   );
 }
 
-/** Core's error for an aborted call, word for word. */
 /** The calls waiting on a signal, behind the one listener the signal is given. */
 interface Waiting {
   readonly calls: Set<() => void>;

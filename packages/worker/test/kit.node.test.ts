@@ -490,6 +490,43 @@ describe('errors come back as the in-process kit raises them', () => {
       });
   });
 
+  it('options that cannot be inspected, and a started worker that throws, are named (a TypeError or the error escaped)', async () => {
+    const revoked = () => {
+      const r = Proxy.revocable({}, {});
+      r.revoke();
+      return r.proxy;
+    };
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('trap');
+        },
+      },
+    );
+    const started = (over: object) => ({ postMessage() {}, terminate() {}, on() {}, ...over });
+    const thrower = (what: string) => () => {
+      throw new Error(what);
+    };
+    for (const [options, arg] of [
+      [revoked(), 'options'],
+      [trap, 'options'],
+      [{ worker: revoked() }, 'worker'],
+      [{ worker: trap }, 'worker'],
+      [{ worker: started({ on: thrower('on') }) }, 'worker'],
+      [{ worker: started({ postMessage: thrower('post') }) }, 'worker'],
+      [{ backends: revoked() }, 'backends'],
+      [{ backends: new Proxy(['wasm'], { get: thrower('list') }) }, 'backends'],
+      [{ backends: [revoked()] }, 'backends'],
+    ] as const)
+      await expect(createWorkerKit(options as never), arg).rejects.toMatchObject({
+        name: 'CosineKitError',
+        code: expect.stringMatching(/^INVALID_/),
+        op: 'createWorkerKit',
+        arg,
+      });
+  });
+
   it('an out of the wrong shape, or on the buffer of an input, is refused as the in-process kit refuses it (was accepted)', async () => {
     const rows = mat(5, 3, 1);
     const q = mat(1, 3, 2);
