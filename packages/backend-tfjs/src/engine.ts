@@ -32,7 +32,7 @@ export function checkEngine(op: string, engine: unknown): asserts engine is Tfjs
       'INVALID_ARGUMENT',
       op,
       'engine',
-      `must be 'wasm', 'cpu', 'webgl' or 'webgpu', got ${typeof engine === 'string' ? `'${engine}'` : valueText(engine)}.`,
+      `must be 'wasm', 'cpu', 'webgl' or 'webgpu', got ${valueText(engine)}.`,
     );
 }
 

@@ -209,7 +209,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       'INVALID_ARGUMENT',
       'createWasmBackend',
       'variant',
-      `must be 'auto', 'simd' or 'relaxed'; got '${valueText(wanted)}'.`,
+      `must be 'auto', 'simd' or 'relaxed'; got ${valueText(wanted)}.`,
     );
   }
   const asked = options.threads;

@@ -132,7 +132,7 @@ export function checkTuning(tuning: EngineTuning): number {
       'INVALID_ARGUMENT',
       op,
       'tuning.tile',
-      `is '${valueText(tuning.tile)}'; expected one of ${TILES.join(', ')}.`,
+      `is ${valueText(tuning.tile)}; expected one of ${TILES.join(', ')}.`,
     );
   }
   if (!(Number.isFinite(tuning.blockBytes) && tuning.blockBytes > 0)) {

@@ -207,7 +207,7 @@ for (const variant of VARIANTS) {
       );
       expect(() =>
         b.kernels.columnSums({ data: [1, 2] as unknown as Float32Array, rows: 1, cols: 2 }),
-      ).toThrow(expect.objectContaining({ code: 'INVALID_TYPE', arg: 'x' }));
+      ).toThrow(expect.objectContaining({ code: 'INVALID_TYPE', arg: 'x.data' }));
       for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
         const x = random(3, 5, 2);
         x.data[12] = bad;

@@ -98,7 +98,7 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       'INVALID_ARGUMENT',
       op,
       'options.powerPreference',
-      `must be 'low-power' or 'high-performance', got ${typeof pp === 'string' ? `'${pp}'` : valueText(pp)}.`,
+      `must be 'low-power' or 'high-performance', got ${valueText(pp)}.`,
     );
   // An entry point that cannot be read (a revoked Proxy, a throwing getter) is named, its error the cause.
   const gpu = options.gpu;

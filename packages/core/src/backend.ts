@@ -49,7 +49,7 @@ export {
   optimizerCoefficients,
   resolveCorpusOptions,
 } from './contract.js';
-export type { CorpusFile } from './corpus-file.js';
+export type { CorpusFile, EncodeCorpusFileOptions } from './corpus-file.js';
 export {
   CORPUS_FORMAT_VERSION,
   CORPUS_MAGIC,
@@ -85,4 +85,4 @@ export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } fr
 export type { ResolvedKernels } from './resolve.js';
 export { declareKernels, resolveKernels } from './resolve.js';
 export { MAX_ORDINAL } from './stored.js';
-export { beyondFloat32, describeType, toTensor, valueText } from './tensor.js';
+export { beyondFloat32, describeType, matrixArg, toTensor, valueText, viewArg } from './tensor.js';

@@ -40,12 +40,7 @@ export function checkSameShape(op: string, aName: string, a: Shaped, bName: stri
 /** Throws `INVALID_K` unless `k` is an integer in [1, n]. */
 export function checkK(op: string, k: unknown, n: number): asserts k is number {
   if (typeof k !== 'number' || !Number.isInteger(k)) {
-    argError(
-      'INVALID_K',
-      op,
-      'k',
-      `must be an integer in [1, ${n}], got ${typeof k === 'object' || typeof k === 'function' ? describeType(k) : String(k)}.`,
-    );
+    argError('INVALID_K', op, 'k', `must be an integer in [1, ${n}], got ${valueText(k)}.`);
   }
   if (k < 1 || k > n) {
     argError('INVALID_K', op, 'k', `must be in [1, ${n}] (the corpus has ${n} rows), got ${valueText(k)}.`);

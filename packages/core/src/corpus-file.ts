@@ -1,8 +1,10 @@
+import { ownOptions } from './check.js';
 import type { CorpusStorage, StoredCorpus } from './contract.js';
 import { crc32 } from './crc32.js';
-import { argError } from './errors.js';
+import { argError, argErrorOf, errorText, isCosineKitError, reading } from './errors.js';
 import { fromHalf } from './kernels/half.js';
 import { MAX_ORDINAL, normalisedF32 } from './stored.js';
+import { attached, describeType, refuseFakeView, valueText } from './tensor.js';
 
 /**
  * The corpus file format, version 2 (all integers little-endian):
@@ -175,8 +177,61 @@ export class CorpusFileEncoder {
   }
 }
 
-/** Serialises a corpus file (version 2). */
-export function encodeCorpusFile(f: Omit<CorpusFile, 'version'>): Uint8Array {
+/** Options of {@link encodeCorpusFile}. */
+export interface EncodeCorpusFileOptions {
+  /**
+   * Whether the bytes are read back with the decoder's checks before they are returned (default
+   * true). `false` writes whatever the fields say, for crafting files that test a loader.
+   */
+  readonly verify?: boolean;
+}
+
+/**
+ * Serialises a corpus file (version 2), for a backend author's own save path. Its fields are read
+ * once; fields that cannot be encoded, or (unless `options.verify` is false) that would make a file
+ * this codec refuses to read back (the checks `decodeCorpusFile` and `loadCorpus` make: ordinals
+ * ascending and below `next`, unit rows, every section its storage needs, finite values), are
+ * `INVALID_ARGUMENT` naming `file` and the problem.
+ */
+export function encodeCorpusFile(
+  file: Omit<CorpusFile, 'version'>,
+  options: EncodeCorpusFileOptions = {},
+): Uint8Array {
+  const op = 'encodeCorpusFile';
+  const { verify = true } = ownOptions(op, options, ['verify']);
+  if (typeof verify !== 'boolean')
+    argError('INVALID_TYPE', op, 'options.verify', `must be true or false, got ${valueText(verify)}.`);
+  if (typeof file !== 'object' || file === null)
+    argError('INVALID_TYPE', op, 'file', `must be a corpus file's fields, got ${describeType(file)}.`);
+  const f = reading(op, 'file', () => {
+    const { rows, cols, storage, rerank, next, ids, ordinals, exact, half, codes, scales } = file;
+    return { rows, cols, storage, rerank, next, ids, ordinals, exact, half, codes, scales };
+  });
+  let bytes: Uint8Array;
+  try {
+    bytes = writeCorpusFile(f);
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, 'file', `cannot be encoded: ${errorText(e)}`, e);
+  }
+  if (!verify) return bytes;
+  try {
+    decodingFor({ op, arg: 'file' }, () => readCorpusFile(bytes));
+  } catch (e) {
+    if (!isCosineKitError(e, 'CORRUPT_DATA')) throw e;
+    const problem = e.message.replace(`Argument 'file' passed to '${op}' `, '');
+    throw argErrorOf(
+      'INVALID_ARGUMENT',
+      op,
+      'file',
+      `would make a file that cannot be read back: ${problem}`,
+      e,
+    );
+  }
+  return bytes;
+}
+
+/** Serialises a corpus file (version 2) whose fields the caller checked (a corpus's save). */
+export function writeCorpusFile(f: Omit<CorpusFile, 'version'>): Uint8Array {
   const rerank = f.storage === 'float32' ? 0 : f.rerank;
   const head = fileHeader(f);
   const sec = sections(f.rows, f.cols, f.storage, rerank);
@@ -401,10 +456,22 @@ export function decodeCorpusRows(
 }
 
 /** Parses and fully validates a corpus file (versions 1 and 2). */
+/**
+ * Parses and checks a corpus file's bytes, for a backend author's own load path: `INVALID_TYPE`
+ * or `DISPOSED` naming `bytes` for what is not a readable Uint8Array, `CORRUPT_DATA` naming it
+ * for a file that is not one this codec wrote (or fails its checks), as `loadCorpus` refuses them.
+ */
 export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
-  if (!(bytes instanceof Uint8Array)) {
-    argError('INVALID_TYPE', 'loadCorpus', 'bytes', 'must be a Uint8Array.');
-  }
+  const op = 'decodeCorpusFile';
+  refuseFakeView(bytes, op, 'bytes');
+  if (!reading(op, 'bytes', () => bytes instanceof Uint8Array))
+    argError('INVALID_TYPE', op, 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
+  attached(bytes, op, 'bytes');
+  return decodingFor({ op, arg: 'bytes' }, () => readCorpusFile(bytes));
+}
+
+/** {@link decodeCorpusFile} on bytes the caller checked (`loadCorpus`'s snapshot). */
+export function readCorpusFile(bytes: Uint8Array): CorpusFile {
   const { version, headerLength: h } = readCorpusPreamble(bytes, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (crc32(bytes.subarray(0, bytes.length - 4)) !== view.getUint32(bytes.length - 4, true))

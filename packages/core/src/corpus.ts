@@ -1,6 +1,6 @@
 import { checkK, checkSameCols, ownOptions } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
-import { type CorpusFile, encodeCorpusFile } from './corpus-file.js';
+import { type CorpusFile, writeCorpusFile } from './corpus-file.js';
 import {
   argError,
   argErrorOf,
@@ -18,7 +18,7 @@ import { TopKSelector } from './kernels/top-k-selector.js';
 import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { SearchResult } from './search-result.js';
 import { gatherStored, MAX_ORDINAL, normalisedF32 } from './stored.js';
-import { describeType, Tensor, type TensorInput, toTensor } from './tensor.js';
+import { describeType, Tensor, type TensorInput, toTensor, valueText } from './tensor.js';
 
 /** A caller's id for a corpus row. */
 export type Id = number | string;
@@ -606,7 +606,7 @@ export class Corpus {
   save(): Promise<Uint8Array> {
     return this.#exclusive('save', async () => {
       const live = await this.#gather('save', this.#segments);
-      return encodeCorpusFile({
+      return writeCorpusFile({
         ...live.stored,
         next: this.#next,
         ids: this.#ids ? Array.from(live.ordinals, (o) => this.#ids!.get(o)!) : null,
@@ -911,7 +911,7 @@ function handleDisposed(op: string, h: ResidentCorpus): boolean {
   } catch (e) {
     let backend = 'a backend';
     try {
-      backend = `backend '${String(h.backend)}'`;
+      backend = `backend ${valueText(h.backend)}`;
     } catch {
       // Its name cannot be read either.
     }

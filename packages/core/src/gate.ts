@@ -1,7 +1,7 @@
 import { checkSameCols, checkSameShape } from './check.js';
 import type { Matrix } from './contract.js';
 import { argError } from './errors.js';
-import { Tensor, type TensorInput, toTensor } from './tensor.js';
+import { matrixArg, Tensor, type TensorInput, toTensor } from './tensor.js';
 
 /**
  * The admission gate: every public entry point that takes rows passes them through {@link admit}
@@ -351,7 +351,7 @@ function maxBits(b: Int32Array, o: number, e: number): number {
 
 /** Throws `NON_FINITE` when `x` holds NaN or ±Infinity, naming the first offending position. */
 export function checkFinite(op: string, arg: string, x: Matrix): void {
-  const d = x.data;
+  const d = matrixArg(op, arg, x).data;
   // x * 0 is 0 for finite x and NaN for NaN/±Infinity: one branch-free sum over the data.
   let acc = 0;
   const n = d.length;

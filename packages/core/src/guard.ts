@@ -33,7 +33,22 @@ import { describeType } from './tensor.js';
  * raw TypeError from the checks below (a backend's answer escaped every public call so).
  */
 function isF32(v: unknown): v is Float32Array {
-  return v instanceof Float32Array && ArrayBuffer.isView(v);
+  return is(v, Float32Array);
+}
+
+/**
+ * `v instanceof type`, and a real view: false for a value that cannot be inspected (a revoked
+ * Proxy throws from `instanceof`), which the checks then refuse as the backend's answer.
+ */
+function is(
+  v: unknown,
+  type: typeof Float32Array | typeof Int32Array | typeof Uint16Array | typeof Int8Array,
+): boolean {
+  try {
+    return v instanceof type && ArrayBuffer.isView(v);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -52,7 +67,7 @@ function sampled(o: Float32Array, bound = Number.POSITIVE_INFINITY): boolean {
 
 /** A real Int32Array (see {@link isF32}). */
 function isI32(v: unknown): v is Int32Array {
-  return v instanceof Int32Array && ArrayBuffer.isView(v);
+  return is(v, Int32Array);
 }
 
 /**
@@ -162,14 +177,17 @@ export class Guard {
     run: () => Awaitable<T>,
   ): Awaitable<T> {
     let pending: Awaitable<T>;
+    let thenable: boolean;
     try {
       pending = run();
+      // An answer whose `then` cannot be read (a throwing getter, a revoked Proxy) is the backend's fault.
+      thenable = isThenable(pending);
     } catch (e) {
       throw this.failed(e, op, arg, kernel);
     }
     // A synchronous kernel stays synchronous: no promise, no timer.
-    if (!isThenable(pending)) return pending;
-    return this.watch(pending, op, arg, kernel);
+    if (!thenable) return pending;
+    return this.watch(pending as Promise<T>, op, arg, kernel);
   }
 
   /** A kernel's own failure, renamed after the public operation (see `rename`). */
@@ -234,7 +252,7 @@ export class Guard {
         op,
         arg,
         kernel,
-        `returned ${out instanceof Float32Array ? 'an object posing as a Float32Array (a Proxy?)' : describeType(out)} instead of a Float32Array.`,
+        `returned ${describeType(out) === 'Float32Array' ? 'an object posing as a Float32Array (a Proxy?)' : describeType(out)} instead of a Float32Array.`,
       );
     if (out.length !== length)
       return this.#fail(op, arg, kernel, `returned ${out.length} values where ${length} were due.`);
@@ -280,7 +298,14 @@ export class Guard {
     const fail = (problem: string): never => this.#fail(op, arg, kernel, problem);
     if (typeof r !== 'object' || r === null)
       return fail(`returned ${describeType(r)} instead of a top-k result.`);
-    const { indices, scores } = r as Partial<TopKResult>;
+    // Each field read once: a getter that throws (or a revoked Proxy) is this backend's answer failing.
+    let indices: unknown;
+    let scores: unknown;
+    try {
+      ({ indices, scores } = r as Partial<TopKResult>);
+    } catch (e) {
+      return fail(`returned a top-k result whose fields cannot be read (${errorText(e)}).`);
+    }
     if (!isI32(indices) || !isF32(scores))
       return fail('returned a result without Int32Array indices and Float32Array scores.');
     if (indices.length !== queries * k || scores.length !== queries * k)
@@ -384,7 +409,15 @@ export class Guard {
     };
     if (typeof s !== 'object' || s === null)
       return fail(`returned ${describeType(s)} instead of a stored corpus.`);
-    const x = s as StoredCorpus;
+    // Every field read once, into a copy the kit uses from here: a getter that throws (or a revoked
+    // Proxy) is this backend's answer failing, and one that answers differently later is not read again.
+    let x: StoredCorpus;
+    try {
+      const { rows, cols, storage, rerank, exact, half, codes, scales } = s as StoredCorpus;
+      x = { rows, cols, storage, rerank, exact, half, codes, scales };
+    } catch (e) {
+      return fail(`returned a stored corpus whose fields cannot be read (${errorText(e)}).`);
+    }
     const storage = h.storage ?? 'float32';
     const [rows, cols] = [rowsOf(h), colsOf(h)];
     if (x.rows !== rows || x.cols !== cols || x.storage !== storage)
@@ -401,12 +434,9 @@ export class Guard {
       this.floats(op, arg, 'exportCorpus', x.exact, n, 'unit');
     }
     if (storage === 'float16')
-      want(
-        x.half instanceof Uint16Array && ArrayBuffer.isView(x.half) && x.half.length === n,
-        'binary16 rows',
-      );
+      want(is(x.half, Uint16Array) && (x.half as Uint16Array).length === n, 'binary16 rows');
     if (storage === 'int8') {
-      want(x.codes instanceof Int8Array && ArrayBuffer.isView(x.codes) && x.codes.length === n, 'int8 codes');
+      want(is(x.codes, Int8Array) && (x.codes as Int8Array).length === n, 'int8 codes');
       want(isF32(x.scales) && x.scales.length === x.rows, 'int8 scales');
       this.floats(op, arg, 'exportCorpus', x.scales, x.rows, 'norm');
     }

@@ -12,10 +12,11 @@ import {
   type TopKResult,
 } from './contract.js';
 import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id } from './corpus.js';
-import { type CorpusFile, decodeCorpusFile } from './corpus-file.js';
+import { type CorpusFile, readCorpusFile } from './corpus-file.js';
 import {
   argError,
   argErrorOf,
+  backendError,
   checkSignal,
   disposeQuietly,
   errorText,
@@ -251,6 +252,13 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   let resolved: ResolvedKernels | undefined;
   let backendObj: Backend | undefined;
+  let backendName = '';
+  /** The name of a backend object given, read once, here. */
+  const chosen = options.backend;
+  const named: unknown =
+    typeof chosen === 'object'
+      ? reading('createCosineKit', 'backend', () => (chosen as Backend).name)
+      : undefined;
   let starting: Promise<CheckedKernels> | undefined;
   let checked: CheckedKernels | undefined;
   const live = new Set<Corpus>();
@@ -276,8 +284,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     starting ??= (async () => {
       const b = options.backend;
       if (b !== undefined && typeof b !== 'string') {
+        // Its name as checked when the kit was made: a getter is not read again for messages.
+        const label = `backend ${valueText(named)}`;
         try {
-          await initWithin(b.init?.(), timeoutMs, `backend '${valueText(b.name)}'`);
+          await initWithin(b.init?.(), timeoutMs, label);
         } catch (err) {
           if (isCosineKitError(err, 'BACKEND_INIT_FAILED') && err.op === 'createCosineKit') throw err;
           // Disposed before or while it started: the call is DISPOSED, as every call after is.
@@ -286,14 +296,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
               'DISPOSED',
               'createCosineKit',
               'backend',
-              `is backend '${b.name}', which was disposed before it started: ${errorText(err)}`,
+              `is ${label}, which was disposed before it started: ${errorText(err)}`,
               err,
             );
           throw argErrorOf(
             'BACKEND_INIT_FAILED',
             'createCosineKit',
             'backend',
-            `is backend '${b.name}', which failed to initialise: ${errorText(err)}`,
+            `is ${label}, which failed to initialise: ${errorText(err)}`,
             err,
           );
         }
@@ -318,7 +328,19 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           throw err;
         }
       }
-      resolved = resolveKernels(backendObj);
+      try {
+        // Read once: its name, and its kernels and declarations (bound here, never read again).
+        backendName = backendObj.name;
+        resolved = resolveKernels(backendObj);
+      } catch (err) {
+        throw argErrorOf(
+          'BACKEND_INIT_FAILED',
+          'createCosineKit',
+          'backend',
+          `is ${typeof b === 'string' || b === undefined ? `backend '${backendObj.name}'` : `backend ${valueText(named)}`}, whose kernels cannot be read: ${errorText(err)}`,
+          err,
+        );
+      }
       checked = new CheckedKernels(
         resolved.kernels,
         new Guard(resolved, timeoutMs),
@@ -464,9 +486,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async ready() {
       await start();
       return {
-        backend: backendObj!.name,
+        backend: backendName,
         providers: resolved!.providers,
-        details: backendObj!.describe?.() ?? {},
+        details: detailsOf(backendObj!, backendName),
       };
     },
     ranBy(kernel) {
@@ -733,7 +755,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
       attached(bytes, 'loadCorpus', 'bytes');
       // The snapshot: new Uint8Array copies, where a Node Buffer's slice() is a view of the caller's memory.
-      return load(decodeCorpusFile(new Uint8Array(bytes)), disposals);
+      return load(readCorpusFile(new Uint8Array(bytes)), disposals);
     },
     dispose() {
       disposals++;
@@ -890,6 +912,27 @@ const topKWork = (k: CheckedKernels, { pair: [c, q], k: n }: { pair: Pair; k: nu
   k.topK('topK', 'queries', q.tensor, c.tensor, n);
 const topKDone = (r: TopKResult, _: unknown, lease: Lease) =>
   new SearchResult({ ...r, indices: lease.keep(r.indices), scores: lease.keep(r.scores) });
+
+/**
+ * What a backend's `describe()` says, copied: string, number and boolean values as they are, any
+ * other value by its type. One that throws, or returns what cannot be read, is `BACKEND_ERROR`
+ * naming the backend (it escaped raw from `ready()`, a revoked Proxy included).
+ */
+function detailsOf(b: Backend, name: string): Readonly<Record<string, string | number | boolean>> {
+  let said: unknown;
+  try {
+    said = b.describe?.();
+    if (said === undefined) return {};
+    if (typeof said !== 'object' || said === null) throw new TypeError(`it returned ${describeType(said)}`);
+    const out: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(said)) {
+      out[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : valueText(v);
+    }
+    return out;
+  } catch (e) {
+    throw backendError('ready', 'backend', name, 'describe', `could not be described: ${errorText(e)}`, e);
+  }
+}
 
 /** Refuses options that are not what {@link CosineKitOptions} says, before anything starts. */
 function checkKitOptions(o: unknown): asserts o is CosineKitOptions {

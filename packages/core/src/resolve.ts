@@ -10,9 +10,9 @@ import {
   UNGATED_KERNELS,
   type UngatedKernelName,
 } from './contract.js';
-import { argError } from './errors.js';
+import { argError, isArrayArg, reading } from './errors.js';
 import { REFERENCE_SELF_CHECKED, REFERENCE_UNGATED, referenceKernels } from './reference.js';
-import { describeType } from './tensor.js';
+import { describeType, valueText } from './tensor.js';
 
 /** For each list made by {@link declareKernels}, the kernel functions it was made for. */
 const DECLARED_FOR = new WeakMap<readonly string[], Map<string, unknown>>();
@@ -27,10 +27,33 @@ export function declareKernels<K extends UngatedKernelName | SelfCheckedKernelNa
   kernels: Partial<Kernels>,
   names: readonly K[],
 ): readonly K[] {
-  const list = Object.freeze([...names]);
-  DECLARED_FOR.set(list, new Map(names.map((k) => [k, kernels[k]])));
+  const op = 'declareKernels';
+  if (typeof kernels !== 'object' || kernels === null)
+    argError(
+      'INVALID_TYPE',
+      op,
+      'kernels',
+      `must be an object of kernel functions, got ${describeType(kernels)}.`,
+    );
+  if (!isArrayArg(op, 'names', names))
+    argError('INVALID_TYPE', op, 'names', `must be an array of kernel names, got ${describeType(names)}.`);
+  // Each read once: the names, then the functions they declare.
+  const list: readonly K[] = Object.freeze(reading(op, 'names', () => Array.from(names as readonly K[])));
+  list.forEach((k, i) => {
+    if (!(DECLARABLE as readonly unknown[]).includes(k))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `names[${i}]`,
+        `is ${valueText(k)}, not a kernel that can be declared (${DECLARABLE.join(', ')}).`,
+      );
+  });
+  DECLARED_FOR.set(list, new Map(list.map((k) => [k, reading(op, 'kernels', () => kernels[k])])));
   return list;
 }
+
+/** The kernels a backend may declare ungated or self-checked. */
+const DECLARABLE = [...new Set([...UNGATED_KERNELS, ...SELF_CHECKED_KERNELS])];
 
 /** A complete kernel table plus, for each kernel, the name of the backend that runs it. */
 export interface ResolvedKernels {
@@ -50,6 +73,7 @@ export interface ResolvedKernels {
  * backend that lacks any of them gets the reference's three.
  */
 export function resolveKernels(backend: Backend): ResolvedKernels {
+  checkBackend(backend, 'resolveKernels', 'backend');
   const own = backend.kernels;
   const corpusComplete = CORPUS_KERNELS.every((k) => typeof own[k] === 'function');
   const kernels = {} as Record<keyof Kernels, unknown>;
@@ -112,22 +136,24 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
       arg,
       `must be a backend object or a registered name, got ${describeType(b)}.`,
     );
-  const o = b as Record<string, unknown>;
-  if (typeof o.name !== 'string' || o.name === '')
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      `${arg}.name`,
-      `must be a non-empty string, got ${describeType(o.name)}.`,
-    );
-  if (typeof o.kernels !== 'object' || o.kernels === null)
+  // A backend object that cannot be read (a revoked Proxy, a getter or trap that throws) is named.
+  reading(op, arg, () => checkFields(b as Record<string, unknown>, op, arg));
+}
+
+/** The fields of a backend object {@link checkBackend} checks. */
+function checkFields(o: Record<string, unknown>, op: string, arg: string): void {
+  // Each field read once.
+  const { name: n, kernels: ks } = o;
+  if (typeof n !== 'string' || n === '')
+    argError('INVALID_ARGUMENT', op, `${arg}.name`, `must be a non-empty string, got ${valueText(n)}.`);
+  if (typeof ks !== 'object' || ks === null)
     argError(
       'INVALID_TYPE',
       op,
       `${arg}.kernels`,
-      `must be an object of kernel functions, got ${describeType(o.kernels)}.`,
+      `must be an object of kernel functions, got ${describeType(ks)}.`,
     );
-  const kernels = o.kernels as Record<string, unknown>;
+  const kernels = ks as Record<string, unknown>;
   for (const name of [
     ...KERNEL_NAMES,
     'readCorpus',
@@ -152,7 +178,8 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
       argError('INVALID_ARGUMENT', op, `${arg}.${field}`, `must be an array of kernel names (${names}).`);
   }
   for (const hook of ['init', 'dispose', 'memory', 'describe']) {
-    if (o[hook] !== undefined && typeof o[hook] !== 'function')
-      argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(o[hook])}.`);
+    const h = o[hook];
+    if (h !== undefined && typeof h !== 'function')
+      argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(h)}.`);
   }
 }

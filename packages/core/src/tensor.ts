@@ -1,5 +1,5 @@
 import type { Matrix } from './contract.js';
-import { argError, readFailure } from './errors.js';
+import { argError, readFailure, reading } from './errors.js';
 
 /** What the public API accepts wherever it needs rows of numbers. */
 export type TensorInput =
@@ -420,6 +420,58 @@ function fakeView(v: unknown, op: string, arg: string): void {
     );
 }
 
+/**
+ * A typed-array argument checked: a real, readable instance of one of `types` (`INVALID_TYPE`
+ * naming `arg` otherwise, a Proxy around one and an overridden `length` included, so that its
+ * `length` can be trusted), not detached or shrunk (`DISPOSED`); a value whose inspection throws
+ * is `INVALID_ARGUMENT`. `what` names the types in the message (by default their names joined by
+ * "or"). For helpers whose callers may pass anything: backend authors' and nn's.
+ */
+export function viewArg<T extends ArrayBufferView & ArrayLike<number>>(
+  op: string,
+  arg: string,
+  v: unknown,
+  types: readonly (abstract new (...a: never[]) => T)[],
+  what = types.map((t) => t.name).join(' or '),
+): T {
+  refuseFakeView(v, op, arg);
+  if (!reading(op, arg, () => types.some((t) => v instanceof t)) || !ArrayBuffer.isView(v))
+    argError('INVALID_TYPE', op, arg, `must be a ${what}, got ${describeType(v)}.`);
+  attached(v, op, arg);
+  return v as T;
+}
+
+/**
+ * A kernel's matrix argument read once and checked: an object whose `data` passes
+ * {@link viewArg} as a Float32Array and whose `rows` and `cols` are whole numbers of at least
+ * `least` (`SHAPE_MISMATCH` naming `arg` otherwise, as when `data` holds fewer than rows x cols
+ * values). Returns the fields as read.
+ */
+export function matrixArg(
+  op: string,
+  arg: string,
+  x: unknown,
+  least: readonly [number, number] = [0, 0],
+): Matrix {
+  if (typeof x !== 'object' || x === null)
+    argError('INVALID_TYPE', op, arg, `must be a matrix { data, rows, cols }, got ${describeType(x)}.`);
+  const { data, rows, cols } = reading(op, arg, () => {
+    const { data, rows, cols } = x as Matrix;
+    return { data, rows, cols };
+  });
+  viewArg(op, `${arg}.data`, data, [Float32Array]);
+  if (!(Number.isSafeInteger(rows) && rows >= least[0] && Number.isSafeInteger(cols) && cols >= least[1]))
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      arg,
+      `has ${valueText(rows)} x ${valueText(cols)} values; needs whole numbers, rows >= ${least[0]}, cols >= ${least[1]}.`,
+    );
+  if (data.length < rows * cols)
+    argError('SHAPE_MISMATCH', op, arg, `holds ${data.length} values, fewer than ${rows} x ${cols}.`);
+  return { data, rows, cols };
+}
+
 /** `v instanceof Float32Array` for the caller's argument `arg`, whose inspection may throw (a revoked Proxy). */
 function isF32Arg(v: unknown, op: string, arg: string): v is Float32Array {
   try {
@@ -449,27 +501,45 @@ function checkDim(op: string, arg: string, n: number): void {
 }
 
 /**
- * A caller's value as error messages show it: a primitive as itself (a symbol and a bigint too), an
- * object or a function by its type, never by its own `toString` (which may throw, or be missing).
+ * A caller's value as error messages show it: a string quoted (and cut at 60 characters, control
+ * characters escaped), a bigint with its `n`, another primitive as itself (a symbol too), an object or a
+ * function by its type, never by its own `toString` (which may throw, lie, or be missing).
  */
 export function valueText(v: unknown): string {
+  if (typeof v === 'string') {
+    const cut = v.length > 60 ? `${v.slice(0, 57)}...` : v;
+    return `'${JSON.stringify(cut).slice(1, -1).replaceAll('\\"', '"')}'`;
+  }
   if ((typeof v === 'object' && v !== null) || typeof v === 'function') return describeType(v);
-  return String(v);
+  return typeof v === 'bigint' ? `${v}n` : String(v);
 }
 
-/** A short name for a value's type, for error messages. */
+/** The built-in name of a typed array's kind (`Float32Array`), whatever its subclass or own properties say. */
+const TYPED_TAG = Object.getOwnPropertyDescriptor(TYPED_ARRAY, Symbol.toStringTag)!.get! as (
+  this: unknown,
+) => string | undefined;
+
+/**
+ * A short name for a value's type, for error messages: a typed array by its built-in kind, another
+ * object by the constructor its prototype holds (an own `constructor` property, or a getter, can
+ * say anything, and is not read), `object` when that has no name.
+ */
 export function describeType(v: unknown): string {
   if (v === null) return 'null';
   try {
     if (Array.isArray(v)) return 'Array';
     if (typeof v === 'object') {
-      // A constructor's name that is no string (an object's own `constructor: { name: Symbol() }`)
-      // is not printed: it could throw or call the caller's code.
-      const name: unknown = (v as object).constructor?.name;
-      return typeof name === 'string' ? name : 'object';
+      const tag = TYPED_TAG.call(v);
+      if (tag !== undefined) return tag;
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto === null || typeof proto !== 'object') return 'object';
+      const ctor: unknown = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value;
+      const name: unknown =
+        typeof ctor === 'function' ? Object.getOwnPropertyDescriptor(ctor, 'name')?.value : undefined;
+      return typeof name === 'string' && name !== '' ? name : 'object';
     }
   } catch {
-    // A revoked Proxy, or a trap or getter that throws: described without reading it.
+    // A revoked Proxy, or a trap that throws: described without reading it.
     return 'an object that cannot be inspected (a revoked Proxy?)';
   }
   return typeof v;

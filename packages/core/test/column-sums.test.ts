@@ -73,7 +73,7 @@ describe('columnSums (reference)', () => {
       expect.objectContaining({ ...shape, arg: 'out' }),
     );
     expect(() => k({ data: new Float64Array(6) as unknown as Float32Array, rows: 2, cols: 3 })).toThrow(
-      expect.objectContaining({ code: 'INVALID_TYPE', op: 'columnSums', arg: 'x' }),
+      expect.objectContaining({ code: 'INVALID_TYPE', op: 'columnSums', arg: 'x.data' }),
     );
   });
 });

@@ -1107,3 +1107,319 @@ describe('values that cannot be inspected are named, at every entry point', () =
     expect(Object.is(after, 0)).toBe(true);
   });
 });
+
+describe('values are described as they are, whatever they say of themselves', () => {
+  it('a string is quoted, and an own constructor or a subclass does not rename an object', async () => {
+    const { describeType, valueText } = await import('../src/backend.js');
+    expect(valueText('1')).toBe("'1'");
+    expect(valueText(1)).toBe('1');
+    expect(valueText('a\nb')).toBe("'a\\nb'");
+    expect(valueText('x'.repeat(100))).toBe(`'${'x'.repeat(57)}...'`);
+    expect(describeType({ constructor: { name: 'undefined' } })).toBe('Object');
+    expect(describeType(Object.create(null))).toBe('object');
+    const Anonymous = class extends Float32Array {};
+    expect(describeType(new Anonymous(2))).toBe('Float32Array');
+    expect(describeType(new (class Mine {})())).toBe('Mine');
+    // Through the kit: the message said "got undefined." (an object's own constructor.name).
+    const kit = createCosineKit({ backend: bare });
+    const e = await rejection(kit.cosineMatrix({ constructor: { name: 'undefined' } } as never, [[1, 2]]));
+    expect(e).toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'a',
+      message: expect.stringContaining('got Object.'),
+    });
+    // A subclass without a name that overrides length: "pass a plain ." had no type.
+    const Liar = class extends Float32Array {
+      override get length() {
+        return 1;
+      }
+    };
+    const f = await rejection(kit.cosineMatrix(new Liar(2), [[1, 2]]));
+    expect(f.message).toContain('pass a plain Float32Array.');
+    // A string where a number is wanted is shown as a string.
+    const g = await rejection(kit.corpus([[1, 2]]).then((c) => c.search([[1, 2]], '1' as never)));
+    expect(g.message).toContain("'1'");
+    kit.dispose();
+  });
+});
+
+describe("a third-party backend's answers that cannot be read are that backend failing, by name", () => {
+  const revoked = () => {
+    const r = Proxy.revocable({}, {});
+    r.revoke();
+    return r.proxy;
+  };
+  const rows = [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+  ];
+  const R = referenceKernels;
+  const corpusGroup = {
+    createCorpus: R.createCorpus,
+    corpusSearch: R.corpusSearch,
+    corpusMatrix: R.corpusMatrix,
+  };
+  const m = () => ({ data: new Float32Array(4), rows: 2, cols: 2 });
+  it('revoked results and throwing fields from every kind of kernel are BACKEND_ERROR naming backend and kernel (a raw TypeError escaped)', async () => {
+    const cases: [string, Backend['kernels'], (k: ReturnType<typeof createCosineKit>) => Promise<unknown>][] =
+      [
+        [
+          'topK',
+          { topK: () => ({ queries: 1, k: 1, indices: revoked(), scores: Float32Array.of(1) }) as never },
+          (k) => k.topK([1, 0, 0], rows, 1),
+        ],
+        [
+          'topK',
+          {
+            topK: () =>
+              ({
+                queries: 1,
+                k: 1,
+                get indices() {
+                  throw new Error('indices');
+                },
+                scores: Float32Array.of(1),
+              }) as never,
+          },
+          (k) => k.topK([1, 0, 0], rows, 1),
+        ],
+        [
+          'corpusSearch',
+          { ...corpusGroup, corpusSearch: () => revoked() as never },
+          async (k) => (await k.corpus(rows)).search([1, 0, 0], 1),
+        ],
+        ['createCorpus', { ...corpusGroup, createCorpus: () => revoked() as never }, (k) => k.corpus(rows)],
+        [
+          'exportCorpus',
+          { ...corpusGroup, exportCorpus: () => revoked() as never },
+          async (k) => (await k.corpus(rows)).save(),
+        ],
+        [
+          'matmul',
+          { matmul: () => revoked() as never },
+          async (k) => (await k.kernels()).matmul(m(), m(), false, false),
+        ],
+      ];
+    for (const [kernel, kernels, call] of cases) {
+      const kit = createCosineKit({ backend: { name: 'evil', kernels } });
+      const e = await rejection(call(kit));
+      expect(e, kernel).toMatchObject({
+        name: 'CosineKitError',
+        code: 'BACKEND_ERROR',
+        backend: 'evil',
+        kernel,
+      });
+      kit.dispose();
+    }
+  });
+
+  it('a describe() that throws or answers what cannot be read fails ready() by name; other values are copied', async () => {
+    for (const describe of [
+      () => {
+        throw revoked();
+      },
+      () => revoked(),
+      () => 5,
+    ]) {
+      const kit = createCosineKit({ backend: { name: 'evil', kernels: {}, describe: describe as never } });
+      expect(await rejection(kit.ready())).toMatchObject({
+        code: 'BACKEND_ERROR',
+        backend: 'evil',
+        kernel: 'describe',
+      });
+      kit.dispose();
+    }
+    const kit = createCosineKit({
+      backend: { name: 'odd', kernels: {}, describe: () => ({ a: 1, b: { c: 2 } }) as never },
+    });
+    expect((await kit.ready()).details).toEqual({ a: 1, b: 'Object' });
+    kit.dispose();
+  });
+
+  it('a backend object that cannot be read, or whose kernels change after the check, is named', async () => {
+    expect(() => createCosineKit({ backend: revoked() as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createCosineKit', arg: 'backend' }),
+    );
+    let reads = 0;
+    const flips = {
+      name: 'flips',
+      get kernels() {
+        return reads++ === 0 ? {} : revoked();
+      },
+    };
+    const kit = createCosineKit({ backend: flips as never });
+    expect(await rejection(kit.ready())).toMatchObject({ code: 'BACKEND_INIT_FAILED', arg: 'backend' });
+    kit.dispose();
+  });
+});
+
+describe('the helpers for backend authors check what they are given, by name', () => {
+  it('a null, a revoked Proxy, a detached or short matrix, an unknown kernel name: typed errors (raw TypeErrors, silent NaN shapes and files that cannot be read back before)', async () => {
+    const b = await import('../src/backend.js');
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const m = (rows: number, cols: number, data: Float32Array = new Float32Array(4)) => ({
+      data,
+      rows,
+      cols,
+    });
+    const gone = detached([1, 2, 3, 4]);
+    const file = {
+      rows: 2,
+      cols: 2,
+      storage: 'float32' as const,
+      rerank: 0,
+      next: 2,
+      ids: null,
+      ordinals: Int32Array.of(0, 1),
+      exact: Float32Array.of(1, 0, 0, 1),
+      half: null,
+      codes: null,
+      scales: null,
+    };
+    const cases: [string, () => unknown, string, string, string][] = [
+      [
+        'resolveKernels(null)',
+        () => b.resolveKernels(null as never),
+        'resolveKernels',
+        'backend',
+        'INVALID_TYPE',
+      ],
+      [
+        'resolveKernels, kernels revoked',
+        () => b.resolveKernels({ name: 'x', kernels: revoked.proxy } as never),
+        'resolveKernels',
+        'backend',
+        'INVALID_ARGUMENT',
+      ],
+      [
+        'declareKernels(null)',
+        () => b.declareKernels(null as never, ['cosineRows']),
+        'declareKernels',
+        'kernels',
+        'INVALID_TYPE',
+      ],
+      [
+        'declareKernels unknown',
+        () => b.declareKernels({}, ['nope' as never]),
+        'declareKernels',
+        'names[0]',
+        'INVALID_ARGUMENT',
+      ],
+      ['checkFinite(null)', () => b.checkFinite('op', 'arg', null as never), 'op', 'arg', 'INVALID_TYPE'],
+      ['checkFinite detached', () => b.checkFinite('op', 'arg', m(2, 2, gone)), 'op', 'arg.data', 'DISPOSED'],
+      [
+        'matmulDims NaN rows',
+        () => b.matmulDims(m(Number.NaN, 2), m(2, 2), false, false),
+        'matmul',
+        'a',
+        'SHAPE_MISMATCH',
+      ],
+      [
+        'matmulDims short data',
+        () => b.matmulDims(m(2, 2), m(2, 2, new Float32Array(1)), false, false),
+        'matmul',
+        'b',
+        'SHAPE_MISMATCH',
+      ],
+      [
+        'checkSoftmaxArgs undefined logits',
+        () => b.checkSoftmaxArgs(undefined as never, new Int32Array(2), 1, 1, undefined, undefined),
+        'softmaxCrossEntropy',
+        'logits',
+        'INVALID_TYPE',
+      ],
+      [
+        'checkSoftmaxArgs bigint scale',
+        () => b.checkSoftmaxArgs(m(2, 2), new Int32Array(2), 1n as never, 1, undefined, undefined),
+        'softmaxCrossEntropy',
+        'scale',
+        'INVALID_ARGUMENT',
+      ],
+      [
+        'checkSoftmaxArgs detached targets',
+        () => b.checkSoftmaxArgs(m(1, 2, new Float32Array(2)), detachedI32(), 1, 1, undefined, undefined),
+        'softmaxCrossEntropy',
+        'targets',
+        'DISPOSED',
+      ],
+      [
+        'checkColumnSums detached out',
+        () => b.checkColumnSums(m(2, 2), gone),
+        'columnSums',
+        'out',
+        'DISPOSED',
+      ],
+      [
+        'encodeCorpusFile(undefined)',
+        () => b.encodeCorpusFile(undefined as never),
+        'encodeCorpusFile',
+        'file',
+        'INVALID_TYPE',
+      ],
+      [
+        'encodeCorpusFile rows NaN',
+        () => b.encodeCorpusFile({ ...file, rows: Number.NaN }),
+        'encodeCorpusFile',
+        'file',
+        'INVALID_ARGUMENT',
+      ],
+      [
+        'encodeCorpusFile bigint id',
+        () => b.encodeCorpusFile({ ...file, ids: [1n, 2n] as never }),
+        'encodeCorpusFile',
+        'file',
+        'INVALID_ARGUMENT',
+      ],
+      [
+        'encodeCorpusFile descending ordinals',
+        () => b.encodeCorpusFile({ ...file, ordinals: Int32Array.of(1, 0) }),
+        'encodeCorpusFile',
+        'file',
+        'INVALID_ARGUMENT',
+      ],
+      [
+        'decodeCorpusFile revoked',
+        () => b.decodeCorpusFile(revoked.proxy as never),
+        'decodeCorpusFile',
+        'bytes',
+        'INVALID_ARGUMENT',
+      ],
+      [
+        'decodeCorpusFile detached',
+        () => b.decodeCorpusFile(detachedU8()),
+        'decodeCorpusFile',
+        'bytes',
+        'DISPOSED',
+      ],
+      [
+        'decodeCorpusFile garbage',
+        () => b.decodeCorpusFile(new Uint8Array(64)),
+        'decodeCorpusFile',
+        'bytes',
+        'CORRUPT_DATA',
+      ],
+    ];
+    for (const [what, call, op, arg, code] of cases)
+      expect(call, what).toThrow(expect.objectContaining({ name: 'CosineKitError', op, arg, code }));
+    // What they accept still works: a valid file round-trips, and unverified writes what it is given.
+    expect(b.decodeCorpusFile(b.encodeCorpusFile(file)).ordinals).toEqual(file.ordinals);
+    expect(() =>
+      b.encodeCorpusFile({ ...file, ordinals: Int32Array.of(1, 0) }, { verify: false }),
+    ).not.toThrow();
+    expect(b.matmulDims(m(2, 2), m(2, 2), true, false)).toEqual({ m: 2, k: 2, n: 2 });
+  });
+});
+
+function detachedI32(): Int32Array {
+  const x = new Int32Array(2);
+  structuredClone(x.buffer, { transfer: [x.buffer] });
+  return x;
+}
+
+function detachedU8(): Uint8Array {
+  const x = new Uint8Array(64);
+  structuredClone(x.buffer, { transfer: [x.buffer] });
+  return x;
+}

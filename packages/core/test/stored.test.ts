@@ -566,7 +566,16 @@ describe('corpus files are untrusted input', () => {
     expect(a.scores.every(Number.isFinite)).toBe(true);
     const nan = data.slice();
     nan[3] = Number.NaN;
-    await corruptWith(encodeCorpusFile({ ...file, exact: nan }), /non-finite/);
+    await corruptWith(encodeCorpusFile({ ...file, exact: nan }, { verify: false }), /non-finite/);
+    // Verified (the default), the encoder refuses it itself, with the decoder's reason.
+    expect(() => encodeCorpusFile({ ...file, exact: nan })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_ARGUMENT',
+        op: 'encodeCorpusFile',
+        arg: 'file',
+        message: expect.stringMatching(/cannot be read back: .*non-finite/),
+      }),
+    );
     loaded.dispose();
     direct.dispose();
   });

@@ -518,7 +518,7 @@ class Kit implements Link {
       return Promise.reject(
         new CosineKitError(
           'INVALID_TYPE',
-          `Argument 'options.transfer' passed to '${op}' must be true or false, got ${typeof how.transfer === 'string' ? `'${how.transfer}'` : typeof how.transfer}.`,
+          `Argument 'options.transfer' passed to '${op}' must be true or false, got ${valueText(how.transfer)}.`,
           { op, arg: 'options.transfer' },
         ),
       );
@@ -1490,7 +1490,7 @@ function cloneError(
     if (arg === 'k')
       return new CosineKitError(
         'INVALID_K',
-        `Argument 'k' passed to '${op}' must be a positive integer, got ${typeof args[i]}.`,
+        `Argument 'k' passed to '${op}' must be a positive integer, got ${valueText(args[i])}.`,
         { op, arg: 'k', cause: e },
       );
     // Named down to the part that cannot cross (`ids[1]`, `options.filter.allow[0]`), as core

@@ -113,7 +113,9 @@ export function evenOut(type: string): unknown {
   if (type === 'symbol') return Symbol(type);
   if (type === 'function') return () => undefined;
   if (type === 'Array') return [];
-  return Object.create({ constructor: { name: type } });
+  // An instance of a class named `type`: core describes an object by its prototype's constructor.
+  const named = Object.defineProperty(class {}, 'name', { value: type });
+  return Object.create(named.prototype);
 }
 
 /** The tag of `v`, if it is a tagged record. */

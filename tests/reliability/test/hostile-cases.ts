@@ -61,23 +61,26 @@ const FILTERS = 'Search filters, abort signals and streamed corpora';
 
 /**
  * A checksum-valid corpus file of two unit rows of dimension 4 (ordinals 0 and 1, next 2), with
- * `over` replacing fields: the encoder checks section lengths only, so any content can be crafted.
+ * `over` replacing fields: unverified (`verify: false`), so any content can be crafted.
  */
 function crafted(over: Partial<Omit<CorpusFile, 'version'>>): Uint8Array {
-  return encodeCorpusFile({
-    rows: 2,
-    cols: 4,
-    storage: 'float32',
-    rerank: 0,
-    next: 2,
-    ids: null,
-    ordinals: Int32Array.from([0, 1]),
-    exact: Float32Array.from([1, 0, 0, 0, 0, 1, 0, 0]),
-    half: null,
-    codes: null,
-    scales: null,
-    ...over,
-  });
+  return encodeCorpusFile(
+    {
+      rows: 2,
+      cols: 4,
+      storage: 'float32',
+      rerank: 0,
+      next: 2,
+      ids: null,
+      ordinals: Int32Array.from([0, 1]),
+      exact: Float32Array.from([1, 0, 0, 0, 0, 1, 0, 0]),
+      half: null,
+      codes: null,
+      scales: null,
+      ...over,
+    },
+    { verify: false },
+  );
 }
 const CODES = Int8Array.from([127, 0, 0, 0, 0, 127, 0, 0]);
 const KIT = 'Kit options';

@@ -1,5 +1,6 @@
 import type { Matrix } from '../contract.js';
 import { argError } from '../errors.js';
+import { matrixArg, viewArg } from '../tensor.js';
 
 /**
  * Refuses a `columnSums` call whose shape does not hold: `x.data` must be a Float32Array of
@@ -8,19 +9,10 @@ import { argError } from '../errors.js';
  * `SHAPE_MISMATCH` (or `INVALID_TYPE`) naming `columnSums` and the argument.
  */
 export function checkColumnSums(x: Matrix, out: Float32Array | undefined): void {
-  const { data, rows, cols } = x ?? ({} as Matrix);
-  if (!(data instanceof Float32Array))
-    argError('INVALID_TYPE', 'columnSums', 'x', 'must be a matrix of float32 values.');
-  if (!(Number.isInteger(rows) && rows >= 0 && Number.isInteger(cols) && cols >= 1))
-    argError(
-      'SHAPE_MISMATCH',
-      'columnSums',
-      'x',
-      `has ${rows} x ${cols} values; needs rows >= 0, cols >= 1.`,
-    );
+  const { data, rows, cols } = matrixArg('columnSums', 'x', x, [0, 1]);
   if (data.length !== rows * cols)
     argError('SHAPE_MISMATCH', 'columnSums', 'x', `holds ${data.length} values, not ${rows} x ${cols}.`);
-  if (out !== undefined && !(out instanceof Float32Array && out.length === cols))
+  if (out !== undefined && viewArg('columnSums', 'out', out, [Float32Array]).length !== cols)
     argError('SHAPE_MISMATCH', 'columnSums', 'out', `must be a Float32Array of ${cols} values.`);
 }
 

@@ -1,4 +1,5 @@
 import type { Matrix } from '../contract.js';
+import { matrixArg } from '../tensor.js';
 import { dotTiles } from './blocked-dot.js';
 
 const COL_BLOCK = 64;
@@ -33,7 +34,10 @@ export function matmulDims(
   transA: boolean,
   transB: boolean,
 ): { m: number; k: number; n: number } {
-  return { m: transA ? a.cols : a.rows, k: transA ? a.rows : a.cols, n: transB ? b.rows : b.cols };
+  // Read once and checked (a backend author's call may pass anything): a matrix each.
+  const x = matrixArg('matmul', 'a', a);
+  const y = matrixArg('matmul', 'b', b);
+  return { m: transA ? x.cols : x.rows, k: transA ? x.rows : x.cols, n: transB ? y.rows : y.cols };
 }
 
 /** Writes `x` (or its transpose) as float64 rows into `s` from offset `at`. */

@@ -1,6 +1,6 @@
 import type { Kernels, Matrix, SoftmaxCrossEntropy } from '../contract.js';
-import { argError } from '../errors.js';
-import { valueText } from '../tensor.js';
+import { argError, reading } from '../errors.js';
+import { describeType, matrixArg, valueText, viewArg } from '../tensor.js';
 
 /**
  * {@link Kernels.softmaxCrossEntropy} in plain TypeScript: the float32 operations the contract
@@ -132,42 +132,44 @@ export function checkSoftmaxArgs(
   out: SoftmaxCrossEntropy | undefined,
 ): void {
   const op = 'softmaxCrossEntropy';
-  const { rows, cols } = logits;
-  if (
-    !(logits.data instanceof Float32Array) ||
-    !(rows >= 1 && cols >= 1) ||
-    logits.data.length !== rows * cols
-  )
+  // Each argument read once and checked: a backend author's call may pass anything.
+  const { data, rows, cols } = matrixArg(op, 'logits', logits, [1, 1]);
+  if (data.length !== rows * cols)
     argError('SHAPE_MISMATCH', op, 'logits', 'must be a float32 matrix of at least one row and column.');
-  if (!(targets instanceof Int32Array) || targets.length !== rows)
+  if (viewArg(op, 'targets', targets, [Int32Array]).length !== rows)
     argError('SHAPE_MISMATCH', op, 'targets', `must be an Int32Array of ${rows} values.`);
   for (let i = 0; i < rows; i++)
     if (!(targets[i] >= 0 && targets[i] < cols))
       argError('INVALID_ARGUMENT', op, 'targets', `row ${i}'s target ${targets[i]} is outside [0, ${cols}).`);
-  const s = Math.fround(scale);
-  if (typeof scale !== 'number' || !(s > 0 && s < Number.POSITIVE_INFINITY))
+  if (typeof scale !== 'number' || !(Math.fround(scale) > 0 && Math.fround(scale) < Number.POSITIVE_INFINITY))
     argError('INVALID_ARGUMENT', op, 'scale', `must be > 0 and finite in float32, got ${valueText(scale)}.`);
-  const c = Math.fround(scale * weight);
-  if (typeof weight !== 'number' || !(weight > 0 && c < Number.POSITIVE_INFINITY))
+  if (typeof weight !== 'number' || !(weight > 0 && Math.fround(scale * weight) < Number.POSITIVE_INFINITY))
     argError(
       'INVALID_ARGUMENT',
       op,
       'weight',
       `must be > 0 with scale x weight finite in float32, got ${valueText(weight)}.`,
     );
-  if (keep !== undefined && (!(keep instanceof Uint8Array) || keep.length !== rows * cols))
+  if (keep !== undefined && viewArg(op, 'keep', keep, [Uint8Array]).length !== rows * cols)
     argError('SHAPE_MISMATCH', op, 'keep', `must be a Uint8Array of ${rows} x ${cols} values.`);
-  if (
-    out !== undefined &&
-    (!(out.grad instanceof Float32Array) ||
-      out.grad.length !== rows * cols ||
-      !(out.losses instanceof Float32Array) ||
-      out.losses.length !== rows)
-  )
-    argError(
-      'SHAPE_MISMATCH',
-      op,
-      'out',
-      `must hold grad (${rows} x ${cols}) and losses (${rows}) float32 arrays.`,
-    );
+  if (out !== undefined) {
+    if (typeof out !== 'object' || out === null)
+      argError(
+        'INVALID_TYPE',
+        op,
+        'out',
+        `must hold grad and losses float32 arrays, got ${describeType(out)}.`,
+      );
+    const { grad, losses } = reading(op, 'out', () => ({ grad: out.grad, losses: out.losses }));
+    if (
+      viewArg(op, 'out.grad', grad, [Float32Array]).length !== rows * cols ||
+      viewArg(op, 'out.losses', losses, [Float32Array]).length !== rows
+    )
+      argError(
+        'SHAPE_MISMATCH',
+        op,
+        'out',
+        `must hold grad (${rows} x ${cols}) and losses (${rows}) float32 arrays.`,
+      );
+  }
 }

@@ -1,4 +1,6 @@
 import type { TopKResult } from '../contract.js';
+import { argError } from '../errors.js';
+import { valueText } from '../tensor.js';
 import { clampCos } from './cosine-rule.js';
 
 /**
@@ -18,7 +20,22 @@ export class TopKSelector {
   readonly #index: Int32Array;
   readonly #size: Int32Array;
 
+  /**
+   * Throws `INVALID_ARGUMENT` naming `queries` or `k` unless each is a whole number, `queries` >= 0
+   * and `k` >= 1 (a RangeError from deep inside, or a selector of NaN slots, came out before).
+   */
   constructor(queries: number, k: number) {
+    for (const [arg, v, least] of [
+      ['queries', queries, 0],
+      ['k', k, 1],
+    ] as const)
+      if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= least))
+        argError(
+          'INVALID_ARGUMENT',
+          'TopKSelector',
+          arg,
+          `must be an integer >= ${least}, got ${valueText(v)}.`,
+        );
     this.queries = queries;
     this.k = k;
     this.#scores = new Float64Array(queries * k);
@@ -44,9 +61,13 @@ export class TopKSelector {
     return t === Number.NEGATIVE_INFINITY ? t : t - (Math.abs(t) * 2 ** -23 + 2 ** -149);
   }
 
-  /** Offers corpus row `index` with `raw` score to query `q`. */
+  /**
+   * Offers corpus row `index` with `raw` score to query `q`. A NaN score never enters (as
+   * {@link pushRow} skips it): it ranked above every real score, the heap's comparisons all false.
+   */
   push(q: number, raw: number, index: number): void {
     const score = Math.fround(clampCos(raw));
+    if (Number.isNaN(score)) return;
     const k = this.k;
     const base = q * k;
     const s = this.#scores;

@@ -66,6 +66,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'isCosineKitError'
       | 'log32'
       | 'matmulDims'
+      | 'matrixArg'
       | 'optimizerCoefficients'
       | 'ownOptions'
       | 'reading'
@@ -78,6 +79,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'toTensor'
       | 'unregisterBackend'
       | 'valueText'
+      | 'viewArg'
     >();
   });
 
