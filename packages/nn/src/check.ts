@@ -1,12 +1,16 @@
 import {
   argError,
   argErrorOf,
+  describeType,
+  isArrayArg,
   isCosineKitError,
   reading,
   refuseUnknownOptions,
   valueText,
+  viewArg,
 } from '@cosinekit/core/backend';
 import type { LossInput } from './losses/loss.js';
+import type { Vec } from './ops.js';
 
 /**
  * Checks a numeric option: a finite number (not a string that arithmetic would quietly convert)
@@ -102,75 +106,107 @@ export function rowMagnitudes(x: ArrayLike<number>, cols: number): [number, numb
   return [lo, hi];
 }
 
+/** The fields of a {@link LossInput}, each read once by {@link checkLossInput}. */
+const LOSS_FIELDS = [
+  'a',
+  'b',
+  'rows',
+  'cols',
+  'targets',
+  'groups',
+  'negatives',
+  'negativeGroups',
+  'labels',
+  'normalized',
+];
+
 /**
- * Checks what a loss is handed, once, at the top of its `compute`: `rows` and `cols` positive
- * integers, `a` (and `b` when the loss pairs rows, and `negatives` when given) float arrays of
- * `rows x cols` finite values, and `targets`, when given, `rows` finite numbers. A loss called
- * outside `train` (a custom loop) once answered NaN gradients beside a finite loss for a NaN row,
- * a NaN loss for `rows: 0`, and read a NaN target as "dissimilar". Rows the caller marks
- * `normalized` are scanned by the loss's own unit-row check instead.
+ * Checks what a loss is handed, once, at the top of its `compute`, and returns what the loss then
+ * reads instead of `input`: each field read once (a getter answering NaN on a second read passed
+ * the check and failed later blaming another row; one that threw escaped raw), `targets`,
+ * `groups`, `negativeGroups` and `labels` copied (numbers, or `INVALID_TYPE` naming the entry).
+ * `rows` and `cols` positive integers, `a` (and `b` when the loss pairs rows, and `negatives` when
+ * given) float arrays of `rows x cols` finite values (a Proxy around one, an overridden length:
+ * `INVALID_TYPE`; a detached one: `DISPOSED`), and `targets`, when given, `rows` finite numbers. A
+ * loss called outside `train` (a custom loop) once answered NaN gradients beside a finite loss for
+ * a NaN row, a NaN loss for `rows: 0`, and read a NaN target as "dissimilar". Rows the caller
+ * marks `normalized` are scanned by the loss's own unit-row check instead.
  */
-export function checkLossInput(op: string, input: LossInput, withB: boolean): void {
-  if (typeof input !== 'object' || input === null)
-    argError(
-      'INVALID_TYPE',
-      op,
-      'input',
-      `must be a LossInput object, got ${input === null ? 'null' : typeof input}.`,
-    );
-  const { rows, cols } = input;
-  for (const [arg, v] of [
+export function checkLossInput(op: string, input: LossInput, withB: boolean): LossInput {
+  checkObject(op, 'input', input, false);
+  const v = fields(op, 'input', input, LOSS_FIELDS) as { -readonly [K in keyof LossInput]: LossInput[K] };
+  const { rows, cols } = v;
+  for (const [arg, n] of [
     ['rows', rows],
     ['cols', cols],
   ] as const)
-    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
+    if (!(typeof n === 'number' && Number.isInteger(n) && n >= 1))
       argError(
-        v === 0 ? 'EMPTY_INPUT' : 'INVALID_ARGUMENT',
+        n === 0 ? 'EMPTY_INPUT' : 'INVALID_ARGUMENT',
         op,
         arg,
-        `must be a positive integer, got ${valueText(v)}.`,
+        `must be a positive integer, got ${valueText(n)}.`,
       );
-  checkBoolean(op, 'normalized', input.normalized);
+  checkBoolean(op, 'normalized', v.normalized);
   const n = rows * cols;
-  const scan = input.normalized !== true;
-  lossRows(op, 'a', input.a, n, cols, scan);
-  if (withB) lossRows(op, 'b', input.b, n, cols, scan);
-  if (input.negatives !== undefined) lossRows(op, 'negatives', input.negatives, n, cols, true);
-  const t = input.targets;
+  const scan = v.normalized !== true;
+  lossRows(op, 'a', v.a, n, cols, scan);
+  if (withB) lossRows(op, 'b', v.b, n, cols, scan);
+  if (v.negatives !== undefined) lossRows(op, 'negatives', v.negatives, n, cols, true);
+  for (const k of ['groups', 'negativeGroups', 'labels'] as const)
+    if (v[k] !== undefined) v[k] = numbersOf(op, k, v[k]);
+  const t = v.targets;
   if (t !== undefined) {
-    if (t === null || typeof t !== 'object' || t.length !== rows)
+    const c = (v.targets = numbersOf(op, 'targets', t, 'pair '));
+    if (c.length !== rows)
       argError('SHAPE_MISMATCH', op, 'targets', `must hold one value per pair (${rows}).`);
     for (let i = 0; i < rows; i++)
-      if (typeof t[i] !== 'number' || !Number.isFinite(t[i]))
-        argError(
-          'NON_FINITE',
-          op,
-          'targets',
-          `must hold finite numbers, got ${valueText(t[i])} at pair ${i}.`,
-        );
+      if (!Number.isFinite(c[i]))
+        argError('NON_FINITE', op, 'targets', `must hold finite numbers, got ${c[i]} at pair ${i}.`);
   }
+  return v;
 }
 
 function lossRows(op: string, arg: string, v: unknown, n: number, cols: number, scan: boolean): void {
-  if (!(v instanceof Float32Array || v instanceof Float64Array))
-    argError('INVALID_TYPE', op, arg, 'must be a Float32Array or Float64Array.');
-  if (v.length !== n)
-    argError(
-      'SHAPE_MISMATCH',
-      op,
-      arg,
-      `must hold ${n / cols} x ${cols} values, got ${valueText(v.length)}.`,
-    );
+  const got = viewLength(op, arg, v, [Float32Array, Float64Array], 'Float32Array or Float64Array');
+  const x = v as Vec;
+  if (got !== n) argError('SHAPE_MISMATCH', op, arg, `must hold ${n / cols} x ${cols} values, got ${got}.`);
   if (!scan) return;
   // x * 0 is 0 for finite x, NaN otherwise: one sum, then a search only when it fails.
   let acc = 0;
-  for (let i = 0; i < n; i++) acc += v[i] * 0;
+  for (let i = 0; i < n; i++) acc += x[i] * 0;
   if (acc === 0) return;
   for (let i = 0; i < n; i++)
-    if (!Number.isFinite(v[i]))
-      argError('NON_FINITE', op, arg, `holds ${v[i]} at row ${Math.floor(i / cols)}, column ${i % cols}.`);
+    if (!Number.isFinite(x[i]))
+      argError('NON_FINITE', op, arg, `holds ${x[i]} at row ${Math.floor(i / cols)}, column ${i % cols}.`);
 }
 
+/** %TypedArray%, and its own getters: a subclass's or an own property cannot answer them. */
+const TYPED = Object.getPrototypeOf(Uint8Array) as abstract new () => ArrayBufferView & ArrayLike<number>;
+const typed = (k: string) => Object.getOwnPropertyDescriptor(TYPED.prototype, k)!.get!;
+const TYPED_BUFFER = typed('buffer');
+const TYPED_OFFSET = typed('byteOffset');
+
+/** A plain Uint8Array over the `n` bytes of `v` (a real typed array), read by the intrinsic getters. */
+export function plainView(v: ArrayBufferView, n: number): Uint8Array {
+  return new Uint8Array(TYPED_BUFFER.call(v), TYPED_OFFSET.call(v), n);
+}
+
+/**
+ * The true length of `v`, a typed array of one of `types` (`what` names them), checked once by
+ * core's `viewArg`: a value of another type, a Proxy around a typed array or one whose `length` is
+ * overridden is `INVALID_TYPE`, one whose buffer was transferred `DISPOSED`, each naming `arg` of
+ * `op` (a revoked Proxy: `INVALID_ARGUMENT`). Later reads by index read the view itself.
+ */
+export function viewLength(
+  op: string,
+  arg: string,
+  v: unknown,
+  types: readonly (abstract new (...a: never[]) => ArrayBufferView & ArrayLike<number>)[],
+  what: string,
+): number {
+  return viewArg(op, arg, v, types, what).length;
+}
 /**
  * Throws `NON_FINITE` naming `arg` of `op` when a parameter array holds NaN or ±Infinity: weights a
  * caller set (or a run that diverged) are the caller's, not a backend's failure.
@@ -250,21 +286,35 @@ export function checkLabels(op: string, arg: string, v: unknown): Float64Array {
 /**
  * The values of `v`, an array (or typed array) of finite numbers, copied once: `INVALID_TYPE` for
  * anything else (null, a string among them, a hole of a sparse array), `NON_FINITE` for NaN or
- * ±Infinity, `INVALID_ARGUMENT` for a getter that throws (its error as cause), each naming `op`
- * and `arg`, as core names its own inputs. Later reads use the copy.
+ * ±Infinity, `INVALID_ARGUMENT` for a getter or Proxy that throws (its error as cause), each naming
+ * `op` and `arg`, as core names its own inputs. Later reads use the copy.
  */
 export function finiteNumbers(op: string, arg: string, v: unknown, what = 'numbers'): Float64Array {
-  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))))
-    argError('INVALID_TYPE', op, arg, `must be an array of ${what}, got ${v === null ? 'null' : typeof v}.`);
+  const out = numbersOf(op, arg, v, '', what);
+  for (let i = 0; i < out.length; i++)
+    if (!Number.isFinite(out[i]))
+      argError('NON_FINITE', op, arg, `must hold finite numbers, got ${out[i]} at ${i}.`);
+  return out;
+}
+
+/**
+ * The values of `v`, an array or a typed array of numbers, each read once (its length too: one
+ * answering 4, then 1, scored 4 values as 1): `INVALID_TYPE` for anything else, naming the entry
+ * (`at <at>i`) that is no number; a typed array checked by {@link viewLength} (a detached one is
+ * `DISPOSED`, not empty); a getter or trap that throws `INVALID_ARGUMENT`.
+ */
+export function numbersOf(op: string, arg: string, v: unknown, at = '', what = 'numbers'): Float64Array {
+  const view = ArrayBuffer.isView(v) || isA(v, TYPED);
+  if (view) viewLength(op, arg, v, [TYPED], `typed array of ${what}`);
+  else if (!isArrayArg(op, arg, v))
+    argError('INVALID_TYPE', op, arg, `must be an array of ${what}, got ${describeType(v)}.`);
   return reading(op, arg, () => {
     const a = v as ArrayLike<unknown>;
     const out = new Float64Array(a.length);
-    for (let i = 0; i < a.length; i++) {
+    for (let i = 0; i < out.length; i++) {
       const y = a[i];
       if (typeof y !== 'number')
-        argError('INVALID_TYPE', op, arg, `must hold numbers, got ${typeof y} at ${i}.`);
-      if (!Number.isFinite(y))
-        argError('NON_FINITE', op, arg, `must hold finite numbers, got ${valueText(y)} at ${i}.`);
+        argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(y)} at ${at}${i}.`);
       out[i] = y;
     }
     return out;
@@ -272,22 +322,32 @@ export function finiteNumbers(op: string, arg: string, v: unknown, what = 'numbe
 }
 
 /**
+ * `keys` of `v` read once each, through its prototype chain as a plain read would, into a plain
+ * object every later check and use reads: a getter or trap that throws is `INVALID_ARGUMENT` naming
+ * `arg` of `op` (its error as cause), and one answering differently on each read cannot pass a
+ * check with one value and be used with another.
+ */
+export function fields<T>(op: string, arg: string, v: T, keys: readonly string[]): T {
+  return reading(op, arg, () => {
+    const copy: Record<string, unknown> = {};
+    for (const k of keys) copy[k] = (v as Record<string, unknown>)[k];
+    return copy as T;
+  });
+}
+
+/**
  * Refuses an options (or data) argument that is not an object, naming it: `null`, a number or a
  * string once failed as a TypeError of the destructuring. `undefined` passes when `optional`.
  */
-export function checkObject(
-  op: string,
-  arg: string,
-  v: unknown,
-  optional = true,
-  keys?: readonly string[],
-): void {
-  if (v === undefined && optional) return;
+export function checkObject<T>(op: string, arg: string, v: T, optional = true, keys?: readonly string[]): T {
+  if (v === undefined && optional) return {} as T;
   if (typeof v !== 'object' || v === null)
     argError('INVALID_TYPE', op, arg, `must be an object, got ${v === null ? 'null' : typeof v}.`);
   // An object whose keys cannot be listed (a revoked Proxy, a throwing ownKeys trap) is the
   // caller's, named (a raw TypeError escaped).
-  reading(op, arg, () => (keys ? refuseUnknownOptions(op, v as object, keys) : Object.keys(v as object)));
+  reading(op, arg, () => (keys ? refuseUnknownOptions(op, v, keys, arg) : Object.keys(v)));
+  // With `keys`, the options each read once (see `fields`).
+  return keys ? fields(op, arg, v, keys) : v;
 }
 
 /**
@@ -306,12 +366,7 @@ export function given<T>(v: T | undefined, fallback: T): T {
  */
 export function checkBoolean(op: string, arg: string, v: unknown): void {
   if (v !== undefined && typeof v !== 'boolean')
-    argError(
-      'INVALID_TYPE',
-      op,
-      arg,
-      `must be true or false, got ${v === null ? 'null' : typeof v === 'string' ? `'${v}'` : typeof v}.`,
-    );
+    argError('INVALID_TYPE', op, arg, `must be true or false, got ${valueText(v)}.`);
 }
 
 /**
@@ -348,7 +403,11 @@ export function checkFloat32Scale(op: string, scale: number): void {
 
 /** Refuses (`INVALID_TYPE` naming `ops`) what is not a {@link DenseOps} (from `kernelOps` or `float64Ops`). */
 export function checkOps(op: string, ops: unknown): void {
-  if (typeof ops !== 'object' || ops === null || typeof (ops as { alloc?: unknown }).alloc !== 'function')
+  if (
+    typeof ops !== 'object' ||
+    ops === null ||
+    reading(op, 'ops', () => typeof (ops as { alloc?: unknown }).alloc) !== 'function'
+  )
     argError(
       'INVALID_TYPE',
       op,

@@ -198,7 +198,12 @@ export class CosineClassifier {
 
 /** Creates a {@link CosineClassifier} with seeded standard-normal class vectors. */
 export function createCosineClassifier(options: CosineClassifierOptions): CosineClassifier {
-  checkObject('createCosineClassifier', 'options', options, false, ['classes', 'dim', 'seed', 'precision']);
+  options = checkObject('createCosineClassifier', 'options', options, false, [
+    'classes',
+    'dim',
+    'seed',
+    'precision',
+  ]);
   const { classes, dim, seed = 1, precision = 'float32' } = options;
   checkSeed('createCosineClassifier', 'seed', seed);
   if (precision !== 'float32' && precision !== 'float64')
@@ -282,8 +287,7 @@ function marginLoss(
     parameters: () => classifier.parameters(),
     async compute(ops: DenseOps, input): Promise<LossResult> {
       checkOps(op, ops);
-      checkLossInput(op, input, false);
-      const { a, rows, cols, labels } = input;
+      const { a, rows, cols, labels, normalized } = checkLossInput(op, input, false);
       if (cols !== classifier.dim) {
         argError(
           'DIMENSION_MISMATCH',
@@ -307,8 +311,8 @@ function marginLoss(
       }
       // Unit rows (input.normalized: the encoder normalised them) are used as they lie; their
       // gradient goes back unprojected, the encoder's normalisation backward projecting it.
-      if (input.normalized === true) checkUnitRows(op, 'a', a, rows, cols);
-      const na = input.normalized === true ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc);
+      if (normalized === true) checkUnitRows(op, 'a', a, rows, cols);
+      const na = normalized === true ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc);
       const ya = na ? na.y : a;
       const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc);
       const cos = await ops.matmul(ya, rows, cols, nw.y, classes, cols, false, true);
@@ -400,7 +404,7 @@ function softmaxRows(
  * `scale * cos(f(x), w_c)` against the label, averaged over the batch.
  */
 export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLossOptions = {}): Loss {
-  checkObject('normFaceLoss', 'options', options, true, ['scale']);
+  options = checkObject('normFaceLoss', 'options', options, true, ['scale']);
   return marginLoss('normFaceLoss', 'normface', classifier, given(options.scale, 20), (c) => [c, 1]);
 }
 
@@ -409,7 +413,7 @@ export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLoss
  * `scale * (cos - margin)`, so a row must beat the other classes by `margin` in cosine.
  */
 export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
-  checkObject('cosFaceLoss', 'options', options, true, ['scale', 'margin']);
+  options = checkObject('cosFaceLoss', 'options', options, true, ['scale', 'margin']);
   const m = checkNumber('cosFaceLoss', 'margin', given(options.margin, 0.35), 0, 2, true);
   // At m >= 2 the true class's cos - m <= -1 never beats another class: the loss cannot fall.
   if (!(m >= 0 && m < 2))
@@ -424,7 +428,7 @@ export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
  * stays monotonic (the textbook formula turns back up there).
  */
 export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOptions = {}): Loss {
-  checkObject('arcFaceLoss', 'options', options, true, ['scale', 'margin']);
+  options = checkObject('arcFaceLoss', 'options', options, true, ['scale', 'margin']);
   const m = checkNumber('arcFaceLoss', 'margin', given(options.margin, 0.5), 0, Math.PI / 2, true);
   // At m >= π/2 a row lying exactly on its class vector scores cos(m) <= 0: no better than a
   // class orthogonal to it, so the margin defeats the loss.

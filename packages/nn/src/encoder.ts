@@ -5,7 +5,9 @@ import {
   argError,
   argErrorOf,
   checkFinite,
+  isArrayArg,
   isCosineKitError,
+  reading,
   toTensor,
   valueText,
 } from '@cosinekit/core/backend';
@@ -14,6 +16,7 @@ import {
   checkParameters,
   checkPrecision,
   checkSeed,
+  fields,
   given,
   HUGE,
   isA,
@@ -344,12 +347,26 @@ function largestParameter(params: readonly ArrayLike<number>[]): number {
   return m;
 }
 
+/** Every field of a layer spec, of any type. */
+const SPEC_KEYS = [
+  'type',
+  'units',
+  'activation',
+  'init',
+  'bias',
+  'filters',
+  'kernel',
+  'stride',
+  'padding',
+  'size',
+];
+
 /**
  * Creates a seeded encoder. He initialisation for relu/gelu layers, Xavier for the others, unless
  * a layer's `init` says otherwise.
  */
 export function createEncoder(options: EncoderOptions): Encoder {
-  checkObject('createEncoder', 'options', options, false, [
+  options = checkObject('createEncoder', 'options', options, false, [
     'inputs',
     'inputShape',
     'layers',
@@ -370,14 +387,16 @@ export function createEncoder(options: EncoderOptions): Encoder {
       `must be a positive integer, got ${valueText(inputs)}.`,
     );
   }
-  if (!Array.isArray(layers))
+  if (!isArrayArg('createEncoder', 'layers', layers))
     argError(
       'INVALID_TYPE',
       'createEncoder',
       'layers',
       `must be an array of layer specs, got ${layers === null ? 'null' : typeof layers}.`,
     );
-  if (layers.length === 0) argError('EMPTY_INPUT', 'createEncoder', 'layers', 'must not be empty.');
+  // The list and each spec read once (see `fields`): a Proxy that threw escaped raw.
+  const specs = reading('createEncoder', 'layers', () => Array.from(layers));
+  if (specs.length === 0) argError('EMPTY_INPUT', 'createEncoder', 'layers', 'must not be empty.');
   let shape: Shape3 = [1, 1, inputs];
   if (options.inputShape !== undefined) {
     const s = options.inputShape;
@@ -393,14 +412,15 @@ export function createEncoder(options: EncoderOptions): Encoder {
   }
   const rng = createRng(seed);
   const built: Layer[] = [];
-  for (const [i, spec] of layers.entries()) {
-    if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+  for (const [i, raw] of specs.entries()) {
+    if (typeof raw !== 'object' || raw === null || isArrayArg('createEncoder', `layers[${i}]`, raw))
       argError(
         'INVALID_TYPE',
         'createEncoder',
         `layers[${i}]`,
-        `must be a layer spec object, got ${spec === null ? 'null' : typeof spec}.`,
+        `must be a layer spec object, got ${raw === null ? 'null' : typeof raw}.`,
       );
+    const spec = fields('createEncoder', `layers[${i}]`, raw as EncoderOptions['layers'][number], SPEC_KEYS);
     const type = given(spec.type, 'dense');
     let l: Layer;
     if (type === 'dense')
@@ -414,7 +434,7 @@ export function createEncoder(options: EncoderOptions): Encoder {
         'INVALID_ARGUMENT',
         'createEncoder',
         'layers',
-        `has a layer of unknown type '${valueText(type)}' (dense, conv2d, maxPool2d, avgPool2d, flatten).`,
+        `has a layer of unknown type ${valueText(type)} (dense, conv2d, maxPool2d, avgPool2d, flatten).`,
       );
     }
     built.push(l);

@@ -1,6 +1,6 @@
 import { Corpus, type CosineKit, Tensor, type TensorInput } from '@cosinekit/core';
-import { argError, valueText } from '@cosinekit/core/backend';
-import { checkLabels, checkObject, finiteNumbers, isA, under } from './check.js';
+import { argError, describeType, isArrayArg, reading, valueText } from '@cosinekit/core/backend';
+import { checkLabels, checkObject, fields, finiteNumbers, given, isA, under } from './check.js';
 
 /** Best-threshold accuracy of labelled pair scores. */
 export interface PairAccuracy {
@@ -217,7 +217,7 @@ export async function evaluateRetrieval(
   k: number | readonly number[],
   options: RetrievalOptions = {},
 ): Promise<RetrievalReport | RetrievalReport[]> {
-  if (!(typeof k === 'number' || Array.isArray(k)))
+  if (!(typeof k === 'number' || isArrayArg('evaluateRetrieval', 'k', k)))
     argError(
       'INVALID_K',
       'evaluateRetrieval',
@@ -244,16 +244,16 @@ async function retrieval(
   options: RetrievalOptions | undefined,
 ): Promise<RetrievalReport[]> {
   checkObject(op, 'set', set, false);
-  checkObject(op, 'options', options, true, ['tieBreak']);
-  const ks = Array.from(k);
+  const tieBreak = given(
+    checkObject(op, 'options', options as RetrievalOptions, true, ['tieBreak']).tieBreak,
+    'score',
+  );
+  const ks = reading(op, 'k', () => Array.from(k));
   if (ks.length === 0) argError('EMPTY_INPUT', op, 'k', 'must hold at least one k.');
   for (const v of ks) {
     if (!Number.isInteger(v) || v < 1)
       argError('INVALID_K', op, 'k', `must be positive integers, got ${valueText(v)}.`);
   }
-  if (options !== undefined && (typeof options !== 'object' || options === null))
-    argError('INVALID_TYPE', op, 'options', `must be an object, got ${typeOf(options)}.`);
-  const tieBreak = options?.tieBreak ?? 'score';
   if (tieBreak !== 'score' && tieBreak !== 'smallest-label') {
     argError(
       'INVALID_ARGUMENT',
@@ -262,37 +262,37 @@ async function retrieval(
       `must be 'score' or 'smallest-label', got ${valueText(tieBreak)}.`,
     );
   }
-  if (typeof set !== 'object' || set === null)
-    argError(
-      'INVALID_TYPE',
-      op,
-      'set',
-      `must be { queries, queryLabels, corpus, corpusLabels }, got ${valueText(set)}.`,
-    );
-  // Labels are compared with ===: a NaN or a '0' would silently match nothing and lower the score.
-  checkLabels(op, 'set.queryLabels', set.queryLabels);
-  checkLabels(op, 'set.corpusLabels', set.corpusLabels);
-  // Read once, at the call: labels changed while the search runs change nothing (they were read
-  // after it, unchecked: NaN labels scored 0 without a word).
-  set = { ...set, queryLabels: Array.from(set.queryLabels), corpusLabels: Array.from(set.corpusLabels) };
+  // Each field read once, the labels copied at the call (see finiteNumbers): labels changed while
+  // the search runs change nothing (they were read after it, unchecked: NaN labels scored 0 without
+  // a word). Labels are compared with ===: a NaN or a '0' would silently match nothing.
+  const { queries, corpus, ...labelsOf } = fields(op, 'set', set, [
+    'queries',
+    'corpus',
+    'queryLabels',
+    'corpusLabels',
+  ]);
+  const queryLabels = checkLabels(op, 'set.queryLabels', labelsOf.queryLabels);
+  const corpusLabels = checkLabels(op, 'set.corpusLabels', labelsOf.corpusLabels);
+  set = { queries, corpus, queryLabels, corpusLabels };
+  const resident = isA(corpus, Corpus);
+  const topK = resident ? undefined : reading(op, 'kit', () => Object(kit).topK);
+  if (!resident && typeof topK !== 'function')
+    argError('INVALID_TYPE', op, 'kit', `must be a CosineKit, got ${describeType(kit)}.`);
   const kMax = Math.max(...ks);
   // The search's errors name its own operation ('topK', 'search'): renamed after this one.
   const result = await under(
     op,
-    () =>
-      isA(set.corpus, Corpus)
-        ? set.corpus.search(set.queries, kMax)
-        : kit.topK(set.queries, set.corpus as TensorInput, kMax),
+    () => (resident ? corpus.search(queries, kMax) : topK!.call(kit, queries, corpus as TensorInput, kMax)),
     { k: 'k', corpus: 'set.corpus', queries: 'set.queries' },
   );
   if (set.queryLabels.length !== result.queries) {
     argError('SHAPE_MISMATCH', op, 'set.queryLabels', `must hold ${result.queries} labels.`);
   }
-  if (!isA(set.corpus, Corpus)) {
+  if (!resident) {
     // A matrix's rows are its indices, so its labels must be one per row: more would be scored
     // silently, shifted if the rows were cut. (A resident corpus reports ordinals, which outlive
     // removed rows, so its labels are indexed by ordinal and only checked to cover them.)
-    const c = set.corpus as unknown;
+    const c = corpus as unknown;
     const n = isA(c, Tensor)
       ? c.rows
       : Array.isArray(c) && (Array.isArray(c[0]) || ArrayBuffer.isView(c[0]))

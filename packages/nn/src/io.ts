@@ -1,6 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError, describeType, errorText, isCosineKitError } from '@cosinekit/core/backend';
-import { isA, MAX_LAYER_WEIGHTS } from './check.js';
+import { ACTIVATIONS, argError, errorText, isArrayArg, isCosineKitError } from '@cosinekit/core/backend';
+import { isA, MAX_LAYER_WEIGHTS, plainView, viewLength } from './check.js';
 import { Encoder } from './encoder.js';
 import { layerFromSaved, type SavedLayerGeometry, savedGeometry, savedParameters } from './layer-io.js';
 
@@ -61,7 +61,7 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
       'encoder',
       `must be an Encoder (createEncoder), got ${encoder === null ? 'null' : typeof encoder}.`,
     );
-  if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta)))
+  if (meta !== undefined && (typeof meta !== 'object' || meta === null || isArrayArg(op, 'meta', meta)))
     argError('INVALID_TYPE', op, 'meta', 'must be a plain object (loadEncoder reads nothing else).');
   if (encoder.layers.length > MAX_SAVED_LAYERS)
     argError(
@@ -153,20 +153,15 @@ function corrupt(problem: string): never {
 }
 
 /**
- * Refuses what is not bytes at all before it is read as a file: another type is `INVALID_TYPE`, a
- * Uint8Array whose buffer was transferred (it reads as 0 bytes) `DISPOSED`, naming `op`.
+ * Refuses what is not bytes at all before it is read as a file (see `viewLength`): another type, a
+ * Proxy around a Uint8Array or one whose `length` is overridden is `INVALID_TYPE`, a Uint8Array
+ * whose buffer was transferred (it reads as 0 bytes) `DISPOSED`, naming `op`. Returns a plain
+ * view of the same bytes, so no subclass's `subarray` or `buffer` is read later.
  */
-function checkBytes(op: string, bytes: unknown): asserts bytes is Uint8Array {
+function checkBytes(op: string, bytes: unknown): Uint8Array {
   reading = op;
-  if (!isA(bytes, Uint8Array))
-    argError('INVALID_TYPE', op, 'bytes', `must be a Uint8Array (or Buffer), got ${describeType(bytes)}.`);
-  if (bytes.byteLength === 0) {
-    try {
-      new Uint8Array(bytes.buffer, 0, 0);
-    } catch {
-      argError('DISPOSED', op, 'bytes', 'is a Uint8Array whose buffer was transferred (detached).');
-    }
-  }
+  const n = viewLength(op, 'bytes', bytes, [Uint8Array], 'Uint8Array (or Buffer)');
+  return plainView(bytes as Uint8Array, n);
 }
 
 function isPositiveInt(v: unknown): v is number {
@@ -178,8 +173,7 @@ function isPositiveInt(v: unknown): v is number {
  * (`INVALID_TYPE` for a value that is not a Uint8Array, `DISPOSED` for a detached one).
  */
 export function readEncoderHeader(bytes: Uint8Array): EncoderHeader {
-  checkBytes('readEncoderHeader', bytes);
-  return readHeader(bytes);
+  return readHeader(checkBytes('readEncoderHeader', bytes));
 }
 
 function readHeader(bytes: Uint8Array): EncoderHeader {
@@ -272,7 +266,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
  * is not a Uint8Array: `INVALID_TYPE`; a detached one: `DISPOSED`).
  */
 export function loadEncoder(bytes: Uint8Array): Encoder {
-  checkBytes('loadEncoder', bytes);
+  bytes = checkBytes('loadEncoder', bytes);
   const header = readHeader(bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = PREFIX + view.getUint32(8, true);

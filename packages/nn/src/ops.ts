@@ -135,7 +135,7 @@ export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): Den
       'kernels',
       `must be a backend's kernels (await kit.kernels()), got ${kernels === null ? 'null' : typeof kernels === 'object' ? 'an object without matmul' : typeof kernels}.`,
     );
-  checkObject('kernelOps', 'options', options, true, ['reuse']);
+  options = checkObject('kernelOps', 'options', options, true, ['reuse']);
   checkBoolean('kernelOps', 'options.reuse', options.reuse);
   const f32 = (v: Vec): Float32Array => (v instanceof Float32Array ? v : Float32Array.from(v));
   const pool = options.reuse ? new ArrayPool() : undefined;

@@ -52,7 +52,7 @@ export interface SgdOptions {
  * through the backend's fused kernel (see {@link Optimizer.step}).
  */
 export function sgd(options: SgdOptions = {}): Optimizer {
-  checkObject('sgd', 'options', options, true, ['learningRate', 'momentum', 'weightDecay']);
+  options = checkObject('sgd', 'options', options, true, ['learningRate', 'momentum', 'weightDecay']);
   const { learningRate = 0.01, momentum = 0.9, weightDecay = 0 } = options;
   inRange('sgd', 'momentum', momentum, 0, 1);
   inRange('sgd', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
@@ -104,7 +104,13 @@ export interface AdamOptions {
  * float64 with the same formula.
  */
 export function adam(options: AdamOptions = {}): Optimizer {
-  checkObject('adam', 'options', options, true, ['learningRate', 'beta1', 'beta2', 'epsilon', 'weightDecay']);
+  options = checkObject('adam', 'options', options, true, [
+    'learningRate',
+    'beta1',
+    'beta2',
+    'epsilon',
+    'weightDecay',
+  ]);
   const { learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0 } = options;
   inRange('adam', 'beta1', beta1, 0, 1);
   inRange('adam', 'beta2', beta2, 0, 1);

@@ -22,7 +22,7 @@ export interface ProgressOptions {
  * per epoch is printed, so logs stay readable. No dependencies.
  */
 export function progressCallbacks(options: ProgressOptions = {}): TrainCallbacks {
-  checkObject('progressCallbacks', 'options', options, true, ['stream', 'label']);
+  options = checkObject('progressCallbacks', 'options', options, true, ['stream', 'label']);
   const given = options.stream;
   if (
     given !== undefined &&

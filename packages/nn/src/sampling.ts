@@ -1,5 +1,5 @@
 import { argError, argErrorOf, checkFinite, describeType, valueText } from '@cosinekit/core/backend';
-import { checkBoolean, checkNumber, checkObject, given, isA } from './check.js';
+import { checkBoolean, checkNumber, checkObject, fields, given, numbersOf, viewLength } from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -167,22 +167,7 @@ function checkShape(op: string, data: { rows: unknown; cols: unknown }, arrays: 
     if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
       argError('INVALID_ARGUMENT', op, `data.${name}`, `must be a positive integer, got ${valueText(v)}.`);
   }
-  for (const [name, x] of arrays) {
-    if (!isA(x, Float32Array))
-      argError('INVALID_TYPE', op, `data.${name}`, `must be a Float32Array, got ${describeType(x)}.`);
-    if (x.byteLength === 0 && detached(x))
-      argError('DISPOSED', op, `data.${name}`, 'is a Float32Array whose buffer was transferred (detached).');
-  }
-}
-
-/** Whether `x`'s buffer was transferred: only a detached buffer refuses a new view. */
-function detached(x: Float32Array): boolean {
-  try {
-    new Uint8Array(x.buffer, 0, 0);
-    return false;
-  } catch {
-    return true;
-  }
+  for (const [name, x] of arrays) viewLength(op, `data.${name}`, x, [Float32Array], 'Float32Array');
 }
 
 /**
@@ -204,11 +189,9 @@ function held(op: string, arg: string, x: Float32Array, n: number): void {
  * Checks that every label is an integer (a class): a fraction, NaN or string would be its own class
  * in the sampler but be cut to an integer in a batch's `groups`, mixing two classes silently.
  */
-function checkLabels(op: string, labels: ArrayLike<unknown>, rows: number): void {
-  for (let i = 0; i < rows; i++) {
+function checkLabels(op: string, labels: Float64Array): void {
+  for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
-    if (typeof y !== 'number')
-      argError('INVALID_TYPE', op, 'data.labels', `must hold numbers, got ${describeType(y)} at row ${i}.`);
     if (!(Number.isInteger(y) && y >= -(2 ** 31) && y < 2 ** 31))
       argError(
         'INVALID_ARGUMENT',
@@ -238,7 +221,7 @@ export interface RandomShiftOptions {
  * `[-max, max]` along each axis, filling the uncovered border with zeros.
  */
 export function randomShift(options: RandomShiftOptions): Augment {
-  checkObject('randomShift', 'options', options, false, [
+  options = checkObject('randomShift', 'options', options, false, [
     'width',
     'height',
     'channels',
@@ -297,12 +280,23 @@ function refuseNonFinite(x: Float32Array, cols: number, op: string, arg: string)
   checkFinite(op, arg, { data: x, rows: x.length / cols, cols });
 }
 
-function classIndex(data: LabelledData, op: string): Map<number, number[]> {
-  checkShape(op, data, [['x', data.x]]);
-  if (data.x.length !== data.rows * data.cols || data.labels?.length !== data.rows) {
-    argError('SHAPE_MISMATCH', op, 'data', `needs x of ${data.rows} x ${data.cols} and ${data.rows} labels.`);
+/**
+ * The caller's `data`, each field read once (`labels` copied: see `numbersOf`) and checked: the
+ * sampler reads only this copy (and `x`, which it holds, not copies).
+ */
+function labelled(data: LabelledData, op: string): LabelledData & { labels: Float64Array } {
+  checkObject(op, 'data', data, false);
+  const d = fields(op, 'data', data, ['x', 'rows', 'cols', 'labels']);
+  checkShape(op, d, [['x', d.x]]);
+  const labels = d.labels == null ? [] : numbersOf(op, 'data.labels', d.labels, 'row ');
+  if (d.x.length !== d.rows * d.cols || labels.length !== d.rows) {
+    argError('SHAPE_MISMATCH', op, 'data', `needs x of ${d.rows} x ${d.cols} and ${d.rows} labels.`);
   }
-  checkLabels(op, data.labels, data.rows);
+  return { ...d, labels: labels as Float64Array };
+}
+
+function classIndex(data: LabelledData, op: string): Map<number, number[]> {
+  checkLabels(op, data.labels as Float64Array);
   refuseNonFinite(data.x, data.cols, op, 'data.x');
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < data.rows; i++) {
@@ -410,8 +404,8 @@ const SAMPLER_OPTIONS = ['batchSize', 'dropLast', 'augment'];
  * itself). {@link tripletSampler} and {@link pairSampler} refuse the same.
  */
 export function inBatchSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
-  checkObject('inBatchSampler', 'data', data, false);
-  checkObject('inBatchSampler', 'options', options, true, SAMPLER_OPTIONS);
+  data = labelled(data, 'inBatchSampler');
+  options = checkObject('inBatchSampler', 'options', options, true, SAMPLER_OPTIONS);
   const draw = inBatchDraw(data, options, 'inBatchSampler', 2);
   return {
     sampling: 'in-batch',
@@ -467,8 +461,8 @@ function inBatchDraw(data: LabelledData, options: SamplerOptions, op: string, bl
  * as its hard negative; the other anchors' positives and negatives are negatives too.
  */
 export function tripletSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
-  checkObject('tripletSampler', 'data', data, false);
-  checkObject('tripletSampler', 'options', options, true, SAMPLER_OPTIONS);
+  data = labelled(data, 'tripletSampler');
+  options = checkObject('tripletSampler', 'options', options, true, SAMPLER_OPTIONS);
   const inner = inBatchDraw(data, options, 'tripletSampler', 3);
   const { cols } = data;
   return {
@@ -503,8 +497,8 @@ export interface PairSamplerOptions extends SamplerOptions {
  * paired with a random row of its class (target +1) or of another class (target -1).
  */
 export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}): Sampler {
-  checkObject('pairSampler', 'data', data, false);
-  checkObject('pairSampler', 'options', options, true, [...SAMPLER_OPTIONS, 'positiveFraction']);
+  data = labelled(data, 'pairSampler');
+  options = checkObject('pairSampler', 'options', options, true, [...SAMPLER_OPTIONS, 'positiveFraction']);
   const batchSize = batchSizeOf(options, 'pairSampler');
   // NaN once made every pair negative, 2 every pair positive, without a word.
   const positiveFraction = checkNumber(
@@ -557,26 +551,28 @@ export function pairSampler(data: LabelledData, options: PairSamplerOptions = {}
 /** Batches of explicit pairs (shuffled each epoch), e.g. for the embedding adapter. */
 export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): Sampler {
   checkObject('fixedPairSampler', 'data', data, false);
-  checkObject('fixedPairSampler', 'options', options, true, SAMPLER_OPTIONS);
+  data = fields('fixedPairSampler', 'data', data, ['a', 'b', 'rows', 'cols', 'targets']);
+  options = checkObject('fixedPairSampler', 'options', options, true, SAMPLER_OPTIONS);
   const batchSize = batchSizeOf(options, 'fixedPairSampler');
   const { rows: n, cols } = data;
   checkShape('fixedPairSampler', data, [
     ['a', data.a],
     ['b', data.b],
   ]);
-  if (data.a.length !== n * cols || data.b.length !== n * cols || data.targets?.length !== n) {
+  // Copied once (see numbersOf): an entry that is no number is INVALID_TYPE naming it.
+  const values =
+    data.targets == null ? [] : numbersOf('fixedPairSampler', 'data.targets', data.targets, 'row ');
+  if (data.a.length !== n * cols || data.b.length !== n * cols || values.length !== n) {
     argError('SHAPE_MISMATCH', 'fixedPairSampler', 'data', `needs a, b of ${n} x ${cols} and ${n} targets.`);
   }
-  for (let i = 0; i < n; i++) {
-    const t = data.targets[i];
-    if (typeof t !== 'number' || !Number.isFinite(t))
+  for (let i = 0; i < n; i++)
+    if (!Number.isFinite(values[i]))
       argError(
         'NON_FINITE',
         'fixedPairSampler',
         'data.targets',
-        `must hold finite numbers, got ${valueText(t)} at row ${i}.`,
+        `must hold finite numbers, got ${values[i]} at row ${i}.`,
       );
-  }
   refuseNonFinite(data.a, cols, 'fixedPairSampler', 'data.a');
   refuseNonFinite(data.b, cols, 'fixedPairSampler', 'data.b');
   const { augment } = options;
@@ -596,7 +592,7 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
           const i = idx[s + r];
           copyRow(data.a, i, cols, a, r, augment, rng, 'fixedPairSampler');
           copyRow(data.b, i, cols, b, r, augment, rng, 'fixedPairSampler');
-          targets[r] = data.targets[i];
+          targets[r] = values[i];
         }
         yield { a, b, rows, cols, targets };
       }
@@ -609,8 +605,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
  * margins): every row once per epoch, shuffled, with its class in `labels`.
  */
 export function labelledSampler(data: LabelledData, options: SamplerOptions = {}): Sampler {
-  checkObject('labelledSampler', 'data', data, false);
-  checkObject('labelledSampler', 'options', options, true, SAMPLER_OPTIONS);
+  data = labelled(data, 'labelledSampler');
+  options = checkObject('labelledSampler', 'options', options, true, SAMPLER_OPTIONS);
   const batchSize = batchSizeOf(options, 'labelledSampler');
   classIndex(data, 'labelledSampler');
   const { cols } = data;

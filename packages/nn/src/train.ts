@@ -4,8 +4,9 @@ import {
   argErrorOf,
   checkSignal,
   errorText,
+  isArrayArg,
   isCosineKitError,
-  refuseUnknownOptions,
+  reading,
   valueText,
 } from '@cosinekit/core/backend';
 import {
@@ -311,49 +312,58 @@ const TRAIN_OPTIONS = [
   'signal',
 ];
 
-function checkTrainOptions(o: TrainOptions): void {
+/**
+ * Checks `train`'s options and returns them read once (see `checkObject`): every hook object's hooks
+ * (`callbacks`, always an array in the copy) and `earlyStopping` copied too, so a getter or a Proxy
+ * cannot pass a check with one value and run with another, and one that throws (a revoked Proxy)
+ * is named, not a raw TypeError.
+ */
+function checkTrainOptions(o: TrainOptions): TrainOptions {
   if (typeof o !== 'object' || o === null)
     argError('INVALID_TYPE', 'train', 'options', `must be an object, got ${o === null ? 'null' : typeof o}.`);
-  checkObject('train', 'options', o, false, TRAIN_OPTIONS);
+  o = checkObject('train', 'options', o, false, TRAIN_OPTIONS) as Mutable<TrainOptions>;
   const need = (name: string, v: unknown, ok: boolean, what: string) => {
     if (!ok)
       argError('INVALID_TYPE', 'train', name, `must be ${what}, got ${v === null ? 'null' : typeof v}.`);
   };
-  const has = (v: unknown, f: string) =>
-    typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[f] === 'function';
+  const has = (name: string, v: unknown, f: string) =>
+    typeof v === 'object' &&
+    v !== null &&
+    reading('train', name, () => typeof (v as Record<string, unknown>)[f]) === 'function';
   // The kernels run the optimiser's step even when `ops` runs the algebra.
   need(
     'kernels',
     o.kernels,
-    has(o.kernels, 'kernels') || has(o.kernels, 'matmul'),
+    has('kernels', o.kernels, 'kernels') || has('kernels', o.kernels, 'matmul'),
     'a kit or a kernel table',
   );
   need('encoder', o.encoder, isA(o.encoder, Encoder), 'an Encoder (createEncoder)');
-  need('loss', o.loss, has(o.loss, 'compute'), 'a Loss');
-  need('sampler', o.sampler, has(o.sampler, 'epoch'), 'a Sampler');
-  need('optimizer', o.optimizer, has(o.optimizer, 'step'), 'an Optimizer (adam, sgd)');
+  need('loss', o.loss, has('loss', o.loss, 'compute'), 'a Loss');
+  need('sampler', o.sampler, has('sampler', o.sampler, 'epoch'), 'a Sampler');
+  need('optimizer', o.optimizer, has('optimizer', o.optimizer, 'step'), 'an Optimizer (adam, sgd)');
   for (const f of ['validate'] as const)
     need(f, o[f], o[f] === undefined || typeof o[f] === 'function', 'a function');
-  need(
-    'callbacks',
-    o.callbacks,
-    o.callbacks === undefined || (typeof o.callbacks === 'object' && o.callbacks !== null),
-    'an object or an array',
-  );
+  const cb = o.callbacks;
+  need('callbacks', cb, cb === undefined || (typeof cb === 'object' && cb !== null), 'an object or an array');
   // Each hook object, and each hook in it, is checked here: a number where a function belongs
   // once failed as a TypeError after the first step had changed the weights.
-  const hooks = o.callbacks === undefined ? [] : Array.isArray(o.callbacks) ? o.callbacks : [o.callbacks];
-  hooks.forEach((h: unknown, i) => {
-    const name = Array.isArray(o.callbacks) ? `callbacks[${i}]` : 'callbacks';
+  const list = isArrayArg('train', 'callbacks', cb);
+  const objs: unknown[] =
+    cb === undefined ? [] : list ? reading('train', 'callbacks', () => Array.from(cb)) : [cb];
+  (o as Mutable<TrainOptions>).callbacks = objs.map((h: unknown, i) => {
+    const name = list ? `callbacks[${i}]` : 'callbacks';
     need(name, h, typeof h === 'object' && h !== null, 'an object of hooks');
     const known = ['onEpochStart', 'onBatchEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+    const own: Record<string, (x: unknown) => unknown> = {};
     for (const f of known) {
-      const v = (h as Record<string, unknown>)[f];
+      const v = reading('train', name, () => (h as Record<string, unknown>)[f]);
       need(`${name}.${f}`, v, v === undefined || typeof v === 'function', 'a function');
+      // Called as it was read, on its own object.
+      if (v) own[f] = (x) => Reflect.apply(v as (x: unknown) => unknown, h, [x]);
     }
     // A misspelt hook (`onBatchEnds`) never ran, without a word; other keys (a hook object's own
     // state) are left alone.
-    for (const k of Object.keys(h as object))
+    for (const k of reading('train', name, () => Object.keys(h as object)))
       if (/^on[A-Z]/.test(k) && !(known as readonly string[]).includes(k))
         argError(
           'INVALID_ARGUMENT',
@@ -361,23 +371,32 @@ function checkTrainOptions(o: TrainOptions): void {
           `${name}.${k}`,
           `is not a hook; the hooks are ${known.join(', ')}.`,
         );
+    return own as TrainCallbacks;
   });
   if (o.seed !== undefined) checkSeed('train', 'seed', o.seed);
+  const signal = o.signal;
   need(
     'signal',
-    o.signal,
-    o.signal === undefined ||
-      (typeof o.signal === 'object' && o.signal !== null && typeof o.signal.aborted === 'boolean'),
+    signal,
+    signal === undefined ||
+      (typeof signal === 'object' &&
+        signal !== null &&
+        reading('train', 'signal', () => typeof signal.aborted) === 'boolean'),
     'an AbortSignal',
   );
   checkSignal('train', o.signal);
   if (o.progress !== undefined && typeof o.progress !== 'string')
     checkBoolean('train', 'progress', o.progress);
-  const es = o.earlyStopping;
+  let es = o.earlyStopping;
   if (es !== undefined) {
     need('earlyStopping', es, typeof es === 'object' && es !== null, 'an object');
     // A misspelt key ({ patiance: 0 }) once trained every epoch without a word.
-    refuseUnknownOptions('train', es, ['patience', 'mode', 'minDelta', 'restoreBest'], 'earlyStopping');
+    es = (o as Mutable<TrainOptions>).earlyStopping = checkObject('train', 'earlyStopping', es, false, [
+      'patience',
+      'mode',
+      'minDelta',
+      'restoreBest',
+    ]);
     checkBoolean('train', 'earlyStopping.restoreBest', es.restoreBest);
     if (es.patience !== undefined) {
       checkNumber('train', 'earlyStopping.patience', es.patience, 0, 2 ** 31);
@@ -399,14 +418,17 @@ function checkTrainOptions(o: TrainOptions): void {
         `must be 'max' or 'min', got ${valueText(es.mode)}.`,
       );
   }
+  return o;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 async function trainLoop(
   options: TrainOptions,
   at: StepState,
   held: { encoder?: Encoder },
 ): Promise<TrainResult> {
-  checkTrainOptions(options);
+  options = checkTrainOptions(options);
   const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
   // Two trains stepping one encoder took turns on its weights: each applied gradients of weights
   // the other had moved, and the same seeds gave different models on every run.

@@ -14,7 +14,7 @@ export interface ContrastiveLossOptions {
  * similar pairs (target > 0) and 0 otherwise, averaged over pairs.
  */
 export function contrastiveLoss(options: ContrastiveLossOptions = {}): Loss {
-  checkObject('contrastiveLoss', 'options', options, true, ['margin']);
+  options = checkObject('contrastiveLoss', 'options', options, true, ['margin']);
   const m = checkNumber('contrastiveLoss', 'margin', given(options.margin, 0.5), 0, 2);
   return {
     name: 'contrastive',

@@ -13,7 +13,7 @@ export interface CosineEmbeddingLossOptions {
  * (target > 0) and `max(0, cos - margin)` for dissimilar pairs (target <= 0), averaged over pairs.
  */
 export function cosineEmbeddingLoss(options: CosineEmbeddingLossOptions = {}): Loss {
-  checkObject('cosineEmbeddingLoss', 'options', options, true, ['margin']);
+  options = checkObject('cosineEmbeddingLoss', 'options', options, true, ['margin']);
   const margin = checkNumber('cosineEmbeddingLoss', 'margin', given(options.margin, 0), -1, 1);
   return {
     name: 'cosine-embedding',

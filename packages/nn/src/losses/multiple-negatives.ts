@@ -30,7 +30,7 @@ const OP = 'multipleNegativesRankingLoss';
  * With `normalized` inputs (unit rows, see {@link LossInput.normalized}) Â = A and Ĉ = C.
  */
 export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLossOptions = {}): Loss {
-  checkObject(OP, 'options', options, true, ['scale', 'sameClass']);
+  options = checkObject(OP, 'options', options, true, ['scale', 'sameClass']);
   const scale = given(options.scale, 20);
   if (!(checkNumber(OP, 'scale', scale, 0, Number.MAX_VALUE) > 0))
     argError('INVALID_ARGUMENT', OP, 'scale', 'must be > 0.');
@@ -50,8 +50,11 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
     sampling: 'in-batch',
     async compute(ops, input) {
       checkOps(OP, ops);
-      checkLossInput(OP, input, true);
-      const { a, b, rows, cols, groups, negatives, negativeGroups } = input;
+      const { a, b, rows, cols, groups, negatives, negativeGroups, normalized } = checkLossInput(
+        OP,
+        input,
+        true,
+      );
       if (groups && groups.length !== rows)
         argError('SHAPE_MISMATCH', OP, 'groups', `must hold ${rows} values.`);
       if (negatives && negatives.length !== rows * cols) {
@@ -95,7 +98,7 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
       // Unit rows (input.normalized: the encoder normalised them) are their own normalisation: the
       // cosines are their dot products and the gradients go back as they are, since the encoder's
       // normalisation backward projects them onto the sphere as this one's would.
-      const unit = input.normalized === true;
+      const unit = normalized === true;
       if (unit) {
         checkUnitRows(OP, 'a', a, rows, cols);
         checkUnitRows(OP, 'b', b, rows, cols);

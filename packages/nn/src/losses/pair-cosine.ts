@@ -25,10 +25,9 @@ export function pairCosineLoss(
   input: LossInput,
   term: (cos: number, target: number) => [value: number, dCos: number],
 ): LossResult {
-  checkLossInput(op, input, true);
-  const { a, b, rows, cols, targets } = input;
-  const unit = input.normalized === true;
-  if (!targets || targets.length !== rows) {
+  const { a, b, rows, cols, targets, normalized } = checkLossInput(op, input, true);
+  const unit = normalized === true;
+  if (!targets) {
     argError('SHAPE_MISMATCH', op, 'targets', `must hold one value per pair (${rows}).`);
   }
   if (unit) {
