@@ -1,13 +1,14 @@
 import { Tensor } from '@cosinekit/core';
 import {
+  admit,
   argError,
   argErrorOf,
   type Backend,
   type BackendMemory,
+  backendError,
   type CorpusOptions,
-  checkFinite,
+  describeType,
   disposedBackend,
-  errorText,
   foreignCorpus,
   isCosineKitError,
   type Kernels,
@@ -17,9 +18,12 @@ import {
   reading,
   referenceKernels,
   type TopKResult,
+  toTensor,
   valueText,
 } from '@cosinekit/core/backend';
 import {
+  DriverFault,
+  isInstance,
   openPGlite,
   openPool,
   type PGliteLike,
@@ -30,6 +34,7 @@ import {
   type SqlClient,
   type SqlQuery,
   type SqlRow,
+  sqlState,
 } from './client.js';
 
 /** The backend's name in the registry and on its resident corpora. */
@@ -73,13 +78,25 @@ export interface PgvectorBackendOptions {
    * measured by `pnpm bench -b pgvector`). Omitted: exact search, the default.
    */
   hnsw?: HnswOptions | true;
+  /**
+   * How long, in ms, a durable-table call (`writeTable`, `readTable`, `dropTable`) may wait for the
+   * database before it fails with `BACKEND_ERROR` (its remaining statements are then not sent, and
+   * a `writeTable` drops the table it made), and how long `dispose()` waits for calls in flight and
+   * then for its own drops and closing (default 60000, as `createCosineKit({ timeoutMs })`; 0 or
+   * `Infinity`: no limit). Kernels called through a kit are bounded by the kit's own `timeoutMs`.
+   */
+  timeoutMs?: number;
 }
 
 /** The pgvector backend: the corpus kernels on Postgres, the rest on the reference. */
 export interface PgvectorBackend extends Backend {
   /** Opens the database and creates the `vector` extension if missing; `BACKEND_INIT_FAILED` with the driver's reason. */
   init(): Promise<void>;
-  /** Drops the tables of corpora still alive, then closes what this backend opened. */
+  /**
+   * Drops the tables of corpora still alive, then closes what this backend opened. It waits at most
+   * `timeoutMs` for calls in flight (one stuck in the driver drops its own table if it ever
+   * settles), then at most `timeoutMs` for the drops and the close (`BACKEND_ERROR` past that).
+   */
   dispose(): Promise<void>;
   /** One table per live corpus. */
   memory(): BackendMemory;
@@ -106,6 +123,27 @@ export interface PgvectorBackend extends Backend {
 }
 
 const NAME = /^[a-z_][a-z0-9_]{0,39}$/;
+/** The default of {@link PgvectorBackendOptions.timeoutMs}: the kit's default for kernels. */
+const DEFAULT_TIMEOUT_MS = 60_000;
+/** The longest delay `setTimeout` takes (a longer one fires at once): about 24.8 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * `p`, or the error `late()` makes once `ms` have passed first (no limit for 0 or Infinity). `p`
+ * keeps its handlers: its later rejection is never unhandled.
+ */
+function within<T>(p: Promise<T>, ms: number, late: () => unknown): Promise<T> {
+  if (!(ms > 0 && Number.isFinite(ms))) return p;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(late()), Math.min(ms, MAX_TIMER_MS));
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const ignore = (): undefined => undefined;
 const MAX_ROWS_PER_INSERT_VALUES = 1 << 20;
 
 /**
@@ -166,6 +204,7 @@ class State {
     readonly options: PgvectorBackendOptions,
     readonly prefix: string,
     readonly hnsw: Required<HnswOptions> | null,
+    readonly timeoutMs: number,
   ) {}
 
   /** Whether `close()` ran: the backend's dispose is final. */
@@ -236,15 +275,38 @@ class State {
     // The corpora go within the call (their tables dropped behind it): a call made right after
     // dispose() on one of them is DISPOSED, where a remove once ran while the close waited.
     for (const c of [...this.live]) c.dispose();
-    // An open or a createCorpus in flight finishes first: each sees the dispose and cleans up.
-    await this.opening?.catch(() => undefined);
-    await Promise.all([...this.creating].map((p) => p.catch(() => undefined)));
+    // An open or a createCorpus in flight finishes first: each sees the dispose and cleans up. One
+    // stuck in the driver is waited for at most timeoutMs (it hung dispose() for ever): when it
+    // settles, it still sees the dispose, drops what it made and hands out nothing.
+    const inFlight = Promise.all([this.opening, ...this.creating].map((p) => p?.catch(ignore)));
+    await within(inFlight, this.timeoutMs, ignore).catch(ignore);
     for (const c of [...this.live]) c.dispose();
-    await Promise.all([...this.drops]);
     const client = this.client;
     this.client = null;
     this.opening = null;
-    await client?.close();
+    const ms = this.timeoutMs;
+    await within(
+      Promise.all([...this.drops]).then(() => client?.close()),
+      ms,
+      () =>
+        backendError(
+          'dispose',
+          'backend',
+          PGVECTOR_BACKEND_NAME,
+          'dispose',
+          `did not drop its corpus tables and close the database within ${ms} ms (createPgvectorBackend({ timeoutMs })).`,
+        ),
+    ).catch((e: unknown) => {
+      if (isCosineKitError(e)) throw e;
+      throw backendError(
+        'dispose',
+        'backend',
+        PGVECTOR_BACKEND_NAME,
+        'dispose',
+        `could not close the database: ${reasonOf(e)}`,
+        isInstance(e, DriverFault) ? e.cause : e,
+      );
+    });
   }
 }
 
@@ -253,16 +315,23 @@ function quote(name: string): string {
   return `"${name}"`;
 }
 
+/**
+ * A table name or prefix: a string (`INVALID_TYPE` otherwise, the value described by its type:
+ * its own `toString` is never called, which lied, threw, or printed a function's source), then
+ * checked against {@link NAME}.
+ */
 function checkName(op: string, arg: string, name: unknown, max = 63): string {
-  if (typeof name !== 'string' || !NAME.test(name) || name.length > max) {
+  if (typeof name !== 'string')
+    argError('INVALID_TYPE', op, arg, `must be a string (a table name), got ${describeType(name)}.`);
+  if (!NAME.test(name) || name.length > max) {
     argError(
       'INVALID_ARGUMENT',
       op,
       arg,
-      `must be lowercase letters, digits and underscores, starting with a letter or underscore, at most ${Math.min(max, 40)} characters; got ${JSON.stringify(String(name)).slice(0, 80)}.`,
+      `must be lowercase letters, digits and underscores, starting with a letter or underscore, at most ${Math.min(max, 40)} characters; got ${valueText(name)}.`,
     );
   }
-  return name as string;
+  return name;
 }
 
 /** pgvector's largest `vector(n)`. */
@@ -273,41 +342,53 @@ const HNSW_MAX_DIMS = 2000;
 const HNSW_MAX_EF = 1000;
 
 /**
- * The caller's `{ data, rows, cols }` for `op`, each field read once and checked: a Float32Array
- * (`INVALID_TYPE`) not detached (`DISPOSED`), at least one row (`EMPTY_INPUT`), `cols` within what
- * pgvector stores (`UNSUPPORTED` past 16000), a matching length (`SHAPE_MISMATCH`), finite values
- * (`NON_FINITE`: a NaN row was once stored as zeros). A getter that throws is `INVALID_ARGUMENT`.
+ * The caller's rows for `op`, checked as the kit checks a matrix and snapshotted (core's `admit`):
+ * a `Tensor`, or `{ data, rows, cols }` whose fields are each read once. `data` must be a
+ * Float32Array (`INVALID_TYPE`; a Proxy around one, or one whose `length` is overridden, too), not
+ * detached or shrunk (`DISPOSED`), holding `rows x cols` values (`SHAPE_MISMATCH`); `rows` and
+ * `cols` integers (`INVALID_ARGUMENT`), at least one row (`EMPTY_INPUT`), `cols` within what
+ * pgvector stores (`UNSUPPORTED` past 16000), finite values (`NON_FINITE`: a NaN row was once stored
+ * as zeros). What can not be read (a getter or a Proxy trap that throws) is `INVALID_ARGUMENT`.
+ * `factor` undoes the gate's rescaling of rows of extreme magnitude (for the stored norm).
  */
-function tableRows(op: string, arg: string, m: unknown): Matrix {
-  if (typeof m !== 'object' || m === null)
-    argError('INVALID_TYPE', op, arg, 'must be a float32 matrix { data, rows, cols }.');
-  let data: unknown;
-  let rows: unknown;
-  let cols: unknown;
-  try {
-    ({ data, rows, cols } = m as Record<string, unknown>);
-  } catch (e) {
-    throw argErrorOf('INVALID_ARGUMENT', op, arg, `could not be read: ${errorText(e)}`, e);
+function tableRows(op: string, arg: string, m: unknown): { x: Matrix; factor: Float64Array | null } {
+  let t: Tensor;
+  if (reading(op, arg, () => m instanceof Tensor)) t = toTensor(m as Tensor, op, arg);
+  else {
+    if (typeof m !== 'object' || m === null)
+      argError(
+        'INVALID_TYPE',
+        op,
+        arg,
+        `must be a Tensor or a float32 matrix { data, rows, cols }, got ${describeType(m)}.`,
+      );
+    const { data, rows, cols } = reading(op, arg, () => {
+      const { data, rows, cols } = m as Record<string, unknown>;
+      return { data, rows, cols };
+    });
+    if (!reading(op, `${arg}.data`, () => data instanceof Float32Array))
+      argError('INVALID_TYPE', op, `${arg}.data`, `must be a Float32Array, got ${describeType(data)}.`);
+    checkInt(op, `${arg}.rows`, rows, 0, 2 ** 31 - 1);
+    checkInt(op, `${arg}.cols`, cols, 1, Number.MAX_SAFE_INTEGER);
+    if ((cols as number) > MAX_DIMS)
+      argError(
+        'UNSUPPORTED',
+        op,
+        `${arg}.cols`,
+        `is ${cols}; pgvector stores at most ${MAX_DIMS} dimensions.`,
+      );
+    if (rows === 0) argError('EMPTY_INPUT', op, arg, 'has no rows.');
+    t = toTensor(data as Float32Array, op, `${arg}.data`, [rows as number, cols as number]);
   }
-  if (!(data instanceof Float32Array)) argError('INVALID_TYPE', op, `${arg}.data`, 'must be a Float32Array.');
-  checkInt(op, `${arg}.rows`, rows, 0, 2 ** 31 - 1);
-  checkInt(op, `${arg}.cols`, cols, 1, Number.MAX_SAFE_INTEGER);
-  if ((cols as number) > MAX_DIMS)
-    argError('UNSUPPORTED', op, `${arg}.cols`, `is ${cols}; pgvector stores at most ${MAX_DIMS} dimensions.`);
-  if (rows === 0) argError('EMPTY_INPUT', op, arg, 'has no rows.');
-  const x = { data, rows: rows as number, cols: cols as number };
-  if (data.length !== x.rows * x.cols) {
-    if (data.byteLength === 0 && data.buffer.byteLength === 0)
-      argError('DISPOSED', op, `${arg}.data`, 'is a Float32Array whose buffer was transferred (detached).');
+  if (t.cols > MAX_DIMS)
     argError(
-      'SHAPE_MISMATCH',
+      'UNSUPPORTED',
       op,
-      `${arg}.data`,
-      `has ${data.length} values, not rows x cols = ${x.rows * x.cols}.`,
+      `${arg}.cols`,
+      `is ${t.cols}; pgvector stores at most ${MAX_DIMS} dimensions.`,
     );
-  }
-  checkFinite(op, arg, x);
-  return x;
+  const { tensor, factor } = admit(t, op, arg);
+  return { x: tensor, factor };
 }
 
 function checkInt(op: string, arg: string, v: unknown, lo: number, hi: number): number {
@@ -331,18 +412,39 @@ function vectorText(data: Float32Array, at: number, cols: number): string {
   return `${s}]`;
 }
 
+/**
+ * A row a real table may hold that this backend cannot read (a NULL vector, where the column was
+ * not made NOT NULL): the caller's table, `INVALID_ARGUMENT` naming it in `readTable`.
+ */
+class UnreadableRow extends Error {}
+
+/**
+ * pgvector's text of a vector of `cols` values, into `out`. Anything else where the database must
+ * have sent one (no text, another width, a value that is not a finite number) is a
+ * {@link DriverFault}; a NULL is an {@link UnreadableRow}.
+ */
 function parseVector(text: unknown, cols: number, out: Float64Array): Float64Array {
-  const s = String(text);
+  if (text === null) throw new UnreadableRow('it holds a row whose vector is NULL');
+  if (typeof text !== 'string')
+    throw new DriverFault(`the database sent ${describeType(text)} for a vector, not its text`, {
+      cause: text,
+    });
+  const s = text;
   let j = 0;
   let start = 1;
-  for (let i = 1; i < s.length; i++) {
+  for (let i = 1; i < s.length && j <= cols; i++) {
     const ch = s.charCodeAt(i);
     if (ch === 44 /* , */ || ch === 93 /* ] */) {
-      out[j++] = Number(s.slice(start, i));
+      const v = Number(s.slice(start, i));
+      if (!Number.isFinite(v) || start === i)
+        throw new DriverFault(`the database sent a vector holding ${valueText(s.slice(start, i))}`);
+      if (j < cols) out[j] = v;
+      j++;
       start = i + 1;
     }
   }
-  if (j !== cols) throw new Error(`pgvector returned a vector of ${j} values, expected ${cols}`);
+  if (j !== cols || s.charCodeAt(0) !== 91 /* [ */)
+    throw new DriverFault(`the database sent a vector of ${j} values, expected ${cols}`);
   return out;
 }
 
@@ -359,8 +461,16 @@ function unitRow(x: Matrix, i: number, n: number, out: Float32Array): Float32Arr
   return out;
 }
 
-/** Postgres's binary COPY stream of rows `from..to-1`: (ord int4, n float8, v vector), big-endian. */
-function copyStream(x: Matrix, from: number, to: number): Uint8Array<ArrayBuffer> {
+/**
+ * Postgres's binary COPY stream of rows `from..to-1`: (ord int4, n float8, v vector), big-endian.
+ * `factor` (the gate's rescaling, or null) is divided out of the stored norm.
+ */
+function copyStream(
+  x: Matrix,
+  from: number,
+  to: number,
+  factor: Float64Array | null,
+): Uint8Array<ArrayBuffer> {
   const d = x.cols;
   const row = 2 + 8 + 12 + 8 + 4 * d;
   const bytes = new Uint8Array(19 + (to - from) * row + 2);
@@ -375,7 +485,7 @@ function copyStream(x: Matrix, from: number, to: number): Uint8Array<ArrayBuffer
     v.setInt32(p + 2, 4);
     v.setInt32(p + 6, i);
     v.setInt32(p + 10, 8);
-    v.setFloat64(p + 14, n);
+    v.setFloat64(p + 14, factor ? n / factor[i] : n);
     v.setInt32(p + 22, 4 + 4 * d);
     v.setInt16(p + 26, d); // pgvector's binary form: dimension, a reserved zero, the float32 values
     p += 30;
@@ -385,17 +495,42 @@ function copyStream(x: Matrix, from: number, to: number): Uint8Array<ArrayBuffer
   return bytes;
 }
 
-/** Inserts rows `0..x.rows-1` with ordinals, norms and vectors: binary COPY where the client has it. */
+/**
+ * Inserts rows `0..x.rows-1` with ordinals, norms and vectors: binary COPY where the client has it.
+ * Then counts them: a driver that answered every statement without running it (nothing written)
+ * is a {@link DriverFault}, not a table reported written.
+ */
 async function insertRows(
+  client: Pick<SqlClient, 'copyBinary' | 'query'>,
+  table: string,
+  x: Matrix,
+  factor: Float64Array | null = null,
+): Promise<void> {
+  await sendRows(client, client.query, table, x, factor);
+  const [r] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
+  const count = r?.count;
+  if (count !== x.rows)
+    throw new DriverFault(
+      `the database holds ${valueText(count)} rows in table '${table}' after ${x.rows} were written`,
+      { cause: r },
+    );
+}
+
+async function sendRows(
   client: Pick<SqlClient, 'copyBinary'>,
   query: SqlQuery,
   table: string,
   x: Matrix,
+  factor: Float64Array | null,
 ): Promise<void> {
   if (client.copyBinary) {
     const per = Math.max(1, Math.floor((64 << 20) / (30 + 4 * x.cols)));
     for (let from = 0; from < x.rows; from += per) {
-      await client.copyBinary(quote(table), 'ord, n, v', copyStream(x, from, Math.min(x.rows, from + per)));
+      await client.copyBinary(
+        quote(table),
+        'ord, n, v',
+        copyStream(x, from, Math.min(x.rows, from + per), factor),
+      );
     }
     return;
   }
@@ -409,7 +544,7 @@ async function insertRows(
     for (let i = from; i < to; i++) {
       const n = norm64(x.data, i * x.cols, x.cols);
       ords.push(i);
-      norms.push(String(n));
+      norms.push(String(factor ? n / factor[i] : n));
       vecs.push(`"${vectorText(unitRow(x, i, n, unit), 0, x.cols)}"`);
     }
     await query(
@@ -434,13 +569,23 @@ async function createTable(query: SqlQuery, table: string, cols: number, corpus 
   if (corpus) await query(`COMMENT ON TABLE ${quote(table)} IS '${CORPUS_TABLE_NOTE}'`);
 }
 
-/** All rows of a table in ordinal order, as stored: normalised, zero rows zero. */
-async function readRows(query: SqlQuery, table: string, rows: number, cols: number): Promise<Float32Array> {
+/**
+ * All rows of a table in ordinal order, as stored: normalised, zero rows zero. `rows` is how many a
+ * corpus table holds (another count is a {@link DriverFault}); null reads however many there are.
+ */
+async function readRows(
+  query: SqlQuery,
+  table: string,
+  rows: number | null,
+  cols: number,
+): Promise<Float32Array> {
   const got = await query(`SELECT v::text AS v FROM ${quote(table)} ORDER BY ord`);
-  if (got.length !== rows) throw new Error(`table ${table} holds ${got.length} rows, expected ${rows}`);
-  const out = new Float32Array(rows * cols);
+  if (rows !== null && got.length !== rows)
+    throw new DriverFault(`table ${table} holds ${got.length} rows, expected ${rows}`);
+  const n = got.length;
+  const out = new Float32Array(n * cols);
   const row = new Float64Array(cols);
-  for (let i = 0; i < rows; i++) out.set(parseVector(got[i].v, cols, row), i * cols);
+  for (let i = 0; i < n; i++) out.set(parseVector(got[i].v, cols, row), i * cols);
   return out;
 }
 
@@ -672,10 +817,19 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     'pglite',
     'tablePrefix',
     'hnsw',
+    'timeoutMs',
   ]);
   if (options.connectionString !== undefined && typeof options.connectionString !== 'string')
     argError('INVALID_TYPE', op, 'options.connectionString', 'must be a string.');
   if (options.poolSize !== undefined) checkInt(op, 'options.poolSize', options.poolSize, 1, 1000);
+  const timeoutMs = options.timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : options.timeoutMs;
+  if (!(typeof timeoutMs === 'number' && timeoutMs >= 0))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.timeoutMs',
+      `must be a number of ms >= 0 (0 or Infinity: no limit), got ${valueText(timeoutMs)}.`,
+    );
   if (options.dataDir !== undefined && typeof options.dataDir !== 'string')
     argError(
       'INVALID_TYPE',
@@ -701,7 +855,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
   );
   const hnswOption = options.hnsw;
   const hnsw = reading(op, 'options.hnsw', () => resolveHnsw(op, hnswOption));
-  const state = new State(options, prefix, hnsw);
+  const state = new State(options, prefix, hnsw, timeoutMs);
 
   const own = (kernel: string, corpus: ResidentCorpus): PgvectorCorpus => {
     if (!(corpus instanceof PgvectorCorpus) || corpus.owner !== state)
@@ -795,12 +949,12 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         break;
       } catch (e) {
         // 42P07: a relation of that name exists (not made by this session: the name is new to it).
-        if ((e as { code?: unknown } | null)?.code !== '42P07' || tries >= 8) throw e;
+        if (sqlState(e) !== '42P07' || tries >= 8) throw e;
       }
     }
     const drop = () => client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
     try {
-      await insertRows(client, client.query, table, x);
+      await insertRows(client, table, x);
       // A short allow list then reads just its rows: at 20k x 384 on PGlite, 1% allowed took
       // 2.8 ms with this index against 36 ms scanning the table. Built after the rows go in.
       await client.query(`CREATE INDEX ON ${quote(table)} (ord)`);
@@ -918,75 +1072,136 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         tablePrefix: prefix,
       };
     },
-    writeTable: (name: string, input: Matrix) => tableCall('writeTable', () => writeTable(name, input)),
-    readTable: (name: string, cols: number) => tableCall('readTable', () => readTable(name, cols)),
+    writeTable: (name: string, input: Matrix) =>
+      tableCall('writeTable', 'rows', (open) => writeTable(open, name, input)),
+    readTable: (name: string, cols: number) =>
+      tableCall('readTable', 'name', (open) => readTable(open, name, cols)),
     dropTable: (name: string, options?: { staleCorpus?: boolean }) =>
-      tableCall('dropTable', () => dropTable(name, options)),
+      tableCall('dropTable', 'name', (open) => dropTable(open, name, options)),
   };
 
   /**
-   * A durable-table call with the database's refusals named: an object of that name that is no
-   * table (42710), objects depending on the table (2BP01), a column it lacks (42703) or a row it
-   * cannot read are `INVALID_ARGUMENT` naming `name`; the backend disposed under the call is
-   * `DISPOSED`; anything else the database says is `BACKEND_ERROR`. (Postgres's own errors once
-   * escaped raw.)
+   * A durable-table call `op` (whose data argument is `arg`), bounded by `timeoutMs`, every failure
+   * typed by one rule:
+   * - the caller's bad arguments are thrown as they are, checked before any statement;
+   * - the database's refusals that concern the table named are `INVALID_ARGUMENT` naming `name`:
+   *   an object of that name that is no table (42710), objects depending on it (2BP01), a column it
+   *   lacks (42703), a row it cannot read (a NULL vector);
+   * - the backend disposed under the call is `DISPOSED`;
+   * - anything else is the database or its driver failing, `BACKEND_ERROR` naming the backend and
+   *   `op`, with what the driver threw (or answered) as `cause`: another refusal of the database, a
+   *   driver that threw something that is no database error (a string, a revoked Proxy), answered
+   *   with no rows, rows that are not what the statement returns, or did not settle in time.
+   * Past the time limit the call is abandoned: `open()`'s client sends none of its later statements
+   * (a `writeTable` then drops the table it made).
    */
-  async function tableCall<T>(op: string, body: () => Promise<T>): Promise<T> {
+  async function tableCall<T>(
+    op: string,
+    arg: string,
+    body: (open: () => Promise<CallClient>) => Promise<T>,
+  ): Promise<T> {
+    const ms = state.timeoutMs;
+    let abandoned = false;
+    const open = async (): Promise<CallClient> => {
+      const client = await state.open(op);
+      const live = () => {
+        if (abandoned) throw new DriverFault(`'${op}' was abandoned after ${ms} ms`);
+      };
+      const copy = client.copyBinary?.bind(client);
+      return {
+        raw: client,
+        query: (text, params) => {
+          live();
+          return client.query(text, params);
+        },
+        copyBinary: copy
+          ? (table, columns, bytes) => {
+              live();
+              return copy(table, columns, bytes);
+            }
+          : undefined,
+      };
+    };
     try {
-      return await body();
+      return await within(body(open), ms, () => {
+        abandoned = true;
+        return backendError(
+          op,
+          arg,
+          PGVECTOR_BACKEND_NAME,
+          op,
+          `the database did not answer within ${ms} ms (createPgvectorBackend({ timeoutMs }) sets the limit).`,
+        );
+      });
     } catch (e) {
       if (isCosineKitError(e)) throw e;
       if (state.disposed) disposedBackend(op);
-      const code = (e as { code?: unknown } | null)?.code;
       const why = reasonOf(e);
+      if (isInstance(e, UnreadableRow))
+        throw argErrorOf(
+          'INVALID_ARGUMENT',
+          op,
+          'name',
+          `names a table this backend cannot read: ${why}.`,
+          e,
+        );
+      if (isInstance(e, DriverFault))
+        throw backendError(
+          op,
+          arg,
+          PGVECTOR_BACKEND_NAME,
+          op,
+          `${why}.`,
+          Object.hasOwn(e, 'cause') ? e.cause : e,
+        );
+      const code = sqlState(e);
       const named: Record<string, string> = {
         '42710': `names an object the database already has (a type or another relation): ${why}`,
         '2BP01': `is a table other objects depend on (a view, a foreign key): drop those first. ${why}`,
         '42703': `names a table without the columns this backend reads (ord, n, v): ${why}`,
       };
-      if (typeof code === 'string' && named[code])
+      if (code !== undefined && Object.hasOwn(named, code))
         throw argErrorOf('INVALID_ARGUMENT', op, 'name', named[code], e);
-      if (!(typeof code === 'string'))
-        throw argErrorOf(
-          'INVALID_ARGUMENT',
-          op,
-          'name',
-          `names a table holding a row this backend cannot read: ${why}`,
-          e,
-        );
-      throw argErrorOf('BACKEND_ERROR', op, 'name', `was refused by the database: ${why}`, e, {
-        backend: PGVECTOR_BACKEND_NAME,
-      });
+      throw backendError(
+        op,
+        arg,
+        PGVECTOR_BACKEND_NAME,
+        op,
+        code === undefined ? `failed: ${why}` : `the database refused it (${code}): ${why}`,
+        e,
+      );
     }
   }
 
-  async function writeTable(name: string, input: Matrix): Promise<void> {
+  async function writeTable(open: () => Promise<CallClient>, name: string, input: Matrix): Promise<void> {
     const table = checkName('writeTable', 'name', name);
-    const rows = tableRows('writeTable', 'rows', input);
-    const client = await state.open('writeTable');
+    const { x: rows, factor } = tableRows('writeTable', 'rows', input);
+    const client = await open();
     const exists = () =>
       argError('INVALID_ARGUMENT', 'writeTable', 'name', `is '${table}', a table that already exists.`);
     const [r] = await client.query('SELECT to_regclass($1) IS NOT NULL AS found', [quote(table)]);
-    if (r?.found) exists();
+    if (typeof r?.found !== 'boolean') answered('whether the table exists', r);
+    if (r.found) exists();
     try {
       await createTable(client.query, table, rows.cols);
     } catch (e) {
       // Another call made it between the check and here (42P07: duplicate table).
-      if ((e as { code?: unknown } | null)?.code === '42P07') exists();
+      if (sqlState(e) === '42P07') exists();
       throw e;
     }
     try {
-      await insertRows(client, client.query, table, rows);
+      await insertRows(client, table, rows, factor);
     } catch (e) {
-      await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
+      // Unbounded by the call's abandonment: the table it made goes, whenever that is.
+      await client.raw.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(ignore);
       throw e;
     }
   }
 
-  async function readTable(name: string, cols: number): Promise<Tensor> {
+  async function readTable(open: () => Promise<CallClient>, name: string, cols: number): Promise<Tensor> {
     const table = checkName('readTable', 'name', name);
     checkInt('readTable', 'cols', cols, 1, 16000);
-    const client = await state.open('readTable');
+    const client = await open();
     const [col] = await client.query(
       "SELECT a.atttypmod AS dim, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = 'v' AND NOT a.attisdropped",
       [quote(table)],
@@ -998,27 +1213,32 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         'name',
         `names no table with a vector column 'v': '${table}'.`,
       );
-    if (!String(col.type).startsWith('vector('))
+    const type = col.type;
+    if (typeof type !== 'string' || typeof col.dim !== 'number') answered("the type of column 'v'", col);
+    if (!type.startsWith('vector('))
       argError(
         'DIMENSION_MISMATCH',
         'readTable',
         'name',
-        `names table '${table}', whose column 'v' is ${valueText(col.type)}, not vector(${cols}).`,
+        `names table '${table}', whose column 'v' is ${valueText(type)}, not vector(${cols}).`,
       );
-    if (Number(col.dim) !== cols)
+    if (col.dim !== cols)
       argError(
         'DIMENSION_MISMATCH',
         'readTable',
         'cols',
-        `is ${cols}, but table '${table}' holds ${valueText(col.type)} vectors.`,
+        `is ${cols}, but table '${table}' holds ${valueText(type)} vectors.`,
       );
-    const [{ count }] = await client.query(`SELECT count(*)::int4 AS count FROM ${quote(table)}`);
-    const n = Number(count);
+    const data = await readRows(client.query, table, null, cols);
     // A Tensor, as the kit takes it: a plain { data, rows, cols } was refused by kit.corpus().
-    return new Tensor(await readRows(client.query, table, n, cols), n, cols);
+    return new Tensor(data, data.length / cols, cols);
   }
 
-  async function dropTable(name: string, options: { staleCorpus?: boolean } = {}): Promise<boolean> {
+  async function dropTable(
+    open: () => Promise<CallClient>,
+    name: string,
+    options: { staleCorpus?: boolean } = {},
+  ): Promise<boolean> {
     const table = checkName('dropTable', 'name', name);
     options = ownOptions('dropTable', options, ['staleCorpus']);
     const stale = options.staleCorpus;
@@ -1032,13 +1252,16 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         'name',
         `is '${table}', the table of a live corpus: dispose the corpus instead.`,
       );
-    const client = await state.open('dropTable');
+    const client = await open();
     const [r] = await client.query(
       "SELECT c.relkind::text AS kind, n.nspname AS schema, coalesce(obj_description(c.oid, 'pg_class'), '') AS note FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
       [quote(table)],
     );
     if (!r) return false;
-    if (r.note === CORPUS_TABLE_NOTE && stale !== true)
+    const { kind, schema, note } = r;
+    if (typeof kind !== 'string' || typeof schema !== 'string' || typeof note !== 'string')
+      answered('what the table is', r);
+    if (note === CORPUS_TABLE_NOTE && stale !== true)
       argError(
         'INVALID_ARGUMENT',
         'dropTable',
@@ -1047,8 +1270,7 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       );
     // Only an ordinary table of the caller's: not a view, an index or the database's own catalog
     // (Postgres's own errors for those once escaped raw).
-    const schema = String(r.schema);
-    if (r.kind !== 'r' || schema === 'information_schema' || schema.startsWith('pg_'))
+    if (kind !== 'r' || schema === 'information_schema' || schema.startsWith('pg_'))
       argError(
         'INVALID_ARGUMENT',
         'dropTable',
@@ -1058,4 +1280,19 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     await client.query(`DROP TABLE ${quote(table)}`);
     return true;
   }
+}
+
+/** The client of one durable-table call: `raw` is the backend's, the others stop once the call is abandoned. */
+interface CallClient extends Pick<SqlClient, 'query' | 'copyBinary'> {
+  readonly raw: SqlClient;
+}
+
+/**
+ * Throws the {@link DriverFault} for a row the database answered `what` with that is not what the
+ * statement returns (a column missing, or of another type): nothing is trusted from it.
+ */
+function answered(what: string, row: unknown): never {
+  throw new DriverFault(`the database answered ${what} with a row this statement does not return`, {
+    cause: row,
+  });
 }
