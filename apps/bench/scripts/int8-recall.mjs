@@ -3,7 +3,10 @@
 // best r x k candidates re-scored from float32 rows), with the search time of each and the bytes
 // each keeps resident. Random rows and queries (uniform in [-1, 1]) are the hard case: their
 // cosines crowd near 0, so a small quantisation error reorders neighbours.
-// Usage (after a build): nice -n 10 node apps/bench/scripts/int8-recall.mjs [N=200000] [d=384] [Q=100] [k=10] [backend=wasm] [reranks=0,2,3,4] [storages=int8] [rounds=5]
+// Other data than random rows, as real embeddings are: `outlier` scales one dimension 30x (the
+// outlier features of transformer embeddings), `clustered` draws rows and queries around 100
+// centres with a spread of a tenth of a centre's values.
+// Usage (after a build): nice -n 10 node apps/bench/scripts/int8-recall.mjs [N=200000] [d=384] [Q=100] [k=10] [backend=wasm] [reranks=0,2,3,4] [storages=int8] [rounds=5] [data=random|outlier|clustered]
 // (float16 is held by the reference backend, which is slow at these sizes: ask for it with a smaller N.)
 
 import { createCosineKit, Tensor } from '@cosinekit/core';
@@ -18,6 +21,22 @@ const backendName = process.argv[6] ?? 'wasm';
 const reranks = (process.argv[7] ?? '0,2,3,4').split(',').map(Number);
 const storages = (process.argv[8] ?? 'int8').split(',');
 const ROUNDS = Number(process.argv[9] ?? 5);
+const DATA = process.argv[10] ?? 'random';
+if (!['random', 'outlier', 'clustered'].includes(DATA)) throw new Error(`data must be random, outlier or clustered, got ${DATA}`);
+
+/** `n` rows of `d` floats of the chosen kind, from `seed`. */
+function rowsOf(n, seed) {
+  const x = random(n * d, seed);
+  if (DATA === 'outlier') for (let i = 0; i < n; i++) x[i * d] *= 30;
+  if (DATA === 'clustered') {
+    const centres = random(100 * d, 4242);
+    for (let i = 0; i < n; i++) {
+      const c = ((x[i * d] + 1) * 50) | 0;
+      for (let j = 0; j < d; j++) x[i * d + j] = centres[c * d + j] + 0.1 * x[i * d + j];
+    }
+  }
+  return x;
+}
 
 async function backendOf(name) {
   if (name === 'reference') return createReferenceBackend();
@@ -27,8 +46,8 @@ async function backendOf(name) {
 
 const kit = createCosineKit({ backend: await backendOf(backendName), onFallback: () => {} });
 const info = await kit.ready();
-const rows = new Tensor(random(N * d, 12345), N, d);
-const queries = new Tensor(random(Q * d, 777), Q, d);
+const rows = new Tensor(rowsOf(N, 12345), N, d);
+const queries = new Tensor(rowsOf(Q, 777), Q, d);
 
 const median = (xs) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
 
@@ -53,7 +72,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const truth = configs[0];
 console.log(
-  `recall@${k} on random data, ${N} x ${d}, ${Q} queries, on ${info.backend} (${info.details.simd ?? ''} ${info.details.threads ?? ''} threads); search time (wall, and CPU of all threads): median of ${ROUNDS} interleaved rounds`,
+  `recall@${k} on ${DATA} data, ${N} x ${d}, ${Q} queries, on ${info.backend} (${info.details.simd ?? ''} ${info.details.threads ?? ''} threads); search time (wall, and CPU of all threads): median of ${ROUNDS} interleaved rounds`,
 );
 
 function recall(got) {

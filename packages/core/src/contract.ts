@@ -61,10 +61,13 @@ export interface CorpusOptions {
 
 /**
  * The re-rank factor an `int8` corpus gets when `rerank` is not given. Without re-ranking, random
- * rows (the hard case: their cosines crowd together) lose neighbours: recall@10 measured 0.986 at
- * 200,000 x 384 and 0.992 at 100,000 x 1536 (wasm, 100 random queries). Re-scoring the best 3 x k
- * candidates from float32 rows gave 1.000 on both, and 2 x k already did; the re-rank reads 3 x k
- * rows per query, lost in the noise of the scan (`node apps/bench/scripts/int8-recall.mjs`).
+ * rows lose neighbours: recall@10 measured 0.986 at 200,000 x 384 and 0.992 at 100,000 x 1536
+ * (wasm, 100 random queries), where re-scoring 3 x k candidates gave 1.000; the re-rank reads
+ * 3 x k rows per query, lost in the noise of the scan. Clustered rows crowd more (0.859 with
+ * 3 x k around 100 centres at 200,000 x 384, 0.988 with 10 x k, 1.000 with 30 x k): the README
+ * says so and asks for a larger `rerank` there. 3 stays the default because WebGPU selects up to
+ * 64 candidates a query on the device, and 10 x k would send k = 10 to its host-side selection.
+ * (`node apps/bench/scripts/int8-recall.mjs 200000 384 100 10 wasm 0,3,10,30 int8 5 clustered`).
  */
 export const DEFAULT_INT8_RERANK = 3;
 
