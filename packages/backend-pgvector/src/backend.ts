@@ -80,10 +80,12 @@ export interface PgvectorBackendOptions {
   hnsw?: HnswOptions | true;
   /**
    * How long, in ms, a durable-table call (`writeTable`, `readTable`, `dropTable`) may wait for the
-   * database before it fails with `BACKEND_ERROR` (its remaining statements are then not sent, and
-   * a `writeTable` drops the table it made), and how long `dispose()` waits for calls in flight and
-   * then for its own drops and closing (default 60000, as `createCosineKit({ timeoutMs })`; 0 or
-   * `Infinity`: no limit). Kernels called through a kit are bounded by the kit's own `timeoutMs`.
+   * database to answer one statement before it fails with `BACKEND_ERROR` (its remaining statements
+   * are then not sent, and a `writeTable` drops the table it made): a large write of many chunks
+   * takes as long as it needs while the database keeps answering. Also how long `dispose()` waits
+   * for calls in flight, for its own drops and for closing (default 60000, as `createCosineKit({
+   * timeoutMs })`; 0 or `Infinity`: no limit). Kernels called through a kit are bounded by the
+   * kit's own `timeoutMs`.
    */
   timeoutMs?: number;
 }
@@ -95,7 +97,8 @@ export interface PgvectorBackend extends Backend {
   /**
    * Drops the tables of corpora still alive, then closes what this backend opened. It waits at most
    * `timeoutMs` for calls in flight (one stuck in the driver drops its own table if it ever
-   * settles), then at most `timeoutMs` for the drops and the close (`BACKEND_ERROR` past that).
+   * settles), then at most `timeoutMs` for the drops, then closes the database even if they did not
+   * finish, and at most `timeoutMs` for that (`BACKEND_ERROR` saying what it could not do).
    */
   dispose(): Promise<void>;
   /** One table per live corpus. */
@@ -144,6 +147,31 @@ function within<T>(p: Promise<T>, ms: number, late: () => unknown): Promise<T> {
 }
 
 const ignore = (): undefined => undefined;
+
+/**
+ * A watchdog for a call of many statements: `fired` rejects with `late()` once `ms` pass with no
+ * statement settling (never for 0 or Infinity). `arm()` restarts the wait (at the start, and as
+ * each statement settles), `stop()` ends it. A large write of many chunks is bounded per chunk,
+ * not as a whole, so it takes as long as it needs while the database keeps answering.
+ */
+function watchdog(
+  ms: number,
+  late: () => unknown,
+): { fired: Promise<never>; arm: () => void; stop: () => void } {
+  let fire: (e: unknown) => void = ignore;
+  const fired = new Promise<never>((_, reject) => {
+    fire = reject;
+  });
+  fired.catch(ignore);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limited = ms > 0 && Number.isFinite(ms);
+  const stop = () => clearTimeout(timer);
+  const arm = () => {
+    stop();
+    if (limited) timer = setTimeout(() => fire(late()), Math.min(ms, MAX_TIMER_MS));
+  };
+  return { fired, arm, stop };
+}
 const MAX_ROWS_PER_INSERT_VALUES = 1 << 20;
 
 /**
@@ -285,28 +313,25 @@ class State {
     this.client = null;
     this.opening = null;
     const ms = this.timeoutMs;
-    await within(
-      Promise.all([...this.drops]).then(() => client?.close()),
-      ms,
-      () =>
-        backendError(
-          'dispose',
-          'backend',
-          PGVECTOR_BACKEND_NAME,
-          'dispose',
-          `did not drop its corpus tables and close the database within ${ms} ms (createPgvectorBackend({ timeoutMs })).`,
-        ),
-    ).catch((e: unknown) => {
-      if (isCosineKitError(e)) throw e;
-      throw backendError(
-        'dispose',
-        'backend',
-        PGVECTOR_BACKEND_NAME,
-        'dispose',
-        `could not close the database: ${reasonOf(e)}`,
-        isInstance(e, DriverFault) ? e.cause : e,
+    const fail = (why: string, cause?: unknown) =>
+      backendError('dispose', 'backend', PGVECTOR_BACKEND_NAME, 'dispose', why, cause);
+    // Drops (which never reject) that never settle must not keep an owned database open: past the
+    // limit it is closed anyway, and dispose() then says what it could not do.
+    const dropped = await within(Promise.all([...this.drops]), ms, () => 'late').then(
+      () => true,
+      () => false,
+    );
+    try {
+      await within(Promise.resolve(client?.close()), ms, () => 'late');
+    } catch (e) {
+      throw e === 'late'
+        ? fail(`did not close the database within ${ms} ms (createPgvectorBackend({ timeoutMs })).`)
+        : fail(`could not close the database: ${reasonOf(e)}`, isInstance(e, DriverFault) ? e.cause : e);
+    }
+    if (!dropped)
+      throw fail(
+        `did not drop its corpus tables within ${ms} ms (createPgvectorBackend({ timeoutMs })); the database was closed.`,
       );
-    });
   }
 }
 
@@ -1102,37 +1127,48 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
   ): Promise<T> {
     const ms = state.timeoutMs;
     let abandoned = false;
+    const dog = watchdog(ms, () => {
+      abandoned = true;
+      return backendError(
+        op,
+        arg,
+        PGVECTOR_BACKEND_NAME,
+        op,
+        `the database did not answer a statement within ${ms} ms (createPgvectorBackend({ timeoutMs }) sets the limit).`,
+      );
+    });
+    const late = () => new DriverFault(`'${op}' was abandoned after ${ms} ms without an answer`);
+    /**
+     * Runs one statement of the call: none once abandoned, and each answer restarts the wait. An
+     * answer that comes after the call was abandoned fails the statement, so the call's own clean-up
+     * runs (a `writeTable` drops the table it made) rather than finishing for nobody.
+     */
+    const step = <R>(run: () => Promise<R>): Promise<R> => {
+      if (abandoned) throw late();
+      return run().then(
+        (r) => {
+          if (abandoned) throw late();
+          dog.arm();
+          return r;
+        },
+        (e: unknown) => {
+          if (!abandoned) dog.arm();
+          throw e;
+        },
+      );
+    };
     const open = async (): Promise<CallClient> => {
       const client = await state.open(op);
-      const live = () => {
-        if (abandoned) throw new DriverFault(`'${op}' was abandoned after ${ms} ms`);
-      };
       const copy = client.copyBinary?.bind(client);
       return {
         raw: client,
-        query: (text, params) => {
-          live();
-          return client.query(text, params);
-        },
-        copyBinary: copy
-          ? (table, columns, bytes) => {
-              live();
-              return copy(table, columns, bytes);
-            }
-          : undefined,
+        query: (text, params) => step(() => client.query(text, params)),
+        copyBinary: copy ? (table, columns, bytes) => step(() => copy(table, columns, bytes)) : undefined,
       };
     };
     try {
-      return await within(body(open), ms, () => {
-        abandoned = true;
-        return backendError(
-          op,
-          arg,
-          PGVECTOR_BACKEND_NAME,
-          op,
-          `the database did not answer within ${ms} ms (createPgvectorBackend({ timeoutMs }) sets the limit).`,
-        );
-      });
+      dog.arm();
+      return await Promise.race([body(open), dog.fired]);
     } catch (e) {
       if (isCosineKitError(e)) throw e;
       if (state.disposed) disposedBackend(op);
@@ -1170,6 +1206,8 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         code === undefined ? `failed: ${why}` : `the database refused it (${code}): ${why}`,
         e,
       );
+    } finally {
+      dog.stop();
     }
   }
 

@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgvectorBackend, type PGliteLike, type PgvectorBackend } from '../src/index.js';
 import { openDatabase } from './servers.js';
 
-// Found by a probe (packages/nn/_probeE/r_pgvector.mjs, p8_pg.mjs, p9_pgclient.mjs): each case
-// below failed before the fix.
+// Found by a hostile-input probe: each case below failed before the fix.
 
 let db: PGlite;
 
@@ -311,6 +310,67 @@ describe('durable tables: a faulty driver is BACKEND_ERROR naming the backend, n
       kit.dispose();
       await backend.dispose();
       await db.query('DROP TABLE IF EXISTS faults_keep');
+    }
+  });
+
+  it('a slow database that keeps answering: timeoutMs bounds each statement, not a large write as a whole', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const init = /^(CREATE EXTENSION|SELECT extversion|SHOW)/;
+    const slow = {
+      query: async (text: string, params?: unknown[], options?: { blob?: Blob }) => {
+        if (!init.test(text)) await sleep(120);
+        return db.query(text, params, options);
+      },
+      transaction: (body: (tx: unknown) => Promise<unknown>) =>
+        db.transaction((tx) =>
+          body({
+            query: async (text: string, params?: unknown[], options?: { blob?: Blob }) => {
+              await sleep(120);
+              return tx.query(text, params, options);
+            },
+          }),
+        ),
+      close: async () => undefined,
+    };
+    const backend = createPgvectorBackend({
+      pglite: slow as never,
+      tablePrefix: 'faults_slow',
+      timeoutMs: 300,
+    });
+    await backend.init();
+    try {
+      const started = Date.now();
+      await backend.writeTable('faults_slow_w', randomTensor(40, 3, 5));
+      // Several statements, each well within the limit, more than the limit in all: it once failed.
+      expect(Date.now() - started).toBeGreaterThan(300);
+      expect((await backend.readTable('faults_slow_w', 3)).rows).toBe(40);
+      await backend.dropTable('faults_slow_w');
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  it('drops that never settle: dispose() closes the database anyway and says what it could not do', async () => {
+    const h = hostile();
+    const backend = createPgvectorBackend({ pglite: h.client, tablePrefix: 'faults_drops', timeoutMs: 300 });
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(randomTensor(3, 3, 6));
+    h.set(() => new Promise(() => undefined));
+    try {
+      c.dispose();
+      const started = Date.now();
+      const e = await failure(backend.dispose());
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(e).toMatchObject({
+        code: 'BACKEND_ERROR',
+        message: expect.stringMatching(/did not drop its corpus tables within 300 ms.*closed/),
+      });
+    } finally {
+      h.set(null);
+      kit.dispose();
+      await db.query(
+        "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE tablename LIKE 'faults\\_drops\\_%' LOOP EXECUTE 'DROP TABLE ' || quote_ident(t); END LOOP; END $$",
+      );
     }
   });
 
