@@ -337,7 +337,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           'BACKEND_INIT_FAILED',
           'createCosineKit',
           'backend',
-          `is ${typeof b === 'string' || b === undefined ? `backend '${backendObj.name}'` : `backend ${valueText(named)}`}, whose kernels cannot be read: ${errorText(err)}`,
+          `is ${typeof b === 'string' ? `backend '${b}'` : b === undefined ? 'the best backend' : `backend ${valueText(named)}`}, whose kernels cannot be read: ${errorText(err)}`,
           err,
         );
       }

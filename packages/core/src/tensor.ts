@@ -441,6 +441,9 @@ export function viewArg<T extends ArrayBufferView & ArrayLike<number>>(
   return v as T;
 }
 
+/** `matrixArg`'s default least rows and columns (a constant: it runs inside kernels). */
+const NO_LEAST = [0, 0] as const;
+
 /**
  * A kernel's matrix argument read once and checked: an object whose `data` passes
  * {@link viewArg} as a Float32Array and whose `rows` and `cols` are whole numbers of at least
@@ -451,7 +454,7 @@ export function matrixArg(
   op: string,
   arg: string,
   x: unknown,
-  least: readonly [number, number] = [0, 0],
+  least: readonly [number, number] = NO_LEAST,
 ): Matrix {
   if (typeof x !== 'object' || x === null)
     argError('INVALID_TYPE', op, arg, `must be a matrix { data, rows, cols }, got ${describeType(x)}.`);

@@ -112,7 +112,7 @@ export function layerFromSaved(
       case 'flatten':
         return new FlattenLayer(l.inputs);
       default:
-        throw new Error(`an unknown layer kind '${valueText(l.kind)}'`);
+        throw new Error(`an unknown layer kind ${valueText(l.kind)}`);
     }
   };
   if (!read) {

@@ -21,21 +21,17 @@ export class TopKSelector {
   readonly #size: Int32Array;
 
   /**
-   * Throws `INVALID_ARGUMENT` naming `queries` or `k` unless each is a whole number, `queries` >= 0
-   * and `k` >= 1 (a RangeError from deep inside, or a selector of NaN slots, came out before).
+   * Throws `INVALID_ARGUMENT` naming `queries` unless it is a whole number >= 0, and `INVALID_K`
+   * naming `k` unless it is one >= 1 (a RangeError from deep inside, or a selector of NaN slots,
+   * came out before).
    */
   constructor(queries: number, k: number) {
-    for (const [arg, v, least] of [
-      ['queries', queries, 0],
-      ['k', k, 1],
+    for (const [arg, v, least, code] of [
+      ['queries', queries, 0, 'INVALID_ARGUMENT'],
+      ['k', k, 1, 'INVALID_K'],
     ] as const)
       if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= least))
-        argError(
-          'INVALID_ARGUMENT',
-          'TopKSelector',
-          arg,
-          `must be an integer >= ${least}, got ${valueText(v)}.`,
-        );
+        argError(code, 'TopKSelector', arg, `must be an integer >= ${least}, got ${valueText(v)}.`);
     this.queries = queries;
     this.k = k;
     this.#scores = new Float64Array(queries * k);
@@ -62,12 +58,12 @@ export class TopKSelector {
   }
 
   /**
-   * Offers corpus row `index` with `raw` score to query `q`. A NaN score never enters (as
-   * {@link pushRow} skips it): it ranked above every real score, the heap's comparisons all false.
+   * Offers corpus row `index` with `raw` score to query `q`. A NaN score is kept where it lands (its
+   * comparisons are all false): the answer then holds NaN, which the kit refuses as the backend's
+   * failure (`BACKEND_ERROR` naming it), rather than a row quietly left out.
    */
   push(q: number, raw: number, index: number): void {
     const score = Math.fround(clampCos(raw));
-    if (Number.isNaN(score)) return;
     const k = this.k;
     const base = q * k;
     const s = this.#scores;
