@@ -39,10 +39,11 @@ function result(len: number, out?: Float32Array): Float32Array {
 
 /**
  * Loop iterations of one invocation of the row kernels on rows of `cols` floats: `normalize` passes
- * over its share of the row twice; `cosine` (cosineRows) and `norms` once; plus the tree.
+ * over its share of the row three times (its largest magnitude, the sum of squares, the write) with
+ * two trees; `cosine` (cosineRows) and `norms` once, with one tree.
  */
 export function rowLoops(mode: 'norms' | 'normalize' | 'cosine', cols: number): number {
-  return (mode === 'normalize' ? 2 : 1) * (Math.ceil(cols / ROW_WG) + 1) + 8;
+  return mode === 'normalize' ? 3 * (Math.ceil(cols / ROW_WG) + 1) + 16 : Math.ceil(cols / ROW_WG) + 1 + 8;
 }
 
 function rowPipeline(engine: Engine, mode: 'norms' | 'normalize') {

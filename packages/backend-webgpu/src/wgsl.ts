@@ -38,9 +38,16 @@ function tree(names: string[]): string {
   return `for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {\n    if (li < s) { ${body} }\n    workgroupBarrier();\n  }`;
 }
 
-/** `mode`: 'norms' writes ||x_r||; 'normalize' writes x_r / ||x_r|| (zero rows stay zero). */
+/**
+ * `mode`: 'norms' writes ||x_r||; 'normalize' writes x_r / ||x_r|| (zero rows stay zero). To
+ * normalise, a row is first divided by its largest magnitude (each quotient correctly rounded), so
+ * rows that are multiples of one another (a near-duplicate at another scale) normalise to the same
+ * bits and tie as they do on the reference backend; dividing by the norm directly left their
+ * scores a float32 step apart, ranked out of index order.
+ */
 export function rowShader(mode: 'norms' | 'normalize'): string {
-  return `${ROW_PARAMS}
+  if (mode === 'norms')
+    return `${ROW_PARAMS}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: P;
@@ -53,11 +60,37 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   ss[li] = acc;
   workgroupBarrier();
   ${tree(['ss'])}
+  if (li == 0u) { out[row] = sqrt(ss[0]); }
+}`;
+  return `${ROW_PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+var<workgroup> ss: array<f32, ${ROW_WG}>;
+var<workgroup> mx: array<f32, ${ROW_WG}>;
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  ${rowIndex()}
+  var m = 0.0;
+  for (var c = li; c < p.cols; c = c + ${ROW_WG}u) { m = max(m, abs(x[base + c])); }
+  mx[li] = m;
+  workgroupBarrier();
+  for (var s = ${ROW_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (li < s) { mx[li] = max(mx[li], mx[li + s]); }
+    workgroupBarrier();
+  }
+  let top = mx[0];
+  var acc = 0.0;
+  for (var c = li; c < p.cols; c = c + ${ROW_WG}u) {
+    let v = select(0.0, x[base + c] / top, top > 0.0);
+    acc = acc + v * v;
+  }
+  ss[li] = acc;
+  workgroupBarrier();
+  ${tree(['ss'])}
   let n = sqrt(ss[0]);
-  ${
-    mode === 'norms'
-      ? 'if (li == 0u) { out[row] = n; }'
-      : `for (var c = li; c < p.cols; c = c + ${ROW_WG}u) { out[base + c] = select(0.0, x[base + c] / n, n > 0.0); }`
+  for (var c = li; c < p.cols; c = c + ${ROW_WG}u) {
+    out[base + c] = select(0.0, (x[base + c] / top) / n, n > 0.0);
   }
 }`;
 }

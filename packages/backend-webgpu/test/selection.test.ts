@@ -47,4 +47,29 @@ describe.skipIf(skip !== null)('webgpu top-k selection', () => {
       await b.dispose?.();
     }
   }, 120_000);
+
+  it('rows that are multiples of one another tie as on the reference: equal scores, index order (they were a float32 step apart)', async () => {
+    const b = createWebGpuBackend();
+    try {
+      // 12 multiples of (3, -5) and of (1, 2, -7): near-duplicates at other scales, as deduplication meets them.
+      for (const v of [
+        [3, -5],
+        [1, 2, -7],
+      ]) {
+        const d = v.length;
+        const n = 12;
+        const data = new Float32Array(n * d);
+        for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) data[i * d + j] = v[j] * (i + 1);
+        const c = { data, rows: n, cols: d };
+        const q = { data: Float32Array.from({ length: d }, (_, j) => (j === 0 ? 2 : -1)), rows: 1, cols: d };
+        const h = await b.kernels.createCorpus!(c, { storage: 'float32', rerank: 0 });
+        const r = await b.kernels.corpusSearch!(h, q, n);
+        h.dispose();
+        expect(Array.from(r.indices), `${v}`).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(new Set(r.scores).size, `${v}`).toBe(1);
+      }
+    } finally {
+      await b.dispose?.();
+    }
+  }, 120_000);
 });
