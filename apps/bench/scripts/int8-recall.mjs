@@ -22,7 +22,8 @@ const reranks = (process.argv[7] ?? '0,2,3,4').split(',').map(Number);
 const storages = (process.argv[8] ?? 'int8').split(',');
 const ROUNDS = Number(process.argv[9] ?? 5);
 const DATA = process.argv[10] ?? 'random';
-if (!['random', 'outlier', 'clustered'].includes(DATA)) throw new Error(`data must be random, outlier or clustered, got ${DATA}`);
+if (!['random', 'outlier', 'clustered'].includes(DATA))
+  throw new Error(`data must be random, outlier or clustered, got ${DATA}`);
 
 /** `n` rows of `d` floats of the chosen kind, from `seed`. */
 function rowsOf(n, seed) {

@@ -34,7 +34,7 @@ import { renderTable } from './report/table.js';
 import { renderRoofline } from './roofline.js';
 import { parseGrid, renderSweep, runSweep, type SweepGrid } from './sweep.js';
 import type { BenchReport, Size } from './types.js';
-import { PRESETS } from './workloads.js';
+import { PRESETS, scaleWorkload } from './workloads.js';
 
 /** Where the CLI writes; tests pass sinks. */
 export interface Io {
@@ -61,6 +61,8 @@ const processIo: Io = {
   columns: process.stdout.isTTY ? process.stdout.columns : undefined,
 };
 
+/** The largest seed: the generators take 32 bits (a larger one aliased another seed silently). */
+const MAX_SEED = 2 ** 32 - 1;
 const int =
   (name: string, min: number, max = Number.POSITIVE_INFINITY) =>
   (v: string) => {
@@ -170,7 +172,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         .map((p) => `${p.id} (${p.title})`)
         .join(
           '; ',
-        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N); pg-large is opt-in (-w pg-large -b pgvector,wasm: loading into PGlite is slow, 16 min for 200,000 rows on 2 busy cores; --scale scales N)`,
+        )}; custom (the --q/--n/--d/--k shape); roofline (this machine's wasm SIMD peak and read bandwidth, measured first; every search and matrix figure then gets its share of the limit that binds it); sweep (Q x N x d grid of wasm@1, wasm@all and tfjs-wasm's fast path judged against the roofline; --scale scales N, --grid narrows it; runs alone, or as roofline,sweep: it measures the roofline first). Default: ${DEFAULTS.workloads.join(',')}; million is opt-in (-w million -b wasm: wasm only, about 2.3 GB of wasm memory, --scale scales its N); huge is opt-in too (-w huge -b wasm: 20M x 384 int8, 7.7 GB over several wasm instances; needs about 9 GB free; --scale scales its N); pg-large is opt-in (-w pg-large -b pgvector,wasm: loading into PGlite is slow, 16 min for 200,000 rows on 2 busy cores; --scale scales N)`,
       listOf('--workloads', false),
       [...DEFAULTS.workloads],
     )
@@ -220,7 +222,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       positive('--tolerance'),
       DEFAULTS.tolerance,
     )
-    .option('--seed <n>', 'seed of the random data', int('--seed', 0), DEFAULTS.seed)
+    .option('--seed <n>', 'seed of the random data', int('--seed', 0, MAX_SEED), DEFAULTS.seed)
     .option(
       '--threads <n>',
       "threads for the wasm backends (createWasmBackend's `threads`; default: the backend's own, one per core). Per backend: -b wasm@1,wasm@2",
@@ -292,8 +294,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         ]
           .filter((k) => cmd.getOptionValueSource(k) === 'cli')
           .map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-        if (flags.workloads.length > 1)
-          unused.unshift(`the other workloads (${flags.workloads.filter((w) => w !== 'sweep').join(', ')})`);
+        // roofline may be named with it (the README's `-w roofline,sweep`): the sweep measures it first.
+        const others = flags.workloads.filter((w) => w !== 'sweep' && w !== 'roofline');
+        if (others.length) unused.unshift(`the other workloads (${others.join(', ')})`);
         if (unused.length) {
           io.err(pc.red(`cosinekit-bench: -w sweep runs alone and does not take ${unused.join(', ')}.`));
           setExit(2);
@@ -340,9 +343,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         'on one thread and on --threads with sharing forced (the default thresholds come from this)',
     )
     .addOption(new Option('--variant <v>', 'wasm build').choices(['simd', 'relaxed']).default('simd'))
-    .option('--threads <n>', 'threads of the shared run', int('--threads', 2), 2)
+    .option('--threads <n>', 'threads of the shared run', int('--threads', 2, MAX_THREADS), 2)
     .option('-r, --reps <n>', 'timed samples per size (median reported)', int('--reps', 1), 7)
-    .option('--seed <n>', 'seed of the random data', int('--seed', 0), DEFAULTS.seed)
+    .option('--seed <n>', 'seed of the random data', int('--seed', 0, MAX_SEED), DEFAULTS.seed)
     .option('--json <file>', "also write the figures as JSON ('-': to standard output)")
     .action(
       async (opts: {
@@ -455,6 +458,22 @@ async function runFromFlags(
       return 2;
     }
     if (!workloads.includes('custom')) workloads = onlyCustom ? ['custom'] : [...workloads, 'custom'];
+  }
+  // A scaled preset is checked as a custom shape is: --scale 1e6 on B failed after starting, as a
+  // wrong result (exit 1), when its arrays could not be made.
+  for (const id of workloads) {
+    const preset = PRESETS[id] ?? PRESETS[id.toUpperCase()];
+    if (preset?.data !== 'random' || preset.kind === 'pair' || f.scale <= 1) continue;
+    const { size } = scaleWorkload(preset, f.scale);
+    const why = customTooBig(size, totalmem());
+    if (why) {
+      io.err(
+        pc.red(
+          `cosinekit-bench: --scale ${f.scale} makes workload ${id} ${size.q} x ${size.n} x ${size.d}, which ${why}`,
+        ),
+      );
+      return 2;
+    }
   }
   // `-p none`: the backends alone.
   f = { ...f, peers: f.peers.filter((p) => p !== 'none') };
@@ -625,7 +644,6 @@ function makeDirs(dir: string): void {
   for (const d of missing) mkdirSync(d);
 }
 
-/** Why `path` cannot be written (its directory cannot be made or written), or undefined. */
 /** Largest typed array a run makes, in elements (V8's limit is about 2^32; a row-major matrix is one array). */
 const MAX_ELEMENTS = 2 ** 31;
 
@@ -649,6 +667,7 @@ export function customTooBig(s: Size, memory: number): string | undefined {
   return undefined;
 }
 
+/** Why `path` cannot be written (its directory cannot be made or written), or undefined. */
 function unwritable(path: string): string | undefined {
   try {
     const full = resolve(path);

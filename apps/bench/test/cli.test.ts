@@ -184,6 +184,9 @@ describe('cosinekit-bench CLI', () => {
       [['-w', 'A', '--backend-module', join(dir, 'missing.mjs')], /--backend-module missing/],
       [['-w', 'sweep', '--markdown', join(dir, 's.md')], /sweep runs alone and does not take --markdown/],
       [['-w', 'sweep,A'], /sweep runs alone and does not take the other workloads \(A\)/],
+      [['-w', 'roofline,sweep,A'], /sweep runs alone and does not take the other workloads \(A\)/],
+      // roofline,sweep (the README's command) passes that check and reaches the grid's own.
+      [['-w', 'roofline,sweep', '--grid', ''], /grid is empty/],
       [['-w', 'sweep', '--grid', 'q=1,,1'], /has an empty value/],
       [['-w', 'sweep', '--grid', 'q=1,1'], /repeats a value/],
       [['compare', 'a.json', 'b.json', '--threshold', 'abc'], /--threshold must be a fraction/],
@@ -198,6 +201,14 @@ describe('cosinekit-bench CLI', () => {
       [['-b', 'pgvector-hnsw@1001', '-p', 'none', '-w', 'A'], /pgvector-hnsw@1001: .*efSearch/],
       [['-b', 'wasm', '-p', 'none', '-w', 'A', '--wasm-tuning', 'tile=abc'], /wasm: .*tuning\.tile/],
       [['-w', 'roofline,foo'], /unknown workload 'foo'/],
+      // A third probe: a scaled preset failed as a wrong result after starting, crossover started
+      // a million threads, and a seed past 32 bits ran as another seed.
+      [
+        ['-w', 'B', '--scale', '1e6', '-p', 'none'],
+        /--scale 1000000 makes workload B 1 x 100000000000 x 384/,
+      ],
+      [['crossover', '--threads', '999999'], /--threads must be at most 256/],
+      [['-w', 'A', '--seed', '5000000000'], /--seed must be at most 4294967295/],
       [['-w', 'A,a', '-b', 'reference'], /workload 'A' is named twice/],
       [['-w', 'A', '-b', 'reference,reference'], /backend 'reference' is named twice/],
       [['crossover', '--json', dir], /--json .*: is a directory/],

@@ -123,6 +123,11 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
   },
 };
 
+/** The largest `blockBytes`: 1 GiB, past any cache the block is sized for. */
+const MAX_BLOCK_BYTES = 2 ** 30;
+/** The largest positive `blockSteps`: 2^24 steps of 4 floats, past any row the engine blocks. */
+const MAX_BLOCK_STEPS = 2 ** 24;
+
 /** The driver index of `tuning.tile`, after checking every field (`INVALID_ARGUMENT` otherwise). */
 export function checkTuning(tuning: EngineTuning): number {
   const op = 'createWasmBackend';
@@ -135,20 +140,27 @@ export function checkTuning(tuning: EngineTuning): number {
       `is ${valueText(tuning.tile)}; expected one of ${TILES.join(', ')}.`,
     );
   }
-  if (!(Number.isFinite(tuning.blockBytes) && tuning.blockBytes > 0)) {
+  // Bounded: the engine passes counts derived from these to wasm as 32-bit integers (1e300 bytes
+  // looped for ever; 1e12 read out of bounds).
+  if (
+    !(typeof tuning.blockBytes === 'number' && tuning.blockBytes >= 1 && tuning.blockBytes <= MAX_BLOCK_BYTES)
+  ) {
     argError(
       'INVALID_ARGUMENT',
       op,
       'tuning.blockBytes',
-      `must be a positive number; got ${valueText(tuning.blockBytes)}.`,
+      `must be a number of bytes in [1, ${MAX_BLOCK_BYTES}] (a cache's size); got ${valueText(tuning.blockBytes)}.`,
     );
   }
-  if (tuning.blockSteps !== 'auto' && !(Number.isInteger(tuning.blockSteps) && tuning.blockSteps >= 0)) {
+  if (
+    tuning.blockSteps !== 'auto' &&
+    !(Number.isInteger(tuning.blockSteps) && tuning.blockSteps >= 0 && tuning.blockSteps <= MAX_BLOCK_STEPS)
+  ) {
     argError(
       'INVALID_ARGUMENT',
       op,
       'tuning.blockSteps',
-      `must be 'auto' or a non-negative integer; got ${valueText(tuning.blockSteps)}.`,
+      `must be 'auto' or an integer in [0, ${MAX_BLOCK_STEPS}]; got ${valueText(tuning.blockSteps)}.`,
     );
   }
   if (!(typeof tuning.sparseDensity === 'number' && tuning.sparseDensity >= 0 && tuning.sparseDensity <= 1)) {
@@ -161,7 +173,12 @@ export function checkTuning(tuning: EngineTuning): number {
   }
   for (const key of ['threadMinFlops', 'threadMinFlopsI8', 'sharedResultBytes', 'touchBytes'] as const) {
     if (!(typeof tuning[key] === 'number' && tuning[key] >= 0)) {
-      argError('INVALID_ARGUMENT', op, `tuning.${key}`, `must be a non-negative number; got ${tuning[key]}.`);
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `tuning.${key}`,
+        `must be a non-negative number; got ${valueText(tuning[key])}.`,
+      );
     }
   }
   return config;

@@ -39,6 +39,14 @@ describe('loading the binaries', () => {
     expect(() => b.kernels.rowNorms(random(1, 1, 1))).toThrow(/init\(\)/);
     expect(() => createWasmBackend({ variant: 'avx' as never })).toThrow(/variant/);
     await expect(backend({ variant: 'simd', tuning: { blockBytes: 0 } })).rejects.toThrow(/blockBytes/);
+    // Past any cache: 1e300 looped for ever in the engine and 1e12 read out of bounds; now refused.
+    for (const blockBytes of [1e12, 1e300, Number.POSITIVE_INFINITY])
+      await expect(backend({ variant: 'simd', tuning: { blockBytes } })).rejects.toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'tuning.blockBytes' }),
+      );
+    await expect(backend({ variant: 'simd', tuning: { blockSteps: 2 ** 40 } })).rejects.toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'tuning.blockSteps' }),
+    );
     await expect(backend({ variant: 'simd', tuning: { tile: '9x9' as never } })).rejects.toThrow(/tile/);
     const bad = createWasmBackend({
       variant: 'simd',
