@@ -19,7 +19,7 @@ import {
   rocAuc,
   train,
 } from '@cosinekit/nn';
-import { parseFlags, usage } from './args.js';
+import { parseFlags, run, usage } from './args.js';
 import { loadBackend } from './backends.js';
 
 const defaults = { dim: 32, classes: 8, pairs: 2000, epochs: 15, lr: 0.005, seed: 1, backend: 'wasm' };
@@ -72,7 +72,15 @@ async function main(): Promise<void> {
     console.log(usage('node dist/adapter.js', defaults));
     return;
   }
-  const flags = parseFlags(argv, defaults);
+  const flags = parseFlags(argv, defaults, {
+    dim: { int: true, min: 2, max: 4096 },
+    // Two classes at least: with one, every "different-class" pair is the same class labelled -1.
+    classes: { int: true, min: 2, max: 1000 },
+    pairs: { int: true, min: 10, max: 1_000_000 },
+    epochs: { int: true, min: 1, max: 10_000 },
+    lr: { above: 0, max: 10 },
+    seed: { int: true, min: 0, max: 2 ** 32 - 1 },
+  });
   let loaded = await loadBackend(flags.backend);
   if (!('kit' in loaded)) {
     console.log(`[${flags.backend}] not available, using 'reference': ${loaded.reason}`);
@@ -123,7 +131,4 @@ async function main(): Promise<void> {
   kit.dispose();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+run('adapter', main);

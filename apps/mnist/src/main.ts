@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Tensor } from '@cosinekit/core';
 import { loadEncoder, saveEncoder } from '@cosinekit/nn';
-import { parseFlags, usage } from './args.js';
+import { parseFlags, run, UsageError, unwritable, usage } from './args.js';
 import { loadBackend } from './backends.js';
 import { splitDigits } from './data.js';
 import { type ModelKind, type ModelReport, trainModel } from './models.js';
@@ -39,25 +39,37 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const flags = parseFlags(argv, defaults);
+  // Every flag checked before the digits load: the library's own errors named its arguments, not
+  // the flags, and --out failed only after training.
+  const flags = parseFlags(argv, defaults, {
+    epochs: { int: true, min: 1, max: 10_000 },
+    batch: { int: true, min: 2, max: 8000 },
+    lr: { above: 0, max: 10 },
+    schedule: { choices: ['cosine', 'constant'] },
+    shift: { int: true, min: 0, max: 14 },
+    split: { above: 0, below: 1 },
+    seed: { int: true, min: 0, max: 2 ** 32 - 1 },
+  });
   const models = flags.models.split(',').map((s) => s.trim()) as ModelKind[];
   for (const m of models) {
     if (!['mlp', 'cnn', 'classifier'].includes(m))
-      throw new Error(`Unknown model '${m}' (mlp, cnn, classifier).`);
+      throw new UsageError(`Flag '--models' names an unknown model '${m}' (mlp, cnn, classifier).`);
   }
-  if (flags.schedule !== 'cosine' && flags.schedule !== 'constant') {
-    throw new Error(`Flag '--schedule' must be cosine or constant, got '${flags.schedule}'.`);
-  }
+  if (new Set(models).size !== models.length)
+    throw new UsageError(`Flag '--models' names a model twice: '${flags.models}'.`);
+  const where = unwritable(flags.out);
+  if (where) throw new UsageError(`Flag '--out' ${where}: '${flags.out}'.`);
   const { train, test } = splitDigits(flags.split, flags.seed);
+  if (train.rows < flags.batch || test.rows < 1)
+    throw new UsageError(
+      `Flag '--split' leaves ${train.rows} training and ${test.rows} held-out digits; --batch ${flags.batch} needs at least that many training digits and one held out.`,
+    );
   const loaded = await loadBackend(flags.backend);
-  if (!('kit' in loaded)) {
-    console.log(`[${flags.backend}] not available: ${loaded.reason}`);
-    process.exitCode = 1;
-    return;
-  }
+  if (!('kit' in loaded))
+    throw new Error(`backend '${flags.backend}' (--backend) is not available: ${loaded.reason}`);
   const { kit, info } = loaded;
   console.log(
-    `MNIST (the mnist package): ${train.rows} training and ${test.rows} held-out digits (${100 * flags.split}/${100 - 100 * flags.split} per digit), ` +
+    `MNIST (the mnist package): ${train.rows} training and ${test.rows} held-out digits (${+(100 * flags.split).toFixed(2)}/${+(100 - 100 * flags.split).toFixed(2)} per digit), ` +
       `seed ${flags.seed}; backend '${info.backend}' (matmul on '${info.providers.matmul}'); ` +
       `${flags.epochs} epochs, batch ${flags.batch}, Adam ${flags.lr} (${flags.schedule === 'cosine' ? 'cosine schedule, one warm-up epoch' : 'constant'})`,
   );
@@ -107,7 +119,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+run('mnist', main);

@@ -9,14 +9,15 @@
  * is left once the first layer's products cannot skip zeros.
  * Run: `pnpm mnist:speed` from the repository root (`--help` for flags). Needs python3 with numpy.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { adam, createEncoder, inBatchSampler, multipleNegativesRankingLoss, train } from '@cosinekit/nn';
-import { parseFlags, usage } from './args.js';
+import { parseFlags, run, usage } from './args.js';
 import { loadBackend } from './backends.js';
 import { splitDigits } from './data.js';
 
@@ -47,11 +48,17 @@ async function main(): Promise<void> {
     console.log(usage('node dist/speed.js', defaults));
     return;
   }
-  const flags = parseFlags(argv, defaults);
+  // Every flag checked before the numpy process starts: one refused after it kept Node alive.
+  const flags = parseFlags(argv, defaults, {
+    threads: { int: true, min: 1, max: 256 },
+    variant: { choices: ['auto', 'simd', 'relaxed'] },
+    rounds: { int: true, min: 1, max: 1000 },
+    warmup: { int: true, min: 0, max: 100 },
+    batch: { int: true, min: 2, max: 8000 },
+    seed: { int: true, min: 0, max: 2 ** 32 - 1 },
+    inputs: { choices: ['mnist', 'dense'] },
+  });
   const { train: data } = splitDigits(0.8, flags.seed);
-  if (flags.inputs !== 'mnist' && flags.inputs !== 'dense') {
-    throw new Error(`Flag '--inputs' must be mnist or dense, got '${flags.inputs}'.`);
-  }
   if (flags.inputs === 'dense') {
     // xorshift32 from the seed: every pixel in (0, 1], so no product can skip a zero.
     let r = (flags.seed * 2654435761) >>> 0 || 1;
@@ -80,14 +87,33 @@ async function main(): Promise<void> {
     py.once('spawn', ok);
     py.once('error', fail);
   });
+  // A child that exits early (`--python /bin/false`) fails its pipe: the epoch's read says so.
+  py.stdin.on('error', () => undefined);
   try {
     await spawned;
   } catch (err) {
-    console.log(`numpy side not available (${flags.python}): ${(err as Error).message}`);
     rmSync(dir, { recursive: true, force: true });
-    process.exitCode = 1;
-    return;
+    throw new Error(`the numpy side (--python ${flags.python}) could not start: ${(err as Error).message}`);
   }
+  try {
+    await compare(py, xPath, labelsPath, data, nonzero, flags);
+  } finally {
+    // Whatever happened, the child goes and the temporary files with it (either kept the process
+    // alive, or 25 MB in the temporary directory, after a failure).
+    py.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The timed comparison, once the numpy process is up. */
+async function compare(
+  py: ChildProcessByStdio<Writable, Readable, null>,
+  xPath: string,
+  labelsPath: string,
+  data: ReturnType<typeof splitDigits>['train'],
+  nonzero: number,
+  flags: typeof defaults,
+): Promise<void> {
   const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
   const numpyEpoch = async (): Promise<{ cpu: number; loss: number }> => {
     py.stdin.write('epoch\n');
@@ -100,9 +126,6 @@ async function main(): Promise<void> {
   );
 
   // One thread on both sides: the comparison is of single-thread CPU time.
-  if (!['auto', 'simd', 'relaxed'].includes(flags.variant)) {
-    throw new Error(`Flag '--variant' must be auto, simd or relaxed, got '${flags.variant}'.`);
-  }
   const loaded = await loadBackend(
     flags.backend,
     flags.threads,
@@ -129,9 +152,6 @@ async function main(): Promise<void> {
   };
 
   // Warm-up epochs each (JIT, BLAS and wasm start-up), not counted.
-  if (!(Number.isInteger(flags.warmup) && flags.warmup >= 0)) {
-    throw new Error(`Flag '--warmup' must be a whole number >= 0, got ${flags.warmup}.`);
-  }
   for (let w = 0; w < flags.warmup; w++) {
     await numpyEpoch();
     await nnEpoch(-w);
@@ -152,7 +172,6 @@ async function main(): Promise<void> {
   }
   py.stdin.end();
   kit.dispose();
-  rmSync(dir, { recursive: true, force: true });
   const np = median(npCpu);
   const ours = median(nnCpu);
   console.log(
@@ -162,7 +181,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+run('speed', main);

@@ -60,6 +60,38 @@ describe('MNIST example', () => {
     expect(() => parseFlags(['--epochs', 'x'], { epochs: 6 })).toThrow(/needs a number/);
   });
 
+  it('refuses flags outside their rules, and output paths that cannot be written, before any work (a probe found each)', async () => {
+    const { UsageError, unwritable } = await import('../src/args.js');
+    const rules = {
+      epochs: { int: true, min: 1 },
+      split: { above: 0, below: 1 },
+      v: { choices: ['a', 'b'] },
+    };
+    const defaults = { epochs: 6, split: 0.8, v: 'a' };
+    for (const [argv, message] of [
+      [['--epochs', '0'], /'--epochs' must be at least 1, got '0'/],
+      [['--epochs', '1.5'], /'--epochs' must be a whole number/],
+      [['--epochs', ''], /'--epochs' needs a number, got ''/],
+      [['--epochs', '0x10'], /'--epochs' needs a number, got '0x10'/],
+      [['--split', '1'], /'--split' must be less than 1/],
+      [['--v', 'c'], /'--v' must be one of a, b, got 'c'/],
+    ] as const) {
+      expect(() => parseFlags(argv, defaults, rules), argv.join(' ')).toThrow(message);
+      expect(() => parseFlags(argv, defaults, rules)).toThrow(UsageError);
+    }
+    expect(parseFlags(['--epochs', '2e1'], defaults, rules).epochs).toBe(20);
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'mnist-args-'));
+    writeFileSync(join(dir, 'afile'), '');
+    expect(unwritable(dir)).toBe('is a directory');
+    expect(unwritable(join(dir, 'afile', 'x.cknn'))).toMatch(/not a directory/);
+    expect(unwritable('/proc/x/y.cknn')).toMatch(/where files cannot be made|cannot be written/);
+    expect(unwritable('')).toBe('is empty');
+    expect(unwritable(join(dir, 'new', 'deeper', 'x.cknn'))).toBeUndefined();
+  });
+
   it('splits all digits 80/20 per digit, seeded and disjoint', () => {
     const a = splitDigits(0.8, 3);
     const b = splitDigits(0.8, 3);
