@@ -81,11 +81,15 @@ const positive =
     return n;
   };
 /** A file name: not empty (an empty one once meant "off" without a word; --no-json says that). */
-const file = (name: string) => (v: string) => {
-  if (v.trim() === '')
-    throw new InvalidArgumentError(`${name} needs a file name (or use --no-${name.slice(2)}).`);
-  return v;
-};
+const file =
+  (name: string, off = true) =>
+  (v: string) => {
+    if (v.trim() === '')
+      throw new InvalidArgumentError(
+        `${name} needs a file name (${off ? `or use --no-${name.slice(2)}` : 'or leave it out'}).`,
+      );
+    return v;
+  };
 /** The wasm engine's tuning keys and whether each is a number. */
 const WASM_TUNING: Record<string, boolean> = {
   tile: false,
@@ -260,7 +264,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       'bench-results/latest.json',
     )
     .option('--no-json', 'do not write the JSON report')
-    .option('--markdown <file>', 'also write a Markdown report', file('--markdown'))
+    .option('--markdown <file>', 'also write a Markdown report', file('--markdown', false))
     .option('--svg <file>', 'write the SVG chart here', file('--svg'), 'bench-results/latest.svg')
     .option('--no-svg', 'do not write the SVG chart')
     .option('--no-progress', 'no progress bar')
@@ -346,7 +350,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .option('--threads <n>', 'threads of the shared run', int('--threads', 2, MAX_THREADS), 2)
     .option('-r, --reps <n>', 'timed samples per size (median reported)', int('--reps', 1), 7)
     .option('--seed <n>', 'seed of the random data', int('--seed', 0, MAX_SEED), DEFAULTS.seed)
-    .option('--json <file>', "also write the figures as JSON ('-': to standard output)")
+    .option(
+      '--json <file>',
+      "also write the figures as JSON ('-': to standard output)",
+      file('--json', false),
+    )
     .action(
       async (opts: {
         variant: 'simd' | 'relaxed';
@@ -501,13 +509,22 @@ async function runFromFlags(
     return 2;
   }
   // Checked before anything runs: a run of minutes once ended on an output path it could not write.
+  const taken = new Map<string, string>();
   for (const [flag, path] of [
     ['--json', f.json],
     ['--markdown', f.markdown],
     ['--svg', f.svg],
   ] as const) {
-    if (!path || path === STDOUT) continue;
-    const why = unwritable(path);
+    if (!path || (path === STDOUT && flag === '--json')) continue;
+    // '-' is standard output for --json alone (a file named '-' was written); two reports to one
+    // file overwrote each other.
+    const why =
+      path === STDOUT
+        ? `only --json writes to standard output ('-').`
+        : taken.has(resolve(path))
+          ? `is the file ${taken.get(resolve(path))} writes too.`
+          : unwritable(path);
+    taken.set(resolve(path), flag);
     if (why) {
       io.err(pc.red(`cosinekit-bench: ${flag} ${path}: ${why}`));
       return 2;
@@ -672,6 +689,8 @@ function unwritable(path: string): string | undefined {
   try {
     const full = resolve(path);
     if (existsSync(full) && statSync(full).isDirectory()) return 'is a directory.';
+    // An existing file must be writable itself (a read-only one failed after the whole run).
+    if (existsSync(full)) accessSync(full, constants.W_OK);
     let dir = dirname(full);
     while (!existsSync(dir)) dir = dirname(dir);
     if (!statSync(dir).isDirectory()) return `${dir} is not a directory.`;

@@ -209,6 +209,17 @@ describe('cosinekit-bench CLI', () => {
       ],
       [['crossover', '--threads', '999999'], /--threads must be at most 256/],
       [['-w', 'A', '--seed', '5000000000'], /--seed must be at most 4294967295/],
+      // Output files: a file named '-', one report over another, and an option that does not exist.
+      [
+        ['-w', 'A', '--json', join(dir, 'dash.json'), '--svg', '-'],
+        /--svg -: only --json writes to standard output/,
+      ],
+      [
+        ['-w', 'A', '--json', join(dir, 'same.out'), '--svg', join(dir, 'same.out')],
+        /is the file --json writes too/,
+      ],
+      [['-w', 'A', '--markdown', ''], /--markdown needs a file name \(or leave it out\)/],
+      [['crossover', '--json', ''], /--json needs a file name/],
       [['-w', 'A,a', '-b', 'reference'], /workload 'A' is named twice/],
       [['-w', 'A', '-b', 'reference,reference'], /backend 'reference' is named twice/],
       [['crossover', '--json', dir], /--json .*: is a directory/],
