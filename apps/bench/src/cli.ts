@@ -102,8 +102,10 @@ const WASM_TUNING: Record<string, boolean> = {
 const tuning = (v: string) => {
   const out: Record<string, string | number> = {};
   for (const pair of v.split(',').filter(Boolean)) {
-    const [key, value] = pair.split('=').map((s) => s.trim());
-    if (!(key in WASM_TUNING) || !value)
+    const parts = pair.split('=').map((s) => s.trim());
+    const [key, value] = parts;
+    // `tile=4x2=3` dropped its `=3` without a word.
+    if (!(key in WASM_TUNING) || !value || parts.length !== 2)
       throw new InvalidArgumentError(
         `expected key=value pairs with keys ${Object.keys(WASM_TUNING).join(', ')}.`,
       );
@@ -316,6 +318,22 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
           }
         }
         setExit(await sweepFromFlags({ ...flags, json }, io, argv));
+        return;
+      }
+      // Flags a run without their subject dropped silently (exit 0): named, as the sweep names its own.
+      const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
+      const wasm = flags.backends.some((b) => b.startsWith('wasm'));
+      const ignored = [
+        given('grid') ? '--grid (read by -w sweep alone)' : '',
+        !wasm && given('wasmTuning') ? '--wasm-tuning (read by the wasm backends alone)' : '',
+        !wasm && given('shardBytes') ? '--shard-bytes (read by the wasm backends alone)' : '',
+        !wasm && !flags.workloads.includes('roofline') && given('threads')
+          ? '--threads (read by the wasm backends and the roofline alone)'
+          : '',
+      ].filter(Boolean);
+      if (ignored.length) {
+        io.err(pc.red(`cosinekit-bench: this run would ignore ${ignored.join(', ')}.`));
+        setExit(2);
         return;
       }
       setExit(await runFromFlags(flags, io, argv, onlyCustom));

@@ -220,6 +220,11 @@ describe('cosinekit-bench CLI', () => {
       ],
       [['-w', 'A', '--markdown', ''], /--markdown needs a file name \(or leave it out\)/],
       [['crossover', '--json', ''], /--json needs a file name/],
+      // Flags the run would have ignored (exit 0), and a tuning pair with a second '='.
+      [['-w', 'A', '-b', 'reference', '--grid', 'q=1'], /would ignore --grid/],
+      [['-w', 'A', '-b', 'reference', '--wasm-tuning', 'tile=4x2'], /would ignore --wasm-tuning/],
+      [['-w', 'A', '-b', 'reference', '--threads', '2'], /would ignore --threads/],
+      [['-w', 'A', '-b', 'wasm', '--wasm-tuning', 'tile=4x2=3'], /expected key=value pairs/],
       [['-w', 'A,a', '-b', 'reference'], /workload 'A' is named twice/],
       [['-w', 'A', '-b', 'reference,reference'], /backend 'reference' is named twice/],
       [['crossover', '--json', dir], /--json .*: is a directory/],
