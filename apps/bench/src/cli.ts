@@ -353,8 +353,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         setExit(2);
         return;
       }
-      const a = parseReport(readFileSync(before, 'utf8'), before);
-      const b = parseReport(readFileSync(after, 'utf8'), after);
+      // Which file failed is named (a bare EISDIR or JSON position said nothing of it).
+      const read = (path: string) => {
+        try {
+          return readFileSync(path, 'utf8');
+        } catch (err) {
+          throw new Error(`${path} cannot be read: ${firstLine(err)}`);
+        }
+      };
+      const a = parseReport(read(before), before);
+      const b = parseReport(read(after), after);
       io.out(renderCompare(a, b, threshold));
       setExit(b.ok ? 0 : 1);
     });

@@ -406,6 +406,35 @@ describe('cosinekit-bench CLI', () => {
     expect((await capture(['crossover', '--variant', 'sse'])).code).toBe(2);
   });
 
+  it('compare names the file and the field a report gets wrong (it printed NaN, -5 ns or undefined as figures)', async () => {
+    const good = JSON.parse(readFileSync(join(dir, 'matrix.json'), 'utf8'));
+    const write = (name: string, body: unknown) => {
+      const path = join(dir, name);
+      writeFileSync(path, typeof body === 'string' ? body : JSON.stringify(body));
+      return path;
+    };
+    const first = good.results[0];
+    for (const [name, body, message] of [
+      [
+        'fast.json',
+        { ...good, results: [{ ...first, nsPerPair: 'fast' }] },
+        /results\[0\]\.nsPerPair is "fast"/,
+      ],
+      ['negative.json', { ...good, results: [{ ...first, nsPerPair: -5 }] }, /results\[0\]\.nsPerPair is -5/],
+      ['bare.json', { ...good, results: [{ workload: 'A' }] }, /results\[0\]\.contender is missing/],
+      ['null.json', { ...good, results: [null] }, /results\[0\] is not a result object/],
+      ['noenv.json', { ...good, environment: undefined }, /has no environment/],
+      ['broken.json', '{x', /broken\.json is not JSON/],
+    ] as const) {
+      const path = write(name, body);
+      const r = await capture(['compare', path, join(dir, 'matrix.json')]);
+      expect(r.code, name).toBe(2);
+      expect(r.err, name).toMatch(message);
+      expect(r.out, name).not.toMatch(/NaN|undefined/);
+    }
+    expect((await capture(['compare', dir, join(dir, 'matrix.json')])).err).toMatch(/cannot be read: EISDIR/);
+  });
+
   it('compares two reports', async () => {
     const lines: string[] = [];
     const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
