@@ -534,6 +534,17 @@ async function runFromFlags(
     );
     return 2;
   }
+  // One given on the command line must be among this run's contenders (tfjs-fast with -p none, or
+  // wasm@7 with -b wasm, gave an empty column and no word).
+  const running = [...f.backends, ...f.peers, ...extra.map((e) => e.id)];
+  if (argv.some((a) => a === '--baseline' || a.startsWith('--baseline=')) && !running.includes(base)) {
+    io.err(
+      pc.red(
+        `cosinekit-bench: --baseline '${f.baseline}' is not among this run's contenders (${running.join(', ') || 'none'}).`,
+      ),
+    );
+    return 2;
+  }
   // Checked before anything runs: a run of minutes once ended on an output path it could not write.
   const taken = new Map<string, string>();
   for (const [flag, path] of [

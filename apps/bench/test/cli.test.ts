@@ -179,6 +179,10 @@ describe('cosinekit-bench CLI', () => {
       [['--json', ''], /--json needs a file name/],
       [['--markdown', ''], /--markdown needs a file name/],
       [['-w', 'A', '--baseline', 'nosuch'], /--baseline 'nosuch' names no contender/],
+      [
+        ['-w', 'A', '-b', 'wasm', '-p', 'none', '--baseline', 'wasm@7'],
+        /--baseline 'wasm@7' is not among this run's contenders \(wasm\)/,
+      ],
       [['--budget', '40000'], /--budget must be at most 3600/],
       [['-w', 'A', '--json', join(dir, 'no-such-file.json', 'x.json')], /--json/],
       [['-w', 'A', '--backend-module', join(dir, 'missing.mjs')], /--backend-module missing/],
