@@ -523,6 +523,15 @@ async function runFromFlags(
     return 2;
   }
   const extra = (f.backendModule ?? []).map(moduleBackend);
+  if (f.backends.length === 0 && f.peers.length === 0 && extra.length === 0) {
+    // `-b '' -p none` measured nothing and exited 0.
+    io.err(
+      pc.red(
+        'cosinekit-bench: nothing to run: -b and -p name no contender, and no --backend-module is given.',
+      ),
+    );
+    return 2;
+  }
   // The baseline names a contender (or contender/method): one no run can have gave an empty column.
   const base = f.baseline.split('/')[0];
   const contenders = [...KNOWN_BACKENDS, ...PEERS, ...extra.map((e) => e.id)] as readonly string[];
@@ -749,6 +758,9 @@ function unwritable(path: string): string | undefined {
   }
 }
 
+/** How long a --backend-module's factory may take to make its backend (a kit's init bound). */
+const MODULE_START_MS = 60_000;
+
 function moduleBackend(path: string): ExtraBackend & { check(): Promise<void> } {
   const load = async () => {
     const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
@@ -763,7 +775,17 @@ function moduleBackend(path: string): ExtraBackend & { check(): Promise<void> } 
     },
     async create() {
       const make = await load();
-      const b = typeof make === 'function' ? await make() : make;
+      // Bounded as a kit bounds a backend's init: a factory that never settles hung the run.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const b = await Promise.race([
+        typeof make === 'function' ? make() : make,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`${path}: its factory did not settle within ${MODULE_START_MS / 1000} s`)),
+            MODULE_START_MS,
+          );
+        }),
+      ]).finally(() => clearTimeout(timer));
       if (!b || typeof b !== 'object' || typeof (b as Backend).name !== 'string') {
         throw new Error(`${path}: the default export (or createBackend) must return a Backend`);
       }

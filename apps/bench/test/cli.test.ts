@@ -179,6 +179,7 @@ describe('cosinekit-bench CLI', () => {
       [['--json', ''], /--json needs a file name/],
       [['--markdown', ''], /--markdown needs a file name/],
       [['-w', 'A', '--baseline', 'nosuch'], /--baseline 'nosuch' names no contender/],
+      [['-w', 'A', '-b', '', '-p', 'none'], /nothing to run/],
       [
         ['-w', 'A', '-b', 'wasm', '-p', 'none', '--baseline', 'wasm@7'],
         /--baseline 'wasm@7' is not among this run's contenders \(wasm\)/,
