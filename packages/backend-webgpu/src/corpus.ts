@@ -615,7 +615,17 @@ async function rescore(
     Math.floor(bindFloats / wide),
     Math.floor((engine.maxGroups * 64) / wide),
   );
-  if (qc < 1) beyondLimits(`${wide} re-ranking candidates do not fit the storage binding limit`);
+  if (qc < 1) {
+    // Named by the limit that binds (it blamed the storage binding for a workgroup limit too).
+    const binding = Math.floor(bindFloats / wide) < 1;
+    beyondLimits(
+      `${wide} re-ranking candidates a query do not fit ${
+        binding
+          ? `the storage binding limit (${engine.limits.maxStorageBufferBindingSize} bytes)`
+          : `one dispatch (${engine.maxGroups} workgroups of 64 a dimension: maxComputeWorkgroupsPerDimension)`
+      }`,
+    );
+  }
   // One counted iteration per product, two per block of them.
   engine.loops('corpusSearch', 'queries', d + 2 * Math.ceil(d / BLOCK) + 4, `re-ranking rows of ${d} floats`);
   const pipe = engine.pipeline('rerank', rerankShader);

@@ -106,6 +106,19 @@ describe.skipIf(skip !== null)('webgpu on artificially small limits', () => {
     expect(cos.length).toBe(400);
   });
 
+  it('a re-rank pool past one dispatch names the workgroup limit, not the binding (it blamed the binding)', async () => {
+    const few = createWebGpuBackend({ limits: { maxComputeWorkgroupsPerDimension: 2 } });
+    try {
+      const c = await few.kernels.createCorpus!(randomTensor(400, 8, 1), { storage: 'int8', rerank: 3 });
+      await expect(
+        Promise.resolve().then(() => few.kernels.corpusSearch!(c, randomTensor(1, 8, 2), 100)),
+      ).rejects.toMatchObject({ code: 'UNSUPPORTED', message: /maxComputeWorkgroupsPerDimension/ });
+      c.dispose();
+    } finally {
+      await few.dispose?.();
+    }
+  });
+
   it('a row larger than one binding is refused with the reason, as UNSUPPORTED (was a RangeError)', async () => {
     const wide = randomTensor(2, 2000, 7);
     await expect(Promise.resolve().then(() => b.kernels.rowNorms!(wide))).rejects.toMatchObject({
