@@ -144,7 +144,11 @@ describe('saveCorpusOpfs / loadCorpusOpfs (Chromium)', () => {
     expect(seen?.some((n) => /^x\.ckc\.[0-9a-f]{12}\.ckc-part/.test(n))).toBe(true);
     if (!(loadMidSave instanceof Error)) (loadMidSave as { dispose(): void }).dispose();
     else
-      expect(loadMidSave).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'name', message: /NotFoundError/ });
+      expect(loadMidSave).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: 'name',
+        message: expect.stringMatching(/NotFoundError/),
+      });
     expect(await names()).toEqual(['x.ckc']);
     // Two saves at once: both resolve, the file is one of the corpora whole, no part file left.
     await Promise.all([
