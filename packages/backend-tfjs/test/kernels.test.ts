@@ -338,6 +338,27 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     }
   });
 
+  it('matmul over a long shared dimension, repeated rows (tfjs-webgpu summed 6 x 4096 by 56 x 4096 wrong)', async () => {
+    for (const [m, k, n] of [
+      [6, 4096, 56],
+      [3, 1025, 5],
+    ]) {
+      const row = matrix(1, k, k).data;
+      const a = { data: new Float32Array(m * k), rows: m, cols: k };
+      for (let i = 0; i < m; i++) a.data.set(row, i * k);
+      for (const transB of [true, false]) {
+        const b = transB ? matrix(n, k, n + 1) : matrix(k, n, n + 1);
+        const want = ref.matmul(a, b, false, transB);
+        const got = await backend.kernels.matmul(a, b, false, transB);
+        // Absolute, against the largest magnitude: the sums of k products of values in [-1, 1).
+        const scale = Math.max(...Array.from(want, Math.abs));
+        expect(maxAbsError(got, want) / scale, `${m}x${k}x${n} transB=${transB}`).toBeLessThan(
+          algTol * Math.sqrt(k),
+        );
+      }
+    }
+  });
+
   it('addBias broadcasts over rows', async () => {
     const x = matrix(7, 5, 1);
     const bias = matrix(1, 5, 2).data;
