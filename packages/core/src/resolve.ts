@@ -73,52 +73,60 @@ export interface ResolvedKernels {
  * backend that lacks any of them gets the reference's three.
  */
 export function resolveKernels(backend: Backend): ResolvedKernels {
-  checkBackend(backend, 'resolveKernels', 'backend');
-  const own = backend.kernels;
+  // Every field read once, into a snapshot that is then checked and used: a getter that answers
+  // differently on a second read cannot make the function checked, the function bound and the
+  // function a declaration was made for differ.
+  const snap = snapshotBackend(backend, 'resolveKernels', 'backend');
+  const own = snap.kernels;
   const corpusComplete = CORPUS_KERNELS.every((k) => typeof own[k] === 'function');
   const kernels = {} as Record<keyof Kernels, unknown>;
   const providers = {} as Record<KernelName, string>;
   for (const name of KERNEL_NAMES) {
     const mine = own[name];
     const usable = typeof mine === 'function' && (corpusComplete || !CORPUS_KERNELS.includes(name));
-    kernels[name] = usable ? mine.bind(own) : referenceKernels[name];
-    providers[name] = usable ? backend.name : 'reference';
+    kernels[name] = usable ? mine.bind(snap.self) : referenceKernels[name];
+    providers[name] = usable ? snap.name : 'reference';
   }
+  const bound = (f: unknown) => (f as (...args: unknown[]) => unknown).bind(snap.self);
   // The optional corpus kernels belong to whoever owns the corpus group.
   for (const name of ['readCorpus', 'exportCorpus', 'importCorpus', 'corpusSearchAllowed'] as const) {
-    const k = corpusComplete ? own[name]?.bind(own) : referenceKernels[name];
+    const k = corpusComplete
+      ? own[name] === undefined
+        ? undefined
+        : bound(own[name])
+      : referenceKernels[name];
     if (k) kernels[name] = k;
   }
   // The optimiser kernels travel together too: a state is stepped by the backend that made it.
   const optimizerOwn = OPTIMIZER_KERNELS.every((k) => typeof own[k] === 'function');
   for (const name of OPTIMIZER_KERNELS) {
-    kernels[name] = optimizerOwn ? own[name]!.bind(own) : referenceKernels[name];
-    (providers as Record<string, string>)[name] = optimizerOwn ? backend.name : 'reference';
+    kernels[name] = optimizerOwn ? bound(own[name]) : referenceKernels[name];
+    (providers as Record<string, string>)[name] = optimizerOwn ? snap.name : 'reference';
   }
   // Column sums stand alone: the backend's when it has them, otherwise the reference's.
   const sums = typeof own.columnSums === 'function';
-  kernels.columnSums = sums ? own.columnSums!.bind(own) : referenceKernels.columnSums;
-  (providers as Record<string, string>).columnSums = sums ? backend.name : 'reference';
+  kernels.columnSums = sums ? bound(own.columnSums) : referenceKernels.columnSums;
+  (providers as Record<string, string>).columnSums = sums ? snap.name : 'reference';
   // The softmax kernel stands alone: the contract fixes its bits, so either gives the same answer.
   const softmaxOwn = typeof own.softmaxCrossEntropy === 'function';
   kernels.softmaxCrossEntropy = softmaxOwn
-    ? own.softmaxCrossEntropy!.bind(own)
+    ? bound(own.softmaxCrossEntropy)
     : referenceKernels.softmaxCrossEntropy;
-  (providers as Record<string, string>).softmaxCrossEntropy = softmaxOwn ? backend.name : 'reference';
+  (providers as Record<string, string>).softmaxCrossEntropy = softmaxOwn ? snap.name : 'reference';
   // A kernel is ungated (or self-checked) when whoever runs it says so: the backend for its own
   // kernel, the reference for the reference's (known by identity, so a copy of the reference
   // backend with another kernel in its place does not inherit the promise).
   // A list made by `declareKernels` holds only for the functions it was made for: a backend
   // spread from another (`{ ...wasm, kernels: { ...wasm.kernels, cosineMatrix: mine } }`) carries
   // the list along, but not to a kernel put in its place.
-  const declared = <K extends KernelName>(names: readonly K[], mine: readonly K[] = [], ref: readonly K[]) =>
+  const declared = <K extends KernelName>(names: readonly K[], list: Declaration<K>, ref: readonly K[]) =>
     names.filter((k) => {
       if (kernels[k] === referenceKernels[k] || own[k] === referenceKernels[k]) return ref.includes(k);
-      const bound = DECLARED_FOR.get(mine);
-      return mine.includes(k) && (bound === undefined || bound.get(k) === own[k]);
+      const fns = list.of === undefined ? undefined : DECLARED_FOR.get(list.of);
+      return list.names.includes(k) && (fns === undefined || fns.get(k) === own[k]);
     });
-  const ungated = declared(UNGATED_KERNELS, backend.ungated, REFERENCE_UNGATED);
-  const selfChecked = declared(SELF_CHECKED_KERNELS, backend.selfChecked, REFERENCE_SELF_CHECKED);
+  const ungated = declared(UNGATED_KERNELS, snap.ungated, REFERENCE_UNGATED);
+  const selfChecked = declared(SELF_CHECKED_KERNELS, snap.selfChecked, REFERENCE_SELF_CHECKED);
   const topKTrusted = kernels.topK === referenceKernels.topK || own.topK === referenceKernels.topK;
   return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked, topKTrusted };
 }
@@ -129,6 +137,42 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
  * Backends are plug-ins: a malformed one is refused up front rather than failing deep inside a call.
  */
 export function checkBackend(b: unknown, op: string, arg: string): asserts b is Backend {
+  snapshotBackend(b, op, arg);
+}
+
+/** A `ungated` or `selfChecked` list as read once: its names, and the list itself (its identity is what `declareKernels` bound). */
+interface Declaration<K> {
+  readonly names: readonly K[];
+  readonly of: readonly string[] | undefined;
+}
+
+/** The fields of a backend {@link resolveKernels} uses, each read once. */
+interface BackendSnapshot {
+  readonly name: string;
+  readonly kernels: Readonly<Partial<Record<string, unknown>>>;
+  /** The kernels object itself, as read: `this` of every kernel. */
+  readonly self: object;
+  readonly ungated: Declaration<UngatedKernelName>;
+  readonly selfChecked: Declaration<SelfCheckedKernelName>;
+}
+
+/** The kernel fields a backend may have. */
+const KERNEL_FIELDS = [
+  ...KERNEL_NAMES,
+  'readCorpus',
+  'exportCorpus',
+  'importCorpus',
+  'corpusSearchAllowed',
+  ...OPTIMIZER_KERNELS,
+  'columnSums',
+  'softmaxCrossEntropy',
+] as const;
+
+/**
+ * `b`'s fields, each read once and checked as {@link checkBackend} does; a backend object that
+ * cannot be read (a revoked Proxy, a getter or trap that throws) is named.
+ */
+function snapshotBackend(b: unknown, op: string, arg: string): BackendSnapshot {
   if (typeof b !== 'object' || b === null)
     argError(
       'INVALID_TYPE',
@@ -136,13 +180,11 @@ export function checkBackend(b: unknown, op: string, arg: string): asserts b is 
       arg,
       `must be a backend object or a registered name, got ${describeType(b)}.`,
     );
-  // A backend object that cannot be read (a revoked Proxy, a getter or trap that throws) is named.
-  reading(op, arg, () => checkFields(b as Record<string, unknown>, op, arg));
+  return reading(op, arg, () => checkFields(b as Record<string, unknown>, op, arg));
 }
 
-/** The fields of a backend object {@link checkBackend} checks. */
-function checkFields(o: Record<string, unknown>, op: string, arg: string): void {
-  // Each field read once.
+/** The fields of a backend object {@link checkBackend} checks, each read once. */
+function checkFields(o: Record<string, unknown>, op: string, arg: string): BackendSnapshot {
   const { name: n, kernels: ks } = o;
   if (typeof n !== 'string' || n === '')
     argError('INVALID_ARGUMENT', op, `${arg}.name`, `must be a non-empty string, got ${valueText(n)}.`);
@@ -153,33 +195,33 @@ function checkFields(o: Record<string, unknown>, op: string, arg: string): void 
       `${arg}.kernels`,
       `must be an object of kernel functions, got ${describeType(ks)}.`,
     );
-  const kernels = ks as Record<string, unknown>;
-  for (const name of [
-    ...KERNEL_NAMES,
-    'readCorpus',
-    'exportCorpus',
-    'importCorpus',
-    'corpusSearchAllowed',
-    ...OPTIMIZER_KERNELS,
-    'columnSums',
-    'softmaxCrossEntropy',
-  ]) {
-    const k = kernels[name];
+  const kernels: Partial<Record<string, unknown>> = {};
+  for (const name of KERNEL_FIELDS) {
+    const k = (ks as Record<string, unknown>)[name];
     if (k !== undefined && typeof k !== 'function')
       argError('INVALID_TYPE', op, `${arg}.kernels.${name}`, `must be a function, got ${describeType(k)}.`);
+    if (k !== undefined) kernels[name] = k;
   }
   // Kernels a backend may declare: ungated (see Backend.ungated) and self-checked.
-  for (const [field, names] of [
-    ['ungated', UNGATED_KERNELS.join(' ')],
-    ['selfChecked', SELF_CHECKED_KERNELS.join(' ')],
-  ]) {
+  const declaration = <K extends string>(field: string, allowed: readonly K[]): Declaration<K> => {
     const v = o[field];
-    if (v !== undefined && !(Array.isArray(v) && v.every((k) => names.split(' ').includes(k))))
-      argError('INVALID_ARGUMENT', op, `${arg}.${field}`, `must be an array of kernel names (${names}).`);
-  }
+    if (v === undefined) return { names: [], of: undefined };
+    const names = Array.isArray(v) ? (Array.from(v) as unknown[]) : undefined;
+    if (!names?.every((k) => (allowed as readonly unknown[]).includes(k)))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `${arg}.${field}`,
+        `must be an array of kernel names (${allowed.join(' ')}).`,
+      );
+    return { names: names as K[], of: v as readonly string[] };
+  };
+  const ungated = declaration('ungated', UNGATED_KERNELS);
+  const selfChecked = declaration('selfChecked', SELF_CHECKED_KERNELS);
   for (const hook of ['init', 'dispose', 'memory', 'describe']) {
     const h = o[hook];
     if (h !== undefined && typeof h !== 'function')
       argError('INVALID_TYPE', op, `${arg}.${hook}`, `must be a function, got ${describeType(h)}.`);
   }
+  return { name: n, kernels, self: ks, ungated, selfChecked };
 }

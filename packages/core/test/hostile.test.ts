@@ -1423,3 +1423,53 @@ function detachedU8(): Uint8Array {
   structuredClone(x.buffer, { transfer: [x.buffer] });
   return x;
 }
+
+describe('a backend whose kernel fields answer differently on each read', () => {
+  /** Kernels whose `name` getter answers `first` on read number `at` (from 0) and `other` on every other read. */
+  const flipping = (name: string, at: number, first: unknown, other: unknown) => {
+    let reads = 0;
+    return Object.defineProperty({}, name, {
+      enumerable: true,
+      get: () => (reads++ === at ? first : other),
+    }) as Backend['kernels'];
+  };
+  it('is resolved from one read of each field: what is checked is what runs (a second read let a raw TypeError escape)', async () => {
+    const { resolveKernels } = await import('../src/backend.js');
+    const step = () => {};
+    for (const name of ['adamStep', 'columnSums', 'softmaxCrossEntropy', 'readCorpus']) {
+      for (let at = 0; at < 6; at++) {
+        for (const [first, other] of [
+          [step, undefined],
+          [undefined, step],
+        ]) {
+          const kernels = flipping(name, at, first, other);
+          let resolved: ReturnType<typeof resolveKernels> | undefined;
+          try {
+            resolved = resolveKernels({ name: 'flip', kernels });
+          } catch (e) {
+            // Refusing the backend is fine, by name; a raw TypeError is not.
+            expect(e, `${name}, read ${at}`).toMatchObject({ name: 'CosineKitError', op: 'resolveKernels' });
+            continue;
+          }
+          const k = resolved.kernels as unknown as Record<string, unknown>;
+          expect(typeof k[name] === 'function' || k[name] === undefined, `${name}, read ${at}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('cannot have a kernel declared ungated while another function runs in its place', async () => {
+    const { declareKernels, resolveKernels } = await import('../src/backend.js');
+    const honest = referenceKernels.cosineRows;
+    const liar: typeof honest = (a) => new Float32Array(a.rows).fill(0.5);
+    const ungated = declareKernels({ cosineRows: honest }, ['cosineRows']);
+    for (let at = 0; at < 8; at++) {
+      // Every read answers the declared function but one, which answers the liar.
+      const kernels = flipping('cosineRows', at, liar, honest);
+      const resolved = resolveKernels({ name: 'flip', kernels, ungated });
+      const a = { data: Float32Array.of(1, 0), rows: 1, cols: 2 };
+      const runsLiar = (resolved.kernels.cosineRows(a, a) as Float32Array)[0] === 0.5;
+      expect(runsLiar && resolved.ungated.includes('cosineRows'), `read ${at}`).toBe(false);
+    }
+  });
+});
