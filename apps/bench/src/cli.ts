@@ -281,7 +281,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         '  cosinekit-bench -w A,B,S -b wasm-simd@1 --wasm-tuning tile=4x2,blockBytes=98304\n' +
         '  cosinekit-bench crossover --variant relaxed --threads 2',
     )
+    // A word that is not a command reaches the run as an operand: named there, with the commands.
+    .allowExcessArguments(true)
     .action(async (flags: RunFlags, cmd: Command) => {
+      if (cmd.args.length > 0) {
+        const commands = cmd.commands.map((c) => c.name()).join(', ');
+        io.err(
+          pc.red(
+            `cosinekit-bench: unknown command '${cmd.args[0]}' (commands: ${commands}; a run takes options only: see --help).`,
+          ),
+        );
+        setExit(2);
+        return;
+      }
       // A shape given without --workloads means "just that shape".
       const onlyCustom = cmd.getOptionValueSource('workloads') === 'default';
       if (flags.workloads.includes('sweep')) {
@@ -452,6 +464,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         io.out(pc.dim(`${''.padEnd(18)} ${source.origin}`));
       }
     });
+  // `help` and `help <command>`, as `--help` and `<command> --help`.
+  program.helpCommand('help [command]', 'print the usage of the run or of a command');
   return program;
 }
 
@@ -812,7 +826,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version')
+      return 0;
     // Usage errors exit 2, apart from 1 (a wrong result).
     if (e.code?.startsWith('commander.')) return 2;
     io.err(pc.red(`cosinekit-bench: ${err instanceof Error ? err.message : String(err)}`));
@@ -824,6 +839,13 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 // Run when executed (node dist/cli.js, or the cosinekit-bench bin link), not when imported by a test.
 const entry = process.argv[1] ? realpathSync(process.argv[1]) : '';
 if (entry === fileURLToPath(import.meta.url)) {
+  // A reader that stops early (`| head`) closes the pipe: that ends the output, not with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(process.exitCode ?? 0);
+    });
+  }
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -411,6 +411,20 @@ describe('cosinekit-bench CLI', () => {
     expect((await capture(['crossover', '--variant', 'sse'])).code).toBe(2);
   });
 
+  it("names an unknown subcommand and lists the commands (it said 'too many arguments'); `help` prints the usage", async () => {
+    const wrong = await capture(['frobnicate']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/unknown command 'frobnicate'/);
+    expect(wrong.err).toMatch(/compare.*crossover.*backends/);
+    expect(wrong.err).not.toMatch(/too many arguments/);
+    const help = await capture(['help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/Usage: cosinekit-bench/);
+    const sub = await capture(['help', 'compare']);
+    expect(sub.code).toBe(0);
+    expect(sub.out).toMatch(/Usage: cosinekit-bench compare/);
+  });
+
   it('compare names the file and the field a report gets wrong (it printed NaN, -5 ns or undefined as figures)', async () => {
     const good = JSON.parse(readFileSync(join(dir, 'matrix.json'), 'utf8'));
     const write = (name: string, body: unknown) => {
