@@ -46,9 +46,17 @@ export function parseFlags<T extends FlagDefaults>(
 
 /**
  * Runs an app's `main`: a mistake in the command line ({@link UsageError}) or a failure is one line
- * on standard error (exit code 2 or 1), not a stack trace; `DEBUG=1` prints the stack too.
+ * on standard error (exit code 2 or 1), not a stack trace; `DEBUG=1` prints the stack too. Output
+ * piped to a reader that stops early (`| head`) ends the run quietly.
  */
 export function run(app: string, main: () => Promise<void>): void {
+  // A reader that stops early (`| head`) closes the pipe: that ends the run, not with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(process.exitCode ?? 0);
+    });
+  }
   main().catch((err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
     console.error(`${app}: ${message}`);
