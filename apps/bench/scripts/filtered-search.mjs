@@ -3,7 +3,7 @@
 // only the rows that pass; wasm gathers them when few pass and streams every row when many do), and
 // on pgvector (PGlite in memory, exact; the filter goes into the SQL WHERE clause).
 // Every filtered answer is checked against a brute-force top-k over the passing rows first.
-// Usage (after a build): node apps/bench/scripts/filtered-search.mjs [N=1000000] [d=384] [Q=8] [k=10] [backends=reference,wasm,pgvector]
+// Usage (after a build): node apps/bench/scripts/filtered-search.mjs [N=1000000] [d=384] [Q=8] [k=10] [backends=reference,wasm] (add pgvector to time it too)
 
 import { createPgvectorBackend } from '@cosinekit/backend-pgvector';
 import { createWasmBackend } from '@cosinekit/backend-wasm';
