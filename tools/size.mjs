@@ -80,8 +80,10 @@ const BUDGET = {
   // to 20.5 KB, so 21 KB; rowNorms, normalizeRows and createCorpus among them, 21.2 KB, so 22 KB;
   // the disposal case (`checkDisposal`), 22.1 KB, so 22.5 KB; every call checked to leave its inputs
   // as they were, and timeouts on calls that never settle (a probe's findings), 22.7 KB, so 23 KB;
-  // the runners' option checks (numRuns 0 ran nothing and passed), 23.1 KB, so 23.5 KB.
-  '@cosinekit/conformance': 23_500,
+  // the runners' option checks (numRuns 0 ran nothing and passed), 23.1 KB, so 23.5 KB; a mutation
+  // probe's findings (outputs written into `out` checked, shapes past a tile of 64, quantised scores
+  // without re-ranking held to their bound), 24.3 KB, so 25 KB.
+  '@cosinekit/conformance': 25_000,
 };
 const DEFAULT_BUDGET = 20_000;
 const WASM_BUDGET = 40_000;

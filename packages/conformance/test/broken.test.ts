@@ -9,10 +9,12 @@ import {
   type Matrix,
   type ResidentCorpus,
   referenceKernels,
+  type SoftmaxCrossEntropy,
   type TopKResult,
 } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
+  type ConformanceCase,
   checkDisposal,
   conformanceCases,
   createContext,
@@ -534,5 +536,302 @@ describe('found by a probe of the suite (each passed, or hung, before)', () => {
       dispose: () => new Promise(() => undefined),
     };
     await expect(checkDisposal(() => stuckDispose, 200)).rejects.toThrow(/stuck\.dispose\(\) did not settle/);
+  });
+});
+
+describe('found by a probe of shape-dependent bugs (each passed before)', () => {
+  /** Where each kernel that returns one float array takes its `out`. */
+  const OUT_AT = {
+    rowNorms: 1,
+    normalizeRows: 1,
+    cosineRows: 2,
+    cosineMatrix: 2,
+    corpusMatrix: 2,
+    matmul: 4,
+    addBias: 2,
+    activation: 2,
+    activationGrad: 3,
+    columnSums: 1,
+  } as const;
+  type ArrayKernel = keyof typeof OUT_AT;
+  // biome-ignore lint/suspicious/noExplicitAny: a mutant reads whichever arguments its kernel has
+  type Args = any[];
+
+  /** The reference with `kernels` swapped in. */
+  const withKernels = (kernels: Partial<Kernels>): Backend => ({
+    ...createReferenceBackend(),
+    kernels: { ...referenceKernels, ...kernels },
+  });
+
+  /** The reference with `kernel`'s answer off by 1e-3 at `at(args, out, length)`, when that is >= 0. */
+  const offAt = (kernel: ArrayKernel, at: (args: Args, out: unknown, length: number) => number): Backend => {
+    const f = referenceKernels[kernel] as (...a: Args) => Float32Array;
+    return withKernels({
+      [kernel]: (...args: Args) => {
+        const r = f(...args);
+        const i = at(args, args[OUT_AT[kernel]], r.length);
+        if (i >= 0) r[i] += OFF;
+        return r;
+      },
+    });
+  };
+
+  /** The reference with `kernel`'s top-k answer edited by `edit`. */
+  const topKEdited = (
+    kernel: 'topK' | 'corpusSearch',
+    edit: (t: TopKResult, args: Args) => void,
+  ): Backend => {
+    const f = referenceKernels[kernel] as (...a: Args) => TopKResult;
+    return withKernels({
+      [kernel]: (...args: Args) => {
+        const t = f(...args);
+        const copy = { ...t, indices: t.indices.slice(), scores: t.scores.slice() };
+        edit(copy, args);
+        return copy;
+      },
+    });
+  };
+
+  /** Messages of the cases `which` selects that fail on `backend`. */
+  async function failures(backend: Backend, which: (c: ConformanceCase) => boolean): Promise<string[]> {
+    const cases = conformanceCases().filter(which);
+    expect(cases.length).toBeGreaterThan(0);
+    const outcomes = await runCases(await createContext(backend), cases);
+    return outcomes.filter((o) => o.error).map((o) => o.error!.message);
+  }
+  const of = (kernel: string) => (c: ConformanceCase) => c.kernel === kernel;
+
+  const stored = (h: ResidentCorpus) => h.storage ?? 'float32';
+  const rerankOf = (h: ResidentCorpus) => (h as { rerank?: number }).rerank ?? 0;
+
+  for (const kernel of Object.keys(OUT_AT).filter((k) => k !== 'columnSums') as ArrayKernel[]) {
+    it(`${kernel} off by 1e-3 only in what it writes into out`, async () => {
+      const messages = await failures(
+        offAt(kernel, (_, out, n) => (out ? n - 1 : -1)),
+        of(kernel),
+      );
+      expect(messages).toContainEqual(
+        expect.stringMatching(new RegExp(`^(sparse )?${kernel}\\b.* into 'out': element \\d+ is`)),
+      );
+    });
+  }
+
+  it('softmaxCrossEntropy off by 1e-3 only in what it writes into out', async () => {
+    const backend = withKernels({
+      softmaxCrossEntropy: (x, t, scale, weight, keep, out) => {
+        const r = referenceKernels.softmaxCrossEntropy!(
+          x,
+          t,
+          scale,
+          weight,
+          keep,
+          out,
+        ) as SoftmaxCrossEntropy;
+        if (out) nudge(out.grad);
+        return r;
+      },
+    });
+    const messages = await failures(backend, (c) => c.group === 'softmax');
+    expect(messages).toContainEqual(
+      expect.stringMatching(/grad into 'out' vs the reference kernel: element \d+ is/),
+    );
+  });
+
+  // A tile of 64 rows (of queries, of a's rows) is where the reference and most engines split the work.
+  const pastRowTile: [string, Backend, RegExp][] = [
+    ['rowNorms', offAt('rowNorms', ([x]) => (x.rows > 64 ? 64 : -1)), /^rowNorms \[67x\d+\]: element 64 is/],
+    [
+      'normalizeRows',
+      offAt('normalizeRows', ([x]) => (x.rows > 64 ? 64 * x.cols : -1)),
+      /^normalizeRows \[67x\d+\]: element \d+ is/,
+    ],
+    [
+      'cosineRows',
+      offAt('cosineRows', ([a]) => (a.rows > 64 ? 64 : -1)),
+      /^cosineRows \[67x\d+\]: element 64 is/,
+    ],
+    [
+      'cosineMatrix',
+      offAt('cosineMatrix', ([a, b]) => (a.rows > 64 ? 64 * b.rows : -1)),
+      /^cosineMatrix \[67x\d+\]·\[37x\d+\]ᵀ: element 2368 is/,
+    ],
+    [
+      'topK',
+      topKEdited('topK', (t) => {
+        if (t.queries > 64) t.scores[64 * t.k] += OFF;
+      }),
+      /^topK 67 queries .*: query 64 rank 0: score/,
+    ],
+    [
+      'corpusSearch',
+      topKEdited('corpusSearch', (t) => {
+        if (t.queries > 64) t.scores[64 * t.k] += OFF;
+      }),
+      /^corpusSearch 67 queries .*: query 64 rank 0: score/,
+    ],
+    [
+      'corpusMatrix',
+      offAt('corpusMatrix', ([h, q]) => (q.rows > 64 ? 64 * h.rows : -1)),
+      /^corpusMatrix \[67x\d+\]·\[\d+x\d+\]ᵀ: element \d+ is/,
+    ],
+    [
+      'addBias',
+      offAt('addBias', ([x]) => (x.rows > 64 ? 64 * x.cols : -1)),
+      /^addBias \[67x129\]: element 8256 is/,
+    ],
+    [
+      'matmul',
+      offAt('matmul', ([a, b, ta, tb]) => ((ta ? a.cols : a.rows) > 64 ? 64 * (tb ? b.rows : b.cols) : -1)),
+      /^matmul 67x16x68 \(\w+,\w+\): element 4352 is/,
+    ],
+  ];
+  for (const [kernel, backend, message] of pastRowTile) {
+    it(`${kernel} off by 1e-3 only past a tile of 64 rows`, async () => {
+      expect(await failures(backend, of(kernel))).toContainEqual(expect.stringMatching(message));
+    });
+  }
+
+  it('cosineMatrix and corpusMatrix off by 1e-3 only past a tile of 256 corpus rows (float32 storage)', async () => {
+    const b = offAt('cosineMatrix', ([, b]) => (b.rows > 256 ? 256 : -1));
+    expect(await failures(b, of('cosineMatrix'))).toContainEqual(
+      expect.stringMatching(/^cosineMatrix \[3x\d+\]·\[259x\d+\]ᵀ: element 256 is/),
+    );
+    const h = offAt('corpusMatrix', ([h]) => (h.rows > 256 && stored(h) === 'float32' ? 256 : -1));
+    expect(await failures(h, of('corpusMatrix'))).toContainEqual(
+      expect.stringMatching(/^corpusMatrix \[67x\d+\]·\[259x\d+\]ᵀ: element 256 is/),
+    );
+  });
+
+  it('dense kernels off by 1e-3 only on their aligned or long path (a multiple of 4, past 1024 values)', async () => {
+    const cases: [ArrayKernel, Backend, RegExp][] = [
+      [
+        'matmul',
+        offAt('matmul', ([, b, , tb], _, n) => ((tb ? b.rows : b.cols) % 4 === 0 ? n - 1 : -1)),
+        /^matmul 67x16x68 \(\w+,\w+\): element 4555 is/,
+      ],
+      [
+        'matmul',
+        offAt('matmul', ([a, , ta], _, n) => ((ta ? a.rows : a.cols) % 4 === 0 ? n - 1 : -1)),
+        /^matmul 67x16x68 \(\w+,\w+\): element 4555 is/,
+      ],
+      [
+        'addBias',
+        offAt('addBias', ([x], _, n) => (x.cols % 4 === 0 ? n - 1 : -1)),
+        /^addBias \[5x64\]: element 319 is/,
+      ],
+      [
+        'activation',
+        offAt('activation', (_, __, n) => (n > 1024 ? 1024 : -1)),
+        /^activation\(\w+\) \[37x40\]: element 1024 is/,
+      ],
+      [
+        'activationGrad',
+        offAt('activationGrad', ([, x], _, n) => (x.cols % 4 === 0 ? n - 1 : -1)),
+        /^activationGrad\(\w+\) \[37x40\]: element 1479 is/,
+      ],
+    ];
+    for (const [kernel, backend, message] of cases)
+      expect(await failures(backend, of(kernel))).toContainEqual(expect.stringMatching(message));
+  });
+
+  it("activationGrad(relu) that passes dy through at exactly 0 (relu's f'(0) is 0)", async () => {
+    const backend = withKernels({
+      activationGrad: (kind, x, dy, out) => {
+        const r = referenceKernels.activationGrad(kind, x, dy, out) as Float32Array;
+        if (kind === 'relu') for (let i = 0; i < r.length; i++) if (x.data[i] === 0) r[i] = dy.data[i];
+        return r;
+      },
+    });
+    expect(await failures(backend, of('activationGrad'))).toContainEqual(
+      expect.stringMatching(/^activationGrad\(relu\) \[5x17\]: element \d+ is .*, expected 0 /),
+    );
+  });
+
+  it('quantised storage without re-ranking: scores off by 1e-3 in corpusSearch or corpusMatrix', async () => {
+    const quantised = (h: ResidentCorpus) => stored(h) === 'float16' && rerankOf(h) === 0;
+    const search = topKEdited('corpusSearch', (t, [h]) => {
+      if (quantised(h)) for (let i = 0; i < t.scores.length; i++) t.scores[i] += OFF;
+    });
+    const corpus = (c: ConformanceCase) => c.group === 'corpus';
+    expect(await failures(search, corpus)).toContainEqual(
+      expect.stringMatching(
+        /^corpusSearch \(float16, rerank 0\): query 0 rank 0: score .* for row \d+, true cosine/,
+      ),
+    );
+    const matrix = offAt('corpusMatrix', ([h], _, n) => (quantised(h) ? n - 1 : -1));
+    expect(await failures(matrix, corpus)).toContainEqual(
+      expect.stringMatching(/^corpusMatrix \(float16, rerank 0\) \[67x37\]·\[300x37\]ᵀ: element 20099 is/),
+    );
+  });
+
+  it('quantised storage with re-ranking: search scores that are not the exact ones', async () => {
+    const backend = topKEdited('corpusSearch', (t, [h]) => {
+      if (stored(h) !== 'float32' && rerankOf(h) > 0) t.scores[t.scores.length - 1] += OFF;
+    });
+    expect(await failures(backend, (c) => c.group === 'corpus')).toContainEqual(
+      expect.stringMatching(/^corpusSearch \((int8|float16), rerank 4\): query 7 rank 9: score/),
+    );
+  });
+
+  it('importCorpus that alters the float32 rows of a re-ranked float16 corpus (a merge after add or remove)', async () => {
+    const backend = withKernels({
+      importCorpus: (s) => {
+        const exact = s.storage === 'float16' && s.exact ? s.exact.slice() : s.exact;
+        if (exact && exact !== s.exact) exact[0] += OFF;
+        return referenceKernels.importCorpus!({ ...s, exact });
+      },
+    });
+    expect(await failures(backend, (c) => c.group === 'stored corpora')).toContainEqual(
+      expect.stringMatching(/^float16, rerank 2: a re-imported corpus exports a different stored form/),
+    );
+  });
+
+  it('softmax, optimizer and columnSums off only past 256 rows, 1024 columns or 8192 values', async () => {
+    const softmax = (at: (x: Matrix) => number) =>
+      withKernels({
+        softmaxCrossEntropy: (x, t, scale, weight, keep, out) => {
+          const r = referenceKernels.softmaxCrossEntropy!(
+            x,
+            t,
+            scale,
+            weight,
+            keep,
+            out,
+          ) as SoftmaxCrossEntropy;
+          const i = at(x);
+          if (i >= 0) r.grad[i] += OFF;
+          return r;
+        },
+      });
+    const group = (g: string) => (c: ConformanceCase) => c.group === g;
+    expect(
+      await failures(
+        softmax((x) => (x.rows > 256 ? 256 * x.cols : -1)),
+        group('softmax'),
+      ),
+    ).toContainEqual(
+      expect.stringMatching(/^259 x 6, masked: grad vs the reference kernel: element 1536 is/),
+    );
+    expect(
+      await failures(
+        softmax((x) => (x.cols > 1024 ? 1024 : -1)),
+        group('softmax'),
+      ),
+    ).toContainEqual(
+      expect.stringMatching(/^2 x 1031, masked: grad vs the reference kernel: element 1024 is/),
+    );
+    const optimizer = withKernels({
+      optimizerStep: (state, params, grads, rule) => {
+        referenceKernels.optimizerStep!(state, params, grads, rule);
+        for (const p of params) if (p.length > 8192) p[8192] += OFF;
+      },
+    });
+    expect(await failures(optimizer, group('optimizer'))).toContainEqual(
+      expect.stringMatching(/params \(length 8195\) vs the reference kernel: element 8192 is/),
+    );
+    const sums = offAt('columnSums', ([x], _, n) => (x.rows > 256 ? n - 1 : -1));
+    expect(await failures(sums, group('columnSums'))).toContainEqual(
+      expect.stringMatching(/^columnSums \[259x12\] vs the reference: element 11 is/),
+    );
   });
 });

@@ -12,6 +12,8 @@ export function algebraCases(): ConformanceCase[] {
     [17, 33, 9],
     [64, 129, 31],
     [2, 1536, 3],
+    // Past a tile of 64 rows and of 64 columns, every dimension a multiple of 4 (the aligned path).
+    [67, 16, 68],
   ] as const;
   for (const [m, k, n] of shapes) {
     for (const ta of [false, true]) {
@@ -25,12 +27,17 @@ export function algebraCases(): ConformanceCase[] {
               const a = ta ? data.matrix(k, m) : data.matrix(m, k);
               const b = tb ? data.matrix(n, k) : data.matrix(k, n);
               const { c, scale } = matmul64(a, b, ta, tb);
-              const got = await withOut('matmul', m * n, (o) => kernels.matmul(a, b, ta, tb, o));
-              assertClose(
-                `matmul ${m}x${k}x${n} (${ta},${tb})`,
-                got,
-                c,
-                (i) => tol.algebra * scale[i] + 1e-30,
+              await withOut(
+                'matmul',
+                m * n,
+                (o) => kernels.matmul(a, b, ta, tb, o),
+                (got, how) =>
+                  assertClose(
+                    `matmul ${m}x${k}x${n} (${ta},${tb})${how}`,
+                    got,
+                    c,
+                    (i) => tol.algebra * scale[i] + 1e-30,
+                  ),
               );
             },
           ),
@@ -59,12 +66,17 @@ export function algebraCases(): ConformanceCase[] {
             }
             const b = data.matrix(k, n);
             const { c, scale } = matmul64(a, b, ta, false);
-            const got = await withOut('matmul', m * n, (o) => kernels.matmul(a, b, ta, false, o));
-            assertClose(
-              `sparse matmul ${m}x${k}x${n} (${ta})`,
-              got,
-              c,
-              (i) => tol.algebra * scale[i] + 1e-30,
+            await withOut(
+              'matmul',
+              m * n,
+              (o) => kernels.matmul(a, b, ta, false, o),
+              (got, how) =>
+                assertClose(
+                  `sparse matmul ${m}x${k}x${n} (${ta})${how}`,
+                  got,
+                  c,
+                  (i) => tol.algebra * scale[i] + 1e-30,
+                ),
             );
           },
         ),
@@ -74,24 +86,30 @@ export function algebraCases(): ConformanceCase[] {
   cases.push(
     defineCase(
       'addBias',
-      'bias broadcast over 1, 7 and 33 rows of odd widths',
+      'bias broadcast over 1, 7 and 67 rows of odd widths, and 5 rows of 64',
       'addBias',
       async ({ kernels, tol }, data) => {
         for (const [r, c] of [
           [1, 1],
           [7, 5],
-          [33, 129],
+          [67, 129],
+          [5, 64],
         ] as const) {
           const x = data.matrix(r, c);
           const bias = data.matrix(1, c).data;
           const want = new Float64Array(r * c);
           for (let i = 0; i < r * c; i++) want[i] = x.data[i] + bias[i % c];
-          const got = await withOut('addBias', r * c, (o) => kernels.addBias(x, bias, o));
-          assertClose(
-            `addBias [${r}x${c}]`,
-            got,
-            want,
-            (i) => tol.algebra * (Math.abs(x.data[i]) + Math.abs(bias[i % c])) + 1e-30,
+          await withOut(
+            'addBias',
+            r * c,
+            (o) => kernels.addBias(x, bias, o),
+            (got, how) =>
+              assertClose(
+                `addBias [${r}x${c}]${how}`,
+                got,
+                want,
+                (i) => tol.algebra * (Math.abs(x.data[i]) + Math.abs(bias[i % c])) + 1e-30,
+              ),
           );
         }
       },
@@ -100,7 +118,7 @@ export function algebraCases(): ConformanceCase[] {
   cases.push(
     defineCase(
       'columnSums',
-      "column sums of 1, 7, 33 and 256 rows of odd widths: the reference's bits, float32 of float64",
+      "column sums of 1, 7, 33, 256 and 259 rows of odd widths and of 12: the reference's bits, float32 of float64",
       undefined,
       async ({ kernels }, data) => {
         // Optional in the contract: a table without it (a bare backend's) has nothing to check.
@@ -110,15 +128,16 @@ export function algebraCases(): ConformanceCase[] {
           [7, 5],
           [33, 129],
           [256, 64],
+          [259, 12],
         ] as const) {
           const x = data.matrix(r, c);
-          const got = await withOut('columnSums', c, (o) => kernels.columnSums!(x, o));
+          const bits = await referenceKernels.columnSums!(x);
           // The contract fixes every float32 add and its order, so the bits are the reference's.
-          assertClose(
-            `columnSums [${r}x${c}] vs the reference`,
-            got,
-            await referenceKernels.columnSums!(x),
-            () => 0,
+          const got = await withOut(
+            'columnSums',
+            c,
+            (o) => kernels.columnSums!(x, o),
+            (v, how) => assertClose(`columnSums [${r}x${c}] vs the reference${how}`, v, bits, () => 0),
           );
           const want = new Float64Array(c);
           const size = new Float64Array(c);
@@ -136,40 +155,65 @@ export function algebraCases(): ConformanceCase[] {
     cases.push(
       defineCase(
         'activation',
-        `${kind}: f(x) on [-6, 6] and on 0`,
+        `${kind}: f(x) on [-6, 6] and on 0, 7 x 33 and 37 x 40 values`,
         'activation',
         async ({ kernels, tol }, data) => {
-          const x = data.centred(7, 33);
-          for (let i = 0; i < x.data.length; i++) x.data[i] *= 6;
-          x.data[0] = 0;
-          const want = Array.from(x.data, (v) => act64(kind, v));
-          const got = await withOut(`activation(${kind})`, x.data.length, (o) =>
-            kernels.activation(kind, x, o),
-          );
-          assertClose(`activation(${kind})`, got, want, (i) => tol.algebra * Math.max(1, Math.abs(want[i])));
+          // Odd widths, and rows of a multiple of 4 past 1024 values (a vector path, a split of the work).
+          for (const [r, c] of [
+            [7, 33],
+            [37, 40],
+          ] as const) {
+            const x = data.centred(r, c);
+            for (let i = 0; i < x.data.length; i++) x.data[i] *= 6;
+            x.data[0] = 0;
+            const want = Array.from(x.data, (v) => act64(kind, v));
+            await withOut(
+              `activation(${kind})`,
+              x.data.length,
+              (o) => kernels.activation(kind, x, o),
+              (got, how) =>
+                assertClose(
+                  `activation(${kind}) [${r}x${c}]${how}`,
+                  got,
+                  want,
+                  (i) => tol.algebra * Math.max(1, Math.abs(want[i])),
+                ),
+            );
+          }
         },
       ),
     );
     cases.push(
       defineCase(
         'activation',
-        `${kind}: dy · f'(x) against a float64 central difference`,
+        `${kind}: dy · f'(x) against a float64 central difference, at 0 too, 5 x 17 and 37 x 40 values`,
         'activationGrad',
         async ({ kernels, tol }, data) => {
-          const x = data.centred(5, 17);
-          for (let i = 0; i < x.data.length; i++) x.data[i] *= 4;
-          const dy = data.centred(5, 17);
-          const want = Array.from(x.data, (v, i) => dy.data[i] * actGrad64(kind, v));
-          const got = await withOut(`activationGrad(${kind})`, x.data.length, (o) =>
-            kernels.activationGrad(kind, x, dy, o),
-          );
-          // The central difference itself is good to about 1e-9; the float32 result dominates.
-          assertClose(
-            `activationGrad(${kind})`,
-            got,
-            want,
-            (i) => tol.algebra * Math.max(1, Math.abs(want[i])) + 1e-7,
-          );
+          for (const [r, c] of [
+            [5, 17],
+            [37, 40],
+          ] as const) {
+            const x = data.centred(r, c);
+            for (let i = 0; i < x.data.length; i++) x.data[i] *= 4;
+            // At 0 (and -0), where relu's derivative is 0, as its f(0) is.
+            x.data[0] = 0;
+            x.data[c + 1] = -0;
+            const dy = data.centred(r, c);
+            const want = Array.from(x.data, (v, i) => dy.data[i] * actGrad64(kind, v));
+            // The central difference itself is good to about 1e-9; the float32 result dominates.
+            await withOut(
+              `activationGrad(${kind})`,
+              x.data.length,
+              (o) => kernels.activationGrad(kind, x, dy, o),
+              (got, how) =>
+                assertClose(
+                  `activationGrad(${kind}) [${r}x${c}]${how}`,
+                  got,
+                  want,
+                  (i) => tol.algebra * Math.max(1, Math.abs(want[i])) + 1e-7,
+                ),
+            );
+          }
         },
       ),
     );

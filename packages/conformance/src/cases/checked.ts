@@ -168,8 +168,12 @@ export function selfCheckedCases(): ConformanceCase[] {
         for (const [m, d] of SHAPES) {
           const [a, b] = hostile(data, m, d);
           proven(`cosineMatrix [${m}x${d}]`, await ctx.kernels.cosineMatrix(a, b), a, b, ctx.tol.cosine);
-          const got = await withOut('cosineMatrix', m * m, (o) => ctx.kernels.cosineMatrix(a, b, o));
-          proven(`cosineMatrix [${m}x${d}] into out`, got, a, b, ctx.tol.cosine);
+          await withOut(
+            'cosineMatrix',
+            m * m,
+            (o) => ctx.kernels.cosineMatrix(a, b, o),
+            (got, how) => proven(`cosineMatrix [${m}x${d}]${how}`, got, a, b, ctx.tol.cosine),
+          );
           // Through the kit, which reads none of it again.
           const out = new Float32Array(m * m).fill(Number.NaN);
           await ctx.kit.cosineMatrix(a, b, { out });
@@ -188,8 +192,12 @@ export function selfCheckedCases(): ConformanceCase[] {
           const h = await ctx.kernels.createCorpus(b, { storage: 'float32', rerank: 0 });
           try {
             proven(`corpusMatrix [${m}x${d}]`, await ctx.kernels.corpusMatrix(h, a), a, b, ctx.tol.cosine);
-            const got = await withOut('corpusMatrix', m * m, (o) => ctx.kernels.corpusMatrix(h, a, o));
-            proven(`corpusMatrix [${m}x${d}] into out`, got, a, b, ctx.tol.cosine);
+            await withOut(
+              'corpusMatrix',
+              m * m,
+              (o) => ctx.kernels.corpusMatrix(h, a, o),
+              (got, how) => proven(`corpusMatrix [${m}x${d}]${how}`, got, a, b, ctx.tol.cosine),
+            );
           } finally {
             h.dispose();
           }

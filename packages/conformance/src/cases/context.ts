@@ -127,8 +127,11 @@ function readOnlyInputs(kernels: Kernels): Kernels {
 
 /** The awkward widths every cosine kernel is checked on. */
 export const DIMS = [1, 3, 5, 17, 64, 1536] as const;
-/** Row counts: one row, small odd counts, and counts that are not a multiple of any tile. */
-export const ROWS = [1, 5, 37] as const;
+/**
+ * Row counts: one row, small odd counts, and counts that are not a multiple of any tile (67 is
+ * past a tile of 64 rows: a row tiling wrong past its first tile once passed).
+ */
+export const ROWS = [1, 5, 67] as const;
 
 /** FNV-1a of a case's full name: its data seed, the same whichever cases run and in what order. */
 export function seedOf(text: string): number {
@@ -181,15 +184,22 @@ export function defineCase(
 
 export const f32 = (n: number): Float32Array => new Float32Array(n);
 
-/** Awaits a kernel and checks it honoured `out` when one was given. */
+/**
+ * Awaits a kernel and checks it honoured `out` when one was given. `verify`, when given, checks
+ * the values twice: those returned without `out`, and those written into it (`how` is then
+ * ` into 'out'`): a kernel whose own-array path was right but whose `out` path was wrong (a
+ * partial write, a second code path that skipped a fix) passed when only the first was compared.
+ */
 export async function withOut(
   what: string,
   length: number,
   call: (out: Float32Array | undefined) => Float32Array | Promise<Float32Array>,
+  verify?: (got: Float32Array, how: string) => void,
 ): Promise<Float32Array> {
   const plain = await call(undefined);
   check(plain instanceof Float32Array, `${what}: must return a Float32Array`);
   check(plain.length === length, `${what}: returned length ${plain.length}, expected ${length}`);
+  verify?.(plain, '');
   const out = f32(length).fill(Number.NaN);
   const got = await call(out);
   for (let i = 0; i < length; i++) {
@@ -198,5 +208,6 @@ export async function withOut(
       fail(`${what}: returned NaN at index ${i} (every input is finite)`);
     if (!(out[i] === got[i])) fail(`${what}: the result was not written to 'out' (index ${i})`);
   }
+  verify?.(out, " into 'out'");
   return plain;
 }

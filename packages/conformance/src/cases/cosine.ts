@@ -1,7 +1,7 @@
 import { Tensor } from '@cosinekit/core';
 import { assertClose, check } from '../assert.js';
 import { withZeroRow } from '../data.js';
-import { cosineMatrix64, norms64 } from '../oracle.js';
+import { cos64, cosineMatrix64, norms64 } from '../oracle.js';
 import { type ConformanceCase, DIMS, defineCase, ROWS, withOut } from './context.js';
 
 /** rowNorms, normalizeRows, cosineRows and cosineMatrix on every awkward width. */
@@ -17,8 +17,13 @@ export function cosineCases(): ConformanceCase[] {
           for (const r of ROWS) {
             const x = r > 1 ? withZeroRow(data.matrix(r, d), r - 1) : data.matrix(r, d);
             const want = norms64(x);
-            const got = await withOut('rowNorms', r, (o) => kernels.rowNorms(x, o));
-            assertClose(`rowNorms [${r}x${d}]`, got, want, (i) => tol.algebra * want[i] + 1e-30);
+            await withOut(
+              'rowNorms',
+              r,
+              (o) => kernels.rowNorms(x, o),
+              (got, how) =>
+                assertClose(`rowNorms [${r}x${d}]${how}`, got, want, (i) => tol.algebra * want[i] + 1e-30),
+            );
           }
         },
       ),
@@ -37,8 +42,12 @@ export function cosineCases(): ConformanceCase[] {
               const nr = n[Math.floor(i / d)];
               want[i] = nr > 0 ? x.data[i] / nr : 0;
             }
-            const got = await withOut('normalizeRows', r * d, (o) => kernels.normalizeRows(x, o));
-            assertClose(`normalizeRows [${r}x${d}]`, got, want, () => tol.cosine);
+            await withOut(
+              'normalizeRows',
+              r * d,
+              (o) => kernels.normalizeRows(x, o),
+              (got, how) => assertClose(`normalizeRows [${r}x${d}]${how}`, got, want, () => tol.cosine),
+            );
           }
         },
       ),
@@ -57,12 +66,16 @@ export function cosineCases(): ConformanceCase[] {
               // Row 0 of b is a positive multiple of row 0 of a: cosine exactly 1 before rounding.
               for (let j = 0; j < d; j++) b.data[j] = a.data[j] * 3;
             }
-            const want = new Float64Array(r);
-            const wantM = cosineMatrix64(a, b);
-            for (let i = 0; i < r; i++) want[i] = wantM[i * r + i];
-            const got = await withOut('cosineRows', r, (o) => kernels.cosineRows(a, b, o));
-            assertClose(`cosineRows [${r}x${d}]`, got, want, () => tol.cosine);
-            for (const v of got) check(v >= -1 && v <= 1, `cosineRows: ${v} is outside [-1, 1]`);
+            const want = Float64Array.from({ length: r }, (_, i) => cos64(a, i, b, i));
+            await withOut(
+              'cosineRows',
+              r,
+              (o) => kernels.cosineRows(a, b, o),
+              (got, how) => {
+                assertClose(`cosineRows [${r}x${d}]${how}`, got, want, () => tol.cosine);
+                for (const v of got) check(v >= -1 && v <= 1, `cosineRows${how}: ${v} is outside [-1, 1]`);
+              },
+            );
           }
         },
       ),
@@ -70,20 +83,28 @@ export function cosineCases(): ConformanceCase[] {
     cases.push(
       defineCase(
         'cosineMatrix',
-        `${ROWS.join('/')} x 1/19/67 rows of dimension ${d}`,
+        `1/5/67/3 x 1/19/37/259 rows of dimension ${d}`,
         'cosineMatrix',
         async ({ kernels, tol }, data) => {
+          // Past a tile of 64 rows of a (67), and of 256 rows of b (259).
           for (const [m, n] of [
             [1, 1],
             [5, 19],
-            [37, 67],
+            [67, 37],
+            [3, 259],
           ] as const) {
             const a = m > 1 ? withZeroRow(data.matrix(m, d), 2) : data.matrix(m, d);
             const b = n > 1 ? withZeroRow(data.matrix(n, d), n - 1) : data.matrix(n, d);
             const want = cosineMatrix64(a, b);
-            const got = await withOut('cosineMatrix', m * n, (o) => kernels.cosineMatrix(a, b, o));
-            assertClose(`cosineMatrix [${m}x${d}]·[${n}x${d}]ᵀ`, got, want, () => tol.cosine);
-            for (const v of got) check(v >= -1 && v <= 1, `cosineMatrix: ${v} is outside [-1, 1]`);
+            await withOut(
+              'cosineMatrix',
+              m * n,
+              (o) => kernels.cosineMatrix(a, b, o),
+              (got, how) => {
+                assertClose(`cosineMatrix [${m}x${d}]·[${n}x${d}]ᵀ${how}`, got, want, () => tol.cosine);
+                for (const v of got) check(v >= -1 && v <= 1, `cosineMatrix${how}: ${v} is outside [-1, 1]`);
+              },
+            );
           }
         },
       ),

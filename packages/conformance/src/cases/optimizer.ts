@@ -3,8 +3,11 @@ import { assertClose, check } from '../assert.js';
 import { optimizerSteps64 } from '../oracle.js';
 import { type ConformanceCase, defineCase } from './context.js';
 
-/** Parameter arrays of one state: one value, fewer than a lane, odd, not a multiple of 4, large. */
-const SIZES = [1, 3, 5, 17, 1000, 4099];
+/**
+ * Parameter arrays of one state: one value, fewer than a lane, odd, not a multiple of 4, large, and
+ * a seventh past 8192 values.
+ */
+const SIZES = [1, 3, 5, 17, 1000, 4099, 8195];
 
 const adam = (weightDecay: number) =>
   [1, 2, 3].map(

@@ -50,6 +50,31 @@ export function checkTopK(
   }
 }
 
+/**
+ * The error the contract allows a quantised score of query `i` against row `j` (see
+ * `CorpusStorage`): `2^-11 + sqrt(d) 2^-25` for float16; for int8 `e(x) + e(q) + e(x) e(q)` with
+ * `e(v) = sqrt(d) max_p |v_p| / 254` of the normalised row (an engine may quantise the query too).
+ * Float32 rounding comes on top (the caller adds its tolerance). A zero row scores exactly 0.
+ */
+function quantisedBound(storage: 'int8' | 'float16', q: Matrix, c: Matrix): (i: number, j: number) => number {
+  const d = q.cols;
+  if (storage === 'float16') {
+    const e = 2 ** -11 + Math.sqrt(d) * 2 ** -25;
+    return () => e;
+  }
+  const err = (x: Matrix) => {
+    const n = norms64(x);
+    return Float64Array.from({ length: x.rows }, (_, i) => {
+      let m = 0;
+      for (let p = 0; p < d; p++) m = Math.max(m, Math.abs(x.data[i * d + p]));
+      return n[i] > 0 ? (Math.sqrt(d) * (m / n[i])) / 254 : 0;
+    });
+  };
+  const eq = err(q);
+  const ec = err(c);
+  return (i, j) => ec[j] + eq[i] + ec[j] * eq[i];
+}
+
 /** Top-k on plain matrices, and the resident-corpus kernels. */
 export function searchCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
@@ -59,7 +84,8 @@ export function searchCases(): ConformanceCase[] {
     { q: 5, n: 300, d: 5, k: 1 },
     { q: 7, n: 517, d: 17, k: 10 },
     { q: 2, n: 1000, d: 1536, k: 25 },
-    { q: 33, n: 257, d: 64, k: 257 },
+    // Queries past a tile of 64.
+    { q: 67, n: 257, d: 64, k: 257 },
   ];
   for (const s of shapes) {
     const label = `${s.q} queries x ${s.n} rows x d=${s.d}, k=${s.k}`;
@@ -112,13 +138,21 @@ export function searchCases(): ConformanceCase[] {
         `resident cosine matrix, d=${d}, with zero rows on both sides`,
         'corpusMatrix',
         async ({ kernels, tol }, data) => {
-          const q = withZeroRow(data.matrix(9, d), 4);
-          const c = withZeroRow(data.matrix(70, d), 69);
+          // Queries past a tile of 64; corpus rows past a tile of 256 (70 at the widest, for time).
+          const m = 67;
+          const n = d === 1536 ? 70 : 259;
+          const q = withZeroRow(data.matrix(m, d), 4);
+          const c = withZeroRow(data.matrix(n, d), n - 1);
           const h = await kernels.createCorpus(c);
           try {
             const want = cosineMatrix64(q, c);
-            const got = await withOut('corpusMatrix', 9 * 70, (o) => kernels.corpusMatrix(h, q, o));
-            assertClose(`corpusMatrix [9x${d}]·[70x${d}]ᵀ`, got, want, () => tol.cosine);
+            await withOut(
+              'corpusMatrix',
+              m * n,
+              (o) => kernels.corpusMatrix(h, q, o),
+              (got, how) =>
+                assertClose(`corpusMatrix [${m}x${d}]·[${n}x${d}]ᵀ${how}`, got, want, () => tol.cosine),
+            );
           } finally {
             h.dispose();
           }
@@ -179,12 +213,109 @@ export function searchCases(): ConformanceCase[] {
               for (let r = 0; r < 10; r++) if (w.has(got.indices[i * 10 + r])) hit++;
             }
             check(hit / 80 >= 0.99, `${storage} corpus: recall@10 ${hit / 80} < 0.99 with rerank 4`);
+            // Re-ranked scores are exact: each within the tolerance of its row's cosine.
+            const all = cosineMatrix64(q, c);
+            for (let t = 0; t < got.scores.length; t++) {
+              const i = Math.floor(t / 10);
+              const truth = all[i * c.rows + got.indices[t]];
+              check(
+                Math.abs(got.scores[t] - truth) <= tol.cosine,
+                `corpusSearch (${storage}, rerank 4): query ${i} rank ${t % 10}: score ${got.scores[t]} for row ${got.indices[t]}, true cosine ${truth}`,
+              );
+            }
             // Re-ranking keeps the float32 rows, so the corpus's full scores are exact like a search's.
             assertClose(
               `corpusMatrix (${storage}, rerank 4)`,
               await kernels.corpusMatrix(h, q),
               cosineMatrix64(q, c),
               () => tol.cosine,
+            );
+          } finally {
+            h.dispose();
+          }
+        },
+      ),
+    );
+  }
+  for (const storage of ['int8', 'float16'] as const) {
+    cases.push(
+      defineCase(
+        'corpus',
+        `${storage} storage without re-ranking, when accepted: search and similarity scores within the documented error of the exact cosine, 67 queries x 300 rows x d=37, a zero row`,
+        'createCorpus',
+        async ({ kernels, tol }, data) => {
+          const d = 37;
+          const q = data.centred(67, d);
+          const c = withZeroRow(data.matrix(300, d), 2);
+          let h: Awaited<ReturnType<Kernels['createCorpus']>>;
+          try {
+            h = await kernels.createCorpus(c, { storage, rerank: 0 });
+          } catch (e) {
+            check(
+              (e as { code?: string }).code === 'UNSUPPORTED',
+              `createCorpus(${storage}, rerank 0): must accept it or throw UNSUPPORTED, threw ${errorText(e)}`,
+            );
+            return;
+          }
+          try {
+            check(
+              (h.storage ?? 'float32') === storage,
+              `createCorpus(${storage}, rerank 0): handle says '${h.storage ?? 'float32'}'`,
+            );
+            const bound = quantisedBound(storage, q, c);
+            const all = cosineMatrix64(q, c);
+            const k = 10;
+            const r = await kernels.corpusSearch(h, q, k);
+            check(
+              r.queries === q.rows && r.k === k && r.indices.length === q.rows * k,
+              `corpusSearch (${storage}, rerank 0): result is ${r.queries}x${r.k}, expected ${q.rows}x${k}`,
+            );
+            for (let i = 0; i < q.rows; i++) {
+              const seen = new Set<number>();
+              let lowest = Number.POSITIVE_INFINITY;
+              for (let t = 0; t < k; t++) {
+                const j = r.indices[i * k + t];
+                const s = r.scores[i * k + t];
+                const what = `corpusSearch (${storage}, rerank 0): query ${i} rank ${t}`;
+                check(
+                  Number.isInteger(j) && j >= 0 && j < c.rows && !seen.has(j),
+                  `${what}: row ${j} out of range or returned twice`,
+                );
+                seen.add(j);
+                const truth = all[i * c.rows + j];
+                const e = bound(i, j) + tol.cosine;
+                check(
+                  Math.abs(s - truth) <= e,
+                  `${what}: score ${s} for row ${j}, true cosine ${truth} (allowed error ${e.toExponential(2)})`,
+                );
+                check(
+                  t === 0 || r.scores[i * k + t - 1] >= s,
+                  `${what}: scores not best first (${r.scores[i * k + t - 1]} < ${s})`,
+                );
+                lowest = Math.min(lowest, s);
+              }
+              // A row left out scores (quantised) no better than the lowest returned one.
+              for (let j = 0; j < c.rows; j++) {
+                if (seen.has(j)) continue;
+                const truth = all[i * c.rows + j];
+                const e = bound(i, j) + tol.cosine;
+                check(
+                  truth - e <= lowest,
+                  `corpusSearch (${storage}, rerank 0): query ${i}: row ${j} (true cosine ${truth}, allowed error ${e.toExponential(2)}) left out, but the lowest score returned is ${lowest}`,
+                );
+              }
+            }
+            await withOut(
+              'corpusMatrix',
+              q.rows * c.rows,
+              (o) => kernels.corpusMatrix(h, q, o),
+              (got, how) =>
+                assertClose(
+                  `corpusMatrix (${storage}, rerank 0) [67x${d}]·[300x${d}]ᵀ${how}`,
+                  got,
+                  all,
+                  (t) => bound(Math.floor(t / c.rows), t % c.rows) + tol.cosine,
+                ),
             );
           } finally {
             h.dispose();

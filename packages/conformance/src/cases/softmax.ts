@@ -14,7 +14,10 @@ interface Shape {
   readonly size?: number;
 }
 
-/** One row, one column, odd widths, not a multiple of 4, the training step's 128 x 128, big logits. */
+/**
+ * One row, one column, odd widths, not a multiple of 4, the training step's 128 x 128, rows past
+ * 256 and a row past 1024 logits (past a tile or a workgroup), big logits.
+ */
 const SHAPES: readonly Shape[] = [
   { name: 'one row, one column', rows: 1, cols: 1, scale: 20, drop: 0 },
   { name: 'one row of 7', rows: 1, cols: 7, scale: 20, drop: 0 },
@@ -22,6 +25,8 @@ const SHAPES: readonly Shape[] = [
   { name: '3 x 5, masked', rows: 3, cols: 5, scale: 20, drop: 0.3 },
   { name: '17 x 33, masked, scale 64', rows: 17, cols: 33, scale: 64, drop: 0.2 },
   { name: '128 x 128, masked (an InfoNCE batch)', rows: 128, cols: 128, scale: 20, drop: 0.1 },
+  { name: '259 x 6, masked', rows: 259, cols: 6, scale: 20, drop: 0.2 },
+  { name: '2 x 1031, masked', rows: 2, cols: 1031, scale: 20, drop: 0.1 },
   { name: '9 x 10 (a classifier head), scale 0.5', rows: 9, cols: 10, scale: 0.5, drop: 0 },
   { name: '6 x 11, logits near 1e30, scale 1', rows: 6, cols: 11, scale: 1, drop: 0, size: 1e30 },
   { name: '4 x 9, scale 1e37 (exp underflows to 0)', rows: 4, cols: 9, scale: 1e37, drop: 0.2 },
@@ -53,6 +58,14 @@ export function softmaxCases(): ConformanceCase[] {
       const want = await referenceKernels.softmaxCrossEntropy!(x, targets, s.scale, weight, keep);
       assertClose(`${s.name}: grad vs the reference kernel`, got.grad, want.grad, () => 0);
       assertClose(`${s.name}: losses vs the reference kernel`, got.losses, want.losses, () => 0);
+      // Into `out`'s arrays, when given: the same bits.
+      const out = {
+        grad: new Float32Array(s.rows * s.cols).fill(Number.NaN),
+        losses: new Float32Array(s.rows).fill(Number.NaN),
+      };
+      await run.softmaxCrossEntropy!(x, targets, s.scale, weight, keep, out);
+      assertClose(`${s.name}: grad into 'out' vs the reference kernel`, out.grad, want.grad, () => 0);
+      assertClose(`${s.name}: losses into 'out' vs the reference kernel`, out.losses, want.losses, () => 0);
       const exact = softmaxCrossEntropy64(x.data, s.rows, s.cols, targets, s.scale, weight, keep);
       const c = Math.fround(s.scale * weight);
       const u = (i: number, j: number) => {

@@ -100,7 +100,7 @@ export function storedCases(): ConformanceCase[] {
   cases.push(
     defineCase(
       GROUP,
-      'exportCorpus then importCorpus: the same stored form and the same search',
+      'exportCorpus then importCorpus: the same stored form and the same search (float32, float16 and int8, with and without re-ranking)',
       'createCorpus',
       async (ctx, data) => {
         const k = ctx.backend.kernels;
@@ -111,27 +111,44 @@ export function storedCases(): ConformanceCase[] {
         }
         const rows = data.matrix(23, 13);
         const q = data.matrix(2, 13);
-        const first = await ctx.kernels.createCorpus(rows);
-        const stored = await k.exportCorpus(first);
-        const second = await k.importCorpus(stored);
-        try {
-          check(
-            sectionsOf(await k.exportCorpus(second)) === sectionsOf(stored),
-            'a re-imported corpus exports a different stored form',
-          );
-          const a = await ctx.kernels.corpusSearch(first, q, 4);
-          const b = await ctx.kernels.corpusSearch(second, q, 4);
-          check(
-            Array.from(a.indices).join() === Array.from(b.indices).join(),
-            'a re-imported corpus finds other rows',
-          );
-          check(
-            Array.from(a.scores).join() === Array.from(b.scores).join(),
-            'a re-imported corpus scores differently',
-          );
-        } finally {
-          first.dispose();
-          second.dispose();
+        // What a merge after corpus.add or corpus.remove rebuilds: every section, for every storage.
+        for (const { storage, rerank } of [...SHAPES, { storage: 'float16', rerank: 2 } as const]) {
+          const label = `${storage}${rerank ? `, rerank ${rerank}` : ''}`;
+          let first: Awaited<ReturnType<typeof ctx.kernels.createCorpus>>;
+          try {
+            first = await ctx.kernels.createCorpus(rows, { storage, rerank });
+          } catch (e) {
+            // A storage the backend refuses (UNSUPPORTED) has nothing to carry over.
+            if ((e as { code?: string }).code === 'UNSUPPORTED') continue;
+            throw e;
+          }
+          const stored = await k.exportCorpus(first);
+          const second = await k.importCorpus(stored);
+          try {
+            check(
+              sectionsOf(await k.exportCorpus(second)) === sectionsOf(stored),
+              `${label}: a re-imported corpus exports a different stored form`,
+            );
+            const a = await ctx.kernels.corpusSearch(first, q, 4);
+            const b = await ctx.kernels.corpusSearch(second, q, 4);
+            check(
+              Array.from(a.indices).join() === Array.from(b.indices).join(),
+              `${label}: a re-imported corpus finds other rows`,
+            );
+            check(
+              Array.from(a.scores).join() === Array.from(b.scores).join(),
+              `${label}: a re-imported corpus scores differently`,
+            );
+            const ma = await ctx.kernels.corpusMatrix(first, q);
+            const mb = await ctx.kernels.corpusMatrix(second, q);
+            check(
+              Array.from(ma).join() === Array.from(mb).join(),
+              `${label}: a re-imported corpus gives a different similarity matrix`,
+            );
+          } finally {
+            first.dispose();
+            second.dispose();
+          }
         }
       },
     ),
