@@ -397,20 +397,29 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     // The kit trusts the declaration but reads a sample of the answer: a NaN in a small one (every
     // value sampled) is still refused; a stray one in a large answer would pass (what the case
     // guards against).
+    // (A NaN answer for a NaN input is then named as the caller's input.)
     const k = await createCosineKit({ backend: liar }).kernels();
     const x = { data: Float32Array.of(Number.NaN), rows: 1, cols: 1 };
     await expect((async () => k.addBias(x, Float32Array.of(1)))()).rejects.toMatchObject({
-      code: 'BACKEND_ERROR',
-      kernel: 'addBias',
+      code: 'NON_FINITE',
+      op: 'addBias',
+      arg: 'x',
     });
+    const finite = { data: Float32Array.of(1), rows: 1, cols: 1 };
+    const nanBias = { ...liar, kernels: { addBias: () => Float32Array.of(Number.NaN) } };
+    await expect(
+      (async () =>
+        (await createCosineKit({ backend: nanBias }).kernels()).addBias(finite, Float32Array.of(1)))(),
+    ).rejects.toMatchObject({ code: 'BACKEND_ERROR', kernel: 'addBias' });
     // Undeclared, the case is skipped and the kit's check refuses the NaN by name.
     const { selfChecked: _, ...checked } = liar;
     const [g] = await runCases(await createContext(checked), cases);
     expect(g.skipped).toMatch(/not declared self-checked/);
     const kc = await createCosineKit({ backend: checked }).kernels();
     await expect((async () => kc.addBias(x, Float32Array.of(1)))()).rejects.toMatchObject({
-      code: 'BACKEND_ERROR',
-      kernel: 'addBias',
+      code: 'NON_FINITE',
+      op: 'addBias',
+      arg: 'x',
     });
   });
 

@@ -23,6 +23,7 @@ import {
   errorText,
   isCosineKitError,
 } from './errors.js';
+import { checkFinite } from './gate.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
@@ -974,17 +975,81 @@ export class CheckedKernels {
           ? o
           : g.floats(name, 'x', name, o, length, 'finite'),
       );
+    // A caller's input holding NaN or ±Infinity is NON_FINITE naming it, never the backend's
+    // BACKEND_ERROR nor an answer. Where a non-finite input shows in the answer (the dense and
+    // cosine kernels: NaN in, NaN out), the inputs are scanned only when the answer's check fails;
+    // where an answer could hide it (relu(NaN) is 0, a top-k of NaN scores still names k rows, a
+    // corpus stores what it is given), they are scanned first.
+    const blamed = <T>(
+      op: string,
+      inputs: readonly (readonly [string, Matrix])[],
+      run: () => Awaitable<T>,
+    ): Awaitable<T> => {
+      const blame = (e: unknown): never => {
+        if (isCosineKitError(e) && e.code === 'BACKEND_ERROR')
+          for (const [arg, m] of inputs) checkFinite(op, arg, m);
+        throw e;
+      };
+      let r: Awaitable<T>;
+      try {
+        r = run();
+      } catch (e) {
+        return blame(e);
+      }
+      return isThenable(r) ? r.then(undefined, blame) : r;
+    };
+    const scanned = <T>(
+      op: string,
+      inputs: readonly (readonly [string, Matrix])[],
+      run: () => Awaitable<T>,
+    ) => {
+      for (const [arg, m] of inputs) checkFinite(op, arg, m);
+      return run();
+    };
+    const vector = (v: Float32Array): Matrix => ({ data: v, rows: 1, cols: v?.length });
     return {
-      rowNorms: (x) => this.rowNorms('rowNorms', 'x', x),
-      normalizeRows: (x) => this.normalizeRows('normalizeRows', 'x', x),
-      cosineRows: (a, b) => this.cosineRows('cosineRows', 'a', a, b),
+      rowNorms: (x) => blamed('rowNorms', [['x', x]], () => this.rowNorms('rowNorms', 'x', x)),
+      normalizeRows: (x) =>
+        blamed('normalizeRows', [['x', x]], () => this.normalizeRows('normalizeRows', 'x', x)),
+      cosineRows: (a, b) =>
+        blamed(
+          'cosineRows',
+          [
+            ['a', a],
+            ['b', b],
+          ],
+          () => this.cosineRows('cosineRows', 'a', a, b),
+        ),
       // The cosine kernels' self-check promise covers admitted rows; a table caller's rows are
       // not (NaN in, NaN out would pass unread), so their outputs are read.
-      cosineMatrix: (a, b, out) => this.cosineMatrix('cosineMatrix', 'a', a, b, out, false),
-      topK: (q, c, n) => this.topK('topK', 'queries', q, c, n),
-      createCorpus: (x, o) => this.createCorpus('createCorpus', 'x', x, o ?? {}),
-      corpusSearch: (h, q, n) => this.corpusSearch('corpusSearch', 'queries', h, q, n),
-      corpusMatrix: (h, q, out) => this.corpusMatrix('corpusMatrix', 'queries', h, q, out, false),
+      cosineMatrix: (a, b, out) =>
+        blamed(
+          'cosineMatrix',
+          [
+            ['a', a],
+            ['b', b],
+          ],
+          () => this.cosineMatrix('cosineMatrix', 'a', a, b, out, false),
+        ),
+      topK: (q, c, n) =>
+        scanned(
+          'topK',
+          [
+            ['queries', q],
+            ['corpus', c],
+          ],
+          () => this.topK('topK', 'queries', q, c, n),
+        ),
+      createCorpus: (x, o) =>
+        scanned('createCorpus', [['x', x]], () => this.createCorpus('createCorpus', 'x', x, o ?? {})),
+      corpusSearch: (h, q, n) =>
+        scanned('corpusSearch', [['queries', q]], () =>
+          this.corpusSearch('corpusSearch', 'queries', h, q, n),
+        ),
+      corpusMatrix: (h, q, out) =>
+        scanned('corpusMatrix', [['queries', q]], () =>
+          this.corpusMatrix('corpusMatrix', 'queries', h, q, out, false),
+        ),
       ...(k.readCorpus
         ? { readCorpus: (h: ResidentCorpus) => this.readCorpus('readCorpus', 'corpus', h) }
         : {}),
@@ -997,7 +1062,9 @@ export class CheckedKernels {
       ...(k.corpusSearchAllowed
         ? {
             corpusSearchAllowed: (h: ResidentCorpus, q: Matrix, n: number, allow: Uint8Array) =>
-              this.corpusSearchAllowed('corpusSearchAllowed', 'queries', h, q, n, allow),
+              scanned('corpusSearchAllowed', [['queries', q]], () =>
+                this.corpusSearchAllowed('corpusSearchAllowed', 'queries', h, q, n, allow),
+              ),
           }
         : {}),
       // Resolved kernels always have both (the reference's when the backend lacks them). The updated
@@ -1024,12 +1091,14 @@ export class CheckedKernels {
       // answer is `cols` values, checked finite here (cheap next to the rows x cols it sums).
       columnSums: (x, out) => {
         checkColumnSums(x, out);
-        const r = g.call('columnSums', 'x', 'columnSums', () => k.columnSums!(x, out));
-        return andThen(r, (o) => {
-          const v = g.floats('columnSums', 'x', 'columnSums', o, x.cols, 'finite');
-          if (out === undefined || v === out) return v;
-          out.set(v);
-          return out;
+        return blamed('columnSums', [['x', x]], () => {
+          const r = g.call('columnSums', 'x', 'columnSums', () => k.columnSums!(x, out));
+          return andThen(r, (o) => {
+            const v = g.floats('columnSums', 'x', 'columnSums', o, x.cols, 'finite');
+            if (out === undefined || v === out) return v;
+            out.set(v);
+            return out;
+          });
         });
       },
       // Resolved kernels always have it (the reference's when the backend lacks it).
@@ -1066,11 +1135,39 @@ export class CheckedKernels {
         );
       },
       matmul: (a, b, ta, tb, out) =>
-        dense('matmul', (ta ? a.cols : a.rows) * (tb ? b.rows : b.cols), () => k.matmul(a, b, ta, tb, out)),
-      addBias: (x, bias, out) => dense('addBias', x.rows * x.cols, () => k.addBias(x, bias, out)),
-      activation: (kind, x, out) => dense('activation', x.rows * x.cols, () => k.activation(kind, x, out)),
+        blamed(
+          'matmul',
+          [
+            ['a', a],
+            ['b', b],
+          ],
+          () =>
+            dense('matmul', (ta ? a.cols : a.rows) * (tb ? b.rows : b.cols), () =>
+              k.matmul(a, b, ta, tb, out),
+            ),
+        ),
+      addBias: (x, bias, out) =>
+        blamed(
+          'addBias',
+          [
+            ['x', x],
+            ['bias', vector(bias)],
+          ],
+          () => dense('addBias', x.rows * x.cols, () => k.addBias(x, bias, out)),
+        ),
+      activation: (kind, x, out) =>
+        scanned('activation', [['x', x]], () =>
+          dense('activation', x.rows * x.cols, () => k.activation(kind, x, out)),
+        ),
       activationGrad: (kind, x, dy, out) =>
-        dense('activationGrad', x.rows * x.cols, () => k.activationGrad(kind, x, dy, out)),
+        scanned(
+          'activationGrad',
+          [
+            ['x', x],
+            ['dy', dy],
+          ],
+          () => dense('activationGrad', x.rows * x.cols, () => k.activationGrad(kind, x, dy, out)),
+        ),
     };
   }
 }

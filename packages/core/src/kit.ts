@@ -144,8 +144,12 @@ export interface CosineKit {
   /** The backend that runs `kernel`; `undefined` before {@link CosineKit.ready} resolves. */
   ranBy(kernel: KernelName): string | undefined;
   /**
-   * The complete kernel table for libraries built on the kit (such as `@cosinekit/nn`): inputs are
-   * not validated (the caller's job), outputs are checked as for every other call.
+   * The complete kernel table for libraries built on the kit (such as `@cosinekit/nn`): outputs are
+   * checked as for every other call, and an input holding NaN or ±Infinity is `NON_FINITE` naming
+   * the kernel and the argument (scanned up front where an answer could hide it: `topK`, the
+   * corpus kernels, `activation` and `activationGrad`; otherwise only once an answer is not
+   * finite, so finite calls pay nothing for it). Other checks of the inputs (shapes, types) are the
+   * caller's job.
    */
   kernels(): Promise<Kernels>;
   /**

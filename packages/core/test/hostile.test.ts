@@ -1473,3 +1473,56 @@ describe('a backend whose kernel fields answer differently on each read', () => 
     }
   });
 });
+
+describe("the kernel table (kit.kernels()) names a caller's non-finite input, on every backend", () => {
+  const finite = () => ({ data: Float32Array.of(1, 0, 0, 1), rows: 2, cols: 2 });
+  const holding = (v: number) => ({ data: Float32Array.of(1, 0, v, 1), rows: 2, cols: 2 });
+  // The reference as a third party would ship it (not known by identity: its answers are read).
+  const copy: Backend = { name: 'copy', kernels: { ...referenceKernels } };
+  type Table = Awaited<ReturnType<ReturnType<typeof createCosineKit>['kernels']>>;
+  const calls: [string, string, (k: Table, bad: ReturnType<typeof holding>) => unknown][] = [
+    ['matmul', 'a', (k, x) => k.matmul(x, finite(), false, false)],
+    ['matmul', 'b', (k, x) => k.matmul(finite(), x, false, true)],
+    ['addBias', 'x', (k, x) => k.addBias(x, Float32Array.of(0, 0))],
+    ['addBias', 'bias', (k, x) => k.addBias(finite(), x.data.subarray(2, 4))],
+    ['activation', 'x', (k, x) => k.activation('relu', x)],
+    ['activationGrad', 'x', (k, x) => k.activationGrad('relu', x, finite())],
+    ['activationGrad', 'dy', (k, x) => k.activationGrad('relu', finite(), x)],
+    ['columnSums', 'x', (k, x) => k.columnSums!(x)],
+    ['rowNorms', 'x', (k, x) => k.rowNorms(x)],
+    ['normalizeRows', 'x', (k, x) => k.normalizeRows(x)],
+    ['cosineRows', 'b', (k, x) => k.cosineRows(finite(), x)],
+    ['cosineMatrix', 'a', (k, x) => k.cosineMatrix(x, finite())],
+    ['topK', 'queries', (k, x) => k.topK(x, finite(), 1)],
+    ['topK', 'corpus', (k, x) => k.topK(finite(), x, 1)],
+    ['createCorpus', 'x', (k, x) => k.createCorpus(x)],
+    ['corpusSearch', 'queries', async (k, x) => k.corpusSearch(await k.createCorpus(finite()), x, 1)],
+    ['corpusMatrix', 'queries', async (k, x) => k.corpusMatrix(await k.createCorpus(finite()), x)],
+  ];
+  it('as NON_FINITE naming the kernel and the argument (it was BACKEND_ERROR blaming the backend, or an answer: relu(NaN) = 0, a top-k for a NaN query, a corpus of NaN rows)', async () => {
+    for (const backend of ['reference', copy] as const) {
+      const k = await createCosineKit({ backend }).kernels();
+      for (const [op, arg, call] of calls) {
+        for (const v of [Number.NaN, Number.POSITIVE_INFINITY]) {
+          const what = `${typeof backend === 'string' ? backend : backend.name}: ${op}(${arg} holding ${v})`;
+          let outcome: unknown;
+          try {
+            outcome = await call(k, holding(v));
+          } catch (e) {
+            outcome = e;
+          }
+          expect(outcome, what).toMatchObject({ code: 'NON_FINITE', op, arg });
+        }
+      }
+    }
+  });
+
+  it('and answers finite inputs as before', async () => {
+    const k = await createCosineKit({ backend: copy }).kernels();
+    for (const [op, , call] of calls) {
+      const r = (await call(k, finite())) as unknown;
+      expect(r, op).toBeDefined();
+    }
+    expect(Array.from(await k.matmul(finite(), holding(2), false, false))).toEqual([1, 0, 2, 1]);
+  });
+});

@@ -314,18 +314,21 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
 
   it('the kernel table reads self-checked cosine outputs: its callers rows did not pass the gate', async () => {
     // NaN rows handed to kit.kernels().cosineMatrix came back as NaN cosines, unread, because the
-    // reference's (and wasm's) cosineMatrix is self-checked for admitted rows.
+    // reference's (and wasm's) cosineMatrix is self-checked for admitted rows. They are refused,
+    // naming the caller's argument.
     const table = await createCosineKit({ backend: 'reference' }).kernels();
     const nan = { data: Float32Array.of(Number.NaN, 1), rows: 1, cols: 2 };
     const ok = { data: Float32Array.of(1, 1), rows: 1, cols: 2 };
     await expect((async () => table.cosineMatrix(nan, ok))()).rejects.toMatchObject({
-      code: 'BACKEND_ERROR',
+      code: 'NON_FINITE',
       op: 'cosineMatrix',
+      arg: 'a',
     });
     const corpus = await table.createCorpus(ok);
     await expect((async () => table.corpusMatrix(corpus, nan))()).rejects.toMatchObject({
-      code: 'BACKEND_ERROR',
+      code: 'NON_FINITE',
       op: 'corpusMatrix',
+      arg: 'queries',
     });
     corpus.dispose();
     // Finite rows still answer exactly.

@@ -289,11 +289,16 @@ export class Encoder {
         // A backend disposed under the call: named as embed's, not the kernel's that found it.
         if (isCosineKitError(err, 'DISPOSED') && err.op !== 'embed')
           throw argErrorOf('DISPOSED', 'embed', 'source', `lost its backend: ${err.message}`, err);
+        // A kernel that met a non-finite value: its answer checked (BACKEND_ERROR), or its input
+        // named by the kernel table (NON_FINITE naming the kernel, not embed).
+        const kernelFault =
+          isCosineKitError(err, 'BACKEND_ERROR') ||
+          (isCosineKitError(err, 'NON_FINITE') && err.op !== 'embed');
         // Weights that are not finite (set by the caller, or a diverged run) are the encoder's.
-        if (isCosineKitError(err, 'BACKEND_ERROR')) checkParameters('embed', 'encoder', model.parameters());
+        if (kernelFault) checkParameters('embed', 'encoder', model.parameters());
         // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.
         const [lo, hi] = rowMagnitudes(rows, this.inputs);
-        if (isCosineKitError(err, 'BACKEND_ERROR') && (hi > HUGE || lo < TINY))
+        if (kernelFault && (hi > HUGE || lo < TINY))
           argError(
             'INVALID_ARGUMENT',
             'embed',
@@ -303,7 +308,7 @@ export class Encoder {
           );
         // So are finite weights so large that a layer's product overflows float32.
         const w = largestParameter(model.parameters());
-        if (isCosineKitError(err, 'BACKEND_ERROR') && w > HUGE)
+        if (kernelFault && w > HUGE)
           argError(
             'NON_FINITE',
             'embed',
