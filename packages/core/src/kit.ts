@@ -32,7 +32,7 @@ import { CheckedKernels, Guard, isThenable } from './guard.js';
 import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { REFERENCE_SELF_CHECKED, referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
-import { checkBackend, type ResolvedKernels, resolveKernels } from './resolve.js';
+import { checkedBackendName, type ResolvedKernels, resolveKernels } from './resolve.js';
 import { SearchResult } from './search-result.js';
 import { quantised } from './stored.js';
 import {
@@ -257,12 +257,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   let resolved: ResolvedKernels | undefined;
   let backendObj: Backend | undefined;
   let backendName = '';
-  /** The name of a backend object given, read once, here. */
+  /** The name of a backend object given, read once, here, as it is checked. */
   const chosen = options.backend;
   const named: unknown =
-    typeof chosen === 'object'
-      ? reading('createCosineKit', 'backend', () => (chosen as Backend).name)
-      : undefined;
+    typeof chosen === 'object' ? checkedBackendName(chosen, 'createCosineKit', 'backend') : undefined;
   let starting: Promise<CheckedKernels> | undefined;
   let checked: CheckedKernels | undefined;
   const live = new Set<Corpus>();
@@ -334,8 +332,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       }
       try {
         // Read once: its name, and its kernels and declarations (bound here, never read again).
-        backendName = backendObj.name;
         resolved = resolveKernels(backendObj);
+        backendName = resolved.name;
       } catch (err) {
         throw argErrorOf(
           'BACKEND_INIT_FAILED',
@@ -391,7 +389,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       handle = undefined;
     }
     if (!handle) {
-      onStorageFallback(backendObj!.name, `cannot store a corpus as ${want}; the reference backend holds it`);
+      onStorageFallback(backendName, `cannot store a corpus as ${want}; the reference backend holds it`);
       kernels = referenceOnly;
       handle = await make(kernels);
     }
@@ -946,8 +944,9 @@ function checkKitOptions(o: unknown): asserts o is CosineKitOptions {
   if (typeof backend === 'string') {
     if (backend === '')
       argError('INVALID_ARGUMENT', 'createCosineKit', 'backend', 'must be a non-empty name.');
-  } else if (backend !== undefined) {
-    checkBackend(backend, 'createCosineKit', 'backend');
+  } else if (backend !== undefined && (typeof backend !== 'object' || backend === null)) {
+    // Not a backend object (a backend object is checked where its name is read, once).
+    checkedBackendName(backend, 'createCosineKit', 'backend');
   }
   if (onFallback !== undefined && typeof onFallback !== 'function')
     argError(

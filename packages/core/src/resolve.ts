@@ -57,6 +57,8 @@ const DECLARABLE = [...new Set([...UNGATED_KERNELS, ...SELF_CHECKED_KERNELS])];
 
 /** A complete kernel table plus, for each kernel, the name of the backend that runs it. */
 export interface ResolvedKernels {
+  /** The backend's name, as read (once) with its kernels. */
+  readonly name: string;
   readonly kernels: Kernels;
   readonly providers: Readonly<Record<KernelName, string>>;
   /** The kernels whose provider declares them ungated (see {@link Backend.ungated}). */
@@ -128,7 +130,14 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
   const ungated = declared(UNGATED_KERNELS, snap.ungated, REFERENCE_UNGATED);
   const selfChecked = declared(SELF_CHECKED_KERNELS, snap.selfChecked, REFERENCE_SELF_CHECKED);
   const topKTrusted = kernels.topK === referenceKernels.topK || own.topK === referenceKernels.topK;
-  return { kernels: kernels as unknown as Kernels, providers, ungated, selfChecked, topKTrusted };
+  return {
+    name: snap.name,
+    kernels: kernels as unknown as Kernels,
+    providers,
+    ungated,
+    selfChecked,
+    topKTrusted,
+  };
 }
 
 /**
@@ -138,6 +147,11 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
  */
 export function checkBackend(b: unknown, op: string, arg: string): asserts b is Backend {
   snapshotBackend(b, op, arg);
+}
+
+/** {@link checkBackend}, answering the backend's name as read in the check (so it is read once). */
+export function checkedBackendName(b: unknown, op: string, arg: string): string {
+  return snapshotBackend(b, op, arg).name;
 }
 
 /** A `ungated` or `selfChecked` list as read once: its names, and the list itself (its identity is what `declareKernels` bound). */

@@ -1526,3 +1526,35 @@ describe("the kernel table (kit.kernels()) names a caller's non-finite input, on
     expect(Array.from(await k.matmul(finite(), holding(2), false, false))).toEqual([1, 0, 2, 1]);
   });
 });
+
+describe("a backend's name is read when the kit is made and with its kernels, not later", () => {
+  it('whatever its getter answers after (a third read, on a corpus the backend could not store as asked, threw raw)', async () => {
+    let reads = 0;
+    const backend = {
+      get name() {
+        if (++reads > 2) throw new Error('name read again');
+        return 'once';
+      },
+      // Stores float32 only: an int8 corpus falls back to the reference, naming the backend.
+      kernels: {
+        createCorpus: (x: Parameters<typeof referenceKernels.createCorpus>[0]) =>
+          referenceKernels.createCorpus(x),
+        corpusSearch: referenceKernels.corpusSearch,
+        corpusMatrix: referenceKernels.corpusMatrix,
+      },
+    } as Backend;
+    const fellBack: string[] = [];
+    const kit = createCosineKit({ backend, onFallback: (name) => fellBack.push(name) });
+    expect((await kit.ready()).backend).toBe('once');
+    const c = await kit.corpus(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { storage: 'int8' },
+    );
+    expect((await c.search([1, 0], 1)).indices[0]).toBe(0);
+    expect(fellBack).toEqual(['once']);
+    expect(reads).toBe(2);
+  });
+});
