@@ -318,8 +318,9 @@ function inRange(op: string, arg: string, x: number, lo: number, hi: number): vo
 }
 
 /**
- * A cosine learning-rate schedule with linear warm-up: rises from 0 to `base` over `warmup` steps,
- * then follows half a cosine down to `min` at `total` steps, and stays there.
+ * A cosine learning-rate schedule with linear warm-up: rises in `warmup` equal steps to `base`
+ * (`base / warmup` at step 0, never 0, and `base` at step `warmup - 1`), then follows half a cosine
+ * from `base` at step `warmup` down to `min` at `total` steps, and stays there.
  */
 export function cosineSchedule(base: number, total: number, warmup = 0, min = 0): (step: number) => number {
   checkNumber('cosineSchedule', 'base', base, 0, Number.MAX_VALUE);
