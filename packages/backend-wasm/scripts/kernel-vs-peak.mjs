@@ -4,7 +4,8 @@
 // measured in the same process between its calls (the roofline's peak kernel, apps/bench), so that
 // a machine shared with other work (other processes on the cores, a clock that drops with load)
 // slows the peak and the kernel alike and the share stays comparable; the roofline measures the
-// peak once, at another moment. CPU time per call (process.cpuUsage), medians of `reps`. Every
+// peak once, at another moment. CPU time per call (process.cpuUsage), medians of `reps`; a run
+// whose CPU time exceeds its wall time (another thread of the process busy) is marked. Every
 // build and mode must give the same bits (checked); the first is checked against float64.
 //   node scripts/kernel-vs-peak.mjs <dist>[,<dist>...] ['QxNxd,...'] [reps] [plain,plain:<blockKiB>,touch,b:all:2,...]
 // VARIANT=relaxed (with node --experimental-wasm-relaxed-simd) runs the relaxed binary's default
@@ -27,10 +28,14 @@ const peak = (await WebAssembly.instantiate(peakModuleBytes(relaxed), {})).insta
 const PEAK_ITERS = 200000;
 const [config, R, P] = relaxed ? [1, 3, 3] : [0, 4, 2];
 const al = (x) => Math.ceil(x / 64) * 64;
-const cpu = (f) => {
+/** CPU time of all this process's threads while `f` runs, in ms; `busy` gets its ratio to wall time. */
+const cpu = (f, busy) => {
   const c0 = process.cpuUsage();
+  const t0 = performance.now();
   f();
+  const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  busy?.push((c.user + c.system) / 1000 / wall);
   return (c.user + c.system) / 1000;
 };
 const median = (x) => [...x].sort((p, q) => p - q)[x.length >> 1];
@@ -115,13 +120,18 @@ for (const [m, n, d] of shapes) {
   }
   const peaks = [];
   const rates = runs.map(() => []);
+  // The kernels run on this thread alone, so CPU time above wall time is another thread of this
+  // process at work at the same moment (V8's compiler or collector): its time counts as the
+  // kernel's. Such a run is marked. (A shape measured right after the memory grew for it can also
+  // run at half its rate on this thread alone, for some seconds; measure a shape twice, or first.)
+  const busy = runs.map(() => []);
   for (let k = 0; k < reps; k++) {
     // The roofline's mul+add peak: the better of its register-chain and outer-product kernels.
     const chains = (PEAK_ITERS * MULADD_FLOPS_PER_ITER) / cpu(() => peak.muladd(PEAK_ITERS, 1, 0)) / 1e6;
     const tile = (PEAK_ITERS * 2 * TILE_FLOPS_PER_ITER) / cpu(() => peak.tile(PEAK_ITERS * 2, 1, 0)) / 1e6;
     const fma = relaxed ? (PEAK_ITERS * FMA_FLOPS_PER_ITER) / cpu(() => peak.fma(PEAK_ITERS, 1, 0)) / 1e6 : 0;
     peaks.push(relaxed ? fma : Math.max(chains, tile));
-    for (const [i, r] of runs.entries()) rates[i].push((2 * m * n * d) / cpu(r.run) / 1e6);
+    for (const [i, r] of runs.entries()) rates[i].push((2 * m * n * d) / cpu(r.run, busy[i]) / 1e6);
   }
   const pk = median(peaks);
   console.log(
@@ -129,7 +139,8 @@ for (const [m, n, d] of shapes) {
       runs
         .map(
           (r, i) =>
-            `${r.name} ${median(rates[i]).toFixed(1)} (${((100 * median(rates[i])) / pk).toFixed(0)}%)`,
+            `${r.name} ${median(rates[i]).toFixed(1)} (${((100 * median(rates[i])) / pk).toFixed(0)}%)` +
+            (median(busy[i]) > 1.1 ? ` [other threads busy: CPU ${median(busy[i]).toFixed(2)}x wall]` : ''),
         )
         .join(' | '),
   );
