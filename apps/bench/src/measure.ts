@@ -86,7 +86,10 @@ export async function measure(
   function summarizeAndCheck(): Measured {
     const timing = summarize(perCall, callsPerRep);
     const tolerance = m.approximate?.tolerance ?? s.tolerance;
-    const accuracy = check(out!, ds, exact, tolerance, m.approximate?.minRecall ?? 1);
+    // Ties at the k-th score are float32's, within the run's tolerance, never an approximate
+    // method's looser score tolerance (that counted near misses as hits).
+    const tie = Math.min(tolerance, s.tolerance);
+    const accuracy = check(out!, ds, exact, tolerance, m.approximate?.minRecall ?? 1, tie);
     if (m.approximate) {
       notes.push(`approximate: held to error <= ${tolerance}, recall >= ${m.approximate.minRecall}`);
     }
@@ -124,6 +127,7 @@ function check(
   exact: ExactReference,
   tolerance: number,
   minRecall: number,
+  tie: number,
 ): Accuracy {
   const { q, n, k } = ds.size;
   if (ds.spec.kind === 'pair') {
@@ -137,7 +141,7 @@ function check(
     return checkMatrix(exact, q, n, out.matrix, tolerance);
   }
   if (!('indices' in out)) return badShape(tolerance, 'expected top-k hits');
-  return checkSearch(exact, q, n, k ?? 1, out.indices, out.scores, tolerance, minRecall);
+  return checkSearch(exact, q, n, k ?? 1, out.indices, out.scores, tolerance, minRecall, tie);
 }
 
 function badShape(tolerance: number, problem: string): Accuracy {

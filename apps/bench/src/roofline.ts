@@ -1012,7 +1012,9 @@ export function withRoofline(report: BenchReport, roofline: Roofline): BenchRepo
     ...report,
     roofline,
     results: report.results.map((r) => {
-      const full = report.workloads.find((w) => w.id === r.workload)?.size;
+      // Only a slice is judged at the workload's size: the million preset's 1-query figure is a
+      // measurement of its own (not shrunk), and judged at 16 queries it read 16x too slow.
+      const full = r.shrunk ? report.workloads.find((w) => w.id === r.workload)?.size : undefined;
       const limit = resultShare(r, roofline, report.contenders, full ?? r.size);
       return limit ? { ...r, limit } : r;
     }),

@@ -18,6 +18,7 @@ import type { Method, OpenContender, Prepared } from './method.js';
 import { fmtBytes } from './million.js';
 import { MIN_REPS } from './plan.js';
 import { fmtMs, fmtRatio } from './report/format.js';
+import { onItsSide } from './report/targets.js';
 import {
   columns,
   describeRoofline,
@@ -314,11 +315,27 @@ const explains = (share: number) => share >= 0.1 && share < 1;
 const figureOf = (c: Pick<SweepCell, 'figures'>, id: string) =>
   c.figures.find((f) => f.contender === id && f.status === 'ok');
 
-/** `missed by 12 pts` / `met by 3 pts` for shares; `missed by 0.2x` for ratios. */
-function margin(value: number, want: number, share: boolean): string {
-  const diff = value - want;
-  const amount = share ? `${Math.abs(diff * 100).toFixed(0)} pts` : `${Math.abs(diff).toFixed(2)}x`;
-  return `${diff >= 0 ? 'met by' : 'missed by'} ${amount}`;
+/**
+ * `missed by 12 pts` / `met by 3 pts` for shares; `missed by 0.2x` for ratios. A difference that
+ * rounds to nothing keeps one significant digit: 79.6% against 80% read "missed by 0 pts".
+ */
+function margin(value: number, want: number, share: boolean, met: boolean): string {
+  const diff = Math.abs(share ? (value - want) * 100 : value - want);
+  const digits = share ? 0 : 2;
+  const shown = diff.toFixed(digits);
+  const amount = Number(shown) === 0 && diff > 0 ? diff.toPrecision(1) : shown;
+  return `${met ? 'met by' : 'missed by'} ${amount}${share ? ' pts' : 'x'}`;
+}
+
+/** A share as `pct` shows it, with more digits where rounding carries it across `want` (79.6% read "80%", missed). */
+function sharePct(v: number, want: number): string {
+  const shown = pct(v);
+  if (Number.parseFloat(shown) / 100 >= want === v >= want) return shown;
+  for (let p = 3; p <= 15; p++) {
+    const s = (v * 100).toPrecision(p);
+    if (Number(s) / 100 >= want === v >= want) return `${s}%`;
+  }
+  return `${v * 100}%`;
 }
 
 /**
@@ -354,24 +371,27 @@ export function judgeCell(
           : undefined;
       out.push({
         target: 'fewBandwidth',
-        text: bw ? `bw ${pct(v)}` : `peak ${pct(v)} (compute-bound)`,
+        text: bw
+          ? `bw ${sharePct(v, t.fewBandwidth)}`
+          : `peak ${sharePct(v, t.fewBandwidth)} (compute-bound)`,
         value: v,
         want: t.fewBandwidth,
         met,
-        margin: margin(v, t.fewBandwidth, true),
+        margin: margin(v, t.fewBandwidth, true, met),
         ...(why ? { why } : {}),
       });
     }
     const paired = c.paired?.vsTfjs;
     if (paired !== undefined || (one?.nsPerPair && tfjs?.nsPerPair)) {
       const v = paired ?? tfjs!.nsPerPair! / one!.nsPerPair!;
+      const faster = (x: number) => x > 1;
       out.push({
         target: 'beatsTfjs',
-        text: `vs tfjs ${fmtRatio(v)}`,
+        text: `vs tfjs ${onItsSide(fmtRatio(v), v, faster)}`,
         value: v,
         want: 1,
-        met: v > 1,
-        margin: margin(v, 1, false),
+        met: faster(v),
+        margin: margin(v, 1, false, faster(v)),
       });
     }
   } else if (c.q >= t.minQ && c.d >= t.minD) {
@@ -385,11 +405,11 @@ export function judgeCell(
           : undefined;
       out.push({
         target: 'manyPeak',
-        text: `peak ${pct(v)}`,
+        text: `peak ${sharePct(v, t.manyPeak)}`,
         value: v,
         want: t.manyPeak,
         met,
-        margin: margin(v, t.manyPeak, true),
+        margin: margin(v, t.manyPeak, true, met),
         ...(why ? { why } : {}),
       });
     }
@@ -407,11 +427,11 @@ export function judgeCell(
           : undefined;
       out.push({
         target: 'secondThread',
-        text: `2nd thread ${fmtRatio(v)}`,
+        text: `2nd thread ${onItsSide(fmtRatio(v), v, (x) => x >= t.secondThread)}`,
         value: v,
         want: t.secondThread,
         met,
-        margin: margin(v, t.secondThread, false),
+        margin: margin(v, t.secondThread, false, met),
         ...(why ? { why } : {}),
       });
     }

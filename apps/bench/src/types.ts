@@ -45,7 +45,7 @@ export interface Timing {
 export interface Accuracy {
   /** Largest |result - exact cosine| over the checked values. */
   readonly maxAbsError: number;
-  /** For searches: the share of the exact top-k found (ties within the tolerance count as found). */
+  /** For searches: the share of the exact top-k found (ties within the run's tolerance count as found). */
   readonly recall?: number;
   /** The tolerance the error was judged against. */
   readonly tolerance: number;

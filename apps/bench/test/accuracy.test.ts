@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { checkMatrix, checkSearch, ExactReference, knnAccuracy, sampleRows } from '../src/accuracy.js';
+import { measure } from '../src/measure.js';
+import type { Method } from '../src/method.js';
 import { naiveMatrix, naiveSearch } from '../src/peers/naive.js';
 import { customWorkload, makeDataset, PRESETS, scaleWorkload } from '../src/workloads.js';
+
+let clock = 0;
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('float64 checks', () => {
   it('accepts the naive loop and rejects an answer off by more than the tolerance', async () => {
@@ -35,6 +42,51 @@ describe('float64 checks', () => {
     // An approximate search is held to its own recall.
     expect(checkSearch(exact, 3, 500, 5, r.indices, r.scores, 1e-4, 0.9).ok).toBe(true);
     expect(checkSearch(exact, 3, 500, 5, r.indices, r.scores, 1e-4, 0.99).ok).toBe(false);
+  });
+
+  it("counts an approximate search's near misses as misses, not as float32 ties", async () => {
+    // B's shape at a fifth of its rows: the int8 tolerance (2e-2) spans dozens of ranks below the
+    // 10th, and was taken as the tie band of recall: a search returning none of the true top-10
+    // read recall 1 and "ok" (wasm's int8 corpus on B, recall 0.9 in truth, showed recall 1).
+    const ds = await makeDataset(customWorkload({ q: 1, n: 20_000, d: 384, k: 10 }), 42);
+    const exact = new ExactReference(ds);
+    const e = exact.row(0, 20_000);
+    const order = Array.from(e.keys()).sort((a, b) => e[b] - e[a]);
+    const kth = e[order[9]];
+    // Ranks 11 to 20, with their exact scores: right scores, none of the top 10, all within 2e-2.
+    const indices = Int32Array.from(order.slice(10, 20));
+    const scores = Float32Array.from(indices, (i) => e[i]);
+    expect(indices.every((i) => e[i] >= kth - 2e-2)).toBe(true);
+    const misses = Array.from(indices).filter((i) => e[i] < kth - 1e-4).length;
+    expect(misses).toBeGreaterThanOrEqual(8);
+    expect(checkSearch(exact, 1, 20_000, 10, indices, scores, 2e-2, 0.99, 1e-4).recall).toBe(1 - misses / 10);
+    const int8Like: Method = {
+      name: 'int8 corpus',
+      approximate: { tolerance: 2e-2, minRecall: 0.99 },
+      prepare: () => ({
+        call: () => {
+          clock += 1;
+          return { indices, scores };
+        },
+      }),
+    };
+    clock = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => clock);
+    const settings = {
+      workloads: [],
+      backends: [],
+      peers: [],
+      reps: 3,
+      warmup: 1,
+      budgetSeconds: 1,
+      baseline: 'naive',
+      tolerance: 1e-4,
+      seed: 42,
+    };
+    const r = await measure(int8Like, ds, exact, settings);
+    expect(r.accuracy!.recall).toBe(1 - misses / 10);
+    expect(r.status).toBe('wrong');
+    expect(r.note).toEqual(expect.stringMatching(/^WRONG: .*recall 0\.[0-2]00/));
   });
 
   it('samples both ends of a batch', () => {

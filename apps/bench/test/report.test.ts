@@ -1,6 +1,7 @@
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { answers, level } from '../src/report/answer.js';
-import { compareReports } from '../src/report/compare.js';
+import { compareReports, renderCompare } from '../src/report/compare.js';
 import { emulationOf, markEmulated } from '../src/report/format.js';
 import { toJson } from '../src/report/json.js';
 import { renderMarkdown } from '../src/report/markdown.js';
@@ -159,6 +160,26 @@ describe('reports', () => {
       result('tfjs', 25, tight(25)),
     ]);
     expect(answers(mixed)[0].best!.contender).toBe('tfjs');
+    // An approximate figure below its recall does not disqualify its contender's exact figures.
+    const int8 = report([
+      result('naive', 100, tight(100)),
+      result('wasm', 10, tight(10)),
+      result('wasm', 4, {
+        ...tight(4),
+        method: 'int8 corpus',
+        status: 'wrong',
+        note: 'WRONG: max error 6.94e-4 (tolerance 0.02), recall 0.900; approximate: held to error <= 0.02, recall >= 0.99',
+      }),
+    ]);
+    expect(answers(int8)[0].best!.contender).toBe('wasm');
+    // A contender left out is not "the only contender that ran".
+    const alone = report([
+      result('naive', 100, tight(100)),
+      result('wasm', 8, { ...tight(8), method: 'other', status: 'wrong' }),
+    ]);
+    expect(answers(alone)[0].text).toContain(
+      'the only contender that ran correctly; wasm left out: a figure was wrong or failed',
+    );
   });
 
   it('marks each figure measured on a software GPU as emulated, in every format, and no other', () => {
@@ -268,6 +289,83 @@ describe('reports', () => {
     expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))).toBeUndefined();
   });
 
+  it('never shows a figure rounded across its target beside the verdict', () => {
+    // core 1.4951x the textbook loop: "1.50x" beside "missed" for ">= 1.5x".
+    const a = report([
+      result('naive', 149.51, { method: 'textbook loop: a[i] * b[i], norms, divide' }),
+      result('core', 100),
+    ]);
+    const onA = checkTargets({
+      ...a,
+      workloads: [
+        { id: 'A', title: 'one pair', kind: 'pair', size: { q: 1, n: 1, d: 1536 }, data: 'random' },
+      ],
+      results: a.results.map((x) => ({ ...x, workload: 'A' })),
+    });
+    expect(onA.find((t) => t.target.startsWith('A: core cosine() >= 1.5x'))).toMatchObject({
+      measured: '1.495x',
+      met: false,
+    });
+    // wasm's search on B at 15.04 ms: "15.0 ms" beside "missed" for "<= 15 ms"; its resident pair
+    // at 299.6 ns: "300 ns" beside "met" for "< 0.3 us". One that rounds to its own side keeps
+    // three digits.
+    const b = { q: 1, n: 100_000, d: 384, k: 10 };
+    const ms = (x: number) => ({ ...result('x', 1).timing!, median: x });
+    const onB = checkTargets({
+      ...report([]),
+      workloads: [
+        { id: 'A', title: 'one pair', kind: 'pair', size: { q: 1, n: 1, d: 1536 }, data: 'random' },
+        { id: 'B', title: 'search', kind: 'search', size: b, data: 'random' },
+      ],
+      contenders: [{ id: 'wasm', role: 'backend', available: true, details: { threads: 1 } }],
+      results: [
+        result('wasm', 150, { workload: 'B', method: 'corpus.search', size: b, timing: ms(15.04) }),
+        result('wasm', 40, {
+          workload: 'B',
+          method: 'int8 corpus, re-rank 3k',
+          size: b,
+          timing: ms(4.9996),
+          accuracy: { maxAbsError: 1e-8, recall: 1, tolerance: 1e-4, checkedRows: 1, ok: true },
+        }),
+        result('wasm', 299.6, {
+          workload: 'A',
+          method: 'vectorCosine, resident pair',
+          size: { q: 1, n: 1, d: 1536 },
+        }),
+      ],
+    });
+    expect(onB.find((t) => t.target.includes('corpus.search <= 15 ms'))).toMatchObject({
+      measured: '15.04 ms',
+      met: false,
+    });
+    expect(onB.find((t) => t.target.includes('int8 corpus (default re-rank) <= 5 ms'))).toMatchObject({
+      measured: '5.00 ms, recall 1',
+      met: true,
+    });
+    // The int8 target judges the corpus as made by default (re-ranked), whatever the recall of the
+    // plain one (reported, not held to the target: 9 of B's 10 is usual without re-ranking).
+    const wrongInt8 = checkTargets({
+      ...report([]),
+      workloads: [{ id: 'B', title: 'search', kind: 'search', size: b, data: 'random' }],
+      contenders: [{ id: 'wasm', role: 'backend', available: true, details: { threads: 1 } }],
+      results: [
+        result('wasm', 40, { workload: 'B', method: 'int8 corpus', size: b, status: 'wrong', timing: ms(4) }),
+        result('wasm', 40, {
+          workload: 'B',
+          method: 'int8 corpus, re-rank 3k',
+          size: b,
+          timing: ms(3),
+          accuracy: { maxAbsError: 1e-8, recall: 1, tolerance: 1e-4, checkedRows: 1, ok: true },
+        }),
+      ],
+    }).find((t) => t.target.includes('int8 corpus (default re-rank) <= 5 ms'));
+    expect(wrongInt8).toMatchObject({ measured: '3.00 ms, recall 1', met: true });
+    expect(onB.find((t) => t.target.includes('resident pair < 0.3 us'))).toMatchObject({
+      measured: '299.6 ns',
+      met: true,
+    });
+  });
+
   it('judges the reference cosine matrix against the naive loop, per pair so slices compare', () => {
     const c = { q: 256, n: 10_000, d: 768 };
     const r = report([
@@ -341,5 +439,15 @@ describe('reports', () => {
     const changes = compareReports(before, after);
     expect(changes.find((c) => c.key.includes('wasm'))!.speedup).toBe(2);
     expect(changes.find((c) => c.key.includes('gpujs'))!.before).toBeUndefined();
+  });
+
+  it('does not count a figure that turned wrong as faster', () => {
+    const before = report([result('naive', 100), result('wasm', 10)]);
+    const after = report([result('naive', 100), result('wasm', 1, { status: 'wrong' })]);
+    expect(compareReports(before, after).find((c) => c.key.includes('wasm'))!.speedup).toBeUndefined();
+    const text = stripVTControlCharacters(renderCompare(before, after));
+    expect(text).toContain('0 faster, 0 slower');
+    expect(text).toContain('ok -> wrong');
+    expect(text).not.toMatch(/10\.0x faster/);
   });
 });

@@ -310,6 +310,34 @@ describe('share of the limit that binds', () => {
     expect(text).toContain('wasm SIMD mul+add peak: 10.0 GFLOP/s per thread');
     expect(text).toMatch(/B\s+wasm\s+corpus\.search\s+1\s+bandwidth\s+5\.0 GB\/s\s+10\.0 GB\/s\s+50%/);
   });
+
+  it("judges a figure that is not a slice at its own size, not the workload's", () => {
+    // The million preset's 1-query search, beside its 16-query one (the workload's size): 1,000,000
+    // int8 rows of 384 (388 MB with the scales) read in 77.6 ms is 5 GB/s, half the bandwidth. Judged
+    // at 16 queries it read 16 x 77.6 ms for the corpus: 0.31 GB/s, 3%.
+    const size = { q: 16, n: 1_000_000, d: 384, k: 10 };
+    const ms = 77.6;
+    const one: BenchResult = {
+      workload: 'million',
+      contender: 'wasm',
+      role: 'backend',
+      method: 'int8 corpus from chunks (kit.corpusFrom), re-rank 4k, 1 query',
+      size: { ...size, q: 1 },
+      shrunk: false,
+      status: 'ok',
+      timing: { median: ms, min: ms, max: ms, q1: ms, q3: ms, reps: 3, callsPerRep: 1, samples: [] },
+    };
+    const out = withRoofline(
+      {
+        workloads: [{ id: 'million', size }],
+        contenders: [{ id: 'wasm', role: 'backend', available: true, details: { threads: 1 } }],
+        results: [one],
+      } as unknown as BenchReport,
+      ROOF,
+    );
+    expect(out.results[0].limit).toMatchObject({ bound: 'bandwidth', bytes: 388_000_000, flops: 2 * 384e6 });
+    expect(out.results[0].limit!.share).toBeCloseTo(0.5, 12);
+  });
 });
 
 describe('cosinekit-bench -w roofline', () => {

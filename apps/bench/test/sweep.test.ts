@@ -109,6 +109,17 @@ describe('judging a cell', () => {
     const slower = judgeCell({ ...cell, figures: [figure('wasm@1', 1, 1, 10_000, 100, 0.8, roof)] });
     expect(slower).toHaveLength(1);
     expect(slower[0]).toMatchObject({ met: false, margin: 'missed by 30 pts', text: 'bw 50%' });
+    // 79.6% of bandwidth read "bw 80%", "missed by 0 pts"; tfjs 0.996x wasm's time read "missed
+    // by 0.00x"; tfjs exactly as fast read "met by 0.00x" beside "missed".
+    const close = judgeCell({
+      ...cell,
+      figures: [figure('wasm@1', 1, 1, 10_000, 100, 0.4 / 0.796, roof)],
+      paired: { rounds: 3, vsTfjs: 0.996 },
+    });
+    expect(close[0]).toMatchObject({ met: false, text: 'bw 79.6%', margin: 'missed by 0.4 pts' });
+    expect(close[1]).toMatchObject({ met: false, text: 'vs tfjs 1.00x', margin: 'missed by 0.004x' });
+    const level = judgeCell({ ...cell, figures: [], paired: { rounds: 3, vsTfjs: 1 } });
+    expect(level[0]).toMatchObject({ met: false, margin: 'missed by 0.00x' });
   });
 
   it('against a second roofline: every sample of both, each best the better one, shares and verdicts again', () => {

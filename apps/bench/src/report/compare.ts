@@ -8,7 +8,7 @@ export interface Change {
   readonly key: string;
   readonly before?: BenchResult;
   readonly after?: BenchResult;
-  /** before time per pair / after time per pair: above 1 means faster now. */
+  /** before time per pair / after time per pair: above 1 means faster now; only when both are ok. */
   readonly speedup?: number;
 }
 
@@ -22,7 +22,12 @@ export function compareReports(a: BenchReport, b: BenchReport): Change[] {
   return keys.map((key) => {
     const x = before.get(key);
     const y = after.get(key);
-    const speedup = x?.nsPerPair && y?.nsPerPair ? x.nsPerPair / y.nsPerPair : undefined;
+    // Only two right answers compare: a figure that turned wrong (or was wrong) times another
+    // computation, and counted as "10x faster" in the summary.
+    const speedup =
+      x?.status === 'ok' && y?.status === 'ok' && x.nsPerPair && y.nsPerPair
+        ? x.nsPerPair / y.nsPerPair
+        : undefined;
     return { key, before: x, after: y, speedup };
   });
 }

@@ -192,6 +192,6 @@ export const FOOTNOTES = [
   'Times are per call (median of the repetitions; "5 (x24)": 5 repetitions of 24 calls each). Size "full" is the workload\'s size; a "slice" ran on the size shown because the full size would not fit the time budget.',
   'Setup: one-off upload of the resident corpus (kit.corpus, or the tfjs tensor), not in the median.',
   'Speed-up is the baseline time per pair divided by this time per pair (* measured on a slice, compared per pair). Rate is 2*Q*N*d / median time, or time per pair for one pair.',
-  'Accuracy: largest |cosine - float64 cosine| over sampled query rows; recall of the exact float64 top-k (ties within the tolerance count).',
+  'Accuracy: largest |cosine - float64 cosine| over sampled query rows; recall of the exact float64 top-k (ties within --tolerance count, approximate figures included).',
   '(emulated): measured on a software GPU (SwiftShader, llvmpipe), which runs the shaders on the CPU: it shows the results are right, not how fast a GPU is.',
 ];

@@ -25,7 +25,7 @@ function sizeProblem(r: BenchReport, id: string): string | undefined {
 
 /** A figure the run has, or the reason it does not have one to judge. */
 type Found =
-  | { readonly result: BenchResult; readonly why?: undefined }
+  | { readonly result: BenchResult; readonly why?: undefined; readonly instead?: string }
   | { readonly result?: undefined; readonly why: string };
 
 function find(r: BenchReport, workload: string, contender: string, method?: string): Found {
@@ -42,6 +42,10 @@ function find(r: BenchReport, workload: string, contender: string, method?: stri
   if (!info && !r.results.some((x) => x.contender === contender))
     return { why: `${contender} not in this run` };
   const ok = mine.find((x) => x.status === 'ok' && x.nsPerPair !== undefined);
+  // Judged on a later figure of the prefix, where the first is not ok: say which, and why not the
+  // first.
+  if (ok && ok !== mine[0])
+    return { result: ok, instead: `${ok.method}; ${mine[0].method}: ${mine[0].status}` };
   if (ok) return { result: ok };
   const bad = mine.find((x) => x.status !== 'ok');
   if (bad) return { why: `${contender}${method ? ` ${method}` : ''} on ${workload}: ${bad.status}` };
@@ -55,21 +59,51 @@ function ratio(a: Found, b: Found): { x: number; why?: undefined } | { x?: undef
   return { x: b.result.nsPerPair! / a.result.nsPerPair! };
 }
 
-function ratioCheck(target: string, found: ReturnType<typeof ratio>, min: number): TargetCheck {
-  if (found.x === undefined) return { target, measured: `not judged: ${found.why}` };
-  return { target, measured: fmtRatio(found.x), met: found.x >= min };
+const UNITS: Readonly<Record<string, number>> = { x: 1, ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
+
+/**
+ * `text` (`1.30x`, `15.0 ms`), the figure `value` (a ratio, or ns) as a report shows it, with more
+ * digits where rounding carried it across the target: `side` tells which side of the target a
+ * value is on. A C ratio of 1.2951 read "1.30x" and "missed" for ">= 1.3x", 15.04 ms read
+ * "15.0 ms" and "missed" for "<= 15 ms"; they read "1.295x" and "15.04 ms".
+ */
+export function onItsSide(text: string, value: number, side: (v: number) => boolean): string {
+  const m = /^(\d+(?:\.\d*)?) ?(x|ns|us|ms|s)$/.exec(text);
+  if (!m || !Number.isFinite(value)) return text;
+  const scale = UNITS[m[2]];
+  const want = side(value);
+  if (side(Number(m[1]) * scale) === want) return text;
+  const unit = m[2] === 'x' ? 'x' : ` ${m[2]}`;
+  for (let p = m[1].replace('.', '').length + 1; p <= 15; p++) {
+    const shown = (value / scale).toPrecision(p);
+    if (side(Number(shown) * scale) === want) return `${shown}${unit}`;
+  }
+  return `${value / scale}${unit}`;
 }
 
-/** A figure with a time target: judged only when it ran at full size. */
+function ratioCheck(target: string, found: ReturnType<typeof ratio>, min: number): TargetCheck {
+  if (found.x === undefined) return { target, measured: `not judged: ${found.why}` };
+  const met = (x: number) => x >= min;
+  return { target, measured: onItsSide(fmtRatio(found.x), found.x, met), met: met(found.x) };
+}
+
+/**
+ * A figure with a time target (`within`, on ns; `also`, anything else it must meet, shown after
+ * the time): judged only when it ran at full size.
+ */
 function timeCheck(
   target: string,
   f: Found,
-  show: (r: BenchResult) => string,
-  met: (r: BenchResult) => boolean,
+  ns: (r: BenchResult) => number,
+  within: (ns: number) => boolean,
+  also?: { readonly show: (r: BenchResult) => string; readonly met: (r: BenchResult) => boolean },
 ): TargetCheck {
   if (f.why !== undefined) return { target, measured: `not judged: ${f.why}` };
-  if (f.result.shrunk) return { target, measured: `${show(f.result)} (on a slice: not judged)` };
-  return { target, measured: show(f.result), met: met(f.result) };
+  const r = f.result;
+  const t = ns(r);
+  const shown = `${onItsSide(fmtNs(t), t, within)}${also ? `, ${also.show(r)}` : ''}${f.instead ? ` (${f.instead})` : ''}`;
+  if (r.shrunk) return { target, measured: `${shown} (on a slice: not judged)` };
+  return { target, measured: shown, met: within(t) && (also?.met(r) ?? true) };
 }
 
 /**
@@ -97,16 +131,20 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
       timeCheck(
         `B: ${id} corpus.search <= 15 ms per query`,
         find(r, 'B', id, 'corpus.search'),
-        (b) => fmtNs(b.timing!.median * 1e6),
-        (b) => b.timing!.median <= 15,
+        (b) => b.timing!.median * 1e6,
+        (ns) => ns <= 15e6,
       ),
     );
     out.push(
       timeCheck(
-        `B: ${id} int8 corpus <= 5 ms with recall@10 >= 0.99`,
-        find(r, 'B', id, 'int8 corpus'),
-        (q8) => `${fmtNs(q8.timing!.median * 1e6)}, recall ${q8.accuracy?.recall ?? '?'}`,
-        (q8) => q8.timing!.median <= 5 && (q8.accuracy?.recall ?? 0) >= 0.99,
+        `B: ${id} int8 corpus (default re-rank) <= 5 ms with recall@10 >= 0.99`,
+        find(r, 'B', id, 'int8 corpus, re-rank'),
+        (q8) => q8.timing!.median * 1e6,
+        (ns) => ns <= 5e6,
+        {
+          show: (q8) => `recall ${q8.accuracy?.recall ?? '?'}`,
+          met: (q8) => (q8.accuracy?.recall ?? 0) >= 0.99,
+        },
       ),
     );
     if (r.workloads.some((w) => w.id === 'million')) {
@@ -126,8 +164,8 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
       timeCheck(
         `A: ${id} resident pair < 0.3 us`,
         find(r, 'A', id, 'vectorCosine'),
-        (p) => fmtNs(p.nsPerPair!),
-        (p) => p.nsPerPair! < 300,
+        (p) => p.nsPerPair!,
+        (ns) => ns < 300,
       ),
     );
   }
