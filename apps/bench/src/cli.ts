@@ -466,6 +466,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     });
   // `help` and `help <command>`, as `--help` and `<command> --help`.
   program.helpCommand('help [command]', 'print the usage of the run or of a command');
+  // The run's operands are named above; a command's own extra words stay usage errors (commander
+  // copies the run's setting into each command made after it).
+  for (const c of program.commands) c.allowExcessArguments(false);
   return program;
 }
 

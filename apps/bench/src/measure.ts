@@ -91,7 +91,9 @@ export async function measure(
     const tie = Math.min(tolerance, s.tolerance);
     const accuracy = check(out!, ds, exact, tolerance, m.approximate?.minRecall ?? 1, tie);
     if (m.approximate) {
-      notes.push(`approximate: held to error <= ${tolerance}, recall >= ${m.approximate.minRecall}`);
+      notes.push(
+        `approximate: held to error <= ${tolerance}, ${m.approximate.minRecall > 0 ? `recall >= ${m.approximate.minRecall}` : 'recall reported, not held'}`,
+      );
     }
     const { q, n, d } = ds.size;
     const labels = ds.labels;

@@ -420,6 +420,10 @@ describe('cosinekit-bench CLI', () => {
     const help = await capture(['help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/Usage: cosinekit-bench/);
+    // A command's extra words are still refused.
+    const extra = await capture(['compare', 'a.json', 'b.json', 'c.json']);
+    expect(extra.code).toBe(2);
+    expect(extra.err).toMatch(/too many arguments for 'compare'/);
     const sub = await capture(['help', 'compare']);
     expect(sub.code).toBe(0);
     expect(sub.out).toMatch(/Usage: cosinekit-bench compare/);
