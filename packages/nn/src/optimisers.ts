@@ -318,9 +318,9 @@ function inRange(op: string, arg: string, x: number, lo: number, hi: number): vo
 }
 
 /**
- * A cosine learning-rate schedule with linear warm-up: rises in `warmup` equal steps to `base`
- * (`base / warmup` at step 0, never 0, and `base` at step `warmup - 1`), then follows half a cosine
- * from `base` at step `warmup` down to `min` at `total` steps, and stays there.
+ * A cosine learning-rate schedule with linear warm-up: `base * (step + 1) / warmup`, at most `base`,
+ * while `step < warmup` (`base / warmup` at step 0, never 0; `base` from step `warmup - 1`), then
+ * half a cosine from `base` at step `warmup` down to `min` at `total` steps, and `min` after.
  */
 export function cosineSchedule(base: number, total: number, warmup = 0, min = 0): (step: number) => number {
   checkNumber('cosineSchedule', 'base', base, 0, Number.MAX_VALUE);
@@ -328,7 +328,7 @@ export function cosineSchedule(base: number, total: number, warmup = 0, min = 0)
   checkNumber('cosineSchedule', 'warmup', warmup, 0, Number.MAX_VALUE);
   checkNumber('cosineSchedule', 'min', min, 0, base);
   return (step) => {
-    if (step < warmup) return (base * (step + 1)) / warmup;
+    if (step < warmup) return Math.min(base, (base * (step + 1)) / warmup);
     const t = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
     return min + 0.5 * (base - min) * (1 + Math.cos(Math.PI * t));
   };

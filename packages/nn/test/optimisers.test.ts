@@ -55,6 +55,10 @@ describe('optimisers', () => {
     expect(f(50)).toBeCloseTo(0.1);
     const o = sgd({ learningRate: f });
     expect(o.learningRate()).toBeCloseTo(0.5);
+    // A warm-up that is not a whole number of steps never overshoots base (step 2 of 2.5 gave 1.2).
+    const g = cosineSchedule(1, 10, 2.5);
+    for (let step = 0; step < 12; step++) expect(g(step), `step ${step}`).toBeLessThanOrEqual(1);
+    expect(g(2)).toBe(1);
   });
 
   it('rejects a bad learning rate and mismatched gradients', () => {
