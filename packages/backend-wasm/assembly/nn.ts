@@ -101,7 +101,7 @@ function derivative(kind: i32, x: f64): f64 {
   }
 }
 
-/** `out = f(x)` for `n` floats; the smooth activations are evaluated in float64. 1 when all finite. */
+/** `out = f(x)` for `n` floats; the smooth activations are evaluated in float64. 1 when its input and its answer are all finite. */
 export function activation(kind: i32, x: usize, n: i32, out: usize): i32 {
   let i = 0;
   if (kind === LINEAR) {
@@ -117,7 +117,8 @@ export function activation(kind: i32, x: usize, n: i32, out: usize): i32 {
       // x > 0 ? x : 0, which also maps -0 to +0 like the reference.
       const r = v128.and(v, f32x4.gt(v, zero));
       v128.store(out + o, r);
-      ok = finiteLanes(ok, r);
+      // The input, not the answer: relu(NaN) and relu(-Infinity) are 0, a non-finite input all the same.
+      ok = finiteLanes(ok, v);
     }
     let tail: f32 = 0;
     for (; i < n; i++) {
@@ -125,21 +126,23 @@ export function activation(kind: i32, x: usize, n: i32, out: usize): i32 {
       const v = load<f32>(x + o);
       const r: f32 = v > 0 ? v : 0;
       store<f32>(out + o, r);
-      tail += r - r;
+      tail += v - v;
     }
     return v128.all_true<i32>(ok) && tail === 0 ? 1 : 0;
   }
   let tail: f32 = 0;
   for (; i < n; i++) {
     const o = (<usize>i) << 2;
-    const r = <f32>activate(kind, <f64>load<f32>(x + o));
+    const v = load<f32>(x + o);
+    const r = <f32>activate(kind, <f64>v);
     store<f32>(out + o, r);
-    tail += r - r;
+    // tanh and sigmoid of ±Infinity are finite: the input is checked as well as the answer.
+    tail += r - r + (v - v);
   }
   return tail === 0 ? 1 : 0;
 }
 
-/** `out = dy * f'(x)` for `n` floats; 1 when all finite. */
+/** `out = dy * f'(x)` for `n` floats; 1 when x and the answer are all finite. */
 export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usize): i32 {
   let i = 0;
   if (kind === LINEAR) {
@@ -152,26 +155,31 @@ export function activationGrad(kind: i32, x: usize, dy: usize, n: i32, out: usiz
     let ok = v128.not(i32x4.splat(0));
     for (; i + 4 <= n; i += 4) {
       const o = (<usize>i) << 2;
-      const mask = f32x4.gt(v128.load(x + o), zero);
+      const xv = v128.load(x + o);
+      const mask = f32x4.gt(xv, zero);
       const r = f32x4.mul(v128.load(dy + o), v128.and(one, mask));
       v128.store(out + o, r);
-      ok = finiteLanes(ok, r);
+      // A non-finite x gives a mask, not a NaN: checked itself.
+      ok = finiteLanes(finiteLanes(ok, r), xv);
     }
     let tail: f32 = 0;
     for (; i < n; i++) {
       const o = (<usize>i) << 2;
-      const r = load<f32>(dy + o) * (load<f32>(x + o) > 0 ? <f32>1 : <f32>0);
+      const xv = load<f32>(x + o);
+      const r = load<f32>(dy + o) * (xv > 0 ? <f32>1 : <f32>0);
       store<f32>(out + o, r);
-      tail += r - r;
+      tail += r - r + (xv - xv);
     }
     return v128.all_true<i32>(ok) && tail === 0 ? 1 : 0;
   }
   let tail: f32 = 0;
   for (; i < n; i++) {
     const o = (<usize>i) << 2;
-    const r = <f32>(<f64>load<f32>(dy + o) * derivative(kind, <f64>load<f32>(x + o)));
+    const xv = load<f32>(x + o);
+    const r = <f32>(<f64>load<f32>(dy + o) * derivative(kind, <f64>xv));
     store<f32>(out + o, r);
-    tail += r - r;
+    // The derivative of tanh or sigmoid at ±Infinity is 0: the input is checked as well as the answer.
+    tail += r - r + (xv - xv);
   }
   return tail === 0 ? 1 : 0;
 }

@@ -151,10 +151,27 @@ for (const variant of VARIANTS) {
         const big = { data: new Float32Array(r * c).fill(3e38), rows: r, cols: c };
         expect(() => b.kernels.addBias(big, new Float32Array(c).fill(3e38))).toThrow(/returned Infinity/);
       }
-      // relu maps NaN to 0 (as the reference does): a finite answer stands.
-      expect([
-        ...b.kernels.activation('relu', { data: Float32Array.of(Number.NaN, 2), rows: 1, cols: 2 }),
-      ]).toEqual([0, 2]);
+      // An answer that would hide a non-finite input (relu(NaN) is 0, tanh(Infinity) is 1, relu's
+      // derivative at NaN is 0) is refused too, in the SIMD body and the scalar tail: the kit
+      // then names the caller's input (it answered 0 before).
+      for (const n of [2, 5]) {
+        for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY]) {
+          const x = { data: new Float32Array(n).fill(2), rows: 1, cols: n };
+          x.data[n - 1] = bad;
+          const given =
+            /kernel 'activation(Grad)?'\): (was given NaN or ±Infinity|returned (NaN|-?Infinity) among its values)/;
+          for (const kind of ['relu', 'tanh', 'sigmoid', 'gelu'] as const) {
+            expect(() => b.kernels.activation(kind, x), `${kind}(${bad})`).toThrow(given);
+            expect(() => b.kernels.activationGrad(kind, x, random(1, n, 5)), `${kind}'(${bad})`).toThrow(
+              given,
+            );
+          }
+        }
+      }
+      // Finite inputs answer as before.
+      expect([...b.kernels.activation('relu', { data: Float32Array.of(-1, 2), rows: 1, cols: 2 })]).toEqual([
+        0, 2,
+      ]);
     });
 
     it("columnSums: the reference's bits (the contract's order), within float32 of float64, on awkward shapes", () => {

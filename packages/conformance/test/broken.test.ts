@@ -423,6 +423,22 @@ describe('the suite catches a backend that is off by 1e-3', () => {
     });
   });
 
+  it('fails an activation declared self-checked that hides a non-finite input in a finite answer (relu(NaN) = 0)', async () => {
+    const cases = conformanceCases().filter(
+      (c) => c.group === 'self-checked outputs' && c.kernel === 'activation',
+    );
+    // Every kind computed as relu: finite answers for NaN and -Infinity, which the old case passed.
+    const hiding: Backend = {
+      name: 'hiding-relu',
+      kernels: { activation: (_kind, x, out) => referenceKernels.activation('relu', x, out) },
+      selfChecked: ['activation'],
+    };
+    const [o] = await runCases(await createContext(hiding), cases);
+    expect(o.error?.message).toEqual(
+      expect.stringMatching(/answered for a non-finite input instead of throwing/),
+    );
+  });
+
   it('reports the resources cases skipped, not passed, when the backend has no memory()', async () => {
     const { memory: _, ...noMemory } = createReferenceBackend();
     const ctx = await createContext({ ...noMemory, name: 'no-memory' });

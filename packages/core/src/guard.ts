@@ -27,6 +27,7 @@ import { checkFinite } from './gate.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
+import { referenceKernels } from './reference.js';
 import { describeType } from './tensor.js';
 
 /**
@@ -612,6 +613,36 @@ export function scoreTolerance(d: number): number {
 export const TOPK_SAMPLES = 8;
 
 /**
+ * True when the `rows x cols` values a kernel reads of `m` are all finite: one branch-free pass, no
+ * allocation (the kernel table scans inputs on every call). False for anything else, including a
+ * malformed or unreadable `m`, which `checkFinite` then names.
+ */
+function finiteValues(m: Matrix): boolean {
+  try {
+    const d = m.data;
+    if (!(d instanceof Float32Array)) return false;
+    const n = Math.min(d.length, m.rows * m.cols);
+    if (!(n >= 0)) return false;
+    // x * 0 is 0 for finite x and NaN otherwise; four sums keep the adds independent.
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let e = 0;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      a += d[i] * 0;
+      b += d[i + 1] * 0;
+      c += d[i + 2] * 0;
+      e += d[i + 3] * 0;
+    }
+    for (; i < n; i++) a += d[i] * 0;
+    return a + b + c + e === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A backend's kernels seen through a {@link Guard}: each call names the public operation and the
  * argument it serves, and its output is checked before the kit uses it.
  */
@@ -976,15 +1007,36 @@ export class CheckedKernels {
           : g.floats(name, 'x', name, o, length, 'finite'),
       );
     // A caller's input holding NaN or ±Infinity is NON_FINITE naming it, never the backend's
-    // BACKEND_ERROR nor an answer. Where a non-finite input shows in the answer (the dense and
-    // cosine kernels: NaN in, NaN out), the inputs are scanned only when the answer's check fails;
-    // where an answer could hide it (relu(NaN) is 0, a top-k of NaN scores still names k rows, a
-    // corpus stores what it is given), they are scanned first.
-    const blamed = <T>(
+    // BACKEND_ERROR nor an answer. Where a non-finite input is known to show in the answer (the
+    // dense and cosine kernels run by the reference, whose IEEE arithmetic carries NaN through, but
+    // not its activations; or declared self-checked, which throw on one), the inputs are scanned only when the answer's
+    // check fails, so @cosinekit/nn's training steps pay nothing for it; elsewhere (a GPU's shader
+    // may drop NaN, a third party's kernel may clamp it) and where any answer could hide it (relu(NaN)
+    // is 0, a top-k of NaN scores still names k rows, a corpus stores what it is given), they are
+    // scanned first.
+    const scanned = <T>(
       op: string,
       inputs: readonly (readonly [string, Matrix])[],
       run: () => Awaitable<T>,
+    ) => {
+      for (const [arg, m] of inputs) if (!finiteValues(m)) checkFinite(op, arg, m);
+      return run();
+    };
+    const carriesNaN = (
+      name: DenseKernelName | 'rowNorms' | 'normalizeRows' | 'cosineRows' | 'cosineMatrix' | 'columnSums',
+    ) =>
+      // The reference's activations answer relu(NaN) = 0 and tanh(Infinity) = 1: not these.
+      (k[name] !== undefined &&
+        k[name] === referenceKernels[name] &&
+        name !== 'activation' &&
+        name !== 'activationGrad') ||
+      (trusted as readonly string[]).includes(name);
+    const blamed = <T>(
+      op: DenseKernelName | 'rowNorms' | 'normalizeRows' | 'cosineRows' | 'cosineMatrix' | 'columnSums',
+      inputs: readonly (readonly [string, Matrix])[],
+      run: () => Awaitable<T>,
     ): Awaitable<T> => {
+      if (!carriesNaN(op)) return scanned(op, inputs, run);
       const blame = (e: unknown): never => {
         if (isCosineKitError(e) && e.code === 'BACKEND_ERROR')
           for (const [arg, m] of inputs) checkFinite(op, arg, m);
@@ -998,15 +1050,7 @@ export class CheckedKernels {
       }
       return isThenable(r) ? r.then(undefined, blame) : r;
     };
-    const scanned = <T>(
-      op: string,
-      inputs: readonly (readonly [string, Matrix])[],
-      run: () => Awaitable<T>,
-    ) => {
-      for (const [arg, m] of inputs) checkFinite(op, arg, m);
-      return run();
-    };
-    const vector = (v: Float32Array): Matrix => ({ data: v, rows: 1, cols: v?.length });
+    const vector = (v: Float32Array, cols: number): Matrix => ({ data: v, rows: 1, cols });
     return {
       rowNorms: (x) => blamed('rowNorms', [['x', x]], () => this.rowNorms('rowNorms', 'x', x)),
       normalizeRows: (x) =>
@@ -1151,16 +1195,16 @@ export class CheckedKernels {
           'addBias',
           [
             ['x', x],
-            ['bias', vector(bias)],
+            ['bias', vector(bias, x.cols)],
           ],
           () => dense('addBias', x.rows * x.cols, () => k.addBias(x, bias, out)),
         ),
       activation: (kind, x, out) =>
-        scanned('activation', [['x', x]], () =>
+        blamed('activation', [['x', x]], () =>
           dense('activation', x.rows * x.cols, () => k.activation(kind, x, out)),
         ),
       activationGrad: (kind, x, dy, out) =>
-        scanned(
+        blamed(
           'activationGrad',
           [
             ['x', x],

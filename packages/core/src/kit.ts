@@ -146,10 +146,11 @@ export interface CosineKit {
   /**
    * The complete kernel table for libraries built on the kit (such as `@cosinekit/nn`): outputs are
    * checked as for every other call, and an input holding NaN or ±Infinity is `NON_FINITE` naming
-   * the kernel and the argument (scanned up front where an answer could hide it: `topK`, the
-   * corpus kernels, `activation` and `activationGrad`; otherwise only once an answer is not
-   * finite, so finite calls pay nothing for it). Other checks of the inputs (shapes, types) are the
-   * caller's job.
+   * the kernel and the argument: scanned before the kernel runs, except for the dense and cosine
+   * kernels run by the reference or declared self-checked (see `Backend.selfChecked`), whose
+   * answers carry a NaN through or throw, where the inputs are scanned only once an answer fails its
+   * check (so training steps on those pay nothing for it). Other checks of the inputs (shapes,
+   * types) are the caller's job.
    */
   kernels(): Promise<Kernels>;
   /**

@@ -80,16 +80,21 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
   // function a declaration was made for differ.
   const snap = snapshotBackend(backend, 'resolveKernels', 'backend');
   const own = snap.kernels;
+  // Each kernel bound to the backend's kernels object, except the reference's own functions, kept
+  // as they are so that they are known by identity (the kit trusts those to carry NaN through).
+  const bound = (f: unknown) =>
+    Object.values(referenceKernels).includes(f as never)
+      ? f
+      : (f as (...args: unknown[]) => unknown).bind(snap.self);
   const corpusComplete = CORPUS_KERNELS.every((k) => typeof own[k] === 'function');
   const kernels = {} as Record<keyof Kernels, unknown>;
   const providers = {} as Record<KernelName, string>;
   for (const name of KERNEL_NAMES) {
     const mine = own[name];
     const usable = typeof mine === 'function' && (corpusComplete || !CORPUS_KERNELS.includes(name));
-    kernels[name] = usable ? mine.bind(snap.self) : referenceKernels[name];
+    kernels[name] = usable ? bound(mine) : referenceKernels[name];
     providers[name] = usable ? snap.name : 'reference';
   }
-  const bound = (f: unknown) => (f as (...args: unknown[]) => unknown).bind(snap.self);
   // The optional corpus kernels belong to whoever owns the corpus group.
   for (const name of ['readCorpus', 'exportCorpus', 'importCorpus', 'corpusSearchAllowed'] as const) {
     const k = corpusComplete

@@ -99,14 +99,25 @@ function denseHostile(): { x: Matrix; y: Matrix; bias: Float32Array }[] {
   return out;
 }
 
-/** One call of a dense kernel on hostile inputs: it throws or answers finite values only. */
-async function refusesOrFinite(what: string, length: number, call: () => unknown): Promise<void> {
+/**
+ * One call of a dense kernel on hostile inputs: it throws or answers finite values only; with
+ * `mustThrow` (an activation given NaN or ±Infinity, which its answer can hide: relu(NaN) is 0,
+ * tanh(Infinity) is 1), it throws.
+ */
+async function refusesOrFinite(
+  what: string,
+  length: number,
+  call: () => unknown,
+  mustThrow = false,
+): Promise<void> {
   let out: unknown;
   try {
     out = await call();
   } catch {
     return;
   }
+  if (mustThrow)
+    fail(`${what}: declared self-checked, but answered for a non-finite input instead of throwing`);
   check(out instanceof Float32Array, `${what}: must return a Float32Array`);
   check(out.length === length, `${what}: returned ${out.length} values, expected ${length}`);
   for (let i = 0; i < out.length; i++)
@@ -142,7 +153,7 @@ export function selfCheckedCases(): ConformanceCase[] {
   const dense = (['matmul', 'addBias', 'activation', 'activationGrad'] as const).map((kernel) =>
     defineCase(
       group,
-      `${kernel}: throws rather than answers a non-finite value, on NaN, ±Infinity and overflowing inputs`,
+      `${kernel}: throws rather than answers a non-finite value, on NaN, ±Infinity and overflowing inputs${kernel.startsWith('activation') ? ' (and on any non-finite input)' : ''}`,
       kernel,
       async (ctx) => {
         declared(ctx, kernel);
@@ -154,6 +165,7 @@ export function selfCheckedCases(): ConformanceCase[] {
                 `${k === table ? 'kit.kernels().' : ''}${kernel}${kind ? `(${kind})` : ''} [${h.x.rows}x${h.x.cols}]`,
                 length,
                 call,
+                kernel.startsWith('activation') && h.x.data.some((v) => !Number.isFinite(v)),
               );
       },
     ),
