@@ -145,12 +145,13 @@ export interface CosineKit {
   ranBy(kernel: KernelName): string | undefined;
   /**
    * The complete kernel table for libraries built on the kit (such as `@cosinekit/nn`): outputs are
-   * checked as for every other call, and an input holding NaN or ±Infinity is `NON_FINITE` naming
-   * the kernel and the argument: scanned before the kernel runs, except for the dense and cosine
-   * kernels run by the reference or declared self-checked (see `Backend.selfChecked`), whose
-   * answers carry a NaN through or throw, where the inputs are scanned only once an answer fails its
-   * check (so training steps on those pay nothing for it). Other checks of the inputs (shapes,
-   * types) are the caller's job.
+   * checked as for every other call, and a matrix argument (and `addBias`'s bias) holding NaN or
+   * ±Infinity is `NON_FINITE` naming the kernel and the argument (not the optimiser's step, whose
+   * arrays are the caller's to keep finite). Inputs are scanned before the kernel runs, except for
+   * the dense and cosine kernels run by the reference or declared self-checked (see
+   * `Backend.selfChecked`), whose answers carry a NaN through or throw: there they are scanned only
+   * once an answer fails its check (so training steps pay nothing for it). Other checks of the
+   * inputs (shapes, types) are the caller's job.
    */
   kernels(): Promise<Kernels>;
   /**
