@@ -613,6 +613,90 @@ export function scoreTolerance(d: number): number {
 export const TOPK_SAMPLES = 8;
 
 /**
+ * A stored corpus a caller hands the kernel table's `importCorpus`, each field read once into the
+ * copy that is returned: whole `rows` and `cols` of at least 1, a storage this library knows, a
+ * whole `rerank` of at least 0, every section its storage needs of the right type and length, and
+ * finite values (int8 codes in [-127, 127]). A backend would otherwise make a corpus of rows it
+ * does not hold (WebGPU took `rows + 1`), or of NaN.
+ */
+function storedArg(op: string, arg: string, s: unknown): StoredCorpus {
+  if (typeof s !== 'object' || s === null)
+    argError('INVALID_TYPE', op, arg, `must be a stored corpus, got ${describeType(s)}.`);
+  let x: StoredCorpus;
+  try {
+    const { rows, cols, storage, rerank, exact, half, codes, scales } = s as StoredCorpus;
+    x = { rows, cols, storage, rerank, exact, half, codes, scales };
+  } catch (e) {
+    throw argErrorOf('INVALID_ARGUMENT', op, arg, `cannot be read (${errorText(e)}).`, e);
+  }
+  if (!(Number.isSafeInteger(x.rows) && x.rows >= 1 && Number.isSafeInteger(x.cols) && x.cols >= 1))
+    argError('SHAPE_MISMATCH', op, arg, `has ${x.rows} x ${x.cols} rows; needs whole numbers of at least 1.`);
+  if (x.storage !== 'float32' && x.storage !== 'float16' && x.storage !== 'int8')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `${arg}.storage`,
+      `must be 'float32', 'float16' or 'int8', got ${String(x.storage)}.`,
+    );
+  if (!(Number.isInteger(x.rerank) && x.rerank >= 0))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `${arg}.rerank`,
+      `must be a whole number of at least 0, got ${x.rerank}.`,
+    );
+  const n = x.rows * x.cols;
+  const section = (name: 'exact' | 'half' | 'codes' | 'scales', type: { name: string }, length: number) => {
+    const v = x[name] as unknown;
+    if (
+      !(ArrayBuffer.isView(v) && (v as object).constructor === type && (v as Float32Array).length === length)
+    )
+      argError(
+        'SHAPE_MISMATCH',
+        op,
+        `${arg}.${name}`,
+        `must be a ${type.name} of ${length} values for ${x.rows} x ${x.cols} ${x.storage} rows.`,
+      );
+  };
+  const finite = (name: 'exact' | 'scales', v: Float32Array) => {
+    for (let i = 0; i < v.length; i++)
+      if (!Number.isFinite(v[i]))
+        argError('NON_FINITE', op, `${arg}.${name}`, `holds ${v[i]} at index ${i}.`);
+  };
+  if (x.storage === 'float32' || x.rerank > 0) {
+    section('exact', Float32Array, n);
+    finite('exact', x.exact as Float32Array);
+  }
+  if (x.storage === 'float16') {
+    section('half', Uint16Array, n);
+    const h = x.half as Uint16Array;
+    for (let i = 0; i < n; i++)
+      if ((h[i] & 0x7c00) === 0x7c00)
+        argError(
+          'NON_FINITE',
+          op,
+          `${arg}.half`,
+          `holds a binary16 ${h[i] & 0x3ff ? 'NaN' : 'Infinity'} at index ${i}.`,
+        );
+  }
+  if (x.storage === 'int8') {
+    section('codes', Int8Array, n);
+    section('scales', Float32Array, x.rows);
+    finite('scales', x.scales as Float32Array);
+    const c = x.codes as Int8Array;
+    for (let i = 0; i < n; i++)
+      if (c[i] === -128)
+        argError(
+          'INVALID_ARGUMENT',
+          op,
+          `${arg}.codes`,
+          `holds -128 at index ${i}; codes are in [-127, 127].`,
+        );
+  }
+  return x;
+}
+
+/**
  * True when the `rows x cols` values a kernel reads of `m` are all finite: one branch-free pass, no
  * allocation (the kernel table scans inputs on every call). False for anything else, including a
  * malformed or unreadable `m`, which `checkFinite` then names.
@@ -1101,7 +1185,10 @@ export class CheckedKernels {
         ? { exportCorpus: (h: ResidentCorpus) => this.exportCorpus('exportCorpus', 'corpus', h) }
         : {}),
       ...(k.importCorpus
-        ? { importCorpus: (s: StoredCorpus) => this.importCorpus('importCorpus', 'stored', s) }
+        ? {
+            importCorpus: (s: StoredCorpus) =>
+              this.importCorpus('importCorpus', 'stored', storedArg('importCorpus', 'stored', s)),
+          }
         : {}),
       ...(k.corpusSearchAllowed
         ? {

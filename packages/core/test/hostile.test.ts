@@ -1583,3 +1583,92 @@ describe("a backend's name is read when the kit is made and with its kernels, no
     expect(reads).toBe(2);
   });
 });
+
+describe("the kernel table's importCorpus checks the stored corpus it is handed", () => {
+  it('a shape, storage or section that does not match, or a non-finite value, is refused by name (WebGPU took rows + 1 and made a corpus of rows it did not have)', async () => {
+    // A backend that takes whatever it is given, as WebGPU's importCorpus did.
+    let imported = 0;
+    const trusting: Backend = {
+      name: 'trusting',
+      kernels: {
+        createCorpus: referenceKernels.createCorpus,
+        corpusSearch: referenceKernels.corpusSearch,
+        corpusMatrix: referenceKernels.corpusMatrix,
+        exportCorpus: referenceKernels.exportCorpus,
+        importCorpus: (s) => {
+          imported++;
+          return referenceKernels.importCorpus!(s);
+        },
+      },
+    };
+    const k = await createCosineKit({ backend: trusting }).kernels();
+    const good = {
+      rows: 2,
+      cols: 2,
+      storage: 'float32' as const,
+      rerank: 0,
+      exact: Float32Array.of(1, 0, 0, 1),
+      half: null,
+      codes: null,
+      scales: null,
+    };
+    const int8 = {
+      rows: 2,
+      cols: 2,
+      storage: 'int8' as const,
+      rerank: 0,
+      exact: null,
+      half: null,
+      codes: Int8Array.of(127, 0, 0, 127),
+      scales: Float32Array.of(1 / 127, 1 / 127),
+    };
+    const cases: [string, unknown, string][] = [
+      ['rows + 1', { ...good, rows: 3 }, 'SHAPE_MISMATCH'],
+      ['cols 0', { ...good, cols: 0 }, 'SHAPE_MISMATCH'],
+      ['rows 1.5', { ...good, rows: 1.5 }, 'SHAPE_MISMATCH'],
+      ['storage', { ...good, storage: 'int4' }, 'INVALID_ARGUMENT'],
+      ['rerank', { ...good, rerank: -1 }, 'INVALID_ARGUMENT'],
+      ['no rows', { ...good, exact: null }, 'SHAPE_MISMATCH'],
+      ['short rows', { ...good, exact: Float32Array.of(1, 0, 0) }, 'SHAPE_MISMATCH'],
+      ['NaN row', { ...good, exact: Float32Array.of(Number.NaN, 0, 0, 1) }, 'NON_FINITE'],
+      ['int8 short scales', { ...int8, scales: Float32Array.of(1) }, 'SHAPE_MISMATCH'],
+      ['int8 NaN scale', { ...int8, scales: Float32Array.of(Number.NaN, 1) }, 'NON_FINITE'],
+      ['int8 codes of another type', { ...int8, codes: Uint8Array.of(1, 0, 0, 1) }, 'SHAPE_MISMATCH'],
+      ['int8 code -128', { ...int8, codes: Int8Array.of(-128, 0, 0, 127) }, 'INVALID_ARGUMENT'],
+      [
+        'float16 rows of another type',
+        { ...good, storage: 'float16', exact: null, half: Float32Array.of(0, 0, 0, 0) },
+        'SHAPE_MISMATCH',
+      ],
+      [
+        'float16 Infinity',
+        { ...good, storage: 'float16', exact: null, half: Uint16Array.of(0x7c00, 0, 0, 0x3c00) },
+        'NON_FINITE',
+      ],
+      ['null', null, 'INVALID_TYPE'],
+    ];
+    for (const [what, stored, code] of cases) {
+      let outcome: unknown;
+      try {
+        outcome = await k.importCorpus!(stored as never);
+      } catch (e) {
+        outcome = e;
+      }
+      expect(outcome, what).toMatchObject({
+        code,
+        op: 'importCorpus',
+        arg: expect.stringMatching(/^stored/),
+      });
+    }
+    expect(imported).toBe(0);
+    // What is right still imports, and searches as it should.
+    for (const s of [good, int8]) {
+      const h = await k.importCorpus!(s);
+      expect((await k.corpusSearch(h, { data: Float32Array.of(0, 1), rows: 1, cols: 2 }, 1)).indices[0]).toBe(
+        1,
+      );
+      h.dispose();
+    }
+    expect(imported).toBe(2);
+  });
+});
