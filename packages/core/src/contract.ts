@@ -183,7 +183,10 @@ export interface Kernels {
   addBias(x: Matrix, bias: Float32Array, out?: Float32Array): Awaitable<Float32Array>;
   /** `f(x)` element-wise. */
   activation(kind: Activation, x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
-  /** `dy * f'(x)` element-wise, where `x` is the activation's input. */
+  /**
+   * `dy * f'(x)` element-wise, where `x` is the activation's input. relu's derivative is 1 for
+   * `x > 0` and 0 otherwise (at 0 and -0 too).
+   */
   activationGrad(kind: Activation, x: Matrix, dy: Matrix, out?: Float32Array): Awaitable<Float32Array>;
   /**
    * Optional: the sum of each column of `x`, `x.cols` values (a dense layer's bias gradient). Each
