@@ -148,9 +148,10 @@ export interface CosineKit {
    * checked as for every other call, and a matrix argument (and `addBias`'s bias) holding NaN or
    * ±Infinity is `NON_FINITE` naming the kernel and the argument (not the optimiser's step, whose
    * arrays are the caller's to keep finite). Inputs are scanned before the kernel runs, except for
-   * the dense and cosine kernels run by the reference or declared self-checked (see
-   * `Backend.selfChecked`), whose answers carry a NaN through or throw: there they are scanned only
-   * once an answer fails its check (so training steps pay nothing for it). Other checks of the
+   * the dense and cosine kernels run by the reference (not its activations) and the dense kernels
+   * declared self-checked (see `Backend.selfChecked`), whose answers carry a NaN through or throw:
+   * there they are scanned only once an answer fails its check (so training steps pay nothing for
+   * it). Other checks of the
    * inputs (shapes, types) are the caller's job.
    */
   kernels(): Promise<Kernels>;
