@@ -349,16 +349,33 @@ function maxBits(b: Int32Array, o: number, e: number): number {
   return Math.max(Math.max(m0, m1), Math.max(m2, m3));
 }
 
+/**
+ * True when the first `n` values of `d` are all finite: x * 0 is 0 for finite x and NaN for
+ * NaN/±Infinity, so one branch-free pass of sums, four of them to keep the adds independent. A
+ * function of its own, so it is optimised whole: inlined in a caller's loop, V8 compiled the scan
+ * on its own (on-stack replacement) before the code after it had ever run, and then left that code
+ * for the interpreter at every call (7 ns a value, not 0.5).
+ */
+export function allFinite(d: Float32Array, n: number): boolean {
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  let e = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a += d[i] * 0;
+    b += d[i + 1] * 0;
+    c += d[i + 2] * 0;
+    e += d[i + 3] * 0;
+  }
+  for (; i < n; i++) a += d[i] * 0;
+  return a + b + c + e === 0;
+}
+
 /** Throws `NON_FINITE` when `x` holds NaN or ±Infinity, naming the first offending position. */
 export function checkFinite(op: string, arg: string, x: Matrix): void {
   const d = matrixArg(op, arg, x).data;
-  // x * 0 is 0 for finite x and NaN for NaN/±Infinity: one branch-free sum over the data.
-  let acc = 0;
-  const n = d.length;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) acc += d[i] * 0 + d[i + 1] * 0 + d[i + 2] * 0 + d[i + 3] * 0;
-  for (; i < n; i++) acc += d[i] * 0;
-  if (acc !== 0) nonFinite(op, arg, d, x.cols, firstNonFinite(d, 0, n));
+  if (!allFinite(d, d.length)) nonFinite(op, arg, d, x.cols, firstNonFinite(d, 0, d.length));
 }
 
 function firstNonFinite(d: Float32Array, o: number, n: number): number {
