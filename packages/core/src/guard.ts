@@ -1,3 +1,4 @@
+import { checkK } from './check.js';
 import {
   type Awaitable,
   type CorpusOptions,
@@ -28,7 +29,15 @@ import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
 import { referenceKernels } from './reference.js';
-import { describeType } from './tensor.js';
+import {
+  tableActivation,
+  tableAgree,
+  tableCorpus,
+  tableMatrix,
+  tableOut,
+  tableVector,
+} from './table-args.js';
+import { describeType, viewArg } from './tensor.js';
 
 /**
  * A real Float32Array: `instanceof` alone passes a Proxy around one, whose `length` then throws a
@@ -1105,48 +1114,82 @@ export class CheckedKernels {
     };
     const vector = (v: Float32Array, cols: number): Matrix => ({ data: v, rows: 1, cols });
     return {
-      rowNorms: (x) => blamed('rowNorms', [['x', x]], () => this.rowNorms('rowNorms', 'x', x)),
-      normalizeRows: (x) =>
-        blamed('normalizeRows', [['x', x]], () => this.normalizeRows('normalizeRows', 'x', x)),
-      cosineRows: (a, b) =>
-        blamed(
-          'cosineRows',
-          [
-            ['a', a],
-            ['b', b],
-          ],
-          () => this.cosineRows('cosineRows', 'a', a, b),
-        ),
+      rowNorms: (x, out) => {
+        tableMatrix('rowNorms', 'x', x);
+        tableOut('rowNorms', out, x.rows);
+        return into(
+          out,
+          blamed('rowNorms', [['x', x]], () => this.rowNorms('rowNorms', 'x', x)),
+        );
+      },
+      normalizeRows: (x, out) => {
+        tableMatrix('normalizeRows', 'x', x);
+        tableOut('normalizeRows', out, x.rows * x.cols);
+        return into(
+          out,
+          blamed('normalizeRows', [['x', x]], () => this.normalizeRows('normalizeRows', 'x', x)),
+        );
+      },
+      cosineRows: (a, b, out) => {
+        pair('cosineRows', a, b, true);
+        tableOut('cosineRows', out, a.rows);
+        return into(
+          out,
+          blamed(
+            'cosineRows',
+            [
+              ['a', a],
+              ['b', b],
+            ],
+            () => this.cosineRows('cosineRows', 'a', a, b),
+          ),
+        );
+      },
       // The cosine kernels' self-check promise covers admitted rows; a table caller's rows are
       // not (NaN in, NaN out would pass unread), so their outputs are read.
-      cosineMatrix: (a, b, out) =>
-        blamed(
+      cosineMatrix: (a, b, out) => {
+        pair('cosineMatrix', a, b, false);
+        tableOut('cosineMatrix', out, a.rows * b.rows);
+        return blamed(
           'cosineMatrix',
           [
             ['a', a],
             ['b', b],
           ],
           () => this.cosineMatrix('cosineMatrix', 'a', a, b, out, false),
-        ),
-      topK: (q, c, n) =>
-        scanned(
+        );
+      },
+      topK: (q, c, n) => {
+        tableMatrix('topK', 'queries', q);
+        tableMatrix('topK', 'corpus', c);
+        tableAgree('topK', 'queries', q.cols, 'corpus', c.cols);
+        checkK('topK', n, c.rows);
+        return scanned(
           'topK',
           [
             ['queries', q],
             ['corpus', c],
           ],
           () => this.topK('topK', 'queries', q, c, n),
-        ),
-      createCorpus: (x, o) =>
-        scanned('createCorpus', [['x', x]], () => this.createCorpus('createCorpus', 'x', x, o ?? {})),
-      corpusSearch: (h, q, n) =>
-        scanned('corpusSearch', [['queries', q]], () =>
+        );
+      },
+      createCorpus: (x, o) => {
+        tableMatrix('createCorpus', 'x', x);
+        return scanned('createCorpus', [['x', x]], () => this.createCorpus('createCorpus', 'x', x, o ?? {}));
+      },
+      corpusSearch: (h, q, n) => {
+        checkK('corpusSearch', n, queriesOf('corpusSearch', h, q));
+        return scanned('corpusSearch', [['queries', q]], () =>
           this.corpusSearch('corpusSearch', 'queries', h, q, n),
-        ),
-      corpusMatrix: (h, q, out) =>
-        scanned('corpusMatrix', [['queries', q]], () =>
+        );
+      },
+      corpusMatrix: (h, q, out) => {
+        const rows = queriesOf('corpusMatrix', h, q);
+        tableOut('corpusMatrix', out, q.rows * rows);
+        return scanned('corpusMatrix', [['queries', q]], () =>
           this.corpusMatrix('corpusMatrix', 'queries', h, q, out, false),
-        ),
+        );
+      },
       ...(k.readCorpus
         ? { readCorpus: (h: ResidentCorpus) => this.readCorpus('readCorpus', 'corpus', h) }
         : {}),
@@ -1161,10 +1204,12 @@ export class CheckedKernels {
         : {}),
       ...(k.corpusSearchAllowed
         ? {
-            corpusSearchAllowed: (h: ResidentCorpus, q: Matrix, n: number, allow: Uint8Array) =>
-              scanned('corpusSearchAllowed', [['queries', q]], () =>
+            corpusSearchAllowed: (h: ResidentCorpus, q: Matrix, n: number, allow: Uint8Array) => {
+              allowedOf(h, q, n, allow);
+              return scanned('corpusSearchAllowed', [['queries', q]], () =>
                 this.corpusSearchAllowed('corpusSearchAllowed', 'queries', h, q, n, allow),
-              ),
+              );
+            },
           }
         : {}),
       // Resolved kernels always have both (the reference's when the backend lacks them). The updated
@@ -1234,40 +1279,109 @@ export class CheckedKernels {
           },
         );
       },
-      matmul: (a, b, ta, tb, out) =>
-        blamed(
+      matmul: (a, b, ta, tb, out) => {
+        tableMatrix('matmul', 'a', a);
+        tableMatrix('matmul', 'b', b);
+        for (const [arg, t] of [
+          ['transA', ta],
+          ['transB', tb],
+        ] as const)
+          if (typeof t !== 'boolean')
+            argError('INVALID_TYPE', 'matmul', arg, `must be a boolean, got ${describeType(t)}.`);
+        tableAgree('matmul', 'b', tb ? b.cols : b.rows, 'a', ta ? a.rows : a.cols, 'inner dimension');
+        const length = (ta ? a.cols : a.rows) * (tb ? b.rows : b.cols);
+        tableOut('matmul', out, length);
+        return blamed(
           'matmul',
           [
             ['a', a],
             ['b', b],
           ],
-          () =>
-            dense('matmul', (ta ? a.cols : a.rows) * (tb ? b.rows : b.cols), () =>
-              k.matmul(a, b, ta, tb, out),
-            ),
-        ),
-      addBias: (x, bias, out) =>
-        blamed(
+          () => dense('matmul', length, () => k.matmul(a, b, ta, tb, out)),
+        );
+      },
+      addBias: (x, bias, out) => {
+        tableMatrix('addBias', 'x', x);
+        tableVector('addBias', 'bias', bias, x.cols);
+        tableOut('addBias', out, x.rows * x.cols);
+        return blamed(
           'addBias',
           [
             ['x', x],
             ['bias', vector(bias, x.cols)],
           ],
           () => dense('addBias', x.rows * x.cols, () => k.addBias(x, bias, out)),
-        ),
-      activation: (kind, x, out) =>
-        blamed('activation', [['x', x]], () =>
+        );
+      },
+      activation: (kind, x, out) => {
+        tableActivation('activation', kind);
+        tableMatrix('activation', 'x', x);
+        tableOut('activation', out, x.rows * x.cols);
+        return blamed('activation', [['x', x]], () =>
           dense('activation', x.rows * x.cols, () => k.activation(kind, x, out)),
-        ),
-      activationGrad: (kind, x, dy, out) =>
-        blamed(
+        );
+      },
+      activationGrad: (kind, x, dy, out) => {
+        tableActivation('activationGrad', kind);
+        pair('activationGrad', x, dy, true, 'x', 'dy');
+        tableOut('activationGrad', out, x.rows * x.cols);
+        return blamed(
           'activationGrad',
           [
             ['x', x],
             ['dy', dy],
           ],
           () => dense('activationGrad', x.rows * x.cols, () => k.activationGrad(kind, x, dy, out)),
-        ),
+        );
+      },
     };
   }
+}
+
+/** The kernel table's two matrices `a` and `b` of kernel `op`: well formed, and of the same shape (`same`) or the same columns. */
+function pair(op: string, a: Matrix, b: Matrix, same: boolean, an = 'a', bn = 'b'): void {
+  tableMatrix(op, an, a);
+  tableMatrix(op, bn, b);
+  tableAgree(op, bn, b.cols, an, a.cols);
+  if (same) tableAgree(op, bn, b.rows, an, a.rows, 'rows');
+}
+
+/**
+ * The kernel table's queries `q` against corpus handle `h`: the corpus's rows, as checked when it
+ * was made.
+ */
+function queriesOf(op: string, h: ResidentCorpus, q: Matrix): number {
+  const [rows, cols] = tableCorpus(op, h, (c: ResidentCorpus) => [rowsOf(c), colsOf(c)] as const);
+  tableMatrix(op, 'queries', q);
+  tableAgree(op, 'queries', q.cols, 'corpus', cols);
+  return rows;
+}
+
+/** {@link queriesOf} for `corpusSearchAllowed`: `allow` holds one byte per corpus row and admits at least `k`. */
+function allowedOf(h: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array): void {
+  const op = 'corpusSearchAllowed';
+  const rows = queriesOf(op, h, q);
+  checkK(op, k, rows);
+  if (!(allow instanceof Uint8Array && allow.length === rows)) {
+    viewArg(op, 'allow', allow, [Uint8Array]);
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      'allow',
+      `must hold ${rows} bytes, one per corpus row; got ${allow.length}.`,
+    );
+  }
+  let n = 0;
+  for (let i = 0; i < rows; i++) n += allow[i] === 0 ? 0 : 1;
+  if (n < k) argError('INVALID_K', op, 'k', `is ${k} but 'allow' admits ${n} rows.`);
+}
+
+/** A table kernel's answer `r` written into the caller's `out` too, when one was given (the contract's promise). */
+function into(out: Float32Array | undefined, r: Awaitable<Float32Array>): Awaitable<Float32Array> {
+  return out === undefined
+    ? r
+    : andThen(r, (v) => {
+        if (v !== out) out.set(v);
+        return out;
+      });
 }

@@ -151,8 +151,13 @@ export interface CosineKit {
    * the dense and cosine kernels run by the reference (not its activations) and the dense kernels
    * declared self-checked (see `Backend.selfChecked`), whose answers carry a NaN through or throw:
    * there they are scanned only once an answer fails its check (so training steps pay nothing for
-   * it). Other checks of the
-   * inputs (shapes, types) are the caller's job.
+   * it). Shapes are checked before any kernel runs, as at every other entry point: each matrix a
+   * Float32Array of exactly `rows x cols` values (at least one of each), shapes that agree (paired
+   * rows, equal dimensions, matmul's inner dimension, addBias's bias), `k` in [1, corpus rows],
+   * `out` of the result's length (written and returned, as the contract says), a known activation,
+   * and for `corpusSearchAllowed` one allow byte per corpus row admitting at least `k`: each failure
+   * is the public code (`SHAPE_MISMATCH`, `DIMENSION_MISMATCH`, `EMPTY_INPUT`, `INVALID_K`, ...)
+   * naming the kernel and the argument.
    */
   kernels(): Promise<Kernels>;
   /**

@@ -366,3 +366,72 @@ describe('Backend.selfChecked: outputs the kit does not read again', () => {
     expect(e.message).toContain('returned NaN at position 0');
   });
 });
+
+describe('the kernel table (kit.kernels()): out and shapes', () => {
+  const x = { data: Float32Array.of(3, 4, 0, 0, 1, 0), rows: 3, cols: 2 };
+  const y = { data: Float32Array.of(4, 3, 1, 1, 0, 2), rows: 3, cols: 2 };
+
+  it('rowNorms, normalizeRows and cosineRows write into out when it is given, as the contract says', async () => {
+    // The table took `out` in its signature and dropped it: the caller's array stayed zero.
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    const norms = new Float32Array(3);
+    expect(await table.rowNorms(x, norms)).toBe(norms);
+    expect(Array.from(norms)).toEqual([5, 0, 1]);
+    const unit = new Float32Array(6);
+    expect(await table.normalizeRows(x, unit)).toBe(unit);
+    expect(Array.from(unit)).toEqual([0.6000000238418579, 0.800000011920929, 0, 0, 1, 0]);
+    const cos = new Float32Array(3);
+    expect(await table.cosineRows(x, y, cos)).toBe(cos);
+    expect(Array.from(cos)).toEqual([Math.fround(24 / 25), 0, 0]);
+    await expect((async () => table.rowNorms(x, new Float32Array(2)))()).rejects.toMatchObject({
+      code: 'SHAPE_MISMATCH',
+      op: 'rowNorms',
+      arg: 'out',
+    });
+  });
+
+  it('corpusSearchAllowed needs one allow byte per corpus row and at least k allowed', async () => {
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    const corpus = await table.createCorpus(x);
+    const q = { data: Float32Array.of(1, 0), rows: 1, cols: 2 };
+    try {
+      await expect(
+        (async () => table.corpusSearchAllowed!(corpus, q, 1, new Uint8Array(2)))(),
+      ).rejects.toMatchObject({
+        code: 'SHAPE_MISMATCH',
+        op: 'corpusSearchAllowed',
+        arg: 'allow',
+      });
+      await expect(
+        (async () => table.corpusSearchAllowed!(corpus, q, 2, Uint8Array.of(0, 1, 0)))(),
+      ).rejects.toMatchObject({
+        code: 'INVALID_K',
+        op: 'corpusSearchAllowed',
+        arg: 'k',
+        message: expect.stringMatching(/admits 1 rows/),
+      });
+      const r = await table.corpusSearchAllowed!(corpus, q, 1, Uint8Array.of(0, 0, 1));
+      expect(Array.from(r.indices)).toEqual([2]);
+    } finally {
+      corpus.dispose();
+    }
+  });
+
+  it('a matrix whose data does not hold exactly rows x cols values is refused, not read past or answered in part', async () => {
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    const long = { data: new Float32Array(7).fill(1), rows: 3, cols: 2 };
+    for (const run of [
+      () => table.rowNorms(long),
+      () => table.normalizeRows(long),
+      () => table.cosineRows(long, y),
+      () => table.cosineMatrix(long, y),
+      () => table.activation('relu', long),
+      () => table.addBias(long, new Float32Array(2)),
+    ])
+      await expect((async () => run())()).rejects.toMatchObject({
+        code: 'SHAPE_MISMATCH',
+        arg: expect.stringMatching(/^(x|a)$/),
+        message: expect.stringMatching(/holds 7 values, not 3 x 2/),
+      });
+  });
+});

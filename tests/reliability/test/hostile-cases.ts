@@ -9,11 +9,18 @@ import {
   cosineDistance,
   createCosineKit,
   type ErrorCode,
+  type Kernels,
+  type Matrix,
   normalize,
   Tensor,
   tensor,
 } from '@cosinekit/core';
-import { type CorpusFile, encodeCorpusFile, registerBackend } from '@cosinekit/core/backend';
+import {
+  type CorpusFile,
+  encodeCorpusFile,
+  type ResidentCorpus,
+  registerBackend,
+} from '@cosinekit/core/backend';
 
 /** What a hostile call may use: a kit on the backend under test and a few prepared objects. */
 export interface Harness {
@@ -84,6 +91,29 @@ function crafted(over: Partial<Omit<CorpusFile, 'version'>>): Uint8Array {
 }
 const CODES = Int8Array.from([127, 0, 0, 0, 0, 127, 0, 0]);
 const KIT = 'Kit options';
+
+const TABLE = 'The kernel table (`K = await kit.kernels()`, for libraries such as nn; `m(rows)` is `{ data, rows, cols }`)';
+
+/** `rows` as a kernel's matrix argument. */
+const m = (rows: number[][]): Matrix => ({
+  data: Float32Array.from(rows.flat()),
+  rows: rows.length,
+  cols: rows[0]!.length,
+});
+
+/** Runs `f` on the harness kit's kernel table and a resident corpus of `c` made by it (disposed after). */
+async function onTable(
+  h: Harness,
+  f: (k: Kernels, corpus: ResidentCorpus, h: Harness) => unknown,
+): Promise<unknown> {
+  const k = await h.kit.kernels();
+  const corpus = await k.createCorpus(m(h.c));
+  try {
+    return await f(k, corpus, h);
+  } finally {
+    corpus.dispose();
+  }
+}
 const BROKEN = 'Backends that break the contract';
 
 /**
@@ -1561,6 +1591,169 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     op: 'corpusFrom',
     arg: 'source[0].ids',
     call: (h) => h.kit.corpusFrom([{ rows: h.c, ids: ['a'] }]),
+  },
+  {
+    group: TABLE,
+    input: 'K.corpusSearch(K.createCorpus(m(c)), m([[1, 2, 3]]), 1) // dimension 3 against 4',
+    code: 'DIMENSION_MISMATCH',
+    op: 'corpusSearch',
+    arg: 'queries',
+    call: (h) => onTable(h, (K, r) => K.corpusSearch(r, m([[1, 2, 3]]), 1)),
+  },
+  {
+    group: TABLE,
+    input: 'K.corpusSearch(K.createCorpus(m(c)), m([[1, 2, 3, 4, 5]]), 1) // dimension 5 against 4',
+    code: 'DIMENSION_MISMATCH',
+    op: 'corpusSearch',
+    arg: 'queries',
+    call: (h) => onTable(h, (K, r) => K.corpusSearch(r, m([[1, 2, 3, 4, 5]]), 1)),
+  },
+  {
+    group: TABLE,
+    input: 'K.corpusSearch(K.createCorpus(m(c)), m(q), 9) // 8 rows',
+    code: 'INVALID_K',
+    op: 'corpusSearch',
+    arg: 'k',
+    call: (h) => onTable(h, (K, r, h) => K.corpusSearch(r, m(h.q), 9)),
+  },
+  {
+    group: TABLE,
+    input: 'K.corpusSearch(null, m(q), 1)',
+    code: 'INVALID_TYPE',
+    op: 'corpusSearch',
+    arg: 'corpus',
+    call: (h) => onTable(h, (K, _r, h) => K.corpusSearch(x(null), m(h.q), 1)),
+  },
+  {
+    group: TABLE,
+    input: 'K.corpusMatrix(K.createCorpus(m(c)), m([[1, 2, 3]]))',
+    code: 'DIMENSION_MISMATCH',
+    op: 'corpusMatrix',
+    arg: 'queries',
+    call: (h) => onTable(h, (K, r) => K.corpusMatrix(r, m([[1, 2, 3]]))),
+  },
+  {
+    group: TABLE,
+    input: 'K.corpusMatrix(K.createCorpus(m(c)), m(q), new Float32Array(7)) // 1 x 8 result',
+    code: 'SHAPE_MISMATCH',
+    op: 'corpusMatrix',
+    arg: 'out',
+    call: (h) => onTable(h, (K, r, h) => K.corpusMatrix(r, m(h.q), new Float32Array(7))),
+  },
+  {
+    group: TABLE,
+    input: 'K.createCorpus({ data: new Float32Array(0), rows: 4, cols: 0 })',
+    code: 'EMPTY_INPUT',
+    op: 'createCorpus',
+    arg: 'x',
+    call: (h) => onTable(h, (K) => K.createCorpus({ data: new Float32Array(0), rows: 4, cols: 0 })),
+  },
+  {
+    group: TABLE,
+    input: 'K.cosineRows(m(c), m(c.slice(1))) // 8 rows and 7',
+    code: 'DIMENSION_MISMATCH',
+    op: 'cosineRows',
+    arg: 'b',
+    call: (h) => onTable(h, (K, _r, h) => K.cosineRows(m(h.c), m(h.c.slice(1)))),
+  },
+  {
+    group: TABLE,
+    input: 'K.cosineRows({ data: new Float32Array(7), rows: 2, cols: 4 }, m(c.slice(0, 2)))',
+    code: 'SHAPE_MISMATCH',
+    op: 'cosineRows',
+    arg: 'a',
+    call: (h) =>
+      onTable(h, (K, _r, h) =>
+        K.cosineRows({ data: new Float32Array(7), rows: 2, cols: 4 }, m(h.c.slice(0, 2))),
+      ),
+  },
+  {
+    group: TABLE,
+    input: 'K.cosineMatrix(m(q), m([[1, 2, 3]]))',
+    code: 'DIMENSION_MISMATCH',
+    op: 'cosineMatrix',
+    arg: 'b',
+    call: (h) => onTable(h, (K, _r, h) => K.cosineMatrix(m(h.q), m([[1, 2, 3]]))),
+  },
+  {
+    group: TABLE,
+    input: 'K.topK(m(q), m([[1, 2, 3]]), 1)',
+    code: 'DIMENSION_MISMATCH',
+    op: 'topK',
+    arg: 'queries',
+    call: (h) => onTable(h, (K, _r, h) => K.topK(m(h.q), m([[1, 2, 3]]), 1)),
+  },
+  {
+    group: TABLE,
+    input: 'K.topK(m(q), m(c), 0)',
+    code: 'INVALID_K',
+    op: 'topK',
+    arg: 'k',
+    call: (h) => onTable(h, (K, _r, h) => K.topK(m(h.q), m(h.c), 0)),
+  },
+  {
+    group: TABLE,
+    input: 'K.rowNorms({ data: new Float32Array(0), rows: 0, cols: 4 })',
+    code: 'EMPTY_INPUT',
+    op: 'rowNorms',
+    arg: 'x',
+    call: (h) => onTable(h, (K) => K.rowNorms({ data: new Float32Array(0), rows: 0, cols: 4 })),
+  },
+  {
+    group: TABLE,
+    input: 'K.rowNorms({ data: new Float32Array(6), rows: 1.5, cols: 4 })',
+    code: 'SHAPE_MISMATCH',
+    op: 'rowNorms',
+    arg: 'x',
+    call: (h) => onTable(h, (K) => K.rowNorms({ data: new Float32Array(6), rows: 1.5, cols: 4 })),
+  },
+  {
+    group: TABLE,
+    input: 'K.normalizeRows({ data: new Float32Array(9), rows: 2, cols: 4 }) // one value too many',
+    code: 'SHAPE_MISMATCH',
+    op: 'normalizeRows',
+    arg: 'x',
+    call: (h) => onTable(h, (K) => K.normalizeRows({ data: new Float32Array(9).fill(1), rows: 2, cols: 4 })),
+  },
+  {
+    group: TABLE,
+    input: 'K.matmul(m(c), m(c), false, false) // 8 x 4 times 8 x 4',
+    code: 'DIMENSION_MISMATCH',
+    op: 'matmul',
+    arg: 'b',
+    call: (h) => onTable(h, (K, _r, h) => K.matmul(m(h.c), m(h.c), false, false)),
+  },
+  {
+    group: TABLE,
+    input: 'K.matmul(m(c), m(c), undefined, true)',
+    code: 'INVALID_TYPE',
+    op: 'matmul',
+    arg: 'transA',
+    call: (h) => onTable(h, (K, _r, h) => K.matmul(m(h.c), m(h.c), x(undefined), true)),
+  },
+  {
+    group: TABLE,
+    input: 'K.addBias(m(c), new Float32Array(3))',
+    code: 'SHAPE_MISMATCH',
+    op: 'addBias',
+    arg: 'bias',
+    call: (h) => onTable(h, (K, _r, h) => K.addBias(m(h.c), new Float32Array(3))),
+  },
+  {
+    group: TABLE,
+    input: "K.activation('softplus', m(c))",
+    code: 'INVALID_ARGUMENT',
+    op: 'activation',
+    arg: 'kind',
+    call: (h) => onTable(h, (K, _r, h) => K.activation(x('softplus'), m(h.c))),
+  },
+  {
+    group: TABLE,
+    input: "K.activationGrad('relu', m(c), m(c.slice(1)))",
+    code: 'DIMENSION_MISMATCH',
+    op: 'activationGrad',
+    arg: 'dy',
+    call: (h) => onTable(h, (K, _r, h) => K.activationGrad('relu', m(h.c), m(h.c.slice(1)))),
   },
 ];
 
