@@ -1,4 +1,5 @@
 import { type Backend, type CosineKit, createCosineKit, type KitInfo, Tensor } from '@cosinekit/core';
+import { DEFAULT_INT8_RERANK } from '@cosinekit/core/backend';
 import type { Contender, Method, OpenContender } from './method.js';
 import { hasChunkedCorpus, runMillion } from './million.js';
 import type { WorkloadKind } from './types.js';
@@ -108,8 +109,6 @@ const QUANTISED: Readonly<Record<string, readonly ('int8' | 'float16')[]>> = {
   webgpu: ['int8', 'float16'],
 };
 
-/** Candidates per hit an int8 corpus re-ranks by default (`rerank` of `kit.corpus`). */
-const DEFAULT_RERANK = 3;
 
 /**
  * A backend's quantised corpora (`createCorpus(x, { storage, rerank })`, reached through the kit's
@@ -147,7 +146,7 @@ function quantisedMethods(kit: CosineKit, backend: Backend, kind: WorkloadKind):
     },
   });
   return storages.flatMap((s) =>
-    s === 'int8' ? [variant(s, 0), variant(s, DEFAULT_RERANK)] : [variant(s, 0)],
+    s === 'int8' ? [variant(s, 0), variant(s, DEFAULT_INT8_RERANK)] : [variant(s, 0)],
   );
 }
 
