@@ -676,17 +676,17 @@ export class Corpus {
    */
   /**
    * Merging or compacting segments once an add or a remove has taken effect: upkeep, not the
-   * change. A backend that fails at it (an error of its own, a timeout) leaves the segments as they
-   * were, since each compaction swaps its segment in only once it is whole: every answer stays the
-   * same, the call resolves (its change is made: a retry would add twice or remove nothing) and the
-   * next add or remove that merges or compacts tries again. Running out of memory for the merged copy is the same. A
-   * backend disposed meanwhile still fails the call (`DISPOSED`).
+   * change. A backend that fails at it, whatever it throws (an error of its own, a timeout, running
+   * out of memory for the merged copy, a typed refusal such as `UNSUPPORTED` for a merged segment
+   * larger than it takes), leaves the segments as they were, since each compaction swaps its
+   * segment in only once it is whole: every answer stays the same, the call resolves (its change is
+   * made: a retry would add twice or remove nothing) and the next add or remove that merges or
+   * compacts tries again. A backend disposed meanwhile still fails the call (`DISPOSED`).
    */
   async #upkeep(op: string, work: () => Promise<void>): Promise<void> {
     try {
       await work();
     } catch (e) {
-      if (!isCosineKitError(e, 'BACKEND_ERROR') && !isCosineKitError(e, 'OUT_OF_MEMORY')) throw e;
       this.#checkHandles(op, e);
     }
   }
@@ -855,7 +855,10 @@ export class Corpus {
     return this.#exclusive(op, async () => {
       try {
         const r = await body(q);
-        lease.release(r instanceof SearchResult ? r.scores : r instanceof Tensor ? r.data : null);
+        // Any array of the answer on a pooled snapshot buffer stays out of the pool (a backend may
+        // answer in a view over the queries it was handed, indices as well as scores).
+        if (r instanceof SearchResult) lease.release(r.scores, r.indices);
+        else lease.release(r instanceof Tensor ? r.data : null);
         return r;
       } catch (e) {
         if (!isCosineKitError(e, 'BACKEND_ERROR')) lease.release();

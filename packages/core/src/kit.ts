@@ -90,10 +90,8 @@ const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
  * the kit waiting forever on an `init()` that never settles.
  */
 async function initWithin<T>(init: T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  if (!(timeoutMs > 0 && Number.isFinite(timeoutMs))) return await init;
-  // Compiling wasm or starting an engine takes longer than a kernel call: never less than the
-  // default, so a short timeoutMs for kernels does not fail a slow but healthy start.
-  const ms = Math.max(timeoutMs, DEFAULT_TIMEOUT_MS);
+  const ms = initBound(timeoutMs);
+  if (!Number.isFinite(ms)) return await init;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
@@ -120,6 +118,15 @@ async function initWithin<T>(init: T | Promise<T>, timeoutMs: number, what: stri
 
 /** The default of {@link CosineKitOptions.timeoutMs}. */
 const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * How long a backend's start may take under `timeoutMs` (0 or Infinity: no bound). Compiling wasm
+ * or starting an engine takes longer than a kernel call: never less than the default, so a short
+ * timeoutMs for kernels does not fail a slow but healthy start.
+ */
+function initBound(timeoutMs: number): number {
+  return timeoutMs > 0 && Number.isFinite(timeoutMs) ? Math.max(timeoutMs, DEFAULT_TIMEOUT_MS) : Infinity;
+}
 
 /** What a kit runs on, as reported by {@link CosineKit.ready}. */
 export interface KitInfo {
@@ -320,11 +327,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         backendObj = b;
       } else {
         try {
-          backendObj = await initWithin(
-            getBackend(b, onFallback),
-            timeoutMs,
-            b === undefined ? 'the best backend' : `backend '${b}'`,
-          );
+          // Bounded per backend by the registry (a start that hangs is skipped for the next best),
+          // with the same bound as a backend object's init.
+          backendObj = await getBackend(b, onFallback, initBound(timeoutMs));
         } catch (err) {
           // The registry's errors name its own argument; the caller passed this kit's `backend`.
           if (isCosineKitError(err) && err.op === 'getBackend')
@@ -416,13 +421,16 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   const kept = (op: string, c: Corpus, since: number): Corpus => {
     if (since === disposals) return c;
     c.dispose();
-    return argError(
+    return madeDisposed(op);
+  };
+  const madeDisposed = (op: string, cause?: unknown): never =>
+    argError(
       'DISPOSED',
       op,
       'kit',
       'was disposed (kit.dispose()) while this corpus was being made; the corpus was disposed with it.',
+      cause,
     );
-  };
 
   /**
    * A loaded file's corpus: version 2 restores the stored representation as it was; version 1 rows
@@ -756,6 +764,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         } catch {
           // The source's own clean-up failed too: the first error is the one reported.
         }
+        // The corpus being made refused a later segment because the kit was disposed meanwhile:
+        // the caller never held that corpus, so the kit is named, as for a dispose between segments.
+        if (since !== disposals && isCosineKitError(e, 'DISPOSED') && e.arg === 'corpus') madeDisposed(op, e);
         throw e;
       }
     },

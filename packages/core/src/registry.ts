@@ -24,7 +24,13 @@ interface Entry {
   error?: string;
   promise?: Promise<Backend>;
   backend?: Backend;
+  /** Rejects every caller still waiting once one of them gave up on a start that never settled. */
+  abandon?: Promise<never>;
+  giveUp?: (e: CosineKitError) => void;
 }
+
+/** How long a registered backend's factory and `init()` may take before it counts as failed. */
+const INIT_TIMEOUT_MS = 60_000;
 
 const entries = new Map<string, Entry>();
 
@@ -50,7 +56,16 @@ export function registerBackend(name: string, factory: BackendFactory, priority 
     );
   const old = entries.get(name);
   entries.set(name, { name, factory, priority, state: 'registered' });
-  disposeQuietly(old?.backend);
+  if (old) release(old);
+}
+
+/**
+ * Disposes entry `e`'s instance: now when it is up, or once it is when its `init()` is still
+ * running (an instance replaced or unregistered mid-start was left running for good).
+ */
+function release(e: Entry): void {
+  if (e.backend) disposeQuietly(e.backend);
+  else e.promise?.then(disposeQuietly, () => undefined);
 }
 
 /** Removes a registration and disposes its instance, if any. */
@@ -58,7 +73,7 @@ export function unregisterBackend(name: string): boolean {
   const e = entries.get(name);
   if (!e) return false;
   entries.delete(name);
-  disposeQuietly(e.backend);
+  release(e);
   return true;
 }
 
@@ -78,11 +93,16 @@ export function listBackends(): BackendStatus[] {
  * The initialised backend called `name`, or the best available one when `name` is omitted.
  * Initialisation runs once; concurrent callers share it. A named backend that fails to
  * initialise throws `BACKEND_INIT_FAILED` with its reason; the best-available search skips it
- * (its reason stays in {@link listBackends}) and reports it to `onSkip`.
+ * (its reason stays in {@link listBackends}) and reports it to `onSkip`. A factory and `init()`
+ * that have not settled after `timeoutMs` (default 60 s; 0 or Infinity: no
+ * bound) count as failed, so one start that hangs neither holds up the best-available search
+ * (the next backend is tried) nor any later caller; an instance that comes up after that is
+ * disposed.
  */
 export async function getBackend(
   name?: string,
   onSkip?: (name: string, reason: string) => void,
+  timeoutMs: number = INIT_TIMEOUT_MS,
 ): Promise<Backend> {
   if (onSkip !== undefined && typeof onSkip !== 'function')
     argError('INVALID_TYPE', 'getBackend', 'onSkip', `must be a function, got ${describeType(onSkip)}.`);
@@ -99,13 +119,13 @@ export async function getBackend(
         `is '${name}', but no backend by that name is registered (registered: ${known}).`,
       );
     }
-    return initEntry(e);
+    return initEntry(e, timeoutMs);
   }
   for (const s of listBackends()) {
     const e = entries.get(s.name);
     if (!e) continue;
     try {
-      return await initEntry(e);
+      return await initEntry(e, timeoutMs);
     } catch (err) {
       onSkip?.(e.name, e.error ?? errorText(err));
     }
@@ -119,28 +139,55 @@ export async function getBackend(
   );
 }
 
-function initEntry(e: Entry): Promise<Backend> {
+function initEntry(e: Entry, timeoutMs: number): Promise<Backend> {
   if (e.state === 'failed') {
     return Promise.reject(initFailed(e.name, e.error));
   }
   if (!e.promise) {
     e.state = 'initialising';
+    e.abandon = new Promise<never>((_, reject) => {
+      e.giveUp = reject;
+    });
+    // Nobody may be waiting on it when it fires: never an unhandled rejection.
+    e.abandon.catch(() => undefined);
     e.promise = (async () => {
+      let b: Backend | undefined;
       try {
-        const b: unknown = await e.factory();
-        checkBackend(b, 'getBackend', `factory of '${e.name}'`);
+        const made: unknown = await e.factory();
+        checkBackend(made, 'getBackend', `factory of '${e.name}'`);
+        b = made;
         await b.init?.();
-        e.backend = b;
-        e.state = 'ready';
-        return b;
       } catch (err) {
-        e.state = 'failed';
-        e.error = errorText(err);
+        if (e.state === 'initialising') {
+          e.state = 'failed';
+          e.error = errorText(err);
+        }
         throw initFailed(e.name, e.error, err);
       }
+      // Given up on meanwhile: the late instance is nobody's, so it goes.
+      if (e.state === 'failed') {
+        disposeQuietly(b);
+        throw initFailed(e.name, e.error);
+      }
+      e.backend = b;
+      e.state = 'ready';
+      return b;
     })();
+    e.promise.catch(() => undefined);
   }
-  return e.promise;
+  if (e.state === 'ready' || !(timeoutMs > 0 && Number.isFinite(timeoutMs))) return e.promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      if (e.state === 'initialising') {
+        e.state = 'failed';
+        e.error = `its factory and init() did not settle within ${timeoutMs} ms.`;
+        e.giveUp?.(initFailed(e.name, e.error));
+      }
+      reject(initFailed(e.name, e.error));
+    }, timeoutMs);
+  });
+  return Promise.race([e.promise, e.abandon!, late]).finally(() => clearTimeout(timer));
 }
 
 function initFailed(name: string, why: string | undefined, cause?: unknown): CosineKitError {
@@ -167,9 +214,18 @@ export async function disposeBackends(): Promise<void> {
   for (const e of old)
     entries.set(e.name, { name: e.name, factory: e.factory, priority: e.priority, state: 'registered' });
   // Every instance is disposed, whatever one of them throws; the first failure is then reported.
+  // One still starting is awaited and disposed once it is up, unless its start was given up on
+  // (it never settled within the registry's bound): then it is disposed if it ever comes up.
   let failed: { name: string; e: unknown } | undefined;
   for (const e of old) {
-    const b = e.backend ?? (e.promise ? await e.promise.catch(() => undefined) : undefined);
+    const b =
+      e.backend ??
+      (e.promise && e.abandon
+        ? await Promise.race([e.promise, e.abandon]).catch(() => {
+            release(e);
+            return undefined;
+          })
+        : undefined);
     try {
       await b?.dispose?.();
     } catch (err) {

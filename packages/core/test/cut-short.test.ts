@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  argError,
   type Backend,
   createReferenceBackend,
   type ResidentCorpus,
@@ -67,6 +68,20 @@ describe('kit.dispose() while corpora are being made', () => {
     }
   });
 
+  it('corpusFrom disposed after its first segment, while a later one is added: DISPOSED naming kit, not a corpus the caller never held', async () => {
+    const { backend } = slow(0);
+    const kit = createCosineKit({ backend });
+    async function* source() {
+      for (let i = 0; i < 6; i++) {
+        if (i === 3) kit.dispose();
+        yield rows(2, 4, i);
+      }
+    }
+    const e = await failure(kit.corpusFrom(source(), { segmentBytes: 32 }));
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'corpusFrom', arg: 'kit' });
+    expect(e.message).toContain('kit.dispose()');
+  });
+
   it('the same on a backend that makes its corpus within the call (ungated createCorpus)', async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const ref = await kit.ready();
@@ -123,7 +138,7 @@ describe('an output transferred while its kernel runs', () => {
 
 describe('upkeep after an add or a remove that the backend fails', () => {
   /** The reference backend whose merges fail while `broken` is set (a device lost, a timeout). */
-  function flaky(): { backend: Backend; set(v: boolean): void; rebuilt: () => number } {
+  function flaky(fail: () => never): { backend: Backend; set(v: boolean): void; rebuilt: () => number } {
     const ref = createReferenceBackend();
     let broken = false;
     let rebuilt = 0;
@@ -133,7 +148,7 @@ describe('upkeep after an add or a remove that the backend fails', () => {
       kernels: {
         ...referenceKernels,
         importCorpus: (s: StoredCorpus) => {
-          if (broken) throw new Error('device lost (simulated)');
+          if (broken) fail();
           rebuilt++;
           return referenceKernels.importCorpus!(s);
         },
@@ -145,36 +160,50 @@ describe('upkeep after an add or a remove that the backend fails', () => {
   const ids = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
   const top = async (c: Corpus, q: Tensor) => (await c.search(q, 1)).ids?.[0];
 
-  it('the change stands and the call resolves: a retry is refused as a repeat, or removes nothing', async () => {
-    const f = flaky();
-    const kit = createCosineKit({ backend: f.backend });
-    const c = await kit.corpus(rows(10, 4, 0), { ids: ids('a', 10) });
-    const more = rows(10, 4, 1);
-    f.set(true);
-    await c.add(more, ids('b', 10));
-    expect(c.rows).toBe(20);
-    expect(await top(c, rows(1, 4, 1))).toBe('b0');
-    expect(await failure(c.add(more, ids('b', 10)))).toMatchObject({
-      code: 'INVALID_ARGUMENT',
-      arg: 'ids[0]',
-    });
-    expect(await c.remove(ids('a', 6))).toBe(6);
-    expect(c.rows).toBe(14);
-    expect(await c.remove(ids('a', 6))).toBe(0);
-    expect(await top(c, rows(1, 4, 0))).not.toBe('a0');
-    // Once the backend works again, the next change does the upkeep left undone.
-    f.set(false);
-    const before = f.rebuilt();
-    expect(await c.remove(['b9'])).toBe(1);
-    expect(f.rebuilt()).toBeGreaterThan(before);
-    await c.add(rows(2, 4, 9), ['c0', 'c1']);
-    expect(c.rows).toBe(15);
-    const again = await kit.loadCorpus(await c.save());
-    const q = rows(3, 4, 11);
-    expect((await again.search(q, 5)).ids).toEqual((await c.search(q, 5)).ids);
-    c.dispose();
-    again.dispose();
-  });
+  // Whatever the failure: a backend's own error, or a typed refusal (a merged segment larger than it
+  // takes) that the upkeep once let through, rejecting a change already made.
+  it.each([
+    [
+      'an error of its own',
+      () => {
+        throw new Error('device lost (simulated)');
+      },
+    ],
+    ['UNSUPPORTED', () => argError('UNSUPPORTED', 'importCorpus', 'stored', 'takes at most 8 rows.')],
+    ['INVALID_ARGUMENT', () => argError('INVALID_ARGUMENT', 'importCorpus', 'stored', 'is refused.')],
+  ] as const)(
+    'the change stands and the call resolves (the merge fails with %s): a retry is refused as a repeat, or removes nothing',
+    async (_, fail) => {
+      const f = flaky(fail);
+      const kit = createCosineKit({ backend: f.backend });
+      const c = await kit.corpus(rows(10, 4, 0), { ids: ids('a', 10) });
+      const more = rows(10, 4, 1);
+      f.set(true);
+      await c.add(more, ids('b', 10));
+      expect(c.rows).toBe(20);
+      expect(await top(c, rows(1, 4, 1))).toBe('b0');
+      expect(await failure(c.add(more, ids('b', 10)))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: 'ids[0]',
+      });
+      expect(await c.remove(ids('a', 6))).toBe(6);
+      expect(c.rows).toBe(14);
+      expect(await c.remove(ids('a', 6))).toBe(0);
+      expect(await top(c, rows(1, 4, 0))).not.toBe('a0');
+      // Once the backend works again, the next change does the upkeep left undone.
+      f.set(false);
+      const before = f.rebuilt();
+      expect(await c.remove(['b9'])).toBe(1);
+      expect(f.rebuilt()).toBeGreaterThan(before);
+      await c.add(rows(2, 4, 9), ['c0', 'c1']);
+      expect(c.rows).toBe(15);
+      const again = await kit.loadCorpus(await c.save());
+      const q = rows(3, 4, 11);
+      expect((await again.search(q, 5)).ids).toEqual((await c.search(q, 5)).ids);
+      c.dispose();
+      again.dispose();
+    },
+  );
 
   it('a backend disposed during the upkeep still fails the call (DISPOSED naming the corpus)', async () => {
     const ref = createReferenceBackend();

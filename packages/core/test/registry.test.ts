@@ -321,3 +321,95 @@ describe('a backend or handle whose dispose() throws or rejects', () => {
     }
   });
 });
+
+describe('a registered backend whose start never settles, or is replaced while it runs', () => {
+  it('is given up on after the bound: the best-available search goes on to the next, later callers fail at once, disposeBackends settles', async () => {
+    const { disposeBackends } = await import('../src/index.js');
+    vi.useFakeTimers();
+    try {
+      let late: (() => void) | undefined;
+      const disposed: string[] = [];
+      reg(
+        'hangs',
+        () => ({
+          name: 'hangs',
+          kernels: { ...referenceKernels },
+          init: () => new Promise<void>((r) => (late = () => r())),
+          dispose: () => void disposed.push('hangs'),
+        }),
+        100,
+      );
+      const skipped: string[] = [];
+      const kit = createCosineKit({ onFallback: (m) => skipped.push(String(m)) });
+      const ready = kit.ready();
+      await vi.advanceTimersByTimeAsync(60_000);
+      // It waited on the hung start for good, then failed; now it falls back to the reference.
+      expect((await ready).backend).toBe('reference');
+      expect(skipped.join('\n')).toMatch(/hangs/);
+      expect(listBackends().find((s) => s.name === 'hangs')).toMatchObject({
+        state: 'failed',
+        error: expect.stringMatching(/did not settle within 60000 ms/),
+      });
+      // A later best-available kit does not wait again.
+      expect((await createCosineKit().ready()).backend).toBe('reference');
+      // A start that comes up after it was given up on is disposed, not left running.
+      late?.();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(disposed).toEqual(['hangs']);
+      await disposeBackends();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('disposeBackends settles while a start is still hanging (it disposes the instance if it ever comes up)', async () => {
+    const { disposeBackends } = await import('../src/index.js');
+    vi.useFakeTimers();
+    try {
+      reg(
+        'stuck',
+        () => ({ name: 'stuck', kernels: {}, init: () => new Promise<void>(() => undefined) }),
+        -5,
+      );
+      const waiting = getBackend('stuck').catch((e) => e);
+      let settled = false;
+      const going = disposeBackends().then(() => (settled = true));
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(settled).toBe(true);
+      await going;
+      expect(await waiting).toMatchObject({ code: 'BACKEND_INIT_FAILED' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an instance replaced or unregistered while its init() runs is disposed once it is up', async () => {
+    for (const end of ['replace', 'unregister'] as const) {
+      const made: string[] = [];
+      const disposed: string[] = [];
+      let n = 0;
+      reg(
+        'slow',
+        () => {
+          const id = `slow-${++n}`;
+          made.push(id);
+          return {
+            name: 'slow',
+            kernels: { ...referenceKernels },
+            init: () => new Promise<void>((r) => setTimeout(r, 10)),
+            dispose: () => void disposed.push(id),
+          };
+        },
+        -5,
+      );
+      const first = getBackend('slow');
+      await Promise.resolve();
+      if (end === 'replace') reg('slow', () => createReferenceBackend(), -5);
+      else unregisterBackend('slow');
+      await first;
+      await new Promise((r) => setTimeout(r, 0));
+      expect(made).toEqual(['slow-1']);
+      expect(disposed).toEqual(['slow-1']);
+    }
+  });
+});

@@ -596,3 +596,33 @@ describe('the top-k score check allows for float32 rounding of long rows', () =>
     });
   });
 });
+
+describe("answers in views over the kit's own buffers", () => {
+  it("a corpus search whose indices are a view over the queries' snapshot keeps them: the buffer is not pooled again", async () => {
+    // The kit pools the snapshots it takes of queries. It kept a snapshot out of the pool only when
+    // the answer's scores lay on it, so indices written over the queries changed under the caller
+    // with the next search.
+    const backend: Backend = {
+      name: 'indices-over-queries',
+      kernels: {
+        createCorpus: referenceKernels.createCorpus,
+        corpusMatrix: referenceKernels.corpusMatrix,
+        readCorpus: referenceKernels.readCorpus,
+        async corpusSearch(h, q, k) {
+          const r = await referenceKernels.corpusSearch(h, q, k);
+          const indices = new Int32Array(q.data.buffer, q.data.byteOffset, r.indices.length);
+          indices.set(r.indices);
+          return { queries: r.queries, k, indices, scores: r.scores };
+        },
+      },
+    };
+    const rows = Array.from({ length: 8 }, (_, i) => Array.from({ length: 8 }, (_, j) => (i === j ? 1 : 0)));
+    const corpus = await createCosineKit({ backend }).corpus(rows);
+    const first = await corpus.search([rows[5]!], 3);
+    const seen = Array.from(first.indices);
+    expect(seen[0]).toBe(5);
+    for (let i = 0; i < 10; i++) await corpus.search([rows[i % 8]!], 3);
+    expect(Array.from(first.indices)).toEqual(seen);
+    corpus.dispose();
+  });
+});
