@@ -148,6 +148,8 @@ interface Pending {
    * SharedArrayBuffer): rejected once the worker answers, so nothing is written after it.
    */
   stopping?: unknown;
+  /** The call writes into the caller's shared memory (an `out` on a SharedArrayBuffer). */
+  shared?: boolean;
 }
 
 /** Per call: names of its arguments, for errors about them; which are rows (Tensor inputs). */
@@ -545,7 +547,15 @@ class Kit implements Link {
     }
     const id = this.#next++;
     return new Promise((resolve, reject) => {
-      const p: Pending = { op, resolve, reject, corpus: how.corpus, progress: how.progress, moves };
+      const p: Pending = {
+        op,
+        resolve,
+        reject,
+        corpus: how.corpus,
+        progress: how.progress,
+        moves,
+        shared: writesShared(args),
+      };
       if (how.source !== undefined) {
         try {
           p.source = iterate(how.source);
@@ -561,7 +571,7 @@ class Kit implements Link {
           typeof SharedArrayBuffer === 'function' && crossOriginIsolatedOrNode()
             ? new SharedArrayBuffer(4)
             : undefined;
-        const shared = writesShared(args);
+        const shared = p.shared;
         const onAbort = () => {
           // Seen by the worker at its next check even while it computes; the message covers the
           // rest (a worker waiting for a stream chunk, or no SharedArrayBuffer).
@@ -630,7 +640,9 @@ class Kit implements Link {
   }
 
   #answer(m: FromWorker): void {
-    if (m.t === 'hello' || m.t === 'ready' || m.t === 'fallback') return;
+    // After the kit ended, a call still waiting (one writing shared memory) rejects once the
+    // worker has stopped, whatever it answered meanwhile.
+    if (this.#dead || m.t === 'hello' || m.t === 'ready' || m.t === 'fallback') return;
     const p = this.#pending.get(m.id);
     if (m.t === 'done' || m.t === 'fail') {
       if (m.rows !== undefined) p?.corpus?.seen(m.rows);
@@ -802,9 +814,15 @@ class Kit implements Link {
     this.#dead = { code, why, cause };
     for (const c of this.#corpora.values()) c.gone(this.#goneError());
     this.#corpora.clear();
-    for (const [id, p] of [...this.#pending])
-      this.#settle(id, undefined, p.stopping ?? this.#deadError(p.op));
-    this.#thread.end();
+    const stopped = this.#thread.end();
+    // A call writing into the caller's shared memory rejects once the worker has stopped (its
+    // writes with it), as an aborted one does: the caller's next use of the buffer is not
+    // overwritten. Every other call rejects now.
+    for (const [id, p] of [...this.#pending]) {
+      const e = p.stopping ?? this.#deadError(p.op);
+      if (p.shared) void stopped.then(() => this.#settle(id, undefined, e));
+      else this.#settle(id, undefined, e);
+    }
   }
 }
 
@@ -822,7 +840,8 @@ interface Thread {
   /** Node: a busy worker keeps the process alive, an idle one does not. */
   busy(): void;
   idle(): void;
-  end(): void;
+  /** Stops the worker; resolves once it has stopped (as far as the platform says). */
+  end(): Promise<void>;
 }
 
 interface NodeWorker extends WorkerLike {
@@ -891,6 +910,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     }
   }
   let ended = false;
+  let stopped: Promise<void> | undefined;
   let hello: () => void;
   let readyOk: () => void;
   let readyFail: (e: unknown) => void;
@@ -910,9 +930,21 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     busy: () => (w as Partial<NodeWorker>).ref?.(),
     idle: () => (w as Partial<NodeWorker>).unref?.(),
     end: () => {
-      if (ended) return;
-      ended = true;
-      void w.terminate();
+      if (!stopped) {
+        ended = true;
+        // Node's terminate() resolves once the thread has exited; a browser's stops it at once.
+        let t: unknown;
+        try {
+          t = w.terminate();
+        } catch {
+          // Already gone.
+        }
+        stopped = Promise.resolve(t).then(
+          () => undefined,
+          () => undefined,
+        );
+      }
+      return stopped;
     },
   };
   const crash = (why: string, cause?: unknown) => {

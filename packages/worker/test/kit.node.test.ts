@@ -892,6 +892,35 @@ describe('abort', () => {
     R.dispose();
   });
 
+  it('an out on a SharedArrayBuffer is not written after dispose() rejects the call either (it rejected at once, the worker still writing)', async () => {
+    const n = 40_000;
+    const d = 64;
+    const nq = 100;
+    const rows = mat(n, d, 88);
+    const out = new Float32Array(new SharedArrayBuffer(nq * n * 4));
+    let disposed = 0;
+    for (let trial = 0; trial < 6 && disposed < 2; trial++) {
+      const k = await createWorkerKit({ backends: ['wasm'], backend: 'wasm' });
+      const R = await k.corpus(rows);
+      const p = R.similarity(mat(nq, d, 89 + trial), { out });
+      await new Promise((r) => setTimeout(r, 5 + trial * 3));
+      k.dispose();
+      const e = await p.then(
+        () => null,
+        (x: unknown) => x,
+      );
+      if (e === null) continue;
+      expect(isCosineKitError(e, 'DISPOSED')).toBe(true);
+      disposed++;
+      out.fill(42);
+      await new Promise((r) => setTimeout(r, 300));
+      let changed = 0;
+      for (let i = 0; i < out.length; i++) if (out[i] !== 42) changed++;
+      expect(changed, `trial ${trial}`).toBe(0);
+    }
+    expect(disposed).toBeGreaterThan(0);
+  });
+
   it('calls sharing one signal share one listener on it: no leak warning, each still aborts', async () => {
     const R = await remote.corpus(mat(2000, 32, 84));
     const q = mat(1, 32, 85);
