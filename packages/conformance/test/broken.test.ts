@@ -530,6 +530,45 @@ describe('found by a probe of the suite (each passed, or hung, before)', () => {
         expect(failures.some((o) => /wrote into its input/.test(o.error!.message))).toBe(true);
       });
 
+  it("a kernel answering in a buffer it reuses (its caller's earlier answer changes), or in its input", async () => {
+    // A concurrency probe found nothing in the contract's checks that asked for a new array; the
+    // kit handed such answers straight to its callers.
+    const reusing = (kernel: 'cosineMatrix' | 'rowNorms' | 'topK'): Backend => {
+      const k: Record<string, unknown> = { ...referenceKernels };
+      const f = referenceKernels[kernel] as (...a: unknown[]) => unknown;
+      let pool: Float32Array | undefined;
+      const keep = (v: Float32Array) => {
+        if (pool?.length !== v.length) pool = new Float32Array(v.length);
+        pool.set(v);
+        return pool;
+      };
+      k[kernel] = (...args: unknown[]) => {
+        const r = f(...args) as Float32Array | TopKResult;
+        return r instanceof Float32Array ? keep(r) : { ...r, scores: keep(r.scores) };
+      };
+      return { ...createReferenceBackend(), name: 'reusing', kernels: k as unknown as Kernels };
+    };
+    for (const kernel of ['cosineMatrix', 'rowNorms', 'topK'] as const) {
+      const outcomes = await runCases(
+        await createContext(reusing(kernel)),
+        conformanceCases().filter((c) => c.group === 'answers' && c.kernel === kernel),
+      );
+      expect(outcomes).toHaveLength(1);
+      expect(outcomes[0]!.error?.message, kernel).toMatch(/two calls answered on one buffer/);
+    }
+    const k = { ...referenceKernels, rowNorms: (x: Matrix) => x.data.subarray(0, x.rows) };
+    const [inInput] = await runCases(
+      await createContext({ ...createReferenceBackend(), name: 'in-input', kernels: k as Kernels }),
+      conformanceCases().filter((c) => c.group === 'answers' && c.kernel === 'rowNorms'),
+    );
+    expect(inInput!.error?.message).toMatch(/lies on the buffer of an input/);
+    const [ok] = await runCases(
+      await createContext(createReferenceBackend()),
+      conformanceCases().filter((c) => c.group === 'answers' && c.kernel === 'topK'),
+    );
+    expect(ok!.error).toBeUndefined();
+  });
+
   it('a NaN for a zero row is reported as NaN, not as an out never written', async () => {
     const k: Kernels = { ...referenceKernels };
     k.cosineMatrix = (a, b, out) => {

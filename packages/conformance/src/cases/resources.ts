@@ -128,6 +128,15 @@ function callsOf(
   return calls;
 }
 
+/** The typed arrays of a kernel's answer: itself, or a top-k result's indices and scores. */
+function arraysOf(r: unknown): (Float32Array | Int32Array)[] {
+  if (r instanceof Float32Array) return [r];
+  const t = r as { indices?: unknown; scores?: unknown } | undefined;
+  return [t?.indices, t?.scores].filter(
+    (a): a is Float32Array | Int32Array => a instanceof Float32Array || a instanceof Int32Array,
+  );
+}
+
 /** Leaks: live resources counted around every kernel call, and resident corpora released. */
 export function resourceCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
@@ -170,6 +179,55 @@ export function resourceCases(): ConformanceCase[] {
             await c.run();
             const change = moved(before, meter());
             check(change === '', `${c.label}: ${change}: the call leaks`);
+          }
+        },
+      ),
+    );
+  }
+  for (const kernel of KERNEL_NAMES) {
+    if (kernel === 'createCorpus') continue;
+    cases.push(
+      defineCase(
+        'answers',
+        `${kernel}: each answer is a new array, shared with no input and no other answer (the caller keeps it)`,
+        kernel,
+        async (ctx, data) => {
+          // Twice per call, on inputs of the same shapes and other values: a backend answering in a
+          // buffer it reuses (a staging area, a pool) changes what its caller already holds.
+          const inputs: Float32Array[] = [];
+          const recorded = {
+            matrix: (rows: number, cols: number) => {
+              const t = data.matrix(rows, cols);
+              inputs.push(t.data);
+              return t;
+            },
+          } as CaseData;
+          const first = callsOf(kernel, ctx.kernels, recorded, async () => undefined);
+          const again = callsOf(kernel, ctx.kernels, recorded, async () => undefined);
+          for (let i = 0; i < first.length; i++) {
+            const c = first[i]!;
+            if (!c.counted) {
+              await c.run();
+              await again[i]!.run();
+              continue;
+            }
+            const one = arraysOf(await c.run());
+            const kept = one.map((a) => a.slice());
+            const two = arraysOf(await again[i]!.run());
+            for (const [j, a] of one.entries()) {
+              check(
+                !inputs.some((x) => x.buffer === a.buffer),
+                `${c.label}: the answer lies on the buffer of an input`,
+              );
+              check(
+                !two.some((b) => b.buffer === a.buffer),
+                `${c.label}: two calls answered on one buffer (the first answer is changed by the second call)`,
+              );
+              check(
+                a.every((v, k) => Object.is(v, kept[j]![k])),
+                `${c.label}: the first answer changed when the kernel was called again`,
+              );
+            }
           }
         },
       ),
