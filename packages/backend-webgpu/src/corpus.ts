@@ -190,6 +190,7 @@ export async function createCorpus(
   checkStorage(options?.storage ?? 'float32', 'createCorpus', 'options.storage');
   // Unset options mean what they mean everywhere (int8 re-ranks by default).
   const { storage, rerank } = resolveCorpusOptions(options);
+  if (storage !== 'float32' && rerank > 0) rerankLoops(engine, 'createCorpus', 'options.rerank', x.cols);
   if (storage === 'float16') {
     // Encoded on the host as the reference encodes (float64 normalisation, nearest binary16), a
     // slice of rows at a time.
@@ -351,6 +352,7 @@ async function exportBlocks(engine: Engine, c: WebGpuCorpus, blocks: Block[]): P
 export function importCorpus(engine: Engine, stored: StoredCorpus): Promise<WebGpuCorpus> {
   const storage = checkStorage(stored.storage, 'importCorpus', 'stored.storage');
   const d = stored.cols;
+  if (storage !== 'float32' && stored.rerank > 0) rerankLoops(engine, 'importCorpus', 'stored.rerank', d);
   const view = <T extends Float32Array | Uint16Array | Int8Array>(
     a: T | null,
     r0: number,
@@ -367,6 +369,21 @@ export function importCorpus(engine: Engine, stored: StoredCorpus): Promise<WebG
     codes: view(stored.codes, r0, rows, d),
     scales: view(stored.scales, r0, rows, 1),
   }));
+}
+
+/**
+ * Refuses, on a loop-limited adapter (llvmpipe), re-ranking rows of `d` floats: the re-rank kernel
+ * counts one loop iteration per product and two per block of them (about 62,000 floats at any d,
+ * where a search of float32 rows goes to about 63,000, or 254,000 when d is a multiple of 4). Run
+ * when a re-ranked corpus is made or imported, so it is refused then, not at its first search.
+ */
+function rerankLoops(engine: Engine, op: string, arg: string, d: number): void {
+  engine.loops(
+    op,
+    arg,
+    d + 2 * Math.ceil(d / BLOCK) + 4,
+    `re-ranking rows of ${d} floats (rerank: 0 searches them without)`,
+  );
 }
 
 /** The value of binary16 bits (finite: stored rows are normalised). */
@@ -626,8 +643,7 @@ async function rescore(
       }`,
     );
   }
-  // One counted iteration per product, two per block of them.
-  engine.loops('corpusSearch', 'queries', d + 2 * Math.ceil(d / BLOCK) + 4, `re-ranking rows of ${d} floats`);
+  rerankLoops(engine, 'corpusSearch', 'queries', d);
   const pipe = engine.pipeline('rerank', rerankShader);
   for (let q0 = 0; q0 < Q; q0 += qc) {
     const rows = Math.min(qc, Q - q0);

@@ -168,7 +168,7 @@ export class Engine {
         'UNSUPPORTED',
         op,
         arg,
-        `needs ${what}: ${count} loop iterations per shader invocation, more than this adapter (${this.adapterInfo.device || this.adapterInfo.description || this.adapterInfo.architecture}: Mesa's llvmpipe) runs before it leaves loops silently (65,535). Use a hardware adapter, SwiftShader (Chromium) or another backend for rows this long.`,
+        `needs ${what}: ${count} loop iterations per shader invocation, past the ${LOOP_LIMIT} this backend allows on this adapter (${this.adapterInfo.device || this.adapterInfo.description || this.adapterInfo.architecture}: Mesa's llvmpipe), which leaves loops silently once an invocation has run 65,535. Use a hardware adapter, SwiftShader (Chromium) or another backend for rows this long.`,
       );
     }
   }
