@@ -1,5 +1,5 @@
 import { argError, readFailure } from './errors.js';
-import { cosineOf, cosineOfAny, unitScale } from './kernels/pair.js';
+import { cosineOf, cosineOfAny, safeCosine, unitScale } from './kernels/pair.js';
 import { attached, describeType, intact, refuseFakeView, Tensor } from './tensor.js';
 
 /** A vector for the synchronous pair functions. */
@@ -25,6 +25,9 @@ export function cosine(a: Vector, b: Vector): number {
     const c = cosineOf(a, 0, b, 0, a.length);
     if (!Number.isNaN(c)) return c;
   }
+  // Two number[] (embeddings parsed from JSON): one pass over both, no copies.
+  const fast = arraysCosine(a, b);
+  if (!Number.isNaN(fast)) return fast;
   const x = vec('cosine', 'a', a);
   const y = vec('cosine', 'b', b);
   if (x.length !== y.length) {
@@ -37,6 +40,8 @@ export function cosine(a: Vector, b: Vector): number {
 
 /** `1 - cosine(a, b)`, in [0, 2]. A zero vector gives 1. */
 export function cosineDistance(a: Vector, b: Vector): number {
+  const fast = arraysCosine(a, b);
+  if (!Number.isNaN(fast)) return 1 - fast;
   const x = vec('cosineDistance', 'a', a);
   const y = vec('cosineDistance', 'b', b);
   if (x.length !== y.length) {
@@ -94,6 +99,34 @@ export function normalize(v: Vector, out?: Float32Array): Float32Array {
   const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
   for (let i = 0; i < x.length; i++) r[i] = x[i] * f * inv;
   return r;
+}
+
+/**
+ * The cosine of two plain arrays of numbers of one length, each element read once, in one pass
+ * with no copy (the general path below copies each array into a Float64Array first, which cost
+ * 20x the sums at d = 384); NaN for anything else, or when an element is not a number, is not
+ * finite, cannot be read, or the sums leave the range where they are exact without scaling: the
+ * general path then answers, or names the problem.
+ */
+function arraysCosine(a: unknown, b: unknown): number {
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length || a.length === 0) return Number.NaN;
+  try {
+    let dot = 0;
+    let x = 0;
+    let y = 0;
+    for (let i = 0; i < a.length; i++) {
+      const u: unknown = a[i];
+      const v: unknown = b[i];
+      if (typeof u !== 'number' || typeof v !== 'number') return Number.NaN;
+      dot += u * v;
+      x += u * u;
+      y += v * v;
+    }
+    return safeCosine(dot, x, y);
+  } catch {
+    // A Proxy or a getter that throws: the general path reads it again and names it.
+    return Number.NaN;
+  }
 }
 
 function pairCosine(x: ArrayLike<number>, y: ArrayLike<number>): number {

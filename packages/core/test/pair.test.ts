@@ -143,3 +143,29 @@ describe('normalize', () => {
     expect(Array.from(normalize(v, buf.subarray(2, 4)))).toEqual([Math.fround(0.6), Math.fround(0.8)]);
   });
 });
+
+describe('cosine of two number[] (one pass, no copies)', () => {
+  it('answers as the Float64Array path does, bit for bit, scales values past the float64 squares, and names what it cannot read', () => {
+    const a = Array.from({ length: 385 }, (_, i) => Math.sin(i * 1.3) * 3);
+    const b = Array.from({ length: 385 }, (_, i) => Math.cos(i * 0.7) - 0.2);
+    expect(cosine(a, b)).toBe(cosine(Float64Array.from(a), Float64Array.from(b)));
+    expect(cosineDistance(a, b)).toBe(1 - cosine(Float64Array.from(a), Float64Array.from(b)));
+    // Squares past the float64 range: the general path scales, as for Float64Arrays.
+    const huge = a.map((v) => v * 1e300);
+    expect(cosine(huge, b)).toBeCloseTo(cosine(a, b), 12);
+    expect(cosine([0, 0], [1, 2])).toBe(0);
+    expect(() => cosine([1, Number.NaN], [1, 2])).toThrow(
+      expect.objectContaining({ code: 'NON_FINITE', arg: 'a' }),
+    );
+    expect(() => cosine([1, 2], [1, '2' as unknown as number])).toThrow(
+      expect.objectContaining({ code: 'INVALID_TYPE', arg: 'b' }),
+    );
+    const trap = new Proxy([1, 2], {
+      get: (t, k) => {
+        if (k === '1') throw new Error('trap');
+        return Reflect.get(t, k);
+      },
+    });
+    expect(() => cosine(trap, [1, 2])).toThrow(expect.objectContaining({ name: 'CosineKitError', arg: 'a' }));
+  });
+});

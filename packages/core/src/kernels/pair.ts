@@ -57,6 +57,15 @@ function sumsOf(a: ArrayLike<number>, fa: number, b: ArrayLike<number>, fb: numb
     x += u * u;
     y += v * v;
   }
+  return safeCosine(dot, x, y);
+}
+
+/**
+ * The cosine from float64 sums `dot`, `x = ‖a‖²`, `y = ‖b‖²`, or NaN when a squared norm leaves
+ * [2^-900, 2^900] (NaN, Infinity, a zero vector, or values whose sums lost digits): the caller
+ * then scales, or reports.
+ */
+export function safeCosine(dot: number, x: number, y: number): number {
   if (!(x >= SAFE_LO && x <= SAFE_HI && y >= SAFE_LO && y <= SAFE_HI)) return Number.NaN;
   return clampCos(dot / (Math.sqrt(x) * Math.sqrt(y)));
 }
