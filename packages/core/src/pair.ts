@@ -109,8 +109,9 @@ export function normalize(v: Vector, out?: Float32Array): Float32Array {
  * general path then answers, or names the problem.
  */
 function arraysCosine(a: unknown, b: unknown): number {
-  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length || a.length === 0) return Number.NaN;
   try {
+    // Inside the try: Array.isArray throws on a revoked Proxy.
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length || a.length === 0) return Number.NaN;
     let dot = 0;
     let x = 0;
     let y = 0;
