@@ -170,36 +170,45 @@ export class Corpus {
       const s = segs[si];
       if (masks) {
         const p = masks.counts[si];
-        if (p === 0) continue;
-        const ks = Math.min(k, p);
-        if (this.#kernels.canFilter) {
-          const r = await this.#kernels.corpusSearchAllowed(
-            'search',
-            'queries',
-            s.handle,
-            q,
-            ks,
-            masks.masks[si],
-          );
-          for (let t = 0; t < r.indices.length; t++)
-            sel.push(Math.floor(t / ks), r.scores[t], s.ordinals[r.indices[t]]);
-        } else {
-          await this.#searchAround(q, s, masks.masks[si], p, ks, sel, signal);
-        }
+        if (p > 0) await this.#searchAllowed(q, s, masks.masks[si], p, Math.min(k, p), sel, signal);
         continue;
       }
       const live = s.rows - s.deletedCount;
       if (live === 0) continue;
-      const kk = Math.min(s.rows, k + s.deletedCount);
-      const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk);
-      for (let i = 0; i < q.rows; i++) {
-        for (let t = 0; t < kk; t++) {
-          const local = r.indices[i * kk + t];
-          if (s.deleted[local] === 0) sel.push(i, r.scores[i * kk + t], s.ordinals[local]);
-        }
+      if (s.deletedCount > 0) {
+        // Removed rows are filtered out as a filter's are: asking the segment for k plus every
+        // removed row cost up to 18x a fresh corpus's search once many were removed (compaction
+        // waits for half of a segment).
+        const alive = new Uint8Array(s.rows);
+        for (let j = 0; j < s.rows; j++) alive[j] = 1 - s.deleted[j];
+        await this.#searchAllowed(q, s, alive, live, Math.min(k, live), sel, signal);
+        continue;
       }
+      const kk = Math.min(s.rows, k);
+      const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk);
+      for (let i = 0; i < q.rows; i++)
+        for (let t = 0; t < kk; t++) sel.push(i, r.scores[i * kk + t], s.ordinals[r.indices[i * kk + t]]);
     }
     return sel.result();
+  }
+
+  /**
+   * The best `k` of segment `s`'s rows that `allow` passes (`passing` of them, at least `k`), for
+   * each query, into `sel`: by the backend when it filters, else around its plain search.
+   */
+  async #searchAllowed(
+    q: Tensor,
+    s: Segment,
+    allow: Uint8Array,
+    passing: number,
+    k: number,
+    sel: TopKSelector,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (!this.#kernels.canFilter) return this.#searchAround(q, s, allow, passing, k, sel, signal);
+    const r = await this.#kernels.corpusSearchAllowed('search', 'queries', s.handle, q, k, allow);
+    for (let t = 0; t < r.indices.length; t++)
+      sel.push(Math.floor(t / k), r.scores[t], s.ordinals[r.indices[t]]);
   }
 
   /**

@@ -150,3 +150,45 @@ describe('size-tiered segment merging', () => {
     expect(backend.memory!().residentHandles).toBe(0);
   });
 });
+
+describe('a segment with removed rows (below the half that compacts it)', () => {
+  it('is searched for k rows among its live ones, not for k plus every removed row (up to 18x the work), with the same answers', async () => {
+    for (const filters of [true, false]) {
+      const asked: number[] = [];
+      const kernels = { ...referenceKernels };
+      kernels.corpusSearch = (h, q, k) => {
+        asked.push(k);
+        return referenceKernels.corpusSearch(h, q, k);
+      };
+      if (filters)
+        kernels.corpusSearchAllowed = (h, q, k, allow) => {
+          asked.push(k);
+          return referenceKernels.corpusSearchAllowed!(h, q, k, allow);
+        };
+      else delete kernels.corpusSearchAllowed;
+      const kit = createCosineKit({ backend: { ...createReferenceBackend(), name: 'asked', kernels } });
+      const data = rows(100, 8, 3);
+      const corpus = await kit.corpus(data);
+      const gone = Array.from({ length: 40 }, (_, i) => i * 2);
+      expect(await corpus.remove(gone)).toBe(40);
+      const q = rows(5, 8, 4);
+      asked.length = 0;
+      const got = await corpus.search(q, 3);
+      // Without a filter kernel the kit widens around the plain search as for a filter, from
+      // 2k x rows / live (10 here; it asked for k + 40 = 43).
+      expect(asked[0], `filters: ${filters}`).toBeLessThanOrEqual(filters ? 3 : 10);
+      if (filters) expect(asked).toEqual([3]);
+      // The answers of a corpus holding only the live rows, bit for bit.
+      const live = new Tensor(
+        data.data.filter((_, i) => !gone.includes(Math.floor(i / 8))),
+        60,
+        8,
+      );
+      const fresh = await createCosineKit({ backend: 'reference' }).corpus(live);
+      const want = await fresh.search(q, 3);
+      const ord = Array.from({ length: 100 }, (_, i) => i).filter((i) => !gone.includes(i));
+      expect(Array.from(got.indices)).toEqual(Array.from(want.indices, (i) => ord[i]));
+      expect(Array.from(got.scores)).toEqual(Array.from(want.scores));
+    }
+  });
+});
