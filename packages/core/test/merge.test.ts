@@ -192,3 +192,29 @@ describe('a segment with removed rows (below the half that compacts it)', () => 
     }
   });
 });
+
+describe('similarity over several segments', () => {
+  it('answers bit for bit as one segment of the live rows, in bands of queries, with removed rows and into out', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const data = rows(30_000, 4, 5);
+    const corpus = await kit.corpus(new Tensor(data.data.slice(0, 20_000 * 4), 20_000, 4));
+    corpus.mergeBytes = 0; // keep the added rows a segment of their own
+    await corpus.add(new Tensor(data.data.slice(20_000 * 4), 10_000, 4));
+    const gone = Array.from({ length: 3000 }, (_, i) => i * 7 + 3);
+    await corpus.remove(gone);
+    // 60 queries x 20,000 rows is past the 2^20-float scratch: two bands.
+    const q = rows(60, 4, 6);
+    const dead = new Set(gone);
+    const keep = data.data.filter((_, i) => !dead.has(Math.floor(i / 4)));
+    const fresh = await kit.corpus(new Tensor(keep, keep.length / 4, 4));
+    const want = await fresh.similarity(q);
+    const got = await corpus.similarity(q);
+    const differ = (x: Float32Array) => x.filter((v, i) => !Object.is(v, want.data[i])).length;
+    expect(got.shape).toEqual(want.shape);
+    expect(differ(got.data)).toBe(0);
+    const out = new Float32Array(got.data.length);
+    await corpus.similarity(q, { out });
+    expect(differ(out)).toBe(0);
+    kit.dispose();
+  });
+});
