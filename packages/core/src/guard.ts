@@ -331,9 +331,12 @@ export class Guard {
    *   spread over the corpus (other rows for each query), must not beat its lowest score by more
    *   than the tolerance, or it is `BACKEND_ERROR` (true scores of rows that are not the best).
    *
-   * O(queries x (k + samples) x d), small next to the search. A sample cannot prove an answer
-   * complete: it catches an answer that misses many better rows, and, over many queries, one that
-   * misses a few.
+   * Bounded so that it stays small next to the search: every named score for k up to
+   * {@link TOPK_NAMED} and that many spread over the k (the first and the last among them) past it,
+   * for every query up to {@link TOPK_QUERIES} and that many spread over them past it (checking
+   * every score of top-2000 of 2000 rows for 100 queries cost 2.6x the reference's whole search).
+   * A sample cannot prove an answer complete: it catches an answer that misses many better rows,
+   * and, over many queries, one that misses a few.
    */
   topKScores(op: string, arg: string, kernel: GuardedKernel, t: TopKResult, q: Matrix, c: Matrix): void {
     const d = q.cols;
@@ -342,7 +345,10 @@ export class Guard {
     const { data: cd } = c;
     const samples = Math.min(TOPK_SAMPLES, n - t.k);
     const tol = scoreTolerance(d);
-    for (let i = 0; i < t.queries; i++) {
+    const named = Math.min(t.k, TOPK_NAMED);
+    const checked = Math.min(t.queries, TOPK_QUERIES);
+    for (let v = 0; v < checked; v++) {
+      const i = checked === t.queries ? v : Math.round((v * (t.queries - 1)) / (checked - 1));
       let qq = 0;
       for (let j = i * d; j < (i + 1) * d; j++) qq += qd[j] * qd[j];
       const cosine = (r: number): number => {
@@ -357,7 +363,9 @@ export class Guard {
       };
       const first = i * t.k;
       let lowest = Number.POSITIVE_INFINITY;
-      for (let s = first; s < first + t.k; s++) {
+      for (let s = first; s < first + t.k; s++) if (t.scores[s] < lowest) lowest = t.scores[s];
+      for (let u = 0; u < named; u++) {
+        const s = first + (named === t.k ? u : Math.round((u * (t.k - 1)) / (named - 1)));
         const r = t.indices[s];
         const cos = cosine(r);
         if (!(Math.abs(t.scores[s] - cos) <= tol))
@@ -367,7 +375,6 @@ export class Guard {
             kernel,
             `returned score ${t.scores[s]} for row ${r} of query ${i}, whose cosine is ${cos} (recomputed in float64; tolerance ${tol} at d = ${d}).`,
           );
-        if (t.scores[s] < lowest) lowest = t.scores[s];
       }
       for (let u = 0; u < samples; u++) {
         // Positions (u + 1 + i x samples) x golden ratio (mod 1) of the way through the corpus.
@@ -598,6 +605,12 @@ export function scoreTolerance(d: number): number {
  * check that none beats the answer's lowest score.
  */
 export const TOPK_SAMPLES = 8;
+
+/** Named scores per query that {@link Guard.topKScores} recomputes at most (spread over the k). */
+export const TOPK_NAMED = 64;
+
+/** Queries whose answers {@link Guard.topKScores} checks at most (spread over them). */
+export const TOPK_QUERIES = 256;
 
 /** The dense kernels, whose self-checked promise covers non-finite inputs (see `CheckedKernels.table`). */
 const DENSE_NAMES: readonly string[] = ['matmul', 'addBias', 'activation', 'activationGrad'];

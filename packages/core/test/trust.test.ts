@@ -626,3 +626,40 @@ describe("answers in views over the kit's own buffers", () => {
     corpus.dispose();
   });
 });
+
+describe("kit.topK's recomputation of the answer, bounded", () => {
+  it('still catches a wrong first or lowest score at any k, and a wrong score within the first 64 named, over many queries', async () => {
+    // Every named score of every query was recomputed in float64 JavaScript: top-2000 of 2000 rows
+    // for 100 queries cost 2.6x the reference's whole search. Past 64 named rows per query and 256
+    // queries the check takes an even spread that includes the first and the last of each.
+    const wrongAt = (pick: (k: number) => number): Backend => ({
+      name: 'wrong-at',
+      kernels: {
+        topK: (q, c, k) => {
+          const r = referenceKernels.topK(q, c, k) as TopKResult;
+          const scores = r.scores.slice();
+          for (let i = 0; i < r.queries; i++) scores[i * k + pick(k)] -= 0.05;
+          return { ...r, scores };
+        },
+      },
+    });
+    const data = Array.from({ length: 300 }, (_, i) => [Math.sin(i), Math.cos(i * 1.7), (i % 7) - 3, 1]);
+    const queries = data.slice(0, 300);
+    for (const [k, pick] of [
+      [300, () => 0],
+      [300, (n: number) => n - 1],
+      [40, () => 17],
+    ] as const) {
+      const e = await failure(createCosineKit({ backend: wrongAt(pick) }).topK(queries, data, k));
+      expect(e, `k=${k}`).toMatchObject({
+        code: 'BACKEND_ERROR',
+        message: expect.stringMatching(/returned score/),
+      });
+    }
+    // A right answer passes at every size.
+    const right = await createCosineKit({
+      backend: { name: 'right', kernels: { topK: referenceKernels.topK } },
+    }).topK(queries, data, 300);
+    expect(right.k).toBe(300);
+  });
+});
