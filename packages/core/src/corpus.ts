@@ -320,9 +320,16 @@ export class Corpus {
     return { masks, counts, passing: counts.reduce((a, b) => a + b, 0) };
   }
 
-  /** Query rows per step of an abortable call: about 2^26 multiply-adds per kernel call. */
+  /**
+   * Query rows per step of an abortable call: about 2^26 multiply-adds per kernel call, and up to
+   * {@link STEP_QUERIES} within 2^29 (one query a step read the whole corpus from memory per query,
+   * and lost the kernels' blocking of several: a signal made a search of 64 x 200,000 x 384 2-3.6x
+   * slower), so that an abort is still seen within a few tens of milliseconds of work.
+   */
   #blockRows(q: Tensor): number {
-    return Math.max(1, Math.min(q.rows, Math.floor(2 ** 26 / Math.max(1, this.#live * this.cols))));
+    const work = Math.max(1, this.#live * this.cols);
+    const rows = Math.max(Math.floor(2 ** 26 / work), Math.min(STEP_QUERIES, Math.floor(2 ** 29 / work)));
+    return Math.max(1, Math.min(q.rows, rows));
   }
 
   /**
@@ -983,11 +990,32 @@ interface Masks {
   passing: number;
 }
 
+/** Query rows an abortable call's step takes at least (see `Corpus.#blockRows`). */
+const STEP_QUERIES = 8;
+
 /**
  * Lets timers and events run between the steps of an abortable call: a synchronous kernel resolves
- * in a microtask, so without this an `abort()` from a timer or a click could never be seen.
+ * in a microtask, so without this an `abort()` from a timer or a click could never be seen. A
+ * macrotask as short as the platform has: `setImmediate` (Node; each turn of its loop runs the
+ * timers due), else a message to itself (browsers; not `scheduler.yield()`, whose continuation
+ * goes before other tasks, so a worker saw its caller's abort message only after the whole call);
+ * `setTimeout(0)` waits at least 1 ms in Node and 4 ms once nested in browsers, per step.
  */
 function pause(): Promise<void> {
+  const g = globalThis as {
+    setImmediate?: (f: () => void) => unknown;
+  };
+  if (typeof g.setImmediate === 'function') return new Promise((resolve) => g.setImmediate!(resolve));
+  if (typeof MessageChannel === 'function') {
+    const ch = new MessageChannel();
+    return new Promise((resolve) => {
+      ch.port1.onmessage = () => {
+        ch.port1.close();
+        resolve();
+      };
+      ch.port2.postMessage(null);
+    });
+  }
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
