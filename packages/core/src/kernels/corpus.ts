@@ -12,7 +12,7 @@ import { dot64, normalizedF64 } from './blocked-dot.js';
 import { clampCos } from './cosine-rule.js';
 import { fromHalf, toHalf } from './half.js';
 import { throughTies } from './through-ties.js';
-import { CORPUS_TILE, forEachScoreTile } from './top-k.js';
+import { blockRowsFor, CORPUS_TILE, forEachScoreTile } from './top-k.js';
 import { TopKSelector } from './top-k-selector.js';
 
 /** Ties to even, as IEEE rounding (and wasm's `nearest`) does. */
@@ -309,9 +309,10 @@ export function readCorpus(corpus: ResidentCorpus): Float32Array {
   const c = own(corpus, 'readCorpus');
   if (c.exact) return Float32Array.from(c.exact);
   const out = new Float32Array(c.rows * c.cols);
-  const t = new Float64Array(Math.min(c.rows, CORPUS_TILE) * c.cols);
-  for (let j0 = 0; j0 < c.rows; j0 += CORPUS_TILE) {
-    const j1 = Math.min(c.rows, j0 + CORPUS_TILE);
+  const tile = blockRowsFor(CORPUS_TILE, c.cols);
+  const t = new Float64Array(Math.min(c.rows, tile) * c.cols);
+  for (let j0 = 0; j0 < c.rows; j0 += tile) {
+    const j1 = Math.min(c.rows, j0 + tile);
     c.stage(j0, j1, t, 0);
     for (let i = 0; i < (j1 - j0) * c.cols; i++) out[j0 * c.cols + i] = t[i];
   }

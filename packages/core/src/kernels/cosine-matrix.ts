@@ -1,6 +1,7 @@
 import type { Matrix } from '../contract.js';
 import { dotTiles, stageRows } from './blocked-dot.js';
 import { clampCos } from './cosine-rule.js';
+import { blockRowsFor } from './top-k.js';
 
 /** Rows of `b` per block: 128 rows x d float64 stay in L2 while every row of `a` passes over them. */
 export const ROW_BLOCK = 128;
@@ -19,10 +20,11 @@ export function cosineMatrix(
   const n = b.rows;
   const d = a.cols;
   const tail = m * d;
-  const s = new Float64Array(tail + Math.min(n, ROW_BLOCK) * d);
+  const block = blockRowsFor(ROW_BLOCK, d);
+  const s = new Float64Array(tail + Math.min(n, block) * d);
   stageRows(a.data, 0, m, d, s, 0, true);
-  for (let j0 = 0; j0 < n; j0 += ROW_BLOCK) {
-    const j1 = Math.min(n, j0 + ROW_BLOCK);
+  for (let j0 = 0; j0 < n; j0 += block) {
+    const j1 = Math.min(n, j0 + block);
     stageRows(b.data, j0, j1, d, s, tail, true);
     dotTiles(s, 0, m, tail, j1 - j0, d, out, j0, n);
   }

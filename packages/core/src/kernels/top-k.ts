@@ -7,6 +7,18 @@ export const QUERY_TILE = 64;
 export const CORPUS_TILE = 256;
 
 /**
+ * Float64 values a staged block of rows holds at most (8 MiB): past 4096 floats a row, blocks get
+ * fewer rows (at d = 65,536 a block of 256 rows was a new 128 MiB array per call, 15-25x the time
+ * per value of d = 384). Cosines do not depend on the blocking.
+ */
+export const STAGE_VALUES = 2 ** 20;
+
+/** Rows of `d` values per staged block: `most`, or fewer to stay within {@link STAGE_VALUES}. */
+export function blockRowsFor(most: number, d: number): number {
+  return Math.max(1, Math.min(most, Math.floor(STAGE_VALUES / d)));
+}
+
+/**
  * Reference `topK`: the queries normalised once, the corpus a tile at a time, and each tile of
  * scores streamed into a per-query selection: O(Q x (k + d) + tile) extra memory, never the Q x N
  * scores. Corpus rows are normalised and rounded to float32, as a resident corpus stores them, so a
@@ -40,12 +52,13 @@ export function forEachScoreTile(
   each: (i: number, tile: Float64Array, off: number, start: number, width: number) => void,
 ): Float64Array {
   const { rows: q, cols: d } = queries;
+  const tile = blockRowsFor(CORPUS_TILE, d);
   const at = q * d;
-  const s = new Float64Array(at + Math.min(n, CORPUS_TILE) * d);
+  const s = new Float64Array(at + Math.min(n, tile) * d);
   stageRows(queries.data, 0, q, d, s, 0, true);
-  const scores = new Float64Array(Math.min(q, QUERY_TILE) * Math.min(n, CORPUS_TILE));
-  for (let j0 = 0; j0 < n; j0 += CORPUS_TILE) {
-    const j1 = Math.min(n, j0 + CORPUS_TILE);
+  const scores = new Float64Array(Math.min(q, QUERY_TILE) * Math.min(n, tile));
+  for (let j0 = 0; j0 < n; j0 += tile) {
+    const j1 = Math.min(n, j0 + tile);
     const w = j1 - j0;
     fill(j0, j1, s, at);
     for (let i0 = 0; i0 < q; i0 += QUERY_TILE) {
