@@ -76,7 +76,8 @@ export class Corpus {
   readonly #onDispose: (c: Corpus) => void;
   #segments: Segment[] = [];
   /** Ordinal -> the caller's id, for live rows only. */
-  #ids: Map<number, Id> | null;
+  /** Each live row's id by its ordinal (ordinals are dense: an array, not a map). */
+  #ids: (Id | undefined)[] | null;
   #byId: Map<Id, number> | null;
   #next = 0;
   #live = 0;
@@ -106,7 +107,7 @@ export class Corpus {
     this.#kernels = kernels;
     this.#options = { storage: options.storage, rerank: options.rerank };
     this.#onDispose = onDispose;
-    this.#ids = options.ids ? new Map() : null;
+    this.#ids = options.ids ? [] : null;
     this.#byId = options.ids ? new Map() : null;
     this.#append(first, rows, options.ids, host, null);
   }
@@ -296,7 +297,7 @@ export class Corpus {
           const ord = s.ordinals[j];
           let keep: unknown;
           try {
-            keep = f.test(this.#ids ? this.#ids.get(ord)! : ord);
+            keep = f.test(this.#ids ? this.#ids[ord]! : ord);
           } catch (e) {
             argError('INVALID_ARGUMENT', op, 'options.filter', `threw on row ${ord}: ${errorText(e)}`, e);
           }
@@ -484,7 +485,7 @@ export class Corpus {
         storage: this.storage,
         next: this.#next,
         ordinals,
-        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids!.get(o)!) : null,
+        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids![o]!) : null,
         segments: segs.length,
         read: async (i) => {
           const s = segs[i];
@@ -625,8 +626,8 @@ export class Corpus {
         removed++;
         if (this.#ids) {
           const ord = s.ordinals[j];
-          this.#byId!.delete(this.#ids.get(ord)!);
-          this.#ids.delete(ord);
+          this.#byId!.delete(this.#ids[ord]!);
+          this.#ids[ord] = undefined;
         }
       }
       this.#live -= removed;
@@ -649,7 +650,7 @@ export class Corpus {
       return writeCorpusFile({
         ...live.stored,
         next: this.#next,
-        ids: this.#ids ? Array.from(live.ordinals, (o) => this.#ids!.get(o)!) : null,
+        ids: this.#ids ? Array.from(live.ordinals, (o) => this.#ids![o]!) : null,
         ordinals: live.ordinals,
       });
     });
@@ -675,10 +676,10 @@ export class Corpus {
     s.ordinals = Int32Array.from(file.ordinals);
     this.#next = file.next;
     if (this.#ids) {
-      this.#ids.clear();
+      this.#ids = [];
       this.#byId!.clear();
       for (let j = 0; j < file.rows; j++) {
-        this.#ids.set(file.ordinals[j], file.ids![j]);
+        this.#ids[file.ordinals[j]] = file.ids![j];
         this.#byId!.set(file.ids![j], file.ordinals[j]);
       }
     }
@@ -694,7 +695,7 @@ export class Corpus {
     const ord = ordinals ?? Int32Array.from({ length: n }, (_, j) => this.#next + j);
     if (this.#ids && ids) {
       for (let j = 0; j < n; j++) {
-        this.#ids.set(ord[j], ids[j]);
+        this.#ids[ord[j]] = ids[j];
         this.#byId!.set(ids[j], ord[j]);
       }
     }
@@ -837,7 +838,7 @@ export class Corpus {
 
   #idsOf(indices: Int32Array): Id[] | undefined {
     if (!this.#ids) return undefined;
-    return Array.from(indices, (o) => this.#ids!.get(o)!);
+    return Array.from(indices, (o) => this.#ids![o]!);
   }
 
   #exclusive<T>(op: string, body: () => Promise<T>): Promise<T> {
