@@ -109,7 +109,6 @@ const QUANTISED: Readonly<Record<string, readonly ('int8' | 'float16')[]>> = {
   webgpu: ['int8', 'float16'],
 };
 
-
 /**
  * A backend's quantised corpora (`createCorpus(x, { storage, rerank })`, reached through the kit's
  * kernel table): approximate search. int8 is timed as it is made by default, with 3 x k candidates

@@ -92,7 +92,8 @@ function crafted(over: Partial<Omit<CorpusFile, 'version'>>): Uint8Array {
 const CODES = Int8Array.from([127, 0, 0, 0, 0, 127, 0, 0]);
 const KIT = 'Kit options';
 
-const TABLE = 'The kernel table (`K = await kit.kernels()`, for libraries such as nn; `m(rows)` is `{ data, rows, cols }`)';
+const TABLE =
+  'The kernel table (`K = await kit.kernels()`, for libraries such as nn; `m(rows)` is `{ data, rows, cols }`)';
 
 /** `rows` as a kernel's matrix argument. */
 const m = (rows: number[][]): Matrix => ({
