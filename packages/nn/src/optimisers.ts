@@ -183,6 +183,18 @@ function refuseNonFinite(op: string, arg: string, arrays: readonly Vec[], what: 
   if (at) argError('NON_FINITE', op, arg, `${what} ${arrays[at[0]][at[1]]} in array ${at[0]}, at ${at[1]}.`);
 }
 
+/** Disposes the moments of an optimiser collected without `dispose()` (where the engine has it). */
+const unreleased =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<{ state: OptimizerState | undefined }>((cell) => {
+        try {
+          cell.state?.dispose();
+        } catch {
+          // A backend already gone: nothing left to release.
+        }
+      })
+    : undefined;
+
 /** How {@link fused} steps one kind of optimiser. */
 interface FusedSpec {
   /** The kernel's rule for learning rate `lr` at step `step` (1-based). */
@@ -201,7 +213,8 @@ interface FusedSpec {
  */
 function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number, spec: FusedSpec): Optimizer {
   let steps = 0;
-  let state: OptimizerState | undefined;
+  /** The moments on the backend, in a cell the finalizer below shares (it must not hold the optimiser). */
+  const cell: { state: OptimizerState | undefined } = { state: undefined };
   let owner: Kernels | undefined;
   /** The lengths of the parameter arrays of the last step (`undefined` before the first). */
   let sizes: number[] | undefined;
@@ -227,7 +240,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
       );
     return lr;
   };
-  return {
+  const optimizer: Optimizer = {
     name,
     get steps() {
       return steps;
@@ -235,11 +248,11 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
     learningRate: () => lrAt(steps),
     step(params, grads, kernels, ...rest: unknown[]) {
       checkPairs(op, params, grads);
-      if (state) {
+      if (cell.state) {
         // Moments gone with the backend that held them: restarting from zero moments at step
         // `steps` would be neither this run continued nor a fresh one (Adam's bias correction
         // assumes moments of `steps` steps), so say so instead.
-        if (state.disposed)
+        if (cell.state.disposed)
           argError(
             'DISPOSED',
             `${op}.step`,
@@ -277,28 +290,32 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
         return;
       }
       const k = kernels?.createOptimizerState && kernels.optimizerStep ? kernels : referenceKernels;
-      const same = state !== undefined;
+      const same = cell.state !== undefined;
       const run = (s: OptimizerState): Awaitable<void> =>
         then(k.optimizerStep!(s, params as Float32Array[], grads as Float32Array[], spec.rule(lr, t)), () => {
           steps = t;
           after();
         });
-      if (same && owner === k) return run(state!);
+      if (same && owner === k) return run(cell.state!);
       // Other kernels take the moments over.
-      const moments = same ? state!.read() : undefined;
-      state?.dispose();
+      const moments = same ? cell.state!.read() : undefined;
+      cell.state?.dispose();
       return then(k.createOptimizerState!(op, sizes, moments), (s) => {
-        state = s;
+        cell.state = s;
         owner = k;
         return run(s);
       });
     },
     dispose: () => restart(),
   };
+  // An optimiser dropped without dispose() (as a one-off adam() handed to train is) releases its
+  // moments when it is collected: they are backend memory (wasm, GPU) the collector cannot see.
+  unreleased?.register(optimizer, cell);
+  return optimizer;
   /** Back to a new optimiser's state: no moments, step 0 (the schedule from its start). */
   function restart(): void {
-    state?.dispose();
-    state = undefined;
+    cell.state?.dispose();
+    cell.state = undefined;
     owner = undefined;
     sizes = undefined;
     last = undefined;
@@ -353,13 +370,14 @@ function schedule(lr: LearningRate, op: string): (step: number) => number {
   // Compared before its type was known, a symbol or an object without a prototype threw raw.
   if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr))
     argError('INVALID_ARGUMENT', op, 'learningRate', `must be > 0, got ${valueText(lr)}.`);
-  // Float32 steps take it as float32: 1e-320 became 0, and every step nothing.
-  if (Math.fround(lr) === 0)
+  // Float32 steps take it as float32: 1e-320 became 0, and every step nothing; 1e39 became
+  // Infinity, and the first step made every weight non-finite.
+  if (Math.fround(lr) === 0 || !Number.isFinite(Math.fround(lr)))
     argError(
       'INVALID_ARGUMENT',
       op,
       'learningRate',
-      `is ${lr}, which is 0 in float32 (steps would change nothing).`,
+      `is ${lr}, which is ${Math.fround(lr) === 0 ? '0' : 'Infinity'} in float32 (steps would ${Math.fround(lr) === 0 ? 'change nothing' : 'make every weight non-finite'}).`,
     );
   return () => lr;
 }

@@ -239,3 +239,44 @@ describe.skipIf(!wasm)('the optimiser on wasm', () => {
     kit.dispose();
   });
 });
+
+describe.skipIf(!wasm)('an optimiser dropped without dispose()', () => {
+  it('releases its moments on the backend once it is collected (a one-off adam() handed to train, as the README writes it, kept them for good)', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const backend = (await import(specifier)).createWasmBackend({ threads: 1 }) as Backend;
+    const kit = createCosineKit({ backend });
+    await kit.ready();
+    const rows = 32;
+    const cols = 16;
+    const x = Float32Array.from(randomVec(rows * cols, 3));
+    const labels = Array.from({ length: rows }, (_, i) => i % 4);
+    const before = backend.memory!().residentHandles;
+    const run = async (seed: number) => {
+      const encoder = createEncoder({
+        inputs: cols,
+        layers: [{ units: 32, activation: 'relu' }, { units: 8 }],
+        seed,
+      });
+      await train({
+        kernels: kit,
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x, rows, cols, labels }, { batchSize: 16 }),
+        optimizer: adam({ learningRate: 1e-3 }),
+        epochs: 1,
+      });
+    };
+    for (let i = 0; i < 5; i++) await run(i);
+    expect(backend.memory!().residentHandles).toBeGreaterThan(before);
+    for (let i = 0; i < 10 && backend.memory!().residentHandles > before; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(backend.memory!().residentHandles).toBe(before);
+    kit.dispose();
+    await backend.dispose?.();
+  });
+});

@@ -218,3 +218,18 @@ function randomF32(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+describe('a learning rate past the float32 range', () => {
+  it('is refused when the optimiser is made, as one that is 0 in float32 is (1e39 made every weight non-finite at the first step)', () => {
+    for (const make of [() => adam({ learningRate: 1e39 }), () => sgd({ learningRate: 3.5e38 })])
+      expect(make).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          arg: 'learningRate',
+          message: expect.stringMatching(/Infinity in float32/),
+        }),
+      );
+    expect(() => adam({ learningRate: 1e-320 })).toThrow(expect.objectContaining({ arg: 'learningRate' }));
+    expect(adam({ learningRate: 3e38 }).learningRate()).toBe(3e38);
+  });
+});
