@@ -173,3 +173,69 @@ describe("a batch's blocks lie back to back in one buffer", () => {
     });
   }
 });
+
+describe('negatives and positives on unbalanced labels', () => {
+  /** `createRng(seed)` counting its integer draws. */
+  const counting = (seed: number) => {
+    const rng = createRng(seed);
+    const n = { ints: 0 };
+    return {
+      n,
+      rng: {
+        ...rng,
+        int: (k: number) => (n.ints++, rng.int(k)),
+        next: () => rng.next(),
+        normal: () => rng.normal(),
+        shuffle: rng.shuffle.bind(rng),
+      },
+    };
+  };
+  const rows = 3000;
+  const cols = 2;
+  const x = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i) + 2);
+  // Every row of class 0 but one of class 1 and one of class 2.
+  const labels = Array.from({ length: rows }, (_, i) => (i === 7 ? 1 : i === 11 ? 2 : 0));
+
+  it('a negative is drawn in a bounded number of draws, uniformly among the other classes (rejection alone took rows^2 an epoch)', () => {
+    for (const sampler of [
+      tripletSampler({ x, rows, cols, labels }, { batchSize: 100 }),
+      pairSampler({ x, rows, cols, labels }, { batchSize: 100, positiveFraction: 0 }),
+    ]) {
+      const { rng, n } = counting(5);
+      const seen = new Map<number, number>();
+      for (const batch of sampler.epoch(rng)) {
+        const b = batch as { negatives?: Float32Array; b: Float32Array; rows: number };
+        const rowsOf = b.negatives ?? b.b;
+        for (let r = 0; r < b.rows; r++) {
+          const v = rowsOf[r * cols];
+          seen.set(v, (seen.get(v) ?? 0) + 1);
+        }
+      }
+      // Roughly: the shuffle, one draw a positive or coin, and at most 8 + 1 a negative.
+      expect(n.ints).toBeLessThan(12 * rows);
+      // The anchors of class 0 got rows 7 and 11 alike; every anchor a row of another class.
+      const a = seen.get(x[7 * cols]) ?? 0;
+      const b = seen.get(x[11 * cols]) ?? 0;
+      expect(a + b).toBeGreaterThan(rows - 10);
+      expect(Math.abs(a - b)).toBeLessThan(0.1 * rows);
+    }
+  });
+
+  it("pairSampler's positives are another row of the class, never the anchor itself when it has one", () => {
+    const two = Array.from({ length: 400 }, (_, i) => Math.floor(i / 2));
+    const xs = Float32Array.from({ length: 400 * cols }, (_, i) => i);
+    const sampler = pairSampler(
+      { x: xs, rows: 400, cols, labels: two },
+      { batchSize: 50, positiveFraction: 1 },
+    );
+    let pairs = 0;
+    for (const batch of sampler.epoch(createRng(3))) {
+      const { a, b, rows: n } = batch as { a: Float32Array; b: Float32Array; rows: number };
+      for (let r = 0; r < n; r++) {
+        expect(b[r * cols]).not.toBe(a[r * cols]);
+        pairs++;
+      }
+    }
+    expect(pairs).toBe(400);
+  });
+});
