@@ -74,11 +74,22 @@ type SectionArray = Int32Array | Float32Array | Uint16Array | Int8Array;
 const SECTIONS: readonly CorpusFileSection[] = ['ordinals', 'exact', 'half', 'codes', 'scales'];
 
 /** The magic, version and space-padded JSON header: a file's first bytes. */
-function fileHeader(f: CorpusFileHead): Uint8Array {
+function fileHeader(f: CorpusFileHead, op: string): Uint8Array {
   const { rows, cols, storage, next, ids } = f;
-  const json = new TextEncoder().encode(
-    JSON.stringify({ rows, cols, storage, rerank: storage === 'float32' ? 0 : f.rerank, next, ids }),
-  );
+  let text: string;
+  try {
+    text = JSON.stringify({ rows, cols, storage, rerank: storage === 'float32' ? 0 : f.rerank, next, ids });
+  } catch (e) {
+    // Ids whose text passes the longest string the engine makes (about 2^29 characters in V8).
+    return argError(
+      'INVALID_ARGUMENT',
+      op,
+      'ids',
+      `cannot be written into a file header: their JSON text is longer than this engine's longest string (${errorText(e)}).`,
+      e,
+    );
+  }
+  const json = new TextEncoder().encode(text);
   const h = pad4(json.length);
   const out = new Uint8Array(16 + h).fill(0x20, 16);
   out.set(new TextEncoder().encode(CORPUS_MAGIC));
@@ -122,9 +133,10 @@ export class CorpusFileEncoder {
   #done = 0;
   #crc = 0;
 
-  constructor(head: CorpusFileHead) {
+  /** `op`: the operation a failure names (ids too long for a header). */
+  constructor(head: CorpusFileHead, op = 'CorpusFileEncoder') {
     const rerank = head.storage === 'float32' ? 0 : head.rerank;
-    this.#header = fileHeader(head);
+    this.#header = fileHeader(head, op);
     const sec = sections(head.rows, head.cols, head.storage, rerank);
     const n = head.rows * head.cols;
     this.#plan = [
@@ -209,7 +221,7 @@ export function encodeCorpusFile(
   });
   let bytes: Uint8Array;
   try {
-    bytes = writeCorpusFile(f);
+    bytes = writeCorpusFile(f, 'encodeCorpusFile');
   } catch (e) {
     throw argErrorOf('INVALID_ARGUMENT', op, 'file', `cannot be encoded: ${errorText(e)}`, e);
   }
@@ -231,9 +243,9 @@ export function encodeCorpusFile(
 }
 
 /** Serialises a corpus file (version 2) whose fields the caller checked (a corpus's save). */
-export function writeCorpusFile(f: Omit<CorpusFile, 'version'>): Uint8Array {
+export function writeCorpusFile(f: Omit<CorpusFile, 'version'>, op = 'save'): Uint8Array {
   const rerank = f.storage === 'float32' ? 0 : f.rerank;
-  const head = fileHeader(f);
+  const head = fileHeader(f, op);
   const sec = sections(f.rows, f.cols, f.storage, rerank);
   const n = f.rows * f.cols;
   const need = (a: ArrayLike<number> | null, len: number, what: string) => {
@@ -387,7 +399,8 @@ export function parseCorpusHead(version: number, header: Uint8Array, total: numb
     storage: st,
     rerank: st === 'float32' ? 0 : rerank,
     next,
-    ids: ids as CorpusFile['ids'],
+    // -0 is held as 0, as a corpus holds it (a forged file's -0 came back from searches as -0).
+    ids: ids === null ? null : (ids as (string | number)[]).map((x) => (x === 0 ? 0 : x)),
     at: offsets,
     bytes,
     crcAt: o,

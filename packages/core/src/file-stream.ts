@@ -177,7 +177,7 @@ export async function writeCorpus(
   const saved = corpus.streamParts(op, async (p) => {
     const sink = typeof target === 'function' ? await target() : target;
     let first: StoredCorpus | null = await p.read(0);
-    const enc = new CorpusFileEncoder({ ...p, rerank: first.rerank });
+    const enc = new CorpusFileEncoder({ ...p, rerank: first.rerank }, op);
     let done = 0;
     const put = async (chunks: Uint8Array[]) => {
       for (const c of chunks) {
@@ -234,6 +234,15 @@ async function pieces<A extends Int32Array | Float32Array | Uint16Array | Int8Ar
  * as `loadCorpus` checks them, and made resident. Beyond the corpus itself, it holds one segment's
  * bytes at most. Any failure or an abort disposes what was built. @internal
  */
+/** Bytes of a header read alone first (see `readCorpus`). */
+const HEADER_LEAD = 4096;
+
+/** The first byte of `b` that is not JSON whitespace, or -1. */
+function firstNonSpace(b: Uint8Array): number {
+  for (const c of b) if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c;
+  return -1;
+}
+
 /** Most segments a load lists (see `readCorpus`): a smaller `segmentBytes` is raised to keep under it. */
 const MAX_SEGMENTS = 1 << 16;
 
@@ -250,7 +259,13 @@ export async function readCorpus(
   const total = source.size;
   const first = await source.read(0, Math.min(16, total));
   const pre = decodingFor(at, () => readCorpusPreamble(first, total));
-  const header = await source.read(16, pre.headerLength);
+  // The header's length comes from the file, before its checksum is known: its first bytes are
+  // read alone and must open a JSON object, so a forged length over a hole of zeros (a sparse
+  // file: 2 GiB apparent, 4 KiB on disk) is refused before anything that size is allocated.
+  const lead = await source.read(16, Math.min(pre.headerLength, HEADER_LEAD));
+  if (firstNonSpace(lead) !== 0x7b)
+    argError('CORRUPT_DATA', at.op, at.arg, 'has a header that is not valid JSON.');
+  const header = pre.headerLength <= HEADER_LEAD ? lead : await source.read(16, pre.headerLength);
   const l = decodingFor(at, () => parseCorpusHead(pre.version, header, total));
   const { rows, cols } = l;
   // Bytes each section holds per row (quantised sections without their end padding).

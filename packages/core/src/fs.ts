@@ -60,7 +60,7 @@ function tempName(target: string): string {
 /**
  * Saves `corpus` to the file at `path`, streaming: the same bytes as `corpus.save()`, written a
  * piece at a time. The bytes go to a temporary file next to the destination (a name of its own,
- * `<path>.<unique>.tmp`, created exclusively, so saves at the same time never share one and an
+ * `<path>.ckc-<random>.tmp`, created exclusively, so saves at the same time never share one and an
  * existing file or link of that name is never written through), which is flushed and renamed over
  * the destination once complete: `path` holds either its old content or one whole new file (of
  * saves to the same path at once, the last to finish), and a failed or aborted save removes its
@@ -152,6 +152,9 @@ export async function saveCorpusFile(
   }
 }
 
+/** Bytes one `read` of a file handle asks for at most (Node refuses 2^31 and more, fatally). */
+const READ_CHUNK = 2 ** 30;
+
 /**
  * Loads a corpus file (any version `loadCorpus` reads) from `path` onto `kit`'s backend,
  * streaming: one pass checks the checksum, so a corrupted file allocates nothing on the backend;
@@ -195,11 +198,24 @@ export async function loadCorpusFile(
   const source: ByteSource = {
     size,
     async read(position, length) {
-      const b = new Uint8Array(length);
+      let b: Uint8Array;
+      try {
+        b = new Uint8Array(length);
+      } catch (e) {
+        return argError(
+          'OUT_OF_MEMORY',
+          op,
+          'path',
+          `needs ${length} bytes read at once (${path}), more than this process could allocate; a smaller options.segmentBytes reads less at a time.`,
+          e,
+        );
+      }
       for (let o = 0; o < length; ) {
         let got: number;
         try {
-          got = (await fh.read(b, o, length - o, position + o)).bytesRead;
+          // At most 2^30 bytes a read: Node's read aborts the process (a native assertion, past any
+          // catch) on a length of 2^31 or more, which a file's header length or a long row asked for.
+          got = (await fh.read(b, o, Math.min(length - o, READ_CHUNK), position + o)).bytesRead;
         } catch (e) {
           throw argErrorOf('INVALID_ARGUMENT', op, 'path', `cannot be read (${path}): ${reason(e)}`, e);
         }

@@ -603,3 +603,54 @@ describe('loadCorpus refuses views it cannot read, typed', () => {
     c.dispose();
   });
 });
+
+describe('a forged header length over a hole (a sparse file)', () => {
+  it('is refused from its first bytes, before anything that size is read or allocated (a length of 2^31 aborted the process)', async () => {
+    // 2 GiB apparent, a few KiB on disk: the magic, version 2, a header length of 2^31 - 4 (past
+    // what one of Node's reads may ask for, which failed a native assertion, past any catch), zeros.
+    const path = at('sparse-header.ckc');
+    const fh = await open(path, 'w');
+    const pre = new Uint8Array(16);
+    const good = await createCosineKit({ backend: 'reference' }).corpus([[1, 0]]);
+    pre.set((await good.save()).subarray(0, 8));
+    new DataView(pre.buffer).setUint32(8, 2, true);
+    new DataView(pre.buffer).setUint32(12, 2 ** 31 - 4, true);
+    await fh.write(pre, 0, 16, 0);
+    await fh.truncate(2 ** 31 + 32);
+    await fh.close();
+    const kit = createCosineKit({ backend: 'reference' });
+    await expect(loadCorpusFile(kit, path)).rejects.toMatchObject({
+      code: 'CORRUPT_DATA',
+      op: 'loadCorpusFile',
+      arg: 'path',
+      message: expect.stringMatching(/header that is not valid JSON/),
+    });
+    rmSync(path);
+  });
+});
+
+describe('a file whose ids hold -0', () => {
+  it('loads it as 0, as a corpus holds it', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus(
+      [
+        [1, 0],
+        [0, 1],
+      ],
+      { ids: [0, 77] },
+    );
+    const bytes = await c.save();
+    // Rewrite the header's "ids":[0,77] as [-0,7] (the same length), the checksum recomputed.
+    const text = new TextDecoder().decode(
+      bytes.subarray(16, 16 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(12, true)),
+    );
+    const forged = text.replace('"ids":[0,77]', '"ids":[-0,7]');
+    expect(forged).not.toBe(text);
+    const out = bytes.slice();
+    out.set(new TextEncoder().encode(forged), 16);
+    new DataView(out.buffer).setUint32(out.length - 4, crc32(out.subarray(0, out.length - 4)), true);
+    const back = await kit.loadCorpus(out);
+    const hit = (await back.search([[1, 0]], 1)).ids![0];
+    expect(Object.is(hit, 0)).toBe(true);
+  });
+});
