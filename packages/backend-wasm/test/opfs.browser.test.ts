@@ -126,18 +126,24 @@ describe('saveCorpusOpfs / loadCorpusOpfs (Chromium)', () => {
     const ac = new AbortController();
     let seen: string[] | undefined;
     let loadMidSave: unknown;
+    // The first progress callback's work, awaited below: an abort ends the save's wait for its
+    // callbacks, so the save may reject before this has finished.
+    let midSave: Promise<void> | undefined;
     const a = saveCorpusOpfs(big, 'x.ckc', {
       directory: dir,
       signal: ac.signal,
-      onProgress: async () => {
-        if (seen) return;
-        seen = await names();
-        loadMidSave = await loadCorpusOpfs(kit, 'x.ckc', { directory: dir }).catch((e) => e);
+      onProgress: () => {
+        midSave ??= (async () => {
+          seen = await names();
+          loadMidSave = await loadCorpusOpfs(kit, 'x.ckc', { directory: dir }).catch((e) => e);
+        })();
+        return midSave;
       },
     });
     await saveCorpusOpfs(small, 'x.ckc', { directory: dir });
     ac.abort();
     await expect(a).rejects.toMatchObject({ code: 'ABORTED' });
+    await midSave;
     expect(await bytesOf(dir, 'x.ckc')).toEqual(await small.save());
     // While A wrote, the name held B's corpus or nothing, never an empty file: a load found it or
     // said there is no such file; A's bytes were in a part file of its own.
