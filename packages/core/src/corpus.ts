@@ -396,6 +396,8 @@ export class Corpus {
     for (const s of segs) {
       const n = s.rows;
       const runs = liveRuns(s);
+      // The live columns one by one when their runs average under 32 rows.
+      const keep = runs.length > 2 && (n - s.deletedCount) * 2 < 32 * runs.length ? liveColumns(runs) : null;
       for (let i0 = 0; i0 < q.rows; i0 += band) {
         checkSignal('similarity', signal);
         const i1 = Math.min(q.rows, i0 + band);
@@ -409,6 +411,11 @@ export class Corpus {
         for (let i = i0; i < i1; i++) {
           let c = i * live + col;
           const row = (i - i0) * n;
+          if (keep) {
+            // Short runs (rows removed here and there): one value at a time, not a copy a run.
+            for (let t = 0; t < keep.length; t++) out[c + t] = m[row + keep[t]];
+            continue;
+          }
           for (let r = 0; r < runs.length; r += 2) {
             out.set(m.subarray(row + runs[r], row + runs[r + 1]), c);
             c += runs[r + 1] - runs[r];
@@ -1060,6 +1067,15 @@ function floatStored(exact: Float32Array, rows: number, cols: number): StoredCor
 
 /** Floats of a corpus's similarity scratch (4 MiB): a band of queries against its largest segment. */
 const SCRATCH_FLOATS = 2 ** 20;
+
+/** The rows of `runs` ([start, end) pairs), one by one. */
+function liveColumns(runs: readonly number[]): Int32Array {
+  let n = 0;
+  for (let r = 0; r < runs.length; r += 2) n += runs[r + 1] - runs[r];
+  const out = new Int32Array(n);
+  for (let r = 0, t = 0; r < runs.length; r += 2) for (let j = runs[r]; j < runs[r + 1]; j++) out[t++] = j;
+  return out;
+}
 
 /** Segment `s`'s runs of consecutive live rows, as [start, end) pairs. */
 function liveRuns(s: Segment): number[] {
