@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type Backend, CosineKitError, createReferenceBackend, referenceKernels } from '../src/backend.js';
+import {
+  type Backend,
+  CosineKitError,
+  createReferenceBackend,
+  type Matrix,
+  type ResidentCorpus,
+  referenceKernels,
+} from '../src/backend.js';
 import { type Corpus, createCosineKit, type SearchResult, type Tensor } from '../src/index.js';
 import { ReferenceCorpus } from '../src/kernels/corpus.js';
 import { rows } from './fixtures/data.js';
@@ -138,5 +145,41 @@ describe('bad filters', () => {
     expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'search', arg: 'options.filter' });
     expect(e.message).toContain('boom');
     c.dispose();
+  });
+});
+
+describe('a narrow filter on a backend that cannot filter', () => {
+  it('selects among the passing columns of the cosines rather than asking for a top-k of most rows, with the same answers', async () => {
+    // The widened search asked such a backend for a top-k of every row when few passed: on
+    // tfjs-wasm 25-67x an unfiltered search (a slow-shape probe).
+    const asked: number[] = [];
+    let matrices = 0;
+    const { corpusSearchAllowed: _, ...plain } = referenceKernels;
+    const kernels = {
+      ...plain,
+      corpusSearch: (h: ResidentCorpus, q: Matrix, k: number) => {
+        asked.push(k);
+        return referenceKernels.corpusSearch(h, q, k);
+      },
+      corpusMatrix: (h: ResidentCorpus, q: Matrix, out?: Float32Array) => {
+        matrices++;
+        return referenceKernels.corpusMatrix(h, q, out);
+      },
+    };
+    const data = Array.from({ length: 2000 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), (i % 11) - 5, 1]);
+    const q = data.slice(0, 6);
+    const mask = new Uint8Array(2000);
+    for (const i of [3, 400, 401, 999, 1500, 1999, 7, 12]) mask[i] = 1;
+    const narrow = await createCosineKit({
+      backend: { ...createReferenceBackend(), name: 'plain', kernels },
+    }).corpus(data);
+    const got = await narrow.search(q, 5, { filter: { mask } });
+    expect(matrices).toBeGreaterThan(0);
+    expect(Math.max(0, ...asked)).toBeLessThan(100);
+    const want = await (await createCosineKit({ backend: 'reference' }).corpus(data)).search(q, 5, {
+      filter: { mask },
+    });
+    expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+    expect(Array.from(got.scores)).toEqual(Array.from(want.scores));
   });
 });
