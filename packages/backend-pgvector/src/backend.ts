@@ -588,8 +588,12 @@ const CORPUS_TABLE_NOTE = 'cosinekit resident corpus';
 
 async function createTable(query: SqlQuery, table: string, cols: number, corpus = false): Promise<void> {
   // The dimension is a type modifier, which SQL does not take as a parameter: it is a checked integer.
+  // A corpus's table is UNLOGGED: it belongs to this process and goes with its corpus, so writing
+  // it to the write-ahead log kept nothing safe and cost memory (embedded PGlite's log grew about
+  // 1 MiB for each corpus of 3000 x 64 made and disposed, and did not shrink). Durable tables
+  // (writeTable) are logged.
   await query(
-    `CREATE TABLE ${quote(table)} (ord int4 NOT NULL, n float8 NOT NULL, v vector(${cols}) NOT NULL)`,
+    `CREATE ${corpus ? 'UNLOGGED ' : ''}TABLE ${quote(table)} (ord int4 NOT NULL, n float8 NOT NULL, v vector(${cols}) NOT NULL)`,
   );
   if (corpus) await query(`COMMENT ON TABLE ${quote(table)} IS '${CORPUS_TABLE_NOTE}'`);
 }

@@ -618,3 +618,37 @@ describe('distanceError', () => {
       );
   });
 });
+
+describe('resident corpus tables', () => {
+  it('are UNLOGGED (process-owned): made and disposed, they leave next to nothing in the write-ahead log; durable tables stay logged', async () => {
+    // Each corpus of 3000 x 64 made and disposed grew embedded PGlite's log by about 1 MiB, which
+    // never shrank: 100 MB of memory after 100 corpora (a slow-shape probe).
+    const backend = createPgvectorBackend({ pglite: db, tablePrefix: 'unlogged' });
+    const kit = createCosineKit({ backend });
+    const lsn = async () =>
+      (await db.query<{ b: string }>("SELECT (pg_current_wal_lsn() - '0/0')::text AS b")).rows[0]!.b;
+    const rows = randomTensor(3000, 64, 77);
+    // The first corpus sets the backend up (its schema and functions, logged once).
+    (await kit.corpus(randomTensor(2, 64, 76))).dispose();
+    await kit.ready();
+    const before = Number(await lsn());
+    const c = await kit.corpus(rows);
+    const persistence = await db.query<{ p: string }>(
+      "SELECT relpersistence AS p FROM pg_class WHERE relname LIKE 'unlogged\\_%' AND relkind = 'r'",
+    );
+    expect(persistence.rows.map((r) => r.p)).toEqual(['u']);
+    c.dispose();
+    await kit.ready();
+    const grew = Number(await lsn()) - before;
+    console.log(`[pgvector] write-ahead log grew ${grew} bytes for a corpus of 3000 x 64 made and disposed`);
+    expect(grew).toBeLessThan(256 * 1024);
+    await backend.writeTable('logged_docs', randomTensor(4, 8, 78));
+    const logged = await db.query<{ p: string }>(
+      "SELECT relpersistence AS p FROM pg_class WHERE relname = 'logged_docs'",
+    );
+    expect(logged.rows.map((r) => r.p)).toEqual(['p']);
+    await backend.dropTable('logged_docs');
+    kit.dispose();
+    await backend.dispose?.();
+  });
+});
