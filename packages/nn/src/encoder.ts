@@ -8,6 +8,7 @@ import {
   isArrayArg,
   isCosineKitError,
   reading,
+  refuseUnknownOptions,
   toTensor,
   valueText,
 } from '@cosinekit/core/backend';
@@ -366,6 +367,15 @@ const SPEC_KEYS = [
   'size',
 ];
 
+/** The keys each layer type takes (besides `type`). */
+const TYPE_KEYS: Readonly<Record<string, readonly string[]>> = {
+  dense: ['type', 'units', 'activation', 'bias', 'init'],
+  conv2d: ['type', 'filters', 'kernel', 'stride', 'padding', 'activation', 'bias', 'init'],
+  maxPool2d: ['type', 'size', 'stride'],
+  avgPool2d: ['type', 'size', 'stride'],
+  flatten: ['type'],
+};
+
 /**
  * Creates a seeded encoder. He initialisation for relu/gelu layers, Xavier for the others, unless
  * a layer's `init` says otherwise.
@@ -427,6 +437,16 @@ export function createEncoder(options: EncoderOptions): Encoder {
       );
     const spec = fields('createEncoder', `layers[${i}]`, raw as EncoderOptions['layers'][number], SPEC_KEYS);
     const type = given(spec.type, 'dense');
+    // A key the layer's type does not take (a misspelt `activaton`, a pool's `activation`) once
+    // built a layer without it, in silence: refused by name, as the top-level options are.
+    reading('createEncoder', `layers[${i}]`, () =>
+      refuseUnknownOptions(
+        'createEncoder',
+        raw as object,
+        TYPE_KEYS[type as string] ?? SPEC_KEYS,
+        `layers[${i}]`,
+      ),
+    );
     let l: Layer;
     if (type === 'dense')
       l = DenseLayer.create(shape[0] * shape[1] * shape[2], spec as DenseSpec, rng, precision);

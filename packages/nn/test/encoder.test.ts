@@ -240,3 +240,23 @@ describe('columnSums (the bias gradient)', () => {
     }
   });
 });
+
+describe('a layer spec with a key its type does not take', () => {
+  it('is refused by name (a misspelt activation built a linear layer in silence)', () => {
+    for (const [layers, key] of [
+      [[{ units: 3, activaton: 'relu' }], 'layers[0].activaton'],
+      [[{ type: 'maxPool2d', size: 2, activation: 'relu' }], 'layers[0].activation'],
+      [[{ type: 'flatten', units: 10 }], 'layers[0].units'],
+      [[{ units: 4, stride: 2 }], 'layers[0].stride'],
+    ] as const)
+      expect(() => createEncoder({ inputs: 16, inputShape: [4, 4, 1], layers: layers as never })).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createEncoder', arg: key }),
+      );
+    expect(
+      createEncoder({
+        inputs: 16,
+        layers: [{ type: 'dense', units: 3, activation: 'relu', bias: false, init: 'he' }],
+      }).outputs,
+    ).toBe(3);
+  });
+});
