@@ -43,10 +43,17 @@ export function createRng(seed: number): Rng {
   let s1 = split();
   let s2 = split();
   let s3 = split();
-  // The high word, through the same bijection: for one low word, distinct high words give
-  // distinct states, and s0 alone already tells low words apart.
+  // The high word, through the same bijection, into every word of the state: xoshiro128**'s first
+  // output reads s1 alone and its third little more, so mixing it into s2 only gave seeds 2^32
+  // apart (0 and 2^32, -1 and 2^32 - 1) the same first and third numbers: a layer's first weight.
   const high = Math.floor(seed / 4294967296) >>> 0;
-  if (high !== 0) s2 = (s2 ^ finalise(high)) >>> 0;
+  if (high !== 0) {
+    const h = finalise(high);
+    s0 = (s0 ^ h) >>> 0;
+    s1 = (s1 ^ finalise(h)) >>> 0;
+    s2 = (s2 ^ finalise(h ^ 0x9e3779b9)) >>> 0;
+    s3 = (s3 ^ finalise(h ^ 0x3c6ef372)) >>> 0;
+  }
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
 
   const nextU32 = (): number => {

@@ -40,3 +40,22 @@ describe('createRng', () => {
     expect(Array.from(x)).not.toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 });
+
+describe('seeds that differ only above the low 32 bits', () => {
+  it('give sequences that differ from their first number (0 and 2^32 shared their first and third)', () => {
+    for (const [a, b] of [
+      [0, 2 ** 32],
+      [1, 2 ** 32 + 1],
+      [-1, 2 ** 32 - 1],
+      [7, 7 + 5 * 2 ** 32],
+    ]) {
+      const x = createRng(a);
+      const y = createRng(b);
+      const xs = Array.from({ length: 4 }, () => x.next());
+      const ys = Array.from({ length: 4 }, () => y.next());
+      for (let i = 0; i < 4; i++) expect(xs[i], `seeds ${a} and ${b}, draw ${i}`).not.toBe(ys[i]);
+    }
+    // Seeds in [0, 2^32) are as they were.
+    expect(createRng(12345).next()).toBe(createRng(12345).next());
+  });
+});
