@@ -236,8 +236,8 @@ function blame(e: unknown, s: StepState): unknown {
   if (isCosineKitError(e) && s.phase === 'loss' && e.arg === 'targets')
     return renamedError(e, 'train', { targets: 'sampler' });
   if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
-  // Already named after the callbacks that left the weights so: not the optimiser's doing.
-  if (e.op === 'train' && e.arg === 'callbacks') return e;
+  // Already named after the callbacks or validate that left the weights so: not the optimiser's doing.
+  if (e.op === 'train' && (e.arg === 'callbacks' || e.arg === 'validate')) return e;
   const where = `at batch ${s.batch} of epoch ${s.epoch}`;
   let w = 0;
   let finite = true;
@@ -587,19 +587,31 @@ async function trainLoop(
       );
     if (metric !== undefined && !Number.isFinite(metric))
       argError('NON_FINITE', 'train', 'validate', `returned ${valueText(metric)} after epoch ${epoch}.`);
+    if (validate) afterHook(params, own, 'validate', epoch);
+    // The optimiser's own call: a custom one whose learningRate fails is named, not `validate`.
+    at.phase = 'optimizer';
+    const learningRate = optimizer.learningRate();
     const info: EpochInfo = {
       epoch,
       epochs,
       loss: batches > 0 ? sum / batches : Number.NaN,
       batches,
       seconds,
-      learningRate: optimizer.learningRate(),
+      learningRate,
       ...(metric === undefined ? {} : { metric }),
     };
     history.push(info);
     let stop = false;
     at.phase = 'callbacks';
-    for (const h of hooks) if ((await h.onEpochEnd?.(info)) === false) stop = true;
+    let ended = false;
+    for (const h of hooks) {
+      if (!h.onEpochEnd) continue;
+      ended = true;
+      if ((await h.onEpochEnd(info)) === false) stop = true;
+    }
+    // After the last epoch's callbacks no step reads the weights again: a NaN written there once
+    // came back from train as a NaN weight.
+    if (ended) afterHook(params, own, 'callbacks', epoch);
     // An abort during validate or the callbacks of the last epoch, or of one early stopping ends,
     // is an abort too: no best weights restored, no onTrainEnd (it resolved as if none came).
     checkSignal('train', options.signal);
@@ -785,6 +797,21 @@ function checkBatch(
       `gives rows of ${cols} values; the encoder takes ${encoder.inputs}.`,
     );
   return blocks;
+}
+
+/**
+ * Refuses weights that a hook (`validate`, `onEpochEnd`) left non-finite, naming it: `NON_FINITE`
+ * for `arg` of `train`. One pass over the weights, once an epoch.
+ */
+function afterHook(params: readonly Vec[], own: number, arg: 'validate' | 'callbacks', epoch: number): void {
+  const bad = firstNonFinite(params);
+  if (bad)
+    argError(
+      'NON_FINITE',
+      'train',
+      arg,
+      `left ${params[bad[0]][bad[1]]} in the ${bad[0] < own ? 'encoder' : 'loss'}'s weights after epoch ${epoch} (${arg === 'validate' ? 'validate' : 'onEpochEnd'} changed them).`,
+    );
 }
 
 /**

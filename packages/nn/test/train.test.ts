@@ -424,3 +424,67 @@ describe('train beside other calls on the same model (found by a probe: each gav
     expect(ended).toBe(false);
   });
 });
+
+describe('weights a hook leaves non-finite after the last step', () => {
+  const run = (
+    hooks: { onEpochEnd?: (i: { epoch: number }) => void; validate?: (e: unknown, epoch: number) => number },
+    optimizer = sgd(),
+  ) => {
+    const encoder = createEncoder({ inputs: 2, layers: [{ units: 2 }] });
+    const sampler = fixedPairSampler({
+      a: Float32Array.of(1, 0, 0, 1),
+      b: Float32Array.of(1, 1, 0, 1),
+      rows: 2,
+      cols: 2,
+      targets: [1, -1],
+    });
+    const poison = () => {
+      encoder.layers[0]!.weights[0] = Number.NaN;
+    };
+    return train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder,
+      loss: mseSimilarityLoss(),
+      sampler,
+      optimizer,
+      epochs: 2,
+      ...(hooks.onEpochEnd
+        ? {
+            callbacks: {
+              onEpochEnd: (i: { epoch: number }) => {
+                if (i.epoch === 1) poison();
+              },
+            },
+          }
+        : {}),
+      ...(hooks.validate
+        ? {
+            validate: (_e: unknown, epoch: number) => {
+              if (epoch === 1) poison();
+              return 0.5;
+            },
+          }
+        : {}),
+    });
+  };
+
+  it('are refused by name, not resolved (onEpochEnd) nor blamed on the optimiser (validate)', async () => {
+    await expect(run({ onEpochEnd: () => undefined })).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'train',
+      arg: 'callbacks',
+    });
+    await expect(run({ validate: () => 0.5 })).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'train',
+      arg: 'validate',
+    });
+  });
+
+  it('a custom optimiser without learningRate() is named, not validate (which was not given)', async () => {
+    const own = { name: 'own', steps: 0, step: sgd().step, dispose() {} } as unknown as ReturnType<
+      typeof sgd
+    >;
+    await expect(run({}, own)).rejects.toMatchObject({ op: 'train', arg: 'optimizer' });
+  });
+});
