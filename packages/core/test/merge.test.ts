@@ -175,8 +175,9 @@ describe('a segment with removed rows (below the half that compacts it)', () => 
       asked.length = 0;
       const got = await corpus.search(q, 3);
       // Without a filter kernel the kit widens around the plain search as for a filter, from
-      // 2k x rows / live (10 here; it asked for k + 40 = 43).
-      expect(asked[0], `filters: ${filters}`).toBeLessThanOrEqual(filters ? 3 : 10);
+      // 2k x rows / live (10 here; it asked for k + 40 = 43), or, on a segment this small, selects
+      // among the live columns of its cosines.
+      expect(Math.max(0, ...asked), `filters: ${filters}`).toBeLessThanOrEqual(filters ? 3 : 10);
       if (filters) expect(asked).toEqual([3]);
       // The answers of a corpus holding only the live rows, bit for bit.
       const live = new Tensor(
