@@ -173,10 +173,10 @@ export class CosineClassifier {
   ): Promise<number> {
     const op = 'CosineClassifier.accuracy';
     const rows = toTensor(x, op, 'x').rows;
-    checkLabels(op, 'labels', labels);
-    // Read once, at the call: labels changed while the model runs change nothing (they were read
-    // after it, unchecked).
-    labels = Array.from(labels);
+    // Read once, at the call, into the checked copy: labels changed while the model runs change
+    // nothing (they were read after it, unchecked), and a getter is never read twice (a second
+    // read that threw escaped raw).
+    labels = checkLabels(op, 'labels', labels);
     if (labels.length !== rows) {
       argError('SHAPE_MISMATCH', op, 'labels', `must hold ${rows} labels.`);
     }

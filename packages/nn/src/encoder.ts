@@ -14,6 +14,7 @@ import {
 } from '@cosinekit/core/backend';
 import {
   checkObject,
+  checkOps,
   checkParameters,
   checkPrecision,
   checkSeed,
@@ -212,6 +213,15 @@ export class Encoder {
 
   /** The forward pass of `rows` input rows through `ops` (the training path). */
   async forward(ops: DenseOps, x: Vec, rows: number): Promise<EncoderCache> {
+    // A null ops or x threw a raw TypeError.
+    checkOps('Encoder.forward', ops);
+    if (!(x instanceof Float32Array || x instanceof Float64Array))
+      argError(
+        'INVALID_TYPE',
+        'Encoder.forward',
+        'x',
+        `must be a Float32Array or Float64Array, got ${valueText(x)}.`,
+      );
     if (x.length !== rows * this.inputs) {
       argError('SHAPE_MISMATCH', 'Encoder.forward', 'x', `must hold ${rows} x ${this.inputs} values.`);
     }
@@ -229,6 +239,21 @@ export class Encoder {
 
   /** Gradients of all parameters from dL/d(embeddings); `wantInput` adds dL/dx. */
   async backward(ops: DenseOps, cache: EncoderCache, dOut: Vec, wantInput = false): Promise<EncoderGrads> {
+    checkOps('Encoder.backward', ops);
+    if (typeof cache !== 'object' || cache === null)
+      argError(
+        'INVALID_TYPE',
+        'Encoder.backward',
+        'cache',
+        `must be what forward() returned, got ${valueText(cache)}.`,
+      );
+    if (!(dOut instanceof Float32Array || dOut instanceof Float64Array))
+      argError(
+        'INVALID_TYPE',
+        'Encoder.backward',
+        'dOut',
+        `must be a Float32Array or Float64Array, got ${valueText(dOut)}.`,
+      );
     let g = cache.normalized
       ? normalizeRowsBackward(
           cache.normalized,

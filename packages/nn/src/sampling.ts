@@ -1,5 +1,14 @@
 import { argError, argErrorOf, checkFinite, describeType, valueText } from '@cosinekit/core/backend';
-import { checkBoolean, checkNumber, checkObject, fields, given, numbersOf, viewLength } from './check.js';
+import {
+  checkBoolean,
+  checkLayerSize,
+  checkNumber,
+  checkObject,
+  fields,
+  given,
+  numbersOf,
+  viewLength,
+} from './check.js';
 import type { Sampling } from './losses/loss.js';
 import type { Rng } from './rng.js';
 
@@ -241,6 +250,8 @@ export function randomShift(options: RandomShiftOptions): Augment {
     argError('INVALID_ARGUMENT', 'randomShift', 'max', `must be an integer >= 0, got ${valueText(max)}.`);
   checkNumber('randomShift', 'probability', probability, 0, 1);
   const size = width * height * channels;
+  // Before the scratch row is allocated: a width and height of 1e6 threw a raw RangeError.
+  checkLayerSize('randomShift', 'width', size, 'rows of width x height x channels');
   const tmp = new Float32Array(size);
   return (row, rng) => {
     if (row.length !== size) {

@@ -260,3 +260,24 @@ describe('a layer spec with a key its type does not take', () => {
     ).toBe(3);
   });
 });
+
+describe('Encoder.forward and backward given what is not theirs', () => {
+  it('name the argument (a null ops, x, cache or dOut threw a raw TypeError)', async () => {
+    const e = createEncoder({ inputs: 2, layers: [{ units: 2 }] });
+    await expect(e.forward(null as never, new Float32Array(2), 1)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'ops',
+    });
+    const ops = float64Ops;
+    await expect(e.forward(ops, null as never, 1)).rejects.toMatchObject({ code: 'INVALID_TYPE', arg: 'x' });
+    await expect(e.backward(ops, null as never, new Float64Array(2))).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'cache',
+    });
+    const cache = await e.forward(ops, new Float64Array(2), 1);
+    await expect(e.backward(ops, cache, null as never)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'dOut',
+    });
+  });
+});

@@ -239,3 +239,11 @@ describe('negatives and positives on unbalanced labels', () => {
     expect(pairs).toBe(400);
   });
 });
+
+describe('randomShift of a shape too large for a row', () => {
+  it('is refused by name before its scratch row is allocated (a raw RangeError escaped)', () => {
+    expect(() => randomShift({ width: 1e6, height: 1e6, channels: 1, max: 1 })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'randomShift', arg: 'width' }),
+    );
+  });
+});
