@@ -536,7 +536,15 @@ export class Corpus {
         segments: segs.length,
         read: async (i) => {
           const s = segs[i];
-          const st = await this.#storedOf(op, s);
+          let st: StoredCorpus;
+          try {
+            st = await this.#storedOf(op, s);
+          } catch (e) {
+            // Its backend disposed mid-save: named after the corpus, as every other call of a
+            // corpus cut short so is (it named the backend, which saveCorpusFile does not take).
+            if (isCosineKitError(e, 'DISPOSED')) this.#checkHandles(op, e);
+            throw e;
+          }
           return s.deletedCount ? gatherStored([st], (_, j) => s.deleted[j] === 0) : st;
         },
       });

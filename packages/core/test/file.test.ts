@@ -16,7 +16,14 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createReferenceBackend } from '../src/backend.js';
+import {
+  type CorpusOptions,
+  createReferenceBackend,
+  disposedBackend,
+  type Matrix,
+  type ResidentCorpus,
+  referenceKernels,
+} from '../src/backend.js';
 import { crc32 } from '../src/crc32.js';
 import { loadCorpusFile, saveCorpusFile } from '../src/fs.js';
 import { type Corpus, type CorpusStorage, createCosineKit, Tensor } from '../src/index.js';
@@ -652,5 +659,38 @@ describe('a file whose ids hold -0', () => {
     const back = await kit.loadCorpus(out);
     const hit = (await back.search([[1, 0]], 1)).ids![0];
     expect(Object.is(hit, 0)).toBe(true);
+  });
+});
+
+describe('a backend disposed while saveCorpusFile reads the corpus', () => {
+  it('fails the save naming the corpus, not a backend the call does not take', async () => {
+    const made: { dispose(): void }[] = [];
+    let exports = 0;
+    const kernels = {
+      ...referenceKernels,
+      createCorpus: (x: Matrix, o?: CorpusOptions) => {
+        const h = referenceKernels.createCorpus(x, o) as ResidentCorpus;
+        made.push(h);
+        return h;
+      },
+      exportCorpus: (h: ResidentCorpus) => {
+        // The second segment's read finds the backend gone, as backend.dispose() leaves it.
+        if (++exports === 2) {
+          for (const m of made) m.dispose();
+          disposedBackend('exportCorpus');
+        }
+        return referenceKernels.exportCorpus!(h);
+      },
+    };
+    const kit = createCosineKit({ backend: { ...createReferenceBackend(), name: 'going', kernels } });
+    const c = await kit.corpus([[1, 0]]);
+    c.mergeBytes = 0;
+    await c.add([[0, 1]]);
+    await expect(saveCorpusFile(c, at('going.ckc'))).rejects.toMatchObject({
+      code: 'DISPOSED',
+      op: 'saveCorpusFile',
+      arg: 'corpus',
+    });
+    expect(existsSync(at('going.ckc'))).toBe(false);
   });
 });
