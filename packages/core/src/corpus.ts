@@ -76,8 +76,7 @@ export class Corpus {
   readonly #onDispose: (c: Corpus) => void;
   #segments: Segment[] = [];
   /** Ordinal -> the caller's id, for live rows only. */
-  /** Each live row's id by its ordinal (ordinals are dense: an array, not a map). */
-  #ids: (Id | undefined)[] | null;
+  #ids: Map<number, Id> | null;
   #byId: Map<Id, number> | null;
   #next = 0;
   #live = 0;
@@ -107,7 +106,7 @@ export class Corpus {
     this.#kernels = kernels;
     this.#options = { storage: options.storage, rerank: options.rerank };
     this.#onDispose = onDispose;
-    this.#ids = options.ids ? [] : null;
+    this.#ids = options.ids ? new Map() : null;
     this.#byId = options.ids ? new Map() : null;
     this.#append(first, rows, options.ids, host, null);
   }
@@ -337,7 +336,7 @@ export class Corpus {
           const ord = s.ordinals[j];
           let keep: unknown;
           try {
-            keep = f.test(this.#ids ? this.#ids[ord]! : ord);
+            keep = f.test(this.#ids ? this.#ids.get(ord)! : ord);
           } catch (e) {
             argError('INVALID_ARGUMENT', op, 'options.filter', `threw on row ${ord}: ${errorText(e)}`, e);
           }
@@ -532,7 +531,7 @@ export class Corpus {
         storage: this.storage,
         next: this.#next,
         ordinals,
-        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids![o]!) : null,
+        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids!.get(o)!) : null,
         segments: segs.length,
         read: async (i) => {
           const s = segs[i];
@@ -681,8 +680,8 @@ export class Corpus {
         removed++;
         if (this.#ids) {
           const ord = s.ordinals[j];
-          this.#byId!.delete(this.#ids[ord]!);
-          this.#ids[ord] = undefined;
+          this.#byId!.delete(this.#ids.get(ord)!);
+          this.#ids.delete(ord);
         }
       }
       this.#live -= removed;
@@ -705,7 +704,7 @@ export class Corpus {
       return writeCorpusFile({
         ...live.stored,
         next: this.#next,
-        ids: this.#ids ? Array.from(live.ordinals, (o) => this.#ids![o]!) : null,
+        ids: this.#ids ? Array.from(live.ordinals, (o) => this.#ids!.get(o)!) : null,
         ordinals: live.ordinals,
       });
     });
@@ -731,10 +730,10 @@ export class Corpus {
     s.ordinals = Int32Array.from(file.ordinals);
     this.#next = file.next;
     if (this.#ids) {
-      this.#ids = [];
+      this.#ids.clear();
       this.#byId!.clear();
       for (let j = 0; j < file.rows; j++) {
-        this.#ids[file.ordinals[j]] = file.ids![j];
+        this.#ids.set(file.ordinals[j], file.ids![j]);
         this.#byId!.set(file.ids![j], file.ordinals[j]);
       }
     }
@@ -750,7 +749,7 @@ export class Corpus {
     const ord = ordinals ?? Int32Array.from({ length: n }, (_, j) => this.#next + j);
     if (this.#ids && ids) {
       for (let j = 0; j < n; j++) {
-        this.#ids[ord[j]] = ids[j];
+        this.#ids.set(ord[j], ids[j]);
         this.#byId!.set(ids[j], ord[j]);
       }
     }
@@ -893,7 +892,7 @@ export class Corpus {
 
   #idsOf(indices: Int32Array): Id[] | undefined {
     if (!this.#ids) return undefined;
-    return Array.from(indices, (o) => this.#ids![o]!);
+    return Array.from(indices, (o) => this.#ids!.get(o)!);
   }
 
   #exclusive<T>(op: string, body: () => Promise<T>): Promise<T> {
