@@ -27,6 +27,7 @@ import {
   renamedError,
   rowMagnitudes,
   TINY,
+  viewLength,
 } from './check.js';
 import {
   Conv2dLayer,
@@ -215,13 +216,7 @@ export class Encoder {
   async forward(ops: DenseOps, x: Vec, rows: number): Promise<EncoderCache> {
     // A null ops or x threw a raw TypeError.
     checkOps('Encoder.forward', ops);
-    if (!(x instanceof Float32Array || x instanceof Float64Array))
-      argError(
-        'INVALID_TYPE',
-        'Encoder.forward',
-        'x',
-        `must be a Float32Array or Float64Array, got ${valueText(x)}.`,
-      );
+    viewLength('Encoder.forward', 'x', x, FLOATS, 'Float32Array or Float64Array');
     if (x.length !== rows * this.inputs) {
       argError('SHAPE_MISMATCH', 'Encoder.forward', 'x', `must hold ${rows} x ${this.inputs} values.`);
     }
@@ -247,13 +242,7 @@ export class Encoder {
         'cache',
         `must be what forward() returned, got ${valueText(cache)}.`,
       );
-    if (!(dOut instanceof Float32Array || dOut instanceof Float64Array))
-      argError(
-        'INVALID_TYPE',
-        'Encoder.backward',
-        'dOut',
-        `must be a Float32Array or Float64Array, got ${valueText(dOut)}.`,
-      );
+    viewLength('Encoder.backward', 'dOut', dOut, FLOATS, 'Float32Array or Float64Array');
     let g = cache.normalized
       ? normalizeRowsBackward(
           cache.normalized,
@@ -391,6 +380,9 @@ const SPEC_KEYS = [
   'padding',
   'size',
 ];
+
+/** The parameter and activation arrays a layer takes. */
+const FLOATS = [Float32Array, Float64Array];
 
 /** The keys each layer type takes (besides `type`). */
 const TYPE_KEYS: Readonly<Record<string, readonly string[]>> = {

@@ -168,6 +168,24 @@ export class DenseLayer implements Layer {
     bias: Vec,
     op = 'DenseLayer',
   ) {
+    // Negative, fractional or huge sizes were taken as they came (a layer of -2 units).
+    for (const [arg, n] of [
+      ['inputs', inputs],
+      ['units', units],
+    ] as const)
+      if (!(Number.isSafeInteger(n) && n >= 1))
+        argError('INVALID_ARGUMENT', 'DenseLayer', arg, `must be a positive integer, got ${valueText(n)}.`);
+    for (const [arg, v] of [
+      ['weights', weights],
+      ['bias', bias],
+    ] as const)
+      if (!(v instanceof Float32Array || v instanceof Float64Array))
+        argError(
+          'INVALID_TYPE',
+          'DenseLayer',
+          arg,
+          `must be a Float32Array or Float64Array, got ${valueText(v)}.`,
+        );
     if (!ACTIVATIONS.includes(activation)) {
       argError(
         'INVALID_ARGUMENT',

@@ -6,6 +6,7 @@ import {
   contrastiveLoss,
   createCosineHead,
   createEncoder,
+  DenseLayer,
   type DenseOps,
   type Encoder,
   float64Ops,
@@ -279,5 +280,19 @@ describe('Encoder.forward and backward given what is not theirs', () => {
       code: 'INVALID_TYPE',
       arg: 'dOut',
     });
+  });
+});
+
+describe('a DenseLayer made by hand', () => {
+  it('refuses sizes that are not positive integers and parameters that are not float arrays, by name', () => {
+    const w = new Float32Array(4);
+    for (const [make, arg] of [
+      [() => new DenseLayer(-2, -2, 'linear', w, new Float32Array(0)), 'inputs'],
+      [() => new DenseLayer(2, 1.5, 'linear', w, new Float32Array(0)), 'units'],
+      [() => new DenseLayer(2, 2, 'linear', [0, 0, 0, 0] as never, new Float32Array(0)), 'weights'],
+      [() => new DenseLayer(2, 2, 'linear', w, null as never), 'bias'],
+    ] as const)
+      expect(make, arg).toThrow(expect.objectContaining({ op: 'DenseLayer', arg }));
+    expect(new DenseLayer(2, 2, 'relu', w, new Float32Array(2)).units).toBe(2);
   });
 });
