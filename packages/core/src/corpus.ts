@@ -277,22 +277,42 @@ export class Corpus {
     for (let j = 0; j < n; j++) count += allow[j] === 1 ? 1 : 0;
     const passing = new Int32Array(count);
     for (let j = 0, t = 0; j < n; j++) if (allow[j] === 1) passing[t++] = j;
-    const band = Math.max(1, Math.min(q.rows, Math.floor(SCRATCH_FLOATS / n)));
-    if (this.#scratch.length < band * n) this.#scratch = new Float32Array(band * n);
-    for (let i0 = 0; i0 < q.rows; i0 += band) {
-      checkSignal('search', signal);
-      const i1 = Math.min(q.rows, i0 + band);
-      const m = await this.#kernels.corpusMatrix(
-        'search',
-        'queries',
-        s.handle,
-        band >= q.rows ? q : sliceRows(q, i0, i1),
-        this.#scratch.subarray(0, (i1 - i0) * n),
-      );
+    await this.#eachBand('search', q, s, bandOf(q, n), signal, (m, i0, i1) => {
       for (let i = i0; i < i1; i++) {
         const row = (i - i0) * n;
         for (let t = 0; t < count; t++) sel.push(i, m[row + passing[t]], s.ordinals[passing[t]]);
       }
+    });
+  }
+
+  /**
+   * Segment `s`'s cosines against `q`, `band` queries at a time into the corpus's scratch (kept
+   * between calls): `each(m, i0, i1)` reads those of queries [i0, i1), row by row, `s.rows` apart.
+   */
+  async #eachBand(
+    op: string,
+    q: Tensor,
+    s: Segment,
+    band: number,
+    signal: AbortSignal | undefined,
+    each: (m: Float32Array, i0: number, i1: number) => void,
+  ): Promise<void> {
+    const n = s.rows;
+    if (this.#scratch.length < band * n) this.#scratch = new Float32Array(band * n);
+    for (let i0 = 0; i0 < q.rows; i0 += band) {
+      checkSignal(op, signal);
+      const i1 = Math.min(q.rows, i0 + band);
+      each(
+        await this.#kernels.corpusMatrix(
+          op,
+          'queries',
+          s.handle,
+          band >= q.rows ? q : sliceRows(q, i0, i1),
+          this.#scratch.subarray(0, (i1 - i0) * n),
+        ),
+        i0,
+        i1,
+      );
     }
   }
 
@@ -421,49 +441,38 @@ export class Corpus {
     if (segs.length === 1 && segs[0].deletedCount === 0)
       return this.#kernels.corpusMatrix('similarity', 'queries', segs[0].handle, q, out);
     const live = this.#live;
-    out ??= new Float32Array(q.rows * live);
+    const dst = out ?? new Float32Array(q.rows * live);
     // Each segment's cosines for a band of queries go into one scratch of at most 4 MiB, kept by
     // the corpus between calls, and are copied into place a run of live rows at a time, query row
     // by query row. A new matrix per segment (its page faults each call) copied a column at a time
     // (strided by the whole width) made a corpus of two segments cost 5-11x one segment.
     let most = 0;
     for (const s of segs) most = Math.max(most, s.rows);
-    const band = Math.max(1, Math.min(q.rows, Math.floor(SCRATCH_FLOATS / most)));
-    if (this.#scratch.length < band * most) this.#scratch = new Float32Array(band * most);
-    const scratch = this.#scratch;
+    const band = bandOf(q, most);
     let col = 0;
     for (const s of segs) {
       const n = s.rows;
       const runs = liveRuns(s);
       // The live columns one by one when their runs average under 32 rows.
       const keep = runs.length > 2 && (n - s.deletedCount) * 2 < 32 * runs.length ? liveColumns(runs) : null;
-      for (let i0 = 0; i0 < q.rows; i0 += band) {
-        checkSignal('similarity', signal);
-        const i1 = Math.min(q.rows, i0 + band);
-        const m = await this.#kernels.corpusMatrix(
-          'similarity',
-          'queries',
-          s.handle,
-          band >= q.rows ? q : sliceRows(q, i0, i1),
-          scratch.subarray(0, (i1 - i0) * n),
-        );
+      await this.#eachBand('similarity', q, s, band, signal, (m, i0, i1) => {
         for (let i = i0; i < i1; i++) {
           let c = i * live + col;
           const row = (i - i0) * n;
           if (keep) {
             // Short runs (rows removed here and there): one value at a time, not a copy a run.
-            for (let t = 0; t < keep.length; t++) out[c + t] = m[row + keep[t]];
+            for (let t = 0; t < keep.length; t++) dst[c + t] = m[row + keep[t]];
             continue;
           }
           for (let r = 0; r < runs.length; r += 2) {
-            out.set(m.subarray(row + runs[r], row + runs[r + 1]), c);
+            dst.set(m.subarray(row + runs[r], row + runs[r + 1]), c);
             c += runs[r + 1] - runs[r];
           }
         }
-      }
+      });
       col += n - s.deletedCount;
     }
-    return out;
+    return dst;
   }
 
   /**
@@ -1122,6 +1131,11 @@ function liveColumns(runs: readonly number[]): Int32Array {
   const out = new Int32Array(n);
   for (let r = 0, t = 0; r < runs.length; r += 2) for (let j = runs[r]; j < runs[r + 1]; j++) out[t++] = j;
   return out;
+}
+
+/** Queries per band of a segment of `rows` rows: its cosines fit the scratch, one query at least. */
+function bandOf(q: Tensor, rows: number): number {
+  return Math.max(1, Math.min(q.rows, Math.floor(SCRATCH_FLOATS / rows)));
 }
 
 /** Segment `s`'s runs of consecutive live rows, as [start, end) pairs. */
