@@ -208,6 +208,26 @@ export function viewLength(
   return viewArg(op, arg, v, types, what).length;
 }
 /**
+ * Refuses `v` unless it is a Float32Array or Float64Array of `rows x per` values, `rows` a whole
+ * number >= 1: a layer or encoder given another length read past its rows or short of them, and
+ * answered zeros or NaN without an error. `SHAPE_MISMATCH` naming `arg` of `op`.
+ */
+export function checkRowsOf(op: string, arg: string, v: unknown, rows: unknown, per: number): void {
+  const n = viewLength(op, arg, v, [Float32Array, Float64Array], 'Float32Array or Float64Array');
+  if (!(typeof rows === 'number' && Number.isSafeInteger(rows) && rows >= 1))
+    argError('INVALID_ARGUMENT', op, 'rows', `must be a whole number >= 1, got ${valueText(rows)}.`);
+  if (n !== rows * per) argError('SHAPE_MISMATCH', op, arg, `holds ${n} values, not ${rows} x ${per}.`);
+}
+
+/** The rows a layer's or encoder's forward pass took, read from its `cache` (refused by name when it is not one). */
+export function cacheRows(op: string, cache: unknown): number {
+  const rows = typeof cache === 'object' && cache !== null ? (cache as { rows?: unknown }).rows : undefined;
+  if (!(typeof rows === 'number' && Number.isSafeInteger(rows) && rows >= 1))
+    argError('INVALID_TYPE', op, 'cache', `must be what forward() returned, got ${valueText(cache)}.`);
+  return rows;
+}
+
+/**
  * Throws `NON_FINITE` naming `arg` of `op` when a parameter array holds NaN or ±Infinity: weights a
  * caller set (or a run that diverged) are the caller's, not a backend's failure.
  */

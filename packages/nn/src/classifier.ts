@@ -312,9 +312,9 @@ function marginLoss(
       // Unit rows (input.normalized: the encoder normalised them) are used as they lie; their
       // gradient goes back unprojected, the encoder's normalisation backward projecting it.
       if (normalized === true) checkUnitRows(op, 'a', a, rows, cols);
-      const na = normalized === true ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc);
+      const na = normalized === true ? undefined : normalizeRowsForward(a, rows, cols, ops.alloc, op, 'a');
       const ya = na ? na.y : a;
-      const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc);
+      const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc, op, 'classifier');
       const cos = await ops.matmul(ya, rows, cols, nw.y, classes, cols, false, true);
       let dCos: Vec;
       let total = 0;

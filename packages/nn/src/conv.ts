@@ -1,6 +1,14 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, valueText } from '@cosinekit/core/backend';
-import { checkBoolean, checkLayerSize, checkPrecision, given, isShape3 } from './check.js';
+import {
+  cacheRows,
+  checkBoolean,
+  checkLayerSize,
+  checkPrecision,
+  checkRowsOf,
+  given,
+  isShape3,
+} from './check.js';
 import {
   biasGradient,
   type Init,
@@ -305,6 +313,7 @@ export class Conv2dLayer implements Layer {
   }
 
   async forward(ops: DenseOps, x: Vec, rows: number): Promise<LayerCache> {
+    checkRowsOf('Conv2dLayer.forward', 'x', x, rows, this.inputs);
     const [perRow, width] = this.#patches;
     const cols = this.#im2col(ops, x, rows);
     const m = rows * perRow;
@@ -317,6 +326,7 @@ export class Conv2dLayer implements Layer {
   }
 
   async backward(ops: DenseOps, cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads> {
+    checkRowsOf('Conv2dLayer.backward', 'dOut', dOut, cacheRows('Conv2dLayer.backward', cache), this.units);
     const { cols, pre, rows } = cache as ConvCache;
     const [perRow, width] = this.#patches;
     const m = rows * perRow;
@@ -420,6 +430,7 @@ export class Pool2dLayer implements Layer {
   }
 
   async forward(ops: DenseOps, x: Vec, rows: number): Promise<LayerCache> {
+    checkRowsOf('Pool2dLayer.forward', 'x', x, rows, this.inputs);
     const [h, w, c] = this.inputShape;
     const [oh, ow] = this.outputShape;
     const { size, stride } = this;
@@ -474,6 +485,7 @@ export class Pool2dLayer implements Layer {
   }
 
   async backward(ops: DenseOps, cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads> {
+    checkRowsOf('Pool2dLayer.backward', 'dOut', dOut, cacheRows('Pool2dLayer.backward', cache), this.units);
     const empty = ops.alloc(0);
     if (!wantInput) return { dx: undefined, dW: empty, db: empty };
     const { rows, from } = cache as PoolCache;
@@ -540,10 +552,12 @@ export class FlattenLayer implements Layer {
   }
 
   async forward(_ops: DenseOps, x: Vec, rows: number): Promise<LayerCache> {
+    checkRowsOf('FlattenLayer.forward', 'x', x, rows, this.inputs);
     return { x, out: x, rows };
   }
 
-  async backward(ops: DenseOps, _cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads> {
+  async backward(ops: DenseOps, cache: LayerCache, dOut: Vec, wantInput: boolean): Promise<LayerGrads> {
+    checkRowsOf('FlattenLayer.backward', 'dOut', dOut, cacheRows('FlattenLayer.backward', cache), this.units);
     const empty = ops.alloc(0);
     return { dx: wantInput ? dOut : undefined, dW: empty, db: empty };
   }

@@ -13,10 +13,12 @@ import {
   valueText,
 } from '@cosinekit/core/backend';
 import {
+  cacheRows,
   checkObject,
   checkOps,
   checkParameters,
   checkPrecision,
+  checkRowsOf,
   checkSeed,
   fields,
   given,
@@ -27,7 +29,6 @@ import {
   renamedError,
   rowMagnitudes,
   TINY,
-  viewLength,
 } from './check.js';
 import {
   Conv2dLayer,
@@ -216,10 +217,7 @@ export class Encoder {
   async forward(ops: DenseOps, x: Vec, rows: number): Promise<EncoderCache> {
     // A null ops or x threw a raw TypeError.
     checkOps('Encoder.forward', ops);
-    viewLength('Encoder.forward', 'x', x, FLOATS, 'Float32Array or Float64Array');
-    if (x.length !== rows * this.inputs) {
-      argError('SHAPE_MISMATCH', 'Encoder.forward', 'x', `must hold ${rows} x ${this.inputs} values.`);
-    }
+    checkRowsOf('Encoder.forward', 'x', x, rows, this.inputs);
     const caches: LayerCache[] = [];
     let h = x;
     for (const layer of this.layers) {
@@ -228,7 +226,14 @@ export class Encoder {
       h = c.out;
     }
     if (!this.normalize) return { rows, layers: caches, normalized: undefined, out: h };
-    const normalized = normalizeRowsForward(h, rows, this.outputs, ops.alloc);
+    const normalized = normalizeRowsForward(
+      h,
+      rows,
+      this.outputs,
+      ops.alloc,
+      'Encoder.forward',
+      'embeddings',
+    );
     return { rows, layers: caches, normalized, out: normalized.y };
   }
 
@@ -242,7 +247,8 @@ export class Encoder {
         'cache',
         `must be what forward() returned, got ${valueText(cache)}.`,
       );
-    viewLength('Encoder.backward', 'dOut', dOut, FLOATS, 'Float32Array or Float64Array');
+    // One gradient per embedding value: a short or long one was read past or short (no error).
+    checkRowsOf('Encoder.backward', 'dOut', dOut, cacheRows('Encoder.backward', cache), this.outputs);
     let g = cache.normalized
       ? normalizeRowsBackward(
           cache.normalized,
@@ -380,9 +386,6 @@ const SPEC_KEYS = [
   'padding',
   'size',
 ];
-
-/** The parameter and activation arrays a layer takes. */
-const FLOATS = [Float32Array, Float64Array];
 
 /** The keys each layer type takes (besides `type`). */
 const TYPE_KEYS: Readonly<Record<string, readonly string[]>> = {

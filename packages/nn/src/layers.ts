@@ -1,6 +1,6 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, columnSums as columnSums32, valueText } from '@cosinekit/core/backend';
-import { checkBoolean, checkLayerSize, checkPrecision, given } from './check.js';
+import { cacheRows, checkBoolean, checkLayerSize, checkPrecision, checkRowsOf, given } from './check.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
 
@@ -253,6 +253,7 @@ export class DenseLayer implements Layer {
 
   /** `f(x W + b)` for `rows` input rows. */
   async forward(ops: DenseOps, x: Vec, rows: number): Promise<DenseCache> {
+    checkRowsOf('DenseLayer.forward', 'x', x, rows, this.inputs);
     let pre = await ops.matmul(x, rows, this.inputs, this.weights, this.inputs, this.units, false, false);
     if (this.hasBias) pre = await ops.addBias(pre, rows, this.units, this.bias);
     const out =
@@ -262,7 +263,8 @@ export class DenseLayer implements Layer {
 
   /** Gradients from dL/dout; `wantInput` also returns dL/dx (not needed for the first layer). */
   async backward(ops: DenseOps, cache: DenseCache, dOut: Vec, wantInput: boolean): Promise<DenseGrads> {
-    const { rows } = cache;
+    const rows = cacheRows('DenseLayer.backward', cache);
+    checkRowsOf('DenseLayer.backward', 'dOut', dOut, rows, this.units);
     const dz =
       this.activation === 'linear'
         ? dOut

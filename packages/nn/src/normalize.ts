@@ -20,13 +20,20 @@ const allocLike =
   (n) =>
     like instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
 
-/** `y_i = x_i / ‖x_i‖` in the precision of `x`; `alloc` gives the zeroed output (same precision). */
+/**
+ * `y_i = x_i / ‖x_i‖` in the precision of `x`; `alloc` gives the zeroed output (same precision).
+ * `x` must hold `rows x cols` values (`SHAPE_MISMATCH` otherwise); a row holding NaN or ±Infinity
+ * is `NON_FINITE` (it has no direction; it once came out as a zero row), both naming `arg` of `op`.
+ */
 export function normalizeRowsForward(
   x: Vec,
   rows: number,
   cols: number,
   alloc: Alloc = allocLike(x),
+  op = 'normalizeRowsForward',
+  arg = 'x',
 ): NormalizedRows {
+  checkShape(op, arg, x, rows, cols);
   const y = alloc(x.length);
   const norms = new Float64Array(rows);
   // Made before the loop: V8 optimises this function on the stack inside its first call's loop,
@@ -40,7 +47,10 @@ export function normalizeRowsForward(
       const v = x[j];
       s += v * v;
     }
-    if (!(s < HUGE_SQ && s > TINY_SQ) && !Number.isNaN(s)) {
+    if (!(s < HUGE_SQ && s > TINY_SQ)) {
+      // NaN, or Infinity from a non-finite value rather than from large finite float64 ones.
+      if (!(s < Number.POSITIVE_INFINITY) && !rowFinite(x, o, cols))
+        argError('NON_FINITE', op, arg, `row ${i} holds NaN or Infinity; it has no direction.`);
       // Float64 rows whose squares overflow or underflow (past about 1e154, below 1e-154; float32
       // values cannot reach either): taken again scaled by a power of two, x = sc x', so y is x'
       // over its norm and the norm is sc |x'|. Unscaled, such a row came out zero (its norm
@@ -63,6 +73,22 @@ export function normalizeRowsForward(
     if (n > 0) for (let j = o; j < end; j++) y[j] = x[j] / n;
   }
   return result;
+}
+
+/** Whether `x[o .. o + cols)` holds only finite values. */
+function rowFinite(x: Vec, o: number, cols: number): boolean {
+  for (let j = o; j < o + cols; j++) if (!Number.isFinite(x[j])) return false;
+  return true;
+}
+
+/** Refuses `x` unless it is a float array of exactly `rows x cols` values. */
+function checkShape(op: string, arg: string, x: unknown, rows: number, cols: number): void {
+  if (!(x instanceof Float32Array || x instanceof Float64Array))
+    argError('INVALID_TYPE', op, arg, 'must be a Float32Array or Float64Array.');
+  if (!(Number.isSafeInteger(rows) && rows >= 0 && Number.isSafeInteger(cols) && cols >= 0))
+    argError('INVALID_ARGUMENT', op, 'rows', `and cols must be integers >= 0, got ${rows} x ${cols}.`);
+  if (x.length !== rows * cols)
+    argError('SHAPE_MISMATCH', op, arg, `holds ${x.length} values, not ${rows} x ${cols}.`);
 }
 
 /** Squared norms beyond which a float64 row is taken again scaled by a power of two. */
@@ -90,7 +116,10 @@ export function normalizeRowsBackward(
   op = 'normalizeRowsBackward',
   arg = 'x',
 ): Vec {
+  checkShape(op, op === 'normalizeRowsBackward' ? 'dy' : arg, dy, rows, cols);
   const { y, norms } = fwd;
+  if (y?.length !== dy.length || norms?.length !== rows)
+    argError('SHAPE_MISMATCH', op, 'fwd', `is not the forward pass of ${rows} x ${cols} values.`);
   const dx = alloc(dy.length);
   for (let i = 0, o = 0; i < rows; i++, o += cols) {
     const n = norms[i];

@@ -20,7 +20,10 @@ export interface Optimizer {
   readonly name: string;
   /** Steps taken so far. */
   readonly steps: number;
-  /** The learning rate the next step will use. */
+  /**
+   * The learning rate the next step will use: a finite number >= 0 (the built-in optimisers throw
+   * `INVALID_ARGUMENT` naming `learningRate` when their schedule gives anything else there).
+   */
   learningRate(): number;
   /**
    * One update: `params[i]` moves against `grads[i]` (same lengths, same order every call). Float32
@@ -220,24 +223,19 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
   let sizes: number[] | undefined;
   /** The parameter arrays of the last step: another model's, even of the same shape, start afresh. */
   let last: readonly Vec[] | undefined;
-  const learningRate = (): number => {
+  const learningRate = (caller = `${op}.step`): number => {
     const lr = lrAt(steps);
     if (typeof lr !== 'number')
       argError(
         'INVALID_TYPE',
-        `${op}.step`,
+        caller,
         'learningRate',
         `gave ${typeof lr === 'string' ? `the string '${lr}'` : String(lr)} at step ${steps}; a schedule must return a number.`,
       );
     // A schedule may end at 0 (cosineSchedule's default min): a step of size 0 is no update, not
     // an error; training past `total` steps once failed here.
     if (!(lr >= 0) || !Number.isFinite(lr))
-      argError(
-        'INVALID_ARGUMENT',
-        `${op}.step`,
-        'learningRate',
-        `gave ${lr} at step ${steps}; must be >= 0.`,
-      );
+      argError('INVALID_ARGUMENT', caller, 'learningRate', `gave ${lr} at step ${steps}; must be >= 0.`);
     return lr;
   };
   const optimizer: Optimizer = {
@@ -245,7 +243,8 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
     get steps() {
       return steps;
     },
-    learningRate: () => lrAt(steps),
+    // Checked as a step checks it: a schedule's NaN past its end was handed on (train's history).
+    learningRate: () => learningRate(`${op}.learningRate`),
     step(params, grads, kernels, ...rest: unknown[]) {
       checkPairs(op, params, grads);
       if (cell.state) {

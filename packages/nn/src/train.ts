@@ -53,7 +53,10 @@ export interface EpochInfo {
   readonly batches: number;
   /** Wall-clock seconds of the epoch's training (validation excluded). */
   readonly seconds: number;
-  /** Learning rate at the end of the epoch. */
+  /**
+   * Learning rate at the end of the epoch: the optimiser's `learningRate()`, the rate its next
+   * step would use (a schedule must give a finite number >= 0 there too, even after the last epoch).
+   */
   readonly learningRate: number;
   /** The validation metric, when `validate` is set. */
   readonly metric?: number;
@@ -591,6 +594,18 @@ async function trainLoop(
     // The optimiser's own call: a custom one whose learningRate fails is named, not `validate`.
     at.phase = 'optimizer';
     const learningRate = optimizer.learningRate();
+    // A custom optimiser's rate goes into the history as it is: never NaN nor a non-number.
+    if (typeof learningRate !== 'number' || !(learningRate >= 0 && learningRate < Number.POSITIVE_INFINITY))
+      argError(
+        typeof learningRate !== 'number'
+          ? 'INVALID_TYPE'
+          : Number.isFinite(learningRate)
+            ? 'INVALID_ARGUMENT'
+            : 'NON_FINITE',
+        'train',
+        'optimizer',
+        `.learningRate() returned ${valueText(learningRate)} after epoch ${epoch}; it must return a number >= 0.`,
+      );
     const info: EpochInfo = {
       epoch,
       epochs,

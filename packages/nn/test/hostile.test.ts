@@ -2399,3 +2399,161 @@ describe('options once taken silently: a precision, a shape with a hole, a seed,
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'callbacks.onBatchEnds' });
   });
 });
+
+describe('no silent NaN from the normalisation helpers or a schedule past its end (found by a probe)', () => {
+  it('normalizeRowsForward refuses a row holding NaN or Infinity (it came out as a zero row) and a wrong length', () => {
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])
+      for (const x of [Float32Array.of(1, 2, 3, bad, 5, 6), Float64Array.of(1, 2, 3, bad, 5, 6)])
+        expect(() => normalizeRowsForward(x, 2, 3)).toThrow(
+          expect.objectContaining({
+            code: 'NON_FINITE',
+            op: 'normalizeRowsForward',
+            arg: 'x',
+            message: expect.stringMatching(/row 1 holds NaN or Infinity/),
+          }),
+        );
+    // Large finite float64 rows are still scaled, not refused.
+    const big = normalizeRowsForward(Float64Array.of(3e200, 4e200), 1, 2);
+    expect(big.y[0]).toBeCloseTo(0.6, 12);
+    expect(big.y[1]).toBeCloseTo(0.8, 12);
+    expect(big.norms[0] / 5e200).toBeCloseTo(1, 12);
+    for (const [rows, cols] of [
+      [2, 2],
+      [3, 3],
+      [1, 7],
+    ])
+      expect(() => normalizeRowsForward(new Float32Array(6), rows, cols)).toThrow(
+        expect.objectContaining({ code: 'SHAPE_MISMATCH', op: 'normalizeRowsForward', arg: 'x' }),
+      );
+    const fwd = normalizeRowsForward(Float32Array.of(1, 2, 3, 4, 5, 6), 2, 3);
+    expect(() => normalizeRowsBackward(fwd, new Float32Array(4), 2, 3)).toThrow(
+      expect.objectContaining({ code: 'SHAPE_MISMATCH', op: 'normalizeRowsBackward', arg: 'dy' }),
+    );
+    expect(() => normalizeRowsBackward(fwd, new Float32Array(9), 3, 3)).toThrow(
+      expect.objectContaining({ code: 'SHAPE_MISMATCH', op: 'normalizeRowsBackward', arg: 'fwd' }),
+    );
+  });
+
+  it('a schedule that gives NaN past its end: learningRate() and train name it (the history held NaN)', async () => {
+    const data = {
+      x: Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)),
+      rows: 8,
+      cols: 4,
+      labels: Int32Array.of(0, 0, 1, 1, 2, 2, 3, 3),
+    };
+    const kit = createCosineKit({ backend: 'reference' });
+    // Two batches an epoch, two epochs: four steps, then the rate of step 4 is asked for.
+    const ended = (step: number) => (step < 4 ? 0.01 : Number.NaN);
+    for (const optimizer of [adam({ learningRate: ended }), sgd({ learningRate: ended })]) {
+      const encoder = createEncoder({ inputs: 4, layers: [{ units: 3 }], seed: 1 });
+      await expect(
+        train({
+          kernels: kit,
+          encoder,
+          loss: multipleNegativesRankingLoss(),
+          sampler: inBatchSampler(data, { batchSize: 4 }),
+          optimizer,
+          epochs: 2,
+        }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'train',
+        arg: 'learningRate',
+        message: expect.stringMatching(/gave NaN at step 4/),
+      });
+      expect(() => optimizer.learningRate()).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'learningRate' }),
+      );
+    }
+    // A custom optimiser whose learningRate() is not a number >= 0 is named.
+    for (const [rate, code] of [
+      [Number.NaN, 'NON_FINITE'],
+      [-1, 'INVALID_ARGUMENT'],
+      ['0.1', 'INVALID_TYPE'],
+    ] as const) {
+      const inner = sgd({ learningRate: 0.01 });
+      await expect(
+        train({
+          kernels: kit,
+          encoder: createEncoder({ inputs: 4, layers: [{ units: 3 }], seed: 1 }),
+          loss: multipleNegativesRankingLoss(),
+          sampler: inBatchSampler(data, { batchSize: 4 }),
+          optimizer: {
+            name: 'custom',
+            get steps() {
+              return inner.steps;
+            },
+            learningRate: () => rate as number,
+            step: (p, g, k) => inner.step(p, g, k),
+          },
+          epochs: 1,
+        }),
+      ).rejects.toMatchObject({ code, op: 'train', arg: 'optimizer' });
+    }
+  });
+});
+
+describe("a layer's or encoder's own forward and backward check their rows (found by a probe)", () => {
+  it('a gradient or input of another length is SHAPE_MISMATCH naming it (it answered NaN or zeros)', async () => {
+    const enc = createEncoder({
+      inputs: 16,
+      inputShape: [4, 4, 1],
+      layers: [
+        { type: 'conv2d', filters: 2, kernel: 3 },
+        { type: 'maxPool2d', size: 2 },
+        { type: 'flatten' },
+        { units: 3 },
+      ],
+      seed: 1,
+    });
+    const x = Float64Array.from({ length: 32 }, (_, i) => Math.sin(i));
+    const cache = await enc.forward(float64Ops, x, 2);
+    for (const n of [0, 5, 7]) {
+      await expect(enc.backward(float64Ops, cache, new Float64Array(n))).rejects.toMatchObject({
+        code: 'SHAPE_MISMATCH',
+        op: 'Encoder.backward',
+        arg: 'dOut',
+      });
+    }
+    await expect(enc.forward(float64Ops, x, 1.5 as number)).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'Encoder.forward',
+      arg: 'rows',
+    });
+    let h: Float64Array | Float32Array = x;
+    for (const [i, layer] of enc.layers.entries()) {
+      const name = layer.constructor.name;
+      for (const n of [h.length - 1, h.length + 2])
+        await expect(layer.forward(float64Ops, new Float64Array(n), 2)).rejects.toMatchObject({
+          code: 'SHAPE_MISMATCH',
+          op: `${name}.forward`,
+          arg: 'x',
+        });
+      for (const n of [layer.units * 2 - 1, layer.units * 2 + 1])
+        await expect(
+          layer.backward(float64Ops, cache.layers[i], new Float64Array(n), true),
+        ).rejects.toMatchObject({
+          code: 'SHAPE_MISMATCH',
+          op: `${name}.backward`,
+          arg: 'dOut',
+        });
+      await expect(
+        layer.backward(float64Ops, {} as never, new Float64Array(layer.units * 2), true),
+      ).rejects.toMatchObject({
+        code: 'INVALID_TYPE',
+        op: `${name}.backward`,
+        arg: 'cache',
+      });
+      // The right lengths still answer, and finite.
+      const g = await layer.backward(
+        float64Ops,
+        cache.layers[i],
+        new Float64Array(layer.units * 2).fill(0.1),
+        true,
+      );
+      expect(g.dx!.length).toBe(h.length);
+      expect(g.dx!.every(Number.isFinite)).toBe(true);
+      h = cache.layers[i].out;
+    }
+  });
+});
