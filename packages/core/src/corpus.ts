@@ -100,6 +100,21 @@ export class Corpus {
     onDispose: (c: Corpus) => void,
     rows: number,
   ) {
+    // Exported for instanceof and types; `new Corpus(rows)` threw a raw TypeError.
+    if (
+      typeof kernels !== 'object' ||
+      kernels === null ||
+      typeof first !== 'object' ||
+      first === null ||
+      typeof first.cols !== 'number' ||
+      typeof onDispose !== 'function'
+    )
+      argError(
+        'INVALID_TYPE',
+        'Corpus',
+        'rows',
+        'cannot make a corpus: use kit.corpus(rows), kit.corpusFrom(chunks) or kit.loadCorpus(bytes).',
+      );
     this.cols = first.cols;
     this.backend = first.backend;
     this.storage = first.storage ?? 'float32';

@@ -825,6 +825,21 @@ describe('new SearchResult checks what it is given (it is exported)', () => {
   });
 });
 
+describe('new Corpus() is refused by name (it is exported for instanceof; it threw a raw TypeError)', () => {
+  it('INVALID_TYPE naming Corpus and saying how to make one', async () => {
+    const { Corpus } = await import('../src/index.js');
+    for (const args of [[], [[[1, 2]]], [new Float32Array(4), {}]] as unknown[][])
+      expect(() => new (Corpus as unknown as new (...a: unknown[]) => unknown)(...args)).toThrow(
+        expect.objectContaining({
+          name: 'CosineKitError',
+          code: 'INVALID_TYPE',
+          op: 'Corpus',
+          message: expect.stringMatching(/kit\.corpus\(rows\)/),
+        }),
+      );
+  });
+});
+
 describe('a save whose onProgress calls the corpus it saves', () => {
   it('saveCorpusFile: an async callback awaiting a search or an add on the same corpus ends, and the file is whole', async () => {
     const { mkdtemp, rm, readFile, readdir } = await import('node:fs/promises');
