@@ -6,6 +6,7 @@ import {
   mkdirSync,
   readFileSync,
   realpathSync,
+  rmdirSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -236,7 +237,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .option(
       '--wasm-tuning <pairs>',
-      'engine tuning of the wasm backends, for tuning runs: tile=4x2,blockBytes=98304,blockSteps=0,threadMinFlops=0,threadMinFlopsI8=0',
+      'engine tuning of the wasm backends, for tuning runs (keys tile, blockBytes, blockSteps, threadMinFlops, threadMinFlopsI8, touchBytes): tile=4x2,blockBytes=98304,blockSteps=0,threadMinFlops=0',
       tuning,
     )
     .option(
@@ -339,6 +340,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         given('grid') ? '--grid (read by -w sweep alone)' : '',
         !wasm && given('wasmTuning') ? '--wasm-tuning (read by the wasm backends alone)' : '',
         !wasm && given('shardBytes') ? '--shard-bytes (read by the wasm backends alone)' : '',
+        onlyCustom && (given('q') || given('n') || given('d')) && given('scale')
+          ? '--scale (read by the preset workloads; a custom shape is its own size)'
+          : '',
         !wasm && !flags.workloads.includes('roofline') && given('threads')
           ? '--threads (read by the wasm backends and the roofline alone)'
           : '',
@@ -491,11 +495,11 @@ async function runFromFlags(
     workloads.includes('custom')
   ) {
     if (f.q === undefined || f.n === undefined || f.d === undefined) {
-      io.err(pc.red('A custom workload needs --q, --n and --d (and --k for a search).'));
+      io.err(pc.red('cosinekit-bench: a custom workload needs --q, --n and --d (and --k for a search).'));
       return 2;
     }
     if (f.k !== undefined && f.k > f.n) {
-      io.err(pc.red('--k must not exceed --n.'));
+      io.err(pc.red('cosinekit-bench: --k must not exceed --n.'));
       return 2;
     }
     custom = { q: f.q, n: f.n, d: f.d, ...(f.k !== undefined ? { k: f.k } : {}) };
@@ -670,6 +674,8 @@ async function runFromFlags(
   else if (f.json) write(f.json, toJson(report), 'JSON');
   if (f.markdown) write(f.markdown, renderMarkdown(report), 'Markdown');
   if (f.svg) write(f.svg, renderSvg(report), 'SVG chart');
+  // Nothing measured (no contender could run these workloads here) is not a passing run.
+  if (report.ok && !limitsOnly && !report.results.some((r) => r.status === 'ok')) return 2;
   return report.ok ? 0 : 1;
 }
 
@@ -743,7 +749,7 @@ export function customTooBig(s: Size, memory: number): string | undefined {
       return `needs a ${what} of ${elements.toExponential(2)} values, more than one array holds (${MAX_ELEMENTS}).`;
   const bytes = s.n * s.d * 4 + s.q * s.d * 4 + 2 * out * 4 + Math.min(s.q, 16) * s.n * 8 + s.n * s.d * 8;
   if (bytes > 0.75 * memory)
-    return `needs about ${fmtBytes(bytes)} of memory, more than this machine can give (${fmtBytes(memory)} in all).`;
+    return `needs about ${fmtBytes(bytes)} of memory, more than the three quarters of this machine's ${fmtBytes(memory)} a run may take.`;
   return undefined;
 }
 
@@ -758,6 +764,18 @@ function unwritable(path: string): string | undefined {
     while (!existsSync(dir)) dir = dirname(dir);
     if (!statSync(dir).isDirectory()) return `${dir} is not a directory.`;
     accessSync(dir, constants.W_OK);
+    // Folders still to make: the first is made and removed again (access() says yes to root in
+    // /sys or /proc, where making them after a whole run then failed).
+    if (dir !== dirname(full)) {
+      let first = dirname(full);
+      while (dirname(first) !== dir) first = dirname(first);
+      try {
+        mkdirSync(first);
+        rmdirSync(first);
+      } catch (err) {
+        return `${first} cannot be made (${(err as { code?: string }).code ?? firstLine(err)}).`;
+      }
+    }
     // Where the directory exists, a file is written and removed there: access() says yes to root
     // in /sys or /proc, where the write after a whole run then failed.
     if (dir === dirname(full)) {
@@ -788,7 +806,12 @@ function moduleBackend(path: string): ExtraBackend & { check(): Promise<void> } 
   return {
     id: basename(path, extname(path)),
     async check() {
-      await load();
+      const make = await load();
+      // Named on the command line, it must be a factory (or a backend): 5 ran as "not available".
+      if (typeof make !== 'function' && (typeof make !== 'object' || make === null))
+        throw new Error(
+          `${path}: its default export (or createBackend) is ${typeof make}, not a backend factory`,
+        );
     },
     async create() {
       const make = await load();
@@ -811,6 +834,26 @@ function moduleBackend(path: string): ExtraBackend & { check(): Promise<void> } 
   };
 }
 
+/**
+ * The first option of the command `argv` runs that `argv` gives twice (its flag as first given),
+ * or undefined: commander keeps the last value, so `-w A -w B` ran B alone and `--q 2 --q 3` took 3.
+ */
+function repeatedOption(program: Command, argv: readonly string[]): string | undefined {
+  const sub = program.commands.find((c) => c.name() === argv[0]);
+  const options = (sub ?? program).options;
+  const seen = new Set<string>();
+  for (const arg of sub ? argv.slice(1) : argv) {
+    if (arg === '--') break;
+    const flag = arg.startsWith('--') ? arg.split('=')[0] : arg;
+    const o = options.find((x) => x.long === flag || x.short === flag);
+    if (o === undefined) continue;
+    const name = o.attributeName();
+    if (seen.has(name)) return flag;
+    seen.add(name);
+  }
+  return undefined;
+}
+
 /** Runs the CLI on `argv` (without `node` and the script) and returns the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   // Colour is decided before parsing, so `--no-color` works anywhere (after a subcommand too) and
@@ -825,6 +868,15 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     },
     argv,
   );
+  const twice = repeatedOption(program, argv);
+  if (twice !== undefined) {
+    io.err(
+      pc.red(
+        `cosinekit-bench: ${twice} is given twice; give it once (a flag that takes several values takes a comma list).`,
+      ),
+    );
+    return 2;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (err) {

@@ -32,24 +32,17 @@ async function run(
   const io: Io = { out: (t) => lines.push(t), err: (t) => lines.push(t), progress: false };
   const json = join(dir, `${name}.json`);
   const svg = join(dir, `${name}.svg`);
-  const code = await main(
-    [
-      '--backends',
-      'reference',
-      '--peers',
-      'naive,core',
-      '--reps',
-      '3',
-      '--budget',
-      '0.5',
-      '--json',
-      json,
-      '--svg',
-      svg,
-      ...args,
-    ],
-    io,
-  );
+  // Defaults the test's own flags replace (a flag given twice is a usage error).
+  const defaults: [string[], string][] = [
+    [['-b', '--backends'], 'reference'],
+    [['-p', '--peers'], 'naive,core'],
+    [['-r', '--reps'], '3'],
+    [['--budget'], '0.5'],
+    [['--json'], json],
+    [['--svg'], svg],
+  ];
+  const given = defaults.filter(([flags]) => !flags.some((f) => args.includes(f)));
+  const code = await main([...given.flatMap(([flags, v]) => [flags.at(-1)!, v]), ...args], io);
   return {
     code,
     report: parseReport(readFileSync(json, 'utf8')),
@@ -166,7 +159,8 @@ describe('cosinekit-bench CLI', () => {
       '--no-json',
       '--no-svg',
     ]);
-    expect(nothing.code).toBe(0);
+    // Nothing measured is not a passing run (it exited 0).
+    expect(nothing.code).toBe(2);
     expect(nothing.out).toContain('Nothing was measured');
     expect(nothing.out).not.toContain('All results within tolerance');
     expect(report.results.find((r) => r.contender === 'broken-backend')!.status).toBe('unavailable');
@@ -233,8 +227,25 @@ describe('cosinekit-bench CLI', () => {
       [['-w', 'A,a', '-b', 'reference'], /workload 'A' is named twice/],
       [['-w', 'A', '-b', 'reference,reference'], /backend 'reference' is named twice/],
       [['crossover', '--json', dir], /--json .*: is a directory/],
+      // A fourth probe: a flag given twice kept its last value (-w A -w B ran B alone); --scale on a
+      // custom shape was dropped; a folder that cannot be made failed after the whole run; a module
+      // exporting no factory ran as "not available".
+      [['-w', 'A', '-w', 'B'], /-w is given twice/],
+      [['--q', '2', '--n', '10', '--d', '4', '--q', '3', '-p', 'none'], /--q is given twice/],
+      [['-b', 'reference', '--backends=wasm', '-w', 'A'], /--backends is given twice/],
+      [['--q', '2', '--n', '10', '--d', '4', '--scale', '0.5', '-p', 'none'], /would ignore --scale/],
+      ...(process.platform === 'linux'
+        ? ([
+            [['-w', 'A', '-p', 'none', '--json', '/proc/cosinekit-nope/x.json'], /--json .*cannot be made/],
+          ] as [string[], RegExp][])
+        : []),
+      [
+        ['-w', 'A', '-p', 'none', '--backend-module', join(dir, 'five.mjs')],
+        /five\.mjs: .*not a backend factory/,
+      ],
     ];
     writeFileSync(join(dir, 'no-such-file.json'), 'a file, not a directory');
+    writeFileSync(join(dir, 'five.mjs'), 'export default 5;\n');
     for (const [args, message] of cases) {
       const sub = args[0] === 'compare' || args[0] === 'crossover';
       const quiet = args.includes('--json') ? [] : ['--no-json', '--no-svg'];
