@@ -479,10 +479,22 @@ function norm64(data: Float32Array, at: number, cols: number): number {
   return Math.sqrt(s);
 }
 
-/** Row `i` divided by its norm (`n`, float64), rounded once to float32; a zero row stays zero. */
+/**
+ * How far from 1 a row's float64 norm may be for the row to be stored as it is: a unit row rounded
+ * to float32 (each value within 2^-24 of its own) is within about 2^-24 of 1.
+ */
+const UNIT_SLACK = 2 ** -22;
+
+/**
+ * Row `i` divided by its norm (`n`, float64), rounded once to float32; a zero row stays zero, and a
+ * row already unit within float32 rounding is kept as it is. Divided again, such a row (what
+ * `readCorpus` hands a saved file) moved by an ulp here and there, and a reloaded corpus scored
+ * 1 ulp away from the one saved; {@link rescore} divides by the stored row's own norm.
+ */
 function unitRow(x: Matrix, i: number, n: number, out: Float32Array): Float32Array {
   const at = i * x.cols;
-  for (let j = 0; j < x.cols; j++) out[j] = n > 0 ? x.data[at + j] / n : 0;
+  const keep = Math.abs(n - 1) <= UNIT_SLACK;
+  for (let j = 0; j < x.cols; j++) out[j] = keep ? x.data[at + j] : n > 0 ? x.data[at + j] / n : 0;
   return out;
 }
 
@@ -625,7 +637,8 @@ interface Candidate {
 
 /**
  * Cosines of candidate rows against the unit query `q` (float64), best first, ties to the lower
- * ordinal: float64 dot products of the stored unit rows, clamped, rounded once to float32.
+ * ordinal: float64 dot products with the stored rows over their float64 norms (unit within float32
+ * rounding), clamped, rounded once to float32: the cosines `corpusMatrix` gives.
  */
 function rescore(rows: SqlRow[], q: Float64Array): Candidate[] {
   const cols = q.length;
@@ -636,8 +649,12 @@ function rescore(rows: SqlRow[], q: Float64Array): Candidate[] {
     if (Number(r.n) > 0) {
       parseVector(r.v, cols, v);
       let dot = 0;
-      for (let j = 0; j < cols; j++) dot += q[j] * v[j];
-      score = Math.fround(Math.min(1, Math.max(-1, dot)));
+      let vv = 0;
+      for (let j = 0; j < cols; j++) {
+        dot += q[j] * v[j];
+        vv += v[j] * v[j];
+      }
+      score = Math.fround(Math.min(1, Math.max(-1, dot / Math.sqrt(vv))));
     }
     out.push({ ord: Number(r.ord), score });
   }
