@@ -1080,7 +1080,7 @@ const STEP_QUERIES = 8;
  * goes before other tasks, so a worker saw its caller's abort message only after the whole call);
  * `setTimeout(0)` waits at least 1 ms in Node and 4 ms once nested in browsers, per step.
  */
-function pause(): Promise<void> {
+export function pause(): Promise<void> {
   const g = globalThis as {
     setImmediate?: (f: () => void) => unknown;
   };

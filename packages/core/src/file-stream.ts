@@ -370,6 +370,9 @@ export async function readCorpus(
       }
       await reportProgress(op, onProgress, [r0 + n, rows], signal);
     }
+    // The last onProgress may have disposed the kit (and the corpus with it): resolved, it handed
+    // back a disposed corpus.
+    if (c!.disposed) argError('DISPOSED', op, 'kit', 'was disposed before the load finished.');
     return c!;
   } catch (e) {
     // The corpus being built, disposed under the load (`kit.dispose()`, `disposeBackends()`), is no

@@ -56,11 +56,17 @@ function is(
   type: typeof Float32Array | typeof Int32Array | typeof Uint16Array | typeof Int8Array,
 ): boolean {
   try {
-    return v instanceof type && ArrayBuffer.isView(v);
+    // A subclass whose `length` getter lies (3 values held, 1 claimed) passed the count checks, and
+    // its values went to the caller: the engine's own length must agree.
+    return v instanceof type && ArrayBuffer.isView(v) && TYPED_LENGTH.call(v) === (v as Float32Array).length;
   } catch {
     return false;
   }
 }
+
+/** The typed arrays' own `length` getter, which a subclass cannot redefine for it. */
+const TYPED_LENGTH = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Float32Array.prototype), 'length')!
+  .get as (this: unknown) => number;
 
 /**
  * A sample of a self-checked answer (see `Backend.selfChecked`): up to 257 values, evenly spread,

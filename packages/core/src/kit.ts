@@ -11,7 +11,7 @@ import {
   type StoredCorpus,
   type TopKResult,
 } from './contract.js';
-import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, checkIdList, copyIds, type Id, pause } from './corpus.js';
 import { type CorpusFile, readCorpusFile } from './corpus-file.js';
 import {
   argError,
@@ -83,6 +83,8 @@ export interface CorpusFromOptions extends Omit<CorpusCreateOptions, 'ids'> {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
+/** Milliseconds `corpusFrom` reads a source that never waits before letting timers and events run. */
+const PAUSE_MS = 10;
 
 /**
  * `init` (a backend's initialisation), unless it takes longer than `timeoutMs` (0 or Infinity: no
@@ -689,7 +691,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       };
       try {
         let i = 0;
+        let turned = performance.now();
         for (;;) {
+          // A source that never waits (a generator, an async one on no I/O) left timers and events
+          // no turn: its signal's abort never fired, and a source without end ran for ever.
+          if (performance.now() - turned >= PAUSE_MS) {
+            await pause();
+            turned = performance.now();
+          }
           checkSignal(op, signal);
           let step: IteratorResult<unknown>;
           try {
@@ -999,12 +1008,13 @@ function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'cor
       `must be 'float32', 'float16' or 'int8', got ${valueText(o.storage)}.`,
     );
   }
-  if (o.rerank !== undefined && !(Number.isInteger(o.rerank) && o.rerank >= 0)) {
+  // Bounded as a corpus file's header is: a corpus made with 2^31 saved a file no load took.
+  if (o.rerank !== undefined && !(Number.isInteger(o.rerank) && o.rerank >= 0 && o.rerank <= 2 ** 31 - 1)) {
     argError(
       'INVALID_ARGUMENT',
       op,
       'options.rerank',
-      `must be a non-negative integer, got ${valueText(o.rerank)}.`,
+      `must be an integer in [0, 2^31 - 1], got ${valueText(o.rerank)}.`,
     );
   }
   return o;

@@ -1,4 +1,4 @@
-import { argError, readFailure } from './errors.js';
+import { argError, readFailure, reading } from './errors.js';
 import { cosineOf, cosineOfAny, safeCosine, unitScale } from './kernels/pair.js';
 import { attached, describeType, intact, refuseFakeView, Tensor } from './tensor.js';
 
@@ -142,11 +142,14 @@ function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
   if (v instanceof Float32Array || v instanceof Float64Array || Array.isArray(v)) {
     x = v as ArrayLike<number>;
   } else if (v instanceof Tensor) {
-    if (v.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
-    intact(v, op, arg);
-    if (v.rows !== 1)
-      argError('SHAPE_MISMATCH', op, arg, `must be a single vector, got a tensor of ${v.rows} rows.`);
-    x = v.data;
+    // An object made from Tensor.prototype (no tensor's fields) threw a raw TypeError here.
+    x = reading(op, arg, () => {
+      if (v.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
+      intact(v, op, arg);
+      if (v.rows !== 1)
+        argError('SHAPE_MISMATCH', op, arg, `must be a single vector, got a tensor of ${v.rows} rows.`);
+      return v.data;
+    });
   } else {
     return argError(
       'INVALID_TYPE',
@@ -164,7 +167,25 @@ function vec(op: string, arg: string, v: Vector): ArrayLike<number> {
     // without a word), and an element whose getter throws is the caller's error, named, with it as
     // `cause` (it escaped raw), read once so a getter cannot answer differently on a second pass.
     const src = x;
-    const copy = new Float64Array(src.length);
+    let copy: Float64Array;
+    try {
+      copy = new Float64Array(src.length);
+    } catch (e) {
+      // A sparse array of 2^32 - 1 holes: a raw RangeError from the allocation. Its first entry
+      // that is no number is named, as the kit names it; else it is too long.
+      reading(op, arg, () => {
+        for (let i = 0; i < src.length; i++)
+          if (typeof src[i] !== 'number')
+            argError('INVALID_TYPE', op, arg, `must hold numbers, got ${describeType(src[i])} at [${i}].`);
+      });
+      return argError(
+        'OUT_OF_MEMORY',
+        op,
+        arg,
+        `has ${src.length} entries: no float64 copy of them fits in memory.`,
+        e,
+      );
+    }
     try {
       for (let i = 0; i < src.length; i++) {
         const e = src[i];

@@ -550,6 +550,29 @@ describe('file helpers beside other writers and odd files', () => {
     c.dispose();
   });
 
+  it("a kit disposed by the load's last onProgress: DISPOSED naming kit (it resolved a disposed corpus)", async () => {
+    const c = await build('float32', 0);
+    const path = at('disposed-at-end.ckc');
+    await saveCorpusFile(c, path);
+    c.dispose();
+    for (const segmentBytes of [undefined, 13 * 4 * 10]) {
+      const other = createCosineKit({ backend: createReferenceBackend() });
+      const before = ReferenceCorpus.live;
+      let calls = 0;
+      await expect(
+        loadCorpusFile(other, path, {
+          segmentBytes,
+          onProgress: (done, total) => {
+            calls++;
+            if (done === total) other.dispose();
+          },
+        }),
+      ).rejects.toMatchObject({ code: 'DISPOSED', op: 'loadCorpusFile', arg: 'kit' });
+      expect(calls).toBeGreaterThan(0);
+      expect(ReferenceCorpus.live).toBe(before);
+    }
+  });
+
   it('an abort ends a save, a load and corpusFrom whose onProgress promise is still pending', async () => {
     const c = await build('float32', 0);
     const path = at('pending.ckc');

@@ -825,6 +825,26 @@ describe('new SearchResult checks what it is given (it is exported)', () => {
   });
 });
 
+describe('the sync functions on an object made from Tensor.prototype or a huge sparse array (found by a probe: raw errors)', () => {
+  it('INVALID_ARGUMENT / INVALID_TYPE naming the function and the argument, as the kit names them', async () => {
+    const { cosine, cosineDistance, normalize, Tensor } = await import('../src/index.js');
+    const fake = Object.create(Tensor.prototype);
+    const sparse: number[] = [];
+    sparse.length = 2 ** 32 - 1;
+    sparse[0] = 1;
+    for (const [op, arg, call, code] of [
+      ['cosine', 'a', () => cosine(fake, [1, 2]), 'INVALID_ARGUMENT'],
+      ['normalize', 'v', () => normalize(fake), 'INVALID_ARGUMENT'],
+      ['cosine', 'a', () => cosine(sparse, sparse), 'INVALID_TYPE'],
+      ['cosineDistance', 'a', () => cosineDistance(sparse, sparse), 'INVALID_TYPE'],
+      ['normalize', 'v', () => normalize(sparse), 'INVALID_TYPE'],
+    ] as const)
+      expect(call, `${op} ${code}`).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code, op, arg }),
+      );
+  });
+});
+
 describe('new Corpus() is refused by name (it is exported for instanceof; it threw a raw TypeError)', () => {
   it('INVALID_TYPE naming Corpus and saying how to make one', async () => {
     const { Corpus } = await import('../src/index.js');

@@ -208,6 +208,42 @@ describe('options.out: the result written into the caller array', () => {
   });
 });
 
+describe("a backend's answer whose length getter lies (found by a probe)", () => {
+  it('a Float32Array subclass claiming the due count while holding more is BACKEND_ERROR, not handed on', async () => {
+    const lying = (due: number, held: number) => {
+      class Liar extends Float32Array {
+        override get length() {
+          return due;
+        }
+      }
+      return new Liar(held).fill(0.5);
+    };
+    const q = [[1, 0, 0, 0]];
+    const c = [
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+    ];
+    const kit = (kernels: Partial<Backend['kernels']>) =>
+      createCosineKit({ backend: { name: 'liar', kernels } as Backend });
+    for (const [op, arg, call] of [
+      ['cosineRows', 'a', () => kit({ cosineRows: (a: Matrix) => lying(a.rows, 3) }).cosineRows(q, q)],
+      ['rowNorms', 'x', () => kit({ rowNorms: (x: Matrix) => lying(x.rows, 5) }).rowNorms(q)],
+      [
+        'cosineMatrix',
+        'a',
+        () => kit({ cosineMatrix: (a: Matrix, b: Matrix) => lying(a.rows * b.rows, 7) }).cosineMatrix(q, c),
+      ],
+      ['normalize', 'x', () => kit({ normalizeRows: (x: Matrix) => lying(x.rows * x.cols, 6) }).normalize(q)],
+    ] as const)
+      await expect((call as () => Promise<unknown>)(), op).rejects.toMatchObject({
+        code: 'BACKEND_ERROR',
+        op,
+        arg,
+      });
+  });
+});
+
 describe('Backend.selfChecked: outputs the kit does not read again', () => {
   it('is trusted from the reference by identity and from a backend only for its own kernels', () => {
     expect(resolveKernels({ name: 'none', kernels: {} }).selfChecked).toEqual([

@@ -124,6 +124,22 @@ describe('AbortSignal', () => {
     c.dispose();
   });
 
+  it('a timer aborts corpusFrom over a source that never waits (it hung: the timer never ran)', async () => {
+    const chunk = rows(1, 4, 1);
+    const endless = {
+      sync: function* () {
+        for (;;) yield chunk;
+      },
+      async: async function* () {
+        for (;;) yield chunk;
+      },
+    };
+    for (const [kind, make] of Object.entries(endless)) {
+      const e = await kit.corpusFrom(make(), { signal: AbortSignal.timeout(100) }).catch((x) => x);
+      expect(e, kind).toMatchObject({ code: 'ABORTED', op: 'corpusFrom', arg: 'signal' });
+    }
+  }, 60_000);
+
   it('a signal that fires mid-search stops it between steps and leaves the corpus intact', async () => {
     const d = 64;
     const c = await kit.corpus(rows(4000, d, 1));

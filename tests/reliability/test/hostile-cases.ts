@@ -784,6 +784,22 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   },
   {
     group: OPTIONS,
+    input: "kit.corpus(c, { storage: 'int8', rerank: 2 ** 31 }) // saved, no load took it",
+    code: 'INVALID_ARGUMENT',
+    op: 'corpus',
+    arg: 'options.rerank',
+    call: (h) => h.kit.corpus(h.c, { storage: 'int8', rerank: 2 ** 31 }),
+  },
+  {
+    group: OPTIONS,
+    input: "kit.corpusFrom([c], { storage: 'float16', rerank: 1e21 })",
+    code: 'INVALID_ARGUMENT',
+    op: 'corpusFrom',
+    arg: 'options.rerank',
+    call: (h) => h.kit.corpusFrom([h.c], { storage: 'float16', rerank: 1e21 }),
+  },
+  {
+    group: OPTIONS,
     input: 'kit.corpus(c, null)',
     code: 'INVALID_TYPE',
     op: 'corpus',
