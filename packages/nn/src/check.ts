@@ -217,6 +217,15 @@ export function checkRowsOf(op: string, arg: string, v: unknown, rows: unknown, 
   if (!(typeof rows === 'number' && Number.isSafeInteger(rows) && rows >= 1))
     argError('INVALID_ARGUMENT', op, 'rows', `must be a whole number >= 1, got ${valueText(rows)}.`);
   if (n !== rows * per) argError('SHAPE_MISMATCH', op, arg, `holds ${n} values, not ${rows} x ${per}.`);
+  // NaN or ±Infinity went on into the product (named after it, or out as NaN embeddings).
+  const x = v as Vec;
+  let acc = 0;
+  for (let i = 0; i < n; i++) acc += x[i] * 0;
+  if (acc !== 0) {
+    let i = 0;
+    while (Number.isFinite(x[i])) i++;
+    argError('NON_FINITE', op, arg, `holds ${x[i]} at row ${Math.floor(i / per)}, column ${i % per}.`);
+  }
 }
 
 /** The rows a layer's or encoder's forward pass took, read from its `cache` (refused by name when it is not one). */

@@ -64,6 +64,8 @@ export class CosineClassifier {
         `must be a positive integer, got ${valueText(dim)}.`,
       );
     }
+    if (!(weights instanceof Float32Array || weights instanceof Float64Array))
+      argError('INVALID_TYPE', 'CosineClassifier', 'weights', 'must be a Float32Array or Float64Array.');
     if (weights.length !== classes * dim) {
       argError('SHAPE_MISMATCH', 'CosineClassifier', 'weights', `must hold ${classes} x ${dim} values.`);
     }

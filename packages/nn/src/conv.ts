@@ -118,7 +118,16 @@ export class Conv2dLayer implements Layer {
 
   /** Wraps existing parameters (not copied). */
   constructor(geometry: ConvGeometry, activation: Activation, weights: Vec, bias: Vec, op = 'Conv2dLayer') {
+    if (typeof geometry !== 'object' || geometry === null)
+      argError(
+        'INVALID_TYPE',
+        op,
+        'geometry',
+        `must be { inputShape, filters, kernel, stride, padding }, got ${valueText(geometry)}.`,
+      );
     const { inputShape, filters, kernel, stride, padding } = geometry;
+    if (!Array.isArray(kernel) || kernel.length !== 2)
+      argError('INVALID_ARGUMENT', op, 'kernel', 'must be [height, width].');
     if (!Array.isArray(inputShape) || inputShape.length !== 3) {
       argError('INVALID_ARGUMENT', op, 'inputShape', 'must be [height, width, channels].');
     }

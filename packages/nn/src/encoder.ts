@@ -77,7 +77,17 @@ export type KernelSource = CosineKit | Kernels;
 export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 'source'): Promise<Kernels> {
   const kit = source as CosineKit | null;
   if (typeof kit === 'object' && kit !== null) {
-    if (typeof kit.kernels === 'function' && typeof kit.ready === 'function') return kit.kernels();
+    if (typeof kit.kernels === 'function' && typeof kit.ready === 'function') {
+      try {
+        return await kit.kernels();
+      } catch (e) {
+        // A kit that cannot lend its kernels (a worker kit's are UNSUPPORTED) named 'kernels' and
+        // no argument: named after the call and the kit handed to it.
+        if (isCosineKitError(e) && e.op === 'kernels')
+          throw argErrorOf(e.code, op, arg, `cannot lend its kernels: ${e.message}`, e);
+        throw e;
+      }
+    }
     if (typeof (source as Kernels).matmul === 'function') return source as Kernels;
   }
   return argError(
@@ -301,7 +311,7 @@ export class Encoder {
     checkFinite('embed', 'x', t);
     refuseTinyRows('embed', 'x', t.data, t.cols);
     // Each batch's arrays are copied out and then recycled for the next batch.
-    const ops = kernelOps(await kernelsOf(source, 'embed'), { reuse: true });
+    const ops = kernelOps(await kernelsOf(source, 'embed', 'source'), { reuse: true });
     const out = new Float32Array(t.rows * this.outputs);
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);
@@ -463,7 +473,8 @@ export function createEncoder(options: EncoderOptions): Encoder {
       refuseUnknownOptions(
         'createEncoder',
         raw as object,
-        TYPE_KEYS[type as string] ?? SPEC_KEYS,
+        // Own keys only: a type named 'constructor' or 'toString' found Object.prototype's.
+        (Object.hasOwn(TYPE_KEYS, type as string) ? TYPE_KEYS[type as string] : undefined) ?? SPEC_KEYS,
         `layers[${i}]`,
       ),
     );

@@ -1,5 +1,12 @@
 import type { Activation, Awaitable, Kernels } from '@cosinekit/core/backend';
-import { activate, activateDerivative, argError, referenceKernels } from '@cosinekit/core/backend';
+import {
+  ACTIVATIONS,
+  activate,
+  activateDerivative,
+  argError,
+  referenceKernels,
+  valueText,
+} from '@cosinekit/core/backend';
 import { checkBoolean, checkObject } from './check.js';
 
 /**
@@ -190,6 +197,11 @@ export const float64Ops: DenseOps = {
   precision: 'float64',
   alloc: (n) => new Float64Array(n),
   matmul(a, aRows, aCols, b, bRows, bCols, transA, transB) {
+    // Checked as kernelOps's kernels check them: a short b was read past its end (NaN sums).
+    dims('matmul', 'a', a, aRows, aCols);
+    dims('matmul', 'b', b, bRows, bCols);
+    if ((transA ? aRows : aCols) !== (transB ? bCols : bRows))
+      argError('SHAPE_MISMATCH', 'matmul', 'b', 'has an inner dimension other than the one of a.');
     const m = transA ? aCols : aRows;
     const k = transA ? aRows : aCols;
     const n = transB ? bRows : bCols;
@@ -208,19 +220,46 @@ export const float64Ops: DenseOps = {
     return c;
   },
   addBias(x, rows, cols, bias) {
+    dims('addBias', 'x', x, rows, cols);
+    dims('addBias', 'bias', bias, 1, cols);
     const out = new Float64Array(rows * cols);
     for (let i = 0; i < rows; i++)
       for (let j = 0; j < cols; j++) out[i * cols + j] = x[i * cols + j] + bias[j];
     return out;
   },
   activation(kind, x) {
+    activationKind('activation', kind);
     const out = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) out[i] = activate(kind, x[i]);
     return out;
   },
   activationGrad(kind, x, dy) {
+    activationKind('activationGrad', kind);
+    if (dy?.length !== x?.length)
+      argError('SHAPE_MISMATCH', 'activationGrad', 'dy', 'must hold as many values as x.');
     const out = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) out[i] = dy[i] * activateDerivative(kind, x[i]);
     return out;
   },
 };
+
+/** Refuses `v` unless it is a float array of `rows x cols` values (`op`'s argument `arg`). */
+function dims(op: string, arg: string, v: unknown, rows: number, cols: number): void {
+  if (!(v instanceof Float64Array || v instanceof Float32Array))
+    argError('INVALID_TYPE', op, arg, 'must be a Float64Array or Float32Array.');
+  if (!(Number.isSafeInteger(rows) && rows >= 0 && Number.isSafeInteger(cols) && cols >= 0))
+    argError('INVALID_ARGUMENT', op, arg, `has a shape of ${rows} x ${cols}: not whole numbers >= 0.`);
+  if (v.length !== rows * cols)
+    argError('SHAPE_MISMATCH', op, arg, `holds ${v.length} values, not ${rows} x ${cols}.`);
+}
+
+/** Refuses an activation the kernels do not have (an unknown one answered NaN throughout). */
+function activationKind(op: string, kind: unknown): void {
+  if (!(ACTIVATIONS as readonly unknown[]).includes(kind))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'kind',
+      `must be one of ${ACTIVATIONS.join(', ')}, got ${valueText(kind)}.`,
+    );
+}

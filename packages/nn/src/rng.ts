@@ -1,3 +1,4 @@
+import { argError, valueText } from '@cosinekit/core/backend';
 import { checkSeed } from './check.js';
 
 /**
@@ -73,6 +74,9 @@ export function createRng(seed: number): Rng {
   return {
     next,
     int(n) {
+      // NaN, 0 or a negative bound answered NaN, 0 or negative numbers in silence.
+      if (!(typeof n === 'number' && Number.isSafeInteger(n) && n >= 1))
+        argError('INVALID_ARGUMENT', 'Rng.int', 'n', `must be a whole number >= 1, got ${valueText(n)}.`);
       return Math.floor(next() * n);
     },
     normal() {
@@ -88,6 +92,13 @@ export function createRng(seed: number): Rng {
       return r * Math.cos(theta);
     },
     shuffle(items) {
+      if (!Array.isArray(items) && !ArrayBuffer.isView(items))
+        argError(
+          'INVALID_TYPE',
+          'Rng.shuffle',
+          'items',
+          `must be an array or a typed array, got ${valueText(items)}.`,
+        );
       for (let i = items.length - 1; i > 0; i--) {
         const j = Math.floor(next() * (i + 1));
         const t = items[i];

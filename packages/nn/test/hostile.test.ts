@@ -2557,3 +2557,83 @@ describe("a layer's or encoder's own forward and backward check their rows (foun
     }
   });
 });
+
+describe('public plumbing refuses what it once answered with NaN, or named after another call (found by a probe)', () => {
+  it('forward passes name a NaN input; float64Ops checks shapes and activations; Rng and constructors check their arguments', async () => {
+    const enc = createEncoder({ inputs: 4, layers: [{ units: 2 }], seed: 1 });
+    const bad = Float32Array.of(Number.NaN, 0, 0, 0);
+    const ops = kernelOps(referenceKernels);
+    await expect(enc.forward(ops, bad, 1)).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'Encoder.forward',
+      arg: 'x',
+    });
+    await expect(enc.layers[0].forward(ops, bad, 1)).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'DenseLayer.forward',
+      arg: 'x',
+    });
+    const enc64 = createEncoder({
+      inputs: 4,
+      layers: [{ units: 2 }],
+      seed: 1,
+      precision: 'float64',
+      normalize: false,
+    });
+    await expect(
+      enc64.forward(float64Ops, Float64Array.of(1, Number.POSITIVE_INFINITY, 0, 0), 1),
+    ).rejects.toMatchObject({ code: 'NON_FINITE', op: 'Encoder.forward', arg: 'x' });
+    const two = new Float64Array(4).fill(1);
+    const refused: [string, string, string, () => unknown][] = [
+      [
+        'matmul',
+        'b',
+        'SHAPE_MISMATCH',
+        () => float64Ops.matmul(two, 2, 2, new Float64Array(3), 2, 2, false, false),
+      ],
+      [
+        'matmul',
+        'b',
+        'SHAPE_MISMATCH',
+        () => float64Ops.matmul(two, 2, 2, new Float64Array(6), 3, 2, false, false),
+      ],
+      ['addBias', 'bias', 'SHAPE_MISMATCH', () => float64Ops.addBias(two, 2, 2, new Float64Array(1))],
+      ['activation', 'kind', 'INVALID_ARGUMENT', () => float64Ops.activation('softplus' as never, two, 2, 2)],
+      [
+        'activationGrad',
+        'dy',
+        'SHAPE_MISMATCH',
+        () => float64Ops.activationGrad('relu', two, new Float64Array(3), 2, 2),
+      ],
+      ['Rng.int', 'n', 'INVALID_ARGUMENT', () => createRng(1).int(Number.NaN)],
+      ['Rng.int', 'n', 'INVALID_ARGUMENT', () => createRng(1).int(0)],
+      ['Rng.int', 'n', 'INVALID_ARGUMENT', () => createRng(1).int(-5)],
+      ['Rng.shuffle', 'items', 'INVALID_TYPE', () => createRng(1).shuffle(null as never)],
+      ['Conv2dLayer', 'geometry', 'INVALID_TYPE', () => new (Conv2dLayer as unknown as new () => unknown)()],
+      ['CosineClassifier', 'weights', 'INVALID_TYPE', () => new CosineClassifier(2, 2, null as never)],
+    ];
+    for (const [op, arg, code, call] of refused)
+      expect(call, `${op} ${arg}`).toThrow(
+        expect.objectContaining({ name: 'CosineKitError', code, op, arg }),
+      );
+    // A layer type named after an Object.prototype member is an unknown type, said as one.
+    for (const type of ['constructor', 'toString', '__proto__'])
+      expect(() => createEncoder({ inputs: 4, layers: [{ type: type as never, units: 2 }] }), type).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createEncoder', arg: 'layers' }),
+      );
+    // A kit that cannot lend its kernels (a worker kit's) is named as the call's source.
+    const { CosineKitError } = await import('@cosinekit/core');
+    const lender = {
+      ready: async () => ({}),
+      kernels: () =>
+        Promise.reject(
+          new CosineKitError('UNSUPPORTED', "'kernels' cannot be served here.", { op: 'kernels' }),
+        ),
+    };
+    await expect(enc.embed(lender as never, [[1, 0, 0, 0]])).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      op: 'embed',
+      arg: 'source',
+    });
+  });
+});
