@@ -46,6 +46,8 @@ async function main(): Promise<void> {
     batch: { int: true, min: 2, max: 8000 },
     lr: { above: 0, max: 10 },
     schedule: { choices: ['cosine', 'constant'] },
+    // The backends this app can make (see loadBackend): another name failed after loading.
+    backend: { choices: ['wasm', 'reference'] },
     shift: { int: true, min: 0, max: 14 },
     split: { above: 0, below: 1 },
     seed: { int: true, min: 0, max: 2 ** 32 - 1 },

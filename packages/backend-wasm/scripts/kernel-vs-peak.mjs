@@ -10,11 +10,20 @@
 //   node scripts/kernel-vs-peak.mjs <dist>[,<dist>...] ['QxNxd,...'] [reps] [plain,plain:<blockKiB>,touch,b:all:2,...]
 // VARIANT=relaxed (with node --experimental-wasm-relaxed-simd) runs the relaxed binary's default
 // 3x3 tile against the relaxed-FMA peak instead. Needs apps/bench built (its peak module).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { random } from './random.mjs';
 
-const dirs = process.argv[2].split(',');
+if (!process.argv[2]) {
+  console.error(
+    "usage: node scripts/kernel-vs-peak.mjs <dist>[,<dist>...] ['QxNxd,...'] [reps] [plain,plain:<blockKiB>,touch,b:all:2,...]\n" +
+      '  build directories such as dist (taken from this package when they are not ones from here)',
+  );
+  process.exit(2);
+}
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dirs = process.argv[2].split(',').map((d) => (existsSync(d) ? d : join(pkg, d)));
 const shapes = (process.argv[3] ?? '8x20000x384,64x10000x384')
   .split(',')
   .map((s) => s.split('x').map(Number));

@@ -6,15 +6,23 @@
 // parallel as far as the threads' blocked time is small and their run time adds up to that of one
 // thread. Prints medians per shape.
 //   node scripts/thread-cpu.mjs <dirA> [dirB|-] [reps] [simd|relaxed] ['QxNxd,...'] [matrix|search|cosine]
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { random } from './random.mjs';
 
+if (!process.argv[2]) {
+  console.error(
+    "usage: node scripts/thread-cpu.mjs <dirA> [dirB|-] [reps] [simd|relaxed] ['QxNxd,...'] [matrix|search|cosine]\n" +
+      '  a build directory such as dist (taken from this package when it is not one from here)',
+  );
+  process.exit(2);
+}
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dirs = process.argv
   .slice(2, 4)
   .filter((d) => d && d !== '-')
-  .map((d) => resolve(d));
+  .map((d) => (existsSync(d) ? resolve(d) : resolve(pkg, d)));
 const reps = Number(process.argv[4] ?? 7);
 const variant = process.argv[5] ?? 'simd';
 const shapes = (process.argv[6] ?? '1000x20000x384').split(',').map((s) => s.split('x').map(Number));
