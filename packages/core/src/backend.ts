@@ -85,4 +85,12 @@ export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } fr
 export type { ResolvedKernels } from './resolve.js';
 export { declareKernels, resolveKernels } from './resolve.js';
 export { MAX_ORDINAL } from './stored.js';
-export { beyondFloat32, describeType, matrixArg, toTensor, valueText, viewArg } from './tensor.js';
+export {
+  beyondFloat32,
+  describeType,
+  matrixArg,
+  refuseFakeView,
+  toTensor,
+  valueText,
+  viewArg,
+} from './tensor.js';

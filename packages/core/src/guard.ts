@@ -37,7 +37,7 @@ import {
   tableOut,
   tableVector,
 } from './table-args.js';
-import { describeType, viewArg } from './tensor.js';
+import { describeType, TYPED_LENGTH, viewArg } from './tensor.js';
 
 /**
  * A real Float32Array: `instanceof` alone passes a Proxy around one, whose `length` then throws a
@@ -63,10 +63,6 @@ function is(
     return false;
   }
 }
-
-/** The typed arrays' own `length` getter, which a subclass cannot redefine for it. */
-const TYPED_LENGTH = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Float32Array.prototype), 'length')!
-  .get as (this: unknown) => number;
 
 /**
  * A sample of a self-checked answer (see `Backend.selfChecked`): up to 257 values, evenly spread,

@@ -348,7 +348,7 @@ const TYPED_ARRAY = Object.getPrototypeOf(Int8Array.prototype) as object;
 const intrinsic = (key: string) =>
   Object.getOwnPropertyDescriptor(TYPED_ARRAY, key)!.get! as (this: unknown) => number;
 /** The built-in `length` getter of typed arrays: the true count, whatever an override says. */
-const TYPED_LENGTH = intrinsic('length');
+export const TYPED_LENGTH = intrinsic('length');
 const TYPED_BUFFER = intrinsic('buffer') as unknown as (this: unknown) => ArrayBufferLike;
 const TYPED_OFFSET = intrinsic('byteOffset');
 

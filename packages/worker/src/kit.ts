@@ -22,6 +22,7 @@ import {
   isCosineKitError,
   ownOptions,
   reading,
+  refuseFakeView,
   toTensor,
   valueText,
 } from '@cosinekit/core/backend';
@@ -1297,7 +1298,12 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
       );
     return { [TAG]: 'tensor', data: view(v.data, moves, op, arg), rows: v.rows, cols: v.cols };
   }
-  if (ArrayBuffer.isView(v)) return view(v, moves, op, arg);
+  if (ArrayBuffer.isView(v)) {
+    // A view whose length getter lies crossed as what it holds (rowNorms answered for 2 values
+    // where core refuses it): refused here as core refuses it.
+    refuseFakeView(v, op, arg);
+    return view(v, moves, op, arg);
+  }
   // An id list (add's, remove's) read as core reads it: element by element, through the prototype
   // and getters (the clone dropped an inherited element, and named a throwing getter 'options').
   if (arg === 'ids') return idList(v, op, arg);

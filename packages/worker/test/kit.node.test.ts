@@ -677,6 +677,11 @@ describe('inputs the structured clone cannot copy: the worker takes what the in-
 
   it('what core refuses, inside a Proxy or not, is refused with the same error by both kits', async () => {
     const fake = new Proxy(Float32Array.of(1, 2, 3), {});
+    class Lying extends Float32Array {
+      override get length() {
+        return 4;
+      }
+    }
     const cases: [string, (k: CosineKit | WorkerKit) => Promise<unknown>][] = [
       ['a Proxy around a Float32Array (its length cannot be read)', (k) => k.rowNorms(fake)],
       ['a row that is a Proxy around a Float32Array', (k) => k.normalize([fake])],
@@ -686,6 +691,9 @@ describe('inputs the structured clone cannot copy: the worker takes what the in-
       ['an empty Proxy array', (k) => k.topK(new Proxy([], {}), [[1, 2]], 1)],
       ['repeated ids in a Proxy', (k) => k.corpus(mat(2, 3), { ids: new Proxy(['x', 'x'], {}) })],
       ['a Proxy chunk of another width', (k) => k.corpusFrom([[[1, 2]], new Proxy([[1, 2, 3]], {})])],
+      // A probe: the worker took what it held (rowNorms answered for 2 values) where core refuses it.
+      ['a Float32Array subclass whose length getter lies', (k) => k.rowNorms(new Lying(2))],
+      ['the same as a row of a matrix', (k) => k.cosineMatrix(new Lying(2), [[1, 2, 3, 4]])],
     ];
     for (const [what, call] of cases) {
       const want = await failure(call(local));

@@ -71,6 +71,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'ownOptions'
       | 'reading'
       | 'referenceKernels'
+      | 'refuseFakeView'
       | 'refuseUnknownOptions'
       | 'registerBackend'
       | 'resolveCorpusOptions'
