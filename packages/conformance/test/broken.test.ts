@@ -899,3 +899,140 @@ describe('found by a probe of shape-dependent bugs (each passed before)', () => 
     );
   });
 });
+
+describe('found by a mutation probe of the suite (each passed before)', () => {
+  /** The reference backend with some kernels replaced. */
+  const mutant = (name: string, replace: (r: Kernels) => Partial<Kernels>): Backend => ({
+    ...createReferenceBackend(),
+    name,
+    kernels: { ...referenceKernels, ...replace(referenceKernels) } as Kernels,
+  });
+  /** The failures of the cases of `group` (all groups when omitted) on `backend`. */
+  const failuresOf = async (backend: Backend, group?: string) => {
+    const outcomes = await runCases(
+      await createContext(backend),
+      conformanceCases().filter((c) => group === undefined || c.group === group),
+    );
+    return outcomes.filter((o) => o.error).map((o) => `${o.case.name}: ${o.error!.message}`);
+  };
+
+  it('corpusMatrix without the clamp (1.0000001 is within the tolerance of 1)', async () => {
+    const b = mutant('no-clamp', (r) => ({
+      corpusMatrix: (h, q, out) => {
+        const m = r.corpusMatrix!(h, q, out) as Float32Array;
+        for (let i = 0; i < m.length; i++) if (m[i]! >= 1 - 6e-8) m[i] = 1.0000001;
+        return m;
+      },
+    }));
+    expect((await failuresOf(b, 'corpus')).join('\n')).toMatch(/corpusMatrix.*outside \[-1, 1\]/);
+  });
+
+  it('a corpus search that answers for the last corpus made, or for the first queries of a shape, or after dispose', async () => {
+    let last: ResidentCorpus | undefined;
+    const leaky = mutant('leaky', (r) => ({
+      createCorpus: (x, o) => {
+        const h = r.createCorpus(x, o) as ResidentCorpus;
+        last = h;
+        return h;
+      },
+      corpusSearch: (h, q, k) =>
+        r.corpusSearch(last && !last.disposed && last.cols === h.cols ? last : h, q, k),
+    }));
+    expect((await failuresOf(leaky, 'state')).join('\n')).toMatch(/first corpus/);
+    const seen = new Map<string, TopKResult>();
+    const stale = mutant('stale', (r) => ({
+      corpusSearch: (h, q, k) => {
+        const key = `${h.rows}x${h.cols}:${q.rows}:${k}`;
+        if (!seen.has(key)) seen.set(key, r.corpusSearch(h, q, k) as TopKResult);
+        const t = seen.get(key)!;
+        return { ...t, indices: t.indices.slice(), scores: t.scores.slice() };
+      },
+    }));
+    expect((await failuresOf(stale, 'state')).join('\n')).toMatch(/other queries/);
+    // Disposing only marks the handle: the kernels keep answering from the rows.
+    type Zombie = ResidentCorpus & { inner: ResidentCorpus };
+    const inner = (h: ResidentCorpus) => (h as Zombie).inner ?? h;
+    const zombie = mutant('zombie', (r) => ({
+      createCorpus: (x, o) => {
+        const live = r.createCorpus(x, o) as ResidentCorpus;
+        let gone = false;
+        return {
+          backend: live.backend,
+          rows: live.rows,
+          cols: live.cols,
+          storage: live.storage,
+          get disposed() {
+            return gone;
+          },
+          dispose() {
+            gone = true;
+          },
+          inner: live,
+        } as Zombie;
+      },
+      corpusSearch: (h, q, k) => r.corpusSearch(inner(h), q, k),
+      corpusMatrix: (h, q, out) => r.corpusMatrix!(inner(h), q, out),
+      corpusSearchAllowed: (h, q, k, allow) => r.corpusSearchAllowed!(inner(h), q, k, allow),
+    }));
+    expect((await failuresOf(zombie, 'state')).join('\n')).toMatch(/answered for a disposed corpus/);
+  });
+
+  it('rowNorms and cosineRows cached by shape or by array identity', async () => {
+    const byShape = new Map<string, Float32Array>();
+    const cached = mutant('cached', (r) => ({
+      rowNorms: (x) => {
+        const key = `${x.rows}x${x.cols}`;
+        if (!byShape.has(key)) byShape.set(key, r.rowNorms(x) as Float32Array);
+        return byShape.get(key)!.slice();
+      },
+    }));
+    expect((await failuresOf(cached, 'state')).join('\n')).toMatch(/rowNorms \(other values\)/);
+    const byArray = new WeakMap<Float32Array, Float32Array>();
+    const identity = mutant('identity', (r) => ({
+      cosineRows: (a, b) => {
+        if (!byArray.has(a.data)) byArray.set(a.data, r.cosineRows(a, b) as Float32Array);
+        return byArray.get(a.data)!.slice();
+      },
+    }));
+    expect((await failuresOf(identity, 'state')).join('\n')).toMatch(
+      /cosineRows \(its first arrays rewritten\)/,
+    );
+  });
+
+  it('corpusSearchAllowed breaking ties by the higher index', async () => {
+    const b = mutant('allowed-ties', (r) => ({
+      corpusSearchAllowed: (h, q, k, allow) => {
+        const all = r.corpusMatrix!(h, q) as Float32Array;
+        const n = h.rows;
+        const indices = new Int32Array(q.rows * k);
+        const scores = new Float32Array(q.rows * k);
+        for (let i = 0; i < q.rows; i++) {
+          const rows = Array.from({ length: n }, (_, j) => j).filter((j) => allow[j] === 1);
+          rows.sort((x, y) => all[i * n + y]! - all[i * n + x]! || y - x);
+          for (let t = 0; t < k; t++) {
+            indices[i * k + t] = rows[t]!;
+            scores[i * k + t] = all[i * n + rows[t]!]!;
+          }
+        }
+        return { queries: q.rows, k, indices, scores };
+      },
+    }));
+    expect((await failuresOf(b, 'ties')).join('\n')).toMatch(/corpusSearchAllowed/);
+  });
+
+  it('createCorpus writing into its input after the call returned', async () => {
+    const b = mutant('late-writer', (r) => ({
+      createCorpus: (x, o) => {
+        setTimeout(() => {
+          x.data[0] = 42;
+        }, 0);
+        return r.createCorpus(x, o);
+      },
+    }));
+    expect((await failuresOf(b, 'state')).join('\n')).toMatch(/wrote into its input after the call returned/);
+  });
+
+  it('the reference passes every new case', async () => {
+    expect(await failuresOf(createReferenceBackend(), 'state')).toEqual([]);
+  });
+});

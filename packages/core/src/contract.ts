@@ -124,7 +124,10 @@ export interface ResidentCorpus {
   readonly disposed: boolean;
   /** How the rows are stored; absent means `float32`. */
   readonly storage?: CorpusStorage;
-  /** Releases the resident memory. Idempotent. */
+  /**
+   * Releases the resident memory. Idempotent. The corpus kernels then refuse the handle: they
+   * throw (or reject with) `DISPOSED` naming `corpus`, never an answer from freed data.
+   */
   dispose(): void;
 }
 

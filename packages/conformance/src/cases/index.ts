@@ -9,6 +9,7 @@ import { resourceCases } from './resources.js';
 import { searchCases } from './search.js';
 import { snapshotCases } from './snapshot.js';
 import { softmaxCases } from './softmax.js';
+import { stateCases } from './state.js';
 import { storedCases } from './stored.js';
 import { tieCases } from './ties.js';
 import { ungatedCases } from './ungated.js';
@@ -32,6 +33,7 @@ export function conformanceCases(): ConformanceCase[] {
     ...apiCases(),
     ...snapshotCases(),
     ...storedCases(),
+    ...stateCases(),
     ...resourceCases(),
   ];
 }

@@ -1,6 +1,6 @@
 import { Tensor } from '@cosinekit/core';
 import type { Matrix, TopKResult } from '@cosinekit/core/backend';
-import { check, fail } from '../assert.js';
+import { check, fail, skip } from '../assert.js';
 import { type CaseData, type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
 
 /** A search under test: the kernel, a resident corpus of the backend, or the public API. */
@@ -40,9 +40,25 @@ const viaKit = async (
   return out;
 };
 
+/** Every row allowed: the filtered kernel breaks ties as the plain one does (skipped without it). */
+const viaAllowed: Search = async ({ kernels }, q, c, ks) => {
+  const run = kernels.corpusSearchAllowed;
+  if (!run) skip('this backend has no corpusSearchAllowed kernel; the kit filters around corpusSearch');
+  const h = await kernels.createCorpus(c, { storage: 'float32' });
+  try {
+    const allow = new Uint8Array(c.rows).fill(1);
+    const out: TopKResult[] = [];
+    for (const k of ks) out.push(await run.call(kernels, h, q, k, allow));
+    return out;
+  } finally {
+    h.dispose();
+  }
+};
+
 const SEARCHES = [
   { kernel: 'topK', via: viaTopK },
   { kernel: 'corpusSearch', via: viaCorpus },
+  { kernel: 'corpusSearchAllowed', via: viaAllowed },
 ] as const;
 
 /** Entries `from` to `to` of `a` as text, at most 16 of them (long answers are cut, marked '...'). */
@@ -217,7 +233,7 @@ export function tieCases(): ConformanceCase[] {
       defineCase(
         'ties',
         `d=1: rows of any positive size all score exactly 1 and come lowest index first (${kernel})`,
-        kernel,
+        kernel === 'corpusSearchAllowed' ? undefined : kernel,
         async (ctx, data) => {
           const { q, c } = d1(data);
           const n = c.rows;
@@ -243,7 +259,7 @@ export function tieCases(): ConformanceCase[] {
         defineCase(
           'ties',
           `${n} rows, d=${d}: copies and multiples of the query, zero rows; equal scores lowest index first, k=3 the top of k=N (${kernel})`,
-          kernel,
+          kernel === 'corpusSearchAllowed' ? undefined : kernel,
           async (ctx, data) => {
             const { q, c } = crowded(data, n, d);
             const ks = [1, 3, 4, 11, n - 1, n];
