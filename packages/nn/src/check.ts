@@ -208,9 +208,10 @@ export function viewLength(
   return viewArg(op, arg, v, types, what).length;
 }
 /**
- * Refuses `v` unless it is a Float32Array or Float64Array of `rows x per` values, `rows` a whole
- * number >= 1: a layer or encoder given another length read past its rows or short of them, and
- * answered zeros or NaN without an error. `SHAPE_MISMATCH` naming `arg` of `op`.
+ * Refuses `v` unless it is a Float32Array or Float64Array of `rows x per` finite values, `rows` a
+ * whole number >= 1: a layer or encoder given another length read past its rows or short of them,
+ * and answered zeros or NaN without an error. `SHAPE_MISMATCH` (or `NON_FINITE` for NaN or
+ * ±Infinity, `INVALID_ARGUMENT` for `rows`) naming `arg` of `op`.
  */
 export function checkRowsOf(op: string, arg: string, v: unknown, rows: unknown, per: number): void {
   const n = viewLength(op, arg, v, [Float32Array, Float64Array], 'Float32Array or Float64Array');
