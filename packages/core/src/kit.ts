@@ -569,7 +569,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       if (checked?.ungated.has('cosineMatrix')) {
         try {
           const out = cosineMatrixUngated(checked, a, b, options);
-          if (out !== undefined) return Promise.resolve(out);
+          // Into the caller's out: checked again as the promise settles, so an out detached or
+          // shrunk meanwhile rejects as the queued path's does (it resolved an empty tensor).
+          if (out !== undefined) return options === undefined ? Promise.resolve(out) : settledInto(out);
         } catch (e) {
           return Promise.reject(e);
         }
@@ -585,7 +587,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         const p = run(lease, { pair, out }, cosineMatrixWork, matrixDone);
         return out === undefined
           ? p
-          : p.catch((e: unknown) => Promise.reject(outFailure('cosineMatrix', e, out)));
+          : p.then(intactOut).catch((e: unknown) => Promise.reject(outFailure('cosineMatrix', e, out)));
       } catch (e) {
         return Promise.reject(lease.fail(e));
       }
@@ -938,6 +940,21 @@ const cosineMatrixWork = (k: CheckedKernels, { pair: [a, b], out }: MatrixCall) 
 };
 const matrixDone = (d: Float32Array, { pair: [a, b], out }: MatrixCall, lease: Lease) =>
   new Tensor(out ?? lease.keep(d), a.tensor.rows, b.tensor.rows);
+
+/** `t` (a cosine matrix over the caller's `options.out`), unless that buffer lost its values. */
+function intactOut(t: Tensor): Tensor {
+  if (t.data.length !== t.rows * t.cols)
+    argError(
+      'DISPOSED',
+      'cosineMatrix',
+      'options.out',
+      'was transferred (detached) or shrunk before the call settled: its answer is gone.',
+    );
+  return t;
+}
+
+/** {@link intactOut} once the caller's synchronous code after the call has run. */
+const settledInto = (t: Tensor): Promise<Tensor> => Promise.resolve(t).then(intactOut);
 const topKWork = (k: CheckedKernels, { pair: [c, q], k: n }: { pair: Pair; k: number }) =>
   k.topK('topK', 'queries', q.tensor, c.tensor, n);
 const topKDone = (r: TopKResult, _: unknown, lease: Lease) =>

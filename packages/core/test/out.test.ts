@@ -208,6 +208,49 @@ describe('options.out: the result written into the caller array', () => {
   });
 });
 
+describe('an out detached or shrunk right after the call (found by a probe: it resolved an empty tensor)', () => {
+  it('kit.cosineMatrix rejects DISPOSED naming options.out, as corpus.similarity does, on a warm kit and a cold one', async () => {
+    const q = [[1, 0, 0, 0]];
+    const c = [
+      [1, 0, 0, 0],
+      [0, 1, 0, 0],
+      [0, 0, 1, 0],
+      [1, 1, 0, 0],
+    ];
+    for (const warm of [true, false]) {
+      const kit = createCosineKit({ backend: 'reference' });
+      if (warm) await kit.cosineMatrix(q, c);
+      const detached = new Float32Array(4);
+      const p1 = kit.cosineMatrix(q, c, { out: detached });
+      structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      await expect(p1, `detached, warm ${warm}`).rejects.toMatchObject({
+        code: 'DISPOSED',
+        op: 'cosineMatrix',
+        arg: 'options.out',
+      });
+      type Resizable = ArrayBuffer & { resize(n: number): void };
+      const buffer = new (
+        ArrayBuffer as unknown as new (
+          n: number,
+          o: { maxByteLength: number },
+        ) => Resizable
+      )(16, { maxByteLength: 64 });
+      const p2 = kit.cosineMatrix(q, c, { out: new Float32Array(buffer) });
+      buffer.resize(0);
+      await expect(p2, `shrunk, warm ${warm}`).rejects.toMatchObject({
+        code: 'DISPOSED',
+        op: 'cosineMatrix',
+        arg: 'options.out',
+      });
+      // Left alone, the answer is in out.
+      const kept = new Float32Array(4);
+      expect((await kit.cosineMatrix(q, c, { out: kept })).data).toBe(kept);
+      expect(kept[0]).toBe(1);
+      kit.dispose();
+    }
+  });
+});
+
 describe("a backend's answer whose length getter lies (found by a probe)", () => {
   it('a Float32Array subclass claiming the due count while holding more is BACKEND_ERROR, not handed on', async () => {
     const lying = (due: number, held: number) => {
