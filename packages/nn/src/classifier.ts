@@ -267,7 +267,60 @@ export interface MarginLossOptions {
   margin?: number;
 }
 
-type Target = (cos: number) => [logitCos: number, dLogitCos: number];
+/**
+ * The true class's logit (over `scale`) from its cosine `cos` and `sin`, the sine of the angle (from
+ * the rows themselves, exact where `cos` rounds to ±1): `[value, slope, angular]`. The gradient of
+ * the value with respect to the unit embedding is `slope` times the plain cosine's (the part the
+ * products carry) plus `angular` times the unit vector from the embedding towards its class vector,
+ * in the plane of the two (added per row): ArcFace's `sin(m) cos θ / sin θ` times `w - cos θ a`,
+ * whose length is `sin θ`, written without the division, which float32 cosines near 1 made
+ * 10-1000 times too large.
+ */
+type Target = (cos: number, sin: number) => [logitCos: number, dLogitCos: number, angular: number];
+
+/**
+ * Row `i` of `out`: the unit direction from unit row `s(i)` of `u` towards unit row `t(i)` of `v`,
+ * in their plane, in float64 (`v_t - (u_s · v_t) u_s`, normalised; zero where they are parallel).
+ * Returns the sines of their angles, `NaN` where either row is zero (it has no angle).
+ */
+function towards(
+  u: Vec,
+  s: (i: number) => number,
+  v: Vec,
+  t: (i: number) => number,
+  rows: number,
+  cols: number,
+  out: Float64Array,
+): Float64Array {
+  const sines = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const a = s(i) * cols;
+    const b = t(i) * cols;
+    const o = i * cols;
+    let c = 0;
+    let uu = 0;
+    let vv = 0;
+    for (let j = 0; j < cols; j++) {
+      c += u[a + j] * v[b + j];
+      uu += u[a + j] * u[a + j];
+      vv += v[b + j] * v[b + j];
+    }
+    if (uu === 0 || vv === 0) {
+      sines[i] = Number.NaN;
+      continue;
+    }
+    let pp = 0;
+    for (let j = 0; j < cols; j++) {
+      const x = v[b + j] - c * u[a + j];
+      out[o + j] = x;
+      pp += x * x;
+    }
+    const sin = Math.sqrt(pp);
+    sines[i] = sin;
+    for (let j = 0; j < cols; j++) out[o + j] = sin > 0 ? out[o + j] / sin : 0;
+  }
+  return sines;
+}
 
 function marginLoss(
   op: string,
@@ -275,6 +328,7 @@ function marginLoss(
   classifier: CosineClassifier,
   scale: number,
   target: Target,
+  angular = false,
 ): Loss {
   if (!isA(classifier, CosineClassifier)) {
     argError('INVALID_TYPE', op, 'classifier', 'must be a CosineClassifier (createCosineClassifier).');
@@ -318,25 +372,33 @@ function marginLoss(
       const ya = na ? na.y : a;
       const nw = normalizeRowsForward(classifier.weights, classes, cols, ops.alloc, op, 'classifier');
       const cos = await ops.matmul(ya, rows, cols, nw.y, classes, cols, false, true);
+      // An angular margin needs each row's angle to its class vector from the rows themselves (a
+      // float32 cosine near 1 does not resolve it), and the directions its gradient takes.
+      const toClass = angular ? new Float64Array(rows * cols) : undefined;
+      const toRow = angular ? new Float64Array(rows * cols) : undefined;
+      const row = (i: number) => i;
+      const label = (i: number) => labels[i]!;
+      const sines = angular ? towards(ya, row, nw.y, label, rows, cols, toClass!) : undefined;
+      if (angular) towards(nw.y, label, ya, row, rows, cols, toRow!);
+      // The margin applied to the true class's cosine (the matrix is this call's own), then the
+      // softmax: the backend's kernel in float32 (the same bits on every backend), float64 here
+      // otherwise; the margin's slope scales the true class's gradient after it.
+      const targets = new Int32Array(rows);
+      const slopes = new Float64Array(rows);
+      const bends = new Float64Array(rows);
+      for (let i = 0; i < rows; i++) {
+        const at = i * classes + labels[i];
+        const x = clampCos(cos[at]);
+        const sin = sines && !Number.isNaN(sines[i]) ? sines[i] : Math.sqrt(Math.max(1 - x * x, 0));
+        targets[i] = labels[i];
+        [cos[at], slopes[i], bends[i]] = target(cos[at], sin);
+      }
       let dCos: Vec;
       let total = 0;
       if (ops.softmaxCrossEntropy) {
-        // Float32: the margin applied to the true class's cosine (the matrix is this call's own),
-        // then the backend's softmax kernel (the same bits on every backend); the margin's slope
-        // scales the true class's gradient after it.
-        const targets = new Int32Array(rows);
-        const slopes = new Float64Array(rows);
-        for (let i = 0; i < rows; i++) {
-          const at = i * classes + labels[i];
-          targets[i] = labels[i];
-          [cos[at], slopes[i]] = target(cos[at]);
-        }
         const r = await ops.softmaxCrossEntropy(cos, rows, classes, targets, scale, 1 / rows);
         dCos = r.grad;
-        for (let i = 0; i < rows; i++) {
-          total += r.losses[i];
-          dCos[i * classes + targets[i]] *= slopes[i];
-        }
+        for (let i = 0; i < rows; i++) total += r.losses[i];
         if (!Number.isFinite(total))
           argError(
             'NON_FINITE',
@@ -346,10 +408,28 @@ function marginLoss(
           );
       } else {
         dCos = ops.alloc(rows * classes);
-        total = softmaxRows(cos, dCos, rows, classes, labels, scale, target);
+        total = softmaxRows(cos, dCos, rows, classes, labels, scale);
+      }
+      const bent = new Float64Array(rows);
+      for (let i = 0; i < rows; i++) {
+        const at = i * classes + targets[i];
+        bent[i] = dCos[at] * bends[i];
+        dCos[at] *= slopes[i];
       }
       const dA = await ops.matmul(dCos, rows, classes, nw.y, classes, cols, false, false);
       const dW = await ops.matmul(dCos, rows, classes, ya, rows, cols, true, false);
+      if (angular) {
+        // The angular part, along each row's direction to its class vector (and back).
+        for (let i = 0; i < rows; i++) {
+          if (bent[i] === 0) continue;
+          const a = i * cols;
+          const w = targets[i] * cols;
+          for (let j = 0; j < cols; j++) {
+            dA[a + j] += bent[i] * toClass![a + j];
+            dW[w + j] += bent[i] * toRow![a + j];
+          }
+        }
+      }
       return {
         loss: total / rows,
         gradA: na ? normalizeRowsBackward(na, dA, rows, cols, ops.alloc, op, 'a') : dA,
@@ -371,7 +451,6 @@ function softmaxRows(
   classes: number,
   labels: ArrayLike<number>,
   scale: number,
-  target: Target,
 ): number {
   const z = new Float64Array(classes);
   let total = 0;
@@ -379,11 +458,8 @@ function softmaxRows(
     const o = i * classes;
     const y = labels[i];
     let max = -Infinity;
-    let slope = 1;
     for (let c = 0; c < classes; c++) {
-      let v = cos[o + c];
-      if (c === y) [v, slope] = target(v);
-      z[c] = scale * v;
+      z[c] = scale * cos[o + c];
       if (z[c] > max) max = z[c];
     }
     const trueLogit = z[y];
@@ -393,10 +469,7 @@ function softmaxRows(
       sum += z[c];
     }
     total += max + Math.log(sum) - trueLogit;
-    for (let c = 0; c < classes; c++) {
-      const g = (scale * (z[c] / sum - (c === y ? 1 : 0))) / rows;
-      dCos[o + c] = c === y ? g * slope : g;
-    }
+    for (let c = 0; c < classes; c++) dCos[o + c] = (scale * (z[c] / sum - (c === y ? 1 : 0))) / rows;
   }
   return total;
 }
@@ -407,7 +480,7 @@ function softmaxRows(
  */
 export function normFaceLoss(classifier: CosineClassifier, options: NormFaceLossOptions = {}): Loss {
   options = checkObject('normFaceLoss', 'options', options, true, ['scale']);
-  return marginLoss('normFaceLoss', 'normface', classifier, given(options.scale, 20), (c) => [c, 1]);
+  return marginLoss('normFaceLoss', 'normface', classifier, given(options.scale, 20), (c) => [c, 1, 0]);
 }
 
 /**
@@ -420,7 +493,7 @@ export function cosFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
   // At m >= 2 the true class's cos - m <= -1 never beats another class: the loss cannot fall.
   if (!(m >= 0 && m < 2))
     argError('INVALID_ARGUMENT', 'cosFaceLoss', 'margin', `must be in [0, 2), got ${valueText(m)}.`);
-  return marginLoss('cosFaceLoss', 'cosface', classifier, given(options.scale, 30), (c) => [c - m, 1]);
+  return marginLoss('cosFaceLoss', 'cosface', classifier, given(options.scale, 30), (c) => [c - m, 1, 0]);
 }
 
 /**
@@ -440,11 +513,18 @@ export function arcFaceLoss(classifier: CosineClassifier, options: MarginLossOpt
   const cm = Math.cos(m);
   const sm = Math.sin(m);
   const threshold = -cm; // cos(π - m)
-  return marginLoss('arcFaceLoss', 'arcface', classifier, given(options.scale, 30), (c) => {
-    const x = clampCos(c);
-    if (x <= threshold) return [-1 + (x - threshold), 1];
-    const sin = Math.sqrt(Math.max(1 - x * x, 0));
-    // At cos θ = ±1 the slope is infinite; 1e-6 caps it where float32 rows land exactly on w_c.
-    return [x * cm - sin * sm, cm + (x * sm) / Math.max(sin, 1e-6)];
-  });
+  // d cos(θ + m) = cos m d cos θ - sin m d sin θ, and along the unit row d sin θ = -cos θ times the
+  // unit direction to w_c: a bounded gradient however small θ is (0 where the row lies on w_c).
+  return marginLoss(
+    'arcFaceLoss',
+    'arcface',
+    classifier,
+    given(options.scale, 30),
+    (c, sin) => {
+      const x = clampCos(c);
+      if (x <= threshold) return [-1 + (x - threshold), 1, 0];
+      return [x * cm - sin * sm, cm, x * sm];
+    },
+    true,
+  );
 }
