@@ -279,45 +279,53 @@ export interface MarginLossOptions {
 type Target = (cos: number, sin: number) => [logitCos: number, dLogitCos: number, angular: number];
 
 /**
- * Row `i` of `out`: the unit direction from unit row `s(i)` of `u` towards unit row `t(i)` of `v`,
- * in their plane, in float64 (`v_t - (u_s · v_t) u_s`, normalised; zero where they are parallel).
- * Returns the sines of their angles, `NaN` where either row is zero (it has no angle).
+ * For each unit row `i` of `a` and its class's unit row `labels[i]` of `w`, in float64: row `i` of
+ * `toClass` the unit direction from the row towards the class vector in their plane
+ * (`w - (a · w) a`, normalised), of `toRow` the one back (`a - (a · w) w`), zeros where they are
+ * parallel. Returns the sines of their angles, `NaN` where either row is zero (it has no angle).
  */
-function towards(
-  u: Vec,
-  s: (i: number) => number,
-  v: Vec,
-  t: (i: number) => number,
+function angles(
+  a: Vec,
+  w: Vec,
+  labels: ArrayLike<number>,
   rows: number,
   cols: number,
-  out: Float64Array,
+  toClass: Float64Array,
+  toRow: Float64Array,
 ): Float64Array {
   const sines = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
-    const a = s(i) * cols;
-    const b = t(i) * cols;
     const o = i * cols;
+    const b = labels[i]! * cols;
     let c = 0;
-    let uu = 0;
-    let vv = 0;
+    let aa = 0;
+    let ww = 0;
     for (let j = 0; j < cols; j++) {
-      c += u[a + j] * v[b + j];
-      uu += u[a + j] * u[a + j];
-      vv += v[b + j] * v[b + j];
+      c += a[o + j] * w[b + j];
+      aa += a[o + j] * a[o + j];
+      ww += w[b + j] * w[b + j];
     }
-    if (uu === 0 || vv === 0) {
+    if (aa === 0 || ww === 0) {
       sines[i] = Number.NaN;
       continue;
     }
     let pp = 0;
+    let qq = 0;
     for (let j = 0; j < cols; j++) {
-      const x = v[b + j] - c * u[a + j];
-      out[o + j] = x;
-      pp += x * x;
+      const p = w[b + j] - c * a[o + j];
+      const q = a[o + j] - c * w[b + j];
+      toClass[o + j] = p;
+      toRow[o + j] = q;
+      pp += p * p;
+      qq += q * q;
     }
-    const sin = Math.sqrt(pp);
-    sines[i] = sin;
-    for (let j = 0; j < cols; j++) out[o + j] = sin > 0 ? out[o + j] / sin : 0;
+    const sp = Math.sqrt(pp);
+    const sq = Math.sqrt(qq);
+    sines[i] = sp;
+    for (let j = 0; j < cols; j++) {
+      toClass[o + j] = sp > 0 ? toClass[o + j] / sp : 0;
+      toRow[o + j] = sq > 0 ? toRow[o + j] / sq : 0;
+    }
   }
   return sines;
 }
@@ -376,10 +384,7 @@ function marginLoss(
       // float32 cosine near 1 does not resolve it), and the directions its gradient takes.
       const toClass = angular ? new Float64Array(rows * cols) : undefined;
       const toRow = angular ? new Float64Array(rows * cols) : undefined;
-      const row = (i: number) => i;
-      const label = (i: number) => labels[i]!;
-      const sines = angular ? towards(ya, row, nw.y, label, rows, cols, toClass!) : undefined;
-      if (angular) towards(nw.y, label, ya, row, rows, cols, toRow!);
+      const sines = angular ? angles(ya, nw.y, labels, rows, cols, toClass!, toRow!) : undefined;
       // The margin applied to the true class's cosine (the matrix is this call's own), then the
       // softmax: the backend's kernel in float32 (the same bits on every backend), float64 here
       // otherwise; the margin's slope scales the true class's gradient after it.
