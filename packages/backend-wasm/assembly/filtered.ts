@@ -29,6 +29,30 @@ export function gatherRows(src: usize, P: i32, steps: i32, idx: usize, count: i3
 }
 
 /**
+ * Copies the listed rows (`count` i32 row numbers at `idx`) of an int8 block, `stride` bytes each (a
+ * multiple of 16), into `dst` in list order, and their float32 scales into `dstScales`: a filtered
+ * int8 search then scans the rows that pass only, with the very codes and scales they hold.
+ */
+export function gatherI8(
+  src: usize,
+  stride: i32,
+  scales: usize,
+  idx: usize,
+  count: i32,
+  dst: usize,
+  dstScales: usize,
+): void {
+  const bytes = <usize>stride;
+  for (let t = 0; t < count; t++) {
+    const j = <usize>load<i32>(idx + ((<usize>t) << 2));
+    const r = src + j * bytes;
+    const d = dst + <usize>t * bytes;
+    for (let p: usize = 0; p < bytes; p += 16) v128.store(d + p, v128.load(r + p));
+    store<f32>(dstScales + ((<usize>t) << 2), load<f32>(scales + (j << 2)));
+  }
+}
+
+/**
  * How many of the `n` bytes at `mask` are 1 (a filter's passing rows): sixteen bytes per step,
  * so a filtered search counts its rows, and each tile's, without a pass in JS.
  */

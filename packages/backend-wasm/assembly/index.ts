@@ -7,7 +7,7 @@
  */
 
 export { cosineRows, pairCosine, vectorCosine, vectorPrepare } from './cosine';
-export { countAllowed, gatherRows } from './filtered';
+export { countAllowed, gatherI8, gatherRows } from './filtered';
 
 import { blockAreaEnd } from './generated/tiles';
 

@@ -8,8 +8,9 @@
  * - many pass: the corpus is streamed as an unfiltered search streams it, tiles with no passing row
  *   are skipped, and a row that fails is never offered to the selection (the filter's mask is
  *   copied into wasm, where the selection skips its failing rows sixteen at a time).
- * int8 corpora scan their quantised rows with failing rows kept out of the candidates (`rerank x k`
- * among the passing rows, then re-ranked exactly, as `corpusSearch` does over all rows).
+ * int8 corpora choose the same way between their quantised rows gathered and scanned in place, with
+ * failing rows kept out of the candidates (`rerank x k` among the passing rows, then re-ranked
+ * exactly, as `corpusSearch` does over all rows).
  */
 import {
   foreignCorpus,
@@ -20,7 +21,14 @@ import {
 } from '@cosinekit/core/backend';
 import { dots, dotsI8Batch } from './engine.js';
 import { WasmCorpus } from './kernels/corpus.js';
-import { type Quantized, quantizeRows, rerankExact, someRows } from './kernels/quantized.js';
+import {
+  type I8Rows,
+  i8AtLeast,
+  type Quantized,
+  quantizeRows,
+  rerankExact,
+  someRows,
+} from './kernels/quantized.js';
 import type { WasmRuntime } from './runtime.js';
 import { WasmSelection } from './select.js';
 import { type Staged, stageQueries } from './staging.js';
@@ -63,7 +71,7 @@ export function corpusSearchAllowed(
   const mask = uploadMask(rt, allow, n);
   try {
     const passing = rt.exports.countAllowed(mask, n);
-    if (q8) return int8Allowed(rt, q8, float, corpus.rerank, queries, k, mask, passing);
+    if (q8) return int8Allowed(rt, q8, float, corpus.rerank, queries, k, allow, mask, passing);
     const sq = stageQueries(rt, queries, true, op);
     try {
       if (passing < gatherBelow(queries.rows) * n) return gathered(rt, sq, float!, allow, passing, k);
@@ -137,8 +145,7 @@ function gathered(
   passing: number,
   k: number,
 ): TopKResult {
-  const rows = new Int32Array(passing);
-  for (let j = 0, t = 0; t < passing; j++) if (allow[j] === 1) rows[t++] = j;
+  const rows = passingRows(allow, passing);
   const C = rt.tileCols;
   const { qt, nt } = tiling(rt, q.rows, passing);
   const steps = c.rowBytes >>> 4;
@@ -178,8 +185,10 @@ function gathered(
 }
 
 /**
- * int8: quantised scores over tiles with a passing row, failing rows never candidates; with float
- * rows and `rerank > 0`, the best `rerank x k` passing candidates re-ranked exactly.
+ * int8: quantised scores of the passing rows only, failing rows never candidates: gathered a block
+ * at a time when few pass (below {@link gatherBelow}, as for float32 rows), else scanned in place
+ * over the tiles that hold a passing row; with float rows and `rerank > 0`, the best `rerank x k`
+ * passing candidates (and their ties, see throughTies) re-ranked exactly.
  */
 function int8Allowed(
   rt: WasmRuntime,
@@ -188,33 +197,96 @@ function int8Allowed(
   rerank: number,
   queries: Matrix,
   k: number,
+  allow: Uint8Array,
   mask: number,
   passing: number,
 ): TopKResult {
-  const exact = float !== undefined && rerank > 0;
-  const scan = (w: number) => int8AllowedScan(rt, c, queries, w, mask);
-  if (!exact) return scan(k);
-  // Every passing row tying the last candidate's int8 score is a candidate too (see throughTies).
+  const gather = passing < gatherBelow(queries.rows) * c.rows;
+  const list = gather ? passingRows(allow, passing) : null;
+  const rows = list ? gatheredI8(rt, c, list) : maskedI8(rt, c, mask);
+  /** The `w` best of `qs` among the passing rows, as corpus rows. */
+  const scan = (qs: Matrix, w: number): TopKResult => {
+    const r = int8AllowedScan(rt, c, rows, qs, w);
+    if (list) for (let t = 0; t < r.indices.length; t++) r.indices[t] = list[r.indices[t]];
+    return r;
+  };
+  if (!(float !== undefined && rerank > 0)) return scan(queries, k);
   return rerankExact(rt, float, queries, k, (take) =>
     throughTies(
       Math.min(passing, rerank * k),
       passing,
       queries.rows,
-      (w, q0, q1) => int8AllowedScan(rt, c, someRows(queries, q0, q1), w, mask),
+      (w, q0, q1) => scan(someRows(queries, q0, q1), w),
       take,
+      (group, edges) => {
+        const found = i8AtLeast(rt, c, rows, queries, group, edges, op);
+        if (list) for (const f of found) for (let t = 0; t < f.length; t++) f[t] = list[f[t]];
+        return found;
+      },
     ),
   );
 }
 
-/** The `cand` best passing rows of each query by int8 score (ties to the lower row). */
+/** The rows `allow` passes (`passing` of them), ascending. */
+function passingRows(allow: Uint8Array, passing: number): Int32Array {
+  const rows = new Int32Array(passing);
+  for (let j = 0, t = 0; t < passing; j++) if (allow[j] === 1) rows[t++] = j;
+  return rows;
+}
+
+/** The rows of `c` in place, tiles with no passing row skipped, a tile's mask where some fail. */
+function maskedI8(rt: WasmRuntime, c: Quantized, mask: number): I8Rows {
+  return {
+    count: c.rows,
+    blocks(nt, each) {
+      for (let j0 = 0; j0 < c.rows; j0 += nt) {
+        const w = Math.min(nt, c.rows - j0);
+        const count = rt.exports.countAllowed(mask + j0, w);
+        if (count === 0) continue;
+        each(c.ptr + j0 * c.stride, c.scales + j0 * 4, w, j0, count === w ? 0 : mask + j0);
+      }
+    },
+  };
+}
+
+/**
+ * The rows `list` names, gathered a block at a time (codes and scales) and numbered by their place
+ * in it: a filter that passes few rows costs about those rows, wherever they lie, where scanning in
+ * place read every tile holding one of them (all of them, for rows spread evenly).
+ */
+function gatheredI8(rt: WasmRuntime, c: Quantized, list: Int32Array): I8Rows {
+  return {
+    count: list.length,
+    blocks(nt, each) {
+      let codes = -1;
+      let scales = -1;
+      let idx = -1;
+      try {
+        const m = Math.min(nt, list.length);
+        codes = rt.alloc(m * c.stride, op);
+        scales = rt.alloc(m * 4, op);
+        idx = rt.alloc(m * 4, op);
+        for (let g0 = 0; g0 < list.length; g0 += nt) {
+          const w = Math.min(nt, list.length - g0);
+          new Int32Array(rt.memory.buffer, idx, w).set(list.subarray(g0, g0 + w));
+          rt.exports.gatherI8(c.ptr, c.stride, c.scales, idx, w, codes, scales);
+          each(codes, scales, w, g0, 0);
+        }
+      } finally {
+        for (const p of [codes, scales, idx]) if (p >= 0) rt.free(p);
+      }
+    },
+  };
+}
+
+/** The `cand` best of `rows` (in its numbering) for each query by int8 score (ties to the lower row). */
 function int8AllowedScan(
   rt: WasmRuntime,
   c: Quantized,
+  rows: I8Rows,
   queries: Matrix,
   cand: number,
-  mask: number,
 ): TopKResult {
-  const n = c.rows;
   const qg = Math.min(queries.rows, I8_QUERIES);
   const sel = new WasmSelection(rt, queries.rows, cand, qg, op);
   let q: Quantized | undefined;
@@ -222,29 +294,15 @@ function int8AllowedScan(
   try {
     q = quantizeRows(rt, queries, op);
     const fit = Math.min(I8_TILE_BYTES / c.stride, SEARCH_TILE / qg);
-    const nt = Math.min(n, Math.max(4, Math.floor(fit / 4) * 4));
+    const nt = Math.min(rows.count, Math.max(4, Math.floor(fit / 4) * 4));
     tile = rt.alloc(qg * nt * 4, op);
+    const qq = q;
     for (let g0 = 0; g0 < queries.rows; g0 += qg) {
       const gq = Math.min(qg, queries.rows - g0);
-      for (let j0 = 0; j0 < n; j0 += nt) {
-        const w = Math.min(nt, n - j0);
-        const count = rt.exports.countAllowed(mask + j0, w);
-        if (count === 0) continue;
-        dotsI8Batch(
-          rt,
-          q.ptr + g0 * q.stride,
-          gq,
-          q.scales + g0 * 4,
-          c.ptr + j0 * c.stride,
-          w,
-          c.stride,
-          c.scales + j0 * 4,
-          tile,
-          w,
-        );
-        const m = count === w ? 0 : mask + j0;
-        for (let i = 0; i < gq; i++) sel.offer(g0 + i, tile + i * w * 4, w, j0, m);
-      }
+      rows.blocks(nt, (ptr, scales, w, j0, mask) => {
+        dotsI8Batch(rt, qq.ptr + g0 * qq.stride, gq, qq.scales + g0 * 4, ptr, w, c.stride, scales, tile, w);
+        for (let i = 0; i < gq; i++) sel.offer(g0 + i, tile + i * w * 4, w, j0, mask);
+      });
       sel.done(g0, gq);
     }
   } finally {

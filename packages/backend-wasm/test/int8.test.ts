@@ -195,7 +195,7 @@ describe('int8 corpora', () => {
     c.dispose();
   });
 
-  it('queries whose ties span the corpus are widened one at a time: memory for one query, not all', () => {
+  it('queries whose ties span the corpus are taken 8 at a time: memory for 8 queries, not all', () => {
     // Zero queries score 0 with every row, so every row ties at the cut-off. Widening all queries
     // together held queries x rows candidates (1.5 GB for 64 queries over 1M rows).
     const n = 200_000;
@@ -211,7 +211,7 @@ describe('int8 corpora', () => {
     b.memoryPeak();
     const got = b.kernels.corpusSearch(c, q, 10);
     const grew = b.memoryPeak() - before;
-    // One query's candidates (8 bytes a row) and its scan, not Q x n x 8 = 51 MB.
+    // Eight queries' candidates (4 bytes a row each) and their scan, not Q x n x 8 = 51 MB.
     expect(grew).toBeLessThan(12 * 2 ** 20);
     for (let i = 0; i < Q; i++) {
       const row = Array.from(got.indices.subarray(i * 10, (i + 1) * 10));
@@ -223,6 +223,39 @@ describe('int8 corpora', () => {
     const f = b.kernels.corpusSearchAllowed!(c, q, 3, allow);
     expect(Array.from(f.indices.subarray(0, 3))).toEqual([1, 2, 3]);
     c.dispose();
+  });
+
+  it('duplicate rows tying at the cut-off: every copy re-ranked, in groups of tied queries, filtered or not', () => {
+    // 3,000 copies of row 0 among 60,000 rows of 16: queries near it tie 3,000 rows at the cut-off.
+    // 11 of 12 queries tie (two groups); the mask passes every 9th row, few enough to be gathered,
+    // in several blocks of rows. The answer is the exact search's: the lowest copies first.
+    const n = 60_000;
+    const d = 16;
+    const x = random(n, d, 77);
+    for (let c = 1; c <= 3000; c++) x.data.copyWithin(((c * 37) % n) * d, 0, d);
+    const Q = 12;
+    const data = new Float32Array(Q * d);
+    for (let i = 0; i < Q; i++)
+      for (let j = 0; j < d; j++)
+        data[i * d + j] = i === 4 ? x.data[999 * d + j] : x.data[j] + 1e-4 * Math.sin(i + j);
+    const q = { data, rows: Q, cols: d };
+    const c = b.kernels.createCorpus(x, { storage: 'int8', rerank: 3 });
+    const allow = new Uint8Array(n).map((_, j) => (j % 9 === 0 ? 1 : 0));
+    const pass = Array.from({ length: n }, (_, j) => j).filter((j) => allow[j] === 1);
+    const picked = new Float32Array(pass.length * d);
+    for (let t = 0; t < pass.length; t++) picked.set(x.data.subarray(pass[t] * d, (pass[t] + 1) * d), t * d);
+    for (const k of [1, 10]) {
+      const got = b.kernels.corpusSearch(c, q, k);
+      const want = ref.topK(q, x, k);
+      expect([...got.indices], `k=${k}`).toEqual([...want.indices]);
+      expectClose(got.scores, want.scores, 1e-6);
+      const f = b.kernels.corpusSearchAllowed!(c, q, k, allow);
+      const fw = ref.topK(q, { data: picked, rows: pass.length, cols: d }, k);
+      expect([...f.indices], `k=${k}, filtered`).toEqual(Array.from(fw.indices, (t) => pass[t]));
+      expectClose(f.scores, fw.scores, 1e-6);
+    }
+    c.dispose();
+    expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   });
 
   it('recall@10 with re-ranking on random data', () => {

@@ -116,8 +116,88 @@ export function quantizedSearch(
       queries.rows,
       (w, q0, q1) => scanI8(rt, c, someRows(queries, q0, q1), w, op),
       take,
+      (group, edges) => i8AtLeast(rt, c, allI8Rows(c), queries, group, edges, op),
     ),
   );
+}
+
+/**
+ * The rows an int8 scan passes over, numbered `0 .. count - 1` in the scan's own order (a corpus's
+ * rows, or the rows a filter passes), handed out a block at a time: `blocks(nt, each)` calls
+ * `each(ptr, scales, w, j0, mask)` for rows `j0 .. j0 + w - 1` (at most `nt`) at `ptr` with their
+ * scales at `scales`, `mask` a byte a row (1 to pass) or 0 when all of them pass.
+ */
+export interface I8Rows {
+  readonly count: number;
+  blocks(nt: number, each: (ptr: number, scales: number, w: number, j0: number, mask: number) => void): void;
+}
+
+/** Every row of `c`, in place. */
+export function allI8Rows(c: Quantized): I8Rows {
+  return {
+    count: c.rows,
+    blocks(nt, each) {
+      for (let j0 = 0; j0 < c.rows; j0 += nt) {
+        const w = Math.min(nt, c.rows - j0);
+        each(c.ptr + j0 * c.stride, c.scales + j0 * 4, w, j0, 0);
+      }
+    },
+  };
+}
+
+/**
+ * For each query of `group` (rows of `queries`), the rows of `rows` (ascending, in its numbering)
+ * whose int8 score is at least its entry of `edges`: one pass over the rows for the whole group,
+ * grouped as {@link scanI8} groups queries, each score the very one the scans compute (integer
+ * sums, clamped where computed). See throughTies: these are queries whose ties at the re-rank
+ * boundary fill their selection.
+ */
+export function i8AtLeast(
+  rt: WasmRuntime,
+  c: Quantized,
+  rows: I8Rows,
+  queries: Matrix,
+  group: readonly number[],
+  edges: readonly number[],
+  op: string,
+): Int32Array[] {
+  const d = queries.cols;
+  const gq = group.length;
+  const some = new Float32Array(gq * d);
+  for (let t = 0; t < gq; t++) some.set(queries.data.subarray(group[t] * d, (group[t] + 1) * d), t * d);
+  const found = group.map(() => new Int32Array(64));
+  const count = new Array<number>(gq).fill(0);
+  const fit = Math.min(BATCH_TILE_BYTES / c.stride, TILE / gq);
+  const nt = Math.min(rows.count, Math.max(4, Math.floor(fit / 4) * 4));
+  let tile = -1;
+  let q: Quantized | undefined;
+  try {
+    q = quantizeRows(rt, { data: some, rows: gq, cols: d }, op);
+    tile = rt.alloc(gq * nt * 4, op);
+    const qq = q;
+    rows.blocks(nt, (ptr, scales, w, j0, mask) => {
+      dotsI8Batch(rt, qq.ptr, gq, qq.scales, ptr, w, c.stride, scales, tile, w);
+      const f = rt.f32;
+      const pass = mask === 0 ? null : new Uint8Array(rt.memory.buffer, mask, w);
+      for (let t = 0; t < gq; t++) {
+        const at = (tile >>> 2) + t * w;
+        const edge = edges[t];
+        for (let u = 0; u < w; u++) {
+          if (f[at + u] < edge || (pass !== null && pass[u] !== 1)) continue;
+          if (count[t] === found[t].length) {
+            const grown = new Int32Array(2 * count[t]);
+            grown.set(found[t]);
+            found[t] = grown;
+          }
+          found[t][count[t]++] = j0 + u;
+        }
+      }
+    });
+  } finally {
+    if (tile >= 0) rt.free(tile);
+    if (q) freeQuantized(rt, q);
+  }
+  return found.map((f, t) => f.subarray(0, count[t]));
 }
 
 /** Rows `q0 .. q1 - 1` of `m` (a view; `m` itself for all of them). */

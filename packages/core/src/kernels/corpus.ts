@@ -274,9 +274,28 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
   // re-ranked scores are exact even when every candidate is kept (rerank 1, or k near the rows).
   const exact = c.exact!;
   const final = new TopKSelector(q, k);
-  throughTies(Math.min(n, c.rerank * k), n, q, scan, (i, cand) => {
-    for (let t = 0; t < cand.length; t++) final.push(i, dot64(qn, i * d, exact, cand[t] * d, d), cand[t]);
-  });
+  /** For each query of `group`, every row it may choose whose stored score ranks >= its edge. */
+  const atLeast = (group: readonly number[], edges: readonly number[]): Int32Array[] => {
+    const got = group.map((): number[] => []);
+    const some = new Float32Array(group.length * d);
+    for (let t = 0; t < group.length; t++)
+      some.set(queries.data.subarray(group[t] * d, (group[t] + 1) * d), t * d);
+    forEachScoreTile({ data: some, rows: group.length, cols: d }, n, fill, (t, tile, off, start, w) => {
+      for (let u = 0; u < w; u++)
+        if (Math.fround(clampCos(tile[off + u])) >= edges[t]) got[t].push(rows ? rows[start + u] : start + u);
+    });
+    return got.map((g) => Int32Array.from(g));
+  };
+  throughTies(
+    Math.min(n, c.rerank * k),
+    n,
+    q,
+    scan,
+    (i, cand) => {
+      for (let t = 0; t < cand.length; t++) final.push(i, dot64(qn, i * d, exact, cand[t] * d, d), cand[t]);
+    },
+    atLeast,
+  );
   return final.result();
 }
 
