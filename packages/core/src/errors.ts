@@ -214,7 +214,7 @@ export async function reportProgress(
  * `p`, or `ABORTED` as soon as `signal` fires, whichever comes first (at once if it has). `p` keeps
  * its handlers, so its later rejection is never unhandled.
  */
-export function orAbort<T>(op: string, p: PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
+export function orAbort<T>(op: string, p: T | PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return Promise.resolve(p);
   return new Promise<T>((resolve, reject) => {
     const stop = () => {

@@ -22,6 +22,7 @@ import {
   errorText,
   isArrayArg,
   isCosineKitError,
+  orAbort,
   readFailure,
   reading,
   reportProgress,
@@ -704,8 +705,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           checkSignal(op, signal);
           let step: IteratorResult<unknown>;
           try {
-            step = await it.next();
+            // Not past an abort: a source that stalls (a stream that stops sending) held the call.
+            step = await orAbort(op, it.next(), signal);
           } catch (e) {
+            if (signal?.aborted && isCosineKitError(e, 'ABORTED')) throw e;
             // The caller's iterator failed: its error, named, as the cause (it escaped raw).
             throw readFailure(op, 'source', e);
           }
@@ -771,9 +774,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       } catch (e) {
         disposeQuietly(c);
         try {
-          await it.return?.();
+          // An async generator stalled mid-chunk answers return() only once that chunk comes.
+          await orAbort(op, it.return?.(), signal);
         } catch {
-          // The source's own clean-up failed too: the first error is the one reported.
+          // The source's own clean-up failed too, or waits past the abort: the first error is reported.
         }
         // The corpus being made refused a later segment because the kit was disposed meanwhile:
         // the caller never held that corpus, so the kit is named, as for a dispose between segments.

@@ -176,6 +176,27 @@ describe('AbortSignal', () => {
     expect(ReferenceCorpus.live).toBe(before);
   });
 
+  it('an abort ends corpusFrom while its source stalls between chunks (it waited for ever)', async () => {
+    const before = ReferenceCorpus.live;
+    let finished = false;
+    async function* stalled() {
+      try {
+        yield rows(4, 3, 1);
+        // A stream that stops sending: this promise never settles.
+        await new Promise(() => {});
+      } finally {
+        finished = true;
+      }
+    }
+    const e = await kit
+      .corpusFrom(stalled(), { signal: AbortSignal.timeout(50), segmentBytes: 1 })
+      .catch((x) => x);
+    expect(e).toMatchObject({ code: 'ABORTED', op: 'corpusFrom', arg: 'signal' });
+    expect(ReferenceCorpus.live).toBe(before);
+    // Its clean-up cannot run while it is stalled; the call did not wait for it.
+    expect(finished).toBe(false);
+  });
+
   it('refuses a signal that is not an AbortSignal', async () => {
     const c = await kit.corpus(rows(5, 3, 1));
     await expect(c.search(rows(1, 3, 2), 1, { signal: {} as never })).rejects.toMatchObject({
