@@ -41,7 +41,7 @@ import {
 } from './conv.js';
 import { DenseLayer, type DenseSpec, type Layer, type LayerCache } from './layers.js';
 import { type NormalizedRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
-import { type DenseOps, kernelOps, type Precision, type Vec } from './ops.js';
+import { type DenseOps, float64Ops, kernelOps, type Precision, type Vec } from './ops.js';
 import { createRng } from './rng.js';
 
 /** One layer of {@link createEncoder}: dense (the default `type`), convolution, pooling or flatten. */
@@ -316,7 +316,7 @@ export class Encoder {
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);
       const rows = t.data.subarray(s * this.inputs, e * this.inputs);
-      const c = await model.forward(ops, rows, e - s).catch((err: unknown) => {
+      const c = await model.forward(ops, rows, e - s).catch(async (err: unknown) => {
         // A backend disposed under the call: named as embed's, not the kernel's that found it.
         if (isCosineKitError(err, 'DISPOSED') && err.op !== 'embed')
           throw argErrorOf('DISPOSED', 'embed', 'source', `lost its backend: ${err.message}`, err);
@@ -337,14 +337,16 @@ export class Encoder {
             `holds rows of magnitude ${hi > HUGE ? `up to ${hi}` : `down to ${lo}`}, past what float32 layers hold (2^-64 to 2^64 per row): a product overflowed. Scale the rows as the training rows were. (${(err as Error).message})`,
             err,
           );
-        // So are finite weights so large that a layer's product overflows float32.
+        // So are finite weights so large that a layer's product overflows float32: beyond 2^64,
+        // or smaller ones whose products grow past float32 layer after layer (as float64 says).
         const w = largestParameter(model.parameters());
-        if (kernelFault && w > HUGE)
+        const peak = kernelFault && w <= HUGE ? await peak64(model, rows, e - s) : 0;
+        if (kernelFault && (w > HUGE || peak > 2 ** 127))
           argError(
             'NON_FINITE',
             'embed',
             'encoder',
-            `holds weights up to ${w}, past what float32 layers hold (2^64): a layer's product overflowed. (${(err as Error).message})`,
+            `holds weights up to ${w}${peak > 0 ? `, whose layers reach ${peak} on these rows in float64` : ''}, past what float32 layers hold: a layer's product overflowed. (${(err as Error).message})`,
             err,
           );
         // Anything else a kernel raised is named after embed, as the head and classifier name theirs.
@@ -377,6 +379,14 @@ export function ownRows(x: TensorInput, op: string, arg: string): Tensor {
 }
 
 /** The largest |value| among `params`. */
+/** The largest |value| a layer of `model` outputs for the `n` rows of `x`, computed in float64. */
+export async function peak64(model: Encoder, x: Float32Array, n: number): Promise<number> {
+  const c = await model.clone('float64').forward(float64Ops, Float64Array.from(x), n);
+  let m = 0;
+  for (const l of c.layers) for (let i = 0; i < l.out.length; i++) m = Math.max(m, Math.abs(l.out[i]));
+  return m;
+}
+
 function largestParameter(params: readonly ArrayLike<number>[]): number {
   let m = 0;
   for (const p of params) for (let i = 0; i < p.length; i++) m = Math.max(m, Math.abs(p[i]));

@@ -23,7 +23,7 @@ import {
   rowMagnitudes,
   TINY,
 } from './check.js';
-import { Encoder, type KernelSource, kernelsOf, TRAINING } from './encoder.js';
+import { Encoder, type KernelSource, kernelsOf, peak64, TRAINING } from './encoder.js';
 import { MAX_SAVED_WEIGHT } from './io.js';
 import type { Loss, Sampling } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
@@ -147,7 +147,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   try {
     return await trainLoop(options, at, held);
   } catch (e) {
-    throw blame(e, at);
+    throw await blame(e, at, held.encoder);
   } finally {
     if (held.encoder) TRAINING.delete(held.encoder);
   }
@@ -192,6 +192,8 @@ interface StepState {
   params: Vec[];
   /** What runs: drawing a batch, the model's kernels, the loss, the optimiser's step, or the caller's callbacks or validation. */
   phase: 'sampler' | 'kernels' | 'loss' | 'optimizer' | 'callbacks' | 'validate';
+  /** True once an optimiser step has changed the weights. */
+  stepped?: boolean;
 }
 
 /**
@@ -201,7 +203,7 @@ interface StepState {
  * embedding's normalisation gradient does): then the error names that argument of `train`.
  * Otherwise the backend's error stands. Runs only on failure.
  */
-function blame(e: unknown, s: StepState): unknown {
+async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Promise<unknown> {
   // The caller's own code threw (a custom sampler, loss or optimiser, a callback, validate): named
   // as that argument of train, its error as the cause (it escaped raw).
   if (!isCosineKitError(e) && s.phase !== 'kernels')
@@ -293,6 +295,21 @@ function blame(e: unknown, s: StepState): unknown {
   // Past ±2^40 a float32 product overflows within a layer or two (5e15 across three layers did),
   // and no converging training gets there: the optimizer's step, not the backend.
   if (w > MAX_SAVED_WEIGHT) return diverged(`reached ${w}`);
+  // Smaller weights whose products still grow past float32 layer after layer (as float64 says):
+  // the encoder's as it was handed over (a loaded file may hold 2^40), else the steps' doing.
+  if (x && s.cols > 0 && s.phase === 'kernels' && encoder?.precision === 'float32') {
+    const peak = await peak64(encoder, x as Float32Array, x.length / s.cols);
+    if (peak > 2 ** 127)
+      return s.stepped
+        ? diverged(`grew until a layer reached ${peak} on this batch (in float64)`)
+        : argErrorOf(
+            'NON_FINITE',
+            'train',
+            'encoder',
+            `holds weights up to ${w}, whose layers reach ${peak} on the first batch in float64, past what float32 layers hold: a layer's product overflowed. (${e.message})`,
+            e,
+          );
+  }
   // The backend failing under a kernel: named after train, the kernels as its argument.
   return renamedError(e, 'train', e.arg !== undefined ? { [e.arg]: 'kernels' } : {});
 }
@@ -741,6 +758,7 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
     kernels,
     CHECKED_GRADIENTS,
   );
+  at.stepped = true;
   ops.release?.();
   return r.loss;
 }

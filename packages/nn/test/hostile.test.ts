@@ -1951,6 +1951,46 @@ describe('finite weights too large for float32 layers', () => {
       message: expect.stringMatching(/holds weights up to 3[.0-9]*e\+38, past what float32 layers hold/),
     });
   });
+
+  it('and weights a saved file may hold (2^40) whose products grow past float32 layer after layer', async () => {
+    // Each weight is allowed; three layers of them take a row of 0.5s to about 2^130.
+    const { createEncoder, loadEncoder, saveEncoder, MAX_SAVED_WEIGHT } = await import('../src/index.js');
+    const { createCosineKit } = await import('@cosinekit/core');
+    const enc = createEncoder({
+      inputs: 8,
+      layers: [{ units: 16, activation: 'relu' }, { units: 16 }, { units: 4 }],
+      seed: 1,
+    });
+    for (const p of enc.parameters()) p.fill(MAX_SAVED_WEIGHT);
+    const loaded = loadEncoder(saveEncoder(enc));
+    const kit = createCosineKit({ backend: 'reference' });
+    await expect(loaded.embed(kit, [new Array(8).fill(0.5)])).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'embed',
+      arg: 'encoder',
+      message: expect.stringMatching(
+        /holds weights up to 1099511627776, whose layers reach 1\.7[0-9]*e\+39 on these rows in float64/,
+      ),
+    });
+    // train's first batch names the encoder too, not the backend's matmul.
+    const { train, inBatchSampler, adam, multipleNegativesRankingLoss } = await import('../src/index.js');
+    const x = new Float32Array(64).map((_, i) => Math.sin(i));
+    await expect(
+      train({
+        kernels: kit,
+        encoder: loaded,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x, rows: 8, cols: 8, labels: [0, 0, 1, 1, 2, 2, 3, 3] }, { batchSize: 4 }),
+        optimizer: adam(),
+        epochs: 1,
+      }),
+    ).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'train',
+      arg: 'encoder',
+      message: expect.stringMatching(/whose layers reach .* on the first batch in float64/),
+    });
+  });
 });
 
 describe('a misspelt option', () => {
