@@ -142,13 +142,7 @@ export class Engine {
     let k = this.#kernels.get(key);
     if (k === undefined) {
       const s = spec();
-      if ((s.steps ?? 0) > this.loopCap)
-        argError(
-          'UNSUPPORTED',
-          key.split(':')[0],
-          'x',
-          `needs ${s.steps} loop steps in one shader, but this GL implementation (${this.device}) stops a shader's loops after ${this.loopCap}: rows this long would be summed short. Use gpu.js mode 'webasm' or another backend for them.`,
-        );
+      this.checkSteps(key.split(':')[0], 'x', s.steps ?? 0);
       const gl = this.textures;
       k = this.gpu.createKernel(s.source, {
         output: [1],
@@ -168,6 +162,20 @@ export class Engine {
       if (s.packed === true) this.#packed.add(key);
     }
     return k;
+  }
+
+  /**
+   * Refuses, with `UNSUPPORTED` naming `arg` of `op`, work whose shaders would take more loop
+   * steps than this GL implementation runs ({@link Engine.loopCap}): their sums would stop short.
+   */
+  checkSteps(op: string, arg: string, steps: number): void {
+    if (steps > this.loopCap)
+      argError(
+        'UNSUPPORTED',
+        op,
+        arg,
+        `needs ${steps} loop steps in one shader, but this GL implementation (${this.device}) stops a shader's loops after ${this.loopCap}: rows this long would be summed short. Use gpu.js mode 'webasm' or another backend for them.`,
+      );
   }
 
   /** Number of compiled kernels: one per kernel and shape family (the baked constants). */

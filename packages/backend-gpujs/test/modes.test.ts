@@ -1,5 +1,5 @@
 import { listBackends } from '@cosinekit/core';
-import { getBackend, isCosineKitError, unregisterBackend } from '@cosinekit/core/backend';
+import { getBackend, isCosineKitError, type StoredCorpus, unregisterBackend } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { createGpujsBackend } from '../src/index.js';
 import { inBrowser, unavailable } from './modes.js';
@@ -86,6 +86,23 @@ describe('mode selection', () => {
       if (typeof cap === 'number' && cap < 2 * d) {
         expect(() => b.kernels.rowNorms!(x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
         expect(() => b.kernels.cosineMatrix!(x, x)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+        // Stored rows past the scores' cap (a loaded file's) are refused when imported, not on
+        // every later search (the corpus was made, and no search could run).
+        const long = cap + 1;
+        const exact = new Float32Array(long).fill(1 / Math.sqrt(long));
+        const stored = {
+          storage: 'float32',
+          rerank: 0,
+          rows: 1,
+          cols: long,
+          exact,
+          half: null,
+          codes: null,
+          scales: null,
+        };
+        expect(() => b.kernels.importCorpus!(stored as StoredCorpus)).toThrow(
+          expect.objectContaining({ code: 'UNSUPPORTED', op: 'importCorpus', arg: 'stored' }),
+        );
       } else {
         const norms = (await b.kernels.rowNorms!(x)) as Float32Array;
         expect(Math.abs(norms[0] - Math.sqrt(d))).toBeLessThan(1e-3);

@@ -81,6 +81,9 @@ export function importCorpus(engine: Engine, stored: StoredCorpus): GpujsCorpus 
       `holds '${stored.storage}' rows, but the gpujs backend stores corpora as float32 only.`,
     );
   }
+  // Rows its searches could not sum (a loaded file's; createCorpus's own kernels refuse them):
+  // refused here, so the kit keeps the corpus on another backend.
+  engine.checkSteps('importCorpus', 'stored', stored.cols);
   return new GpujsCorpus(
     engine,
     uploadRows(engine, { data: stored.exact, rows: stored.rows, cols: stored.cols }),
