@@ -7,6 +7,8 @@ import {
   decodeCorpusRows,
   decodingFor,
   type FileArg,
+  HEADER_LEAD,
+  opensObject,
   parseCorpusHead,
   readCorpusPreamble,
 } from './corpus-file.js';
@@ -234,15 +236,6 @@ async function pieces<A extends Int32Array | Float32Array | Uint16Array | Int8Ar
  * as `loadCorpus` checks them, and made resident. Beyond the corpus itself, it holds one segment's
  * bytes at most. Any failure or an abort disposes what was built. @internal
  */
-/** Bytes of a header read alone first (see `readCorpus`). */
-const HEADER_LEAD = 4096;
-
-/** The first byte of `b` that is not JSON whitespace, or -1. */
-function firstNonSpace(b: Uint8Array): number {
-  for (const c of b) if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return c;
-  return -1;
-}
-
 /** Most segments a load lists (see `readCorpus`): a smaller `segmentBytes` is raised to keep under it. */
 const MAX_SEGMENTS = 1 << 16;
 
@@ -263,8 +256,7 @@ export async function readCorpus(
   // read alone and must open a JSON object, so a forged length over a hole of zeros (a sparse
   // file: 2 GiB apparent, 4 KiB on disk) is refused before anything that size is allocated.
   const lead = await source.read(16, Math.min(pre.headerLength, HEADER_LEAD));
-  if (firstNonSpace(lead) !== 0x7b)
-    argError('CORRUPT_DATA', at.op, at.arg, 'has a header that is not valid JSON.');
+  if (!opensObject(lead)) argError('CORRUPT_DATA', at.op, at.arg, 'has a header that is not valid JSON.');
   const header = pre.headerLength <= HEADER_LEAD ? lead : await source.read(16, pre.headerLength);
   const l = decodingFor(at, () => parseCorpusHead(pre.version, header, total));
   const { rows, cols } = l;
@@ -377,7 +369,8 @@ export async function readCorpus(
   } catch (e) {
     // The corpus being built, disposed under the load (`kit.dispose()`, `disposeBackends()`), is no
     // argument of this call: say which one its end came through.
-    if (c?.disposed && isCosineKitError(e) && e.code === 'DISPOSED')
+    // disposeBackends() leaves the corpus undisposed; its backend's refusal names the corpus.
+    if (isCosineKitError(e, 'DISPOSED') && (c?.disposed || (c && e.arg !== at.arg && e.arg !== 'kit')))
       throw argErrorOf(
         'DISPOSED',
         op,

@@ -204,7 +204,9 @@ function initFailed(name: string, why: string | undefined, cause?: unknown): Cos
  * Disposes every initialised backend and resets them to `registered`: the next `getBackend` (or
  * a new kit), from the moment of the call on, makes a fresh instance from its factory, whether or
  * not the returned promise was awaited. Disposal is final for the instances disposed, so a kit that
- * got its backend before this call rejects its backend's kernels with `DISPOSED`.
+ * got its backend before this call rejects its backend's kernels with `DISPOSED`. A backend without
+ * a `dispose()` holds nothing to release and is left as it is: the reference backend, and a kit on
+ * it, keep answering.
  */
 export async function disposeBackends(): Promise<void> {
   // Every entry starts afresh at the call, before anything is awaited: a kit made while the old

@@ -521,6 +521,91 @@ describe('file helpers beside other writers and odd files', () => {
     c.dispose();
   });
 
+  it('disposeBackends() during a load: DISPOSED naming the kit (it named a corpus the call never had)', async () => {
+    const { disposeBackends } = await import('../src/index.js');
+    const { registerBackend, unregisterBackend } = await import('../src/backend.js');
+    const c = await kit.corpus(rows(6, 3, 1));
+    const path = at('disposed-backends.ckc');
+    await saveCorpusFile(c, path);
+    c.dispose();
+    // The reference kernels, refusing every call once disposed, as an engine's would.
+    let gone = false;
+    const kernels = Object.fromEntries(
+      Object.entries(referenceKernels).map(([name, f]) => [
+        name,
+        typeof f !== 'function'
+          ? f
+          : (...args: unknown[]) =>
+              gone ? disposedBackend(name) : (f as (...a: unknown[]) => unknown)(...args),
+      ]),
+    );
+    registerBackend(
+      'file-disposable',
+      () => ({
+        name: 'file-disposable',
+        kernels: kernels as typeof referenceKernels,
+        dispose: () => void (gone = true),
+      }),
+      1,
+    );
+    const other = createCosineKit({ backend: 'file-disposable' });
+    let stopped: Promise<void> | undefined;
+    const e = await loadCorpusFile(other, path, {
+      segmentBytes: 1,
+      onProgress: (done) => {
+        if (done === 2) stopped = disposeBackends();
+      },
+    }).catch((x) => x);
+    await stopped;
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'loadCorpusFile', arg: 'kit' });
+    unregisterBackend('file-disposable');
+  });
+
+  it('one verdict on a header opening with a byte-order mark or 4 KiB of spaces, from bytes or from a file', async () => {
+    // loadCorpus and decodeCorpusFile took both; loadCorpusFile refused both.
+    const c = await kit.corpus(rows(3, 4, 2));
+    const good = await c.save();
+    c.dispose();
+    const h = new DataView(good.buffer, good.byteOffset).getUint32(12, true);
+    const json = new TextDecoder().decode(good.subarray(16, 16 + h)).trim();
+    const body = good.subarray(16 + h, good.length - 4);
+    for (const [what, lead] of [
+      ['a few spaces', '   '],
+      ['a byte-order mark', '\ufeff'],
+      ['5,000 spaces', ' '.repeat(5000)],
+    ] as const) {
+      // The header's text after the lead, padded to 4 bytes; the checksum recomputed, so only the
+      // header's start is at issue.
+      const text = new TextEncoder().encode(lead + json);
+      const hl = Math.ceil(text.length / 4) * 4;
+      const bytes = new Uint8Array(16 + hl + body.length + 4).fill(0x20, 16, 16 + hl);
+      bytes.set(good.subarray(0, 12));
+      new DataView(bytes.buffer).setUint32(12, hl, true);
+      bytes.set(text, 16);
+      bytes.set(body, 16 + hl);
+      new DataView(bytes.buffer).setUint32(
+        bytes.length - 4,
+        crc32(bytes.subarray(0, bytes.length - 4)),
+        true,
+      );
+      const path = at('lead.ckc');
+      writeFileSync(path, bytes);
+      const fromBytes = await kit.loadCorpus(bytes).catch((x) => x);
+      const fromFile = await loadCorpusFile(kit, path).catch((x) => x);
+      for (const e of [fromBytes, fromFile]) {
+        // A few spaces are JSON whitespace within the first bytes: the file loads, both ways.
+        if (lead === '   ') {
+          expect(e.rows, what).toBe(3);
+          e.dispose();
+        } else
+          expect(e, what).toMatchObject({
+            code: 'CORRUPT_DATA',
+            message: expect.stringMatching(/header that is not valid JSON/),
+          });
+      }
+    }
+  });
+
   it('segmentBytes: Infinity loads in one segment (it failed as "changed while it was being read")', async () => {
     const c = await build('int8', 2);
     const path = at('infinite-segments.ckc');
