@@ -250,7 +250,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
   }
   header.layers.forEach((l, i) => {
     try {
-      layerFromSaved(l);
+      layerFromSaved(l, undefined, reading);
     } catch (err) {
       layerError(i, err);
     }
@@ -282,7 +282,7 @@ export function loadEncoder(bytes: Uint8Array): Encoder {
   };
   const layers = header.layers.map((l, i) => {
     try {
-      return layerFromSaved(l, read).layer;
+      return layerFromSaved(l, read, reading).layer;
     } catch (e) {
       if (isCosineKitError(e)) throw e;
       // readHeader built every layer once: a layer that fails now is still the file's fault.

@@ -73,10 +73,12 @@ export function savedParameters(l: SavedShape): number {
  * Builds a layer from its header entry, checking that the recorded `inputs` and `units` agree with
  * its geometry; `read` supplies the float32 weights (without it, only the check runs and the
  * parameter count comes back). Throws on any inconsistency; the caller reports `CORRUPT_DATA`.
+ * `op` is the public function reading the file, named in the layers' own errors.
  */
 export function layerFromSaved(
   l: SavedShape,
   read?: (n: number) => Float32Array,
+  op = 'loadEncoder',
 ): { layer: Layer; parameters: number } {
   const [nw, nb] = lengths(l);
   const build = (w: Float32Array, b: Float32Array): Layer => {
@@ -95,7 +97,7 @@ export function layerFromSaved(
           l.activation,
           w,
           b,
-          'loadEncoder',
+          op,
         );
       case 'maxPool2d':
       case 'avgPool2d':
@@ -107,7 +109,7 @@ export function layerFromSaved(
           l.size as number,
           l.stride as number,
           'float32',
-          'loadEncoder',
+          op,
         );
       case 'flatten':
         return new FlattenLayer(l.inputs);

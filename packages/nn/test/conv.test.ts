@@ -320,6 +320,16 @@ describe('save and load with convolutions', () => {
       }
       throw new Error(`loadEncoder accepted a file with a bad ${name}`);
     }
+    // readEncoderHeader refuses the same files in its own name, the layer's message included
+    // (a bad stride said 'loadEncoder' inside it).
+    for (const [name, edit] of cases)
+      expect(() => readEncoderHeader(rewrite(edit)), name).toThrow(
+        expect.objectContaining({
+          code: 'CORRUPT_DATA',
+          op: 'readEncoderHeader',
+          message: expect.not.stringMatching(/loadEncoder/),
+        }),
+      );
   });
 });
 
