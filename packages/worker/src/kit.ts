@@ -873,6 +873,8 @@ function crossOriginIsolatedOrNode(): boolean {
 
 async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   let w: WorkerLike;
+  /** The script it runs, for an error that has nothing else to say (a script that did not load). */
+  let script = 'given';
   // What `given` is, read once: a value whose reading throws (a revoked Proxy, a throwing getter
   // or trap) is INVALID_ARGUMENT naming worker, its error the cause.
   const kind = reading('createWorkerKit', 'worker', () => {
@@ -890,6 +892,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     w = given as WorkerLike;
   } else {
     const url = given === undefined ? defaultScript() : (given as string | URL);
+    script = String(url);
     try {
       if (isNode() && typeof (globalThis as { Worker?: unknown }).Worker !== 'function') {
         const name = 'node:worker_threads';
@@ -969,7 +972,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     else thread.onMessage(m);
   };
   // A started worker given whose listeners cannot be added is named, as one that cannot be read.
-  reading('createWorkerKit', 'worker', () => listen(w, receive, crash));
+  reading('createWorkerKit', 'worker', () => listen(w, receive, crash, script));
   return thread;
 }
 
@@ -978,6 +981,7 @@ function listen(
   w: WorkerLike,
   receive: (m: FromWorker) => void,
   crash: (why: string, cause?: unknown) => void,
+  script: string,
 ): void {
   if (typeof (w as NodeWorker).on === 'function') {
     const n = w as NodeWorker;
@@ -991,7 +995,13 @@ function listen(
     b.addEventListener('error', (e) => {
       // Handled: it reaches the caller as the cause of every pending call's BACKEND_ERROR.
       e.preventDefault?.();
-      crash(`failed: ${e.message ?? 'an error outside any call'}`, e.error);
+      // A script that did not load (a bundled page without the default one) says nothing more.
+      crash(
+        e.message !== undefined
+          ? `failed: ${e.message}`
+          : `failed before serving: its script (${script}) did not load or threw as it started; in a bundled page pass a worker script of your own (see "Your own worker script" in @cosinekit/worker's README)`,
+        e.error,
+      );
     });
     b.addEventListener('messageerror', () => crash('sent a message that could not be read'));
   }

@@ -22,5 +22,7 @@ describe('a failing worker in the browser', () => {
     }).catch((x) => x);
     expect(isCosineKitError(e, 'BACKEND_ERROR')).toBe(true);
     expect(e.op).toBe('createWorkerKit');
+    // Says why and which script (it said "an error outside any call").
+    expect(e.message).toMatch(/its script \(.*no-such-worker\.js\) did not load/);
   });
 });
