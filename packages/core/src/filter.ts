@@ -78,7 +78,12 @@ function admitted(op: string, filter: unknown): AdmittedFilter {
     attached(m, op, `${arg}.mask`);
     // A copy (a Node Buffer's slice() is a view): the search runs later, on the mask as it was.
     const mask = new Uint8Array(m);
-    for (let i = 0; i < mask.length; i++)
+    // Four bytes at a time (a byte loop was a tenth of a filtered search at 200,000 x 96), then
+    // the first bad byte found one at a time.
+    const words = new Uint32Array(mask.buffer, 0, mask.length >>> 2);
+    let i = 0;
+    while (i < words.length && (words[i] & 0xfefefefe) === 0) i++;
+    for (i *= 4; i < mask.length; i++)
       if (mask[i] > 1)
         argError('INVALID_ARGUMENT', op, `${arg}.mask[${i}]`, `must be 0 or 1, got ${mask[i]}.`);
     return { kind: 'mask', mask };

@@ -126,6 +126,32 @@ describe('bad filters', () => {
     });
   }
 
+  it('names the first byte of a mask that is not 0 or 1, wherever it lies (read four at a time)', async () => {
+    const c = await kit.corpus(rows(23, 3, 11));
+    for (const at of [0, 3, 4, 5, 19, 20, 22]) {
+      const mask = new Uint8Array(23).fill(1);
+      mask[at] = 2 + at;
+      if (at + 2 < 23) mask[at + 2] = 9;
+      await expect(c.search(rows(1, 3, 12), 2, { filter: { mask } })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: `options.filter.mask[${at}]`,
+        message: expect.stringContaining(`got ${2 + at}`),
+      });
+    }
+    // A Buffer's view at an odd offset of a shared pool is copied and read the same way.
+    const pool = new Uint8Array(40).fill(1);
+    const view = pool.subarray(7, 30);
+    view[6] = 3;
+    await expect(c.search(rows(1, 3, 12), 2, { filter: { mask: view } })).rejects.toMatchObject({
+      arg: 'options.filter.mask[6]',
+    });
+    view[6] = 0;
+    const r = await c.search(rows(1, 3, 12), 23, { filter: { mask: view } });
+    expect(r.k).toBe(22);
+    expect(Array.from(r.indices)).not.toContain(6);
+    c.dispose();
+  });
+
   it('refuses a predicate that does not answer true or false (an async one)', async () => {
     const c = await kit.corpus(rows(10, 3, 13));
     const e = await c.search(rows(1, 3, 12), 2, { filter: (async () => false) as never }).catch((x) => x);
