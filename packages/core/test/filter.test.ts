@@ -101,6 +101,53 @@ for (const [name, kit] of Object.entries(kits)) {
   });
 }
 
+describe('filters that follow the query, around a plain search', () => {
+  it("passing rows among a query's worst, or its best rows denied: exact, settled in a second pass", async () => {
+    // Queries 0-3 get filters built from their own scores (the first wide search holds no passing
+    // row for them), queries 4-7 random ones (settled by the first pass): the second pass takes
+    // only the queries left, by k plus every failing row or by their cosines.
+    const d = 11;
+    const n = 4000;
+    const k = 5;
+    const c = await kits.around.corpus(rows(n, d, 91));
+    const q = rows(8, d, 92);
+    const m = await c.similarity(q);
+    const ords = Array.from({ length: n }, (_, j) => j);
+    const byScore = (i: number) =>
+      ords.slice().sort((a, b) => m.data[i * n + b] - m.data[i * n + a] || a - b);
+    const orders = Array.from({ length: 4 }, (_, i) => byScore(i));
+    for (const [what, passOf] of [
+      // The 10% of rows that score lowest for queries 0-3: the first search, of the best
+      // 2kN/passing = 100, holds none of them; k plus every failing row is most of the rows, so
+      // their cosines are taken.
+      ['the worst 10%', (i: number, o: number) => (i < 4 ? orders[i].indexOf(o) >= n - 400 : o % 10 === 7)],
+      // Every query's own best 60 rows denied (k + 60 failing rows: one search of that width).
+      ['the best 60 denied', (i: number, o: number) => (i < 4 ? orders[i].indexOf(o) >= 60 : o % 67 !== 3)],
+    ] as const) {
+      // A filter is one mask for all queries: each query here is searched on its own.
+      for (let i = 0; i < 8; i++) {
+        const mask = Uint8Array.from(ords, (o) => (passOf(i, o) ? 1 : 0));
+        const qi = rows(8, d, 92).data.subarray(i * d, (i + 1) * d);
+        const got = await c.search([Array.from(qi)], k, { filter: { mask } });
+        const want = ords
+          .filter((o) => mask[o] === 1)
+          .sort((a, b) => m.data[i * n + b] - m.data[i * n + a] || a - b);
+        expect(Array.from(got.indices), `${what}, query ${i}`).toEqual(want.slice(0, k));
+      }
+      // And all eight in one call with one filter: queries 0-3 need the second pass, 4-7 not.
+      const mask = Uint8Array.from(ords, (o) => (passOf(0, o) ? 1 : 0));
+      const got = await c.search(q, k, { filter: { mask } });
+      for (let i = 0; i < 8; i++) {
+        const want = ords
+          .filter((o) => mask[o] === 1)
+          .sort((a, b) => m.data[i * n + b] - m.data[i * n + a] || a - b);
+        expect(Array.from(got.hits(i).indices), `${what}, one call, query ${i}`).toEqual(want.slice(0, k));
+      }
+    }
+    c.dispose();
+  });
+});
+
 describe('bad filters', () => {
   const kit = kits.pushdown;
   const bad: [unknown, string, string][] = [
