@@ -214,6 +214,18 @@ class PgvectorCorpus implements ResidentCorpus {
   }
 }
 
+/**
+ * The data directories (files or IndexedDB names) this process's pgvector backends hold open in
+ * PGlite of their own: one backend each. In-memory databases are never shared, so never listed.
+ */
+const OPEN_DIRS = new Set<string>();
+
+/** `dataDir` as a key of {@link OPEN_DIRS} (trailing slashes dropped), or null for memory. */
+function dirKey(dataDir: string | undefined): string | null {
+  if (dataDir === undefined || dataDir === '' || dataDir.startsWith('memory://')) return null;
+  return dataDir.replace(/\/+$/, '') || '/';
+}
+
 /** Everything one backend instance holds. */
 class State {
   client: SqlClient | null = null;
@@ -235,8 +247,12 @@ class State {
     readonly timeoutMs: number,
   ) {}
 
+  /** The data directory this backend's own PGlite holds open (see {@link OPEN_DIRS}). */
+  dir: string | null = null;
   /** Whether `close()` ran: the backend's dispose is final. */
   disposed = false;
+  /** The first error a corpus table's drop met: the backend's dispose() reports it. */
+  dropFailed: unknown;
 
   /** The client, opened on first use; `DISPOSED` naming `op` once the backend is disposed. */
   async open(op: string): Promise<SqlClient> {
@@ -244,13 +260,32 @@ class State {
     if (this.client) return this.client;
     this.opening ??= (async () => {
       let client: SqlClient | null = null;
+      let dir: string | null = null;
       try {
         const o = this.options;
         if (o.pglite) client = pgliteClient(o.pglite, false);
         else if (o.pool) client = poolClient(o.pool, false);
         else if (o.connectionString !== undefined)
           client = poolClient(await openPool(o.connectionString, o.poolSize ?? 4), true);
-        else client = pgliteClient(await openPGlite(o.dataDir), true);
+        else {
+          // Two PGlite instances on one directory each keep a copy of it, and the last to close
+          // writes over the other's: a table one wrote was gone on reopening (a probe's finding).
+          dir = dirKey(o.dataDir);
+          if (dir !== null) {
+            if (OPEN_DIRS.has(dir))
+              throw argErrorOf(
+                'BACKEND_INIT_FAILED',
+                'init',
+                'options.dataDir',
+                `is '${o.dataDir}', which another pgvector backend of this process holds open: two PGlite databases on one directory overwrite each other's writes. Share that backend, or dispose it first.`,
+                undefined,
+                { backend: PGVECTOR_BACKEND_NAME },
+              );
+            OPEN_DIRS.add(dir);
+            this.dir = dir;
+          }
+          client = pgliteClient(await openPGlite(o.dataDir), true);
+        }
         await client.query('CREATE EXTENSION IF NOT EXISTS vector');
         const [ext] = await client.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
         const [ver] = await client.query('SHOW server_version');
@@ -265,7 +300,11 @@ class State {
       } catch (e) {
         this.opening = null;
         await client?.close().catch(() => undefined);
-        if (isCosineKitError(e, 'DISPOSED')) throw e;
+        if (dir !== null && this.dir === dir) {
+          OPEN_DIRS.delete(dir);
+          this.dir = null;
+        }
+        if (isCosineKitError(e, 'DISPOSED') || isCosineKitError(e, 'BACKEND_INIT_FAILED')) throw e;
         const o = this.options;
         const where =
           o.connectionString !== undefined || o.pool !== undefined ? 'the Postgres server' : 'PGlite';
@@ -293,7 +332,9 @@ class State {
     // dispose() is synchronous; the drop runs behind it and the backend's dispose() waits for it.
     const p = client
       .query(`DROP TABLE IF EXISTS ${quote(c.table)}`)
-      .catch(() => undefined)
+      .catch((e: unknown) => {
+        this.dropFailed ??= e;
+      })
       .finally(() => this.drops.delete(p));
     this.drops.add(p);
   }
@@ -323,6 +364,8 @@ class State {
     );
     try {
       await within(Promise.resolve(client?.close()), ms, () => 'late');
+      if (this.dir !== null) OPEN_DIRS.delete(this.dir);
+      this.dir = null;
     } catch (e) {
       throw e === 'late'
         ? fail(`did not close the database within ${ms} ms (createPgvectorBackend({ timeoutMs })).`)
@@ -331,6 +374,12 @@ class State {
     if (!dropped)
       throw fail(
         `did not drop its corpus tables within ${ms} ms (createPgvectorBackend({ timeoutMs })); the database was closed.`,
+      );
+    // A drop the database refused left its table (it resolved quietly before).
+    if (this.dropFailed !== undefined)
+      throw fail(
+        `could not drop a corpus table: ${reasonOf(this.dropFailed)}`,
+        isInstance(this.dropFailed, DriverFault) ? this.dropFailed.cause : this.dropFailed,
       );
   }
 }
@@ -607,7 +656,14 @@ async function createTable(query: SqlQuery, table: string, cols: number, corpus 
   await query(
     `CREATE ${corpus ? 'UNLOGGED ' : ''}TABLE ${quote(table)} (ord int4 NOT NULL, n float8 NOT NULL, v vector(${cols}) NOT NULL)`,
   );
-  if (corpus) await query(`COMMENT ON TABLE ${quote(table)} IS '${CORPUS_TABLE_NOTE}'`);
+  if (!corpus) return;
+  try {
+    await query(`COMMENT ON TABLE ${quote(table)} IS '${CORPUS_TABLE_NOTE}'`);
+  } catch (e) {
+    // Made but not marked: no one would drop it (dropTable refuses what may be a corpus's).
+    await query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(ignore);
+    throw e;
+  }
 }
 
 /**
@@ -883,6 +939,20 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       'options.dataDir',
       'must be a string (a directory, or memory:// or idb://name).',
     );
+  // null, false or a number opened a throwaway in-memory database (or failed at first use).
+  for (const key of ['pglite', 'pool'] as const) {
+    const v = options[key];
+    if (
+      v !== undefined &&
+      (typeof v !== 'object' || v === null || typeof (v as { query?: unknown }).query !== 'function')
+    )
+      argError(
+        'INVALID_TYPE',
+        op,
+        `options.${key}`,
+        `must be ${key === 'pglite' ? 'a PGlite instance' : 'a pg Pool'} (an object with query()), got ${describeType(v)}.`,
+      );
+  }
   const sources = (['pglite', 'pool', 'connectionString', 'dataDir'] as const).filter(
     (k) => options[k] !== undefined,
   );
@@ -995,7 +1065,13 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         break;
       } catch (e) {
         // 42P07: a relation of that name exists (not made by this session: the name is new to it).
-        if (sqlState(e) !== '42P07' || tries >= 8) throw e;
+        if (sqlState(e) !== '42P07' || tries >= 8) {
+          // Any other failure may come after the table was made (a driver that reports an error for
+          // a statement that ran): the name is this session's own, so it goes.
+          if (sqlState(e) !== '42P07')
+            await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(ignore);
+          throw e;
+        }
       }
     }
     const drop = () => client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
@@ -1246,6 +1322,10 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     } catch (e) {
       // Another call made it between the check and here (42P07: duplicate table).
       if (sqlState(e) === '42P07') exists();
+      // Anything else (no answer within timeoutMs, a driver that failed after the statement ran):
+      // the table it may have made goes, unbounded by the call's abandonment, so that a late
+      // CREATE leaves no empty table behind (a retry was refused as 'already exists').
+      await client.raw.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(ignore);
       throw e;
     }
     try {
@@ -1274,7 +1354,8 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       );
     const type = col.type;
     if (typeof type !== 'string' || typeof col.dim !== 'number') answered("the type of column 'v'", col);
-    if (!type.startsWith('vector('))
+    // vector(n)[] (an array of vectors) starts the same way and is no vector(n) either.
+    if (!/^vector\(\d+\)$/.test(type))
       argError(
         'DIMENSION_MISMATCH',
         'readTable',

@@ -547,6 +547,11 @@ describe('found by a probe (each failed before)', () => {
       [{ hnsw: { M: 8 } }, 'options.hnsw.M'],
       [{ hnsw: [] }, 'options.hnsw'],
       [{ dataDir: 5 }, 'options.dataDir'],
+      // Not a database at all: null and false opened a throwaway in-memory one.
+      [{ pglite: null }, 'options.pglite'],
+      [{ pglite: false }, 'options.pglite'],
+      [{ pglite: 5 }, 'options.pglite'],
+      [{ pool: 'x' }, 'options.pool'],
       [{ pglite: db, dataDir: 'memory://' }, 'options.dataDir'],
       [{ tablePrefix: null }, 'options.tablePrefix'],
       // Read once: a throwing getter, at either depth, is named (it was the getter's own Error).
@@ -635,6 +640,30 @@ describe('PGlite persisted to a directory', () => {
       for (let i = 0; i < 7; i++) expect(Math.abs(cos[i * 7 + i] - 1)).toBeLessThan(1e-6);
     } finally {
       await second.dispose();
+    }
+  }, 240_000);
+
+  it('one backend per directory in a process: a second is refused while the first holds it open', async () => {
+    // Two PGlite instances on one directory each kept a copy; the last to close overwrote the
+    // other's writes (a table written through the first was gone on reopening).
+    const first = createPgvectorBackend({ dataDir: dir });
+    await first.init();
+    const second = createPgvectorBackend({ dataDir: `${dir}/` });
+    try {
+      await expect(second.init()).rejects.toMatchObject({
+        code: 'BACKEND_INIT_FAILED',
+        arg: 'options.dataDir',
+        message: expect.stringMatching(/another pgvector backend of this process holds open/),
+      });
+    } finally {
+      await first.dispose();
+    }
+    // Once the first is disposed the directory is free again.
+    const third = createPgvectorBackend({ dataDir: dir });
+    try {
+      expect((await third.readTable('kept', 5)).rows).toBe(7);
+    } finally {
+      await third.dispose();
     }
   }, 240_000);
 });

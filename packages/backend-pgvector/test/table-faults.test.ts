@@ -383,3 +383,87 @@ describe('durable tables: a faulty driver is BACKEND_ERROR naming the backend, n
       expect(createPgvectorBackend({ timeoutMs }).name).toBe('pgvector');
   });
 });
+
+/**
+ * `db` behind a client that answers the statements `which` matches as `answer` says (the others
+ * pass through), for the probe's findings below.
+ */
+function selective(
+  which: RegExp,
+  answer: (text: string, pass: () => Promise<unknown>) => unknown,
+): PGliteLike {
+  return {
+    query: (text: string, params?: unknown[], options?: { blob?: Blob }) => {
+      const pass = () => db.query(text, params, options);
+      return which.test(text) ? answer(text, pass) : pass();
+    },
+    transaction: (body: never) => db.transaction(body),
+    close: async () => undefined,
+  } as unknown as PGliteLike;
+}
+
+const tablesLike = async (prefix: string): Promise<number> =>
+  (
+    await db.query<{ n: number }>('SELECT count(*)::int4 AS n FROM pg_tables WHERE tablename LIKE $1', [
+      `${prefix.replaceAll('_', '\\_')}\\_%`,
+    ])
+  ).rows[0].n;
+
+describe('nothing left behind when a statement fails (a lifecycle probe)', () => {
+  it('a corpus whose table comment fails: BACKEND_ERROR, and its table goes (dispose() never saw it)', async () => {
+    const client = selective(/^COMMENT ON TABLE/, () => Promise.reject(new Error('canceling statement')));
+    const backend = createPgvectorBackend({ pglite: client, tablePrefix: 'faults_comment' });
+    const kit = createCosineKit({ backend });
+    expect(await failure(kit.corpus(randomTensor(3, 3, 1)))).toMatchObject({ code: 'BACKEND_ERROR' });
+    expect(await tablesLike('faults_comment')).toBe(0);
+    kit.dispose();
+    await backend.dispose();
+  });
+
+  it("a drop the database refuses: the backend's dispose() says so (it resolved, the table left)", async () => {
+    const client = selective(/^DROP TABLE/, () => Promise.reject(new Error('lock timeout')));
+    const backend = createPgvectorBackend({ pglite: client, tablePrefix: 'faults_refused' });
+    const kit = createCosineKit({ backend });
+    await kit.corpus(randomTensor(3, 3, 2));
+    try {
+      expect(await failure(backend.dispose())).toMatchObject({
+        code: 'BACKEND_ERROR',
+        message: expect.stringMatching(/could not drop a corpus table: .*lock timeout/),
+      });
+    } finally {
+      kit.dispose();
+      await db.query(
+        "DO $$ DECLARE t text; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE tablename LIKE 'faults\\_refused\\_%' LOOP EXECUTE 'DROP TABLE ' || quote_ident(t); END LOOP; END $$",
+      );
+    }
+  });
+
+  it('writeTable whose CREATE answers after timeoutMs: BACKEND_ERROR, and the table it made goes', async () => {
+    const client = selective(/^CREATE TABLE/, (_, pass) => new Promise((r) => setTimeout(r, 300)).then(pass));
+    const backend = createPgvectorBackend({ pglite: client, timeoutMs: 50 });
+    await backend.init();
+    expect(await failure(backend.writeTable('faults_late_create', randomTensor(2, 3, 3)))).toMatchObject({
+      code: 'BACKEND_ERROR',
+      message: expect.stringMatching(/within 50 ms/),
+    });
+    // The late CREATE lands; the drop queued behind it removes the table (a retry said 'exists').
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await tablesLike('faults_late_create')).toBe(0);
+    expect((await db.query("SELECT to_regclass('faults_late_create') AS t")).rows[0]).toEqual({ t: null });
+    await backend.dispose();
+  });
+
+  it('readTable of a vector(n)[] column is DIMENSION_MISMATCH, not a driver fault', async () => {
+    await db.query('CREATE TABLE faults_arrays (ord int4, v vector(3)[])');
+    const backend = createPgvectorBackend({ pglite: db });
+    try {
+      expect(await failure(backend.readTable('faults_arrays', 3))).toMatchObject({
+        code: 'DIMENSION_MISMATCH',
+        arg: 'name',
+      });
+    } finally {
+      await db.query('DROP TABLE faults_arrays');
+      await backend.dispose();
+    }
+  });
+});
