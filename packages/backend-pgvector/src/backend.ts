@@ -286,9 +286,20 @@ class State {
           }
           client = pgliteClient(await openPGlite(o.dataDir), true);
         }
-        await client.query('CREATE EXTENSION IF NOT EXISTS vector');
-        const [ext] = await client.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
-        const [ver] = await client.query('SHOW server_version');
+        // Each bounded by timeoutMs: a client that never answers left init() waiting for ever.
+        const opened = client;
+        const ask = (text: string) =>
+          within(
+            opened.query(text),
+            this.timeoutMs,
+            () =>
+              new Error(
+                `no answer to '${text}' within ${this.timeoutMs} ms (createPgvectorBackend({ timeoutMs }) sets the limit)`,
+              ),
+          );
+        await ask('CREATE EXTENSION IF NOT EXISTS vector');
+        const [ext] = await ask("SELECT extversion FROM pg_extension WHERE extname = 'vector'");
+        const [ver] = await ask('SHOW server_version');
         this.extension = String(ext?.extversion ?? 'unknown');
         const [major, minor] = this.extension.split('.').map(Number);
         this.iterative = major > 0 || minor >= 8;
@@ -299,7 +310,7 @@ class State {
         return client;
       } catch (e) {
         this.opening = null;
-        await client?.close().catch(() => undefined);
+        await within(Promise.resolve(client?.close()), this.timeoutMs, ignore).catch(ignore);
         if (dir !== null && this.dir === dir) {
           OPEN_DIRS.delete(dir);
           this.dir = null;

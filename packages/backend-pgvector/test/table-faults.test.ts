@@ -453,6 +453,18 @@ describe('nothing left behind when a statement fails (a lifecycle probe)', () =>
     await backend.dispose();
   });
 
+  it('init() on a database that never answers fails within timeoutMs (it waited for ever)', async () => {
+    const never = { query: () => new Promise(() => undefined), close: async () => undefined };
+    const backend = createPgvectorBackend({ pglite: never as unknown as PGliteLike, timeoutMs: 100 });
+    const started = Date.now();
+    expect(await failure(backend.init())).toMatchObject({
+      code: 'BACKEND_INIT_FAILED',
+      message: expect.stringMatching(/no answer to 'CREATE EXTENSION IF NOT EXISTS vector' within 100 ms/),
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+    await backend.dispose();
+  });
+
   it('readTable of a vector(n)[] column is DIMENSION_MISMATCH, not a driver fault', async () => {
     await db.query('CREATE TABLE faults_arrays (ord int4, v vector(3)[])');
     const backend = createPgvectorBackend({ pglite: db });
