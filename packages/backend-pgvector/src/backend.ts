@@ -234,6 +234,8 @@ class State {
   readonly drops = new Set<Promise<unknown>>();
   /** `createCorpus` calls in flight: `close()` waits for them (each drops its table once it sees the dispose). */
   readonly creating = new Set<Promise<unknown>>();
+  /** `writeTable`, `readTable` and `dropTable` calls in flight: `close()` waits for them too. */
+  readonly tableCalls = new Set<Promise<unknown>>();
   readonly session = Math.random().toString(36).slice(2, 8);
   extension = '';
   /** pgvector 0.8 or later: HNSW iterative scans (`hnsw.iterative_scan`). */
@@ -358,7 +360,9 @@ class State {
     // An open or a createCorpus in flight finishes first: each sees the dispose and cleans up. One
     // stuck in the driver is waited for at most timeoutMs (it hung dispose() for ever): when it
     // settles, it still sees the dispose, drops what it made and hands out nothing.
-    const inFlight = Promise.all([this.opening, ...this.creating].map((p) => p?.catch(ignore)));
+    const inFlight = Promise.all(
+      [this.opening, ...this.creating, ...this.tableCalls].map((p) => p?.catch(ignore)),
+    );
     await within(inFlight, this.timeoutMs, ignore).catch(ignore);
     for (const c of [...this.live]) c.dispose();
     const client = this.client;
@@ -1228,7 +1232,22 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
    * Past the time limit the call is abandoned: `open()`'s client sends none of its later statements
    * (a `writeTable` then drops the table it made).
    */
-  async function tableCall<T>(
+  /**
+   * {@link tableCallRun}, counted in flight: the backend's dispose() lets it finish (within
+   * timeoutMs) before it closes the database, so a write it cut short no longer left its table.
+   */
+  function tableCall<T>(
+    op: string,
+    arg: string,
+    body: (open: () => Promise<CallClient>) => Promise<T>,
+  ): Promise<T> {
+    const p = tableCallRun(op, arg, body);
+    const settled = p.then(ignore, ignore).finally(() => state.tableCalls.delete(settled));
+    state.tableCalls.add(settled);
+    return p;
+  }
+
+  async function tableCallRun<T>(
     op: string,
     arg: string,
     body: (open: () => Promise<CallClient>) => Promise<T>,

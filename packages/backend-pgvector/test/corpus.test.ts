@@ -643,6 +643,45 @@ describe('PGlite persisted to a directory', () => {
     }
   }, 240_000);
 
+  it('a dispose while writeTable runs lets it finish: the table is whole after reopening, or absent', async () => {
+    // It closed the database under the write: writeTable said DISPOSED, yet the table was on disk
+    // (empty, or with every row) and a retry was refused as 'already exists'.
+    let proto = PGlite.prototype as unknown as Record<string, unknown>;
+    while (!Object.hasOwn(proto, 'query')) proto = Object.getPrototypeOf(proto);
+    const query = proto.query as (this: unknown, text: string, ...rest: unknown[]) => unknown;
+    for (const at of ['CREATE TABLE', 'COPY']) {
+      const name = `mid_${at === 'COPY' ? 'copy' : 'create'}`;
+      const backend = createPgvectorBackend({ dataDir: dir });
+      await backend.init();
+      let disposing: Promise<void> | undefined;
+      proto.query = function (this: unknown, text: string, ...rest: unknown[]) {
+        if (disposing === undefined && text.startsWith(at)) disposing = backend.dispose();
+        return query.call(this, text, ...rest);
+      };
+      let wrote: unknown;
+      try {
+        wrote = await backend.writeTable(name, randomTensor(300, 8, 61)).then(
+          () => 'ok',
+          (e: unknown) => e,
+        );
+      } finally {
+        proto.query = query;
+      }
+      await disposing;
+      const again = createPgvectorBackend({ dataDir: dir });
+      try {
+        const back = await again.readTable(name, 8).catch((e: unknown) => e);
+        if (wrote === 'ok') expect((back as Tensor).rows, at).toBe(300);
+        else {
+          expect(wrote, at).toMatchObject({ code: 'DISPOSED' });
+          expect(back, at).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'name' });
+        }
+      } finally {
+        await again.dispose();
+      }
+    }
+  }, 240_000);
+
   it('one backend per directory in a process: a second is refused while the first holds it open', async () => {
     // Two PGlite instances on one directory each kept a copy; the last to close overwrote the
     // other's writes (a table written through the first was gone on reopening).
