@@ -810,6 +810,12 @@ async function exactSearch(
     `SELECT ord, n, d, v::text AS v FROM (SELECT ord, n, v, ${DISTANCE} AS d FROM ${t} ${where} ORDER BY d, ord LIMIT $2) s`,
     [qv, pool, ...extra],
   );
+  // Fewer rows than k from a table that holds them: the driver's fault, said as such (a raw
+  // TypeError on the missing row before).
+  if (rows.length < Math.min(k, among))
+    throw new DriverFault(
+      `the database answered a search for ${pool} rows with ${rows.length}, fewer than k = ${k}`,
+    );
   // Every row within 2 error bounds of the k-th distance may truly belong in the top k: rescore
   // them all exactly. The small extra covers the float32 rounding of the returned scores.
   const limit = Number(rows[k - 1].d) + 2 * distanceError(c.cols) + 2 ** -20;

@@ -465,6 +465,22 @@ describe('nothing left behind when a statement fails (a lifecycle probe)', () =>
     await backend.dispose();
   });
 
+  it("a search answered with no rows is the driver's fault, said so (a raw TypeError was the cause)", async () => {
+    let empty = false;
+    const client = selective(/<=>/, (_, pass) => (empty ? Promise.resolve({ rows: [] }) : pass()));
+    const backend = createPgvectorBackend({ pglite: client, tablePrefix: 'faults_empty' });
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(randomTensor(5, 3, 4));
+    empty = true;
+    const e = await failure(c.search(randomTensor(1, 3, 5), 2));
+    expect(e).toMatchObject({
+      code: 'BACKEND_ERROR',
+      message: expect.stringMatching(/with 0, fewer than k = 2/),
+    });
+    kit.dispose();
+    await backend.dispose();
+  });
+
   it('readTable of a vector(n)[] column is DIMENSION_MISMATCH, not a driver fault', async () => {
     await db.query('CREATE TABLE faults_arrays (ord int4, v vector(3)[])');
     const backend = createPgvectorBackend({ pglite: db });
