@@ -379,9 +379,17 @@ export function ownRows(x: TensorInput, op: string, arg: string): Tensor {
 }
 
 /** The largest |value| among `params`. */
-/** The largest |value| a layer of `model` outputs for the `n` rows of `x`, computed in float64. */
+/**
+ * The largest |value| a layer of `model` outputs for the `n` rows of `x`, computed in float64;
+ * Infinity when even float64 overflows (a layer then refuses its non-finite input).
+ */
 export async function peak64(model: Encoder, x: Float32Array, n: number): Promise<number> {
-  const c = await model.clone('float64').forward(float64Ops, Float64Array.from(x), n);
+  let c: EncoderCache;
+  try {
+    c = await model.clone('float64').forward(float64Ops, Float64Array.from(x), n);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
   let m = 0;
   for (const l of c.layers) for (let i = 0; i < l.out.length; i++) m = Math.max(m, Math.abs(l.out[i]));
   return m;

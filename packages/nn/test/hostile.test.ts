@@ -1972,6 +1972,19 @@ describe('finite weights too large for float32 layers', () => {
         /holds weights up to 1099511627776, whose layers reach 1\.7[0-9]*e\+39 on these rows in float64/,
       ),
     });
+    // So deep that float64 overflows too (its own layers then refuse their input): still the encoder.
+    const deep = createEncoder({
+      inputs: 8,
+      layers: Array.from({ length: 30 }, () => ({ units: 16 })),
+      seed: 1,
+    });
+    for (const p of deep.parameters()) p.fill(MAX_SAVED_WEIGHT);
+    await expect(deep.embed(kit, [new Array(8).fill(0.5)])).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'embed',
+      arg: 'encoder',
+      message: expect.stringMatching(/whose layers reach Infinity on these rows in float64/),
+    });
     // train's first batch names the encoder too, not the backend's matmul.
     const { train, inBatchSampler, adam, multipleNegativesRankingLoss } = await import('../src/index.js');
     const x = new Float32Array(64).map((_, i) => Math.sin(i));
