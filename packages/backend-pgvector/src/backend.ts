@@ -220,10 +220,26 @@ class PgvectorCorpus implements ResidentCorpus {
  */
 const OPEN_DIRS = new Set<string>();
 
-/** `dataDir` as a key of {@link OPEN_DIRS} (trailing slashes dropped), or null for memory. */
+/**
+ * `dataDir` as a key of {@link OPEN_DIRS}, or null for memory: a path (or `file://` URL) made
+ * absolute against the working directory with `.`, `..` and repeated slashes resolved, so two
+ * spellings of one directory are one key (symbolic links are not followed); another scheme
+ * (`idb://name`) as given, less trailing slashes.
+ */
 function dirKey(dataDir: string | undefined): string | null {
   if (dataDir === undefined || dataDir === '' || dataDir.startsWith('memory://')) return null;
-  return dataDir.replace(/\/+$/, '') || '/';
+  let d = dataDir.startsWith('file://') ? decodeURIComponent(dataDir.slice('file://'.length)) : dataDir;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d)) return d.replace(/\/+$/, '');
+  if (!d.startsWith('/')) {
+    const cwd = (globalThis as { process?: { cwd?(): string } }).process?.cwd?.();
+    d = `${cwd ?? ''}/${d}`;
+  }
+  const parts: string[] = [];
+  for (const p of d.split('/')) {
+    if (p === '..') parts.pop();
+    else if (p !== '' && p !== '.') parts.push(p);
+  }
+  return `/${parts.join('/')}`;
 }
 
 /** Everything one backend instance holds. */
@@ -251,6 +267,8 @@ class State {
 
   /** The data directory this backend's own PGlite holds open (see {@link OPEN_DIRS}). */
   dir: string | null = null;
+  /** True while open() runs (its database may be opening even after close() gave up on it). */
+  openInFlight = false;
   /** Whether `close()` ran: the backend's dispose is final. */
   disposed = false;
   /** The first error a corpus table's drop met: the backend's dispose() reports it. */
@@ -263,6 +281,7 @@ class State {
     this.opening ??= (async () => {
       let client: SqlClient | null = null;
       let dir: string | null = null;
+      this.openInFlight = true;
       try {
         const o = this.options;
         if (o.pglite) client = pgliteClient(o.pglite, false);
@@ -329,6 +348,8 @@ class State {
           e,
           { backend: PGVECTOR_BACKEND_NAME },
         );
+      } finally {
+        this.openInFlight = false;
       }
     })();
     return this.opening;
@@ -379,8 +400,12 @@ class State {
     );
     try {
       await within(Promise.resolve(client?.close()), ms, () => 'late');
-      if (this.dir !== null) OPEN_DIRS.delete(this.dir);
-      this.dir = null;
+      // An open still in flight (given up on after timeoutMs) keeps the directory taken: it
+      // frees it itself once it has settled and closed what it opened (see open()).
+      if (this.dir !== null && !this.openInFlight) {
+        OPEN_DIRS.delete(this.dir);
+        this.dir = null;
+      }
     } catch (e) {
       throw e === 'late'
         ? fail(`did not close the database within ${ms} ms (createPgvectorBackend({ timeoutMs })).`)

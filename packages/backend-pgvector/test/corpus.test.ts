@@ -687,20 +687,35 @@ describe('PGlite persisted to a directory', () => {
     // other's writes (a table written through the first was gone on reopening).
     const first = createPgvectorBackend({ dataDir: dir });
     await first.init();
-    const second = createPgvectorBackend({ dataDir: `${dir}/` });
     try {
-      await expect(second.init()).rejects.toMatchObject({
-        code: 'BACKEND_INIT_FAILED',
-        arg: 'options.dataDir',
-        message: expect.stringMatching(/another pgvector backend of this process holds open/),
-      });
+      // Other spellings of the same directory (each opened a second database before).
+      const base = dir.slice(dir.lastIndexOf('/') + 1);
+      for (const other of [`${dir}/`, `${dir}/.`, `${dir}/../${base}`, `file://${dir}`, `${dir}//`])
+        await expect(createPgvectorBackend({ dataDir: other }).init(), other).rejects.toMatchObject({
+          code: 'BACKEND_INIT_FAILED',
+          arg: 'options.dataDir',
+          message: expect.stringMatching(/another pgvector backend of this process holds open/),
+        });
     } finally {
       await first.dispose();
     }
+    // A dispose that gives up on an open still running (timeoutMs) keeps the directory taken
+    // until that open has settled and closed what it opened.
+    const slow = createPgvectorBackend({ dataDir: dir, timeoutMs: 1 });
+    const opening = slow.init().catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 5));
+    await slow.dispose().catch(() => undefined);
+    await expect(createPgvectorBackend({ dataDir: dir }).init()).rejects.toMatchObject({
+      code: 'BACKEND_INIT_FAILED',
+      arg: 'options.dataDir',
+    });
+    await opening;
     // Once the first is disposed the directory is free again.
     const third = createPgvectorBackend({ dataDir: dir });
     try {
-      expect((await third.readTable('kept', 5)).rows).toBe(7);
+      await third.writeTable('after_free', randomTensor(3, 4, 62));
+      expect((await third.readTable('after_free', 4)).rows).toBe(3);
+      await third.dropTable('after_free');
     } finally {
       await third.dispose();
     }
