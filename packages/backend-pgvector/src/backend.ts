@@ -280,7 +280,6 @@ class State {
     if (this.client) return this.client;
     this.opening ??= (async () => {
       let client: SqlClient | null = null;
-      let dir: string | null = null;
       this.openInFlight = true;
       try {
         const o = this.options;
@@ -291,7 +290,7 @@ class State {
         else {
           // Two PGlite instances on one directory each keep a copy of it, and the last to close
           // writes over the other's: a table one wrote was gone on reopening (a probe's finding).
-          dir = dirKey(o.dataDir);
+          const dir = dirKey(o.dataDir);
           if (dir !== null) {
             if (OPEN_DIRS.has(dir))
               throw argErrorOf(
@@ -332,10 +331,7 @@ class State {
       } catch (e) {
         this.opening = null;
         await within(Promise.resolve(client?.close()), this.timeoutMs, ignore).catch(ignore);
-        if (dir !== null && this.dir === dir) {
-          OPEN_DIRS.delete(dir);
-          this.dir = null;
-        }
+        this.releaseDir();
         if (isCosineKitError(e, 'DISPOSED') || isCosineKitError(e, 'BACKEND_INIT_FAILED')) throw e;
         const o = this.options;
         const where =
@@ -353,6 +349,12 @@ class State {
       }
     })();
     return this.opening;
+  }
+
+  /** Frees the data directory this backend held open, if any. */
+  releaseDir(): void {
+    if (this.dir !== null) OPEN_DIRS.delete(this.dir);
+    this.dir = null;
   }
 
   newTable(): string {
@@ -402,10 +404,7 @@ class State {
       await within(Promise.resolve(client?.close()), ms, () => 'late');
       // An open still in flight (given up on after timeoutMs) keeps the directory taken: it
       // frees it itself once it has settled and closed what it opened (see open()).
-      if (this.dir !== null && !this.openInFlight) {
-        OPEN_DIRS.delete(this.dir);
-        this.dir = null;
-      }
+      if (!this.openInFlight) this.releaseDir();
     } catch (e) {
       throw e === 'late'
         ? fail(`did not close the database within ${ms} ms (createPgvectorBackend({ timeoutMs })).`)
@@ -696,14 +695,8 @@ async function createTable(query: SqlQuery, table: string, cols: number, corpus 
   await query(
     `CREATE ${corpus ? 'UNLOGGED ' : ''}TABLE ${quote(table)} (ord int4 NOT NULL, n float8 NOT NULL, v vector(${cols}) NOT NULL)`,
   );
-  if (!corpus) return;
-  try {
-    await query(`COMMENT ON TABLE ${quote(table)} IS '${CORPUS_TABLE_NOTE}'`);
-  } catch (e) {
-    // Made but not marked: no one would drop it (dropTable refuses what may be a corpus's).
-    await query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(ignore);
-    throw e;
-  }
+  // A failure here leaves a table made but not marked: makeCorpus drops it.
+  if (corpus) await query(`COMMENT ON TABLE ${quote(table)} IS '${CORPUS_TABLE_NOTE}'`);
 }
 
 /**
@@ -1111,13 +1104,14 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
         break;
       } catch (e) {
         // 42P07: a relation of that name exists (not made by this session: the name is new to it).
-        if (sqlState(e) !== '42P07' || tries >= 8) {
-          // Any other failure may come after the table was made (a driver that reports an error for
-          // a statement that ran): the name is this session's own, so it goes.
-          if (sqlState(e) !== '42P07')
-            await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(ignore);
-          throw e;
+        if (sqlState(e) === '42P07') {
+          if (tries >= 8) throw e;
+          continue;
         }
+        // Any other failure may come after the table was made (its COMMENT failed, or a driver
+        // reported an error for a statement that ran): the name is this session's own, so it goes.
+        await client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(ignore);
+        throw e;
       }
     }
     const drop = () => client.query(`DROP TABLE IF EXISTS ${quote(table)}`).catch(() => undefined);
@@ -1249,21 +1243,6 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
   };
 
   /**
-   * A durable-table call `op` (whose data argument is `arg`), bounded by `timeoutMs`, every failure
-   * typed by one rule:
-   * - the caller's bad arguments are thrown as they are, checked before any statement;
-   * - the database's refusals that concern the table named are `INVALID_ARGUMENT` naming `name`:
-   *   an object of that name that is no table (42710), objects depending on it (2BP01), a column it
-   *   lacks (42703), a row it cannot read (a NULL vector);
-   * - the backend disposed under the call is `DISPOSED`;
-   * - anything else is the database or its driver failing, `BACKEND_ERROR` naming the backend and
-   *   `op`, with what the driver threw (or answered) as `cause`: another refusal of the database, a
-   *   driver that threw something that is no database error (a string, a revoked Proxy), answered
-   *   with no rows, rows that are not what the statement returns, or did not settle in time.
-   * Past the time limit the call is abandoned: `open()`'s client sends none of its later statements
-   * (a `writeTable` then drops the table it made).
-   */
-  /**
    * {@link tableCallRun}, counted in flight: the backend's dispose() lets it finish (within
    * timeoutMs) before it closes the database, so a write it cut short no longer left its table.
    */
@@ -1278,6 +1257,21 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
     return p;
   }
 
+  /**
+   * A durable-table call `op` (whose data argument is `arg`), bounded by `timeoutMs`, every failure
+   * typed by one rule:
+   * - the caller's bad arguments are thrown as they are, checked before any statement;
+   * - the database's refusals that concern the table named are `INVALID_ARGUMENT` naming `name`:
+   *   an object of that name that is no table (42710), objects depending on it (2BP01), a column it
+   *   lacks (42703), a row it cannot read (a NULL vector);
+   * - the backend disposed under the call is `DISPOSED`;
+   * - anything else is the database or its driver failing, `BACKEND_ERROR` naming the backend and
+   *   `op`, with what the driver threw (or answered) as `cause`: another refusal of the database, a
+   *   driver that threw something that is no database error (a string, a revoked Proxy), answered
+   *   with no rows, rows that are not what the statement returns, or did not settle in time.
+   * Past the time limit the call is abandoned: `open()`'s client sends none of its later statements
+   * (a `writeTable` then drops the table it made).
+   */
   async function tableCallRun<T>(
     op: string,
     arg: string,

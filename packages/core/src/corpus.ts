@@ -14,6 +14,7 @@ import {
 import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } from './filter.js';
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
+import { pickRows } from './kernels/through-ties.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
 import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { SearchResult } from './search-result.js';
@@ -258,7 +259,7 @@ export class Corpus {
     let pending = Array.from({ length: q.rows }, (_, i) => i);
     while (pending.length > 0) {
       checkSignal('search', signal);
-      const sub = pending.length === q.rows ? q : pickRows(q, pending);
+      const sub = pending.length === q.rows ? q : pickTensorRows(q, pending);
       const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, sub, kw);
       const next: number[] = [];
       for (let b = 0; b < pending.length; b++) {
@@ -298,7 +299,7 @@ export class Corpus {
   ): Promise<void> {
     // Only some of the queries (`only`, rows of q): their cosines alone, pushed as those rows.
     const rowOf = only ? (i: number) => only[i] : (i: number) => i;
-    if (only) q = pickRows(q, only);
+    if (only) q = pickTensorRows(q, only);
     const n = s.rows;
     let count = 0;
     for (let j = 0; j < n; j++) count += allow[j] === 1 ? 1 : 0;
@@ -307,7 +308,8 @@ export class Corpus {
     await this.#eachBand('search', q, s, bandOf(q, n), signal, (m, i0, i1) => {
       for (let i = i0; i < i1; i++) {
         const row = (i - i0) * n;
-        for (let t = 0; t < count; t++) sel.push(rowOf(i), m[row + passing[t]], s.ordinals[passing[t]]);
+        const qi = rowOf(i);
+        for (let t = 0; t < count; t++) sel.push(qi, m[row + passing[t]], s.ordinals[passing[t]]);
       }
     });
   }
@@ -1120,14 +1122,10 @@ function sliceRows(q: Tensor, i0: number, i1: number): Tensor {
   return new Tensor(q.data.subarray(i0 * q.cols, i1 * q.cols), i1 - i0, q.cols);
 }
 
-/** The listed rows of `q`, copied into one matrix. */
-function pickRows(q: Tensor, rows: number[]): Tensor {
-  const d = q.cols;
-  const out = new Float32Array(rows.length * d);
-  rows.forEach((r, b) => {
-    out.set(q.data.subarray(r * d, (r + 1) * d), b * d);
-  });
-  return new Tensor(out, rows.length, d);
+/** The listed rows of `q`, copied into one tensor. */
+function pickTensorRows(q: Tensor, rows: number[]): Tensor {
+  const m = pickRows(q, rows);
+  return new Tensor(m.data, m.rows, m.cols);
 }
 
 /** Query blocks' results, one after the other. */

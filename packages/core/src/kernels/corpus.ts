@@ -11,7 +11,7 @@ import { argError, foreignCorpus } from '../errors.js';
 import { dot64, normalizedF64 } from './blocked-dot.js';
 import { clampCos } from './cosine-rule.js';
 import { fromHalf, toHalf } from './half.js';
-import { throughTies } from './through-ties.js';
+import { pickRows, throughTies } from './through-ties.js';
 import { blockRowsFor, CORPUS_TILE, forEachScoreTile } from './top-k.js';
 import { TopKSelector } from './top-k-selector.js';
 
@@ -277,10 +277,7 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
   /** For each query of `group`, every row it may choose whose stored score ranks >= its edge. */
   const atLeast = (group: readonly number[], edges: readonly number[]): Int32Array[] => {
     const got = group.map((): number[] => []);
-    const some = new Float32Array(group.length * d);
-    for (let t = 0; t < group.length; t++)
-      some.set(queries.data.subarray(group[t] * d, (group[t] + 1) * d), t * d);
-    forEachScoreTile({ data: some, rows: group.length, cols: d }, n, fill, (t, tile, off, start, w) => {
+    forEachScoreTile(pickRows(queries, group), n, fill, (t, tile, off, start, w) => {
       for (let u = 0; u < w; u++)
         if (Math.fround(clampCos(tile[off + u])) >= edges[t]) got[t].push(rows ? rows[start + u] : start + u);
     });

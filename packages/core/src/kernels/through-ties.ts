@@ -1,4 +1,12 @@
-import type { TopKResult } from '../contract.js';
+import type { Matrix, TopKResult } from '../contract.js';
+
+/** The listed rows of `m`, in that order, copied into one matrix (a group's queries for `atLeast`). */
+export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
+  const d = m.cols;
+  const data = new Float32Array(rows.length * d);
+  for (let t = 0; t < rows.length; t++) data.set(m.data.subarray(rows[t] * d, (rows[t] + 1) * d), t * d);
+  return { data, rows: rows.length, cols: d };
+}
 
 /**
  * The candidates a re-ranked search (int8 or float16 storage with `rerank > 0`) rescores: the
