@@ -74,14 +74,7 @@ const BLOCK = 64;
  */
 function hostTiles(tf: Tfjs, x: Matrix, width: number, from: number[], normalize: boolean): CorpusTile[] {
   const { data, rows, cols: d } = x;
-  const inv = new Float64Array(rows);
-  if (!normalize) inv.fill(1);
-  for (let r = 0; r < rows && normalize; r++) {
-    const o = r * d;
-    let ss = 0;
-    for (let p = 0; p < d; p++) ss += data[o + p] * data[o + p];
-    inv[r] = ss > 0 ? 1 / Math.sqrt(ss) : 0;
-  }
+  const inv = normalize ? inverseNorms(x) : new Float64Array(rows).fill(1);
   const tiles: CorpusTile[] = [];
   const parts: TF.Tensor2D[] = [];
   try {
@@ -122,6 +115,39 @@ function hostTiles(tf: Tfjs, x: Matrix, width: number, from: number[], normalize
   return tiles;
 }
 
+/** 1 / the L2 norm of each row, summed in float64 (no overflow or underflow for float32 rows); 0 for a zero row. */
+function inverseNorms(x: Matrix): Float64Array {
+  const { data, rows, cols: d } = x;
+  const inv = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let ss = 0;
+    for (let p = 0; p < d; p++) ss += data[o + p] * data[o + p];
+    inv[r] = ss > 0 ? 1 / Math.sqrt(ss) : 0;
+  }
+  return inv;
+}
+
+/**
+ * The query rows normalised, as a tensor. On the wasm and cpu engines the rows are normalised on
+ * the host (as {@link buildTiles} does the corpus) and uploaded once: tfjs's own normalisation is a
+ * dozen small kernels, and with one query against a small corpus their dispatch was most of a
+ * search's time. On webgl and webgpu the engine does it, on the GPU.
+ */
+function queryRows(ctx: KernelContext, tf: Tfjs, queries: Matrix): TF.Tensor2D {
+  if (ctx.engine === 'webgl' || ctx.engine === 'webgpu')
+    return tf.tidy(() => normalizedOf(tf, upload(tf, queries)));
+  const { data, rows, cols: d } = queries;
+  const inv = inverseNorms(queries);
+  const out = new Float32Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    const sc = inv[r];
+    for (let p = 0; p < d; p++) out[o + p] = data[o + p] * sc;
+  }
+  return tf.tensor2d(out, [rows, d], 'float32');
+}
+
 /**
  * `queries x tile` (query rows already normalised): one product, or on a tile cut into parts, one
  * per part of the queries' dimensions, added. Call inside `tf.tidy`.
@@ -160,7 +186,7 @@ export async function cosineTiles(
 ): Promise<Float32Array> {
   const q = queries.rows;
   const d = queries.cols;
-  const qn = tf.tidy(() => normalizedOf(tf, upload(tf, queries)));
+  const qn = queryRows(ctx, tf, queries);
   try {
     // Eight score tiles (64 MiB by default): few steps for a big matrix, a bounded product each.
     const step = queryStep(8 * ctx.scoreTile, tiles, q);
@@ -209,7 +235,7 @@ export async function searchTiles(
   const q = queries.rows;
   const d = queries.cols;
   const selection = new RunningTopK(q, k);
-  const qn = tf.tidy(() => normalizedOf(tf, upload(tf, queries)));
+  const qn = queryRows(ctx, tf, queries);
   try {
     const step = queryStep(ctx.scoreTile, tiles, q);
     for (let q0 = 0; q0 < q; q0 += step) {
