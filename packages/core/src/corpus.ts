@@ -43,6 +43,11 @@ interface Segment {
   rows: number;
   /** Ordinal of each stored row; ascending, and ascending across segments. */
   ordinals: Int32Array;
+  /**
+   * The caller's id of each stored row (removed rows' included), or null in a corpus without ids:
+   * one array a segment rather than a map of every ordinal, which cost a hash entry a row.
+   */
+  ids: readonly Id[] | null;
   /** 1 where the row was removed. */
   deleted: Uint8Array;
   deletedCount: number;
@@ -76,8 +81,9 @@ export class Corpus {
   readonly #options: CorpusOptions;
   readonly #onDispose: (c: Corpus) => void;
   #segments: Segment[] = [];
-  /** Ordinal -> the caller's id, for live rows only. */
-  #ids: Map<number, Id> | null;
+  /** Whether rows have the caller's ids (each segment holds its rows' ids). */
+  readonly #withIds: boolean;
+  /** The caller's id -> ordinal, for live rows only. */
   #byId: Map<Id, number> | null;
   #next = 0;
   #live = 0;
@@ -122,7 +128,7 @@ export class Corpus {
     this.#kernels = kernels;
     this.#options = { storage: options.storage, rerank: options.rerank };
     this.#onDispose = onDispose;
-    this.#ids = options.ids ? new Map() : null;
+    this.#withIds = !!options.ids;
     this.#byId = options.ids ? new Map() : null;
     this.#append(first, rows, options.ids, host, null);
   }
@@ -161,7 +167,7 @@ export class Corpus {
       const kk = masks ? Math.min(k, masks.passing) : k;
       if (kk === 0) {
         const none = { queries: q.rows, k: 0, indices: new Int32Array(0), scores: new Float32Array(0) };
-        return new SearchResult(none, this.#ids ? [] : undefined);
+        return new SearchResult(none, this.#withIds ? [] : undefined);
       }
       const step = signal ? this.#blockRows(q) : q.rows;
       const parts: TopKResult[] = [];
@@ -387,7 +393,7 @@ export class Corpus {
           const ord = s.ordinals[j];
           let keep: unknown;
           try {
-            keep = f.test(this.#ids ? this.#ids.get(ord)! : ord);
+            keep = f.test(s.ids ? s.ids[j] : ord);
           } catch (e) {
             argError('INVALID_ARGUMENT', op, 'options.filter', `threw on row ${ord}: ${errorText(e)}`, e);
           }
@@ -574,7 +580,7 @@ export class Corpus {
         storage: this.storage,
         next: this.#next,
         ordinals,
-        ids: this.#ids ? Array.from(ordinals, (o) => this.#ids!.get(o)!) : null,
+        ids: this.#withIds ? liveIds(segs) : null,
         segments: segs.length,
         read: async (i) => {
           const s = segs[i];
@@ -614,7 +620,7 @@ export class Corpus {
         own = copyIds('add', ids);
         // Format and repeats within the call now; against the corpus when the add runs (earlier
         // queued adds and removes change which ids exist).
-        if (this.#ids && own !== undefined) checkIdList('add', own, t.rows);
+        if (this.#withIds && own !== undefined) checkIdList('add', own, t.rows);
       }
     } catch (e) {
       return Promise.reject(e);
@@ -661,7 +667,7 @@ export class Corpus {
     let own: Id[] | undefined;
     try {
       own = copyIds('add', ids);
-      if (this.#ids && own !== undefined) checkIdList('add', own, x.rows);
+      if (this.#withIds && own !== undefined) checkIdList('add', own, x.rows);
     } catch {
       return undefined;
     }
@@ -721,11 +727,7 @@ export class Corpus {
         s.deleted[j] = 1;
         s.deletedCount++;
         removed++;
-        if (this.#ids) {
-          const ord = s.ordinals[j];
-          this.#byId!.delete(this.#ids.get(ord)!);
-          this.#ids.delete(ord);
-        }
+        if (s.ids) this.#byId!.delete(s.ids[j]);
       }
       this.#live -= removed;
       await this.#upkeep('remove', async () => {
@@ -747,7 +749,7 @@ export class Corpus {
       return writeCorpusFile({
         ...live.stored,
         next: this.#next,
-        ids: this.#ids ? Array.from(live.ordinals, (o) => this.#ids!.get(o)!) : null,
+        ids: live.ids,
         ordinals: live.ordinals,
       });
     });
@@ -772,13 +774,10 @@ export class Corpus {
     const s = this.#segments[0];
     s.ordinals = Int32Array.from(file.ordinals);
     this.#next = file.next;
-    if (this.#ids) {
-      this.#ids.clear();
+    if (this.#withIds) {
+      s.ids = file.ids!;
       this.#byId!.clear();
-      for (let j = 0; j < file.rows; j++) {
-        this.#ids.set(file.ordinals[j], file.ids![j]);
-        this.#byId!.set(file.ids![j], file.ordinals[j]);
-      }
+      for (let j = 0; j < file.rows; j++) this.#byId!.set(file.ids![j], file.ordinals[j]);
     }
   }
 
@@ -790,17 +789,21 @@ export class Corpus {
     ordinals: Int32Array | null,
   ): void {
     const ord = ordinals ?? Int32Array.from({ length: n }, (_, j) => this.#next + j);
-    if (this.#ids && ids) {
-      for (let j = 0; j < n; j++) {
-        this.#ids.set(ord[j], ids[j]);
-        this.#byId!.set(ids[j], ord[j]);
-      }
+    const own = this.#withIds && ids ? ids : null;
+    if (own) {
+      // The first rows' ids (ordinals 0, 1, ...) take the index their check built as it is.
+      const index = checkedIndex.get(own);
+      checkedIndex.delete(own);
+      if (index && !ordinals && this.#next === 0 && this.#byId!.size === 0 && index.size === n)
+        this.#byId = index;
+      else for (let j = 0; j < n; j++) this.#byId!.set(own[j], ord[j]);
     }
     if (!ordinals) this.#next += n;
     this.#segments.push({
       handle,
       rows: n,
       ordinals: ord,
+      ids: own,
       deleted: new Uint8Array(n),
       deletedCount: 0,
       host,
@@ -831,7 +834,7 @@ export class Corpus {
   }
 
   async #compact(op: string, arg: string, segs: Segment[]): Promise<void> {
-    const { stored, ordinals } = await this.#gather(op, segs);
+    const { stored, ordinals, ids } = await this.#gather(op, segs);
     const at = this.#segments.indexOf(segs[0]);
     if (stored.rows === 0) {
       // Nothing left to keep: drop the segments rather than hold an empty handle.
@@ -844,6 +847,7 @@ export class Corpus {
       handle,
       rows: stored.rows,
       ordinals,
+      ids,
       deleted: new Uint8Array(stored.rows),
       deletedCount: 0,
       host: this.#keepsHost ? stored.exact : null,
@@ -856,7 +860,7 @@ export class Corpus {
   async #gather(
     op: string,
     segs: readonly Segment[],
-  ): Promise<{ stored: StoredCorpus; ordinals: Int32Array }> {
+  ): Promise<{ stored: StoredCorpus; ordinals: Int32Array; ids: Id[] | null }> {
     const parts: StoredCorpus[] = [];
     for (const s of segs) parts.push(await this.#storedOf(op, s));
     const ords: number[] = [];
@@ -865,7 +869,7 @@ export class Corpus {
       parts.length > 0
         ? gatherStored(parts, (p, j) => segs[p].deleted[j] === 0)
         : floatStored(new Float32Array(0), 0, this.cols);
-    return { stored, ordinals: Int32Array.from(ords) };
+    return { stored, ordinals: Int32Array.from(ords), ids: this.#withIds ? liveIds(segs) : null };
   }
 
   /** Whether segments keep their rows on the host (float32 on a backend that cannot give them back). */
@@ -906,24 +910,31 @@ export class Corpus {
     }
   }
 
+  /**
+   * The segment and row holding ordinal `ord`. Segments ascend, so the one whose first ordinal is
+   * the last at or below `ord` is tried first (every id of a search result is found so); the others
+   * are then scanned in case they do not.
+   */
   #locate(ord: number): [Segment, number] | undefined {
-    for (const s of this.#segments) {
-      const o = s.ordinals;
-      if (o.length === 0 || ord < o[0] || ord > o[o.length - 1]) continue;
-      let lo = 0;
-      let hi = o.length - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (o[mid] === ord) return [s, mid];
-        if (o[mid] < ord) lo = mid + 1;
-        else hi = mid - 1;
-      }
+    const segs = this.#segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segs[mid].rows > 0 && segs[mid].ordinals[0] <= ord) lo = mid;
+      else hi = mid - 1;
+    }
+    const first = segs.length > 0 ? rowOf(segs[lo], ord) : -1;
+    if (first >= 0) return [segs[lo], first];
+    for (const s of segs) {
+      const j = rowOf(s, ord);
+      if (j >= 0) return [s, j];
     }
     return undefined;
   }
 
   #checkIds(op: string, ids: readonly Id[] | undefined, n: number): void {
-    if (!this.#ids) {
+    if (!this.#withIds) {
       if (ids !== undefined)
         argError('INVALID_ARGUMENT', op, 'ids', 'given, but this corpus was created without ids.');
       return;
@@ -934,8 +945,25 @@ export class Corpus {
   }
 
   #idsOf(indices: Int32Array): Id[] | undefined {
-    if (!this.#ids) return undefined;
-    return Array.from(indices, (o) => this.#ids!.get(o)!);
+    if (!this.#withIds) return undefined;
+    const segs = this.#segments;
+    const firsts = Float64Array.from(segs, (s) => (s.rows > 0 ? s.ordinals[0] : Infinity));
+    const out: Id[] = new Array(indices.length);
+    for (let i = 0; i < indices.length; i++) {
+      const o = indices[i];
+      let lo = 0;
+      let hi = segs.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (firsts[mid] <= o) lo = mid;
+        else hi = mid - 1;
+      }
+      let s = segs[lo];
+      let j = rowOf(s, o);
+      if (j < 0) [s, j] = this.#locate(o)!;
+      out[i] = s.ids![j];
+    }
+    return out;
   }
 
   #exclusive<T>(op: string, body: () => Promise<T>): Promise<T> {
@@ -1007,6 +1035,28 @@ export class Corpus {
   }
 }
 
+/** The row of `s` holding ordinal `ord` (its ordinals ascend), or -1. */
+function rowOf(s: Segment, ord: number): number {
+  const o = s.ordinals;
+  if (o.length === 0 || ord < o[0] || ord > o[o.length - 1]) return -1;
+  let lo = 0;
+  let hi = o.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (o[mid] === ord) return mid;
+    if (o[mid] < ord) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** The ids of the live rows of `segs` (segments of a corpus with ids), in order. */
+function liveIds(segs: readonly Segment[]): Id[] {
+  const out: Id[] = [];
+  for (const s of segs) for (let j = 0; j < s.rows; j++) if (!s.deleted[j]) out.push(s.ids![j]);
+  return out;
+}
+
 /** A private copy of a caller's id list (the snapshot rule), after checking it is an array. */
 export function copyIds(op: string, ids: readonly Id[] | undefined, name = 'ids'): Id[] | undefined {
   if (ids === undefined) return undefined;
@@ -1014,7 +1064,11 @@ export function copyIds(op: string, ids: readonly Id[] | undefined, name = 'ids'
     argError('INVALID_TYPE', op, name, `must be an array of numbers or strings, got ${describeType(ids)}.`);
   // -0 is held as 0: the corpus takes them as one id already, and a saved file writes it so.
   const list: readonly unknown[] = ids;
-  return reading(op, name, () => Array.from(list, (id) => (Object.is(id, -0) ? 0 : id)) as Id[]);
+  return reading(op, name, () => {
+    const out = Array.from(list) as Id[];
+    for (let i = 0; i < out.length; i++) if (out[i] === 0) out[i] = 0;
+    return out;
+  });
 }
 
 /**
@@ -1031,17 +1085,25 @@ export function checkIdList(
   if (!isArrayArg(op, name, ids))
     argError('INVALID_TYPE', op, name, 'must be an array of numbers or strings.');
   if (ids.length !== n) argError('SHAPE_MISMATCH', op, name, `has ${ids.length} ids for ${n} rows.`);
-  const seen = new Set<Id>();
+  const seen = new Map<Id, number>();
   for (let i = 0; i < n; i++) {
     const id = ids[i];
     if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
       argError('INVALID_TYPE', op, `${name}[${i}]`, 'must be a finite number or a string.');
     }
-    if (seen.has(id) || existing?.has(id))
+    const held = seen.size;
+    if (seen.set(id, i).size === held || existing?.has(id))
       argError('INVALID_ARGUMENT', op, `${name}[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
-    seen.add(id);
   }
+  if (!existing) checkedIndex.set(ids, seen);
 }
+
+/**
+ * Each list {@link checkIdList} passed (without existing ids), with its ids' positions: the first
+ * rows of a corpus adopt it as their id index rather than hash every id a second time. Taken
+ * (and dropped) when the list's rows are appended; a list never appended is dropped with it.
+ */
+const checkedIndex = new WeakMap<readonly Id[], Map<Id, number>>();
 
 /**
  * Whether a backend's corpus handle says it was disposed; a `disposed` getter that throws (a

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type Backend, createReferenceBackend, referenceKernels, type StoredCorpus } from '../src/backend.js';
-import { createCosineKit, Tensor } from '../src/index.js';
+import { createCosineKit, type SearchResult, Tensor } from '../src/index.js';
 import { rows } from './fixtures/data.js';
 
 /**
@@ -216,6 +216,56 @@ describe('similarity over several segments', () => {
     const out = new Float32Array(got.data.length);
     await corpus.similarity(q, { out });
     expect(differ(out)).toBe(0);
+    kit.dispose();
+  });
+});
+
+describe('ids', () => {
+  it('follow their rows through merges, compaction, save and load; a removed id can be added again', async () => {
+    const kit = createCosineKit({ backend: createReferenceBackend() });
+    const d = 5;
+    const idOf = (o: number) => (o % 3 === 0 ? o * 10 : `id-${o}`);
+    const first = rows(40, d, 7);
+    const c = await kit.corpus(first, { ids: Array.from({ length: 40 }, (_, o) => idOf(o)) });
+    const live = new Map<number, Float32Array>();
+    for (let o = 0; o < 40; o++) live.set(o, first.data.slice(o * d, (o + 1) * d));
+    let next = 40;
+    for (let a = 0; a < 12; a++) {
+      const t = rows(3 + a, d, 100 + a);
+      await c.add(
+        t,
+        Array.from({ length: t.rows }, (_, j) => idOf(next + j)),
+      );
+      for (let j = 0; j < t.rows; j++) live.set(next + j, t.data.slice(j * d, (j + 1) * d));
+      next += t.rows;
+    }
+    // Most of the first segment goes (it is compacted), and rows of later ones.
+    const gone = [...Array.from({ length: 30 }, (_, o) => o), 41, 45, 60, 77, 90];
+    expect(await c.remove(gone.map(idOf))).toBe(gone.length);
+    for (const o of gone) live.delete(o);
+    // A removed id is free again: it names the new row.
+    const again = rows(1, d, 555);
+    await c.add(again, [idOf(0)]);
+    live.set(next, again.data.slice());
+    const expectIds = (r: SearchResult, k: number) => {
+      const want = brute(q, live, k);
+      for (let i = 0; i < q.rows; i++)
+        expect(r.ids!.slice(i * k, (i + 1) * k)).toEqual(
+          want[i].map((o) => (o === next ? idOf(0) : idOf(o))),
+        );
+    };
+    const q = rows(4, d, 999);
+    const k = live.size;
+    expectIds(await c.search(q, k), k);
+    const back = await kit.loadCorpus(await c.save());
+    expectIds(await back.search(q, k), k);
+    // Ids keep working on the loaded copy: removing by id, filtering by id.
+    expect(await back.remove([idOf(0), 'id-31'])).toBe(2);
+    live.delete(next);
+    live.delete(31);
+    expectIds(await back.search(q, 7), 7);
+    const f = await back.search(q, 3, { filter: { allow: [idOf(32), idOf(33)] } });
+    expect(f.ids!.slice(0, 2).sort()).toEqual([idOf(32), idOf(33)].sort());
     kit.dispose();
   });
 });
