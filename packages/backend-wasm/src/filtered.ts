@@ -223,6 +223,7 @@ function int8Allowed(
         if (list) for (const f of found) for (let t = 0; t < f.length; t++) f[t] = list[f[t]];
         return found;
       },
+      k,
     ),
   );
 }

@@ -258,6 +258,48 @@ describe('int8 corpora', () => {
     expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   });
 
+  it("crowded rows: the re-rank widens where the candidates' error says so, plain and filtered", () => {
+    // 20,000 rows of 48 around 100 centres, a tenth of their spread apart: neighbours' int8 scores
+    // crowd within the int8 error (a fixed pool of 3 x k found 0.97 of them). k = 1 with rerank 1
+    // selects 8 rows at first, too few: the rows past them are passed over again. Filters: every
+    // 41st row (gathered) and every other row (scanned in place).
+    const n = 20_000;
+    const d = 48;
+    const centres = random(100, d, 4242).data;
+    const noise = random(n + 30, d, 99).data;
+    const data = new Float32Array((n + 30) * d);
+    for (let i = 0; i < n + 30; i++)
+      for (let j = 0; j < d; j++)
+        data[i * d + j] = centres[((i * 37) % 100) * d + j] + 0.1 * noise[i * d + j];
+    const x = { data: data.subarray(0, n * d), rows: n, cols: d };
+    const q = { data: data.subarray(n * d), rows: 30, cols: d };
+    for (const [k, rerank] of [
+      [10, 3],
+      [1, 1],
+      [25, 2],
+    ]) {
+      const c = b.kernels.createCorpus(x, { storage: 'int8', rerank });
+      const got = b.kernels.corpusSearch(c, q, k);
+      const want = ref.topK(q, x, k);
+      expect([...got.indices], `k=${k}, rerank ${rerank}`).toEqual([...want.indices]);
+      expectClose(got.scores, want.scores, 1e-6);
+      for (const every of [41, 2]) {
+        const allow = new Uint8Array(n).map((_, j) => (j % every === 0 ? 1 : 0));
+        const pass = Array.from({ length: n }, (_, j) => j).filter((j) => allow[j] === 1);
+        const picked = new Float32Array(pass.length * d);
+        for (let t = 0; t < pass.length; t++)
+          picked.set(x.data.subarray(pass[t] * d, (pass[t] + 1) * d), t * d);
+        const f = b.kernels.corpusSearchAllowed!(c, q, k, allow);
+        const fw = ref.topK(q, { data: picked, rows: pass.length, cols: d }, k);
+        expect([...f.indices], `k=${k}, every ${every}th row`).toEqual(
+          Array.from(fw.indices, (t) => pass[t]),
+        );
+      }
+      c.dispose();
+    }
+    expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+  });
+
   it('recall@10 with re-ranking on random data', () => {
     const x = random(3000, 64, 7);
     const q = random(10, 64, 8);

@@ -46,8 +46,15 @@ export interface CorpusOptions {
   storage?: CorpusStorage;
   /**
    * For quantised storage: keep float32 rows too and re-rank the best `rerank x k` candidates
-   * exactly; 0 returns the quantised scores. A row is then missed only when its quantised score
-   * falls below the `rerank x k`-th candidate's. Default (see {@link resolveCorpusOptions}):
+   * exactly (and every row tied with the last of them); 0 returns the quantised scores. On the
+   * reference and wasm backends the candidates then measure the quantised scores' error (the
+   * largest gap between a candidate's quantised and exact score, over at least 16 of them), and
+   * where a row left out could still reach the k-th exact score given twice that error, every such
+   * row is re-ranked as well: crowded rows (tight clusters, near-duplicates), whose neighbours
+   * differ by less than the error, lose none, at the cost of more re-ranking and, where such rows
+   * reach past those the scan selected (8 x the pool, at most 256 more), one more pass over the
+   * codes. Random rows rarely need it. WebGPU re-ranks the fixed pool.
+   * Default (see {@link resolveCorpusOptions}):
    * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`. Checked but ignored for `float32`
    * storage, whose scores are exact already.
    *

@@ -117,6 +117,7 @@ export function quantizedSearch(
       (w, q0, q1) => scanI8(rt, c, someRows(queries, q0, q1), w, op),
       take,
       (group, edges) => i8AtLeast(rt, c, allI8Rows(c), queries, group, edges, op),
+      k,
     ),
   );
 }
@@ -280,14 +281,15 @@ function scanI8(rt: WasmRuntime, c: Quantized, queries: Matrix, cand: number, op
 /**
  * Exact scores of each query's candidates (see throughTies), from the float32 rows kept beside the
  * int8 codes: `take(i, rows)` rescores query `i`'s candidates into the final top-k as they come,
- * so only one query's candidates are held at a time.
+ * so only one query's candidates are held at a time; it answers their scores (a view of wasm
+ * memory, valid until the next call).
  */
 export function rerankExact(
   rt: WasmRuntime,
   float: Staged,
   queries: Matrix,
   k: number,
-  each: (take: (i: number, rows: Int32Array) => void) => void,
+  each: (take: (i: number, rows: Int32Array) => Float32Array) => void,
 ): TopKResult {
   const op = 'corpusSearch';
   const final = new TopKSelector(queries.rows, k);
@@ -313,8 +315,9 @@ export function rerankExact(
       }
       new Int32Array(rt.f32.buffer, idx, m).set(rows);
       rt.exports.rowDots(qs + i * float.rowBytes, float.ptr, rt.tileCols, steps, idx, m, out);
-      const f = rt.f32;
-      for (let t = 0; t < m; t++) final.push(i, f[(out >>> 2) + t], rows[t]);
+      const scores = rt.f32.subarray(out >>> 2, (out >>> 2) + m);
+      for (let t = 0; t < m; t++) final.push(i, scores[t], rows[t]);
+      return scores;
     });
   } finally {
     rt.free(qs);

@@ -289,9 +289,15 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
     q,
     scan,
     (i, cand) => {
-      for (let t = 0; t < cand.length; t++) final.push(i, dot64(qn, i * d, exact, cand[t] * d, d), cand[t]);
+      const scores = new Float64Array(cand.length);
+      for (let t = 0; t < cand.length; t++) {
+        scores[t] = dot64(qn, i * d, exact, cand[t] * d, d);
+        final.push(i, scores[t], cand[t]);
+      }
+      return scores;
     },
     atLeast,
+    k,
   );
   return final.result();
 }
