@@ -72,7 +72,7 @@ export function throughTies(
       if (floor !== undefined) {
         let m2 = m1;
         while (m2 < w0 && all.scores[at + m2] >= floor) m2++;
-        take(i, all.indices.subarray(at + m1, at + m2));
+        if (m2 > m1) take(i, all.indices.subarray(at + m1, at + m2));
         if (m2 === w0 && w0 < limit) {
           wider.push(i);
           floors.push(floor);
