@@ -1030,6 +1030,56 @@ describe('resources', () => {
   });
 });
 
+describe('views on larger buffers', () => {
+  it('a view on less than half its buffer crosses as a copy of itself, not the whole buffer', async () => {
+    const w = new Worker(new URL('../dist/worker.js', import.meta.url));
+    // Every buffer the kit posts, found anywhere in its messages.
+    const sent: ArrayBufferLike[] = [];
+    const walk = (x: unknown, depth: number): void => {
+      if (depth > 6 || x === null || typeof x !== 'object') return;
+      if (ArrayBuffer.isView(x)) sent.push(x.buffer);
+      else for (const v of Object.values(x as object)) walk(v, depth + 1);
+    };
+    const post = w.postMessage.bind(w);
+    w.postMessage = (m: unknown, t?: readonly ArrayBuffer[]) => {
+      walk(m, 0);
+      post(m, t as ArrayBuffer[]);
+    };
+    const k = await createWorkerKit({ worker: w });
+    const d = 64;
+    const big = new Float32Array(1 << 22); // 16 MiB
+    for (let i = 0; i < big.length; i += 97) big[i] = (i % 13) - 6;
+    big.fill(0.25, 0, 40 * d);
+    for (let i = 0; i < 40 * d; i += 3) big[i] = (i % 7) - 3;
+    const rows = big.subarray(0, 40 * d);
+    const query = big.subarray(d, 2 * d);
+    const mask = new Uint8Array(1 << 20).fill(1).subarray(10, 51);
+    mask.fill(0, 5, 12);
+    const c = await k.corpus(tensor(rows, [40, d]));
+    await c.add(tensor(big.subarray(3 * d, 4 * d), [1, d]));
+    const mine = createCosineKit();
+    const want = await mine.corpus(tensor(rows, [40, d]));
+    await want.add(tensor(big.subarray(3 * d, 4 * d), [1, d]));
+    const got = await c.search(tensor(query, [1, d]), 5, { filter: { mask } });
+    const exp = await want.search(tensor(query, [1, d]), 5, { filter: { mask } });
+    // (The two kits may run different backends: scores agree to float32 rounding.)
+    expect([...got.indices]).toEqual([...exp.indices]);
+    for (let i = 0; i < got.scores.length; i++) expect(got.scores[i]).toBeCloseTo(exp.scores[i], 6);
+    const norm = (await k.rowNorms(tensor(query, [1, d])))[0];
+    expect(norm).toBeCloseTo((await mine.rowNorms(tensor(query, [1, d])))[0], 4);
+    const largest = Math.max(...sent.map((b) => b.byteLength));
+    expect(largest).toBeLessThanOrEqual(40 * d * 4);
+    // The caller's arrays are untouched, and a view on most of its buffer still crosses as it is.
+    expect(big.byteLength).toBe(1 << 24);
+    const most = new Float32Array(41 * d).subarray(0, 40 * d).fill(1);
+    sent.length = 0;
+    await k.rowNorms(tensor(most, [40, d]));
+    expect(sent.some((b) => b === most.buffer)).toBe(true);
+    k.dispose();
+    mine.dispose();
+  });
+});
+
 describe('dispose and crashes', () => {
   it('dispose ends the worker; a call still running and later calls reject with DISPOSED', async () => {
     const w = new Worker(new URL('../dist/worker.js', import.meta.url));

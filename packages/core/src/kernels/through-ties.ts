@@ -40,7 +40,7 @@ export function throughTies(
   limit: number,
   queries: number,
   scan: (w: number, q0: number, q1: number) => TopKResult,
-  take: (i: number, rows: Int32Array) => ArrayLike<number> | undefined | void,
+  take: (i: number, rows: Int32Array) => ArrayLike<number> | undefined,
   atLeast?: (group: readonly number[], edges: readonly number[]) => Int32Array[],
   k?: number,
 ): void {
