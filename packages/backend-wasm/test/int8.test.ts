@@ -260,8 +260,8 @@ describe('int8 corpora', () => {
 
   it("crowded rows: the re-rank widens where the candidates' error says so, plain and filtered", () => {
     // 20,000 rows of 48 around 100 centres, a tenth of their spread apart: neighbours' int8 scores
-    // crowd within the int8 error (a fixed pool of 3 x k found 0.97 of them). k = 1 with rerank 1
-    // selects 8 rows at first, too few: the rows past them are passed over again. Filters: every
+    // crowd within the int8 error (a fixed pool of 3 x k found 0.97 of them). k = 1 with rerank 1: a
+    // pool of one row, whose spare rows and error samples decide. Filters: every
     // 41st row (gathered) and every other row (scanned in place).
     const n = 20_000;
     const d = 48;

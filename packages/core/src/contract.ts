@@ -47,13 +47,14 @@ export interface CorpusOptions {
   /**
    * For quantised storage: keep float32 rows too and re-rank the best `rerank x k` candidates
    * exactly (and every row tied with the last of them); 0 returns the quantised scores. On the
-   * reference and wasm backends the candidates then measure the quantised scores' error (the
-   * largest gap between a candidate's quantised and exact score, over at least 16 of them), and
-   * where a row left out could still reach the k-th exact score given twice that error, every such
-   * row is re-ranked as well: crowded rows (tight clusters, near-duplicates), whose neighbours
-   * differ by less than the error, lose none, at the cost of more re-ranking and, where such rows
-   * reach past those the scan selected (8 x the pool, at most 256 more), one more pass over the
-   * codes. Random rows rarely need it. WebGPU re-ranks the fixed pool.
+   * reference and wasm backends the search also selects spare rows past the pool (8 x the pool,
+   * at most 256 more) and the candidates measure the quantised scores' error (the largest gap
+   * between a candidate's quantised and exact score, over at least 16 of them): where a row left
+   * out could still reach the k-th exact score given twice that error, the spare rows that could
+   * are re-ranked as well. Crowded rows (tight clusters, near-duplicates), whose neighbours differ
+   * by less than the error, then keep them (recall@10 1.000 on the README's clustered rows, 0.859
+   * with the pool alone) for a larger selection, never another pass over the rows; a crowd wider
+   * than the spare rows is re-ranked as far as they go. WebGPU re-ranks the pool alone.
    * Default (see {@link resolveCorpusOptions}):
    * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`. Checked but ignored for `float32`
    * storage, whose scores are exact already.
@@ -70,10 +71,11 @@ export interface CorpusOptions {
  * The re-rank factor an `int8` corpus gets when `rerank` is not given. Without re-ranking, random
  * rows lose neighbours: recall@10 measured 0.986 at 200,000 x 384 and 0.992 at 100,000 x 1536
  * (wasm, 100 random queries), where re-scoring 3 x k candidates gave 1.000; the re-rank reads
- * 3 x k rows per query, lost in the noise of the scan. Clustered rows crowd more (0.859 with
- * 3 x k around 100 centres at 200,000 x 384, 0.988 with 10 x k, 1.000 with 30 x k): the README
- * says so and asks for a larger `rerank` there. 3 stays the default because WebGPU selects up to
- * 64 candidates a query on the device, and 10 x k would send k = 10 to its host-side selection.
+ * 3 x k rows per query, lost in the noise of the scan. Clustered rows crowd more: the pool alone
+ * found 0.859 around 100 centres at 200,000 x 384 (0.988 with 10 x k); with the spare rows the
+ * candidates' error adds (see {@link CorpusOptions.rerank}) 3 x k finds 1.000 there for about the
+ * same search time. 3 stays the default because WebGPU selects up to 64 candidates a query on the
+ * device, and 10 x k would send k = 10 to its host-side selection.
  * (`node apps/bench/scripts/int8-recall.mjs 200000 384 100 10 wasm 0,3,10,30 int8 5 clustered`).
  */
 export const DEFAULT_INT8_RERANK = 3;

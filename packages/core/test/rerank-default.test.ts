@@ -210,7 +210,7 @@ describe('candidates tied at the cut-off', () => {
     const x = new Tensor(data.subarray(0, n * d), n, d);
     const q = new Tensor(data.subarray(n * d), 50, d);
     const exact = await kit.corpus(x);
-    // k = 1 with rerank 1 selects 8 rows at first: too few, so rows past them are passed over again.
+    // k = 1 with rerank 1: a pool of one row, whose 32 spare rows and 16 error samples decide.
     for (const [k, rerank] of [
       [10, DEFAULT_INT8_RERANK],
       [10, 10],

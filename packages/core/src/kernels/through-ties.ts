@@ -29,11 +29,13 @@ export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
  * Crowded rows (tight clusters, near-duplicates) differ by less than the stored scores' error, so
  * the true k best may rank below the `base` best by stored score: on rows around 100 centres a
  * tenth of their spread apart, 3 x k candidates found 0.86-0.93 of the true top 10. With `k` given
- * and `take` answering each candidate's exact score, the candidates measure that error: where the
- * best stored score left out, plus twice the largest error among the candidates, reaches the k-th
- * exact score, a row left out may belong, and `atLeast` answers (grouped as for ties) every row
- * whose stored score is at least the k-th exact score less twice that error; those not taken yet
- * are taken. Random rows, whose scores spread wider than their error, almost never need it.
+ * and `take` answering each candidate's exact score, the first scan selects spare rows past the
+ * base ({@link SPARE}) and the candidates (at least {@link ERROR_SAMPLES}) measure that error:
+ * where the best stored score left out, plus twice the largest error among them, reaches the k-th
+ * exact score, the spare rows whose stored score is at least the k-th exact score less twice that
+ * error are taken too. Random rows, whose scores spread wider than their error, rarely need it;
+ * the spare rows cost a larger selection, never another pass over the rows, so a crowd wider than
+ * them is re-ranked only as far as they go.
  */
 export function throughTies(
   base: number,
@@ -51,16 +53,11 @@ export function throughTies(
     while (m < w && r.scores[at + m] === edge) m++;
     return m;
   };
-  const adapt = atLeast !== undefined && k !== undefined;
+  const adapt = k !== undefined;
   const spare = adapt ? Math.max(2 * ERROR_SAMPLES, Math.min((SPARE - 1) * base, MAX_SPARE)) : 0;
   const w0 = Math.min(limit, base + spare + 1);
   const all = scan(w0, 0, queries);
   const tied: number[] = [];
-  /** Queries whose candidates say rows past the selection may belong, with the stored score to reach. */
-  const wider: number[] = [];
-  const floors: number[] = [];
-  /** Per query of `wider`, how many of its selected rows were taken. */
-  const takenOf: number[] = [];
   for (let i = 0; i < queries; i++) {
     const at = i * w0;
     const m = upTo(all, at, w0);
@@ -73,11 +70,6 @@ export function throughTies(
         let m2 = m1;
         while (m2 < w0 && all.scores[at + m2] >= floor) m2++;
         if (m2 > m1) take(i, all.indices.subarray(at + m1, at + m2));
-        if (m2 === w0 && w0 < limit) {
-          wider.push(i);
-          floors.push(floor);
-          takenOf.push(m2);
-        }
       }
       continue;
     }
@@ -102,16 +94,6 @@ export function throughTies(
       group.map((i) => all.scores[i * w0 + base - 1]),
     );
     for (let t = 0; t < group.length; t++) take(group[t], lists[t]);
-  }
-  for (let g = 0; g < wider.length; g += TIE_GROUP) {
-    const group = wider.slice(g, g + TIE_GROUP);
-    const lists = atLeast!(group, floors.slice(g, g + TIE_GROUP));
-    for (let t = 0; t < group.length; t++) {
-      const i = group[t];
-      const taken = new Set(all.indices.subarray(i * w0, i * w0 + takenOf[g + t]));
-      const more = lists[t].filter((r) => !taken.has(r));
-      if (more.length > 0) take(i, more);
-    }
   }
 }
 
@@ -138,8 +120,10 @@ function floorOf(
 /**
  * With exact scores to judge by, the first scan selects this many times the `base` candidates (at
  * most {@link MAX_SPARE} more than the base, at least twice {@link ERROR_SAMPLES}): those past the
- * base are taken only where the candidates' error says they may belong, and cost a larger
- * selection, not a second pass over the rows.
+ * base are taken only where the candidates' error says they may belong. On rows around 100 centres
+ * (200,000 x 384, k = 10, rerank 3) they took recall@10 from 0.859 to 1.000 at about the search
+ * time without re-ranking; a second pass over the codes for every row the error allowed, tried
+ * first, found no more and cost 2.6x.
  */
 const SPARE = 8;
 
