@@ -501,8 +501,11 @@ async function search(
   filter: Filter | null,
 ): Promise<TopKResult> {
   if (c.rerank === 0) return select(engine, blocks, queries, k, filter);
-  // Quantised scores pick the candidates; their float32 rows decide the order and the scores.
-  const wide = Math.min(filter ? filter.prefix[c.rows] : c.rows, c.rerank * k);
+  // Quantised scores pick the candidates; their float32 rows decide the order and the scores. As
+  // many as the device selects (DEVICE_K) when the pool is smaller: crowded rows' neighbours may
+  // rank below the pool by their quantised scores, and re-scoring a few more rows costs little.
+  const limit = filter ? filter.prefix[c.rows] : c.rows;
+  const wide = Math.max(Math.min(limit, c.rerank * k), Math.min(limit, DEVICE_K));
   const first = await select(engine, blocks, queries, wide, filter);
   const exact = await rescore(engine, blocks, queries, first.indices, wide);
   const sel = new TopKSelector(queries.rows, k);
