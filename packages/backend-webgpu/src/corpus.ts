@@ -501,18 +501,47 @@ async function search(
   filter: Filter | null,
 ): Promise<TopKResult> {
   if (c.rerank === 0) return select(engine, blocks, queries, k, filter);
-  // Quantised scores pick the candidates; their float32 rows decide the order and the scores. As
-  // many as the device selects (DEVICE_K) when the pool is smaller: crowded rows' neighbours may
-  // rank below the pool by their quantised scores, and re-scoring a few more rows costs little.
+  // Quantised scores pick the candidates; their float32 rows decide the order and the scores. The
+  // pool is rerank x k rows, and at least all but one of what the device selects in one pass
+  // (DEVICE_K): crowded rows' neighbours may rank below rerank x k by their quantised scores, and
+  // re-scoring a few more rows costs little. One more row than the pool shows whether rows past it
+  // tie its last: rows whose codes tie while their exact scores differ are all re-scored (the
+  // lowest of them were taken, and the true best left out).
   const limit = filter ? filter.prefix[c.rows] : c.rows;
-  const wide = Math.max(Math.min(limit, c.rerank * k), Math.min(limit, DEVICE_K));
-  const first = await select(engine, blocks, queries, wide, filter);
-  const exact = await rescore(engine, blocks, queries, first.indices, wide);
+  const pool = Math.max(Math.min(limit, c.rerank * k), Math.min(limit, DEVICE_K - 1));
+  const w0 = Math.min(limit, pool + 1);
+  const d = queries.cols;
+  const first = await select(engine, blocks, queries, w0, filter);
+  const exact = await rescore(engine, blocks, queries, first.indices, w0);
   const sel = new TopKSelector(queries.rows, k);
   for (let q = 0; q < queries.rows; q++) {
-    for (let t = q * wide; t < (q + 1) * wide; t++) sel.push(q, exact[t], first.indices[t]);
+    const at = q * w0;
+    const m = throughTie(first.scores, at, pool, w0);
+    if (m < w0 || w0 >= limit) {
+      for (let t = at; t < at + m; t++) sel.push(q, exact[t], first.indices[t]);
+      continue;
+    }
+    // The tie fills the selection: 32 times as many rows for this query, then every row.
+    const one: Matrix = { data: queries.data.subarray(q * d, (q + 1) * d), rows: 1, cols: d };
+    for (let w = Math.min(limit, 32 * w0); ; w = limit) {
+      const more = await select(engine, blocks, one, w, filter);
+      const n = throughTie(more.scores, 0, pool, w);
+      if (n < w || w >= limit) {
+        const ex = await rescore(engine, blocks, one, more.indices.subarray(0, n), n);
+        for (let t = 0; t < n; t++) sel.push(q, ex[t], more.indices[t]);
+        break;
+      }
+    }
   }
   return sel.result();
+}
+
+/** How many of the `w` selected rows at `at` to re-score: the first `base`, and every row tying the last of them. */
+function throughTie(scores: Float32Array, at: number, base: number, w: number): number {
+  const edge = scores[at + base - 1];
+  let m = base;
+  while (m < w && scores[at + m] === edge) m++;
+  return m;
 }
 
 /** The top k of every query among all stored rows (or the allowed ones), by the stored rows' scores. */

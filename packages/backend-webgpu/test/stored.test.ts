@@ -192,6 +192,36 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
     }
   }, 120_000);
 
+  it('int8 rows whose codes tie at the cut-off are all re-scored: the true best is found, filtered or not', async () => {
+    // Rows (1, e_j), e_j = 1e-4 j / n, share their codes and scale, so every row ties on its stored
+    // score, while the exact score against (0, 1), e_j, rises with j: the lowest rows were
+    // re-scored and the best left out. 100 rows tie past one selection; 5,000 past 32 of them too.
+    for (const n of [100, 5000]) {
+      const d = 2;
+      const data = new Float32Array(n * d);
+      for (let j = 0; j < n; j++) {
+        data[j * d] = 1;
+        data[j * d + 1] = (1e-4 * j) / n;
+      }
+      const x = { data, rows: n, cols: d };
+      const q = { data: new Float32Array([0, 1, 0, 2]), rows: 2, cols: d };
+      const h = await b.kernels.createCorpus!(x, { storage: 'int8', rerank: 3 });
+      try {
+        for (const k of [1, 3]) {
+          const got = await b.kernels.corpusSearch!(h, q, k);
+          const want = await ref.topK(q, x, k);
+          expect(Array.from(got.indices), `n=${n}, k=${k}`).toEqual(Array.from(want.indices));
+          const allow = new Uint8Array(n).map((_, j) => (j % 3 === 0 ? 1 : 0));
+          const f = await b.kernels.corpusSearchAllowed!(h, q, k, allow);
+          const best = n - 1 - ((n - 1) % 3);
+          expect(f.indices[0], `n=${n}, k=${k}, filtered`).toBe(best);
+        }
+      } finally {
+        h.dispose();
+      }
+    }
+  }, 120_000);
+
   it('export then import holds every storage bit for bit, and the imported corpus searches the same', async () => {
     const c = randomTensor(130, 13, 7);
     const q = randomTensor(4, 13, 8);

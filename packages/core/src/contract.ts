@@ -54,8 +54,8 @@ export interface CorpusOptions {
    * are re-ranked as well. Crowded rows (tight clusters, near-duplicates), whose neighbours differ
    * by less than the error, then keep them (recall@10 1.000 on the README's clustered rows, 0.859
    * with the pool alone) for a larger selection, never another pass over the rows; a crowd wider
-   * than the spare rows is re-ranked as far as they go. WebGPU re-ranks at least the 64 rows its
-   * device selects in one pass.
+   * than the spare rows is re-ranked as far as they go. WebGPU re-ranks at least 63 rows (64 with
+   * the row after them: one pass of its device selection).
    * Default (see {@link resolveCorpusOptions}):
    * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`. Checked but ignored for `float32`
    * storage, whose scores are exact already.
