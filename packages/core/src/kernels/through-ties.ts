@@ -30,7 +30,7 @@ export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
  * the true k best may rank below the `base` best by stored score: on rows around 100 centres a
  * tenth of their spread apart, 3 x k candidates found 0.86-0.93 of the true top 10. With `k` given
  * and `take` answering each candidate's exact score, the first scan selects spare rows past the
- * base ({@link SPARE}) and the candidates (at least {@link ERROR_SAMPLES}) measure that error:
+ * base (`SPARE`) and the candidates (at least `ERROR_SAMPLES`) measure that error:
  * where the best stored score left out, plus twice the largest error among them, reaches the k-th
  * exact score, the spare rows whose stored score is at least the k-th exact score less twice that
  * error are taken too. Random rows, whose scores spread wider than their error, rarely need it;
@@ -119,7 +119,7 @@ function floorOf(
 
 /**
  * With exact scores to judge by, the first scan selects this many times the `base` candidates (at
- * most {@link MAX_SPARE} more than the base, at least twice {@link ERROR_SAMPLES}): those past the
+ * most `MAX_SPARE` more than the base, at least twice `ERROR_SAMPLES`): those past the
  * base are taken only where the candidates' error says they may belong. On rows around 100 centres
  * (200,000 x 384, k = 10, rerank 3) they took recall@10 from 0.859 to 1.000 at about the search
  * time without re-ranking; a second pass over the codes for every row the error allowed, tried
