@@ -133,6 +133,14 @@ export class Corpus {
     this.#append(first, rows, options.ids, host, null);
   }
 
+  /**
+   * Whether `x` is a corpus: a method called without one (`const { search } = corpus`) threw the
+   * engine's TypeError synchronously from a call that returns a promise.
+   */
+  static #is(x: unknown): boolean {
+    return typeof x === 'object' && x !== null && #disposed in x;
+  }
+
   /** Number of live rows. */
   get rows(): number {
     return this.#live;
@@ -149,6 +157,7 @@ export class Corpus {
    * k pass); with `options.signal`, an abort stops the search with `ABORTED` between steps.
    */
   search(queries: TensorInput, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+    if (!Corpus.#is(this)) return notACorpus('search');
     let filter: AdmittedFilter | null;
     let signal: AbortSignal | undefined;
     try {
@@ -439,6 +448,7 @@ export class Corpus {
    * rows when the call runs (after the calls queued before it).
    */
   similarity(queries: TensorInput, options: { signal?: AbortSignal } & MatrixOptions = {}): Promise<Tensor> {
+    if (!Corpus.#is(this)) return notACorpus('similarity');
     let signal: AbortSignal | undefined;
     try {
       options = ownOptions('similarity', options, ['signal', 'out']);
@@ -604,6 +614,7 @@ export class Corpus {
    * taken as they are at the call: changing them afterwards changes nothing.
    */
   add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
+    if (!Corpus.#is(this)) return notACorpus('add');
     if (this.#disposed) return this.#exclusive('add', async () => undefined);
     let t: Tensor;
     let own: Id[] | undefined;
@@ -681,6 +692,7 @@ export class Corpus {
    * the number removed. Removing every row is refused: dispose the corpus instead.
    */
   remove(ids: readonly Id[]): Promise<number> {
+    if (!Corpus.#is(this)) return notACorpus('remove');
     let own: unknown[];
     try {
       if (!isArrayArg('remove', 'ids', ids))
@@ -744,6 +756,7 @@ export class Corpus {
    * so a loaded copy searches bit for bit as this one.
    */
   save(): Promise<Uint8Array> {
+    if (!Corpus.#is(this)) return notACorpus('save');
     return this.#exclusive('save', async () => {
       const live = await this.#gather('save', this.#segments);
       return writeCorpusFile({
@@ -757,6 +770,7 @@ export class Corpus {
 
   /** Releases the resident data. Idempotent. */
   dispose(): void {
+    if (!Corpus.#is(this)) throw notACorpusError('dispose');
     if (this.#disposed) return;
     this.#disposed = true;
     this.#onDispose(this);
@@ -1048,6 +1062,21 @@ function rowOf(s: Segment, ord: number): number {
     else hi = mid - 1;
   }
   return -1;
+}
+
+/** The typed error of a corpus method called without its corpus (detached: `const { search } = corpus`). */
+function notACorpusError(op: string): Error {
+  return argErrorOf(
+    'INVALID_TYPE',
+    op,
+    'this',
+    `is not a corpus: call it on one (corpus.${op}(...)), or bind it (corpus.${op}.bind(corpus)).`,
+  );
+}
+
+/** {@link notACorpusError} as the rejected promise a corpus method answers with. */
+function notACorpus(op: string): Promise<never> {
+  return Promise.reject(notACorpusError(op));
 }
 
 /** The ids of the live rows of `segs` (segments of a corpus with ids), in order. */

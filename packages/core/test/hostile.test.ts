@@ -2,9 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { argError, type Backend, getBackend, referenceKernels } from '../src/backend.js';
+import {
+  argError,
+  type Backend,
+  createReferenceBackend,
+  getBackend,
+  referenceKernels,
+} from '../src/backend.js';
 import { saveCorpusFile } from '../src/fs.js';
 import {
+  Corpus,
   type CosineKitError,
   cosine,
   cosineDistance,
@@ -1715,5 +1722,38 @@ describe("the kernel table's importCorpus checks the stored corpus it is handed"
       h.dispose();
     }
     expect(imported).toBe(2);
+  });
+});
+
+describe('a corpus method called without its corpus', () => {
+  it('rejects with INVALID_TYPE naming this and the operation (it threw a TypeError synchronously)', async () => {
+    const kit = createCosineKit({ backend: createReferenceBackend() });
+    const c = await kit.corpus([
+      [1, 2],
+      [3, 4],
+    ]);
+    const { search, similarity, add, remove, save, dispose } = c;
+    const calls: [string, () => unknown][] = [
+      ['search', () => search([[1, 2]], 1)],
+      ['similarity', () => similarity([[1, 2]])],
+      ['add', () => add([[1, 2]])],
+      ['remove', () => remove([0])],
+      ['save', () => save()],
+      ['search', () => Corpus.prototype.search.call({}, [[1, 2]], 1)],
+    ];
+    for (const [op, call] of calls) {
+      let out: unknown;
+      expect(() => {
+        out = call();
+      }, op).not.toThrow();
+      await expect(out, op).rejects.toMatchObject({ code: 'INVALID_TYPE', op, arg: 'this' });
+    }
+    expect(() => dispose()).toThrow(
+      expect.objectContaining({ code: 'INVALID_TYPE', op: 'dispose', arg: 'this' }),
+    );
+    // The corpus itself is untouched.
+    expect(c.rows).toBe(2);
+    expect(Array.from((await c.search([[1, 2]], 1)).indices)).toEqual([0]);
+    kit.dispose();
   });
 });

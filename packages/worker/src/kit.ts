@@ -186,6 +186,15 @@ interface CallHow {
   source?: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>;
 }
 
+/** Core's error for a corpus method called without its corpus (detached: `const { search } = corpus`). */
+function notACorpus(op: string): CosineKitError {
+  return new CosineKitError(
+    'INVALID_TYPE',
+    `Argument 'this' passed to '${op}' is not a corpus: call it on one (corpus.${op}(...)), or bind it (corpus.${op}.bind(corpus)).`,
+    { op, arg: 'this' },
+  );
+}
+
 /**
  * A corpus resident in a worker kit's worker: the methods of core's `Corpus`, each a message to the
  * worker, where they run one at a time in call order as core runs them.
@@ -232,6 +241,7 @@ export class WorkerCorpus {
    * rejects at once with `ABORTED`; the worker stops at its next check and the corpus is unchanged.
    */
   search(queries: TensorInput, k: number, options: WorkerSearchOptions = {}): Promise<SearchResult> {
+    if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('search'));
     return this.#call('search', [queries, k, options], options) as Promise<SearchResult>;
   }
 
@@ -244,6 +254,7 @@ export class WorkerCorpus {
     queries: TensorInput,
     options: { signal?: AbortSignal } & TransferOption & MatrixOptions = {},
   ): Promise<Tensor> {
+    if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('similarity'));
     return intoOut(
       this.#call('similarity', [queries, options], options) as Promise<Tensor>,
       options,
@@ -253,24 +264,33 @@ export class WorkerCorpus {
 
   /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
   add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
+    if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('add'));
     return this.#call('add', ids === undefined ? [rows] : [rows, ids], undefined) as Promise<void>;
   }
 
   /** Removes rows by id (by ordinal without ids); resolves with the number removed. */
   remove(ids: readonly Id[]): Promise<number> {
+    if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('remove'));
     return this.#call('remove', [ids], undefined) as Promise<number>;
   }
 
   /** The corpus in the saved-corpus format of `@cosinekit/core`. */
   save(): Promise<Uint8Array> {
+    if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('save'));
     return this.#call('save', [], undefined) as Promise<Uint8Array>;
   }
 
   /** Releases the corpus in the worker (after the calls already queued on it). Idempotent. */
   dispose(): void {
+    if (!WorkerCorpus.#is(this)) throw notACorpus('dispose');
     if (this.#disposed) return;
     this.#disposed = true;
     this.#link.release(this.#handle);
+  }
+
+  /** Whether `x` is a worker corpus (a method called without one is refused as core refuses it). */
+  static #is(x: unknown): boolean {
+    return typeof x === 'object' && x !== null && #disposed in x;
   }
 
   /**

@@ -1030,6 +1030,35 @@ describe('resources', () => {
   });
 });
 
+describe('a corpus method called without its corpus', () => {
+  it('rejects with INVALID_TYPE naming this, as core does (it threw a TypeError synchronously)', async () => {
+    const c = await remote.corpus([
+      [1, 2],
+      [3, 4],
+    ]);
+    const { search, similarity, add, remove, save, dispose } = c;
+    const calls: [string, () => unknown][] = [
+      ['search', () => search([[1, 2]], 1)],
+      ['similarity', () => similarity([[1, 2]])],
+      ['add', () => add([[1, 2]])],
+      ['remove', () => remove([0])],
+      ['save', () => save()],
+    ];
+    for (const [op, call] of calls) {
+      let out: unknown;
+      expect(() => {
+        out = call();
+      }, op).not.toThrow();
+      await expect(out, op).rejects.toMatchObject({ code: 'INVALID_TYPE', op, arg: 'this' });
+    }
+    expect(() => dispose()).toThrow(
+      expect.objectContaining({ code: 'INVALID_TYPE', op: 'dispose', arg: 'this' }),
+    );
+    expect(Array.from((await c.search([[1, 2]], 1)).indices)).toEqual([0]);
+    c.dispose();
+  });
+});
+
 describe('views on larger buffers', () => {
   it('a view on less than half its buffer crosses as a copy of itself, not the whole buffer', async () => {
     const w = new Worker(new URL('../dist/worker.js', import.meta.url));
