@@ -931,15 +931,9 @@ export class Corpus {
    */
   #locate(ord: number): [Segment, number] | undefined {
     const segs = this.#segments;
-    let lo = 0;
-    let hi = segs.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (segs[mid].rows > 0 && segs[mid].ordinals[0] <= ord) lo = mid;
-      else hi = mid - 1;
-    }
-    const first = segs.length > 0 ? rowOf(segs[lo], ord) : -1;
-    if (first >= 0) return [segs[lo], first];
+    const at = segmentOf(segs, ord);
+    const first = at >= 0 ? rowOf(segs[at], ord) : -1;
+    if (first >= 0) return [segs[at], first];
     for (const s of segs) {
       const j = rowOf(s, ord);
       if (j >= 0) return [s, j];
@@ -961,18 +955,11 @@ export class Corpus {
   #idsOf(indices: Int32Array): Id[] | undefined {
     if (!this.#withIds) return undefined;
     const segs = this.#segments;
-    const firsts = Float64Array.from(segs, (s) => (s.rows > 0 ? s.ordinals[0] : Infinity));
     const out: Id[] = new Array(indices.length);
     for (let i = 0; i < indices.length; i++) {
       const o = indices[i];
-      let lo = 0;
-      let hi = segs.length - 1;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (firsts[mid] <= o) lo = mid;
-        else hi = mid - 1;
-      }
-      let s = segs[lo];
+      const at = segmentOf(segs, o);
+      let s = segs[at];
       let j = rowOf(s, o);
       if (j < 0) [s, j] = this.#locate(o)!;
       out[i] = s.ids![j];
@@ -1047,6 +1034,21 @@ export class Corpus {
       }
     });
   }
+}
+
+/**
+ * The segment of `segs` (ascending) that should hold ordinal `ord`: the last whose first ordinal is
+ * at or below it (0 when none is; -1 when there are no segments).
+ */
+function segmentOf(segs: readonly Segment[], ord: number): number {
+  let lo = 0;
+  let hi = segs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (segs[mid].rows > 0 && segs[mid].ordinals[0] <= ord) lo = mid;
+    else hi = mid - 1;
+  }
+  return hi < 0 ? -1 : lo;
 }
 
 /** The row of `s` holding ordinal `ord` (its ordinals ascend), or -1. */
