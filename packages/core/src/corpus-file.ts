@@ -547,19 +547,19 @@ function admitUnitRows(x: Float32Array, rows: number, cols: number): Float32Arra
 }
 
 /** binary16 rows: finite, and unit length within float16 rounding (or zero). */
-function checkHalfRows(h: Uint16Array, rows: number, cols: number, first: number): void {
+function checkHalfRows(h: Uint16Array, rows: number, cols: number, first: number, fail = corrupt): void {
   const slack = 2 ** -11 + Math.sqrt(cols) * 2 ** -25 + UNIT_SLACK;
   for (let i = 0; i < rows; i++) {
     let ss = 0;
     for (let j = i * cols; j < (i + 1) * cols; j++) {
-      if ((h[j] & 0x7c00) === 0x7c00) corrupt(`holds a non-finite float16 value at row ${first + i}.`);
+      if ((h[j] & 0x7c00) === 0x7c00) fail(`holds a non-finite float16 value at row ${first + i}.`);
       const e = (h[j] >> 10) & 0x1f;
       const m = h[j] & 0x3ff;
       const v = e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15);
       ss += v * v;
     }
     if (ss !== 0 && Math.abs(Math.sqrt(ss) - 1) > slack)
-      corrupt(`holds a float16 row ${first + i} that is not unit length.`);
+      fail(`holds a float16 row ${first + i} that is not unit length.`);
   }
 }
 
@@ -578,6 +578,7 @@ function checkAgreement(
   rows: number,
   cols: number,
   first: number,
+  fail = corrupt,
 ): void {
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
@@ -591,7 +592,7 @@ function checkAgreement(
       const stored = codes ? codes[j] * s : fromHalf(half![j]);
       const slack = codes ? s * 0.5001 + 2 ** -22 : Math.abs(x) * (2 ** -11 + 2 ** -20) + 2 ** -24;
       if (!(Math.abs(stored - x) <= slack))
-        corrupt(
+        fail(
           `holds ${codes ? 'int8 codes' : 'float16 values'} for row ${first + i} that disagree with its float32 row at column ${j - o} (${stored} against ${x}).`,
         );
     }
@@ -605,6 +606,7 @@ function checkInt8Rows(
   rows: number,
   cols: number,
   first: number,
+  fail = corrupt,
 ): void {
   for (let i = 0; i < rows; i++) {
     const s = scales[i];
@@ -612,19 +614,57 @@ function checkInt8Rows(
     let ss = 0;
     for (let j = i * cols; j < (i + 1) * cols; j++) {
       const q = codes[j];
-      if (q === -128) corrupt(`holds the int8 code -128 at row ${first + i}; codes are in [-127, 127].`);
+      if (q === -128) fail(`holds the int8 code -128 at row ${first + i}; codes are in [-127, 127].`);
       m = Math.max(m, Math.abs(q));
       ss += q * q;
     }
     if (m === 0) {
-      if (s !== 0) corrupt(`holds a zero int8 row ${first + i} with scale ${s}.`);
+      if (s !== 0) fail(`holds a zero int8 row ${first + i} with scale ${s}.`);
       continue;
     }
-    if (m !== 127) corrupt(`holds an int8 row ${first + i} whose largest code is ${m}, not 127.`);
-    if (!(Number.isFinite(s) && s > 0)) corrupt(`holds an int8 row ${first + i} with scale ${s}.`);
+    if (m !== 127) fail(`holds an int8 row ${first + i} whose largest code is ${m}, not 127.`);
+    if (!(Number.isFinite(s) && s > 0)) fail(`holds an int8 row ${first + i} with scale ${s}.`);
     // ||x^ - x|| <= sqrt(d) * s / 2 for the unit row x, so the stored row's norm is that close to 1.
     const norm = Math.sqrt(ss) * s;
     if (Math.abs(norm - 1) > (Math.sqrt(cols) * s) / 2 + UNIT_SLACK)
-      corrupt(`holds an int8 row ${first + i} that is not unit length (norm ${norm}).`);
+      fail(`holds an int8 row ${first + i} that is not unit length (norm ${norm}).`);
+  }
+}
+
+/** Rows {@link checkStoredRows} checks at most, spread evenly over the corpus. */
+const STORED_SAMPLE = 256;
+
+/**
+ * The checks `loadCorpus` makes of a file's rows, made of rows a backend hands back
+ * (`exportCorpus`, `readCorpus`) on a sample of at most 256 rows spread evenly over them (the
+ * first and the last among them), so that merges and saves of large corpora stay one pass of
+ * copying: float32 rows unit length or zero, within the rounding of a float32 normalisation;
+ * binary16 and int8 rows as the quantisers make them; a re-ranking corpus's two copies of a row
+ * agreeing. A backend that breaks every row, or a regular share of them, is caught; one broken row
+ * among many may not be. `fail` is called with the first problem found (it must throw).
+ */
+export function checkStoredRows(
+  x: Pick<StoredCorpus, 'rows' | 'cols' | 'exact' | 'half' | 'codes' | 'scales'>,
+  fail: (problem: string) => never,
+): void {
+  const { rows, cols, exact, half, codes, scales } = x;
+  const count = Math.min(rows, STORED_SAMPLE);
+  const slack = UNIT_SLACK + cols * 2 ** -24;
+  for (let u = 0; u < count; u++) {
+    const i = count === rows ? u : Math.round((u * (rows - 1)) / (count - 1));
+    const [from, to] = [i * cols, (i + 1) * cols];
+    const e = exact ? exact.subarray(from, to) : null;
+    const h = half ? half.subarray(from, to) : null;
+    const q = codes && scales ? codes.subarray(from, to) : null;
+    const s = scales ? scales.subarray(i, i + 1) : null;
+    if (e) {
+      let ss = 0;
+      for (let j = 0; j < cols; j++) ss += e[j] * e[j];
+      if (ss !== 0 && !(Math.abs(Math.sqrt(ss) - 1) <= slack))
+        fail(`holds a float32 row ${i} that is neither unit length nor zero (norm ${Math.sqrt(ss)}).`);
+    }
+    if (h) checkHalfRows(h, 1, cols, i, fail);
+    if (q) checkInt8Rows(q, s!, 1, cols, i, fail);
+    if (e && (q || h)) checkAgreement(e, h, q, s, 1, cols, i, fail);
   }
 }

@@ -15,6 +15,7 @@ import {
   type TopKResult,
   type UngatedKernelName,
 } from './contract.js';
+import { checkStoredRows } from './corpus-file.js';
 import {
   argError,
   argErrorOf,
@@ -438,6 +439,9 @@ export class Guard {
       want(isF32(x.scales) && x.scales.length === x.rows, 'int8 scales');
       this.floats(op, arg, 'exportCorpus', x.scales, x.rows, 'norm');
     }
+    // The rows themselves, as loadCorpus checks a file's: a save must not write what load refuses,
+    // and a compaction must not re-store rows scaled to nothing.
+    checkStoredRows(x, (problem) => fail(`returned a stored corpus that ${problem}`));
     return x;
   }
 
@@ -1063,7 +1067,20 @@ export class CheckedKernels {
     if (!read)
       throw backendError(op, arg, this.guard.provider('readCorpus'), 'readCorpus', 'is not implemented.');
     const out = this.guard.call(op, arg, 'readCorpus', () => read.call(this.kernels, h));
-    return andThen(out, (o) => this.guard.floats(op, arg, 'readCorpus', o, rowsOf(h) * colsOf(h), 'unit'));
+    const [rows, cols] = [rowsOf(h), colsOf(h)];
+    return andThen(out, (o) => {
+      const exact = this.guard.floats(op, arg, 'readCorpus', o, rows * cols, 'unit');
+      checkStoredRows({ rows, cols, exact, half: null, codes: null, scales: null }, (problem) => {
+        throw backendError(
+          op,
+          arg,
+          this.guard.provider('readCorpus'),
+          'readCorpus',
+          `returned rows that ${problem}`,
+        );
+      });
+      return exact;
+    });
   }
 
   /**

@@ -1757,3 +1757,88 @@ describe('a corpus method called without its corpus', () => {
     kit.dispose();
   });
 });
+
+describe('rows a backend hands back are checked as loadCorpus checks a file', () => {
+  const R = referenceKernels;
+  // Quantised corpora stay on a backend that can both export and import them.
+  const group = {
+    createCorpus: R.createCorpus,
+    corpusSearch: R.corpusSearch,
+    corpusMatrix: R.corpusMatrix,
+    importCorpus: R.importCorpus,
+  };
+  const rows = [
+    [3, 4, 0],
+    [0, 0, 0],
+    [0, 1, 1],
+    [1, 1, 1],
+  ];
+  // What the backend broke, the storage, and the kernels it answers with.
+  const cases: [string, 'float32' | 'float16' | 'int8', Backend['kernels']][] = [
+    [
+      'float32 rows halved',
+      'float32',
+      {
+        ...group,
+        exportCorpus: async (h) => {
+          const s = await R.exportCorpus!(h);
+          return { ...s, exact: s.exact!.map((v) => v / 2) };
+        },
+      },
+    ],
+    [
+      "int8 scales zeroed (the saved file was then refused by loadCorpus as the caller's bytes)",
+      'int8',
+      {
+        ...group,
+        exportCorpus: async (h) => {
+          const s = await R.exportCorpus!(h);
+          return { ...s, scales: new Float32Array(s.scales!.length) };
+        },
+      },
+    ],
+    [
+      'float16 values that disagree with the float32 rows kept to re-rank',
+      'float16',
+      {
+        ...group,
+        exportCorpus: async (h) => {
+          const s = await R.exportCorpus!(h);
+          return { ...s, half: s.half!.map((v, i) => (i === 0 ? 0x3c00 : v)) };
+        },
+      },
+    ],
+    [
+      'rows read back scaled',
+      'float32',
+      { ...group, readCorpus: async (h) => (await R.readCorpus!(h)).map((v) => v * 1.01) },
+    ],
+  ];
+
+  for (const [what, storage, kernels] of cases)
+    it(`${what}: save() rejects BACKEND_ERROR naming the kernel, and the corpus still answers`, async () => {
+      const kit = createCosineKit({ backend: { name: 'lossy', kernels } });
+      const c = await kit.corpus(rows, { storage, ...(storage === 'float32' ? {} : { rerank: 3 }) });
+      const kernel = kernels.exportCorpus ? 'exportCorpus' : 'readCorpus';
+      const e = await rejection(c.save());
+      expect(e).toMatchObject({ code: 'BACKEND_ERROR', backend: 'lossy', kernel, op: 'save' });
+      expect(e.message).toMatch(/row \d+/);
+      expect((await c.search([3, 4, 0], 1)).indices[0]).toBe(0);
+      kit.dispose();
+    });
+
+  it('unit and zero rows pass: the reference exports, saves and loads them on every storage', async () => {
+    for (const storage of ['float32', 'float16', 'int8'] as const) {
+      const kit = createCosineKit({
+        backend: { name: 'honest', kernels: { ...group, exportCorpus: R.exportCorpus } },
+      });
+      const c = await kit.corpus(rows, { storage });
+      const back = await kit.loadCorpus(await c.save());
+      const hit = await back.search([0, 1, 1], 2);
+      expect(hit.indices[0], storage).toBe(2);
+      // The zero row scores 0 (cosine with a zero vector is 0), below the three others' positive scores.
+      expect(hit.scores[0], storage).toBeCloseTo(1, 2);
+      kit.dispose();
+    }
+  });
+});
