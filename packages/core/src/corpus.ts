@@ -9,6 +9,7 @@ import {
   errorText,
   isArrayArg,
   isCosineKitError,
+  orAbort,
   reading,
 } from './errors.js';
 import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } from './filter.js';
@@ -169,26 +170,31 @@ export class Corpus {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#run('search', queries, async (q) => {
-      checkK('search', k, this.#live);
-      checkSignal('search', signal);
-      const masks = filter ? this.#masks('search', filter) : null;
-      const kk = masks ? Math.min(k, masks.passing) : k;
-      if (kk === 0) {
-        const none = { queries: q.rows, k: 0, indices: new Int32Array(0), scores: new Float32Array(0) };
-        return new SearchResult(none, this.#withIds ? [] : undefined);
-      }
-      const step = signal ? this.#blockRows(q) : q.rows;
-      const parts: TopKResult[] = [];
-      for (let i0 = 0; i0 < q.rows; i0 += step) {
-        if (i0 > 0) await pause();
+    return this.#run(
+      'search',
+      queries,
+      async (q) => {
+        checkK('search', k, this.#live);
         checkSignal('search', signal);
-        const block = step >= q.rows ? q : sliceRows(q, i0, Math.min(q.rows, i0 + step));
-        parts.push(await this.#searchBlock(block, kk, masks, signal));
-      }
-      const res = parts.length === 1 ? parts[0] : concatResults(parts, kk);
-      return new SearchResult(res, this.#idsOf(res.indices));
-    });
+        const masks = filter ? this.#masks('search', filter) : null;
+        const kk = masks ? Math.min(k, masks.passing) : k;
+        if (kk === 0) {
+          const none = { queries: q.rows, k: 0, indices: new Int32Array(0), scores: new Float32Array(0) };
+          return new SearchResult(none, this.#withIds ? [] : undefined);
+        }
+        const step = signal ? this.#blockRows(q) : q.rows;
+        const parts: TopKResult[] = [];
+        for (let i0 = 0; i0 < q.rows; i0 += step) {
+          if (i0 > 0) await pause();
+          checkSignal('search', signal);
+          const block = step >= q.rows ? q : sliceRows(q, i0, Math.min(q.rows, i0 + step));
+          parts.push(await this.#searchBlock(block, kk, masks, signal));
+        }
+        const res = parts.length === 1 ? parts[0] : concatResults(parts, kk);
+        return new SearchResult(res, this.#idsOf(res.indices));
+      },
+      signal,
+    );
   }
 
   /** One block of queries: top-`k` over the live rows (those `masks` allow), as ordinals. */
@@ -458,27 +464,34 @@ export class Corpus {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#run('similarity', queries, async (q) => {
-      checkSignal('similarity', signal);
-      const n = this.#live;
-      const mine = checkOut('similarity', options, q.rows, n, [['queries', queries]]);
-      try {
-        const step = signal ? this.#blockRows(q) : q.rows;
-        // Without an output of the caller's, one step leaves the result to the backend, which may
-        // make it where its threads can write (see the wasm backend's shared results).
-        if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, mine, signal), q.rows, n);
-        const out = mine ?? new Float32Array(q.rows * n);
-        for (let i0 = 0; i0 < q.rows; i0 += step) {
-          if (i0 > 0) await pause();
-          checkSignal('similarity', signal);
-          const i1 = Math.min(q.rows, i0 + step);
-          await this.#similarityBlock(sliceRows(q, i0, i1), out.subarray(i0 * n, i1 * n), signal);
+    return this.#run(
+      'similarity',
+      queries,
+      async (q) => {
+        checkSignal('similarity', signal);
+        const n = this.#live;
+        const mine = checkOut('similarity', options, q.rows, n, [['queries', queries]]);
+        try {
+          const step = signal ? this.#blockRows(q) : q.rows;
+          // Without an output of the caller's, one step leaves the result to the backend, which may
+          // make it where its threads can write (see the wasm backend's shared results).
+          if (step >= q.rows) return new Tensor(await this.#similarityBlock(q, mine, signal), q.rows, n);
+          const out = mine ?? new Float32Array(q.rows * n);
+          for (let i0 = 0; i0 < q.rows; i0 += step) {
+            if (i0 > 0) await pause();
+            checkSignal('similarity', signal);
+            const i1 = Math.min(q.rows, i0 + step);
+            await this.#similarityBlock(sliceRows(q, i0, i1), out.subarray(i0 * n, i1 * n), signal);
+          }
+          return new Tensor(out, q.rows, n);
+        } catch (e) {
+          throw outFailure('similarity', e, mine);
         }
-        return new Tensor(out, q.rows, n);
-      } catch (e) {
-        throw outFailure('similarity', e, mine);
-      }
-    });
+        // With an output of the caller's, the running kernel writes into it: the abort waits for it,
+        // so nothing is written there after the call has rejected.
+      },
+      options.out === undefined ? signal : undefined,
+    );
   }
 
   /** The cosines of `q` against the live rows (`q.rows x live`), into `out` when given. */
@@ -967,7 +980,14 @@ export class Corpus {
     return out;
   }
 
-  #exclusive<T>(op: string, body: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `body` after the calls queued before it. With `signal` (a read that writes into nothing
+   * of the caller's), an abort rejects the call with `ABORTED` at once, even while a kernel runs:
+   * the body goes on until its kernel settles and stops at its next step, and the calls queued
+   * after it wait for that (a kernel the kit abandons must not find its corpus changed under it),
+   * so a kernel that never settles holds the corpus until the kit's timeout.
+   */
+  #exclusive<T>(op: string, body: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.#disposed) {
       return Promise.reject(argErrorOf('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.'));
     }
@@ -988,7 +1008,7 @@ export class Corpus {
         this.#pending--;
       });
     this.#queue = run.catch(() => undefined);
-    return run;
+    return signal ? orAbort(op, run, signal) : run;
   }
 
   /**
@@ -1009,7 +1029,12 @@ export class Corpus {
   }
 
   /** Admits `queries` now (the snapshot rule), then queues `body` behind earlier work. */
-  #run<T>(op: string, queries: TensorInput, body: (q: Tensor) => Promise<T>): Promise<T> {
+  #run<T>(
+    op: string,
+    queries: TensorInput,
+    body: (q: Tensor) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     if (this.#disposed) return this.#exclusive(op, () => body(undefined as never));
     let q: Tensor;
     const lease = new Lease();
@@ -1020,19 +1045,23 @@ export class Corpus {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#exclusive(op, async () => {
-      try {
-        const r = await body(q);
-        // Any array of the answer on a pooled snapshot buffer stays out of the pool (a backend may
-        // answer in a view over the queries it was handed, indices as well as scores).
-        if (r instanceof SearchResult) lease.release(r.scores, r.indices);
-        else lease.release(r instanceof Tensor ? r.data : null);
-        return r;
-      } catch (e) {
-        if (!isCosineKitError(e, 'BACKEND_ERROR')) lease.release();
-        throw e;
-      }
-    });
+    return this.#exclusive(
+      op,
+      async () => {
+        try {
+          const r = await body(q);
+          // Any array of the answer on a pooled snapshot buffer stays out of the pool (a backend may
+          // answer in a view over the queries it was handed, indices as well as scores).
+          if (r instanceof SearchResult) lease.release(r.scores, r.indices);
+          else lease.release(r instanceof Tensor ? r.data : null);
+          return r;
+        } catch (e) {
+          if (!isCosineKitError(e, 'BACKEND_ERROR')) lease.release();
+          throw e;
+        }
+      },
+      signal,
+    );
   }
 }
 

@@ -143,7 +143,8 @@ export function disposedBackend(op: string): never {
 
 /**
  * Throws `ABORTED` when `signal` has fired. Long calls check it before they start and between their
- * steps (segments, query blocks, stream chunks); a kernel already running finishes first.
+ * steps (segments, query blocks, stream chunks); a kernel already running finishes first, unless
+ * the call races its signal as well (see `orAbort`).
  */
 export function checkSignal(op: string, signal: AbortSignal | undefined): void {
   if (signal === undefined) return;

@@ -1842,3 +1842,92 @@ describe('rows a backend hands back are checked as loadCorpus checks a file', ()
     }
   });
 });
+
+describe('an abort rejects a corpus read at once, even while its kernel runs', () => {
+  const R = referenceKernels;
+  /** A backend whose resident kernels wait for `release()` (never, unless called). */
+  function held() {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = 0;
+    const backend: Backend = {
+      name: 'held',
+      kernels: {
+        createCorpus: R.createCorpus,
+        corpusSearch: async (h, q, k) => {
+          started++;
+          await gate;
+          return R.corpusSearch(h, q, k);
+        },
+        corpusMatrix: async (h, q, out) => {
+          started++;
+          await gate;
+          return R.corpusMatrix(h, q, out);
+        },
+      },
+    };
+    return { backend, release, started: () => started };
+  }
+  const rows = [
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ];
+  const settled = async (p: Promise<unknown>) => {
+    let done = false;
+    p.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    return done;
+  };
+
+  for (const timeoutMs of [0, 60_000])
+    it(`search and similarity without out: ABORTED before the kernel settles (timeoutMs ${timeoutMs}: it waited for the kernel, or for ever)`, async () => {
+      const h = held();
+      const kit = createCosineKit({ backend: h.backend, timeoutMs });
+      const c = await kit.corpus(rows);
+      for (const call of [
+        (signal: AbortSignal) => c.search([1, 0], 1, { signal }),
+        (signal: AbortSignal) => c.similarity([1, 0], { signal }),
+      ]) {
+        const ac = new AbortController();
+        const p = call(ac.signal);
+        await settled(Promise.resolve());
+        ac.abort();
+        expect(await rejection(p)).toMatchObject({ code: 'ABORTED' });
+      }
+      // The abandoned kernels hold the corpus: a later call runs once they settle, on the same rows.
+      const later = c.search([0, 1], 1);
+      expect(await settled(later)).toBe(false);
+      h.release();
+      expect((await later).indices[0]).toBe(1);
+      kit.dispose();
+    });
+
+  it("similarity into the caller's out waits for its running kernel, so nothing is written there after the call settles", async () => {
+    const h = held();
+    const kit = createCosineKit({ backend: h.backend });
+    const c = await kit.corpus(rows);
+    const out = new Float32Array(3).fill(-7);
+    const ac = new AbortController();
+    const p = c.similarity([1, 0], { signal: ac.signal, out });
+    await settled(Promise.resolve());
+    ac.abort();
+    expect(await settled(p)).toBe(false);
+    h.release();
+    // Its one step ran to the end: the answer stands (an abort is seen between steps).
+    const t = await p;
+    expect(t.data).toBe(out);
+    expect(Array.from(out).map((v) => Math.round(v * 1e4) / 1e4)).toEqual([1, 0, 0.7071]);
+    expect(h.started()).toBe(1);
+    kit.dispose();
+  });
+});
