@@ -1036,3 +1036,55 @@ describe('found by a mutation probe of the suite (each passed before)', () => {
     expect(await failuresOf(createReferenceBackend(), 'state')).toEqual([]);
   });
 });
+
+describe('found by a contract probe: wrong only at sizes past the other cases (each passed before)', () => {
+  const R = referenceKernels;
+  const failures = async (kernels: Partial<Kernels>) => {
+    const outcomes = await runCases(
+      await createContext({ ...createReferenceBackend(), name: 'big-n', kernels: { ...R, ...kernels } }),
+      conformanceCases().filter((c) => c.group === 'large shapes'),
+    );
+    return outcomes.filter((o) => o.error).map((o) => o.case.name);
+  };
+  const scaled = (a: Float32Array, from: number, every = 1) => {
+    for (let i = from; i < a.length; i++) if (i % every === 0) a[i] *= 0.99;
+    return a;
+  };
+
+  it('cosineRows scaled by 0.99 past row 2,000', async () => {
+    const got = await failures({
+      cosineRows: (a, b, out) => scaled(R.cosineRows(a, b, out) as Float32Array, 2000),
+    });
+    expect(got).toEqual([expect.stringMatching(/^cosineRows over/)]);
+  });
+
+  it('cosineMatrix and corpusMatrix scaled by 0.99 past column 1,200', async () => {
+    const cols = (m: Float32Array, n: number) => {
+      for (let i = 0; i < m.length; i++) if (i % n >= 1200) m[i] *= 0.99;
+      return m;
+    };
+    const got = await failures({
+      cosineMatrix: (a, b, out) => cols(R.cosineMatrix(a, b, out) as Float32Array, b.rows),
+      corpusMatrix: (h, q, out) => cols(R.corpusMatrix(h, q, out) as Float32Array, h.rows),
+    });
+    expect(got).toEqual([
+      expect.stringMatching(/^cosineMatrix of/),
+      expect.stringMatching(/^resident search/),
+    ]);
+  });
+
+  it('topK and corpusSearch blind to rows past 5,000', async () => {
+    const first = (c: Matrix) =>
+      new Tensor(c.data.subarray(0, 5000 * c.cols), Math.min(c.rows, 5000), c.cols);
+    const got = await failures({
+      topK: (q, c, k) => R.topK(q, first(c), k),
+      createCorpus: (x, o) => R.createCorpus(first(x), o),
+    });
+    // A corpus that says it holds 5,000 rows fails there too; both searches miss the rows planted late.
+    expect(got).toEqual([expect.stringMatching(/^topK over/), expect.stringMatching(/^resident search/)]);
+  });
+
+  it('the reference passes them', async () => {
+    expect(await failures({})).toEqual([]);
+  });
+});

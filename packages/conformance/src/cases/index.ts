@@ -6,6 +6,7 @@ import { cosineCases } from './cosine.js';
 import { filterCases } from './filters.js';
 import { optimizerCases } from './optimizer.js';
 import { resourceCases } from './resources.js';
+import { scaleCases } from './scale.js';
 import { searchCases } from './search.js';
 import { snapshotCases } from './snapshot.js';
 import { softmaxCases } from './softmax.js';
@@ -35,5 +36,6 @@ export function conformanceCases(): ConformanceCase[] {
     ...storedCases(),
     ...stateCases(),
     ...resourceCases(),
+    ...scaleCases(),
   ];
 }
