@@ -123,6 +123,13 @@ export interface ControlInit {
 export interface DestinationMessage {
   /** Matches the job's {@link COPY_DEST} slot. */
   seq: number;
-  /** The call's result, over a SharedArrayBuffer. */
-  dest: Float32Array;
+  /**
+   * The SharedArrayBuffer of the call's result, which starts `offset` bytes into it and holds
+   * `length` floats. Sent as the buffer and two numbers, not as the view: Node's structured clone
+   * writes a view's offset and length as 32-bit values, so a result 4 GiB or more into its buffer
+   * (or 4 GiB long) arrived as another view, and the helper wrote where the caller did not look.
+   */
+  buffer: SharedArrayBuffer;
+  offset: number;
+  length: number;
 }

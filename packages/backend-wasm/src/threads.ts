@@ -328,7 +328,13 @@ export class HelperPool {
         throw new Error(`wasm backend: '${job}' cannot copy out on a helper without a port`);
       const seq = ++this.#dests[i];
       // On the port before the job is published, so the helper finds it there (worker.ts).
-      port.postMessage({ seq, dest: copy.dest } satisfies DestinationMessage);
+      const { buffer, byteOffset: offset, length } = copy.dest;
+      port.postMessage({
+        seq,
+        buffer: buffer as SharedArrayBuffer,
+        offset,
+        length,
+      } satisfies DestinationMessage);
       slots[COPY_LINES] = copy.lines;
       slots[COPY_SRC] = copy.src;
       slots[COPY_SRC_STRIDE] = copy.srcStride;

@@ -5,7 +5,7 @@
  * this thread computes the rest and publishes the same number as done. It has no runtime imports,
  * so the compiled file runs as is in Node's worker_threads and in browser module workers.
  */
-import type { ControlInit } from './control.js';
+import type { ControlInit, DestinationMessage } from './control.js';
 
 // The control block's layout (control.ts), repeated here so this file has no runtime imports and
 // a bundler can ship it as one asset; test/threads.node.test.ts checks that the two agree. Which
@@ -176,9 +176,9 @@ function chunks(
 function destination(out: Out | undefined, seq: number): Float32Array {
   if (out === undefined) throw new Error('a copying job was posted to a helper without a port');
   for (;;) {
-    const m = out.receive(out.port)?.message as { seq: number; dest: Float32Array } | undefined;
+    const m = out.receive(out.port)?.message as DestinationMessage | undefined;
     if (m === undefined) throw new Error(`the destination of job ${seq} was not posted`);
-    if (m.seq === seq) return m.dest;
+    if (m.seq === seq) return new Float32Array(m.buffer, m.offset, m.length);
   }
 }
 

@@ -53,3 +53,45 @@ describe('kit results into a caller output (options.out) on wasm', () => {
     }, 120_000);
   }
 });
+
+// Node's structured clone writes a view's byte offset and length as 32-bit values: an out 4 GiB
+// into its SharedArrayBuffer reached the helper thread as a view at offset 0, and 2.1 million of
+// ten million cosines went there, outside the out, while the out kept zeros (a limits probe). The
+// buffer is reserved, not touched: only the out's pages and the first ones become resident.
+describe('an out at 4 GiB or more into its SharedArrayBuffer, 2 threads', () => {
+  it('cosineMatrix and corpus.similarity write every cosine into the out and nothing before it', async (ctx) => {
+    const [m, n, d] = [300, 9_000, 8];
+    let buf: SharedArrayBuffer;
+    try {
+      buf = new SharedArrayBuffer(2 ** 32 + m * n * 4);
+    } catch (e) {
+      console.warn(`[backend-wasm] 4 GiB SharedArrayBuffer cannot be reserved here: ${String(e)}`);
+      ctx.skip();
+      return;
+    }
+    const b = await backend({ threads: 2 });
+    const kit = createCosineKit({ backend: b });
+    try {
+      const ra = random(m, d, 11);
+      const rx = random(n, d, 12);
+      const a = new Tensor(ra.data, m, d);
+      const x = new Tensor(rx.data, n, d);
+      const want = ref.cosineMatrix(ra, rx);
+      const head = new Float32Array(buf, 0, m * n);
+      const out = new Float32Array(buf, 2 ** 32, m * n);
+      expect((await kit.cosineMatrix(a, x, { out })).data).toBe(out);
+      expectClose(out, want, 1e-6);
+      const corpus = await kit.corpus(x);
+      out.fill(Number.NaN);
+      expect((await corpus.similarity(a, { out })).data).toBe(out);
+      expectClose(out, want, 1e-6);
+      corpus.dispose();
+      let written = 0;
+      for (let i = 0; i < head.length; i++) if (head[i] !== 0) written++;
+      expect(written).toBe(0);
+    } finally {
+      kit.dispose();
+      b.dispose();
+    }
+  }, 120_000);
+});

@@ -28,9 +28,12 @@ import {
 } from '@cosinekit/core/backend';
 import {
   type FromWorker,
+  floatsIn,
+  floatsOut,
   fromWire,
   HANDLES_OP,
   oddId,
+  type SharedFloats,
   TAG,
   type ToWorker,
   tagOf,
@@ -789,8 +792,8 @@ class Kit implements Link {
   #unpack(v: unknown): unknown {
     const tag = tagOf(v);
     if (tag === 'tensor') {
-      const t = v as { data: Float32Array; rows: number; cols: number };
-      return new Tensor(t.data, t.rows, t.cols);
+      const t = v as { data: Float32Array | SharedFloats; rows: number; cols: number };
+      return new Tensor(floatsIn(t.data), t.rows, t.cols);
     }
     if (tag === 'result') {
       const r = v as { queries: number; k: number; indices: Int32Array; scores: Float32Array; ids?: Id[] };
@@ -1229,12 +1232,13 @@ function plainOptions(options: unknown): (Record<string, unknown> & TransferOpti
 /**
  * What crosses for `options.out`. Its values are never read, so a Float32Array on an ArrayBuffer
  * crosses as its length only (the worker writes into an array of that length, which comes back by
- * transfer), and one on a SharedArrayBuffer crosses as itself: the worker writes straight into the
- * caller's memory. Anything else crosses as it is, for core in the worker to refuse as it would here.
+ * transfer), and one on a SharedArrayBuffer crosses as that buffer with its place in it (see
+ * `floatsOut`): the worker writes straight into the caller's memory. Anything else crosses as it is, for core in the worker to refuse as it would here.
  */
 function outStandIn(out: unknown): unknown {
   const data = out instanceof Tensor ? out.data : out;
-  if (!(data instanceof Float32Array) || !(data.buffer instanceof ArrayBuffer)) return data;
+  if (!(data instanceof Float32Array)) return data;
+  if (!(data.buffer instanceof ArrayBuffer)) return floatsOut(data);
   // A Tensor's shape goes too, so core in the worker checks it as it would here (a 1 x 5 tensor
   // for a 5 x 1 result was accepted when only the length went).
   return out instanceof Tensor

@@ -72,6 +72,7 @@ export type Tagged =
   | { [TAG]: 'progress' }
   | { [TAG]: 'stream' }
   | { [TAG]: 'out'; length: number; rows?: number; cols?: number }
+  | SharedFloats
   | { [TAG]: 'ids'; list: unknown[] }
   | { [TAG]: 'odd'; type: string }
   | { [TAG]: 'revoked' };
@@ -116,6 +117,30 @@ export function evenOut(type: string): unknown {
   // An instance of a class named `type`: core describes an object by its prototype's constructor.
   const named = Object.defineProperty(class {}, 'name', { value: type });
   return Object.create(named.prototype);
+}
+
+/** A Float32Array over a SharedArrayBuffer as it crosses (see {@link floatsOut}). */
+export interface SharedFloats {
+  [TAG]: 'shared';
+  buffer: SharedArrayBuffer;
+  offset: number;
+  length: number;
+}
+
+/**
+ * A Float32Array as it crosses: itself, or, over a SharedArrayBuffer, that buffer with the view's
+ * offset and length as numbers. Node's structured clone writes a view's offset and length as
+ * 32-bit values, so a view 4 GiB or more into its buffer (or 4 GiB long) arrived as a view of
+ * other memory: a worker wrote a caller's `out` at the wrong place, and the caller copied from it.
+ */
+export function floatsOut(a: Float32Array): Float32Array | SharedFloats {
+  if (typeof SharedArrayBuffer !== 'function' || !(a.buffer instanceof SharedArrayBuffer)) return a;
+  return { [TAG]: 'shared', buffer: a.buffer, offset: a.byteOffset, length: a.length };
+}
+
+/** The Float32Array {@link floatsOut} sent. */
+export function floatsIn(w: Float32Array | SharedFloats): Float32Array {
+  return w instanceof Float32Array ? w : new Float32Array(w.buffer, w.offset, w.length);
 }
 
 /** The tag of `v`, if it is a tagged record. */

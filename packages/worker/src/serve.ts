@@ -17,10 +17,13 @@ import { errorText } from '@cosinekit/core/backend';
 import {
   evenOut,
   type FromWorker,
+  floatsIn,
+  floatsOut,
   fromWire,
   HANDLES_OP,
   ownBuffer,
   revokedHere,
+  type SharedFloats,
   TAG,
   type ToWorker,
   tagOf,
@@ -101,7 +104,7 @@ export async function serveKit(): Promise<void> {
     }
     if (v instanceof Tensor) {
       give(v.data);
-      return [{ [TAG]: 'tensor', data: v.data, rows: v.rows, cols: v.cols }, moves];
+      return [{ [TAG]: 'tensor', data: floatsOut(v.data), rows: v.rows, cols: v.cols }, moves];
     }
     if (isCorpus(v)) {
       const handle = nextHandle++;
@@ -132,6 +135,7 @@ export async function serveKit(): Promise<void> {
     if (tag === 'stream') return stream(id);
     // The caller's out stays on its side: core here writes into an array of its length, which
     // goes back by transfer and is copied into the caller's.
+    if (tag === 'shared') return floatsIn(v as SharedFloats);
     if (tag === 'out') {
       const o = v as { length: number; rows?: number; cols?: number };
       const data = new Float32Array(o.length);

@@ -1566,3 +1566,35 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     k.dispose();
   });
 });
+
+// Node's structured clone writes a view's byte offset and length as 32-bit values: an out 4 GiB
+// into its SharedArrayBuffer reached the worker as a view at offset 0, which it filled there, outside
+// the out (a limits probe). The buffer is reserved, not touched.
+describe('an out at 4 GiB or more into its SharedArrayBuffer', () => {
+  it('is written in place, and nothing before it', async (ctx) => {
+    const [m, n, d] = [4, 300, 7];
+    let buf: SharedArrayBuffer;
+    try {
+      buf = new SharedArrayBuffer(2 ** 32 + m * n * 4);
+    } catch (e) {
+      console.warn(`[worker] 4 GiB SharedArrayBuffer cannot be reserved here: ${String(e)}`);
+      ctx.skip();
+      return;
+    }
+    const q = mat(m, d, 3);
+    const rows = mat(n, d, 4);
+    const want = (await local.cosineMatrix(q, rows)).data;
+    const head = new Float32Array(buf, 0, m * n);
+    const out = new Float32Array(buf, 2 ** 32, m * n);
+    expect((await remote.cosineMatrix(q, rows, { out })).data).toBe(out);
+    expect(Float32Array.from(out)).toEqual(want);
+    // A corpus's cosines come from its normalised rows: compared with the same call in this thread.
+    const [c, lc] = [await remote.corpus(rows), await local.corpus(rows)];
+    out.fill(Number.NaN);
+    expect((await c.similarity(q, { out: new Tensor(out, m, n) })).data).toBe(out);
+    expect(Float32Array.from(out)).toEqual((await lc.similarity(q)).data);
+    c.dispose();
+    lc.dispose();
+    expect(head.some((v) => v !== 0)).toBe(false);
+  });
+});
