@@ -19,7 +19,7 @@ import { pickRows } from './kernels/through-ties.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
 import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { SearchResult } from './search-result.js';
-import { gatherStored, MAX_ORDINAL, normalisedF32 } from './stored.js';
+import { gatherStored, MAX_IDS, MAX_ORDINAL, normalisedF32 } from './stored.js';
 import { describeType, Tensor, type TensorInput, toTensor, valueText } from './tensor.js';
 
 /** A caller's id for a corpus row. */
@@ -29,7 +29,10 @@ export type Id = number | string;
 export interface CorpusCreateOptions extends CorpusOptions {
   /**
    * One id per row, returned with search results: unique strings or finite numbers (`-0` is held
-   * as `0`, as a saved file writes it). Default: the row's ordinal (0, 1, ...).
+   * as `0`, as a saved file writes it). Default: the row's ordinal (0, 1, ...). A corpus with ids
+   * holds at most 2^24 of them (16,777,216, the most entries a JavaScript Map holds; a removed
+   * row's id counts until its segment is compacted): more is `INVALID_ARGUMENT` naming the ids,
+   * before anything is stored. A corpus without ids has no such limit.
    */
   ids?: readonly Id[];
 }
@@ -635,6 +638,12 @@ export class Corpus {
     try {
       const raw = toTensor(rows, 'add', 'rows');
       checkSameCols('add', 'corpus', this, 'rows', raw);
+      // More ids than the corpus has room for: refused before they are copied or hashed.
+      const held = this.#byId?.size ?? 0;
+      if (held > 0 && ids !== undefined && isArrayArg('add', 'ids', ids)) {
+        const n = reading('add', 'ids', () => ids.length);
+        if (n > MAX_IDS - held) tooManyIds('add', 'ids', n, held);
+      }
       const made = this.#addUngated(raw, ids);
       if (made !== undefined) {
         t = raw;
@@ -1145,6 +1154,10 @@ export function checkIdList(
   if (!isArrayArg(op, name, ids))
     argError('INVALID_TYPE', op, name, 'must be an array of numbers or strings.');
   if (ids.length !== n) argError('SHAPE_MISMATCH', op, name, `has ${ids.length} ids for ${n} rows.`);
+  // Checked before any id is hashed: past the limit, Map.set threw a raw RangeError, after the
+  // backend had made the rows' corpus (kept, unreachable) and with some of the ids already taken.
+  const held = existing?.size ?? 0;
+  if (n > MAX_IDS - held) tooManyIds(op, name, n, held);
   const seen = new Map<Id, number>();
   for (let i = 0; i < n; i++) {
     const id = ids[i];
@@ -1156,6 +1169,20 @@ export function checkIdList(
       argError('INVALID_ARGUMENT', op, `${name}[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
   }
   if (!existing) checkedIndex.set(ids, seen);
+}
+
+/** `INVALID_ARGUMENT` for `n` more ids where `held` are taken (see {@link MAX_IDS}). */
+export function tooManyIds(op: string, arg: string, n: number, held: number): never {
+  const taken =
+    held > 0
+      ? `, and the corpus holds ${held} (a removed row's id counts until its segment is compacted)`
+      : '';
+  return argError(
+    'INVALID_ARGUMENT',
+    op,
+    arg,
+    `holds ${n} ids${taken}: a corpus with ids holds at most ${MAX_IDS} (2^24, the most entries a JavaScript Map holds). Use a corpus without ids (search answers its rows' ordinals) or several corpora.`,
+  );
 }
 
 /**

@@ -2,6 +2,12 @@ import type { CorpusStorage, StoredCorpus } from './contract.js';
 import { fromHalf } from './kernels/half.js';
 
 /**
+ * The most ids one corpus holds: 2^24, the most entries a JavaScript Map holds (V8's; the ids'
+ * index is one). A corpus without ids has no such limit.
+ */
+export const MAX_IDS = 2 ** 24;
+
+/**
  * The largest ordinal a corpus row can get: ordinals are int32, and the next one to assign must
  * stay representable, so `add` refuses rows past it rather than wrap around.
  */

@@ -1931,3 +1931,33 @@ describe('an abort rejects a corpus read at once, even while its kernel runs', (
     kit.dispose();
   });
 });
+
+describe('a corpus with ids holds at most 2^24 of them (the most a JavaScript Map holds)', () => {
+  // Rows of d = 1 (64 MiB) and id lists of that length with no elements: the limit is checked
+  // before any id is read. Past it, Map.set threw a raw RangeError after the backend had made the
+  // rows' corpus, and an add left some of its ids taken with no rows behind them (a limits probe).
+  const n = 2 ** 24 + 1;
+  const rows = () => new Tensor(new Float32Array(n).fill(1), n, 1);
+
+  it('corpus, corpusFrom and add refuse more with INVALID_ARGUMENT naming the ids, and the corpus stays as it was', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    for (const make of [
+      () => kit.corpus(rows(), { ids: new Array(n) }),
+      () => kit.corpusFrom([{ rows: rows(), ids: new Array(n) }]),
+    ]) {
+      const e = await rejection(make());
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', arg: expect.stringMatching(/ids$/) });
+      expect(e.message).toMatch(/at most 16777216/);
+    }
+    const c = await kit.corpus([[1], [-1]], { ids: ['a', 'b'] });
+    const e = await rejection(
+      c.add(new Tensor(new Float32Array(2 ** 24 - 1).fill(1), 2 ** 24 - 1, 1), new Array(2 ** 24 - 1)),
+    );
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'add', arg: 'ids' });
+    expect(e.message).toMatch(/the corpus holds 2/);
+    expect(c.rows).toBe(2);
+    await c.add([[0.5]], ['c']);
+    expect((await c.search([1], 3)).ids).toEqual(['a', 'c', 'b']);
+    kit.dispose();
+  }, 60_000);
+});
