@@ -73,6 +73,29 @@ const DEFAULT_TILE_COLUMNS = { wasm: 131_072, cpu: 131_072, webgl: 32_768, webgp
 const SCORE_TILE = 2 ** 21;
 
 /**
+ * The abort of tfjs's wasm engine, once it has aborted (an Emscripten `abort()`, most often its
+ * heap refusing to grow past 4 GiB): the module is then dead for the whole process, every backend
+ * on it included, and every later call threw `RuntimeError: Aborted()` as a backend failure.
+ */
+let wasmAbort: unknown;
+
+/** Whether `e` is an Emscripten abort (`RuntimeError: Aborted(...)`). */
+function isAbort(e: unknown): boolean {
+  return e instanceof Error && e.name === 'RuntimeError' && /^Aborted\(/.test(e.message);
+}
+
+/** `UNSUPPORTED` naming the backend, for every call once tfjs's wasm engine has aborted. */
+function wasmAborted(kernel: string, cause: unknown): never {
+  throw argErrorOf(
+    'UNSUPPORTED',
+    kernel,
+    'backend',
+    `runs on tfjs's wasm engine, which aborted (${errorText(cause)}; most often out of memory: its heap holds at most 4 GiB) and cannot run again in this process. Use another backend, or smaller corpora.`,
+    cause,
+  );
+}
+
+/**
  * Creates a CosineKit backend on a tfjs engine. Nothing is loaded until `init()` (or the first
  * kernel call, which awaits the same one-time init): then tfjs-core and the engine's package are
  * imported and the engine is made ready, or `init()` rejects with tfjs's reason.
@@ -152,8 +175,17 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
         // kernels before it ran nothing of it (a queued createCorpus used to build a corpus after
         // the dispose, resident and unreachable).
         if (disposed) disposedBackend(kernel);
+        if (engine === 'wasm' && wasmAbort !== undefined) wasmAborted(kernel, wasmAbort);
         await activate(tf, engine);
-        return fn(tf);
+        try {
+          return await fn(tf);
+        } catch (e) {
+          if (engine === 'wasm' && isAbort(e)) {
+            wasmAbort = e;
+            wasmAborted(kernel, e);
+          }
+          throw e;
+        }
       });
     },
     reactivate: (tf) => activate(tf, engine),

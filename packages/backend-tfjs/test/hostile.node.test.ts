@@ -86,3 +86,45 @@ describe.each(['cpu', 'wasm'] as const)('tfjs-%s: hostile magnitudes through the
     expect(gone).toMatchObject({ code: 'DISPOSED', op: 'search', arg: 'corpus' });
   });
 });
+
+// tfjs's wasm heap holds 4 GiB at most; past it the engine aborted (RuntimeError: Aborted()) and
+// every later call of every tfjs-wasm backend failed (a limits probe grew a corpus by 1 GiB adds).
+// A corpus that cannot fit is refused before anything reaches the engine; the shape alone decides,
+// so the matrix here declares rows its data does not hold (the kit never passes such a one).
+describe('tfjs-wasm: a corpus past the 4 GiB heap', () => {
+  it('is OUT_OF_MEMORY naming its rows, before the engine sees it, and the engine still runs', async () => {
+    const b = createTfjsBackend({ engine: 'wasm' });
+    await b.init();
+    const huge = { data: new Float32Array(4), rows: 2 ** 20, cols: 2 ** 10 };
+    for (const make of [
+      () => b.kernels.createCorpus(huge),
+      () =>
+        b.kernels.importCorpus!({
+          ...huge,
+          storage: 'float32',
+          rerank: 0,
+          exact: huge.data,
+          half: null,
+          codes: null,
+          scales: null,
+        }),
+    ]) {
+      const e = (await Promise.resolve()
+        .then(make)
+        .then(
+          () => undefined,
+          (x: unknown) => x,
+        )) as CosineKitError;
+      expect(e).toMatchObject({ name: 'CosineKitError', code: 'OUT_OF_MEMORY' });
+      expect(e.message).toMatch(/4 GiB/);
+    }
+    const kit = createCosineKit({ backend: b });
+    const c = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    expect((await c.search([1, 0.1], 1)).indices[0]).toBe(0);
+    kit.dispose();
+    b.dispose();
+  });
+});

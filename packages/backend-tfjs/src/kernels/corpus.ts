@@ -7,8 +7,32 @@ import {
 } from '@cosinekit/core/backend';
 import type { KernelContext } from '../context.js';
 import { type CorpusTile, TfjsCorpus } from '../corpus.js';
+import type { Tfjs } from '../engine.js';
 import { readAndDispose } from '../graph.js';
 import { buildTiles, cosineTiles, searchTiles } from '../tiles.js';
+
+/**
+ * The most bytes of tensors tfjs's wasm heap holds: 4 GiB (wasm32), less 64 MiB for the module's
+ * own data and a kernel's scratch. Past it the engine aborts, and cannot run again in the process.
+ */
+const WASM_HEAP_BYTES = 2 ** 32 - 2 ** 26;
+
+/**
+ * `OUT_OF_MEMORY` naming `arg` when a corpus of `bytes` would not fit in tfjs's wasm heap beside
+ * the tensors it holds (every backend's on that engine): a corpus grown by 1 GiB adds aborted the
+ * engine on the fifth, and every call after that failed.
+ */
+function checkWasmRoom(ctx: KernelContext, tf: Tfjs, kernel: string, arg: string, bytes: number): void {
+  if (ctx.engine !== 'wasm') return;
+  const held = tf.memory().numBytes;
+  if (held + bytes > WASM_HEAP_BYTES)
+    throw argErrorOf(
+      'OUT_OF_MEMORY',
+      kernel,
+      arg,
+      `needs ${bytes} bytes of tfjs's wasm heap, which holds ${held} bytes of tensors already and at most 4 GiB (less 64 MiB for the engine): make the corpus smaller, dispose others, or use another backend.`,
+    );
+}
 
 /** Where a backend keeps its live corpora (for `memory()` and `dispose()`). */
 export type CorpusRegistry = Set<TfjsCorpus>;
@@ -29,6 +53,7 @@ export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels[
       );
     }
     return ctx.run('createCorpus', (tf) => {
+      checkWasmRoom(ctx, tf, 'createCorpus', 'x', x.rows * x.cols * 4);
       const tiles = buildTiles(ctx, tf, x);
       const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => live.delete(c));
       live.add(corpus);
@@ -55,6 +80,7 @@ export function importCorpus(ctx: KernelContext, live: CorpusRegistry): NonNulla
       );
     const x = { data: stored.exact, rows: stored.rows, cols: stored.cols };
     return ctx.run('importCorpus', (tf) => {
+      checkWasmRoom(ctx, tf, 'importCorpus', 'stored', x.rows * x.cols * 4);
       const tiles = buildTiles(ctx, tf, x, false);
       const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => live.delete(c));
       live.add(corpus);
