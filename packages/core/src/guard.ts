@@ -511,8 +511,30 @@ function rename(e: unknown, op: string, arg: string, backend: string, kernel: st
   }
 }
 
+/**
+ * Codes that fault the caller's input. A gated kernel only sees inputs the kit has checked, so one
+ * it throws is the backend's failure: it reached the caller as `NON_FINITE` naming their finite
+ * rows, with no backend named (a contract probe).
+ */
+const INPUT_CODES: ReadonlySet<string> = new Set([
+  'NON_FINITE',
+  'EMPTY_INPUT',
+  'DIMENSION_MISMATCH',
+  'SHAPE_MISMATCH',
+  'INVALID_TYPE',
+]);
+
 function renamed(e: unknown, op: string, arg: string, backend: string, kernel: string): CosineKitError {
   if (isCosineKitError(e)) {
+    if (INPUT_CODES.has(e.code))
+      return backendError(
+        op,
+        arg,
+        backend,
+        kernel,
+        `threw ${e.code} for inputs the kit had checked: ${e.message}`,
+        e,
+      );
     if (e.op === op) return e;
     // A kernel names itself and its own parameter; the caller knows the public names. A corpus or
     // the backend itself (disposed, say) is the same thing under either name.
@@ -523,7 +545,12 @@ function renamed(e: unknown, op: string, arg: string, backend: string, kernel: s
       : `failed in backend '${backend}' (kernel '${kernel}'): ${e.message}`;
     return argErrorOf(e.code, op, at, problem, e, { backend, kernel });
   }
-  const why = e instanceof Error ? `${e.name}: ${e.message}` : `threw ${describeType(e)} ${errorText(e)}`;
+  const why =
+    e instanceof Error
+      ? `${e.name}: ${e.message}`
+      : e === undefined || e === null
+        ? `threw ${e}`
+        : `threw ${describeType(e)}: ${errorText(e)}`;
   // An allocation the engine refused (a result of 1e10 floats, say) is the size of the request,
   // not a backend that broke: OUT_OF_MEMORY, the engine's error as the cause.
   if (e instanceof RangeError && OUT_OF_MEMORY_MESSAGE.test(e.message))

@@ -1961,3 +1961,39 @@ describe('a corpus with ids holds at most 2^24 of them (the most a JavaScript Ma
     kit.dispose();
   }, 60_000);
 });
+
+describe("a backend's own input errors on inputs the kit checked are the backend's", () => {
+  it('NON_FINITE or DIMENSION_MISMATCH thrown by a kernel is BACKEND_ERROR naming it (it read as the caller holding NaN)', async () => {
+    const kernels: Backend['kernels'] = {
+      cosineRows: () => argError('NON_FINITE', 'cosineRows', 'a', 'holds NaN or Infinity at index 0.'),
+      cosineMatrix: () => argError('DIMENSION_MISMATCH', 'cosineMatrix', 'b', 'has 3 columns; a has 2.'),
+    };
+    const kit = createCosineKit({ backend: { name: 'picky', kernels } });
+    for (const [call, kernel, code] of [
+      [() => kit.cosineRows([[1, 2]], [[3, 4]]), 'cosineRows', 'NON_FINITE'],
+      [() => kit.cosineMatrix([[1, 2]], [[3, 4]]), 'cosineMatrix', 'DIMENSION_MISMATCH'],
+    ] as const) {
+      const e = await rejection(call());
+      expect(e).toMatchObject({ code: 'BACKEND_ERROR', backend: 'picky', kernel, cause: { code } });
+      expect(e.message).toMatch(/for inputs the kit had checked/);
+    }
+    kit.dispose();
+  });
+
+  it('a rejection with undefined, null or a string reads as what it was', async () => {
+    for (const [value, text] of [
+      [undefined, 'threw undefined'],
+      [null, 'threw null'],
+      ['nope', 'threw string: nope'],
+    ] as const) {
+      const kit = createCosineKit({
+        backend: { name: 'odd', kernels: { cosineRows: () => Promise.reject(value) } },
+      });
+      const e = await rejection(kit.cosineRows([[1, 2]], [[3, 4]]));
+      expect(e).toMatchObject({ code: 'BACKEND_ERROR', backend: 'odd' });
+      expect(e.message).toContain(text);
+      expect(e.message).not.toMatch(/undefined undefined|null null/);
+      kit.dispose();
+    }
+  });
+});
