@@ -260,17 +260,18 @@ export function writeCorpusFile(f: Omit<CorpusFile, 'version'>, op = 'save'): Ui
   const view = new DataView(out.buffer);
   out.set(head);
   let o = head.length;
-  for (let i = 0; i < f.rows; i++, o += 4) view.setInt32(o, f.ordinals[i], true);
-  if (sec.exact) for (let i = 0; i < n; i++, o += 4) view.setFloat32(o, f.exact![i], true);
-  if (sec.half) {
-    for (let i = 0; i < n; i++) view.setUint16(o + 2 * i, f.half![i], true);
-    o += sec.half;
-  }
-  if (sec.codes) {
-    for (let i = 0; i < n; i++) view.setInt8(o + i, f.codes![i]);
-    o += sec.codes;
-  }
-  if (sec.scales) for (let i = 0; i < f.rows; i++, o += 4) view.setFloat32(o, f.scales![i], true);
+  // Each section as one copy of its little-endian bytes (a DataView write per value made a save of
+  // 200,000 x 384 float32 rows take 3.2 s, 40% of it here). Padding stays zero.
+  const put = (a: SectionArray | null, bytes: number) => {
+    if (bytes === 0) return;
+    out.set(leBytes(a!), o);
+    o += bytes;
+  };
+  put(f.ordinals.length === f.rows ? f.ordinals : f.ordinals.subarray(0, f.rows), 4 * f.rows);
+  put(f.exact, sec.exact);
+  put(f.half, sec.half);
+  put(f.codes, sec.codes);
+  put(f.scales, sec.scales);
   view.setUint32(o, crc32(out.subarray(0, o)), true);
   return out;
 }
@@ -508,8 +509,12 @@ export function decodeCorpusFile(bytes: Uint8Array): CorpusFile {
   return decodingFor({ op, arg: 'bytes' }, () => readCorpusFile(bytes));
 }
 
-/** {@link decodeCorpusFile} on bytes the caller checked (`loadCorpus`'s snapshot). */
-export function readCorpusFile(bytes: Uint8Array): CorpusFile {
+/**
+ * {@link decodeCorpusFile} on bytes the caller checked (`loadCorpus`'s snapshot). With `own` (bytes
+ * nobody else holds or writes), the sections are views of them rather than copies: a copy of each
+ * section after the snapshot made a load of a 308 MB file touch 616 MB of new memory.
+ */
+export function readCorpusFile(bytes: Uint8Array, own = false): CorpusFile {
   const { version, headerLength: h } = readCorpusPreamble(bytes, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (crc32(bytes.subarray(0, bytes.length - 4)) !== view.getUint32(bytes.length - 4, true))
@@ -529,7 +534,7 @@ export function readCorpusFile(bytes: Uint8Array): CorpusFile {
       codes: part('codes', n),
       scales: part('scales', 4 * l.rows),
     },
-    false,
+    own,
   );
   return { ...rows, version, next: l.next, ids: l.ids };
 }

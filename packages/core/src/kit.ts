@@ -790,8 +790,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);
       attached(bytes, 'loadCorpus', 'bytes');
-      // The snapshot: new Uint8Array copies, where a Node Buffer's slice() is a view of the caller's memory.
-      return load(readCorpusFile(new Uint8Array(bytes)), disposals);
+      // The snapshot: new Uint8Array copies, where a Node Buffer's slice() is a view of the caller's
+      // memory. It is the kit's alone, so the file's sections are read as views of it.
+      return load(readCorpusFile(new Uint8Array(bytes), true), disposals);
     },
     dispose() {
       disposals++;

@@ -73,18 +73,28 @@ export function gatherStored(
 ): StoredCorpus {
   let rows = 0;
   for (let p = 0; p < parts.length; p++) for (let j = 0; j < parts[p].rows; j++) if (keep(p, j)) rows++;
+  // One part kept whole is its own gathering: a copy would be one more new buffer, whose first
+  // touch costs as much as the copy (a save's export, gathering and file were three).
+  if (parts.length === 1 && rows === parts[0].rows) return parts[0];
   const out = emptyLike(parts[0], rows);
   const d = out.cols;
   let r = 0;
   for (let p = 0; p < parts.length; p++) {
     const s = parts[p];
-    for (let j = 0; j < s.rows; j++) {
-      if (!keep(p, j)) continue;
-      if (out.exact) out.exact.set(s.exact!.subarray(j * d, (j + 1) * d), r * d);
-      if (out.half) out.half.set(s.half!.subarray(j * d, (j + 1) * d), r * d);
-      if (out.codes) out.codes.set(s.codes!.subarray(j * d, (j + 1) * d), r * d);
-      if (out.scales) out.scales[r] = s.scales![j];
-      r++;
+    // Runs of kept rows, each one copy per section (a copy per row was a quarter of a save).
+    for (let j = 0; j < s.rows; ) {
+      if (!keep(p, j)) {
+        j++;
+        continue;
+      }
+      let e = j + 1;
+      while (e < s.rows && keep(p, e)) e++;
+      if (out.exact) out.exact.set(s.exact!.subarray(j * d, e * d), r * d);
+      if (out.half) out.half.set(s.half!.subarray(j * d, e * d), r * d);
+      if (out.codes) out.codes.set(s.codes!.subarray(j * d, e * d), r * d);
+      if (out.scales) out.scales.set(s.scales!.subarray(j, e), r);
+      r += e - j;
+      j = e;
     }
   }
   return out;

@@ -232,5 +232,5 @@ describe('candidates tied at the cut-off', () => {
       int8.dispose();
     }
     exact.dispose();
-  });
+  }, 60_000);
 });

@@ -210,15 +210,30 @@ export function readCorpus(rt: WasmRuntime, corpus: ResidentCorpus): Float32Arra
   const c = own(rt, corpus, 'readCorpus');
   const float = c.float(rt, 'readCorpus');
   const q = c.int8(rt, 'readCorpus');
-  const rows = rt.alloc(c.rows * c.cols * 4, 'readCorpus');
+  const d = c.cols;
+  const P = rt.tileCols;
+  // Whole panels of rows at a time through a small staging block, each copied out as it is made:
+  // one staging area of the whole corpus grew wasm memory by its size (a 2 GiB corpus could not be
+  // saved) and made a save's copy out of wasm twice as long (new pages touched twice).
+  const step = Math.min(c.rows, Math.max(P, Math.floor(READ_BLOCK_BYTES / (4 * d * P)) * P));
+  const out = new Float32Array(c.rows * d);
+  const rows = rt.alloc(step * d * 4, 'readCorpus');
   try {
-    if (float) rt.exports.unpack(float.ptr, c.rows, c.cols, rt.tileCols, rows);
-    else if (q) rt.exports.dequantizeRows(q.ptr, c.rows, c.cols, q.stride, q.scales, rows);
-    return rt.download(rows, c.rows * c.cols);
+    const panelBytes = Math.ceil(d / 4) * 16 * P;
+    for (let r0 = 0; r0 < c.rows; r0 += step) {
+      const n = Math.min(step, c.rows - r0);
+      if (float) rt.exports.unpack(float.ptr + (r0 / P) * panelBytes, n, d, P, rows);
+      else if (q) rt.exports.dequantizeRows(q.ptr + r0 * q.stride, n, d, q.stride, q.scales + 4 * r0, rows);
+      rt.download(rows, n * d, out, r0 * d);
+    }
+    return out;
   } finally {
     rt.free(rows);
   }
 }
+
+/** Bytes of rows {@link readCorpus} unpacks at a time: a few MiB, so the block stays in cache. */
+const READ_BLOCK_BYTES = 2 ** 21;
 
 function own(rt: WasmRuntime, corpus: ResidentCorpus, op: string): WasmCorpus {
   if (!(corpus instanceof WasmCorpus)) {
