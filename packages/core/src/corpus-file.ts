@@ -652,18 +652,25 @@ const STORED_SAMPLE = 256;
  * The checks `loadCorpus` makes of a file's rows, made of rows a backend hands back
  * (`exportCorpus`, `readCorpus`) on a sample of at most 256 rows spread evenly over them (the
  * first and the last among them), so that merges and saves of large corpora stay one pass of
- * copying: float32 rows unit length or zero, within the rounding of a float32 normalisation;
+ * copying: float32 rows unit length or zero, within `slack` (by default the rounding of a float32
+ * normalisation; `readCorpus` of a quantised corpus answers dequantised rows, further off);
  * binary16 and int8 rows as the quantisers make them; a re-ranking corpus's two copies of a row
  * agreeing. A backend that breaks every row, or a regular share of them, is caught; one broken row
  * among many may not be. `fail` is called with the first problem found (it must throw).
  */
 export function checkStoredRows(
-  x: Pick<StoredCorpus, 'rows' | 'cols' | 'exact' | 'half' | 'codes' | 'scales'>,
+  x: Pick<StoredCorpus, 'rows' | 'cols' | 'storage' | 'rerank' | 'exact' | 'half' | 'codes' | 'scales'>,
   fail: (problem: string) => never,
+  slack = UNIT_SLACK + x.cols * 2 ** -24,
 ): void {
-  const { rows, cols, exact, half, codes, scales } = x;
+  const { rows, cols, storage } = x;
+  // Only the sections the storage holds (as `stored` and the encoder read them): a stale or empty
+  // section the storage does not use is ignored, as it always was.
+  const exact = storage === 'float32' || x.rerank > 0 ? x.exact : null;
+  const half = storage === 'float16' ? x.half : null;
+  const codes = storage === 'int8' ? x.codes : null;
+  const scales = storage === 'int8' ? x.scales : null;
   const count = Math.min(rows, STORED_SAMPLE);
-  const slack = UNIT_SLACK + cols * 2 ** -24;
   for (let u = 0; u < count; u++) {
     const i = count === rows ? u : Math.round((u * (rows - 1)) / (count - 1));
     const [from, to] = [i * cols, (i + 1) * cols];

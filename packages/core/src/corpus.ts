@@ -30,9 +30,9 @@ export interface CorpusCreateOptions extends CorpusOptions {
   /**
    * One id per row, returned with search results: unique strings or finite numbers (`-0` is held
    * as `0`, as a saved file writes it). Default: the row's ordinal (0, 1, ...). A corpus with ids
-   * holds at most 2^24 of them (16,777,216, the most entries a JavaScript Map holds; a removed
-   * row's id counts until its segment is compacted): more is `INVALID_ARGUMENT` naming the ids,
-   * before anything is stored. A corpus without ids has no such limit.
+   * holds at most 2^24 of them at once (16,777,216, the most entries a JavaScript Map holds; a
+   * removed row's id is free again at once): more is `INVALID_ARGUMENT` naming the ids, before
+   * anything is stored. A corpus without ids has no such limit.
    */
   ids?: readonly Id[];
 }
@@ -738,15 +738,19 @@ export class Corpus {
         );
     }
     return this.#exclusive('remove', async () => {
-      const targets = new Set<number>();
+      // Ordinals the corpus has given, sorted, each taken once: a Set of them threw a raw
+      // RangeError past 2^24 entries (a corpus without ids may hold more rows than that).
+      const ords: number[] = [];
       for (const id of own) {
         const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
-        if (ord !== undefined) targets.add(ord);
+        if (ord !== undefined && Number.isInteger(ord) && ord >= 0 && ord < this.#next) ords.push(ord);
       }
+      const targets = Int32Array.from(ords).sort();
       let removed = 0;
       const located: [Segment, number][] = [];
-      for (const ord of targets) {
-        const at = this.#locate(ord);
+      for (let t = 0; t < targets.length; t++) {
+        if (t > 0 && targets[t] === targets[t - 1]) continue;
+        const at = this.#locate(targets[t]);
         if (at && at[0].deleted[at[1]] === 0) located.push(at);
       }
       if (located.length >= this.#live) {
@@ -1173,10 +1177,7 @@ export function checkIdList(
 
 /** `INVALID_ARGUMENT` for `n` more ids where `held` are taken (see {@link MAX_IDS}). */
 export function tooManyIds(op: string, arg: string, n: number, held: number): never {
-  const taken =
-    held > 0
-      ? `, and the corpus holds ${held} (a removed row's id counts until its segment is compacted)`
-      : '';
+  const taken = held > 0 ? `, and the corpus holds ${held}` : '';
   return argError(
     'INVALID_ARGUMENT',
     op,

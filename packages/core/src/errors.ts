@@ -227,13 +227,22 @@ export function orAbort<T>(op: string, p: T | PromiseLike<T>, signal: AbortSigna
     };
     if (signal.aborted) stop();
     else signal.addEventListener('abort', stop, { once: true });
+    // A signal-like object without a working removeEventListener (checkSignalArg asks only for
+    // aborted and addEventListener) must still let the call settle: it hung, its TypeError unhandled.
+    const off = () => {
+      try {
+        signal.removeEventListener('abort', stop);
+      } catch {
+        // Its listener stays; `stop` after settling changes nothing.
+      }
+    };
     Promise.resolve(p).then(
       (v) => {
-        signal.removeEventListener('abort', stop);
+        off();
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', stop);
+        off();
         reject(e);
       },
     );

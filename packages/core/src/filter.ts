@@ -1,4 +1,5 @@
 import { argError, isArrayArg, reading } from './errors.js';
+import { MAX_IDS } from './stored.js';
 import { attached, describeType, refuseFakeView } from './tensor.js';
 
 /** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
@@ -91,6 +92,16 @@ function admitted(op: string, filter: unknown): AdmittedFilter {
   const list = f[key];
   if (!isArrayArg(op, `${arg}.${key}`, list))
     argError('INVALID_TYPE', op, `${arg}.${key}`, `must be an array of ids, got ${describeType(list)}.`);
+  // A Set holds 2^24 entries at most: a longer list threw RangeError inside `reading`, which named
+  // it as the caller's list throwing. Refused by its length, before any id is read.
+  const length = reading(op, `${arg}.${key}`, () => list.length);
+  if (length > MAX_IDS)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      `${arg}.${key}`,
+      `holds ${length} ids: a filter's list holds at most ${MAX_IDS} (2^24, the most entries a JavaScript Set holds); pass { mask } instead.`,
+    );
   return reading(op, `${arg}.${key}`, () => idSet(op, `${arg}.${key}`, key, list));
 }
 

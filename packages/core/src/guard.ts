@@ -518,6 +518,7 @@ function rename(e: unknown, op: string, arg: string, backend: string, kernel: st
  */
 const INPUT_CODES: ReadonlySet<string> = new Set([
   'NON_FINITE',
+  'INVALID_K',
   'EMPTY_INPUT',
   'DIMENSION_MISMATCH',
   'SHAPE_MISMATCH',
@@ -1095,17 +1096,32 @@ export class CheckedKernels {
       throw backendError(op, arg, this.guard.provider('readCorpus'), 'readCorpus', 'is not implemented.');
     const out = this.guard.call(op, arg, 'readCorpus', () => read.call(this.kernels, h));
     const [rows, cols] = [rowsOf(h), colsOf(h)];
+    // A quantised corpus without float32 rows answers them dequantised: unit length only within
+    // its quantisation (int8: sqrt(d) / 254 at most, float16 less), not float32 rounding.
+    const quantised = (h.storage ?? 'float32') !== 'float32';
+    const slack = quantised ? 2 ** -7 + Math.sqrt(cols) / 254 : undefined;
     return andThen(out, (o) => {
       const exact = this.guard.floats(op, arg, 'readCorpus', o, rows * cols, 'unit');
-      checkStoredRows({ rows, cols, exact, half: null, codes: null, scales: null }, (problem) => {
+      const x = {
+        rows,
+        cols,
+        storage: 'float32' as const,
+        rerank: 0,
+        exact,
+        half: null,
+        codes: null,
+        scales: null,
+      };
+      const fail = (problem: string): never => {
         throw backendError(
           op,
           arg,
           this.guard.provider('readCorpus'),
           'readCorpus',
-          `returned rows that ${problem}`,
+          `returned a corpus that ${problem}`,
         );
-      });
+      };
+      checkStoredRows(x, fail, slack);
       return exact;
     });
   }
@@ -1308,6 +1324,10 @@ export class CheckedKernels {
       // Resolved kernels always have it (the reference's when the backend lacks it).
       softmaxCrossEntropy: (logits, targets, scale, weight, keep, out) => {
         checkSoftmaxArgs(logits, targets, scale, weight, keep, out);
+        // Scanned here, not left to the kernel: a kernel's NON_FINITE is the backend's failure (see
+        // INPUT_CODES), and a third party's kernel may not look (rows x classes: cheap next to the
+        // products that made them).
+        if (!finiteValues(logits)) checkFinite('softmaxCrossEntropy', 'logits', logits);
         const n = logits.rows * logits.cols;
         return andThen(
           g.call('softmaxCrossEntropy', 'logits', 'softmaxCrossEntropy', () =>

@@ -1997,3 +1997,87 @@ describe("a backend's own input errors on inputs the kit checked are the backend
     }
   });
 });
+
+describe("found by a review of this round's changes (each failed before its fix)", () => {
+  it('a signal-like object without removeEventListener lets a corpus search settle (it hung, a TypeError unhandled)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    const signal = { aborted: false, addEventListener() {} } as unknown as AbortSignal;
+    expect((await c.search([1, 0], 1, { signal })).indices[0]).toBe(0);
+    expect((await c.similarity([1, 0], { signal })).data.length).toBe(2);
+    kit.dispose();
+  });
+
+  it("the kernel table's softmaxCrossEntropy names NaN logits NON_FINITE (not the backend's failure)", async () => {
+    const k = await createCosineKit({ backend: 'reference' }).kernels();
+    const logits = { data: Float32Array.of(1, Number.NaN), rows: 1, cols: 2 };
+    const e = await rejection(
+      Promise.resolve().then(() => k.softmaxCrossEntropy!(logits, Int32Array.of(0), 1, 1)),
+    );
+    expect(e).toMatchObject({ code: 'NON_FINITE', arg: 'logits' });
+  });
+
+  it("the kernel table's readCorpus answers a quantised corpus's dequantised rows (refused as not unit length)", async () => {
+    const k = await createCosineKit({ backend: 'reference' }).kernels();
+    const x = { data: Float32Array.from({ length: 40 }, (_, i) => Math.sin(i + 1)), rows: 5, cols: 8 };
+    for (const storage of ['int8', 'float16'] as const) {
+      const h = await k.createCorpus(x, { storage, rerank: 0 });
+      const rows = await k.readCorpus!(h);
+      expect(rows.length, storage).toBe(40);
+      h.dispose();
+    }
+  });
+
+  it('exported sections the storage does not hold are ignored, as before (a raw TypeError or a false BACKEND_ERROR)', async () => {
+    const R = referenceKernels;
+    const group = {
+      createCorpus: R.createCorpus,
+      corpusSearch: R.corpusSearch,
+      corpusMatrix: R.corpusMatrix,
+      importCorpus: R.importCorpus,
+    };
+    for (const [storage, extra] of [
+      ['float32', { half: [] }],
+      ['float32', { codes: new Int8Array(0), scales: new Float32Array(0) }],
+      ['int8', { exact: new Float32Array(0) }],
+    ] as const) {
+      const kit = createCosineKit({
+        backend: {
+          name: 'stale',
+          kernels: {
+            ...group,
+            exportCorpus: async (h) => ({ ...(await R.exportCorpus!(h)), ...extra }) as never,
+          },
+        },
+      });
+      const c = await kit.corpus(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { storage, rerank: 0 },
+      );
+      expect((await (await kit.loadCorpus(await c.save())).search([1, 2], 1)).indices[0], storage).toBe(0);
+      kit.dispose();
+    }
+  });
+
+  it('remove of more than 2^24 unknown ordinals removes none (a raw RangeError), and a filter list that long is refused by name', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
+    expect(await c.remove(Array.from({ length: 2 ** 24 + 1 }, (_, i) => i + 3))).toBe(0);
+    expect(await c.remove([1, 1, 1])).toBe(1);
+    expect(c.rows).toBe(2);
+    const e = await rejection(c.search([1, 0], 1, { filter: { deny: new Array(2 ** 24 + 1) } }));
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'options.filter.deny' });
+    expect(e.message).toMatch(/mask/);
+    kit.dispose();
+  }, 60_000);
+});

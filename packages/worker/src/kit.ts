@@ -1238,7 +1238,14 @@ function plainOptions(options: unknown): (Record<string, unknown> & TransferOpti
 function outStandIn(out: unknown): unknown {
   const data = out instanceof Tensor ? out.data : out;
   if (!(data instanceof Float32Array)) return data;
-  if (!(data.buffer instanceof ArrayBuffer)) return floatsOut(data);
+  if (!(data.buffer instanceof ArrayBuffer)) {
+    // A Tensor's shape goes too, so core in the worker checks it (a 1 x 6 tensor for a 2 x 3
+    // result was accepted over shared memory, and refused over an ArrayBuffer).
+    const shared = floatsOut(data);
+    return out instanceof Tensor && !(shared instanceof Float32Array)
+      ? { ...shared, rows: out.rows, cols: out.cols }
+      : shared;
+  }
   // A Tensor's shape goes too, so core in the worker checks it as it would here (a 1 x 5 tensor
   // for a 5 x 1 result was accepted when only the length went).
   return out instanceof Tensor
@@ -1435,10 +1442,20 @@ function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null, o
       `Argument '${arg}' passed to '${op}' is a ${describeType(v)} whose buffer was transferred (detached).`,
       { op, arg },
     );
+  // Node's structured clone writes a view's byte offset and length as 32-bit values: a view 4 GiB
+  // into its buffer crossed as the view at its offset modulo 2^32, and the worker answered for other
+  // rows (transferred or not). Such a view crosses as a copy of itself; one of 4 GiB or more cannot.
+  if (v.byteLength > 0xffffffff)
+    throw new CosineKitError(
+      'INVALID_ARGUMENT',
+      `Argument '${arg}' passed to '${op}' is a view of ${v.byteLength} bytes: a worker kit takes views under 4 GiB (the structured clone writes their length as 32 bits); pass it in parts.`,
+      { op, arg },
+    );
   if (!(v.buffer instanceof ArrayBuffer)) {
     // Shared memory is not copied by postMessage: copy it now, as core's snapshot would.
     return (v as unknown as { slice(): T }).slice();
   }
+  if (v.byteOffset > 0xffffffff) return copyOf(v);
   if (moves) {
     moves.add(v.buffer);
     return v;

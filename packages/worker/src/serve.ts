@@ -135,7 +135,12 @@ export async function serveKit(): Promise<void> {
     if (tag === 'stream') return stream(id);
     // The caller's out stays on its side: core here writes into an array of its length, which
     // goes back by transfer and is copied into the caller's.
-    if (tag === 'shared') return floatsIn(v as SharedFloats);
+    if (tag === 'shared') {
+      const data = floatsIn(v as SharedFloats);
+      // A Tensor out keeps its shape, which core checks against the result's.
+      const o = v as { rows?: number; cols?: number };
+      return o.rows === undefined ? data : new Tensor(data, o.rows, o.cols as number);
+    }
     if (tag === 'out') {
       const o = v as { length: number; rows?: number; cols?: number };
       const data = new Float32Array(o.length);

@@ -1598,3 +1598,42 @@ describe('an out at 4 GiB or more into its SharedArrayBuffer', () => {
     expect(head.some((v) => v !== 0)).toBe(false);
   });
 });
+
+describe('found by a review of the 4 GiB fix (each failed before)', () => {
+  it('a view 4 GiB into a transferred ArrayBuffer is answered for its own rows (the worker read offset 0)', async (ctx) => {
+    let ab: ArrayBuffer;
+    try {
+      ab = new ArrayBuffer(2 ** 32 + 64);
+    } catch (e) {
+      console.warn(`[worker] 4 GiB ArrayBuffer cannot be reserved here: ${String(e)}`);
+      ctx.skip();
+      return;
+    }
+    const moving = await createWorkerKit({ backend: 'reference', transfer: true });
+    try {
+      new Float32Array(ab, 0, 4).set([1, 1, 1, 1]);
+      const x = new Float32Array(ab, 2 ** 32, 4);
+      x.set([3, 4, 0, 5]);
+      expect(Array.from(await moving.rowNorms(new Tensor(x, 2, 2)))).toEqual([5, 5]);
+      expect(Array.from(await remote.rowNorms(new Tensor(x, 2, 2)))).toEqual([5, 5]);
+    } finally {
+      moving.dispose();
+    }
+  });
+
+  it('a Tensor out over a SharedArrayBuffer keeps its shape: a 1 x 6 out for a 2 x 3 result is SHAPE_MISMATCH', async () => {
+    const q = mat(2, 4, 5);
+    const rows = mat(3, 4, 6);
+    const out = new Tensor(new Float32Array(new SharedArrayBuffer(24)), 1, 6);
+    await expect(remote.cosineMatrix(q, rows, { out })).rejects.toMatchObject({
+      code: 'SHAPE_MISMATCH',
+      arg: 'options.out',
+    });
+    const c = await remote.corpus(rows);
+    await expect(c.similarity(q, { out })).rejects.toMatchObject({
+      code: 'SHAPE_MISMATCH',
+      arg: 'options.out',
+    });
+    c.dispose();
+  });
+});

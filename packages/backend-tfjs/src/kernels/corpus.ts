@@ -7,7 +7,6 @@ import {
 } from '@cosinekit/core/backend';
 import type { KernelContext } from '../context.js';
 import { type CorpusTile, TfjsCorpus } from '../corpus.js';
-import type { Tfjs } from '../engine.js';
 import { readAndDispose } from '../graph.js';
 import { buildTiles, cosineTiles, searchTiles } from '../tiles.js';
 
@@ -22,16 +21,38 @@ const WASM_HEAP_BYTES = 2 ** 32 - 2 ** 26;
  * the tensors it holds (every backend's on that engine): a corpus grown by 1 GiB adds aborted the
  * engine on the fifth, and every call after that failed.
  */
-function checkWasmRoom(ctx: KernelContext, tf: Tfjs, kernel: string, arg: string, bytes: number): void {
+function checkWasmRoom(ctx: KernelContext, kernel: string, arg: string, bytes: number): void {
   if (ctx.engine !== 'wasm') return;
-  const held = tf.memory().numBytes;
+  // The corpora on the engine, every backend's (tf.memory() counts every engine's tensors: 4 GiB
+  // of tfjs-cpu tensors refused a 2 x 2 wasm corpus); what else the heap holds is transient.
+  let held = 0;
+  for (const c of wasmCorpora) held += c.rows * c.cols * 4;
   if (held + bytes > WASM_HEAP_BYTES)
     throw argErrorOf(
       'OUT_OF_MEMORY',
       kernel,
       arg,
-      `needs ${bytes} bytes of tfjs's wasm heap, which holds ${held} bytes of tensors already and at most 4 GiB (less 64 MiB for the engine): make the corpus smaller, dispose others, or use another backend.`,
+      `needs ${bytes} bytes of tfjs's wasm heap, whose corpora hold ${held} bytes already, and it holds at most 4 GiB (less 64 MiB for the engine): make the corpus smaller, dispose others, or use another backend.`,
     );
+}
+
+/** The live corpora on tfjs's wasm engine, of every backend (the engine's heap is one). */
+const wasmCorpora = new Set<TfjsCorpus>();
+
+/** A new corpus of `ctx`'s backend, held in `live` (and in {@link wasmCorpora} on wasm) until disposed. */
+function held(
+  ctx: KernelContext,
+  live: CorpusRegistry,
+  x: { rows: number; cols: number },
+  tiles: CorpusTile[],
+) {
+  const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => {
+    live.delete(c);
+    wasmCorpora.delete(c);
+  });
+  live.add(corpus);
+  if (ctx.engine === 'wasm') wasmCorpora.add(corpus);
+  return corpus;
 }
 
 /** Where a backend keeps its live corpora (for `memory()` and `dispose()`). */
@@ -53,11 +74,8 @@ export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels[
       );
     }
     return ctx.run('createCorpus', (tf) => {
-      checkWasmRoom(ctx, tf, 'createCorpus', 'x', x.rows * x.cols * 4);
-      const tiles = buildTiles(ctx, tf, x);
-      const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => live.delete(c));
-      live.add(corpus);
-      return corpus;
+      checkWasmRoom(ctx, 'createCorpus', 'x', x.rows * x.cols * 4);
+      return held(ctx, live, x, buildTiles(ctx, tf, x));
     });
   };
 }
@@ -80,11 +98,8 @@ export function importCorpus(ctx: KernelContext, live: CorpusRegistry): NonNulla
       );
     const x = { data: stored.exact, rows: stored.rows, cols: stored.cols };
     return ctx.run('importCorpus', (tf) => {
-      checkWasmRoom(ctx, tf, 'importCorpus', 'stored', x.rows * x.cols * 4);
-      const tiles = buildTiles(ctx, tf, x, false);
-      const corpus = new TfjsCorpus(ctx.name, ctx.engine, x.rows, x.cols, tiles, (c) => live.delete(c));
-      live.add(corpus);
-      return corpus;
+      checkWasmRoom(ctx, 'importCorpus', 'stored', x.rows * x.cols * 4);
+      return held(ctx, live, x, buildTiles(ctx, tf, x, false));
     });
   };
 }
