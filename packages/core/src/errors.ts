@@ -226,16 +226,7 @@ export function orAbort<T>(op: string, p: T | PromiseLike<T>, signal: AbortSigna
       }
     };
     if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
-    // A signal-like object without a working removeEventListener (checkSignalArg asks only for
-    // aborted and addEventListener) must still let the call settle: it hung, its TypeError unhandled.
-    const off = () => {
-      try {
-        signal.removeEventListener('abort', stop);
-      } catch {
-        // Its listener stays; `stop` after settling changes nothing.
-      }
-    };
+    const off = onAbort(signal, stop);
     Promise.resolve(p).then(
       (v) => {
         off();
@@ -247,6 +238,46 @@ export function orAbort<T>(op: string, p: T | PromiseLike<T>, signal: AbortSigna
       },
     );
   });
+}
+
+/** The callbacks waiting on each signal, behind one listener of the signal's own (see `onAbort`). */
+const waiting = new WeakMap<AbortSignal, { calls: Set<() => void>; all: () => void }>();
+
+/**
+ * Calls `f` when `signal` fires; returns what stops that. Every call waiting on one signal shares
+ * one listener, removed when the last stops waiting: a listener each made Node warn of a leak
+ * (MaxListenersExceededWarning) once eleven reads of one corpus were queued with one signal. A
+ * signal-like object whose listener methods throw (`checkSignalArg` asks only for `aborted` and
+ * `addEventListener`) still lets calls settle.
+ */
+function onAbort(signal: AbortSignal, f: () => void): () => void {
+  let w = waiting.get(signal);
+  if (w === undefined) {
+    const calls = new Set<() => void>();
+    const all = () => {
+      waiting.delete(signal);
+      for (const g of [...calls]) g();
+    };
+    try {
+      signal.addEventListener('abort', all, { once: true });
+    } catch {
+      return () => undefined;
+    }
+    w = { calls, all };
+    waiting.set(signal, w);
+  }
+  const mine = w;
+  mine.calls.add(f);
+  return () => {
+    mine.calls.delete(f);
+    if (mine.calls.size > 0 || waiting.get(signal) !== mine) return;
+    waiting.delete(signal);
+    try {
+      signal.removeEventListener('abort', mine.all);
+    } catch {
+      // Its listener stays; it finds nothing to stop.
+    }
+  };
 }
 
 /**

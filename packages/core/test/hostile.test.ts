@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -2080,4 +2081,32 @@ describe("found by a review of this round's changes (each failed before its fix)
     expect(e.message).toMatch(/mask/);
     kit.dispose();
   }, 60_000);
+});
+
+describe('many corpus reads waiting on one signal', () => {
+  it('share one abort listener (eleven made Node warn of a leak), all reject ABORTED at its abort, and it is removed after', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([
+      [1, 0],
+      [0, 1],
+    ]);
+    const warned: string[] = [];
+    const onWarning = (w: Error) => warned.push(w.name);
+    process.on('warning', onWarning);
+    const ac = new AbortController();
+    const done = await Promise.all(
+      Array.from({ length: 16 }, () => c.search([1, 0], 1, { signal: ac.signal })),
+    );
+    expect(done.every((r) => r.indices[0] === 0)).toBe(true);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    const pending = Array.from({ length: 16 }, () => c.search([1, 0], 1, { signal: ac.signal }));
+    expect(getEventListeners(ac.signal, 'abort').length).toBeLessThanOrEqual(1);
+    ac.abort();
+    const codes = await Promise.all(pending.map((p) => rejection(p).then((e) => e.code)));
+    expect(new Set(codes)).toEqual(new Set(['ABORTED']));
+    await new Promise((r) => setTimeout(r, 10));
+    process.off('warning', onWarning);
+    expect(warned).not.toContain('MaxListenersExceededWarning');
+    kit.dispose();
+  });
 });
