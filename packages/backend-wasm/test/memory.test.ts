@@ -37,6 +37,29 @@ describe('wasm memory', () => {
     expect(heap.blocks).toBe(1);
   });
 
+  it('keeps count through churn past its sweep of freed entries, and refuses a double free', () => {
+    // Freed addresses stay in the block table (as 0) until they outnumber the live ones and 4,096:
+    // deleting and re-adding the same scratch address each call cost time in proportion to the
+    // blocks held (a search of a corpus of 8,000 segments ran 3x slower than linear).
+    const heap = new Heap(new WebAssembly.Memory({ initial: 1 }), 0);
+    const held = Array.from({ length: 300 }, () => heap.alloc(64, 't'));
+    for (let i = 0; i < 10_000; i++) {
+      const a = heap.alloc(100 + (i % 3) * 64, 't');
+      const b = heap.alloc(64, 't');
+      heap.free(a);
+      expect(() => heap.free(a)).toThrow(/unknown block/);
+      heap.free(b);
+    }
+    expect(heap.blocks).toBe(300);
+    expect(heap.used).toBe(300 * 64);
+    for (let i = 0; i < held.length; i += 2) heap.free(held[i]);
+    expect(heap.blocks).toBe(150);
+    expect(heap.alloc(64, 't')).toBe(held[0]);
+    for (let i = 1; i < held.length; i += 2) heap.free(held[i]);
+    heap.free(held[0]);
+    expect([heap.blocks, heap.used]).toEqual([0, 0]);
+  });
+
   it('grows memory and keeps resident data valid across growth', async () => {
     const b = await backend({ variant: 'simd' });
     const c = random(30, 20, 3);
