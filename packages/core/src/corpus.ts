@@ -378,7 +378,9 @@ export class Corpus {
         const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
         if (ord === undefined) continue;
         const at = this.#locate(ord);
-        if (at && at[0].deleted[at[1]] === 0) masks[segs.indexOf(at[0])][at[1]] = 1;
+        // The segment's index from the lookup: a search of it per id made an allow list of 16,000
+        // ids against 16,000 segments cost 76 ms more than the same rows as a mask.
+        if (at && at[0].deleted[at[1]] === 0) masks[at[2]][at[1]] = 1;
       }
     } else if (f.kind === 'deny') {
       segs.forEach((s, i) => {
@@ -388,7 +390,7 @@ export class Corpus {
         const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
         if (ord === undefined) continue;
         const at = this.#locate(ord);
-        if (at) masks[segs.indexOf(at[0])][at[1]] = 0;
+        if (at) masks[at[2]][at[1]] = 0;
       }
     } else if (f.kind === 'mask') {
       if (f.mask.length !== this.#live)
@@ -747,7 +749,7 @@ export class Corpus {
       }
       const targets = Int32Array.from(ords).sort();
       let removed = 0;
-      const located: [Segment, number][] = [];
+      const located: [Segment, number, number][] = [];
       for (let t = 0; t < targets.length; t++) {
         if (t > 0 && targets[t] === targets[t - 1]) continue;
         const at = this.#locate(targets[t]);
@@ -951,18 +953,18 @@ export class Corpus {
   }
 
   /**
-   * The segment and row holding ordinal `ord`. Segments ascend, so the one whose first ordinal is
+   * The segment, row and segment index holding ordinal `ord`. Segments ascend, so the one whose first ordinal is
    * the last at or below `ord` is tried first (every id of a search result is found so); the others
    * are then scanned in case they do not.
    */
-  #locate(ord: number): [Segment, number] | undefined {
+  #locate(ord: number): [Segment, number, number] | undefined {
     const segs = this.#segments;
     const at = segmentOf(segs, ord);
     const first = at >= 0 ? rowOf(segs[at], ord) : -1;
-    if (first >= 0) return [segs[at], first];
-    for (const s of segs) {
-      const j = rowOf(s, ord);
-      if (j >= 0) return [s, j];
+    if (first >= 0) return [segs[at], first, at];
+    for (let i = 0; i < segs.length; i++) {
+      const j = rowOf(segs[i], ord);
+      if (j >= 0) return [segs[i], j, i];
     }
     return undefined;
   }
