@@ -225,7 +225,12 @@ export function orAbort<T>(op: string, p: T | PromiseLike<T>, signal: AbortSigna
         reject(e);
       }
     };
-    if (signal.aborted) stop();
+    if (signal.aborted) {
+      // Nothing to wait on: `p` only gets a handler, so its later rejection is not unhandled.
+      stop();
+      Promise.resolve(p).then(undefined, () => undefined);
+      return;
+    }
     const off = onAbort(signal, stop);
     Promise.resolve(p).then(
       (v) => {

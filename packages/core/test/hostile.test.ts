@@ -2110,3 +2110,38 @@ describe('many corpus reads waiting on one signal', () => {
     kit.dispose();
   });
 });
+
+describe('found by a review of the later commits (each failed before its fix)', () => {
+  it('encodeCorpusFile writes sections given as plain arrays or other typed arrays (it wrote zeros, and verified them)', async () => {
+    const { encodeCorpusFile, decodeCorpusFile } = await import('../src/backend.js');
+    const file = {
+      rows: 2,
+      cols: 2,
+      storage: 'float32' as const,
+      rerank: 0,
+      next: 6,
+      ids: null,
+      ordinals: [3, 5] as unknown as Int32Array,
+      exact: [1, 0, 0, 1] as unknown as Float32Array,
+      half: null,
+      codes: null,
+      scales: null,
+    };
+    for (const f of [file, { ...file, exact: Float64Array.of(1, 0, 0, 1) as unknown as Float32Array }]) {
+      const back = decodeCorpusFile(encodeCorpusFile(f));
+      expect(Array.from(back.exact!)).toEqual([1, 0, 0, 1]);
+      expect(Array.from(back.ordinals)).toEqual([3, 5]);
+    }
+  });
+
+  it('a wait given a signal that has already fired leaves no listener on it, even while its work is pending', async () => {
+    const { orAbort } = await import('../src/errors.js');
+    const ac = new AbortController();
+    ac.abort();
+    const e = await rejection(orAbort('search', new Promise<never>(() => undefined), ac.signal));
+    expect(e).toMatchObject({ code: 'ABORTED', op: 'search' });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    // Its work rejecting later is handled (no unhandled rejection).
+    await rejection(orAbort('search', Promise.reject(new Error('late')), ac.signal));
+  });
+});

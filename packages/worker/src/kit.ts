@@ -1451,11 +1451,11 @@ function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null, o
       `Argument '${arg}' passed to '${op}' is a view of ${v.byteLength} bytes: a worker kit takes views under 4 GiB (the structured clone writes their length as 32 bits); pass it in parts.`,
       { op, arg },
     );
-  if (!(v.buffer instanceof ArrayBuffer)) {
-    // Shared memory is not copied by postMessage: copy it now, as core's snapshot would.
-    return (v as unknown as { slice(): T }).slice();
-  }
-  if (v.byteOffset > 0xffffffff) return copyOf(v);
+  // Shared memory is not copied by postMessage: copy it now, as core's snapshot would (a DataView
+  // has no slice(); it failed as 'v.slice is not a function'). A buffer past 4 GiB cannot be
+  // cloned or moved at all (DataCloneError, after a minute), nor a view past 4 GiB into one placed.
+  if (!(v.buffer instanceof ArrayBuffer) || v.byteOffset > 0xffffffff || v.buffer.byteLength > 0xffffffff)
+    return copyOf(v);
   if (moves) {
     moves.add(v.buffer);
     return v;

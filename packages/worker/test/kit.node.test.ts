@@ -1637,3 +1637,21 @@ describe('found by a review of the 4 GiB fix (each failed before)', () => {
     c.dispose();
   });
 });
+
+describe('found by a review of the later commits (failed before its fix)', () => {
+  it('a DataView over shared memory is refused as core refuses it (it read "v.slice is not a function")', async () => {
+    const dv = new DataView(new SharedArrayBuffer(16));
+    const want = await local.rowNorms(dv as never).then(
+      () => undefined,
+      (e: CosineKitError) => ({ code: e.code, arg: e.arg }),
+    );
+    expect(want).toEqual({ code: 'INVALID_TYPE', arg: 'x' });
+    await expect(remote.rowNorms(dv as never)).rejects.toMatchObject(want as object);
+    const c = await remote.corpus(mat(3, 4, 2));
+    await expect(c.search(mat(1, 4, 3), 1, { filter: { mask: dv as never } })).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'options.filter.mask',
+    });
+    c.dispose();
+  });
+});
