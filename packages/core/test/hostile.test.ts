@@ -1759,15 +1759,17 @@ describe('a corpus method called without its corpus', () => {
   });
 });
 
+/** The reference's resident kernels, with import: quantised corpora stay on a backend that can both export and import them. */
+const residentGroup = {
+  createCorpus: referenceKernels.createCorpus,
+  corpusSearch: referenceKernels.corpusSearch,
+  corpusMatrix: referenceKernels.corpusMatrix,
+  importCorpus: referenceKernels.importCorpus,
+};
+
 describe('rows a backend hands back are checked as loadCorpus checks a file', () => {
   const R = referenceKernels;
-  // Quantised corpora stay on a backend that can both export and import them.
-  const group = {
-    createCorpus: R.createCorpus,
-    corpusSearch: R.corpusSearch,
-    corpusMatrix: R.corpusMatrix,
-    importCorpus: R.importCorpus,
-  };
+  const group = residentGroup;
   const rows = [
     [3, 4, 0],
     [0, 0, 0],
@@ -2034,12 +2036,7 @@ describe("found by a review of this round's changes (each failed before its fix)
 
   it('exported sections the storage does not hold are ignored, as before (a raw TypeError or a false BACKEND_ERROR)', async () => {
     const R = referenceKernels;
-    const group = {
-      createCorpus: R.createCorpus,
-      corpusSearch: R.corpusSearch,
-      corpusMatrix: R.corpusMatrix,
-      importCorpus: R.importCorpus,
-    };
+    const group = residentGroup;
     for (const [storage, extra] of [
       ['float32', { half: [] }],
       ['float32', { codes: new Int8Array(0), scales: new Float32Array(0) }],
