@@ -3,7 +3,7 @@ import type { CorpusStorage, StoredCorpus } from './contract.js';
 import { crc32 } from './crc32.js';
 import { argError, argErrorOf, errorText, isCosineKitError, reading } from './errors.js';
 import { fromHalf } from './kernels/half.js';
-import { MAX_IDS, MAX_ORDINAL, normalisedF32 } from './stored.js';
+import { MAX_IDS, MAX_ORDINAL, normalisedF32, tooManyIds } from './stored.js';
 import { attached, describeType, refuseFakeView, valueText } from './tensor.js';
 
 /**
@@ -405,13 +405,7 @@ export function parseCorpusHead(version: number, header: Uint8Array, total: numb
   }
   // A file of more ids than a corpus holds is no corrupt file, but it cannot be loaded: refused
   // before the ids are hashed (a Set of them threw a raw RangeError past 2^24).
-  if (ids !== null && rows > MAX_IDS)
-    argError(
-      'INVALID_ARGUMENT',
-      where.op,
-      where.arg,
-      `holds ${rows} rows with ids: a corpus with ids holds at most ${MAX_IDS} (2^24, the most entries a JavaScript Map holds).`,
-    );
+  if (ids !== null && rows > MAX_IDS) tooManyIds(where.op, where.arg, rows, 0);
   if (ids !== null && new Set(ids as unknown[]).size !== rows) corrupt('has ids that repeat.');
   const st = storage as CorpusStorage;
   const sec =

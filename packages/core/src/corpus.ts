@@ -19,7 +19,7 @@ import { pickRows } from './kernels/through-ties.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
 import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { SearchResult } from './search-result.js';
-import { gatherStored, MAX_IDS, MAX_ORDINAL, normalisedF32 } from './stored.js';
+import { gatherStored, MAX_IDS, MAX_ORDINAL, normalisedF32, tooManyIds } from './stored.js';
 import { describeType, Tensor, type TensorInput, toTensor, valueText } from './tensor.js';
 
 /** A caller's id for a corpus row. */
@@ -1175,17 +1175,6 @@ export function checkIdList(
       argError('INVALID_ARGUMENT', op, `${name}[${i}]`, `repeats the id ${JSON.stringify(id)}.`);
   }
   if (!existing) checkedIndex.set(ids, seen);
-}
-
-/** `INVALID_ARGUMENT` for `n` more ids where `held` are taken (see {@link MAX_IDS}). */
-export function tooManyIds(op: string, arg: string, n: number, held: number): never {
-  const taken = held > 0 ? `, and the corpus holds ${held}` : '';
-  return argError(
-    'INVALID_ARGUMENT',
-    op,
-    arg,
-    `holds ${n} ids${taken}: a corpus with ids holds at most ${MAX_IDS} (2^24, the most entries a JavaScript Map holds). Use a corpus without ids (search answers its rows' ordinals) or several corpora.`,
-  );
 }
 
 /**

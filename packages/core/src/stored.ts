@@ -1,4 +1,5 @@
 import type { CorpusStorage, StoredCorpus } from './contract.js';
+import { argError } from './errors.js';
 import { fromHalf } from './kernels/half.js';
 
 /**
@@ -6,6 +7,17 @@ import { fromHalf } from './kernels/half.js';
  * index is one). A corpus without ids has no such limit.
  */
 export const MAX_IDS = 2 ** 24;
+
+/** `INVALID_ARGUMENT` for `n` more ids where `held` are taken (see {@link MAX_IDS}); a file's ids are `n` with none held. */
+export function tooManyIds(op: string, arg: string, n: number, held: number): never {
+  const taken = held > 0 ? `, and the corpus holds ${held}` : '';
+  return argError(
+    'INVALID_ARGUMENT',
+    op,
+    arg,
+    `holds ${n} ids${taken}: a corpus with ids holds at most ${MAX_IDS} (2^24, the most entries a JavaScript Map holds). Use a corpus without ids (search answers its rows' ordinals) or several corpora.`,
+  );
+}
 
 /**
  * The largest ordinal a corpus row can get: ordinals are int32, and the next one to assign must

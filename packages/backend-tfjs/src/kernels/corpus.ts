@@ -40,7 +40,7 @@ function checkWasmRoom(ctx: KernelContext, kernel: string, arg: string, bytes: n
 const wasmCorpora = new Set<TfjsCorpus>();
 
 /** A new corpus of `ctx`'s backend, held in `live` (and in {@link wasmCorpora} on wasm) until disposed. */
-function held(
+function registered(
   ctx: KernelContext,
   live: CorpusRegistry,
   x: { rows: number; cols: number },
@@ -75,7 +75,7 @@ export function createCorpus(ctx: KernelContext, live: CorpusRegistry): Kernels[
     }
     return ctx.run('createCorpus', (tf) => {
       checkWasmRoom(ctx, 'createCorpus', 'x', x.rows * x.cols * 4);
-      return held(ctx, live, x, buildTiles(ctx, tf, x));
+      return registered(ctx, live, x, buildTiles(ctx, tf, x));
     });
   };
 }
@@ -99,7 +99,7 @@ export function importCorpus(ctx: KernelContext, live: CorpusRegistry): NonNulla
     const x = { data: stored.exact, rows: stored.rows, cols: stored.cols };
     return ctx.run('importCorpus', (tf) => {
       checkWasmRoom(ctx, 'importCorpus', 'stored', x.rows * x.cols * 4);
-      return held(ctx, live, x, buildTiles(ctx, tf, x, false));
+      return registered(ctx, live, x, buildTiles(ctx, tf, x, false));
     });
   };
 }
