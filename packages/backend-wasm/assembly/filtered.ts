@@ -1,24 +1,34 @@
 /**
  * Copies the listed rows (`count` i32 row numbers at `idx`) of a block in panels of `P` rows, each
- * row `steps` chunks of 16 bytes (the engine's corpus layout, see layout.ts), into a new block `dst`
- * in the same layout, in list order, and zeroes the unused rows of its last panel. A filtered
- * search then runs the dot-product engine over the rows that pass only.
+ * row `steps` chunks of 16 bytes (the engine's corpus layout, see layout.ts), into block `dst` in
+ * the same layout, in list order from its row `first`, and zeroes the rows after them up to the end
+ * of their panel. A filtered search then runs the dot-product engine over the rows that pass only;
+ * a merge of corpora places each one's kept rows after the last one's.
  */
-export function gatherRows(src: usize, P: i32, steps: i32, idx: usize, count: i32, dst: usize): void {
+export function gatherRows(
+  src: usize,
+  P: i32,
+  steps: i32,
+  idx: usize,
+  count: i32,
+  dst: usize,
+  first: i32,
+): void {
   const chunk = (<usize>P) << 4;
   const panelBytes = <usize>steps * chunk;
-  const total = ((count + P - 1) / P) * P;
+  const end = first + count;
+  const total = ((end + P - 1) / P) * P;
   const zero = f32x4.splat(0);
-  for (let t = 0; t < total; t++) {
+  for (let t = first; t < total; t++) {
     let d = dst + <usize>(t / P) * panelBytes + ((<usize>(t % P)) << 4);
-    if (t >= count) {
+    if (t >= end) {
       for (let s = 0; s < steps; s++) {
         v128.store(d, zero);
         d += chunk;
       }
       continue;
     }
-    const j = load<i32>(idx + ((<usize>t) << 2));
+    const j = load<i32>(idx + ((<usize>(t - first)) << 2));
     let r = src + <usize>(j / P) * panelBytes + ((<usize>(j % P)) << 4);
     for (let s = 0; s < steps; s++) {
       v128.store(d, v128.load(r));

@@ -161,7 +161,7 @@ function gathered(
     for (let g0 = 0; g0 < passing; g0 += nt) {
       const w = Math.min(nt, passing - g0);
       new Int32Array(rt.memory.buffer, idx, w).set(rows.subarray(g0, g0 + w));
-      rt.exports.gatherRows(c.ptr, C, steps, idx, w, block);
+      rt.exports.gatherRows(c.ptr, C, steps, idx, w, block, 0);
       for (let i0 = 0; i0 < q.rows; i0 += qt) {
         const rq = Math.min(qt, q.rows - i0);
         dots(rt, q.ptr + i0 * q.rowBytes, rq, block, w, q.rowBytes, tile, w, true);

@@ -100,6 +100,22 @@ export class Shards {
     }
   }
 
+  /**
+   * Runs `make` (which builds a corpus of about `bytes`) in `rt`, the instance holding the corpora
+   * it is made from: `UNSUPPORTED` when that would take `rt` past the limit (the caller then
+   * builds it by {@link place}).
+   */
+  within<T extends ResidentCorpus>(
+    rt: WasmRuntime,
+    bytes: number,
+    make: (rt: WasmRuntime) => T,
+    op: string,
+  ): T {
+    if (rt.heap.used + bytes > this.#limit)
+      argError('UNSUPPORTED', op, 'corpora', 'would take their wasm instance past the shard limit.');
+    return this.#made(rt, make(rt));
+  }
+
   /** Called when `rt` holds nothing any more: an instance other than the primary is dropped. */
   idle(rt: WasmRuntime): void {
     const at = this.#list.indexOf(rt);

@@ -1,8 +1,8 @@
-import { isCosineKitError, referenceKernels } from '@cosinekit/core/backend';
+import { isCosineKitError, type ResidentCorpus, referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { Heap } from '../src/heap.js';
 import type { WasmCorpus } from '../src/index.js';
-import { backend, expectClose, random, ref } from './helpers.js';
+import { backend, bits, expectClose, random, ref } from './helpers.js';
 
 describe('wasm memory', () => {
   it('10,000 create/search/dispose cycles leave memory flat', async () => {
@@ -122,4 +122,63 @@ describe('wasm memory', () => {
     b1.dispose();
     b2.dispose();
   });
+});
+
+describe('wasm mergeCorpora', () => {
+  it.each(['float32', 'int8'] as const)(
+    'merges in place: bit for bit one corpus of the kept rows, and no memory left behind (%s)',
+    async (storage) => {
+      const b = await backend({ variant: 'simd' });
+      const k = b.kernels;
+      const start = b.memory();
+      // Widths around the 4-float chunk and the 16-byte int8 stride, parts around a panel.
+      for (const d of [1, 5, 16, 33]) {
+        const parts = [random(1, d, 1), random(9, d, 2), random(30, d, 3)];
+        const drop = parts.map((p, i) =>
+          Uint8Array.from({ length: p.rows }, (_, j) => ((j + i) % 4 === 1 ? 1 : 0)),
+        );
+        const live: number[] = [];
+        parts.forEach((p, i) => {
+          for (let j = 0; j < p.rows; j++)
+            if (drop[i][j] === 0) live.push(...p.data.subarray(j * d, (j + 1) * d));
+        });
+        const hs = parts.map((p) => k.createCorpus(p, { storage, rerank: storage === 'int8' ? 2 : 0 }));
+        const merged = k.mergeCorpora(hs, drop);
+        const whole = k.createCorpus(
+          { data: Float32Array.from(live), rows: live.length / d, cols: d },
+          { storage, rerank: storage === 'int8' ? 2 : 0 },
+        );
+        const q = random(3, d, 9);
+        const a = k.corpusSearch(merged, q, merged.rows);
+        const w = k.corpusSearch(whole, q, whole.rows);
+        expect(Array.from(a.indices), `d = ${d}`).toEqual(Array.from(w.indices));
+        expect(bits(a.scores)).toEqual(bits(w.scores));
+        expect(bits(k.corpusMatrix(merged, q))).toEqual(bits(k.corpusMatrix(whole, q)));
+        for (const h of [...hs, merged, whole]) h.dispose();
+      }
+      expect(b.memory()).toEqual(start);
+      // A part of another backend, or one disposed, is refused by name.
+      const mine = k.createCorpus(random(3, 4, 1));
+      const gone = k.createCorpus(random(3, 4, 2));
+      gone.dispose();
+      const theirs = referenceKernels.createCorpus(random(3, 4, 3)) as ResidentCorpus;
+      const three = [new Uint8Array(3), new Uint8Array(3)];
+      for (const hs of [
+        [mine, gone],
+        [mine, theirs],
+      ]) {
+        try {
+          k.mergeCorpora(hs, three);
+          expect.fail('merged');
+        } catch (e) {
+          expect(isCosineKitError(e)).toBe(true);
+        }
+      }
+      expect(() => k.mergeCorpora([mine], [Uint8Array.of(1, 1, 1)])).toThrow(/EMPTY_INPUT|at least one/);
+      mine.dispose();
+      theirs.dispose();
+      expect(b.memory()).toEqual(start);
+      b.dispose();
+    },
+  );
 });

@@ -40,6 +40,7 @@ const CALLS: Record<keyof Kernels, Call> = {
   readCorpus: (k, m) => (m.h ? k.readCorpus!(m.h) : NOTHING),
   exportCorpus: (k, m) => (m.h ? k.exportCorpus!(m.h) : NOTHING),
   importCorpus: (k, m) => (m.stored ? k.importCorpus!(m.stored) : NOTHING),
+  mergeCorpora: (k, m) => (m.h ? k.mergeCorpora!([m.h], [new Uint8Array(3)]) : NOTHING),
   corpusSearchAllowed: (k, m) =>
     m.h ? k.corpusSearchAllowed!(m.h, y, 1, new Uint8Array(3).fill(1)) : NOTHING,
   createOptimizerState: (k) => k.createOptimizerState!('sgd', [4]),

@@ -227,6 +227,16 @@ export interface Kernels {
    */
   importCorpus?(stored: StoredCorpus): Awaitable<ResidentCorpus>;
   /**
+   * Optional: one new resident corpus holding, in order, the rows of `corpora` (all this
+   * backend's, alive, of one width, storage and `rerank`) whose byte in `drop` is 0
+   * (`drop[i].length === corpora[i].rows`), stored exactly as they are held: the result searches
+   * as {@link Kernels.exportCorpus} of each, the kept rows gathered and {@link Kernels.importCorpus}
+   * would, bit for bit. At least one row is kept. `corpora` stay as they were (the caller
+   * disposes them). Lets the public API merge a corpus's segments after many small adds, or drop
+   * removed rows, without copying every row out of the backend and back in.
+   */
+  mergeCorpora?(corpora: readonly ResidentCorpus[], drop: readonly Uint8Array[]): Awaitable<ResidentCorpus>;
+  /**
    * Optional: {@link Kernels.corpusSearch} among the rows whose `allow` byte is 1 only
    * (`allow.length === corpus.rows`); a row whose byte is 0 is never a candidate. At least `k` rows
    * are allowed. Rows that fail should not be scored at all, so that time falls with the share
@@ -378,6 +388,7 @@ export type OptionalKernelName =
   | 'readCorpus'
   | 'exportCorpus'
   | 'importCorpus'
+  | 'mergeCorpora'
   | 'corpusSearchAllowed'
   | 'createOptimizerState'
   | 'optimizerStep'

@@ -153,6 +153,7 @@ export class Guard {
       kernel === 'readCorpus' ||
       kernel === 'exportCorpus' ||
       kernel === 'importCorpus' ||
+      kernel === 'mergeCorpora' ||
       kernel === 'corpusSearchAllowed';
     return this.#providers[group ? 'createCorpus' : kernel] ?? 'unknown';
   }
@@ -201,7 +202,7 @@ export class Guard {
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
             // A corpus handle the abandoned kernel makes later is nobody's: released when it comes.
-            if (kernel === 'createCorpus' || kernel === 'importCorpus')
+            if (kernel === 'createCorpus' || kernel === 'importCorpus' || kernel === 'mergeCorpora')
               Promise.resolve(pending).then(
                 (h) => disposeQuietly(h as { dispose?: () => unknown }),
                 () => undefined,
@@ -452,7 +453,7 @@ export class Guard {
     h: unknown,
     rows: number,
     cols: number,
-    kernel: 'createCorpus' | 'importCorpus' = 'createCorpus',
+    kernel: 'createCorpus' | 'importCorpus' | 'mergeCorpora' = 'createCorpus',
   ): ResidentCorpus {
     const fail = (problem: string): never => {
       try {
@@ -1047,6 +1048,28 @@ export class CheckedKernels {
     return this.guard.corpus(op, arg, h, s.rows, s.cols, 'importCorpus');
   }
 
+  /** True when the corpus group merges its own corpora (else the kit gathers their rows and re-imports them). */
+  get canMerge(): boolean {
+    return typeof this.kernels.mergeCorpora === 'function';
+  }
+
+  /** `mergeCorpora` of `hs`, dropping the rows marked in `drop`; `rows` of them are kept. */
+  async mergeCorpora(
+    op: string,
+    arg: string,
+    hs: readonly ResidentCorpus[],
+    drop: readonly Uint8Array[],
+    rows: number,
+  ): Promise<ResidentCorpus> {
+    const merge = this.kernels.mergeCorpora;
+    if (!merge)
+      throw backendError(op, arg, this.guard.provider('mergeCorpora'), 'mergeCorpora', 'is not implemented.');
+    // Copies: the kit's own marks are never handed to a backend that could write to them.
+    const marks = drop.map((m) => m.slice());
+    const h = await this.guard.call(op, arg, 'mergeCorpora', () => merge.call(this.kernels, [...hs], marks));
+    return this.guard.corpus(op, arg, h, rows, hs[0].cols, 'mergeCorpora');
+  }
+
   corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Awaitable<TopKResult> {
     const r = this.guard.call(op, arg, 'corpusSearch', () => this.kernels.corpusSearch(h, q, k));
     return andThen(r, (o) => this.guard.topK(op, arg, 'corpusSearch', o, q.rows, k, rowsOf(h)));
@@ -1277,6 +1300,12 @@ export class CheckedKernels {
               this.importCorpus('importCorpus', 'stored', storedArg('importCorpus', 'stored', s)),
           }
         : {}),
+      ...(k.mergeCorpora
+        ? {
+            mergeCorpora: (hs: readonly ResidentCorpus[], drop: readonly Uint8Array[]) =>
+              this.mergeCorpora('mergeCorpora', 'corpora', hs, drop, mergedRows(hs, drop)),
+          }
+        : {}),
       ...(k.corpusSearchAllowed
         ? {
             corpusSearchAllowed: (h: ResidentCorpus, q: Matrix, n: number, allow: Uint8Array) => {
@@ -1434,6 +1463,48 @@ function queriesOf(op: string, h: ResidentCorpus, q: Matrix): number {
   tableMatrix(op, 'queries', q);
   tableAgree(op, 'queries', q.cols, 'corpus', cols);
   return rows;
+}
+
+/**
+ * The rows `mergeCorpora` keeps of `hs`, after checking its arguments: one or more corpora of one
+ * width, storage and `rerank`, one Uint8Array of 0s and 1s per corpus, as long as its rows, keeping one row or more.
+ */
+function mergedRows(hs: readonly ResidentCorpus[], drop: readonly Uint8Array[]): number {
+  const op = 'mergeCorpora';
+  if (!Array.isArray(hs) || hs.length === 0)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'corpora',
+      `must be a non-empty array of corpora, got ${describeType(hs)}.`,
+    );
+  if (!Array.isArray(drop) || drop.length !== hs.length)
+    argError('SHAPE_MISMATCH', op, 'drop', `must be an array of ${hs.length} Uint8Arrays, one per corpus.`);
+  let kept = 0;
+  let first = '';
+  for (let i = 0; i < hs.length; i++) {
+    const arg = `corpora[${i}]`;
+    const [rows, form] = tableCorpus(op, hs[i], (h: ResidentCorpus) => {
+      if (h.disposed === true) argError('DISPOSED', op, arg, 'was disposed.');
+      return [h.rows, `${h.cols} wide, ${h.storage ?? 'float32'}`] as const;
+    });
+    if (i === 0) first = form;
+    else if (form !== first) argError('INVALID_ARGUMENT', op, arg, `is ${form}: corpora[0] is ${first}.`);
+    const m = drop[i];
+    if (!(m instanceof Uint8Array) || m.length !== rows)
+      argError(
+        'SHAPE_MISMATCH',
+        op,
+        `drop[${i}]`,
+        `must be a Uint8Array of ${rows} bytes, one per row of ${arg}.`,
+      );
+    for (let j = 0; j < m.length; j++) {
+      if (m[j] > 1) argError('INVALID_ARGUMENT', op, `drop[${i}][${j}]`, `must be 0 or 1, got ${m[j]}.`);
+      kept += 1 - m[j];
+    }
+  }
+  if (kept === 0) argError('EMPTY_INPUT', op, 'drop', 'drops every row: at least one must be kept.');
+  return kept;
 }
 
 /** {@link queriesOf} for `corpusSearchAllowed`: `allow` holds one byte per corpus row and admits at least `k`. */

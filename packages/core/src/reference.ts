@@ -9,6 +9,7 @@ import {
   createCorpus,
   exportCorpus,
   importCorpus,
+  mergeCorpora,
   ReferenceCorpus,
   readCorpus,
 } from './kernels/corpus.js';
@@ -38,6 +39,7 @@ export const referenceKernels: Kernels = {
   readCorpus,
   exportCorpus,
   importCorpus,
+  mergeCorpora,
   corpusSearchAllowed,
   createOptimizerState,
   optimizerStep,

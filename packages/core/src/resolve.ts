@@ -96,7 +96,13 @@ export function resolveKernels(backend: Backend): ResolvedKernels {
     providers[name] = usable ? snap.name : 'reference';
   }
   // The optional corpus kernels belong to whoever owns the corpus group.
-  for (const name of ['readCorpus', 'exportCorpus', 'importCorpus', 'corpusSearchAllowed'] as const) {
+  for (const name of [
+    'readCorpus',
+    'exportCorpus',
+    'importCorpus',
+    'mergeCorpora',
+    'corpusSearchAllowed',
+  ] as const) {
     const k = corpusComplete
       ? own[name] === undefined
         ? undefined
@@ -181,6 +187,7 @@ const KERNEL_FIELDS = [
   'readCorpus',
   'exportCorpus',
   'importCorpus',
+  'mergeCorpora',
   'corpusSearchAllowed',
   ...OPTIMIZER_KERNELS,
   'columnSums',

@@ -152,6 +152,12 @@ describe('upkeep after an add or a remove that the backend fails', () => {
           rebuilt++;
           return referenceKernels.importCorpus!(s);
         },
+        // Merges fail the same way (an UNSUPPORTED merge is then gathered and imported, which fails too).
+        mergeCorpora: (hs: readonly ResidentCorpus[], drop: readonly Uint8Array[]) => {
+          if (broken) fail();
+          rebuilt++;
+          return referenceKernels.mergeCorpora!(hs, drop);
+        },
       },
     };
     return { backend, set: (v) => (broken = v), rebuilt: () => rebuilt };
@@ -220,6 +226,10 @@ describe('upkeep after an add or a remove that the backend fails', () => {
         },
         importCorpus: () => {
           // What backend.dispose() does to its corpora, then the engine's own failure.
+          for (const h of made) h.dispose();
+          throw new Error('the device was destroyed');
+        },
+        mergeCorpora: () => {
           for (const h of made) h.dispose();
           throw new Error('the device was destroyed');
         },

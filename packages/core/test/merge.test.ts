@@ -1,13 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { type Backend, createReferenceBackend, referenceKernels, type StoredCorpus } from '../src/backend.js';
+import {
+  argError,
+  type Backend,
+  createReferenceBackend,
+  type Kernels,
+  type ResidentCorpus,
+  referenceKernels,
+  type StoredCorpus,
+} from '../src/backend.js';
 import { createCosineKit, type SearchResult, Tensor } from '../src/index.js';
-import { rows } from './fixtures/data.js';
+import { failure, rows } from './fixtures/data.js';
 
 /**
- * The reference backend, counting what each merge rebuilds (`importCorpus` is how a merge makes its
- * segment): the engine is the real one.
+ * The reference backend, counting the rows each merge rebuilds: by its own `mergeCorpora`, or
+ * (`merges` false) without it, by `importCorpus` of the gathered rows. The engine is the real one.
  */
-function watched(): { backend: Backend; rebuilt: number[] } {
+function watched(merges: boolean): { backend: Backend; rebuilt: number[] } {
   const ref = createReferenceBackend();
   const rebuilt: number[] = [];
   const backend: Backend = {
@@ -19,6 +27,13 @@ function watched(): { backend: Backend; rebuilt: number[] } {
         rebuilt.push(s.rows);
         return referenceKernels.importCorpus!(s);
       },
+      mergeCorpora: merges
+        ? (hs: readonly ResidentCorpus[], drop: readonly Uint8Array[]) => {
+            const h = referenceKernels.mergeCorpora!(hs, drop) as ResidentCorpus;
+            rebuilt.push(h.rows);
+            return h;
+          }
+        : undefined,
     },
   };
   return { backend, rebuilt };
@@ -44,9 +59,12 @@ function brute(q: Tensor, live: Map<number, Float32Array>, k: number): number[][
   });
 }
 
-describe('size-tiered segment merging', () => {
+describe.each([
+  ['its own mergeCorpora', true],
+  ['gathering and importCorpus', false],
+] as const)('size-tiered segment merging, by %s', (_, merges) => {
   it('keeps O(log rows) segments over many small adds, rewrites each row O(log rows) times, and stays exact', async () => {
-    const { backend, rebuilt } = watched();
+    const { backend, rebuilt } = watched(merges);
     const ref = backend.memory!;
     const kit = createCosineKit({ backend });
     const d = 7;
@@ -77,6 +95,7 @@ describe('size-tiered segment merging', () => {
     expect(most).toBeGreaterThan(3);
     // Rows rewritten by merges, per row: logarithmic (a merge of everything at each add would be ~150).
     const rewritten = rebuilt.reduce((x, y) => x + y, 0);
+    expect(rewritten).toBeGreaterThan(c.rows);
     expect(rewritten / c.rows).toBeLessThanOrEqual(Math.log2(c.rows) + 1);
 
     // Remove rows spread over every segment, then search: exact against float64, with and without a filter.
@@ -110,7 +129,7 @@ describe('size-tiered segment merging', () => {
   });
 
   it('never merges segments at or past the limit (corpusFrom segments), only the small ones after them', async () => {
-    const { backend, rebuilt } = watched();
+    const { backend, rebuilt } = watched(merges);
     const kit = createCosineKit({ backend });
     const d = 5;
     const all = rows(1000, d, 3);
@@ -267,5 +286,161 @@ describe('ids', () => {
     const f = await back.search(q, 3, { filter: { allow: [idOf(32), idOf(33)] } });
     expect(f.ids!.slice(0, 2).sort()).toEqual([idOf(32), idOf(33)].sort());
     kit.dispose();
+  });
+});
+
+describe('mergeCorpora', () => {
+  const storages = [
+    ['float32', {}],
+    ['float16', { storage: 'float16' }],
+    ['int8', { storage: 'int8' }],
+    ['int8 without re-ranking', { storage: 'int8', rerank: 0 }],
+  ] as const;
+
+  it.each(storages)(
+    'the reference keeps the rows not dropped, in order, stored bit for bit as gathering them would (%s)',
+    async (_, options) => {
+      const table = await createCosineKit({ backend: 'reference' }).kernels();
+      const parts = [rows(7, 5, 1), rows(1, 5, 2), rows(13, 5, 3)];
+      const hs = await Promise.all(parts.map((p) => table.createCorpus(p, options)));
+      const drop = [
+        Uint8Array.of(1, 0, 0, 1, 0, 1, 0),
+        Uint8Array.of(0),
+        new Uint8Array(13).map((_, i) => (i % 3 === 0 ? 1 : 0)),
+      ];
+      drop[2][4] = 1;
+      const merged = await table.mergeCorpora!(hs, drop);
+      const got = await table.exportCorpus!(merged);
+      const kept: number[][] = [];
+      const wanted = await Promise.all(hs.map((h) => table.exportCorpus!(h)));
+      wanted.forEach((s, p) => {
+        for (let j = 0; j < s.rows; j++) if (drop[p][j] === 0) kept.push([p, j]);
+      });
+      expect(got.rows).toBe(kept.length);
+      const d = 5;
+      for (const key of ['exact', 'half', 'codes'] as const) {
+        expect(got[key] === null).toBe(wanted[0][key] === null);
+        if (!got[key]) continue;
+        const want = kept.flatMap(([p, j]) => Array.from(wanted[p][key]!.subarray(j * d, (j + 1) * d)));
+        expect(Array.from(got[key]!)).toEqual(want);
+      }
+      if (got.scales) expect(Array.from(got.scales)).toEqual(kept.map(([p, j]) => wanted[p].scales![j]));
+      // The parts are untouched and still the caller's to dispose.
+      expect(hs.every((h) => !h.disposed)).toBe(true);
+      for (const h of [...hs, merged]) h.dispose();
+    },
+  );
+
+  it('refuses bad arguments by name, through the kit’s kernel table', async () => {
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    const a = await table.createCorpus(rows(3, 4, 1));
+    const b = await table.createCorpus(rows(2, 5, 2));
+    const i8 = await table.createCorpus(rows(2, 4, 3), { storage: 'int8' });
+    const gone = await table.createCorpus(rows(2, 4, 4));
+    gone.dispose();
+    const run = (hs: unknown, drop: unknown) =>
+      failure((async () => table.mergeCorpora!(hs as ResidentCorpus[], drop as Uint8Array[]))());
+    expect(await run([], [])).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'mergeCorpora', arg: 'corpora' });
+    expect(await run([a], [])).toMatchObject({ code: 'SHAPE_MISMATCH', arg: 'drop' });
+    expect(await run([a], [new Uint8Array(2)])).toMatchObject({ code: 'SHAPE_MISMATCH', arg: 'drop[0]' });
+    expect(await run([a], [[0, 0, 0]])).toMatchObject({ code: 'SHAPE_MISMATCH', arg: 'drop[0]' });
+    expect(await run([a], [Uint8Array.of(0, 2, 0)])).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'drop[0][1]',
+    });
+    expect(await run([a], [Uint8Array.of(1, 1, 1)])).toMatchObject({ code: 'EMPTY_INPUT', arg: 'drop' });
+    expect(await run([a, b], [new Uint8Array(3), new Uint8Array(2)])).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'corpora[1]',
+      message: expect.stringMatching(/5 wide, float32: corpora\[0\] is 4 wide, float32/),
+    });
+    expect(await run([a, i8], [new Uint8Array(3), new Uint8Array(2)])).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'corpora[1]',
+    });
+    expect(await run([a, gone], [new Uint8Array(3), new Uint8Array(2)])).toMatchObject({
+      code: 'DISPOSED',
+      arg: 'corpora[1]',
+    });
+    expect(await run([a, null], [new Uint8Array(3), new Uint8Array(2)])).toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'corpus',
+    });
+    for (const h of [a, b, i8]) h.dispose();
+  });
+
+  /** A corpus after adds that merge and removes that compact, on a backend with `merge` as its mergeCorpora. */
+  async function churned(merge: Kernels['mergeCorpora']) {
+    const kernels: Kernels = { ...referenceKernels, mergeCorpora: merge };
+    const imported: number[] = [];
+    kernels.importCorpus = (s) => {
+      imported.push(s.rows);
+      return referenceKernels.importCorpus!(s);
+    };
+    const backend: Backend = { ...createReferenceBackend(), name: 'merging', kernels };
+    // Reference corpora are counted across instances: this corpus's segments are the difference.
+    const before = backend.memory!().residentHandles;
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(rows(4, 6, 1), { ids: ['a0', 'a1', 'a2', 'a3'] });
+    for (let a = 1; a < 12; a++) await c.add(rows(3, 6, 10 + a), [`b${a}`, `c${a}`, `d${a}`]);
+    await c.remove(['a1', 'c3', 'b7', 'd7', 'c7', 'b2']);
+    return { kit, c, imported, live: backend.memory!().residentHandles - before };
+  }
+
+  it('an UNSUPPORTED merge is gathered and imported by the kit instead, with the same answers', async () => {
+    const want = await churned(referenceKernels.mergeCorpora);
+    const got = await churned(() =>
+      argError('UNSUPPORTED', 'mergeCorpora', 'corpora[1]', 'is in another memory.'),
+    );
+    expect(want.imported).toEqual([]);
+    expect(got.imported.length).toBeGreaterThan(3);
+    expect(got.live).toBe(want.live);
+    const q = rows(4, 6, 99);
+    expect(await got.c.save()).toEqual(await want.c.save());
+    const [x, y] = [await got.c.search(q, 9), await want.c.search(q, 9)];
+    expect(x.ids).toEqual(y.ids);
+    expect(Array.from(x.scores)).toEqual(Array.from(y.scores));
+    got.c.dispose();
+    want.c.dispose();
+  });
+
+  it('a merge answered with the wrong handle is released and leaves the segments as they were: the same answers', async () => {
+    const want = await churned(undefined);
+    let bad = 0;
+    const got = await churned((hs, drop) => {
+      bad++;
+      // One row short: refused by the kit (BACKEND_ERROR), which the upkeep absorbs.
+      const h = referenceKernels.mergeCorpora!(hs, drop) as ResidentCorpus;
+      const short = referenceKernels.mergeCorpora!(
+        [h],
+        [Uint8Array.from({ length: h.rows }, (_, i) => (i === 0 ? 1 : 0))],
+      );
+      h.dispose();
+      return short;
+    });
+    expect(bad).toBeGreaterThan(3);
+    // Nothing merged: one segment per add but the one whose rows were all removed (dropped, not
+    // merged), the bad handles released.
+    expect(got.live).toBe(11);
+    const q = rows(4, 6, 99);
+    const [x, y] = [await got.c.search(q, 9), await want.c.search(q, 9)];
+    expect(x.ids).toEqual(y.ids);
+    expect(Array.from(x.scores)).toEqual(Array.from(y.scores));
+    got.c.dispose();
+    want.c.dispose();
+  });
+
+  it('hands the backend copies of its marks: a backend writing to them changes nothing', async () => {
+    const want = await churned(referenceKernels.mergeCorpora);
+    const got = await churned((hs, drop) => {
+      const h = referenceKernels.mergeCorpora!(hs, drop);
+      for (const m of drop) m.fill(1);
+      return h;
+    });
+    const q = rows(4, 6, 98);
+    expect(await got.c.save()).toEqual(await want.c.save());
+    expect((await got.c.search(q, 30)).ids).toEqual((await want.c.search(q, 30)).ids);
+    got.c.dispose();
+    want.c.dispose();
   });
 });

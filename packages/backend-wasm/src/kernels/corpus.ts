@@ -12,7 +12,7 @@ import {
 import { product, search } from '../engine.js';
 import type { Resident, WasmRuntime } from '../runtime.js';
 import type { RowSource, Staged } from '../staging.js';
-import { stageCorpus, stageQueries } from '../staging.js';
+import { corpusBytes, stageCorpus, stageQueries } from '../staging.js';
 import {
   downloadQuantized,
   type Quantized,
@@ -57,6 +57,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
     storage: WasmCorpusStorage,
     rerank: number,
     stored?: StoredCorpus,
+    blocks?: { float: number; int8: Quantized | undefined },
   ) {
     this.rows = x.rows;
     this.cols = x.cols;
@@ -65,7 +66,11 @@ export class WasmCorpus implements ResidentCorpus, Resident {
     this.#rt = rt;
     let float = -1;
     const op = stored ? 'importCorpus' : 'createCorpus';
-    if (storage === 'int8') {
+    if (blocks) {
+      // Made by `mergeCorpora`: blocks already in this corpus's layout, adopted as they are.
+      this.#int8 = blocks.int8;
+      float = blocks.float;
+    } else if (storage === 'int8') {
       this.#int8 = stored
         ? uploadQuantized(rt, stored.codes!, stored.scales!, x.rows, x.cols, op)
         : quantizeRows(rt, x, op);
@@ -186,6 +191,93 @@ export function importCorpus(rt: WasmRuntime, stored: StoredCorpus): WasmCorpus 
   }
   const x: Matrix = { data: float ? stored.exact! : new Float32Array(0), rows, cols };
   return new WasmCorpus(rt, x, storage, rerank, stored);
+}
+
+/**
+ * `mergeCorpora`: the rows of `corpora` (all in `rt`) whose `drop` byte is 0, in order, copied
+ * within wasm memory into one new corpus in the same layouts (float32 panels, int8 codes and
+ * scales), so it searches bit for bit as the rows did. Corpora of different widths, storage or
+ * `rerank` are `INVALID_ARGUMENT`; dropping every row is `EMPTY_INPUT`.
+ */
+export function mergeCorpora(
+  rt: WasmRuntime,
+  corpora: readonly ResidentCorpus[],
+  drop: readonly Uint8Array[],
+): WasmCorpus {
+  const op = 'mergeCorpora';
+  const parts = corpora.map((c) => own(rt, c, op));
+  const first = parts[0];
+  const d = first.cols;
+  let rows = 0;
+  let most = 0;
+  for (let p = 0; p < parts.length; p++) {
+    const c = parts[p];
+    if (c.cols !== d || c.storage !== first.storage || c.rerank !== first.rerank)
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `corpora[${p}]`,
+        'differs from corpora[0] in width, storage or rerank.',
+      );
+    if (drop[p]?.length !== c.rows)
+      argError(
+        'SHAPE_MISMATCH',
+        op,
+        `drop[${p}]`,
+        `must hold one byte per row of corpora[${p}] (${c.rows}).`,
+      );
+    for (let j = 0; j < c.rows; j++) if (drop[p][j] === 0) rows++;
+    most = Math.max(most, c.rows);
+  }
+  if (rows === 0) argError('EMPTY_INPUT', op, 'drop', 'drops every row: at least one must be kept.');
+  const P = rt.tileCols;
+  const steps = Math.ceil(d / 4);
+  const q0 = first.int8(rt, op);
+  const made: number[] = [];
+  const block = (bytes: number): number => {
+    const ptr = rt.alloc(bytes, op);
+    made.push(ptr);
+    return ptr;
+  };
+  let idx = -1;
+  try {
+    const float = first.float(rt, op) ? block(corpusBytes(rt, rows, d)) : -1;
+    const int8 = q0
+      ? { ptr: block(rows * q0.stride), scales: block(rows * 4), rows, cols: d, stride: q0.stride }
+      : undefined;
+    idx = rt.alloc(most * 4, op);
+    let r = 0;
+    for (let p = 0; p < parts.length; p++) {
+      const c = parts[p];
+      const m = drop[p];
+      const list = rt.i32;
+      let w = 0;
+      for (let j = 0; j < c.rows; j++) if (m[j] === 0) list[(idx >>> 2) + w++] = j;
+      if (w === 0) continue;
+      const f = c.float(rt, op);
+      if (f && float >= 0) rt.exports.gatherRows(f.ptr, P, steps, idx, w, float, r);
+      const q = c.int8(rt, op);
+      if (q && int8)
+        rt.exports.gatherI8(q.ptr, q.stride, q.scales, idx, w, int8.ptr + r * q.stride, int8.scales + 4 * r);
+      r += w;
+    }
+    return new WasmCorpus(
+      rt,
+      { data: new Float32Array(0), rows, cols: d },
+      first.storage,
+      first.rerank,
+      undefined,
+      {
+        float,
+        int8,
+      },
+    );
+  } catch (err) {
+    for (const ptr of made) rt.free(ptr);
+    throw err;
+  } finally {
+    if (idx >= 0) rt.free(idx);
+  }
 }
 
 /** `exportCorpus`: the stored representation, copied out: float rows as searched, codes and scales as made. */

@@ -1,16 +1,17 @@
-import type {
-  Activation,
-  CorpusOptions,
-  CorpusStorage,
-  Kernels,
-  Matrix,
-  OptimizerKind,
-  OptimizerRule,
-  OptimizerState,
-  ResidentCorpus,
-  SoftmaxCrossEntropy,
-  StoredCorpus,
-  TopKResult,
+import {
+  type Activation,
+  argError,
+  type CorpusOptions,
+  type CorpusStorage,
+  type Kernels,
+  type Matrix,
+  type OptimizerKind,
+  type OptimizerRule,
+  type OptimizerState,
+  type ResidentCorpus,
+  type SoftmaxCrossEntropy,
+  type StoredCorpus,
+  type TopKResult,
 } from '@cosinekit/core/backend';
 import { corpusSearchAllowed } from '../filtered.js';
 import type { WasmRuntime } from '../runtime.js';
@@ -24,6 +25,7 @@ import {
   createCorpus,
   exportCorpus,
   importCorpus,
+  mergeCorpora,
   readCorpus,
   type WasmCorpus,
 } from './corpus.js';
@@ -54,6 +56,7 @@ export interface WasmKernels extends Kernels {
   readCorpus(corpus: ResidentCorpus): Float32Array;
   exportCorpus(corpus: ResidentCorpus): StoredCorpus;
   importCorpus(stored: StoredCorpus): WasmCorpus;
+  mergeCorpora(corpora: readonly ResidentCorpus[], drop: readonly Uint8Array[]): WasmCorpus;
   corpusSearchAllowed(corpus: ResidentCorpus, queries: Matrix, k: number, allow: Uint8Array): TopKResult;
   createOptimizerState(
     kind: OptimizerKind,
@@ -114,6 +117,25 @@ export function kernelsOf(get: (op: string) => WasmRuntime, shards?: () => Shard
     exportCorpus: (c: ResidentCorpus) => exportCorpus(of(c, 'exportCorpus'), c),
     importCorpus: (s: StoredCorpus) =>
       place('importCorpus', bytesOf(get, s.rows, s.cols, s.storage, s.rerank), (rt) => importCorpus(rt, s)),
+    mergeCorpora: (cs: readonly ResidentCorpus[], drop: readonly Uint8Array[]) => {
+      const rt = of(cs[0], 'mergeCorpora');
+      // Corpora in different instances (see shards.ts) cannot be copied within one memory: the
+      // caller gathers their rows itself, as the contract allows.
+      for (let i = 1; i < cs.length; i++)
+        if (of(cs[i], 'mergeCorpora') !== rt)
+          argError(
+            'UNSUPPORTED',
+            'mergeCorpora',
+            `corpora[${i}]`,
+            'is held by another wasm instance than corpora[0].',
+          );
+      if (!shards) return mergeCorpora(rt, cs, drop);
+      const first = cs[0];
+      const rows = cs.reduce((n, c) => n + c.rows, 0);
+      const rerank = (first as WasmCorpus).rerank;
+      const bytes = residentBytes(rows, first.cols, first.storage, rerank, rt.tileCols);
+      return shards().within(rt, bytes, (r) => mergeCorpora(r, cs, drop), 'mergeCorpora');
+    },
     corpusSearchAllowed: (c: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array) =>
       corpusSearchAllowed(of(c, 'corpusSearchAllowed'), c, q, k, allow),
     createOptimizerState: (

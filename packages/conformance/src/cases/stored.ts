@@ -153,5 +153,118 @@ export function storedCases(): ConformanceCase[] {
       },
     ),
   );
+  cases.push(
+    defineCase(
+      GROUP,
+      'mergeCorpora: the rows not dropped, in order, stored and searched as they were (float32, float16 and int8, with and without re-ranking)',
+      'createCorpus',
+      async (ctx, data) => {
+        const k = ctx.backend.kernels;
+        if (ctx.providers.createCorpus !== ctx.backend.name || !k.mergeCorpora) {
+          skip(
+            `backend '${ctx.backend.name}' has no mergeCorpora of its own; the kit gathers and re-imports rows`,
+          );
+        }
+        // Parts of one row, of a few, and past a tile of rows, at an odd width; drops at the ends and in runs.
+        const d = 13;
+        const parts = [data.matrix(1, d), data.matrix(17, d), data.matrix(70, d)];
+        const drop = [
+          Uint8Array.of(0),
+          Uint8Array.from({ length: 17 }, (_, j) => (j === 0 || j === 16 || (j > 5 && j < 9) ? 1 : 0)),
+          Uint8Array.from({ length: 70 }, (_, j) => (j % 7 === 3 || j > 64 ? 1 : 0)),
+        ];
+        const kept: number[] = [];
+        const raw: number[] = [];
+        parts.forEach((p, i) => {
+          for (let j = 0; j < p.rows; j++)
+            if (drop[i][j] === 0) {
+              kept.push(i, j);
+              raw.push(...p.data.subarray(j * d, (j + 1) * d));
+            }
+        });
+        const rows = kept.length / 2;
+        const q = data.matrix(3, d);
+        for (const { storage, rerank } of [...SHAPES, { storage: 'float16', rerank: 2 } as const]) {
+          const label = `${storage}${rerank ? `, rerank ${rerank}` : ''}`;
+          const hs: Awaited<ReturnType<typeof ctx.kernels.createCorpus>>[] = [];
+          try {
+            for (const p of parts) hs.push(await ctx.kernels.createCorpus(p, { storage, rerank }));
+          } catch (e) {
+            for (const h of hs) h.dispose();
+            if ((e as { code?: string }).code === 'UNSUPPORTED') continue;
+            throw e;
+          }
+          const whole = await ctx.kernels.createCorpus(
+            { data: Float32Array.from(raw), rows, cols: d },
+            { storage, rerank },
+          );
+          const before = await ctx.kernels.corpusSearch(hs[2], q, 3);
+          const merged = await ctx.kernels.mergeCorpora!(hs, drop);
+          try {
+            check(
+              merged.rows === rows && merged.cols === d,
+              `${label}: merged ${merged.rows} x ${merged.cols}, not ${rows} x ${d}`,
+            );
+            if (k.exportCorpus) {
+              // Bit for bit the sections of the kept rows as each part exports them.
+              const ex = await Promise.all(hs.map((h) => k.exportCorpus!(h)));
+              const pick = <T extends { subarray(a: number, b: number): T; length: number }>(
+                sec: (s: StoredCorpus) => T | null,
+                per: number,
+              ): number[] | null => {
+                if (!sec(ex[0])) return null;
+                const out: number[] = [];
+                for (let t = 0; t < kept.length; t += 2)
+                  out.push(
+                    ...(sec(ex[kept[t]])!.subarray(
+                      kept[t + 1] * per,
+                      (kept[t + 1] + 1) * per,
+                    ) as unknown as number[]),
+                  );
+                return out;
+              };
+              const want: StoredCorpus = {
+                rows,
+                cols: d,
+                storage: ex[0].storage,
+                rerank: ex[0].rerank,
+                exact: pick((s) => s.exact, d) && Float32Array.from(pick((s) => s.exact, d)!),
+                half: pick((s) => s.half, d) && Uint16Array.from(pick((s) => s.half, d)!),
+                codes: pick((s) => s.codes, d) && Int8Array.from(pick((s) => s.codes, d)!),
+                scales: pick((s) => s.scales, 1) && Float32Array.from(pick((s) => s.scales, 1)!),
+              };
+              check(
+                sectionsOf(await k.exportCorpus(merged)) === sectionsOf(want),
+                `${label}: the merged corpus exports other sections than the kept rows of its parts`,
+              );
+            }
+            // The same hits as one corpus made of the kept rows, scores within the tolerance.
+            for (const kk of [1, 5, rows]) {
+              const a = await ctx.kernels.corpusSearch(merged, q, kk);
+              const b = await ctx.kernels.corpusSearch(whole, q, kk);
+              check(
+                Array.from(a.indices).join() === Array.from(b.indices).join(),
+                `${label}: k = ${kk}: the merged corpus finds rows ${a.indices.slice(0, 5)}, one corpus of the kept rows ${b.indices.slice(0, 5)}`,
+              );
+              for (let i = 0; i < a.scores.length; i++)
+                check(
+                  Math.abs(a.scores[i] - b.scores[i]) <= ctx.tol.cosine,
+                  `${label}: k = ${kk}: score ${i} differs by ${Math.abs(a.scores[i] - b.scores[i])}`,
+                );
+            }
+            // The parts are left as they were.
+            const after = await ctx.kernels.corpusSearch(hs[2], q, 3);
+            check(
+              !hs.some((h) => h.disposed) &&
+                Array.from(after.scores).join() === Array.from(before.scores).join(),
+              `${label}: merging changed or released a part`,
+            );
+          } finally {
+            for (const h of [...hs, merged, whole]) h.dispose();
+          }
+        }
+      },
+    ),
+  );
   return cases;
 }

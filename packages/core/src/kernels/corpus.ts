@@ -88,10 +88,18 @@ export class ReferenceCorpus implements ResidentCorpus {
   #scale: Float32Array | null = null;
   #disposed = false;
 
-  constructor(x: Matrix | StoredCorpus, options: CorpusOptions = {}) {
+  constructor(x: Matrix | StoredCorpus, options: CorpusOptions = {}, sections?: Sections) {
     this.rows = x.rows;
     this.cols = x.cols;
-    if ('data' in x) {
+    if (sections && !('data' in x)) {
+      // Made by `merge` from rows already stored so: adopted as they are.
+      this.storage = x.storage;
+      this.rerank = x.storage === 'float32' ? 0 : x.rerank;
+      this.#exact = sections.exact;
+      this.#half = sections.half;
+      this.#int8 = sections.int8;
+      this.#scale = sections.scale;
+    } else if ('data' in x) {
       const o = resolveCorpusOptions(options);
       this.storage = o.storage;
       this.rerank = o.rerank;
@@ -186,6 +194,57 @@ export class ReferenceCorpus implements ResidentCorpus {
     };
   }
 
+  /**
+   * The rows of `parts` (same width, storage and `rerank`) whose byte in `drop` is 0, in order, as
+   * one new corpus: every section copied once, as stored.
+   */
+  static merge(parts: readonly ReferenceCorpus[], drop: readonly Uint8Array[]): ReferenceCorpus {
+    const first = parts[0];
+    const d = first.cols;
+    let rows = 0;
+    for (let p = 0; p < parts.length; p++) {
+      const c = parts[p];
+      c.#alive('mergeCorpora');
+      if (c.cols !== d || c.storage !== first.storage || c.rerank !== first.rerank)
+        argError(
+          'INVALID_ARGUMENT',
+          'mergeCorpora',
+          `corpora[${p}]`,
+          'differs from corpora[0] in width, storage or rerank.',
+        );
+      for (let j = 0; j < c.rows; j++) if (drop[p][j] === 0) rows++;
+    }
+    const n = rows * d;
+    const out: Sections = {
+      exact: first.#exact ? new Float64Array(n) : null,
+      half: first.#half ? new Uint16Array(n) : null,
+      int8: first.#int8 ? new Int8Array(n) : null,
+      scale: first.#scale ? new Float32Array(rows) : null,
+    };
+    let r = 0;
+    for (let p = 0; p < parts.length; p++) {
+      const c = parts[p];
+      const m = drop[p];
+      // Runs of kept rows, one copy per section.
+      for (let j = 0; j < c.rows; ) {
+        if (m[j] !== 0) {
+          j++;
+          continue;
+        }
+        let e = j + 1;
+        while (e < c.rows && m[e] === 0) e++;
+        out.exact?.set(c.#exact!.subarray(j * d, e * d), r * d);
+        out.half?.set(c.#half!.subarray(j * d, e * d), r * d);
+        out.int8?.set(c.#int8!.subarray(j * d, e * d), r * d);
+        out.scale?.set(c.#scale!.subarray(j, e), r);
+        r += e - j;
+        j = e;
+      }
+    }
+    const shape = { rows, cols: d, storage: first.storage, rerank: first.rerank } as StoredCorpus;
+    return new ReferenceCorpus(shape, {}, out);
+  }
+
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
@@ -193,11 +252,19 @@ export class ReferenceCorpus implements ResidentCorpus {
     ReferenceCorpus.live--;
   }
 
-  #alive(): void {
+  #alive(op = 'corpusSearch'): void {
     if (this.#disposed) {
-      argError('DISPOSED', 'corpusSearch', 'corpus', 'was disposed and can no longer be searched.');
+      argError('DISPOSED', op, 'corpus', 'was disposed and can no longer be searched.');
     }
   }
+}
+
+/** A reference corpus's stored sections, as it holds them. */
+interface Sections {
+  exact: Float64Array | null;
+  half: Uint16Array | null;
+  int8: Int8Array | null;
+  scale: Float32Array | null;
 }
 
 /** Reference `createCorpus`. */
@@ -213,6 +280,17 @@ export function exportCorpus(corpus: ResidentCorpus): StoredCorpus {
 /** Reference `importCorpus`: a corpus holding exactly `stored`. */
 export function importCorpus(stored: StoredCorpus): ReferenceCorpus {
   return new ReferenceCorpus(stored);
+}
+
+/** Reference `mergeCorpora`: the kept rows of its corpora, each section copied once as stored. */
+export function mergeCorpora(
+  corpora: readonly ResidentCorpus[],
+  drop: readonly Uint8Array[],
+): ReferenceCorpus {
+  return ReferenceCorpus.merge(
+    corpora.map((c) => own(c, 'mergeCorpora')),
+    drop,
+  );
 }
 
 /** Reference `corpusSearch`: tiled exact search (or quantised search plus exact re-ranking). */
