@@ -131,6 +131,9 @@ export function adam(options: AdamOptions = {}): Optimizer {
   let v: Float64Array[] = [];
   return fused(weightDecay > 0 ? 'adamw' : 'adam', 'adam', schedule(learningRate, 'adam'), {
     rule: (lr, step) => ({ kind: 'adam', learningRate: lr, beta1, beta2, epsilon, weightDecay, step }),
+    // A float32 second moment holds squares below 2^128: one gradient of 2^64 or more made it
+    // Infinity, and that weight never moved again (every later update m / sqrt(v) was 0).
+    maxGrad: 2 ** 64,
     reset: () => {
       m = [];
       v = [];
@@ -186,6 +189,25 @@ function refuseNonFinite(op: string, arg: string, arrays: readonly Vec[], what: 
   if (at) argError('NON_FINITE', op, arg, `${what} ${arrays[at[0]][at[1]]} in array ${at[0]}, at ${at[1]}.`);
 }
 
+/**
+ * `NON_FINITE` naming `grads` of `op` at the first gradient past ±`limit`, whose square the float32
+ * moments cannot hold: the step would leave that weight stuck for good rather than fail.
+ */
+function refuseHuge(op: string, grads: readonly Vec[], limit: number): void {
+  for (let a = 0; a < grads.length; a++) {
+    const g = grads[a];
+    for (let i = 0; i < g.length; i++) {
+      if (Math.abs(g[i]) >= limit)
+        argError(
+          'NON_FINITE',
+          op,
+          'grads',
+          `holds ${g[i]} in array ${a}, at ${i}: its square, the float32 second moment, would be Infinity (from ±2^64), and that weight would never move again. Scale the loss or the inputs.`,
+        );
+    }
+  }
+}
+
 /** Disposes the moments of an optimiser collected without `dispose()` (where the engine has it). */
 const unreleased =
   typeof FinalizationRegistry === 'function'
@@ -202,6 +224,8 @@ const unreleased =
 interface FusedSpec {
   /** The kernel's rule for learning rate `lr` at step `step` (1-based). */
   rule(lr: number, step: number): OptimizerRule;
+  /** The largest |gradient| the float32 kernel's moments hold (none: any finite one). */
+  maxGrad?: number;
   /** The same update in float64, for float64 parameters. */
   float64(params: readonly Vec[], grads: readonly Vec[], lr: number, step: number): void;
   /** Forgets the float64 moments. */
@@ -288,6 +312,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
         after();
         return;
       }
+      if (spec.maxGrad !== undefined) refuseHuge(`${op}.step`, grads, spec.maxGrad);
       const k = kernels?.createOptimizerState && kernels.optimizerStep ? kernels : referenceKernels;
       const same = cell.state !== undefined;
       const run = (s: OptimizerState): Awaitable<void> =>

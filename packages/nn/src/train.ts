@@ -136,7 +136,9 @@ export interface TrainResult {
  * Float32 training holds rows whose largest |value| lies in about [2^-64, 2^64]. A step that
  * overflows is refused with `INVALID_ARGUMENT` naming its cause: `sampler` when the batch's rows
  * are past that range (scale them, for example to unit norm), `optimizer` when the weights became
- * non-finite or huge (lower the learning rate). A batch row holding NaN or ±Infinity (written by an
+ * non-finite or huge (lower the learning rate). Adam's float32 moments hold gradients below 2^64;
+ * a larger one (rows near 2^-60 with `normalize` give them) is `NON_FINITE` naming `sampler` when
+ * the rows are below 2^-32, else `optimizer`, rather than a weight that silently stops moving. A batch row holding NaN or ±Infinity (written by an
  * `augment`, or `x` changed after its sampler was made) is `NON_FINITE` naming `sampler`. A
  * non-finite loss is `NON_FINITE` naming `loss`,
  * and a sampler that yields no batch in an epoch is refused naming `sampler`.
@@ -203,6 +205,9 @@ interface StepState {
  * embedding's normalisation gradient does): then the error names that argument of `train`.
  * Otherwise the backend's error stands. Runs only on failure.
  */
+/** Rows whose largest |value| is below this (2^-32) are far from the unit scale training expects. */
+const SMALL_ROWS = 2 ** -32;
+
 async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Promise<unknown> {
   // The caller's own code threw (a custom sampler, loss or optimiser, a callback, validate): named
   // as that argument of train, its error as the cause (it escaped raw).
@@ -240,6 +245,27 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
   // A loss's targets come from the sampler's batch.
   if (isCosineKitError(e) && s.phase === 'loss' && e.arg === 'targets')
     return renamedError(e, 'train', { targets: 'sampler' });
+  // A gradient whose square Adam's float32 moments cannot hold: from rows far below unit scale
+  // (the normalisation's gradient grows as they shrink), else from the loss.
+  if (isCosineKitError(e, 'NON_FINITE') && s.phase === 'optimizer' && e.arg === 'grads' && e.op !== 'train') {
+    const lo = s.input && s.cols > 0 ? rowMagnitudes(s.input, s.cols)[0] : 1;
+    const where = `at batch ${s.batch} of epoch ${s.epoch}`;
+    return lo < SMALL_ROWS
+      ? argErrorOf(
+          'NON_FINITE',
+          'train',
+          'sampler',
+          `gave rows of magnitude down to ${lo} ${where}, whose gradients reach ±2^64: Adam's float32 moments cannot hold their squares. Scale the rows (for example to unit norm), or train with sgd. (${e.message})`,
+          e,
+        )
+      : argErrorOf(
+          'NON_FINITE',
+          'train',
+          'optimizer',
+          `was handed a gradient it cannot hold ${where}: ${e.message}`,
+          e,
+        );
+  }
   if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
   // Already named after the callbacks or validate that left the weights so: not the optimiser's doing.
   if (e.op === 'train' && (e.arg === 'callbacks' || e.arg === 'validate')) return e;

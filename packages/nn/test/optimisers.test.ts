@@ -1,3 +1,4 @@
+import { createCosineKit } from '@cosinekit/core';
 import { isCosineKitError, type Kernels, referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { adam, cosineSchedule, sgd } from '../src/index.js';
@@ -231,5 +232,32 @@ describe('a learning rate past the float32 range', () => {
       );
     expect(() => adam({ learningRate: 1e-320 })).toThrow(expect.objectContaining({ arg: 'learningRate' }));
     expect(adam({ learningRate: 3e38 }).learningRate()).toBe(3e38);
+  });
+});
+
+describe("a gradient whose square Adam's float32 moments cannot hold", () => {
+  it('is refused (NON_FINITE naming grads) before the step, on every kernel path; one just below steps the weight', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const kernels = await kit.kernels();
+    for (const k of [undefined, kernels]) {
+      const opt = adam({ learningRate: 0.1 });
+      const p = Float32Array.of(1, 1);
+      // 1e20 squared is Infinity in float32: that weight's moment stayed Infinity and it never moved again.
+      await expect((async () => opt.step([p], [Float32Array.of(1e20, 1)], k))()).rejects.toMatchObject({
+        code: 'NON_FINITE',
+        arg: 'grads',
+        message: expect.stringMatching(/never move again/),
+      });
+      expect(Array.from(p)).toEqual([1, 1]);
+      await opt.step([p], [Float32Array.of(-(2 ** 63), 1)], k);
+      const moved = p[0];
+      expect(moved).toBeGreaterThan(1);
+      await opt.step([p], [Float32Array.of(-1, 1)], k);
+      expect(p[0]).toBeGreaterThan(moved);
+    }
+    // Float64 moments hold it.
+    const q = Float64Array.of(1);
+    adam({ learningRate: 0.1 }).step([q], [Float64Array.of(1e20)]);
+    expect(q[0]).toBeCloseTo(0.9, 6);
   });
 });

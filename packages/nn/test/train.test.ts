@@ -488,3 +488,58 @@ describe('weights a hook leaves non-finite after the last step', () => {
     await expect(run({}, own)).rejects.toMatchObject({ op: 'train', arg: 'optimizer' });
   });
 });
+
+describe("gradients past what Adam's float32 moments hold", () => {
+  it('end training with NON_FINITE naming the sampler for rows far below unit scale, not weights that silently stop moving', async () => {
+    // Rows near 2^-62 are inside the documented range, yet the normalisation's gradient passes 2^64
+    // there: one weight's second moment became Infinity and it never moved again; train resolved.
+    let seed = 1;
+    const next = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+    const centres = Array.from({ length: 4 }, () => Array.from({ length: 8 }, next));
+    const unit = {
+      rows: 64,
+      cols: 8,
+      labels: Int32Array.from({ length: 64 }, (_, i) => i % 4),
+      x: Float32Array.from(
+        { length: 64 * 8 },
+        (_, i) => centres[Math.floor(i / 8) % 4][i % 8] + 0.3 * next(),
+      ),
+    };
+    const small = { ...unit, x: unit.x.map((v) => v * 2 ** -62) };
+    const enc = createEncoder({
+      inputs: 8,
+      layers: [{ units: 16, activation: 'relu' }, { units: 4 }],
+      normalize: true,
+      seed: 1,
+    });
+    const run = train({
+      kernels: kit,
+      encoder: enc,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(small, { batchSize: 16 }),
+      optimizer: adam({ learningRate: 1e-2 }),
+      epochs: 4,
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      op: 'train',
+      arg: 'sampler',
+      message: expect.stringMatching(/Adam's float32 moments cannot hold their squares/),
+    });
+    // The same rows at unit scale train.
+    const r = await train({
+      kernels: kit,
+      encoder: createEncoder({
+        inputs: 8,
+        layers: [{ units: 16, activation: 'relu' }, { units: 4 }],
+        normalize: true,
+        seed: 1,
+      }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(unit, { batchSize: 16 }),
+      optimizer: adam({ learningRate: 1e-2 }),
+      epochs: 1,
+    });
+    expect(Number.isFinite(r.history[0].loss)).toBe(true);
+  });
+});
