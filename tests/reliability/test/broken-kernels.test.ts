@@ -218,6 +218,22 @@ const CORPUS_KERNELS: [keyof Kernels, Probe, [string, Corrupt][]][] = [
       ['null', () => null],
     ],
   ],
+  [
+    'mergeCorpora',
+    // Adds of a few rows each merge the segments; removing half of one compacts it. A handle the
+    // kit refuses leaves the segments as they were: the same answer as a backend that merges well.
+    (kit) =>
+      withCorpus(kit, async (k) => {
+        for (let a = 0; a < 4; a++) await k.add(mat(rows(3, D, 40 + a)));
+        await k.remove([0, 1, 2, 3, 4]);
+        return hits(await k.search(q, 3));
+      }),
+    [
+      ['a handle of one row less', (h) => ({ ...h, rows: h.rows - 1, dispose: () => h.dispose() })],
+      ['a handle of another width', (h) => ({ ...h, cols: h.cols + 1, dispose: () => h.dispose() })],
+      ['null', () => null],
+    ],
+  ],
 ];
 
 /** Runs `probe`; its answer, or the error it failed with. */
@@ -257,10 +273,12 @@ for (const b of BACKENDS.filter((x) => /^(reference|wasm \(simd\)|tfjs-wasm)$/.t
         return out instanceof Promise ? out.then(corrupt) : corrupt(out);
       };
       const kernels: Record<string, unknown> = { ...own, [kernel]: replaced };
-      // Rows are read back only from a backend that cannot export its stored corpus.
+      // Rows are read back only from a backend that can neither export its stored corpus nor merge
+      // its corpora itself.
       if (kernel === 'readCorpus') {
         delete kernels.exportCorpus;
         delete kernels.importCorpus;
+        delete kernels.mergeCorpora;
       }
       return createCosineKit({
         backend: { ...backend, name: 'broken', kernels } as Backend,
@@ -303,7 +321,10 @@ for (const b of BACKENDS.filter((x) => /^(reference|wasm \(simd\)|tfjs-wasm)$/.t
       });
     }
 
-    for (const [kernel, probe, breaks] of CORPUS_KERNELS) {
+    // mergeCorpora is optional: only where the backend has it (the kit gathers rows itself elsewhere).
+    for (const [kernel, probe, breaks] of CORPUS_KERNELS.filter(
+      ([k]) => k !== 'mergeCorpora' || typeof kernelsHere.mergeCorpora === 'function',
+    )) {
       it.skipIf(typeof kernelsHere[kernel] !== 'function')(
         `${kernel}: ${breaks.map(([w]) => w).join(', ')}`,
         async () => {
