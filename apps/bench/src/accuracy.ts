@@ -42,6 +42,49 @@ export class ExactReference {
     return r.subarray(0, n);
   }
 
+  /** Exact cosine of query row `i` and corpus row `j`. */
+  pair(i: number, j: number): number {
+    const cached = this.#rows.get(i);
+    if (cached) return cached[j];
+    const { corpus, queries } = this.#ds;
+    const d = this.#ds.size.d;
+    let dot = 0;
+    let qq = 0;
+    for (let p = 0; p < d; p++) {
+      dot += queries[i * d + p] * corpus[j * d + p];
+      qq += queries[i * d + p] * queries[i * d + p];
+    }
+    const nn = Math.sqrt(qq) * this.#norms()[j];
+    return nn === 0 ? 0 : dot / nn;
+  }
+
+  /**
+   * Exact `M v` for the `q x n` cosine matrix `M` of the first `q` queries and `n` corpus rows:
+   * `(M v)_i = unit(q_i) . sum_j v_j unit(c_j)`, in O((q + n) d) rather than the matrix's O(q n d).
+   */
+  projected(v: Float64Array, q: number, n: number): Float64Array {
+    const { corpus, queries } = this.#ds;
+    const d = this.#ds.size.d;
+    const norms = this.#norms();
+    const w = new Float64Array(d);
+    for (let j = 0; j < n; j++) {
+      if (norms[j] === 0) continue;
+      const s = v[j] / norms[j];
+      for (let p = 0; p < d; p++) w[p] += s * corpus[j * d + p];
+    }
+    const out = new Float64Array(q);
+    for (let i = 0; i < q; i++) {
+      let dot = 0;
+      let qq = 0;
+      for (let p = 0; p < d; p++) {
+        dot += queries[i * d + p] * w[p];
+        qq += queries[i * d + p] * queries[i * d + p];
+      }
+      out[i] = qq === 0 ? 0 : dot / Math.sqrt(qq);
+    }
+    return out;
+  }
+
   #norms(): Float64Array {
     if (!this.#corpusNorms) {
       const { corpus } = this.#ds;
@@ -64,7 +107,13 @@ export function sampleRows(q: number): number[] {
   return Array.from({ length: SAMPLE_ROWS }, (_, i) => Math.round((i * (q - 1)) / (SAMPLE_ROWS - 1)));
 }
 
-/** Checks a `q x n` cosine matrix (row-major) on sampled rows. */
+/**
+ * Checks a `q x n` cosine matrix (row-major): every value of sampled rows against float64, and
+ * every row by a projection onto random signs `v`, `(out v)_i` against the exact `(M v)_i`. Values
+ * each within `tolerance` keep that within `8 tolerance sqrt(n)` but with odds below 1e-13 (their
+ * errors do not know `v`: Hoeffding), while a row that is wrong throughout (negated, shifted, another
+ * row's) moves it by about its own norm: a backend right on the sampled rows only once passed.
+ */
 export function checkMatrix(
   exact: ExactReference,
   q: number,
@@ -78,6 +127,30 @@ export function checkMatrix(
   for (const i of rows) {
     const e = exact.row(i, n);
     for (let j = 0; j < n; j++) err = maxErr(err, out[i * n + j], e[j]);
+  }
+  let seed = 0x9e3779b9 ^ (q * 31 + n);
+  const v = Float64Array.from({ length: n }, () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed & 0x10000 ? 1 : -1;
+  });
+  const want = exact.projected(v, q, n);
+  const bound = 8 * tolerance * Math.sqrt(n) + 1e-9 * n;
+  for (let i = 0; i < q; i++) {
+    let got = 0;
+    for (let j = 0; j < n; j++) got += out[i * n + j] * v[j];
+    const off = Math.abs(got - want[i]);
+    if (!(off <= bound)) {
+      // That row in full, for its true largest error.
+      const e = exact.row(i, n);
+      for (let j = 0; j < n; j++) err = maxErr(err, out[i * n + j], e[j]);
+      return {
+        maxAbsError: err,
+        tolerance,
+        checkedRows: rows.length + 1,
+        ok: false,
+        problem: `row ${i} is wrong: its projection on random signs is off by ${off.toPrecision(3)}, past the ${bound.toPrecision(3)} values within the tolerance allow`,
+      };
+    }
   }
   return { maxAbsError: err, tolerance, checkedRows: rows.length, ok: err <= tolerance };
 }
@@ -104,23 +177,34 @@ export function checkSearch(
   if (indices.length !== q * k || scores.length !== q * k) {
     return failed(tolerance, `returned ${indices.length} hits, expected ${q * k}`);
   }
-  const rows = sampleRows(q);
+  // Every query: its hits distinct and in range, best first, each score its row's exact cosine (a
+  // reversed top-k once passed). Recall needs the exact k-th best: on the sampled queries. Ties may
+  // come in any order: peers do not all break them by the lower index as CosineKit does.
   let err = 0;
+  for (let i = 0; i < q; i++) {
+    const seen = new Set<number>();
+    for (let j = 0; j < k; j++) {
+      const idx = indices[i * k + j];
+      if (!Number.isInteger(idx) || idx < 0 || idx >= n || seen.has(idx))
+        return failed(tolerance, `query ${i}: hit ${j} is ${idx}, not a new row of the corpus`);
+      seen.add(idx);
+      err = maxErr(err, scores[i * k + j], exact.pair(i, idx));
+      if (j > 0) {
+        const [a, b] = [scores[i * k + j - 1], scores[i * k + j]];
+        if (b > a)
+          return failed(
+            tolerance,
+            `query ${i}: hit ${j} (row ${idx}, ${b}) scores above hit ${j - 1} (row ${indices[i * k + j - 1]}, ${a}): not best first`,
+          );
+      }
+    }
+  }
+  const rows = sampleRows(q);
   let found = 0;
   for (const i of rows) {
     const e = exact.row(i, n);
     const kth = kthLargest(e, k);
-    const seen = new Set<number>();
-    for (let j = 0; j < k; j++) {
-      const idx = indices[i * k + j];
-      if (!Number.isInteger(idx) || idx < 0 || idx >= n || seen.has(idx)) {
-        err = Number.POSITIVE_INFINITY;
-        continue;
-      }
-      seen.add(idx);
-      if (e[idx] >= kth - tie) found++;
-      err = maxErr(err, scores[i * k + j], e[idx]);
-    }
+    for (let j = 0; j < k; j++) if (e[indices[i * k + j]] >= kth - tie) found++;
   }
   const recall = found / (rows.length * k);
   return {

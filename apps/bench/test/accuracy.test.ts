@@ -25,6 +25,46 @@ describe('float64 checks', () => {
     expect(checkMatrix(exact, 5, 40, out.subarray(1), 1e-4).problem).toMatch(/expected 200/);
   });
 
+  it('checks every row of a matrix: one wrong outside the sampled rows fails; noise within the tolerance everywhere passes', async () => {
+    const ds = await makeDataset(customWorkload({ q: 40, n: 3000, d: 24 }), 5);
+    const exact = new ExactReference(ds);
+    const out = naiveMatrix(ds.queries, ds.corpus, 40, 3000, 24);
+    expect(sampleRows(40)).not.toContain(1);
+    // Every value moved by up to 0.99 of the tolerance, in a pattern of its own: still right.
+    const noisy = out.map((x, i) => x + 0.99e-4 * Math.sin(i * 12.9898));
+    expect(checkMatrix(exact, 40, 3000, noisy, 1e-4)).toMatchObject({ ok: true });
+    // Row 1 negated, row 2 a copy of row 3, row 5 scaled by 1.01: each once passed (only 16 rows were read).
+    for (const wrong of [
+      (m: Float32Array) => m.subarray(3000, 6000).set(m.subarray(3000, 6000).map((x) => -x)),
+      (m: Float32Array) => m.copyWithin(2 * 3000, 3 * 3000, 4 * 3000),
+      (m: Float32Array) =>
+        m.subarray(5 * 3000, 6 * 3000).set(m.subarray(5 * 3000, 6 * 3000).map((x) => x * 1.01)),
+    ]) {
+      const m = out.slice();
+      wrong(m);
+      const r = checkMatrix(exact, 40, 3000, m, 1e-4);
+      expect(r.ok).toBe(false);
+      expect(r.problem).toMatch(/^row [125] is wrong/);
+    }
+  });
+
+  it('checks the order and every score of every query of a top-k answer', async () => {
+    const ds = await makeDataset(customWorkload({ q: 40, n: 500, d: 16, k: 5 }), 3);
+    const exact = new ExactReference(ds);
+    const r = naiveSearch(ds.queries, ds.corpus, 40, 500, 16, 5);
+    expect(checkSearch(exact, 40, 500, 5, r.indices, r.scores, 1e-4).ok).toBe(true);
+    // Worst hit first: the same rows and scores, reversed (once ok, recall 1).
+    const rev = { indices: r.indices.slice(), scores: r.scores.slice() };
+    rev.indices.subarray(0, 5).reverse();
+    rev.scores.subarray(0, 5).reverse();
+    const bad = checkSearch(exact, 40, 500, 5, rev.indices, rev.scores, 1e-4);
+    expect(bad).toMatchObject({ ok: false, problem: expect.stringMatching(/query 0: .* not best first/) });
+    // A wrong score on a query outside the sample.
+    const off = r.scores.slice();
+    off[1 * 5 + 2] -= 1e-3;
+    expect(checkSearch(exact, 40, 500, 5, r.indices, off, 1e-4).ok).toBe(false);
+  });
+
   it('measures recall against the exact top-k and catches a swapped hit', async () => {
     const ds = await makeDataset(customWorkload({ q: 3, n: 500, d: 16, k: 5 }), 3);
     const exact = new ExactReference(ds);

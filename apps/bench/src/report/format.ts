@@ -147,9 +147,9 @@ export function headerLines(report: Pick<BenchReport, 'environment' | 'settings'
   const s = report.settings;
   return [
     `Runtime: ${e.runtime}, ${e.platform}`,
-    `CPU: ${e.cpu}, ${e.cores} cores; wasm SIMD: ${e.wasmSimd}`,
+    `CPU: ${e.cpu}, ${e.cores} cores${e.usableCores !== undefined ? ` (${e.usableCores} usable by this process)` : ''}; wasm SIMD: ${e.wasmSimd}`,
     ...Object.entries(e)
-      .filter(([k]) => !['runtime', 'platform', 'cpu', 'cores', 'wasmSimd'].includes(k))
+      .filter(([k]) => !['runtime', 'platform', 'cpu', 'cores', 'usableCores', 'wasmSimd'].includes(k))
       .map(([k, v]) => `${k}: ${v}`),
     ...(s.command ? [`Command: ${s.command}`] : []),
     `Settings: reps ${s.reps}, warm-up ${s.warmup}, budget ${s.budgetSeconds} s per figure, baseline '${s.baseline}', tolerance ${s.tolerance}, seed ${s.seed}`,
@@ -187,11 +187,28 @@ export function contenderLines(
   });
 }
 
+/**
+ * Workloads with figures but no speed-up: the baseline has no correct figure there (it did not run
+ * that workload, was not available, or its `contender/method` matched no method). The column was
+ * left blank without a word.
+ */
+export function baselineNotes(report: BenchReport): string[] {
+  const out: string[] = [];
+  for (const w of report.workloads) {
+    const rs = report.results.filter((r) => r.workload === w.id && r.status === 'ok');
+    if (rs.length > 0 && rs.every((r) => r.speedup === undefined))
+      out.push(
+        `No speed-up on ${w.id}: the baseline '${report.settings.baseline}' has no correct figure there (set another with --baseline contender or contender/method).`,
+      );
+  }
+  return out;
+}
+
 /** Explains the marks the tables use. */
 export const FOOTNOTES = [
   'Times are per call (median of the repetitions; "5 (x24)": 5 repetitions of 24 calls each). Size "full" is the workload\'s size; a "slice" ran on the size shown because the full size would not fit the time budget.',
   'Setup: one-off upload of the resident corpus (kit.corpus, or the tfjs tensor), not in the median.',
   'Speed-up is the baseline time per pair divided by this time per pair (* measured on a slice, compared per pair). Rate is 2*Q*N*d / median time, or time per pair for one pair.',
-  'Accuracy: largest |cosine - float64 cosine| over sampled query rows; recall of the exact float64 top-k (ties within --tolerance count, approximate figures included).',
+  'Accuracy: largest |cosine - float64 cosine| over sampled query rows (every row of a matrix is also checked by its projection on random signs; every hit of a search for its score and order); recall of the exact float64 top-k on the sampled queries (ties within --tolerance count, approximate figures included).',
   '(emulated): measured on a software GPU (SwiftShader, llvmpipe), which runs the shaders on the CPU: it shows the results are right, not how fast a GPU is.',
 ];
