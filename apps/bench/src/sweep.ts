@@ -20,11 +20,13 @@ import { MIN_REPS } from './plan.js';
 import { fmtMs, fmtRatio } from './report/format.js';
 import { onItsSide } from './report/targets.js';
 import {
+  cached,
   columns,
   describeRoofline,
   type LimitShare,
   limitShare,
   limitsFor,
+  MEMORY_CORPUS_BYTES,
   measureRoofline,
   mergeRooflines,
   pct,
@@ -169,6 +171,11 @@ export interface SweepPaired {
   readonly vsTfjs?: number;
   /** wasm@1's time over wasm@2's (what the second thread adds). */
   readonly secondThread?: number;
+  /**
+   * Each contender's time per call in each round (ms), in round order, so every ratio above can be
+   * recomputed from the report (the best-of times in the table are not what it is taken of).
+   */
+  readonly ms?: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface SweepReport {
@@ -302,12 +309,6 @@ const touchPhrase = (c: Omit<SweepCell, 'verdicts'>) =>
  */
 const fits = (touch: number, peakShare: number) => touch <= 1.1 * (1 - peakShare);
 
-/**
- * Smallest corpus whose reading a compute-bound few-query miss is put down to: larger than most
- * processors' last-level cache, so every call reads it from memory.
- */
-const MEMORY_CORPUS_BYTES = 32 * 2 ** 20;
-
 /** Whether a share is large enough to explain a miss, and below the whole call. */
 const explains = (share: number) => share >= 0.1 && share < 1;
 
@@ -355,7 +356,9 @@ export function judgeCell(
   const tfjs = figureOf(c, 'tfjs-wasm:fast');
   const t = SWEEP_TARGETS;
   if (c.q <= FEW_QUERIES) {
-    if (one?.limit) {
+    // A corpus that fits in cache is not read from memory: the bandwidth does not bind it, and
+    // the cell is not judged on it (shown with `(cache)`).
+    if (one?.limit && !cached(one.limit)) {
       // A stream while the corpus read binds; once enough queries share each row (about 2 flops
       // per byte here) the peak binds instead, and no kernel can stream at 80% of bandwidth: the
       // call is then held to 80% of the peak.
@@ -493,6 +496,7 @@ async function pairedRatios(
     rounds: done,
     ...(vsTfjs !== undefined ? { vsTfjs } : {}),
     ...(secondThread !== undefined ? { secondThread } : {}),
+    ms: Object.fromEntries(ms),
   };
 }
 
@@ -595,9 +599,11 @@ export async function runSweep(o: SweepOptions): Promise<SweepReport> {
     }
   }
   // tfjs-wasm runs on one thread in Node (its threaded build needs a cross-origin-isolated page).
-  const threadMinFlops = Number(
-    runners.find((r) => r.id === 'wasm@2')?.open?.info.details?.threadMinFlops ?? 0,
-  );
+  // One usable core (a CPU affinity mask): the second thread contends for it, and is not judged.
+  const oneCore = Number(o.environment.usableCores ?? o.environment.cores) < 2;
+  const threadMinFlops = oneCore
+    ? Number.POSITIVE_INFINITY
+    : Number(runners.find((r) => r.id === 'wasm@2')?.open?.info.details?.threadMinFlops ?? 0);
   const nsPerElement = elementNs();
   const host = hostLimit(o);
   const cells: SweepCell[] = [];
@@ -780,8 +786,17 @@ export function summarizeTargets(r: SweepReport): string[] {
     const judged = r.cells.flatMap((c) =>
       c.verdicts.filter((v) => v.target === target).map((v) => ({ c, v })),
     );
+    // Few-query cells whose corpus stays in cache are shown, not judged on bandwidth.
+    const inCache =
+      target === 'fewBandwidth'
+        ? r.cells.filter((c) => {
+            const l = figureOf(c, 'wasm@1')?.limit;
+            return c.q <= FEW_QUERIES && l !== undefined && cached(l);
+          }).length
+        : 0;
+    const aside = inCache ? `; ${inCache} with a corpus under 32 MiB (in cache) not judged` : '';
     if (!judged.length) {
-      out.push(`n/a     ${names[target]}: no cell measured it`);
+      out.push(`n/a     ${names[target]}: no cell measured it${aside}`);
       continue;
     }
     const missed = judged.filter((x) => !x.v.met);
@@ -789,7 +804,7 @@ export function summarizeTargets(r: SweepReport): string[] {
     const verdict = missed.length ? 'MISSED' : 'met';
     const where = `${worst.c.q} x ${worst.c.n.toLocaleString('en-US')} x ${worst.c.d}`;
     out.push(
-      `${verdict.padEnd(7)} ${names[target]}: met in ${judged.length - missed.length} of ${judged.length} cells; worst ${worst.v.text} at ${where} (${worst.v.margin}${worst.v.why ? `; ${worst.v.why}` : ''})`,
+      `${verdict.padEnd(7)} ${names[target]}: met in ${judged.length - missed.length} of ${judged.length} cells${aside}; worst ${worst.v.text} at ${where} (${worst.v.margin}${worst.v.why ? `; ${worst.v.why}` : ''})`,
     );
   }
   return out;
@@ -858,7 +873,7 @@ export function renderSweep(r: SweepReport): string {
     `Shape sweep (${r.cells.length} cells, ${r.durationSeconds.toFixed(0)} s; Q <= ${FEW_QUERIES}: corpus.search top-${SWEEP_K}; more: corpus.similarity):`,
     ...columns([header, ...rows]),
     '',
-    "Times are the fastest repetition per call (the roofline is best-of too; medians are in the JSON); * ran on a slice (the full size did not fit the time budget), judged per pair at the cell's size. 'of limit': share of the limit that binds (peak: 2QNd at the threads' peak; bw: the corpus bytes at their read bandwidth). Ratios (wasm@2 vs @1, wasm@1 vs tfjs) and the targets judged on them are medians of per-round ratios, every contender called once per round in turn after its own repetitions, so both sides see the same moment of the machine; a ratio marked † is of best-of times (the cell could not hold every contender at once, or they ran different sizes).",
+    "Times are the fastest repetition per call (the roofline is best-of too; medians are in the JSON); * ran on a slice (the full size did not fit the time budget), judged per pair at the cell's size. 'of limit': share of the limit that binds (peak: 2QNd at the threads' peak; bw: the corpus bytes at their read bandwidth; (cache): a corpus under 32 MiB, which stays in cache and may read faster than memory, so it is not judged on bandwidth). Ratios (wasm@2 vs @1, wasm@1 vs tfjs) and the targets judged on them are medians of per-round ratios, every contender called once per round in turn after its own repetitions, so both sides see the same moment of the machine; a ratio marked † is of best-of times (the cell could not hold every contender at once, or they ran different sizes).",
     '',
     'Targets:',
     ...summarizeTargets(r).map((l) => `  ${l}`),
@@ -888,6 +903,11 @@ export function parseGrid(text: string): Partial<SweepGrid> {
     if (!values.length || values.some((v) => !Number.isInteger(v) || v < 1))
       throw new Error(`grid part '${part}' needs positive integers`);
     if (new Set(values).size !== values.length) throw new Error(`grid part '${part}' repeats a value`);
+    // n=5 ran 10 rows without a word: a top-k cell needs k rows.
+    if (m[1].toLowerCase() === 'n' && values.some((v) => v < SWEEP_K))
+      throw new Error(
+        `grid part '${part}' has fewer rows than the sweep's top-${SWEEP_K} needs (n >= ${SWEEP_K})`,
+      );
     if (m[1].toLowerCase() in out) throw new Error(`grid axis '${m[1]}' is given twice`);
     out[m[1].toLowerCase()] = values;
   }

@@ -145,6 +145,10 @@ export interface Environment {
   readonly runtime: string;
   readonly platform: string;
   readonly cpu: string;
+  /**
+   * Also `usableCores` where the process may run on fewer (`os.availableParallelism()`: a CPU
+   * affinity mask, a container's CPU quota), which is what the backends size their threads by.
+   */
   readonly cores: number;
   /** WebAssembly SIMD support: `relaxed`, `simd`, or `none`. */
   readonly wasmSimd: string;

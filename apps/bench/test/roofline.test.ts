@@ -301,7 +301,8 @@ describe('share of the limit that binds', () => {
     expect(out.results[5].limit).toMatchObject({ bytes: 200_000, flops: 200_000, threads: 1 });
     expect(out.results[5].limit!.share).toBeCloseTo(0.25, 12);
     // One formatter for the sweep's cells, the page's column and its tooltip.
-    expect(shareCell(out.results[0].limit!)).toBe('50% bw');
+    // A 400 kB corpus stays in cache: its bandwidth share is marked so.
+    expect(shareCell(out.results[0].limit!)).toBe('50% bw (cache)');
     expect(shareCell(out.results[4].limit!, true)).toBe('50% peak*');
     expect(shareDetail(out.results[4].limit!)).toBe(
       '5.0 GFLOP/s of 10.0 GFLOP/s (mul+add peak and read bandwidth, 1 thread)',
