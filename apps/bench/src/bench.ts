@@ -1,9 +1,15 @@
 import type { Backend } from '@cosinekit/core';
 import { backendContender } from './backend-contender.js';
-import { isKnownBackend, KNOWN_BACKENDS_TEXT, type ModuleLoader } from './backends.js';
+import {
+  backendSource,
+  firstLine,
+  isKnownBackend,
+  KNOWN_BACKENDS_TEXT,
+  type ModuleLoader,
+} from './backends.js';
 import { PEERS, planContenders } from './contenders.js';
 import { measureRoofline, type RooflineOptions, withRoofline } from './roofline.js';
-import { runSuite } from './run.js';
+import { refusedConfiguration, runSuite } from './run.js';
 import type { BenchReport, Environment, RunSettings, Size, WorkloadSpec } from './types.js';
 import { customWorkload, PRESETS, scaleWorkload } from './workloads.js';
 
@@ -101,6 +107,13 @@ export function checkNames(
           : `${what} '${twice[0]}' is named twice (each runs once)`,
       );
   }
+  // A module named like one of ours ran, was reported and was judged as ours ('wasm.mjs' read as the
+  // wasm backend), whether or not that one ran too.
+  for (const id of modules)
+    if (isKnownBackend(id) || (PEERS as readonly string[]).includes(id))
+      problems.push(
+        `--backend-module '${id}' takes the name of our ${isKnownBackend(id) ? 'backend' : 'peer'} '${id}' (a module takes its file's name: rename the file)`,
+      );
   const badBackends = backends.filter((id) => !isKnownBackend(id));
   const badPeers = peers.filter((id) => !(PEERS as readonly string[]).includes(id));
   if (badBackends.length)
@@ -151,6 +164,7 @@ export async function benchmark(options: BenchOptions): Promise<BenchReport> {
     },
   });
   for (const x of o.extraBackends ?? []) contenders.push(backendContender(x.id, () => x.create()));
+  await preflight(o);
   const settings: RunSettings = { ...settingsOf(o), workloads: workloads.map((w) => w.id) };
   return runSuite({
     workloads,
@@ -159,6 +173,36 @@ export async function benchmark(options: BenchOptions): Promise<BenchReport> {
     environment: o.environment,
     onProgress: o.onProgress,
   });
+}
+
+/**
+ * The configuration asked of a backend (`--wasm-tuning`, `--shard-bytes`, `pgvector-hnsw@N`),
+ * tried before anything is measured: the run once refused `tile=abc` after 20 s of other
+ * contenders' figures, and threw them away. Each such backend is made (and a wasm one started,
+ * which is where it checks its tuning; a few milliseconds) and released; a refusal is the
+ * caller's mistake (`UsageError`); any other failure is left for the run to report as "not available".
+ */
+async function preflight(o: BenchOptions): Promise<void> {
+  const configured = o.backends.filter(
+    (id) =>
+      (/^wasm/.test(id) && (o.wasmTuning !== undefined || o.shardBytes !== undefined)) ||
+      /^pgvector-hnsw@/.test(id),
+  );
+  for (const id of configured) {
+    let b: Backend | undefined;
+    try {
+      b = await backendSource(id, o.load, {
+        threads: 1,
+        wasmTuning: o.wasmTuning,
+        wasmShardBytes: o.shardBytes,
+      }).create();
+      if (/^wasm/.test(id)) await b.init?.();
+    } catch (err) {
+      if (refusedConfiguration(err)) throw new UsageError(`${id}: ${firstLine(err)}`);
+    } finally {
+      await Promise.resolve(b?.dispose?.()).catch(() => undefined);
+    }
+  }
 }
 
 function settingsOf(o: BenchOptions): RunSettings {

@@ -11,7 +11,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { totalmem } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Backend } from '@cosinekit/core';
@@ -23,7 +23,6 @@ import { benchmark, checkNames, DEFAULTS, type ExtraBackend, MAX_THREADS } from 
 import { PEERS } from './contenders.js';
 import { runCrossover } from './crossover.js';
 import { nodeEnvironment } from './env.js';
-import { fmtBytes } from './million.js';
 import { pc, useColour } from './report/colour.js';
 import { renderCompare } from './report/compare.js';
 import { renderCrossover } from './report/crossover.js';
@@ -35,7 +34,9 @@ import { renderTable } from './report/table.js';
 import { renderRoofline } from './roofline.js';
 import { parseGrid, renderSweep, runSweep, type SweepGrid } from './sweep.js';
 import type { BenchReport, Size } from './types.js';
-import { PRESETS, scaleWorkload } from './workloads.js';
+import { customTooBig, PRESETS, scaleWorkload } from './workloads.js';
+
+export { customTooBig };
 
 /** Where the CLI writes; tests pass sinks. */
 export interface Io {
@@ -346,6 +347,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         !wasm && !flags.workloads.includes('roofline') && given('threads')
           ? '--threads (read by the wasm backends and the roofline alone)'
           : '',
+        // `-w mnist --scale 0.1` ran all of mnist, `-w A --scale 1e-300` one pair, without a word.
+        given('scale') && !onlyCustom && !flags.workloads.some(scales)
+          ? `--scale (${flags.workloads.join(', ')} ${flags.workloads.length > 1 ? 'have' : 'has'} a fixed size)`
+          : '',
+        flags.workloads.length > 0 &&
+        flags.workloads.every((w) => w === 'roofline') &&
+        (given('backends') || given('peers'))
+          ? '-b and -p (the roofline measures the machine, not contenders)'
+          : '',
       ].filter(Boolean);
       if (ignored.length) {
         io.err(pc.red(`cosinekit-bench: this run would ignore ${ignored.join(', ')}.`));
@@ -412,6 +422,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
           setExit(2);
           return;
         }
+        threadNote(io, opts.threads, '--threads');
         const report = await runCrossover({
           variant: opts.variant,
           threads: opts.threads,
@@ -544,6 +555,16 @@ async function runFromFlags(
     return 2;
   }
   const extra = (f.backendModule ?? []).map(moduleBackend);
+  {
+    // The most threads any wasm contender or the roofline will run.
+    const asked = f.backends.map((b) => Number(/^wasm(?:-\w+)?@(\d+)$/.exec(b)?.[1] ?? 0));
+    const most = Math.max(f.threads ?? 0, ...asked);
+    threadNote(
+      io,
+      most > 0 ? most : undefined,
+      f.threads && f.threads >= most ? '--threads' : 'a wasm@N backend',
+    );
+  }
   if (f.backends.length === 0 && f.peers.length === 0 && extra.length === 0) {
     // `-b '' -p none` measured nothing and exited 0.
     io.err(
@@ -585,13 +606,14 @@ async function runFromFlags(
     if (!path || (path === STDOUT && flag === '--json')) continue;
     // '-' is standard output for --json alone (a file named '-' was written); two reports to one
     // file overwrote each other.
+    const file = sameFile(path);
     const why =
       path === STDOUT
         ? `only --json writes to standard output ('-').`
-        : taken.has(resolve(path))
-          ? `is the file ${taken.get(resolve(path))} writes too.`
+        : taken.has(file)
+          ? `is the file ${taken.get(file)} writes too.`
           : unwritable(path);
-    taken.set(resolve(path), flag);
+    taken.set(file, flag);
     if (why) {
       io.err(pc.red(`cosinekit-bench: ${flag} ${path}: ${why}`));
       return 2;
@@ -731,30 +753,10 @@ function makeDirs(dir: string): void {
 }
 
 /** Largest typed array a run makes, in elements (V8's limit is about 2^32; a row-major matrix is one array). */
-const MAX_ELEMENTS = 2 ** 31;
-
-/**
- * Why a custom workload cannot run here, if it cannot: an array past {@link MAX_ELEMENTS}, or host
- * memory (the corpus, the queries, two copies of the answers, the float64 rows of the check) past
- * three quarters of `memory` bytes.
- */
-export function customTooBig(s: Size, memory: number): string | undefined {
-  const out = s.k === undefined ? s.q * s.n : s.q * s.k * 2;
-  for (const [what, elements] of [
-    ['corpus', s.n * s.d],
-    ['query matrix', s.q * s.d],
-    [s.k === undefined ? 'cosine matrix' : 'answers', out],
-  ] as const)
-    if (elements > MAX_ELEMENTS)
-      return `needs a ${what} of ${elements.toExponential(2)} values, more than one array holds (${MAX_ELEMENTS}).`;
-  const bytes = s.n * s.d * 4 + s.q * s.d * 4 + 2 * out * 4 + Math.min(s.q, 16) * s.n * 8 + s.n * s.d * 8;
-  if (bytes > 0.75 * memory)
-    return `needs about ${fmtBytes(bytes)} of memory, more than the three quarters of this machine's ${fmtBytes(memory)} a run may take.`;
-  return undefined;
-}
-
 /** Why `path` cannot be written (its directory cannot be made or written), or undefined. */
 function unwritable(path: string): string | undefined {
+  // `resolve` drops a trailing slash: `nd/` was checked as a file `nd` and failed after the run.
+  if (/[\\/]$/.test(path)) return 'names a directory (it ends with a slash); give a file name.';
   try {
     const full = resolve(path);
     if (existsSync(full) && statSync(full).isDirectory()) return 'is a directory.';
@@ -791,6 +793,45 @@ function unwritable(path: string): string | undefined {
   } catch (err) {
     return firstLine(err);
   }
+}
+
+/**
+ * The file `path` names, links followed (an existing file's real path, else its folder's real path
+ * and its name), so two flags naming one file through a link are found: a link `b.json` to
+ * `a.json` had --svg overwrite the JSON.
+ */
+function sameFile(path: string): string {
+  const full = resolve(path);
+  try {
+    return realpathSync(full);
+  } catch {
+    try {
+      return resolve(realpathSync(dirname(full)), basename(full));
+    } catch {
+      return full;
+    }
+  }
+}
+
+/** True when `--scale` changes workload `id` (the preset scaled is not the preset itself). */
+function scales(id: string): boolean {
+  const spec = PRESETS[id.toUpperCase()] ?? PRESETS[id];
+  return spec === undefined ? id === 'sweep' : scaleWorkload(spec, 0.5) !== spec;
+}
+
+/**
+ * Says so on standard error when `threads` (asked for by `what`) exceed the cores this process may
+ * use (a CPU affinity mask, a CPU quota): such figures measure threads contending for a core, and
+ * the run went on as if they were what sharing gains.
+ */
+function threadNote(io: Io, threads: number | undefined, what: string): void {
+  const usable = availableParallelism();
+  if (threads !== undefined && threads > usable)
+    io.err(
+      pc.yellow(
+        `cosinekit-bench: note: ${what} asks for ${threads} threads, but this process may use ${usable} core${usable > 1 ? 's' : ''}: those figures measure contention, not what threads gain (thread targets are not judged).`,
+      ),
+    );
 }
 
 /** How long a --backend-module's factory may take to make its backend (a kit's init bound). */

@@ -172,7 +172,11 @@ export function applySpeedups(results: readonly BenchResult[], baseline: string)
   const base = new Map<string, number>();
   for (const r of results) {
     if (r.status !== 'ok' || r.nsPerPair === undefined || base.has(r.workload)) continue;
-    if (r.contender === baseline || `${r.contender}/${r.method}` === baseline)
+    // `contender/method` may give the method's start (`wasm/vectorCosine` for its resident pair).
+    if (
+      r.contender === baseline ||
+      `${r.contender}/${r.method}`.startsWith(baseline.includes('/') ? baseline : '\0')
+    )
       base.set(r.workload, r.nsPerPair);
   }
   return results.map((r) => {
@@ -184,7 +188,7 @@ export function applySpeedups(results: readonly BenchResult[], baseline: string)
 }
 
 /** True for a CosineKitError (or one it wraps) refusing an argument: INVALID_ARGUMENT or INVALID_TYPE. */
-function refusedConfiguration(err: unknown): boolean {
+export function refusedConfiguration(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (code === 'INVALID_ARGUMENT' || code === 'INVALID_TYPE') return true;

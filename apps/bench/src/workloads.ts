@@ -1,3 +1,4 @@
+import { fmtBytes } from './million.js';
 import type { Size, WorkloadSpec } from './types.js';
 
 /** The presets the product's targets are stated for (bench README, Targets), plus MNIST digits as real data. */
@@ -187,4 +188,26 @@ async function mnistDataset(spec: WorkloadSpec): Promise<Dataset> {
   });
   const size = { q, n: train, d, k: spec.size.k };
   return { spec: { ...spec, size }, size, queries, corpus, labels: { queries: ql, corpus: cl } };
+}
+
+const MAX_ELEMENTS = 2 ** 31;
+
+/**
+ * Why a custom workload cannot run here, if it cannot: an array past {@link MAX_ELEMENTS}, or host
+ * memory (the corpus, the queries, two copies of the answers, the float64 rows of the check) past
+ * three quarters of `memory` bytes.
+ */
+export function customTooBig(s: Size, memory: number): string | undefined {
+  const out = s.k === undefined ? s.q * s.n : s.q * s.k * 2;
+  for (const [what, elements] of [
+    ['corpus', s.n * s.d],
+    ['query matrix', s.q * s.d],
+    [s.k === undefined ? 'cosine matrix' : 'answers', out],
+  ] as const)
+    if (elements > MAX_ELEMENTS)
+      return `needs a ${what} of ${elements.toExponential(2)} values, more than one array holds (${MAX_ELEMENTS}).`;
+  const bytes = s.n * s.d * 4 + s.q * s.d * 4 + 2 * out * 4 + Math.min(s.q, 16) * s.n * 8 + s.n * s.d * 8;
+  if (bytes > 0.75 * memory)
+    return `needs about ${fmtBytes(bytes)} of memory, more than the three quarters of this machine's ${fmtBytes(memory)} a run may take.`;
+  return undefined;
 }

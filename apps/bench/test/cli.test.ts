@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -243,7 +243,33 @@ describe('cosinekit-bench CLI', () => {
         ['-w', 'A', '-p', 'none', '--backend-module', join(dir, 'five.mjs')],
         /five\.mjs: .*not a backend factory/,
       ],
+      // A fifth probe: a path ending in a slash was checked as a file and failed after the run; a
+      // link to the --json file let --svg overwrite it.
+      [['-w', 'A', '-p', 'none', '--json', `${join(dir, 'not-yet')}/`], /--json .*names a directory/],
+      [
+        ['-w', 'A', '-p', 'none', '--json', join(dir, 'a.json'), '--svg', join(dir, 'b.json')],
+        /--svg .*b\.json: is the file --json writes too/,
+      ],
+      // Configuration a backend refuses, found before any contender is measured (it came after 20 s
+      // of other figures, which were thrown away).
+      [
+        ['-w', 'A', '-b', 'reference,wasm', '-p', 'naive', '--wasm-tuning', 'tile=abc'],
+        /^cosinekit-bench: wasm: .*tuning\.tile/m,
+      ],
+      // Inputs once ignored without a word.
+      [['-w', 'sweep', '--grid', 'q=1;n=5;d=8'], /fewer rows than the sweep's top-10 needs/],
+      [['-w', 'mnist', '--scale', '0.1'], /would ignore --scale \(mnist has a fixed size\)/],
+      [['-w', 'A', '--scale', '1e-300'], /would ignore --scale \(A has a fixed size\)/],
+      [['-w', 'roofline', '-b', 'wasm'], /would ignore -b and -p/],
+      // A module named like our backend was reported and judged as ours.
+      [
+        ['-w', 'A', '-b', '', '-p', 'naive', '--backend-module', join(dir, 'wasm.mjs')],
+        /'wasm' takes the name of our backend/,
+      ],
     ];
+    writeFileSync(join(dir, 'wasm.mjs'), 'export default 5;\n');
+    writeFileSync(join(dir, 'a.json'), '{}');
+    symlinkSync(join(dir, 'a.json'), join(dir, 'b.json'));
     writeFileSync(join(dir, 'no-such-file.json'), 'a file, not a directory');
     writeFileSync(join(dir, 'five.mjs'), 'export default 5;\n');
     for (const [args, message] of cases) {
@@ -253,6 +279,7 @@ describe('cosinekit-bench CLI', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err, args.join(' ')).toMatch(message);
       expect(r.out, args.join(' ')).not.toContain('All results within tolerance');
+      expect(r.out, args.join(' ')).not.toMatch(/textbook loop/);
     }
   });
 
@@ -406,6 +433,28 @@ describe('cosinekit-bench CLI', () => {
     const text = stripVTControlCharacters(lines.join('\n'));
     expect(text).toMatch(/reference\s+engine=TypeScript.*runs (\d+) of \1 kernels itself/);
     expect(text).toMatch(/gpujs-cpu\s+/);
+  });
+
+  it('prints no colour codes off a terminal under CI=true (picocolors colours there), unless asked', async () => {
+    const env = { CI: process.env.CI, NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR };
+    const tty = process.stdout.isTTY;
+    process.env.CI = 'true';
+    delete process.env.NO_COLOR;
+    delete process.env.FORCE_COLOR;
+    process.stdout.isTTY = false;
+    try {
+      const plain = await capture(['backends', 'reference']);
+      expect(plain.code).toBe(0);
+      expect(plain.out).not.toContain(ESC);
+      const forced = await capture(['backends', 'reference', '--color']);
+      expect(forced.out).toContain(ESC);
+    } finally {
+      process.stdout.isTTY = tty;
+      for (const [k, v] of Object.entries(env))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      await capture(['backends', 'reference']);
+    }
   });
 
   it('exits 2 on a usage error, 0 on --help', async () => {

@@ -2,7 +2,7 @@ import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { answers, level } from '../src/report/answer.js';
 import { compareReports, renderCompare } from '../src/report/compare.js';
-import { emulationOf, markEmulated } from '../src/report/format.js';
+import { baselineNotes, emulationOf, markEmulated } from '../src/report/format.js';
 import { toJson } from '../src/report/json.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { CHART, renderSvg } from '../src/report/svg.js';
@@ -287,6 +287,44 @@ describe('reports', () => {
     expect(targets.find((t) => t.target.includes('tuned loop'))!.met).toBeUndefined();
     // A run without workload A has nothing to say about A's targets.
     expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))).toBeUndefined();
+  });
+
+  it('says why the speed-up column is blank where the baseline has no figure, and takes a method by its start', () => {
+    const r = report([result('fast', 10), result('slow', 20)]);
+    expect(r.results.every((x) => x.speedup === undefined)).toBe(true);
+    expect(baselineNotes(r)).toEqual([
+      "No speed-up on custom: the baseline 'naive' has no correct figure there (set another with --baseline contender or contender/method).",
+    ]);
+    expect(baselineNotes(report([result('naive', 20), result('fast', 10)]))).toEqual([]);
+    const byMethod = applySpeedups(
+      [result('slow', 20, { method: 'vectorCosine, resident pair' }), result('fast', 10)],
+      'slow/vectorCosine',
+    );
+    expect(byMethod.map((x) => x.speedup)).toEqual([1, 2]);
+  });
+
+  it('does not judge a thread target where the process may use fewer cores than the threads', () => {
+    const c = { q: 256, n: 10_000, d: 768 };
+    const on = (environment: BenchReport['environment']) =>
+      checkTargets({
+        ...report([]),
+        environment,
+        workloads: [{ id: 'C', title: 'matrix', kind: 'matrix', size: c, data: 'random' }],
+        contenders: [
+          { id: 'wasm@2', role: 'backend', available: true, details: { threads: 2, variant: 'simd' } },
+        ],
+        results: [
+          result('wasm@2', 10, { workload: 'C', method: 'corpus.similarity', size: c }),
+          result('tfjs-wasm:fast', 30, { workload: 'C', method: 'matMul(q, cT)', size: c }),
+        ],
+      }).find((t) => t.target.startsWith('C: wasm@2'));
+    const env = { runtime: 'test', platform: 'test', cpu: 'test', cores: 2, wasmSimd: 'simd' };
+    expect(on(env)).toMatchObject({ measured: '3.00x', met: true });
+    // Under `taskset -c 1`: 2 threads on 1 core measure contention, not the backend.
+    expect(on({ ...env, usableCores: 1 })).toEqual({
+      target: expect.stringContaining('2.2x'),
+      measured: 'not judged: 2 threads on 1 usable core',
+    });
   });
 
   it('never shows a figure rounded across its target beside the verdict', () => {

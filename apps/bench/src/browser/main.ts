@@ -16,6 +16,7 @@ import { renderSvg } from '../report/svg.js';
 import { renderRoofline } from '../roofline.js';
 import { parseGrid, renderSweep, runSweep, type SweepReport } from '../sweep.js';
 import type { BenchReport } from '../types.js';
+import { customTooBig, PRESETS, scaleWorkload } from '../workloads.js';
 import { browserEnvironment } from './env.js';
 import { renderAnswers, renderEnvironment, renderResults } from './render.js';
 
@@ -171,9 +172,23 @@ async function run(): Promise<void> {
       tolerance: 1e-4,
       seed: params.has('seed') ? Number(params.get('seed')) : 42,
     };
-    if (!(Number.isInteger(timing.seed) && timing.seed >= 0))
-      throw new Error(`seed must be an integer >= 0, got '${params.get('seed')}'`);
+    // Capped as the CLI caps it: 2^32 ran as seed 0.
+    if (!(Number.isInteger(timing.seed) && timing.seed >= 0 && timing.seed <= 0xffffffff))
+      throw new Error(`seed must be an integer in [0, 4294967295], got '${params.get('seed')}'`);
     const scale = numberSetting('scale', 0, 1e6, false);
+    // A scaled preset checked as the CLI checks it, against what a tab may hold: scale 50 grew the
+    // page past 7 GB, and 1e6 failed after starting as a wrong result.
+    const tab = Math.min(4, Number((navigator as { deviceMemory?: number }).deviceMemory) || 4) * 2 ** 30;
+    for (const id of workloads) {
+      const preset = PRESETS[id] ?? PRESETS[id.toUpperCase()];
+      if (!preset || scale <= 1) continue;
+      const { size } = scaleWorkload(preset, scale);
+      const why = customTooBig(size, tab);
+      if (why)
+        throw new Error(
+          `scale ${scale} makes workload ${id} ${size.q} x ${size.n} x ${size.d}, which ${why}`,
+        );
+    }
     const backends = list(field('backends').value);
     const peers = list(field('peers').value);
     // The baseline names a contender, as the CLI requires (an unknown one gave an empty column).

@@ -3,6 +3,7 @@ import type { BenchReport } from '../types.js';
 import { answers } from './answer.js';
 import { pc } from './colour.js';
 import {
+  baselineNotes,
   busyWarning,
   COLUMNS,
   type Column,
@@ -90,6 +91,7 @@ export function renderTable(report: BenchReport, width = Number.POSITIVE_INFINIT
       pc.dim(`Not shown at this terminal width: ${dropped.join(', ')} (see the JSON or --markdown).`),
     );
   for (const f of FOOTNOTES) lines.push(pc.dim(f));
+  for (const n of baselineNotes(report)) lines.push(pc.yellow(n));
   const targets = checkTargets(report);
   if (targets.length) {
     const t = new Table({
