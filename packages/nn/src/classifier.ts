@@ -174,7 +174,17 @@ export class CosineClassifier {
     labels: ArrayLike<number>,
   ): Promise<number> {
     const op = 'CosineClassifier.accuracy';
-    const rows = toTensor(x, op, 'x').rows;
+    const t = toTensor(x, op, 'x');
+    const rows = t.rows;
+    // Rows of the wrong width are the fault of x, not of labels counted against them (a flat
+    // 8 x 8 input was one row of 64, and labels of 8 were "must hold 1 labels").
+    if (isA(encoder, Encoder) && t.cols !== encoder.inputs)
+      argError(
+        'DIMENSION_MISMATCH',
+        op,
+        'x',
+        `has ${t.cols} columns but the encoder takes ${encoder.inputs}.`,
+      );
     // Read once, at the call, into the checked copy: labels changed while the model runs change
     // nothing (they were read after it, unchecked), and a getter is never read twice (a second
     // read that threw escaped raw).

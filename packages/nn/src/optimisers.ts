@@ -362,12 +362,22 @@ function inRange(op: string, arg: string, x: number, lo: number, hi: number): vo
  * A cosine learning-rate schedule with linear warm-up: `base * (step + 1) / warmup`, at most `base`,
  * while `step < warmup` (`base / warmup` at step 0, never 0; `base` from step `warmup - 1`), then
  * half a cosine from `base` at step `warmup` down to `min` at `total` steps, and `min` after.
+ * `warmup` past `total` is `INVALID_ARGUMENT`.
  */
 export function cosineSchedule(base: number, total: number, warmup = 0, min = 0): (step: number) => number {
   checkNumber('cosineSchedule', 'base', base, 0, Number.MAX_VALUE);
   checkNumber('cosineSchedule', 'total', total, 0, Number.MAX_VALUE);
   checkNumber('cosineSchedule', 'warmup', warmup, 0, Number.MAX_VALUE);
   checkNumber('cosineSchedule', 'min', min, 0, base);
+  // A warm-up past the end ran on after `total` (0.006 at step 11 of 10, warm-up 20), where the
+  // schedule promises `min`.
+  if (warmup > total)
+    argError(
+      'INVALID_ARGUMENT',
+      'cosineSchedule',
+      'warmup',
+      `is ${warmup} steps, past the schedule's ${total}: it must be at most total.`,
+    );
   return (step) => {
     if (step < warmup) return Math.min(base, (base * (step + 1)) / warmup);
     const t = Math.min(1, (step - warmup) / Math.max(1, total - warmup));

@@ -391,8 +391,25 @@ function copyRow(
   augment?: Augment,
   rng?: Rng,
   op = 'sampler',
+  arg = 'data.x',
 ): void {
-  dst.set(src.subarray(row * cols, (row + 1) * cols), at * cols);
+  // Rows shrunk or transferred under a running epoch: a row past the new end copied nothing and
+  // the batch trained on the previous batch's row there, silently; a detached buffer threw a
+  // TypeError. The check at each epoch's start came too late for the rest of that epoch.
+  let r: Float32Array | undefined;
+  try {
+    r = src.subarray(row * cols, (row + 1) * cols);
+  } catch {
+    r = undefined;
+  }
+  if (r?.length !== cols)
+    argError(
+      'DISPOSED',
+      op,
+      arg,
+      `holds ${src.length} values, not row ${row}'s (to ${(row + 1) * cols}): its buffer was transferred (detached) or shrunk after the sampler was made.`,
+    );
+  dst.set(r, at * cols);
   if (augment) {
     let r: unknown;
     try {
@@ -633,8 +650,8 @@ export function fixedPairSampler(data: PairData, options: SamplerOptions = {}): 
         const targets = arrays.f64('targets', rows);
         for (let r = 0; r < rows; r++) {
           const i = idx[s + r];
-          copyRow(data.a, i, cols, a, r, augment, rng, 'fixedPairSampler');
-          copyRow(data.b, i, cols, b, r, augment, rng, 'fixedPairSampler');
+          copyRow(data.a, i, cols, a, r, augment, rng, 'fixedPairSampler', 'data.a');
+          copyRow(data.b, i, cols, b, r, augment, rng, 'fixedPairSampler', 'data.b');
           targets[r] = values[i];
         }
         yield { a, b, rows, cols, targets };

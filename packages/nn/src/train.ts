@@ -145,15 +145,29 @@ export interface TrainResult {
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const at: StepState = { epoch: 0, batch: 0, input: undefined, cols: 0, params: [], phase: 'kernels' };
-  const held: { encoder?: Encoder } = {};
+  const held: Held = {};
   try {
     return await trainLoop(options, at, held);
   } catch (e) {
     throw await blame(e, at, held.encoder);
   } finally {
     if (held.encoder) TRAINING.delete(held.encoder);
+    for (const o of held.busy ?? []) BUSY.delete(o);
   }
 }
+
+/** What a running train holds for itself: its encoder, its optimiser and its loss's parameter arrays. */
+interface Held {
+  encoder?: Encoder;
+  busy?: object[];
+}
+
+/**
+ * Optimisers and loss parameter arrays (a classifier's class vectors) a running train steps: a
+ * second train sharing one took turns with the first on its moments or its weights, silently, with
+ * other answers every run (an optimiser restarted at each switch of model, its schedule garbled).
+ */
+const BUSY = new WeakSet<object>();
 
 /** Longest run of steps between two turns of the event loop, in milliseconds. */
 const YIELD_MS = 20;
@@ -469,11 +483,7 @@ function checkTrainOptions(o: TrainOptions): TrainOptions {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-async function trainLoop(
-  options: TrainOptions,
-  at: StepState,
-  held: { encoder?: Encoder },
-): Promise<TrainResult> {
+async function trainLoop(options: TrainOptions, at: StepState, held: Held): Promise<TrainResult> {
   options = checkTrainOptions(options);
   const { encoder, loss, sampler, optimizer, validate, earlyStopping } = options;
   // Two trains stepping one encoder took turns on its weights: each applied gradients of weights
@@ -485,8 +495,26 @@ async function trainLoop(
       'encoder',
       'is being trained by another train call: await that one first (two would step the same weights in turns, a different model each run).',
     );
+  if (BUSY.has(optimizer))
+    argError(
+      'INVALID_ARGUMENT',
+      'train',
+      'optimizer',
+      'is stepping another train call: await that one first, or give each its own optimiser (one serves one model at a time).',
+    );
+  // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
+  const lossParams = loss.parameters?.() ?? [];
+  if (lossParams.some((p) => BUSY.has(p)))
+    argError(
+      'INVALID_ARGUMENT',
+      'train',
+      'loss',
+      'trains parameters (class vectors) another train call is stepping: await that one first, or give each its own.',
+    );
   TRAINING.add(encoder);
   held.encoder = encoder;
+  held.busy = [optimizer, ...lossParams];
+  for (const o of held.busy) BUSY.add(o);
   const epochs = given(options.epochs, 10);
   if (!Number.isInteger(epochs) || epochs < 1) {
     argError('INVALID_ARGUMENT', 'train', 'epochs', `must be a positive integer, got ${valueText(epochs)}.`);
@@ -518,8 +546,6 @@ async function trainLoop(
     hooks.push(progressCallbacks(typeof options.progress === 'string' ? { label: options.progress } : {}));
 
   const rng = createRng(given(options.seed, 1));
-  // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
-  const lossParams = loss.parameters?.() ?? [];
   const params = [...encoder.parameters(), ...lossParams];
   // Weights that are not finite before the first step are the caller's (see `blame` for later).
   const own = encoder.parameters().length;
@@ -558,9 +584,17 @@ async function trainLoop(
   };
   /** When training last let the event loop turn (see `nextTurn`). */
   let yielded = performance.now();
+  const hasBatchEnd = hooks.some((h) => typeof h.onBatchEnd === 'function');
   for (let epoch = 0; epoch < epochs; epoch++) {
     at.phase = 'callbacks';
-    for (const h of hooks) await h.onEpochStart?.(epoch);
+    let started = false;
+    for (const h of hooks) {
+      if (!h.onEpochStart) continue;
+      started = true;
+      await h.onEpochStart(epoch);
+    }
+    // A NaN written here was blamed on the optimiser before any step had run.
+    if (started) afterHook(params, own, 'callbacks', `before epoch ${epoch} (onEpochStart changed them)`);
     const t0 = performance.now();
     let sum = 0;
     let batches = 0;
@@ -586,6 +620,9 @@ async function trainLoop(
       sum += stepLoss;
       batches++;
       at.phase = 'callbacks';
+      // What the step left, before the hooks may change it: weights it made NaN or past ±2^40 were
+      // otherwise blamed on the hooks below.
+      if (hasBatchEnd) checkStepped(params, own, epoch, batches, false);
       let called = false;
       for (const h of hooks) {
         if (!h.onBatchEnd) continue;
@@ -601,13 +638,12 @@ async function trainLoop(
       }
       // A callback that wrote NaN or Infinity into the weights was blamed on the optimiser at the
       // next step ("its learning rate is far too high"): one pass over them after the callbacks.
-      const bad = called ? firstNonFinite(params) : undefined;
-      if (bad)
-        argError(
-          'NON_FINITE',
-          'train',
+      if (called)
+        afterHook(
+          params,
+          own,
           'callbacks',
-          `left ${params[bad[0]][bad[1]]} in the ${bad[0] < own ? 'encoder' : 'loss'}'s weights after batch ${batches - 1} of epoch ${epoch} (onBatchEnd changed them).`,
+          `after batch ${batches - 1} of epoch ${epoch} (onBatchEnd changed them)`,
         );
       Object.assign(at, { batch: batches, phase: 'sampler' });
     }
@@ -633,7 +669,7 @@ async function trainLoop(
       );
     if (metric !== undefined && !Number.isFinite(metric))
       argError('NON_FINITE', 'train', 'validate', `returned ${valueText(metric)} after epoch ${epoch}.`);
-    if (validate) afterHook(params, own, 'validate', epoch);
+    if (validate) afterHook(params, own, 'validate', `after epoch ${epoch} (validate changed them)`);
     // The optimiser's own call: a custom one whose learningRate fails is named, not `validate`.
     at.phase = 'optimizer';
     const learningRate = optimizer.learningRate();
@@ -669,7 +705,7 @@ async function trainLoop(
     }
     // After the last epoch's callbacks no step reads the weights again: a NaN written there once
     // came back from train as a NaN weight.
-    if (ended) afterHook(params, own, 'callbacks', epoch);
+    if (ended) afterHook(params, own, 'callbacks', `after epoch ${epoch} (onEpochEnd changed them)`);
     // An abort during validate or the callbacks of the last epoch, or of one early stopping ends,
     // is an abort too: no best weights restored, no onTrainEnd (it resolved as if none came).
     checkSignal('train', options.signal);
@@ -859,18 +895,26 @@ function checkBatch(
 }
 
 /**
- * Refuses weights that a hook (`validate`, `onEpochEnd`) left non-finite, naming it: `NON_FINITE`
- * for `arg` of `train`. One pass over the weights, once an epoch.
+ * Refuses weights that a hook (`validate`, `onEpochStart`, `onBatchEnd`, `onEpochEnd`) left
+ * non-finite (`NON_FINITE`) or past ±2^40 ({@link MAX_SAVED_WEIGHT}: `INVALID_ARGUMENT`), naming
+ * it as `arg` of `train`, `when` saying where: such weights were blamed on the optimiser at the next
+ * step ("its learning rate is far too high"), or, after the last epoch, came back from `train` for
+ * `saveEncoder` to refuse. One pass over the weights.
  */
-function afterHook(params: readonly Vec[], own: number, arg: 'validate' | 'callbacks', epoch: number): void {
-  const bad = firstNonFinite(params);
-  if (bad)
-    argError(
-      'NON_FINITE',
-      'train',
-      arg,
-      `left ${params[bad[0]][bad[1]]} in the ${bad[0] < own ? 'encoder' : 'loss'}'s weights after epoch ${epoch} (${arg === 'validate' ? 'validate' : 'onEpochEnd'} changed them).`,
-    );
+function afterHook(params: readonly Vec[], own: number, arg: 'validate' | 'callbacks', when: string): void {
+  for (let k = 0; k < params.length; k++) {
+    const p = params[k];
+    for (let i = 0; i < p.length; i++) {
+      const v = p[i];
+      if (Number.isFinite(v) && Math.abs(v) <= MAX_SAVED_WEIGHT) continue;
+      argError(
+        Number.isFinite(v) ? 'INVALID_ARGUMENT' : 'NON_FINITE',
+        'train',
+        arg,
+        `left ${v} in the ${k < own ? 'encoder' : 'loss'}'s weights ${when}${Number.isFinite(v) ? ', past the ±2^40 no training reaches (saveEncoder refuses it)' : ''}.`,
+      );
+    }
+  }
 }
 
 /**
@@ -879,7 +923,13 @@ function afterHook(params: readonly Vec[], own: number, arg: 'validate' | 'callb
  * when a weight passed ±2^40 ({@link MAX_SAVED_WEIGHT}): no training that converges gets there, and
  * `train` once resolved with weights of 4.5e30 that `saveEncoder` then refused.
  */
-function checkStepped(params: readonly Vec[], own: number, epoch: number, batches: number): void {
+function checkStepped(
+  params: readonly Vec[],
+  own: number,
+  epoch: number,
+  batches: number,
+  last = true,
+): void {
   const at = firstNonFinite(params);
   if (!at) {
     for (let k = 0; k < params.length; k++) {
@@ -890,7 +940,7 @@ function checkStepped(params: readonly Vec[], own: number, epoch: number, batche
             'INVALID_ARGUMENT',
             'train',
             'optimizer',
-            `diverged by the end of epoch ${epoch}: ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} holds ${p[i]} at ${i}, beyond ±2^40 (a model no file holds); lower the learning rate.`,
+            `diverged ${last ? 'by the end of' : `at batch ${batches - 1} of`} epoch ${epoch}: ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} holds ${p[i]} at ${i}, beyond ±2^40 (a model no file holds); lower the learning rate.`,
           );
     }
     return;
@@ -900,6 +950,6 @@ function checkStepped(params: readonly Vec[], own: number, epoch: number, batche
     'NON_FINITE',
     'train',
     'optimizer',
-    `left ${params[k][i]} in ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} at ${i} after the last step (${batches - 1}) of epoch ${epoch}: its learning rate (or weight decay) is far too high.`,
+    `left ${params[k][i]} in ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} at ${i} after ${last ? 'the last step' : 'step'} (${batches - 1}) of epoch ${epoch}: its learning rate (or weight decay) is far too high.`,
   );
 }

@@ -222,3 +222,26 @@ describe('training the encoder and the class vectors together', () => {
     expect(encoder.parameters()[0]).toEqual(best!.enc);
   });
 });
+
+describe('CosineClassifier.accuracy', () => {
+  it('names x when its rows are of the wrong width, before counting labels against them', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const encoder = createEncoder({ inputs: 8, layers: [{ units: 4 }], seed: 1 });
+    const clf = createCosineClassifier({ classes: 3, dim: 4, seed: 2 });
+    // Eight rows of 8 passed flat: one row of 64 ("labels must hold 1 labels" named the wrong argument).
+    const flat = new Float32Array(64).map((_, i) => Math.sin(i));
+    const labels = [0, 1, 2, 0, 1, 2, 0, 1];
+    await expect(clf.accuracy(kit, encoder, flat, labels)).rejects.toMatchObject({
+      code: 'DIMENSION_MISMATCH',
+      op: 'CosineClassifier.accuracy',
+      arg: 'x',
+    });
+    const right = await clf.accuracy(kit, encoder, new Tensor(flat, 8, 8), labels);
+    expect(right).toBeGreaterThanOrEqual(0);
+    expect(right).toBeLessThanOrEqual(1);
+    await expect(clf.accuracy(kit, encoder, new Tensor(flat, 8, 8), labels.slice(1))).rejects.toMatchObject({
+      code: 'SHAPE_MISMATCH',
+      arg: 'labels',
+    });
+  });
+});

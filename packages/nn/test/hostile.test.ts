@@ -1,5 +1,5 @@
 import { createWasmBackend } from '@cosinekit/backend-wasm';
-import { type Backend, createCosineKit, Tensor } from '@cosinekit/core';
+import { type Backend, type CosineKitError, createCosineKit, Tensor } from '@cosinekit/core';
 import { referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
@@ -1305,6 +1305,29 @@ describe('rows that turn NaN or vanish after the sampler was made are the sample
       expect.objectContaining({ code: 'DISPOSED', op: 'fixedPairSampler', arg: 'data.a' }),
     );
   });
+
+  it('x shrunk or transferred during an epoch is DISPOSED at the next batch, not rows left over from the last batch', () => {
+    for (const [op, make] of Object.entries(samplers)) {
+      for (const how of ['shrunk', 'transferred'] as const) {
+        // A resizable buffer (ES2024): a length-tracking view shrinks with it.
+        const Resizable = ArrayBuffer as unknown as new (
+          n: number,
+          o: { maxByteLength: number },
+        ) => ArrayBuffer & { resize(n: number): void };
+        const buf = new Resizable(rows * cols * 4, { maxByteLength: rows * cols * 4 });
+        const x = new Float32Array(buf);
+        x.set(randomVec(rows * cols, 5));
+        const batches = make(x).epoch(createRng(1))[Symbol.iterator]();
+        expect(batches.next().done, op).toBe(false);
+        if (how === 'shrunk') buf.resize(rows * cols * 2);
+        else structuredClone(buf, { transfer: [buf] });
+        // Rows past the new end copied nothing: the epoch's later batches held the last batch's rows.
+        expect(() => {
+          for (let b = batches.next(); !b.done; b = batches.next());
+        }, `${op}, ${how}`).toThrow(expect.objectContaining({ code: 'DISPOSED', op, arg: 'data.x' }));
+      }
+    }
+  });
 });
 
 describe('evaluateRetrieval: corpus labels that do not line up with the rows', () => {
@@ -2375,6 +2398,50 @@ describe('a callback that writes NaN into the weights is named, not the optimise
     }).catch((x: unknown) => x);
     expect(e).toMatchObject({ name: 'CosineKitError', code: 'NON_FINITE', op: 'train', arg: 'callbacks' });
     expect((e as Error).message).toContain('after batch 0 of epoch 0');
+  });
+
+  /** train with one hook writing `v` into the first weight (and how it fails, or undefined). */
+  const withHook = (hook: 'onEpochStart' | 'onBatchEnd' | 'onEpochEnd', v: number, optimizer = adam()) => {
+    const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true });
+    const write = () => {
+      encoder.parameters()[0][3] = v;
+    };
+    return train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+      optimizer,
+      epochs: 2,
+      callbacks: {
+        [hook]: (i: number | { epoch: number }) => {
+          if ((typeof i === 'number' ? i : i.epoch) === (hook === 'onEpochEnd' ? 1 : 0)) write();
+        },
+      },
+    }).then(
+      () => undefined,
+      (x: unknown) => x as CosineKitError,
+    );
+  };
+
+  it('onEpochStart too, and a finite weight past ±2^40 from any hook (blamed on the learning rate, or saved by none)', async () => {
+    // NaN before any step: "the optimiser left non-finite weights ... its learning rate".
+    expect(await withHook('onEpochStart', Number.NaN)).toMatchObject({
+      code: 'NON_FINITE',
+      arg: 'callbacks',
+      message: expect.stringContaining('before epoch 0 (onEpochStart changed them)'),
+    });
+    for (const hook of ['onEpochStart', 'onBatchEnd', 'onEpochEnd'] as const)
+      for (const v of [1e30, 2e12])
+        expect(await withHook(hook, v), `${hook} ${v}`).toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          op: 'train',
+          arg: 'callbacks',
+          message: expect.stringContaining('past the ±2^40'),
+        });
+    // A hook that leaves the weights alone is not blamed for a step that diverges before it runs.
+    const e = await withHook('onBatchEnd', 0.5, sgd({ learningRate: 1e30 }));
+    expect(e).toMatchObject({ op: 'train', arg: 'optimizer' });
   });
 });
 

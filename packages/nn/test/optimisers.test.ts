@@ -60,6 +60,13 @@ describe('optimisers', () => {
     const g = cosineSchedule(1, 10, 2.5);
     for (let step = 0; step < 12; step++) expect(g(step), `step ${step}`).toBeLessThanOrEqual(1);
     expect(g(2)).toBe(1);
+    // A warm-up past the end ran on past `total` (0.006 at step 11 of 10), where `min` is promised.
+    expect(() => cosineSchedule(1e-2, 10, 20)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'warmup' }),
+    );
+    const whole = cosineSchedule(1, 10, 10, 0.25);
+    expect(whole(9)).toBe(1);
+    expect(whole(11)).toBe(0.25);
   });
 
   it('rejects a bad learning rate and mismatched gradients', () => {

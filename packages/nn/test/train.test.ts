@@ -543,3 +543,39 @@ describe("gradients past what Adam's float32 moments hold", () => {
     expect(Number.isFinite(r.history[0].loss)).toBe(true);
   });
 });
+
+describe('two train calls at once', () => {
+  it('may not share an optimiser or a classifier loss (their steps took turns: other results every run); one after the other they may', async () => {
+    const { createCosineClassifier, normFaceLoss, labelledSampler } = await import('../src/index.js');
+    const opt = adam({ learningRate: 1e-2 });
+    const run = (optimizer: ReturnType<typeof adam>) =>
+      train({
+        kernels: kit,
+        encoder: makeEncoder(),
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler(data, { batchSize: 16 }),
+        optimizer,
+        epochs: 2,
+      });
+    const first = run(opt);
+    await expect(run(opt)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'optimizer' });
+    await first;
+    // Once the first is done, the same optimiser trains another model (from a fresh start).
+    await expect(run(opt)).resolves.toMatchObject({ history: expect.any(Array) });
+
+    const clf = createCosineClassifier({ classes: 4, dim: 8, seed: 3 });
+    const withLoss = () =>
+      train({
+        kernels: kit,
+        encoder: makeEncoder(),
+        loss: normFaceLoss(clf),
+        sampler: labelledSampler(data, { batchSize: 16 }),
+        optimizer: adam({ learningRate: 1e-2 }),
+        epochs: 2,
+      });
+    const a = withLoss();
+    await expect(withLoss()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'loss' });
+    await a;
+    await expect(withLoss()).resolves.toMatchObject({ history: expect.any(Array) });
+  });
+});
