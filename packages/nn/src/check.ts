@@ -478,3 +478,30 @@ export function isA<T>(v: unknown, C: abstract new (...args: never[]) => T): v i
     return false;
   }
 }
+
+/**
+ * Resolves on a later turn of the event loop, after timers and I/O waiting: `setImmediate` in
+ * Node, a `MessageChannel` message in browsers (`setTimeout` is clamped to 4 ms there), else a
+ * `setTimeout`.
+ */
+export function nextTurn(): Promise<void> {
+  const g = globalThis as {
+    setImmediate?: (f: () => void) => unknown;
+    MessageChannel?: new () => {
+      port1: { onmessage: (() => void) | null; close(): void };
+      port2: { postMessage(v: unknown): void; close(): void };
+    };
+  };
+  return new Promise((resolve) => {
+    if (g.setImmediate) g.setImmediate(resolve);
+    else if (g.MessageChannel) {
+      const c = new g.MessageChannel();
+      c.port1.onmessage = () => {
+        c.port1.close();
+        c.port2.close();
+        resolve();
+      };
+      c.port2.postMessage(0);
+    } else setTimeout(resolve, 0);
+  });
+}

@@ -19,6 +19,7 @@ import {
   given,
   HUGE,
   isA,
+  nextTurn,
   renamedError,
   rowMagnitudes,
   TINY,
@@ -171,33 +172,6 @@ const BUSY = new WeakSet<object>();
 
 /** Longest run of steps between two turns of the event loop, in milliseconds. */
 const YIELD_MS = 20;
-
-/**
- * Resolves on a later turn of the event loop, after timers and I/O waiting: `setImmediate` in
- * Node, a `MessageChannel` message in browsers (`setTimeout` is clamped to 4 ms there), else a
- * `setTimeout`.
- */
-function nextTurn(): Promise<void> {
-  const g = globalThis as {
-    setImmediate?: (f: () => void) => unknown;
-    MessageChannel?: new () => {
-      port1: { onmessage: (() => void) | null; close(): void };
-      port2: { postMessage(v: unknown): void; close(): void };
-    };
-  };
-  return new Promise((resolve) => {
-    if (g.setImmediate) g.setImmediate(resolve);
-    else if (g.MessageChannel) {
-      const c = new g.MessageChannel();
-      c.port1.onmessage = () => {
-        c.port1.close();
-        c.port2.close();
-        resolve();
-      };
-      c.port2.postMessage(0);
-    } else setTimeout(resolve, 0);
-  });
-}
 
 /** Where training is, for {@link blame}: the step's input and the trained arrays. */
 interface StepState {

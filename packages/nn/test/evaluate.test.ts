@@ -1,4 +1,4 @@
-import { createCosineKit } from '@cosinekit/core';
+import { createCosineKit, Tensor } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from '../src/index.js';
 
@@ -166,5 +166,65 @@ describe('retrieval metrics', () => {
     resident.dispose();
     await expect(evaluateRetrieval(kit, set, [])).rejects.toThrow(/'k'/);
     await expect(evaluateRetrieval(kit, set, [0])).rejects.toThrow(/'k'/);
+  });
+});
+
+describe('evaluateRetrieval over many queries', () => {
+  /** `n` rows of `d` values in four noisy classes. */
+  const set = (n: number, d: number, seed: number) => {
+    let s = seed;
+    const r = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const labels = Array.from({ length: n }, (_, i) => i % 4);
+    const x = new Float32Array(n * d).map((_, i) => (Math.floor(i / d) % 4 === i % 4 ? 1 : 0) + 0.8 * r());
+    return { x: new Tensor(x, n, d), labels };
+  };
+
+  it('searches a block of queries at a time, letting the event loop turn, with the answer of one search', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    // 6,000 queries against 3,000 rows of 4: two blocks of 2^24 multiply-adds or less.
+    const q = set(6000, 4, 1);
+    const c = set(3000, 4, 2);
+    const data = { queries: q.x, queryLabels: q.labels, corpus: c.x, corpusLabels: c.labels };
+    let turned = false;
+    setTimeout(() => {
+      turned = true;
+    }, 0);
+    const got = await evaluateRetrieval(kit, data, [1, 5]);
+    // The search once ran in one synchronous call: the timer fired only after it resolved.
+    expect(turned).toBe(true);
+    // The same as from one search of every query.
+    const all = await kit.topK(q.x, c.x, 5);
+    const want = [1, 5].map((k) => {
+      let hit = 0;
+      for (let i = 0; i < 6000; i++)
+        for (let j = 0; j < k; j++)
+          if (c.labels[all.indices[i * 5 + j]] === q.labels[i]) {
+            hit++;
+            break;
+          }
+      return hit / 6000;
+    });
+    expect(got.map((g) => g.recall)).toEqual(want);
+    // Resident: the same.
+    const resident = await kit.corpus(c.x);
+    expect(
+      (await evaluateRetrieval(kit, { ...data, corpus: resident }, [1, 5])).map((g) => g.recall),
+    ).toEqual(want);
+    resident.dispose();
+  });
+
+  it('stops between blocks when its signal fires (ABORTED), and refuses a signal that is not one', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const q = set(6000, 4, 1);
+    const c = set(3000, 4, 2);
+    const data = { queries: q.x, queryLabels: q.labels, corpus: c.x, corpusLabels: c.labels };
+    const stop = new AbortController();
+    const run = evaluateRetrieval(kit, data, 5, { signal: stop.signal });
+    stop.abort(new Error('enough'));
+    await expect(run).rejects.toMatchObject({ code: 'ABORTED', op: 'evaluateRetrieval' });
+    await expect(evaluateRetrieval(kit, data, 5, { signal: 'soon' as never })).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      arg: 'options.signal',
+    });
   });
 });
