@@ -233,7 +233,9 @@ export interface Kernels {
    * as {@link Kernels.exportCorpus} of each, the kept rows gathered and {@link Kernels.importCorpus}
    * would, bit for bit. At least one row is kept. `corpora` stay as they were (the caller
    * disposes them). Lets the public API merge a corpus's segments after many small adds, or drop
-   * removed rows, without copying every row out of the backend and back in.
+   * removed rows, without copying every row out of the backend and back in. Throw `UNSUPPORTED`
+   * for corpora it cannot merge (in different memories, say): the kit then gathers their rows
+   * itself, as it does after any failure of this kernel but `DISPOSED`.
    */
   mergeCorpora?(corpora: readonly ResidentCorpus[], drop: readonly Uint8Array[]): Awaitable<ResidentCorpus>;
   /**

@@ -886,7 +886,10 @@ export class Corpus {
     if (this.#kernels.canMerge && !this.#keepsHost) {
       // The backend merges its own rows: one copy within it rather than each row copied out,
       // gathered and copied back (a quarter of the time of many small adds; see `mergeCorpora`).
-      // `UNSUPPORTED` (segments it cannot merge, such as ones in different memories): gathered here.
+      // A merge it refuses (`UNSUPPORTED`: segments in different memories) or fails at (a backend
+      // that spread the reference's kernels over corpora of its own, whose merge then refused them
+      // as foreign: its segments were never merged again) is gathered here instead; a backend
+      // disposed meanwhile fails the call.
       const hs = segs.map((s) => s.handle);
       try {
         handle = await this.#kernels.mergeCorpora(
@@ -897,7 +900,7 @@ export class Corpus {
           rows,
         );
       } catch (e) {
-        if (!isCosineKitError(e, 'UNSUPPORTED')) throw e;
+        if (isCosineKitError(e, 'DISPOSED')) throw e;
       }
     }
     if (handle === undefined) {

@@ -221,7 +221,7 @@ const CORPUS_KERNELS: [keyof Kernels, Probe, [string, Corrupt][]][] = [
   [
     'mergeCorpora',
     // Adds of a few rows each merge the segments; removing half of one compacts it. A handle the
-    // kit refuses leaves the segments as they were: the same answer as a backend that merges well.
+    // kit refuses is released and the kit gathers the rows itself: the answer of a backend that merges well.
     (kit) =>
       withCorpus(kit, async (k) => {
         for (let a = 0; a < 4; a++) await k.add(mat(rows(3, D, 40 + a)));
