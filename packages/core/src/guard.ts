@@ -1067,7 +1067,29 @@ export class CheckedKernels {
     // Copies: the kit's own marks are never handed to a backend that could write to them.
     const marks = drop.map((m) => m.slice());
     const h = await this.guard.call(op, arg, 'mergeCorpora', () => merge.call(this.kernels, [...hs], marks));
-    return this.guard.corpus(op, arg, h, rows, hs[0].cols, 'mergeCorpora');
+    // One of its own parts handed back: refused without disposing it (the kit's segment), which the
+    // shape check did, or, where the shape fitted, the kit did when it released the parts.
+    if (hs.includes(h))
+      throw backendError(
+        op,
+        arg,
+        this.guard.provider('mergeCorpora'),
+        'mergeCorpora',
+        'returned one of the corpora it was to merge, not a new corpus.',
+      );
+    const merged = this.guard.corpus(op, arg, h, rows, hs[0].cols, 'mergeCorpora');
+    // Another backend's handle: every later search refused it as the caller's mistake.
+    if (merged.backend !== hs[0].backend) {
+      disposeQuietly(merged);
+      throw backendError(
+        op,
+        arg,
+        this.guard.provider('mergeCorpora'),
+        'mergeCorpora',
+        `returned a corpus of backend '${merged.backend}', not '${hs[0].backend}'.`,
+      );
+    }
+    return merged;
   }
 
   corpusSearch(op: string, arg: string, h: ResidentCorpus, q: Matrix, k: number): Awaitable<TopKResult> {

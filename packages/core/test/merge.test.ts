@@ -439,6 +439,45 @@ describe('mergeCorpora', () => {
     want.c.dispose();
   });
 
+  it.each([
+    [
+      'one of its parts (never disposed by the kit: the corpus failed with DISPOSED)',
+      (hs: readonly ResidentCorpus[]) => hs[0],
+    ],
+    ['its last part', (hs: readonly ResidentCorpus[]) => hs[hs.length - 1]],
+    [
+      "another backend's corpus",
+      (hs: readonly ResidentCorpus[]) => {
+        const h = referenceKernels.mergeCorpora!(
+          hs,
+          hs.map((x) => new Uint8Array(x.rows)),
+        ) as ResidentCorpus;
+        return {
+          backend: 'elsewhere',
+          rows: h.rows,
+          cols: h.cols,
+          storage: h.storage,
+          disposed: false,
+          dispose: () => h.dispose(),
+        };
+      },
+    ],
+  ] as const)(
+    'a merge answered with %s is refused, and the rows gathered by the kit: the same answers',
+    async (_, answer) => {
+      const want = await churned(undefined);
+      const got = await churned((hs) => answer(hs));
+      expect(got.live).toBe(want.live);
+      const q = rows(4, 6, 97);
+      const [x, y] = [await got.c.search(q, 9), await want.c.search(q, 9)];
+      expect(x.ids).toEqual(y.ids);
+      expect(Array.from(x.scores)).toEqual(Array.from(y.scores));
+      expect(await got.c.save()).toEqual(await want.c.save());
+      got.c.dispose();
+      want.c.dispose();
+    },
+  );
+
   it('hands the backend copies of its marks: a backend writing to them changes nothing', async () => {
     const want = await churned(referenceKernels.mergeCorpora);
     const got = await churned((hs, drop) => {
