@@ -173,10 +173,11 @@ describe.skipIf(!hasChromium())('roofline on the benchmark page', () => {
         // read faster than memory, so bandwidth shares get no upper bound here.
         if (l.bound === 'compute') expect(l.share, what).toBeLessThanOrEqual(10);
       }
-      // The targets that apply to each cell are judged: few queries on bandwidth and against tfjs,
-      // the product at d = 384 on peak (and on the second thread, above the threading threshold).
+      // The targets that apply to each cell are judged: few queries against tfjs (and on bandwidth
+      // where the corpus outgrows a cache: these of 7-29 MB do not), the product at d = 384 on peak
+      // (and on the second thread, above the threading threshold).
       const targets = c.verdicts.map((v) => v.target);
-      if (c.q === 1) expect(targets).toEqual(['fewBandwidth', 'beatsTfjs']);
+      if (c.q === 1) expect(targets).toEqual(['beatsTfjs']);
       if (c.q === 64 && c.d === 384) expect(targets[0]).toBe('manyPeak');
       if (c.q === 64 && c.d === 96) expect(targets).toEqual([]);
     }
