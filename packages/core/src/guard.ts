@@ -1488,8 +1488,9 @@ function queriesOf(op: string, h: ResidentCorpus, q: Matrix): number {
 }
 
 /**
- * The rows `mergeCorpora` keeps of `hs`, after checking its arguments: one or more corpora of one
- * width, storage and `rerank`, one Uint8Array of 0s and 1s per corpus, as long as its rows, keeping one row or more.
+ * The rows `mergeCorpora` keeps of `hs`, after checking its arguments: one or more live corpora of
+ * one width and storage (a corpus's `rerank` is the backend's to check: handles do not show it), one
+ * Uint8Array of 0s and 1s per corpus, as long as its rows, keeping one row or more.
  */
 function mergedRows(hs: readonly ResidentCorpus[], drop: readonly Uint8Array[]): number {
   const op = 'mergeCorpora';
