@@ -59,7 +59,10 @@ export interface EncoderOptions {
   inputShape?: readonly [number, number, number];
   /** The layers, first to last; the last one's output is the embedding. */
   layers: readonly LayerSpec[];
-  /** L2-normalise the output rows, so embeddings lie on the unit sphere. Defaults to false. */
+  /**
+   * L2-normalise the output rows, so embeddings lie on the unit sphere. Defaults to false. Refused
+   * (`INVALID_ARGUMENT`) for a 1-wide output, whose normalised rows are +-1: nothing to learn.
+   */
   normalize?: boolean;
   /** Seed of the initialisation; defaults to 1. Equal seeds give equal weights. */
   seed?: number;
@@ -514,6 +517,15 @@ export function createEncoder(options: EncoderOptions): Encoder {
     built.push(l);
     shape = l.outputShape;
   }
+  // A 1-wide embedding normalised is +-1 (or 0): every cosine is +-1 and its gradient is 0, so
+  // training ran, reported losses and never changed a weight.
+  if (normalize && shape[0] * shape[1] * shape[2] === 1)
+    argError(
+      'INVALID_ARGUMENT',
+      'createEncoder',
+      'normalize',
+      'is true for a 1-wide output: its embeddings would be +-1, every cosine +-1, and nothing could be learned (give the last layer 2 or more units).',
+    );
   return new Encoder(built, normalize);
 }
 

@@ -296,3 +296,12 @@ describe('a DenseLayer made by hand', () => {
     expect(new DenseLayer(2, 2, 'relu', w, new Float32Array(2)).units).toBe(2);
   });
 });
+
+describe('a 1-wide normalised embedding', () => {
+  it('is refused by createEncoder (every cosine would be +-1 and training would change nothing); 1-wide without normalize is fine', () => {
+    expect(() =>
+      createEncoder({ inputs: 4, layers: [{ units: 8, activation: 'relu' }, { units: 1 }], normalize: true }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createEncoder', arg: 'normalize' }));
+    expect(createEncoder({ inputs: 4, layers: [{ units: 1 }] }).outputs).toBe(1);
+  });
+});
