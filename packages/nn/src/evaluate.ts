@@ -323,16 +323,18 @@ async function retrieval(
   const kMax = Math.max(...ks);
   // The search's errors name its own operation ('topK', 'search'): renamed after this one. It runs
   // a block of queries at a time, the event loop turning between blocks.
+  // A matrix corpus as a tensor once, for every block's search and its labels' count.
+  let matrix: Tensor | undefined;
   const result = await under(
     op,
     async () => {
       const q = toTensor(queries, op, 'set.queries');
-      const n = resident ? corpus.rows : toTensor(corpus as TensorInput, op, 'set.corpus').rows;
+      if (!resident) matrix = toTensor(corpus as TensorInput, op, 'set.corpus');
+      const n = resident ? corpus.rows : matrix!.rows;
       // At least 64 queries a block: a matrix corpus is checked again by each block's search, and a
       // large resident corpus read once per query was 4x slower than one search of 512.
       const block = Math.max(64, Math.floor(BLOCK_MACS / Math.max(1, n * q.cols)));
-      const search = (x: Tensor) =>
-        resident ? corpus.search(x, kMax) : topK!.call(kit, x, corpus as TensorInput, kMax);
+      const search = (x: Tensor) => (resident ? corpus.search(x, kMax) : topK!.call(kit, x, matrix!, kMax));
       if (q.rows <= block) return search(q);
       const parts: TopKResult[] = [];
       for (let r0 = 0; r0 < q.rows; r0 += block) {
@@ -348,16 +350,11 @@ async function retrieval(
   if (set.queryLabels.length !== result.queries) {
     argError('SHAPE_MISMATCH', op, 'set.queryLabels', `must hold ${result.queries} labels.`);
   }
-  if (!resident) {
+  if (matrix) {
     // A matrix's rows are its indices, so its labels must be one per row: more would be scored
     // silently, shifted if the rows were cut. (A resident corpus reports ordinals, which outlive
     // removed rows, so its labels are indexed by ordinal and only checked to cover them.)
-    const c = corpus as unknown;
-    const n = isA(c, Tensor)
-      ? c.rows
-      : Array.isArray(c) && (Array.isArray(c[0]) || ArrayBuffer.isView(c[0]))
-        ? c.length
-        : 1;
+    const n = matrix.rows;
     if (set.corpusLabels.length !== n)
       argError(
         'SHAPE_MISMATCH',
