@@ -25,7 +25,14 @@ import {
 } from './engine.js';
 import { activation, activationGrad } from './kernels/activation.js';
 import { addBias } from './kernels/add-bias.js';
-import { corpusMatrix, corpusSearch, createCorpus, importCorpus, readCorpus } from './kernels/corpus.js';
+import {
+  corpusMatrix,
+  corpusSearch,
+  createCorpus,
+  importCorpus,
+  mergeCorpora,
+  readCorpus,
+} from './kernels/corpus.js';
 import { cosineMatrix } from './kernels/cosine-matrix.js';
 import { cosineRows } from './kernels/cosine-rows.js';
 import { matmul } from './kernels/matmul.js';
@@ -202,6 +209,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     corpusMatrix: corpusMatrix(ctx),
     readCorpus: readCorpus(ctx),
     importCorpus: importCorpus(ctx, live),
+    mergeCorpora: mergeCorpora(ctx, live),
     matmul: matmul(ctx),
     addBias: addBias(ctx),
     activation: activation(ctx),

@@ -115,6 +115,108 @@ function hostTiles(tf: Tfjs, x: Matrix, width: number, from: number[], normalize
   return tiles;
 }
 
+/**
+ * The rows of `sources` (each a corpus's tiles) whose byte in `drop` is 0, in order, copied from
+ * their transposed tiles into new tiles of `ctx.tileColumns` rows, cut at the sources' dimensions.
+ * Values are copied, never computed again, so the result holds the kept rows bit for bit as the
+ * sources hold them: reading every row out (a transpose on the engine), gathering it and building
+ * tiles again (a transpose on the host) was most of the time of many small adds. Each source tile
+ * is read once, and each new tile uploaded as soon as it is full; tiles whose rows are all dropped
+ * are not read at all. Call inside `ctx.run`.
+ */
+export async function mergeTiles(
+  ctx: KernelContext,
+  tf: Tfjs,
+  sources: readonly (readonly CorpusTile[])[],
+  drop: readonly Uint8Array[],
+  rows: number,
+  d: number,
+): Promise<CorpusTile[]> {
+  const width = ctx.tileColumns;
+  const from = sources[0][0].from;
+  const made: CorpusTile[] = [];
+  let buf: Float32Array | null = null;
+  let w = 0;
+  let filled = 0;
+  let start = 0;
+  try {
+    for (let s = 0; s < sources.length; s++) {
+      const keep = drop[s];
+      for (const tile of sources[s]) {
+        const ws = tile.width;
+        let i = keep.subarray(tile.start, tile.start + ws).indexOf(0);
+        if (i < 0) continue;
+        await ctx.reactivate(tf);
+        const src = await tileValues(tile, d);
+        while (i < ws) {
+          if (keep[tile.start + i] !== 0) {
+            i++;
+            continue;
+          }
+          if (buf === null) {
+            w = Math.min(width, rows - start);
+            buf = new Float32Array(d * w);
+            filled = 0;
+          }
+          // A run of kept rows that fits the new tile: one short copy per dimension.
+          let n = 1;
+          while (i + n < ws && filled + n < w && keep[tile.start + i + n] === 0) n++;
+          for (let p = 0; p < d; p++) {
+            const so = p * ws + i;
+            const to = p * w + filled;
+            for (let j = 0; j < n; j++) buf[to + j] = src[so + j];
+          }
+          filled += n;
+          i += n;
+          if (filled === w) {
+            await ctx.reactivate(tf);
+            made.push({ start, width: w, parts: uploadParts(tf, buf, w, d, from), from });
+            start += w;
+            buf = null;
+          }
+        }
+      }
+    }
+  } catch (err) {
+    disposeTiles(made);
+    throw err;
+  }
+  return made;
+}
+
+/** A tile's values, `d x width` row-major (its parts one after another). */
+async function tileValues(tile: CorpusTile, d: number): Promise<Float32Array> {
+  if (tile.parts.length === 1) return (await tile.parts[0].data()) as Float32Array;
+  const out = new Float32Array(d * tile.width);
+  for (let j = 0; j < tile.parts.length; j++)
+    out.set((await tile.parts[j].data()) as Float32Array, tile.from[j] * tile.width);
+  return out;
+}
+
+/** The parts of a transposed tile `buf` (`d x w`) cut at dimensions `from`, as tensors. */
+function uploadParts(
+  tf: Tfjs,
+  buf: Float32Array,
+  w: number,
+  d: number,
+  from: readonly number[],
+): TF.Tensor2D[] {
+  const parts: TF.Tensor2D[] = [];
+  try {
+    for (let j = 0; j < from.length; j++) {
+      const k0 = from[j];
+      const k1 = j + 1 < from.length ? from[j + 1] : d;
+      parts.push(
+        tf.tensor2d(from.length === 1 ? buf : buf.subarray(k0 * w, k1 * w), [k1 - k0, w], 'float32'),
+      );
+    }
+  } catch (err) {
+    for (const p of parts) p.dispose();
+    throw err;
+  }
+  return parts;
+}
+
 /** 1 / the L2 norm of each row, summed in float64 (no overflow or underflow for float32 rows); 0 for a zero row. */
 function inverseNorms(x: Matrix): Float64Array {
   const { data, rows, cols: d } = x;

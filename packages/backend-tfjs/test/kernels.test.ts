@@ -263,6 +263,64 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     expect(backend.memory().residentHandles).toBe(0);
   });
 
+  it('mergeCorpora holds the kept rows bit for bit, in order, across tiles and split rows', async () => {
+    // d = 1100: three parts per tile on tfjs-wasm. Parts of 1, 9 and 23 rows: the tiled backend's
+    // 7-column tiles are crossed by runs of kept rows, one of them dropped whole, the last ragged.
+    for (const d of [1, 13, 1100]) {
+      const parts = [matrix(1, d, 31), matrix(9, d, 32), matrix(23, d, 33)];
+      const drop = [
+        Uint8Array.of(0),
+        Uint8Array.from({ length: 9 }, (_, i) => (i === 0 || i === 5 ? 1 : 0)),
+        Uint8Array.from({ length: 23 }, (_, i) => ((i >= 7 && i < 14) || i % 5 === 4 ? 1 : 0)),
+      ];
+      const queries = matrix(3, d, 34);
+      for (const b of [backend, tiled]) {
+        const before = b.memory().objects;
+        const hs = await Promise.all(parts.map((p) => b.kernels.createCorpus(p)));
+        const stored = await Promise.all(hs.map((h) => b.kernels.readCorpus(h)));
+        const kept: number[] = [];
+        hs.forEach((h, i) => {
+          for (let r = 0; r < h.rows; r++)
+            if (drop[i][r] === 0) kept.push(...stored[i].subarray(r * d, (r + 1) * d));
+        });
+        const rows = kept.length / d;
+        const merged = await b.kernels.mergeCorpora!(hs, drop);
+        expect([merged.rows, merged.cols]).toEqual([rows, d]);
+        expect(await b.kernels.readCorpus(merged), `${b.name} d=${d}`).toEqual(Float32Array.from(kept));
+        // Searches as the kept rows imported, and as the float64 reference on them.
+        const whole = await b.kernels.importCorpus({
+          rows,
+          cols: d,
+          storage: 'float32',
+          rerank: 0,
+          exact: Float32Array.from(kept),
+          half: null,
+          codes: null,
+          scales: null,
+        });
+        const [s1, s2] = [
+          await b.kernels.corpusSearch(merged, queries, rows),
+          await b.kernels.corpusSearch(whole, queries, rows),
+        ];
+        expect(s1.indices).toEqual(s2.indices);
+        expect(s1.scores).toEqual(s2.scores);
+        expectTopK(s1, queries, { data: Float32Array.from(kept), rows, cols: d }, rows, tol);
+        // The parts are untouched; another backend's corpus or a disposed one is refused.
+        expect(await b.kernels.readCorpus(hs[1])).toEqual(stored[1]);
+        const other = b === backend ? tiled : backend;
+        await expect(other.kernels.mergeCorpora!(hs, drop)).rejects.toMatchObject({ op: 'mergeCorpora' });
+        hs[0].dispose();
+        await expect(b.kernels.mergeCorpora!(hs, drop)).rejects.toMatchObject({
+          code: 'DISPOSED',
+          op: 'mergeCorpora',
+        });
+        for (const h of [...hs, merged, whole]) h.dispose();
+        expect(b.memory().objects, `${b.name} d=${d}: tensors left`).toBe(before);
+      }
+    }
+    expect(backend.memory().residentHandles).toBe(0);
+  });
+
   it('search selects on the reported (clamped) scores: near-1 ties go to the lower index', async () => {
     // Copies and positive multiples of each query round to scores a little over or under 1; the
     // search selects on raw scores unless a k-th score reaches 1, then again on clamped ones.

@@ -8,7 +8,7 @@ import {
 import type { KernelContext } from '../context.js';
 import { type CorpusTile, TfjsCorpus } from '../corpus.js';
 import { readAndDispose } from '../graph.js';
-import { buildTiles, cosineTiles, searchTiles } from '../tiles.js';
+import { buildTiles, cosineTiles, mergeTiles, searchTiles } from '../tiles.js';
 
 /**
  * The most bytes of tensors tfjs's wasm heap holds: 4 GiB (wasm32), less 64 MiB for the module's
@@ -120,6 +120,34 @@ export function readCorpus(ctx: KernelContext): NonNullable<Kernels['readCorpus'
         return out;
       }),
     );
+}
+
+/**
+ * `mergeCorpora`: one corpus of the kept rows of `corpora`, copied from their tiles into new ones
+ * on the host and uploaded once (see `mergeTiles`): bit for bit the rows as stored, so it searches
+ * as `importCorpus` of the kept rows would.
+ */
+export function mergeCorpora(ctx: KernelContext, live: CorpusRegistry): NonNullable<Kernels['mergeCorpora']> {
+  return async (corpora, drop) => {
+    const own = corpora.map((c) => owned(ctx, c, 'mergeCorpora'));
+    const claimed: TfjsCorpus[] = [];
+    try {
+      const tiles = own.map((c) => {
+        const t = c.acquire('mergeCorpora');
+        claimed.push(c);
+        return t;
+      });
+      let rows = 0;
+      for (const m of drop) for (let i = 0; i < m.length; i++) if (m[i] === 0) rows++;
+      const cols = own[0].cols;
+      return await ctx.run('mergeCorpora', async (tf) => {
+        checkWasmRoom(ctx, 'mergeCorpora', 'corpora', rows * cols * 4);
+        return registered(ctx, live, { rows, cols }, await mergeTiles(ctx, tf, tiles, drop, rows, cols));
+      });
+    } finally {
+      for (const c of claimed) c.release();
+    }
+  };
 }
 
 /** `corpusSearch`: tiled top-k against a resident corpus; nothing is uploaded but the queries. */

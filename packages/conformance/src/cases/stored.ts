@@ -237,6 +237,16 @@ export function storedCases(): ConformanceCase[] {
                 sectionsOf(await k.exportCorpus(merged)) === sectionsOf(want),
                 `${label}: the merged corpus exports other sections than the kept rows of its parts`,
               );
+            } else if (k.readCorpus) {
+              // Bit for bit the kept rows as each part reads them.
+              const read = await Promise.all(hs.map((h) => k.readCorpus!(h)));
+              const want: number[] = [];
+              for (let t = 0; t < kept.length; t += 2)
+                want.push(...read[kept[t]].subarray(kept[t + 1] * d, (kept[t + 1] + 1) * d));
+              check(
+                Array.from(await k.readCorpus(merged)).join() === want.join(),
+                `${label}: the merged corpus reads other rows than the kept rows of its parts`,
+              );
             }
             // The same hits as one corpus made of the kept rows, scores within the tolerance.
             for (const kk of [1, 5, rows]) {
