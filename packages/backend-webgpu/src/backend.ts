@@ -6,6 +6,7 @@ import {
   errorText,
   type Kernels,
   ownOptions,
+  type ResidentCorpus,
   reading,
   valueText,
 } from '@cosinekit/core/backend';
@@ -20,6 +21,7 @@ import {
   readCorpus,
   topK,
   WEBGPU_BACKEND_NAME,
+  WebGpuCorpus,
 } from './corpus.js';
 import { Engine } from './engine.js';
 import { USED_LIMITS, type WebGpuEntry, type WebGpuLimits } from './gpu.js';
@@ -161,6 +163,19 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     }
     return e;
   };
+  /**
+   * A kernel on a resident corpus: the corpus is claimed at the call (a dispose() right after it
+   * leaves the call its answer, as one made while it runs does), then `f` runs on the device.
+   */
+  const onCorpus = async <T>(name: string, c: ResidentCorpus, f: (e: Engine) => Promise<T>): Promise<T> => {
+    const release = c instanceof WebGpuCorpus ? c.claim(name) : undefined;
+    try {
+      return await f(await ready(name));
+    } finally {
+      release?.();
+    }
+  };
+
   const kernels: Kernels = {
     rowNorms: async (x, out) => rowNorms(await ready('rowNorms'), x, out),
     normalizeRows: async (x, out) => normalizeRows(await ready('normalizeRows'), x, out),
@@ -168,18 +183,18 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     cosineMatrix: async (a, b, out) => cosineMatrix(await ready('cosineMatrix'), a, b, out),
     topK: async (q, c, k) => topK(await ready('topK'), q, c, k),
     createCorpus: async (x, o) => createCorpus(await ready('createCorpus'), x, o),
-    corpusSearch: async (c, q, k) => corpusSearch(await ready('corpusSearch'), c, q, k),
-    corpusMatrix: async (c, q, out) => corpusMatrix(await ready('corpusMatrix'), c, q, out),
+    corpusSearch: (c, q, k) => onCorpus('corpusSearch', c, (e) => corpusSearch(e, c, q, k)),
+    corpusMatrix: (c, q, out) => onCorpus('corpusMatrix', c, (e) => corpusMatrix(e, c, q, out)),
     matmul: async (a, b, ta, tb, out) => matmul(await ready('matmul'), a, b, ta, tb, out),
     addBias: async (x, bias, out) => addBias(await ready('addBias'), x, bias, out),
     activation: async (kind, x, out) => activation(await ready('activation'), kind, x, out),
     activationGrad: async (kind, x, dy, out) =>
       activationGrad(await ready('activationGrad'), kind, x, dy, out),
-    readCorpus: async (c) => readCorpus(await ready('readCorpus'), c),
-    exportCorpus: async (c) => exportCorpus(await ready('exportCorpus'), c),
+    readCorpus: (c) => onCorpus('readCorpus', c, (e) => readCorpus(e, c)),
+    exportCorpus: (c) => onCorpus('exportCorpus', c, (e) => exportCorpus(e, c)),
     importCorpus: async (s) => importCorpus(await ready('importCorpus'), s),
-    corpusSearchAllowed: async (c, q, k, allow) =>
-      corpusSearchAllowed(await ready('corpusSearchAllowed'), c, q, k, allow),
+    corpusSearchAllowed: (c, q, k, allow) =>
+      onCorpus('corpusSearchAllowed', c, (e) => corpusSearchAllowed(e, c, q, k, allow)),
   };
   return {
     name: WEBGPU_BACKEND_NAME,

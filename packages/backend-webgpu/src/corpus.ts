@@ -21,7 +21,7 @@ import {
 } from '@cosinekit/core/backend';
 import { beyondLimits, type Engine, type Lease } from './engine.js';
 import { halfRows } from './half.js';
-import { encodeScores, rowLoops, rowsPerBinding, type StoredRows, tileOf } from './kernels.js';
+import { encodeScores, rowLoops, rowsPerBinding, type StoredRows, skinnyLoops, tileOf } from './kernels.js';
 import {
   BLOCK,
   clearSelectShader,
@@ -116,13 +116,40 @@ export class WebGpuCorpus implements ResidentCorpus {
    * the corpus was disposed before the call.
    */
   async use<T>(op: string, f: (blocks: Block[]) => Promise<T>): Promise<T> {
-    if (this.disposed) argError('DISPOSED', op, 'corpus', 'was disposed.');
+    if (!this.usable) argError('DISPOSED', op, 'corpus', 'was disposed.');
     this.#uses++;
     try {
       return await f(this.#blocks!);
     } finally {
       if (--this.#uses === 0 && this.#disposed) this.release();
     }
+  }
+
+  /** Whether a call may run on it: not disposed, or disposed after a call claimed it (see {@link claim}). */
+  get usable(): boolean {
+    return this.#blocks !== null && (!this.#disposed || this.#claims > 0);
+  }
+
+  /** Claims made by {@link claim} and not yet released. */
+  #claims = 0;
+
+  /**
+   * Claims the buffers from the moment a kernel is called, before the device is known to be ready,
+   * so a dispose() made in the same tick leaves that call its answer as one made while it runs
+   * does (it used to be refused with `DISPOSED`). Returns the release (idempotent). `DISPOSED`
+   * naming `op` when the corpus was disposed before the call.
+   */
+  claim(op: string): () => void {
+    if (this.disposed) argError('DISPOSED', op, 'corpus', 'was disposed.');
+    this.#uses++;
+    this.#claims++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#claims--;
+      if (--this.#uses === 0 && this.#disposed) this.release();
+    };
   }
 
   /** Destroys its buffers now (called once no call uses them, and by the engine's destruction). */
@@ -148,7 +175,7 @@ function discardBlocks(engine: Engine, blocks: Block[]): void {
 }
 
 function own(engine: Engine, corpus: ResidentCorpus, op: string): WebGpuCorpus {
-  if (corpus instanceof WebGpuCorpus && corpus.disposed) {
+  if (corpus instanceof WebGpuCorpus && !corpus.usable) {
     argError('DISPOSED', op, 'corpus', 'was disposed.');
   }
   if (!(corpus instanceof WebGpuCorpus) || corpus.engine !== engine) {
@@ -190,6 +217,7 @@ export async function createCorpus(
   checkStorage(options?.storage ?? 'float32', 'createCorpus', 'options.storage');
   // Unset options mean what they mean everywhere (int8 re-ranks by default).
   const { storage, rerank } = resolveCorpusOptions(options);
+  searchLoops(engine, 'createCorpus', 'x', x.cols);
   if (storage !== 'float32' && rerank > 0) rerankLoops(engine, 'createCorpus', 'options.rerank', x.cols);
   if (storage === 'float16') {
     // Encoded on the host as the reference encodes (float64 normalisation, nearest binary16), a
@@ -352,6 +380,7 @@ async function exportBlocks(engine: Engine, c: WebGpuCorpus, blocks: Block[]): P
 export function importCorpus(engine: Engine, stored: StoredCorpus): Promise<WebGpuCorpus> {
   const storage = checkStorage(stored.storage, 'importCorpus', 'stored.storage');
   const d = stored.cols;
+  searchLoops(engine, 'importCorpus', 'stored', d);
   if (storage !== 'float32' && stored.rerank > 0) rerankLoops(engine, 'importCorpus', 'stored.rerank', d);
   const view = <T extends Float32Array | Uint16Array | Int8Array>(
     a: T | null,
@@ -369,6 +398,20 @@ export function importCorpus(engine: Engine, stored: StoredCorpus): Promise<WebG
     codes: view(stored.codes, r0, rows, d),
     scales: view(stored.scales, r0, rows, 1),
   }));
+}
+
+/**
+ * Refuses, on a loop-limited adapter (llvmpipe), a corpus of rows of `d` floats that no search of
+ * a few queries could score (rows of more than about 63,000 floats, 254,000 when d is a multiple
+ * of 4), whatever its storage: it used to be made, and then every search of it failed.
+ */
+function searchLoops(engine: Engine, op: string, arg: string, d: number): void {
+  engine.loops(
+    op,
+    arg,
+    skinnyLoops(d),
+    `rows of ${d} floats (a search of a few queries scores them in one loop)`,
+  );
 }
 
 /**

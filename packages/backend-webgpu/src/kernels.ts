@@ -301,6 +301,16 @@ export interface StoredRows {
 }
 
 /**
+ * Loop iterations one invocation of the few-query scoring kernel counts for rows of `d` floats:
+ * one per (vector) load, two per block of them. The longest loop of any search, so a corpus whose
+ * rows pass the limit with it is refused when it is made (see `createCorpus`).
+ */
+export function skinnyLoops(d: number): number {
+  const w = d % 4 === 0 ? 4 : 1;
+  return d / w + 2 * Math.ceil(d / w / BLOCK) + 4;
+}
+
+/**
  * Records cosine scores `C[rows x cols]` of normalised queries (`qn`, rows x d) against `cols`
  * stored corpus rows starting at row `n0` of `src`: the skinny kernel for a few queries, the
  * tiled product otherwise. With `mask` (one allow bit per corpus row; `row0`: the corpus row of
@@ -349,8 +359,7 @@ export function encodeScores(
   }
   const vec = d % 4 === 0;
   const w = vec ? 4 : 1;
-  // One counted iteration per (vector) load, two per block of them.
-  engine.loops('corpusSearch', 'queries', d / w + 2 * Math.ceil(d / w / BLOCK) + 4, `rows of ${d} floats`);
+  engine.loops('corpusSearch', 'queries', skinnyLoops(d), `rows of ${d} floats`);
   const masked = mask !== undefined;
   const [nx, ny] = engine.grid(Math.ceil(cols / 64));
   for (let q0 = 0; q0 < rows; q0 += SKINNY_QUERIES) {

@@ -110,15 +110,17 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
         ['corpusSearchAllowed', (h) => k.corpusSearchAllowed!(h, q, 10, new Uint8Array(c.rows).fill(1))],
         ['corpusMatrix', (h) => k.corpusMatrix!(h, q)],
         ['exportCorpus', (h) => k.exportCorpus!(h)],
+        ['readCorpus', (h) => k.readCorpus!(h)],
       ];
       for (const storage of ['float32', 'int8'] as const) {
         const kept = await k.createCorpus!(c, { storage, rerank: storage === 'int8' ? 4 : 0 });
         for (const [op, call] of calls) {
           const want = await call(kept);
-          for (const delay of [2]) {
+          // 0: disposed in the tick of the call, before the device was known ready (was DISPOSED).
+          for (const delay of [0, 2]) {
             const h = await k.createCorpus!(c, { storage, rerank: storage === 'int8' ? 4 : 0 });
             const running = Promise.resolve(call(h));
-            await new Promise((r) => setTimeout(r, delay));
+            if (delay > 0) await new Promise((r) => setTimeout(r, delay));
             h.dispose();
             expect(h.disposed, `${storage} ${op}`).toBe(true);
             expect(await running, `${storage} ${op} disposed after ${delay} ms`).toEqual(want);
