@@ -338,6 +338,8 @@ export class WorkerCorpus {
 
 /** The least time a worker gets to start its kit, as core gives a backend's init (ms). */
 const START_MS = 60_000;
+/** The longest delay a timer takes (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The options {@link createWorkerKit} takes: any other is refused, as `createCosineKit` refuses its. */
 const WORKER_KIT_OPTIONS = ['backend', 'backends', 'onFallback', 'timeoutMs', 'transfer', 'worker'];
@@ -402,6 +404,9 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
   const limit = Math.max(timeoutMs ?? START_MS, START_MS);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
+    // Past a timer's range (2^31 - 1 ms, about 24.8 days; Infinity) there is no bound: a timer
+    // given more fires at once, and start-up failed in about 20 ms.
+    if (limit > MAX_TIMER_MS) return;
     timer = setTimeout(
       () =>
         reject(
@@ -429,7 +434,11 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
     );
     await Promise.race([thread.ready, late]);
   } catch (e) {
-    thread.end();
+    // A worker that already serves a kit is that kit's: only this call's listeners go (ending it
+    // ended the first kit, whose calls then all failed).
+    if (isCosineKitError(e) && e.code === 'INVALID_ARGUMENT' && e.arg === 'worker' && thread.given)
+      thread.detach();
+    else thread.end();
     throw e;
   } finally {
     clearTimeout(timer);
@@ -613,7 +622,7 @@ class Kit implements Link {
         p.cleanup = onAbortOf(signal, onAbort);
       }
       this.#pending.set(id, p);
-      this.#thread.busy();
+      this.#refresh();
       const post = (sent: unknown[]) =>
         this.#thread.post({ t: 'call', id, target, op, args: sent, ...(flag ? { flag } : {}) }, [
           ...transfer,
@@ -651,12 +660,25 @@ class Kit implements Link {
     this.#thread.post({ t: 'release', target });
   }
 
+  /** Calls waiting on the caller's own stream for their next chunk, not on the worker. */
+  #onCaller = 0;
+
+  /**
+   * Node: the worker keeps the process alive while a call waits on it, and not while every
+   * pending call waits on the caller's own stream (as core's would not: a stream that never
+   * yields kept the process alive for good).
+   */
+  #refresh(): void {
+    if (this.#pending.size > this.#onCaller) this.#thread.busy();
+    else this.#thread.idle();
+  }
+
   /** Settles call `id` once (a later answer for it is dropped). */
   #settle(id: number, value: unknown, error?: unknown): void {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
-    if (this.#pending.size === 0) this.#thread.idle();
+    this.#refresh();
     p.cleanup?.();
     if (p.source) void closeQuietly(p.source);
     if (error !== undefined) p.reject(error);
@@ -725,6 +747,8 @@ class Kit implements Link {
     if (!src) return this.#thread.post({ t: 'chunk', id, done: true });
     const i = p.chunk!;
     let step: IteratorResult<CorpusChunk>;
+    this.#onCaller++;
+    this.#refresh();
     try {
       step = await src.next();
     } catch (e) {
@@ -733,6 +757,9 @@ class Kit implements Link {
       // rejected with the stream's error itself).
       p.own = readError(p.op, 'source', e);
       return this.#thread.post({ t: 'chunk', id, done: false, error: { message: errorText(e) } });
+    } finally {
+      this.#onCaller--;
+      this.#refresh();
     }
     if (!this.#pending.has(id)) return;
     if (step.done) return this.#thread.post({ t: 'chunk', id, done: true });
@@ -742,9 +769,9 @@ class Kit implements Link {
     try {
       const c = step.value as unknown;
       const rows = typeof c === 'object' && c !== null && !isRows(c) && 'rows' in c;
+      // A chunk's rows and ids only, the keys core reads: others need not cross (a method).
       const value = rows
         ? {
-            ...(c as object),
             ...('ids' in (c as object)
               ? { ids: idList((c as unknown as { ids: unknown }).ids, 'corpusFrom', `${arg}.ids`) }
               : {}),
@@ -763,7 +790,6 @@ class Kit implements Link {
         // As for a call's arguments: what the clone cannot copy, copied through its elements.
         const again = rows
           ? {
-              ...(c as object),
               rows: sendable(
                 (c as { rows: unknown }).rows,
                 (value as { rows: unknown }).rows,
@@ -866,16 +892,26 @@ interface Thread {
   idle(): void;
   /** Stops the worker; resolves once it has stopped (as far as the platform says). */
   end(): Promise<void>;
+  /** Whether the worker was handed over started (`worker` option), rather than started here. */
+  readonly given: boolean;
+  /** Removes this thread's listeners from the worker and leaves it running (it serves another kit). */
+  detach(): void;
 }
 
 interface NodeWorker extends WorkerLike {
   on(event: string, fn: (v: unknown) => void): void;
+  off?(event: string, fn: (v: unknown) => void): void;
+  readonly threadId?: number;
   ref(): void;
   unref(): void;
 }
 
 interface BrowserWorker extends WorkerLike {
   addEventListener(
+    event: string,
+    fn: (e: { data?: unknown; message?: string; error?: unknown; preventDefault?(): void }) => void,
+  ): void;
+  removeEventListener?(
     event: string,
     fn: (e: { data?: unknown; message?: string; error?: unknown; preventDefault?(): void }) => void,
   ): void;
@@ -913,6 +949,14 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
   if (kind === 'bad') badWorker(given);
   if (kind === 'worker') {
     w = given as WorkerLike;
+    // A Node worker that has exited says so (its threadId is -1): it would never answer, and the
+    // call waited out the whole start-up bound (60 s) to say it did not start.
+    if (reading('createWorkerKit', 'worker', () => (w as NodeWorker).threadId === -1))
+      throw new CosineKitError(
+        'BACKEND_INIT_FAILED',
+        "Argument 'worker' passed to 'createWorkerKit' has exited: hand over a running worker, or a script URL.",
+        { op: 'createWorkerKit', arg: 'worker' },
+      );
   } else {
     const url = given === undefined ? defaultScript() : (given as string | URL);
     script = String(url);
@@ -956,6 +1000,8 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     onCrash: () => undefined,
     busy: () => (w as Partial<NodeWorker>).ref?.(),
     idle: () => (w as Partial<NodeWorker>).unref?.(),
+    given: kind === 'worker',
+    detach: () => undefined,
     end: () => {
       if (!stopped) {
         ended = true;
@@ -989,45 +1035,76 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     thread.end();
   };
   const receive = (m: FromWorker) => {
+    // Only this package's messages are read: a script of your own may post others (null once
+    // threw in this thread's listener and ended the process).
+    if (typeof m !== 'object' || m === null || typeof (m as { t?: unknown }).t !== 'string') return;
     if (m.t === 'hello') hello();
     else if (m.t === 'ready') readyOk();
     else if (m.t === 'fail' && m.id === 0) readyFail(fromWire(m.error));
-    else thread.onMessage(m);
+    else {
+      try {
+        thread.onMessage(m);
+      } catch {
+        // A message shaped like an answer that is not one (posted by a script of your own): dropped.
+      }
+    }
   };
   // A started worker given whose listeners cannot be added is named, as one that cannot be read.
-  reading('createWorkerKit', 'worker', () => listen(w, receive, crash, script));
+  const unlisten = reading('createWorkerKit', 'worker', () => listen(w, receive, crash, script));
+  thread.detach = () => {
+    ended = true;
+    unlisten();
+  };
   return thread;
 }
 
-/** Adds `w`'s listeners: messages to `receive`, failures and exits to `crash`. */
+/**
+ * Adds `w`'s listeners: messages to `receive`, failures and exits to `crash`. Answers the function
+ * that removes them again.
+ */
 function listen(
   w: WorkerLike,
   receive: (m: FromWorker) => void,
   crash: (why: string, cause?: unknown) => void,
   script: string,
-): void {
+): () => void {
+  const added: [string, (v: never) => void][] = [];
   if (typeof (w as NodeWorker).on === 'function') {
     const n = w as NodeWorker;
-    n.on('message', (m) => receive(m as FromWorker));
-    n.on('error', (e) => crash(`failed: ${errorText(e)}`, e));
-    n.on('messageerror', (e) => crash('sent a message that could not be read', e));
-    n.on('exit', (code) => crash(`exited (code ${valueText(code)})`));
-  } else {
-    const b = w as BrowserWorker;
-    b.addEventListener('message', (e) => receive(e.data as FromWorker));
-    b.addEventListener('error', (e) => {
-      // Handled: it reaches the caller as the cause of every pending call's BACKEND_ERROR.
-      e.preventDefault?.();
-      // A script that did not load (a bundled page without the default one) says nothing more.
-      crash(
-        e.message !== undefined
-          ? `failed: ${e.message}`
-          : `failed before serving: its script (${script}) did not load or threw as it started; in a bundled page pass a worker script of your own (see "Your own worker script" in @cosinekit/worker's README)`,
-        e.error,
-      );
-    });
-    b.addEventListener('messageerror', () => crash('sent a message that could not be read'));
+    const on = (event: string, fn: (v: unknown) => void) => {
+      n.on(event, fn);
+      added.push([event, fn]);
+    };
+    on('message', (m) => receive(m as FromWorker));
+    on('error', (e) => crash(`failed: ${errorText(e)}`, e));
+    on('messageerror', (e) => crash('sent a message that could not be read', e));
+    on('exit', (code) => crash(`exited (code ${valueText(code)})`));
+    return () => {
+      for (const [event, fn] of added) n.off?.(event, fn as (v: unknown) => void);
+    };
   }
+  const b = w as BrowserWorker;
+  const on: BrowserWorker['addEventListener'] = (event, fn) => {
+    b.addEventListener(event, fn);
+    added.push([event, fn]);
+  };
+  on('message', (e) => receive(e.data as FromWorker));
+  on('error', (e) => {
+    // Handled: it reaches the caller as the cause of every pending call's BACKEND_ERROR.
+    e.preventDefault?.();
+    // A script that did not load (a bundled page without the default one) says nothing more.
+    crash(
+      e.message !== undefined
+        ? `failed: ${e.message}`
+        : `failed before serving: its script (${script}) did not load or threw as it started; in a bundled page pass a worker script of your own (see "Your own worker script" in @cosinekit/worker's README)`,
+      e.error,
+    );
+  });
+  on('messageerror', () => crash('sent a message that could not be read'));
+  return () => {
+    for (const [event, fn] of added)
+      b.removeEventListener?.(event, fn as Parameters<BrowserWorker['addEventListener']>[1]);
+  };
 }
 
 /** A `worker` option that is neither a script URL nor a started worker: `INVALID_TYPE`. */
@@ -1397,15 +1474,13 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     const f = out.filter;
     // A filter's lists read as core reads them (through its prototype, getters included).
     if (typeof f === 'object' && f !== null && !Array.isArray(f) && !ArrayBuffer.isView(f)) {
-      let g: Record<string, unknown>;
+      // Only the keys core reads: it ignores others, which need not cross (a method of your own).
+      const g: Record<string, unknown> = {};
       try {
-        g = { ...f };
-        for (const key of ['allow', 'deny', 'mask'])
-          if (
-            !Object.prototype.propertyIsEnumerable.call(f, key) &&
-            (f as Record<string, unknown>)[key] !== undefined
-          )
-            g[key] = (f as Record<string, unknown>)[key];
+        for (const key of ['allow', 'deny', 'mask']) {
+          const v = (f as Record<string, unknown>)[key];
+          if (v !== undefined) g[key] = v;
+        }
       } catch (e) {
         // As core names a filter whose lists cannot be read.
         throw readError(op, 'options.filter', e);

@@ -1423,6 +1423,10 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
       op: 'createWorkerKit',
       arg: 'worker',
     });
+    // The refusal leaves the first kit its worker (it was terminated, and every call then failed),
+    // and takes its listeners back.
+    expect(Array.from(await k.rowNorms([[6, 8]]))).toEqual([10]);
+    expect(w.listenerCount('message')).toBe(1);
     k.dispose();
   });
 
@@ -1653,5 +1657,95 @@ describe('found by a review of the later commits (failed before its fix)', () =>
       arg: 'options.filter.mask',
     });
     c.dispose();
+  });
+});
+
+describe('found by a probe of the worker package (each failed before its fix)', () => {
+  it("a timeoutMs past a timer's range starts the kit (Infinity and 2^31 ms failed it at once)", async () => {
+    for (const timeoutMs of [Number.POSITIVE_INFINITY, 2 ** 31, 3e9]) {
+      const k = await createWorkerKit({ backend: 'reference', timeoutMs });
+      expect(Array.from(await k.rowNorms([[3, 4]])), `${timeoutMs}`).toEqual([5]);
+      k.dispose();
+    }
+  });
+
+  it('a started worker that has exited is refused at once, not after the 60 s start-up bound', async () => {
+    const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
+    await w.terminate();
+    const t0 = Date.now();
+    expect(await failure(createWorkerKit({ worker: w }))).toMatchObject({
+      code: 'BACKEND_INIT_FAILED',
+      arg: 'worker',
+      message: expect.stringMatching(/has exited/),
+    });
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('messages a script of your own posts (null, forged answers) are ignored, not thrown in this thread', async () => {
+    const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
+    const k = await createWorkerKit({ worker: w, backend: 'reference' });
+    const thrown: unknown[] = [];
+    const seen = (e: unknown) => thrown.push(e);
+    process.on('uncaughtException', seen);
+    try {
+      // What the worker posts reaches this thread's listeners as posted from there.
+      for (const m of [
+        null,
+        undefined,
+        42,
+        'text',
+        { t: 'done' },
+        { t: 'done', id: 999, value: { buffer: 1 } },
+      ])
+        w.emit('message', m);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(thrown).toEqual([]);
+      expect(Array.from(await k.rowNorms([[3, 4]]))).toEqual([5]);
+    } finally {
+      process.off('uncaughtException', seen);
+      k.dispose();
+    }
+  });
+
+  it('keys core does not read (a method) in a filter or a stream chunk do not stop a call (INVALID_TYPE before)', async () => {
+    const rows = mat(4, 3, 5);
+    const ids = ['a', 'b', 'c', 'd'];
+    const q = mat(1, 3, 6);
+    const filter = { allow: ['b', 'd'], describe: () => 'mine' };
+    const chunks = () => [{ rows, ids, note: () => 'mine' }];
+    const got: unknown[] = [];
+    for (const kit of [local, remote] as const) {
+      const c = await kit.corpus(rows, { ids });
+      const r = await c.search(q, 2, { filter });
+      const f = await kit.corpusFrom(chunks() as never);
+      got.push([Array.from(r.ids ?? []), Array.from(r.scores), f.rows]);
+      c.dispose();
+      f.dispose();
+    }
+    expect(got[1]).toEqual(got[0]);
+  });
+
+  it("a call waiting only on the caller's own stream does not keep Node alive (a stream that never yields kept it for good)", async () => {
+    const { spawnSync } = await import('node:child_process');
+    const script = `
+      import { createWorkerKit } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const kit = await createWorkerKit({ backend: 'reference' });
+      const never = { [Symbol.asyncIterator]: () => ({ next: () => new Promise(() => {}) }) };
+      kit.corpusFrom(never).catch(() => {});
+      // A call the worker answers still keeps the process alive until it does.
+      kit.rowNorms([[3, 4]]).then((v) => console.log('answered', v[0]));
+    `;
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    // A file, not --eval: a worker inherits the process's flags, and --input-type refuses its script.
+    const dir = mkdtempSync(join(tmpdir(), 'cosinekit-worker-'));
+    const file = join(dir, 'never.mjs');
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file], { timeout: 20_000, encoding: 'utf8' });
+    rmSync(dir, { recursive: true, force: true });
+    expect(r.error).toBeUndefined();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('answered 5');
   });
 });
