@@ -58,7 +58,10 @@ export function cosineDistance(a: Vector, b: Vector): number {
 }
 
 /**
- * `v / ‖v‖` as a new Float32Array (or into `out`); a zero vector gives zeros. `out` may be `v`
+ * `v / ‖v‖` as a new Float32Array (or into `out`); a zero vector gives zeros. Numbers are taken as
+ * they are and divided in float64, only the result rounded to float32: a row of values below
+ * float32's range is normalised, not a zero row as in the kit, and a finite value beyond it is taken
+ * (the kit converts every input to float32 first, and refuses it). `out` may be `v`
  * itself (normalised in place); an `out` that overlaps `v`'s memory otherwise is refused
  * (`INVALID_ARGUMENT` naming `out`): values would be overwritten before they were read.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CosineKitError, cosine, cosineDistance, normalize, tensor } from '../src/index.js';
+import { CosineKitError, cosine, cosineDistance, createCosineKit, normalize, tensor } from '../src/index.js';
 
 function cos64(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;
@@ -117,6 +117,17 @@ describe('normalize', () => {
     expect(Array.from(out)).toEqual([Math.fround(0.6), Math.fround(0.8)]);
     expect(Array.from(normalize([0, 0]))).toEqual([0, 0]);
     expect(() => normalize([Number.NaN])).toThrow(expect.objectContaining({ code: 'NON_FINITE', arg: 'v' }));
+  });
+
+  it('takes numbers as they are, in float64, as the README says: values outside float32 range normalise, unlike the kit', async () => {
+    const tiny = normalize([1e-46, 1e-46]);
+    expect(Array.from(tiny)).toEqual([Math.fround(Math.SQRT1_2), Math.fround(Math.SQRT1_2)]);
+    expect(Array.from(normalize([1e39, 1]))).toEqual([1, Math.fround(1e-39)]);
+    // The kit converts to float32 first: the first row is a zero row there, the second refused.
+    const kit = createCosineKit({ backend: 'reference' });
+    expect(Array.from((await kit.normalize([[1e-46, 1e-46]])).data)).toEqual([0, 0]);
+    await expect(kit.normalize([[1e39, 1]])).rejects.toMatchObject({ code: 'NON_FINITE' });
+    kit.dispose();
   });
 
   it('in place when out is v; an out overlapping v otherwise is refused (was silently wrong: [0.6, 0.12])', () => {
