@@ -1,4 +1,5 @@
 import { randomTensor } from '@cosinekit/conformance';
+import { createCosineKit } from '@cosinekit/core';
 import { getBackend, registerBackend, unregisterBackend } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { createWebGpuBackend, type WebGpuEntry } from '../src/index.js';
@@ -128,6 +129,31 @@ describe.skipIf(skip !== null)('webgpu device in Node (Dawn)', () => {
       expect(again.length).toBe(4);
       expect(devices.length).toBe(2);
     } finally {
+      await b.dispose?.();
+    }
+  });
+
+  it('a corpus of a kit on a lost device is DISPOSED, saying the device may be why; the kit goes on', async () => {
+    const { gpu, devices } = await dawnWithHandle();
+    const b = createWebGpuBackend({ gpu });
+    const kit = createCosineKit({ backend: b });
+    try {
+      const rows = randomTensor(20, 6, 3);
+      const c = await kit.corpus(rows);
+      devices[0].destroy();
+      await devices[0].lost;
+      // The call that meets the loss reports it; the corpus, whose buffers went with the device,
+      // is DISPOSED from then on, and the message says a lost device is one way.
+      const first = await c.search(rows, 1).catch((e: unknown) => e);
+      expect(first).toMatchObject({ name: 'CosineKitError' });
+      await expect(c.search(rows, 1)).rejects.toMatchObject({
+        code: 'DISPOSED',
+        message: expect.stringMatching(/device the backend lost/),
+      });
+      const fresh = await kit.corpus(rows);
+      expect((await fresh.search(rows, 1)).hits(3).indices[0]).toBe(3);
+    } finally {
+      kit.dispose();
       await b.dispose?.();
     }
   });

@@ -1064,7 +1064,7 @@ export class Corpus {
           'DISPOSED',
           op,
           'corpus',
-          `was disposed with its backend '${s.handle.backend}' (backend.dispose()); create a new corpus on a live kit.`,
+          `was disposed with its backend '${s.handle.backend}' (backend.dispose(), or a GPU device the backend lost); create a new corpus on a live kit.`,
           cause,
         );
   }
