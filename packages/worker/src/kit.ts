@@ -648,7 +648,11 @@ class Kit implements Link {
         try {
           post(copied);
         } catch (again) {
-          this.#settle(id, undefined, cloneError(op, names, args, copied, again));
+          this.#settle(
+            id,
+            undefined,
+            cloneError(op, names, args, copied, again, this.#corpora.get(target)?.rows),
+          );
         }
       }
     });
@@ -1400,8 +1404,12 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
   if (uninspectable(v)) return REVOKED;
   // Bytes that are no typed array: core refuses them by their type, which a stand-in carries (the
   // clone named a function property of theirs, `bytes.toString`).
-  if (op === 'loadCorpus' && typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !clones(v))
+  if (op === 'loadCorpus' && typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !clones(v)) {
+    // A Proxy around a Uint8Array first, with core's words for it (the stand-in's type read
+    // "must be a Uint8Array, got Uint8Array").
+    refuseFakeView(v, op, arg);
     return oddId(v, describeType);
+  }
   if (v instanceof Tensor) {
     if (v.disposed)
       throw new CosineKitError('DISPOSED', `Argument '${arg}' passed to '${op}' is a disposed tensor.`, {
@@ -1487,6 +1495,9 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
       }
       for (const key of ['allow', 'deny'])
         if (g[key] !== undefined) g[key] = idList(g[key], op, `options.filter.${key}`);
+      // A Proxy around a mask cannot cross: refused with core's words, before the clone's.
+      if (typeof g.mask === 'object' && g.mask !== null && !uninspectable(g.mask))
+        refuseFakeView(g.mask, op, 'options.filter.mask');
       for (const key of ['allow', 'deny', 'mask']) if (uninspectable(g[key])) g[key] = REVOKED;
       out.filter = g;
     }
@@ -1650,14 +1661,18 @@ function cloneError(
   args: unknown[],
   packed: unknown[],
   e: unknown,
+  corpusRows?: number,
 ): unknown {
   // Core checks the rows first: bad rows are refused as core refuses them, before anything that
   // cannot cross (a symbol id beside NaN rows was INVALID_TYPE ids[0]; core says NON_FINITE rows).
+  // The rows k is checked against: a topK's corpus argument, or the corpus searched.
+  let n = corpusRows;
   for (let i = 0; i < args.length; i++) {
     const arg = names[i] ?? 'options';
     if (!ROWS.has(arg)) continue;
     try {
-      admit(args[i] as TensorInput, op, arg);
+      const rows = admit(args[i] as TensorInput, op, arg).tensor.rows;
+      if (arg === 'corpus') n = rows;
     } catch (coreError) {
       return coreError;
     }
@@ -1674,7 +1689,7 @@ function cloneError(
     if (arg === 'k')
       return new CosineKitError(
         'INVALID_K',
-        `Argument 'k' passed to '${op}' must be a positive integer, got ${valueText(args[i])}.`,
+        `Argument 'k' passed to '${op}' must be ${n === undefined ? 'a positive integer' : `an integer in [1, ${n}]`}, got ${valueText(args[i])}.`,
         { op, arg: 'k', cause: e },
       );
     // Named down to the part that cannot cross (`ids[1]`, `options.filter.allow[0]`), as core

@@ -187,10 +187,24 @@ export function fromWire(w: WireError): Error {
       cause,
     });
   }
-  const e = new Error(w.message, cause === undefined ? undefined : { cause });
-  if (w.name) e.name = w.name;
+  // The engine's own error classes come back as themselves (a RangeError cause of OUT_OF_MEMORY
+  // was a plain Error named RangeError); any other name is kept on an Error.
+  const Made = (w.name !== undefined && Object.hasOwn(BUILT_IN, w.name) && BUILT_IN[w.name]) || Error;
+  const e = new Made(w.message, cause === undefined ? undefined : { cause });
+  if (w.name && e.name !== w.name) e.name = w.name;
   return e;
 }
+
+/** The error classes every engine has, by name. */
+const BUILT_IN: Record<string, ErrorConstructor> = {
+  Error,
+  RangeError,
+  TypeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
 
 /**
  * The buffer under `v` when handing it over cannot hurt anyone: a fresh result that covers the

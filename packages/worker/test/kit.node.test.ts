@@ -1748,4 +1748,29 @@ describe('found by a probe of the worker package (each failed before its fix)', 
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('answered 5');
   });
+
+  it("errors with core's words: an uncloneable k names its range, a Proxy around bytes or a mask says so, a RangeError cause stays one", async () => {
+    const rows = mat(3, 2, 7);
+    const cases: [string, (k: CosineKit | WorkerKit) => Promise<unknown>][] = [
+      ['search k = Symbol()', async (k) => (await k.corpus(rows)).search(mat(1, 2, 8), Symbol() as never)],
+      ['topK k = { valueOf }', (k) => k.topK(mat(1, 2, 8), rows, { valueOf: () => 1 } as never)],
+      ['loadCorpus(Proxy)', (k) => k.loadCorpus(new Proxy(new Uint8Array(64), {}))],
+      [
+        'filter.mask Proxy',
+        async (k) =>
+          (await k.corpus(rows)).search(mat(1, 2, 8), 1, {
+            filter: { mask: new Proxy(new Uint8Array([1, 1, 1]), {}) },
+          }),
+      ],
+    ];
+    for (const [name, f] of cases) expect(await failure(f(remote)), name).toEqual(await failure(f(local)));
+    // 1e10 results: OUT_OF_MEMORY, the engine's RangeError as the cause on both sides.
+    const t = new Tensor(new Float32Array(100_000).fill(1), 100_000, 1);
+    const [a, b] = await Promise.all(
+      [local, remote].map((k) => k.cosineMatrix(t, t).catch((e: unknown) => e)),
+    );
+    expect(b).toMatchObject({ code: 'OUT_OF_MEMORY' });
+    expect((a as Error).cause).toBeInstanceOf(RangeError);
+    expect((b as Error).cause).toBeInstanceOf(RangeError);
+  });
 });
