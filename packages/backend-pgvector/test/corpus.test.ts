@@ -219,6 +219,39 @@ describe('exact search', () => {
   });
 });
 
+describe('search and similarity', () => {
+  it('give the same score for a row and a query, bit for bit (a third of the pairs were an ulp apart)', async () => {
+    // The rescore used the decimal pgvector prints for each float32 (a nearby double) and divided
+    // by the norms; similarity reads the float32 rows and scales them as the reference does.
+    const backend = createPgvectorBackend({ pglite: db, tablePrefix: 'same' });
+    const kit = createCosineKit({ backend });
+    try {
+      for (const [n, d] of [
+        [40, 64],
+        [25, 7],
+        [9, 1],
+      ] as const) {
+        const rows = randomTensor(n, d, 30 + d);
+        const q = randomTensor(10, d, 31 + d);
+        const c = await kit.corpus(rows);
+        const sim = await c.similarity(q);
+        const hits = await c.search(q, n);
+        let differ = 0;
+        for (let i = 0; i < q.rows; i++) {
+          const h = hits.hits(i);
+          for (let t = 0; t < n; t++) if (sim.data[i * n + h.indices[t]] !== h.scores[t]) differ++;
+        }
+        expect(differ, `${n} x ${d}`).toBe(0);
+        checkTopK(`search ${n} x ${d}`, hits, q, rows, n, 2e-6);
+        c.dispose();
+      }
+    } finally {
+      kit.dispose();
+      await backend.dispose();
+    }
+  });
+});
+
 describe('approximate search (HNSW)', () => {
   it('reports itself approximate; recall@10 is high and the scores it returns are exact', async () => {
     const backend = createPgvectorBackend({
