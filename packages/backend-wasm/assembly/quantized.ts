@@ -235,7 +235,54 @@ export function dequantizeRows(src: usize, rows: i32, d: i32, stride: i32, scale
 export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, count: i32, out: usize): void {
   const chunk = (<usize>P) << 4;
   const panelBytes = <usize>steps * chunk;
-  for (let t = 0; t < count; t++) {
+  // Four rows at a time: four independent chains (one alone waits on each add, and on each row's
+  // scattered loads), each summed in the order of the one-row loop below, so the bits are the same.
+  let t = 0;
+  for (; t + 4 <= count; t += 4) {
+    const j0 = load<i32>(idx + ((<usize>t) << 2));
+    const j1 = load<i32>(idx + ((<usize>t) << 2), 4);
+    const j2 = load<i32>(idx + ((<usize>t) << 2), 8);
+    const j3 = load<i32>(idx + ((<usize>t) << 2), 12);
+    let r0 = c + <usize>(j0 / P) * panelBytes + ((<usize>(j0 % P)) << 4);
+    let r1 = c + <usize>(j1 / P) * panelBytes + ((<usize>(j1 % P)) << 4);
+    let r2 = c + <usize>(j2 / P) * panelBytes + ((<usize>(j2 % P)) << 4);
+    let r3 = c + <usize>(j3 / P) * panelBytes + ((<usize>(j3 % P)) << 4);
+    let t0: f32 = 0;
+    let t1: f32 = 0;
+    let t2: f32 = 0;
+    let t3: f32 = 0;
+    for (let s0: usize = 0; s0 < <usize>steps; s0 += <usize>SPAN_STEPS) {
+      const s1 = min<usize>(<usize>steps, s0 + <usize>SPAN_STEPS);
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      for (let s = s0; s < s1; s++) {
+        const x = v128.load(q + (s << 4));
+        a0 = f32x4.add(a0, f32x4.mul(x, v128.load(r0)));
+        a1 = f32x4.add(a1, f32x4.mul(x, v128.load(r1)));
+        a2 = f32x4.add(a2, f32x4.mul(x, v128.load(r2)));
+        a3 = f32x4.add(a3, f32x4.mul(x, v128.load(r3)));
+        r0 += chunk;
+        r1 += chunk;
+        r2 += chunk;
+        r3 += chunk;
+      }
+      const u0 = laneSum(a0);
+      const u1 = laneSum(a1);
+      const u2 = laneSum(a2);
+      const u3 = laneSum(a3);
+      t0 = s0 === 0 ? u0 : t0 + u0;
+      t1 = s0 === 0 ? u1 : t1 + u1;
+      t2 = s0 === 0 ? u2 : t2 + u2;
+      t3 = s0 === 0 ? u3 : t3 + u3;
+    }
+    store<f32>(out + ((<usize>t) << 2), clamp1(t0));
+    store<f32>(out + ((<usize>t) << 2), clamp1(t1), 4);
+    store<f32>(out + ((<usize>t) << 2), clamp1(t2), 8);
+    store<f32>(out + ((<usize>t) << 2), clamp1(t3), 12);
+  }
+  for (; t < count; t++) {
     const j = load<i32>(idx + ((<usize>t) << 2));
     let r = c + <usize>(j / P) * panelBytes + ((<usize>(j % P)) << 4);
     // Span by span, as the search sums long rows (see spans.ts): the same bits as its scores.
@@ -247,14 +294,20 @@ export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, coun
         acc = f32x4.add(acc, f32x4.mul(v128.load(q + (s << 4)), v128.load(r)));
         r += chunk;
       }
-      const sum =
-        f32x4.extract_lane(acc, 0) +
-        f32x4.extract_lane(acc, 1) +
-        (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+      const sum = laneSum(acc);
       total = s0 === 0 ? sum : total + sum;
     }
     store<f32>(out + ((<usize>t) << 2), clamp1(total));
   }
+}
+
+/** `(v0 + v1) + (v2 + v3)` in float32: a span's sum, as the search's spans add their lanes. */
+function laneSum(v: v128): f32 {
+  return (
+    f32x4.extract_lane(v, 0) +
+    f32x4.extract_lane(v, 1) +
+    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3))
+  );
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type Quantized,
   quantizeRows,
   rerankExact,
+  scansFloat,
   someRows,
 } from './kernels/quantized.js';
 import type { WasmRuntime } from './runtime.js';
@@ -71,7 +72,16 @@ export function corpusSearchAllowed(
   const mask = uploadMask(rt, allow, n);
   try {
     const passing = rt.exports.countAllowed(mask, n);
-    if (q8) return int8Allowed(rt, q8, float, corpus.rerank, queries, k, allow, mask, passing);
+    // Where re-scoring the pool would cost more than it saves: the passing float32 rows scanned (scansFloat).
+    if (
+      q8 &&
+      !(
+        float &&
+        corpus.rerank > 0 &&
+        scansFloat(rt, queries.rows, Math.min(passing, corpus.rerank * k), passing, corpus.cols)
+      )
+    )
+      return int8Allowed(rt, q8, float, corpus.rerank, queries, k, allow, mask, passing);
     const sq = stageQueries(rt, queries, true, op);
     try {
       if (passing < gatherBelow(queries.rows) * n) return gathered(rt, sq, float!, allow, passing, k);

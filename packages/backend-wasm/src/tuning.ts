@@ -62,6 +62,14 @@ export interface EngineTuning {
    * choice, and the result, do not depend on the thread count. 0 turns the sparse path off.
    */
   sparseDensity: number;
+  /**
+   * Weight of the cost of re-scoring candidates in the choice a re-ranking int8 search makes
+   * between scanning its int8 codes and re-scoring a pool, or scanning the float32 rows it keeps
+   * (exact, and cheaper once the pool is a large share of the rows or the queries many: see the
+   * README). 1 (the default) weighs it as measured; 0 never scans the float32 rows (always
+   * re-ranks); `Infinity` always does.
+   */
+  rescoreWeight: number;
 }
 
 /**
@@ -110,6 +118,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     touchBytes: TOUCH_BYTES,
     sharedResultBytes: SHARED_RESULT_BYTES,
     sparseDensity: SPARSE_DENSITY,
+    rescoreWeight: 1,
   },
   relaxed: {
     tile: '3x3',
@@ -120,6 +129,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     touchBytes: TOUCH_BYTES,
     sharedResultBytes: SHARED_RESULT_BYTES,
     sparseDensity: SPARSE_DENSITY,
+    rescoreWeight: 1,
   },
 };
 
@@ -171,7 +181,13 @@ export function checkTuning(tuning: EngineTuning): number {
       `must be a number in [0, 1]; got ${valueText(tuning.sparseDensity)}.`,
     );
   }
-  for (const key of ['threadMinFlops', 'threadMinFlopsI8', 'sharedResultBytes', 'touchBytes'] as const) {
+  for (const key of [
+    'threadMinFlops',
+    'threadMinFlopsI8',
+    'sharedResultBytes',
+    'touchBytes',
+    'rescoreWeight',
+  ] as const) {
     if (!(typeof tuning[key] === 'number' && tuning[key] >= 0)) {
       argError(
         'INVALID_ARGUMENT',

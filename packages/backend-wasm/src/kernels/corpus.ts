@@ -19,6 +19,7 @@ import {
   quantizedMatrix,
   quantizedSearch,
   quantizeRows,
+  scansFloat,
   uploadQuantized,
 } from './quantized.js';
 
@@ -344,10 +345,16 @@ export function corpusSearch(
 ): TopKResult {
   const c = own(rt, corpus, 'corpusSearch');
   const q8 = c.int8(rt, 'corpusSearch');
-  if (q8) return quantizedSearch(rt, q8, c.float(rt, 'corpusSearch'), c.rerank, queries, k);
+  const float = c.float(rt, 'corpusSearch');
+  // Where re-scoring the pool would cost more than it saves: the float32 rows scanned (scansFloat).
+  if (
+    q8 &&
+    !(float && c.rerank > 0 && scansFloat(rt, queries.rows, Math.min(c.rows, c.rerank * k), c.rows, c.cols))
+  )
+    return quantizedSearch(rt, q8, float, c.rerank, queries, k);
   const sq = stageQueries(rt, queries, true, 'corpusSearch');
   try {
-    return search(rt, sq, c.float(rt, 'corpusSearch')!, k, 'corpusSearch');
+    return search(rt, sq, float!, k, 'corpusSearch');
   } finally {
     rt.free(sq.ptr);
   }
