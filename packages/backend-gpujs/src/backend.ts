@@ -4,6 +4,7 @@ import {
   type BackendMemory,
   disposedBackend,
   type Kernels,
+  type Matrix,
   ownOptions,
   valueText,
 } from '@cosinekit/core/backend';
@@ -17,6 +18,7 @@ import { matmul } from './kernels/matmul.js';
 import { normalizeRows } from './kernels/normalize-rows.js';
 import { rowNorms } from './kernels/row-norms.js';
 import { topK } from './kernels/top-k.js';
+import { lifted } from './rows.js';
 
 /** Options of {@link createGpujsBackend}. */
 export interface GpujsBackendOptions {
@@ -74,15 +76,44 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
     engine ??= createEngine(options);
     return engine;
   };
+  /** Rows as the GPU can read them: tiny rows scaled up by powers of two (see `lifted`). */
+  const up = (e: Engine, x: Matrix): Matrix => lifted(e, x).x;
   const kernels: Kernels = {
-    rowNorms: (x, out) => rowNorms(open('rowNorms'), x, out),
-    normalizeRows: (x, out) => normalizeRows(open('normalizeRows'), x, out),
-    cosineRows: (a, b, out) => cosineRows(open('cosineRows'), a, b, out),
-    cosineMatrix: (a, b, out) => cosineMatrix(open('cosineMatrix'), a, b, out),
-    topK: (q, c, k) => topK(open('topK'), q, c, k),
-    createCorpus: (x, o) => createCorpus(open('createCorpus'), x, o),
-    corpusSearch: (c, q, k) => corpusSearch(open('corpusSearch'), c, q, k),
-    corpusMatrix: (c, q, out) => corpusMatrix(open('corpusMatrix'), c, q, out),
+    rowNorms: (x, out) => {
+      const e = open('rowNorms');
+      const { x: y, scale } = lifted(e, x);
+      const norms = rowNorms(e, y, out);
+      if (scale) for (let i = 0; i < norms.length; i++) norms[i] /= scale[i];
+      return norms;
+    },
+    normalizeRows: (x, out) => {
+      const e = open('normalizeRows');
+      return normalizeRows(e, up(e, x), out);
+    },
+    cosineRows: (a, b, out) => {
+      const e = open('cosineRows');
+      return cosineRows(e, up(e, a), up(e, b), out);
+    },
+    cosineMatrix: (a, b, out) => {
+      const e = open('cosineMatrix');
+      return cosineMatrix(e, up(e, a), up(e, b), out);
+    },
+    topK: (q, c, k) => {
+      const e = open('topK');
+      return topK(e, up(e, q), up(e, c), k);
+    },
+    createCorpus: (x, o) => {
+      const e = open('createCorpus');
+      return createCorpus(e, up(e, x), o);
+    },
+    corpusSearch: (c, q, k) => {
+      const e = open('corpusSearch');
+      return corpusSearch(e, c, up(e, q), k);
+    },
+    corpusMatrix: (c, q, out) => {
+      const e = open('corpusMatrix');
+      return corpusMatrix(e, c, up(e, q), out);
+    },
     matmul: (a, b, ta, tb, out) => matmul(open('matmul'), a, b, ta, tb, out),
     addBias: (x, bias, out) => addBias(open('addBias'), x, bias, out),
     activation: (kind, x, out) => activation(open('activation'), kind, x, out),

@@ -204,8 +204,12 @@ export class Engine {
   /** Deletes a texture this engine handed out; arrays need nothing. */
   release(value: DeviceValue | undefined): void {
     if (value !== undefined && isTexture(value)) {
-      value.delete();
       this.liveTextures--;
+      try {
+        value.delete();
+      } catch {
+        // Its GL context is gone (destroyed or lost), and the texture with it: nothing to free.
+      }
     }
   }
 
@@ -213,7 +217,12 @@ export class Engine {
   async destroy(): Promise<void> {
     for (const r of [...this.resident]) r.dispose();
     this.#kernels.clear();
-    await this.gpu.destroy();
+    try {
+      await this.gpu.destroy();
+    } catch {
+      // A context already gone (lost or destroyed from outside) has nothing left to destroy; the
+      // backend's dispose() resolves all the same (it rejected, with its corpora still counted).
+    }
   }
 }
 

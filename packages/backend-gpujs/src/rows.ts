@@ -168,3 +168,38 @@ export function flatten(rows: Float32Array[], cols: number, out?: Float32Array):
   for (let i = 0; i < n; i++) out.set(rows[i].subarray(0, cols), i * cols);
   return out;
 }
+
+/** A row whose largest |value| is below this (2^-64) is scaled up on the host in GL modes (see {@link lifted}). */
+const LIFT_BELOW = 2 ** -64;
+
+/**
+ * `x`, in GL modes, with each row whose largest |value| is below 2^-64 multiplied by the power of
+ * two that brings that value into [1, 2), and those factors (`scale[i]`, 1 for rows left alone;
+ * null when no row needed one). A GPU flushes subnormal values (below about 1.2e-38) to zero as a
+ * shader reads them, so the per-row scaling the shaders do came too late for rows of them: their
+ * cosines came out 0 and their norms 0 (rows of 1e-40 through the kit's kernel table, or called
+ * straight). A power of two scales exactly; cosines and normalised rows do not change with a row's
+ * scale, and a norm is divided back. webasm and cpu modes keep subnormals and are left alone.
+ */
+export function lifted(engine: Engine, x: Matrix): { x: Matrix; scale: Float64Array | null } {
+  if (!engine.textures) return { x, scale: null };
+  const { data, rows, cols: d } = x;
+  let scale: Float64Array | null = null;
+  let copy: Float32Array | null = null;
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let m = 0;
+    for (let p = 0; p < d; p++) {
+      const v = Math.abs(data[o + p]);
+      if (v > m) m = v;
+    }
+    if (m === 0 || !(m < LIFT_BELOW)) continue;
+    scale ??= new Float64Array(rows).fill(1);
+    copy ??= data.slice();
+    // 2^e with m * 2^e in [1, 2): exact for float32 values, subnormal ones included.
+    const f = 2 ** -Math.floor(Math.log2(m));
+    scale[r] = f;
+    for (let p = 0; p < d; p++) copy[o + p] = data[o + p] * f;
+  }
+  return copy === null ? { x, scale: null } : { x: { data: copy, rows, cols: d }, scale };
+}

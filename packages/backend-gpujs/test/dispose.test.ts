@@ -1,6 +1,7 @@
 import { Tensor } from '@cosinekit/core';
 import { expect, it } from 'vitest';
 import { createGpujsBackend } from '../src/index.js';
+import { inBrowser, unavailable } from './modes.js';
 
 it('a corpus released with its engine by backend.dispose() is DISPOSED, not foreign', async () => {
   const b = createGpujsBackend({ mode: 'cpu' });
@@ -25,3 +26,21 @@ it('refuses options that are not an object by name', () => {
     expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createGpujsBackend', arg: 'options.mdoe' }),
   );
 });
+
+// Headless GL can destroy its context from outside (STACKGL_destroy_context); a browser's
+// WEBGL_lose_context is not offered there.
+const noGl = inBrowser ? 'it is a Node-only headless GL check' : unavailable('headlessgl');
+if (noGl) console.log(`[backend-gpujs] dispose after a destroyed GL context not checked: ${noGl}`);
+it.skipIf(noGl !== null)(
+  'dispose() resolves after the GL context was destroyed from outside, and counts nothing left (it rejected, corpora still counted)',
+  async () => {
+    const b = createGpujsBackend({ mode: 'headlessgl' });
+    await b.init?.();
+    const c = await b.kernels.createCorpus!(new Tensor(new Float32Array([1, 0, 0, 1, 1, 1]), 3, 2));
+    const gl = (c as unknown as { engine: { gpu: { context: WebGLRenderingContext } } }).engine.gpu.context;
+    (gl.getExtension('STACKGL_destroy_context') as { destroy(): void } | null)?.destroy();
+    await expect(b.dispose?.()).resolves.toBeUndefined();
+    expect(c.disposed).toBe(true);
+    expect(b.memory?.()).toEqual({ residentHandles: 0, objects: 0 });
+  },
+);

@@ -100,6 +100,28 @@ for (const { mode, skip } of testedModes()) {
       expectClose('cosineMatrix', await b.kernels.cosineMatrix!(x, y), ref.cosineMatrix(x, y), cos);
     });
 
+    it('rows of subnormal values (1e-40, below what a GPU reads) keep their cosines and norms (GL gave 0)', async () => {
+      const x = matrix(4, 17, 93);
+      const y = matrix(5, 17, 94);
+      for (let j = 0; j < 17; j++) {
+        x.data[j] *= 1e-40;
+        x.data[2 * 17 + j] *= 1e-30;
+        y.data[j] *= 1e-42;
+      }
+      const norms = ref.rowNorms(x);
+      // Float32 holds 1e-40 to about 3 digits: each value is compared relative to its own size.
+      expectClose('rowNorms', await b.kernels.rowNorms!(x), norms, (i) => 1e-3 * norms[i]);
+      expectClose('normalizeRows', await b.kernels.normalizeRows!(x), ref.normalizeRows(x), cos);
+      const y4 = { data: y.data.subarray(0, 4 * 17), rows: 4, cols: 17 };
+      expectClose('cosineRows', await b.kernels.cosineRows!(x, y4), ref.cosineRows(x, y4), cos);
+      expectClose('cosineMatrix', await b.kernels.cosineMatrix!(x, y), ref.cosineMatrix(x, y), cos);
+      const t = await b.kernels.topK!(y, x, 2);
+      expectClose('topK', t.scores, ref.topK(y, x, 2).scores, cos);
+      const c = await b.kernels.createCorpus!(x);
+      expectClose('corpusMatrix', await b.kernels.corpusMatrix!(c, y), ref.cosineMatrix(y, x), cos);
+      c.dispose();
+    });
+
     it('activations stay finite far out (no NaN from tanh, gelu or sigmoid)', async () => {
       const x: Matrix = {
         rows: 2,

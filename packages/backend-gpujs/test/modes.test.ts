@@ -103,6 +103,13 @@ describe('mode selection', () => {
         expect(() => b.kernels.importCorpus!(stored as StoredCorpus)).toThrow(
           expect.objectContaining({ code: 'UNSUPPORTED', op: 'importCorpus', arg: 'stored' }),
         );
+        // Past half the cap too: a search normalises its queries in 2 d steps (such rows loaded,
+        // and then every search of them failed).
+        const half = Math.floor(cap / 2) + 1;
+        const wide = { ...stored, cols: half, exact: new Float32Array(half).fill(1 / Math.sqrt(half)) };
+        expect(() => b.kernels.importCorpus!(wide as StoredCorpus)).toThrow(
+          expect.objectContaining({ code: 'UNSUPPORTED', op: 'importCorpus', arg: 'stored' }),
+        );
       } else {
         const norms = (await b.kernels.rowNorms!(x)) as Float32Array;
         expect(Math.abs(norms[0] - Math.sqrt(d))).toBeLessThan(1e-3);

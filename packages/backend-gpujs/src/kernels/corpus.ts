@@ -45,11 +45,11 @@ export class GpujsCorpus implements ResidentCorpus {
   }
 
   dispose(): void {
-    if (this.#data !== null) {
-      releaseRows(this.engine, this.#data);
-      this.#data = null;
-      this.engine.resident.delete(this);
-    }
+    const data = this.#data;
+    if (data === null) return;
+    this.#data = null;
+    this.engine.resident.delete(this);
+    releaseRows(this.engine, data);
   }
 }
 
@@ -82,8 +82,10 @@ export function importCorpus(engine: Engine, stored: StoredCorpus): GpujsCorpus 
     );
   }
   // Rows its searches could not sum (a loaded file's; createCorpus's own kernels refuse them):
-  // refused here, so the kit keeps the corpus on another backend.
-  engine.checkSteps('importCorpus', 'stored', stored.cols);
+  // refused here, when the file is loaded, not at every search. A search normalises its queries
+  // first, 2 d steps (the row-scale kernel's two passes): d steps alone let a file of rows past half
+  // the cap load, and then every search of it failed.
+  engine.checkSteps('importCorpus', 'stored', 2 * stored.cols);
   return new GpujsCorpus(
     engine,
     uploadRows(engine, { data: stored.exact, rows: stored.rows, cols: stored.cols }),
