@@ -4,7 +4,7 @@
  * its passes into one command encoder per chunk, and reads back asynchronously.
  */
 import type { Activation, Matrix } from '@cosinekit/core/backend';
-import { beyondLimits, type Engine, type Lease } from './engine.js';
+import { beyondLimits, type Engine, type Lease, LOOP_LIMIT } from './engine.js';
 import {
   BLOCK,
   clearSelectShader,
@@ -302,8 +302,7 @@ export interface StoredRows {
 
 /**
  * Loop iterations one invocation of the few-query scoring kernel counts for rows of `d` floats:
- * one per (vector) load, two per block of them. The longest loop of any search, so a corpus whose
- * rows pass the limit with it is refused when it is made (see `createCorpus`).
+ * one per (vector) load, two per block of them. Past the limit, scores go to the tiled product.
  */
 export function skinnyLoops(d: number): number {
   const w = d % 4 === 0 ? 4 : 1;
@@ -331,7 +330,10 @@ export function encodeScores(
   mask?: { lease: Lease; row0: number },
 ): void {
   const { fmt, ld } = src;
-  if (rows > SKINNY_MAX_ROWS) {
+  // Rows too long for the few-query kernel's loop on a loop-limited adapter go to the tiled
+  // product, whose counted loop is over depth steps (any query count): such a corpus was refused
+  // at every search of a few queries, and then when it was made, which refused products that ran.
+  if (rows > SKINNY_MAX_ROWS || (engine.loopLimited && skinnyLoops(d) > LOOP_LIMIT)) {
     encodeGemm(
       engine,
       enc,

@@ -192,6 +192,38 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
     }
   }, 120_000);
 
+  it('int8: a crowd wider than the pool (copies of one direction tying past it) answers from the float32 rows, filtered or not', async () => {
+    // 500 rows in 7 directions scaled by powers of two: a direction's 71 copies share their codes
+    // and fill the pool, and a better direction ranked below them by its int8 score was never
+    // re-scored (rows 6, 13, ... scoring 0.26347 where rows 1, 8, ... score 0.26434).
+    const d = 8;
+    const n = 500;
+    const base = randomTensor(7, d, d).data;
+    const data = new Float32Array(n * d);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < d; j++) data[i * d + j] = base[(i % 7) * d + j] * [1, 2, 0.25, 1024][i % 4];
+    const x = { data, rows: n, cols: d };
+    const q = randomTensor(300, d, d + 99);
+    const h = await b.kernels.createCorpus!(x, { storage: 'int8', rerank: 3 });
+    try {
+      for (const k of [1, 5]) {
+        const got = await b.kernels.corpusSearch!(h, q, k);
+        const want = await ref.topK(q, x, k);
+        expect([...got.indices], `k=${k}`).toEqual([...want.indices]);
+        const allow = new Uint8Array(n).map((_, j) => (j % 5 === 2 ? 0 : 1));
+        const f = await b.kernels.corpusSearchAllowed!(h, q, k, allow);
+        const pass = Array.from({ length: n }, (_, j) => j).filter((j) => allow[j] === 1);
+        const picked = new Float32Array(pass.length * d);
+        for (let t = 0; t < pass.length; t++)
+          picked.set(data.subarray(pass[t] * d, (pass[t] + 1) * d), t * d);
+        const fw = await ref.topK(q, { data: picked, rows: pass.length, cols: d }, k);
+        expect([...f.indices], `k=${k} filtered`).toEqual(Array.from(fw.indices, (t) => pass[t]));
+      }
+    } finally {
+      h.dispose();
+    }
+  }, 120_000);
+
   it('int8 rows whose codes tie at the cut-off are all re-scored: the true best is found, filtered or not', async () => {
     // Rows (1, e_j), e_j = 1e-4 j / n, share their codes and scale, so every row ties on its stored
     // score, while the exact score against (0, 1), e_j, rises with j: the lowest rows were

@@ -55,7 +55,8 @@ export interface CorpusOptions {
    * by less than the error, then keep them (recall@10 1.000 on the README's clustered rows, 0.859
    * with the pool alone) for a larger selection, never another pass over the rows; a crowd wider
    * than the spare rows is re-ranked as far as they go. WebGPU re-ranks at least 63 rows (64 with
-   * the row after them: one pass of its device selection).
+   * the row after them: one pass of its device selection), and answers a query the same error
+   * test says may have neighbours past them from its float32 rows, scanned whole.
    * Default (see {@link resolveCorpusOptions}):
    * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`. Checked but ignored for `float32`
    * storage, whose scores are exact already.
