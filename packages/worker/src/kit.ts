@@ -664,8 +664,13 @@ class Kit implements Link {
     this.#thread.post({ t: 'release', target });
   }
 
-  /** Calls waiting on the caller's own stream for their next chunk, not on the worker. */
-  #onCaller = 0;
+  /**
+   * Calls waiting on the caller's own stream for their next chunk, not on the worker. By id, and
+   * dropped when the call settles: a stream whose `next()` never settles after the call was aborted
+   * kept a count of one for good, and every later lone call ran on an unref'd worker (Node exited
+   * with it pending).
+   */
+  readonly #onCaller = new Set<number>();
 
   /**
    * Node: the worker keeps the process alive while a call waits on it, and not while every
@@ -673,7 +678,7 @@ class Kit implements Link {
    * yields kept the process alive for good).
    */
   #refresh(): void {
-    if (this.#pending.size > this.#onCaller) this.#thread.busy();
+    if (this.#pending.size > this.#onCaller.size) this.#thread.busy();
     else this.#thread.idle();
   }
 
@@ -682,6 +687,7 @@ class Kit implements Link {
     const p = this.#pending.get(id);
     if (!p) return;
     this.#pending.delete(id);
+    this.#onCaller.delete(id);
     this.#refresh();
     p.cleanup?.();
     if (p.source) void closeQuietly(p.source);
@@ -751,7 +757,7 @@ class Kit implements Link {
     if (!src) return this.#thread.post({ t: 'chunk', id, done: true });
     const i = p.chunk!;
     let step: IteratorResult<CorpusChunk>;
-    this.#onCaller++;
+    if (this.#pending.has(id)) this.#onCaller.add(id);
     this.#refresh();
     try {
       step = await src.next();
@@ -762,7 +768,7 @@ class Kit implements Link {
       p.own = readError(p.op, 'source', e);
       return this.#thread.post({ t: 'chunk', id, done: false, error: { message: errorText(e) } });
     } finally {
-      this.#onCaller--;
+      this.#onCaller.delete(id);
       this.#refresh();
     }
     if (!this.#pending.has(id)) return;

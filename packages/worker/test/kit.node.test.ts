@@ -1734,6 +1734,15 @@ describe('found by a probe of the worker package (each failed before its fix)', 
       kit.corpusFrom(never).catch(() => {});
       // A call the worker answers still keeps the process alive until it does.
       kit.rowNorms([[3, 4]]).then((v) => console.log('answered', v[0]));
+      // An aborted stream whose next() never settles: a later call still keeps the process alive
+      // (its count stayed for good, and a lone call then ran on an unref'd worker).
+      const ctl = new AbortController();
+      const stuck = kit.corpusFrom(never, { signal: ctl.signal });
+      setTimeout(() => ctl.abort(), 200);
+      await stuck.catch(() => {});
+      const n = 1500, d = 512;
+      const a = Array.from({ length: n }, (_, i) => Float32Array.from({ length: d }, (_, j) => Math.sin(i + j)));
+      kit.cosineMatrix(a, a).then((m) => console.log('matrix', m.rows));
     `;
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -1747,6 +1756,7 @@ describe('found by a probe of the worker package (each failed before its fix)', 
     expect(r.error).toBeUndefined();
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('answered 5');
+    expect(r.stdout).toContain('matrix 1500');
   });
 
   it("errors with core's words: an uncloneable k names its range, a Proxy around bytes or a mask says so, a RangeError cause stays one", async () => {
