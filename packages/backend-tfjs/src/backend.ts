@@ -196,6 +196,9 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
       });
     },
     reactivate: (tf) => activate(tf, engine),
+    get disposed() {
+      return disposed;
+    },
   };
 
   const kernels: TfjsBackend['kernels'] = {

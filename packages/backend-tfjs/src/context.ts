@@ -17,4 +17,9 @@ export interface KernelContext {
   run<T>(kernel: string, fn: (tf: Tfjs) => Promise<T> | T): Promise<T>;
   /** Makes the engine active again; call it after an `await` inside `run`, before more tfjs ops. */
   reactivate(tf: Tfjs): Promise<void>;
+  /**
+   * Whether the backend was disposed: a kernel that awaits inside `run` checks it before handing
+   * out what it made (`run` checks only before the kernel starts).
+   */
+  readonly disposed: boolean;
 }

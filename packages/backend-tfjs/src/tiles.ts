@@ -133,7 +133,8 @@ export async function mergeTiles(
   d: number,
 ): Promise<CorpusTile[]> {
   const width = ctx.tileColumns;
-  const from = sources[0][0].from;
+  // The dimension cuts every tile of this backend shares (a part of no rows has no tiles).
+  const from = sources.find((t) => t.length > 0)?.[0].from ?? [0];
   const made: CorpusTile[] = [];
   let buf: Float32Array | null = null;
   let w = 0;

@@ -263,6 +263,36 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     expect(backend.memory().residentHandles).toBe(0);
   });
 
+  it('mergeCorpora with the backend disposed while it reads tiles: DISPOSED, nothing left; a part of no rows first', async () => {
+    const d = 16;
+    const mk = (rows: number, seed: number) => matrix(rows, d, seed);
+    for (let ticks = 0; ticks < 40; ticks += 4) {
+      const fresh = createTfjsBackend({ engine, name: `tfjs-${engine}-merge-${ticks}`, tileColumns: 8 });
+      await fresh.init();
+      const hs = [await fresh.kernels.createCorpus(mk(40, 1)), await fresh.kernels.createCorpus(mk(40, 2))];
+      const p = fresh.kernels.mergeCorpora!(hs, [new Uint8Array(40), new Uint8Array(40)]);
+      for (let i = 0; i < ticks; i++) await null;
+      fresh.dispose();
+      const got = await Promise.resolve(p).then(
+        (m) => ({ disposed: m.disposed }),
+        (e: { code?: string }) => ({ code: e.code }),
+      );
+      // Resolved before the dispose reached it (the dispose then took it), or refused: never alive.
+      expect(got, `dispose after ${ticks} microtasks`).toMatchObject(
+        'code' in got ? { code: 'DISPOSED' } : { disposed: true },
+      );
+      expect(fresh.memory(), `after ${ticks}`).toMatchObject({ residentHandles: 0, bytes: 0 });
+    }
+    // The first part has no rows (no tiles): the merge takes its dimension cuts from the next one.
+    const parts = [
+      await tiled.kernels.createCorpus({ data: new Float32Array(0), rows: 0, cols: 3 }),
+      await tiled.kernels.createCorpus(matrix(3, 3, 5)),
+    ];
+    const m = await tiled.kernels.mergeCorpora!(parts, [new Uint8Array(0), new Uint8Array(3)]);
+    expect(m.rows).toBe(3);
+    for (const h of [...parts, m]) h.dispose();
+  });
+
   it('mergeCorpora holds the kept rows bit for bit, in order, across tiles and split rows', async () => {
     // d = 1100: three parts per tile on tfjs-wasm. Parts of 1, 9 and 23 rows: the tiled backend's
     // 7-column tiles are crossed by runs of kept rows, one of them dropped whole, the last ragged.

@@ -1,6 +1,7 @@
 import {
   argError,
   argErrorOf,
+  disposedBackend,
   foreignCorpus,
   type Kernels,
   type ResidentCorpus,
@@ -8,7 +9,7 @@ import {
 import type { KernelContext } from '../context.js';
 import { type CorpusTile, TfjsCorpus } from '../corpus.js';
 import { readAndDispose } from '../graph.js';
-import { buildTiles, cosineTiles, mergeTiles, searchTiles } from '../tiles.js';
+import { buildTiles, cosineTiles, disposeTiles, mergeTiles, searchTiles } from '../tiles.js';
 
 /**
  * The most bytes of tensors tfjs's wasm heap holds: 4 GiB (wasm32), less 64 MiB for the module's
@@ -142,7 +143,14 @@ export function mergeCorpora(ctx: KernelContext, live: CorpusRegistry): NonNulla
       const cols = own[0].cols;
       return await ctx.run('mergeCorpora', async (tf) => {
         checkWasmRoom(ctx, 'mergeCorpora', 'corpora', rows * cols * 4);
-        return registered(ctx, live, { rows, cols }, await mergeTiles(ctx, tf, tiles, drop, rows, cols));
+        const made = await mergeTiles(ctx, tf, tiles, drop, rows, cols);
+        // Disposed while the tiles were read (each read awaits): the backend's corpora are gone,
+        // and a merged one registered now outlived it, its tensors never freed.
+        if (ctx.disposed) {
+          disposeTiles(made);
+          disposedBackend('mergeCorpora');
+        }
+        return registered(ctx, live, { rows, cols }, made);
       });
     } finally {
       for (const c of claimed) c.release();
