@@ -78,7 +78,7 @@ export function corpusSearchAllowed(
       !(
         float &&
         corpus.rerank > 0 &&
-        scansFloat(rt, queries.rows, Math.min(passing, corpus.rerank * k), passing, corpus.cols)
+        scansFloat(rt, Math.min(passing, corpus.rerank * k), passing, corpus.cols)
       )
     )
       return int8Allowed(rt, q8, float, corpus.rerank, queries, k, allow, mask, passing);

@@ -347,10 +347,7 @@ export function corpusSearch(
   const q8 = c.int8(rt, 'corpusSearch');
   const float = c.float(rt, 'corpusSearch');
   // Where re-scoring the pool would cost more than it saves: the float32 rows scanned (scansFloat).
-  if (
-    q8 &&
-    !(float && c.rerank > 0 && scansFloat(rt, queries.rows, Math.min(c.rows, c.rerank * k), c.rows, c.cols))
-  )
+  if (q8 && !(float && c.rerank > 0 && scansFloat(rt, Math.min(c.rows, c.rerank * k), c.rows, c.cols)))
     return quantizedSearch(rt, q8, float, c.rerank, queries, k);
   const sq = stageQueries(rt, queries, true, 'corpusSearch');
   try {

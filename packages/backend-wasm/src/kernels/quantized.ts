@@ -93,23 +93,25 @@ function freeQuantized(rt: WasmRuntime, q: Quantized): void {
 }
 
 /**
- * Whether a re-ranking int8 search of `queries` queries, each re-scoring `pool` candidates among `n`
- * rows of `d`, should scan the float32 rows the corpus keeps instead and take their exact top k
- * directly (the rows and bits re-ranking gives whenever its pool holds them, as on random rows).
- * A cost model, in units of about 0.05 ns on the machine it was measured on (2-vCPU Zen 4, one
- * thread): a float32 scan costs max(4, Q) a value (4 bytes at about 20 GB/s, or Q multiply-adds),
- * an int8 scan max(2.6, 0.8 Q) (one query is bound by the int8 arithmetic, about 0.13 ns a value),
- * and re-scoring a candidate 8 d + 5000 (each row read alone out of the panels: about 250 ns plus
- * 0.4 ns a value). k = 1000 of 20,000 rows took 4-11 times the float32 search before (18-143 ms
- * against 3-27), while one query with k = 600 at d = 1536 stays faster on int8 (5.4 ms against 6.5).
- * `tuning.rescoreWeight` weighs the re-scoring term (0: never scan the float32 rows).
+ * Whether a re-ranking int8 search that re-scores `pool` candidates a query among `n` rows of `d`
+ * should scan the float32 rows the corpus keeps instead and take their exact top k directly (the
+ * rows and bits re-ranking gives whenever its pool holds them, as on random rows). A cost model
+ * per query, in units of about 0.05 ns on the machine it was measured on (2-vCPU Zen 4, one
+ * thread): a float32 scan reads 4 bytes a value (at about 20 GB/s), an int8 scan costs 2.6 a value
+ * (one query is bound by the int8 arithmetic, about 0.13 ns a value), and re-scoring a candidate
+ * 8 d + 5000 (each row read alone out of the panels: about 250 ns plus 0.4 ns a value). It does not
+ * look at the number of queries, so a query's answer does not depend on the others searched with
+ * it (crowded rows, whose neighbours a pool can miss, got the exact answer in a batch of 16 and the
+ * re-ranked one alone). k = 1000 of 20,000 rows took 4-11 times the float32 search before (18-143 ms
+ * against 3-27), while k = 600 at d = 1536 stays on int8 (one query: 5.4 ms against 6.5).
+ * `tuning.rescoreWeight` weighs the re-scoring term (0: never scan the float32 rows; `Infinity`:
+ * always).
  */
-export function scansFloat(rt: WasmRuntime, queries: number, pool: number, n: number, d: number): boolean {
+export function scansFloat(rt: WasmRuntime, pool: number, n: number, d: number): boolean {
   const w = rt.tuning.rescoreWeight;
   if (w === 0) return false;
-  const float = n * d * Math.max(4, queries);
-  const int8 = n * d * Math.max(2.6, 0.8 * queries) + w * queries * pool * (8 * d + 5000);
-  return int8 > float;
+  if (w === Number.POSITIVE_INFINITY) return true;
+  return 2.6 * n * d + w * pool * (8 * d + 5000) > 4 * n * d;
 }
 
 /**
