@@ -193,6 +193,7 @@ export class Engine {
       1,
     ]);
     this.largestTextureSide = Math.max(this.largestTextureSide, w, h);
+    pruneReadBuffers(k);
     k.setOutput(output);
     const value = k(...args) as DeviceValue;
     const cls = k.kernel.constructor.name;
@@ -223,6 +224,37 @@ export class Engine {
       // A context already gone (lost or destroyed from outside) has nothing left to destroy; the
       // backend's dispose() resolves all the same (it rejected, with its corpora still counted).
     }
+  }
+}
+
+/** Framebuffers gpu.js's WebGL kernel keeps for reading its textures back, one per output size. */
+const MAX_READ_BUFFERS = 8;
+
+/**
+ * Frees the framebuffers a GL kernel keeps to read its textures back once it holds more than
+ * {@link MAX_READ_BUFFERS}: gpu.js keeps one per output size for the kernel's life, so kernels run
+ * at many row counts (the norms of batches of every size) grew GL objects without bound until
+ * `dispose()`. gpu.js makes one again when a read needs it.
+ */
+function pruneReadBuffers(k: KernelRun): void {
+  const kernel = (k as unknown as { kernel?: unknown }).kernel as
+    | { rawValueFramebuffers?: Record<string, Record<string, unknown>>; context?: unknown }
+    | undefined;
+  const cache = kernel?.rawValueFramebuffers;
+  const gl = kernel?.context as { deleteFramebuffer?: (f: unknown) => void } | undefined;
+  if (!cache || typeof gl?.deleteFramebuffer !== 'function') return;
+  let n = 0;
+  for (const w in cache) n += Object.keys(cache[w]).length;
+  if (n <= MAX_READ_BUFFERS) return;
+  for (const w in cache) {
+    for (const h in cache[w]) {
+      try {
+        gl.deleteFramebuffer(cache[w][h]);
+      } catch {
+        // A context that is gone took it along.
+      }
+    }
+    delete cache[w];
   }
 }
 

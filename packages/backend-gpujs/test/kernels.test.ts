@@ -122,6 +122,41 @@ for (const { mode, skip } of testedModes()) {
       c.dispose();
     });
 
+    const glMode = mode === 'headlessgl' || mode === 'webgl2' || mode === 'webgl';
+    if (!glMode)
+      console.log(`[backend-gpujs] read-back framebuffers are GL objects: not counted in mode ${mode}`);
+    it.skipIf(!glMode)(
+      'kernels run at many row counts keep a bounded number of GL framebuffers (one a size, for good, before)',
+      async () => {
+        const probe = await b.kernels.createCorpus!(matrix(1, 3, 1));
+        const gl = (probe as unknown as { engine: { gpu: { context: WebGLRenderingContext } } }).engine.gpu
+          .context;
+        probe.dispose();
+        let live = 0;
+        const make = gl.createFramebuffer.bind(gl);
+        const drop = gl.deleteFramebuffer.bind(gl);
+        gl.createFramebuffer = () => {
+          live++;
+          return make();
+        };
+        gl.deleteFramebuffer = (f) => {
+          if (f) live--;
+          drop(f);
+        };
+        try {
+          for (let i = 0; i < 40; i++) {
+            const x = matrix(20 + i * 7, 9, i);
+            await b.kernels.rowNorms!(x);
+            await b.kernels.normalizeRows!(x);
+          }
+          expect(live).toBeLessThanOrEqual(24);
+        } finally {
+          gl.createFramebuffer = make;
+          gl.deleteFramebuffer = drop;
+        }
+      },
+    );
+
     it('activations stay finite far out (no NaN from tanh, gelu or sigmoid)', async () => {
       const x: Matrix = {
         rows: 2,
