@@ -1,9 +1,11 @@
 import {
   argError,
+  argErrorOf,
   type Backend,
   type BackendMemory,
   disposedBackend,
   errorText,
+  isCosineKitError,
   type Kernels,
   ownOptions,
   type ResidentCorpus,
@@ -196,6 +198,15 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     corpusSearchAllowed: (c, q, k, allow) =>
       onCorpus('corpusSearchAllowed', c, (e) => corpusSearchAllowed(e, c, q, k, allow)),
   };
+  // A refusal made deeper in names the kernel called, not the step that made it (a device limit
+  // said 'webgpu' and 'input', topK's inner search 'corpusSearch', a lost device 'readback').
+  for (const name of Object.keys(kernels) as (keyof Kernels)[]) {
+    const run = kernels[name] as (...args: unknown[]) => Promise<unknown>;
+    (kernels as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
+      run(...args).catch((e: unknown) => {
+        throw asKernel(name, e);
+      });
+  }
   return {
     name: WEBGPU_BACKEND_NAME,
     kernels,
@@ -277,4 +288,33 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       return d;
     },
   };
+}
+
+/** Each kernel's first argument: what a refusal of the input as a whole ('input') names. */
+const FIRST_ARG: Readonly<Record<string, string>> = {
+  rowNorms: 'x',
+  normalizeRows: 'x',
+  cosineRows: 'a',
+  cosineMatrix: 'a',
+  topK: 'queries',
+  createCorpus: 'x',
+  corpusSearch: 'queries',
+  corpusMatrix: 'queries',
+  matmul: 'a',
+  addBias: 'x',
+  activation: 'x',
+  activationGrad: 'x',
+  readCorpus: 'corpus',
+  exportCorpus: 'corpus',
+  importCorpus: 'stored',
+  corpusSearchAllowed: 'queries',
+};
+
+/** `e` renamed to kernel `name` when a step inside it made it; its code and problem kept, `e` the cause. */
+function asKernel(name: string, e: unknown): unknown {
+  if (!isCosineKitError(e) || e.op === name || e.op === undefined) return e;
+  const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
+  if (!e.message.startsWith(prefix)) return e;
+  const arg = e.arg === 'input' || e.arg === undefined ? (FIRST_ARG[name] ?? 'input') : e.arg;
+  return argErrorOf(e.code, name, arg, e.message.slice(prefix.length), e);
 }

@@ -123,6 +123,7 @@ describe.skipIf(skip !== null)('webgpu device in Node (Dawn)', () => {
       await expect(b.kernels.rowNorms!(x)).rejects.toMatchObject({
         name: 'CosineKitError',
         code: 'UNSUPPORTED',
+        op: 'rowNorms',
         message: expect.stringMatching(/WebGPU device was lost/),
       });
       const again = await b.kernels.rowNorms!(x);

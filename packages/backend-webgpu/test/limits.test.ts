@@ -114,6 +114,9 @@ describe.skipIf(skip !== null)('webgpu on artificially small limits', () => {
         Promise.resolve().then(() => few.kernels.corpusSearch!(c, randomTensor(1, 8, 2), 100)),
       ).rejects.toMatchObject({
         code: 'UNSUPPORTED',
+        // Named by the kernel called and its argument (it said 'webgpu' and 'input').
+        op: 'corpusSearch',
+        arg: 'queries',
         message: expect.stringMatching(/maxComputeWorkgroupsPerDimension/),
       });
       c.dispose();
@@ -127,6 +130,8 @@ describe.skipIf(skip !== null)('webgpu on artificially small limits', () => {
     await expect(Promise.resolve().then(() => b.kernels.rowNorms!(wide))).rejects.toMatchObject({
       name: 'CosineKitError',
       code: 'UNSUPPORTED',
+      op: 'rowNorms',
+      arg: 'x',
       message: expect.stringMatching(/does not fit the storage binding limit/),
     });
     // A bias wider than one binding cannot be split: refused the same way.
