@@ -21,7 +21,14 @@ import {
 } from '@cosinekit/core/backend';
 import { beyondLimits, type Engine, type Lease } from './engine.js';
 import { halfRows } from './half.js';
-import { encodeScores, rowLoops, rowsPerBinding, type StoredRows, tileOf } from './kernels.js';
+import {
+  encodeScores,
+  rowLoops,
+  rowsPerBinding,
+  SKINNY_MAX_ROWS,
+  type StoredRows,
+  tileOf,
+} from './kernels.js';
 import {
   BLOCK,
   clearSelectShader,
@@ -563,15 +570,18 @@ async function search(
       }
     }
   }
-  if (crowded.length > 0) {
-    // Their neighbours may lie past the pool: the float32 rows the corpus keeps, scanned whole.
+  // Their neighbours may lie past the pool: the float32 rows the corpus keeps, scanned whole, in
+  // groups the few-query kernel scores (as it scores one query alone: a group of more went to the
+  // tiled product, whose sums round apart by an ulp, and near-ties flipped with the batch).
+  for (let g0 = 0; g0 < crowded.length; g0 += SKINNY_MAX_ROWS) {
+    const group = crowded.slice(g0, g0 + SKINNY_MAX_ROWS);
     const some: Matrix = {
-      data: new Float32Array(crowded.length * d),
-      rows: crowded.length,
+      data: new Float32Array(group.length * d),
+      rows: group.length,
       cols: d,
     };
-    for (let i = 0; i < crowded.length; i++)
-      some.data.set(queries.data.subarray(crowded[i] * d, (crowded[i] + 1) * d), i * d);
+    for (let i = 0; i < group.length; i++)
+      some.data.set(queries.data.subarray(group[i] * d, (group[i] + 1) * d), i * d);
     const exactRows = blocks.map((b) => ({
       ...b,
       lease: b.exact!,
@@ -580,7 +590,7 @@ async function search(
       ld: d,
     }));
     const whole = await select(engine, exactRows, some, k, filter);
-    crowded.forEach((q, i) => {
+    group.forEach((q, i) => {
       for (let t = i * k; t < (i + 1) * k; t++)
         if (whole.indices[t] >= 0) sel.push(q, whole.scores[t], whole.indices[t]);
     });

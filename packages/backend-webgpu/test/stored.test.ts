@@ -224,6 +224,34 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
     }
   }, 120_000);
 
+  it('int8: a crowded query answers alone as in a batch of 40, bit for bit (crowded ones past 16 went to the tiled product)', async () => {
+    // 2,000 rows in 10 tight clusters at d = 16: most queries crowd. Scanned 16 at a time by the
+    // few-query kernel, as one query alone is; in one group of more, the tiled product rounded an
+    // ulp apart and near-ties flipped.
+    const d = 16;
+    const n = 2000;
+    const base = randomTensor(10, d, 7).data;
+    const noise = randomTensor(n, d, 99).data;
+    const data = new Float32Array(n * d);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < d; j++) data[i * d + j] = base[(i % 10) * d + j] + 2e-3 * noise[i * d + j];
+    const x = { data, rows: n, cols: d };
+    const q = randomTensor(40, d, 1234);
+    const h = await b.kernels.createCorpus!(x, { storage: 'int8', rerank: 3 });
+    try {
+      const k = 10;
+      const all = await b.kernels.corpusSearch!(h, q, k);
+      for (let i = 0; i < q.rows; i++) {
+        const one = { data: q.data.subarray(i * d, (i + 1) * d), rows: 1, cols: d };
+        const a = await b.kernels.corpusSearch!(h, one, k);
+        expect([...a.indices], `query ${i}`).toEqual([...all.indices.subarray(i * k, (i + 1) * k)]);
+        expect([...a.scores], `query ${i}`).toEqual([...all.scores.subarray(i * k, (i + 1) * k)]);
+      }
+    } finally {
+      h.dispose();
+    }
+  }, 120_000);
+
   it('int8 rows whose codes tie at the cut-off are all re-scored: the true best is found, filtered or not', async () => {
     // Rows (1, e_j), e_j = 1e-4 j / n, share their codes and scale, so every row ties on its stored
     // score, while the exact score against (0, 1), e_j, rises with j: the lowest rows were

@@ -56,7 +56,8 @@ export interface CorpusOptions {
    * with the pool alone) for a larger selection, never another pass over the rows; a crowd wider
    * than the spare rows is re-ranked as far as they go. WebGPU re-ranks at least 63 rows (64 with
    * the row after them: one pass of its device selection), and answers a query the same error
-   * test says may have neighbours past them from its float32 rows, scanned whole.
+   * estimate says may have neighbours past them from its float32 rows, scanned whole. The error is
+   * measured on the candidates, so it is an estimate, not a bound, on every backend.
    * Default (see {@link resolveCorpusOptions}):
    * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`. Checked but ignored for `float32`
    * storage, whose scores are exact already.
