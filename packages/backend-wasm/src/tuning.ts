@@ -65,9 +65,9 @@ export interface EngineTuning {
   /**
    * Weight of the cost of re-scoring candidates in the choice a re-ranking int8 search makes
    * between scanning its int8 codes and re-scoring a pool, or scanning the float32 rows it keeps
-   * (exact, and cheaper once the pool is a large share of the rows or the queries many: see the
-   * README). 1 (the default) weighs it as measured; 0 never scans the float32 rows (always
-   * re-ranks); `Infinity` always does.
+   * (exact, and cheaper once the pool is a large share of the rows: see the README). The choice
+   * is made for one query, whatever the batch. 1 (the default) weighs it as measured; 0 never
+   * scans the float32 rows (always re-ranks); `Infinity` always does.
    */
   rescoreWeight: number;
 }
