@@ -570,6 +570,7 @@ async function search(
       }
     }
   }
+  const exactRows = crowded.length > 0 ? exactBlocks(blocks, d) : [];
   // Their neighbours may lie past the pool: the float32 rows the corpus keeps, scanned whole, in
   // groups the few-query kernel scores (as it scores one query alone: a group of more went to the
   // tiled product, whose sums round apart by an ulp, and near-ties flipped with the batch).
@@ -582,13 +583,6 @@ async function search(
     };
     for (let i = 0; i < group.length; i++)
       some.data.set(queries.data.subarray(group[i] * d, (group[i] + 1) * d), i * d);
-    const exactRows = blocks.map((b) => ({
-      ...b,
-      lease: b.exact!,
-      scales: null,
-      fmt: 'f32' as const,
-      ld: d,
-    }));
     const whole = await select(engine, exactRows, some, k, filter);
     group.forEach((q, i) => {
       for (let t = i * k; t < (i + 1) * k; t++)
@@ -596,6 +590,11 @@ async function search(
     });
   }
   return sel.result();
+}
+
+/** The float32 rows a re-ranking corpus keeps beside its stored ones, as blocks to score (rows of `cols`). */
+function exactBlocks(blocks: readonly Block[], cols: number): Block[] {
+  return blocks.map((b) => ({ ...b, lease: b.exact!, scales: null, fmt: 'f32', ld: cols }));
 }
 
 /**
@@ -868,10 +867,7 @@ export async function corpusMatrix(
   const res = out ?? new Float32Array(queries.rows * N);
   await c.use('corpusMatrix', async (stored) => {
     // A re-ranking corpus keeps float32 rows: its full scores come from them, exact like a search's.
-    const blocks: Block[] =
-      c.rerank > 0
-        ? stored.map((b) => ({ ...b, lease: b.exact!, scales: null, fmt: 'f32', ld: c.cols }))
-        : stored;
+    const blocks = c.rerank > 0 ? exactBlocks(stored, c.cols) : stored;
     await forEachScoreTile(engine, blocks, queries, (q0, rows, col0, cols, t) => {
       for (let r = 0; r < rows; r++) res.set(t.subarray(r * cols, (r + 1) * cols), (q0 + r) * N + col0);
     });
