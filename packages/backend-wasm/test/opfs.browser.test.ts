@@ -127,8 +127,13 @@ describe('saveCorpusOpfs / loadCorpusOpfs (Chromium)', () => {
     let seen: string[] | undefined;
     let loadMidSave: unknown;
     // The first progress callback's work, awaited below: an abort ends the save's wait for its
-    // callbacks, so the save may reject before this has finished.
+    // callbacks, so the save may reject before this has finished. It holds A until B has saved and
+    // A is aborted (else A could finish its 5 MB before B, and resolve).
     let midSave: Promise<void> | undefined;
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     const a = saveCorpusOpfs(big, 'x.ckc', {
       directory: dir,
       signal: ac.signal,
@@ -136,12 +141,14 @@ describe('saveCorpusOpfs / loadCorpusOpfs (Chromium)', () => {
         midSave ??= (async () => {
           seen = await names();
           loadMidSave = await loadCorpusOpfs(kit, 'x.ckc', { directory: dir }).catch((e) => e);
+          await gate;
         })();
         return midSave;
       },
     });
     await saveCorpusOpfs(small, 'x.ckc', { directory: dir });
     ac.abort();
+    release();
     await expect(a).rejects.toMatchObject({ code: 'ABORTED' });
     await midSave;
     expect(await bytesOf(dir, 'x.ckc')).toEqual(await small.save());
