@@ -20,14 +20,15 @@ import {
   throughTies,
 } from '@cosinekit/core/backend';
 import { dots, dotsI8Batch } from './engine.js';
-import { WasmCorpus } from './kernels/corpus.js';
+import { floatFirst, WasmCorpus } from './kernels/corpus.js';
 import {
+  errorBounds,
+  groupRows,
   type I8Rows,
   i8AtLeast,
   type Quantized,
   quantizeRows,
   rerankExact,
-  scansFloat,
   someRows,
 } from './kernels/quantized.js';
 import type { WasmRuntime } from './runtime.js';
@@ -72,25 +73,35 @@ export function corpusSearchAllowed(
   const mask = uploadMask(rt, allow, n);
   try {
     const passing = rt.exports.countAllowed(mask, n);
-    // Where re-scoring the pool would cost more than it saves: the passing float32 rows scanned (scansFloat).
+    // Where re-scoring the pool would cost more than it saves, or searches have been crowded: the
+    // passing float32 rows scanned (floatFirst).
     if (
       q8 &&
-      !(
-        float &&
-        corpus.rerank > 0 &&
-        scansFloat(rt, Math.min(passing, corpus.rerank * k), passing, corpus.cols)
-      )
+      !(float && corpus.rerank > 0 && floatFirst(rt, corpus, Math.min(passing, corpus.rerank * k), passing))
     )
-      return int8Allowed(rt, q8, float, corpus.rerank, queries, k, allow, mask, passing);
-    const sq = stageQueries(rt, queries, true, op);
-    try {
-      if (passing < gatherBelow(queries.rows) * n) return gathered(rt, sq, float!, allow, passing, k);
-      return streamed(rt, sq, float!, mask, k);
-    } finally {
-      rt.free(sq.ptr);
-    }
+      return int8Allowed(rt, q8, float, corpus, queries, k, allow, mask, passing);
+    return floatAllowed(rt, queries, float!, k, allow, mask, passing);
   } finally {
     rt.free(mask);
+  }
+}
+
+/** Top-k of `queries` among the float32 rows of `c` that pass (`mask` in wasm, `passing` of them), exact. */
+function floatAllowed(
+  rt: WasmRuntime,
+  queries: Matrix,
+  c: Staged,
+  k: number,
+  allow: Uint8Array,
+  mask: number,
+  passing: number,
+): TopKResult {
+  const sq = stageQueries(rt, queries, true, op);
+  try {
+    if (passing < gatherBelow(queries.rows) * c.rows) return gathered(rt, sq, c, allow, passing, k);
+    return streamed(rt, sq, c, mask, k);
+  } finally {
+    rt.free(sq.ptr);
   }
 }
 
@@ -204,7 +215,7 @@ function int8Allowed(
   rt: WasmRuntime,
   c: Quantized,
   float: Staged | undefined,
-  rerank: number,
+  corpus: WasmCorpus,
   queries: Matrix,
   k: number,
   allow: Uint8Array,
@@ -220,20 +231,35 @@ function int8Allowed(
     if (list) for (let t = 0; t < r.indices.length; t++) r.indices[t] = list[r.indices[t]];
     return r;
   };
+  const rerank = corpus.rerank;
   if (!(float !== undefined && rerank > 0)) return scan(queries, k);
-  return rerankExact(rt, float, queries, k, (take) =>
-    throughTies(
-      Math.min(passing, rerank * k),
-      passing,
+  return rerankExact(rt, float, queries, k, (take, answer) =>
+    corpus.crowd.record(
       queries.rows,
-      (w, q0, q1) => scan(someRows(queries, q0, q1), w),
-      take,
-      (group, edges) => {
-        const found = i8AtLeast(rt, c, rows, queries, group, edges, op);
-        if (list) for (const f of found) for (let t = 0; t < f.length; t++) f[t] = list[f[t]];
-        return found;
-      },
-      k,
+      throughTies(
+        Math.min(passing, rerank * k),
+        passing,
+        queries.rows,
+        (w, q0, q1) => scan(someRows(queries, q0, q1), w),
+        take,
+        (group, edges) => {
+          const found = i8AtLeast(rt, c, rows, queries, group, edges, op);
+          if (list)
+            for (const f of found) for (let t = 0; t < f.rows.length; t++) f.rows[t] = list[f.rows[t]];
+          return found;
+        },
+        {
+          k,
+          bound: errorBounds(rt, c, queries),
+          // Crowded queries: the passing float32 rows scanned whole (the same scores as re-scoring gives).
+          whole: (group) =>
+            answer(
+              group,
+              floatAllowed(rt, groupRows(queries, group), float, k, allow, mask, passing),
+              Math.min(k, passing),
+            ),
+        },
+      ),
     ),
   );
 }

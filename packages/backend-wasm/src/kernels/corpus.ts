@@ -14,6 +14,7 @@ import type { Resident, WasmRuntime } from '../runtime.js';
 import type { RowSource, Staged } from '../staging.js';
 import { corpusBytes, stageCorpus, stageQueries } from '../staging.js';
 import {
+  CrowdHistory,
   downloadQuantized,
   type Quantized,
   quantizedMatrix,
@@ -46,6 +47,8 @@ export class WasmCorpus implements ResidentCorpus, Resident {
   /** float32 rows in the engine's layout, or -1 when int8 storage keeps none. */
   readonly #float: number;
   readonly #int8: Quantized | undefined;
+  /** How crowded its re-ranked searches have been (int8 with float rows). @internal */
+  readonly crowd = new CrowdHistory();
   #alive = true;
 
   /**
@@ -347,11 +350,34 @@ export function corpusSearch(
   const q8 = c.int8(rt, 'corpusSearch');
   const float = c.float(rt, 'corpusSearch');
   // Where re-scoring the pool would cost more than it saves: the float32 rows scanned (scansFloat).
-  if (q8 && !(float && c.rerank > 0 && scansFloat(rt, Math.min(c.rows, c.rerank * k), c.rows, c.cols)))
-    return quantizedSearch(rt, q8, float, c.rerank, queries, k);
+  if (q8 && !(float && c.rerank > 0 && floatFirst(rt, c, Math.min(c.rows, c.rerank * k), c.rows)))
+    return quantizedSearch(
+      rt,
+      q8,
+      float,
+      c.rerank,
+      queries,
+      k,
+      (qs) => floatSearch(rt, qs, float!, k),
+      c.crowd,
+    );
+  return floatSearch(rt, queries, float!, k);
+}
+
+/**
+ * Whether a re-ranking int8 search of `c` re-scoring `pool` candidates a query among `n` rows
+ * should scan the float32 rows directly: by the cost model (scansFloat), or where its searches
+ * have been crowded lately (CrowdHistory). @internal
+ */
+export function floatFirst(rt: WasmRuntime, c: WasmCorpus, pool: number, n: number): boolean {
+  return scansFloat(rt, pool, n, c.cols) || (rt.tuning.rescoreWeight !== 0 && c.crowd.skip());
+}
+
+/** Top-k of `queries` against float32 rows `float`, exact. */
+function floatSearch(rt: WasmRuntime, queries: Matrix, float: Staged, k: number): TopKResult {
   const sq = stageQueries(rt, queries, true, 'corpusSearch');
   try {
-    return search(rt, sq, float!, k, 'corpusSearch');
+    return search(rt, sq, float, k, 'corpusSearch');
   } finally {
     rt.free(sq.ptr);
   }

@@ -86,6 +86,7 @@ export class ReferenceCorpus implements ResidentCorpus {
   #half: Uint16Array | null = null;
   #int8: Int8Array | null = null;
   #scale: Float32Array | null = null;
+  #bound = -1;
   #disposed = false;
 
   constructor(x: Matrix | StoredCorpus, options: CorpusOptions = {}, sections?: Sections) {
@@ -171,6 +172,26 @@ export class ReferenceCorpus implements ResidentCorpus {
         for (let j = 0, i = r * d, o = at + (r - j0) * d; j < d; j++) s[o + j] = q[i + j] * sc;
       }
     }
+  }
+
+  /**
+   * How far a stored score (a normalised query against a stored row, clamped, rounded to float32)
+   * may lie from the exact score: float16 rounds each value to 11 significant bits (2^-11 of the
+   * unit row) or, below 2^-14, to 2^-25; int8 rounds each to half its row's scale (`sqrt(d) *
+   * scale / 2` at most, Cauchy-Schwarz, with room for the float32 steps of the quantiser). Both
+   * with 2^-21 more: the stored score's rounding, and a float32 tie an exact score a row left out
+   * could make with the k-th. Computed once.
+   */
+  get errorBound(): number {
+    this.#alive();
+    if (this.#bound < 0) {
+      let most = 0;
+      if (this.#scale) for (let r = 0; r < this.rows; r++) most = Math.max(most, this.#scale[r]);
+      const root = Math.sqrt(this.cols);
+      this.#bound =
+        (this.#half ? 2 ** -11 + root * 2 ** -25 : this.#scale ? root * most * 0.5001 : 0) + 2 ** -21;
+    }
+    return this.#bound;
   }
 
   /** The exact normalised rows, when kept (float32 storage, or re-ranking). */
@@ -352,15 +373,23 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
   // re-ranked scores are exact even when every candidate is kept (rerank 1, or k near the rows).
   const exact = c.exact!;
   const final = new TopKSelector(q, k);
-  /** For each query of `group`, every row it may choose whose stored score ranks >= its edge. */
-  const atLeast = (group: readonly number[], edges: readonly number[]): Int32Array[] => {
+  /**
+   * For each query of `group`, every row it may choose whose stored score ranks >= its edge, and
+   * the best stored score below the edge.
+   */
+  const atLeast = (group: readonly number[], edges: readonly number[]) => {
     const got = group.map((): number[] => []);
+    const next = group.map(() => Number.NEGATIVE_INFINITY);
     forEachScoreTile(pickRows(queries, group), n, fill, (t, tile, off, start, w) => {
-      for (let u = 0; u < w; u++)
-        if (Math.fround(clampCos(tile[off + u])) >= edges[t]) got[t].push(rows ? rows[start + u] : start + u);
+      for (let u = 0; u < w; u++) {
+        const s = Math.fround(clampCos(tile[off + u]));
+        if (s >= edges[t]) got[t].push(rows ? rows[start + u] : start + u);
+        else if (s > next[t]) next[t] = s;
+      }
     });
-    return got.map((g) => Int32Array.from(g));
+    return got.map((g, t) => ({ rows: Int32Array.from(g), next: next[t] }));
   };
+  const bound = c.errorBound;
   throughTies(
     Math.min(n, c.rerank * k),
     n,
@@ -375,7 +404,20 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
       return scores;
     },
     atLeast,
-    k,
+    {
+      k,
+      bound: () => bound,
+      // A crowded query: every row it may choose, scored exactly as the candidates are.
+      whole: (group) => {
+        for (const i of group) {
+          final.reset(i);
+          for (let t = 0; t < n; t++) {
+            const row = rows ? rows[t] : t;
+            final.push(i, dot64(qn, i * d, exact, row * d, d), row);
+          }
+        }
+      },
+    },
   );
   return final.result();
 }

@@ -8,6 +8,30 @@ export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
   return { data, rows: rows.length, cols: d };
 }
 
+/** What `atLeast` answers for one query of its group (see {@link throughTies}). */
+interface AtLeast {
+  /** Every row it may choose whose stored score ranks at least its edge, ascending. */
+  readonly rows: Int32Array;
+  /** The highest stored score below the edge among the rows passed over; -Infinity when none. */
+  readonly next: number;
+}
+
+/** How a re-ranked search makes its answer the exact one (see {@link throughTies}). */
+interface Settle {
+  /** The number of rows a query keeps. */
+  readonly k: number;
+  /**
+   * How far query `i`'s stored score of any row may lie from its exact score: a bound (the
+   * storage's error bound, with room for float32 rounding), not an estimate.
+   */
+  readonly bound: (i: number) => number;
+  /**
+   * Answers each query of `group` from its rows scored exactly (the float32 rows kept, scanned
+   * whole), replacing what `take` gave it: a query whose neighbours may lie past its candidates.
+   */
+  readonly whole: (group: readonly number[]) => void;
+}
+
 /**
  * The candidates a re-ranked search (int8 or float16 storage with `rerank > 0`) rescores: the
  * `base` best by stored score, and every row whose stored score ties the `base`-th's. Rows whose
@@ -27,15 +51,17 @@ export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
  * one scan more. Shared by the reference and the wasm backend.
  *
  * Crowded rows (tight clusters, near-duplicates) differ by less than the stored scores' error, so
- * the true k best may rank below the `base` best by stored score: on rows around 100 centres a
- * tenth of their spread apart, 3 x k candidates found 0.86-0.93 of the true top 10. With `k` given
- * and `take` answering each candidate's exact score, the first scan selects spare rows past the
- * base (`SPARE`) and the candidates (at least `ERROR_SAMPLES`) measure that error:
- * where the best stored score left out, plus twice the largest error among them, reaches the k-th
- * exact score, the spare rows whose stored score is at least the k-th exact score less twice that
- * error are taken too. Random rows, whose scores spread wider than their error, rarely need it;
- * the spare rows cost a larger selection, never another pass over the rows, so a crowd wider than
- * them is re-ranked only as far as they go.
+ * the true k best may rank below the candidates by stored score. With `settle` given (`take` then
+ * answers each candidate's exact score), the answer is the exact one: no row left out can reach
+ * the k-th best exact score among the candidates, as its stored score is more than `bound(i)`
+ * below it. The first scan selects spare rows past the base (`SPARE`), and those whose stored score
+ * is within the bound of the k-th exact score are taken too; where every spare row is (a crowd
+ * wider than them), or a tied query's best stored score below its edge (`next` of `atLeast`) is,
+ * the query is answered by `whole`, up to `WHOLE_GROUP` queries a call. Random rows, whose scores
+ * spread wider than the bound near the top, need neither; clustered ones pay a float32 scan more
+ * for such queries. Returns how many queries `whole` answered. An estimate of the error from the candidates' own errors, tried first, missed
+ * neighbours on near-duplicates: a crowd's rows share their codes and so their errors, and rows of
+ * other codes are off by more.
  */
 export function throughTies(
   base: number,
@@ -43,9 +69,9 @@ export function throughTies(
   queries: number,
   scan: (w: number, q0: number, q1: number) => TopKResult,
   take: (i: number, rows: Int32Array) => ArrayLike<number> | undefined,
-  atLeast?: (group: readonly number[], edges: readonly number[]) => Int32Array[],
-  k?: number,
-): void {
+  atLeast?: (group: readonly number[], edges: readonly number[]) => AtLeast[],
+  settle?: Settle,
+): number {
   /** How many of query `at`'s `w` selected rows to rescore: the base and the ties of its last. */
   const upTo = (r: TopKResult, at: number, w: number): number => {
     const edge = r.scores[at + base - 1];
@@ -53,24 +79,29 @@ export function throughTies(
     while (m < w && r.scores[at + m] === edge) m++;
     return m;
   };
-  const adapt = k !== undefined;
-  const spare = adapt ? Math.max(2 * ERROR_SAMPLES, Math.min((SPARE - 1) * base, MAX_SPARE)) : 0;
+  const spare = settle ? Math.max(MIN_SPARE, Math.min((SPARE - 1) * base, MAX_SPARE)) : 0;
   const w0 = Math.min(limit, base + spare + 1);
   const all = scan(w0, 0, queries);
   const tied: number[] = [];
+  /** Queries whose neighbours may lie among the rows left out: answered by `whole`. */
+  const crowded: number[] = [];
+  /** The stored score a row must reach to be in query `i`'s top k, given its candidates' exact scores. */
+  const floor = (i: number, exact: ArrayLike<number>): number => kth(exact, settle!.k) - settle!.bound(i);
   for (let i = 0; i < queries; i++) {
     const at = i * w0;
     const m = upTo(all, at, w0);
     if (m < w0 || w0 >= limit) {
-      // Enough candidates to measure the error by, however few the base.
-      const m1 = adapt && m < w0 ? Math.max(m, Math.min(ERROR_SAMPLES, w0 - 1)) : m;
-      const exact = take(i, all.indices.subarray(at, at + m1));
-      const floor = exact && adapt && m1 < w0 ? floorOf(all.scores, at, m1, exact, k) : undefined;
-      if (floor !== undefined) {
-        let m2 = m1;
-        while (m2 < w0 && all.scores[at + m2] >= floor) m2++;
-        if (m2 > m1) take(i, all.indices.subarray(at + m1, at + m2));
+      const exact = take(i, all.indices.subarray(at, at + m));
+      if (!settle || !exact || m >= w0) continue;
+      const f = floor(i, exact);
+      // Every spare row reaches the floor: rows past the selection may too (no use re-scoring them).
+      if (w0 < limit && all.scores[at + w0 - 1] >= f) {
+        crowded.push(i);
+        continue;
       }
+      let m2 = m;
+      while (m2 < w0 && all.scores[at + m2] >= f) m2++;
+      if (m2 > m) take(i, all.indices.subarray(at + m, at + m2));
       continue;
     }
     if (atLeast) {
@@ -82,7 +113,8 @@ export function throughTies(
       const one = scan(w, i, i + 1);
       const n = upTo(one, 0, w);
       if (n < w || w >= limit) {
-        take(i, one.indices.subarray(0, n));
+        const exact = take(i, one.indices.subarray(0, n));
+        if (settle && exact && n < w && one.scores[n] >= floor(i, exact)) crowded.push(i);
         break;
       }
     }
@@ -93,34 +125,30 @@ export function throughTies(
       group,
       group.map((i) => all.scores[i * w0 + base - 1]),
     );
-    for (let t = 0; t < group.length; t++) take(group[t], lists[t]);
+    for (let t = 0; t < group.length; t++) {
+      const { rows, next } = lists[t];
+      const exact = take(group[t], rows);
+      if (settle && exact && next >= floor(group[t], exact)) crowded.push(group[t]);
+    }
   }
+  if (!settle) return 0;
+  crowded.sort((a, b) => a - b);
+  for (let g = 0; g < crowded.length; g += WHOLE_GROUP) settle.whole(crowded.slice(g, g + WHOLE_GROUP));
+  return crowded.length;
+}
+
+/** The k-th best of `scores` (the last when fewer); -Infinity when there are none. */
+function kth(scores: ArrayLike<number>, k: number): number {
+  const m = scores.length;
+  if (m === 0) return Number.NEGATIVE_INFINITY;
+  const sorted = Float64Array.from({ length: m }, (_, t) => scores[t]).sort();
+  return sorted[m - Math.min(k, m)];
 }
 
 /**
- * For the `m` candidates at `at` of a selection (stored scores in `stored`, ranked, the next one
- * left out) and their `exact` scores: the stored score a row must reach to be in the top `k`, where
- * the best row left out could, given twice the largest error among the candidates; else undefined.
- */
-function floorOf(
-  stored: Float32Array,
-  at: number,
-  m: number,
-  exact: ArrayLike<number>,
-  k: number,
-): number | undefined {
-  let err = 0;
-  for (let t = 0; t < m; t++) err = Math.max(err, Math.abs(exact[t] - stored[at + t]));
-  const sorted = Float64Array.from({ length: m }, (_, t) => exact[t]).sort();
-  const kth = sorted[m - Math.min(k, m)];
-  const floor = kth - 2 * err;
-  return stored[at + m] >= floor ? floor : undefined;
-}
-
-/**
- * With exact scores to judge by, the first scan selects this many times the `base` candidates (at
- * most `MAX_SPARE` more than the base, at least twice `ERROR_SAMPLES`): those past the
- * base are taken only where the candidates' error says they may belong. On rows around 100 centres
+ * With a bound to judge by, the first scan selects this many times the `base` candidates (at most
+ * `MAX_SPARE` more than the base, at least `MIN_SPARE`): those past the base are taken only where
+ * their stored score is within the bound of the k-th exact score. On rows around 100 centres
  * (200,000 x 384, k = 10, rerank 3) they took recall@10 from 0.859 to 1.000 at about the search
  * time without re-ranking; a second pass over the codes for every row the error allowed, tried
  * first, found no more and cost 2.6x.
@@ -130,11 +158,14 @@ const SPARE = 8;
 /** The most rows the first scan selects past the base: a large k's selection stays near its size. */
 const MAX_SPARE = 256;
 
-/** The fewest candidates whose exact scores measure the stored scores' error (a base of 1 is one). */
-const ERROR_SAMPLES = 16;
+/** The fewest rows the first scan selects past the base (a base of 1 included). */
+const MIN_SPARE = 32;
 
 /**
  * Tied queries passed over the rows together by `atLeast`: one pass serves them all, and their
  * candidates (up to every row each) are held together, at most 8 x rows of them.
  */
 const TIE_GROUP = 8;
+
+/** Crowded queries answered by one call of `whole`: one scan of the float32 rows serves them. */
+const WHOLE_GROUP = 64;

@@ -89,6 +89,11 @@ export class TopKSelector {
     siftDown(s, ix, base, k, score, index);
   }
 
+  /** Empties query `q`'s selection, so its candidates can be offered again from the start. */
+  reset(q: number): void {
+    this.#size[q] = 0;
+  }
+
   /** Offers a row of scores `scores[off + t]` for corpus rows `start + t`, t in [0, count). */
   pushRow(q: number, scores: ArrayLike<number>, off: number, start: number, count: number): void {
     let th = this.floor(q);
