@@ -22,13 +22,12 @@ import {
 import { dots, dotsI8Batch } from './engine.js';
 import { floatFirst, WasmCorpus } from './kernels/corpus.js';
 import {
-  errorBounds,
-  groupRows,
   type I8Rows,
   i8AtLeast,
   type Quantized,
   quantizeRows,
   rerankExact,
+  settling,
   someRows,
 } from './kernels/quantized.js';
 import type { WasmRuntime } from './runtime.js';
@@ -233,35 +232,23 @@ function int8Allowed(
   };
   const rerank = corpus.rerank;
   if (!(float !== undefined && rerank > 0)) return scan(queries, k);
-  return rerankExact(rt, float, queries, k, (take, answer) =>
-    corpus.crowd.record(
+  return rerankExact(rt, float, queries, k, (take, final) => {
+    const wide = throughTies(
+      Math.min(passing, rerank * k),
+      passing,
       queries.rows,
-      throughTies(
-        Math.min(passing, rerank * k),
-        passing,
-        queries.rows,
-        (w, q0, q1) => scan(someRows(queries, q0, q1), w),
-        take,
-        (group, edges) => {
-          const found = i8AtLeast(rt, c, rows, queries, group, edges, op);
-          if (list)
-            for (const f of found) for (let t = 0; t < f.rows.length; t++) f.rows[t] = list[f.rows[t]];
-          return found;
-        },
-        {
-          k,
-          bound: errorBounds(rt, c, queries),
-          // Crowded queries: the passing float32 rows scanned whole (the same scores as re-scoring gives).
-          whole: (group) =>
-            answer(
-              group,
-              floatAllowed(rt, groupRows(queries, group), float, k, allow, mask, passing),
-              Math.min(k, passing),
-            ),
-        },
-      ),
-    ),
-  );
+      (w, q0, q1) => scan(someRows(queries, q0, q1), w),
+      take,
+      (group, edges) => {
+        const found = i8AtLeast(rt, c, rows, queries, group, edges, op);
+        if (list) for (const f of found) for (let t = 0; t < f.rows.length; t++) f.rows[t] = list[f.rows[t]];
+        return found;
+      },
+      // Crowded queries past re-scoring: the passing float32 rows scanned whole.
+      settling(rt, c, queries, final, passing, (qs) => floatAllowed(rt, qs, float, k, allow, mask, passing)),
+    );
+    corpus.crowd.record(queries.rows, wide);
+  });
 }
 
 /** The rows `allow` passes (`passing` of them), ascending. */

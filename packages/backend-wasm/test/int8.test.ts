@@ -12,6 +12,32 @@ import type { WasmRuntime } from '../src/runtime.js';
 import { threadsUnavailable } from '../src/threads.js';
 import { backend, expectClose, random, ref } from './helpers.js';
 
+/**
+ * A crowd whose int8 codes are exact hiding a better row: 100 copies of an integer row whose largest
+ * component is 127 (quantised with no error), one row moved from it toward the query by under half
+ * a code step a component (the same codes, a larger norm: its int8 score falls below the copies'
+ * while its exact score is higher), and 1,000 random rows. Row 100 is the query's best.
+ */
+function hiddenBest(d: number): { data: Float32Array; rows: number; query: Float32Array } {
+  let seed = 3;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  const c = Float64Array.from({ length: d }, (_, j) => (j === 0 ? 127 : Math.round(rnd() * 200)));
+  const nc = Math.hypot(...c);
+  const query = Float32Array.from({ length: d }, (_, j) => c[j] / nc + (0.3 * rnd()) / Math.sqrt(d));
+  const qc = query.reduce((s, v, j) => s + v * c[j], 0) / nc;
+  const r = Float64Array.from({ length: d }, (_, j) => (j === 0 ? 0 : query[j] - (qc * c[j]) / nc));
+  const t = 0.45 / Math.max(...r.map(Math.abs));
+  const rows = 1101;
+  const data = new Float32Array(rows * d);
+  for (let i = 0; i < 100; i++) data.set(c, i * d);
+  for (let j = 0; j < d; j++) data[100 * d + j] = c[j] + t * r[j];
+  for (let i = 101; i < rows; i++) for (let j = 0; j < d; j++) data[i * d + j] = rnd() * 200;
+  return { data, rows, query };
+}
+
 describe('int8 corpora', () => {
   let b: WasmBackend;
   let scanning: WasmBackend;
@@ -356,7 +382,7 @@ describe('int8 corpora', () => {
     expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   });
 
-  it("crowded rows: the re-rank widens where the candidates' error says so, plain and filtered", () => {
+  it('crowded rows: the re-rank widens where the error bound says so, plain and filtered', () => {
     // 20,000 rows of 48 around 100 centres, a tenth of their spread apart: neighbours' int8 scores
     // crowd within the int8 error (a fixed pool of 3 x k found 0.97 of them). k = 1 with rerank 1: a
     // pool of one row, whose spare rows and error samples decide. Filters: every
@@ -396,6 +422,29 @@ describe('int8 corpora', () => {
       c.dispose();
     }
     expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+  });
+
+  it('a crowd of copies whose codes are exact (their measured error 0) no longer hides a better row below them by int8 score', () => {
+    // The candidates estimated the int8 error from their own scores: 0 here, so the better row was
+    // left out. Both choices of path, and the float32 scan, answer row 100.
+    for (const d of [64, 33]) {
+      const { data, rows, query } = hiddenBest(d);
+      const x = { data, rows, cols: d };
+      const q = { data: query, rows: 1, cols: d };
+      const f = scanning.kernels.createCorpus(x, { storage: 'int8' });
+      for (const k of [1, 3]) {
+        const want = scanning.kernels.corpusSearch(f, q, k);
+        expect(want.indices[0]).toBe(100);
+        for (const be of [b, chosen]) {
+          const c = be.kernels.createCorpus(x, { storage: 'int8' });
+          const got = be.kernels.corpusSearch(c, q, k);
+          expect([...got.indices], `d=${d}, k=${k}`).toEqual([...want.indices]);
+          expect([...got.scores], `d=${d}, k=${k}`).toEqual([...want.scores]);
+          c.dispose();
+        }
+      }
+      f.dispose();
+    }
   });
 
   it('a crowd wider than the spare rows: its queries answer as the float32 scan does, bit for bit, plain and filtered, 1 and 2 threads', async () => {
@@ -463,6 +512,35 @@ describe('int8 corpora', () => {
     expect(b.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   }, 120_000);
 
+  it('rows with one large component: the bound spans past the spare rows, the rows within it are listed and re-scored, the same bits', () => {
+    // The int8 error bound grows with the largest component (sqrt(d) * max / 254 of the unit row):
+    // with one dimension 30 times the others it spans far more rows than the spare ones below the
+    // k-th score, so every query lists the rows within it in a second int8 pass. rescoreWeight 0:
+    // always listed and re-scored, never the float32 scan.
+    for (const d of [384, 1001]) {
+      const x = random(3000, d, 61);
+      for (let i = 0; i < 3000; i++) x.data[i * d + 5] *= 30;
+      const q = random(8, d, 62);
+      const f = scanning.kernels.createCorpus(x, { storage: 'int8' });
+      const c = b.kernels.createCorpus(x, { storage: 'int8' }) as WasmCorpus;
+      const mask = new Uint8Array(3000).map((_, j) => (j % 4 === 0 ? 0 : 1));
+      for (const k of [1, 10]) {
+        const want = scanning.kernels.corpusSearch(f, q, k);
+        const got = b.kernels.corpusSearch(c, q, k);
+        expect([...got.indices], `d=${d}, k=${k}`).toEqual([...want.indices]);
+        expect([...got.scores], `d=${d}, k=${k}`).toEqual([...want.scores]);
+        const wf = scanning.kernels.corpusSearchAllowed!(f, q, k, mask);
+        const gf = b.kernels.corpusSearchAllowed!(c, q, k, mask);
+        expect([...gf.indices], `d=${d}, k=${k}, filtered`).toEqual([...wf.indices]);
+        expect([...gf.scores], `d=${d}, k=${k}, filtered`).toEqual([...wf.scores]);
+      }
+      // They crowded (the share the corpus keeps).
+      expect(c.crowd.share, `d=${d}`).toBeGreaterThan(0.5);
+      f.dispose();
+      c.dispose();
+    }
+  });
+
   it('a corpus whose searches keep crowding scans its float32 rows directly, the same bits; int8 again every 8th search', () => {
     const h = new CrowdHistory();
     expect(h.skip()).toBe(false);
@@ -472,6 +550,8 @@ describe('int8 corpora', () => {
       Array.from({ length: 16 }, (_, t) => (t + 1) % 8 !== 0),
     );
     h.record(4, 0);
+    expect(h.share).toBe(0.25);
+    h.record(0, 0);
     expect(h.share).toBe(0.25);
     expect(h.skip()).toBe(false);
     // 10,000 rows of 16 around 5 directions, 1e-3 apart: every query crowds. The default backend

@@ -46,18 +46,19 @@ export interface CorpusOptions {
   storage?: CorpusStorage;
   /**
    * For quantised storage: keep float32 rows too and re-rank the best `rerank x k` candidates
-   * exactly (and every row tied with the last of them); 0 returns the quantised scores. On the
-   * reference and wasm backends the search also selects spare rows past the pool (8 x the pool,
-   * at most 256 more) and the candidates measure the quantised scores' error (the largest gap
-   * between a candidate's quantised and exact score, over at least 16 of them): where a row left
-   * out could still reach the k-th exact score given twice that error, the spare rows that could
-   * are re-ranked as well. Crowded rows (tight clusters, near-duplicates), whose neighbours differ
-   * by less than the error, then keep them (recall@10 1.000 on the README's clustered rows, 0.859
-   * with the pool alone) for a larger selection, never another pass over the rows; a crowd wider
-   * than the spare rows is re-ranked as far as they go. WebGPU re-ranks at least 63 rows (64 with
-   * the row after them: one pass of its device selection), and answers a query the same error
-   * estimate says may have neighbours past them from its float32 rows, scanned whole. The error is
-   * measured on the candidates, so it is an estimate, not a bound, on every backend.
+   * exactly (and every row tied with the last of them); 0 returns the quantised scores. Crowded
+   * rows (tight clusters, near-duplicates) differ by less than the quantised scores' error, so
+   * their neighbours may rank below the pool. On the reference and wasm backends the answer is
+   * nonetheless the float32 search's, bit for bit: the search also selects spare rows past the pool
+   * (8 x the pool, at most 256 more), and a row left out whose quantised score lies more than the
+   * storage's error bound (above; the corpus's largest, with room for float32 rounding) below the
+   * k-th exact score cannot enter. The spare rows within the bound are re-ranked too; a query
+   * whose spare rows all lie within it (a crowd wider than them), or whose ties at the pool's edge
+   * are followed by such a row, has every row within the bound listed and re-ranked, or is
+   * answered from its float32 rows, scanned whole, where they are too many (and a wasm corpus
+   * whose searches keep crowding scans them first). WebGPU re-ranks at least 63 rows (64
+   * with the row after them: one pass of its device selection) and applies the same bound to the
+   * row after them; its device sums can order near-ties an ulp apart from its float32 search.
    * Default (see {@link resolveCorpusOptions}):
    * {@link DEFAULT_INT8_RERANK} for `int8`, 0 for `float16`. Checked but ignored for `float32`
    * storage, whose scores are exact already.
@@ -75,9 +76,9 @@ export interface CorpusOptions {
  * rows lose neighbours: recall@10 measured 0.986 at 200,000 x 384 and 0.992 at 100,000 x 1536
  * (wasm, 100 random queries), where re-scoring 3 x k candidates gave 1.000; the re-rank reads
  * 3 x k rows per query, lost in the noise of the scan. Clustered rows crowd more: the pool alone
- * found 0.859 around 100 centres at 200,000 x 384 (0.988 with 10 x k); with the spare rows the
- * candidates' error adds (see {@link CorpusOptions.rerank}) 3 x k finds 1.000 there for about the
- * same search time. 3 stays the default because WebGPU selects up to 64 candidates a query on the
+ * found 0.859 around 100 centres at 200,000 x 384 (0.988 with 10 x k); with the error bound (see
+ * {@link CorpusOptions.rerank}) every factor finds them all, so the factor only sizes the first
+ * selection. 3 stays the default because WebGPU selects up to 64 candidates a query on the
  * device, and 10 x k would send k = 10 to its host-side selection.
  * (`node apps/bench/scripts/int8-recall.mjs 200000 384 100 10 wasm 0,3,10,30 int8 5 clustered`).
  */

@@ -21,6 +21,32 @@ function rows(n: number, d: number, seed: number): Tensor {
 
 const kit = createCosineKit({ backend: createReferenceBackend() });
 
+/**
+ * A crowd whose int8 codes are exact hiding a better row: 100 copies of an integer row whose largest
+ * component is 127 (quantised with no error), one row moved from it toward the query by under half
+ * a code step a component (the same codes, a larger norm: its int8 score falls below the copies'
+ * while its exact score is higher), and 1,000 random rows. Row 100 is the query's best.
+ */
+function hiddenBest(d: number): { data: Float32Array; rows: number; query: Float32Array } {
+  let seed = 3;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  const c = Float64Array.from({ length: d }, (_, j) => (j === 0 ? 127 : Math.round(rnd() * 200)));
+  const nc = Math.hypot(...c);
+  const query = Float32Array.from({ length: d }, (_, j) => c[j] / nc + (0.3 * rnd()) / Math.sqrt(d));
+  const qc = query.reduce((s, v, j) => s + v * c[j], 0) / nc;
+  const r = Float64Array.from({ length: d }, (_, j) => (j === 0 ? 0 : query[j] - (qc * c[j]) / nc));
+  const t = 0.45 / Math.max(...r.map(Math.abs));
+  const rows = 1101;
+  const data = new Float32Array(rows * d);
+  for (let i = 0; i < 100; i++) data.set(c, i * d);
+  for (let j = 0; j < d; j++) data[100 * d + j] = c[j] + t * r[j];
+  for (let i = 101; i < rows; i++) for (let j = 0; j < d; j++) data[i * d + j] = rnd() * 200;
+  return { data, rows, query };
+}
+
 /** Share of the exact top-k that `got` found. */
 function recall(got: SearchResult, want: SearchResult): number {
   let hit = 0;
@@ -195,7 +221,7 @@ describe('candidates tied at the cut-off', () => {
     exact.dispose();
   });
 
-  it('crowded rows: the candidates widen the re-rank where their error says so, and no neighbour is lost', async () => {
+  it('crowded rows: the candidates widen the re-rank where the error bound says so, and no neighbour is lost', async () => {
     // 20,000 rows of 64 around 100 centres, a tenth of a centre's spread: neighbours' quantised
     // scores crowd within the int8 error, so a fixed pool of 3 x k left some out (recall 0.972).
     const n = 20_000;
@@ -231,6 +257,49 @@ describe('candidates tied at the cut-off', () => {
       );
       int8.dispose();
     }
+    exact.dispose();
+  }, 60_000);
+
+  it('a crowd of copies whose codes are exact (their measured error 0) no longer hides a better row below them by int8 score', async () => {
+    // The candidates estimated the int8 error from their own scores: 0 here, so the better row
+    // (int8 score 0.99650 against the copies' 0.99662, exact 0.99693 against 0.99662) was left out.
+    for (const d of [64, 33]) {
+      const { data, rows: n, query } = hiddenBest(d);
+      const x = new Tensor(data, n, d);
+      const q = new Tensor(query, 1, d);
+      const int8 = await kit.corpus(x, { storage: 'int8' });
+      const exact = await kit.corpus(x);
+      for (const k of [1, 3]) {
+        const [got, want] = [await int8.search(q, k), await exact.search(q, k)];
+        expect(got.indices[0], `d=${d}, k=${k}`).toBe(100);
+        expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+        expect(Array.from(got.scores)).toEqual(Array.from(want.scores));
+      }
+      int8.dispose();
+      exact.dispose();
+    }
+  });
+
+  it('rows with one large component: the bound spans past the spare rows, the rows within it are listed and re-scored, the same bits', async () => {
+    // The int8 error bound grows with the largest component (sqrt(d) * max / 254 of the unit row):
+    // with one dimension 30 times the others it spans more rows than the spare ones below the k-th
+    // score, so each query lists the rows within it in a second pass and re-scores them.
+    const d = 384;
+    const x = rows(3000, d, 61);
+    for (let i = 0; i < 3000; i++) x.data[i * d + 5] *= 30;
+    const q = rows(6, d, 62);
+    const int8 = await kit.corpus(x, { storage: 'int8' });
+    const exact = await kit.corpus(x);
+    const mask = new Uint8Array(3000).map((_, j) => (j % 4 === 0 ? 0 : 1));
+    for (const options of [{}, { filter: { mask } }]) {
+      for (const k of [1, 10]) {
+        const [got, want] = [await int8.search(q, k, options), await exact.search(q, k, options)];
+        const what = `k=${k}${'filter' in options ? ', filtered' : ''}`;
+        expect(Array.from(got.indices), what).toEqual(Array.from(want.indices));
+        expect(Array.from(got.scores), what).toEqual(Array.from(want.scores));
+      }
+    }
+    int8.dispose();
     exact.dispose();
   }, 60_000);
 

@@ -127,41 +127,70 @@ export function quantizedSearch(
   queries: Matrix,
   k: number,
   floatSearch: (queries: Matrix) => TopKResult,
-  crowd?: CrowdHistory,
+  crowd: CrowdHistory,
 ): TopKResult {
   const op = 'corpusSearch';
   const n = c.rows;
   const exact = float !== undefined && rerank > 0;
   if (!exact) return scanI8(rt, c, queries, k, op);
-  return rerankExact(rt, float, queries, k, (take, answer) =>
-    crowd?.record(
+  return rerankExact(rt, float, queries, k, (take, final) => {
+    const wide = throughTies(
+      Math.min(n, rerank * k),
+      n,
       queries.rows,
-      throughTies(
-        Math.min(n, rerank * k),
-        n,
-        queries.rows,
-        (w, q0, q1) => scanI8(rt, c, someRows(queries, q0, q1), w, op),
-        take,
-        (group, edges) => i8AtLeast(rt, c, allI8Rows(c), queries, group, edges, op),
-        {
-          k,
-          bound: errorBounds(rt, c, queries),
-          // Crowded queries: the float32 rows scanned whole (the same scores as re-scoring gives).
-          whole: (group) => answer(group, floatSearch(groupRows(queries, group)), Math.min(k, n)),
-        },
-      ),
-    ),
-  );
+      (w, q0, q1) => scanI8(rt, c, someRows(queries, q0, q1), w, op),
+      take,
+      (group, edges) => i8AtLeast(rt, c, allI8Rows(c), queries, group, edges, op),
+      settling(rt, c, queries, final, n, floatSearch),
+    );
+    crowd.record(queries.rows, wide);
+  });
 }
 
 /**
- * How crowded a corpus's re-ranked searches have been lately. Where every query of them ends in a
- * float32 scan (crowded rows, see throughTies), the int8 scan and re-scoring before it are wasted:
- * 200,000 clustered rows of 384, 100 queries, took 2.1x the float32 search. It keeps a running
- * share of the crowded queries of the int8 searches (each search weighing half), and while it is at
- * least half, searches scan the float32 rows directly, trying the int8 scan again every 8th search
- * (the queries change, the rows do not). Both give the same answer, bit for bit: only the time
- * differs. `tuning.rescoreWeight` 0 never scans the float32 rows directly.
+ * How throughTies makes a re-ranked search of `queries` against `c` exact (`n` rows it may choose,
+ * `final` its selection): the int8 error bound (errorBounds), as many rows re-scored as cost less
+ * than a float32 scan (the cost model of scansFloat), and `floatSearch` answering the others.
+ */
+export function settling(
+  rt: WasmRuntime,
+  c: Quantized,
+  queries: Matrix,
+  final: TopKSelector,
+  n: number,
+  floatSearch: (queries: Matrix) => TopKResult,
+): Parameters<typeof throughTies>[6] {
+  const w = rt.tuning.rescoreWeight;
+  const d = c.cols;
+  const k = final.k;
+  return {
+    bound: errorBounds(rt, c, queries),
+    kth: (i) => final.threshold(i),
+    reset: (i) => final.reset(i),
+    most: w === 0 ? Number.POSITIVE_INFINITY : Math.floor((4 * n * d) / (w * (8 * d + 5000))),
+    // Crowded queries: the float32 rows scanned whole (the same scores as re-scoring gives).
+    whole: (group) => {
+      const r = floatSearch(groupRows(queries, group));
+      for (let t = 0; t < group.length; t++) {
+        final.reset(group[t]);
+        for (let j = t * k; j < t * k + Math.min(k, n); j++) final.push(group[t], r.scores[j], r.indices[j]);
+      }
+    },
+  };
+}
+
+/**
+ * How crowded a corpus's re-ranked searches have been lately. A crowded query (see throughTies)
+ * costs at least one more pass over the rows: a second int8 pass listing every row within the
+ * error bound of its k-th score, or a float32 scan. By scansFloat's costs (2.6 a value for an int8
+ * pass, 4 for a float32 scan) two int8 passes cost more than the float32 scan, so where most
+ * queries crowd the int8 scan is wasted: 200,000 clustered rows of 384, 100 queries, took 2.1x the
+ * float32 search, and random 1536-d rows (whose top k the bound, a worst case, rarely separates)
+ * 1.9x. It keeps a running share of the crowded queries of the int8 searches (each search weighing
+ * half), and while it is at least half, searches scan the float32 rows directly, trying the int8
+ * scan again every 8th search (the queries change, the rows do not). Both give the same answer,
+ * bit for bit: only the time differs. `tuning.rescoreWeight` 0 never scans the float32 rows
+ * directly.
  */
 export class CrowdHistory {
   #share = 0;
@@ -179,9 +208,9 @@ export class CrowdHistory {
     return this.#skipped % 8 !== 0;
   }
 
-  /** Records an int8 search of `queries` queries, `crowded` of them answered by a float32 scan. */
+  /** Records an int8 search of `queries` queries, `crowded` of them crowded. */
   record(queries: number, crowded: number): void {
-    this.#share = 0.5 * this.#share + (0.5 * crowded) / queries;
+    if (queries > 0) this.#share = 0.5 * this.#share + (0.5 * crowded) / queries;
   }
 }
 
@@ -195,7 +224,7 @@ const largestScale = new WeakMap<Quantized, number>();
  * `e(x) + e(q) + e(x) e(q)` of the cosine, with e(x) of the row of largest scale; the float32 search
  * within `d * 2^-24` of it; and 2^-20 for the int8 score's float32 products and a float32 tie.
  */
-export function errorBounds(rt: WasmRuntime, c: Quantized, queries: Matrix): (i: number) => number {
+function errorBounds(rt: WasmRuntime, c: Quantized, queries: Matrix): (i: number) => number {
   let most = largestScale.get(c);
   if (most === undefined) {
     most = 0;
@@ -220,7 +249,7 @@ export function errorBounds(rt: WasmRuntime, c: Quantized, queries: Matrix): (i:
 }
 
 /** The listed rows of `m`, in that order, as one matrix (a group of queries). */
-export function groupRows(m: Matrix, group: readonly number[]): Matrix {
+function groupRows(m: Matrix, group: readonly number[]): Matrix {
   const d = m.cols;
   const data = new Float32Array(group.length * d);
   for (let t = 0; t < group.length; t++) data.set(m.data.subarray(group[t] * d, (group[t] + 1) * d), t * d);
@@ -390,18 +419,14 @@ function scanI8(rt: WasmRuntime, c: Quantized, queries: Matrix, cand: number, op
  * Exact scores of each query's candidates (see throughTies), from the float32 rows kept beside the
  * int8 codes: `take(i, rows)` rescores query `i`'s candidates into the final top-k as they come,
  * so only one query's candidates are held at a time; it answers their scores (a view of wasm
- * memory, valid until the next call). `answer(group, r, count)` replaces the selection of each
- * query of `group` by the first `count` hits of its row of `r` (a crowded query's whole scan).
+ * memory, valid until the next call). `final` is the selection they go into.
  */
 export function rerankExact(
   rt: WasmRuntime,
   float: Staged,
   queries: Matrix,
   k: number,
-  each: (
-    take: (i: number, rows: Int32Array) => Float32Array,
-    answer: (group: readonly number[], r: TopKResult, count: number) => void,
-  ) => void,
+  each: (take: (i: number, rows: Int32Array) => Float32Array, final: TopKSelector) => void,
 ): TopKResult {
   const op = 'corpusSearch';
   const final = new TopKSelector(queries.rows, k);
@@ -415,30 +440,22 @@ export function rerankExact(
   try {
     raw = rt.upload(queries.data, op);
     packRows(rt, raw, queries.rows, queries.cols, qs, 1, true, op, 'queries', 0);
-    each(
-      (i, rows) => {
-        const m = rows.length;
-        if (m > room) {
-          if (idx >= 0) rt.free(idx);
-          if (out >= 0) rt.free(out);
-          idx = out = -1;
-          room = Math.max(m, 2 * room);
-          idx = rt.alloc(room * 4, op);
-          out = rt.alloc(room * 4, op);
-        }
-        new Int32Array(rt.f32.buffer, idx, m).set(rows);
-        rt.exports.rowDots(qs + i * float.rowBytes, float.ptr, rt.tileCols, steps, idx, m, out);
-        const scores = rt.f32.subarray(out >>> 2, (out >>> 2) + m);
-        for (let t = 0; t < m; t++) final.push(i, scores[t], rows[t]);
-        return scores;
-      },
-      (group, r, count) => {
-        for (let t = 0; t < group.length; t++) {
-          final.reset(group[t]);
-          for (let j = t * r.k; j < t * r.k + count; j++) final.push(group[t], r.scores[j], r.indices[j]);
-        }
-      },
-    );
+    each((i, rows) => {
+      const m = rows.length;
+      if (m > room) {
+        if (idx >= 0) rt.free(idx);
+        if (out >= 0) rt.free(out);
+        idx = out = -1;
+        room = Math.max(m, 2 * room);
+        idx = rt.alloc(room * 4, op);
+        out = rt.alloc(room * 4, op);
+      }
+      new Int32Array(rt.f32.buffer, idx, m).set(rows);
+      rt.exports.rowDots(qs + i * float.rowBytes, float.ptr, rt.tileCols, steps, idx, m, out);
+      const scores = rt.f32.subarray(out >>> 2, (out >>> 2) + m);
+      for (let t = 0; t < m; t++) final.push(i, scores[t], rows[t]);
+      return scores;
+    }, final);
   } finally {
     rt.free(qs);
     if (raw >= 0) rt.free(raw);

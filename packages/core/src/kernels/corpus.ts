@@ -179,8 +179,8 @@ export class ReferenceCorpus implements ResidentCorpus {
    * may lie from the exact score: float16 rounds each value to 11 significant bits (2^-11 of the
    * unit row) or, below 2^-14, to 2^-25; int8 rounds each to half its row's scale (`sqrt(d) *
    * scale / 2` at most, Cauchy-Schwarz, with room for the float32 steps of the quantiser). Both
-   * with 2^-21 more: the stored score's rounding, and a float32 tie an exact score a row left out
-   * could make with the k-th. Computed once.
+   * with 2^-20 more: the stored score's rounding, the k-th exact score's (as the selection holds
+   * it), and a float32 tie a row left out could make with it. Computed once.
    */
   get errorBound(): number {
     this.#alive();
@@ -189,7 +189,7 @@ export class ReferenceCorpus implements ResidentCorpus {
       if (this.#scale) for (let r = 0; r < this.rows; r++) most = Math.max(most, this.#scale[r]);
       const root = Math.sqrt(this.cols);
       this.#bound =
-        (this.#half ? 2 ** -11 + root * 2 ** -25 : this.#scale ? root * most * 0.5001 : 0) + 2 ** -21;
+        (this.#half ? 2 ** -11 + root * 2 ** -25 : this.#scale ? root * most * 0.5001 : 0) + 2 ** -20;
     }
     return this.#bound;
   }
@@ -405,8 +405,10 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
     },
     atLeast,
     {
-      k,
       bound: () => bound,
+      kth: (i) => final.threshold(i),
+      reset: (i) => final.reset(i),
+      most: Number.POSITIVE_INFINITY,
       // A crowded query: every row it may choose, scored exactly as the candidates are.
       whole: (group) => {
         for (const i of group) {

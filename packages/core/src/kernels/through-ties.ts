@@ -18,16 +18,23 @@ interface AtLeast {
 
 /** How a re-ranked search makes its answer the exact one (see {@link throughTies}). */
 interface Settle {
-  /** The number of rows a query keeps. */
-  readonly k: number;
   /**
    * How far query `i`'s stored score of any row may lie from its exact score: a bound (the
    * storage's error bound, with room for float32 rounding), not an estimate.
    */
   readonly bound: (i: number) => number;
+  /** The k-th best exact score query `i`'s candidates hold so far; -Infinity while fewer than k. */
+  readonly kth: (i: number) => number;
+  /** Forgets query `i`'s candidates, so a complete list of them can be taken again. */
+  readonly reset: (i: number) => void;
+  /**
+   * The most rows worth re-scoring for one query rather than answering it by `whole` (a float32
+   * scan of all its rows costs about as much); Infinity where re-scoring is never dearer.
+   */
+  readonly most: number;
   /**
    * Answers each query of `group` from its rows scored exactly (the float32 rows kept, scanned
-   * whole), replacing what `take` gave it: a query whose neighbours may lie past its candidates.
+   * whole), replacing what `take` gave it.
    */
   readonly whole: (group: readonly number[]) => void;
 }
@@ -52,16 +59,20 @@ interface Settle {
  *
  * Crowded rows (tight clusters, near-duplicates) differ by less than the stored scores' error, so
  * the true k best may rank below the candidates by stored score. With `settle` given (`take` then
- * answers each candidate's exact score), the answer is the exact one: no row left out can reach
- * the k-th best exact score among the candidates, as its stored score is more than `bound(i)`
- * below it. The first scan selects spare rows past the base (`SPARE`), and those whose stored score
- * is within the bound of the k-th exact score are taken too; where every spare row is (a crowd
- * wider than them), or a tied query's best stored score below its edge (`next` of `atLeast`) is,
- * the query is answered by `whole`, up to `WHOLE_GROUP` queries a call. Random rows, whose scores
- * spread wider than the bound near the top, need neither; clustered ones pay a float32 scan more
- * for such queries. Returns how many queries `whole` answered. An estimate of the error from the candidates' own errors, tried first, missed
- * neighbours on near-duplicates: a crowd's rows share their codes and so their errors, and rows of
- * other codes are off by more.
+ * answers each candidate's exact score), the answer is the exact one: a row whose stored score is
+ * more than `bound(i)` below the k-th best exact score among the candidates (the floor) cannot be
+ * in the top k. The first scan selects spare rows past the base (`SPARE`), and those that reach
+ * the floor are taken too. Where every spare row reaches it (a crowd wider than them), or a tied
+ * query's best stored score below its edge (`next` of `atLeast`) does, `atLeast` lists every row
+ * that reaches the floor, up to 8 queries a pass, and the query takes that list afresh (all it can
+ * choose), or, past `most` rows, is answered by `whole`, up to `WHOLE_GROUP` queries a call. The
+ * bound is a worst case (random rows err by 4-7% of it at d = 384-1536), so near the top it can
+ * span many rows: random 1536-d rows took the floor past the spare rows for every query, and
+ * listing them cost an int8 pass and a few hundred re-scored rows where a float32 scan cost 1.6x.
+ * An estimate of the error from the candidates' own errors, tried first, missed neighbours: a
+ * crowd's rows share their codes and so their errors (a crowd quantised exactly measured 0), and
+ * rows of other codes are off by more. Returns how many queries crowded (listed, or answered by
+ * `whole`): each cost at least one more pass over the rows.
  */
 export function throughTies(
   base: number,
@@ -83,24 +94,28 @@ export function throughTies(
   const w0 = Math.min(limit, base + spare + 1);
   const all = scan(w0, 0, queries);
   const tied: number[] = [];
-  /** Queries whose neighbours may lie among the rows left out: answered by `whole`. */
+  /** Queries whose neighbours may lie among the rows left out, and their floors. */
   const crowded: number[] = [];
-  /** The stored score a row must reach to be in query `i`'s top k, given its candidates' exact scores. */
-  const floor = (i: number, exact: ArrayLike<number>): number => kth(exact, settle!.k) - settle!.bound(i);
+  const floors: number[] = [];
+  /** Whether a row left out whose stored score is `next` could enter query `i`'s top k. */
+  const reaches = (i: number, next: number): boolean => {
+    const floor = settle!.kth(i) - settle!.bound(i);
+    if (next < floor) return false;
+    crowded.push(i);
+    floors.push(floor);
+    return true;
+  };
   for (let i = 0; i < queries; i++) {
     const at = i * w0;
     const m = upTo(all, at, w0);
     if (m < w0 || w0 >= limit) {
       const exact = take(i, all.indices.subarray(at, at + m));
       if (!settle || !exact || m >= w0) continue;
-      const f = floor(i, exact);
       // Every spare row reaches the floor: rows past the selection may too (no use re-scoring them).
-      if (w0 < limit && all.scores[at + w0 - 1] >= f) {
-        crowded.push(i);
-        continue;
-      }
+      if (w0 < limit && reaches(i, all.scores[at + w0 - 1])) continue;
+      const floor = settle.kth(i) - settle.bound(i);
       let m2 = m;
-      while (m2 < w0 && all.scores[at + m2] >= f) m2++;
+      while (m2 < w0 && all.scores[at + m2] >= floor) m2++;
       if (m2 > m) take(i, all.indices.subarray(at + m, at + m2));
       continue;
     }
@@ -114,7 +129,7 @@ export function throughTies(
       const n = upTo(one, 0, w);
       if (n < w || w >= limit) {
         const exact = take(i, one.indices.subarray(0, n));
-        if (settle && exact && n < w && one.scores[n] >= floor(i, exact)) crowded.push(i);
+        if (settle && exact && n < w) reaches(i, one.scores[n]);
         break;
       }
     }
@@ -128,21 +143,25 @@ export function throughTies(
     for (let t = 0; t < group.length; t++) {
       const { rows, next } = lists[t];
       const exact = take(group[t], rows);
-      if (settle && exact && next >= floor(group[t], exact)) crowded.push(group[t]);
+      if (settle && exact && next !== Number.NEGATIVE_INFINITY) reaches(group[t], next);
     }
   }
-  if (!settle) return 0;
-  crowded.sort((a, b) => a - b);
-  for (let g = 0; g < crowded.length; g += WHOLE_GROUP) settle.whole(crowded.slice(g, g + WHOLE_GROUP));
+  if (!settle || crowded.length === 0) return 0;
+  // Every row a crowded query can choose reaches its floor: listed, and taken afresh where few.
+  const wide: number[] = [];
+  for (let g = 0; g < crowded.length; g += TIE_GROUP) {
+    const group = crowded.slice(g, g + TIE_GROUP);
+    const lists = atLeast ? atLeast(group, floors.slice(g, g + TIE_GROUP)) : null;
+    for (let t = 0; t < group.length; t++) {
+      if (lists && lists[t].rows.length <= settle.most) {
+        settle.reset(group[t]);
+        take(group[t], lists[t].rows);
+      } else wide.push(group[t]);
+    }
+  }
+  wide.sort((a, b) => a - b);
+  for (let g = 0; g < wide.length; g += WHOLE_GROUP) settle.whole(wide.slice(g, g + WHOLE_GROUP));
   return crowded.length;
-}
-
-/** The k-th best of `scores` (the last when fewer); -Infinity when there are none. */
-function kth(scores: ArrayLike<number>, k: number): number {
-  const m = scores.length;
-  if (m === 0) return Number.NEGATIVE_INFINITY;
-  const sorted = Float64Array.from({ length: m }, (_, t) => scores[t]).sort();
-  return sorted[m - Math.min(k, m)];
 }
 
 /**
