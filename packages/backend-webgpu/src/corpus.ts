@@ -97,6 +97,7 @@ export class WebGpuCorpus implements ResidentCorpus {
     cols: number,
     storage: CorpusStorage,
     rerank: number,
+    largestScale = 0,
   ) {
     this.engine = engine;
     this.#blocks = blocks;
@@ -104,8 +105,12 @@ export class WebGpuCorpus implements ResidentCorpus {
     this.cols = cols;
     this.storage = storage;
     this.rerank = rerank;
+    this.largestScale = largestScale;
     engine.resident.add(this);
   }
+
+  /** int8 storage: the largest row scale (its rows' stored scores are the least exact); else 0. */
+  readonly largestScale: number;
 
   /** Calls running on the buffers now (see {@link use}). */
   #uses = 0;
@@ -295,6 +300,7 @@ async function fromStored(
   const per = blockRows(engine, fmt, cols, fmt === 'f32' || rerank > 0);
   const slice = Math.max(1, Math.floor(ENCODE_COMPONENTS / cols));
   const blocks: Block[] = [];
+  let largest = 0;
   try {
     for (let b0 = 0; b0 < rows; b0 += per) {
       const n = Math.min(per, rows - b0);
@@ -316,6 +322,7 @@ async function fromStored(
         else {
           engine.write(block.lease, s0 * ld, padRows(st.codes!, m, cols, ld));
           engine.write(block.scales!, s0 * 4, st.scales!);
+          for (let r = 0; r < m; r++) largest = Math.max(largest, st.scales![r]);
         }
         if (block.exact) engine.write(block.exact, s0 * cols * 4, st.exact!);
       }
@@ -326,7 +333,7 @@ async function fromStored(
     discardBlocks(engine, blocks);
     throw e;
   }
-  return new WebGpuCorpus(engine, blocks, rows, cols, storage, rerank);
+  return new WebGpuCorpus(engine, blocks, rows, cols, storage, rerank, largest);
 }
 
 /** Rows of `cols` values laid out `ld` apart (zero padding), or `a` itself when they already are. */
@@ -547,13 +554,14 @@ async function search(
   const d = queries.cols;
   const first = await select(engine, blocks, queries, w0, filter);
   const exact = await rescore(engine, blocks, queries, first.indices, w0);
+  const bound = errorBound(c, d);
   const sel = new TopKSelector(queries.rows, k);
   const crowded: number[] = [];
   for (let q = 0; q < queries.rows; q++) {
     const at = q * w0;
     const m = throughTie(first.scores, at, pool, w0);
     if (m < w0 || w0 >= limit) {
-      if (w0 < limit && crowds(first.scores, exact, at, m, k)) crowded.push(q);
+      if (w0 < limit && crowds(first.scores[at + m], exact, at, m, k, bound)) crowded.push(q);
       else for (let t = at; t < at + m; t++) sel.push(q, exact[t], first.indices[t]);
       continue;
     }
@@ -564,7 +572,7 @@ async function search(
       const n = throughTie(more.scores, 0, pool, w);
       if (n < w || w >= limit) {
         const ex = await rescore(engine, blocks, one, more.indices.subarray(0, n), n);
-        if (n < w && crowds(more.scores, ex, 0, n, k)) crowded.push(q);
+        if (n < w && crowds(more.scores[n], ex, 0, n, k, bound)) crowded.push(q);
         else for (let t = 0; t < n; t++) sel.push(q, ex[t], more.indices[t]);
         break;
       }
@@ -599,20 +607,31 @@ function exactBlocks(blocks: readonly Block[], cols: number): Block[] {
 
 /**
  * Whether a query's neighbours may lie past its re-ranked candidates (crowded rows: tight clusters,
- * near-duplicates, whose scores differ by less than the stored ones' error). The `m` candidates at
- * `at` measure that error (the largest gap between a candidate's stored score, `stored`, and its
- * exact one, `exact`); a row left out scores at most the next stored score, so where that plus
- * twice the error reaches the k-th best exact score, it could belong to the top k. The reference
- * and wasm backends re-rank spare rows then; here the query is answered from the float32 rows,
- * scanned whole: 500 rows in 7 directions, d = 8, k = 5 took a direction whose 71 copies filled the
- * pool and left the better one out.
+ * near-duplicates, whose scores differ by less than the stored ones' error): a row left out scores
+ * at most `next` by its stored score, so its exact score is at most `next + bound`; where that
+ * reaches the k-th best exact score among the `m` candidates at `at`, it could belong to the top k,
+ * and the query is answered from the float32 rows, scanned whole. 500 rows in 7 directions, d = 8,
+ * k = 5 took a direction whose 71 copies filled the pool and left the better one out. (An estimate
+ * of the error from the candidates' own stored and exact scores, tried first, is too small where a
+ * crowd's rows share their codes and so their errors.)
  */
-function crowds(stored: Float32Array, exact: Float32Array, at: number, m: number, k: number): boolean {
-  let err = 0;
-  for (let t = at; t < at + m; t++) err = Math.max(err, Math.abs(stored[t] - exact[t]));
+function crowds(next: number, exact: Float32Array, at: number, m: number, k: number, bound: number): boolean {
   const best = Array.from(exact.subarray(at, at + m)).sort((a, b) => b - a);
-  const kth = best[Math.min(k, m) - 1];
-  return stored[at + m] + 2 * err >= kth;
+  return next >= best[Math.min(k, m) - 1] - bound;
+}
+
+/**
+ * How far a query's stored score of any row of `c` may lie from its float32 search score: int8
+ * rounds each value to half its row's scale (`sqrt(d) * scale / 2` of a unit query at most,
+ * Cauchy-Schwarz, the corpus's largest scale, with room for the quantiser's float32 steps), float16
+ * to 11 significant bits (2^-11 of the unit row, 2^-25 below 2^-14); both scores are float32 sums
+ * on the device (d 2^-24 each, of at most 1.1), and 2^-20 more covers their rounding and a float32
+ * tie.
+ */
+function errorBound(c: WebGpuCorpus, d: number): number {
+  const stored =
+    c.storage === 'float16' ? 2 ** -11 + Math.sqrt(d) * 2 ** -25 : Math.sqrt(d) * c.largestScale * 0.5001;
+  return stored + 2.2 * d * 2 ** -24 + 2 ** -20;
 }
 
 /** How many of the `w` selected rows at `at` to re-score: the first `base`, and every row tying the last of them. */

@@ -93,6 +93,32 @@ const SHAPES = [
   { n: 200, d: 384, q: 1, k: 3 },
 ];
 
+/**
+ * A crowd whose int8 codes are exact hiding a better row: 100 copies of an integer row whose largest
+ * component is 127 (quantised with no error), one row moved from it toward the query by under half
+ * a code step a component (the same codes, a larger norm: its int8 score falls below the copies'
+ * while its exact score is higher), and 1,000 random rows. Row 100 is the query's best.
+ */
+function hiddenBest(d: number): { data: Float32Array; rows: number; query: Float32Array } {
+  let seed = 3;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648 - 0.5;
+  };
+  const c = Float64Array.from({ length: d }, (_, j) => (j === 0 ? 127 : Math.round(rnd() * 200)));
+  const nc = Math.hypot(...c);
+  const query = Float32Array.from({ length: d }, (_, j) => c[j] / nc + (0.3 * rnd()) / Math.sqrt(d));
+  const qc = query.reduce((s, v, j) => s + v * c[j], 0) / nc;
+  const r = Float64Array.from({ length: d }, (_, j) => (j === 0 ? 0 : query[j] - (qc * c[j]) / nc));
+  const t = 0.45 / Math.max(...r.map(Math.abs));
+  const rows = 1101;
+  const data = new Float32Array(rows * d);
+  for (let i = 0; i < 100; i++) data.set(c, i * d);
+  for (let j = 0; j < d; j++) data[100 * d + j] = c[j] + t * r[j];
+  for (let i = 101; i < rows; i++) for (let j = 0; j < d; j++) data[i * d + j] = rnd() * 200;
+  return { data, rows, query };
+}
+
 describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
   let b: WebGpuBackend;
   beforeAll(async () => {
@@ -223,6 +249,79 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
       h.dispose();
     }
   }, 120_000);
+
+  it('int8: a crowd of copies whose codes are exact (their measured error 0) no longer hides a better row below them', async () => {
+    // The candidates estimated the int8 error from their own scores: 0 here, so the query was not
+    // judged crowded and the better row (int8 score below the copies', exact above) was left out.
+    for (const d of [64, 33]) {
+      const { data, rows, query } = hiddenBest(d);
+      const x = { data, rows, cols: d };
+      const q = { data: query, rows: 1, cols: d };
+      const h = await b.kernels.createCorpus!(x, { storage: 'int8', rerank: 3 });
+      try {
+        for (const k of [1, 3]) {
+          const got = await b.kernels.corpusSearch!(h, q, k);
+          const want = await ref.topK(q, x, k);
+          expect(got.indices[0], `d=${d}, k=${k}`).toBe(100);
+          for (let t = 0; t < k; t++) expect(Math.abs(got.scores[t] - want.scores[t])).toBeLessThan(TOL);
+        }
+      } finally {
+        h.dispose();
+      }
+    }
+  }, 120_000);
+
+  it('int8: near-duplicates past the pool: every query keeps its exact k-th score, plain and filtered', async () => {
+    // Near-duplicates of 5 and 50 directions: a crowd's rows share their codes and so their int8
+    // errors, so the pool's own errors (the estimate this replaced) were smaller than those of rows
+    // left out, and 1 to 38 queries of 40 lost a neighbour (the reference and wasm, before their
+    // bound). Half the queries lie near a direction.
+    const cases = [
+      { n: 20_000, dirs: 5, d: 16, noise: 1e-3 },
+      { n: 20_000, dirs: 50, d: 32, noise: 1e-4 },
+    ];
+    for (const [at, { n, dirs, d, noise }] of cases.entries()) {
+      const base = randomTensor(dirs, d, 11 + at).data;
+      const jitter = randomTensor(n, d, 21 + at).data;
+      const data = new Float32Array(n * d);
+      for (let i = 0; i < n; i++)
+        for (let j = 0; j < d; j++)
+          data[i * d + j] =
+            (base[(i % dirs) * d + j] + noise * jitter[i * d + j]) * [1, 2, 0.25, 1024][i % 4];
+      const qd = randomTensor(40, d, 31 + at).data;
+      for (let i = 0; i < 20; i++)
+        for (let j = 0; j < d; j++) qd[i * d + j] = base[(i % dirs) * d + j] + 0.05 * qd[i * d + j];
+      const x = { data, rows: n, cols: d };
+      const q = { data: qd, rows: 40, cols: d };
+      const mask = new Uint8Array(n).map((_, j) => (j % 3 === 1 ? 0 : 1));
+      const pass = Array.from({ length: n }, (_, j) => j).filter((j) => mask[j] === 1);
+      const picked = new Float32Array(pass.length * d);
+      for (let t = 0; t < pass.length; t++) picked.set(data.subarray(pass[t] * d, (pass[t] + 1) * d), t * d);
+      const h = await b.kernels.createCorpus!(x, { storage: 'int8', rerank: 3 });
+      try {
+        for (const k of [1, 10]) {
+          const what = `${n} x ${d}, ${dirs} directions, k=${k}`;
+          const got = await b.kernels.corpusSearch!(h, q, k);
+          const want = await ref.topK(q, x, k);
+          const f = await b.kernels.corpusSearchAllowed!(h, q, k, mask);
+          const fw = await ref.topK(q, { data: picked, rows: pass.length, cols: d }, k);
+          for (let i = 0; i < 40; i++) {
+            // The k-th score, not the rows: the device's float32 sums may order near-ties apart.
+            expect(
+              Math.abs(got.scores[i * k + k - 1] - want.scores[i * k + k - 1]),
+              `${what}, query ${i}`,
+            ).toBeLessThan(2e-6);
+            expect(
+              Math.abs(f.scores[i * k + k - 1] - fw.scores[i * k + k - 1]),
+              `${what}, filtered, query ${i}`,
+            ).toBeLessThan(2e-6);
+          }
+        }
+      } finally {
+        h.dispose();
+      }
+    }
+  }, 170_000);
 
   it('int8: a crowded query answers alone as in a batch of 40, bit for bit (crowded ones past 16 went to the tiled product)', async () => {
     // 2,000 rows in 10 tight clusters at d = 16: most queries crowd. Scanned 16 at a time by the
