@@ -233,7 +233,7 @@ function int8Allowed(
   const rerank = corpus.rerank;
   if (!(float !== undefined && rerank > 0)) return scan(queries, k);
   return rerankExact(rt, float, queries, k, (take, final) => {
-    const wide = throughTies(
+    const crowded = throughTies(
       Math.min(passing, rerank * k),
       passing,
       queries.rows,
@@ -247,7 +247,7 @@ function int8Allowed(
       // Crowded queries past re-scoring: the passing float32 rows scanned whole.
       settling(rt, c, queries, final, passing, (qs) => floatAllowed(rt, qs, float, k, allow, mask, passing)),
     );
-    corpus.crowd.record(queries.rows, wide);
+    corpus.crowd.record(queries.rows, crowded);
   });
 }
 

@@ -544,16 +544,25 @@ describe('int8 corpora', () => {
   it('a corpus whose searches keep crowding scans its float32 rows directly, the same bits; int8 again every 8th search', () => {
     const h = new CrowdHistory();
     expect(h.skip()).toBe(false);
-    h.record(10, 10);
+    h.record(10, { listed: 0, whole: 10 });
     expect(h.share).toBe(0.5);
     expect(Array.from({ length: 16 }, () => h.skip())).toEqual(
       Array.from({ length: 16 }, (_, t) => (t + 1) % 8 !== 0),
     );
-    h.record(4, 0);
+    h.record(4, { listed: 0, whole: 0 });
     expect(h.share).toBe(0.25);
-    h.record(0, 0);
+    h.record(0, { listed: 0, whole: 0 });
     expect(h.share).toBe(0.25);
     expect(h.skip()).toBe(false);
+    // A listed query weighs 0.6 (a second int8 pass, cheaper than a float32 scan): one search of
+    // one listed query does not send the next to the float32 rows; listing every query does.
+    const l = new CrowdHistory();
+    l.record(1, { listed: 1, whole: 0 });
+    expect(l.share).toBeCloseTo(0.3, 12);
+    expect(l.skip()).toBe(false);
+    for (let t = 0; t < 6; t++) l.record(5, { listed: 5, whole: 0 });
+    expect(l.share).toBeGreaterThan(0.5);
+    expect(l.skip()).toBe(true);
     // 10,000 rows of 16 around 5 directions, 1e-3 apart: every query crowds. The default backend
     // learns it from the first search; the answers stay the float32 scan's, bit for bit.
     const n = 10_000;
@@ -564,7 +573,12 @@ describe('int8 corpora', () => {
     for (let i = 0; i < n; i++)
       for (let j = 0; j < d; j++) data[i * d + j] = base[(i % 5) * d + j] + 1e-3 * jitter[i * d + j];
     const x = { data, rows: n, cols: d };
-    const q = { data: base.map((v, i) => v + 0.01 * Math.sin(i)), rows: 5, cols: d };
+    // Ten queries, two near each direction: more crowded queries than are listed, so they are scanned whole.
+    const q = {
+      data: Float32Array.from({ length: 10 * d }, (_, i) => base[i % (5 * d)] + 0.01 * Math.sin(i)),
+      rows: 10,
+      cols: d,
+    };
     const f = scanning.kernels.createCorpus(x, { storage: 'int8' });
     const want = scanning.kernels.corpusSearch(f, q, 3);
     const mask = new Uint8Array(n).map((_, j) => (j % 2 === 0 ? 1 : 0));

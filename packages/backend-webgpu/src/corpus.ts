@@ -109,7 +109,7 @@ export class WebGpuCorpus implements ResidentCorpus {
     engine.resident.add(this);
   }
 
-  /** int8 storage: the largest row scale (its rows' stored scores are the least exact); else 0. */
+  /** int8 storage: the largest |row scale| (an imported corpus may hold negative ones) (its rows' stored scores are the least exact); else 0. */
   readonly largestScale: number;
 
   /** Calls running on the buffers now (see {@link use}). */
@@ -322,7 +322,7 @@ async function fromStored(
         else {
           engine.write(block.lease, s0 * ld, padRows(st.codes!, m, cols, ld));
           engine.write(block.scales!, s0 * 4, st.scales!);
-          for (let r = 0; r < m; r++) largest = Math.max(largest, st.scales![r]);
+          for (let r = 0; r < m; r++) largest = Math.max(largest, Math.abs(st.scales![r]));
         }
         if (block.exact) engine.write(block.exact, s0 * cols * 4, st.exact!);
       }

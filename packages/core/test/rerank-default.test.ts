@@ -280,6 +280,25 @@ describe('candidates tied at the cut-off', () => {
     }
   });
 
+  it('an imported corpus with negative scales (the same decoded rows) keeps the bound: the largest |scale|', async () => {
+    // Codes and scales both negated decode to the same rows; the bound took the largest scale, 0.
+    const d = 64;
+    const { data, rows: n, query } = hiddenBest(d);
+    const x = { data, rows: n, cols: d };
+    const q = { data: query, rows: 1, cols: d };
+    const made = await referenceKernels.createCorpus!(x, { storage: 'int8', rerank: 3 });
+    const stored = await referenceKernels.exportCorpus!(made);
+    made.dispose();
+    const flipped = await referenceKernels.importCorpus!({
+      ...stored,
+      codes: stored.codes!.map((v) => -v),
+      scales: stored.scales!.map((v) => -v),
+    });
+    const got = await referenceKernels.corpusSearch!(flipped, q, 1);
+    expect(got.indices[0]).toBe(100);
+    flipped.dispose();
+  });
+
   it('rows with one large component: the bound spans past the spare rows, the rows within it are listed and re-scored, the same bits', async () => {
     // The int8 error bound grows with the largest component (sqrt(d) * max / 254 of the unit row):
     // with one dimension 30 times the others it spans more rows than the spare ones below the k-th

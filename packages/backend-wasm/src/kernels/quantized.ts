@@ -134,7 +134,7 @@ export function quantizedSearch(
   const exact = float !== undefined && rerank > 0;
   if (!exact) return scanI8(rt, c, queries, k, op);
   return rerankExact(rt, float, queries, k, (take, final) => {
-    const wide = throughTies(
+    const crowded = throughTies(
       Math.min(n, rerank * k),
       n,
       queries.rows,
@@ -143,7 +143,7 @@ export function quantizedSearch(
       (group, edges) => i8AtLeast(rt, c, allI8Rows(c), queries, group, edges, op),
       settling(rt, c, queries, final, n, floatSearch),
     );
-    crowd.record(queries.rows, wide);
+    crowd.record(queries.rows, crowded);
   });
 }
 
@@ -181,16 +181,16 @@ export function settling(
 
 /**
  * How crowded a corpus's re-ranked searches have been lately. A crowded query (see throughTies)
- * costs at least one more pass over the rows: a second int8 pass listing every row within the
- * error bound of its k-th score, or a float32 scan. By scansFloat's costs (2.6 a value for an int8
- * pass, 4 for a float32 scan) two int8 passes cost more than the float32 scan, so where most
- * queries crowd the int8 scan is wasted: 200,000 clustered rows of 384, 100 queries, took 2.1x the
- * float32 search, and random 1536-d rows (whose top k the bound, a worst case, rarely separates)
- * 1.9x. It keeps a running share of the crowded queries of the int8 searches (each search weighing
- * half), and while it is at least half, searches scan the float32 rows directly, trying the int8
- * scan again every 8th search (the queries change, the rows do not). Both give the same answer,
- * bit for bit: only the time differs. `tuning.rescoreWeight` 0 never scans the float32 rows
- * directly.
+ * costs one more pass over the rows: a second int8 pass listing every row within the error bound
+ * of its k-th score (2.6 a value by scansFloat's costs, plus the rows re-scored), or a float32 scan
+ * (4 a value). Where most queries crowd, the first int8 scan (2.6) is wasted beside a float32 scan
+ * alone: 200,000 clustered rows of 384, 100 queries, took 2.1x the float32 search, and random
+ * 1536-d rows (whose top k the bound, a worst case, rarely separates) 1.9x. It keeps a running share
+ * of the crowded queries of the int8 searches, a listed query weighing 0.6 and one scanned whole 1
+ * (each search weighing half of the share), and while the share is at least half, searches scan the
+ * float32 rows directly, trying the int8 scan again every 8th search (the queries change, the rows
+ * do not). Both give the same answer, bit for bit: only the time differs. `tuning.rescoreWeight` 0
+ * never scans the float32 rows directly.
  */
 export class CrowdHistory {
   #share = 0;
@@ -208,9 +208,10 @@ export class CrowdHistory {
     return this.#skipped % 8 !== 0;
   }
 
-  /** Records an int8 search of `queries` queries, `crowded` of them crowded. */
-  record(queries: number, crowded: number): void {
-    if (queries > 0) this.#share = 0.5 * this.#share + (0.5 * crowded) / queries;
+  /** Records an int8 search of `queries` queries, of which `crowded.listed` were listed and `crowded.whole` scanned whole. */
+  record(queries: number, crowded: { listed: number; whole: number }): void {
+    if (queries > 0)
+      this.#share = 0.5 * this.#share + (0.5 * (0.6 * crowded.listed + crowded.whole)) / queries;
   }
 }
 
@@ -229,7 +230,7 @@ function errorBounds(rt: WasmRuntime, c: Quantized, queries: Matrix): (i: number
   if (most === undefined) {
     most = 0;
     const scales = rt.f32.subarray(c.scales >>> 2, (c.scales >>> 2) + c.rows);
-    for (let r = 0; r < c.rows; r++) most = Math.max(most, scales[r]);
+    for (let r = 0; r < c.rows; r++) most = Math.max(most, Math.abs(scales[r]));
     largestScale.set(c, most);
   }
   const d = queries.cols;

@@ -186,7 +186,7 @@ export class ReferenceCorpus implements ResidentCorpus {
     this.#alive();
     if (this.#bound < 0) {
       let most = 0;
-      if (this.#scale) for (let r = 0; r < this.rows; r++) most = Math.max(most, this.#scale[r]);
+      if (this.#scale) for (let r = 0; r < this.rows; r++) most = Math.max(most, Math.abs(this.#scale[r]));
       const root = Math.sqrt(this.cols);
       this.#bound =
         (this.#half ? 2 ** -11 + root * 2 ** -25 : this.#scale ? root * most * 0.5001 : 0) + 2 ** -20;
