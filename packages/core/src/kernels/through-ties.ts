@@ -98,9 +98,10 @@ export function throughTies(
   /** Queries whose neighbours may lie among the rows left out, and their floors. */
   const crowded: number[] = [];
   const floors: number[] = [];
-  /** Whether a row left out whose stored score is `next` could enter query `i`'s top k. */
-  const reaches = (i: number, next: number): boolean => {
-    const floor = settle!.kth(i) - settle!.bound(i);
+  /** The stored score a row must reach to enter query `i`'s top k, given its candidates so far. */
+  const floorOf = (i: number): number => settle!.kth(i) - settle!.bound(i);
+  /** Whether a row left out whose stored score is `next` could reach `floor`: then query `i` crowds. */
+  const reaches = (i: number, next: number, floor = floorOf(i)): boolean => {
     if (next < floor) return false;
     crowded.push(i);
     floors.push(floor);
@@ -113,8 +114,8 @@ export function throughTies(
       const exact = take(i, all.indices.subarray(at, at + m));
       if (!settle || !exact || m >= w0) continue;
       // Every spare row reaches the floor: rows past the selection may too (no use re-scoring them).
-      if (w0 < limit && reaches(i, all.scores[at + w0 - 1])) continue;
-      const floor = settle.kth(i) - settle.bound(i);
+      const floor = floorOf(i);
+      if (w0 < limit && reaches(i, all.scores[at + w0 - 1], floor)) continue;
       let m2 = m;
       while (m2 < w0 && all.scores[at + m2] >= floor) m2++;
       if (m2 > m) take(i, all.indices.subarray(at + m, at + m2));
