@@ -15,9 +15,15 @@ const CHUNK = 16_384;
 /** The page's own rows for chunk `c` (seeded, so they can be made again to check results). */
 const chunk = (c: number) => mat(Math.min(CHUNK, N - c * CHUNK), D, 1000 + c);
 
-/** Counts the page's ticks while `during` runs: rAF frames, and a 4 ms timer loop. */
 /** The shortest window the responsiveness test judges, ms. */
 const MIN_MS = 400;
+
+/**
+ * Counts the page's ticks while `during` runs: rAF frames, and a 4 ms timer loop. `maxStall` is
+ * the longest time in which the page ran neither: a blocked main thread runs no frame and no timer,
+ * while a loaded machine can hold back one kind of task alone (a CI run showed a 508 ms timer gap
+ * while frames came at most 67 ms apart), which is not the page being blocked.
+ */
 
 async function ticksDuring<T>(during: () => Promise<T>): Promise<{
   value: T | undefined;
@@ -27,6 +33,7 @@ async function ticksDuring<T>(during: () => Promise<T>): Promise<{
   timers: number;
   maxTimerGap: number;
   maxFrameGap: number;
+  maxStall: number;
 }> {
   let running = true;
   let frames = 0;
@@ -35,11 +42,18 @@ async function ticksDuring<T>(during: () => Promise<T>): Promise<{
   let lastFrame = lastTimer;
   let maxTimerGap = 0;
   let maxFrameGap = 0;
+  let lastTick = lastTimer;
+  let maxStall = 0;
+  const tick = (now: number) => {
+    maxStall = Math.max(maxStall, now - lastTick);
+    lastTick = now;
+  };
   const frame = (t: number) => {
     if (!running) return;
     frames++;
     maxFrameGap = Math.max(maxFrameGap, t - lastFrame);
     lastFrame = t;
+    tick(performance.now());
     requestAnimationFrame(frame);
   };
   const timer = () => {
@@ -48,6 +62,7 @@ async function ticksDuring<T>(during: () => Promise<T>): Promise<{
     timers++;
     maxTimerGap = Math.max(maxTimerGap, now - lastTimer);
     lastTimer = now;
+    tick(now);
     setTimeout(timer, 4);
   };
   requestAnimationFrame(frame);
@@ -65,7 +80,8 @@ async function ticksDuring<T>(during: () => Promise<T>): Promise<{
   running = false;
   // A page blocked to the end never ran its last tick: the gap up to now counts too.
   maxTimerGap = Math.max(maxTimerGap, end - lastTimer);
-  return { value, error, ms, frames, timers, maxTimerGap, maxFrameGap };
+  maxStall = Math.max(maxStall, end - lastTick);
+  return { value, error, ms, frames, timers, maxTimerGap, maxFrameGap, maxStall };
 }
 
 describe(`worker kit in the browser, ${N} x ${D}`, () => {
@@ -106,6 +122,7 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
       await new Promise((res) => setTimeout(res, 50));
     });
     expect(r.maxTimerGap).toBeGreaterThan(250);
+    expect(r.maxStall).toBeGreaterThan(250);
   });
 
   it('the page keeps ticking during a long search, and the results are right', async () => {
@@ -123,20 +140,19 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
     });
     expect(r.error).toBeUndefined();
     console.log(
-      `[worker kit, browser] ${searches} searches of ${queries.rows} queries over ${N} x ${D}: ${r.ms.toFixed(0)} ms (the first ${one.toFixed(0)} ms); meanwhile ${r.frames} animation frames (largest gap ${r.maxFrameGap.toFixed(1)} ms) and ${r.timers} 4 ms timer ticks (largest gap ${r.maxTimerGap.toFixed(1)} ms)`,
+      `[worker kit, browser] ${searches} searches of ${queries.rows} queries over ${N} x ${D}: ${r.ms.toFixed(0)} ms (the first ${one.toFixed(0)} ms); meanwhile ${r.frames} animation frames (largest gap ${r.maxFrameGap.toFixed(1)} ms) and ${r.timers} 4 ms timer ticks (largest gap ${r.maxTimerGap.toFixed(1)} ms); longest time with neither ${r.maxStall.toFixed(1)} ms`,
     );
     // Loose on purpose (a slow CI machine): the page was never blocked for long, in a search
     // that lasts far longer than these gaps. A search run in the page would block it for a whole
     // search (the control above), so the bound grows with one search's time: a machine loaded by
-    // other work slows the search and stretches the page's timer gaps alike. A blocked page shows
-    // a gap of at least one whole search; a CI machine busy with other work showed 0.69 of one.
+    // other work slows the search and stretches the page's gaps alike. A blocked page shows a
+    // stall of at least one whole search; a CI machine busy with other work showed 0.69 of one.
+    // The stall, not each signal's own gap, is judged: on a loaded machine one kind of task can
+    // wait (a 367 ms frame gap with timers on time; a 508 ms timer gap with frames on time) while
+    // the page still runs the other.
     expect(r.ms).toBeGreaterThan(200);
     expect(r.timers).toBeGreaterThan(r.ms / 100);
-    expect(r.maxTimerGap).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
-    // rAF runs in headless Chromium (not throttled: the page is visible); if a browser throttles
-    // it, the timer loop above is the measure. The same load-scaled bound as the timers': a fixed
-    // 250 ms failed once on a CI machine busy compiling (a 367 ms frame gap, timers within bounds).
-    if (r.frames > 2) expect(r.maxFrameGap).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
+    expect(r.maxStall).toBeLessThan(Math.min(Math.max(250, one * 0.8), r.ms / 2));
 
     // Query 0 against float64 cosines over the corpus made again from the same seeds.
     const res = r.value!;
@@ -208,9 +224,9 @@ describe(`worker kit in the browser, ${N} x ${D}`, () => {
     const c = await local.corpus(rowsHere);
     const r = await ticksDuring(() => c.search(queries.slice(0, 8), 5));
     console.log(
-      `[in-page kit, browser] search 8 queries over ${n} x ${D}: ${r.ms.toFixed(0)} ms, largest timer gap ${r.maxTimerGap.toFixed(0)} ms`,
+      `[in-page kit, browser] search 8 queries over ${n} x ${D}: ${r.ms.toFixed(0)} ms, largest timer gap ${r.maxTimerGap.toFixed(0)} ms, longest time with neither a frame nor a timer ${r.maxStall.toFixed(0)} ms`,
     );
-    expect(r.maxTimerGap).toBeGreaterThan(r.ms / 2);
+    expect(r.maxStall).toBeGreaterThan(r.ms / 2);
     local.dispose();
   });
 });
