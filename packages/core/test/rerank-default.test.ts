@@ -221,6 +221,35 @@ describe('candidates tied at the cut-off', () => {
     exact.dispose();
   });
 
+  it('zero queries among ordinary ones take the first rows they may choose, scored 0: the float32 answer, bit for bit', async () => {
+    // A zero query scores 0 with every row, stored and exact (the documented zero result): every
+    // row ties at the cut-off, and they were all listed and re-scored. A guard: the answer is the
+    // float32 search's (the lowest rows it may choose), int8 and float16, filtered or not.
+    const d = 24;
+    const n = 3000;
+    const x = rows(n, d, 6160);
+    const qd = rows(10, d, 6161).data;
+    for (const i of [0, 1, 3, 4, 6, 8, 9]) qd.fill(0, i * d, (i + 1) * d);
+    const q = new Tensor(qd, 10, d);
+    const exact = await kit.corpus(x);
+    const allow = new Uint8Array(n).map((_, j) => (j % 5 === 2 ? 1 : 0));
+    for (const storage of ['int8', 'float16'] as const) {
+      const c = await kit.corpus(x, { storage, rerank: 3 });
+      for (const options of [{}, { filter: { mask: allow } }]) {
+        for (const k of [1, 10, 50]) {
+          const [got, want] = [await c.search(q, k, options), await exact.search(q, k, options)];
+          const what = `${storage}, k=${k}${'filter' in options ? ', filtered' : ''}`;
+          expect(Array.from(got.indices), what).toEqual(Array.from(want.indices));
+          expect(Array.from(got.scores), what).toEqual(Array.from(want.scores));
+          expect(got.hits(0).indices[0], what).toBe('filter' in options ? 2 : 0);
+          expect(got.hits(0).scores[k - 1], what).toBe(0);
+        }
+      }
+      c.dispose();
+    }
+    exact.dispose();
+  });
+
   it('crowded rows: the candidates widen the re-rank where the error bound says so, and no neighbour is lost', async () => {
     // 20,000 rows of 64 around 100 centres, a tenth of a centre's spread: neighbours' quantised
     // scores crowd within the int8 error, so a fixed pool of 3 x k left some out (recall 0.972).

@@ -167,6 +167,11 @@ export function settling(
     bound: errorBounds(rt, c, queries),
     kth: (i) => final.threshold(i),
     reset: (i) => final.reset(i),
+    // A zero query scores 0 against every row, int8 and float32 alike.
+    zero: (i) => {
+      for (let j = i * d; j < (i + 1) * d; j++) if (queries.data[j] !== 0) return false;
+      return true;
+    },
     most: w === 0 ? Number.POSITIVE_INFINITY : Math.floor((4 * n * d) / (w * (8 * d + 5000))),
     // Crowded queries: the float32 rows scanned whole (the same scores as re-scoring gives).
     whole: (group) => {

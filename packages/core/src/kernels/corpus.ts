@@ -189,7 +189,8 @@ export class ReferenceCorpus implements ResidentCorpus {
       if (this.#scale) for (let r = 0; r < this.rows; r++) most = Math.max(most, Math.abs(this.#scale[r]));
       const root = Math.sqrt(this.cols);
       this.#bound =
-        (this.#half ? 2 ** -11 + root * 2 ** -25 : this.#scale ? root * most * 0.5001 : 0) + 2 ** -20;
+        (this.#half ? 2 ** -11 + root * 2 ** -25 : this.#scale ? root * most * 0.5001 : 0) +
+        2 ** -20;
     }
     return this.#bound;
   }
@@ -409,6 +410,11 @@ function searchAmong(c: ReferenceCorpus, queries: Matrix, k: number, rows: Int32
       kth: (i) => final.threshold(i),
       reset: (i) => final.reset(i),
       most: Number.POSITIVE_INFINITY,
+      // The normalised query (a zero query stays zero): every exact and stored score is then 0.
+      zero: (i) => {
+        for (let j = i * d; j < (i + 1) * d; j++) if (qn[j] !== 0) return false;
+        return true;
+      },
       // A crowded query: every row it may choose, scored exactly as the candidates are.
       whole: (group) => {
         for (const i of group) {

@@ -37,6 +37,12 @@ interface Settle {
    * whole), replacing what `take` gave it.
    */
   readonly whole: (group: readonly number[]) => void;
+  /**
+   * Whether query `i` is zero: its stored and exact scores of every row are then 0, a tie the
+   * scan breaks to the lower row as a float32 search does, so its first `base` rows are its answer
+   * and no other row is scored. Absent: no query is taken for zero.
+   */
+  readonly zero?: (i: number) => boolean;
 }
 
 /**
@@ -119,6 +125,12 @@ export function throughTies(
       let m2 = m;
       while (m2 < w0 && all.scores[at + m2] >= floor) m2++;
       if (m2 > m) take(i, all.indices.subarray(at + m, at + m2));
+      continue;
+    }
+    if (settle?.zero?.(i)) {
+      // Every row ties at 0, stored and exact: listing them all re-scored every row (8 zero
+      // queries over 200,000 int8 rows took 41-91 ms, against 5 ms for a float32 search).
+      take(i, all.indices.subarray(at, at + base));
       continue;
     }
     if (atLeast) {
