@@ -623,14 +623,18 @@ function crowds(next: number, exact: Float32Array, at: number, m: number, k: num
 /**
  * How far a query's stored score of any row of `c` may lie from its float32 search score: int8
  * rounds each value to half its row's scale (`sqrt(d) * scale / 2` of a unit query at most,
- * Cauchy-Schwarz, the corpus's largest scale, with room for the quantiser's float32 steps), float16
- * to 11 significant bits (2^-11 of the unit row, 2^-25 below 2^-14); both scores are float32 sums
+ * Cauchy-Schwarz, the corpus's largest scale, with room for the quantiser's float32 steps, and
+ * 2^-22 a value more: as far as a loaded file's codes may lie from its float32 rows), float16
+ * to 11 significant bits (2^-11 of the unit row, 2^-25 below 2^-14; a loaded file's values may lie
+ * `|x| (2^-11 + 2^-20) + 2^-24` from its float32 rows); both scores are float32 sums
  * on the device (d 2^-24 each, of at most 1.1), and 2^-20 more covers their rounding and a float32
  * tie.
  */
 function errorBound(c: WebGpuCorpus, d: number): number {
   const stored =
-    c.storage === 'float16' ? 2 ** -11 + Math.sqrt(d) * 2 ** -25 : Math.sqrt(d) * c.largestScale * 0.5001;
+    c.storage === 'float16'
+      ? 2 ** -11 + 2 ** -20 + Math.sqrt(d) * 2 ** -24
+      : Math.sqrt(d) * (c.largestScale * 0.5001 + 2 ** -22);
   return stored + 2.2 * d * 2 ** -24 + 2 ** -20;
 }
 

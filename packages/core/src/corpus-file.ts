@@ -602,6 +602,7 @@ function checkAgreement(
     for (let j = o; j < o + cols; j++) ss += exact[j] * exact[j];
     const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
     // int8: half a code step, plus the float32 roundings of the factor, the product and the scale.
+    // Re-ranked search's error bounds (reference, wasm, WebGPU) allow for all of this slack.
     const s = codes ? scales![i] : 0;
     for (let j = o; j < o + cols; j++) {
       const x = exact[j] * inv;

@@ -3,6 +3,7 @@ import {
   type CorpusStorage,
   createReferenceBackend,
   DEFAULT_INT8_RERANK,
+  encodeCorpusFile,
   referenceKernels,
   resolveCorpusOptions,
 } from '../src/backend.js';
@@ -307,6 +308,71 @@ describe('candidates tied at the cut-off', () => {
       int8.dispose();
       exact.dispose();
     }
+  });
+
+  it('a loaded file whose codes lie as far from its float32 rows as the loader allows keeps the bound', async () => {
+    // loadCorpus lets an int8 code lie `scale * 0.5001 + 2^-22` from its float32 value; the bound
+    // allowed `scale * 0.5001` a value. d = 4096, the query sigma / 64 (sigma a sign a component):
+    // row 40's codes are orthogonal to it (int8 score 0) and its float32 row lies that far toward
+    // it in every component (exact score 64 x that). 40 copies of a row quantised exactly score
+    // between the old bound and row 40's exact score: the old bound left row 40 out.
+    const d = 4096;
+    const sigma = Float64Array.from({ length: d }, (_, j) => ((j * 7919) % 5 < 2 ? 1 : -1));
+    const tau = sigma.map((v, j) => (j < d / 2 ? v : -v));
+    let s = 1 / (127 * 64);
+    let delta = 0;
+    for (let it = 0; it < 5; it++) {
+      delta = Math.fround(s) * 0.5001 + 0.9 * 2 ** -22;
+      s = Math.sqrt(1 - d * delta * delta) / (127 * 64);
+    }
+    const sT = Math.fround(s);
+    delta = sT * 0.5001 + 0.9 * 2 ** -22;
+    // The copies: sigma * 127 on 2056 components, -sigma * 127 on 2040, one of those at -109.
+    const c = Float64Array.from({ length: d }, (_, j) => 127 * (j < 2056 ? sigma[j] : -sigma[j]));
+    c[d - 1] = -109 * sigma[d - 1];
+    const sC = Math.fround(1 / Math.hypot(...c));
+    const n = 41;
+    const codes = new Int8Array(n * d);
+    const scales = new Float32Array(n);
+    const exact = new Float32Array(n * d);
+    for (let i = 0; i < 40; i++) {
+      for (let j = 0; j < d; j++) {
+        codes[i * d + j] = c[j];
+        exact[i * d + j] = c[j] * sC;
+      }
+      scales[i] = sC;
+    }
+    for (let j = 0; j < d; j++) {
+      codes[40 * d + j] = 127 * tau[j];
+      exact[40 * d + j] = 127 * tau[j] * sT + delta * sigma[j];
+    }
+    scales[40] = sT;
+    const bytes = encodeCorpusFile({
+      rows: n,
+      cols: d,
+      storage: 'int8',
+      rerank: 3,
+      next: n,
+      ids: null,
+      ordinals: Int32Array.from({ length: n }, (_, i) => i),
+      exact,
+      half: null,
+      codes,
+      scales,
+    });
+    const q = new Tensor(
+      Float32Array.from(sigma, (v) => v / 64),
+      1,
+      d,
+    );
+    const loaded = await kit.loadCorpus(bytes);
+    const float = await kit.corpus(new Tensor(exact, n, d));
+    const [got, want] = [await loaded.search(q, 1), await float.search(q, 1)];
+    expect(want.indices[0]).toBe(40);
+    expect(got.indices[0]).toBe(40);
+    expect(got.scores[0]).toBe(want.scores[0]);
+    loaded.dispose();
+    float.dispose();
   });
 
   it('an imported corpus with negative scales (the same decoded rows) keeps the bound: the largest |scale|', async () => {

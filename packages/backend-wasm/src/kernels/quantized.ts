@@ -226,7 +226,8 @@ const largestScale = new WeakMap<Quantized, number>();
 /**
  * How far each query's int8 score of any row of `c` may lie from its float32 search score (see
  * throughTies): the query and the row each rounded to half their scale a value, `e(v) = sqrt(d) *
- * scale / 2` (Cauchy-Schwarz, with room for the quantiser's float32 steps), so the score is within
+ * scale / 2` (Cauchy-Schwarz, with room for the quantiser's float32 steps; for a row, 2^-22 a value
+ * more, as far as a loaded file's codes may lie from its float32 rows), so the score is within
  * `e(x) + e(q) + e(x) e(q)` of the cosine, with e(x) of the row of largest scale; the float32 search
  * within `d * 2^-24` of it; and 2^-20 for the int8 score's float32 products and a float32 tie.
  */
@@ -240,7 +241,7 @@ function errorBounds(rt: WasmRuntime, c: Quantized, queries: Matrix): (i: number
   }
   const d = queries.cols;
   const root = Math.sqrt(d);
-  const ex = root * most * 0.5001;
+  const ex = root * (most * 0.5001 + 2 ** -22);
   return (i) => {
     let m = 0;
     let ss = 0;

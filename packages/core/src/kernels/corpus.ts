@@ -178,9 +178,12 @@ export class ReferenceCorpus implements ResidentCorpus {
    * How far a stored score (a normalised query against a stored row, clamped, rounded to float32)
    * may lie from the exact score: float16 rounds each value to 11 significant bits (2^-11 of the
    * unit row) or, below 2^-14, to 2^-25; int8 rounds each to half its row's scale (`sqrt(d) *
-   * scale / 2` at most, Cauchy-Schwarz, with room for the float32 steps of the quantiser). Both
-   * with 2^-20 more: the stored score's rounding, the k-th exact score's (as the selection holds
-   * it), and a float32 tie a row left out could make with it. Computed once.
+   * scale / 2` at most, Cauchy-Schwarz, with room for the float32 steps of the quantiser). Both as
+   * far as `loadCorpus` lets a loaded file's stored values lie from its float32 rows: `|x| (2^-11 +
+   * 2^-20) + 2^-24` (float16) and `scale * 0.5001 + 2^-22` (int8) a value, so `2^-11 + 2^-20 +
+   * sqrt(d) 2^-24` and `sqrt(d) (scale * 0.5001 + 2^-22)` in all. Both with 2^-20 more: the stored
+   * score's rounding, the k-th exact score's (as the selection holds it), and a float32 tie a row
+   * left out could make with it. Computed once.
    */
   get errorBound(): number {
     this.#alive();
@@ -189,7 +192,11 @@ export class ReferenceCorpus implements ResidentCorpus {
       if (this.#scale) for (let r = 0; r < this.rows; r++) most = Math.max(most, Math.abs(this.#scale[r]));
       const root = Math.sqrt(this.cols);
       this.#bound =
-        (this.#half ? 2 ** -11 + root * 2 ** -25 : this.#scale ? root * most * 0.5001 : 0) +
+        (this.#half
+          ? 2 ** -11 + 2 ** -20 + root * 2 ** -24
+          : this.#scale
+            ? root * (most * 0.5001 + 2 ** -22)
+            : 0) +
         2 ** -20;
     }
     return this.#bound;
