@@ -247,6 +247,53 @@ describe('kit.rowNorms never answers Infinity for finite rows', () => {
   }
 });
 
+describe('the kernel table on rows of extreme magnitude (found by a probe)', () => {
+  for (const [what, backend] of [
+    ['reference', 'reference'],
+    ['a gated backend', bare],
+  ] as const) {
+    it(`${what}: rowNorms past the float32 range is the caller's row by name, not a backend error`, async () => {
+      const k = await createCosineKit({ backend }).kernels();
+      for (const data of [[1, 2, 3e38, 3e38], Array.from({ length: 34 }, (_, j) => (j < 17 ? 1 : 1e38))]) {
+        let e: CosineKitError | undefined;
+        try {
+          await k.rowNorms({ data: new Float32Array(data), rows: 2, cols: data.length / 2 });
+        } catch (x) {
+          e = x as CosineKitError;
+        }
+        expect(e?.code).toBe('INVALID_ARGUMENT');
+        expect(e?.op).toBe('rowNorms');
+        expect(e?.arg).toBe('x');
+        expect(e?.message).toContain('row 1');
+      }
+      const ok = await k.rowNorms({ data: new Float32Array([2e38, 2e38, 1e-45, 0]), rows: 2, cols: 2 });
+      expect(Math.abs(ok[0] - Math.hypot(2e38, 2e38)) / ok[0]).toBeLessThan(2 ** -23);
+      expect(ok[1]).toBe(Math.fround(1e-45));
+    });
+
+    it(`${what}: normalizeRows gives unit rows for huge and subnormal rows (a row of 3e38 came back zero)`, async () => {
+      const k = await createCosineKit({ backend }).kernels();
+      const rows = [
+        [3e38, 3e38, -3e38],
+        [1e-44, 1e-44, 0],
+        [3e-39, -1e-45, 2e-40],
+        [3, 4, 0],
+        [0, -0, 0],
+      ];
+      const x = { data: new Float32Array(rows.flat()), rows: rows.length, cols: 3 };
+      const got = await k.normalizeRows(x);
+      for (let i = 0; i < rows.length; i++) {
+        const f = rows[i].map(Math.fround);
+        const n = Math.hypot(...f);
+        for (let j = 0; j < 3; j++) {
+          const want = n > 0 ? f[j] / n : 0;
+          expect(Math.abs(got[i * 3 + j] - want), `row ${i}, column ${j}`).toBeLessThanOrEqual(2 ** -23);
+        }
+      }
+    });
+  }
+});
+
 describe('a backend disposed under a kit is named as the backend', () => {
   it("a kernel's DISPOSED about 'backend' keeps that name through every operation", async () => {
     let disposed = false;
