@@ -72,14 +72,16 @@ interface Settle {
  * query's best stored score below its edge (`next` of `atLeast`) does, `atLeast` lists every row
  * that reaches the floor (for up to `LIST_MOST` such queries, in one pass), and the query takes
  * that list afresh (all it can choose), or, past `most` rows or in a larger batch, is answered by
- * `whole`, up to `WHOLE_GROUP` queries a call. The
+ * `whole`, up to `WHOLE_GROUP` queries a call; so is a tied query whose ties span more than
+ * `most` rows (exact duplicates). The
  * bound is a worst case (random rows err by 4-7% of it at d = 384-1536), so near the top it can
  * span many rows: random 1536-d rows took the floor past the spare rows for every query, and
  * listing them cost an int8 pass and a few hundred re-scored rows where a float32 scan cost 1.6x.
  * An estimate of the error from the candidates' own errors, tried first, missed neighbours: a
  * crowd's rows share their codes and so their errors (a crowd quantised exactly measured 0), and
- * rows of other codes are off by more. Returns how many crowded queries were listed and how many
- * answered by `whole`: each cost at least one more pass over the rows.
+ * rows of other codes are off by more. Returns how many queries were listed by a second pass
+ * (tied or crowded) and how many answered by `whole`: each cost at least one more pass over the
+ * rows.
  */
 export function throughTies(
   base: number,
@@ -148,6 +150,10 @@ export function throughTies(
       }
     }
   }
+  /** Queries answered by `whole`: crowded ones listed past `most` rows, or tied past it. */
+  const wide: number[] = [];
+  /** Queries listed by a second pass (their ties, or the rows within their floor), not `whole`. */
+  const listed = new Set<number>();
   for (let g = 0; g < tied.length; g += TIE_GROUP) {
     const group = tied.slice(g, g + TIE_GROUP);
     const lists = atLeast!(
@@ -156,28 +162,39 @@ export function throughTies(
     );
     for (let t = 0; t < group.length; t++) {
       const { rows, next } = lists[t];
+      // Ties past `most` rows (exact duplicates: a tenth of the rows each) cost more re-scored one
+      // by one than a float32 scan (200,000 x 96 in 10 distinct rows: 38 ms, float32 8 ms), and
+      // count as crowded, so a corpus that keeps tying learns to scan its float32 rows first.
+      if (settle && rows.length > settle.most) {
+        wide.push(group[t]);
+        continue;
+      }
       const exact = take(group[t], rows);
+      listed.add(group[t]);
       if (settle && exact && next !== Number.NEGATIVE_INFINITY) reaches(group[t], next);
     }
   }
-  if (!settle || crowded.length === 0) return { listed: 0, whole: 0 };
+  if (!settle) return { listed: 0, whole: 0 };
+  if (crowded.length === 0 && wide.length === 0) return { listed: listed.size, whole: 0 };
   // Every row a crowded query can choose reaches its floor: listed, and taken afresh where few. A
   // batch of crowded queries goes to the float32 scan at once: it serves WHOLE_GROUP queries a pass
   // where a listing pass serves LIST_MOST, and batched, an int8 pass costs about what a float32
   // one does (16 crowded queries at d = 1536 took 121 ms listed, 91 scanned, 49 for float32 alone).
-  const wide: number[] = [];
-  let listed = 0;
-  const lists = atLeast && crowded.length <= LIST_MOST ? atLeast(crowded, floors) : null;
+  const lists =
+    atLeast && crowded.length > 0 && crowded.length <= LIST_MOST ? atLeast(crowded, floors) : null;
   for (let t = 0; t < crowded.length; t++) {
     if (lists && lists[t].rows.length <= settle.most) {
       settle.reset(crowded[t]);
       take(crowded[t], lists[t].rows);
-      listed++;
-    } else wide.push(crowded[t]);
+      listed.add(crowded[t]);
+    } else {
+      wide.push(crowded[t]);
+      listed.delete(crowded[t]);
+    }
   }
   wide.sort((a, b) => a - b);
   for (let g = 0; g < wide.length; g += WHOLE_GROUP) settle.whole(wide.slice(g, g + WHOLE_GROUP));
-  return { listed, whole: wide.length };
+  return { listed: listed.size, whole: wide.length };
 }
 
 /**
