@@ -206,13 +206,14 @@ export class Corpus {
     if (!masks && segs.length === 1 && segs[0].deletedCount === 0 && isIdentity(segs[0].ordinals)) {
       return this.#kernels.corpusSearch('search', 'queries', segs[0].handle, q, k);
     }
-    const sel = new TopKSelector(q.rows, k);
+    /** Each segment's best, as ordinals: best first, ties to the lower ordinal. */
+    const runs: TopKResult[] = [];
     for (let si = 0; si < segs.length; si++) {
       checkSignal('search', signal);
       const s = segs[si];
       if (masks) {
         const p = masks.counts[si];
-        if (p > 0) await this.#searchAllowed(q, s, masks.masks[si], p, Math.min(k, p), sel, signal);
+        if (p > 0) runs.push(await this.#searchAllowed(q, s, masks.masks[si], p, Math.min(k, p), signal));
         continue;
       }
       const live = s.rows - s.deletedCount;
@@ -223,20 +224,18 @@ export class Corpus {
         // waits for half of a segment).
         const alive = new Uint8Array(s.rows);
         for (let j = 0; j < s.rows; j++) alive[j] = 1 - s.deleted[j];
-        await this.#searchAllowed(q, s, alive, live, Math.min(k, live), sel, signal);
+        runs.push(await this.#searchAllowed(q, s, alive, live, Math.min(k, live), signal));
         continue;
       }
       const kk = Math.min(s.rows, k);
-      const r = await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk);
-      for (let i = 0; i < q.rows; i++)
-        for (let t = 0; t < kk; t++) sel.push(i, r.scores[i * kk + t], s.ordinals[r.indices[i * kk + t]]);
+      runs.push(asOrdinals(await this.#kernels.corpusSearch('search', 'queries', s.handle, q, kk), s));
     }
-    return sel.result();
+    return runs.length === 1 && runs[0].k === k ? runs[0] : mergeRuns(runs, q.rows, k);
   }
 
   /**
    * The best `k` of segment `s`'s rows that `allow` passes (`passing` of them, at least `k`), for
-   * each query, into `sel`: by the backend when it filters, else around its plain search.
+   * each query, as ordinals: by the backend when it filters, else around its plain search.
    */
   async #searchAllowed(
     q: Tensor,
@@ -244,13 +243,14 @@ export class Corpus {
     allow: Uint8Array,
     passing: number,
     k: number,
-    sel: TopKSelector,
     signal?: AbortSignal,
-  ): Promise<void> {
-    if (!this.#kernels.canFilter) return this.#searchAround(q, s, allow, passing, k, sel, signal);
-    const r = await this.#kernels.corpusSearchAllowed('search', 'queries', s.handle, q, k, allow);
-    for (let t = 0; t < r.indices.length; t++)
-      sel.push(Math.floor(t / k), r.scores[t], s.ordinals[r.indices[t]]);
+  ): Promise<TopKResult> {
+    if (!this.#kernels.canFilter) {
+      const sel = new TopKSelector(q.rows, k);
+      await this.#searchAround(q, s, allow, passing, k, sel, signal);
+      return sel.result();
+    }
+    return asOrdinals(await this.#kernels.corpusSearchAllowed('search', 'queries', s.handle, q, k, allow), s);
   }
 
   /**
@@ -1293,6 +1293,64 @@ function sliceRows(q: Tensor, i0: number, i1: number): Tensor {
 function pickTensorRows(q: Tensor, rows: number[]): Tensor {
   const m = pickRows(q, rows);
   return new Tensor(m.data, m.rows, m.cols);
+}
+
+/** A segment's search result with its rows as the corpus's ordinals (a copy of the indices). */
+function asOrdinals(r: TopKResult, s: Segment): TopKResult {
+  const indices = new Int32Array(r.indices.length);
+  for (let t = 0; t < indices.length; t++) indices[t] = s.ordinals[r.indices[t]];
+  return { queries: r.queries, k: r.k, indices, scores: r.scores };
+}
+
+/**
+ * The best `k` of each query among `runs` (each best first, ties to the lower ordinal, and
+ * together at least `k` a query), ties to the lower ordinal: a merge of the runs' heads, `k log
+ * runs` steps a query. Pushing every run's rows through one selection cost `runs x k log k`: at
+ * k = 100,000 over 5 segments, 5.6x the search of one segment.
+ */
+function mergeRuns(runs: readonly TopKResult[], queries: number, k: number): TopKResult {
+  const indices = new Int32Array(queries * k);
+  const scores = new Float32Array(queries * k);
+  const m = runs.length;
+  const heap = new Int32Array(m);
+  const at = new Int32Array(m);
+  for (let i = 0; i < queries; i++) {
+    /** Whether run a's head ranks before run b's. */
+    const before = (a: number, b: number): boolean => {
+      const ra = runs[a];
+      const rb = runs[b];
+      const sa = ra.scores[i * ra.k + at[a]];
+      const sb = rb.scores[i * rb.k + at[b]];
+      return sa > sb || (sa === sb && ra.indices[i * ra.k + at[a]] < rb.indices[i * rb.k + at[b]]);
+    };
+    const down = (n: number, p: number): void => {
+      for (;;) {
+        let c = 2 * p + 1;
+        if (c >= n) return;
+        if (c + 1 < n && before(heap[c + 1], heap[c])) c++;
+        if (!before(heap[c], heap[p])) return;
+        const t = heap[c];
+        heap[c] = heap[p];
+        heap[p] = t;
+        p = c;
+      }
+    };
+    let n = 0;
+    for (let r = 0; r < m; r++) {
+      at[r] = 0;
+      if (runs[r].k > 0) heap[n++] = r;
+    }
+    for (let p = (n >> 1) - 1; p >= 0; p--) down(n, p);
+    for (let t = 0; t < k && n > 0; t++) {
+      const r = heap[0];
+      const run = runs[r];
+      indices[i * k + t] = run.indices[i * run.k + at[r]];
+      scores[i * k + t] = run.scores[i * run.k + at[r]];
+      if (++at[r] === run.k) heap[0] = heap[--n];
+      down(n, 0);
+    }
+  }
+  return { queries, k, indices, scores };
 }
 
 /** Query blocks' results, one after the other. */

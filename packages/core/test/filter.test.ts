@@ -7,7 +7,7 @@ import {
   type ResidentCorpus,
   referenceKernels,
 } from '../src/backend.js';
-import { type Corpus, createCosineKit, type SearchResult, type Tensor } from '../src/index.js';
+import { type Corpus, createCosineKit, type SearchResult, Tensor } from '../src/index.js';
 import { ReferenceCorpus } from '../src/kernels/corpus.js';
 import { rows } from './fixtures/data.js';
 
@@ -38,6 +38,37 @@ const flat = (r: SearchResult) => Array.from({ length: r.queries }, (_, q) => Ar
 
 for (const [name, kit] of Object.entries(kits)) {
   describe(`filtered search (${name})`, () => {
+    it('a corpus in many segments answers as one segment does, bit for bit, for k up to every row', async () => {
+      // Rows 0-199 repeated at 200-399 and 400-599 (ties across segments, to the lower ordinal),
+      // in segments of 37 rows; removals and a mask too. The segments' results are merged.
+      const d = 5;
+      const base = rows(200, d, 31).data;
+      const data = new Float32Array(600 * d);
+      for (let c = 0; c < 3; c++) data.set(base, c * 200 * d);
+      const all = new Tensor(data, 600, d);
+      const one = await kit.corpus(all);
+      const many = await kit.corpusFrom([all], { segmentBytes: 37 * d * 4 });
+      const q = rows(6, d, 32);
+      const mask = Uint8Array.from({ length: 600 }, (_, o) => (o % 3 === 1 ? 0 : 1));
+      for (const removed of [[], [0, 201, 402, 599, 36, 37]]) {
+        if (removed.length) {
+          await one.remove(removed);
+          await many.remove(removed);
+        }
+        for (const k of [1, 7, 150, 400, 600 - removed.length]) {
+          for (const options of [{}, { filter: { mask: mask.filter((_, o) => !removed.includes(o)) } }]) {
+            const what = `k=${k}, ${removed.length} removed${'filter' in options ? ', masked' : ''}`;
+            const kk = Math.min(k, 'filter' in options ? 400 - 4 : k);
+            const [got, want] = [await many.search(q, kk, options), await one.search(q, kk, options)];
+            expect(Array.from(got.indices), what).toEqual(Array.from(want.indices));
+            expect(Array.from(got.scores), what).toEqual(Array.from(want.scores));
+          }
+        }
+      }
+      one.dispose();
+      many.dispose();
+    });
+
     it('returns the exact k best among passing rows for every filter form, across segments and removals', async () => {
       const d = 13;
       const c = await kit.corpus(rows(300, d, 3));
