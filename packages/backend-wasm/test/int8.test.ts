@@ -38,6 +38,13 @@ function hiddenBest(d: number): { data: Float32Array; rows: number; query: Float
   return { data, rows, query };
 }
 
+/** A backend on 2 threads that always re-ranks (on one where threads cannot start, saying why). */
+async function twoThreadsReranking(): Promise<WasmBackend> {
+  const why = threadsUnavailable();
+  if (why !== undefined) console.log(`[int8] the 2-thread half of this test runs on one thread: ${why}`);
+  return backend({ variant: 'simd', threads: 2, tuning: { rescoreWeight: 0, threadMinFlopsI8: 0 } });
+}
+
 describe('int8 corpora', () => {
   let b: WasmBackend;
   let scanning: WasmBackend;
@@ -349,13 +356,7 @@ describe('int8 corpora', () => {
     // A zero query scores 0 with every row, stored and exact: every row tied at the cut-off and was
     // listed and re-scored (8 zero queries over 200,000 rows took 41-91 ms, a float32 search 5),
     // holding a candidate a row for each query of a group.
-    const why = threadsUnavailable();
-    if (why !== undefined) console.log(`[int8] the 2-thread half of this test runs on one thread: ${why}`);
-    const two = await backend({
-      variant: 'simd',
-      threads: 2,
-      tuning: { rescoreWeight: 0, threadMinFlopsI8: 0 },
-    });
+    const two = await twoThreadsReranking();
     try {
       const n = 200_000;
       for (const d of [16, 1, 33]) {
@@ -501,13 +502,7 @@ describe('int8 corpora', () => {
     // a better direction ranked below them by its int8 score was never re-scored), and
     // near-duplicates of 5 and 50 directions (every spare row within the int8 error of the k-th):
     // 27 to 38 queries of 40 lost a neighbour, by up to 6e-4. Half the queries lie near a direction.
-    const why = threadsUnavailable();
-    if (why !== undefined) console.log(`[int8] the 2-thread half of this test runs on one thread: ${why}`);
-    const two = await backend({
-      variant: 'simd',
-      threads: 2,
-      tuning: { rescoreWeight: 0, threadMinFlopsI8: 0 },
-    });
+    const two = await twoThreadsReranking();
     try {
       const cases = [
         { n: 500, dirs: 7, d: 8, noise: 0 },
