@@ -39,6 +39,7 @@ import {
   type Pool2dSpec,
   type Shape3,
 } from './conv.js';
+import { savedGeometry } from './layer-io.js';
 import { DenseLayer, type DenseSpec, type Layer, type LayerCache } from './layers.js';
 import { type NormalizedRows, normalizeRowsBackward, normalizeRowsForward } from './normalize.js';
 import { type DenseOps, float64Ops, kernelOps, type Precision, type Vec } from './ops.js';
@@ -207,7 +208,11 @@ export class Encoder {
     );
   }
 
-  /** Copies the weights of `other` (same shape) into this encoder. */
+  /**
+   * Copies the weights of `other` into this encoder: the same architecture (every layer's kind,
+   * widths, geometry, activation and bias, and `normalize`), else `SHAPE_MISMATCH`. Not while a
+   * `train` call steps this encoder (`INVALID_ARGUMENT`: the copy would land between its steps).
+   */
   copyFrom(other: Encoder): void {
     if (!isA(other, Encoder))
       argError(
@@ -216,12 +221,26 @@ export class Encoder {
         'other',
         `must be an Encoder, got ${other === null ? 'null' : typeof other}.`,
       );
+    if (TRAINING.has(this))
+      argError(
+        'INVALID_ARGUMENT',
+        'copyFrom',
+        'this',
+        'is being trained by a train call: await it first (the copied weights would land between its steps).',
+      );
     const a = this.parameters();
     const b = other.parameters();
-    // Lengths alone let a 2 -> 3 layer's weights into a 3 -> 2 one.
-    const shape = (e: Encoder) => [e.inputs, e.outputs, ...e.layers.map((l) => l.constructor.name)].join();
-    if (shape(this) !== shape(other) || a.length !== b.length || a.some((p, i) => p.length !== b[i].length)) {
-      argError('SHAPE_MISMATCH', 'copyFrom', 'other', 'has a different shape.');
+    // Lengths alone let a 2 -> 3 layer's weights into a 3 -> 2 one, and widths alone a 3 x 1
+    // convolution's into a 1 x 3 one (the same weights, another model).
+    const mine = architecture(this);
+    const theirs = architecture(other);
+    const at = mine.findIndex((l, i) => l !== theirs[i]);
+    if (at >= 0 || mine.length !== theirs.length || a.some((p, i) => p.length !== b[i].length)) {
+      const where =
+        at >= 0
+          ? `${at === 0 ? 'normalize' : `layer ${at - 1}`}: ${theirs[at] ?? 'none'}, not ${mine[at]}`
+          : 'its layers';
+      argError('SHAPE_MISMATCH', 'copyFrom', 'other', `has a different architecture (${where}).`);
     }
     for (let i = 0; i < a.length; i++) a[i].set(b[i]);
   }
@@ -360,6 +379,23 @@ export class Encoder {
     }
     return new Tensor(out, t.rows, this.outputs);
   }
+}
+
+/** What a saved file records of `e`'s architecture: `normalize`, then each layer, as text. */
+function architecture(e: Encoder): string[] {
+  return [
+    `normalize ${e.normalize}`,
+    ...e.layers.map((l) =>
+      JSON.stringify({
+        type: l.constructor.name,
+        inputs: l.inputs,
+        units: l.units,
+        activation: l.activation,
+        bias: l.hasBias,
+        ...savedGeometry(l),
+      }),
+    ),
+  ];
 }
 
 /** Encoders a {@link train} call is stepping now: one at a time, and others read them as they were. */

@@ -1,5 +1,12 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError, errorText, isArrayArg, isCosineKitError } from '@cosinekit/core/backend';
+import {
+  ACTIVATIONS,
+  argError,
+  errorText,
+  isArrayArg,
+  isCosineKitError,
+  valueText,
+} from '@cosinekit/core/backend';
 import { isA, MAX_LAYER_WEIGHTS, plainView, viewLength } from './check.js';
 import { Encoder } from './encoder.js';
 import { layerFromSaved, type SavedLayerGeometry, savedGeometry, savedParameters } from './layer-io.js';
@@ -239,7 +246,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
   });
   if (typeof header.normalize !== 'boolean') corrupt("has no boolean 'normalize' flag.");
   if (header.parameters !== count)
-    corrupt(`declares ${header.parameters} parameters but its layers hold ${count}.`);
+    corrupt(`declares ${valueText(header.parameters)} parameters but its layers hold ${count}.`);
   const expected = PREFIX + length + 4 * count;
   if (bytes.length !== expected) {
     corrupt(
@@ -289,11 +296,16 @@ export function loadEncoder(bytes: Uint8Array): Encoder {
       return corrupt(`has a layer ${i} that cannot be built: ${errorText(e)}`);
     }
   });
+  let encoder: Encoder;
   try {
-    return new Encoder(layers, header.normalize);
+    encoder = new Encoder(layers, header.normalize);
   } catch (e) {
     // Widths or images that do not chain: the file's, not the caller's.
     if (isCosineKitError(e)) corrupt(`holds layers that do not chain: ${e.message}`);
     throw e;
   }
+  // As createEncoder refuses it: every embedding +-1 (a file loaded one and answered [1, -1, 1]).
+  if (encoder.normalize && encoder.outputs === 1)
+    corrupt('normalizes a 1-wide output: its embeddings would be +-1, a model createEncoder refuses.');
+  return encoder;
 }

@@ -429,6 +429,16 @@ function copyRow(
         'returned a promise: an augment hook must change the row synchronously.',
       );
     }
+    // A generator function's body runs only when its iterator is stepped: never, here. It trained
+    // on unchanged rows, and with one label a row every positive was its anchor.
+    const it = r as { next?: unknown; [Symbol.iterator]?: unknown } | null;
+    if (typeof it?.next === 'function' && typeof it[Symbol.iterator] === 'function')
+      argError(
+        'INVALID_TYPE',
+        op,
+        'augment',
+        'returned an iterator (a generator function, whose body never runs): an augment hook must change the row before it returns.',
+      );
   }
 }
 

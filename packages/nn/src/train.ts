@@ -827,12 +827,14 @@ function checkBatch(
     argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${valueText(cols)} columns ${where}.`);
   const blocks = sampling === 'labels' ? 1 : batch.negatives ? 3 : 2;
   const values = (name: string, v: unknown) => {
-    if (!(isA(v, Float32Array) || isA(v, Float64Array)))
+    // A float32 encoder's step rounds a Float64Array to float32 without a word (a row of 1e-50 became
+    // a zero row): Float64Array batches are for float64 encoders (the gradient-check path).
+    if (!(isA(v, Float32Array) || (isA(v, Float64Array) && encoder.precision === 'float64')))
       argError(
         'INVALID_TYPE',
         'train',
         'sampler',
-        `gave a batch whose '${name}' is not a Float32Array ${where}.`,
+        `gave a batch whose '${name}' is not a Float32Array${isA(v, Float64Array) ? ' (a Float64Array, for float64 encoders only)' : ''} ${where}.`,
       );
     if (v.length !== rows * cols)
       argError(

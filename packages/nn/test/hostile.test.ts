@@ -1394,6 +1394,131 @@ describe('an augment that is not a function, or that throws, is named by its sam
       expect(e!.cause, op).toBe(broke);
     }
   });
+  it('a generator function (whose body never runs): INVALID_TYPE naming augment (was taken, and the rows went unchanged)', () => {
+    for (const [op, make] of Object.entries(samplers)) {
+      let ran = 0;
+      const s = make(
+        x(),
+        {},
+        {
+          augment: function* (row: Float32Array) {
+            ran++;
+            row[0] += 1;
+          },
+        },
+      );
+      let e: unknown;
+      try {
+        for (const _ of s.epoch(createRng(1))) break;
+      } catch (err) {
+        e = err;
+      }
+      expect(e, op).toMatchObject({ code: 'INVALID_TYPE', op, arg: 'augment' });
+      expect(ran, op).toBe(0);
+    }
+  });
+});
+
+describe('copyFrom and loadEncoder hold the architecture createEncoder and train hold (found by a probe)', () => {
+  const conv = (kernel: [number, number], activation: 'relu' | 'tanh' = 'relu', normalize = true) =>
+    createEncoder({
+      inputs: 16,
+      inputShape: [4, 4, 1],
+      layers: [{ type: 'conv2d', filters: 2, kernel, activation }, { type: 'flatten' }, { units: 3 }],
+      normalize,
+      seed: 5,
+    });
+  it('copyFrom: a 3 x 1 convolution into a 1 x 3 one, another activation or normalize, is SHAPE_MISMATCH (was copied)', () => {
+    const from = conv([3, 1]);
+    for (const [what, to] of [
+      ['kernel', conv([1, 3])],
+      ['activation', conv([3, 1], 'tanh')],
+      ['normalize', conv([3, 1], 'relu', false)],
+    ] as const) {
+      const before = to.parameters().map((p) => Array.from(p));
+      expect(() => to.copyFrom(from), what).toThrow(
+        expect.objectContaining({ code: 'SHAPE_MISMATCH', op: 'copyFrom', arg: 'other' }),
+      );
+      expect(
+        to.parameters().map((p) => Array.from(p)),
+        what,
+      ).toEqual(before);
+    }
+    const same = conv([3, 1]);
+    same.copyFrom(from);
+    expect(same.parameters().map((p) => Array.from(p))).toEqual(from.parameters().map((p) => Array.from(p)));
+  });
+  it('copyFrom into an encoder a train call steps is INVALID_ARGUMENT (was copied between its steps)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const enc = createEncoder({
+      inputs: cols,
+      layers: [{ units: 8, activation: 'tanh' }, { units: 4 }],
+      seed: 2,
+    });
+    const other = enc.clone();
+    let tried: unknown = 'not tried';
+    await train({
+      kernels: kit,
+      encoder: enc,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(data(Float32Array.from(randomVec(rows * cols, 6)), {}), { batchSize: 8 }),
+      optimizer: adam(),
+      epochs: 1,
+      callbacks: {
+        onEpochEnd: () => {
+          try {
+            enc.copyFrom(other);
+            tried = undefined;
+          } catch (e) {
+            tried = e;
+          }
+        },
+      },
+    });
+    expect(tried).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'copyFrom' });
+    enc.copyFrom(other);
+  });
+  it('loadEncoder: a file normalising a 1-wide output is CORRUPT_DATA, as createEncoder refuses it (was loaded: every embedding +-1)', () => {
+    const enc = createEncoder({ inputs: 3, layers: [{ units: 1 }], normalize: false, seed: 1 });
+    const bytes = saveEncoder(enc);
+    // The header's JSON: flip its normalize flag to true (the same length).
+    const text = new TextDecoder().decode(bytes);
+    const at = text.indexOf('"normalize":false');
+    expect(at).toBeGreaterThan(0);
+    const edited = new Uint8Array(bytes);
+    edited.set(new TextEncoder().encode('"normalize":true '), at);
+    expect(() => loadEncoder(edited)).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_DATA', arg: 'bytes' }),
+    );
+    expect(loadEncoder(bytes).outputs).toBe(1);
+  });
+  it('train: a Float64Array batch for a float32 encoder is INVALID_TYPE naming the sampler (was rounded: a row of 1e-50 became zero)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const b = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i + 1));
+    const a = new Float64Array(8).fill(1e-50, 0, 4).fill(0.5, 4);
+    const sampler = {
+      sampling: 'pairs' as const,
+      batchesPerEpoch: 1,
+      *epoch() {
+        // Not a Batch's type: a sampler in plain JavaScript.
+        yield { a: a as unknown as Float32Array, b, rows: 2, cols: 4, targets: Float64Array.from([1, -1]) };
+      },
+    };
+    const enc = createEncoder({
+      inputs: 4,
+      layers: [{ units: 8, activation: 'tanh' }, { units: 3 }],
+      seed: 1,
+    });
+    const e = await train({
+      kernels: kit,
+      encoder: enc,
+      loss: cosineEmbeddingLoss(),
+      sampler,
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'INVALID_TYPE', op: 'train', arg: 'sampler' });
+  });
 });
 
 describe('a last step that leaves NaN weights, and epsilons or gradients the optimisers cannot use', () => {
