@@ -1404,6 +1404,7 @@ describe('an augment that is not a function, or that throws, is named by its sam
           augment: function* (row: Float32Array) {
             ran++;
             row[0] += 1;
+            yield row;
           },
         },
       );
