@@ -120,18 +120,16 @@ export function stageRows(
   }
 }
 
-/** Dot product of two float64 runs of length `d`, four accumulators. */
+/**
+ * The dot product of `d` float64 values at `a[ao..]` and `b[bo..]`, summed in order as
+ * {@link dotTiles} sums each of its products: a re-ranked search's exact scores are then the float32
+ * search's, bit for bit (with four running sums they differed in the last bit, and near a
+ * cancellation ordered rows apart).
+ */
 export function dot64(a: Float64Array, ao: number, b: Float64Array, bo: number, d: number): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let p = 0;
-  for (; p + 4 <= d; p += 4) {
-    s0 += a[ao + p] * b[bo + p];
-    s1 += a[ao + p + 1] * b[bo + p + 1];
-    s2 += a[ao + p + 2] * b[bo + p + 2];
-    s3 += a[ao + p + 3] * b[bo + p + 3];
-  }
-  for (; p < d; p++) s0 += a[ao + p] * b[bo + p];
-  return s0 + s1 + s2 + s3;
+  let s = 0;
+  for (let p = 0; p < d; p++) s += a[ao + p] * b[bo + p];
+  return s;
 }
 
 /** Rows of `data` scaled to unit L2 norm, in float64; zero rows stay zero. */
