@@ -222,6 +222,32 @@ describe('candidates tied at the cut-off', () => {
     exact.dispose();
   });
 
+  it('re-ranked scores are summed as the float32 search sums them: the same bits, and the same order near a cancellation', async () => {
+    // Four running sums gave 0.42624133825302124 where the float32 search gives ...0845069885, and
+    // row 0 (in order -3.2e-21, with four sums 0) ranked before the zero row 1.
+    const d = 5;
+    const cases = [
+      { x: [0, 0.5, 3, 0.5, 3], q: [0, -1, 0, 0.5, 1] },
+      { x: [1, 1e-20, -1, 0, -1e-20, 0, 0, 0, 0, 0], q: [1, 1, 1, 1, 1] },
+    ];
+    for (const [at, { x, q }] of cases.entries()) {
+      const rows = new Tensor(Float32Array.from(x), x.length / d, d);
+      const qt = new Tensor(Float32Array.from(q), 1, d);
+      const exact = await kit.corpus(rows);
+      const want = await exact.search(qt, 1);
+      for (const storage of ['int8', 'float16'] as const) {
+        const c = await kit.corpus(rows, { storage, rerank: 1 });
+        const got = await c.search(qt, 1);
+        expect([got.indices[0], got.scores[0]], `case ${at}, ${storage}`).toEqual([
+          want.indices[0],
+          want.scores[0],
+        ]);
+        c.dispose();
+      }
+      exact.dispose();
+    }
+  });
+
   it('zero queries among ordinary ones take the first rows they may choose, scored 0: the float32 answer, bit for bit', async () => {
     // A zero query scores 0 with every row, stored and exact (the documented zero result): every
     // row ties at the cut-off, and they were all listed and re-scored. A guard: the answer is the
@@ -373,6 +399,37 @@ describe('candidates tied at the cut-off', () => {
     expect(got.scores[0]).toBe(want.scores[0]);
     loaded.dispose();
     float.dispose();
+  });
+
+  it('a file whose float32 row is kept as stored (within 1e-5 of unit) has its codes checked against that row', async () => {
+    // Codes (127, 0, 0) lie 0.49999 of a step from the unit row, within the loader's slack, but the
+    // row is stored 1 + 9.9e-6 long and re-ranking scores it as stored: 0.5013 of a step from it,
+    // past the error bound (a crafted file with such a row lost its best row to a worse one).
+    const d = 3;
+    const up = [127.49999, 0.49999, 0.49999];
+    const s = Math.fround(1 / Math.hypot(...up));
+    const file = (stretch: number) =>
+      encodeCorpusFile(
+        {
+          rows: 1,
+          cols: d,
+          storage: 'int8',
+          rerank: 1,
+          next: 1,
+          ids: null,
+          ordinals: Int32Array.of(0),
+          exact: Float32Array.from(up, (v) => v * s * stretch),
+          half: null,
+          codes: Int8Array.of(127, 0, 0),
+          scales: Float32Array.of(s),
+        },
+        { verify: false },
+      );
+    const e = await kit.loadCorpus(file(1 + 9.9e-6)).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'CORRUPT_DATA', op: 'loadCorpus', arg: 'bytes' });
+    const ok = await kit.loadCorpus(file(1));
+    expect(ok.rows).toBe(1);
+    ok.dispose();
   });
 
   it('an imported corpus with negative scales (the same decoded rows) keeps the bound: the largest |scale|', async () => {
