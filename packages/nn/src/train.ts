@@ -701,7 +701,14 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
   }
   if (bestWeights) for (let i = 0; i < params.length; i++) params[i].set(bestWeights[i]);
   const result: TrainResult = { history, bestEpoch, bestMetric: best, stoppedEarly };
-  for (const h of hooks) await h.onTrainEnd?.(result);
+  let ended = false;
+  for (const h of hooks) {
+    if (!h.onTrainEnd) continue;
+    ended = true;
+    await h.onTrainEnd(result);
+  }
+  // The last hook of all: a NaN it writes would come back from train as a trained weight.
+  if (ended) afterHook(params, own, 'callbacks', '(onTrainEnd changed them)');
   return result;
 }
 
@@ -871,7 +878,7 @@ function checkBatch(
 }
 
 /**
- * Refuses weights that a hook (`validate`, `onEpochStart`, `onBatchEnd`, `onEpochEnd`) left
+ * Refuses weights that a hook (`validate`, `onEpochStart`, `onBatchEnd`, `onEpochEnd`, `onTrainEnd`) left
  * non-finite (`NON_FINITE`) or past ±2^40 ({@link MAX_SAVED_WEIGHT}: `INVALID_ARGUMENT`), naming
  * it as `arg` of `train`, `when` saying where: such weights were blamed on the optimiser at the next
  * step ("its learning rate is far too high"), or, after the last epoch, came back from `train` for

@@ -2527,7 +2527,11 @@ describe('a callback that writes NaN into the weights is named, not the optimise
   });
 
   /** train with one hook writing `v` into the first weight (and how it fails, or undefined). */
-  const withHook = (hook: 'onEpochStart' | 'onBatchEnd' | 'onEpochEnd', v: number, optimizer = adam()) => {
+  const withHook = (
+    hook: 'onEpochStart' | 'onBatchEnd' | 'onEpochEnd' | 'onTrainEnd',
+    v: number,
+    optimizer = adam(),
+  ) => {
     const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true });
     const write = () => {
       encoder.parameters()[0][3] = v;
@@ -2540,8 +2544,12 @@ describe('a callback that writes NaN into the weights is named, not the optimise
       optimizer,
       epochs: 2,
       callbacks: {
-        [hook]: (i: number | { epoch: number }) => {
-          if ((typeof i === 'number' ? i : i.epoch) === (hook === 'onEpochEnd' ? 1 : 0)) write();
+        [hook]: (i: number | { epoch: number } | { history: unknown }) => {
+          if (hook === 'onTrainEnd') write();
+          else if (
+            (typeof i === 'number' ? i : (i as { epoch: number }).epoch) === (hook === 'onEpochEnd' ? 1 : 0)
+          )
+            write();
         },
       },
     }).then(
@@ -2565,6 +2573,12 @@ describe('a callback that writes NaN into the weights is named, not the optimise
           arg: 'callbacks',
           message: expect.stringContaining('past the ±2^40'),
         });
+    // onTrainEnd, the last hook of all: its NaN came back from train as a trained weight.
+    expect(await withHook('onTrainEnd', Number.NaN)).toMatchObject({
+      code: 'NON_FINITE',
+      arg: 'callbacks',
+      message: expect.stringContaining('(onTrainEnd changed them)'),
+    });
     // A hook that leaves the weights alone is not blamed for a step that diverges before it runs.
     const e = await withHook('onBatchEnd', 0.5, sgd({ learningRate: 1e30 }));
     expect(e).toMatchObject({ op: 'train', arg: 'optimizer' });
