@@ -461,6 +461,31 @@ describe('bad input', () => {
 });
 
 describe('found by a probe (each failed before)', () => {
+  it('a long search on embedded PGlite lets the event loop turn: an abort from a timer rejects it (it ran to the end)', async () => {
+    // PGlite's queries settle without a turn of the event loop: a search of 50 queries held it to
+    // the end, so no timer, abort or kit timeout could run. Aborted by a 1 ms timer here.
+    const backend = createPgvectorBackend({ pglite: db, tablePrefix: 'turns' });
+    const kit = createCosineKit({ backend });
+    const c = await kit.corpus(randomTensor(20_000, 64, 5));
+    const q = randomTensor(50, 64, 6);
+    const ac = new AbortController();
+    let ticks = 0;
+    const tick = setInterval(() => ticks++, 1);
+    setTimeout(() => ac.abort(), 1);
+    const e = await failure(c.search(q, 5, { signal: ac.signal }));
+    clearInterval(tick);
+    expectError(e, 'ABORTED');
+    expect(ticks).toBeGreaterThan(0);
+    // The corpus answers the next search, as the reference does.
+    const ref = createCosineKit({ backend: createReferenceBackend() });
+    const r = await ref.corpus(randomTensor(20_000, 64, 5));
+    const [got, want] = [await c.search(q.slice(0, 2), 5), await r.search(q.slice(0, 2), 5)];
+    expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+    ref.dispose();
+    kit.dispose();
+    await backend.dispose();
+  }, 120_000);
+
   it('a call made right after backend.dispose(), not awaited, is DISPOSED and changes nothing (a remove once ran)', async () => {
     const backend = createPgvectorBackend({ pglite: db });
     const kit = createCosineKit({ backend });
