@@ -373,24 +373,30 @@ export class Corpus {
   #masks(op: string, f: AdmittedFilter): Masks {
     const segs = this.#segments;
     const masks = segs.map((s) => new Uint8Array(s.rows));
-    if (f.kind === 'allow') {
-      for (const id of f.ids) {
-        const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
+    if (f.kind === 'allow' || f.kind === 'deny') {
+      const allow = f.kind === 'allow';
+      if (!allow)
+        segs.forEach((s, i) => {
+          for (let j = 0; j < s.rows; j++) masks[i][j] = 1 - s.deleted[j];
+        });
+      // One segment numbered 0, 1, ... (a corpus made at once): an ordinal is its row, found
+      // without a search (half of a deny list's time over 200,000 rows).
+      const direct = segs.length === 1 && isIdentity(segs[0].ordinals) ? segs[0] : null;
+      const byId = this.#byId;
+      const list = f.ids;
+      for (let t = 0; t < list.length; t++) {
+        const id = list[t];
+        const ord = byId ? byId.get(id) : typeof id === 'number' ? id : undefined;
         if (ord === undefined) continue;
+        if (direct) {
+          if (Number.isInteger(ord) && ord >= 0 && ord < direct.rows && (!allow || direct.deleted[ord] === 0))
+            masks[0][ord] = allow ? 1 : 0;
+          continue;
+        }
         const at = this.#locate(ord);
         // The segment's index from the lookup: a search of it per id made an allow list of 16,000
         // ids against 16,000 segments cost 76 ms more than the same rows as a mask.
-        if (at && at[0].deleted[at[1]] === 0) masks[at[2]][at[1]] = 1;
-      }
-    } else if (f.kind === 'deny') {
-      segs.forEach((s, i) => {
-        for (let j = 0; j < s.rows; j++) masks[i][j] = 1 - s.deleted[j];
-      });
-      for (const id of f.ids) {
-        const ord = this.#byId ? this.#byId.get(id as Id) : typeof id === 'number' ? id : undefined;
-        if (ord === undefined) continue;
-        const at = this.#locate(ord);
-        if (at) masks[at[2]][at[1]] = 0;
+        if (at && (!allow || at[0].deleted[at[1]] === 0)) masks[at[2]][at[1]] = allow ? 1 : 0;
       }
     } else if (f.kind === 'mask') {
       if (f.mask.length !== this.#live)

@@ -36,8 +36,8 @@ export interface SearchOptions {
 
 /** A filter after admission: a private copy, checked for type. */
 export type AdmittedFilter =
-  | { kind: 'allow'; ids: Set<Id> }
-  | { kind: 'deny'; ids: Set<Id> }
+  | { kind: 'allow'; ids: readonly Id[] }
+  | { kind: 'deny'; ids: readonly Id[] }
   | { kind: 'mask'; mask: Uint8Array }
   | { kind: 'predicate'; test: (id: Id) => boolean };
 
@@ -92,21 +92,23 @@ function admitted(op: string, filter: unknown): AdmittedFilter {
   const list = f[key];
   if (!isArrayArg(op, `${arg}.${key}`, list))
     argError('INVALID_TYPE', op, `${arg}.${key}`, `must be an array of ids, got ${describeType(list)}.`);
-  // A Set holds 2^24 entries at most: a longer list threw RangeError inside `reading`, which named
-  // it as the caller's list throwing. Refused by its length, before any id is read.
+  // A corpus holds 2^24 ids at most (a Map's most entries), so a longer list names rows no corpus
+  // has; refused by its length, before any id is read (a Set of them once threw RangeError).
   const length = reading(op, `${arg}.${key}`, () => list.length);
   if (length > MAX_IDS)
     argError(
       'INVALID_ARGUMENT',
       op,
       `${arg}.${key}`,
-      `holds ${length} ids: a filter's list holds at most ${MAX_IDS} (2^24, the most entries a JavaScript Set holds); pass { mask } instead.`,
+      `holds ${length} ids: a filter's list holds at most ${MAX_IDS} (2^24, the most ids a corpus holds); pass { mask } instead.`,
     );
-  return reading(op, `${arg}.${key}`, () => idSet(op, `${arg}.${key}`, key, list));
+  return reading(op, `${arg}.${key}`, () => idList(op, `${arg}.${key}`, key, list));
 }
 
-function idSet(op: string, name: string, key: string, list: unknown[]): AdmittedFilter {
-  const ids = new Set<Id>();
+function idList(op: string, name: string, key: string, list: unknown[]): AdmittedFilter {
+  // A copy, read once; repeats do no harm to a mask. A Set of them cost 58 ms for 100,000 string
+  // ids, more than the search they filtered (2.8 ms unfiltered over 200,000 rows).
+  const ids: Id[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const id = list[i];
     if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
@@ -116,7 +118,7 @@ function idSet(op: string, name: string, key: string, list: unknown[]): Admitted
         `${name}[${i}]`,
         `must be a finite number or a string, got ${describeType(id)}.`,
       );
-    ids.add(id);
+    ids[i] = id;
   }
   return key === 'allow' ? { kind: 'allow', ids } : { kind: 'deny', ids };
 }

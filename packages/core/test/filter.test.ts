@@ -38,6 +38,28 @@ const flat = (r: SearchResult) => Array.from({ length: r.queries }, (_, q) => Ar
 
 for (const [name, kit] of Object.entries(kits)) {
   describe(`filtered search (${name})`, () => {
+    it('allow and deny lists on a corpus made at once (an ordinal is its row) answer as masks do', async () => {
+      // Removed rows, repeated, unknown, negative and fractional ordinals in the lists.
+      const d = 7;
+      const c = await kit.corpus(rows(400, d, 41));
+      await c.remove([3, 17, 250]);
+      const q = rows(5, d, 42);
+      const live = Array.from({ length: 400 }, (_, o) => o).filter((o) => ![3, 17, 250].includes(o));
+      const list = [3, 5, 5, 17, 99, 250, 399, 400, -1, 2.5, 1e9, ...live.filter((o) => o % 7 === 0)];
+      const listed = new Set(list);
+      for (const [kind, pass] of [
+        ['allow', (o: number) => listed.has(o)],
+        ['deny', (o: number) => !listed.has(o)],
+      ] as const) {
+        const mask = Uint8Array.from(live, (o) => (pass(o) ? 1 : 0));
+        const byList = await c.search(q, 9, { filter: kind === 'allow' ? { allow: list } : { deny: list } });
+        const byMask = await c.search(q, 9, { filter: { mask } });
+        expect(Array.from(byList.indices), kind).toEqual(Array.from(byMask.indices));
+        expect(Array.from(byList.scores), kind).toEqual(Array.from(byMask.scores));
+      }
+      c.dispose();
+    });
+
     it('a corpus in many segments answers as one segment does, bit for bit, for k up to every row', async () => {
       // Rows 0-199 repeated at 200-399 and 400-599 (ties across segments, to the lower ordinal),
       // in segments of 37 rows; removals and a mask too. The segments' results are merged.
