@@ -28,6 +28,7 @@ import { addBias } from './kernels/add-bias.js';
 import {
   corpusMatrix,
   corpusSearch,
+  corpusSearchAllowed,
   createCorpus,
   importCorpus,
   mergeCorpora,
@@ -209,6 +210,7 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     topK: topK(ctx),
     createCorpus: createCorpus(ctx, live),
     corpusSearch: corpusSearch(ctx),
+    corpusSearchAllowed: corpusSearchAllowed(ctx),
     corpusMatrix: corpusMatrix(ctx),
     readCorpus: readCorpus(ctx),
     importCorpus: importCorpus(ctx, live),

@@ -334,6 +334,7 @@ export async function searchTiles(
   tiles: readonly CorpusTile[],
   queries: Matrix,
   k: number,
+  allow?: Uint8Array,
 ): Promise<TopKResult> {
   const q = queries.rows;
   const d = queries.cols;
@@ -341,19 +342,35 @@ export async function searchTiles(
   const qn = queryRows(ctx, tf, queries);
   try {
     const step = queryStep(ctx.scoreTile, tiles, q);
+    // With `allow`: each tile's allowed columns (a tile none passes is not scored).
+    const passing = allow ? tiles.map((t) => allowedColumns(allow, t)) : null;
     for (let q0 = 0; q0 < q; q0 += step) {
       const rows = Math.min(step, q - q0);
-      for (const tile of tiles) {
+      for (const [at, tile] of tiles.entries()) {
+        const cols = passing?.[at] ?? null;
+        if (cols?.length === 0) continue;
         await ctx.reactivate(tf);
-        const kt = Math.min(k, tile.width);
+        const p = cols ? cols.length : tile.width;
+        const kt = Math.min(k, p);
         const part = () => (rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]));
+        // A few allowed columns are gathered and scored alone; many are scored with the tile and
+        // the others set to -Infinity after any clamping (so a clamp cannot make them -1).
+        const gather = cols !== null && cols.length < tile.width && 4 * cols.length <= tile.width;
+        const mask = cols !== null && cols.length < tile.width && !gather;
+        const tileScores = (clamp: boolean) => {
+          const t = gather ? gatheredTile(tf, tile, cols!) : tile;
+          const raw = scores(tf, part(), t);
+          const c = clamp ? clampCosines(tf, raw) : raw;
+          return mask ? (tf.add(c, failingBias(tf, tile, cols!)) as TF.Tensor2D) : c;
+        };
         // Selected on the raw scores first, saving a pass over the tile. That is the selection on
         // the reported (clamped) scores unless some query's k-th raw score is at or past +-1: then
         // rows rounded to 1.0000001 and rows at exactly 1 report as equals, and the tie must go
         // to the lower index, so the tile is selected again on clamped scores.
-        let [v, ix] = await topOf(tf, () => scores(tf, part(), tile), kt);
-        if (edgeTie(v, kt)) [v, ix] = await topOf(tf, () => clampCosines(tf, scores(tf, part(), tile)), kt);
+        let [v, ix] = await topOf(tf, () => tileScores(false), kt);
+        if (edgeTie(v, kt)) [v, ix] = await topOf(tf, () => tileScores(true), kt);
         for (let i = 0; i < v.length; i++) v[i] = clampCos(v[i]);
+        if (gather) for (let i = 0; i < ix.length; i++) ix[i] = cols![ix[i]];
         for (let r = 0; r < rows; r++) selection.merge(q0 + r, v, ix, r * kt, kt, tile.start);
       }
     }
@@ -361,6 +378,28 @@ export async function searchTiles(
     qn.dispose();
   }
   return selection.result();
+}
+
+/** The columns of `tile` whose row `allow` passes, ascending. */
+function allowedColumns(allow: Uint8Array, tile: CorpusTile): Int32Array {
+  let n = 0;
+  for (let j = 0; j < tile.width; j++) n += allow[tile.start + j] === 1 ? 1 : 0;
+  const cols = new Int32Array(n);
+  for (let j = 0, t = 0; j < tile.width; j++) if (allow[tile.start + j] === 1) cols[t++] = j;
+  return cols;
+}
+
+/** `tile` with only the columns `cols` (made inside the caller's tidy). */
+function gatheredTile(tf: Tfjs, tile: CorpusTile, cols: Int32Array): CorpusTile {
+  const at = tf.tensor1d(cols, 'int32');
+  return { ...tile, width: cols.length, parts: tile.parts.map((p) => tf.gather(p, at, 1) as TF.Tensor2D) };
+}
+
+/** A row of 0 for the allowed columns `cols` of `tile` and -Infinity for the others. */
+function failingBias(tf: Tfjs, tile: CorpusTile, cols: Int32Array): TF.Tensor2D {
+  const b = new Float32Array(tile.width).fill(Number.NEGATIVE_INFINITY);
+  for (const j of cols) b[j] = 0;
+  return tf.tensor2d(b, [1, tile.width]);
 }
 
 /** `tf.topk` of the scores `make` builds (inside one tidy), read back as values and indices. */

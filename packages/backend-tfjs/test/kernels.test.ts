@@ -387,6 +387,57 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     }
   });
 
+  it('corpusSearchAllowed: the selection on reported scores among the allowed rows, every tile path', async () => {
+    // Tiles of 7 columns (tiled): tiles none passes (skipped), a few allowed columns (gathered),
+    // most (the others masked), all; copies of the queries so near-1 ties re-select on clamped
+    // scores in each path. Read against corpusMatrix's reported scores, ties to the lower index.
+    const d = 5;
+    const q = matrix(3, d, 31);
+    const noise = matrix(60, d, 32);
+    const rows = new Float32Array(60 * d);
+    for (let r = 0; r < 60; r++)
+      for (let j = 0; j < d; j++)
+        rows[r * d + j] =
+          r % 4 === 1 ? Math.fround(q.data[(r % 3) * d + j] * (1 + (r % 5))) : noise.data[r * d + j];
+    const corpus = { data: rows, rows: 60, cols: d };
+    // Rows 0-13 none, 14-20 one, 21-27 all but one, 28-59 every third (and row 59).
+    const allow = Uint8Array.from({ length: 60 }, (_, r) =>
+      r < 14
+        ? 0
+        : r < 21
+          ? r === 17
+            ? 1
+            : 0
+          : r < 28
+            ? r === 24
+              ? 0
+              : 1
+            : r % 3 === 0 || r === 59
+              ? 1
+              : 0,
+    );
+    const passing = allow.reduce((a, b) => a + b, 0);
+    for (const b of [backend, tiled]) {
+      const resident = await b.kernels.createCorpus(corpus);
+      const reported = await b.kernels.corpusMatrix(resident, q, new Float32Array(3 * 60));
+      for (const k of [1, 2, 5, 9, passing]) {
+        const got = await b.kernels.corpusSearchAllowed!(resident, q, k, allow);
+        for (let i = 0; i < 3; i++) {
+          const order = Array.from({ length: 60 }, (_, j) => j)
+            .filter((j) => allow[j] === 1)
+            .sort((x, y) => reported[i * 60 + y] - reported[i * 60 + x] || x - y);
+          expect(Array.from(got.indices.subarray(i * k, (i + 1) * k)), `${b.name} k=${k}`).toEqual(
+            order.slice(0, k),
+          );
+          expect(Array.from(got.scores.subarray(i * k, (i + 1) * k)), `${b.name} k=${k}`).toEqual(
+            order.slice(0, k).map((j) => reported[i * 60 + j]),
+          );
+        }
+      }
+      resident.dispose();
+    }
+  });
+
   it("refuses another backend's corpus", async () => {
     const resident = ref.createCorpus(matrix(3, 2, 1));
     await expect(async () => backend.kernels.corpusSearch(resident, matrix(1, 2, 2), 1)).rejects.toThrow(
