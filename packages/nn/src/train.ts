@@ -867,6 +867,14 @@ function checkBatch(
   perRow('groups', batch.groups);
   perRow('labels', batch.labels);
   if (blocks > 2) perRow('negativeGroups', batch.negativeGroups);
+  // Groups of negatives no loss reads: a sampler that meant to give negatives and did not.
+  else if (batch.negativeGroups !== undefined)
+    argError(
+      'INVALID_ARGUMENT',
+      'train',
+      'sampler',
+      `gave a batch with 'negativeGroups' but no 'negatives' ${where}.`,
+    );
   if (cols !== encoder.inputs)
     argError(
       'DIMENSION_MISMATCH',

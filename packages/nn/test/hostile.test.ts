@@ -1520,6 +1520,39 @@ describe('copyFrom and loadEncoder hold the architecture createEncoder and train
     }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'INVALID_TYPE', op: 'train', arg: 'sampler' });
   });
+  it("train: a batch with 'negativeGroups' but no 'negatives' is INVALID_ARGUMENT naming the sampler (was taken, the groups unread)", async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const a = Float32Array.from({ length: 8 }, (_, i) => Math.cos(i + 1));
+    const b = Float32Array.from({ length: 8 }, (_, i) => Math.sin(i + 1));
+    const sampler = {
+      sampling: 'pairs' as const,
+      batchesPerEpoch: 1,
+      *epoch() {
+        yield {
+          a,
+          b,
+          rows: 2,
+          cols: 4,
+          targets: Float64Array.from([1, -1]),
+          negativeGroups: Int32Array.from([0, 1]),
+        };
+      },
+    };
+    const enc = createEncoder({
+      inputs: 4,
+      layers: [{ units: 8, activation: 'tanh' }, { units: 3 }],
+      seed: 1,
+    });
+    const e = await train({
+      kernels: kit,
+      encoder: enc,
+      loss: cosineEmbeddingLoss(),
+      sampler,
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'sampler' });
+  });
 });
 
 describe('a last step that leaves NaN weights, and epsilons or gradients the optimisers cannot use', () => {
