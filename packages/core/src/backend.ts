@@ -78,7 +78,7 @@ export { checkColumnSums, columnSums } from './kernels/column-sums.js';
 export { clampCos, cosineFrom } from './kernels/cosine-rule.js';
 export { matmulDims } from './kernels/matmul.js';
 export { checkSoftmaxArgs, exp32, log32 } from './kernels/softmax.js';
-export { throughTies } from './kernels/through-ties.js';
+export { pickRows, throughTies } from './kernels/through-ties.js';
 export { TopKSelector } from './kernels/top-k-selector.js';
 export { createReferenceBackend, referenceKernels } from './reference.js';
 export { getBackend, REFERENCE_PRIORITY, registerBackend, unregisterBackend } from './registry.js';

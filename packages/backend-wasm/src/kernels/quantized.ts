@@ -1,4 +1,11 @@
-import { argError, type Matrix, type TopKResult, TopKSelector, throughTies } from '@cosinekit/core/backend';
+import {
+  argError,
+  type Matrix,
+  pickRows,
+  type TopKResult,
+  TopKSelector,
+  throughTies,
+} from '@cosinekit/core/backend';
 import { dotsI8, dotsI8Batch, newResult } from '../engine.js';
 import type { WasmRuntime } from '../runtime.js';
 import { WasmSelection } from '../select.js';
@@ -175,7 +182,7 @@ export function settling(
     most: w === 0 ? Number.POSITIVE_INFINITY : Math.floor((4 * n * d) / (w * (8 * d + 5000))),
     // Crowded queries: the float32 rows scanned whole (the same scores as re-scoring gives).
     whole: (group) => {
-      const r = floatSearch(groupRows(queries, group));
+      const r = floatSearch(pickRows(queries, group));
       for (let t = 0; t < group.length; t++) {
         final.reset(group[t]);
         for (let j = t * k; j < t * k + Math.min(k, n); j++) final.push(group[t], r.scores[j], r.indices[j]);
@@ -255,14 +262,6 @@ function errorBounds(rt: WasmRuntime, c: Quantized, queries: Matrix): (i: number
   };
 }
 
-/** The listed rows of `m`, in that order, as one matrix (a group of queries). */
-function groupRows(m: Matrix, group: readonly number[]): Matrix {
-  const d = m.cols;
-  const data = new Float32Array(group.length * d);
-  for (let t = 0; t < group.length; t++) data.set(m.data.subarray(group[t] * d, (group[t] + 1) * d), t * d);
-  return { data, rows: group.length, cols: d };
-}
-
 /**
  * The rows an int8 scan passes over, numbered `0 .. count - 1` in the scan's own order (a corpus's
  * rows, or the rows a filter passes), handed out a block at a time: `blocks(nt, each)` calls
@@ -312,7 +311,7 @@ export function i8AtLeast(
   let tile = -1;
   let q: Quantized | undefined;
   try {
-    q = quantizeRows(rt, groupRows(queries, group), op);
+    q = quantizeRows(rt, pickRows(queries, group), op);
     tile = rt.alloc(gq * nt * 4, op);
     const qq = q;
     rows.blocks(nt, (ptr, scales, w, j0, mask) => {

@@ -1,6 +1,6 @@
 import type { Matrix, TopKResult } from '../contract.js';
 
-/** The listed rows of `m`, in that order, copied into one matrix (a group's queries for `atLeast`). */
+/** The listed rows of `m`, in that order, copied into one matrix: a group of queries, as a re-ranked search passes them to `atLeast` and `whole` (see {@link throughTies}). */
 export function pickRows(m: Matrix, rows: readonly number[]): Matrix {
   const d = m.cols;
   const data = new Float32Array(rows.length * d);

@@ -69,6 +69,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'matrixArg'
       | 'optimizerCoefficients'
       | 'ownOptions'
+      | 'pickRows'
       | 'reading'
       | 'referenceKernels'
       | 'refuseFakeView'
