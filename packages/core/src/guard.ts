@@ -623,15 +623,19 @@ function normsFit(op: string, arg: string, x: Matrix): void {
   for (let i = 0; i < rows; i++) {
     let ss = 0;
     for (let j = i * cols; j < (i + 1) * cols; j++) ss += data[j] * data[j];
-    const v = Math.sqrt(ss);
-    if (Math.fround(v) === Number.POSITIVE_INFINITY)
-      argError(
-        'INVALID_ARGUMENT',
-        op,
-        arg,
-        `has row ${i} of norm ${v}, past the largest float32 (3.4e38); a Float32Array cannot hold it.`,
-      );
+    normFits(op, arg, i, Math.sqrt(ss));
   }
+}
+
+/** Refuses row `row` of `arg` (of `op`) when its norm `v` is past the largest float32. */
+export function normFits(op: string, arg: string, row: number, v: number): void {
+  if (Math.fround(v) === Number.POSITIVE_INFINITY)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      arg,
+      `has row ${row} of norm ${v}, past the largest float32 (3.4e38); a Float32Array cannot hold it.`,
+    );
 }
 
 function describe(kind: 'cosine' | 'norm' | 'unit'): string {

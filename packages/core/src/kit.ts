@@ -29,7 +29,7 @@ import {
 } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitInto, admitPair, guardRows, Lease } from './gate.js';
-import { CheckedKernels, Guard, isThenable } from './guard.js';
+import { CheckedKernels, Guard, isThenable, normFits } from './guard.js';
 import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { REFERENCE_SELF_CHECKED, referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
@@ -918,13 +918,7 @@ const rowNormsDone = (n: Float32Array, a: Admitted, lease: Lease): Float32Array 
     for (let i = 0; i < out.length; i++) {
       // Only a rescaled row can: its norm, back at the caller's scale, may pass the float32 range.
       const v = out[i] / a.factor[i];
-      if (Math.fround(v) === Number.POSITIVE_INFINITY)
-        argError(
-          'INVALID_ARGUMENT',
-          'rowNorms',
-          'x',
-          `has row ${i} of norm ${v}, past the largest float32 (3.4e38); a Float32Array cannot hold it.`,
-        );
+      normFits('rowNorms', 'x', i, v);
       out[i] = v;
     }
   return out;
