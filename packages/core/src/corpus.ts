@@ -56,6 +56,13 @@ interface Segment {
   deleted: Uint8Array;
   deletedCount: number;
   /**
+   * 1 where the row is live (the complement of `deleted`), made by the first search after a
+   * removal and kept up to date by later ones: a search built it anew each call, which cost a
+   * one-query search over 200,000 x 96 rows 1.6x a corpus with nothing removed (the loop and a
+   * new array's fresh pages).
+   */
+  alive?: Uint8Array;
+  /**
    * The rows as given, for float32 corpora on backends without `readCorpus` or `exportCorpus`
    * (needed to save and compact). Quantised corpora live only on backends that export their stored
    * representation, so nothing quantised is ever kept or rebuilt from here.
@@ -222,9 +229,7 @@ export class Corpus {
         // Removed rows are filtered out as a filter's are: asking the segment for k plus every
         // removed row cost up to 18x a fresh corpus's search once many were removed (compaction
         // waits for half of a segment).
-        const alive = new Uint8Array(s.rows);
-        for (let j = 0; j < s.rows; j++) alive[j] = 1 - s.deleted[j];
-        runs.push(await this.#searchAllowed(q, s, alive, live, Math.min(k, live), signal));
+        runs.push(await this.#searchAllowed(q, s, aliveOf(s), live, Math.min(k, live), signal));
         continue;
       }
       const kk = Math.min(s.rows, k);
@@ -377,7 +382,8 @@ export class Corpus {
       const allow = f.kind === 'allow';
       if (!allow)
         segs.forEach((s, i) => {
-          for (let j = 0; j < s.rows; j++) masks[i][j] = 1 - s.deleted[j];
+          if (s.deletedCount === 0) masks[i].fill(1);
+          else masks[i].set(aliveOf(s));
         });
       // One segment numbered 0, 1, ... (a corpus made at once): an ordinal is its row, found
       // without a search (half of a deny list's time over 200,000 rows).
@@ -771,6 +777,7 @@ export class Corpus {
       }
       for (const [s, j] of located) {
         s.deleted[j] = 1;
+        if (s.alive) s.alive[j] = 0;
         s.deletedCount++;
         removed++;
         if (s.ids) this.#byId!.delete(s.ids[j]);
@@ -1155,6 +1162,16 @@ function notACorpusError(op: string): Error {
 /** {@link notACorpusError} as the rejected promise a corpus method answers with. */
 function notACorpus(op: string): Promise<never> {
   return Promise.reject(notACorpusError(op));
+}
+
+/** Segment `s`'s live rows as a mask (1 live, 0 removed), made once and kept (see `Segment.alive`). */
+function aliveOf(s: Segment): Uint8Array {
+  if (!s.alive) {
+    const alive = new Uint8Array(s.rows);
+    for (let j = 0; j < s.rows; j++) alive[j] = 1 - s.deleted[j];
+    s.alive = alive;
+  }
+  return s.alive;
 }
 
 /** The ids of the live rows of `segs` (segments of a corpus with ids), in order. */

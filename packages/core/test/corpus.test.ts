@@ -59,6 +59,27 @@ describe('a corpus that changes', () => {
     c.dispose();
   });
 
+  it('searches between removals answer for the rows live at each (the live rows are kept between searches)', async () => {
+    // A search after a removal keeps the segment's live rows for the next one; each removal must
+    // reach them, plain and with a deny list (whose mask starts from them).
+    const d = 16;
+    const base = rows(120, d, 4);
+    const c = await kit.corpus(base);
+    const live = new Map<number, Float32Array>();
+    for (let i = 0; i < 120; i++) live.set(i, base.row(i));
+    const q = rows(3, d, 5);
+    for (const gone of [[7], [8, 9], [0, 119], [60]]) {
+      await c.remove(gone);
+      for (const g of gone) live.delete(g);
+      const plain = await c.search(q, 12);
+      expect(flat(plain)).toEqual(await brute(q, live, 12));
+      const denied = await c.search(q, 12, { filter: { deny: [1, 2] } });
+      const without = new Map([...live].filter(([o]) => o !== 1 && o !== 2));
+      expect(flat(denied)).toEqual(await brute(q, without, 12));
+    }
+    c.dispose();
+  });
+
   it('compacts a half-removed segment and returns its memory', async () => {
     const ref = createReferenceBackend();
     const k2 = createCosineKit({ backend: ref });
