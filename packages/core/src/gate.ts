@@ -246,6 +246,26 @@ export function guardRows(data: Float32Array, rows: number, cols: number, op: st
   return admitRows(data, data, rows, cols, op, arg, null);
 }
 
+/**
+ * `x` as a kernel that is not exact at every magnitude can take it (the kernel table's cosine
+ * kernels, see `CosineKit.kernels`): `null` when no row needs it (each row's largest magnitude
+ * within [2^-40, 2^40], or a zero row), else a copy whose extreme rows are scaled by a power of two
+ * into [0.5, 1) as the gate scales them (`factor`). Its values must be finite (scanned before).
+ * One pass of the gate's scan over `x`; a copy only when some row needs it.
+ */
+export function tameRows(x: Matrix, op: string, arg: string): Admitted | null {
+  const { data, rows, cols } = x;
+  const b = new Int32Array(data.buffer, data.byteOffset, data.length);
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    if (ordinary(b, o, o + cols)) continue;
+    const mb = maxBits(b, o, o + cols);
+    if (mb > HI_BITS || (mb > 0 && mb < LO_BITS))
+      return admitRows(data, new Float32Array(data.length), rows, cols, op, arg, null);
+  }
+  return null;
+}
+
 /** Float32 bit patterns (sign cleared) of Infinity and of the bounds 2^40 and 2^-40 (see above). */
 const INF_BITS = 0x7f800000;
 const HI_BITS = 0x53800000;

@@ -25,7 +25,7 @@ import {
   errorText,
   isCosineKitError,
 } from './errors.js';
-import { allFinite, checkFinite } from './gate.js';
+import { allFinite, checkFinite, tameRows } from './gate.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
@@ -1257,6 +1257,18 @@ export class CheckedKernels {
       return isThenable(r) ? r.then(undefined, blame) : r;
     };
     const vector = (v: Float32Array, cols: number): Matrix => ({ data: v, rows: 1, cols });
+    // Rows of extreme magnitude (values past 2^40, or all below 2^-40), scaled by a power of two for
+    // a kernel not exact at every magnitude, as the kit's own calls scale them: a float32 sum of
+    // squares overflowed or underflowed, and a GPU answered -1 for the cosine of two rows of 1e20
+    // (Infinity / Infinity, clamped) and a norm 6% off for a row of 1e-23. Cosines and unit rows
+    // do not change with a row's scale; a norm is scaled back. The reference (float64) and kernels
+    // declared ungated (exact at any magnitude) take the rows as they are.
+    const exact = (name: KernelName) =>
+      k[name] === referenceKernels[name] || this.ungated.has(name as UngatedKernelName);
+    const tamed = (name: KernelName | 'corpusSearchAllowed', arg: string, x: Matrix): Matrix =>
+      (name === 'corpusSearchAllowed' ? k[name] === referenceKernels[name] : exact(name))
+        ? x
+        : (tameRows(x, name, arg)?.tensor ?? x);
     return {
       rowNorms: (x, out) => {
         tableMatrix('rowNorms', 'x', x);
@@ -1269,7 +1281,20 @@ export class CheckedKernels {
         };
         let r: Awaitable<Float32Array>;
         try {
-          r = blamed('rowNorms', [['x', x]], () => this.rowNorms('rowNorms', 'x', x));
+          r = blamed('rowNorms', [['x', x]], () => {
+            const t = exact('rowNorms') ? null : tameRows(x, 'rowNorms', 'x');
+            if (t === null) return this.rowNorms('rowNorms', 'x', x);
+            // Each scaled row's norm scaled back in float64, and refused past float32.
+            return andThen(this.rowNorms('rowNorms', 'x', t.tensor), (n) => {
+              const v = new Float32Array(n.length);
+              for (let i = 0; i < n.length; i++) {
+                const back = n[i] / t.factor![i];
+                normFits('rowNorms', 'x', i, back);
+                v[i] = back;
+              }
+              return v;
+            });
+          });
         } catch (e) {
           return past(e);
         }
@@ -1280,7 +1305,9 @@ export class CheckedKernels {
         tableOut('normalizeRows', out, x.rows * x.cols);
         return into(
           out,
-          blamed('normalizeRows', [['x', x]], () => this.normalizeRows('normalizeRows', 'x', x)),
+          blamed('normalizeRows', [['x', x]], () =>
+            this.normalizeRows('normalizeRows', 'x', tamed('normalizeRows', 'x', x)),
+          ),
         );
       },
       cosineRows: (a, b, out) => {
@@ -1294,7 +1321,8 @@ export class CheckedKernels {
               ['a', a],
               ['b', b],
             ],
-            () => this.cosineRows('cosineRows', 'a', a, b),
+            () =>
+              this.cosineRows('cosineRows', 'a', tamed('cosineRows', 'a', a), tamed('cosineRows', 'b', b)),
           ),
         );
       },
@@ -1309,7 +1337,15 @@ export class CheckedKernels {
             ['a', a],
             ['b', b],
           ],
-          () => this.cosineMatrix('cosineMatrix', 'a', a, b, out, false),
+          () =>
+            this.cosineMatrix(
+              'cosineMatrix',
+              'a',
+              tamed('cosineMatrix', 'a', a),
+              tamed('cosineMatrix', 'b', b),
+              out,
+              false,
+            ),
         );
       },
       topK: (q, c, n) => {
@@ -1323,24 +1359,26 @@ export class CheckedKernels {
             ['queries', q],
             ['corpus', c],
           ],
-          () => this.topK('topK', 'queries', q, c, n),
+          () => this.topK('topK', 'queries', tamed('topK', 'queries', q), tamed('topK', 'corpus', c), n),
         );
       },
       createCorpus: (x, o) => {
         tableMatrix('createCorpus', 'x', x);
-        return scanned('createCorpus', [['x', x]], () => this.createCorpus('createCorpus', 'x', x, o ?? {}));
+        return scanned('createCorpus', [['x', x]], () =>
+          this.createCorpus('createCorpus', 'x', tamed('createCorpus', 'x', x), o ?? {}),
+        );
       },
       corpusSearch: (h, q, n) => {
         checkK('corpusSearch', n, queriesOf('corpusSearch', h, q));
         return scanned('corpusSearch', [['queries', q]], () =>
-          this.corpusSearch('corpusSearch', 'queries', h, q, n),
+          this.corpusSearch('corpusSearch', 'queries', h, tamed('corpusSearch', 'queries', q), n),
         );
       },
       corpusMatrix: (h, q, out) => {
         const rows = queriesOf('corpusMatrix', h, q);
         tableOut('corpusMatrix', out, q.rows * rows);
         return scanned('corpusMatrix', [['queries', q]], () =>
-          this.corpusMatrix('corpusMatrix', 'queries', h, q, out, false),
+          this.corpusMatrix('corpusMatrix', 'queries', h, tamed('corpusMatrix', 'queries', q), out, false),
         );
       },
       ...(k.readCorpus
@@ -1366,7 +1404,14 @@ export class CheckedKernels {
             corpusSearchAllowed: (h: ResidentCorpus, q: Matrix, n: number, allow: Uint8Array) => {
               allowedOf(h, q, n, allow);
               return scanned('corpusSearchAllowed', [['queries', q]], () =>
-                this.corpusSearchAllowed('corpusSearchAllowed', 'queries', h, q, n, allow),
+                this.corpusSearchAllowed(
+                  'corpusSearchAllowed',
+                  'queries',
+                  h,
+                  tamed('corpusSearchAllowed', 'queries', q),
+                  n,
+                  allow,
+                ),
               );
             },
           }

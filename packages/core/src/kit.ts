@@ -167,7 +167,12 @@ export interface CosineKit {
    * `out` of the result's length (written and returned, as the contract says), a known activation,
    * and for `corpusSearchAllowed` one allow byte per corpus row admitting at least `k`: each failure
    * is the public code (`SHAPE_MISMATCH`, `DIMENSION_MISMATCH`, `EMPTY_INPUT`, `INVALID_K`, ...)
-   * naming the kernel and the argument.
+   * naming the kernel and the argument. Rows of extreme magnitude (values past 2^40, or all below
+   * 2^-40) reach a cosine kernel (`rowNorms`, `normalizeRows`, `cosineRows`, `cosineMatrix`, `topK`,
+   * `createCorpus` and a corpus's queries) scaled by a power of two, as every other call of the kit
+   * scales them, unless the kernel is the reference's or declared ungated (exact at any magnitude):
+   * a GPU's float32 sum of squares overflows at 1e20. Cosines and unit rows do not change; norms
+   * are scaled back (one past the float32 range is `INVALID_ARGUMENT` naming the row).
    */
   kernels(): Promise<Kernels>;
   /**

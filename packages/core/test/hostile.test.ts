@@ -8,6 +8,7 @@ import {
   type Backend,
   createReferenceBackend,
   getBackend,
+  type Matrix,
   referenceKernels,
 } from '../src/backend.js';
 import { saveCorpusFile } from '../src/fs.js';
@@ -292,6 +293,124 @@ describe('the kernel table on rows of extreme magnitude (found by a probe)', () 
       }
     });
   }
+});
+
+describe("the kernel table scales rows of extreme magnitude for a backend's float32 kernels (found by a probe)", () => {
+  // Sums of squares in float32, as a GPU's shader sums them: 1e20 squared overflows, 1e-23 squared
+  // underflows. The WebGPU backend answered -1 for the cosine of two rows of 1e20 (Infinity over
+  // Infinity, clamped) and a norm 6% off for a row of 1e-23 through the table @cosinekit/nn uses.
+  const f = Math.fround;
+  const sums = (x: Matrix, i: number, y: Matrix, j: number) => {
+    let dot = 0;
+    let xx = 0;
+    let yy = 0;
+    for (let p = 0; p < x.cols; p++) {
+      const a = x.data[i * x.cols + p];
+      const b = y.data[j * y.cols + p];
+      dot = f(dot + f(a * b));
+      xx = f(xx + f(a * a));
+      yy = f(yy + f(b * b));
+    }
+    return { dot, xx, yy };
+  };
+  const cos = (x: Matrix, i: number, y: Matrix, j: number) => {
+    const { dot, xx, yy } = sums(x, i, y, j);
+    const c = f(dot / f(f(Math.sqrt(xx)) * f(Math.sqrt(yy))));
+    return Number.isNaN(c) ? -1 : Math.min(1, Math.max(-1, c));
+  };
+  const naive: Backend = {
+    name: 'float32-sums',
+    kernels: {
+      rowNorms: (x) => Float32Array.from({ length: x.rows }, (_, i) => Math.sqrt(sums(x, i, x, i).xx)),
+      normalizeRows: (x) =>
+        Float32Array.from(x.data, (v, t) => {
+          const n = f(Math.sqrt(sums(x, Math.floor(t / x.cols), x, 0).xx));
+          return n > 0 ? f(v / n) : 0;
+        }),
+      cosineRows: (a, b) => Float32Array.from({ length: a.rows }, (_, i) => cos(a, i, b, i)),
+      cosineMatrix: (a, b) =>
+        Float32Array.from({ length: a.rows * b.rows }, (_, t) =>
+          cos(a, Math.floor(t / b.rows), b, t % b.rows),
+        ),
+    },
+  };
+  const m = (rows: number[][]): Matrix => ({
+    data: new Float32Array(rows.flat()),
+    rows: rows.length,
+    cols: rows[0].length,
+  });
+  const cos64 = (a: number[], b: number[]) => {
+    const [x, y] = [a.map(f), b.map(f)];
+    let dot = 0;
+    for (let p = 0; p < x.length; p++) dot += x[p] * y[p];
+    return dot / (Math.hypot(...x) * Math.hypot(...y));
+  };
+  const pairs: [number[], number[]][] = [
+    [
+      [3e20, 4e20],
+      [4e20, 3e20],
+    ],
+    [
+      [3e38, 1e38],
+      [3e38, 2e38],
+    ],
+    [
+      [3e-23, 4e-23],
+      [4e-23, 3e-23],
+    ],
+    [
+      [1e-40, 3e-41],
+      [2, 1],
+    ],
+    [
+      [3, 4],
+      [4, 3],
+    ],
+  ];
+
+  it('cosineRows and cosineMatrix: the cosines of the rows as given, at any magnitude', async () => {
+    const k = await createCosineKit({ backend: naive }).kernels();
+    const a = m(pairs.map((p) => p[0]));
+    const b = m(pairs.map((p) => p[1]));
+    const rows = await k.cosineRows(a, b);
+    const all = await k.cosineMatrix(a, b);
+    pairs.forEach(([x, y], i) => {
+      expect(Math.abs(rows[i] - cos64(x, y)), `cosineRows, pair ${i}`).toBeLessThan(1e-6);
+      expect(Math.abs(all[i * pairs.length + i] - cos64(x, y)), `cosineMatrix, pair ${i}`).toBeLessThan(1e-6);
+    });
+  });
+
+  it('rowNorms and normalizeRows: norms scaled back, unit rows; a norm past float32 still refused by row', async () => {
+    const k = await createCosineKit({ backend: naive }).kernels();
+    const rows = [
+      [3e20, 4e20],
+      [3e-23, 4e-23],
+      [1e-40, 3e-41],
+      [3, 4],
+      [0, 0],
+    ];
+    const norms = await k.rowNorms(m(rows));
+    const unit = await k.normalizeRows(m(rows));
+    rows.forEach((r, i) => {
+      const n = Math.hypot(...r.map(f));
+      // A subnormal norm is rounded to float32 subnormal steps (2^-149).
+      expect(Math.abs(norms[i] - n), `row ${i}`).toBeLessThanOrEqual(Math.max(n * 2 ** -22, 2 ** -149));
+      for (let j = 0; j < 2; j++)
+        expect(Math.abs(unit[i * 2 + j] - (n > 0 ? f(r[j]) / n : 0)), `row ${i}`).toBeLessThan(1e-6);
+    });
+    const e = await Promise.resolve()
+      .then(() =>
+        k.rowNorms(
+          m([
+            [1, 2],
+            [3e38, 3e38],
+          ]),
+        ),
+      )
+      .catch((x: CosineKitError) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'rowNorms', arg: 'x' });
+    expect((e as CosineKitError).message).toContain('row 1');
+  });
 });
 
 describe('a backend disposed under a kit is named as the backend', () => {
