@@ -559,9 +559,15 @@ async function search(
   const crowded: number[] = [];
   for (let q = 0; q < queries.rows; q++) {
     const at = q * w0;
+    if (w0 >= limit) {
+      // Every row (every allowed row) was selected and re-scored: all of them are candidates. The
+      // pool's rows alone left the last out, unchecked, when the corpus was one row past the pool.
+      for (let t = at; t < at + w0; t++) if (first.indices[t] >= 0) sel.push(q, exact[t], first.indices[t]);
+      continue;
+    }
     const m = throughTie(first.scores, at, pool, w0);
-    if (m < w0 || w0 >= limit) {
-      if (w0 < limit && crowds(first.scores[at + m], exact, at, m, k, bound)) crowded.push(q);
+    if (m < w0) {
+      if (crowds(first.scores[at + m], exact, at, m, k, bound)) crowded.push(q);
       else for (let t = at; t < at + m; t++) sel.push(q, exact[t], first.indices[t]);
       continue;
     }

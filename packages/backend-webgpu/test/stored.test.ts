@@ -218,6 +218,48 @@ describe.skipIf(skip !== null)('webgpu float16 and int8 corpora', () => {
     }
   }, 120_000);
 
+  it('int8: a corpus, or the rows a filter passes, one row past the pool keeps that last row among its candidates', async () => {
+    // Rows around one direction, 1e-3 apart: their int8 scores crowd far within the int8 error. The
+    // pool is at least 63 rows (64 with the row after them): a corpus of 64 rows had all 64
+    // selected and re-scored, and the last dropped unchecked (6 of 50 queries missed a row).
+    const d = 16;
+    const base = randomTensor(1, d, 77).data;
+    const crowd = (n: number, seed: number) => {
+      const noise = randomTensor(n, d, seed).data;
+      return { data: Float32Array.from(noise, (v, i) => base[i % d] + 5e-4 * v), rows: n, cols: d };
+    };
+    const qn = randomTensor(50, d, 78).data;
+    const q = { data: Float32Array.from(qn, (v, i) => base[i % d] + 0.025 * v), rows: 50, cols: d };
+    const cases: { n: number; rerank?: number; k: number; allow?: (j: number) => boolean }[] = [
+      { n: 64, k: 5 },
+      { n: 64, k: 21 },
+      { n: 65, rerank: 1, k: 64 },
+      // A filter passing 64 of 1,000 rows.
+      { n: 1000, k: 21, allow: (j) => j % 15 === 0 && j < 64 * 15 },
+    ];
+    for (const [i, t] of cases.entries()) {
+      const x = crowd(t.n, 300 + i);
+      const allow = t.allow ? Uint8Array.from({ length: t.n }, (_, j) => (t.allow!(j) ? 1 : 0)) : null;
+      const h = await b.kernels.createCorpus!(x, { storage: 'int8', rerank: t.rerank ?? 3 });
+      try {
+        const got = allow
+          ? await b.kernels.corpusSearchAllowed!(h, q, t.k, allow)
+          : await b.kernels.corpusSearch!(h, q, t.k);
+        const want = allow
+          ? await ref.corpusSearchAllowed!(ref.createCorpus(x) as never, q, t.k, allow)
+          : await ref.topK(q, x, t.k);
+        // Slot by slot the float32 search's scores (near-ties may swap rows an ulp apart).
+        for (let j = 0; j < got.scores.length; j++)
+          expect(
+            Math.abs(got.scores[j] - want.scores[j]),
+            `${t.n} rows${allow ? ' (64 allowed)' : ''}, k = ${t.k}: query ${Math.floor(j / t.k)} rank ${j % t.k}`,
+          ).toBeLessThanOrEqual(1e-6);
+      } finally {
+        h.dispose();
+      }
+    }
+  }, 120_000);
+
   it('int8: a crowd wider than the pool (copies of one direction tying past it) answers from the float32 rows, filtered or not', async () => {
     // 500 rows in 7 directions scaled by powers of two: a direction's 71 copies share their codes
     // and fill the pool, and a better direction ranked below them by its int8 score was never
