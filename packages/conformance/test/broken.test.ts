@@ -200,7 +200,7 @@ describe('the suite catches a backend that is off by 1e-3', () => {
         await createContext(backend),
         conformanceCases().filter((c) => c.group === 'optimizer' && c.name.startsWith('adam')),
       );
-      expect(outcomes.length).toBe(2);
+      expect(outcomes.length).toBe(3);
       for (const o of outcomes) expect(o.error?.message).toMatch(/expected/);
     }
   });

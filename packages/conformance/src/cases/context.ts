@@ -125,8 +125,12 @@ function readOnlyInputs(kernels: Kernels): Kernels {
   return guarded as unknown as Kernels;
 }
 
-/** The awkward widths every cosine kernel is checked on. */
-export const DIMS = [1, 3, 5, 17, 64, 1536] as const;
+/**
+ * The awkward widths every cosine kernel is checked on. 31 is 16 + 8 + 4 + 3: a kernel unrolled by
+ * 16 with tails of 8, 4 and single floats runs every tail (a tail wrong only where d % 16 is 15,
+ * or only past 8, passed the other widths).
+ */
+export const DIMS = [1, 3, 5, 17, 31, 64, 1536] as const;
 /**
  * Row counts: one row, small odd counts, and counts that are not a multiple of any tile (67 is
  * past a tile of 64 rows: a row tiling wrong past its first tile once passed).

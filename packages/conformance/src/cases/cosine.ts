@@ -31,11 +31,12 @@ export function cosineCases(): ConformanceCase[] {
     cases.push(
       defineCase(
         'normalizeRows',
-        `rows of dimension ${d}, zero rows stay zero`,
+        `rows of dimension ${d}, zero rows (first and last) stay zero`,
         'normalizeRows',
         async ({ kernels, tol }, data) => {
           for (const r of ROWS) {
-            const x = r > 1 ? withZeroRow(data.matrix(r, d), 0) : data.matrix(r, d);
+            // Zero rows first and last (past a tile of 64 rows at 67).
+            const x = r > 1 ? withZeroRow(withZeroRow(data.matrix(r, d), 0), r - 1) : data.matrix(r, d);
             const n = norms64(x);
             const want = new Float64Array(r * d);
             for (let i = 0; i < r * d; i++) {
@@ -55,14 +56,16 @@ export function cosineCases(): ConformanceCase[] {
     cases.push(
       defineCase(
         'cosineRows',
-        `paired rows of dimension ${d}, with a zero row and a parallel pair`,
+        `paired rows of dimension ${d}, with zero rows (early and last) and a parallel pair`,
         'cosineRows',
         async ({ kernels, tol }, data) => {
           for (const r of ROWS) {
-            const a = data.matrix(r, d);
+            let a = data.matrix(r, d);
             let b = data.matrix(r, d);
             if (r > 1) {
+              // A zero row early in b and one last in a (past a tile of 64 rows at 67).
               b = withZeroRow(b, 1);
+              a = withZeroRow(a, r - 1);
               // Row 0 of b is a positive multiple of row 0 of a: cosine exactly 1 before rounding.
               for (let j = 0; j < d; j++) b.data[j] = a.data[j] * 3;
             }
@@ -93,7 +96,8 @@ export function cosineCases(): ConformanceCase[] {
             [67, 37],
             [3, 259],
           ] as const) {
-            const a = m > 1 ? withZeroRow(data.matrix(m, d), 2) : data.matrix(m, d);
+            // Zero rows of a early and last (past a tile of 64 rows at 67), of b last.
+            const a = m > 1 ? withZeroRow(withZeroRow(data.matrix(m, d), 2), m - 1) : data.matrix(m, d);
             const b = n > 1 ? withZeroRow(data.matrix(n, d), n - 1) : data.matrix(n, d);
             const want = cosineMatrix64(a, b);
             await withOut(
@@ -110,6 +114,25 @@ export function cosineCases(): ConformanceCase[] {
       ),
     );
   }
+  cases.push(
+    defineCase(
+      'cosineMatrix',
+      'a matrix against itself (one object for both arguments), with a zero row: 0 on its diagonal too',
+      'cosineMatrix',
+      async ({ kernels, tol }, data) => {
+        // Self-similarity (deduplication) passes one matrix twice: a kernel that took that as a
+        // cue to write 1 on the diagonal gave a zero row a cosine of 1 with itself.
+        const a = withZeroRow(data.matrix(70, 33), 66);
+        const want = cosineMatrix64(a, a);
+        await withOut(
+          'cosineMatrix',
+          70 * 70,
+          (o) => kernels.cosineMatrix(a, a, o),
+          (got, how) => assertClose(`cosineMatrix [70x33] with itself${how}`, got, want, () => tol.cosine),
+        );
+      },
+    ),
+  );
   cases.push(
     defineCase(
       'cosineMatrix',

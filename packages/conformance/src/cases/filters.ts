@@ -105,29 +105,47 @@ export function filterCases(): ConformanceCase[] {
   cases.push(
     defineCase(
       'filters',
-      'corpusSearchAllowed, where a backend has it: only allowed rows, exact',
+      'corpusSearchAllowed, where a backend has it: only allowed rows, exact, best first, for each call on one corpus',
       undefined,
       async ({ kernels, tol }, data) => {
         const run = kernels.corpusSearchAllowed;
         if (!run) skip('this backend has no corpusSearchAllowed kernel; the kit filters around corpusSearch');
         const n = 700;
         const d = 19;
+        const k = 9;
         const q = data.matrix(4, d);
+        const other = data.matrix(3, d);
         const c = data.matrix(n, d);
         // Allowed rows in runs and singletons, across tile boundaries.
         const pass = Array.from({ length: n }, (_, i) => i).filter((i) => i % 97 < 5 || i % 13 === 0);
-        const allow = new Uint8Array(n);
-        for (const i of pass) allow[i] = 1;
+        // Exactly k rows, the contract's least: all of them, best first (not in row order).
+        const few = Array.from({ length: k }, (_, i) => 40 + i * 71);
         const h = await kernels.createCorpus(c);
         try {
-          const k = 9;
-          const r = await run.call(kernels, h, q, k, allow);
-          const at = new Map(pass.map((o, i) => [o, i]));
-          const local = Int32Array.from(r.indices, (o) => {
-            check(at.has(o), `corpusSearchAllowed: returned row ${o}, which is not allowed`);
-            return at.get(o)!;
-          });
-          checkTopK('corpusSearchAllowed', { ...r, indices: local }, q, pick(c, pass), k, tol.cosine);
+          // The same corpus with another mask, other queries, then the first mask again: a
+          // backend that kept a corpus's first mask, or its answer per shape, passed one call.
+          for (const [label, rows, queries] of [
+            ['runs and singletons', pass, q],
+            [`exactly k = ${k} rows`, few, other],
+            ['runs and singletons, the other queries', pass, other],
+          ] as const) {
+            const allow = new Uint8Array(n);
+            for (const i of rows) allow[i] = 1;
+            const r = await run.call(kernels, h, queries, k, allow);
+            const at = new Map(rows.map((o, i) => [o, i]));
+            const local = Int32Array.from(r.indices, (o) => {
+              check(at.has(o), `corpusSearchAllowed (${label}): returned row ${o}, which is not allowed`);
+              return at.get(o)!;
+            });
+            checkTopK(
+              `corpusSearchAllowed (${label})`,
+              { ...r, indices: local },
+              queries,
+              pick(c, [...rows]),
+              k,
+              tol.cosine,
+            );
+          }
         } finally {
           h.dispose();
         }

@@ -4,19 +4,19 @@ import { optimizerSteps64 } from '../oracle.js';
 import { type ConformanceCase, defineCase } from './context.js';
 
 /**
- * Parameter arrays of one state: one value, fewer than a lane, odd, not a multiple of 4, large, and
- * a seventh past 8192 values.
+ * Parameter arrays of one state: one value, fewer than a lane, odd, multiples of 16 and 64 (an
+ * unrolled loop with no tail), not a multiple of 4, large, and one past 8192 values.
  */
-const SIZES = [1, 3, 5, 17, 1000, 4099, 8195];
+const SIZES = [1, 3, 5, 16, 17, 64, 1000, 4099, 8195];
 
-const adam = (weightDecay: number) =>
+const adam = (weightDecay: number, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8) =>
   [1, 2, 3].map(
     (step): OptimizerRule => ({
       kind: 'adam',
       learningRate: 0.01,
-      beta1: 0.9,
-      beta2: 0.999,
-      epsilon: 1e-8,
+      beta1,
+      beta2,
+      epsilon,
       weightDecay,
       step,
     }),
@@ -34,13 +34,15 @@ export function optimizerCases(): ConformanceCase[] {
     [
       ['adam', adam(0)],
       ['adamw', adam(0.1)],
+      // Not the defaults: a kernel that kept them passed every other case.
+      ['adam, beta1 0.8, beta2 0.99, epsilon 1e-4', adam(0.01, 0.8, 0.99, 1e-4)],
       ['sgd with momentum', sgd(0.9)],
       ['plain sgd', sgd(0)],
     ] as const
   ).map(([name, rules]) =>
     defineCase(
       'optimizer',
-      `${name}: three steps over lengths ${SIZES.join(', ')}`,
+      `${name}: three steps over lengths ${SIZES.join(', ')}, the last on a state carried over from the moments`,
       undefined,
       async ({ kernels }, data) => {
         const kind = rules[0].kind;
@@ -51,9 +53,16 @@ export function optimizerCases(): ConformanceCase[] {
         );
         const got = p0.map((p) => p.slice());
         const want = p0.map((p) => p.slice());
-        const state = await kernels.createOptimizerState!(kind, SIZES);
+        let state = await kernels.createOptimizerState!(kind, SIZES);
         const ref = await referenceKernels.createOptimizerState!(kind, SIZES);
         for (let s = 0; s < rules.length; s++) {
+          if (s === rules.length - 1) {
+            // The last step on a new state holding the moments so far (as a model moved to
+            // another backend carries them): a kernel that ignored them started from zero.
+            const carried = await kernels.createOptimizerState!(kind, SIZES, state.read());
+            state.dispose();
+            state = carried;
+          }
           await kernels.optimizerStep!(state, got, grads[s], rules[s]);
           referenceKernels.optimizerStep!(ref, want, grads[s], rules[s]);
         }

@@ -1,4 +1,4 @@
-import type { Tensor } from '@cosinekit/core';
+import { Tensor } from '@cosinekit/core';
 import {
   ACTIVATIONS,
   type BackendMemory,
@@ -6,8 +6,9 @@ import {
   KERNEL_NAMES,
   type KernelName,
   type Kernels,
+  referenceKernels,
 } from '@cosinekit/core/backend';
-import { check, skip } from '../assert.js';
+import { check, fail, skip } from '../assert.js';
 import { type CaseData, type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
 
 /** The reference keeps corpora in plain arrays; its `memory()` counts them. */
@@ -39,6 +40,10 @@ function moved(before: BackendMemory, after: BackendMemory): string {
   return out.join(', ');
 }
 
+/** Optional kernels whose answers the caller keeps too (checked where the backend has them). */
+const OPTIONAL_ANSWERS = ['columnSums', 'softmaxCrossEntropy', 'corpusSearchAllowed'] as const;
+type CalledKernel = KernelName | (typeof OPTIONAL_ANSWERS)[number];
+
 interface Call {
   readonly label: string;
   /** False for the set-up around a counted call (a corpus made for it, then disposed). */
@@ -51,7 +56,7 @@ interface Call {
  * so that a leak on any code path (a tile's scratch, a merged selection) shows.
  */
 function callsOf(
-  kernel: KernelName,
+  kernel: CalledKernel,
   kernels: Kernels,
   data: CaseData,
   corpora: (x: Tensor) => Promise<void>,
@@ -89,8 +94,17 @@ function callsOf(
         // A corpus made and disposed: the handle count goes up by one and back.
         calls.push(at('createCorpus + dispose', () => corpora(b)));
         break;
+      case 'columnSums':
+        calls.push(at('columnSums', () => kernels.columnSums!(b)));
+        break;
+      case 'softmaxCrossEntropy': {
+        const targets = Int32Array.from({ length: b.rows }, (_, i) => (i * 7) % b.cols);
+        calls.push(at('softmaxCrossEntropy', () => kernels.softmaxCrossEntropy!(b, targets, 5, 1)));
+        break;
+      }
       case 'corpusSearch':
-      case 'corpusMatrix': {
+      case 'corpusMatrix':
+      case 'corpusSearchAllowed': {
         // The corpus is made before and disposed after the counted call, outside the count.
         let h: Awaited<ReturnType<Kernels['createCorpus']>> | undefined;
         calls.push({
@@ -100,9 +114,15 @@ function callsOf(
             h = await kernels.createCorpus(b);
           },
         });
+        // Every third row allowed (at least 7 of 9).
+        const allow = Uint8Array.from({ length: b.rows }, (_, i) => (i % 3 === 2 ? 0 : 1));
         calls.push(
           at(kernel, () =>
-            kernel === 'corpusSearch' ? kernels.corpusSearch(h!, a, 7) : kernels.corpusMatrix(h!, a),
+            kernel === 'corpusSearch'
+              ? kernels.corpusSearch(h!, a, 7)
+              : kernel === 'corpusMatrix'
+                ? kernels.corpusMatrix(h!, a)
+                : kernels.corpusSearchAllowed!(h!, a, 5, allow),
           ),
         );
         calls.push({ label: `dispose [${size}]`, counted: false, run: async () => h?.dispose() });
@@ -128,11 +148,14 @@ function callsOf(
   return calls;
 }
 
-/** The typed arrays of a kernel's answer: itself, or a top-k result's indices and scores. */
+/**
+ * The typed arrays of a kernel's answer: itself, a top-k result's indices and scores, or a
+ * softmax cross-entropy's gradient and losses.
+ */
 function arraysOf(r: unknown): (Float32Array | Int32Array)[] {
   if (r instanceof Float32Array) return [r];
-  const t = r as { indices?: unknown; scores?: unknown } | undefined;
-  return [t?.indices, t?.scores].filter(
+  const t = r as { indices?: unknown; scores?: unknown; grad?: unknown; losses?: unknown } | undefined;
+  return [t?.indices, t?.scores, t?.grad, t?.losses].filter(
     (a): a is Float32Array | Int32Array => a instanceof Float32Array || a instanceof Int32Array,
   );
 }
@@ -184,50 +207,138 @@ export function resourceCases(): ConformanceCase[] {
       ),
     );
   }
-  for (const kernel of KERNEL_NAMES) {
-    if (kernel === 'createCorpus') continue;
+  const answering: CalledKernel[] = [
+    ...KERNEL_NAMES.filter((k) => k !== 'createCorpus'),
+    ...OPTIONAL_ANSWERS,
+  ];
+  for (const kernel of answering) {
+    const optional = (OPTIONAL_ANSWERS as readonly string[]).includes(kernel);
     cases.push(
       defineCase(
         'answers',
-        `${kernel}: each answer is a new array, shared with no input and no other answer (the caller keeps it)`,
-        kernel,
+        `${kernel}: each answer is a new array, shared with no input and no other answer (the caller keeps it), and answers for its own inputs`,
+        optional ? undefined : (kernel as KernelName),
         async (ctx, data) => {
-          // Twice per call, on inputs of the same shapes and other values: a backend answering in a
-          // buffer it reuses (a staging area, a pool) changes what its caller already holds.
+          if (optional && typeof (ctx.backend.kernels as Record<string, unknown>)[kernel] !== 'function')
+            skip(`backend '${ctx.backend.name}' has no ${kernel} kernel (the reference's runs in its place)`);
+          // Three calls on inputs of the same shapes and other values: a backend answering in a
+          // buffer it reuses (a staging area, a pool, two buffers in turn) changes what its caller
+          // already holds; one keeping an answer per shape gives the second call the first's values.
           const inputs: Float32Array[] = [];
-          const recorded = {
-            matrix: (rows: number, cols: number) => {
-              const t = data.matrix(rows, cols);
-              inputs.push(t.data);
-              return t;
-            },
-          } as CaseData;
-          const first = callsOf(kernel, ctx.kernels, recorded, async () => undefined);
-          const again = callsOf(kernel, ctx.kernels, recorded, async () => undefined);
-          for (let i = 0; i < first.length; i++) {
-            const c = first[i]!;
+          const drawn: Tensor[][] = [[], [], []];
+          const recorded = (into: Tensor[]) =>
+            ({
+              matrix: (rows: number, cols: number) => {
+                const t = data.matrix(rows, cols);
+                inputs.push(t.data);
+                into.push(t);
+                return t;
+              },
+            }) as CaseData;
+          const none = async () => undefined;
+          const runs = drawn.map((into) => callsOf(kernel, ctx.kernels, recorded(into), none));
+          // The reference on the second call's inputs: what that call must answer.
+          let next = 0;
+          const replay = { matrix: () => drawn[1]![next++]! } as unknown as CaseData;
+          const reference = callsOf(kernel, referenceKernels, replay, none);
+          for (let i = 0; i < runs[0]!.length; i++) {
+            const c = runs[0]![i]!;
             if (!c.counted) {
-              await c.run();
-              await again[i]!.run();
+              for (const r of [...runs, reference]) await r[i]!.run();
               continue;
             }
             const one = arraysOf(await c.run());
             const kept = one.map((a) => a.slice());
-            const two = arraysOf(await again[i]!.run());
+            const two = arraysOf(await runs[1]![i]!.run());
+            const want = arraysOf(await reference[i]!.run());
+            const three = arraysOf(await runs[2]![i]!.run());
             for (const [j, a] of one.entries()) {
               check(
                 !inputs.some((x) => x.buffer === a.buffer),
                 `${c.label}: the answer lies on the buffer of an input`,
               );
               check(
-                !two.some((b) => b.buffer === a.buffer),
-                `${c.label}: two calls answered on one buffer (the first answer is changed by the second call)`,
+                !two.some((b) => b.buffer === a.buffer) && !three.some((b) => b.buffer === a.buffer),
+                `${c.label}: two calls answered on one buffer (the first answer is changed by a later call)`,
               );
               check(
                 a.every((v, k) => Object.is(v, kept[j]![k])),
                 `${c.label}: the first answer changed when the kernel was called again`,
               );
             }
+            check(
+              !two.some((a) => three.some((b) => b.buffer === a.buffer)),
+              `${c.label}: the second and third calls answered on one buffer`,
+            );
+            // Values, not bits: the reference sums in its own order. A stale answer is far off.
+            two.forEach((a, j) => {
+              const w = want[j];
+              if (!(a instanceof Float32Array) || !(w instanceof Float32Array)) return;
+              for (let k = 0; k < a.length; k++)
+                if (!(Math.abs(a[k]! - w[k]!) <= 1e-3 * Math.max(1, Math.abs(w[k]!))))
+                  fail(
+                    `${c.label}: the second call (other values, same shapes) answered ${a[k]} at ${k} where its inputs give ${w[k]} (an answer kept from an earlier call?)`,
+                  );
+            });
+          }
+        },
+      ),
+    );
+  }
+  for (const kernel of answering) {
+    const optional = (OPTIONAL_ANSWERS as readonly string[]).includes(kernel);
+    cases.push(
+      defineCase(
+        'views',
+        `${kernel}: inputs that are views into larger buffers, at an offset of one float, answer as the same values in arrays of their own`,
+        optional ? undefined : (kernel as KernelName),
+        async (ctx, data) => {
+          if (optional && typeof (ctx.backend.kernels as Record<string, unknown>)[kernel] !== 'function')
+            skip(`backend '${ctx.backend.name}' has no ${kernel} kernel (the reference's runs in its place)`);
+          // The public API hands kernels such views (a corpus's queries cut into chunks, a caller's
+          // subarray): a kernel that read from the start of the buffer, or past the view's end
+          // (NaN there), passed every case whose arrays were their own.
+          const drawn: Tensor[] = [];
+          const plainData = {
+            matrix: (rows: number, cols: number) => {
+              const t = data.matrix(rows, cols);
+              drawn.push(t);
+              return t;
+            },
+          } as CaseData;
+          let next = 0;
+          const viewData = {
+            matrix: () => {
+              const t = drawn[next++]!;
+              const buffer = new Float32Array(t.data.length + 2).fill(Number.NaN);
+              buffer.set(t.data, 1);
+              return new Tensor(buffer.subarray(1, 1 + t.data.length), t.rows, t.cols);
+            },
+          } as unknown as CaseData;
+          const none = async () => undefined;
+          const plain = callsOf(kernel, ctx.kernels, plainData, none);
+          const views = callsOf(kernel, ctx.kernels, viewData, none);
+          for (let i = 0; i < plain.length; i++) {
+            const c = plain[i]!;
+            if (!c.counted) {
+              await c.run();
+              await views[i]!.run();
+              continue;
+            }
+            const want = arraysOf(await c.run());
+            const got = arraysOf(await views[i]!.run());
+            want.forEach((w, j) => {
+              const g = got[j]!;
+              check(
+                g.length === w.length,
+                `${c.label} on views: answered ${g.length} values, not ${w.length}`,
+              );
+              for (let k = 0; k < w.length; k++)
+                if (!(Math.abs(g[k]! - w[k]!) <= 1e-5 * Math.max(1, Math.abs(w[k]!))))
+                  fail(
+                    `${c.label} on views: answered ${g[k]} at ${k} where the same values in arrays of their own give ${w[k]} (the view's offset ignored, or values past its end read?)`,
+                  );
+            });
           }
         },
       ),

@@ -3,7 +3,7 @@ import { errorText, type Kernels, type Matrix, resolveKernels } from '@cosinekit
 import { assertClose, check } from '../assert.js';
 import { withZeroRow } from '../data.js';
 import { cosineMatrix64, norms64, topK64 } from '../oracle.js';
-import { type ConformanceCase, defineCase, withOut } from './context.js';
+import { type CaseData, type ConformanceCase, defineCase, withOut } from './context.js';
 
 /** Checks a top-k answer against the float64 oracle, allowing swaps only between near-equal scores. */
 export function checkTopK(
@@ -34,6 +34,9 @@ export function checkTopK(
       check(!seen.has(idx), `${what}: query ${i}: index ${idx} returned twice`);
       seen.add(idx);
       const truth = all[i * c.rows + idx];
+      // Within the tolerance of ±1 is not enough: the contract clamps every cosine (1.0000001
+      // for a row parallel to the query passed).
+      check(s >= -1 && s <= 1, `${what}: query ${i} rank ${r}: score ${s} is outside [-1, 1]`);
       check(
         Math.abs(s - truth) <= tol,
         `${what}: query ${i} rank ${r}: score ${s} for row ${idx}, true cosine ${truth}`,
@@ -87,12 +90,26 @@ export function searchCases(): ConformanceCase[] {
     // Queries past a tile of 64.
     { q: 67, n: 257, d: 64, k: 257 },
   ];
+  /**
+   * A shape's queries and rows: a zero query last (past a tile of 64 at 67 queries) and a zero row
+   * last (past 64 and 256 rows where there are more), and the first query parallel to the last
+   * row but one, whose cosine rounds to 1 and must come back clamped.
+   */
+  const inputs = (s: (typeof shapes)[number], data: CaseData) => {
+    let q = data.matrix(s.q, s.d);
+    let c = data.matrix(s.n, s.d);
+    if (s.n > 2) {
+      c = withZeroRow(c, s.n - 1);
+      for (let j = 0; j < s.d; j++) c.data[(s.n - 2) * s.d + j] = q.data[j] * 7;
+    }
+    if (s.q > 2) q = withZeroRow(q, s.q - 1);
+    return { q, c };
+  };
   for (const s of shapes) {
     const label = `${s.q} queries x ${s.n} rows x d=${s.d}, k=${s.k}`;
     cases.push(
       defineCase('topK', label, 'topK', async ({ kernels, tol }, data) => {
-        const q = data.matrix(s.q, s.d);
-        const c = data.matrix(s.n, s.d);
+        const { q, c } = inputs(s, data);
         checkTopK(`topK ${label}`, await kernels.topK(q, c, s.k), q, c, s.k, tol.cosine);
       }),
     );
@@ -102,8 +119,7 @@ export function searchCases(): ConformanceCase[] {
         `resident search: ${label}`,
         'corpusSearch',
         async ({ kernels, backend, tol }, data) => {
-          const q = data.matrix(s.q, s.d);
-          const c = data.matrix(s.n, s.d);
+          const { q, c } = inputs(s, data);
           const h = await kernels.createCorpus(c);
           try {
             check(
@@ -141,7 +157,7 @@ export function searchCases(): ConformanceCase[] {
           // Queries past a tile of 64; corpus rows past a tile of 256 (70 at the widest, for time).
           const m = 67;
           const n = d === 1536 ? 70 : 259;
-          const q = withZeroRow(data.matrix(m, d), 4);
+          const q = withZeroRow(withZeroRow(data.matrix(m, d), 4), m - 1);
           const c = withZeroRow(data.matrix(n, d), n - 1);
           const h = await kernels.createCorpus(c);
           try {

@@ -15,8 +15,8 @@ interface Shape {
 }
 
 /**
- * One row, one column, odd widths, not a multiple of 4, the training step's 128 x 128, rows past
- * 256 and a row past 1024 logits (past a tile or a workgroup), big logits.
+ * One row, one column, odd widths, not a multiple of 4, the training step's 128 x 128 (masked and
+ * not), rows past 256 and a row past 1024 logits (past a tile or a workgroup), big logits.
  */
 const SHAPES: readonly Shape[] = [
   { name: 'one row, one column', rows: 1, cols: 1, scale: 20, drop: 0 },
@@ -28,6 +28,8 @@ const SHAPES: readonly Shape[] = [
   { name: '259 x 6, masked', rows: 259, cols: 6, scale: 20, drop: 0.2 },
   { name: '2 x 1031, masked', rows: 2, cols: 1031, scale: 20, drop: 0.1 },
   { name: '9 x 10 (a classifier head), scale 0.5', rows: 9, cols: 10, scale: 0.5, drop: 0 },
+  // Unmasked with every row a multiple of 4 and 16 logits (no tail): the masked shapes had them.
+  { name: '64 x 128, unmasked (an InfoNCE batch, no mask)', rows: 64, cols: 128, scale: 20, drop: 0 },
   { name: '6 x 11, logits near 1e30, scale 1', rows: 6, cols: 11, scale: 1, drop: 0, size: 1e30 },
   { name: '4 x 9, scale 1e37 (exp underflows to 0)', rows: 4, cols: 9, scale: 1e37, drop: 0.2 },
 ];
@@ -39,7 +41,11 @@ function inputs(data: CaseData, s: Shape): { x: Matrix; targets: Int32Array; kee
   const targets = Int32Array.from({ length: s.rows }, (_, i) => (i * 7) % s.cols);
   if (!s.drop) return { x, targets };
   const flip = data.centred(s.rows, s.cols).data;
-  const keep = Uint8Array.from(flip, (v, k) => (k < s.cols ? 0 : v * 0.5 + 0.5 >= s.drop ? 1 : 0));
+  // Kept entries as 1, 2 and 255: the contract keeps any byte but 0 (a kernel that kept only 1s
+  // passed when every kept byte was 1).
+  const keep = Uint8Array.from(flip, (v, k) =>
+    k < s.cols ? 0 : v * 0.5 + 0.5 >= s.drop ? [1, 2, 255][k % 3]! : 0,
+  );
   return { x, targets, keep };
 }
 

@@ -1,6 +1,6 @@
 import type { KernelName, Kernels, Matrix } from '@cosinekit/core/backend';
 import { assertClose, check, fail } from '../assert.js';
-import { cos64, cosineMatrix64, norms64 } from '../oracle.js';
+import { act64, actGrad64, cos64, cosineMatrix64, matmul64, norms64 } from '../oracle.js';
 import { type ConformanceCase, defineCase } from './context.js';
 import { checkTopK } from './search.js';
 
@@ -138,6 +138,8 @@ export function stateCases(): ConformanceCase[] {
     make: (m: (r: number, c: number) => Matrix) => Matrix[];
     call: (k: Kernels, x: Matrix[]) => Promise<unknown>;
     verify: (got: unknown, x: Matrix[], tol: number, what: string) => void;
+    /** Judged on the algebra tolerance (relative) rather than the cosine one. */
+    algebra?: true;
   }[] = [
     {
       kernel: 'rowNorms',
@@ -195,6 +197,61 @@ export function stateCases(): ConformanceCase[] {
       call: async (k, [q, c]) => k.topK(q!, c!, 4),
       verify: (got, [q, c], tol, what) => checkTopK(what, got as never, q!, c!, 4, tol),
     },
+    // The dense kernels a model's layers run, called once per step on the same shapes: a result
+    // kept per shape answered every later step with the first one's values.
+    {
+      kernel: 'matmul',
+      shape: '7 x 33 by 33 x 66, B transposed',
+      make: (m) => [m(7, 33), m(66, 33)],
+      call: async (k, [a, b]) => k.matmul(a!, b!, false, true),
+      verify: (got, [a, b], tol, what) => {
+        const { c, scale } = matmul64(a!, b!, false, true);
+        assertClose(what, got as Float32Array, c, (i) => tol * scale[i] + 1e-30);
+      },
+      algebra: true,
+    },
+    {
+      kernel: 'addBias',
+      shape: '9 x 17',
+      make: (m) => [m(9, 17), m(1, 17)],
+      call: async (k, [x, b]) => k.addBias(x!, b!.data),
+      verify: (got, [x, b], tol, what) =>
+        assertClose(
+          what,
+          got as Float32Array,
+          Array.from(x!.data, (v, i) => v + b!.data[i % 17]),
+          () => tol,
+        ),
+      algebra: true,
+    },
+    {
+      kernel: 'activation',
+      shape: 'tanh, 9 x 17',
+      make: (m) => [m(9, 17)],
+      call: async (k, [x]) => k.activation('tanh', x!),
+      verify: (got, [x], tol, what) =>
+        assertClose(
+          what,
+          got as Float32Array,
+          Array.from(x!.data, (v) => act64('tanh', v)),
+          () => tol,
+        ),
+      algebra: true,
+    },
+    {
+      kernel: 'activationGrad',
+      shape: 'sigmoid, 9 x 17',
+      make: (m) => [m(9, 17), m(9, 17)],
+      call: async (k, [x, dy]) => k.activationGrad('sigmoid', x!, dy!),
+      verify: (got, [x, dy], tol, what) =>
+        assertClose(
+          what,
+          got as Float32Array,
+          Array.from(x!.data, (v, i) => actGrad64('sigmoid', v) * dy!.data[i]),
+          () => tol,
+        ),
+      algebra: true,
+    },
   ];
   for (const c of calls) {
     cases.push(
@@ -202,22 +259,18 @@ export function stateCases(): ConformanceCase[] {
         'state',
         `${c.kernel}: called again on the same shapes with other values, and on its first arrays rewritten, answers for them (${c.shape})`,
         c.kernel,
-        async ({ kernels, tol }, data) => {
+        async ({ kernels, tol: tolerances }, data) => {
+          const tol = c.algebra ? tolerances.algebra : tolerances.cosine;
           const m = (r: number, cols: number) => data.matrix(r, cols);
           const first = c.make(m);
           const second = c.make(m);
-          c.verify(await c.call(kernels, first), first, tol.cosine, `${c.kernel} (first call)`);
-          c.verify(await c.call(kernels, second), second, tol.cosine, `${c.kernel} (other values)`);
+          c.verify(await c.call(kernels, first), first, tol, `${c.kernel} (first call)`);
+          c.verify(await c.call(kernels, second), second, tol, `${c.kernel} (other values)`);
           // The first call's own arrays, their values replaced: a cache keyed by identity answered
           // for the old values.
           const third = c.make(m);
           for (const [i, x] of first.entries()) rewrite(x, third[i]!);
-          c.verify(
-            await c.call(kernels, first),
-            first,
-            tol.cosine,
-            `${c.kernel} (its first arrays rewritten)`,
-          );
+          c.verify(await c.call(kernels, first), first, tol, `${c.kernel} (its first arrays rewritten)`);
         },
       ),
     );

@@ -2,6 +2,7 @@ import type { CorpusStorage, SearchResult } from '@cosinekit/core';
 import type { StoredCorpus } from '@cosinekit/core/backend';
 import { check, skip } from '../assert.js';
 import { type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
+import { checkTopK } from './search.js';
 
 const GROUP = 'stored corpora';
 
@@ -165,10 +166,13 @@ export function storedCases(): ConformanceCase[] {
             `backend '${ctx.backend.name}' has no mergeCorpora of its own; the kit gathers and re-imports rows`,
           );
         }
-        // Parts of one row, of a few, and past a tile of rows, at an odd width; drops at the ends and in runs.
+        // Parts of one row, of a few, and past a tile of rows, at an odd width; drops at the ends
+        // (the very first row among them) and in runs.
         const d = 13;
-        const parts = [data.matrix(1, d), data.matrix(17, d), data.matrix(70, d)];
+        const parts = [data.matrix(3, d), data.matrix(1, d), data.matrix(17, d), data.matrix(70, d)];
         const drop = [
+          // The first part's first row dropped: a merge that skipped the first part's drops passed.
+          Uint8Array.of(1, 0, 0),
           Uint8Array.of(0),
           Uint8Array.from({ length: 17 }, (_, j) => (j === 0 || j === 16 || (j > 5 && j < 9) ? 1 : 0)),
           Uint8Array.from({ length: 70 }, (_, j) => (j % 7 === 3 || j > 64 ? 1 : 0)),
@@ -198,7 +202,7 @@ export function storedCases(): ConformanceCase[] {
             { data: Float32Array.from(raw), rows, cols: d },
             { storage, rerank },
           );
-          const before = await ctx.kernels.corpusSearch(hs[2], q, 3);
+          const before = await ctx.kernels.corpusSearch(hs[3], q, 3);
           const merged = await ctx.kernels.mergeCorpora!(hs, drop);
           try {
             check(
@@ -263,7 +267,7 @@ export function storedCases(): ConformanceCase[] {
                 );
             }
             // The parts are left as they were.
-            const after = await ctx.kernels.corpusSearch(hs[2], q, 3);
+            const after = await ctx.kernels.corpusSearch(hs[3], q, 3);
             check(
               !hs.some((h) => h.disposed) &&
                 Array.from(after.scores).join() === Array.from(before.scores).join(),
@@ -271,6 +275,66 @@ export function storedCases(): ConformanceCase[] {
             );
           } finally {
             for (const h of [...hs, merged, whole]) h.dispose();
+          }
+        }
+      },
+    ),
+  );
+  cases.push(
+    defineCase(
+      GROUP,
+      're-ranked int8 and float16 corpora of 5,000 rows: the exact top k for pools of 30 to 600 rows, ties to the lower index with and without re-ranking',
+      'corpusSearch',
+      async (ctx, data) => {
+        const n = 5000;
+        const d = 24;
+        const c = data.matrix(n, d);
+        const q = data.matrix(3, d);
+        // Copies of query 0 past 2,048 and 4,096 rows (a 12-bit or 16-bit row index wraps), and of
+        // row 7 at 3,001 and 4,999: stored alike, so they tie whatever the storage.
+        for (const at of [2500, 4200, 4998]) c.data.set(q.data.subarray(0, d), at * d);
+        for (const at of [3001, 4999]) c.data.copyWithin(at * d, 7 * d, 8 * d);
+        const twin = { data: c.data.slice(7 * d, 8 * d), rows: 1, cols: d };
+        for (const { storage, rerank } of [
+          { storage: 'int8', rerank: 3 },
+          { storage: 'float16', rerank: 3 },
+          { storage: 'int8', rerank: 0 },
+          { storage: 'float16', rerank: 0 },
+        ] as const) {
+          const label = `${storage}, rerank ${rerank}`;
+          let h: Awaited<ReturnType<typeof ctx.kernels.createCorpus>>;
+          try {
+            h = await ctx.kernels.createCorpus(c, { storage, rerank });
+          } catch (e) {
+            if ((e as { code?: string }).code === 'UNSUPPORTED') continue;
+            throw e;
+          }
+          try {
+            if (rerank > 0) {
+              // Pools of rerank x k = 30, 90 and 600 rows: every score exact, the true top k.
+              for (const k of [10, 30, 200])
+                checkTopK(
+                  `${label}, k = ${k}`,
+                  await ctx.kernels.corpusSearch(h, q, k),
+                  q,
+                  c,
+                  k,
+                  ctx.tol.cosine,
+                );
+            }
+            // Rows stored alike score alike: the lower index first.
+            for (const [what, query, rows] of [
+              ['three copies of query 0', q, [2500, 4200, 4998]],
+              ['row 7 and its copies', twin, [7, 3001, 4999]],
+            ] as const) {
+              const r = await ctx.kernels.corpusSearch(h, query, 3);
+              check(
+                Array.from(r.indices.subarray(0, 3)).join() === rows.join(),
+                `${label}: ${what}: expected rows ${rows.join(', ')} (tied, lower index first), got ${Array.from(r.indices.subarray(0, 3)).join(', ')}`,
+              );
+            }
+          } finally {
+            h.dispose();
           }
         }
       },

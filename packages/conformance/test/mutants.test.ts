@@ -1,0 +1,307 @@
+import {
+  type Backend,
+  type Kernels,
+  type Matrix,
+  type OptimizerState,
+  type ResidentCorpus,
+  referenceKernels,
+  type SoftmaxCrossEntropy,
+  type StoredCorpus,
+  type TopKResult,
+} from '@cosinekit/core/backend';
+import { describe, expect, it } from 'vitest';
+import { conformanceCases, createContext, runCases } from '../src/index.js';
+
+/**
+ * Backends wrong in ways a mutation probe of the suite found it passing: each is the reference
+ * with one kernel changed the way a hand-written engine plausibly gets it wrong, and each must
+ * fail at least one case of the groups named (run alone, to keep this file quick).
+ */
+const r = referenceKernels;
+const topK = (t: unknown) => t as TopKResult;
+const f32 = (t: unknown) => t as Float32Array;
+const isZeroRow = (x: Matrix, i: number) => {
+  for (let p = 0; p < x.cols; p++) if (x.data[i * x.cols + p] !== 0) return false;
+  return true;
+};
+
+/** Answers of one length handed out from two buffers in turn (a double-buffered staging area). */
+function twoBuffers(): (a: Float32Array) => Float32Array {
+  const pool = new Map<number, Float32Array[]>();
+  let turn = 0;
+  return (a) => {
+    let bufs = pool.get(a.length);
+    if (!bufs) pool.set(a.length, (bufs = [new Float32Array(a.length), new Float32Array(a.length)]));
+    const b = bufs[turn++ & 1]!;
+    b.set(a);
+    return b;
+  };
+}
+
+/** The first answer per key, given again for every later call with that key. */
+function keptPer<T>(): (key: string, f: () => T) => T {
+  const kept = new Map<string, T>();
+  return (key, f) => {
+    if (!kept.has(key)) kept.set(key, f());
+    return kept.get(key)!;
+  };
+}
+
+const shape = (m: Matrix) => `${m.rows}x${m.cols}`;
+
+const MUTANTS: { name: string; groups: string[]; kernels: () => Partial<Kernels> }[] = [
+  {
+    name: 'cosineMatrix answers in two buffers taken in turn (the third call overwrites the first answer)',
+    groups: ['answers'],
+    kernels: () => {
+      const take = twoBuffers();
+      return {
+        cosineMatrix: (a, b, out) => (out ? r.cosineMatrix(a, b, out) : take(f32(r.cosineMatrix(a, b)))),
+      };
+    },
+  },
+  {
+    name: 'columnSums answers in one buffer per length (an optional kernel)',
+    groups: ['answers'],
+    kernels: () => {
+      const take = twoBuffers();
+      return { columnSums: (x, out) => (out ? r.columnSums!(x, out) : take(take(f32(r.columnSums!(x))))) };
+    },
+  },
+  {
+    name: 'matmul keeps its first answer per shape',
+    groups: ['state', 'answers'],
+    kernels: () => {
+      const kept = keptPer<Float32Array>();
+      return {
+        matmul: (a, b, ta, tb, out) => {
+          const v = kept(`${shape(a)} ${shape(b)} ${ta} ${tb}`, () => f32(r.matmul(a, b, ta, tb)).slice());
+          if (!out) return v.slice();
+          out.set(v);
+          return out;
+        },
+      };
+    },
+  },
+  {
+    name: 'corpusSearchAllowed gives exactly-k allowed rows in row order, not best first',
+    groups: ['filters'],
+    kernels: () => ({
+      corpusSearchAllowed: (h, q, k, allow) => {
+        const rows: number[] = [];
+        for (let j = 0; j < allow.length; j++) if (allow[j]) rows.push(j);
+        if (rows.length !== k || k < 2) return r.corpusSearchAllowed!(h, q, k, allow);
+        const m = f32(r.corpusMatrix(h, q));
+        const indices = new Int32Array(q.rows * k);
+        const scores = new Float32Array(q.rows * k);
+        for (let i = 0; i < q.rows; i++)
+          rows.forEach((j, t) => {
+            indices[i * k + t] = j;
+            scores[i * k + t] = m[i * h.rows + j]!;
+          });
+        return { queries: q.rows, k, indices, scores };
+      },
+    }),
+  },
+  {
+    name: "corpusSearchAllowed keeps a corpus's first mask",
+    groups: ['filters'],
+    kernels: () => {
+      const masks = new WeakMap<ResidentCorpus, Uint8Array>();
+      return {
+        corpusSearchAllowed: (h, q, k, allow) => {
+          if (!masks.has(h)) masks.set(h, allow.slice());
+          return r.corpusSearchAllowed!(h, q, k, masks.get(h)!);
+        },
+      };
+    },
+  },
+  {
+    name: 'topK leaves a cosine of 1 unclamped (1.0000001)',
+    groups: ['topK'],
+    kernels: () => ({
+      topK: (q, c, k) => {
+        const t = topK(r.topK(q, c, k));
+        return { ...t, scores: t.scores.map((s) => (s >= 1 - 6e-8 ? 1.0000001 : s)) };
+      },
+    }),
+  },
+  {
+    name: 'cosineMatrix off by 1e-3 where d % 16 is 15 (a tail of the unrolled loop)',
+    groups: ['cosineMatrix'],
+    kernels: () => ({
+      cosineMatrix: (a, b, out) => {
+        const v = f32(r.cosineMatrix(a, b, out));
+        if (a.cols % 16 === 15) v[v.length - 1]! += 1e-3;
+        return v;
+      },
+    }),
+  },
+  {
+    name: 'normalizeRows gives NaN for a zero row past the first tile of 64 rows',
+    groups: ['normalizeRows'],
+    kernels: () => ({
+      normalizeRows: (x, out) => {
+        const v = f32(r.normalizeRows(x, out));
+        for (let i = 64; i < x.rows; i++)
+          if (isZeroRow(x, i)) v.fill(Number.NaN, i * x.cols, (i + 1) * x.cols);
+        return v;
+      },
+    }),
+  },
+  {
+    name: 'topK scores a zero corpus row past 64 rows as -1',
+    groups: ['topK'],
+    kernels: () => ({
+      topK: (q, c, k) => {
+        const m = f32(r.cosineMatrix(q, c));
+        for (let j = 64; j < c.rows; j++)
+          if (isZeroRow(c, j)) for (let i = 0; i < q.rows; i++) m[i * c.rows + j] = -1;
+        const indices = new Int32Array(q.rows * k);
+        const scores = new Float32Array(q.rows * k);
+        for (let i = 0; i < q.rows; i++) {
+          const s = (j: number) => m[i * c.rows + j]!;
+          const order = Array.from({ length: c.rows }, (_, j) => j).sort((a, b) => s(b) - s(a) || a - b);
+          for (let t = 0; t < k; t++) {
+            indices[i * k + t] = order[t]!;
+            scores[i * k + t] = s(order[t]!);
+          }
+        }
+        return { queries: q.rows, k, indices, scores };
+      },
+    }),
+  },
+  {
+    name: 'a quantised corpusSearch ignores rows past 2,048',
+    groups: ['stored corpora'],
+    kernels: () => ({
+      corpusSearch: (h, q, k) => {
+        if ((h.storage ?? 'float32') === 'float32' || h.rows <= 2048) return r.corpusSearch(h, q, k);
+        const allow = new Uint8Array(h.rows).fill(1, 0, 2048);
+        return r.corpusSearchAllowed!(h, q, k, allow);
+      },
+    }),
+  },
+  {
+    name: 'a re-ranked corpusSearch skips the re-rank when the pool passes 64 rows',
+    groups: ['stored corpora'],
+    kernels: () => ({
+      corpusSearch: (h, q, k) => {
+        if (
+          (h.storage ?? 'float32') === 'float32' ||
+          !((h as { rerank?: number }).rerank! > 0) ||
+          3 * k <= 64
+        )
+          return r.corpusSearch(h, q, k);
+        const bare = r.importCorpus!({
+          ...(r.exportCorpus!(h) as StoredCorpus),
+          rerank: 0,
+          exact: null,
+        }) as ResidentCorpus;
+        try {
+          return r.corpusSearch(bare, q, k);
+        } finally {
+          bare.dispose();
+        }
+      },
+    }),
+  },
+  {
+    name: "mergeCorpora keeps the first part's dropped rows",
+    groups: ['stored corpora'],
+    kernels: () => ({
+      mergeCorpora: (parts, drop) =>
+        r.mergeCorpora!(parts, [new Uint8Array(drop[0]!.length), ...drop.slice(1)]),
+    }),
+  },
+  {
+    name: 'softmaxCrossEntropy keeps only the entries whose byte is 1',
+    groups: ['softmax'],
+    kernels: () => ({
+      softmaxCrossEntropy: (x, t, scale, weight, keep, out) =>
+        r.softmaxCrossEntropy!(
+          x,
+          t,
+          scale,
+          weight,
+          keep?.map((v) => (v === 1 ? 1 : 0)),
+          out,
+        ) as SoftmaxCrossEntropy,
+    }),
+  },
+  {
+    name: 'optimizerStep off by 1e-3 on arrays of a multiple of 16 values',
+    groups: ['optimizer'],
+    kernels: () => ({
+      optimizerStep: (state, params, grads, rule) => {
+        r.optimizerStep!(state, params, grads, rule);
+        for (const p of params) if (p.length % 16 === 0) p[p.length - 1]! += 1e-3;
+      },
+    }),
+  },
+  {
+    name: "Adam's betas and epsilon fixed at their defaults",
+    groups: ['optimizer'],
+    kernels: () => ({
+      optimizerStep: (state, params, grads, rule) =>
+        r.optimizerStep!(
+          state,
+          params,
+          grads,
+          rule.kind === 'adam' ? { ...rule, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } : rule,
+        ),
+    }),
+  },
+  {
+    name: 'createOptimizerState ignores the moments it is given',
+    groups: ['optimizer'],
+    kernels: () => ({
+      createOptimizerState: (kind, sizes) => r.createOptimizerState!(kind, sizes) as OptimizerState,
+    }),
+  },
+  {
+    name: 'every kernel reads its inputs from the start of their buffers (a view’s offset ignored)',
+    groups: ['views'],
+    kernels: () => {
+      const out: Record<string, unknown> = {};
+      for (const [name, f] of Object.entries(r))
+        out[name] = (...args: unknown[]) =>
+          (f as (...a: unknown[]) => unknown)(
+            ...args.map((a) =>
+              a instanceof Object && (a as Matrix).data instanceof Float32Array && 'rows' in a
+                ? {
+                    ...(a as Matrix),
+                    data: new Float32Array((a as Matrix).data.buffer, 0, (a as Matrix).data.length),
+                  }
+                : a,
+            ),
+          );
+      return out as Partial<Kernels>;
+    },
+  },
+  {
+    name: 'cosineMatrix of a matrix with itself writes 1 on the diagonal, zero rows too',
+    groups: ['cosineMatrix'],
+    kernels: () => ({
+      cosineMatrix: (a, b, out) => {
+        const v = f32(r.cosineMatrix(a, b, out));
+        if (a === b) for (let i = 0; i < a.rows; i++) v[i * a.rows + i] = 1;
+        return v;
+      },
+    }),
+  },
+];
+
+describe('the suite catches backends a mutation probe found it passing', () => {
+  for (const m of MUTANTS) {
+    it(m.name, async () => {
+      const backend: Backend = { name: 'mutant', kernels: { ...r, ...m.kernels() } };
+      const outcomes = await runCases(
+        await createContext(backend),
+        conformanceCases().filter((c) => m.groups.includes(c.group)),
+      );
+      const failed = outcomes.filter((o) => o.error !== undefined);
+      expect(failed.length, `no case of ${m.groups.join(', ')} failed`).toBeGreaterThan(0);
+    });
+  }
+});
