@@ -320,7 +320,9 @@ async function retrieval(
   const topK = resident ? undefined : reading(op, 'kit', () => Object(kit).topK);
   if (!resident && typeof topK !== 'function')
     argError('INVALID_TYPE', op, 'kit', `must be a CosineKit, got ${describeType(kit)}.`);
-  const kMax = Math.max(...ks);
+  // A loop, not Math.max(...ks): a list of 200,000 ks overflowed the call stack (a RangeError).
+  let kMax = 0;
+  for (const k of ks) kMax = Math.max(kMax, k);
   // The search's errors name its own operation ('topK', 'search'): renamed after this one. It runs
   // a block of queries at a time, the event loop turning between blocks.
   // A matrix corpus as a tensor once, for every block's search and its labels' count.

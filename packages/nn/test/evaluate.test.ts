@@ -167,6 +167,15 @@ describe('retrieval metrics', () => {
     await expect(evaluateRetrieval(kit, set, [])).rejects.toThrow(/'k'/);
     await expect(evaluateRetrieval(kit, set, [0])).rejects.toThrow(/'k'/);
   });
+
+  it('a long list of k answers for each (200,000 ks overflowed the call stack: a bare RangeError)', async () => {
+    const set = { queries, queryLabels, corpus, corpusLabels };
+    const ks = Array.from({ length: 200_000 }, (_, i) => (i % 3) + 1);
+    const many = await evaluateRetrieval(kit, set, ks);
+    expect(many.length).toBe(ks.length);
+    const one = await evaluateRetrieval(kit, set, [1, 2, 3]);
+    for (const i of [0, 1, 2, 199_999]) expect(many[i]).toEqual(one[ks[i] - 1]);
+  });
 });
 
 describe('evaluateRetrieval over many queries', () => {
