@@ -1204,12 +1204,16 @@ export class CheckedKernels {
     const g = this.guard;
     // A self-checked dense kernel's answer of the right type and length is not read again.
     const trusted = this.#trusted;
-    const dense = (name: DenseKernelName, length: number, run: () => Awaitable<Float32Array>) =>
-      andThen(g.call(name, 'x', name, run), (o) =>
+    // Errors name the kernel's first argument: `a` for matmul (whose arguments are a and b; 'x'
+    // named none of them), `x` for the others.
+    const dense = (name: DenseKernelName, length: number, run: () => Awaitable<Float32Array>) => {
+      const arg = name === 'matmul' ? 'a' : 'x';
+      return andThen(g.call(name, arg, name, run), (o) =>
         isF32(o) && o.length === length && trusted.includes(name) && sampled(o)
           ? o
-          : g.floats(name, 'x', name, o, length, 'finite'),
+          : g.floats(name, arg, name, o, length, 'finite'),
       );
+    };
     // A caller's input holding NaN or ±Infinity is NON_FINITE naming it, never the backend's
     // BACKEND_ERROR nor an answer. Where a non-finite input is known to show in the answer (the
     // dense and cosine kernels run by the reference, whose IEEE arithmetic carries NaN through, but

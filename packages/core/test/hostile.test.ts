@@ -413,6 +413,23 @@ describe("the kernel table scales rows of extreme magnitude for a backend's floa
   });
 });
 
+describe("the kernel table's dense kernels name their own arguments", () => {
+  it("a matmul whose float32 product overflows names 'a' (matmul has no 'x'), addBias and columnSums 'x'", async () => {
+    const k = await createCosineKit({ backend: 'reference' }).kernels();
+    const one = (v: number): Matrix => ({ data: Float32Array.of(v), rows: 1, cols: 1 });
+    for (const [op, arg, call] of [
+      ['matmul', 'a', () => k.matmul(one(1e20), one(1e20), false, false)],
+      ['addBias', 'x', () => k.addBias(one(3e38), Float32Array.of(3e38))],
+      ['columnSums', 'x', () => k.columnSums!({ data: Float32Array.of(3e38, 3e38), rows: 2, cols: 1 })],
+    ] as const) {
+      const e = await Promise.resolve()
+        .then(call)
+        .catch((x: CosineKitError) => x);
+      expect(e, op).toMatchObject({ code: 'BACKEND_ERROR', op, arg });
+    }
+  });
+});
+
 describe('a backend disposed under a kit is named as the backend', () => {
   it("a kernel's DISPOSED about 'backend' keeps that name through every operation", async () => {
     let disposed = false;

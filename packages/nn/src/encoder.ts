@@ -371,8 +371,9 @@ export class Encoder {
             `holds weights up to ${w}${peak > 0 ? `, whose layers reach ${peak} on these rows in float64` : ''}, past what float32 layers hold: a layer's product overflowed. (${(err as Error).message})`,
             err,
           );
-        // Anything else a kernel raised is named after embed, as the head and classifier name theirs.
-        throw renamedError(err, 'embed');
+        // Anything else a kernel raised is named after embed, as the head and classifier name theirs
+        // (a layer's product, matmul's 'a', is embed's rows).
+        throw renamedError(err, 'embed', { a: 'x' });
       });
       out.set(c.out, s * this.outputs);
       ops.release?.();
