@@ -119,9 +119,10 @@ const BUDGET = {
   // state cases: answers for each call's own inputs, disposed corpora refused; corpusMatrix's
   // range; corpusSearchAllowed's ties), 26.1 KB, so 27 KB; the `mergeCorpora` case, 27.3 KB, so
   // 27.5 KB; a third mutation probe's (views at an offset, answers over three calls and for the
-  // optional kernels, dense and filtered state, re-ranked pools past 64 rows), 29.3 KB, so 30 KB.
-  // The suite is a test dependency, not shipped to users' bundles.
-  '@cosinekit/conformance': 30_000,
+  // optional kernels, dense and filtered state, re-ranked pools past 64 rows), 29.3 KB, so 30 KB;
+  // a fourth's (leaks of the optional kernels, imported corpora released, stored forms' fields),
+  // 30.0 KB, so 31 KB. The suite is a test dependency, not shipped to users' bundles.
+  '@cosinekit/conformance': 31_000,
 };
 const DEFAULT_BUDGET = 20_000;
 const WASM_BUDGET = 40_000;

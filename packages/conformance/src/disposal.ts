@@ -60,7 +60,8 @@ const CALLS: Record<keyof Kernels, Call> = {
  * Proves that disposal is final: a fresh backend from `create`, once `dispose()` has run, refuses
  * every kernel it implements with `DISPOSED` (naming `backend`, or `corpus` for a resident corpus
  * disposed with it) instead of quietly reopening an engine, a device or a connection; `memory()`
- * then counts no resident corpus, and `memory()` and `describe()` still answer. Returns the
+ * then counts no resident corpus, a corpus made before says it is disposed, and `memory()` and
+ * `describe()` still answer. Returns the
  * kernels it called. Each call that does not settle within `timeoutMs` (default 30 s) fails saying
  * which, rather than hanging the check.
  */
@@ -104,6 +105,12 @@ export async function checkDisposal(
   check(
     memory === undefined || memory.residentHandles === 0,
     `${b.name}: memory() after dispose must count no resident corpus, counted ${memory?.residentHandles}`,
+  );
+  // The corpus made before is disposed with its backend, and says so (a backend that only
+  // refused its kernels, its corpora's memory held, passed).
+  check(
+    made.h === undefined || made.h.disposed === true,
+    `${b.name}: a corpus made before backend.dispose() must be disposed with it (its 'disposed' is ${made.h?.disposed})`,
   );
   b.describe?.();
   return called;

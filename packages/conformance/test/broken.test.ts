@@ -471,15 +471,22 @@ describe('the suite catches a backend that is off by 1e-3', () => {
 });
 
 describe('the suite catches a backend that keeps working after dispose()', () => {
-  /** The reference's kernels under another name; `final` makes dispose() final, as the contract asks. */
+  /**
+   * The reference's kernels under another name; `final` makes dispose() final, as the contract
+   * asks: every kernel refused and the corpora it made disposed with it.
+   */
   const backend = (final: boolean): Backend => {
     let disposed = false;
+    const made: ResidentCorpus[] = [];
     const kernels = Object.fromEntries(
       Object.entries(referenceKernels).map(([name, f]) => [
         name,
         (...args: unknown[]) => {
           if (final && disposed) disposedBackend(name);
-          return (f as (...a: unknown[]) => unknown)(...args);
+          const out = (f as (...a: unknown[]) => unknown)(...args);
+          if (name === 'createCorpus' || name === 'importCorpus' || name === 'mergeCorpora')
+            made.push(out as ResidentCorpus);
+          return out;
         },
       ]),
     ) as unknown as Kernels;
@@ -488,6 +495,7 @@ describe('the suite catches a backend that keeps working after dispose()', () =>
       kernels,
       dispose() {
         disposed = true;
+        if (final) for (const h of made) h.dispose();
       },
     };
   };

@@ -1,5 +1,7 @@
 import {
   type Backend,
+  createReferenceBackend,
+  disposedBackend,
   type Kernels,
   type Matrix,
   type OptimizerState,
@@ -10,7 +12,7 @@ import {
   type TopKResult,
 } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
-import { conformanceCases, createContext, runCases } from '../src/index.js';
+import { checkDisposal, conformanceCases, createContext, runCases } from '../src/index.js';
 
 /**
  * Backends wrong in ways a mutation probe of the suite found it passing: each is the reference
@@ -291,6 +293,148 @@ const MUTANTS: { name: string; groups: string[]; kernels: () => Partial<Kernels>
     }),
   },
 ];
+
+/** The reference with a `memory()` counting one engine object per call, which `leaky` never frees. */
+function counting(leaky: string): Backend {
+  let objects = 0;
+  const base = createReferenceBackend();
+  const kernels: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(r))
+    kernels[name] = (...args: unknown[]) => {
+      objects++;
+      const out = (f as (...a: unknown[]) => unknown)(...args);
+      if (name !== leaky) objects--;
+      return out;
+    };
+  return {
+    ...base,
+    name: 'mutant',
+    kernels: kernels as Partial<Kernels>,
+    memory: () => ({ ...base.memory!(), objects }),
+  };
+}
+
+const withKernels = (kernels: Partial<Kernels>) => (): Backend => ({
+  name: 'mutant',
+  kernels: { ...r, ...kernels },
+});
+
+/** Found by a second mutation probe: leaks and releases, one-query paths, stored forms, broadcasts. */
+const MORE: { name: string; groups: string[]; backend: () => Backend }[] = [
+  {
+    name: 'columnSums (an optional kernel) leaks an engine object each call',
+    groups: ['resources'],
+    backend: () => counting('columnSums'),
+  },
+  {
+    name: 'a corpus importCorpus makes is never released (its dispose() does nothing)',
+    groups: ['resources'],
+    backend: () => ({
+      ...createReferenceBackend(),
+      name: 'mutant',
+      kernels: {
+        ...r,
+        importCorpus: (st) => {
+          const h = r.importCorpus!(st) as ResidentCorpus;
+          h.dispose = () => undefined;
+          return h;
+        },
+      },
+    }),
+  },
+  {
+    name: 'corpusMatrix answers zeros for one query alone',
+    groups: ['corpus'],
+    backend: withKernels({
+      corpusMatrix: (h, q, out) => {
+        const v = f32(r.corpusMatrix(h, q, out));
+        if (q.rows === 1) v.fill(0);
+        return v;
+      },
+    }),
+  },
+  {
+    name: 'corpusSearch scores one query alone 0.01 low',
+    groups: ['corpus'],
+    backend: withKernels({
+      corpusSearch: (h, q, k) => {
+        const t = topK(r.corpusSearch(h, q, k));
+        return q.rows === 1 ? { ...t, scores: t.scores.map((v) => Math.max(-1, v - 0.01)) } : t;
+      },
+    }),
+  },
+  {
+    name: 'addBias broadcasts down the columns of a square matrix',
+    groups: ['addBias'],
+    backend: withKernels({
+      addBias: (x, bias, out) => {
+        if (x.rows !== x.cols || x.rows < 2) return r.addBias(x, bias, out);
+        const v = out ?? new Float32Array(x.rows * x.cols);
+        for (let i = 0; i < x.rows; i++)
+          for (let j = 0; j < x.cols; j++) v[i * x.cols + j] = x.data[i * x.cols + j]! + bias[i]!;
+        return v;
+      },
+    }),
+  },
+  {
+    name: 'exportCorpus says rerank 3 for a float32 corpus',
+    groups: ['stored corpora'],
+    backend: withKernels({
+      exportCorpus: (h) => {
+        const st = r.exportCorpus!(h) as StoredCorpus;
+        return st.storage === 'float32' ? { ...st, rerank: 3 } : st;
+      },
+    }),
+  },
+  {
+    name: 'normalizeRows scales a row of one value by 0.999',
+    groups: ['normalizeRows'],
+    backend: withKernels({
+      normalizeRows: (x, out) => {
+        const v = f32(r.normalizeRows(x, out));
+        for (let i = 0; i < x.rows; i++) {
+          let nonzero = 0;
+          for (let j = 0; j < x.cols; j++) if (x.data[i * x.cols + j] !== 0) nonzero++;
+          if (nonzero === 1) for (let j = 0; j < x.cols; j++) v[i * x.cols + j]! *= 0.999;
+        }
+        return v;
+      },
+    }),
+  },
+];
+
+describe('the suite catches backends a second mutation probe found passing', () => {
+  for (const m of MORE) {
+    it(m.name, async () => {
+      const outcomes = await runCases(
+        await createContext(m.backend()),
+        conformanceCases().filter((c) => m.groups.includes(c.group)),
+      );
+      expect(outcomes.filter((o) => o.error !== undefined).length, m.groups.join(', ')).toBeGreaterThan(0);
+    });
+  }
+
+  it('checkDisposal: a backend whose dispose() refuses every kernel but leaves its corpora undisposed', async () => {
+    const create = (): Backend => {
+      let disposed = false;
+      const kernels: Record<string, unknown> = {};
+      for (const [name, f] of Object.entries(r))
+        kernels[name] = (...args: unknown[]) => {
+          if (disposed) disposedBackend(name as never);
+          return (f as (...a: unknown[]) => unknown)(...args);
+        };
+      return {
+        name: 'mutant',
+        kernels: kernels as Partial<Kernels>,
+        memory: () => ({ residentHandles: 0 }),
+        dispose: () => {
+          disposed = true;
+        },
+      };
+    };
+    await expect(checkDisposal(create)).rejects.toThrow(/disposed with it/);
+  });
+});
 
 describe('the suite catches backends a mutation probe found it passing', () => {
   for (const m of MUTANTS) {

@@ -86,7 +86,7 @@ export function algebraCases(): ConformanceCase[] {
   cases.push(
     defineCase(
       'addBias',
-      'bias broadcast over 1, 7 and 67 rows of odd widths, and 5 rows of 64',
+      'bias broadcast over 1, 7 and 67 rows of odd widths, 5 rows of 64, and square 9 x 9',
       'addBias',
       async ({ kernels, tol }, data) => {
         for (const [r, c] of [
@@ -94,6 +94,8 @@ export function algebraCases(): ConformanceCase[] {
           [7, 5],
           [67, 129],
           [5, 64],
+          // Square: a bias broadcast down the columns instead had the right shape only here.
+          [9, 9],
         ] as const) {
           const x = data.matrix(r, c);
           const bias = data.matrix(1, c).data;

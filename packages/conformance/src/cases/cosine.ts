@@ -31,12 +31,17 @@ export function cosineCases(): ConformanceCase[] {
     cases.push(
       defineCase(
         'normalizeRows',
-        `rows of dimension ${d}, zero rows (first and last) stay zero`,
+        `rows of dimension ${d}, zero rows (first and last) stay zero, a row of one value`,
         'normalizeRows',
         async ({ kernels, tol }, data) => {
           for (const r of ROWS) {
-            // Zero rows first and last (past a tile of 64 rows at 67).
+            // Zero rows first and last (past a tile of 64 rows at 67), and a row with one value
+            // (-3 where the others are 0: a norm that is that value's magnitude).
             const x = r > 1 ? withZeroRow(withZeroRow(data.matrix(r, d), 0), r - 1) : data.matrix(r, d);
+            if (r > 2) {
+              x.data.fill(0, d, 2 * d);
+              x.data[d + (d >> 1)] = -3;
+            }
             const n = norms64(x);
             const want = new Float64Array(r * d);
             for (let i = 0; i < r * d; i++) {

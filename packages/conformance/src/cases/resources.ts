@@ -18,8 +18,11 @@ const referenceMemory = createReferenceBackend().memory!;
  * Who counts what `kernel` holds: the backend's `memory()` when it runs the kernel itself, the
  * reference's when the kernel falls back to it. Skips, saying why, when nobody can count.
  */
-function meterFor(ctx: ConformanceContext, kernel: KernelName): () => BackendMemory {
-  if (ctx.providers[kernel] !== ctx.backend.name) return referenceMemory;
+function meterFor(ctx: ConformanceContext, kernel: CalledKernel): () => BackendMemory {
+  const own = (KERNEL_NAMES as readonly string[]).includes(kernel)
+    ? ctx.providers[kernel as KernelName] === ctx.backend.name
+    : !lacks(ctx, kernel);
+  if (!own) return referenceMemory;
   const memory = ctx.backend.memory;
   if (!memory) {
     skip(
@@ -42,7 +45,25 @@ function moved(before: BackendMemory, after: BackendMemory): string {
 
 /** Optional kernels whose answers the caller keeps too (checked where the backend has them). */
 const OPTIONAL_ANSWERS = ['columnSums', 'softmaxCrossEntropy', 'corpusSearchAllowed'] as const;
-type CalledKernel = KernelName | (typeof OPTIONAL_ANSWERS)[number];
+/** Optional kernels whose calls are counted for leaks too (where the backend has them). */
+const OPTIONAL_COUNTED = [
+  ...OPTIONAL_ANSWERS,
+  'readCorpus',
+  'exportCorpus',
+  'importCorpus',
+  'mergeCorpora',
+  'createOptimizerState',
+  'optimizerStep',
+] as const;
+type CalledKernel = KernelName | (typeof OPTIONAL_COUNTED)[number];
+
+/** True when `kernel` is optional and the backend does not implement it itself. */
+function lacks(ctx: ConformanceContext, kernel: CalledKernel): boolean {
+  return (
+    !(KERNEL_NAMES as readonly string[]).includes(kernel) &&
+    typeof (ctx.backend.kernels as Record<string, unknown>)[kernel] !== 'function'
+  );
+}
 
 interface Call {
   readonly label: string;
@@ -97,6 +118,95 @@ function callsOf(
       case 'columnSums':
         calls.push(at('columnSums', () => kernels.columnSums!(b)));
         break;
+      case 'readCorpus':
+      case 'exportCorpus':
+      case 'importCorpus':
+      case 'mergeCorpora': {
+        // Corpora made before and disposed after the counted call; a corpus the call makes is
+        // disposed within it, so what it holds must come back (resident handles included).
+        let h: Awaited<ReturnType<Kernels['createCorpus']>> | undefined;
+        let h2: Awaited<ReturnType<Kernels['createCorpus']>> | undefined;
+        let stored: Awaited<ReturnType<NonNullable<Kernels['exportCorpus']>>> | undefined;
+        calls.push({
+          label: `createCorpus [${size}]`,
+          counted: false,
+          run: async () => {
+            h = await kernels.createCorpus(b);
+            if (kernel === 'mergeCorpora') h2 = await kernels.createCorpus(a);
+            if (kernel === 'importCorpus') {
+              // The reference's stored form (a backend may import without exporting).
+              const own = await referenceKernels.createCorpus(b);
+              stored = await referenceKernels.exportCorpus!(own);
+              own.dispose();
+            }
+          },
+        });
+        calls.push(
+          at(kernel, async () => {
+            if (kernel === 'readCorpus') return kernels.readCorpus!(h!);
+            if (kernel === 'exportCorpus') return kernels.exportCorpus!(h!);
+            const made =
+              kernel === 'importCorpus'
+                ? await kernels.importCorpus!(stored!)
+                : await kernels.mergeCorpora!(
+                    [h!, h2!],
+                    [
+                      Uint8Array.from({ length: b.rows }, (_, i) => (i === 0 ? 1 : 0)),
+                      new Uint8Array(a.rows),
+                    ],
+                  );
+            made.dispose();
+            return undefined;
+          }),
+        );
+        calls.push({
+          label: `dispose [${size}]`,
+          counted: false,
+          run: async () => {
+            h?.dispose();
+            h2?.dispose();
+          },
+        });
+        break;
+      }
+      case 'createOptimizerState':
+        calls.push(
+          at('createOptimizerState + dispose', async () => {
+            const st = await kernels.createOptimizerState!('adam', [b.data.length, 3]);
+            st.dispose();
+          }),
+        );
+        break;
+      case 'optimizerStep': {
+        let st: Awaited<ReturnType<NonNullable<Kernels['createOptimizerState']>>> | undefined;
+        const params = [b.data.slice(), a.data.slice(0, 3)];
+        const grads = [
+          a.data.length >= b.data.length ? a.data.slice(0, b.data.length) : b.data.slice(),
+          b.data.slice(0, 3),
+        ];
+        calls.push({
+          label: `createOptimizerState [${size}]`,
+          counted: false,
+          run: async () => {
+            st = await kernels.createOptimizerState!('adam', [params[0]!.length, 3]);
+          },
+        });
+        calls.push(
+          at('optimizerStep', () =>
+            kernels.optimizerStep!(st!, params, grads, {
+              kind: 'adam',
+              learningRate: 1e-3,
+              beta1: 0.9,
+              beta2: 0.999,
+              epsilon: 1e-8,
+              weightDecay: 0,
+              step: 1,
+            }),
+          ),
+        );
+        calls.push({ label: `dispose state [${size}]`, counted: false, run: async () => st?.dispose() });
+        break;
+      }
       case 'softmaxCrossEntropy': {
         const targets = Int32Array.from({ length: b.rows }, (_, i) => (i * 7) % b.cols);
         calls.push(at('softmaxCrossEntropy', () => kernels.softmaxCrossEntropy!(b, targets, 5, 1)));
@@ -163,19 +273,23 @@ function arraysOf(r: unknown): (Float32Array | Int32Array)[] {
 /** Leaks: live resources counted around every kernel call, and resident corpora released. */
 export function resourceCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
-  for (const kernel of KERNEL_NAMES) {
+  for (const kernel of [...KERNEL_NAMES, ...OPTIONAL_COUNTED] as CalledKernel[]) {
+    const optional = !(KERNEL_NAMES as readonly string[]).includes(kernel);
     cases.push(
       defineCase(
         'resources',
         `${kernel}: live engine objects and bytes counted around each call come back to where they were`,
-        kernel,
+        optional ? undefined : (kernel as KernelName),
         async (ctx, data) => {
+          if (lacks(ctx, kernel))
+            skip(`backend '${ctx.backend.name}' has no ${kernel} kernel (the reference's runs in its place)`);
           const meter = meterFor(ctx, kernel);
           const probe = meter();
-          // Resident handles alone still prove createCorpus releases what it makes.
-          if (probe.objects === undefined && probe.bytes === undefined && kernel !== 'createCorpus') {
+          // Resident handles alone still prove the kernels that make corpora release them.
+          const makes = kernel === 'createCorpus' || kernel === 'importCorpus' || kernel === 'mergeCorpora';
+          if (probe.objects === undefined && probe.bytes === undefined && !makes) {
             skip(
-              ctx.providers[kernel] === ctx.backend.name
+              meterFor(ctx, kernel) !== referenceMemory
                 ? `memory() of '${ctx.backend.name}' reports neither engine objects nor bytes`
                 : 'the kernel runs on the reference fallback, which holds no engine objects or bytes',
             );

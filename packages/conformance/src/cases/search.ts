@@ -86,6 +86,8 @@ export function searchCases(): ConformanceCase[] {
     { q: 3, n: 17, d: 3, k: 17 },
     { q: 5, n: 300, d: 5, k: 1 },
     { q: 7, n: 517, d: 17, k: 10 },
+    // One query alone (a path of its own in many engines), past a tile of 256 rows.
+    { q: 1, n: 300, d: 17, k: 10 },
     { q: 2, n: 1000, d: 1536, k: 25 },
     // Queries past a tile of 64.
     { q: 67, n: 257, d: 64, k: 257 },
@@ -151,7 +153,7 @@ export function searchCases(): ConformanceCase[] {
     cases.push(
       defineCase(
         'corpus',
-        `resident cosine matrix, d=${d}, with zero rows on both sides`,
+        `resident cosine matrix, d=${d}, with zero rows on both sides, and one query alone`,
         'corpusMatrix',
         async ({ kernels, tol }, data) => {
           // Queries past a tile of 64; corpus rows past a tile of 256 (70 at the widest, for time).
@@ -171,6 +173,14 @@ export function searchCases(): ConformanceCase[] {
                 // Clamped, as cosineMatrix's are: 1.0000001 is within the tolerance of 1 (a probe).
                 for (const v of got) check(v >= -1 && v <= 1, `corpusMatrix${how}: ${v} is outside [-1, 1]`);
               },
+            );
+            // One query alone, as a single search's scores are taken (a path of its own).
+            const one = { data: q.data.slice(0, d), rows: 1, cols: d };
+            assertClose(
+              `corpusMatrix [1x${d}]·[${n}x${d}]ᵀ`,
+              await kernels.corpusMatrix(h, one),
+              cosineMatrix64(one, c),
+              () => tol.cosine,
             );
           } finally {
             h.dispose();

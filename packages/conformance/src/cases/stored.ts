@@ -124,6 +124,28 @@ export function storedCases(): ConformanceCase[] {
             throw e;
           }
           const stored = await k.exportCorpus(first);
+          // The stored form's own fields: its storage, rerank 0 for float32, and a section present
+          // exactly where the storage keeps it (a float32 export claiming rerank 3, or carrying a
+          // binary16 section, passed when only the round trip was compared).
+          const has = (v: unknown) => v !== null && v !== undefined;
+          const want = {
+            rerank: storage === 'float32' ? 0 : rerank,
+            exact: storage === 'float32' || rerank > 0,
+            half: storage === 'float16',
+            codes: storage === 'int8',
+            scales: storage === 'int8',
+          };
+          const got = {
+            rerank: stored.rerank,
+            exact: has(stored.exact),
+            half: has(stored.half),
+            codes: has(stored.codes),
+            scales: has(stored.scales),
+          };
+          check(
+            stored.storage === storage && JSON.stringify(got) === JSON.stringify(want),
+            `${label}: exportCorpus gave storage '${stored.storage}' and ${JSON.stringify(got)}, expected '${storage}' and ${JSON.stringify(want)}`,
+          );
           const second = await k.importCorpus(stored);
           try {
             check(
