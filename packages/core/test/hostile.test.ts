@@ -23,6 +23,7 @@ import {
   type TensorInput,
   tensor,
 } from '../src/index.js';
+import { float32Sums } from './fixtures/float32.js';
 
 /** A Float32Array whose buffer was transferred away (detached): length 0, and `set` from it throws. */
 function detached(values: number[]): Float32Array {
@@ -300,19 +301,7 @@ describe("the kernel table scales rows of extreme magnitude for a backend's floa
   // underflows. The WebGPU backend answered -1 for the cosine of two rows of 1e20 (Infinity over
   // Infinity, clamped) and a norm 6% off for a row of 1e-23 through the table @cosinekit/nn uses.
   const f = Math.fround;
-  const sums = (x: Matrix, i: number, y: Matrix, j: number) => {
-    let dot = 0;
-    let xx = 0;
-    let yy = 0;
-    for (let p = 0; p < x.cols; p++) {
-      const a = x.data[i * x.cols + p];
-      const b = y.data[j * y.cols + p];
-      dot = f(dot + f(a * b));
-      xx = f(xx + f(a * a));
-      yy = f(yy + f(b * b));
-    }
-    return { dot, xx, yy };
-  };
+  const sums = float32Sums;
   const cos = (x: Matrix, i: number, y: Matrix, j: number) => {
     const { dot, xx, yy } = sums(x, i, y, j);
     const c = f(dot / f(f(Math.sqrt(xx)) * f(Math.sqrt(yy))));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { admit } from '../src/gate.js';
 import { type Backend, cosine, createCosineKit, type Matrix, tensor } from '../src/index.js';
+import { float32Sums } from './fixtures/float32.js';
 
 /** A backend whose cosine kernels do every operation in float32, like a GPU shader or wasm f32x4. */
 const float32Engine: Backend = {
@@ -11,16 +12,7 @@ const float32Engine: Backend = {
       const out = new Float32Array(a.rows * b.rows);
       for (let i = 0; i < a.rows; i++) {
         for (let j = 0; j < b.rows; j++) {
-          let d = 0;
-          let x = 0;
-          let y = 0;
-          for (let p = 0; p < a.cols; p++) {
-            const u = a.data[i * a.cols + p];
-            const v = b.data[j * b.cols + p];
-            d = f(d + f(u * v));
-            x = f(x + f(u * u));
-            y = f(y + f(v * v));
-          }
+          const { dot: d, xx: x, yy: y } = float32Sums(a, i, b, j);
           out[i * b.rows + j] = x === 0 || y === 0 ? 0 : f(d / f(Math.sqrt(f(x * y))));
         }
       }
