@@ -1236,7 +1236,8 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     input: '{ ...backend, kernels: { ...backend.kernels, matmul: () => NaNs } } then kit.kernels().matmul',
     code: 'BACKEND_ERROR',
     op: 'matmul',
-    arg: 'x',
+    // matmul's arguments are a and b ('x' named none of them).
+    arg: 'a',
     call: async (h) => {
       const k = await createCosineKit({
         backend: spreading(h, { matmul: () => new Float32Array(4).fill(Number.NaN) }),
