@@ -19,9 +19,9 @@ const referenceMemory = createReferenceBackend().memory!;
  * reference's when the kernel falls back to it. Skips, saying why, when nobody can count.
  */
 function meterFor(ctx: ConformanceContext, kernel: CalledKernel): () => BackendMemory {
-  const own = (KERNEL_NAMES as readonly string[]).includes(kernel)
-    ? ctx.providers[kernel as KernelName] === ctx.backend.name
-    : !lacks(ctx, kernel);
+  const own = isOptional(kernel)
+    ? !lacks(ctx, kernel)
+    : ctx.providers[kernel as KernelName] === ctx.backend.name;
   if (!own) return referenceMemory;
   const memory = ctx.backend.memory;
   if (!memory) {
@@ -57,12 +57,20 @@ const OPTIONAL_COUNTED = [
 ] as const;
 type CalledKernel = KernelName | (typeof OPTIONAL_COUNTED)[number];
 
+/** True when `kernel` is one the contract leaves optional. */
+function isOptional(kernel: CalledKernel): boolean {
+  return !(KERNEL_NAMES as readonly string[]).includes(kernel);
+}
+
 /** True when `kernel` is optional and the backend does not implement it itself. */
 function lacks(ctx: ConformanceContext, kernel: CalledKernel): boolean {
-  return (
-    !(KERNEL_NAMES as readonly string[]).includes(kernel) &&
-    typeof (ctx.backend.kernels as Record<string, unknown>)[kernel] !== 'function'
-  );
+  return isOptional(kernel) && typeof (ctx.backend.kernels as Record<string, unknown>)[kernel] !== 'function';
+}
+
+/** Skips the case, saying why, when the backend lacks the optional `kernel`. */
+function skipIfLacking(ctx: ConformanceContext, kernel: CalledKernel): void {
+  if (lacks(ctx, kernel))
+    skip(`backend '${ctx.backend.name}' has no ${kernel} kernel (the reference's runs in its place)`);
 }
 
 interface Call {
@@ -274,15 +282,14 @@ function arraysOf(r: unknown): (Float32Array | Int32Array)[] {
 export function resourceCases(): ConformanceCase[] {
   const cases: ConformanceCase[] = [];
   for (const kernel of [...KERNEL_NAMES, ...OPTIONAL_COUNTED] as CalledKernel[]) {
-    const optional = !(KERNEL_NAMES as readonly string[]).includes(kernel);
+    const optional = isOptional(kernel);
     cases.push(
       defineCase(
         'resources',
         `${kernel}: live engine objects and bytes counted around each call come back to where they were`,
         optional ? undefined : (kernel as KernelName),
         async (ctx, data) => {
-          if (lacks(ctx, kernel))
-            skip(`backend '${ctx.backend.name}' has no ${kernel} kernel (the reference's runs in its place)`);
+          skipIfLacking(ctx, kernel);
           const meter = meterFor(ctx, kernel);
           const probe = meter();
           // Resident handles alone still prove the kernels that make corpora release them.
@@ -326,15 +333,14 @@ export function resourceCases(): ConformanceCase[] {
     ...OPTIONAL_ANSWERS,
   ];
   for (const kernel of answering) {
-    const optional = (OPTIONAL_ANSWERS as readonly string[]).includes(kernel);
+    const optional = isOptional(kernel);
     cases.push(
       defineCase(
         'answers',
         `${kernel}: each answer is a new array, shared with no input and no other answer (the caller keeps it), and answers for its own inputs`,
         optional ? undefined : (kernel as KernelName),
         async (ctx, data) => {
-          if (optional && typeof (ctx.backend.kernels as Record<string, unknown>)[kernel] !== 'function')
-            skip(`backend '${ctx.backend.name}' has no ${kernel} kernel (the reference's runs in its place)`);
+          skipIfLacking(ctx, kernel);
           // Three calls on inputs of the same shapes and other values: a backend answering in a
           // buffer it reuses (a staging area, a pool, two buffers in turn) changes what its caller
           // already holds; one keeping an answer per shape gives the second call the first's values.
@@ -400,15 +406,14 @@ export function resourceCases(): ConformanceCase[] {
     );
   }
   for (const kernel of answering) {
-    const optional = (OPTIONAL_ANSWERS as readonly string[]).includes(kernel);
+    const optional = isOptional(kernel);
     cases.push(
       defineCase(
         'views',
         `${kernel}: inputs that are views into larger buffers, at an offset of one float, answer as the same values in arrays of their own`,
         optional ? undefined : (kernel as KernelName),
         async (ctx, data) => {
-          if (optional && typeof (ctx.backend.kernels as Record<string, unknown>)[kernel] !== 'function')
-            skip(`backend '${ctx.backend.name}' has no ${kernel} kernel (the reference's runs in its place)`);
+          skipIfLacking(ctx, kernel);
           // The public API hands kernels such views (a corpus's queries cut into chunks, a caller's
           // subarray): a kernel that read from the start of the buffer, or past the view's end
           // (NaN there), passed every case whose arrays were their own.
