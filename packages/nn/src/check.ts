@@ -327,20 +327,37 @@ export function finiteNumbers(op: string, arg: string, v: unknown, what = 'numbe
   return out;
 }
 
+/** Longest array-like object {@link numbersOf} reads: an array's longest. */
+const MAX_ARRAY_LIKE = 2 ** 32 - 1;
+
 /**
- * The values of `v`, an array or a typed array of numbers, each read once (its length too: one
+ * The values of `v`, an array, a typed array or an array-like object (`{ length, 0: .., 1: .. }`,
+ * as the `ArrayLike<number>` types promise) of numbers, each read once (its length too: one
  * answering 4, then 1, scored 4 values as 1): `INVALID_TYPE` for anything else, naming the entry
- * (`at <at>i`) that is no number; a typed array checked by {@link viewLength} (a detached one is
- * `DISPOSED`, not empty); a getter or trap that throws `INVALID_ARGUMENT`.
+ * (`at <at>i`) that is no number (a hole included); a typed array checked by {@link viewLength} (a
+ * detached one is `DISPOSED`, not empty); an array-like whose `length` is no whole number from 0 to
+ * 2^32 - 1 `INVALID_ARGUMENT`; a getter or trap that throws `INVALID_ARGUMENT`.
  */
 export function numbersOf(op: string, arg: string, v: unknown, at = '', what = 'numbers'): Float64Array {
   const view = ArrayBuffer.isView(v) || isA(v, TYPED);
   if (view) viewLength(op, arg, v, [TYPED], `typed array of ${what}`);
-  else if (!isArrayArg(op, arg, v))
+  const plain = view || isArrayArg(op, arg, v);
+  if (!plain && (typeof v !== 'object' || v === null || !reading(op, arg, () => 'length' in v)))
     argError('INVALID_TYPE', op, arg, `must be an array of ${what}, got ${describeType(v)}.`);
   return reading(op, arg, () => {
     const a = v as ArrayLike<unknown>;
-    const out = new Float64Array(a.length);
+    const length: unknown = a.length;
+    if (
+      !plain &&
+      !(typeof length === 'number' && Number.isInteger(length) && length >= 0 && length <= MAX_ARRAY_LIKE)
+    )
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        arg,
+        `is an array-like object whose length is ${valueText(length)}, not a whole number from 0 to 2^32 - 1.`,
+      );
+    const out = new Float64Array(length as number);
     for (let i = 0; i < out.length; i++) {
       const y = a[i];
       if (typeof y !== 'number')

@@ -37,7 +37,9 @@ import type { Batch, Sampler } from './sampling.js';
 export interface BatchInfo {
   readonly epoch: number;
   readonly epochs: number;
+  /** 0-based index of the batch in its epoch. */
   readonly batch: number;
+  /** Batches per epoch, as the sampler declares them (`Sampler.batchesPerEpoch`). */
   readonly batches: number;
   readonly loss: number;
   /** Mean loss of the epoch so far. */
@@ -501,6 +503,15 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
       `gives '${sampler.sampling}' batches but the loss '${loss.name}' needs '${loss.sampling}' batches.`,
     );
   }
+  // Read once: only the hooks are told it, and a custom sampler's NaN or undefined reached them.
+  const perEpoch: unknown = reading('train', 'sampler', () => sampler.batchesPerEpoch);
+  if (!(typeof perEpoch === 'number' && Number.isSafeInteger(perEpoch) && perEpoch >= 1))
+    argError(
+      'INVALID_ARGUMENT',
+      'train',
+      'sampler',
+      `declares ${valueText(perEpoch)} batchesPerEpoch: it must be a whole number >= 1 (the batches each epoch yields).`,
+    );
   if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
   // A step's arrays are dead once the optimiser has used its gradients: the ops recycle them.
   // The kernels also step the optimiser (its fused update, moments resident on the backend).
@@ -605,7 +616,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
           epoch,
           epochs,
           batch: batches - 1,
-          batches: sampler.batchesPerEpoch,
+          batches: perEpoch,
           loss: stepLoss,
           meanLoss: sum / batches,
         });

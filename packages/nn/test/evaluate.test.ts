@@ -1,6 +1,17 @@
 import { createCosineKit, Tensor } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
-import { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from '../src/index.js';
+import {
+  classificationAccuracy,
+  evaluateRetrieval,
+  knnAccuracy,
+  pairAccuracy,
+  recallAtK,
+  rocAuc,
+  spearman,
+} from '../src/index.js';
+
+/** `values` as an array-like object that is neither an array nor a typed array. */
+const arrayLike = (values: readonly number[]): ArrayLike<number> => ({ ...values, length: values.length });
 
 describe('pair metrics', () => {
   it('pair accuracy finds the best threshold', () => {
@@ -100,6 +111,40 @@ describe('pair metrics', () => {
   });
 });
 
+describe('array-like series', () => {
+  // The signatures say ArrayLike<number>; an array-like object was refused as "must be an array".
+  const scores = [0.9, 0.8, 0.4, 0.3, 0.6];
+  const labels = [1, 1, -1, 0, 1];
+
+  it('score array-like objects as the arrays they hold', () => {
+    expect(pairAccuracy(arrayLike(scores), arrayLike(labels))).toEqual(pairAccuracy(scores, labels));
+    expect(rocAuc(arrayLike(scores), arrayLike(labels))).toBe(rocAuc(scores, labels));
+    expect(spearman(arrayLike(scores), arrayLike(labels))).toBe(spearman(scores, labels));
+    expect(classificationAccuracy(arrayLike([1, 2, 3]), arrayLike([1, 2, 4]))).toBeCloseTo(2 / 3, 15);
+  });
+
+  it('check an array-like as an array: its length a whole number, every entry a finite number', () => {
+    const refused = (f: () => unknown, code: string, message: RegExp) => {
+      let err: unknown;
+      try {
+        f();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code, op: 'rocAuc', arg: 'scores' });
+      expect((err as Error).message).toMatch(message);
+    };
+    refused(() => rocAuc({ length: -1 } as never, labels), 'INVALID_ARGUMENT', /length is -1/);
+    refused(() => rocAuc({ length: 2.5 } as never, labels), 'INVALID_ARGUMENT', /length is 2\.5/);
+    refused(() => rocAuc({ length: '5' } as never, labels), 'INVALID_ARGUMENT', /length is '5'/);
+    refused(() => rocAuc({ length: 5 } as never, labels), 'INVALID_TYPE', /got undefined at 0/);
+    refused(() => rocAuc({ ...scores, 2: Number.NaN, length: 5 } as never, labels), 'NON_FINITE', /NaN at 2/);
+    refused(() => rocAuc({ 0: 1 } as never, labels), 'INVALID_TYPE', /must be an array/);
+    refused(() => rocAuc(new Map() as never, labels), 'INVALID_TYPE', /must be an array/);
+    refused(() => rocAuc('0.5' as never, labels), 'INVALID_TYPE', /must be an array/);
+  });
+});
+
 describe('retrieval metrics', () => {
   const kit = createCosineKit({ backend: 'reference' });
   const corpus = [
@@ -123,6 +168,16 @@ describe('retrieval metrics', () => {
     expect(await knnAccuracy(kit, set, 1)).toBeCloseTo(2 / 3);
     const r = await evaluateRetrieval(kit, set, 2);
     expect(r).toEqual({ k: 2, recall: 2 / 3, knnAccuracy: 2 / 3 });
+  });
+
+  it('takes array-like label objects', async () => {
+    const set = {
+      queries,
+      queryLabels: arrayLike(queryLabels),
+      corpus,
+      corpusLabels: arrayLike(corpusLabels),
+    };
+    expect(await evaluateRetrieval(kit, set, 2)).toEqual({ k: 2, recall: 2 / 3, knnAccuracy: 2 / 3 });
   });
 
   it('breaks a tied vote by the summed cosine', async () => {

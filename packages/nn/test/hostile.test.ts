@@ -264,6 +264,33 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
     );
   });
 
+  it('train: a custom sampler must declare its batches per epoch as a whole number >= 1 (NaN reached the hooks)', async () => {
+    const real = inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 });
+    const told: number[] = [];
+    const run = (batchesPerEpoch: unknown) =>
+      train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+        loss: multipleNegativesRankingLoss(),
+        sampler: {
+          sampling: real.sampling,
+          batchesPerEpoch,
+          epoch: (rng, reuse) => real.epoch(rng, reuse),
+        } as Sampler,
+        optimizer: adam(),
+        epochs: 1,
+        callbacks: { onBatchEnd: (b) => void told.push(b.batches) },
+      }).catch((x: unknown) => x);
+    for (const bad of [Number.NaN, undefined, 2.5, 0, -1, '4', Number.POSITIVE_INFINITY]) {
+      const e = await run(bad);
+      expect(e, String(bad)).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'sampler' });
+      expect((e as Error).message).toMatch(/batchesPerEpoch/);
+    }
+    expect(told).toEqual([]);
+    await run(real.batchesPerEpoch);
+    expect(told).toEqual(Array(real.batchesPerEpoch).fill(real.batchesPerEpoch));
+  });
+
   it('train: a custom sampler that yields no batch is refused, not reported as a NaN loss', async () => {
     const empty: Sampler = { sampling: 'in-batch', batchesPerEpoch: 0, epoch: () => [] };
     const e = await train({
