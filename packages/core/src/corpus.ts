@@ -186,7 +186,9 @@ export class Corpus {
       async (q) => {
         checkK('search', k, this.#live);
         checkSignal('search', signal);
-        const masks = filter ? this.#masks('search', filter) : null;
+        let masks = filter ? this.#masks('search', filter) : null;
+        // A filter every live row passes leaves the plain search, the same rows faster.
+        if (masks && masks.passing === this.#live) masks = null;
         const kk = masks ? Math.min(k, masks.passing) : k;
         if (kk === 0) {
           const none = { queries: q.rows, k: 0, indices: new Int32Array(0), scores: new Float32Array(0) };
@@ -376,6 +378,11 @@ export class Corpus {
 
   /** Per segment, 1 for each live row the filter passes, and the counts. */
   #masks(op: string, f: AdmittedFilter): Masks {
+    // Every row passes: no mask is read (the search drops it).
+    if (f.kind === 'all') {
+      maskFits(op, f.rows, this.#live);
+      return { masks: [], counts: [], passing: f.rows };
+    }
     const segs = this.#segments;
     const masks = segs.map((s) => new Uint8Array(s.rows));
     if (f.kind === 'allow' || f.kind === 'deny') {
@@ -405,13 +412,7 @@ export class Corpus {
         if (at && (!allow || at[0].deleted[at[1]] === 0)) masks[at[2]][at[1]] = allow ? 1 : 0;
       }
     } else if (f.kind === 'mask') {
-      if (f.mask.length !== this.#live)
-        argError(
-          'SHAPE_MISMATCH',
-          op,
-          'options.filter.mask',
-          `has ${f.mask.length} bytes, but the corpus has ${this.#live} live rows (one byte per row).`,
-        );
+      maskFits(op, f.mask.length, this.#live);
       let r = 0;
       segs.forEach((s, i) => {
         // A segment with no removed row takes its share of the mask as it is.
@@ -1272,6 +1273,17 @@ export interface CorpusParts {
 }
 
 /** Per segment: the allowed rows (1) and how many; `passing` is their total. */
+/** Refuses a filter's mask of `length` bytes for a corpus of `live` rows. */
+function maskFits(op: string, length: number, live: number): void {
+  if (length !== live)
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      'options.filter.mask',
+      `has ${length} bytes, but the corpus has ${live} live rows (one byte per row).`,
+    );
+}
+
 interface Masks {
   masks: Uint8Array[];
   counts: number[];

@@ -15,7 +15,8 @@ type Id = number | string;
  * - a predicate `(id) => boolean`, called once per live row when the search runs; it must return a
  *   boolean (an async predicate is refused rather than read as true).
  *
- * Lists and masks are copied when `search` is called; a predicate is called when the search runs.
+ * Lists and masks are copied when `search` is called (a mask of ones is not: the search then runs
+ * unfiltered, as for any filter every live row passes); a predicate is called when the search runs.
  */
 export type SearchFilter =
   | { readonly allow: readonly Id[] }
@@ -39,6 +40,8 @@ export type AdmittedFilter =
   | { kind: 'allow'; ids: readonly Id[] }
   | { kind: 'deny'; ids: readonly Id[] }
   | { kind: 'mask'; mask: Uint8Array }
+  /** A mask of `rows` bytes, every one 1: the search runs as one without a filter. */
+  | { kind: 'all'; rows: number }
   | { kind: 'predicate'; test: (id: Id) => boolean };
 
 /**
@@ -77,6 +80,9 @@ function admitted(op: string, filter: unknown): AdmittedFilter {
     if (!(m instanceof Uint8Array))
       argError('INVALID_TYPE', op, `${arg}.mask`, `must be a Uint8Array, got ${describeType(m)}.`);
     attached(m, op, `${arg}.mask`);
+    // Every row passing, the search is an unfiltered one: no copy, and no filtered search (which
+    // cost 1.1-1.6x the plain one on one query).
+    if (allOnes(m)) return { kind: 'all', rows: m.length };
     // A copy (a Node Buffer's slice() is a view): the search runs later, on the mask as it was.
     const mask = new Uint8Array(m);
     // Four bytes at a time (a byte loop was a tenth of a filtered search at 200,000 x 96), then
@@ -103,6 +109,17 @@ function admitted(op: string, filter: unknown): AdmittedFilter {
       `holds ${length} ids: a filter's list holds at most ${MAX_IDS} (2^24, the most ids a corpus holds); pass { mask } instead.`,
     );
   return reading(op, `${arg}.${key}`, () => idList(op, `${arg}.${key}`, key, list));
+}
+
+/** Whether every byte of `m` is 1, read four at a time where they are aligned. */
+function allOnes(m: Uint8Array): boolean {
+  const n = m.length;
+  const head = Math.min(n, (4 - (m.byteOffset & 3)) & 3);
+  for (let i = 0; i < head; i++) if (m[i] !== 1) return false;
+  const words = new Uint32Array(m.buffer, m.byteOffset + head, (n - head) >>> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0x01010101) return false;
+  for (let i = head + words.length * 4; i < n; i++) if (m[i] !== 1) return false;
+  return true;
 }
 
 function idList(op: string, name: string, key: string, list: unknown[]): AdmittedFilter {
