@@ -53,7 +53,10 @@ export interface Batch {
  */
 export interface Sampler {
   readonly sampling: Sampling;
-  /** Batches per epoch. */
+  /**
+   * Batches per epoch: a whole number >= 1, the most an epoch yields (the built-in samplers yield
+   * exactly this many). `train` refuses an epoch that yields more, naming `sampler`.
+   */
   readonly batchesPerEpoch: number;
   /**
    * One epoch of batches. With `reuse`, a sampler may fill the same arrays for every batch of an

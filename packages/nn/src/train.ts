@@ -39,7 +39,7 @@ export interface BatchInfo {
   readonly epochs: number;
   /** 0-based index of the batch in its epoch. */
   readonly batch: number;
-  /** Batches per epoch, as the sampler declares them (`Sampler.batchesPerEpoch`). */
+  /** Batches per epoch, as the sampler declares them (`Sampler.batchesPerEpoch`: at most that many). */
   readonly batches: number;
   readonly loss: number;
   /** Mean loss of the epoch so far. */
@@ -232,6 +232,9 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
       `failed at batch ${s.batch} of epoch ${s.epoch} (${e.op}): ${e.message}`,
       e.cause ?? e,
     );
+  // A loss's scale at which a scaled cosine overflows: the loss names its own option (renamed
+  // 'kernels' below, it read "Argument 'kernels' passed to 'train' 3e+38 makes the loss overflow").
+  if (isCosineKitError(e, 'NON_FINITE') && e.arg === 'scale' && e.op !== 'train') return e;
   // A loss's targets come from the sampler's batch.
   if (isCosineKitError(e) && s.phase === 'loss' && e.arg === 'targets')
     return renamedError(e, 'train', { targets: 'sampler' });
@@ -510,7 +513,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
       'INVALID_ARGUMENT',
       'train',
       'sampler',
-      `declares ${valueText(perEpoch)} batchesPerEpoch: it must be a whole number >= 1 (the batches each epoch yields).`,
+      `declares ${valueText(perEpoch)} batchesPerEpoch: it must be a whole number >= 1 (the most batches an epoch yields).`,
     );
   if (earlyStopping && !validate) argError('INVALID_ARGUMENT', 'train', 'earlyStopping', 'needs validate.');
   // A step's arrays are dead once the optimiser has used its gradients: the ops recycle them.
@@ -601,6 +604,14 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
         yielded = performance.now();
       }
       checkSignal('train', options.signal);
+      // An endless epoch (a generator that never returns) trained until the process was killed.
+      if (batches === perEpoch)
+        argError(
+          'INVALID_ARGUMENT',
+          'train',
+          'sampler',
+          `yielded more than its ${perEpoch} batchesPerEpoch in epoch ${epoch}: an epoch yields at most that many.`,
+        );
       const stepLoss = await trainStep(step, batch, epoch, batches);
       sum += stepLoss;
       batches++;

@@ -191,6 +191,40 @@ describe('training the encoder and the class vectors together', () => {
     kit.dispose();
   });
 
+  it('a scale at which the scaled cosines overflow fails in train naming the loss and its scale', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    // Four classes, each near its own axis: a fresh encoder leaves some rows' own class far below
+    // their best one, and 3e38 times that gap is past float32.
+    const rng = createRng(7);
+    const x = new Float32Array(40 * 6);
+    const labels = Int32Array.from({ length: 40 }, (_, i) => i % 4);
+    for (let i = 0; i < x.length; i++)
+      x[i] = (i % 6 === labels[Math.floor(i / 6)] ? 2 : 0) + rng.next() - 0.5;
+    const data = { x, rows: 40, cols: 6, labels };
+    for (const [name, make] of [
+      ['cosFaceLoss', cosFaceLoss],
+      ['arcFaceLoss', arcFaceLoss],
+    ] as const) {
+      const clf = createCosineClassifier({ classes: 4, dim: 4, seed: 1 });
+      const e = await train({
+        kernels: kit,
+        encoder: createEncoder({
+          inputs: 6,
+          layers: [{ units: 8, activation: 'relu' }, { units: 4 }],
+          normalize: true,
+          seed: 1,
+        }),
+        loss: make(clf, { scale: 3e38 }),
+        sampler: labelledSampler(data, { batchSize: 8 }),
+        optimizer: adam(),
+        epochs: 1,
+      }).catch((x: unknown) => x);
+      expect(e, name).toMatchObject({ code: 'NON_FINITE', op: name, arg: 'scale' });
+      expect((e as Error).message).toMatch(/3e\+38 makes the loss overflow/);
+    }
+    kit.dispose();
+  });
+
   it('early stopping puts back the class vectors of the best epoch with the encoder', async () => {
     const data = clusters(120, 2);
     const encoder = createEncoder({ inputs: 10, layers: [{ units: 6 }], seed: 5 });

@@ -291,6 +291,32 @@ describe('labels, shapes and batch sizes that samplers cannot use are refused by
     expect(told).toEqual(Array(real.batchesPerEpoch).fill(real.batchesPerEpoch));
   });
 
+  it('train: an epoch that yields more batches than its sampler declares is refused (an endless one trained forever)', async () => {
+    const real = inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 });
+    let drawn = 0;
+    const e = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 }),
+      loss: multipleNegativesRankingLoss(),
+      sampler: {
+        sampling: real.sampling,
+        batchesPerEpoch: 3,
+        *epoch(rng) {
+          for (;;)
+            for (const b of real.epoch(rng)) {
+              drawn++;
+              yield b;
+            }
+        },
+      },
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'sampler' });
+    expect((e as Error).message).toMatch(/more than its 3 batchesPerEpoch in epoch 0/);
+    expect(drawn).toBe(4);
+  });
+
   it('train: a custom sampler that yields no batch is refused, not reported as a NaN loss', async () => {
     const empty: Sampler = { sampling: 'in-batch', batchesPerEpoch: 0, epoch: () => [] };
     const e = await train({
