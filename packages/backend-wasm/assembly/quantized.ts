@@ -3,6 +3,7 @@
  * search reads a quarter of the bytes of float32 rows. Scores are approximate (about 1e-2) unless
  * the best candidates are re-ranked against float32 rows.
  */
+import { madd } from './generated/simd';
 import { sumSquares } from './rows';
 import { SPAN_STEPS } from './spans';
 
@@ -230,7 +231,8 @@ export function dequantizeRows(src: usize, rows: i32, d: i32, stride: i32, scale
 /**
  * Exact dot products of one plain row `q` (`steps` chunks of 4 floats) with chosen rows of a corpus
  * in the engine's panel layout (panels of `P` rows): `out[t] = q . row(idx[t])`, clamped to
- * [-1, 1], for re-ranking.
+ * [-1, 1], for re-ranking. Summed as the float32 search sums a row, with its `madd` (fused in the
+ * relaxed build: a multiply then an add here gave scores an ulp off the search's, and other rows).
  */
 export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, count: i32, out: usize): void {
   const chunk = (<usize>P) << 4;
@@ -259,10 +261,10 @@ export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, coun
       let a3 = f32x4.splat(0);
       for (let s = s0; s < s1; s++) {
         const x = v128.load(q + (s << 4));
-        a0 = f32x4.add(a0, f32x4.mul(x, v128.load(r0)));
-        a1 = f32x4.add(a1, f32x4.mul(x, v128.load(r1)));
-        a2 = f32x4.add(a2, f32x4.mul(x, v128.load(r2)));
-        a3 = f32x4.add(a3, f32x4.mul(x, v128.load(r3)));
+        a0 = madd(x, v128.load(r0), a0);
+        a1 = madd(x, v128.load(r1), a1);
+        a2 = madd(x, v128.load(r2), a2);
+        a3 = madd(x, v128.load(r3), a3);
         r0 += chunk;
         r1 += chunk;
         r2 += chunk;
@@ -291,7 +293,7 @@ export function rowDots(q: usize, c: usize, P: i32, steps: i32, idx: usize, coun
       const s1 = min<usize>(<usize>steps, s0 + <usize>SPAN_STEPS);
       let acc = f32x4.splat(0);
       for (let s = s0; s < s1; s++) {
-        acc = f32x4.add(acc, f32x4.mul(v128.load(q + (s << 4)), v128.load(r)));
+        acc = madd(v128.load(q + (s << 4)), v128.load(r), acc);
         r += chunk;
       }
       const sum = laneSum(acc);

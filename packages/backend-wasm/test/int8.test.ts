@@ -10,7 +10,7 @@ import { floatFirst, type WasmCorpus } from '../src/kernels/corpus.js';
 import { CrowdHistory, scansFloat } from '../src/kernels/quantized.js';
 import type { WasmRuntime } from '../src/runtime.js';
 import { threadsUnavailable } from '../src/threads.js';
-import { backend, expectClose, random, ref } from './helpers.js';
+import { backend, expectClose, random, ref, VARIANTS } from './helpers.js';
 
 /**
  * A crowd whose int8 codes are exact hiding a better row: 100 copies of an integer row whose largest
@@ -273,6 +273,39 @@ describe('int8 corpora', () => {
     }
     for (const be of [b, scanning, chosen]) expect(be.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   });
+
+  it.each(VARIANTS)(
+    '%s: re-ranked and scanned rows score as the float32 search does, bit for bit (relaxed re-scored with a separate multiply and add)',
+    async (variant) => {
+      // Rows crowded in 30 directions (near-ties a rounding apart), and random rows, d past a span.
+      const [rerank, scan] = await Promise.all([
+        backend({ variant, tuning: { rescoreWeight: 0 } }),
+        backend({ variant, tuning: { rescoreWeight: Number.POSITIVE_INFINITY } }),
+      ]);
+      for (const d of [5, 64, 130, 1100]) {
+        const n = 3000;
+        const x = random(n, d, 700 + d);
+        const dirs = random(30, d, 800 + d).data;
+        for (let i = 0; i < n / 2; i++)
+          for (let j = 0; j < d; j++) x.data[i * d + j] = dirs[(i % 30) * d + j] + 1e-3 * x.data[i * d + j];
+        const q = random(6, d, 900 + d);
+        for (let j = 0; j < d; j++) q.data[j] = dirs[j];
+        const f32 = rerank.kernels.createCorpus(x);
+        const i8 = [rerank, scan].map((be) => be.kernels.createCorpus(x, { storage: 'int8' }));
+        for (const k of [1, 10, 100]) {
+          const want = rerank.kernels.corpusSearch(f32, q, k);
+          [rerank, scan].forEach((be, i) => {
+            const got = be.kernels.corpusSearch(i8[i], q, k);
+            expect([...got.indices], `${i} d=${d} k=${k}`).toEqual([...want.indices]);
+            expect([...got.scores], `${i} d=${d} k=${k}`).toEqual([...want.scores]);
+          });
+        }
+        for (const c of [f32, ...i8]) c.dispose();
+      }
+      rerank.dispose();
+      scan.dispose();
+    },
+  );
 
   it('the choice by cost, whatever the other queries: a large pool scans float32 rows; long rows keep int8', () => {
     const rt = (w: number) => ({ tuning: { rescoreWeight: w } }) as unknown as WasmRuntime;
