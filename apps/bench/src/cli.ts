@@ -18,7 +18,7 @@ import type { Backend } from '@cosinekit/core';
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { backendContender } from './backend-contender.js';
-import { backendSource, firstLine, isKnownBackend, KNOWN_BACKENDS, KNOWN_BACKENDS_TEXT } from './backends.js';
+import { backendSource, firstLine, KNOWN_BACKENDS } from './backends.js';
 import { benchmark, checkNames, DEFAULTS, type ExtraBackend, MAX_THREADS } from './bench.js';
 import { PEERS } from './contenders.js';
 import { runCrossover } from './crossover.js';
@@ -65,10 +65,14 @@ const processIo: Io = {
 
 /** The largest seed: the generators take 32 bits (a larger one aliased another seed silently). */
 const MAX_SEED = 2 ** 32 - 1;
+/** Most `crossover --reps`: each size runs all of them, with no time budget (1e9 ran until killed). */
+const MAX_CROSSOVER_REPS = 99;
+/** A decimal number, an exponent allowed (`1e6`); `Number` also reads '0x10' as 16 and '' as 0. */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 const int =
   (name: string, min: number, max = Number.POSITIVE_INFINITY) =>
   (v: string) => {
-    const n = Number(v);
+    const n = DECIMAL.test(v) ? Number(v) : Number.NaN;
     if (!Number.isInteger(n) || n < min)
       throw new InvalidArgumentError(`${name} must be an integer >= ${min}.`);
     if (n > max) throw new InvalidArgumentError(`${name} must be at most ${max}.`);
@@ -77,7 +81,7 @@ const int =
 const positive =
   (name: string, max = Number.POSITIVE_INFINITY) =>
   (v: string) => {
-    const n = Number(v);
+    const n = DECIMAL.test(v) ? Number(v) : Number.NaN;
     if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a positive number.`);
     if (n > max) throw new InvalidArgumentError(`${name} must be at most ${max}.`);
     return n;
@@ -226,8 +230,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .option(
       '--tolerance <x>',
-      'largest accepted |cosine - float64 cosine|',
-      positive('--tolerance'),
+      'largest accepted |cosine - float64 cosine| (at most 1)',
+      positive('--tolerance', 1),
       DEFAULTS.tolerance,
     )
     .option('--seed <n>', 'seed of the random data', int('--seed', 0, MAX_SEED), DEFAULTS.seed)
@@ -400,7 +404,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     )
     .addOption(new Option('--variant <v>', 'wasm build').choices(['simd', 'relaxed']).default('simd'))
     .option('--threads <n>', 'threads of the shared run', int('--threads', 2, MAX_THREADS), 2)
-    .option('-r, --reps <n>', 'timed samples per size (median reported)', int('--reps', 1), 7)
+    .option(
+      '-r, --reps <n>',
+      `timed samples per size (median reported; at most ${MAX_CROSSOVER_REPS}: crossover has no time budget)`,
+      int('--reps', 1, MAX_CROSSOVER_REPS),
+      7,
+    )
     .option('--seed <n>', 'seed of the random data', int('--seed', 0, MAX_SEED), DEFAULTS.seed)
     .option(
       '--json <file>',
@@ -452,13 +461,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
     .description('try to start every known backend and say what it runs on, or why it cannot run here')
     .argument('[ids...]', `backend ids (default: all known: ${KNOWN_BACKENDS.join(', ')})`)
     .action(async (ids: string[]) => {
-      const unknown = ids.filter((id) => !isKnownBackend(id));
-      if (unknown.length) {
-        io.err(
-          pc.red(
-            `cosinekit-bench: unknown backend ${unknown.map((u) => `'${u}'`).join(', ')} (known: ${KNOWN_BACKENDS_TEXT})`,
-          ),
-        );
+      // The run's checks: 'backends wasm@1000' started 1,000 threads for a minute, then said
+      // "not available" and exited 0; an id named twice was tried twice.
+      try {
+        checkNames(ids, []);
+      } catch (err) {
+        io.err(pc.red(`cosinekit-bench: ${(err as Error).message}`));
         setExit(2);
         return;
       }
@@ -733,7 +741,14 @@ async function sweepFromFlags(f: RunFlags, io: Io, argv: readonly string[]): Pro
       io.out(pc.dim(`JSON written to ${f.json}`));
     }
   }
-  return report.ok ? 0 : 1;
+  if (!report.ok) return 1;
+  // Every cell skipped (a grid past this machine's memory or the time budget) measured nothing: as
+  // the main run, exit 2, not a table of "n/a" targets and exit 0.
+  if (!report.cells.some((c) => c.figures.some((x) => x.status === 'ok'))) {
+    io.err(pc.yellow('Nothing was measured: every cell of the grid was skipped (see above).'));
+    return 2;
+  }
+  return 0;
 }
 
 /**

@@ -266,6 +266,14 @@ describe('cosinekit-bench CLI', () => {
         ['-w', 'A', '-b', '', '-p', 'naive', '--backend-module', join(dir, 'wasm.mjs')],
         /'wasm' takes the name of our backend/,
       ],
+      // A sixth probe: crossover ran 1e9 reps until killed, backends started 1,000 threads for a
+      // minute and exited 0, a tolerance past 2 passed every cosine, and '0x10' read as 16.
+      [['crossover', '--reps', '1000000000'], /--reps must be at most 99/],
+      [['backends', 'wasm@1000'], /asks for 1000 threads; at most 256/],
+      [['backends', 'reference', 'reference'], /backend 'reference' is named twice/],
+      [['-w', 'A', '--tolerance', '2'], /--tolerance must be at most 1/],
+      [['--q', '0x10', '--n', '10', '--d', '4', '-p', 'none'], /--q must be an integer >= 1/],
+      [['-w', 'A', '--scale', '0x1'], /--scale must be a positive number/],
     ];
     writeFileSync(join(dir, 'wasm.mjs'), 'export default 5;\n');
     writeFileSync(join(dir, 'a.json'), '{}');
@@ -273,7 +281,7 @@ describe('cosinekit-bench CLI', () => {
     writeFileSync(join(dir, 'no-such-file.json'), 'a file, not a directory');
     writeFileSync(join(dir, 'five.mjs'), 'export default 5;\n');
     for (const [args, message] of cases) {
-      const sub = args[0] === 'compare' || args[0] === 'crossover';
+      const sub = args[0] === 'compare' || args[0] === 'crossover' || args[0] === 'backends';
       const quiet = args.includes('--json') ? [] : ['--no-json', '--no-svg'];
       const r = await capture(sub ? args : [...args, '--no-progress', ...quiet]);
       expect(r.code, args.join(' ')).toBe(2);
@@ -282,6 +290,13 @@ describe('cosinekit-bench CLI', () => {
       expect(r.out, args.join(' ')).not.toMatch(/textbook loop/);
     }
   });
+
+  it('a sweep whose every cell is skipped exits 2, nothing measured (it exited 0 with every target n/a)', async () => {
+    const r = await capture(['-w', 'sweep', '--grid', 'q=1;n=99999999999;d=8', '--no-json', '--no-progress']);
+    expect(r.out).toMatch(/skipped: needs .* GB of wasm memory/);
+    expect(r.err).toMatch(/Nothing was measured: every cell of the grid was skipped/);
+    expect(r.code).toBe(2);
+  }, 120_000);
 
   it('a custom workload past the machine is refused by what it needs (customTooBig)', () => {
     expect(customTooBig({ q: 100, n: 1_000_000, d: 1000 }, 2 ** 30)).toMatch(
