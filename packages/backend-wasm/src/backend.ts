@@ -304,7 +304,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         }
       }
     }
-    if (disposed) disposedBackend('init');
+    // Disposed while the helpers started: the pool that came up anyway is stopped (it was left
+    // running, a thread and its memory per init).
+    if (disposed) {
+      r?.dispose();
+      disposedBackend('init');
+    }
     if (r === undefined) {
       const module = await compileVariant(
         variant,

@@ -278,6 +278,8 @@ export class HelperPool {
         workers.push(await spawn(init));
         controls.push(control);
       }
+      // Cancelled while the last one started: none is handed back running.
+      if (cancelled()) throw new Error('cancelled: the backend was disposed while its helpers started');
     } catch (err) {
       for (const w of workers) void w.terminate();
       for (const p of ports ?? []) p.close();

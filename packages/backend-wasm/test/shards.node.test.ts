@@ -279,6 +279,31 @@ describe('a corpus over several wasm instances', () => {
     else console.log('[wasm] helper count after dispose not checked: no /proc/self/status here');
   });
 
+  it('a backend of one helper disposed while it starts leaves no helper running (the pool that came up was kept)', async () => {
+    const { readFileSync, existsSync } = await import('node:fs');
+    if (!existsSync('/proc/self/status')) {
+      console.log('[wasm] helpers left by a disposed init not counted: no /proc/self/status here');
+      return;
+    }
+    const threadsNow = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+    const before = threadsNow();
+    // Disposed 0-38 ms into init(): before, during and after its one helper starts.
+    for (let ms = 0; ms < 40; ms += 2) {
+      const backend = createWasmBackend({ threads: 2 });
+      const started = backend.init().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await new Promise((r) => setTimeout(r, ms));
+      backend.dispose();
+      const e = await started;
+      if (e !== undefined)
+        expect(e, `${ms} ms`).toMatchObject({ code: 'DISPOSED', op: 'init', arg: 'backend' });
+    }
+    for (let t = 0; t < 200 && threadsNow() - before > 2; t++) await new Promise((r) => setTimeout(r, 25));
+    expect(threadsNow() - before).toBeLessThanOrEqual(2);
+  });
+
   it('refuses a bad shard limit, and corpora of another backend, with typed errors', async () => {
     for (const shardBytes of [0, -1, Number.NaN, '1' as never]) {
       let err: unknown;
