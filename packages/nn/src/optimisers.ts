@@ -119,12 +119,18 @@ export function adam(options: AdamOptions = {}): Optimizer {
   inRange('adam', 'beta2', beta2, 0, 1);
   // Float32 steps add epsilon in float32: below the smallest normal float32 it rounds to zero
   // or loses its precision, and a zero gradient's update became 0 / 0 = NaN.
-  if (typeof epsilon !== 'number' || !(epsilon >= FLOAT32_MIN_NORMAL) || !Number.isFinite(epsilon))
+  // Past the float32 range it is Infinity in a float32 step: every update x / Infinity = 0, and
+  // training ran, changing nothing.
+  if (
+    typeof epsilon !== 'number' ||
+    !(epsilon >= FLOAT32_MIN_NORMAL) ||
+    !Number.isFinite(Math.fround(epsilon))
+  )
     argError(
       'INVALID_ARGUMENT',
       'adam',
       'epsilon',
-      `must be a finite number >= ${FLOAT32_MIN_NORMAL} (the smallest normal float32), got ${valueText(epsilon)}.`,
+      `must be a number from ${FLOAT32_MIN_NORMAL} (the smallest normal float32) to 3.4e38 (finite in float32), got ${valueText(epsilon)}.`,
     );
   inRange('adam', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
   let m: Float64Array[] = [];

@@ -222,7 +222,10 @@ export interface RandomShiftOptions {
   height: number;
   /** Values per pixel, stored last (height x width x channels); defaults to 1. */
   channels?: number;
-  /** Largest shift in pixels along each axis; defaults to 2. */
+  /**
+   * Largest shift in pixels along each axis, below the image's width and height (a shift that
+   * large moves every pixel out); defaults to 2, or width - 1 or height - 1 where that is less.
+   */
   max?: number;
   /** Share of rows shifted; defaults to 1. */
   probability?: number;
@@ -240,7 +243,7 @@ export function randomShift(options: RandomShiftOptions): Augment {
     'max',
     'probability',
   ]);
-  const { width, height, channels = 1, max = 2, probability = 1 } = options;
+  const { width, height, channels = 1, probability = 1 } = options;
   for (const [name, v] of [
     ['width', width],
     ['height', height],
@@ -249,8 +252,18 @@ export function randomShift(options: RandomShiftOptions): Augment {
     if (!Number.isInteger(v) || v < 1)
       argError('INVALID_ARGUMENT', 'randomShift', name, `must be a positive integer, got ${valueText(v)}.`);
   }
+  // By default 2, or less on an image too small for it.
+  const max = options.max ?? Math.min(2, Math.min(width, height) - 1);
   if (!Number.isInteger(max) || max < 0)
     argError('INVALID_ARGUMENT', 'randomShift', 'max', `must be an integer >= 0, got ${valueText(max)}.`);
+  // A shift as wide as the image moves every pixel out: training ran on rows of zeros.
+  if (max >= Math.min(width, height))
+    argError(
+      'INVALID_ARGUMENT',
+      'randomShift',
+      'max',
+      `is ${max}, but the image is ${width} x ${height}: a shift that large can move every pixel out (leave it below ${Math.min(width, height)}).`,
+    );
   checkNumber('randomShift', 'probability', probability, 0, 1);
   const size = width * height * channels;
   // Before the scratch row is allocated: a width and height of 1e6 threw a raw RangeError.

@@ -89,6 +89,9 @@ describe('optimisers', () => {
       [() => adam({ beta2: -0.1 }), 'beta2'],
       [() => adam({ epsilon: 0 }), 'epsilon'],
       [() => adam({ epsilon: Number.POSITIVE_INFINITY }), 'epsilon'],
+      // Infinity in float32: training ran and changed nothing (found by a probe).
+      [() => adam({ epsilon: Number.MAX_VALUE }), 'epsilon'],
+      [() => adam({ epsilon: 3.5e38 }), 'epsilon'],
       [() => adam({ weightDecay: -1 }), 'weightDecay'],
       [() => sgd({ momentum: 1 }), 'momentum'],
       [() => sgd({ weightDecay: Number.NaN }), 'weightDecay'],

@@ -109,6 +109,35 @@ describe('randomShift', () => {
     expect(() => randomShift({ width: 0, height: 3 })).toThrow(/'width'.*'randomShift'/);
     expect(() => randomShift({ width: 2, height: 2 })(new Float32Array(5), createRng(1))).toThrow(/'row'/);
   });
+  it('refuses a shift that can move every pixel out, and keeps its default below the image (found by a probe)', () => {
+    // max 1e9 blanked every row, and training ran on zeros.
+    for (const [width, height, max] of [
+      [28, 28, 1e9],
+      [28, 28, 28],
+      [10, 3, 3],
+    ])
+      expect(() => randomShift({ width, height, max }), `${width} x ${height}, ${max}`).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'randomShift', arg: 'max' }),
+      );
+    expect(() => randomShift({ width: 10, height: 3, max: 2 })).not.toThrow();
+    // The default, 2, is less on an image smaller than 3 x 3: never a row of zeros from a non-zero one.
+    for (const [width, height] of [
+      [1, 1],
+      [2, 2],
+      [2, 9],
+    ]) {
+      const shift = randomShift({ width, height });
+      const rng = createRng(4);
+      for (let t = 0; t < 50; t++) {
+        const row = new Float32Array(width * height).fill(1);
+        shift(row, rng);
+        expect(
+          row.some((v) => v === 1),
+          `${width} x ${height}`,
+        ).toBe(true);
+      }
+    }
+  });
 });
 
 describe('reuse: the same arrays every batch, the same values as fresh ones', () => {
