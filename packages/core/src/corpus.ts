@@ -675,6 +675,9 @@ export class Corpus {
     }
     const n = t.rows;
     const host = early === undefined && this.#keepsHost ? t.data : null;
+    // Disposed while its arguments were read (a getter, a Proxy's trap): the segment made for the
+    // rows goes too (it stayed resident until the backend was disposed).
+    if (this.#disposed) disposeQuietly(early);
     return this.#exclusive('add', async () => {
       let handle = early;
       try {
@@ -1054,8 +1057,10 @@ export class Corpus {
           return await body();
         } catch (e) {
           // A backend disposed under a running call fails it as its engine can (a dropped table, a
-          // destroyed buffer): that is the disposal, not a broken backend.
-          if (isCosineKitError(e, 'BACKEND_ERROR')) this.#checkHandles(op, e);
+          // destroyed buffer, its own DISPOSED naming 'backend', an argument no corpus method
+          // takes): that is the corpus disposed with it, named so.
+          if (isCosineKitError(e, 'BACKEND_ERROR') || isCosineKitError(e, 'DISPOSED'))
+            this.#checkHandles(op, e);
           throw e;
         }
       })

@@ -225,9 +225,12 @@ export function orAbort<T>(op: string, p: T | PromiseLike<T>, signal: AbortSigna
         reject(e);
       }
     };
-    if (signal.aborted) {
+    try {
+      checkSignal(op, signal);
+    } catch (e) {
+      // Aborted already, or its `aborted` getter threw (named as the signal: it escaped raw).
       // Nothing to wait on: `p` only gets a handler, so its later rejection is not unhandled.
-      stop();
+      reject(e);
       Promise.resolve(p).then(undefined, () => undefined);
       return;
     }

@@ -1275,7 +1275,7 @@ export class CheckedKernels {
         : (tameRows(x, name, arg)?.tensor ?? x);
     return {
       rowNorms: (x, out) => {
-        tableMatrix('rowNorms', 'x', x);
+        x = tableMatrix('rowNorms', 'x', x);
         tableOut('rowNorms', out, x.rows);
         // A norm past the float32 range is the caller's row, not the backend's fault: refused by
         // name, as `kit.rowNorms` refuses it (the answer's check alone blamed the backend).
@@ -1305,7 +1305,7 @@ export class CheckedKernels {
         return into(out, isThenable(r) ? r.then(undefined, past) : r);
       },
       normalizeRows: (x, out) => {
-        tableMatrix('normalizeRows', 'x', x);
+        x = tableMatrix('normalizeRows', 'x', x);
         tableOut('normalizeRows', out, x.rows * x.cols);
         return into(
           out,
@@ -1315,7 +1315,7 @@ export class CheckedKernels {
         );
       },
       cosineRows: (a, b, out) => {
-        pair('cosineRows', a, b, true);
+        [a, b] = pair('cosineRows', a, b, true);
         tableOut('cosineRows', out, a.rows);
         return into(
           out,
@@ -1333,7 +1333,7 @@ export class CheckedKernels {
       // The cosine kernels' self-check promise covers admitted rows; a table caller's rows are
       // not (NaN in, NaN out would pass unread), so their outputs are read.
       cosineMatrix: (a, b, out) => {
-        pair('cosineMatrix', a, b, false);
+        [a, b] = pair('cosineMatrix', a, b, false);
         tableOut('cosineMatrix', out, a.rows * b.rows);
         return blamed(
           'cosineMatrix',
@@ -1353,8 +1353,8 @@ export class CheckedKernels {
         );
       },
       topK: (q, c, n) => {
-        tableMatrix('topK', 'queries', q);
-        tableMatrix('topK', 'corpus', c);
+        q = tableMatrix('topK', 'queries', q);
+        c = tableMatrix('topK', 'corpus', c);
         tableAgree('topK', 'queries', q.cols, 'corpus', c.cols);
         checkK('topK', n, c.rows);
         return scanned(
@@ -1367,19 +1367,22 @@ export class CheckedKernels {
         );
       },
       createCorpus: (x, o) => {
-        tableMatrix('createCorpus', 'x', x);
+        x = tableMatrix('createCorpus', 'x', x);
         return scanned('createCorpus', [['x', x]], () =>
           this.createCorpus('createCorpus', 'x', tamed('createCorpus', 'x', x), o ?? {}),
         );
       },
       corpusSearch: (h, q, n) => {
-        checkK('corpusSearch', n, queriesOf('corpusSearch', h, q));
+        let rows: number;
+        [rows, q] = queriesOf('corpusSearch', h, q);
+        checkK('corpusSearch', n, rows);
         return scanned('corpusSearch', [['queries', q]], () =>
           this.corpusSearch('corpusSearch', 'queries', h, tamed('corpusSearch', 'queries', q), n),
         );
       },
       corpusMatrix: (h, q, out) => {
-        const rows = queriesOf('corpusMatrix', h, q);
+        let rows: number;
+        [rows, q] = queriesOf('corpusMatrix', h, q);
         tableOut('corpusMatrix', out, q.rows * rows);
         return scanned('corpusMatrix', [['queries', q]], () =>
           this.corpusMatrix('corpusMatrix', 'queries', h, tamed('corpusMatrix', 'queries', q), out, false),
@@ -1406,7 +1409,7 @@ export class CheckedKernels {
       ...(k.corpusSearchAllowed
         ? {
             corpusSearchAllowed: (h: ResidentCorpus, q: Matrix, n: number, allow: Uint8Array) => {
-              allowedOf(h, q, n, allow);
+              q = allowedOf(h, q, n, allow);
               return scanned('corpusSearchAllowed', [['queries', q]], () =>
                 this.corpusSearchAllowed(
                   'corpusSearchAllowed',
@@ -1492,8 +1495,8 @@ export class CheckedKernels {
         );
       },
       matmul: (a, b, ta, tb, out) => {
-        tableMatrix('matmul', 'a', a);
-        tableMatrix('matmul', 'b', b);
+        a = tableMatrix('matmul', 'a', a);
+        b = tableMatrix('matmul', 'b', b);
         for (const [arg, t] of [
           ['transA', ta],
           ['transB', tb],
@@ -1513,7 +1516,7 @@ export class CheckedKernels {
         );
       },
       addBias: (x, bias, out) => {
-        tableMatrix('addBias', 'x', x);
+        x = tableMatrix('addBias', 'x', x);
         tableVector('addBias', 'bias', bias, x.cols);
         tableOut('addBias', out, x.rows * x.cols);
         return blamed(
@@ -1527,7 +1530,7 @@ export class CheckedKernels {
       },
       activation: (kind, x, out) => {
         tableActivation('activation', kind);
-        tableMatrix('activation', 'x', x);
+        x = tableMatrix('activation', 'x', x);
         tableOut('activation', out, x.rows * x.cols);
         return blamed('activation', [['x', x]], () =>
           dense('activation', x.rows * x.cols, () => k.activation(kind, x, out)),
@@ -1535,7 +1538,7 @@ export class CheckedKernels {
       },
       activationGrad: (kind, x, dy, out) => {
         tableActivation('activationGrad', kind);
-        pair('activationGrad', x, dy, true, 'x', 'dy');
+        [x, dy] = pair('activationGrad', x, dy, true, 'x', 'dy');
         tableOut('activationGrad', out, x.rows * x.cols);
         return blamed(
           'activationGrad',
@@ -1551,22 +1554,23 @@ export class CheckedKernels {
 }
 
 /** The kernel table's two matrices `a` and `b` of kernel `op`: well formed, and of the same shape (`same`) or the same columns. */
-function pair(op: string, a: Matrix, b: Matrix, same: boolean, an = 'a', bn = 'b'): void {
-  tableMatrix(op, an, a);
-  tableMatrix(op, bn, b);
+function pair(op: string, a: Matrix, b: Matrix, same: boolean, an = 'a', bn = 'b'): [Matrix, Matrix] {
+  a = tableMatrix(op, an, a);
+  b = tableMatrix(op, bn, b);
   tableAgree(op, bn, b.cols, an, a.cols);
   if (same) tableAgree(op, bn, b.rows, an, a.rows, 'rows');
+  return [a, b];
 }
 
 /**
  * The kernel table's queries `q` against corpus handle `h`: the corpus's rows, as checked when it
- * was made.
+ * was made, and the queries as read (see `tableMatrix`).
  */
-function queriesOf(op: string, h: ResidentCorpus, q: Matrix): number {
+function queriesOf(op: string, h: ResidentCorpus, q: Matrix): [number, Matrix] {
   const [rows, cols] = tableCorpus(op, h, (c: ResidentCorpus) => [rowsOf(c), colsOf(c)] as const);
-  tableMatrix(op, 'queries', q);
+  q = tableMatrix(op, 'queries', q);
   tableAgree(op, 'queries', q.cols, 'corpus', cols);
-  return rows;
+  return [rows, q];
 }
 
 /**
@@ -1613,9 +1617,9 @@ function mergedRows(hs: readonly ResidentCorpus[], drop: readonly Uint8Array[]):
 }
 
 /** {@link queriesOf} for `corpusSearchAllowed`: `allow` holds one byte per corpus row and admits at least `k`. */
-function allowedOf(h: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array): void {
+function allowedOf(h: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array): Matrix {
   const op = 'corpusSearchAllowed';
-  const rows = queriesOf(op, h, q);
+  const [rows, read] = queriesOf(op, h, q);
   checkK(op, k, rows);
   if (!(allow instanceof Uint8Array && allow.length === rows)) {
     viewArg(op, 'allow', allow, [Uint8Array]);
@@ -1629,6 +1633,7 @@ function allowedOf(h: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array): 
   let n = 0;
   for (let i = 0; i < rows; i++) n += allow[i] === 0 ? 0 : 1;
   if (n < k) argError('INVALID_K', op, 'k', `is ${k} but 'allow' admits ${n} rows.`);
+  return read;
 }
 
 /** A table kernel's answer `r` written into the caller's `out` too, when one was given (the contract's promise). */

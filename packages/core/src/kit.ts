@@ -39,6 +39,7 @@ import { quantised } from './stored.js';
 import {
   attached,
   describeType,
+  intact,
   refuseFakeView,
   Tensor,
   type TensorInput,
@@ -819,6 +820,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
 function cosineRowsUngated(k: CheckedKernels, a: TensorInput, b: TensorInput): Float32Array | undefined {
   const ta = toTensor(a, 'cosineRows', 'a');
   const tb = toTensor(b, 'cosineRows', 'b');
+  // Reading `b` (a getter, a Proxy) may have shrunk `a`'s resizable buffer: the kernel then copied
+  // what was left and answered the missing rows from stale memory.
+  intact(ta, 'cosineRows', 'a');
   checkSameShape('cosineRows', 'a', ta, 'b', tb);
   return k.cosineRowsUngated(ta, tb);
 }
@@ -848,6 +852,9 @@ function cosineMatrixUngated(
   } catch {
     return undefined;
   }
+  // Reading `b` and the options may have shrunk an earlier argument's buffer (see cosineRowsUngated).
+  intact(ta, 'cosineMatrix', 'a');
+  intact(tb, 'cosineMatrix', 'b');
   const r = k.cosineMatrixUngated(ta, tb, out);
   return r === undefined ? undefined : new Tensor(r, ta.rows, tb.rows);
 }
@@ -868,6 +875,7 @@ function topKUngatedCall(
   } catch {
     return undefined;
   }
+  intact(tc, 'topK', 'corpus');
   const r = k.topKUngated(tq, tc, n);
   return r === undefined ? undefined : new SearchResult(r);
 }

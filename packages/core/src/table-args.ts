@@ -13,11 +13,13 @@ import { describeType, matrixArg, valueText, viewArg } from './tensor.js';
 const LEAST = [1, 1] as const;
 
 /**
- * Throws unless `m` is a matrix of at least one row and one column whose `data` is a Float32Array
- * of exactly `rows x cols` values: `INVALID_TYPE`, `EMPTY_INPUT`, `SHAPE_MISMATCH` or `DISPOSED`
- * (a detached buffer), naming `arg` and the kernel `op`.
+ * `m`'s fields as they are now, in a plain matrix the kernels read from here on (a getter on `m`,
+ * read again by a kernel, could answer otherwise or call back into the kit while the kernel's
+ * scratch held the other operand), after checking them: a matrix of at least one row and one
+ * column whose `data` is a Float32Array of exactly `rows x cols` values, else `INVALID_TYPE`,
+ * `EMPTY_INPUT`, `SHAPE_MISMATCH` or `DISPOSED` (a detached buffer), naming `arg` and the kernel `op`.
  */
-export function tableMatrix(op: string, arg: string, m: Matrix): void {
+export function tableMatrix(op: string, arg: string, m: Matrix): Matrix {
   try {
     const { data, rows, cols } = m;
     if (
@@ -28,7 +30,7 @@ export function tableMatrix(op: string, arg: string, m: Matrix): void {
       Number.isSafeInteger(cols) &&
       data.length === rows * cols
     )
-      return;
+      return { data, rows, cols };
   } catch {
     // Named below, with the failure as its cause.
   }
@@ -45,6 +47,7 @@ export function tableMatrix(op: string, arg: string, m: Matrix): void {
   const { data, rows, cols } = matrixArg(op, arg, m, LEAST);
   if (data.length !== rows * cols)
     argError('SHAPE_MISMATCH', op, arg, `holds ${data.length} values, not ${rows} x ${cols}.`);
+  return { data, rows, cols };
 }
 
 /** Throws `SHAPE_MISMATCH` (or `INVALID_TYPE`) naming `arg` unless `v` is a Float32Array of `length` values. */

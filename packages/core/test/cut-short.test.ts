@@ -211,6 +211,39 @@ describe('upkeep after an add or a remove that the backend fails', () => {
     },
   );
 
+  it("a search cut short by its backend's own DISPOSED names the corpus (it named 'backend', which search does not take)", async () => {
+    const ref = createReferenceBackend();
+    const made: ResidentCorpus[] = [];
+    let dispose = false;
+    const backend: Backend = {
+      ...ref,
+      name: 'disposing',
+      kernels: {
+        ...referenceKernels,
+        createCorpus: (x, o) => {
+          const h = referenceKernels.createCorpus(x, o) as ResidentCorpus;
+          made.push(h);
+          return h;
+        },
+        corpusSearch: (h, q, k) => {
+          if (!dispose) return referenceKernels.corpusSearch(h, q, k);
+          // What a backend disposed mid-call does: its corpora go, and its runtime refuses the call.
+          for (const m of made) m.dispose();
+          return argError('DISPOSED', 'corpusSearch', 'backend', 'was disposed (backend.dispose()).');
+        },
+      },
+    };
+    const kit = createCosineKit({ backend });
+    const corpus = await kit.corpus(rows(10, 4, 0));
+    await corpus.search(rows(2, 4, 1), 3);
+    dispose = true;
+    expect(await failure(corpus.search(rows(2, 4, 1), 3))).toMatchObject({
+      code: 'DISPOSED',
+      op: 'search',
+      arg: 'corpus',
+    });
+  });
+
   it('a backend disposed during the upkeep still fails the call (DISPOSED naming the corpus)', async () => {
     const ref = createReferenceBackend();
     const made: ResidentCorpus[] = [];

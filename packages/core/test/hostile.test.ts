@@ -402,6 +402,51 @@ describe("the kernel table scales rows of extreme magnitude for a backend's floa
   });
 });
 
+describe("the kernel table reads a caller's matrix once (found by a probe)", () => {
+  it('each field of each matrix is read once per call, the kernel given what was read', async () => {
+    // A getter on `data` that called back into the kit ran again while the wasm kernel held the
+    // other operand in its scratch; the inner call overwrote it and the outer answered wrong.
+    const k = await createCosineKit({ backend: createReferenceBackend() }).kernels();
+    const reads: Record<string, number> = {};
+    const counted = (name: string, data: Float32Array, rows: number, cols: number) => ({
+      get data() {
+        reads[`${name}.data`] = (reads[`${name}.data`] ?? 0) + 1;
+        return data;
+      },
+      get rows() {
+        reads[`${name}.rows`] = (reads[`${name}.rows`] ?? 0) + 1;
+        return rows;
+      },
+      get cols() {
+        reads[`${name}.cols`] = (reads[`${name}.cols`] ?? 0) + 1;
+        return cols;
+      },
+    });
+    const x = Float32Array.of(1, 2, 3, 4, 4, 3, 2, 1);
+    const calls: [string, () => unknown][] = [
+      ['cosineRows', () => k.cosineRows(counted('a', x, 2, 4), counted('b', x, 2, 4))],
+      ['cosineMatrix', () => k.cosineMatrix(counted('a', x, 2, 4), counted('b', x, 2, 4))],
+      ['topK', () => k.topK(counted('a', x, 2, 4), counted('b', x, 2, 4), 1)],
+      ['normalizeRows', () => k.normalizeRows(counted('a', x, 2, 4))],
+      ['rowNorms', () => k.rowNorms(counted('a', x, 2, 4))],
+      ['matmul', () => k.matmul(counted('a', x, 2, 4), counted('b', x, 2, 4), false, true)],
+      [
+        'corpusSearch',
+        () => k.corpusSearch(k.createCorpus(counted('b', x, 2, 4)) as never, counted('a', x, 2, 4), 1),
+      ],
+      [
+        'corpusMatrix',
+        () => k.corpusMatrix(k.createCorpus(counted('b', x, 2, 4)) as never, counted('a', x, 2, 4)),
+      ],
+    ];
+    for (const [op, call] of calls) {
+      for (const key of Object.keys(reads)) delete reads[key];
+      await call();
+      for (const [field, n] of Object.entries(reads)) expect(n, `${op}: ${field}`).toBe(1);
+    }
+  });
+});
+
 describe("the kernel table's dense kernels name their own arguments", () => {
   it("a matmul whose float32 product overflows names 'a' (matmul has no 'x'), addBias and columnSums 'x'", async () => {
     const k = await createCosineKit({ backend: 'reference' }).kernels();
@@ -589,6 +634,51 @@ describe('buffers that detach, shrink or grow after they were handed over', () =
       code: 'DISPOSED',
       arg: 'options.out',
     });
+  });
+
+  it('an argument shrunk while a later one is read is DISPOSED on ungated kernels too (a copying kernel answered its lost rows from stale memory)', async () => {
+    // Ungated kernels that copy their operands into scratch of the tensors' shapes, as the wasm
+    // backend's do: a shrunk view copies fewer values, and the rest is what the scratch held.
+    const stale = (m: { data: Float32Array; rows: number; cols: number }) => {
+      const x = new Float32Array(m.rows * m.cols).fill(-1);
+      x.set(m.data.subarray(0, Math.min(m.data.length, x.length)));
+      return { data: x, rows: m.rows, cols: m.cols };
+    };
+    const kit = createCosineKit({
+      backend: {
+        name: 'scratch',
+        ungated: ['cosineRows', 'cosineMatrix', 'topK'],
+        kernels: {
+          cosineRows: (a, b, out) => referenceKernels.cosineRows(stale(a), stale(b), out),
+          cosineMatrix: (a, b, out) => referenceKernels.cosineMatrix(stale(a), stale(b), out),
+          topK: (q, c, k) => referenceKernels.topK(stale(q), stale(c), k),
+        },
+      },
+    });
+    await kit.ready();
+    const row = [1, 2, 3, 4];
+    /** 8 rows whose last one, read, shrinks `buf` to 2 rows. */
+    const shrinking = (buf: { resize(n: number): void }) =>
+      Array.from({ length: 8 }, (_, i) =>
+        i < 7
+          ? row
+          : new Proxy(row, {
+              get(t, p) {
+                if (p === '0') buf.resize(2 * 4 * 4);
+                return Reflect.get(t, p);
+              },
+            }),
+      );
+    const calls: [string, string, (a: Tensor, b: number[][]) => Promise<unknown>][] = [
+      ['cosineRows', 'a', (a, b) => kit.cosineRows(a, b)],
+      ['cosineMatrix', 'a', (a, b) => kit.cosineMatrix(a, b)],
+      ['topK', 'corpus', (a, b) => kit.topK(b, a, 3)],
+    ];
+    for (const [op, arg, call] of calls) {
+      const [x, buf] = resizable(Array(32).fill(1));
+      const e = await rejection(call(tensor(x, [8, 4]), shrinking(buf)));
+      expect(e, op).toMatchObject({ code: 'DISPOSED', op, arg });
+    }
   });
 
   it('new Tensor over a detached buffer is DISPOSED, not a shape mismatch', () => {
@@ -1159,6 +1249,54 @@ describe('a loop of kit calls that never yields to the event loop', () => {
     for (let i = 1; i <= 200; i++) await kit.normalize(new Tensor(big.subarray(0, i * d), i, d));
     const grown = (await settle()) - before;
     expect(grown).toBeLessThan(32 * 2 ** 20);
+  });
+});
+
+describe("a signal-like object whose 'aborted' getter throws at any read is named (found by a probe)", () => {
+  it('search, similarity and corpusFrom: INVALID_ARGUMENT naming options.signal, never the raw error', async () => {
+    // Its first reads were named; a throw at the read that waits on the signal escaped raw (or was
+    // blamed on corpusFrom's source).
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus(
+      new Tensor(
+        Float32Array.from({ length: 40 }, (_, i) => Math.sin(i)),
+        10,
+        4,
+      ),
+    );
+    const q = new Tensor(
+      Float32Array.from({ length: 8 }, (_, i) => Math.cos(i)),
+      2,
+      4,
+    );
+    const throwingAt = (nth: number) => {
+      let n = 0;
+      return {
+        get aborted() {
+          if (++n === nth) throw new Error(`read ${nth}`);
+          return false;
+        },
+        addEventListener() {},
+        removeEventListener() {},
+      } as unknown as AbortSignal;
+    };
+    const calls: [string, (signal: AbortSignal) => Promise<unknown>][] = [
+      ['search', (signal) => c.search(q, 2, { signal })],
+      ['similarity', (signal) => c.similarity(q, { signal })],
+      ['corpusFrom', (signal) => kit.corpusFrom([q, q], { signal })],
+    ];
+    for (const [op, call] of calls)
+      for (let nth = 1; nth <= 6; nth++) {
+        const e = await call(throwingAt(nth)).then(
+          () => undefined,
+          (x: unknown) => x,
+        );
+        if (e !== undefined)
+          expect(e, `${op} at read ${nth}`).toMatchObject({
+            code: 'INVALID_ARGUMENT',
+            arg: 'options.signal',
+          });
+      }
   });
 });
 

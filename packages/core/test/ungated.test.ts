@@ -668,6 +668,27 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     expect([i.code, i.arg, i.message]).toEqual([j.code, j.arg, j.message]);
   });
 
+  it('corpus.add disposed while its ids are read lets the segment made for its rows go (it stayed resident)', async () => {
+    const open = corpusBackend();
+    const kit = createCosineKit({ backend: open.backend });
+    await kit.ready();
+    for (const by of ['corpus', 'kit'] as const) {
+      const c = await kit.corpus(new Tensor(rows(4, 7, 1), 4, 7), { ids: ['a', 'b', 'c', 'd'] });
+      const ids = new Proxy(
+        Array.from({ length: 30 }, (_, j) => `n${j}`),
+        {
+          get(t, p) {
+            if (p === '29') (by === 'corpus' ? c : kit).dispose();
+            return Reflect.get(t, p);
+          },
+        },
+      );
+      const e = await failure(c.add(new Tensor(rows(30, 7, 2), 30, 7), ids));
+      expect(e, by).toMatchObject({ code: 'DISPOSED', op: 'add', arg: 'corpus' });
+      expect(open.live.handles, by).toBe(0);
+    }
+  });
+
   it('corpus.add hands the caller rows to the kernel within the call; the answers are the gated ones', async () => {
     const open = corpusBackend();
     const kit = createCosineKit({ backend: open.backend });
