@@ -290,6 +290,7 @@ export class Encoder {
           ops.alloc,
           'Encoder.backward',
           'embeddings',
+          'dOut',
         )
       : dOut;
     const perLayer: Vec[][] = [];

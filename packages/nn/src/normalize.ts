@@ -102,10 +102,14 @@ export function scaleOf(x: ArrayLike<number>, o: number, cols: number): number {
   return m > 0 && Number.isFinite(m) ? 2 ** Math.floor(Math.log2(m)) : 1;
 }
 
+/** A row norm from which an overflowing normalisation gradient is dL/dy's doing, not the row's (2^-20). */
+const NOT_COLLAPSED = 2 ** -20;
+
 /**
  * dL/dx from dL/dy: `(dy_i - y_i (y_i · dy_i)) / ‖x_i‖`. Float32: a gradient past float32 (a row
- * of tiny norm: 1 / ‖x_i‖ overflows the quotient) is `NON_FINITE` naming `arg` of `op`, never an
- * Infinity handed on (it came back as NaN from the next product, blamed on the backend).
+ * of tiny norm: 1 / ‖x_i‖ overflows the quotient) is `NON_FINITE` naming `arg` of `op`, or `dyArg`
+ * when given and the row's norm is ordinary (dL/dy too large), never an Infinity handed on (it came
+ * back as NaN from the next product, blamed on the backend).
  */
 export function normalizeRowsBackward(
   fwd: NormalizedRows,
@@ -115,6 +119,7 @@ export function normalizeRowsBackward(
   alloc: Alloc = allocLike(dy),
   op = 'normalizeRowsBackward',
   arg = 'x',
+  dyArg?: string,
 ): Vec {
   checkShape(op, op === 'normalizeRowsBackward' ? 'dy' : arg, dy, rows, cols);
   const { y, norms } = fwd;
@@ -133,6 +138,18 @@ export function normalizeRowsBackward(
       acc += dx[j] * 0;
     }
     // acc is 0 unless a gradient is NaN or ±Infinity (then NaN): one check per row.
+    if (acc !== 0 && dyArg !== undefined && n >= NOT_COLLAPSED) {
+      // A row of ordinary norm: dL/dy itself is past what the quotient holds (3e38 was blamed on
+      // the rows, "collapsed towards zero" at norm 0.53).
+      let big = 0;
+      for (let j = o; j < end; j++) big = Math.max(big, Math.abs(dy[j]));
+      argError(
+        'NON_FINITE',
+        op,
+        dyArg,
+        `row ${i} reaches ${big}: with that row's norm ${n}, its normalisation gradient is past ${dx instanceof Float32Array ? 'float32' : 'float64'}. Scale the gradient down.`,
+      );
+    }
     if (acc !== 0)
       argError(
         'NON_FINITE',

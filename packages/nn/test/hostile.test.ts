@@ -1768,6 +1768,25 @@ describe('rows collapsed towards zero: gradients past float32 are NON_FINITE by 
       expect.objectContaining({ code: 'NON_FINITE', arg: 'a' }),
     );
   });
+  it('rows of ordinary norm and a dOut whose quotient overflows: Encoder.backward names dOut, not the rows (found by a probe)', async () => {
+    const e = createEncoder({
+      inputs: 4,
+      layers: [{ units: 3, activation: 'relu' }, { units: 2 }],
+      normalize: true,
+      seed: 1,
+    });
+    const ops = kernelOps(referenceKernels);
+    const cache = await e.forward(ops, Float32Array.of(1, 2, 3, 4, 0.5, 1, 0, 2), 2);
+    const err = await Promise.resolve()
+      .then(() => e.backward(ops, cache, new Float32Array(4).fill(3e38)))
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+    expect(err).toMatchObject({ code: 'NON_FINITE', op: 'Encoder.backward', arg: 'dOut' });
+    expect((err as Error).message).toMatch(/reaches 3\.\d+e\+38/);
+  });
+
   it('float64 rows past 1e154: the cosine loss is that of the rows scaled down (was NaN)', async () => {
     const a = Float64Array.from(randomVec(24, 6));
     const b = Float64Array.from(randomVec(24, 7));
