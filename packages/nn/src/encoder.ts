@@ -14,6 +14,7 @@ import {
 } from '@cosinekit/core/backend';
 import {
   cacheRows,
+  checkLayerSize,
   checkObject,
   checkOps,
   checkParameters,
@@ -491,6 +492,8 @@ export function createEncoder(options: EncoderOptions): Encoder {
       `must be a positive integer, got ${valueText(inputs)}.`,
     );
   }
+  // Past what one layer holds per row, named here: the first layer's weights named its 'units'.
+  checkLayerSize('createEncoder', 'inputs', inputs, `inputs of ${inputs} values per row`);
   if (!isArrayArg('createEncoder', 'layers', layers))
     argError(
       'INVALID_TYPE',
@@ -540,10 +543,26 @@ export function createEncoder(options: EncoderOptions): Encoder {
     let l: Layer;
     if (type === 'dense')
       l = DenseLayer.create(shape[0] * shape[1] * shape[2], spec as DenseSpec, rng, precision);
-    else if (type === 'conv2d') l = Conv2dLayer.create(shape, spec as Conv2dSpec, rng, precision);
-    else if (type === 'maxPool2d' || type === 'avgPool2d')
-      l = Pool2dLayer.create(shape, spec as Pool2dSpec, precision);
-    else if (type === 'flatten') l = new FlattenLayer(shape[0] * shape[1] * shape[2], precision);
+    else if (type === 'conv2d' || type === 'maxPool2d' || type === 'avgPool2d') {
+      try {
+        l =
+          type === 'conv2d'
+            ? Conv2dLayer.create(shape, spec as Conv2dSpec, rng, precision)
+            : Pool2dLayer.create(shape, spec as Pool2dSpec, precision);
+      } catch (e) {
+        // Without inputShape the inputs are one pixel of `inputs` channels: "kernel 3 is larger
+        // than the input (1)" did not say what was missing.
+        if (options.inputShape === undefined && shape[0] === 1 && shape[1] === 1 && isCosineKitError(e))
+          argError(
+            'INVALID_ARGUMENT',
+            'createEncoder',
+            'inputShape',
+            `is not given, so layers[${i}] (${type}) sees the ${inputs} inputs as one pixel of ${inputs} channels (${e.message}). Give inputShape: [height, width, channels].`,
+            e,
+          );
+        throw e;
+      }
+    } else if (type === 'flatten') l = new FlattenLayer(shape[0] * shape[1] * shape[2], precision);
     else {
       argError(
         'INVALID_ARGUMENT',

@@ -358,6 +358,14 @@ describe('numeric options of the wrong type or range are refused, not coerced', 
     ['arcFaceLoss', 'margin', () => arcFaceLoss(c, { margin: '0.3' as never })],
     ['normFaceLoss', 'scale', () => normFaceLoss(c, { scale: '30' as never })],
     ['createEncoder', 'seed', () => createEncoder({ inputs: 4, layers: [{ units: 2 }], seed: Number.NaN })],
+    // Named 'units' (the first layer's weights) before (found by a probe).
+    ['createEncoder', 'inputs', () => createEncoder({ inputs: 1e12, layers: [{ units: 4 }] })],
+    // Named 'kernel', "larger than the input (1)", before.
+    [
+      'createEncoder',
+      'inputShape',
+      () => createEncoder({ inputs: 16, layers: [{ type: 'conv2d', filters: 2, kernel: 3 }] }),
+    ],
     ['createEncoder', 'seed', () => createEncoder({ inputs: 4, layers: [{ units: 2 }], seed: '1' as never })],
     [
       'createEncoder',
