@@ -12,6 +12,7 @@ import {
   mseSimilarityLoss,
   multipleNegativesRankingLoss,
   normFaceLoss,
+  pairCosineLoss,
 } from '../src/index.js';
 import { maxRelativeError, randomVec } from './helpers.js';
 
@@ -63,6 +64,32 @@ describe('loss gradients (float64 finite differences)', () => {
       expect(await maxRelativeError(value, a, r.gradA)).toBeLessThan(1e-3);
       expect(await maxRelativeError(value, b, r.gradB)).toBeLessThan(1e-3);
       expect(await maxRelativeError(value, negatives, r.gradNegatives!)).toBeLessThan(1e-3);
+    }
+  });
+});
+
+describe('pairCosineLoss and the loss term it is given', () => {
+  it("a term giving NaN or no pair of numbers is named 'term', not a finite target (found by a probe)", () => {
+    const input = {
+      a: Float32Array.of(1, 0),
+      b: Float32Array.of(0, 1),
+      rows: 1,
+      cols: 2,
+      targets: Float64Array.of(1),
+    };
+    for (const bad of [
+      () => [Number.NaN, Number.NaN],
+      () => [0.5, Number.NaN],
+      () => [1],
+      () => 3,
+      () => ['1', 0],
+    ])
+      expect(() => pairCosineLoss('myLoss', input, bad as never), String(bad)).toThrow(
+        expect.objectContaining({ code: 'NON_FINITE', op: 'myLoss', arg: 'term' }),
+      );
+    for (const normalized of [false, true]) {
+      const r = pairCosineLoss('myLoss', { ...input, normalized }, (c, t) => [(c - t) ** 2, 2 * (c - t)]);
+      expect(r.loss).toBe(1);
     }
   });
 });

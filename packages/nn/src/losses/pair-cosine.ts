@@ -1,4 +1,4 @@
-import { argError } from '@cosinekit/core/backend';
+import { argError, valueText } from '@cosinekit/core/backend';
 import { checkLossInput } from '../check.js';
 import { checkUnitRows, HUGE_SQ, scaleOf, TINY_SQ } from '../normalize.js';
 import type { LossInput, LossResult } from './loss.js';
@@ -18,7 +18,8 @@ function clamp(c: number): number {
  *   dcos/da = b / (‖a‖ ‖b‖) - cos a / ‖a‖²  (and symmetrically for b).
  * A zero row has cosine 0 and no gradient, matching core's cosine kernels. With `normalized`
  * inputs (unit rows) the cosine is the dot product and dcos/da = b, its radial part left to the
- * caller's normalisation backward.
+ * caller's normalisation backward. `term` must give two numbers per pair: a NaN (or anything else)
+ * is `NON_FINITE` naming `term` and `op`.
  */
 export function pairCosineLoss(
   op: string,
@@ -50,7 +51,7 @@ export function pairCosineLoss(
     if (unit) {
       // Unit (or zero) rows: the cosine is the dot product, and dcos/da = b, dcos/db = a up to
       // the component along each row, which the caller's normalisation backward projects out.
-      const [value, dCos] = term(clamp(dot), targets[i]);
+      const [value, dCos] = termOf(op, term, clamp(dot), targets[i], i);
       total += value;
       if (dCos === 0) continue;
       const g = gradientOf(op, dCos / rows, targets[i], i, a);
@@ -83,7 +84,7 @@ export function pairCosineLoss(
     const ma = Math.sqrt(a2);
     const mb = Math.sqrt(b2);
     const cos = ma > 0 && mb > 0 ? d2 / (ma * mb) : 0;
-    const [value, dCos] = term(clamp(cos), targets[i]);
+    const [value, dCos] = termOf(op, term, clamp(cos), targets[i], i);
     total += value;
     if (dCos === 0 || ma === 0 || mb === 0) continue;
     const g = gradientOf(op, dCos / rows, targets[i], i, a);
@@ -105,6 +106,29 @@ export function pairCosineLoss(
   if (!Number.isFinite(total))
     argError('NON_FINITE', op, 'targets', `make the loss ${total}: a target far from [-1, 1] overflows it.`);
   return { loss: total / rows, gradA, gradB };
+}
+
+/**
+ * The loss `term` gives pair `i`: a NaN (or no number) is the term's own, named `term` (a finite
+ * target was blamed as "makes the loss's gradient NaN"); ±Infinity stays the targets' to name.
+ */
+function termOf(
+  op: string,
+  term: (cos: number, target: number) => [value: number, dCos: number],
+  cos: number,
+  target: number,
+  i: number,
+): [number, number] {
+  const r = term(cos, target);
+  const [value, dCos] = Array.isArray(r) ? r : [undefined, undefined];
+  if (typeof value !== 'number' || typeof dCos !== 'number' || Number.isNaN(value) || Number.isNaN(dCos))
+    argError(
+      'NON_FINITE',
+      op,
+      'term',
+      `gave ${valueText(r)} for pair ${i} (cosine ${cos}, target ${target}): it must give [value, dL/dcos], two numbers.`,
+    );
+  return [value, dCos];
 }
 
 /**
