@@ -115,7 +115,9 @@ const tuning = (v: string) => {
       throw new InvalidArgumentError(
         `expected key=value pairs with keys ${Object.keys(WASM_TUNING).join(', ')}.`,
       );
-    const n = Number(value);
+    // `tile=4x2,tile=2x2` ran the last without a word; a repeated flag is a usage error too.
+    if (key in out) throw new InvalidArgumentError(`${key} is given twice.`);
+    const n = DECIMAL.test(value) ? Number(value) : Number.NaN;
     if (WASM_TUNING[key] && !(Number.isInteger(n) && n >= 0))
       throw new InvalidArgumentError(`${key} must be a non-negative integer.`);
     out[key] = WASM_TUNING[key] ? n : value;

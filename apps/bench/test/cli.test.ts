@@ -274,6 +274,7 @@ describe('cosinekit-bench CLI', () => {
       [['-w', 'A', '--tolerance', '2'], /--tolerance must be at most 1/],
       [['--q', '0x10', '--n', '10', '--d', '4', '-p', 'none'], /--q must be an integer >= 1/],
       [['-w', 'A', '--scale', '0x1'], /--scale must be a positive number/],
+      [['-w', 'A', '-b', 'wasm', '--wasm-tuning', 'tile=4x2,tile=2x2'], /tile is given twice/],
     ];
     writeFileSync(join(dir, 'wasm.mjs'), 'export default 5;\n');
     writeFileSync(join(dir, 'a.json'), '{}');
