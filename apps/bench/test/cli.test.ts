@@ -524,6 +524,23 @@ describe('cosinekit-bench CLI', () => {
       ['null.json', { ...good, results: [null] }, /results\[0\] is not a result object/],
       ['noenv.json', { ...good, environment: undefined }, /has no environment/],
       ['broken.json', '{x', /broken\.json is not JSON/],
+      // Figures that contradict each other, and a row twice (a probe: compared as "same" or "ok").
+      [
+        'huge.json',
+        { ...good, results: [{ ...first, nsPerPair: 1e308 }] },
+        /results\[0\]\.nsPerPair is 1e\+308, but its timing's median gives/,
+      ],
+      [
+        'zero.json',
+        { ...good, results: [{ ...first, nsPerPair: 0, timing: undefined }] },
+        /results\[0\]\.nsPerPair is 0 for a result that ran/,
+      ],
+      [
+        'unordered.json',
+        { ...good, results: [{ ...first, timing: { ...first.timing, min: first.timing.max * 2 } }] },
+        /results\[0\]\.timing is not ordered/,
+      ],
+      ['twice.json', { ...good, results: [first, first] }, /results\[1\] repeats/],
     ] as const) {
       const path = write(name, body);
       const r = await capture(['compare', path, join(dir, 'matrix.json')]);

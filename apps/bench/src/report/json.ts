@@ -43,6 +43,25 @@ export function parseReport(text: string, source = 'input'): BenchReport {
     for (const [k, v] of numbers)
       if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
         throw new Error(`${at}.${k} is ${JSON.stringify(v) ?? String(v)}, not a number >= 0`);
+    // Figures that contradict each other (a hand-edited report: 1e308 ns a pair beside a median of
+    // 8 us compared as "same", 0 ns printed as "ok").
+    const t = x.timing;
+    if (t && !(t.min <= t.q1 && t.q1 <= t.median && t.median <= t.q3 && t.q3 <= t.max))
+      throw new Error(`${at}.timing is not ordered min <= q1 <= median <= q3 <= max`);
+    if (x.nsPerPair !== undefined && t) {
+      const want = (t.median * 1e6) / (size.q as number) / (size.n as number);
+      if (!(Math.abs(x.nsPerPair - want) <= 1e-6 * want))
+        throw new Error(`${at}.nsPerPair is ${x.nsPerPair}, but its timing's median gives ${want} ns a pair`);
+    }
+    if (x.status === 'ok' && x.nsPerPair === 0) throw new Error(`${at}.nsPerPair is 0 for a result that ran`);
+  });
+  // One figure per workload, contender and method: a second row of one was compared as either.
+  const seen = new Set<string>();
+  r.results.forEach((x, i) => {
+    const key = JSON.stringify([x.workload, x.contender, x.method]);
+    if (seen.has(key))
+      throw new Error(`${source}: results[${i}] repeats ${x.workload} / ${x.contender} / ${x.method}`);
+    seen.add(key);
   });
   return r;
 }
