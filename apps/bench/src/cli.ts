@@ -343,6 +343,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       // Flags a run without their subject dropped silently (exit 0): named, as the sweep names its own.
       const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
       const wasm = flags.backends.some((b) => b.startsWith('wasm'));
+      // A wasm backend without @N takes --threads; `-b wasm@1 --threads 2` ran one thread.
+      const wasmThreads = flags.backends.some((b) => /^wasm(-\w+)?$/.test(b));
+      // An unknown workload is named as such below, not as one whose size is fixed.
+      const known = flags.workloads.every(
+        (w) =>
+          ['custom', 'roofline', 'sweep'].includes(w) ||
+          (PRESETS[w.toUpperCase()] ?? PRESETS[w]) !== undefined,
+      );
       const ignored = [
         given('grid') ? '--grid (read by -w sweep alone)' : '',
         !wasm && given('wasmTuning') ? '--wasm-tuning (read by the wasm backends alone)' : '',
@@ -353,8 +361,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
         !wasm && !flags.workloads.includes('roofline') && given('threads')
           ? '--threads (read by the wasm backends and the roofline alone)'
           : '',
+        wasm && !wasmThreads && !flags.workloads.includes('roofline') && given('threads')
+          ? '--threads (every wasm backend names its threads with @N)'
+          : '',
         // `-w mnist --scale 0.1` ran all of mnist, `-w A --scale 1e-300` one pair, without a word.
-        given('scale') && !onlyCustom && !flags.workloads.some(scales)
+        given('scale') && known && !onlyCustom && !flags.workloads.some(scales)
           ? `--scale (${flags.workloads.join(', ')} ${flags.workloads.length > 1 ? 'have' : 'has'} a fixed size)`
           : '',
         flags.workloads.length > 0 &&

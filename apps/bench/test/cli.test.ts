@@ -275,6 +275,8 @@ describe('cosinekit-bench CLI', () => {
       [['--q', '0x10', '--n', '10', '--d', '4', '-p', 'none'], /--q must be an integer >= 1/],
       [['-w', 'A', '--scale', '0x1'], /--scale must be a positive number/],
       [['-w', 'A', '-b', 'wasm', '--wasm-tuning', 'tile=4x2,tile=2x2'], /tile is given twice/],
+      [['-w', 'A', '-b', 'wasm@1', '--threads', '2'], /would ignore --threads \(every wasm backend names/],
+      [['-w', 'nope', '--scale', '0.01'], /unknown workload 'nope'/],
     ];
     writeFileSync(join(dir, 'wasm.mjs'), 'export default 5;\n');
     writeFileSync(join(dir, 'a.json'), '{}');
