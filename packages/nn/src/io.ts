@@ -2,9 +2,11 @@ import type { Activation } from '@cosinekit/core/backend';
 import {
   ACTIVATIONS,
   argError,
+  describeType,
   errorText,
   isArrayArg,
   isCosineKitError,
+  reading as readingArg,
   valueText,
 } from '@cosinekit/core/backend';
 import { isA, MAX_LAYER_WEIGHTS, plainView, viewLength } from './check.js';
@@ -51,13 +53,39 @@ export const MAX_SAVED_LAYERS = 1024;
 export const MAX_SAVED_WEIGHT = 2 ** 40;
 
 /**
+ * Where JSON would not write `v` as it is (its first such value, by path), or undefined: a
+ * non-finite number (null), a Map, Set or typed array ({} or an object of indices), a function or
+ * a symbol (dropped), undefined in an array (null). A value with `toJSON` is written as it says.
+ * Called once `JSON.stringify` succeeded, so `v` holds no cycle.
+ */
+function lossyJson(v: unknown, path: string, inArray = false): string | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${path} is ${v}, written as null`;
+  // An undefined property is dropped and reads back undefined: nothing lost, but not in an array.
+  if (v === undefined) return inArray ? `${path} is undefined, written as null` : undefined;
+  if (typeof v === 'function' || typeof v === 'symbol') return `${path} is a ${typeof v}, which JSON drops`;
+  if (typeof v !== 'object' || v === null) return undefined;
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return undefined;
+  if (v instanceof Map || v instanceof Set || ArrayBuffer.isView(v) || v instanceof ArrayBuffer)
+    return `${path} is a ${describeType(v)}, which JSON writes as a plain object`;
+  const list = Array.isArray(v);
+  for (const [k, x] of Object.entries(v)) {
+    const lost = lossyJson(x, list ? `${path}[${k}]` : `${path}.${k}`, list);
+    if (lost) return lost;
+  }
+  return undefined;
+}
+
+/**
  * Serialises an encoder into one byte buffer: `'CKNN'`, version (u32 LE), header length (u32 LE),
  * the JSON header (space-padded so the weights start 4-byte aligned), then every weight as a
  * little-endian float32, layer by layer (W row-major `inputs x units`, then the bias).
  *
  * Never writes a file {@link loadEncoder} refuses: an encoder of more than
  * {@link MAX_SAVED_LAYERS} layers or holding a weight beyond ±{@link MAX_SAVED_WEIGHT} is
- * `INVALID_ARGUMENT`, a non-finite weight `NON_FINITE`, each naming `encoder`.
+ * `INVALID_ARGUMENT`, a non-finite weight `NON_FINITE`, each naming `encoder`. `meta` must be a
+ * plain object that JSON writes as it is: a NaN or ±Infinity (null in JSON), a Map, Set or typed
+ * array (a plain object), a function or symbol (dropped) anywhere in it is `INVALID_ARGUMENT`
+ * naming `meta` and the path to the value.
  */
 export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): Uint8Array {
   const op = 'saveEncoder';
@@ -119,6 +147,12 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
   } catch (e) {
     // A cycle or a bigint in meta: JSON cannot hold it.
     return argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON: ${errorText(e)}`, e);
+  }
+  // What JSON changes without a word: NaN and ±Infinity written as null, a Map or a Set as {}, a
+  // function or undefined dropped (a probe's Map came back as {}).
+  if (meta !== undefined) {
+    const lost = readingArg(op, 'meta', () => lossyJson(meta, 'meta'));
+    if (lost) argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON as it is: ${lost}.`);
   }
   // What loadEncoder will read back: a meta whose JSON is not an object (a Date, a toJSON
   // returning an array) once saved and then failed to load.

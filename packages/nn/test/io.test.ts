@@ -50,6 +50,32 @@ describe('save and load', () => {
     expect((await back.embed(referenceKernels, x)).data).toEqual((await enc.embed(referenceKernels, x)).data);
   });
 
+  it("refuses a meta JSON would not keep as it is, naming the value's path (a Map came back as {})", () => {
+    const enc = createEncoder({ inputs: 2, layers: [{ units: 2 }], seed: 1 });
+    for (const [meta, path] of [
+      [{ acc: Number.NaN }, 'meta.acc is NaN'],
+      [{ runs: [1, Number.POSITIVE_INFINITY] }, 'meta.runs\\[1\\] is Infinity'],
+      [{ labels: new Map([[1, 'a']]) }, 'meta.labels is a Map'],
+      [new Map(), 'meta is a Map'],
+      [{ deep: { set: new Set([1]) } }, 'meta.deep.set is a Set'],
+      [{ w: Float32Array.of(1) }, 'meta.w is a Float32Array'],
+      [{ f: () => 1 }, 'meta.f is a function'],
+      [{ list: [1, undefined] }, 'meta.list\\[1\\] is undefined'],
+    ] as const) {
+      let err: unknown;
+      try {
+        saveEncoder(enc, meta as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, path).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'saveEncoder', arg: 'meta' });
+      expect((err as Error).message).toMatch(new RegExp(path));
+    }
+    // What JSON keeps: an undefined property (read back undefined), a Date (its toJSON), nesting.
+    const kept = { note: undefined, when: new Date(0), nested: { a: [1, 'b', null, { c: true }] } };
+    expect(readEncoderHeader(saveEncoder(enc, kept)).meta).toEqual(JSON.parse(JSON.stringify(kept)));
+  });
+
   it('reads from a Buffer-like view at an offset', () => {
     const bytes = saveEncoder(enc);
     const padded = new Uint8Array(bytes.length + 3);
