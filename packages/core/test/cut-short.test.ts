@@ -25,6 +25,27 @@ const later = <T>(ms: number, v: () => T): Promise<T> =>
     }, ms),
   );
 
+/**
+ * The reference backend, every corpus it makes listed, with `kernels` (given that list) in place of
+ * its own: a backend that can dispose its corpora under a call, as `backend.dispose()` does.
+ */
+function disposing(kernels: (made: ResidentCorpus[]) => Partial<Backend['kernels']>): Backend {
+  const made: ResidentCorpus[] = [];
+  return {
+    ...createReferenceBackend(),
+    name: 'disposing',
+    kernels: {
+      ...referenceKernels,
+      createCorpus: (x, o) => {
+        const h = referenceKernels.createCorpus(x, o) as ResidentCorpus;
+        made.push(h);
+        return h;
+      },
+      ...kernels(made),
+    },
+  };
+}
+
 /** The reference backend with each kernel answering `ms` later (an engine that reads back from a device). */
 function slow(ms: number): { backend: Backend; handles: ResidentCorpus[] } {
   const ref = createReferenceBackend();
@@ -212,27 +233,15 @@ describe('upkeep after an add or a remove that the backend fails', () => {
   );
 
   it("a search cut short by its backend's own DISPOSED names the corpus (it named 'backend', which search does not take)", async () => {
-    const ref = createReferenceBackend();
-    const made: ResidentCorpus[] = [];
     let dispose = false;
-    const backend: Backend = {
-      ...ref,
-      name: 'disposing',
-      kernels: {
-        ...referenceKernels,
-        createCorpus: (x, o) => {
-          const h = referenceKernels.createCorpus(x, o) as ResidentCorpus;
-          made.push(h);
-          return h;
-        },
-        corpusSearch: (h, q, k) => {
-          if (!dispose) return referenceKernels.corpusSearch(h, q, k);
-          // What a backend disposed mid-call does: its corpora go, and its runtime refuses the call.
-          for (const m of made) m.dispose();
-          return argError('DISPOSED', 'corpusSearch', 'backend', 'was disposed (backend.dispose()).');
-        },
+    const backend = disposing((made) => ({
+      corpusSearch: (h, q, k) => {
+        if (!dispose) return referenceKernels.corpusSearch(h, q, k);
+        // What a backend disposed mid-call does: its corpora go, and its runtime refuses the call.
+        for (const m of made) m.dispose();
+        return argError('DISPOSED', 'corpusSearch', 'backend', 'was disposed (backend.dispose()).');
       },
-    };
+    }));
     const kit = createCosineKit({ backend });
     const corpus = await kit.corpus(rows(10, 4, 0));
     await corpus.search(rows(2, 4, 1), 3);
@@ -245,29 +254,17 @@ describe('upkeep after an add or a remove that the backend fails', () => {
   });
 
   it('a backend disposed during the upkeep still fails the call (DISPOSED naming the corpus)', async () => {
-    const ref = createReferenceBackend();
-    const made: ResidentCorpus[] = [];
-    const backend: Backend = {
-      ...ref,
-      name: 'disposing',
-      kernels: {
-        ...referenceKernels,
-        createCorpus: (x, o) => {
-          const h = referenceKernels.createCorpus(x, o) as ResidentCorpus;
-          made.push(h);
-          return h;
-        },
-        importCorpus: () => {
-          // What backend.dispose() does to its corpora, then the engine's own failure.
-          for (const h of made) h.dispose();
-          throw new Error('the device was destroyed');
-        },
-        mergeCorpora: () => {
-          for (const h of made) h.dispose();
-          throw new Error('the device was destroyed');
-        },
+    const backend = disposing((made) => ({
+      importCorpus: () => {
+        // What backend.dispose() does to its corpora, then the engine's own failure.
+        for (const h of made) h.dispose();
+        throw new Error('the device was destroyed');
       },
-    };
+      mergeCorpora: () => {
+        for (const h of made) h.dispose();
+        throw new Error('the device was destroyed');
+      },
+    }));
     const kit = createCosineKit({ backend });
     const corpus = await kit.corpus(rows(10, 4, 0));
     expect(await failure(corpus.add(rows(10, 4, 1)))).toMatchObject({ code: 'DISPOSED', arg: 'corpus' });
