@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { type Corpus, createCosineKit, isCosineKitError, Tensor } from '@cosinekit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWasmBackend, type WasmBackend, type WasmBackendOptions } from '../src/index.js';
@@ -15,6 +16,12 @@ async function start(options: WasmBackendOptions) {
   await kit.ready();
   return { backend, kit };
 }
+
+/** Linux: where this process's thread count can be read (CI and this machine are Linux). */
+const PROC_STATUS = existsSync('/proc/self/status');
+/** This process's OS threads, from /proc (0 where it cannot be read: see {@link PROC_STATUS}). */
+const threadsNow = (): number =>
+  PROC_STATUS ? Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) : 0;
 
 /** `n` rows of `d` as a stream of chunks of `size` rows, ids `id<ordinal>`. */
 function* chunks(all: Float32Array, n: number, d: number, size: number) {
@@ -227,13 +234,10 @@ describe('a corpus over several wasm instances', () => {
   });
 
   it('instances made and dropped in a loop of awaits start no helpers (each started one that could not stop)', async () => {
-    // Linux: threads of this process from /proc (CI and this machine are Linux).
-    const { readFileSync, existsSync } = await import('node:fs');
-    if (!existsSync('/proc/self/status')) {
+    if (!PROC_STATUS) {
       console.log('[wasm] shard helper count not checked: no /proc/self/status here');
       return;
     }
-    const threadsNow = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
     const { backend, kit } = await start({ shardBytes: 1 << 16, threads: 2 });
     const x = new Tensor(random(1000, 32, 14).data, 1000, 32);
     const before = threadsNow();
@@ -258,11 +262,6 @@ describe('a corpus over several wasm instances', () => {
   });
 
   it('a backend disposed while its helpers start stops starting them, and init() is DISPOSED (it went on starting all of them, then resolved)', async () => {
-    const { readFileSync, existsSync } = await import('node:fs');
-    const threadsNow = () =>
-      existsSync('/proc/self/status')
-        ? Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1])
-        : 0;
     const before = threadsNow();
     const backend = createWasmBackend({ threads: 48 });
     const started = backend.init().then(
@@ -275,17 +274,15 @@ describe('a corpus over several wasm instances', () => {
     expect(await started).toMatchObject({ code: 'DISPOSED', op: 'init', arg: 'backend' });
     // The helpers that had started end (before: all 47 started, the last seconds later).
     for (let t = 0; t < 200 && threadsNow() - before > 4; t++) await new Promise((r) => setTimeout(r, 25));
-    if (existsSync('/proc/self/status')) expect(threadsNow() - before).toBeLessThanOrEqual(4);
+    if (PROC_STATUS) expect(threadsNow() - before).toBeLessThanOrEqual(4);
     else console.log('[wasm] helper count after dispose not checked: no /proc/self/status here');
   });
 
   it('a backend of one helper disposed while it starts leaves no helper running (the pool that came up was kept)', async () => {
-    const { readFileSync, existsSync } = await import('node:fs');
-    if (!existsSync('/proc/self/status')) {
+    if (!PROC_STATUS) {
       console.log('[wasm] helpers left by a disposed init not counted: no /proc/self/status here');
       return;
     }
-    const threadsNow = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
     const before = threadsNow();
     // Disposed 0-38 ms into init(): before, during and after its one helper starts.
     for (let ms = 0; ms < 40; ms += 2) {
