@@ -29,6 +29,7 @@ import { allFinite, checkFinite, tameRows } from './gate.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
+import { mayShare } from './out.js';
 import { referenceKernels } from './reference.js';
 import {
   tableActivation,
@@ -1341,15 +1342,21 @@ export class CheckedKernels {
             ['a', a],
             ['b', b],
           ],
-          () =>
-            this.cosineMatrix(
-              'cosineMatrix',
-              'a',
-              tamed('cosineMatrix', 'a', a),
-              tamed('cosineMatrix', 'b', b),
+          () => {
+            const o = ownOut(out, [a.data, b.data]);
+            return intoOwn(
               out,
-              false,
-            ),
+              o,
+              this.cosineMatrix(
+                'cosineMatrix',
+                'a',
+                tamed('cosineMatrix', 'a', a),
+                tamed('cosineMatrix', 'b', b),
+                o,
+                false,
+              ),
+            );
+          },
         );
       },
       topK: (q, c, n) => {
@@ -1512,7 +1519,14 @@ export class CheckedKernels {
             ['a', a],
             ['b', b],
           ],
-          () => dense('matmul', length, () => k.matmul(a, b, ta, tb, out)),
+          () => {
+            const o = ownOut(out, [a.data, b.data]);
+            return intoOwn(
+              out,
+              o,
+              dense('matmul', length, () => k.matmul(a, b, ta, tb, o)),
+            );
+          },
         );
       },
       addBias: (x, bias, out) => {
@@ -1525,16 +1539,28 @@ export class CheckedKernels {
             ['x', x],
             ['bias', vector(bias, x.cols)],
           ],
-          () => dense('addBias', x.rows * x.cols, () => k.addBias(x, bias, out)),
+          () => {
+            const o = ownOut(out, [x.data, bias], x.data);
+            return intoOwn(
+              out,
+              o,
+              dense('addBias', x.rows * x.cols, () => k.addBias(x, bias, o)),
+            );
+          },
         );
       },
       activation: (kind, x, out) => {
         tableActivation('activation', kind);
         x = tableMatrix('activation', 'x', x);
         tableOut('activation', out, x.rows * x.cols);
-        return blamed('activation', [['x', x]], () =>
-          dense('activation', x.rows * x.cols, () => k.activation(kind, x, out)),
-        );
+        return blamed('activation', [['x', x]], () => {
+          const o = ownOut(out, [x.data], x.data);
+          return intoOwn(
+            out,
+            o,
+            dense('activation', x.rows * x.cols, () => k.activation(kind, x, o)),
+          );
+        });
       },
       activationGrad: (kind, x, dy, out) => {
         tableActivation('activationGrad', kind);
@@ -1546,7 +1572,14 @@ export class CheckedKernels {
             ['x', x],
             ['dy', dy],
           ],
-          () => dense('activationGrad', x.rows * x.cols, () => k.activationGrad(kind, x, dy, out)),
+          () => {
+            const o = ownOut(out, [x.data, dy.data], x.data, dy.data);
+            return intoOwn(
+              out,
+              o,
+              dense('activationGrad', x.rows * x.cols, () => k.activationGrad(kind, x, dy, o)),
+            );
+          },
         );
       },
     };
@@ -1634,6 +1667,37 @@ function allowedOf(h: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array): 
   for (let i = 0; i < rows; i++) n += allow[i] === 0 ? 0 : 1;
   if (n < k) argError('INVALID_K', op, 'k', `is ${k} but 'allow' admits ${n} rows.`);
   return read;
+}
+
+/**
+ * `out` for a table kernel to write into, or `undefined` where writing it could overwrite one of
+ * `inputs` before the kernel has read it: `out` on an input's memory (see `mayShare`), unless it is
+ * exactly one of `exact` (an elementwise kernel reads each value before it writes it). The answer
+ * is then made apart and copied into `out` ({@link intoOwn}): the reference's cosineMatrix into
+ * `b` past 128 rows, and its addBias and activations into a shifted view, were silently wrong.
+ */
+function ownOut(
+  out: Float32Array | undefined,
+  inputs: readonly Float32Array[],
+  ...exact: Float32Array[]
+): Float32Array | undefined {
+  if (out === undefined) return undefined;
+  for (const v of inputs)
+    if (
+      mayShare(out, v) &&
+      !exact.some((e) => e === v && e.buffer === out.buffer && e.byteOffset === out.byteOffset)
+    )
+      return undefined;
+  return out;
+}
+
+/** The answer `r` of a kernel given `own` in place of `out` (see {@link ownOut}): into `out` when they differ. */
+function intoOwn(
+  out: Float32Array | undefined,
+  own: Float32Array | undefined,
+  r: Awaitable<Float32Array>,
+): Awaitable<Float32Array> {
+  return own === out ? r : into(out, r);
 }
 
 /** A table kernel's answer `r` written into the caller's `out` too, when one was given (the contract's promise). */

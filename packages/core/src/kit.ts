@@ -30,7 +30,7 @@ import {
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitInto, admitPair, guardRows, Lease } from './gate.js';
 import { CheckedKernels, Guard, isThenable, normFits } from './guard.js';
-import { checkOut, type MatrixOptions, outFailure } from './out.js';
+import { checkOut, type MatrixOptions, mayShare, outFailure } from './out.js';
 import { REFERENCE_SELF_CHECKED, referenceKernels } from './reference.js';
 import { getBackend } from './registry.js';
 import { checkedBackendName, type ResolvedKernels, resolveKernels } from './resolve.js';
@@ -855,6 +855,9 @@ function cosineMatrixUngated(
   // Reading `b` and the options may have shrunk an earlier argument's buffer (see cosineRowsUngated).
   intact(ta, 'cosineMatrix', 'a');
   intact(tb, 'cosineMatrix', 'b');
+  // An `out` that may be an input's memory (two SharedArrayBuffer objects over one memory): through
+  // the gate, which copies the inputs first (wasm streamed `b` while it wrote `out`: wrong cosines).
+  if (out !== undefined && (mayShare(out, ta.data) || mayShare(out, tb.data))) return undefined;
   const r = k.cosineMatrixUngated(ta, tb, out);
   return r === undefined ? undefined : new Tensor(r, ta.rows, tb.rows);
 }

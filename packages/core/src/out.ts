@@ -8,8 +8,9 @@ export interface MatrixOptions {
    * shape; the call resolves to a new `Tensor` over those very values.
    * Reusing one output across calls saves the page faults of a fresh result (a 40 MB matrix costs
    * tens of milliseconds to touch for the first time). The backend writes into it where it can, and
-   * the result is copied into it otherwise. It must not be on the buffer of an input, and holds
-   * unspecified values if the call fails. After a failure by `timeoutMs` the backend's kernel may
+   * the result is copied into it otherwise. It must not be on the buffer of an input (on a
+   * SharedArrayBuffer beside an input on one, whose memory cannot be compared, the inputs are
+   * copied first), and holds unspecified values if the call fails. After a failure by `timeoutMs` the backend's kernel may
    * still write into it when it ends: give the next call another buffer.
    */
   out?: Float32Array | Tensor;
@@ -49,6 +50,19 @@ export function checkOut(
       fail('INVALID_ARGUMENT', `shares a buffer with '${name}'.`);
   return plainFloat32(data);
 }
+
+/**
+ * Whether views `a` and `b` may be on the same memory: the same buffer, or two SharedArrayBuffer
+ * objects (a clone sent to a worker and back, a shared `WebAssembly.Memory`'s buffer before and
+ * after it grew), whose memory JavaScript cannot compare.
+ */
+export function mayShare(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer || (isShared(a.buffer) && isShared(b.buffer));
+}
+
+/** Whether `b` is a SharedArrayBuffer (an engine without them has none). */
+const isShared = (b: ArrayBufferLike): boolean =>
+  typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer;
 
 /**
  * What a call of `op` given `options.out` (its values `out`) reports when it failed: `DISPOSED`

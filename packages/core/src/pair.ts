@@ -1,5 +1,6 @@
 import { argError, readFailure, reading } from './errors.js';
 import { cosineOf, cosineOfAny, safeCosine, unitScale } from './kernels/pair.js';
+import { mayShare } from './out.js';
 import { attached, describeType, intact, refuseFakeView, Tensor } from './tensor.js';
 
 /** A vector for the synchronous pair functions. */
@@ -63,7 +64,9 @@ export function cosineDistance(a: Vector, b: Vector): number {
  * float32's range is normalised, not a zero row as in the kit, and a finite value beyond it is taken
  * (the kit converts every input to float32 first, and refuses it). `out` may be `v`
  * itself (normalised in place); an `out` that overlaps `v`'s memory otherwise is refused
- * (`INVALID_ARGUMENT` naming `out`): values would be overwritten before they were read.
+ * (`INVALID_ARGUMENT` naming `out`): values would be overwritten before they were read. On two
+ * SharedArrayBuffer objects, whose memory cannot be compared, the result is made apart and copied
+ * into `out`.
  */
 export function normalize(v: Vector, out?: Float32Array): Float32Array {
   const x = vec('normalize', 'v', v);
@@ -85,9 +88,12 @@ export function normalize(v: Vector, out?: Float32Array): Float32Array {
         );
     }
   }
-  const r = out ?? new Float32Array(x.length);
-  if (r.length !== x.length)
-    argError('SHAPE_MISMATCH', 'normalize', 'out', `has length ${r.length}, expected ${x.length}.`);
+  if (out !== undefined && out.length !== x.length)
+    argError('SHAPE_MISMATCH', 'normalize', 'out', `has length ${out.length}, expected ${x.length}.`);
+  // `v` and `out` on two SharedArrayBuffer objects may be one memory, which JavaScript cannot
+  // compare: the result is made apart and copied (a shifted overlap was silently wrong).
+  const apart = out !== undefined && ArrayBuffer.isView(x) && x.buffer !== out.buffer && mayShare(x, out);
+  const r = out === undefined || apart ? new Float32Array(x.length) : out;
   let ss = 0;
   for (let i = 0; i < x.length; i++) ss += x[i] * x[i];
   // Float64 values past 2^511 square to Infinity, below 2^-537 to 0: scale by a power of two first
@@ -101,6 +107,10 @@ export function normalize(v: Vector, out?: Float32Array): Float32Array {
   }
   const inv = ss > 0 ? 1 / Math.sqrt(ss) : 0;
   for (let i = 0; i < x.length; i++) r[i] = x[i] * f * inv;
+  if (apart) {
+    out!.set(r);
+    return out!;
+  }
   return r;
 }
 

@@ -402,6 +402,105 @@ describe("the kernel table scales rows of extreme magnitude for a backend's floa
   });
 });
 
+describe('an out on the memory of an input is never written before the input is read (found by a probe)', () => {
+  /** Row-major `rows x cols` values on a SharedArrayBuffer, and the same memory through a second SharedArrayBuffer object. */
+  const twoObjects = (rows: number, cols: number, extra: number): [Float32Array, Float32Array] => {
+    const sab = new SharedArrayBuffer((rows * cols + extra) * 4);
+    const x = new Float32Array(sab, 0, rows * cols);
+    for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) + (i % 3) * 0.1;
+    return [x, new Float32Array(structuredClone(sab))];
+  };
+  const cos64 = (a: Float32Array, i: number, b: Float32Array, j: number, d: number) => {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let t = 0; t < d; t++) {
+      ab += a[i * d + t] * b[j * d + t];
+      aa += a[i * d + t] ** 2;
+      bb += b[j * d + t] ** 2;
+    }
+    return ab / Math.sqrt(aa * bb);
+  };
+
+  it('kit.cosineMatrix: an out on a second SharedArrayBuffer object over b goes through the copying path', async () => {
+    // An ungated cosineMatrix that reads b a row at a time and writes that row's column at once,
+    // as wasm's stream did: b's later rows, overwritten through out first, gave wrong cosines.
+    const streaming = (a: Matrix, b: Matrix, out?: Float32Array) => {
+      const r = out ?? new Float32Array(a.rows * b.rows);
+      for (let j = 0; j < b.rows; j++)
+        for (let i = 0; i < a.rows; i++) r[i * b.rows + j] = cos64(a.data, i, b.data, j, a.cols);
+      return r;
+    };
+    const kit = createCosineKit({
+      backend: { name: 'streams-b', ungated: ['cosineMatrix'], kernels: { cosineMatrix: streaming } },
+    });
+    await kit.ready();
+    const d = 8;
+    const n = 300;
+    const [b, view] = twoObjects(n, d, 0);
+    const bCopy = Float32Array.from(b);
+    const a = Float32Array.from({ length: 2 * d }, (_, i) => Math.cos(i));
+    const out = view.subarray(view.length - 2 * n);
+    const m = await kit.cosineMatrix(new Tensor(a, 2, d), new Tensor(b, n, d), { out });
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < n; j++)
+        expect(Math.abs(m.data[i * n + j] - cos64(a, i, bCopy, j, d))).toBeLessThan(1e-6);
+  });
+
+  it('sync normalize: v and out on two SharedArrayBuffer objects, shifted, give the right values', () => {
+    const [v, view] = twoObjects(1, 4, 1);
+    v.set([3, 4, 0, 12]);
+    const out = view.subarray(1, 5);
+    normalize(v, out);
+    expect(Array.from(out).map((x) => +x.toFixed(6))).toEqual([0.230769, 0.307692, 0, 0.923077]);
+  });
+
+  it('the kernel table: cosineMatrix into b, addBias, activation and activationGrad into shifted views', async () => {
+    const k = await createCosineKit({ backend: createReferenceBackend() }).kernels();
+    const d = 4;
+    const n = 200;
+    const a = Float32Array.from({ length: 3 * d }, (_, i) => Math.cos(i));
+    const b = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.37) + 0.1);
+    const bCopy = Float32Array.from(b);
+    // out over the first 3 x n of b's n x d values: the reference reads b in blocks of 128 rows.
+    const big = new Float32Array(Math.max(3 * n, n * d));
+    big.set(b);
+    const bOn = big.subarray(0, n * d);
+    const out = big.subarray(0, 3 * n);
+    await k.cosineMatrix({ data: a, rows: 3, cols: d }, { data: bOn, rows: n, cols: d }, out);
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < n; j++)
+        expect(Math.abs(out[i * n + j] - cos64(a, i, bCopy, j, d))).toBeLessThan(1e-6);
+    // Elementwise kernels into a view one value on: x = [1, 2, 3, 4] as 2 x 2.
+    const shifted = async (run: (x: Float32Array, out: Float32Array) => unknown) => {
+      const buf = new Float32Array(5);
+      buf.set([1, 2, 3, 4]);
+      await run(buf.subarray(0, 4), buf.subarray(1, 5));
+      return Array.from(buf.subarray(1, 5));
+    };
+    expect(await shifted((x, o) => k.activation('linear', { data: x, rows: 2, cols: 2 }, o))).toEqual([
+      1, 2, 3, 4,
+    ]);
+    expect(await shifted((x, o) => k.activation('relu', { data: x, rows: 2, cols: 2 }, o))).toEqual([
+      1, 2, 3, 4,
+    ]);
+    expect(await shifted((x, o) => k.addBias({ data: x, rows: 2, cols: 2 }, x.subarray(0, 2), o))).toEqual([
+      2, 4, 4, 6,
+    ]);
+    const dy = Float32Array.of(1, -2, 3, -4);
+    expect(
+      await shifted((x, o) =>
+        k.activationGrad('relu', { data: dy, rows: 2, cols: 2 }, { data: x, rows: 2, cols: 2 }, o),
+      ),
+    ).toEqual([1, 0, 3, 0]);
+    // Exactly in place stays in place.
+    const x = Float32Array.of(-1, 2, -3, 4);
+    const r = await k.activation('relu', { data: x, rows: 2, cols: 2 }, x);
+    expect(Array.from(x)).toEqual([0, 2, 0, 4]);
+    expect(r).toBe(x);
+  });
+});
+
 describe("the kernel table reads a caller's matrix once (found by a probe)", () => {
   it('each field of each matrix is read once per call, the kernel given what was read', async () => {
     // A getter on `data` that called back into the kit ran again while the wasm kernel held the
