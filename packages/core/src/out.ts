@@ -48,7 +48,12 @@ export function checkOut(
       data.buffer
     )
       fail('INVALID_ARGUMENT', `shares a buffer with '${name}'.`);
-  return plainFloat32(data);
+  // A view that tracks a resizable buffer's length is fixed at the result's: grown while an async
+  // backend ran, its kernel saw more values than were due and failed as the backend's fault.
+  const plain = plainFloat32(data);
+  return (plain.buffer as { resizable?: boolean }).resizable
+    ? new Float32Array(plain.buffer, plain.byteOffset, plain.length)
+    : plain;
 }
 
 /**

@@ -780,6 +780,40 @@ describe('buffers that detach, shrink or grow after they were handed over', () =
     }
   });
 
+  it("an out tracking a resizable buffer, resized while an async backend runs: DISPOSED when shrunk, the answer when grown (was the backend's fault)", async () => {
+    // A backend that answers later and writes into out then, as tfjs does.
+    const kit = createCosineKit({
+      backend: {
+        name: 'later',
+        kernels: {
+          cosineMatrix: async (a, b, out) => {
+            await new Promise((r) => setTimeout(r, 5));
+            const r = referenceKernels.cosineMatrix(a, b) as Float32Array;
+            if (out === undefined) return r;
+            out.set(r);
+            return out;
+          },
+        },
+      },
+    });
+    await kit.ready();
+    const a = new Tensor(Float32Array.of(1, 0, 0, 1), 2, 2);
+    for (const [what, bytes] of [
+      ['shrunk', 4],
+      ['grown', 32],
+    ] as const) {
+      const [out, buf] = resizable([0, 0, 0, 0]);
+      const p = kit.cosineMatrix(a, a, { out });
+      buf.resize(bytes);
+      const r = await p.then(
+        (t) => Array.from(t.data),
+        (e: unknown) => e,
+      );
+      if (what === 'shrunk') expect(r, what).toMatchObject({ code: 'DISPOSED', arg: 'options.out' });
+      else expect(r, what).toEqual([1, 0, 0, 1]);
+    }
+  });
+
   it('new Tensor over a detached buffer is DISPOSED, not a shape mismatch', () => {
     expect(() => new Tensor(detached([1, 2, 3, 4]), 2, 2)).toThrow(
       expect.objectContaining({ code: 'DISPOSED', op: 'tensor', arg: 'data' }),
