@@ -202,23 +202,26 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     },
   };
 
+  // Every kernel runs after init and the kernels queued before it (the engines' one lock): its
+  // inputs are copied at the call, so the answer is for them as they were then (the kit's kernel
+  // table hands the caller's own arrays, and one reused right after the call changed the answer).
   const kernels: TfjsBackend['kernels'] = {
-    rowNorms: rowNorms(ctx),
-    normalizeRows: normalizeRows(ctx),
-    cosineRows: cosineRows(ctx),
-    cosineMatrix: cosineMatrix(ctx),
-    topK: topK(ctx),
-    createCorpus: createCorpus(ctx, live),
-    corpusSearch: corpusSearch(ctx),
-    corpusSearchAllowed: corpusSearchAllowed(ctx),
-    corpusMatrix: corpusMatrix(ctx),
+    rowNorms: atCall(rowNorms(ctx), 1),
+    normalizeRows: atCall(normalizeRows(ctx), 1),
+    cosineRows: atCall(cosineRows(ctx), 2),
+    cosineMatrix: atCall(cosineMatrix(ctx), 2),
+    topK: atCall(topK(ctx)),
+    createCorpus: atCall(createCorpus(ctx, live)),
+    corpusSearch: atCall(corpusSearch(ctx)),
+    corpusSearchAllowed: atCall(corpusSearchAllowed(ctx)),
+    corpusMatrix: atCall(corpusMatrix(ctx), 2),
     readCorpus: readCorpus(ctx),
     importCorpus: importCorpus(ctx, live),
-    mergeCorpora: mergeCorpora(ctx, live),
-    matmul: matmul(ctx),
-    addBias: addBias(ctx),
-    activation: activation(ctx),
-    activationGrad: activationGrad(ctx),
+    mergeCorpora: atCall(mergeCorpora(ctx, live)),
+    matmul: atCall(matmul(ctx), 4),
+    addBias: atCall(addBias(ctx), 2),
+    activation: atCall(activation(ctx), 2),
+    activationGrad: atCall(activationGrad(ctx), 3),
   };
 
   return {
@@ -305,4 +308,25 @@ function webglRenderer(tf: Tfjs): string | undefined {
 /** A value as an error message shows it: strings quoted, so '4' is not read as 4. */
 function describe(v: unknown): string {
   return typeof v === 'string' ? `the string '${v}'` : valueText(v);
+}
+
+/**
+ * `kernel` with its inputs copied when it is called (see the kernel table above): every matrix
+ * (`{ data, rows, cols }`), Float32Array and Uint8Array argument, and those in an array argument,
+ * except the output at index `outAt`, which the kernel writes.
+ */
+function atCall<A extends unknown[], R>(kernel: (...args: A) => R, outAt = -1): (...args: A) => R {
+  return (...args: A) => kernel(...(args.map((v, i) => (i === outAt ? v : held(v))) as A));
+}
+
+/** A copy of a kernel input `v` made now (see {@link atCall}); anything else as it is. */
+function held(v: unknown): unknown {
+  if (v instanceof Float32Array || v instanceof Uint8Array) return v.slice();
+  if (Array.isArray(v)) return v.map(held);
+  if (typeof v === 'object' && v !== null) {
+    const m = v as { data?: unknown; rows?: unknown; cols?: unknown };
+    const data = m.data;
+    if (data instanceof Float32Array) return { data: data.slice(), rows: m.rows, cols: m.cols };
+  }
+  return v;
 }

@@ -91,6 +91,39 @@ describe.each(['cpu', 'wasm'] as const)('tfjs-%s: hostile magnitudes through the
 // every later call of every tfjs-wasm backend failed (a limits probe grew a corpus by 1 GiB adds).
 // A corpus that cannot fit is refused before anything reaches the engine; the shape alone decides,
 // so the matrix here declares rows its data does not hold (the kit never passes such a one).
+describe.each(['cpu', 'wasm'] as const)(
+  'tfjs-%s: the kernel table answers for its inputs as they were at the call',
+  (engine) => {
+    it('arrays reused right after the call change nothing; a NaN written after it is not the backend failing', async () => {
+      // The kernels ran after init and the engines' lock, reading the caller's arrays then (a probe).
+      const kit = createCosineKit({ backend: createTfjsBackend({ engine }) });
+      const k = await kit.kernels();
+      const eye = () => ({ data: Float32Array.of(1, 0, 0, 1), rows: 2, cols: 2 });
+      const a = eye();
+      const b = eye();
+      const m = k.cosineMatrix(a, b);
+      a.data.set([0, 1, 1, 0]);
+      const p = k.matmul(b, b, false, false);
+      b.data.set([2, 2, 2, 2]);
+      const x = eye();
+      const bias = Float32Array.of(1, 2);
+      const q = k.addBias(x, bias);
+      bias.fill(Number.NaN);
+      x.data.fill(Number.NaN);
+      const c = eye();
+      const corpus = k.createCorpus(c);
+      c.data.set([0, 1, 1, 0]);
+      expect(Array.from(await m)).toEqual([1, 0, 0, 1]);
+      expect(Array.from(await p)).toEqual([1, 0, 0, 1]);
+      expect(Array.from(await q)).toEqual([2, 2, 1, 3]);
+      const h = await corpus;
+      expect(Array.from((await k.corpusSearch(h, eye(), 1)).indices)).toEqual([0, 1]);
+      h.dispose();
+      kit.dispose();
+    });
+  },
+);
+
 describe('tfjs-wasm: a corpus past the 4 GiB heap', () => {
   it('is OUT_OF_MEMORY naming its rows, before the engine sees it, and the engine still runs', async () => {
     const b = createTfjsBackend({ engine: 'wasm' });

@@ -79,5 +79,11 @@ const isShared = (b: ArrayBufferLike): boolean =>
 export function outFailure(op: string, e: unknown, out: Float32Array | undefined): unknown {
   if (out === undefined || out.byteLength !== 0) return e;
   if (isCosineKitError(e) && e.code !== 'BACKEND_ERROR') return e;
-  return argErrorOf('DISPOSED', op, 'options.out', 'was transferred (detached) while the call ran.', e);
+  return argErrorOf(
+    'DISPOSED',
+    op,
+    'options.out',
+    'was transferred (detached) or shrunk while the call ran.',
+    e,
+  );
 }
