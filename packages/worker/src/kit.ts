@@ -578,6 +578,9 @@ class Kit implements Link {
     } catch (e) {
       return Promise.reject(e);
     }
+    // Disposed while its arguments were read (a getter, a Proxy's trap): the call was posted to
+    // the ended worker and never settled.
+    if (this.#dead) return Promise.reject(this.#deadError(op));
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       const p: Pending = {

@@ -1125,6 +1125,73 @@ describe('dispose and crashes', () => {
     k.dispose();
   });
 
+  it('a dispose() from a getter or trap the call reads rejects that call with DISPOSED (it was posted to the ended worker and hung)', async () => {
+    type Case = (k: WorkerKit, c: WorkerCorpus) => Promise<unknown>;
+    const cases: [string, Case][] = [
+      [
+        'search filter getter',
+        (k, c) =>
+          c.search(mat(1, 4, 1), 1, {
+            get filter() {
+              k.dispose();
+              return undefined;
+            },
+          }),
+      ],
+      [
+        'similarity out getter',
+        (k, c) =>
+          c.similarity(mat(1, 4, 2), {
+            get out() {
+              k.dispose();
+              return undefined;
+            },
+          }),
+      ],
+      [
+        'corpus ids getter',
+        (k) =>
+          k.corpus(mat(2, 4, 3), {
+            get ids() {
+              k.dispose();
+              return undefined;
+            },
+          }),
+      ],
+      [
+        'cosineMatrix out getter',
+        (k) =>
+          k.cosineMatrix(mat(1, 4, 4), mat(2, 4, 5), {
+            get out() {
+              k.dispose();
+              return undefined;
+            },
+          }),
+      ],
+      [
+        'add ids Proxy',
+        (k, c) =>
+          c.add(
+            mat(1, 4, 6),
+            new Proxy(['z'], { get: (t, p, r) => (p === '0' && k.dispose(), Reflect.get(t, p, r)) }),
+          ),
+      ],
+    ];
+    for (const [name, call] of cases) {
+      const k = await createWorkerKit({ backend: 'reference' });
+      const c = await k.corpus(mat(8, 4, 7));
+      const settled = await Promise.race([
+        call(k, c).then(
+          () => 'resolved',
+          (e: { code?: string }) => e.code,
+        ),
+        new Promise((r) => setTimeout(() => r('hung'), 5000)),
+      ]);
+      expect(settled, name).toBe('DISPOSED');
+      k.dispose();
+    }
+  });
+
   const crashy = new URL('./fixtures/crash-backend.mjs', import.meta.url);
   it('an uncaught error in the worker rejects every pending call with BACKEND_ERROR', async () => {
     const k = await createWorkerKit({ backends: [crashy], backend: 'crashy' });
