@@ -35,6 +35,7 @@ import {
   tableActivation,
   tableAgree,
   tableCorpus,
+  tableIntact,
   tableMatrix,
   tableOut,
   tableVector,
@@ -1362,6 +1363,7 @@ export class CheckedKernels {
       topK: (q, c, n) => {
         q = tableMatrix('topK', 'queries', q);
         c = tableMatrix('topK', 'corpus', c);
+        tableIntact('topK', ['queries', q]);
         tableAgree('topK', 'queries', q.cols, 'corpus', c.cols);
         checkK('topK', n, c.rows);
         return scanned(
@@ -1375,8 +1377,12 @@ export class CheckedKernels {
       },
       createCorpus: (x, o) => {
         x = tableMatrix('createCorpus', 'x', x);
+        // Options read once, before the rows are checked again: a getter of theirs that shrank the
+        // rows' buffer left the backend reading past them.
+        const options = resolveCorpusOptions(o ?? {});
+        tableIntact('createCorpus', ['x', x]);
         return scanned('createCorpus', [['x', x]], () =>
-          this.createCorpus('createCorpus', 'x', tamed('createCorpus', 'x', x), o ?? {}),
+          this.createCorpus('createCorpus', 'x', tamed('createCorpus', 'x', x), options),
         );
       },
       corpusSearch: (h, q, n) => {
@@ -1504,6 +1510,7 @@ export class CheckedKernels {
       matmul: (a, b, ta, tb, out) => {
         a = tableMatrix('matmul', 'a', a);
         b = tableMatrix('matmul', 'b', b);
+        tableIntact('matmul', ['a', a]);
         for (const [arg, t] of [
           ['transA', ta],
           ['transB', tb],
@@ -1590,6 +1597,7 @@ export class CheckedKernels {
 function pair(op: string, a: Matrix, b: Matrix, same: boolean, an = 'a', bn = 'b'): [Matrix, Matrix] {
   a = tableMatrix(op, an, a);
   b = tableMatrix(op, bn, b);
+  tableIntact(op, [an, a]);
   tableAgree(op, bn, b.cols, an, a.cols);
   if (same) tableAgree(op, bn, b.rows, an, a.rows, 'rows');
   return [a, b];

@@ -50,6 +50,22 @@ export function tableMatrix(op: string, arg: string, m: Matrix): Matrix {
   return { data, rows, cols };
 }
 
+/**
+ * Throws `DISPOSED` naming the first of `args` (matrices as {@link tableMatrix} read them) whose
+ * buffer was transferred or shrunk below its shape since: a later argument's getter or trap can do
+ * that, and a kernel then read past the values left (wrong cosines, or another call's memory).
+ */
+export function tableIntact(op: string, ...args: readonly (readonly [string, Matrix])[]): void {
+  for (const [arg, m] of args)
+    if (m.data.length !== m.rows * m.cols)
+      argError(
+        'DISPOSED',
+        op,
+        arg,
+        `had its buffer transferred (detached) or shrunk below its ${m.rows} x ${m.cols} values while a later argument was read.`,
+      );
+}
+
 /** Throws `SHAPE_MISMATCH` (or `INVALID_TYPE`) naming `arg` unless `v` is a Float32Array of `length` values. */
 export function tableVector(op: string, arg: string, v: unknown, length: number): void {
   if (v instanceof Float32Array && v.length === length && length > 0) return;

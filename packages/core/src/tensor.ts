@@ -335,6 +335,8 @@ export function attached(x: ArrayBufferView, op: string, arg: string): void {
 
 /** Refuses a tensor whose buffer was transferred or shrunk since it was made, naming `op` and `arg`. */
 export function intact(t: Tensor, op: string, arg: string): void {
+  // Disposed meanwhile (an options getter of the call did it): named here, not by Tensor.data.
+  if (t.disposed) argError('DISPOSED', op, arg, 'is a disposed tensor.');
   if (t.data.length !== t.rows * t.cols)
     argError(
       'DISPOSED',

@@ -814,6 +814,46 @@ describe('buffers that detach, shrink or grow after they were handed over', () =
     }
   });
 
+  it('the kernel table: an argument shrunk while a later one is read is DISPOSED naming it (a backend read past it)', async () => {
+    const k = await createCosineKit({ backend: createReferenceBackend() }).kernels();
+    const calls: [string, string, (a: Matrix, b: Matrix) => unknown][] = [
+      ['cosineRows', 'a', (a, b) => k.cosineRows(a, b)],
+      ['cosineMatrix', 'a', (a, b) => k.cosineMatrix(a, b)],
+      ['matmul', 'a', (a, b) => k.matmul(a, b, false, true)],
+      ['topK', 'queries', (a, b) => k.topK(a, b, 1)],
+      ['activationGrad', 'x', (a, b) => k.activationGrad('relu', a, b)],
+    ];
+    for (const [op, arg, call] of calls) {
+      const [x, buf] = resizable([1, 2, 3, 4, 5, 6, 7, 8]);
+      const later = {
+        get data() {
+          buf.resize(8);
+          return Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+        },
+        rows: 2,
+        cols: 4,
+      };
+      const e = await Promise.resolve()
+        .then(() => call({ data: x, rows: 2, cols: 4 }, later))
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(e, op).toMatchObject({ code: 'DISPOSED', op, arg });
+    }
+    // createCorpus's rows, shrunk by a getter of its options.
+    const [x, buf] = resizable([1, 2, 3, 4, 5, 6, 7, 8]);
+    const options = {
+      get storage() {
+        buf.resize(4);
+        return 'float32' as const;
+      },
+    };
+    expect(() => k.createCorpus({ data: x, rows: 2, cols: 4 }, options)).toThrow(
+      expect.objectContaining({ code: 'DISPOSED', op: 'createCorpus', arg: 'x' }),
+    );
+  });
+
   it('new Tensor over a detached buffer is DISPOSED, not a shape mismatch', () => {
     expect(() => new Tensor(detached([1, 2, 3, 4]), 2, 2)).toThrow(
       expect.objectContaining({ code: 'DISPOSED', op: 'tensor', arg: 'data' }),
