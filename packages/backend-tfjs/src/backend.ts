@@ -231,6 +231,8 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
     async init() {
       if (disposed) disposedBackend('init');
       await init();
+      // Disposed while the engine started: init() says so, as wasm's does (it resolved).
+      if (disposed) disposedBackend('init');
     },
     dispose() {
       disposed = true;

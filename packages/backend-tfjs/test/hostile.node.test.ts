@@ -124,6 +124,26 @@ describe.each(['cpu', 'wasm'] as const)(
   },
 );
 
+describe.each(['cpu', 'wasm'] as const)('tfjs-%s: disposed while it starts', (engine) => {
+  it('init() and kit.ready() reject DISPOSED naming the backend (they resolved)', async () => {
+    const backend = createTfjsBackend({ engine });
+    const started = backend.init().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    backend.dispose();
+    expect(await started).toMatchObject({ code: 'DISPOSED', op: 'init', arg: 'backend' });
+    const other = createTfjsBackend({ engine });
+    const kit = createCosineKit({ backend: other });
+    const ready = kit.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    other.dispose();
+    expect(await ready).toMatchObject({ code: 'DISPOSED' });
+  });
+});
+
 describe('tfjs-wasm: a corpus past the 4 GiB heap', () => {
   it('is OUT_OF_MEMORY naming its rows, before the engine sees it, and the engine still runs', async () => {
     const b = createTfjsBackend({ engine: 'wasm' });

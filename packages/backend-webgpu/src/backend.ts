@@ -218,6 +218,8 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
         // The registry records this message as the reason the backend was passed over.
         throw new Error(`webgpu unavailable: ${errorText(e)}`);
       }
+      // Disposed while the device opened: it goes (see dispose), and init() says so, as wasm's does.
+      if (disposed) disposedBackend('init');
     },
     dispose() {
       disposed = true;

@@ -67,6 +67,17 @@ async function dawnRecordingReads(): Promise<{ gpu: WebGpuEntry; reads: number[]
 }
 
 describe.skipIf(skip !== null)('webgpu device in Node (Dawn)', () => {
+  it('disposed while its device opens: init() rejects DISPOSED naming the backend (it resolved), nothing left open', async () => {
+    const backend = createWebGpuBackend();
+    const started = Promise.resolve(backend.init!()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    backend.dispose!();
+    expect(await started).toMatchObject({ code: 'DISPOSED', op: 'init', arg: 'backend' });
+    expect(backend.memory?.()).toMatchObject({ residentHandles: 0 });
+  });
+
   it('a read-back never asks for a buffer past maxBufferSize (an export of codes, scales and rows together did)', async () => {
     const { gpu, reads } = await dawnRecordingReads();
     const limits = { maxStorageBufferBindingSize: 4096, maxBufferSize: 4096 };
