@@ -575,6 +575,18 @@ class Kit implements Link {
         }
       });
       checkOutAlias(op, args, names);
+      // A tensor whose buffer a later argument's getter shrank or transferred: named as core names
+      // it (the worker met its short values as SHAPE_MISMATCH naming tensor's 'data').
+      args.forEach((a, i) => {
+        if (a instanceof Tensor && !a.disposed && a.data.length !== a.rows * a.cols) {
+          const arg = names[i] ?? 'options';
+          throw new CosineKitError(
+            'DISPOSED',
+            `Argument '${arg}' passed to '${op}' is a tensor whose buffer was transferred (detached) or shrunk below its shape [${a.rows}, ${a.cols}].`,
+            { op, arg },
+          );
+        }
+      });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -1484,7 +1496,14 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
         { op, arg: 'options.out' },
       );
     if (out.out !== undefined) out.out = outStandIn(out.out);
-    if (isSignal(out.signal)) out.signal = { [TAG]: 'signal' };
+    // Its reading throwing is named as core names it (it was named 'options').
+    let signal: boolean;
+    try {
+      signal = isSignal(out.signal);
+    } catch (e) {
+      throw readError(op, 'options.signal', e);
+    }
+    if (signal) out.signal = { [TAG]: 'signal' };
     if (op === 'corpusFrom' && typeof out.onProgress === 'function') out.onProgress = { [TAG]: 'progress' };
     // kit.corpus's ids, read as core reads them (named `ids`, as core names them).
     if (out.ids !== undefined) out.ids = idList(out.ids, op, 'ids');

@@ -1192,6 +1192,46 @@ describe('dispose and crashes', () => {
     }
   });
 
+  it('a signal whose reading throws, and a tensor shrunk by a later getter, are named as core names them', async () => {
+    const k = await createWorkerKit({ backend: 'reference' });
+    const c = await k.corpus(mat(8, 4, 8));
+    const signal = {
+      get aborted(): boolean {
+        throw new Error('boom');
+      },
+      addEventListener() {},
+      removeEventListener() {},
+    } as unknown as AbortSignal;
+    await expect(c.search(mat(1, 4, 9), 1, { signal })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'search',
+      arg: 'options.signal',
+    });
+    const ab = new (
+      ArrayBuffer as unknown as new (
+        n: number,
+        o: { maxByteLength: number },
+      ) => ArrayBuffer & {
+        resize(n: number): void;
+      }
+    )(32, { maxByteLength: 64 });
+    const q = new Tensor(new Float32Array(ab).fill(1), 2, 4);
+    const shrink = {
+      get filter() {
+        ab.resize(4);
+        return undefined;
+      },
+    };
+    await expect(c.search(q, 1, shrink)).rejects.toMatchObject({
+      code: 'DISPOSED',
+      op: 'search',
+      arg: 'queries',
+      message:
+        "Argument 'queries' passed to 'search' is a tensor whose buffer was transferred (detached) or shrunk below its shape [2, 4].",
+    });
+    k.dispose();
+  });
+
   const crashy = new URL('./fixtures/crash-backend.mjs', import.meta.url);
   it('an uncaught error in the worker rejects every pending call with BACKEND_ERROR', async () => {
     const k = await createWorkerKit({ backends: [crashy], backend: 'crashy' });
