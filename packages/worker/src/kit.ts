@@ -578,7 +578,7 @@ class Kit implements Link {
       // A tensor whose buffer a later argument's getter shrank or transferred: named as core names
       // it (the worker met its short values as SHAPE_MISMATCH naming tensor's 'data').
       args.forEach((a, i) => {
-        if (a instanceof Tensor && !a.disposed && a.data.length !== a.rows * a.cols) {
+        if (isTensor(a) && !a.disposed && a.data.length !== a.rows * a.cols) {
           const arg = names[i] ?? 'options';
           throw new CosineKitError(
             'DISPOSED',
@@ -1216,6 +1216,15 @@ function sharedOut(o: unknown): boolean {
  * `INVALID_ARGUMENT` naming `options.signal` when reading it throws (a getter: it threw at the
  * caller, synchronously), else undefined.
  */
+/** Whether `v` is a Tensor; a value that cannot be inspected (a revoked Proxy) is not one. */
+function isTensor(v: unknown): v is Tensor {
+  try {
+    return v instanceof Tensor;
+  } catch {
+    return false;
+  }
+}
+
 function abortedNow(op: string, signal: AbortSignal | undefined): CosineKitError | undefined {
   try {
     return signal?.aborted ? abortedError(op, signal) : undefined;
