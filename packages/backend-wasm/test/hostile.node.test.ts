@@ -354,6 +354,28 @@ describe('a disposed backend, and norms past float32, through the kit', () => {
   });
 });
 
+describe('an input disposed by a later argument, through the ungated kernels', () => {
+  it("is DISPOSED naming the call and the argument (it was named 'Tensor.data' and 'tensor')", async () => {
+    const b = await backend({ threads: 1 });
+    const kit = createCosineKit({ backend: b });
+    await kit.ready();
+    const a = new Tensor(Float32Array.of(1, 0, 0, 1), 2, 2);
+    const e = await kit
+      .cosineMatrix(a, [[1, 0]], {
+        get out() {
+          a.dispose();
+          return undefined;
+        },
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(e).toMatchObject({ code: 'DISPOSED', op: 'cosineMatrix', arg: 'a' });
+    b.dispose();
+  });
+});
+
 describe('createWasmBackend on options that are not an object', () => {
   it('refuses them by name, as it does a bad variant', async () => {
     const { createWasmBackend } = await import('../src/index.js');

@@ -10,8 +10,8 @@ export interface MatrixOptions {
    * tens of milliseconds to touch for the first time). The backend writes into it where it can, and
    * the result is copied into it otherwise. It must not be on the buffer of an input (on a
    * SharedArrayBuffer beside an input on one, whose memory cannot be compared, the inputs are
-   * copied first), and holds unspecified values if the call fails. After a failure by `timeoutMs` the backend's kernel may
-   * still write into it when it ends: give the next call another buffer.
+   * copied first), and holds unspecified values if the call fails. After a failure by `timeoutMs`
+   * the backend's kernel may still write into it when it ends: give the next call another buffer.
    */
   out?: Float32Array | Tensor;
 }
