@@ -1127,47 +1127,20 @@ describe('dispose and crashes', () => {
 
   it('a dispose() from a getter or trap the call reads rejects that call with DISPOSED (it was posted to the ended worker and hung)', async () => {
     type Case = (k: WorkerKit, c: WorkerCorpus) => Promise<unknown>;
+    /** Options whose `key`, read, disposes the kit. */
+    const disposing = (k: WorkerKit, key: string) =>
+      Object.defineProperty({}, key, {
+        enumerable: true,
+        get() {
+          k.dispose();
+          return undefined;
+        },
+      });
     const cases: [string, Case][] = [
-      [
-        'search filter getter',
-        (k, c) =>
-          c.search(mat(1, 4, 1), 1, {
-            get filter() {
-              k.dispose();
-              return undefined;
-            },
-          }),
-      ],
-      [
-        'similarity out getter',
-        (k, c) =>
-          c.similarity(mat(1, 4, 2), {
-            get out() {
-              k.dispose();
-              return undefined;
-            },
-          }),
-      ],
-      [
-        'corpus ids getter',
-        (k) =>
-          k.corpus(mat(2, 4, 3), {
-            get ids() {
-              k.dispose();
-              return undefined;
-            },
-          }),
-      ],
-      [
-        'cosineMatrix out getter',
-        (k) =>
-          k.cosineMatrix(mat(1, 4, 4), mat(2, 4, 5), {
-            get out() {
-              k.dispose();
-              return undefined;
-            },
-          }),
-      ],
+      ['search filter getter', (k, c) => c.search(mat(1, 4, 1), 1, disposing(k, 'filter'))],
+      ['similarity out getter', (k, c) => c.similarity(mat(1, 4, 2), disposing(k, 'out'))],
+      ['corpus ids getter', (k) => k.corpus(mat(2, 4, 3), disposing(k, 'ids'))],
+      ['cosineMatrix out getter', (k) => k.cosineMatrix(mat(1, 4, 4), mat(2, 4, 5), disposing(k, 'out'))],
       [
         'add ids Proxy',
         (k, c) =>
