@@ -28,6 +28,7 @@ import { crc32 } from '../src/crc32.js';
 import { loadCorpusFile, saveCorpusFile } from '../src/fs.js';
 import { type Corpus, type CorpusStorage, createCosineKit, Tensor } from '../src/index.js';
 import { ReferenceCorpus } from '../src/kernels/corpus.js';
+import { loadCorpusOpfs } from '../src/opfs.js';
 import { rows } from './fixtures/data.js';
 
 const kit = createCosineKit({ backend: createReferenceBackend() });
@@ -740,6 +741,88 @@ describe('a forged header length over a hole (a sparse file)', () => {
       arg: 'path',
       message: expect.stringMatching(/header that is not valid JSON/),
     });
+    rmSync(path);
+  });
+});
+
+describe('a forged header length whose first bytes open a JSON object', () => {
+  /** A file of `size` bytes: the preamble (version 2, header length `h`), then `lead` bytes, then zeros. */
+  function forged(
+    h: number,
+    lead: Uint8Array,
+  ): { size: number; bytes: (a: number, b: number) => Uint8Array } {
+    const head = new Uint8Array(16 + lead.length);
+    head.set(new TextEncoder().encode('CKCORPUS'));
+    new DataView(head.buffer).setUint32(8, 2, true);
+    new DataView(head.buffer).setUint32(12, h, true);
+    head.set(lead, 16);
+    return {
+      size: 16 + h + 4 + 8,
+      bytes: (a, b) => {
+        const out = new Uint8Array(b - a);
+        if (a < head.length) out.set(head.subarray(a, Math.min(b, head.length)));
+        return out;
+      },
+    };
+  }
+
+  it('is refused within a piece of its header, reading no more than that (4 GiB was read and held first)', async () => {
+    // '{', then spaces past the first 4 KiB (the lead read alone), then a hole of zeros.
+    const lead = new Uint8Array(3 * 2 ** 20).fill(0x20);
+    lead[0] = 0x7b;
+    const f = forged(2 ** 32 - 8, lead);
+    const asked: number[] = [];
+    const file = {
+      size: f.size,
+      slice: (a: number, b: number) => {
+        asked.push(b - a);
+        return { arrayBuffer: async () => f.bytes(a, b).buffer };
+      },
+    };
+    const directory = { getFileHandle: async () => ({ getFile: async () => file }) };
+    const kit = createCosineKit({ backend: 'reference' });
+    await expect(
+      loadCorpusOpfs(kit, 'forged.ckc', { directory: directory as unknown as FileSystemDirectoryHandle }),
+    ).rejects.toMatchObject({
+      code: 'CORRUPT_DATA',
+      op: 'loadCorpusOpfs',
+      arg: 'name',
+      message: expect.stringMatching(/header that is not valid JSON/),
+    });
+    // The preamble, the lead, three pieces of spaces and the one that reaches the zeros.
+    expect(Math.max(...asked)).toBeLessThanOrEqual(2 ** 20);
+    expect(asked.reduce((a, b) => a + b, 0)).toBeLessThan(5 * 2 ** 20);
+  });
+
+  it('a sparse file on disk whose header is "{" and zeros is refused from its first bytes', async () => {
+    const path = at('sparse-brace.ckc');
+    const f = forged(2 ** 32 - 8, Uint8Array.of(0x7b));
+    const fh = await open(path, 'w');
+    await fh.write(f.bytes(0, 17), 0, 17, 0);
+    await fh.truncate(f.size);
+    await fh.close();
+    await expect(loadCorpusFile(createCosineKit({ backend: 'reference' }), path)).rejects.toMatchObject({
+      code: 'CORRUPT_DATA',
+      op: 'loadCorpusFile',
+      arg: 'path',
+      message: expect.stringMatching(/header that is not valid JSON/),
+    });
+    rmSync(path);
+  });
+
+  it('a header that really is longer than a piece still loads', async () => {
+    // Ids long enough that the header spans several pieces.
+    const kit = createCosineKit({ backend: 'reference' });
+    const ids = Array.from({ length: 40 }, (_, i) => `${'x'.repeat(60_000)}-${i}`);
+    const c = await kit.corpus(
+      Array.from({ length: 40 }, (_, i) => [1, i]),
+      { ids },
+    );
+    const path = at('long-header.ckc');
+    await saveCorpusFile(c, path);
+    const back = await loadCorpusFile(kit, path);
+    expect((await back.search([[1, 39]], 1)).ids).toEqual([ids[39]]);
+    expect((await back.search([[1, 0]], 1)).ids).toEqual([ids[0]]);
     rmSync(path);
   });
 });
