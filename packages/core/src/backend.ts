@@ -86,6 +86,7 @@ export type { ResolvedKernels } from './resolve.js';
 export { declareKernels, resolveKernels } from './resolve.js';
 export { MAX_ORDINAL } from './stored.js';
 export {
+  attached,
   beyondFloat32,
   describeType,
   matrixArg,

@@ -16,6 +16,7 @@ import {
 } from '@cosinekit/core';
 import {
   admit,
+  attached,
   describeType,
   errorText,
   isArrayArg,
@@ -1559,12 +1560,9 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
  * never settle.
  */
 function view<T extends ArrayBufferView>(v: T, moves: Set<ArrayBuffer> | null, op: string, arg: string): T {
-  if (v.byteLength === 0 && detached(v.buffer))
-    throw new CosineKitError(
-      'DISPOSED',
-      `Argument '${arg}' passed to '${op}' is a ${describeType(v)} whose buffer was transferred (detached).`,
-      { op, arg },
-    );
+  // Detached, or a fixed-length view over a resizable buffer shrunk below it: core's error, with its
+  // words (the clone sent the latter as empty, so it failed as truncated or empty input instead).
+  if (v.byteLength === 0) attached(v, op, arg);
   // Node's structured clone writes a view's byte offset and length as 32-bit values: a view 4 GiB
   // into its buffer crossed as the view at its offset modulo 2^32, and the worker answered for other
   // rows (transferred or not). Such a view crosses as a copy of itself; one of 4 GiB or more cannot.

@@ -52,6 +52,16 @@ function cos64(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb);
 }
 
+/** A resizable ArrayBuffer (ES2024; this project's lib predates it). */
+function resizable(bytes: number, max: number): ArrayBuffer & { resize(n: number): void } {
+  return new (
+    ArrayBuffer as unknown as new (
+      n: number,
+      o: { maxByteLength: number },
+    ) => ArrayBuffer & { resize(n: number): void }
+  )(bytes, { maxByteLength: max });
+}
+
 describe('every public operation gives what the in-process kit gives', () => {
   // Awkward widths: 1, odd, not a multiple of 4; one row, and a few.
   for (const d of [1, 17, 67]) {
@@ -1180,14 +1190,7 @@ describe('dispose and crashes', () => {
       op: 'search',
       arg: 'options.signal',
     });
-    const ab = new (
-      ArrayBuffer as unknown as new (
-        n: number,
-        o: { maxByteLength: number },
-      ) => ArrayBuffer & {
-        resize(n: number): void;
-      }
-    )(32, { maxByteLength: 64 });
+    const ab = resizable(32, 64);
     const q = new Tensor(new Float32Array(ab).fill(1), 2, 4);
     const shrink = {
       get filter() {
@@ -1332,6 +1335,46 @@ describe('detached inputs are refused as the in-thread kit refuses them, with or
     // Both carry on.
     expect((await R.search(mat(1, 4, 93), 2)).toArray()).toEqual(
       (await L.search(mat(1, 4, 93), 2)).toArray(),
+    );
+    L.dispose();
+    R.dispose();
+  });
+
+  it('a view over a resizable buffer shrunk below it: DISPOSED with core words (it crossed as empty: CORRUPT_DATA, EMPTY_INPUT, or an uncloneable object with transfer)', async () => {
+    /** A fixed-length view of `n` values over a resizable buffer, then shrunk to nothing. */
+    const shrunk = <T extends Float32Array | Uint8Array>(
+      make: (b: ArrayBuffer, n: number) => T,
+      n: number,
+    ): T => {
+      const b = resizable(4 * n, 8 * n);
+      const v = make(b, n);
+      b.resize(0);
+      return v;
+    };
+    const f32 = (n: number) => shrunk((b, m) => new Float32Array(b, 0, m), n);
+    const u8 = (n: number) => shrunk((b, m) => new Uint8Array(b, 0, m), n);
+    const rows = mat(6, 4, 94);
+    const L = await local.corpus(copy(rows));
+    const R = await remote.corpus(copy(rows));
+    for (const transfer of [false, true]) {
+      const tr = (x: unknown) => (x === local || x === L ? {} : { transfer });
+      const cases: [string, (k: CosineKit | WorkerKit, c: typeof L | typeof R) => Promise<unknown>][] = [
+        ['search queries', (_, c) => c.search(f32(4), 1, tr(c) as never)],
+        ['search mask', (_, c) => c.search(mat(1, 4, 95), 1, { filter: { mask: u8(6) }, ...tr(c) } as never)],
+        ['corpus rows', (k) => k.corpus(f32(8), tr(k) as never)],
+        ['corpus row list', (k) => k.corpus([new Float32Array(4), f32(4)], tr(k) as never)],
+        ['cosineRows', (k) => k.cosineRows(f32(4), new Float32Array(4))],
+        ['loadCorpus', (k) => k.loadCorpus(u8(64))],
+      ];
+      for (const [what, call] of cases) {
+        const want = await failure(call(local, L));
+        expect(want.code, what).toBe('DISPOSED');
+        expect(want.message, what).toMatch(/resizable buffer was shrunk below it/);
+        expect(await failure(call(remote, R)), `${what}, transfer ${transfer}`).toEqual(want);
+      }
+    }
+    expect((await R.search(mat(1, 4, 96), 2)).toArray()).toEqual(
+      (await L.search(mat(1, 4, 96), 2)).toArray(),
     );
     L.dispose();
     R.dispose();

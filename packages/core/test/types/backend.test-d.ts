@@ -39,6 +39,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'admitPair'
       | 'argError'
       | 'argErrorOf'
+      | 'attached'
       | 'backendError'
       | 'beyondFloat32'
       | 'checkColumnSums'
