@@ -539,10 +539,23 @@ function renamed(e: unknown, op: string, arg: string, backend: string, kernel: s
         `threw ${e.code} for inputs the kit had checked: ${e.message}`,
         e,
       );
-    if (e.op === op) return e;
+    // What the kit knows to be false: a kernel is given no signal, and the kit calling it is not
+    // disposed. Passed on, either blamed the caller (an abort they never asked for, a kit they
+    // still hold) and named no backend.
+    if (e.code === 'ABORTED' || (e.code === 'DISPOSED' && e.arg === 'kit'))
+      return backendError(
+        op,
+        arg,
+        backend,
+        kernel,
+        `threw ${e.code} naming '${e.arg}', which ${e.code === 'ABORTED' ? 'a kernel is given no signal to abort on' : 'is not disposed'}: ${e.message}`,
+        e,
+      );
     // A kernel names itself and its own parameter; the caller knows the public names. A corpus or
-    // the backend itself (disposed, say) is the same thing under either name.
-    const at = e.arg === 'corpus' || e.arg === 'backend' ? e.arg : arg;
+    // the backend itself (disposed, say) is the same thing under either name; a kernel that used
+    // the public operation's name used its argument names too. Either way the error names the
+    // backend and kernel it came from (one naming the public operation was passed on as it was).
+    const at = e.op === op || e.arg === 'corpus' || e.arg === 'backend' ? (e.arg ?? arg) : arg;
     const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
     const problem = e.message.startsWith(prefix)
       ? e.message.slice(prefix.length)

@@ -2466,6 +2466,41 @@ describe("a backend's own input errors on inputs the kit checked are the backend
     kit.dispose();
   });
 
+  it('ABORTED (a kernel has no signal) or DISPOSED naming the kit (not disposed) is BACKEND_ERROR naming it; other codes it names itself by the public name carry its name (were passed on as they were)', async () => {
+    const kernels: Backend['kernels'] = {
+      cosineRows: () => argError('ABORTED', 'cosineRows', 'options.signal', 'was aborted.'),
+      cosineMatrix: () => argError('DISPOSED', 'cosineMatrix', 'kit', 'was disposed.'),
+      rowNorms: () => argError('INVALID_ARGUMENT', 'rowNorms', 'x', 'has more rows than this device holds.'),
+    };
+    const kit = createCosineKit({ backend: { name: 'fibber', kernels } });
+    for (const [call, kernel, code] of [
+      [() => kit.cosineRows([[1, 2]], [[3, 4]]), 'cosineRows', 'ABORTED'],
+      [() => kit.cosineMatrix([[1, 2]], [[3, 4]]), 'cosineMatrix', 'DISPOSED'],
+    ] as const) {
+      const e = await rejection(call());
+      expect(e).toMatchObject({ code: 'BACKEND_ERROR', backend: 'fibber', kernel, cause: { code } });
+      expect(e.message).toMatch(
+        code === 'ABORTED' ? /given no signal/ : /naming 'kit', which is not disposed/,
+      );
+    }
+    // A device limit is the backend's to state, by the public names it used, now with its name.
+    const e = await rejection(kit.rowNorms([[1, 2]]));
+    expect(e).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      op: 'rowNorms',
+      arg: 'x',
+      backend: 'fibber',
+      kernel: 'rowNorms',
+    });
+    expect(e.message).toBe("Argument 'x' passed to 'rowNorms' has more rows than this device holds.");
+    // The kit is fine.
+    expect(Array.from(await kit.normalize([[3, 4]]).then((t) => t.data))).toEqual([
+      Math.fround(0.6),
+      Math.fround(0.8),
+    ]);
+    kit.dispose();
+  });
+
   it('a rejection with undefined, null or a string reads as what it was', async () => {
     for (const [value, text] of [
       [undefined, 'threw undefined'],
