@@ -29,7 +29,7 @@ import { allFinite, checkFinite, tameRows } from './gate.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
-import { mayShare } from './out.js';
+import { callersResizable, mayShare } from './out.js';
 import { referenceKernels } from './reference.js';
 import {
   tableActivation,
@@ -79,6 +79,15 @@ function sampled(o: Float32Array, bound = Number.POSITIVE_INFINITY): boolean {
   const lim = bound + 1e-3;
   for (let i = 0; i < n; i += step) if (!(Math.abs(o[i]) <= lim)) return false;
   return n === 0 || Math.abs(o[n - 1]) <= lim;
+}
+
+/**
+ * True for a buffer whose length can change (a resizable ArrayBuffer or a growable
+ * SharedArrayBuffer) that is not a caller's own `out`.
+ */
+function resizes(b: ArrayBufferLike): boolean {
+  const r = b as { resizable?: unknown; growable?: unknown };
+  return (r.resizable === true || r.growable === true) && !callersResizable.has(b);
 }
 
 /** A real Int32Array (see {@link isF32}). */
@@ -250,6 +259,13 @@ export class Guard {
       );
     if (out.length !== length)
       return this.#fail(op, arg, kernel, `returned ${out.length} values where ${length} were due.`);
+    if (resizes(out.buffer))
+      return this.#fail(
+        op,
+        arg,
+        kernel,
+        'returned values on a resizable buffer, whose length can change under the caller who keeps them.',
+      );
     const n = out.length;
     if (kind === 'finite') {
       if (!allFinite(out, out.length))
@@ -307,6 +323,8 @@ export class Guard {
       return fail(
         `returned ${indices.length} indices and ${scores.length} scores where ${queries} x ${k} were due.`,
       );
+    if (resizes(indices.buffer))
+      return fail('returned indices on a resizable buffer, whose length can change under the caller.');
     this.floats(op, arg, kernel, scores, queries * k, 'cosine');
     const seen = k > 32 ? new Uint8Array(rows) : null;
     for (let q = 0; q < queries; q++) {
@@ -833,7 +851,16 @@ export class CheckedKernels {
     return andThen(r, (o) => {
       // A self-checked kernel's answer of the right type and length is not read; anything else is.
       // Its promise holds for admitted inputs only: rows from the kernel table are read back.
-      if (!(admitted && this.#trusted.includes(kernel) && isF32(o) && o.length === length && sampled(o, 1)))
+      if (
+        !(
+          admitted &&
+          this.#trusted.includes(kernel) &&
+          isF32(o) &&
+          o.length === length &&
+          !resizes(o.buffer) &&
+          sampled(o, 1)
+        )
+      )
         this.guard.floats(op, arg, kernel, o, length, 'cosine');
       if (out === undefined || o === out) return o as Float32Array;
       out.set(o as Float32Array);
@@ -1224,7 +1251,7 @@ export class CheckedKernels {
     const dense = (name: DenseKernelName, length: number, run: () => Awaitable<Float32Array>) => {
       const arg = name === 'matmul' ? 'a' : 'x';
       return andThen(g.call(name, arg, name, run), (o) =>
-        isF32(o) && o.length === length && trusted.includes(name) && sampled(o)
+        isF32(o) && o.length === length && !resizes(o.buffer) && trusted.includes(name) && sampled(o)
           ? o
           : g.floats(name, arg, name, o, length, 'finite'),
       );

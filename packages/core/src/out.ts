@@ -51,10 +51,16 @@ export function checkOut(
   // A view that tracks a resizable buffer's length is fixed at the result's: grown while an async
   // backend ran, its kernel saw more values than were due and failed as the backend's fault.
   const plain = plainFloat32(data);
-  return (plain.buffer as { resizable?: boolean }).resizable
-    ? new Float32Array(plain.buffer, plain.byteOffset, plain.length)
-    : plain;
+  if (!(plain.buffer as { resizable?: boolean }).resizable) return plain;
+  callersResizable.add(plain.buffer);
+  return new Float32Array(plain.buffer, plain.byteOffset, plain.length);
 }
+
+/**
+ * Resizable buffers of callers' `out` arrays: a kernel's answer in one is the caller's own array,
+ * written as asked, not a backend's answer on a buffer whose length can change under the caller.
+ */
+export const callersResizable = new WeakSet<ArrayBufferLike>();
 
 /**
  * Whether views `a` and `b` may be on the same memory: the same buffer, or two SharedArrayBuffer

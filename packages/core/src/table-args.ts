@@ -7,6 +7,7 @@
  */
 import { ACTIVATIONS, type Activation, type Matrix } from './contract.js';
 import { argError, reading } from './errors.js';
+import { callersResizable } from './out.js';
 import { describeType, matrixArg, valueText, viewArg } from './tensor.js';
 
 /** At least one row and one column. */
@@ -80,7 +81,12 @@ export function tableVector(op: string, arg: string, v: unknown, length: number)
 
 /** {@link tableVector} for an optional `out`. */
 export function tableOut(op: string, out: unknown, length: number): void {
-  if (out !== undefined) tableVector(op, 'out', out, length);
+  if (out === undefined) return;
+  tableVector(op, 'out', out, length);
+  // The caller's own array: an answer written into it is theirs, whatever its buffer.
+  const b = (out as Float32Array).buffer;
+  if ((b as { resizable?: unknown }).resizable === true || (b as { growable?: unknown }).growable === true)
+    callersResizable.add(b);
 }
 
 /** Throws `DIMENSION_MISMATCH` naming `arg` unless its `has` columns (or rows, with `what`) equal `want`. */

@@ -10,6 +10,7 @@ import {
   getBackend,
   type Matrix,
   referenceKernels,
+  type TopKResult,
 } from '../src/backend.js';
 import { saveCorpusFile } from '../src/fs.js';
 import {
@@ -2499,6 +2500,46 @@ describe("a backend's own input errors on inputs the kit checked are the backend
       Math.fround(0.8),
     ]);
     kit.dispose();
+  });
+
+  it('an answer on a resizable buffer (its length can change under the caller) is BACKEND_ERROR, self-checked or not', async () => {
+    const onResizable = (a: Float32Array): Float32Array => {
+      const b = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(
+        a.byteLength,
+        { maxByteLength: 2 * a.byteLength },
+      );
+      const v = new Float32Array(b);
+      v.set(a);
+      return v;
+    };
+    const r = referenceKernels;
+    const kernels: Backend['kernels'] = {
+      cosineRows: (a, b, out) =>
+        out ? r.cosineRows(a, b, out) : onResizable(r.cosineRows(a, b) as Float32Array),
+      cosineMatrix: (a, b, out) =>
+        out ? r.cosineMatrix(a, b, out) : onResizable(r.cosineMatrix(a, b) as Float32Array),
+      topK: (q, x, k) => {
+        const t = r.topK(q, x, k) as TopKResult;
+        return { ...t, scores: onResizable(t.scores) };
+      },
+    };
+    for (const selfChecked of [[], ['cosineMatrix']] as const) {
+      const kit = createCosineKit({ backend: { name: 'stretchy', kernels, selfChecked } });
+      for (const [call, kernel] of [
+        [() => kit.cosineRows([[1, 2]], [[3, 4]]), 'cosineRows'],
+        [() => kit.cosineMatrix([[1, 2]], [[3, 4]]), 'cosineMatrix'],
+        [() => kit.topK([[1, 2]], [[3, 4]], 1), 'topK'],
+      ] as const) {
+        const e = await rejection(call());
+        expect(e, `${kernel}, self-checked ${selfChecked.join()}`).toMatchObject({
+          code: 'BACKEND_ERROR',
+          backend: 'stretchy',
+          kernel,
+        });
+        expect(e.message).toMatch(/resizable buffer/);
+      }
+      kit.dispose();
+    }
   });
 
   it('a rejection with undefined, null or a string reads as what it was', async () => {
