@@ -449,3 +449,133 @@ describe('the suite catches backends a mutation probe found it passing', () => {
     });
   }
 });
+
+/** A resizable buffer (ES2024; this project's lib predates it) of `bytes`, able to grow to twice that. */
+function resizable(bytes: number): ArrayBuffer & { resize(n: number): void } {
+  return new (
+    ArrayBuffer as unknown as new (
+      n: number,
+      o: { maxByteLength: number },
+    ) => ArrayBuffer & { resize(n: number): void }
+  )(bytes, { maxByteLength: 2 * bytes });
+}
+
+/** `a` copied onto a resizable buffer that grows a tick after it is handed over. */
+function onResizable(a: Float32Array): Float32Array {
+  const b = resizable(a.byteLength);
+  const v = new Float32Array(b);
+  v.set(a);
+  setTimeout(() => b.resize(2 * a.byteLength), 0);
+  return v;
+}
+
+describe('the suite catches backends that change an answer after handing it over (a third-party probe found each passing)', () => {
+  const later = (f: () => void) => setTimeout(f, 1);
+  const LATE: { name: string; groups: string[]; kernels: Partial<Kernels>; message: RegExp }[] = [
+    {
+      name: 'cosineMatrix overwrites its answer a tick later (a recycled read-back buffer)',
+      groups: ['cosineMatrix'],
+      kernels: {
+        cosineMatrix: (a, b, out) => {
+          const v = f32(r.cosineMatrix(a, b, out));
+          later(() => v.fill(0.125));
+          return v;
+        },
+      },
+      message: /cosineMatrix: wrote its answer after handing it over/,
+    },
+    {
+      name: 'topK rewrites its scores a tick later',
+      groups: ['topK'],
+      kernels: {
+        topK: (q, x, k) => {
+          const t = topK(r.topK(q, x, k));
+          later(() => t.scores.fill(0.5));
+          return t;
+        },
+      },
+      message: /topK: wrote its answer after handing it over \(scores\[/,
+    },
+    {
+      name: 'exportCorpus overwrites the rows it exported (a file saved from them was wrong for good)',
+      groups: ['stored corpora'],
+      kernels: {
+        exportCorpus: (h) => {
+          const st = r.exportCorpus!(h) as StoredCorpus;
+          const exact = st.exact ? Float32Array.from(st.exact) : null;
+          later(() => exact?.fill(0.5));
+          return { ...st, exact };
+        },
+      },
+      message: /exportCorpus: wrote its answer after handing it over \(exact\[/,
+    },
+    {
+      name: 'cosineRows answers on a resizable buffer that grows (the caller saw its result change length)',
+      groups: ['cosineRows'],
+      kernels: {
+        cosineRows: (a, b, out) => (out ? r.cosineRows(a, b, out) : onResizable(f32(r.cosineRows(a, b)))),
+      },
+      message: /cosineRows: answered result on a resizable buffer/,
+    },
+  ];
+  for (const m of LATE) {
+    it(m.name, async () => {
+      const backend: Backend = { name: 'mutant', kernels: { ...r, ...m.kernels } };
+      const outcomes = await runCases(
+        await createContext(backend),
+        conformanceCases().filter((c) => m.groups.includes(c.group)),
+      );
+      const failed = outcomes.filter((o) => o.error !== undefined);
+      expect(failed.length, `no case of ${m.groups.join(', ')} failed`).toBeGreaterThan(0);
+      expect(failed.map((o) => o.error!.message)).toContainEqual(expect.stringMatching(m.message));
+    });
+  }
+});
+
+describe('the suite catches ungated kernels that are right only in their first 64 rows (a third-party probe found each passing)', () => {
+  /** `x` with the values of rows from 64 on that are not finite replaced by 0 (checked in its first tile alone). */
+  const firstTile = (x: Matrix): Matrix => ({
+    data: x.data.map((v, i) => (i >= 64 * x.cols && !Number.isFinite(v) ? 0 : v)),
+    rows: x.rows,
+    cols: x.cols,
+  });
+  /** Row i's float32 sum of squares, overflowing as a naive kernel's does. */
+  const naiveSquares = (x: Matrix, i: number) => {
+    let s = Math.fround(0);
+    for (let j = 0; j < x.cols; j++) s = Math.fround(s + Math.fround(x.data[i * x.cols + j]! ** 2));
+    return s;
+  };
+  const UNGATED: { name: string; kernels: Partial<Kernels>; ungated: ('cosineRows' | 'createCorpus')[] }[] = [
+    {
+      name: 'cosineRows: NaN past row 64 answered as a finite cosine',
+      ungated: ['cosineRows'],
+      kernels: { cosineRows: (a, b, out) => r.cosineRows(firstTile(a), firstTile(b), out) },
+    },
+    {
+      name: 'cosineRows: rows past 64 whose squares overflow float32 answered 0',
+      ungated: ['cosineRows'],
+      kernels: {
+        cosineRows: (a, b, out) => {
+          const v = f32(r.cosineRows(a, b, out));
+          for (let i = 64; i < a.rows; i++) if (!Number.isFinite(naiveSquares(a, i))) v[i] = 0;
+          return v;
+        },
+      },
+    },
+    {
+      name: 'createCorpus: NaN past row 64 stored as 0',
+      ungated: ['createCorpus'],
+      kernels: { createCorpus: (x, o) => r.createCorpus!(firstTile(x), o) },
+    },
+  ];
+  for (const m of UNGATED) {
+    it(m.name, async () => {
+      const backend: Backend = { name: 'mutant', kernels: { ...r, ...m.kernels }, ungated: m.ungated };
+      const outcomes = await runCases(
+        await createContext(backend),
+        conformanceCases().filter((c) => c.group === 'ungated kernels'),
+      );
+      expect(outcomes.filter((o) => o.error !== undefined).length).toBeGreaterThan(0);
+    });
+  }
+});

@@ -68,6 +68,119 @@ export async function createContext(
   return { backend, kernels: readOnlyInputs(kernels), providers, kit, tol };
 }
 
+/** Kernels whose answers are values the caller owns from then on (not handles the backend keeps). */
+const ANSWERING: ReadonlySet<string> = new Set([
+  'rowNorms',
+  'normalizeRows',
+  'cosineRows',
+  'cosineMatrix',
+  'topK',
+  'corpusSearch',
+  'corpusMatrix',
+  'readCorpus',
+  'exportCorpus',
+  'matmul',
+  'addBias',
+  'activation',
+  'activationGrad',
+  'columnSums',
+  'softmaxCrossEntropy',
+]);
+
+/** Answers past this many values are not copied to be compared later. */
+const KEPT_VALUES = 2 ** 22;
+
+/** An answer's array, and a copy of it as it was handed over. */
+interface Handed {
+  readonly kernel: string;
+  readonly field: string;
+  readonly array: ArrayBufferView & ArrayLike<number>;
+  readonly copy: ArrayLike<number>;
+}
+
+/** The answers of each guarded table's calls in the case running, to compare once it ends. */
+const handedOver = new WeakMap<Kernels, Handed[]>();
+
+/** The typed arrays an answer holds: itself, or its own fields (a result object), by name. */
+function arraysOf(v: unknown): [string, ArrayBufferView & ArrayLike<number>][] {
+  const isArray = (x: unknown): x is ArrayBufferView & ArrayLike<number> =>
+    ArrayBuffer.isView(x) && !(x instanceof DataView);
+  if (isArray(v)) return [['result', v]];
+  if (typeof v !== 'object' || v === null) return [];
+  const out: [string, ArrayBufferView & ArrayLike<number>][] = [];
+  for (const [k, x] of Object.entries(v)) {
+    if (isArray(x)) out.push([k, x]);
+    else if (isMatrix(x)) out.push([`${k}.data`, x.data]);
+  }
+  return out;
+}
+
+/** True for a buffer whose length can change: a resizable ArrayBuffer or a growable SharedArrayBuffer. */
+function resizes(b: ArrayBufferLike): boolean {
+  const r = b as { resizable?: unknown; growable?: unknown };
+  return r.resizable === true || r.growable === true;
+}
+
+/**
+ * Checks an answer as it is handed over (on a buffer whose length cannot change) and keeps a copy
+ * of each of its arrays, to compare when the case ends ({@link settleAnswers}): a backend that
+ * recycled a read-back buffer a tick later, or overwrote an export while a file was being written
+ * from it, passed every check made at once, and its callers read other values than it answered.
+ */
+function keep(table: Kernels, kernel: string, answer: unknown): void {
+  if (!ANSWERING.has(kernel)) return;
+  const list = handedOver.get(table)!;
+  for (const [field, array] of arraysOf(answer)) {
+    if (resizes(array.buffer))
+      fail(
+        `${kernel}: answered ${field} on a resizable buffer; its length can change under the caller (answer on a plain ArrayBuffer)`,
+      );
+    if (array.length <= KEPT_VALUES)
+      list.push({ kernel, field, array, copy: (array as unknown as { slice(): ArrayLike<number> }).slice() });
+  }
+}
+
+/**
+ * A later call was handed `args`: an earlier answer among them (an `out`, say) is the caller's to
+ * have written, so it is no longer compared.
+ */
+function release(table: Kernels, args: readonly unknown[]): void {
+  const list = handedOver.get(table)!;
+  if (list.length === 0) return;
+  const given = new Set<ArrayBufferLike>();
+  for (const a of args) for (const [, x] of arraysOf(a)) given.add(x.buffer);
+  if (given.size === 0) return;
+  handedOver.set(
+    table,
+    list.filter((h) => !given.has(h.array.buffer)),
+  );
+}
+
+/**
+ * Waits a few timer ticks, then compares every answer the context's kernels handed over during the
+ * case with its copy: a backend must not write an answer after handing it over. Called when each
+ * case ends (see `defineCase`).
+ */
+export async function settleAnswers(ctx: ConformanceContext, failed = false): Promise<void> {
+  const list = handedOver.get(ctx.kernels);
+  if (!list) return;
+  handedOver.set(ctx.kernels, []);
+  if (failed || list.length === 0) return;
+  await new Promise((r) => setTimeout(r, 15));
+  for (const h of list) {
+    const { array, copy } = h;
+    if (array.length !== copy.length)
+      fail(
+        `${h.kernel}: its answer's ${h.field} changed length after it was handed over (${copy.length} values, now ${array.length})`,
+      );
+    for (let i = 0; i < copy.length; i++)
+      if (!Object.is(array[i], copy[i]))
+        fail(
+          `${h.kernel}: wrote its answer after handing it over (${h.field}[${i}]: ${copy[i]} became ${array[i]}); an answer is the caller's once returned`,
+        );
+  }
+}
+
 /** Whether `v` is a matrix argument (`{ data: Float32Array, rows, cols }`, a Tensor included). */
 function isMatrix(v: unknown): v is { data: Float32Array } {
   return typeof v === 'object' && v !== null && (v as { data?: unknown }).data instanceof Float32Array;
@@ -82,12 +195,15 @@ function isMatrix(v: unknown): v is { data: Float32Array } {
  */
 function readOnlyInputs(kernels: Kernels): Kernels {
   const guarded: Record<string, unknown> = {};
+  const table = guarded as unknown as Kernels;
+  handedOver.set(table, []);
   for (const [name, f] of Object.entries(kernels)) {
     if (typeof f !== 'function') {
       guarded[name] = f;
       continue;
     }
     guarded[name] = (...args: unknown[]) => {
+      release(table, args);
       const before = args.map((a) => (isMatrix(a) ? a.data.slice() : null));
       const verify = (): void => {
         before.forEach((copy, i) => {
@@ -111,6 +227,7 @@ function readOnlyInputs(kernels: Kernels): Kernels {
         return Promise.resolve(r).then(
           (v) => {
             verify();
+            keep(table, name, v);
             return v;
           },
           (e: unknown) => {
@@ -119,10 +236,11 @@ function readOnlyInputs(kernels: Kernels): Kernels {
           },
         );
       verify();
+      keep(table, name, r);
       return r;
     };
   }
-  return guarded as unknown as Kernels;
+  return table;
 }
 
 /**
@@ -182,7 +300,15 @@ export function defineCase(
     group,
     name,
     ...(kernel ? { kernel } : {}),
-    run: (ctx) => body(ctx, new CaseData(seed)),
+    run: async (ctx) => {
+      try {
+        await body(ctx, new CaseData(seed));
+      } catch (e) {
+        await settleAnswers(ctx, true);
+        throw e;
+      }
+      await settleAnswers(ctx);
+    },
   };
 }
 

@@ -123,7 +123,7 @@ export function storedCases(): ConformanceCase[] {
             if ((e as { code?: string }).code === 'UNSUPPORTED') continue;
             throw e;
           }
-          const stored = await k.exportCorpus(first);
+          const stored = await ctx.kernels.exportCorpus!(first);
           // The stored form's own fields: its storage, rerank 0 for float32, and a section present
           // exactly where the storage keeps it (a float32 export claiming rerank 3, or carrying a
           // binary16 section, passed when only the round trip was compared).
@@ -146,10 +146,10 @@ export function storedCases(): ConformanceCase[] {
             stored.storage === storage && JSON.stringify(got) === JSON.stringify(want),
             `${label}: exportCorpus gave storage '${stored.storage}' and ${JSON.stringify(got)}, expected '${storage}' and ${JSON.stringify(want)}`,
           );
-          const second = await k.importCorpus(stored);
+          const second = await ctx.kernels.importCorpus!(stored);
           try {
             check(
-              sectionsOf(await k.exportCorpus(second)) === sectionsOf(stored),
+              sectionsOf(await ctx.kernels.exportCorpus!(second)) === sectionsOf(stored),
               `${label}: a re-imported corpus exports a different stored form`,
             );
             const a = await ctx.kernels.corpusSearch(first, q, 4);
@@ -233,7 +233,7 @@ export function storedCases(): ConformanceCase[] {
             );
             if (k.exportCorpus) {
               // Bit for bit the sections of the kept rows as each part exports them.
-              const ex = await Promise.all(hs.map((h) => k.exportCorpus!(h)));
+              const ex = await Promise.all(hs.map((h) => ctx.kernels.exportCorpus!(h)));
               const pick = <T extends { subarray(a: number, b: number): T; length: number }>(
                 sec: (s: StoredCorpus) => T | null,
                 per: number,
@@ -260,17 +260,17 @@ export function storedCases(): ConformanceCase[] {
                 scales: pick((s) => s.scales, 1) && Float32Array.from(pick((s) => s.scales, 1)!),
               };
               check(
-                sectionsOf(await k.exportCorpus(merged)) === sectionsOf(want),
+                sectionsOf(await ctx.kernels.exportCorpus!(merged)) === sectionsOf(want),
                 `${label}: the merged corpus exports other sections than the kept rows of its parts`,
               );
             } else if (k.readCorpus) {
               // Bit for bit the kept rows as each part reads them.
-              const read = await Promise.all(hs.map((h) => k.readCorpus!(h)));
+              const read = await Promise.all(hs.map((h) => ctx.kernels.readCorpus!(h)));
               const want: number[] = [];
               for (let t = 0; t < kept.length; t += 2)
                 want.push(...read[kept[t]].subarray(kept[t + 1] * d, (kept[t + 1] + 1) * d));
               check(
-                Array.from(await k.readCorpus(merged)).join() === want.join(),
+                Array.from(await ctx.kernels.readCorpus!(merged)).join() === want.join(),
                 `${label}: the merged corpus reads other rows than the kept rows of its parts`,
               );
             }
