@@ -358,7 +358,8 @@ export class Guard {
    * Bounded so that it stays small next to the search: every named score for k up to
    * {@link TOPK_NAMED} and that many spread over the k (the first and the last among them) past it,
    * for every query up to {@link TOPK_QUERIES} and that many spread over them past it (checking
-   * every score of top-2000 of 2000 rows for 100 queries cost 2.6x the reference's whole search).
+   * every score of top-2000 of 2000 rows for 100 queries cost 2.6x the reference's whole search),
+   * and fewer queries where that would pass one cosine per {@link TOPK_WORK_SHARE} of the search's.
    * A sample cannot prove an answer complete: it catches an answer that misses many better rows,
    * and, over many queries, one that misses a few.
    */
@@ -370,9 +371,23 @@ export class Guard {
     const samples = Math.min(TOPK_SAMPLES, n - t.k);
     const tol = scoreTolerance(d);
     const named = Math.min(t.k, TOPK_NAMED);
-    const checked = Math.min(t.queries, TOPK_QUERIES);
+    // Queries checked: at most TOPK_QUERIES, and within a share of the search's own work (its
+    // queries x rows cosines), one query at least. The check recomputes each cosine in scalar
+    // float64: bounded by queries alone, it cost 30x the wasm kernel at 256 x 100 x 3072, k = 64
+    // (named and sampled rows were nearly every row), 3.3x the whole reference search.
+    const perQuery = named + samples;
+    const checked = Math.min(
+      t.queries,
+      TOPK_QUERIES,
+      Math.max(1, Math.floor((t.queries * n) / (TOPK_WORK_SHARE * perQuery))),
+    );
     for (let v = 0; v < checked; v++) {
-      const i = checked === t.queries ? v : Math.round((v * (t.queries - 1)) / (checked - 1));
+      const i =
+        checked === t.queries
+          ? v
+          : checked === 1
+            ? t.queries >> 1
+            : Math.round((v * (t.queries - 1)) / (checked - 1));
       let qq = 0;
       for (let j = i * d; j < (i + 1) * d; j++) qq += qd[j] * qd[j];
       const cosine = (r: number): number => {
@@ -703,6 +718,12 @@ export const TOPK_NAMED = 64;
 
 /** Queries whose answers {@link Guard.topKScores} checks at most (spread over them). */
 export const TOPK_QUERIES = 256;
+
+/**
+ * {@link Guard.topKScores} recomputes at most one cosine per this many the search computed (one
+ * query's worth at least): scalar float64 against a kernel's SIMD float32.
+ */
+const TOPK_WORK_SHARE = 32;
 
 /** The dense kernels, whose self-checked promise covers non-finite inputs (see `CheckedKernels.table`). */
 const DENSE_NAMES: readonly string[] = ['matmul', 'addBias', 'activation', 'activationGrad'];

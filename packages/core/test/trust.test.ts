@@ -90,6 +90,31 @@ describe('what a backend hands back is checked', () => {
     expect((await createCosineKit({ backend: right }).topK([[1, 0]], c, 200)).indices.length).toBe(200);
   });
 
+  it('over few rows and many queries (where the check is cut to a share of the search) a wrong answer is still caught, and a right one passes', async () => {
+    // 256 queries over 100 rows, k = 64: named and sampled rows are most of the matrix, so fewer
+    // queries are recomputed than the 256 the check takes at most.
+    const q = Array.from({ length: 256 }, (_, i) => [Math.cos(i), Math.sin(i), 0.5]);
+    const c = Array.from({ length: 100 }, (_, r) => [Math.sin(r), Math.cos(r), (r % 7) - 3]);
+    const right = await createCosineKit({ backend: 'reference' }).topK(q, c, 64);
+    // Every query's scores shifted down by 0.01: plausible cosines, none of them the row's.
+    const shifted = withKernels({
+      topK: () => ({
+        queries: 256,
+        k: 64,
+        indices: right.indices.slice(),
+        scores: right.scores.map((s) => s - 0.01),
+      }),
+    });
+    const e = await failure(createCosineKit({ backend: shifted }).topK(q, c, 64));
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'topK', kernel: 'topK' });
+    expect(e.message).toMatch(/returned score .* for row \d+ of query \d+, whose cosine is/);
+    const same = withKernels({
+      topK: () => ({ queries: 256, k: 64, indices: right.indices.slice(), scores: right.scores.slice() }),
+    });
+    const got = await createCosineKit({ backend: same }).topK(q, c, 64);
+    expect(Array.from(got.indices)).toEqual(Array.from(right.indices));
+  });
+
   it('cosines a rounding step past 1 are clamped; a cosine of 7 is a broken backend', async () => {
     const ok = createCosineKit({
       backend: withKernels({ cosineRows: () => Float32Array.of(1.0000001, -1.0000001) }),
