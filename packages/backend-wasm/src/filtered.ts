@@ -76,7 +76,11 @@ export function corpusSearchAllowed(
     // passing float32 rows scanned (floatFirst).
     if (
       q8 &&
-      !(float && corpus.rerank > 0 && floatFirst(rt, corpus, Math.min(passing, corpus.rerank * k), passing))
+      !(
+        float &&
+        corpus.rerank > 0 &&
+        floatFirst(rt, corpus, Math.min(passing, corpus.rerank * k), passing, queries.rows)
+      )
     )
       return int8Allowed(rt, q8, float, corpus, queries, k, allow, mask, passing);
     return floatAllowed(rt, queries, float!, k, allow, mask, passing);

@@ -307,18 +307,24 @@ describe('int8 corpora', () => {
     },
   );
 
-  it('the choice by cost, whatever the other queries: a large pool scans float32 rows; long rows keep int8', () => {
+  it('the choice by cost: a large pool, short rows or a batch over rows of moderate length scan float32 rows; one query over long rows keeps int8', () => {
     const rt = (w: number) => ({ tuning: { rescoreWeight: w } }) as unknown as WasmRuntime;
-    // [pool, rows, d, scans float32]: measured on a 2-vCPU Zen 4, one thread.
-    const cases: [number, number, number, boolean][] = [
-      [3000, 20_000, 384, true], // k = 1000: 6.8 ms scanned, 24 re-ranked (16 queries)
-      [900, 20_000, 96, true], // k = 300: 0.17 and 0.31 (one query)
-      [300, 20_000, 96, false], // k = 100: 16 queries scanned would be 1.9 ms against 3.2, one 0.2 against 0.2
-      [30, 50_000, 384, false], // k = 10: 2.2 and 1.0 (one query)
-      [1800, 20_000, 1536, false], // k = 600: 6.5 and 5.4 (one query)
+    // [pool, rows, d, queries, scans float32]: measured on a 2-vCPU Zen 4, one thread (ms scanned, re-ranked).
+    const cases: [number, number, number, number, boolean][] = [
+      [3000, 20_000, 384, 16, true], // k = 1000: 6.8 ms scanned, 24 re-ranked
+      [900, 20_000, 96, 1, true], // k = 300: 0.17 and 0.31
+      [300, 20_000, 96, 1, false], // k = 100: 0.2 and 0.2
+      [30, 50_000, 384, 1, false], // k = 10: 2.2 and 1.0
+      [30, 20_000, 384, 1, false], // k = 10: 0.65 and 0.40
+      [1800, 20_000, 1536, 1, false], // k = 600: 6.5 and 5.4
+      [30, 20_000, 8, 1, true], // k = 10: 0.039 and 0.080
+      [30, 20_000, 8, 64, true], // k = 10: 1.4 and 6.2
+      [30, 20_000, 32, 64, true], // k = 10: 2.9 and 6.2
+      [30, 20_000, 128, 64, true], // k = 10: 8.0 and 10.0
+      [30, 20_000, 16, 8, true], // k = 10: 0.26 and 0.62
     ];
-    for (const [pool, n, d, want] of cases)
-      expect(scansFloat(rt(1), pool, n, d), `${pool} ${n} ${d}`).toBe(want);
+    for (const [pool, n, d, q, want] of cases)
+      expect(scansFloat(rt(1), pool, n, d, q), `${pool} ${n} ${d} ${q}`).toBe(want);
     expect(scansFloat(rt(0), 20_000, 20_000, 384)).toBe(false);
     expect(scansFloat(rt(Number.POSITIVE_INFINITY), 1, 1_000_000, 384)).toBe(true);
   });
@@ -640,10 +646,11 @@ describe('int8 corpora', () => {
     for (let t = 0; t < 6; t++) l.record(5, { listed: 5, whole: 0 });
     expect(l.share).toBeGreaterThan(0.5);
     expect(l.skip()).toBe(true);
-    // 10,000 rows of 16 around 5 directions, 1e-3 apart: every query crowds. The default backend
-    // learns it from the first search; the answers stay the float32 scan's, bit for bit.
+    // 10,000 rows of 384 around 5 directions, 1e-3 apart: every query crowds. The default backend
+    // learns it from the first search; the answers stay the float32 scan's, bit for bit. (Rows
+    // long enough that the cost model keeps int8 for these ten queries: at d = 16 it scans float32.)
     const n = 10_000;
-    const d = 16;
+    const d = 384;
     const base = random(5, d, 3).data;
     const jitter = random(n, d, 4).data;
     const data = new Float32Array(n * d);
@@ -675,8 +682,8 @@ describe('int8 corpora', () => {
       // search), rescoreWeight 0 never does.
       expect(c.crowd.share).toBeGreaterThanOrEqual(0.5);
       const rt = (w: number) => ({ tuning: { rescoreWeight: w } }) as unknown as WasmRuntime;
-      expect(floatFirst(rt(0), c, 9, n)).toBe(false);
-      expect(Array.from({ length: 8 }, () => floatFirst(rt(1), c, 9, n)).filter(Boolean)).toHaveLength(7);
+      expect(floatFirst(rt(0), c, 9, n, 1)).toBe(false);
+      expect(Array.from({ length: 8 }, () => floatFirst(rt(1), c, 9, n, 1)).filter(Boolean)).toHaveLength(7);
       c.dispose();
     }
   });
@@ -684,9 +691,10 @@ describe('int8 corpora', () => {
   it('exact duplicates: ties past the rows worth re-scoring are scanned whole, tied queries count as crowded, the same bits', () => {
     // Rows in 10 or 100 distinct values: every query ties a tenth (a hundredth) of the rows at its
     // cut-off. Each tied row was re-scored one by one and none counted as crowded, so the corpus
-    // never learnt to scan its float32 rows (200,000 x 96 in 10 values: 38 ms against 8).
+    // never learnt to scan its float32 rows (200,000 x 96 in 10 values: 38 ms against 8). Rows of
+    // 384, which the cost model keeps on int8 for eight queries (at 96 it scans float32).
     const n = 40_000;
-    const d = 96;
+    const d = 384;
     const q = random(8, d, 72);
     for (const distinct of [10, 100]) {
       const one = random(distinct, d, 71).data;

@@ -350,7 +350,10 @@ export function corpusSearch(
   const q8 = c.int8(rt, 'corpusSearch');
   const float = c.float(rt, 'corpusSearch');
   // Where re-scoring the pool would cost more than it saves: the float32 rows scanned (scansFloat).
-  if (q8 && !(float && c.rerank > 0 && floatFirst(rt, c, Math.min(c.rows, c.rerank * k), c.rows)))
+  if (
+    q8 &&
+    !(float && c.rerank > 0 && floatFirst(rt, c, Math.min(c.rows, c.rerank * k), c.rows, queries.rows))
+  )
     return quantizedSearch(
       rt,
       q8,
@@ -369,8 +372,14 @@ export function corpusSearch(
  * should scan the float32 rows directly: by the cost model (scansFloat), or where its searches
  * have been crowded lately (CrowdHistory). @internal
  */
-export function floatFirst(rt: WasmRuntime, c: WasmCorpus, pool: number, n: number): boolean {
-  return scansFloat(rt, pool, n, c.cols) || (rt.tuning.rescoreWeight !== 0 && c.crowd.skip());
+export function floatFirst(
+  rt: WasmRuntime,
+  c: WasmCorpus,
+  pool: number,
+  n: number,
+  queries: number,
+): boolean {
+  return scansFloat(rt, pool, n, c.cols, queries) || (rt.tuning.rescoreWeight !== 0 && c.crowd.skip());
 }
 
 /** Top-k of `queries` against float32 rows `float`, exact. */

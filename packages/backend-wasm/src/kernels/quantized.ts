@@ -101,24 +101,33 @@ function freeQuantized(rt: WasmRuntime, q: Quantized): void {
 
 /**
  * Whether a re-ranking int8 search that re-scores `pool` candidates a query among `n` rows of `d`
- * should scan the float32 rows the corpus keeps instead and take their exact top k directly (the
- * rows and bits re-ranking gives whenever its pool holds them, as on random rows). A cost model
- * per query, in units of about 0.05 ns on the machine it was measured on (2-vCPU Zen 4, one
- * thread): a float32 scan reads 4 bytes a value (at about 20 GB/s), an int8 scan costs 2.6 a value
- * (one query is bound by the int8 arithmetic, about 0.13 ns a value), and re-scoring a candidate
- * 8 d + 5000 (each row read alone out of the panels: about 250 ns plus 0.4 ns a value). It does not
- * look at the number of queries, so a query's answer does not depend on the others searched with
- * it (crowded rows, whose neighbours a pool can miss, got the exact answer in a batch of 16 and the
- * re-ranked one alone). k = 1000 of 20,000 rows took 4-11 times the float32 search before (18-143 ms
- * against 3-27), while k = 600 at d = 1536 stays on int8 (one query: 5.4 ms against 6.5).
+ * should scan the float32 rows the corpus keeps instead and take their exact top k directly: the
+ * same rows and bits (a re-ranked search returns the float32 search's answer), so the choice is
+ * cost alone. A cost model per query, in units of about 0.05 ns on the machine it was fitted on
+ * (2-vCPU Zen 4, one thread; 20,000 rows, d = 8 to 1536, 1 to 64 queries):
+ * - a float32 scan costs 26 + 1.6 d a row for one query while the rows fit in 16 MiB (a cache),
+ *   26 + 4 d past that (memory, about 20 GB/s), and 15 + 0.87 d a row per query in a batch (the
+ *   panel kernel reads each row once for all of them);
+ * - an int8 scan 49 + 0.76 d a row for one query, 45 + 0.65 d in a batch: a row's scale and its
+ *   place in the selection cost more than its codes at small d (the model that priced a value at
+ *   2.6 against float32's 4, and nothing a row, kept d = 8 on int8 at 2-4x the float32 scan's time);
+ * - re-scoring 8 d + 1500 a candidate: the pool and half the spare rows the scan keeps past it (8
+ *   the pool, at most 256), which at small d lie within the int8 error bound and are re-scored.
+ * k = 1000 of 20,000 rows took 4-11 times the float32 search when this always chose int8 (18-143 ms
+ * against 3-27); k = 600 at d = 1536 stays on int8 (one query: 5.4 ms against 6.5).
  * `tuning.rescoreWeight` weighs the re-scoring term (0: never scan the float32 rows; `Infinity`:
  * always).
  */
-export function scansFloat(rt: WasmRuntime, pool: number, n: number, d: number): boolean {
+export function scansFloat(rt: WasmRuntime, pool: number, n: number, d: number, queries = 1): boolean {
   const w = rt.tuning.rescoreWeight;
   if (w === 0) return false;
   if (w === Number.POSITIVE_INFINITY) return true;
-  return 2.6 * n * d + w * pool * (8 * d + 5000) > 4 * n * d;
+  const alone = queries === 1;
+  // One query streams the rows: about 1.6 a value while they fit in a cache (16 MiB here), 4 from memory.
+  const float = n * (alone ? 26 + (4 * n * d <= 2 ** 24 ? 1.6 : 4) * d : 15 + 0.87 * d);
+  const int8 = n * (alone ? 49 + 0.76 * d : 45 + 0.65 * d);
+  const rescored = pool + Math.min(8 * pool, 256) / 2;
+  return int8 + w * rescored * (8 * d + 1500) > float;
 }
 
 /**
