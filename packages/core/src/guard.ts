@@ -7,6 +7,8 @@ import {
   type KernelName,
   type Kernels,
   type Matrix,
+  type OptimizerKind,
+  type OptimizerState,
   type OptionalKernelName,
   type ResidentCorpus,
   resolveCorpusOptions,
@@ -40,7 +42,7 @@ import {
   tableOut,
   tableVector,
 } from './table-args.js';
-import { describeType, TYPED_LENGTH, viewArg } from './tensor.js';
+import { describeType, TYPED_LENGTH, valueText, viewArg } from './tensor.js';
 
 /**
  * A real Float32Array: `instanceof` alone passes a Proxy around one, whose `length` then throws a
@@ -627,6 +629,48 @@ export function isThenable<T>(v: Awaitable<T>): v is Promise<T> {
 /** `f(v)`, at once when `v` is a plain value, after it settles when it is a promise. */
 export function andThen<T, U>(v: Awaitable<T>, f: (x: T) => U): Awaitable<U> {
   return isThenable(v) ? v.then(f) : f(v);
+}
+
+/**
+ * A backend's new optimiser state, checked to be what was asked for: its `kind`, `sizes` equal to
+ * the requested ones, `read` and `dispose` functions, not disposed. Anything else is
+ * `BACKEND_ERROR` (released first where it can be): 42 or null reached nn's step as a raw
+ * TypeError, and a state of other sizes blamed the caller's parameters.
+ */
+function optimizerStateOf(
+  backend: string,
+  kind: OptimizerKind,
+  sizes: readonly number[],
+  s: unknown,
+): OptimizerState {
+  const fail = (problem: string): never => {
+    if (typeof s === 'object' && s !== null) disposeQuietly(s as { dispose?: () => unknown });
+    throw backendError('createOptimizerState', 'sizes', backend, 'createOptimizerState', problem);
+  };
+  if (typeof s !== 'object' || s === null)
+    return fail(`returned ${describeType(s)} instead of an optimiser state.`);
+  let got: { kind: unknown; sizes: unknown; read: unknown; dispose: unknown; disposed: unknown };
+  try {
+    const { kind: k, sizes: z, read, dispose, disposed } = s as OptimizerState;
+    got = { kind: k, sizes: z, read, dispose, disposed };
+  } catch (e) {
+    return fail(`returned an optimiser state whose fields cannot be read (${errorText(e)}).`);
+  }
+  if (got.kind !== kind) return fail(`returned a '${String(got.kind)}' state for '${kind}'.`);
+  const z = got.sizes;
+  let same = false;
+  let text = valueText(z);
+  try {
+    same = Array.isArray(z) && z.length === sizes.length && z.every((v, i) => v === sizes[i]);
+    if (Array.isArray(z)) text = z.map((v) => (typeof v === 'number' ? String(v) : valueText(v))).join(',');
+  } catch {
+    // A Proxy whose traps throw: not the sizes asked for.
+  }
+  if (!same) return fail(`returned a state of sizes ${text} for sizes ${sizes.join(',')}.`);
+  if (typeof got.read !== 'function' || typeof got.dispose !== 'function')
+    return fail('returned a state without read() and dispose().');
+  if (got.disposed === true) return fail('returned a state that is already disposed.');
+  return s as OptimizerState;
 }
 
 /** Sorts one query's k entries best first, ties to the lower index (k is small). */
@@ -1501,8 +1545,11 @@ export class CheckedKernels {
       // parameters are not scanned here: each is next read by a matmul or addBias, whose output is
       // checked, and a non-finite weight makes every product it enters non-finite (NaN * 0 is NaN).
       createOptimizerState: (kind, sizes, moments) =>
-        g.call('createOptimizerState', 'sizes', 'createOptimizerState', () =>
-          k.createOptimizerState!(kind, sizes, moments),
+        andThen(
+          g.call('createOptimizerState', 'sizes', 'createOptimizerState', () =>
+            k.createOptimizerState!(kind, sizes, moments),
+          ),
+          (state) => optimizerStateOf(g.provider('createOptimizerState'), kind, sizes, state),
         ),
       optimizerStep: (state, params, grads, rule) => {
         // Arrays that do not match the state's sizes would be read past (silent NaN) or written past.

@@ -2542,6 +2542,45 @@ describe("a backend's own input errors on inputs the kit checked are the backend
     }
   });
 
+  it('an optimiser state that is not what was asked for (42, null, other sizes, another kind, no read) is BACKEND_ERROR from the kernel table, and is released', async () => {
+    const r = referenceKernels;
+    let released = 0;
+    const counted = <T extends object>(st: T): T =>
+      Object.assign(st, {
+        dispose: () => {
+          released++;
+        },
+      });
+    for (const [what, make] of [
+      ['42', () => 42],
+      ['null', () => null],
+      ['other sizes', () => counted(r.createOptimizerState!('adam', [1, 1]) as object)],
+      ['another kind', () => counted(r.createOptimizerState!('sgd', [4, 3]) as object)],
+      ['no read', () => ({ backend: 'x', kind: 'adam', sizes: [4, 3], disposed: false, dispose() {} })],
+    ] as const) {
+      const kit = createCosineKit({
+        backend: {
+          name: 'odd-state',
+          kernels: { createOptimizerState: make as never, optimizerStep: r.optimizerStep },
+        },
+      });
+      const table = await kit.kernels();
+      const e = await rejection(Promise.resolve().then(() => table.createOptimizerState!('adam', [4, 3])));
+      expect(e, what).toMatchObject({
+        code: 'BACKEND_ERROR',
+        backend: 'odd-state',
+        kernel: 'createOptimizerState',
+      });
+      kit.dispose();
+    }
+    expect(released).toBe(2);
+    // What the reference makes passes.
+    const kit = createCosineKit({ backend: { name: 'fine', kernels: {} } });
+    const st = await (await kit.kernels()).createOptimizerState!('adam', [4, 3]);
+    expect(st.sizes).toEqual([4, 3]);
+    st.dispose();
+  });
+
   it('a rejection with undefined, null or a string reads as what it was', async () => {
     for (const [value, text] of [
       [undefined, 'threw undefined'],
