@@ -42,7 +42,7 @@ import {
   tableOut,
   tableVector,
 } from './table-args.js';
-import { describeType, TYPED_LENGTH, valueText, viewArg } from './tensor.js';
+import { describeType, plainFloat32, plainInt32, TYPED_LENGTH, valueText, viewArg } from './tensor.js';
 
 /**
  * A real Float32Array: `instanceof` alone passes a Proxy around one, whose `length` then throws a
@@ -248,17 +248,20 @@ export class Guard {
     op: string,
     arg: string,
     kernel: KernelName | OptionalKernelName,
-    out: unknown,
+    answer: unknown,
     length: number,
     kind: 'cosine' | 'norm' | 'unit' | 'finite',
   ): Float32Array {
-    if (!isF32(out))
+    if (!isF32(answer))
       return this.#fail(
         op,
         arg,
         kernel,
-        `returned ${describeType(out) === 'Float32Array' ? 'an object posing as a Float32Array (a Proxy?)' : describeType(out)} instead of a Float32Array.`,
+        `returned ${describeType(answer) === 'Float32Array' ? 'an object posing as a Float32Array (a Proxy?)' : describeType(answer)} instead of a Float32Array.`,
       );
+    // A subclass whose iterator, slice or map lie showed the caller other values than those
+    // checked: the kit hands on a plain view of the same memory.
+    const out = plainFloat32(answer);
     if (out.length !== length)
       return this.#fail(op, arg, kernel, `returned ${out.length} values where ${length} were due.`);
     if (resizes(out.buffer))
@@ -327,7 +330,27 @@ export class Guard {
       );
     if (resizes(indices.buffer))
       return fail('returned indices on a resizable buffer, whose length can change under the caller.');
-    this.floats(op, arg, kernel, scores, queries * k, 'cosine');
+    return this.#ranked(
+      fail,
+      plainInt32(indices),
+      this.floats(op, arg, kernel, scores, queries * k, 'cosine'),
+      queries,
+      k,
+      rows,
+      allow,
+    );
+  }
+
+  /** The order and distinctness checks of {@link Guard.topK} on plain arrays. */
+  #ranked(
+    fail: (problem: string) => never,
+    indices: Int32Array,
+    scores: Float32Array,
+    queries: number,
+    k: number,
+    rows: number,
+    allow: Uint8Array | undefined,
+  ): TopKResult {
     const seen = k > 32 ? new Uint8Array(rows) : null;
     for (let q = 0; q < queries; q++) {
       const base = q * k;
@@ -926,8 +949,8 @@ export class CheckedKernels {
           sampled(o, 1)
         )
       )
-        this.guard.floats(op, arg, kernel, o, length, 'cosine');
-      if (out === undefined || o === out) return o as Float32Array;
+        o = this.guard.floats(op, arg, kernel, o, length, 'cosine');
+      if (out === undefined || o === out) return plainFloat32(o as Float32Array);
       out.set(o as Float32Array);
       return out;
     });

@@ -374,6 +374,12 @@ export function plainFloat32(v: Float32Array): Float32Array {
   return new Float32Array(TYPED_BUFFER.call(v), TYPED_OFFSET.call(v), TYPED_LENGTH.call(v));
 }
 
+/** `v` as a plain Int32Array over the same memory (see {@link plainFloat32}). */
+export function plainInt32(v: Int32Array): Int32Array {
+  if (Object.getPrototypeOf(v) === Int32Array.prototype) return v;
+  return new Int32Array(TYPED_BUFFER.call(v), TYPED_OFFSET.call(v), TYPED_LENGTH.call(v));
+}
+
 /**
  * Refuses an object that inherits from a typed array's prototype without being one, a `Proxy`
  * around a Float32Array above all: `instanceof` says yes, but its `length`, `buffer` and

@@ -2581,6 +2581,50 @@ describe("a backend's own input errors on inputs the kit checked are the backend
     st.dispose();
   });
 
+  it('an answer of a Float32Array subclass whose iterator and slice lie reaches the caller as a plain array of the checked values', async () => {
+    class Lying extends Float32Array {
+      override *[Symbol.iterator](): ArrayIterator<number> {
+        for (let i = 0; i < this.length; i++) yield 0.42;
+      }
+      override slice(): Float32Array<ArrayBuffer> {
+        return new Float32Array(this.length).fill(0.42);
+      }
+    }
+    const lying = (v: Float32Array): Float32Array => {
+      const x = new Lying(v.length);
+      Float32Array.prototype.set.call(x, v);
+      return x;
+    };
+    const r = referenceKernels;
+    const kit = createCosineKit({
+      backend: {
+        name: 'liar',
+        kernels: {
+          cosineRows: (a, b) => lying(r.cosineRows(a, b) as Float32Array),
+          topK: (q, x, k) => {
+            const t = r.topK(q, x, k) as TopKResult;
+            return { ...t, scores: lying(t.scores) };
+          },
+        },
+      },
+    });
+    const a = tensor(
+      Float32Array.from({ length: 100 * 4 }, (_, i) => Math.sin(i)),
+      [100, 4],
+    );
+    const b = tensor(
+      Float32Array.from({ length: 100 * 4 }, (_, i) => Math.cos(7 * i)),
+      [100, 4],
+    );
+    const rows = await kit.cosineRows(a, b);
+    expect(Object.getPrototypeOf(rows)).toBe(Float32Array.prototype);
+    expect([...rows]).toEqual(Array.from(await createCosineKit({ backend: 'reference' }).cosineRows(a, b)));
+    const top = await kit.topK(a, b, 5);
+    expect(Object.getPrototypeOf(top.scores)).toBe(Float32Array.prototype);
+    expect([...top.scores].includes(Math.fround(0.42))).toBe(false);
+    kit.dispose();
+  });
+
   it('a rejection with undefined, null or a string reads as what it was', async () => {
     for (const [value, text] of [
       [undefined, 'threw undefined'],
