@@ -579,3 +579,37 @@ describe('the suite catches ungated kernels that are right only in their first 6
     });
   }
 });
+
+describe('the suite catches leaks on paths its leak cases once left out (a third-party probe found each passing)', () => {
+  /** The reference whose `cosineMatrix` leaks an engine object on calls `leaks` picks. */
+  const leaking = (leaks: (a: Matrix, out: Float32Array | undefined) => boolean): Backend => {
+    let objects = 0;
+    const base = createReferenceBackend();
+    return {
+      ...base,
+      name: 'mutant',
+      kernels: {
+        ...r,
+        cosineMatrix: (a, b, out) => {
+          if (leaks(a, out)) objects++;
+          return r.cosineMatrix(a, b, out);
+        },
+      },
+      memory: () => ({ ...base.memory!(), objects }),
+    };
+  };
+  for (const [name, leaks] of [
+    ['only when given out', (_a: Matrix, out: Float32Array | undefined) => out !== undefined],
+    ['only for rows of 256 values or more', (a: Matrix) => a.cols >= 256],
+  ] as const) {
+    it(`cosineMatrix leaks ${name}`, async () => {
+      const outcomes = await runCases(
+        await createContext(leaking(leaks)),
+        conformanceCases().filter((c) => c.group === 'resources'),
+      );
+      const failed = outcomes.filter((o) => o.error !== undefined);
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed.map((o) => o.error!.message)).toContainEqual(expect.stringMatching(/cosineMatrix/));
+    });
+  }
+});
