@@ -57,6 +57,7 @@ export {
   decodeCorpusFile,
   encodeCorpusFile,
 } from './corpus-file.js';
+export { crc32 } from './crc32.js';
 export type { ErrorCode } from './errors.js';
 export {
   argError,

@@ -1,4 +1,4 @@
-/** CRC-32 (IEEE 802.3, the one zlib and PNG use), for the corpus file checksum. */
+/** CRC-32 (IEEE 802.3, the one zlib and PNG use): the checksum of corpus files and of saved encoders. */
 
 /**
  * Eight tables of 256 entries: table 0 is the CRC of each byte value; table k, the CRC of that byte

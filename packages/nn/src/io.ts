@@ -2,6 +2,7 @@ import type { Activation } from '@cosinekit/core/backend';
 import {
   ACTIVATIONS,
   argError,
+  crc32,
   describeType,
   errorText,
   isArrayArg,
@@ -15,8 +16,15 @@ import { layerFromSaved, type SavedLayerGeometry, savedGeometry, savedParameters
 
 /** The four bytes every saved encoder starts with. */
 export const ENCODER_MAGIC = 'CKNN';
-/** The format version this library writes and reads. */
-export const ENCODER_FORMAT_VERSION = 1;
+/**
+ * The format version this library writes. Version 2 ends with the CRC-32 of every byte before it
+ * (a flipped weight bit loaded without a word in version 1, which is still read).
+ */
+export const ENCODER_FORMAT_VERSION = 2;
+/** The oldest format version this library reads. */
+const OLDEST_VERSION = 1;
+/** Bytes of the checksum that ends a version 2 file. */
+const TRAILER = 4;
 
 /**
  * One layer as recorded in the header of a saved encoder: `inputs` and `units` are values per row
@@ -173,7 +181,7 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
     padded.set(json);
     json = padded;
   }
-  const bytes = new Uint8Array(PREFIX + json.length + 4 * count);
+  const bytes = new Uint8Array(PREFIX + json.length + 4 * count + TRAILER);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < 4; i++) bytes[i] = ENCODER_MAGIC.charCodeAt(i);
   view.setUint32(4, ENCODER_FORMAT_VERSION, true);
@@ -183,6 +191,7 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
   for (const p of params) {
     for (let i = 0; i < p.length; i++, at += 4) view.setFloat32(at, p[i], true);
   }
+  view.setUint32(at, crc32(bytes.subarray(0, at)), true);
   return bytes;
 }
 
@@ -224,9 +233,12 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
     corrupt(`does not start with '${ENCODER_MAGIC}' (found ${JSON.stringify(magic)}).`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(4, true);
-  if (version !== ENCODER_FORMAT_VERSION) {
-    corrupt(`has format version ${version}; this library reads version ${ENCODER_FORMAT_VERSION}.`);
+  if (version < OLDEST_VERSION || version > ENCODER_FORMAT_VERSION) {
+    corrupt(
+      `has format version ${version}; this library reads versions ${OLDEST_VERSION} to ${ENCODER_FORMAT_VERSION}.`,
+    );
   }
+  const trailer = version >= 2 ? TRAILER : 0;
   const length = view.getUint32(8, true);
   if (PREFIX + length > bytes.length) corrupt(`is truncated: its header needs ${length} bytes.`);
   let header: EncoderHeader;
@@ -281,7 +293,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
   if (typeof header.normalize !== 'boolean') corrupt("has no boolean 'normalize' flag.");
   if (header.parameters !== count)
     corrupt(`declares ${valueText(header.parameters)} parameters but its layers hold ${count}.`);
-  const expected = PREFIX + length + 4 * count;
+  const expected = PREFIX + length + 4 * count + trailer;
   if (bytes.length !== expected) {
     corrupt(
       bytes.length < expected
@@ -289,6 +301,7 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
         : `has ${bytes.length - expected} unexpected trailing bytes.`,
     );
   }
+
   header.layers.forEach((l, i) => {
     try {
       layerFromSaved(l, undefined, reading);
@@ -296,6 +309,13 @@ function readHeader(bytes: Uint8Array): EncoderHeader {
       layerError(i, err);
     }
   });
+  // After the header's own checks (a forged header is named for what it is wrong in), before any
+  // weight is read: bytes changed anywhere, a weight's included, are refused.
+  if (
+    trailer > 0 &&
+    view.getUint32(expected - TRAILER, true) !== crc32(bytes.subarray(0, expected - TRAILER))
+  )
+    corrupt('fails its checksum: its bytes changed since it was saved.');
   return header;
 }
 

@@ -1,6 +1,6 @@
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { type Backend, type CosineKitError, createCosineKit, Tensor } from '@cosinekit/core';
-import { referenceKernels } from '@cosinekit/core/backend';
+import { crc32, referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   adam,
@@ -1847,6 +1847,12 @@ describe('layers whose images do not chain, and metadata JSON does not keep as a
     new DataView(forged.buffer).setUint32(8, json.length, true);
     forged.set(json, 12);
     forged.set(bytes.subarray(12 + length), 12 + json.length);
+    // Its checksum made anew, as a forger would.
+    new DataView(forged.buffer).setUint32(
+      forged.length - 4,
+      crc32(forged.subarray(0, forged.length - 4)),
+      true,
+    );
     expect(header).toContain('[4,16,3]');
     expect(() => loadEncoder(forged)).toThrow(
       expect.objectContaining({ code: 'CORRUPT_DATA', message: expect.stringContaining('do not chain') }),

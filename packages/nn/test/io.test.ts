@@ -1,5 +1,5 @@
 import { isCosineKitError } from '@cosinekit/core';
-import { referenceKernels } from '@cosinekit/core/backend';
+import { crc32, referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   createEncoder,
@@ -95,8 +95,8 @@ describe('save and load', () => {
       /does not start with 'CKNN'/,
     );
     expectCorrupt(
-      bad((b) => new DataView(b.buffer).setUint32(4, 2, true)),
-      /format version 2; this library reads version 1/,
+      bad((b) => new DataView(b.buffer).setUint32(4, 3, true)),
+      /format version 3; this library reads versions 1 to 2/,
     );
     expectCorrupt(good.subarray(0, 8), /too short/);
     expectCorrupt(good.subarray(0, good.length - 4), /truncated/);
@@ -122,9 +122,27 @@ describe('save and load', () => {
     expectCorrupt(edit('"inputs":4', '"inputs":9'), /layer 1 taking 9 inputs/);
     expectCorrupt(edit('"gelu"', '"selu"'), /unknown activation/);
     expectCorrupt(edit('cosinekit-nn', 'cosinekit-xx'), /not a 'cosinekit-nn' header/);
+    // A weight changed: the checksum that ends the file (version 2) refuses it, one bit or a NaN;
+    // a NaN under a checksum made for it is refused as NaN.
     const nan = good.slice();
-    new DataView(nan.buffer).setFloat32(nan.length - 4, Number.NaN, true);
+    new DataView(nan.buffer).setFloat32(nan.length - 8, Number.NaN, true);
+    expectCorrupt(nan, /fails its checksum/);
+    for (let at = 12 + new DataView(good.buffer).getUint32(8, true); at < good.length - 4; at++) {
+      const flipped = good.slice();
+      flipped[at] ^= 0x10;
+      expectCorrupt(flipped, /fails its checksum/);
+    }
+    new DataView(nan.buffer).setUint32(nan.length - 4, crc32(nan.subarray(0, nan.length - 4)), true);
     expectCorrupt(nan, /NaN/);
+  });
+
+  it('reads version 1 files (no checksum) as before', () => {
+    const good = saveEncoder(enc);
+    const v1 = good.slice(0, good.length - 4);
+    new DataView(v1.buffer).setUint32(4, 1, true);
+    const back = loadEncoder(v1);
+    expect(back.parameters().map((p) => Array.from(p))).toEqual(enc.parameters().map((p) => Array.from(p)));
+    expect(readEncoderHeader(v1).layers.length).toBe(enc.layers.length);
   });
 });
 
@@ -138,7 +156,8 @@ describe('saved encoders are untrusted input', () => {
     json = padded;
     const b = new Uint8Array(12 + json.length + 4 * weights);
     b.set(new TextEncoder().encode('CKNN'));
-    new DataView(b.buffer).setUint32(4, ENCODER_FORMAT_VERSION, true);
+    // Version 1: no checksum to make.
+    new DataView(b.buffer).setUint32(4, 1, true);
     new DataView(b.buffer).setUint32(8, json.length, true);
     b.set(json, 12);
     const v = new DataView(b.buffer);

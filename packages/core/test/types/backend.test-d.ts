@@ -53,6 +53,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'clampCos'
       | 'columnSums'
       | 'cosineFrom'
+      | 'crc32'
       | 'createReferenceBackend'
       | 'declareKernels'
       | 'describeType'
