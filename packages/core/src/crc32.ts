@@ -23,14 +23,38 @@ function makeTables(): Uint32Array {
   return t;
 }
 
+/** True where a Uint32Array reads bytes b0..b3 as b0 | b1 << 8 | b2 << 16 | b3 << 24. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 /** The CRC-32 of `bytes`, or, given the CRC-32 of earlier bytes as `crc`, of those followed by `bytes`. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
   tables ??= makeTables();
   const t = tables;
   let c = (crc ^ 0xffffffff) >>> 0;
   const n = bytes.length;
-  const n8 = n - (n % 8);
   let i = 0;
+  if (LITTLE_ENDIAN && n >= 64) {
+    // Bytes one at a time up to a 4-byte boundary, then eight bytes a step read as two 32-bit
+    // words: a quarter of the loads (about twice the speed of reading them byte by byte).
+    for (; i < n && (bytes.byteOffset + i) % 4 !== 0; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, (n - i) >>> 2);
+    const w8 = words.length - (words.length % 2);
+    for (let w = 0; w < w8; w += 2) {
+      const lo = c ^ words[w];
+      const hi = words[w + 1];
+      c =
+        t[1792 + (lo & 0xff)] ^
+        t[1536 + ((lo >>> 8) & 0xff)] ^
+        t[1280 + ((lo >>> 16) & 0xff)] ^
+        t[1024 + (lo >>> 24)] ^
+        t[768 + (hi & 0xff)] ^
+        t[512 + ((hi >>> 8) & 0xff)] ^
+        t[256 + ((hi >>> 16) & 0xff)] ^
+        t[hi >>> 24];
+    }
+    i += 4 * w8;
+  }
+  const n8 = i + (n - i) - ((n - i) % 8);
   for (; i < n8; i += 8) {
     const lo = c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
     c =
