@@ -166,7 +166,7 @@ export async function settleAnswers(ctx: ConformanceContext, failed = false): Pr
   if (!list) return;
   handedOver.set(ctx.kernels, []);
   if (failed || list.length === 0) return;
-  await new Promise((r) => setTimeout(r, 15));
+  await new Promise((r) => setTimeout(r, 5));
   for (const h of list) {
     const { array, copy } = h;
     if (array.length !== copy.length)
