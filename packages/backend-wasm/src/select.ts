@@ -9,9 +9,15 @@ import type { WasmRuntime } from './runtime.js';
  * 1,000-100,000 scores a query, one build against the other) heaps were faster at k = 16 (10,000
  * rows: 9.9 against 11.4 us a query), pools from k = 32 (14.1 against 16.7) and 4-5x faster at
  * k = 1000; whole searches, `node scripts/select-ab.mjs <heap build> dist`: top-1000 over 10,000
- * rows took 0.28-0.61x the time, top-100 0.76-0.97x, top-32 0.94-1.02x.
+ * rows took 0.28-0.61x the time, top-100 0.76-0.97x, top-32 0.94-1.02x. From k = 16 since
+ * 2026-12-07: rows that arrive in rising order of score (a time-ordered corpus drifting toward the
+ * query) enter a heap one by one, each paying its sift; a pool takes them as stores. Whole
+ * searches (one thread, 100,000 x 96 and 20,000 x 384 or x 96, 1 to 64 queries, the same rows and
+ * bits): rows in rising order 0.57-0.66x the heap's time at k = 31 (1 query: 2.3 against 4.0 ms),
+ * 0.67-0.95x at k = 16; random rows 0.93-1.00x; below 16 the heap stays ahead on rising rows (k =
+ * 4: pools took 1.15-1.37x).
  */
-export const POOL_MIN_K = 32;
+export const POOL_MIN_K = 16;
 
 /** Bytes of a pool's scratch area besides its 16k bytes (a histogram of 2048 counts and one more). */
 const POOL_SCRATCH_HEAD = 2048 * 4 + 16;
