@@ -42,7 +42,7 @@ import {
   tableOut,
   tableVector,
 } from './table-args.js';
-import { describeType, plainFloat32, plainInt32, TYPED_LENGTH, valueText, viewArg } from './tensor.js';
+import { describeType, plainFloat32, plainOf, TYPED_LENGTH, valueText, viewArg } from './tensor.js';
 
 /**
  * A real Float32Array: `instanceof` alone passes a Proxy around one, whose `length` then throws a
@@ -332,7 +332,7 @@ export class Guard {
       return fail('returned indices on a resizable buffer, whose length can change under the caller.');
     return this.#ranked(
       fail,
-      plainInt32(indices),
+      plainOf(indices, Int32Array),
       this.floats(op, arg, kernel, scores, queries * k, 'cosine'),
       queries,
       k,
@@ -384,7 +384,8 @@ export class Guard {
    * {@link TOPK_NAMED} and that many spread over the k (the first and the last among them) past it,
    * for every query up to {@link TOPK_QUERIES} and that many spread over them past it (checking
    * every score of top-2000 of 2000 rows for 100 queries cost 2.6x the reference's whole search),
-   * and fewer queries where that would pass one cosine per {@link TOPK_WORK_SHARE} of the search's.
+   * and fewer queries (down to {@link TOPK_MIN_QUERIES}) where that would pass one cosine per
+   * {@link TOPK_WORK_SHARE} of the search's.
    * A sample cannot prove an answer complete: it catches an answer that misses many better rows,
    * and, over many queries, one that misses a few.
    */
@@ -397,22 +398,17 @@ export class Guard {
     const tol = scoreTolerance(d);
     const named = Math.min(t.k, TOPK_NAMED);
     // Queries checked: at most TOPK_QUERIES, and within a share of the search's own work (its
-    // queries x rows cosines), one query at least. The check recomputes each cosine in scalar
+    // queries x rows cosines), TOPK_MIN_QUERIES at least. The check recomputes each cosine in scalar
     // float64: bounded by queries alone, it cost 30x the wasm kernel at 256 x 100 x 3072, k = 64
     // (named and sampled rows were nearly every row), 3.3x the whole reference search.
     const perQuery = named + samples;
     const checked = Math.min(
       t.queries,
       TOPK_QUERIES,
-      Math.max(1, Math.floor((t.queries * n) / (TOPK_WORK_SHARE * perQuery))),
+      Math.max(TOPK_MIN_QUERIES, Math.floor((t.queries * n) / (TOPK_WORK_SHARE * perQuery))),
     );
     for (let v = 0; v < checked; v++) {
-      const i =
-        checked === t.queries
-          ? v
-          : checked === 1
-            ? t.queries >> 1
-            : Math.round((v * (t.queries - 1)) / (checked - 1));
+      const i = checked === t.queries ? v : Math.round((v * (t.queries - 1)) / (checked - 1));
       let qq = 0;
       for (let j = i * d; j < (i + 1) * d; j++) qq += qd[j] * qd[j];
       const cosine = (r: number): number => {
@@ -489,16 +485,29 @@ export class Guard {
     const want = (ok: boolean, what: string) => {
       if (!ok) fail(`returned no ${what}.`);
     };
+    // Each section the storage holds: checked, on a buffer of fixed length (floats() refuses
+    // others), and handed on as a plain array of its type (a subclass's iterator may lie).
+    const fixed = (v: ArrayBufferView) => {
+      if (resizes(v.buffer)) fail('returned a section on a resizable buffer, whose length can change.');
+    };
     if (storage === 'float32' || x.rerank > 0) {
       want(isF32(x.exact) && x.exact.length === n, 'float32 rows of the right length');
-      this.floats(op, arg, 'exportCorpus', x.exact, n, 'unit');
+      x = { ...x, exact: this.floats(op, arg, 'exportCorpus', x.exact, n, 'unit') };
     }
-    if (storage === 'float16')
+    if (storage === 'float16') {
       want(is(x.half, Uint16Array) && (x.half as Uint16Array).length === n, 'binary16 rows');
+      fixed(x.half!);
+      x = { ...x, half: plainOf(x.half!, Uint16Array) };
+    }
     if (storage === 'int8') {
       want(is(x.codes, Int8Array) && (x.codes as Int8Array).length === n, 'int8 codes');
       want(isF32(x.scales) && x.scales.length === x.rows, 'int8 scales');
-      this.floats(op, arg, 'exportCorpus', x.scales, x.rows, 'norm');
+      fixed(x.codes!);
+      x = {
+        ...x,
+        codes: plainOf(x.codes!, Int8Array),
+        scales: this.floats(op, arg, 'exportCorpus', x.scales, x.rows, 'norm'),
+      };
     }
     // The rows themselves, as loadCorpus checks a file's: a save must not write what load refuses,
     // and a compaction must not re-store rows scaled to nothing.
@@ -792,6 +801,12 @@ export const TOPK_QUERIES = 256;
  */
 const TOPK_WORK_SHARE = 32;
 
+/**
+ * Queries {@link Guard.topKScores} checks at least (all of them when fewer), spread from the first
+ * to the last: a share cut to one query passed answers wrong for every other one.
+ */
+const TOPK_MIN_QUERIES = 16;
+
 /** The dense kernels, whose self-checked promise covers non-finite inputs (see `CheckedKernels.table`). */
 const DENSE_NAMES: readonly string[] = ['matmul', 'addBias', 'activation', 'activationGrad'];
 
@@ -1025,8 +1040,9 @@ export class CheckedKernels {
    * Then the call goes through the gate, which refuses bad input by name.
    */
   cosineRowsUngated(a: Matrix, b: Matrix): Float32Array | undefined {
-    const out = this.#ungated('cosineRows', a, b);
-    if (!isF32(out) || out.length !== a.rows) return undefined;
+    const answer = this.#ungated('cosineRows', a, b);
+    if (!isF32(answer) || answer.length !== a.rows || resizes(answer.buffer)) return undefined;
+    const out = plainFloat32(answer);
     let clamp = false;
     for (let i = 0; i < out.length; i++) {
       const v = out[i];
@@ -1102,9 +1118,11 @@ export class CheckedKernels {
    * bad input (and a norm past float32, or a kernel at fault) as on any gated call.
    */
   rowsUngated(kernel: 'rowNorms' | 'normalizeRows', x: Matrix): Float32Array | undefined {
-    const out = this.#ungated(kernel, x, undefined);
+    const answer = this.#ungated(kernel, x, undefined);
     const n = kernel === 'rowNorms' ? x.rows : x.rows * x.cols;
-    if (!isF32(out) || out.length !== n || out.buffer === x.data.buffer) return undefined;
+    if (!isF32(answer) || answer.length !== n || answer.buffer === x.data.buffer || resizes(answer.buffer))
+      return undefined;
+    const out = plainFloat32(answer);
     if (kernel === 'normalizeRows') return largestMagnitude(out) <= 1 ? out : undefined;
     for (let i = 0; i < n; i++) if (!(out[i] >= 0 && out[i] <= F32_MAX)) return undefined;
     return out;
@@ -1340,7 +1358,7 @@ export class CheckedKernels {
       const arg = name === 'matmul' ? 'a' : 'x';
       return andThen(g.call(name, arg, name, run), (o) =>
         isF32(o) && o.length === length && !resizes(o.buffer) && trusted.includes(name) && sampled(o)
-          ? o
+          ? plainFloat32(o)
           : g.floats(name, arg, name, o, length, 'finite'),
       );
     };
@@ -1614,16 +1632,24 @@ export class CheckedKernels {
             k.softmaxCrossEntropy!(logits, targets, scale, weight, keep, out),
           ),
           (r) => {
-            g.floats('softmaxCrossEntropy', 'logits', 'softmaxCrossEntropy', r?.grad, n, 'finite');
-            const losses = r.losses;
-            if (!isF32(losses) || losses.length !== logits.rows)
+            const grad = g.floats(
+              'softmaxCrossEntropy',
+              'logits',
+              'softmaxCrossEntropy',
+              r?.grad,
+              n,
+              'finite',
+            );
+            const answered = r.losses;
+            if (!isF32(answered) || answered.length !== logits.rows || resizes(answered.buffer))
               throw backendError(
                 'softmaxCrossEntropy',
                 'logits',
                 g.provider('softmaxCrossEntropy'),
                 'softmaxCrossEntropy',
-                `returned losses that are not ${logits.rows} float32 values.`,
+                `returned losses that are not ${logits.rows} float32 values on a buffer of fixed length.`,
               );
+            const losses = plainFloat32(answered);
             // A loss is +Infinity when the scaled logits overflow (the caller says so); never NaN.
             for (let i = 0; i < losses.length; i++)
               if (!(losses[i] >= 0))
@@ -1634,7 +1660,7 @@ export class CheckedKernels {
                   'softmaxCrossEntropy',
                   `returned the loss ${losses[i]} for row ${i}.`,
                 );
-            return r;
+            return { grad, losses };
           },
         );
       },

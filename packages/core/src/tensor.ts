@@ -374,10 +374,13 @@ export function plainFloat32(v: Float32Array): Float32Array {
   return new Float32Array(TYPED_BUFFER.call(v), TYPED_OFFSET.call(v), TYPED_LENGTH.call(v));
 }
 
-/** `v` as a plain Int32Array over the same memory (see {@link plainFloat32}). */
-export function plainInt32(v: Int32Array): Int32Array {
-  if (Object.getPrototypeOf(v) === Int32Array.prototype) return v;
-  return new Int32Array(TYPED_BUFFER.call(v), TYPED_OFFSET.call(v), TYPED_LENGTH.call(v));
+/** `v` as a plain array of its own type over the same memory (see {@link plainFloat32}). */
+export function plainOf<T extends Int32Array | Uint16Array | Int8Array>(
+  v: T,
+  type: { readonly prototype: T; new (b: ArrayBufferLike, o: number, n: number): T },
+): T {
+  if (Object.getPrototypeOf(v) === type.prototype) return v;
+  return new type(TYPED_BUFFER.call(v), TYPED_OFFSET.call(v), TYPED_LENGTH.call(v));
 }
 
 /**

@@ -2502,6 +2502,142 @@ describe("a backend's own input errors on inputs the kit checked are the backend
     kit.dispose();
   });
 
+  it("a caller's own out on a growable SharedArrayBuffer is written, not refused as a backend's resizable answer", async () => {
+    const growable = () =>
+      new Float32Array(
+        new (
+          SharedArrayBuffer as unknown as new (
+            n: number,
+            o: { maxByteLength: number },
+          ) => SharedArrayBuffer
+        )(16, {
+          maxByteLength: 64,
+        }),
+        0,
+        4,
+      );
+    const kit = createCosineKit({ backend: 'reference' });
+    const a = [
+      [1, 2, 3],
+      [3, 1, 0],
+    ];
+    const b = [
+      [1, 2, 2.5],
+      [1, 1, 1],
+    ];
+    const want = Array.from((await kit.cosineMatrix(a, b)).data);
+    const out = growable();
+    await kit.cosineMatrix(a, b, { out });
+    expect(Array.from(out)).toEqual(want);
+    const c = await kit.corpus(b);
+    const out2 = growable();
+    await c.similarity(a, { out: out2 });
+    expect(Array.from(out2)).toEqual(want);
+    kit.dispose();
+  });
+
+  it('answers on resizable buffers from ungated kernels, softmaxCrossEntropy and exportCorpus sections are BACKEND_ERROR too; a self-checked dense answer of a subclass is handed on plain', async () => {
+    const onResizable = <T extends Float32Array | Int8Array>(a: T): T => {
+      const b = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(
+        a.byteLength,
+        { maxByteLength: 2 * a.byteLength + 8 },
+      );
+      const v = new (a.constructor as new (b: ArrayBuffer) => T)(b);
+      v.set(a as never);
+      return v;
+    };
+    const r = referenceKernels;
+    for (const kernel of ['cosineRows', 'rowNorms', 'normalizeRows'] as const) {
+      const kit = createCosineKit({
+        backend: {
+          name: 'stretchy',
+          ungated: [kernel],
+          kernels: {
+            [kernel]: (...args: unknown[]) =>
+              onResizable((r[kernel] as (...a: unknown[]) => Float32Array)(...args)),
+          },
+        },
+      });
+      const call =
+        kernel === 'cosineRows'
+          ? kit.cosineRows([[1, 2]], [[3, 4]])
+          : kernel === 'rowNorms'
+            ? kit.rowNorms([[1, 2]])
+            : kit.normalize([[1, 2]]);
+      expect(await rejection(call), kernel).toMatchObject({ code: 'BACKEND_ERROR', kernel });
+      kit.dispose();
+    }
+    const soft = createCosineKit({
+      backend: {
+        name: 'stretchy',
+        kernels: {
+          softmaxCrossEntropy: (...args: Parameters<NonNullable<typeof r.softmaxCrossEntropy>>) => {
+            const o = r.softmaxCrossEntropy!(...args) as { grad: Float32Array; losses: Float32Array };
+            return { grad: o.grad, losses: onResizable(o.losses) };
+          },
+        },
+      },
+    });
+    const table = await soft.kernels();
+    const logits = { data: Float32Array.of(1, 2, 3, 4), rows: 2, cols: 2 };
+    const e = await rejection(
+      Promise.resolve().then(() => table.softmaxCrossEntropy!(logits, Int32Array.of(0, 1), 1, 1)),
+    );
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', kernel: 'softmaxCrossEntropy' });
+    soft.dispose();
+    // exportCorpus of an int8 corpus whose codes lie on a resizable buffer: save() refuses it.
+    const exp = createCosineKit({
+      backend: {
+        name: 'stretchy',
+        kernels: {
+          ...r,
+          exportCorpus: (h) => {
+            const st = r.exportCorpus!(h) as { codes: Int8Array | null };
+            return { ...st, codes: st.codes && onResizable(st.codes) } as never;
+          },
+        },
+      },
+    });
+    const c8 = await exp.corpus(
+      [
+        [1, 2],
+        [3, 1],
+      ],
+      { storage: 'int8' },
+    );
+    expect(await rejection(c8.save())).toMatchObject({ code: 'BACKEND_ERROR', kernel: 'exportCorpus' });
+    exp.dispose();
+    // A self-checked matmul answering a subclass whose iterator lies.
+    class Lying extends Float32Array {
+      override *[Symbol.iterator](): ArrayIterator<number> {
+        for (let i = 0; i < this.length; i++) yield 42;
+      }
+    }
+    const mm = createCosineKit({
+      backend: {
+        name: 'liar',
+        selfChecked: ['matmul'],
+        kernels: {
+          matmul: (...args: Parameters<typeof r.matmul>) => {
+            const v = r.matmul(...args) as Float32Array;
+            const x = new Lying(v.length);
+            x.set(v);
+            return x;
+          },
+        },
+      },
+    });
+    const got = await (await mm.kernels()).matmul(
+      { data: Float32Array.of(1, 2, 3, 4), rows: 2, cols: 2 },
+      { data: Float32Array.of(1, 0, 0, 1), rows: 2, cols: 2 },
+      false,
+      false,
+    );
+    expect(Object.getPrototypeOf(got)).toBe(Float32Array.prototype);
+    expect([...got]).toEqual([1, 2, 3, 4]);
+    mm.dispose();
+  });
+
   it('an answer on a resizable buffer (its length can change under the caller) is BACKEND_ERROR, self-checked or not', async () => {
     const onResizable = (a: Float32Array): Float32Array => {
       const b = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(

@@ -113,6 +113,35 @@ describe('what a backend hands back is checked', () => {
     });
     const got = await createCosineKit({ backend: same }).topK(q, c, 64);
     expect(Array.from(got.indices)).toEqual(Array.from(right.indices));
+    // The worst k rows with their true scores for every query but the middle one: caught however
+    // few rows (a share cut to one query checked only the middle one, and passed this).
+    for (const [queries, rows, k] of [
+      [8, 100, 5],
+      [2, 100, 5],
+    ] as const) {
+      const qs = q.slice(0, queries);
+      const cs = c.slice(0, rows);
+      const m = (await createCosineKit({ backend: 'reference' }).cosineMatrix(qs, cs)).data;
+      const worst = withKernels({
+        topK: () => {
+          const indices = new Int32Array(queries * k);
+          const scores = new Float32Array(queries * k);
+          for (let i = 0; i < queries; i++) {
+            const order = Array.from({ length: rows }, (_, j) => j).sort(
+              (x, y) => m[i * rows + y] - m[i * rows + x] || x - y,
+            );
+            const pick = i === queries >> 1 ? order.slice(0, k) : order.slice(-k);
+            pick.forEach((j, t) => {
+              indices[i * k + t] = j;
+              scores[i * k + t] = m[i * rows + j];
+            });
+          }
+          return { queries, k, indices, scores };
+        },
+      });
+      const err = await failure(createCosineKit({ backend: worst }).topK(qs, cs, k));
+      expect(err, `${queries} x ${rows}`).toMatchObject({ code: 'BACKEND_ERROR', kernel: 'topK' });
+    }
   });
 
   it('cosines a rounding step past 1 are clamped; a cosine of 7 is a broken backend', async () => {
