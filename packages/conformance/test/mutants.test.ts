@@ -12,6 +12,7 @@ import {
   type TopKResult,
 } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
+import { defineCase } from '../src/cases/context.js';
 import { checkDisposal, conformanceCases, createContext, runCases } from '../src/index.js';
 
 /**
@@ -612,4 +613,21 @@ describe('the suite catches leaks on paths its leak cases once left out (a third
       expect(failed.map((o) => o.error!.message)).toContainEqual(expect.stringMatching(/cosineMatrix/));
     });
   }
+});
+
+describe("the suite's own bookkeeping", () => {
+  it("a case handing a kernel the caller's own out on a resizable buffer does not blame the backend", async () => {
+    const ctx = await createContext(createReferenceBackend());
+    const x = { data: Float32Array.of(3, 4, 6, 8), rows: 2, cols: 2 };
+    const out = new Float32Array(
+      new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(8, {
+        maxByteLength: 64,
+      }),
+    );
+    const c = defineCase('bookkeeping', 'resizable out', 'rowNorms', async (context) => {
+      await context.kernels.rowNorms(x, out);
+    });
+    await expect(c.run(ctx)).resolves.toBeUndefined();
+    expect(Array.from(out)).toEqual([5, 10]);
+  });
 });

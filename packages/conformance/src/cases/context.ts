@@ -101,6 +101,12 @@ interface Handed {
 /** The answers of each guarded table's calls in the case running, to compare once it ends. */
 const handedOver = new WeakMap<Kernels, Handed[]>();
 
+/**
+ * Cases running on each guarded table: answers are kept only while one runs, so calls made outside
+ * a case (`runProperties`, a caller's own use of `ctx.kernels`) hold nothing.
+ */
+const running = new WeakMap<Kernels, number>();
+
 /** The typed arrays an answer holds: itself, or its own fields (a result object), by name. */
 function arraysOf(v: unknown): [string, ArrayBufferView & ArrayLike<number>][] {
   const isArray = (x: unknown): x is ArrayBufferView & ArrayLike<number> =>
@@ -127,15 +133,17 @@ function resizes(b: ArrayBufferLike): boolean {
  * recycled a read-back buffer a tick later, or overwrote an export while a file was being written
  * from it, passed every check made at once, and its callers read other values than it answered.
  */
-function keep(table: Kernels, kernel: string, answer: unknown): void {
+function keep(table: Kernels, kernel: string, answer: unknown, args: readonly unknown[]): void {
   if (!ANSWERING.has(kernel)) return;
   const list = handedOver.get(table)!;
+  const record = (running.get(table) ?? 0) > 0;
   for (const [field, array] of arraysOf(answer)) {
-    if (resizes(array.buffer))
+    // A caller's own `out` on a resizable buffer is theirs to have given.
+    if (resizes(array.buffer) && !args.some((a) => ArrayBuffer.isView(a) && a.buffer === array.buffer))
       fail(
         `${kernel}: answered ${field} on a resizable buffer; its length can change under the caller (answer on a plain ArrayBuffer)`,
       );
-    if (array.length <= KEPT_VALUES)
+    if (record && array.length <= KEPT_VALUES)
       list.push({ kernel, field, array, copy: (array as unknown as { slice(): ArrayLike<number> }).slice() });
   }
 }
@@ -227,7 +235,7 @@ function readOnlyInputs(kernels: Kernels): Kernels {
         return Promise.resolve(r).then(
           (v) => {
             verify();
-            keep(table, name, v);
+            keep(table, name, v, args);
             return v;
           },
           (e: unknown) => {
@@ -236,7 +244,7 @@ function readOnlyInputs(kernels: Kernels): Kernels {
           },
         );
       verify();
-      keep(table, name, r);
+      keep(table, name, r, args);
       return r;
     };
   }
@@ -301,11 +309,14 @@ export function defineCase(
     name,
     ...(kernel ? { kernel } : {}),
     run: async (ctx) => {
+      running.set(ctx.kernels, (running.get(ctx.kernels) ?? 0) + 1);
       try {
         await body(ctx, new CaseData(seed));
       } catch (e) {
         await settleAnswers(ctx, true);
         throw e;
+      } finally {
+        running.set(ctx.kernels, (running.get(ctx.kernels) ?? 1) - 1);
       }
       await settleAnswers(ctx);
     },
