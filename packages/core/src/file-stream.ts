@@ -249,6 +249,9 @@ async function readHeader(at: FileArg, source: ByteSource, length: number): Prom
   const pieces = [lead];
   for (let o = lead.length; o < length; ) {
     const piece = await source.read(16 + o, Math.min(length - o, HEADER_PIECE));
+    // A source that gave nothing (a file cut short under it) would loop here for ever.
+    if (piece.length === 0)
+      argError('CORRUPT_DATA', at.op, at.arg, 'is truncated: the file shrank while it was being read.');
     if (piece.includes(0)) notJson();
     pieces.push(piece);
     o += piece.length;

@@ -794,6 +794,25 @@ describe('a forged header length whose first bytes open a JSON object', () => {
     expect(asked.reduce((a, b) => a + b, 0)).toBeLessThan(5 * 2 ** 20);
   });
 
+  it('a source that reads back nothing past the first bytes of a long header is CORRUPT_DATA, not a loop for ever', async () => {
+    const lead = new Uint8Array(8192).fill(0x20);
+    lead[0] = 0x7b;
+    const f = forged(2 ** 20, lead);
+    const file = {
+      size: f.size,
+      // Bytes up to 16 + 4096, then nothing at all (a file cut short under the reader).
+      slice: (a: number, b: number) => ({
+        arrayBuffer: async () => (a >= 16 + 4096 ? new ArrayBuffer(0) : f.bytes(a, b).buffer),
+      }),
+    };
+    const directory = { getFileHandle: async () => ({ getFile: async () => file }) };
+    await expect(
+      loadCorpusOpfs(createCosineKit({ backend: 'reference' }), 'short.ckc', {
+        directory: directory as unknown as FileSystemDirectoryHandle,
+      }),
+    ).rejects.toMatchObject({ code: 'CORRUPT_DATA', message: expect.stringMatching(/truncated/) });
+  }, 10_000);
+
   it('a sparse file on disk whose header is "{" and zeros is refused from its first bytes', async () => {
     const path = at('sparse-brace.ckc');
     const f = forged(2 ** 32 - 8, Uint8Array.of(0x7b));
