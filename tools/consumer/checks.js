@@ -87,9 +87,11 @@ const AUTHORS_NEED = [
   'matmulDims',
   'encodeCorpusFile',
   'decodeCorpusFile',
+  // The checksum of corpus files and of @cosinekit/nn's encoder files.
+  'crc32',
 ];
 const USERS_NEED = ['cosine', 'createCosineKit', 'cosinekit', 'tensor', 'Tensor', 'Corpus', 'listBackends'];
-const INTERNALS = ['dotTiles', 'crc32', 'toHalf', 'guardRows', 'CheckedKernels'];
+const INTERNALS = ['dotTiles', 'toHalf', 'guardRows', 'CheckedKernels'];
 
 /**
  * `@cosinekit/core` and `@cosinekit/core/backend` from the tarball: each resolves and exports its
@@ -101,7 +103,7 @@ function checkCoreEntries(log) {
     const absent = [
       ...USERS_NEED.filter((n) => !(n in users)).map((n) => `@cosinekit/core lacks ${n}`),
       ...AUTHORS_NEED.filter((n) => !(n in authors)).map((n) => `@cosinekit/core/backend lacks ${n}`),
-      ...['registerBackend', 'referenceKernels', ...INTERNALS]
+      ...['registerBackend', 'referenceKernels', 'crc32', ...INTERNALS]
         .filter((n) => n in users)
         .map((n) => `@cosinekit/core exports ${n}`),
       ...INTERNALS.filter((n) => n in authors).map((n) => `@cosinekit/core/backend exports ${n}`),
