@@ -31,7 +31,7 @@ import { allFinite, checkFinite, tameRows } from './gate.js';
 import { checkColumnSums } from './kernels/column-sums.js';
 import { clampCos } from './kernels/cosine-rule.js';
 import { checkSoftmaxArgs } from './kernels/softmax.js';
-import { callersResizable, mayShare } from './out.js';
+import { callersResizable, lengthCanChange, mayShare } from './out.js';
 import { referenceKernels } from './reference.js';
 import {
   tableActivation,
@@ -88,8 +88,7 @@ function sampled(o: Float32Array, bound = Number.POSITIVE_INFINITY): boolean {
  * SharedArrayBuffer) that is not a caller's own `out`.
  */
 function resizes(b: ArrayBufferLike): boolean {
-  const r = b as { resizable?: unknown; growable?: unknown };
-  return (r.resizable === true || r.growable === true) && !callersResizable.has(b);
+  return lengthCanChange(b) && !callersResizable.has(b);
 }
 
 /** A real Int32Array (see {@link isF32}). */

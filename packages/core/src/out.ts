@@ -51,12 +51,17 @@ export function checkOut(
   // A view that tracks a resizable buffer's length is fixed at the result's: grown while an async
   // backend ran, its kernel saw more values than were due and failed as the backend's fault.
   const plain = plainFloat32(data);
-  const b = plain.buffer as { resizable?: boolean; growable?: boolean };
-  if (b.resizable !== true && b.growable !== true) return plain;
+  if (!lengthCanChange(plain.buffer)) return plain;
   // The caller's own memory (a resizable ArrayBuffer or a growable SharedArrayBuffer): an answer
   // written into it is theirs, not a backend's answer on a buffer that may change length.
   callersResizable.add(plain.buffer);
   return new Float32Array(plain.buffer, plain.byteOffset, plain.length);
+}
+
+/** True for a buffer whose length can change: a resizable ArrayBuffer or a growable SharedArrayBuffer. */
+export function lengthCanChange(b: ArrayBufferLike): boolean {
+  const r = b as { resizable?: unknown; growable?: unknown };
+  return r.resizable === true || r.growable === true;
 }
 
 /**

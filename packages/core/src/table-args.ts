@@ -7,7 +7,7 @@
  */
 import { ACTIVATIONS, type Activation, type Matrix } from './contract.js';
 import { argError, reading } from './errors.js';
-import { callersResizable } from './out.js';
+import { callersResizable, lengthCanChange } from './out.js';
 import { describeType, matrixArg, valueText, viewArg } from './tensor.js';
 
 /** At least one row and one column. */
@@ -85,8 +85,7 @@ export function tableOut(op: string, out: unknown, length: number): void {
   tableVector(op, 'out', out, length);
   // The caller's own array: an answer written into it is theirs, whatever its buffer.
   const b = (out as Float32Array).buffer;
-  if ((b as { resizable?: unknown }).resizable === true || (b as { growable?: unknown }).growable === true)
-    callersResizable.add(b);
+  if (lengthCanChange(b)) callersResizable.add(b);
 }
 
 /** Throws `DIMENSION_MISMATCH` naming `arg` unless its `has` columns (or rows, with `what`) equal `want`. */
