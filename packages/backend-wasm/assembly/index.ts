@@ -13,6 +13,7 @@ import { blockAreaEnd } from './generated/tiles';
 
 export { allFinite } from './finite';
 export { dotsBlockedWith, dotsWith, rowsStreams, streamLongWith } from './generated/tiles';
+export { decodeHalves, dotsHalfWith, gatherHalves, packHalves, panelHalves, unpanelHalves } from './half';
 export { pack, packTransposed, unpack } from './layout';
 export { dotsLongWith } from './long';
 export { activation, activationGrad, addBias, columnSums } from './nn';

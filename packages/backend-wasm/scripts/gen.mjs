@@ -941,6 +941,24 @@ function dispatcher() {
   return L.join('\n');
 }
 
+/** `panelRows(config)`: the corpus rows of driver \`config\`'s panels (its C). */
+function panelRowsDispatcher() {
+  const L = [];
+  L.push(
+    `/** Corpus rows per panel of driver \`config\`: ${CONFIGS.map((c, i) => `${i} = ${c.c}`).join(', ')}. */`,
+  );
+  L.push(`export function panelRows(config: i32): i32 {`);
+  L.push(`  switch (config) {`);
+  CONFIGS.forEach((cfg, i) => {
+    L.push(`    case ${i}: return ${cfg.c};`);
+  });
+  L.push(`    default: unreachable();`);
+  L.push(`  }`);
+  L.push(`  return 0;`);
+  L.push(`}`);
+  return L.join('\n');
+}
+
 const tiles = new Map();
 const few = new Map();
 const lone = new Map();
@@ -971,6 +989,7 @@ const src = [
   ...few.values(),
   ...CONFIGS.map(driver),
   dispatcher(),
+  panelRowsDispatcher(),
   longDispatcher(),
   rowsStreamsDispatcher(),
   touchCode(),

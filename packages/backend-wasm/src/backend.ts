@@ -92,9 +92,9 @@ export interface WasmBackend extends Backend {
   readonly name: 'wasm';
   readonly kernels: WasmKernels;
   /**
-   * `cosineRows`, `cosineMatrix`, `topK`, `rowNorms`, `normalizeRows` and (float32 storage)
-   * `createCorpus` take the caller's rows without the kit's gate (see `Backend.ungated`): they copy
-   * them into wasm memory anyway, and check them there.
+   * `cosineRows`, `cosineMatrix`, `topK`, `rowNorms`, `normalizeRows` and `createCorpus` (every
+   * storage) take the caller's rows without the kit's gate (see `Backend.ungated`): they copy them
+   * into wasm memory anyway, and check them there.
    */
   readonly ungated: readonly UngatedKernelName[];
   /**
@@ -357,7 +357,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // Infinity, which the kit sends through the gate to be named).
     // createCorpus copies the rows into wasm memory within the call, normalising them there in
     // float64, and throws NON_FINITE for a NaN row; int8 quantising rescales an extreme row first
-    // as the gate would (assembly/quantized.ts), so its codes and scales are the gated ones.
+    // as the gate would (assembly/quantized.ts), so its codes and scales are the gated ones; float16
+    // rounds the rows normalised in float64 (assembly/half.ts), which a rescaling by a power of two
+    // leaves as they were, so its bits are the gated ones too.
     ungated: declareKernels(kernels, [
       'cosineRows',
       'cosineMatrix',

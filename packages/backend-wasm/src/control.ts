@@ -89,6 +89,7 @@ export const JOBS = [
   'dotsBlockedWith',
   'streamLongWith',
   'dotsLongWith',
+  'dotsHalfWith',
 ] as const satisfies readonly (keyof WasmExports)[];
 
 /** A threaded kernel: an export of the module that a helper can run on a share of the rows. */

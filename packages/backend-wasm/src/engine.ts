@@ -138,6 +138,127 @@ function dotsBegin(
 }
 
 /**
+ * {@link dotsBegin} against corpus rows [j0, j0 + w) of staged corpus `c` (`j0` a multiple of its
+ * panel): float32 panels read in place, binary16 panels decoded a block at a time
+ * ({@link dotsHalfBegin}). `a` is the first query row, `m` of them, as staged for `c`'s width.
+ */
+export function corpusBegin(
+  rt: WasmRuntime,
+  a: number,
+  m: number,
+  c: Staged,
+  j0: number,
+  w: number,
+  out: number,
+  ldo: number,
+  clamp: boolean,
+  op: string,
+  copy?: CopyOut,
+): Sharing {
+  if (c.half)
+    return dotsHalfBegin(rt, a, m, c.ptr + j0 * (c.rowBytes >>> 1), w, c.rowBytes, out, ldo, clamp, op, copy);
+  return dotsBegin(rt, a, m, c.ptr + j0 * c.rowBytes, w, c.rowBytes, out, ldo, clamp, copy);
+}
+
+/** {@link corpusBegin}, run to the end. */
+export function corpusDots(
+  rt: WasmRuntime,
+  a: number,
+  m: number,
+  c: Staged,
+  j0: number,
+  w: number,
+  out: number,
+  ldo: number,
+  clamp: boolean,
+  op: string,
+): void {
+  corpusBegin(rt, a, m, c, j0, w, out, ldo, clamp, op).finish();
+}
+
+/** A number new for every {@link dotsHalfBegin} call, by which each thread knows to claim a new slot. */
+let halfCalls = 0;
+
+/**
+ * {@link dotsBegin} against `n` binary16 corpus rows at `h` (`dotsHalfWith`, shared with the helpers
+ * by corpus panels): each thread decodes a cache block of panels (`tuning.blockBytes` of float32
+ * rows; one panel for rows longer than a span) into a slot of a scratch area of its own, then runs
+ * the float32 driver there, so every score is the float32 engine's for the decoded rows, the same
+ * bits on any thread. The scratch (one slot a thread) and, for several query rows longer than a
+ * span, their spans' partial sums, are allocated for the call and freed when it finishes.
+ */
+function dotsHalfBegin(
+  rt: WasmRuntime,
+  a: number,
+  m: number,
+  h: number,
+  n: number,
+  rowBytes: number,
+  out: number,
+  ldo: number,
+  clamp: boolean,
+  op: string,
+  copy?: CopyOut,
+): Sharing {
+  const C = rt.tileCols;
+  const steps = rowBytes >>> 4;
+  const panelBytes = rowBytes * C;
+  const long = steps > rt.spanSteps;
+  const nbp = long ? 1 : Math.max(1, Math.floor(rt.tuning.blockBytes / panelBytes));
+  const slotBytes = nbp * panelBytes;
+  const slots = (rt.pool?.size ?? 0) + 1;
+  const scratch = rt.alloc(64 + slots * slotBytes, op);
+  let part = 0;
+  let job: Sharing;
+  try {
+    if (long && m > 1) part = rt.alloc(Math.max(4, m * n * 4), op);
+    const head = rt.i32;
+    const at = scratch >>> 2;
+    head[at] = 0;
+    head[at + 1] = halfCalls = (halfCalls + 1) | 0;
+    head[at + 2] = slotBytes;
+    head[at + 3] = n;
+    job = shareBegin(
+      rt,
+      'dotsHalfWith',
+      n,
+      C,
+      m * n * steps * 8,
+      rt.tuning.threadMinFlops,
+      (j0, w) => [
+        rt.config,
+        a,
+        m,
+        h + j0 * (rowBytes >>> 1),
+        w,
+        steps,
+        out + j0 * 4,
+        ldo * 4,
+        clamp,
+        nbp,
+        scratch,
+        part + j0 * 4,
+      ],
+      copy,
+    );
+  } catch (err) {
+    rt.free(scratch);
+    if (part) rt.free(part);
+    throw err;
+  }
+  return {
+    finish: () => {
+      try {
+        job.finish();
+      } finally {
+        rt.free(scratch);
+        if (part) rt.free(part);
+      }
+    },
+  };
+}
+
+/**
  * The undivided driver (`dotsWith`) over steps [from, from + steps) of rows `rowBytes` long, shared
  * with the helpers by corpus panels.
  */
@@ -451,7 +572,7 @@ function productShared(
           aheadLength: to - from,
         };
         const at = a.ptr + i0 * a.rowBytes;
-        dotsBegin(rt, at, r, b.ptr + j0 * b.rowBytes, w, a.rowBytes, stage, w, clamp, copy).finish();
+        corpusBegin(rt, at, r, b, j0, w, stage, w, clamp, op, copy).finish();
         // The block is still in the stage after the threads copied it out.
         if (finite) checkFinite(rt, stage, r * w, op);
       }
@@ -517,17 +638,7 @@ function productStaged(
     if (twice) o.push(rt.alloc(rows * cols * 4, op));
     for (let k = 0; k < blocks.length; k++) {
       const [i0, r, j0, w] = blocks[k];
-      const job = dotsBegin(
-        rt,
-        a.ptr + i0 * a.rowBytes,
-        r,
-        b.ptr + j0 * b.rowBytes,
-        w,
-        a.rowBytes,
-        o[k % o.length],
-        w,
-        clamp,
-      );
+      const job = corpusBegin(rt, a.ptr + i0 * a.rowBytes, r, b, j0, w, o[k % o.length], w, clamp, op);
       try {
         if (twice && k > 0) copy(k - 1);
       } finally {
@@ -587,7 +698,7 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
       for (let j0 = 0; j0 < c.rows; j0 += nt) {
         const w = Math.min(nt, c.rows - j0);
         const a = q.ptr + i0 * q.rowBytes;
-        const job = dotsBegin(rt, a, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tiles[t], w, true);
+        const job = corpusBegin(rt, a, rq, c, j0, w, tiles[t], w, true, op);
         try {
           if (last) select(last);
         } finally {

@@ -19,7 +19,7 @@ import {
   type TopKResult,
   throughTies,
 } from '@cosinekit/core/backend';
-import { dots, dotsI8Batch } from './engine.js';
+import { corpusDots, dotsI8Batch } from './engine.js';
 import { floatFirst, WasmCorpus } from './kernels/corpus.js';
 import {
   type I8Rows,
@@ -66,6 +66,10 @@ export function corpusSearchAllowed(
   const n = corpus.rows;
   const q8 = corpus.int8(rt, op);
   const float = corpus.float(rt, op);
+  // float16: the binary16 rows as float32 rows are (decoded as scored), or with re-ranking the
+  // float32 rows (the exact answer).
+  const h = corpus.half(rt, op);
+  const rows = h && !(float && corpus.rerank > 0) ? h : float;
   // The mask in wasm: the passing rows and each tile's are counted there (a prefix count in JS
   // took a new n + 1 integers per call, 1.4 ms at 200,000 rows on this VM, mostly new pages),
   // and the selection skips failing rows sixteen at a time.
@@ -83,7 +87,7 @@ export function corpusSearchAllowed(
       )
     )
       return int8Allowed(rt, q8, float, corpus, queries, k, allow, mask, passing);
-    return floatAllowed(rt, queries, float!, k, allow, mask, passing);
+    return floatAllowed(rt, queries, rows!, k, allow, mask, passing);
   } finally {
     rt.free(mask);
   }
@@ -142,7 +146,7 @@ function streamed(rt: WasmRuntime, q: Staged, c: Staged, mask: number, k: number
         const w = Math.min(nt, c.rows - j0);
         const count = rt.exports.countAllowed(mask + j0, w);
         if (count === 0) continue;
-        dots(rt, q.ptr + i0 * q.rowBytes, rq, c.ptr + j0 * c.rowBytes, w, q.rowBytes, tile, w, true);
+        corpusDots(rt, q.ptr + i0 * q.rowBytes, rq, c, j0, w, tile, w, true, op);
         // A tile whose rows all pass needs no mask.
         const m = count === w ? 0 : mask + j0;
         for (let i = 0; i < rq; i++) sel.offer(i0 + i, tile + i * w * 4, w, j0, m);
@@ -179,16 +183,18 @@ function gathered(
   let idx = -1;
   let tile = -1;
   try {
-    block = rt.alloc(Math.ceil(nt / C) * C * c.rowBytes, op);
+    block = rt.alloc(Math.ceil(nt / C) * C * (c.half ? c.rowBytes >>> 1 : c.rowBytes), op);
     idx = rt.alloc(nt * 4, op);
     tile = rt.alloc(qt * nt * 4, op);
     for (let g0 = 0; g0 < passing; g0 += nt) {
       const w = Math.min(nt, passing - g0);
       new Int32Array(rt.memory.buffer, idx, w).set(rows.subarray(g0, g0 + w));
-      rt.exports.gatherRows(c.ptr, C, steps, idx, w, block, 0);
+      if (c.half) rt.exports.gatherHalves(c.ptr, C, steps, idx, w, block, 0);
+      else rt.exports.gatherRows(c.ptr, C, steps, idx, w, block, 0);
+      const gatheredRows: Staged = { ptr: block, rows: w, rowBytes: c.rowBytes, half: c.half };
       for (let i0 = 0; i0 < q.rows; i0 += qt) {
         const rq = Math.min(qt, q.rows - i0);
-        dots(rt, q.ptr + i0 * q.rowBytes, rq, block, w, q.rowBytes, tile, w, true);
+        corpusDots(rt, q.ptr + i0 * q.rowBytes, rq, gatheredRows, 0, w, tile, w, true, op);
         for (let i = 0; i < rq; i++) sel.offer(i0 + i, tile + i * w * 4, w, g0);
       }
     }

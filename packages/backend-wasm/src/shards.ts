@@ -37,7 +37,8 @@ export interface WasmShardInfo {
 
 /**
  * Bytes a corpus of `rows` x `cols` takes once built (rows padded to whole panels of `tileCols`; int8
- * codes and scales, plus the float32 rows when re-ranking, which int8 does by default), for placing it.
+ * codes and scales or binary16 rows, plus the float32 rows when re-ranking, which int8 does by
+ * default), for placing it.
  */
 export function residentBytes(
   rows: number,
@@ -48,6 +49,7 @@ export function residentBytes(
 ): number {
   const o = resolveCorpusOptions({ storage, rerank });
   const float = Math.ceil(rows / tileCols) * tileCols * padded(cols) * 4;
+  if (o.storage === 'float16') return float / 2 + (o.rerank > 0 ? float : 0);
   if (o.storage !== 'int8') return float;
   const codes = rows * (Math.ceil(cols / 16) * 16 + 4);
   return codes + (o.rerank > 0 ? float : 0);

@@ -45,8 +45,13 @@ export interface Staged {
   readonly ptr: number;
   /** Rows stored (without the padding rows). */
   readonly rows: number;
-  /** Bytes per row: `ceil(d / 4) * 16`. */
+  /** Bytes per row of float32 values: `ceil(d / 4) * 16`. */
   readonly rowBytes: number;
+  /**
+   * Whether the block holds binary16 values (a float16 corpus) in the same layout, half the bytes:
+   * row i then starts at `i * rowBytes / 2`.
+   */
+  readonly half?: boolean;
 }
 
 /** Bytes a corpus of `rows` rows of `d` floats takes in the engine's layout. */
@@ -100,6 +105,65 @@ export function packRows(
 ): void {
   const bad = rt.exports.pack(src, rows, d, d, dst, P, normalize);
   if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${row0 + bad}.`);
+}
+
+/**
+ * Corpus rows (`x`, argument `arg` of `op`) normalised in float64 and rounded to binary16, in
+ * panels of C rows (half the bytes of {@link stageCorpus}'s block), in a new block: the bits the
+ * reference backend stores for the same rows. A row holding NaN or ±Infinity is refused with
+ * `NON_FINITE` naming `arg` and the row.
+ */
+export function stageHalves(rt: WasmRuntime, x: Matrix | RowSource, op: string, arg = 'rows'): Staged {
+  const { rows, cols: d } = x;
+  const P = rt.tileCols;
+  const rowBytes = padded(d) * 4;
+  const dst = rt.alloc(corpusBytes(rt, rows, d) >>> 1, op);
+  const chunkRows = Math.max(P, Math.floor(STAGE_CHUNK / (d * 4) / P) * P);
+  let tmp = -1;
+  try {
+    tmp = rt.alloc(Math.min(rows, chunkRows) * d * 4, op);
+    for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+      const r = Math.min(chunkRows, rows - i0);
+      rt.f32.set(readRows(x, i0, r), tmp >>> 2);
+      const bad = rt.exports.packHalves(tmp, r, d, dst + i0 * (rowBytes >>> 1), P);
+      if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${i0 + bad}.`);
+    }
+  } catch (err) {
+    rt.free(dst);
+    throw err;
+  } finally {
+    if (tmp >= 0) rt.free(tmp);
+  }
+  return { ptr: dst, rows, rowBytes, half: true };
+}
+
+/** Stored binary16 rows (`rows` x `d`, as a saved corpus holds them) in panels of C rows, in a new block. */
+export function uploadHalves(
+  rt: WasmRuntime,
+  bits: Uint16Array,
+  rows: number,
+  d: number,
+  op: string,
+): Staged {
+  const P = rt.tileCols;
+  const rowBytes = padded(d) * 4;
+  const dst = rt.alloc(corpusBytes(rt, rows, d) >>> 1, op);
+  const chunkRows = Math.max(P, Math.floor(STAGE_CHUNK / (d * 2) / P) * P);
+  let tmp = -1;
+  try {
+    tmp = rt.alloc(Math.min(rows, chunkRows) * d * 2, op);
+    for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+      const r = Math.min(chunkRows, rows - i0);
+      new Uint16Array(rt.memory.buffer, tmp, r * d).set(bits.subarray(i0 * d, (i0 + r) * d));
+      rt.exports.panelHalves(tmp, r, d, dst + i0 * (rowBytes >>> 1), P);
+    }
+  } catch (err) {
+    rt.free(dst);
+    throw err;
+  } finally {
+    if (tmp >= 0) rt.free(tmp);
+  }
+  return { ptr: dst, rows, rowBytes, half: true };
 }
 
 /**

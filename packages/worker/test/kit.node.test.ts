@@ -1642,18 +1642,19 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     expect(Array.from((await p).data)).toEqual([0, 1]);
   });
 
+  // float16 corpora fall back from tfjs (which holds no float16 tensors) to the reference backend.
   it('an onFallback that throws fails the call that fell back by name, as in core (the process died)', async () => {
     const k = await createWorkerKit({
-      backend: 'wasm',
-      backends: ['wasm'],
+      backend: 'tfjs-cpu',
+      backends: ['tfjs'],
       onFallback: () => {
         throw new Error('my onFallback failed');
       },
     });
     const e = await failure(k.corpus(mat(4, 4, 3), { storage: 'float16' }));
-    const { createWasmBackend } = await import('@cosinekit/backend-wasm');
+    const { createTfjsBackend } = await import('@cosinekit/backend-tfjs');
     const l = createCosineKit({
-      backend: createWasmBackend({ threads: 1 }),
+      backend: createTfjsBackend({ engine: 'cpu' }),
       onFallback: () => {
         throw new Error('my onFallback failed');
       },
@@ -1668,8 +1669,8 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
   it('a value that cannot be turned into text, thrown by onFallback or a stream, fails the call by name (the process died)', async () => {
     const odd = Object.create(null) as unknown;
     const k = await createWorkerKit({
-      backend: 'wasm',
-      backends: ['wasm'],
+      backend: 'tfjs-cpu',
+      backends: ['tfjs'],
       onFallback: () => {
         throw odd;
       },

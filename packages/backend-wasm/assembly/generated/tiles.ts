@@ -851,6 +851,19 @@ export function dotsWith(config: i32, a: usize, m: i32, b: usize, n: i32, steps:
   }
 }
 
+/** Corpus rows per panel of driver `config`: 0 = 2, 1 = 3, 2 = 4, 3 = 3, 4 = 2. */
+export function panelRows(config: i32): i32 {
+  switch (config) {
+    case 0: return 2;
+    case 1: return 3;
+    case 2: return 4;
+    case 3: return 3;
+    case 4: return 2;
+    default: unreachable();
+  }
+  return 0;
+}
+
 /** One query row `a` (`steps` steps, more than a span) x `n` corpus rows in the panels of driver `config` from `b`: `streamLongC`. */
 export function streamLongWith(config: i32, a: usize, b: usize, n: i32, steps: i32, out: usize, clamp: bool): void {
   switch (config) {

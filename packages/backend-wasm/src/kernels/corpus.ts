@@ -12,7 +12,7 @@ import {
 import { product, search } from '../engine.js';
 import type { Resident, WasmRuntime } from '../runtime.js';
 import type { RowSource, Staged } from '../staging.js';
-import { corpusBytes, stageCorpus, stageQueries } from '../staging.js';
+import { corpusBytes, stageCorpus, stageHalves, stageQueries, uploadHalves } from '../staging.js';
 import {
   CrowdHistory,
   downloadQuantized,
@@ -25,28 +25,32 @@ import {
 } from './quantized.js';
 
 /** How a wasm corpus stores its rows. */
-export type WasmCorpusStorage = 'float32' | 'int8';
+export type WasmCorpusStorage = 'float32' | 'float16' | 'int8';
 
 /**
  * A corpus resident in wasm memory. Rows are normalised once at upload and stored in the
  * dot-product engine's panel layout (see `Staged`), so searching reads them in place and never
  * copies them again. With `storage: 'int8'` the rows are also quantised (one scale per row) and
  * searched at a quarter of the bytes; `rerank > 0` keeps the float32 rows too, to re-rank the best
- * `rerank x k` candidates exactly.
+ * `rerank x k` candidates exactly. With `storage: 'float16'` they are rounded to binary16 in the
+ * same layout (half the bytes, decoded a cache block at a time as they are searched); `rerank > 0`
+ * keeps the float32 rows too, and search then scans those (the exact answer re-ranking promises).
  */
 export class WasmCorpus implements ResidentCorpus, Resident {
   readonly backend = 'wasm';
   readonly storage: WasmCorpusStorage;
   readonly rows: number;
   readonly cols: number;
-  /** For int8 storage: candidates per result re-ranked exactly (0: quantised scores are returned). */
+  /** For int8 and float16 storage: candidates per result re-ranked exactly (0: stored scores are returned). */
   readonly rerank: number;
   /** Bytes per float32 row in the engine's layout (`cols` rounded up to a multiple of 4 floats). */
   readonly rowBytes: number;
   readonly #rt: WasmRuntime;
-  /** float32 rows in the engine's layout, or -1 when int8 storage keeps none. */
+  /** float32 rows in the engine's layout, or -1 when quantised storage keeps none. */
   readonly #float: number;
   readonly #int8: Quantized | undefined;
+  /** binary16 rows in the engine's layout (float16 storage), or -1. */
+  readonly #half: number;
   /** How crowded its re-ranked searches have been (int8 with float rows). @internal */
   readonly crowd = new CrowdHistory();
   #alive = true;
@@ -61,19 +65,31 @@ export class WasmCorpus implements ResidentCorpus, Resident {
     storage: WasmCorpusStorage,
     rerank: number,
     stored?: StoredCorpus,
-    blocks?: { float: number; int8: Quantized | undefined },
+    blocks?: { float: number; int8: Quantized | undefined; half: number },
   ) {
     this.rows = x.rows;
     this.cols = x.cols;
     this.storage = storage;
-    this.rerank = storage === 'int8' ? rerank : 0;
+    this.rerank = storage === 'float32' ? 0 : rerank;
     this.#rt = rt;
     let float = -1;
+    let half = -1;
     const op = stored ? 'importCorpus' : 'createCorpus';
     if (blocks) {
       // Made by `mergeCorpora`: blocks already in this corpus's layout, adopted as they are.
       this.#int8 = blocks.int8;
       float = blocks.float;
+      half = blocks.half;
+    } else if (storage === 'float16') {
+      half = stored ? uploadHalves(rt, stored.half!, x.rows, x.cols, op).ptr : stageHalves(rt, x, op).ptr;
+      if (this.rerank > 0) {
+        try {
+          float = stageCorpus(rt, x, !stored, op).ptr;
+        } catch (err) {
+          rt.free(half);
+          throw err;
+        }
+      }
     } else if (storage === 'int8') {
       this.#int8 = stored
         ? uploadQuantized(rt, stored.codes!, stored.scales!, x.rows, x.cols, op)
@@ -91,6 +107,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
       float = stageCorpus(rt, x, !stored, op).ptr;
     }
     this.#float = float;
+    this.#half = half;
     this.rowBytes = Math.ceil(x.cols / 4) * 16;
     rt.track(this);
   }
@@ -115,6 +132,14 @@ export class WasmCorpus implements ResidentCorpus, Resident {
     return this.#float < 0 ? undefined : { ptr: this.#float, rows: this.rows, rowBytes: this.rowBytes };
   }
 
+  /** The binary16 rows as the engine reads them, for float16 storage. @internal */
+  half(rt: WasmRuntime, op: string): Staged | undefined {
+    this.check(rt, op);
+    return this.#half < 0
+      ? undefined
+      : { ptr: this.#half, rows: this.rows, rowBytes: this.rowBytes, half: true };
+  }
+
   /** The int8 rows, for int8 storage. @internal */
   int8(rt: WasmRuntime, op: string): Quantized | undefined {
     this.check(rt, op);
@@ -127,6 +152,7 @@ export class WasmCorpus implements ResidentCorpus, Resident {
     this.#rt.untrack(this);
     if (this.#rt.disposed) return;
     if (this.#float >= 0) this.#rt.free(this.#float);
+    if (this.#half >= 0) this.#rt.free(this.#half);
     if (this.#int8) {
       this.#rt.free(this.#int8.ptr);
       this.#rt.free(this.#int8.scales);
@@ -140,18 +166,18 @@ export class WasmCorpus implements ResidentCorpus, Resident {
 }
 
 /**
- * `createCorpus`: uploads and normalises the rows once. Storage `float32` (default, exact) or
- * `int8` (re-ranked by default: `resolveCorpusOptions`; approximate scores with `rerank: 0`);
- * `float16` throws `UNSUPPORTED`.
+ * `createCorpus`: uploads and normalises the rows once. Storage `float32` (default, exact), `int8`
+ * (re-ranked by default: `resolveCorpusOptions`; approximate scores with `rerank: 0`) or `float16`
+ * (binary16 scores unless `rerank > 0` is asked for).
  */
 export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: CorpusOptions): WasmCorpus {
   const { storage, rerank } = resolveCorpusOptions(options);
-  if (storage !== 'float32' && storage !== 'int8') {
+  if (storage !== 'float32' && storage !== 'int8' && storage !== 'float16') {
     argError(
       'UNSUPPORTED',
       'createCorpus',
       'options.storage',
-      `is '${storage}', but the wasm backend stores corpora as float32 or int8.`,
+      `is '${storage}', but the wasm backend stores corpora as float32, float16 or int8.`,
     );
   }
   if (!(Number.isInteger(rerank) && rerank >= 0)) {
@@ -166,25 +192,26 @@ export function createCorpus(rt: WasmRuntime, x: Matrix | RowSource, options?: C
 }
 
 /**
- * `importCorpus`: a corpus holding exactly `stored` (float32, or int8 with or without float rows);
- * float16 throws `UNSUPPORTED`.
+ * `importCorpus`: a corpus holding exactly `stored` (float32; int8 or float16, with or without float
+ * rows).
  */
 export function importCorpus(rt: WasmRuntime, stored: StoredCorpus): WasmCorpus {
   const { storage, rows, cols } = stored;
-  if (storage !== 'float32' && storage !== 'int8') {
+  if (storage !== 'float32' && storage !== 'int8' && storage !== 'float16') {
     argError(
       'UNSUPPORTED',
       'importCorpus',
       'stored',
-      `has storage '${storage}', but the wasm backend stores corpora as float32 or int8.`,
+      `has storage '${storage}', but the wasm backend stores corpora as float32, float16 or int8.`,
     );
   }
-  const rerank = storage === 'int8' ? stored.rerank : 0;
+  const rerank = storage === 'float32' ? 0 : stored.rerank;
   const float = storage === 'float32' || rerank > 0;
   const n = rows * cols;
   if (
     (float && stored.exact?.length !== n) ||
-    (storage === 'int8' && (stored.codes?.length !== n || stored.scales?.length !== rows))
+    (storage === 'int8' && (stored.codes?.length !== n || stored.scales?.length !== rows)) ||
+    (storage === 'float16' && stored.half?.length !== n)
   ) {
     argError(
       'INVALID_ARGUMENT',
@@ -199,8 +226,8 @@ export function importCorpus(rt: WasmRuntime, stored: StoredCorpus): WasmCorpus 
 
 /**
  * `mergeCorpora`: the rows of `corpora` (all in `rt`) whose `drop` byte is 0, in order, copied
- * within wasm memory into one new corpus in the same layouts (float32 panels, int8 codes and
- * scales), so it searches bit for bit as the rows did. Corpora of different widths, storage or
+ * within wasm memory into one new corpus in the same layouts (float32 and binary16 panels, int8
+ * codes and scales), so it searches bit for bit as the rows did. Corpora of different widths, storage or
  * `rerank` are `INVALID_ARGUMENT`; dropping every row is `EMPTY_INPUT`.
  */
 export function mergeCorpora(
@@ -246,6 +273,7 @@ export function mergeCorpora(
   let idx = -1;
   try {
     const float = first.float(rt, op) ? block(corpusBytes(rt, rows, d)) : -1;
+    const half = first.half(rt, op) ? block(corpusBytes(rt, rows, d) >>> 1) : -1;
     const int8 = q0
       ? { ptr: block(rows * q0.stride), scales: block(rows * 4), rows, cols: d, stride: q0.stride }
       : undefined;
@@ -260,6 +288,8 @@ export function mergeCorpora(
       if (w === 0) continue;
       const f = c.float(rt, op);
       if (f && float >= 0) rt.exports.gatherRows(f.ptr, P, steps, idx, w, float, r);
+      const h = c.half(rt, op);
+      if (h && half >= 0) rt.exports.gatherHalves(h.ptr, P, steps, idx, w, half, r);
       const q = c.int8(rt, op);
       if (q && int8)
         rt.exports.gatherI8(q.ptr, q.stride, q.scales, idx, w, int8.ptr + r * q.stride, int8.scales + 4 * r);
@@ -271,10 +301,7 @@ export function mergeCorpora(
       first.storage,
       first.rerank,
       undefined,
-      {
-        float,
-        int8,
-      },
+      { float, int8, half },
     );
   } catch (err) {
     for (const ptr of made) rt.free(ptr);
@@ -284,7 +311,7 @@ export function mergeCorpora(
   }
 }
 
-/** `exportCorpus`: the stored representation, copied out: float rows as searched, codes and scales as made. */
+/** `exportCorpus`: the stored representation, copied out: float rows as searched, codes and scales or binary16 bits as made. */
 export function exportCorpus(rt: WasmRuntime, corpus: ResidentCorpus): StoredCorpus {
   const c = own(rt, corpus, 'exportCorpus');
   const q = c.int8(rt, 'exportCorpus');
@@ -295,17 +322,18 @@ export function exportCorpus(rt: WasmRuntime, corpus: ResidentCorpus): StoredCor
     storage: c.storage,
     rerank: c.rerank,
     exact: c.float(rt, 'exportCorpus') ? readCorpus(rt, c) : null,
-    half: null,
+    half: c.storage === 'float16' ? halfBits(rt, c) : null,
     codes: i8?.codes ?? null,
     scales: i8?.scales ?? null,
   };
 }
 
-/** `readCorpus`: the resident rows as stored (normalised; dequantised for int8 without float rows). */
+/** `readCorpus`: the resident rows as stored (normalised; decoded for int8 and float16 without float rows). */
 export function readCorpus(rt: WasmRuntime, corpus: ResidentCorpus): Float32Array {
   const c = own(rt, corpus, 'readCorpus');
   const float = c.float(rt, 'readCorpus');
   const q = c.int8(rt, 'readCorpus');
+  const h = c.half(rt, 'readCorpus');
   const d = c.cols;
   const P = rt.tileCols;
   // Whole panels of rows at a time through a small staging block, each copied out as it is made:
@@ -314,13 +342,45 @@ export function readCorpus(rt: WasmRuntime, corpus: ResidentCorpus): Float32Arra
   const step = Math.min(c.rows, Math.max(P, Math.floor(READ_BLOCK_BYTES / (4 * d * P)) * P));
   const out = new Float32Array(c.rows * d);
   const rows = rt.alloc(step * d * 4, 'readCorpus');
+  const panelBytes = Math.ceil(d / 4) * 16 * P;
+  // binary16 rows are decoded a block of panels at a time, then unpacked as float32 panels are.
+  let decoded = -1;
   try {
-    const panelBytes = Math.ceil(d / 4) * 16 * P;
+    if (!float && h) decoded = rt.alloc(Math.ceil(step / P) * panelBytes, 'readCorpus');
     for (let r0 = 0; r0 < c.rows; r0 += step) {
       const n = Math.min(step, c.rows - r0);
       if (float) rt.exports.unpack(float.ptr + (r0 / P) * panelBytes, n, d, P, rows);
-      else if (q) rt.exports.dequantizeRows(q.ptr + r0 * q.stride, n, d, q.stride, q.scales + 4 * r0, rows);
+      else if (h) {
+        rt.exports.decodeHalves(
+          h.ptr + (r0 / P) * (panelBytes >>> 1),
+          Math.ceil(n / P) * (panelBytes >>> 2),
+          decoded,
+        );
+        rt.exports.unpack(decoded, n, d, P, rows);
+      } else if (q) rt.exports.dequantizeRows(q.ptr + r0 * q.stride, n, d, q.stride, q.scales + 4 * r0, rows);
       rt.download(rows, n * d, out, r0 * d);
+    }
+    return out;
+  } finally {
+    rt.free(rows);
+    if (decoded >= 0) rt.free(decoded);
+  }
+}
+
+/** The binary16 bits of a float16 corpus, packed row after row as `StoredCorpus.half` holds them. */
+function halfBits(rt: WasmRuntime, c: WasmCorpus): Uint16Array {
+  const h = c.half(rt, 'exportCorpus')!;
+  const d = c.cols;
+  const P = rt.tileCols;
+  const step = Math.min(c.rows, Math.max(P, Math.floor(READ_BLOCK_BYTES / (2 * d * P)) * P));
+  const out = new Uint16Array(c.rows * d);
+  const rows = rt.alloc(step * d * 2, 'exportCorpus');
+  try {
+    const panelBytes = (h.rowBytes >>> 1) * P;
+    for (let r0 = 0; r0 < c.rows; r0 += step) {
+      const n = Math.min(step, c.rows - r0);
+      rt.exports.unpanelHalves(h.ptr + (r0 / P) * panelBytes, n, d, P, rows);
+      out.set(new Uint16Array(rt.memory.buffer, rows, n * d), r0 * d);
     }
     return out;
   } finally {
@@ -349,6 +409,9 @@ export function corpusSearch(
   const c = own(rt, corpus, 'corpusSearch');
   const q8 = c.int8(rt, 'corpusSearch');
   const float = c.float(rt, 'corpusSearch');
+  // float16: the binary16 rows, or with re-ranking the float32 rows (the exact answer).
+  const h = c.half(rt, 'corpusSearch');
+  if (h && !(float && c.rerank > 0)) return floatSearch(rt, queries, h, k);
   // Where re-scoring the pool would cost more than it saves: the float32 rows scanned (scansFloat).
   if (
     q8 &&
@@ -382,7 +445,7 @@ export function floatFirst(
   return scansFloat(rt, pool, n, c.cols, queries) || (rt.tuning.rescoreWeight !== 0 && c.crowd.skip());
 }
 
-/** Top-k of `queries` against float32 rows `float`, exact. */
+/** Top-k of `queries` against staged rows `float` (float32, or binary16 decoded as searched). */
 function floatSearch(rt: WasmRuntime, queries: Matrix, float: Staged, k: number): TopKResult {
   const sq = stageQueries(rt, queries, true, 'corpusSearch');
   try {
@@ -394,7 +457,7 @@ function floatSearch(rt: WasmRuntime, queries: Matrix, float: Staged, k: number)
 
 /**
  * `corpusMatrix`: cosines of the queries against the resident rows, `queries.rows x corpus.rows`;
- * exact from float32 rows, approximate for an int8 corpus that keeps none.
+ * exact from float32 rows, approximate for an int8 or float16 corpus that keeps none.
  */
 export function corpusMatrix(
   rt: WasmRuntime,
@@ -403,11 +466,11 @@ export function corpusMatrix(
   out?: Float32Array,
 ): Float32Array {
   const c = own(rt, corpus, 'corpusMatrix');
-  const float = c.float(rt, 'corpusMatrix');
-  if (!float) return quantizedMatrix(rt, c.int8(rt, 'corpusMatrix')!, queries, out);
+  const rows = c.float(rt, 'corpusMatrix') ?? c.half(rt, 'corpusMatrix');
+  if (!rows) return quantizedMatrix(rt, c.int8(rt, 'corpusMatrix')!, queries, out);
   const sq = stageQueries(rt, queries, true, 'corpusMatrix');
   try {
-    return product(rt, sq, float, out, true, 'corpusMatrix');
+    return product(rt, sq, rows, out, true, 'corpusMatrix');
   } finally {
     rt.free(sq.ptr);
   }
