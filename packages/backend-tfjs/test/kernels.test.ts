@@ -1,6 +1,7 @@
 import { ACTIVATIONS, type Matrix, type TopKResult } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend, type TfjsBackend } from '../src/index.js';
+import { gathers } from '../src/tiles.js';
 import {
   algebraTolerance,
   cosineTolerance,
@@ -387,9 +388,54 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     }
   });
 
+  // A filter's allowed columns are gathered only where that costs less than the tile's product
+  // (gathering whenever a quarter or fewer passed made a filter keeping 5-25% of the rows 5-41x an
+  // unfiltered search): one allowed row of a 100-column tile is gathered for 3 queries, 20 are
+  // scored with the tile and masked; both answer as the reported scores rank the allowed rows.
+  it('corpusSearchAllowed: gathers a few allowed columns, masks more, the same answers either way', async () => {
+    expect(gathers(1, 100, 3)).toBe(true);
+    expect(gathers(20, 100, 3)).toBe(false);
+    expect(gathers(20, 100, 64)).toBe(true);
+    expect(gathers(26, 100, 1000)).toBe(false);
+    expect(gathers(1, 7, 3)).toBe(false);
+    const wide = createTfjsBackend({
+      engine,
+      name: `tfjs-${engine}-wide`,
+      tileColumns: 100,
+      scoreTile: 100_000,
+    });
+    await wide.init();
+    try {
+      const d = 5;
+      const q = matrix(3, d, 41);
+      const corpus = matrix(400, d, 42);
+      // Rows 0-99: only 42; 100-199: every fifth; 200-299: all; 300-399: none.
+      const allow = Uint8Array.from({ length: 400 }, (_, r) =>
+        r < 100 ? (r === 42 ? 1 : 0) : r < 200 ? (r % 5 === 0 ? 1 : 0) : r < 300 ? 1 : 0,
+      );
+      const resident = await wide.kernels.createCorpus(corpus);
+      const reported = await wide.kernels.corpusMatrix(resident, q, new Float32Array(3 * 400));
+      for (const k of [1, 7, 121]) {
+        const got = await wide.kernels.corpusSearchAllowed!(resident, q, k, allow);
+        for (let i = 0; i < 3; i++) {
+          const order = Array.from({ length: 400 }, (_, j) => j)
+            .filter((j) => allow[j] === 1)
+            .sort((x, y) => reported[i * 400 + y] - reported[i * 400 + x] || x - y);
+          expect(Array.from(got.indices.subarray(i * k, (i + 1) * k)), `k=${k}`).toEqual(order.slice(0, k));
+          expect(Array.from(got.scores.subarray(i * k, (i + 1) * k)), `k=${k}`).toEqual(
+            order.slice(0, k).map((j) => reported[i * 400 + j]),
+          );
+        }
+      }
+      resident.dispose();
+    } finally {
+      wide.dispose();
+    }
+  });
+
   it('corpusSearchAllowed: the selection on reported scores among the allowed rows, every tile path', async () => {
-    // Tiles of 7 columns (tiled): tiles none passes (skipped), a few allowed columns (gathered),
-    // most (the others masked), all; copies of the queries so near-1 ties re-select on clamped
+    // Tiles of 7 columns (tiled): tiles none passes (skipped), a few allowed columns (masked: too
+    // few queries to gather them, see the test above), most (the others masked), all; copies of the queries so near-1 ties re-select on clamped
     // scores in each path. Read against corpusMatrix's reported scores, ties to the lower index.
     const d = 5;
     const q = matrix(3, d, 31);

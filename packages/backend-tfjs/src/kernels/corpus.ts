@@ -168,9 +168,9 @@ export function corpusSearch(ctx: KernelContext): Kernels['corpusSearch'] {
 
 /**
  * `corpusSearchAllowed`: `corpusSearch` among the allowed rows only. A tile none of whose rows
- * passes is not scored; a few allowed rows of a tile are gathered and scored alone, so the time
- * falls with the share allowed (scored around the plain search, a filter passing one row of
- * 20,000 cost 1.5x an unfiltered search).
+ * passes is not scored; a few allowed rows of a tile are gathered and scored alone where that
+ * costs less than scoring the tile (`gathers` in tiles.ts), and the others masked (scored around
+ * the plain search, a filter passing one row of 20,000 cost 1.5x an unfiltered search).
  */
 export function corpusSearchAllowed(ctx: KernelContext): NonNullable<Kernels['corpusSearchAllowed']> {
   return (corpus, queries, k, allow) =>
