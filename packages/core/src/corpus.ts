@@ -453,16 +453,9 @@ export class Corpus {
     return { masks, counts, passing: counts.reduce((a, b) => a + b, 0) };
   }
 
-  /**
-   * Query rows per step of an abortable call: about 2^26 multiply-adds per kernel call, and up to
-   * {@link STEP_QUERIES} within 2^29 (one query a step read the whole corpus from memory per query,
-   * and lost the kernels' blocking of several: a signal made a search of 64 x 200,000 x 384 2-3.6x
-   * slower), so that an abort is still seen within a few tens of milliseconds of work.
-   */
+  /** Query rows per step of an abortable call on this corpus (see {@link stepQueries}). */
   #blockRows(q: Tensor): number {
-    const work = Math.max(1, this.#live * this.cols);
-    const rows = Math.max(Math.floor(2 ** 26 / work), Math.min(STEP_QUERIES, Math.floor(2 ** 29 / work)));
-    return Math.max(1, Math.min(q.rows, rows));
+    return stepQueries(this.#live * this.cols, q.rows);
   }
 
   /**
@@ -1295,8 +1288,23 @@ interface Masks {
   passing: number;
 }
 
-/** Query rows an abortable call's step takes at least (see `Corpus.#blockRows`). */
+/** Query rows an abortable call's step takes at least (see {@link stepQueries}). */
 const STEP_QUERIES = 8;
+
+/**
+ * Query rows per step of an abortable call of `queries` rows against `work` values (live rows x
+ * width): about 2^26 multiply-adds per kernel call, and never fewer than {@link STEP_QUERIES}. One
+ * query a step reads the whole corpus from memory per query and loses the kernels' blocking of
+ * several: a signal made a search of 64 x 200,000 x 384 2-3.6x slower. Until 2026-12-07 the floor
+ * held only within 2^29 multiply-adds a step, so past 2^26 values (64 x 200,000 x 1536, 64 x
+ * 700,000 x 384) the steps fell to one query again and a signal cost 2.8-3.1x. An abort is still
+ * seen at once by a search (its answer is dropped), and by the others within a step.
+ * @internal
+ */
+export function stepQueries(work: number, queries: number): number {
+  const rows = Math.max(Math.floor(2 ** 26 / Math.max(1, work)), STEP_QUERIES);
+  return Math.max(1, Math.min(queries, rows));
+}
 
 /**
  * Lets timers and events run between the steps of an abortable call: a synchronous kernel resolves

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CosineKitError, createReferenceBackend } from '../src/backend.js';
+import { stepQueries } from '../src/corpus.js';
 import { createCosineKit, type Tensor } from '../src/index.js';
 import { ReferenceCorpus } from '../src/kernels/corpus.js';
 import { rows } from './fixtures/data.js';
@@ -14,6 +15,20 @@ async function* chunks(all: Tensor, size: number, ids = true) {
     yield ids ? { rows: part, ids: Array.from({ length: part.rows }, (_, j) => `id-${i + j}`) } : part;
   }
 }
+
+// An abortable call's steps: about 2^26 multiply-adds, never fewer than 8 queries (one query a
+// step read a large corpus from memory once per query: a signal made 64 x 200,000 x 1536 and 64 x
+// 700,000 x 384 2.8-3.1x slower, where the floor held only within 2^29 multiply-adds).
+describe('the query rows of an abortable step', () => {
+  it('are about 2^26 multiply-adds, at least 8, at most the queries', () => {
+    expect(stepQueries(1000 * 384, 1000)).toBe(174);
+    expect(stepQueries(200_000 * 384, 64)).toBe(8);
+    expect(stepQueries(200_000 * 1536, 64)).toBe(8);
+    expect(stepQueries(700_000 * 384, 64)).toBe(8);
+    expect(stepQueries(2 ** 40, 3)).toBe(3);
+    expect(stepQueries(0, 5)).toBe(5);
+  });
+});
 
 describe('corpusFrom', () => {
   it('builds the same corpus as corpus() from chunks, in segments, with progress', async () => {
