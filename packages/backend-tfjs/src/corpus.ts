@@ -5,7 +5,7 @@ import type { TfjsEngine } from './engine.js';
 /**
  * One resident block of corpus rows, stored transposed (`d x width`, starting at row `start`) as
  * one or more parts of consecutive dimensions: `parts[i]` holds dimensions `from[i]` to
- * `from[i + 1]` (the last to `d`). One part, except on tfjs-wasm for long rows (see `splitDims`).
+ * `from[i + 1]` (the last to `d`). One part, except for long rows (see `splitDims`).
  */
 export interface CorpusTile {
   readonly start: number;

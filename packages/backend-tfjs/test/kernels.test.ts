@@ -223,6 +223,24 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     expect(backend.memory().residentHandles).toBe(0);
   });
 
+  // Past a few thousand dimensions the parts' sums join in float32 too: tfjs-cpu, left whole,
+  // scored a row of alternating 0.5 and 1 at 0.99986 against itself at d = 1,000,000, and at d =
+  // 200,000 ranked a row's exact copy below a row of cosine 0.99996.
+  it('very long rows: within tolerance, and the exact copy of a row ranks first', async () => {
+    const d = 200_000;
+    const two = Float32Array.from({ length: d }, (_, j) => (j % 2 ? 1 : 0.5));
+    const dom = Float32Array.from({ length: d }, (_, j) => (j === 0 ? 100 : 0.01));
+    const near = Float32Array.from({ length: d }, (_, j) => (j === 0 ? 100 : 0.012));
+    const q = { data: Float32Array.from([...two, ...dom]), rows: 2, cols: d };
+    const c = { data: Float32Array.from([...near, ...dom, ...two]), rows: 3, cols: d };
+    const m = await backend.kernels.cosineMatrix(q, c);
+    expect(maxAbsError(m, ref.cosineMatrix(q, c))).toBeLessThan(tol);
+    const resident = await backend.kernels.createCorpus(c);
+    const top = await backend.kernels.corpusSearch(resident, q, 1);
+    expect(Array.from(top.indices)).toEqual([2, 1]);
+    resident.dispose();
+  });
+
   it('importCorpus holds the stored rows bit for bit, and searches as the corpus they came from', async () => {
     const x = matrix(40, 1537, 8);
     const queries = matrix(3, 1537, 9);
