@@ -384,6 +384,16 @@ export class Corpus {
       return { masks: [], counts: [], passing: f.rows };
     }
     const segs = this.#segments;
+    // A mask over one segment with no removed row is that segment's mask as it is: the filter's
+    // own admitted copy (a second copy per search made a mask cost 1.8x the same rows as an allow
+    // list for one query over 200,000 x 96).
+    if (f.kind === 'mask' && segs.length === 1 && segs[0].deletedCount === 0) {
+      maskFits(op, f.mask.length, this.#live);
+      const m =
+        f.mask.byteOffset === 0 && f.mask.length === segs[0].rows ? f.mask : f.mask.slice(0, segs[0].rows);
+      const c = countOnes(m);
+      return { masks: [m], counts: [c], passing: c };
+    }
     const masks = segs.map((s) => new Uint8Array(s.rows));
     if (f.kind === 'allow' || f.kind === 'deny') {
       const allow = f.kind === 'allow';
@@ -442,14 +452,7 @@ export class Corpus {
         }
       });
     }
-    // Bytes of 0 or 1 summed four at a time: the multiply adds a word's bytes into its top byte.
-    const counts = masks.map((m) => {
-      let c = 0;
-      const w = new Uint32Array(m.buffer, 0, m.length >>> 2);
-      for (let j = 0; j < w.length; j++) c += Math.imul(w[j], 0x01010101) >>> 24;
-      for (let j = m.length & ~3; j < m.length; j++) c += m[j];
-      return c;
-    });
+    const counts = masks.map(countOnes);
     return { masks, counts, passing: counts.reduce((a, b) => a + b, 0) };
   }
 
@@ -1280,6 +1283,18 @@ function maskFits(op: string, length: number, live: number): void {
       'options.filter.mask',
       `has ${length} bytes, but the corpus has ${live} live rows (one byte per row).`,
     );
+}
+
+/**
+ * The ones in `m`, a mask of bytes 0 or 1 that starts its buffer: summed four at a time, the
+ * multiply adding a word's bytes into its top byte.
+ */
+function countOnes(m: Uint8Array): number {
+  let c = 0;
+  const w = new Uint32Array(m.buffer, 0, m.length >>> 2);
+  for (let j = 0; j < w.length; j++) c += Math.imul(w[j], 0x01010101) >>> 24;
+  for (let j = m.length & ~3; j < m.length; j++) c += m[j];
+  return c;
 }
 
 interface Masks {
