@@ -20,7 +20,16 @@ export { activation, activationGrad, addBias, columnSums } from './nn';
 export { normalizeRows, rowNorms } from './norms';
 export { adamStep, sgdStep } from './optimizer';
 export { dequantizeRows, dotsI8, dotsI8Batch, quantizeRows, rowDots } from './quantized';
-export { heapOffer, heapsReset, heapsSort, poolOffer, poolsReset, poolsSort } from './select';
+export {
+  heapOffer,
+  heapsOffer,
+  heapsReset,
+  heapsSort,
+  poolOffer,
+  poolsOffer,
+  poolsReset,
+  poolsSort,
+} from './select';
 export { softmaxCrossEntropy } from './softmax';
 export { addRows, clampRows, spanSteps } from './spans';
 export { compressColumns, compressRows, countColumns, sparseProduct } from './sparse';

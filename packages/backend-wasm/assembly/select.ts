@@ -134,6 +134,26 @@ export function heapOffer(h: usize, k: i32, scores: usize, n: i32, j0: i32, allo
 }
 
 /**
+ * {@link heapOffer} for `count` queries at once: heap q at `heaps + q * slotBytes` offered the `n`
+ * scores at `scores + q * n * 4` (a tile of scores, one row a query), for the same corpus rows and
+ * `allow`. One call for a tile's queries rather than one each: many queries against few rows (a
+ * nearest-centroid search) spent more in the calls than in their scores.
+ */
+export function heapsOffer(
+  heaps: usize,
+  slotBytes: i32,
+  count: i32,
+  k: i32,
+  scores: usize,
+  n: i32,
+  j0: i32,
+  allow: usize,
+): void {
+  for (let q = 0; q < count; q++)
+    heapOffer(heaps + <usize>q * <usize>slotBytes, k, scores + <usize>q * ((<usize>n) << 2), n, j0, allow);
+}
+
+/**
  * Reads out `count` heaps of capacity `k` from `heaps` on, best first: query q's rows to
  * `rows + q * k * 4` (i32) and scores to `out + q * k * 4` (f32); slots past a heap's count (fewer
  * rows offered than k) get row 0, score 0. Each heap is emptied by popping its root to the back (a
@@ -402,6 +422,30 @@ export function poolOffer(
   store<i32>(p, size);
   store<u32>(p, lo, 8);
   store<u32>(p, hi, 12);
+}
+
+/** {@link poolOffer} for `count` queries at once, as {@link heapsOffer} offers heaps. */
+export function poolsOffer(
+  pools: usize,
+  slotBytes: i32,
+  count: i32,
+  k: i32,
+  scores: usize,
+  n: i32,
+  j0: i32,
+  allow: usize,
+  scratch: usize,
+): void {
+  for (let q = 0; q < count; q++)
+    poolOffer(
+      pools + <usize>q * <usize>slotBytes,
+      k,
+      scores + <usize>q * ((<usize>n) << 2),
+      n,
+      j0,
+      allow,
+      scratch,
+    );
 }
 
 /**

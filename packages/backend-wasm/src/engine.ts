@@ -685,7 +685,7 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
   /** The tile computed last and not selected from yet: [buffer, first query, queries, first row, rows]. */
   let last: [number, number, number, number, number] | undefined;
   const select = ([tile, i0, rq, j0, w]: [number, number, number, number, number]) => {
-    for (let i = 0; i < rq; i++) sel.offer(i0 + i, tile + i * w * 4, w, j0);
+    sel.offerTile(i0, rq, tile, w, j0);
     // A chunk's last tile: its queries have seen every row.
     if (j0 + w === c.rows) sel.done(i0, rq);
   };

@@ -149,7 +149,7 @@ function streamed(rt: WasmRuntime, q: Staged, c: Staged, mask: number, k: number
         corpusDots(rt, q.ptr + i0 * q.rowBytes, rq, c, j0, w, tile, w, true, op);
         // A tile whose rows all pass needs no mask.
         const m = count === w ? 0 : mask + j0;
-        for (let i = 0; i < rq; i++) sel.offer(i0 + i, tile + i * w * 4, w, j0, m);
+        sel.offerTile(i0, rq, tile, w, j0, m);
       }
       sel.done(i0, rq);
     }
@@ -195,7 +195,7 @@ function gathered(
       for (let i0 = 0; i0 < q.rows; i0 += qt) {
         const rq = Math.min(qt, q.rows - i0);
         corpusDots(rt, q.ptr + i0 * q.rowBytes, rq, gatheredRows, 0, w, tile, w, true, op);
-        for (let i = 0; i < rq; i++) sel.offer(i0 + i, tile + i * w * 4, w, g0);
+        sel.offerTile(i0, rq, tile, w, g0);
       }
     }
     sel.done(0, q.rows);
@@ -335,7 +335,7 @@ function int8AllowedScan(
       const gq = Math.min(qg, queries.rows - g0);
       rows.blocks(nt, (ptr, scales, w, j0, mask) => {
         dotsI8Batch(rt, qq.ptr + g0 * qq.stride, gq, qq.scales + g0 * 4, ptr, w, c.stride, scales, tile, w);
-        for (let i = 0; i < gq; i++) sel.offer(g0 + i, tile + i * w * 4, w, j0, mask);
+        sel.offerTile(g0, gq, tile, w, j0, mask);
       });
       sel.done(g0, gq);
     }

@@ -88,6 +88,24 @@ export class WasmSelection {
   }
 
   /**
+   * Offers queries `q0` .. `q0 + count - 1` (within one window) the rows of a tile of scores at
+   * byte address `tile`, `w` a query, for corpus rows `j0`, `j0 + 1`, ...: {@link offer} for each,
+   * in one call into wasm.
+   */
+  offerTile(q0: number, count: number, tile: number, w: number, j0: number, allow = 0): void {
+    const slot = q0 % this.#window;
+    if (slot + count > this.#window) {
+      for (let i = 0; i < count; i++) this.offer(q0 + i, tile + i * w * 4, w, j0, allow);
+      return;
+    }
+    const at = this.#slots + slot * this.#bytes;
+    const rt = this.#rt;
+    if (this.#pools)
+      rt.exports.poolsOffer(at, this.#bytes, count, this.#k, tile, w, j0, allow, this.#scratch);
+    else rt.exports.heapsOffer(at, this.#bytes, count, this.#k, tile, w, j0, allow);
+  }
+
+  /**
    * Queries `q0` .. `q0 + count - 1` (one window's, `q0` a multiple of the window) have been
    * offered every row: their selections, best first, go into the result, and their slots are
    * emptied for the next window.

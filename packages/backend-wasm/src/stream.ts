@@ -96,7 +96,7 @@ export function streamTopK(rt: WasmRuntime, queries: Matrix, corpus: Matrix, k: 
   const sel = new WasmSelection(rt, queries.rows, k, queries.rows, 'topK');
   try {
     streamRows(rt, queries, corpus, 'topK', ['queries', 'corpus'], (scores, j0, w) => {
-      for (let i = 0; i < queries.rows; i++) sel.offer(i, scores + i * w * 4, w, j0);
+      sel.offerTile(0, queries.rows, scores, w, j0);
       if (j0 + w === corpus.rows) sel.done(0, queries.rows);
     });
   } finally {

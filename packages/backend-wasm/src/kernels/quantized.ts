@@ -417,7 +417,7 @@ function scanI8(rt: WasmRuntime, c: Quantized, queries: Matrix, cand: number, op
             tile,
             w,
           );
-          for (let i = 0; i < gq; i++) sel.offer(g0 + i, tile + i * w * 4, w, j0);
+          sel.offerTile(g0, gq, tile, w, j0);
         }
         sel.done(g0, gq);
       }
