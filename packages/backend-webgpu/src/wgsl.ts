@@ -8,7 +8,9 @@
  * carries about (d / 64 + 6) roundings rather than d; the tiled product sums each span of
  * {@link FOLD_DEPTH} products apart and adds the spans' sums into a second accumulator; the few-query
  * and re-rank kernels do the same over {@link BLOCK} products. Inside the default tolerances (2e-5 on
- * cosines, 1e-5 relative on the algebra) at any d.
+ * cosines, 1e-5 relative on the algebra) up to about 200,000 dimensions: past that the totals, which
+ * take the spans' (and the row reductions' values') sums one by one, drift (2.1e-5 at d = 500,000;
+ * `rowNorms` 1.1e-4 relative at d = 1,000,000). See the README's Precision.
  *
  * Loops: llvmpipe counts every loop iteration of an invocation against one limit (65,535) and
  * leaves loops silently once it is spent. The kernels keep their counted iterations low (the query
