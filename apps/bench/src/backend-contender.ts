@@ -105,7 +105,7 @@ function residentPairMethods(backend: Backend, kind: WorkloadKind): Method[] {
  * reference backend, which is not what a figure of that backend should time).
  */
 const QUANTISED: Readonly<Record<string, readonly ('int8' | 'float16')[]>> = {
-  wasm: ['int8'],
+  wasm: ['int8', 'float16'],
   webgpu: ['int8', 'float16'],
 };
 
