@@ -7,10 +7,9 @@
  * Row reductions split a row across 64 invocations and add the partial sums in a tree, so each value
  * carries about (d / 64 + 6) roundings rather than d; the tiled product sums each span of
  * {@link FOLD_DEPTH} products apart and adds the spans' sums into a second accumulator; the few-query
- * and re-rank kernels do the same over {@link BLOCK} products. Inside the default tolerances (2e-5 on
- * cosines, 1e-5 relative on the algebra) up to about 200,000 dimensions: past that the totals, which
- * take the spans' (and the row reductions' values') sums one by one, drift (2.1e-5 at d = 500,000;
- * `rowNorms` 1.1e-4 relative at d = 1,000,000). See the README's Precision.
+ * and re-rank kernels do the same over {@link BLOCK} products; and each of those sums (a row
+ * reduction's terms too) joins its total in groups of {@link GROUP}. Inside the default tolerances
+ * (2e-5 on cosines, 1e-5 relative on the algebra) at any d.
  *
  * Loops: llvmpipe counts every loop iteration of an invocation against one limit (65,535) and
  * leaves loops silently once it is spent. The kernels keep their counted iterations low (the query
@@ -25,6 +24,15 @@ export const ROW_WG = 64;
 export const BLOCK = 64;
 /** Depth of k the tiled product sums apart before adding into its totals. */
 export const FOLD_DEPTH = 256;
+/**
+ * Partial sums that join a total one by one, at most: a row reduction's terms, and the few-query and
+ * re-rank kernels' blocks and the tiled product's spans, add up {@link GROUP} at a time apart before
+ * they join it. With the totals taking every block's sum, rows past about 200,000 dimensions drifted
+ * (a three-valued row 2.1e-5 from float64 against itself at d = 500,000; `rowNorms` 1.1e-4 relative
+ * at d = 1,000,000, where a query's exact copy tied at 1 with a row of cosine 0.9998). The groups
+ * are counted inside the loops the kernels already run (no new loop iteration for llvmpipe to count).
+ */
+export const GROUP = 64;
 /** Invocations per workgroup of element-wise kernels. */
 export const ELEM_WG = 64;
 
@@ -58,7 +66,15 @@ var<workgroup> ss: array<f32, ${ROW_WG}>;
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   ${rowIndex()}
   var acc = 0.0;
-  for (var c = li; c < p.cols; c = c + ${ROW_WG}u) { let v = x[base + c]; acc = acc + v * v; }
+  var g = 0.0;
+  var gn = 0u;
+  for (var c = li; c < p.cols; c = c + ${ROW_WG}u) {
+    let v = x[base + c];
+    g = g + v * v;
+    gn = gn + 1u;
+    if (gn == ${GROUP}u) { acc = acc + g; g = 0.0; gn = 0u; }
+  }
+  acc = acc + g;
   ss[li] = acc;
   workgroupBarrier();
   ${tree(['ss'])}
@@ -83,10 +99,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   }
   let top = mx[0];
   var acc = 0.0;
+  var g = 0.0;
+  var gn = 0u;
   for (var c = li; c < p.cols; c = c + ${ROW_WG}u) {
     let v = select(0.0, x[base + c] / top, top > 0.0);
-    acc = acc + v * v;
+    g = g + v * v;
+    gn = gn + 1u;
+    if (gn == ${GROUP}u) { acc = acc + g; g = 0.0; gn = 0u; }
   }
+  acc = acc + g;
   ss[li] = acc;
   workgroupBarrier();
   ${tree(['ss'])}
@@ -111,10 +132,15 @@ var<workgroup> sb: array<f32, ${ROW_WG}>;
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   ${rowIndex()}
   var d = 0.0; var na = 0.0; var nb = 0.0;
+  var gd = 0.0; var ga = 0.0; var gb = 0.0;
+  var gn = 0u;
   for (var c = li; c < p.cols; c = c + ${ROW_WG}u) {
     let u = a[base + c]; let v = b[base + c];
-    d = d + u * v; na = na + u * u; nb = nb + v * v;
+    gd = gd + u * v; ga = ga + u * u; gb = gb + v * v;
+    gn = gn + 1u;
+    if (gn == ${GROUP}u) { d = d + gd; na = na + ga; nb = nb + gb; gd = 0.0; ga = 0.0; gb = 0.0; gn = 0u; }
   }
+  d = d + gd; na = na + ga; nb = nb + gb;
   sd[li] = d; sa[li] = na; sb[li] = nb;
   workgroupBarrier();
   ${tree(['sd', 'sa', 'sb'])}
@@ -303,7 +329,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
   let n0 = wg.x * SIDE;
   let flat = lid.y * WG + lid.x;
   var acc: array<array<f32, ${t.block}>, ${t.block}>;
+  var grp: array<array<f32, ${t.block}>, ${t.block}>;
   var tot: array<array<f32, ${t.block}>, ${t.block}>;
+  var gn = 0u;
   for (var k0 = 0u; k0 < p.K; k0 = k0 + DEPTH) {
 ${
   vec
@@ -326,15 +354,23 @@ ${
 }    workgroupBarrier();
 ${depthSteps(t)}
     workgroupBarrier();
-    // Every FOLD_DEPTH of k, the span's sums join the totals (one float32 chain over k drifts).
+    // Every FOLD_DEPTH of k, the span's sums join its group's, and every GROUP spans the group's
+    // join the totals (one float32 chain over k drifts).
     if ((k0 + DEPTH) % ${FOLD_DEPTH}u == 0u) {
       for (var i = 0u; i < BL; i = i + 1u) {
-        for (var j = 0u; j < BL; j = j + 1u) { tot[i][j] = tot[i][j] + acc[i][j]; acc[i][j] = 0.0; }
+        for (var j = 0u; j < BL; j = j + 1u) { grp[i][j] = grp[i][j] + acc[i][j]; acc[i][j] = 0.0; }
+      }
+      gn = gn + 1u;
+      if (gn == ${GROUP}u) {
+        for (var i = 0u; i < BL; i = i + 1u) {
+          for (var j = 0u; j < BL; j = j + 1u) { tot[i][j] = tot[i][j] + grp[i][j]; grp[i][j] = 0.0; }
+        }
+        gn = 0u;
       }
     }
   }
   for (var i = 0u; i < BL; i = i + 1u) {
-    for (var j = 0u; j < BL; j = j + 1u) { acc[i][j] = tot[i][j] + acc[i][j]; }
+    for (var j = 0u; j < BL; j = j + 1u) { acc[i][j] = tot[i][j] + (grp[i][j] + acc[i][j]); }
   }
   for (var i = 0u; i < BL; i = i + 1u) {
     let m = m0 + lid.y + i * WG;
@@ -536,20 +572,25 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   if (n >= p.N) { return; }
   // A row the filter refuses is never read: its score is never selected either.
   ${masked ? 'if (!allowed(p.mOff + n)) { return; }' : ''}
-  ${qs.map((q) => `var t${q} = 0.0;`).join(' ')}
+  ${qs.map((q) => `var t${q} = 0.0; var g${q} = 0.0;`).join(' ')}
+  var gn = 0u;
   let row = p.bOff + n * p.ldb;
   var c = 0u;
   loop {
     if (c >= p.K) { break; }
-    // ${BLOCK} products summed apart, then into the totals: one chain over a long row drifts.
+    // ${BLOCK} products summed apart, ${GROUP} such sums apart, then into the totals: one chain over
+    // a long row drifts.
     let end = min(p.K, c + ${BLOCK}u);
     ${qs.map((q) => `var s${q} = 0.0;`).join(' ')}
     for (; c < end; c = c + 1u) {
       let v = ${load};
       ${qs.map((q) => `s${q} = s${q} + ${dot(q)};`).join(' ')}
     }
-    ${qs.map((q) => `t${q} = t${q} + s${q};`).join(' ')}
+    ${qs.map((q) => `g${q} = g${q} + s${q};`).join(' ')}
+    gn = gn + 1u;
+    if (gn == ${GROUP}u) { ${qs.map((q) => `t${q} = t${q} + g${q}; g${q} = 0.0;`).join(' ')} gn = 0u; }
   }
+  ${qs.map((q) => `t${q} = t${q} + g${q};`).join(' ')}
   ${qs.map((q) => `C[p.cOff + ${q}u * p.ldc + n] = clamp(${scaled(fmt, `t${q}`, 'n')}, -1.0, 1.0);`).join('\n  ')}
 }`;
 }
@@ -575,15 +616,21 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
   let qb = (id / p.wide) * p.d;
   let eb = r * p.d;
   var acc = 0.0;
+  var g = 0.0;
+  var gn = 0u;
   var c = 0u;
   loop {
     if (c >= p.d) { break; }
-    // ${BLOCK} products summed apart, then into the total: one chain over a long row drifts.
+    // ${BLOCK} products summed apart, ${GROUP} such sums apart, then into the total: one chain over
+    // a long row drifts.
     let end = min(p.d, c + ${BLOCK}u);
     var s = 0.0;
     for (; c < end; c = c + 1u) { s = fma(Qn[qb + c], E[eb + c], s); }
-    acc = acc + s;
+    g = g + s;
+    gn = gn + 1u;
+    if (gn == ${GROUP}u) { acc = acc + g; g = 0.0; gn = 0u; }
   }
+  acc = acc + g;
   S[id] = clamp(acc, -1.0, 1.0);
 }`;
 }

@@ -78,6 +78,39 @@ describe.skipIf(skip !== null)('webgpu on long rows', () => {
     kit.dispose();
   }, 180_000);
 
+  // Past the blocks, the totals took every block's (or span's, or term's) sum one by one: at d =
+  // 1,000,000 rowNorms came out 1.1e-4 relative off, and a query's exact copy tied at 1 with a row
+  // of cosine 0.9998 (the lower row first); 2.1e-5 off at 500,000. Sums now join their totals in
+  // groups. (On llvmpipe such rows take the tiled product, whose loops stay within its limit.)
+  // Within the default 2e-5: a row with one dominant component loses its small terms in the span
+  // that starts with it (each under half an ulp of the running sum), about 9e-6 here.
+  it('rows of 600,000 dimensions: every path within 2e-5 of float64, the exact copy first', async () => {
+    const kit = createCosineKit({ backend });
+    const d = 600_000;
+    const two = Float32Array.from({ length: d }, (_, j) => (j % 2 ? 1 : 0.5));
+    const dom = Float32Array.from({ length: d }, (_, j) => (j === 0 ? 100 : 0.01));
+    const near = Float32Array.from({ length: d }, (_, j) => (j === 0 ? 100 : 0.012));
+    const rows = [near, dom, two];
+    const m = await kit.cosineMatrix(rows, rows);
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++)
+        expect(Math.abs(m.data[i * 3 + j] - cos64(rows[i], rows[j])), `matrix ${i}, ${j}`).toBeLessThan(2e-5);
+    let ss = 0;
+    for (const v of dom) ss += v * v;
+    const norm = (await kit.rowNorms([dom]))[0];
+    expect(Math.abs(norm - Math.sqrt(ss)) / Math.sqrt(ss)).toBeLessThan(1e-5);
+    const c = await kit.corpus(rows);
+    // 1 query: the few-query kernel; 17: the tiled product.
+    for (const Q of [1, 17]) {
+      const hits = await c.search(Array(Q).fill(dom), 2);
+      const h = hits.hits(Q - 1);
+      expect(Array.from(h.indices), `Q=${Q}`).toEqual([1, 0]);
+      expect(Math.abs(h.scores[1] - cos64(dom, near)), `Q=${Q}`).toBeLessThan(2e-5);
+    }
+    c.dispose();
+    kit.dispose();
+  }, 180_000);
+
   it('a row whose only non-zero is its last component scores 1 up to the few-query limit and past it (the tiled product); re-ranking past its own, refused when made', async () => {
     const kit = createCosineKit({ backend });
     // [d, queries, storage]: the few-query kernel (scalar and vec4 loads), the re-rank kernel.
