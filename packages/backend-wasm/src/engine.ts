@@ -176,6 +176,9 @@ export function corpusDots(
   corpusBegin(rt, a, m, c, j0, w, out, ldo, clamp, op).finish();
 }
 
+/** Most bytes of float32 rows a thread decodes at a time for {@link dotsHalfBegin} (2 MiB). */
+const HALF_BLOCK_MAX = 2 * 1024 * 1024;
+
 /** A number new for every {@link dotsHalfBegin} call, by which each thread knows to claim a new slot. */
 let halfCalls = 0;
 
@@ -204,20 +207,31 @@ function dotsHalfBegin(
   const steps = rowBytes >>> 4;
   const panelBytes = rowBytes * C;
   const long = steps > rt.spanSteps;
-  const nbp = long ? 1 : Math.max(1, Math.floor(rt.tuning.blockBytes / panelBytes));
+  // Panels decoded at a time: a cache block (at most HALF_BLOCK_MAX, whatever the tuning), no more
+  // than the rows hold; one panel for rows longer than a span. One query row of at most a span
+  // decodes in registers and takes no scratch. (Sized by the tuning alone, a tuning's blockBytes
+  // of 2^30 made a search of 10 rows take 2 GiB a thread.)
+  const nbp = long
+    ? 1
+    : Math.max(
+        1,
+        Math.min(Math.ceil(n / C), Math.floor(Math.min(rt.tuning.blockBytes, HALF_BLOCK_MAX) / panelBytes)),
+      );
   const slotBytes = nbp * panelBytes;
   const slots = (rt.pool?.size ?? 0) + 1;
-  const scratch = rt.alloc(64 + slots * slotBytes, op);
+  const scratch = m === 1 && !long ? 0 : rt.alloc(64 + slots * slotBytes, op);
   let part = 0;
   let job: Sharing;
   try {
     if (long && m > 1) part = rt.alloc(Math.max(4, m * n * 4), op);
-    const head = rt.i32;
-    const at = scratch >>> 2;
-    head[at] = 0;
-    head[at + 1] = halfCalls = (halfCalls + 1) | 0;
-    head[at + 2] = slotBytes;
-    head[at + 3] = n;
+    if (scratch !== 0) {
+      const head = rt.i32;
+      const at = scratch >>> 2;
+      head[at] = 0;
+      head[at + 1] = halfCalls = (halfCalls + 1) | 0;
+      head[at + 2] = slotBytes;
+      head[at + 3] = n;
+    }
     job = shareBegin(
       rt,
       'dotsHalfWith',
@@ -242,7 +256,7 @@ function dotsHalfBegin(
       copy,
     );
   } catch (err) {
-    rt.free(scratch);
+    if (scratch) rt.free(scratch);
     if (part) rt.free(part);
     throw err;
   }
@@ -251,7 +265,7 @@ function dotsHalfBegin(
       try {
         job.finish();
       } finally {
-        rt.free(scratch);
+        if (scratch) rt.free(scratch);
         if (part) rt.free(part);
       }
     },

@@ -235,6 +235,37 @@ describe('float16 search: the float32 engine over the decoded rows, bit for bit'
       });
 });
 
+// The scratch a float16 search decodes into is a cache block a thread, no more than the rows hold
+// (sized by the tuning alone, blockBytes of 2^30 made a search of 10 rows take 2 GiB a thread, and
+// 4 threads ran out of memory), and none for one query row, which decodes in registers.
+describe('float16 search scratch', () => {
+  it('is sized by the rows searched, not the tuning alone', async () => {
+    const b = await backend({
+      variant: 'simd',
+      threads: 2,
+      tuning: { blockBytes: 2 ** 30, threadMinFlops: 0 },
+    });
+    try {
+      const x = random(10, 8, 1);
+      const c = b.kernels.createCorpus(x, { storage: 'float16' });
+      const f = b.kernels.createCorpus(x);
+      b.memoryPeak();
+      for (const m of [1, 2, 7]) {
+        const q = random(m, 8, m);
+        const got = b.kernels.corpusSearch(c, q, 3);
+        const want = b.kernels.corpusSearch(f, q, 3);
+        expect(Array.from(got.indices)).toEqual(Array.from(want.indices));
+        expect(b.memoryPeak(), `${m} queries`).toBeLessThan(1 << 20);
+      }
+      c.dispose();
+      f.dispose();
+      expect(b.memory().bytes).toBe(0);
+    } finally {
+      b.dispose();
+    }
+  });
+});
+
 describe('float16 with re-ranking', () => {
   it('returns the float32 search, bit for bit, and a zero query scores 0 with the first rows', async () => {
     const b = await backend({ variant: 'simd' });
