@@ -5,7 +5,8 @@ import { type DeviceValue, type Engine, type GpuTexture, isTexture, matrixArg, r
  * Per-row scale of `x` as a `[rows, 2]` output: row 0 holds max |x| of each row of `x`, row 1 the
  * sum of squares of x / max. Scaling first keeps float32 from overflowing above ~1e19 or flushing
  * to zero below ~1e-19, where a plain sum of squares would; the norm is `max * sqrt(sum)`. The sum
- * goes in blocks of 256 squares (one float32 chain drifts on long rows of like values). Rows of
+ * goes in blocks of 256 squares, 64 blocks' sums apart (one float32 chain drifts on long rows of
+ * like values; so did the blocks' one by one past about 200,000 dimensions). Rows of
  * `x` run along the output's x axis, so webasm vectorises across them.
  */
 const ROW_SCALE = `function (x) {
@@ -17,6 +18,7 @@ const ROW_SCALE = `function (x) {
   if (this.thread.y == 0) {
     return m;
   }
+  let g = 0.0;
   let s = 0.0;
   let t = 0.0;
   if (m > 0.0) {
@@ -27,9 +29,13 @@ const ROW_SCALE = `function (x) {
         s += t;
         t = 0.0;
       }
+      if (p % 16384 == 16383) {
+        g += s;
+        s = 0.0;
+      }
     }
   }
-  return s + t;
+  return g + (s + t);
 }`;
 
 /** `x / ||x||` from the row scale; a zero row stays zero. */

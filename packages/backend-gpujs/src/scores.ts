@@ -4,12 +4,14 @@ import type { DeviceRows, RowChunk } from './rows.js';
 /**
  * One tile of cosines between normalised query rows `q0 + y` and corpus rows `c0 + x`, summed in
  * blocks of 256 products (one float32 chain over a long row of like values drifted: 1.1e-4 at
- * d = 40,000), clamped to [-1, 1] (rounding can push a unit-vector dot product just past either end). The clamp restates
+ * d = 40,000), 64 blocks' sums apart before they join the total (one by one, they drifted past
+ * about 200,000 dimensions; rows of fewer than 16,384 sum as before, bit for bit), clamped to [-1, 1] (rounding can push a unit-vector dot product just past either end). The clamp restates
  * core's `clampCos`: this source compiles to a shader, which cannot import it.
  */
 const SCORE_TILE = `function (q, c, q0, c0) {
   const i = q0 + this.thread.y;
   const j = c0 + this.thread.x;
+  let g = 0.0;
   let s = 0.0;
   let t = 0.0;
   for (let p = 0; p < this.constants.d; p++) {
@@ -18,9 +20,14 @@ const SCORE_TILE = `function (q, c, q0, c0) {
       s += t;
       t = 0.0;
     }
+    if (p % 16384 == 16383) {
+      g += s;
+      s = 0.0;
+    }
   }
   s += t;
-  return Math.min(1.0, Math.max(-1.0, s));
+  g += s;
+  return Math.min(1.0, Math.max(-1.0, g));
 }`;
 
 /**

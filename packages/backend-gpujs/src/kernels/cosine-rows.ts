@@ -23,6 +23,9 @@ const COSINE_ROWS = `function (a, b) {
   let tab = 0.0;
   let taa = 0.0;
   let tbb = 0.0;
+  let gab = 0.0;
+  let gaa = 0.0;
+  let gbb = 0.0;
   for (let p = 0; p < this.constants.d; p++) {
     const u = a[r][p] / ma;
     const v = b[r][p] / mb;
@@ -37,10 +40,21 @@ const COSINE_ROWS = `function (a, b) {
       taa = 0.0;
       tbb = 0.0;
     }
+    if (p % 16384 == 16383) {
+      gab += ab;
+      gaa += aa;
+      gbb += bb;
+      ab = 0.0;
+      aa = 0.0;
+      bb = 0.0;
+    }
   }
   ab += tab;
   aa += taa;
   bb += tbb;
+  ab += gab;
+  aa += gaa;
+  bb += gbb;
   return Math.min(1.0, Math.max(-1.0, ab / (Math.sqrt(aa) * Math.sqrt(bb))));
 }`;
 

@@ -12,6 +12,7 @@ function source(transA: boolean, transB: boolean): string {
   return `function (a, b, i0, j0) {
   const i = i0 + this.thread.y;
   const j = j0 + this.thread.x;
+  let g = 0.0;
   let s = 0.0;
   let t = 0.0;
   for (let p = 0; p < this.constants.k; p++) {
@@ -20,8 +21,12 @@ function source(transA: boolean, transB: boolean): string {
       s += t;
       t = 0.0;
     }
+    if (p % 16384 == 16383) {
+      g += s;
+      s = 0.0;
+    }
   }
-  return s + t;
+  return g + (s + t);
 }`;
 }
 
