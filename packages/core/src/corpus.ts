@@ -1023,6 +1023,13 @@ export class Corpus {
     if (!this.#withIds) return undefined;
     const segs = this.#segments;
     const out: Id[] = new Array(indices.length);
+    // One segment numbered 0, 1, ... (a corpus made at once): an ordinal is its row, found without
+    // a search (a search per hit made the ids of 1000 queries x k = 1000 cost 0.6x the search).
+    if (segs.length === 1 && isIdentity(segs[0].ordinals)) {
+      const ids = segs[0].ids!;
+      for (let i = 0; i < indices.length; i++) out[i] = ids[indices[i]];
+      return out;
+    }
     for (let i = 0; i < indices.length; i++) {
       const o = indices[i];
       const at = segmentOf(segs, o);
