@@ -62,7 +62,8 @@ export function packHalves(src: usize, rows: i32, d: i32, dst: usize, P: i32): i
       const v = <f64>load<f32>(row + ((<usize>j) << 2));
       ss += v * v;
     }
-    if (!isFinite<f64>(ss)) return r;
+    // NaN or ±Infinity in the row: its sum of squares is not below Infinity.
+    if (!(ss < Infinity)) return r;
     const inv: f64 = ss > 0 ? 1 / Math.sqrt(ss) : 1;
     for (let s = 0; s < steps; s++) {
       const at = base + <usize>s * <usize>P * 8;

@@ -114,27 +114,12 @@ export function packRows(
  * `NON_FINITE` naming `arg` and the row.
  */
 export function stageHalves(rt: WasmRuntime, x: Matrix | RowSource, op: string, arg = 'rows'): Staged {
-  const { rows, cols: d } = x;
-  const P = rt.tileCols;
-  const rowBytes = padded(d) * 4;
-  const dst = rt.alloc(corpusBytes(rt, rows, d) >>> 1, op);
-  const chunkRows = Math.max(P, Math.floor(STAGE_CHUNK / (d * 4) / P) * P);
-  let tmp = -1;
-  try {
-    tmp = rt.alloc(Math.min(rows, chunkRows) * d * 4, op);
-    for (let i0 = 0; i0 < rows; i0 += chunkRows) {
-      const r = Math.min(chunkRows, rows - i0);
-      rt.f32.set(readRows(x, i0, r), tmp >>> 2);
-      const bad = rt.exports.packHalves(tmp, r, d, dst + i0 * (rowBytes >>> 1), P);
-      if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${i0 + bad}.`);
-    }
-  } catch (err) {
-    rt.free(dst);
-    throw err;
-  } finally {
-    if (tmp >= 0) rt.free(tmp);
-  }
-  return { ptr: dst, rows, rowBytes, half: true };
+  const d = x.cols;
+  return halfPanels(rt, x.rows, d, 4, op, (tmp, i0, r, dst) => {
+    rt.f32.set(readRows(x, i0, r), tmp >>> 2);
+    const bad = rt.exports.packHalves(tmp, r, d, dst, rt.tileCols);
+    if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${i0 + bad}.`);
+  });
 }
 
 /** Stored binary16 rows (`rows` x `d`, as a saved corpus holds them) in panels of C rows, in a new block. */
@@ -145,18 +130,34 @@ export function uploadHalves(
   d: number,
   op: string,
 ): Staged {
+  return halfPanels(rt, rows, d, 2, op, (tmp, i0, r, dst) => {
+    new Uint16Array(rt.memory.buffer, tmp, r * d).set(bits.subarray(i0 * d, (i0 + r) * d));
+    rt.exports.panelHalves(tmp, r, d, dst, rt.tileCols);
+  });
+}
+
+/**
+ * A new block of `rows` binary16 rows of `d` values in panels of C rows, filled a chunk of rows (a
+ * multiple of C) at a time: `fill(tmp, i0, r, dst)` puts rows [i0, i0 + r) into the panels from
+ * `dst`, through `tmp`, room for r rows of `valueBytes` a value. Freed if `fill` throws.
+ */
+function halfPanels(
+  rt: WasmRuntime,
+  rows: number,
+  d: number,
+  valueBytes: number,
+  op: string,
+  fill: (tmp: number, i0: number, r: number, dst: number) => void,
+): Staged {
   const P = rt.tileCols;
   const rowBytes = padded(d) * 4;
   const dst = rt.alloc(corpusBytes(rt, rows, d) >>> 1, op);
-  const chunkRows = Math.max(P, Math.floor(STAGE_CHUNK / (d * 2) / P) * P);
+  const chunkRows = Math.max(P, Math.floor(STAGE_CHUNK / (d * valueBytes) / P) * P);
   let tmp = -1;
   try {
-    tmp = rt.alloc(Math.min(rows, chunkRows) * d * 2, op);
-    for (let i0 = 0; i0 < rows; i0 += chunkRows) {
-      const r = Math.min(chunkRows, rows - i0);
-      new Uint16Array(rt.memory.buffer, tmp, r * d).set(bits.subarray(i0 * d, (i0 + r) * d));
-      rt.exports.panelHalves(tmp, r, d, dst + i0 * (rowBytes >>> 1), P);
-    }
+    tmp = rt.alloc(Math.min(rows, chunkRows) * d * valueBytes, op);
+    for (let i0 = 0; i0 < rows; i0 += chunkRows)
+      fill(tmp, i0, Math.min(chunkRows, rows - i0), dst + i0 * (rowBytes >>> 1));
   } catch (err) {
     rt.free(dst);
     throw err;

@@ -1,9 +1,4 @@
-import {
-  isCosineKitError,
-  type ResidentCorpus,
-  referenceKernels,
-  type StoredCorpus,
-} from '@cosinekit/core/backend';
+import { type ResidentCorpus, referenceKernels, type StoredCorpus } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { floatFirst, type WasmCorpus } from '../src/kernels/corpus.js';
