@@ -409,7 +409,9 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
   // A filter's allowed columns are gathered only where that costs less than the tile's product
   // (gathering whenever a quarter or fewer passed made a filter keeping 5-25% of the rows 5-41x an
   // unfiltered search): one allowed row of a 100-column tile is gathered for 3 queries, 20 are
-  // scored with the tile and masked; both answer as the reported scores rank the allowed rows.
+  // scored with the tile and masked; both answer as the reported scores rank the allowed rows. On
+  // the GPU engines a product of one gathered column may round a score an ulp apart from the whole
+  // tile's (tfjs picks its shader by shape): there a score is held to 1e-6 of the reported one.
   it('corpusSearchAllowed: gathers a few allowed columns, masks more, the same answers either way', async () => {
     expect(gathers(1, 100, 3)).toBe(true);
     expect(gathers(20, 100, 3)).toBe(false);
@@ -440,9 +442,13 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
             .filter((j) => allow[j] === 1)
             .sort((x, y) => reported[i * 400 + y] - reported[i * 400 + x] || x - y);
           expect(Array.from(got.indices.subarray(i * k, (i + 1) * k)), `k=${k}`).toEqual(order.slice(0, k));
-          expect(Array.from(got.scores.subarray(i * k, (i + 1) * k)), `k=${k}`).toEqual(
-            order.slice(0, k).map((j) => reported[i * 400 + j]),
-          );
+          const want = order.slice(0, k).map((j) => reported[i * 400 + j]);
+          const scores = Array.from(got.scores.subarray(i * k, (i + 1) * k));
+          if (engine === 'webgl' || engine === 'webgpu')
+            expect(maxAbsError(Float32Array.from(scores), Float32Array.from(want)), `k=${k}`).toBeLessThan(
+              1e-6,
+            );
+          else expect(scores, `k=${k}`).toEqual(want);
         }
       }
       resident.dispose();
