@@ -160,22 +160,6 @@ export function corpusBegin(
   return dotsBegin(rt, a, m, c.ptr + j0 * c.rowBytes, w, c.rowBytes, out, ldo, clamp, copy);
 }
 
-/** {@link corpusBegin}, run to the end. */
-export function corpusDots(
-  rt: WasmRuntime,
-  a: number,
-  m: number,
-  c: Staged,
-  j0: number,
-  w: number,
-  out: number,
-  ldo: number,
-  clamp: boolean,
-  op: string,
-): void {
-  corpusBegin(rt, a, m, c, j0, w, out, ldo, clamp, op).finish();
-}
-
 /** Most bytes of float32 rows a thread decodes at a time for {@link dotsHalfBegin} (2 MiB). */
 const HALF_BLOCK_MAX = 2 * 1024 * 1024;
 

@@ -19,7 +19,7 @@ import {
   type TopKResult,
   throughTies,
 } from '@cosinekit/core/backend';
-import { corpusDots, dotsI8Batch } from './engine.js';
+import { corpusBegin, dotsI8Batch } from './engine.js';
 import { floatFirst, WasmCorpus } from './kernels/corpus.js';
 import {
   type I8Rows,
@@ -146,7 +146,7 @@ function streamed(rt: WasmRuntime, q: Staged, c: Staged, mask: number, k: number
         const w = Math.min(nt, c.rows - j0);
         const count = rt.exports.countAllowed(mask + j0, w);
         if (count === 0) continue;
-        corpusDots(rt, q.ptr + i0 * q.rowBytes, rq, c, j0, w, tile, w, true, op);
+        corpusBegin(rt, q.ptr + i0 * q.rowBytes, rq, c, j0, w, tile, w, true, op).finish();
         // A tile whose rows all pass needs no mask.
         const m = count === w ? 0 : mask + j0;
         sel.offerTile(i0, rq, tile, w, j0, m);
@@ -194,7 +194,7 @@ function gathered(
       const gatheredRows: Staged = { ptr: block, rows: w, rowBytes: c.rowBytes, half: c.half };
       for (let i0 = 0; i0 < q.rows; i0 += qt) {
         const rq = Math.min(qt, q.rows - i0);
-        corpusDots(rt, q.ptr + i0 * q.rowBytes, rq, gatheredRows, 0, w, tile, w, true, op);
+        corpusBegin(rt, q.ptr + i0 * q.rowBytes, rq, gatheredRows, 0, w, tile, w, true, op).finish();
         sel.offerTile(i0, rq, tile, w, g0);
       }
     }
