@@ -169,7 +169,7 @@ let halfCalls = 0;
 /**
  * {@link dotsBegin} against `n` binary16 corpus rows at `h` (`dotsHalfWith`, shared with the helpers
  * by corpus panels): each thread decodes a cache block of panels (`tuning.blockBytes` of float32
- * rows; one panel for rows longer than a span) into a slot of a scratch area of its own, then runs
+ * rows, at most {@link HALF_BLOCK_MAX}; one panel for rows longer than a span) into a slot of a scratch area of its own, then runs
  * the float32 driver there, so every score is the float32 engine's for the decoded rows, the same
  * bits on any thread. The scratch (one slot a thread) and, for several query rows longer than a
  * span, their spans' partial sums, are allocated for the call and freed when it finishes.

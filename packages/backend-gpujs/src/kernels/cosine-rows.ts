@@ -39,14 +39,14 @@ const COSINE_ROWS = `function (a, b) {
       tab = 0.0;
       taa = 0.0;
       tbb = 0.0;
-    }
-    if (p % 16384 == 16383) {
-      gab += ab;
-      gaa += aa;
-      gbb += bb;
-      ab = 0.0;
-      aa = 0.0;
-      bb = 0.0;
+      if (p % 16384 == 16383) {
+        gab += ab;
+        gaa += aa;
+        gbb += bb;
+        ab = 0.0;
+        aa = 0.0;
+        bb = 0.0;
+      }
     }
   }
   ab += tab;

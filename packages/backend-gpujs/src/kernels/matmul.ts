@@ -20,10 +20,10 @@ function source(transA: boolean, transB: boolean): string {
     if (p % 256 == 255) {
       s += t;
       t = 0.0;
-    }
-    if (p % 16384 == 16383) {
-      g += s;
-      s = 0.0;
+      if (p % 16384 == 16383) {
+        g += s;
+        s = 0.0;
+      }
     }
   }
   return g + (s + t);
