@@ -92,9 +92,10 @@ export interface WasmBackend extends Backend {
   readonly name: 'wasm';
   readonly kernels: WasmKernels;
   /**
-   * `cosineRows`, `cosineMatrix`, `topK`, `rowNorms`, `normalizeRows` and `createCorpus` (every
-   * storage) take the caller's rows without the kit's gate (see `Backend.ungated`): they copy them
-   * into wasm memory anyway, and check them there.
+   * `cosineRows`, `cosineMatrix`, `topK`, `rowNorms`, `normalizeRows`, `createCorpus` (every
+   * storage), `corpusSearch` and `corpusMatrix` (their queries, every storage) take the caller's
+   * rows without the kit's gate (see `Backend.ungated`): they copy them into wasm memory anyway,
+   * and check them there.
    */
   readonly ungated: readonly UngatedKernelName[];
   /**
@@ -360,6 +361,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
     // as the gate would (assembly/quantized.ts), so its codes and scales are the gated ones; float16
     // rounds the rows normalised in float64 (assembly/half.ts), which a rescaling by a power of two
     // leaves as they were, so its bits are the gated ones too.
+    // corpusSearch and corpusMatrix copy their queries in as topK does (float32 and float16 rows),
+    // or quantise them as createCorpus does (int8 without float32 rows): the same checks and the
+    // same exactness. Off the gate, a corpus of few rows no longer answers many queries at up to
+    // 2x the kernel's time (the gate's copy and scan).
     ungated: declareKernels(kernels, [
       'cosineRows',
       'cosineMatrix',
@@ -367,6 +372,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
       'rowNorms',
       'normalizeRows',
       'createCorpus',
+      'corpusSearch',
+      'corpusMatrix',
     ]),
     // Both write each cosine once, clamped to [-1, 1] where it is stored (assembly/generated/simd.ts,
     // quantized.ts), from rows normalised in wasm: finite admitted rows give finite cosines, so the

@@ -100,6 +100,8 @@ for (const variant of VARIANTS) {
           'rowNorms',
           'normalizeRows',
           'createCorpus',
+          'corpusSearch',
+          'corpusMatrix',
         ]);
         // A copy of the backend with its own topK keeps the others, not the promise for topK.
         const copy = { ...b, kernels: { ...b.kernels, topK: b.kernels.topK.bind(b.kernels) } };
@@ -109,6 +111,8 @@ for (const variant of VARIANTS) {
           'rowNorms',
           'normalizeRows',
           'createCorpus',
+          'corpusSearch',
+          'corpusMatrix',
         ]);
       });
 
@@ -541,6 +545,65 @@ for (const variant of VARIANTS) {
         }
         expect(b.memory()).toEqual(before);
         kit.dispose();
+      });
+
+      it('corpus.search and similarity hand the kernel the caller queries: the gated bits at every storage and magnitude, the gated errors, no memory left', async () => {
+        const kit = createCosineKit({ backend: b });
+        // The same backend with its corpus kernels gated: what the kit did before they were ungated.
+        const gated = createCosineKit({
+          backend: { ...b, ungated: b.ungated.filter((k) => k !== 'corpusSearch' && k !== 'corpusMatrix') },
+        });
+        await Promise.all([kit.ready(), gated.ready()]);
+        const before = b.memory();
+        for (const [q, n, d] of [
+          [1, 1, 1],
+          [3, 37, 5],
+          [9, 130, 97],
+          [40, 20, 384],
+        ]) {
+          const rows = random(n, d, n + 2 * d);
+          for (const storage of ['float32', 'int8', 'float16'] as const) {
+            for (const rerank of storage === 'float32' ? [0] : [0, 4]) {
+              const c = await kit.corpus(new Tensor(rows.data, n, d), { storage, rerank });
+              const g = await gated.corpus(new Tensor(rows.data, n, d), { storage, rerank });
+              const k = Math.min(4, n);
+              for (const s of [1, 3e38, 2 ** -100, 2 ** -140]) {
+                const x = scaled(random(q, d, q + d), (i) => (i % 2 === 0 ? s : 1));
+                const what = `${q}x${n}x${d}, ${storage}, rerank ${rerank}, queries at ${s}`;
+                const t = await c.search(new Tensor(x.data, q, d), k);
+                const u = await g.search(new Tensor(x.data, q, d), k);
+                expect([t.indices, t.scores], what).toEqual([u.indices, u.scores]);
+                const m = await c.similarity(new Tensor(x.data, q, d));
+                const h = await g.similarity(new Tensor(x.data, q, d));
+                expect(m.data, what).toEqual(h.data);
+                if (storage === 'float32') {
+                  expectMatrix(m.data, x, rows, what);
+                  expectTopK(t, x, rows, what);
+                }
+              }
+              const bad = Float32Array.from(random(q, d, 5).data);
+              bad[bad.length - 1] = Number.NaN;
+              for (const [e, f] of [
+                [
+                  await failure(c.search(new Tensor(bad, q, d), k)),
+                  await failure(g.search(new Tensor(bad, q, d), k)),
+                ],
+                [
+                  await failure(c.similarity(new Tensor(bad, q, d))),
+                  await failure(g.similarity(new Tensor(bad, q, d))),
+                ],
+              ]) {
+                expect([e.code, e.op, e.arg, e.message]).toEqual([f.code, f.op, f.arg, f.message]);
+                expect([e.code, e.arg]).toEqual(['NON_FINITE', 'queries']);
+              }
+              c.dispose();
+              g.dispose();
+            }
+          }
+        }
+        expect(b.memory()).toEqual(before);
+        kit.dispose();
+        gated.dispose();
       });
 
       it('through the kit: answers for the inputs at call time, and leaves wasm memory as it found it', async () => {

@@ -51,6 +51,8 @@ for (const variant of VARIANTS) {
           'rowNorms',
           'normalizeRows',
           'createCorpus',
+          'corpusSearch',
+          'corpusMatrix',
         ]);
         expect(resolveKernels(b).ungated).toEqual([
           'cosineRows',
@@ -59,6 +61,8 @@ for (const variant of VARIANTS) {
           'rowNorms',
           'normalizeRows',
           'createCorpus',
+          'corpusSearch',
+          'corpusMatrix',
         ]);
       });
 

@@ -442,7 +442,9 @@ export type UngatedKernelName =
   | 'topK'
   | 'rowNorms'
   | 'normalizeRows'
-  | 'createCorpus';
+  | 'createCorpus'
+  | 'corpusSearch'
+  | 'corpusMatrix';
 
 /** Every kernel a backend may declare ungated. */
 export const UNGATED_KERNELS: readonly UngatedKernelName[] = [
@@ -452,6 +454,8 @@ export const UNGATED_KERNELS: readonly UngatedKernelName[] = [
   'rowNorms',
   'normalizeRows',
   'createCorpus',
+  'corpusSearch',
+  'corpusMatrix',
 ];
 
 /** Kernels a backend may declare self-checked (see {@link Backend.selfChecked}). */
@@ -491,7 +495,13 @@ export interface Backend {
    *    no square overflows, flushes to zero or loses digits;
    * 3. an input row holding NaN or ±Infinity never gets an answer that looks valid: `cosineRows`
    *    and `normalizeRows` answer NaN for that row, `rowNorms` NaN or +Infinity (or they throw);
-   *    `cosineMatrix`, `topK` and `createCorpus` throw.
+   *    `cosineMatrix`, `topK`, `createCorpus`, `corpusSearch` and `corpusMatrix` throw.
+   * For `corpusSearch` and `corpusMatrix` these promises are about the queries, at every storage
+   * the backend keeps (the corpus's rows were admitted when it was made). The kit hands a corpus
+   * call the caller's queries only when nothing is queued on that corpus and the call is one
+   * kernel call (one segment with no removed rows, no filter, no abort signal); otherwise it
+   * snapshots them as the gate does, since a queued call runs after the caller may have changed
+   * them.
    * For `createCorpus` the kit uses this only where the backend can give the rows back without a
    * copy of the kit's (float32: `readCorpus` or `exportCorpus`; int8 and float16: `exportCorpus`
    * and `importCorpus`), for every storage: the handle must hold a copy of the rows made within the

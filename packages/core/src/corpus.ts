@@ -20,7 +20,7 @@ import { TopKSelector } from './kernels/top-k-selector.js';
 import { checkOut, type MatrixOptions, outFailure } from './out.js';
 import { SearchResult } from './search-result.js';
 import { gatherStored, MAX_IDS, MAX_ORDINAL, normalisedF32, tooManyIds } from './stored.js';
-import { describeType, Tensor, type TensorInput, toTensor, valueText } from './tensor.js';
+import { describeType, intact, Tensor, type TensorInput, toTensor, valueText } from './tensor.js';
 
 /** A caller's id for a corpus row. */
 export type Id = number | string;
@@ -177,6 +177,12 @@ export class Corpus {
       checkSignalArg('search', signal);
       checkSignal('search', signal);
       filter = options.filter === undefined ? null : admitFilter('search', options.filter);
+      if (filter === null && signal === undefined) {
+        const now = this.#searchNow(queries, k);
+        if (now instanceof SearchResult) return Promise.resolve(now);
+        // Checked as a Tensor: the gated call reads a getter or a Proxy of the caller's no more.
+        if (now !== undefined) queries = now;
+      }
     } catch (e) {
       return Promise.reject(e);
     }
@@ -207,6 +213,37 @@ export class Corpus {
       },
       signal,
     );
+  }
+
+  /**
+   * `search` answered within the call from the caller's queries as they are, with no snapshot,
+   * finite check or rescale, where the backend declares `corpusSearch` ungated (see
+   * `Backend.ungated`) and one kernel call answers it: nothing queued on this corpus (a queued call
+   * runs after the caller may have changed its queries), one segment with no removed rows and
+   * ordinals 0, 1, 2, ... The answer, or the queries as a tensor for the gated call: a kernel that
+   * threw (as it must for NaN or ±Infinity) or answered what the check refuses, a bad `k`, or no
+   * such kernel. The gated call then names the bad argument as always. Throws what the gated call
+   * throws first: queries that are no matrix, or of the wrong width.
+   */
+  #searchNow(queries: TensorInput, k: number): SearchResult | Tensor | undefined {
+    const s = this.#oneSegment('corpusSearch');
+    if (s === null || !isIdentity(s.ordinals)) return undefined;
+    const q = toTensor(queries, 'search', 'queries');
+    checkSameCols('search', 'corpus', this, 'queries', q);
+    if (!(Number.isInteger(k) && k >= 1 && k <= this.#live)) return q;
+    intact(q, 'search', 'queries');
+    const r = this.#kernels.corpusSearchUngated('search', s.handle, q, k);
+    return r === undefined ? q : new SearchResult(r, this.#idsOf(r.indices));
+  }
+
+  /**
+   * The segment a call on the caller's rows may run on (see {@link Corpus.#searchNow}): the only
+   * one, with no removed rows, nothing queued, and `kernel` declared ungated; else null.
+   */
+  #oneSegment(kernel: 'corpusSearch' | 'corpusMatrix'): Segment | null {
+    if (this.#disposed || this.#pending !== 0 || !this.#kernels.ungated.has(kernel)) return null;
+    const segs = this.#segments;
+    return segs.length === 1 && segs[0].deletedCount === 0 ? segs[0] : null;
   }
 
   /** One block of queries: top-`k` over the live rows (those `masks` allow), as ordinals. */
@@ -475,6 +512,11 @@ export class Corpus {
       signal = options.signal;
       checkSignalArg('similarity', signal);
       checkSignal('similarity', signal);
+      if (signal === undefined && options.out === undefined) {
+        const now = this.#similarityNow(queries);
+        if (now instanceof Tensor) queries = now;
+        else if (now !== undefined) return Promise.resolve(now.answer);
+      }
     } catch (e) {
       return Promise.reject(e);
     }
@@ -506,6 +548,21 @@ export class Corpus {
       },
       options.out === undefined ? signal : undefined,
     );
+  }
+
+  /**
+   * `similarity` answered within the call from the caller's queries, as {@link Corpus.#searchNow}
+   * answers a search (`corpusMatrix` declared ungated, one segment with no removed rows, nothing
+   * queued), for a call without `out`: the answer, or the queries as a tensor for the gated call.
+   */
+  #similarityNow(queries: TensorInput): { answer: Tensor } | Tensor | undefined {
+    const s = this.#oneSegment('corpusMatrix');
+    if (s === null) return undefined;
+    const q = toTensor(queries, 'similarity', 'queries');
+    checkSameCols('similarity', 'corpus', this, 'queries', q);
+    intact(q, 'similarity', 'queries');
+    const r = this.#kernels.corpusMatrixUngated('similarity', s.handle, q, undefined);
+    return r === undefined ? q : { answer: new Tensor(r, q.rows, this.#live) };
   }
 
   /** The cosines of `q` against the live rows (`q.rows x live`), into `out` when given. */

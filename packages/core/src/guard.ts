@@ -1116,11 +1116,46 @@ export class CheckedKernels {
   }
 
   /**
+   * `corpusSearch` straight on the caller's queries, for a kernel its backend declares ungated:
+   * the answer, checked as {@link CheckedKernels.corpusSearch} checks one, or `undefined` as for
+   * {@link CheckedKernels.cosineMatrixUngated}.
+   */
+  corpusSearchUngated(op: string, h: ResidentCorpus, q: Matrix, k: number): TopKResult | undefined {
+    const r = this.#ungated('corpusSearch', h, q, k);
+    if (r === undefined) return undefined;
+    try {
+      return this.guard.topK(op, 'queries', 'corpusSearch', r, q.rows, k, rowsOf(h));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * `corpusMatrix` straight on the caller's queries, for a kernel its backend declares ungated:
+   * the checked matrix (in `out` when given), or `undefined` as for
+   * {@link CheckedKernels.cosineMatrixUngated}.
+   */
+  corpusMatrixUngated(
+    op: string,
+    h: ResidentCorpus,
+    q: Matrix,
+    out: Float32Array | undefined,
+  ): Float32Array | undefined {
+    const r = this.#ungated('corpusMatrix', h, q, out);
+    if (r === undefined) return undefined;
+    try {
+      return this.#matrix(op, 'queries', 'corpusMatrix', q.rows * rowsOf(h), r, out) as Float32Array;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * An ungated kernel's synchronous answer, or `undefined` when it threw or answered with a
    * promise (dropped, its rejection handled): the ungated contract promises neither for inputs
    * it can answer.
    */
-  #ungated(kernel: UngatedKernelName, x: Matrix, y: unknown, z?: unknown): unknown {
+  #ungated(kernel: UngatedKernelName, x: unknown, y: unknown, z?: unknown): unknown {
     let out: unknown;
     try {
       out = (this.kernels[kernel] as (x: unknown, y: unknown, z: unknown) => unknown).call(

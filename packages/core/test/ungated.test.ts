@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveKernels } from '../src/backend.js';
-import type { ResidentCorpus } from '../src/contract.js';
+import type { ResidentCorpus, TopKResult } from '../src/contract.js';
 import {
   type Backend,
   CosineKitError,
@@ -281,7 +281,7 @@ describe('ungated cosineRows (Backend.ungated)', () => {
   });
 
   it('a malformed declaration is refused when the kit is created', () => {
-    for (const ungated of ['cosineRows', ['matmul'], ['corpusSearch'], [1]]) {
+    for (const ungated of ['cosineRows', ['matmul'], ['corpusSearchAllowed'], [1]]) {
       let err: unknown;
       try {
         createCosineKit({ backend: { name: 'x', kernels: {}, ungated } as unknown as Backend });
@@ -827,5 +827,223 @@ describe('ungated createCorpus (Backend.ungated)', () => {
       expect(open.seen.length).toBeGreaterThan(0);
       expect(open.live.handles).toBe(0);
     }
+  });
+});
+
+/**
+ * The reference's corpus kernels with `corpusSearch` and `corpusMatrix` as an ungated backend would
+ * run them: they throw for NaN or ±Infinity in the queries, record the queries they were handed,
+ * and give the reference's float64 answers. `declare` false: the same kernels, gated.
+ */
+function ungatedQueries(declare = true): { backend: Backend; seen: Matrix[] } {
+  const seen: Matrix[] = [];
+  const refuse = (x: Matrix) => {
+    for (const v of x.data) if (!Number.isFinite(v)) throw new Error('not finite');
+  };
+  return {
+    backend: {
+      name: declare ? 'ungated-queries' : 'gated-queries',
+      kernels: {
+        ...referenceKernels,
+        corpusSearch(h, q, k) {
+          seen.push(q);
+          refuse(q);
+          return referenceKernels.corpusSearch(h, q, k);
+        },
+        corpusMatrix(h, q, out) {
+          seen.push(q);
+          refuse(q);
+          return referenceKernels.corpusMatrix(h, q, out);
+        },
+      },
+      ...(declare ? { ungated: ['corpusSearch', 'corpusMatrix'] as const } : {}),
+    },
+    seen,
+  };
+}
+
+describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
+  it('are used only where declared', () => {
+    expect(resolveKernels(ungatedQueries().backend).ungated).toEqual([
+      'cosineRows',
+      'corpusSearch',
+      'corpusMatrix',
+    ]);
+    expect(resolveKernels(ungatedQueries(false).backend).ungated).toEqual(['cosineRows']);
+  });
+
+  it('an idle one-segment corpus hands the caller queries to the kernel within the call; the answers are the gated ones', async () => {
+    const open = ungatedQueries();
+    const shut = ungatedQueries(false);
+    const kit = createCosineKit({ backend: open.backend });
+    const gated = createCosineKit({ backend: shut.backend });
+    for (const [q, n, d] of [
+      [1, 1, 1],
+      [1, 9, 3],
+      [4, 37, 17],
+    ]) {
+      const corpus = new Tensor(rows(n, d, n + d), n, d);
+      const ids = Array.from({ length: n }, (_, i) => `row ${i}`);
+      const [c, g] = await Promise.all([kit.corpus(corpus, { ids }), gated.corpus(corpus, { ids })]);
+      const a = new Tensor(rows(q, d, q + d), q, d);
+      const k = Math.min(3, n);
+      open.seen.length = 0;
+      shut.seen.length = 0;
+      // The kernel ran before the call returned: overwriting the queries at once changes nothing.
+      const p = c.search(a, k);
+      expect(open.seen[0].data).toBe(a.data);
+      const m = c.similarity(a);
+      expect(open.seen[1].data).toBe(a.data);
+      const keep = Float32Array.from(a.data);
+      a.data.fill(Number.NaN);
+      const [t, s] = await Promise.all([p, m]);
+      a.data.set(keep);
+      const [u, r] = await Promise.all([g.search(a, k), g.similarity(a)]);
+      expect(shut.seen[0].data).not.toBe(a.data);
+      expect([t.indices, t.scores, t.ids]).toEqual([u.indices, u.scores, u.ids]);
+      expect([s.rows, s.cols, s.data]).toEqual([r.rows, r.cols, r.data]);
+      for (let i = 0; i < q; i++)
+        for (let j = 0; j < n; j++)
+          expect(Math.abs(s.data[i * n + j] - pair64(a.data, i, corpus.data, j, d))).toBeLessThanOrEqual(TOL);
+    }
+  });
+
+  it('a call queued behind another, a filter, an abort signal, an out, removed rows or a second segment snapshot the queries', async () => {
+    const open = ungatedQueries();
+    const kit = createCosineKit({ backend: open.backend });
+    const d = 6;
+    const base = new Tensor(rows(20, d, 3), 20, d);
+    const c = await kit.corpus(base);
+    const q = () => new Tensor(rows(2, d, 4), 2, d);
+    const want = await createCosineKit({ backend: 'reference' }).topK(q(), base, 3);
+    const handed = async (call: (a: Tensor) => Promise<unknown>) => {
+      open.seen.length = 0;
+      const a = q();
+      const p = call(a);
+      // Written over before the queued or snapshot call runs: its answer is for the rows as called.
+      a.data.fill(Number.NaN);
+      await p;
+      return open.seen.some((x) => x.data === a.data);
+    };
+    // Queued behind a search still running (its promise not yet settled; a signal queues it).
+    const first = c.search(q(), 3, { signal: new AbortController().signal });
+    let late: Promise<unknown> = Promise.resolve();
+    expect(
+      await handed((a) => {
+        late = c.search(a, 3);
+        return late;
+      }),
+    ).toBe(false);
+    await first;
+    expect((await (late as Promise<{ indices: Int32Array }>)).indices).toEqual(want.indices);
+    expect(await handed((a) => c.search(a, 3, { filter: { allow: [0, 1, 2, 3, 5, 8] } }))).toBe(false);
+    expect(await handed((a) => c.search(a, 3, { signal: new AbortController().signal }))).toBe(false);
+    expect(await handed((a) => c.similarity(a, { signal: new AbortController().signal }))).toBe(false);
+    expect(await handed((a) => c.similarity(a, { out: new Float32Array(40) }))).toBe(false);
+    // Idle and plain: handed over.
+    expect(await handed((a) => c.search(a, 3))).toBe(true);
+    await c.remove([7]);
+    expect(await handed((a) => c.search(a, 3))).toBe(false);
+    // Two segments (none merged): a search of each, merged in the kit.
+    const c2 = await kit.corpus(base);
+    c2.mergeBytes = 0;
+    await c2.add(base);
+    expect(await handed((a) => c2.search(a, 3))).toBe(false);
+    expect(await handed((a) => c2.similarity(a))).toBe(false);
+  });
+
+  it('NaN or ±Infinity in the queries, a bad k, a wrong width: the gated errors, in the gated order', async () => {
+    const kit = createCosineKit({ backend: ungatedQueries().backend });
+    const gated = createCosineKit({ backend: ungatedQueries(false).backend });
+    const base = new Tensor(rows(9, 5, 1), 9, 5);
+    const [c, g] = await Promise.all([kit.corpus(base), gated.corpus(base)]);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const make = () => {
+        const x = rows(3, 5, 2);
+        x[11] = bad;
+        return new Tensor(x, 3, 5);
+      };
+      for (const k of [2, 0, 10]) {
+        const e = await failure(c.search(make(), k));
+        const f = await failure(g.search(make(), k));
+        expect([e.code, e.op, e.arg, e.message]).toEqual([f.code, f.op, f.arg, f.message]);
+        expect([e.code, e.op, e.arg]).toEqual(['NON_FINITE', 'search', 'queries']);
+      }
+      const e = await failure(c.similarity(make()));
+      const f = await failure(g.similarity(make()));
+      expect([e.code, e.op, e.arg, e.message]).toEqual([f.code, f.op, f.arg, f.message]);
+      expect([e.code, e.op, e.arg]).toEqual(['NON_FINITE', 'similarity', 'queries']);
+    }
+    const a = new Tensor(rows(3, 5, 2), 3, 5);
+    for (const k of [0, 10, 1.5]) {
+      const e = await failure(c.search(a, k));
+      const f = await failure(g.search(a, k));
+      expect([e.code, e.message]).toEqual([f.code, f.message]);
+      expect(e.code).toBe('INVALID_K');
+    }
+    for (const x of [new Tensor(rows(3, 4, 2), 3, 4), 'rows' as unknown as Tensor]) {
+      const e = await failure(c.search(x, 2));
+      const f = await failure(g.search(x, 2));
+      expect([e.code, e.arg, e.message]).toEqual([f.code, f.arg, f.message]);
+      const s = await failure(c.similarity(x));
+      const t = await failure(g.similarity(x));
+      expect([s.code, s.arg, s.message]).toEqual([t.code, t.arg, t.message]);
+    }
+  });
+
+  it('a kernel that answers late or wrong goes through the gate, where a fault is reported', async () => {
+    const base = new Tensor(rows(12, 7, 5), 12, 7);
+    const a = new Tensor(rows(2, 7, 6), 2, 7);
+    const want = await createCosineKit({ backend: 'reference' }).topK(a, base, 2);
+    let calls = 0;
+    const late = createCosineKit({
+      backend: {
+        name: 'late',
+        ungated: ['corpusSearch'],
+        kernels: {
+          ...referenceKernels,
+          corpusSearch: (h, q, k) => {
+            calls++;
+            return new Promise((done) =>
+              setTimeout(() => done(referenceKernels.corpusSearch(h, q, k) as TopKResult), 5),
+            );
+          },
+        },
+      },
+    });
+    const c = await late.corpus(base);
+    const x = new Tensor(Float32Array.from(a.data), 2, 7);
+    const p = c.search(x, 2);
+    x.data.fill(Number.NaN);
+    const t = await p;
+    expect([t.indices, t.scores]).toEqual([want.indices, want.scores]);
+    expect(calls).toBe(2);
+    let wrong = 0;
+    const broken = createCosineKit({
+      backend: {
+        name: 'broken',
+        ungated: ['corpusSearch', 'corpusMatrix'],
+        kernels: {
+          ...referenceKernels,
+          corpusSearch: (_h, q, k) => {
+            wrong++;
+            return {
+              queries: q.rows,
+              k,
+              indices: new Int32Array(q.rows * k).fill(99),
+              scores: new Float32Array(q.rows * k),
+            };
+          },
+          corpusMatrix: (h, q) => {
+            wrong++;
+            return new Float32Array(q.rows * h.rows).fill(7);
+          },
+        },
+      },
+    });
+    const b = await broken.corpus(base);
+    expect((await failure(b.search(a, 2))).code).toBe('BACKEND_ERROR');
+    expect((await failure(b.similarity(a))).code).toBe('BACKEND_ERROR');
+    expect(wrong).toBe(4);
   });
 });

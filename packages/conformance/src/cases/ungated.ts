@@ -1,5 +1,10 @@
 import { Tensor } from '@cosinekit/core';
-import { resolveKernels, type UngatedKernelName } from '@cosinekit/core/backend';
+import {
+  type ResidentCorpus,
+  resolveKernels,
+  type TopKResult,
+  type UngatedKernelName,
+} from '@cosinekit/core/backend';
 import { assertClose, assertRejects, check, fail, skip } from '../assert.js';
 import { cos64, cosineMatrix64, norms64 } from '../oracle.js';
 import { type CaseData, type ConformanceCase, type ConformanceContext, defineCase } from './context.js';
@@ -311,5 +316,116 @@ export function ungatedCases(): ConformanceCase[] {
       }
     },
   );
-  return [...kernels.map(exact), ...kernels.map(refuses), corpus];
+  const search = (kernel: 'corpusSearch' | 'corpusMatrix') =>
+    defineCase(
+      group,
+      `${kernel}: synchronous, exact at any finite magnitude of the queries and throws on NaN or ±Infinity in them, at every storage; through corpus.${kernel === 'corpusSearch' ? 'search' : 'similarity'}, the typed error`,
+      kernel,
+      async (ctx, data) => {
+        declared(ctx, kernel);
+        await corpusQueries(ctx, data, kernel);
+      },
+    );
+  return [
+    ...kernels.map(exact),
+    ...kernels.map(refuses),
+    corpus,
+    search('corpusSearch'),
+    search('corpusMatrix'),
+  ];
+}
+
+/** The kernel's answer for `q` against handle `h`: top-3 (or fewer rows), or the whole matrix. */
+function queryCorpus(
+  ctx: ConformanceContext,
+  kernel: 'corpusSearch' | 'corpusMatrix',
+  what: string,
+  h: ResidentCorpus,
+  q: Tensor,
+  top: number,
+): TopKResult | Float32Array {
+  return now(what, () =>
+    kernel === 'corpusSearch' ? ctx.kernels.corpusSearch(h, q, top) : ctx.kernels.corpusMatrix(h, q),
+  );
+}
+
+/**
+ * The queries' promises of an ungated `corpusSearch` or `corpusMatrix`, for corpora made through
+ * the kernel table at every storage: float32 rows give the float64 cosines for queries at 3e38,
+ * 2^100, 2^-100 and 2^-140 beside ordinary ones; int8 and float16 rows (no float32 rows kept) give
+ * the answer of the same queries unscaled, for scales by a power of two that float32 holds exactly
+ * (what the gate's rescale would have handed the kernel, up to that power), within the cosine
+ * tolerance; NaN or ±Infinity in any
+ * query throws, and the kit's corpus names it.
+ */
+async function corpusQueries(
+  ctx: ConformanceContext,
+  data: CaseData,
+  kernel: 'corpusSearch' | 'corpusMatrix',
+): Promise<void> {
+  const k = ctx.kernels;
+  const op = kernel === 'corpusSearch' ? 'search' : 'similarity';
+  for (const storage of ['float32', 'int8', 'float16'] as const)
+    for (const [q, n, d] of SHAPES) {
+      const b = data.matrix(n, d);
+      const top = Math.min(3, n);
+      const h = (await k.createCorpus(b, { storage, rerank: 0 })) as ResidentCorpus;
+      try {
+        if (storage === 'float32') {
+          for (const [how, a] of extremes(data, q, n, d)) {
+            const what = `${kernel} [${q}x${n}x${d}], float32, queries at ${how}`;
+            const got = queryCorpus(ctx, kernel, what, h, a, top);
+            if (kernel === 'corpusSearch') checkTopK(what, got as TopKResult, a, b, top, ctx.tol.cosine);
+            else assertClose(what, got as Float32Array, cosineMatrix64(a, b), () => ctx.tol.cosine);
+          }
+        } else {
+          const a = data.centred(q, d);
+          const plain = queryCorpus(ctx, kernel, `${kernel}, ${storage}, plain queries`, h, a, top);
+          for (const s of [2 ** 100, 2 ** -100]) {
+            const what = `${kernel} [${q}x${n}x${d}], ${storage}, every other query times ${s}`;
+            const got = queryCorpus(
+              ctx,
+              kernel,
+              what,
+              h,
+              scaled(a, (i) => (i % 2 === 0 ? s : 1)),
+              top,
+            );
+            if (kernel === 'corpusMatrix')
+              assertClose(what, got as Float32Array, plain as Float32Array, () => ctx.tol.cosine);
+            else
+              assertClose(
+                what,
+                (got as TopKResult).scores,
+                (plain as TopKResult).scores,
+                () => ctx.tol.cosine,
+              );
+          }
+        }
+        if (d >= 1536) continue;
+        for (const bad of BAD)
+          for (const at of new Set([0, (q * d) >> 1, q * d - 1])) {
+            const what = `${kernel} [${q}x${n}x${d}], ${storage}, ${bad} at ${at} of the queries`;
+            throws(what, () => queryCorpus(ctx, kernel, what, h, poisoned(data.centred(q, d), at, bad), top));
+          }
+      } finally {
+        h.dispose();
+      }
+    }
+  // Through the kit: a corpus whose only segment the kit may hand the caller's queries.
+  const [q, n, d] = SHAPES[2];
+  const c = await ctx.kit.corpus(data.matrix(n, d));
+  try {
+    for (const bad of BAD) {
+      const pq = poisoned(data.centred(q, d), q * d - 1, bad);
+      await assertRejects(
+        `corpus.${op}, ${bad} in the last query`,
+        () => (op === 'search' ? c.search(pq, 2) : c.similarity(pq)),
+        'NON_FINITE',
+        { op, arg: 'queries' },
+      );
+    }
+  } finally {
+    c.dispose();
+  }
 }
