@@ -154,13 +154,13 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       opening = null;
       engine = null;
       if (e.lossReported) {
-        e.destroy();
+        void e.destroy();
         return ready(name);
       }
       try {
         e.check(name);
       } finally {
-        e.destroy();
+        void e.destroy();
       }
     }
     return e;
@@ -230,13 +230,12 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
       engine = null;
       if (open) {
         opening = null;
-        open.destroy();
-        return Promise.resolve();
+        return open.destroy();
       }
       return (async () => {
         const e = opening ? await opening.catch(() => null) : null;
         opening = null;
-        e?.destroy();
+        await e?.destroy();
       })();
     },
     memory(): BackendMemory {
