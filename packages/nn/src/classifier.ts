@@ -483,7 +483,9 @@ function softmaxRows(
       z[c] = Math.exp(z[c] - max);
       sum += z[c];
     }
-    total += max + Math.log(sum) - trueLogit;
+    // (max - trueLogit) first: added to a max of 1e16 (a large scale), log(sum) < ln(classes) was
+    // rounded away, and a float64 loss of ln 2 came out 0.
+    total += max - trueLogit + Math.log(sum);
     for (let c = 0; c < classes; c++) dCos[o + c] = (scale * (z[c] / sum - (c === y ? 1 : 0))) / rows;
   }
   return total;

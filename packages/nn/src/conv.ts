@@ -187,8 +187,16 @@ export class Conv2dLayer implements Layer {
         'must be [height, width, channels], positive integers.',
       );
     const op = 'createEncoder';
+    // Two entries exactly, as the file reader takes it: [3, 3, 99] and { 0: 3, 1: 3 } were taken.
+    if (typeof spec.kernel !== 'number' && !(Array.isArray(spec.kernel) && spec.kernel.length === 2))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'kernel',
+        `must be a positive integer or [height, width], got ${Array.isArray(spec.kernel) ? `an array of ${spec.kernel.length}` : valueText(spec.kernel)}.`,
+      );
     const kernel: [number, number] =
-      typeof spec.kernel === 'number' ? [spec.kernel, spec.kernel] : [spec.kernel?.[0], spec.kernel?.[1]];
+      typeof spec.kernel === 'number' ? [spec.kernel, spec.kernel] : [spec.kernel[0], spec.kernel[1]];
     if (spec.stride === 0) argError('INVALID_ARGUMENT', op, 'stride', 'must be a positive integer, got 0.');
     const stride = given(spec.stride, 1);
     let padding: number;

@@ -1,4 +1,4 @@
-import { Corpus, type CosineKit, Tensor, type TensorInput } from '@cosinekit/core';
+import { Corpus, type CosineKit, type SearchResult, Tensor, type TensorInput } from '@cosinekit/core';
 import {
   argError,
   checkSignal,
@@ -171,14 +171,25 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
 }
 
 /**
+ * A resident corpus as retrieval evaluation searches it: core's {@link Corpus}, or one with the same
+ * `search`, `rows` and `cols` whose rows live elsewhere (a `@cosinekit/worker` kit's corpus, in a
+ * worker). Its search answers are checked (queries x k ordinals, cosine scores).
+ */
+export interface SearchableCorpus {
+  readonly rows: number;
+  readonly cols: number;
+  search(queries: TensorInput, k: number): Promise<SearchResult>;
+}
+
+/**
  * Labelled retrieval: queries and corpus rows with a class each. The corpus may be a resident
- * {@link Corpus} (`kit.corpus(rows)`), searched where it lives; its row ordinals index
- * `corpusLabels`.
+ * {@link Corpus} (`kit.corpus(rows)`) or another {@link SearchableCorpus}, searched where it lives;
+ * its row ordinals index `corpusLabels`.
  */
 export interface RetrievalSet {
   readonly queries: TensorInput;
   readonly queryLabels: ArrayLike<number>;
-  readonly corpus: TensorInput | Corpus;
+  readonly corpus: TensorInput | Corpus | SearchableCorpus;
   readonly corpusLabels: ArrayLike<number>;
 }
 
@@ -316,7 +327,7 @@ async function retrieval(
   const queryLabels = checkLabels(op, 'set.queryLabels', labelsOf.queryLabels);
   const corpusLabels = checkLabels(op, 'set.corpusLabels', labelsOf.corpusLabels);
   set = { queries, corpus, queryLabels, corpusLabels };
-  const resident = isA(corpus, Corpus);
+  const resident = isResident(corpus);
   const topK = resident ? undefined : reading(op, 'kit', () => Object(kit).topK);
   if (!resident && typeof topK !== 'function')
     argError('INVALID_TYPE', op, 'kit', `must be a CosineKit, got ${describeType(kit)}.`);
@@ -336,7 +347,13 @@ async function retrieval(
       // At least 64 queries a block: a matrix corpus is checked again by each block's search, and a
       // large resident corpus read once per query was 4x slower than one search of 512.
       const block = Math.max(64, Math.floor(BLOCK_MACS / Math.max(1, n * q.cols)));
-      const search = (x: Tensor) => (resident ? corpus.search(x, kMax) : topK!.call(kit, x, matrix!, kMax));
+      const search = async (x: Tensor): Promise<TopKResult> => {
+        if (!resident) return topK!.call(kit, x, matrix!, kMax);
+        const r = await corpus.search(x, kMax);
+        // Core's own answers are checked where they are made; a look-alike's here.
+        if (!isA(corpus, Corpus)) checkAnswer(op, r, x.rows, kMax);
+        return r;
+      };
       if (q.rows <= block) return search(q);
       const parts: TopKResult[] = [];
       for (let r0 = 0; r0 < q.rows; r0 += block) {
@@ -403,6 +420,47 @@ async function retrieval(
     }
     return { k: kk, recall: hit / result.queries, knnAccuracy: correct / result.queries };
   });
+}
+
+/**
+ * Whether `x` is a resident corpus: core's `Corpus`, or an object with its `search`, `rows` and
+ * `cols` whose rows live elsewhere (`@cosinekit/worker`'s `WorkerCorpus`, in a worker), which was
+ * refused as no matrix. Typed arrays, arrays and tensors are matrices. Reading `x` may throw (a
+ * getter, a revoked Proxy): then it is no corpus, and the matrix reader names it.
+ */
+function isResident(x: unknown): x is SearchableCorpus {
+  if (isA(x, Corpus)) return true;
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || ArrayBuffer.isView(x) || isA(x, Tensor))
+    return false;
+  try {
+    const c = x as { search?: unknown; rows?: unknown; cols?: unknown };
+    return typeof c.search === 'function' && typeof c.rows === 'number' && typeof c.cols === 'number';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a look-alike corpus's search answer (see {@link isResident}) that is not `queries` x `k`
+ * ordinals (>= 0; they outlive removed rows, so `corpusLabels` bounds them) with cosine scores,
+ * naming `set.corpus`: the scoring loop would read past it.
+ */
+function checkAnswer(op: string, r: unknown, queries: number, k: number): asserts r is TopKResult {
+  const bad = (problem: string): never =>
+    argError('INVALID_ARGUMENT', op, 'set.corpus', `is no working corpus: its search ${problem}`);
+  if (typeof r !== 'object' || r === null) bad(`answered ${describeType(r)}, not a search result.`);
+  const { queries: q, k: kk, indices, scores } = r as Partial<TopKResult>;
+  if (q !== queries || kk !== k)
+    bad(`answered ${valueText(q)} x ${valueText(kk)} results for ${queries} x ${k}.`);
+  if (!(indices instanceof Int32Array) || indices.length !== queries * k)
+    bad(`answered indices that are no Int32Array of ${queries * k}.`);
+  if (!(scores instanceof Float32Array) || scores.length !== queries * k)
+    bad(`answered scores that are no Float32Array of ${queries * k}.`);
+  for (let i = 0; i < indices!.length; i++) {
+    const j = indices![i];
+    if (!(j >= 0 && scores![i] >= -1 && scores![i] <= 1))
+      bad(`answered row ${valueText(j)} with score ${valueText(scores![i])} for query ${Math.floor(i / k)}.`);
+  }
 }
 
 /**

@@ -16,7 +16,13 @@ export type { Conv2dSpec, ConvGeometry, FlattenSpec, Pool2dSpec, Shape3 } from '
 export { Conv2dLayer, FlattenLayer, Pool2dLayer } from './conv.js';
 export type { EncoderCache, EncoderGrads, EncoderOptions, KernelSource, LayerSpec } from './encoder.js';
 export { createEncoder, Encoder, kernelsOf } from './encoder.js';
-export type { PairAccuracy, RetrievalOptions, RetrievalReport, RetrievalSet } from './evaluate.js';
+export type {
+  PairAccuracy,
+  RetrievalOptions,
+  RetrievalReport,
+  RetrievalSet,
+  SearchableCorpus,
+} from './evaluate.js';
 export { evaluateRetrieval, knnAccuracy, pairAccuracy, recallAtK, rocAuc, spearman } from './evaluate.js';
 export { CosineHead, createCosineHead } from './head.js';
 export type { EncoderHeader, SavedLayer } from './io.js';

@@ -75,9 +75,17 @@ function lossyJson(v: unknown, path: string, inArray = false): string | undefine
   if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return undefined;
   if (v instanceof Map || v instanceof Set || ArrayBuffer.isView(v) || v instanceof ArrayBuffer)
     return `${path} is a ${describeType(v)}, which JSON writes as a plain object`;
-  const list = Array.isArray(v);
+  if (Array.isArray(v)) {
+    // Index by index: Object.entries skips a hole ([1, , 3], new Array(2)), which JSON writes as null.
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) return `${path}[${i}] is a hole, written as null`;
+      const lost = lossyJson(v[i], `${path}[${i}]`, true);
+      if (lost) return lost;
+    }
+    return undefined;
+  }
   for (const [k, x] of Object.entries(v)) {
-    const lost = lossyJson(x, list ? `${path}[${k}]` : `${path}.${k}`, list);
+    const lost = lossyJson(x, `${path}.${k}`, false);
     if (lost) return lost;
   }
   return undefined;

@@ -91,7 +91,10 @@ export interface AdamOptions {
   beta1?: number;
   /** In [0, 1); defaults to 0.999. */
   beta2?: number;
-  /** At least 2^-126 (about 1.18e-38, the smallest normal float32); defaults to 1e-8. */
+  /**
+   * At least 2^-126 (about 1.18e-38, the smallest normal float32) and at least
+   * 2^-74 / sqrt(1 - beta2) (1.68e-21 for the default beta2); defaults to 1e-8.
+   */
   epsilon?: number;
   /**
    * Decoupled weight decay (AdamW, Loshchilov and Hutter 2019): `p -= lr * weightDecay * p`
@@ -132,14 +135,28 @@ export function adam(options: AdamOptions = {}): Optimizer {
       'epsilon',
       `must be a number from ${FLOAT32_MIN_NORMAL} (the smallest normal float32) to 3.4e38 (finite in float32), got ${valueText(epsilon)}.`,
     );
+  // A gradient g with (1 - beta2) g^2 below float32's subnormals has a float32 second moment of 0,
+  // and its update is lr g / epsilon rather than about lr: with epsilon 2^-126 a gradient of 3e-22
+  // moved a weight by 2.6e13. Such g are below 2^-75 / sqrt(1 - beta2); from epsilon at least
+  // twice that, their update stays below lr / 2.
+  const least = 2 ** -74 / Math.sqrt(1 - beta2);
+  if (epsilon < least)
+    argError(
+      'INVALID_ARGUMENT',
+      'adam',
+      'epsilon',
+      `must be at least ${least.toPrecision(3)} for beta2 = ${beta2} (2^-74 / sqrt(1 - beta2)), got ${valueText(epsilon)}: a gradient below half that has a float32 second moment of 0, and its update would be learningRate x gradient / epsilon, far more than learningRate.`,
+    );
   inRange('adam', 'weightDecay', weightDecay, 0, Number.POSITIVE_INFINITY);
   let m: Float64Array[] = [];
   let v: Float64Array[] = [];
   return fused(weightDecay > 0 ? 'adamw' : 'adam', 'adam', schedule(learningRate, 'adam'), {
     rule: (lr, step) => ({ kind: 'adam', learningRate: lr, beta1, beta2, epsilon, weightDecay, step }),
     // A float32 second moment holds squares below 2^128: one gradient of 2^64 or more made it
-    // Infinity, and that weight never moved again (every later update m / sqrt(v) was 0).
+    // Infinity, and that weight never moved again (every later update m / sqrt(v) was 0). A
+    // float64 one holds squares below 2^1024: from 2^512 on, the same.
     maxGrad: 2 ** 64,
+    maxGrad64: 2 ** 512,
     reset: () => {
       m = [];
       v = [];
@@ -199,7 +216,7 @@ function refuseNonFinite(op: string, arg: string, arrays: readonly Vec[], what: 
  * `NON_FINITE` naming `grads` of `op` at the first gradient past ±`limit`, whose square the float32
  * moments cannot hold: the step would leave that weight stuck for good rather than fail.
  */
-function refuseHuge(op: string, grads: readonly Vec[], limit: number): void {
+function refuseHuge(op: string, grads: readonly Vec[], limit: number, bits: 32 | 64 = 32): void {
   for (let a = 0; a < grads.length; a++) {
     const g = grads[a];
     for (let i = 0; i < g.length; i++) {
@@ -208,7 +225,7 @@ function refuseHuge(op: string, grads: readonly Vec[], limit: number): void {
           'NON_FINITE',
           op,
           'grads',
-          `holds ${g[i]} in array ${a}, at ${i}: its square, the float32 second moment, would be Infinity (from ±2^64), and that weight would never move again. Scale the loss or the inputs.`,
+          `holds ${g[i]} in array ${a}, at ${i}: its square, the float${bits} second moment, would be Infinity (from ±2^${Math.log2(limit)}), and that weight would never move again. Scale the loss or the inputs.`,
         );
     }
   }
@@ -232,6 +249,8 @@ interface FusedSpec {
   rule(lr: number, step: number): OptimizerRule;
   /** The largest |gradient| the float32 kernel's moments hold (none: any finite one). */
   maxGrad?: number;
+  /** {@link FusedSpec.maxGrad} for float64 parameters, which step in float64. */
+  maxGrad64?: number;
   /** The same update in float64, for float64 parameters. */
   float64(params: readonly Vec[], grads: readonly Vec[], lr: number, step: number): void;
   /** Forgets the float64 moments. */
@@ -313,6 +332,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
           );
       };
       if (!params.every((p, i) => p instanceof Float32Array && grads[i] instanceof Float32Array)) {
+        if (spec.maxGrad64 !== undefined) refuseHuge(`${op}.step`, grads, spec.maxGrad64, 64);
         spec.float64(params, grads, lr, t);
         steps = t;
         after();

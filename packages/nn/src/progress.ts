@@ -2,7 +2,11 @@ import { argError } from '@cosinekit/core/backend';
 import { checkObject } from './check.js';
 import type { TrainCallbacks } from './train.js';
 
-/** Where progress goes: anything with `write` (a Node stream) and optionally `isTTY`. */
+/**
+ * Where progress goes: anything with `write` (a Node stream, a web stream's writer) and optionally
+ * `isTTY`. A `write` that answers a promise is awaited by `train`: one that rejects fails it with
+ * `INVALID_ARGUMENT` naming `callbacks`, as a `write` that throws does.
+ */
 export interface ProgressStream {
   write(text: string): unknown;
   readonly isTTY?: boolean;
@@ -50,14 +54,30 @@ export function progressCallbacks(options: ProgressOptions = {}): TrainCallbacks
     onBatchEnd(info) {
       if (!tty) return;
       const width = String(info.batches).length;
-      stream.write(
-        `\r${prefix}epoch ${info.epoch + 1}/${info.epochs}  batch ${String(info.batch + 1).padStart(width)}/${info.batches}  loss ${info.meanLoss.toFixed(4)}`,
+      return wrote(
+        stream.write(
+          `\r${prefix}epoch ${info.epoch + 1}/${info.epochs}  batch ${String(info.batch + 1).padStart(width)}/${info.batches}  loss ${info.meanLoss.toFixed(4)}`,
+        ),
       );
     },
     onEpochEnd(info) {
       const metric = info.metric === undefined ? '' : `  val ${info.metric.toFixed(4)}`;
       const line = `${prefix}epoch ${info.epoch + 1}/${info.epochs}  loss ${info.loss.toFixed(4)}${metric}  ${info.seconds.toFixed(2)} s`;
-      stream.write(tty ? `\r${line}\x1b[K\n` : `${line}\n`);
+      return wrote(stream.write(tty ? `\r${line}\x1b[K\n` : `${line}\n`));
     },
   };
+}
+
+/**
+ * A hook's answer for what `write` answered: its promise (a web stream writer's), for `train` to
+ * await, so a write that fails fails the call by name; it was dropped, and its rejection ended the
+ * process. Anything else (a Node stream's boolean) is no promise.
+ */
+function wrote(r: unknown): Promise<void> | undefined {
+  try {
+    if (typeof (r as { then?: unknown } | null)?.then !== 'function') return undefined;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return Promise.resolve(r).then(() => undefined);
 }

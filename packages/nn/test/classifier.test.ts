@@ -99,6 +99,36 @@ describe('cosine classifier losses: values', () => {
     const r = await normFaceLoss(c, { scale: 4 }).compute(float64Ops, at(c));
     expect(r.loss).toBeCloseTo(Math.log(1 + Math.exp(-4)), 12);
   });
+  it('normface at huge scales: a row tied between classes loses ln(ties), on the float64 path too', async () => {
+    // The float64 sum added ln(ties) to a max of about the scale first: at 1e16 it was rounded
+    // away (0.75, then 0 at 1e30, for ln 2); the float32 kernel path was right (found by a probe).
+    const ops32 = kernelOps(referenceKernels);
+    for (const scale of [20, 1e15, 1e16, 1e30, 3e38]) {
+      // [1, 1, 0]: cosines 1/√2, 1/√2 and 0, so ln(2 + e^(-scale/√2)); [-1, -1, -1]: three alike.
+      for (const [row, want] of [
+        [[1, 1, 0], Math.log(2 + Math.exp(-scale / Math.SQRT2))],
+        [[-1, -1, -1], Math.log(3)],
+      ] as const) {
+        const make = (precision: 'float32' | 'float64') => {
+          const c = createCosineClassifier({ classes: 3, dim: 3, precision });
+          c.weights.set([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+          return c;
+        };
+        const input = { b: new Float64Array(0), rows: 1, cols: 3, labels: [0] };
+        const r64 = await normFaceLoss(make('float64'), { scale }).compute(float64Ops, {
+          ...input,
+          a: Float64Array.from(row),
+        });
+        const r32 = await normFaceLoss(make('float32'), { scale }).compute(ops32, {
+          ...input,
+          a: Float32Array.from(row),
+          b: new Float32Array(0),
+        });
+        expect(r64.loss, `scale ${scale}`).toBeCloseTo(want, 12);
+        expect(r32.loss, `scale ${scale}`).toBeCloseTo(want, 5);
+      }
+    }
+  });
   it('cosface: s (cos - m) for the true class', async () => {
     const c = clf();
     const r = await cosFaceLoss(c, { scale: 4, margin: 0.3 }).compute(float64Ops, at(c));

@@ -352,6 +352,12 @@ describe('bad input', () => {
       'kernel',
     );
     expectErr(() => createEncoder({ ...base, layers: [{ type: 'maxPool2d', size: 5 }] }), 'size');
+    // A kernel of any other arity than two, or no array at all ([3, 3, 99] was taken as 3 x 3).
+    for (const kernel of [[3, 3, 3], [3, 3, 99], { 0: 3, 1: 3 }, [3], '3'])
+      expectErr(
+        () => createEncoder({ ...base, layers: [{ type: 'conv2d', filters: 1, kernel: kernel as never }] }),
+        'kernel',
+      );
     expectErr(
       () => createEncoder({ ...base, layers: [{ type: 'conv2d', filters: 1, kernel: 2, stride: 0 }] }),
       'stride',

@@ -1,4 +1,4 @@
-import { createCosineKit, Tensor } from '@cosinekit/core';
+import { createCosineKit, Tensor, type TensorInput } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import {
   classificationAccuracy,
@@ -168,6 +168,37 @@ describe('retrieval metrics', () => {
     expect(await knnAccuracy(kit, set, 1)).toBeCloseTo(2 / 3);
     const r = await evaluateRetrieval(kit, set, 2);
     expect(r).toEqual({ k: 2, recall: 2 / 3, knnAccuracy: 2 / 3 });
+  });
+
+  it("takes a corpus that lives elsewhere (a worker kit's: search, rows and cols), its answers checked", async () => {
+    const set = { queries, queryLabels, corpus, corpusLabels };
+    const want = await evaluateRetrieval(kit, set, [1, 2]);
+    const inner = await kit.corpus(corpus);
+    // The shape of @cosinekit/worker's WorkerCorpus: not a core Corpus (it was refused as no matrix).
+    const elsewhere = {
+      cols: inner.cols,
+      get rows() {
+        return inner.rows;
+      },
+      search: (q: TensorInput, k: number) => inner.search(q, k),
+    };
+    expect(await evaluateRetrieval(kit, { ...set, corpus: elsewhere }, [1, 2])).toEqual(want);
+    // One whose search answers no top-k is named, not read past its end.
+    for (const answer of [
+      null,
+      { queries: 3, k: 1, indices: new Int32Array(3), scores: new Float32Array(3) },
+      { queries: 3, k: 2, indices: new Int32Array(5), scores: new Float32Array(6) },
+      { queries: 3, k: 2, indices: Int32Array.of(0, 1, 0, 1, -1, 0), scores: new Float32Array(6) },
+      { queries: 3, k: 2, indices: new Int32Array(6), scores: new Float32Array(6).fill(Number.NaN) },
+    ]) {
+      const broken = { cols: 2, rows: 4, search: async () => answer as never };
+      await expect(evaluateRetrieval(kit, { ...set, corpus: broken }, 2)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'evaluateRetrieval',
+        arg: 'set.corpus',
+      });
+    }
+    inner.dispose();
   });
 
   it('takes array-like label objects', async () => {

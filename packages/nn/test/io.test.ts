@@ -61,6 +61,10 @@ describe('save and load', () => {
       [{ w: Float32Array.of(1) }, 'meta.w is a Float32Array'],
       [{ f: () => 1 }, 'meta.f is a function'],
       [{ list: [1, undefined] }, 'meta.list\\[1\\] is undefined'],
+      // Holes: JSON writes them as null too (they were skipped, and saved).
+      // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+      [{ list: [1, , 3] }, 'meta.list\\[1\\] is a hole'],
+      [{ empty: new Array(2) }, 'meta.empty\\[0\\] is a hole'],
     ] as const) {
       let err: unknown;
       try {

@@ -95,6 +95,29 @@ describe('pairCosineLoss and the loss term it is given', () => {
 });
 
 describe('loss values match their definitions', () => {
+  it('multiple-negatives ranking at huge scales: every logit tied loses ln 2, on the float64 path too', async () => {
+    // ln(z) was added to a max of about the scale first, and rounded away past 1e16 (found by a probe).
+    const ops32 = kernelOps(referenceKernels);
+    for (const scale of [20, 1e16, 1e30]) {
+      const loss = multipleNegativesRankingLoss({ scale, sameClass: 'negative' });
+      const pair = [1, 0, 1, 0];
+      const r64 = await loss.compute(float64Ops, {
+        a: Float64Array.from(pair),
+        b: Float64Array.from(pair),
+        rows: 2,
+        cols: 2,
+      });
+      const r32 = await loss.compute(ops32, {
+        a: Float32Array.from(pair),
+        b: Float32Array.from(pair),
+        rows: 2,
+        cols: 2,
+      });
+      expect(r64.loss, `scale ${scale}`).toBeCloseTo(Math.LN2, 12);
+      expect(r32.loss, `scale ${scale}`).toBeCloseTo(Math.LN2, 5);
+    }
+  });
+
   const a = new Float64Array([1, 0, 1, 0, 1, 0]);
   const b = new Float64Array([1, 0, 0, 1, -1, 0]);
   // cosines: 1, 0, -1.

@@ -92,11 +92,26 @@ describe('optimisers', () => {
       // Infinity in float32: training ran and changed nothing (found by a probe).
       [() => adam({ epsilon: Number.MAX_VALUE }), 'epsilon'],
       [() => adam({ epsilon: 3.5e38 }), 'epsilon'],
+      // Below 2^-74 / sqrt(1 - beta2): a gradient of 3e-22 has a float32 second moment of 0, and
+      // with epsilon 2^-126 it moved a weight by 2.6e13 (found by a probe).
+      [() => adam({ epsilon: 2 ** -126 }), 'epsilon'],
+      [() => adam({ epsilon: 1e-21 }), 'epsilon'],
+      [() => adam({ epsilon: 1e-19, beta2: 0.99999999 }), 'epsilon'],
       [() => adam({ weightDecay: -1 }), 'weightDecay'],
       [() => sgd({ momentum: 1 }), 'momentum'],
       [() => sgd({ weightDecay: Number.NaN }), 'weightDecay'],
     ] as const) {
       expect(code(f)).toMatch(new RegExp(`^INVALID_ARGUMENT .*${arg}`));
+    }
+    // From the bound on, the smallest gradients move a weight by less than the learning rate.
+    for (const beta2 of [0, 0.999, 0.99999]) {
+      const epsilon = 2 ** -74 / Math.sqrt(1 - beta2);
+      const p = new Float32Array([1, 1, 1, 1]);
+      adam({ epsilon, beta2, learningRate: 1e-3 }).step(
+        [p],
+        [new Float32Array([1e-23, 3e-22, 1e-21, 1e-20])],
+      );
+      for (const w of p) expect(Math.abs(w - 1)).toBeLessThanOrEqual(1e-3 * (1 + 1e-6));
     }
     // A schedule that leaves (0, inf) fails the step that would use it, before anything moves.
     const o = adam({ learningRate: (s) => (s < 1 ? 0.1 : Number.NaN) });
@@ -269,5 +284,20 @@ describe("a gradient whose square Adam's float32 moments cannot hold", () => {
     const q = Float64Array.of(1);
     adam({ learningRate: 0.1 }).step([q], [Float64Array.of(1e20)]);
     expect(q[0]).toBeCloseTo(0.9, 6);
+    // Not one of 2^512 or more: its square is Infinity in float64, and that weight froze for good
+    // while the others went on (found by a probe).
+    const opt = adam({ learningRate: 0.1 });
+    const r = Float64Array.of(1, 1);
+    expect(() => opt.step([r], [Float64Array.of(1e200, 1)])).toThrow(
+      expect.objectContaining({
+        code: 'NON_FINITE',
+        arg: 'grads',
+        message: expect.stringMatching(/float64 second moment/),
+      }),
+    );
+    expect(Array.from(r)).toEqual([1, 1]);
+    opt.step([r], [Float64Array.of(2 ** 511, 1)]);
+    opt.step([r], [Float64Array.of(1, 1)]);
+    expect(r[0]).toBeLessThan(0.9);
   });
 });

@@ -306,6 +306,46 @@ describe('train', () => {
     expect(lines[1]).toMatch(/^\[ref\] epoch 2\/2 {2}loss \d+\.\d{4} {2}\d+\.\d\d s\n$/);
   });
 
+  it("awaits a stream whose write answers a promise (a web stream's writer): a failed write fails train by name", async () => {
+    // The promise was dropped: a rejected write ended the process (an unhandled rejection).
+    const { progressCallbacks } = await import('../src/index.js');
+    const run = (stream: { write(t: string): unknown; isTTY?: boolean }) =>
+      train({
+        kernels: kit,
+        encoder: makeEncoder(),
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler(data, { batchSize: 32 }),
+        optimizer: adam(),
+        epochs: 2,
+        callbacks: progressCallbacks({ stream }),
+      });
+    const written: string[] = [];
+    let pending = 0;
+    await run({
+      write: async (t: string) => {
+        pending++;
+        await new Promise((r) => setTimeout(r, 1));
+        written.push(t);
+        pending--;
+      },
+    });
+    expect([written.length, pending]).toEqual([2, 0]);
+    for (const isTTY of [false, true]) {
+      const failing = new WritableStream({
+        write() {
+          throw new Error('disk full');
+        },
+      }).getWriter();
+      const stream = { write: (t: string) => failing.write(t), isTTY };
+      await expect(run(stream)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'train',
+        arg: 'callbacks',
+        message: expect.stringMatching(/disk full/),
+      });
+    }
+  });
+
   it('rejects a sampler that does not fit the loss, and mixed precisions', async () => {
     const base = { kernels: kit, encoder: makeEncoder(), optimizer: adam(), epochs: 1 };
     await expect(

@@ -225,7 +225,8 @@ function softmaxRows(
       dS[o + j] = e;
       z += e;
     }
-    total += max + Math.log(z) - scale * s[o + i];
+    // (max - the target's logit) first, as the classifier's loss sums it (see classifier.ts).
+    total += max - scale * s[o + i] + Math.log(z);
     // Left-out entries hold 0 and stay 0; the target's probability less 1.
     const target = dS[o + i];
     for (let j = 0; j < n; j++) dS[o + j] = f * (dS[o + j] / z);
