@@ -59,6 +59,8 @@ export interface CosineKitOptions {
    * goes to the reference backend because the kit's backend cannot store it (`storage: 'float16'`
    * where a backend lacks it): the rest of the kit stays on its backend. Defaults to one
    * `console.warn` per backend and reason, because a silent fallback hides why things are slow.
+   * One that throws, or returns a promise that rejects (an async logger), fails the call that fell
+   * back with `INVALID_ARGUMENT` naming `onFallback`, its error as `cause`; a promise is awaited.
    */
   onFallback?: (backend: string, reason: string) => void;
   /**
@@ -251,16 +253,27 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     console.warn(text);
   };
   // The caller's callback, run inside a call: its throw fails that call by name, the error as cause
-  // (it escaped raw).
+  // (it escaped raw). Its promise (an async logger's) is awaited by the call, and a rejection fails
+  // it the same way: dropped, it ended the process once the call had answered.
   const given = options.onFallback;
+  const threw = (e: unknown) =>
+    argErrorOf('INVALID_ARGUMENT', 'createCosineKit', 'onFallback', `threw: ${errorText(e)}`, e);
   const callers =
     given &&
-    ((name: string, reason: string) => {
+    ((name: string, reason: string): void | Promise<void> => {
+      let r: unknown;
       try {
-        given(name, reason);
+        r = given(name, reason);
+        if (!isThenable(r)) return;
       } catch (e) {
-        throw argErrorOf('INVALID_ARGUMENT', 'createCosineKit', 'onFallback', `threw: ${errorText(e)}`, e);
+        throw threw(e);
       }
+      return Promise.resolve(r).then(
+        () => undefined,
+        (e: unknown) => {
+          throw threw(e);
+        },
+      );
     });
   const onFallback =
     callers ??
@@ -411,7 +424,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       handle = undefined;
     }
     if (!handle) {
-      onStorageFallback(backendName, `cannot store a corpus as ${want}; the reference backend holds it`);
+      await onStorageFallback(
+        backendName,
+        `cannot store a corpus as ${want}; the reference backend holds it`,
+      );
       kernels = referenceOnly;
       handle = await make(kernels);
     }

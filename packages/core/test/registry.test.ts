@@ -112,6 +112,39 @@ describe('registry', () => {
 });
 
 describe('kit', () => {
+  it('an onFallback that throws, or an async one that rejects, fails the call that fell back by name (the process died)', async () => {
+    reg(
+      'broken-start',
+      () => ({ name: 'broken-start', kernels: {}, init: () => Promise.reject(new Error('no GPU here')) }),
+      100,
+    );
+    const hooks = [
+      () => {
+        throw new Error('my logger failed');
+      },
+      // An async logger: its rejected promise was dropped, and Node ended the process.
+      async () => {
+        await Promise.resolve();
+        throw new Error('my logger failed');
+      },
+    ];
+    const seen: string[] = [];
+    for (const onFallback of [...hooks, async (name: string) => void seen.push(name)]) {
+      const kit = createCosineKit({ onFallback });
+      const call = kit.rowNorms([[3, 4]]);
+      if (onFallback === hooks[0] || onFallback === hooks[1])
+        await expect(call).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          op: 'createCosineKit',
+          arg: 'onFallback',
+          cause: expect.objectContaining({ message: 'my logger failed' }),
+        });
+      else expect(Array.from(await call)).toEqual([5]);
+      kit.dispose();
+    }
+    expect(seen).toEqual(['broken-start']);
+  });
+
   it('falls back to the reference kernel by kernel and says who ran what', async () => {
     const { b, calls } = partial('partial');
     const kit = createCosineKit({ backend: b });

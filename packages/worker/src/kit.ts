@@ -479,15 +479,22 @@ class Kit implements Link {
       if (m.t === 'fallback') {
         // The caller's callback, run from a worker's message: a throw there escaped every call
         // and ended the process. It is reported, as an unhandled rejection, not thrown here.
-        try {
-          onFallback?.(m.backend, m.reason);
-        } catch (e) {
-          // The call that fell back answers next: it fails by name, as in core.
-          this.#fallbackThrew = new CosineKitError(
+        const threw = (e: unknown) =>
+          new CosineKitError(
             'INVALID_ARGUMENT',
             `Argument 'onFallback' passed to 'createCosineKit' threw: ${errorText(e)}`,
             { op: 'createCosineKit', arg: 'onFallback', cause: e },
           );
+        try {
+          const r: unknown = onFallback?.(m.backend, m.reason);
+          // An async hook's rejection (dropped, it ended the process) fails the next call to answer.
+          if (typeof (r as { then?: unknown } | null)?.then === 'function')
+            Promise.resolve(r).then(undefined, (e: unknown) => {
+              this.#fallbackThrew ??= threw(e);
+            });
+        } catch (e) {
+          // The call that fell back answers next: it fails by name, as in core.
+          this.#fallbackThrew = threw(e);
         }
       } else this.#answer(m);
     };
@@ -833,7 +840,7 @@ class Kit implements Link {
         ? { code: e.code, message: e.message, op: e.op, arg: e.arg }
         : {
             code: 'INVALID_TYPE',
-            message: `Argument '${arg}' passed to 'corpusFrom' cannot be sent to the worker: ${errorText(e)}`,
+            message: `Argument '${arg}' passed to 'corpusFrom' cannot be sent to the worker: ${cloneRefusal(e)}`,
             op: 'corpusFrom',
             arg,
           };
@@ -1732,11 +1739,26 @@ function cloneError(
     const part = uncloned(packed[i], arg);
     return new CosineKitError(
       'INVALID_TYPE',
-      `Argument '${part}' passed to '${op}' cannot be sent to the worker: ${errorText(e)}`,
+      `Argument '${part}' passed to '${op}' cannot be sent to the worker: ${cloneRefusal(e)}`,
       { op, arg: part, cause: e },
     );
   }
   return e;
+}
+
+/**
+ * Why the structured clone refused a value, by the error's name only (its error stays the
+ * `cause`): V8's `DataCloneError` message quotes a function's source text, which put a caller's
+ * code (and whatever it held) into messages that end up in logs.
+ */
+function cloneRefusal(e: unknown): string {
+  let name = 'an error';
+  try {
+    if (e instanceof Error && typeof e.name === 'string') name = e.name;
+  } catch {
+    // A name that cannot be read: the generic words.
+  }
+  return `the structured clone cannot copy it (${name}; functions, symbols and class instances with private state cannot cross).`;
 }
 
 /**

@@ -1593,6 +1593,33 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     fresh.dispose();
   });
 
+  it("a function that cannot cross is named by its place, never quoted: V8's clone error held its source text", async () => {
+    const R = [
+      [1, 2, 3],
+      [3, 2, 1],
+    ];
+    function myHook() {
+      const apiKey = 'sk-live-SECRET-IN-SOURCE';
+      return apiKey;
+    }
+    for (const [arg, call] of [
+      ['options.out', () => remote.cosineMatrix(R, R, { out: myHook as never })],
+      ['options.myHook', () => remote.corpus(R, { myHook } as never)],
+    ] as const) {
+      const e = await failure(call());
+      expect([e.code, e.arg]).toEqual(['INVALID_TYPE', arg]);
+      expect(e.message).toMatch(
+        /cannot be sent to the worker: the structured clone cannot copy it \(DataCloneError/,
+      );
+      expect(e.message).not.toMatch(/SECRET|apiKey/);
+    }
+    async function* chunks() {
+      yield myHook as never;
+    }
+    const f = await failure(remote.corpusFrom(chunks()));
+    expect(f.message).not.toMatch(/SECRET|apiKey/);
+  });
+
   it('a corpusFrom source that throws is INVALID_ARGUMENT naming source, its error the cause, as in core (it was the raw error)', async () => {
     const boom = new Error('stream broke');
     const sources: [string, () => unknown][] = [
@@ -1643,27 +1670,30 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
   });
 
   // float16 corpora fall back from tfjs (which holds no float16 tensors) to the reference backend.
-  it('an onFallback that throws fails the call that fell back by name, as in core (the process died)', async () => {
-    const k = await createWorkerKit({
-      backend: 'tfjs-cpu',
-      backends: ['tfjs'],
-      onFallback: () => {
+  it('an onFallback that throws, or an async one that rejects, fails the call that fell back by name, as in core (the process died)', async () => {
+    const hooks = [
+      () => {
         throw new Error('my onFallback failed');
       },
-    });
-    const e = await failure(k.corpus(mat(4, 4, 3), { storage: 'float16' }));
-    const { createTfjsBackend } = await import('@cosinekit/backend-tfjs');
-    const l = createCosineKit({
-      backend: createTfjsBackend({ engine: 'cpu' }),
-      onFallback: () => {
+      // An async logger: its rejected promise was dropped, and Node ended the process.
+      async () => {
+        await Promise.resolve();
         throw new Error('my onFallback failed');
       },
-    });
-    for (const x of [e, await failure(l.corpus(mat(4, 4, 3), { storage: 'float16' }))])
-      expect(x).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'createCosineKit', arg: 'onFallback' });
-    expect(Array.from(await k.rowNorms([[3, 4]]))).toEqual([5]);
-    k.dispose();
-    l.dispose();
+    ];
+    for (const onFallback of hooks) {
+      const k = await createWorkerKit({ backend: 'tfjs-cpu', backends: ['tfjs'], onFallback });
+      const e = await failure(k.corpus(mat(4, 4, 3), { storage: 'float16' }));
+      const { createTfjsBackend } = await import('@cosinekit/backend-tfjs');
+      const l = createCosineKit({ backend: createTfjsBackend({ engine: 'cpu' }), onFallback });
+      for (const x of [e, await failure(l.corpus(mat(4, 4, 3), { storage: 'float16' }))]) {
+        expect(x).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'createCosineKit', arg: 'onFallback' });
+        expect(x.message).toMatch(/my onFallback failed/);
+      }
+      expect(Array.from(await k.rowNorms([[3, 4]]))).toEqual([5]);
+      k.dispose();
+      l.dispose();
+    }
   });
 
   it('a value that cannot be turned into text, thrown by onFallback or a stream, fails the call by name (the process died)', async () => {
