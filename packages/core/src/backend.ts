@@ -74,6 +74,7 @@ export {
 } from './errors.js';
 export type { Admitted } from './gate.js';
 export { admit, admitPair, checkFinite } from './gate.js';
+export { isCheckedKernelTable } from './guard.js';
 export { activate, activateDerivative } from './kernels/activation.js';
 export { checkColumnSums, columnSums } from './kernels/column-sums.js';
 export { clampCos, cosineFrom } from './kernels/cosine-rule.js';

@@ -942,6 +942,18 @@ function finiteValues(m: Matrix): boolean {
  * A backend's kernels seen through a {@link Guard}: each call names the public operation and the
  * argument it serves, and its output is checked before the kit uses it.
  */
+/** The kernel tables {@link CheckedKernels.table} made (a kit's `kernels()`). */
+const CHECKED_TABLES = new WeakSet<object>();
+
+/**
+ * Whether `x` is a kernel table a kit lent (`kit.kernels()`): its kernels check their inputs and
+ * answers, so a caller holding one need not wrap it again (`@cosinekit/nn` guards a raw table it
+ * is given, not one of these).
+ */
+export function isCheckedKernelTable(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && CHECKED_TABLES.has(x);
+}
+
 export class CheckedKernels {
   readonly kernels: Kernels;
   readonly guard: Guard;
@@ -1484,7 +1496,7 @@ export class CheckedKernels {
       (name === 'corpusSearchAllowed' ? k[name] === referenceKernels[name] : exact(name))
         ? x
         : (tameRows(x, name, arg)?.tensor ?? x);
-    return {
+    const table: Kernels = {
       rowNorms: (x, out) => {
         x = tableMatrix('rowNorms', 'x', x);
         tableOut('rowNorms', out, x.rows);
@@ -1810,6 +1822,8 @@ export class CheckedKernels {
         );
       },
     };
+    CHECKED_TABLES.add(table);
+    return table;
   }
 }
 

@@ -163,6 +163,9 @@ function initEntry(e: Entry, timeoutMs: number): Promise<Backend> {
           e.state = 'failed';
           e.error = errorText(err);
         }
+        // An instance whose init() failed is nobody's either: what it acquired before failing (a
+        // wasm instance's helper threads, a GPU device) stayed for the process's life.
+        if (b) disposeQuietly(b);
         throw initFailed(e.name, e.error, err);
       }
       // Given up on meanwhile: the late instance is nobody's, so it goes.

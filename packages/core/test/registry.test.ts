@@ -56,6 +56,24 @@ describe('registry', () => {
     });
   });
 
+  it('disposes an instance whose init() failed (what it acquired stayed for the process life)', async () => {
+    let disposed = 0;
+    reg(
+      'half-started',
+      () => ({
+        name: 'half-started',
+        kernels: {},
+        init: () => Promise.reject(new Error('device lost during init')),
+        dispose: () => void disposed++,
+      }),
+      100,
+    );
+    expect((await createCosineKit({ onFallback: () => undefined }).ready()).backend).not.toBe('half-started');
+    expect(disposed).toBe(1);
+    await expect(getBackend('half-started')).rejects.toMatchObject({ code: 'BACKEND_INIT_FAILED' });
+    expect(disposed).toBe(1);
+  });
+
   it('throws BACKEND_INIT_FAILED with the reason when a named backend fails', async () => {
     reg(
       'broken2',

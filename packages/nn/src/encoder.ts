@@ -1,11 +1,12 @@
 import type { CosineKit, TensorInput } from '@cosinekit/core';
-import { Tensor } from '@cosinekit/core';
+import { createCosineKit, Tensor } from '@cosinekit/core';
 import type { Kernels, Matrix } from '@cosinekit/core/backend';
 import {
   argError,
   argErrorOf,
   checkFinite,
   isArrayArg,
+  isCheckedKernelTable,
   isCosineKitError,
   reading,
   refuseUnknownOptions,
@@ -72,8 +73,17 @@ export interface EncoderOptions {
   precision?: Precision;
 }
 
-/** Where kernels come from: a kit (`createCosineKit(...)`) or a kernel table. */
+/**
+ * Where kernels come from: a kit (`createCosineKit(...)`) or a kernel table. A table a kit lent
+ * (`kit.kernels()`) is used as it is; any other (a backend's own `kernels`, `referenceKernels`)
+ * runs behind the checks a kit's table has, as a kit on a backend of those kernels would: a kernel
+ * that throws or answers the wrong length is `BACKEND_ERROR` naming it, a bad input is named as
+ * the kit names it (a raw `TypeError` escaped, and a short answer was blamed on the embeddings).
+ */
 export type KernelSource = CosineKit | Kernels;
+
+/** The checked table of each raw kernel table given (see {@link KernelSource}). */
+const GUARDED = new WeakMap<object, Promise<Kernels>>();
 
 /**
  * Resolves a {@link KernelSource} to its kernel table. Anything else is refused with
@@ -93,7 +103,15 @@ export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 's
         throw e;
       }
     }
-    if (typeof (source as Kernels).matmul === 'function') return source as Kernels;
+    if (typeof (source as Kernels).matmul === 'function') {
+      if (isCheckedKernelTable(source)) return source as Kernels;
+      let table = GUARDED.get(source);
+      if (table === undefined) {
+        table = createCosineKit({ backend: { name: 'kernel table', kernels: source as Kernels } }).kernels();
+        GUARDED.set(source, table);
+      }
+      return table;
+    }
   }
   return argError(
     'INVALID_TYPE',

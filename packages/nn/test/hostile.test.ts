@@ -1267,6 +1267,70 @@ describe.skipIf(!wasmModule)('sparse training on wasm: hostile rows, one thread 
   });
 });
 
+describe('a raw kernel table runs behind the checks of a kit (a probe: its faults escaped raw or blamed the embeddings)', () => {
+  const encoder = createEncoder({
+    inputs: 3,
+    layers: [{ units: 4, activation: 'relu' }, { units: 2 }],
+    normalize: true,
+    seed: 1,
+  });
+  const x = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i));
+  const matmuls: [string, () => unknown][] = [
+    [
+      'throws a TypeError',
+      () => {
+        throw new TypeError('boom');
+      },
+    ],
+    ['answers one value', () => new Float32Array(1)],
+  ];
+  for (const [what, matmul] of matmuls) {
+    it(`a matmul that ${what}: BACKEND_ERROR naming the kernel, from embed, train and predict`, async () => {
+      const table = { ...referenceKernels, matmul } as never;
+      const calls: [string, () => Promise<unknown>][] = [
+        ['embed', () => encoder.embed(table, [[1, 2, 3]])],
+        [
+          'train',
+          () =>
+            train({
+              kernels: table,
+              encoder: encoder.clone(),
+              loss: multipleNegativesRankingLoss(),
+              sampler: inBatchSampler(
+                { x, rows: 8, cols: 3, labels: [0, 0, 1, 1, 2, 2, 3, 3] },
+                { batchSize: 4 },
+              ),
+              optimizer: adam(),
+              epochs: 1,
+            }),
+        ],
+        [
+          'CosineClassifier.predict',
+          () => createCosineClassifier({ classes: 2, dim: 2 }).predict(table, encoder, [[1, 2, 3]]),
+        ],
+      ];
+      for (const [op, call] of calls) {
+        const e = await call().catch((err: unknown) => err);
+        expect(e, op).toMatchObject({ name: 'CosineKitError', code: 'BACKEND_ERROR', op });
+        expect((e as Error).message, op).toMatch(/kernel 'matmul'/);
+      }
+    });
+  }
+  it("a kit's own table is used as it is; a raw one gets one checked table, the same answers", async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const lent = await kit.kernels();
+    expect(await kernelsOf(lent)).toBe(lent);
+    const once = await kernelsOf(referenceKernels);
+    expect(once).not.toBe(referenceKernels);
+    expect(await kernelsOf(referenceKernels)).toBe(once);
+    const rows = [
+      [1, 2, 3],
+      [-3, 0.5, 2],
+    ];
+    expect((await encoder.embed(referenceKernels, rows)).data).toEqual((await encoder.embed(kit, rows)).data);
+  });
+});
+
 describe("a kernel source that is neither a kit nor a kernel table is refused by the caller's name", () => {
   const encoder = createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 3 });
   const x = [[1, 2, 3]];

@@ -65,6 +65,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'foreignCorpus'
       | 'getBackend'
       | 'isArrayArg'
+      | 'isCheckedKernelTable'
       | 'isCosineKitError'
       | 'log32'
       | 'matmulDims'
