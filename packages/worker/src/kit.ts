@@ -794,7 +794,13 @@ class Kit implements Link {
       this.#onCaller.delete(id);
       this.#refresh();
     }
-    if (!this.#pending.has(id)) return;
+    if (!this.#pending.has(id)) {
+      // Settled while next() ran (an abort fired from inside it): the close #settle tried then
+      // failed (a generator cannot be returned while it runs), so the source is closed now, as
+      // core's for...of closes it; its finally (a file handle, a cursor) never ran.
+      if (!step.done) void closeQuietly(src);
+      return;
+    }
     if (step.done) return this.#thread.post({ t: 'chunk', id, done: true });
     p.chunk = i + 1;
     const arg = `source[${i}]`;

@@ -880,6 +880,30 @@ describe('abort', () => {
     expect(closed).toBe(true);
   });
 
+  it('a sync source whose own next() fires the abort is closed all the same (its finally never ran: a leak probe)', async () => {
+    const s = new AbortController();
+    let closed = false;
+    let pulled = 0;
+    function* source() {
+      try {
+        for (let i = 0; i < 1e6; i++) {
+          pulled++;
+          if (i === 3) s.abort();
+          yield mat(10, 8, i + 1);
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    await expect(remote.corpusFrom(source(), { signal: s.signal, segmentBytes: 1 })).rejects.toMatchObject({
+      code: 'ABORTED',
+      op: 'corpusFrom',
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pulled).toBe(4);
+    expect(closed).toBe(true);
+  });
+
   it('an out on a SharedArrayBuffer is not written after the abort rejects (the worker writes it in place)', async () => {
     const n = 60_000;
     const d = 64;
