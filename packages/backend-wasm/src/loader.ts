@@ -118,10 +118,18 @@ export function checkSource(op: string, arg: string, source: unknown): void {
 }
 
 /**
- * Compiles the binary of `variant` from `source`, or from its default URL. The threads builds
- * import a shared memory (`env.memory`) instead of defining their own. A source that cannot be
- * read or compiled is `UNSUPPORTED` naming `op` and `arg` (the option the source came from, or
- * `variant` for the default binary), the reason as `cause`.
+ * The shipped binaries once compiled, by variant and threads: each `createWasmPair` and each
+ * backend read and compiled its binary again (milliseconds a time, and V8 kept about 1.5 KB of
+ * every compile for good: a leak probe's create-and-dispose loop grew without end). A module is
+ * only code, so instances share it. A binary the caller gives is compiled each time.
+ */
+const COMPILED = new Map<string, WebAssembly.Module>();
+
+/**
+ * Compiles the binary of `variant` from `source`, or from its default URL (once: see
+ * {@link COMPILED}). The threads builds import a shared memory (`env.memory`) instead of defining
+ * their own. A source that cannot be read or compiled is `UNSUPPORTED` naming `op` and `arg` (the
+ * option the source came from, or `variant` for the default binary), the reason as `cause`.
  */
 export async function compileVariant(
   variant: WasmVariant,
@@ -129,6 +137,23 @@ export async function compileVariant(
   threads = false,
   op = 'init',
   arg = 'variant',
+): Promise<WebAssembly.Module> {
+  if (source !== undefined) return compileFrom(variant, source, threads, op, arg);
+  const key = `${variant}${threads ? '+threads' : ''}`;
+  let module = COMPILED.get(key);
+  if (module === undefined) {
+    module = await compileFrom(variant, source, threads, op, arg);
+    COMPILED.set(key, module);
+  }
+  return module;
+}
+
+async function compileFrom(
+  variant: WasmVariant,
+  source: WasmSource | undefined,
+  threads: boolean,
+  op: string,
+  arg: string,
 ): Promise<WebAssembly.Module> {
   const src = source ?? defaultUrl(variant, threads);
   if (src instanceof WebAssembly.Module) return src;

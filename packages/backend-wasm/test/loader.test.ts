@@ -1,5 +1,5 @@
 import { isCosineKitError } from '@cosinekit/core/backend';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createWasmBackend, relaxedSupported, simdSupported } from '../src/index.js';
 import { backend, random } from './helpers.js';
 
@@ -26,6 +26,28 @@ describe('loading the binaries', () => {
     const b2 = await backend({ variant: 'simd', wasm: { simd: module } });
     expect(b2.describe().variant).toBe('simd');
     b2.dispose();
+  });
+
+  it('compiles a shipped binary once, for every pair and backend after (V8 kept part of each compile: a leak probe)', async () => {
+    const { createWasmPair } = await import('../src/index.js');
+    const compile = vi.spyOn(WebAssembly, 'compile');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const pair = await createWasmPair();
+        expect(pair.cosine(Float32Array.of(1, 2, 3), Float32Array.of(2, 4, 6))).toBeCloseTo(1, 6);
+        pair.dispose();
+        const b = createWasmBackend({ variant: 'simd', threads: 1 });
+        await b.init();
+        expect(
+          Array.from(b.kernels.rowNorms({ data: Float32Array.of(3, 4), rows: 1, cols: 2 }) as Float32Array),
+        ).toEqual([5]);
+        b.dispose();
+      }
+      // The simd binary (pairs and one-thread backends share it): at most the first call compiled it.
+      expect(compile.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      compile.mockRestore();
+    }
   });
 
   it('accepts a URL', async () => {
