@@ -59,8 +59,9 @@ export interface CosineKitOptions {
    * goes to the reference backend because the kit's backend cannot store it (`storage: 'float16'`
    * where a backend lacks it): the rest of the kit stays on its backend. Defaults to one
    * `console.warn` per backend and reason, because a silent fallback hides why things are slow.
-   * One that throws, or returns a promise that rejects (an async logger), fails the call that fell
-   * back with `INVALID_ARGUMENT` naming `onFallback`, its error as `cause`; a promise is awaited.
+   * One that throws fails the call that fell back with `INVALID_ARGUMENT` naming `onFallback`, its
+   * error as `cause`. A promise it returns (an async logger's) is not waited for; its rejection is
+   * reported with `console.warn`, never thrown at you or left unhandled.
    */
   onFallback?: (backend: string, reason: string) => void;
   /**
@@ -253,27 +254,23 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     console.warn(text);
   };
   // The caller's callback, run inside a call: its throw fails that call by name, the error as cause
-  // (it escaped raw). Its promise (an async logger's) is awaited by the call, and a rejection fails
-  // it the same way: dropped, it ended the process once the call had answered.
+  // (it escaped raw). Its promise (an async logger's) is not waited for (one that never settled
+  // held every call that fell back), and a rejection is reported, not thrown: dropped, it ended the
+  // process.
   const given = options.onFallback;
-  const threw = (e: unknown) =>
-    argErrorOf('INVALID_ARGUMENT', 'createCosineKit', 'onFallback', `threw: ${errorText(e)}`, e);
   const callers =
     given &&
-    ((name: string, reason: string): void | Promise<void> => {
+    ((name: string, reason: string): void => {
       let r: unknown;
       try {
         r = given(name, reason);
-        if (!isThenable(r)) return;
       } catch (e) {
-        throw threw(e);
+        throw argErrorOf('INVALID_ARGUMENT', 'createCosineKit', 'onFallback', `threw: ${errorText(e)}`, e);
       }
-      return Promise.resolve(r).then(
-        () => undefined,
-        (e: unknown) => {
-          throw threw(e);
-        },
-      );
+      if (isThenable(r as Awaitable<unknown>))
+        Promise.resolve(r).then(undefined, (e: unknown) =>
+          console.warn(`[cosinekit] onFallback's promise rejected (backend '${name}'): ${errorText(e)}`),
+        );
     });
   const onFallback =
     callers ??

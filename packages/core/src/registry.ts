@@ -93,8 +93,7 @@ export function listBackends(): BackendStatus[] {
  * The initialised backend called `name`, or the best available one when `name` is omitted.
  * Initialisation runs once; concurrent callers share it. A named backend that fails to
  * initialise throws `BACKEND_INIT_FAILED` with its reason; the best-available search skips it
- * (its reason stays in {@link listBackends}) and reports it to `onSkip` (a promise it returns is
- * awaited before the next backend is tried; its rejection fails the call). A factory and `init()`
+ * (its reason stays in {@link listBackends}) and reports it to `onSkip`. A factory and `init()`
  * that have not settled after `timeoutMs` (default 60 s; 0 or Infinity: no
  * bound) count as failed, so one start that hangs neither holds up the best-available search
  * (the next backend is tried) nor any later caller; an instance that comes up after that is
@@ -128,7 +127,7 @@ export async function getBackend(
     try {
       return await initEntry(e, timeoutMs);
     } catch (err) {
-      await onSkip?.(e.name, e.error ?? errorText(err));
+      onSkip?.(e.name, e.error ?? errorText(err));
     }
   }
   // Unreachable while the reference is registered, but keep the failure explicit.

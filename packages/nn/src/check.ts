@@ -17,6 +17,27 @@ import type { Vec } from './ops.js';
  * within `[lo, hi]`, or `[lo, hi)` when `openHi`. Throws `INVALID_TYPE` or `INVALID_ARGUMENT`
  * naming the option and the operation.
  */
+/**
+ * Whether `v` is a promise (a thenable), its rejection handled: a value refused for being a promise
+ * (an async schedule's step size, a batch a sampler yielded unawaited) must not also end the
+ * process when it rejects later. A `then` that cannot be read is no promise.
+ */
+export function promised(v: unknown): boolean {
+  let then: unknown;
+  try {
+    then = (v as { then?: unknown } | null)?.then;
+  } catch {
+    return false;
+  }
+  if (typeof then !== 'function') return false;
+  try {
+    Promise.resolve(v).then(undefined, () => undefined);
+  } catch {
+    // A thenable whose then throws at once: nothing left to reject later.
+  }
+  return true;
+}
+
 export function checkNumber(
   op: string,
   arg: string,
@@ -26,7 +47,12 @@ export function checkNumber(
   openHi = false,
 ): number {
   if (typeof v !== 'number')
-    argError('INVALID_TYPE', op, arg, `must be a number, got ${v === null ? 'null' : typeof v}.`);
+    argError(
+      'INVALID_TYPE',
+      op,
+      arg,
+      `must be a number, got ${v === null ? 'null' : promised(v) ? 'a promise' : typeof v}.`,
+    );
   if (!(Number.isFinite(v) && v >= lo && (openHi ? v < hi : v <= hi)))
     argError(
       'INVALID_ARGUMENT',

@@ -3,13 +3,14 @@ import {
   argError,
   argErrorOf,
   errorText,
+  isCosineKitError,
   type Kernels,
   type OptimizerRule,
   type OptimizerState,
   referenceKernels,
   valueText,
 } from '@cosinekit/core/backend';
-import { checkNumber, checkObject, firstNonFinite, isA } from './check.js';
+import { checkNumber, checkObject, firstNonFinite, isA, promised } from './check.js';
 import type { Vec } from './ops.js';
 
 /** A learning rate: a constant, or a schedule of the step number (0-based). */
@@ -415,8 +416,18 @@ function schedule(lr: LearningRate, op: string): (step: number) => number {
   if (typeof lr === 'function')
     return (step) => {
       try {
-        return lr(step);
+        const v = lr(step);
+        // An async schedule: refused by name, its rejection handled (it ended the process).
+        if (promised(v))
+          argError(
+            'INVALID_TYPE',
+            `${op}.step`,
+            'learningRate',
+            `returned a promise at step ${step}: a schedule must answer a number synchronously.`,
+          );
+        return v;
       } catch (e) {
+        if (isCosineKitError(e)) throw e;
         // The caller's schedule threw: named, its error as the cause (it escaped raw).
         throw argErrorOf(
           'INVALID_ARGUMENT',

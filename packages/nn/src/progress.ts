@@ -1,11 +1,12 @@
 import { argError } from '@cosinekit/core/backend';
-import { checkObject } from './check.js';
+import { checkObject, promised } from './check.js';
 import type { TrainCallbacks } from './train.js';
 
 /**
  * Where progress goes: anything with `write` (a Node stream, a web stream's writer) and optionally
- * `isTTY`. A `write` that answers a promise is awaited by `train`: one that rejects fails it with
- * `INVALID_ARGUMENT` naming `callbacks`, as a `write` that throws does.
+ * `isTTY`. A `write` that answers a promise is not waited for (a display must not hold training:
+ * a web stream nobody reads never settles its writes); one that rejects fails `train` at the next
+ * progress line with `INVALID_ARGUMENT` naming `callbacks`, as a `write` that throws does.
  */
 export interface ProgressStream {
   write(text: string): unknown;
@@ -50,11 +51,24 @@ export function progressCallbacks(options: ProgressOptions = {}): TrainCallbacks
   if (!stream) return {};
   const tty = stream.isTTY === true;
   const prefix = options.label ? `[${options.label}] ` : '';
+  /** The first write that failed later (its promise rejected), for the next hook to report. */
+  let failed: { error: unknown } | undefined;
+  /**
+   * Reports a failed earlier write, then handles what `write` answered now: a promise (a web
+   * stream writer's) is not returned for `train` to wait on, but its rejection is kept for the
+   * next line (dropped, it ended the process).
+   */
+  const wrote = (write: () => unknown): void => {
+    if (failed) throw failed.error;
+    const r = write();
+    if (promised(r)) Promise.resolve(r).then(undefined, (error: unknown) => void (failed ??= { error }));
+  };
   return {
     onBatchEnd(info) {
+      if (failed) throw failed.error;
       if (!tty) return;
       const width = String(info.batches).length;
-      return wrote(
+      wrote(() =>
         stream.write(
           `\r${prefix}epoch ${info.epoch + 1}/${info.epochs}  batch ${String(info.batch + 1).padStart(width)}/${info.batches}  loss ${info.meanLoss.toFixed(4)}`,
         ),
@@ -63,21 +77,7 @@ export function progressCallbacks(options: ProgressOptions = {}): TrainCallbacks
     onEpochEnd(info) {
       const metric = info.metric === undefined ? '' : `  val ${info.metric.toFixed(4)}`;
       const line = `${prefix}epoch ${info.epoch + 1}/${info.epochs}  loss ${info.loss.toFixed(4)}${metric}  ${info.seconds.toFixed(2)} s`;
-      return wrote(stream.write(tty ? `\r${line}\x1b[K\n` : `${line}\n`));
+      wrote(() => stream.write(tty ? `\r${line}\x1b[K\n` : `${line}\n`));
     },
   };
-}
-
-/**
- * A hook's answer for what `write` answered: its promise (a web stream writer's), for `train` to
- * await, so a write that fails fails the call by name; it was dropped, and its rejection ended the
- * process. Anything else (a Node stream's boolean) is no promise.
- */
-function wrote(r: unknown): Promise<void> | undefined {
-  try {
-    if (typeof (r as { then?: unknown } | null)?.then !== 'function') return undefined;
-  } catch (e) {
-    return Promise.reject(e);
-  }
-  return Promise.resolve(r).then(() => undefined);
 }

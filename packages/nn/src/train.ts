@@ -20,6 +20,7 @@ import {
   HUGE,
   isA,
   nextTurn,
+  promised,
   renamedError,
   rowMagnitudes,
   TINY,
@@ -594,7 +595,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
         'INVALID_TYPE',
         'train',
         'sampler',
-        `.epoch() must return an iterable of batches, got ${drawn === null ? 'null' : typeof drawn}.`,
+        `.epoch() must return an iterable of batches, got ${drawn === null ? 'null' : promised(drawn) ? 'a promise' : typeof drawn}.`,
       );
     for (const batch of drawn as Iterable<Batch>) {
       // Steps await only what settles at once: without a turn of the event loop now and then, a
@@ -842,6 +843,13 @@ function checkBatch(
   index: number,
 ): number {
   const where = `at batch ${index} of epoch ${epoch}`;
+  if (promised(batch))
+    argError(
+      'INVALID_TYPE',
+      'train',
+      'sampler',
+      `yielded a promise ${where}; a batch is an object (see Batch).`,
+    );
   if (typeof batch !== 'object' || batch === null)
     argError(
       'INVALID_TYPE',
@@ -850,6 +858,8 @@ function checkBatch(
       `yielded ${batch === null ? 'null' : typeof batch} ${where}; a batch is an object (see Batch).`,
     );
   const { rows, cols } = batch;
+  // Every field that is a promise gets its rejection handled, not only the first one refused.
+  for (const v of [rows, cols, batch.a, batch.b, batch.negatives]) promised(v);
   if (!(Number.isInteger(rows) && rows >= 1))
     argError('INVALID_ARGUMENT', 'train', 'sampler', `gave a batch of ${valueText(rows)} rows ${where}.`);
   if (!(Number.isInteger(cols) && cols >= 1))
@@ -863,7 +873,7 @@ function checkBatch(
         'INVALID_TYPE',
         'train',
         'sampler',
-        `gave a batch whose '${name}' is not a Float32Array${isA(v, Float64Array) ? ' (a Float64Array, for float64 encoders only)' : ''} ${where}.`,
+        `gave a batch whose '${name}' is ${promised(v) ? 'a promise, ' : ''}not a Float32Array${isA(v, Float64Array) ? ' (a Float64Array, for float64 encoders only)' : ''} ${where}.`,
       );
     if (v.length !== rows * cols)
       argError(

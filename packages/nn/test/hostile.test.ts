@@ -1267,6 +1267,83 @@ describe.skipIf(!wasmModule)('sparse training on wasm: hostile rows, one thread 
   });
 });
 
+describe('a promise where train wants a value is refused by name, its rejection handled (a probe: the process ended)', () => {
+  const x = Float32Array.from({ length: 30 }, (_, i) => Math.sin(i));
+  const labels = [0, 0, 1, 1, 2, 2, 0, 1, 2, 0];
+  const rejected = () => Promise.reject(new Error('nobody handles this'));
+  const cases: [string, Record<string, unknown>, string][] = [
+    [
+      'an async learning-rate schedule (sgd)',
+      { optimizer: sgd({ learningRate: (async () => rejected()) as never }) },
+      'learningRate',
+    ],
+    [
+      'a learning-rate schedule answering a promise (adam)',
+      { optimizer: adam({ learningRate: () => rejected() as never }) },
+      'learningRate',
+    ],
+    [
+      'a sampler yielding a promise',
+      {
+        sampler: {
+          sampling: 'in-batch',
+          batchesPerEpoch: 1,
+          *epoch() {
+            yield rejected();
+          },
+        },
+      },
+      'sampler',
+    ],
+    [
+      'an epoch() answering a promise',
+      { sampler: { sampling: 'in-batch', batchesPerEpoch: 1, epoch: () => rejected() } },
+      'sampler',
+    ],
+    [
+      'batch fields that are promises',
+      {
+        sampler: {
+          sampling: 'in-batch',
+          batchesPerEpoch: 1,
+          *epoch() {
+            yield { a: rejected(), b: rejected(), rows: 2, cols: 3 };
+          },
+        },
+      },
+      'sampler',
+    ],
+    [
+      'an option read as a promise',
+      {
+        validate: () => 0.5,
+        earlyStopping: {
+          get patience() {
+            return rejected();
+          },
+        },
+      },
+      'earlyStopping.patience',
+    ],
+  ];
+  for (const [what, over, arg] of cases)
+    it(what, async () => {
+      const e = await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({ inputs: 3, layers: [{ units: 3 }], normalize: true, seed: 1 }),
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x, rows: 10, cols: 3, labels }, { batchSize: 4 }),
+        optimizer: adam(),
+        epochs: 2,
+        ...over,
+      } as never).catch((err: unknown) => err);
+      expect(e).toMatchObject({ name: 'CosineKitError', code: 'INVALID_TYPE', arg });
+      expect((e as Error).message).toMatch(/promise/);
+      // A turn of the event loop: an unhandled rejection fails the run here.
+      await new Promise((r) => setTimeout(r, 5));
+    });
+});
+
 describe('a raw kernel table runs behind the checks of a kit (a probe: its faults escaped raw or blamed the embeddings)', () => {
   const encoder = createEncoder({
     inputs: 3,

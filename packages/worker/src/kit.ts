@@ -487,11 +487,14 @@ class Kit implements Link {
           );
         try {
           const r: unknown = onFallback?.(m.backend, m.reason);
-          // An async hook's rejection (dropped, it ended the process) fails the next call to answer.
+          // An async hook's promise is not waited for; its rejection (dropped, it ended the
+          // process) is reported, as core reports it.
           if (typeof (r as { then?: unknown } | null)?.then === 'function')
-            Promise.resolve(r).then(undefined, (e: unknown) => {
-              this.#fallbackThrew ??= threw(e);
-            });
+            Promise.resolve(r).then(undefined, (e: unknown) =>
+              console.warn(
+                `[cosinekit] onFallback's promise rejected (backend '${m.backend}'): ${errorText(e)}`,
+              ),
+            );
         } catch (e) {
           // The call that fell back answers next: it fails by name, as in core.
           this.#fallbackThrew = threw(e);
