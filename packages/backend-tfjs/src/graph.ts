@@ -36,22 +36,31 @@ const PART = 512;
 /**
  * The sum of each row (`rows x 1`). tfjs-wasm adds a row in one float32 chain, so long rows of
  * like values lose digits (the cosine of a constant row with itself was 9.5e-5 off at d = 6494):
- * rows past 1024 values are summed in near-equal parts of at most 512, then the parts' sums added
- * (on every engine but tfjs-cpu, which sums in blocks of its own).
+ * rows past 1024 values are summed in near-equal parts of at most 512, and those sums again, until
+ * at most 1024 are left (on every engine but tfjs-cpu, which sums in blocks of its own). The parts'
+ * sums added in one chain lost up to one half-ulp of the largest per part: at d = 1,000,000 (1954
+ * parts) a row with one dominant value had a norm 1.38e-5 off; in a second round of parts, about
+ * a quarter of that.
  */
 export function rowSums(tf: Tfjs, x: TF.Tensor2D): TF.Tensor2D {
-  const [r, d] = x.shape;
+  const r = x.shape[0];
+  let d = x.shape[1];
   if (d <= 2 * PART || tf.getBackend() === 'cpu') return tf.sum(x, 1, true);
-  const parts = Math.ceil(d / PART);
-  const size = Math.ceil(d / parts);
-  const whole =
-    parts * size === d
-      ? x
-      : tf.pad(x, [
-          [0, 0],
-          [0, parts * size - d],
-        ]);
-  return tf.sum(tf.sum(tf.reshape(whole, [r, parts, size]), 2), 1, true);
+  let y = x;
+  while (d > 2 * PART) {
+    const parts = Math.ceil(d / PART);
+    const size = Math.ceil(d / parts);
+    const whole =
+      parts * size === d
+        ? y
+        : tf.pad(y, [
+            [0, 0],
+            [0, parts * size - d],
+          ]);
+    y = tf.sum(tf.reshape(whole, [r, parts, size]), 2);
+    d = parts;
+  }
+  return tf.sum(y, 1, true);
 }
 
 /** L2 norm of each row (`rows x 1`). */

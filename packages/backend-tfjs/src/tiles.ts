@@ -255,19 +255,43 @@ function queryRows(ctx: KernelContext, tf: Tfjs, queries: Matrix): TF.Tensor2D {
 
 /**
  * `queries x tile` (query rows already normalised): one product, or on a tile cut into parts, one
- * per part of the queries' dimensions, added. Call inside `tf.tidy`.
+ * per part of the queries' dimensions, added pairwise (see {@link pairwise}). Call inside `tf.tidy`.
  */
 function scores(tf: Tfjs, queries: TF.Tensor2D, tile: CorpusTile): TF.Tensor2D {
   if (tile.parts.length === 1) return tf.matMul(queries, tile.parts[0]);
   const [m, d] = queries.shape;
-  let sum: TF.Tensor2D | undefined;
+  const sums = pairwise(tf);
   for (let j = 0; j < tile.parts.length; j++) {
     const k0 = tile.from[j];
     const k1 = j + 1 < tile.from.length ? tile.from[j + 1] : d;
-    const part = tf.matMul(tf.slice(queries, [0, k0], [m, k1 - k0]), tile.parts[j]) as TF.Tensor2D;
-    sum = sum === undefined ? part : (tf.add(sum, part) as TF.Tensor2D);
+    sums.push(tf.matMul(tf.slice(queries, [0, k0], [m, k1 - k0]), tile.parts[j]) as TF.Tensor2D);
   }
-  return sum!;
+  return sums.total();
+}
+
+/**
+ * Tensors added pairwise as they come, a binary counter of partial sums: each output is rounded
+ * about log2(parts) times rather than once per part. Added one after the other, the 1954 parts'
+ * sums of a row of 1,000,000 dimensions lost up to 1954 half-ulps of the largest: a row holding
+ * one large value beside many small ones came out 1.38e-5 off on tfjs-wasm.
+ */
+function pairwise(tf: Tfjs): { push(t: TF.Tensor2D): void; total(): TF.Tensor2D } {
+  const stack: { t: TF.Tensor2D; n: number }[] = [];
+  return {
+    push(t) {
+      let cur = { t, n: 1 };
+      while (stack.length > 0 && stack[stack.length - 1].n === cur.n) {
+        const top = stack.pop()!;
+        cur = { t: tf.add(top.t, cur.t) as TF.Tensor2D, n: 2 * cur.n };
+      }
+      stack.push(cur);
+    },
+    total() {
+      let sum = stack[stack.length - 1].t;
+      for (let i = stack.length - 2; i >= 0; i--) sum = tf.add(stack[i].t, sum) as TF.Tensor2D;
+      return sum;
+    },
+  };
 }
 
 /** Disposes tiles made for one call. */

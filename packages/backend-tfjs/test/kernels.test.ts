@@ -241,6 +241,18 @@ describe.each(ENGINES)('tfjs-%s kernels against the float64 reference', (engine)
     resident.dispose();
   });
 
+  it('a row of 1,000,000 with one dominant value: norms and unit rows within tolerance (the parts summed in one chain were 1.4e-5 off)', async () => {
+    const d = 1_000_000;
+    const x = { data: Float32Array.from({ length: d }, (_, j) => (j === 0 ? 100 : 0.012)), rows: 1, cols: d };
+    let sq = 0;
+    for (const v of x.data) sq += v * v;
+    const norm = Math.sqrt(sq);
+    const n = (await backend.kernels.rowNorms(x))[0];
+    expect(Math.abs(n - norm) / norm).toBeLessThanOrEqual(algTol);
+    const u = await backend.kernels.normalizeRows(x);
+    for (const j of [0, 1, d - 1]) expect(Math.abs(u[j] - x.data[j] / norm)).toBeLessThanOrEqual(algTol);
+  });
+
   it('importCorpus holds the stored rows bit for bit, and searches as the corpus they came from', async () => {
     const x = matrix(40, 1537, 8);
     const queries = matrix(3, 1537, 9);
