@@ -248,6 +248,44 @@ export function orAbort<T>(op: string, p: T | PromiseLike<T>, signal: AbortSigna
   });
 }
 
+/**
+ * One signal that fires when the caller's `signal` does or when `halt` does (a kit's
+ * `dispose()`), and what lets go of both: for waits on the caller's own code (a source's `next()`,
+ * an `onProgress` promise), which a dispose must end as an abort does (a stalled source held the
+ * call, and a file load its descriptor, for good). Call the second once the call is over.
+ */
+export function eitherSignal(signal: AbortSignal | undefined, halt: AbortSignal): [AbortSignal, () => void] {
+  const both = new AbortController();
+  if (halt.aborted) both.abort(halt.reason);
+  const offHalt = onAbort(halt, () => both.abort(halt.reason));
+  let offSignal = () => undefined as void;
+  if (signal !== undefined) {
+    let aborted = false;
+    try {
+      aborted = !!signal.aborted;
+    } catch {
+      // Read again by checkSignal, which names it.
+    }
+    // Its own reason: checkSignal reports it as the call's abort.
+    const fire = () => {
+      try {
+        both.abort(signal.reason);
+      } catch (e) {
+        both.abort(e);
+      }
+    };
+    if (aborted) fire();
+    else offSignal = onAbort(signal, fire);
+  }
+  return [
+    both.signal,
+    () => {
+      offHalt();
+      offSignal();
+    },
+  ];
+}
+
 /** The callbacks waiting on each signal, behind one listener of the signal's own (see `onAbort`). */
 const waiting = new WeakMap<AbortSignal, { calls: Set<() => void>; all: () => void }>();
 

@@ -17,6 +17,7 @@ import {
   argError,
   argErrorOf,
   checkSignal,
+  eitherSignal,
   errorText,
   isArrayArg,
   isCosineKitError,
@@ -280,7 +281,7 @@ export async function readCorpus(
   since: number,
 ): Promise<Corpus> {
   const { signal, onProgress, segmentBytes = DEFAULT_SEGMENT_BYTES } = options;
-  const { place } = placeOf.get(kit)!;
+  const { place, halt, disposals } = placeOf.get(kit)!;
   const total = source.size;
   const first = await source.read(0, Math.min(16, total));
   const pre = decodingFor(at, () => readCorpusPreamble(first, total));
@@ -365,6 +366,9 @@ export async function readCorpus(
   };
   let c: Corpus | undefined;
   let previous = -1;
+  // A pending onProgress promise is not waited on past an abort, nor past kit.dispose() (it held
+  // the load, and the file open, for good).
+  const [stop, release] = eitherSignal(signal, halt());
   try {
     for (let r0 = 0; r0 < rows; r0 += per) {
       checkSignal(op, signal);
@@ -387,7 +391,7 @@ export async function readCorpus(
       } else {
         await c.appendRows(op, from, ids, part.ordinals);
       }
-      await reportProgress(op, onProgress, [r0 + n, rows], signal);
+      await reportProgress(op, onProgress, [r0 + n, rows], stop);
     }
     // The last onProgress may have disposed the kit (and the corpus with it): resolved, it handed
     // back a disposed corpus.
@@ -397,7 +401,11 @@ export async function readCorpus(
     // The corpus being built, disposed under the load (`kit.dispose()`, `disposeBackends()`), is no
     // argument of this call: say which one its end came through.
     // disposeBackends() leaves the corpus undisposed; its backend's refusal names the corpus.
-    if (isCosineKitError(e, 'DISPOSED') && (c?.disposed || (c && e.arg !== at.arg && e.arg !== 'kit')))
+    // So is a wait on onProgress that kit.dispose() ended (the caller's signal did not fire).
+    if (
+      (isCosineKitError(e, 'DISPOSED') && (c?.disposed || (c && e.arg !== at.arg && e.arg !== 'kit'))) ||
+      (isCosineKitError(e, 'ABORTED') && since !== disposals() && !signalFired(signal))
+    )
       throw argErrorOf(
         'DISPOSED',
         op,
@@ -407,5 +415,16 @@ export async function readCorpus(
       );
     c?.dispose();
     throw e;
+  } finally {
+    release();
+  }
+}
+
+/** Whether the caller's `signal` has fired (a getter that throws: not by this reading). */
+function signalFired(signal: AbortSignal | undefined): boolean {
+  try {
+    return !!signal?.aborted;
+  } catch {
+    return false;
   }
 }

@@ -19,6 +19,7 @@ import {
   backendError,
   checkSignal,
   disposeQuietly,
+  eitherSignal,
   errorText,
   isArrayArg,
   isCosineKitError,
@@ -241,6 +242,17 @@ export interface CorpusMaker {
     since?: number,
   ): Promise<Corpus>;
   disposals(): number;
+  /** Fires at the next `kit.dispose()` (see `eitherSignal`). */
+  halt(): AbortSignal;
+}
+
+/** Whether the caller's `signal` has fired (a getter that throws: not by this reading). */
+function aborted(signal: AbortSignal | undefined): boolean {
+  try {
+    return !!signal?.aborted;
+  } catch {
+    return false;
+  }
 }
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
@@ -300,6 +312,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   const live = new Set<Corpus>();
   /** How many times `kit.dispose()` has run: a corpus made by a call begun before the last is disposed. */
   let disposals = 0;
+  /** Aborted by `dispose()` (then replaced): ends the waits of calls begun before it. */
+  let halting = new AbortController();
   /** The reference's kernels, checked, for corpora this backend cannot store. */
   const referenceOnly = new CheckedKernels(
     referenceKernels,
@@ -668,6 +682,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         );
       checkSignalArg(op, signal);
       checkSignal(op, signal);
+      // Waits on the caller's code (the source, onProgress) end at an abort or at kit.dispose().
+      const [stop, release] = eitherSignal(signal, halting.signal);
       // Where the backend builds segments from the rows as they are (exact at any magnitude),
       // chunks are admitted without the rescale, so the corpus holds what `corpus(rows)` would.
       const raw = (await start()).copiesCorpus(options.storage ?? 'float32');
@@ -709,7 +725,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           await c.appendRows(op, h ? t : give(), ids, undefined, h);
         }
         done += rows;
-        await reportProgress(op, onProgress, [done], signal);
+        await reportProgress(op, onProgress, [done], stop);
       };
       try {
         let i = 0;
@@ -724,10 +740,11 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           checkSignal(op, signal);
           let step: IteratorResult<unknown>;
           try {
-            // Not past an abort: a source that stalls (a stream that stops sending) held the call.
-            step = await orAbort(op, it.next(), signal);
+            // Not past an abort or a dispose: a source that stalls (a stream that stops sending)
+            // held the call.
+            step = await orAbort(op, it.next(), stop);
           } catch (e) {
-            if (signal?.aborted && isCosineKitError(e, 'ABORTED')) throw e;
+            if (stop.aborted && isCosineKitError(e, 'ABORTED')) throw e;
             // The caller's iterator failed: its error, named, as the cause (it escaped raw).
             throw readFailure(op, 'source', e);
           }
@@ -794,14 +811,18 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         disposeQuietly(c);
         try {
           // An async generator stalled mid-chunk answers return() only once that chunk comes.
-          await orAbort(op, it.return?.(), signal);
+          await orAbort(op, it.return?.(), stop);
         } catch {
           // The source's own clean-up failed too, or waits past the abort: the first error is reported.
         }
         // The corpus being made refused a later segment because the kit was disposed meanwhile:
         // the caller never held that corpus, so the kit is named, as for a dispose between segments.
         if (since !== disposals && isCosineKitError(e, 'DISPOSED') && e.arg === 'corpus') madeDisposed(op, e);
+        // A wait on the source or onProgress ended by kit.dispose() (not by the caller's signal).
+        if (since !== disposals && isCosineKitError(e, 'ABORTED') && !aborted(signal)) madeDisposed(op, e);
         throw e;
+      } finally {
+        release();
       }
     },
     async loadCorpus(bytes) {
@@ -815,10 +836,13 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     },
     dispose() {
       disposals++;
+      const halted = halting;
+      halting = new AbortController();
       for (const c of [...live]) c.dispose();
+      halted.abort();
     },
   };
-  placeOf.set(kit, { place, disposals: () => disposals });
+  placeOf.set(kit, { place, disposals: () => disposals, halt: () => halting.signal });
   return kit;
 }
 

@@ -73,14 +73,15 @@ describe('kit.dispose() while corpora are being made', () => {
         kit.corpus(rows(20, 6, 2)),
         kit.loadCorpus(saved),
         kit.corpusFrom([rows(5, 6, 3), rows(5, 6, 4)]),
-      ];
+      ].map(failure);
       kit.dispose();
       for (const p of made) {
-        const e = await failure(p);
+        const e = await p;
         expect(e).toMatchObject({ code: 'DISPOSED', arg: 'kit' });
         expect(e.message).toContain('kit.dispose()');
       }
-      expect(handles.length).toBeGreaterThanOrEqual(3);
+      // corpus and loadCorpus made theirs; corpusFrom stops at its next chunk (it may make none).
+      expect(handles.length).toBeGreaterThanOrEqual(2);
       for (const h of handles) expect(h.disposed).toBe(true);
       // The kit itself goes on: a corpus asked for after the dispose is made and searched.
       const c = await kit.corpus(rows(20, 6, 2));

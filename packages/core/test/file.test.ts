@@ -71,6 +71,30 @@ async function expectSame(a: Corpus, b: Corpus): Promise<void> {
   expect(b.rows).toBe(a.rows);
 }
 
+describe('kit.dispose() under a load waiting on onProgress', () => {
+  it('ends the load with DISPOSED naming the kit and closes the file (a promise that never settled held both for good)', async () => {
+    const c = await build('float32', 0, 60, 5);
+    const path = at('stalled-progress.ckc');
+    await saveCorpusFile(c, path);
+    c.dispose();
+    const fds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
+    const before = fds();
+    const mine = createCosineKit({ backend: createReferenceBackend() });
+    const loads = Array.from({ length: 5 }, () =>
+      loadCorpusFile(mine, path, {
+        segmentBytes: 100,
+        onProgress: () => new Promise<void>(() => undefined),
+      }).catch((e: unknown) => e),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    mine.dispose();
+    for (const e of await Promise.all(loads))
+      expect(e).toMatchObject({ code: 'DISPOSED', op: 'loadCorpusFile', arg: 'kit' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fds()).toBe(before);
+  });
+});
+
 describe('saveCorpusFile / loadCorpusFile', () => {
   const cases: [CorpusStorage, number][] = [
     ['float32', 0],

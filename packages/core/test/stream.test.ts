@@ -212,6 +212,37 @@ describe('AbortSignal', () => {
     expect(finished).toBe(false);
   });
 
+  it('kit.dispose() ends corpusFrom while its source stalls or its onProgress never settles: DISPOSED naming the kit (it waited for ever)', async () => {
+    const before = ReferenceCorpus.live;
+    for (const stall of ['source', 'onProgress'] as const) {
+      const mine = createCosineKit({ backend: 'reference' });
+      let closed = false;
+      async function* source() {
+        try {
+          for (let i = 0; ; i++) {
+            yield rows(4, 3, i + 1);
+            // A stream that stops sending: this promise never settles.
+            if (stall === 'source' && i === 2) await new Promise(() => {});
+          }
+        } finally {
+          closed = true;
+        }
+      }
+      const call = mine
+        .corpusFrom(source(), {
+          segmentBytes: 1,
+          ...(stall === 'onProgress' ? { onProgress: () => new Promise<void>(() => undefined) } : {}),
+        })
+        .catch((x: unknown) => x);
+      await new Promise((r) => setTimeout(r, 30));
+      mine.dispose();
+      expect(await call, stall).toMatchObject({ code: 'DISPOSED', op: 'corpusFrom', arg: 'kit' });
+      expect(ReferenceCorpus.live).toBe(before);
+      // A source waiting on onProgress is closed; a stalled one cannot run its clean-up.
+      if (stall === 'onProgress') expect(closed).toBe(true);
+    }
+  });
+
   it('refuses a signal that is not an AbortSignal', async () => {
     const c = await kit.corpus(rows(5, 3, 1));
     await expect(c.search(rows(1, 3, 2), 1, { signal: {} as never })).rejects.toMatchObject({
