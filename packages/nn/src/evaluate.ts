@@ -1,9 +1,12 @@
 import { Corpus, type CosineKit, type SearchResult, Tensor, type TensorInput } from '@cosinekit/core';
 import {
   argError,
+  argErrorOf,
   checkSignal,
   describeType,
+  errorText,
   isArrayArg,
+  isCosineKitError,
   reading,
   type TopKResult,
   toTensor,
@@ -349,9 +352,20 @@ async function retrieval(
       const block = Math.max(64, Math.floor(BLOCK_MACS / Math.max(1, n * q.cols)));
       const search = async (x: Tensor): Promise<TopKResult> => {
         if (!resident) return topK!.call(kit, x, matrix!, kMax);
-        const r = await corpus.search(x, kMax);
-        // Core's own answers are checked where they are made; a look-alike's here.
-        if (!isA(corpus, Corpus)) checkAnswer(op, r, x.rows, kMax);
+        // Core's own corpus checks its k and answers itself; a look-alike's are checked here, its
+        // failures named after it, and a search of its that never settles ends at the signal.
+        if (isA(corpus, Corpus)) return corpus.search(x, kMax);
+        if (!(Number.isInteger(n) && n >= 1))
+          argError('INVALID_ARGUMENT', op, 'set.corpus', `has ${valueText(n)} rows: no corpus to search.`);
+        if (kMax > n) argError('INVALID_K', op, 'k', `must be at most the corpus's ${n} rows, got ${kMax}.`);
+        let r: unknown;
+        try {
+          r = await untilAborted(op, corpus.search(x, kMax), signal);
+        } catch (e) {
+          if (isCosineKitError(e)) throw e;
+          throw argErrorOf('INVALID_ARGUMENT', op, 'set.corpus', `failed in its search: ${errorText(e)}`, e);
+        }
+        checkAnswer(op, r, x.rows, kMax);
         return r;
       };
       if (q.rows <= block) return search(q);
@@ -460,7 +474,49 @@ function checkAnswer(op: string, r: unknown, queries: number, k: number): assert
     const j = indices![i];
     if (!(j >= 0 && scores![i] >= -1 && scores![i] <= 1))
       bad(`answered row ${valueText(j)} with score ${valueText(scores![i])} for query ${Math.floor(i / k)}.`);
+    // Best first, each row once: a row named twice voted twice.
+    if (i % k > 0 && !(scores![i] <= scores![i - 1]))
+      bad(
+        `answered query ${Math.floor(i / k)}'s scores out of order (${scores![i - 1]}, then ${scores![i]}).`,
+      );
   }
+  for (let q = 0; q < queries; q++) {
+    const seen = new Set<number>();
+    for (let t = q * k; t < (q + 1) * k; t++) {
+      if (seen.has(indices![t])) bad(`named row ${indices![t]} twice for query ${q}.`);
+      seen.add(indices![t]);
+    }
+  }
+}
+
+/**
+ * `p`, or `ABORTED` naming `signal` once it fires (a look-alike corpus's search that never settles
+ * held the call past its abort). `p`'s later rejection is handled.
+ */
+function untilAborted<T>(op: string, p: Promise<T> | T, signal: AbortSignal | undefined): Promise<T> {
+  const q = Promise.resolve(p);
+  if (signal === undefined) return q;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => {
+      try {
+        checkSignal(op, signal);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    stop();
+    q.then(
+      (v) => {
+        signal.removeEventListener('abort', stop);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', stop);
+        reject(e);
+      },
+    );
+  });
 }
 
 /**

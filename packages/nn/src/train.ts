@@ -3,6 +3,7 @@ import {
   argError,
   argErrorOf,
   checkSignal,
+  describeType,
   errorText,
   isArrayArg,
   isCosineKitError,
@@ -483,7 +484,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
       'is stepping another train call: await that one first, or give each its own optimiser (one serves one model at a time).',
     );
   // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
-  const lossParams = loss.parameters?.() ?? [];
+  const lossParams = lossParameters(loss);
   if (lossParams.some((p) => BUSY.has(p)))
     argError(
       'INVALID_ARGUMENT',
@@ -794,6 +795,23 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
   });
   if (!Number.isFinite(r.loss))
     argError('NON_FINITE', 'train', 'loss', `was ${r.loss} at batch ${batches} of epoch ${epoch}.`);
+  // A custom loss's gradients, one value per output it was given: short ones moved the weights as
+  // if the rest were 0 (a 4 x 3 batch stepped on 2 values), long ones were cut without a word.
+  const due = (name: string, g: unknown, n: number) => {
+    if (!(isA(g, Float32Array) || isA(g, Float64Array)) || g.length !== n)
+      argError(
+        'SHAPE_MISMATCH',
+        'train',
+        'loss',
+        `returned ${name} of ${isA(g, Float32Array) || isA(g, Float64Array) ? `${g.length} values` : describeType(g)} where ${n} were due (rows x outputs) at batch ${batches} of epoch ${epoch}.`,
+      );
+  };
+  due('gradA', r.gradA, rows * d);
+  if (blocks > 1) due('gradB', r.gradB, rows * d);
+  if (blocks > 2 && r.gradNegatives !== undefined) due('gradNegatives', r.gradNegatives, rows * d);
+  if (lossParams.length > 0 && r.gradParams?.length === lossParams.length)
+    for (let i = 0; i < lossParams.length; i++)
+      due(`gradParams[${i}]`, r.gradParams[i], lossParams[i].length);
   let dOut: Vec = r.gradA;
   if (blocks > 1) {
     const grads = [r.gradA, r.gradB];
@@ -975,4 +993,50 @@ function checkStepped(
     'optimizer',
     `left ${params[k][i]} in ${k < own ? 'the encoder' : "the loss's"} parameter array ${k < own ? k : k - own} at ${i} after ${last ? 'the last step' : 'step'} (${batches - 1}) of epoch ${epoch}: its learning rate (or weight decay) is far too high.`,
   );
+}
+
+/**
+ * A loss's own trainable arrays (`loss.parameters()`, none without it), checked: an array of
+ * Float32Array or Float64Array, each once. What a custom loss hands back otherwise (5, [null], a
+ * parameters that is no function) escaped as a raw TypeError; its throw is its error, named.
+ */
+function lossParameters(loss: Loss): Vec[] {
+  let got: unknown;
+  try {
+    const f = (loss as { parameters?: unknown }).parameters;
+    if (f === undefined) return [];
+    if (typeof f !== 'function')
+      argError(
+        'INVALID_TYPE',
+        'train',
+        'loss',
+        `has a parameters that is ${describeType(f)}, not a function.`,
+      );
+    got = f.call(loss);
+  } catch (e) {
+    if (isCosineKitError(e)) throw e;
+    throw argErrorOf('INVALID_ARGUMENT', 'train', 'loss', `threw in parameters(): ${errorText(e)}`, e);
+  }
+  if (!Array.isArray(got))
+    argError(
+      'INVALID_TYPE',
+      'train',
+      'loss',
+      `parameters() returned ${describeType(got)}, not an array of Float32Arrays.`,
+    );
+  const seen = new Set<unknown>();
+  for (let i = 0; i < got.length; i++) {
+    const p: unknown = got[i];
+    if (!(isA(p, Float32Array) || isA(p, Float64Array)))
+      argError(
+        'INVALID_TYPE',
+        'train',
+        'loss',
+        `parameters() returned ${describeType(p)} at ${i}, not a Float32Array.`,
+      );
+    if (seen.has(p))
+      argError('INVALID_ARGUMENT', 'train', 'loss', `parameters() returned one array twice (at ${i}).`);
+    seen.add(p);
+  }
+  return got as Vec[];
 }

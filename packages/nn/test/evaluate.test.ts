@@ -190,6 +190,14 @@ describe('retrieval metrics', () => {
       { queries: 3, k: 2, indices: new Int32Array(5), scores: new Float32Array(6) },
       { queries: 3, k: 2, indices: Int32Array.of(0, 1, 0, 1, -1, 0), scores: new Float32Array(6) },
       { queries: 3, k: 2, indices: new Int32Array(6), scores: new Float32Array(6).fill(Number.NaN) },
+      // A row named twice voted twice; scores out of order.
+      { queries: 3, k: 2, indices: Int32Array.of(1, 1, 0, 1, 0, 1), scores: new Float32Array(6) },
+      {
+        queries: 3,
+        k: 2,
+        indices: Int32Array.of(0, 1, 0, 1, 0, 1),
+        scores: Float32Array.of(-1, 1, 0, 0, 0, 0),
+      },
     ]) {
       const broken = { cols: 2, rows: 4, search: async () => answer as never };
       await expect(evaluateRetrieval(kit, { ...set, corpus: broken }, 2)).rejects.toMatchObject({
@@ -198,6 +206,35 @@ describe('retrieval metrics', () => {
         arg: 'set.corpus',
       });
     }
+    // Its search failing (a raw error), rows it does not have, a search that never settles.
+    const failing = [
+      {
+        cols: 2,
+        rows: 4,
+        search: () => {
+          throw new TypeError('boom');
+        },
+      },
+      { cols: 2, rows: 4, search: () => Promise.reject(new TypeError('boom')) },
+      { cols: 2, rows: 0, search: async () => null as never },
+    ];
+    for (const corpus of failing)
+      await expect(evaluateRetrieval(kit, { ...set, corpus }, 2)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: 'set.corpus',
+      });
+    await expect(
+      evaluateRetrieval(kit, { ...set, corpus: { ...elsewhere, rows: 1 } }, 2),
+    ).rejects.toMatchObject({ code: 'INVALID_K', arg: 'k' });
+    const ctl = new AbortController();
+    const stuck = evaluateRetrieval(
+      kit,
+      { ...set, corpus: { cols: 2, rows: 4, search: () => new Promise<never>(() => undefined) } },
+      2,
+      { signal: ctl.signal },
+    );
+    setTimeout(() => ctl.abort(), 5);
+    await expect(stuck).rejects.toMatchObject({ code: 'ABORTED' });
     inner.dispose();
   });
 

@@ -1344,6 +1344,52 @@ describe('a promise where train wants a value is refused by name, its rejection 
     });
 });
 
+describe("a custom loss's parameters and gradients are checked (a probe: short gradients trained, a bad parameters() escaped raw)", () => {
+  const x = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + 1));
+  const labels = [0, 0, 1, 1, 2, 2, 3, 3];
+  const inner = multipleNegativesRankingLoss();
+  const run = (loss: unknown) =>
+    train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: 3, layers: [{ units: 3 }], normalize: true, seed: 1 }),
+      loss: loss as never,
+      sampler: inBatchSampler({ x, rows: 8, cols: 3, labels }, { batchSize: 4 }),
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((e: unknown) => e);
+  const cases: [string, unknown, string][] = [
+    ['parameters() answering 5', { ...inner, parameters: () => 5 }, 'INVALID_TYPE'],
+    ['parameters() answering [null]', { ...inner, parameters: () => [null] }, 'INVALID_TYPE'],
+    ['a parameters that is no function', { ...inner, parameters: 5 }, 'INVALID_TYPE'],
+    [
+      'parameters() throwing',
+      {
+        ...inner,
+        parameters: () => {
+          throw new TypeError('boom');
+        },
+      },
+      'INVALID_ARGUMENT',
+    ],
+    [
+      'gradients of 2 values for a 4 x 3 batch',
+      {
+        ...inner,
+        compute: async (ops: never, input: never) => ({
+          ...(await inner.compute(ops, input)),
+          gradA: new Float32Array(2),
+          gradB: new Float32Array(2),
+        }),
+      },
+      'SHAPE_MISMATCH',
+    ],
+  ];
+  for (const [what, loss, code] of cases)
+    it(what, async () => {
+      expect(await run(loss)).toMatchObject({ name: 'CosineKitError', code, op: 'train', arg: 'loss' });
+    });
+});
+
 describe('a raw kernel table runs behind the checks of a kit (a probe: its faults escaped raw or blamed the embeddings)', () => {
   const encoder = createEncoder({
     inputs: 3,
