@@ -845,14 +845,21 @@ class Kit implements Link {
         this.#thread.post({ t: 'chunk', id, done: false, value: again }, [...transfer]);
       }
     } catch (e) {
+      // A chunk whose getter or Proxy trap threw is the caller's error, named as core names it,
+      // its error the cause (kept here: the worker's copy of the error has none). Only what the
+      // structured clone refused cannot be sent.
+      const clone = !isCosineKitError(e) && e instanceof Error && e.name === 'DataCloneError';
+      if (!isCosineKitError(e) && !clone) p.own = readError('corpusFrom', arg, e);
       const error: WireError = isCosineKitError(e)
         ? { code: e.code, message: e.message, op: e.op, arg: e.arg }
-        : {
-            code: 'INVALID_TYPE',
-            message: `Argument '${arg}' passed to 'corpusFrom' cannot be sent to the worker: ${cloneRefusal(e)}`,
-            op: 'corpusFrom',
-            arg,
-          };
+        : clone
+          ? {
+              code: 'INVALID_TYPE',
+              message: `Argument '${arg}' passed to 'corpusFrom' cannot be sent to the worker: ${cloneRefusal(e)}`,
+              op: 'corpusFrom',
+              arg,
+            }
+          : { code: 'INVALID_ARGUMENT', message: (p.own as Error).message, op: 'corpusFrom', arg };
       this.#thread.post({ t: 'chunk', id, done: false, error });
     }
   }

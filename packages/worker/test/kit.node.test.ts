@@ -1642,6 +1642,31 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     }
     const f = await failure(remote.corpusFrom(chunks()));
     expect(f.message).not.toMatch(/SECRET|apiKey/);
+    // A chunk whose getter or trap throws is no clone failure: named as core names it, its error the cause.
+    const broken = new RangeError('my getter failed');
+    const odd = [
+      {
+        get rows() {
+          throw broken;
+        },
+      },
+      {
+        rows: [[1, 2]],
+        get ids() {
+          throw broken;
+        },
+      },
+    ];
+    for (const chunk of odd) {
+      const [w, l] = [
+        await failure(remote.corpusFrom([chunk as never])),
+        await failure(local.corpusFrom([chunk as never])),
+      ];
+      expect([w.code, w.arg, w.message]).toEqual([l.code, l.arg, l.message]);
+      expect([w.code, w.arg]).toEqual(['INVALID_ARGUMENT', 'source[0]']);
+      const e = await remote.corpusFrom([chunk as never]).catch((x: unknown) => x);
+      expect((e as Error).cause).toBe(broken);
+    }
   });
 
   it('a corpusFrom source that throws is INVALID_ARGUMENT naming source, its error the cause, as in core (it was the raw error)', async () => {
