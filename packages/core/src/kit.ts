@@ -246,6 +246,17 @@ export interface CorpusMaker {
   halt(): AbortSignal;
 }
 
+/**
+ * Refuses what is no kernel's name for `ranBy`, by type first (a prototype-less object or a revoked
+ * Proxy, used as a property key, threw a raw TypeError; other junk answered undefined).
+ */
+export function checkKernelName(kernel: unknown): asserts kernel is KernelName {
+  if (typeof kernel !== 'string')
+    argError('INVALID_TYPE', 'ranBy', 'kernel', `must be a kernel's name, got ${describeType(kernel)}.`);
+  if (!(KERNEL_NAMES as readonly string[]).includes(kernel))
+    argError('INVALID_ARGUMENT', 'ranBy', 'kernel', `is '${kernel}', which is no kernel (see KERNEL_NAMES).`);
+}
+
 /** Whether the caller's `signal` has fired (a getter that throws: not by this reading). */
 function aborted(signal: AbortSignal | undefined): boolean {
   try {
@@ -546,6 +557,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       };
     },
     ranBy(kernel) {
+      checkKernelName(kernel);
       return resolved?.providers[kernel];
     },
     async kernels() {

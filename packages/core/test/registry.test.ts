@@ -185,6 +185,17 @@ describe('kit', () => {
     expect(info.providers.cosineMatrix).toBe('partial');
     expect(info.providers.topK).toBe('reference');
     expect(kit.ranBy('cosineMatrix')).toBe('partial');
+    // What is no kernel's name is refused by type, then by name (a prototype-less object or a
+    // revoked Proxy threw a raw TypeError; other junk answered undefined).
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    for (const bad of [Object.create(null), revoked.proxy, 5, { toString: () => 'topK' }])
+      expect(() => kit.ranBy(bad as never)).toThrow(
+        expect.objectContaining({ code: 'INVALID_TYPE', op: 'ranBy', arg: 'kernel' }),
+      );
+    expect(() => kit.ranBy('nope' as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', arg: 'kernel' }),
+    );
     const m = await kit.cosineMatrix(
       [[1, 0]],
       [

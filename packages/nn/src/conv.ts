@@ -1,5 +1,5 @@
 import type { Activation } from '@cosinekit/core/backend';
-import { ACTIVATIONS, argError, valueText } from '@cosinekit/core/backend';
+import { ACTIVATIONS, argError, reading, valueText } from '@cosinekit/core/backend';
 import {
   cacheRows,
   checkBoolean,
@@ -125,7 +125,11 @@ export class Conv2dLayer implements Layer {
         'geometry',
         `must be { inputShape, filters, kernel, stride, padding }, got ${valueText(geometry)}.`,
       );
-    const { inputShape, filters, kernel, stride, padding } = geometry;
+    // Read where a revoked Proxy or a throwing getter is named (it escaped raw).
+    const { inputShape, filters, kernel, stride, padding } = reading(op, 'geometry', () => {
+      const { inputShape, filters, kernel, stride, padding } = geometry;
+      return { inputShape, filters, kernel, stride, padding };
+    });
     if (!Array.isArray(kernel) || kernel.length !== 2)
       argError('INVALID_ARGUMENT', op, 'kernel', 'must be [height, width].');
     if (!Array.isArray(inputShape) || inputShape.length !== 3) {

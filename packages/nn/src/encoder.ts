@@ -91,8 +91,16 @@ const GUARDED = new WeakMap<object, Promise<Kernels>>();
  */
 export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 'source'): Promise<Kernels> {
   const kit = source as CosineKit | null;
+  // What it is, read once where a revoked Proxy or a throwing getter is named (it escaped raw).
+  const [isKit, isTable] =
+    typeof kit === 'object' && kit !== null
+      ? reading(op, arg, () => {
+          const lends = typeof kit.kernels === 'function' && typeof kit.ready === 'function';
+          return [lends, !lends && typeof (source as Kernels).matmul === 'function'];
+        })
+      : [false, false];
   if (typeof kit === 'object' && kit !== null) {
-    if (typeof kit.kernels === 'function' && typeof kit.ready === 'function') {
+    if (isKit) {
       try {
         return await kit.kernels();
       } catch (e) {
@@ -103,7 +111,7 @@ export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 's
         throw e;
       }
     }
-    if (typeof (source as Kernels).matmul === 'function') {
+    if (isTable) {
       if (isCheckedKernelTable(source)) return source as Kernels;
       let table = GUARDED.get(source);
       if (table === undefined) {
@@ -148,7 +156,8 @@ export class Encoder {
 
   /** Wraps existing layers; each layer's input width must be the previous layer's units. */
   constructor(layers: readonly Layer[], normalize: boolean) {
-    if (!Array.isArray(layers))
+    // isArrayArg: a revoked Proxy is named, not a raw TypeError from Array.isArray.
+    if (!isArrayArg('Encoder', 'layers', layers))
       argError('INVALID_TYPE', 'Encoder', 'layers', `must be an array of layers, got ${typeof layers}.`);
     if (layers.length === 0) argError('EMPTY_INPUT', 'Encoder', 'layers', 'must hold at least one layer.');
     if (typeof normalize !== 'boolean')

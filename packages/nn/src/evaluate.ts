@@ -275,8 +275,9 @@ function joined(parts: readonly TopKResult[]): TopKResult {
   return { queries, k, indices, scores };
 }
 
+/** `v`'s type for a message: `describeType`, which a revoked Proxy does not make throw (Array.isArray did). */
 function typeOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'Array' : typeof v;
+  return describeType(v);
 }
 
 /**
@@ -444,9 +445,9 @@ async function retrieval(
  */
 function isResident(x: unknown): x is SearchableCorpus {
   if (isA(x, Corpus)) return true;
-  if (typeof x !== 'object' || x === null || Array.isArray(x) || ArrayBuffer.isView(x) || isA(x, Tensor))
-    return false;
+  if (typeof x !== 'object' || x === null) return false;
   try {
+    if (Array.isArray(x) || ArrayBuffer.isView(x) || isA(x, Tensor)) return false;
     const c = x as { search?: unknown; rows?: unknown; cols?: unknown };
     return typeof c.search === 'function' && typeof c.rows === 'number' && typeof c.cols === 'number';
   } catch {

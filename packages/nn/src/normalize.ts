@@ -1,4 +1,5 @@
 import { argError } from '@cosinekit/core/backend';
+import { isA } from './check.js';
 import type { Vec } from './ops.js';
 
 /**
@@ -83,7 +84,8 @@ function rowFinite(x: Vec, o: number, cols: number): boolean {
 
 /** Refuses `x` unless it is a float array of exactly `rows x cols` values. */
 function checkShape(op: string, arg: string, x: unknown, rows: number, cols: number): void {
-  if (!(x instanceof Float32Array || x instanceof Float64Array))
+  // isA: instanceof on a revoked Proxy threw a raw TypeError.
+  if (!(isA(x, Float32Array) || isA(x, Float64Array)))
     argError('INVALID_TYPE', op, arg, 'must be a Float32Array or Float64Array.');
   if (!(Number.isSafeInteger(rows) && rows >= 0 && Number.isSafeInteger(cols) && cols >= 0))
     argError('INVALID_ARGUMENT', op, 'rows', `and cols must be integers >= 0, got ${rows} x ${cols}.`);

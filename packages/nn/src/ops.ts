@@ -4,6 +4,7 @@ import {
   activate,
   activateDerivative,
   argError,
+  reading,
   referenceKernels,
   valueText,
 } from '@cosinekit/core/backend';
@@ -135,7 +136,12 @@ class ArrayPool {
  */
 export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): DenseOps {
   // A kit (or anything else) in place of its kernels failed later as "kernels.matmul is not a function".
-  if (typeof kernels !== 'object' || kernels === null || typeof kernels.matmul !== 'function')
+  if (
+    typeof kernels !== 'object' ||
+    kernels === null ||
+    // A revoked Proxy or a throwing getter is named (it escaped raw).
+    !reading('kernelOps', 'kernels', () => typeof kernels.matmul === 'function')
+  )
     argError(
       'INVALID_TYPE',
       'kernelOps',

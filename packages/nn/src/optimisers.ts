@@ -2,6 +2,7 @@ import {
   type Awaitable,
   argError,
   argErrorOf,
+  describeType,
   errorText,
   isCosineKitError,
   type Kernels,
@@ -280,7 +281,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
         'INVALID_TYPE',
         caller,
         'learningRate',
-        `gave ${typeof lr === 'string' ? `the string '${lr}'` : String(lr)} at step ${steps}; a schedule must return a number.`,
+        `gave ${typeof lr === 'string' ? `the string '${lr}'` : typeof lr === 'object' && lr !== null ? describeType(lr) : valueText(lr)} at step ${steps}; a schedule must return a number.`,
       );
     // A schedule may end at 0 (cosineSchedule's default min): a step of size 0 is no update, not
     // an error; training past `total` steps once failed here.

@@ -505,7 +505,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
       'INVALID_ARGUMENT',
       'train',
       'sampler',
-      `gives '${sampler.sampling}' batches but the loss '${loss.name}' needs '${loss.sampling}' batches.`,
+      `gives ${valueText(sampler.sampling)} batches but the loss ${valueText(loss.name)} needs ${valueText(loss.sampling)} batches.`,
     );
   }
   // Read once: only the hooks are told it, and a custom sampler's NaN or undefined reached them.
@@ -794,7 +794,12 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
       : {}),
   });
   if (!Number.isFinite(r.loss))
-    argError('NON_FINITE', 'train', 'loss', `was ${r.loss} at batch ${batches} of epoch ${epoch}.`);
+    argError(
+      typeof r.loss === 'number' ? 'NON_FINITE' : 'INVALID_TYPE',
+      'train',
+      'loss',
+      `${typeof r.loss === 'number' ? 'was' : 'gave a loss of'} ${valueText(r.loss)} at batch ${batches} of epoch ${epoch}.`,
+    );
   // A custom loss's gradients, one value per output it was given: short ones moved the weights as
   // if the rest were 0 (a 4 x 3 batch stepped on 2 values), long ones were cut without a word.
   const due = (name: string, g: unknown, n: number) => {

@@ -1344,6 +1344,51 @@ describe('a promise where train wants a value is refused by name, its rejection 
     });
 });
 
+describe('a revoked Proxy or a value without a prototype is named, never a raw TypeError (a probe)', () => {
+  const revoked = () => {
+    const r = Proxy.revocable({}, {});
+    r.revoke();
+    return r.proxy as never;
+  };
+  const kit = createCosineKit({ backend: 'reference' });
+  const encoder = createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 1 });
+  const set = { queries: [[1, 0, 0]], queryLabels: [0], corpus: [[1, 0, 0]], corpusLabels: [0] };
+  const calls: [string, () => unknown][] = [
+    ['embed', () => encoder.embed(revoked(), [[1, 2, 3]])],
+    [
+      'CosineClassifier.predict',
+      () => createCosineClassifier({ classes: 2, dim: 2 }).predict(revoked(), encoder, [[1, 2, 3]]),
+    ],
+    ['CosineHead.pairs', () => createCosineHead(encoder, revoked()).pairs([[1, 2, 3]], [[1, 2, 3]])],
+    ['kernelsOf', () => kernelsOf(revoked())],
+    ['kernelOps', () => kernelOps(revoked())],
+    ['recallAtK', () => recallAtK(kit, set, revoked())],
+    ['knnAccuracy', () => knnAccuracy(kit, set, revoked())],
+    ['normalizeRowsForward', () => normalizeRowsForward(revoked(), 1, 3)],
+    ['Encoder', () => new Encoder(revoked(), false)],
+    ['Conv2dLayer', () => new Conv2dLayer(revoked(), 'relu', new Float32Array(1), new Float32Array(1))],
+    // A schedule answering an object without a prototype (its message once called toString).
+    [
+      'sgd.step',
+      () =>
+        sgd({ learningRate: (() => Object.create(null)) as never }).step(
+          [new Float32Array(2)],
+          [new Float32Array(2)],
+        ),
+    ],
+  ];
+  for (const [op, call] of calls)
+    it(op, async () => {
+      let e: unknown;
+      try {
+        await call();
+      } catch (x) {
+        e = x;
+      }
+      expect(e).toMatchObject({ name: 'CosineKitError', op });
+    });
+});
+
 describe("a custom loss's parameters and gradients are checked (a probe: short gradients trained, a bad parameters() escaped raw)", () => {
   const x = Float32Array.from({ length: 24 }, (_, i) => Math.sin(i + 1));
   const labels = [0, 0, 1, 1, 2, 2, 3, 3];

@@ -21,6 +21,7 @@ import {
   errorText,
   isArrayArg,
   isCosineKitError,
+  KERNEL_NAMES,
   ownOptions,
   reading,
   refuseFakeView,
@@ -511,7 +512,22 @@ class Kit implements Link {
         this.#providers = info.providers;
         return info;
       },
-      ranBy: (kernel) => this.#providers?.[kernel],
+      ranBy: (kernel) => {
+        // As core checks it: a prototype-less object or a revoked Proxy as a key threw raw.
+        if (typeof kernel !== 'string')
+          throw new CosineKitError(
+            'INVALID_TYPE',
+            `Argument 'kernel' passed to 'ranBy' must be a kernel's name, got ${describeType(kernel)}.`,
+            { op: 'ranBy', arg: 'kernel' },
+          );
+        if (!(KERNEL_NAMES as readonly string[]).includes(kernel))
+          throw new CosineKitError(
+            'INVALID_ARGUMENT',
+            `Argument 'kernel' passed to 'ranBy' is '${kernel}', which is no kernel (see KERNEL_NAMES).`,
+            { op: 'ranBy', arg: 'kernel' },
+          );
+        return this.#providers?.[kernel];
+      },
       kernels: () =>
         Promise.reject(
           new CosineKitError(

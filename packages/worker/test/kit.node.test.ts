@@ -204,6 +204,26 @@ describe('every public operation gives what the in-process kit gives', () => {
     const info = await remote.ready();
     expect(info.backend).toBe('reference');
     expect(remote.ranBy('corpusSearch')).toBe('reference');
+    // What is no kernel's name: refused as core refuses it (a revoked Proxy threw a raw TypeError).
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    for (const bad of [Object.create(null), revoked.proxy, 'nope']) {
+      let w: unknown;
+      let l: unknown;
+      try {
+        remote.ranBy(bad as never);
+      } catch (e) {
+        w = e;
+      }
+      try {
+        local.ranBy(bad as never);
+      } catch (e) {
+        l = e;
+      }
+      expect(w).toBeInstanceOf(CosineKitError);
+      const [a, b] = [w as CosineKitError, l as CosineKitError];
+      expect([a.code, a.op, a.arg, a.message]).toEqual([b.code, b.op, b.arg, b.message]);
+    }
     const e = await failure(remote.kernels());
     expect(e.code).toBe('UNSUPPORTED');
   });
