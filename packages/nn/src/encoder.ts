@@ -5,6 +5,7 @@ import {
   argError,
   argErrorOf,
   checkFinite,
+  errorText,
   isArrayArg,
   isCheckedKernelTable,
   isCosineKitError,
@@ -115,10 +116,27 @@ export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 's
       if (isCheckedKernelTable(source)) return source as Kernels;
       let table = GUARDED.get(source);
       if (table === undefined) {
-        table = createCosineKit({ backend: { name: 'kernel table', kernels: source as Kernels } }).kernels();
+        try {
+          table = createCosineKit({
+            backend: { name: 'kernel table', kernels: source as Kernels },
+          }).kernels();
+        } catch (e) {
+          table = Promise.reject(e);
+        }
+        table.catch(() => undefined);
         GUARDED.set(source, table);
       }
-      return table;
+      // A table a kit cannot take (a kernel that is no function) is named as the caller gave it,
+      // not as the kit made for it ('backend.kernels.addBias' passed to 'createCosineKit').
+      return table.catch((e: unknown) => {
+        throw argErrorOf(
+          isCosineKitError(e) ? e.code : 'INVALID_TYPE',
+          op,
+          arg,
+          `is a kernel table no kit can use: ${isCosineKitError(e) ? e.message : errorText(e)}`,
+          e,
+        );
+      });
     }
   }
   return argError(

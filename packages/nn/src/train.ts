@@ -188,6 +188,8 @@ interface StepState {
   phase: 'sampler' | 'kernels' | 'loss' | 'optimizer' | 'callbacks' | 'validate';
   /** True once an optimiser step has changed the weights. */
   stepped?: boolean;
+  /** True when the dense algebra is the caller's (`options.ops`): its raw errors are named `ops`. */
+  ownOps?: boolean;
 }
 
 /**
@@ -203,11 +205,12 @@ const SMALL_ROWS = 2 ** -32;
 async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Promise<unknown> {
   // The caller's own code threw (a custom sampler, loss or optimiser, a callback, validate): named
   // as that argument of train, its error as the cause (it escaped raw).
-  if (!isCosineKitError(e) && s.phase !== 'kernels')
+  // The same for the caller's own dense algebra (`options.ops`), which the kernels phase runs.
+  if (!isCosineKitError(e) && (s.phase !== 'kernels' || s.ownOps))
     return argErrorOf(
       'INVALID_ARGUMENT',
       'train',
-      s.phase,
+      s.phase === 'kernels' ? 'ops' : s.phase,
       `threw at batch ${s.batch} of epoch ${s.epoch}: ${errorText(e)}`,
       e,
     );
@@ -522,6 +525,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
   // The kernels also step the optimiser (its fused update, moments resident on the backend).
   const kernels = await kernelsOf(options.kernels, 'train', 'kernels');
   const ops = options.ops !== undefined ? options.ops : kernelOps(kernels, { reuse: true });
+  at.ownOps = options.ops !== undefined;
   // `{}` was "the ops are undefined" naming the encoder, `null` a TypeError.
   checkOps('train', ops);
   if (ops.precision !== encoder.precision) {

@@ -1484,6 +1484,28 @@ describe('a raw kernel table runs behind the checks of a kit (a probe: its fault
       }
     });
   }
+  it("a table no kit can take is named as the caller's argument; the caller's own ops that throw are named 'ops'", async () => {
+    const bad = { ...referenceKernels, addBias: 5 } as never;
+    const e = await encoder.embed(bad, [[1, 2, 3]]).catch((x: unknown) => x);
+    expect(e).toMatchObject({ name: 'CosineKitError', op: 'embed', arg: 'source' });
+    const ops = {
+      ...kernelOps(referenceKernels),
+      matmul: () => {
+        throw new TypeError('ops boom');
+      },
+    };
+    const t = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: encoder.clone(),
+      ops,
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows: 8, cols: 3, labels: [0, 0, 1, 1, 2, 2, 3, 3] }, { batchSize: 4 }),
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((err: unknown) => err);
+    expect(t).toMatchObject({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', op: 'train', arg: 'ops' });
+  });
+
   it("a kit's own table is used as it is; a raw one gets one checked table, the same answers", async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const lent = await kit.kernels();
