@@ -226,13 +226,18 @@ export class Corpus {
    * throws first: queries that are no matrix, or of the wrong width.
    */
   #searchNow(queries: TensorInput, k: number): SearchResult | Tensor | undefined {
-    const s = this.#oneSegment('corpusSearch');
-    if (s === null || !isIdentity(s.ordinals)) return undefined;
+    if (this.#oneSegment('corpusSearch') === null) return undefined;
     const q = toTensor(queries, 'search', 'queries');
     checkSameCols('search', 'corpus', this, 'queries', q);
     if (!(Number.isInteger(k) && k >= 1 && k <= this.#live)) return q;
     intact(q, 'search', 'queries');
-    const r = this.#kernels.corpusSearchUngated('search', s.handle, q, k);
+    // The kernel reads a plain view, made now: a subclass's getters ran inside it, and one that
+    // disposed this corpus there had it answer from another corpus's rows. The segment is taken
+    // after that read, so a dispose it made sends the call the gated way (DISPOSED).
+    const plain = plainView(q);
+    const s = this.#oneSegment('corpusSearch');
+    if (plain === undefined || s === null || !isIdentity(s.ordinals)) return q;
+    const r = this.#kernels.corpusSearchUngated('search', s.handle, plain, k);
     return r === undefined ? q : new SearchResult(r, this.#idsOf(r.indices));
   }
 
@@ -556,12 +561,15 @@ export class Corpus {
    * queued), for a call without `out`: the answer, or the queries as a tensor for the gated call.
    */
   #similarityNow(queries: TensorInput): { answer: Tensor } | Tensor | undefined {
-    const s = this.#oneSegment('corpusMatrix');
-    if (s === null) return undefined;
+    if (this.#oneSegment('corpusMatrix') === null) return undefined;
     const q = toTensor(queries, 'similarity', 'queries');
     checkSameCols('similarity', 'corpus', this, 'queries', q);
     intact(q, 'similarity', 'queries');
-    const r = this.#kernels.corpusMatrixUngated('similarity', s.handle, q, undefined);
+    // As in #searchNow: a plain view made before the segment is taken.
+    const plain = plainView(q);
+    const s = this.#oneSegment('corpusMatrix');
+    if (plain === undefined || s === null) return q;
+    const r = this.#kernels.corpusMatrixUngated('similarity', s.handle, plain, undefined);
     return r === undefined ? q : { answer: new Tensor(r, q.rows, this.#live) };
   }
 
@@ -1183,6 +1191,16 @@ export class Corpus {
       signal,
     );
   }
+}
+
+/**
+ * `q`'s rows as a plain matrix object, each field read once now: what an ungated kernel is handed,
+ * so no getter of a caller's subclass runs inside the kernel.
+ */
+function plainView(q: Tensor): { data: Float32Array; rows: number; cols: number } | undefined {
+  const m = { data: q.data, rows: q.rows, cols: q.cols };
+  // What a getter answers this time must still be the rows checked: else the gated way.
+  return m.data instanceof Float32Array && m.data.length === m.rows * m.cols ? m : undefined;
 }
 
 /**

@@ -285,12 +285,15 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     given &&
     ((name: string, reason: string): void => {
       let r: unknown;
+      let promise: boolean;
       try {
         r = given(name, reason);
+        // Read inside: a `then` getter that throws is the hook's failure (it escaped raw).
+        promise = isThenable(r as Awaitable<unknown>);
       } catch (e) {
         throw argErrorOf('INVALID_ARGUMENT', 'createCosineKit', 'onFallback', `threw: ${errorText(e)}`, e);
       }
-      if (isThenable(r as Awaitable<unknown>))
+      if (promise)
         Promise.resolve(r).then(undefined, (e: unknown) =>
           console.warn(`[cosinekit] onFallback's promise rejected (backend '${name}'): ${errorText(e)}`),
         );
@@ -694,12 +697,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         );
       checkSignalArg(op, signal);
       checkSignal(op, signal);
-      // Waits on the caller's code (the source, onProgress) end at an abort or at kit.dispose().
-      const [stop, release] = eitherSignal(signal, halting.signal);
       // Where the backend builds segments from the rows as they are (exact at any magnitude),
       // chunks are admitted without the rescale, so the corpus holds what `corpus(rows)` would.
       const raw = (await start()).copiesCorpus(options.storage ?? 'float32');
       const it = iterate(source, op);
+      // Waits on the caller's code (the source, onProgress) end at an abort or at kit.dispose().
+      // Taken here, where the try that lets go of it follows with nothing that can throw between
+      // (taken before, a source that is no iterable left its listeners on the kit: 1 KB a call).
+      const [stop, release] = eitherSignal(signal, halting.signal);
       let c: Corpus | undefined;
       let cols = 0;
       let withIds: boolean | undefined;

@@ -148,6 +148,21 @@ describe('kit', () => {
       cause: expect.objectContaining({ message: 'my logger failed' }),
     });
     thrower.dispose();
+    // An answer whose `then` getter throws is the hook failing too (it escaped raw: a review).
+    const odd = createCosineKit({
+      onFallback: () =>
+        ({
+          // biome-ignore lint/suspicious/noThenProperty: a thenable whose then throws, on purpose
+          get then() {
+            throw new Error('then getter boom');
+          },
+        }) as never,
+    });
+    await expect(odd.rowNorms([[3, 4]])).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'onFallback',
+    });
+    odd.dispose();
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {
       const seen: string[] = [];

@@ -991,6 +991,43 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
     }
   });
 
+  it('queries whose getter disposes the corpus while they are read: DISPOSED, never another corpus rows (a review)', async () => {
+    const kit = createCosineKit({ backend: ungatedQueries().backend });
+    const d = 8;
+    const mine = rows(30, d, 11);
+    const others = rows(30, d, 12);
+    for (let at = 1; at <= 6; at++)
+      for (const op of ['search', 'similarity'] as const) {
+        const a = await kit.corpus(new Tensor(Float32Array.from(mine), 30, d));
+        let reads = 0;
+        let b: Promise<unknown> | undefined;
+        class Sneaky extends Tensor {
+          override get data(): Float32Array {
+            if (++reads === at && !a.disposed) {
+              a.dispose();
+              b = kit.corpus(new Tensor(Float32Array.from(others), 30, d));
+            }
+            return super.data;
+          }
+        }
+        const qd = rows(2, d, 13);
+        const want = await createCosineKit({ backend: 'reference' }).cosineMatrix(
+          new Tensor(qd.slice(), 2, d),
+          new Tensor(mine, 30, d),
+        );
+        const q = new Sneaky(qd, 2, d);
+        const r = await (op === 'search' ? a.search(q, 30) : a.similarity(q)).then(
+          (x) => x,
+          (e: unknown) => e,
+        );
+        if (a.disposed) expect(r, `${op}, dispose at read ${at}`).toMatchObject({ code: 'DISPOSED' });
+        else if (op === 'similarity')
+          for (let i = 0; i < want.data.length; i++)
+            expect(Math.abs((r as Tensor).data[i] - want.data[i])).toBeLessThanOrEqual(1e-6);
+        ((await b) as { dispose(): void } | undefined)?.dispose();
+      }
+  });
+
   it('a kernel that answers late or wrong goes through the gate, where a fault is reported', async () => {
     const base = new Tensor(rows(12, 7, 5), 12, 7);
     const a = new Tensor(rows(2, 7, 6), 2, 7);

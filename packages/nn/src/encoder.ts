@@ -9,6 +9,7 @@ import {
   isArrayArg,
   isCheckedKernelTable,
   isCosineKitError,
+  KERNEL_NAMES,
   reading,
   refuseUnknownOptions,
   toTensor,
@@ -83,8 +84,12 @@ export interface EncoderOptions {
  */
 export type KernelSource = CosineKit | Kernels;
 
-/** The checked table of each raw kernel table given (see {@link KernelSource}). */
-const GUARDED = new WeakMap<object, Promise<Kernels>>();
+/**
+ * The checked table of each raw kernel table given (see {@link KernelSource}), with the kernel
+ * functions it was made from: a table whose kernels were replaced since gets a new one (the first
+ * was made from the table as it was then, and went on running the old kernels).
+ */
+const GUARDED = new WeakMap<object, { fns: unknown[]; table: Promise<Kernels> }>();
 
 /**
  * Resolves a {@link KernelSource} to its kernel table. Anything else is refused with
@@ -114,8 +119,10 @@ export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 's
     }
     if (isTable) {
       if (isCheckedKernelTable(source)) return source as Kernels;
-      let table = GUARDED.get(source);
-      if (table === undefined) {
+      const fns = reading(op, arg, () => KERNEL_NAMES.map((k) => (source as Partial<Kernels>)[k]));
+      const held = GUARDED.get(source);
+      let table = held?.table;
+      if (table === undefined || held!.fns.some((f, i) => f !== fns[i])) {
         try {
           table = createCosineKit({
             backend: { name: 'kernel table', kernels: source as Kernels },
@@ -124,7 +131,7 @@ export async function kernelsOf(source: KernelSource, op = 'kernelsOf', arg = 's
           table = Promise.reject(e);
         }
         table.catch(() => undefined);
-        GUARDED.set(source, table);
+        GUARDED.set(source, { fns, table });
       }
       // A table a kit cannot take (a kernel that is no function) is named as the caller gave it,
       // not as the kit made for it ('backend.kernels.addBias' passed to 'createCosineKit').

@@ -1518,6 +1518,17 @@ describe('a raw kernel table runs behind the checks of a kit (a probe: its fault
       [-3, 0.5, 2],
     ];
     expect((await encoder.embed(referenceKernels, rows)).data).toEqual((await encoder.embed(kit, rows)).data);
+    // A kernel replaced on the table after its first use runs from then on (the first checked
+    // table kept the old one: a review).
+    const table = { ...referenceKernels };
+    await encoder.embed(table as never, rows);
+    let calls = 0;
+    table.matmul = (...args: Parameters<typeof referenceKernels.matmul>) => {
+      calls++;
+      return referenceKernels.matmul(...args);
+    };
+    await encoder.embed(table as never, rows);
+    expect(calls).toBeGreaterThan(0);
   });
 });
 
