@@ -70,6 +70,7 @@ export {
   foreignCorpus,
   isArrayArg,
   isCosineKitError,
+  orAbort,
   reading,
 } from './errors.js';
 export type { Admitted } from './gate.js';

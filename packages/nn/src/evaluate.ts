@@ -7,6 +7,7 @@ import {
   errorText,
   isArrayArg,
   isCosineKitError,
+  orAbort,
   reading,
   type TopKResult,
   toTensor,
@@ -361,7 +362,7 @@ async function retrieval(
         if (kMax > n) argError('INVALID_K', op, 'k', `must be at most the corpus's ${n} rows, got ${kMax}.`);
         let r: unknown;
         try {
-          r = await untilAborted(op, corpus.search(x, kMax), signal);
+          r = await orAbort(op, corpus.search(x, kMax), signal);
         } catch (e) {
           if (isCosineKitError(e)) throw e;
           throw argErrorOf('INVALID_ARGUMENT', op, 'set.corpus', `failed in its search: ${errorText(e)}`, e);
@@ -488,36 +489,6 @@ function checkAnswer(op: string, r: unknown, queries: number, k: number): assert
       seen.add(indices![t]);
     }
   }
-}
-
-/**
- * `p`, or `ABORTED` naming `signal` once it fires (a look-alike corpus's search that never settles
- * held the call past its abort). `p`'s later rejection is handled.
- */
-function untilAborted<T>(op: string, p: Promise<T> | T, signal: AbortSignal | undefined): Promise<T> {
-  const q = Promise.resolve(p);
-  if (signal === undefined) return q;
-  return new Promise<T>((resolve, reject) => {
-    const stop = () => {
-      try {
-        checkSignal(op, signal);
-      } catch (e) {
-        reject(e);
-      }
-    };
-    signal.addEventListener('abort', stop, { once: true });
-    stop();
-    q.then(
-      (v) => {
-        signal.removeEventListener('abort', stop);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', stop);
-        reject(e);
-      },
-    );
-  });
 }
 
 /**

@@ -290,18 +290,23 @@ describe('train', () => {
     expect(r.history[4].loss).toBeLessThan(r.history[0].loss);
   });
 
-  it('prints a progress line per epoch to a non-TTY stream', async () => {
-    const lines: string[] = [];
+  /** Two epochs of training with progress lines written to `stream`. */
+  const withProgress = async (stream: { write(t: string): unknown; isTTY?: boolean }, label?: string) => {
     const { progressCallbacks } = await import('../src/index.js');
-    await train({
+    return train({
       kernels: kit,
       encoder: makeEncoder(),
       loss: multipleNegativesRankingLoss(),
       sampler: inBatchSampler(data, { batchSize: 32 }),
       optimizer: adam(),
       epochs: 2,
-      callbacks: progressCallbacks({ stream: { write: (t: string) => lines.push(t) }, label: 'ref' }),
+      callbacks: progressCallbacks({ stream, ...(label ? { label } : {}) }),
     });
+  };
+
+  it('prints a progress line per epoch to a non-TTY stream', async () => {
+    const lines: string[] = [];
+    await withProgress({ write: (t: string) => lines.push(t) }, 'ref');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatch(/^\[ref\] epoch 2\/2 {2}loss \d+\.\d{4} {2}\d+\.\d\d s\n$/);
   });
@@ -309,17 +314,7 @@ describe('train', () => {
   it("a stream whose write answers a promise (a web stream's writer): never waited for, a failed write fails train by name", async () => {
     // The promise was dropped: a rejected write ended the process (an unhandled rejection). Awaited,
     // a stream nobody read held training for ever: neither now.
-    const { progressCallbacks } = await import('../src/index.js');
-    const run = (stream: { write(t: string): unknown; isTTY?: boolean }) =>
-      train({
-        kernels: kit,
-        encoder: makeEncoder(),
-        loss: multipleNegativesRankingLoss(),
-        sampler: inBatchSampler(data, { batchSize: 32 }),
-        optimizer: adam(),
-        epochs: 2,
-        callbacks: progressCallbacks({ stream }),
-      });
+    const run = (stream: { write(t: string): unknown; isTTY?: boolean }) => withProgress(stream);
     const written: string[] = [];
     await run({
       write: (t: string) => {

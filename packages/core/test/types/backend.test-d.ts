@@ -67,6 +67,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'isArrayArg'
       | 'isCheckedKernelTable'
       | 'isCosineKitError'
+      | 'orAbort'
       | 'log32'
       | 'matmulDims'
       | 'matrixArg'
