@@ -11,6 +11,7 @@
 
 export {
   checkK,
+  checkKernelName,
   checkOptionsObject,
   checkSameCols,
   checkSameShape,

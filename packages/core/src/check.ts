@@ -1,3 +1,4 @@
+import { KERNEL_NAMES, type KernelName } from './contract.js';
 import { argError, isArrayArg, reading } from './errors.js';
 import { describeType, valueText } from './tensor.js';
 
@@ -105,4 +106,15 @@ export function refuseUnknownOptions(
         `${arg}.${k}`,
         `is not an option of ${op}; it takes ${keys.join(', ')}.`,
       );
+}
+
+/**
+ * Refuses what is no kernel's name for `ranBy` (a kit's or a worker kit's), by type first (a prototype-less object or a revoked
+ * Proxy, used as a property key, threw a raw TypeError; other junk answered undefined).
+ */
+export function checkKernelName(kernel: unknown): asserts kernel is KernelName {
+  if (typeof kernel !== 'string')
+    argError('INVALID_TYPE', 'ranBy', 'kernel', `must be a kernel's name, got ${describeType(kernel)}.`);
+  if (!(KERNEL_NAMES as readonly string[]).includes(kernel))
+    argError('INVALID_ARGUMENT', 'ranBy', 'kernel', `is '${kernel}', which is no kernel (see KERNEL_NAMES).`);
 }

@@ -286,6 +286,15 @@ export function eitherSignal(signal: AbortSignal | undefined, halt: AbortSignal)
   ];
 }
 
+/** Whether the caller's `signal` has fired (a getter that throws: not by this reading). */
+export function signalFired(signal: AbortSignal | undefined): boolean {
+  try {
+    return !!signal?.aborted;
+  } catch {
+    return false;
+  }
+}
+
 /** The callbacks waiting on each signal, behind one listener of the signal's own (see `onAbort`). */
 const waiting = new WeakMap<AbortSignal, { calls: Set<() => void>; all: () => void }>();
 

@@ -23,6 +23,7 @@ import {
   isCosineKitError,
   orAbort,
   reportProgress,
+  signalFired,
 } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { guardRows } from './gate.js';
@@ -417,14 +418,5 @@ export async function readCorpus(
     throw e;
   } finally {
     release();
-  }
-}
-
-/** Whether the caller's `signal` has fired (a getter that throws: not by this reading). */
-function signalFired(signal: AbortSignal | undefined): boolean {
-  try {
-    return !!signal?.aborted;
-  } catch {
-    return false;
   }
 }

@@ -1,4 +1,4 @@
-import { checkK, checkSameCols, checkSameShape, ownOptions } from './check.js';
+import { checkK, checkKernelName, checkSameCols, checkSameShape, ownOptions } from './check.js';
 import {
   type Awaitable,
   type Backend,
@@ -27,6 +27,7 @@ import {
   readFailure,
   reading,
   reportProgress,
+  signalFired,
 } from './errors.js';
 import { checkSignalArg } from './filter.js';
 import { type Admitted, admit, admitInto, admitPair, guardRows, Lease } from './gate.js';
@@ -244,26 +245,6 @@ export interface CorpusMaker {
   disposals(): number;
   /** Fires at the next `kit.dispose()` (see `eitherSignal`). */
   halt(): AbortSignal;
-}
-
-/**
- * Refuses what is no kernel's name for `ranBy`, by type first (a prototype-less object or a revoked
- * Proxy, used as a property key, threw a raw TypeError; other junk answered undefined).
- */
-export function checkKernelName(kernel: unknown): asserts kernel is KernelName {
-  if (typeof kernel !== 'string')
-    argError('INVALID_TYPE', 'ranBy', 'kernel', `must be a kernel's name, got ${describeType(kernel)}.`);
-  if (!(KERNEL_NAMES as readonly string[]).includes(kernel))
-    argError('INVALID_ARGUMENT', 'ranBy', 'kernel', `is '${kernel}', which is no kernel (see KERNEL_NAMES).`);
-}
-
-/** Whether the caller's `signal` has fired (a getter that throws: not by this reading). */
-function aborted(signal: AbortSignal | undefined): boolean {
-  try {
-    return !!signal?.aborted;
-  } catch {
-    return false;
-  }
 }
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
@@ -836,7 +817,8 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         // the caller never held that corpus, so the kit is named, as for a dispose between segments.
         if (since !== disposals && isCosineKitError(e, 'DISPOSED') && e.arg === 'corpus') madeDisposed(op, e);
         // A wait on the source or onProgress ended by kit.dispose() (not by the caller's signal).
-        if (since !== disposals && isCosineKitError(e, 'ABORTED') && !aborted(signal)) madeDisposed(op, e);
+        if (since !== disposals && isCosineKitError(e, 'ABORTED') && !signalFired(signal))
+          madeDisposed(op, e);
         throw e;
       } finally {
         release();

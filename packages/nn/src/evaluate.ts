@@ -255,7 +255,7 @@ export async function evaluateRetrieval(
       'INVALID_K',
       'evaluateRetrieval',
       'k',
-      `must be a number or an array of numbers, got ${typeOf(k)}.`,
+      `must be a number or an array of numbers, got ${describeType(k)}.`,
     );
   const reports = await retrieval('evaluateRetrieval', kit, set, typeof k === 'number' ? [k] : k, options);
   return typeof k === 'number' ? reports[0] : reports;
@@ -274,11 +274,6 @@ function joined(parts: readonly TopKResult[]): TopKResult {
     at += p.queries * k;
   }
   return { queries, k, indices, scores };
-}
-
-/** `v`'s type for a message: `describeType`, which a revoked Proxy does not make throw (Array.isArray did). */
-function typeOf(v: unknown): string {
-  return describeType(v);
 }
 
 /**
@@ -520,7 +515,7 @@ function singleK(op: string, k: unknown): number {
       'INVALID_K',
       op,
       'k',
-      `must be one positive integer, got ${typeOf(k)}; evaluateRetrieval takes several.`,
+      `must be one positive integer, got ${describeType(k)}; evaluateRetrieval takes several.`,
     );
   return k;
 }

@@ -7,6 +7,7 @@ import {
   fields,
   given,
   numbersOf,
+  promised,
   viewLength,
 } from './check.js';
 import type { Sampling } from './losses/loss.js';
@@ -436,8 +437,7 @@ function copyRow(
     }
     // An async hook would write into the batch after it was handed on (or reject unhandled, which
     // ended the process): refused, its promise's rejection handled here.
-    if (typeof (r as PromiseLike<unknown> | null)?.then === 'function') {
-      Promise.resolve(r).catch(() => {});
+    if (promised(r)) {
       argError(
         'INVALID_TYPE',
         op,

@@ -17,11 +17,11 @@ import {
 import {
   admit,
   attached,
+  checkKernelName,
   describeType,
   errorText,
   isArrayArg,
   isCosineKitError,
-  KERNEL_NAMES,
   ownOptions,
   reading,
   refuseFakeView,
@@ -514,18 +514,7 @@ class Kit implements Link {
       },
       ranBy: (kernel) => {
         // As core checks it: a prototype-less object or a revoked Proxy as a key threw raw.
-        if (typeof kernel !== 'string')
-          throw new CosineKitError(
-            'INVALID_TYPE',
-            `Argument 'kernel' passed to 'ranBy' must be a kernel's name, got ${describeType(kernel)}.`,
-            { op: 'ranBy', arg: 'kernel' },
-          );
-        if (!(KERNEL_NAMES as readonly string[]).includes(kernel))
-          throw new CosineKitError(
-            'INVALID_ARGUMENT',
-            `Argument 'kernel' passed to 'ranBy' is '${kernel}', which is no kernel (see KERNEL_NAMES).`,
-            { op: 'ranBy', arg: 'kernel' },
-          );
+        checkKernelName(kernel);
         return this.#providers?.[kernel];
       },
       kernels: () =>

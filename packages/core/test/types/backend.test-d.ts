@@ -45,6 +45,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'checkColumnSums'
       | 'checkFinite'
       | 'checkK'
+      | 'checkKernelName'
       | 'checkOptionsObject'
       | 'checkSameCols'
       | 'checkSameShape'
