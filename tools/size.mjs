@@ -127,8 +127,10 @@ const BUDGET = {
   // kernel of two entries, holes in meta, a worker kit's corpus evaluated) took it to 31.7 KB, so
   // 32 KB; the same probe's second round (a raw kernel table behind a kit's checks, promises
   // refused with their rejections handled, a custom loss's parameters and gradients checked, a
-  // look-alike corpus's answers checked) to 32.6 KB, so 33 KB.
-  '@cosinekit/nn': 33_000,
+  // look-alike corpus's answers checked) to 32.6 KB, so 33 KB. Rows a shrinking model takes below
+  // float32's normal range taken again in float64, allocations refused as OUT_OF_MEMORY and an
+  // abort while a hook is pending took it to 33.4 KB, so 34 KB.
+  '@cosinekit/nn': 34_000,
   // The conformance suite: 19.5 KB until the cases for ungated kernels (`Backend.ungated`) took it
   // to 20.5 KB, so 21 KB; rowNorms, normalizeRows and createCorpus among them, 21.2 KB, so 22 KB;
   // the disposal case (`checkDisposal`), 22.1 KB, so 22.5 KB; every call checked to leave its inputs

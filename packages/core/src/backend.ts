@@ -69,6 +69,7 @@ export {
   disposedBackend,
   errorText,
   foreignCorpus,
+  isAllocationFailure,
   isArrayArg,
   isCosineKitError,
   orAbort,

@@ -286,6 +286,19 @@ export function eitherSignal(signal: AbortSignal | undefined, halt: AbortSignal)
   ];
 }
 
+/**
+ * Whether `e` is an engine refusing an allocation (V8's typed arrays and buffers, wasm memory): a
+ * `RangeError` saying so. Such a request is too large for this process, not a broken backend;
+ * CosineKit reports it as `OUT_OF_MEMORY` with `e` as the cause.
+ */
+export function isAllocationFailure(e: unknown): e is RangeError {
+  return e instanceof RangeError && OUT_OF_MEMORY_MESSAGE.test(e.message);
+}
+
+/** What engines say when an allocation is refused. */
+const OUT_OF_MEMORY_MESSAGE =
+  /allocation failed|invalid typed array length|invalid array buffer length|array buffer length|out of memory|maximum memory size|could not allocate|cannot allocate/i;
+
 /** Whether the caller's `signal` has fired (a getter that throws: not by this reading). */
 export function signalFired(signal: AbortSignal | undefined): boolean {
   try {

@@ -25,6 +25,7 @@ import {
   type CosineKitError,
   disposeQuietly,
   errorText,
+  isAllocationFailure,
   isCosineKitError,
 } from './errors.js';
 import { allFinite, checkFinite, tameRows } from './gate.js';
@@ -663,7 +664,7 @@ function renamed(e: unknown, op: string, arg: string, backend: string, kernel: s
         : `threw ${describeType(e)}: ${errorText(e)}`;
   // An allocation the engine refused (a result of 1e10 floats, say) is the size of the request,
   // not a backend that broke: OUT_OF_MEMORY, the engine's error as the cause.
-  if (e instanceof RangeError && OUT_OF_MEMORY_MESSAGE.test(e.message))
+  if (isAllocationFailure(e))
     return argErrorOf(
       'OUT_OF_MEMORY',
       op,
@@ -674,10 +675,6 @@ function renamed(e: unknown, op: string, arg: string, backend: string, kernel: s
     );
   return backendError(op, arg, backend, kernel, why, e);
 }
-
-/** What engines say when an allocation is refused (V8's typed arrays and buffers, wasm memory). */
-const OUT_OF_MEMORY_MESSAGE =
-  /allocation failed|invalid typed array length|invalid array buffer length|array buffer length|out of memory|maximum memory size|could not allocate|cannot allocate/i;
 
 /** True when `v` is a promise (or any thenable). */
 export function isThenable<T>(v: Awaitable<T>): v is Promise<T> {

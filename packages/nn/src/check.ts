@@ -2,6 +2,7 @@ import {
   argError,
   argErrorOf,
   describeType,
+  isAllocationFailure,
   isArrayArg,
   isCosineKitError,
   reading,
@@ -10,7 +11,7 @@ import {
   viewArg,
 } from '@cosinekit/core/backend';
 import type { LossInput } from './losses/loss.js';
-import type { Vec } from './ops.js';
+import type { Precision, Vec } from './ops.js';
 
 /**
  * Checks a numeric option: a finite number (not a string that arithmetic would quietly convert)
@@ -73,6 +74,41 @@ export const MAX_LAYER_VALUES = 2 ** 30;
 
 /** Most weights one layer of a saved encoder may hold (one float32 array), dense or convolution alike. */
 export const MAX_LAYER_WEIGHTS = 2 ** 31 - 1;
+
+/**
+ * `n` zeros of `precision`, for `what` (a layer's weights, a classifier's class vectors): a size
+ * within {@link MAX_LAYER_VALUES} that this process cannot allocate is `OUT_OF_MEMORY` naming `arg`
+ * of `op`, the engine's `RangeError` as the cause (it escaped raw).
+ */
+export function floats(precision: Precision, n: number, op: string, arg: string, what: string): Vec {
+  try {
+    return precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  } catch (e) {
+    if (!isAllocationFailure(e)) throw e;
+    return argError(
+      'OUT_OF_MEMORY',
+      op,
+      arg,
+      `gives ${what}: ${n} ${precision} values, more than this process could allocate (${e.message}).`,
+      e,
+    );
+  }
+}
+
+/**
+ * `e` as `OUT_OF_MEMORY` naming `arg` of `op` when it is an engine refusing an allocation (a
+ * `RangeError`, which escaped raw), saying what to make smaller; anything else as it is.
+ */
+export function memoryError(e: unknown, op: string, arg: string, smaller: string): unknown {
+  if (!isAllocationFailure(e)) return e;
+  return argErrorOf(
+    'OUT_OF_MEMORY',
+    op,
+    arg,
+    `needs more memory than this process could allocate (${e.message}): ${smaller}.`,
+    e,
+  );
+}
 
 /** Refuses a layer that would hold `n` values per row (see {@link MAX_LAYER_VALUES}), naming `arg`. */
 export function checkLayerSize(op: string, arg: string, n: number, what: string): void {

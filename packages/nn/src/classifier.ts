@@ -11,6 +11,7 @@ import {
   checkParameters,
   checkPrecision,
   checkSeed,
+  floats,
   given,
   isA,
   under,
@@ -232,7 +233,13 @@ export function createCosineClassifier(options: CosineClassifierOptions): Cosine
     n,
     `class vectors (${valueText(classes)} x ${valueText(dim)})`,
   );
-  const w = precision === 'float64' ? new Float64Array(n) : new Float32Array(n);
+  const w = floats(
+    precision,
+    n,
+    'createCosineClassifier',
+    'classes',
+    `class vectors (${valueText(classes)} x ${valueText(dim)})`,
+  );
   const rng = createRng(seed);
   for (let i = 0; i < n; i++) w[i] = rng.normal();
   return new CosineClassifier(classes, dim, w);

@@ -6,6 +6,7 @@ import {
   checkLayerSize,
   checkPrecision,
   checkRowsOf,
+  floats,
   given,
   isShape3,
 } from './check.js';
@@ -217,7 +218,6 @@ export class Conv2dLayer implements Layer {
     const activation = given(spec.activation, 'linear');
     checkBoolean(op, 'bias', spec.bias);
     const geometry = { inputShape, filters: spec.filters, kernel, stride, padding };
-    const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
     positiveInt(op, 'kernel', kernel[0]);
     positiveInt(op, 'kernel', kernel[1]);
     positiveInt(op, 'filters', spec.filters);
@@ -227,8 +227,8 @@ export class Conv2dLayer implements Layer {
     const layer = new Conv2dLayer(
       geometry,
       activation,
-      make(fanIn * spec.filters),
-      make(spec.bias === false ? 0 : spec.filters),
+      floats(precision, fanIn * spec.filters, op, 'filters', `weights (${fanIn} x ${spec.filters})`),
+      floats(precision, spec.bias === false ? 0 : spec.filters, op, 'filters', 'a bias'),
       op,
     );
     const init = given(spec.init, activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');

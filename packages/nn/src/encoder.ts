@@ -6,6 +6,7 @@ import {
   argErrorOf,
   checkFinite,
   errorText,
+  isAllocationFailure,
   isArrayArg,
   isCheckedKernelTable,
   isCosineKitError,
@@ -25,10 +26,13 @@ import {
   checkRowsOf,
   checkSeed,
   fields,
+  floats,
   given,
   HUGE,
   isA,
   isShape3,
+  memoryError,
+  ROW_FLOOR,
   refuseTinyRows,
   renamedError,
   rowMagnitudes,
@@ -388,11 +392,21 @@ export class Encoder {
     refuseTinyRows('embed', 'x', t.data, t.cols);
     // Each batch's arrays are copied out and then recycled for the next batch.
     const ops = kernelOps(await kernelsOf(source, 'embed', 'source'), { reuse: true });
-    const out = new Float32Array(t.rows * this.outputs);
+    let wide: Encoder | undefined;
+    const out = floats(
+      'float32',
+      t.rows * this.outputs,
+      'embed',
+      'x',
+      `embeddings (${t.rows} x ${this.outputs})`,
+    ) as Float32Array;
     for (let s = 0; s < t.rows; s += batchSize) {
       const e = Math.min(t.rows, s + batchSize);
       const rows = t.data.subarray(s * this.inputs, e * this.inputs);
       const c = await model.forward(ops, rows, e - s).catch(async (err: unknown) => {
+        // A batch's activations this process cannot allocate (they escaped as a raw RangeError).
+        if (isAllocationFailure(err))
+          throw memoryError(err, 'embed', 'batchSize', `embed with a smaller batchSize than ${batchSize}`);
         // A backend disposed under the call: named as embed's, not the kernel's that found it.
         if (isCosineKitError(err, 'DISPOSED') && err.op !== 'embed')
           throw argErrorOf('DISPOSED', 'embed', 'source', `lost its backend: ${err.message}`, err);
@@ -430,10 +444,59 @@ export class Encoder {
         throw renamedError(err, 'embed', { a: 'x' });
       });
       out.set(c.out, s * this.outputs);
+      const faint = faintRows(model, c, e - s);
       ops.release?.();
+      // Taken again in float64 (see faintRows): the same model, the exact direction.
+      if (faint.length > 0) {
+        const [n, m] = [this.inputs, this.outputs];
+        wide ??= model.clone('float64');
+        const x64 = new Float64Array(faint.length * n);
+        for (let i = 0; i < faint.length; i++)
+          x64.set(rows.subarray(faint[i] * n, (faint[i] + 1) * n), i * n);
+        const y = (await wide.forward(float64Ops, x64, faint.length)).out;
+        for (let i = 0; i < faint.length; i++) out.set(y.subarray(i * m, (i + 1) * m), (s + faint[i]) * m);
+      }
     }
     return new Tensor(out, t.rows, this.outputs);
   }
+}
+
+/**
+ * The rows of a float32 forward pass (`c`, `n` rows of `model`) whose activations fell below
+ * float32's normal range at some layer ({@link ROW_FLOOR}): a model whose layers shrink what they
+ * are given (weights of 1e-8 or 1e-15, say) left them among the subnormals, which keep few bits or
+ * none, and a non-zero row embedded as another direction, or as zero, without a word. An exact
+ * zero counts when the layer's input row was not zero and its largest product was below the floor
+ * too (every product underflowed), not when a ReLU or a cancellation gave it.
+ */
+function faintRows(model: Encoder, c: EncoderCache, n: number): number[] {
+  const faint: number[] = [];
+  const weightPeak: number[] = [];
+  for (let r = 0; r < n; r++) {
+    for (let l = 0; l < c.layers.length; l++) {
+      const { x, out } = c.layers[l];
+      const m = rowPeak(out, r, out.length / n);
+      if (m >= ROW_FLOOR) continue;
+      const p = model.layers[l].parameters();
+      if (m === 0 && p.length > 0) {
+        weightPeak[l] ??= largestParameter([p[0]]);
+        if (!(rowPeak(x, r, x.length / n) * weightPeak[l] < ROW_FLOOR)) continue;
+      } else if (m === 0) continue;
+      faint.push(r);
+      break;
+    }
+  }
+  return faint;
+}
+
+/** The largest |value| of row `r` of `v`, rows `cols` wide. */
+function rowPeak(v: Vec, r: number, cols: number): number {
+  let m = 0;
+  for (let j = r * cols, end = j + cols; j < end; j++) {
+    const a = Math.abs(v[j]);
+    if (a > m) m = a;
+  }
+  return m;
 }
 
 /** What a saved file records of `e`'s architecture: `normalize`, then each layer, as text. */

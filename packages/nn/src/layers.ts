@@ -1,6 +1,14 @@
 import type { Activation } from '@cosinekit/core/backend';
 import { ACTIVATIONS, argError, columnSums as columnSums32, valueText } from '@cosinekit/core/backend';
-import { cacheRows, checkBoolean, checkLayerSize, checkPrecision, checkRowsOf, given } from './check.js';
+import {
+  cacheRows,
+  checkBoolean,
+  checkLayerSize,
+  checkPrecision,
+  checkRowsOf,
+  floats,
+  given,
+} from './check.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
 
@@ -238,15 +246,14 @@ export class DenseLayer implements Layer {
     const activation = given(spec.activation, 'linear');
     const init = given(spec.init, activation === 'relu' || activation === 'gelu' ? 'he' : 'xavier');
     checkLayerSize('createEncoder', 'units', inputs * units, `weights (${inputs} x ${units})`);
-    const make = (n: number): Vec => (precision === 'float64' ? new Float64Array(n) : new Float32Array(n));
-    const w = make(inputs * units);
+    const w = floats(precision, inputs * units, 'createEncoder', 'units', `weights (${inputs} x ${units})`);
     initWeights(w, init, inputs, units, rng, 'createEncoder');
     return new DenseLayer(
       inputs,
       units,
       activation,
       w,
-      make(spec.bias === false ? 0 : units),
+      floats(precision, spec.bias === false ? 0 : units, 'createEncoder', 'units', 'a bias'),
       'createEncoder',
     );
   }

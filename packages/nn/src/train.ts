@@ -5,8 +5,10 @@ import {
   checkSignal,
   describeType,
   errorText,
+  isAllocationFailure,
   isArrayArg,
   isCosineKitError,
+  orAbort,
   reading,
   valueText,
 } from '@cosinekit/core/backend';
@@ -20,6 +22,7 @@ import {
   given,
   HUGE,
   isA,
+  memoryError,
   nextTurn,
   promised,
   renamedError,
@@ -118,7 +121,10 @@ export interface TrainOptions {
    * Stops training when it fires: `train` rejects with `ABORTED` (the signal's reason as `cause`)
    * before the next step. The step running when it fires finishes, so the encoder (and a
    * classifier loss's class vectors) keep the weights of the last completed step; no best-epoch
-   * weights are restored and `onTrainEnd` is not called.
+   * weights are restored and `onTrainEnd` is not called. While `validate` or a callback of yours
+   * is pending (a promise it returned), `train` rejects as soon as the signal fires and leaves that
+   * promise to settle on its own, unread: a validation waiting on the network once held an aborted
+   * `train` for good.
    */
   signal?: AbortSignal;
 }
@@ -203,6 +209,15 @@ interface StepState {
 const SMALL_ROWS = 2 ** -32;
 
 async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Promise<unknown> {
+  // An allocation this process refused (a raw RangeError): a batch's activations and gradients
+  // grow with the sampler's batch size, the optimiser's moments with the model.
+  if (isAllocationFailure(e))
+    return memoryError(
+      e,
+      'train',
+      s.phase === 'kernels' || s.phase === 'loss' ? 'sampler' : s.phase,
+      `at batch ${s.batch} of epoch ${s.epoch} (${s.phase}); draw smaller batches (the sampler's batchSize) or train a smaller model`,
+    );
   // The caller's own code threw (a custom sampler, loss or optimiser, a callback, validate): named
   // as that argument of train, its error as the cause (it escaped raw).
   // The same for the caller's own dense algebra (`options.ops`), which the kernels phase runs.
@@ -585,7 +600,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
     for (const h of hooks) {
       if (!h.onEpochStart) continue;
       started = true;
-      await h.onEpochStart(epoch);
+      await orAbort('train', h.onEpochStart(epoch), options.signal);
     }
     // A NaN written here was blamed on the optimiser before any step had run.
     if (started) afterHook(params, own, 'callbacks', `before epoch ${epoch} (onEpochStart changed them)`);
@@ -629,14 +644,18 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
       for (const h of hooks) {
         if (!h.onBatchEnd) continue;
         called = true;
-        await h.onBatchEnd({
-          epoch,
-          epochs,
-          batch: batches - 1,
-          batches: perEpoch,
-          loss: stepLoss,
-          meanLoss: sum / batches,
-        });
+        await orAbort(
+          'train',
+          h.onBatchEnd({
+            epoch,
+            epochs,
+            batch: batches - 1,
+            batches: perEpoch,
+            loss: stepLoss,
+            meanLoss: sum / batches,
+          }),
+          options.signal,
+        );
       }
       // A callback that wrote NaN or Infinity into the weights was blamed on the optimiser at the
       // next step ("its learning rate is far too high"): one pass over them after the callbacks.
@@ -660,7 +679,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
     checkSignal('train', options.signal);
     const seconds = (performance.now() - t0) / 1000;
     at.phase = 'validate';
-    const metric = validate ? await validate(encoder, epoch) : undefined;
+    const metric = validate ? await orAbort('train', validate(encoder, epoch), options.signal) : undefined;
     // A NaN metric is never better nor worse: early stopping would act on nothing.
     if (metric !== undefined && typeof metric !== 'number')
       argError(
@@ -703,7 +722,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
     for (const h of hooks) {
       if (!h.onEpochEnd) continue;
       ended = true;
-      if ((await h.onEpochEnd(info)) === false) stop = true;
+      if ((await orAbort('train', h.onEpochEnd(info), options.signal)) === false) stop = true;
     }
     // After the last epoch's callbacks no step reads the weights again: a NaN written there once
     // came back from train as a NaN weight.
@@ -733,7 +752,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
   for (const h of hooks) {
     if (!h.onTrainEnd) continue;
     ended = true;
-    await h.onTrainEnd(result);
+    await orAbort('train', h.onTrainEnd(result), options.signal);
   }
   // The last hook of all: a NaN it writes would come back from train as a trained weight.
   if (ended) afterHook(params, own, 'callbacks', '(onTrainEnd changed them)');

@@ -3313,3 +3313,124 @@ describe('ArcFace near its class vector (found by a probe: the float32 gradient 
     }
   });
 });
+
+describe('a model whose layers shrink a row below float32 embeds it as float64 does (a probe: zero or another direction, without a word)', () => {
+  const kits = {
+    reference: () => createCosineKit({ backend: 'reference' }),
+    wasm: () => createCosineKit({ backend: createWasmBackend() }),
+  };
+  // Three dense layers, every weight scaled by `w`: the exact output of a row scaled by `s` is about
+  // w^3 s, below float32's normal range (1.2e-38) at every pair here, and 0 in float32 at the last.
+  const shrunk = (w: number) => {
+    const e = createEncoder({
+      inputs: 4,
+      layers: [{ units: 4 }, { units: 4 }, { units: 3 }],
+      normalize: true,
+      seed: 7,
+    });
+    for (const p of e.parameters())
+      p.forEach((v, i, a) => {
+        a[i] = v * w;
+      });
+    return e;
+  };
+  const exact = async (e: Encoder, row: number[]) => {
+    const y = (await e.clone('float64').forward(float64Ops, Float64Array.from(row), 1)).out;
+    return Array.from(y);
+  };
+  for (const [name, make] of Object.entries(kits)) {
+    it(`${name}: weights x1e-15 on a unit-scale row, x1e-8 on a row at 1e-30, x1e-12 on 2e-19, each a unit vector within 1e-6`, async () => {
+      const kit = make();
+      for (const [w, s] of [
+        [1e-15, 1],
+        [1e-8, 1e-30],
+        [1e-12, 2e-19],
+        [1e-3, 1],
+      ] as const) {
+        const e = shrunk(w);
+        const row = [1, -2, 0.5, 3].map((v) => v * s);
+        // Two ordinary rows around the faint one: only it is taken again, in its place.
+        const got = await e.embed(kit, [[0, 0, 0, 0], row, row.map((v) => -v)], 2);
+        const want = await exact(e, row);
+        expect(Math.hypot(...want)).toBeCloseTo(1, 12);
+        for (let j = 0; j < 3; j++) {
+          expect(Math.abs(got.data[3 + j]! - want[j]!)).toBeLessThan(1e-6);
+          expect(Math.abs(got.data[6 + j]! + want[j]!)).toBeLessThan(1e-6);
+        }
+        expect(Array.from(got.data.subarray(0, 3))).toEqual([0, 0, 0]);
+      }
+      await kit.dispose();
+    });
+  }
+
+  it('a row a ReLU layer zeroes stays zero (an ordinary model is not taken again)', async () => {
+    const kit = kits.reference();
+    const e = createEncoder({
+      inputs: 2,
+      layers: [{ units: 2, activation: 'relu', bias: false }, { units: 3 }],
+      seed: 1,
+    });
+    e.parameters()[0]!.set([1, 1, 1, 1]);
+    const got = await e.embed(kit, [
+      [-1, -2],
+      [1, 2],
+    ]);
+    expect(Array.from(got.data.subarray(0, 3))).toEqual([0, 0, 0]);
+    const want = await exact(e, [1, 2]);
+    for (let j = 0; j < 3; j++) expect(Math.abs(got.data[3 + j]! - want[j]!)).toBeLessThan(1e-6);
+    await kit.dispose();
+  });
+});
+
+describe('an allocation the process refuses is OUT_OF_MEMORY naming what to make smaller (a probe: a raw RangeError)', () => {
+  // A 1 x 1 image padded by 1000 through 256 filters: 1,025,024,256 values per row, within the
+  // 2^30 a layer may hold, with 256 weights. Five rows of it exceed the longest typed array (2^32),
+  // so the refusal comes at once, with nothing large allocated.
+  const wide = (pool: boolean) =>
+    createEncoder({
+      inputs: 1,
+      inputShape: [1, 1, 1],
+      layers: [
+        { type: 'conv2d', filters: 256, kernel: 1, padding: 1000 },
+        ...(pool ? [{ type: 'maxPool2d' as const, size: 2001 }] : []),
+      ],
+      seed: 1,
+    });
+  const five = [[1], [2], [3], [4], [5]];
+
+  it("embed: the embeddings themselves name 'x', a batch's activations name 'batchSize'", async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    await expect(wide(false).embed(kit, five)).rejects.toMatchObject({
+      code: 'OUT_OF_MEMORY',
+      op: 'embed',
+      arg: 'x',
+      cause: expect.any(RangeError),
+    });
+    const e = wide(true);
+    expect(e.outputs).toBe(256);
+    await expect(e.embed(kit, five)).rejects.toMatchObject({
+      code: 'OUT_OF_MEMORY',
+      op: 'embed',
+      arg: 'batchSize',
+    });
+    await kit.dispose();
+  });
+
+  it("train: a batch's activations name the sampler", async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const x = Float32Array.from({ length: 10 }, (_, i) => i + 1);
+    const run = train({
+      kernels: kit,
+      encoder: wide(true),
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler(
+        { x, rows: 10, cols: 1, labels: [0, 1, 2, 3, 4, 0, 1, 2, 3, 4] },
+        { batchSize: 5 },
+      ),
+      optimizer: sgd(),
+      epochs: 1,
+    });
+    await expect(run).rejects.toMatchObject({ code: 'OUT_OF_MEMORY', op: 'train', arg: 'sampler' });
+    await kit.dispose();
+  });
+});

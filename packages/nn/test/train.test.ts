@@ -456,6 +456,27 @@ describe('train beside other calls on the same model (found by a probe: each gav
     await expect(run).rejects.toMatchObject({ code: 'ABORTED', op: 'train' });
     expect(ended).toBe(false);
   });
+
+  it('an abort while validate or a callback of the caller is pending rejects at once (a probe: it waited for good)', async () => {
+    for (const name of ['onEpochStart', 'onBatchEnd', 'validate', 'onEpochEnd', 'onTrainEnd']) {
+      const ctl = new AbortController();
+      let called = false;
+      // Never settles; the signal fires once it is pending.
+      const hook = () => {
+        called = true;
+        setTimeout(() => ctl.abort(new Error(`stop during ${name}`)), 0);
+        return new Promise<never>(() => undefined);
+      };
+      const extra = name === 'validate' ? { validate: hook } : { callbacks: { [name]: hook } };
+      const run = train(opts(makeEncoder(), 1, { epochs: 1, signal: ctl.signal, ...extra }));
+      await expect(run, name).rejects.toMatchObject({
+        code: 'ABORTED',
+        op: 'train',
+        cause: { message: `stop during ${name}` },
+      });
+      expect(called, name).toBe(true);
+    }
+  });
 });
 
 describe('weights a hook leaves non-finite after the last step', () => {
