@@ -3,7 +3,8 @@
  * streaming, in the format `Corpus.save()` writes (versioned, checksummed).
  *
  * A save writes one segment's stored rows at a time to a temporary file, then moves it onto the
- * name, so a failed save leaves the file as it was and no reader sees it half written. A load reads the
+ * name, so a failed save leaves the file as it was and no reader sees it half written. Saves of one
+ * name at once each finish: their moves onto it take turns, and the last to move wins. A load reads the
  * file a segment at a time and makes each resident before reading the next. Works on the main
  * thread and in workers.
  *
@@ -105,6 +106,39 @@ async function directoryOf(op: string, o: OpfsLocation): Promise<FileSystemDirec
   }
 }
 
+type MovableHandle = FileSystemFileHandle & { move(name: string): Promise<void> };
+
+/** Each name's last move in this page or worker: the next save's move onto the name waits for it. */
+const moves = new Map<string, Promise<void>>();
+
+/**
+ * Moves `handle` onto `name`, after any other save of this page or worker to that name has moved
+ * its file, and again a few times while the browser says the name is locked (another page's
+ * save moving onto it): two saves of one name at once failed with `NoModificationAllowedError`
+ * ("a destination which is locked") where one of them was meant to win.
+ */
+function moveOnto(handle: MovableHandle, name: string): Promise<void> {
+  const turn = (moves.get(name) ?? Promise.resolve()).then(async () => {
+    for (let wait = 4; ; wait *= 2) {
+      try {
+        return await handle.move(name);
+      } catch (e) {
+        if ((e as { name?: unknown } | null)?.name !== 'NoModificationAllowedError' || wait > 512) throw e;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  });
+  const settled = turn.then(
+    () => undefined,
+    () => undefined,
+  );
+  moves.set(name, settled);
+  void settled.then(() => {
+    if (moves.get(name) === settled) moves.delete(name);
+  });
+  return turn;
+}
+
 const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : errorText(e));
 
 /**
@@ -181,7 +215,7 @@ export async function saveCorpusOpfs(
     w = undefined;
     await writable.close();
     if (part !== undefined) {
-      await (handle as FileSystemFileHandle & { move(name: string): Promise<void> }).move(name);
+      await moveOnto(handle as MovableHandle, name);
       part = undefined;
     }
     return n;
