@@ -432,6 +432,7 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
         ...(backend === undefined ? {} : { backend }),
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
         fallback: onFallback !== undefined,
+        key: thread.key,
       }),
     );
     await Promise.race([thread.ready, late]);
@@ -950,6 +951,8 @@ interface Thread {
   readonly given: boolean;
   /** Removes this thread's listeners from the worker and leaves it running (it serves another kit). */
   detach(): void;
+  /** This start's key: only the `ready` or refusal carrying it is this start's. */
+  readonly key: string;
 }
 
 interface NodeWorker extends WorkerLike {
@@ -1046,7 +1049,9 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     readyOk = ok;
     readyFail = fail;
   });
+  const key = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}`;
   const thread: Thread = {
+    key,
     started,
     ready,
     post: (m, transfer) => w.postMessage(m, transfer ?? []),
@@ -1092,10 +1097,14 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     // Only this package's messages are read: a script of your own may post others (null once
     // threw in this thread's listener and ended the process).
     if (typeof m !== 'object' || m === null || typeof (m as { t?: unknown }).t !== 'string') return;
+    // Another start's answer on a shared worker (its `ready`, or its refusal) is not this one's.
+    const mine = (m as { key?: unknown }).key === undefined || (m as { key?: unknown }).key === key;
     if (m.t === 'hello') hello();
-    else if (m.t === 'ready') readyOk();
-    else if (m.t === 'fail' && m.id === 0) readyFail(fromWire(m.error));
-    else {
+    else if (m.t === 'ready') {
+      if (mine) readyOk();
+    } else if (m.t === 'fail' && m.id === 0) {
+      if (mine) readyFail(fromWire(m.error));
+    } else {
       try {
         thread.onMessage(m);
       } catch {

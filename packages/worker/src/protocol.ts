@@ -8,7 +8,15 @@ import { errorText } from '@cosinekit/core/backend';
 
 /** Messages from the calling thread to the worker. */
 export type ToWorker =
-  | { t: 'init'; modules: string[]; backend?: string; timeoutMs?: number; fallback: boolean }
+  | {
+      t: 'init';
+      modules: string[];
+      backend?: string;
+      timeoutMs?: number;
+      fallback: boolean;
+      /** This start's own key, which the worker's `ready` or refusal carries back (see {@link FromWorker}). */
+      key?: string;
+    }
   | {
       t: 'call';
       id: number;
@@ -28,9 +36,14 @@ export type ToWorker =
 /** Messages from the worker to the calling thread. */
 export type FromWorker =
   | { t: 'hello' }
-  | { t: 'ready' }
+  /**
+   * `ready` and a start's failure (`fail` with id 0) carry the `key` of the `init` they answer:
+   * every kit started on one worker hears them, and two started at once each took the first
+   * `ready` as theirs and shared the worker's answers.
+   */
+  | { t: 'ready'; key?: string }
   | { t: 'done'; id: number; value: unknown; rows?: number }
-  | { t: 'fail'; id: number; error: WireError; rows?: number }
+  | { t: 'fail'; id: number; error: WireError; rows?: number; key?: string }
   | { t: 'progress'; id: number; rows: number }
   | { t: 'pull'; id: number }
   | { t: 'stop'; id: number }

@@ -257,6 +257,7 @@ export async function serveKit(): Promise<void> {
           port.post({
             t: 'fail',
             id: 0,
+            key: m.key,
             error: toWire(
               new CosineKitError(
                 'INVALID_ARGUMENT',
@@ -271,9 +272,9 @@ export async function serveKit(): Promise<void> {
         void init(m).then(
           (k) => {
             kit = k;
-            port.post({ t: 'ready' });
+            port.post({ t: 'ready', key: m.key });
           },
-          (e) => port.post({ t: 'fail', id: 0, error: toWire(e) }),
+          (e) => port.post({ t: 'fail', id: 0, key: m.key, error: toWire(e) }),
         );
         return;
       case 'call':

@@ -1597,6 +1597,28 @@ describe('found by a second probe (a filter dropped, a crash, hangs, raw throws)
     k.dispose();
   });
 
+  it("three kits started at once on one worker: one starts, two are refused (a probe: all started and took each other's answers)", async () => {
+    for (const wait of [0, 300]) {
+      const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const tries = await Promise.allSettled(
+        [0, 1, 2].map(() => createWorkerKit({ worker: w, backend: 'reference' })),
+      );
+      const kits = tries.flatMap((t) => (t.status === 'fulfilled' ? [t.value] : []));
+      expect(kits.length, `after ${wait} ms`).toBe(1);
+      for (const t of tries)
+        if (t.status === 'rejected')
+          expect(t.reason).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'createWorkerKit', arg: 'worker' });
+      // Its answers are its own, called many at a time.
+      const norms = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => kits[0]!.rowNorms([[3 * (i + 1), 4 * (i + 1)]])),
+      );
+      expect(norms.map((n) => n[0])).toEqual(Array.from({ length: 20 }, (_, i) => 5 * (i + 1)));
+      expect(w.listenerCount('message')).toBe(1);
+      kits[0]!.dispose();
+    }
+  });
+
   it('errors as core gives them: rows before what cannot cross, an uncloneable k is INVALID_K, an out detached or disposed while the call runs is DISPOSED', async () => {
     const R = [
       [1, 2, 3],
