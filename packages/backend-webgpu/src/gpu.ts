@@ -47,11 +47,30 @@ type DawnModule = { create(flags: string[]): WebGpuEntry; globals: Record<string
 
 let dawn: Promise<WebGpuEntry> | null = null;
 
+/** Said with "no adapter" where Dawn was loaded on a Node worker thread without `EGL_PLATFORM`. */
+let eglHint = '';
+
+/** Whether this runs on a Node worker thread (whose `process.env` is a copy of its own). */
+async function onWorkerThread(): Promise<boolean> {
+  try {
+    const name = 'node:worker_threads';
+    return !((await import(/* @vite-ignore */ name)) as { isMainThread: boolean }).isMainThread;
+  } catch {
+    return false;
+  }
+}
+
 /** Dawn in Node: headless OpenGL ES on Mesa (llvmpipe when there is no GPU), compatibility level. */
 async function dawnEntry(): Promise<WebGpuEntry> {
   const proc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process;
-  // Without a display, Mesa's EGL needs the surfaceless platform; set before Dawn loads EGL.
-  if (proc && proc.env.EGL_PLATFORM === undefined) proc.env.EGL_PLATFORM = 'surfaceless';
+  // Without a display, Mesa's EGL needs the surfaceless platform; set before Dawn loads EGL. On a
+  // worker thread this sets the thread's copy, which Dawn (native code) never reads.
+  if (proc && proc.env.EGL_PLATFORM === undefined) {
+    proc.env.EGL_PLATFORM = 'surfaceless';
+    if (await onWorkerThread())
+      eglHint =
+        " (on a Node worker thread Dawn reads the process's environment, not the thread's copy: set EGL_PLATFORM=surfaceless on the main thread before the worker starts, or export it; @cosinekit/worker does so for 'webgpu')";
+  }
   let mod: DawnModule;
   try {
     // A variable specifier keeps bundlers from pulling Dawn (a native addon) into browser builds.
@@ -115,7 +134,7 @@ export async function openDevice(
   } else {
     compatibility = (adapter as unknown as { featureLevel?: string }).featureLevel === 'compatibility';
   }
-  if (!adapter) throw new WebGpuUnavailable(`${source} offers no WebGPU adapter on this machine`);
+  if (!adapter) throw new WebGpuUnavailable(`${source} offers no WebGPU adapter on this machine${eglHint}`);
   const requiredLimits: Record<string, number> = {};
   for (const name of USED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
   const requiredFeatures: GPUFeatureName[] = [];

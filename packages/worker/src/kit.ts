@@ -387,6 +387,11 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
       `Argument 'backends' passed to '${op}' must be an array of backend names or module URLs.`,
       { op, arg: 'backends' },
     );
+  // Dawn (the webgpu backend in Node) reads EGL_PLATFORM from the process's environment, and a
+  // worker thread's process.env is a copy of its own: the backend's own setting there never reached
+  // Dawn, and the worker fell back to the reference. Set here, on the calling thread, as the backend
+  // sets it where it runs on the calling thread.
+  if (modules.some((m) => m === 'webgpu' || m?.includes('backend-webgpu'))) surfacelessEgl();
   // Checked here, so the error names createWorkerKit (the worker's createCosineKit named itself).
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0))
     throw new CosineKitError(
@@ -451,6 +456,15 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
 }
 
 const KITS = new WeakMap<WorkerKit, Kit>();
+
+/** In Node without a display setting: `EGL_PLATFORM=surfaceless`, in the process's environment. */
+function surfacelessEgl(): void {
+  const proc = (
+    globalThis as { process?: { versions?: { node?: string }; env: Record<string, string | undefined> } }
+  ).process;
+  if (proc?.versions?.node !== undefined && proc.env.EGL_PLATFORM === undefined)
+    proc.env.EGL_PLATFORM = 'surfaceless';
+}
 
 /**
  * @internal How many corpora `kit`'s worker still holds (a leak check for tests: a disposed corpus,

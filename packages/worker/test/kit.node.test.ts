@@ -2043,3 +2043,52 @@ describe('found by a probe of the worker package (each failed before its fix)', 
     expect((b as Error).cause).toBeInstanceOf(RangeError);
   });
 });
+
+describe("'webgpu' in a worker, in a process started without EGL_PLATFORM", () => {
+  // Each case runs in a child process whose environment lacks EGL_PLATFORM, as a fresh shell's:
+  // Dawn reads the process's environment, which the webgpu backend cannot set from a worker thread.
+  // A script file, not `-e`: a worker inherits the process's flags, and `--input-type` ended it.
+  const run = async (code: string): Promise<string> => {
+    const { execFile } = await import('node:child_process');
+    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'cosinekit-egl-'));
+    const file = join(dir, 'case.mjs');
+    await writeFile(file, code);
+    const env = { ...process.env };
+    delete env.EGL_PLATFORM;
+    try {
+      return await new Promise((resolve, reject) =>
+        execFile(process.execPath, [file], { env, timeout: 50_000 }, (e, stdout) =>
+          e ? reject(e) : resolve(stdout.trim().split('\n').at(-1) ?? ''),
+        ),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  const dist = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+
+  it('runs on WebGPU where the calling thread could (a probe: it fell back to the reference)', async () => {
+    const here = await run(`
+      const { createWebGpuBackend } = await import(${dist('../../backend-webgpu/dist/index.js')});
+      const b = createWebGpuBackend();
+      console.log(await b.init().then(() => 'webgpu', (e) => 'none: ' + e.message));
+      await b.dispose();
+      process.exit(0);`);
+    if (here !== 'webgpu') {
+      console.log(`[worker] webgpu-in-a-worker case skipped: no WebGPU device on this machine (${here})`);
+      return;
+    }
+    const there = await run(`
+      const { createWorkerKit } = await import(${dist('../dist/index.js')});
+      const k = await createWorkerKit({ backends: ['webgpu'], backend: 'webgpu' });
+      const info = await k.ready();
+      const r = await k.cosineMatrix([[1, 0, 0]], [[3, 4, 0], [0, 0, 2]]);
+      console.log(info.backend + ' ' + Array.from(r.data).join(','));
+      k.dispose();
+      process.exit(0);`);
+    expect(there).toBe('webgpu 0.6000000238418579,0');
+  });
+});
