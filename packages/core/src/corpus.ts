@@ -17,7 +17,7 @@ import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { pickRows } from './kernels/through-ties.js';
 import { TopKSelector } from './kernels/top-k-selector.js';
-import { checkOut, type MatrixOptions, outFailure } from './out.js';
+import { checkOut, checkOutKept, type MatrixOptions, outFailure, outLength } from './out.js';
 import { SearchResult } from './search-result.js';
 import { gatherStored, MAX_IDS, MAX_ORDINAL, normalisedF32, tooManyIds } from './stored.js';
 import { describeType, intact, Tensor, type TensorInput, toTensor, valueText } from './tensor.js';
@@ -525,12 +525,14 @@ export class Corpus {
     } catch (e) {
       return Promise.reject(e);
     }
+    const given = outLength(options.out);
     return this.#run(
       'similarity',
       queries,
       async (q) => {
         checkSignal('similarity', signal);
         const n = this.#live;
+        checkOutKept('similarity', options.out, given);
         const mine = checkOut('similarity', options, q.rows, n, [['queries', queries]]);
         try {
           const step = signal ? this.#blockRows(q) : q.rows;

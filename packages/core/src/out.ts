@@ -58,6 +58,35 @@ export function checkOut(
   return new Float32Array(plain.buffer, plain.byteOffset, plain.length);
 }
 
+/**
+ * How many values `out` holds now (a Float32Array's, a live Tensor's), or undefined for anything
+ * else: read when a queued call is made, so {@link checkOutKept} can tell an output the caller
+ * transferred or shrank while the call waited from one of the wrong shape.
+ */
+export function outLength(out: unknown): number | undefined {
+  try {
+    const d = out instanceof Tensor ? (out.disposed ? undefined : out.data) : out;
+    return d instanceof Float32Array && d.buffer.byteLength > 0 ? d.length : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses (`DISPOSED` naming `options.out`) an output that held `given` values when `op` was called
+ * and holds fewer now, when the queued call runs: it was transferred or shrunk meanwhile, which
+ * the shape check then blamed on the caller's argument ("must hold the 64 x 3000 result, got 0").
+ */
+export function checkOutKept(op: string, out: unknown, given: number | undefined): void {
+  if (given !== undefined && (outLength(out) ?? 0) < given)
+    argError(
+      'DISPOSED',
+      op,
+      'options.out',
+      'was transferred (detached), shrunk or disposed while the call waited: its answer has nowhere to go.',
+    );
+}
+
 /** True for a buffer whose length can change: a resizable ArrayBuffer or a growable SharedArrayBuffer. */
 export function lengthCanChange(b: ArrayBufferLike): boolean {
   const r = b as { resizable?: unknown; growable?: unknown };

@@ -249,6 +249,46 @@ describe('an out detached or shrunk right after the call (found by a probe: it r
       kit.dispose();
     }
   });
+
+  it('corpus.similarity: DISPOSED too, not the wrong-shape SHAPE_MISMATCH it said for a shrunk out (a probe)', async () => {
+    type Resizable = ArrayBuffer & { resize(n: number): void };
+    const [Q, N, d] = [64, 3000, 8];
+    const values = (n: number, seed: number) =>
+      Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed));
+    const kit = createCosineKit({ backend: 'reference' });
+    const corpus = await kit.corpus(new Tensor(Float32Array.from(values(N * d, 1)), N, d));
+    const q = new Tensor(Float32Array.from(values(Q * d, 2)), Q, d);
+    // A view of the result's length over a buffer that can shrink, shrunk right after the call.
+    const resizable = () => {
+      const buffer = new (
+        ArrayBuffer as unknown as new (
+          n: number,
+          o: { maxByteLength: number },
+        ) => Resizable
+      )(Q * N * 4, { maxByteLength: Q * N * 4 });
+      return [new Float32Array(buffer, 0, Q * N), buffer] as const;
+    };
+    const [view, buffer] = resizable();
+    const p1 = corpus.similarity(q, { out: view });
+    buffer.resize(16);
+    const detached = new Float32Array(Q * N);
+    const p2 = corpus.similarity(q, { out: detached });
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    for (const [what, p] of [
+      ['shrunk', p1],
+      ['transferred', p2],
+    ] as const)
+      await expect(p, what).rejects.toMatchObject({ code: 'DISPOSED', op: 'similarity', arg: 'options.out' });
+    // One of the wrong size when called is still the caller's shape; one left alone holds the answer.
+    await expect(corpus.similarity(q, { out: new Float32Array(Q * N - 1) })).rejects.toMatchObject({
+      code: 'SHAPE_MISMATCH',
+      arg: 'options.out',
+    });
+    const kept = new Float32Array(Q * N);
+    expect((await corpus.similarity(q, { out: kept })).data).toBe(kept);
+    expect(Array.from(kept)).toEqual(Array.from((await corpus.similarity(q)).data));
+    kit.dispose();
+  });
 });
 
 describe("a backend's answer whose length getter lies (found by a probe)", () => {
