@@ -62,7 +62,8 @@ export interface CosineKitOptions {
    * where a backend lacks it): the rest of the kit stays on its backend. Defaults to one
    * `console.warn` per backend and reason, because a silent fallback hides why things are slow.
    * One that throws fails the call that fell back with `INVALID_ARGUMENT` naming `onFallback`, its
-   * error as `cause`. A promise it returns (an async logger's) is not waited for; its rejection is
+   * error as `cause`; that call alone: the kit has fallen back, and calls beside it and after it
+   * run there. A promise it returns (an async logger's) is not waited for; its rejection is
    * reported with `console.warn`, never thrown at you or left unhandled.
    */
   onFallback?: (backend: string, reason: string) => void;
@@ -326,7 +327,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
   );
 
   const start = (): Promise<CheckedKernels> => {
-    starting ??= (async () => {
+    if (starting) return starting;
+    /** What `onFallback` threw while the registry fell back: the call that started the kit fails with it. */
+    let hookFailed: { error: unknown } | undefined;
+    starting = (async () => {
       const b = options.backend;
       if (b !== undefined && typeof b !== 'string') {
         // Its name as checked when the kit was made: a getter is not read again for messages.
@@ -357,7 +361,19 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         try {
           // Bounded per backend by the registry (a start that hangs is skipped for the next best),
           // with the same bound as a backend object's init.
-          backendObj = await getBackend(b, onFallback, initBound(timeoutMs));
+          // The hook's throw fails the call that started the kit, not the start: kept, it failed
+          // every later call too, the hook never called again (the worker kit fails one call).
+          backendObj = await getBackend(
+            b,
+            (name, reason) => {
+              try {
+                onFallback(name, reason);
+              } catch (e) {
+                hookFailed ??= { error: e };
+              }
+            },
+            initBound(timeoutMs),
+          );
         } catch (err) {
           // The registry's errors name its own argument; the caller passed this kit's `backend`.
           if (isCosineKitError(err) && err.op === 'getBackend')
@@ -393,7 +409,10 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       );
       return checked;
     })();
-    return starting;
+    return starting.then((k) => {
+      if (hookFailed) throw hookFailed.error;
+      return k;
+    });
   };
 
   /**

@@ -148,6 +148,24 @@ describe('kit', () => {
       cause: expect.objectContaining({ message: 'my logger failed' }),
     });
     thrower.dispose();
+    // Only that call: calls made beside it and after it run on the backend fallen back to (every
+    // call failed for good, the hook never called again, where the worker kit failed one: a probe).
+    let hiccups = 0;
+    const once = createCosineKit({
+      onFallback: () => {
+        if (++hiccups === 1) throw new Error('one hiccup');
+      },
+    });
+    const first = await Promise.allSettled([once.rowNorms([[3, 4]]), once.rowNorms([[6, 8]]), once.ready()]);
+    expect(first.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { arg?: string }).arg))).toEqual([
+      'onFallback',
+      'ok',
+      'ok',
+    ]);
+    expect(Array.from(await once.rowNorms([[5, 12]]))).toEqual([13]);
+    expect((await once.ready()).backend).toBe('reference');
+    expect(hiccups).toBe(1);
+    once.dispose();
     // An answer whose `then` getter throws is the hook failing too (it escaped raw: a review).
     const odd = createCosineKit({
       onFallback: () =>
