@@ -78,7 +78,7 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
   };
   /** Rows as the GPU can read them: tiny rows scaled up by powers of two (see `lifted`). */
   const up = (e: Engine, x: Matrix): Matrix => lifted(e, x).x;
-  const kernels: Kernels = {
+  const table: Kernels = {
     rowNorms: (x, out) => {
       const e = open('rowNorms');
       const { x: y, scale } = lifted(e, x);
@@ -121,6 +121,18 @@ export function createGpujsBackend(options: GpujsBackendOptions = {}): Backend {
     readCorpus: (c) => readCorpus(open('readCorpus'), c),
     importCorpus: (s) => importCorpus(open('importCorpus'), s),
   };
+  // Every kernel refuses to run on, and to answer from, a lost GL context (see checkContext).
+  const kernels = Object.fromEntries(
+    Object.entries(table).map(([name, f]) => [
+      name,
+      (...args: unknown[]) => {
+        engine?.checkContext(name);
+        const r = (f as (...a: unknown[]) => unknown)(...args);
+        engine?.checkContext(name);
+        return r;
+      },
+    ]),
+  ) as unknown as Kernels;
   return {
     name: GPUJS_BACKEND_NAME,
     kernels,

@@ -178,6 +178,30 @@ export class Engine {
       );
   }
 
+  /**
+   * Refuses (`UNSUPPORTED` naming `backend`) a call once this engine's GL context is lost: the
+   * browser takes a context back on a GPU reset or driver crash, or when a page holds too many
+   * (Chromium drops the oldest past 16), and a lost context reads back zeros, which passed every
+   * check as cosines of 0 ranked by index. Nothing here can restore the textures it held.
+   */
+  checkContext(kernel: string): void {
+    if (!this.textures) return;
+    let lost: boolean;
+    try {
+      const gl = (this.gpu as unknown as { context: WebGLRenderingContext | null }).context;
+      lost = gl?.isContextLost?.() === true;
+    } catch {
+      lost = true;
+    }
+    if (lost)
+      argError(
+        'UNSUPPORTED',
+        kernel,
+        'backend',
+        'is gpu.js on a WebGL context the browser has taken back (a GPU reset, or too many WebGL contexts on the page): its answers would be zeros, and its resident corpora went with it. Dispose this backend and its kit, and make another.',
+      );
+  }
+
   /** Number of compiled kernels: one per kernel and shape family (the baked constants). */
   get kernelCount(): number {
     return this.#kernels.size;
