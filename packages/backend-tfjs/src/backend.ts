@@ -186,7 +186,18 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
         if (engine === 'wasm' && wasmAbort !== undefined) wasmAborted(kernel, wasmAbort);
         await activate(tf, engine);
         try {
-          return await fn(tf);
+          if (engine !== 'webgl') return await fn(tf);
+          // A WebGL context the browser took back reads back zeros, and tfjs's fences on it never
+          // complete: refused before the kernel, while it runs, and before its answer is given.
+          lostContext(tf, kernel);
+          const r = await Promise.race([
+            fn(tf),
+            whenLost(tf).then(() => {
+              throw lostError(kernel);
+            }),
+          ]);
+          lostContext(tf, kernel);
+          return r;
         } catch (e) {
           if (engine === 'wasm' && isAbort(e)) {
             wasmAbort = e;
@@ -305,6 +316,48 @@ function webglRenderer(tf: Tfjs): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The WebGL context tfjs-webgl draws on, where it has one. */
+function glOf(tf: Tfjs): WebGLRenderingContext | undefined {
+  return (tf.backend() as { gpgpu?: { gl?: WebGLRenderingContext } }).gpgpu?.gl;
+}
+
+/** The error for a kernel on a lost WebGL context: `UNSUPPORTED` naming `backend`. */
+function lostError(kernel: string): CosineKitError {
+  return argErrorOf(
+    'UNSUPPORTED',
+    kernel,
+    'backend',
+    'is tfjs-webgl on a WebGL context the browser has taken back (a GPU reset, or too many WebGL contexts on the page): its answers would be zeros, and its resident corpora went with it. Dispose this backend and its kit, and make another.',
+  );
+}
+
+/** Throws {@link lostError} when tfjs's WebGL context is lost. */
+function lostContext(tf: Tfjs, kernel: string): void {
+  let lost: boolean;
+  try {
+    lost = glOf(tf)?.isContextLost() === true;
+  } catch {
+    lost = true;
+  }
+  if (lost) throw lostError(kernel);
+}
+
+/** Per canvas: settles when its context is lost (a kernel running then never settled). */
+const losses = new WeakMap<object, Promise<void>>();
+
+function whenLost(tf: Tfjs): Promise<void> {
+  const canvas = glOf(tf)?.canvas as (EventTarget & object) | undefined;
+  if (!canvas || typeof canvas.addEventListener !== 'function') return new Promise<void>(() => undefined);
+  let p = losses.get(canvas);
+  if (!p) {
+    p = new Promise<void>((resolve) =>
+      canvas.addEventListener('webglcontextlost', () => resolve(), { once: true }),
+    );
+    losses.set(canvas, p);
+  }
+  return p;
 }
 
 /** A value as an error message shows it: strings quoted, so '4' is not read as 4. */
