@@ -317,7 +317,14 @@ export function vectorOf(value: DeviceValue): Float32Array {
   return v as Float32Array;
 }
 
-const hasDom = (): boolean => typeof document !== 'undefined' && typeof window !== 'undefined';
+/**
+ * A browser's page or worker: a DOM, or no Node. A Web Worker has no `document` (it draws on an
+ * OffscreenCanvas), and was taken for Node: its 'auto' never tried WebGL2, which works there, and
+ * told the user to start an X server.
+ */
+const hasDom = (): boolean =>
+  (typeof document !== 'undefined' && typeof window !== 'undefined') ||
+  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node !== 'string';
 
 /** The order `'auto'` tries modes in: GL first, then gpu.js's webasm, then its cpu mode. */
 export function autoOrder(): RunMode[] {
