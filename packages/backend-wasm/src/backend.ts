@@ -519,7 +519,7 @@ export async function startThreaded(
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const rt = new WasmRuntime(instance, variant, tuning, memory, module);
-  rt.pool = await HelperPool.start(threads - 1, module, memory, cancelled);
+  rt.pool = await HelperPool.start(threads - 1, module, memory, cancelled, tuning.helperStartMs);
   return rt;
 }
 
@@ -541,7 +541,7 @@ function threadedShard(
   // could finish starting, nor be stopped, before the loop let go (400 cycles: 411 threads, 3.4 GB).
   setTimeout(() => {
     if (rt.disposed) return;
-    HelperPool.start(threads - 1, module, memory, () => rt.disposed).then(
+    HelperPool.start(threads - 1, module, memory, () => rt.disposed, tuning.helperStartMs).then(
       (pool) => {
         if (rt.disposed) pool.dispose();
         else rt.pool = pool;

@@ -258,6 +258,7 @@ export class HelperPool {
     module: WebAssembly.Module,
     memory: WebAssembly.Memory,
     cancelled: () => boolean = () => false,
+    limitMs = Number.POSITIVE_INFINITY,
   ): Promise<HelperPool> {
     const workers: HelperWorker[] = [];
     const controls: SharedArrayBuffer[] = [];
@@ -275,7 +276,7 @@ export class HelperPool {
           pair.port1.unref?.();
           ports!.push(pair.port1);
         }
-        workers.push(await spawn(init));
+        workers.push(await spawn(init, limitMs));
         controls.push(control);
       }
       // Cancelled while the last one started: none is handed back running.
@@ -498,30 +499,75 @@ async function messageChannel(): Promise<(() => { port1: Port; port2: unknown })
   return () => new MessageChannel();
 }
 
-/** Starts one helper and resolves once it has instantiated the module. */
-async function spawn(init: ControlInit): Promise<HelperWorker> {
+/**
+ * Starts one helper and resolves once it has instantiated the module; past `limitMs` (a script
+ * that never arrives) it is stopped and the start fails, so the backend runs on one thread.
+ */
+async function spawn(init: ControlInit, limitMs: number): Promise<HelperWorker> {
   if (isNode()) {
     const name = 'node:worker_threads';
     const { Worker } = (await import(/* @vite-ignore */ name)) as { Worker: new (url: URL) => NodeWorker };
     const w = new Worker(workerUrl());
     // A helper blocks in Atomics.wait between calls: it must not keep the process alive.
     w.unref();
-    await new Promise<void>((resolve, reject) => {
+    const up = new Promise<void>((resolve, reject) => {
       w.once('message', () => resolve());
       w.once('error', (e) => reject(e));
       w.once('exit', () => reject(new Error('the helper thread exited during start-up')));
       w.postMessage(init, init.port === undefined ? [] : [init.port]);
     });
+    await withinLimit(up, limitMs, () => void w.terminate());
     return w;
   }
   const W = (globalThis as unknown as { Worker: new (url: URL, o: { type: 'module' }) => BrowserWorker })
     .Worker;
   const w = new W(workerUrl(), { type: 'module' });
-  await new Promise<void>((resolve, reject) => {
+  const up = new Promise<void>((resolve, reject) => {
     w.onmessage = () => resolve();
-    w.onerror = (e) => reject(new Error(`the helper thread failed to start: ${String(e)}`));
+    w.onerror = (e) => reject(new Error(`the helper thread failed to start: ${startFailure(e)}`));
     w.postMessage(init);
   });
+  await withinLimit(up, limitMs, () => void w.terminate());
   w.onmessage = null;
   return w;
+}
+
+/** `p`, or a failure once `limitMs` has passed (`stop` then runs). */
+async function withinLimit(p: Promise<void>, limitMs: number, stop: () => void): Promise<void> {
+  if (!(limitMs < MAX_TIMER_MS)) return p;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(new Error(`the helper thread did not start within ${limitMs} ms (tuning.helperStartMs)`)),
+          limitMs,
+        );
+      }),
+    ]);
+  } catch (e) {
+    stop();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Longest delay a timer takes (2^31 - 1 ms); past it there is no bound. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * What a browser says of a worker that failed to start, in words: an `ErrorEvent`'s message and
+ * place, or for a script that could not be loaded (a plain `Event`, no message: it read "[object
+ * Event]") which script and what to check.
+ */
+function startFailure(e: unknown): string {
+  const ev = e as { message?: unknown; filename?: unknown; lineno?: unknown };
+  if (typeof ev?.message === 'string' && ev.message.length > 0)
+    return typeof ev.filename === 'string' && ev.filename.length > 0
+      ? `${ev.message} (${ev.filename}:${String(ev.lineno)})`
+      : ev.message;
+  return `its script (${workerUrl().href}) could not be loaded: check that it is served, and with the Cross-Origin-Embedder-Policy the page has`;
 }

@@ -70,6 +70,13 @@ export interface EngineTuning {
    * scans the float32 rows (always re-ranks); `Infinity` always does.
    */
   rescoreWeight: number;
+  /**
+   * How long, in milliseconds, one helper thread may take to start (load its script and
+   * instantiate the module) before the backend gives up on its helpers and runs on one thread,
+   * saying why in `describe().threadsNote` (default 20,000; `Infinity` waits for ever). A helper
+   * script that never arrived held `init()` until the kit gave up on the whole backend.
+   */
+  helperStartMs: number;
 }
 
 /**
@@ -103,6 +110,9 @@ const TOUCH_BYTES = 8 * 1024 * 1024;
  */
 const SPARSE_DENSITY = 0.25;
 
+/** Default {@link EngineTuning.helperStartMs}: well within the kit's 60 s bound on a backend's start. */
+const HELPER_START_MS = 20_000;
+
 /**
  * Default tiles. Plain SIMD: 4x2 is 8 accumulators + 6 loads + 1 temporary for the separate
  * multiply = 15 registers. Relaxed: 3x3 is 9 accumulators + 6 loads, enough independent chains to
@@ -119,6 +129,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     sharedResultBytes: SHARED_RESULT_BYTES,
     sparseDensity: SPARSE_DENSITY,
     rescoreWeight: 1,
+    helperStartMs: HELPER_START_MS,
   },
   relaxed: {
     tile: '3x3',
@@ -130,6 +141,7 @@ export const DEFAULT_TUNING: Record<WasmVariant, EngineTuning> = {
     sharedResultBytes: SHARED_RESULT_BYTES,
     sparseDensity: SPARSE_DENSITY,
     rescoreWeight: 1,
+    helperStartMs: HELPER_START_MS,
   },
 };
 
@@ -187,6 +199,7 @@ export function checkTuning(tuning: EngineTuning): number {
     'sharedResultBytes',
     'touchBytes',
     'rescoreWeight',
+    'helperStartMs',
   ] as const) {
     if (!(typeof tuning[key] === 'number' && tuning[key] >= 0)) {
       argError(

@@ -1,6 +1,6 @@
 import type { Matrix } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WasmBackend } from '../src/index.js';
+import { createWasmBackend, type WasmBackend } from '../src/index.js';
 import { threadsUnavailable } from '../src/threads.js';
 import { backend, expectClose, random, ref } from './helpers.js';
 
@@ -81,6 +81,26 @@ function expectSame(got: Float32Array, want: Float32Array, what = ''): void {
     -1,
   );
 }
+
+describe('helpers that do not start within tuning.helperStartMs', () => {
+  it('leave the backend on one thread, saying why, with the same answers (a probe: a stalled helper script held init() for good)', async () => {
+    const b = await backend({ variant: 'simd', threads: 2, tuning: { helperStartMs: 0 } });
+    const info = b.describe();
+    expect(info.threads).toBe(1);
+    expect(info.threadsRequested).toBe(2);
+    expect(info.threadsNote).toEqual(
+      why ?? expect.stringMatching(/did not start within 0 ms \(tuning.helperStartMs\)/),
+    );
+    const q = random(3, 67, 1);
+    const x = random(2001, 67, 2);
+    expectClose(b.kernels.cosineMatrix(q, x), ref.cosineMatrix(q, x), 1e-5);
+    b.dispose();
+    await expect(createWasmBackend({ tuning: { helperStartMs: -1 } }).init()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'tuning.helperStartMs',
+    });
+  });
+});
 
 describe('default threads', () => {
   it('uses every core where helpers can run, else one thread with the reason', async () => {
