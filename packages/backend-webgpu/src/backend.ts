@@ -212,12 +212,9 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
     kernels,
     async init() {
       if (disposed) disposedBackend('init');
-      try {
-        await ready('init');
-      } catch (e) {
-        // The registry records this message as the reason the backend was passed over.
-        throw new Error(`webgpu unavailable: ${errorText(e)}`);
-      }
+      // Its error as it is: UNSUPPORTED naming the backend, with the reason, which the registry
+      // records for a backend it passes over (it was rewrapped in a plain Error, with no code).
+      await ready('init');
       // Disposed while the device opened: it goes (see dispose), and init() says so, as wasm's does.
       if (disposed) disposedBackend('init');
     },

@@ -219,14 +219,21 @@ describe.skipIf(skip !== null)('webgpu device in Node (Dawn)', () => {
     }
   });
 
-  it('with no adapter, init() fails with the reason and the registry falls back', async () => {
+  it('with no adapter, init() fails UNSUPPORTED with the reason and the registry falls back', async () => {
     const none: WebGpuEntry = { requestAdapter: async () => null };
+    const alone = createWebGpuBackend({ gpu: none });
+    await expect(alone.init?.()).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      arg: 'backend',
+      message: expect.stringMatching(/offers no WebGPU adapter/),
+    });
+    await alone.dispose?.();
     registerBackend('webgpu-none', () => createWebGpuBackend({ gpu: none }), 1000);
     try {
       const skipped: string[] = [];
       const chosen = await getBackend(undefined, (name, reason) => skipped.push(`${name}: ${reason}`));
       expect(chosen.name).not.toBe('webgpu-none');
-      expect(skipped.join('\n')).toMatch(/webgpu-none: webgpu unavailable: .*offers no WebGPU adapter/);
+      expect(skipped.join('\n')).toMatch(/webgpu-none: .*has no WebGPU device: .*offers no WebGPU adapter/);
     } finally {
       unregisterBackend('webgpu-none');
     }
