@@ -190,14 +190,19 @@ export function createTfjsBackend(options: TfjsBackendOptions): TfjsBackend {
           // A WebGL context the browser took back reads back zeros, and tfjs's fences on it never
           // complete: refused before the kernel, while it runs, and before its answer is given.
           lostContext(tf, kernel);
-          const r = await Promise.race([
-            fn(tf),
-            whenLost(tf).then(() => {
-              throw lostError(kernel);
-            }),
-          ]);
-          lostContext(tf, kernel);
-          return r;
+          const lost = whenLost(tf);
+          try {
+            const r = await Promise.race([
+              fn(tf),
+              lost.promise.then(() => {
+                throw lostError(kernel);
+              }),
+            ]);
+            lostContext(tf, kernel);
+            return r;
+          } finally {
+            lost.off();
+          }
         } catch (e) {
           if (engine === 'wasm' && isAbort(e)) {
             wasmAbort = e;
@@ -344,20 +349,21 @@ function lostContext(tf: Tfjs, kernel: string): void {
   if (lost) throw lostError(kernel);
 }
 
-/** Per canvas: settles when its context is lost (a kernel running then never settled). */
-const losses = new WeakMap<object, Promise<void>>();
-
-function whenLost(tf: Tfjs): Promise<void> {
-  const canvas = glOf(tf)?.canvas as (EventTarget & object) | undefined;
-  if (!canvas || typeof canvas.addEventListener !== 'function') return new Promise<void>(() => undefined);
-  let p = losses.get(canvas);
-  if (!p) {
-    p = new Promise<void>((resolve) =>
-      canvas.addEventListener('webglcontextlost', () => resolve(), { once: true }),
-    );
-    losses.set(canvas, p);
-  }
-  return p;
+/**
+ * Settles when tfjs's WebGL context is lost (a kernel running then never settled); `off()` removes
+ * its listener once the kernel is done. One per call: a promise shared by every call kept each
+ * call's handler, and with it about 470 bytes, for the page's life (a review).
+ */
+function whenLost(tf: Tfjs): { promise: Promise<void>; off(): void } {
+  const canvas = glOf(tf)?.canvas as EventTarget | undefined;
+  if (!canvas || typeof canvas.addEventListener !== 'function')
+    return { promise: new Promise<void>(() => undefined), off: () => undefined };
+  let fire = () => {};
+  const promise = new Promise<void>((resolve) => {
+    fire = () => resolve();
+  });
+  canvas.addEventListener('webglcontextlost', fire, { once: true });
+  return { promise, off: () => canvas.removeEventListener('webglcontextlost', fire) };
 }
 
 /** A value as an error message shows it: strings quoted, so '4' is not read as 4. */
