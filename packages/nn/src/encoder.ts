@@ -467,26 +467,39 @@ export class Encoder {
  * are given (weights of 1e-8 or 1e-15, say) left them among the subnormals, which keep few bits or
  * none, and a non-zero row embedded as another direction, or as zero, without a word. An exact
  * zero counts when the layer's input row was not zero and its largest product was below the floor
- * too (every product underflowed), not when a ReLU or a cancellation gave it.
+ * too (every product underflowed), not when a ReLU, a zero input row or a cancellation gave it.
  */
 function faintRows(model: Encoder, c: EncoderCache, n: number): number[] {
   const faint: number[] = [];
+  // Only layers with weights: products are where values underflow (pooling and flattening pass
+  // on what they are given, and a weighted layer after them is checked).
+  const weights = model.layers.map((l) => l.parameters()[0]);
   const weightPeak: number[] = [];
   for (let r = 0; r < n; r++) {
     for (let l = 0; l < c.layers.length; l++) {
+      const w = weights[l];
+      if (w === undefined) continue;
       const { x, out } = c.layers[l];
-      const m = rowPeak(out, r, out.length / n);
-      if (m >= ROW_FLOOR) continue;
-      const p = model.layers[l].parameters();
-      if (m === 0 && p.length > 0) {
-        weightPeak[l] ??= largestParameter([p[0]]);
-        if (!(rowPeak(x, r, x.length / n) * weightPeak[l] < ROW_FLOOR)) continue;
-      } else if (m === 0) continue;
+      const cols = out.length / n;
+      // Most rows have a value past the floor among their first few: the scan stops there.
+      if (reaches(out, r, cols)) continue;
+      if (rowPeak(out, r, cols) === 0) {
+        // A zero input row (a ReLU's, a padding row's) gives a zero output by right.
+        const xp = rowPeak(x, r, x.length / n);
+        weightPeak[l] ??= largestParameter([w]);
+        if (xp === 0 || !(xp * weightPeak[l] < ROW_FLOOR)) continue;
+      }
       faint.push(r);
       break;
     }
   }
   return faint;
+}
+
+/** Whether row `r` of `v` (rows `cols` wide) holds a value of at least {@link ROW_FLOOR} in magnitude. */
+function reaches(v: Vec, r: number, cols: number): boolean {
+  for (let j = r * cols, end = j + cols; j < end; j++) if (Math.abs(v[j]) >= ROW_FLOOR) return true;
+  return false;
 }
 
 /** The largest |value| of row `r` of `v`, rows `cols` wide. */

@@ -124,7 +124,8 @@ export interface TrainOptions {
    * weights are restored and `onTrainEnd` is not called. While `validate` or a callback of yours
    * is pending (a promise it returned), `train` rejects as soon as the signal fires and leaves that
    * promise to settle on its own, unread: a validation waiting on the network once held an aborted
-   * `train` for good.
+   * `train` for good. During `onTrainEnd` training has ended: the encoder then holds the trained
+   * weights (the best epoch's, where early stopping restores them).
    */
   signal?: AbortSignal;
 }

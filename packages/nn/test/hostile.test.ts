@@ -1,7 +1,7 @@
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { type Backend, type CosineKitError, createCosineKit, Tensor } from '@cosinekit/core';
 import { crc32, referenceKernels } from '@cosinekit/core/backend';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   adam,
   arcFaceLoss,
@@ -3363,7 +3363,7 @@ describe('a model whose layers shrink a row below float32 embeds it as float64 d
     });
   }
 
-  it('a row a ReLU layer zeroes stays zero (an ordinary model is not taken again)', async () => {
+  it('a row a ReLU layer zeroes, and a zero row, stay zero: an ordinary model is not taken again (a review: both were)', async () => {
     const kit = kits.reference();
     const e = createEncoder({
       inputs: 2,
@@ -3371,11 +3371,16 @@ describe('a model whose layers shrink a row below float32 embeds it as float64 d
       seed: 1,
     });
     e.parameters()[0]!.set([1, 1, 1, 1]);
+    // The float64 pass starts with a float64 copy of the model: none is made.
+    const clone = vi.spyOn(e, 'clone');
     const got = await e.embed(kit, [
       [-1, -2],
       [1, 2],
+      [0, 0],
     ]);
+    expect(clone).not.toHaveBeenCalled();
     expect(Array.from(got.data.subarray(0, 3))).toEqual([0, 0, 0]);
+    expect(Array.from(got.data.subarray(6, 9))).toEqual([0, 0, 0]);
     const want = await exact(e, [1, 2]);
     for (let j = 0; j < 3; j++) expect(Math.abs(got.data[3 + j]! - want[j]!)).toBeLessThan(1e-6);
     await kit.dispose();
