@@ -119,13 +119,13 @@ export async function getBackend(
         `is '${name}', but no backend by that name is registered (registered: ${known}).`,
       );
     }
-    return initEntry(e, timeoutMs);
+    return currentInstance(e, timeoutMs);
   }
   for (const s of listBackends()) {
     const e = entries.get(s.name);
     if (!e) continue;
     try {
-      return await initEntry(e, timeoutMs);
+      return await currentInstance(e, timeoutMs);
     } catch (err) {
       onSkip?.(e.name, e.error ?? errorText(err));
     }
@@ -137,6 +137,20 @@ export async function getBackend(
     'name',
     'was omitted, and no registered backend could be initialised.',
   );
+}
+
+/**
+ * `e`'s instance once it is up, or, when {@link disposeBackends} reset the entry while it started
+ * (that instance is then disposed once it is up), the instance of the entry that replaced it: a
+ * kit starting then got the instance on its way out, and every call of it was `DISPOSED`.
+ */
+async function currentInstance(e: Entry, timeoutMs: number): Promise<Backend> {
+  for (;;) {
+    const b = await initEntry(e, timeoutMs);
+    const now = entries.get(e.name);
+    if (now === undefined || now === e) return b;
+    e = now;
+  }
 }
 
 function initEntry(e: Entry, timeoutMs: number): Promise<Backend> {
@@ -207,7 +221,8 @@ function initFailed(name: string, why: string | undefined, cause?: unknown): Cos
  * Disposes every initialised backend and resets them to `registered`: the next `getBackend` (or
  * a new kit), from the moment of the call on, makes a fresh instance from its factory, whether or
  * not the returned promise was awaited. Disposal is final for the instances disposed, so a kit that
- * got its backend before this call rejects its backend's kernels with `DISPOSED`. A backend without
+ * got its backend before this call rejects its backend's kernels with `DISPOSED`; one whose backend
+ * was still starting gets the fresh instance. A backend without
  * a `dispose()` holds nothing to release and is left as it is: the reference backend, and a kit on
  * it, keep answering.
  */

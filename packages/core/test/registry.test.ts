@@ -373,6 +373,36 @@ describe('disposeBackends', () => {
     expect(disposed).toEqual([1]);
     expect((await next.cosineMatrix([[1, 0]], [[1, 0]])).data[0]).toBe(1);
   });
+
+  it('gives a kit whose backend was still starting when it was called a fresh instance too (a probe: every call of it was DISPOSED)', async () => {
+    const { disposeBackends } = await import('../src/index.js');
+    let made = 0;
+    const disposed: number[] = [];
+    reg(
+      'slow-start',
+      () => {
+        const id = ++made;
+        return {
+          name: 'slow-start',
+          kernels: { ...referenceKernels },
+          init: () => new Promise<void>((r) => setTimeout(r, 30)),
+          dispose: () => void disposed.push(id),
+        };
+      },
+      1,
+    );
+    const kit = createCosineKit({ backend: 'slow-start' });
+    const starting = kit.ready();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(made).toBe(1);
+    const going = disposeBackends();
+    await starting;
+    await going;
+    expect(disposed).toEqual([1]);
+    expect(made).toBe(2);
+    expect((await kit.cosineMatrix([[1, 0]], [[1, 0]])).data[0]).toBe(1);
+    kit.dispose();
+  });
 });
 
 describe('a backend or handle whose dispose() throws or rejects', () => {
