@@ -258,14 +258,10 @@ export function eitherSignal(signal: AbortSignal | undefined, halt: AbortSignal)
   const both = new AbortController();
   if (halt.aborted) both.abort(halt.reason);
   const offHalt = onAbort(halt, () => both.abort(halt.reason));
-  let offSignal = () => undefined as void;
+  let offSignal: () => void = () => {};
   if (signal !== undefined) {
-    let aborted = false;
-    try {
-      aborted = !!signal.aborted;
-    } catch {
-      // Read again by checkSignal, which names it.
-    }
+    // A getter that throws reads as not fired here; checkSignal reads it again and names it.
+    const aborted = signalFired(signal);
     // Its own reason: checkSignal reports it as the call's abort.
     const fire = () => {
       try {

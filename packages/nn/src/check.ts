@@ -1,6 +1,7 @@
 import {
   argError,
   argErrorOf,
+  type CosineKitError,
   describeType,
   isAllocationFailure,
   isArrayArg,
@@ -96,11 +97,10 @@ export function floats(precision: Precision, n: number, op: string, arg: string,
 }
 
 /**
- * `e` as `OUT_OF_MEMORY` naming `arg` of `op` when it is an engine refusing an allocation (a
- * `RangeError`, which escaped raw), saying what to make smaller; anything else as it is.
+ * An allocation the engine refused (`e`, a `RangeError` {@link isAllocationFailure} recognised; it
+ * escaped raw) as `OUT_OF_MEMORY` naming `arg` of `op`, saying what to make smaller.
  */
-export function memoryError(e: unknown, op: string, arg: string, smaller: string): unknown {
-  if (!isAllocationFailure(e)) return e;
+export function memoryError(e: RangeError, op: string, arg: string, smaller: string): CosineKitError {
   return argErrorOf(
     'OUT_OF_MEMORY',
     op,
@@ -140,8 +140,7 @@ export const ROW_FLOOR = 2 ** -120;
  */
 export function refuseTinyRows(op: string, arg: string, x: ArrayLike<number>, cols: number): void {
   for (let o = 0, r = 0; o < x.length; o += cols, r++) {
-    let m = 0;
-    for (let j = o; j < o + cols; j++) m = Math.max(m, Math.abs(x[j]));
+    const m = rowPeak(x, r, cols);
     if (m > 0 && m < ROW_FLOOR)
       argError(
         'INVALID_ARGUMENT',
@@ -159,13 +158,19 @@ export function refuseTinyRows(op: string, arg: string, x: ArrayLike<number>, co
 export function rowMagnitudes(x: ArrayLike<number>, cols: number): [number, number] {
   let hi = 0;
   let lo = Number.POSITIVE_INFINITY;
-  for (let o = 0; o < x.length; o += cols) {
-    let m = 0;
-    for (let j = o; j < o + cols; j++) m = Math.max(m, Math.abs(x[j]));
+  for (let r = 0; r * cols < x.length; r++) {
+    const m = rowPeak(x, r, cols);
     hi = Math.max(hi, m);
     if (m > 0) lo = Math.min(lo, m);
   }
   return [lo, hi];
+}
+
+/** The largest |value| of row `r` of `x`, rows `cols` wide (NaN when it holds NaN). */
+export function rowPeak(x: ArrayLike<number>, r: number, cols: number): number {
+  let m = 0;
+  for (let j = r * cols, end = j + cols; j < end; j++) m = Math.max(m, Math.abs(x[j]));
+  return m;
 }
 
 /** The fields of a {@link LossInput}, each read once by {@link checkLossInput}. */

@@ -36,6 +36,7 @@ import {
   refuseTinyRows,
   renamedError,
   rowMagnitudes,
+  rowPeak,
   TINY,
 } from './check.js';
 import {
@@ -486,7 +487,7 @@ function faintRows(model: Encoder, c: EncoderCache, n: number): number[] {
       if (rowPeak(out, r, cols) === 0) {
         // A zero input row (a ReLU's, a padding row's) gives a zero output by right.
         const xp = rowPeak(x, r, x.length / n);
-        weightPeak[l] ??= largestParameter([w]);
+        weightPeak[l] ??= rowPeak(w, 0, w.length);
         if (xp === 0 || !(xp * weightPeak[l] < ROW_FLOOR)) continue;
       }
       faint.push(r);
@@ -500,16 +501,6 @@ function faintRows(model: Encoder, c: EncoderCache, n: number): number[] {
 function reaches(v: Vec, r: number, cols: number): boolean {
   for (let j = r * cols, end = j + cols; j < end; j++) if (Math.abs(v[j]) >= ROW_FLOOR) return true;
   return false;
-}
-
-/** The largest |value| of row `r` of `v`, rows `cols` wide. */
-function rowPeak(v: Vec, r: number, cols: number): number {
-  let m = 0;
-  for (let j = r * cols, end = j + cols; j < end; j++) {
-    const a = Math.abs(v[j]);
-    if (a > m) m = a;
-  }
-  return m;
 }
 
 /** What a saved file records of `e`'s architecture: `normalize`, then each layer, as text. */
