@@ -579,6 +579,6 @@ function pairError(rt: WasmRuntime, a: WasmVector, b: WasmVector): never {
   if (x.owner !== rt || y.owner !== rt) {
     argError('INVALID_ARGUMENT', op, x.owner !== rt ? 'a' : 'b', 'belongs to another wasm backend.');
   }
-  if (x.address < 0 || y.address < 0) throw disposedError(op);
+  if (x.address < 0 || y.address < 0) throw disposedError(op, x.address < 0 ? 'a' : 'b');
   return argError('DIMENSION_MISMATCH', op, 'b', `has length ${y.length} but 'a' has length ${x.length}.`);
 }

@@ -165,6 +165,7 @@ function refuseBeyondFloat32(data: ArrayLike<number>, f: Float32Array, op: strin
   }
 }
 
-export function disposedError(op: string): CosineKitError {
-  return argErrorOf('DISPOSED', op, 'vector', 'was disposed.');
+/** The error for a vector used after `dispose()`; `arg` is the argument that held it. */
+export function disposedError(op: string, arg = 'vector'): CosineKitError {
+  return argErrorOf('DISPOSED', op, arg, 'was disposed.');
 }

@@ -1,5 +1,5 @@
 import { cosine } from '@cosinekit/core';
-import { isCosineKitError } from '@cosinekit/core/backend';
+import { type CosineKitError, isCosineKitError } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { backend, random, VARIANTS } from './helpers.js';
@@ -56,6 +56,21 @@ for (const variant of VARIANTS) {
       expect(isCosineKitError(err, 'NON_FINITE')).toBe(true);
       short.dispose();
       expect(() => b.vectorCosine(a, short)).toThrow(/disposed/);
+      // The error names the argument that held the disposed vector.
+      for (const [x, y, arg] of [
+        [a, short, 'b'],
+        [short, a, 'a'],
+      ] as const) {
+        let gone: unknown;
+        try {
+          b.vectorCosine(x, y);
+        } catch (e) {
+          gone = e;
+        }
+        expect(isCosineKitError(gone, 'DISPOSED')).toBe(true);
+        expect((gone as CosineKitError).arg).toBe(arg);
+        expect((gone as CosineKitError).op).toBe('vectorCosine');
+      }
       expect(() => short.set([1, 2])).toThrow(/disposed/);
       a.dispose();
       n.dispose();
