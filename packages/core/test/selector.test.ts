@@ -70,6 +70,14 @@ describe('TopKSelector', () => {
     expect(Array.from(r.indices).sort()).toEqual([0, 1]);
   });
 
+  it('pushRow offers a NaN too, full or not: a row of scores with a NaN never answers as if it had none', () => {
+    for (const k of [1, 2, 4]) {
+      const s = new TopKSelector(1, k);
+      s.pushRow(0, [0.9, 0.8, 0.7, Number.NaN, 0.1], 0, 0, 5);
+      expect(Array.from(s.result().scores).some(Number.isNaN)).toBe(true);
+    }
+  });
+
   it('refuses a count of queries or a k that is no whole number by name (a RangeError, or NaN slots)', () => {
     for (const [q, k, arg, code] of [
       [-1, 2, 'queries', 'INVALID_ARGUMENT'],

@@ -58,9 +58,9 @@ export class TopKSelector {
   }
 
   /**
-   * Offers corpus row `index` with `raw` score to query `q`. A NaN score is kept where it lands (its
-   * comparisons are all false): the answer then holds NaN, which the kit refuses as the backend's
-   * failure (`BACKEND_ERROR` naming it), rather than a row quietly left out.
+   * Offers corpus row `index` with `raw` score to query `q`. A NaN score always enters (in place of
+   * the worst entry when the heap is full) and stays: the answer then holds NaN, which the kit
+   * refuses as the backend's failure (`BACKEND_ERROR` naming it), rather than a row quietly left out.
    */
   push(q: number, raw: number, index: number): void {
     const score = Math.fround(clampCos(raw));
@@ -84,7 +84,8 @@ export class TopKSelector {
       this.#size[q] = n + 1;
       return;
     }
-    if (!worse(s[base], ix[base], score, index)) return;
+    // A NaN replaces the worst entry even when the heap is full (no comparison lets it in).
+    if (!Number.isNaN(score) && !worse(s[base], ix[base], score, index)) return;
     // Replace the root and sift down.
     siftDown(s, ix, base, k, score, index);
   }
@@ -94,12 +95,15 @@ export class TopKSelector {
     this.#size[q] = 0;
   }
 
-  /** Offers a row of scores `scores[off + t]` for corpus rows `start + t`, t in [0, count). */
+  /**
+   * Offers a row of scores `scores[off + t]` for corpus rows `start + t`, t in [0, count). A NaN
+   * is offered too (see {@link push}), so a backend's NaN reaches the answer rather than vanishing.
+   */
   pushRow(q: number, scores: ArrayLike<number>, off: number, start: number, count: number): void {
     let th = this.floor(q);
     for (let t = 0; t < count; t++) {
       const v = scores[off + t];
-      if (v >= th) {
+      if (!(v < th)) {
         this.push(q, v, start + t);
         th = this.floor(q);
       }
