@@ -3,7 +3,7 @@
  * `KernelContext.run`; each tile's tensors live inside one `tf.tidy`, so at most one score tile
  * (about `scoreTile` floats; eight of them for a full matrix) exists at a time.
  */
-import { clampCos, type Matrix, type TopKResult } from '@cosinekit/core/backend';
+import { clampCos, type Matrix, type TopKResult, TopKSelector } from '@cosinekit/core/backend';
 import type * as TF from '@tensorflow/tfjs-core';
 import type { KernelContext } from './context.js';
 import type { CorpusTile } from './corpus.js';
@@ -353,6 +353,12 @@ export async function cosineTiles(
  * Exact top-k of each query over the tiles: per (query tile, corpus tile) one product, clamped to
  * [-1, 1], and one `tf.topk`, merged into a running selection. The scores selected on are the scores
  * reported, so equal reported scores go to the lower index. Never holds the Q x N scores.
+ *
+ * Only the wasm engine selects with `tf.topk`. The cpu engine's `topk` (which webgl and webgpu
+ * also hand every tile narrower than 100,000 columns to, reading it back first) builds an object
+ * per score and sorts: 1 query x 100,000 x 96 on tfjs-cpu took 142 ms at k = 1 and 176 ms at k =
+ * 10, where the scores alone took 40 ms. There the tile's scores are read back and offered to
+ * core's `TopKSelector`, which ranks them the same way (clamped, float32, ties to the lower row).
  */
 export async function searchTiles(
   ctx: KernelContext,
@@ -364,6 +370,7 @@ export async function searchTiles(
 ): Promise<TopKResult> {
   const q = queries.rows;
   const d = queries.cols;
+  if (ctx.engine !== 'wasm') return searchTilesHost(ctx, tf, tiles, queries, k, allow);
   const selection = new RunningTopK(q, k);
   const qn = queryRows(ctx, tf, queries);
   try {
@@ -404,6 +411,75 @@ export async function searchTiles(
     qn.dispose();
   }
   return selection.result();
+}
+
+/**
+ * {@link searchTiles} selecting on the host: each tile's scores (only its allowed columns, gathered,
+ * where {@link gathers} says so) read back and offered to a `TopKSelector`; a column that fails
+ * `allow` is never offered.
+ */
+async function searchTilesHost(
+  ctx: KernelContext,
+  tf: Tfjs,
+  tiles: readonly CorpusTile[],
+  queries: Matrix,
+  k: number,
+  allow?: Uint8Array,
+): Promise<TopKResult> {
+  const q = queries.rows;
+  const d = queries.cols;
+  const selection = new TopKSelector(q, k);
+  const qn = queryRows(ctx, tf, queries);
+  try {
+    const step = queryStep(ctx.scoreTile, tiles, q);
+    const passing = allow ? tiles.map((t) => allowedColumns(allow, t)) : null;
+    for (let q0 = 0; q0 < q; q0 += step) {
+      const rows = Math.min(step, q - q0);
+      for (const [at, tile] of tiles.entries()) {
+        const cols = passing?.[at] ?? null;
+        if (cols?.length === 0) continue;
+        await ctx.reactivate(tf);
+        const gather = cols !== null && gathers(cols.length, tile.width, rows);
+        const w = gather ? cols.length : tile.width;
+        const s = await readAndDispose(
+          tf.tidy(() => {
+            const part = rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]);
+            return scores(tf, part, gather ? gatheredTile(tf, tile, cols) : tile);
+          }),
+        );
+        for (let r = 0; r < rows; r++) {
+          if (cols === null) selection.pushRow(q0 + r, s, r * w, tile.start, w);
+          else offerColumns(selection, q0 + r, s, r * w, cols, gather, tile.start);
+        }
+      }
+    }
+  } finally {
+    qn.dispose();
+  }
+  return selection.result();
+}
+
+/**
+ * Offers query `query` the scores of tile columns `cols` (ascending), from `s[off + t]` for the
+ * t-th of them when `gathered`, from `s[off + cols[t]]` otherwise; corpus row `start + cols[t]`.
+ */
+function offerColumns(
+  selection: TopKSelector,
+  query: number,
+  s: Float32Array,
+  off: number,
+  cols: Int32Array,
+  gathered: boolean,
+  start: number,
+): void {
+  let floor = selection.floor(query);
+  for (let t = 0; t < cols.length; t++) {
+    const v = s[off + (gathered ? t : cols[t])];
+    if (!(v < floor)) {
+      selection.push(query, v, start + cols[t]);
+      floor = selection.floor(query);
+    }
+  }
 }
 
 /**
