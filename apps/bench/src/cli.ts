@@ -904,21 +904,24 @@ function moduleBackend(path: string): ExtraBackend & { check(): Promise<void> } 
 }
 
 /**
- * The first option of the command `argv` runs that `argv` gives twice (its flag as first given),
- * or undefined: commander keeps the last value, so `-w A -w B` ran B alone and `--q 2 --q 3` took 3.
+ * What `argv` gives twice to the command it runs ("-w is given twice", or "--json and --no-json
+ * are both given"), or undefined: commander keeps the last value, so `-w A -w B` ran B alone and `--q 2 --q 3` took 3.
  */
 function repeatedOption(program: Command, argv: readonly string[]): string | undefined {
   const sub = program.commands.find((c) => c.name() === argv[0]);
   const options = (sub ?? program).options;
-  const seen = new Set<string>();
+  const seen = new Map<string, { option: Option; flag: string }>();
   for (const arg of sub ? argv.slice(1) : argv) {
     if (arg === '--') break;
     const flag = arg.startsWith('--') ? arg.split('=')[0] : arg;
     const o = options.find((x) => x.long === flag || x.short === flag);
     if (o === undefined) continue;
     const name = o.attributeName();
-    if (seen.has(name)) return flag;
-    seen.add(name);
+    const first = seen.get(name);
+    // `--json x --no-json` sets one value under two options: name both.
+    if (first !== undefined)
+      return first.option === o ? `${flag} is given twice` : `${first.flag} and ${flag} are both given`;
+    seen.set(name, { option: o, flag });
   }
   return undefined;
 }
@@ -941,7 +944,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   if (twice !== undefined) {
     io.err(
       pc.red(
-        `cosinekit-bench: ${twice} is given twice; give it once (a flag that takes several values takes a comma list).`,
+        `cosinekit-bench: ${twice}; give it once (a flag that takes several values takes a comma list).`,
       ),
     );
     return 2;

@@ -233,6 +233,7 @@ describe('cosinekit-bench CLI', () => {
       [['-w', 'A', '-w', 'B'], /-w is given twice/],
       [['--q', '2', '--n', '10', '--d', '4', '--q', '3', '-p', 'none'], /--q is given twice/],
       [['-b', 'reference', '--backends=wasm', '-w', 'A'], /--backends is given twice/],
+      [['-w', 'A', '--json', join(dir, 'both.json'), '--no-json'], /--json and --no-json are both given/],
       [['--q', '2', '--n', '10', '--d', '4', '--scale', '0.5', '-p', 'none'], /would ignore --scale/],
       ...(process.platform === 'linux'
         ? ([
