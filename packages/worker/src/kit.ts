@@ -763,7 +763,7 @@ class Kit implements Link {
         if (value instanceof WorkerCorpus) value.dispose();
         this.#settle(m.id, undefined, threw);
       } else if (m.t === 'done') this.#settle(m.id, value);
-      else this.#settle(m.id, undefined, p.own ?? fromWire(m.error));
+      else this.#settle(m.id, undefined, p.own ?? fromWire(withTransfer(m.error)));
       return;
     }
     if (!p) return;
@@ -1384,6 +1384,20 @@ const OPTION_KEYS: Record<string, readonly string[]> = {
   corpus: ['storage', 'rerank', 'ids', 'onProgress', 'signal', 'segmentBytes'],
   corpusFrom: ['storage', 'rerank', 'ids', 'onProgress', 'signal', 'segmentBytes'],
 };
+
+/** The operations whose options take `transfer` here besides core's own. */
+const TAKES_TRANSFER = new Set(['search', 'similarity', 'corpus', 'corpusFrom']);
+
+/**
+ * Core's refusal of an unknown option, made in the worker, lists the options core takes: `transfer`,
+ * which this kit takes and never sends, is added to that list where the operation takes it.
+ */
+function withTransfer(w: WireError): WireError {
+  const m = /^(.* is not an option of (\w+); it takes )(.*)\.$/s.exec(w.message);
+  if (w.code !== 'INVALID_ARGUMENT' || m === null || !TAKES_TRANSFER.has(m[2]) || /\btransfer\b/.test(m[3]))
+    return w;
+  return { ...w, message: `${m[1]}${m[3]}, transfer.` };
+}
 
 /** `options` when it is an object core would take as options, else `undefined` (core refuses it). */
 function plainOptions(options: unknown): (Record<string, unknown> & TransferOption) | undefined {

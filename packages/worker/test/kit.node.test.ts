@@ -1309,6 +1309,26 @@ describe('dispose and crashes', () => {
       });
   });
 
+  it('an option no call takes is refused naming every option the call takes here, transfer too', async () => {
+    const c = await remote.corpus(mat(6, 4, 1));
+    const want = (op: string, takes: string) => ({
+      code: 'INVALID_ARGUMENT',
+      op,
+      arg: 'options.zz',
+      message: expect.stringMatching(new RegExp(`it takes ${takes}\\.$`)),
+    });
+    await expect(c.search(mat(2, 4, 2), 1, { zz: 1 } as never)).rejects.toMatchObject(
+      want('search', 'filter, signal, transfer'),
+    );
+    await expect(c.similarity(mat(2, 4, 2), { zz: 1 } as never)).rejects.toMatchObject(
+      want('similarity', '.*, transfer'),
+    );
+    await expect(remote.corpus(mat(6, 4, 1), { zz: 1 } as never)).rejects.toMatchObject(
+      want('corpus', '.*, transfer'),
+    );
+    c.dispose();
+  });
+
   it('a worker of ones own that imports its backends and calls serveKit', async () => {
     const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
     const k = await createWorkerKit({ worker: w, backend: 'wasm' });
