@@ -3,7 +3,8 @@ import { BROWSER_ROOT, BROWSER_SETUP, browserProvide, chromium, withBrowsers } f
 
 /**
  * Two projects: Node (webasm and cpu modes, plus headlessgl when `gl` is built and an X server is
- * present, e.g. under `xvfb-run -a`) and headless Chromium (webgl2 on SwiftShader).
+ * present, e.g. under `xvfb-run -a`) and headless Chromium (webgl2 on SwiftShader). `*.node.test.ts`
+ * files run in Node only, `*.browser.test.ts` files in the browser only.
  */
 export default defineConfig({
   test: {
@@ -26,6 +27,7 @@ export default defineConfig({
           test: {
             name: 'browser',
             include: ['test/**/*.test.ts'],
+            exclude: ['test/**/*.node.test.ts'],
             testTimeout: 120_000,
             hookTimeout: 120_000,
             provide: browserProvide,

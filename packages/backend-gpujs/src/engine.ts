@@ -346,8 +346,27 @@ function unavailableReason(mode: RunMode): string {
   return `${mode} is not supported here`;
 }
 
+/**
+ * The key on `globalThis` where a CosineKit backend in Node records which GL stack it opened in this
+ * process: `'dawn'` (the WebGPU backend's Dawn, on Mesa's EGL) or `'headless-gl'` (gpu.js's GLX
+ * context). The two cannot share a process: headless GL's context after Dawn's fails with an X
+ * `BadAccess` (X_GLXMakeCurrent), and Xlib's default handler for it ends the process; Dawn after
+ * headless GL finds no adapter. The WebGPU backend reads and writes the same key.
+ */
+const GL_STACK = Symbol.for('@cosinekit/node-gl-stack');
+
+/** The GL stack a CosineKit backend opened in this Node process, if any (see {@link GL_STACK}). */
+function glStack(): unknown {
+  return (globalThis as Record<symbol, unknown>)[GL_STACK];
+}
+
 /** A GPU in `mode`, checked by compiling and running a tiny kernel; throws with the reason. */
 function openMode(mode: RunMode): GPU {
+  if (mode === 'headlessgl' && glStack() === 'dawn') {
+    throw new Error(
+      "headlessgl: the WebGPU backend's Dawn has opened a GL context in this process, and headless GL beside it would end the process with an X error (BadAccess); run gpu.js in another process, or in mode 'webasm'",
+    );
+  }
   let gpu: GPU;
   try {
     gpu = new GPU({ mode });
@@ -383,6 +402,7 @@ function openMode(mode: RunMode): GPU {
     }
     const cls = probe.kernel.constructor.name;
     if (cls !== kernel.name) throw new Error(`gpu.js ran the test kernel as ${cls}, not ${kernel.name}`);
+    if (mode === 'headlessgl') (globalThis as Record<symbol, unknown>)[GL_STACK] ??= 'headless-gl';
     if (GL_MODES.includes(mode)) loopCaps.set(gpu, measureLoopCap(gpu));
   } catch (e) {
     void gpu.destroy();

@@ -38,6 +38,18 @@ export const USED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
+/** How {@link findEntry} names Dawn as the source of the GPU entry. */
+const DAWN = "Dawn (npm 'webgpu')";
+
+/**
+ * The key on `globalThis` where a CosineKit backend in Node records the GL stack it opened in this
+ * process: `'dawn'` (this backend's Dawn, on Mesa's EGL) or `'headless-gl'` (gpu.js's GLX context).
+ * They cannot share a process: gpu.js's headless GL after Dawn ends the process with an X error
+ * (BadAccess), which gpu.js's backend avoids by reading this key; Dawn after headless GL finds no
+ * adapter, which the error then explains.
+ */
+const GL_STACK = Symbol.for('@cosinekit/node-gl-stack');
+
 /** Why a device could not be had; thrown from `init()`. */
 export class WebGpuUnavailable extends Error {
   override readonly name = 'WebGpuUnavailable';
@@ -108,7 +120,7 @@ export async function findEntry(injected?: WebGpuEntry): Promise<{ entry: WebGpu
   }
   dawn ??= dawnEntry();
   try {
-    return { entry: await dawn, source: "Dawn (npm 'webgpu')" };
+    return { entry: await dawn, source: DAWN };
   } catch (e) {
     dawn = null;
     throw e;
@@ -134,7 +146,17 @@ export async function openDevice(
   } else {
     compatibility = (adapter as unknown as { featureLevel?: string }).featureLevel === 'compatibility';
   }
-  if (!adapter) throw new WebGpuUnavailable(`${source} offers no WebGPU adapter on this machine${eglHint}`);
+  const isDawn = source === DAWN;
+  const stacks = globalThis as Record<symbol, unknown>;
+  if (!adapter) {
+    const glHint =
+      isDawn && stacks[GL_STACK] === 'headless-gl'
+        ? " (gpu.js's headless GL opened a GL context in this process first, and Dawn cannot open its own beside it: run the WebGPU backend in another process, or gpu.js in mode 'webasm')"
+        : '';
+    throw new WebGpuUnavailable(`${source} offers no WebGPU adapter on this machine${eglHint}${glHint}`);
+  }
+  // Dawn now holds a GL context on this thread: gpu.js's headless GL must not open one (see GL_STACK).
+  if (isDawn) stacks[GL_STACK] ??= 'dawn';
   const requiredLimits: Record<string, number> = {};
   for (const name of USED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
   const requiredFeatures: GPUFeatureName[] = [];
