@@ -3,7 +3,7 @@
  * magnitudes, -0 and zero vectors, norms past float32, and a backend disposed under a corpus. Every
  * cosine is checked against float64 and must lie in [-1, 1].
  */
-import { type CosineKitError, createCosineKit } from '@cosinekit/core';
+import { type CosineKitError, createCosineKit, Tensor } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import { createTfjsBackend } from '../src/index.js';
 
@@ -123,6 +123,50 @@ describe.each(['cpu', 'wasm'] as const)(
     });
   },
 );
+
+// The kit's own copies of a call's rows are not copied again (isAdmitted): a copy the kit reuses
+// for a later call only after the kernel settled. Calls queued at once, on inputs the kit pools
+// (small) and on large ones it keeps a spare for, the caller's arrays rewritten after each call,
+// still answer each for its own rows as they were.
+describe.each(['cpu', 'wasm'] as const)('tfjs-%s: calls queued at once on the kit’s own copies', (engine) => {
+  it('each answers for its own rows, within 1e-6 of the reference', async () => {
+    const kit = createCosineKit({ backend: createTfjsBackend({ engine }) });
+    const ref = createCosineKit({ backend: 'reference' });
+    const seeded = (n: number, d: number, seed: number) => {
+      const out = new Float32Array(n * d);
+      let s = seed;
+      for (let i = 0; i < out.length; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        out[i] = s / 2 ** 31 - 1;
+      }
+      return out;
+    };
+    const calls: [Promise<Float32Array>, Float32Array][] = [];
+    const x = seeded(7, 33, 99);
+    const corpus = await kit.corpus(new Tensor(x, 7, 33));
+    for (let i = 0; i < 12; i++) {
+      // Every third call has 40,000 rows (past the pooled sizes), the others 3.
+      const n = i % 3 === 0 ? 40_000 : 3;
+      const q = seeded(n, 33, i + 1);
+      const want = (await ref.cosineMatrix(new Tensor(q, n, 33), new Tensor(x, 7, 33))).data;
+      const got =
+        i % 2 === 0
+          ? kit.cosineMatrix(new Tensor(q, n, 33), new Tensor(x, 7, 33)).then((t) => t.data)
+          : corpus.similarity(new Tensor(q, n, 33)).then((t) => t.data);
+      q.fill(Number.NaN);
+      calls.push([got, want]);
+    }
+    for (const [got, want] of calls) {
+      const g = await got;
+      expect(g.length).toBe(want.length);
+      let worst = 0;
+      for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j] - want[j]));
+      expect(worst).toBeLessThanOrEqual(1e-6);
+    }
+    corpus.dispose();
+    kit.dispose();
+  });
+});
 
 describe.each(['cpu', 'wasm'] as const)('tfjs-%s: disposed while it starts', (engine) => {
   it('init() and kit.ready() reject DISPOSED naming the backend (they resolved)', async () => {

@@ -76,7 +76,7 @@ export {
   reading,
 } from './errors.js';
 export type { Admitted } from './gate.js';
-export { admit, admitPair, checkFinite } from './gate.js';
+export { admit, admitPair, checkFinite, isAdmitted } from './gate.js';
 export { isCheckedKernelTable } from './guard.js';
 export { activate, activateDerivative } from './kernels/activation.js';
 export { checkColumnSums, columnSums } from './kernels/column-sums.js';

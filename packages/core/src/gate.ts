@@ -309,7 +309,22 @@ function admitRows(
       for (let j = o; j < o + cols; j++) dst[j] *= f;
     }
   }
+  admitted.add(dst);
   return { tensor: new Tensor(dst, rows, cols), factor };
+}
+
+/** The arrays {@link admitRows} wrote: the kit's own copies (see {@link isAdmitted}). */
+const admitted = new WeakSet<Float32Array>();
+
+/**
+ * Whether `data` is rows the kit admitted: a copy the kit made (or rows it already owned, checked
+ * in place), which neither the caller nor the kit writes while a kernel it was handed to runs. A
+ * backend that copies its inputs when called, to compute on them later (a queued engine), may skip
+ * that copy for such rows, provided the kernel only reads them and keeps no reference to them once
+ * it has settled: the kit may reuse their memory for a later call then.
+ */
+export function isAdmitted(data: Float32Array): boolean {
+  return admitted.has(data);
 }
 
 /**

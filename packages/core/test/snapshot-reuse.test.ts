@@ -5,6 +5,7 @@
  * stale values past its end.
  */
 import { describe, expect, it } from 'vitest';
+import { type Backend, isAdmitted, referenceKernels } from '../src/backend.js';
 import { createCosineKit, Tensor } from '../src/index.js';
 
 function rows(n: number, d: number, seed: number): Float32Array {
@@ -106,6 +107,50 @@ describe('large snapshots in a reused buffer', () => {
       held.push([u.data, u.data.slice()], [norms, norms.slice()]);
     }
     for (const [h, copy] of held) expect(same(h, copy)).toBe(true);
+    kit.dispose();
+  });
+});
+
+describe('isAdmitted: the kit tells a backend which rows are its own copies', () => {
+  it('a kernel called by the kit sees admitted rows; the caller’s arrays and the kernel table’s inputs are not', async () => {
+    const seen: [string, boolean][] = [];
+    const note =
+      (name: string) =>
+      (...args: unknown[]) => {
+        for (const a of args) {
+          const data = (a as { data?: unknown } | null)?.data;
+          if (data instanceof Float32Array) seen.push([name, isAdmitted(data)]);
+        }
+      };
+    const cosineMatrix = referenceKernels.cosineMatrix;
+    const backend: Backend = {
+      name: 'admitted-probe',
+      kernels: {
+        cosineMatrix: (a, b, out) => {
+          note('cosineMatrix')(a, b);
+          return cosineMatrix(a, b, out);
+        },
+      },
+    };
+    const kit = createCosineKit({ backend });
+    const q = new Tensor(rows(3, 5, 1), 3, 5);
+    const x = new Tensor(rows(4, 5, 2), 4, 5);
+    await kit.cosineMatrix(q, x);
+    await kit.cosineMatrix([[1, 2, 3]], [[3, 2, 1]]);
+    expect(seen).toEqual([
+      ['cosineMatrix', true],
+      ['cosineMatrix', true],
+      ['cosineMatrix', true],
+      ['cosineMatrix', true],
+    ]);
+    expect(isAdmitted(q.data)).toBe(false);
+    seen.length = 0;
+    const k = await kit.kernels();
+    await k.cosineMatrix({ data: q.data, rows: 3, cols: 5 }, { data: x.data, rows: 4, cols: 5 });
+    expect(seen).toEqual([
+      ['cosineMatrix', false],
+      ['cosineMatrix', false],
+    ]);
     kit.dispose();
   });
 });

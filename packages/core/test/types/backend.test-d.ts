@@ -65,6 +65,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'exp32'
       | 'foreignCorpus'
       | 'getBackend'
+      | 'isAdmitted'
       | 'isAllocationFailure'
       | 'isArrayArg'
       | 'isCheckedKernelTable'
