@@ -1388,20 +1388,28 @@ interface Masks {
 }
 
 /** Query rows an abortable call's step takes at least (see {@link stepQueries}). */
-const STEP_QUERIES = 8;
+const STEP_QUERIES = 16;
+/** Query rows a step takes where they stay within {@link STEP_MAX_WORK} (see {@link stepQueries}). */
+const STEP_QUERIES_WIDE = 32;
+/** Multiply-adds up to which a step takes {@link STEP_QUERIES_WIDE} queries: about 1 s on one thread. */
+const STEP_MAX_WORK = 2 ** 34;
 
 /**
  * Query rows per step of an abortable call of `queries` rows against `work` values (live rows x
- * width): about 2^26 multiply-adds per kernel call, and never fewer than {@link STEP_QUERIES}. One
- * query a step reads the whole corpus from memory per query and loses the kernels' blocking of
- * several: a signal made a search of 64 x 200,000 x 384 2-3.6x slower. Until 2026-12-07 the floor
- * held only within 2^29 multiply-adds a step, so past 2^26 values (64 x 200,000 x 1536, 64 x
- * 700,000 x 384) the steps fell to one query again and a signal cost 2.8-3.1x. An abort is still
- * seen at once by a search (its answer is dropped), and by the others within a step.
+ * width): about 2^26 multiply-adds per kernel call, and never fewer than {@link STEP_QUERIES}, or
+ * {@link STEP_QUERIES_WIDE} where those stay within {@link STEP_MAX_WORK}. Few queries a step read
+ * the whole corpus from memory for each few and lose the kernels' blocking of many: one query a
+ * step made a search of 64 x 200,000 x 384 2-3.6x slower; a floor of 8 still cost 1.35x (search)
+ * and 1.43x (similarity) at 64 x 200,000 x 1536 on wasm, one thread, where 16 cost 1.08x and 1.12x
+ * and 32 cost 1.05x and 1.00x (2026-12-07, medians of 5 interleaved rounds). A search, and a
+ * similarity without `out`, reject as soon as the signal fires whatever the step; the step bounds
+ * the work done after an abort, and how soon a similarity into `out` or a stream sees it.
  * @internal
  */
 export function stepQueries(work: number, queries: number): number {
-  const rows = Math.max(Math.floor(2 ** 26 / Math.max(1, work)), STEP_QUERIES);
+  const w = Math.max(1, work);
+  const floor = STEP_QUERIES_WIDE * w <= STEP_MAX_WORK ? STEP_QUERIES_WIDE : STEP_QUERIES;
+  const rows = Math.max(Math.floor(2 ** 26 / w), floor);
   return Math.max(1, Math.min(queries, rows));
 }
 
