@@ -28,7 +28,7 @@ describe('the WebGPU backend after gpu.js headlessgl in one Node process', () =>
       expect(b.describe?.().state).not.toBe('disposed');
     } else {
       expect(String((error as Error).message)).toMatch(
-        /gpu\.js's headless GL opened a GL context in this process first.*another process/,
+        /gpu\.js's headless GL opened a GL context on this thread first.*another process/,
       );
     }
     await b.dispose?.();

@@ -38,9 +38,6 @@ export const USED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-/** How {@link findEntry} names Dawn as the source of the GPU entry. */
-const DAWN = "Dawn (npm 'webgpu')";
-
 /**
  * The key on `globalThis` where a CosineKit backend in Node records the GL stack it opened in this
  * process: `'dawn'` (this backend's Dawn, on Mesa's EGL) or `'headless-gl'` (gpu.js's GLX context).
@@ -120,7 +117,7 @@ export async function findEntry(injected?: WebGpuEntry): Promise<{ entry: WebGpu
   }
   dawn ??= dawnEntry();
   try {
-    return { entry: await dawn, source: DAWN };
+    return { entry: await dawn, source: "Dawn (npm 'webgpu')" };
   } catch (e) {
     dawn = null;
     throw e;
@@ -146,17 +143,19 @@ export async function openDevice(
   } else {
     compatibility = (adapter as unknown as { featureLevel?: string }).featureLevel === 'compatibility';
   }
-  const isDawn = source === DAWN;
   const stacks = globalThis as Record<symbol, unknown>;
+  const node = inNode();
   if (!adapter) {
     const glHint =
-      isDawn && stacks[GL_STACK] === 'headless-gl'
-        ? " (gpu.js's headless GL opened a GL context in this process first, and Dawn cannot open its own beside it: run the WebGPU backend in another process, or gpu.js in mode 'webasm')"
+      node && stacks[GL_STACK] === 'headless-gl'
+        ? " (gpu.js's headless GL opened a GL context on this thread first, and Dawn cannot open its own beside it: run the WebGPU backend on another thread (a worker kit) or in another process, or gpu.js in mode 'webasm')"
         : '';
     throw new WebGpuUnavailable(`${source} offers no WebGPU adapter on this machine${eglHint}${glHint}`);
   }
-  // Dawn now holds a GL context on this thread: gpu.js's headless GL must not open one (see GL_STACK).
-  if (isDawn) stacks[GL_STACK] ??= 'dawn';
+  // In Node an adapter on OpenGL (Dawn's GL backend, however it was given: loaded here, passed as
+  // `gpu`, or set as navigator.gpu) holds a GL context on this thread: gpu.js's headless GL must not
+  // open one (see GL_STACK). Dawn on Vulkan opens none.
+  if (node && onOpenGl(adapter)) stacks[GL_STACK] ??= 'dawn';
   const requiredLimits: Record<string, number> = {};
   for (const name of USED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
   const requiredFeatures: GPUFeatureName[] = [];
@@ -170,6 +169,22 @@ export async function openDevice(
     throw new WebGpuUnavailable(`${source}: the adapter refused a device: ${(e as Error).message}`);
   }
   return { adapter, device, compatibility };
+}
+
+/** Whether this runs in Node (not a browser page or worker). */
+function inNode(): boolean {
+  const g = globalThis as { process?: { versions?: { node?: unknown } }; document?: unknown };
+  return typeof g.process?.versions?.node === 'string' && g.document === undefined;
+}
+
+/** Whether `adapter` says it runs on OpenGL (Dawn's GL backend: "OpenGL version OpenGL ES 3.2 Mesa ..."). */
+function onOpenGl(adapter: GPUAdapter): boolean {
+  try {
+    const info = (adapter as unknown as { info?: AdapterText }).info;
+    return info !== undefined && /opengl/.test(adapterText(info));
+  } catch {
+    return false;
+  }
 }
 
 /** What an adapter says of itself, in one lower-case line. */
