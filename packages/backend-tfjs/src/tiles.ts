@@ -376,11 +376,12 @@ export async function cosineTiles(
  * [-1, 1], and one `tf.topk`, merged into a running selection. The scores selected on are the scores
  * reported, so equal reported scores go to the lower index. Never holds the Q x N scores.
  *
- * Only the wasm engine selects with `tf.topk`. The cpu engine's `topk` (which webgl and webgpu
- * also hand every tile narrower than 100,000 columns to, reading it back first) builds an object
- * per score and sorts: 1 query x 100,000 x 96 on tfjs-cpu took 142 ms at k = 1 and 176 ms at k =
- * 10, where the scores alone took 40 ms. There the tile's scores are read back and offered to
- * core's `TopKSelector`, which ranks them the same way (clamped, float32, ties to the lower row).
+ * The cpu engine's `topk` (which webgl also hands every tile narrower than 100,000 columns to,
+ * reading it back first) builds an object per score and sorts: 1 query x 100,000 x 96 on tfjs-cpu
+ * took 142 ms at k = 1 and 176 ms at k = 10, where the scores alone took 40 ms. On those two
+ * engines the tile's scores are read back and offered to core's `TopKSelector`, which ranks them
+ * the same way (clamped, float32, ties to the lower row). wasm's `topk` is native, and webgpu's
+ * runs on the GPU and reads back k values a query, so they keep `tf.topk`.
  */
 export async function searchTiles(
   ctx: KernelContext,
@@ -392,7 +393,8 @@ export async function searchTiles(
 ): Promise<TopKResult> {
   const q = queries.rows;
   const d = queries.cols;
-  if (ctx.engine !== 'wasm') return searchTilesHost(ctx, tf, tiles, queries, k, allow);
+  if (ctx.engine === 'cpu' || ctx.engine === 'webgl')
+    return searchTilesHost(ctx, tf, tiles, queries, k, allow);
   const selection = new RunningTopK(q, k);
   const qn = queryRows(ctx, tf, queries);
   try {
