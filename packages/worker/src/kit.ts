@@ -1544,7 +1544,9 @@ function pack(v: unknown, op: string, arg: string, moves: Set<ArrayBuffer> | nul
     const out: Record<string, unknown> = { ...o };
     for (const key of OPTION_KEYS[op] ?? [])
       if (!Object.prototype.propertyIsEnumerable.call(o, key) && o[key] !== undefined) out[key] = o[key];
-    delete out.transfer;
+    // `transfer` is this kit's option where the call takes it (see TAKES_TRANSFER); elsewhere it
+    // crosses for core in the worker to refuse by name, as the in-process kit does.
+    if (TAKES_TRANSFER.has(op)) delete out.transfer;
     // An option that cannot be inspected (a revoked Proxy) crosses as a stand-in, for core in the
     // worker to name as core names it (`options.out`, `options.signal`; it was 'options').
     for (const key of Object.keys(out)) if (uninspectable(out[key])) out[key] = REVOKED;

@@ -738,10 +738,25 @@ describe('inputs the structured clone cannot copy: the worker takes what the in-
 
   it('with transfer: true a Proxy input is copied all the same, and the caller keeps it', async () => {
     const p = new Proxy(rows(a), {});
-    const got = await remote.cosineMatrix(p, rows(b), { transfer: true } as never);
-    expect(got).toEqual(await local.cosineMatrix(rows(a), rows(b)));
+    const far = await remote.corpus(rows(b));
+    const near = await local.corpus(rows(b));
+    const got = await far.similarity(p, { transfer: true });
+    expect(got).toEqual(await near.similarity(rows(a)));
     expect(p.length).toBe(3);
     expect(p[0]).toEqual(rows(a)[0]);
+    far.dispose();
+    near.dispose();
+  });
+
+  it('a call that takes no transfer option refuses one, as the in-process kit refuses it (it was ignored)', async () => {
+    const want = await failure(local.cosineMatrix(rows(a), rows(b), { transfer: true } as never));
+    expect(want).toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'options.transfer' });
+    expect(await failure(remote.cosineMatrix(rows(a), rows(b), { transfer: 'junk' } as never))).toMatchObject(
+      {
+        ...want,
+        message: want.message,
+      },
+    );
   });
 });
 
