@@ -1401,7 +1401,8 @@ const STEP_MAX_WORK = 2 ** 34;
  * the whole corpus from memory for each few and lose the kernels' blocking of many: one query a
  * step made a search of 64 x 200,000 x 384 2-3.6x slower; a floor of 8 still cost 1.35x (search)
  * and 1.43x (similarity) at 64 x 200,000 x 1536 on wasm, one thread, where 16 cost 1.08x and 1.12x
- * and 32 cost 1.05x and 1.00x (2026-12-07, medians of 5 interleaved rounds). A search, and a
+ * and 32 cost 1.05x and 1.00x; with this rule (32 there) a second run gave 1.01x and 1.05x
+ * (2026-12-07, medians of 5 interleaved rounds each). A search, and a
  * similarity without `out`, reject as soon as the signal fires whatever the step; the step bounds
  * the work done after an abort, and how soon a similarity into `out` or a stream sees it.
  * @internal
