@@ -920,7 +920,9 @@ function repeatedOption(program: Command, argv: readonly string[]): string | und
     const first = seen.get(name);
     // `--json x --no-json` sets one value under two options: name both.
     if (first !== undefined)
-      return first.option === o ? `${flag} is given twice` : `${first.flag} and ${flag} are both given`;
+      return first.option === o
+        ? `${flag} is given twice; give it once (a flag that takes several values takes a comma list)`
+        : `${first.flag} and ${flag} are both given; give one of them`;
     seen.set(name, { option: o, flag });
   }
   return undefined;
@@ -942,11 +944,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   );
   const twice = repeatedOption(program, argv);
   if (twice !== undefined) {
-    io.err(
-      pc.red(
-        `cosinekit-bench: ${twice}; give it once (a flag that takes several values takes a comma list).`,
-      ),
-    );
+    io.err(pc.red(`cosinekit-bench: ${twice}.`));
     return 2;
   }
   try {
