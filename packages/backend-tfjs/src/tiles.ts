@@ -392,68 +392,72 @@ export async function searchTiles(
   k: number,
   allow?: Uint8Array,
 ): Promise<TopKResult> {
-  const q = queries.rows;
-  const d = queries.cols;
-  if (ctx.engine === 'cpu' || ctx.engine === 'webgl')
-    return searchTilesHost(ctx, tf, tiles, queries, k, allow);
-  const selection = new RunningTopK(q, k);
-  const qn = queryRows(ctx, tf, queries);
-  try {
-    const step = queryStep(ctx.scoreTile, tiles, q);
-    // With `allow`: each tile's allowed columns (a tile none passes is not scored).
-    const passing = allow ? tiles.map((t) => allowedColumns(allow, t)) : null;
-    for (let q0 = 0; q0 < q; q0 += step) {
-      const rows = Math.min(step, q - q0);
-      for (const [at, tile] of tiles.entries()) {
-        const cols = passing?.[at] ?? null;
-        if (cols?.length === 0) continue;
-        await ctx.reactivate(tf);
-        const p = cols ? cols.length : tile.width;
-        const kt = Math.min(k, p);
-        const part = () => (rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]));
-        // A few allowed columns are gathered and scored alone; more are scored with the tile and
-        // the others set to -Infinity after any clamping (so a clamp cannot make them -1).
-        const gather = cols !== null && gathers(cols.length, tile.width, rows);
-        const mask = cols !== null && cols.length < tile.width && !gather;
-        const tileScores = (clamp: boolean) => {
-          const t = gather ? gatheredTile(tf, tile, cols!) : tile;
-          const raw = scores(tf, part(), t);
-          const c = clamp ? clampCosines(tf, raw) : raw;
-          return mask ? (tf.add(c, failingBias(tf, tile, cols!)) as TF.Tensor2D) : c;
-        };
-        // Selected on the raw scores first, saving a pass over the tile. That is the selection on
-        // the reported (clamped) scores unless some query's k-th raw score is at or past +-1: then
-        // rows rounded to 1.0000001 and rows at exactly 1 report as equals, and the tie must go
-        // to the lower index, so the tile is selected again on clamped scores.
-        let [v, ix] = await topOf(tf, () => tileScores(false), kt);
-        if (edgeTie(v, kt)) [v, ix] = await topOf(tf, () => tileScores(true), kt);
-        for (let i = 0; i < v.length; i++) v[i] = clampCos(v[i]);
-        if (gather) for (let i = 0; i < ix.length; i++) ix[i] = cols![ix[i]];
-        for (let r = 0; r < rows; r++) selection.merge(q0 + r, v, ix, r * kt, kt, tile.start);
+  if (ctx.engine === 'cpu' || ctx.engine === 'webgl') {
+    // On the host: each tile's scores (only its allowed columns, gathered, where `gathers` says so)
+    // read back and offered to the selector; a column that fails `allow` is never offered.
+    const selection = new TopKSelector(queries.rows, k);
+    await eachSearchTile(ctx, tf, tiles, queries, allow, async (q0, rows, tile, cols, part) => {
+      const gather = cols !== null && gathers(cols.length, tile.width, rows);
+      const w = gather ? cols.length : tile.width;
+      const s = await readAndDispose(
+        tf.tidy(() => scores(tf, part(), gather ? gatheredTile(tf, tile, cols) : tile)),
+      );
+      for (let r = 0; r < rows; r++) {
+        if (cols === null) selection.pushRow(q0 + r, s, r * w, tile.start, w);
+        else offerColumns(selection, q0 + r, s, r * w, cols, gather, tile.start);
       }
-    }
-  } finally {
-    qn.dispose();
+    });
+    return selection.result();
   }
+  const selection = new RunningTopK(queries.rows, k);
+  await eachSearchTile(ctx, tf, tiles, queries, allow, async (q0, rows, tile, cols, part) => {
+    const p = cols ? cols.length : tile.width;
+    const kt = Math.min(k, p);
+    // A few allowed columns are gathered and scored alone; more are scored with the tile and
+    // the others set to -Infinity after any clamping (so a clamp cannot make them -1).
+    const gather = cols !== null && gathers(cols.length, tile.width, rows);
+    const mask = cols !== null && cols.length < tile.width && !gather;
+    const tileScores = (clamp: boolean) => {
+      const t = gather ? gatheredTile(tf, tile, cols!) : tile;
+      const raw = scores(tf, part(), t);
+      const c = clamp ? clampCosines(tf, raw) : raw;
+      return mask ? (tf.add(c, failingBias(tf, tile, cols!)) as TF.Tensor2D) : c;
+    };
+    // Selected on the raw scores first, saving a pass over the tile. That is the selection on
+    // the reported (clamped) scores unless some query's k-th raw score is at or past +-1: then
+    // rows rounded to 1.0000001 and rows at exactly 1 report as equals, and the tie must go
+    // to the lower index, so the tile is selected again on clamped scores.
+    let [v, ix] = await topOf(tf, () => tileScores(false), kt);
+    if (edgeTie(v, kt)) [v, ix] = await topOf(tf, () => tileScores(true), kt);
+    for (let i = 0; i < v.length; i++) v[i] = clampCos(v[i]);
+    if (gather) for (let i = 0; i < ix.length; i++) ix[i] = cols![ix[i]];
+    for (let r = 0; r < rows; r++) selection.merge(q0 + r, v, ix, r * kt, kt, tile.start);
+  });
   return selection.result();
 }
 
 /**
- * {@link searchTiles} selecting on the host: each tile's scores (only its allowed columns, gathered,
- * where {@link gathers} says so) read back and offered to a `TopKSelector`; a column that fails
- * `allow` is never offered.
+ * The steps of a tiled search: for each step of queries (as many as one score tile holds) and each
+ * corpus tile with a column that passes `allow` (a tile none passes is not scored), `visit` with
+ * the engine active, the step's first query and rows, the tile, its allowed columns (null: all)
+ * and `part`, which makes the step's normalised queries (call it inside the visit's `tf.tidy`).
  */
-async function searchTilesHost(
+async function eachSearchTile(
   ctx: KernelContext,
   tf: Tfjs,
   tiles: readonly CorpusTile[],
   queries: Matrix,
-  k: number,
-  allow?: Uint8Array,
-): Promise<TopKResult> {
+  allow: Uint8Array | undefined,
+  visit: (
+    q0: number,
+    rows: number,
+    tile: CorpusTile,
+    cols: Int32Array | null,
+    part: () => TF.Tensor2D,
+  ) => Promise<void>,
+): Promise<void> {
   const q = queries.rows;
   const d = queries.cols;
-  const selection = new TopKSelector(q, k);
   const qn = queryRows(ctx, tf, queries);
   try {
     const step = queryStep(ctx.scoreTile, tiles, q);
@@ -464,24 +468,12 @@ async function searchTilesHost(
         const cols = passing?.[at] ?? null;
         if (cols?.length === 0) continue;
         await ctx.reactivate(tf);
-        const gather = cols !== null && gathers(cols.length, tile.width, rows);
-        const w = gather ? cols.length : tile.width;
-        const s = await readAndDispose(
-          tf.tidy(() => {
-            const part = rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]);
-            return scores(tf, part, gather ? gatheredTile(tf, tile, cols) : tile);
-          }),
-        );
-        for (let r = 0; r < rows; r++) {
-          if (cols === null) selection.pushRow(q0 + r, s, r * w, tile.start, w);
-          else offerColumns(selection, q0 + r, s, r * w, cols, gather, tile.start);
-        }
+        await visit(q0, rows, tile, cols, () => (rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d])));
       }
     }
   } finally {
     qn.dispose();
   }
-  return selection.result();
 }
 
 /**
