@@ -10,6 +10,7 @@ import { createCosineKit } from '@cosinekit/core';
 import { type Backend, isCosineKitError } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGpujsBackend } from '../src/index.js';
+import { initError } from './modes.js';
 
 let dawn: Backend | undefined;
 let noDawn: string | null = null;
@@ -43,12 +44,6 @@ describe('gpu.js after a WebGPU backend on a Dawn its caller gave it', () => {
     expect(Math.abs(got[0] - 10 / 14)).toBeLessThan(1e-6);
     kit.dispose();
     await b.dispose?.();
-    let error: unknown;
-    try {
-      createGpujsBackend({ mode: 'headlessgl' }).init?.();
-    } catch (e) {
-      error = e;
-    }
-    expect(isCosineKitError(error, 'UNSUPPORTED')).toBe(true);
+    expect(isCosineKitError(initError('headlessgl'), 'UNSUPPORTED')).toBe(true);
   });
 });

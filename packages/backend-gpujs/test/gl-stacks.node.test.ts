@@ -10,6 +10,7 @@ import { createCosineKit } from '@cosinekit/core';
 import { type Backend, isCosineKitError, referenceKernels } from '@cosinekit/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGpujsBackend } from '../src/index.js';
+import { initError } from './modes.js';
 
 let dawn: Backend | undefined;
 let noDawn: string | null = null;
@@ -60,13 +61,7 @@ describe('gpu.js after the WebGPU backend (Dawn) in one Node process', () => {
 
   it("an explicit 'headlessgl' fails init with UNSUPPORTED and the reason, never touching GL", (ctx) => {
     if (noDawn !== null) ctx.skip();
-    const b = createGpujsBackend({ mode: 'headlessgl' });
-    let error: unknown;
-    try {
-      b.init?.();
-    } catch (e) {
-      error = e;
-    }
+    const error = initError('headlessgl');
     expect(isCosineKitError(error, 'UNSUPPORTED')).toBe(true);
     expect(String((error as Error).message)).toMatch(
       /Dawn has opened a GL context in this process.*mode 'webasm'/,

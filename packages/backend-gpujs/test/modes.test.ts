@@ -8,7 +8,7 @@ import {
 } from '@cosinekit/core/backend';
 import { describe, expect, it } from 'vitest';
 import { createGpujsBackend } from '../src/index.js';
-import { inBrowser, unavailable } from './modes.js';
+import { inBrowser, initError, unavailable } from './modes.js';
 
 describe('mode selection', () => {
   it("'auto' runs the best mode that works here and says which, and why it passed over better ones", async () => {
@@ -28,13 +28,7 @@ describe('mode selection', () => {
 
   it('an explicit mode that cannot run here fails init with the reason, not a silent fallback', () => {
     const mode = inBrowser ? 'headlessgl' : 'webgl2';
-    const b = createGpujsBackend({ mode });
-    let error: unknown;
-    try {
-      b.init?.();
-    } catch (e) {
-      error = e;
-    }
+    const error = initError(mode);
     expect(isCosineKitError(error, 'UNSUPPORTED')).toBe(true);
     expect(String((error as Error).message)).toContain(mode);
     expect(unavailable(mode)).toContain(mode);

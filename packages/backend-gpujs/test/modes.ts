@@ -4,17 +4,23 @@ import { createGpujsBackend, type GpujsBackendOptions, type RunMode } from '../s
 /** True in the Chromium project. */
 export const inBrowser = typeof document !== 'undefined';
 
-/** Why `mode` cannot run here, or null when it can. */
-export function unavailable(mode: RunMode): string | null {
+/** What `init()` of a backend in `mode` threw here, or undefined when it started. */
+export function initError(mode: RunMode): unknown {
   const b = createGpujsBackend({ mode });
   try {
     b.init?.();
-    return null;
+    return undefined;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return e;
   } finally {
     void b.dispose?.();
   }
+}
+
+/** Why `mode` cannot run here, or null when it can. */
+export function unavailable(mode: RunMode): string | null {
+  const e = initError(mode);
+  return e === undefined ? null : e instanceof Error ? e.message : String(e);
 }
 
 /** The modes this environment tests, each with the reason it is skipped (null: it runs). */
