@@ -36,9 +36,15 @@ describe.skipIf(skip !== null)('webgpu on long rows', () => {
     software = backend.describe?.().loopLimit !== undefined;
   });
   afterAll(() => backend?.dispose?.());
+  /**
+   * A kit for these tests: they check answers, not times, and SwiftShader in headless Chromium,
+   * sharing two cores with other test projects, took past the kit's default 60 s on rows of
+   * 600,000 and on the 400,000-row corpus (each about half that alone).
+   */
+  const slowKit = () => createCosineKit({ backend, timeoutMs: 170_000 });
 
   it('every scoring path sums in blocks: constant, alternating and random rows within 6e-6 of float64', async () => {
-    const kit = createCosineKit({ backend });
+    const kit = slowKit();
     let s = 7;
     const rand = () => {
       s = (s * 48271) % 2147483647;
@@ -85,7 +91,7 @@ describe.skipIf(skip !== null)('webgpu on long rows', () => {
   // Within the default 2e-5: a row with one dominant component loses its small terms in the span
   // that starts with it (each under half an ulp of the running sum), about 9e-6 here.
   it('rows of 600,000 dimensions: every path within 2e-5 of float64, the exact copy first', async () => {
-    const kit = createCosineKit({ backend });
+    const kit = slowKit();
     const d = 600_000;
     const two = Float32Array.from({ length: d }, (_, j) => (j % 2 ? 1 : 0.5));
     const dom = Float32Array.from({ length: d }, (_, j) => (j === 0 ? 100 : 0.01));
@@ -112,7 +118,7 @@ describe.skipIf(skip !== null)('webgpu on long rows', () => {
   }, 180_000);
 
   it('a row whose only non-zero is its last component scores 1 up to the few-query limit and past it (the tiled product); re-ranking past its own, refused when made', async () => {
-    const kit = createCosineKit({ backend });
+    const kit = slowKit();
     // [d, queries, storage]: the few-query kernel (scalar and vec4 loads), the re-rank kernel.
     const cases: [number, number, 'float32' | 'int8'][] = [
       [21_849, 1, 'float32'], // failed before at 1 query
@@ -196,9 +202,7 @@ describe.skipIf(skip !== null)('webgpu on long rows', () => {
   }, 180_000);
 
   it('one query, k = 1, over 400,000 rows of ascending scores: the last row (one merge took in too many lists)', async () => {
-    // SwiftShader in headless Chromium makes this corpus in 30 s alone and took past the kit's
-    // default 60 s with other test projects on the same two cores: the test is about the answer.
-    const kit = createCosineKit({ backend, timeoutMs: 170_000 });
+    const kit = slowKit();
     const n = 400_000;
     const data = new Float32Array(n * 2);
     for (let i = 0; i < n; i++) {
