@@ -24,6 +24,7 @@ import { halfRows } from './half.js';
 import {
   encodeScores,
   rowLoops,
+  rowPipeline,
   rowsPerBinding,
   SKINNY_MAX_ROWS,
   type StoredRows,
@@ -35,7 +36,7 @@ import {
   mergeSelectShader,
   type RowFormat,
   rerankShader,
-  rowShader,
+  rowGroups,
   rowStride,
   segmentSelectShader,
   storedBytes,
@@ -255,7 +256,7 @@ export async function createCorpus(
   const blocks: Block[] = [];
   try {
     engine.loops('createCorpus', 'x', rowLoops('normalize', x.cols), `rows of ${x.cols} floats`);
-    const pipe = engine.pipeline('row:normalize', () => rowShader('normalize'));
+    const pipe = rowPipeline(engine, 'normalize', x.cols);
     for (let r0 = 0; r0 < x.rows; r0 += per) {
       const rows = Math.min(per, x.rows - r0);
       const raw = engine.upload(x.data.subarray(r0 * x.cols, (r0 + rows) * x.cols));
@@ -263,7 +264,7 @@ export async function createCorpus(
       try {
         const lease = engine.lease(rows * x.cols * 4);
         blocks.push({ lease, scales: null, exact: null, fmt: 'f32', ld: x.cols, row0: r0, rows });
-        const [nx, ny] = engine.grid(rows);
+        const [nx, ny] = engine.grid(rowGroups(rows, x.cols));
         const p = engine.params([rows, x.cols, nx, 0]);
         keep.push(p);
         const enc = engine.device.createCommandEncoder();
@@ -435,14 +436,18 @@ function halfValue(h: number): number {
   return h & 0x8000 ? -v : v;
 }
 
-/** Query rows per chunk and corpus columns per score tile, within every limit. */
+/**
+ * Query rows per chunk and corpus columns per score tile, within every limit. No query rows plan
+ * chunks of one (none run, and the answer is empty, as on the reference): they were refused as
+ * "k = 1 does not fit the storage binding limit".
+ */
 function plan(engine: Engine, queries: number, cols: number, k: number, maxTileCols: number) {
   const L = engine.limits;
   const bindFloats = Math.floor(L.maxStorageBufferBindingSize / 4);
   const side = tileOf(engine).wg * tileOf(engine).block;
   const maxSpan = L.maxComputeWorkgroupsPerDimension * side;
   const qc = Math.min(
-    queries,
+    Math.max(1, queries),
     rowsPerBinding(engine, cols),
     Math.floor(bindFloats / Math.max(1, k)),
     engine.maxGroups,
@@ -467,16 +472,10 @@ async function normalizedQueries(
   keep.push(raw);
   const qn = engine.lease(rows * q.cols * 4);
   keep.push(qn);
-  const [nx, ny] = engine.grid(rows);
+  const [nx, ny] = engine.grid(rowGroups(rows, q.cols));
   const p = engine.params([rows, q.cols, nx, 0]);
   keep.push(p);
-  engine.dispatch(
-    enc,
-    engine.pipeline('row:normalize', () => rowShader('normalize')),
-    [raw, qn, p],
-    nx,
-    ny,
-  );
+  engine.dispatch(enc, rowPipeline(engine, 'normalize', q.cols), [raw, qn, p], nx, ny);
   return qn;
 }
 

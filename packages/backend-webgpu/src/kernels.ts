@@ -13,9 +13,11 @@ import {
   gemmShader,
   gemmTile,
   gemmVectorizable,
+  laneRows,
   mergeSelectShader,
   ROW_WG,
   type RowFormat,
+  rowGroups,
   rowShader,
   SKINNY_QUERIES,
   segmentSelectShader,
@@ -43,11 +45,15 @@ function result(len: number, out?: Float32Array): Float32Array {
  * two trees; `cosine` (cosineRows) and `norms` once, with one tree.
  */
 export function rowLoops(mode: 'norms' | 'normalize' | 'cosine', cols: number): number {
+  // One row an invocation (short rows): the passes walk the whole row, with no trees.
+  if (laneRows(cols)) return (mode === 'normalize' ? 3 : 1) * cols + 4;
   return mode === 'normalize' ? 3 * (Math.ceil(cols / ROW_WG) + 1) + 16 : Math.ceil(cols / ROW_WG) + 1 + 8;
 }
 
-function rowPipeline(engine: Engine, mode: 'norms' | 'normalize') {
-  return engine.pipeline(`row:${mode}`, () => rowShader(mode));
+/** The row kernel for rows of `cols` floats: one row a workgroup, or one an invocation ({@link laneRows}). */
+export function rowPipeline(engine: Engine, mode: 'norms' | 'normalize', cols: number) {
+  const lanes = laneRows(cols);
+  return engine.pipeline(`row:${mode}${lanes ? ':lanes' : ''}`, () => rowShader(mode, lanes));
 }
 
 /** Records rowNorms/normalize of `rows` rows held in `src` into `dst`. */
@@ -67,10 +73,10 @@ function encodeRows(
     rowLoops(mode, cols),
     `rows of ${cols} floats`,
   );
-  const [nx, ny] = engine.grid(rows);
+  const [nx, ny] = engine.grid(rowGroups(rows, cols));
   const p = engine.params([rows, cols, nx, 0]);
   keep.push(p);
-  engine.dispatch(enc, rowPipeline(engine, mode), [src, dst, p], nx, ny);
+  engine.dispatch(enc, rowPipeline(engine, mode, cols), [src, dst, p], nx, ny);
 }
 
 async function byRowChunks(
@@ -121,7 +127,8 @@ export async function cosineRows(
   const res = result(a.rows, out);
   const per = Math.min(rowsPerBinding(engine, a.cols), engine.maxGroups);
   engine.loops('cosineRows', 'a', rowLoops('cosine', a.cols), `rows of ${a.cols} floats`);
-  const pipe = engine.pipeline('cosineRows', cosineRowsShader);
+  const lanes = laneRows(a.cols);
+  const pipe = engine.pipeline(`cosineRows${lanes ? ':lanes' : ''}`, () => cosineRowsShader(lanes));
   for (let r0 = 0; r0 < a.rows; r0 += per) {
     const rows = Math.min(per, a.rows - r0);
     const keep: Lease[] = [];
@@ -132,7 +139,7 @@ export async function cosineRows(
       keep.push(lb);
       const dst = engine.lease(rows * 4);
       keep.push(dst);
-      const [nx, ny] = engine.grid(rows);
+      const [nx, ny] = engine.grid(rowGroups(rows, a.cols));
       const p = engine.params([rows, a.cols, nx, 0]);
       keep.push(p);
       const enc = engine.device.createCommandEncoder();

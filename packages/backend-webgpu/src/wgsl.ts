@@ -39,8 +39,53 @@ export const ELEM_WG = 64;
 /** `rows, cols, nx` (workgroups along x), then per-kernel extras. */
 const ROW_PARAMS = 'struct P { rows: u32, cols: u32, nx: u32, extra: u32 }';
 
-function rowIndex(): string {
-  return 'let row = wg.y * p.nx + wg.x;\n  if (row >= p.rows) { return; }\n  let base = row * p.cols;';
+/**
+ * Rows of at most this many floats are reduced one row per invocation, {@link ROW_WG} rows a
+ * workgroup, rather than one row per workgroup: a workgroup on a row of 2 floats left 62 of its 64
+ * invocations idle and still ran its barriers, and SwiftShader (WebGPU on the CPU) took 38 s to make
+ * a corpus of 400,000 rows of 2 floats, llvmpipe 1.3 s (the host encoding of the same rows as int8:
+ * 83 ms).
+ */
+export const LANE_ROW_MAX = ROW_WG;
+
+/** Whether rows of `cols` floats are reduced one per invocation (see {@link LANE_ROW_MAX}). */
+export function laneRows(cols: number): boolean {
+  return cols <= LANE_ROW_MAX;
+}
+
+/** Workgroups the row kernels dispatch for `rows` rows of `cols` floats. */
+export function rowGroups(rows: number, cols: number): number {
+  return laneRows(cols) ? Math.ceil(rows / ROW_WG) : rows;
+}
+
+/** Terms a row reduced by one invocation sums apart before they join its total. */
+const LANE_GROUP = 8;
+
+function rowIndex(lanes = false): string {
+  return lanes
+    ? `let row = (wg.y * p.nx + wg.x) * ${ROW_WG}u + li;\n  if (row >= p.rows) { return; }\n  let base = row * p.cols;`
+    : 'let row = wg.y * p.nx + wg.x;\n  if (row >= p.rows) { return; }\n  let base = row * p.cols;';
+}
+
+/**
+ * A loop over the row (one invocation's whole row) adding `terms` (one expression per accumulator,
+ * of `v`, the value `load` reads at column `c`) into `acc` in groups of {@link LANE_GROUP}.
+ */
+function laneSum(load: string, terms: Record<string, string>): string {
+  const names = Object.keys(terms);
+  const decl = names.map((n) => `var ${n} = 0.0; var g${n} = 0.0;`).join(' ');
+  const add = names.map((n) => `g${n} = g${n} + ${terms[n]};`).join(' ');
+  const join = names.map((n) => `${n} = ${n} + g${n}; g${n} = 0.0;`).join(' ');
+  const rest = names.map((n) => `${n} = ${n} + g${n};`).join(' ');
+  return `${decl}
+  var gn = 0u;
+  for (var c = 0u; c < p.cols; c = c + 1u) {
+    ${load}
+    ${add}
+    gn = gn + 1u;
+    if (gn == ${LANE_GROUP}u) { ${join} gn = 0u; }
+  }
+  ${rest}`;
 }
 
 function tree(names: string[]): string {
@@ -55,7 +100,8 @@ function tree(names: string[]): string {
  * bits and tie as they do on the reference backend; dividing by the norm directly left their
  * scores a float32 step apart, ranked out of index order.
  */
-export function rowShader(mode: 'norms' | 'normalize'): string {
+export function rowShader(mode: 'norms' | 'normalize', lanes = false): string {
+  if (lanes) return laneRowShader(mode);
   if (mode === 'norms')
     return `${ROW_PARAMS}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -118,8 +164,46 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u
 }`;
 }
 
-/** cos(a_r, b_r) per row, clamped; 0 when either row is zero. */
-export function cosineRowsShader(): string {
+/** {@link rowShader} with one row per invocation (see {@link LANE_ROW_MAX}). */
+function laneRowShader(mode: 'norms' | 'normalize'): string {
+  const head = `${ROW_PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  ${rowIndex(true)}`;
+  if (mode === 'norms')
+    return `${head}
+  ${laneSum('let v = x[base + c];', { ss: 'v * v' })}
+  out[row] = sqrt(ss);
+}`;
+  return `${head}
+  var top = 0.0;
+  for (var c = 0u; c < p.cols; c = c + 1u) { top = max(top, abs(x[base + c])); }
+  ${laneSum('let v = select(0.0, x[base + c] / top, top > 0.0);', { ss: 'v * v' })}
+  let n = sqrt(ss);
+  for (var c = 0u; c < p.cols; c = c + 1u) {
+    out[base + c] = select(0.0, (x[base + c] / top) / n, n > 0.0);
+  }
+}`;
+}
+
+/** cos(a_r, b_r) per row, clamped; 0 when either row is zero. `lanes`: one row per invocation. */
+export function cosineRowsShader(lanes = false): string {
+  if (lanes)
+    return `${ROW_PARAMS}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+@compute @workgroup_size(${ROW_WG})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  ${rowIndex(true)}
+  ${laneSum('let u = a[base + c]; let v = b[base + c];', { d: 'u * v', na: 'u * u', nb: 'v * v' })}
+  let den = sqrt(na) * sqrt(nb);
+  out[row] = select(0.0, clamp(d / den, -1.0, 1.0), den > 0.0);
+}`;
   return `${ROW_PARAMS}
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;

@@ -150,10 +150,13 @@ describe.skipIf(skip !== null)('webgpu device resources', () => {
   it('pipelines compile once per shape family: new sizes reuse them', async () => {
     const b = createWebGpuBackend();
     try {
-      // Few queries go 4 at a time, the count fixed in the source: 7 = 4 + 3, 11 = 4 + 4 + 3.
+      // Few queries go 4 at a time, the count fixed in the source: 7 = 4 + 3, 11 = 4 + 4 + 3. Rows
+      // of up to 64 floats and longer rows are two families of the row kernels: one of each first.
       await b.kernels.topK!(randomTensor(7, 10, 1), randomTensor(40, 10, 2), 2);
+      await b.kernels.topK!(randomTensor(7, 77, 1), randomTensor(40, 77, 2), 2);
       const n = b.stats().pipelines;
-      await b.kernels.topK!(randomTensor(11, 77, 3), randomTensor(300, 77, 4), 9);
+      await b.kernels.topK!(randomTensor(11, 33, 3), randomTensor(300, 33, 4), 9);
+      await b.kernels.topK!(randomTensor(11, 90, 3), randomTensor(300, 90, 4), 9);
       expect(b.stats().pipelines).toBe(n);
     } finally {
       await b.dispose?.();

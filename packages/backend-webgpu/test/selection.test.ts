@@ -48,6 +48,32 @@ describe.skipIf(skip !== null)('webgpu top-k selection', () => {
     }
   }, 120_000);
 
+  it('no query rows answer empty, as on the reference (they were refused as "k = 1 does not fit the storage binding limit")', async () => {
+    const b = createWebGpuBackend();
+    try {
+      const k = b.kernels;
+      const none: Matrix = { data: new Float32Array(0), rows: 0, cols: 2 };
+      const c: Matrix = { data: new Float32Array([1, 2, 3, 4, 5, 6]), rows: 3, cols: 2 };
+      const h = await k.createCorpus!(c, { storage: 'float32', rerank: 0 });
+      try {
+        for (const r of [
+          await k.topK!(none, c, 2),
+          await k.corpusSearch!(h, none, 2),
+          await k.corpusSearchAllowed!(h, none, 2, new Uint8Array(3).fill(1)),
+        ]) {
+          expect(r.indices.length).toBe(0);
+          expect(r.scores.length).toBe(0);
+        }
+        expect((await k.cosineMatrix!(none, c)).length).toBe(0);
+        expect((await k.corpusMatrix!(h, none)).length).toBe(0);
+      } finally {
+        h.dispose();
+      }
+    } finally {
+      await b.dispose?.();
+    }
+  }, 120_000);
+
   it('rows that are multiples of one another tie as on the reference: equal scores, index order (they were a float32 step apart)', async () => {
     const b = createWebGpuBackend();
     try {
