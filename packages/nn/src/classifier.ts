@@ -1,5 +1,6 @@
 import { Tensor, type TensorInput } from '@cosinekit/core';
 import { admit, argError, clampCos, toTensor, valueText } from '@cosinekit/core/backend';
+import { builtIn } from './built-in.js';
 import {
   checkFloat32Scale,
   checkLabels,
@@ -362,7 +363,7 @@ function marginLoss(
     argError('INVALID_ARGUMENT', op, 'scale', `must be > 0, got ${valueText(scale)}.`);
   checkFloat32Scale(op, scale);
   const { classes } = classifier;
-  return {
+  return builtIn({
     name,
     sampling: 'labels',
     parameters: () => classifier.parameters(),
@@ -459,7 +460,7 @@ function marginLoss(
         gradParams: [normalizeRowsBackward(nw, dW, classes, cols, ops.alloc, op, 'classifier')],
       };
     },
-  };
+  });
 }
 
 /**

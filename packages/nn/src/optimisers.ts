@@ -11,6 +11,7 @@ import {
   referenceKernels,
   valueText,
 } from '@cosinekit/core/backend';
+import { builtIn } from './built-in.js';
 import { checkNumber, checkObject, firstNonFinite, isA, promised } from './check.js';
 import type { Vec } from './ops.js';
 
@@ -363,7 +364,7 @@ function fused(name: string, op: 'adam' | 'sgd', lrAt: (step: number) => number,
   // An optimiser dropped without dispose() (as a one-off adam() handed to train is) releases its
   // moments when it is collected: they are backend memory (wasm, GPU) the collector cannot see.
   unreleased?.register(optimizer, cell);
-  return optimizer;
+  return builtIn(optimizer);
   /** Back to a new optimiser's state: no moments, step 0 (the schedule from its start). */
   function restart(): void {
     cell.state?.dispose();

@@ -12,6 +12,7 @@ import {
   reading,
   valueText,
 } from '@cosinekit/core/backend';
+import { isBuiltIn } from './built-in.js';
 import {
   checkBoolean,
   checkNumber,
@@ -124,7 +125,9 @@ export interface TrainOptions {
    * weights are restored and `onTrainEnd` is not called. While `validate` or a callback of yours
    * is pending (a promise it returned), `train` rejects as soon as the signal fires and leaves that
    * promise to settle on its own, unread: a validation waiting on the network once held an aborted
-   * `train` for good. During `onTrainEnd` training has ended: the encoder then holds the trained
+   * `train` for good. So too with a step of your own loss's `compute` or optimiser's `step` still
+   * pending: `train` rejects at once (a step that never settled held it for good), and that step,
+   * when it ends, may still change the weights. During `onTrainEnd` training has ended: the encoder then holds the trained
    * weights (the best epoch's, where early stopping restores them).
    */
   signal?: AbortSignal;
@@ -557,16 +560,18 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
 
   const rng = createRng(given(options.seed, 1));
   const params = [...encoder.parameters(), ...lossParams];
-  // Weights that are not finite before the first step are the caller's (see `blame` for later).
+  // Weights that are not finite, or past the ±2^40 that training ends at, before the first step
+  // are the caller's (see `blame` for later): a weight set by hand to 2^41 was blamed on the
+  // optimizer ("diverged ... lower the learning rate") at the end of the first epoch.
   const own = encoder.parameters().length;
   params.forEach((p, k) => {
     for (let i = 0; i < p.length; i++)
-      if (!Number.isFinite(p[i]))
+      if (!(Math.abs(p[i]) <= MAX_SAVED_WEIGHT))
         argError(
-          'NON_FINITE',
+          Number.isFinite(p[i]) ? 'INVALID_ARGUMENT' : 'NON_FINITE',
           'train',
           k < own ? 'encoder' : 'loss',
-          `holds ${p[i]} in its parameter array ${k < own ? k : k - own}, at ${i}, before training.`,
+          `holds ${p[i]} in its parameter array ${k < own ? k : k - own}, at ${i}, before training${Number.isFinite(p[i]) ? ', beyond ±2^40 (a model no file holds)' : ''}.`,
         );
   });
   at.params = params;
@@ -591,6 +596,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
     lossParams,
     at,
     input: undefined,
+    signal: options.signal,
   };
   /** When training last let the event loop turn (see `nextTurn`). */
   let yielded = performance.now();
@@ -771,6 +777,7 @@ interface StepContext {
   readonly lossParams: Vec[];
   readonly at: StepState;
   input: Vec | undefined;
+  readonly signal: AbortSignal | undefined;
 }
 
 /**
@@ -783,6 +790,11 @@ interface StepContext {
  */
 async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: number): Promise<number> {
   const { encoder, loss, ops, kernels, optimizer, params, lossParams, at } = s;
+  // The caller's own loss or optimiser may return a promise that never settles: the signal ends
+  // train then (it hung for good), leaving that step to settle on its own. This package's steps
+  // always end, and are waited for, so that the weights are those of a whole step.
+  const own = <T>(made: unknown, p: T | PromiseLike<T>) =>
+    isBuiltIn(made) ? p : orAbort('train', p, s.signal);
   // Anchors, positives and (for triplets) negatives go through the encoder as one block;
   // labelled batches have only the anchors.
   const blocks = checkBatch(batch, loss.sampling, encoder, epoch, batches);
@@ -803,20 +815,23 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
   const cache = await encoder.forward(ops, x, blocks * rows);
   const d = encoder.outputs;
   at.phase = 'loss';
-  const r = await loss.compute(ops, {
-    a: cache.out.subarray(0, rows * d),
-    b: cache.out.subarray(rows * d, Math.min(blocks, 2) * rows * d),
-    rows,
-    cols: d,
-    targets: batch.targets,
-    groups: batch.groups,
-    labels: batch.labels,
-    // The encoder's output rows are unit rows already: the loss need not normalise them again.
-    normalized: encoder.normalize,
-    ...(blocks > 2
-      ? { negatives: cache.out.subarray(2 * rows * d), negativeGroups: batch.negativeGroups }
-      : {}),
-  });
+  const r = await own(
+    loss,
+    loss.compute(ops, {
+      a: cache.out.subarray(0, rows * d),
+      b: cache.out.subarray(rows * d, Math.min(blocks, 2) * rows * d),
+      rows,
+      cols: d,
+      targets: batch.targets,
+      groups: batch.groups,
+      labels: batch.labels,
+      // The encoder's output rows are unit rows already: the loss need not normalise them again.
+      normalized: encoder.normalize,
+      ...(blocks > 2
+        ? { negatives: cache.out.subarray(2 * rows * d), negativeGroups: batch.negativeGroups }
+        : {}),
+    }),
+  );
   if (!Number.isFinite(r.loss))
     argError(
       typeof r.loss === 'number' ? 'NON_FINITE' : 'INVALID_TYPE',
@@ -826,6 +841,8 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
     );
   // A custom loss's gradients, one value per output it was given: short ones moved the weights as
   // if the rest were 0 (a 4 x 3 batch stepped on 2 values), long ones were cut without a word.
+  // Not finite ones, or past ±2^40, were blamed further on: on the backend ("failed in backend
+  // 'reference' (kernel 'matmul')") or on the optimizer's learning rate.
   const due = (name: string, g: unknown, n: number) => {
     if (!(isA(g, Float32Array) || isA(g, Float64Array)) || g.length !== n)
       argError(
@@ -834,6 +851,14 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
         'loss',
         `returned ${name} of ${isA(g, Float32Array) || isA(g, Float64Array) ? `${g.length} values` : describeType(g)} where ${n} were due (rows x outputs) at batch ${batches} of epoch ${epoch}.`,
       );
+    for (let i = 0; i < n; i++)
+      if (!(Math.abs(g[i]) <= MAX_SAVED_WEIGHT))
+        argError(
+          Number.isFinite(g[i]) ? 'INVALID_ARGUMENT' : 'NON_FINITE',
+          'train',
+          'loss',
+          `returned ${name} holding ${g[i]} at ${i}, at batch ${batches} of epoch ${epoch}${Number.isFinite(g[i]) ? ': beyond ±2^40, where no cosine loss goes (a target far outside [-1, 1]?)' : ''}.`,
+        );
   };
   due('gradA', r.gradA, rows * d);
   if (blocks > 1) due('gradB', r.gradB, rows * d);
@@ -865,11 +890,14 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
   }
   // The gradients come from checked kernels: the built-in optimisers skip their own scan of them.
   at.phase = 'optimizer';
-  await (optimizer.step as TrustedStep)(
-    params,
-    lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params,
-    kernels,
-    CHECKED_GRADIENTS,
+  await own(
+    optimizer,
+    (optimizer.step as TrustedStep)(
+      params,
+      lossParams.length > 0 ? [...grads.params, ...r.gradParams!] : grads.params,
+      kernels,
+      CHECKED_GRADIENTS,
+    ),
   );
   at.stepped = true;
   ops.release?.();

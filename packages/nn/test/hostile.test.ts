@@ -1206,6 +1206,85 @@ describe("weights that are not finite before training are the caller's", () => {
       expect(f).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
     }
   });
+
+  it('a weight past ±2^40 in the encoder is INVALID_ARGUMENT naming it (it was blamed on the optimizer: "lower the learning rate")', async () => {
+    for (const big of [2 ** 41, -1e30, 3e38]) {
+      const encoder = createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize: true, seed: 3 });
+      encoder.parameters()[0][5] = big;
+      const e = await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+        optimizer: sgd(),
+        epochs: 1,
+      }).catch((x) => x);
+      expect(e, `${big}`).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'encoder' });
+      expect(e.message, `${big}`).toMatch(/before training, beyond ±2\^40/);
+    }
+  });
+});
+
+describe("a loss's gradients that are not finite, or past ±2^40, are the loss's", () => {
+  // A custom loss giving back what `gradA`/`gradParams` hold: they were blamed on the backend
+  // ("failed in backend 'reference' (kernel 'matmul')") or on the optimizer's learning rate.
+  const lossGiving = (gradA: (n: number) => Float32Array, gradParam?: number) => {
+    const param = new Float32Array(3);
+    return {
+      name: 'custom',
+      sampling: 'in-batch' as const,
+      parameters: () => [param],
+      compute: (_ops: unknown, input: { rows: number; cols: number }) => ({
+        loss: 1,
+        gradA: gradA(input.rows * input.cols),
+        gradB: new Float32Array(input.rows * input.cols),
+        gradParams: [new Float32Array(3).fill(gradParam ?? 0)],
+      }),
+    };
+  };
+  const run = (loss: ReturnType<typeof lossGiving>, normalize: boolean) =>
+    train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], normalize, seed: 3 }),
+      loss,
+      sampler: inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((x) => x);
+
+  it('gradA holding NaN or Infinity is NON_FINITE naming the loss, with the encoder normalising or not', async () => {
+    for (const normalize of [true, false])
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const e = await run(
+          lossGiving((n) => new Float32Array(n).fill(0.1).fill(bad, 3, 4)),
+          normalize,
+        );
+        expect(e, `${bad} ${normalize}`).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
+        expect(e.message).toMatch(/returned gradA holding (NaN|Infinity) at 3/);
+      }
+  });
+
+  it('gradA or gradParams past ±2^40 is INVALID_ARGUMENT naming the loss; NaN in gradParams is NON_FINITE naming it', async () => {
+    for (const normalize of [true, false]) {
+      const e = await run(
+        lossGiving((n) => new Float32Array(n).fill(3e38)),
+        normalize,
+      );
+      expect(e, `${normalize}`).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'loss' });
+      expect(e.message).toMatch(/gradA holding .* beyond ±2\^40/);
+    }
+    const f = await run(
+      lossGiving((n) => new Float32Array(n), 1e38),
+      true,
+    );
+    expect(f).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'loss' });
+    expect(f.message).toMatch(/gradParams\[0\] holding/);
+    const g = await run(
+      lossGiving((n) => new Float32Array(n), Number.NaN),
+      true,
+    );
+    expect(g).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
+  });
 });
 
 describe('training that overflows float32 names its cause (reference)', () => {

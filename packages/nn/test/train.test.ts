@@ -477,6 +477,28 @@ describe('train beside other calls on the same model (found by a probe: each gav
       expect(called, name).toBe(true);
     }
   });
+
+  it('an abort while a step of the caller’s own loss or optimiser is pending rejects at once, and frees the encoder (a probe: it waited for good)', async () => {
+    const never = () => new Promise<never>(() => undefined);
+    const hung = {
+      loss: { name: 'hung', sampling: 'in-batch' as const, compute: never },
+      optimizer: { name: 'hung', steps: 0, learningRate: () => 0.1, step: never, reset() {}, dispose() {} },
+    };
+    for (const which of ['loss', 'optimizer'] as const) {
+      const ctl = new AbortController();
+      const enc = makeEncoder();
+      const run = train(opts(enc, 1, { epochs: 1, signal: ctl.signal, [which]: hung[which] }));
+      setTimeout(() => ctl.abort(new Error(`stop during the ${which}`)), 20);
+      await expect(run, which).rejects.toMatchObject({
+        code: 'ABORTED',
+        op: 'train',
+        arg: 'signal',
+        cause: { message: `stop during the ${which}` },
+      });
+      // The encoder is no longer being trained: a new train on it runs.
+      await expect(train(opts(enc, 2, { epochs: 1 })), which).resolves.toMatchObject({ history: [{}] });
+    }
+  });
 });
 
 describe('weights a hook leaves non-finite after the last step', () => {

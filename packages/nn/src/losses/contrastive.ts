@@ -1,3 +1,4 @@
+import { builtIn } from '../built-in.js';
 import { checkNumber, checkObject, given } from '../check.js';
 import type { Loss } from './loss.js';
 import { pairCosineLoss } from './pair-cosine.js';
@@ -16,7 +17,7 @@ export interface ContrastiveLossOptions {
 export function contrastiveLoss(options: ContrastiveLossOptions = {}): Loss {
   options = checkObject('contrastiveLoss', 'options', options, true, ['margin']);
   const m = checkNumber('contrastiveLoss', 'margin', given(options.margin, 0.5), 0, 2);
-  return {
+  return builtIn({
     name: 'contrastive',
     sampling: 'pairs',
     compute: (_ops, input) =>
@@ -27,5 +28,5 @@ export function contrastiveLoss(options: ContrastiveLossOptions = {}): Loss {
         const h = m - d;
         return h > 0 ? [0.5 * h * h, h] : [0, 0];
       }),
-  };
+  });
 }

@@ -1,3 +1,4 @@
+import { builtIn } from '../built-in.js';
 import { checkNumber, checkObject, given } from '../check.js';
 import type { Loss } from './loss.js';
 import { pairCosineLoss } from './pair-cosine.js';
@@ -15,7 +16,7 @@ export interface CosineEmbeddingLossOptions {
 export function cosineEmbeddingLoss(options: CosineEmbeddingLossOptions = {}): Loss {
   options = checkObject('cosineEmbeddingLoss', 'options', options, true, ['margin']);
   const margin = checkNumber('cosineEmbeddingLoss', 'margin', given(options.margin, 0), -1, 1);
-  return {
+  return builtIn({
     name: 'cosine-embedding',
     sampling: 'pairs',
     compute: (_ops, input) =>
@@ -23,5 +24,5 @@ export function cosineEmbeddingLoss(options: CosineEmbeddingLossOptions = {}): L
         if (y > 0) return [1 - cos, -1];
         return cos > margin ? [cos - margin, 1] : [0, 0];
       }),
-  };
+  });
 }

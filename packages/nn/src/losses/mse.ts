@@ -1,3 +1,4 @@
+import { builtIn } from '../built-in.js';
 import type { Loss } from './loss.js';
 import { pairCosineLoss } from './pair-cosine.js';
 
@@ -7,7 +8,7 @@ import { pairCosineLoss } from './pair-cosine.js';
  * dissimilar ones), and sentence-transformers' `CosineSimilarityLoss` for graded targets.
  */
 export function mseSimilarityLoss(): Loss {
-  return {
+  return builtIn({
     name: 'mse',
     sampling: 'pairs',
     compute: (_ops, input) =>
@@ -15,5 +16,5 @@ export function mseSimilarityLoss(): Loss {
         const e = cos - t;
         return [e * e, 2 * e];
       }),
-  };
+  });
 }

@@ -1,4 +1,5 @@
 import { argError, valueText } from '@cosinekit/core/backend';
+import { builtIn } from '../built-in.js';
 import { checkFloat32Scale, checkLossInput, checkNumber, checkObject, checkOps, given } from '../check.js';
 import { checkUnitRows, normalizeRowsBackward, normalizeRowsForward } from '../normalize.js';
 import { joined, type Vec } from '../ops.js';
@@ -45,7 +46,7 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
   }
   const masking = sameClass === 'mask';
   checkFloat32Scale(OP, scale);
-  return {
+  return builtIn({
     name: 'multiple-negatives-ranking',
     sampling: 'in-batch',
     async compute(ops, input) {
@@ -153,7 +154,7 @@ export function multipleNegativesRankingLoss(options: MultipleNegativesRankingLo
         ...(negatives ? { gradNegatives: dC.subarray(rows * cols) } : {}),
       };
     },
-  };
+  });
 }
 
 /** Anchor i's target is candidate i. */
