@@ -8,6 +8,7 @@ import {
   checkRowsOf,
   floats,
   given,
+  isA,
   isShape3,
 } from './check.js';
 import {
@@ -158,6 +159,14 @@ export class Conv2dLayer implements Layer {
     checkLayerSize(op, why, oh * ow * kh * kw * c, `${oh} x ${ow} windows of ${kh} x ${kw} x ${c}`);
     checkLayerSize(op, why, oh * ow * filters, `an output of ${oh} x ${ow} x ${filters}`);
     checkLayerSize(op, 'filters', kh * kw * c * filters, `weights (${kh * kw * c} x ${filters})`);
+    // As DenseLayer: a missing array was a raw TypeError, a plain Array accepted (and refused by
+    // the optimiser as 'params[0]' once training started).
+    for (const [arg, v] of [
+      ['weights', weights],
+      ['bias', bias],
+    ] as const)
+      if (!(isA(v, Float32Array) || isA(v, Float64Array)))
+        argError('INVALID_TYPE', op, arg, `must be a Float32Array or Float64Array, got ${valueText(v)}.`);
     if (weights.length !== kh * kw * c * filters) {
       argError('SHAPE_MISMATCH', op, 'weights', `must hold ${kh * kw * c * filters} values.`);
     }

@@ -7,7 +7,6 @@ import {
   errorText,
   isArrayArg,
   isCosineKitError,
-  reading as readingArg,
   valueText,
 } from '@cosinekit/core/backend';
 import { isA, MAX_LAYER_WEIGHTS, plainView, viewLength } from './check.js';
@@ -61,34 +60,52 @@ export const MAX_SAVED_LAYERS = 1024;
 export const MAX_SAVED_WEIGHT = 2 ** 40;
 
 /**
- * Where JSON would not write `v` as it is (its first such value, by path), or undefined: a
- * non-finite number (null), a Map, Set or typed array ({} or an object of indices), a function or
- * a symbol (dropped), undefined in an array (null). A value with `toJSON` is written as it says.
- * Called once `JSON.stringify` succeeded, so `v` holds no cycle.
+ * Where JSON would not write a value of `meta` as it is: what a `JSON.stringify` replacer sees
+ * (each value read once, after its `toJSON`), checked one value at a time. The first such value,
+ * by path, is kept in `lost`: a non-finite number (null), -0 (0), a Map, Set or typed array ({} or
+ * an object of indices), a function or a symbol (dropped), undefined or a hole in an array (null),
+ * an object with symbol keys (dropped). A value with `toJSON` is checked as it says to write it. Checking the value JSON was handed rather than reading
+ * `meta` again: a getter that answered NaN to JSON and 1 to a second reading saved null.
  */
-function lossyJson(v: unknown, path: string, inArray = false): string | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${path} is ${v}, written as null`;
-  // An undefined property is dropped and reads back undefined: nothing lost, but not in an array.
-  if (v === undefined) return inArray ? `${path} is undefined, written as null` : undefined;
-  if (typeof v === 'function' || typeof v === 'symbol') return `${path} is a ${typeof v}, which JSON drops`;
-  if (typeof v !== 'object' || v === null) return undefined;
-  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return undefined;
-  if (v instanceof Map || v instanceof Set || ArrayBuffer.isView(v) || v instanceof ArrayBuffer)
-    return `${path} is a ${describeType(v)}, which JSON writes as a plain object`;
-  if (Array.isArray(v)) {
-    // Index by index: Object.entries skips a hole ([1, , 3], new Array(2)), which JSON writes as null.
-    for (let i = 0; i < v.length; i++) {
-      if (!(i in v)) return `${path}[${i}] is a hole, written as null`;
-      const lost = lossyJson(v[i], `${path}[${i}]`, true);
-      if (lost) return lost;
-    }
+function metaChecker(header: object): {
+  replacer: (this: unknown, key: string, v: unknown) => unknown;
+  lost(): string | undefined;
+} {
+  const paths = new Map<object, string>();
+  let lost: string | undefined;
+  const why = (v: unknown, path: string, inArray: boolean, hole: boolean): string | undefined => {
+    if (typeof v === 'number')
+      return !Number.isFinite(v)
+        ? `${path} is ${v}, written as null`
+        : Object.is(v, -0)
+          ? `${path} is -0, written as 0`
+          : undefined;
+    if (v === undefined)
+      return inArray ? `${path} is ${hole ? 'a hole' : 'undefined'}, written as null` : undefined;
+    if (typeof v === 'function' || typeof v === 'symbol') return `${path} is a ${typeof v}, which JSON drops`;
+    if (typeof v !== 'object' || v === null) return undefined;
+    if (v instanceof Map || v instanceof Set || ArrayBuffer.isView(v) || v instanceof ArrayBuffer)
+      return `${path} is a ${describeType(v)}, which JSON writes as a plain object`;
+    if (
+      !Array.isArray(v) &&
+      Object.getOwnPropertySymbols(v).some((k) => Object.prototype.propertyIsEnumerable.call(v, k))
+    )
+      return `${path} has a symbol key, which JSON drops`;
     return undefined;
-  }
-  for (const [k, x] of Object.entries(v)) {
-    const lost = lossyJson(x, `${path}.${k}`, false);
-    if (lost) return lost;
-  }
-  return undefined;
+  };
+  return {
+    replacer(key, v) {
+      const holder = this as object;
+      const base = holder === header ? (key === 'meta' ? '' : undefined) : paths.get(holder);
+      if (base === undefined || lost !== undefined) return v;
+      const inArray = Array.isArray(holder);
+      const path = holder === header ? 'meta' : inArray ? `${base}[${key}]` : `${base}.${key}`;
+      lost = why(v, path, inArray, inArray && v === undefined && !(key in holder));
+      if (typeof v === 'object' && v !== null) paths.set(v, path);
+      return v;
+    },
+    lost: () => lost,
+  };
 }
 
 /**
@@ -99,9 +116,9 @@ function lossyJson(v: unknown, path: string, inArray = false): string | undefine
  * Never writes a file {@link loadEncoder} refuses: an encoder of more than
  * {@link MAX_SAVED_LAYERS} layers or holding a weight beyond ±{@link MAX_SAVED_WEIGHT} is
  * `INVALID_ARGUMENT`, a non-finite weight `NON_FINITE`, each naming `encoder`. `meta` must be a
- * plain object that JSON writes as it is: a NaN or ±Infinity (null in JSON), a Map, Set or typed
- * array (a plain object), a function or symbol (dropped) anywhere in it is `INVALID_ARGUMENT`
- * naming `meta` and the path to the value.
+ * plain object that JSON writes as it is: a NaN or ±Infinity (null in JSON), -0 (0), a Map, Set or
+ * typed array (a plain object), a function, symbol or symbol key (dropped) anywhere in it is
+ * `INVALID_ARGUMENT` naming `meta` and the path to the value. Each value is read once.
  */
 export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): Uint8Array {
   const op = 'saveEncoder';
@@ -158,18 +175,17 @@ export function saveEncoder(encoder: Encoder, meta?: Record<string, unknown>): U
     ...(meta ? { meta } : {}),
   };
   let text: string;
+  // What JSON changes without a word: NaN and ±Infinity written as null, a Map or a Set as {}, a
+  // function or undefined dropped (a probe's Map came back as {}). Checked as JSON reads meta, once.
+  const check = metaChecker(header);
   try {
-    text = JSON.stringify(header);
+    text = JSON.stringify(header, meta === undefined ? undefined : check.replacer);
   } catch (e) {
-    // A cycle or a bigint in meta: JSON cannot hold it.
+    // A cycle or a bigint in meta, or a getter that threw: JSON cannot hold it.
     return argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON: ${errorText(e)}`, e);
   }
-  // What JSON changes without a word: NaN and ±Infinity written as null, a Map or a Set as {}, a
-  // function or undefined dropped (a probe's Map came back as {}).
-  if (meta !== undefined) {
-    const lost = readingArg(op, 'meta', () => lossyJson(meta, 'meta'));
-    if (lost) argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON as it is: ${lost}.`);
-  }
+  const lost = check.lost();
+  if (lost) argError('INVALID_ARGUMENT', op, 'meta', `cannot be written as JSON as it is: ${lost}.`);
   // What loadEncoder will read back: a meta whose JSON is not an object (a Date, a toJSON
   // returning an array) once saved and then failed to load.
   if (meta !== undefined) {

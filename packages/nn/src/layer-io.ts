@@ -50,7 +50,10 @@ interface SavedShape extends SavedLayerGeometry {
 function lengths(l: SavedShape): [number, number] {
   // Only an absent kind is a dense layer: null, '' or 0 is no kind, and refused when built.
   if (l.kind === undefined) return [l.inputs * l.units, l.bias ? l.units : 0];
-  if (l.kind !== 'conv2d') return [0, 0];
+  // An unknown kind was counted as holding nothing, and reported as the file's parameter count
+  // not matching its layers ("declares 4 parameters but its layers hold 0").
+  if (l.kind === 'maxPool2d' || l.kind === 'avgPool2d' || l.kind === 'flatten') return [0, 0];
+  if (l.kind !== 'conv2d') throw new Error(`an unknown layer kind ${valueText(l.kind)}`);
   const k = Array.isArray(l.kernel) ? l.kernel : [];
   const s = Array.isArray(l.inputShape) ? l.inputShape : [];
   const n = Number(k[0]) * Number(k[1]) * Number(s[2]) * Number(l.filters);

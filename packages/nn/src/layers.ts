@@ -8,6 +8,7 @@ import {
   checkRowsOf,
   floats,
   given,
+  isA,
 } from './check.js';
 import type { DenseOps, Precision, Vec } from './ops.js';
 import type { Rng } from './rng.js';
@@ -187,7 +188,7 @@ export class DenseLayer implements Layer {
       ['weights', weights],
       ['bias', bias],
     ] as const)
-      if (!(v instanceof Float32Array || v instanceof Float64Array))
+      if (!(isA(v, Float32Array) || isA(v, Float64Array)))
         argError(
           'INVALID_TYPE',
           'DenseLayer',

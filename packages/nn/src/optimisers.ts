@@ -391,7 +391,8 @@ function inRange(op: string, arg: string, x: number, lo: number, hi: number): vo
  * A cosine learning-rate schedule with linear warm-up: `base * (step + 1) / warmup`, at most `base`,
  * while `step < warmup` (`base / warmup` at step 0, never 0; `base` from step `warmup - 1`), then
  * half a cosine from `base` at step `warmup` down to `min` at `total` steps, and `min` after.
- * `warmup` past `total` is `INVALID_ARGUMENT`.
+ * `warmup` past `total` is `INVALID_ARGUMENT`; so is a step that is negative or NaN, given to the
+ * function it returns.
  */
 export function cosineSchedule(base: number, total: number, warmup = 0, min = 0): (step: number) => number {
   checkNumber('cosineSchedule', 'base', base, 0, Number.MAX_VALUE);
@@ -408,8 +409,14 @@ export function cosineSchedule(base: number, total: number, warmup = 0, min = 0)
       `is ${warmup} steps, past the schedule's ${total}: it must be at most total.`,
     );
   return (step) => {
+    // The function is the caller's too (to plot, for another optimiser): a negative or NaN step
+    // gave NaN without a word.
+    checkNumber('cosineSchedule', 'step', step, 0, Number.MAX_VALUE);
     if (step < warmup) return Math.min(base, (base * (step + 1)) / warmup);
-    const t = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+    // A warm-up as long as the schedule has no decay: `min` from `total` on (it was `base` at
+    // `total` and `min` one step later).
+    const span = total - warmup;
+    const t = span > 0 ? Math.min(1, (step - warmup) / span) : 1;
     return min + 0.5 * (base - min) * (1 + Math.cos(Math.PI * t));
   };
 }

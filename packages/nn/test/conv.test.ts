@@ -389,3 +389,30 @@ describe('bad input', () => {
     );
   });
 });
+
+describe('Conv2dLayer refuses weights and biases of the wrong type, by name, as DenseLayer does', () => {
+  it('missing, a plain Array, null or a revoked Proxy is INVALID_TYPE naming weights or bias (missing was a raw TypeError, an Array accepted)', () => {
+    const g = {
+      inputShape: [2, 2, 1] as [number, number, number],
+      filters: 1,
+      kernel: [1, 1] as [number, number],
+      stride: 1,
+      padding: 0,
+    };
+    const { proxy, revoke } = Proxy.revocable(new Float32Array(1), {});
+    revoke();
+    for (const [weights, bias, arg] of [
+      [undefined, undefined, 'weights'],
+      [new Float32Array(1), undefined, 'bias'],
+      [[1], new Float32Array(1), 'weights'],
+      [null, new Float32Array(1), 'weights'],
+      [new Float32Array(1), [0], 'bias'],
+      [proxy, new Float32Array(1), 'weights'],
+    ] as const) {
+      expect(() => new Conv2dLayer(g, 'linear', weights as never, bias as never), `${arg}`).toThrow(
+        expect.objectContaining({ code: 'INVALID_TYPE', op: 'Conv2dLayer', arg }),
+      );
+    }
+    expect(new Conv2dLayer(g, 'linear', new Float32Array(1), new Float32Array(0)).hasBias).toBe(false);
+  });
+});

@@ -65,6 +65,24 @@ describe('save and load', () => {
       // biome-ignore lint/suspicious/noSparseArray: the hole is the point
       [{ list: [1, , 3] }, 'meta.list\\[1\\] is a hole'],
       [{ empty: new Array(2) }, 'meta.empty\\[0\\] is a hole'],
+      // -0 comes back as 0, a symbol key not at all (both were saved without a word).
+      [{ z: -0 }, 'meta.z is -0, written as 0'],
+      [{ deep: { [Symbol('k')]: 1, a: 2 } }, 'meta.deep has a symbol key'],
+      // Read once: a getter answering NaN to JSON and 1 to a second reading was saved as null.
+      [
+        (() => {
+          let reads = 0;
+          return {
+            get score() {
+              reads++;
+              return reads === 1 ? Number.NaN : 1;
+            },
+          };
+        })(),
+        'meta.score is NaN',
+      ],
+      // toJSON's answer is what is written, and checked.
+      [{ t: { toJSON: () => ({ v: Number.NaN }) } }, 'meta.t.v is NaN'],
     ] as const) {
       let err: unknown;
       try {
@@ -213,6 +231,10 @@ describe('saved encoders are untrusted input', () => {
     expectCorrupt(craft(head([layer(2, 2)], { meta: 'note' }), 4), /meta/);
     expectCorrupt(craft(head([layer(2, 2)], { meta: [1] }), 4), /meta/);
     expectCorrupt(craft(head([layer(2, 2)], { parameters: 5 }), 5), /declares 5 parameters/);
+    // An unknown kind with a count that fits a dense layer: named as what it is (it was "declares 4
+    // parameters but its layers hold 0").
+    for (const kind of ['lstm', 'dense', 'Conv2d'])
+      expectCorrupt(craft(head([layer(2, 2, { kind })]), 4), new RegExp(`unknown layer kind '${kind}'`));
     expectCorrupt(craft(head([]), 0), /no layers/);
     expectCorrupt(craft({ ...head([layer(2, 2)]), layers: { 0: layer(2, 2) } }, 4), /no layers/);
   });

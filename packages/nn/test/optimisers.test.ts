@@ -66,7 +66,19 @@ describe('optimisers', () => {
     );
     const whole = cosineSchedule(1, 10, 10, 0.25);
     expect(whole(9)).toBe(1);
+    // `min` at `total`, as with a shorter warm-up (it was still `base` there).
+    expect(whole(10)).toBe(0.25);
     expect(whole(11)).toBe(0.25);
+    // The function refuses a step no schedule has (a negative or NaN step gave NaN without a word).
+    for (const [step, code] of [
+      [-1, 'INVALID_ARGUMENT'],
+      [Number.NaN, 'INVALID_ARGUMENT'],
+      [Number.POSITIVE_INFINITY, 'INVALID_ARGUMENT'],
+      ['3', 'INVALID_TYPE'],
+    ] as const)
+      expect(() => f(step as number), `${String(step)}`).toThrow(
+        expect.objectContaining({ code, op: 'cosineSchedule', arg: 'step' }),
+      );
   });
 
   it('rejects a bad learning rate and mismatched gradients', () => {
