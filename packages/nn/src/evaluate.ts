@@ -344,6 +344,10 @@ async function retrieval(
       const q = toTensor(queries, op, 'set.queries');
       if (!resident) matrix = toTensor(corpus as TensorInput, op, 'set.corpus');
       const n = resident ? corpus.rows : matrix!.rows;
+      // Before the blocks are sized by it: a look-alike's NaN rows made blocks of NaN queries,
+      // refused as a Tensor's 'rows'.
+      if (!(Number.isInteger(n) && n >= 1))
+        argError('INVALID_ARGUMENT', op, 'set.corpus', `has ${valueText(n)} rows: no corpus to search.`);
       // At least 64 queries a block: a matrix corpus is checked again by each block's search, and a
       // large resident corpus read once per query was 4x slower than one search of 512.
       const block = Math.max(64, Math.floor(BLOCK_MACS / Math.max(1, n * q.cols)));
@@ -352,8 +356,6 @@ async function retrieval(
         // Core's own corpus checks its k and answers itself; a look-alike's are checked here, its
         // failures named after it, and a search of its that never settles ends at the signal.
         if (isA(corpus, Corpus)) return corpus.search(x, kMax);
-        if (!(Number.isInteger(n) && n >= 1))
-          argError('INVALID_ARGUMENT', op, 'set.corpus', `has ${valueText(n)} rows: no corpus to search.`);
         if (kMax > n) argError('INVALID_K', op, 'k', `must be at most the corpus's ${n} rows, got ${kMax}.`);
         let r: unknown;
         try {
@@ -375,7 +377,9 @@ async function retrieval(
       }
       return joined(parts);
     },
-    { k: 'k', corpus: 'set.corpus', queries: 'set.queries' },
+    // A disposed backend is the kit's (the matrix search) or the resident corpus's: it named
+    // 'backend', which evaluateRetrieval has not.
+    { k: 'k', corpus: 'set.corpus', queries: 'set.queries', backend: resident ? 'set.corpus' : 'kit' },
   );
   if (set.queryLabels.length !== result.queries) {
     argError('SHAPE_MISMATCH', op, 'set.queryLabels', `must hold ${result.queries} labels.`);

@@ -283,6 +283,26 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
           e,
         );
   }
+  // The caller's own dense algebra answered with the wrong shape or type (without throwing): it was
+  // named after the layer or loss that tripped on it ('addBias', 'DenseLayer.forward', 'matmul').
+  if (
+    isCosineKitError(e) &&
+    e.op !== 'train' &&
+    s.ownOps &&
+    (s.phase === 'kernels' || s.phase === 'loss') &&
+    (e.code === 'SHAPE_MISMATCH' || e.code === 'INVALID_TYPE')
+  )
+    return argErrorOf(
+      'INVALID_ARGUMENT',
+      'train',
+      'ops',
+      `gave an answer of the wrong shape or type at batch ${s.batch} of epoch ${s.epoch} (${e.op} found it): ${e.message}`,
+      e,
+    );
+  // A backend not ready (not initialised) under a kernel: named after train and its kernels (it
+  // was 'matmul' naming 'backend').
+  if (isCosineKitError(e, 'UNSUPPORTED') && e.op !== 'train' && s.phase === 'kernels')
+    return renamedError(e, 'train', e.arg !== undefined ? { [e.arg]: 'kernels' } : {});
   if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
   // Already named after the callbacks or validate that left the weights so: not the optimiser's doing.
   if (e.op === 'train' && (e.arg === 'callbacks' || e.arg === 'validate')) return e;

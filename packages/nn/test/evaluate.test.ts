@@ -1,3 +1,4 @@
+import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { createCosineKit, Tensor, type TensorInput } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -217,6 +218,9 @@ describe('retrieval metrics', () => {
       },
       { cols: 2, rows: 4, search: () => Promise.reject(new TypeError('boom')) },
       { cols: 2, rows: 0, search: async () => null as never },
+      // NaN rows sized the blocks of queries first: refused as a Tensor's 'rows'.
+      { cols: 2, rows: Number.NaN, search: async () => null as never },
+      { cols: 2, rows: 2.5, search: async () => null as never },
     ];
     for (const corpus of failing)
       await expect(evaluateRetrieval(kit, { ...set, corpus }, 2)).rejects.toMatchObject({
@@ -236,6 +240,19 @@ describe('retrieval metrics', () => {
     setTimeout(() => ctl.abort(), 5);
     await expect(stuck).rejects.toMatchObject({ code: 'ABORTED' });
     inner.dispose();
+  });
+
+  it("a kit whose backend was disposed is named 'kit' (it was 'backend', no argument of these)", async () => {
+    const backend = createWasmBackend({ threads: 1 });
+    const gone = createCosineKit({ backend });
+    await gone.ready();
+    backend.dispose();
+    const set = { queries, queryLabels, corpus, corpusLabels };
+    for (const [op, call] of [
+      ['evaluateRetrieval', () => evaluateRetrieval(gone, set, 1)],
+      ['recallAtK', () => recallAtK(gone, set, 1)],
+    ] as const)
+      await expect(call(), op).rejects.toMatchObject({ code: 'DISPOSED', op, arg: 'kit' });
   });
 
   it('takes array-like label objects', async () => {

@@ -1585,6 +1585,63 @@ describe('a raw kernel table runs behind the checks of a kit (a probe: its fault
     expect(t).toMatchObject({ name: 'CosineKitError', code: 'INVALID_ARGUMENT', op: 'train', arg: 'ops' });
   });
 
+  it("the caller's own ops that answer with the wrong shape or type (without throwing) are named 'ops' (they were named 'addBias', 'DenseLayer.forward', 'matmul')", async () => {
+    const base = kernelOps(referenceKernels);
+    const short =
+      (f: (...a: never[]) => unknown) =>
+      (...a: never[]) => {
+        const out = f(...a) as Float32Array | Promise<Float32Array>;
+        return Promise.resolve(out).then((v) => v.subarray(0, v.length - 1));
+      };
+    for (const [name, ops] of [
+      ['matmul short', { ...base, matmul: short(base.matmul as never) }],
+      [
+        'matmul as an Array',
+        {
+          ...base,
+          matmul: async (...a: never[]) =>
+            Array.from(await (base.matmul as (...b: never[]) => Promise<Float32Array>)(...a)),
+        },
+      ],
+      ['activation short', { ...base, activation: short(base.activation as never) }],
+      ['activationGrad null', { ...base, activationGrad: () => null }],
+      ['alloc short', { ...base, alloc: (n: number) => base.alloc(Math.max(0, n - 1)) }],
+    ] as const) {
+      const t = await train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({
+          inputs: 3,
+          layers: [{ units: 4, activation: 'tanh' }, { units: 2 }],
+          seed: 2,
+        }),
+        ops: ops as never,
+        loss: multipleNegativesRankingLoss(),
+        sampler: inBatchSampler({ x, rows: 8, cols: 3, labels: [0, 0, 1, 1, 2, 2, 3, 3] }, { batchSize: 4 }),
+        optimizer: adam(),
+        epochs: 1,
+      }).catch((err: unknown) => err);
+      expect(t, name).toMatchObject({
+        name: 'CosineKitError',
+        code: 'INVALID_ARGUMENT',
+        op: 'train',
+        arg: 'ops',
+      });
+    }
+  });
+
+  it('train on a backend not initialised names its kernels (it was "matmul" naming "backend")', async () => {
+    const backend = createWasmBackend({ threads: 1 });
+    const t = await train({
+      kernels: backend.kernels as never,
+      encoder: encoder.clone(),
+      loss: multipleNegativesRankingLoss(),
+      sampler: inBatchSampler({ x, rows: 8, cols: 3, labels: [0, 0, 1, 1, 2, 2, 3, 3] }, { batchSize: 4 }),
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((err: unknown) => err);
+    expect(t).toMatchObject({ name: 'CosineKitError', code: 'UNSUPPORTED', op: 'train', arg: 'kernels' });
+  });
+
   it("a kit's own table is used as it is; a raw one gets one checked table, the same answers", async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const lent = await kit.kernels();
