@@ -168,6 +168,13 @@ export interface EncoderCache {
   readonly out: Vec;
 }
 
+/**
+ * The encoder whose {@link Encoder.forward} made each cache: `backward` takes only its own. Another
+ * encoder's cache of the same layer shapes ran backward through that encoder's layers (its
+ * normalisation included) without a word, gradients up to 1.28 off.
+ */
+const CACHE_OWNER = new WeakMap<object, Encoder>();
+
 /** Gradients of an encoder, in the order of {@link Encoder.parameters}. */
 export interface EncoderGrads {
   readonly params: Vec[];
@@ -315,19 +322,19 @@ export class Encoder {
       caches.push(c);
       h = c.out;
     }
-    if (!this.normalize) return { rows, layers: caches, normalized: undefined, out: h };
-    const normalized = normalizeRowsForward(
-      h,
-      rows,
-      this.outputs,
-      ops.alloc,
-      'Encoder.forward',
-      'embeddings',
-    );
-    return { rows, layers: caches, normalized, out: normalized.y };
+    const normalized = this.normalize
+      ? normalizeRowsForward(h, rows, this.outputs, ops.alloc, 'Encoder.forward', 'embeddings')
+      : undefined;
+    const cache: EncoderCache = { rows, layers: caches, normalized, out: normalized ? normalized.y : h };
+    CACHE_OWNER.set(cache, this);
+    return cache;
   }
 
-  /** Gradients of all parameters from dL/d(embeddings); `wantInput` adds dL/dx. */
+  /**
+   * Gradients of all parameters from dL/d(embeddings); `wantInput` adds dL/dx. `cache` is what this
+   * encoder's own {@link Encoder.forward} returned: another encoder's, or a copy, is
+   * `INVALID_ARGUMENT` naming `cache`.
+   */
   async backward(ops: DenseOps, cache: EncoderCache, dOut: Vec, wantInput = false): Promise<EncoderGrads> {
     checkOps('Encoder.backward', ops);
     if (typeof cache !== 'object' || cache === null)
@@ -336,6 +343,15 @@ export class Encoder {
         'Encoder.backward',
         'cache',
         `must be what forward() returned, got ${valueText(cache)}.`,
+      );
+    if (CACHE_OWNER.get(cache) !== this)
+      argError(
+        'INVALID_ARGUMENT',
+        'Encoder.backward',
+        'cache',
+        CACHE_OWNER.has(cache)
+          ? "is another encoder's (what its forward() returned): its gradients are that model's, not this one's."
+          : 'must be what forward() returned (this object was not).',
       );
     // One gradient per embedding value: a short or long one was read past or short (no error).
     checkRowsOf('Encoder.backward', 'dOut', dOut, cacheRows('Encoder.backward', cache), this.outputs);

@@ -281,6 +281,24 @@ describe('Encoder.forward and backward given what is not theirs', () => {
       arg: 'dOut',
     });
   });
+
+  it("refuse another encoder's cache, or a copy of one (it ran backward through the other's layers: gradients 1.28 off)", async () => {
+    const a = createEncoder({ inputs: 2, layers: [{ units: 2 }], normalize: true, seed: 1 });
+    const b = createEncoder({ inputs: 2, layers: [{ units: 2 }], normalize: false, seed: 2 });
+    const x = Float64Array.of(0.5, -1, 2, 0.25);
+    const theirs = await a.forward(float64Ops, x, 2);
+    const dOut = Float64Array.of(1, 0, 0, 1);
+    for (const cache of [theirs, { ...theirs }])
+      await expect(b.backward(float64Ops, cache, dOut)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op: 'Encoder.backward',
+        arg: 'cache',
+      });
+    // Its own cache still runs, and a's own does on a.
+    const own = await b.forward(float64Ops, x, 2);
+    expect((await b.backward(float64Ops, own, dOut)).params.length).toBe(2);
+    expect((await a.backward(float64Ops, theirs, dOut)).params.length).toBe(2);
+  });
 });
 
 describe('a DenseLayer made by hand', () => {
