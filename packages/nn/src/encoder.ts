@@ -315,6 +315,14 @@ export class Encoder {
     // A null ops or x threw a raw TypeError.
     checkOps('Encoder.forward', ops);
     checkRowsOf('Encoder.forward', 'x', x, rows, this.inputs);
+    // As embed and train refuse them: float64 rows on float32 ops were rounded without a word.
+    if (isA(x, Float64Array) && reading('Encoder.forward', 'ops', () => ops.precision) === 'float32')
+      argError(
+        'INVALID_TYPE',
+        'Encoder.forward',
+        'x',
+        'holds float64 values, which float32 ops would round without a word: pass a Float32Array, or use float64Ops.',
+      );
     const caches: LayerCache[] = [];
     let h = x;
     for (const layer of this.layers) {

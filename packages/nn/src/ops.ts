@@ -8,7 +8,23 @@ import {
   referenceKernels,
   valueText,
 } from '@cosinekit/core/backend';
-import { checkBoolean, checkObject } from './check.js';
+import { checkBoolean, checkObject, memoryError } from './check.js';
+
+/**
+ * A zeroed array of `n` values (`make` makes it), for an ops' `alloc`: a size that is no count (-1, 1.5, NaN)
+ * is `INVALID_ARGUMENT` and one this process cannot allocate `OUT_OF_MEMORY`, naming `n` of
+ * `alloc` (they were a raw RangeError, or an array of another length without a word).
+ */
+function allocate<T>(make: (n: number) => T, n: number): T {
+  if (!(Number.isSafeInteger(n) && n >= 0))
+    argError('INVALID_ARGUMENT', 'alloc', 'n', `must be a whole number >= 0, got ${valueText(n)}.`);
+  try {
+    return make(n);
+  } catch (e) {
+    if (e instanceof RangeError) throw memoryError(e, 'alloc', 'n', `${n} values`);
+    throw e;
+  }
+}
 
 /**
  * The numbers the model works on: float32 on a backend, float64 in the gradient-check path.
@@ -156,7 +172,7 @@ export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): Den
   const into = (n: number): Float32Array | undefined => pool?.take(n);
   const ops: DenseOps = {
     precision: 'float32',
-    alloc: (n) => (pool ? pool.take(n).fill(0) : new Float32Array(n)),
+    alloc: (n) => allocate((m) => (pool ? pool.take(m).fill(0) : new Float32Array(m)), n),
     matmul: (a, aRows, aCols, b, bRows, bCols, transA, transB) =>
       kernels.matmul(
         { data: f32(a), rows: aRows, cols: aCols },
@@ -201,7 +217,7 @@ export function kernelOps(kernels: Kernels, options: KernelOpsOptions = {}): Den
  */
 export const float64Ops: DenseOps = {
   precision: 'float64',
-  alloc: (n) => new Float64Array(n),
+  alloc: (n) => allocate((m) => new Float64Array(m), n),
   matmul(a, aRows, aCols, b, bRows, bCols, transA, transB) {
     // Checked as kernelOps's kernels check them: a short b was read past its end (NaN sums).
     dims('matmul', 'a', a, aRows, aCols);

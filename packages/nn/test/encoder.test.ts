@@ -282,6 +282,18 @@ describe('Encoder.forward and backward given what is not theirs', () => {
     });
   });
 
+  it('refuse float64 rows on float32 ops, as embed and train do (they were rounded without a word); float64Ops take them', async () => {
+    const e = createEncoder({ inputs: 2, layers: [{ units: 2 }] });
+    const x = Float64Array.of(0.1, 0.2);
+    await expect(e.forward(kernelOps(referenceKernels), x, 1)).rejects.toMatchObject({
+      code: 'INVALID_TYPE',
+      op: 'Encoder.forward',
+      arg: 'x',
+    });
+    expect((await e.forward(kernelOps(referenceKernels), Float32Array.from(x), 1)).out.length).toBe(2);
+    expect((await e.forward(float64Ops, x, 1)).out).toBeInstanceOf(Float64Array);
+  });
+
   it("refuse another encoder's cache, or a copy of one (it ran backward through the other's layers: gradients 1.28 off)", async () => {
     const a = createEncoder({ inputs: 2, layers: [{ units: 2 }], normalize: true, seed: 1 });
     const b = createEncoder({ inputs: 2, layers: [{ units: 2 }], normalize: false, seed: 2 });
@@ -321,5 +333,24 @@ describe('a 1-wide normalised embedding', () => {
       createEncoder({ inputs: 4, layers: [{ units: 8, activation: 'relu' }, { units: 1 }], normalize: true }),
     ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'createEncoder', arg: 'normalize' }));
     expect(createEncoder({ inputs: 4, layers: [{ units: 1 }] }).outputs).toBe(1);
+  });
+});
+
+describe("the ops' alloc", () => {
+  it('refuses a size that is no count, and one past memory, by name (a raw RangeError, or an array of another length)', () => {
+    for (const ops of [
+      float64Ops,
+      kernelOps(referenceKernels),
+      kernelOps(referenceKernels, { reuse: true }),
+    ]) {
+      for (const n of [-1, 1.5, Number.NaN])
+        expect(() => ops.alloc(n), `${ops.precision} ${n}`).toThrow(
+          expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'alloc', arg: 'n' }),
+        );
+      expect(() => ops.alloc(2 ** 40), `${ops.precision}`).toThrow(
+        expect.objectContaining({ code: 'OUT_OF_MEMORY', op: 'alloc', arg: 'n' }),
+      );
+      expect(Array.from(ops.alloc(3))).toEqual([0, 0, 0]);
+    }
   });
 });
