@@ -134,8 +134,11 @@ const BUDGET = {
   // refused with their rejections handled, a custom loss's parameters and gradients checked, a
   // look-alike corpus's answers checked) to 32.6 KB, so 33 KB. Rows a shrinking model takes below
   // float32's normal range taken again in float64, allocations refused as OUT_OF_MEMORY and an
-  // abort while a hook is pending took it to 33.4 KB, so 34 KB.
-  '@cosinekit/nn': 34_000,
+  // abort while a hook is pending took it to 33.4 KB, so 34 KB. An eleventh probe's (a custom
+  // step raced against the signal, a loss's gradients and the encoder's weights bounded before use,
+  // meta checked as JSON writes it, caches tied to their encoder, alloc's size named) took it to
+  // 34.1 KB, so 35 KB.
+  '@cosinekit/nn': 35_000,
   // The conformance suite: 19.5 KB until the cases for ungated kernels (`Backend.ungated`) took it
   // to 20.5 KB, so 21 KB; rowNorms, normalizeRows and createCorpus among them, 21.2 KB, so 22 KB;
   // the disposal case (`checkDisposal`), 22.1 KB, so 22.5 KB; every call checked to leave its inputs
