@@ -137,7 +137,7 @@ export class CosineClassifier {
           admit(new Tensor(w.data, w.rows, w.cols), op, 'b').tensor,
         );
       },
-      { a: 'x', b: 'classifier' },
+      { a: 'x', b: 'classifier', backend: 'source' },
     );
   }
 

@@ -466,7 +466,8 @@ export class Encoder {
           );
         // Anything else a kernel raised is named after embed, as the head and classifier name theirs
         // (a layer's product, matmul's 'a', is embed's rows).
-        throw renamedError(err, 'embed', { a: 'x' });
+        // A backend not initialised is the source's (it named 'backend', no argument of embed).
+        throw renamedError(err, 'embed', { a: 'x', backend: 'source' });
       });
       out.set(c.out, s * this.outputs);
       const faint = faintRows(model, c, e - s);

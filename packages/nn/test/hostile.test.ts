@@ -1629,7 +1629,7 @@ describe('a raw kernel table runs behind the checks of a kit (a probe: its fault
     }
   });
 
-  it('train on a backend not initialised names its kernels (it was "matmul" naming "backend")', async () => {
+  it('train, embed and predict on a backend not initialised name its kernels or source (they named "backend", train as "matmul")', async () => {
     const backend = createWasmBackend({ threads: 1 });
     const t = await train({
       kernels: backend.kernels as never,
@@ -1640,6 +1640,18 @@ describe('a raw kernel table runs behind the checks of a kit (a probe: its fault
       epochs: 1,
     }).catch((err: unknown) => err);
     expect(t).toMatchObject({ name: 'CosineKitError', code: 'UNSUPPORTED', op: 'train', arg: 'kernels' });
+    // embed and a classifier's predict name their source (they named 'backend').
+    await expect(encoder.embed(backend.kernels as never, [[1, 2, 3]])).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      op: 'embed',
+      arg: 'source',
+    });
+    const c = createCosineClassifier({ classes: 2, dim: encoder.outputs });
+    await expect(c.predict(backend.kernels as never, encoder, [[1, 2, 3]])).rejects.toMatchObject({
+      code: 'UNSUPPORTED',
+      op: 'CosineClassifier.predict',
+      arg: 'source',
+    });
   });
 
   it("a kit's own table is used as it is; a raw one gets one checked table, the same answers", async () => {
