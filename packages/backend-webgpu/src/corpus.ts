@@ -298,6 +298,13 @@ async function fromStored(
   const fmt = FORMAT[storage];
   const rerank = fmt === 'f32' ? 0 : rerankOption;
   const ld = rowStride(fmt, cols);
+  // Every search takes its queries as float32 rows of `cols`, each within one binding: binary16 or
+  // int8 rows (2 or 4 times smaller) past that made a corpus no search could use.
+  const limit = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize);
+  if (4 * cols > limit)
+    beyondLimits(
+      `a query row of ${cols} floats, as every search of this ${storage} corpus takes, does not fit one binding (${limit} bytes)`,
+    );
   const per = blockRows(engine, fmt, cols, fmt === 'f32' || rerank > 0);
   const slice = Math.max(1, Math.floor(ENCODE_COMPONENTS / cols));
   const blocks: Block[] = [];

@@ -140,6 +140,22 @@ describe.skipIf(skip !== null)('webgpu on artificially small limits', () => {
     ).rejects.toMatchObject({ code: 'UNSUPPORTED' });
   });
 
+  it('a float16 or int8 corpus whose float32 query rows would not fit one binding is refused when made (it was made, and every search refused)', async () => {
+    // 1500 floats: 6000 bytes as float32, past the 4096 of one binding; 3000 as binary16, 1500 as int8.
+    const rows = randomTensor(3, 1500, 8);
+    for (const storage of ['float16', 'int8'] as const)
+      for (const rerank of [0, 2])
+        await expect(
+          Promise.resolve().then(() => b.kernels.createCorpus!(rows, { storage, rerank })),
+          `${storage} rerank ${rerank}`,
+        ).rejects.toMatchObject({
+          name: 'CosineKitError',
+          code: 'UNSUPPORTED',
+          message: expect.stringMatching(/query row of 1500 floats/),
+        });
+    expect(b.memory!()).toMatchObject({ residentHandles: 0 });
+  });
+
   it('element-wise kernels split rows wider than a dispatch or a binding (they threw RangeError)', async () => {
     // 4 x 4 workgroups of 64: 1,024 values a dispatch, 1,024 floats a binding.
     const x = randomTensor(3, 5000, 8);
