@@ -83,10 +83,20 @@ describe('pairCosineLoss and the loss term it is given', () => {
       () => [1],
       () => 3,
       () => ['1', 0],
+      // An infinite dL/dcos was blamed on the target ("targets belong near [-1, 1]").
+      () => [1, Number.POSITIVE_INFINITY],
+      () => [Number.NEGATIVE_INFINITY, 0],
     ])
       expect(() => pairCosineLoss('myLoss', input, bad as never), String(bad)).toThrow(
         expect.objectContaining({ code: 'NON_FINITE', op: 'myLoss', arg: 'term' }),
       );
+    // A term that throws is named, its error the cause (it escaped raw).
+    const boom = new TypeError('bug in my term');
+    expect(() =>
+      pairCosineLoss('myLoss', input, () => {
+        throw boom;
+      }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'myLoss', arg: 'term', cause: boom }));
     for (const normalized of [false, true]) {
       const r = pairCosineLoss('myLoss', { ...input, normalized }, (c, t) => [(c - t) ** 2, 2 * (c - t)]);
       expect(r.loss).toBe(1);

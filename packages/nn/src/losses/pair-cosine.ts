@@ -1,4 +1,4 @@
-import { argError, valueText } from '@cosinekit/core/backend';
+import { argError, argErrorOf, errorText, valueText } from '@cosinekit/core/backend';
 import { checkLossInput } from '../check.js';
 import { checkUnitRows, HUGE_SQ, scaleOf, TINY_SQ } from '../normalize.js';
 import type { LossInput, LossResult } from './loss.js';
@@ -119,16 +119,23 @@ function termOf(
   target: number,
   i: number,
 ): [number, number] {
-  const r = term(cos, target);
+  let r: unknown;
+  try {
+    r = term(cos, target);
+  } catch (e) {
+    // It escaped raw (train names a loss's throw, but this is called directly too).
+    throw argErrorOf('INVALID_ARGUMENT', op, 'term', `threw for pair ${i}: ${errorText(e)}`, e);
+  }
   const [value, dCos] = Array.isArray(r) ? r : [undefined, undefined];
-  if (typeof value !== 'number' || typeof dCos !== 'number' || Number.isNaN(value) || Number.isNaN(dCos))
+  // An infinite dL/dcos was blamed on the pair's target ("targets belong near [-1, 1]").
+  if (!Number.isFinite(value) || !Number.isFinite(dCos))
     argError(
       'NON_FINITE',
       op,
       'term',
-      `gave ${valueText(r)} for pair ${i} (cosine ${cos}, target ${target}): it must give [value, dL/dcos], two numbers.`,
+      `gave ${Array.isArray(r) ? `[${r.slice(0, 3).map(valueText).join(', ')}${r.length > 3 ? ', ...' : ''}]` : valueText(r)} for pair ${i} (cosine ${cos}, target ${target}): it must give [value, dL/dcos], two finite numbers.`,
     );
-  return [value, dCos];
+  return [value as number, dCos as number];
 }
 
 /**
