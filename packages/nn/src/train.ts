@@ -126,8 +126,9 @@ export interface TrainOptions {
    * is pending (a promise it returned), `train` rejects as soon as the signal fires and leaves that
    * promise to settle on its own, unread: a validation waiting on the network once held an aborted
    * `train` for good. So too with a step of your own loss's `compute` or optimiser's `step` still
-   * pending: `train` rejects at once (a step that never settled held it for good), and that step,
-   * when it ends, may still change the weights. During `onTrainEnd` training has ended: the encoder then holds the trained
+   * pending: `train` rejects at once (a step that never settled held it for good); that step, when
+   * it ends, may still change the weights, and until it ends the encoder and the optimiser stay
+   * taken (another `train` on them is refused). During `onTrainEnd` training has ended: the encoder then holds the trained
    * weights (the best epoch's, where early stopping restores them).
    */
   signal?: AbortSignal;
@@ -166,8 +167,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   } catch (e) {
     throw await blame(e, at, held.encoder);
   } finally {
-    if (held.encoder) TRAINING.delete(held.encoder);
-    for (const o of held.busy ?? []) BUSY.delete(o);
+    const release = () => {
+      if (held.encoder) TRAINING.delete(held.encoder);
+      for (const o of held.busy ?? []) BUSY.delete(o);
+    };
+    // A step of the caller's own still running after an abort keeps the encoder, the optimiser and
+    // the loss's arrays taken until it ends: a second train accepted at once had it land on the
+    // weights halfway through, two trains stepping one model in turns.
+    if (held.pending) held.pending.then(release, release);
+    else release();
   }
 }
 
@@ -175,6 +183,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 interface Held {
   encoder?: Encoder;
   busy?: object[];
+  /** A step of the caller's own loss or optimiser not yet settled (see `TrainOptions.signal`). */
+  pending?: Promise<unknown>;
 }
 
 /**
@@ -289,7 +299,8 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
     isCosineKitError(e) &&
     e.op !== 'train' &&
     s.ownOps &&
-    (s.phase === 'kernels' || s.phase === 'loss') &&
+    (s.phase === 'kernels' ||
+      (s.phase === 'loss' && (OPS_NAMES.has(e.op ?? '') || EMBEDDINGS.has(e.arg ?? '')))) &&
     (e.code === 'SHAPE_MISMATCH' || e.code === 'INVALID_TYPE')
   )
     return argErrorOf(
@@ -376,6 +387,22 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
   // The backend failing under a kernel: named after train, the kernels as its argument.
   return renamedError(e, 'train', e.arg !== undefined ? { [e.arg]: 'kernels' } : {});
 }
+
+/**
+ * The dense ops' own functions: in the loss's phase, a shape or type error under one of these names,
+ * or about the embeddings train handed the loss, is the answer of the caller's ops (the loss's own
+ * errors, and those about the batch it checks, stay its own).
+ */
+const OPS_NAMES = new Set([
+  'matmul',
+  'addBias',
+  'activation',
+  'activationGrad',
+  'softmaxCrossEntropy',
+  'columnSums',
+]);
+/** The loss's inputs that train makes with the ops (the embeddings): their shape or type is the ops' doing. */
+const EMBEDDINGS = new Set(['a', 'b', 'negatives']);
 
 /** Refuses options of the wrong type by name, before anything runs (each would fail as a TypeError). */
 /** The options {@link train} takes ({@link TrainOptions}). */
@@ -617,6 +644,7 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
     at,
     input: undefined,
     signal: options.signal,
+    held,
   };
   /** When training last let the event loop turn (see `nextTurn`). */
   let yielded = performance.now();
@@ -798,6 +826,8 @@ interface StepContext {
   readonly at: StepState;
   input: Vec | undefined;
   readonly signal: AbortSignal | undefined;
+  /** What the train call holds, where a step of the caller's still running is recorded. */
+  readonly held: Held;
 }
 
 /**
@@ -813,8 +843,16 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
   // The caller's own loss or optimiser may return a promise that never settles: the signal ends
   // train then (it hung for good), leaving that step to settle on its own. This package's steps
   // always end, and are waited for, so that the weights are those of a whole step.
-  const own = <T>(made: unknown, p: T | PromiseLike<T>) =>
-    isBuiltIn(made) ? p : orAbort('train', p, s.signal);
+  const own = <T>(made: unknown, p: T | PromiseLike<T>) => {
+    if (isBuiltIn(made)) return p;
+    const pending = Promise.resolve(p);
+    const done = () => {
+      if (s.held.pending === pending) s.held.pending = undefined;
+    };
+    s.held.pending = pending;
+    pending.then(done, done);
+    return orAbort('train', pending, s.signal);
+  };
   // Anchors, positives and (for triplets) negatives go through the encoder as one block;
   // labelled batches have only the anchors.
   const blocks = checkBatch(batch, loss.sampling, encoder, epoch, batches);
@@ -861,8 +899,8 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
     );
   // A custom loss's gradients, one value per output it was given: short ones moved the weights as
   // if the rest were 0 (a 4 x 3 batch stepped on 2 values), long ones were cut without a word.
-  // Not finite ones, or past ±2^40, were blamed further on: on the backend ("failed in backend
-  // 'reference' (kernel 'matmul')") or on the optimizer's learning rate.
+  // Not finite ones were blamed further on: on the backend ("failed in backend 'reference' (kernel
+  // 'matmul')") or on the optimizer's learning rate.
   const due = (name: string, g: unknown, n: number) => {
     if (!(isA(g, Float32Array) || isA(g, Float64Array)) || g.length !== n)
       argError(
@@ -871,13 +909,15 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
         'loss',
         `returned ${name} of ${isA(g, Float32Array) || isA(g, Float64Array) ? `${g.length} values` : describeType(g)} where ${n} were due (rows x outputs) at batch ${batches} of epoch ${epoch}.`,
       );
+    // Finite only: large ones are legitimate (rows far below unit norm without normalize, a
+    // classifier's large scale), and the optimisers bound what they can hold themselves.
     for (let i = 0; i < n; i++)
-      if (!(Math.abs(g[i]) <= MAX_SAVED_WEIGHT))
+      if (!Number.isFinite(g[i]))
         argError(
-          Number.isFinite(g[i]) ? 'INVALID_ARGUMENT' : 'NON_FINITE',
+          'NON_FINITE',
           'train',
           'loss',
-          `returned ${name} holding ${g[i]} at ${i}, at batch ${batches} of epoch ${epoch}${Number.isFinite(g[i]) ? ': beyond ±2^40, where no cosine loss goes (a target far outside [-1, 1]?)' : ''}.`,
+          `returned ${name} holding ${g[i]} at ${i}, at batch ${batches} of epoch ${epoch}.`,
         );
   };
   due('gradA', r.gradA, rows * d);

@@ -1,6 +1,6 @@
 import { createWasmBackend } from '@cosinekit/backend-wasm';
 import { type Backend, type CosineKitError, createCosineKit, Tensor } from '@cosinekit/core';
-import { crc32, referenceKernels } from '@cosinekit/core/backend';
+import { argError, crc32, referenceKernels } from '@cosinekit/core/backend';
 import { describe, expect, it, vi } from 'vitest';
 import {
   adam,
@@ -1225,7 +1225,7 @@ describe("weights that are not finite before training are the caller's", () => {
   });
 });
 
-describe("a loss's gradients that are not finite, or past ±2^40, are the loss's", () => {
+describe("a loss's gradients that are not finite are the loss's", () => {
   // A custom loss giving back what `gradA`/`gradParams` hold: they were blamed on the backend
   // ("failed in backend 'reference' (kernel 'matmul')") or on the optimizer's learning rate.
   const lossGiving = (gradA: (n: number) => Float32Array, gradParam?: number) => {
@@ -1264,26 +1264,23 @@ describe("a loss's gradients that are not finite, or past ±2^40, are the loss's
       }
   });
 
-  it('gradA or gradParams past ±2^40 is INVALID_ARGUMENT naming the loss; NaN in gradParams is NON_FINITE naming it', async () => {
-    for (const normalize of [true, false]) {
-      const e = await run(
-        lossGiving((n) => new Float32Array(n).fill(3e38)),
-        normalize,
+  it('gradParams holding NaN or Infinity is NON_FINITE naming the loss; large finite gradients are not refused (rows far below unit norm give them)', async () => {
+    for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+      const f = await run(
+        lossGiving((n) => new Float32Array(n), bad),
+        true,
       );
-      expect(e, `${normalize}`).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'loss' });
-      expect(e.message).toMatch(/gradA holding .* beyond ±2\^40/);
+      expect(f, `${bad}`).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
+      expect(f.message).toMatch(/gradParams\[0\] holding/);
     }
-    const f = await run(
-      lossGiving((n) => new Float32Array(n), 1e38),
+    // 1e15, past ±2^40, as built-in losses give on rows far below unit norm without normalize or
+    // at large scales: trained before, and still (a bound of ±2^40 refused them for a while,
+    // blaming the loss). Adam's own bound (2^64, its float32 moments) stays its own.
+    const big = await run(
+      lossGiving((n) => new Float32Array(n).fill(1e-3), 1e15),
       true,
     );
-    expect(f).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'train', arg: 'loss' });
-    expect(f.message).toMatch(/gradParams\[0\] holding/);
-    const g = await run(
-      lossGiving((n) => new Float32Array(n), Number.NaN),
-      true,
-    );
-    expect(g).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
+    expect(big).toMatchObject({ history: [{}] });
   });
 });
 
@@ -1605,7 +1602,6 @@ describe('a raw kernel table runs behind the checks of a kit (a probe: its fault
       ],
       ['activation short', { ...base, activation: short(base.activation as never) }],
       ['activationGrad null', { ...base, activationGrad: () => null }],
-      ['alloc short', { ...base, alloc: (n: number) => base.alloc(Math.max(0, n - 1)) }],
     ] as const) {
       const t = await train({
         kernels: createCosineKit({ backend: 'reference' }),
@@ -1627,6 +1623,22 @@ describe('a raw kernel table runs behind the checks of a kit (a probe: its fault
         arg: 'ops',
       });
     }
+    // The ops given, a loss's own shape error is still the loss's (it was renamed 'ops' for a while).
+    const loss = {
+      name: 'picky',
+      sampling: 'in-batch' as const,
+      compute: () => argError('SHAPE_MISMATCH', 'picky', 'groups', 'must hold 4 values.'),
+    };
+    const own = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: 3, layers: [{ units: 2 }], seed: 2 }),
+      ops: base,
+      loss: loss as never,
+      sampler: inBatchSampler({ x, rows: 8, cols: 3, labels: [0, 0, 1, 1, 2, 2, 3, 3] }, { batchSize: 4 }),
+      optimizer: adam(),
+      epochs: 1,
+    }).catch((err: unknown) => err);
+    expect(own).toMatchObject({ code: 'SHAPE_MISMATCH', op: 'picky', arg: 'groups' });
   });
 
   it('train, embed and predict on a backend not initialised name its kernels or source (they named "backend", train as "matmul")', async () => {

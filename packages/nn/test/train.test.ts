@@ -478,13 +478,17 @@ describe('train beside other calls on the same model (found by a probe: each gav
     }
   });
 
-  it('an abort while a step of the caller’s own loss or optimiser is pending rejects at once, and frees the encoder (a probe: it waited for good)', async () => {
-    const never = () => new Promise<never>(() => undefined);
-    const hung = {
-      loss: { name: 'hung', sampling: 'in-batch' as const, compute: never },
-      optimizer: { name: 'hung', steps: 0, learningRate: () => 0.1, step: never, reset() {}, dispose() {} },
-    };
+  it('an abort while a step of the caller’s own loss or optimiser is pending rejects at once, and keeps the encoder taken until that step ends (a probe: it waited for good)', async () => {
     for (const which of ['loss', 'optimizer'] as const) {
+      let finish: () => void = () => undefined;
+      const slow = () =>
+        new Promise<never>((_, reject) => {
+          finish = () => reject(new Error('late'));
+        });
+      const hung = {
+        loss: { name: 'hung', sampling: 'in-batch' as const, compute: slow },
+        optimizer: { name: 'hung', steps: 0, learningRate: () => 0.1, step: slow, reset() {}, dispose() {} },
+      };
       const ctl = new AbortController();
       const enc = makeEncoder();
       const run = train(opts(enc, 1, { epochs: 1, signal: ctl.signal, [which]: hung[which] }));
@@ -495,7 +499,13 @@ describe('train beside other calls on the same model (found by a probe: each gav
         arg: 'signal',
         cause: { message: `stop during the ${which}` },
       });
-      // The encoder is no longer being trained: a new train on it runs.
+      // The step still runs: a second train on the encoder would have it land on the weights midway.
+      await expect(train(opts(enc, 2, { epochs: 1 })), which).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        arg: 'encoder',
+      });
+      finish();
+      await new Promise((r) => setTimeout(r, 0));
       await expect(train(opts(enc, 2, { epochs: 1 })), which).resolves.toMatchObject({ history: [{}] });
     }
   });
