@@ -267,7 +267,8 @@ export function createWebGpuBackend(options: WebGpuBackendOptions = {}): WebGpuB
           : {}),
         featureLevel: e.compatibility ? 'compatibility' : 'core',
         features: e.features.join(', ') || 'none',
-        precision: 'float32 (f32 accumulation; row sums reduced in a tree)',
+        precision:
+          'float32 (f32 accumulation; row sums reduced in a tree, or in groups of 8 for rows of up to 64)',
         resident:
           'GPU storage buffers: float32; float16 as two halves per 32-bit word (unpack2x16float, no shader-f16 needed); int8 as four codes per word with a float32 scale per row, scored against float32 queries',
         tile: `${t.wg * t.block}x${t.wg * t.block} outputs per workgroup, ${t.block}x${t.block} per invocation, depth ${t.depth}`,

@@ -770,6 +770,7 @@ async function rescore(
   const Q = queries.rows;
   const d = queries.cols;
   const out = new Float32Array(Q * wide);
+  if (Q === 0) return out;
   const bindFloats = Math.floor(engine.limits.maxStorageBufferBindingSize / 4);
   const qc = Math.min(
     Q,

@@ -54,20 +54,28 @@ describe.skipIf(skip !== null)('webgpu top-k selection', () => {
       const k = b.kernels;
       const none: Matrix = { data: new Float32Array(0), rows: 0, cols: 2 };
       const c: Matrix = { data: new Float32Array([1, 2, 3, 4, 5, 6]), rows: 3, cols: 2 };
-      const h = await k.createCorpus!(c, { storage: 'float32', rerank: 0 });
-      try {
-        for (const r of [
-          await k.topK!(none, c, 2),
-          await k.corpusSearch!(h, none, 2),
-          await k.corpusSearchAllowed!(h, none, 2, new Uint8Array(3).fill(1)),
-        ]) {
-          expect(r.indices.length).toBe(0);
-          expect(r.scores.length).toBe(0);
+      expect((await k.topK!(none, c, 2)).indices.length).toBe(0);
+      expect((await k.cosineMatrix!(none, c)).length).toBe(0);
+      // Every storage, re-ranked or not (the re-rank pass refused them too, as a dispatch limit).
+      for (const [storage, rerank] of [
+        ['float32', 0],
+        ['int8', 0],
+        ['int8', 2],
+        ['float16', 2],
+      ] as const) {
+        const h = await k.createCorpus!(c, { storage, rerank });
+        try {
+          for (const r of [
+            await k.corpusSearch!(h, none, 2),
+            await k.corpusSearchAllowed!(h, none, 2, new Uint8Array(3).fill(1)),
+          ]) {
+            expect(r.indices.length, `${storage} ${rerank}`).toBe(0);
+            expect(r.scores.length, `${storage} ${rerank}`).toBe(0);
+          }
+          expect((await k.corpusMatrix!(h, none)).length, `${storage} ${rerank}`).toBe(0);
+        } finally {
+          h.dispose();
         }
-        expect((await k.cosineMatrix!(none, c)).length).toBe(0);
-        expect((await k.corpusMatrix!(h, none)).length).toBe(0);
-      } finally {
-        h.dispose();
       }
     } finally {
       await b.dispose?.();
