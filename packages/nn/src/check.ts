@@ -97,6 +97,18 @@ export function floats(precision: Precision, n: number, op: string, arg: string,
 }
 
 /**
+ * The engine's `RangeError` behind `e` where `e` is an allocation it refused: raw, or as the ops'
+ * `alloc` names it (`OUT_OF_MEMORY` naming its `n`, the error as cause), so that a caller still
+ * names it after what to make smaller (it said "Argument 'n' passed to 'embed'"). Else undefined.
+ */
+export function allocationFailure(e: unknown): RangeError | undefined {
+  if (isAllocationFailure(e)) return e;
+  if (isCosineKitError(e, 'OUT_OF_MEMORY') && e.op === 'alloc' && isAllocationFailure(e.cause))
+    return e.cause;
+  return undefined;
+}
+
+/**
  * An allocation the engine refused (`e`, a `RangeError` {@link isAllocationFailure} recognised; it
  * escaped raw) as `OUT_OF_MEMORY` naming `arg` of `op`, saying what to make smaller.
  */

@@ -17,6 +17,7 @@ import {
   valueText,
 } from '@cosinekit/core/backend';
 import {
+  allocationFailure,
   cacheRows,
   checkLayerSize,
   checkObject,
@@ -430,8 +431,14 @@ export class Encoder {
       const rows = t.data.subarray(s * this.inputs, e * this.inputs);
       const c = await model.forward(ops, rows, e - s).catch(async (err: unknown) => {
         // A batch's activations this process cannot allocate (they escaped as a raw RangeError).
-        if (isAllocationFailure(err))
-          throw memoryError(err, 'embed', 'batchSize', `embed with a smaller batchSize than ${batchSize}`);
+        const refused = allocationFailure(err);
+        if (refused)
+          throw memoryError(
+            refused,
+            'embed',
+            'batchSize',
+            `embed with a smaller batchSize than ${batchSize}`,
+          );
         // A backend disposed under the call: named as embed's, not the kernel's that found it.
         if (isCosineKitError(err, 'DISPOSED') && err.op !== 'embed')
           throw argErrorOf('DISPOSED', 'embed', 'source', `lost its backend: ${err.message}`, err);

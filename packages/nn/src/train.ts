@@ -14,6 +14,7 @@ import {
 } from '@cosinekit/core/backend';
 import { isBuiltIn } from './built-in.js';
 import {
+  allocationFailure,
   checkBoolean,
   checkNumber,
   checkObject,
@@ -225,9 +226,10 @@ const SMALL_ROWS = 2 ** -32;
 async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Promise<unknown> {
   // An allocation this process refused (a raw RangeError): a batch's activations and gradients
   // grow with the sampler's batch size, the optimiser's moments with the model.
-  if (isAllocationFailure(e))
+  const refused = allocationFailure(e);
+  if (refused)
     return memoryError(
-      e,
+      refused,
       'train',
       s.phase === 'kernels' || s.phase === 'loss' ? 'sampler' : s.phase,
       `at batch ${s.batch} of epoch ${s.epoch} (${s.phase}); draw smaller batches (the sampler's batchSize) or train a smaller model`,
@@ -909,15 +911,18 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
         'loss',
         `returned ${name} of ${isA(g, Float32Array) || isA(g, Float64Array) ? `${g.length} values` : describeType(g)} where ${n} were due (rows x outputs) at batch ${batches} of epoch ${epoch}.`,
       );
-    // Finite only: large ones are legitimate (rows far below unit norm without normalize, a
-    // classifier's large scale), and the optimisers bound what they can hold themselves.
+    // Finite (and, for a float32 encoder, within float32): large ones are legitimate (rows far
+    // below unit norm without normalize, a classifier's large scale), and the optimisers bound
+    // what they can hold themselves. A float64 gradient of 1e60 into a float32 encoder was blamed
+    // on the kernels.
+    const f32 = encoder.precision === 'float32';
     for (let i = 0; i < n; i++)
-      if (!Number.isFinite(g[i]))
+      if (!Number.isFinite(f32 ? Math.fround(g[i]) : g[i]))
         argError(
           'NON_FINITE',
           'train',
           'loss',
-          `returned ${name} holding ${g[i]} at ${i}, at batch ${batches} of epoch ${epoch}.`,
+          `returned ${name} holding ${g[i]} at ${i}, at batch ${batches} of epoch ${epoch}${Number.isFinite(g[i]) ? ', past float32 (the encoder is float32)' : ''}.`,
         );
   };
   due('gradA', r.gradA, rows * d);

@@ -354,3 +354,24 @@ describe("the ops' alloc", () => {
     }
   });
 });
+
+describe('embed past memory', () => {
+  it("names batchSize when a batch's activations cannot be allocated through the ops' alloc (it said 'n' of 'embed')", async () => {
+    // One 32 x 32 filter over a 256 x 256 image: 225 x 225 windows of 1024 values a row, so 170
+    // rows need 8.8e9 values, past any typed array: refused without using the memory.
+    const enc = createEncoder({
+      inputs: 256 * 256,
+      inputShape: [256, 256, 1],
+      layers: [{ type: 'conv2d', filters: 1, kernel: 32, stride: 1 }],
+      seed: 1,
+    });
+    const rows = 170;
+    const x = new Float32Array(rows * enc.inputs).fill(1);
+    const kit = createCosineKit({ backend: 'reference' });
+    await expect(enc.embed(kit, new Tensor(x, rows, enc.inputs), rows)).rejects.toMatchObject({
+      code: 'OUT_OF_MEMORY',
+      op: 'embed',
+      arg: 'batchSize',
+    });
+  });
+});

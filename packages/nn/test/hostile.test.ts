@@ -1282,6 +1282,28 @@ describe("a loss's gradients that are not finite are the loss's", () => {
     );
     expect(big).toMatchObject({ history: [{}] });
   });
+
+  it('a float64 gradA past float32, for a float32 encoder, is NON_FINITE naming the loss (it was blamed on the kernels)', async () => {
+    const loss = {
+      name: 'custom',
+      sampling: 'in-batch' as const,
+      compute: (_ops: unknown, input: { rows: number; cols: number }) => ({
+        loss: 1,
+        gradA: new Float64Array(input.rows * input.cols).fill(-1e60),
+        gradB: new Float64Array(input.rows * input.cols),
+      }),
+    };
+    const e = await train({
+      kernels: createCosineKit({ backend: 'reference' }),
+      encoder: createEncoder({ inputs: cols, layers: [{ units: 8 }], seed: 3 }),
+      loss,
+      sampler: inBatchSampler({ x: sparseX(), rows, cols, labels }, { batchSize: 8 }),
+      optimizer: sgd(),
+      epochs: 1,
+    }).catch((x) => x);
+    expect(e).toMatchObject({ code: 'NON_FINITE', op: 'train', arg: 'loss' });
+    expect(e.message).toMatch(/past float32/);
+  });
 });
 
 describe('training that overflows float32 names its cause (reference)', () => {

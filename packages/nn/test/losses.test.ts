@@ -85,7 +85,7 @@ describe('pairCosineLoss and the loss term it is given', () => {
       () => ['1', 0],
       // An infinite dL/dcos was blamed on the target ("targets belong near [-1, 1]").
       () => [1, Number.POSITIVE_INFINITY],
-      () => [Number.NEGATIVE_INFINITY, 0],
+      () => [0, Number.NEGATIVE_INFINITY],
     ])
       expect(() => pairCosineLoss('myLoss', input, bad as never), String(bad)).toThrow(
         expect.objectContaining({ code: 'NON_FINITE', op: 'myLoss', arg: 'term' }),
@@ -97,6 +97,10 @@ describe('pairCosineLoss and the loss term it is given', () => {
         throw boom;
       }),
     ).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', op: 'myLoss', arg: 'term', cause: boom }));
+    // An infinite value is the loss's total: mse's square of a target of 1e300 names the targets.
+    expect(() =>
+      mseSimilarityLoss().compute(float64Ops, { ...input, targets: Float64Array.of(1e300) }),
+    ).toThrow(expect.objectContaining({ code: 'NON_FINITE', arg: 'targets' }));
     for (const normalized of [false, true]) {
       const r = pairCosineLoss('myLoss', { ...input, normalized }, (c, t) => [(c - t) ** 2, 2 * (c - t)]);
       expect(r.loss).toBe(1);

@@ -1,4 +1,4 @@
-import { argError, argErrorOf, errorText, valueText } from '@cosinekit/core/backend';
+import { argError, argErrorOf, errorText, isCosineKitError, valueText } from '@cosinekit/core/backend';
 import { checkLossInput } from '../check.js';
 import { checkUnitRows, HUGE_SQ, scaleOf, TINY_SQ } from '../normalize.js';
 import type { LossInput, LossResult } from './loss.js';
@@ -109,8 +109,10 @@ export function pairCosineLoss(
 }
 
 /**
- * The loss `term` gives pair `i`: a NaN (or no number) is the term's own, named `term` (a finite
- * target was blamed as "makes the loss's gradient NaN"); ±Infinity stays the targets' to name.
+ * The loss `term` gives pair `i`: a NaN (or no number), an infinite dL/dcos, or a throw is the
+ * term's own, named `term` (a finite target was blamed as "makes the loss's gradient NaN"); an
+ * infinite value stays the loss's total, and a finite dL/dcos past the rows' precision the
+ * targets' to name.
  */
 function termOf(
   op: string,
@@ -123,17 +125,21 @@ function termOf(
   try {
     r = term(cos, target);
   } catch (e) {
-    // It escaped raw (train names a loss's throw, but this is called directly too).
+    // It escaped raw (train names a loss's throw, but this is called directly too). A typed error
+    // of the term's own says what it is already.
+    if (isCosineKitError(e)) throw e;
     throw argErrorOf('INVALID_ARGUMENT', op, 'term', `threw for pair ${i}: ${errorText(e)}`, e);
   }
   const [value, dCos] = Array.isArray(r) ? r : [undefined, undefined];
-  // An infinite dL/dcos was blamed on the pair's target ("targets belong near [-1, 1]").
-  if (!Number.isFinite(value) || !Number.isFinite(dCos))
+  // An infinite dL/dcos was blamed on the pair's target ("targets belong near [-1, 1]"). An
+  // infinite value is left to the loss's total (a built-in term's square of a target of 1e200
+  // overflows; the gradient then names the target, its cause).
+  if (typeof value !== 'number' || Number.isNaN(value) || !Number.isFinite(dCos))
     argError(
       'NON_FINITE',
       op,
       'term',
-      `gave ${Array.isArray(r) ? `[${r.slice(0, 3).map(valueText).join(', ')}${r.length > 3 ? ', ...' : ''}]` : valueText(r)} for pair ${i} (cosine ${cos}, target ${target}): it must give [value, dL/dcos], two finite numbers.`,
+      `gave ${Array.isArray(r) ? `[${r.slice(0, 3).map(valueText).join(', ')}${r.length > 3 ? ', ...' : ''}]` : valueText(r)} for pair ${i} (cosine ${cos}, target ${target}): it must give [value, dL/dcos], two numbers, dL/dcos finite.`,
     );
   return [value as number, dCos as number];
 }
