@@ -231,6 +231,9 @@ export async function createCorpus(
   // Unset options mean what they mean everywhere (int8 re-ranks by default).
   const { storage, rerank } = resolveCorpusOptions(options);
   if (storage !== 'float32' && rerank > 0) rerankLoops(engine, 'createCorpus', 'options.rerank', x.cols);
+  // Float32 rows are normalised by the row kernel, and every search's queries, whatever the
+  // storage: past the loop limit a float16 or int8 corpus was made and then every search refused.
+  queryLoops(engine, 'createCorpus', 'x', x.cols);
   if (storage === 'float16') {
     // Encoded on the host as the reference encodes (float64 normalisation, nearest binary16), a
     // slice of rows at a time.
@@ -255,7 +258,6 @@ export async function createCorpus(
   const per = blockRows(engine, 'f32', x.cols, true);
   const blocks: Block[] = [];
   try {
-    engine.loops('createCorpus', 'x', rowLoops('normalize', x.cols), `rows of ${x.cols} floats`);
     const pipe = rowPipeline(engine, 'normalize', x.cols);
     for (let r0 = 0; r0 < x.rows; r0 += per) {
       const rows = Math.min(per, x.rows - r0);
@@ -402,6 +404,7 @@ export function importCorpus(engine: Engine, stored: StoredCorpus): Promise<WebG
   const storage = checkStorage(stored.storage, 'importCorpus', 'stored.storage');
   const d = stored.cols;
   if (storage !== 'float32' && stored.rerank > 0) rerankLoops(engine, 'importCorpus', 'stored.rerank', d);
+  queryLoops(engine, 'importCorpus', 'stored', d);
   const view = <T extends Float32Array | Uint16Array | Int8Array>(
     a: T | null,
     r0: number,
@@ -433,6 +436,14 @@ function rerankLoops(engine: Engine, op: string, arg: string, d: number): void {
     d + 2 * Math.ceil(d / BLOCK) + 4,
     `re-ranking rows of ${d} floats (rerank: 0 searches them without)`,
   );
+}
+
+/**
+ * Refuses, when a corpus is made, rows too long for the loop limit of the row kernel that
+ * normalises every search's queries (llvmpipe only): such a corpus could never be searched.
+ */
+function queryLoops(engine: Engine, op: string, arg: string, d: number): void {
+  engine.loops(op, arg, rowLoops('normalize', d), `rows of ${d} floats (each search normalises its queries)`);
 }
 
 /** The value of binary16 bits (finite: stored rows are normalised). */

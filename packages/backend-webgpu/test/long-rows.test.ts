@@ -118,7 +118,7 @@ describe.skipIf(skip !== null)('webgpu on long rows', () => {
     kit.dispose();
   }, 300_000);
 
-  it('a row whose only non-zero is its last component scores 1 up to the few-query limit and past it (the tiled product); re-ranking past its own, refused when made', async () => {
+  it('a row whose only non-zero is its last component scores 1 up to the few-query limit and past it (the tiled product); re-ranking past its own, and stored rows past that of the query normalisation, refused when made', async () => {
     const kit = slowKit();
     // [d, queries, storage]: the few-query kernel (scalar and vec4 loads), the re-rank kernel.
     const cases: [number, number, 'float32' | 'int8'][] = [
@@ -199,6 +199,33 @@ describe.skipIf(skip !== null)('webgpu on long rows', () => {
     );
     if (software) expect(n).toMatchObject({ code: 'UNSUPPORTED' });
     else expect(n).toBe(1);
+    // Every search normalises its queries with the row kernel: rows past its loop limit made a
+    // float16 or int8 corpus (stored without it) that every search then refused. Now refused when
+    // made, so the kit holds it on the reference, which searches.
+    const wide = new Float32Array(1_400_000);
+    wide[wide.length - 1] = 3;
+    wide[0] = 1;
+    for (const storage of ['float16', 'int8'] as const) {
+      const made = await Promise.resolve(
+        backend.kernels.createCorpus!({ data: wide, rows: 1, cols: wide.length }, { storage, rerank: 0 }),
+      ).then(
+        (h) => {
+          h.dispose();
+          return null;
+        },
+        (e: unknown) => e,
+      );
+      if (software)
+        expect(made, storage).toMatchObject({
+          code: 'UNSUPPORTED',
+          message: expect.stringMatching(/normalises its queries/),
+        });
+      else expect(made, storage).toBeNull();
+      const c = await kit.corpus([wide, long.subarray(0, wide.length)], { storage, rerank: 0 });
+      expect(c.backend, storage).toBe(software ? 'reference' : 'webgpu');
+      expect((await c.search([wide], 1)).hits(0).indices[0], storage).toBe(0);
+      c.dispose();
+    }
     kit.dispose();
   }, 300_000);
 
