@@ -48,6 +48,15 @@ export interface EngineOptions {
   tileSize?: number;
 }
 
+/**
+ * Compiled kernels kept at once in webasm mode. gpu.js gives each a WebAssembly module and memory
+ * per output size (up to 256 MiB reserved each, shared with its workers when threaded), and
+ * Chromium refuses more memories after a hundred or so: kernels for about 25 row widths in one
+ * backend made every later call fail with OUT_OF_MEMORY, a 1 x 3 call included. The least
+ * recently used ones past this are destroyed.
+ */
+export const MAX_WASM_KERNELS = 24;
+
 /** Default score tile: at most 2048 x 2048 floats (16 MiB) read back at a time. */
 export const DEFAULT_TILE = 2048;
 
@@ -140,7 +149,13 @@ export class Engine {
    */
   kernel(key: string, spec: () => KernelSpec): KernelRun {
     let k = this.#kernels.get(key);
+    if (k !== undefined && this.mode === 'webasm') {
+      // Most recently used last: the order eviction goes by.
+      this.#kernels.delete(key);
+      this.#kernels.set(key, k);
+    }
     if (k === undefined) {
+      if (this.mode === 'webasm') this.#evict(MAX_WASM_KERNELS - 1);
       const s = spec();
       this.checkSteps(key.split(':')[0], 'x', s.steps ?? 0);
       const gl = this.textures;
@@ -200,6 +215,20 @@ export class Engine {
         'backend',
         'is gpu.js on a WebGL context the browser has taken back (a GPU reset, or too many WebGL contexts on the page): its answers would be zeros, and its resident corpora went with it. Dispose this backend and its kit, and make another.',
       );
+  }
+
+  /**
+   * Destroys the least recently used kernels until at most `keep` remain (webasm mode: each holds
+   * WebAssembly memories; runs are synchronous, so none is running). Their outputs are arrays of
+   * their own, and a kernel needed again is compiled again.
+   */
+  #evict(keep: number): void {
+    for (const [key, k] of this.#kernels) {
+      if (this.#kernels.size <= keep) break;
+      this.#kernels.delete(key);
+      this.#packed.delete(key);
+      (k as unknown as { destroy?(removeCanvas?: boolean): void }).destroy?.(false);
+    }
   }
 
   /** Number of compiled kernels: one per kernel and shape family (the baked constants). */
