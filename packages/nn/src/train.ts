@@ -175,8 +175,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // A step of the caller's own still running after an abort keeps the encoder, the optimiser and
     // the loss's arrays taken until it ends: a second train accepted at once had it land on the
     // weights halfway through, two trains stepping one model in turns.
-    if (held.pending) held.pending.then(release, release);
-    else release();
+    if (held.pending) {
+      for (const o of [held.encoder, ...(held.busy ?? [])]) if (o) SETTLING.add(o);
+      const settled = () => {
+        for (const o of [held.encoder, ...(held.busy ?? [])]) if (o) SETTLING.delete(o);
+        release();
+      };
+      held.pending.then(settled, settled);
+    } else release();
   }
 }
 
@@ -194,6 +200,20 @@ interface Held {
  * other answers every run (an optimiser restarted at each switch of model, its schedule garbled).
  */
 const BUSY = new WeakSet<object>();
+
+/**
+ * The encoders, optimisers and loss arrays of a train call that was aborted while a step of the
+ * caller's own was still running: taken until it settles. A second train was told to "await that
+ * one first", which had already settled.
+ */
+const SETTLING = new WeakSet<object>();
+
+/** Why `x` is taken, for a refusal: a running train, or an aborted one's step still running. */
+function takenBy(x: object, running: string): string {
+  return SETTLING.has(x)
+    ? "is still taken by an aborted train call: a step of the caller's own loss or optimizer it started has not settled, and may still change the weights. Try again once it has."
+    : running;
+}
 
 /** Longest run of steps between two turns of the event loop, in milliseconds. */
 const YIELD_MS = 20;
@@ -545,14 +565,20 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
       'INVALID_ARGUMENT',
       'train',
       'encoder',
-      'is being trained by another train call: await that one first (two would step the same weights in turns, a different model each run).',
+      takenBy(
+        encoder,
+        'is being trained by another train call: await that one first (two would step the same weights in turns, a different model each run).',
+      ),
     );
   if (BUSY.has(optimizer))
     argError(
       'INVALID_ARGUMENT',
       'train',
       'optimizer',
-      'is stepping another train call: await that one first, or give each its own optimiser (one serves one model at a time).',
+      takenBy(
+        optimizer,
+        'is stepping another train call: await that one first, or give each its own optimiser (one serves one model at a time).',
+      ),
     );
   // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
   const lossParams = lossParameters(loss);

@@ -503,6 +503,7 @@ describe('train beside other calls on the same model (found by a probe: each gav
       await expect(train(opts(enc, 2, { epochs: 1 })), which).rejects.toMatchObject({
         code: 'INVALID_ARGUMENT',
         arg: 'encoder',
+        message: expect.stringMatching(/aborted train call/),
       });
       finish();
       await new Promise((r) => setTimeout(r, 0));
