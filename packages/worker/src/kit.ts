@@ -744,7 +744,7 @@ class Kit implements Link {
   #answer(m: FromWorker): void {
     // After the kit ended, a call still waiting (one writing shared memory) rejects once the
     // worker has stopped, whatever it answered meanwhile.
-    if (this.#dead || m.t === 'hello' || m.t === 'ready' || m.t === 'fallback') return;
+    if (this.#dead || m.t === 'hello' || m.t === 'closing' || m.t === 'ready' || m.t === 'fallback') return;
     const p = this.#pending.get(m.id);
     if (m.t === 'done' || m.t === 'fail') {
       if (m.rows !== undefined) p?.corpus?.seen(m.rows);
@@ -1114,6 +1114,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     // Another start's answer on a shared worker (its `ready`, or its refusal) is not this one's.
     const mine = (m as { key?: unknown }).key === undefined || (m as { key?: unknown }).key === key;
     if (m.t === 'hello') hello();
+    else if (m.t === 'closing') crash('closed itself (self.close())');
     else if (m.t === 'ready') {
       if (mine) readyOk();
     } else if (m.t === 'fail' && m.id === 0) {
@@ -1178,9 +1179,19 @@ function listen(
     );
   });
   on('messageerror', () => crash('sent a message that could not be read'));
+  // A browser gives no event when a worker is terminated: the kit's calls waited for good (a
+  // timeout included, which the worker keeps). Its terminate() now tells the kit first; the kit's
+  // own end() stops listening before it calls it.
+  const terminate = b.terminate;
+  const wrapped = function (this: unknown, ...a: unknown[]) {
+    crash('was terminated (worker.terminate())');
+    return (terminate as (...a: unknown[]) => unknown).apply(this, a);
+  };
+  if (typeof terminate === 'function') (b as { terminate: unknown }).terminate = wrapped;
   return () => {
     for (const [event, fn] of added)
       b.removeEventListener?.(event, fn as Parameters<BrowserWorker['addEventListener']>[1]);
+    if (b.terminate === wrapped) (b as { terminate: unknown }).terminate = terminate;
   };
 }
 

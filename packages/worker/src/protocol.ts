@@ -36,6 +36,8 @@ export type ToWorker =
 /** Messages from the worker to the calling thread. */
 export type FromWorker =
   | { t: 'hello' }
+  /** The worker is closing itself (`self.close()`): a browser gives no event for it. */
+  | { t: 'closing' }
   /**
    * `ready` and a start's failure (`fail` with id 0) carry the `key` of the `init` they answer:
    * every kit started on one worker hears them, and two started at once each took the first

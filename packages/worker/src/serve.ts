@@ -304,6 +304,7 @@ export async function serveKit(): Promise<void> {
       }
     }
   });
+  closingSaysSo(() => port.post({ t: 'closing' }));
   port.post({ t: 'hello' });
 
   /** Registers the named backends (by importing their modules), then makes the kit. */
@@ -386,4 +387,27 @@ async function connect(): Promise<Port> {
     post: (m, transfer) => scope.postMessage(m, transfer ?? []),
     listen: (fn) => scope.addEventListener('message', (e) => fn(e.data as ToWorker)),
   };
+}
+
+/**
+ * In a browser's dedicated worker, makes `self.close()` tell the kit first: a browser gives the page
+ * no event for it, and the kit's calls waited for good (a timeout included, which the worker
+ * keeps). Once per worker; elsewhere nothing.
+ */
+function closingSaysSo(tell: () => void): void {
+  const g = globalThis as { WorkerGlobalScope?: unknown; close?: (...a: unknown[]) => unknown };
+  const Scope = g.WorkerGlobalScope as (abstract new () => unknown) | undefined;
+  if (typeof Scope !== 'function' || !(globalThis instanceof Scope) || typeof g.close !== 'function') return;
+  const close = g.close;
+  if ((close as { tells?: boolean }).tells) return;
+  const wrapped = function (this: unknown, ...a: unknown[]) {
+    try {
+      tell();
+    } catch {
+      // The port is gone: nobody to tell.
+    }
+    return close.apply(this, a);
+  };
+  (wrapped as { tells?: boolean }).tells = true;
+  g.close = wrapped;
 }

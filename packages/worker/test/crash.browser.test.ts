@@ -16,6 +16,33 @@ describe('a failing worker in the browser', () => {
     kit.dispose();
   });
 
+  it('a worker terminated from outside, or closing itself, rejects the pending call and later ones (they waited for good: a browser gives no event for either)', async () => {
+    const rows = Array.from({ length: 10 }, (_, i) =>
+      Array.from({ length: 16 }, (_, j) => Math.sin(i * 16 + j)),
+    );
+    for (const how of ['terminate', 'close'] as const) {
+      const w = new Worker(new URL('./fixtures/close-worker.ts', import.meta.url), { type: 'module' });
+      const kit = await createWorkerKit({ worker: w, backend: 'reference' });
+      const c = await kit.corpus(rows);
+      expect((await c.search([rows[3]], 1)).hits(0).indices[0]).toBe(3);
+      if (how === 'terminate') {
+        // A call in flight when it went.
+        const inflight = c.search([rows[1]], 2).catch((x: unknown) => x);
+        w.terminate();
+        const e = await inflight;
+        expect(isCosineKitError(e, 'BACKEND_ERROR'), 'in flight').toBe(true);
+      } else {
+        w.postMessage('CLOSE');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const e = await c.search([rows[0]], 2).catch((x: unknown) => x);
+      expect(isCosineKitError(e, 'BACKEND_ERROR'), how).toBe(true);
+      expect((e as Error).message, how).toMatch(how === 'terminate' ? /was terminated/ : /closed itself/);
+      await expect(kit.rowNorms([[1]]), how).rejects.toMatchObject({ code: 'BACKEND_ERROR', op: 'rowNorms' });
+      kit.dispose();
+    }
+  });
+
   it('a worker script that does not load rejects createWorkerKit', async () => {
     const e = await createWorkerKit({
       worker: new URL('./fixtures/no-such-worker.js', import.meta.url),
