@@ -62,7 +62,7 @@ describe('saveCorpusOpfs / loadCorpusOpfs (Chromium)', () => {
     const kit = createCosineKit({ backend });
     const root = await navigator.storage.getDirectory();
     const c = await kit.corpus(rows(2000, 16, 1));
-    await expect(saveCorpusOpfs(c, 'a/b')).rejects.toMatchObject({ code: 'INVALID_TYPE', arg: 'name' });
+    await expect(saveCorpusOpfs(c, 'a/b')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', arg: 'name' });
     await expect(loadCorpusOpfs(kit, 'missing.ckc')).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       op: 'loadCorpusOpfs',

@@ -48,12 +48,20 @@ export interface LoadOpfsOptions extends LoadFileOptions, OpfsLocation {}
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function checkName(op: string, name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name === '' || name.includes('/'))
+  if (typeof name !== 'string')
     argError(
       'INVALID_TYPE',
       op,
       'name',
       `must be a file name (a non-empty string without '/'), got ${describeType(name)}.`,
+    );
+  // A string of the wrong form is the wrong value, not the wrong type (it said "got string").
+  if (name === '' || name.includes('/'))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'name',
+      `must be a file name (a non-empty string without '/'), got ${name === '' ? 'an empty string' : `'${name.length > 60 ? `${name.slice(0, 60)}...` : name}'`}.`,
     );
   // Chromium cuts a name at NUL ('a\0b' is the file 'a') and replaces a lone surrogate: either
   // would read or replace a file of another name.
@@ -153,7 +161,8 @@ const why = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : er
  * changes also reach the file only when complete. Resolves with the file's length in bytes.
  *
  * Errors: `INVALID_TYPE` for a corpus, name or directory of the wrong type, `INVALID_ARGUMENT` for a
- * name the browser would store under another (a NUL character, a lone surrogate), `DISPOSED` for a
+ * name that is empty or holds '/', or that the browser would store under another (a NUL character,
+ * a lone surrogate), `DISPOSED` for a
  * disposed corpus, `UNSUPPORTED` without an Origin Private File System or `createWritable()`,
  * `INVALID_ARGUMENT` naming `name` when it cannot be written (a directory of that name, a file
  * another writer holds open, the storage quota; the browser's error is the `cause`), `ABORTED` when
@@ -242,8 +251,8 @@ export async function saveCorpusOpfs(
  * allocates nothing on the backend; the second reads a segment at a time and makes it resident.
  *
  * Errors: `INVALID_TYPE` for a kit, name or directory of the wrong type, `UNSUPPORTED` without an
- * Origin Private File System, `INVALID_ARGUMENT` naming `name` when there is no such file or it
- * cannot be read, `CORRUPT_DATA` naming `name` for a truncated or corrupted file, an unknown
+ * Origin Private File System, `INVALID_ARGUMENT` naming `name` when it is empty or holds '/', or
+ * there is no such file or it cannot be read, `CORRUPT_DATA` naming `name` for a truncated or corrupted file, an unknown
  * version, or a file written (by another save) while it was being read, `ABORTED` when
  * `options.signal` fires. On any failure nothing stays resident.
  */

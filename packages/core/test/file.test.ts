@@ -28,7 +28,7 @@ import { crc32 } from '../src/crc32.js';
 import { loadCorpusFile, saveCorpusFile } from '../src/fs.js';
 import { type Corpus, type CorpusStorage, createCosineKit, Tensor } from '../src/index.js';
 import { ReferenceCorpus } from '../src/kernels/corpus.js';
-import { loadCorpusOpfs } from '../src/opfs.js';
+import { loadCorpusOpfs, saveCorpusOpfs } from '../src/opfs.js';
 import { rows } from './fixtures/data.js';
 
 const kit = createCosineKit({ backend: createReferenceBackend() });
@@ -926,5 +926,33 @@ describe('a backend disposed while saveCorpusFile reads the corpus', () => {
       arg: 'corpus',
     });
     expect(existsSync(at('going.ckc'))).toBe(false);
+  });
+});
+
+describe('OPFS file names', () => {
+  it("an empty name or one holding '/' is INVALID_ARGUMENT naming it (it was INVALID_TYPE, 'got string'); a name that is no string stays INVALID_TYPE", async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus([[1, 2]]);
+    const directory = {} as unknown as FileSystemDirectoryHandle;
+    for (const [name, code] of [
+      ['', 'INVALID_ARGUMENT'],
+      ['a/b', 'INVALID_ARGUMENT'],
+      ['/', 'INVALID_ARGUMENT'],
+      [5, 'INVALID_TYPE'],
+      [null, 'INVALID_TYPE'],
+    ] as const) {
+      await expect(saveCorpusOpfs(c, name as string, { directory }), String(name)).rejects.toMatchObject({
+        code,
+        op: 'saveCorpusOpfs',
+        arg: 'name',
+      });
+      await expect(loadCorpusOpfs(kit, name as string, { directory }), String(name)).rejects.toMatchObject({
+        code,
+        op: 'loadCorpusOpfs',
+        arg: 'name',
+      });
+    }
+    c.dispose();
+    kit.dispose();
   });
 });
