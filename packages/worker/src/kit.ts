@@ -457,6 +457,12 @@ export async function createWorkerKit(options: WorkerKitOptions = {}): Promise<W
 
 const KITS = new WeakMap<WorkerKit, Kit>();
 
+/**
+ * Workers a kit ended (terminated): a browser's says nothing once terminated, so one handed to
+ * createWorkerKit again (after its kit failed) waited out the whole start-up bound, 60 s.
+ */
+const ENDED = new WeakSet<object>();
+
 /** In Node without a display setting: `EGL_PLATFORM=surfaceless`, in the process's environment. */
 function surfacelessEgl(): void {
   const proc = (
@@ -1022,10 +1028,10 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     w = given as WorkerLike;
     // A Node worker that has exited says so (its threadId is -1): it would never answer, and the
     // call waited out the whole start-up bound (60 s) to say it did not start.
-    if (reading('createWorkerKit', 'worker', () => (w as NodeWorker).threadId === -1))
+    if (reading('createWorkerKit', 'worker', () => (w as NodeWorker).threadId === -1) || ENDED.has(w))
       throw new CosineKitError(
         'BACKEND_INIT_FAILED',
-        "Argument 'worker' passed to 'createWorkerKit' has exited: hand over a running worker, or a script URL.",
+        "Argument 'worker' passed to 'createWorkerKit' has exited (or was ended by a kit, as a kit ends a worker that failed): hand over a running worker, or a script URL.",
         { op: 'createWorkerKit', arg: 'worker' },
       );
   } else {
@@ -1078,6 +1084,7 @@ async function spawn(given: WorkerKitOptions['worker']): Promise<Thread> {
     end: () => {
       if (!stopped) {
         ended = true;
+        ENDED.add(w);
         // Node's terminate() resolves once the thread has exited; a browser's stops it at once.
         let t: unknown;
         try {

@@ -4,16 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { createWorkerKit } from '../src/index.js';
 
 describe('a failing worker in the browser', () => {
-  it('an uncaught error in the worker rejects the pending call and later ones', async () => {
-    const kit = await createWorkerKit({
-      worker: new Worker(new URL('./fixtures/crash-worker.ts', import.meta.url), { type: 'module' }),
-      backend: 'crashy',
-    });
+  it('an uncaught error in the worker rejects the pending call and later ones; the worker, ended, is refused at once when handed over again', async () => {
+    const worker = new Worker(new URL('./fixtures/crash-worker.ts', import.meta.url), { type: 'module' });
+    const kit = await createWorkerKit({ worker, backend: 'crashy' });
     const e = await kit.cosineRows([[1, 2]], [[2, 1]]).catch((x) => x);
     expect(isCosineKitError(e, 'BACKEND_ERROR')).toBe(true);
     expect(e.message).toContain('the crashy backend fell over');
     await expect(kit.rowNorms([[1]])).rejects.toMatchObject({ code: 'BACKEND_ERROR', op: 'rowNorms' });
     kit.dispose();
+    // It waited out the whole start-up bound (60 s): the kit had terminated it, and a terminated
+    // worker says nothing.
+    await expect(createWorkerKit({ worker, backend: 'crashy' })).rejects.toMatchObject({
+      code: 'BACKEND_INIT_FAILED',
+      op: 'createWorkerKit',
+      arg: 'worker',
+      message: expect.stringMatching(/ended by a kit/),
+    });
   });
 
   it('a worker terminated from outside, or closing itself, rejects the pending call and later ones (they waited for good: a browser gives no event for either)', async () => {
