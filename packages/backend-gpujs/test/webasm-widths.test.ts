@@ -1,3 +1,4 @@
+import { cosineMatrix64 } from '@cosinekit/conformance';
 import { createCosineKit, Tensor } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
 import { createEngine, MAX_WASM_KERNELS } from '../src/engine.js';
@@ -18,19 +19,9 @@ describe('gpu.js webasm mode over many row widths', () => {
         const a = Float32Array.from({ length: 3 * d }, (_, i) => Math.sin(i + d));
         const b = Float32Array.from({ length: 5 * d }, (_, i) => Math.cos(2 * i + d));
         const m = await kit.cosineMatrix(new Tensor(a, 3, d), new Tensor(b, 5, d));
-        for (let i = 0; i < 3; i++)
-          for (let j = 0; j < 5; j++) {
-            let dot = 0;
-            let na = 0;
-            let nb = 0;
-            for (let p = 0; p < d; p++) {
-              dot += a[i * d + p] * b[j * d + p];
-              na += a[i * d + p] ** 2;
-              nb += b[j * d + p] ** 2;
-            }
-            const want = na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
-            expect(Math.abs(m.data[i * 5 + j] - want), `d=${d} (${i}, ${j})`).toBeLessThan(2e-6);
-          }
+        const want = cosineMatrix64({ data: a, rows: 3, cols: d }, { data: b, rows: 5, cols: d });
+        for (let i = 0; i < 15; i++)
+          expect(Math.abs(m.data[i] - want[i]), `d=${d} (${Math.floor(i / 5)}, ${i % 5})`).toBeLessThan(2e-6);
       }
       const tiny = new Tensor(Float32Array.of(1, 2, 3), 1, 3);
       expect((await kit.cosineMatrix(tiny, tiny)).data[0]).toBeCloseTo(1, 6);
