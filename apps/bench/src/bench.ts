@@ -217,6 +217,7 @@ function settingsOf(o: BenchOptions): RunSettings {
     baseline: o.baseline,
     tolerance: o.tolerance,
     seed: o.seed,
+    ...(o.sideBySide === false ? { sideBySide: false } : {}),
   };
 }
 

@@ -164,6 +164,7 @@ interface RunFlags {
   markdown?: string;
   svg: string | false;
   progress: boolean;
+  sideBySide: boolean;
 }
 
 /** Builds the command line; `run` receives the parsed flags of a benchmark run. */
@@ -237,6 +238,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void, argv: read
       DEFAULTS.tolerance,
     )
     .option('--seed <n>', 'seed of the random data', int('--seed', 0, MAX_SEED), DEFAULTS.seed)
+    .option(
+      '--no-side-by-side',
+      "do not time the ratio targets' two calls again in alternation after the run (their ratios are then of figures measured apart)",
+    )
     .option(
       '--threads <n>',
       "threads for the wasm backends (createWasmBackend's `threads`; default: the backend's own, one per core). Per backend: -b wasm@1,wasm@2",
@@ -676,6 +681,7 @@ async function runFromFlags(
       baseline: f.baseline,
       tolerance: f.tolerance,
       seed: f.seed,
+      sideBySide: f.sideBySide,
       threads: f.threads,
       wasmTuning: f.wasmTuning,
       shardBytes: f.shardBytes,

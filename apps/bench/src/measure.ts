@@ -86,10 +86,7 @@ export async function measure(
   function summarizeAndCheck(): Measured {
     const timing = summarize(perCall, callsPerRep);
     const tolerance = m.approximate?.tolerance ?? s.tolerance;
-    // Ties at the k-th score are float32's, within the run's tolerance, never an approximate
-    // method's looser score tolerance (that counted near misses as hits).
-    const tie = Math.min(tolerance, s.tolerance);
-    const accuracy = check(out!, ds, exact, tolerance, m.approximate?.minRecall ?? 1, tie);
+    const accuracy = checkAnswer(m, out!, ds, exact, s);
     if (m.approximate) {
       notes.push(
         `approximate: held to error <= ${tolerance}, ${m.approximate.minRecall > 0 ? `recall >= ${m.approximate.minRecall}` : 'recall reported, not held'}`,
@@ -115,6 +112,21 @@ export async function measure(
       ...(prepared ? { held: { prepared, callsPerRep } } : {}),
     };
   }
+}
+
+/** `out`, one answer of method `m` on `ds`, against float64, with the tolerance and recall `m` is held to. */
+export function checkAnswer(
+  m: Method,
+  out: Output,
+  ds: Dataset,
+  exact: ExactReference,
+  s: RunSettings,
+): Accuracy {
+  const tolerance = m.approximate?.tolerance ?? s.tolerance;
+  // Ties at the k-th score are float32's, within the run's tolerance, never an approximate
+  // method's looser score tolerance (that counted near misses as hits).
+  const tie = Math.min(tolerance, s.tolerance);
+  return check(out, ds, exact, tolerance, m.approximate?.minRecall ?? 1, tie);
 }
 
 function wrongNote(a: Accuracy): string {

@@ -4,6 +4,7 @@ import { UsageError } from './bench.js';
 import { measure } from './measure.js';
 import type { Contender } from './method.js';
 import { MILLION_NOT_RUN } from './million.js';
+import { timeSideBySide } from './paired.js';
 import { markEmulated } from './report/format.js';
 import { hangMs, now, withTimeout } from './timing.js';
 import type {
@@ -11,6 +12,7 @@ import type {
   BenchResult,
   ContenderInfo,
   Environment,
+  PairedRatio,
   RunSettings,
   Size,
   WorkloadSpec,
@@ -136,18 +138,38 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
       await open.close().catch(() => {});
     }
   }
-  o.onProgress?.(total, total, 'done');
   const withRatios = markEmulated(applySpeedups(results, o.settings.baseline), infos, o.environment);
-  return {
+  const report: BenchReport = {
     schema: 'cosinekit-bench/1',
     startedAt: started.toISOString(),
-    durationSeconds: (now() - t0) / 1000,
+    durationSeconds: 0,
     environment: o.environment,
     settings: o.settings,
     workloads: o.workloads.map((w) => specs.get(w.id) ?? w),
     contenders: infos,
     results: withRatios,
     ok: withRatios.every((r) => r.status !== 'wrong' && r.status !== 'error'),
+  };
+  let paired: PairedRatio[] = [];
+  if (o.settings.sideBySide !== false) {
+    o.onProgress?.(total, total, 'ratio targets side by side');
+    await breathe();
+    const byId = new Map(o.workloads.map((w) => [w.id, w]));
+    paired = await timeSideBySide(
+      report,
+      o.contenders,
+      (id) => {
+        const w = byId.get(id);
+        return w && w.data !== 'million' ? dataset(w) : undefined;
+      },
+      o.settings,
+    );
+  }
+  o.onProgress?.(total, total, 'done');
+  return {
+    ...report,
+    durationSeconds: (now() - t0) / 1000,
+    ...(paired.length ? { paired } : {}),
   };
 }
 

@@ -169,6 +169,33 @@ export interface RunSettings {
   readonly baseline: string;
   readonly tolerance: number;
   readonly seed: number;
+  /**
+   * Whether the ratio targets' figures are timed again side by side after the run (`paired` in the
+   * report); on unless `false` (`--no-side-by-side`).
+   */
+  readonly sideBySide?: boolean;
+}
+
+/** One side of a {@link PairedRatio}: the contender and the method its figure timed. */
+export interface PairedFigure {
+  readonly contender: string;
+  readonly method: string;
+  /** Median time per call over the rounds, ms. */
+  readonly median: number;
+}
+
+/**
+ * Two figures a ratio target compares, timed again side by side: one call of each in turn every
+ * round (the order alternating), at the figures' own sizes and calls per sample, answers checked
+ * again. `ratio` is the median over the rounds of `b`'s time per pair over `a`'s: above 1, `a` is
+ * faster. Load that comes and goes then weighs on both alike.
+ */
+export interface PairedRatio {
+  readonly workload: string;
+  readonly a: PairedFigure;
+  readonly b: PairedFigure;
+  readonly rounds: number;
+  readonly ratio: number;
 }
 
 /** A whole run, as written to JSON. */
@@ -185,4 +212,6 @@ export interface BenchReport {
   readonly ok: boolean;
   /** This machine's measured limits (runs with `-w roofline`). */
   readonly roofline?: Roofline;
+  /** The ratio targets' figures timed again side by side, which the targets are judged on. */
+  readonly paired?: readonly PairedRatio[];
 }

@@ -346,6 +346,30 @@ describe('cosinekit-bench CLI', () => {
     expect(report.contenders[0].details).toMatchObject({ tile: '2x2' });
   });
 
+  it("times the ratio targets' calls again side by side, and judges them on that, unless --no-side-by-side", async () => {
+    const paired = await run('paired', ['-w', 'A', '-b', 'reference', '--budget', '0.1']);
+    expect(paired.code).toBe(0);
+    const pairs = paired.report.paired ?? [];
+    expect(pairs.map((p) => [p.workload, p.a.contender, p.b.contender, p.b.method.split(' ')[0]])).toEqual([
+      ['A', 'core', 'naive', 'textbook'],
+      ['A', 'core', 'naive', 'tuned'],
+    ]);
+    for (const p of pairs) {
+      expect(p.rounds).toBeGreaterThanOrEqual(3);
+      expect(Number.isFinite(p.ratio) && p.ratio > 0).toBe(true);
+    }
+    expect(paired.report.settings.sideBySide).toBeUndefined();
+    expect(paired.text).toMatch(
+      /A: core cosine\(\) >= 1\.5x the naive loop +│ \d+\.\d+x side by side \(\d+\.\d+x apart\)/,
+    );
+    const apart = await run('apart', ['-w', 'A', '-b', 'reference', '--budget', '0.1', '--no-side-by-side']);
+    expect(apart.code).toBe(0);
+    expect(apart.report.paired).toBeUndefined();
+    expect(apart.report.settings.sideBySide).toBe(false);
+    expect(apart.text).toMatch(/A: core cosine\(\) >= 1\.5x the naive loop +│ \d+\.\d+x +│/);
+    expect(apart.text).not.toContain('side by side');
+  });
+
   it('prints its version', async () => {
     for (const flag of ['--version', '-V']) {
       const { code, out } = await capture([flag]);

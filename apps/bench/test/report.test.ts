@@ -289,6 +289,33 @@ describe('reports', () => {
     expect(checkTargets(r).find((t) => t.target.startsWith('A: core'))).toBeUndefined();
   });
 
+  it('judges a ratio target on the side-by-side rounds of exactly its two figures, else on the figures apart', () => {
+    const textbook = 'textbook loop: a[i] * b[i], norms, divide';
+    const r = report([result('naive', 140, { method: textbook }), result('core', 100)]);
+    const onA = (paired: BenchReport['paired']) =>
+      checkTargets({
+        ...r,
+        workloads: [
+          { id: 'A', title: 'one pair', kind: 'pair', size: { q: 1, n: 1, d: 1536 }, data: 'random' },
+        ],
+        results: r.results.map((x) => ({ ...x, workload: 'A' })),
+        ...(paired ? { paired } : {}),
+      }).find((t) => t.target.startsWith('A: core cosine() >= 1.5x'));
+    const side = (ratio: number, method = textbook) => ({
+      workload: 'A',
+      a: { contender: 'core', method: 'm', median: 1 },
+      b: { contender: 'naive', method, median: ratio },
+      rounds: 5,
+      ratio,
+    });
+    expect(onA(undefined)).toMatchObject({ measured: '1.40x', met: false });
+    expect(onA([side(1.8)])).toMatchObject({ measured: '1.80x side by side (1.40x apart)', met: true });
+    expect(onA([side(1.2)])).toMatchObject({ measured: '1.20x side by side (1.40x apart)', met: false });
+    // Another method's rounds, or a ratio that is not one (a hand-edited report), are not this target's.
+    expect(onA([side(1.8, 'tuned loop: each element read once')])).toMatchObject({ measured: '1.40x' });
+    expect(onA([side(Number.NaN), side(-1)])).toMatchObject({ measured: '1.40x' });
+  });
+
   it('says why the speed-up column is blank where the baseline has no figure, and takes a method by its start', () => {
     const r = report([result('fast', 10), result('slow', 20)]);
     expect(r.results.every((x) => x.speedup === undefined)).toBe(true);

@@ -52,11 +52,52 @@ function find(r: BenchReport, workload: string, contender: string, method?: stri
   return { why: `${contender} has no ${method ?? 'figure'} on ${workload}` };
 }
 
-/** `a` is `ratio`x faster than `b`, per pair (so slices compare), or the reason there is no ratio. */
-function ratio(a: Found, b: Found): { x: number; why?: undefined } | { x?: undefined; why: string } {
+/** One side of a ratio target: a contender's figure on a workload (the first ok method with that prefix). */
+export interface FigureRef {
+  readonly contender: string;
+  readonly method?: string;
+}
+
+/** Two figures a ratio target compares on one workload: how many times `a` is faster than `b`, per pair. */
+export interface RatioPair {
+  readonly workload: string;
+  readonly a: FigureRef;
+  readonly b: FigureRef;
+}
+
+/**
+ * The figure a target is judged on for `ref`, or why there is none: {@link find} of the exported
+ * kind, for the side-by-side pass that times a ratio target's two calls again, in turn.
+ */
+export function judgedFigure(r: BenchReport, workload: string, ref: FigureRef): BenchResult | undefined {
+  return find(r, workload, ref.contender, ref.method).result;
+}
+
+/**
+ * `a` is `ratio`x faster than `b`, per pair (so slices compare), or the reason there is no ratio.
+ * Taken from the side-by-side rounds (`r.paired`) where the run has them for these two calls, else
+ * from the two figures' own medians, measured apart (and `apart` is then absent).
+ */
+function ratio(
+  r: BenchReport,
+  pair: RatioPair,
+): { x: number; apart?: number; why?: undefined } | { x?: undefined; why: string } {
+  const a = find(r, pair.workload, pair.a.contender, pair.a.method);
+  const b = find(r, pair.workload, pair.b.contender, pair.b.method);
   if (a.why !== undefined) return { why: a.why };
   if (b.why !== undefined) return { why: b.why };
-  return { x: b.result.nsPerPair! / a.result.nsPerPair! };
+  const apart = b.result.nsPerPair! / a.result.nsPerPair!;
+  const side = (Array.isArray(r.paired) ? r.paired : []).find(
+    (p) =>
+      Number.isFinite(p?.ratio) &&
+      p.ratio > 0 &&
+      p.workload === pair.workload &&
+      p.a.contender === a.result.contender &&
+      p.a.method === a.result.method &&
+      p.b.contender === b.result.contender &&
+      p.b.method === b.result.method,
+  );
+  return side ? { x: side.ratio, apart } : { x: apart };
 }
 
 const UNITS: Readonly<Record<string, number>> = { x: 1, ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
@@ -81,10 +122,18 @@ export function onItsSide(text: string, value: number, side: (v: number) => bool
   return `${value / scale}${unit}`;
 }
 
+/** A side-by-side ratio as shown, with the ratio of the two figures' own medians beside it. */
+const sideBySide = (shown: string, apart: number) => `${shown} side by side (${fmtRatio(apart)} apart)`;
+
 function ratioCheck(target: string, found: ReturnType<typeof ratio>, min: number): TargetCheck {
   if (found.x === undefined) return { target, measured: `not judged: ${found.why}` };
   const met = (x: number) => x >= min;
-  return { target, measured: onItsSide(fmtRatio(found.x), found.x, met), met: met(found.x) };
+  const shown = onItsSide(fmtRatio(found.x), found.x, met);
+  return {
+    target,
+    measured: found.apart === undefined ? shown : sideBySide(shown, found.apart),
+    met: met(found.x),
+  };
 }
 
 /**
@@ -106,6 +155,73 @@ function timeCheck(
   return { target, measured: shown, met: within(t) && (also?.met(r) ?? true) };
 }
 
+/** The ratio targets' pairs, so the targets and the side-by-side pass name the same two figures. */
+const PAIR = {
+  /** A wasm backend's layout against tfjs-wasm's fastest call on C. */
+  wasmVsTfjs: (id: string): RatioPair => ({
+    workload: 'C',
+    a: { contender: id, method: 'corpus.similarity' },
+    b: { contender: 'tfjs-wasm:fast' },
+  }),
+  coreVsLoop: (loop: 'textbook' | 'tuned'): RatioPair => ({
+    workload: 'A',
+    a: { contender: 'core' },
+    b: { contender: 'naive', method: loop },
+  }),
+  referenceVsLoop: (method: string): RatioPair => ({
+    workload: 'C',
+    a: { contender: 'reference', method },
+    b: { contender: 'naive', method: 'textbook' },
+  }),
+  tfjsSearch: (id: string): RatioPair => ({
+    workload: 'B',
+    a: { contender: id, method: 'corpus.search' },
+    b: { contender: `${id}:fast` },
+  }),
+  tfjsLayout: (id: string): RatioPair => ({
+    workload: 'C',
+    a: { contender: id, method: 'corpus.similarity' },
+    b: { contender: `${id}:obvious` },
+  }),
+} as const;
+
+const REFERENCE_METHODS = ['corpus.similarity', 'cosineMatrix'] as const;
+
+/** The wasm contenders that ran, with the thread count and the C ratio they are held to. */
+function wasmRuns(r: BenchReport) {
+  const usable = Number(r.environment.usableCores ?? r.environment.cores);
+  return r.contenders
+    .filter((c) => c.available && /^wasm(-|@|$)/.test(c.id))
+    .map((c) => {
+      const variant = String(c.details?.variant ?? c.id);
+      const threads = Number(c.details?.threads ?? 1);
+      // Plain SIMD on one thread 1.3x, relaxed SIMD 1.6x, two threads 2.2x (basis: the bench README).
+      const min = threads >= 2 ? 2.2 : variant === 'relaxed' ? 1.6 : 1.3;
+      // Threads past the cores this process may use measure contention, not the backend.
+      return { id: c.id, variant, threads, min, usable, judged: threads <= usable };
+    });
+}
+
+const tfjsRuns = (r: BenchReport) =>
+  r.contenders.filter((x) => x.available && /^tfjs-(wasm|cpu|webgl)$/.test(x.id));
+
+/**
+ * Every pair of figures a ratio target of {@link checkTargets} compares in this run: the calls
+ * the side-by-side pass times again in alternation, so that a ratio is not two medians taken
+ * seconds apart on a machine whose load changed in between.
+ */
+export function ratioPairs(r: BenchReport): RatioPair[] {
+  return [
+    ...wasmRuns(r)
+      .filter((w) => w.judged)
+      .map((w) => PAIR.wasmVsTfjs(w.id)),
+    PAIR.coreVsLoop('textbook'),
+    PAIR.coreVsLoop('tuned'),
+    ...REFERENCE_METHODS.map(PAIR.referenceVsLoop),
+    ...tfjsRuns(r).flatMap((c) => [PAIR.tfjsSearch(c.id), PAIR.tfjsLayout(c.id)]),
+  ];
+}
+
 /**
  * The product's targets that one run can judge, on the figures it has for workloads at their full
  * size (a scaled run judges nothing, and says so). Informational: the exit code depends on
@@ -113,27 +229,15 @@ function timeCheck(
  */
 export function checkTargets(r: BenchReport): TargetCheck[] {
   const out: TargetCheck[] = [];
-  const wasmIds = r.contenders.filter((c) => c.available && /^wasm(-|@|$)/.test(c.id)).map((c) => c.id);
-  for (const id of wasmIds) {
-    const details = r.contenders.find((c) => c.id === id)?.details;
-    const variant = String(details?.variant ?? id);
-    const threads = Number(details?.threads ?? 1);
-    // Plain SIMD on one thread 1.3x, relaxed SIMD 1.6x, two threads 2.2x (basis: the bench README).
-    const min = threads >= 2 ? 2.2 : variant === 'relaxed' ? 1.6 : 1.3;
+  for (const { id, variant, threads, min, usable, judged } of wasmRuns(r)) {
     const target = `C: ${id} (${variant}, ${threads} thread${threads > 1 ? 's' : ''}) corpus.similarity >= ${min}x tfjs-wasm fast path`;
-    // Threads past the cores this process may use measure contention, not the backend.
-    const usable = Number(r.environment.usableCores ?? r.environment.cores);
     out.push(
-      threads > usable
-        ? {
+      judged
+        ? ratioCheck(target, ratio(r, PAIR.wasmVsTfjs(id)), min)
+        : {
             target,
             measured: `not judged: ${threads} threads on ${usable} usable core${usable > 1 ? 's' : ''}`,
-          }
-        : ratioCheck(
-            target,
-            ratio(find(r, 'C', id, 'corpus.similarity'), find(r, 'C', 'tfjs-wasm:fast')),
-            min,
-          ),
+          },
     );
     out.push(
       timeCheck(
@@ -177,39 +281,28 @@ export function checkTargets(r: BenchReport): TargetCheck[] {
       ),
     );
   }
-  out.push(
-    ratioCheck(
-      'A: core cosine() >= 1.5x the naive loop',
-      ratio(find(r, 'A', 'core'), find(r, 'A', 'naive', 'textbook')),
-      1.5,
-    ),
-  );
-  const tuned = ratio(find(r, 'A', 'core'), find(r, 'A', 'naive', 'tuned'));
+  out.push(ratioCheck('A: core cosine() >= 1.5x the naive loop', ratio(r, PAIR.coreVsLoop('textbook')), 1.5));
+  const tuned = ratio(r, PAIR.coreVsLoop('tuned'));
   if (tuned.x !== undefined) {
     // No target: shown so the baseline is never mistaken for the best a plain loop can do.
-    out.push({ target: 'A: core cosine() vs the tuned loop (no target)', measured: fmtRatio(tuned.x) });
+    out.push({
+      target: 'A: core cosine() vs the tuned loop (no target)',
+      measured: tuned.apart === undefined ? fmtRatio(tuned.x) : sideBySide(fmtRatio(tuned.x), tuned.apart),
+    });
   }
-  for (const method of ['corpus.similarity', 'cosineMatrix']) {
+  for (const method of REFERENCE_METHODS) {
     out.push(
-      ratioCheck(
-        `C: reference ${method} >= 3x the naive loop`,
-        ratio(find(r, 'C', 'reference', method), find(r, 'C', 'naive', 'textbook')),
-        3,
-      ),
+      ratioCheck(`C: reference ${method} >= 3x the naive loop`, ratio(r, PAIR.referenceVsLoop(method)), 3),
     );
   }
-  for (const c of r.contenders.filter((x) => x.available && /^tfjs-(wasm|cpu|webgl)$/.test(x.id))) {
+  for (const c of tfjsRuns(r)) {
     // One query is a stream: the best any tfjs call does is about 3x its obvious way there, so on B
     // backend-tfjs must match tfjs's own fast path; on C its layout must be worth 5x.
     out.push(
-      ratioCheck(
-        `B: ${c.id} corpus.search >= 1x tfjs's own fast path`,
-        ratio(find(r, 'B', c.id, 'corpus.search'), find(r, 'B', `${c.id}:fast`)),
-        1,
-      ),
+      ratioCheck(`B: ${c.id} corpus.search >= 1x tfjs's own fast path`, ratio(r, PAIR.tfjsSearch(c.id)), 1),
       ratioCheck(
         `C: ${c.id} corpus.similarity >= 5x tfjs called the obvious way`,
-        ratio(find(r, 'C', c.id, 'corpus.similarity'), find(r, 'C', `${c.id}:obvious`)),
+        ratio(r, PAIR.tfjsLayout(c.id)),
         5,
       ),
     );
