@@ -49,13 +49,27 @@ export interface EngineOptions {
 }
 
 /**
- * Compiled kernels kept at once in webasm mode. gpu.js gives each a WebAssembly module and memory
- * per output size (up to 256 MiB reserved each, shared with its workers when threaded), and
- * Chromium refuses more memories after a hundred or so: kernels for about 25 row widths in one
- * backend made every later call fail with OUT_OF_MEMORY, a 1 x 3 call included. The least
- * recently used ones past this are destroyed.
+ * WebAssembly memories kept at once in webasm mode, over all kernels. gpu.js gives a webasm kernel
+ * a module and a memory for each output size it runs at (up to 8 a kernel, each reserving up to
+ * 256 MiB of address space), and Chromium refuses more memories after a hundred or so in a page:
+ * kernels for about 25 row widths, or 5 widths at 8 batch sizes, made every later call fail with
+ * OUT_OF_MEMORY, a 1 x 3 call included. Past this many, the memories least recently run are
+ * released (the kernel stays compiled and makes one again, with its module, when it next runs at
+ * that size, a few milliseconds). About half of what Chromium allows leaves room for the page's
+ * other WebAssembly (tfjs-wasm, this library's wasm backend); a kit's calls hold 4-5 memories a
+ * row width (norms and products at each batch size), so a workload cycling over a dozen widths
+ * runs from memories kept, and one cycling over more makes them again on each call (about 4.5 ms
+ * a 4 x 6 matrix in Node, against 0.2 ms).
  */
-export const MAX_WASM_KERNELS = 24;
+export const MAX_WASM_MEMORIES = 64;
+
+/**
+ * Compiled kernels kept at once in webasm mode: their memories are bounded by
+ * {@link MAX_WASM_MEMORIES}, so what this bounds is the JavaScript each holds (its traced source
+ * and builders). The least recently used past this are destroyed and compiled again when needed;
+ * a workload cycling over more row widths than this covers (3 kernels a width) compiles each time.
+ */
+export const MAX_WASM_KERNELS = 192;
 
 /** Default score tile: at most 2048 x 2048 floats (16 MiB) read back at a time. */
 export const DEFAULT_TILE = 2048;
@@ -94,6 +108,8 @@ export class Engine {
   loopCap = Number.POSITIVE_INFINITY;
   readonly #kernels = new Map<string, KernelRun>();
   readonly #packed = new Set<string>();
+  /** webasm mode: the memories gpu.js holds for this engine's kernels, least recently run first. */
+  readonly #memories = new Map<WasmEntry, WasmKernel>();
   readonly #expectedClass: string;
 
   constructor(gpu: GPU, mode: RunMode, requested: GpujsMode, options: EngineOptions, skipped: string[]) {
@@ -231,6 +247,40 @@ export class Engine {
     }
   }
 
+  /**
+   * Notes the memory (gpu.js module entry) kernel `k` just ran in as the most recently used, and
+   * releases the least recently used past {@link MAX_WASM_MEMORIES}, never that one. Runs are
+   * synchronous and gpu.js defers releasing a memory its worker pool shares until its runs settle.
+   */
+  #ranAt(k: KernelRun): void {
+    const kernel = (k as unknown as { kernel?: Partial<WasmKernel> }).kernel;
+    const entry = kernel?._active;
+    if (!entry || !(kernel._moduleCache instanceof Map) || typeof kernel._releaseEntry !== 'function') return;
+    this.#memories.delete(entry);
+    this.#memories.set(entry, kernel as WasmKernel);
+    if (this.#memories.size <= MAX_WASM_MEMORIES) return;
+    // Entries gpu.js let go itself (its own 8 a kernel) or with a destroyed kernel.
+    for (const [e, owner] of this.#memories)
+      if (!e.memory || owner._moduleCache.get(e.sizeSignature) !== e) this.#memories.delete(e);
+    for (const [e, owner] of this.#memories) {
+      if (this.#memories.size <= MAX_WASM_MEMORIES || e === entry) break;
+      this.#memories.delete(e);
+      owner._moduleCache.delete(e.sizeSignature);
+      if (owner._active === e) owner._active = null;
+      owner._releaseEntry(e);
+    }
+  }
+
+  /** webasm mode: the WebAssembly memories gpu.js holds for this engine's kernels (0 in other modes). */
+  get wasmMemoryCount(): number {
+    let n = 0;
+    for (const k of this.#kernels.values()) {
+      const cache = (k as unknown as { kernel?: { _moduleCache?: unknown } }).kernel?._moduleCache;
+      if (cache instanceof Map) n += cache.size;
+    }
+    return n;
+  }
+
   /** Number of compiled kernels: one per kernel and shape family (the baked constants). */
   get kernelCount(): number {
     return this.#kernels.size;
@@ -249,6 +299,7 @@ export class Engine {
     pruneReadBuffers(k);
     k.setOutput(output);
     const value = k(...args) as DeviceValue;
+    if (this.mode === 'webasm') this.#ranAt(k);
     const cls = k.kernel.constructor.name;
     if (cls !== this.#expectedClass) this.fallbacks.set(key.split(':')[0], cls);
     if (isTexture(value)) this.liveTextures++;
@@ -271,6 +322,7 @@ export class Engine {
   async destroy(): Promise<void> {
     for (const r of [...this.resident]) r.dispose();
     this.#kernels.clear();
+    this.#memories.clear();
     try {
       await this.gpu.destroy();
     } catch {
@@ -278,6 +330,19 @@ export class Engine {
       // backend's dispose() resolves all the same (it rejected, with its corpora still counted).
     }
   }
+}
+
+/** What {@link Engine} reads of a gpu.js webasm module entry: one output size's module and memory. */
+interface WasmEntry {
+  readonly sizeSignature: string;
+  readonly memory: unknown;
+}
+
+/** What {@link Engine} uses of a gpu.js webasm kernel to release its memories (gpu.js 2.24 internals). */
+interface WasmKernel {
+  _moduleCache: Map<string, WasmEntry>;
+  _active: WasmEntry | null;
+  _releaseEntry(entry: WasmEntry): void;
 }
 
 /** Framebuffers gpu.js's WebGL kernel keeps for reading its textures back, one per output size. */

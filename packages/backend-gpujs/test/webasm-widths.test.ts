@@ -1,15 +1,17 @@
 import { cosineMatrix64 } from '@cosinekit/conformance';
 import { createCosineKit, Tensor } from '@cosinekit/core';
 import { describe, expect, it } from 'vitest';
-import { createEngine, MAX_WASM_KERNELS } from '../src/engine.js';
+import { createEngine, MAX_WASM_KERNELS, MAX_WASM_MEMORIES } from '../src/engine.js';
 import { createGpujsBackend } from '../src/index.js';
 
 /**
- * gpu.js's webasm mode gives each compiled kernel WebAssembly memories, and Chromium refuses more
- * after a hundred or so: a kit asked for cosine matrices of one row width after another failed at
- * the 25th width with OUT_OF_MEMORY, and every call after it, a 1 x 3 one included (found by a
- * browser probe; Node allowed more). The engine keeps at most MAX_WASM_KERNELS kernels, the least
- * recently used destroyed.
+ * gpu.js's webasm mode gives each compiled kernel a WebAssembly memory per output size it runs at,
+ * and Chromium refuses more after a hundred or so: a kit asked for cosine matrices of one row width
+ * after another failed at the 25th width with OUT_OF_MEMORY, and every call after it, a 1 x 3 one
+ * included; capping the kernels at 24 still failed at 5 widths of 8 batch sizes each (121
+ * memories in 15 kernels), and made 9 widths in turn recompile every kernel on every call (found
+ * by a browser probe and a review; Node allowed more). The engine keeps at most MAX_WASM_MEMORIES
+ * memories, the least recently run released, and at most MAX_WASM_KERNELS kernels.
  */
 describe('gpu.js webasm mode over many row widths', () => {
   it('answers cosine matrices for 120 widths in a row, each within 2e-6 of float64, and a small call after them', async () => {
@@ -29,6 +31,80 @@ describe('gpu.js webasm mode over many row widths', () => {
       kit.dispose();
     }
   }, 120_000);
+
+  it('answers 5 x 6 cosine matrices at 30 widths and 8 batch sizes each, each within 2e-6 of float64, and a small call after them', async () => {
+    const kit = createCosineKit({ backend: createGpujsBackend({ mode: 'webasm' }) });
+    try {
+      for (let d = 1; d <= 30; d++) {
+        for (let n = 1; n <= 8; n++) {
+          const a = Float32Array.from({ length: n * d }, (_, i) => Math.sin(i + d + n));
+          const b = Float32Array.from({ length: (n + 1) * d }, (_, i) => Math.cos(2 * i + d));
+          const m = await kit.cosineMatrix(new Tensor(a, n, d), new Tensor(b, n + 1, d));
+          const want = cosineMatrix64({ data: a, rows: n, cols: d }, { data: b, rows: n + 1, cols: d });
+          for (let i = 0; i < want.length; i++)
+            expect(Math.abs(m.data[i] - want[i]), `d=${d} n=${n} at ${i}`).toBeLessThan(2e-6);
+        }
+      }
+      const tiny = new Tensor(Float32Array.of(1, 2, 3), 1, 3);
+      expect((await kit.cosineMatrix(tiny, tiny)).data[0]).toBeCloseTo(1, 6);
+    } finally {
+      kit.dispose();
+    }
+  }, 180_000);
+
+  it('holds at most MAX_WASM_MEMORIES memories over kernels and sizes, and runs a kernel whose memory went at that size again', async () => {
+    const e = createEngine({ mode: 'webasm' });
+    let compiled = 0;
+    const run = (d: number, size: number) =>
+      Array.from(
+        e.run(
+          `probe:${d}`,
+          e.kernel(`probe:${d}`, () => {
+            compiled++;
+            return { source: `function (x) { return x[this.thread.x] * ${d}.0; }` };
+          }),
+          [size],
+          Float32Array.from({ length: size }, (_, i) => i),
+        ) as Float32Array,
+      );
+    try {
+      for (let d = 1; d <= 12; d++) for (let size = 1; size <= 6; size++) run(d, size);
+      expect(compiled).toBe(12);
+      expect(e.wasmMemoryCount).toBe(MAX_WASM_MEMORIES);
+      // The first kernel's memories went first; it runs at those sizes again without compiling.
+      expect(run(1, 3)).toEqual([0, 1, 2]);
+      expect(run(2, 6)).toEqual([0, 2, 4, 6, 8, 10]);
+      expect(compiled).toBe(12);
+      expect(e.wasmMemoryCount).toBe(MAX_WASM_MEMORIES);
+    } finally {
+      await e.destroy();
+    }
+  });
+
+  it('keeps the kernels of more widths than MAX_WASM_MEMORIES compiled, so cycling over them compiles nothing', async () => {
+    const e = createEngine({ mode: 'webasm' });
+    let compiled = 0;
+    const widths = MAX_WASM_MEMORIES + 8;
+    const run = (d: number) =>
+      e.run(
+        `probe:${d}`,
+        e.kernel(`probe:${d}`, () => {
+          compiled++;
+          return { source: 'function (x) { return x[this.thread.x] + 1.0; }' };
+        }),
+        [3],
+        Float32Array.of(d, d, d),
+      ) as Float32Array;
+    try {
+      for (let d = 1; d <= widths; d++) run(d);
+      for (let d = 1; d <= widths; d++) expect(Array.from(run(d))).toEqual([d + 1, d + 1, d + 1]);
+      expect(compiled).toBe(widths);
+      expect(e.kernelCount).toBe(widths);
+      expect(e.wasmMemoryCount).toBe(MAX_WASM_MEMORIES);
+    } finally {
+      await e.destroy();
+    }
+  });
 
   it('keeps at most MAX_WASM_KERNELS compiled kernels, recompiling one evicted when it is needed again', async () => {
     const e = createEngine({ mode: 'webasm' });
