@@ -1169,36 +1169,60 @@ function listen(
     };
   }
   const b = w as BrowserWorker;
+  const off = () => {
+    for (const [event, fn] of added)
+      b.removeEventListener?.(event, fn as Parameters<BrowserWorker['addEventListener']>[1]);
+  };
   const on: BrowserWorker['addEventListener'] = (event, fn) => {
     b.addEventListener(event, fn);
     added.push([event, fn]);
   };
-  on('message', (e) => receive(e.data as FromWorker));
-  on('error', (e) => {
-    // Handled: it reaches the caller as the cause of every pending call's BACKEND_ERROR.
-    e.preventDefault?.();
-    // A script that did not load (a bundled page without the default one) says nothing more.
-    crash(
-      e.message !== undefined
-        ? `failed: ${e.message}`
-        : `failed before serving: its script (${script}) did not load or threw as it started; in a bundled page pass a worker script of your own (see "Your own worker script" in @cosinekit/worker's README)`,
-      e.error,
-    );
-  });
-  on('messageerror', () => crash('sent a message that could not be read'));
+  try {
+    on('message', (e) => receive(e.data as FromWorker));
+    on('error', (e) => {
+      // Handled: it reaches the caller as the cause of every pending call's BACKEND_ERROR.
+      e.preventDefault?.();
+      // A script that did not load (a bundled page without the default one) says nothing more.
+      crash(
+        e.message !== undefined
+          ? `failed: ${e.message}`
+          : `failed before serving: its script (${script}) did not load or threw as it started; in a bundled page pass a worker script of your own (see "Your own worker script" in @cosinekit/worker's README)`,
+        e.error,
+      );
+    });
+    on('messageerror', () => crash('sent a message that could not be read'));
+  } catch (err) {
+    // A refused start leaves nothing of the kit's on the worker.
+    off();
+    throw err;
+  }
   // A browser gives no event when a worker is terminated: the kit's calls waited for good (a
   // timeout included, which the worker keeps). Its terminate() now tells the kit first; the kit's
-  // own end() stops listening before it calls it.
-  const terminate = b.terminate;
-  const wrapped = function (this: unknown, ...a: unknown[]) {
-    crash('was terminated (worker.terminate())');
-    return (terminate as (...a: unknown[]) => unknown).apply(this, a);
-  };
-  if (typeof terminate === 'function') (b as { terminate: unknown }).terminate = wrapped;
+  // own end() stops listening before it calls it. A worker whose terminate cannot be replaced (a
+  // frozen one) goes without: its terminate() is then not seen, as a close some other way is not.
+  let terminate: unknown;
+  let wrapped: ((this: unknown, ...a: unknown[]) => unknown) | undefined;
+  try {
+    terminate = b.terminate;
+    if (typeof terminate === 'function') {
+      const original = terminate as (...a: unknown[]) => unknown;
+      wrapped = function (this: unknown, ...a: unknown[]) {
+        crash('was terminated (worker.terminate())');
+        return original.apply(this, a);
+      };
+      (b as { terminate: unknown }).terminate = wrapped;
+    }
+  } catch {
+    wrapped = undefined;
+  }
   return () => {
-    for (const [event, fn] of added)
-      b.removeEventListener?.(event, fn as Parameters<BrowserWorker['addEventListener']>[1]);
-    if (b.terminate === wrapped) (b as { terminate: unknown }).terminate = terminate;
+    off();
+    try {
+      if (wrapped !== undefined && b.terminate === wrapped)
+        (b as { terminate: unknown }).terminate = terminate;
+    } catch {
+      // Not ours to restore any more.
+    }
   };
 }
 

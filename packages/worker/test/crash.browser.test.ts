@@ -49,6 +49,16 @@ describe('a failing worker in the browser', () => {
     }
   });
 
+  it('a frozen Worker serves a kit (it was refused: its terminate could not be replaced)', async () => {
+    const w = Object.freeze(
+      new Worker(new URL('./fixtures/close-worker.ts', import.meta.url), { type: 'module' }),
+    );
+    const kit = await createWorkerKit({ worker: w, backend: 'reference' });
+    const [c] = await kit.cosineRows([[1, 2]], [[2, 1]]);
+    expect(c).toBeCloseTo(0.8, 6);
+    kit.dispose();
+  });
+
   it('a worker script that does not load rejects createWorkerKit', async () => {
     const e = await createWorkerKit({
       worker: new URL('./fixtures/no-such-worker.js', import.meta.url),

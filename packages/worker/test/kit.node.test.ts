@@ -1179,6 +1179,53 @@ describe('views on larger buffers', () => {
 });
 
 describe('dispose and crashes', () => {
+  /** A Node worker behind the browser's interface (no `on`), as a page's Worker is driven. */
+  const browserStyle = (nw: Worker, failOn?: string) => {
+    const wrapped = new Map<unknown, (v: unknown) => void>();
+    return {
+      postMessage: (m: unknown, t?: Transferable[]) => nw.postMessage(m, t as never),
+      addEventListener(event: string, fn: (e: unknown) => void) {
+        if (event === failOn) throw new Error(`no ${event} events here`);
+        const g = (v: unknown) =>
+          fn(event === 'message' ? { data: v } : { message: String((v as Error)?.message ?? v), error: v });
+        wrapped.set(fn, g);
+        nw.on(event, g);
+      },
+      removeEventListener(event: string, fn: (e: unknown) => void) {
+        const g = wrapped.get(fn);
+        if (g) nw.off(event, g);
+        wrapped.delete(fn);
+      },
+      terminate: () => nw.terminate(),
+    };
+  };
+
+  it('a browser-style worker whose terminate cannot be replaced (frozen) serves a kit; one refused leaves no listener on it', async () => {
+    const nw = new Worker(new URL('../dist/worker.js', import.meta.url));
+    try {
+      // It was refused (INVALID_ARGUMENT: 'Cannot add property terminate, object is not extensible').
+      const k = await createWorkerKit({
+        worker: Object.freeze(browserStyle(nw)) as never,
+        backend: 'reference',
+      });
+      const [c] = await k.cosineRows([[1, 2]], [[2, 1]]);
+      expect(c).toBeCloseTo(0.8, 6);
+      k.dispose();
+    } finally {
+      await nw.terminate();
+    }
+    const other = new Worker(new URL('../dist/worker.js', import.meta.url));
+    try {
+      await expect(
+        createWorkerKit({ worker: browserStyle(other, 'messageerror') as never, backend: 'reference' }),
+      ).rejects.toMatchObject({ op: 'createWorkerKit', arg: 'worker' });
+      // The message and error listeners it added before the refusal were left on the worker.
+      expect([other.listenerCount('message'), other.listenerCount('error')]).toEqual([0, 0]);
+    } finally {
+      await other.terminate();
+    }
+  });
+
   it('dispose ends the worker; a call still running and later calls reject with DISPOSED', async () => {
     const w = new Worker(new URL('../dist/worker.js', import.meta.url));
     const exited = new Promise<number>((r) => w.once('exit', r));
