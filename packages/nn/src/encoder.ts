@@ -292,7 +292,10 @@ export class Encoder {
         'INVALID_ARGUMENT',
         'copyFrom',
         'this',
-        'is being trained by a train call: await it first (the copied weights would land between its steps).',
+        takenBy(
+          this,
+          'is being trained by a train call: await it first (the copied weights would land between its steps).',
+        ),
       );
     const a = this.parameters();
     const b = other.parameters();
@@ -554,6 +557,20 @@ function architecture(e: Encoder): string[] {
 
 /** Encoders a {@link train} call is stepping now: one at a time, and others read them as they were. */
 export const TRAINING = new WeakSet<Encoder>();
+
+/**
+ * The encoders, optimisers and loss arrays of a train call that was aborted while a step of the
+ * caller's own was still running: taken until it settles. A second train was told to "await that
+ * one first", which had already settled.
+ */
+export const SETTLING = new WeakSet<object>();
+
+/** Why `x`, taken by a train call, is: a running train (`running`), or an aborted one's step still running. */
+export function takenBy(x: object, running: string): string {
+  return SETTLING.has(x)
+    ? "is still taken by an aborted train call: a step of the caller's own loss or optimizer it started has not settled, and may still change the weights. Try again once it has."
+    : running;
+}
 
 /**
  * `encoder` as it is now: itself, or a copy of its weights while a `train` call steps it, so a

@@ -31,7 +31,7 @@ import {
   rowMagnitudes,
   TINY,
 } from './check.js';
-import { Encoder, type KernelSource, kernelsOf, peak64, TRAINING } from './encoder.js';
+import { Encoder, type KernelSource, kernelsOf, peak64, SETTLING, TRAINING, takenBy } from './encoder.js';
 import { MAX_SAVED_WEIGHT } from './io.js';
 import type { Loss, Sampling } from './losses/loss.js';
 import { type DenseOps, joined, kernelOps, type Vec } from './ops.js';
@@ -200,20 +200,6 @@ interface Held {
  * other answers every run (an optimiser restarted at each switch of model, its schedule garbled).
  */
 const BUSY = new WeakSet<object>();
-
-/**
- * The encoders, optimisers and loss arrays of a train call that was aborted while a step of the
- * caller's own was still running: taken until it settles. A second train was told to "await that
- * one first", which had already settled.
- */
-const SETTLING = new WeakSet<object>();
-
-/** Why `x` is taken, for a refusal: a running train, or an aborted one's step still running. */
-function takenBy(x: object, running: string): string {
-  return SETTLING.has(x)
-    ? "is still taken by an aborted train call: a step of the caller's own loss or optimizer it started has not settled, and may still change the weights. Try again once it has."
-    : running;
-}
 
 /** Longest run of steps between two turns of the event loop, in milliseconds. */
 const YIELD_MS = 20;
@@ -582,12 +568,16 @@ async function trainLoop(options: TrainOptions, at: StepState, held: Held): Prom
     );
   // A classifier loss brings its own trainable arrays (the class vectors); they step with the encoder's.
   const lossParams = lossParameters(loss);
-  if (lossParams.some((p) => BUSY.has(p)))
+  const stepped = lossParams.find((p) => BUSY.has(p));
+  if (stepped)
     argError(
       'INVALID_ARGUMENT',
       'train',
       'loss',
-      'trains parameters (class vectors) another train call is stepping: await that one first, or give each its own.',
+      takenBy(
+        stepped,
+        'trains parameters (class vectors) another train call is stepping: await that one first, or give each its own.',
+      ),
     );
   TRAINING.add(encoder);
   held.encoder = encoder;

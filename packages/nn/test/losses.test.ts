@@ -101,6 +101,39 @@ describe('pairCosineLoss and the loss term it is given', () => {
     expect(() =>
       mseSimilarityLoss().compute(float64Ops, { ...input, targets: Float64Array.of(1e300) }),
     ).toThrow(expect.objectContaining({ code: 'NON_FINITE', arg: 'targets' }));
+    // With every target near [-1, 1] an infinite value, or values summing past float64, are the
+    // term's (they named a target of 0.5 "far from [-1, 1]"; found by a review).
+    const two = { ...input, a: Float32Array.of(1, 0, 1, 0), b: Float32Array.of(0, 1, 1, 1), rows: 2 };
+    for (const [bad, message] of [
+      [() => [Number.NEGATIVE_INFINITY, 0], /gave the value -Infinity for pair 0 \(target 0\.5\)/],
+      [
+        (_: number, t: number) => [t > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY, 0],
+        /loss is NaN/,
+      ],
+      [() => [1.5e308, 0], /sum to Infinity over 2 pairs/],
+    ] as const)
+      expect(() =>
+        pairCosineLoss('myLoss', { ...two, targets: Float64Array.of(0.5, -0.5) }, bad as never),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'NON_FINITE',
+          op: 'myLoss',
+          arg: 'term',
+          message: expect.stringMatching(message),
+        }),
+      );
+    expect(() =>
+      pairCosineLoss('myLoss', { ...two, targets: Float64Array.of(0.5, 4e6) }, () => [
+        Number.POSITIVE_INFINITY,
+        0,
+      ]),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'NON_FINITE',
+        arg: 'targets',
+        message: expect.stringMatching(/pair 1's target 4000000/),
+      }),
+    );
     for (const normalized of [false, true]) {
       const r = pairCosineLoss('myLoss', { ...input, normalized }, (c, t) => [(c - t) ** 2, 2 * (c - t)]);
       expect(r.loss).toBe(1);

@@ -505,10 +505,68 @@ describe('train beside other calls on the same model (found by a probe: each gav
         arg: 'encoder',
         message: expect.stringMatching(/aborted train call/),
       });
+      // Nor may weights be copied into it; both said "await it first", with nothing left to await.
+      expect(() => enc.copyFrom(makeEncoder()), which).toThrow(
+        expect.objectContaining({
+          code: 'INVALID_ARGUMENT',
+          arg: 'this',
+          message: expect.stringMatching(/aborted train call/),
+        }),
+      );
       finish();
       await new Promise((r) => setTimeout(r, 0));
       await expect(train(opts(enc, 2, { epochs: 1 })), which).resolves.toMatchObject({ history: [{}] });
     }
+  });
+
+  it("a classifier loss whose aborted train's step still runs is refused as taken by that train, not as one to await (a review)", async () => {
+    const { createCosineClassifier, normFaceLoss, labelledSampler } = await import('../src/index.js');
+    const kit = createCosineKit({ backend: 'reference' });
+    const cols = 6;
+    const data = {
+      x: Float32Array.from({ length: 32 * cols }, (_, i) => Math.sin(i * 1.7) + (Math.floor(i / cols) % 4)),
+      rows: 32,
+      cols,
+      labels: Int32Array.from({ length: 32 }, (_, i) => i % 4),
+    };
+    const enc = () => createEncoder({ inputs: cols, layers: [{ units: 4 }], normalize: true, seed: 1 });
+    const loss = normFaceLoss(createCosineClassifier({ classes: 4, dim: 4, seed: 1 }));
+    let finish: () => void = () => undefined;
+    const hung = {
+      name: 'hung',
+      steps: 0,
+      learningRate: () => 0.1,
+      step: () =>
+        new Promise<never>((_, reject) => {
+          finish = () => reject(new Error('late'));
+        }),
+      reset() {},
+      dispose() {},
+    };
+    const ctl = new AbortController();
+    const sampler = () => labelledSampler(data, { batchSize: 16 });
+    const run = train({
+      kernels: kit,
+      encoder: enc(),
+      loss,
+      sampler: sampler(),
+      optimizer: hung,
+      epochs: 1,
+      signal: ctl.signal,
+    });
+    setTimeout(() => ctl.abort(new Error('stop')), 20);
+    await expect(run).rejects.toMatchObject({ code: 'ABORTED' });
+    const again = () =>
+      train({ kernels: kit, encoder: enc(), loss, sampler: sampler(), optimizer: sgd(), epochs: 1 });
+    await expect(again()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'loss',
+      message: expect.stringMatching(/still taken by an aborted train call/),
+    });
+    finish();
+    await new Promise((r) => setTimeout(r, 0));
+    await expect(again()).resolves.toMatchObject({ history: [{}] });
+    kit.dispose();
   });
 });
 

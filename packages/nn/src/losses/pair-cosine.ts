@@ -7,6 +7,12 @@ import type { LossInput, LossResult } from './loss.js';
  * A cosine as the losses see it: within [-1, 1], as core's and every kernel's are. Rounding took
  * identical rows a step past 1, and `1 - cos` below 0 (-1.1e-16; -4.8e-8 for float32 unit rows).
  */
+/**
+ * Past this a target is far from [-1, 1], where cosine targets belong: a non-finite loss with such a
+ * target is the target's to name, not the term's.
+ */
+const FAR_TARGET = 2 ** 20;
+
 function clamp(c: number): number {
   return c > 1 ? 1 : c < -1 ? -1 : c;
 }
@@ -38,8 +44,13 @@ export function pairCosineLoss(
   const gradA = a instanceof Float64Array ? new Float64Array(a.length) : new Float32Array(a.length);
   const gradB = a instanceof Float64Array ? new Float64Array(a.length) : new Float32Array(a.length);
   let total = 0;
+  // The first pair whose term gave an infinite value, and the first target far from [-1, 1].
+  let infinite = -1;
+  let infiniteValue = 0;
+  let far = -1;
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
+    if (far < 0 && !(Math.abs(targets[i]) <= FAR_TARGET)) far = i;
     let dot = 0;
     let aa = 0;
     let bb = 0;
@@ -52,6 +63,7 @@ export function pairCosineLoss(
       // Unit (or zero) rows: the cosine is the dot product, and dcos/da = b, dcos/db = a up to
       // the component along each row, which the caller's normalisation backward projects out.
       const [value, dCos] = termOf(op, term, clamp(dot), targets[i], i);
+      if (infinite < 0 && !Number.isFinite(value)) [infinite, infiniteValue] = [i, value];
       total += value;
       if (dCos === 0) continue;
       const g = gradientOf(op, dCos / rows, targets[i], i, a);
@@ -85,6 +97,7 @@ export function pairCosineLoss(
     const mb = Math.sqrt(b2);
     const cos = ma > 0 && mb > 0 ? d2 / (ma * mb) : 0;
     const [value, dCos] = termOf(op, term, clamp(cos), targets[i], i);
+    if (infinite < 0 && !Number.isFinite(value)) [infinite, infiniteValue] = [i, value];
     total += value;
     if (dCos === 0 || ma === 0 || mb === 0) continue;
     const g = gradientOf(op, dCos / rows, targets[i], i, a);
@@ -103,8 +116,25 @@ export function pairCosineLoss(
         `row ${i} has norm ${Math.min(ma * sa, mb * sb)}: the cosine's gradient (1 / norm) is past ${a instanceof Float32Array ? 'float32' : 'float64'}. Rescale the rows.`,
       );
   }
-  if (!Number.isFinite(total))
-    argError('NON_FINITE', op, 'targets', `make the loss ${total}: a target far from [-1, 1] overflows it.`);
+  if (!Number.isFinite(total)) {
+    // A target far from [-1, 1] (a built-in term's square of 1e200 overflows) is the cause to
+    // name; with every target near it, the term's own values are (it named the targets).
+    if (far >= 0)
+      argError(
+        'NON_FINITE',
+        op,
+        'targets',
+        `make the loss ${total}: pair ${far}'s target ${targets[far]} is far from [-1, 1], where targets belong.`,
+      );
+    argError(
+      'NON_FINITE',
+      op,
+      'term',
+      infinite >= 0
+        ? `gave the value ${infiniteValue} for pair ${infinite} (target ${targets[infinite]}): the loss is ${total}; a term's value must be finite.`
+        : `gave values that sum to ${total} over ${rows} pairs: each must be finite, and their sum too.`,
+    );
+  }
   return { loss: total / rows, gradA, gradB };
 }
 
