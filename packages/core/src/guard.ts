@@ -124,6 +124,16 @@ const F32_MAX = 3.4028234663852886e38;
  * every value is within [-1, 1] (the usual case): inside `floats`, its loop of two comparisons and
  * a flag per value ran at about 5 ns a value (1.6 ns here), more than normalising the rows in wasm.
  */
+/**
+ * Whether every value of `q` is finite: the queries of an ungated corpus call are scanned before
+ * the kernel sees them. The ungated contract has the kernel throw on a non-finite query, but a
+ * third party's that answered one anyway (0.5 for [NaN, 1]) passed every check of its answer; the
+ * scan reads Q x d values, where the search reads Q x N x d.
+ */
+function finiteQueries(q: Matrix): boolean {
+  return largestMagnitude(q.data) <= F32_MAX;
+}
+
 function largestMagnitude(x: Float32Array): number {
   const n = x.length;
   const n4 = n - (n % 4);
@@ -1130,6 +1140,7 @@ export class CheckedKernels {
    * {@link CheckedKernels.cosineMatrixUngated}.
    */
   corpusSearchUngated(op: string, h: ResidentCorpus, q: Matrix, k: number): TopKResult | undefined {
+    if (!finiteQueries(q)) return undefined;
     const r = this.#ungated('corpusSearch', h, q, k);
     if (r === undefined) return undefined;
     try {
@@ -1150,6 +1161,7 @@ export class CheckedKernels {
     q: Matrix,
     out: Float32Array | undefined,
   ): Float32Array | undefined {
+    if (!finiteQueries(q)) return undefined;
     const r = this.#ungated('corpusMatrix', h, q, out);
     if (r === undefined) return undefined;
     try {
@@ -1902,8 +1914,21 @@ function allowedOf(h: ResidentCorpus, q: Matrix, k: number, allow: Uint8Array): 
       `must hold ${rows} bytes, one per corpus row; got ${allow.length}.`,
     );
   }
+  // A byte other than 0 and 1 meant "admitted" to the count and to wasm and "excluded" to the
+  // reference and the answer's check, which then blamed the backend (a probe); refused as a
+  // filter's mask is.
   let n = 0;
-  for (let i = 0; i < rows; i++) n += allow[i] === 0 ? 0 : 1;
+  for (let i = 0; i < rows; i++) {
+    const b = allow[i];
+    if (b > 1)
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'allow',
+        `must hold 0 (excluded) or 1 (admitted) per row, got ${b} at ${i}.`,
+      );
+    n += b;
+  }
   if (n < k) argError('INVALID_K', op, 'k', `is ${k} but 'allow' admits ${n} rows.`);
   return read;
 }

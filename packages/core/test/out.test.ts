@@ -529,6 +529,18 @@ describe('the kernel table (kit.kernels()): out and shapes', () => {
         arg: 'k',
         message: expect.stringMatching(/admits 1 rows/),
       });
+      // A byte other than 0 and 1 is refused naming 'allow', as a filter's mask is: it counted as
+      // admitted, the reference read it as excluded, and the backend was blamed (a probe).
+      for (const [k, allow] of [
+        [3, Uint8Array.of(255, 1, 1)],
+        [1, Uint8Array.of(2, 0, 1)],
+      ] as const)
+        await expect((async () => table.corpusSearchAllowed!(corpus, q, k, allow))()).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          op: 'corpusSearchAllowed',
+          arg: 'allow',
+          message: expect.stringMatching(/0 \(excluded\) or 1 \(admitted\)/),
+        });
       const r = await table.corpusSearchAllowed!(corpus, q, 1, Uint8Array.of(0, 0, 1));
       expect(Array.from(r.indices)).toEqual([2]);
     } finally {

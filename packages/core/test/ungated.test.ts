@@ -1083,4 +1083,39 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
     expect((await failure(b.similarity(a))).code).toBe('BACKEND_ERROR');
     expect(wrong).toBe(4);
   });
+
+  it('a kernel that answers non-finite queries anyway never sees them: the queries are scanned first, and the gate names them (a probe)', async () => {
+    // Breaks the ungated promise: NaN and ±Infinity become 0, and a plausible answer comes back.
+    const tame = (q: Matrix): Matrix => ({ ...q, data: q.data.map((v) => (Number.isFinite(v) ? v : 0)) });
+    let seen = 0;
+    const lax = createCosineKit({
+      backend: {
+        name: 'lax',
+        ungated: ['corpusSearch', 'corpusMatrix'],
+        kernels: {
+          ...referenceKernels,
+          corpusSearch: (h, q, k) => {
+            if (q.data.some((v) => !Number.isFinite(v))) seen++;
+            return referenceKernels.corpusSearch(h, tame(q), k);
+          },
+          corpusMatrix: (h, q, out) => {
+            if (q.data.some((v) => !Number.isFinite(v))) seen++;
+            return referenceKernels.corpusMatrix(h, tame(q), out);
+          },
+        },
+      },
+    });
+    const c = await lax.corpus(new Tensor(rows(9, 5, 1), 9, 5));
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const x = rows(2, 5, 3);
+      x[7] = bad;
+      for (const call of [() => c.search(new Tensor(x, 2, 5), 3), () => c.similarity(new Tensor(x, 2, 5))]) {
+        const e = await failure(call());
+        expect([e.code, e.arg]).toEqual(['NON_FINITE', 'queries']);
+      }
+    }
+    // It answered 0.66 and ranked rows for [NaN, ...] on both calls.
+    expect(seen).toBe(0);
+    lax.dispose();
+  });
 });
