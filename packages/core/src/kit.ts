@@ -765,9 +765,25 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
             // The caller's iterator failed: its error, named, as the cause (it escaped raw).
             throw readFailure(op, 'source', e);
           }
-          if (step.done) break;
+          // What next() gave is read once, here: a result that is no object, or whose `done` or
+          // `value` throws as it is read, is the source's fault, named (it escaped raw, or was
+          // named as chunk 'undefined').
+          let chunk: unknown;
+          try {
+            if (typeof step !== 'object' || step === null)
+              argError(
+                'INVALID_TYPE',
+                op,
+                'source',
+                `must be an iterator whose next() gives { done, value }; it gave ${describeType(step)}.`,
+              );
+            if (step.done) break;
+            chunk = step.value;
+          } catch (e) {
+            if (isCosineKitError(e)) throw e;
+            throw readFailure(op, 'source', e);
+          }
           const arg = `source[${i}]`;
-          const chunk = step.value;
           // A chunk whose reading throws (a getter, a Proxy trap, a revoked Proxy) is the caller's
           // error, named after the chunk, its error as cause (it escaped raw).
           const [plain, rows, ids] = reading(op, arg, () => {

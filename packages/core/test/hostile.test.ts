@@ -1094,10 +1094,39 @@ describe("the caller's own objects failing while read are named at every entry p
         },
       ],
     ];
+    // A result whose `done` or `value` getter throws, sync or async (it escaped raw; a probe).
+    const results = (make: () => object): [string, unknown][] => [
+      ['sync result', { [Symbol.iterator]: () => ({ next: make }) }],
+      ['async result', { [Symbol.asyncIterator]: () => ({ next: async () => make() }) }],
+    ];
+    sources.push(
+      ...results(() => ({
+        done: false,
+        get value() {
+          throw broke;
+        },
+      })),
+      ...results(() => ({
+        get done() {
+          throw broke;
+        },
+        value: row(),
+      })),
+    );
     for (const [name, source] of sources) {
       const e = await rejection(kit.corpusFrom(source as Iterable<number[][]>, { segmentBytes: 8 }));
       expect(e, name).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'corpusFrom', arg: 'source' });
       expect(e.cause, name).toBe(broke);
+    }
+    // A result that is no object broke the protocol: it was named as chunk 'undefined'.
+    for (const [name, source] of results(() => 5 as unknown as object)) {
+      const e = await rejection(kit.corpusFrom(source as Iterable<number[][]>));
+      expect(e, name).toMatchObject({
+        code: 'INVALID_TYPE',
+        op: 'corpusFrom',
+        arg: 'source',
+        message: expect.stringMatching(/next\(\) gives \{ done, value \}; it gave number/),
+      });
     }
   });
 });

@@ -808,11 +808,22 @@ class Kit implements Link {
     const src = p.source;
     if (!src) return this.#thread.post({ t: 'chunk', id, done: true });
     const i = p.chunk!;
-    let step: IteratorResult<CorpusChunk>;
+    // What next() gave, read once inside the try: a result that is no object, or whose `done` or
+    // `value` getter throws, is the source's fault as in core (a throwing getter was an unhandled
+    // rejection, and the call waited for good).
+    let step: { done: boolean; value?: unknown };
     if (this.#pending.has(id)) this.#onCaller.add(id);
     this.#refresh();
     try {
-      step = await src.next();
+      const r: unknown = await src.next();
+      if (typeof r !== 'object' || r === null)
+        throw new CosineKitError(
+          'INVALID_TYPE',
+          `Argument 'source' passed to '${p.op}' must be an iterator whose next() gives { done, value }; it gave ${describeType(r)}.`,
+          { op: p.op, arg: 'source' },
+        );
+      const done = Boolean((r as IteratorResult<unknown>).done);
+      step = done ? { done } : { done, value: (r as IteratorResult<unknown>).value };
     } catch (e) {
       // The caller's own stream failed: the worker unwinds (disposing what it built) and the call
       // rejects as core's does, INVALID_ARGUMENT naming the source with its error as cause (it

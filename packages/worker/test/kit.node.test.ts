@@ -1041,6 +1041,29 @@ describe('abort', () => {
       arg: 'source',
       cause: boom,
     });
+    // A result whose `done` or `value` getter throws, or that is no object: as core names them (a
+    // throwing getter was an unhandled rejection, and the call waited for good; a probe).
+    const results = (make: () => unknown) => ({
+      [Symbol.asyncIterator]: () => ({ next: async () => make() }),
+    });
+    for (const source of [
+      results(() => ({
+        done: false,
+        get value() {
+          throw boom;
+        },
+      })),
+      results(() => ({
+        get done() {
+          throw boom;
+        },
+      })),
+      results(() => 5),
+    ]) {
+      const e = await failure(remote.corpusFrom(source as never));
+      expect(e).toEqual(await failure(local.corpusFrom(source as never)));
+      expect(e).toMatchObject({ op: 'corpusFrom', arg: 'source' });
+    }
     const oops = new Error('progress broke');
     for (const onProgress of [
       () => {
