@@ -439,11 +439,19 @@ function rerankLoops(engine: Engine, op: string, arg: string, d: number): void {
 }
 
 /**
- * Refuses, when a corpus is made, rows too long for the loop limit of the row kernel that
- * normalises every search's queries (llvmpipe only): such a corpus could never be searched.
+ * Refuses, when a corpus is made, rows too long for the loop limit (llvmpipe only) of the row
+ * kernel that normalises every search's queries, or of the tiled product a search of rows past the
+ * few-query kernel's limit runs: such a corpus could never be searched. Rows of 1,023,937 to about
+ * 1,364,928 floats passed the first and were made, then every search was refused.
  */
 function queryLoops(engine: Engine, op: string, arg: string, d: number): void {
   engine.loops(op, arg, rowLoops('normalize', d), `rows of ${d} floats (each search normalises its queries)`);
+  engine.loops(
+    op,
+    arg,
+    Math.ceil(d / tileOf(engine).depth) + 4,
+    `rows of ${d} floats (each search multiplies its queries by them in a tiled product)`,
+  );
 }
 
 /** The value of binary16 bits (finite: stored rows are normalised). */
