@@ -288,7 +288,9 @@ export function eitherSignal(signal: AbortSignal | undefined, halt: AbortSignal)
  * CosineKit reports it as `OUT_OF_MEMORY` with `e` as the cause.
  */
 export function isAllocationFailure(e: unknown): e is RangeError {
-  return e instanceof RangeError && OUT_OF_MEMORY_MESSAGE.test(e.message);
+  // A negative length (`new Float32Array(-1)`) is a bug of whoever asked, not a size too large:
+  // it was reported as OUT_OF_MEMORY, "make the call smaller" (a probe).
+  return e instanceof RangeError && OUT_OF_MEMORY_MESSAGE.test(e.message) && !/length: -\d/.test(e.message);
 }
 
 /** What engines say when an allocation is refused. */

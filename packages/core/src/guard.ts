@@ -24,6 +24,7 @@ import {
   backendError,
   type CosineKitError,
   disposeQuietly,
+  type ErrorCode,
   errorText,
   isAllocationFailure,
   isCosineKitError,
@@ -618,6 +619,27 @@ function rename(e: unknown, op: string, arg: string, backend: string, kernel: st
   }
 }
 
+/** Every code of {@link ErrorCode} (the record makes the compiler hold it to the type). */
+const STABLE_CODES: ReadonlySet<string> = new Set(
+  Object.keys({
+    DIMENSION_MISMATCH: true,
+    SHAPE_MISMATCH: true,
+    EMPTY_INPUT: true,
+    NON_FINITE: true,
+    INVALID_K: true,
+    INVALID_TYPE: true,
+    INVALID_ARGUMENT: true,
+    DISPOSED: true,
+    UNKNOWN_BACKEND: true,
+    BACKEND_INIT_FAILED: true,
+    UNSUPPORTED: true,
+    OUT_OF_MEMORY: true,
+    CORRUPT_DATA: true,
+    ABORTED: true,
+    BACKEND_ERROR: true,
+  } satisfies Record<ErrorCode, true>),
+);
+
 /**
  * Codes that fault the caller's input. A gated kernel only sees inputs the kit has checked, so one
  * it throws is the backend's failure: it reached the caller as `NON_FINITE` naming their finite
@@ -655,15 +677,33 @@ function renamed(e: unknown, op: string, arg: string, backend: string, kernel: s
         `threw ${e.code} naming '${e.arg}', which ${e.code === 'ABORTED' ? 'a kernel is given no signal to abort on' : 'is not disposed'}: ${e.message}`,
         e,
       );
+    // Codes no kernel can mean of the call it was given: one outside the stable list, no backend
+    // to look up, and data found corrupt anywhere but in a stored corpus handed to importCorpus
+    // (the backend's own data, not the caller's). Passed on, they blamed the caller's setup or
+    // data (a probe).
+    const known = STABLE_CODES.has(e.code);
+    if (!known || e.code === 'UNKNOWN_BACKEND' || (e.code === 'CORRUPT_DATA' && kernel !== 'importCorpus'))
+      return backendError(
+        op,
+        arg,
+        backend,
+        kernel,
+        `threw ${known ? e.code : `an error with code '${String(e.code)}', which is not one of CosineKit's`}: ${e.message}`,
+        e,
+      );
     // A kernel names itself and its own parameter; the caller knows the public names. A corpus or
     // the backend itself (disposed, say) is the same thing under either name; a kernel that used
     // the public operation's name used its argument names too. Either way the error names the
     // backend and kernel it came from (one naming the public operation was passed on as it was).
     const at = e.op === op || e.arg === 'corpus' || e.arg === 'backend' ? (e.arg ?? arg) : arg;
     const prefix = `Argument '${e.arg}' passed to '${e.op}' `;
-    const problem = e.message.startsWith(prefix)
-      ? e.message.slice(prefix.length)
-      : `failed in backend '${backend}' (kernel '${kernel}'): ${e.message}`;
+    // Where the public argument is another than the one the kernel named, the kernel's stays in
+    // the message: 'k' was reported as "Argument 'queries' passed to 'search' bad." (a probe).
+    const problem = !e.message.startsWith(prefix)
+      ? `failed in backend '${backend}' (kernel '${kernel}'): ${e.message}`
+      : at === e.arg || e.arg === undefined
+        ? e.message.slice(prefix.length)
+        : `failed in backend '${backend}' (kernel '${kernel}'), which said of its argument '${e.arg}': ${e.message.slice(prefix.length)}`;
     return argErrorOf(e.code, op, at, problem, e, { backend, kernel });
   }
   const why =

@@ -2531,6 +2531,37 @@ describe("a backend's own input errors on inputs the kit checked are the backend
     kit.dispose();
   });
 
+  it('a code outside the stable list, UNKNOWN_BACKEND, or CORRUPT_DATA outside importCorpus is BACKEND_ERROR; a kernel argument the public one replaces stays in the message; a negative length is no OUT_OF_MEMORY (a probe)', async () => {
+    const { CosineKitError: KitError } = await import('../src/errors.js');
+    const kernels: Backend['kernels'] = {
+      cosineRows: () => {
+        throw new KitError('NOT_A_CODE' as never, 'forged', { op: 'cosineRows', arg: 'a' });
+      },
+      cosineMatrix: () => argError('UNKNOWN_BACKEND', 'cosineMatrix', 'backend', 'is not registered.'),
+      rowNorms: () => argError('CORRUPT_DATA', 'rowNorms', 'x', 'is corrupt.'),
+      normalizeRows: () =>
+        argError('INVALID_ARGUMENT', 'normalizeRows', 'mode', 'is not one this device knows.'),
+      topK: () => new Float32Array(-1) as never,
+    };
+    const kit = createCosineKit({ backend: { name: 'mixed', kernels } });
+    for (const [call, kernel, code] of [
+      [() => kit.cosineRows([[1, 2]], [[3, 4]]), 'cosineRows', 'NOT_A_CODE'],
+      [() => kit.cosineMatrix([[1, 2]], [[3, 4]]), 'cosineMatrix', 'UNKNOWN_BACKEND'],
+      [() => kit.rowNorms([[1, 2]]), 'rowNorms', 'CORRUPT_DATA'],
+    ] as const) {
+      const e = await rejection(call());
+      expect(e, code).toMatchObject({ code: 'BACKEND_ERROR', backend: 'mixed', kernel, cause: { code } });
+    }
+    // Named by the public argument, the kernel's own still said ('x' was all the caller saw).
+    const e = await rejection(kit.normalize([[1, 2]]));
+    expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'normalize', backend: 'mixed' });
+    expect(e.message).toMatch(/which said of its argument 'mode': is not one this device knows\./);
+    // A bug, not a size: it said "needs more memory ... make the call smaller".
+    const t = await rejection(kit.topK([[1, 2]], [[3, 4]], 1));
+    expect(t).toMatchObject({ code: 'BACKEND_ERROR', backend: 'mixed', kernel: 'topK' });
+    kit.dispose();
+  });
+
   it("a caller's own out on a growable SharedArrayBuffer is written, not refused as a backend's resizable answer", async () => {
     const growable = () =>
       new Float32Array(
