@@ -118,3 +118,31 @@ export function checkKernelName(kernel: unknown): asserts kernel is KernelName {
   if (!(KERNEL_NAMES as readonly string[]).includes(kernel))
     argError('INVALID_ARGUMENT', 'ranBy', 'kernel', `is '${kernel}', which is no kernel (see KERNEL_NAMES).`);
 }
+
+/**
+ * Refuses a corpus's `storage` other than `'float32'`, `'float16'` or `'int8'` and a `rerank`
+ * that is not an integer in [0, 2^31 - 1] (bounded as a corpus file's header is: a corpus made
+ * with 2^31 saved a file no load took), naming `options.storage` or `options.rerank` of `op`.
+ * Unset values pass. Every place that makes a corpus runs it: the kit's and the kernel table's.
+ */
+export function checkStorageOptions(op: string, storage: unknown, rerank: unknown): void {
+  if (storage !== undefined && storage !== 'float32' && storage !== 'float16' && storage !== 'int8') {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.storage',
+      `must be 'float32', 'float16' or 'int8', got ${valueText(storage)}.`,
+    );
+  }
+  if (
+    rerank !== undefined &&
+    !(Number.isInteger(rerank) && (rerank as number) >= 0 && (rerank as number) <= 2 ** 31 - 1)
+  ) {
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.rerank',
+      `must be an integer in [0, 2^31 - 1], got ${valueText(rerank)}.`,
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import { checkK } from './check.js';
+import { checkK, checkStorageOptions } from './check.js';
 import {
   type Awaitable,
   type CorpusOptions,
@@ -28,6 +28,7 @@ import {
   errorText,
   isAllocationFailure,
   isCosineKitError,
+  reading,
 } from './errors.js';
 import { allFinite, checkFinite, tameRows } from './gate.js';
 import { checkColumnSums } from './kernels/column-sums.js';
@@ -1649,7 +1650,11 @@ export class CheckedKernels {
         x = tableMatrix('createCorpus', 'x', x);
         // Options read once, before the rows are checked again: a getter of theirs that shrank the
         // rows' buffer left the backend reading past them.
-        const options = resolveCorpusOptions(o ?? {});
+        // Checked as kit.corpus checks them: a rerank of -1, 0.5 or NaN was taken by the
+        // reference and refused by wasm (a probe).
+        const given = reading('createCorpus', 'options', () => ({ storage: o?.storage, rerank: o?.rerank }));
+        checkStorageOptions('createCorpus', given.storage, given.rerank);
+        const options = resolveCorpusOptions(given);
         tableIntact('createCorpus', ['x', x]);
         return scanned('createCorpus', [['x', x]], () =>
           this.createCorpus('createCorpus', 'x', tamed('createCorpus', 'x', x), options),

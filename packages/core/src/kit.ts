@@ -1,4 +1,11 @@
-import { checkK, checkKernelName, checkSameCols, checkSameShape, ownOptions } from './check.js';
+import {
+  checkK,
+  checkKernelName,
+  checkSameCols,
+  checkSameShape,
+  checkStorageOptions,
+  ownOptions,
+} from './check.js';
 import {
   type Awaitable,
   type Backend,
@@ -1103,23 +1110,7 @@ function checkCorpusOptions<T extends CorpusCreateOptions>(options: T, op = 'cor
   // without a look, so an aborted signal made the corpus all the same.
   const keys = op === 'corpus' ? CORPUS_KEYS : [...CORPUS_KEYS, 'onProgress', 'signal', 'segmentBytes'];
   const o = ownOptions(op, options, keys);
-  if (o.storage !== undefined && o.storage !== 'float32' && o.storage !== 'float16' && o.storage !== 'int8') {
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      'options.storage',
-      `must be 'float32', 'float16' or 'int8', got ${valueText(o.storage)}.`,
-    );
-  }
-  // Bounded as a corpus file's header is: a corpus made with 2^31 saved a file no load took.
-  if (o.rerank !== undefined && !(Number.isInteger(o.rerank) && o.rerank >= 0 && o.rerank <= 2 ** 31 - 1)) {
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      'options.rerank',
-      `must be an integer in [0, 2^31 - 1], got ${valueText(o.rerank)}.`,
-    );
-  }
+  checkStorageOptions(op, o.storage, o.rerank);
   return o;
 }
 

@@ -509,6 +509,36 @@ describe('the kernel table (kit.kernels()): out and shapes', () => {
     });
   });
 
+  it("createCorpus's options are checked as kit.corpus checks them (the reference took a rerank of -1, 0.5 or NaN; a probe)", async () => {
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    for (const [options, arg] of [
+      [{ storage: 'int8', rerank: -1 }, 'options.rerank'],
+      [{ storage: 'int8', rerank: 0.5 }, 'options.rerank'],
+      [{ storage: 'int8', rerank: Number.NaN }, 'options.rerank'],
+      [{ storage: 'float16', rerank: '3' }, 'options.rerank'],
+      [{ storage: 'int8', rerank: 2 ** 31 }, 'options.rerank'],
+      [{ storage: 'float64' }, 'options.storage'],
+    ] as const)
+      await expect(
+        (async () => table.createCorpus(x, options as never))(),
+        JSON.stringify(options),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', op: 'createCorpus', arg });
+    const broke = new Error('getter');
+    const hostile = Object.defineProperty({}, 'rerank', {
+      get() {
+        throw broke;
+      },
+    });
+    await expect((async () => table.createCorpus(x, hostile))()).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'options',
+      cause: broke,
+    });
+    const h = await table.createCorpus(x, { storage: 'int8', rerank: 2 });
+    expect(h.storage).toBe('int8');
+    h.dispose();
+  });
+
   it('corpusSearchAllowed needs one allow byte per corpus row and at least k allowed', async () => {
     const table = await createCosineKit({ backend: 'reference' }).kernels();
     const corpus = await table.createCorpus(x);
