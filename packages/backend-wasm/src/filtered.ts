@@ -35,15 +35,27 @@ import { WasmSelection } from './select.js';
 import { type Staged, stageQueries } from './staging.js';
 
 /**
- * Below this share of passing rows, gathering them costs less than streaming every row. A gathered
- * row is read 16 bytes per cache line of its panel, so gathering costs several times what scoring
- * it against one query does, and the crossover rises with the number of queries that share the
- * gathered block: timed on 100k x 384, one thread, it sat near 10% of the rows for 1 query and near
- * 25% for 8 (both ways timed by corpusSearchAllowed with shares from 1% to 50%).
+ * Below this share of passing rows, gathering them costs less than streaming every row (of `d`
+ * floats, `compact` for binary16 or int8 rows, `threaded` where helper threads share the stream).
+ * A gathered row costs several times a streamed one, less the more queries share the gathered
+ * block, and more the shorter the row (a fixed cost per row): timed on this VM, one thread, both
+ * ways forced at shares from 5% to 85%, the crossover sat near 25% of the rows for 1 query at
+ * d >= 384 (20% at d = 96, 10% at d = 17), 41% for 4 queries, 56% for 8 and past 90% for 64; at
+ * 1.4x those for binary16 and int8 rows (their stream reads fewer bytes a row than the gathered
+ * path moves); at about 0.65x with a second thread (the stream is shared, a block's gathering is
+ * not). It was 10% for 1 query and at most 25%, which made a filter passing 10-25% of the rows as
+ * slow as no filter, 2.4-3.2x the gathered search just below (a probe).
  */
-export function gatherBelow(queries: number): number {
-  return Math.min(0.25, 0.075 + 0.025 * queries);
+export function gatherBelow(queries: number, d: number, compact: boolean, threaded: boolean): number {
+  const share = (compact ? 1.4 : 1) / ((1 + 3 / Math.sqrt(queries)) * (1 + 24 / d));
+  return Math.min(0.95, threaded ? 0.65 * share : share);
 }
+
+/** Whether a stream of `queries` over `rows` rows of `d` floats would be shared with helper threads. */
+function threadedStream(rt: WasmRuntime, queries: number, rows: number, d: number): boolean {
+  return rt.pool !== undefined && 2 * queries * rows * d >= rt.tuning.threadMinFlops;
+}
+
 /** Scores per tile (floats), as an unfiltered search uses. */
 const SEARCH_TILE = 64 * 1024;
 /** Bytes of int8 rows per tile of the filtered int8 scan (L2-sized, as the unfiltered one). */
@@ -105,7 +117,9 @@ function floatAllowed(
 ): TopKResult {
   const sq = stageQueries(rt, queries, true, op);
   try {
-    if (passing < gatherBelow(queries.rows) * c.rows) return gathered(rt, sq, c, allow, passing, k);
+    const d = queries.cols;
+    const below = gatherBelow(queries.rows, d, c.half === true, threadedStream(rt, queries.rows, c.rows, d));
+    if (passing < below * c.rows) return gathered(rt, sq, c, allow, passing, k);
     return streamed(rt, sq, c, mask, k);
   } finally {
     rt.free(sq.ptr);
@@ -231,7 +245,9 @@ function int8Allowed(
   mask: number,
   passing: number,
 ): TopKResult {
-  const gather = passing < gatherBelow(queries.rows) * c.rows;
+  const d = queries.cols;
+  const gather =
+    passing < gatherBelow(queries.rows, d, true, threadedStream(rt, queries.rows, c.rows, d)) * c.rows;
   const list = gather ? passingRows(allow, passing) : null;
   const rows = list ? gatheredI8(rt, c, list) : maskedI8(rt, c, mask);
   /** The `w` best of `qs` among the passing rows, as corpus rows. */

@@ -27,7 +27,12 @@ function passing(n: number, share: number, seed: number): number[] {
   return pass.length > 0 ? pass : [n - 1];
 }
 
-const STORAGES: CorpusOptions[] = [{}, { storage: 'int8' }, { storage: 'int8', rerank: 3 }];
+const STORAGES: CorpusOptions[] = [
+  {},
+  { storage: 'float16' },
+  { storage: 'int8' },
+  { storage: 'int8', rerank: 3 },
+];
 
 /**
  * corpusSearchAllowed on wasm: on each shape, storage and share (both sides of the gather
@@ -51,12 +56,17 @@ describe.each([1, 2])('corpusSearchAllowed (%i thread(s))', (threads) => {
     { n: 1500, d: 384, q: 4 },
   ];
   for (const s of shapes) {
-    // Both sides of the crossover between gathering the passing rows and streaming them all.
-    const shares = [0.001, 0.05, gatherBelow(s.q) - 0.01, gatherBelow(s.q) + 0.01, 0.6, 1];
     it(`${s.q} queries x ${s.n} x d=${s.d}`, () => {
       const x = random(s.n, s.d, s.n + s.d);
       const q = random(s.q, s.d, 7);
       for (const options of STORAGES) {
+        // Both sides of the crossover between gathering the passing rows and streaming them all,
+        // with and without helper threads sharing the stream.
+        const shares = [0.001, 0.05, 0.6, 1];
+        for (const threaded of [false, true]) {
+          const at = gatherBelow(s.q, s.d, options.storage !== undefined, threaded);
+          shares.push(Math.max(0.001, at - 0.01), Math.min(1, at + 0.01));
+        }
         const c = b.kernels.createCorpus(x, options);
         for (const share of shares) {
           const pass = passing(s.n, share, s.d);
