@@ -501,11 +501,13 @@ function offerColumns(
 
 /**
  * Cost of gathering one allowed column of a tile (`tf.gather`, then its product) in products of one
- * query with one whole column: a gathered value cost about 45 ns on tfjs-wasm, 55 times its share
- * of the tile's product (1 query x 50,000 x 384, 20% of the columns: 187 ms gathered, 3.4 ms the
- * whole tile, 7.8 ms with the failing columns biased to -Infinity).
+ * query with one column: on tfjs-wasm, 1 query x 50,000 x 384 with 20% of the columns gathered took
+ * 187 ms against 3.4 ms for the whole tile's product, 55 times the whole tile, so about 275 times
+ * the product of those columns. It was 64 (the 55 taken per column, the share dropped): a filter
+ * keeping 0.4-12% of the rows for 1-8 queries took 1.5-3.9x an unfiltered search, more than one
+ * keeping more (a probe measured about 256 a column, 1 and 8 queries).
  */
-const GATHER_COST = 64;
+const GATHER_COST = 256;
 
 /**
  * Whether `passing` allowed columns of a tile `width` wide are gathered and scored alone for `rows`
