@@ -37,6 +37,18 @@ for (const variant of VARIANTS) {
         expectClose(b.kernels.cosineRows(x, y), ref.cosineRows(x, y), tolFor(d));
       });
 
+      // The answers of up to 64 rows are read one by one, of more as a block: both sides, with an
+      // out the caller gave.
+      it(`cosineRows of 64, 65 and 5,000 rows at d=${d}`, () => {
+        for (const rows of [64, 65, 5000]) {
+          const x = random(rows, d, d + rows);
+          const y = random(rows, d, d + rows + 1);
+          const out = new Float32Array(rows);
+          expect(b.kernels.cosineRows(x, y, out)).toBe(out);
+          expectClose(out, ref.cosineRows(x, y), tolFor(d));
+        }
+      });
+
       it(`cosineMatrix, topK and resident corpora at d=${d}`, () => {
         for (const [m, n] of SHAPES) {
           const q = random(m, d, m * 31 + d);
