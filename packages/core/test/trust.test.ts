@@ -716,4 +716,42 @@ describe("kit.topK's recomputation of the answer, bounded", () => {
     }).topK(queries, data, 300);
     expect(right.k).toBe(300);
   });
+
+  it('on a search of few rows, where at least 16 queries are checked, still catches a wrong first or last score of each, four named and two sampled a query (the check had cost 8.6x the kernel)', async () => {
+    const wrongAt = (pick: (k: number) => number, query: number): Backend => ({
+      name: 'wrong-at',
+      kernels: {
+        topK: (q, c, k) => {
+          const r = referenceKernels.topK(q, c, k) as TopKResult;
+          const scores = r.scores.slice();
+          // Moved away from the rest, so it stays where it is (the kit sorts an answer that is not).
+          const at = query * k + pick(k);
+          scores[at] = pick(k) === 0 ? Math.min(1, scores[at] + 0.05) : scores[at] - 0.05;
+          return { ...r, scores };
+        },
+      },
+    });
+    const data = Array.from({ length: 100 }, (_, i) =>
+      Array.from({ length: 9 }, (_, j) => Math.sin(i * 9 + j)),
+    );
+    // Not rows of the corpus: a best score of 1 cannot be raised.
+    const queries = Array.from({ length: 16 }, (_, i) =>
+      Array.from({ length: 9 }, (_, j) => Math.cos(i * 5 + j * 2)),
+    );
+    for (const [what, pick] of [
+      ['first', () => 0],
+      ['last', (k: number) => k - 1],
+    ] as const)
+      for (const query of [0, 7, 15]) {
+        const e = await failure(createCosineKit({ backend: wrongAt(pick, query) }).topK(queries, data, 64));
+        expect(e, `${what} of query ${query}`).toMatchObject({
+          code: 'BACKEND_ERROR',
+          message: expect.stringMatching(new RegExp(`returned score .* of query ${query},`)),
+        });
+      }
+    const right = await createCosineKit({
+      backend: { name: 'right', kernels: { topK: referenceKernels.topK } },
+    }).topK(queries, data, 64);
+    expect(right.k).toBe(64);
+  });
 });
