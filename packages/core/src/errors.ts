@@ -128,7 +128,9 @@ export function foreignCorpus(op: string, owner: string, expected: string): neve
     'INVALID_ARGUMENT',
     op,
     'corpus',
-    `belongs to backend '${owner}', not '${expected}'; search a corpus with the kit that created it.`,
+    // A handle that names this backend but is not one this instance made read "belongs to backend
+    // 'wasm', not 'wasm'" (a probe).
+    `${owner === expected ? `is not a corpus this instance of backend '${expected}' made (another instance's, or a copy)` : `belongs to backend '${owner}', not '${expected}'`}; search a corpus with the kit that created it.`,
   );
 }
 

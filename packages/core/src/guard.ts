@@ -673,6 +673,12 @@ function renamed(e: unknown, op: string, arg: string, backend: string, kernel: s
         `threw ${e.code} for inputs the kit had checked: ${e.message}`,
         e,
       );
+    // A corpus the kit hands a kernel is one this backend made (the kit's own calls, whose public
+    // name is not the kernel's; a table call passes on the caller's handle): a kernel refusing it
+    // as another backend's is its own kernels disagreeing (the reference's exportCorpus spread
+    // into a backend with its own createCorpus blamed the caller's corpus; a probe).
+    if (e.code === 'INVALID_ARGUMENT' && e.arg === 'corpus' && op !== kernel)
+      return backendError(op, arg, backend, kernel, `refused a corpus this backend made: ${e.message}`, e);
     // What the kit knows to be false: a kernel is given no signal, and the kit calling it is not
     // disposed. Passed on, either blamed the caller (an abort they never asked for, a kit they
     // still hold) and named no backend.

@@ -2562,6 +2562,51 @@ describe("a backend's own input errors on inputs the kit checked are the backend
     kit.dispose();
   });
 
+  it("a kernel refusing a corpus its own backend made is BACKEND_ERROR, not the caller's corpus; a handle naming the backend but not its own is said to be so (a probe)", async () => {
+    // The reference's exportCorpus spread into a backend whose createCorpus wraps its handles.
+    type Wrapped = ResidentCorpusLike & { inner: ResidentCorpusLike };
+    type ResidentCorpusLike = { rows: number; cols: number; disposed: boolean; dispose(): void };
+    const wrap = (inner: ResidentCorpusLike): Wrapped =>
+      ({
+        backend: 'mixed',
+        rows: inner.rows,
+        cols: inner.cols,
+        inner,
+        get disposed() {
+          return inner.disposed;
+        },
+        dispose: () => inner.dispose(),
+      }) as Wrapped;
+    const kernels = {
+      ...referenceKernels,
+      createCorpus: async (x: Matrix) => wrap((await referenceKernels.createCorpus(x)) as never),
+      corpusSearch: (h: Wrapped, q: Matrix, k: number) =>
+        referenceKernels.corpusSearch(h.inner as never, q, k),
+      corpusMatrix: (h: Wrapped, q: Matrix, out?: Float32Array) =>
+        referenceKernels.corpusMatrix(h.inner as never, q, out),
+      readCorpus: (h: Wrapped) => referenceKernels.readCorpus!(h.inner as never),
+    } as unknown as Backend['kernels'];
+    const kit = createCosineKit({ backend: { name: 'mixed', kernels } });
+    const c = await kit.corpus([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect((await c.search([1, 2], 1)).indices[0]).toBe(0);
+    const e = await rejection(c.save());
+    expect(e).toMatchObject({ code: 'BACKEND_ERROR', op: 'save', backend: 'mixed', kernel: 'exportCorpus' });
+    expect(e.message).toMatch(/refused a corpus this backend made/);
+    kit.dispose();
+    // On the kernel table, the caller's handle: still the caller's to answer for, and said plainly.
+    const table = await createCosineKit({ backend: 'reference' }).kernels();
+    const forged = { backend: 'reference', rows: 1, cols: 2, disposed: false, dispose() {} };
+    const f = await rejection(
+      (async () =>
+        table.corpusSearch(forged as never, { data: Float32Array.of(1, 0), rows: 1, cols: 2 }, 1))(),
+    );
+    expect(f).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'corpusSearch', arg: 'corpus' });
+    expect(f.message).toMatch(/is not a corpus this instance of backend 'reference' made/);
+  });
+
   it("a caller's own out on a growable SharedArrayBuffer is written, not refused as a backend's resizable answer", async () => {
     const growable = () =>
       new Float32Array(
