@@ -228,7 +228,7 @@ const OPEN_DIRS = new Set<string>();
  * (`idb://name`) as given, less trailing slashes.
  */
 function dirKey(dataDir: string | undefined): string | null {
-  if (dataDir === undefined || dataDir === '' || dataDir.startsWith('memory://')) return null;
+  if (dataDir === undefined || dataDir.startsWith('memory://')) return null;
   let d = dataDir.startsWith('file://') ? decodeURIComponent(dataDir.slice('file://'.length)) : dataDir;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d)) return d.replace(/\/+$/, '');
   if (!d.startsWith('/')) {
@@ -988,6 +988,15 @@ export function createPgvectorBackend(options: PgvectorBackendOptions = {}): Pgv
       op,
       'options.dataDir',
       'must be a string (a directory, or memory:// or idb://name).',
+    );
+  // '' opened a database in memory, so `dataDir: process.env.DIR` with DIR set but empty lost its
+  // data without a word (a probe); memory is asked for by name or by leaving dataDir out.
+  if (options.dataDir === '')
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'options.dataDir',
+      "is '': name a directory, memory:// or idb://name, or leave it out for a database in memory.",
     );
   // null, false or a number opened a throwaway in-memory database (or failed at first use).
   for (const key of ['pglite', 'pool'] as const) {

@@ -605,6 +605,8 @@ describe('found by a probe (each failed before)', () => {
       [{ hnsw: { M: 8 } }, 'options.hnsw.M'],
       [{ hnsw: [] }, 'options.hnsw'],
       [{ dataDir: 5 }, 'options.dataDir'],
+      // An empty one opened a database in memory (an unset environment variable lost its data).
+      [{ dataDir: '' }, 'options.dataDir'],
       // Not a database at all: null and false opened a throwaway in-memory one.
       [{ pglite: null }, 'options.pglite'],
       [{ pglite: false }, 'options.pglite'],
