@@ -180,6 +180,8 @@ describe('float16 search: the float32 engine over the decoded rows, bit for bit'
             [301, 97],
             [130, 384],
             [9, 4097],
+            // Two spans and a part, one query streamed span by span (it was decoded into scratch).
+            [7, 8200],
           ])
             for (const m of [1, 2, 3, 5, 8, 13]) {
               const x = awkward(n, d, n * 7 + d);
