@@ -126,16 +126,6 @@ const F32_MAX = 3.4028234663852886e38;
  * every value is within [-1, 1] (the usual case): inside `floats`, its loop of two comparisons and
  * a flag per value ran at about 5 ns a value (1.6 ns here), more than normalising the rows in wasm.
  */
-/**
- * Whether every value of `q` is finite: the queries of an ungated corpus call are scanned before
- * the kernel sees them. The ungated contract has the kernel throw on a non-finite query, but a
- * third party's that answered one anyway (0.5 for [NaN, 1]) passed every check of its answer; the
- * scan reads Q x d values, where the search reads Q x N x d.
- */
-function finiteQueries(q: Matrix): boolean {
-  return largestMagnitude(q.data) <= F32_MAX;
-}
-
 function largestMagnitude(x: Float32Array): number {
   const n = x.length;
   const n4 = n - (n % 4);
@@ -151,6 +141,16 @@ function largestMagnitude(x: Float32Array): number {
   }
   for (let i = n4; i < n; i++) a = Math.max(a, Math.abs(x[i]));
   return Math.max(Math.max(a, b), Math.max(c, e));
+}
+
+/**
+ * Whether every value of `q` is finite: the queries of an ungated corpus call are scanned before
+ * the kernel sees them. The ungated contract has the kernel throw on a non-finite query, but a
+ * third party's that answered one anyway (0.5 for [NaN, 1]) passed every check of its answer; the
+ * scan reads Q x d values, where the search reads Q x N x d.
+ */
+function finiteQueries(q: Matrix): boolean {
+  return largestMagnitude(q.data) <= F32_MAX;
 }
 
 /** What the guard needs to know about the kernels it watches. */
@@ -397,7 +397,9 @@ export class Guard {
    * for every query up to {@link TOPK_QUERIES} and that many spread over them past it (checking
    * every score of top-2000 of 2000 rows for 100 queries cost 2.6x the reference's whole search),
    * and fewer queries (down to {@link TOPK_MIN_QUERIES}) where that would pass one cosine per
-   * {@link TOPK_WORK_SHARE} of the search's.
+   * {@link TOPK_WORK_SHARE} of the search's, and then fewer named scores and samples of each (four
+   * and two at least) where even those would, unless the whole check reads under
+   * {@link TOPK_CHECK_VALUES} values.
    * A sample cannot prove an answer complete: it catches an answer that misses many better rows,
    * and, over many queries, one that misses a few.
    */
@@ -419,11 +421,17 @@ export class Guard {
       TOPK_QUERIES,
       Math.max(TOPK_MIN_QUERIES, Math.floor((t.queries * n) / (TOPK_WORK_SHARE * perQuery))),
     );
-    // Where the floor of queries binds (a search of few rows), each checked query recomputes fewer
-    // of its scores, four named (its first and last among them) and two sampled rows at least, so
-    // the check stays near its share: 16 queries x 72 cosines against 16 x 100 rows of 4097 cost
-    // 8.6x the kernel (a probe).
-    const each = Math.max(6, Math.floor((t.queries * n) / (TOPK_WORK_SHARE * checked)));
+    // Where the floor of queries binds on a search of few rows and long ones, each checked query
+    // recomputes fewer of its scores, four named (its first and last among them) and two sampled
+    // rows at least, so the check stays near its share: 16 queries x 72 cosines against 16 x 100
+    // rows of 4097 cost 8.6x the kernel (a probe). A check of under TOPK_CHECK_VALUES values is
+    // whole whatever its share (cut by the share alone, 1 query x 10 rows at k = 10 checked 6 of
+    // its 10 scores; a review).
+    const each = Math.max(
+      6,
+      Math.floor((t.queries * n) / (TOPK_WORK_SHARE * checked)),
+      Math.floor(TOPK_CHECK_VALUES / (checked * Math.max(1, d))),
+    );
     const namedEach = Math.min(named, Math.max(4, each - samples));
     const samplesEach = Math.min(samples, Math.max(2, each - namedEach));
     for (let v = 0; v < checked; v++) {
@@ -889,6 +897,13 @@ export const TOPK_QUERIES = 256;
  * rows).
  */
 const TOPK_WORK_SHARE = 128;
+
+/**
+ * Values {@link Guard.topKScores} reads for its cosines whatever its share (2^18: about a third of a
+ * millisecond of scalar float64): a check this small is whole, every named score (up to
+ * {@link TOPK_NAMED}) and {@link TOPK_SAMPLES} sampled rows of each checked query.
+ */
+const TOPK_CHECK_VALUES = 2 ** 18;
 
 /**
  * Queries {@link Guard.topKScores} checks at least (all of them when fewer), spread from the first

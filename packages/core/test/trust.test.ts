@@ -753,5 +753,29 @@ describe("kit.topK's recomputation of the answer, bounded", () => {
       backend: { name: 'right', kernels: { topK: referenceKernels.topK } },
     }).topK(queries, data, 64);
     expect(right.k).toBe(64);
+    // A small check is whole: 1 query x 10 rows at k = 10 checked 6 of its 10 scores, and a score
+    // between its neighbours (the order kept) at 4 of the 8 inner positions passed (a review).
+    const rows = Array.from({ length: 10 }, (_, i) =>
+      Array.from({ length: 8 }, (_, j) => Math.sin(i * 8 + j)),
+    );
+    const query = [Array.from({ length: 8 }, (_, j) => Math.cos(j * 3))];
+    for (let pos = 1; pos < 9; pos++) {
+      const between: Backend = {
+        name: 'between',
+        kernels: {
+          topK: (q, c, k) => {
+            const r = referenceKernels.topK(q, c, k) as TopKResult;
+            const scores = r.scores.slice();
+            scores[pos] = (scores[pos - 1]! + scores[pos + 1]!) / 2;
+            return { ...r, scores };
+          },
+        },
+      };
+      const e = await failure(createCosineKit({ backend: between }).topK(query, rows, 10));
+      expect(e, `position ${pos}`).toMatchObject({
+        code: 'BACKEND_ERROR',
+        message: expect.stringMatching(/returned score/),
+      });
+    }
   });
 });
