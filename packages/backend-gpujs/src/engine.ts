@@ -49,7 +49,8 @@ export interface EngineOptions {
 }
 
 /**
- * WebAssembly memories kept at once in webasm mode, over all kernels. gpu.js gives a webasm kernel
+ * WebAssembly memories kept at once in webasm mode, over all kernels of every gpu.js backend in the
+ * page (or process). gpu.js gives a webasm kernel
  * a module and a memory for each output size it runs at (up to 8 a kernel, each reserving up to
  * 256 MiB of address space), and Chromium refuses more memories after a hundred or so in a page:
  * kernels for about 25 row widths, or 5 widths at 8 batch sizes, made every later call fail with
@@ -62,6 +63,13 @@ export interface EngineOptions {
  * a 4 x 6 matrix in Node, against 0.2 ms).
  */
 export const MAX_WASM_MEMORIES = 64;
+
+/**
+ * The memories gpu.js holds for the webasm kernels of every engine in this page (or process),
+ * least recently run first: the limit is the page's, and two backends each keeping 64 ran out
+ * after 39 calls (a review).
+ */
+const MEMORIES = new Map<WasmEntry, WasmKernel>();
 
 /**
  * Compiled kernels kept at once in webasm mode: their memories are bounded by
@@ -108,8 +116,6 @@ export class Engine {
   loopCap = Number.POSITIVE_INFINITY;
   readonly #kernels = new Map<string, KernelRun>();
   readonly #packed = new Set<string>();
-  /** webasm mode: the memories gpu.js holds for this engine's kernels, least recently run first. */
-  readonly #memories = new Map<WasmEntry, WasmKernel>();
   readonly #expectedClass: string;
 
   constructor(gpu: GPU, mode: RunMode, requested: GpujsMode, options: EngineOptions, skipped: string[]) {
@@ -256,15 +262,15 @@ export class Engine {
     const kernel = (k as unknown as { kernel?: Partial<WasmKernel> }).kernel;
     const entry = kernel?._active;
     if (!entry || !(kernel._moduleCache instanceof Map) || typeof kernel._releaseEntry !== 'function') return;
-    this.#memories.delete(entry);
-    this.#memories.set(entry, kernel as WasmKernel);
-    if (this.#memories.size <= MAX_WASM_MEMORIES) return;
+    MEMORIES.delete(entry);
+    MEMORIES.set(entry, kernel as WasmKernel);
+    if (MEMORIES.size <= MAX_WASM_MEMORIES) return;
     // Entries gpu.js let go itself (its own 8 a kernel) or with a destroyed kernel.
-    for (const [e, owner] of this.#memories)
-      if (!e.memory || owner._moduleCache.get(e.sizeSignature) !== e) this.#memories.delete(e);
-    for (const [e, owner] of this.#memories) {
-      if (this.#memories.size <= MAX_WASM_MEMORIES || e === entry) break;
-      this.#memories.delete(e);
+    for (const [e, owner] of MEMORIES)
+      if (!e.memory || owner._moduleCache.get(e.sizeSignature) !== e) MEMORIES.delete(e);
+    for (const [e, owner] of MEMORIES) {
+      if (MEMORIES.size <= MAX_WASM_MEMORIES || e === entry) break;
+      MEMORIES.delete(e);
       owner._moduleCache.delete(e.sizeSignature);
       if (owner._active === e) owner._active = null;
       owner._releaseEntry(e);
@@ -321,8 +327,12 @@ export class Engine {
   /** Disposes resident data, then destroys every kernel and the GL context. */
   async destroy(): Promise<void> {
     for (const r of [...this.resident]) r.dispose();
+    // This engine's memories leave the shared count (gpu.js releases them as it destroys).
+    const mine = new Set(
+      [...this.#kernels.values()].map((k) => (k as unknown as { kernel?: unknown }).kernel),
+    );
+    for (const [e, owner] of MEMORIES) if (mine.has(owner)) MEMORIES.delete(e);
     this.#kernels.clear();
-    this.#memories.clear();
     try {
       await this.gpu.destroy();
     } catch {

@@ -81,6 +81,30 @@ describe('gpu.js webasm mode over many row widths', () => {
     }
   });
 
+  it('holds MAX_WASM_MEMORIES over every engine of the page, not each (two backends each keeping 64 ran out; a review)', async () => {
+    const engines = [createEngine({ mode: 'webasm' }), createEngine({ mode: 'webasm' })];
+    const run = (e: (typeof engines)[number], d: number, size: number) =>
+      Array.from(
+        e.run(
+          `probe:${d}`,
+          e.kernel(`probe:${d}`, () => ({ source: `function (x) { return x[this.thread.x] + ${d}.0; }` })),
+          [size],
+          Float32Array.from({ length: size }, (_, i) => i),
+        ) as Float32Array,
+      );
+    try {
+      for (let d = 1; d <= 8; d++)
+        for (let size = 1; size <= 6; size++) for (const e of engines) expect(run(e, d, size)[0]).toBe(d);
+      expect(engines[0]!.wasmMemoryCount + engines[1]!.wasmMemoryCount).toBe(MAX_WASM_MEMORIES);
+      await engines[0]!.destroy();
+      // The other runs on, its released memories made again as they are needed.
+      expect(run(engines[1]!, 1, 3)).toEqual([1, 2, 3]);
+      expect(engines[1]!.wasmMemoryCount).toBeLessThanOrEqual(MAX_WASM_MEMORIES);
+    } finally {
+      for (const e of engines) await e.destroy();
+    }
+  });
+
   it('keeps the kernels of more widths than MAX_WASM_MEMORIES compiled, so cycling over them compiles nothing', async () => {
     const e = createEngine({ mode: 'webasm' });
     let compiled = 0;
