@@ -122,9 +122,12 @@ describe('pairCosineLoss and the loss term it is given', () => {
           message: expect.stringMatching(message),
         }),
       );
+    // An infinite value for a far target names that target; one for a near target is the term's,
+    // though another target is far (it named pair 1's target for pair 0's value; a review).
+    const far = Float64Array.of(0.5, 4e6);
     expect(() =>
-      pairCosineLoss('myLoss', { ...two, targets: Float64Array.of(0.5, 4e6) }, () => [
-        Number.POSITIVE_INFINITY,
+      pairCosineLoss('myLoss', { ...two, targets: far }, (_, t) => [
+        t > 1e6 ? Number.POSITIVE_INFINITY : 0,
         0,
       ]),
     ).toThrow(
@@ -133,6 +136,11 @@ describe('pairCosineLoss and the loss term it is given', () => {
         arg: 'targets',
         message: expect.stringMatching(/pair 1's target 4000000/),
       }),
+    );
+    expect(() =>
+      pairCosineLoss('myLoss', { ...two, targets: far }, (_, t) => [t < 1 ? Number.NEGATIVE_INFINITY : 0, 0]),
+    ).toThrow(
+      expect.objectContaining({ code: 'NON_FINITE', arg: 'term', message: expect.stringMatching(/pair 0/) }),
     );
     for (const normalized of [false, true]) {
       const r = pairCosineLoss('myLoss', { ...input, normalized }, (c, t) => [(c - t) ** 2, 2 * (c - t)]);

@@ -118,13 +118,16 @@ export function pairCosineLoss(
   }
   if (!Number.isFinite(total)) {
     // A target far from [-1, 1] (a built-in term's square of 1e200 overflows) is the cause to
-    // name; with every target near it, the term's own values are (it named the targets).
-    if (far >= 0)
+    // name: the target of the pair whose value was infinite, or, where finite values summed past
+    // float64, the first far one. Else the term's own values are (it named a target of 0.5; and
+    // a far target of another pair than the infinite value's; reviews).
+    const blamed = infinite >= 0 ? (Math.abs(targets[infinite]) <= FAR_TARGET ? -1 : infinite) : far;
+    if (blamed >= 0)
       argError(
         'NON_FINITE',
         op,
         'targets',
-        `make the loss ${total}: pair ${far}'s target ${targets[far]} is far from [-1, 1], where targets belong.`,
+        `make the loss ${total}: pair ${blamed}'s target ${targets[blamed]} is far from [-1, 1], where targets belong.`,
       );
     argError(
       'NON_FINITE',
