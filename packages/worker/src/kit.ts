@@ -1171,13 +1171,20 @@ function listen(
       n.on(event, fn);
       added.push([event, fn]);
     };
-    on('message', (m) => receive(m as FromWorker));
-    on('error', (e) => crash(`failed: ${errorText(e)}`, e));
-    on('messageerror', (e) => crash('sent a message that could not be read', e));
-    on('exit', (code) => crash(`exited (code ${valueText(code)})`));
-    return () => {
+    const off = () => {
       for (const [event, fn] of added) n.off?.(event, fn as (v: unknown) => void);
     };
+    try {
+      on('message', (m) => receive(m as FromWorker));
+      on('error', (e) => crash(`failed: ${errorText(e)}`, e));
+      on('messageerror', (e) => crash('sent a message that could not be read', e));
+      on('exit', (code) => crash(`exited (code ${valueText(code)})`));
+    } catch (err) {
+      // A refused start leaves nothing of the kit's on the worker, as in a browser.
+      off();
+      throw err;
+    }
+    return off;
   }
   const b = w as BrowserWorker;
   const off = () => {

@@ -1247,6 +1247,28 @@ describe('dispose and crashes', () => {
     } finally {
       await other.terminate();
     }
+    // The same of a Node-style worker whose on() throws part-way (a review).
+    const third = new Worker(new URL('../dist/worker.js', import.meta.url));
+    try {
+      const nodeStyle = {
+        postMessage: (m: unknown, t?: Transferable[]) => third.postMessage(m, t as never),
+        on(event: string, fn: (v: unknown) => void) {
+          if (event === 'exit') throw new Error('no exit events here');
+          third.on(event, fn);
+        },
+        off: (event: string, fn: (v: unknown) => void) => third.off(event, fn),
+        terminate: () => third.terminate(),
+      };
+      await expect(
+        createWorkerKit({ worker: nodeStyle as never, backend: 'reference' }),
+      ).rejects.toMatchObject({
+        op: 'createWorkerKit',
+        arg: 'worker',
+      });
+      expect([third.listenerCount('message'), third.listenerCount('error')]).toEqual([0, 0]);
+    } finally {
+      await third.terminate();
+    }
   });
 
   it('dispose ends the worker; a call still running and later calls reject with DISPOSED', async () => {
