@@ -4,8 +4,14 @@ import type { Contender, Method, OpenContender, Prepared } from './method.js';
 import { MIN_REPS } from './plan.js';
 import { judgedFigure, ratioPairs } from './report/targets.js';
 import { hangMs, makeTimer, now, withTimeout } from './timing.js';
-import type { BenchReport, BenchResult, PairedRatio, RunSettings } from './types.js';
+import type { Accuracy, BenchReport, BenchResult, PairedRatio, RunSettings } from './types.js';
 import type { Dataset } from './workloads.js';
+
+/** A figure whose call answered wrong in the side-by-side rounds, and how. */
+export interface WrongSideBySide {
+  readonly figure: BenchResult;
+  readonly accuracy: Accuracy;
+}
 
 /** One side of a pair, made ready: the contender opened, the method's call prepared. */
 interface Side {
@@ -21,25 +27,27 @@ interface Side {
  * alternating rounds until `budgetSeconds` (twice the run's budget per figure) is spent and at
  * least as many rounds as the run's reps (and {@link MIN_REPS}) are in. A pair is left out, and its
  * target judged on the figures measured apart, where either figure is missing, not ok or on a
- * slice, where a call fails here, or where an answer here is not right.
+ * slice, or where a call fails here; an answer here that is not right is also returned in `wrong`,
+ * for the run to fail on.
  */
 export async function timeSideBySide(
   report: BenchReport,
   contenders: readonly Contender[],
   dataset: (workload: string) => Promise<{ ds: Dataset; exact: ExactReference }> | undefined,
   s: RunSettings,
-): Promise<PairedRatio[]> {
+): Promise<{ paired: PairedRatio[]; wrong: WrongSideBySide[] }> {
   const out: PairedRatio[] = [];
+  const wrong: WrongSideBySide[] = [];
   for (const pair of ratioPairs(report)) {
     const a = judgedFigure(report, pair.workload, pair.a);
     const b = judgedFigure(report, pair.workload, pair.b);
     if (!a?.timing || !b?.timing || a.shrunk || b.shrunk) continue;
     const data = dataset(pair.workload);
     if (!data) continue;
-    const got = await pairOnce(a, b, contenders, await data, s).catch(() => undefined);
+    const got = await pairOnce(a, b, contenders, await data, s, wrong).catch(() => undefined);
     if (got) out.push(got);
   }
-  return out;
+  return { paired: out, wrong };
 }
 
 async function pairOnce(
@@ -48,6 +56,7 @@ async function pairOnce(
   contenders: readonly Contender[],
   { ds, exact }: { ds: Dataset; exact: ExactReference },
   s: RunSettings,
+  wrong: WrongSideBySide[],
 ): Promise<PairedRatio | undefined> {
   const sides: Side[] = [];
   try {
@@ -66,8 +75,8 @@ async function pairOnce(
     const timers = sides.map(() => makeTimer());
     const per = sides.map((x) => x.figure.timing!.callsPerRep);
     const ms: number[][] = [[], []];
-    // A warm-up call each; its answer is checked as the last one is.
-    const last = await Promise.all([0, 1].map((i) => timers[i](sides[i].prepared!, 1)));
+    // A warm-up call each, one after the other; its answer is checked as the last one is.
+    const last = [await timers[0](sides[0].prepared!, 1), await timers[1](sides[1].prepared!, 1)];
     const budget = 2 * s.budgetSeconds * 1000;
     const start = now();
     let rounds = 0;
@@ -81,8 +90,14 @@ async function pairOnce(
       rounds++;
       if (rounds >= MIN_REPS && now() - start >= 4 * budget) break;
     }
+    // A call right in its own figure and wrong here is wrong: the run fails on it (it only left
+    // the pair out; a review).
     for (let i = 0; i < 2; i++) {
-      if (!checkAnswer(sides[i].method, last[i][1], ds, exact, s).ok) return undefined;
+      const accuracy = checkAnswer(sides[i].method, last[i][1], ds, exact, s);
+      if (!accuracy.ok) {
+        wrong.push({ figure: sides[i].figure, accuracy });
+        return undefined;
+      }
     }
     const ratios = ms[1].map((t, i) => t / Math.max(ms[0][i], 1e-9)).sort((x, y) => x - y);
     return {

@@ -151,11 +151,12 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
     ok: withRatios.every((r) => r.status !== 'wrong' && r.status !== 'error'),
   };
   let paired: PairedRatio[] = [];
+  let checked = report.results;
   if (o.settings.sideBySide !== false) {
     o.onProgress?.(total, total, 'ratio targets side by side');
     await breathe();
     const byId = new Map(o.workloads.map((w) => [w.id, w]));
-    paired = await timeSideBySide(
+    const side = await timeSideBySide(
       report,
       o.contenders,
       (id) => {
@@ -164,10 +165,20 @@ export async function runSuite(o: SuiteOptions): Promise<BenchReport> {
       },
       o.settings,
     );
+    paired = side.paired;
+    // A call right in its own figure and wrong in the rounds beside another: that figure is wrong.
+    checked = checked.map((r) => {
+      const bad = side.wrong.find((w) => w.figure === r);
+      if (!bad) return r;
+      const note = `WRONG in the side-by-side rounds: max error ${bad.accuracy.maxAbsError.toExponential(2)} (tolerance ${bad.accuracy.tolerance})${bad.accuracy.recall !== undefined ? `, recall ${bad.accuracy.recall.toFixed(3)}` : ''}`;
+      return { ...r, status: 'wrong', note: r.note ? `${note}; ${r.note}` : note };
+    });
   }
   o.onProgress?.(total, total, 'done');
   return {
     ...report,
+    results: checked,
+    ok: checked.every((r) => r.status !== 'wrong' && r.status !== 'error'),
     durationSeconds: (now() - t0) / 1000,
     ...(paired.length ? { paired } : {}),
   };
