@@ -50,9 +50,9 @@ export interface EngineOptions {
 
 /**
  * WebAssembly memories kept at once in webasm mode, over all kernels of every gpu.js backend in the
- * page (or process). gpu.js gives a webasm kernel
- * a module and a memory for each output size it runs at (up to 8 a kernel, each reserving up to
- * 256 MiB of address space), and Chromium refuses more memories after a hundred or so in a page:
+ * page (or process). gpu.js gives a webasm kernel a module and a memory for each output size it
+ * runs at (up to 8 a kernel, each reserving up to 256 MiB of address space), and Chromium refuses
+ * more memories after a hundred or so in a page:
  * kernels for about 25 row widths, or 5 widths at 8 batch sizes, made every later call fail with
  * OUT_OF_MEMORY, a 1 x 3 call included. Past this many, the memories least recently run are
  * released (the kernel stays compiled and makes one again, with its module, when it next runs at
