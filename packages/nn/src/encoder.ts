@@ -6,7 +6,6 @@ import {
   argErrorOf,
   checkFinite,
   errorText,
-  isAllocationFailure,
   isArrayArg,
   isCheckedKernelTable,
   isCosineKitError,

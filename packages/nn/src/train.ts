@@ -5,7 +5,6 @@ import {
   checkSignal,
   describeType,
   errorText,
-  isAllocationFailure,
   isArrayArg,
   isCosineKitError,
   orAbort,
