@@ -679,7 +679,7 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
   // With helpers, two score tiles take turns: the caller selects from one while the helpers
   // compute the next into the other, then joins them.
   const twice = rt.pool !== undefined && rt.pool.size > 0 && (q.rows > qt || c.rows > nt);
-  const sel = new WasmSelection(rt, q.rows, k, qt, op);
+  const sel = new WasmSelection(rt, q.rows, k, qt, op, c.rows);
   const tiles: number[] = [];
   /** The tile computed last and not selected from yet: [buffer, first query, queries, first row, rows]. */
   let last: [number, number, number, number, number] | undefined;

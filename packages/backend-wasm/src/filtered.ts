@@ -150,7 +150,7 @@ function tiling(rt: WasmRuntime, queries: number, rows: number): { qt: number; n
 /** Every tile with a passing row, scored in place; passing rows offered to the selection. */
 function streamed(rt: WasmRuntime, q: Staged, c: Staged, mask: number, k: number): TopKResult {
   const { qt, nt } = tiling(rt, q.rows, c.rows);
-  const sel = new WasmSelection(rt, q.rows, k, qt, op);
+  const sel = new WasmSelection(rt, q.rows, k, qt, op, c.rows);
   let tile = -1;
   try {
     tile = rt.alloc(qt * nt * 4, op);
@@ -192,7 +192,7 @@ function gathered(
   const { qt, nt } = tiling(rt, q.rows, passing);
   const steps = c.rowBytes >>> 4;
   // Every query's heap at once: each block of passing rows is gathered once for all the queries.
-  const sel = new WasmSelection(rt, q.rows, k, q.rows, op);
+  const sel = new WasmSelection(rt, q.rows, k, q.rows, op, passing);
   let block = -1;
   let idx = -1;
   let tile = -1;

@@ -19,6 +19,19 @@ import type { WasmRuntime } from './runtime.js';
  */
 export const POOL_MIN_K = 16;
 
+/**
+ * Whether the selections of the best `k` of at most `rows` rows offered to each query are pools:
+ * from {@link POOL_MIN_K}, except for k below twice that over at most 4k rows a query, where nearly
+ * every row enters the heap and a pool's read-out (a radix sort over a histogram of 2048 counts,
+ * whatever the rows) costs more: 4,000 queries over 32 rows took 1.5x at k = 16 what they took at
+ * k = 15 (a probe). Timed both ways (one thread, the same answers): 4000 x 32 x 17 at k = 16 0.70x
+ * the pools' time, 4000 x 64 x 17 0.78x; at k = 32 heaps lost over 60 and 120 rows (1.0-1.3x), and
+ * at k = 100 over 300 (1.5x).
+ */
+export function usesPools(k: number, rows = Number.POSITIVE_INFINITY): boolean {
+  return k >= POOL_MIN_K && !(k < 2 * POOL_MIN_K && rows <= 4 * k);
+}
+
 /** Bytes of a pool's scratch area besides its 16k bytes (a histogram of 2048 counts and one more). */
 const POOL_SCRATCH_HEAD = 2048 * 4 + 16;
 
@@ -56,12 +69,13 @@ export class WasmSelection {
   readonly #indices: Int32Array;
   readonly #scores: Float32Array;
 
-  constructor(rt: WasmRuntime, queries: number, k: number, window: number, op: string) {
+  /** `rows`: the most rows offered to each query, when known (see {@link usesPools}). */
+  constructor(rt: WasmRuntime, queries: number, k: number, window: number, op: string, rows?: number) {
     this.#rt = rt;
     this.#queries = queries;
     this.#k = k;
     this.#window = window;
-    this.#pools = k >= POOL_MIN_K;
+    this.#pools = usesPools(k, rows);
     this.#bytes = this.#pools ? 16 + k * 16 : (k + 2) * 8;
     this.#indices = new Int32Array(queries * k);
     this.#scores = new Float32Array(queries * k);

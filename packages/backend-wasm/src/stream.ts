@@ -93,7 +93,7 @@ export function streamMatrix(rt: WasmRuntime, a: Matrix, b: Matrix, out?: Float3
  * selection in wasm as they come (see `WasmSelection`), never the whole matrix.
  */
 export function streamTopK(rt: WasmRuntime, queries: Matrix, corpus: Matrix, k: number): TopKResult {
-  const sel = new WasmSelection(rt, queries.rows, k, queries.rows, 'topK');
+  const sel = new WasmSelection(rt, queries.rows, k, queries.rows, 'topK', corpus.rows);
   try {
     streamRows(rt, queries, corpus, 'topK', ['queries', 'corpus'], (scores, j0, w) => {
       sel.offerTile(0, queries.rows, scores, w, j0);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { compileVariant } from '../src/loader.js';
 import { WasmRuntime } from '../src/runtime.js';
-import { POOL_MIN_K, WasmSelection } from '../src/select.js';
+import { POOL_MIN_K, usesPools, WasmSelection } from '../src/select.js';
 import { DEFAULT_TUNING } from '../src/tuning.js';
 import { backend, random } from './helpers.js';
 
@@ -206,7 +206,21 @@ describe('the selection held in wasm (WasmSelection)', () => {
       s = (s * 1103515245 + 12345) >>> 0;
       return s / 2 ** 32;
     };
-    for (const k of [POOL_MIN_K - 1, POOL_MIN_K, 65, 300, 1500]) {
+    // A hint of at most 4k rows a query makes heaps of k below 2 x POOL_MIN_K (a pool's read-out
+    // outweighs them there); either way the answer is the same.
+    for (const [k, rows] of [
+      [POOL_MIN_K - 1, undefined],
+      [POOL_MIN_K, undefined],
+      [65, undefined],
+      [300, undefined],
+      [1500, undefined],
+      [POOL_MIN_K, 40],
+      [2 * POOL_MIN_K - 1, 4 * (2 * POOL_MIN_K - 1)],
+      [2 * POOL_MIN_K, 40],
+      [300, 40],
+    ] as const) {
+      const heaps = k < POOL_MIN_K || (rows !== undefined && k < 2 * POOL_MIN_K && rows <= 4 * k);
+      expect(usesPools(k, rows), `k ${k}, rows ${rows}`).toBe(!heaps);
       for (const [filtered, zeros] of [
         [false, false],
         [true, false],
@@ -214,7 +228,7 @@ describe('the selection held in wasm (WasmSelection)', () => {
         [true, true],
       ]) {
         const a = new TopKSelector(1, k);
-        const b = new WasmSelection(rt, 1, k, 1, 'test');
+        const b = new WasmSelection(rt, 1, k, 1, 'test', rows);
         for (let tile = 0; tile < 9; tile++) {
           const f = rt.f32;
           const mask = new Uint8Array(f.buffer, allow, w);

@@ -366,7 +366,7 @@ function scanI8(rt: WasmRuntime, c: Quantized, queries: Matrix, cand: number, op
   const batch = queries.rows >= BATCH_MIN_QUERIES;
   // Heaps for one query at a time, or for one group of queries (see below).
   const qg = batch ? Math.min(queries.rows, BATCH_QUERIES) : 1;
-  const sel = new WasmSelection(rt, queries.rows, cand, qg, op);
+  const sel = new WasmSelection(rt, queries.rows, cand, qg, op, n);
   const f = () => rt.f32;
   let tile = -1;
   let q: Quantized | undefined;
