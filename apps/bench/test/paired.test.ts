@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Contender, Method } from '../src/method.js';
+import { naiveCosine } from '../src/peers/naive.js';
 import { checkTargets } from '../src/report/targets.js';
 import { runSuite } from '../src/run.js';
 import type { RunSettings } from '../src/types.js';
@@ -18,27 +19,15 @@ const settings: RunSettings = {
 };
 const environment = { runtime: 'test', platform: 'test', cpu: 'test', cores: 1, wasmSimd: 'simd' };
 
-/** The cosine of the dataset's pair in float64, `passes` times over (a slower call, the same answer). */
+/** The cosine of the dataset's pair, `passes` times over (a slower call, the same answer). */
 const pairMethod = (name: string, passes: number, wrongFrom = Number.POSITIVE_INFINITY): Method => ({
   name,
   prepare(ds) {
     let calls = 0;
-    const a = ds.queries;
-    const b = ds.corpus;
     return {
       call() {
         let value = 0;
-        for (let p = 0; p < passes; p++) {
-          let dot = 0;
-          let na = 0;
-          let nb = 0;
-          for (let i = 0; i < a.length; i++) {
-            dot += a[i] * b[i];
-            na += a[i] * a[i];
-            nb += b[i] * b[i];
-          }
-          value = dot / Math.sqrt(na * nb);
-        }
+        for (let p = 0; p < passes; p++) value = naiveCosine(ds.queries, ds.corpus);
         return { value: ++calls > wrongFrom ? value + 0.5 : value };
       },
     };
