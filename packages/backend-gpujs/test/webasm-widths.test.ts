@@ -13,6 +13,23 @@ import { createGpujsBackend } from '../src/index.js';
  * by a browser probe and a review; Node allowed more). The engine keeps at most MAX_WASM_MEMORIES
  * memories, the least recently run released, and at most MAX_WASM_KERNELS kernels.
  */
+type Engine = ReturnType<typeof createEngine>;
+
+/**
+ * Kernel `probe:<key>` of engine `e`, returning `body` for each value `x[this.thread.x]` of `input`
+ * (compiled on first use, when `compiled` is called), run over `input`: its answer as numbers.
+ */
+function probe(e: Engine, key: number, body: string, input: Float32Array, compiled?: () => void): number[] {
+  const k = e.kernel(`probe:${key}`, () => {
+    compiled?.();
+    return { source: `function (x) { return ${body}; }` };
+  });
+  return Array.from(e.run(`probe:${key}`, k, [input.length], input) as Float32Array);
+}
+
+/** The values 0, 1, ..., n - 1. */
+const upTo = (n: number) => Float32Array.from({ length: n }, (_, i) => i);
+
 describe('gpu.js webasm mode over many row widths', () => {
   it('answers cosine matrices for 120 widths in a row, each within 2e-6 of float64, and a small call after them', async () => {
     const kit = createCosineKit({ backend: createGpujsBackend({ mode: 'webasm' }) });
@@ -56,17 +73,7 @@ describe('gpu.js webasm mode over many row widths', () => {
     const e = createEngine({ mode: 'webasm' });
     let compiled = 0;
     const run = (d: number, size: number) =>
-      Array.from(
-        e.run(
-          `probe:${d}`,
-          e.kernel(`probe:${d}`, () => {
-            compiled++;
-            return { source: `function (x) { return x[this.thread.x] * ${d}.0; }` };
-          }),
-          [size],
-          Float32Array.from({ length: size }, (_, i) => i),
-        ) as Float32Array,
-      );
+      probe(e, d, `x[this.thread.x] * ${d}.0`, upTo(size), () => compiled++);
     try {
       for (let d = 1; d <= 12; d++) for (let size = 1; size <= 6; size++) run(d, size);
       expect(compiled).toBe(12);
@@ -83,15 +90,7 @@ describe('gpu.js webasm mode over many row widths', () => {
 
   it('holds MAX_WASM_MEMORIES over every engine of the page, not each (two backends each keeping 64 ran out; a review)', async () => {
     const engines = [createEngine({ mode: 'webasm' }), createEngine({ mode: 'webasm' })];
-    const run = (e: (typeof engines)[number], d: number, size: number) =>
-      Array.from(
-        e.run(
-          `probe:${d}`,
-          e.kernel(`probe:${d}`, () => ({ source: `function (x) { return x[this.thread.x] + ${d}.0; }` })),
-          [size],
-          Float32Array.from({ length: size }, (_, i) => i),
-        ) as Float32Array,
-      );
+    const run = (e: Engine, d: number, size: number) => probe(e, d, `x[this.thread.x] + ${d}.0`, upTo(size));
     try {
       for (let d = 1; d <= 8; d++)
         for (let size = 1; size <= 6; size++) for (const e of engines) expect(run(e, d, size)[0]).toBe(d);
@@ -110,18 +109,10 @@ describe('gpu.js webasm mode over many row widths', () => {
     let compiled = 0;
     const widths = MAX_WASM_MEMORIES + 8;
     const run = (d: number) =>
-      e.run(
-        `probe:${d}`,
-        e.kernel(`probe:${d}`, () => {
-          compiled++;
-          return { source: 'function (x) { return x[this.thread.x] + 1.0; }' };
-        }),
-        [3],
-        Float32Array.of(d, d, d),
-      ) as Float32Array;
+      probe(e, d, 'x[this.thread.x] + 1.0', Float32Array.of(d, d, d), () => compiled++);
     try {
       for (let d = 1; d <= widths; d++) run(d);
-      for (let d = 1; d <= widths; d++) expect(Array.from(run(d))).toEqual([d + 1, d + 1, d + 1]);
+      for (let d = 1; d <= widths; d++) expect(run(d)).toEqual([d + 1, d + 1, d + 1]);
       expect(compiled).toBe(widths);
       expect(e.kernelCount).toBe(widths);
       expect(e.wasmMemoryCount).toBe(MAX_WASM_MEMORIES);
@@ -133,18 +124,12 @@ describe('gpu.js webasm mode over many row widths', () => {
   it('keeps at most MAX_WASM_KERNELS compiled kernels, recompiling one evicted when it is needed again', async () => {
     const e = createEngine({ mode: 'webasm' });
     try {
-      const run = (d: number) =>
-        e.run(
-          `probe:${d}`,
-          e.kernel(`probe:${d}`, () => ({ source: 'function (x) { return x[this.thread.x] * 2.0; }' })),
-          [d],
-          Float32Array.from({ length: d }, (_, i) => i),
-        );
+      const run = (d: number) => probe(e, d, 'x[this.thread.x] * 2.0', upTo(d));
       for (let d = 1; d <= MAX_WASM_KERNELS + 10; d++) run(d);
       expect(e.kernelCount).toBe(MAX_WASM_KERNELS);
       // The first one was evicted, and answers again once compiled anew.
-      expect(Array.from(run(1) as Float32Array)).toEqual([0]);
-      expect(Array.from(run(3) as Float32Array)).toEqual([0, 2, 4]);
+      expect(run(1)).toEqual([0]);
+      expect(run(3)).toEqual([0, 2, 4]);
       expect(e.kernelCount).toBe(MAX_WASM_KERNELS);
     } finally {
       await e.destroy();
