@@ -165,7 +165,10 @@ export interface TopKResult {
 export interface Kernels {
   /** L2 norm of each row: length `x.rows`. */
   rowNorms(x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
-  /** Each row divided by its L2 norm; a zero row stays zero. Length `rows * cols`. */
+  /**
+   * Each row divided by its L2 norm; a zero row stays zero. Length `rows * cols`. The kit checks
+   * every row's length (unit within 2e-3, or zero for a zero row) and the direction of a sample.
+   */
   normalizeRows(x: Matrix, out?: Float32Array): Awaitable<Float32Array>;
   /** `out[i] = cos(a_i, b_i)`; `a` and `b` have the same shape. */
   cosineRows(a: Matrix, b: Matrix, out?: Float32Array): Awaitable<Float32Array>;

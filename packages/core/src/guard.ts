@@ -144,6 +144,101 @@ function largestMagnitude(x: Float32Array): number {
 }
 
 /**
+ * How far from 1 the norm of a normalised row may be: four times {@link SCORE_TOLERANCE} (as
+ * `@cosinekit/conformance` bounds it), or the float32 rounding of a sum over `d` values when larger.
+ */
+function unitSlack(d: number): number {
+  return 4 * SCORE_TOLERANCE + d * 2 ** -24;
+}
+
+/** Rows of a `normalizeRows` answer whose direction {@link unitRowsProblem} compares with their input. */
+const UNIT_DIRECTION_SAMPLE = 8;
+
+/**
+ * What is wrong with `out` as the normalised rows of `x`, or `null`: every row of unit length
+ * within {@link unitSlack}, or zero where the row of `x` is zero; and the rows of an even sample
+ * (one row in eight, two at least and {@link UNIT_DIRECTION_SAMPLE} at most, the first and the
+ * last among them) pointing along their
+ * input, their cosine with it within that slack of 1, a zero row staying zero. It reads the output
+ * once, as the check of the values' range it replaces did (rows of 0.1, or rows scaled by 0.9,
+ * passed that one), and the input's sampled rows: a systematic fault (rows negated, permuted,
+ * another row's) shows in any of them.
+ */
+function unitRowsProblem(out: Float32Array, x: Matrix): string | null {
+  const { rows, cols: d, data } = x;
+  const slack = unitSlack(d);
+  // One row in eight, two at least (the first and the last), so that a small call pays little.
+  const count = Math.min(rows, UNIT_DIRECTION_SAMPLE, Math.max(2, Math.ceil(rows / 8)));
+  let u = 0;
+  for (let i = 0; i < rows; i++) {
+    const base = i * d;
+    const end = base + d;
+    // Two chains of each sum (a single chain is bound by its add latency).
+    let a = 0;
+    let b = 0;
+    if (i !== (count === rows ? u : Math.round((u * (rows - 1)) / (count - 1)))) {
+      let j = base;
+      for (; j + 2 <= end; j += 2) {
+        a += out[j] * out[j];
+        b += out[j + 1] * out[j + 1];
+      }
+      if (j < end) a += out[j] * out[j];
+      const ss = a + b;
+      if (ss === 0) {
+        for (let j = base; j < end; j++)
+          if (data[j] !== 0) return `returned a zero row ${i} for a row that is not zero.`;
+        continue;
+      }
+      const norm = Math.sqrt(ss);
+      if (!(Math.abs(norm - 1) <= slack))
+        return `returned row ${i} of norm ${norm} (unit length within ${slack} at d = ${d}, or zero, was due).`;
+      continue;
+    }
+    // A sampled row: its norm, and its cosine with its input (float32 values square within
+    // float64's range, subnormals included, so nothing needs rescaling).
+    u++;
+    let dot = 0;
+    let xx = 0;
+    let dot1 = 0;
+    let xx1 = 0;
+    let j = base;
+    for (; j + 2 <= end; j += 2) {
+      const o0 = out[j];
+      const o1 = out[j + 1];
+      const x0 = data[j];
+      const x1 = data[j + 1];
+      a += o0 * o0;
+      b += o1 * o1;
+      dot += o0 * x0;
+      dot1 += o1 * x1;
+      xx += x0 * x0;
+      xx1 += x1 * x1;
+    }
+    if (j < end) {
+      a += out[j] * out[j];
+      dot += out[j] * data[j];
+      xx += data[j] * data[j];
+    }
+    const oo = a + b;
+    xx += xx1;
+    if (xx === 0 || oo === 0) {
+      if (xx !== oo)
+        return xx === 0
+          ? `returned a non-zero row ${i} for a zero row.`
+          : `returned a zero row ${i} for a row that is not zero.`;
+      continue;
+    }
+    const norm = Math.sqrt(oo);
+    if (!(Math.abs(norm - 1) <= slack))
+      return `returned row ${i} of norm ${norm} (unit length within ${slack} at d = ${d}, or zero, was due).`;
+    const cos = (dot + dot1) / Math.sqrt(xx * oo);
+    if (!(cos >= 1 - slack))
+      return `returned row ${i} pointing away from its input (cosine ${cos} with it, recomputed in float64).`;
+  }
+  return null;
+}
+
+/**
  * Whether every value of `q` is finite: the queries of an ungated corpus call are scanned before
  * the kernel sees them. The ungated contract has the kernel throw on a non-finite query, but a
  * third party's that answered one anyway (0.5 for [NaN, 1]) passed every check of its answer; the
@@ -1141,7 +1236,12 @@ export class CheckedKernels {
   }
 
   normalizeRows(op: string, arg: string, x: Matrix): Awaitable<Float32Array> {
-    return this.#floats(op, arg, 'normalizeRows', x.rows * x.cols, 'unit', x);
+    return andThen(this.#floats(op, arg, 'normalizeRows', x.rows * x.cols, 'unit', x), (o) => {
+      const problem = unitRowsProblem(o, x);
+      if (problem !== null)
+        throw backendError(op, arg, this.guard.provider('normalizeRows'), 'normalizeRows', problem);
+      return o;
+    });
   }
 
   cosineRows(op: string, arg: string, a: Matrix, b: Matrix): Awaitable<Float32Array> {
@@ -1276,7 +1376,9 @@ export class CheckedKernels {
     if (!isF32(answer) || answer.length !== n || answer.buffer === x.data.buffer || resizes(answer.buffer))
       return undefined;
     const out = plainFloat32(answer);
-    if (kernel === 'normalizeRows') return largestMagnitude(out) <= 1 ? out : undefined;
+    // Unit rows pass (each value within [-1, 1] up to rounding); anything else, a NaN included,
+    // goes through the gate, which names a bad input or the kernel at fault.
+    if (kernel === 'normalizeRows') return unitRowsProblem(out, x) === null ? out : undefined;
     for (let i = 0; i < n; i++) if (!(out[i] >= 0 && out[i] <= F32_MAX)) return undefined;
     return out;
   }

@@ -560,6 +560,133 @@ describe('what a backend hands back is checked', () => {
   });
 });
 
+describe('normalizeRows answers are checked as unit rows along their input (values within [-1, 1] were all it checked: rows of 0.1 passed)', () => {
+  /** `rows x d` values: row i holds sin(i + 1 + j) scaled by 10^(i mod 5 - 2), row `zero` all zeros. */
+  const input = (rows: number, d: number, zero = -1) => {
+    const data = new Float32Array(rows * d);
+    for (let i = 0; i < rows; i++)
+      if (i !== zero)
+        for (let j = 0; j < d; j++) data[i * d + j] = Math.sin(i + 1 + 0.7 * j) * 10 ** ((i % 5) - 2);
+    return { data, rows, cols: d };
+  };
+  const tensor = (x: { data: Float32Array; rows: number; cols: number }) =>
+    new Tensor(x.data.slice(), x.rows, x.cols);
+  /** An answer made from the reference's by `edit` (which may change it in place). */
+  const lying = (edit: (o: Float32Array, d: number, rows: number) => void) =>
+    withKernels({
+      normalizeRows: (x) => {
+        const o = referenceKernels.normalizeRows(x) as Float32Array;
+        edit(o, x.cols, x.rows);
+        return o;
+      },
+    });
+  const scale = (o: Float32Array, by: number) => {
+    for (let i = 0; i < o.length; i++) o[i] *= by;
+  };
+  const lies: [string, (o: Float32Array, d: number, rows: number) => void][] = [
+    ['every value 0.1', (o) => o.fill(0.1)],
+    ['every row scaled by 0.9', (o) => scale(o, 0.9)],
+    ['row 4 scaled by 1.01', (o, d) => scale(o.subarray(4 * d, 5 * d), 1.01)],
+    ['every row negated', (o) => scale(o, -1)],
+    [
+      'rows swapped in pairs',
+      (o, d, rows) => {
+        for (let i = 0; i + 1 < rows; i += 2) {
+          const a = o.slice(i * d, (i + 1) * d);
+          o.copyWithin(i * d, (i + 1) * d, (i + 2) * d);
+          o.set(a, (i + 1) * d);
+        }
+      },
+    ],
+    [
+      'values rotated within each row',
+      (o, d, rows) => {
+        for (let i = 0; i < rows; i++) {
+          const r = o.slice(i * d, (i + 1) * d);
+          for (let j = 0; j < d; j++) o[i * d + j] = r[(j + 1) % d];
+        }
+      },
+    ],
+    ['a non-zero row answered as zero', (o, d) => o.fill(0, d, 2 * d)],
+    // Caught where the direction sample reads the row (the first and the last at least): only
+    // there is the input read.
+    [
+      'the zero last row answered as a unit row',
+      (o, d) => {
+        o.fill(0, 5 * d, 6 * d);
+        o[5 * d] = 1;
+      },
+    ],
+  ];
+
+  it('a lie is BACKEND_ERROR from kit.normalize, kit.kernels() and an ungated kernel, naming the kernel', async () => {
+    for (const d of [2, 3, 16, 17, 384]) {
+      // Rows 0-5, the last zero in the input (its answer must be zero).
+      const x = input(6, d, 5);
+      for (const [what, edit] of lies) {
+        // A rotation of a row of 2 is its own direction only by chance: skipped where it is not a lie.
+        if (what.startsWith('values rotated') && d === 2) continue;
+        const backend = lying(edit);
+        const kit = createCosineKit({ backend });
+        const e = await failure(kit.normalize(tensor(x)));
+        expect(e, `${what}, d = ${d}`).toMatchObject({
+          code: 'BACKEND_ERROR',
+          op: 'normalize',
+          arg: 'x',
+          kernel: 'normalizeRows',
+        });
+        const table = await kit.kernels();
+        const t = await failure((async () => table.normalizeRows(x))());
+        expect(t, `${what}, d = ${d}, table`).toMatchObject({
+          code: 'BACKEND_ERROR',
+          kernel: 'normalizeRows',
+        });
+        // Declared ungated: the answer is refused there and the gate's call is refused by name.
+        const ungated = createCosineKit({ backend: { ...backend, ungated: ['normalizeRows'] } as Backend });
+        const u = await failure(ungated.normalize(tensor(x)));
+        expect(u, `${what}, d = ${d}, ungated`).toMatchObject({
+          code: 'BACKEND_ERROR',
+          op: 'normalize',
+          kernel: 'normalizeRows',
+        });
+      }
+    }
+  });
+
+  it('honest answers pass on awkward shapes, zero rows, huge and subnormal rows, and rows past the sample', async () => {
+    const honest = withKernels({ normalizeRows: (x) => referenceKernels.normalizeRows(x) });
+    const kit = createCosineKit({ backend: honest });
+    const table = await kit.kernels();
+    for (const [rows, d] of [
+      [1, 1],
+      [1, 3],
+      [7, 1],
+      [5, 17],
+      [300, 5],
+      [2, 4097],
+    ]) {
+      const x = input(rows, d, rows > 2 ? 1 : -1);
+      const want = referenceKernels.normalizeRows(x) as Float32Array;
+      expect(Array.from((await kit.normalize(tensor(x))).data), `${rows} x ${d}`).toEqual(Array.from(want));
+      expect(Array.from(await table.normalizeRows(x)), `${rows} x ${d} table`).toEqual(Array.from(want));
+    }
+    const extreme = { data: Float32Array.of(3e38, -3e38, 1e-45, 0, 2e-45, 1e-45), rows: 3, cols: 2 };
+    const n = (await kit.normalize(tensor(extreme))).data;
+    expect(Array.from(n.subarray(0, 2)).map((v) => Math.abs(v))).toEqual([
+      Math.fround(Math.SQRT1_2),
+      Math.fround(Math.SQRT1_2),
+    ]);
+    expect(Array.from(n.subarray(2, 4))).toEqual([1, 0]);
+    // The direction is sampled (64 of 300 rows) but every row's norm is checked: a wrong length in
+    // row 150 is caught wherever it is.
+    const x = input(300, 8);
+    const scaled = lying((o) => scale(o.subarray(8 * 150, 8 * 151), 0.5));
+    expect(await failure(createCosineKit({ backend: scaled }).normalize(tensor(x)))).toMatchObject({
+      code: 'BACKEND_ERROR',
+    });
+  });
+});
+
 describe('snapshot rule on a backend that reads its inputs late', () => {
   /** A backend whose kernels read their inputs only after a timer: the worst case for a caller's buffer. */
   const late = withKernels({
@@ -598,7 +725,8 @@ describe('snapshot rule on a backend that reads its inputs late', () => {
     // to later calls, or these answers would change under the caller.
     const kit = createCosineKit({
       backend: withKernels({
-        normalizeRows: (x) => x.data,
+        // Normalised in place, into the (snapshot) buffer it was handed.
+        normalizeRows: (x) => referenceKernels.normalizeRows(x, x.data) as Float32Array,
         cosineRows: (a) => a.data.subarray(0, a.rows),
       }),
     });
