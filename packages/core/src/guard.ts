@@ -46,6 +46,7 @@ import {
   tableVector,
 } from './table-args.js';
 import { describeType, plainFloat32, plainOf, TYPED_LENGTH, valueText, viewArg } from './tensor.js';
+import { bounded } from './timer.js';
 
 /**
  * A real Float32Array: `instanceof` alone passes a Proxy around one, whose `length` then throws a
@@ -315,7 +316,7 @@ export class Guard {
   async #watch<T>(pending: Promise<T>, op: string, arg: string, backend: string, kernel: string): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      if (!(this.#timeoutMs > 0 && Number.isFinite(this.#timeoutMs))) return await pending;
+      if (!bounded(this.#timeoutMs)) return await pending;
       const ms = this.#timeoutMs;
       return await Promise.race([
         pending,

@@ -55,6 +55,7 @@ import {
   toTensor,
   valueText,
 } from './tensor.js';
+import { bounded } from './timer.js';
 
 /** Options of {@link createCosineKit}. */
 export interface CosineKitOptions {
@@ -77,8 +78,8 @@ export interface CosineKitOptions {
   /**
    * How long one kernel call may stay unsettled before the kit gives up on it with
    * `BACKEND_ERROR`, and the backend's `init()` (never less than the default) before the kit gives
-   * up on it with `BACKEND_INIT_FAILED`, in milliseconds (default 60,000; `0` or `Infinity`: no
-   * limit). A guard
+   * up on it with `BACKEND_INIT_FAILED`, in milliseconds (default 60,000; `0`, `Infinity` or
+   * anything past a timer's range, 2^31 - 1 ms or about 24.8 days: no limit). A guard
    * against a backend that hangs, not a deadline for your own work: raise it for very large calls.
    */
   timeoutMs?: number;
@@ -142,7 +143,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  * timeoutMs for kernels does not fail a slow but healthy start.
  */
 function initBound(timeoutMs: number): number {
-  return timeoutMs > 0 && Number.isFinite(timeoutMs) ? Math.max(timeoutMs, DEFAULT_TIMEOUT_MS) : Infinity;
+  return bounded(timeoutMs) ? Math.max(timeoutMs, DEFAULT_TIMEOUT_MS) : Infinity;
 }
 
 /** What a kit runs on, as reported by {@link CosineKit.ready}. */

@@ -3,6 +3,7 @@ import { argError, argErrorOf, type CosineKitError, disposeQuietly, errorText } 
 import { createReferenceBackend } from './reference.js';
 import { checkBackend } from './resolve.js';
 import { describeType, valueText } from './tensor.js';
+import { bounded } from './timer.js';
 
 /** Where a registered backend stands. */
 export type BackendState = 'registered' | 'initialising' | 'ready' | 'failed';
@@ -94,8 +95,8 @@ export function listBackends(): BackendStatus[] {
  * Initialisation runs once; concurrent callers share it. A named backend that fails to
  * initialise throws `BACKEND_INIT_FAILED` with its reason; the best-available search skips it
  * (its reason stays in {@link listBackends}) and reports it to `onSkip`. A factory and `init()`
- * that have not settled after `timeoutMs` (default 60 s; 0 or Infinity: no
- * bound) count as failed, so one start that hangs neither holds up the best-available search
+ * that have not settled after `timeoutMs` (default 60 s; 0, Infinity or past 2^31 - 1 ms, a
+ * timer's range: no bound) count as failed, so one start that hangs neither holds up the best-available search
  * (the next backend is tried) nor any later caller; an instance that comes up after that is
  * disposed.
  */
@@ -192,7 +193,7 @@ function initEntry(e: Entry, timeoutMs: number): Promise<Backend> {
     })();
     e.promise.catch(() => undefined);
   }
-  if (e.state === 'ready' || !(timeoutMs > 0 && Number.isFinite(timeoutMs))) return e.promise;
+  if (e.state === 'ready' || !bounded(timeoutMs)) return e.promise;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

@@ -271,6 +271,42 @@ describe('what a backend hands back is checked', () => {
     expect(Array.from(await createCosineKit({ backend: late, timeoutMs: 0 }).rowNorms([[2]]))).toEqual([2]);
   });
 
+  it("a timeoutMs past a timer's range (2^31 - 1 ms) is no limit: such a timer fired at once and abandoned a 30 ms kernel and init", async () => {
+    const { registerBackend, unregisterBackend } = await import('../src/backend.js');
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+    const slow = (): Backend => ({
+      ...withKernels({
+        rowNorms: async (x) => {
+          await sleep(30);
+          return referenceKernels.rowNorms(x);
+        },
+      }),
+      init: () => sleep(30),
+    });
+    const warn = vi.spyOn(process, 'emitWarning');
+    try {
+      for (const timeoutMs of [2 ** 31 - 1, 2 ** 31, 1e300]) {
+        const what = `timeoutMs ${timeoutMs}`;
+        expect(
+          Array.from(await createCosineKit({ backend: slow(), timeoutMs }).rowNorms([[3, 4]])),
+          what,
+        ).toEqual([5]);
+        registerBackend('slow-timer', slow, -5);
+        try {
+          const kit = createCosineKit({ backend: 'slow-timer', timeoutMs });
+          expect((await kit.ready()).backend, what).toBe('third-party');
+          expect(Array.from(await kit.rowNorms([[6, 8]])), what).toEqual([10]);
+        } finally {
+          unregisterBackend('slow-timer');
+        }
+      }
+      // Node warned of each overflowing timer (TimeoutOverflowWarning): none is made now.
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('an init() that never settles fails the kit by name after the timeout (at least the default), not forever', async () => {
     vi.useFakeTimers();
     try {
