@@ -220,7 +220,7 @@ export interface CosineKit {
    * {@link CorpusChunk}), without ever holding all rows in one host array: chunks are gathered into
    * segments of about `options.segmentBytes` and each segment is uploaded as it fills. Ids come
    * with the chunks (all chunks or none). An error in the stream, a bad chunk or an abort disposes
-   * what was built and rejects. Segments are not merged while building, nor later: a later `add`
+   * what was built, closes the source (its `return()`, not waited for) and rejects. Segments are not merged while building, nor later: a later `add`
    * merges only segments smaller than `segmentBytes`, so it never copies the corpus.
    */
   corpusFrom(
@@ -850,11 +850,14 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return kept(op, c, since);
       } catch (e) {
         disposeQuietly(c);
+        // The source is closed (its return()), and the error reported without waiting for that:
+        // a return() that never settles (a generator whose finally awaits a stuck close(), or one
+        // stalled mid-chunk, which answers return() only once that chunk comes) held the call for
+        // ever, its error never reported. A failure of the source's own clean-up adds nothing.
         try {
-          // An async generator stalled mid-chunk answers return() only once that chunk comes.
-          await orAbort(op, it.return?.(), stop);
+          Promise.resolve(it.return?.()).catch(() => undefined);
         } catch {
-          // The source's own clean-up failed too, or waits past the abort: the first error is reported.
+          // return() itself threw (or could not be read): the first error is reported.
         }
         // The corpus being made refused a later segment because the kit was disposed meanwhile:
         // the caller never held that corpus, so the kit is named, as for a dispose between segments.

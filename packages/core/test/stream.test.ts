@@ -126,6 +126,50 @@ describe('corpusFrom', () => {
   });
 });
 
+describe('corpusFrom closes a source it stops reading', () => {
+  it("reports a bad chunk at once, closing the source, whose clean-up may never end (it waited for ever on the source's return())", async () => {
+    const live = () => ReferenceCorpus.live;
+    const before = live();
+    let closing = 0;
+    async function* stuck() {
+      try {
+        yield [[1, 0, 0]];
+        yield [[Number.NaN, 0, 0]];
+        yield [[0, 1, 0]];
+      } finally {
+        closing++;
+        // A close() that never finishes.
+        await new Promise(() => undefined);
+      }
+    }
+    const e = await Promise.race([
+      kit.corpusFrom(stuck(), { segmentBytes: 1 }).catch((x) => x),
+      new Promise((r) => setTimeout(() => r('still pending after 2 s'), 2000)),
+    ]);
+    expect(e).toMatchObject({ code: 'NON_FINITE', op: 'corpusFrom', arg: 'source[1]' });
+    expect(closing).toBe(1);
+    expect(live()).toBe(before);
+    // A return() that throws, or rejects, or cannot be read: the chunk's error is still the one reported.
+    for (const close of [
+      () => {
+        throw new Error('close failed');
+      },
+      () => Promise.reject(new Error('close failed')),
+      undefined,
+    ]) {
+      const it: Iterator<unknown> = {
+        next: () => ({ done: false, value: [[Number.POSITIVE_INFINITY]] }),
+        ...(close ? { return: close as unknown as () => IteratorResult<unknown> } : {}),
+      };
+      const source = { [Symbol.iterator]: () => it };
+      await expect(kit.corpusFrom(source as never)).rejects.toMatchObject({
+        code: 'NON_FINITE',
+        arg: 'source[0]',
+      });
+    }
+  });
+});
+
 describe('AbortSignal', () => {
   it('an aborted signal refuses search, similarity and corpusFrom at once', async () => {
     const c = await kit.corpus(rows(20, 3, 1));
