@@ -82,6 +82,19 @@ interface Segment {
  * are when it is called, even when it runs after earlier queued work: the caller may reuse its
  * arrays as soon as the call returns.
  */
+/** Set by {@link Corpus}'s static block: whether a value carries a corpus's private fields. */
+let corpusBrand: (x: unknown) => boolean = () => false;
+
+/**
+ * Whether `x` is a corpus a kit made (`kit.corpus`, `corpusFrom`, `loadCorpus`). A Proxy of one (a
+ * reactive store's wrapper) or an object made from one (`Object.create(corpus)`) passes
+ * `instanceof Corpus` but is not one: its methods and getters refuse it with `INVALID_TYPE`.
+ * @internal
+ */
+export function isCorpus(x: unknown): x is Corpus {
+  return corpusBrand(x);
+}
+
 export class Corpus {
   readonly cols: number;
   /** The backend that holds the data. */
@@ -152,13 +165,19 @@ export class Corpus {
     return typeof x === 'object' && x !== null && #disposed in x;
   }
 
+  static {
+    corpusBrand = Corpus.#is;
+  }
+
   /** Number of live rows. */
   get rows(): number {
+    if (!Corpus.#is(this)) throw notACorpusError('rows');
     return this.#live;
   }
 
   /** True once `dispose()` was called. */
   get disposed(): boolean {
+    if (!Corpus.#is(this)) throw notACorpusError('disposed');
     return this.#disposed;
   }
 
@@ -1246,13 +1265,21 @@ function rowOf(s: Segment, ord: number): number {
   return -1;
 }
 
-/** The typed error of a corpus method called without its corpus (detached: `const { search } = corpus`). */
+/**
+ * The typed error of a corpus method or getter used without its corpus: detached (`const { search }
+ * = corpus`), or on a Proxy of one or an object made from one, which lack its private fields (a raw
+ * TypeError escaped from the getters).
+ */
 function notACorpusError(op: string): Error {
   return argErrorOf(
     'INVALID_TYPE',
     op,
     'this',
-    `is not a corpus: call it on one (corpus.${op}(...)), or bind it (corpus.${op}.bind(corpus)).`,
+    `is not a corpus (a Proxy of one, or an object made from one, is not either): ${
+      op === 'rows' || op === 'disposed'
+        ? `read it on the corpus itself (corpus.${op}).`
+        : `call it on one (corpus.${op}(...)), or bind it (corpus.${op}.bind(corpus)).`
+    }`,
   );
 }
 

@@ -1,6 +1,6 @@
 import { ownOptions } from './check.js';
 import type { StoredCorpus } from './contract.js';
-import { Corpus, type CorpusCreateOptions, type Id } from './corpus.js';
+import { Corpus, type CorpusCreateOptions, type Id, isCorpus } from './corpus.js';
 import {
   CorpusFileEncoder,
   type CorpusFileSection,
@@ -104,12 +104,26 @@ export function checkSave<T extends object>(
   options: T,
   more: readonly string[] = [],
 ): T {
-  if (!(corpus instanceof Corpus))
-    argError('INVALID_TYPE', op, 'corpus', `must be a Corpus, got ${describeType(corpus)}.`);
+  if (!isCorpus(corpus))
+    argError(
+      'INVALID_TYPE',
+      op,
+      'corpus',
+      `must be a Corpus, got ${describeType(corpus)}${posesAsCorpus(corpus) ? ' (a Proxy of one, or an object made from one, which lacks its fields)' : ''}.`,
+    );
   if (corpus.disposed) argError('DISPOSED', op, 'corpus', 'was disposed; create a new corpus.');
   const o = ownOptions(op, options, [...SAVE_OPTIONS, ...more]);
   checkOptions(op, o, false);
   return o;
+}
+
+/** Whether `x` passes `instanceof Corpus` (a Proxy's trap that throws: it does not). */
+function posesAsCorpus(x: unknown): boolean {
+  try {
+    return x instanceof Corpus;
+  } catch {
+    return false;
+  }
 }
 
 /** How many times `kit.dispose()` has run: a load begun before the next is disposed by it. @internal */

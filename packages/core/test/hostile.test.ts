@@ -2270,6 +2270,38 @@ describe('a corpus method called without its corpus', () => {
     expect(Array.from((await c.search([[1, 2]], 1)).indices)).toEqual([0]);
     kit.dispose();
   });
+
+  it("a Proxy of a corpus (a reactive store's wrapper) or an object made from one: its getters and the file helpers refuse it by name (a raw TypeError escaped)", async () => {
+    const kit = createCosineKit({ backend: createReferenceBackend() });
+    const c = await kit.corpus([
+      [1, 2],
+      [3, 4],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'ck-proxy-'));
+    try {
+      for (const [what, fake] of [
+        ['a Proxy', new Proxy(c, {})],
+        ['Object.create', Object.create(c) as Corpus],
+      ] as const) {
+        for (const getter of ['rows', 'disposed'] as const)
+          expect(() => fake[getter], `${what}.${getter}`).toThrow(
+            expect.objectContaining({ code: 'INVALID_TYPE', op: getter, arg: 'this' }),
+          );
+        await expect(fake.search([[1, 2]], 1), what).rejects.toMatchObject({
+          code: 'INVALID_TYPE',
+          arg: 'this',
+        });
+        const e = await saveCorpusFile(fake, join(dir, 'x.ckc')).catch((x) => x);
+        expect(e, what).toMatchObject({ code: 'INVALID_TYPE', op: 'saveCorpusFile', arg: 'corpus' });
+        expect(e.message).toMatch(/a Proxy of one, or an object made from one/);
+      }
+      expect(c.rows).toBe(2);
+      expect(c.disposed).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      kit.dispose();
+    }
+  });
 });
 
 /** The reference's resident kernels, with import: quantised corpora stay on a backend that can both export and import them. */

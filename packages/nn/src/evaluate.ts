@@ -327,7 +327,7 @@ async function retrieval(
   const queryLabels = checkLabels(op, 'set.queryLabels', labelsOf.queryLabels);
   const corpusLabels = checkLabels(op, 'set.corpusLabels', labelsOf.corpusLabels);
   set = { queries, corpus, queryLabels, corpusLabels };
-  const resident = isResident(corpus);
+  const resident = isResident(op, corpus);
   const topK = resident ? undefined : reading(op, 'kit', () => Object(kit).topK);
   if (!resident && typeof topK !== 'function')
     argError('INVALID_TYPE', op, 'kit', `must be a CosineKit, got ${describeType(kit)}.`);
@@ -443,8 +443,23 @@ async function retrieval(
  * refused as no matrix. Typed arrays, arrays and tensors are matrices. Reading `x` may throw (a
  * getter, a revoked Proxy): then it is no corpus, and the matrix reader names it.
  */
-function isResident(x: unknown): x is SearchableCorpus {
-  if (isA(x, Corpus)) return true;
+function isResident(op: string, x: unknown): x is SearchableCorpus {
+  if (isA(x, Corpus)) {
+    // A Proxy of a corpus (a reactive store's wrapper) or an object made from one passes
+    // instanceof but lacks the corpus's fields, so its getters and methods refuse it: named here
+    // (its rows escaped as a raw TypeError).
+    try {
+      void (x as Corpus).rows;
+    } catch {
+      argError(
+        'INVALID_TYPE',
+        op,
+        'set.corpus',
+        'is a Proxy of a corpus, or an object made from one, which lacks its fields: pass the corpus itself.',
+      );
+    }
+    return true;
+  }
   if (typeof x !== 'object' || x === null) return false;
   try {
     if (Array.isArray(x) || ArrayBuffer.isView(x) || isA(x, Tensor)) return false;

@@ -171,6 +171,26 @@ describe('retrieval metrics', () => {
     expect(r).toEqual({ k: 2, recall: 2 / 3, knnAccuracy: 2 / 3 });
   });
 
+  it("a Proxy of a resident corpus (a reactive store's wrapper) or an object made from one is refused naming set.corpus (a raw TypeError escaped)", async () => {
+    const resident = await kit.corpus(corpus);
+    for (const fake of [new Proxy(resident, {}), Object.create(resident)]) {
+      const e = await evaluateRetrieval(kit, { queries, queryLabels, corpus: fake, corpusLabels }, 2).catch(
+        (x) => x,
+      );
+      expect(e).toMatchObject({ code: 'INVALID_TYPE', op: 'evaluateRetrieval', arg: 'set.corpus' });
+      expect(e.message).toMatch(/Proxy of a corpus/);
+    }
+    // The corpus itself is searched as before.
+    expect(await evaluateRetrieval(kit, { queries, queryLabels, corpus: resident, corpusLabels }, 2)).toEqual(
+      {
+        k: 2,
+        recall: 2 / 3,
+        knnAccuracy: 2 / 3,
+      },
+    );
+    resident.dispose();
+  });
+
   it("takes a corpus that lives elsewhere (a worker kit's: search, rows and cols), its answers checked", async () => {
     const set = { queries, queryLabels, corpus, corpusLabels };
     const want = await evaluateRetrieval(kit, set, [1, 2]);
