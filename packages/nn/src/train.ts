@@ -848,14 +848,14 @@ interface StepContext {
 }
 
 /**
- * One training step on `batch` (batch `batches` of `epoch`, 0-based): forward, loss, backward,
+ * One training step on `drawn` (batch `batches` of `epoch`, 0-based): forward, loss, backward,
  * update; returns the batch's loss. A function of its own rather than the body of
  * {@link trainLoop}'s loop, so that what V8 optimises is this step, not the whole loop: with the
  * body inline, node --trace-opt showed the loop (a large async function) optimised after several
  * epochs in one 200-265 ms background compile and deoptimised at its next call; this function
  * compiles in 70-110 ms. The work and its order are unchanged.
  */
-async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: number): Promise<number> {
+async function trainStep(s: StepContext, drawn: Batch, epoch: number, batches: number): Promise<number> {
   const { encoder, loss, ops, kernels, optimizer, params, lossParams, at } = s;
   // The caller's own loss or optimiser may return a promise that never settles: the signal ends
   // train then (it hung for good), leaving that step to settle on its own. This package's steps
@@ -872,7 +872,9 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
   };
   // Anchors, positives and (for triplets) negatives go through the encoder as one block;
   // labelled batches have only the anchors.
-  const blocks = checkBatch(batch, loss.sampling, encoder, epoch, batches);
+  // Every field read once, checked and used as read (a getter could pass the check with one
+  // value and be used with another: rows 2, then 200).
+  const [blocks, batch] = checkBatch(drawn, loss.sampling, encoder, epoch, batches);
   const { rows, cols, negatives } = batch;
   // The step's input, kept from step to step (not from the ops' pool, which zeroes what it
   // hands out): the blocks below overwrite all of it.
@@ -988,31 +990,33 @@ async function trainStep(s: StepContext, batch: Batch, epoch: number, batches: n
  * Refuses a batch whose arrays do not hold what it says (a custom {@link Sampler}'s, as the
  * built-in ones always do): a short block once trained on the previous batch's rows left in the
  * step's input, a long one failed as a RangeError. Returns the blocks that go through the encoder
- * (anchors, positives, negatives; the anchors alone for `'labels'` batches).
+ * (anchors, positives, negatives; the anchors alone for `'labels'` batches) and the batch's
+ * fields as read once, which the step uses (not the batch, whose getters may answer otherwise).
  */
 function checkBatch(
-  batch: Batch,
+  given: Batch,
   sampling: Sampling,
   encoder: Encoder,
   epoch: number,
   index: number,
-): number {
+): [number, Batch] {
   const where = `at batch ${index} of epoch ${epoch}`;
-  if (promised(batch))
+  if (promised(given))
     argError(
       'INVALID_TYPE',
       'train',
       'sampler',
       `yielded a promise ${where}; a batch is an object (see Batch).`,
     );
-  if (typeof batch !== 'object' || batch === null)
+  if (typeof given !== 'object' || given === null)
     argError(
       'INVALID_TYPE',
       'train',
       'sampler',
-      `yielded ${batch === null ? 'null' : typeof batch} ${where}; a batch is an object (see Batch).`,
+      `yielded ${given === null ? 'null' : typeof given} ${where}; a batch is an object (see Batch).`,
     );
-  const { rows, cols } = batch;
+  const { a, b, rows, cols, targets, groups, negatives, negativeGroups, labels } = given;
+  const batch: Batch = { a, b, rows, cols, targets, groups, negatives, negativeGroups, labels };
   // Every field that is a promise gets its rejection handled, not only the first one refused.
   for (const v of [rows, cols, batch.a, batch.b, batch.negatives]) promised(v);
   if (!(Number.isInteger(rows) && rows >= 1))
@@ -1069,7 +1073,7 @@ function checkBatch(
       'sampler',
       `gives rows of ${cols} values; the encoder takes ${encoder.inputs}.`,
     );
-  return blocks;
+  return [blocks, batch];
 }
 
 /**

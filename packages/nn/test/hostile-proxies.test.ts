@@ -113,6 +113,56 @@ describe('revoked and throwing Proxies are named, never a raw TypeError', () => 
     expect(calls).toBe(2);
   });
 
+  it("train reads each field of a custom sampler's batch once: checked as it is used (rows 2 at the check and 200 after trained on stale rows)", async () => {
+    const data = x();
+    const reads: Record<string, number> = {};
+    /** A batch whose every field answers `later` from its second read on. */
+    const batch = (later: Record<string, unknown>) => {
+      const first: Record<string, unknown> = {
+        a: data.slice(0, 8),
+        b: data.slice(8, 16),
+        rows: 2,
+        cols,
+        labels: Int32Array.of(0, 1),
+      };
+      const o = {};
+      for (const [k, v] of Object.entries(first))
+        Object.defineProperty(o, k, {
+          enumerable: true,
+          get: () => ((reads[k] = (reads[k] ?? 0) + 1) > 1 && k in later ? later[k] : v),
+        });
+      return o;
+    };
+    const run = (b: object) =>
+      train({
+        kernels: createCosineKit({ backend: 'reference' }),
+        encoder: createEncoder({ inputs: cols, layers: [{ units: 4 }], normalize: true, seed: 1 }),
+        loss: multipleNegativesRankingLoss(),
+        sampler: {
+          sampling: 'in-batch',
+          batchesPerEpoch: 1,
+          *epoch() {
+            yield b as never;
+          },
+        },
+        optimizer: adam({ learningRate: 1e-2 }),
+        epochs: 1,
+      }).then((r) => r.history[0].loss);
+    const truth = await run(batch({}));
+    for (const later of [
+      { rows: 200 },
+      { rows: 1 },
+      { cols: 8 },
+      { a: new Float32Array(1000) },
+      { b: new Float32Array(8).fill(Number.NaN) },
+      { labels: new Int32Array(0) },
+    ]) {
+      for (const k of Object.keys(reads)) delete reads[k];
+      expect(await run(batch(later)), JSON.stringify(Object.keys(later))).toBe(truth);
+      for (const [k, n] of Object.entries(reads)) expect(n, `${k} read`).toBe(1);
+    }
+  });
+
   const input = (o: Partial<Record<keyof LossInput, unknown>> = {}): LossInput =>
     ({
       a: x().subarray(0, 8),
