@@ -42,6 +42,9 @@ import {
   tableCorpus,
   tableIntact,
   tableMatrix,
+  tableOptimizerArrays,
+  tableOptimizerRule,
+  tableOptimizerState,
   tableOut,
   tableVector,
 } from './table-args.js';
@@ -1845,25 +1848,34 @@ export class CheckedKernels {
       // Resolved kernels always have both (the reference's when the backend lacks them). The updated
       // parameters are not scanned here: each is next read by a matmul or addBias, whose output is
       // checked, and a non-finite weight makes every product it enters non-finite (NaN * 0 is NaN).
-      createOptimizerState: (kind, sizes, moments) =>
-        andThen(
+      // The table is an entry point like any other: the caller's kind, sizes and moments, and each
+      // step's rule and arrays, are checked before the backend sees them (they reached it as given:
+      // a NaN gradient or rule wrote NaN into the parameters and the resident moments).
+      createOptimizerState: (kind, sizes, moments) => {
+        const n = tableOptimizerState('createOptimizerState', kind, sizes, moments);
+        return andThen(
           g.call('createOptimizerState', 'sizes', 'createOptimizerState', () =>
-            k.createOptimizerState!(kind, sizes, moments),
+            k.createOptimizerState!(kind, n, moments),
           ),
-          (state) => optimizerStateOf(g.provider('createOptimizerState'), kind, sizes, state),
-        ),
-      optimizerStep: (state, params, grads, rule) => {
-        // Arrays that do not match the state's sizes would be read past (silent NaN) or written past.
-        const n = state.sizes;
-        for (const [arg, xs] of [
-          ['params', params],
-          ['grads', grads],
-        ] as const)
-          if (xs.length !== n.length || xs.some((x, i) => x?.length !== n[i]))
-            argError('SHAPE_MISMATCH', 'optimizerStep', arg, `must be ${n.length} arrays of lengths ${n}.`);
-        return g.call('optimizerStep', 'params', 'optimizerStep', () =>
-          k.optimizerStep!(state, params, grads, rule),
+          (state) => optimizerStateOf(g.provider('createOptimizerState'), kind, n, state),
         );
+      },
+      optimizerStep: (state, params, grads, rule) => {
+        const op = 'optimizerStep';
+        if (typeof state !== 'object' || state === null)
+          argError('INVALID_TYPE', op, 'state', `must be an optimiser state, got ${describeType(state)}.`);
+        const [kind, n, disposed] = reading(
+          op,
+          'state',
+          () => [state.kind, state.sizes, state.disposed] as const,
+        );
+        if (disposed) argError('DISPOSED', op, 'state', 'was disposed; create a new optimiser state.');
+        if (!Array.isArray(n))
+          argError('INVALID_TYPE', op, 'state', 'has no sizes: it is not an optimiser state.');
+        const plain = tableOptimizerRule(op, rule, kind);
+        // Arrays that do not match the state's sizes would be read past (silent NaN) or written past.
+        const [p, d] = tableOptimizerArrays(op, n, params, grads);
+        return g.call(op, 'params', op, () => k.optimizerStep!(state, p, d, plain));
       },
       // The shape is checked before the kernel runs (a short `x.data` would be read past); the
       // answer is `cols` values, checked finite here (cheap next to the rows x cols it sums).

@@ -5,10 +5,21 @@
  * comparisons on the everyday path (nn's training steps call the table thousands of times an
  * epoch); the slower reading that names what is wrong runs only once something is.
  */
-import { ACTIVATIONS, type Activation, type Matrix } from './contract.js';
-import { argError, reading } from './errors.js';
+import {
+  ACTIVATIONS,
+  type Activation,
+  type Matrix,
+  type OptimizerKind,
+  type OptimizerRule,
+  optimizerCoefficients,
+} from './contract.js';
+import { argError, isArrayArg, reading } from './errors.js';
+import { allFinite } from './gate.js';
 import { callersResizable, lengthCanChange } from './out.js';
 import { describeType, matrixArg, valueText, viewArg } from './tensor.js';
+
+/** The largest float32. */
+const F32_MAX = 3.4028234663852886e38;
 
 /** At least one row and one column. */
 const LEAST = [1, 1] as const;
@@ -119,4 +130,207 @@ export function tableActivation(op: string, kind: unknown): asserts kind is Acti
       'kind',
       `must be one of ${ACTIVATIONS.join(', ')}; got ${valueText(kind)}.`,
     );
+}
+
+/** The smallest normal float32: an `epsilon` below it rounds to nothing in a float32 sum. */
+const F32_MIN_NORMAL = 2 ** -126;
+
+/** The optimisers the table's optimiser kernels know. */
+const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['adam', 'sgd'];
+
+/** Throws `INVALID_ARGUMENT` naming `arg` unless `v` is a number within [lo, hi) (or [lo, hi] with `closed`). */
+function inRange(op: string, arg: string, v: unknown, lo: number, hi: number, closed = false): void {
+  if (!(typeof v === 'number' && v >= lo && (closed ? v <= hi : v < hi)))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      arg,
+      `must be a number from ${lo} to ${hi}${closed ? '' : ' (not included)'}, got ${valueText(v)}.`,
+    );
+}
+
+/**
+ * `rule` read once into a plain rule and checked for `state`'s optimiser: its kind, a learning rate
+ * and weight decay finite and >= 0, momentum and Adam's betas within [0, 1), epsilon from the
+ * smallest normal float32 to the largest, a step a whole number >= 1, and coefficients finite in
+ * float32. Else `INVALID_TYPE` or `INVALID_ARGUMENT` naming `rule` or its field: a rule of NaN, a
+ * step of 0 or a beta2 of 2 wrote NaN into the caller's parameters and the resident moments.
+ */
+export function tableOptimizerRule(op: string, rule: unknown, kind: OptimizerKind): OptimizerRule {
+  if (typeof rule !== 'object' || rule === null)
+    argError('INVALID_TYPE', op, 'rule', `must be an optimiser rule, got ${describeType(rule)}.`);
+  const r = reading(op, 'rule', () => {
+    const {
+      kind: k,
+      learningRate,
+      weightDecay,
+      momentum,
+      beta1,
+      beta2,
+      epsilon,
+      step,
+    } = rule as Record<string, unknown>;
+    return { kind: k, learningRate, weightDecay, momentum, beta1, beta2, epsilon, step };
+  });
+  if (r.kind !== kind)
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'rule.kind',
+      `is ${valueText(r.kind)}, but the state is of kind '${kind}'.`,
+    );
+  const finite = (arg: string, v: unknown) => {
+    if (!(typeof v === 'number' && v >= 0 && v <= Number.MAX_VALUE))
+      argError('INVALID_ARGUMENT', op, `rule.${arg}`, `must be a finite number >= 0, got ${valueText(v)}.`);
+  };
+  finite('learningRate', r.learningRate);
+  finite('weightDecay', r.weightDecay);
+  let plain: OptimizerRule;
+  if (r.kind === 'sgd') {
+    inRange(op, 'rule.momentum', r.momentum, 0, 1);
+    plain = {
+      kind: 'sgd',
+      learningRate: r.learningRate as number,
+      momentum: r.momentum as number,
+      weightDecay: r.weightDecay as number,
+    };
+  } else {
+    inRange(op, 'rule.beta1', r.beta1, 0, 1);
+    inRange(op, 'rule.beta2', r.beta2, 0, 1);
+    inRange(op, 'rule.epsilon', r.epsilon, F32_MIN_NORMAL, F32_MAX, true);
+    if (!(Number.isSafeInteger(r.step) && (r.step as number) >= 1))
+      argError('INVALID_ARGUMENT', op, 'rule.step', `must be a whole number >= 1, got ${valueText(r.step)}.`);
+    plain = {
+      kind: 'adam',
+      learningRate: r.learningRate as number,
+      beta1: r.beta1 as number,
+      beta2: r.beta2 as number,
+      epsilon: r.epsilon as number,
+      weightDecay: r.weightDecay as number,
+      step: r.step as number,
+    };
+  }
+  // The step's float32 coefficients: a learning rate over a small 1 - beta1^step, or times the
+  // weight decay, can overflow float32 (a weight decay of 1e300 made every weight NaN).
+  const c = optimizerCoefficients(plain);
+  for (let i = 0; i < c.length; i++)
+    if (!Number.isFinite(c[i])) {
+      const field =
+        plain.kind === 'adam'
+          ? i === 7
+            ? 'weightDecay'
+            : 'learningRate'
+          : i === 1
+            ? 'weightDecay'
+            : 'learningRate';
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        `rule.${field}`,
+        `is ${plain[field]}, which makes the step's coefficients overflow float32 (learning rate ${plain.learningRate}, weight decay ${plain.weightDecay}).`,
+      );
+    }
+  return plain;
+}
+
+/**
+ * Checks `params` and `grads` of an optimiser step against `sizes`: as many Float32Arrays of those
+ * lengths, holding finite values (`INVALID_TYPE`, `SHAPE_MISMATCH`, `DISPOSED` or `NON_FINITE`
+ * naming `params[i]` or `grads[i]`): a NaN gradient was written into the caller's parameters and
+ * the resident moments, poisoning every later step. Returns both lists as read (the arrays
+ * themselves, not copies: the step writes the parameters in place).
+ */
+export function tableOptimizerArrays(
+  op: string,
+  sizes: readonly number[],
+  params: unknown,
+  grads: unknown,
+): [Float32Array[], Float32Array[]] {
+  const read: Float32Array[][] = [];
+  for (const [arg, xs] of [
+    ['params', params],
+    ['grads', grads],
+  ] as const) {
+    if (!isArrayArg(op, arg, xs))
+      argError('INVALID_TYPE', op, arg, `must be an array of Float32Arrays, got ${describeType(xs)}.`);
+    const list = reading(op, arg, () => Array.from(xs));
+    if (list.length !== sizes.length)
+      argError('SHAPE_MISMATCH', op, arg, `must be ${sizes.length} arrays of lengths ${sizes}.`);
+    list.forEach((x, i) => {
+      const v = viewArg(op, `${arg}[${i}]`, x, [Float32Array]);
+      if (v.length !== sizes[i])
+        argError(
+          'SHAPE_MISMATCH',
+          op,
+          `${arg}[${i}]`,
+          `holds ${v.length} values; the state's array ${i} holds ${sizes[i]}.`,
+        );
+      if (!allFinite(v, v.length)) {
+        let j = 0;
+        while (Number.isFinite(v[j])) j++;
+        argError('NON_FINITE', op, `${arg}[${i}]`, `holds ${v[j]} at index ${j}.`);
+      }
+    });
+    read.push(list as Float32Array[]);
+  }
+  return [read[0], read[1]];
+}
+
+/**
+ * Checks the arguments of `createOptimizerState`: a known `kind`; `sizes` an array of whole
+ * numbers >= 1; `moments`, when given, per parameter array Adam's m then v (SGD's velocity) as
+ * Float32Arrays of those lengths, finite, Adam's v >= 0. Else `INVALID_ARGUMENT`, `INVALID_TYPE`,
+ * `SHAPE_MISMATCH` or `NON_FINITE` naming the argument: a kind of 'nope', sizes of -1 or 1.5 and
+ * moments of NaN or too few values reached the backend (a state stepping NaN, or a raw error).
+ * Returns `sizes` as read.
+ */
+export function tableOptimizerState(op: string, kind: unknown, sizes: unknown, moments: unknown): number[] {
+  if (!OPTIMIZER_KINDS.includes(kind as OptimizerKind))
+    argError(
+      'INVALID_ARGUMENT',
+      op,
+      'kind',
+      `must be one of ${OPTIMIZER_KINDS.join(', ')}; got ${valueText(kind)}.`,
+    );
+  if (!isArrayArg(op, 'sizes', sizes))
+    argError('INVALID_TYPE', op, 'sizes', `must be an array of array lengths, got ${describeType(sizes)}.`);
+  const n = reading(op, 'sizes', () => Array.from(sizes as unknown[]));
+  n.forEach((s, i) => {
+    if (!(Number.isSafeInteger(s) && (s as number) >= 1))
+      argError('INVALID_ARGUMENT', op, `sizes[${i}]`, `must be a whole number >= 1, got ${valueText(s)}.`);
+  });
+  const sized = n as number[];
+  if (moments === undefined) return sized;
+  if (!isArrayArg(op, 'moments', moments))
+    argError(
+      'INVALID_TYPE',
+      op,
+      'moments',
+      `must be an array of Float32Arrays, got ${describeType(moments)}.`,
+    );
+  const m = reading(op, 'moments', () => Array.from(moments as unknown[]));
+  const per = kind === 'adam' ? 2 : 1;
+  if (m.length !== per * sized.length)
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      'moments',
+      `holds ${m.length} arrays; a state of kind '${kind}' for ${sized.length} parameter arrays holds ${per * sized.length}${per === 2 ? ' (m then v for each)' : ''}.`,
+    );
+  m.forEach((x, i) => {
+    const arg = `moments[${i}]`;
+    const v = viewArg(op, arg, x, [Float32Array]);
+    const want = sized[Math.floor(i / per)];
+    if (v.length !== want) argError('SHAPE_MISMATCH', op, arg, `holds ${v.length} values, not ${want}.`);
+    const second = per === 2 && i % 2 === 1;
+    for (let j = 0; j < v.length; j++)
+      if (!Number.isFinite(v[j]) || (second && v[j] < 0))
+        argError(
+          Number.isFinite(v[j]) ? 'INVALID_ARGUMENT' : 'NON_FINITE',
+          op,
+          arg,
+          `holds ${v[j]} at index ${j}${second ? ' (a second moment is finite and >= 0)' : ''}.`,
+        );
+  });
+  return sized;
 }

@@ -154,12 +154,153 @@ describe('reference optimiser kernel', () => {
         .then(() => k.optimizerStep!(s, pp, gg, adamRule(1)))
         .catch((x: unknown) => x);
       expect(isCosineKitError(e, 'SHAPE_MISMATCH'), String(e)).toBe(true);
-      expect(e).toMatchObject({ op: 'optimizerStep', arg });
+      // Named to the array where one is at fault (grads[1]), else the list.
+      expect(e).toMatchObject({
+        op: 'optimizerStep',
+        arg: expect.stringMatching(new RegExp(`^${arg}(\\[\\d\\])?$`)),
+      });
     }
     expect(p).toEqual(before);
     expect(s.read().every((m) => m.every((v) => v === 0))).toBe(true);
     await k.optimizerStep!(s, p, g, adamRule(1));
     expect(p.every((x) => x.every(Number.isFinite))).toBe(true);
     kit.dispose();
+  });
+});
+
+describe("the kernel table's optimiser kernels check the caller's arguments (an entry point like any other)", () => {
+  /** The reference's optimiser kernels as a third party's, counting the calls that reach them. */
+  const counting = () => {
+    const calls = { create: 0, step: 0 };
+    const backend: Backend = {
+      name: 'counting',
+      kernels: {
+        ...referenceKernels,
+        createOptimizerState: (kind, sizes, moments) => {
+          calls.create++;
+          return referenceKernels.createOptimizerState!(kind, sizes, moments);
+        },
+        optimizerStep: (state, params, grads, rule) => {
+          calls.step++;
+          return referenceKernels.optimizerStep!(state, params, grads, rule);
+        },
+      },
+    };
+    return { backend, calls };
+  };
+  const sgdRule: OptimizerRule = { kind: 'sgd', learningRate: 0.1, momentum: 0.9, weightDecay: 0 };
+  const nan = Number.NaN;
+  const inf = Number.POSITIVE_INFINITY;
+
+  it('a step rule out of range, arrays of another type or holding NaN, or a bad state: refused by name, nothing moves (NaN was written into the parameters and the moments)', async () => {
+    const { backend, calls } = counting();
+    const kit = createCosineKit({ backend });
+    const k = await kit.kernels();
+    const s = (await k.createOptimizerState!('adam', [3, 5])) as OptimizerState;
+    const p = [values(3, 1, 1), values(5, 2, 1)];
+    const before = p.map((x) => x.slice());
+    const g = [values(3, 3, 1), values(5, 4, 1)];
+    const withNaN = values(5, 4, 1);
+    withNaN[4] = nan;
+    const rule = adamRule(1) as Extract<OptimizerRule, { kind: 'adam' }>;
+    const cases: [string, string, string, () => unknown][] = [
+      [
+        'INVALID_ARGUMENT',
+        'rule.learningRate',
+        'NaN',
+        () => k.optimizerStep!(s, p, g, { ...rule, learningRate: nan }),
+      ],
+      [
+        'INVALID_ARGUMENT',
+        'rule.learningRate',
+        '-1',
+        () => k.optimizerStep!(s, p, g, { ...rule, learningRate: -1 }),
+      ],
+      [
+        'INVALID_ARGUMENT',
+        'rule.learningRate',
+        'Infinity',
+        () => k.optimizerStep!(s, p, g, { ...rule, learningRate: inf }),
+      ],
+      ['INVALID_ARGUMENT', 'rule.step', '0', () => k.optimizerStep!(s, p, g, { ...rule, step: 0 })],
+      ['INVALID_ARGUMENT', 'rule.step', '1.5', () => k.optimizerStep!(s, p, g, { ...rule, step: 1.5 })],
+      ['INVALID_ARGUMENT', 'rule.beta1', '1', () => k.optimizerStep!(s, p, g, { ...rule, beta1: 1 })],
+      ['INVALID_ARGUMENT', 'rule.beta2', '2', () => k.optimizerStep!(s, p, g, { ...rule, beta2: 2 })],
+      ['INVALID_ARGUMENT', 'rule.epsilon', '0', () => k.optimizerStep!(s, p, g, { ...rule, epsilon: 0 })],
+      [
+        'INVALID_ARGUMENT',
+        'rule.weightDecay',
+        '1e300',
+        () => k.optimizerStep!(s, p, g, { ...rule, weightDecay: 1e300 }),
+      ],
+      ['INVALID_ARGUMENT', 'rule.kind', 'sgd on adam', () => k.optimizerStep!(s, p, g, sgdRule)],
+      ['INVALID_TYPE', 'rule', 'null', () => k.optimizerStep!(s, p, g, null as never)],
+      ['NON_FINITE', 'grads[1]', 'NaN gradient', () => k.optimizerStep!(s, p, [g[0], withNaN], rule)],
+      ['NON_FINITE', 'params[1]', 'NaN parameter', () => k.optimizerStep!(s, [p[0], withNaN], g, rule)],
+      [
+        'INVALID_TYPE',
+        'params[0]',
+        'Float64Array',
+        () => k.optimizerStep!(s, [new Float64Array(3) as never, p[1]], g, rule),
+      ],
+      [
+        'INVALID_TYPE',
+        'grads[0]',
+        'plain array',
+        () => k.optimizerStep!(s, p, [[0, 0, 0] as never, g[1]], rule),
+      ],
+      ['INVALID_TYPE', 'state', 'null', () => k.optimizerStep!(null as never, p, g, rule)],
+    ];
+    for (const [code, arg, what, call] of cases) {
+      const e = await Promise.resolve()
+        .then(call)
+        .catch((x: unknown) => x);
+      expect(e, what).toMatchObject({ code, op: 'optimizerStep', arg });
+    }
+    expect(calls.step).toBe(0);
+    expect(p).toEqual(before);
+    expect(s.read().every((m) => m.every((v) => v === 0))).toBe(true);
+    s.dispose();
+    await expect(Promise.resolve().then(() => k.optimizerStep!(s, p, g, rule))).rejects.toMatchObject({
+      code: 'DISPOSED',
+      arg: 'state',
+    });
+    // Good arguments step as before.
+    const t = (await k.createOptimizerState!('adam', [3, 5])) as OptimizerState;
+    await k.optimizerStep!(t, p, g, rule);
+    expect(calls.step).toBe(1);
+    expect(p.every((x, i) => x.every(Number.isFinite) && x.some((v, j) => v !== before[i][j]))).toBe(true);
+    kit.dispose();
+  });
+
+  it('createOptimizerState: an unknown kind, sizes that are not whole lengths, moments of the wrong count, length or values are refused by name before the backend sees them', async () => {
+    const { backend, calls } = counting();
+    const k = await createCosineKit({ backend }).kernels();
+    const m4 = new Float32Array(4);
+    const cases: [string, string, unknown, unknown, unknown][] = [
+      ['INVALID_ARGUMENT', 'kind', 'nope', [4], undefined],
+      ['INVALID_ARGUMENT', 'sizes[0]', 'sgd', [-1], undefined],
+      ['INVALID_ARGUMENT', 'sizes[1]', 'sgd', [2, 1.5], undefined],
+      ['INVALID_TYPE', 'sizes', 'sgd', 4, undefined],
+      ['SHAPE_MISMATCH', 'moments[0]', 'sgd', [4], [Float32Array.of(0, 0, 0)]],
+      ['NON_FINITE', 'moments[0]', 'sgd', [4], [Float32Array.of(nan, 0, 0, 0)]],
+      ['SHAPE_MISMATCH', 'moments', 'adam', [4], [m4]],
+      ['INVALID_ARGUMENT', 'moments[1]', 'adam', [4], [m4, Float32Array.of(0, -1, 0, 0)]],
+      ['INVALID_TYPE', 'moments[1]', 'adam', [4], [m4, [0, 0, 0, 0]]],
+    ];
+    for (const [code, arg, kind, sizes, moments] of cases) {
+      const e = await Promise.resolve()
+        .then(() => k.createOptimizerState!(kind as never, sizes as never, moments as never))
+        .catch((x: unknown) => x);
+      expect(e, `${kind} ${String(sizes)} ${arg}`).toMatchObject({ code, op: 'createOptimizerState', arg });
+    }
+    expect(calls.create).toBe(0);
+    const ok = (await k.createOptimizerState!(
+      'adam',
+      [4],
+      [m4, Float32Array.of(0, 1, 2, 3)],
+    )) as OptimizerState;
+    expect(calls.create).toBe(1);
+    expect(Array.from(ok.read()[1])).toEqual([0, 1, 2, 3]);
   });
 });

@@ -279,6 +279,16 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
   // A loss's targets come from the sampler's batch.
   if (isCosineKitError(e) && s.phase === 'loss' && e.arg === 'targets')
     return renamedError(e, 'train', { targets: 'sampler' });
+  // A step rule the kernel table refuses (a weight decay of 1e300, whose float32 coefficient
+  // overflows) comes from the optimiser's options or schedule.
+  if (isCosineKitError(e) && s.phase === 'optimizer' && e.op === 'optimizerStep' && e.arg?.startsWith('rule'))
+    return argErrorOf(
+      e.code,
+      'train',
+      'optimizer',
+      `gave a step the kernels refuse at batch ${s.batch} of epoch ${s.epoch}: ${e.message}`,
+      e,
+    );
   // A gradient whose square Adam's float32 moments cannot hold: from rows far below unit scale
   // (the normalisation's gradient grows as they shrink), else from the loss.
   if (isCosineKitError(e, 'NON_FINITE') && s.phase === 'optimizer' && e.arg === 'grads' && e.op !== 'train') {
