@@ -2,7 +2,7 @@ import { ownOptions } from './check.js';
 import type { CorpusStorage, StoredCorpus } from './contract.js';
 import { crc32 } from './crc32.js';
 import { argError, argErrorOf, errorText, isCosineKitError, reading } from './errors.js';
-import { fromHalf } from './kernels/half.js';
+import { fromHalf, halfTable } from './kernels/half.js';
 import { MAX_IDS, MAX_ORDINAL, normalisedF32, tooManyIds } from './stored.js';
 import { attached, describeType, refuseFakeView, valueText } from './tensor.js';
 
@@ -562,18 +562,29 @@ function admitUnitRows(x: Float32Array, rows: number, cols: number): Float32Arra
   return out ?? x;
 }
 
-/** binary16 rows: finite, and unit length within float16 rounding (or zero). */
+/**
+ * binary16 rows: finite, and unit length within float16 rounding (or zero). Each value by table
+ * (its power of two computed per value made a float16 load 5.5x a float32 one, 77% of it here),
+ * two running sums a row; a row holding NaN or ±Infinity sums to one of them.
+ */
 function checkHalfRows(h: Uint16Array, rows: number, cols: number, first: number, fail = corrupt): void {
   const slack = 2 ** -11 + Math.sqrt(cols) * 2 ** -25 + UNIT_SLACK;
+  const value = halfTable();
   for (let i = 0; i < rows; i++) {
-    let ss = 0;
-    for (let j = i * cols; j < (i + 1) * cols; j++) {
-      if ((h[j] & 0x7c00) === 0x7c00) fail(`holds a non-finite float16 value at row ${first + i}.`);
-      const e = (h[j] >> 10) & 0x1f;
-      const m = h[j] & 0x3ff;
-      const v = e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15);
-      ss += v * v;
+    const end = (i + 1) * cols;
+    let a = 0;
+    let b = 0;
+    let j = i * cols;
+    for (; j + 2 <= end; j += 2) {
+      const x = value[h[j]];
+      const y = value[h[j + 1]];
+      a += x * x;
+      b += y * y;
     }
+    if (j < end) a += value[h[j]] * value[h[j]];
+    const ss = a + b;
+    // The largest finite half squared, times any row length here, is finite.
+    if (!(ss <= Number.MAX_VALUE)) fail(`holds a non-finite float16 value at row ${first + i}.`);
     if (ss !== 0 && Math.abs(Math.sqrt(ss) - 1) > slack)
       fail(`holds a float16 row ${first + i} that is not unit length.`);
   }

@@ -53,11 +53,16 @@ let halves: Float32Array | undefined;
  * search on the reference backend.
  */
 export function fromHalf(h: number): number {
+  return (halves ?? halfTable())[h];
+}
+
+/** The table of {@link fromHalf}, indexed by bits (NaN and ±Infinity where the exponent is 31), for loops over many values. */
+export function halfTable(): Float32Array {
   if (halves === undefined) {
     halves = new Float32Array(65536);
     for (let b = 0; b < 65536; b++) halves[b] = halfValue(b);
   }
-  return halves[h];
+  return halves;
 }
 
 /** The value of binary16 bits `h`, computed (every binary16 value is a float32 value). */
