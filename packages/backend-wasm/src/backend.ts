@@ -28,7 +28,7 @@ import {
 import { WasmRuntime } from './runtime.js';
 import { DEFAULT_SHARD_BYTES, residentBytes, Shards, type WasmShardInfo } from './shards.js';
 import type { RowSource } from './staging.js';
-import { defaultThreads, HelperPool, threadsUnavailable } from './threads.js';
+import { defaultThreads, HelperPool, threadLimit, threadsUnavailable } from './threads.js';
 import { DEFAULT_TUNING, type EngineTuning } from './tuning.js';
 import { disposedError, toFloat32, WasmVector } from './vector.js';
 import { warmUp } from './warm-up.js';
@@ -58,7 +58,8 @@ export interface WasmBackendOptions {
    * calling thread); kernels stay synchronous and results are bit for bit those of one thread.
    * Needs SharedArrayBuffer (in browsers: a cross-origin-isolated page); where it is missing the
    * backend runs on one thread and `describe()` gives the reason in `threadsNote` (and
-   * `threadsRequested` when a number was asked for).
+   * `threadsRequested` when a number was asked for). At most four threads per core run (16 at
+   * least); more asked run that many, said in `threadsNote` and `threadsRequested`.
    */
   threads?: number;
   /**
@@ -286,9 +287,17 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend
         threadsNote = `only a single-thread binary was supplied (options.wasm.${variant}Threads is missing)`;
       }
     }
+    let capped: string | undefined;
+    if (asked !== undefined && asked > 1) {
+      const limit = await threadLimit();
+      if (asked > limit) {
+        threads = limit;
+        capped = `${asked} threads asked, ${limit} at most here (four per core of this machine, 16 at least): each helper is a worker of its own`;
+      }
+    }
     if (threads > 1) {
-      threadsNote = threadsUnavailable();
-      if (threadsNote === undefined) {
+      threadsNote = threadsUnavailable() ?? capped;
+      if (threadsNote === undefined || threadsNote === capped) {
         try {
           r = await startThreaded(
             variant,
