@@ -220,6 +220,18 @@ function uploadParts(
   return parts;
 }
 
+/** Rows of `x` divided by their float64 norms (zero rows stay zero), into `out`. */
+function normalizedRows(x: Matrix, out: Float32Array): Float32Array {
+  const { data, rows, cols: d } = x;
+  const inv = inverseNorms(x);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    const sc = inv[r];
+    for (let p = 0; p < d; p++) out[o + p] = data[o + p] * sc;
+  }
+  return out;
+}
+
 /** 1 / the L2 norm of each row, summed in float64 (no overflow or underflow for float32 rows); 0 for a zero row. */
 function inverseNorms(x: Matrix): Float64Array {
   const { data, rows, cols: d } = x;
@@ -234,25 +246,76 @@ function inverseNorms(x: Matrix): Float64Array {
 }
 
 /**
- * The query rows normalised, as a tensor. On the wasm and cpu engines the rows are normalised on
- * the host (as {@link buildTiles} does the corpus) and uploaded once: tfjs's own normalisation is a
+ * The query rows normalised, cut as the tiles are: per step of `step` rows, one tensor for each part
+ * of the dimensions (`from`, see {@link splitDims}). On the wasm and cpu engines the rows are
+ * normalised on the host (as {@link buildTiles} does the corpus): tfjs's own normalisation is a
  * dozen small kernels, and with one query against a small corpus their dispatch was most of a
- * search's time. On webgl and webgpu the engine does it, on the GPU.
+ * search's time. On tfjs-wasm each step's parts are uploaded once, before the first tile: its
+ * `slice` reads its whole input out of the engine's heap first, so cutting a part of the
+ * dimensions out of the queries for every tile made long rows cost O(d^2) (1 x 1 x 1,000,000 took
+ * 5.3 s, 62% of it in those reads; our wasm backend 8 ms). The cpu engine's slices are views, and
+ * webgl's and webgpu's run on the GPU: there `block` slices inside each tile's `tf.tidy`.
  */
-function queryRows(ctx: KernelContext, tf: Tfjs, queries: Matrix): TF.Tensor2D {
-  if (ctx.engine === 'webgl' || ctx.engine === 'webgpu')
-    return tf.tidy(() => normalizedOf(tf, upload(tf, queries)));
-  const { data, rows, cols: d } = queries;
-  const inv = inverseNorms(queries);
-  // tfjs-wasm copies a tensor's values into its own heap when the tensor is made, so the rows are
-  // normalised into a scratch array kept between calls; the cpu engine keeps the array it is given.
-  const out = ctx.engine === 'wasm' ? scratch(rows * d) : new Float32Array(rows * d);
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    const sc = inv[r];
-    for (let p = 0; p < d; p++) out[o + p] = data[o + p] * sc;
+interface QueryBlocks {
+  /** The parts of the step of `rows` queries starting at `q0` (the tensors of the host engines are kept: do not dispose them). */
+  block(q0: number, rows: number): TF.Tensor2D[];
+  dispose(): void;
+}
+
+function queryBlocks(
+  ctx: KernelContext,
+  tf: Tfjs,
+  queries: Matrix,
+  from: readonly number[],
+  step: number,
+): QueryBlocks {
+  const { data, rows: q, cols: d } = queries;
+  const end = (j: number) => (j + 1 < from.length ? from[j + 1] : d);
+  if (ctx.engine !== 'wasm') {
+    const qn =
+      ctx.engine === 'cpu'
+        ? tf.tensor2d(normalizedRows(queries, new Float32Array(q * d)), [q, d], 'float32')
+        : tf.tidy(() => normalizedOf(tf, upload(tf, queries)));
+    return {
+      block(q0, rows) {
+        const r = rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]);
+        return from.length === 1 ? [r] : from.map((k0, j) => tf.slice(r, [0, k0], [rows, end(j) - k0]));
+      },
+      dispose: () => qn.dispose(),
+    };
   }
-  return tf.tensor2d(out, [rows, d], 'float32');
+  const inv = inverseNorms(queries);
+  // tfjs-wasm copies a tensor's values into its own heap when the tensor is made, so they are
+  // written into a scratch array kept between calls.
+  const made: TF.Tensor2D[][] = [];
+  try {
+    for (let q0 = 0; q0 < q; q0 += step) {
+      const rows = Math.min(step, q - q0);
+      const parts: TF.Tensor2D[] = [];
+      made.push(parts);
+      for (let j = 0; j < from.length; j++) {
+        const k0 = from[j];
+        const w = end(j) - k0;
+        const out = scratch(rows * w);
+        for (let r = 0; r < rows; r++) {
+          const o = (q0 + r) * d + k0;
+          const sc = inv[q0 + r];
+          const t = r * w;
+          for (let p = 0; p < w; p++) out[t + p] = data[o + p] * sc;
+        }
+        parts.push(tf.tensor2d(out, [rows, w], 'float32'));
+      }
+    }
+  } catch (err) {
+    for (const t of made.flat()) t.dispose();
+    throw err;
+  }
+  return {
+    block: (q0) => made[q0 / step],
+    dispose() {
+      for (const t of made.flat()) t.dispose();
+    },
+  };
 }
 
 /**
@@ -277,18 +340,14 @@ let scratchTimer: ReturnType<typeof setTimeout> | undefined;
 const SCRATCH_IDLE_MS = 2000;
 
 /**
- * `queries x tile` (query rows already normalised): one product, or on a tile cut into parts, one
- * per part of the queries' dimensions, added pairwise (see {@link pairwise}). Call inside `tf.tidy`.
+ * `queries x tile` (query rows already normalised, cut into the tile's parts of the dimensions, see
+ * {@link queryBlocks}): one product, or one per part, added pairwise (see {@link pairwise}). Call
+ * inside `tf.tidy`.
  */
-function scores(tf: Tfjs, queries: TF.Tensor2D, tile: CorpusTile): TF.Tensor2D {
-  if (tile.parts.length === 1) return tf.matMul(queries, tile.parts[0]);
-  const [m, d] = queries.shape;
+function scores(tf: Tfjs, queries: readonly TF.Tensor2D[], tile: CorpusTile): TF.Tensor2D {
+  if (tile.parts.length === 1) return tf.matMul(queries[0], tile.parts[0]);
   const sums = pairwise(tf);
-  for (let j = 0; j < tile.parts.length; j++) {
-    const k0 = tile.from[j];
-    const k1 = j + 1 < tile.from.length ? tile.from[j + 1] : d;
-    sums.push(tf.matMul(tf.slice(queries, [0, k0], [m, k1 - k0]), tile.parts[j]) as TF.Tensor2D);
-  }
+  for (let j = 0; j < tile.parts.length; j++) sums.push(tf.matMul(queries[j], tile.parts[j]) as TF.Tensor2D);
   return sums.total();
 }
 
@@ -337,15 +396,14 @@ export async function cosineTiles(
   out?: Float32Array,
 ): Promise<Float32Array> {
   const q = queries.rows;
-  const d = queries.cols;
-  const qn = queryRows(ctx, tf, queries);
+  // Eight score tiles (64 MiB by default): few steps for a big matrix, a bounded product each.
+  const step = queryStep(8 * ctx.scoreTile, tiles, q);
+  const qb = queryBlocks(ctx, tf, queries, tiles[0].from, step);
   try {
-    // Eight score tiles (64 MiB by default): few steps for a big matrix, a bounded product each.
-    const step = queryStep(8 * ctx.scoreTile, tiles, q);
     if (tiles.length === 1 && step === q) {
       const t = tiles[0];
       return await readAndDispose(
-        tf.tidy(() => clampCosines(tf, scores(tf, qn, t))),
+        tf.tidy(() => clampCosines(tf, scores(tf, qb.block(0, q), t))),
         out,
       );
     }
@@ -356,9 +414,7 @@ export async function cosineTiles(
         await ctx.reactivate(tf);
         const w = tile.width;
         const block = await readAndDispose(
-          tf.tidy(() =>
-            clampCosines(tf, scores(tf, rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d]), tile)),
-          ),
+          tf.tidy(() => clampCosines(tf, scores(tf, qb.block(q0, rows), tile))),
         );
         if (w === n) result.set(block, q0 * n);
         else
@@ -368,7 +424,7 @@ export async function cosineTiles(
     }
     return result;
   } finally {
-    qn.dispose();
+    qb.dispose();
   }
 }
 
@@ -453,14 +509,13 @@ async function eachSearchTile(
     rows: number,
     tile: CorpusTile,
     cols: Int32Array | null,
-    part: () => TF.Tensor2D,
+    part: () => TF.Tensor2D[],
   ) => Promise<void>,
 ): Promise<void> {
   const q = queries.rows;
-  const d = queries.cols;
-  const qn = queryRows(ctx, tf, queries);
+  const step = queryStep(ctx.scoreTile, tiles, q);
+  const qb = queryBlocks(ctx, tf, queries, tiles[0].from, step);
   try {
-    const step = queryStep(ctx.scoreTile, tiles, q);
     const passing = allow ? tiles.map((t) => allowedColumns(allow, t)) : null;
     for (let q0 = 0; q0 < q; q0 += step) {
       const rows = Math.min(step, q - q0);
@@ -468,11 +523,11 @@ async function eachSearchTile(
         const cols = passing?.[at] ?? null;
         if (cols?.length === 0) continue;
         await ctx.reactivate(tf);
-        await visit(q0, rows, tile, cols, () => (rows === q ? qn : tf.slice(qn, [q0, 0], [rows, d])));
+        await visit(q0, rows, tile, cols, () => qb.block(q0, rows));
       }
     }
   } finally {
-    qn.dispose();
+    qb.dispose();
   }
 }
 
