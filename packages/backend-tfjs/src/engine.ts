@@ -152,6 +152,43 @@ export async function initTfjsEngine(engine: TfjsEngine, options: TfjsEngineOpti
 }
 
 async function initOnce(engine: TfjsEngine, options: TfjsEngineOptions): Promise<Tfjs> {
+  return engine === 'wasm'
+    ? keepingProcessHandlers(() => initEngine(engine, options))
+    : initEngine(engine, options);
+}
+
+/** The process-wide error events whose listeners tfjs-backend-wasm's Emscripten glue adds in Node. */
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * Runs `init`, then removes the `uncaughtException` and `unhandledRejection` listeners it added to
+ * Node's process that rethrow: tfjs-backend-wasm's Emscripten glue adds two (`throw ex` unless it
+ * is its own exit, `throw reason`), so after the engine started, any unrelated error or rejection
+ * the application handled itself still ended the process (exit code 7). Listeners added meanwhile
+ * that do not rethrow (the application's own) are left. Elsewhere (browsers) `init` alone.
+ */
+async function keepingProcessHandlers<T>(init: () => Promise<T>): Promise<T> {
+  const proc = (globalThis as { process?: NodeLikeProcess }).process;
+  if (!isNode || typeof proc?.listeners !== 'function') return init();
+  const before = PROCESS_EVENTS.map((e) => proc.listeners(e));
+  try {
+    return await init();
+  } finally {
+    PROCESS_EVENTS.forEach((e, i) => {
+      for (const l of proc.listeners(e))
+        if (!before[i].includes(l) && /\bthrow\b/.test(Function.prototype.toString.call(l)))
+          proc.removeListener(e, l);
+    });
+  }
+}
+
+/** What {@link keepingProcessHandlers} uses of Node's `process`. */
+interface NodeLikeProcess {
+  listeners(event: string): ((...args: unknown[]) => unknown)[];
+  removeListener(event: string, listener: (...args: unknown[]) => unknown): unknown;
+}
+
+async function initEngine(engine: TfjsEngine, options: TfjsEngineOptions): Promise<Tfjs> {
   const tf = await loadTfjs();
   loaded = tf;
   await importEngine(engine, options);

@@ -4,6 +4,38 @@ import { describe, expect, it } from 'vitest';
 import { createTfjsBackend, initTfjsEngine } from '../src/index.js';
 import { matrix, maxAbsError } from './helpers.js';
 
+describe('tfjs-wasm leaves the process error handlers to the application', () => {
+  it('its start adds no uncaughtException or unhandledRejection listener that rethrows (they ended the process, exit code 7, after any error the application handled)', async () => {
+    const rethrowing = () =>
+      [...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')].filter((l) =>
+        /\bthrow\b/.test(Function.prototype.toString.call(l)),
+      );
+    const before = rethrowing().length;
+    // The application's own handler, added before: kept.
+    const own = () => undefined;
+    process.on('unhandledRejection', own);
+    try {
+      const tf = await initTfjsEngine('wasm');
+      expect(tf.getBackend()).toBe('wasm');
+      expect(rethrowing().length).toBe(before);
+      expect(process.listeners('unhandledRejection')).toContain(own);
+      // The engine still works.
+      const backend = createTfjsBackend({ engine: 'wasm' });
+      await backend.init?.();
+      const a = matrix(3, 5, 1);
+      expect(
+        maxAbsError(
+          await backend.kernels.cosineMatrix(a, a),
+          referenceKernels.cosineMatrix(a, a) as Float32Array,
+        ),
+      ).toBeLessThan(1e-5);
+      backend.dispose?.();
+    } finally {
+      process.removeListener('unhandledRejection', own);
+    }
+  });
+});
+
 describe('tfjs engines in Node', () => {
   it('a failed engine init rejects with the reason instead of running another engine', async () => {
     // Node has no WebGL: tfjs would warn and fall back to cpu; the backend must refuse instead.
