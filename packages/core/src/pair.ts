@@ -13,6 +13,19 @@ export type Vector = Float32Array | Float64Array | readonly number[] | Tensor;
  * @throws {CosineKitError} `DIMENSION_MISMATCH`, `EMPTY_INPUT`, `NON_FINITE` or `INVALID_TYPE`.
  */
 export function cosine(a: Vector, b: Vector): number {
+  return pairOf('cosine', a, b);
+}
+
+/**
+ * `1 - cosine(a, b)`, in [0, 2]. A zero vector gives 1. The same cosine (the same fast path for
+ * two Float32Arrays: without it this cost 3-5x `cosine` at d <= 100).
+ */
+export function cosineDistance(a: Vector, b: Vector): number {
+  return 1 - pairOf('cosineDistance', a, b);
+}
+
+/** The cosine of `a` and `b` for public function `op`, its errors named after it. */
+function pairOf(op: string, a: Vector, b: Vector): number {
   // The everyday call, kept lean: two equal, non-empty Float32Arrays go straight to the kernel.
   // isView first: it never runs a Proxy's trap, where instanceof does (a revoked one throws).
   if (
@@ -29,33 +42,14 @@ export function cosine(a: Vector, b: Vector): number {
   // Two number[] (embeddings parsed from JSON): one pass over both, no copies.
   const fast = arraysCosine(a, b);
   if (!Number.isNaN(fast)) return fast;
-  const x = vec('cosine', 'a', a);
-  const y = vec('cosine', 'b', b);
+  const x = vec(op, 'a', a);
+  const y = vec(op, 'b', b);
   if (x.length !== y.length) {
-    argError('DIMENSION_MISMATCH', 'cosine', 'b', `has length ${y.length} but 'a' has length ${x.length}.`);
+    argError('DIMENSION_MISMATCH', op, 'b', `has length ${y.length} but 'a' has length ${x.length}.`);
   }
   const c = pairCosine(x, y);
-  if (Number.isNaN(c)) nonFinite('cosine', ['a', x], ['b', y]);
+  if (Number.isNaN(c)) nonFinite(op, ['a', x], ['b', y]);
   return c;
-}
-
-/** `1 - cosine(a, b)`, in [0, 2]. A zero vector gives 1. */
-export function cosineDistance(a: Vector, b: Vector): number {
-  const fast = arraysCosine(a, b);
-  if (!Number.isNaN(fast)) return 1 - fast;
-  const x = vec('cosineDistance', 'a', a);
-  const y = vec('cosineDistance', 'b', b);
-  if (x.length !== y.length) {
-    argError(
-      'DIMENSION_MISMATCH',
-      'cosineDistance',
-      'b',
-      `has length ${y.length} but 'a' has length ${x.length}.`,
-    );
-  }
-  const c = pairCosine(x, y);
-  if (Number.isNaN(c)) nonFinite('cosineDistance', ['a', x], ['b', y]);
-  return 1 - c;
 }
 
 /**

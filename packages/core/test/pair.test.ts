@@ -73,6 +73,30 @@ describe('cosine (one pair, synchronous)', () => {
   });
 });
 
+describe('cosineDistance is 1 - cosine, by the same path', () => {
+  it('the same cosine for Float32Arrays, number[], Float64Arrays and tensors, at awkward lengths; errors named after it', () => {
+    for (const d of [1, 3, 4, 8, 17, 97, 384, 1025]) {
+      const a = Float32Array.from({ length: d }, (_, i) => Math.sin(i + 1) * 10 ** ((i % 7) - 3));
+      const b = Float32Array.from({ length: d }, (_, i) => Math.cos(i * 0.7));
+      for (const [x, y] of [
+        [a, b],
+        [Array.from(a), Array.from(b)],
+        [new Float64Array(a), new Float64Array(b)],
+        [tensor(a, [1, d]), tensor(b, [1, d])],
+      ] as const)
+        expect(cosineDistance(x, y), `d = ${d}`).toBe(1 - cosine(x, y));
+      expect(cosineDistance(a, new Float32Array(d))).toBe(1);
+    }
+    const bad = Float32Array.of(1, Number.NaN);
+    expect(() => cosineDistance(bad, Float32Array.of(1, 2))).toThrow(
+      expect.objectContaining({ code: 'NON_FINITE', op: 'cosineDistance', arg: 'a' }),
+    );
+    expect(() => cosineDistance(Float32Array.of(1, 2), Float32Array.of(1))).toThrow(
+      expect.objectContaining({ code: 'DIMENSION_MISMATCH', op: 'cosineDistance', arg: 'b' }),
+    );
+  });
+});
+
 describe('NaN and ±Infinity at any position, beside any other values', () => {
   // A NaN followed by a finite value once read as that value's magnitude in the rescaling pass:
   // cosine([NaN, 0], [1, 2]) answered 0 and normalize([NaN, 1]) [NaN, 0].
