@@ -819,23 +819,12 @@ export class Corpus {
     try {
       if (!isArrayArg('remove', 'ids', ids))
         argError('INVALID_TYPE', 'remove', 'ids', `must be an array of ids, got ${describeType(ids)}.`);
-      own = reading('remove', 'ids', () => Array.from(ids));
+      // Of another type, an id could never be held: refused (by idList) as a filter's list
+      // refuses it, not ignored as an id the corpus does not hold. Ordinals of a corpus without
+      // ids may number more than 2^24, and a list may repeat them: four times that at least.
+      own = idList('remove', 'ids', ids, Math.max(4 * MAX_IDS, this.#next));
     } catch (e) {
       return Promise.reject(e);
-    }
-    // Of another type, an id could never be held: refused as a filter's list refuses it, not
-    // ignored as an id the corpus does not hold.
-    for (let i = 0; i < own.length; i++) {
-      const id: unknown = own[i];
-      if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
-        return Promise.reject(
-          argErrorOf(
-            'INVALID_TYPE',
-            'remove',
-            `ids[${i}]`,
-            `must be a finite number or a string, got ${describeType(id)}.`,
-          ),
-        );
     }
     return this.#exclusive('remove', async () => {
       // Ordinals the corpus has given, sorted, each taken once: a Set of them threw a raw
@@ -1310,11 +1299,39 @@ export function copyIds(op: string, ids: readonly Id[] | undefined, name = 'ids'
   if (ids === undefined) return undefined;
   if (!isArrayArg(op, name, ids))
     argError('INVALID_TYPE', op, name, `must be an array of numbers or strings, got ${describeType(ids)}.`);
-  // -0 is held as 0: the corpus takes them as one id already, and a saved file writes it so.
-  const list: readonly unknown[] = ids;
+  return idList(op, name, ids);
+}
+
+/**
+ * The ids of array `ids` (argument `name` of `op`) copied one by one, each a string or a finite
+ * number (`INVALID_TYPE` naming `name[i]` at the first that is not), -0 held as 0 (the corpus takes
+ * them as one id already, and a saved file writes it so). Its length is read first: a list
+ * claiming more than `most` ({@link MAX_IDS} unless said) (a sparse `new Array(2 ** 32 - 1)`, a Proxy) is
+ * `INVALID_ARGUMENT`, as a filter's list is; copied whole before any id was looked at, such a list
+ * ended the process (V8's heap exhausted, past any catch).
+ */
+export function idList(op: string, name: string, ids: readonly unknown[], most = MAX_IDS): Id[] {
   return reading(op, name, () => {
-    const out = Array.from(list) as Id[];
-    for (let i = 0; i < out.length; i++) if (out[i] === 0) out[i] = 0;
+    const n = ids.length;
+    if (!(n <= most))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        name,
+        `holds ${valueText(n)} ids: a list of ids holds at most ${most}${most === MAX_IDS ? ' (2^24, the most ids a corpus holds)' : ' here'}.`,
+      );
+    const out: Id[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const id: unknown = ids[i];
+      if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
+        argError(
+          'INVALID_TYPE',
+          op,
+          `${name}[${i}]`,
+          `must be a finite number or a string, got ${describeType(id)}.`,
+        );
+      out[i] = id === 0 ? 0 : id;
+    }
     return out;
   });
 }

@@ -2995,6 +2995,48 @@ describe("found by a review of this round's changes (each failed before its fix)
   }, 60_000);
 });
 
+describe('an id list claiming a huge length', () => {
+  it('is refused by name before it is copied (copied whole, a sparse array or a Proxy of 2^32 - 1 ids exhausted the heap and ended the process)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const c = await kit.corpus(
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ],
+      { ids: ['a', 'b', 'c'] },
+    );
+    const huge = 2 ** 32 - 1;
+    const lists: [string, () => unknown[]][] = [
+      ['a sparse array', () => new Array(huge)],
+      ['a Proxy of ids', () => new Proxy([], { get: (_, k) => (k === 'length' ? huge : 'x') })],
+    ];
+    for (const [what, list] of lists) {
+      const calls: [string, string, () => Promise<unknown>][] = [
+        ['corpus', 'ids', () => kit.corpus([[1, 1, 1]], { ids: list() as string[] })],
+        ['add', 'ids', () => c.add([[1, 1, 1]], list() as string[])],
+        ['remove', 'ids', () => c.remove(list() as string[])],
+        [
+          'corpusFrom',
+          'source[0].ids',
+          () => kit.corpusFrom([{ rows: [[1, 1, 1]], ids: list() as string[] }]),
+        ],
+      ];
+      for (const [op, arg, call] of calls) {
+        const e = await rejection(call());
+        expect(e, `${what}: ${op}`).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg });
+        expect(e.message, `${what}: ${op}`).toMatch(/holds 4294967295 ids/);
+      }
+    }
+    // A long list's first bad id is named at once, before the rest is read.
+    const holey = new Array(2 ** 20);
+    holey[0] = 'a';
+    expect(await rejection(c.remove(holey))).toMatchObject({ code: 'INVALID_TYPE', arg: 'ids[1]' });
+    expect(c.rows).toBe(3);
+    kit.dispose();
+  });
+});
+
 describe('many corpus reads waiting on one signal', () => {
   it('share one abort listener (eleven made Node warn of a leak), all reject ABORTED at its abort, and it is removed after', async () => {
     const kit = createCosineKit({ backend: 'reference' });

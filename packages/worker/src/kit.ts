@@ -1788,6 +1788,9 @@ function sendable(v: unknown, packed: unknown, op: string, arg: string, transfer
   return plainCopy(v);
 }
 
+/** Core's most ids in a list (2^24, the most a corpus holds); core's remove takes four times that. */
+const MAX_IDS = 2 ** 24;
+
 /**
  * An id list as core reads it: a plain copy made through its elements (an element inherited from
  * the prototype, or from a getter, is read; structured cloning dropped it), a read that throws
@@ -1797,6 +1800,18 @@ function idList(v: unknown, op: string, arg: string): unknown {
   let list: unknown[];
   try {
     if (!Array.isArray(v)) return v;
+    // Its length first, as core reads it: copied whole, a list claiming 2^32 - 1 ids (a sparse
+    // array, a Proxy) exhausted the heap and ended the calling process.
+    const n = (v as unknown[]).length;
+    const most = op === 'remove' ? 4 * MAX_IDS : MAX_IDS;
+    if (!(n <= most))
+      throw new CosineKitError(
+        'INVALID_ARGUMENT',
+        arg.startsWith('options.filter')
+          ? `Argument '${arg}' passed to '${op}' holds ${n} ids: a filter's list holds at most ${MAX_IDS} (2^24, the most ids a corpus holds); pass { mask } instead.`
+          : `Argument '${arg}' passed to '${op}' holds ${n} ids: a list of ids holds at most ${most}${most === MAX_IDS ? ' (2^24, the most ids a corpus holds)' : ' here'}.`,
+        { op, arg },
+      );
     list = Array.from(v as unknown[]);
   } catch (e) {
     throw readError(op, arg, e);

@@ -349,6 +349,36 @@ describe('errors come back as the in-process kit raises them', () => {
     L.dispose();
   });
 
+  it('an id or filter list claiming 2^32 - 1 ids is refused as core refuses it, before it is copied (copied whole, it ended the calling process)', async () => {
+    const rows = mat(4, 3, 53);
+    const ids = ['r0', 'r1', 'r2', 'r3'];
+    const R = await remote.corpus(rows, { ids });
+    const L = await local.corpus(rows, { ids });
+    const q = rows.slice(0, 1);
+    const huge = () => new Proxy([], { get: (_, k) => (k === 'length' ? 2 ** 32 - 1 : 'r0') }) as string[];
+    type Searchable = Pick<typeof L, 'search' | 'add' | 'remove'>;
+    const cases: [string, (c: Searchable) => Promise<unknown>][] = [
+      ['options.filter.allow', (c) => c.search(q, 1, { filter: { allow: huge() } })],
+      ['ids', (c) => c.add(mat(1, 3, 54), huge())],
+      ['ids', (c) => c.remove(huge())],
+    ];
+    for (const [arg, call] of cases) {
+      const [r, l] = [await failure(call(R)), await failure(call(L))];
+      expect([r.code, r.arg], arg).toEqual(['INVALID_ARGUMENT', arg]);
+      expect([l.code, l.arg], arg).toEqual(['INVALID_ARGUMENT', arg]);
+      // add's words in core count the corpus's ids too; the others are the same words.
+      if (r.op !== 'add') expect(r.message, arg).toBe(l.message);
+    }
+    const [r, l] = [
+      await failure(remote.corpus(mat(1, 3, 55), { ids: huge() })),
+      await failure(local.corpus(mat(1, 3, 55), { ids: huge() })),
+    ];
+    expect([r.code, r.arg, r.message]).toEqual([l.code, l.arg, l.message]);
+    expect(r.code).toBe('INVALID_ARGUMENT');
+    R.dispose();
+    L.dispose();
+  });
+
   it('id lists cross as core reads them: the same message for ids that are none, inherited elements read, throwing ones named', async () => {
     const rows = mat(4, 3, 51);
     const ids = ['r0', 'r1', 'r2', 'r3'];
