@@ -171,16 +171,22 @@ const UNIT_DIRECTION_SAMPLE = 8;
 function unitRowsProblem(out: Float32Array, x: Matrix): string | null {
   const { rows, cols: d, data } = x;
   const slack = unitSlack(d);
+  // |norm - 1| <= slack as bounds on the sum of squares: no square root a row.
+  const lo = (1 - slack) ** 2;
+  const hi = (1 + slack) ** 2;
   // One row in eight, two at least (the first and the last), so that a small call pays little.
   const count = Math.min(rows, UNIT_DIRECTION_SAMPLE, Math.max(2, Math.ceil(rows / 8)));
+  const sampled = (u: number) =>
+    u >= count ? -1 : count === rows ? u : Math.round((u * (rows - 1)) / (count - 1));
   let u = 0;
+  let next = sampled(0);
   for (let i = 0; i < rows; i++) {
     const base = i * d;
     const end = base + d;
     // Two chains of each sum (a single chain is bound by its add latency).
     let a = 0;
     let b = 0;
-    if (i !== (count === rows ? u : Math.round((u * (rows - 1)) / (count - 1)))) {
+    if (i !== next) {
       let j = base;
       for (; j + 2 <= end; j += 2) {
         a += out[j] * out[j];
@@ -188,19 +194,17 @@ function unitRowsProblem(out: Float32Array, x: Matrix): string | null {
       }
       if (j < end) a += out[j] * out[j];
       const ss = a + b;
+      if (ss >= lo && ss <= hi) continue;
       if (ss === 0) {
         for (let j = base; j < end; j++)
           if (data[j] !== 0) return `returned a zero row ${i} for a row that is not zero.`;
         continue;
       }
-      const norm = Math.sqrt(ss);
-      if (!(Math.abs(norm - 1) <= slack))
-        return `returned row ${i} of norm ${norm} (unit length within ${slack} at d = ${d}, or zero, was due).`;
-      continue;
+      return `returned row ${i} of norm ${Math.sqrt(ss)} (unit length within ${slack} at d = ${d}, or zero, was due).`;
     }
     // A sampled row: its norm, and its cosine with its input (float32 values square within
     // float64's range, subnormals included, so nothing needs rescaling).
-    u++;
+    next = sampled(++u);
     let dot = 0;
     let xx = 0;
     let dot1 = 0;
@@ -353,7 +357,7 @@ export class Guard {
   /**
    * Checks a float output of `length` values. `kind` says what the values are: cosines (finite,
    * within [-1, 1] up to rounding; clamped in place), norms (finite, >= 0), unit rows (finite,
-   * |v| <= 1 up to rounding) or any finite values.
+   * |v| <= 1 up to rounding), any finite values, or (`'shape'`) values its caller checks itself.
    */
   floats(
     op: string,
@@ -361,7 +365,7 @@ export class Guard {
     kernel: KernelName | OptionalKernelName,
     answer: unknown,
     length: number,
-    kind: 'cosine' | 'norm' | 'unit' | 'finite',
+    kind: 'cosine' | 'norm' | 'unit' | 'finite' | 'shape',
   ): Float32Array {
     if (!isF32(answer))
       return this.#fail(
@@ -383,6 +387,8 @@ export class Guard {
         'returned values on a resizable buffer, whose length can change under the caller who keeps them.',
       );
     const n = out.length;
+    // The values checked by the caller (normalised rows, by their norms).
+    if (kind === 'shape') return out;
     if (kind === 'finite') {
       if (!allFinite(out, out.length))
         this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
@@ -1226,7 +1232,7 @@ export class CheckedKernels {
     arg: string,
     kernel: KernelName,
     length: number,
-    kind: 'cosine' | 'norm' | 'unit',
+    kind: 'cosine' | 'norm' | 'unit' | 'shape',
     x: Matrix,
     y?: unknown,
   ): Awaitable<Float32Array> {
@@ -1240,7 +1246,9 @@ export class CheckedKernels {
   }
 
   normalizeRows(op: string, arg: string, x: Matrix): Awaitable<Float32Array> {
-    return andThen(this.#floats(op, arg, 'normalizeRows', x.rows * x.cols, 'unit', x), (o) => {
+    // Type and length here; the values by their rows' norms alone (a NaN or a value past 1 shows
+    // in its row's norm): a range pass first read the output twice.
+    return andThen(this.#floats(op, arg, 'normalizeRows', x.rows * x.cols, 'shape', x), (o) => {
       const problem = unitRowsProblem(o, x);
       if (problem !== null)
         throw backendError(op, arg, this.guard.provider('normalizeRows'), 'normalizeRows', problem);
