@@ -197,7 +197,14 @@ export function tableOptimizerRule(op: string, rule: unknown, kind: OptimizerKin
   } else {
     inRange(op, 'rule.beta1', r.beta1, 0, 1);
     inRange(op, 'rule.beta2', r.beta2, 0, 1);
-    inRange(op, 'rule.epsilon', r.epsilon, F32_MIN_NORMAL, F32_MAX, true);
+    // Finite once rounded to float32 (3.4028235e38 is the largest float32, as nn's adam takes it).
+    if (!(typeof r.epsilon === 'number' && r.epsilon >= F32_MIN_NORMAL && Math.fround(r.epsilon) <= F32_MAX))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        'rule.epsilon',
+        `must be a number from ${F32_MIN_NORMAL} (the smallest normal float32) to 3.4e38 (finite in float32), got ${valueText(r.epsilon)}.`,
+      );
     if (!(Number.isSafeInteger(r.step) && (r.step as number) >= 1))
       argError('INVALID_ARGUMENT', op, 'rule.step', `must be a whole number >= 1, got ${valueText(r.step)}.`);
     plain = {
@@ -235,10 +242,14 @@ export function tableOptimizerRule(op: string, rule: unknown, kind: OptimizerKin
 
 /**
  * Checks `params` and `grads` of an optimiser step against `sizes`: as many Float32Arrays of those
- * lengths, holding finite values (`INVALID_TYPE`, `SHAPE_MISMATCH`, `DISPOSED` or `NON_FINITE`
- * naming `params[i]` or `grads[i]`): a NaN gradient was written into the caller's parameters and
- * the resident moments, poisoning every later step. Returns both lists as read (the arrays
- * themselves, not copies: the step writes the parameters in place).
+ * lengths (`INVALID_TYPE`, `SHAPE_MISMATCH` or `DISPOSED` naming `params[i]` or `grads[i]`), the
+ * gradients finite (`NON_FINITE`): a NaN gradient was written into the caller's parameters and the
+ * resident moments, poisoning every later step. The parameters are not scanned: each is next read
+ * by a product whose output is checked, and a non-finite weight makes every product it enters
+ * non-finite (nn's steps read them after each step too). One pass over the gradients, the rest a
+ * few comparisons an array (nn calls this every step); the names are made only for an error.
+ * Returns both lists as read (the arrays themselves, not copies: the step writes the parameters
+ * in place).
  */
 export function tableOptimizerArrays(
   op: string,
@@ -256,24 +267,34 @@ export function tableOptimizerArrays(
     const list = reading(op, arg, () => Array.from(xs));
     if (list.length !== sizes.length)
       argError('SHAPE_MISMATCH', op, arg, `must be ${sizes.length} arrays of lengths ${sizes}.`);
-    list.forEach((x, i) => {
-      const v = viewArg(op, `${arg}[${i}]`, x, [Float32Array]);
-      if (v.length !== sizes[i])
-        argError(
-          'SHAPE_MISMATCH',
-          op,
-          `${arg}[${i}]`,
-          `holds ${v.length} values; the state's array ${i} holds ${sizes[i]}.`,
-        );
-      if (!allFinite(v, v.length)) {
+    for (let i = 0; i < list.length; i++) {
+      const x = list[i];
+      const ok = isPlainF32(x) && x.length === sizes[i];
+      if (!ok) {
+        const v = viewArg(op, `${arg}[${i}]`, x, [Float32Array]);
+        if (v.length !== sizes[i])
+          argError(
+            'SHAPE_MISMATCH',
+            op,
+            `${arg}[${i}]`,
+            `holds ${v.length} values; the state's array ${i} holds ${sizes[i]}.`,
+          );
+      }
+      const v = x as Float32Array;
+      if (arg === 'grads' && !allFinite(v, v.length)) {
         let j = 0;
         while (Number.isFinite(v[j])) j++;
         argError('NON_FINITE', op, `${arg}[${i}]`, `holds ${v[j]} at index ${j}.`);
       }
-    });
+    }
     read.push(list as Float32Array[]);
   }
   return [read[0], read[1]];
+}
+
+/** A plain Float32Array with a buffer (not a subclass, a Proxy or a detached one's empty view). */
+function isPlainF32(x: unknown): x is Float32Array {
+  return ArrayBuffer.isView(x) && Object.getPrototypeOf(x) === Float32Array.prototype && x.byteLength > 0;
 }
 
 /**

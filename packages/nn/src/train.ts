@@ -291,7 +291,13 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
     );
   // A gradient whose square Adam's float32 moments cannot hold: from rows far below unit scale
   // (the normalisation's gradient grows as they shrink), else from the loss.
-  if (isCosineKitError(e, 'NON_FINITE') && s.phase === 'optimizer' && e.arg === 'grads' && e.op !== 'train') {
+  // (`grads`, or `grads[i]` as the kernel table names one array of them.)
+  if (
+    isCosineKitError(e, 'NON_FINITE') &&
+    s.phase === 'optimizer' &&
+    (e.arg === 'grads' || e.arg?.startsWith('grads[')) &&
+    e.op !== 'train'
+  ) {
     const lo = s.input && s.cols > 0 ? rowMagnitudes(s.input, s.cols)[0] : 1;
     const where = `at batch ${s.batch} of epoch ${s.epoch}`;
     return lo < SMALL_ROWS
