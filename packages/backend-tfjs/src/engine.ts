@@ -164,8 +164,9 @@ const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
  * Runs `init`, then removes the `uncaughtException` and `unhandledRejection` listeners it added to
  * Node's process that rethrow: tfjs-backend-wasm's Emscripten glue adds two (`throw ex` unless it
  * is its own exit, `throw reason`), so after the engine started, any unrelated error or rejection
- * the application handled itself still ended the process (exit code 7). Listeners added meanwhile
- * that do not rethrow (the application's own) are left. Elsewhere (browsers) `init` alone.
+ * the application handled itself still ended the process (exit code 7). Only those two are removed
+ * (see {@link emscriptenRethrow}): the application's own, added meanwhile, are left. Elsewhere
+ * (browsers) `init` alone.
  */
 async function keepingProcessHandlers<T>(init: () => Promise<T>): Promise<T> {
   const proc = (globalThis as { process?: NodeLikeProcess }).process;
@@ -176,10 +177,23 @@ async function keepingProcessHandlers<T>(init: () => Promise<T>): Promise<T> {
   } finally {
     PROCESS_EVENTS.forEach((e, i) => {
       for (const l of proc.listeners(e))
-        if (!before[i].includes(l) && /\bthrow\b/.test(Function.prototype.toString.call(l)))
-          proc.removeListener(e, l);
+        if (!before[i].includes(l) && emscriptenRethrow(l)) proc.removeListener(e, l);
     });
   }
+}
+
+/**
+ * Whether `l` is one of the Emscripten glue's rethrowing listeners: `function (ex) { if (!(ex
+ * instanceof ExitStatus)) { throw ex; } }` or `function (reason) { throw reason; }` (one that does
+ * nothing but rethrow its argument). An application's own listener added while the engine started
+ * (one that logs, then throws, say) is left: removing every new listener that threw took those.
+ */
+function emscriptenRethrow(l: (...args: unknown[]) => unknown): boolean {
+  const src = Function.prototype.toString.call(l).replace(/\s+/g, ' ');
+  return (
+    /^function \((\w+)\) \{ if \(!\(\1 instanceof ExitStatus\)\) \{ throw \1; \} \}$/.test(src) ||
+    /^function \((\w+)\) \{ throw \1; \}$/.test(src)
+  );
 }
 
 /** What {@link keepingProcessHandlers} uses of Node's `process`. */
