@@ -1,5 +1,5 @@
 import { argError, argErrorOf, type ErrorCode, isCosineKitError } from './errors.js';
-import { describeType, intact, plainFloat32, refuseFakeView, Tensor } from './tensor.js';
+import { attached, describeType, intact, plainFloat32, refuseFakeView, Tensor } from './tensor.js';
 
 /** Options of the calls that return a full similarity matrix. */
 export interface MatrixOptions {
@@ -39,7 +39,9 @@ export function checkOut(
   refuseFakeView(data, op, 'options.out');
   if (!(data instanceof Float32Array))
     return fail('INVALID_TYPE', `must be a Float32Array or a Tensor, got ${describeType(out)}.`);
-  if (!data.buffer.byteLength) fail('DISPOSED', 'has a detached buffer.');
+  // A buffer of no bytes may be detached or merely empty (new Float32Array(0), reported as detached):
+  // `attached` tells them apart; an empty one is the wrong shape, below.
+  attached(data, op, 'options.out');
   if (t ? out.rows !== rows || out.cols !== cols : data.length !== rows * cols)
     fail('SHAPE_MISMATCH', `must hold the ${rows} x ${cols} result, got ${t ? out.shape : data.length}.`);
   for (const [name, x] of inputs)

@@ -147,7 +147,9 @@ describe('options.out: the result written into the caller array', () => {
     );
     const detached = new Float32Array(8);
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
-    await both(detached, 'DISPOSED', /detached buffer/);
+    await both(detached, 'DISPOSED', /buffer was transferred \(detached\)/);
+    // An empty array is the wrong shape, not detached (a buffer of no bytes was taken for one).
+    await both(new Float32Array(0), 'SHAPE_MISMATCH', /must hold the 2 x 4 result, got 0/);
     const gone = new Tensor(new Float32Array(8), 2, 4);
     gone.dispose();
     await both(gone, 'DISPOSED', /disposed tensor/);
