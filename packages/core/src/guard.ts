@@ -967,6 +967,35 @@ function describe(kind: 'cosine' | 'norm' | 'unit'): string {
 }
 
 /**
+ * For a dense sum of the table (`matmul`, `addBias`, `columnSums`) whose answer was refused
+ * (±Infinity among finite inputs): `INVALID_ARGUMENT` naming its first input when their values are
+ * large enough for its float32 sums to pass the largest float32 (the largest magnitudes' product
+ * times the terms of a sum, their sum for `addBias`, a column's largest times the rows for
+ * `columnSums`). Rows of 3.4e38 overflowed there and were blamed on the backend ("returned
+ * Infinity"), where the kit's own calls rescale such rows. Otherwise nothing: the backend's error stands.
+ */
+function overflowed(op: string, inputs: readonly (readonly [string, Matrix])[]): void {
+  if (op !== 'matmul' && op !== 'addBias' && op !== 'columnSums') return;
+  const [[first, a], second] = inputs;
+  const ma = largestMagnitude(a.data.subarray(0, a.rows * a.cols));
+  const mb = second ? largestMagnitude(second[1].data.subarray(0, second[1].rows * second[1].cols)) : 0;
+  const reach =
+    op === 'matmul'
+      ? ma * mb * (a.rows * a.cols > 0 ? Math.min(a.cols, a.rows) : 0)
+      : op === 'addBias'
+        ? ma + mb
+        : ma * a.rows;
+  // matmul's inner dimension is a's columns or rows (transposed): the smaller bounds it from below.
+  if (!(reach > F32_MAX)) return;
+  argError(
+    'INVALID_ARGUMENT',
+    op,
+    first,
+    `holds values up to ${ma}${second ? ` (and '${second[0]}' up to ${mb})` : ''}: their float32 ${op === 'addBias' ? 'sums' : op === 'matmul' ? 'products and sums' : 'column sums'} pass the largest float32 (3.4e38). Scale them down.`,
+  );
+}
+
+/**
  * How far a top-k score may be from the float64 cosine of the row it names before the kit calls it
  * wrong: `@cosinekit/conformance`'s loosest cosine tolerance (`MAX_TOLERANCE`), so a backend that
  * passes the suite at any tolerance it accepts passes this check.
@@ -1661,15 +1690,17 @@ export class CheckedKernels {
       inputs: readonly (readonly [string, Matrix])[],
       run: () => Awaitable<T>,
     ): Awaitable<T> => {
-      if (!carriesNaN(op)) return scanned(op, inputs, run);
+      const nan = carriesNaN(op);
       const blame = (e: unknown): never => {
-        if (isCosineKitError(e) && e.code === 'BACKEND_ERROR')
-          for (const [arg, m] of inputs) checkFinite(op, arg, m);
+        if (isCosineKitError(e) && e.code === 'BACKEND_ERROR') {
+          if (nan) for (const [arg, m] of inputs) checkFinite(op, arg, m);
+          overflowed(op, inputs);
+        }
         throw e;
       };
       let r: Awaitable<T>;
       try {
-        r = run();
+        r = nan ? run() : scanned(op, inputs, run);
       } catch (e) {
         return blame(e);
       }

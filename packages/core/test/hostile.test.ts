@@ -548,18 +548,45 @@ describe("the kernel table reads a caller's matrix once (found by a probe)", () 
 });
 
 describe("the kernel table's dense kernels name their own arguments", () => {
-  it("a matmul whose float32 product overflows names 'a' (matmul has no 'x'), addBias and columnSums 'x'", async () => {
-    const k = await createCosineKit({ backend: 'reference' }).kernels();
+  it("a matmul whose float32 product overflows names 'a' (matmul has no 'x'), addBias and columnSums 'x': the caller's values, not the backend (it was BACKEND_ERROR)", async () => {
     const one = (v: number): Matrix => ({ data: Float32Array.of(v), rows: 1, cols: 1 });
-    for (const [op, arg, call] of [
-      ['matmul', 'a', () => k.matmul(one(1e20), one(1e20), false, false)],
-      ['addBias', 'x', () => k.addBias(one(3e38), Float32Array.of(3e38))],
-      ['columnSums', 'x', () => k.columnSums!({ data: Float32Array.of(3e38, 3e38), rows: 2, cols: 1 })],
-    ] as const) {
+    const calls = (
+      k: Awaited<ReturnType<ReturnType<typeof createCosineKit>['kernels']>>,
+      v: number,
+      w: number,
+    ) =>
+      [
+        ['matmul', 'a', () => k.matmul(one(v), one(w), false, false)],
+        ['addBias', 'x', () => k.addBias(one(v), Float32Array.of(w))],
+        ['columnSums', 'x', () => k.columnSums!({ data: Float32Array.of(v, w), rows: 2, cols: 1 })],
+      ] as const;
+    // The reference and a third party's copy of it (whose answers are read, not known by identity).
+    for (const backend of ['reference', { name: 'copy', kernels: { ...referenceKernels } }] as const) {
+      const k = await createCosineKit({ backend }).kernels();
+      for (const [op, arg, call] of [...calls(k, 1e20, 1e20).slice(0, 1), ...calls(k, 3e38, 3e38).slice(1)]) {
+        const e = await Promise.resolve()
+          .then(call)
+          .catch((x: CosineKitError) => x);
+        expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg });
+        expect((e as CosineKitError).message, op).toMatch(/pass the largest float32/);
+      }
+    }
+    // A kernel answering Infinity for small values is still the backend failing.
+    const broken: Backend = {
+      name: 'broken',
+      kernels: {
+        ...referenceKernels,
+        matmul: () => Float32Array.of(Number.POSITIVE_INFINITY),
+        addBias: () => Float32Array.of(Number.POSITIVE_INFINITY),
+        columnSums: () => Float32Array.of(Number.POSITIVE_INFINITY),
+      },
+    };
+    const kb = await createCosineKit({ backend: broken }).kernels();
+    for (const [op, , call] of calls(kb, 2, 3)) {
       const e = await Promise.resolve()
         .then(call)
         .catch((x: CosineKitError) => x);
-      expect(e, op).toMatchObject({ code: 'BACKEND_ERROR', op, arg });
+      expect(e, op).toMatchObject({ code: 'BACKEND_ERROR', op, backend: 'broken' });
     }
   });
 });

@@ -563,6 +563,18 @@ export function isShape3(s: unknown): s is readonly [number, number, number] {
   return true;
 }
 
+/** The kernel table's dense sums, which name a caller's float32 overflow as `INVALID_ARGUMENT`. */
+const SUMS = new Set(['matmul', 'addBias', 'columnSums']);
+
+/**
+ * Whether `e` is the kernel table naming its caller's values, whose float32 sums overflowed
+ * (`INVALID_ARGUMENT` from `matmul`, `addBias` or `columnSums`): a step that met a value past float32,
+ * as a kernel's refused answer (`BACKEND_ERROR`) is, whose cause the caller of nn is told.
+ */
+export function tableOverflow(e: unknown): boolean {
+  return isCosineKitError(e, 'INVALID_ARGUMENT') && SUMS.has(e.op ?? '');
+}
+
 /**
  * `v instanceof C` for a caller's value, false where the check itself throws (a revoked Proxy, a
  * throwing getPrototypeOf trap): the caller then gets the typed error for a value of the wrong type.

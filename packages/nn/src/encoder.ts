@@ -38,6 +38,7 @@ import {
   rowMagnitudes,
   rowPeak,
   TINY,
+  tableOverflow,
 } from './check.js';
 import {
   Conv2dLayer,
@@ -448,7 +449,7 @@ export class Encoder {
         // named by the kernel table (NON_FINITE naming the kernel, not embed).
         const kernelFault =
           isCosineKitError(err, 'BACKEND_ERROR') ||
-          (isCosineKitError(err, 'NON_FINITE') && err.op !== 'embed');
+          (isCosineKitError(err) && (err.code === 'NON_FINITE' || tableOverflow(err)) && err.op !== 'embed');
         // Weights that are not finite (set by the caller, or a diverged run) are the encoder's.
         if (kernelFault) checkParameters('embed', 'encoder', model.parameters());
         // A product that overflowed on rows of extreme magnitude is the caller's, not the backend's.

@@ -29,6 +29,7 @@ import {
   renamedError,
   rowMagnitudes,
   TINY,
+  tableOverflow,
 } from './check.js';
 import { Encoder, type KernelSource, kernelsOf, peak64, SETTLING, TRAINING, takenBy } from './encoder.js';
 import { MAX_SAVED_WEIGHT } from './io.js';
@@ -337,7 +338,8 @@ async function blame(e: unknown, s: StepState, encoder: Encoder | undefined): Pr
   // was 'matmul' naming 'backend').
   if (isCosineKitError(e, 'UNSUPPORTED') && e.op !== 'train' && s.phase === 'kernels')
     return renamedError(e, 'train', e.arg !== undefined ? { [e.arg]: 'kernels' } : {});
-  if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE')) return e;
+  if (!isCosineKitError(e) || (e.code !== 'BACKEND_ERROR' && e.code !== 'NON_FINITE' && !tableOverflow(e)))
+    return e;
   // Already named after the callbacks or validate that left the weights so: not the optimiser's doing.
   if (e.op === 'train' && (e.arg === 'callbacks' || e.arg === 'validate')) return e;
   const where = `at batch ${s.batch} of epoch ${s.epoch}`;
