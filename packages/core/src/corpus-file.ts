@@ -2,6 +2,7 @@ import { ownOptions } from './check.js';
 import type { CorpusStorage, StoredCorpus } from './contract.js';
 import { crc32 } from './crc32.js';
 import { argError, argErrorOf, errorText, isCosineKitError, reading } from './errors.js';
+import { allFinite } from './gate.js';
 import { fromHalf, halfTable } from './kernels/half.js';
 import { MAX_IDS, MAX_ORDINAL, normalisedF32, tooManyIds } from './stored.js';
 import { attached, describeType, refuseFakeView, valueText } from './tensor.js';
@@ -472,9 +473,12 @@ export function decodeCorpusRows(
   }
   let exact: Float32Array | null = b.exact ? fromLe(Float32Array, b.exact, own) : null;
   if (exact) {
-    for (let i = 0; i < exact.length; i++)
-      if (!Number.isFinite(exact[i]))
-        corrupt(`holds a non-finite value at row ${first + Math.floor(i / c)}.`);
+    // One branch-free pass (Number.isFinite per value was a fifth of a load), then the position.
+    if (!allFinite(exact, exact.length)) {
+      let i = 0;
+      while (Number.isFinite(exact[i])) i++;
+      corrupt(`holds a non-finite value at row ${first + Math.floor(i / c)}.`);
+    }
     if (layout.version >= 2) exact = admitUnitRows(exact, r, c);
   }
   const half = b.half ? fromLe(Uint16Array, b.half, own) : null;

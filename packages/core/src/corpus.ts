@@ -1023,9 +1023,17 @@ export class Corpus {
 
   /** The ordinals and ids of the live rows of `segs`, in order. */
   #survivors(segs: readonly Segment[]): { ordinals: Int32Array; ids: Id[] | null } {
-    const ords: number[] = [];
-    for (const s of segs) for (let j = 0; j < s.rows; j++) if (!s.deleted[j]) ords.push(s.ordinals[j]);
-    return { ordinals: Int32Array.from(ords), ids: this.#withIds ? liveIds(segs) : null };
+    // Into an Int32Array of the live count (a push a row, then a copy, was 9% of a save at d = 17).
+    let n = 0;
+    for (const s of segs) n += s.rows - s.deletedCount;
+    const ordinals = new Int32Array(n);
+    let at = 0;
+    for (const s of segs)
+      if (s.deletedCount === 0) {
+        ordinals.set(s.ordinals.subarray(0, s.rows), at);
+        at += s.rows;
+      } else for (let j = 0; j < s.rows; j++) if (!s.deleted[j]) ordinals[at++] = s.ordinals[j];
+    return { ordinals, ids: this.#withIds ? liveIds(segs) : null };
   }
 
   /** Whether segments keep their rows on the host (float32 on a backend that cannot give them back). */
