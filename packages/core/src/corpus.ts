@@ -12,7 +12,7 @@ import {
   orAbort,
   reading,
 } from './errors.js';
-import { type AdmittedFilter, admitFilter, checkSignalArg, type SearchOptions } from './filter.js';
+import { type AdmittedFilter, admitFilter, checkSignalArg, idList, type SearchOptions } from './filter.js';
 import { admit, Lease } from './gate.js';
 import type { CheckedKernels } from './guard.js';
 import { pickRows } from './kernels/through-ties.js';
@@ -1308,40 +1308,6 @@ export function copyIds(op: string, ids: readonly Id[] | undefined, name = 'ids'
   if (!isArrayArg(op, name, ids))
     argError('INVALID_TYPE', op, name, `must be an array of numbers or strings, got ${describeType(ids)}.`);
   return idList(op, name, ids);
-}
-
-/**
- * The ids of array `ids` (argument `name` of `op`) copied one by one, each a string or a finite
- * number (`INVALID_TYPE` naming `name[i]` at the first that is not), -0 held as 0 (the corpus takes
- * them as one id already, and a saved file writes it so). Its length is read first: a list
- * claiming more than `most` ({@link MAX_IDS} unless said) (a sparse `new Array(2 ** 32 - 1)`, a Proxy) is
- * `INVALID_ARGUMENT`, as a filter's list is; copied whole before any id was looked at, such a list
- * ended the process (V8's heap exhausted, past any catch).
- */
-export function idList(op: string, name: string, ids: readonly unknown[], most = MAX_IDS): Id[] {
-  return reading(op, name, () => {
-    const n = ids.length;
-    if (!(n <= most))
-      argError(
-        'INVALID_ARGUMENT',
-        op,
-        name,
-        `holds ${valueText(n)} ids: a list of ids holds at most ${most}${most === MAX_IDS ? ' (2^24, the most ids a corpus holds)' : ' here'}.`,
-      );
-    const out: Id[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const id: unknown = ids[i];
-      if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
-        argError(
-          'INVALID_TYPE',
-          op,
-          `${name}[${i}]`,
-          `must be a finite number or a string, got ${describeType(id)}.`,
-        );
-      out[i] = id === 0 ? 0 : id;
-    }
-    return out;
-  });
 }
 
 /**

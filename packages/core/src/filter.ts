@@ -1,6 +1,6 @@
 import { argError, isArrayArg, reading } from './errors.js';
 import { MAX_IDS } from './stored.js';
-import { attached, describeType, refuseFakeView } from './tensor.js';
+import { attached, describeType, refuseFakeView, valueText } from './tensor.js';
 
 /** A caller's id for a corpus row (the row's ordinal when the corpus has no ids). */
 type Id = number | string;
@@ -108,7 +108,7 @@ function admitted(op: string, filter: unknown): AdmittedFilter {
       `${arg}.${key}`,
       `holds ${length} ids: a filter's list holds at most ${MAX_IDS} (2^24, the most ids a corpus holds); pass { mask } instead.`,
     );
-  return reading(op, `${arg}.${key}`, () => idList(op, `${arg}.${key}`, key, list));
+  return reading(op, `${arg}.${key}`, () => filterIds(op, `${arg}.${key}`, key, list));
 }
 
 /** Whether every byte of `m` is 1, read four at a time where they are aligned. */
@@ -122,22 +122,45 @@ function allOnes(m: Uint8Array): boolean {
   return true;
 }
 
-function idList(op: string, name: string, key: string, list: unknown[]): AdmittedFilter {
+function filterIds(op: string, name: string, key: string, list: unknown[]): AdmittedFilter {
   // A copy, read once; repeats do no harm to a mask. A Set of them cost 58 ms for 100,000 string
   // ids, more than the search they filtered (2.8 ms unfiltered over 200,000 rows).
-  const ids: Id[] = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const id = list[i];
-    if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
-      argError(
-        'INVALID_TYPE',
-        op,
-        `${name}[${i}]`,
-        `must be a finite number or a string, got ${describeType(id)}.`,
-      );
-    ids[i] = id;
-  }
+  const ids = idList(op, name, list);
   return key === 'allow' ? { kind: 'allow', ids } : { kind: 'deny', ids };
+}
+
+/**
+ * The ids of array `ids` (argument `name` of `op`) copied one by one, each a string or a finite
+ * number (`INVALID_TYPE` naming `name[i]` at the first that is not), -0 held as 0 (the corpus takes
+ * them as one id already, and a saved file writes it so). Its length is read first: a list
+ * claiming more than `most` ({@link MAX_IDS} unless said) (a sparse `new Array(2 ** 32 - 1)`, a Proxy) is
+ * `INVALID_ARGUMENT`, as a filter's list is; copied whole before any id was looked at, such a list
+ * ended the process (V8's heap exhausted, past any catch).
+ */
+export function idList(op: string, name: string, ids: readonly unknown[], most = MAX_IDS): Id[] {
+  return reading(op, name, () => {
+    const n = ids.length;
+    if (!(n <= most))
+      argError(
+        'INVALID_ARGUMENT',
+        op,
+        name,
+        `holds ${valueText(n)} ids: a list of ids holds at most ${most}${most === MAX_IDS ? ' (2^24, the most ids a corpus holds)' : ' here'}.`,
+      );
+    const out: Id[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const id: unknown = ids[i];
+      if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id)))
+        argError(
+          'INVALID_TYPE',
+          op,
+          `${name}[${i}]`,
+          `must be a finite number or a string, got ${describeType(id)}.`,
+        );
+      out[i] = id === 0 ? 0 : id;
+    }
+    return out;
+  });
 }
 
 /** Checks `signal` is an AbortSignal (or absent). */

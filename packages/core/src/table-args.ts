@@ -123,13 +123,13 @@ export function tableCorpus<T>(op: string, h: unknown, shape: (h: never) => T): 
 
 /** Throws `INVALID_ARGUMENT` naming `kind` unless it is one of the contract's activations. */
 export function tableActivation(op: string, kind: unknown): asserts kind is Activation {
-  if (!ACTIVATIONS.includes(kind as Activation))
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      'kind',
-      `must be one of ${ACTIVATIONS.join(', ')}; got ${valueText(kind)}.`,
-    );
+  oneOf(op, kind, ACTIVATIONS);
+}
+
+/** Throws `INVALID_ARGUMENT` naming `kind` unless it is one of `kinds`. */
+function oneOf(op: string, kind: unknown, kinds: readonly string[]): void {
+  if (!kinds.includes(kind as string))
+    argError('INVALID_ARGUMENT', op, 'kind', `must be one of ${kinds.join(', ')}; got ${valueText(kind)}.`);
 }
 
 /** The smallest normal float32: an `epsilon` below it rounds to nothing in a float32 sum. */
@@ -306,13 +306,7 @@ function isPlainF32(x: unknown): x is Float32Array {
  * Returns `sizes` as read.
  */
 export function tableOptimizerState(op: string, kind: unknown, sizes: unknown, moments: unknown): number[] {
-  if (!OPTIMIZER_KINDS.includes(kind as OptimizerKind))
-    argError(
-      'INVALID_ARGUMENT',
-      op,
-      'kind',
-      `must be one of ${OPTIMIZER_KINDS.join(', ')}; got ${valueText(kind)}.`,
-    );
+  oneOf(op, kind, OPTIMIZER_KINDS);
   if (!isArrayArg(op, 'sizes', sizes))
     argError('INVALID_TYPE', op, 'sizes', `must be an array of array lengths, got ${describeType(sizes)}.`);
   const n = reading(op, 'sizes', () => Array.from(sizes as unknown[]));
