@@ -390,8 +390,13 @@ export class Guard {
     // The values checked by the caller (normalised rows, by their norms).
     if (kind === 'shape') return out;
     if (kind === 'finite') {
-      if (!allFinite(out, out.length))
-        this.#fail(op, arg, kernel, `returned ${out[firstBad(out)]} among its values.`);
+      if (!allFinite(out, out.length)) {
+        const v = out[firstBad(out)];
+        const e = backendError(op, arg, this.provider(kernel), kernel, `returned ${v} among its values.`);
+        // ±Infinity answered (not NaN): a float32 sum that may be the caller's values' overflow.
+        if (!Number.isNaN(v)) infiniteAnswers.add(e);
+        throw e;
+      }
       return out;
     }
     // Every value within [-1, 1] (NaN is not): nothing to report or clamp.
@@ -966,26 +971,26 @@ function describe(kind: 'cosine' | 'norm' | 'unit'): string {
   return kind === 'norm' ? '[0, max float)' : '[-1, 1]';
 }
 
+/** Errors of answers refused for holding ±Infinity (see {@link overflowed}). */
+const infiniteAnswers = new WeakSet<object>();
+
 /**
- * For a dense sum of the table (`matmul`, `addBias`, `columnSums`) whose answer was refused
- * (±Infinity among finite inputs): `INVALID_ARGUMENT` naming its first input when their values are
+ * For a dense sum of the table (`matmul`, `addBias`, `columnSums`) whose answer was refused for
+ * holding ±Infinity (not a throw, a NaN or a wrong length: those stay the backend's), among finite
+ * inputs: `INVALID_ARGUMENT` naming its first input when their values are
  * large enough for its float32 sums to pass the largest float32 (the largest magnitudes' product
  * times the terms of a sum, their sum for `addBias`, a column's largest times the rows for
  * `columnSums`). Rows of 3.4e38 overflowed there and were blamed on the backend ("returned
  * Infinity"), where the kit's own calls rescale such rows. Otherwise nothing: the backend's error stands.
  */
-function overflowed(op: string, inputs: readonly (readonly [string, Matrix])[]): void {
+function overflowed(op: string, inputs: readonly (readonly [string, Matrix])[], terms: number): void {
   if (op !== 'matmul' && op !== 'addBias' && op !== 'columnSums') return;
   const [[first, a], second] = inputs;
   const ma = largestMagnitude(a.data.subarray(0, a.rows * a.cols));
   const mb = second ? largestMagnitude(second[1].data.subarray(0, second[1].rows * second[1].cols)) : 0;
-  const reach =
-    op === 'matmul'
-      ? ma * mb * (a.rows * a.cols > 0 ? Math.min(a.cols, a.rows) : 0)
-      : op === 'addBias'
-        ? ma + mb
-        : ma * a.rows;
-  // matmul's inner dimension is a's columns or rows (transposed): the smaller bounds it from below.
+  // The largest any float32 sum of the answer can reach: `terms` products (matmul's inner
+  // dimension) or values (columnSums' rows) of the largest magnitudes, or addBias's one sum.
+  const reach = op === 'matmul' ? ma * mb * terms : op === 'addBias' ? ma + mb : ma * terms;
   if (!(reach > F32_MAX)) return;
   argError(
     'INVALID_ARGUMENT',
@@ -1689,12 +1694,13 @@ export class CheckedKernels {
       op: DenseKernelName | 'rowNorms' | 'normalizeRows' | 'cosineRows' | 'cosineMatrix' | 'columnSums',
       inputs: readonly (readonly [string, Matrix])[],
       run: () => Awaitable<T>,
+      terms = 0,
     ): Awaitable<T> => {
       const nan = carriesNaN(op);
       const blame = (e: unknown): never => {
         if (isCosineKitError(e) && e.code === 'BACKEND_ERROR') {
           if (nan) for (const [arg, m] of inputs) checkFinite(op, arg, m);
-          overflowed(op, inputs);
+          if (infiniteAnswers.has(e)) overflowed(op, inputs, terms);
         }
         throw e;
       };
@@ -1920,15 +1926,20 @@ export class CheckedKernels {
       // answer is `cols` values, checked finite here (cheap next to the rows x cols it sums).
       columnSums: (x, out) => {
         checkColumnSums(x, out);
-        return blamed('columnSums', [['x', x]], () => {
-          const r = g.call('columnSums', 'x', 'columnSums', () => k.columnSums!(x, out));
-          return andThen(r, (o) => {
-            const v = g.floats('columnSums', 'x', 'columnSums', o, x.cols, 'finite');
-            if (out === undefined || v === out) return v;
-            out.set(v);
-            return out;
-          });
-        });
+        return blamed(
+          'columnSums',
+          [['x', x]],
+          () => {
+            const r = g.call('columnSums', 'x', 'columnSums', () => k.columnSums!(x, out));
+            return andThen(r, (o) => {
+              const v = g.floats('columnSums', 'x', 'columnSums', o, x.cols, 'finite');
+              if (out === undefined || v === out) return v;
+              out.set(v);
+              return out;
+            });
+          },
+          x.rows,
+        );
       },
       // Resolved kernels always have it (the reference's when the backend lacks it).
       softmaxCrossEntropy: (logits, targets, scale, weight, keep, out) => {
@@ -2002,6 +2013,7 @@ export class CheckedKernels {
               dense('matmul', length, () => k.matmul(a, b, ta, tb, o)),
             );
           },
+          ta ? a.rows : a.cols,
         );
       },
       addBias: (x, bias, out) => {

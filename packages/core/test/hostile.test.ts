@@ -571,6 +571,38 @@ describe("the kernel table's dense kernels name their own arguments", () => {
         expect((e as CosineKitError).message, op).toMatch(/pass the largest float32/);
       }
     }
+    // A row of two (fewer rows than its inner dimension), and a transposed 'a': the inner
+    // dimension is the product's, not the smaller side of 'a' (those were missed).
+    const k = await createCosineKit({ backend: 'reference' }).kernels();
+    const row = { data: Float32Array.of(3e38, 3e38), rows: 1, cols: 2 };
+    const col = { data: Float32Array.of(1, 1), rows: 2, cols: 1 };
+    for (const [what, call] of [
+      ['1 x 2 by 2 x 1', () => k.matmul(row, col, false, false)],
+      ['transposed a', () => k.matmul({ ...row, rows: 2, cols: 1 }, col, true, false)],
+    ] as const) {
+      const e = await Promise.resolve()
+        .then(call)
+        .catch((x: CosineKitError) => x);
+      expect(e, what).toMatchObject({ code: 'INVALID_ARGUMENT', op: 'matmul', arg: 'a' });
+    }
+    // A kernel that throws, or answers the wrong length, over the same large values: the backend's.
+    for (const [what, matmul] of [
+      [
+        'a throw',
+        () => {
+          throw new Error('device lost');
+        },
+      ],
+      ['a short answer', () => new Float32Array(0)],
+    ] as const) {
+      const kt = await createCosineKit({
+        backend: { name: 'faulty', kernels: { ...referenceKernels, matmul } },
+      }).kernels();
+      const e = await Promise.resolve()
+        .then(() => kt.matmul(row, col, false, false))
+        .catch((x: CosineKitError) => x);
+      expect(e, what).toMatchObject({ code: 'BACKEND_ERROR', op: 'matmul', backend: 'faulty' });
+    }
     // A kernel answering Infinity for small values is still the backend failing.
     const broken: Backend = {
       name: 'broken',
