@@ -236,9 +236,8 @@ function unitRowsProblem(out: Float32Array, x: Matrix): string | null {
           : `returned a zero row ${i} for a row that is not zero.`;
       continue;
     }
-    const norm = Math.sqrt(oo);
-    if (!(Math.abs(norm - 1) <= slack))
-      return `returned row ${i} of norm ${norm} (unit length within ${slack} at d = ${d}, or zero, was due).`;
+    if (!(oo >= lo && oo <= hi))
+      return `returned row ${i} of norm ${Math.sqrt(oo)} (unit length within ${slack} at d = ${d}, or zero, was due).`;
     const cos = (dot + dot1) / Math.sqrt(xx * oo);
     if (!(cos >= 1 - slack))
       return `returned row ${i} pointing away from its input (cosine ${cos} with it, recomputed in float64).`;
