@@ -138,14 +138,14 @@ const F32_MIN_NORMAL = 2 ** -126;
 /** The optimisers the table's optimiser kernels know. */
 const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['adam', 'sgd'];
 
-/** Throws `INVALID_ARGUMENT` naming `arg` unless `v` is a number within [lo, hi) (or [lo, hi] with `closed`). */
-function inRange(op: string, arg: string, v: unknown, lo: number, hi: number, closed = false): void {
-  if (!(typeof v === 'number' && v >= lo && (closed ? v <= hi : v < hi)))
+/** Throws `INVALID_ARGUMENT` naming `arg` unless `v` is a number within [lo, hi). */
+function inRange(op: string, arg: string, v: unknown, lo: number, hi: number): void {
+  if (!(typeof v === 'number' && v >= lo && v < hi))
     argError(
       'INVALID_ARGUMENT',
       op,
       arg,
-      `must be a number from ${lo} to ${hi}${closed ? '' : ' (not included)'}, got ${valueText(v)}.`,
+      `must be a number from ${lo} to ${hi} (not included), got ${valueText(v)}.`,
     );
 }
 
