@@ -2,11 +2,11 @@
  * The drivers of the dot-product engine and of the int8 scans: the calls the kernels make once
  * their rows are staged (staging.ts). Each threaded export goes through {@link share}.
  */
-import type { TopKResult } from '@cosinekit/core/backend';
+import type { Matrix, TopKResult } from '@cosinekit/core/backend';
 import type { WasmRuntime } from './runtime.js';
 import { WasmSelection } from './select.js';
 import { copyOut, type Sharing, share, shareBegin } from './share.js';
-import type { Staged } from './staging.js';
+import { rowsOf, type Staged, stageQueries } from './staging.js';
 import type { CopyOut } from './threads.js';
 
 /** Largest output staged in wasm memory at once by a matrix product (floats): 16 MiB. */
@@ -666,15 +666,21 @@ function stagedColumns(rt: WasmRuntime, m: number, n: number, rowBytes: number):
 }
 
 /**
- * Exact top-k of staged normalised queries against a staged normalised corpus: tiles of scores
- * computed in wasm (clamped there, so selection compares the scores reported) and streamed into a
- * running per-query selection, O(q k + tile) memory.
+ * Exact top-k of normalised queries against a staged normalised corpus: tiles of scores computed
+ * in wasm (clamped there, so selection compares the scores reported) and streamed into a running
+ * per-query selection, O(q k + tile) memory. Queries given as rows (`Matrix`) are staged a chunk
+ * at a time, each chunk just before its first tile (refused rows named as `queries` of `op`):
+ * staging them all first wrote every query to memory and read it back, which with a small corpus
+ * (20,000 queries against 8 rows) cost more than the dot products.
  */
-export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: string): TopKResult {
+export function search(rt: WasmRuntime, q: Staged | Matrix, c: Staged, k: number, op: string): TopKResult {
   const R = rt.tileRows;
   const C = rt.tileCols;
   // Query chunks of whole panels, corpus tiles of whole panels.
   const qt = Math.min(q.rows, Math.floor(256 / R) * R);
+  const whole = 'data' in q ? undefined : q;
+  /** The chunk of queries staged last (rows given), freed when the next is staged. */
+  let chunk: Staged | undefined;
   const nt = Math.min(c.rows, Math.max(C, Math.floor(Math.max(64, SEARCH_TILE / qt) / C) * C));
   // With helpers, two score tiles take turns: the caller selects from one while the helpers
   // compute the next into the other, then joins them.
@@ -694,9 +700,16 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
     let t = 0;
     for (let i0 = 0; i0 < q.rows; i0 += qt) {
       const rq = Math.min(qt, q.rows - i0);
+      let a: number;
+      if (whole) a = whole.ptr + i0 * whole.rowBytes;
+      else {
+        if (chunk) rt.free(chunk.ptr);
+        chunk = undefined;
+        chunk = stageQueries(rt, rowsOf(q as Matrix, i0, rq), true, op, 'queries', i0);
+        a = chunk.ptr;
+      }
       for (let j0 = 0; j0 < c.rows; j0 += nt) {
         const w = Math.min(nt, c.rows - j0);
-        const a = q.ptr + i0 * q.rowBytes;
         const job = corpusBegin(rt, a, rq, c, j0, w, tiles[t], w, true, op);
         try {
           if (last) select(last);
@@ -713,6 +726,7 @@ export function search(rt: WasmRuntime, q: Staged, c: Staged, k: number, op: str
     }
     if (last) select(last);
   } finally {
+    if (chunk) rt.free(chunk.ptr);
     for (const p of tiles) rt.free(p);
     sel.dispose();
   }

@@ -74,16 +74,25 @@ export function stageCorpus(
   return stage(rt, x, rt.tileCols, x.rows, corpusBytes(rt, x.rows, x.cols), normalize, op, arg);
 }
 
-/** Query rows (`x`, normalised when asked) in panels of R rows, the rest single, in a new block. */
+/**
+ * Query rows (`x`, normalised when asked) in panels of R rows, the rest single, in a new block.
+ * `first`: where `x`'s first row lies in the caller's argument (for the row an error names).
+ */
 export function stageQueries(
   rt: WasmRuntime,
   x: Matrix,
   normalize: boolean,
   op: string,
   arg = 'queries',
+  first = 0,
 ): Staged {
   const split = x.rows - (x.rows % rt.tileRows);
-  return stage(rt, x, rt.tileRows, split, x.rows * padded(x.cols) * 4, normalize, op, arg);
+  return stage(rt, x, rt.tileRows, split, x.rows * padded(x.cols) * 4, normalize, op, arg, first);
+}
+
+/** Rows [start, start + count) of `x`, a view without a copy. */
+export function rowsOf(x: Matrix, start: number, count: number): Matrix {
+  return { data: x.data.subarray(start * x.cols, (start + count) * x.cols), rows: count, cols: x.cols };
 }
 
 /**
@@ -172,7 +181,8 @@ function halfPanels(
  * at a time (a multiple of P rows) and packed from there. Normalising computes each row's norm in
  * float64 (exact for finite float32 rows of any magnitude) and refuses, with `NON_FINITE` naming
  * `arg` and the row, a row holding NaN or ±Infinity, which the kit's gate would have refused: the
- * kernels that stage this way take the caller's rows off the gate (`Backend.ungated`).
+ * kernels that stage this way take the caller's rows off the gate (`Backend.ungated`). `first`:
+ * where `x`'s first row lies in the argument (added to the row an error names).
  */
 function stage(
   rt: WasmRuntime,
@@ -183,6 +193,7 @@ function stage(
   normalize: boolean,
   op: string,
   arg: string,
+  first = 0,
 ): Staged {
   const { rows, cols: d } = x;
   const rowBytes = padded(d) * 4;
@@ -196,11 +207,12 @@ function stage(
       const r = Math.min(chunkRows, rows - i0);
       rt.f32.set(readRows(x, i0, r), tmp >>> 2);
       const inPanels = Math.max(0, Math.min(r, split - i0));
-      if (inPanels > 0) packRows(rt, tmp, inPanels, d, dst + i0 * rowBytes, P, normalize, op, arg, i0);
+      if (inPanels > 0)
+        packRows(rt, tmp, inPanels, d, dst + i0 * rowBytes, P, normalize, op, arg, first + i0);
       if (inPanels < r) {
-        const first = i0 + inPanels;
-        const at = dst + splitBytes + (first - split) * rowBytes;
-        packRows(rt, tmp + inPanels * d * 4, r - inPanels, d, at, 1, normalize, op, arg, first);
+        const single = i0 + inPanels;
+        const at = dst + splitBytes + (single - split) * rowBytes;
+        packRows(rt, tmp + inPanels * d * 4, r - inPanels, d, at, 1, normalize, op, arg, first + single);
       }
     }
   } catch (err) {

@@ -89,6 +89,32 @@ export function streamMatrix(rt: WasmRuntime, a: Matrix, b: Matrix, out?: Float3
 }
 
 /**
+ * `cosineMatrix` of many rows `a` against a few rows `b`: `a` streams over `b`, as `b` would over
+ * `a`, and each chunk's `b.rows x w` cosines are written transposed, straight into the result.
+ * Staging both sides whole, as a product of many rows against many does, copies and packs all of
+ * `a` before the first dot product (20,000 x 1 x 384: 1.5x the stream's time). A cosine is the same
+ * bits either way round (the same normalised rows, the same products summed in the same order).
+ */
+export function streamMatrixTransposed(
+  rt: WasmRuntime,
+  a: Matrix,
+  b: Matrix,
+  out?: Float32Array,
+): Float32Array {
+  const n = b.rows;
+  const o = out ?? new Float32Array(a.rows * n);
+  streamRows(rt, b, a, 'cosineMatrix', ['b', 'a'], (scores, j0, w) => {
+    const f = rt.f32;
+    const at = scores >>> 2;
+    for (let i = 0; i < n; i++) {
+      const from = at + i * w;
+      for (let t = 0, to = j0 * n + i; t < w; t++, to += n) o[to] = f[from + t];
+    }
+  });
+  return o;
+}
+
+/**
  * `topK` of a few queries against rows `corpus`: each chunk's cosines offered to a running
  * selection in wasm as they come (see `WasmSelection`), never the whole matrix.
  */

@@ -171,6 +171,35 @@ for (const variant of VARIANTS) {
         }
       });
 
+      it('many rows of a against a few of b stream the other way: the bits of the transposed call, into out', () => {
+        const bitsOf = (v: Float32Array) => new Int32Array(v.buffer, v.byteOffset, v.length);
+        for (const [m, n, d] of [
+          [33, 1, 1],
+          [300, 5, 7],
+          [2000, 8, 97],
+          [70, 32, 1536],
+          [41, 3, 4097],
+        ]) {
+          const a = random(m, d, m + d);
+          const y = random(n, d, 2 * n + d);
+          // A zero row, a tiny one and a huge one among the streamed rows.
+          a.data.fill(0, 3 * d, 4 * d);
+          for (let p = 5 * d; p < 6 * d; p++) a.data[p] *= 2 ** -120;
+          for (let p = 7 * d; p < 8 * d; p++) a.data[p] *= 2 ** 120;
+          const what = `${m} x ${n} x ${d}`;
+          const got = b.kernels.cosineMatrix(a, y);
+          expectMatrix(got, a, y, what);
+          const t = bitsOf(b.kernels.cosineMatrix(y, a));
+          const g = bitsOf(got);
+          for (let i = 0; i < m; i++)
+            for (let j = 0; j < n; j++)
+              if (g[i * n + j] !== t[j * m + i]) expect(`${what}: ${i}, ${j}`).toBe('');
+          const out = new Float32Array(m * n).fill(Number.NaN);
+          expect(b.kernels.cosineMatrix(a, y, out), what).toBe(out);
+          expect(bitsOf(out), what).toEqual(g);
+        }
+      });
+
       it('a stream gives the bits of the whole-corpus path: a query alone scores as among 40', () => {
         for (const [n, d] of [
           [300, 97],
@@ -202,6 +231,10 @@ for (const variant of VARIANTS) {
           [3, 5, 7],
           [4, 9, 8],
           [2, 40, 1024],
+          // Many rows of a against few of b: a streams over b. Over 256 queries: staged a chunk at
+          // a time, each named by its row in the whole input.
+          [300, 5, 7],
+          [600, 40, 9],
         ]) {
           for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
             for (const which of ['queries', 'corpus'] as const) {

@@ -12,7 +12,16 @@ import {
 import { product, search } from '../engine.js';
 import type { Resident, WasmRuntime } from '../runtime.js';
 import type { RowSource, Staged } from '../staging.js';
-import { corpusBytes, stageCorpus, stageHalves, stageQueries, uploadHalves } from '../staging.js';
+import {
+  corpusBytes,
+  padded,
+  rowsOf,
+  stageCorpus,
+  stageHalves,
+  stageQueries,
+  uploadHalves,
+} from '../staging.js';
+import { streams } from '../stream.js';
 import {
   CrowdHistory,
   downloadQuantized,
@@ -447,12 +456,7 @@ export function floatFirst(
 
 /** Top-k of `queries` against staged rows `float` (float32, or binary16 decoded as searched). */
 function floatSearch(rt: WasmRuntime, queries: Matrix, float: Staged, k: number): TopKResult {
-  const sq = stageQueries(rt, queries, true, 'corpusSearch');
-  try {
-    return search(rt, sq, float, k, 'corpusSearch');
-  } finally {
-    rt.free(sq.ptr);
-  }
+  return search(rt, queries, float, k, 'corpusSearch');
 }
 
 /**
@@ -468,10 +472,39 @@ export function corpusMatrix(
   const c = own(rt, corpus, 'corpusMatrix');
   const rows = c.float(rt, 'corpusMatrix') ?? c.half(rt, 'corpusMatrix');
   if (!rows) return quantizedMatrix(rt, c.int8(rt, 'corpusMatrix')!, queries, out);
+  if (streams(rt, rows.rows) && !streams(rt, queries.rows)) return productByChunks(rt, queries, rows, out);
   const sq = stageQueries(rt, queries, true, 'corpusMatrix');
   try {
     return product(rt, sq, rows, out, true, 'corpusMatrix');
   } finally {
     rt.free(sq.ptr);
   }
+}
+
+/** Bytes of queries staged at a time by {@link productByChunks}: with the rows, within L2. */
+const QUERY_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * `corpusMatrix` of many queries against a few resident rows, the queries staged a chunk at a
+ * time, each multiplied while still in cache and written straight into its rows of the result.
+ * Staging them all first wrote every query to memory and read it back for a few dot products each
+ * (20,000 queries against 8 rows: more than the products cost). Each cosine is computed by the
+ * same code from the same rows: the same bits.
+ */
+function productByChunks(rt: WasmRuntime, queries: Matrix, rows: Staged, out?: Float32Array): Float32Array {
+  const m = queries.rows;
+  const n = rows.rows;
+  const R = rt.tileRows;
+  const o = out ?? new Float32Array(m * n);
+  const step = Math.max(R, Math.floor(QUERY_CHUNK_BYTES / (padded(queries.cols) * 4) / R) * R);
+  for (let i0 = 0; i0 < m; i0 += step) {
+    const r = Math.min(step, m - i0);
+    const sq = stageQueries(rt, rowsOf(queries, i0, r), true, 'corpusMatrix', 'queries', i0);
+    try {
+      product(rt, sq, rows, o.subarray(i0 * n, (i0 + r) * n), true, 'corpusMatrix');
+    } finally {
+      rt.free(sq.ptr);
+    }
+  }
+  return o;
 }
