@@ -500,9 +500,12 @@ export interface Backend {
    *    and `normalizeRows` answer NaN for that row, `rowNorms` NaN or +Infinity (or they throw);
    *    `cosineMatrix`, `topK`, `createCorpus`, `corpusSearch` and `corpusMatrix` throw.
    * For `corpusSearch` and `corpusMatrix` these promises are about the queries, at every storage
-   * the backend keeps (the corpus's rows were admitted when it was made); the kit scans those
-   * queries for NaN and ±Infinity before the kernel sees them all the same (Q x d reads, where the
-   * call reads Q x N x d), so a kernel that answered them anyway cannot be handed one. The kit hands a corpus
+   * the backend keeps (the corpus's rows were admitted when it was made). The kit holds the kernel
+   * to it: before it first hands a corpus's kernel the caller's queries, it hands it two probes
+   * (two queries, the second holding NaN in its last place, then -Infinity in its first), each of
+   * which the kernel must refuse by throwing; a kernel that answers one has every later query on
+   * that corpus scanned for NaN and ±Infinity before it sees them (Q x d reads in JavaScript), so
+   * it is never handed one. The kit hands a corpus
    * call the caller's queries only when nothing is queued on that corpus and the call is one
    * kernel call (one segment with no removed rows, no filter, no abort signal); otherwise it
    * snapshots them as the gate does, since a queued call runs after the caller may have changed

@@ -832,8 +832,8 @@ describe('ungated createCorpus (Backend.ungated)', () => {
 
 /**
  * The reference's corpus kernels with `corpusSearch` and `corpusMatrix` as an ungated backend would
- * run them: they throw for NaN or ±Infinity in the queries, record the queries they were handed,
- * and give the reference's float64 answers. `declare` false: the same kernels, gated.
+ * run them: they throw for NaN or ±Infinity in the queries, record the queries they answered, and
+ * give the reference's float64 answers. `declare` false: the same kernels, gated.
  */
 function ungatedQueries(declare = true): { backend: Backend; seen: Matrix[] } {
   const seen: Matrix[] = [];
@@ -846,13 +846,13 @@ function ungatedQueries(declare = true): { backend: Backend; seen: Matrix[] } {
       kernels: {
         ...referenceKernels,
         corpusSearch(h, q, k) {
-          seen.push(q);
           refuse(q);
+          seen.push(q);
           return referenceKernels.corpusSearch(h, q, k);
         },
         corpusMatrix(h, q, out) {
-          seen.push(q);
           refuse(q);
+          seen.push(q);
           return referenceKernels.corpusMatrix(h, q, out);
         },
       },
@@ -1054,7 +1054,8 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
     x.data.fill(Number.NaN);
     const t = await p;
     expect([t.indices, t.scores]).toEqual([want.indices, want.scores]);
-    expect(calls).toBe(2);
+    // The kit's first probe (answered, late: so the queries are scanned), the call, the gated call.
+    expect(calls).toBe(3);
     let wrong = 0;
     const broken = createCosineKit({
       backend: {
@@ -1081,7 +1082,8 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
     const b = await broken.corpus(base);
     expect((await failure(b.search(a, 2))).code).toBe('BACKEND_ERROR');
     expect((await failure(b.similarity(a))).code).toBe('BACKEND_ERROR');
-    expect(wrong).toBe(4);
+    // A probe a kernel (answered: no second is needed), then each call and its gated retry.
+    expect(wrong).toBe(6);
   });
 
   it('a kernel that answers non-finite queries anyway never sees them: the queries are scanned first, and the gate names them (a probe)', async () => {
@@ -1114,8 +1116,70 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
         expect([e.code, e.arg]).toEqual(['NON_FINITE', 'queries']);
       }
     }
-    // It answered 0.66 and ranked rows for [NaN, ...] on both calls.
-    expect(seen).toBe(0);
+    // It answered 0.66 and ranked rows for [NaN, ...] on both calls. It saw the kit's first probe
+    // a kernel (answered it, so every query was scanned after), and none of the caller's.
+    expect(seen).toBe(2);
     lax.dispose();
+  });
+
+  it('a kernel that refuses the probes is asked once a corpus and kernel, then handed queries unread; one that lets Infinity through is scanned', async () => {
+    const calls: string[] = [];
+    /** Corpus kernels that refuse NaN, and ±Infinity too when `all`. */
+    const strict = (all: boolean) =>
+      createCosineKit({
+        backend: {
+          name: all ? 'strict' : 'nan-only',
+          ungated: ['corpusSearch', 'corpusMatrix'],
+          kernels: {
+            ...referenceKernels,
+            corpusSearch: (h, q, k) => {
+              calls.push(`search ${q.data.every(Number.isFinite) ? 'finite' : 'probe'}`);
+              for (const v of q.data) if (all ? !Number.isFinite(v) : Number.isNaN(v)) throw new Error('bad');
+              return referenceKernels.corpusSearch(h, q, k);
+            },
+            corpusMatrix: (h, q, out) => {
+              calls.push(`matrix ${q.data.every(Number.isFinite) ? 'finite' : 'probe'}`);
+              for (const v of q.data) if (all ? !Number.isFinite(v) : Number.isNaN(v)) throw new Error('bad');
+              return referenceKernels.corpusMatrix(h, q, out);
+            },
+          },
+        },
+      });
+    const base = new Tensor(rows(9, 5, 1), 9, 5);
+    const a = new Tensor(rows(2, 5, 3), 2, 5);
+    const want = await createCosineKit({ backend: 'reference' }).topK(a, base, 3);
+    const kit = strict(true);
+    const c = await kit.corpus(base);
+    for (let i = 0; i < 3; i++) expect((await c.search(a, 3)).indices).toEqual(want.indices);
+    await c.similarity(a);
+    await c.similarity(a);
+    expect(calls.splice(0)).toEqual([
+      'search probe',
+      'search probe',
+      'search finite',
+      'search finite',
+      'search finite',
+      'matrix probe',
+      'matrix probe',
+      'matrix finite',
+      'matrix finite',
+    ]);
+    // Another corpus is asked again; NaN and Infinity queries are refused by the kernel, named by the gate.
+    const c2 = await kit.corpus(base);
+    for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
+      const x = rows(2, 5, 3);
+      x[6] = bad;
+      const e = await failure(c2.search(new Tensor(x, 2, 5), 3));
+      expect([e.code, e.arg]).toEqual(['NON_FINITE', 'queries']);
+    }
+    expect(calls.splice(0)).toEqual(['search probe', 'search probe', 'search probe', 'search probe']);
+    // Refuses NaN only: it answered the -Infinity probe, so the kit scans; the caller's Infinity
+    // never reaches it.
+    const lax = await strict(false).corpus(base);
+    const x = rows(2, 5, 3);
+    x[6] = Number.POSITIVE_INFINITY;
+    expect((await failure(lax.search(new Tensor(x, 2, 5), 3))).code).toBe('NON_FINITE');
+    expect((await lax.search(a, 3)).indices).toEqual(want.indices);
+    expect(calls.splice(0)).toEqual(['search probe', 'search probe', 'search finite']);
   });
 });
