@@ -15,6 +15,7 @@ export {
   checkOptionsObject,
   checkSameCols,
   checkSameShape,
+  extraArgument,
   ownOptions,
   refuseUnknownOptions,
 } from './check.js';

@@ -1,5 +1,5 @@
 import { KERNEL_NAMES, type KernelName } from './contract.js';
-import { argError, isArrayArg, reading } from './errors.js';
+import { argError, argErrorOf, type CosineKitError, isArrayArg, reading } from './errors.js';
 import { describeType, valueText } from './tensor.js';
 
 /** Anything with a row count and a row length. */
@@ -145,4 +145,27 @@ export function checkStorageOptions(op: string, storage: unknown, rerank: unknow
       `must be an integer in [0, 2^31 - 1], got ${valueText(rerank)}.`,
     );
   }
+}
+
+/**
+ * The error for an argument of `args` past the `names` that `op` takes, or `undefined` when there
+ * is none (trailing `undefined`s pass: a wrapper forwarding optional arguments hands them on). A
+ * plain-JavaScript caller's options handed to a call that takes none were ignored:
+ * `kit.topK(q, rows, 5, { filter })` searched every row, `kit.cosineRows(a, b, { out })` left `out`
+ * as it was. `INVALID_ARGUMENT` naming `arguments[i]`.
+ */
+export function extraArgument(
+  op: string,
+  args: ArrayLike<unknown>,
+  names: readonly string[],
+): CosineKitError | undefined {
+  for (let i = names.length; i < args.length; i++)
+    if (args[i] !== undefined)
+      return argErrorOf(
+        'INVALID_ARGUMENT',
+        op,
+        `arguments[${i}]`,
+        `is one more than '${op}' takes (${names.length === 0 ? 'none' : names.join(', ')}): it would be ignored, so it is refused.`,
+      );
+  return undefined;
 }

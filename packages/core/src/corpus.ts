@@ -1,4 +1,4 @@
-import { checkK, checkSameCols, ownOptions } from './check.js';
+import { checkK, checkSameCols, extraArgument, ownOptions } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, writeCorpusFile } from './corpus-file.js';
 import {
@@ -186,8 +186,22 @@ export class Corpus {
    * the k best among the rows that pass (all of them, and `result.k` their number, when fewer than
    * k pass); with `options.signal`, an abort stops the search with `ABORTED` between steps.
    */
-  search(queries: TensorInput, k: number, options: SearchOptions = {}): Promise<SearchResult> {
+  search(queries: TensorInput, k: number, options?: SearchOptions): Promise<SearchResult>;
+  search(
+    queries: TensorInput,
+    k: number,
+    options: SearchOptions = {},
+    ...more: unknown[]
+  ): Promise<SearchResult> {
     if (!Corpus.#is(this)) return notACorpus('search');
+    if (more.length > 0) {
+      const extra = extraArgument(
+        'search',
+        [...['queries', 'k', 'options'], ...more],
+        ['queries', 'k', 'options'],
+      );
+      if (extra) return Promise.reject(extra);
+    }
     let filter: AdmittedFilter | null;
     let signal: AbortSignal | undefined;
     try {
@@ -528,8 +542,17 @@ export class Corpus {
    * result is written into it (see {@link MatrixOptions.out}), its size checked against the live
    * rows when the call runs (after the calls queued before it).
    */
-  similarity(queries: TensorInput, options: { signal?: AbortSignal } & MatrixOptions = {}): Promise<Tensor> {
+  similarity(queries: TensorInput, options?: { signal?: AbortSignal } & MatrixOptions): Promise<Tensor>;
+  similarity(
+    queries: TensorInput,
+    options: { signal?: AbortSignal } & MatrixOptions = {},
+    ...more: unknown[]
+  ): Promise<Tensor> {
     if (!Corpus.#is(this)) return notACorpus('similarity');
+    if (more.length > 0) {
+      const extra = extraArgument('similarity', [...['queries', 'options'], ...more], ['queries', 'options']);
+      if (extra) return Promise.reject(extra);
+    }
     let signal: AbortSignal | undefined;
     try {
       options = ownOptions('similarity', options, ['signal', 'out']);
@@ -726,8 +749,13 @@ export class Corpus {
    * Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. The rows are
    * taken as they are at the call: changing them afterwards changes nothing.
    */
-  add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
+  add(rows: TensorInput, ids?: readonly Id[]): Promise<void>;
+  add(rows: TensorInput, ids?: readonly Id[], ...more: unknown[]): Promise<void> {
     if (!Corpus.#is(this)) return notACorpus('add');
+    if (more.length > 0) {
+      const extra = extraArgument('add', [...['rows', 'ids'], ...more], ['rows', 'ids']);
+      if (extra) return Promise.reject(extra);
+    }
     if (this.#disposed) return this.#exclusive('add', async () => undefined);
     let t: Tensor;
     let own: Id[] | undefined;
@@ -813,8 +841,13 @@ export class Corpus {
    * that is neither a string nor a finite number is `INVALID_TYPE` naming `ids[i]`. Resolves with
    * the number removed. Removing every row is refused: dispose the corpus instead.
    */
-  remove(ids: readonly Id[]): Promise<number> {
+  remove(ids: readonly Id[]): Promise<number>;
+  remove(ids: readonly Id[], ...more: unknown[]): Promise<number> {
     if (!Corpus.#is(this)) return notACorpus('remove');
+    if (more.length > 0) {
+      const extra = extraArgument('remove', [...['ids'], ...more], ['ids']);
+      if (extra) return Promise.reject(extra);
+    }
     let own: unknown[];
     try {
       if (!isArrayArg('remove', 'ids', ids))
@@ -871,8 +904,13 @@ export class Corpus {
    * live rows as stored (codes and scales, binary16 bits, and the float32 rows kept for re-ranking),
    * so a loaded copy searches bit for bit as this one.
    */
-  save(): Promise<Uint8Array> {
+  save(): Promise<Uint8Array>;
+  save(...more: unknown[]): Promise<Uint8Array> {
     if (!Corpus.#is(this)) return notACorpus('save');
+    if (more.length > 0) {
+      const extra = extraArgument('save', [...[], ...more], []);
+      if (extra) return Promise.reject(extra);
+    }
     return this.#exclusive('save', async () => {
       const { stored } = await this.#gather('save', this.#segments);
       const { ids, ordinals } = this.#survivors(this.#segments);

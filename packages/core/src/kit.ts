@@ -4,6 +4,7 @@ import {
   checkSameCols,
   checkSameShape,
   checkStorageOptions,
+  extraArgument,
   ownOptions,
 } from './check.js';
 import {
@@ -254,6 +255,20 @@ export interface CorpusMaker {
   disposals(): number;
   /** Fires at the next `kit.dispose()` (see `eitherSignal`). */
   halt(): AbortSignal;
+}
+
+/**
+ * A rejected promise for an argument past those `op` takes, `more` (see `extraArgument`), else
+ * undefined.
+ */
+function refuseExtra(
+  op: string,
+  more: readonly unknown[],
+  names: readonly string[],
+): Promise<never> | undefined {
+  if (more.length === 0) return undefined;
+  const e = extraArgument(op, [...names, ...more], names);
+  return e === undefined ? undefined : Promise.reject(e);
 }
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */
@@ -574,7 +589,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
     async kernels() {
       return (await start()).table();
     },
-    rowNorms(x) {
+    rowNorms(x, ...more: unknown[]) {
+      const extra = refuseExtra('rowNorms', more, ['x']);
+      if (extra) return extra;
       if (checked?.ungated.has('rowNorms')) {
         try {
           const out = elementwiseUngated(checked, 'rowNorms', x);
@@ -590,7 +607,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return Promise.reject(lease.fail(e));
       }
     },
-    normalize(x) {
+    normalize(x, ...more: unknown[]) {
+      const extra = refuseExtra('normalize', more, ['x']);
+      if (extra) return extra;
       if (checked?.ungated.has('normalizeRows')) {
         try {
           const out = elementwiseUngated(checked, 'normalizeRows', x);
@@ -606,7 +625,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return Promise.reject(lease.fail(e));
       }
     },
-    cosineRows(a, b) {
+    cosineRows(a, b, ...more: unknown[]) {
+      const extra = refuseExtra('cosineRows', more, ['a', 'b']);
+      if (extra) return extra;
       if (checked?.ungated.has('cosineRows')) {
         try {
           const out = cosineRowsUngated(checked, a, b);
@@ -622,7 +643,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return Promise.reject(lease.fail(e));
       }
     },
-    cosineMatrix(a, b, options) {
+    cosineMatrix(a, b, options, ...more: unknown[]) {
+      const extra = refuseExtra('cosineMatrix', more, ['a', 'b', 'options']);
+      if (extra) return extra;
       if (checked?.ungated.has('cosineMatrix')) {
         try {
           const out = cosineMatrixUngated(checked, a, b, options);
@@ -649,7 +672,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return Promise.reject(lease.fail(e));
       }
     },
-    topK(queries, corpus, k) {
+    topK(queries, corpus, k, ...more: unknown[]) {
+      const extra = refuseExtra('topK', more, ['queries', 'corpus', 'k']);
+      if (extra) return extra;
       if (checked?.ungated.has('topK')) {
         try {
           const out = topKUngatedCall(checked, queries, corpus, k);
@@ -667,7 +692,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         return Promise.reject(lease.fail(e));
       }
     },
-    async corpus(rows, options = {}) {
+    async corpus(rows, options = {}, ...more: unknown[]) {
+      const extra = refuseExtra('corpus', more, ['rows', 'options']);
+      if (extra) return extra;
       const since = disposals;
       options = checkCorpusOptions(options);
       // Before any await: the backend's copy is made within the call, as the gate's snapshot is.
@@ -682,7 +709,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       if (ids !== undefined) checkIdList('corpus', ids, t.rows);
       return place('corpus', t, { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) }, since);
     },
-    async corpusFrom(source, options = {}) {
+    async corpusFrom(source, options = {}, ...more: unknown[]) {
+      const extra = refuseExtra('corpusFrom', more, ['source', 'options']);
+      if (extra) return extra;
       const op = 'corpusFrom';
       const since = disposals;
       options = checkCorpusOptions(options, op);
@@ -870,7 +899,9 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
         release();
       }
     },
-    async loadCorpus(bytes) {
+    async loadCorpus(bytes, ...more: unknown[]) {
+      const extra = refuseExtra('loadCorpus', more, ['bytes']);
+      if (extra) return extra;
       refuseFakeView(bytes, 'loadCorpus', 'bytes');
       if (!(bytes instanceof Uint8Array))
         argError('INVALID_TYPE', 'loadCorpus', 'bytes', `must be a Uint8Array, got ${describeType(bytes)}.`);

@@ -1489,6 +1489,51 @@ describe('an option a call does not take', () => {
   });
 });
 
+describe('an argument past those a call takes (found by a docs review)', () => {
+  it('is INVALID_ARGUMENT naming arguments[i]: options handed to a call that takes none were ignored', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const rows = [
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ];
+    const corpus = await kit.corpus(rows, { ids: ['a', 'b', 'c'] });
+    const saved = await corpus.save();
+    const out = new Float32Array(1);
+    // Each was answered as if the extra argument were not there: topK searched every row (row 0
+    // first, not row 2), cosineRows left out as it was.
+    const more = { filter: { allow: [2] }, signal: AbortSignal.abort(), out };
+    const calls: [string, number, () => Promise<unknown>][] = [
+      ['topK', 3, () => (kit.topK as Function)([[1, 0]], rows, 2, more)],
+      ['cosineRows', 2, () => (kit.cosineRows as Function)([[1, 0]], [[1, 0]], more)],
+      ['rowNorms', 1, () => (kit.rowNorms as Function)(rows, more)],
+      ['normalize', 1, () => (kit.normalize as Function)(rows, more)],
+      ['cosineMatrix', 3, () => (kit.cosineMatrix as Function)(rows, rows, {}, more)],
+      ['corpus', 2, () => (kit.corpus as Function)(rows, {}, more)],
+      ['corpusFrom', 2, () => (kit.corpusFrom as Function)([rows], {}, more)],
+      ['loadCorpus', 1, () => (kit.loadCorpus as Function)(saved, more)],
+      ['search', 3, () => (corpus.search as Function)([[1, 0]], 2, {}, more)],
+      ['similarity', 2, () => (corpus.similarity as Function)([[1, 0]], {}, more)],
+      ['add', 2, () => (corpus.add as Function)([[2, 2]], ['d'], more)],
+      ['remove', 1, () => (corpus.remove as Function)(['a'], more)],
+      ['save', 0, () => (corpus.save as Function)(more)],
+    ];
+    for (const [op, i, call] of calls) {
+      const e = await rejection(call());
+      expect(e, op).toMatchObject({ code: 'INVALID_ARGUMENT', op, arg: `arguments[${i}]` });
+      expect(e.message).toMatch(/it would be ignored/);
+    }
+    // Nothing was changed by the refused calls; trailing undefineds (a wrapper forwarding optional
+    // arguments) still pass.
+    expect(corpus.rows).toBe(3);
+    expect(out[0]).toBe(0);
+    const t = await (kit.topK as Function)([[1, 0]], rows, 2, undefined, undefined);
+    expect(Array.from(t.indices)).toEqual([0, 2]);
+    expect((await (corpus.search as Function)([[1, 0]], 1, undefined, undefined)).ids).toEqual(['a']);
+    corpus.dispose();
+  });
+});
+
 describe('a loop of kit calls that never yields to the event loop', () => {
   it('keeps memory bounded: the gate holds two spare buffers, not every one (WeakRefs lived until the loop ended)', async () => {
     const { setFlagsFromString } = await import('node:v8');

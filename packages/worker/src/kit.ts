@@ -20,6 +20,7 @@ import {
   checkKernelName,
   describeType,
   errorText,
+  extraArgument,
   isArrayArg,
   isCosineKitError,
   ownOptions,
@@ -245,9 +246,15 @@ export class WorkerCorpus {
    * worker: pass `{ allow }`, `{ deny }` or `{ mask }` instead. With `options.signal`, an abort
    * rejects at once with `ABORTED`; the worker stops at its next check and the corpus is unchanged.
    */
-  search(queries: TensorInput, k: number, options: WorkerSearchOptions = {}): Promise<SearchResult> {
+  search(queries: TensorInput, k: number, options?: WorkerSearchOptions): Promise<SearchResult>;
+  search(
+    queries: TensorInput,
+    k: number,
+    options: WorkerSearchOptions = {},
+    ...more: unknown[]
+  ): Promise<SearchResult> {
     if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('search'));
-    return this.#call('search', [queries, k, options], options) as Promise<SearchResult>;
+    return this.#call('search', [queries, k, options, ...more], options) as Promise<SearchResult>;
   }
 
   /**
@@ -257,32 +264,41 @@ export class WorkerCorpus {
    */
   similarity(
     queries: TensorInput,
+    options?: { signal?: AbortSignal } & TransferOption & MatrixOptions,
+  ): Promise<Tensor>;
+  similarity(
+    queries: TensorInput,
     options: { signal?: AbortSignal } & TransferOption & MatrixOptions = {},
+    ...more: unknown[]
   ): Promise<Tensor> {
     if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('similarity'));
     return intoOut(
-      this.#call('similarity', [queries, options], options) as Promise<Tensor>,
+      this.#call('similarity', [queries, options, ...more], options) as Promise<Tensor>,
       options,
       'similarity',
     );
   }
 
   /** Adds rows (with ids, if this corpus has ids). Resolves when they are searchable. */
-  add(rows: TensorInput, ids?: readonly Id[]): Promise<void> {
+  add(rows: TensorInput, ids?: readonly Id[]): Promise<void>;
+  add(rows: TensorInput, ids?: readonly Id[], ...more: unknown[]): Promise<void> {
     if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('add'));
-    return this.#call('add', ids === undefined ? [rows] : [rows, ids], undefined) as Promise<void>;
+    const args = ids === undefined && more.length === 0 ? [rows] : [rows, ids, ...more];
+    return this.#call('add', args, undefined) as Promise<void>;
   }
 
   /** Removes rows by id (by ordinal without ids); resolves with the number removed. */
-  remove(ids: readonly Id[]): Promise<number> {
+  remove(ids: readonly Id[]): Promise<number>;
+  remove(ids: readonly Id[], ...more: unknown[]): Promise<number> {
     if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('remove'));
-    return this.#call('remove', [ids], undefined) as Promise<number>;
+    return this.#call('remove', [ids, ...more], undefined) as Promise<number>;
   }
 
   /** The corpus in the saved-corpus format of `@cosinekit/core`. */
-  save(): Promise<Uint8Array> {
+  save(): Promise<Uint8Array>;
+  save(...more: unknown[]): Promise<Uint8Array> {
     if (!WorkerCorpus.#is(this)) return Promise.reject(notACorpus('save'));
-    return this.#call('save', [], undefined) as Promise<Uint8Array>;
+    return this.#call('save', more, undefined) as Promise<Uint8Array>;
   }
 
   /** Releases the corpus in the worker (after the calls already queued on it). Idempotent. */
@@ -546,21 +562,25 @@ class Kit implements Link {
             { op: 'kernels' },
           ),
         ),
-      rowNorms: (x) => call('rowNorms', [x]) as Promise<Float32Array>,
-      normalize: (x) => call('normalize', [x]) as Promise<Tensor>,
-      cosineRows: (a, b) => call('cosineRows', [a, b]) as Promise<Float32Array>,
-      cosineMatrix: (a, b, options) =>
+      // Arguments past those a call takes go along, to be refused by name (see `extraArgument`).
+      rowNorms: (x, ...more: unknown[]) => call('rowNorms', [x, ...more]) as Promise<Float32Array>,
+      normalize: (x, ...more: unknown[]) => call('normalize', [x, ...more]) as Promise<Tensor>,
+      cosineRows: (a, b, ...more: unknown[]) => call('cosineRows', [a, b, ...more]) as Promise<Float32Array>,
+      cosineMatrix: (a, b, options, ...more: unknown[]) =>
         intoOut(
-          call('cosineMatrix', options === undefined ? [a, b] : [a, b, options]) as Promise<Tensor>,
+          call(
+            'cosineMatrix',
+            options === undefined && more.length === 0 ? [a, b] : [a, b, options, ...more],
+          ) as Promise<Tensor>,
           options,
           'cosineMatrix',
         ),
-      topK: (q, c, k) => call('topK', [q, c, k]) as Promise<SearchResult>,
-      corpus: (rows, options = {}) =>
-        call('corpus', [rows, options], {
+      topK: (q, c, k, ...more: unknown[]) => call('topK', [q, c, k, ...more]) as Promise<SearchResult>,
+      corpus: (rows, options = {}, ...more: unknown[]) =>
+        call('corpus', [rows, options, ...more], {
           transfer: peek(options, 'transfer') as boolean | undefined,
         }) as Promise<WorkerCorpus>,
-      corpusFrom: (source, options = {}) => {
+      corpusFrom: (source, options = {}, ...more: unknown[]) => {
         const progress = peek(options, 'onProgress');
         let iterable: boolean;
         try {
@@ -569,14 +589,15 @@ class Kit implements Link {
           // A source that cannot be inspected (a revoked Proxy): named, as core names it (it threw).
           return Promise.reject(readError('corpusFrom', 'source', e));
         }
-        return call('corpusFrom', [source, options], {
+        return call('corpusFrom', [source, options, ...more], {
           transfer: peek(options, 'transfer') as boolean | undefined,
           signal: signalOf(peek(options, 'signal')),
           progress: typeof progress === 'function' ? (progress as (rows: number) => void) : undefined,
           source: iterable ? source : undefined,
         }) as Promise<WorkerCorpus>;
       },
-      loadCorpus: (bytes) => call('loadCorpus', [bytes]) as Promise<WorkerCorpus>,
+      loadCorpus: (bytes, ...more: unknown[]) =>
+        call('loadCorpus', [bytes, ...more]) as Promise<WorkerCorpus>,
       dispose: () => this.#die('DISPOSED', 'was disposed'),
     };
     KITS.set(this.api, this);
@@ -598,6 +619,8 @@ class Kit implements Link {
     if (stop) return Promise.reject(stop);
     const moves = how.transfer ?? this.transfer;
     const names = ARGS[op] ?? [];
+    const extra = extraArgument(op, args, names);
+    if (extra) return Promise.reject(extra);
     const transfer = new Set<ArrayBuffer>();
     let packed: unknown[];
     try {

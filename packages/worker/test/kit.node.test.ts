@@ -1466,6 +1466,43 @@ describe('dispose and crashes', () => {
     c.dispose();
   });
 
+  it('an argument past those a call takes is refused naming arguments[i], as the in-thread kit refuses it', async () => {
+    const c = await remote.corpus(mat(3, 4, 1));
+    const saved = await c.save();
+    const more = { filter: { allow: [2] } };
+    const calls: [string, number, () => Promise<unknown>][] = [
+      ['topK', 3, () => (remote.topK as Function)(mat(1, 4, 2), mat(3, 4, 1), 2, more)],
+      ['cosineRows', 2, () => (remote.cosineRows as Function)(mat(1, 4, 2), mat(1, 4, 3), more)],
+      ['rowNorms', 1, () => (remote.rowNorms as Function)(mat(1, 4, 2), more)],
+      ['normalize', 1, () => (remote.normalize as Function)(mat(1, 4, 2), more)],
+      [
+        'cosineMatrix',
+        3,
+        () => (remote.cosineMatrix as Function)(mat(1, 4, 2), mat(1, 4, 3), undefined, more),
+      ],
+      ['corpus', 2, () => (remote.corpus as Function)(mat(1, 4, 2), {}, more)],
+      ['corpusFrom', 2, () => (remote.corpusFrom as Function)([mat(1, 4, 2)], {}, more)],
+      ['loadCorpus', 1, () => (remote.loadCorpus as Function)(saved, more)],
+      ['search', 3, () => (c.search as Function)(mat(1, 4, 2), 1, {}, more)],
+      ['similarity', 2, () => (c.similarity as Function)(mat(1, 4, 2), {}, more)],
+      ['add', 2, () => (c.add as Function)(mat(1, 4, 2), undefined, more)],
+      ['remove', 1, () => (c.remove as Function)([0], more)],
+      ['save', 0, () => (c.save as Function)(more)],
+    ];
+    for (const [op, i, call] of calls)
+      expect(await failure(call()), op).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        op,
+        arg: `arguments[${i}]`,
+      });
+    expect(c.rows).toBe(3);
+    // Trailing undefineds pass.
+    expect(Array.from((await (remote.rowNorms as Function)([[3, 4]], undefined)) as Float32Array)).toEqual([
+      5,
+    ]);
+    c.dispose();
+  });
+
   it('a worker of ones own that imports its backends and calls serveKit', async () => {
     const w = new Worker(new URL('./fixtures/serve-worker.mjs', import.meta.url));
     const k = await createWorkerKit({ worker: w, backend: 'wasm' });

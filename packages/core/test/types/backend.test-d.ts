@@ -49,6 +49,7 @@ describe('@cosinekit/core/backend exports the contract', () => {
       | 'checkOptionsObject'
       | 'checkSameCols'
       | 'checkSameShape'
+      | 'extraArgument'
       | 'checkSignal'
       | 'checkSoftmaxArgs'
       | 'clampCos'
