@@ -417,6 +417,8 @@ export async function readCorpus(
     // argument of this call: say which one its end came through.
     // disposeBackends() leaves the corpus undisposed; its backend's refusal names the corpus.
     // So is a wait on onProgress that kit.dispose() ended (the caller's signal did not fire).
+    // A backend disposed under the load (`backend.dispose()`, `disposeBackends()`) is said as
+    // such: the kit was not disposed, and once was named as if it had been.
     if (
       (isCosineKitError(e, 'DISPOSED') && (c?.disposed || (c && e.arg !== at.arg && e.arg !== 'kit'))) ||
       (isCosineKitError(e, 'ABORTED') && since !== disposals() && !signalFired(signal))
@@ -425,7 +427,9 @@ export async function readCorpus(
         'DISPOSED',
         op,
         'kit',
-        'was disposed, with the corpus being loaded, before the load finished (kit.dispose() or disposeBackends()).',
+        since !== disposals()
+          ? 'was disposed, with the corpus being loaded, before the load finished (kit.dispose()).'
+          : 'has a backend that was disposed, with the corpus being loaded, before the load finished (backend.dispose(), disposeBackends(), or a GPU device the backend lost); load it on a live kit.',
         e,
       );
     c?.dispose();

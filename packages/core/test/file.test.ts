@@ -95,6 +95,49 @@ describe('kit.dispose() under a load waiting on onProgress', () => {
   });
 });
 
+describe('a backend disposed under a load (found by a probe)', () => {
+  it('is said as such: DISPOSED naming the kit, whose own dispose() is not blamed', async () => {
+    const c = await build('float32', 0, 60, 5);
+    const path = at('backend-gone.ckc');
+    await saveCorpusFile(c, path);
+    c.dispose();
+    for (const who of ['backend', 'kit'] as const) {
+      // The reference kernels, refusing every call once disposed, as an engine's would.
+      let gone = false;
+      const kernels = Object.fromEntries(
+        Object.entries(referenceKernels).map(([name, f]) => [
+          name,
+          typeof f !== 'function'
+            ? f
+            : (...args: unknown[]) =>
+                gone ? disposedBackend(name) : (f as (...a: unknown[]) => unknown)(...args),
+        ]),
+      );
+      const backend = {
+        name: 'disposable',
+        kernels: kernels as typeof referenceKernels,
+        dispose: () => void (gone = true),
+      };
+      const mine = createCosineKit({ backend });
+      let n = 0;
+      const e = await loadCorpusFile(mine, path, {
+        segmentBytes: 100,
+        onProgress: async () => {
+          if (n++ === 1) await (who === 'kit' ? mine.dispose() : backend.dispose());
+        },
+      }).catch((x: unknown) => x);
+      expect(e, who).toMatchObject({ code: 'DISPOSED', op: 'loadCorpusFile', arg: 'kit' });
+      const message = (e as Error).message;
+      if (who === 'kit') expect(message).toMatch(/\(kit\.dispose\(\)\)/);
+      else {
+        expect(message).toMatch(/backend\.dispose\(\)/);
+        expect(message).not.toMatch(/kit\.dispose/);
+      }
+      mine.dispose();
+    }
+  });
+});
+
 describe('saveCorpusFile / loadCorpusFile', () => {
   const cases: [CorpusStorage, number][] = [
     ['float32', 0],
@@ -583,6 +626,8 @@ describe('file helpers beside other writers and odd files', () => {
     }).catch((x) => x);
     await stopped;
     expect(e).toMatchObject({ code: 'DISPOSED', op: 'loadCorpusFile', arg: 'kit' });
+    expect(e.message).toMatch(/disposeBackends\(\)/);
+    expect(e.message).not.toMatch(/kit\.dispose/);
     unregisterBackend('file-disposable');
   });
 
