@@ -4,6 +4,7 @@
  */
 import type { Activation, Matrix, OptimizerRule } from '@cosinekit/core/backend';
 
+/** The float64 Euclidean norm of each row of `x`. */
 export function norms64(x: Matrix): Float64Array {
   const out = new Float64Array(x.rows);
   for (let i = 0; i < x.rows; i++) {
@@ -14,6 +15,7 @@ export function norms64(x: Matrix): Float64Array {
   return out;
 }
 
+/** The float64 cosine of row `i` of `a` and row `j` of `b`, clamped to [-1, 1]; 0 when either row is zero. */
 export function cos64(a: Matrix, i: number, b: Matrix, j: number): number {
   let dot = 0;
   let na = 0;
@@ -29,6 +31,7 @@ export function cos64(a: Matrix, i: number, b: Matrix, j: number): number {
   return Math.max(-1, Math.min(1, dot / Math.sqrt(na * nb)));
 }
 
+/** The float64 cosines of every row of `a` against every row of `b`, `a.rows x b.rows`, row-major (see {@link cos64}). */
 export function cosineMatrix64(a: Matrix, b: Matrix): Float64Array {
   const out = new Float64Array(a.rows * b.rows);
   for (let i = 0; i < a.rows; i++) for (let j = 0; j < b.rows; j++) out[i * b.rows + j] = cos64(a, i, b, j);
@@ -67,6 +70,7 @@ export function matmul64(
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
+/** Activation `kind` of `x` in float64. */
 export function act64(kind: Activation, x: number): number {
   switch (kind) {
     case 'linear':

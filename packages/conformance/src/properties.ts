@@ -21,6 +21,7 @@ export const REGIMES = [
   'repeated-rows',
   'with-zero-rows',
 ] as const;
+/** How a generated case draws its values (one of {@link REGIMES}). */
 export type Regime = (typeof REGIMES)[number];
 
 /** A generated case: queries `a`, corpus `b` of the same width, values drawn by `regime`. */

@@ -70,18 +70,6 @@ interface Segment {
   host: Float32Array | null;
 }
 
-/**
- * A corpus resident on a backend: search it as often as needed, add and remove rows, save it, and
- * release it with `dispose()`.
- *
- * Rows keep the ordinal they were added with (0, 1, 2, ... across `add` calls); search results
- * report ordinals as `indices`, and the caller's ids as `ids` when ids were given. Removed rows are
- * skipped at once and their memory is reclaimed by compaction (a segment half removed is rebuilt).
- * Operations on one corpus run one at a time, in call order; a `dispose()` during a search takes
- * effect when the queued work finishes. Each operation takes its inputs (rows, queries, ids) as they
- * are when it is called, even when it runs after earlier queued work: the caller may reuse its
- * arrays as soon as the call returns.
- */
 /** Set by {@link Corpus}'s static block: whether a value carries a corpus's private fields. */
 let corpusBrand: (x: unknown) => boolean = () => false;
 
@@ -95,6 +83,21 @@ export function isCorpus(x: unknown): x is Corpus {
   return corpusBrand(x);
 }
 
+/**
+ * A corpus resident on a backend: search it as often as needed, add and remove rows, save it, and
+ * release it with `dispose()`.
+ *
+ * Rows keep the ordinal they were added with (0, 1, 2, ... across `add` calls, never reused, and
+ * unchanged when other rows are removed); search results report ordinals as `indices`, and the
+ * caller's ids as `ids` when ids were given. Positions are another matter: `corpus.rows` counts the
+ * live rows, and a `{ mask }` filter's bytes and `similarity`'s columns are the live rows in ordinal
+ * order (after `remove([0])` on rows 0, 1, 2, column 0 and `mask[0]` are ordinal 1). Removed rows are
+ * skipped at once and their memory is reclaimed by compaction (a segment half removed is rebuilt).
+ * Operations on one corpus run one at a time, in call order; a `dispose()` during a search takes
+ * effect when the queued work finishes. Each operation takes its inputs (rows, queries, ids) as they
+ * are when it is called, even when it runs after earlier queued work: the caller may reuse its
+ * arrays as soon as the call returns.
+ */
 export class Corpus {
   readonly cols: number;
   /** The backend that holds the data. */

@@ -12,6 +12,7 @@ type Id = number | string;
  * - `{ deny: ids }`: every row but these; unknown ids are ignored likewise.
  * - `{ mask: Uint8Array }`: one byte per live row, in ordinal order (the column order of
  *   `similarity`): 1 keeps the row, 0 drops it; its length must be `corpus.rows` when the search runs.
+ *   Byte i is the i-th live row, which is ordinal i only while no row has been removed.
  * - a predicate `(id) => boolean`, called once per live row when the search runs; it must return a
  *   boolean (an async predicate is refused rather than read as true).
  *

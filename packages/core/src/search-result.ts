@@ -13,9 +13,17 @@ export interface Hits {
  * lower corpus index. The flat arrays hold query q at `[q * k, (q + 1) * k)`.
  */
 export class SearchResult implements TopKResult {
+  /** Number of queries. */
   readonly queries: number;
+  /** Hits per query. */
   readonly k: number;
+  /**
+   * The hits' rows, `queries x k`: for `kit.topK` the row's index in the corpus argument; for a
+   * resident corpus's `search`, its ordinal (the number it was given when added, kept when other
+   * rows are removed; see `Corpus`).
+   */
   readonly indices: Int32Array;
+  /** The hits' cosines, `queries x k`, best first. */
   readonly scores: Float32Array;
   /** The caller's ids of the hits (flat, like `indices`), when the corpus was given ids. */
   readonly ids: readonly (number | string)[] | undefined;
