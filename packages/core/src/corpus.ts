@@ -703,6 +703,18 @@ export class Corpus {
   }
 
   /**
+   * @internal Merges the last `count` segments into one (the backend's `mergeCorpora` where it has
+   * one): `corpusFrom` hands large chunks to the backend one by one as segments of their own, then
+   * joins each segment's worth, one copy within the backend instead of a host buffer filled first.
+   */
+  mergeTail(op: string, count: number): Promise<void> {
+    return this.#exclusive(op, async () => {
+      const segs = this.#segments;
+      if (count > 1 && count <= segs.length) await this.#compact(op, 'source', segs.slice(-count));
+    });
+  }
+
+  /**
    * @internal The segment for rows `x` made within this call by a `createCorpus` the backend
    * declares ungated (see `Backend.ungated`), where the backend can give its rows back without a
    * copy of the kit's: the backend copies `x` itself, so the caller may reuse or change it at

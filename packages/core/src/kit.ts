@@ -91,7 +91,7 @@ export type CorpusChunk = TensorInput | { readonly rows: TensorInput; readonly i
 
 /** Options of {@link CosineKit.corpusFrom}. */
 export interface CorpusFromOptions extends Omit<CorpusCreateOptions, 'ids'> {
-  /** Called with the number of rows resident so far, after each segment is uploaded. */
+  /** Called with the number of rows resident so far, after each segment (or large chunk) is uploaded. */
   onProgress?: (rowsDone: number) => void;
   /** Stops the build with `ABORTED` between chunks; what was built is disposed. */
   signal?: AbortSignal;
@@ -100,6 +100,13 @@ export interface CorpusFromOptions extends Omit<CorpusCreateOptions, 'ids'> {
 }
 
 const DEFAULT_SEGMENT_BYTES = 64 * 2 ** 20;
+/**
+ * Smallest chunk `corpusFrom` hands straight to a backend that copies rows and merges segments
+ * itself, and the size of the buffer smaller chunks are gathered in for it: each is a segment
+ * until a segment's worth is merged. Small enough to stay in cache and be reused; large enough
+ * that a segment's worth is a merge of at most 64.
+ */
+const DIRECT_CHUNK_BYTES = 1024 * 1024;
 /** Milliseconds `corpusFrom` reads a source that never waits before letting timers and events run. */
 const PAUSE_MS = 10;
 
@@ -219,7 +226,9 @@ export interface CosineKit {
   /**
    * Builds a corpus from a stream of row chunks (an iterable or async iterable of
    * {@link CorpusChunk}), without ever holding all rows in one host array: chunks are gathered into
-   * segments of about `options.segmentBytes` and each segment is uploaded as it fills. Ids come
+   * segments of about `options.segmentBytes` and each segment is uploaded as it fills (where the
+   * backend copies rows and merges segments itself, as the wasm backend does, chunks go to it a
+   * MiB or a chunk at a time, and each segment's worth of them is merged there). Ids come
    * with the chunks (all chunks or none). An error in the stream, a bad chunk or an abort disposes
    * what was built, closes the source (its `return()`, not waited for) and rejects. Segments are not merged while building, nor later: a later `add`
    * merges only segments smaller than `segmentBytes`, so it never copies the corpus.
@@ -543,14 +552,18 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       return undefined;
     }
     const h = k.createCorpusUngated(op, t, { storage: options.storage, rerank: options.rerank });
-    if (h === undefined) return undefined;
+    return h === undefined ? undefined : corpusOf(h, options, ids, t.rows);
+  };
+
+  /** A corpus of one segment, `h` (`rows` rows, with `ids` when given), the backend made. */
+  const corpusOf = (h: ResidentCorpus, options: CorpusCreateOptions, ids: Id[] | undefined, rows: number) => {
     const c = new Corpus(
       h,
-      k,
+      checked!,
       { ...resolveCorpusOptions(options), ...(ids ? { ids } : {}) },
       null,
       (x) => live.delete(x),
-      t.rows,
+      rows,
     );
     live.add(c);
     return c;
@@ -736,7 +749,16 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       checkSignal(op, signal);
       // Where the backend builds segments from the rows as they are (exact at any magnitude),
       // chunks are admitted without the rescale, so the corpus holds what `corpus(rows)` would.
-      const raw = (await start()).copiesCorpus(options.storage ?? 'float32');
+      const kernels = await start();
+      const raw = kernels.copiesCorpus(options.storage ?? 'float32');
+      // Where the backend also merges its own segments, a large chunk goes to it as it comes (it
+      // copies the rows itself), and each segment's worth of such chunks is merged within it: no
+      // host segment is filled first (a fresh 64 MiB buffer, every row copied and checked into it,
+      // then copied again by the backend: 200,000 x 96 in chunks of 10,000 took 6x `corpus(rows)`).
+      // Smaller chunks are gathered into a buffer of that size, reused, each filling a segment of
+      // its own likewise (100-row chunks of 200,000 x 96 took 9x `corpus(rows)` through 64 MiB ones).
+      const merges = raw && kernels.canMerge;
+      const gather = merges ? Math.min(DIRECT_CHUNK_BYTES, segmentBytes) : segmentBytes;
       const it = iterate(source, op);
       // Waits on the caller's code (the source, onProgress) end at an abort or at kit.dispose().
       // Taken here, where the try that lets go of it follows with nothing that can throw between
@@ -752,6 +774,22 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       let pendingIds: Id[] = [];
       const streamed = new Map<Id, number>();
       let done = 0;
+      /** Segments appended since the last whole segment, and their bytes: merged into one when they reach a segment's worth. */
+      let tail = 0;
+      let tailBytes = 0;
+      const closeTail = async () => {
+        if (tail > 1) await c!.mergeTail(op, tail);
+        tail = 0;
+        tailBytes = 0;
+      };
+      /** A segment's rows have come (`bytes` of them): the tail is closed once it holds a segment's worth. */
+      const appended = async (rows: number, bytes: number) => {
+        tail++;
+        tailBytes += bytes;
+        if (tailBytes >= segmentBytes) await closeTail();
+        done += rows;
+        await reportProgress(op, onProgress, [done], stop);
+      };
       const flush = async () => {
         if (segRows === 0) return;
         const rows = segRows;
@@ -778,8 +816,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
           const h = c.ungatedHandle(op, t);
           await c.appendRows(op, h ? t : give(), ids, undefined, h);
         }
-        done += rows;
-        await reportProgress(op, onProgress, [done], stop);
+        await appended(rows, rows * cols * 4);
       };
       try {
         let i = 0;
@@ -840,41 +877,70 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
             admit(rows, op, rowsArg);
             argError('DIMENSION_MISMATCH', op, arg, `has ${t.cols} columns, the first chunk had ${cols}.`);
           }
+          /** The chunk's ids, checked against the stream's (once its rows passed: rows are named first). */
+          const takeIds = (): Id[] | undefined => {
+            const own = copyIds(op, ids as Id[] | undefined, `${arg}.ids`);
+            const has = own !== undefined;
+            if (withIds === undefined) withIds = has;
+            else if (withIds !== has)
+              argError(
+                'INVALID_ARGUMENT',
+                op,
+                `${arg}.ids`,
+                withIds ? 'is missing: earlier chunks had ids.' : 'given, but earlier chunks had none.',
+              );
+            if (own) {
+              // Against every id of the stream so far, naming the chunk that repeats one.
+              checkIdList(op, own, t.rows, streamed, `${arg}.ids`);
+              for (const id of own) streamed.set(id, 0);
+            }
+            return own;
+          };
+          i++;
+          if (merges && t.rows * cols * 4 >= gather) {
+            // The rows gathered so far first, as a segment of their own: rows keep stream order.
+            await flush();
+            // The backend's copy is the rows' check: a chunk it refuses (NaN) is gathered below,
+            // where the gate names it.
+            const h =
+              c === undefined
+                ? kernels.createCorpusUngated(op, t, { storage: options.storage, rerank: options.rerank })
+                : c.ungatedHandle(op, t);
+            if (h !== undefined) {
+              let own: Id[] | undefined;
+              try {
+                own = takeIds();
+              } catch (e) {
+                disposeQuietly(h);
+                throw e;
+              }
+              if (c === undefined) {
+                c = kept(op, corpusOf(h, options, own, t.rows), since);
+                c.mergeBytes = segmentBytes;
+              } else await c.appendRows(op, t, own, undefined, h);
+              await appended(t.rows, t.rows * cols * 4);
+              continue;
+            }
+          }
           const need = (segRows + t.rows) * cols;
           if (need > seg.length) {
             // Doubled, or once it holds an eighth of a segment, room for the whole segment (so a
             // long stream copies its first rows a few times, not once per doubling; a short one
             // never asks for a segment's worth of memory).
-            const full = Math.ceil(segmentBytes / 4 / cols) * cols;
+            const full = Math.ceil(gather / 4 / cols) * cols;
             const grown = new Float32Array(Math.max(need, 8 * need >= full ? full : 2 * seg.length));
             grown.set(seg.subarray(0, segRows * cols));
             seg = grown;
           }
           admitInto(t, op, rowsArg, seg, segRows * cols, !raw);
-          const own = copyIds(op, ids as Id[] | undefined, `${arg}.ids`);
-          const has = own !== undefined;
-          if (withIds === undefined) withIds = has;
-          else if (withIds !== has)
-            argError(
-              'INVALID_ARGUMENT',
-              op,
-              `${arg}.ids`,
-              withIds ? 'is missing: earlier chunks had ids.' : 'given, but earlier chunks had none.',
-            );
-          if (own) {
-            // Against every id of the stream so far, naming the chunk that repeats one.
-            checkIdList(op, own, t.rows, streamed, `${arg}.ids`);
-            for (const id of own) {
-              pendingIds.push(id);
-              streamed.set(id, 0);
-            }
-          }
+          const own = takeIds();
+          if (own) for (const id of own) pendingIds.push(id);
           segRows += t.rows;
-          i++;
-          if (segRows * cols * 4 >= segmentBytes) await flush();
+          if (segRows * cols * 4 >= gather) await flush();
         }
         checkSignal(op, signal);
         await flush();
+        if (c !== undefined) await closeTail();
         if (c === undefined) argError('EMPTY_INPUT', op, 'source', 'yielded no rows.');
         return kept(op, c, since);
       } catch (e) {

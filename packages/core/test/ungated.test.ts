@@ -808,6 +808,81 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     expect(open.live.handles).toBe(0);
   });
 
+  it('corpusFrom on a backend that merges: large chunks as they come, small ones a MiB at a time, merged by segments; the gated answers', async () => {
+    const open = corpusBackend();
+    let merges = 0;
+    const kernels = open.backend.kernels;
+    const merge = kernels.mergeCorpora!;
+    const backend: Backend = {
+      ...open.backend,
+      kernels: { ...kernels, mergeCorpora: (...a: Parameters<typeof merge>) => (merges++, merge(...a)) },
+    };
+    const kit = createCosineKit({ backend });
+    const gated = createCosineKit({ backend: 'reference' });
+    await Promise.all([kit.ready(), gated.ready()]);
+    const d = 16;
+    const n = 120_000;
+    const all = rows(n, d, 9);
+    // Chunks of 20,000 rows (1.25 MiB: handed over as they come), 3,000 (gathered) and 1.
+    const sizes = [20_000, 3_000, 1, 20_000, 3_000, 3_000, 1, 20_000];
+    async function* chunks(poison: boolean, bad?: [number, number]) {
+      for (let i = 0, s = 0; i < n; s++) {
+        const e = Math.min(n, i + sizes[s % sizes.length]);
+        const x = all.slice(i * d, e * d);
+        if (bad && bad[0] === s) x[bad[1]] = Number.NaN;
+        yield { rows: new Tensor(x, e - i, d), ids: Array.from({ length: e - i }, (_, j) => `r${i + j}`) };
+        if (poison) x.fill(Number.NaN);
+        i = e;
+      }
+    }
+    const progress: number[] = [];
+    const options = { segmentBytes: 3 * 2 ** 20, onProgress: (r: number) => void progress.push(r) };
+    const c = await kit.corpusFrom(chunks(true), options);
+    const g = await gated.corpusFrom(chunks(false), { segmentBytes: 3 * 2 ** 20 });
+    expect(c.rows).toBe(n);
+    expect(merges).toBeGreaterThan(0);
+    // Three segments' worth, merged: no more handles than that left (and one for the rest).
+    expect(open.live.handles).toBeLessThanOrEqual(Math.ceil((n * d * 4) / (3 * 2 ** 20)) + 1);
+    expect(progress.at(-1)).toBe(n);
+    expect(progress.every((r, i) => i === 0 || r > progress[i - 1])).toBe(true);
+    const q = new Tensor(rows(4, d, 4), 4, d);
+    const [a, b] = [await c.search(q, 12), await g.search(q, 12)];
+    expect([a.ids, a.scores]).toEqual([b.ids, b.scores]);
+    expect((await c.similarity(q)).data).toEqual((await g.similarity(q)).data);
+    c.dispose();
+    // NaN in a chunk handed over whole (0) or gathered (1), or an id repeated in a large chunk: the
+    // gate's errors naming it, and nothing left on the backend.
+    const before = open.live.handles;
+    for (const [s, at] of [
+      [3, 5 * d + 2],
+      [4, 100],
+      [6, 0],
+    ] as const) {
+      const e = await failure(kit.corpusFrom(chunks(false, [s, at]), options));
+      const f = await failure(gated.corpusFrom(chunks(false, [s, at]), { segmentBytes: 3 * 2 ** 20 }));
+      expect([e.code, e.arg, e.message]).toEqual([f.code, f.arg, f.message]);
+      expect([e.code, e.arg]).toEqual(['NON_FINITE', `source[${s}].rows`]);
+      expect(open.live.handles).toBe(before);
+    }
+    async function* twice() {
+      yield {
+        rows: new Tensor(all.slice(0, 20_000 * d), 20_000, d),
+        ids: Array.from({ length: 20_000 }, (_, j) => j),
+      };
+      yield {
+        rows: new Tensor(all.slice(0, 20_000 * d), 20_000, d),
+        ids: Array.from({ length: 20_000 }, (_, j) => j + 19_999),
+      };
+    }
+    const e = await failure(kit.corpusFrom(twice(), options));
+    const f = await failure(gated.corpusFrom(twice(), options));
+    expect([e.code, e.arg, e.message]).toEqual([f.code, f.arg, f.message]);
+    expect(e.arg).toBe('source[1].ids[0]');
+    expect(open.live.handles).toBe(before);
+    kit.dispose();
+    expect(open.live.handles).toBe(0);
+  });
+
   it('corpusFrom: a kit disposed while the stream is read refuses it and leaves no segment behind', async () => {
     // (The first segment is flushed after chunk 5: a kit disposed before that has no corpus to dispose.)
     for (const at of [8, 12, 25]) {
