@@ -26,8 +26,41 @@ function makeTables(): Uint32Array {
 /** True where a Uint32Array reads bytes b0..b3 as b0 | b1 << 8 | b2 << 16 | b3 << 24. */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
+/** Bytes from which the runtime's own CRC-32 is called rather than the loop below (its call costs more). */
+const NATIVE_MIN = 4096;
+
+/**
+ * Node's zlib CRC-32 (the same checksum; Node 20.15 and 22.2 on), reached without an import so
+ * that browsers and bundlers never see one: `process.getBuiltinModule`, where the runtime has it.
+ * Looked up on the first large checksum. 77 MB: 19 ms against 50 ms for the loop below.
+ */
+let native: ((data: Uint8Array, value?: number) => number) | null | undefined;
+
+function nativeCrc32(): ((data: Uint8Array, value?: number) => number) | null {
+  if (native !== undefined) return native;
+  native = null;
+  try {
+    const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+    const z = p?.getBuiltinModule?.('node:zlib') as { crc32?: (data: Uint8Array, value?: number) => number };
+    if (typeof z?.crc32 === 'function' && z.crc32(new Uint8Array([49, 50, 51]), 0) === 0x884863d2)
+      native = z.crc32;
+  } catch {
+    // No such module here: the loop below.
+  }
+  return native;
+}
+
 /** The CRC-32 of `bytes`, or, given the CRC-32 of earlier bytes as `crc`, of those followed by `bytes`. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
+  if (bytes.length >= NATIVE_MIN) {
+    const f = nativeCrc32();
+    if (f !== null) return f(bytes, crc) >>> 0;
+  }
+  return crc32Loop(bytes, crc);
+}
+
+/** {@link crc32} in JavaScript, slicing by 8 (what runs in browsers). @internal */
+export function crc32Loop(bytes: Uint8Array, crc = 0): number {
   tables ??= makeTables();
   const t = tables;
   let c = (crc ^ 0xffffffff) >>> 0;

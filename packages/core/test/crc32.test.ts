@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../src/crc32.js';
+import { crc32, crc32Loop } from '../src/crc32.js';
 
 /** CRC-32 one bit at a time (IEEE, reflected, as zlib): the definition the tables unroll. */
 function bitwise(bytes: Uint8Array, crc = 0): number {
@@ -31,5 +31,23 @@ describe('crc32', () => {
           bitwise(buf.subarray(0, off + len)),
         );
       }
+  });
+
+  it("the runtime's own CRC-32 (Node's zlib, for 4 KiB and more) and the loop agree, whole or continued", () => {
+    const buf = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 2654435761) >>> 24);
+    for (const [off, len] of [
+      [0, 4095],
+      [0, 4096],
+      [3, 4097],
+      [1, 65_537],
+      [5, 69_990],
+    ]) {
+      const v = buf.subarray(off, off + len);
+      expect(crc32(v), `offset ${off}, length ${len}`).toBe(crc32Loop(v));
+      const head = buf.subarray(0, off);
+      expect(crc32(v, crc32(head)), `continued at ${off}`).toBe(crc32Loop(buf.subarray(0, off + len)));
+      expect(crc32(v, 0x12345678)).toBe(crc32Loop(v, 0x12345678));
+    }
+    expect(crc32Loop(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 });

@@ -380,6 +380,35 @@ describe('corpus files are untrusted input', () => {
     ok.dispose();
   });
 
+  it('a non-finite value anywhere in a row is named by its row; finite rows off unit length are normalised', async () => {
+    // Rows of 7: values in the four-wide part of the unit-length pass and in its tail.
+    const c = await kit.corpus(rows(5, 7, 86));
+    const good = await c.save();
+    c.dispose();
+    for (const [row, col] of [
+      [0, 0],
+      [2, 3],
+      [2, 4],
+      [4, 6],
+    ])
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+        const b = good.slice();
+        new DataView(b.buffer).setFloat32(payload(b, 5) + 4 * (row * 7 + col), bad, true);
+        await corruptWith(reseal(b), `holds a non-finite value at row ${row}.`);
+      }
+    // A crafted row scaled by 1e30: loaded as its direction, as corpus() would take it.
+    const b = good.slice();
+    const v = new DataView(b.buffer);
+    for (let j = 0; j < 7; j++)
+      v.setFloat32(payload(b, 5) + 4 * (7 + j), v.getFloat32(payload(b, 5) + 4 * (7 + j), true) * 1e30, true);
+    const back = await kit.loadCorpus(reseal(b));
+    const want = await kit.corpus(rows(5, 7, 86));
+    const q = rows(1, 7, 87);
+    expect((await back.similarity(q)).data).toEqual((await want.similarity(q)).data);
+    back.dispose();
+    want.dispose();
+  });
+
   it('checks the ordinals: ascending, non-negative, below next', async () => {
     const c = await kit.corpus(rows(3, 4, 81));
     const good = await c.save();
