@@ -106,10 +106,12 @@ export function streamMatrixTransposed(
   streamRows(rt, b, a, 'cosineMatrix', ['b', 'a'], (scores, j0, w) => {
     const f = rt.f32;
     const at = scores >>> 2;
-    for (let i = 0; i < n; i++) {
-      const from = at + i * w;
-      for (let t = 0, to = j0 * n + i; t < w; t++, to += n) o[to] = f[from + t];
-    }
+    if (n === 1) o.set(f.subarray(at, at + w), j0);
+    else
+      for (let i = 0; i < n; i++) {
+        const from = at + i * w;
+        for (let t = 0, to = j0 * n + i; t < w; t++, to += n) o[to] = f[from + t];
+      }
   });
   return o;
 }
