@@ -501,11 +501,12 @@ export interface Backend {
    *    `cosineMatrix`, `topK`, `createCorpus`, `corpusSearch` and `corpusMatrix` throw.
    * For `corpusSearch` and `corpusMatrix` these promises are about the queries, at every storage
    * the backend keeps (the corpus's rows were admitted when it was made). The kit holds the kernel
-   * to it: before it first hands a corpus's kernel the caller's queries, it hands it two probes
-   * (two queries, the second holding NaN in its last place, then -Infinity in its first), each of
-   * which the kernel must refuse by throwing; a kernel that answers one has every later query on
-   * that corpus scanned for NaN and ±Infinity before it sees them (Q x d reads in JavaScript), so
-   * it is never handed one. The kit hands a corpus
+   * to it: it scans a block of fewer than 65,536 query values for NaN and ±Infinity itself (Q x d
+   * reads in JavaScript); before it first hands a corpus's kernel a larger block, it hands it three
+   * probes of two queries each, all ones (which the kernel must answer), then with NaN in the
+   * second query's last place, then -Infinity in its first (which it must refuse by throwing). A
+   * kernel that does is handed that corpus's large blocks unread; one that does not has them
+   * scanned too, so it is never handed a non-finite query. The kit hands a corpus
    * call the caller's queries only when nothing is queued on that corpus and the call is one
    * kernel call (one segment with no removed rows, no filter, no abort signal); otherwise it
    * snapshots them as the gate does, since a queued call runs after the caller may have changed

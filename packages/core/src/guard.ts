@@ -255,19 +255,29 @@ function finiteQueries(q: Matrix): boolean {
 }
 
 /**
- * The probes an ungated corpus kernel must refuse: two queries of `d` values, the first all ones,
- * the second holding NaN in its last place, then -Infinity in its first.
+ * The probes of an ungated corpus kernel: two queries of `d` values, all ones (which it must
+ * answer), then the second holding NaN in its last place, then -Infinity in its first (which it
+ * must refuse).
  */
-function nonFiniteProbes(d: number): Matrix[] {
+function queryProbes(d: number): Matrix[] {
   return [
+    [0, 1],
     [2 * d - 1, Number.NaN],
     [d, Number.NEGATIVE_INFINITY],
-  ].map(([at, bad]) => {
+  ].map(([at, v]) => {
     const data = new Float32Array(2 * d).fill(1);
-    data[at] = bad;
+    data[at] = v;
     return { data, rows: 2, cols: d };
   });
 }
+
+/**
+ * Fewest query values for which a call on an ungated corpus kernel has the kernel probed (see
+ * `CheckedKernels.#refusesNonFinite`) rather than its queries scanned: below, the scan (about
+ * 1 ns a value) costs less than the probes (tens of microseconds each: a refusal is an error made),
+ * and a corpus made, searched once and disposed paid them all (a review: 4-6x its first search).
+ */
+const PROBE_MIN_VALUES = 65_536;
 
 /** What the guard needs to know about the kernels it watches. */
 export interface GuardTarget {
@@ -1373,7 +1383,11 @@ export class CheckedKernels {
    * {@link CheckedKernels.cosineMatrixUngated}.
    */
   corpusSearchUngated(op: string, h: ResidentCorpus, q: Matrix, k: number): TopKResult | undefined {
-    if (!this.#refusesNonFinite('corpusSearch', h, q.cols) && !finiteQueries(q)) return undefined;
+    if (
+      !(q.data.length >= PROBE_MIN_VALUES && this.#refusesNonFinite('corpusSearch', h, q.cols)) &&
+      !finiteQueries(q)
+    )
+      return undefined;
     const r = this.#ungated('corpusSearch', h, q, k);
     if (r === undefined) return undefined;
     try {
@@ -1394,7 +1408,11 @@ export class CheckedKernels {
     q: Matrix,
     out: Float32Array | undefined,
   ): Float32Array | undefined {
-    if (!this.#refusesNonFinite('corpusMatrix', h, q.cols) && !finiteQueries(q)) return undefined;
+    if (
+      !(q.data.length >= PROBE_MIN_VALUES && this.#refusesNonFinite('corpusMatrix', h, q.cols)) &&
+      !finiteQueries(q)
+    )
+      return undefined;
     const r = this.#ungated('corpusMatrix', h, q, out);
     if (r === undefined) return undefined;
     try {
@@ -1406,13 +1424,14 @@ export class CheckedKernels {
 
   /**
    * Whether the ungated `kernel` keeps, on corpus `h` (queries `d` wide), the contract's promise to
-   * throw for a query holding NaN or ±Infinity: asked once a corpus and kernel, with the two
-   * {@link nonFiniteProbes}, each of which it must refuse by throwing. One that does is handed the
-   * caller's queries unread from then on. One that answers either (a third party's that read NaN
-   * as 0 answered 0.5 for [NaN, 1], and every check of its answer passed) has every later call's
-   * queries scanned first. The probes cost a refusing kernel next to nothing (the wasm backend
-   * refuses them while staging the first query), where the scan read every query value in
-   * JavaScript: 20,000 queries against 8 rows, 40% of the search.
+   * throw for a query holding NaN or ±Infinity: asked once a corpus and kernel, at its first call
+   * of {@link PROBE_MIN_VALUES} query values or more, with the {@link queryProbes}: it must answer
+   * the finite one and refuse the others by throwing. One that does is handed the caller's large
+   * query blocks unread from then on. One that answers a non-finite probe (a third party's that
+   * read NaN as 0 answered 0.5 for [NaN, 1], and every check of its answer passed), or refuses
+   * the finite one (a kernel that takes one query a call refused every probe), has every later
+   * call's queries scanned first. The scan read every query value in JavaScript: 20,000 queries
+   * against 8 rows, 40% of the search.
    */
   #refusesNonFinite(kernel: 'corpusSearch' | 'corpusMatrix', h: ResidentCorpus, d: number): boolean {
     let verdicts = this.#refusals.get(h);
@@ -1422,7 +1441,7 @@ export class CheckedKernels {
     }
     let refuses = verdicts.get(kernel);
     if (refuses === undefined) {
-      refuses = nonFiniteProbes(d).every((probe) => {
+      refuses = queryProbes(d).every((probe, i) => {
         try {
           const r = (this.kernels[kernel] as (h: ResidentCorpus, q: Matrix, x: unknown) => unknown).call(
             this.kernels,
@@ -1430,10 +1449,14 @@ export class CheckedKernels {
             probe,
             kernel === 'corpusSearch' ? 1 : undefined,
           );
-          if (isThenable(r)) r.then(undefined, () => undefined);
-          return false;
+          if (isThenable(r)) {
+            r.then(undefined, () => undefined);
+            return false;
+          }
+          // The finite probe answered (what its answer holds is checked on real calls).
+          return i === 0;
         } catch {
-          return true;
+          return i > 0;
         }
       });
       verdicts.set(kernel, refuses);

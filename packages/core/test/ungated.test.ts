@@ -1129,8 +1129,8 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
     x.data.fill(Number.NaN);
     const t = await p;
     expect([t.indices, t.scores]).toEqual([want.indices, want.scores]);
-    // The kit's first probe (answered, late: so the queries are scanned), the call, the gated call.
-    expect(calls).toBe(3);
+    // The call and the gated call (two queries: scanned, not probed).
+    expect(calls).toBe(2);
     let wrong = 0;
     const broken = createCosineKit({
       backend: {
@@ -1157,8 +1157,7 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
     const b = await broken.corpus(base);
     expect((await failure(b.search(a, 2))).code).toBe('BACKEND_ERROR');
     expect((await failure(b.similarity(a))).code).toBe('BACKEND_ERROR');
-    // A probe a kernel (answered: no second is needed), then each call and its gated retry.
-    expect(wrong).toBe(6);
+    expect(wrong).toBe(4);
   });
 
   it('a kernel that answers non-finite queries anyway never sees them: the queries are scanned first, and the gate names them (a probe)', async () => {
@@ -1191,16 +1190,17 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
         expect([e.code, e.arg]).toEqual(['NON_FINITE', 'queries']);
       }
     }
-    // It answered 0.66 and ranked rows for [NaN, ...] on both calls. It saw the kit's first probe
-    // a kernel (answered it, so every query was scanned after), and none of the caller's.
-    expect(seen).toBe(2);
+    // It answered 0.66 and ranked rows for [NaN, ...] on both calls.
+    expect(seen).toBe(0);
     lax.dispose();
   });
 
-  it('a kernel that refuses the probes is asked once a corpus and kernel, then handed queries unread; one that lets Infinity through is scanned', async () => {
+  it('a large block of queries: a kernel that answers the finite probe and refuses the others is asked once a corpus and kernel, then handed them unread; others are scanned', async () => {
     const calls: string[] = [];
-    /** Corpus kernels that refuse NaN, and ±Infinity too when `all`. */
-    const strict = (all: boolean) =>
+    const label = (q: Matrix) =>
+      `${q.rows === 2 ? 'probe' : 'call'} ${q.data.every(Number.isFinite) ? 'finite' : 'bad'}`;
+    /** Corpus kernels that refuse NaN (and ±Infinity when `all`), or every call of two queries (`one`). */
+    const strict = (all: boolean, one = false) =>
       createCosineKit({
         backend: {
           name: all ? 'strict' : 'nan-only',
@@ -1208,53 +1208,65 @@ describe('ungated corpusSearch and corpusMatrix (Backend.ungated)', () => {
           kernels: {
             ...referenceKernels,
             corpusSearch: (h, q, k) => {
-              calls.push(`search ${q.data.every(Number.isFinite) ? 'finite' : 'probe'}`);
+              calls.push(`search ${label(q)}`);
+              if (one && q.rows === 2) throw new Error('one query a call');
               for (const v of q.data) if (all ? !Number.isFinite(v) : Number.isNaN(v)) throw new Error('bad');
               return referenceKernels.corpusSearch(h, q, k);
             },
             corpusMatrix: (h, q, out) => {
-              calls.push(`matrix ${q.data.every(Number.isFinite) ? 'finite' : 'probe'}`);
+              calls.push(`matrix ${label(q)}`);
               for (const v of q.data) if (all ? !Number.isFinite(v) : Number.isNaN(v)) throw new Error('bad');
               return referenceKernels.corpusMatrix(h, q, out);
             },
           },
         },
       });
-    const base = new Tensor(rows(9, 5, 1), 9, 5);
-    const a = new Tensor(rows(2, 5, 3), 2, 5);
+    const d = 5;
+    const base = new Tensor(rows(9, d, 1), 9, d);
+    // 13,108 queries of 5: 65,540 values, past the size from which the kernel is probed.
+    const n = 13_108;
+    const a = new Tensor(rows(n, d, 3), n, d);
     const want = await createCosineKit({ backend: 'reference' }).topK(a, base, 3);
     const kit = strict(true);
     const c = await kit.corpus(base);
-    for (let i = 0; i < 3; i++) expect((await c.search(a, 3)).indices).toEqual(want.indices);
+    for (let i = 0; i < 2; i++) expect((await c.search(a, 3)).indices).toEqual(want.indices);
+    // Small blocks are scanned, never probed.
+    await c.similarity(new Tensor(rows(3, d, 4), 3, d));
     await c.similarity(a);
     await c.similarity(a);
     expect(calls.splice(0)).toEqual([
-      'search probe',
-      'search probe',
-      'search finite',
-      'search finite',
-      'search finite',
-      'matrix probe',
-      'matrix probe',
-      'matrix finite',
-      'matrix finite',
+      'search probe finite',
+      'search probe bad',
+      'search probe bad',
+      'search call finite',
+      'search call finite',
+      'matrix call finite',
+      'matrix probe finite',
+      'matrix probe bad',
+      'matrix probe bad',
+      'matrix call finite',
+      'matrix call finite',
     ]);
-    // Another corpus is asked again; NaN and Infinity queries are refused by the kernel, named by the gate.
-    const c2 = await kit.corpus(base);
+    // A large block with NaN or -Infinity: refused by the kernel, named by the gate.
     for (const bad of [Number.NaN, Number.NEGATIVE_INFINITY]) {
-      const x = rows(2, 5, 3);
-      x[6] = bad;
-      const e = await failure(c2.search(new Tensor(x, 2, 5), 3));
+      const x = Float32Array.from(a.data);
+      x[6 * d + 1] = bad;
+      const e = await failure(c.search(new Tensor(x, n, d), 3));
       expect([e.code, e.arg]).toEqual(['NON_FINITE', 'queries']);
     }
-    expect(calls.splice(0)).toEqual(['search probe', 'search probe', 'search probe', 'search probe']);
-    // Refuses NaN only: it answered the -Infinity probe, so the kit scans; the caller's Infinity
-    // never reaches it.
-    const lax = await strict(false).corpus(base);
-    const x = rows(2, 5, 3);
-    x[6] = Number.POSITIVE_INFINITY;
-    expect((await failure(lax.search(new Tensor(x, 2, 5), 3))).code).toBe('NON_FINITE');
-    expect((await lax.search(a, 3)).indices).toEqual(want.indices);
-    expect(calls.splice(0)).toEqual(['search probe', 'search probe', 'search finite']);
+    expect(calls.splice(0)).toEqual(['search call bad', 'search call bad']);
+    // Refuses NaN only (it answered the -Infinity probe), or every call of two queries (it
+    // refused the finite probe): scanned, so the caller's Infinity never reaches either.
+    for (const [all, one, seen] of [
+      [false, false, ['search probe finite', 'search probe bad', 'search probe bad', 'search call finite']],
+      [true, true, ['search probe finite', 'search call finite']],
+    ] as const) {
+      const lax = await strict(all, one).corpus(base);
+      const x = Float32Array.from(a.data);
+      x[6 * d + 1] = Number.POSITIVE_INFINITY;
+      expect((await failure(lax.search(new Tensor(x, n, d), 3))).code).toBe('NON_FINITE');
+      expect((await lax.search(a, 3)).indices).toEqual(want.indices);
+      expect(calls.splice(0)).toEqual(seen);
+    }
   });
 });
