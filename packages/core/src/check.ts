@@ -148,24 +148,33 @@ export function checkStorageOptions(op: string, storage: unknown, rerank: unknow
 }
 
 /**
- * The error for an argument of `args` past the `names` that `op` takes, or `undefined` when there
- * is none (trailing `undefined`s pass: a wrapper forwarding optional arguments hands them on). A
- * plain-JavaScript caller's options handed to a call that takes none were ignored:
- * `kit.topK(q, rows, 5, { filter })` searched every row, `kit.cosineRows(a, b, { out })` left `out`
- * as it was. `INVALID_ARGUMENT` naming `arguments[i]`.
+ * The error for an options-like argument of `args` past the `names` that `op` takes (an object
+ * that is not an array, or a function), or `undefined` when there is none. A plain-JavaScript
+ * caller's options handed to a call that takes none were ignored: `kit.topK(q, rows, 5, { filter })`
+ * searched every row, `kit.cosineRows(a, b, { out })` left `out` as it was. Other values pass, as
+ * they always did: `undefined` (a wrapper forwarding optional arguments), and the index and array
+ * `list.map(kit.rowNorms)` hands on. `INVALID_ARGUMENT` naming `arguments[i]`.
  */
 export function extraArgument(
   op: string,
   args: ArrayLike<unknown>,
   names: readonly string[],
 ): CosineKitError | undefined {
-  for (let i = names.length; i < args.length; i++)
-    if (args[i] !== undefined)
+  for (let i = names.length; i < args.length; i++) {
+    const v = args[i];
+    let list = false;
+    try {
+      list = Array.isArray(v);
+    } catch {
+      // A revoked Proxy: no list, refused below.
+    }
+    if ((typeof v === 'object' && v !== null && !list) || typeof v === 'function')
       return argErrorOf(
         'INVALID_ARGUMENT',
         op,
         `arguments[${i}]`,
         `is one more than '${op}' takes (${names.length === 0 ? 'none' : names.join(', ')}): it would be ignored, so it is refused.`,
       );
+  }
   return undefined;
 }

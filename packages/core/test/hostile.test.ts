@@ -1529,6 +1529,15 @@ describe('an argument past those a call takes (found by a docs review)', () => {
     expect(out[0]).toBe(0);
     const t = await (kit.topK as Function)([[1, 0]], rows, 2, undefined, undefined);
     expect(Array.from(t.indices)).toEqual([0, 2]);
+    // So do the index and array a map hands on (list.map(kit.rowNorms) worked before the check).
+    const norms = await Promise.all([rows, rows].map(kit.rowNorms));
+    expect(Array.from(norms[1])).toEqual(Array.from(await kit.rowNorms(rows)));
+    expect(await Promise.all([rows].map(kit.normalize))).toHaveLength(1);
+    // A function (a callback the call would never call) is refused as an options object is.
+    expect(await rejection((kit.topK as Function)([[1, 0]], rows, 2, () => undefined))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      arg: 'arguments[3]',
+    });
     expect((await (corpus.search as Function)([[1, 0]], 1, undefined, undefined)).ids).toEqual(['a']);
     corpus.dispose();
   });

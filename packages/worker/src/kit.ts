@@ -621,6 +621,8 @@ class Kit implements Link {
     const names = ARGS[op] ?? [];
     const extra = extraArgument(op, args, names);
     if (extra) return Promise.reject(extra);
+    // What is left past them (undefineds, a map's index and array) does not cross to the worker.
+    if (args.length > names.length) args = args.slice(0, names.length);
     const transfer = new Set<ArrayBuffer>();
     let packed: unknown[];
     try {

@@ -1496,10 +1496,12 @@ describe('dispose and crashes', () => {
         arg: `arguments[${i}]`,
       });
     expect(c.rows).toBe(3);
-    // Trailing undefineds pass.
+    // Trailing undefineds pass, and so do the index and array a map hands on.
     expect(Array.from((await (remote.rowNorms as Function)([[3, 4]], undefined)) as Float32Array)).toEqual([
       5,
     ]);
+    const norms = await Promise.all([[[3, 4]], [[6, 8]]].map(remote.rowNorms));
+    expect(norms.map((x) => Array.from(x))).toEqual([[5], [10]]);
     c.dispose();
   });
 
