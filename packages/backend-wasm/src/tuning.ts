@@ -106,9 +106,11 @@ const SHARED_RESULT_BYTES = 32 * 1024 * 1024;
 const TOUCH_BYTES = 8 * 1024 * 1024;
 
 /**
- * Default {@link EngineTuning.sparseDensity}: see scripts/sparse-ab.mjs.
+ * Default {@link EngineTuning.sparseDensity}: see scripts/sparse-ab.mjs. 0.25 until 2026-12-08,
+ * when a slow-shape probe found A at 26-40% non-zero 2-3x slower on the dense path (non-zeros
+ * placed at random; in strokes, as the script places them, 1.11-1.58x at 40%, 0.98-1.32x at 50%).
  */
-const SPARSE_DENSITY = 0.25;
+const SPARSE_DENSITY = 0.4;
 
 /** Default {@link EngineTuning.helperStartMs}: well within the kit's 60 s bound on a backend's start. */
 const HELPER_START_MS = 20_000;

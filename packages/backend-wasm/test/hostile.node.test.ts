@@ -260,7 +260,7 @@ describe('sparse matmul: densities around the threshold, rows of -0, 1 vs 2 thre
   const t = oneAndTwoThreads();
 
   it('the same bits on both, within float32 of float64, and +0 for a row of only ±0', () => {
-    for (const density of [0, 0.01, 0.2, 0.24, 0.25, 0.26, 0.3]) {
+    for (const density of [0, 0.01, 0.2, 0.39, 0.4, 0.41, 0.5]) {
       for (const [m, k, n, transA] of [
         [64, 300, 9, false],
         [257, 784, 33, false],

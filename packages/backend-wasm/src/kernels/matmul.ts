@@ -56,12 +56,12 @@ export function matmul(
 const SAMPLES = 256;
 
 /**
- * False when 256 entries spread over `x` hold clearly more than `density` of non-zeros: more
- * than the expected count plus three standard deviations of a sample of that size (and one), so
- * the exact count would almost surely be over `density` too, and A is not even copied into wasm
- * to be counted (what a dense A would otherwise pay on every call). A bound of twice `density`
- * let through about half of the calls on rectified activations (about half non-zero, against a
- * quarter), each copying and counting A before giving up. Only the speed depends on it: a sparse
+ * False when 256 entries spread over `x` hold more than `density` of non-zeros: more than the
+ * expected count plus one standard deviation of a sample of that size (and one), so A is not even
+ * copied into wasm to be counted (what a dense A would otherwise pay on every call). A bound of
+ * twice `density` let through about half of the calls on rectified activations, each copying and
+ * counting A before giving up; one of three standard deviations let through A a little over the
+ * threshold, which then cost 1.05-1.4x the dense product. Only the speed depends on it: a sparse
  * A misjudged here takes the dense engine, which gives the same product within rounding, and the
  * same data always gets the same answer.
  */
@@ -74,7 +74,7 @@ function mayBeSparse(x: Float32Array, density: number): boolean {
     const t = k * 0.6180339887498949;
     if (x[Math.floor((t - Math.floor(t)) * x.length)] !== 0) nonzero++;
   }
-  return nonzero <= seen * density + 3 * Math.sqrt(seen * density * (1 - density)) + 1;
+  return nonzero <= seen * density + Math.sqrt(seen * density * (1 - density)) + 1;
 }
 
 /**
