@@ -368,18 +368,34 @@ async function retrieval(
         return r;
       };
       if (q.rows <= block) return search(q);
-      const parts: TopKResult[] = [];
-      for (let r0 = 0; r0 < q.rows; r0 += block) {
-        if (r0 > 0) await nextTurn();
-        checkSignal(op, signal);
-        const r1 = Math.min(q.rows, r0 + block);
-        parts.push(await search(new Tensor(q.data.subarray(r0 * q.cols, r1 * q.cols), r1 - r0, q.cols)));
+      // Several blocks against a matrix: made resident once, where the kit can, rather than staged
+      // and checked again by each block's topK (1.4-1.5x the time, 5000 x 10,000 x 64). Same
+      // rows, same order of ties.
+      const make = resident ? undefined : reading(op, 'kit', () => Object(kit).corpus);
+      const held = typeof make === 'function' ? ((await make.call(kit, matrix!)) as Corpus) : undefined;
+      try {
+        const parts: TopKResult[] = [];
+        for (let r0 = 0; r0 < q.rows; r0 += block) {
+          if (r0 > 0) await nextTurn();
+          checkSignal(op, signal);
+          const r1 = Math.min(q.rows, r0 + block);
+          const x = new Tensor(q.data.subarray(r0 * q.cols, r1 * q.cols), r1 - r0, q.cols);
+          parts.push(await (held ? held.search(x, kMax) : search(x)));
+        }
+        return joined(parts);
+      } finally {
+        held?.dispose();
       }
-      return joined(parts);
     },
     // A disposed backend is the kit's (the matrix search) or the resident corpus's: it named
-    // 'backend', which evaluateRetrieval has not.
-    { k: 'k', corpus: 'set.corpus', queries: 'set.queries', backend: resident ? 'set.corpus' : 'kit' },
+    // 'backend', which evaluateRetrieval has not. The matrix made resident names its rows 'rows'.
+    {
+      k: 'k',
+      corpus: 'set.corpus',
+      rows: 'set.corpus',
+      queries: 'set.queries',
+      backend: resident ? 'set.corpus' : 'kit',
+    },
   );
   if (set.queryLabels.length !== result.queries) {
     argError('SHAPE_MISMATCH', op, 'set.queryLabels', `must hold ${result.queries} labels.`);

@@ -222,16 +222,31 @@ function refuseNonFinite(op: string, arg: string, arrays: readonly Vec[], what: 
 function refuseHuge(op: string, grads: readonly Vec[], limit: number, bits: 32 | 64 = 32): void {
   for (let a = 0; a < grads.length; a++) {
     const g = grads[a];
-    for (let i = 0; i < g.length; i++) {
-      if (Math.abs(g[i]) >= limit)
-        argError(
-          'NON_FINITE',
-          op,
-          'grads',
-          `holds ${g[i]} in array ${a}, at ${i}: its square, the float${bits} second moment, would be Infinity (from ±2^${Math.log2(limit)}), and that weight would never move again. Scale the loss or the inputs.`,
-        );
-    }
+    const i = g instanceof Float32Array ? hugeAt32(g, limit) : hugeAt64(g, limit);
+    if (i >= 0)
+      argError(
+        'NON_FINITE',
+        op,
+        'grads',
+        `holds ${g[i]} in array ${a}, at ${i}: its square, the float${bits} second moment, would be Infinity (from ±2^${Math.log2(limit)}), and that weight would never move again. Scale the loss or the inputs.`,
+      );
   }
+}
+
+/**
+ * Where the first value of `g` at or past ±`limit` lies, -1 for none: one loop a type, so each
+ * reads one kind of array (one loop over both kinds, a gradient at about 7 ns, was a quarter of a
+ * small batch's training step).
+ */
+function hugeAt32(g: Float32Array, limit: number): number {
+  for (let i = 0; i < g.length; i++) if (Math.abs(g[i]) >= limit) return i;
+  return -1;
+}
+
+/** {@link hugeAt32} for float64 gradients. */
+function hugeAt64(g: Float64Array, limit: number): number {
+  for (let i = 0; i < g.length; i++) if (Math.abs(g[i]) >= limit) return i;
+  return -1;
 }
 
 /** Disposes the moments of an optimiser collected without `dispose()` (where the engine has it). */
