@@ -216,6 +216,33 @@ describe("matmul's sparse path: where it gives up", () => {
     expect(auto.memory()).toEqual({ residentHandles: 0, bytes: 0 });
   });
 
+  it('A of at most four rows takes the sparse path whatever it holds (B read as it lies): the replica, bit for bit', () => {
+    for (const [m, k, n] of [
+      [1, 784, 256],
+      [2, 7, 3],
+      [3, 129, 65],
+      [4, 1, 1],
+      [5, 300, 40],
+    ]) {
+      const a = random(m, k, m + k);
+      const b = random(k, n, k + n);
+      const what = `${m} x ${k} x ${n}`;
+      for (const [x, ta] of [
+        [a, false],
+        [transpose(a), true],
+      ] as const) {
+        const got = auto.kernels.matmul(x, b, ta, false);
+        if (m <= 4) expect(firstDifference(got, replica(x, b, ta, m, k, n)), what).toBeUndefined();
+        // Within float32 of the dense engine, which sparseDensity 0 keeps.
+        const dense = never.kernels.matmul(x, b, ta, false);
+        for (let i = 0; i < got.length; i++)
+          expect(Math.abs(got[i] - dense[i]), what).toBeLessThanOrEqual(1e-5 * Math.sqrt(k));
+        if (m > 4) expect(firstDifference(got, dense), what).toBeUndefined();
+      }
+    }
+    expect(auto.memory()).toEqual({ residentHandles: 0, bytes: 0 });
+  });
+
   it('A just under the threshold takes the sparse path: the replica, bit for bit', () => {
     const rows = 256;
     const k = 300;

@@ -4,6 +4,11 @@ import type { WasmRuntime } from '../runtime.js';
 import { share } from '../share.js';
 import { stageOperand } from '../staging.js';
 
+/**
+ * Most rows of op(A) that take the sparse path whatever their density (`sparseDensity` 0 still
+ * turns it off): their product reads B as it lies, where the dense engine stages it transposed.
+ */
+const FEW_ROWS = 4;
 /** Smallest product (m x k x n multiply-adds) worth scanning A for zeros. */
 const SPARSE_MIN_WORK = 64 * 1024;
 /** Largest output the sparse path writes at once in wasm memory (floats), as the dense path's chunks. */
@@ -30,10 +35,15 @@ export function matmul(
 ): Float32Array {
   // The shape is checked here, before anything is staged.
   const { m, k, n } = matmulDims(a, b, transA, transB);
-  if (!transB && m * k * n >= SPARSE_MIN_WORK && m * n <= SPARSE_MAX_OUT) {
-    const density = rt.tuning.sparseDensity;
-    const done =
-      density > 0 && mayBeSparse(a.data, density)
+  const density = rt.tuning.sparseDensity;
+  if (!transB && density > 0 && m * n <= SPARSE_MAX_OUT) {
+    // A few rows of op(A) (an encoder embedding one query): the sparse path whatever A holds, B
+    // uploaded as it is; the dense engine would first stage B transposed, costing more than the
+    // product (784 x 256 for one row: about 60% of the call).
+    const few = m <= FEW_ROWS;
+    const done = few
+      ? sparseProduct(rt, a, b, transA, m, n, 1, out)
+      : m * k * n >= SPARSE_MIN_WORK && mayBeSparse(a.data, density)
         ? sparseProduct(rt, a, b, transA, m, n, density, out)
         : undefined;
     if (done) return done;
