@@ -805,6 +805,32 @@ describe('inputs are copied, or moved when the caller says so', () => {
     L.dispose();
   });
 
+  it('rows given as a list cross as one converted buffer: the caller keeps every row, the answers are the in-process kit’s', async () => {
+    const base = mat(300, 12, 61);
+    const asNumbers = Array.from({ length: 300 }, (_, i) =>
+      Array.from(base.data.subarray(i * 12, (i + 1) * 12)),
+    );
+    const asViews = Array.from({ length: 300 }, (_, i) => base.data.slice(i * 12, (i + 1) * 12));
+    const q = [asNumbers[3], asNumbers[7]];
+    const want = await (await local.corpus(base)).search(q, 5);
+    for (const rows of [asNumbers, asViews]) {
+      const R = await remote.corpus(rows);
+      expect((await R.search(q, 5)).toArray()).toEqual(want.toArray());
+      expect((await remote.topK(q, rows, 5)).toArray()).toEqual(want.toArray());
+      // A stream of list chunks too.
+      const S = await remote.corpusFrom([rows.slice(0, 100), rows.slice(100)]);
+      expect((await S.search(q, 5)).toArray()).toEqual(want.toArray());
+      R.dispose();
+      S.dispose();
+    }
+    expect(asViews.every((r) => r.byteLength === 48)).toBe(true);
+    // What core refuses in a list is refused with core's words, as in this thread.
+    const ragged = [asNumbers[0], asNumbers[1].slice(0, 5)];
+    const e = await failure(remote.corpus(ragged));
+    const f = await failure(local.corpus(ragged));
+    expect([e.code, e.arg, e.message]).toEqual([f.code, f.arg, f.message]);
+  });
+
   it('views on shared memory are copied when the call is made', async () => {
     const shared = new Float32Array(new SharedArrayBuffer(16 * 4));
     shared.set(mat(4, 4, 61).data);
