@@ -22,14 +22,27 @@ export interface RowSource {
   read(start: number, count: number): Float32Array;
 }
 
-/** Rows of a matrix or of a {@link RowSource}, `count` from `start`. */
-export function readRows(x: Matrix | RowSource, start: number, count: number): Float32Array {
+/**
+ * Rows of a matrix or of a {@link RowSource}, `count` from `start`: `SHAPE_MISMATCH` naming `arg`
+ * of `op` where they are not `count` rows (a matrix holding fewer values than its shape claims,
+ * handed to a kernel directly, below the kit's checks).
+ */
+export function readRows(
+  x: Matrix | RowSource,
+  start: number,
+  count: number,
+  op: string,
+  arg: string,
+): Float32Array {
   const r = 'data' in x ? x.data.subarray(start * x.cols, (start + count) * x.cols) : x.read(start, count);
   // Copied into a block sized for these rows: a longer view (a subclass whose subarray() ignores
   // its arguments) would overrun into whatever wasm memory follows.
   if (r.length !== count * x.cols)
-    throw new RangeError(
-      `rows ${start}..${start + count} came back as ${r.length} floats, not ${count * x.cols}`,
+    argError(
+      'SHAPE_MISMATCH',
+      op,
+      arg,
+      `gave rows ${start}..${start + count} as ${r.length} floats, not ${count * x.cols}: it holds fewer values than its shape [${x.rows}, ${x.cols}] claims.`,
     );
   return r;
 }
@@ -125,7 +138,7 @@ export function packRows(
 export function stageHalves(rt: WasmRuntime, x: Matrix | RowSource, op: string, arg = 'rows'): Staged {
   const d = x.cols;
   return halfPanels(rt, x.rows, d, 4, op, (tmp, i0, r, dst) => {
-    rt.f32.set(readRows(x, i0, r), tmp >>> 2);
+    rt.f32.set(readRows(x, i0, r, op, arg), tmp >>> 2);
     const bad = rt.exports.packHalves(tmp, r, d, dst, rt.tileCols);
     if (bad >= 0) argError('NON_FINITE', op, arg, `holds NaN or ±Infinity in row ${i0 + bad}.`);
   });
@@ -205,7 +218,7 @@ function stage(
     tmp = rt.alloc(Math.min(rows, chunkRows) * d * 4, op);
     for (let i0 = 0; i0 < rows; i0 += chunkRows) {
       const r = Math.min(chunkRows, rows - i0);
-      rt.f32.set(readRows(x, i0, r), tmp >>> 2);
+      rt.f32.set(readRows(x, i0, r, op, arg), tmp >>> 2);
       const inPanels = Math.max(0, Math.min(r, split - i0));
       if (inPanels > 0)
         packRows(rt, tmp, inPanels, d, dst + i0 * rowBytes, P, normalize, op, arg, first + i0);

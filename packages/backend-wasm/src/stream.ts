@@ -63,7 +63,7 @@ function streamRows(
     scores = rt.alloc(m * cr * 4, op);
     for (let j0 = 0; j0 < n; j0 += cr) {
       const w = Math.min(cr, n - j0);
-      rt.f32.set(readRows(rows, j0, w), raw >>> 2);
+      rt.f32.set(readRows(rows, j0, w, op, names[1]), raw >>> 2);
       packRows(rt, raw, w, d, panels, C, true, op, names[1], j0);
       dots(rt, qs.ptr, m, panels, w, rowBytes, scores, w, true);
       each(scores, j0, w);

@@ -1799,10 +1799,20 @@ export const KERNEL_CASES: readonly KernelCase[] = [
   {
     backends: /^wasm/,
     input:
-      'backend.kernels.cosineMatrix(that matrix, { data: new Float32Array(16), rows: 4, cols: 2 ** 12 })',
+      'backend.kernels.cosineMatrix(that matrix, { data: new Float32Array(40 * 2 ** 12), rows: 40, cols: 2 ** 12 }) // staged whole',
     code: 'OUT_OF_MEMORY',
     op: 'cosineMatrix',
-    call: (b) => b.kernels.cosineMatrix!(HUGE, { data: new Float32Array(2 ** 14), rows: 4, cols: 2 ** 12 }),
+    call: (b) =>
+      b.kernels.cosineMatrix!(HUGE, { data: new Float32Array(40 * 2 ** 12), rows: 40, cols: 2 ** 12 }),
+  },
+  {
+    backends: /^wasm/,
+    input:
+      'backend.kernels.cosineMatrix(that matrix, { data: new Float32Array(4 * 2 ** 12), rows: 4, cols: 2 ** 12 }) // streamed',
+    code: 'SHAPE_MISMATCH',
+    op: 'cosineMatrix',
+    call: (b) =>
+      b.kernels.cosineMatrix!(HUGE, { data: new Float32Array(4 * 2 ** 12), rows: 4, cols: 2 ** 12 }),
   },
   {
     backends: /^wasm/,

@@ -45,7 +45,7 @@ export function quantizeRows(rt: WasmRuntime, x: Matrix | RowSource, op: string)
     tmp = rt.alloc(Math.min(rows, chunkRows) * d * 4, op);
     for (let i0 = 0; i0 < rows; i0 += chunkRows) {
       const r = Math.min(chunkRows, rows - i0);
-      rt.f32.set(readRows(x, i0, r), tmp >>> 2);
+      rt.f32.set(readRows(x, i0, r, op, 'rows'), tmp >>> 2);
       const bad = rt.exports.quantizeRows(tmp, r, d, ptr + i0 * stride, stride, scales + i0 * 4);
       if (bad >= 0) argError('NON_FINITE', op, 'rows', `holds NaN or ±Infinity in row ${i0 + bad}.`);
     }
