@@ -107,10 +107,12 @@ const TOUCH_BYTES = 8 * 1024 * 1024;
 
 /**
  * Default {@link EngineTuning.sparseDensity}: see scripts/sparse-ab.mjs. 0.25 until 2026-12-08,
- * when a slow-shape probe found A at 26-40% non-zero 2-3x slower on the dense path (non-zeros
- * placed at random; in strokes, as the script places them, 1.11-1.58x at 40%, 0.98-1.32x at 50%).
+ * when a slow-shape probe found A at 26-60% non-zero up to 3x slower on the dense path (non-zeros
+ * placed at random; in strokes, as the script places them, the sparse path 1.11-1.58x faster at
+ * 40%, 0.98-1.32x at 50%, 0.84-1.10x at 60%): the step at the threshold is smallest where the two
+ * paths cost about the same.
  */
-const SPARSE_DENSITY = 0.4;
+const SPARSE_DENSITY = 0.5;
 
 /** Default {@link EngineTuning.helperStartMs}: well within the kit's 60 s bound on a backend's start. */
 const HELPER_START_MS = 20_000;

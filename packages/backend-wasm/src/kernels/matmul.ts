@@ -66,14 +66,14 @@ export function matmul(
 const SAMPLES = 256;
 
 /**
- * False when 256 entries spread over `x` hold more than `density` of non-zeros: more than the
- * expected count plus one standard deviation of a sample of that size (and one), so A is not even
- * copied into wasm to be counted (what a dense A would otherwise pay on every call). A bound of
- * twice `density` let through about half of the calls on rectified activations, each copying and
- * counting A before giving up; one of three standard deviations let through A a little over the
- * threshold, which then cost 1.05-1.4x the dense product. Only the speed depends on it: a sparse
- * A misjudged here takes the dense engine, which gives the same product within rounding, and the
- * same data always gets the same answer.
+ * False when 256 entries spread over `x` hold more than `density` of non-zeros (more than the
+ * expected count, and one), so A is not even copied into wasm to be counted (what a dense A would
+ * otherwise pay on every call). A bound of twice `density` let through about half of the calls on
+ * rectified activations, each copying and counting A before giving up; the expected count plus
+ * three standard deviations, then one, let through A a little over the threshold, which then cost
+ * 1.05-1.5x the dense product. An A just under the threshold that the sample puts over it takes
+ * the dense engine, where the two paths cost about the same. Only the speed depends on it: the
+ * dense engine gives the same product within rounding, and the same data always gets the same answer.
  */
 function mayBeSparse(x: Float32Array, density: number): boolean {
   // Positions k x golden ratio (mod 1) of the way through: spread evenly, and never in step with
@@ -84,7 +84,7 @@ function mayBeSparse(x: Float32Array, density: number): boolean {
     const t = k * 0.6180339887498949;
     if (x[Math.floor((t - Math.floor(t)) * x.length)] !== 0) nonzero++;
   }
-  return nonzero <= seen * density + Math.sqrt(seen * density * (1 - density)) + 1;
+  return nonzero <= seen * density + 1;
 }
 
 /**
