@@ -59,7 +59,10 @@ export interface EngineTuning {
   /**
    * Largest share of non-zero entries in op(A) at which `matmul` (B not transposed) skips A's
    * zeros. The same with or without helper threads (they share the sparse path's rows), so the
-   * choice, and the result, do not depend on the thread count. 0 turns the sparse path off.
+   * choice, and the result, do not depend on the thread count. 0 turns the sparse path off; 1
+   * takes it wherever it can run. Below 1, rows of op(A) longer than 4096 stay dense (the sparse
+   * sum runs in one float32 chain a row), and where C has fewer than 16 columns the share is at
+   * most a quarter.
    */
   sparseDensity: number;
   /**

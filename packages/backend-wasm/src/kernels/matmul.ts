@@ -9,6 +9,21 @@ import { stageOperand } from '../staging.js';
  * turns it off): their product reads B as it lies, where the dense engine stages it transposed.
  */
 const FEW_ROWS = 4;
+/**
+ * Longest rows of op(A) the few-rows path takes: the sparse kernel sums a row's terms in one
+ * float32 chain, where the dense engine keeps four lanes; past this, its rounding (up to k x 2^-24
+ * relative) outgrows the engine's by more than the time it saves (a review: 65,536 same-sign terms,
+ * 6e-4 against 1e-5 relative).
+ */
+const FEW_ROWS_MAX_K = 2048;
+/**
+ * Longest rows of op(A) the sparse path takes at all: it sums each output's terms in one float32
+ * chain, up to k of them, where the dense engine keeps four lanes; 65,536 same-sign terms at 35%
+ * non-zero came 54x past the dense engine's error (a review).
+ */
+const SPARSE_MAX_K = 4096;
+/** The most of op(A) non-zero for the sparse path when C has fewer than 16 columns. */
+const NARROW_DENSITY = 0.25;
 /** Smallest product (m x k x n multiply-adds) worth scanning A for zeros. */
 const SPARSE_MIN_WORK = 64 * 1024;
 /** Largest output the sparse path writes at once in wasm memory (floats), as the dense path's chunks. */
@@ -36,15 +51,21 @@ export function matmul(
   // The shape is checked here, before anything is staged.
   const { m, k, n } = matmulDims(a, b, transA, transB);
   const density = rt.tuning.sparseDensity;
-  if (!transB && density > 0 && m * n <= SPARSE_MAX_OUT) {
+  // sparseDensity 1 asks for the sparse path wherever it can run: the bounds below are the
+  // default policy's.
+  const forced = density >= 1;
+  if (!transB && density > 0 && m * n <= SPARSE_MAX_OUT && (forced || k <= SPARSE_MAX_K)) {
     // A few rows of op(A) (an encoder embedding one query): the sparse path whatever A holds, B
     // uploaded as it is; the dense engine would first stage B transposed, costing more than the
     // product (784 x 256 for one row: about 60% of the call).
-    const few = m <= FEW_ROWS;
+    const few = m <= FEW_ROWS && k <= FEW_ROWS_MAX_K;
+    // With few columns of C the sparse path (an axpy of n per non-zero) gains less: below 16, only
+    // A at most a quarter non-zero takes it (a review: 4096 x 256 x 4 at 35% took 1.6-2.4x).
+    const limit = forced || n >= 16 ? density : Math.min(density, NARROW_DENSITY);
     const done = few
       ? sparseProduct(rt, a, b, transA, m, n, 1, out)
-      : m * k * n >= SPARSE_MIN_WORK && mayBeSparse(a.data, density)
-        ? sparseProduct(rt, a, b, transA, m, n, density, out)
+      : m * k * n >= SPARSE_MIN_WORK && mayBeSparse(a.data, limit)
+        ? sparseProduct(rt, a, b, transA, m, n, limit, out)
         : undefined;
     if (done) return done;
   }
