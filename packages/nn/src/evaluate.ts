@@ -280,6 +280,29 @@ function joined(parts: readonly TopKResult[]): TopKResult {
  * The retrieval reports behind {@link evaluateRetrieval}, {@link recallAtK} and {@link knnAccuracy},
  * every error naming `op`, the public function called (and the search's errors renamed after it).
  */
+/**
+ * `matrix` made resident on `kit` for the blocks of an evaluation, where `kit` makes a real corpus
+ * of it: `undefined` otherwise (a look-alike kit's `corpus`, which may answer anything, or one that
+ * throws), and the blocks go through `kit.topK` as before, with its checks and its errors.
+ */
+async function residentOf(kit: CosineKit, matrix: Tensor): Promise<Corpus | undefined> {
+  let made: unknown;
+  try {
+    const make = Object(kit).corpus;
+    if (typeof make !== 'function') return undefined;
+    made = await make.call(kit, matrix);
+  } catch {
+    return undefined;
+  }
+  if (isA(made, Corpus)) return made;
+  try {
+    (made as { dispose?: () => void } | null)?.dispose?.();
+  } catch {
+    // Not ours to clean up further.
+  }
+  return undefined;
+}
+
 async function retrieval(
   op: string,
   kit: CosineKit,
@@ -371,8 +394,7 @@ async function retrieval(
       // Several blocks against a matrix: made resident once, where the kit can, rather than staged
       // and checked again by each block's topK (1.4-1.5x the time, 5000 x 10,000 x 64). Same
       // rows, same order of ties.
-      const make = resident ? undefined : reading(op, 'kit', () => Object(kit).corpus);
-      const held = typeof make === 'function' ? ((await make.call(kit, matrix!)) as Corpus) : undefined;
+      const held = resident ? undefined : await residentOf(kit, matrix!);
       try {
         const parts: TopKResult[] = [];
         for (let r0 = 0; r0 < q.rows; r0 += block) {

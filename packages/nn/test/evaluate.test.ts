@@ -382,6 +382,29 @@ describe('evaluateRetrieval over many queries', () => {
     resident.dispose();
   });
 
+  it("several blocks against a matrix: a real kit's corpus made once; a look-alike kit's corpus is not trusted (a review)", async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const q = set(6000, 4, 1);
+    const c = set(3000, 4, 2);
+    const data = { queries: q.x, queryLabels: q.labels, corpus: c.x, corpusLabels: c.labels };
+    const want = await evaluateRetrieval(kit, data, [1, 5]);
+    // A look-alike kit (topK of a real one) whose corpus answers anything, throws, or makes a real
+    // corpus: the same reports, and nothing left resident.
+    const lookAlikes = [
+      async () => ({}),
+      () => {
+        throw new Error('nope');
+      },
+      async () => ({ search: () => ({ nonsense: 1 }), dispose: () => undefined }),
+      (rows: Tensor) => kit.corpus(rows),
+    ];
+    for (const corpus of lookAlikes) {
+      const other = { topK: kit.topK.bind(kit), corpus } as unknown as typeof kit;
+      const got = await evaluateRetrieval(other, data, [1, 5]);
+      expect(got).toEqual(want);
+    }
+  });
+
   it('stops between blocks when its signal fires (ABORTED), and refuses a signal that is not one', async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const q = set(6000, 4, 1);
