@@ -228,7 +228,8 @@ export interface CosineKit {
    * {@link CorpusChunk}), without ever holding all rows in one host array: chunks are gathered into
    * segments of about `options.segmentBytes` and each segment is uploaded as it fills (where the
    * backend copies rows and merges segments itself, as the wasm backend does, chunks go to it a
-   * MiB or a chunk at a time, and each segment's worth of them is merged there). Ids come
+   * MiB or a chunk at a time, and each segment's worth of them, 64 MiB at most, is merged there).
+   * Ids come
    * with the chunks (all chunks or none). An error in the stream, a bad chunk or an abort disposes
    * what was built, closes the source (its `return()`, not waited for) and rejects. Segments are not merged while building, nor later: a later `add`
    * merges only segments smaller than `segmentBytes`, so it never copies the corpus.
@@ -759,6 +760,11 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       // its own likewise (100-row chunks of 200,000 x 96 took 9x `corpus(rows)` through 64 MiB ones).
       const merges = raw && kernels.canMerge;
       const gather = merges ? Math.min(DIRECT_CHUNK_BYTES, segmentBytes) : segmentBytes;
+      // A run of chunk segments is merged once it holds this much: while it merges, the run and
+      // its merged copy are both in the backend's memory, so the run is held to 64 MiB whatever
+      // `segmentBytes` is (a review: with segmentBytes past the corpus, the wasm heap peaked at
+      // twice the corpus, where one host buffer of it had been).
+      const run = merges ? Math.min(segmentBytes, DEFAULT_SEGMENT_BYTES) : segmentBytes;
       const it = iterate(source, op);
       // Waits on the caller's code (the source, onProgress) end at an abort or at kit.dispose().
       // Taken here, where the try that lets go of it follows with nothing that can throw between
@@ -786,7 +792,7 @@ export function createCosineKit(options: CosineKitOptions = {}): CosineKit {
       const appended = async (rows: number, bytes: number) => {
         tail++;
         tailBytes += bytes;
-        if (tailBytes >= segmentBytes) await closeTail();
+        if (tailBytes >= run) await closeTail();
         done += rows;
         await reportProgress(op, onProgress, [done], stop);
       };

@@ -883,6 +883,35 @@ describe('ungated createCorpus (Backend.ungated)', () => {
     expect(open.live.handles).toBe(0);
   });
 
+  it('corpusFrom on a backend that merges: a run is merged at 64 MiB whatever segmentBytes (two copies of it are held while it merges)', async () => {
+    const open = corpusBackend();
+    const sizes: number[] = [];
+    const kernels = open.backend.kernels;
+    const merge = kernels.mergeCorpora!;
+    const backend: Backend = {
+      ...open.backend,
+      kernels: {
+        ...kernels,
+        mergeCorpora: (...a: Parameters<typeof merge>) => (
+          sizes.push(a[0].reduce((t, h) => t + h.rows, 0)), merge(...a)
+        ),
+      },
+    };
+    const kit = createCosineKit({ backend });
+    const d = 256;
+    const n = 100_000; // 102 MB of rows: past 64 MiB
+    const chunk = rows(5000, d, 5);
+    async function* chunks() {
+      for (let i = 0; i < n; i += 5000) yield new Tensor(chunk, 5000, d);
+    }
+    const c = await kit.corpusFrom(chunks(), { segmentBytes: 2 ** 30 });
+    expect(c.rows).toBe(n);
+    // 65,536 rows make 64 MiB: one run merged once 14 chunks of 5,000 reach it, then the rest.
+    expect(sizes).toEqual([70_000, 30_000]);
+    kit.dispose();
+    expect(open.live.handles).toBe(0);
+  });
+
   it('corpusFrom: a kit disposed while the stream is read refuses it and leaves no segment behind', async () => {
     // (The first segment is flushed after chunk 5: a kit disposed before that has no corpus to dispose.)
     for (const at of [8, 12, 25]) {
