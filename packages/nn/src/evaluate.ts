@@ -2,6 +2,7 @@ import { Corpus, type CosineKit, type SearchResult, Tensor, type TensorInput } f
 import {
   argError,
   argErrorOf,
+  checkFinite,
   checkSignal,
   describeType,
   errorText,
@@ -391,6 +392,9 @@ async function retrieval(
         return r;
       };
       if (q.rows <= block) return search(q);
+      // Named by its row in set.queries before the blocks are cut: a block's search named its row
+      // within the block (row 2999 of 3000 was 'row 117').
+      checkFinite(op, 'set.queries', q);
       // Several blocks against a matrix: made resident once, where the kit can, rather than staged
       // and checked again by each block's topK (1.4-1.5x the time, 5000 x 10,000 x 64). Same
       // rows, same order of ties.

@@ -405,6 +405,25 @@ describe('evaluateRetrieval over many queries', () => {
     }
   });
 
+  it('a NaN query past the first block is named by its row in set.queries (a block named it within itself)', async () => {
+    const kit = createCosineKit({ backend: 'reference' });
+    const q = set(6000, 4, 1);
+    const c = set(3000, 4, 2);
+    const x = Float32Array.from(q.x.data);
+    x[5999 * 4 + 2] = Number.NaN;
+    const data = {
+      queries: new Tensor(x, 6000, 4),
+      queryLabels: q.labels,
+      corpus: c.x,
+      corpusLabels: c.labels,
+    };
+    await expect(evaluateRetrieval(kit, data, [1])).rejects.toMatchObject({
+      code: 'NON_FINITE',
+      arg: 'set.queries',
+      message: expect.stringContaining('row 5999, column 2'),
+    });
+  });
+
   it('stops between blocks when its signal fires (ABORTED), and refuses a signal that is not one', async () => {
     const kit = createCosineKit({ backend: 'reference' });
     const q = set(6000, 4, 1);
