@@ -231,8 +231,9 @@ export interface CosineKit {
    * MiB or a chunk at a time, and each segment's worth of them, 64 MiB at most, is merged there).
    * Ids come
    * with the chunks (all chunks or none). An error in the stream, a bad chunk or an abort disposes
-   * what was built, closes the source (its `return()`, not waited for) and rejects. Segments are not merged while building, nor later: a later `add`
-   * merges only segments smaller than `segmentBytes`, so it never copies the corpus.
+   * what was built, closes the source (its `return()`, not waited for) and rejects. Whole segments
+   * are not merged while building, nor later: a later `add` merges only segments smaller than
+   * `segmentBytes`, so it never copies the corpus.
    */
   corpusFrom(
     source: Iterable<CorpusChunk> | AsyncIterable<CorpusChunk>,
