@@ -71,6 +71,25 @@ async function expectSame(a: Corpus, b: Corpus): Promise<void> {
   expect(b.rows).toBe(a.rows);
 }
 
+/** A backend of the reference kernels, refusing every call once disposed, as an engine's would. */
+function disposableReference(name: string): {
+  name: string;
+  kernels: typeof referenceKernels;
+  dispose(): void;
+} {
+  let gone = false;
+  const kernels = Object.fromEntries(
+    Object.entries(referenceKernels).map(([kernel, f]) => [
+      kernel,
+      typeof f !== 'function'
+        ? f
+        : (...args: unknown[]) =>
+            gone ? disposedBackend(kernel) : (f as (...a: unknown[]) => unknown)(...args),
+    ]),
+  );
+  return { name, kernels: kernels as typeof referenceKernels, dispose: () => void (gone = true) };
+}
+
 describe('kit.dispose() under a load waiting on onProgress', () => {
   it('ends the load with DISPOSED naming the kit and closes the file (a promise that never settled held both for good)', async () => {
     const c = await build('float32', 0, 60, 5);
@@ -102,22 +121,7 @@ describe('a backend disposed under a load (found by a probe)', () => {
     await saveCorpusFile(c, path);
     c.dispose();
     for (const who of ['backend', 'kit'] as const) {
-      // The reference kernels, refusing every call once disposed, as an engine's would.
-      let gone = false;
-      const kernels = Object.fromEntries(
-        Object.entries(referenceKernels).map(([name, f]) => [
-          name,
-          typeof f !== 'function'
-            ? f
-            : (...args: unknown[]) =>
-                gone ? disposedBackend(name) : (f as (...a: unknown[]) => unknown)(...args),
-        ]),
-      );
-      const backend = {
-        name: 'disposable',
-        kernels: kernels as typeof referenceKernels,
-        dispose: () => void (gone = true),
-      };
+      const backend = disposableReference('disposable');
       const mine = createCosineKit({ backend });
       let n = 0;
       const e = await loadCorpusFile(mine, path, {
@@ -596,26 +600,7 @@ describe('file helpers beside other writers and odd files', () => {
     const path = at('disposed-backends.ckc');
     await saveCorpusFile(c, path);
     c.dispose();
-    // The reference kernels, refusing every call once disposed, as an engine's would.
-    let gone = false;
-    const kernels = Object.fromEntries(
-      Object.entries(referenceKernels).map(([name, f]) => [
-        name,
-        typeof f !== 'function'
-          ? f
-          : (...args: unknown[]) =>
-              gone ? disposedBackend(name) : (f as (...a: unknown[]) => unknown)(...args),
-      ]),
-    );
-    registerBackend(
-      'file-disposable',
-      () => ({
-        name: 'file-disposable',
-        kernels: kernels as typeof referenceKernels,
-        dispose: () => void (gone = true),
-      }),
-      1,
-    );
+    registerBackend('file-disposable', () => disposableReference('file-disposable'), 1);
     const other = createCosineKit({ backend: 'file-disposable' });
     let stopped: Promise<void> | undefined;
     const e = await loadCorpusFile(other, path, {
