@@ -18,10 +18,12 @@ import { packRows, padded, readRows, stageQueries } from './staging.js';
  * product is too small to share out, where the whole corpus's is shared. Measured (interleaved,
  * wall time, both paths): one thread, the stream took 0.65-0.8x the whole-corpus path's time for
  * 1 to 8 queries and 0.89-0.97x at 16 and 32; with a helper, 0.82-1.0x for 1 to 4 queries, even
- * at 8, and 1.15-1.19x (slower) at 16.
+ * at 8, and 1.15-1.19x (slower) at 16. One thread, again on 2026-12-08 (the same bits): 0.87-0.92x
+ * at 33 to 64 queries, 0.91-0.97x at 96 to 200 (20,000 x 384, 200,000 x 96, 10,000 x 1536), so the
+ * limit went from 32 to 128: a probe had found 33 queries 1.3-1.4x the cost per FLOP of 32.
  */
 export function streams(rt: WasmRuntime, m: number): boolean {
-  return m <= (rt.pool !== undefined && rt.pool.size > 0 ? 8 : 32);
+  return m <= (rt.pool !== undefined && rt.pool.size > 0 ? 8 : 128);
 }
 
 /** Bytes of rows copied into wasm per chunk: with its panel copy, small enough to stay in L2. */

@@ -123,7 +123,7 @@ for (const variant of VARIANTS) {
           [5, 37, 64],
           [2, 9, 1023],
           // Past the queries a call streams (src/stream.ts): the whole corpus staged first.
-          [40, 20, 33],
+          [140, 20, 33],
         ]) {
           const x = random(q, d, q * 31 + d);
           const y = random(n, d, n * 17 + d);
@@ -202,7 +202,7 @@ for (const variant of VARIANTS) {
         }
       });
 
-      it('a stream gives the bits of the whole-corpus path: a query alone scores as among 40', () => {
+      it('a stream gives the bits of the whole-corpus path: a query alone scores as among 140', () => {
         for (const [n, d] of [
           [300, 97],
           [130, 1536],
@@ -210,10 +210,10 @@ for (const variant of VARIANTS) {
           [70, 3072],
         ]) {
           const y = random(n, d, n * 3 + d);
-          const many = random(40, d, d);
+          const many = random(140, d, d);
           const all = b.kernels.cosineMatrix(many, y);
           const best = b.kernels.topK(many, y, 5);
-          for (const q of [1, 3, 4, 8, 32]) {
+          for (const q of [1, 3, 4, 8, 32, 33, 128]) {
             const few = { data: many.data.slice(0, q * d), rows: q, cols: d };
             const bitsOf = (v: Float32Array) => Array.from(new Int32Array(v.buffer, v.byteOffset, v.length));
             expect(bitsOf(b.kernels.cosineMatrix(few, y)), `${q} x ${n} x ${d}`).toEqual(
