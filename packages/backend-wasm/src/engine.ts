@@ -705,6 +705,7 @@ export function search(rt: WasmRuntime, q: Staged | Matrix, c: Staged, k: number
       else {
         if (chunk) rt.free(chunk.ptr);
         chunk = undefined;
+        // Unset first: a staging that throws must not leave the freed block to be freed again.
         chunk = stageQueries(rt, rowsOf(q as Matrix, i0, rq), true, op, 'queries', i0);
         a = chunk.ptr;
       }

@@ -178,3 +178,17 @@ export function extraArgument(
   }
   return undefined;
 }
+
+/**
+ * A rejected promise for an options-like argument among `more`, the arguments past the `names`
+ * that `op` takes (see {@link extraArgument}), else `undefined`.
+ */
+export function refuseExtra(
+  op: string,
+  more: readonly unknown[],
+  names: readonly string[],
+): Promise<never> | undefined {
+  if (more.length === 0) return undefined;
+  const e = extraArgument(op, [...names, ...more], names);
+  return e === undefined ? undefined : Promise.reject(e);
+}

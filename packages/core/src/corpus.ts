@@ -1,4 +1,4 @@
-import { checkK, checkSameCols, extraArgument, ownOptions } from './check.js';
+import { checkK, checkSameCols, ownOptions, refuseExtra } from './check.js';
 import type { CorpusOptions, CorpusStorage, ResidentCorpus, StoredCorpus, TopKResult } from './contract.js';
 import { type CorpusFile, writeCorpusFile } from './corpus-file.js';
 import {
@@ -197,14 +197,8 @@ export class Corpus {
     ...more: unknown[]
   ): Promise<SearchResult> {
     if (!Corpus.#is(this)) return notACorpus('search');
-    if (more.length > 0) {
-      const extra = extraArgument(
-        'search',
-        [...['queries', 'k', 'options'], ...more],
-        ['queries', 'k', 'options'],
-      );
-      if (extra) return Promise.reject(extra);
-    }
+    const extra = refuseExtra('search', more, ['queries', 'k', 'options']);
+    if (extra) return extra;
     let filter: AdmittedFilter | null;
     let signal: AbortSignal | undefined;
     try {
@@ -561,10 +555,8 @@ export class Corpus {
     ...more: unknown[]
   ): Promise<Tensor> {
     if (!Corpus.#is(this)) return notACorpus('similarity');
-    if (more.length > 0) {
-      const extra = extraArgument('similarity', [...['queries', 'options'], ...more], ['queries', 'options']);
-      if (extra) return Promise.reject(extra);
-    }
+    const extra = refuseExtra('similarity', more, ['queries', 'options']);
+    if (extra) return extra;
     let signal: AbortSignal | undefined;
     try {
       options = ownOptions('similarity', options, ['signal', 'out']);
@@ -776,10 +768,8 @@ export class Corpus {
   add(rows: TensorInput, ids?: readonly Id[]): Promise<void>;
   add(rows: TensorInput, ids?: readonly Id[], ...more: unknown[]): Promise<void> {
     if (!Corpus.#is(this)) return notACorpus('add');
-    if (more.length > 0) {
-      const extra = extraArgument('add', [...['rows', 'ids'], ...more], ['rows', 'ids']);
-      if (extra) return Promise.reject(extra);
-    }
+    const extra = refuseExtra('add', more, ['rows', 'ids']);
+    if (extra) return extra;
     if (this.#disposed) return this.#exclusive('add', async () => undefined);
     let t: Tensor;
     let own: Id[] | undefined;
@@ -868,10 +858,8 @@ export class Corpus {
   remove(ids: readonly Id[]): Promise<number>;
   remove(ids: readonly Id[], ...more: unknown[]): Promise<number> {
     if (!Corpus.#is(this)) return notACorpus('remove');
-    if (more.length > 0) {
-      const extra = extraArgument('remove', [...['ids'], ...more], ['ids']);
-      if (extra) return Promise.reject(extra);
-    }
+    const extra = refuseExtra('remove', more, ['ids']);
+    if (extra) return extra;
     let own: unknown[];
     try {
       if (!isArrayArg('remove', 'ids', ids))
@@ -931,10 +919,8 @@ export class Corpus {
   save(): Promise<Uint8Array>;
   save(...more: unknown[]): Promise<Uint8Array> {
     if (!Corpus.#is(this)) return notACorpus('save');
-    if (more.length > 0) {
-      const extra = extraArgument('save', [...[], ...more], []);
-      if (extra) return Promise.reject(extra);
-    }
+    const extra = refuseExtra('save', more, []);
+    if (extra) return extra;
     return this.#exclusive('save', async () => {
       const { stored } = await this.#gather('save', this.#segments);
       const { ids, ordinals } = this.#survivors(this.#segments);

@@ -4,8 +4,8 @@ import {
   checkSameCols,
   checkSameShape,
   checkStorageOptions,
-  extraArgument,
   ownOptions,
+  refuseExtra,
 } from './check.js';
 import {
   type Awaitable,
@@ -266,20 +266,6 @@ export interface CorpusMaker {
   disposals(): number;
   /** Fires at the next `kit.dispose()` (see `eitherSignal`). */
   halt(): AbortSignal;
-}
-
-/**
- * A rejected promise for an argument past those `op` takes, `more` (see `extraArgument`), else
- * undefined.
- */
-function refuseExtra(
-  op: string,
-  more: readonly unknown[],
-  names: readonly string[],
-): Promise<never> | undefined {
-  if (more.length === 0) return undefined;
-  const e = extraArgument(op, [...names, ...more], names);
-  return e === undefined ? undefined : Promise.reject(e);
 }
 
 /** Creates the public API bound to a backend (by name, by object, or the best available). */

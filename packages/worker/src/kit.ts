@@ -1819,15 +1819,9 @@ function listed(v: unknown[], op: string, arg: string): Tensor | undefined {
 function sendable(v: unknown, packed: unknown, op: string, arg: string, transfer: Set<ArrayBuffer>): unknown {
   if (ROWS.has(arg) || arg.startsWith('source[')) {
     if (!Array.isArray(v)) return packed;
-    let t: Tensor;
-    try {
-      t = toTensor(v as TensorInput, op, arg);
-    } catch (e) {
-      // Rows whose reading throws are refused here, as core refuses them (the error has a cause);
-      // rows core refuses otherwise are copied for core in the worker to refuse.
-      if ((e as CosineKitError).cause !== undefined) throw e;
-      return plainCopy(v);
-    }
+    // Rows core refuses for what they hold are copied for core in the worker to refuse.
+    const t = listed(v, op, arg);
+    if (t === undefined) return plainCopy(v);
     // toTensor converts an array (of numbers or of rows) into a fresh buffer nobody else holds.
     transfer.add(t.data.buffer as ArrayBuffer);
     return { [TAG]: 'tensor', data: t.data, rows: t.rows, cols: t.cols };
